@@ -1,0 +1,5 @@
+"""``python -m hsmsim``: the same as the ``hsmsim`` command."""
+
+from hsmsim._cli import main
+
+main()

@@ -1,0 +1,209 @@
+"""The ``hsmsim`` command line: parse, dispatch, map errors to exit codes. No logic lives here.
+
+Exit codes: 0 success / ACCEPT, 1 REJECT (reason on one line), 2 usage or I/O error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from hsmsim import __version__
+from hsmsim.errors import HsmsimError
+from hsmsim.formats import TrustAnchors, get_format, names
+from hsmsim.keystore.base import KeyPolicy, KeySpec
+from hsmsim.keystore.soft import new_key_material
+from hsmsim.state import HsmState
+from hsmsim.verdict import Profile
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"hsmsim: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(f"--at {text!r} is not an ISO 8601 time such as 2026-01-31T12:00:00Z")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _state_option(fn: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--state", "state_dir", type=click.Path(path_type=Path),
+        default=lambda: os.environ.get("HSMSIM_STATE", ".hsmsim"), show_default=".hsmsim",
+        help="Directory holding the emulated HSM's device identity and keys.",
+    )(fn)
+
+
+class _Group(click.Group):
+    """Turns every :class:`HsmsimError` into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except HsmsimError as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="hsmsim")
+def cli() -> None:
+    """hsmsim: software HSM emulator and key-attestation test harness."""
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+@cli.group(cls=_Group)
+def key() -> None:
+    """Create and list keys in the emulated HSM."""
+
+
+@key.command("create")
+@click.option("--label", required=True, help="CKA_LABEL of the new key.")
+@click.option("--spec", "spec_text", default="rsa-3072", show_default=True,
+              help="rsa-2048|rsa-3072|rsa-4096|ec-p256|ec-p384|ed25519|aes-128|aes-256")
+@click.option("--backend", type=click.Choice(["soft", "pkcs11"]), default="soft", show_default=True)
+@click.option("--vendor", default="primus", show_default=True, help="Device profile (format name).")
+@click.option("--seed", default=None, help="Seed of the device PKI when the state is new.")
+@click.option("--extractable", is_flag=True, help="Create the key with CKA_EXTRACTABLE=true.")
+@click.option("--not-sensitive", is_flag=True, help="Create the key with CKA_SENSITIVE=false.")
+@click.option("--imported", is_flag=True, help="Make the material outside and import it (LOCAL=false).")
+@_state_option
+def key_create(label: str, spec_text: str, backend: str, vendor: str, seed: str | None,
+               extractable: bool, not_sensitive: bool, imported: bool, state_dir: Path) -> None:
+    """Generate (or import) a key and print its attributes."""
+    spec = KeySpec.parse(spec_text)
+    state = HsmState.open(state_dir, profile=vendor, seed=seed)
+    policy = KeyPolicy(sensitive=not not_sensitive, extractable=extractable)
+    store = state.store(backend)
+    if imported:
+        created = store.import_key(new_key_material(spec), label, policy=policy)
+    else:
+        created = store.generate(spec, label, policy=policy)
+    attrs = created.attributes
+    click.echo(f"{created.label}: {spec.name} on {backend} (device {state.device.profile} "
+               f"SN {state.device.serial}) local={str(attrs.local).lower()} "
+               f"extractable={str(attrs.extractable).lower()} "
+               f"never_extractable={str(attrs.never_extractable).lower()} "
+               f"sensitive={str(attrs.sensitive).lower()}")
+    state.close()
+
+
+@key.command("list")
+@_state_option
+def key_list(state_dir: Path) -> None:
+    """List the keys of every backend in the state."""
+    state = HsmState.open(state_dir)
+    for backend in state.backends_in_use():
+        for stored in state.store(backend).all_keys():
+            click.echo(f"{stored.label}\t{stored.spec.name}\t{backend}\t"
+                       f"local={str(stored.attributes.local).lower()}")
+    state.close()
+
+
+# -- attest / verify ------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--format", "format_name", default="primus", show_default=True)
+@click.option("--key", "label", required=True, help="Label of the key to attest.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="The bundle zip to write; the CSR and root are written beside it.")
+@click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
+@click.option("--at", "at_text", default=None, help="Attestation time (ISO 8601); default now.")
+@_state_option
+def attest(format_name: str, label: str, out: Path, attesting_key: str | None,
+           at_text: str | None, state_dir: Path) -> None:
+    """Produce a vendor attestation bundle for a key (like Parsec's AttestKey)."""
+    state = HsmState.open(state_dir, profile=format_name)
+    params: dict[str, object] = {}
+    at = _parse_time(at_text)
+    if at is not None:
+        params["attest_time"] = at
+    evidence = state.hsm(label).attest(label, format_name, params, attesting_key)
+    directory = out.parent if out.suffix == ".zip" else out
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for rel, data in evidence.files.items():
+            target = out if rel == evidence.primary and out.suffix == ".zip" else directory / rel
+            target.write_bytes(data)
+            click.echo(str(target))
+    except OSError as exc:
+        _fail(f"cannot write the bundle: {exc.strerror}: {exc.filename}")
+    state.close()
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--root", "roots", type=click.Path(path_type=Path), multiple=True, required=True,
+              help="Trusted root certificate (PEM or DER); repeatable.")
+@click.option("--format", "format_name", default="primus", show_default=True)
+@click.option("--at", "at_text", default=None, help="Validation time (ISO 8601); default now.")
+@click.option("--profile", type=click.Choice([p.value for p in Profile]), default="structural",
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict and claims as JSON.")
+def verify(bundle: Path, roots: tuple[Path, ...], format_name: str, at_text: str | None,
+           profile: str, as_json: bool) -> None:
+    """Verify an attestation bundle with hsmsim's reference verifier (exit 0 accept, 1 reject)."""
+    fmt = get_format(format_name)
+    if not bundle.exists():
+        _fail(f"{bundle} does not exist")
+    evidence = fmt.load(bundle)
+    verdict = fmt.verify(evidence, TrustAnchors.from_pem_files(list(roots)),
+                         at=_parse_time(at_text), profile=Profile(profile))
+    if as_json:
+        click.echo(json.dumps({
+            "verdict": "ACCEPT" if verdict.accepted else "REJECT",
+            "reason": verdict.reason.value, "detail": verdict.detail,
+            "claims": verdict.claims.to_json() if verdict.claims else None,
+        }, indent=1))
+    else:
+        click.echo(verdict.summary())
+    sys.exit(0 if verdict.accepted else 1)
+
+
+# -- pki ---------------------------------------------------------------------------------------
+
+@cli.group(cls=_Group)
+def pki() -> None:
+    """The simulated manufacturer PKI."""
+
+
+@pki.command("export")
+@click.argument("directory", type=click.Path(path_type=Path))
+@_state_option
+def pki_export(directory: Path, state_dir: Path) -> None:
+    """Write the device's root, device and attestation certificates as PEM files."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    state = HsmState.open(state_dir)
+    identity = get_format(state.device.profile).provision(state.device, "default")
+    directory.mkdir(parents=True, exist_ok=True)
+    outputs = {"root.crt": identity.root, "attestation.crt": identity.certificate}
+    for index, cert in enumerate(identity.chain[1:], start=1):
+        outputs[f"intermediate-{index}.crt"] = cert
+    for file_name, cert in outputs.items():
+        (directory / file_name).write_bytes(cert.public_bytes(Encoding.PEM))
+        click.echo(f"{directory / file_name}\t{cert.subject.rfc4514_string()}")
+
+
+@cli.command("formats")
+def formats_command() -> None:
+    """List the registered attestation formats."""
+    for format_name in names():
+        click.echo(f"{format_name}\t{get_format(format_name).vendor}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    cli.main(args=argv, prog_name="hsmsim")

@@ -1,0 +1,27 @@
+"""Key stores: one interface (:class:`KeyStore`), two backends (``soft`` and ``pkcs11``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hsmsim.errors import KeystoreError
+from hsmsim.keystore.base import KeyStore
+
+BACKENDS = ("soft", "pkcs11")
+
+
+def open_keystore(backend: str, directory: Path | None = None, *, seed: str | None = None) -> KeyStore:
+    """Open the ``soft`` or ``pkcs11`` store persisted under ``directory`` (None: in memory / temporary).
+
+    ``seed`` makes soft keys reproducible; a PKCS#11 token generates its own keys.
+    Raises :class:`BackendUnavailableError` when the PKCS#11 module is missing.
+    """
+    if backend == "soft":
+        from hsmsim.keystore.soft import SoftKeyStore
+
+        return SoftKeyStore(seed=seed, directory=directory)
+    if backend == "pkcs11":
+        from hsmsim.keystore.pkcs11 import Pkcs11KeyStore
+
+        return Pkcs11KeyStore(token_dir=directory)
+    raise KeystoreError(f"unknown keystore backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -1,0 +1,199 @@
+"""The key store interface: key specs, PKCS#11 attributes, and the store protocol.
+
+Every backend returns :class:`StoredKey` objects whose :class:`KeyAttributes` were
+read back from where the key lives (for PKCS#11, from the token), never assumed.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from hsmsim.errors import UnsupportedKeyError
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+class KeyType(enum.StrEnum):
+    """PKCS#11 key types hsmsim models (CKK_*)."""
+
+    RSA = "RSA"
+    EC = "EC"
+    EC_EDWARDS = "EC_EDWARDS"
+    AES = "AES"
+
+
+class KeyClass(enum.StrEnum):
+    """PKCS#11 object classes of attested keys (CKO_*)."""
+
+    PRIVATE_KEY = "PRIVATE_KEY"
+    SECRET_KEY = "SECRET_KEY"
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """What to generate: a key type and its size in bits or its curve name."""
+
+    key_type: KeyType
+    size: int | None = None
+    curve: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> KeySpec:
+        """Parse ``rsa-3072``, ``ec-p256``, ``ec-p384``, ``ed25519``, ``aes-128`` or ``aes-256``.
+
+        Raises :class:`UnsupportedKeyError` for anything else.
+        """
+        spec = _KEY_SPECS.get(text.strip().lower())
+        if spec is None:
+            raise UnsupportedKeyError(
+                f"unsupported key spec {text!r}; choose one of {', '.join(_KEY_SPECS)}"
+            )
+        return spec
+
+    @property
+    def name(self) -> str:
+        """The canonical spec string accepted by :meth:`parse`."""
+        for name, spec in _KEY_SPECS.items():
+            if spec == self:
+                return name
+        raise UnsupportedKeyError(f"unsupported key spec {self!r}")
+
+    @property
+    def key_class(self) -> KeyClass:
+        """PRIVATE_KEY for asymmetric specs, SECRET_KEY for AES."""
+        return KeyClass.SECRET_KEY if self.key_type is KeyType.AES else KeyClass.PRIVATE_KEY
+
+    @property
+    def bits(self) -> int:
+        """Key size in bits (curve order size for EC)."""
+        if self.key_type is KeyType.EC:
+            return {"secp256r1": 256, "secp384r1": 384}[self.curve or ""]
+        if self.key_type is KeyType.EC_EDWARDS:
+            return 256
+        assert self.size is not None
+        return self.size
+
+
+_KEY_SPECS: dict[str, KeySpec] = {
+    "rsa-2048": KeySpec(KeyType.RSA, 2048),
+    "rsa-3072": KeySpec(KeyType.RSA, 3072),
+    "rsa-4096": KeySpec(KeyType.RSA, 4096),
+    "ec-p256": KeySpec(KeyType.EC, curve="secp256r1"),
+    "ec-p384": KeySpec(KeyType.EC, curve="secp384r1"),
+    "ed25519": KeySpec(KeyType.EC_EDWARDS, curve="ed25519"),
+    "aes-128": KeySpec(KeyType.AES, 128),
+    "aes-256": KeySpec(KeyType.AES, 256),
+}
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    """The security attributes requested at creation (CKA_SENSITIVE, CKA_EXTRACTABLE, usages)."""
+
+    sensitive: bool = True
+    extractable: bool = False
+    sign: bool = True
+    decrypt: bool = False
+    unwrap: bool = False
+    derive: bool = False
+    modifiable: bool = False
+    copyable: bool = False
+    destroyable: bool = True
+
+
+@dataclass(frozen=True)
+class KeyAttributes:
+    """The PKCS#11 attributes of a private or secret key, as read from its store.
+
+    ``key_gen_mechanism`` is the CKM_* name (e.g. ``RSA_PKCS_KEY_PAIR_GEN``) or None when
+    the key was imported (CK_UNAVAILABLE_INFORMATION).
+    """
+
+    key_class: KeyClass
+    key_type: KeyType
+    label: str
+    id: bytes
+    token: bool
+    private: bool
+    sensitive: bool
+    always_sensitive: bool
+    extractable: bool
+    never_extractable: bool
+    local: bool
+    key_gen_mechanism: str | None
+    sign: bool
+    decrypt: bool
+    unwrap: bool
+    derive: bool
+    modifiable: bool
+    copyable: bool
+    destroyable: bool
+    modulus_bits: int | None = None
+    ec_params: bytes | None = None
+    value_len: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """A key held by a key store: its spec, its read-back attributes and its public half.
+
+    ``public_key`` is None for secret keys. ``created`` is the store's creation time.
+    """
+
+    spec: KeySpec
+    attributes: KeyAttributes
+    public_key: PublicKey | None
+    created: datetime
+    check_value: bytes | None = None
+
+    @property
+    def label(self) -> str:
+        """The key's CKA_LABEL."""
+        return self.attributes.label
+
+
+class KeyStore(Protocol):
+    """Where keys live. Backends: ``soft`` (in-process) and ``pkcs11`` (a real token)."""
+
+    backend: str
+
+    def generate(
+        self, spec: KeySpec, label: str, *, policy: KeyPolicy = KeyPolicy(),
+        created: datetime | None = None,
+    ) -> StoredKey:
+        """Generate a key inside the store; the returned attributes say LOCAL=true."""
+        ...
+
+    def import_key(
+        self, material: PrivateKey | bytes, label: str, *, policy: KeyPolicy = KeyPolicy(),
+        created: datetime | None = None,
+    ) -> StoredKey:
+        """Import key material made elsewhere; the returned attributes say LOCAL=false,
+        NEVER_EXTRACTABLE=false and ALWAYS_SENSITIVE=false, as a real token reports."""
+        ...
+
+    def get(self, label: str) -> StoredKey:
+        """The key with this label; raises :class:`KeyNotFoundError`."""
+        ...
+
+    def all_keys(self) -> list[StoredKey]:
+        """Every key in the store, in creation order."""
+        ...
+
+    def signer(self, key: StoredKey) -> PrivateKey:
+        """A cryptography private-key object that signs with ``key`` where it lives.
+
+        For the pkcs11 backend the key never leaves the token; the object still works
+        with cryptography's CSR and certificate builders.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release sessions and handles."""
+        ...

@@ -1,0 +1,260 @@
+"""The ``soft`` backend: keys made in-process with cryptography, PKCS#11 semantics emulated.
+
+Attributes follow what a PKCS#11 token reports: a generated key is LOCAL with its
+key-generation mechanism, ALWAYS_SENSITIVE = SENSITIVE and NEVER_EXTRACTABLE =
+not EXTRACTABLE; an imported key is none of those. With ``seed`` set, key material
+is derived from ``(seed, label)`` so generated evidence is reproducible. With
+``directory`` set, keys persist as one JSON file each, written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from hsmsim.errors import KeyNotFoundError, KeystoreError, UnsupportedKeyError
+from hsmsim.keystore.base import (
+    KeyAttributes,
+    KeyClass,
+    KeyPolicy,
+    KeySpec,
+    KeyType,
+    PrivateKey,
+    StoredKey,
+)
+from hsmsim.pki.seed import derive_key, derive_secret
+
+_GEN_MECHANISM = {
+    KeyType.RSA: "RSA_PKCS_KEY_PAIR_GEN",
+    KeyType.EC: "EC_KEY_PAIR_GEN",
+    KeyType.EC_EDWARDS: "EC_EDWARDS_KEY_PAIR_GEN",
+    KeyType.AES: "AES_KEY_GEN",
+}
+_EC_PARAMS = {  # DER OID of the named curve, as CKA_EC_PARAMS holds it
+    "secp256r1": bytes.fromhex("06082a8648ce3d030107"),
+    "secp384r1": bytes.fromhex("06052b81040022"),
+    "ed25519": bytes.fromhex("06032b6570"),
+}
+
+
+def spki_der(public_key: object) -> bytes:
+    """The DER SubjectPublicKeyInfo of a cryptography public key."""
+    return public_key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def aes_check_value(value: bytes) -> bytes:
+    """CKA_CHECK_VALUE of an AES key: the first 3 bytes of AES-ECB(key, 0^16)."""
+    encryptor = Cipher(algorithms.AES(value), modes.ECB()).encryptor()
+    return (encryptor.update(b"\x00" * 16) + encryptor.finalize())[:3]
+
+
+def spec_of(material: PrivateKey | bytes) -> KeySpec:
+    """The :class:`KeySpec` of existing key material; raises for unsupported keys."""
+    if isinstance(material, bytes):
+        return KeySpec(KeyType.AES, len(material) * 8)
+    if isinstance(material, rsa.RSAPrivateKey):
+        return KeySpec(KeyType.RSA, material.key_size)
+    if isinstance(material, ec.EllipticCurvePrivateKey):
+        return KeySpec(KeyType.EC, curve=material.curve.name)
+    if isinstance(material, ed25519.Ed25519PrivateKey):
+        return KeySpec(KeyType.EC_EDWARDS, curve="ed25519")
+    raise UnsupportedKeyError(f"unsupported key material {type(material).__name__}")
+
+
+def build_attributes(
+    spec: KeySpec, label: str, key_id: bytes, policy: KeyPolicy, *, local: bool
+) -> KeyAttributes:
+    """The attributes a PKCS#11 token reports for a key generated (``local``) or imported."""
+    return KeyAttributes(
+        key_class=spec.key_class,
+        key_type=spec.key_type,
+        label=label,
+        id=key_id,
+        token=True,
+        private=True,
+        sensitive=policy.sensitive,
+        always_sensitive=policy.sensitive and local,
+        extractable=policy.extractable,
+        never_extractable=(not policy.extractable) and local,
+        local=local,
+        key_gen_mechanism=_GEN_MECHANISM[spec.key_type] if local else None,
+        sign=policy.sign,
+        decrypt=policy.decrypt,
+        unwrap=policy.unwrap,
+        derive=policy.derive,
+        modifiable=policy.modifiable,
+        copyable=policy.copyable,
+        destroyable=policy.destroyable,
+        modulus_bits=spec.size if spec.key_type is KeyType.RSA else None,
+        ec_params=_EC_PARAMS.get(spec.curve or "") if spec.key_type is not KeyType.RSA else None,
+        value_len=(spec.size or 0) // 8 if spec.key_type is KeyType.AES else None,
+    )
+
+
+class SoftKeyStore:
+    """In-process key store (the embedded default). Not thread-safe."""
+
+    backend = "soft"
+
+    def __init__(self, *, seed: str | None = None, directory: Path | None = None) -> None:
+        self._seed = seed
+        self._directory = directory
+        self._keys: dict[str, tuple[StoredKey, PrivateKey | bytes]] = {}
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+            for path in sorted(directory.glob("*.json")):
+                self._load(path)
+
+    # -- creation ---------------------------------------------------------------------
+    def generate(
+        self, spec: KeySpec, label: str, *, policy: KeyPolicy = KeyPolicy(),
+        created: datetime | None = None,
+    ) -> StoredKey:
+        """Generate a key; derived from ``(seed, label)`` when the store has a seed."""
+        material: PrivateKey | bytes
+        if self._seed is None:
+            material = new_key_material(spec)
+        elif spec.key_type is KeyType.AES:
+            assert spec.size is not None
+            material = derive_secret(self._seed, f"key/{label}", spec.size // 8)
+        else:
+            material = derive_key(self._seed, f"key/{label}", spec)
+        return self._add(material, label, policy, created, local=True)
+
+    def import_key(
+        self, material: PrivateKey | bytes, label: str, *, policy: KeyPolicy = KeyPolicy(),
+        created: datetime | None = None,
+    ) -> StoredKey:
+        """Import existing material; the key reports LOCAL=false like a real token."""
+        return self._add(material, label, policy, created, local=False)
+
+    def _add(
+        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy,
+        created: datetime | None, *, local: bool,
+    ) -> StoredKey:
+        if label in self._keys:
+            raise KeystoreError(f"a key labelled {label!r} already exists")
+        spec = spec_of(material)
+        if isinstance(material, bytes):
+            public, check_value = None, aes_check_value(material)
+            key_id = hashlib.sha256(b"hsmsim-secret-id\x00" + label.encode()).digest()[:20]
+        else:
+            public, check_value = material.public_key(), None
+            key_id = hashlib.sha1(spki_der(public)).digest()
+        key = StoredKey(
+            spec=spec,
+            attributes=build_attributes(spec, label, key_id, policy, local=local),
+            public_key=public,
+            created=created or datetime.now(UTC).replace(microsecond=0),
+            check_value=check_value,
+        )
+        self._keys[label] = (key, material)
+        if self._directory is not None:
+            self._save(key, material)
+        return key
+
+    # -- lookup -----------------------------------------------------------------------
+    def get(self, label: str) -> StoredKey:
+        """The key with this label."""
+        try:
+            return self._keys[label][0]
+        except KeyError:
+            raise KeyNotFoundError(f"no key labelled {label!r} in the soft key store") from None
+
+    def all_keys(self) -> list[StoredKey]:
+        """Every key, in creation order."""
+        return [entry[0] for entry in self._keys.values()]
+
+    def signer(self, key: StoredKey) -> PrivateKey:
+        """The in-process private key object for ``key``."""
+        self.get(key.label)
+        material = self._keys[key.label][1]
+        if isinstance(material, bytes):
+            raise UnsupportedKeyError(f"{key.label!r} is a secret key and cannot sign")
+        return material
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # -- persistence ------------------------------------------------------------------
+    def _save(self, key: StoredKey, material: PrivateKey | bytes) -> None:
+        assert self._directory is not None
+        if isinstance(material, bytes):
+            secret = material
+        else:
+            secret = material.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        attrs = asdict(key.attributes)
+        attrs["id"] = key.attributes.id.hex()
+        attrs["ec_params"] = key.attributes.ec_params.hex() if key.attributes.ec_params else None
+        record = {
+            "attributes": attrs,
+            "created": key.created.isoformat(),
+            "material": base64.b64encode(secret).decode(),
+            "secret": isinstance(material, bytes),
+        }
+        path = self._directory / f"{key.attributes.id.hex()}.json"
+        fd, tmp = tempfile.mkstemp(dir=self._directory, prefix=".tmp-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(record, fh, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            record = json.loads(path.read_text())
+            raw = base64.b64decode(record["material"])
+            material: PrivateKey | bytes = raw if record["secret"] else _load_private(raw)
+            attrs = dict(record["attributes"])
+            attrs["id"] = bytes.fromhex(attrs["id"])
+            attrs["ec_params"] = bytes.fromhex(attrs["ec_params"]) if attrs["ec_params"] else None
+            attrs["key_class"] = KeyClass(attrs["key_class"])
+            attrs["key_type"] = KeyType(attrs["key_type"])
+            attributes = KeyAttributes(**attrs)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise KeystoreError(f"corrupt key file {path}: {exc}") from exc
+        spec = spec_of(material)
+        key = StoredKey(
+            spec=spec,
+            attributes=replace(attributes),
+            public_key=None if isinstance(material, bytes) else material.public_key(),
+            created=datetime.fromisoformat(record["created"]),
+            check_value=aes_check_value(material) if isinstance(material, bytes) else None,
+        )
+        self._keys[attributes.label] = (key, material)
+
+
+def _load_private(der: bytes) -> PrivateKey:
+    key = serialization.load_der_private_key(der, None)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey)
+    return key
+
+
+def new_key_material(spec: KeySpec) -> PrivateKey | bytes:
+    """Fresh random key material for ``spec`` (made outside any store, e.g. to import)."""
+    if spec.key_type is KeyType.AES:
+        assert spec.size is not None
+        return os.urandom(spec.size // 8)
+    return _fresh_key(spec)
+
+
+def _fresh_key(spec: KeySpec) -> PrivateKey:
+    if spec.key_type is KeyType.RSA:
+        assert spec.size is not None
+        return rsa.generate_private_key(65537, spec.size)
+    if spec.key_type is KeyType.EC:
+        return ec.generate_private_key({"secp256r1": ec.SECP256R1(), "secp384r1": ec.SECP384R1()}[spec.curve or ""])
+    return ed25519.Ed25519PrivateKey.generate()

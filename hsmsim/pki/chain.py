@@ -1,0 +1,149 @@
+"""Certificate path validation for attestation chains, with one precise reason per failure.
+
+Vendor attestation chains break Web-PKI rules (no SKI/AKI, v1 CA certificates, odd
+RDN orders), so this is a small RFC 5280-style path walk rather than a Web PKI
+verifier: issuers are found by name and proven by signature, the path must end at a
+trust anchor (by DER equality or by the anchor signing the last element), and every
+element is checked for validity at the given time, CA-ness and path length.
+Failures raise :class:`hsmsim.verdict.Rejected`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtensionOID
+
+from hsmsim.verdict import Reason, Rejected
+
+MAX_CHAIN_DEPTH = 8
+_DER = Encoding.DER
+_KNOWN_EXTENSIONS = {
+    ExtensionOID.KEY_USAGE, ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.CERTIFICATE_POLICIES,
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+    ExtensionOID.EXTENDED_KEY_USAGE, ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+}
+
+
+@dataclass(frozen=True)
+class ChainPolicy:
+    """Leniencies a vendor's real chains need. Defaults are strict."""
+
+    allow_v1_ca: bool = False
+    """Accept X.509 v1 issuing certificates (no basicConstraints), as Marvell's card certs are."""
+    check_anchor_validity: bool = True
+    """Check the trust anchor's own validity period at the validation time."""
+
+
+def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _check_time(cert: x509.Certificate, at: datetime, what: str) -> None:
+    if at < cert.not_valid_before_utc:
+        raise Rejected(Reason.CERT_NOT_YET_VALID,
+                       f"{what} is valid only from {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}")
+    if at > cert.not_valid_after_utc:
+        raise Rejected(Reason.CERT_EXPIRED, f"{what} expired {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def _check_critical(cert: x509.Certificate, what: str) -> None:
+    for ext in cert.extensions:
+        if ext.critical and ext.oid not in _KNOWN_EXTENSIONS:
+            raise Rejected(Reason.CERT_UNKNOWN_CRITICAL,
+                           f"{what} has unknown critical extension {ext.oid.dotted_string}")
+
+
+def _check_issuer(cert: x509.Certificate, below: int, policy: ChainPolicy, what: str) -> None:
+    """``below`` is the number of non-self-issued intermediates between ``cert`` and the leaf."""
+    if cert.version is x509.Version.v1:
+        if policy.allow_v1_ca:
+            return
+        raise Rejected(Reason.CERT_NOT_CA, f"{what} is an X.509 v1 certificate and cannot issue")
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        raise Rejected(Reason.CERT_NOT_CA, f"{what} has no basicConstraints") from None
+    if not bc.ca:
+        raise Rejected(Reason.CERT_NOT_CA, f"{what} has basicConstraints CA:FALSE")
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        ku = None
+    if ku is not None and not ku.key_cert_sign:
+        raise Rejected(Reason.CERT_NOT_CA, f"{what} keyUsage lacks keyCertSign")
+    if bc.path_length is not None and below > bc.path_length:
+        raise Rejected(Reason.CERT_PATH_LENGTH, f"{what} allows {bc.path_length} intermediates below it, found {below}")
+
+
+def _describe(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string() or "<empty subject>"
+
+
+def validate_chain(
+    leaf: x509.Certificate,
+    untrusted: list[x509.Certificate],
+    anchors: list[x509.Certificate],
+    at: datetime,
+    policy: ChainPolicy = ChainPolicy(),
+) -> list[x509.Certificate]:
+    """Validate ``leaf`` up to one of ``anchors`` at time ``at``; return the path leaf-first.
+
+    The anchor is the last element. Raises :class:`Rejected` with CHAIN_INCOMPLETE (no
+    certificate carries the issuer's name), CERT_SIGNATURE_INVALID (a named issuer did
+    not sign), CHAIN_UNTRUSTED (the path ends at a non-anchor), CERT_EXPIRED /
+    CERT_NOT_YET_VALID, CERT_NOT_CA, CERT_PATH_LENGTH or CERT_UNKNOWN_CRITICAL.
+    """
+    if not anchors:
+        raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
+    anchor_ders = {a.public_bytes(_DER) for a in anchors}
+    path = [leaf]
+    current = leaf
+    while True:
+        if current.public_bytes(_DER) in anchor_ders:
+            break
+        if len(path) > MAX_CHAIN_DEPTH:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates")
+        anchor = next((a for a in anchors if a.subject == current.issuer and _issued_by(current, a)), None)
+        if anchor is not None:
+            path.append(anchor)
+            break
+        if current.issuer == current.subject and _issued_by(current, current):
+            raise Rejected(Reason.CHAIN_UNTRUSTED,
+                           f"chain ends at self-signed {_describe(current)!r}, which is not a trust anchor")
+        named = [c for c in untrusted + anchors if c.subject == current.issuer and c not in path]
+        if not named:
+            raise Rejected(Reason.CHAIN_INCOMPLETE,
+                           f"issuer {current.issuer.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
+        issuer = next((c for c in named if _issued_by(current, c)), None)
+        if issuer is None:
+            raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(current)!r} is not signed by its named issuer")
+        path.append(issuer)
+        current = issuer
+    for depth, cert in enumerate(path):
+        what = "leaf certificate" if depth == 0 else f"chain certificate {_describe(cert)!r}"
+        if depth < len(path) - 1 or policy.check_anchor_validity:
+            _check_time(cert, at, what)
+        _check_critical(cert, what)
+        if depth > 0:
+            _check_issuer(cert, depth - 1, policy, what)
+    return path
+
+
+def require_key_usage(cert: x509.Certificate, *, digital_signature: bool = True) -> None:
+    """Reject with CERT_KEY_USAGE if a present keyUsage forbids signing."""
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if digital_signature and not ku.digital_signature:
+        raise Rejected(Reason.CERT_KEY_USAGE, "attestation certificate keyUsage lacks digitalSignature")
+

@@ -1,0 +1,175 @@
+"""Deterministic key and value derivation from a seed, with an on-disk key cache.
+
+Every key hsmsim derives is a pure function of ``(seed, role, spec)``: the same inputs
+give byte-identical PKCS#8 in any process. Seeded RSA is a prime search over an
+HMAC-DRBG stream (pure Python, ~0.75 s for RSA-2048), so derived keys are cached as
+PKCS#8 DER under ``$HSMSIM_CACHE_DIR`` (default ``~/.cache/hsmsim``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey
+
+_SMALL_PRIMES_PRODUCT = math.prod(
+    p for p in range(3, 20000, 2) if all(p % d for d in range(3, math.isqrt(p) + 1, 2))
+)
+_E = 65537
+
+
+class Drbg:
+    """HMAC-DRBG (NIST SP 800-90A, SHA-256, no reseed): a reproducible byte stream."""
+
+    def __init__(self, seed_material: bytes) -> None:
+        self._k = b"\x00" * 32
+        self._v = b"\x01" * 32
+        self._update(seed_material)
+
+    def _update(self, data: bytes) -> None:
+        self._k = hmac.digest(self._k, self._v + b"\x00" + data, "sha256")
+        self._v = hmac.digest(self._k, self._v, "sha256")
+        if data:
+            self._k = hmac.digest(self._k, self._v + b"\x01" + data, "sha256")
+            self._v = hmac.digest(self._k, self._v, "sha256")
+
+    def read(self, n: int) -> bytes:
+        """The next ``n`` bytes of the stream."""
+        out = bytearray()
+        while len(out) < n:
+            self._v = hmac.digest(self._k, self._v, "sha256")
+            out += self._v
+        self._update(b"")
+        return bytes(out[:n])
+
+    def randint_bits(self, bits: int) -> int:
+        """A uniformly random non-negative integer below ``2**bits``."""
+        raw = int.from_bytes(self.read((bits + 7) // 8), "big")
+        return raw >> ((8 - bits % 8) % 8)
+
+
+def drbg(seed: str, role: str) -> Drbg:
+    """The DRBG for one role under one seed; roles are ``/``-separated paths."""
+    return Drbg(f"hsmsim/v1\x00{seed}\x00{role}".encode())
+
+
+def derive_serial(seed: str, role: str) -> int:
+    """A 16-byte certificate serial with its top bit set (a 17-byte DER INTEGER), as Primus uses."""
+    return int.from_bytes(drbg(seed, f"{role}/serial").read(16), "big") | (1 << 127)
+
+
+def _is_probable_prime(n: int, rng: Drbg, rounds: int = 5) -> bool:
+    if math.gcd(n, _SMALL_PRIMES_PRODUCT) != 1:
+        return False
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for _ in range(rounds):
+        a = 2 + rng.randint_bits(n.bit_length() - 1) % (n - 3)
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _prime(rng: Drbg, bits: int) -> int:
+    while True:
+        candidate = rng.randint_bits(bits) | (0b11 << (bits - 2)) | 1
+        if math.gcd(candidate - 1, _E) == 1 and _is_probable_prime(candidate, rng):
+            return candidate
+
+
+def _derive_rsa(rng: Drbg, bits: int) -> rsa.RSAPrivateKey:
+    while True:
+        p = _prime(rng, bits // 2)
+        q = _prime(rng, bits - bits // 2)
+        if p != q:
+            break
+    if p < q:
+        p, q = q, p
+    n = p * q
+    d = pow(_E, -1, (p - 1) * (q - 1))
+    numbers = rsa.RSAPrivateNumbers(
+        p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p), rsa.RSAPublicNumbers(_E, n)
+    )
+    return numbers.private_key(unsafe_skip_rsa_key_validation=True)
+
+
+_CURVES = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1}
+
+
+def _derive_uncached(seed: str, role: str, spec: KeySpec) -> PrivateKey:
+    rng = drbg(seed, f"{role}/{spec.name}")
+    if spec.key_type is KeyType.RSA:
+        assert spec.size is not None
+        return _derive_rsa(rng, spec.size)
+    if spec.key_type is KeyType.EC:
+        curve = _CURVES[spec.curve or ""]()
+        order_bits = spec.bits
+        scalar = 1 + rng.randint_bits(order_bits + 64) % ((1 << order_bits) - 2)
+        return ec.derive_private_key(scalar, curve)
+    if spec.key_type is KeyType.EC_EDWARDS:
+        return ed25519.Ed25519PrivateKey.from_private_bytes(rng.read(32))
+    raise ValueError(f"{spec.name} is not an asymmetric key spec")
+
+
+def derive_secret(seed: str, role: str, length: int) -> bytes:
+    """Deterministic secret-key material (e.g. an AES key value)."""
+    return drbg(seed, f"{role}/secret{length}").read(length)
+
+
+def cache_dir() -> Path:
+    """Where derived keys are cached: ``$HSMSIM_CACHE_DIR`` or ``~/.cache/hsmsim``."""
+    env = os.environ.get("HSMSIM_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "hsmsim"
+
+
+def _load_der(der: bytes) -> PrivateKey:
+    key = serialization.load_der_private_key(der, None, unsafe_skip_rsa_key_validation=True)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey)
+    return key
+
+
+@lru_cache(maxsize=256)
+def derive_key(seed: str, role: str, spec: KeySpec) -> PrivateKey:
+    """The private key for ``(seed, role, spec)``: identical in every process.
+
+    RSA keys are cached on disk (atomic writes; a corrupt cache entry is re-derived).
+    """
+    if spec.key_type is not KeyType.RSA:
+        return _derive_uncached(seed, role, spec)
+    digest = hashlib.sha256(f"{seed}\x00{role}\x00{spec.name}".encode()).hexdigest()
+    path = cache_dir() / "keys" / f"{digest}.der"
+    try:
+        return _load_der(path.read_bytes())
+    except (OSError, ValueError):
+        pass
+    key = _derive_uncached(seed, role, spec)
+    der = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(der)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs speed
+    return key

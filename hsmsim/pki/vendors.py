@@ -1,0 +1,128 @@
+"""Simulated manufacturer PKIs, one builder per vendor, in the real certificates' shapes.
+
+Keys are emulated (derived from the seed) and every root name says EMULATED, so no
+emulated chain can be mistaken for a vendor's production root. Everything else —
+RDN order, string types, key sizes, extensions and their order, serial style,
+validity encoding — follows ``shared/specs`` for the vendor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.x509.oid import ObjectIdentifier
+
+from hsmsim.keystore.base import KeySpec, PrivateKey
+from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.pki.seed import derive_key, derive_serial
+
+
+@dataclass(frozen=True)
+class AttestationIdentity:
+    """A provisioned attestation key: its signer, its certificate and the chain above it.
+
+    ``chain`` is leaf-first and excludes the root; ``root`` is what verifiers trust.
+    """
+
+    key: PrivateKey
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    root: x509.Certificate
+
+
+# -- Securosys Primus -----------------------------------------------------------------
+
+PRIMUS_ROOT_CN = "PRIMUS_HSM_ROOTKEY_EMULATED"
+PRIMUS_ROOT_NOT_BEFORE = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
+PRIMUS_ROOT_LIFETIME = timedelta(days=10950)  # the real root: 2024-08-21 .. 2054-08-14
+_PRIMUS_POLICY_ROOT = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.1")
+_PRIMUS_POLICY_DEVICE = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.3")
+
+
+def _primus_name(cn: str, cn_type: object) -> x509.Name:
+    # CN, C, L, O, ST: the unusual order of the real certificates.
+    return name(
+        ("CN", cn, cn_type),  # type: ignore[arg-type]
+        ("C", "CH", PRINTABLE),
+        ("L", "Zurich", PRINTABLE),
+        ("O", "Securosys", PRINTABLE),
+        ("ST", "ZH", PRINTABLE),
+    )
+
+
+def _policies(oid: ObjectIdentifier) -> Ext:
+    return Ext(x509.CertificatePolicies([x509.PolicyInformation(oid, None)]))
+
+
+@dataclass(frozen=True)
+class PrimusPki:
+    """The emulated Securosys chain: root (RSA-4096) -> device key (RSA-3072) -> attestation key."""
+
+    root_key: PrivateKey
+    root: x509.Certificate
+    device_key: PrivateKey
+    device: x509.Certificate
+
+
+def primus_root(seed: str) -> tuple[PrivateKey, x509.Certificate]:
+    """The emulated ``hsm_rsa_root.crt`` and its key (one per seed, shared by all devices)."""
+    key = derive_key(seed, "primus/root", KeySpec.parse("rsa-4096"))
+    subject = _primus_name(PRIMUS_ROOT_CN, UTF8)
+    cert = build_certificate(CertSpec(
+        subject=subject, issuer=subject, public_key=key.public_key(),
+        serial=derive_serial(seed, "primus/root"),
+        not_before=PRIMUS_ROOT_NOT_BEFORE,
+        not_after=PRIMUS_ROOT_NOT_BEFORE + PRIMUS_ROOT_LIFETIME,
+        extensions=(
+            Ext(key_usage("content_commitment", "key_cert_sign", "crl_sign"), critical=True),
+            Ext(x509.BasicConstraints(ca=True, path_length=1), critical=True),
+            _policies(_PRIMUS_POLICY_ROOT),
+        ),
+    ), key)
+    return key, cert
+
+
+def primus_pki(seed: str, serial: str, *, initialised: datetime) -> PrimusPki:
+    """Root and the device certificate ``PRIMUS HSM KEY (SN: serial)`` issued at ``initialised``."""
+    root_key, root = primus_root(seed)
+    device_key = derive_key(seed, f"primus/device/{serial}", KeySpec.parse("rsa-3072"))
+    device = build_certificate(CertSpec(
+        subject=_primus_name(f"PRIMUS HSM KEY (SN: {serial})", PRINTABLE),
+        issuer=root.subject, public_key=device_key.public_key(),
+        serial=derive_serial(seed, f"primus/device/{serial}"),
+        not_before=initialised, not_after=root.not_valid_after_utc,
+        extensions=(
+            Ext(key_usage("content_commitment", "key_cert_sign", "crl_sign"), critical=True),
+            Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
+            _policies(_PRIMUS_POLICY_DEVICE),
+        ),
+    ), root_key)
+    return PrimusPki(root_key, root, device_key, device)
+
+
+def primus_attestation_identity(
+    seed: str, serial: str, partition: str, *, initialised: datetime, created: datetime,
+    key_name: str = "attestation-key", key: PrivateKey | None = None,
+) -> AttestationIdentity:
+    """The partition's attestation key and its leaf certificate ``CN=<key_name>``.
+
+    The key is the partition's derived RSA-3072 key unless ``key`` (e.g. a user's
+    attesting key held in a key store) is given.
+    """
+    pki = primus_pki(seed, serial, initialised=initialised)
+    if key is None:
+        key = derive_key(seed, f"primus/device/{serial}/{partition}/{key_name}",
+                         KeySpec.parse("rsa-3072"))
+    leaf = build_certificate(CertSpec(
+        subject=_primus_name(key_name, PRINTABLE),
+        issuer=pki.device.subject, public_key=key.public_key(),
+        serial=derive_serial(seed, f"primus/device/{serial}/{partition}/{key_name}"),
+        not_before=created, not_after=pki.root.not_valid_after_utc,
+        extensions=(
+            Ext(key_usage("digital_signature", "content_commitment"), critical=True),
+            Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),
+        ),
+    ), pki.device_key)
+    return AttestationIdentity(key=key, certificate=leaf, chain=(leaf, pki.device), root=pki.root)

@@ -1,0 +1,98 @@
+"""A persistent emulated HSM on disk, for the CLI and the HTTP server.
+
+Layout of a state directory::
+
+    hsm.json      device profile, seed and serial (written once, atomically)
+    soft/         keys of the soft backend, one JSON file each
+    token/        the SoftHSM2 token of the pkcs11 backend
+
+A key label is looked up in every backend that has been used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from hsmsim.errors import HsmsimError, KeyNotFoundError
+from hsmsim.hsm import Device, Hsm
+from hsmsim.keystore import BACKENDS, open_keystore
+from hsmsim.keystore.base import KeyStore
+
+DEFAULT_SEED = "hsmsim-default"
+_SUBDIRS = {"soft": "soft", "pkcs11": "token"}
+
+
+@dataclass
+class HsmState:
+    """An emulated device and its key stores, opened lazily from ``directory``."""
+
+    directory: Path
+    device: Device
+    _stores: dict[str, KeyStore] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, directory: Path, *, profile: str = "primus", seed: str | None = None) -> HsmState:
+        """Open the state in ``directory``, creating it with ``profile`` and ``seed`` if new.
+
+        Raises :class:`HsmsimError` when an existing state disagrees with ``profile``/``seed``.
+        """
+        config_path = directory / "hsm.json"
+        if config_path.exists():
+            try:
+                config = json.loads(config_path.read_text())
+                device = Device(
+                    profile=config["profile"], serial=config["serial"], seed=config["seed"],
+                    initialised=datetime.fromisoformat(config["initialised"]),
+                )
+            except (OSError, ValueError, KeyError) as exc:
+                raise HsmsimError(f"corrupt HSM state {config_path}: {exc}") from exc
+            if seed is not None and seed != device.seed:
+                raise HsmsimError(f"{directory} was created with another seed; use a new --state")
+            if profile != device.profile:
+                raise HsmsimError(f"{directory} emulates a {device.profile} HSM, not {profile}")
+            return cls(directory, device)
+        device = Device.from_seed(profile, seed or DEFAULT_SEED)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {"profile": device.profile, "serial": device.serial, "seed": device.seed,
+                  "initialised": device.initialised.isoformat()}
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(config, fh, indent=1)
+        os.replace(tmp, config_path)
+        return cls(directory, device)
+
+    def store(self, backend: str) -> KeyStore:
+        """The key store of ``backend`` (opened once)."""
+        if backend not in self._stores:
+            self._stores[backend] = open_keystore(backend, self.directory / _SUBDIRS.get(backend, backend))
+        return self._stores[backend]
+
+    def backends_in_use(self) -> list[str]:
+        """Backends that hold (or have held) keys in this state."""
+        return [b for b in BACKENDS if b in self._stores or (self.directory / _SUBDIRS[b]).exists()]
+
+    def store_holding(self, label: str) -> KeyStore:
+        """The store that holds a key labelled ``label``; raises :class:`KeyNotFoundError`."""
+        for backend in self.backends_in_use():
+            store = self.store(backend)
+            try:
+                store.get(label)
+            except KeyNotFoundError:
+                continue
+            return store
+        raise KeyNotFoundError(f"no key labelled {label!r} in {self.directory}")
+
+    def hsm(self, label: str) -> Hsm:
+        """An :class:`Hsm` over the store that holds ``label``."""
+        return Hsm(self.device, self.store_holding(label))
+
+    def close(self) -> None:
+        """Close every opened store."""
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()

@@ -1,0 +1,142 @@
+"""Verdicts, reason codes and normalised claims shared by every attestation format.
+
+A reference verifier returns a :class:`Verdict`; it never raises on bad evidence.
+``Reason`` is closed: a verifier maps every rejection to exactly one member, so
+"rejected for the wrong reason" is observable by the harness.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+
+
+class Reason(enum.StrEnum):
+    """Why evidence was accepted or rejected. The wire value equals the name."""
+
+    OK = "OK"
+    """Every check of the selected profile passed."""
+    MALFORMED = "MALFORMED"
+    """The evidence cannot be parsed, or its structure breaks the format (DTD, comment, bad base64, ...)."""
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    """A size, count, depth or expansion bound was hit before the evidence could be checked."""
+    MISSING_INPUT = "MISSING_INPUT"
+    """A file the format requires (signature, chain, CSR, ...) is absent from the bundle."""
+    UNSUPPORTED = "UNSUPPORTED"
+    """The evidence uses an algorithm or variant the verifier does not implement."""
+    CHAIN_INCOMPLETE = "CHAIN_INCOMPLETE"
+    """No certificate in the bundle or trust store is named as the issuer of a chain element."""
+    CHAIN_UNTRUSTED = "CHAIN_UNTRUSTED"
+    """The chain ends at a certificate that is not one of the trust anchors."""
+    CERT_SIGNATURE_INVALID = "CERT_SIGNATURE_INVALID"
+    """A certificate names its issuer, but the issuer's key did not sign it."""
+    CERT_EXPIRED = "CERT_EXPIRED"
+    """A chain certificate's notAfter is before the validation time."""
+    CERT_NOT_YET_VALID = "CERT_NOT_YET_VALID"
+    """A chain certificate's notBefore is after the validation time."""
+    CERT_NOT_CA = "CERT_NOT_CA"
+    """An issuing certificate lacks basicConstraints CA:TRUE or keyCertSign."""
+    CERT_PATH_LENGTH = "CERT_PATH_LENGTH"
+    """An issuing certificate's pathLenConstraint is exceeded."""
+    CERT_KEY_USAGE = "CERT_KEY_USAGE"
+    """The attestation certificate may not sign (keyUsage lacks digitalSignature)."""
+    CERT_UNKNOWN_CRITICAL = "CERT_UNKNOWN_CRITICAL"
+    """A chain certificate carries a critical extension the verifier does not understand."""
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    """The attestation signature does not verify with the attestation certificate's key."""
+    ATTESTATION_KEY_MISMATCH = "ATTESTATION_KEY_MISMATCH"
+    """A loose attestation public key in the bundle differs from the attestation certificate's key."""
+    CSR_SIGNATURE_INVALID = "CSR_SIGNATURE_INVALID"
+    """The CSR's self-signature does not verify (no proof of possession)."""
+    KEY_MISMATCH = "KEY_MISMATCH"
+    """The attested public key differs from the key the CSR (or certificate) asks to certify."""
+    ATTR_MISSING = "ATTR_MISSING"
+    """An attribute the verdict depends on is absent from the evidence."""
+    ATTR_CONFLICT = "ATTR_CONFLICT"
+    """An attribute appears more than once, or contradicts another attribute."""
+    ATTR_NOT_LOCAL = "ATTR_NOT_LOCAL"
+    """The key was not generated on the device (imported, unwrapped or derived from outside)."""
+    ATTR_EXTRACTABLE = "ATTR_EXTRACTABLE"
+    """The key is extractable."""
+    ATTR_NOT_NEVER_EXTRACTABLE = "ATTR_NOT_NEVER_EXTRACTABLE"
+    """The key was extractable at some point in its life."""
+    ATTR_NOT_SENSITIVE = "ATTR_NOT_SENSITIVE"
+    """The key is not sensitive (strict profile)."""
+    ATTR_NOT_ALWAYS_SENSITIVE = "ATTR_NOT_ALWAYS_SENSITIVE"
+    """The key was not sensitive at some point in its life (strict profile)."""
+    KEY_POLICY = "KEY_POLICY"
+    """The attested key's type or size is not allowed by the profile (e.g. CA/B Forum code signing)."""
+    UNEXPECTED_CONTENT = "UNEXPECTED_CONTENT"
+    """The evidence carries elements the strict profile does not allow."""
+
+
+class Profile(enum.StrEnum):
+    """Policy applied on top of the cryptographic checks."""
+
+    STRUCTURAL = "structural"
+    """The vendor's documented checks: chain, signature, key binding, generated on device,
+    extractable=false, never_extractable=true. Unknown extra content is tolerated."""
+    STRICT = "strict"
+    """STRUCTURAL plus sensitive/always_sensitive, no unknown content, and the CA/B Forum
+    code-signing key rules (RSA >= 3072 bits, ECDSA P-256/P-384; no Ed25519, no secret keys)."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a verifier established about the attested key, the same shape for every format.
+
+    ``None`` means the evidence does not say.
+    """
+
+    spki_der: bytes | None
+    key_type: str
+    key_size: int | None
+    generated_on_device: bool | None
+    extractable: bool | None
+    never_extractable: bool | None
+    sensitive: bool | None
+    always_sensitive: bool | None
+    vendor: str
+    model: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+    fips_level: str | None = None
+    label: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict; the SPKI is hex."""
+        data = asdict(self)
+        data["spki_der"] = self.spki_der.hex() if self.spki_der is not None else None
+        return data
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of verifying one piece of evidence.
+
+    ``accepted`` is True exactly when ``reason`` is ``Reason.OK``.
+    """
+
+    reason: Reason
+    detail: str = ""
+    claims: Claims | None = field(default=None, compare=False)
+
+    @property
+    def accepted(self) -> bool:
+        """True when every check of the profile passed."""
+        return self.reason is Reason.OK
+
+    def summary(self) -> str:
+        """One human line: ``ACCEPT`` or ``REJECT <REASON>: detail``."""
+        if self.accepted:
+            return "ACCEPT"
+        return f"REJECT {self.reason.value}: {self.detail}" if self.detail else f"REJECT {self.reason.value}"
+
+
+class Rejected(Exception):  # noqa: N818 - control flow inside verifiers, never escapes verify()
+    """Raised by a check to stop verification with a reason; caught by the format's ``verify``."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -1,0 +1,104 @@
+"""hsmsim speed, measured in one run: medians and ratios, printed as a table.
+
+    .venv/bin/python scripts/bench.py [--repeat N]
+
+Rows: seeded key derivation (cold = derive, cached = load from the disk cache),
+Primus attest, the reference verifier, and the vendor's openssl walk as subprocesses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hsmsim.formats import TrustAnchors, get_format  # noqa: E402
+from hsmsim.hsm import Device, Hsm  # noqa: E402
+from hsmsim.keystore.base import KeySpec  # noqa: E402
+from hsmsim.keystore.soft import SoftKeyStore  # noqa: E402
+from hsmsim.pki import seed  # noqa: E402
+
+AT = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def median_seconds(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``repeat`` calls (one warm-up call first)."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=9)
+    args = parser.parse_args()
+    rows: list[tuple[str, float]] = []
+
+    with tempfile.TemporaryDirectory() as cache:
+        import os
+
+        os.environ["HSMSIM_CACHE_DIR"] = cache
+        counter = iter(range(10**6))
+
+        def cold() -> None:
+            seed.derive_key.cache_clear()
+            seed.derive_key("bench", f"cold/{next(counter)}", KeySpec.parse("rsa-2048"))
+
+        def cached() -> None:
+            seed.derive_key.cache_clear()
+            seed.derive_key("bench", "warm", KeySpec.parse("rsa-2048"))
+
+        rows.append(("derive RSA-2048 (cold)", median_seconds(cold, max(3, args.repeat // 3))))
+        rows.append(("derive RSA-2048 (disk cache)", median_seconds(cached, args.repeat)))
+
+    store = SoftKeyStore(seed="bench")
+    hsm = Hsm(Device.from_seed("primus", "bench"), store)
+    store.generate(KeySpec.parse("rsa-3072"), "bench-rsa", created=AT)
+    store.generate(KeySpec.parse("ec-p256"), "bench-ec", created=AT)
+    fmt = get_format("primus")
+    rows.append(("attest primus RSA-3072 key", median_seconds(
+        lambda: hsm.attest("bench-rsa", "primus", {"attest_time": AT}), args.repeat)))
+    rows.append(("attest primus EC P-256 key", median_seconds(
+        lambda: hsm.attest("bench-ec", "primus", {"attest_time": AT}), args.repeat)))
+    evidence = hsm.attest("bench-rsa", "primus", {"attest_time": AT})
+    trust = TrustAnchors({"root": (hsm.attestation_identity().root,)})
+    rows.append(("reference verify (in-process)", median_seconds(
+        lambda: fmt.verify(evidence, trust, at=AT), args.repeat)))
+    if shutil.which("openssl"):
+        with tempfile.TemporaryDirectory() as work:
+            paths = evidence.write(Path(work))
+            zip_path, csr_path, root_path = paths
+            command = ["bash", str(ROOT / "scripts" / "verify_primus_openssl.sh"),
+                       str(zip_path), str(csr_path), str(root_path)]
+            rows.append(("openssl walk (subprocesses)", median_seconds(
+                lambda: subprocess.run(command, capture_output=True, check=True), args.repeat)))
+
+    base = dict(rows)["reference verify (in-process)"]
+    table = Table(title=f"hsmsim bench (medians of {args.repeat}; ratio = time / reference verify)")
+    table.add_column("operation")
+    table.add_column("median ms", justify="right")
+    table.add_column("ratio", justify="right")
+    for label, seconds in rows:
+        table.add_row(label, f"{seconds * 1000:.2f}", f"{seconds / base:.1f}x")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

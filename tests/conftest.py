@@ -1,0 +1,70 @@
+"""Shared fixtures: a seeded Primus device, a soft key store, generated bundles, ../shared paths."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from hsmsim.formats import Evidence, TrustAnchors, get_format
+from hsmsim.hsm import Device, Hsm
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
+
+SEED = "hsmsim-tests"
+KEY_CREATED = datetime(2025, 3, 3, 9, 0, 0, tzinfo=UTC)
+ATTEST_TIME = datetime(2025, 3, 4, 10, 30, 0, tzinfo=UTC)
+VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def make_hsm(seed: str = SEED) -> Hsm:
+    """A seeded Primus device over a seeded soft key store holding one key per spec."""
+    store = SoftKeyStore(seed=seed)
+    hsm = Hsm(Device.from_seed("primus", seed), store)
+    for spec in ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384", "ed25519", "aes-256"):
+        store.generate(KeySpec.parse(spec), f"key-{spec}", created=KEY_CREATED)
+    return hsm
+
+
+@pytest.fixture(scope="session")
+def hsm() -> Hsm:
+    return make_hsm()
+
+
+@pytest.fixture(scope="session")
+def primus_bundles(hsm: Hsm) -> dict[str, Evidence]:
+    """One attestation per key spec, at a fixed time."""
+    return {
+        stored.spec.name: hsm.attest(stored.label, "primus", {"attest_time": ATTEST_TIME})
+        for stored in hsm.keystore.all_keys()
+    }
+
+
+@pytest.fixture(scope="session")
+def primus_trust(primus_bundles: dict[str, Evidence]) -> TrustAnchors:
+    root = x509.load_pem_x509_certificate(primus_bundles["rsa-3072"].files["hsm_rsa_root.crt"])
+    return TrustAnchors({"root": (root,)})
+
+
+@pytest.fixture(scope="session")
+def primus():
+    return get_format("primus")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"../shared is absent ({SHARED}); interop tests need the shared reference material")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def openssl() -> str:
+    path = shutil.which("openssl")
+    if path is None:
+        pytest.skip("the openssl command line is not installed (make setup installs it)")
+    return path

@@ -1,0 +1,116 @@
+"""End to end as a user runs it: the CLI, and the vendor's openssl walk over its bundles."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WALK = ROOT / "scripts" / "verify_primus_openssl.sh"
+
+
+def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
+    extra = ["--state", str(state)] if state is not None else []
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
+                          timeout=120)
+
+
+def walk(bundle: Path, csr: Path, root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(WALK), str(bundle), str(csr), str(root)], capture_output=True, text=True,
+                          timeout=60)
+
+
+def _softhsm_available() -> bool:
+    if shutil.which("softhsm2-util") is None:
+        return False
+    try:
+        from hsmsim.keystore.pkcs11 import Pkcs11KeyStore
+
+        Pkcs11KeyStore().close()
+    except Exception:  # noqa: BLE001 - any failure means the backend cannot run here
+        return False
+    return True
+
+
+BACKENDS = ["soft", pytest.param("pkcs11", marks=pytest.mark.skipif(
+    not _softhsm_available(), reason="SoftHSM2 is not installed (make setup installs it)"))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_create_attest_verify_and_openssl_walk(tmp_path, backend, openssl):
+    state = tmp_path / "hsm"
+    created = hsmsim("key", "create", "--label", "qsig", "--spec", "rsa-3072", "--backend", backend, state=state)
+    assert created.returncode == 0, created.stderr
+    assert "local=true extractable=false never_extractable=true" in created.stdout
+    out = tmp_path / "bundle" / "qsig_attestation.zip"
+    attested = hsmsim("attest", "--format", "primus", "--key", "qsig", "--out", str(out), state=state)
+    assert attested.returncode == 0, attested.stderr
+    root = out.parent / "hsm_rsa_root.crt"
+    verified = hsmsim("verify", str(out), "--root", str(root), "--profile", "strict")
+    assert (verified.returncode, verified.stdout.strip()) == (0, "ACCEPT"), verified.stderr
+    result = walk(out, out.parent / "qsig.csr", root)
+    assert result.stdout.splitlines()[-1] == "ACCEPT", result.stdout + result.stderr
+    assert "PrimusHSM_Attestation.crt: OK" in result.stdout and result.stdout.count("Verified OK") == 2
+
+
+def test_imported_key_is_rejected_by_reference_but_not_by_the_walk(tmp_path, openssl):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "imp", "--spec", "ec-p256", "--imported", state=state).returncode == 0
+    out = tmp_path / "b" / "imp_attestation.zip"
+    assert hsmsim("attest", "--key", "imp", "--out", str(out), state=state).returncode == 0
+    verified = hsmsim("verify", str(out), "--root", str(out.parent / "hsm_rsa_root.crt"))
+    assert verified.returncode == 1
+    assert verified.stdout.startswith("REJECT ATTR_NOT_LOCAL:")
+    assert walk(out, out.parent / "imp.csr", out.parent / "hsm_rsa_root.crt").stdout.splitlines()[-1] == "ACCEPT"
+
+
+def test_walk_rejects_a_tampered_signature(tmp_path, openssl):
+    state = tmp_path / "hsm"
+    hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state)
+    out = tmp_path / "b" / "k_attestation.zip"
+    hsmsim("attest", "--key", "k", "--out", str(out), state=state)
+    with zipfile.ZipFile(out) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    members["k.sig"] = bytes([members["k.sig"][0] ^ 1]) + members["k.sig"][1:]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    out.write_bytes(buffer.getvalue())
+    result = walk(out, out.parent / "k.csr", out.parent / "hsm_rsa_root.crt")
+    assert result.stdout.splitlines()[-1] == "REJECT signature"
+    verified = hsmsim("verify", str(out), "--root", str(out.parent / "hsm_rsa_root.crt"))
+    assert verified.returncode == 1 and verified.stdout.startswith("REJECT SIGNATURE_INVALID")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["verify", "/nonexistent.zip", "--root", "/nonexistent.crt"], "does not exist"),
+    (["key", "create", "--label", "x", "--spec", "rsa-1024"], "unsupported key spec"),
+    (["attest", "--key", "missing", "--out", "x.zip"], "no key labelled 'missing'"),
+    (["verify", "x.zip", "--root", "r", "--format", "nope"], "unknown format 'nope'"),
+])
+def test_errors_are_one_line_and_exit_2(tmp_path, args, message):
+    result = hsmsim(*args, state=tmp_path / "s") if args[0] != "verify" else hsmsim(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_verify_json_and_pki_export(tmp_path):
+    state = tmp_path / "hsm"
+    hsmsim("key", "create", "--label", "k", "--spec", "ec-p384", state=state)
+    out = tmp_path / "b" / "k_attestation.zip"
+    hsmsim("attest", "--key", "k", "--out", str(out), "--at", "2026-02-01T00:00:00Z", state=state)
+    result = hsmsim("verify", str(out), "--root", str(out.parent / "hsm_rsa_root.crt"), "--json",
+                    "--at", "2026-03-01T00:00:00Z")
+    assert result.returncode == 0 and '"key_type": "EC-secp384r1"' in result.stdout
+    exported = hsmsim("pki", "export", str(tmp_path / "pki"), state=state)
+    assert exported.returncode == 0
+    assert (tmp_path / "pki" / "root.crt").read_bytes() == (out.parent / "hsm_rsa_root.crt").read_bytes()
+    assert "<attest_time>2026-02-01T00:00:00Z</attest_time>" in zipfile.ZipFile(out).read("k.xml").decode()

@@ -1,0 +1,83 @@
+"""The soft key store reports PKCS#11 attributes like a token, persists atomically, and signs."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from hsmsim.errors import KeyNotFoundError, KeystoreError, UnsupportedKeyError
+from hsmsim.keystore.base import KeyClass, KeyPolicy, KeySpec, KeyType
+from hsmsim.keystore.soft import SoftKeyStore, aes_check_value, new_key_material, spki_der
+from hsmsim.pki.builder import UTF8, build_csr, name
+
+
+@pytest.mark.parametrize("spec", ["rsa-2048", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256"])
+def test_generated_key_attributes(spec):
+    key = SoftKeyStore(seed="ks").generate(KeySpec.parse(spec), f"k-{spec}")
+    attrs = key.attributes
+    assert attrs.local and attrs.never_extractable and attrs.always_sensitive and attrs.sensitive
+    assert not attrs.extractable and attrs.label == f"k-{spec}"
+    assert attrs.key_gen_mechanism.endswith("_GEN")
+    if spec.startswith("aes"):
+        assert attrs.key_class is KeyClass.SECRET_KEY and key.public_key is None
+        assert attrs.value_len == int(spec[4:]) // 8 and len(key.check_value) == 3
+    else:
+        assert attrs.key_class is KeyClass.PRIVATE_KEY and len(attrs.id) == 20
+
+
+def test_imported_and_exportable_keys_report_honestly():
+    store = SoftKeyStore()
+    imported = store.import_key(new_key_material(KeySpec.parse("ec-p256")), "imp")
+    assert not imported.attributes.local and imported.attributes.key_gen_mechanism is None
+    assert not imported.attributes.never_extractable and not imported.attributes.always_sensitive
+    loose = store.generate(KeySpec.parse("ec-p256"), "loose", policy=KeyPolicy(extractable=True, sensitive=False))
+    assert loose.attributes.extractable and not loose.attributes.never_extractable
+    assert not loose.attributes.always_sensitive
+
+
+def test_seeded_keys_are_reproducible():
+    a = SoftKeyStore(seed="same").generate(KeySpec.parse("ec-p256"), "k")
+    b = SoftKeyStore(seed="same").generate(KeySpec.parse("ec-p256"), "k")
+    assert spki_der(a.public_key) == spki_der(b.public_key)
+
+
+def test_persistence_round_trip(tmp_path):
+    store = SoftKeyStore(directory=tmp_path)
+    made = store.generate(KeySpec.parse("ec-p256"), "persist")
+    store.generate(KeySpec.parse("aes-256"), "secret")
+    reopened = SoftKeyStore(directory=tmp_path)
+    again = reopened.get("persist")
+    assert again.attributes == made.attributes and again.created == made.created
+    assert spki_der(again.public_key) == spki_der(made.public_key)
+    assert reopened.get("secret").check_value == store.get("secret").check_value
+    assert not list(tmp_path.glob(".tmp-*"))
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(KeystoreError, match="corrupt key file"):
+        SoftKeyStore(directory=tmp_path)
+
+
+def test_errors_and_signing():
+    store = SoftKeyStore()
+    key = store.generate(KeySpec.parse("ec-p256"), "k")
+    with pytest.raises(KeystoreError):
+        store.generate(KeySpec.parse("ec-p256"), "k")
+    with pytest.raises(KeyNotFoundError):
+        store.get("missing")
+    with pytest.raises(UnsupportedKeyError):
+        KeySpec.parse("rsa-1024")
+    secret = store.generate(KeySpec.parse("aes-128"), "s")
+    with pytest.raises(UnsupportedKeyError):
+        store.signer(secret)
+    csr = build_csr(name(("CN", "k", UTF8)), store.signer(key))
+    assert csr.is_signature_valid and spki_der(csr.public_key()) == spki_der(key.public_key)
+    signature = store.signer(key).sign(b"m", ec.ECDSA(hashes.SHA256()))
+    key.public_key.verify(signature, b"m", ec.ECDSA(hashes.SHA256()))
+    assert isinstance(csr, x509.CertificateSigningRequest)
+
+
+def test_aes_check_value_known_answer():
+    # FIPS-197 AES-128 with the all-zero key encrypts the zero block to 66e94bd4...
+    assert aes_check_value(bytes(16)) == bytes.fromhex("66e94b")
+    assert KeySpec.parse("aes-256").key_type is KeyType.AES

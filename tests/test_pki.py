@@ -1,0 +1,106 @@
+"""The emulated Primus PKI has the real certificates' shapes; the path walk gives precise reasons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from hsmsim.keystore.base import KeySpec
+from hsmsim.pki.builder import PRINTABLE, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.pki.chain import ChainPolicy, validate_chain
+from hsmsim.pki.seed import derive_key
+from hsmsim.verdict import Reason, Rejected
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def identity(hsm):
+    return hsm.attestation_identity()
+
+
+def _name_shape(cert: x509.Certificate) -> list[tuple[str, int]]:
+    return [(attr.oid._name, attr._type.value) for attr in cert.subject]
+
+
+def test_subject_order_and_string_types(identity):
+    leaf, device = identity.chain
+    root = identity.root
+    tail = [("countryName", 19), ("localityName", 19), ("organizationName", 19), ("stateOrProvinceName", 19)]
+    assert _name_shape(root) == [("commonName", 12), *tail]  # CN is UTF8String on the root
+    assert _name_shape(device) == [("commonName", 19), *tail]
+    assert _name_shape(leaf) == [("commonName", 19), *tail]
+    assert "EMULATED" in root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert device.issuer.public_bytes() == root.subject.public_bytes()
+
+
+def test_keys_extensions_and_serials(identity):
+    leaf, device = identity.chain
+    root = identity.root
+    assert [c.public_key().key_size for c in (root, device, leaf)] == [4096, 3072, 3072]
+    for cert in (root, device, leaf):
+        oids = [e.oid for e in cert.extensions]
+        assert ExtensionOID.SUBJECT_KEY_IDENTIFIER not in oids and ExtensionOID.AUTHORITY_KEY_IDENTIFIER not in oids
+        assert cert.serial_number.bit_length() == 128
+        assert cert.signature_algorithm_oid.dotted_string == "1.2.840.113549.1.1.11"
+    der = {c: c.public_bytes(Encoding.DER) for c in (root, device, leaf)}
+    assert bytes.fromhex("04040302 0146".replace(" ", "")) in der[root]
+    assert bytes.fromhex("04040302 06c0".replace(" ", "")) in der[leaf]
+    assert bytes.fromhex("30 06 01 01 ff 02 01 01".replace(" ", "")) in der[root]  # CA, pathLen 1
+    assert bytes.fromhex("30 06 01 01 ff 02 01 00".replace(" ", "")) in der[device]  # CA, pathLen 0
+    assert bytes.fromhex("0402 3000".replace(" ", "")) in der[leaf]  # empty BasicConstraints
+    assert [e.oid for e in root.extensions] == [ExtensionOID.KEY_USAGE, ExtensionOID.BASIC_CONSTRAINTS,
+                                                 ExtensionOID.CERTIFICATE_POLICIES]
+    assert [e.oid for e in leaf.extensions] == [ExtensionOID.KEY_USAGE, ExtensionOID.BASIC_CONSTRAINTS]
+    # UTCTime notBefore, GeneralizedTime notAfter (after 2049)
+    assert b"\x17\x0d" in der[root][:300] and b"\x18\x0f2054" in der[root][:300]
+    assert device.not_valid_after_utc == root.not_valid_after_utc == leaf.not_valid_after_utc
+
+
+def test_chain_validates(identity):
+    leaf, device = identity.chain
+    assert validate_chain(leaf, [device, identity.root], [identity.root], AT) == [leaf, device, identity.root]
+
+
+def _ca(label: str, *, key_role: str | None = None, ca: bool = True, days: int = 3650,
+        start: datetime = AT - timedelta(days=10), issuer=None, issuer_key=None,
+        path_length: int | None = None, ku: tuple[str, ...] = ("key_cert_sign",)):
+    key = derive_key("chain-tests", key_role or label, KeySpec.parse("ec-p256"))
+    subject = name(("CN", label, PRINTABLE))
+    cert = build_certificate(CertSpec(
+        subject=subject, issuer=issuer.subject if issuer else subject, public_key=key.public_key(),
+        serial=len(label) + 1000, not_before=start, not_after=start + timedelta(days=days),
+        extensions=(Ext(key_usage(*ku), critical=True),
+                    Ext(x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True)),
+    ), issuer_key or key)
+    return cert, key
+
+
+def _reason(leaf, untrusted, anchors, at=AT, policy=ChainPolicy()) -> Reason:
+    with pytest.raises(Rejected) as info:
+        validate_chain(leaf, untrusted, anchors, at, policy)
+    return info.value.reason
+
+
+def test_chain_reasons():
+    root, root_key = _ca("root")
+    mid, mid_key = _ca("mid", issuer=root, issuer_key=root_key, path_length=0)
+    leaf, _ = _ca("leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
+    assert validate_chain(leaf, [mid], [root], AT)[-1] == root
+    assert _reason(leaf, [], [root]) is Reason.CHAIN_INCOMPLETE
+    other_root, _ = _ca("other-root")
+    assert _reason(leaf, [mid, root], [other_root]) is Reason.CHAIN_UNTRUSTED
+    assert _reason(leaf, [mid], [root], at=AT + timedelta(days=4000)) is Reason.CERT_EXPIRED
+    assert _reason(leaf, [mid], [root], at=AT - timedelta(days=20)) is Reason.CERT_NOT_YET_VALID
+    impostor, _ = _ca("mid", key_role="impostor")  # same name, another key
+    assert _reason(leaf, [impostor], [root]) is Reason.CERT_SIGNATURE_INVALID
+    not_ca_mid, nk = _ca("mid2", ca=False, issuer=root, issuer_key=root_key)
+    leaf2, _ = _ca("leaf2", ca=False, issuer=not_ca_mid, issuer_key=nk)
+    assert _reason(leaf2, [not_ca_mid], [root]) is Reason.CERT_NOT_CA
+    mid3, k3 = _ca("mid3", issuer=mid, issuer_key=mid_key)
+    leaf3, _ = _ca("leaf3", ca=False, issuer=mid3, issuer_key=k3)
+    assert _reason(leaf3, [mid3, mid], [root]) is Reason.CERT_PATH_LENGTH

@@ -1,0 +1,284 @@
+"""The Primus format: exact bytes, signature, chain, determinism, and rejections with reasons."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from hsmsim.formats import Evidence, TrustAnchors
+from hsmsim.formats.primus import (
+    ATTRIBUTE_ORDER,
+    CHAIN_FILE,
+    PUBKEY_FILE,
+    README_FILE,
+    build_zip,
+    render_xml,
+)
+from hsmsim.keystore.base import KeyPolicy, KeySpec
+from hsmsim.keystore.soft import SoftKeyStore, new_key_material
+from hsmsim.verdict import Profile, Reason
+
+from .conftest import ATTEST_TIME, KEY_CREATED, VALIDATION_TIME, make_hsm
+
+
+def members(evidence: Evidence) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(evidence.files[evidence.primary])) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def rebuilt(evidence: Evidence, changes: dict[str, bytes | None], *, resign=None,
+            extra: dict[str, bytes | None] | None = None) -> Evidence:
+    """Evidence with zip members replaced/removed; ``resign`` re-signs the XML with that key."""
+    current = members(evidence)
+    for name, data in changes.items():
+        if data is None:
+            current.pop(name, None)
+        else:
+            current[name] = data
+    if resign is not None:
+        xml_name = next(n for n in current if n.endswith(".xml"))
+        current[xml_name[:-4] + ".sig"] = resign.sign(current[xml_name], padding.PKCS1v15(), hashes.SHA256())
+    files = dict(evidence.files)
+    files[evidence.primary] = build_zip(list(current.items()), ATTEST_TIME)
+    for name, data in (extra or {}).items():
+        if data is None:
+            files.pop(name, None)
+        else:
+            files[name] = data
+    return Evidence(evidence.format, files, evidence.primary)
+
+
+def xml_of(evidence: Evidence) -> tuple[str, bytes]:
+    name = next(n for n in members(evidence) if n.endswith(".xml"))
+    return name, members(evidence)[name]
+
+
+@pytest.fixture(scope="module")
+def attestation_key(hsm):
+    return hsm.attestation_identity().key
+
+
+# -- exact bytes ----------------------------------------------------------------------------
+
+def test_xml_layout_is_byte_exact(primus_bundles):
+    _, xml = xml_of(primus_bundles["rsa-3072"])
+    text = xml.decode()
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<private_key creation="generated">\n')
+    assert text.endswith("\t</attributes>\n</private_key>\n\n")
+    assert "\r" not in text
+    lines = text.split("\n")
+    tags = [re.match(r"\t(?:\t)?<(\w+)>", line).group(1) for line in lines[2:-4] if line != "\t<attributes>"]
+    assert tags[:7] == ["label", "create_time", "attest_time", "algorithm", "algorithm_oid", "key_size", "public_key"]
+    assert tags[7:] == list(ATTRIBUTE_ORDER)
+    assert "\t<create_time>2025-03-03T09:00:00Z</create_time>" in lines
+    assert "\t<attest_time>2025-03-04T10:30:00Z</attest_time>" in lines
+    assert len([line for line in lines if "public_key" in line]) == 1
+
+
+def test_public_key_is_the_csr_spki(primus_bundles):
+    evidence = primus_bundles["ec-p256"]
+    _, xml = xml_of(evidence)
+    b64 = re.search(rb"<public_key>(.+)</public_key>", xml).group(1)
+    csr = x509.load_pem_x509_csr(evidence.files["key-ec-p256.csr"])
+    spki = csr.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert base64.b64decode(b64) == spki
+    assert csr.is_signature_valid
+
+
+def test_labels_are_escaped_with_apos():
+    store = SoftKeyStore(seed="escape")
+    key = store.generate(KeySpec.parse("ec-p256"), "Bob's <key> & \"co\"", created=KEY_CREATED)
+    xml = render_xml(key, ATTEST_TIME).decode()
+    assert "\t<label>Bob&apos;s &lt;key&gt; &amp; &quot;co&quot;</label>\n" in xml
+
+
+def test_key_type_specific_elements(primus_bundles):
+    ec_xml = xml_of(primus_bundles["ec-p384"])[1].decode()
+    assert "<algorithm>EC</algorithm>" in ec_xml and "<curve_oid>1.3.132.0.34</curve_oid>" in ec_xml
+    assert "<key_size>" not in ec_xml
+    ed_xml = xml_of(primus_bundles["ed25519"])[1].decode()
+    assert "<algorithm>ED</algorithm>\n\t<algorithm_oid>1.3.101.112</algorithm_oid>\n\t<public_key>" in ed_xml
+    aes = primus_bundles["aes-256"]
+    aes_xml = xml_of(aes)[1].decode()
+    assert aes_xml.splitlines()[1] == '<secret_key creation="generated">'
+    assert "<key_size>256</key_size>" in aes_xml and "public_key" not in aes_xml
+    assert not any(name.endswith(".csr") for name in aes.files)
+
+
+def test_zip_members_and_chain(primus_bundles, hsm):
+    evidence = primus_bundles["rsa-3072"]
+    assert evidence.primary == "key-rsa-3072_attestation.zip"
+    assert list(members(evidence)) == ["key-rsa-3072.sig", "key-rsa-3072.xml", "key-rsa-3072.pem", CHAIN_FILE,
+                                       PUBKEY_FILE, README_FILE]
+    zipped = members(evidence)
+    assert len(zipped["key-rsa-3072.sig"]) == 384
+    assert zipped["key-rsa-3072.pem"] == zipped[PUBKEY_FILE]
+    chain = x509.load_pem_x509_certificates(zipped[CHAIN_FILE])
+    assert [c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value for c in chain] == [
+        "attestation-key", f"PRIMUS HSM KEY (SN: {hsm.device.serial})", "PRIMUS_HSM_ROOTKEY_EMULATED"]
+    assert zipped[CHAIN_FILE].count(b"-----END CERTIFICATE-----\n") == 3
+    assert chain[2].public_bytes(serialization.Encoding.PEM) == evidence.files["hsm_rsa_root.crt"]
+    leaf_pub = chain[0].public_key()
+    leaf_pub.verify(zipped["key-rsa-3072.sig"], zipped["key-rsa-3072.xml"], padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_generation_is_byte_identical_across_processes(primus_bundles):
+    code = (
+        "import hashlib, sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from conftest import make_hsm, ATTEST_TIME\n"
+        "ev = make_hsm().attest('key-rsa-2048', 'primus', {'attest_time': ATTEST_TIME})\n"
+        "print(''.join(hashlib.sha256(ev.files[k]).hexdigest() for k in sorted(ev.files)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONHASHSEED": "123", **__import__("os").environ})
+    import hashlib
+    ours = primus_bundles["rsa-2048"]
+    assert out.stdout.strip() == "".join(hashlib.sha256(ours.files[k]).hexdigest() for k in sorted(ours.files))
+    again = make_hsm().attest("key-rsa-2048", "primus", {"attest_time": ATTEST_TIME})
+    assert again.files == ours.files
+
+
+# -- the reference verifier: accept --------------------------------------------------------
+
+@pytest.mark.parametrize("spec", ["rsa-2048", "rsa-3072", "ec-p256", "ec-p384", "ed25519", "aes-256"])
+def test_golden_bundles_verify(primus, primus_bundles, primus_trust, spec, hsm):
+    verdict = primus.verify(primus_bundles[spec], primus_trust, at=VALIDATION_TIME)
+    assert verdict.accepted, verdict.summary()
+    claims = verdict.claims
+    assert claims.generated_on_device and claims.extractable is False and claims.never_extractable
+    assert claims.serial == hsm.device.serial and claims.vendor == "Securosys"
+
+
+@pytest.mark.parametrize(("spec", "reason"), [
+    ("rsa-2048", Reason.KEY_POLICY), ("ed25519", Reason.KEY_POLICY), ("aes-256", Reason.KEY_POLICY),
+    ("rsa-3072", Reason.OK), ("ec-p256", Reason.OK), ("ec-p384", Reason.OK),
+])
+def test_strict_profile_applies_code_signing_key_rules(primus, primus_bundles, primus_trust, spec, reason):
+    verdict = primus.verify(primus_bundles[spec], primus_trust, at=VALIDATION_TIME, profile=Profile.STRICT)
+    assert verdict.reason is reason, verdict.summary()
+
+
+# -- the reference verifier: reject with the right reason ------------------------------------
+
+def test_tampered_xml_is_signature_invalid(primus, primus_bundles, primus_trust):
+    name, xml = xml_of(primus_bundles["rsa-3072"])
+    tampered = rebuilt(primus_bundles["rsa-3072"], {name: xml.replace(b"<label>key", b"<label>kez")})
+    assert primus.verify(tampered, primus_trust, at=VALIDATION_TIME).reason is Reason.SIGNATURE_INVALID
+
+
+@pytest.mark.parametrize(("old", "new", "reason"), [
+    (b"<extractable>false", b"<extractable>true", Reason.ATTR_CONFLICT),
+    (b"<never_extractable>true", b"<never_extractable>false", Reason.ATTR_NOT_NEVER_EXTRACTABLE),
+    (b'creation="generated"', b'creation="imported"', Reason.ATTR_NOT_LOCAL),
+    (b"\t\t<extractable>false</extractable>\n", b"", Reason.ATTR_MISSING),
+])
+def test_resigned_attribute_defects(primus, primus_bundles, primus_trust, attestation_key, old, new, reason):
+    name, xml = xml_of(primus_bundles["rsa-3072"])
+    assert old in xml
+    changed = xml.replace(old, new)
+    evidence = rebuilt(primus_bundles["rsa-3072"], {name: changed}, resign=attestation_key)
+    assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME).reason is reason
+
+
+def test_imported_and_extractable_keys_are_rejected(primus, primus_trust):
+    hsm = make_hsm("other-keys")
+    hsm.keystore.generate(KeySpec.parse("ec-p256"), "exportable", policy=KeyPolicy(extractable=True))
+    hsm.keystore.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported")
+    root = hsm.attestation_identity().root
+    trust = TrustAnchors({"root": (root,)})
+    for label, reason in (("exportable", Reason.ATTR_EXTRACTABLE), ("imported", Reason.ATTR_NOT_LOCAL)):
+        evidence = hsm.attest(label, "primus", {"attest_time": ATTEST_TIME})
+        assert primus.verify(evidence, trust, at=VALIDATION_TIME).reason is reason
+    assert primus.verify(hsm.attest("key-ec-p256"), primus_trust).reason is Reason.CHAIN_UNTRUSTED
+
+
+def test_csr_binding(primus, primus_bundles, primus_trust):
+    other_csr = primus_bundles["ec-p256"].files["key-ec-p256.csr"]
+    evidence = rebuilt(primus_bundles["rsa-3072"], {}, extra={"key-rsa-3072.csr": other_csr})
+    assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME).reason is Reason.KEY_MISMATCH
+    missing = rebuilt(primus_bundles["rsa-3072"], {}, extra={"key-rsa-3072.csr": None})
+    assert primus.verify(missing, primus_trust, at=VALIDATION_TIME).reason is Reason.MISSING_INPUT
+    der = x509.load_pem_x509_csr(primus_bundles["rsa-3072"].files["key-rsa-3072.csr"]).public_bytes(
+        serialization.Encoding.DER)
+    broken = der[:-5] + bytes([der[-5] ^ 1]) + der[-4:]
+    evidence = rebuilt(primus_bundles["rsa-3072"], {}, extra={"key-rsa-3072.csr": broken})
+    assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME).reason is Reason.CSR_SIGNATURE_INVALID
+
+
+def test_chain_and_time(primus, primus_bundles, primus_trust):
+    evidence = primus_bundles["rsa-3072"]
+    before = datetime(2024, 1, 1, tzinfo=UTC)
+    assert primus.verify(evidence, primus_trust, at=before).reason is Reason.CERT_NOT_YET_VALID
+    after = datetime(2060, 1, 1, tzinfo=UTC)
+    assert primus.verify(evidence, primus_trust, at=after).reason is Reason.CERT_EXPIRED
+    assert primus.verify(evidence, TrustAnchors({}), at=VALIDATION_TIME).reason is Reason.CHAIN_UNTRUSTED
+    chain = x509.load_pem_x509_certificates(members(evidence)[CHAIN_FILE])
+    leaf_only = chain[0].public_bytes(serialization.Encoding.PEM)
+    no_device = rebuilt(evidence, {CHAIN_FILE: leaf_only})
+    assert primus.verify(no_device, primus_trust, at=VALIDATION_TIME).reason is Reason.CHAIN_INCOMPLETE
+
+
+def test_loose_public_key_must_match_leaf(primus, primus_bundles, primus_trust):
+    other = members(primus_bundles["rsa-2048"])["key-rsa-2048.pem"]
+    swapped = rebuilt(primus_bundles["rsa-3072"], {PUBKEY_FILE: other + b""})
+    assert primus.verify(swapped, primus_trust, at=VALIDATION_TIME).reason is Reason.OK  # same attestation key
+    csr_key = x509.load_pem_x509_csr(primus_bundles["rsa-3072"].files["key-rsa-3072.csr"]).public_key()
+    foreign = csr_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    swapped = rebuilt(primus_bundles["rsa-3072"], {PUBKEY_FILE: foreign})
+    assert primus.verify(swapped, primus_trust, at=VALIDATION_TIME).reason is Reason.ATTESTATION_KEY_MISMATCH
+
+
+# -- hostile input: a reason, never an exception ------------------------------------------
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    (b'<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n<private_key>&e;</private_key>',
+     Reason.MALFORMED),
+    (b'<?xml version="1.0"?>\n<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+     b"<private_key>&b;</private_key>",
+     Reason.MALFORMED),
+    (b"<private_key creation='generated'><label>" + b"A" * (2 * 1024 * 1024) + b"</label></private_key>",
+     Reason.LIMIT_EXCEEDED),
+    (b"\x00\xff garbage", Reason.MALFORMED),
+])
+def test_hostile_xml(primus, primus_bundles, primus_trust, attestation_key, payload, reason):
+    name, _ = xml_of(primus_bundles["rsa-3072"])
+    evidence = rebuilt(primus_bundles["rsa-3072"], {name: payload}, resign=attestation_key)
+    assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME).reason is reason
+
+
+def test_hostile_zip(primus, primus_bundles, primus_trust):
+    evidence = primus_bundles["rsa-3072"]
+    slip = rebuilt(evidence, {"../evil.xml": b"x"})
+    assert primus.verify(slip, primus_trust, at=VALIDATION_TIME).reason is Reason.MALFORMED
+    bomb = rebuilt(evidence, {"bomb.bin": b"\x00" * (32 * 1024 * 1024)})
+    assert primus.verify(bomb, primus_trust, at=VALIDATION_TIME).reason is Reason.LIMIT_EXCEEDED
+    garbage = Evidence("primus", {evidence.primary: b"PK\x03\x04" + b"\x00" * 40}, evidence.primary)
+    assert primus.verify(garbage, primus_trust, at=VALIDATION_TIME).reason is Reason.MALFORMED
+    trailing = Evidence("primus", {**evidence.files, evidence.primary: evidence.files[evidence.primary] + b"junk"},
+                        evidence.primary)
+    assert primus.verify(trailing, primus_trust, at=VALIDATION_TIME).reason is Reason.MALFORMED
+
+
+# -- interop: the real published Securosys sample ------------------------------------------
+
+def test_real_securosys_sample_is_accepted(primus, shared_dir):
+    sample = shared_dir / "interop" / "securosys"
+    trust = TrustAnchors.from_pem_files([sample / "securosys_primus_root.crt"])
+    evidence = primus.load(sample)
+    verdict = primus.verify(evidence, trust, profile=Profile.STRICT)
+    assert verdict.accepted, verdict.summary()
+    assert verdict.claims.serial == "18386101" and verdict.claims.key_size == 4096
+    tampered = dict(evidence.files)
+    tampered["rsa_4096_sign.xml"] = tampered["rsa_4096_sign.xml"].replace(b"\n\n", b"\n")
+    assert primus.verify(Evidence("primus", tampered, "x"), trust).reason is Reason.SIGNATURE_INVALID

@@ -1,0 +1,73 @@
+"""Seeded derivation: reproducible across processes, cached on disk, distinct per role."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from cryptography.hazmat.primitives import serialization
+
+from hsmsim.keystore.base import KeySpec
+from hsmsim.pki import seed as seed_module
+from hsmsim.pki.seed import Drbg, derive_key, derive_serial
+
+
+def _pkcs8(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def test_drbg_is_deterministic_and_seed_sensitive():
+    assert Drbg(b"a").read(100) == Drbg(b"a").read(100)
+    assert Drbg(b"a").read(32) != Drbg(b"b").read(32)
+    stream = Drbg(b"a")
+    assert stream.read(16) != stream.read(16)
+
+
+def test_serials_have_the_primus_shape():
+    serial = derive_serial("s", "primus/root")
+    assert serial.bit_length() == 128  # top bit set: a 17-byte DER INTEGER
+    assert serial == derive_serial("s", "primus/root") != derive_serial("s", "primus/device/1")
+
+
+def test_keys_are_identical_in_another_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSMSIM_CACHE_DIR", str(tmp_path))
+    derive_key.cache_clear()
+    specs = ("rsa-2048", "ec-p384", "ed25519")
+    ours = {spec: _pkcs8(derive_key("x", "r", KeySpec.parse(spec))).hex() for spec in specs}
+    code = (
+        "from hsmsim.pki.seed import derive_key\n"
+        "from hsmsim.keystore.base import KeySpec\n"
+        "from cryptography.hazmat.primitives import serialization as s\n"
+        "for spec in ('rsa-2048', 'ec-p384', 'ed25519'):\n"
+        "    k = derive_key('x', 'r', KeySpec.parse(spec))\n"
+        "    print(k.private_bytes(s.Encoding.DER, s.PrivateFormat.PKCS8, s.NoEncryption()).hex())\n"
+    )
+    other_cache = tmp_path / "other"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "HSMSIM_CACHE_DIR": str(other_cache)})
+    assert out.stdout.split() == list(ours.values())
+    assert len(list((other_cache / "keys").glob("*.der"))) == 1  # only RSA is cached
+
+
+def test_cache_is_used_and_a_corrupt_entry_is_rederived(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSMSIM_CACHE_DIR", str(tmp_path))
+    derive_key.cache_clear()
+    first = _pkcs8(derive_key("y", "r", KeySpec.parse("rsa-2048")))
+    (entry,) = (tmp_path / "keys").glob("*.der")
+    assert entry.read_bytes() == first
+    entry.write_bytes(b"garbage")
+    derive_key.cache_clear()
+    assert _pkcs8(derive_key("y", "r", KeySpec.parse("rsa-2048"))) == first
+    assert entry.read_bytes() == first
+    derive_key.cache_clear()
+    calls = []
+    monkeypatch.setattr(seed_module, "_derive_uncached", lambda *a: calls.append(a))
+    derive_key("y", "r", KeySpec.parse("rsa-2048"))
+    assert calls == []
+
+
+def test_roles_give_distinct_keys():
+    spec = KeySpec.parse("ec-p256")
+    assert _pkcs8(derive_key("z", "a", spec)) != _pkcs8(derive_key("z", "b", spec))
+    assert derive_key("z", "a", KeySpec.parse("rsa-2048")).key_size == 2048
