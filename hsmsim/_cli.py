@@ -197,6 +197,67 @@ def pki_export(directory: Path, state_dir: Path) -> None:
         click.echo(f"{directory / file_name}\t{cert.subject.rfc4514_string()}")
 
 
+# -- vectors -----------------------------------------------------------------------------------
+
+@cli.group(cls=_Group)
+def vectors() -> None:
+    """Generate, check and extract the vector corpus."""
+
+
+_VECTORS_OPTION = click.option("--vectors", "corpus", type=click.Path(path_type=Path), default="vectors",
+                               show_default=True, help="The corpus directory.")
+
+
+@vectors.command("generate")
+@click.option("--seed", default=None, help="Master seed (default: the committed manifest's, else the built-in).")
+@click.option("--out", "out", type=click.Path(path_type=Path), default="vectors", show_default=True)
+@click.option("--format", "formats", multiple=True, help="Only these formats (repeatable).")
+def vectors_generate(seed: str | None, out: Path, formats: tuple[str, ...]) -> None:
+    """Regenerate every vector, native file, the manifest and the changelog into --out."""
+    from rich.progress import Progress
+
+    from hsmsim.corpus.build import DEFAULT_SEED, MANIFEST_FILE, build_corpus
+
+    if seed is None and (out / MANIFEST_FILE).exists():
+        seed = json.loads((out / MANIFEST_FILE).read_text()).get("masterSeed")
+    todo = list(formats) or names()
+    with Progress(transient=True) as progress:
+        task = progress.add_task("generating vectors", total=len(todo))
+
+        def advance(format_name: str) -> None:
+            progress.update(task, advance=1, description=f"generating {format_name} vectors")
+
+        report = build_corpus(out, seed=seed or DEFAULT_SEED, formats=todo, progress=advance)
+    click.echo(f"{report.vectors} vectors, {report.files} files in {report.out}")
+
+
+@vectors.command("check")
+@_VECTORS_OPTION
+def vectors_check(corpus: Path) -> None:
+    """Regenerate into a temporary directory and compare every byte (exit 1 on the first difference)."""
+    from hsmsim.corpus.check import check_corpus
+
+    result = check_corpus(corpus)
+    if result.differences:
+        click.echo(f"vectors differ from a regeneration: {result.differences[0]} "
+                   f"({len(result.differences)} difference(s))")
+        sys.exit(1)
+    click.echo(f"OK: {result.files_compared} files identical to a regeneration")
+
+
+@vectors.command("extract")
+@click.argument("vector_id")
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--unzip", is_flag=True, help="Also write the bundle zip's members (bounded, no zip-slip).")
+@_VECTORS_OPTION
+def vectors_extract(vector_id: str, dest: Path, unzip: bool, corpus: Path) -> None:
+    """Write one vector's native files and trust anchor into DEST."""
+    from hsmsim.corpus.check import extract_vector
+
+    for path in extract_vector(corpus, vector_id, dest, unzip=unzip):
+        click.echo(str(path))
+
+
 @cli.command("formats")
 def formats_command() -> None:
     """List the registered attestation formats."""

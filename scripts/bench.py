@@ -3,12 +3,16 @@
     .venv/bin/python scripts/bench.py [--repeat N]
 
 Rows: seeded key derivation (cold = derive, cached = load from the disk cache),
-Primus attest, the reference verifier, and the vendor's openssl walk as subprocesses.
+Primus attest, the reference verifier, the vendor's openssl walk as subprocesses, and
+corpus generation against its signing floor (the time spent inside the signing calls of
+that same generation).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import shutil
 import statistics
 import subprocess
@@ -43,6 +47,49 @@ def median_seconds(fn: Callable[[], object], repeat: int) -> float:
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+# Every place a signing helper is bound: (module, name). reissue() calls builder.build_certificate.
+SIGNING_CALLS = [
+    ("hsmsim.pki.builder", "build_certificate"), ("hsmsim.pki.builder", "build_csr"),
+    ("hsmsim.pki.vendors", "build_certificate"), ("hsmsim.formats.primus", "build_csr"),
+    ("hsmsim.formats.primus", "sign_xml"), ("hsmsim.formats.primus_vectors", "sign_xml"),
+    ("hsmsim.formats.primus_vectors", "build_certificate"), ("hsmsim.formats.primus_vectors", "build_csr"),
+]
+
+
+def corpus_rows(repeat: int) -> list[tuple[str, float]]:
+    """Corpus generation (warm key cache) and the time its signature calls took, same runs."""
+    from unittest import mock
+
+    from hsmsim.corpus.build import build_corpus
+
+    spent = [0.0]
+
+    def timed(fn: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+        return wrapper
+
+    totals, floors = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        build_corpus(Path(tmp) / "warm")  # derive and cache every key first
+        for run in range(repeat):
+            spent[0] = 0.0
+            with contextlib.ExitStack() as stack:
+                for module, attr in SIGNING_CALLS:
+                    target = importlib.import_module(module)
+                    stack.enter_context(mock.patch.object(target, attr, timed(getattr(target, attr))))
+                start = time.perf_counter()
+                build_corpus(Path(tmp) / f"run{run}")
+                totals.append(time.perf_counter() - start)
+            floors.append(spent[0])
+    return [("generate corpus (warm key cache)", statistics.median(totals)),
+            ("  of which signing (floor)", statistics.median(floors))]
 
 
 def main() -> None:
@@ -89,6 +136,8 @@ def main() -> None:
                        str(zip_path), str(csr_path), str(root_path)]
             rows.append(("openssl walk (subprocesses)", median_seconds(
                 lambda: subprocess.run(command, capture_output=True, check=True), args.repeat)))
+
+    rows += corpus_rows(max(3, args.repeat // 3))
 
     base = dict(rows)["reference verify (in-process)"]
     table = Table(title=f"hsmsim bench (medians of {args.repeat}; ratio = time / reference verify)")

@@ -4,11 +4,14 @@
 # with the loose public key, CSR/XML key comparison. Like the documentation, it checks
 # no key attributes; hsmsim's reference verifier does (see the README's comparison).
 #
-# usage: verify_primus_openssl.sh BUNDLE_ZIP CSR ROOT
+# usage: verify_primus_openssl.sh BUNDLE_ZIP CSR ROOT [UNIX_TIME]
+# UNIX_TIME, when given, is passed to `openssl verify -attime` (the validation time); the
+# documented command uses the current time.
 # Prints each step; the last line is "ACCEPT" or "REJECT <step>"; exit 0 / 1 (2 on usage).
 set -u
-if [ $# -ne 3 ]; then echo "usage: $0 BUNDLE_ZIP CSR ROOT" >&2; exit 2; fi
+if [ $# -lt 3 ] || [ $# -gt 4 ]; then echo "usage: $0 BUNDLE_ZIP CSR ROOT [UNIX_TIME]" >&2; exit 2; fi
 zip=$(readlink -f "$1"); csr=$(readlink -f "$2"); root=$(readlink -f "$3")
+attime=(); [ $# -eq 4 ] && attime=(-attime "$4")
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 2
 reject() { echo "REJECT $1"; exit 1; }
@@ -26,7 +29,7 @@ label=$(basename "$xml" .xml)
 cp "$root" hsm_rsa_root.crt; cp "$csr" "$label.csr"
 
 # 1. chain
-openssl verify -CAfile hsm_rsa_root.crt -untrusted PrimusHSM_Attestation.crt PrimusHSM_Attestation.crt || reject chain
+openssl verify "${attime[@]}" -CAfile hsm_rsa_root.crt -untrusted PrimusHSM_Attestation.crt PrimusHSM_Attestation.crt || reject chain
 # 2. signature (documented with the loose public key)
 openssl dgst -verify PrimusHSM_Attestation_PublicKey.pem -sha256 -signature "$label.sig" "$label.xml" || reject signature
 # 3. CSR public key == XML public key

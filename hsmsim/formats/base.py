@@ -19,6 +19,7 @@ from hsmsim.errors import BundleError
 from hsmsim.verdict import Profile, Verdict
 
 if TYPE_CHECKING:
+    from hsmsim.corpus.model import FlagNote, VectorCase
     from hsmsim.hsm import AttestationRequest, Device
     from hsmsim.keystore.base import PrivateKey
     from hsmsim.pki.vendors import AttestationIdentity
@@ -121,4 +122,12 @@ class Format(Protocol):
 
     def load(self, path: Path) -> Evidence:
         """Read evidence from disk as a user received it (file or directory); raises BundleError."""
+        ...
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """The format's golden and mutated vectors, derived from ``seed`` only."""
+        ...
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """The definition of every flag the format's vectors use."""
         ...

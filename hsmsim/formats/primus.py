@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from lxml import etree
 
+from hsmsim.corpus.model import FlagNote, VectorCase
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import register
 from hsmsim.formats.base import (
@@ -593,8 +594,8 @@ class PrimusFormat:
         if doc.root == "private_key":
             if "public_key" not in doc.values:
                 raise Rejected(Reason.ATTR_MISSING, "<public_key> is missing")
-            _check_grep_contract(inputs.xml)
             spki = _parse_spki(doc.values["public_key"])
+            _check_grep_contract(inputs.xml)
             _check_binding(spki, inputs.csr)
         _check_algorithm(doc, spki)
         _check_attributes(doc, profile)
@@ -629,6 +630,18 @@ class PrimusFormat:
         except OSError as exc:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
         return Evidence(format=self.name, files=files, primary=path.name)
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Golden bundles for every key type and the one-defect mutations of the catalogue."""
+        from hsmsim.formats import primus_vectors
+
+        return primus_vectors.vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the Primus vectors."""
+        from hsmsim.formats import primus_vectors
+
+        return primus_vectors.notes()
 
 
 PRIMUS = register(PrimusFormat())

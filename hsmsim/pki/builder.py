@@ -8,7 +8,7 @@ Signatures are deterministic: RSA PKCS#1 v1.5, deterministic ECDSA (RFC 6979), E
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cryptography import x509
@@ -109,6 +109,21 @@ def build_certificate(spec: CertSpec, issuer_key: PrivateKey) -> x509.Certificat
     for ext in spec.extensions:
         builder = builder.add_extension(ext.value, critical=ext.critical)
     return builder.sign(**sign_args(issuer_key, spec.hash_name))  # type: ignore[arg-type]
+
+
+def spec_of_certificate(cert: x509.Certificate) -> CertSpec:
+    """The :class:`CertSpec` that reproduces ``cert`` (same names, key, serial, validity, extensions)."""
+    return CertSpec(
+        subject=cert.subject, issuer=cert.issuer, public_key=cert.public_key(),  # type: ignore[arg-type]
+        serial=cert.serial_number, not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        extensions=tuple(Ext(e.value, e.critical) for e in cert.extensions),
+    )
+
+
+def reissue(cert: x509.Certificate, issuer_key: PrivateKey, **changes: object) -> x509.Certificate:
+    """``cert`` rebuilt with ``changes`` (any :class:`CertSpec` field) and signed by ``issuer_key``."""
+    return build_certificate(replace(spec_of_certificate(cert), **changes), issuer_key)  # type: ignore[arg-type]
 
 
 def build_csr(subject: x509.Name, key: PrivateKey, hash_name: str = "sha256") -> x509.CertificateSigningRequest:

@@ -1,0 +1,227 @@
+"""Build the vector corpus: per-format JSON files, native files, the id registry, manifest, changelog.
+
+The output is a pure function of (master seed, id registry, hsmsim version): regenerating
+gives identical bytes. The id registry (``ids.json``) is the only state carried between
+runs: it keeps every id's ``tcId`` stable and records retired ids so none is reused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim import __version__
+from hsmsim.corpus.model import SCHEMA_NAME, FlagNote, Result, Severity, VectorCase
+from hsmsim.corpus.schema import VECTOR_SCHEMA
+from hsmsim.errors import HsmsimError
+from hsmsim.formats import get_format, names
+
+SUITE_VERSION = "1.0.0"
+DEFAULT_SEED = "hsmsim-corpus-v1"
+REGISTRY_FILE = "ids.json"
+MANIFEST_FILE = "manifest.json"
+CHANGELOG_FILE = "CHANGELOG.md"
+SCHEMA_DIR = "schema"
+_SEVERITY_ORDER = [s.value for s in Severity]
+_PROVENANCE_FLAGS = {"Resigned", "Stale", "Golden"}
+
+
+class CorpusError(HsmsimError):
+    """The corpus cannot be built as asked (e.g. a retired id would be reused)."""
+
+
+@dataclass
+class IdRegistry:
+    """Every id ever published: its tcId, the suite version that added it, and when it retired."""
+
+    entries: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> IdRegistry:
+        """The registry at ``path``, or an empty one when the file does not exist."""
+        if not path.exists():
+            return cls()
+        try:
+            data = json.loads(path.read_text())
+            return cls(dict(data["ids"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise CorpusError(f"corrupt id registry {path}: {exc}") from exc
+
+    def assign(self, ids: Iterable[str], version: str) -> dict[str, int]:
+        """tcIds for ``ids``: existing ones kept, new ones appended; ids now absent are retired."""
+        current = list(ids)
+        for vector_id in current:
+            entry = self.entries.get(vector_id)
+            if entry is not None and entry.get("retired"):
+                raise CorpusError(f"id {vector_id} was retired in {entry['retired']} and must not be reused")
+        next_tc = max((int(e["tcId"]) for e in self.entries.values()), default=0) + 1  # type: ignore[call-overload]
+        for vector_id in current:
+            if vector_id not in self.entries:
+                self.entries[vector_id] = {"tcId": next_tc, "added": version, "retired": None}
+                next_tc += 1
+        present = set(current)
+        for vector_id, entry in self.entries.items():
+            if vector_id not in present and not entry.get("retired"):
+                entry["retired"] = version
+        return {vector_id: int(self.entries[vector_id]["tcId"]) for vector_id in current}  # type: ignore[call-overload]
+
+    def to_json(self) -> dict[str, object]:
+        """Entries in tcId order."""
+        ordered = sorted(self.entries.items(), key=lambda item: int(item[1]["tcId"]))  # type: ignore[call-overload]
+        return {"ids": dict(ordered)}
+
+    def changelog(self) -> str:
+        """CHANGELOG.md: ids added and retired, by suite version."""
+        versions = sorted({str(e["added"]) for e in self.entries.values()}
+                          | {str(e["retired"]) for e in self.entries.values() if e.get("retired")},
+                          key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
+        lines = ["# Vector changelog", "", "Generated from `ids.json`. Ids are never reused; a retired id stays "
+                 "retired.", ""]
+        for version in versions:
+            lines += [f"## {version}", ""]
+            added = [i for i, e in self.entries.items() if e["added"] == version]
+            retired = [i for i, e in self.entries.items() if e.get("retired") == version]
+            if added:
+                lines += [f"Added ({len(added)}):", ""] + [f"- `{i}`" for i in added] + [""]
+            if retired:
+                lines += [f"Retired ({len(retired)}):", ""] + [f"- `{i}`" for i in retired] + [""]
+        return "\n".join(lines)
+
+
+def native_dir(vector_id: str) -> str:
+    """``primus::attr::extractable-true`` → ``primus/attr/extractable-true``."""
+    return vector_id.replace("::", "/")
+
+
+def _dumps(data: object) -> bytes:
+    return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode()
+
+
+def _severity(case: VectorCase, notes: dict[str, FlagNote]) -> str:
+    levels = [notes[f].severity.value for f in case.flags if f not in _PROVENANCE_FLAGS and f in notes]
+    return min(levels, key=_SEVERITY_ORDER.index) if levels else Severity.INFO.value
+
+
+def _vector_json(case: VectorCase, tc_id: int, notes: dict[str, FlagNote]) -> dict[str, object]:
+    for flag in case.flags:
+        if flag not in notes:
+            raise CorpusError(f"{case.id}: flag {flag} has no note")
+    if case.result is Result.ACCEPTABLE and not set(case.flags) - _PROVENANCE_FLAGS:
+        raise CorpusError(f"{case.id}: an acceptable vector needs a flag saying why")
+    return {
+        "id": case.id,
+        "tcId": tc_id,
+        "comment": case.comment,
+        "flags": list(case.flags),
+        "result": case.result.value,
+        "expectedReason": case.expected_reason.value,
+        "severity": _severity(case, notes),
+        "profiles": {p.value: {"result": "valid" if r.value == "OK" else "invalid", "reason": r.value}
+                     for p, r in case.expected.items()},
+        "features": list(case.features),
+        "inputs": {
+            "primary": case.evidence.primary,
+            "dir": native_dir(case.id),
+            "files": [{"path": rel, "sha256": hashlib.sha256(data).hexdigest(),
+                       "base64": base64.b64encode(data).decode()} for rel, data in case.evidence.files.items()],
+        },
+        "trust": {
+            "anchors": [a.public_bytes(Encoding.PEM).decode() for a in case.anchors],
+            "validationTime": case.validation_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "provenance": case.provenance.to_json(),
+    }
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build wrote."""
+
+    out: Path
+    vectors: int
+    files: int
+
+
+def build_corpus(
+    out: Path, *, seed: str = DEFAULT_SEED, registry: IdRegistry | None = None,
+    formats: list[str] | None = None, progress: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Generate every format's vectors into ``out``, replacing a previous corpus there.
+
+    ``registry`` defaults to ``out/ids.json``. Raises :class:`CorpusError` on an invalid catalogue,
+    or when ``out`` is a non-empty directory that does not hold a corpus (no ``manifest.json``).
+    """
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST_FILE).exists():
+        raise CorpusError(f"{out} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
+    registry = registry if registry is not None else IdRegistry.load(out / REGISTRY_FILE)
+    per_format: dict[str, tuple[list[VectorCase], dict[str, FlagNote]]] = {}
+    for format_name in formats or names():
+        fmt = get_format(format_name)
+        if progress:
+            progress(format_name)
+        per_format[format_name] = (fmt.vector_cases(seed), fmt.vector_notes())
+    all_ids = [c.id for cases, _ in per_format.values() for c in cases]
+    duplicates = [i for i, n in Counter(all_ids).items() if n > 1]
+    if duplicates:
+        raise CorpusError(f"duplicate vector ids: {duplicates}")
+    tc_ids = registry.assign(all_ids, SUITE_VERSION)
+
+    for child in list(out.iterdir()) if out.exists() else []:
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    (out / SCHEMA_DIR).mkdir(parents=True)
+    (out / SCHEMA_DIR / SCHEMA_NAME).write_bytes(_dumps(VECTOR_SCHEMA))
+    counts: dict[str, Counter[str]] = {k: Counter() for k in ("format", "result", "flag", "severity")}
+    anchors: dict[str, dict[str, str]] = {}
+    for format_name, (cases, notes) in per_format.items():
+        tests = [_vector_json(c, tc_ids[c.id], notes) for c in cases]
+        used = sorted({f for c in cases for f in c.flags})
+        document = {
+            "schema": SCHEMA_NAME,
+            "format": format_name,
+            "operation": "verify",
+            "suiteVersion": SUITE_VERSION,
+            "generator": {"name": "hsmsim", "version": __version__},
+            "masterSeed": seed,
+            "header": [f"{get_format(format_name).vendor} attestation vectors generated by hsmsim.",
+                       "Inputs are the native files a verifier receives; trust.anchors are TEST-ONLY emulated roots.",
+                       "profiles gives the verdict and reason each policy profile must return."],
+            "notes": {flag: notes[flag].to_json() for flag in used},
+            "numberOfTests": len(tests),
+            "tests": tests,
+        }
+        (out / f"{format_name}_verify.json").write_bytes(_dumps(document))
+        for case, test in zip(cases, tests, strict=True):
+            case.evidence.write(out / native_dir(case.id))
+            counts["format"][format_name] += 1
+            counts["result"][str(test["result"])] += 1
+            counts["severity"][str(test["severity"])] += 1
+            for flag in case.flags:
+                counts["flag"][flag] += 1
+            for anchor in case.anchors:
+                fingerprint = anchor.fingerprint(hashes.SHA256()).hex()
+                anchors[fingerprint] = {"format": format_name, "subject": anchor.subject.rfc4514_string(),
+                                        "sha256": fingerprint}
+    (out / REGISTRY_FILE).write_bytes(_dumps(registry.to_json()))
+    (out / CHANGELOG_FILE).write_text(registry.changelog())
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    manifest = {
+        "suiteVersion": SUITE_VERSION,
+        "generator": {"name": "hsmsim", "version": __version__},
+        "masterSeed": seed,
+        "schemas": [SCHEMA_NAME],
+        "numberOfTests": len(all_ids),
+        "counts": {k: dict(sorted(v.items())) for k, v in counts.items()},
+        "trustAnchors": sorted(anchors.values(), key=lambda a: a["sha256"]),
+        "files": {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
+    }
+    (out / MANIFEST_FILE).write_bytes(_dumps(manifest))
+    return BuildReport(out, len(all_ids), len(files) + 1)

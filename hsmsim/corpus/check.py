@@ -1,0 +1,87 @@
+"""Regenerate the corpus and compare it byte for byte with a committed copy; extract one vector."""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hsmsim.corpus.build import MANIFEST_FILE, REGISTRY_FILE, CorpusError, IdRegistry, build_corpus
+from hsmsim.safeio import read_zip
+from hsmsim.verdict import Rejected
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of a regeneration: ``differences`` is empty when every byte matched."""
+
+    files_compared: int
+    differences: tuple[str, ...]
+
+
+def check_corpus(committed: Path) -> CheckResult:
+    """Regenerate with the committed master seed and id registry; list files that differ.
+
+    Raises :class:`CorpusError` when ``committed`` holds no manifest.
+    """
+    manifest_path = committed / MANIFEST_FILE
+    try:
+        seed = json.loads(manifest_path.read_text())["masterSeed"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise CorpusError(f"{manifest_path} is missing or unreadable; run 'hsmsim vectors generate'") from exc
+    registry = IdRegistry.load(committed / REGISTRY_FILE)
+    with tempfile.TemporaryDirectory(prefix="hsmsim-check-") as tmp:
+        fresh = Path(tmp) / "vectors"
+        build_corpus(fresh, seed=seed, registry=registry)
+        ours = {p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file()}
+        theirs = {p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file()}
+        differences = [f"only in the regeneration: {name}" for name in sorted(ours - theirs)]
+        differences += [f"only in {committed}: {name}" for name in sorted(theirs - ours)]
+        differences += [f"differs: {name}" for name in sorted(ours & theirs)
+                        if (fresh / name).read_bytes() != (committed / name).read_bytes()]
+    return CheckResult(len(ours | theirs), tuple(differences))
+
+
+def find_vector(corpus: Path, vector_id: str) -> dict[str, object]:
+    """The JSON object of one vector; raises :class:`CorpusError` when no file holds it."""
+    for path in sorted(corpus.glob("*_verify.json")):
+        for test in json.loads(path.read_text())["tests"]:
+            if test["id"] == vector_id:
+                return dict(test)
+    raise CorpusError(f"no vector {vector_id!r} in {corpus}")
+
+
+def extract_vector(corpus: Path, vector_id: str, dest: Path, *, unzip: bool = False) -> list[Path]:
+    """Write a vector's native files (and its trust anchor as ``trust-anchor-N.pem``) into ``dest``.
+
+    With ``unzip`` the primary zip's members are written too, read with the same bounds as the
+    reference verifier; a hostile archive raises :class:`CorpusError` with the reason.
+    """
+    vector = find_vector(corpus, vector_id)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    inputs = vector["inputs"]
+    assert isinstance(inputs, dict)
+    for entry in inputs["files"]:
+        target = dest / entry["path"]
+        target.write_bytes(base64.b64decode(entry["base64"]))
+        written.append(target)
+    trust = vector["trust"]
+    assert isinstance(trust, dict)
+    for index, anchor in enumerate(trust["anchors"], start=1):
+        target = dest / f"trust-anchor-{index}.pem"
+        target.write_text(anchor)
+        written.append(target)
+    if unzip:
+        primary = dest / inputs["primary"]
+        try:
+            members = read_zip(primary.read_bytes())
+        except Rejected as rejection:
+            raise CorpusError(f"not unzipping {primary.name}: {rejection.reason.value}: {rejection.detail}") from None
+        for member, data in members.items():
+            target = dest / member
+            target.write_bytes(data)
+            written.append(target)
+    return written

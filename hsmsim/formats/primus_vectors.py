@@ -1,0 +1,730 @@
+"""The Primus vector set: golden bundles and one-defect mutations with their expected verdicts.
+
+Each :class:`Mutation` names one defect (a flag with its note), the operator and path
+it touches, whether the genuine attestation key re-signs afterwards (``Resigned``)
+or the old signature stays (``Stale``), and the reason each profile must return.
+Everything is derived from the seed: keys, serials, Faker labels, fixed times.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from faker import Faker
+
+from hsmsim import mutate
+from hsmsim.corpus.model import FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.formats.base import Evidence
+from hsmsim.formats.primus import (
+    CHAIN_FILE,
+    PUBKEY_FILE,
+    assemble,
+    build_zip,
+    pem,
+    sign_xml,
+)
+from hsmsim.hsm import DEVICE_EPOCH, Device
+from hsmsim.keystore.base import KeySpec, StoredKey
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name, reissue
+from hsmsim.pki.seed import derive_key, derive_serial
+from hsmsim.pki.vendors import AttestationIdentity, PrimusPki, primus_attestation_identity, primus_pki
+from hsmsim.verdict import Profile, Reason
+
+GOLDEN_SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-256")
+VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
+KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
+
+
+def _valid() -> dict[Profile, Reason]:
+    return {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.OK}
+
+
+def _invalid(reason: Reason) -> dict[Profile, Reason]:
+    return {Profile.STRUCTURAL: reason, Profile.STRICT: reason}
+
+
+def _strict_only(reason: Reason) -> dict[Profile, Reason]:
+    return {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: reason}
+
+
+# -- the seeded world ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PrimusKit:
+    """Everything the vectors are made of, derived from one seed."""
+
+    seed: str
+    device: Device
+    pki: PrimusPki
+    identity: AttestationIdentity
+    keys: dict[str, StoredKey]
+    store: SoftKeyStore
+    foreign_key: rsa.RSAPrivateKey
+    organisation: str
+
+    @classmethod
+    def build(cls, seed: str) -> PrimusKit:
+        """Seed → Faker names, device, PKI, attestation identity and one key per golden spec."""
+        fake = Faker(["en_US", "de_CH"])
+        fake.seed_instance(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big"))
+        organisation = fake.company()
+        device = Device(profile="primus", serial=fake.numerify("18######"), seed=seed,
+                        initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
+        slug = re.sub(r"[^a-z0-9]+", "-", organisation.lower()).strip("-")[:24]
+        store = SoftKeyStore(seed=seed)
+        keys = {}
+        for index, spec in enumerate(GOLDEN_SPECS):
+            purpose = fake.random_element(("qsig", "codesign", "seal", "tsa", "signing"))
+            label = f"{slug}-{purpose}-{spec}"
+            keys[spec] = store.generate(KeySpec.parse(spec), label,
+                                        created=KEYS_CREATED + timedelta(hours=index, minutes=fake.random_int(0, 59)))
+        pki = primus_pki(seed, device.serial, initialised=device.initialised)
+        identity = primus_attestation_identity(seed, device.serial, "default", initialised=device.initialised,
+                                               created=device.attestation_created)
+        foreign = derive_key(seed, "primus/foreign/attestation-key", KeySpec.parse("rsa-3072"))
+        assert isinstance(foreign, rsa.RSAPrivateKey)
+        return cls(seed, device, pki, identity, keys, store, foreign, organisation)
+
+
+# -- the bundle under construction ----------------------------------------------------------
+
+@dataclass
+class Workbench:
+    """A golden bundle opened up for one mutation: zip members, outer files, and the kit."""
+
+    kit: PrimusKit
+    key: StoredKey
+    stem: str
+    members: dict[str, bytes]
+    outer: dict[str, bytes]
+    zip_override: bytes | None = None
+
+    @classmethod
+    def open(cls, kit: PrimusKit, spec: str) -> Workbench:
+        """The golden bundle of ``spec`` as a workbench."""
+        key = kit.keys[spec]
+        signer = kit.store.signer(key) if key.public_key is not None else None
+        bundle = assemble(key, signer, kit.identity, ATTEST_TIME)
+        evidence = bundle.evidence(ATTEST_TIME)
+        with zipfile.ZipFile(io.BytesIO(evidence.files[evidence.primary])) as archive:
+            members = {info.filename: archive.read(info) for info in archive.infolist()}
+        outer = {k: v for k, v in evidence.files.items() if k != evidence.primary}
+        return cls(kit, key, bundle.stem, members, outer)
+
+    @property
+    def xml_name(self) -> str:
+        return f"{self.stem}.xml"
+
+    @property
+    def sig_name(self) -> str:
+        return f"{self.stem}.sig"
+
+    @property
+    def csr_name(self) -> str:
+        return f"{self.stem}.csr"
+
+    @property
+    def xml(self) -> bytes:
+        return self.members[self.xml_name]
+
+    @xml.setter
+    def xml(self, value: bytes) -> None:
+        self.members[self.xml_name] = value
+
+    def chain(self) -> list[x509.Certificate]:
+        return x509.load_pem_x509_certificates(self.members[CHAIN_FILE])
+
+    def set_chain(self, certs: list[x509.Certificate]) -> None:
+        self.members[CHAIN_FILE] = b"".join(pem(c) for c in certs)
+
+    def resign(self) -> None:
+        """Sign the current XML with the genuine attestation key."""
+        self.members[self.sig_name] = sign_xml(self.xml, self.kit.identity.key)
+
+    def evidence(self) -> Evidence:
+        zip_name = f"{self.stem}_attestation.zip"
+        data = self.zip_override or build_zip(list(self.members.items()), ATTEST_TIME)
+        return Evidence("primus", {zip_name: data, **self.outer}, zip_name)
+
+
+Operator = Callable[[Workbench], None]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One named defect: what to change, and what every profile must then say."""
+
+    id: str
+    flag: str
+    note: FlagNote
+    comment: str
+    operator: str
+    path: str
+    apply: Operator
+    expected: dict[Profile, Reason]
+    resign: bool
+    golden: str = "rsa-3072"
+    extra_flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+# -- operators ------------------------------------------------------------------------------
+
+def xml_op(fn: Callable[[bytes], bytes]) -> Operator:
+    def apply(bench: Workbench) -> None:
+        bench.xml = fn(bench.xml)
+    return apply
+
+
+def member_op(member: str | Callable[[Workbench], str], fn: Callable[[bytes], bytes]) -> Operator:
+    def apply(bench: Workbench) -> None:
+        key = member(bench) if callable(member) else member
+        bench.members[key] = fn(bench.members[key])
+    return apply
+
+
+def _sig(bench: Workbench) -> str:
+    return bench.sig_name
+
+
+def _sign_with_foreign(bench: Workbench) -> None:
+    bench.members[bench.sig_name] = sign_xml(bench.xml, bench.kit.foreign_key)
+
+
+def _sign_pss(bench: Workbench) -> None:
+    # An empty salt keeps PSS deterministic, so the vector regenerates byte for byte.
+    bench.members[bench.sig_name] = bench.kit.identity.key.sign(  # type: ignore[call-arg]
+        bench.xml, padding.PSS(padding.MGF1(hashes.SHA256()), 0), hashes.SHA256())
+
+
+def _swap_loose_pubkey_and_sign(bench: Workbench) -> None:
+    foreign_pub = bench.kit.foreign_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    bench.members[f"{bench.stem}.pem"] = foreign_pub
+    bench.members[PUBKEY_FILE] = foreign_pub
+    _sign_with_foreign(bench)
+
+
+def _reissue_leaf(**changes: object) -> Operator:
+    def apply(bench: Workbench) -> None:
+        leaf, device, *rest = bench.chain()
+        bench.set_chain([reissue(leaf, bench.kit.pki.device_key, **changes), device, *rest])
+    return apply
+
+
+def _reissue_device(**changes: object) -> Operator:
+    def apply(bench: Workbench) -> None:
+        leaf, device, *rest = bench.chain()
+        bench.set_chain([leaf, reissue(device, bench.kit.pki.root_key, **changes), *rest])
+    return apply
+
+
+def _drop_device(bench: Workbench) -> None:
+    leaf, _device, *rest = bench.chain()
+    bench.set_chain([leaf, *rest])
+
+
+def _forge_device(bench: Workbench) -> None:
+    """Device certificate with the genuine name and key, signed by a key that is not the root's."""
+    leaf, device, *rest = bench.chain()
+    impostor = derive_key(bench.kit.seed, "primus/impostor-root", KeySpec.parse("rsa-3072"))
+    bench.set_chain([leaf, reissue(device, impostor), *rest])
+
+
+def _foreign_pki(bench: Workbench) -> None:
+    """A complete Primus-shaped chain under another (unknown) emulated root, signing the XML."""
+    kit = bench.kit
+    identity = primus_attestation_identity(f"{kit.seed}/unknown-root", kit.device.serial, "default",
+                                           initialised=kit.device.initialised, created=kit.device.attestation_created)
+    bench.set_chain([*identity.chain, identity.root])
+    pub = identity.certificate.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    bench.members[f"{bench.stem}.pem"] = pub
+    bench.members[PUBKEY_FILE] = pub
+    bench.members[bench.sig_name] = sign_xml(bench.xml, identity.key)
+
+
+def _other_vendor_root(bench: Workbench) -> None:
+    """The device certificate issued by another vendor's emulated root (a YubiHSM-style CA)."""
+    kit = bench.kit
+    root_key = derive_key(kit.seed, "other-vendor/root", KeySpec.parse("rsa-2048"))
+    subject = name(("CN", "YubiHSM Attestation Root EMULATED", UTF8), ("O", "Yubico", UTF8))
+    root = build_certificate(CertSpec(
+        subject=subject, issuer=subject, public_key=root_key.public_key(),
+        serial=derive_serial(kit.seed, "other-vendor/root"),
+        not_before=datetime(2024, 1, 1, tzinfo=UTC), not_after=datetime(2054, 1, 1, tzinfo=UTC),
+        extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True),
+                    Ext(key_usage("key_cert_sign", "crl_sign"), critical=True)),
+    ), root_key)
+    leaf, device, *_ = bench.chain()
+    bench.set_chain([leaf, reissue(device, root_key, issuer=root.subject), root])
+
+
+def _replace_csr_with_other_key(bench: Workbench) -> None:
+    other = bench.kit.store.signer(bench.kit.keys["rsa-4096"])
+    csr = build_csr(name(("CN", bench.key.label, UTF8)), other)
+    bench.outer[bench.csr_name] = csr.public_bytes(serialization.Encoding.PEM)
+
+
+def _break_csr_signature(bench: Workbench) -> None:
+    csr = x509.load_pem_x509_csr(bench.outer[bench.csr_name])
+    der = mutate.flip_bit(csr.public_bytes(serialization.Encoding.DER), -9)
+    bench.outer[bench.csr_name] = _pem_block(der, b"CERTIFICATE REQUEST")
+
+
+def _pem_block(der: bytes, label: bytes) -> bytes:
+    body = mutate.wrap_base64(base64.b64encode(der))
+    return b"-----BEGIN " + label + b"-----\n" + body + b"\n-----END " + label + b"-----\n"
+
+
+def _public_key_value(bench: Workbench) -> bytes:
+    match = re.search(rb"<public_key>([^<]*)</public_key>", bench.xml)
+    assert match is not None
+    return match.group(1)
+
+
+def _set_public_key(fn: Callable[[Workbench, bytes], bytes]) -> Operator:
+    def apply(bench: Workbench) -> None:
+        bench.xml = mutate.set_element(bench.xml, "public_key", fn(bench, _public_key_value(bench)))
+    return apply
+
+
+def _pkcs1_instead_of_spki(bench: Workbench, _value: bytes) -> bytes:
+    public = bench.key.public_key
+    assert isinstance(public, rsa.RSAPublicKey)
+    return base64.b64encode(public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1))
+
+
+def _second_public_key(bench: Workbench) -> None:
+    other = bench.kit.keys["rsa-4096"].public_key
+    der = other.public_bytes(serialization.Encoding.DER,  # type: ignore[union-attr]
+                             serialization.PublicFormat.SubjectPublicKeyInfo)
+    bench.xml = mutate.duplicate_element(bench.xml, "public_key", base64.b64encode(der))
+
+
+def _zip_with(extra: list[tuple[str, bytes]], *, level: int = 6) -> Operator:
+    def apply(bench: Workbench) -> None:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for member, data in [*bench.members.items(), *extra]:
+                info = zipfile.ZipInfo(member, date_time=(2025, 11, 3, 14, 22, 6))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3
+                info.external_attr = 0o100644 << 16
+                archive.writestr(info, data, compresslevel=level)
+        bench.zip_override = buffer.getvalue()
+    return apply
+
+
+def _zip_slip(bench: Workbench) -> None:
+    xml = bench.members.pop(bench.xml_name)
+    _zip_with([(f"../{bench.xml_name}", xml)])(bench)
+
+
+def _zip_trailing(bench: Workbench) -> None:
+    bench.zip_override = build_zip(list(bench.members.items()), ATTEST_TIME) + b"\x00" * 16
+
+
+def _strip_root_copy(bench: Workbench) -> None:
+    bench.set_chain(bench.chain()[:2])
+
+
+def _storage_external(bench: Workbench) -> None:
+    xml = mutate.set_root_attribute(bench.xml, "storage", b"external")
+    bench.xml = mutate.insert_after(xml, "label", b"\t<uuid>6B1F0C2A-93D4E715-0A55C3E1-7F2B9D04</uuid>")
+
+
+# -- the catalogue --------------------------------------------------------------------------
+
+CSBR = "CA/B Forum Code Signing BR 6.2.7.4"
+SPEC = "shared/specs/primus.md"
+
+
+def _note(bug_type: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
+    return FlagNote(bug_type, severity, description, effect, refs or (SPEC,))
+
+
+def mutations() -> list[Mutation]:
+    """Every Primus defect, in catalogue order."""
+    m: list[Mutation] = []
+
+    def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
+            expected: dict[Profile, Reason], *, resign: bool, golden: str = "rsa-3072",
+            extra_flags: tuple[str, ...] = ()) -> None:
+        m.append(Mutation(f"primus::{id_}", flag, note, comment, operator, path, apply, expected, resign,
+                          golden, extra_flags))
+
+    sig_bypass = "SIGNATURE_BYPASS"
+    crit, high, med = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
+    accepts_forged = "a verifier would accept attributes the HSM never signed"
+
+    # signature
+    add("signature::xml-bit-flip", "XmlBitFlip",
+        _note(sig_bypass, crit, "one bit of the signed XML flipped after signing", accepts_forged),
+        "bit flipped inside <label> after signing", "bytes.flip_bit", "/private_key/label",
+        xml_op(lambda x: mutate.flip_bit(x, x.index(b"<label>") * 8 + 7 * 8 + 2)), _invalid(Reason.SIGNATURE_INVALID),
+        resign=False)
+    add("signature::sig-bit-flip", "SigBitFlip",
+        _note(sig_bypass, crit, "one bit of the detached signature flipped", accepts_forged),
+        "last bit of the .sig inverted", "bytes.flip_bit", "<label>.sig",
+        member_op(_sig, lambda s: mutate.flip_bit(s, -1)),
+        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::sig-truncated", "SigTruncated",
+        _note(sig_bypass, crit, "signature shorter than the modulus", accepts_forged),
+        ".sig cut to 256 of 384 bytes", "bytes.truncate", "<label>.sig",
+        member_op(_sig, lambda s: mutate.truncate(s, 256)),
+        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::sig-empty", "SigEmpty",
+        _note(sig_bypass, crit, "zero-length signature file", accepts_forged),
+        ".sig is empty", "bytes.truncate", "<label>.sig", member_op(_sig, lambda s: b""),
+        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::sig-trailing-bytes", "SigTrailingBytes",
+        _note("ENCODING", high, "bytes appended to a valid signature", "lenient length handling hides tampering"),
+        "one zero byte appended to the .sig", "bytes.extend", "<label>.sig", member_op(_sig, lambda s: s + b"\x00"),
+        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::other-key", "SigByOtherKey",
+        _note(sig_bypass, crit, "XML signed by an RSA-3072 key that is not the certified attestation key",
+              "anyone with a key could mint attestations"),
+        "signed by an uncertified RSA-3072 key", "sig.sign", "<label>.sig", _sign_with_foreign,
+        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::loose-pubkey-swapped", "LoosePubkeySwapped",
+        _note(sig_bypass, crit, "signed by a foreign key whose public key replaces both loose PEM files",
+              "the vendor's documented `openssl dgst -verify <pem>` trusts the loose PEM, not the certificate",
+              SPEC + " 1.6 (gap in the vendor recipe)"),
+        "foreign key signs; <label>.pem and PrimusHSM_Attestation_PublicKey.pem carry its public key",
+        "sig.sign+member.set", "<label>.pem", _swap_loose_pubkey_and_sign, _invalid(Reason.SIGNATURE_INVALID),
+        resign=False)
+    add("signature::pss", "SigPss",
+        _note("WRONG_PRIMITIVE", high, "RSASSA-PSS instead of RSASSA-PKCS1-v1_5 by the genuine key",
+              "accepting any padding widens the signature surface; the REST format is PKCS#1 v1.5"),
+        "genuine attestation key, RSASSA-PSS (SHA-256, MGF1-SHA-256, empty salt)", "sig.sign", "<label>.sig", _sign_pss,
+        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+    for slug, flag, fn, what in (
+        ("reserialised-crlf", "XmlCrlf", mutate.to_crlf, "line endings converted to CRLF"),
+        ("reserialised-bom", "XmlBom", mutate.add_bom, "UTF-8 byte order mark added"),
+        ("reserialised-indent", "XmlSpaces", mutate.tabs_to_spaces, "TABs re-indented as two spaces"),
+        ("trailing-lf-stripped", "XmlTrailingLfStripped", lambda x: x[:-1], "one of the two trailing LFs removed"),
+    ):
+        add(f"signature::{slug}", flag,
+            _note(sig_bypass, high, f"XML re-serialised after signing: {what}",
+                  "a verifier that canonicalises before checking accepts bytes the HSM never signed"),
+            f"{what} after signing", "xml.reencode", "<label>.xml", xml_op(fn), _invalid(Reason.SIGNATURE_INVALID),
+            resign=False)
+
+    # chain
+    add("chain::unknown-root", "ChainUnknownRoot",
+        _note("CHAIN", crit, "a complete Primus-shaped chain under another emulated root",
+              "anyone can make such a chain; only the pinned root proves a Primus"),
+        "leaf, device and root copy from another seed; its attestation key signs", "chain.replace",
+        CHAIN_FILE, _foreign_pki, _invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+    add("chain::other-vendor-root", "ChainOtherVendorRoot",
+        _note("CHAIN", crit, "device certificate issued by another vendor's root",
+              "a verifier with several vendors' roots in one store would accept cross-vendor evidence"),
+        "device cert re-issued by a YubiHSM-style root, which the chain file carries", "cert.reissue",
+        CHAIN_FILE + "[1]", _other_vendor_root, _invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+    expired = {"not_before": datetime(2025, 1, 10, tzinfo=UTC), "not_after": datetime(2025, 6, 30, tzinfo=UTC)}
+    # Far enough ahead that the vector stays not-yet-valid for verifiers that use the wall clock.
+    future = {"not_before": datetime(2045, 1, 1, tzinfo=UTC)}
+    add("chain::leaf-expired", "LeafExpired",
+        _note("CHAIN", high, "attestation certificate expired before the validation time",
+              "a retired attestation key could still vouch for keys"),
+        "leaf notAfter 2025-06-30", "cert.reissue", CHAIN_FILE + "[0]/validity", _reissue_leaf(**expired),
+        _invalid(Reason.CERT_EXPIRED), resign=False)
+    add("chain::leaf-not-yet-valid", "LeafNotYetValid",
+        _note("CHAIN", med, "attestation certificate not valid until after the validation time",
+              "post-dated certificates defeat revocation by time"),
+        "leaf notBefore 2045-01-01", "cert.reissue", CHAIN_FILE + "[0]/validity", _reissue_leaf(**future),
+        _invalid(Reason.CERT_NOT_YET_VALID), resign=False)
+    add("chain::device-expired", "DeviceExpired",
+        _note("CHAIN", high, "device certificate expired before the validation time", "an expired device vouches"),
+        "device notAfter 2025-06-30", "cert.reissue", CHAIN_FILE + "[1]/validity", _reissue_device(**expired),
+        _invalid(Reason.CERT_EXPIRED), resign=False)
+    add("chain::device-not-yet-valid", "DeviceNotYetValid",
+        _note("CHAIN", med, "device certificate not valid until after the validation time",
+              "post-dated certificates defeat revocation by time"),
+        "device notBefore 2045-01-01", "cert.reissue", CHAIN_FILE + "[1]/validity", _reissue_device(**future),
+        _invalid(Reason.CERT_NOT_YET_VALID), resign=False)
+    add("chain::device-not-ca", "DeviceNotCa",
+        _note("CHAIN", crit, "device certificate has basicConstraints CA:FALSE but issues the leaf",
+              "any end-entity key could issue attestation certificates"),
+        "device cert re-issued with CA:FALSE", "cert.reissue", CHAIN_FILE + "[1]/basicConstraints",
+        _reissue_device(extensions=(
+            Ext(key_usage("content_commitment", "key_cert_sign", "crl_sign"), critical=True),
+            Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True))),
+        _invalid(Reason.CERT_NOT_CA), resign=False)
+    add("chain::device-missing", "DeviceMissing",
+        _note("CHAIN", high, "the device certificate is missing from PrimusHSM_Attestation.crt",
+              "the leaf cannot be tied to the root"),
+        "chain file holds leaf and root only", "cert.remove", CHAIN_FILE + "[1]", _drop_device,
+        _invalid(Reason.CHAIN_INCOMPLETE), resign=False)
+    add("chain::device-forged-signature", "DeviceForgedSignature",
+        _note("CHAIN", crit, "device certificate names the root as issuer but another key signed it",
+              "a verifier matching names only accepts a forged device"),
+        "device cert re-signed by an impostor key under the root's name", "cert.reissue",
+        CHAIN_FILE + "[1]/signature", _forge_device, _invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
+    add("chain::leaf-ku-no-digital-signature", "LeafKuNoDigitalSignature",
+        _note("CHAIN", med, "attestation certificate keyUsage lacks digitalSignature",
+              "the key is not certified for signing attestations", "RFC 5280 4.2.1.3"),
+        "leaf keyUsage nonRepudiation only", "cert.reissue", CHAIN_FILE + "[0]/keyUsage",
+        _reissue_leaf(extensions=(Ext(key_usage("content_commitment"), critical=True),
+                                  Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True))),
+        _invalid(Reason.CERT_KEY_USAGE), resign=False)
+
+    # binding
+    add("binding::csr-other-key", "CsrOtherKey",
+        _note("KEY_BINDING", crit, "the CSR asks to certify a key other than the attested one",
+              "a CA would certify an unattested (possibly exportable) key", CSBR),
+        "CSR for another RSA key", "csr.replace", "<label>.csr", _replace_csr_with_other_key,
+        _invalid(Reason.KEY_MISMATCH), resign=False)
+    add("binding::csr-signature-broken", "CsrSignatureBroken",
+        _note("KEY_BINDING", high, "the CSR self-signature does not verify", "no proof of possession"),
+        "one bit of the CSR signature flipped", "bytes.flip_bit", "<label>.csr", _break_csr_signature,
+        _invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
+    add("binding::csr-missing", "CsrMissing",
+        _note("KEY_BINDING", high, "no CSR accompanies the attestation", "nothing binds the attested key to a request"),
+        "CSR removed from the bundle", "file.remove", "<label>.csr",
+        lambda b: b.outer.pop(b.csr_name), _invalid(Reason.MISSING_INPUT), resign=False)
+    add("binding::second-public-key", "SecondPublicKey",
+        _note("ENCODING", crit, "a second <public_key> element with another key",
+              "grep-based extraction and first/last-wins parsers disagree on the attested key"),
+        "second <public_key> (another RSA key) after the first, re-signed", "xml.duplicate",
+        "/private_key/public_key", _second_public_key, _invalid(Reason.ATTR_CONFLICT), resign=True)
+    add("binding::public-key-wrapped", "PublicKeyWrapped",
+        _note("ENCODING", med, "<public_key> base64 wrapped at 64 columns",
+              "the documented grep|sed|base64 extraction reads only the first line", SPEC + " 1.3"),
+        "base64 wrapped PEM-style, re-signed", "xml.set", "/private_key/public_key",
+        _set_public_key(lambda _b, v: mutate.wrap_base64(v)), _invalid(Reason.MALFORMED), resign=True)
+    add("binding::public-key-whitespace", "PublicKeyWhitespace",
+        _note("ENCODING", med, "a space inside the <public_key> base64",
+              "lenient base64 decoders accept what the documented pipeline does not"),
+        "space inserted after 40 characters, re-signed", "xml.set", "/private_key/public_key",
+        _set_public_key(lambda _b, v: v[:40] + b" " + v[40:]), _invalid(Reason.MALFORMED), resign=True)
+    add("binding::public-key-pkcs1", "PublicKeyPkcs1",
+        _note("ENCODING", med, "<public_key> holds a PKCS#1 RSAPublicKey, not a SubjectPublicKeyInfo",
+              "cmp against the CSR's SPKI fails; lenient loaders accept both", SPEC + " 1.3",
+              "deps_notes: encode_rsa_public_key pitfall"),
+        "PKCS#1 RSAPublicKey DER, re-signed", "xml.set", "/private_key/public_key",
+        _set_public_key(_pkcs1_instead_of_spki), _invalid(Reason.MALFORMED), resign=True)
+    add("binding::algorithm-mismatch", "AlgorithmMismatch",
+        _note("WRONG_PRIMITIVE", med, "<algorithm> says EC for an RSA public key",
+              "verifiers that trust <algorithm> misparse the key"),
+        "<algorithm>EC</algorithm> on an RSA key, re-signed", "xml.set", "/private_key/algorithm",
+        xml_op(lambda x: mutate.set_element(x, "algorithm", b"EC")), _invalid(Reason.ATTR_CONFLICT), resign=True)
+
+    # attributes
+    def attr(slug: str, flag: str, severity: Severity, description: str, effect: str, operator: str, path: str,
+             fn: Callable[[bytes], bytes], expected: dict[Profile, Reason], *refs: str) -> None:
+        add(f"attr::{slug}", flag, _note("ATTRIBUTE_POLICY", severity, description, effect, *(refs or (CSBR, SPEC))),
+            f"{description}, re-signed by the genuine attestation key", operator, path, xml_op(fn), expected,
+            resign=True)
+
+    def setting(**values: bytes) -> Callable[[bytes], bytes]:
+        def fn(xml: bytes) -> bytes:
+            for tag, value in values.items():
+                xml = mutate.set_element(xml, tag, value)
+            return xml
+        return fn
+
+    exportable = "a CA would certify a key that can leave the HSM"
+    attr("extractable-true", "AttrExtractableTrue", crit, "extractable=true, never_extractable=false", exportable,
+         "xml.set", "/private_key/attributes/extractable",
+         setting(extractable=b"true", never_extractable=b"false"), _invalid(Reason.ATTR_EXTRACTABLE))
+    attr("extractable-conflict", "AttrExtractableConflict", crit, "extractable=true with never_extractable=true",
+         "contradictory evidence; a verifier reading one flag decides differently from one reading the other",
+         "xml.set", "/private_key/attributes/extractable", setting(extractable=b"true"),
+         _invalid(Reason.ATTR_CONFLICT))
+    attr("never-extractable-false", "AttrNeverExtractableFalse", crit, "never_extractable=false",
+         "the key was exportable at some time and may exist outside the HSM", "xml.set",
+         "/private_key/attributes/never_extractable", setting(never_extractable=b"false"),
+         _invalid(Reason.ATTR_NOT_NEVER_EXTRACTABLE))
+    attr("creation-imported", "AttrCreationImported", crit, 'creation="imported"',
+         "the key was made outside the HSM", "xml.set", "/private_key/@creation",
+         lambda x: mutate.set_root_attribute(x, "creation", b"imported"), _invalid(Reason.ATTR_NOT_LOCAL))
+    attr("creation-missing", "AttrCreationMissing", high, "no creation attribute on <private_key>",
+         "the key's origin is unknown", "xml.remove", "/private_key/@creation",
+         lambda x: mutate.set_root_attribute(x, "creation", None), _invalid(Reason.ATTR_MISSING))
+    attr("creation-unknown-value", "AttrCreationUnknown", med, 'creation="derived" (not a documented value)',
+         "verifiers that only reject 'imported' accept unknown origins", "xml.set", "/private_key/@creation",
+         lambda x: mutate.set_root_attribute(x, "creation", b"derived"), _invalid(Reason.MALFORMED))
+    attr("extractable-missing", "AttrExtractableMissing", high, "<extractable> removed",
+         "a verifier defaulting a missing flag to false accepts an unknown key", "xml.remove",
+         "/private_key/attributes/extractable", lambda x: mutate.remove_element(x, "extractable"),
+         _invalid(Reason.ATTR_MISSING))
+    attr("never-extractable-missing", "AttrNeverExtractableMissing", high, "<never_extractable> removed",
+         "a verifier defaulting a missing flag accepts an unknown key", "xml.remove",
+         "/private_key/attributes/never_extractable", lambda x: mutate.remove_element(x, "never_extractable"),
+         _invalid(Reason.ATTR_MISSING))
+    attr("extractable-duplicate", "AttrExtractableDuplicate", crit,
+         "<extractable>false</extractable> followed by <extractable>true</extractable>",
+         "first-wins and last-wins parsers disagree on exportability", "xml.duplicate",
+         "/private_key/attributes/extractable", lambda x: mutate.duplicate_element(x, "extractable", b"true"),
+         _invalid(Reason.ATTR_CONFLICT))
+    attr("boolean-uppercase", "AttrBooleanUppercase", Severity.LOW, "<extractable>FALSE</extractable>",
+         "case-insensitive parsers accept what the format never emits", "xml.set",
+         "/private_key/attributes/extractable", setting(extractable=b"FALSE"), _invalid(Reason.MALFORMED))
+    attr("sensitive-false", "AttrSensitiveFalse", high, "sensitive=false, always_sensitive=false",
+         "the key value may be read in plaintext by the HSM's users", "xml.set",
+         "/private_key/attributes/sensitive", setting(sensitive=b"false", always_sensitive=b"false"),
+         _strict_only(Reason.ATTR_NOT_SENSITIVE))
+    attr("always-sensitive-false", "AttrAlwaysSensitiveFalse", med, "always_sensitive=false",
+         "the key was readable at some time", "xml.set", "/private_key/attributes/always_sensitive",
+         setting(always_sensitive=b"false"), _strict_only(Reason.ATTR_NOT_ALWAYS_SENSITIVE))
+
+    # encoding and robustness
+    robustness = "ROBUSTNESS"
+    add("encoding::comment-in-signed-content", "XmlComment",
+        _note("ENCODING", med, "an XML comment inside <attributes>, signed",
+              "comment-stripping canonicalisers and the documented grep disagree with the signed bytes"),
+        "<!-- extractable: true --> line after <extractable>, re-signed", "xml.insert",
+        "/private_key/attributes", xml_op(lambda x: mutate.insert_after(x, "extractable",
+                                                                         b"\t\t<!-- extractable: true -->")),
+        _invalid(Reason.MALFORMED), resign=True)
+    add("encoding::processing-instruction", "XmlProcessingInstruction",
+        _note("ENCODING", med, "a processing instruction inside the signed XML",
+              "parsers differ on where PIs may stand"),
+        "<?hsm override?> line after <label>, re-signed", "xml.insert", "/private_key",
+        xml_op(lambda x: mutate.insert_after(x, "label", b"\t<?hsm extractable=\"false\"?>")),
+        _invalid(Reason.MALFORMED), resign=True)
+    add("encoding::namespace-shadow", "XmlNamespaceShadow",
+        _note("ENCODING", high, "<extractable> replaced by a namespaced <x:extractable>",
+              "local-name matching reads a flag that is not the format's"),
+        "<x:extractable xmlns:x=\"urn:hsmsim:shadow\">false</x:extractable>, re-signed", "xml.replace",
+        "/private_key/attributes/extractable",
+        xml_op(lambda x: mutate.replace_once(
+            x, b"<extractable>true</extractable>" if b"<extractable>true" in x else b"<extractable>false</extractable>",
+            b'<x:extractable xmlns:x="urn:hsmsim:shadow">false</x:extractable>')),
+        _invalid(Reason.MALFORMED), resign=True)
+    add("encoding::doctype-external-entity", "XmlExternalEntity",
+        _note(robustness, crit, "DOCTYPE declaring an external entity used in <label> (XXE)",
+              "file disclosure or SSRF in the verifier", "CWE-611"),
+        "SYSTEM entity file:///etc/hostname referenced in <label>, re-signed", "xml.insert",
+        "/", xml_op(lambda x: mutate.replace_once(
+            mutate.replace_once(x, b"?>\n", b'?>\n<!DOCTYPE private_key [<!ENTITY ext SYSTEM "file:///etc/hostname">]>\n'),
+            b"<label>", b"<label>&ext;")),
+        _invalid(Reason.MALFORMED), resign=True)
+    lol = b"".join(b'<!ENTITY l%d "' % i + (b"&l%d;" % (i - 1)) * 10 + b'">' for i in range(1, 10))
+    add("encoding::billion-laughs", "XmlBillionLaughs",
+        _note(robustness, crit, "nested internal entities expanding to 10^9 characters",
+              "memory exhaustion in the verifier", "CWE-776"),
+        "nine levels of ten-fold entity expansion in <label>, re-signed", "xml.insert", "/",
+        xml_op(lambda x: mutate.replace_once(
+            mutate.replace_once(x, b"?>\n", b'?>\n<!DOCTYPE private_key [<!ENTITY l0 "lol">' + lol + b"]>\n"),
+            b"<label>", b"<label>&l9;")),
+        _invalid(Reason.MALFORMED), resign=True)
+    add("encoding::huge-element", "XmlHugeElement",
+        _note(robustness, high, "a 50 MB <label>", "unbounded reads exhaust memory or time"),
+        "<label> of 50,000,000 characters, re-signed", "xml.set", "/private_key/label",
+        xml_op(lambda x: mutate.set_element(x, "label", b"A" * 50_000_000)), _invalid(Reason.LIMIT_EXCEEDED),
+        resign=True)
+    add("encoding::not-utf8", "XmlNotUtf8",
+        _note("ENCODING", Severity.LOW, "a Latin-1 byte in a document declared UTF-8",
+              "decoders that guess the encoding read a different label"),
+        "0xE9 byte inside <label>, re-signed", "xml.set", "/private_key/label",
+        xml_op(lambda x: mutate.replace_once(x, b"</label>", b"\xe9</label>")), _invalid(Reason.MALFORMED),
+        resign=True)
+    add("encoding::zip-slip", "ZipSlip",
+        _note(robustness, crit, "zip member named ../<label>.xml", "extraction writes outside the target directory",
+              "CWE-22"),
+        "the XML member stored as ../<label>.xml", "zip.rename", "<label>.xml", _zip_slip,
+        _invalid(Reason.MALFORMED), resign=False)
+    add("encoding::zip-bomb", "ZipBomb",
+        _note(robustness, high, "a zip member that inflates 1000-fold to 64 MiB",
+              "unbounded extraction exhausts memory or disk", "CWE-409"),
+        "extra member padding.bin: 64 MiB of zeros", "zip.add", "padding.bin",
+        _zip_with([("padding.bin", b"\x00" * (64 << 20))], level=9), _invalid(Reason.LIMIT_EXCEEDED), resign=False)
+    add("encoding::zip-trailing-bytes", "ZipTrailingBytes",
+        _note("ENCODING", Severity.LOW, "16 bytes after the zip's end-of-central-directory record",
+              "archive parsers disagree on where the archive ends"),
+        "16 zero bytes appended to the zip", "bytes.extend", "<label>_attestation.zip", _zip_trailing,
+        _invalid(Reason.MALFORMED), resign=False)
+
+    # acceptable and valid variants
+    add("variant::unknown-element", "UnknownElement",
+        _note("EXTENSIBILITY", Severity.INFO, "an element the format does not define, signed",
+              "structural verifiers tolerate it; strict ones reject unknown content"),
+        "<firmware_hint>2.8.21</firmware_hint> after <algorithm_oid>, re-signed", "xml.insert", "/private_key",
+        xml_op(lambda x: mutate.insert_after(x, "algorithm_oid", b"\t<firmware_hint>2.8.21</firmware_hint>")),
+        _strict_only(Reason.UNEXPECTED_CONTENT), resign=True)
+    add("variant::key-use-count", "KeyUseCountPresent",
+        _note("BASIC", Severity.INFO, "<key_use_count> present, as in the real capture",
+              "none: a correct verifier accepts it", SPEC + " 1.3"),
+        "<key_use_count>10</key_use_count> after <attest_time>, re-signed", "xml.insert", "/private_key",
+        xml_op(lambda x: mutate.insert_after(x, "attest_time", b"\t<key_use_count>10</key_use_count>")),
+        _valid(), resign=True)
+    add("variant::storage-external", "StorageExternal",
+        _note("BASIC", Severity.INFO, 'storage="external" with a <uuid>, as TSB writes for external-store keys',
+              "none: a correct verifier accepts it", SPEC + " 1.3"),
+        'storage="external" and <uuid> added, re-signed', "xml.set", "/private_key/@storage", _storage_external,
+        _valid(), resign=True)
+    add("variant::chain-without-root-copy", "ChainWithoutRootCopy",
+        _note("BASIC", Severity.INFO, "PrimusHSM_Attestation.crt holds leaf and device only, as in the real capture",
+              "none: a correct verifier accepts it", SPEC + " 1.5"),
+        "root copy dropped from the chain file", "cert.remove", CHAIN_FILE + "[2]", _strip_root_copy,
+        _valid(), resign=False)
+    return m
+
+
+COMMON_NOTES = {
+    "Golden": FlagNote("BASIC", Severity.INFO, "unmutated evidence from the emulated HSM",
+                       "a verifier that rejects it is broken for this key type", (SPEC,)),
+    "Resigned": FlagNote("PROVENANCE", Severity.INFO,
+                         "the genuine attestation key re-signed the XML after the mutation",
+                         "the defect reaches the semantic checks behind the signature", ()),
+    "Stale": FlagNote("PROVENANCE", Severity.INFO,
+                      "the final bytes are not signed by the genuine attestation key after the mutation",
+                      "the signature or chain check should catch it first", ()),
+    "StrictKeyPolicy": FlagNote("PROFILE", Severity.LOW,
+                                "key type or size outside the CA/B Forum code-signing rules",
+                                "valid evidence; the strict profile rejects it with KEY_POLICY", (CSBR,)),
+}
+
+
+def notes() -> dict[str, FlagNote]:
+    """Every flag the Primus vectors use, with its definition."""
+    out = dict(COMMON_NOTES)
+    for mutation in mutations():
+        out[mutation.flag] = mutation.note
+    return out
+
+
+def vector_cases(seed: str) -> list[VectorCase]:
+    """The Primus vectors for ``seed``: goldens first, then every mutation of the catalogue."""
+    kit = PrimusKit.build(seed)
+    anchors = (kit.identity.root,)
+    cases = []
+    for spec in GOLDEN_SPECS:
+        bench = Workbench.open(kit, spec)
+        weak = spec in ("rsa-2048", "ed25519", "aes-256")
+        expected = _strict_only(Reason.KEY_POLICY) if weak else _valid()
+        cases.append(VectorCase(
+            id=f"primus::golden::{spec}", comment=f"unmutated attestation of a generated {spec} key",
+            flags=("Golden", *(("StrictKeyPolicy",) if weak else ())), expected=expected,
+            evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
+            provenance=Provenance(seed=seed, signing=Signing.GENUINE),
+        ))
+    for mutation in mutations():
+        bench = Workbench.open(kit, mutation.golden)
+        mutation.apply(bench)
+        if mutation.resign:
+            bench.resign()
+        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
+        cases.append(VectorCase(
+            id=mutation.id, comment=mutation.comment,
+            flags=(mutation.flag, signing.value, *mutation.extra_flags), expected=mutation.expected,
+            evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
+            provenance=Provenance(seed=seed, signing=signing, golden=f"primus::golden::{mutation.golden}",
+                                  operator=mutation.operator, path=mutation.path),
+        ))
+    return cases
+

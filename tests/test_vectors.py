@@ -1,0 +1,152 @@
+"""The committed corpus: schema-valid, verified as declared, reproducible byte for byte, self-consistent."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import jsonschema
+import pytest
+from cryptography import x509
+
+from hsmsim.corpus.build import CorpusError, IdRegistry
+from hsmsim.corpus.schema import VECTOR_SCHEMA
+from hsmsim.formats import Evidence, TrustAnchors, get_format
+from hsmsim.verdict import Profile
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = ROOT / "vectors"
+FILES = sorted(VECTORS.glob("*_verify.json"))
+TESTS = [(path.name, test) for path in FILES for test in json.loads(path.read_text())["tests"]]
+
+
+def _evidence(test: dict) -> tuple[Evidence, TrustAnchors, datetime]:
+    files = {f["path"]: base64.b64decode(f["base64"]) for f in test["inputs"]["files"]}
+    anchors = tuple(x509.load_pem_x509_certificate(a.encode()) for a in test["trust"]["anchors"])
+    at = datetime.fromisoformat(test["trust"]["validationTime"].replace("Z", "+00:00"))
+    return Evidence(test["id"].split("::")[0], files, test["inputs"]["primary"]), TrustAnchors({"root": anchors}), at
+
+
+def test_corpus_exists():
+    assert FILES, "vectors/*_verify.json missing: run 'hsmsim vectors generate'"
+    assert (VECTORS / "manifest.json").exists() and (VECTORS / "CHANGELOG.md").exists()
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_files_validate_against_the_committed_schema(path):
+    schema = json.loads((VECTORS / "schema" / "hsmsim_vector_v1.json").read_text())
+    assert schema == json.loads(json.dumps(VECTOR_SCHEMA))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    document = json.loads(path.read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)
+    assert document["numberOfTests"] == len(document["tests"])
+    used = {flag for test in document["tests"] for flag in test["flags"]}
+    assert used == set(document["notes"]), "every flag used is defined, and every defined flag is used"
+
+
+@pytest.mark.parametrize(("file", "test"), TESTS, ids=[t["id"] for _, t in TESTS])
+def test_reference_verifier_returns_the_declared_verdicts(file, test):
+    evidence, trust, at = _evidence(test)
+    fmt = get_format(test["id"].split("::")[0])
+    for profile, expected in test["profiles"].items():
+        verdict = fmt.verify(evidence, trust, at=at, profile=Profile(profile))
+        assert verdict.reason.value == expected["reason"], f"{profile}: {verdict.summary()}"
+        assert verdict.accepted == (expected["result"] == "valid")
+    results = {p["result"] for p in test["profiles"].values()}
+    assert test["result"] == (results.pop() if len(results) == 1 else "acceptable")
+    if test["result"] == "acceptable":
+        assert set(test["flags"]) - {"Resigned", "Stale", "Golden"}, "acceptable vectors carry a flag saying why"
+
+
+def test_native_files_and_manifest_hashes():
+    manifest = json.loads((VECTORS / "manifest.json").read_text())
+    on_disk = {p.relative_to(VECTORS).as_posix() for p in VECTORS.rglob("*") if p.is_file()}
+    assert on_disk - {"manifest.json"} == set(manifest["files"])
+    for rel, digest in manifest["files"].items():
+        assert hashlib.sha256((VECTORS / rel).read_bytes()).hexdigest() == digest, rel
+    for _, test in TESTS:
+        directory = VECTORS / test["inputs"]["dir"]
+        assert sorted(p.name for p in directory.iterdir()) == sorted(f["path"] for f in test["inputs"]["files"])
+        for entry in test["inputs"]["files"]:
+            assert hashlib.sha256((directory / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
+    assert manifest["numberOfTests"] == len(TESTS)
+    assert sum(manifest["counts"]["result"].values()) == len(TESTS)
+
+
+def test_ids_are_unique_stable_and_registered():
+    ids = [t["id"] for _, t in TESTS]
+    assert len(ids) == len(set(ids))
+    registry = json.loads((VECTORS / "ids.json").read_text())["ids"]
+    assert [registry[i]["tcId"] for i in ids] == [t["tcId"] for _, t in TESTS]
+    assert len({t["tcId"] for _, t in TESTS}) == len(TESTS)
+    changelog = (VECTORS / "CHANGELOG.md").read_text()
+    assert all(f"`{i}`" in changelog for i in ids)
+
+
+def test_primus_set_covers_the_required_defects():
+    primus = [t for name, t in TESTS if name == "primus_verify.json"]
+    defects = {f for t in primus if t["result"] != "valid" for f in t["flags"]} - {"Resigned", "Stale", "Golden",
+                                                                                   "StrictKeyPolicy"}
+    assert len(defects) >= 30
+    categories = Counter(t["id"].split("::")[1] for t in primus)
+    assert {"golden", "signature", "chain", "binding", "attr", "encoding", "variant"} <= set(categories)
+    goldens = {t["id"].split("::")[2] for t in primus if t["id"].startswith("primus::golden::")}
+    assert goldens == {"rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-256"}
+    signing = Counter(t["provenance"]["signing"] for t in primus)
+    assert signing["Resigned"] > 10 and signing["Stale"] > 10
+
+
+def test_id_registry_never_reuses_retired_ids():
+    registry = IdRegistry()
+    assert registry.assign(["a::x", "a::y"], "1.0.0") == {"a::x": 1, "a::y": 2}
+    assert registry.assign(["a::y", "a::z"], "1.1.0") == {"a::y": 2, "a::z": 3}
+    assert registry.entries["a::x"]["retired"] == "1.1.0"
+    with pytest.raises(CorpusError, match="retired"):
+        registry.assign(["a::x"], "1.2.0")
+    assert "Retired (1):" in registry.changelog()
+
+
+def test_regeneration_is_byte_identical():
+    result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "check", "--vectors", str(VECTORS)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK: ")
+
+
+def test_extract(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "extract", "primus::golden::rsa-3072",
+                             str(tmp_path / "g"), "--unzip", "--vectors", str(VECTORS)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in (tmp_path / "g").iterdir()}
+    assert {"PrimusHSM_Attestation.crt", "hsm_rsa_root.crt", "trust-anchor-1.pem"} <= names
+    assert any(n.endswith(".xml") for n in names) and any(n.endswith(".csr") for n in names)
+    bomb = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "extract", "primus::encoding::zip-bomb",
+                           str(tmp_path / "b"), "--unzip", "--vectors", str(VECTORS)], capture_output=True, text=True)
+    assert bomb.returncode == 2 and "LIMIT_EXCEEDED" in bomb.stderr
+    assert not (tmp_path / "b" / "padding.bin").exists()
+
+
+def test_generate_refuses_to_overwrite_a_foreign_directory(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "generate", "--out", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "refusing to overwrite" in result.stderr
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_openssl_walk_table_in_readme_is_current(openssl):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from openssl_walk_report import report
+
+    table = report(VECTORS)
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("<!-- openssl-walk-table -->\n") + len("<!-- openssl-walk-table -->\n")
+    end = readme.index("<!-- /openssl-walk-table -->")
+    assert readme[start:end].strip() == table.strip(), "README table is stale: rerun scripts/openssl_walk_report.py"
+    assert "| ACCEPT | ACCEPT |" in table and "false reject" not in table
