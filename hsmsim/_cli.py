@@ -5,6 +5,8 @@ Exit codes: 0 success / ACCEPT, 1 REJECT (reason on one line), 2 usage or I/O er
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -16,7 +18,7 @@ import click
 
 from hsmsim import __version__
 from hsmsim.errors import HsmsimError
-from hsmsim.formats import TrustAnchors, get_format, names
+from hsmsim.formats import TrustAnchors, detect, get_format, names
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.state import HsmState
@@ -56,7 +58,48 @@ class _Group(click.Group):
             _fail(str(exc))
 
 
-@click.group(cls=_Group)
+# Subcommands that live with their concern, imported only when used: name -> "module:attribute".
+_LAZY_COMMANDS = {
+    "conformance": "hsmsim.harness.cli:conformance",
+    "fuzz": "hsmsim.fuzz.cli:fuzz",
+    "serve": "hsmsim.server.cli:serve",
+}
+
+
+class _RootGroup(_Group):
+    """The top-level group: adds the lazily imported subcommands that are installed."""
+
+    def _lazy(self, name: str) -> click.Command | None:
+        target = _LAZY_COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return None
+            raise
+        command = getattr(module, attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        present = [n for n, t in _LAZY_COMMANDS.items() if _module_exists(t.split(":")[0])]
+        return sorted([*super().list_commands(ctx), *present])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._lazy(cmd_name)
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@click.group(cls=_RootGroup)
 @click.version_option(__version__, prog_name="hsmsim")
 def cli() -> None:
     """hsmsim: software HSM emulator and key-attestation test harness."""
@@ -118,7 +161,8 @@ def key_list(state_dir: Path) -> None:
 @click.option("--format", "format_name", default="primus", show_default=True)
 @click.option("--key", "label", required=True, help="Label of the key to attest.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,
-              help="The bundle zip to write; the CSR and root are written beside it.")
+              help="Where the main file goes (e.g. bundle.zip); the other files are written beside it. "
+                   "A path without a suffix is a directory.")
 @click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
 @click.option("--at", "at_text", default=None, help="Attestation time (ISO 8601); default now.")
 @_state_option
@@ -131,11 +175,13 @@ def attest(format_name: str, label: str, out: Path, attesting_key: str | None,
     if at is not None:
         params["attest_time"] = at
     evidence = state.hsm(label).attest(label, format_name, params, attesting_key)
-    directory = out.parent if out.suffix == ".zip" else out
+    as_file = bool(out.suffix) and not out.is_dir()
+    directory = out.parent if as_file else out
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for rel, data in evidence.files.items():
-            target = out if rel == evidence.primary and out.suffix == ".zip" else directory / rel
+            target = out if rel == evidence.primary and as_file else directory / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             click.echo(str(target))
     except OSError as exc:
@@ -147,17 +193,17 @@ def attest(format_name: str, label: str, out: Path, attesting_key: str | None,
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--root", "roots", type=click.Path(path_type=Path), multiple=True, required=True,
               help="Trusted root certificate (PEM or DER); repeatable.")
-@click.option("--format", "format_name", default="primus", show_default=True)
+@click.option("--format", "format_name", default=None, help="Evidence format (default: detected).")
 @click.option("--at", "at_text", default=None, help="Validation time (ISO 8601); default now.")
 @click.option("--profile", type=click.Choice([p.value for p in Profile]), default="structural",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict and claims as JSON.")
-def verify(bundle: Path, roots: tuple[Path, ...], format_name: str, at_text: str | None,
+def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_text: str | None,
            profile: str, as_json: bool) -> None:
     """Verify an attestation bundle with hsmsim's reference verifier (exit 0 accept, 1 reject)."""
-    fmt = get_format(format_name)
     if not bundle.exists():
         _fail(f"{bundle} does not exist")
+    fmt = get_format(format_name) if format_name else detect(bundle)
     evidence = fmt.load(bundle)
     verdict = fmt.verify(evidence, TrustAnchors.from_pem_files(list(roots)),
                          at=_parse_time(at_text), profile=Profile(profile))
@@ -211,8 +257,7 @@ _VECTORS_OPTION = click.option("--vectors", "corpus", type=click.Path(path_type=
 @vectors.command("generate")
 @click.option("--seed", default=None, help="Master seed (default: the committed manifest's, else the built-in).")
 @click.option("--out", "out", type=click.Path(path_type=Path), default="vectors", show_default=True)
-@click.option("--format", "formats", multiple=True, help="Only these formats (repeatable).")
-def vectors_generate(seed: str | None, out: Path, formats: tuple[str, ...]) -> None:
+def vectors_generate(seed: str | None, out: Path) -> None:
     """Regenerate every vector, native file, the manifest and the changelog into --out."""
     from rich.progress import Progress
 
@@ -220,7 +265,7 @@ def vectors_generate(seed: str | None, out: Path, formats: tuple[str, ...]) -> N
 
     if seed is None and (out / MANIFEST_FILE).exists():
         seed = json.loads((out / MANIFEST_FILE).read_text()).get("masterSeed")
-    todo = list(formats) or names()
+    todo = names()
     with Progress(transient=True) as progress:
         task = progress.add_task("generating vectors", total=len(todo))
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import Evidence, get_format
 from hsmsim.keystore.base import KeyStore, PrivateKey, StoredKey
+from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
-from hsmsim.pki.vendors import AttestationIdentity
 
 # A fixed epoch for everything derived from the seed; 2025-01-06 is a Monday morning in Zurich.
 DEVICE_EPOCH = datetime(2025, 1, 6, 7, 30, 0, tzinfo=UTC)

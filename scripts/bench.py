@@ -2,7 +2,10 @@
 
     .venv/bin/python scripts/bench.py [--repeat N]
 
-Rows: seeded key derivation (cold = derive, cached = load from the disk cache),
+Each ``scripts/bench_<topic>.py`` beside this file contributes rows through
+``rows(repeat) -> list[(label, seconds)]``; they are measured in the same run.
+
+Rows here: seeded key derivation (cold = derive, cached = load from the disk cache),
 Primus attest, the reference verifier, the vendor's openssl walk as subprocesses, and
 corpus generation against its signing floor (the time spent inside the signing calls of
 that same generation).
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import shutil
 import statistics
 import subprocess
@@ -52,7 +56,7 @@ def median_seconds(fn: Callable[[], object], repeat: int) -> float:
 # Every place a signing helper is bound: (module, name). reissue() calls builder.build_certificate.
 SIGNING_CALLS = [
     ("hsmsim.pki.builder", "build_certificate"), ("hsmsim.pki.builder", "build_csr"),
-    ("hsmsim.pki.vendors", "build_certificate"), ("hsmsim.formats.primus", "build_csr"),
+    ("hsmsim.pki.primus", "build_certificate"), ("hsmsim.formats.primus", "build_csr"),
     ("hsmsim.formats.primus", "sign_xml"), ("hsmsim.formats.primus_vectors", "sign_xml"),
     ("hsmsim.formats.primus_vectors", "build_certificate"), ("hsmsim.formats.primus_vectors", "build_csr"),
 ]
@@ -138,6 +142,12 @@ def main() -> None:
                 lambda: subprocess.run(command, capture_output=True, check=True), args.repeat)))
 
     rows += corpus_rows(max(3, args.repeat // 3))
+    for module_path in sorted(Path(__file__).parent.glob("bench_*.py")):
+        spec = importlib.util.spec_from_file_location(module_path.stem, module_path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        rows += module.rows(args.repeat)
 
     base = dict(rows)["reference verify (in-process)"]
     table = Table(title=f"hsmsim bench (medians of {args.repeat}; ratio = time / reference verify)")

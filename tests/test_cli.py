@@ -93,7 +93,8 @@ def test_walk_rejects_a_tampered_signature(tmp_path, openssl):
     (["verify", "/nonexistent.zip", "--root", "/nonexistent.crt"], "does not exist"),
     (["key", "create", "--label", "x", "--spec", "rsa-1024"], "unsupported key spec"),
     (["attest", "--key", "missing", "--out", "x.zip"], "no key labelled 'missing'"),
-    (["verify", "x.zip", "--root", "r", "--format", "nope"], "unknown format 'nope'"),
+    (["verify", str(ROOT / "README.md"), "--root", "r", "--format", "nope"], "unknown format 'nope'"),
+    (["verify", str(ROOT / "README.md"), "--root", "r"], "cannot tell the format"),
 ])
 def test_errors_are_one_line_and_exit_2(tmp_path, args, message):
     result = hsmsim(*args, state=tmp_path / "s") if args[0] != "verify" else hsmsim(*args)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from hsmsim.corpus.model import FlagNote, VectorCase
     from hsmsim.hsm import AttestationRequest, Device
     from hsmsim.keystore.base import PrivateKey
-    from hsmsim.pki.vendors import AttestationIdentity
+    from hsmsim.pki.identity import AttestationIdentity
 
 MAX_BUNDLE_FILE_BYTES = 64 * 1024 * 1024
 MAX_BUNDLE_FILES = 64
@@ -59,6 +59,10 @@ class TrustAnchors:
     def get(self, role: str = "root") -> list[x509.Certificate]:
         """The anchors of one role (empty when none were given)."""
         return list(self.roots.get(role, ()))
+
+    def all(self) -> list[x509.Certificate]:
+        """Every anchor of every role, for formats that pick anchors by matching the chain."""
+        return [cert for certs in self.roots.values() for cert in certs]
 
     @classmethod
     def from_pem_files(cls, paths: list[Path], role: str = "root") -> TrustAnchors:
@@ -122,6 +126,10 @@ class Format(Protocol):
 
     def load(self, path: Path) -> Evidence:
         """Read evidence from disk as a user received it (file or directory); raises BundleError."""
+        ...
+
+    def detect(self, path: Path) -> bool:
+        """True when ``path`` (file or directory) looks like this format's evidence; never raises."""
         ...
 
     def vector_cases(self, seed: str) -> list[VectorCase]:

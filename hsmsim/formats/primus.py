@@ -49,7 +49,8 @@ from hsmsim.hsm import AttestationRequest, Device
 from hsmsim.keystore.base import KeyType, PrivateKey, StoredKey
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.chain import require_key_usage, validate_chain
-from hsmsim.pki.vendors import AttestationIdentity, primus_attestation_identity
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.primus import primus_attestation_identity
 from hsmsim.safeio import XmlLimits, parse_xml, read_zip
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
@@ -630,6 +631,19 @@ class PrimusFormat:
         except OSError as exc:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
         return Evidence(format=self.name, files=files, primary=path.name)
+
+    def detect(self, path: Path) -> bool:
+        """A zip holding ``PrimusHSM_Attestation.crt``, or a directory with it beside an ``.xml``."""
+        try:
+            if path.is_dir():
+                return (path / CHAIN_FILE).exists() or any(
+                    p.suffix == ".zip" and self.detect(p) for p in path.iterdir())
+            if path.suffix.lower() != ".zip" or path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
+                return False
+            with zipfile.ZipFile(path) as archive:
+                return CHAIN_FILE in archive.namelist()
+        except (OSError, zipfile.BadZipFile, ValueError):
+            return False
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden bundles for every key type and the one-defect mutations of the catalogue."""

@@ -37,8 +37,9 @@ from hsmsim.hsm import DEVICE_EPOCH, Device
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name, reissue
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.primus import PrimusPki, primus_attestation_identity, primus_pki
 from hsmsim.pki.seed import derive_key, derive_serial
-from hsmsim.pki.vendors import AttestationIdentity, PrimusPki, primus_attestation_identity, primus_pki
 from hsmsim.verdict import Profile, Reason
 
 GOLDEN_SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-256")

@@ -1,0 +1,1 @@
+"""Simulated manufacturer PKIs: seeded keys, byte-exact builders, chain validation, one module per vendor."""

@@ -1,9 +1,9 @@
-"""Simulated manufacturer PKIs, one builder per vendor, in the real certificates' shapes.
+"""The emulated Securosys Primus PKI: root -> device key -> partition attestation key.
 
-Keys are emulated (derived from the seed) and every root name says EMULATED, so no
-emulated chain can be mistaken for a vendor's production root. Everything else —
-RDN order, string types, key sizes, extensions and their order, serial style,
-validity encoding — follows ``shared/specs`` for the vendor.
+Keys are emulated (derived from the seed) and the root's name says EMULATED, so no
+emulated chain can be mistaken for the production root. Everything else — RDN order,
+string types, key sizes, extensions and their order, serial style, validity encoding —
+follows ``shared/specs/primus.md`` 1.5.
 """
 
 from __future__ import annotations
@@ -16,23 +16,8 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial
-
-
-@dataclass(frozen=True)
-class AttestationIdentity:
-    """A provisioned attestation key: its signer, its certificate and the chain above it.
-
-    ``chain`` is leaf-first and excludes the root; ``root`` is what verifiers trust.
-    """
-
-    key: PrivateKey
-    certificate: x509.Certificate
-    chain: tuple[x509.Certificate, ...]
-    root: x509.Certificate
-
-
-# -- Securosys Primus -----------------------------------------------------------------
 
 PRIMUS_ROOT_CN = "PRIMUS_HSM_ROOTKEY_EMULATED"
 PRIMUS_ROOT_NOT_BEFORE = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
