@@ -12,12 +12,11 @@ A key label is looked up in every backend that has been used.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from hsmsim._atomic import write_atomic
 from hsmsim.errors import HsmsimError, KeyNotFoundError
 from hsmsim.hsm import Device, Hsm
 from hsmsim.keystore import BACKENDS, open_keystore
@@ -60,10 +59,7 @@ class HsmState:
         directory.mkdir(parents=True, exist_ok=True)
         config = {"profile": device.profile, "serial": device.serial, "seed": device.seed,
                   "initialised": device.initialised.isoformat()}
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(config, fh, indent=1)
-        os.replace(tmp, config_path)
+        write_atomic(config_path, json.dumps(config, indent=1).encode())
         return cls(directory, device)
 
     def store(self, backend: str) -> KeyStore:

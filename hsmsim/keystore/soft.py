@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from hsmsim._atomic import write_atomic
 from hsmsim.errors import KeyNotFoundError, KeystoreError, UnsupportedKeyError
 from hsmsim.keystore.base import (
     KeyAttributes,
@@ -208,10 +208,7 @@ class SoftKeyStore:
             "secret": isinstance(material, bytes),
         }
         path = self._directory / f"{key.attributes.id.hex()}.json"
-        fd, tmp = tempfile.mkstemp(dir=self._directory, prefix=".tmp-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(record, indent=1, sort_keys=True).encode())
 
     def _load(self, path: Path) -> None:
         try:

@@ -8,17 +8,18 @@ PKCS#8 DER under ``$HSMSIM_CACHE_DIR`` (default ``~/.cache/hsmsim``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import math
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from hsmsim._atomic import write_atomic
 from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey
 
 _SMALL_PRIMES_PRODUCT = math.prod(
@@ -164,12 +165,6 @@ def derive_key(seed: str, role: str, spec: KeySpec) -> PrivateKey:
     der = key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(der)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home only costs speed
+    with contextlib.suppress(OSError):  # a read-only home only costs speed
+        write_atomic(path, der)
     return key

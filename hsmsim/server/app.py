@@ -1,0 +1,141 @@
+"""The ASGI application behind ``hsmsim serve``: routing, authentication, bounds, error shapes.
+
+Routes are matched on the *raw* path with empty segments kept, because the Azure SDK sends
+``/keys/NAME/`` and ``/keys/NAME//attestation`` when no version is given. Handlers run in a
+worker thread under the store's lock (key generation is CPU-bound); they raise
+:class:`ApiError` for every client error, and anything else becomes a 500 with no details.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from hsmsim.server.store import ServerStore
+
+MAX_BODY_BYTES = 1024 * 1024
+logger = logging.getLogger("hsmsim.server")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class ApiError(Exception):
+    """A client error with the HTTP status and the vendor-shaped body to send."""
+
+    status: int
+    body: dict[str, object]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One parsed request as handlers see it."""
+
+    method: str
+    segments: list[str]
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    base_url: str
+
+    def json(self, error: Callable[[str], ApiError]) -> dict[str, object]:
+        """The body as a JSON object; ``error(message)`` builds the vendor's 400."""
+        if not self.body:
+            return {}
+        try:
+            data = json.loads(self.body)
+        except (ValueError, RecursionError):
+            raise error("request body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise error("request body must be a JSON object")
+        return data
+
+    def bearer(self) -> str | None:
+        """The bearer token of the Authorization header, if any."""
+        value = self.headers.get("authorization", "")
+        scheme, _, token = value.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+Handler = Callable[[Call], Response]
+
+
+def token_matches(call: Call, token: str) -> bool:
+    """Constant-time check of the request's bearer token."""
+    given = call.bearer()
+    return given is not None and hmac.compare_digest(given.encode(), token.encode())
+
+
+class HsmsimApp:
+    """An ASGI app dispatching to the vendor APIs by path prefix."""
+
+    def __init__(self, store: ServerStore, token: str) -> None:
+        from hsmsim.server import azure, tsb
+
+        self.store = store
+        self.token = token
+        self.apis: list[tuple[str, Callable[[HsmsimApp, Call], Response]]] = [
+            ("v1", tsb.dispatch), ("keys", azure.dispatch),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    self.store.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        response = await self._respond(request)
+        await response(scope, receive, send)
+
+    async def _respond(self, request: Request) -> Response:
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            return JSONResponse({"error": {"code": "RequestTooLarge", "message": "body too large"}}, 413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return JSONResponse({"error": {"code": "RequestTooLarge", "message": "body too large"}}, 413)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        path = raw_path.decode("latin-1").split("?", 1)[0]
+        call = Call(
+            method=request.method,
+            segments=[unquote(s) for s in path.split("/")[1:]],
+            query=dict(request.query_params),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=bytes(body),
+            base_url=f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}",
+        )
+        for prefix, dispatch in self.apis:
+            if call.segments and call.segments[0] == prefix:
+                return await run_in_threadpool(self._guarded, dispatch, call)
+        return JSONResponse({"error": {"code": "NotFound", "message": "no such endpoint"}}, 404)
+
+    def _guarded(self, dispatch: Callable[[HsmsimApp, Call], Response], call: Call) -> Response:
+        try:
+            with self.store.lock:
+                return dispatch(self, call)
+        except ApiError as error:
+            return JSONResponse(error.body, error.status, headers=error.headers)
+        except Exception:
+            logger.exception("internal error on %s /%s", call.method, "/".join(call.segments))
+            return JSONResponse({"error": {"code": "InternalError", "message": "internal error"}}, 500)

@@ -1,0 +1,64 @@
+"""The ``hsmsim serve`` command: run the vendor API emulation on uvicorn."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from hsmsim._atomic import write_atomic
+from hsmsim.server.tls import ensure_tls_files, tls_ca
+from hsmsim.state import DEFAULT_SEED
+
+
+def _token(state: Path, given: str | None) -> str:
+    path = state / "token"
+    if given:
+        return given
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(24)
+    write_atomic(path, token.encode())
+    path.chmod(0o600)
+    return token
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--tls/--no-tls", default=True, show_default=True,
+              help="HTTPS with a certificate from hsmsim's emulated TLS CA (the Azure SDK requires TLS).")
+@click.option("--state", "state_dir", type=click.Path(path_type=Path), default=".hsmsim-server", show_default=True,
+              help="Where keys, passwords, versions and TLS files persist across restarts.")
+@click.option("--token", default=None, help="Bearer token clients must send (default: generated once, kept in "
+              "STATE/token).")
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Seed of the emulated devices and TLS CA.")
+@click.option("--print-ca", is_flag=True, help="Print the TLS CA certificate a client must trust, and exit.")
+def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, seed: str, print_ca: bool) -> None:
+    """Serve the Securosys TSB and Azure Managed HSM key APIs from the emulated HSM."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if print_ca:
+        click.echo(tls_ca(seed)[0].public_bytes(Encoding.PEM).decode(), nl=False)
+        return
+    import uvicorn
+
+    from hsmsim.server.app import HsmsimApp
+    from hsmsim.server.store import ServerStore
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    bearer = _token(state_dir, token)
+    options: dict[str, object] = {}
+    if tls:
+        files = ensure_tls_files(state_dir / "tls", seed, [host])
+        options = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
+        click.echo(f"TLS CA: {files.ca}", err=True)
+    scheme = "https" if tls else "http"
+    click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{host}:{port} "
+               f"(bearer token in {state_dir / 'token'})", err=True)
+    sys.stderr.flush()
+    app = HsmsimApp(ServerStore(state_dir, seed), bearer)
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3,
+                **options)  # type: ignore[arg-type]

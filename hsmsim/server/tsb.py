@@ -1,0 +1,191 @@
+"""The Securosys TSB subset: create a key, read its signed attributes, download the attestation zip, CSR.
+
+Shapes follow ``shared/specs/primus.md`` 1.2. Passwords arrive as arrays of single
+characters (the TSB convention). GUESSES, documented in the README: the error body
+``{"errorCode", "reason", "message"}``, the zip's Content-Type/Disposition, and the CSR
+request body (``signKeyName``/``label``, ``keyPassword``/``password``, optional ``commonName``).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives import serialization
+from starlette.responses import JSONResponse, Response
+
+from hsmsim.errors import KeyNotFoundError, UnsupportedKeyError
+from hsmsim.formats.primus import ALGORITHM_OIDS, CURVE_OIDS, assemble
+from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
+from hsmsim.pki.builder import UTF8, build_csr, name
+from hsmsim.server.app import ApiError, Call, token_matches
+from hsmsim.server.store import PasswordError
+
+if TYPE_CHECKING:
+    from hsmsim.server.app import HsmsimApp
+    from hsmsim.state import HsmState
+
+NAMESPACE = "primus"
+_CURVES_BY_OID = {oid: curve for curve, oid in CURVE_OIDS.items()}
+_MAX_LABEL = 256
+
+
+def _error(status: int, reason: str, message: str) -> ApiError:
+    return ApiError(status, {"errorCode": status, "reason": reason, "message": message})
+
+
+def _bad_request(message: str) -> ApiError:
+    return _error(400, "res.error.bad.request", message)
+
+
+def _password(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list) and all(isinstance(c, str) and len(c) == 1 for c in value) and len(value) <= 256:
+        return "".join(value)
+    raise _bad_request("password must be null or an array of single characters")
+
+
+def _label(body: dict[str, object], *keys: str) -> str:
+    for key in keys:
+        value = body.get(key)
+        if isinstance(value, str) and 0 < len(value) <= _MAX_LABEL:
+            return value
+    raise _bad_request(f"{keys[0]} must be a non-empty string of at most {_MAX_LABEL} characters")
+
+
+def _spec(body: dict[str, object]) -> KeySpec:
+    algorithm = str(body.get("algorithm", "")).upper()
+    size, curve = body.get("keySize"), body.get("curveOid")
+    text = {"RSA": f"rsa-{size}", "AES": f"aes-{size}", "ED": "ed25519"}.get(algorithm)
+    if algorithm == "EC":
+        text = {"secp256r1": "ec-p256", "secp384r1": "ec-p384"}.get(_CURVES_BY_OID.get(str(curve), ""), "")
+    try:
+        return KeySpec.parse(text or "")
+    except UnsupportedKeyError:
+        raise _bad_request(f"unsupported algorithm {algorithm!r} with keySize={size!r} curveOid={curve!r}") from None
+
+
+def _policy(body: dict[str, object]) -> KeyPolicy:
+    attributes = body.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise _bad_request("attributes must be an object")
+    defaults = KeyPolicy()
+    values = {}
+    for field_name in ("sign", "decrypt", "unwrap", "derive", "extractable", "modifiable", "destroyable",
+                       "sensitive", "copyable"):
+        value = attributes.get(field_name, getattr(defaults, field_name))
+        if not isinstance(value, bool):
+            raise _bad_request(f"attributes.{field_name} must be a boolean")
+        values[field_name] = value
+    return KeyPolicy(**values)
+
+
+def _authorised_key(app: HsmsimApp, state: HsmState, body: dict[str, object], *label_keys: str) -> StoredKey:
+    label = _label(body, *label_keys)
+    try:
+        key = state.store("soft").get(label)
+    except KeyNotFoundError:
+        raise _error(404, "res.error.key.not.found", f"key {label!r} not found") from None
+    try:
+        app.store.check_password(NAMESPACE, label, _password(body.get("password", body.get("keyPassword"))))
+    except PasswordError as exc:
+        raise _error(403, "res.error.key.password.wrong", str(exc)) from None
+    return key
+
+
+def _attributes_response(state: HsmState, key: StoredKey, *, extended: bool) -> Response:
+    hsm = state.hsm(key.label)
+    signer = hsm.keystore.signer(key) if key.public_key is not None else None
+    now = datetime.now(UTC).replace(microsecond=0)
+    bundle = assemble(key, signer, hsm.attestation_identity(), now)
+    attrs = key.attributes
+    algorithm, algorithm_oid = ALGORITHM_OIDS[key.spec.key_type]
+    public = None
+    if key.public_key is not None:
+        public = base64.b64encode(key.public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    description: dict[str, object] = {
+        "label": attrs.label, "id": attrs.id.hex(), "algorithm": algorithm, "algorithmOid": algorithm_oid,
+        "curveOid": CURVE_OIDS.get(key.spec.curve or ""),
+        "keySize": key.spec.bits if key.spec.key_type is not KeyType.EC_EDWARDS else None,
+        "createTime": key.created.strftime("%Y-%m-%dT%H:%M:%SZ"), "attestTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "publicKey": public, "addressTruncated": None,
+        "attributes": {
+            "decrypt": attrs.decrypt, "sign": attrs.sign, "ekaSign": False, "unwrap": attrs.unwrap,
+            "derive": attrs.derive, "sensitive": attrs.sensitive, "alwaysSensitive": attrs.always_sensitive,
+            "extractable": attrs.extractable, "neverExtractable": attrs.never_extractable,
+            "modifiable": attrs.modifiable, "copyable": attrs.copyable, "destroyable": attrs.destroyable,
+        },
+        "policy": None,
+    }
+    if extended:
+        description.update({"uuid": None, "derivedAttributes": None, "keyUsageCount": 0})
+    return JSONResponse({
+        "xml": bundle.xml.decode(), "json": description,
+        "xmlSignature": base64.b64encode(bundle.signature).decode(),
+        "attestationKeyName": "attestation-key",
+    })
+
+
+def _create(app: HsmsimApp, state: HsmState, call: Call) -> Response:
+    body = call.json(_bad_request)
+    label = _label(body, "label")
+    spec, policy = _spec(body), _policy(body)
+    password = _password(body.get("password"))
+    store = state.store("soft")
+    try:
+        store.get(label)
+    except KeyNotFoundError:
+        pass
+    else:
+        raise _error(409, "res.error.key.already.exists", f"a key labelled {label!r} already exists")
+    key = store.generate(spec, label, policy=policy)
+    app.store.set_password(NAMESPACE, label, password)
+    return _attributes_response(state, key, extended=False)
+
+
+def _attributes(app: HsmsimApp, state: HsmState, call: Call) -> Response:
+    key = _authorised_key(app, state, call.json(_bad_request), "label")
+    return _attributes_response(state, key, extended=True)
+
+
+def _attestation_zip(app: HsmsimApp, state: HsmState, call: Call) -> Response:
+    key = _authorised_key(app, state, call.json(_bad_request), "label")
+    evidence = state.hsm(key.label).attest(key.label, "primus")
+    stem = evidence.primary.removesuffix(".zip")
+    return Response(evidence.files[evidence.primary], media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{stem}.zip"'})
+
+
+def _csr(app: HsmsimApp, state: HsmState, call: Call) -> Response:
+    body = call.json(_bad_request)
+    key = _authorised_key(app, state, body, "signKeyName", "label")
+    if key.public_key is None:
+        raise _bad_request(f"key {key.label!r} is a secret key; no CSR can be made")
+    common_name = body.get("commonName", key.label)
+    if not isinstance(common_name, str) or not 0 < len(common_name) <= 64:
+        raise _bad_request("commonName must be a string of 1 to 64 characters")
+    csr = build_csr(name(("CN", common_name, UTF8)), state.store("soft").signer(key))
+    return Response(csr.public_bytes(serialization.Encoding.PEM), media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{key.label}.csr"'})
+
+
+_ROUTES = {
+    ("POST", ("v1", "key")): _create,
+    ("POST", ("v1", "key", "attributes")): _attributes,
+    ("POST", ("v1", "key", "keyAttestation")): _attestation_zip,
+    ("POST", ("v1", "certificate", "synchronous", "request", "download")): _csr,
+    ("POST", ("v1", "certificate", "request")): _csr,
+}
+
+
+def dispatch(app: HsmsimApp, call: Call) -> Response:
+    """Authenticate (bearer token) and route one TSB call."""
+    if not token_matches(call, app.token):
+        raise _error(401, "res.error.unauthorized", "missing or invalid bearer token")
+    handler = _ROUTES.get((call.method, tuple(call.segments)))
+    if handler is None:
+        raise _error(404, "res.error.not.found", f"no endpoint {call.method} /{'/'.join(call.segments)}")
+    return handler(app, app.store.device(NAMESPACE, "primus"), call)
