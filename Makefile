@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n 2 --dist worksteal
 
-.PHONY: setup demo test lint bench clean
+FUZZ_SECONDS ?= 300
+.PHONY: setup demo test lint bench fuzz clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +27,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python scripts/bench.py
+
+# The reference verifiers against themselves: crashes, hangs and specification violations are findings.
+fuzz: setup
+	$(BIN)/hsmsim fuzz --format primus --duration $(FUZZ_SECONDS) -j 2 --seed "fuzz-$$(date +%s)" --out build/fuzz
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hsmsim

@@ -68,6 +68,11 @@ class Reason(enum.StrEnum):
     """The attested key's type or size is not allowed by the profile (e.g. CA/B Forum code signing)."""
     UNEXPECTED_CONTENT = "UNEXPECTED_CONTENT"
     """The evidence carries elements the strict profile does not allow."""
+    CERT_EKU = "CERT_EKU"
+    """A chain certificate's extendedKeyUsage lacks the purpose its position requires, or carries one
+    reserved for another position (e.g. Thales Luna's 1.3.6.1.4.1.12383.1.x roles)."""
+    CERT_POLICY = "CERT_POLICY"
+    """A chain certificate lacks a certificate policy (or enrollment policy item) the format requires."""
 
 
 class Profile(enum.StrEnum):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim import __version__
-from hsmsim.corpus.model import SCHEMA_NAME, FlagNote, Result, Severity, VectorCase
+from hsmsim.corpus.model import PROVENANCE_NOTES, SCHEMA_NAME, FlagNote, Result, Severity, VectorCase, case_from_json
 from hsmsim.corpus.schema import VECTOR_SCHEMA
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import get_format, names
@@ -31,6 +31,7 @@ REGISTRY_FILE = "ids.json"
 MANIFEST_FILE = "manifest.json"
 CHANGELOG_FILE = "CHANGELOG.md"
 SCHEMA_DIR = "schema"
+PROMOTED_DIR = "promoted"
 _SEVERITY_ORDER = [s.value for s in Severity]
 _PROVENANCE_FLAGS = {"Resigned", "Stale", "Golden"}
 
@@ -95,6 +96,17 @@ class IdRegistry:
             if retired:
                 lines += [f"Retired ({len(retired)}):", ""] + [f"- `{i}`" for i in retired] + [""]
         return "\n".join(lines)
+
+
+def _read_promoted(directory: Path) -> dict[str, list[dict[str, object]]]:
+    """Promoted fuzz findings by format (data kept verbatim across regenerations)."""
+    promoted: dict[str, list[dict[str, object]]] = {}
+    for path in sorted(directory.glob("*.json")) if directory.exists() else []:
+        try:
+            promoted[path.stem] = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise CorpusError(f"corrupt promoted vectors {path}: {exc}") from exc
+    return promoted
 
 
 def native_dir(vector_id: str) -> str:
@@ -163,12 +175,14 @@ def build_corpus(
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST_FILE).exists():
         raise CorpusError(f"{out} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
     registry = registry if registry is not None else IdRegistry.load(out / REGISTRY_FILE)
+    promoted = _read_promoted(out / PROMOTED_DIR)
     per_format: dict[str, tuple[list[VectorCase], dict[str, FlagNote]]] = {}
     for format_name in formats or names():
         fmt = get_format(format_name)
         if progress:
             progress(format_name)
-        per_format[format_name] = (fmt.vector_cases(seed), fmt.vector_notes())
+        cases = fmt.vector_cases(seed) + [case_from_json(v, seed) for v in promoted.get(format_name, [])]
+        per_format[format_name] = (cases, {**PROVENANCE_NOTES, **fmt.vector_notes()})
     all_ids = [c.id for cases, _ in per_format.values() for c in cases]
     duplicates = [i for i, n in Counter(all_ids).items() if n > 1]
     if duplicates:
@@ -179,6 +193,9 @@ def build_corpus(
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     (out / SCHEMA_DIR).mkdir(parents=True)
     (out / SCHEMA_DIR / SCHEMA_NAME).write_bytes(_dumps(VECTOR_SCHEMA))
+    for format_name, vectors in promoted.items():
+        (out / PROMOTED_DIR).mkdir(exist_ok=True)
+        (out / PROMOTED_DIR / f"{format_name}.json").write_bytes(_dumps(vectors))
     counts: dict[str, Counter[str]] = {k: Counter() for k in ("format", "result", "flag", "severity")}
     anchors: dict[str, dict[str, str]] = {}
     for format_name, (cases, notes) in per_format.items():

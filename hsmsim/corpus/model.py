@@ -119,3 +119,42 @@ class VectorCase:
             if reason is not Reason.OK:
                 return reason
         return Reason.OK
+
+
+PROVENANCE_NOTES = {
+    "Golden": FlagNote("BASIC", Severity.INFO, "unmutated evidence from the emulated HSM",
+                       "a verifier that rejects it is broken for this key type"),
+    "Resigned": FlagNote("PROVENANCE", Severity.INFO,
+                         "the genuine attestation key re-signed after the mutation",
+                         "the defect reaches the semantic checks behind the signature"),
+    "Stale": FlagNote("PROVENANCE", Severity.INFO,
+                      "the final bytes are not signed by the genuine attestation key after the mutation",
+                      "the signature or chain check should catch it first"),
+    "FuzzFinding": FlagNote("FUZZ", Severity.MEDIUM, "a minimised case found by `hsmsim fuzz` and promoted",
+                            "a verifier disagreed with the reference verifier or the specification on it"),
+}
+"""Flags every format may use; the corpus builder defines them in every file that uses them."""
+
+
+def case_from_json(vector: dict[str, object], seed: str) -> VectorCase:
+    """A :class:`VectorCase` back from a corpus-shaped JSON vector (promoted fuzz findings)."""
+    import base64
+    from datetime import datetime
+
+    inputs = vector["inputs"]
+    trust = vector["trust"]
+    provenance = vector["provenance"]
+    assert isinstance(inputs, dict) and isinstance(trust, dict) and isinstance(provenance, dict)
+    files = {entry["path"]: base64.b64decode(entry["base64"]) for entry in inputs["files"]}
+    profiles = vector["profiles"]
+    assert isinstance(profiles, dict)
+    return VectorCase(
+        id=str(vector["id"]), comment=str(vector["comment"]), flags=tuple(vector["flags"]),  # type: ignore[arg-type]
+        expected={Profile(p): Reason(v["reason"]) for p, v in profiles.items()},
+        evidence=Evidence(str(vector["id"]).split("::")[0], files, str(inputs["primary"])),
+        anchors=tuple(x509.load_pem_x509_certificate(a.encode()) for a in trust["anchors"]),
+        validation_time=datetime.fromisoformat(str(trust["validationTime"]).replace("Z", "+00:00")),
+        provenance=Provenance(seed=str(provenance.get("seed") or seed), signing=Signing(provenance["signing"]),
+                              golden=provenance.get("golden"), operator=provenance.get("operator"),
+                              path=provenance.get("path")),
+    )

@@ -45,10 +45,11 @@ from hsmsim.formats.base import (
     TrustAnchors,
     read_bundle_dir,
 )
+from hsmsim.fuzz.model import FuzzModel
 from hsmsim.hsm import AttestationRequest, Device
 from hsmsim.keystore.base import KeyType, PrivateKey, StoredKey
 from hsmsim.pki.builder import UTF8, build_csr, name
-from hsmsim.pki.chain import require_key_usage, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, require_key_usage, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.primus import primus_attestation_identity
 from hsmsim.safeio import XmlLimits, parse_xml, read_zip
@@ -317,10 +318,9 @@ def _load_chain(chain_pem: bytes) -> list[x509.Certificate]:
     if chain_pem.count(b"-----BEGIN") > 8:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{CHAIN_FILE} holds more than 8 certificates")
     try:
-        certs = x509.load_pem_x509_certificates(chain_pem)
-    except ValueError as exc:
+        return [fully_parsed(c) for c in x509.load_pem_x509_certificates(chain_pem)]
+    except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"{CHAIN_FILE} is not a PEM certificate chain: {exc}") from None
-    return certs
 
 
 def _check_signature(leaf: x509.Certificate, xml: bytes, signature: bytes) -> None:
@@ -446,7 +446,7 @@ def _check_binding(spki: bytes, csr_data: bytes | None) -> None:
                else x509.load_der_x509_csr(csr_data))
         csr_spki = spki_der(csr.public_key())
         valid = csr.is_signature_valid
-    except (ValueError, UnsupportedAlgorithm, TypeError) as exc:
+    except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"CSR does not parse: {exc}") from None
     if not valid:
         raise Rejected(Reason.CSR_SIGNATURE_INVALID, "CSR self-signature does not verify")
@@ -656,6 +656,12 @@ class PrimusFormat:
         from hsmsim.formats import primus_vectors
 
         return primus_vectors.notes()
+
+    def fuzz_model(self, seed: str) -> FuzzModel:
+        """Structure-aware fuzzing: the vector catalogue's operators plus random field-level ones."""
+        from hsmsim.formats import primus_vectors
+
+        return primus_vectors.fuzz_model(seed)
 
 
 PRIMUS = register(PrimusFormat())

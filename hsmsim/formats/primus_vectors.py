@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import random
 import re
 import zipfile
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from faker import Faker
 
 from hsmsim import mutate
-from hsmsim.corpus.model import FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.corpus.model import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.formats.base import Evidence
 from hsmsim.formats.primus import (
     CHAIN_FILE,
@@ -33,6 +34,7 @@ from hsmsim.formats.primus import (
     pem,
     sign_xml,
 )
+from hsmsim.fuzz.model import FuzzModel, FuzzOperator
 from hsmsim.hsm import DEVICE_EPOCH, Device
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
@@ -291,7 +293,8 @@ def _pem_block(der: bytes, label: bytes) -> bytes:
 
 def _public_key_value(bench: Workbench) -> bytes:
     match = re.search(rb"<public_key>([^<]*)</public_key>", bench.xml)
-    assert match is not None
+    if match is None:
+        raise mutate.MutationError("no <public_key>")
     return match.group(1)
 
 
@@ -303,7 +306,8 @@ def _set_public_key(fn: Callable[[Workbench, bytes], bytes]) -> Operator:
 
 def _pkcs1_instead_of_spki(bench: Workbench, _value: bytes) -> bytes:
     public = bench.key.public_key
-    assert isinstance(public, rsa.RSAPublicKey)
+    if not isinstance(public, rsa.RSAPublicKey):
+        raise mutate.MutationError("PKCS#1 needs an RSA key")
     return base64.b64encode(public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1))
 
 
@@ -676,24 +680,13 @@ def mutations() -> list[Mutation]:
     return m
 
 
-COMMON_NOTES = {
-    "Golden": FlagNote("BASIC", Severity.INFO, "unmutated evidence from the emulated HSM",
-                       "a verifier that rejects it is broken for this key type", (SPEC,)),
-    "Resigned": FlagNote("PROVENANCE", Severity.INFO,
-                         "the genuine attestation key re-signed the XML after the mutation",
-                         "the defect reaches the semantic checks behind the signature", ()),
-    "Stale": FlagNote("PROVENANCE", Severity.INFO,
-                      "the final bytes are not signed by the genuine attestation key after the mutation",
-                      "the signature or chain check should catch it first", ()),
-    "StrictKeyPolicy": FlagNote("PROFILE", Severity.LOW,
-                                "key type or size outside the CA/B Forum code-signing rules",
-                                "valid evidence; the strict profile rejects it with KEY_POLICY", (CSBR,)),
-}
+STRICT_KEY_POLICY_NOTE = FlagNote("PROFILE", Severity.LOW, "key type or size outside the CA/B Forum code-signing rules",
+                                  "valid evidence; the strict profile rejects it with KEY_POLICY", (CSBR,))
 
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the Primus vectors use, with its definition."""
-    out = dict(COMMON_NOTES)
+    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE}
     for mutation in mutations():
         out[mutation.flag] = mutation.note
     return out
@@ -729,3 +722,152 @@ def vector_cases(seed: str) -> list[VectorCase]:
         ))
     return cases
 
+
+
+# -- fuzzing ---------------------------------------------------------------------------------
+
+_INTERESTING_VALUES = (b"", b"true", b"false", b"TRUE", b"1", b"0", b"-1", b"imported", b"generated", b"A" * 300,
+                       b"\xc3\xa9", b"&amp;", b"&lt;x&gt;", b"9" * 40, b"MIIB", b"2099-01-01T00:00:00Z", b" true")
+_MEMBER_KINDS = ("xml", "sig", "chain", "pem", "csr")
+
+
+def _member_name(bench: Workbench, kind: str) -> tuple[dict[str, bytes], str]:
+    if kind == "csr":
+        return bench.outer, bench.csr_name
+    name_ = {"xml": bench.xml_name, "sig": bench.sig_name, "chain": CHAIN_FILE, "pem": f"{bench.stem}.pem"}[kind]
+    return bench.members, name_
+
+
+def _xml_tags(bench: Workbench) -> list[str]:
+    return re.findall(r"^\s*<([a-z_]+)>", bench.xml.decode("utf-8", "replace"), flags=re.M)
+
+
+def _fz_xml_set(bench: Workbench, rng: random.Random) -> str:
+    tag = rng.choice(_xml_tags(bench))
+    bench.xml = mutate.set_element(bench.xml, tag, rng.choice(_INTERESTING_VALUES))
+    return f"/private_key//{tag}"
+
+
+def _fz_xml_remove(bench: Workbench, rng: random.Random) -> str:
+    tag = rng.choice(_xml_tags(bench))
+    bench.xml = mutate.remove_element(bench.xml, tag)
+    return f"/private_key//{tag}"
+
+
+def _fz_xml_duplicate(bench: Workbench, rng: random.Random) -> str:
+    tag = rng.choice(_xml_tags(bench))
+    bench.xml = mutate.duplicate_element(bench.xml, tag, rng.choice((None, *_INTERESTING_VALUES)))
+    return f"/private_key//{tag}"
+
+
+def _fz_xml_swap_lines(bench: Workbench, rng: random.Random) -> str:
+    lines = bench.xml.split(b"\n")
+    index = rng.randrange(1, max(2, len(lines) - 3))
+    lines[index], lines[index + 1] = lines[index + 1], lines[index]
+    bench.xml = b"\n".join(lines)
+    return f"<label>.xml:line{index}"
+
+
+def _fz_xml_insert(bench: Workbench, rng: random.Random) -> str:
+    tag = rng.choice(_xml_tags(bench))
+    extra = rng.choice((b"\t<x>1</x>", b"\t<!-- c -->", b"\t<?pi x?>", b"\t<public_key_hash>AA==</public_key_hash>",
+                        b"\t<extractable>true</extractable>", b"\t<a><b>deep</b></a>"))
+    bench.xml = mutate.insert_after(bench.xml, tag, extra)
+    return f"/private_key//{tag}/following-sibling"
+
+
+def _fz_flip(bench: Workbench, rng: random.Random) -> str:
+    kind = rng.choice(_MEMBER_KINDS)
+    where, key = _member_name(bench, kind)
+    if not where.get(key):
+        raise mutate.MutationError(f"no {kind}")
+    where[key] = mutate.flip_bit(where[key], rng.randrange(len(where[key]) * 8))
+    return key
+
+
+def _fz_truncate(bench: Workbench, rng: random.Random) -> str:
+    kind = rng.choice(_MEMBER_KINDS)
+    where, key = _member_name(bench, kind)
+    if key not in where:
+        raise mutate.MutationError(f"no {kind}")
+    where[key] = mutate.truncate(where[key], rng.randrange(max(1, len(where[key]))))
+    return key
+
+
+def _fz_extend(bench: Workbench, rng: random.Random) -> str:
+    kind = rng.choice(_MEMBER_KINDS)
+    where, key = _member_name(bench, kind)
+    if key not in where:
+        raise mutate.MutationError(f"no {kind}")
+    where[key] = mutate.extend(where[key], rng.randbytes(rng.choice((1, 2, 16, 256))))
+    return key
+
+
+def _fz_chain_shuffle(bench: Workbench, rng: random.Random) -> str:
+    certs = bench.chain()
+    choice = rng.randrange(3)
+    if choice == 0:
+        rng.shuffle(certs)
+    elif choice == 1 and len(certs) > 1:
+        del certs[rng.randrange(len(certs))]
+    else:
+        certs.insert(rng.randrange(len(certs) + 1), rng.choice(certs))
+    bench.set_chain(certs)
+    return CHAIN_FILE
+
+
+def _splice_from(other: Callable[[], Workbench]) -> Callable[[Workbench, random.Random], str]:
+    def apply(bench: Workbench, rng: random.Random) -> str:
+        donor = other()
+        kind = rng.choice(("sig", "csr", "pem", "xml"))
+        where, key = _member_name(bench, kind)
+        donor_where, donor_key = _member_name(donor, kind)
+        if donor_key not in donor_where:
+            raise mutate.MutationError(f"donor has no {kind}")
+        where[key] = donor_where[donor_key]
+        return f"{key}<-splice"
+    return apply
+
+
+def _catalogue_operator(mutation: Mutation) -> FuzzOperator:
+    def apply(bench: Workbench, _rng: random.Random) -> str:
+        mutation.apply(bench)
+        return mutation.path
+    invalid = mutation.expected[Profile.STRUCTURAL] is not Reason.OK
+    return FuzzOperator(mutation.id, apply, invalidating=invalid, resign=mutation.resign, goldens=(mutation.golden,),
+                        catalogue=True)
+
+
+def fuzz_model(seed: str) -> FuzzModel:
+    """The Primus fuzzing surface: the catalogue's mutations plus random field-level operators."""
+    kit = PrimusKit.build(seed)
+    cache: dict[str, Workbench] = {}
+
+    def open_bench(spec: str) -> Workbench:
+        if spec not in cache:
+            cache[spec] = Workbench.open(kit, spec)
+        golden = cache[spec]
+        return Workbench(kit, golden.key, golden.stem, dict(golden.members), dict(golden.outer))
+
+    asymmetric = tuple(s for s in GOLDEN_SPECS if not s.startswith("aes"))
+    random_ops = (
+        FuzzOperator("xml.set", _fz_xml_set), FuzzOperator("xml.remove", _fz_xml_remove),
+        FuzzOperator("xml.duplicate", _fz_xml_duplicate), FuzzOperator("xml.swap", _fz_xml_swap_lines),
+        FuzzOperator("xml.insert", _fz_xml_insert),
+        FuzzOperator("bytes.flip", _fz_flip, invalidating=False, resign=None),
+        FuzzOperator("bytes.truncate", _fz_truncate), FuzzOperator("bytes.extend", _fz_extend),
+        FuzzOperator("chain.shuffle", _fz_chain_shuffle),
+        FuzzOperator("splice", _splice_from(lambda: open_bench("ec-p256"))),
+    )
+    catalogue = tuple(_catalogue_operator(m) for m in mutations()
+                      if m.id not in ("primus::encoding::huge-element", "primus::encoding::zip-bomb"))
+
+    def render(bench: Workbench, packed: bool) -> Evidence:
+        if packed or bench.zip_override is not None:
+            return bench.evidence()
+        return Evidence("primus", {**bench.members, **bench.outer}, bench.xml_name)
+
+    return FuzzModel(
+        format="primus", goldens=asymmetric, operators=catalogue + random_ops, anchors=(kit.identity.root,),
+        validation_time=VALIDATION_TIME, open=open_bench, resign=Workbench.resign, render=render,
+    )

@@ -39,6 +39,22 @@ class ChainPolicy:
     """Check the trust anchor's own validity period at the validation time."""
 
 
+CERT_PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)
+"""What cryptography raises on a malformed certificate, eagerly or on first field access."""
+
+
+def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
+    """Touch every field the path walk reads, so a malformed field fails here and not mid-walk.
+
+    cryptography parses names and extensions lazily; raises one of :data:`CERT_PARSE_ERRORS`.
+    """
+    _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.not_valid_before_utc,
+         cert.not_valid_after_utc, cert.version, cert.public_key(), cert.signature_hash_algorithm)
+    for ext in cert.extensions:
+        _ = ext.value
+    return cert
+
+
 def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         child.verify_directly_issued_by(issuer)
@@ -104,6 +120,11 @@ def validate_chain(
     """
     if not anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
+    try:
+        for cert in (leaf, *untrusted):
+            fully_parsed(cert)
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"a chain certificate does not parse: {exc}") from None
     anchor_ders = {a.public_bytes(_DER) for a in anchors}
     path = [leaf]
     current = leaf

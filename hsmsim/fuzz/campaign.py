@@ -1,0 +1,187 @@
+"""Run a fuzz campaign: workers judge cases in parallel, the parent deduplicates, minimises and writes.
+
+Workers are separate processes (``-j N``), each with its own model and target, an address-space
+bound, and an in-process time bound per case. The parent keeps the first case of every
+dedup key, minimises it, and writes it as a ready-to-add vector.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import resource
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hsmsim.errors import HsmsimError
+from hsmsim.formats import get_format
+from hsmsim.fuzz.engine import (
+    CampaignStats,
+    CaseRunner,
+    Finding,
+    FuzzCase,
+    ReferenceTarget,
+    Target,
+    dedup_key,
+    plan_case,
+    shard_indices,
+)
+from hsmsim.fuzz.findings import write_finding
+from hsmsim.fuzz.model import FuzzModel
+
+CHUNK = 64
+MEMORY_BOUND_BYTES = 2 * 1024**3
+
+
+class FuzzError(HsmsimError):
+    """The campaign cannot run as asked (unknown target, format without a fuzz model...)."""
+
+
+TargetFactory = Callable[[], Target]
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """Everything a worker needs to rebuild the campaign on its own."""
+
+    format: str
+    seed: str
+    target: TargetFactory
+    iterations: int | None = None
+    duration: float | None = None
+    shard: tuple[int, int] = (0, 1)
+    jobs: int = 1
+    start: int = 0
+
+
+@dataclass
+class CampaignResult:
+    """Counters, findings and where they were written."""
+
+    stats: CampaignStats
+    findings: list[Finding] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+
+
+def load_model(format_name: str, seed: str) -> FuzzModel:
+    """The format's structure-aware fuzz model; raises :class:`FuzzError` when it has none."""
+    fmt = get_format(format_name)
+    factory = getattr(fmt, "fuzz_model", None)
+    if factory is None:
+        raise FuzzError(f"format {format_name} has no structure-aware fuzz model yet")
+    model = factory(seed)
+    assert isinstance(model, FuzzModel)
+    return model
+
+
+_worker: CaseRunner | None = None
+_worker_seed = ""
+
+
+def _init_worker(spec: CampaignSpec, bound_memory: bool) -> None:
+    global _worker, _worker_seed
+    if bound_memory:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND_BYTES, MEMORY_BOUND_BYTES))
+    _worker = CaseRunner(load_model(spec.format, spec.seed), spec.target())
+    _worker_seed = spec.seed
+
+
+def _run_chunk(indices: list[int]) -> tuple[int, Counter[str], Counter[str], list[tuple[str, str, FuzzCase]]]:
+    assert _worker is not None
+    hits: Counter[str] = Counter()
+    verdicts: Counter[str] = Counter()
+    found = []
+    for index in indices:
+        case = plan_case(_worker.model, _worker_seed, index)
+        built, outcome, reference, kind = _worker.judge(case)
+        hits.update(name for name, _ in built.applied)
+        verdicts[outcome.verdict] += 1
+        if kind is not None:
+            found.append((kind, dedup_key(kind, built, outcome, reference), case))
+    return len(indices), hits, verdicts, found
+
+
+def _chunks(spec: CampaignSpec, deadline: float | None) -> object:
+    total = spec.iterations if spec.iterations is not None else 10**12
+    batch: list[int] = []
+    for index in shard_indices(spec.start, total, spec.shard):
+        batch.append(index)
+        if len(batch) == CHUNK:
+            yield batch
+            batch = []
+            if deadline is not None and time.monotonic() > deadline:
+                return
+    if batch:
+        yield batch
+
+
+def run_campaign(
+    spec: CampaignSpec, out: Path | None = None, *, progress: Callable[[CampaignStats, int], None] | None = None,
+) -> CampaignResult:
+    """Run the campaign, then minimise and (when ``out`` is given) write each distinct finding."""
+    if spec.iterations is None and spec.duration is None:
+        raise FuzzError("give --iterations or --duration")
+    stats = CampaignStats()
+    first_case: dict[str, tuple[str, FuzzCase]] = {}
+    started = time.monotonic()
+    deadline = started + spec.duration if spec.duration is not None else None
+
+    def absorb(result: tuple[int, Counter[str], Counter[str], list[tuple[str, str, FuzzCase]]]) -> None:
+        count, hits, verdicts, found = result
+        stats.executed += count
+        stats.operator_hits.update(hits)
+        stats.verdicts.update(verdicts)
+        for kind, key, case in found:
+            first_case.setdefault(key, (kind, case))
+        stats.seconds = time.monotonic() - started
+        if progress:
+            progress(stats, len(first_case))
+
+    if spec.jobs <= 1:
+        _init_worker(spec, bound_memory=False)
+        for chunk in _chunks(spec, deadline):
+            absorb(_run_chunk(chunk))  # type: ignore[arg-type]
+    else:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(spec.jobs, initializer=_init_worker, initargs=(spec, True)) as pool:
+            for result in pool.imap_unordered(_run_chunk, _chunks(spec, deadline)):  # type: ignore[arg-type]
+                absorb(result)
+    stats.seconds = time.monotonic() - started
+
+    runner = CaseRunner(load_model(spec.format, spec.seed), spec.target())
+    result = CampaignResult(stats)
+    for key, (kind, case) in sorted(first_case.items()):
+        built, outcome, reference = runner.minimise(case, kind, key)
+        finding = Finding(kind, key, built, outcome, reference)
+        result.findings.append(finding)
+        if out is not None:
+            result.written.append(write_finding(out, finding, runner.model, spec.seed, runner.target.name))
+    runner.target.close()
+    if out is not None:
+        summary = {
+            "format": spec.format, "seed": spec.seed, "shard": f"{spec.shard[0]}/{spec.shard[1]}",
+            "target": runner.target.name, "executed": stats.executed, "seconds": round(stats.seconds, 3),
+            "execsPerSecond": round(stats.execs_per_second, 1), "verdicts": dict(stats.verdicts),
+            "operatorHits": dict(sorted(stats.operator_hits.items())),
+            "operatorsNeverHit": sorted({op.name for op in runner.model.operators} - set(stats.operator_hits)),
+            "findings": [{"slug": f.slug, "kind": f.kind, "key": f.key} for f in result.findings],
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return result
+
+
+def reference_target(format_name: str) -> TargetFactory:
+    """A picklable factory of the in-process reference verifier."""
+    return _ReferenceFactory(format_name)
+
+
+@dataclass(frozen=True)
+class _ReferenceFactory:
+    format: str
+
+    def __call__(self) -> Target:
+        return ReferenceTarget(self.format)

@@ -1,0 +1,308 @@
+"""The fuzzing engine: plan reproducible cases, run them against a target, apply the oracles.
+
+A campaign is a pure function of (format, seed, case index): case ``i`` draws its golden, its
+1 to 3 operators and their sub-seeds from ``Random(f"{seed}:{i}")``, so any case replays alone
+and ``--shard K/N`` (cases with ``i % N == K``) splits a campaign without overlap.
+
+Oracles, per case:
+
+* **specification** — the case is invalid by construction (a catalogue operator that must be
+  rejected, not undone by re-signing) but the target accepts while the reference rejects;
+* **differential** — the target's ACCEPT/REJECT differs from the reference verifier's;
+* **robustness** — the target crashes, hangs, runs out of memory or answers malformed output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import signal
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from hsmsim.formats import Evidence, TrustAnchors, get_format
+from hsmsim.fuzz.model import FuzzModel, FuzzOperator
+from hsmsim.mutate import MutationError
+from hsmsim.verdict import Profile, Verdict
+
+HAVOC = "bytes.havoc"
+_HAVOC_RATE = 0.05
+_OP_COUNTS = (1, 2, 3)
+_OP_WEIGHTS = (0.6, 0.3, 0.1)
+_RESIGN_RATE = 0.5
+# An operator whose target the earlier operators destroyed fails; the case goes on without it.
+_OPERATOR_FAILURES = (MutationError, ValueError, IndexError, KeyError, TypeError, AssertionError)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a verifier said about one case: ACCEPT, REJECT, CRASH, HANG, MEMORY or ERROR."""
+
+    verdict: str
+    reason: str | None = None
+    detail: str = ""
+
+
+class Target(Protocol):
+    """A verifier under test."""
+
+    name: str
+    packed: bool
+    """True when it needs the vendor's container (zip, gzip) rather than loose files."""
+
+    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Outcome:
+        """Verify one case; never raises (failures become CRASH/HANG/ERROR outcomes)."""
+        ...
+
+    def close(self) -> None:
+        """Release processes or handles."""
+        ...
+
+
+class _Hang(Exception):  # noqa: N818 - internal control flow for the in-process time bound
+    pass
+
+
+@contextmanager
+def time_bound(seconds: float) -> Iterator[None]:
+    """Raise :class:`_Hang` in the main thread after ``seconds`` (no-op outside the main thread)."""
+    def on_alarm(_signum: int, _frame: object) -> None:
+        raise _Hang
+
+    try:
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+    except ValueError:  # not the main thread
+        yield
+        return
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def verdict_outcome(run: Callable[[], Verdict], timeout: float) -> Outcome:
+    """Run an in-process verifier call: a Verdict becomes ACCEPT/REJECT, any exception CRASH."""
+    try:
+        with time_bound(timeout):
+            verdict = run()
+    except _Hang:
+        return Outcome("HANG", None, f"no verdict within {timeout} s")
+    except MemoryError:
+        return Outcome("MEMORY", None, "memory bound exceeded")
+    except Exception as exc:  # noqa: BLE001 - an exception out of verify() is exactly what we look for
+        return Outcome("CRASH", None, f"{type(exc).__name__}: {exc}"[:300])
+    if not isinstance(verdict, Verdict):
+        return Outcome("ERROR", None, f"verifier returned {type(verdict).__name__}, not a Verdict")
+    return Outcome("ACCEPT" if verdict.accepted else "REJECT", verdict.reason.value, verdict.detail[:300])
+
+
+@dataclass
+class ReferenceTarget:
+    """hsmsim's own reference verifier for the format, in-process."""
+
+    format: str
+    timeout: float = 10.0
+    name: str = "reference"
+    packed: bool = False
+
+    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Outcome:
+        """The reference verdict, with exceptions and hangs turned into outcomes."""
+        fmt = get_format(self.format)
+        return verdict_outcome(lambda: fmt.verify(evidence, trust, at=at, profile=profile), self.timeout)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass(frozen=True)
+class FuzzCase:
+    """A reproducible case: golden, operator names with their sub-seeds, the re-sign coin, havoc."""
+
+    index: int
+    golden: str
+    operators: tuple[tuple[str, int], ...]
+    resign: bool
+    havoc: int | None = None
+
+    def without(self, position: int) -> FuzzCase:
+        """The same case with one operator dropped (for minimisation)."""
+        ops = self.operators[:position] + self.operators[position + 1:]
+        return FuzzCase(self.index, self.golden, ops, self.resign, self.havoc)
+
+
+def plan_case(model: FuzzModel, campaign_seed: str, index: int) -> FuzzCase:
+    """Case ``index`` of the campaign: a pure function of its arguments."""
+    rng = random.Random(f"{campaign_seed}:{index}")
+    golden = rng.choice(model.goldens)
+    count = rng.choices(_OP_COUNTS, _OP_WEIGHTS)[0]
+    usable = [op for op in model.operators if op.goldens is None or golden in op.goldens]
+    names = [op.name for op in rng.sample(usable, min(count, len(usable)))]
+    operators = tuple((name, rng.getrandbits(32)) for name in names)
+    resign = rng.random() < _RESIGN_RATE
+    havoc = rng.getrandbits(32) if rng.random() < _HAVOC_RATE else None
+    return FuzzCase(index, golden, operators, resign, havoc)
+
+
+@dataclass(frozen=True)
+class BuiltCase:
+    """A case rendered to evidence, with what was actually applied."""
+
+    case: FuzzCase
+    evidence: Evidence
+    applied: tuple[tuple[str, str], ...]
+    invalid_by_construction: bool
+    resigned: bool
+
+
+def _havoc(evidence: Evidence, seed: int) -> tuple[Evidence, str]:
+    rng = random.Random(seed)
+    name = rng.choice(sorted(evidence.files))
+    data = bytearray(evidence.files[name])
+    for _ in range(rng.randint(1, 8)):
+        if not data:
+            break
+        position = rng.randrange(len(data))
+        action = rng.randrange(3)
+        if action == 0:
+            data[position] = rng.randrange(256)
+        elif action == 1:
+            del data[position:position + rng.randint(1, 16)]
+        else:
+            data[position:position] = rng.randbytes(rng.randint(1, 16))
+    return Evidence(evidence.format, {**evidence.files, name: bytes(data)}, evidence.primary), name
+
+
+def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
+    """Apply the case's operators to a fresh golden; operators whose target is absent are skipped."""
+    by_name: dict[str, FuzzOperator] = {op.name: op for op in model.operators}
+    bench = model.open(case.golden)
+    applied: list[tuple[str, str]] = []
+    stale = invalid = wants_resign = False
+    only_catalogue = True
+    for name, subseed in case.operators:
+        op = by_name[name]
+        try:
+            path = op.apply(bench, random.Random(subseed))
+        except _OPERATOR_FAILURES:
+            continue
+        applied.append((name, path))
+        stale |= op.resign is False
+        wants_resign |= op.resign is True
+        invalid |= op.invalidating
+        only_catalogue &= op.catalogue
+    invalid &= only_catalogue
+    resigned = not stale and (wants_resign or case.resign)
+    if resigned:
+        model.resign(bench)
+    evidence = model.render(bench, packed or case.havoc is not None)
+    if case.havoc is not None:
+        evidence, touched = _havoc(evidence, case.havoc)
+        applied.append((HAVOC, touched))
+        invalid = False  # havoc can land anywhere, even in unsigned padding
+    return BuiltCase(case, evidence, tuple(applied), invalid, resigned)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One deduplicated finding with the smallest case that still shows it."""
+
+    kind: str
+    key: str
+    built: BuiltCase
+    target: Outcome
+    reference: Outcome
+
+    @property
+    def slug(self) -> str:
+        """A stable short name: ``<kind>-<12 hex of the dedup key>``."""
+        return f"{self.kind}-{hashlib.sha256(self.key.encode()).hexdigest()[:12]}"
+
+
+def classify(built: BuiltCase, target: Outcome, reference: Outcome, *, self_test: bool) -> str | None:
+    """The oracle that fires for this case, or None."""
+    if target.verdict in ("CRASH", "HANG", "MEMORY", "ERROR"):
+        return "robustness"
+    if built.invalid_by_construction and target.verdict == "ACCEPT" and (self_test or reference.verdict == "REJECT"):
+        return "specification"
+    if not self_test and target.verdict != reference.verdict:
+        return "differential"
+    return None
+
+
+def dedup_key(kind: str, built: BuiltCase, target: Outcome, reference: Outcome) -> str:
+    """(oracle, operators, verdict pair, reason) — the identity of a finding."""
+    operators = "+".join(sorted({name for name, _ in built.applied}))
+    reason = target.reason if kind == "robustness" else reference.reason
+    detail = target.detail.split(":")[0] if kind == "robustness" else ""
+    return f"{kind}|{operators}|{target.verdict}/{reference.verdict}|{reason}|{detail}"
+
+
+@dataclass
+class CaseRunner:
+    """Builds and judges cases for one (format, seed, target); reused for every case of a worker."""
+
+    model: FuzzModel
+    target: Target
+    profile: Profile = Profile.STRUCTURAL
+    reference: ReferenceTarget = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reference = ReferenceTarget(self.model.format)
+        self.trust = TrustAnchors({"root": self.model.anchors})
+        self.self_test = isinstance(self.target, ReferenceTarget)
+
+    def judge(self, case: FuzzCase) -> tuple[BuiltCase, Outcome, Outcome, str | None]:
+        """Build the case, run target and reference, and apply the oracles."""
+        built = build_case(self.model, case, packed=self.target.packed)
+        at = self.model.validation_time
+        outcome = self.target.verify(built.evidence, self.trust, at, self.profile)
+        reference = outcome if self.self_test else self.reference.verify(built.evidence, self.trust, at, self.profile)
+        return built, outcome, reference, classify(built, outcome, reference, self_test=self.self_test)
+
+    def minimise(self, case: FuzzCase, kind: str, key: str) -> tuple[BuiltCase, Outcome, Outcome]:
+        """Drop operators (and the havoc and re-sign choices) while the same finding still shows."""
+        best = case
+        changed = True
+        while changed:
+            changed = False
+            candidates = [best.without(i) for i in range(len(best.operators))] if len(best.operators) > 1 else []
+            if best.havoc is not None:
+                candidates.append(FuzzCase(best.index, best.golden, best.operators, best.resign, None))
+            for candidate in candidates:
+                built, outcome, reference, found = self.judge(candidate)
+                if found == kind and dedup_key(kind, built, outcome, reference) == key:
+                    best, changed = candidate, True
+                    break
+        built, outcome, reference, _ = self.judge(best)
+        return built, outcome, reference
+
+
+@dataclass
+class CampaignStats:
+    """Counters a campaign reports."""
+
+    executed: int = 0
+    seconds: float = 0.0
+    operator_hits: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def execs_per_second(self) -> float:
+        """Cases per wall-clock second."""
+        return self.executed / self.seconds if self.seconds else 0.0
+
+
+def shard_indices(start: int, count: int, shard: tuple[int, int]) -> Iterator[int]:
+    """The case indices of shard ``K/N`` among ``count`` cases from ``start`` (no overlap between shards)."""
+    k, n = shard
+    index = start + ((k - start) % n)
+    while index < start + count:
+        yield index
+        index += n
+

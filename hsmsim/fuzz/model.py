@@ -1,0 +1,55 @@
+"""What a format offers the fuzzer: goldens to start from, operators, and a way to render a case.
+
+A format that implements ``fuzz_model(seed)`` gets structure-aware fuzzing (field-level
+operators that rebuild the bundle, with re-signing by the genuine attestation key). Every
+format also gets byte-level fuzzing of its golden vectors through :mod:`hsmsim.fuzz.generic`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+
+from hsmsim.formats.base import Evidence
+
+
+@dataclass(frozen=True)
+class FuzzOperator:
+    """One field-level change. ``apply(bench, rng)`` mutates the bench and returns the path it touched.
+
+    ``invalidating``: the result is invalid by construction (the specification oracle applies).
+    ``resign``: True (re-sign afterwards), False (the stale signature *is* the defect), None (coin flip).
+    ``goldens``: the goldens it was designed for (None: any).
+    ``catalogue``: one of the corpus's named defects. Only cases made of catalogue operators alone
+    count as invalid by construction: a random operator can undo a defect (e.g. duplicate the
+    certificate another operator removes).
+    """
+
+    name: str
+    apply: Callable[[Any, random.Random], str]
+    invalidating: bool = False
+    resign: bool | None = None
+    goldens: tuple[str, ...] | None = None
+    catalogue: bool = False
+
+
+@dataclass(frozen=True)
+class FuzzModel:
+    """A format's fuzzing surface for one seed."""
+
+    format: str
+    goldens: tuple[str, ...]
+    operators: tuple[FuzzOperator, ...]
+    anchors: tuple[x509.Certificate, ...]
+    validation_time: datetime
+    open: Callable[[str], Any]
+    """A fresh, mutable copy of the named golden bundle."""
+    resign: Callable[[Any], None]
+    """Re-sign the bench's signed content with the genuine attestation key."""
+    render: Callable[[Any, bool], Evidence]
+    """The evidence of a bench; ``packed`` asks for the vendor's container (e.g. the zip)."""
