@@ -165,12 +165,19 @@ def key_list(state_dir: Path) -> None:
                    "A path without a suffix is a directory.")
 @click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
 @click.option("--at", "at_text", default=None, help="Attestation time (ISO 8601); default now.")
+@click.option("--param", "raw_params", multiple=True, metavar="KEY=VALUE",
+              help="A format parameter, e.g. pkc_type=1 for luna-pkc (integers are passed as numbers).")
 @_state_option
 def attest(format_name: str, label: str, out: Path, attesting_key: str | None,
-           at_text: str | None, state_dir: Path) -> None:
+           at_text: str | None, raw_params: tuple[str, ...], state_dir: Path) -> None:
     """Produce a vendor attestation bundle for a key (like Parsec's AttestKey)."""
     state = HsmState.open(state_dir, profile=format_name)
     params: dict[str, object] = {}
+    for raw in raw_params:
+        key_name, sep, value = raw.partition("=")
+        if not sep or not key_name:
+            _fail(f"--param {raw!r} is not KEY=VALUE")
+        params[key_name] = int(value) if value.lstrip("-").isdigit() else value
     at = _parse_time(at_text)
     if at is not None:
         params["attest_time"] = at
@@ -205,7 +212,9 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
         _fail(f"{bundle} does not exist")
     fmt = get_format(format_name) if format_name else detect(bundle)
     evidence = fmt.load(bundle)
-    verdict = fmt.verify(evidence, TrustAnchors.from_pem_files(list(roots)),
+    # A format may load anchors its own way (Luna's real ECC root does not load in cryptography).
+    load_anchors = getattr(fmt, "trust_anchors_from_files", TrustAnchors.from_pem_files)
+    verdict = fmt.verify(evidence, load_anchors(list(roots)),
                          at=_parse_time(at_text), profile=Profile(profile))
     if as_json:
         click.echo(json.dumps({
@@ -301,6 +310,20 @@ def vectors_extract(vector_id: str, dest: Path, unzip: bool, corpus: Path) -> No
 
     for path in extract_vector(corpus, vector_id, dest, unzip=unzip):
         click.echo(str(path))
+
+
+@vectors.command("promote")
+@click.argument("finding", type=click.Path(path_type=Path))
+@_VECTORS_OPTION
+def vectors_promote(finding: Path, corpus: Path) -> None:
+    """Add a fuzz finding (a findings/<name> directory) to the corpus, then regenerate it."""
+    from hsmsim.corpus.build import build_corpus
+    from hsmsim.fuzz.findings import promote
+
+    vector_id = promote(finding, corpus)
+    seed = json.loads((corpus / "manifest.json").read_text())["masterSeed"]
+    report = build_corpus(corpus, seed=seed)
+    click.echo(f"promoted {vector_id}; {report.vectors} vectors in {corpus}")
 
 
 @cli.command("formats")

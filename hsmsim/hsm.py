@@ -32,8 +32,8 @@ class Device:
     profile: str
     serial: str
     seed: str
-    model: str = "Primus HSM"
-    firmware: str = "2.8.21"
+    model: str = ""
+    firmware: str = ""
     initialised: datetime = DEVICE_EPOCH
 
     @classmethod

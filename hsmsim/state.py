@@ -35,8 +35,8 @@ class HsmState:
     _stores: dict[str, KeyStore] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, directory: Path, *, profile: str = "primus", seed: str | None = None) -> HsmState:
-        """Open the state in ``directory``, creating it with ``profile`` and ``seed`` if new.
+    def open(cls, directory: Path, *, profile: str | None = None, seed: str | None = None) -> HsmState:
+        """Open the state in ``directory``, creating it with ``profile`` (default primus) and ``seed`` if new.
 
         Raises :class:`HsmsimError` when an existing state disagrees with ``profile``/``seed``.
         """
@@ -52,10 +52,10 @@ class HsmState:
                 raise HsmsimError(f"corrupt HSM state {config_path}: {exc}") from exc
             if seed is not None and seed != device.seed:
                 raise HsmsimError(f"{directory} was created with another seed; use a new --state")
-            if profile != device.profile:
+            if profile is not None and profile != device.profile:
                 raise HsmsimError(f"{directory} emulates a {device.profile} HSM, not {profile}")
             return cls(directory, device)
-        device = Device.from_seed(profile, seed or DEFAULT_SEED)
+        device = Device.from_seed(profile or "primus", seed or DEFAULT_SEED)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"profile": device.profile, "serial": device.serial, "seed": device.seed,
                   "initialised": device.initialised.isoformat()}

@@ -39,7 +39,8 @@ class Reason(enum.StrEnum):
     CERT_PATH_LENGTH = "CERT_PATH_LENGTH"
     """An issuing certificate's pathLenConstraint is exceeded."""
     CERT_KEY_USAGE = "CERT_KEY_USAGE"
-    """The attestation certificate may not sign (keyUsage lacks digitalSignature)."""
+    """A certificate's keyUsage does not fit its role: the attestation certificate may not sign, or an
+    attested key's certificate grants usages no key permission allows or its key type cannot do."""
     CERT_UNKNOWN_CRITICAL = "CERT_UNKNOWN_CRITICAL"
     """A chain certificate carries a critical extension the verifier does not understand."""
     SIGNATURE_INVALID = "SIGNATURE_INVALID"

@@ -31,7 +31,7 @@ _TEST = {
     "required": ["id", "tcId", "comment", "flags", "result", "expectedReason", "severity", "profiles", "features",
                  "inputs", "trust", "provenance"],
     "properties": {
-        "id": {"type": "string", "pattern": r"^[a-z0-9]+(::[a-z0-9][a-z0-9-]*)+$"},
+        "id": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*(::[a-z0-9][a-z0-9-]*)+$"},
         "tcId": {"type": "integer", "minimum": 1},
         "comment": {"type": "string"},
         "flags": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z][A-Za-z0-9]*$"}, "minItems": 1},

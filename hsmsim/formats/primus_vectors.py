@@ -9,21 +9,20 @@ Everything is derived from the seed: keys, serials, Faker labels, fixed times.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import random
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from faker import Faker
 
 from hsmsim import mutate
+from hsmsim.corpus.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
 from hsmsim.corpus.model import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.formats.base import Evidence
 from hsmsim.formats.primus import (
@@ -50,16 +49,6 @@ ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
 KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
 
 
-def _valid() -> dict[Profile, Reason]:
-    return {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.OK}
-
-
-def _invalid(reason: Reason) -> dict[Profile, Reason]:
-    return {Profile.STRUCTURAL: reason, Profile.STRICT: reason}
-
-
-def _strict_only(reason: Reason) -> dict[Profile, Reason]:
-    return {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: reason}
 
 
 # -- the seeded world ------------------------------------------------------------------------
@@ -80,8 +69,7 @@ class PrimusKit:
     @classmethod
     def build(cls, seed: str) -> PrimusKit:
         """Seed → Faker names, device, PKI, attestation identity and one key per golden spec."""
-        fake = Faker(["en_US", "de_CH"])
-        fake.seed_instance(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big"))
+        fake = seeded_faker(seed, ["en_US", "de_CH"])
         organisation = fake.company()
         device = Device(profile="primus", serial=fake.numerify("18######"), seed=seed,
                         initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
@@ -165,21 +153,6 @@ class Workbench:
 Operator = Callable[[Workbench], None]
 
 
-@dataclass(frozen=True)
-class Mutation:
-    """One named defect: what to change, and what every profile must then say."""
-
-    id: str
-    flag: str
-    note: FlagNote
-    comment: str
-    operator: str
-    path: str
-    apply: Operator
-    expected: dict[Profile, Reason]
-    resign: bool
-    golden: str = "rsa-3072"
-    extra_flags: tuple[str, ...] = field(default_factory=tuple)
 
 
 # -- operators ------------------------------------------------------------------------------
@@ -378,43 +351,43 @@ def mutations() -> list[Mutation]:
     add("signature::xml-bit-flip", "XmlBitFlip",
         _note(sig_bypass, crit, "one bit of the signed XML flipped after signing", accepts_forged),
         "bit flipped inside <label> after signing", "bytes.flip_bit", "/private_key/label",
-        xml_op(lambda x: mutate.flip_bit(x, x.index(b"<label>") * 8 + 7 * 8 + 2)), _invalid(Reason.SIGNATURE_INVALID),
+        xml_op(lambda x: mutate.flip_bit(x, x.index(b"<label>") * 8 + 7 * 8 + 2)), invalid(Reason.SIGNATURE_INVALID),
         resign=False)
     add("signature::sig-bit-flip", "SigBitFlip",
         _note(sig_bypass, crit, "one bit of the detached signature flipped", accepts_forged),
         "last bit of the .sig inverted", "bytes.flip_bit", "<label>.sig",
         member_op(_sig, lambda s: mutate.flip_bit(s, -1)),
-        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("signature::sig-truncated", "SigTruncated",
         _note(sig_bypass, crit, "signature shorter than the modulus", accepts_forged),
         ".sig cut to 256 of 384 bytes", "bytes.truncate", "<label>.sig",
         member_op(_sig, lambda s: mutate.truncate(s, 256)),
-        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("signature::sig-empty", "SigEmpty",
         _note(sig_bypass, crit, "zero-length signature file", accepts_forged),
         ".sig is empty", "bytes.truncate", "<label>.sig", member_op(_sig, lambda s: b""),
-        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("signature::sig-trailing-bytes", "SigTrailingBytes",
         _note("ENCODING", high, "bytes appended to a valid signature", "lenient length handling hides tampering"),
         "one zero byte appended to the .sig", "bytes.extend", "<label>.sig", member_op(_sig, lambda s: s + b"\x00"),
-        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("signature::other-key", "SigByOtherKey",
         _note(sig_bypass, crit, "XML signed by an RSA-3072 key that is not the certified attestation key",
               "anyone with a key could mint attestations"),
         "signed by an uncertified RSA-3072 key", "sig.sign", "<label>.sig", _sign_with_foreign,
-        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("signature::loose-pubkey-swapped", "LoosePubkeySwapped",
         _note(sig_bypass, crit, "signed by a foreign key whose public key replaces both loose PEM files",
               "the vendor's documented `openssl dgst -verify <pem>` trusts the loose PEM, not the certificate",
               SPEC + " 1.6 (gap in the vendor recipe)"),
         "foreign key signs; <label>.pem and PrimusHSM_Attestation_PublicKey.pem carry its public key",
-        "sig.sign+member.set", "<label>.pem", _swap_loose_pubkey_and_sign, _invalid(Reason.SIGNATURE_INVALID),
+        "sig.sign+member.set", "<label>.pem", _swap_loose_pubkey_and_sign, invalid(Reason.SIGNATURE_INVALID),
         resign=False)
     add("signature::pss", "SigPss",
         _note("WRONG_PRIMITIVE", high, "RSASSA-PSS instead of RSASSA-PKCS1-v1_5 by the genuine key",
               "accepting any padding widens the signature surface; the REST format is PKCS#1 v1.5"),
         "genuine attestation key, RSASSA-PSS (SHA-256, MGF1-SHA-256, empty salt)", "sig.sign", "<label>.sig", _sign_pss,
-        _invalid(Reason.SIGNATURE_INVALID), resign=False)
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
     for slug, flag, fn, what in (
         ("reserialised-crlf", "XmlCrlf", mutate.to_crlf, "line endings converted to CRLF"),
         ("reserialised-bom", "XmlBom", mutate.add_bom, "UTF-8 byte order mark added"),
@@ -424,7 +397,7 @@ def mutations() -> list[Mutation]:
         add(f"signature::{slug}", flag,
             _note(sig_bypass, high, f"XML re-serialised after signing: {what}",
                   "a verifier that canonicalises before checking accepts bytes the HSM never signed"),
-            f"{what} after signing", "xml.reencode", "<label>.xml", xml_op(fn), _invalid(Reason.SIGNATURE_INVALID),
+            f"{what} after signing", "xml.reencode", "<label>.xml", xml_op(fn), invalid(Reason.SIGNATURE_INVALID),
             resign=False)
 
     # chain
@@ -432,12 +405,12 @@ def mutations() -> list[Mutation]:
         _note("CHAIN", crit, "a complete Primus-shaped chain under another emulated root",
               "anyone can make such a chain; only the pinned root proves a Primus"),
         "leaf, device and root copy from another seed; its attestation key signs", "chain.replace",
-        CHAIN_FILE, _foreign_pki, _invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+        CHAIN_FILE, _foreign_pki, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::other-vendor-root", "ChainOtherVendorRoot",
         _note("CHAIN", crit, "device certificate issued by another vendor's root",
               "a verifier with several vendors' roots in one store would accept cross-vendor evidence"),
         "device cert re-issued by a YubiHSM-style root, which the chain file carries", "cert.reissue",
-        CHAIN_FILE + "[1]", _other_vendor_root, _invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+        CHAIN_FILE + "[1]", _other_vendor_root, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     expired = {"not_before": datetime(2025, 1, 10, tzinfo=UTC), "not_after": datetime(2025, 6, 30, tzinfo=UTC)}
     # Far enough ahead that the vector stays not-yet-valid for verifiers that use the wall clock.
     future = {"not_before": datetime(2045, 1, 1, tzinfo=UTC)}
@@ -445,21 +418,21 @@ def mutations() -> list[Mutation]:
         _note("CHAIN", high, "attestation certificate expired before the validation time",
               "a retired attestation key could still vouch for keys"),
         "leaf notAfter 2025-06-30", "cert.reissue", CHAIN_FILE + "[0]/validity", _reissue_leaf(**expired),
-        _invalid(Reason.CERT_EXPIRED), resign=False)
+        invalid(Reason.CERT_EXPIRED), resign=False)
     add("chain::leaf-not-yet-valid", "LeafNotYetValid",
         _note("CHAIN", med, "attestation certificate not valid until after the validation time",
               "post-dated certificates defeat revocation by time"),
         "leaf notBefore 2045-01-01", "cert.reissue", CHAIN_FILE + "[0]/validity", _reissue_leaf(**future),
-        _invalid(Reason.CERT_NOT_YET_VALID), resign=False)
+        invalid(Reason.CERT_NOT_YET_VALID), resign=False)
     add("chain::device-expired", "DeviceExpired",
         _note("CHAIN", high, "device certificate expired before the validation time", "an expired device vouches"),
         "device notAfter 2025-06-30", "cert.reissue", CHAIN_FILE + "[1]/validity", _reissue_device(**expired),
-        _invalid(Reason.CERT_EXPIRED), resign=False)
+        invalid(Reason.CERT_EXPIRED), resign=False)
     add("chain::device-not-yet-valid", "DeviceNotYetValid",
         _note("CHAIN", med, "device certificate not valid until after the validation time",
               "post-dated certificates defeat revocation by time"),
         "device notBefore 2045-01-01", "cert.reissue", CHAIN_FILE + "[1]/validity", _reissue_device(**future),
-        _invalid(Reason.CERT_NOT_YET_VALID), resign=False)
+        invalid(Reason.CERT_NOT_YET_VALID), resign=False)
     add("chain::device-not-ca", "DeviceNotCa",
         _note("CHAIN", crit, "device certificate has basicConstraints CA:FALSE but issues the leaf",
               "any end-entity key could issue attestation certificates"),
@@ -467,65 +440,65 @@ def mutations() -> list[Mutation]:
         _reissue_device(extensions=(
             Ext(key_usage("content_commitment", "key_cert_sign", "crl_sign"), critical=True),
             Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True))),
-        _invalid(Reason.CERT_NOT_CA), resign=False)
+        invalid(Reason.CERT_NOT_CA), resign=False)
     add("chain::device-missing", "DeviceMissing",
         _note("CHAIN", high, "the device certificate is missing from PrimusHSM_Attestation.crt",
               "the leaf cannot be tied to the root"),
         "chain file holds leaf and root only", "cert.remove", CHAIN_FILE + "[1]", _drop_device,
-        _invalid(Reason.CHAIN_INCOMPLETE), resign=False)
+        invalid(Reason.CHAIN_INCOMPLETE), resign=False)
     add("chain::device-forged-signature", "DeviceForgedSignature",
         _note("CHAIN", crit, "device certificate names the root as issuer but another key signed it",
               "a verifier matching names only accepts a forged device"),
         "device cert re-signed by an impostor key under the root's name", "cert.reissue",
-        CHAIN_FILE + "[1]/signature", _forge_device, _invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
+        CHAIN_FILE + "[1]/signature", _forge_device, invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::leaf-ku-no-digital-signature", "LeafKuNoDigitalSignature",
         _note("CHAIN", med, "attestation certificate keyUsage lacks digitalSignature",
               "the key is not certified for signing attestations", "RFC 5280 4.2.1.3"),
         "leaf keyUsage nonRepudiation only", "cert.reissue", CHAIN_FILE + "[0]/keyUsage",
         _reissue_leaf(extensions=(Ext(key_usage("content_commitment"), critical=True),
                                   Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True))),
-        _invalid(Reason.CERT_KEY_USAGE), resign=False)
+        invalid(Reason.CERT_KEY_USAGE), resign=False)
 
     # binding
     add("binding::csr-other-key", "CsrOtherKey",
         _note("KEY_BINDING", crit, "the CSR asks to certify a key other than the attested one",
               "a CA would certify an unattested (possibly exportable) key", CSBR),
         "CSR for another RSA key", "csr.replace", "<label>.csr", _replace_csr_with_other_key,
-        _invalid(Reason.KEY_MISMATCH), resign=False)
+        invalid(Reason.KEY_MISMATCH), resign=False)
     add("binding::csr-signature-broken", "CsrSignatureBroken",
         _note("KEY_BINDING", high, "the CSR self-signature does not verify", "no proof of possession"),
         "one bit of the CSR signature flipped", "bytes.flip_bit", "<label>.csr", _break_csr_signature,
-        _invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
+        invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
     add("binding::csr-missing", "CsrMissing",
         _note("KEY_BINDING", high, "no CSR accompanies the attestation", "nothing binds the attested key to a request"),
         "CSR removed from the bundle", "file.remove", "<label>.csr",
-        lambda b: b.outer.pop(b.csr_name), _invalid(Reason.MISSING_INPUT), resign=False)
+        lambda b: b.outer.pop(b.csr_name), invalid(Reason.MISSING_INPUT), resign=False)
     add("binding::second-public-key", "SecondPublicKey",
         _note("ENCODING", crit, "a second <public_key> element with another key",
               "grep-based extraction and first/last-wins parsers disagree on the attested key"),
         "second <public_key> (another RSA key) after the first, re-signed", "xml.duplicate",
-        "/private_key/public_key", _second_public_key, _invalid(Reason.ATTR_CONFLICT), resign=True)
+        "/private_key/public_key", _second_public_key, invalid(Reason.ATTR_CONFLICT), resign=True)
     add("binding::public-key-wrapped", "PublicKeyWrapped",
         _note("ENCODING", med, "<public_key> base64 wrapped at 64 columns",
               "the documented grep|sed|base64 extraction reads only the first line", SPEC + " 1.3"),
         "base64 wrapped PEM-style, re-signed", "xml.set", "/private_key/public_key",
-        _set_public_key(lambda _b, v: mutate.wrap_base64(v)), _invalid(Reason.MALFORMED), resign=True)
+        _set_public_key(lambda _b, v: mutate.wrap_base64(v)), invalid(Reason.MALFORMED), resign=True)
     add("binding::public-key-whitespace", "PublicKeyWhitespace",
         _note("ENCODING", med, "a space inside the <public_key> base64",
               "lenient base64 decoders accept what the documented pipeline does not"),
         "space inserted after 40 characters, re-signed", "xml.set", "/private_key/public_key",
-        _set_public_key(lambda _b, v: v[:40] + b" " + v[40:]), _invalid(Reason.MALFORMED), resign=True)
+        _set_public_key(lambda _b, v: v[:40] + b" " + v[40:]), invalid(Reason.MALFORMED), resign=True)
     add("binding::public-key-pkcs1", "PublicKeyPkcs1",
         _note("ENCODING", med, "<public_key> holds a PKCS#1 RSAPublicKey, not a SubjectPublicKeyInfo",
               "cmp against the CSR's SPKI fails; lenient loaders accept both", SPEC + " 1.3",
               "deps_notes: encode_rsa_public_key pitfall"),
         "PKCS#1 RSAPublicKey DER, re-signed", "xml.set", "/private_key/public_key",
-        _set_public_key(_pkcs1_instead_of_spki), _invalid(Reason.MALFORMED), resign=True)
+        _set_public_key(_pkcs1_instead_of_spki), invalid(Reason.MALFORMED), resign=True)
     add("binding::algorithm-mismatch", "AlgorithmMismatch",
         _note("WRONG_PRIMITIVE", med, "<algorithm> says EC for an RSA public key",
               "verifiers that trust <algorithm> misparse the key"),
         "<algorithm>EC</algorithm> on an RSA key, re-signed", "xml.set", "/private_key/algorithm",
-        xml_op(lambda x: mutate.set_element(x, "algorithm", b"EC")), _invalid(Reason.ATTR_CONFLICT), resign=True)
+        xml_op(lambda x: mutate.set_element(x, "algorithm", b"EC")), invalid(Reason.ATTR_CONFLICT), resign=True)
 
     # attributes
     def attr(slug: str, flag: str, severity: Severity, description: str, effect: str, operator: str, path: str,
@@ -544,47 +517,47 @@ def mutations() -> list[Mutation]:
     exportable = "a CA would certify a key that can leave the HSM"
     attr("extractable-true", "AttrExtractableTrue", crit, "extractable=true, never_extractable=false", exportable,
          "xml.set", "/private_key/attributes/extractable",
-         setting(extractable=b"true", never_extractable=b"false"), _invalid(Reason.ATTR_EXTRACTABLE))
+         setting(extractable=b"true", never_extractable=b"false"), invalid(Reason.ATTR_EXTRACTABLE))
     attr("extractable-conflict", "AttrExtractableConflict", crit, "extractable=true with never_extractable=true",
          "contradictory evidence; a verifier reading one flag decides differently from one reading the other",
          "xml.set", "/private_key/attributes/extractable", setting(extractable=b"true"),
-         _invalid(Reason.ATTR_CONFLICT))
+         invalid(Reason.ATTR_CONFLICT))
     attr("never-extractable-false", "AttrNeverExtractableFalse", crit, "never_extractable=false",
          "the key was exportable at some time and may exist outside the HSM", "xml.set",
          "/private_key/attributes/never_extractable", setting(never_extractable=b"false"),
-         _invalid(Reason.ATTR_NOT_NEVER_EXTRACTABLE))
+         invalid(Reason.ATTR_NOT_NEVER_EXTRACTABLE))
     attr("creation-imported", "AttrCreationImported", crit, 'creation="imported"',
          "the key was made outside the HSM", "xml.set", "/private_key/@creation",
-         lambda x: mutate.set_root_attribute(x, "creation", b"imported"), _invalid(Reason.ATTR_NOT_LOCAL))
+         lambda x: mutate.set_root_attribute(x, "creation", b"imported"), invalid(Reason.ATTR_NOT_LOCAL))
     attr("creation-missing", "AttrCreationMissing", high, "no creation attribute on <private_key>",
          "the key's origin is unknown", "xml.remove", "/private_key/@creation",
-         lambda x: mutate.set_root_attribute(x, "creation", None), _invalid(Reason.ATTR_MISSING))
+         lambda x: mutate.set_root_attribute(x, "creation", None), invalid(Reason.ATTR_MISSING))
     attr("creation-unknown-value", "AttrCreationUnknown", med, 'creation="derived" (not a documented value)',
          "verifiers that only reject 'imported' accept unknown origins", "xml.set", "/private_key/@creation",
-         lambda x: mutate.set_root_attribute(x, "creation", b"derived"), _invalid(Reason.MALFORMED))
+         lambda x: mutate.set_root_attribute(x, "creation", b"derived"), invalid(Reason.MALFORMED))
     attr("extractable-missing", "AttrExtractableMissing", high, "<extractable> removed",
          "a verifier defaulting a missing flag to false accepts an unknown key", "xml.remove",
          "/private_key/attributes/extractable", lambda x: mutate.remove_element(x, "extractable"),
-         _invalid(Reason.ATTR_MISSING))
+         invalid(Reason.ATTR_MISSING))
     attr("never-extractable-missing", "AttrNeverExtractableMissing", high, "<never_extractable> removed",
          "a verifier defaulting a missing flag accepts an unknown key", "xml.remove",
          "/private_key/attributes/never_extractable", lambda x: mutate.remove_element(x, "never_extractable"),
-         _invalid(Reason.ATTR_MISSING))
+         invalid(Reason.ATTR_MISSING))
     attr("extractable-duplicate", "AttrExtractableDuplicate", crit,
          "<extractable>false</extractable> followed by <extractable>true</extractable>",
          "first-wins and last-wins parsers disagree on exportability", "xml.duplicate",
          "/private_key/attributes/extractable", lambda x: mutate.duplicate_element(x, "extractable", b"true"),
-         _invalid(Reason.ATTR_CONFLICT))
+         invalid(Reason.ATTR_CONFLICT))
     attr("boolean-uppercase", "AttrBooleanUppercase", Severity.LOW, "<extractable>FALSE</extractable>",
          "case-insensitive parsers accept what the format never emits", "xml.set",
-         "/private_key/attributes/extractable", setting(extractable=b"FALSE"), _invalid(Reason.MALFORMED))
+         "/private_key/attributes/extractable", setting(extractable=b"FALSE"), invalid(Reason.MALFORMED))
     attr("sensitive-false", "AttrSensitiveFalse", high, "sensitive=false, always_sensitive=false",
          "the key value may be read in plaintext by the HSM's users", "xml.set",
          "/private_key/attributes/sensitive", setting(sensitive=b"false", always_sensitive=b"false"),
-         _strict_only(Reason.ATTR_NOT_SENSITIVE))
+         strict_only(Reason.ATTR_NOT_SENSITIVE))
     attr("always-sensitive-false", "AttrAlwaysSensitiveFalse", med, "always_sensitive=false",
          "the key was readable at some time", "xml.set", "/private_key/attributes/always_sensitive",
-         setting(always_sensitive=b"false"), _strict_only(Reason.ATTR_NOT_ALWAYS_SENSITIVE))
+         setting(always_sensitive=b"false"), strict_only(Reason.ATTR_NOT_ALWAYS_SENSITIVE))
 
     # encoding and robustness
     robustness = "ROBUSTNESS"
@@ -594,13 +567,13 @@ def mutations() -> list[Mutation]:
         "<!-- extractable: true --> line after <extractable>, re-signed", "xml.insert",
         "/private_key/attributes", xml_op(lambda x: mutate.insert_after(x, "extractable",
                                                                          b"\t\t<!-- extractable: true -->")),
-        _invalid(Reason.MALFORMED), resign=True)
+        invalid(Reason.MALFORMED), resign=True)
     add("encoding::processing-instruction", "XmlProcessingInstruction",
         _note("ENCODING", med, "a processing instruction inside the signed XML",
               "parsers differ on where PIs may stand"),
         "<?hsm override?> line after <label>, re-signed", "xml.insert", "/private_key",
         xml_op(lambda x: mutate.insert_after(x, "label", b"\t<?hsm extractable=\"false\"?>")),
-        _invalid(Reason.MALFORMED), resign=True)
+        invalid(Reason.MALFORMED), resign=True)
     add("encoding::namespace-shadow", "XmlNamespaceShadow",
         _note("ENCODING", high, "<extractable> replaced by a namespaced <x:extractable>",
               "local-name matching reads a flag that is not the format's"),
@@ -609,7 +582,7 @@ def mutations() -> list[Mutation]:
         xml_op(lambda x: mutate.replace_once(
             x, b"<extractable>true</extractable>" if b"<extractable>true" in x else b"<extractable>false</extractable>",
             b'<x:extractable xmlns:x="urn:hsmsim:shadow">false</x:extractable>')),
-        _invalid(Reason.MALFORMED), resign=True)
+        invalid(Reason.MALFORMED), resign=True)
     add("encoding::doctype-external-entity", "XmlExternalEntity",
         _note(robustness, crit, "DOCTYPE declaring an external entity used in <label> (XXE)",
               "file disclosure or SSRF in the verifier", "CWE-611"),
@@ -617,7 +590,7 @@ def mutations() -> list[Mutation]:
         "/", xml_op(lambda x: mutate.replace_once(
             mutate.replace_once(x, b"?>\n", b'?>\n<!DOCTYPE private_key [<!ENTITY ext SYSTEM "file:///etc/hostname">]>\n'),
             b"<label>", b"<label>&ext;")),
-        _invalid(Reason.MALFORMED), resign=True)
+        invalid(Reason.MALFORMED), resign=True)
     lol = b"".join(b'<!ENTITY l%d "' % i + (b"&l%d;" % (i - 1)) * 10 + b'">' for i in range(1, 10))
     add("encoding::billion-laughs", "XmlBillionLaughs",
         _note(robustness, crit, "nested internal entities expanding to 10^9 characters",
@@ -626,33 +599,33 @@ def mutations() -> list[Mutation]:
         xml_op(lambda x: mutate.replace_once(
             mutate.replace_once(x, b"?>\n", b'?>\n<!DOCTYPE private_key [<!ENTITY l0 "lol">' + lol + b"]>\n"),
             b"<label>", b"<label>&l9;")),
-        _invalid(Reason.MALFORMED), resign=True)
+        invalid(Reason.MALFORMED), resign=True)
     add("encoding::huge-element", "XmlHugeElement",
         _note(robustness, high, "a 50 MB <label>", "unbounded reads exhaust memory or time"),
         "<label> of 50,000,000 characters, re-signed", "xml.set", "/private_key/label",
-        xml_op(lambda x: mutate.set_element(x, "label", b"A" * 50_000_000)), _invalid(Reason.LIMIT_EXCEEDED),
+        xml_op(lambda x: mutate.set_element(x, "label", b"A" * 50_000_000)), invalid(Reason.LIMIT_EXCEEDED),
         resign=True)
     add("encoding::not-utf8", "XmlNotUtf8",
         _note("ENCODING", Severity.LOW, "a Latin-1 byte in a document declared UTF-8",
               "decoders that guess the encoding read a different label"),
         "0xE9 byte inside <label>, re-signed", "xml.set", "/private_key/label",
-        xml_op(lambda x: mutate.replace_once(x, b"</label>", b"\xe9</label>")), _invalid(Reason.MALFORMED),
+        xml_op(lambda x: mutate.replace_once(x, b"</label>", b"\xe9</label>")), invalid(Reason.MALFORMED),
         resign=True)
     add("encoding::zip-slip", "ZipSlip",
         _note(robustness, crit, "zip member named ../<label>.xml", "extraction writes outside the target directory",
               "CWE-22"),
         "the XML member stored as ../<label>.xml", "zip.rename", "<label>.xml", _zip_slip,
-        _invalid(Reason.MALFORMED), resign=False)
+        invalid(Reason.MALFORMED), resign=False)
     add("encoding::zip-bomb", "ZipBomb",
         _note(robustness, high, "a zip member that inflates 1000-fold to 64 MiB",
               "unbounded extraction exhausts memory or disk", "CWE-409"),
         "extra member padding.bin: 64 MiB of zeros", "zip.add", "padding.bin",
-        _zip_with([("padding.bin", b"\x00" * (64 << 20))], level=9), _invalid(Reason.LIMIT_EXCEEDED), resign=False)
+        _zip_with([("padding.bin", b"\x00" * (64 << 20))], level=9), invalid(Reason.LIMIT_EXCEEDED), resign=False)
     add("encoding::zip-trailing-bytes", "ZipTrailingBytes",
         _note("ENCODING", Severity.LOW, "16 bytes after the zip's end-of-central-directory record",
               "archive parsers disagree on where the archive ends"),
         "16 zero bytes appended to the zip", "bytes.extend", "<label>_attestation.zip", _zip_trailing,
-        _invalid(Reason.MALFORMED), resign=False)
+        invalid(Reason.MALFORMED), resign=False)
 
     # acceptable and valid variants
     add("variant::unknown-element", "UnknownElement",
@@ -660,23 +633,23 @@ def mutations() -> list[Mutation]:
               "structural verifiers tolerate it; strict ones reject unknown content"),
         "<firmware_hint>2.8.21</firmware_hint> after <algorithm_oid>, re-signed", "xml.insert", "/private_key",
         xml_op(lambda x: mutate.insert_after(x, "algorithm_oid", b"\t<firmware_hint>2.8.21</firmware_hint>")),
-        _strict_only(Reason.UNEXPECTED_CONTENT), resign=True)
+        strict_only(Reason.UNEXPECTED_CONTENT), resign=True)
     add("variant::key-use-count", "KeyUseCountPresent",
         _note("BASIC", Severity.INFO, "<key_use_count> present, as in the real capture",
               "none: a correct verifier accepts it", SPEC + " 1.3"),
         "<key_use_count>10</key_use_count> after <attest_time>, re-signed", "xml.insert", "/private_key",
         xml_op(lambda x: mutate.insert_after(x, "attest_time", b"\t<key_use_count>10</key_use_count>")),
-        _valid(), resign=True)
+        valid(), resign=True)
     add("variant::storage-external", "StorageExternal",
         _note("BASIC", Severity.INFO, 'storage="external" with a <uuid>, as TSB writes for external-store keys',
               "none: a correct verifier accepts it", SPEC + " 1.3"),
         'storage="external" and <uuid> added, re-signed', "xml.set", "/private_key/@storage", _storage_external,
-        _valid(), resign=True)
+        valid(), resign=True)
     add("variant::chain-without-root-copy", "ChainWithoutRootCopy",
         _note("BASIC", Severity.INFO, "PrimusHSM_Attestation.crt holds leaf and device only, as in the real capture",
               "none: a correct verifier accepts it", SPEC + " 1.5"),
         "root copy dropped from the chain file", "cert.remove", CHAIN_FILE + "[2]", _strip_root_copy,
-        _valid(), resign=False)
+        valid(), resign=False)
     return m
 
 
@@ -700,7 +673,7 @@ def vector_cases(seed: str) -> list[VectorCase]:
     for spec in GOLDEN_SPECS:
         bench = Workbench.open(kit, spec)
         weak = spec in ("rsa-2048", "ed25519", "aes-256")
-        expected = _strict_only(Reason.KEY_POLICY) if weak else _valid()
+        expected = strict_only(Reason.KEY_POLICY) if weak else valid()
         cases.append(VectorCase(
             id=f"primus::golden::{spec}", comment=f"unmutated attestation of a generated {spec} key",
             flags=("Golden", *(("StrictKeyPolicy",) if weak else ())), expected=expected,

@@ -153,9 +153,13 @@ def run_campaign(
 
     runner = CaseRunner(load_model(spec.format, spec.seed), spec.target())
     result = CampaignResult(stats)
+    minimised: dict[str, Finding] = {}
     for key, (kind, case) in sorted(first_case.items()):
-        built, outcome, reference = runner.minimise(case, kind, key)
-        finding = Finding(kind, key, built, outcome, reference)
+        shown = key.split("|", 1)[1]
+        built, outcome, reference = runner.minimise(case, kind, shown)
+        final_key = dedup_key(kind, built, outcome, reference)
+        minimised.setdefault(final_key, Finding(kind, final_key, built, outcome, reference))
+    for finding in minimised.values():
         result.findings.append(finding)
         if out is not None:
             result.written.append(write_finding(out, finding, runner.model, spec.seed, runner.target.name))

@@ -235,12 +235,17 @@ def classify(built: BuiltCase, target: Outcome, reference: Outcome, *, self_test
     return None
 
 
-def dedup_key(kind: str, built: BuiltCase, target: Outcome, reference: Outcome) -> str:
-    """(oracle, operators, verdict pair, reason) — the identity of a finding."""
-    operators = "+".join(sorted({name for name, _ in built.applied}))
+def symptom(kind: str, target: Outcome, reference: Outcome) -> str:
+    """(oracle, verdict pair, reason): what a finding shows, whatever operators produced it."""
     reason = target.reason if kind == "robustness" else reference.reason
     detail = target.detail.split(":")[0] if kind == "robustness" else ""
-    return f"{kind}|{operators}|{target.verdict}/{reference.verdict}|{reason}|{detail}"
+    return f"{kind}|{target.verdict}/{reference.verdict}|{reason}|{detail}"
+
+
+def dedup_key(kind: str, built: BuiltCase, target: Outcome, reference: Outcome) -> str:
+    """(oracle, operators, verdict pair, reason): the identity of a finding."""
+    operators = "+".join(sorted({name for name, _ in built.applied}))
+    return f"{operators}|{symptom(kind, target, reference)}"
 
 
 @dataclass
@@ -265,8 +270,8 @@ class CaseRunner:
         reference = outcome if self.self_test else self.reference.verify(built.evidence, self.trust, at, self.profile)
         return built, outcome, reference, classify(built, outcome, reference, self_test=self.self_test)
 
-    def minimise(self, case: FuzzCase, kind: str, key: str) -> tuple[BuiltCase, Outcome, Outcome]:
-        """Drop operators (and the havoc and re-sign choices) while the same finding still shows."""
+    def minimise(self, case: FuzzCase, kind: str, shown: str) -> tuple[BuiltCase, Outcome, Outcome]:
+        """Drop operators (and the havoc) while the same symptom (``shown``) still shows."""
         best = case
         changed = True
         while changed:
@@ -276,7 +281,7 @@ class CaseRunner:
                 candidates.append(FuzzCase(best.index, best.golden, best.operators, best.resign, None))
             for candidate in candidates:
                 built, outcome, reference, found = self.judge(candidate)
-                if found == kind and dedup_key(kind, built, outcome, reference) == key:
+                if found == kind and symptom(kind, outcome, reference) == shown:
                     best, changed = candidate, True
                     break
         built, outcome, reference, _ = self.judge(best)

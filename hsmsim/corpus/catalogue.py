@@ -1,0 +1,53 @@
+"""Building blocks every format's vector catalogue shares: expectations, the Mutation record, seeded Faker."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faker import Faker
+
+from hsmsim.corpus.model import FlagNote
+from hsmsim.verdict import Profile, Reason
+
+
+def valid() -> dict[Profile, Reason]:
+    """Every profile accepts."""
+    return {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.OK}
+
+
+def invalid(reason: Reason) -> dict[Profile, Reason]:
+    """Every profile rejects with ``reason``."""
+    return {Profile.STRUCTURAL: reason, Profile.STRICT: reason}
+
+
+def strict_only(reason: Reason) -> dict[Profile, Reason]:
+    """Structural accepts; strict rejects with ``reason``."""
+    return {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: reason}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One named defect: what to change (``apply`` on the format's workbench), and what every profile must say."""
+
+    id: str
+    flag: str
+    note: FlagNote
+    comment: str
+    operator: str
+    path: str
+    apply: Callable[[Any], None]
+    expected: dict[Profile, Reason]
+    resign: bool
+    golden: str = "rsa-3072"
+    extra_flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def seeded_faker(seed: str, locales: list[str], namespace: str = "") -> Faker:
+    """A Faker whose output is a pure function of ``(namespace, seed)`` (Faker is pinned in pyproject)."""
+    fake = Faker(locales)
+    material = f"{namespace}/{seed}" if namespace else seed
+    fake.seed_instance(int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big"))
+    return fake

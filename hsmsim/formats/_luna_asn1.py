@@ -1,0 +1,524 @@
+"""Bounded parsing of Luna PKC evidence: DER/BER TLVs, the certs-only PKCS#7, certificates, CSRs.
+
+Every structure is walked with hard bounds (bytes, nesting depth, node and certificate counts,
+definite minimal lengths) before any field is decoded; asn1crypto decodes the primitives.
+Luna's explicit ``critical FALSE`` is tolerated and reported; signature checks read ECDSA
+``r``/``s`` as unsigned, as the lenient link check of ``shared/interop/README.md`` prescribes.
+Failures raise :class:`hsmsim.verdict.Rejected` (MALFORMED, LIMIT_EXCEEDED, UNSUPPORTED), never
+anything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from asn1crypto import core
+from asn1crypto import x509 as ax509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from hsmsim.verdict import Reason, Rejected
+
+MAX_PKC_BYTES = 1024 * 1024
+MAX_CSR_BYTES = 64 * 1024
+MAX_DEPTH = 24
+MAX_NODES = 20_000
+MAX_CERTIFICATES = 8
+
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+OID_DATA = "1.2.840.113549.1.7.1"
+
+_SIGNATURES: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
+    "1.2.840.113549.1.1.5": ("rsa", hashes.SHA1),
+    "1.2.840.113549.1.1.11": ("rsa", hashes.SHA256),
+    "1.2.840.113549.1.1.12": ("rsa", hashes.SHA384),
+    "1.2.840.113549.1.1.13": ("rsa", hashes.SHA512),
+    "1.2.840.10045.4.3.2": ("ecdsa", hashes.SHA256),
+    "1.2.840.10045.4.3.3": ("ecdsa", hashes.SHA384),
+    "1.2.840.10045.4.3.4": ("ecdsa", hashes.SHA512),
+}
+SHA1_WITH_RSA = "1.2.840.113549.1.1.5"
+
+
+@dataclass(frozen=True)
+class Tlv:
+    """One tag-length-value inside ``buf``: tag byte, start offset, header and content lengths."""
+
+    tag: int
+    start: int
+    header: int
+    length: int
+    buf: bytes
+
+    @property
+    def end(self) -> int:
+        """Offset just past this TLV."""
+        return self.start + self.header + self.length
+
+    @property
+    def raw(self) -> bytes:
+        """The whole TLV."""
+        return self.buf[self.start:self.end]
+
+    @property
+    def value(self) -> bytes:
+        """The content octets."""
+        return self.buf[self.start + self.header:self.end]
+
+    @property
+    def constructed(self) -> bool:
+        """True for a constructed encoding."""
+        return bool(self.tag & 0x20)
+
+
+def read_tlv(buf: bytes, pos: int, end: int, what: str) -> Tlv:
+    """The TLV at ``pos`` within ``buf[:end]``: low tag numbers, definite minimal lengths only."""
+    if pos + 2 > end:
+        raise Rejected(Reason.MALFORMED, f"{what}: truncated DER (no room for a tag and length)")
+    tag, first = buf[pos], buf[pos + 1]
+    if tag & 0x1F == 0x1F:
+        raise Rejected(Reason.MALFORMED, f"{what}: high-tag-number form is not used by this format")
+    if first < 0x80:
+        header, length = 2, first
+    elif first == 0x80:
+        raise Rejected(Reason.MALFORMED, f"{what}: indefinite length (BER) is not allowed")
+    else:
+        count = first & 0x7F
+        if count > 4:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: a {count}-byte length field (limit 4)")
+        if pos + 2 + count > end:
+            raise Rejected(Reason.MALFORMED, f"{what}: truncated length field")
+        length = int.from_bytes(buf[pos + 2:pos + 2 + count], "big")
+        if length < 0x80 or buf[pos + 2] == 0:
+            raise Rejected(Reason.MALFORMED, f"{what}: non-minimal length encoding")
+        header = 2 + count
+    if pos + header + length > end:
+        raise Rejected(Reason.MALFORMED, f"{what}: length {length} runs past the end of the data")
+    return Tlv(tag, pos, header, length, buf)
+
+
+def children(node: Tlv, what: str, limit: int = 4096) -> list[Tlv]:
+    """The TLVs making up the content of a constructed ``node``."""
+    if not node.constructed:
+        raise Rejected(Reason.MALFORMED, f"{what}: expected a constructed encoding")
+    out = []
+    pos, end = node.start + node.header, node.end
+    while pos < end:
+        if len(out) >= limit:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {limit} elements")
+        child = read_tlv(node.buf, pos, end, what)
+        out.append(child)
+        pos = child.end
+    return out
+
+
+def parse_document(data: bytes, what: str, *, walked: bool = False) -> Tlv:
+    """One TLV spanning all of ``data``, its constructed parts walked with depth and node bounds
+    (``walked``: the caller already walked these bytes inside a larger document)."""
+    root = read_tlv(data, 0, len(data), what)
+    if root.end != len(data):
+        raise Rejected(Reason.MALFORMED, f"{what}: {len(data) - root.end} bytes after the DER structure")
+    if walked:
+        return root
+    budget = [MAX_NODES]
+
+    def walk(node: Tlv, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: nesting deeper than {MAX_DEPTH}")
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {MAX_NODES} DER elements")
+        if node.constructed:
+            for child in children(node, what, MAX_NODES):
+                walk(child, depth + 1)
+
+    walk(root, 0)
+    return root
+
+
+def expect(node: Tlv, tag: int, what: str) -> Tlv:
+    """``node`` if its tag is ``tag``; MALFORMED otherwise."""
+    if node.tag != tag:
+        raise Rejected(Reason.MALFORMED, f"{what}: tag 0x{node.tag:02x} where 0x{tag:02x} belongs")
+    return node
+
+
+def _decode(cls: type[core.Asn1Value], node: Tlv, what: str) -> object:
+    try:
+        return cls.load(node.raw, strict=True).native
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise Rejected(Reason.MALFORMED, f"{what}: {exc}") from None
+
+
+def oid_of(node: Tlv, what: str) -> str:
+    """The dotted OBJECT IDENTIFIER at ``node``."""
+    expect(node, 0x06, what)
+    try:
+        return core.ObjectIdentifier.load(node.raw, strict=True).dotted
+    except (ValueError, TypeError) as exc:
+        raise Rejected(Reason.MALFORMED, f"{what}: bad OBJECT IDENTIFIER: {exc}") from None
+
+
+def int_of(node: Tlv, what: str) -> int:
+    """The (signed) INTEGER at ``node``."""
+    expect(node, 0x02, what)
+    if not node.value:
+        raise Rejected(Reason.MALFORMED, f"{what}: empty INTEGER")
+    return int.from_bytes(node.value, "big", signed=True)
+
+
+def time_of(node: Tlv, what: str) -> datetime:
+    """A UTCTime or GeneralizedTime."""
+    if node.tag == 0x17:
+        moment = _decode(core.UTCTime, node, what)
+    elif node.tag == 0x18:
+        moment = _decode(core.GeneralizedTime, node, what)
+    else:
+        raise Rejected(Reason.MALFORMED, f"{what}: not a UTCTime or GeneralizedTime")
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise Rejected(Reason.MALFORMED, f"{what}: time without a UTC zone")
+    return moment
+
+
+_SHORT_NAMES = {"2.5.4.6": "C", "2.5.4.8": "ST", "2.5.4.7": "L", "2.5.4.10": "O", "2.5.4.11": "OU",
+                "2.5.4.3": "CN", "1.2.840.113549.1.9.1": "emailAddress"}
+
+
+def name_text(der: bytes) -> str:
+    """A Name for humans, in encoded order (``C=CA, O=Chrysalis-ITS, CN=...``); never raises."""
+    try:
+        parts = []
+        for rdn in children(parse_document(der, "Name"), "Name", 64):
+            for attribute in children(rdn, "Name", 16):
+                oid_node, value = children(attribute, "Name")[:2]
+                oid = oid_of(oid_node, "Name")
+                parts.append(f"{_SHORT_NAMES.get(oid, oid)}={value.value.decode('utf-8', 'replace')}")
+        return ", ".join(parts)
+    except (Rejected, ValueError):
+        return der.hex()
+
+
+# -- the certs-only PKCS#7 ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CertBag:
+    """The certificates of a certs-only SignedData, in file order, and anything else it carried."""
+
+    certificates: tuple[bytes, ...]
+    extras: tuple[str, ...]
+    """Content Luna never writes (signerInfos, CRLs, digestAlgorithms, encapsulated content)."""
+
+
+def _check_signer_infos(node: Tlv) -> None:
+    for info in children(node, "signerInfos"):
+        parts = children(expect(info, 0x30, "signerInfo"), "signerInfo")
+        if len(parts) < 5 or parts[0].tag != 0x02:
+            raise Rejected(Reason.MALFORMED, "signerInfos holds something that is not a SignerInfo")
+
+
+def parse_certs_only(data: bytes) -> CertBag:
+    """The certificates of a DER PKCS#7 SignedData: version 1, no signature over any content."""
+    if len(data) > MAX_PKC_BYTES:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"PKC is {len(data)} bytes (limit {MAX_PKC_BYTES})")
+    root = parse_document(data, "PKC")
+    info = children(expect(root, 0x30, "PKC ContentInfo"), "PKC ContentInfo")
+    if len(info) != 2 or oid_of(info[0], "contentType") != OID_SIGNED_DATA:
+        raise Rejected(Reason.MALFORMED, "PKC is not a PKCS#7 ContentInfo of type signedData")
+    explicit = children(expect(info[1], 0xA0, "content [0]"), "content [0]")
+    if len(explicit) != 1:
+        raise Rejected(Reason.MALFORMED, "content [0] must hold exactly one SignedData")
+    fields = children(expect(explicit[0], 0x30, "SignedData"), "SignedData")
+    if len(fields) < 4:
+        raise Rejected(Reason.MALFORMED, "SignedData lacks version, digestAlgorithms, contentInfo or signerInfos")
+    if int_of(fields[0], "SignedData version") != 1:
+        raise Rejected(Reason.MALFORMED, f"SignedData version {int_of(fields[0], 'version')}, Luna writes 1")
+    extras = []
+    if children(expect(fields[1], 0x31, "digestAlgorithms"), "digestAlgorithms"):
+        extras.append("digestAlgorithms is not empty")
+    encap = children(expect(fields[2], 0x30, "encapContentInfo"), "encapContentInfo")
+    if not encap or oid_of(encap[0], "eContentType") != OID_DATA:
+        raise Rejected(Reason.MALFORMED, "encapsulated content type is not data")
+    if len(encap) > 1:
+        extras.append("encapsulated content is present")
+    certificates: list[bytes] = []
+    rest = fields[3:]
+    if rest and rest[0].tag == 0xA0:
+        for index, cert in enumerate(children(rest[0], "certificates", MAX_CERTIFICATES + 1)):
+            if index >= MAX_CERTIFICATES:
+                raise Rejected(Reason.LIMIT_EXCEEDED, f"the PKC holds more than {MAX_CERTIFICATES} certificates")
+            certificates.append(expect(cert, 0x30, f"certificate {index}").raw)
+        rest = rest[1:]
+    if rest and rest[0].tag == 0xA1:
+        extras.append("CRLs are present")
+        rest = rest[1:]
+    if len(rest) != 1:
+        raise Rejected(Reason.MALFORMED, "SignedData fields are out of order or repeated")
+    signer_infos = expect(rest[0], 0x31, "signerInfos")
+    _check_signer_infos(signer_infos)
+    if signer_infos.length:
+        extras.append("signerInfos is not empty")
+    return CertBag(tuple(certificates), tuple(extras))
+
+
+# -- certificates --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Extension:
+    """One parsed extension; ``explicit_false`` records Luna's encoded ``critical FALSE``."""
+
+    oid: str
+    critical: bool
+    explicit_false: bool
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A signature AlgorithmIdentifier: its OID, its raw bytes and whether it carries NULL parameters."""
+
+    oid: str
+    raw: bytes
+    null_params: bool
+
+
+@dataclass(frozen=True)
+class Cert:
+    """The fields of one certificate the Luna verifier reads, with raw DER where it compares bytes."""
+
+    der: bytes
+    tbs: bytes
+    serial: int
+    algorithm: Algorithm
+    issuer: bytes
+    subject: bytes
+    not_before: datetime
+    not_after: datetime
+    spki: bytes
+    extensions: tuple[Extension, ...]
+    signature: bytes
+
+    def extension(self, oid: str) -> Extension | None:
+        """The extension ``oid``, if present."""
+        return next((e for e in self.extensions if e.oid == oid), None)
+
+    @property
+    def self_issued(self) -> bool:
+        """Issuer and subject are the same Name (byte for byte)."""
+        return self.issuer == self.subject
+
+    @property
+    def name(self) -> str:
+        """The subject for humans."""
+        return name_text(self.subject)
+
+    def common_name(self) -> str | None:
+        """The last commonName of the subject (None when absent or unreadable)."""
+        try:
+            values = ax509.Name.load(self.subject).native
+        except (ValueError, TypeError, KeyError):
+            return None
+        value = values.get("common_name") if isinstance(values, dict) else None
+        if isinstance(value, list):
+            value = value[-1]
+        return value if isinstance(value, str) else None
+
+
+def _algorithm(node: Tlv, what: str) -> Algorithm:
+    parts = children(expect(node, 0x30, what), what)
+    if not parts:
+        raise Rejected(Reason.MALFORMED, f"{what}: empty AlgorithmIdentifier")
+    oid = oid_of(parts[0], what)
+    params = parts[1:]
+    if len(params) > 1 or (params and params[0].raw != b"\x05\x00"):
+        raise Rejected(Reason.MALFORMED, f"{what}: unexpected signature algorithm parameters")
+    return Algorithm(oid, node.raw, bool(params))
+
+
+def _extensions(node: Tlv, what: str) -> tuple[Extension, ...]:
+    wrapper = children(node, what)
+    if len(wrapper) != 1:
+        raise Rejected(Reason.MALFORMED, f"{what}: extensions [3] must hold one SEQUENCE")
+    out: list[Extension] = []
+    for ext in children(expect(wrapper[0], 0x30, what), what, 64):
+        parts = children(expect(ext, 0x30, f"{what} extension"), f"{what} extension")
+        if len(parts) not in (2, 3):
+            raise Rejected(Reason.MALFORMED, f"{what}: an extension has {len(parts)} fields")
+        oid = oid_of(parts[0], f"{what} extnID")
+        critical = explicit_false = False
+        if len(parts) == 3:
+            flag = expect(parts[1], 0x01, f"{what} {oid} critical")
+            if flag.value not in (b"\x00", b"\xff"):
+                raise Rejected(Reason.MALFORMED, f"{what} {oid}: critical is not a DER/BER BOOLEAN")
+            critical, explicit_false = flag.value == b"\xff", flag.value == b"\x00"
+        value = expect(parts[-1], 0x04, f"{what} {oid} extnValue").value
+        if any(e.oid == oid for e in out):
+            raise Rejected(Reason.MALFORMED, f"{what}: extension {oid} appears twice")
+        out.append(Extension(oid, critical, explicit_false, value))
+    return tuple(out)
+
+
+def parse_certificate(der: bytes, what: str, *, walked: bool = False) -> Cert:
+    """Parse one X.509 certificate (v1 or v3) leniently enough for Luna's BER-isms, strictly bounded
+    (``walked``: the bytes come from a document :func:`parse_document` already bounded)."""
+    root = parse_document(der, what, walked=walked)
+    top = children(expect(root, 0x30, what), what)
+    if len(top) != 3:
+        raise Rejected(Reason.MALFORMED, f"{what}: a Certificate has 3 fields, not {len(top)}")
+    tbs_node, algorithm_node, signature_node = top
+    fields = children(expect(tbs_node, 0x30, f"{what} TBSCertificate"), f"{what} TBSCertificate")
+    if fields and fields[0].tag == 0xA0:
+        version = children(fields[0], f"{what} version")
+        if len(version) != 1 or int_of(version[0], f"{what} version") not in (0, 1, 2):
+            raise Rejected(Reason.MALFORMED, f"{what}: bad version")
+        fields = fields[1:]
+    if len(fields) < 6:
+        raise Rejected(Reason.MALFORMED, f"{what}: TBSCertificate lacks mandatory fields")
+    serial = int_of(fields[0], f"{what} serialNumber")
+    inner = _algorithm(fields[1], f"{what} signature")
+    issuer = expect(fields[2], 0x30, f"{what} issuer").raw
+    validity = children(expect(fields[3], 0x30, f"{what} validity"), f"{what} validity")
+    if len(validity) != 2:
+        raise Rejected(Reason.MALFORMED, f"{what}: validity must hold two times")
+    subject = expect(fields[4], 0x30, f"{what} subject").raw
+    spki = expect(fields[5], 0x30, f"{what} subjectPublicKeyInfo").raw
+    extensions: tuple[Extension, ...] = ()
+    for extra in fields[6:]:
+        if extra.tag == 0xA3:
+            extensions = _extensions(extra, what)
+        elif extra.tag not in (0x81, 0x82, 0xA1, 0xA2):
+            raise Rejected(Reason.MALFORMED, f"{what}: unexpected TBSCertificate field 0x{extra.tag:02x}")
+    outer = _algorithm(algorithm_node, f"{what} signatureAlgorithm")
+    if outer.raw != inner.raw:
+        raise Rejected(Reason.MALFORMED, f"{what}: signatureAlgorithm differs from the TBSCertificate's signature")
+    bits = expect(signature_node, 0x03, f"{what} signatureValue").value
+    if not bits or bits[0] != 0:
+        raise Rejected(Reason.MALFORMED, f"{what}: signatureValue is not a whole number of bytes")
+    return Cert(der, tbs_node.raw, serial, outer, issuer, subject, time_of(validity[0], f"{what} notBefore"),
+                time_of(validity[1], f"{what} notAfter"), spki, extensions, bits[1:])
+
+
+def oid_list(value: bytes, what: str) -> tuple[str, ...]:
+    """A SEQUENCE OF OBJECT IDENTIFIER extension value (extendedKeyUsage)."""
+    node = parse_document(value, what)
+    return tuple(oid_of(child, what) for child in children(expect(node, 0x30, what), what, 64))
+
+
+def basic_constraints_ca(value: bytes, what: str) -> bool:
+    """The cA flag of a basicConstraints value."""
+    node = parse_document(value, what)
+    parts = children(expect(node, 0x30, what), what)
+    return bool(parts) and parts[0].tag == 0x01 and parts[0].value not in (b"", b"\x00")
+
+
+def key_usage_bits(value: bytes, what: str) -> set[int]:
+    """The bit numbers set in a keyUsage value (0 = digitalSignature, 5 = keyCertSign)."""
+    node = expect(parse_document(value, what), 0x03, what)
+    if not node.value:
+        raise Rejected(Reason.MALFORMED, f"{what}: empty BIT STRING")
+    return {index for index in range(8 * (node.length - 1)) if node.value[1 + index // 8] & (0x80 >> index % 8)}
+
+
+# -- signatures --------------------------------------------------------------------------------
+
+def load_public_key(spki: bytes, what: str) -> object:
+    """A cryptography public key from DER SPKI; MALFORMED if it does not load."""
+    try:
+        return serialization.load_der_public_key(spki)
+    except (ValueError, UnsupportedAlgorithm, TypeError) as exc:
+        raise Rejected(Reason.MALFORMED, f"{what}: public key does not load: {exc}") from None
+
+
+def _ecdsa_signature(signature: bytes, what: str) -> tuple[bytes, set[str]]:
+    node = parse_document(signature, what)
+    parts = children(expect(node, 0x30, what), what)
+    if len(parts) != 2:
+        raise Rejected(Reason.MALFORMED, f"{what}: ECDSA-Sig-Value must hold r and s")
+    flags: set[str] = set()
+    values = []
+    for label, part in zip("rs", parts, strict=True):
+        raw = expect(part, 0x02, f"{what} {label}").value
+        if not raw:
+            raise Rejected(Reason.MALFORMED, f"{what}: empty ECDSA {label}")
+        if raw[0] & 0x80:
+            flags.add(f"ecdsa-{label}-unpadded")
+        elif len(raw) > 1 and raw[0] == 0 and not raw[1] & 0x80:
+            flags.add(f"ecdsa-{label}-not-minimal")
+        values.append(int.from_bytes(raw, "big"))
+    return encode_dss_signature(values[0], values[1]), flags
+
+
+def check_signature(message: bytes, signature: bytes, algorithm: Algorithm, signer_spki: bytes,
+                    what: str) -> tuple[bool, frozenset[str]]:
+    """Whether ``signature`` over ``message`` verifies with the key ``signer_spki``, and the quirks seen.
+
+    ECDSA integers are read as unsigned (Luna's unpadded ``s`` is reported, not rejected).
+    Raises UNSUPPORTED for algorithms outside RSA PKCS#1 v1.5 and ECDSA with SHA-1/2.
+    """
+    known = _SIGNATURES.get(algorithm.oid)
+    if known is None:
+        raise Rejected(Reason.UNSUPPORTED, f"{what}: signature algorithm {algorithm.oid} is not supported")
+    family, hash_cls = known
+    key = load_public_key(signer_spki, what)
+    flags: set[str] = set()
+    try:
+        if family == "rsa" and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, message, padding.PKCS1v15(), hash_cls())
+        elif family == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
+            if algorithm.null_params:
+                flags.add("ecdsa-null-params")
+            der, quirks = _ecdsa_signature(signature, f"{what} signature")
+            flags |= quirks
+            key.verify(der, message, ec.ECDSA(hash_cls()))
+        else:
+            return False, frozenset(flags)
+    except (InvalidSignature, ValueError):  # ValueError: e.g. a digest too large for a tiny RSA key
+        return False, frozenset(flags)
+    return True, frozenset(flags)
+
+
+# -- CSRs ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Csr:
+    """A PKCS#10 request: the signed info, its SPKI, signature algorithm and signature."""
+
+    info: bytes
+    spki: bytes
+    algorithm: Algorithm
+    signature: bytes
+
+
+_PEM = re.compile(rb"-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----(.*?)-----END (?:NEW )?CERTIFICATE REQUEST-----",
+                  re.DOTALL)
+
+
+def parse_csr(data: bytes) -> Csr:
+    """A CSR from PEM (``NEW CERTIFICATE REQUEST`` too, any line endings) or DER; bounded."""
+    if len(data) > MAX_CSR_BYTES:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"CSR is {len(data)} bytes (limit {MAX_CSR_BYTES})")
+    if b"-----BEGIN" in data:
+        match = _PEM.search(data)
+        if match is None:
+            raise Rejected(Reason.MALFORMED, "CSR PEM has no CERTIFICATE REQUEST block")
+        try:
+            data = base64.b64decode(b"".join(match.group(1).split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise Rejected(Reason.MALFORMED, "CSR PEM body is not base64") from None
+    root = parse_document(data, "CSR")
+    top = children(expect(root, 0x30, "CSR"), "CSR")
+    if len(top) != 3:
+        raise Rejected(Reason.MALFORMED, "CSR must hold info, algorithm and signature")
+    info = children(expect(top[0], 0x30, "CertificationRequestInfo"), "CertificationRequestInfo")
+    if len(info) < 3:
+        raise Rejected(Reason.MALFORMED, "CertificationRequestInfo lacks version, subject or key")
+    bits = expect(top[2], 0x03, "CSR signature").value
+    if not bits or bits[0] != 0:
+        raise Rejected(Reason.MALFORMED, "CSR signature is not a whole number of bytes")
+    return Csr(top[0].raw, expect(info[2], 0x30, "CSR subjectPublicKeyInfo").raw,
+               _algorithm(top[1], "CSR signatureAlgorithm"), bits[1:])

@@ -1,0 +1,711 @@
+"""The Fortanix vector set: golden responses and one-defect mutations with their expected verdicts.
+
+Each :class:`Mutation` names one defect (a flag with its note), the operator and path it
+touches, whether the genuine cluster authority re-signed the statement afterwards
+(``Resigned``) or the statement was left as issued while something around it changed
+(``Stale``), and the reason each profile must return. Everything is derived from the seed:
+keys, serials, kids, Faker labels, fixed times.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from hsmsim import mutate
+from hsmsim.corpus.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.corpus.model import FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.formats.base import Evidence
+from hsmsim.formats.fortanix import (
+    CLAIM_GENERATED,
+    CLAIM_NEVER_EXPORTABLE,
+    KEY_ID_OID,
+    assemble,
+    b64_der,
+    build_statement,
+    key_id,
+)
+from hsmsim.hsm import DEVICE_EPOCH, Device
+from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, name, reissue
+from hsmsim.pki.fortanix import (
+    ENROLLMENT_POLICY,
+    ITEM_MIN_PROTECTION_PROFILE,
+    FortanixPki,
+    aki,
+    authority_extensions,
+    der_children,
+    der_content,
+    der_oid,
+    der_tlv,
+    fortanix_pki,
+    map_extensions,
+    resign_tbs,
+    ski,
+    with_captured_encoding,
+)
+from hsmsim.pki.seed import derive_key
+from hsmsim.verdict import Profile, Reason
+
+GOLDEN_SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
+VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
+KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
+DECRYPT_ONLY = "decrypt-only"
+
+
+
+
+# -- the seeded world ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FortanixKit:
+    """Everything the vectors are made of, derived from one seed."""
+
+    seed: str
+    device: Device
+    pki: FortanixPki
+    keys: dict[str, StoredKey]
+    store: SoftKeyStore
+    organisation: str
+
+    @classmethod
+    def build(cls, seed: str) -> FortanixKit:
+        """Seed → Faker names, a DSM SaaS cluster, its PKI at the attestation time, one key per spec."""
+        fake = seeded_faker(seed, ["en_US", "en_GB"], "fortanix")
+        organisation = fake.company()
+        region = fake.random_element(("amer", "eu", "uk", "apac", "au"))
+        device = Device(profile="fortanix", serial=f"{region}.smartkey.io", seed=seed, model="Fortanix DSM SaaS",
+                        initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
+        slug = re.sub(r"[^a-z0-9]+", "-", organisation.lower()).strip("-")[:24]
+        store = SoftKeyStore(seed=seed)
+        keys = {}
+        for index, spec in enumerate(GOLDEN_SPECS):
+            purpose = fake.random_element(("codesign", "release-signing", "tsa", "document-seal", "firmware"))
+            keys[spec] = store.generate(KeySpec.parse(spec), f"{slug}-{purpose}-{spec}",
+                                        created=KEYS_CREATED + timedelta(hours=index, minutes=fake.random_int(0, 59)))
+        keys[DECRYPT_ONLY] = store.generate(
+            KeySpec.parse("rsa-3072"), f"{slug}-key-transport-rsa-3072",
+            policy=KeyPolicy(sign=False, decrypt=True, unwrap=True), created=KEYS_CREATED + timedelta(hours=9))
+        pki = fortanix_pki(seed, device.serial, ATTEST_TIME)
+        return cls(seed, device, pki, keys, store, organisation)
+
+
+# -- the response under construction ---------------------------------------------------------
+
+@dataclass
+class Workbench:
+    """A golden response opened up for one mutation: statement, chain, JSON layout, outer files."""
+
+    kit: FortanixKit
+    key: StoredKey
+    statement: x509.Certificate
+    chain: list[x509.Certificate]
+    outer: dict[str, bytes]
+    json_name: str
+    document: dict[str, Any] | None = None
+    raw: bytes | None = None
+    indent: int | None = 4
+
+    @classmethod
+    def open(cls, kit: FortanixKit, spec: str) -> Workbench:
+        """The golden response of ``spec`` (exactly the generator's output) as a workbench."""
+        key = kit.keys[spec]
+        evidence = assemble(key, kit.store.signer(key), kit.pki, kit.seed, ATTEST_TIME).evidence()
+        document = json.loads(evidence.files[evidence.primary])
+        chain = [x509.load_der_x509_certificate(base64.b64decode(c)) for c in document["authority_chain"]]
+        statement = x509.load_der_x509_certificate(base64.b64decode(document["attestation_statement"]["statement"]))
+        outer = {k: v for k, v in evidence.files.items() if k != evidence.primary}
+        return cls(kit, key, statement, chain, outer, evidence.primary)
+
+    @property
+    def csr_name(self) -> str:
+        return next(n for n in self.outer if n.endswith(".csr"))
+
+    def reissue_statement(self, **changes: object) -> None:
+        """Rebuild the statement with ``changes`` and sign it with the genuine authority key."""
+        self.statement = reissue(self.statement, self.kit.pki.authority_key, **changes)
+
+    def statement_extensions(self, fn: Callable[[list[Ext]], list[Ext]]) -> None:
+        """Re-issue the statement with its extensions passed through ``fn``."""
+        current = [Ext(e.value, e.critical) for e in self.statement.extensions]
+        self.reissue_statement(extensions=tuple(fn(current)))
+
+    def set_cert(self, index: int, cert: x509.Certificate) -> None:
+        """Replace ``authority_chain[index]``."""
+        self.chain[index] = cert
+
+    def doc(self) -> dict[str, Any]:
+        """The response object for the current certificates."""
+        return {"authority_chain": [b64_der(c) for c in self.chain],
+                "attestation_statement": {"format": "x509_certificate", "statement": b64_der(self.statement)}}
+
+    def response(self) -> bytes:
+        """The response JSON bytes: a raw override, else the (edited) document."""
+        if self.raw is not None:
+            return self.raw
+        return (json.dumps(self.document or self.doc(), indent=self.indent) + "\n").encode()
+
+    def evidence(self) -> Evidence:
+        return Evidence("fortanix", {self.json_name: self.response(), **self.outer}, self.json_name)
+
+
+Operator = Callable[[Workbench], None]
+
+
+
+
+# -- operators ------------------------------------------------------------------------------
+
+def _exts(fn: Callable[[list[Ext]], list[Ext]]) -> Operator:
+    def apply(bench: Workbench) -> None:
+        bench.statement_extensions(fn)
+    return apply
+
+
+def _without(oid: x509.ObjectIdentifier) -> Callable[[list[Ext]], list[Ext]]:
+    return lambda exts: [e for e in exts if e.value.oid != oid]
+
+
+def _critical(oid: x509.ObjectIdentifier) -> Callable[[list[Ext]], list[Ext]]:
+    return lambda exts: [Ext(e.value, True) if e.value.oid == oid else e for e in exts]
+
+
+def _replacing(oid: x509.ObjectIdentifier, new: Ext) -> Callable[[list[Ext]], list[Ext]]:
+    return lambda exts: [new if e.value.oid == oid else e for e in exts]
+
+
+def _key_usage(*usages: str) -> Operator:
+    return _exts(_replacing(x509.KeyUsage.oid, Ext(key_usage(*usages), critical=True)))
+
+
+def _duplicate_generated_claim(bench: Workbench) -> None:
+    """Two 'generated' claim extensions (DER written by hand: builders refuse duplicates)."""
+    oid = der_oid(CLAIM_GENERATED.dotted_string)
+
+    def duplicate(extensions: list[bytes]) -> list[bytes]:
+        out = []
+        for ext in extensions:
+            out.append(ext)
+            if der_children(der_content(ext))[0] == oid:
+                out.append(ext)
+        return out
+
+    tbs = map_extensions(bench.statement.tbs_certificate_bytes, duplicate)
+    bench.statement = resign_tbs(bench.statement, tbs, bench.kit.pki.authority_key)
+
+
+def _add_statement_ski(bench: Workbench) -> None:
+    public = bench.statement.public_key()
+    bench.statement_extensions(lambda exts: [*exts, Ext(ski(public))])  # type: ignore[arg-type]
+
+
+def _statement_for_other_key(bench: Workbench) -> None:
+    bench.reissue_statement(public_key=bench.kit.keys["rsa-4096"].public_key)
+
+
+def _reissue_authority(**changes: object) -> Operator:
+    def apply(bench: Workbench) -> None:
+        bench.set_cert(0, reissue(bench.chain[0], bench.kit.pki.ca_key, **changes))
+    return apply
+
+
+def _authority_exts(fn: Callable[[list[Ext]], list[Ext]]) -> Operator:
+    def apply(bench: Workbench) -> None:
+        pki = bench.kit.pki
+        current = list(authority_extensions(pki.authority_key.public_key(), pki.ca))  # type: ignore[arg-type]
+        bench.set_cert(0, reissue(bench.chain[0], pki.ca_key, extensions=tuple(fn(current))))
+    return apply
+
+
+def _ca_exts(fn: Callable[[list[Ext]], list[Ext]]) -> Operator:
+    def apply(bench: Workbench) -> None:
+        current = [Ext(e.value, e.critical) for e in bench.chain[1].extensions]
+        bench.set_cert(1, reissue(bench.chain[1], bench.kit.pki.root_key, extensions=tuple(fn(current))))
+    return apply
+
+
+def _drop(index: int) -> Operator:
+    def apply(bench: Workbench) -> None:
+        del bench.chain[index]
+    return apply
+
+
+def _sign_with_impostor(bench: Workbench) -> None:
+    """The statement keeps the authority's name but an uncertified RSA-3072 key signs it."""
+    impostor = derive_key(bench.kit.seed, "fortanix/impostor-authority", KeySpec.parse("rsa-3072"))
+    bench.statement = reissue(bench.statement, impostor)
+
+
+def _lookalike_root(bench: Workbench) -> None:
+    """A root with the genuine DN and another key; the CA (same key) re-issued under it."""
+    pki = bench.kit.pki
+    lookalike_key = derive_key(bench.kit.seed, "fortanix/lookalike-root", KeySpec.parse("rsa-4096"))
+    public = lookalike_key.public_key()
+    kept = [Ext(e.value, e.critical) for e in pki.root.extensions if e.oid != x509.SubjectKeyIdentifier.oid]
+    root = reissue(pki.root, lookalike_key, public_key=public, extensions=(*kept, Ext(ski(public))))  # type: ignore[arg-type]
+    ca = reissue(pki.ca, lookalike_key, extensions=tuple(
+        Ext(aki(root)) if e.oid == x509.AuthorityKeyIdentifier.oid else Ext(e.value, e.critical)
+        for e in pki.ca.extensions))
+    bench.chain = [bench.chain[0], ca, root]
+
+
+def _shuffle(bench: Workbench) -> None:
+    bench.chain = [bench.chain[2], bench.chain[0], bench.chain[1]]
+
+
+def _captured_authority(bench: Workbench) -> None:
+    bench.set_cert(0, with_captured_encoding(bench.chain[0], bench.kit.pki.ca_key))
+
+
+def _decrypt_only(bench: Workbench) -> None:
+    key = bench.kit.keys[DECRYPT_ONLY]
+    bench.key = key
+    bench.statement = build_statement(key, key_id(bench.kit.seed, key), bench.kit.pki, ATTEST_TIME, bench.kit.seed)
+    bench.outer[bench.csr_name] = build_csr(name(("CN", key.label, UTF8)), bench.kit.store.signer(key)).public_bytes(
+        serialization.Encoding.PEM)
+
+
+def _replace_csr(bench: Workbench) -> None:
+    other = bench.kit.keys["rsa-4096"]
+    csr = build_csr(name(("CN", bench.key.label, UTF8)), bench.kit.store.signer(other))
+    bench.outer[bench.csr_name] = csr.public_bytes(serialization.Encoding.PEM)
+
+
+def _break_csr_signature(bench: Workbench) -> None:
+    der = x509.load_pem_x509_csr(bench.outer[bench.csr_name]).public_bytes(serialization.Encoding.DER)
+    body = mutate.wrap_base64(base64.b64encode(mutate.flip_bit(der, -9)))
+    bench.outer[bench.csr_name] = b"-----BEGIN CERTIFICATE REQUEST-----\n" + body + \
+        b"\n-----END CERTIFICATE REQUEST-----\n"
+
+
+def _doc_op(fn: Callable[[dict[str, Any], Workbench], None]) -> Operator:
+    def apply(bench: Workbench) -> None:
+        document = bench.doc()
+        fn(document, bench)
+        bench.document = document
+    return apply
+
+
+def _statement_text(fn: Callable[[str, Workbench], str]) -> Operator:
+    def edit(document: dict[str, Any], bench: Workbench) -> None:
+        statement = document["attestation_statement"]
+        statement["statement"] = fn(statement["statement"], bench)
+    return _doc_op(edit)
+
+
+def _statement_pem(_text: str, bench: Workbench) -> str:
+    return bench.statement.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _base64url(text: str, _bench: Workbench) -> str:
+    assert "+" in text or "/" in text
+    return text.replace("+", "-").replace("/", "_")
+
+
+def _wrapped(text: str, _bench: Workbench) -> str:
+    return mutate.wrap_base64(text.encode()).decode()
+
+
+def _trailing_der(_text: str, bench: Workbench) -> str:
+    return base64.b64encode(bench.statement.public_bytes(serialization.Encoding.DER) + b"\x00\x00").decode()
+
+
+def _chain_entry_pem(document: dict[str, Any], bench: Workbench) -> None:
+    document["authority_chain"][0] = bench.chain[0].public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _raw_op(fn: Callable[[bytes, Workbench], bytes]) -> Operator:
+    def apply(bench: Workbench) -> None:
+        bench.raw = fn(bench.response(), bench)
+    return apply
+
+
+def _duplicate_statement_member(data: bytes, bench: Workbench) -> bytes:
+    """A first ``statement`` for another key, then the genuine one: first- and last-wins parsers disagree."""
+    other = bench.kit.keys["rsa-4096"]
+    forged = build_statement(other, key_id(bench.kit.seed, other), bench.kit.pki, ATTEST_TIME, bench.kit.seed)
+    genuine = f'"statement": "{b64_der(bench.statement)}"'.encode()
+    return mutate.replace_once(data, genuine, f'"statement": "{b64_der(forged)}",\n        '.encode() + genuine)
+
+
+def _deep_member(data: bytes, _bench: Workbench) -> bytes:
+    return mutate.replace_once(data, b"{\n", b'{\n    "metadata": ' + b"[" * 64 + b"]" * 64 + b",\n")
+
+
+def _huge_member(data: bytes, _bench: Workbench) -> bytes:
+    return mutate.replace_once(data, b"{\n", b'{\n    "metadata": "' + b"A" * 200_000 + b'",\n')
+
+
+# -- the catalogue --------------------------------------------------------------------------
+
+SPEC = "shared/specs/luna_fortanix_nshield.md 4"
+DOC = "Fortanix: Using Fortanix DSM for Verifying Key Attestation Statements"
+JAVA = "fortanix/user-assurance key-attestation/java-example"
+CSBR = "CA/B Forum Code Signing BR 6.2.7.4"
+
+
+def _note(bug_type: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
+    return FlagNote(bug_type, severity, description, effect, refs or (SPEC,))
+
+
+def mutations() -> list[Mutation]:
+    """Every Fortanix defect, in catalogue order."""
+    m: list[Mutation] = []
+
+    def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
+            expected: dict[Profile, Reason], *, resign: bool, golden: str = "rsa-3072") -> None:
+        m.append(Mutation(f"fortanix::{id_}", flag, note, comment, operator, path, apply, expected, resign, golden))
+
+    crit, high, med, low = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
+    stmt = "attestation_statement.statement"
+
+    # policy
+    add("policy::authority-policy-missing", "AuthorityPolicyMissing",
+        _note("POLICY", crit, "the cluster authority asserts no certificate policy",
+              "any end-entity key under the CA could pose as a key attestation authority", SPEC, DOC),
+        "authority re-issued by the CA without certificatePolicies", "cert.reissue",
+        "authority_chain[0]/certificatePolicies",
+        _authority_exts(_without(x509.CertificatePolicies.oid)), invalid(Reason.CERT_POLICY), resign=False)
+    add("policy::ca-policy-missing", "CaPolicyMissing",
+        _note("POLICY", high, "the Key Attestation CA asserts no certificate policy",
+              "the path does not carry the key attestation policy (openssl -explicit_policy fails)", SPEC),
+        "CA re-issued by the root without certificatePolicies", "cert.reissue",
+        "authority_chain[1]/certificatePolicies",
+        _ca_exts(_without(x509.CertificatePolicies.oid)), invalid(Reason.CERT_POLICY), resign=False)
+    add("policy::ca-any-policy", "CaAnyPolicy",
+        _note("POLICY", med, "the Key Attestation CA asserts anyPolicy instead of the key attestation policy",
+              "RFC 5280 path validation (openssl) accepts it; the vendor's verifier requires the exact OID", JAVA),
+        "CA re-issued with certificatePolicies anyPolicy (2.5.29.32.0)", "cert.reissue",
+        "authority_chain[1]/certificatePolicies",
+        _ca_exts(_replacing(x509.CertificatePolicies.oid, Ext(x509.CertificatePolicies(
+            [x509.PolicyInformation(x509.ObjectIdentifier("2.5.29.32.0"), None)])))),
+        invalid(Reason.CERT_POLICY), resign=False)
+    add("policy::enrollment-policy-missing", "EnrollmentPolicyMissing",
+        _note("POLICY", high, "the authority carries no cluster node enrollment policy",
+              "nothing says the cluster's nodes run on protected hardware", JAVA),
+        "authority re-issued without extension 1.3.6.1.4.1.49690.2.5", "cert.reissue", "authority_chain[0]/2.5",
+        _authority_exts(_without(ENROLLMENT_POLICY)), invalid(Reason.ATTR_MISSING), resign=False)
+    other_profile = x509.UnrecognizedExtension(ENROLLMENT_POLICY, der_tlv(0x30, der_tlv(
+        0x30, der_oid(ITEM_MIN_PROTECTION_PROFILE) + der_oid("1.3.6.1.4.1.49690.2.5.1.99"))))
+    add("policy::protection-profile-unknown", "ProtectionProfileUnknown",
+        _note("POLICY", high, "the enrollment policy names an unknown minimum protection profile and "
+                              "no site-operator approval",
+              "keys may live on cluster nodes without the FX2200's physical protection", JAVA),
+        "enrollment policy item 2.5.1 with qualifier …2.5.1.99, item 2.5.2 absent", "cert.reissue",
+        "authority_chain[0]/2.5", _authority_exts(_replacing(ENROLLMENT_POLICY, Ext(other_profile))),
+        invalid(Reason.CERT_POLICY), resign=False)
+    add("policy::authority-eku-missing", "AuthorityEkuMissing",
+        _note("POLICY", high, "the authority lacks extendedKeyUsage 1.3.6.1.4.1.49690.8.1",
+              "a certificate not meant for key attestation signs statements", JAVA),
+        "authority re-issued without extendedKeyUsage", "cert.reissue", "authority_chain[0]/extendedKeyUsage",
+        _authority_exts(_without(x509.ExtendedKeyUsage.oid)), invalid(Reason.CERT_EKU), resign=False)
+
+    # claims
+    claims_refs = (SPEC, DOC, CSBR)
+    add("claims::generated-missing", "ClaimGeneratedMissing",
+        _note("ATTRIBUTE_POLICY", crit, "no 'generated in DSM' claim (…2.4.1.1)",
+              "a CA would certify a key made outside the HSM", *claims_refs),
+        "statement re-issued without the generated claim", "ext.remove", f"{stmt}/2.4.1.1",
+        _exts(_without(CLAIM_GENERATED)), invalid(Reason.ATTR_NOT_LOCAL), resign=True)
+    add("claims::never-exportable-missing", "ClaimNeverExportableMissing",
+        _note("ATTRIBUTE_POLICY", crit, "no 'never exportable' claim (…2.4.1.2)",
+              "the key may exist outside the HSM", *claims_refs),
+        "statement re-issued without the never-exportable claim", "ext.remove", f"{stmt}/2.4.1.2",
+        _exts(_without(CLAIM_NEVER_EXPORTABLE)), invalid(Reason.ATTR_NOT_NEVER_EXTRACTABLE), resign=True)
+    add("claims::generated-critical", "ClaimGeneratedCritical",
+        _note("ENCODING", med, "the generated claim is marked critical; only keyUsage may be",
+              "RFC 5280 verifiers that do not know the OID must reject the certificate", SPEC, "RFC 5280 4.2"),
+        "generated claim with critical TRUE, re-signed", "ext.critical", f"{stmt}/2.4.1.1",
+        _exts(_critical(CLAIM_GENERATED)), invalid(Reason.CERT_UNKNOWN_CRITICAL), resign=True)
+    add("claims::never-exportable-critical", "ClaimNeverExportableCritical",
+        _note("ENCODING", med, "the never-exportable claim is marked critical; only keyUsage may be",
+              "RFC 5280 verifiers that do not know the OID must reject the certificate", SPEC, "RFC 5280 4.2"),
+        "never-exportable claim with critical TRUE, re-signed", "ext.critical", f"{stmt}/2.4.1.2",
+        _exts(_critical(CLAIM_NEVER_EXPORTABLE)), invalid(Reason.CERT_UNKNOWN_CRITICAL), resign=True)
+    add("claims::generated-boolean-false", "ClaimGeneratedBooleanFalse",
+        _note("ENCODING", high, "the generated claim holds BOOLEAN FALSE instead of an empty SEQUENCE",
+              "a verifier testing presence only accepts a claim that says the opposite"),
+        "claim value 01 01 00, re-signed", "ext.set", f"{stmt}/2.4.1.1",
+        _exts(_replacing(CLAIM_GENERATED, Ext(x509.UnrecognizedExtension(CLAIM_GENERATED, b"\x01\x01\x00")))),
+        invalid(Reason.MALFORMED), resign=True)
+    add("claims::generated-duplicate", "ClaimGeneratedDuplicate",
+        _note("ENCODING", med, "the generated claim extension appears twice",
+              "RFC 5280 forbids repeated extensions; parsers differ on which one counts", "RFC 5280 4.2"),
+        "second copy of extension …2.4.1.1 (DER by hand), re-signed", "ext.duplicate", f"{stmt}/2.4.1.1",
+        _duplicate_generated_claim, invalid(Reason.ATTR_CONFLICT), resign=True)
+
+    # key usage
+    add("keyusage::broader-than-permissions", "KeyUsageBroader",
+        _note("ATTRIBUTE_POLICY", high, "statement keyUsage adds keyCertSign and cRLSign",
+              "no DSM permission maps to certificate signing; the statement claims more than the key may do",
+              SPEC, JAVA),
+        "keyUsage digitalSignature+keyCertSign+cRLSign, re-signed", "ext.set", f"{stmt}/keyUsage",
+        _key_usage("digital_signature", "key_cert_sign", "crl_sign"), invalid(Reason.CERT_KEY_USAGE), resign=True)
+    add("keyusage::agreement-on-rsa", "KeyUsageAgreementOnRsa",
+        _note("ATTRIBUTE_POLICY", med, "statement keyUsage grants keyAgreement to an RSA key",
+              "the permissions contradict the key type"),
+        "keyUsage digitalSignature+keyAgreement on RSA-3072, re-signed", "ext.set", f"{stmt}/keyUsage",
+        _key_usage("digital_signature", "key_agreement"), invalid(Reason.CERT_KEY_USAGE), resign=True)
+    add("keyusage::missing", "KeyUsageMissing",
+        _note("ATTRIBUTE_POLICY", med, "the statement has no keyUsage",
+              "the key's permissions are unknown; a verifier defaulting to 'any' accepts them", JAVA),
+        "statement re-issued without keyUsage", "ext.remove", f"{stmt}/keyUsage",
+        _exts(_without(x509.KeyUsage.oid)), invalid(Reason.ATTR_MISSING), resign=True)
+
+    # chain
+    nb = ATTEST_TIME.replace(microsecond=0)
+    add("chain::authority-expired-at-not-before", "AuthorityExpiredAtNotBefore",
+        _note("CHAIN", high, "the authority certificate expired before the statement's notBefore",
+              "a retired authority key keeps issuing statements", SPEC),
+        "authority valid notBefore-31d .. notBefore-1d", "cert.reissue", "authority_chain[0]/validity",
+        _reissue_authority(not_before=nb - timedelta(days=31), not_after=nb - timedelta(days=1)),
+        invalid(Reason.CERT_EXPIRED), resign=False)
+    add("chain::authority-not-yet-valid-at-not-before", "AuthorityNotYetValidAtNotBefore",
+        _note("CHAIN", med, "the authority certificate starts an hour after the statement's notBefore",
+              "DSM returns a stored statement with the current authority certificate; the published example "
+              "has this shape and fails the documented -attime check", SPEC, DOC),
+        "authority valid from notBefore+1h", "cert.reissue", "authority_chain[0]/validity",
+        _reissue_authority(not_before=nb + timedelta(hours=1), not_after=nb + timedelta(days=30)),
+        invalid(Reason.CERT_NOT_YET_VALID), resign=False)
+    add("chain::statement-not-yet-valid", "StatementNotYetValid",
+        _note("CHAIN", med, "the statement's notBefore is after the validation time",
+              "post-dated statements defeat revocation by time"),
+        "statement notBefore 2045-01-01, re-signed", "cert.reissue", f"{stmt}/validity",
+        lambda b: b.reissue_statement(not_before=datetime(2045, 1, 1, tzinfo=UTC)),
+        invalid(Reason.CERT_NOT_YET_VALID), resign=True)
+    add("chain::ca-missing", "CaMissing",
+        _note("CHAIN", high, "the Key Attestation CA is missing from authority_chain",
+              "the authority cannot be tied to the root"),
+        "authority_chain holds authority and root", "cert.remove", "authority_chain[1]", _drop(1),
+        invalid(Reason.CHAIN_INCOMPLETE), resign=False)
+    add("chain::authority-missing", "AuthorityMissing",
+        _note("CHAIN", high, "the cluster authority is missing from authority_chain",
+              "nothing proves who signed the statement"),
+        "authority_chain holds CA and root", "cert.remove", "authority_chain[0]", _drop(0),
+        invalid(Reason.CHAIN_INCOMPLETE), resign=False)
+    add("chain::statement-signed-by-impostor", "StatementSignedByImpostor",
+        _note("SIGNATURE_BYPASS", crit, "the statement names the authority but an uncertified key signed it",
+              "a verifier matching names only accepts statements anyone can mint", JAVA),
+        "statement re-signed by an impostor RSA-3072 key", "cert.resign", stmt, _sign_with_impostor,
+        invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
+    add("chain::lookalike-root", "LookalikeRoot",
+        _note("CHAIN", crit, "the chain ends at a root with the genuine DN and another key",
+              "verifiers comparing root names instead of keys trust a forged hierarchy"),
+        "root re-made with a look-alike key; the CA re-issued under it", "chain.replace", "authority_chain[1..2]",
+        _lookalike_root, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+    add("chain::ca-not-ca", "CaNotCa",
+        _note("CHAIN", crit, "the Key Attestation CA has basicConstraints CA:FALSE but issues the authority",
+              "any end-entity certificate could issue authorities"),
+        "CA re-issued with CA:FALSE", "cert.reissue", "authority_chain[1]/basicConstraints",
+        _ca_exts(_replacing(x509.BasicConstraints.oid, Ext(x509.BasicConstraints(ca=False, path_length=None),
+                                                            critical=True))),
+        invalid(Reason.CERT_NOT_CA), resign=False)
+    add("chain::aki-mismatch", "StatementAkiMismatch",
+        _note("CHAIN", med, "the statement's authorityKeyIdentifier names the CA, not the authority",
+              "key-identifier path builders (openssl) find no issuer; name-only builders do"),
+        "statement AKI = the CA's SKI, re-signed", "ext.set", f"{stmt}/authorityKeyIdentifier",
+        lambda b: b.statement_extensions(_replacing(x509.AuthorityKeyIdentifier.oid, Ext(aki(b.chain[1])))),
+        invalid(Reason.CHAIN_INCOMPLETE), resign=True)
+    add("chain::order-shuffled", "ChainOrderShuffled",
+        _note("BASIC", Severity.INFO, "authority_chain in root, authority, CA order",
+              "none for this verifier (the documentation allows any order); a verifier indexing the array by "
+              "position, as the vendor's Java example does, rejects it", SPEC, JAVA),
+        "authority_chain reordered root, authority, CA", "chain.reorder", "authority_chain", _shuffle,
+        valid(), resign=False)
+    add("chain::without-root-copy", "ChainWithoutRootCopy",
+        _note("BASIC", Severity.INFO, "authority_chain holds authority and CA only",
+              "none: the root comes from the trust store"),
+        "root copy dropped from authority_chain", "cert.remove", "authority_chain[2]", _drop(2),
+        valid(), resign=False)
+
+    # binding
+    add("binding::csr-other-key", "CsrOtherKey",
+        _note("KEY_BINDING", crit, "the CSR asks to certify a key other than the attested one",
+              "a CA would certify an unattested (possibly exportable) key", CSBR),
+        "CSR for another RSA key", "csr.replace", "<label>.csr", _replace_csr, invalid(Reason.KEY_MISMATCH),
+        resign=False)
+    add("binding::statement-other-key", "StatementOtherKey",
+        _note("KEY_BINDING", crit, "the statement attests a key other than the CSR's",
+              "the attested key and the certified key differ", CSBR),
+        "statement SubjectPublicKeyInfo = another RSA key, re-signed", "cert.reissue",
+        f"{stmt}/subjectPublicKeyInfo", _statement_for_other_key, invalid(Reason.KEY_MISMATCH), resign=True)
+    add("binding::csr-signature-broken", "CsrSignatureBroken",
+        _note("KEY_BINDING", high, "the CSR self-signature does not verify", "no proof of possession"),
+        "one bit of the CSR signature flipped", "bytes.flip_bit", "<label>.csr", _break_csr_signature,
+        invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
+    add("binding::csr-missing", "CsrMissing",
+        _note("KEY_BINDING", high, "no CSR accompanies the response", "nothing binds the attested key to a request"),
+        "CSR removed", "file.remove", "<label>.csr", lambda b: b.outer.pop(b.csr_name),
+        invalid(Reason.MISSING_INPUT), resign=False)
+
+    # JSON shape and robustness
+    robustness = "ROBUSTNESS"
+    add("json::format-unknown", "JsonFormatUnknown",
+        _note("ENCODING", med, "attestation_statement.format is not x509_certificate",
+              "a verifier ignoring format parses a blob of unknown type as a certificate", DOC),
+        'format "x509_certificate_chain"', "json.set", "attestation_statement.format",
+        _doc_op(lambda d, _b: d["attestation_statement"].update(format="x509_certificate_chain")),
+        invalid(Reason.UNSUPPORTED), resign=False)
+    add("json::authority-chain-missing", "JsonAuthorityChainMissing",
+        _note("ENCODING", high, "the response has no authority_chain", "the statement cannot be tied to the root"),
+        "authority_chain member removed", "json.remove", "authority_chain",
+        _doc_op(lambda d, _b: d.pop("authority_chain")), invalid(Reason.MISSING_INPUT), resign=False)
+    add("json::statement-missing", "JsonStatementMissing",
+        _note("ENCODING", high, "attestation_statement has no statement", "there is nothing to verify"),
+        "statement member removed", "json.remove", stmt,
+        _doc_op(lambda d, _b: d["attestation_statement"].pop("statement")), invalid(Reason.MISSING_INPUT),
+        resign=False)
+    add("json::duplicate-statement-member", "JsonDuplicateMember",
+        _note("ENCODING", crit, "two statement members: another key's statement first, the genuine one last",
+              "first-wins and last-wins JSON parsers attest different keys", "RFC 8259 4"),
+        "duplicate statement member inserted before the genuine one", "json.duplicate", stmt,
+        _raw_op(_duplicate_statement_member), invalid(Reason.ATTR_CONFLICT), resign=False)
+    add("json::not-an-object", "JsonNotAnObject",
+        _note("ENCODING", low, "the response is a JSON array holding the object", "shape confusion"),
+        "response wrapped in [ ]", "json.wrap", "/", _raw_op(lambda d, _b: b"[" + d.rstrip(b"\n") + b"]\n"),
+        invalid(Reason.MALFORMED), resign=False)
+    add("json::chain-entry-not-string", "JsonChainEntryNotString",
+        _note("ENCODING", low, "an authority_chain entry is a number", "type confusion in lenient decoders"),
+        "authority_chain[1] = 0", "json.set", "authority_chain[1]",
+        _doc_op(lambda d, _b: d["authority_chain"].__setitem__(1, 0)), invalid(Reason.MALFORMED), resign=False)
+    add("json::trailing-data", "JsonTrailingData",
+        _note("ENCODING", low, "a second JSON value after the response", "streaming parsers read only the first"),
+        '{"authority_chain": []} appended', "bytes.extend", "/",
+        _raw_op(lambda d, _b: d + b'{"authority_chain": []}\n'), invalid(Reason.MALFORMED), resign=False)
+    add("json::deep-nesting", "JsonDeepNesting",
+        _note(robustness, high, "an extra member nested 64 arrays deep", "recursive parsers exhaust the stack",
+              "CWE-674"),
+        '"metadata": [[[…]]] (64 levels)', "json.insert", "metadata", _raw_op(_deep_member),
+        invalid(Reason.LIMIT_EXCEEDED), resign=False)
+    add("json::huge-string", "JsonHugeString",
+        _note(robustness, med, "an extra member holding a 200,000-character string",
+              "unbounded reads exhaust memory or time", "CWE-400"),
+        '"metadata": "AAAA…" (200,000 characters)', "json.insert", "metadata", _raw_op(_huge_member),
+        invalid(Reason.LIMIT_EXCEEDED), resign=False)
+    add("json::chain-too-long", "JsonChainTooLong",
+        _note(robustness, low, "authority_chain holds 12 entries", "path building over many candidates is costly"),
+        "the CA repeated nine more times (12 entries)", "json.set", "authority_chain",
+        _doc_op(lambda d, _b: d["authority_chain"].extend([d["authority_chain"][1]] * 9)),
+        invalid(Reason.LIMIT_EXCEEDED), resign=False)
+    add("json::unknown-member", "JsonUnknownMember",
+        _note("EXTENSIBILITY", Severity.INFO, "a top-level member the format does not define",
+              "structural verifiers tolerate it; strict ones reject unknown content"),
+        '"kid": "<kid>" added at the top level', "json.insert", "kid",
+        _doc_op(lambda d, b: d.update(kid=str(b.statement.subject.get_attributes_for_oid(KEY_ID_OID)[0].value))),
+        strict_only(Reason.UNEXPECTED_CONTENT), resign=False)
+
+    # encodings of the certificates inside the JSON
+    add("encoding::statement-pem", "StatementPem",
+        _note("ENCODING", med, "the statement is a PEM block, not base64 DER",
+              "lenient loaders accept both; the documented format is base64 DER", DOC),
+        "statement = PEM text of the same certificate", "json.set", stmt, _statement_text(_statement_pem),
+        invalid(Reason.MALFORMED), resign=False)
+    add("encoding::chain-entry-pem", "ChainEntryPem",
+        _note("ENCODING", med, "an authority_chain entry is a PEM block, not base64 DER",
+              "lenient loaders accept both; the documented format is base64 DER", DOC),
+        "authority_chain[0] = PEM text of the same certificate", "json.set", "authority_chain[0]",
+        _doc_op(_chain_entry_pem), invalid(Reason.MALFORMED), resign=False)
+    add("encoding::statement-base64url", "StatementBase64Url",
+        _note("ENCODING", low, "the statement uses the URL-safe base64 alphabet",
+              "decoders that accept both alphabets read bytes the format never emits", "RFC 4648 5"),
+        "'+' and '/' replaced by '-' and '_'", "json.set", stmt, _statement_text(_base64url),
+        invalid(Reason.MALFORMED), resign=False)
+    add("encoding::statement-base64-wrapped", "StatementBase64Wrapped",
+        _note("ENCODING", Severity.INFO, "the statement's base64 is wrapped at 64 columns (MIME/PEM style)",
+              "the DER is unchanged; strict decoders (Java's Base64.getDecoder, the strict profile) reject "
+              "line breaks, lenient ones accept them", "RFC 4648 3.1", JAVA),
+        "newline every 64 characters inside the statement string", "json.set", stmt, _statement_text(_wrapped),
+        strict_only(Reason.MALFORMED), resign=False)
+    add("encoding::statement-trailing-bytes", "StatementTrailingBytes",
+        _note("ENCODING", med, "two zero bytes after the statement's DER",
+              "parsers that stop at the first TLV accept appended data"),
+        "DER + 00 00, base64 re-encoded", "json.set", stmt, _statement_text(_trailing_der),
+        invalid(Reason.MALFORMED), resign=False)
+    add("encoding::authority-captured-encoding", "AuthorityCapturedEncoding",
+        _note("ENCODING", low, "the authority encodes basicConstraints cA FALSE explicitly and keyUsage with one "
+                               "unused bit, as the published DSM example does (not DER)",
+              "openssl and BouncyCastle accept it; DER-strict parsers (cryptography, hence hsmsim) cannot read "
+              "the authority's extensions", DOC, "X.690 11.5"),
+        "authority re-encoded with the captured BER quirks, re-signed by the CA", "cert.reencode",
+        "authority_chain[0]/basicConstraints", _captured_authority, invalid(Reason.MALFORMED), resign=False)
+
+    # acceptable and valid variants
+    add("variant::unknown-statement-extension", "StatementUnknownExtension",
+        _note("EXTENSIBILITY", Severity.INFO, "the statement carries a non-critical subjectKeyIdentifier",
+              "structural verifiers tolerate it; strict ones reject unknown content"),
+        "SKI added to the statement, re-signed", "ext.add", f"{stmt}/subjectKeyIdentifier",
+        _add_statement_ski,
+        strict_only(Reason.UNEXPECTED_CONTENT), resign=True)
+    add("variant::decrypt-only-key", "DecryptOnlyKey",
+        _note("PROFILE", Severity.LOW, "a key with decrypt and unwrap permissions only: keyUsage "
+                                       "keyEncipherment+dataEncipherment",
+              "valid evidence; the strict (code-signing) profile rejects a key that may not sign", CSBR),
+        "statement and CSR for an RSA-3072 key without the sign permission", "key.replace", stmt, _decrypt_only,
+        strict_only(Reason.KEY_POLICY), resign=True)
+    add("variant::compact-json", "CompactJson",
+        _note("BASIC", Severity.INFO, "the response on one line, as an HTTP client receives it",
+              "none: a correct verifier accepts it"),
+        "no indentation", "json.reformat", "/", lambda b: setattr(b, "indent", None), valid(), resign=False)
+    return m
+
+
+COMMON_NOTES = {
+    "Golden": FlagNote("BASIC", Severity.INFO, "unmutated response from the emulated DSM cluster",
+                       "a verifier that rejects it is broken for this key type", (SPEC,)),
+    "Resigned": FlagNote("PROVENANCE", Severity.INFO,
+                         "the genuine cluster authority re-signed the statement after the mutation",
+                         "the defect reaches the semantic checks behind the signature", ()),
+    "Stale": FlagNote("PROVENANCE", Severity.INFO,
+                      "the statement is not the genuine authority's signature over the mutated content, or the "
+                      "mutation is outside the statement",
+                      "the chain, signature or shape checks should catch it first", ()),
+    "StrictKeyPolicy": FlagNote("PROFILE", Severity.LOW,
+                                "key type or size outside the CA/B Forum code-signing rules",
+                                "valid evidence; the strict profile rejects it with KEY_POLICY", (CSBR,)),
+}
+
+
+def notes() -> dict[str, FlagNote]:
+    """Every flag the Fortanix vectors use, with its definition."""
+    out = dict(COMMON_NOTES)
+    for mutation in mutations():
+        out[mutation.flag] = mutation.note
+    return out
+
+
+def vector_cases(seed: str) -> list[VectorCase]:
+    """The Fortanix vectors for ``seed``: goldens first, then every mutation of the catalogue."""
+    kit = FortanixKit.build(seed)
+    anchors = (kit.pki.root,)
+    cases = []
+    for spec in GOLDEN_SPECS:
+        weak = spec == "rsa-2048"
+        cases.append(VectorCase(
+            id=f"fortanix::golden::{spec}", comment=f"unmutated key attestation statement of a generated {spec} key",
+            flags=("Golden", *(("StrictKeyPolicy",) if weak else ())),
+            expected=strict_only(Reason.KEY_POLICY) if weak else valid(),
+            evidence=Workbench.open(kit, spec).evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
+            provenance=Provenance(seed=seed, signing=Signing.GENUINE),
+        ))
+    for mutation in mutations():
+        bench = Workbench.open(kit, mutation.golden)
+        mutation.apply(bench)
+        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
+        cases.append(VectorCase(
+            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
+            expected=mutation.expected, evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
+            provenance=Provenance(seed=seed, signing=signing, golden=f"fortanix::golden::{mutation.golden}",
+                                  operator=mutation.operator, path=mutation.path),
+        ))
+    return cases
+

@@ -1,0 +1,655 @@
+"""Verifier adapters: run one verifier on one vector and say what it answered.
+
+Three modes (``harness_anchors.md`` §4, §8.4):
+
+* ``python``: a function called in-process with a :class:`VerifyRequest` (fast; a hung call is
+  abandoned, not killed; ``isolate = true`` runs it in a child process instead).
+* ``oneshot``: one process per vector from a command template; exit 0 = ACCEPT, 1 = REJECT,
+  killed by a signal (or a shell's 128+N) = CRASH, anything else = ERROR, past the deadline = HANG.
+* ``persistent``: one long-running process speaking JSON Lines on stdin/stdout: a ``hello``,
+  then one ``verify`` request per vector, each with a deadline; restarted after a crash or hang.
+
+An adapter never raises on a misbehaving verifier: every failure is an :class:`Answer`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+
+from hsmsim.errors import HsmsimError
+from hsmsim.harness.config import AdapterConfig, AdapterConfigError
+from hsmsim.harness.model import Actual, Answer, VerifierInfo
+from hsmsim.harness.vectors import Inputs, Vector, materialise
+
+MAX_LINE_BYTES = 1 << 20
+"""Longest JSON line a persistent verifier may send."""
+OUTPUT_TAIL_BYTES = 4096
+"""How much of a oneshot's stdout/stderr is kept for the reason and detail."""
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)(?::([^{}]*))?\}")
+_VERDICT_LINE = re.compile(r"^\s*(ACCEPT|REJECT)\b[\s:]*([A-Za-z0-9_.-]+)?")
+
+
+class VerifierStartError(HsmsimError):
+    """A verifier could not be started, or its hello was not understood."""
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """What an in-process (``python``) verifier receives for one vector."""
+
+    id: str
+    format: str
+    profile: str
+    evidence: object
+    """A :class:`hsmsim.formats.base.Evidence` (native files in memory)."""
+    trust: object
+    """A :class:`hsmsim.formats.base.TrustAnchors` holding the anchors under role ``root``."""
+    at: datetime
+    anchors_pem: tuple[str, ...]
+    features: tuple[str, ...] = ()
+
+
+def _clip(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def expand(template: tuple[str, ...], inputs: Inputs, extra: Mapping[str, str]) -> list[str]:
+    """Expand the placeholders of a command template for one case.
+
+    ``{primary} {dir} {file:<name or suffix>} {anchor} {anchors_dir} {time} {unix_time} {profile}
+    {id} {format}`` plus ``extra`` (``{python}``, ``{here}``); ``{{`` and ``}}`` are literal braces.
+    Raises :class:`AdapterConfigError` on an unknown placeholder.
+    """
+    values: dict[str, str] = {
+        "primary": str(inputs.primary), "dir": str(inputs.dir), "anchor": str(inputs.anchor),
+        "anchors_dir": str(inputs.anchors_dir), "time": inputs.time, "unix_time": str(inputs.unix_time),
+        "profile": inputs.profile, "id": inputs.id, "format": inputs.format, **extra,
+    }
+
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text in ("{{", "}}"):
+            return text[0]
+        key, arg = match.group(1), match.group(2)
+        if key == "file":
+            if not arg:
+                raise AdapterConfigError("placeholder {file:...} needs a file name or suffix, e.g. {file:.csr}")
+            return str(inputs.find_file(arg))
+        if key not in values or arg is not None:
+            raise AdapterConfigError(f"unknown placeholder {text}; known: {{{'} {'.join(sorted(values))}}} {{file:X}}")
+        return values[key]
+
+    return [_PLACEHOLDER.sub(replace, part) for part in template]
+
+
+def check_placeholders(template: tuple[str, ...], origin: str) -> None:
+    """Raise :class:`AdapterConfigError` now if a template names an unknown placeholder."""
+    known = {"primary", "dir", "anchor", "anchors_dir", "time", "unix_time", "profile", "id", "format", "file",
+             "python", "here"}
+    for part in template:
+        for match in _PLACEHOLDER.finditer(part):
+            if match.group(1) is not None and match.group(1) not in known:
+                raise AdapterConfigError(f"{origin}: unknown placeholder {match.group(0)} in command")
+
+
+class Verifier(ABC):
+    """One running verifier. Not thread-safe: use one instance per worker."""
+
+    def __init__(self, config: AdapterConfig) -> None:
+        self.config = config
+        self.info: VerifierInfo | None = None
+        self._tmp: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """The adapter's name."""
+        return self.config.name
+
+    def _workdir(self) -> Path:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix=f"hsmsim-{re.sub(r'[^A-Za-z0-9_.-]', '_', self.name)}-"))
+        return self._tmp
+
+    def _extra(self) -> dict[str, str]:
+        return {"python": sys.executable, "here": self.config.cwd}
+
+    def _env(self) -> dict[str, str]:
+        extra = self._extra()
+        return {**os.environ, **{k: expand_static((v,), extra)[0] for k, v in self.config.env.items()}}
+
+    def _resolve_info(self, hello: Mapping[str, object]) -> VerifierInfo:
+        def strings(value: object) -> tuple[str, ...] | None:
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+            return None
+
+        config = self.config
+        version = config.version
+        if version is None and config.version_cmd:
+            version = self._run_version_cmd()
+        if version is None and hello.get("version") is not None:
+            version = str(hello["version"])
+        profile = config.profile or (str(hello["profile"]) if isinstance(hello.get("profile"), str) else "structural")
+        return VerifierInfo(
+            name=config.name, version=version or "unknown", mode=config.mode, profile=profile,
+            formats=config.formats or strings(hello.get("formats")) or ("*",),
+            features=config.features if config.features is not None else strings(hello.get("features")) or (),
+        )
+
+    def _run_version_cmd(self) -> str | None:
+        try:
+            done = subprocess.run(expand_static(self.config.version_cmd, self._extra()), cwd=self.config.cwd,
+                                  capture_output=True, text=True, timeout=10, env=self._env())
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        lines = (done.stdout or done.stderr).strip().splitlines()
+        return lines[0].strip() if lines else None
+
+    @abstractmethod
+    def start(self) -> VerifierInfo:
+        """Start the verifier (import, spawn, hello) and return its identity and claims."""
+
+    @abstractmethod
+    def verify(self, vector: Vector, *, timeout: float | None = None) -> Answer:
+        """Run the verifier on one vector under its profile; never raises on verifier misbehaviour."""
+
+    def close(self) -> None:
+        """Stop the verifier and remove its scratch directory."""
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> Verifier:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def expand_static(template: tuple[str, ...], extra: Mapping[str, str]) -> list[str]:
+    """Expand only ``{python}`` and ``{here}`` (for commands that run outside a case)."""
+    return [re.sub(r"\{(python|here)\}", lambda m: extra[m.group(1)], part) for part in template]
+
+
+# -- python ------------------------------------------------------------------------------------
+
+_MODULES: dict[str, ModuleType] = {}
+_MODULES_LOCK = threading.Lock()
+
+
+def import_entry(entry: str, pythonpath: tuple[str, ...] = (), base: str = ".") -> Callable[..., object]:
+    """The callable named by ``module:function`` or ``path/to/file.py:function``.
+
+    Raises :class:`AdapterConfigError` when it cannot be imported.
+    """
+    target, _, attribute = entry.rpartition(":")
+    if not target or not attribute:
+        raise AdapterConfigError(f"entry {entry!r} is not module:function")
+    with _MODULES_LOCK:
+        for path in reversed(pythonpath):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        try:
+            if target.endswith(".py"):
+                file = (Path(base) / target).resolve()
+                module = _MODULES.get(str(file))
+                if module is None:
+                    if str(file.parent) not in sys.path:
+                        sys.path.insert(0, str(file.parent))
+                    spec = importlib.util.spec_from_file_location(f"hsmsim_adapter_{file.stem}", file)
+                    if spec is None or spec.loader is None:
+                        raise AdapterConfigError(f"cannot import {file}")
+                    module = importlib.util.module_from_spec(spec)
+                    sys.modules[spec.name] = module
+                    spec.loader.exec_module(module)
+                    _MODULES[str(file)] = module
+            else:
+                module = importlib.import_module(target)
+        except AdapterConfigError:
+            raise
+        except Exception as exc:
+            raise AdapterConfigError(f"cannot import {target!r} for entry {entry!r}: {type(exc).__name__}: {exc}") \
+                from exc
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise AdapterConfigError(f"{target!r} has no callable {attribute!r}")
+    return function  # type: ignore[no-any-return]
+
+
+def answer_from(value: object) -> Answer:
+    """Turn what a Python verifier returned into an :class:`Answer` (ERROR when it is not a verdict).
+
+    Accepted: an :class:`hsmsim.verdict.Verdict`, an :class:`Answer`, a mapping like a persistent
+    response (``{"verdict": ..., "reason": ..., "detail": ...}``) or a string ``ACCEPT`` /
+    ``REJECT [REASON]``.
+    """
+    from hsmsim.verdict import Verdict
+
+    if isinstance(value, Answer):
+        return value
+    if isinstance(value, Verdict):
+        return Answer(Actual.ACCEPT if value.accepted else Actual.REJECT, value.reason.value, value.detail)
+    if isinstance(value, Mapping):
+        return response_answer(value)
+    if isinstance(value, str):
+        match = _VERDICT_LINE.match(value)
+        if match:
+            return Answer(Actual(match.group(1)), match.group(2))
+    return Answer(Actual.ERROR, None, f"returned {type(value).__name__} {_clip(repr(value), 80)}, not a verdict")
+
+
+def response_answer(data: Mapping[str, object]) -> Answer:
+    """An :class:`Answer` from a response object ``{verdict, reason?, detail?}``.
+
+    A verifier may answer ERROR itself (it could not process the request); anything else that is
+    not a verdict is an ERROR of the harness's own making, with the offending value in the detail.
+    """
+    verdict = data.get("verdict")
+    if verdict not in ("ACCEPT", "REJECT", "SKIPPED", "ERROR"):
+        return Answer(Actual.ERROR, None, f"verdict {verdict!r} is not ACCEPT, REJECT, SKIPPED or ERROR")
+    reason = data.get("reason")
+    detail = data.get("detail")
+    return Answer(Actual(str(verdict)), None if reason in (None, "") else str(reason),
+                  "" if detail is None else _clip(str(detail)))
+
+
+def build_request(vector: Vector, profile: str) -> VerifyRequest:
+    """The in-memory request for a Python verifier."""
+    from cryptography import x509
+
+    from hsmsim.formats.base import Evidence, TrustAnchors
+
+    anchors = tuple(x509.load_pem_x509_certificate(pem.encode()) for pem in vector.anchors)
+    return VerifyRequest(
+        id=vector.id, format=vector.format, profile=profile,
+        evidence=Evidence(vector.format, vector.file_bytes(), vector.primary),
+        trust=TrustAnchors({"root": anchors}), at=vector.at(), anchors_pem=vector.anchors, features=vector.features,
+    )
+
+
+class PythonVerifier(Verifier):
+    """``python`` mode: the function runs in a daemon thread with a deadline; an exception is CRASH."""
+
+    def __init__(self, config: AdapterConfig) -> None:
+        super().__init__(config)
+        self._function: Callable[..., object] | None = None
+
+    def start(self) -> VerifierInfo:
+        """Import the entry (and call ``hello`` when configured)."""
+        assert self.config.entry is not None
+        self._function = import_entry(self.config.entry, self.config.pythonpath, self.config.cwd)
+        hello: Mapping[str, object] = {}
+        if self.config.hello:
+            result = import_entry(self.config.hello, self.config.pythonpath, self.config.cwd)()
+            if not isinstance(result, Mapping):
+                raise VerifierStartError(f"{self.name}: hello {self.config.hello} returned {type(result).__name__}")
+            hello = result
+        if self.config.version is None and not self.config.version_cmd and "version" not in hello:
+            module = sys.modules.get(getattr(self._function, "__module__", ""), None)
+            version = getattr(module, "__version__", None) or getattr(module, "VERSION", None)
+            hello = {**hello, "version": version} if version else hello
+        self.info = self._resolve_info(hello)
+        return self.info
+
+    def verify(self, vector: Vector, *, timeout: float | None = None) -> Answer:
+        """Call the function on the vector; HANG after the deadline, CRASH on an exception."""
+        if self._function is None or self.info is None:
+            raise RuntimeError("start() the verifier first")
+        deadline = timeout or self.config.timeout_s
+        request = build_request(vector, self.info.profile)
+        box: dict[str, object] = {}
+        function = self._function
+
+        def call() -> None:
+            try:
+                box["value"] = function(request)
+            except BaseException as exc:  # noqa: BLE001 - anything raised by the verifier is a CRASH
+                box["error"] = exc
+
+        start = time.perf_counter()
+        worker = threading.Thread(target=call, name=f"hsmsim-verify {vector.id}", daemon=True)
+        worker.start()
+        worker.join(deadline)
+        elapsed = (time.perf_counter() - start) * 1000
+        if worker.is_alive():
+            return Answer(Actual.HANG, None, f"no verdict within {deadline:g} s (the call was abandoned)", elapsed)
+        if "error" in box:
+            exc = box["error"]
+            assert isinstance(exc, BaseException)
+            where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+            at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
+            return Answer(Actual.CRASH, None, _clip(f"{type(exc).__name__}: {exc}{at}"), elapsed)
+        answer = answer_from(box.get("value"))
+        return Answer(answer.verdict, answer.reason, answer.detail, elapsed)
+
+
+# -- oneshot -----------------------------------------------------------------------------------
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _tail(path: Path) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - OUTPUT_TAIL_BYTES))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _wait_unreaped(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait up to ``timeout`` for the child to exit *without reaping it*; True when it exited."""
+    deadline = time.monotonic() + timeout
+    pause = 0.0005
+    while True:
+        if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 2, 0.02)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process group the child leads (it was started in a new session), then reap the child."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _check_program(argv0: str, cwd: str, origin: str) -> None:
+    if "{" in argv0:
+        return
+    if os.sep in argv0:
+        if not (Path(cwd) / argv0).exists():
+            raise AdapterConfigError(f"{origin}: command {argv0!r} does not exist (relative to {cwd})")
+    elif shutil.which(argv0) is None:
+        raise AdapterConfigError(f"{origin}: command {argv0!r} is not on PATH")
+
+
+class OneshotVerifier(Verifier):
+    """``oneshot`` mode: one process per vector; the exit status is the verdict."""
+
+    def start(self) -> VerifierInfo:
+        """Check the command template and the program; run ``version_cmd``."""
+        check_placeholders(self.config.command, self.config.source)
+        _check_program(expand_static(self.config.command[:1], self._extra())[0], self.config.cwd, self.config.source)
+        self.info = self._resolve_info({})
+        return self.info
+
+    def verify(self, vector: Vector, *, timeout: float | None = None) -> Answer:
+        """Run the command on the vector's files; read the verdict from the exit status."""
+        if self.info is None:
+            raise RuntimeError("start() the verifier first")
+        deadline = timeout or self.config.timeout_s
+        with materialise(vector, self.info.profile, self._workdir()) as inputs:
+            argv = expand(self.config.command, inputs, self._extra())
+            out_path, err_path = inputs.dir.parent / "stdout", inputs.dir.parent / "stderr"
+            start = time.perf_counter()
+            with out_path.open("wb") as out, err_path.open("wb") as err:
+                try:
+                    proc = subprocess.Popen(argv, cwd=self.config.cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                            stderr=err, env=self._env(), start_new_session=True)
+                except OSError as exc:
+                    return Answer(Actual.ERROR, None, f"cannot run {argv[0]}: {exc.strerror}")
+                exited = _wait_unreaped(proc, deadline)
+                # Kill the whole group (a hung command, or what it left behind) while the unreaped leader
+                # still pins the group id, then reap the leader.
+                _kill_group(proc)
+                code = proc.returncode
+                if not exited:
+                    return Answer(Actual.HANG, None, f"no exit within {deadline:g} s (killed)",
+                                  (time.perf_counter() - start) * 1000)
+            elapsed = (time.perf_counter() - start) * 1000
+            stdout, stderr = _tail(out_path), _tail(err_path)
+        last = _last_line(stdout)
+        match = _VERDICT_LINE.match(last)
+        reason = match.group(2) if match else None
+        detail = _clip(last or _last_line(stderr))
+        if code == 0:
+            return Answer(Actual.ACCEPT, reason, detail, elapsed)
+        if code == 1:
+            return Answer(Actual.REJECT, reason, detail, elapsed)
+        if code < 0:
+            return Answer(Actual.CRASH, None, _clip(f"killed by {_signal_name(-code)}; {detail}"), elapsed)
+        if 128 < code < 160:
+            return Answer(Actual.CRASH, None, _clip(f"exit status {code} ({_signal_name(code - 128)} in the "
+                                                    f"command's child); {detail}"), elapsed)
+        return Answer(Actual.ERROR, None, _clip(f"exit status {code} (0 = ACCEPT, 1 = REJECT); {detail}"), elapsed)
+
+
+# -- persistent --------------------------------------------------------------------------------
+
+class _Timeout(Exception):  # noqa: N818 - internal control flow
+    pass
+
+
+class _Eof(Exception):  # noqa: N818 - internal control flow
+    pass
+
+
+class PersistentVerifier(Verifier):
+    """``persistent`` mode: a JSON Lines process, restarted after a crash, hang or garbled answer."""
+
+    def __init__(self, config: AdapterConfig, argv: tuple[str, ...] | None = None) -> None:
+        super().__init__(config)
+        self._argv = argv or config.command
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
+        self._stderr_path: Path | None = None
+        self._starts = 0
+        self.restarts = 0
+        """How many times the process was started again after the first start."""
+
+    # process management
+    def _spawn(self) -> Mapping[str, object]:
+        self._starts += 1
+        if self._starts > 1:
+            self.restarts += 1
+        self._stderr_path = self._workdir() / f"stderr-{self._starts}.log"
+        argv = expand_static(self._argv, self._extra())
+        with self._stderr_path.open("wb") as err:
+            try:
+                self._proc = subprocess.Popen(argv, cwd=self.config.cwd, stdin=subprocess.PIPE,
+                                              stdout=subprocess.PIPE, stderr=err, bufsize=0,
+                                              env=self._env(), start_new_session=True)
+            except OSError as exc:
+                raise VerifierStartError(f"{self.name}: cannot run {argv[0]}: {exc.strerror}") from exc
+        self._buffer = b""
+        try:
+            reply = self._exchange({"op": "hello"}, self.config.hello_timeout_s)
+        except (_Timeout, _Eof, ValueError) as exc:
+            why = {"_Timeout": f"no hello within {self.config.hello_timeout_s:g} s",
+                   "_Eof": "exited before answering hello"}.get(type(exc).__name__, str(exc))
+            stderr = self._stop()
+            raise VerifierStartError(f"{self.name}: {why}{'; stderr: ' + stderr if stderr else ''}") from None
+        return reply
+
+    def _stop(self) -> str:
+        """Kill the process (if any); return the tail of its stderr."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                if proc.stdin:
+                    proc.stdin.close()
+            except OSError:
+                pass
+            if proc.poll() is None:
+                _kill_group(proc)
+            if proc.stdout:
+                proc.stdout.close()
+        return _clip(_last_line(_tail(self._stderr_path)), 200) if self._stderr_path is not None else ""
+
+    def _readline(self, deadline: float) -> bytes:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Timeout
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                raise _Timeout
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise _Eof
+            self._buffer += chunk
+            if len(self._buffer) > MAX_LINE_BYTES:
+                raise ValueError(f"answer line longer than {MAX_LINE_BYTES} bytes")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _exchange(self, request: Mapping[str, object], timeout: float) -> Mapping[str, object]:
+        """Send one request line and read one JSON object; raises _Timeout, _Eof or ValueError."""
+        assert self._proc is not None and self._proc.stdin is not None
+        deadline = time.monotonic() + timeout
+        try:
+            self._proc.stdin.write(json.dumps(request).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError, ValueError):
+            raise _Eof from None
+        while True:
+            line = self._readline(deadline).strip()
+            if line:
+                break
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise ValueError(f"answered a line that is not JSON: {_clip(line.decode('utf-8', 'replace'), 120)}") \
+                from None
+        if not isinstance(reply, dict):
+            raise ValueError(f"answered {type(reply).__name__}, not a JSON object")
+        return reply
+
+    def _death(self) -> str:
+        proc = self._proc
+        try:
+            code = proc.wait(timeout=2) if proc is not None else None
+        except subprocess.TimeoutExpired:
+            code = None
+        stderr = self._stop()
+        if code is None:
+            how = "closed its stdout"
+        elif code < 0:
+            how = f"killed by {_signal_name(-code)}"
+        else:
+            how = f"exited with status {code}"
+        return f"verifier process {how}{'; stderr: ' + stderr if stderr else ''}"
+
+    def start(self) -> VerifierInfo:
+        """Spawn the process and exchange the hello; raises :class:`VerifierStartError`."""
+        _check_program(expand_static(self._argv[:1], self._extra())[0], self.config.cwd, self.config.source)
+        try:
+            hello = self._spawn()
+        except VerifierStartError:
+            self.close()
+            raise
+        self.info = self._resolve_info(hello)
+        return self.info
+
+    def verify(self, vector: Vector, *, timeout: float | None = None) -> Answer:
+        """Send one ``verify`` request; restart the process first if the last one died or hung."""
+        if self.info is None:
+            raise RuntimeError("start() the verifier first")
+        deadline = timeout or self.config.timeout_s
+        if self._proc is None:
+            if self.restarts >= self.config.max_restarts:
+                return Answer(Actual.ERROR, None, f"verifier not restarted: it died {self.restarts + 1} times "
+                                                  f"(max_restarts = {self.config.max_restarts})")
+            try:
+                self._spawn()
+            except VerifierStartError as exc:
+                self._stop()
+                return Answer(Actual.ERROR, None, _clip(f"restart failed: {exc}"))
+        with materialise(vector, self.info.profile, self._workdir()) as inputs:
+            request = {"op": "verify", "id": vector.id, "format": vector.format, "profile": self.info.profile,
+                       "features": list(vector.features), "inputs": inputs.to_json()}
+            start = time.perf_counter()
+            try:
+                reply = self._exchange(request, deadline)
+            except _Timeout:
+                self._stop()
+                return Answer(Actual.HANG, None, f"no answer within {deadline:g} s (process killed, will restart)",
+                              (time.perf_counter() - start) * 1000)
+            except _Eof:
+                elapsed = (time.perf_counter() - start) * 1000
+                return Answer(Actual.CRASH, None, _clip(self._death() + " (will restart)"), elapsed)
+            except ValueError as exc:
+                self._stop()
+                return Answer(Actual.ERROR, None, _clip(f"{exc} (process restarted)"),
+                              (time.perf_counter() - start) * 1000)
+            elapsed = (time.perf_counter() - start) * 1000
+        if reply.get("id") != vector.id:
+            self._stop()
+            return Answer(Actual.ERROR, None, f"answered id {reply.get('id')!r} to a request for {vector.id!r}",
+                          elapsed)
+        answer = response_answer(reply)
+        return Answer(answer.verdict, answer.reason, answer.detail, elapsed)
+
+    def close(self) -> None:
+        """Close stdin (a well-behaved verifier exits on EOF), then kill what is left."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                if proc.stdin:
+                    proc.stdin.close()
+                proc.wait(timeout=1)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._stop()
+        super().close()
+
+
+def open_verifier(config: AdapterConfig) -> Verifier:
+    """A (not yet started) verifier for the adapter's mode."""
+    if config.mode == "python":
+        if config.isolate:
+            assert config.entry is not None
+            argv = [sys.executable, "-m", "hsmsim.harness.shim", config.entry]
+            for path in config.pythonpath:
+                argv += ["--pythonpath", path]
+            if config.hello:
+                argv += ["--hello", config.hello]
+            return PersistentVerifier(config, tuple(argv))
+        return PythonVerifier(config)
+    if config.mode == "oneshot":
+        return OneshotVerifier(config)
+    if config.mode == "persistent":
+        return PersistentVerifier(config)
+    raise AdapterConfigError(f"{config.source}: unknown mode {config.mode!r}")

@@ -1,0 +1,24 @@
+"""hsmsim's reference verifier as a harness entry: ``python:hsmsim.harness.reference:verify``.
+
+It reaches formats only through the registry, so it verifies every registered format.
+"""
+
+from __future__ import annotations
+
+from hsmsim import __version__
+from hsmsim.formats import TrustAnchors, get_format, names
+from hsmsim.formats.base import Evidence
+from hsmsim.harness.adapters import VerifyRequest
+from hsmsim.verdict import Profile, Verdict
+
+
+def hello() -> dict[str, object]:
+    """The formats the registry knows, and hsmsim's version."""
+    return {"name": "hsmsim-reference", "version": __version__, "formats": names(), "features": []}
+
+
+def verify(request: VerifyRequest) -> Verdict:
+    """``get_format(format).verify(evidence, trust, at=, profile=)``."""
+    assert isinstance(request.evidence, Evidence) and isinstance(request.trust, TrustAnchors)
+    return get_format(request.format).verify(request.evidence, request.trust, at=request.at,
+                                             profile=Profile(request.profile))

@@ -1,0 +1,469 @@
+"""Reports of a conformance run: results JSON per verifier, JUnit XML, one HTML page, a regression diff.
+
+Layout of a report directory::
+
+    results/<verifier>.json   limbo-like: version, suiteVersion, verifier, verifierVersion, results[]
+    junit.xml                 one <testsuite> per verifier, one <testcase> per vector
+    index.html                summary, sanity, matrix (vectors x verifiers, grouped by format and
+                              category), anomalies per verifier, changes since the previous results
+
+Anomalies are listed in this order: unexpected ACCEPT (critical first), unexpected REJECT,
+right verdict for the wrong reason, HANG/CRASH/ERROR, SKIPPED; then stale waivers (XPASS) and
+waived cases.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from hsmsim import __version__
+from hsmsim.errors import HsmsimError
+from hsmsim.harness.model import Actual, CaseResult, Expected, Outcome, severity_rank
+from hsmsim.harness.runner import ConformanceRun, VerifierRun
+from hsmsim.harness.vectors import Vector
+
+RESULTS_VERSION = 1
+_OK = (Outcome.PASS, Outcome.WAIVED, Outcome.SKIPPED)
+
+
+class ReportError(HsmsimError):
+    """A previous results file cannot be read, or the report directory cannot be written."""
+
+
+def safe_name(name: str) -> str:
+    """A file-system safe form of a verifier name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "verifier"
+
+
+# -- results JSON ------------------------------------------------------------------------------
+
+def results_document(run: VerifierRun, suite_version: str) -> dict[str, object]:
+    """The ``results/<verifier>.json`` object of one verifier."""
+    return {
+        "version": RESULTS_VERSION, "suiteVersion": suite_version, "harness": f"hsmsim {__version__}",
+        "verifier": run.info.name, "verifierVersion": run.info.version, "mode": run.info.mode,
+        "profile": run.info.profile, "formats": list(run.info.formats), "features": list(run.info.features),
+        "failed": run.failed, "summary": run.counts(),
+        "sanity": [check.to_json() for check in run.sanity], "staleWaivers": list(run.stale_waivers),
+        "results": [result.to_json() for result in run.results],
+    }
+
+
+@dataclass(frozen=True)
+class PreviousResults:
+    """A results file read back (for the diff)."""
+
+    verifier: str
+    version: str
+    suite_version: str
+    results: dict[str, CaseResult]
+
+
+def load_results(path: Path) -> PreviousResults:
+    """Read a ``results/<verifier>.json``; raises :class:`ReportError`."""
+    try:
+        data = json.loads(path.read_text())
+        verifier = str(data["verifier"])
+        results = {str(r["id"]): CaseResult.from_json(verifier, r) for r in data["results"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReportError(f"{path} is not a hsmsim conformance results file: {exc}") from exc
+    return PreviousResults(verifier, str(data.get("verifierVersion", "")), str(data.get("suiteVersion", "")), results)
+
+
+def load_previous(paths: list[Path]) -> dict[str, PreviousResults]:
+    """Previous results by verifier name, from results files or report directories."""
+    found: dict[str, PreviousResults] = {}
+    for path in paths:
+        if path.is_dir():
+            files = sorted((path / "results").glob("*.json")) or sorted(path.glob("*.json"))
+            if not files:
+                raise ReportError(f"{path} holds no results/*.json")
+        else:
+            files = [path]
+        for file in files:
+            previous = load_results(file)
+            found[previous.verifier] = previous
+    return found
+
+
+# -- diff --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    """One vector whose result differs from the previous run."""
+
+    id: str
+    previous: str
+    current: str
+    kind: str
+    """``regression`` (was fine, now an anomaly), ``fix``, ``changed``, ``new`` or ``removed``."""
+
+
+def _state(result: CaseResult | None) -> str:
+    if result is None:
+        return "absent"
+    verdict = result.verdict.value + (f" {result.reason}" if result.reason else "")
+    return f"{result.outcome.value} ({verdict})"
+
+
+def diff(previous: PreviousResults, current: VerifierRun, corpus_ids: set[str] | None = None) -> list[Change]:
+    """Changes from ``previous`` to ``current``, regressions first.
+
+    A reason that appears or disappears (one side gave none) is not a change; a different reason is.
+    Ids missing from the current results are ``removed`` only when the corpus no longer holds them
+    (a filtered run does not report the rest as removed).
+    """
+    now = {r.id: r for r in current.results}
+    changes: list[Change] = []
+    for vector_id, result in now.items():
+        before = previous.results.get(vector_id)
+        if before is None:
+            changes.append(Change(vector_id, "absent", _state(result), "new"))
+            continue
+        same_reason = before.reason == result.reason or before.reason is None or result.reason is None
+        if (before.outcome, before.verdict) == (result.outcome, result.verdict) and same_reason:
+            continue
+        was_ok, is_ok = before.outcome in _OK, result.outcome in _OK
+        kind = "regression" if was_ok and not is_ok else "fix" if is_ok and not was_ok else "changed"
+        changes.append(Change(vector_id, _state(before), _state(result), kind))
+    for vector_id, before in previous.results.items():
+        if vector_id not in now and (corpus_ids is None or vector_id not in corpus_ids):
+            changes.append(Change(vector_id, _state(before), "absent", "removed"))
+    rank = {"regression": 0, "fix": 1, "changed": 2, "new": 3, "removed": 4}
+    return sorted(changes, key=lambda c: (rank[c.kind], c.id))
+
+
+# -- JUnit -------------------------------------------------------------------------------------
+
+def junit_xml(run: ConformanceRun) -> str:
+    """JUnit XML: one suite per verifier; anomalies are failures, HANG/CRASH/ERROR errors."""
+    root = ET.Element("testsuites", name="hsmsim conformance")
+    totals: Counter[str] = Counter()
+    for verifier in run.verifiers:
+        failing = {r.id for r in verifier.failing()}
+        suite = ET.SubElement(root, "testsuite", name=verifier.info.name)
+        props = ET.SubElement(suite, "properties")
+        for key, value in (("verifierVersion", verifier.info.version), ("profile", verifier.info.profile),
+                           ("suiteVersion", run.corpus.suite_version), ("mode", verifier.info.mode)):
+            ET.SubElement(props, "property", name=key, value=value)
+        counts: Counter[str] = Counter()
+        for result in verifier.results:
+            case = ET.SubElement(suite, "testcase", classname=f"{verifier.info.name}.{result.format}.{result.category}",
+                                 name=result.id, time=f"{result.duration_ms / 1000:.3f}")
+            counts["tests"] += 1
+            message = result.describe()
+            if result.outcome in (Outcome.HANG, Outcome.CRASH, Outcome.ERROR):
+                ET.SubElement(case, "error", message=message, type=result.outcome.value).text = result.detail
+                counts["errors"] += 1
+            elif result.id in failing:
+                ET.SubElement(case, "failure", message=message, type=result.outcome.value).text = result.detail
+                counts["failures"] += 1
+            elif result.outcome in (Outcome.SKIPPED, Outcome.WAIVED):
+                text = result.detail if result.outcome is Outcome.SKIPPED else f"waived: {result.waiver}"
+                ET.SubElement(case, "skipped", message=text)
+                counts["skipped"] += 1
+            elif result.outcome is Outcome.WRONG_REASON:
+                ET.SubElement(case, "system-out").text = message
+        time_total = sum(r.duration_ms for r in verifier.results) / 1000
+        for key in ("tests", "failures", "errors", "skipped"):
+            suite.set(key, str(counts[key]))
+            totals[key] += counts[key]
+        suite.set("time", f"{time_total:.3f}")
+    for key in ("tests", "failures", "errors", "skipped"):
+        root.set(key, str(totals[key]))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# -- HTML --------------------------------------------------------------------------------------
+
+_CELL = {
+    Outcome.PASS: ("pass", "ok"), Outcome.UNEXPECTED_ACCEPT: ("uacc", "ACCEPT!"),
+    Outcome.UNEXPECTED_REJECT: ("urej", "REJECT!"), Outcome.WRONG_REASON: ("wrong", "reason?"),
+    Outcome.HANG: ("hang", "HANG"), Outcome.CRASH: ("crash", "CRASH"), Outcome.ERROR: ("error", "ERROR"),
+    Outcome.SKIPPED: ("skip", "skip"), Outcome.WAIVED: ("waived", "waived"), Outcome.XPASS: ("xpass", "XPASS"),
+}
+_ANOMALY_SECTIONS = (
+    ("Unexpected ACCEPT", (Outcome.UNEXPECTED_ACCEPT,)),
+    ("Unexpected REJECT", (Outcome.UNEXPECTED_REJECT,)),
+    ("Right verdict, wrong reason", (Outcome.WRONG_REASON,)),
+    ("HANG / CRASH / ERROR", (Outcome.HANG, Outcome.CRASH, Outcome.ERROR)),
+    ("SKIPPED", (Outcome.SKIPPED,)),
+    ("Stale waivers (XPASS)", (Outcome.XPASS,)),
+    ("Waived (known divergences)", (Outcome.WAIVED,)),
+)
+_CSS = """
+:root{--fg:#1d2330;--muted:#667085;--line:#d9dee7;--bg:#f6f7f9}
+*{box-sizing:border-box}
+body{font:14px/1.45 "DejaVu Sans",system-ui,sans-serif;color:var(--fg);margin:0;background:#fff}
+header{background:#1d2330;color:#fff;padding:18px 28px}
+header h1{margin:0 0 4px;font-size:22px} header p{margin:0;color:#c8cfdc}
+main{padding:8px 28px 40px;max-width:1500px}
+h2{font-size:18px;margin:28px 0 8px;border-bottom:2px solid var(--line);padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+table{border-collapse:collapse;margin:6px 0 10px}
+th,td{border:1px solid var(--line);padding:3px 7px;text-align:left;vertical-align:top}
+td.name{white-space:nowrap}
+th{background:var(--bg);font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+code{font:12px "DejaVu Sans Mono",monospace}
+.muted{color:var(--muted)}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:700;font-size:12px}
+.badge.fail{background:#c62828;color:#fff} .badge.ok{background:#2e7d32;color:#fff}
+.verdict{font-size:15px;margin:14px 0}
+.sanity{border-left:4px solid #c62828;background:#fdecea;padding:6px 12px;margin:6px 0}
+.matrix td.c{text-align:center;font:11px "DejaVu Sans Mono",monospace;min-width:58px;white-space:nowrap}
+.matrix th.v{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-size:12px;padding:6px 3px}
+.matrix tr.fmt th{background:#1d2330;color:#fff;font-size:14px}
+.matrix tr.cat th{background:#e8ebf1;font-weight:600}
+.matrix td.id code{font-size:12px}
+.sev{font-size:11px;text-transform:uppercase;letter-spacing:.03em}
+.sev-critical{color:#b71c1c;font-weight:700} .sev-high{color:#d84315;font-weight:600}
+.sev-medium{color:#8d6e00} .sev-low,.sev-info{color:var(--muted)}
+.pass{background:#e3f4e4;color:#1b5e20} .uacc{background:#c62828;color:#fff;font-weight:700}
+.urej{background:#ef6c00;color:#fff;font-weight:700} .wrong{background:#fff3c4;color:#6d4c00}
+.hang,.crash,.error{background:#6a1b9a;color:#fff;font-weight:700} .skip{background:#eceff1;color:#78909c}
+.waived{background:#dbe9fb;color:#0d47a1} .xpass{background:#ad1457;color:#fff;font-weight:700}
+.legend span{display:inline-block;margin:2px 8px 2px 0;padding:1px 8px;border-radius:3px;font:12px monospace}
+details summary{cursor:pointer;color:var(--muted)}
+.kind-regression{color:#c62828;font-weight:700} .kind-fix{color:#2e7d32;font-weight:700}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _anchor(name: str) -> str:
+    return "v-" + safe_name(name)
+
+
+def _expectation_text(vector: Vector, profile: str) -> str:
+    expected, reason = vector.expectation(profile)
+    if expected is Expected.INVALID:
+        return f"REJECT {reason}"
+    return expected.verdict
+
+
+def _got(result: CaseResult) -> str:
+    return result.verdict.value + (f" {result.reason}" if result.reason else "")
+
+
+def _cell(result: CaseResult | None, vector: Vector) -> str:
+    if result is None:
+        return '<td class="c skip muted">-</td>'
+    css, label = _CELL[result.outcome]
+    if result.outcome is Outcome.PASS:
+        label = "ACC" if result.verdict is Actual.ACCEPT else "REJ"
+    title = f"{vector.id}: {result.outcome.value}; expected {result.expected.verdict}"
+    if result.expected is Expected.INVALID:
+        title += f" {result.expected_reason}"
+    title += f"; got {_got(result)}"
+    if result.detail:
+        title += f" - {result.detail}"
+    if result.waiver:
+        title += f" [waiver: {result.waiver}]"
+    return f'<td class="c {css}" title="{_e(title)}">{_e(label)}</td>'
+
+
+def _summary(run: ConformanceRun, changes: dict[str, list[Change]]) -> list[str]:
+    out = ["<h2>Verifiers</h2><table><tr><th>verifier</th><th>version</th><th>mode</th><th>profile</th>"
+           "<th>pass</th><th>unexpected ACCEPT</th><th>unexpected REJECT</th><th>wrong reason</th>"
+           "<th>HANG/CRASH/ERROR</th><th>skipped</th><th>waived</th><th>XPASS</th><th>regressions</th>"
+           "<th>result</th></tr>"]
+    for verifier in run.verifiers:
+        c = verifier.counts()
+        broken = c["HANG"] + c["CRASH"] + c["ERROR"]
+        regressions = sum(1 for ch in changes.get(verifier.info.name, []) if ch.kind == "regression")
+        badge = '<span class="badge fail">FAIL</span>' if verifier.failed else '<span class="badge ok">OK</span>'
+        cells = [c["PASS"], c["UNEXPECTED_ACCEPT"], c["UNEXPECTED_REJECT"], c["WRONG_REASON"], broken,
+                 c["SKIPPED"], c["WAIVED"], c["XPASS"] + len(verifier.stale_waivers),
+                 regressions if verifier.info.name in changes else "-"]
+        out.append(f'<tr><td class="name"><a href="#{_anchor(verifier.info.name)}">{_e(verifier.info.name)}</a></td>'
+                   f"<td>{_e(verifier.info.version)}</td><td>{_e(verifier.info.mode)}</td>"
+                   f"<td>{_e(verifier.info.profile)}</td>"
+                   + "".join(f'<td class="num">{_e(v)}</td>' for v in cells) + f"<td>{badge}</td></tr>")
+    out.append("</table>")
+    return out
+
+
+def _matrix(run: ConformanceRun) -> list[str]:
+    by_verifier = {v.info.name: {r.id: r for r in v.results} for v in run.verifiers}
+    profiles = list(dict.fromkeys(v.info.profile for v in run.verifiers)) or ["structural"]
+    width = 3 + len(run.verifiers)
+    out = ["<h2>Matrix</h2>", '<div class="legend">'
+           + "".join(f'<span class="{css}">{_e(label)} = {_e(o.value.lower().replace("_", " "))}</span>'
+                     for o, (css, label) in _CELL.items() if o is not Outcome.PASS)
+           + '<span class="pass">ACC/REJ = expected verdict</span></div>',
+           '<table class="matrix"><thead><tr><th>vector</th><th>severity</th><th>expected ('
+           + _e(" / ".join(profiles)) + ")</th>"
+           + "".join(f'<th class="v">{_e(v.info.name)}</th>' for v in run.verifiers) + "</tr></thead><tbody>"]
+    groups: dict[str, dict[str, list[Vector]]] = defaultdict(lambda: defaultdict(list))
+    for vector in run.vectors:
+        groups[vector.format][vector.category].append(vector)
+    for format_name, categories in groups.items():
+        total = sum(len(v) for v in categories.values())
+        out.append(f'<tr class="fmt"><th colspan="{width}">{_e(format_name)} &middot; {total} vectors</th></tr>')
+        for category, vectors in categories.items():
+            out.append(f'<tr class="cat"><th colspan="{width}">{_e(category or "-")} ({len(vectors)})</th></tr>')
+            for vector in vectors:
+                expected = " / ".join(dict.fromkeys(_expectation_text(vector, p) for p in profiles))
+                out.append(f'<tr><td class="id" title="{_e(vector.comment)}"><code>{_e(vector.id)}</code></td>'
+                           f'<td class="sev sev-{_e(vector.severity)}">{_e(vector.severity)}</td>'
+                           f"<td><code>{_e(expected)}</code></td>"
+                           + "".join(_cell(by_verifier[v.info.name].get(vector.id), vector) for v in run.verifiers)
+                           + "</tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def _result_rows(results: list[CaseResult]) -> str:
+    rows = ["<table><tr><th>vector</th><th>severity</th><th>expected</th><th>got</th><th>detail</th></tr>"]
+    for r in results:
+        want = r.expected.verdict + (f" {r.expected_reason}" if r.expected is Expected.INVALID else "")
+        detail = r.detail + (f" [waiver: {r.waiver}]" if r.waiver else "")
+        rows.append(f"<tr><td><code>{_e(r.id)}</code></td><td class=\"sev sev-{_e(r.severity)}\">{_e(r.severity)}"
+                    f"</td><td><code>{_e(want)}</code></td><td><code>{_e(_got(r))}</code></td>"
+                    f"<td>{_e(detail)}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def anomalies(verifier: VerifierRun) -> list[tuple[str, list[CaseResult]]]:
+    """The verifier's anomalies as (section title, results) in report order; unexpected ACCEPT critical first."""
+    sections = []
+    for title, outcomes in _ANOMALY_SECTIONS:
+        chosen = [r for r in verifier.results if r.outcome in outcomes]
+        if outcomes == (Outcome.UNEXPECTED_ACCEPT,):
+            chosen.sort(key=lambda r: severity_rank(r.severity))
+        sections.append((title, chosen))
+    return sections
+
+
+def _anomalies(run: ConformanceRun, changes: dict[str, list[Change]]) -> list[str]:
+    out = ["<h2>Anomalies per verifier</h2>"]
+    for verifier in run.verifiers:
+        out.append(f'<h2 id="{_anchor(verifier.info.name)}">{_e(verifier.info.name)} '
+                   f'<span class="muted">{_e(verifier.info.version)} &middot; {_e(verifier.info.mode)} &middot; '
+                   f"profile {_e(verifier.info.profile)}</span></h2>")
+        if verifier.config.description:
+            out.append(f'<p class="muted">{_e(verifier.config.description)}</p>')
+        for check in verifier.sanity:
+            if not check.ok:
+                out.append(f'<div class="sanity">{_e(check.message)}</div>')
+        for message in verifier.stale_waivers:
+            out.append(f'<div class="sanity">{_e(message)}</div>')
+        for title, results in anomalies(verifier):
+            if title == "SKIPPED":
+                if not results:
+                    out.append(f'<h3>{_e(title)} <span class="muted">(0)</span></h3>')
+                    continue
+                out.append(f"<h3>{_e(title)} ({len(results)})</h3>")
+                by_why: dict[str, list[str]] = defaultdict(list)
+                for r in results:
+                    by_why[r.detail].append(r.id)
+                for why, ids in by_why.items():
+                    out.append(f"<details><summary>{len(ids)} &times; {_e(why)}</summary><p>"
+                               + ", ".join(f"<code>{_e(i)}</code>" for i in ids) + "</p></details>")
+                continue
+            if not results:
+                if title.startswith("Waived") or title.startswith("Stale"):
+                    continue
+                out.append(f'<h3>{_e(title)} <span class="muted">(0)</span></h3>')
+                continue
+            out.append(f"<h3>{_e(title)} ({len(results)})</h3>" + _result_rows(results))
+        if verifier.info.name in changes:
+            out.append(_changes_table(changes[verifier.info.name]))
+    return out
+
+
+def _changes_table(changes: list[Change]) -> str:
+    if not changes:
+        return '<h3>Changes since the previous results</h3><p class="muted">none</p>'
+    rows = [f"<h3>Changes since the previous results ({len(changes)})</h3><table><tr><th>vector</th>"
+            "<th>previous</th><th>current</th><th>change</th></tr>"]
+    for change in changes:
+        rows.append(f"<tr><td><code>{_e(change.id)}</code></td><td><code>{_e(change.previous)}</code></td>"
+                    f"<td><code>{_e(change.current)}</code></td>"
+                    f'<td class="kind-{_e(change.kind)}">{_e(change.kind)}</td></tr>')
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def render_html(run: ConformanceRun, changes: dict[str, list[Change]] | None = None) -> str:
+    """The self-contained HTML report (no script, no external resource)."""
+    changes = changes or {}
+    failing = [v.info.name for v in run.verifiers if v.failed]
+    formats = sorted({v.format for v in run.vectors})
+    verdict = (f'<p class="verdict"><span class="badge fail">FAIL</span> {len(failing)} of {len(run.verifiers)} '
+               f"verifier(s) with unexpected verdicts: {_e(', '.join(failing))}</p>" if failing else
+               '<p class="verdict"><span class="badge ok">OK</span> no unexpected verdicts</p>')
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             "<title>hsmsim conformance report</title>", f"<style>{_CSS}</style></head><body>",
+             "<header><h1>hsmsim conformance report</h1>"
+             f"<p>suite {_e(run.corpus.suite_version)} &middot; {len(run.vectors)} vectors "
+             f"({_e(', '.join(formats))}) &middot; {len(run.verifiers)} verifier(s) &middot; "
+             f"hsmsim {_e(__version__)}</p></header><main>", verdict]
+    sanity = [c for v in run.verifiers for c in v.sanity if not c.ok]
+    if sanity:
+        parts.append("<h2>Sanity</h2>" + "".join(f'<div class="sanity">{_e(c.message)}</div>' for c in sanity))
+    parts += _summary(run, changes)
+    parts += _matrix(run)
+    parts += _anomalies(run, changes)
+    parts.append("</main></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where a report was written."""
+
+    directory: Path
+    results: list[Path]
+    junit: Path
+    html: Path
+
+
+def write_report(run: ConformanceRun, directory: Path, previous: list[Path] | None = None) -> ReportPaths:
+    """Write results JSON, JUnit XML and HTML under ``directory``; raises :class:`ReportError`."""
+    prior = load_previous(previous or [])
+    corpus_ids = {v.id for v in run.corpus.vectors}
+    changes: dict[str, list[Change]] = {}
+    for verifier in run.verifiers:
+        match = prior.get(verifier.info.name)
+        if match is None and len(prior) == 1 and len(run.verifiers) == 1:
+            match = next(iter(prior.values()))
+        if match is not None:
+            changes[verifier.info.name] = diff(match, verifier, corpus_ids)
+    try:
+        (directory / "results").mkdir(parents=True, exist_ok=True)
+        written = []
+        for verifier in run.verifiers:
+            path = directory / "results" / f"{safe_name(verifier.info.name)}.json"
+            path.write_text(json.dumps(results_document(verifier, run.corpus.suite_version), indent=1) + "\n")
+            written.append(path)
+        junit = directory / "junit.xml"
+        junit.write_text(junit_xml(run))
+        page = directory / "index.html"
+        page.write_text(render_html(run, changes))
+    except OSError as exc:
+        raise ReportError(f"cannot write the report into {directory}: {exc.strerror}") from exc
+    return ReportPaths(directory, written, junit, page)
+
+
+def failing_lines(verifier: VerifierRun) -> list[str]:
+    """Console lines for the verifier's failing cases (only those), in anomaly order."""
+    failing = {r.id for r in verifier.failing()}
+    lines = [r.describe() for _, results in anomalies(verifier) for r in results if r.id in failing]
+    lines += verifier.stale_waivers
+    lines += [c.message for c in verifier.sanity if not c.ok]
+    return lines
+

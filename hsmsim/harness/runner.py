@@ -1,0 +1,326 @@
+"""Run verifiers over the corpus: sanity probe, skips, judging, serial or parallel execution.
+
+The same :class:`Session` runs cases for the CLI (serially, or in each worker of a process
+pool) and for the pytest plugin (one per xdist worker), so both paths judge identically.
+
+Order for one verifier (BetterTLS, tlsfuzzer): for each format it claims, the *sanity* golden
+vector runs first; a verifier that does not accept it is stopped for that format with one
+message and the format's other vectors are SKIPPED. Vectors of formats it does not claim, or
+needing features it does not claim, are SKIPPED too. Every other vector is run and judged.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.util
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hsmsim.harness.adapters import Verifier, open_verifier
+from hsmsim.harness.config import AdapterConfig
+from hsmsim.harness.model import FAILING, Actual, Answer, CaseResult, Expected, Outcome, VerifierInfo, reason_code
+from hsmsim.harness.vectors import Corpus, Vector, load_corpus
+from hsmsim.harness.waivers import Waiver, apply_waiver
+
+ProgressFn = Callable[[CaseResult], None]
+
+
+def classify(expected: Expected, expected_reason: str, answer: Answer) -> Outcome:
+    """Judge one answer against the vector's expectation (before waivers).
+
+    The reason is compared only when the verifier gave a :class:`hsmsim.verdict.Reason` code; a
+    free-text reason (or none) leaves only the verdict to judge.
+    """
+    if answer.verdict is Actual.HANG:
+        return Outcome.HANG
+    if answer.verdict is Actual.CRASH:
+        return Outcome.CRASH
+    if answer.verdict is Actual.ERROR:
+        return Outcome.ERROR
+    if answer.verdict is Actual.SKIPPED:
+        return Outcome.SKIPPED
+    if expected is Expected.ACCEPTABLE:
+        return Outcome.PASS
+    if expected is Expected.VALID:
+        return Outcome.PASS if answer.verdict is Actual.ACCEPT else Outcome.UNEXPECTED_REJECT
+    if answer.verdict is Actual.ACCEPT:
+        return Outcome.UNEXPECTED_ACCEPT
+    code = reason_code(answer.reason)
+    if code is not None and code.value != expected_reason:
+        return Outcome.WRONG_REASON
+    return Outcome.PASS
+
+
+def judge(vector: Vector, info: VerifierInfo, answer: Answer, waivers: Mapping[str, Waiver]) -> CaseResult:
+    """The :class:`CaseResult` of one answer, with the verifier's waiver applied."""
+    expected, expected_reason = vector.expectation(info.profile)
+    outcome = classify(expected, expected_reason, answer)
+    outcome, note = apply_waiver(outcome, waivers.get(vector.id), expected, expected_reason, answer.verdict,
+                                 answer.reason)
+    return CaseResult(verifier=info.name, id=vector.id, format=vector.format, category=vector.category,
+                      severity=vector.severity, expected=expected, expected_reason=expected_reason,
+                      verdict=answer.verdict, reason=answer.reason, detail=answer.detail, outcome=outcome,
+                      duration_ms=answer.duration_ms, waiver=note, flags=vector.flags)
+
+
+def skip_reason(vector: Vector, info: VerifierInfo) -> str | None:
+    """Why the verifier must not be asked about ``vector`` (format or features not claimed), or None."""
+    if not info.claims_format(vector.format):
+        return f"format {vector.format!r} not claimed by {info.name}"
+    missing = [f for f in vector.features if f not in info.features]
+    if missing:
+        return f"needs feature(s) {', '.join(missing)} not claimed by {info.name}"
+    return None
+
+
+@dataclass(frozen=True)
+class SanityCheck:
+    """The sanity probe of one verifier for one format."""
+
+    verifier: str
+    format: str
+    vector_id: str | None
+    ok: bool
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return {"format": self.format, "id": self.vector_id, "ok": self.ok, "message": self.message}
+
+
+class Session:
+    """Live verifiers of one process, started on first use; sanity results are cached per format."""
+
+    def __init__(self, corpus: Corpus, configs: Iterable[AdapterConfig], *, timeout: float | None = None,
+                 sanity: Mapping[tuple[str, str], SanityCheck] | None = None) -> None:
+        self.corpus = corpus
+        self.configs = {c.name: c for c in configs}
+        self.timeout = timeout
+        self._live: dict[str, Verifier] = {}
+        self._sanity: dict[tuple[str, str], SanityCheck] = dict(sanity or {})
+        self._golden: dict[tuple[str, str], CaseResult] = {}
+
+    def verifier(self, name: str) -> Verifier:
+        """The started verifier called ``name`` (raises on a start failure, see :mod:`adapters`)."""
+        live = self._live.get(name)
+        if live is None:
+            live = open_verifier(self.configs[name])
+            try:
+                live.start()
+            except BaseException:
+                live.close()
+                raise
+            self._live[name] = live
+        return live
+
+    def info(self, name: str) -> VerifierInfo:
+        """Identity and claims of the verifier called ``name``."""
+        info = self.verifier(name).info
+        assert info is not None
+        return info
+
+    def _answer(self, name: str, vector: Vector) -> CaseResult:
+        live = self.verifier(name)
+        answer = live.verify(vector, timeout=self.timeout)
+        return judge(vector, self.info(name), answer, self.configs[name].waivers)
+
+    def sanity(self, name: str, format_name: str) -> SanityCheck:
+        """Run (once) the golden vector of ``format_name`` that the verifier's profile must accept."""
+        key = (name, format_name)
+        if key not in self._sanity:
+            info = self.info(name)
+            golden = self.corpus.sanity_vector(format_name, info.profile)
+            if golden is None:
+                check = SanityCheck(name, format_name, None, True, f"no golden {format_name} vector to probe with")
+            else:
+                result = self._answer(name, golden)
+                self._golden[(name, golden.id)] = result
+                ok = result.verdict is Actual.ACCEPT
+                got = result.verdict.value + (f" {result.reason}" if result.reason else "")
+                message = (f"{name} accepts the golden {golden.id}" if ok else
+                           f"verifier {name!r} stopped for format {format_name!r}: it does not accept the golden "
+                           f"vector {golden.id} (got {got}{': ' + result.detail if result.detail else ''})")
+                check = SanityCheck(name, format_name, golden.id, ok, message)
+            self._sanity[key] = check
+        return self._sanity[key]
+
+    def sanity_checks(self, name: str) -> list[SanityCheck]:
+        """Every sanity check made or preset for ``name``."""
+        return [c for (n, _), c in self._sanity.items() if n == name]
+
+    def skipped(self, name: str, vector: Vector, why: str) -> CaseResult:
+        """A SKIPPED result for ``vector`` (not run)."""
+        info = self.info(name)
+        expected, expected_reason = vector.expectation(info.profile)
+        return CaseResult(verifier=name, id=vector.id, format=vector.format, category=vector.category,
+                          severity=vector.severity, expected=expected, expected_reason=expected_reason,
+                          verdict=Actual.SKIPPED, reason=None, detail=why, outcome=Outcome.SKIPPED,
+                          duration_ms=0.0, flags=vector.flags)
+
+    def run_case(self, name: str, vector_id: str) -> CaseResult:
+        """Run and judge one vector (sanity first, skips applied)."""
+        vector = self.corpus.get(vector_id)
+        info = self.info(name)
+        why = skip_reason(vector, info)
+        if why is not None:
+            return self.skipped(name, vector, why)
+        check = self.sanity(name, vector.format)
+        golden = self._golden.get((name, vector.id))
+        if golden is not None:
+            return golden
+        if not check.ok and check.vector_id != vector.id:
+            return self.skipped(name, vector, check.message)
+        return self._answer(name, vector)
+
+    def close(self) -> None:
+        """Stop every live verifier."""
+        for live in self._live.values():
+            live.close()
+        self._live.clear()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to run and how."""
+
+    jobs: int = 1
+    """Worker processes; 1 runs in this process."""
+    timeout: float | None = None
+    """Per-case deadline in seconds, overriding every adapter's ``timeout_s``."""
+    formats: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    """Glob patterns on vector ids (``primus::attr::*``); empty runs everything."""
+    strict_reasons: bool = False
+    """Count WRONG_REASON as a failure."""
+
+
+@dataclass
+class VerifierRun:
+    """Everything one verifier produced in a run."""
+
+    config: AdapterConfig
+    info: VerifierInfo
+    results: list[CaseResult]
+    sanity: list[SanityCheck] = field(default_factory=list)
+    stale_waivers: list[str] = field(default_factory=list)
+    """Waivers naming vector ids the corpus does not have (they fail the run)."""
+    strict_reasons: bool = False
+
+    def failing(self) -> list[CaseResult]:
+        """Results that fail the run."""
+        bad = set(FAILING) | ({Outcome.WRONG_REASON} if self.strict_reasons else set())
+        return [r for r in self.results if r.outcome in bad]
+
+    @property
+    def failed(self) -> bool:
+        """True when this verifier makes the run fail."""
+        return bool(self.failing() or self.stale_waivers)
+
+    def counts(self) -> dict[str, int]:
+        """Results per outcome (every outcome present, zeros included)."""
+        counts = {o.value: 0 for o in Outcome}
+        for result in self.results:
+            counts[result.outcome.value] += 1
+        return counts
+
+
+@dataclass
+class ConformanceRun:
+    """The results of every verifier over one corpus selection."""
+
+    corpus: Corpus
+    vectors: list[Vector]
+    verifiers: list[VerifierRun]
+
+    @property
+    def failed(self) -> bool:
+        """True when any verifier has an unexpected verdict or a stale waiver."""
+        return any(v.failed for v in self.verifiers)
+
+
+def unknown_waivers(config: AdapterConfig, corpus: Corpus) -> list[str]:
+    """Messages for waivers that name ids the corpus does not hold."""
+    return [f"waiver for {vector_id!r} names no vector of suite {corpus.suite_version} (stale)"
+            for vector_id in sorted(config.waivers) if vector_id not in corpus]
+
+
+# -- process pool ------------------------------------------------------------------------------
+
+_WORKER: Session | None = None
+
+
+def _worker_init(root: str, configs: list[AdapterConfig], timeout: float | None,
+                 sanity: dict[tuple[str, str], SanityCheck]) -> None:
+    global _WORKER
+    _WORKER = Session(load_corpus(Path(root)), configs, timeout=timeout, sanity=sanity)
+    multiprocessing.util.Finalize(None, _worker_close, exitpriority=10)
+
+
+def _worker_close() -> None:
+    if _WORKER is not None:
+        _WORKER.close()
+
+
+def _worker_case(name: str, vector_id: str) -> CaseResult:
+    assert _WORKER is not None
+    return _WORKER.run_case(name, vector_id)
+
+
+def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOptions = RunOptions(),
+                    progress: ProgressFn | None = None) -> ConformanceRun:
+    """Run every verifier over the selected vectors; see the module docstring for the order.
+
+    Raises :class:`hsmsim.errors.HsmsimError` subclasses when a verifier cannot be started.
+    """
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        from hsmsim.harness.config import AdapterConfigError
+
+        raise AdapterConfigError(f"two adapters share a name: {sorted(n for n in names if names.count(n) > 1)}")
+    vectors = corpus.select(formats=options.formats, patterns=options.patterns)
+    session = Session(corpus, configs, timeout=options.timeout)
+    done: dict[str, dict[str, CaseResult]] = {c.name: {} for c in configs}
+    todo: list[tuple[str, str]] = []
+
+    def record(result: CaseResult) -> None:
+        done[result.verifier][result.id] = result
+        if progress is not None:
+            progress(result)
+
+    try:
+        for config in configs:
+            info = session.info(config.name)
+            for vector in vectors:
+                why = skip_reason(vector, info)
+                if why is not None:
+                    record(session.skipped(config.name, vector, why))
+                    continue
+                check = session.sanity(config.name, vector.format)
+                if vector.id == check.vector_id or not check.ok:
+                    record(session.run_case(config.name, vector.id))
+                else:
+                    todo.append((config.name, vector.id))
+        infos = {c.name: session.info(c.name) for c in configs}
+        sanity = {(c.name, check.format): check for c in configs for check in session.sanity_checks(c.name)}
+        if options.jobs <= 1 or len(todo) < 2:
+            for name, vector_id in todo:
+                record(session.run_case(name, vector_id))
+        else:
+            session.close()
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context, initializer=_worker_init,
+                                     initargs=(str(corpus.root), configs, options.timeout, sanity)) as pool:
+                futures = [pool.submit(_worker_case, name, vector_id) for name, vector_id in todo]
+                for future in as_completed(futures):
+                    record(future.result())
+    finally:
+        session.close()
+    order = {v.id: index for index, v in enumerate(vectors)}
+    runs = [VerifierRun(config=c, info=infos[c.name],
+                        results=sorted(done[c.name].values(), key=lambda r: order[r.id]),
+                        sanity=[s for (n, _), s in sanity.items() if n == c.name],
+                        stale_waivers=unknown_waivers(c, corpus), strict_reasons=options.strict_reasons)
+            for c in configs]
+    return ConformanceRun(corpus=corpus, vectors=vectors, verifiers=runs)

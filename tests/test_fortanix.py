@@ -1,0 +1,494 @@
+"""The Fortanix format: statement and chain layout, KU mapping, the reference verifier's reasons,
+hostile JSON, determinism, the vector catalogue, the CLI, the openssl walk and the pkcs11 backend."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from hsmsim.corpus.build import build_corpus
+from hsmsim.corpus.schema import VECTOR_SCHEMA
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats import Evidence, TrustAnchors, detect, get_format
+from hsmsim.formats.fortanix import (
+    CLAIM_GENERATED,
+    CLAIM_NEVER_EXPORTABLE,
+    KEY_ID_OID,
+    ROOT_FILE,
+    FortanixFormat,
+    FortanixOptions,
+    JsonLimits,
+    parse_json,
+    statement_usages,
+)
+from hsmsim.formats.fortanix_vectors import mutations
+from hsmsim.hsm import Device, Hsm
+from hsmsim.keystore.base import KeyPolicy, KeySpec
+from hsmsim.keystore.soft import SoftKeyStore, new_key_material
+from hsmsim.pki.builder import UTF8
+from hsmsim.pki.fortanix import AUTHORITY_CN, CA_CN, ENROLLMENT_POLICY, ROOT_CN, fortanix_pki
+from hsmsim.verdict import Profile, Reason, Rejected
+
+from .conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
+
+ROOT = Path(__file__).resolve().parents[1]
+WALK = ROOT / "scripts" / "verify_fortanix_openssl.sh"
+SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
+# The cluster node enrollment policy exactly as the published DSM authority carries it.
+ENROLLMENT_DER = bytes.fromhex("302c301b060b2b0601040183841a020501060c2b0601040183841a02050101"
+                               "300d060b2b0601040183841a020502")
+
+
+def make_fortanix_hsm(seed: str = SEED) -> Hsm:
+    """A seeded DSM cluster over a seeded soft store: one key per spec plus odd-permission keys."""
+    store = SoftKeyStore(seed=seed)
+    hsm = Hsm(Device.from_seed("fortanix", seed), store)
+    for spec in SPECS:
+        store.generate(KeySpec.parse(spec), f"key-{spec}", created=KEY_CREATED)
+    store.generate(KeySpec.parse("rsa-3072"), "key-transport", created=KEY_CREATED,
+                   policy=KeyPolicy(sign=True, decrypt=True, unwrap=True))
+    store.generate(KeySpec.parse("ec-p256"), "key-agreement", created=KEY_CREATED,
+                   policy=KeyPolicy(sign=False, derive=True, decrypt=True))
+    store.generate(KeySpec.parse("ec-p256"), "exportable", created=KEY_CREATED, policy=KeyPolicy(extractable=True))
+    store.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported", created=KEY_CREATED)
+    return hsm
+
+
+@pytest.fixture(scope="module")
+def fx_hsm() -> Hsm:
+    return make_fortanix_hsm()
+
+
+@pytest.fixture(scope="module")
+def bundles(fx_hsm: Hsm) -> dict[str, Evidence]:
+    return {key.label: fx_hsm.attest(key.label, "fortanix", {"attest_time": ATTEST_TIME})
+            for key in fx_hsm.keystore.all_keys()}
+
+
+@pytest.fixture(scope="module")
+def trust(bundles: dict[str, Evidence]) -> TrustAnchors:
+    return TrustAnchors({"root": (x509.load_pem_x509_certificate(bundles["key-rsa-3072"].files[ROOT_FILE]),)})
+
+
+@pytest.fixture(scope="module")
+def fortanix() -> FortanixFormat:
+    fmt = get_format("fortanix")
+    assert isinstance(fmt, FortanixFormat)
+    return fmt
+
+
+def response(evidence: Evidence) -> dict:
+    return json.loads(evidence.files[evidence.primary])
+
+
+def certs(evidence: Evidence) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    doc = response(evidence)
+    statement = x509.load_der_x509_certificate(base64.b64decode(doc["attestation_statement"]["statement"]))
+    return statement, [x509.load_der_x509_certificate(base64.b64decode(c)) for c in doc["authority_chain"]]
+
+
+def with_response(evidence: Evidence, data: bytes) -> Evidence:
+    return Evidence(evidence.format, {**evidence.files, evidence.primary: data}, evidence.primary)
+
+
+def sha1_ski(cert: x509.Certificate) -> bytes:
+    return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
+
+
+# -- layout ---------------------------------------------------------------------------------
+
+def test_statement_certificate_layout(bundles):
+    evidence = bundles["key-rsa-3072"]
+    statement, (authority, _ca, _root) = certs(evidence)
+    assert statement.version is x509.Version.v3 and len(statement.serial_number.to_bytes(20, "big")) == 20
+    assert statement.issuer == authority.subject
+    assert [a.rfc4514_string() for a in statement.issuer] == [f"CN={AUTHORITY_CN}"]
+    cn, kid = statement.subject.rdns
+    assert [(a.oid, a.value, a._type) for a in cn] == [(NameOID.COMMON_NAME, "Fortanix DSM Key Attestation", UTF8)]
+    (kid_attr,) = kid
+    assert kid_attr.oid == KEY_ID_OID and kid_attr._type == UTF8
+    assert evidence.primary == f"key_attestation_{kid_attr.value}.json"
+    assert statement.not_valid_before_utc == ATTEST_TIME
+    der = statement.public_bytes(serialization.Encoding.DER)
+    assert b"\x17\x0d250304103000Z\x18\x0f99991231235959Z" in der  # UTCTime then GeneralizedTime
+    assert [(e.oid, e.critical) for e in statement.extensions] == [
+        (ExtensionOID.KEY_USAGE, True), (CLAIM_GENERATED, False), (CLAIM_NEVER_EXPORTABLE, False),
+        (ExtensionOID.AUTHORITY_KEY_IDENTIFIER, False)]
+    for oid in (CLAIM_GENERATED, CLAIM_NEVER_EXPORTABLE):
+        assert statement.extensions.get_extension_for_oid(oid).value.value == b"\x30\x00"
+    aki = statement.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert aki.key_identifier == sha1_ski(authority) and aki.authority_cert_issuer is None
+    assert statement.signature_algorithm_oid == x509.SignatureAlgorithmOID.RSA_WITH_SHA256
+    csr = x509.load_pem_x509_csr(evidence.files["key-rsa-3072.csr"])
+    assert csr.public_key() == statement.public_key() and csr.is_signature_valid
+
+
+def test_authority_ca_and_root_layout(bundles):
+    _statement, (authority, ca, root) = certs(bundles["key-ec-p256"])
+    assert [(e.oid.dotted_string, e.critical) for e in authority.extensions] == [
+        ("2.5.29.15", True), ("2.5.29.19", True), ("2.5.29.14", False), ("2.5.29.37", False),
+        ("1.3.6.1.4.1.49690.2.5", False), ("2.5.29.31", False), ("2.5.29.32", False), ("2.5.29.35", False)]
+    assert authority.extensions.get_extension_for_oid(ENROLLMENT_POLICY).value.value == ENROLLMENT_DER
+    assert authority.subject.rfc4514_string() == f"CN={AUTHORITY_CN}"
+    assert authority.not_valid_after_utc - authority.not_valid_before_utc == timedelta(days=30)
+    assert authority.not_valid_before_utc <= ATTEST_TIME < authority.not_valid_after_utc
+    assert authority.public_key().key_size == 3072 and ca.public_key().key_size == root.public_key().key_size == 4096
+    for cert, issuer in ((authority, ca), (ca, root)):
+        assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest == sha1_ski(cert)
+        assert cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == \
+            sha1_ski(issuer)
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+        assert [p.policy_identifier.dotted_string for p in policies] == ["1.3.6.1.4.1.49690.6.1.2"]
+    assert [(e.oid.dotted_string, e.critical) for e in ca.extensions] == [
+        ("2.5.29.15", True), ("2.5.29.19", True), ("2.5.29.14", False), ("2.5.29.31", False), ("2.5.29.32", False),
+        ("2.5.29.35", False)]
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length is None
+    for cert, cn in ((ca, CA_CN), (root, ROOT_CN)):
+        assert [(a.oid._name, a.value) for a in cert.subject] == [
+            ("countryName", "US"), ("stateOrProvinceName", "California"), ("localityName", "Santa Clara"),
+            ("organizationName", "Fortanix, Inc."), ("commonName", cn)]
+        assert {a._type for a in cert.subject} == {UTF8}
+    assert root.subject == root.issuer and [e.oid.dotted_string for e in root.extensions] == [
+        "2.5.29.15", "2.5.29.19", "2.5.29.14"]
+    emulated = [a.value for a in root.subject if "EMULATED" in a.value]
+    assert emulated == ["Fortanix Attestation and Provisioning Root CA EMULATED"]
+
+
+def test_response_json_layout(bundles):
+    evidence = bundles["key-rsa-3072"]
+    assert list(evidence.files) == [evidence.primary, "key-rsa-3072.csr", ROOT_FILE]
+    text = evidence.files[evidence.primary].decode()
+    assert text.startswith('{\n    "authority_chain": [\n        "MII') and text.endswith("\n    }\n}\n")
+    doc = json.loads(text)
+    assert list(doc) == ["authority_chain", "attestation_statement"]
+    assert list(doc["attestation_statement"]) == ["format", "statement"]
+    assert doc["attestation_statement"]["format"] == "x509_certificate"
+    _statement, chain = certs(evidence)
+    assert [c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value for c in chain] == [
+        AUTHORITY_CN, CA_CN, ROOT_CN]
+    assert chain[2].public_bytes(serialization.Encoding.PEM) == evidence.files[ROOT_FILE]
+
+
+@pytest.mark.parametrize(("label", "usages"), [
+    ("key-rsa-3072", {"digital_signature"}),
+    ("key-transport", {"digital_signature", "key_encipherment", "data_encipherment"}),  # the published sample's KU
+    ("key-agreement", {"key_agreement"}),  # decrypt is not an EC usage
+    ("key-ec-p384", {"digital_signature"}),
+])
+def test_key_usage_mirrors_permissions(bundles, label, usages):
+    statement, _ = certs(bundles[label])
+    ku = statement.extensions.get_extension_for_class(x509.KeyUsage).value
+    fields = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+              "key_cert_sign", "crl_sign")
+    assert {f for f in fields if getattr(ku, f)} == usages
+
+
+def test_keys_without_an_expressible_permission_are_refused():
+    store = SoftKeyStore(seed="fx-unsupported")
+    aes = store.generate(KeySpec.parse("aes-256"), "aes")
+    with pytest.raises(UnsupportedKeyError, match="asymmetric"):
+        statement_usages(aes)
+    idle = store.generate(KeySpec.parse("ec-p256"), "idle", policy=KeyPolicy(sign=False, decrypt=True))
+    with pytest.raises(UnsupportedKeyError, match="no permission"):
+        statement_usages(idle)
+
+
+# -- accept --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_goldens_verify(fortanix, bundles, trust, spec):
+    evidence = bundles[f"key-{spec}"]
+    verdict = fortanix.verify(evidence, trust, at=VALIDATION_TIME)
+    assert verdict.accepted, verdict.summary()
+    claims = verdict.claims
+    assert claims.generated_on_device and claims.never_extractable and claims.extractable is False
+    assert claims.vendor == "Fortanix" and claims.label == evidence.primary[len("key_attestation_"):-5]
+    strict = fortanix.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
+    assert strict.reason is (Reason.KEY_POLICY if spec == "rsa-2048" else Reason.OK), strict.summary()
+
+
+def test_claims_are_omitted_for_imported_and_exportable_keys(fortanix, bundles, trust):
+    imported, _ = certs(bundles["imported"])  # an import is neither local nor never-extractable: no claim
+    assert [e.oid for e in imported.extensions] == [ExtensionOID.KEY_USAGE, ExtensionOID.AUTHORITY_KEY_IDENTIFIER]
+    exportable, _ = certs(bundles["exportable"])
+    assert CLAIM_NEVER_EXPORTABLE not in [e.oid for e in exportable.extensions]
+    assert fortanix.verify(bundles["imported"], trust, at=VALIDATION_TIME).reason is Reason.ATTR_NOT_LOCAL
+    assert fortanix.verify(bundles["exportable"], trust, at=VALIDATION_TIME).reason is \
+        Reason.ATTR_NOT_NEVER_EXTRACTABLE
+
+
+def test_chain_is_validated_at_the_statements_not_before(bundles, trust):
+    evidence = bundles["key-ec-p256"]
+    _statement, (authority, _ca, _root) = certs(evidence)
+    assert authority.not_valid_after_utc < VALIDATION_TIME  # short-lived: expired when the CA verifies
+    default = FortanixFormat()
+    assert default.verify(evidence, trust, at=VALIDATION_TIME).accepted
+    at_verifier = FortanixFormat(FortanixOptions(chain_time="verifier"))
+    assert at_verifier.verify(evidence, trust, at=VALIDATION_TIME).reason is Reason.CERT_EXPIRED
+    assert at_verifier.verify(evidence, trust, at=ATTEST_TIME + timedelta(days=1)).accepted
+    before = default.verify(evidence, trust, at=ATTEST_TIME - timedelta(seconds=1))
+    assert before.reason is Reason.CERT_NOT_YET_VALID and "statement" in before.detail
+    assert default.verify(evidence, TrustAnchors({}), at=VALIDATION_TIME).reason is Reason.CHAIN_UNTRUSTED
+
+
+def test_authority_is_recertified_monthly_with_the_same_key(fx_hsm, fortanix, trust):
+    later = ATTEST_TIME + timedelta(days=45)
+    first = fx_hsm.attest("key-ec-p256", "fortanix", {"attest_time": ATTEST_TIME})
+    second = fx_hsm.attest("key-ec-p256", "fortanix", {"attest_time": later})
+    (_, (a1, *_)), (_, (a2, *_)) = certs(first), certs(second)
+    assert a1.serial_number != a2.serial_number and a1.not_valid_after_utc <= a2.not_valid_before_utc
+    assert a1.public_key() == a2.public_key() and sha1_ski(a1) == sha1_ski(a2)
+    assert first.primary == second.primary  # same kid
+    assert fortanix.verify(second, trust, at=later).accepted
+    # the CA is renewed every two years with the same key: a statement issued today still chains
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    current = fortanix_pki(SEED, fx_hsm.device.serial, now)
+    assert current.ca.not_valid_before_utc <= now < current.ca.not_valid_after_utc
+    assert fortanix.verify(fx_hsm.attest("key-ec-p256", "fortanix", {"attest_time": now}), trust, at=now).accepted
+
+
+def test_generation_is_deterministic_across_processes(bundles):
+    code = (
+        "import hashlib\n"
+        "from tests.conftest import ATTEST_TIME\n"
+        "from tests.test_fortanix import make_fortanix_hsm\n"
+        "ev = make_fortanix_hsm().attest('key-ec-p384', 'fortanix', {'attest_time': ATTEST_TIME})\n"
+        "print(''.join(hashlib.sha256(ev.files[k]).hexdigest() for k in sorted(ev.files)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONHASHSEED": "321"})
+    ours = bundles["key-ec-p384"]
+    assert out.stdout.strip() == "".join(hashlib.sha256(ours.files[k]).hexdigest() for k in sorted(ours.files))
+    assert make_fortanix_hsm().attest("key-ec-p384", "fortanix", {"attest_time": ATTEST_TIME}).files == ours.files
+
+
+# -- hostile JSON: a reason, never an exception ----------------------------------------------
+
+def _deep(n: int) -> bytes:
+    return b'{"authority_chain": ' + b"[" * n + b"]" * n + b"}"
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    (_deep(200_000)[:120_000], Reason.LIMIT_EXCEEDED),  # would overflow a recursive parser
+    (b'{"a": ' * 20 + b"1" + b"}" * 20, Reason.LIMIT_EXCEEDED),
+    (b'{"authority_chain": [], "x": "' + b"A" * 300_000 + b'"}', Reason.LIMIT_EXCEEDED),
+    (b'{"authority_chain": [], "authority_chain": []}', Reason.ATTR_CONFLICT),
+    (b'{"attestation_statement": {"format": "x509_certificate", "format": "x509_certificate"}}',
+     Reason.ATTR_CONFLICT),
+    (b'{"authority_chain": [NaN]}', Reason.MALFORMED),
+    (b'{"n": ' + b"9" * 100_000 + b"}", Reason.MALFORMED),
+    (b'\xef\xbb\xbf{"authority_chain": []}', Reason.MALFORMED),
+    (b'{"authority_chain": ["\xff"]}', Reason.MALFORMED),
+    (b'{"authority_chain": ["abc', Reason.MALFORMED),
+    (b'["' + b'\\"' * 40_000, Reason.MALFORMED),  # unterminated escapes: the depth scan stays linear
+    (b"", Reason.MALFORMED),
+    (b"null", Reason.MALFORMED),
+    (b'{"attestation_statement": {"format": "x509_certificate", "statement": "AAAA"}, "authority_chain": []}',
+     Reason.MALFORMED),
+    (b'{"attestation_statement": {"format": 1, "statement": ""}, "authority_chain": []}', Reason.MALFORMED),
+    (b'{"attestation_statement": [], "authority_chain": []}', Reason.MALFORMED),
+])
+def test_hostile_json(fortanix, bundles, trust, payload, reason):
+    evidence = with_response(bundles["key-rsa-3072"], payload)
+    verdict = fortanix.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
+    assert verdict.reason is reason, verdict.summary()
+
+
+def test_parse_json_bounds_depth_before_parsing():
+    with pytest.raises(Rejected) as caught:
+        parse_json(b"[" * 50_000 + b"]" * 50_000, JsonLimits(max_bytes=200_000))
+    assert caught.value.reason is Reason.LIMIT_EXCEEDED
+    assert parse_json(b'{"a": "[[[[[[[[[[[[[[[[[["}') == {"a": "[[[[[[[[[[[[[[[[[["}  # brackets inside strings
+
+
+def test_random_corruption_gives_reasons_not_exceptions(fortanix, bundles, trust):
+    """Byte noise in the JSON and bit flips inside each DER certificate: only verdicts come out."""
+    evidence = bundles["key-ec-p256"]
+    data = evidence.files[evidence.primary]
+    rng = random.Random(20251103)
+    seen = set()
+    for _ in range(300):
+        doc = json.loads(data)
+        if rng.random() < 0.3:
+            noisy = bytearray(data)
+            noisy[rng.randrange(len(noisy))] = rng.randrange(256)
+            payload = bytes(noisy)
+        else:
+            slot = rng.choice(["statement", 0, 1])
+            holder, key = (doc["attestation_statement"], "statement") if slot == "statement" else \
+                (doc["authority_chain"], slot)
+            der = bytearray(base64.b64decode(holder[key]))
+            der[rng.randrange(len(der))] ^= 1 << rng.randrange(8)
+            holder[key] = base64.b64encode(bytes(der)).decode()
+            payload = json.dumps(doc).encode()
+        seen.add(fortanix.verify(with_response(evidence, payload), trust, at=VALIDATION_TIME).reason)
+    assert {Reason.MALFORMED, Reason.CERT_SIGNATURE_INVALID} <= seen
+
+
+def test_duplicate_member_names_conflict_even_when_equal(fortanix, bundles, trust):
+    text = bundles["key-rsa-3072"].files[bundles["key-rsa-3072"].primary]
+    doubled = text.replace(b'"format": "x509_certificate",', b'"format": "x509_certificate",\n'
+                                                                   b'        "format": "x509_certificate",')
+    verdict = fortanix.verify(with_response(bundles["key-rsa-3072"], doubled), trust, at=VALIDATION_TIME)
+    assert verdict.reason is Reason.ATTR_CONFLICT and "'format'" in verdict.detail
+
+
+def test_missing_response_and_ambiguous_csr(fortanix, bundles, trust):
+    evidence = bundles["key-rsa-3072"]
+    only_csr = Evidence("fortanix", {"key-rsa-3072.csr": evidence.files["key-rsa-3072.csr"]}, "key-rsa-3072.csr")
+    assert fortanix.verify(only_csr, trust, at=VALIDATION_TIME).reason is Reason.MISSING_INPUT
+    two_csrs = Evidence("fortanix", {**evidence.files, "other.csr": bundles["key-ec-p256"].files["key-ec-p256.csr"]},
+                        evidence.primary)
+    assert fortanix.verify(two_csrs, trust, at=VALIDATION_TIME).reason is Reason.MISSING_INPUT
+
+
+# -- the vector catalogue ---------------------------------------------------------------------
+
+def test_catalogue_builds_and_every_vector_verifies_as_declared(tmp_path, fortanix):
+    report = build_corpus(tmp_path / "v", seed=SEED, formats=["fortanix"])
+    document = json.loads((tmp_path / "v" / "fortanix_verify.json").read_text())
+    jsonschema.Draft202012Validator(json.loads(json.dumps(VECTOR_SCHEMA))).validate(document)
+    assert report.vectors == document["numberOfTests"] == len(document["tests"])
+    for test in document["tests"]:
+        files = {f["path"]: base64.b64decode(f["base64"]) for f in test["inputs"]["files"]}
+        anchors = tuple(x509.load_pem_x509_certificate(a.encode()) for a in test["trust"]["anchors"])
+        at = datetime.fromisoformat(test["trust"]["validationTime"].replace("Z", "+00:00"))
+        evidence = Evidence("fortanix", files, test["inputs"]["primary"])
+        for profile, expected in test["profiles"].items():
+            verdict = fortanix.verify(evidence, TrustAnchors({"root": anchors}), at=at, profile=Profile(profile))
+            assert verdict.reason.value == expected["reason"], f"{test['id']} {profile}: {verdict.summary()}"
+        on_disk = tmp_path / "v" / test["inputs"]["dir"]
+        assert sorted(p.name for p in on_disk.iterdir()) == sorted(files)
+    tests = document["tests"]
+    defects = {f for t in tests if t["result"] != "valid" for f in t["flags"]} - {
+        "Resigned", "Stale", "Golden", "StrictKeyPolicy"}
+    assert len(defects) >= 40
+    goldens = {t["id"].split("::")[2] for t in tests if t["id"].startswith("fortanix::golden::")}
+    assert goldens == {"rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384"}
+    signing = {t["provenance"]["signing"] for t in tests}
+    assert signing == {"Genuine", "Resigned", "Stale"}
+    assert {t["result"] for t in tests} == {"valid", "invalid", "acceptable"}
+    assert {t["expectedReason"] for t in tests} >= {
+        "CERT_POLICY", "ATTR_NOT_LOCAL", "CERT_UNKNOWN_CRITICAL", "CERT_KEY_USAGE", "CERT_EXPIRED", "KEY_MISMATCH",
+        "CHAIN_INCOMPLETE", "CERT_SIGNATURE_INVALID", "CHAIN_UNTRUSTED", "UNSUPPORTED", "MISSING_INPUT",
+        "ATTR_CONFLICT", "LIMIT_EXCEEDED", "MALFORMED"}
+
+
+def test_catalogue_is_deterministic_and_ids_are_unique(fortanix):
+    first, second = fortanix.vector_cases(SEED), fortanix.vector_cases(SEED)
+    assert [c.id for c in first] == [c.id for c in second]
+    assert all(a.evidence.files == b.evidence.files for a, b in zip(first, second, strict=True))
+    assert len({c.id for c in first}) == len(first)
+    assert len({m.flag for m in mutations()}) == len(mutations())
+    assert all(c.provenance.seed == SEED for c in first)
+
+
+# -- CLI, detection, openssl, pkcs11 -----------------------------------------------------------
+
+def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
+    extra = ["--state", str(state)] if state is not None else []
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+
+
+def walk(response_path: Path, csr: Path, root: Path) -> list[str]:
+    result = subprocess.run(["bash", str(WALK), str(response_path), str(csr), str(root)], capture_output=True,
+                            text=True, timeout=60)
+    return result.stdout.splitlines()
+
+
+def test_cli_attest_and_verify_with_detection(tmp_path):
+    state = tmp_path / "dsm"
+    created = hsmsim("key", "create", "--vendor", "fortanix", "--label", "release", "--spec", "ec-p384", state=state)
+    assert created.returncode == 0, created.stderr
+    out = tmp_path / "bundle" / "release.json"
+    attested = hsmsim("attest", "--format", "fortanix", "--key", "release", "--out", str(out), state=state)
+    assert attested.returncode == 0, attested.stderr
+    assert sorted(p.name for p in out.parent.iterdir()) == ["fortanix_root.pem", "release.csr", "release.json"]
+    root = out.parent / ROOT_FILE
+    verified = hsmsim("verify", str(out), "--root", str(root), "--profile", "strict", "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    claims = json.loads(verified.stdout)["claims"]
+    assert claims["key_type"] == "EC-secp384r1" and claims["vendor"] == "Fortanix"
+    assert detect(out).name == "fortanix" and detect(out.parent).name == "fortanix"
+    doc = json.loads(out.read_text())
+    doc["attestation_statement"]["format"] = "pkcs7"
+    out.write_text(json.dumps(doc))
+    rejected = hsmsim("verify", str(out.parent), "--root", str(root))
+    assert (rejected.returncode, rejected.stdout.split(":")[0]) == (1, "REJECT UNSUPPORTED")
+
+
+def test_primus_and_fortanix_detection_do_not_overlap(tmp_path, bundles, primus_bundles):
+    bundles["key-rsa-3072"].write(tmp_path / "fx")
+    primus_bundles["rsa-3072"].write(tmp_path / "primus")
+    assert detect(tmp_path / "fx").name == "fortanix"
+    assert detect(tmp_path / "fx" / bundles["key-rsa-3072"].primary).name == "fortanix"
+    assert detect(tmp_path / "primus").name == "primus"
+    assert not get_format("fortanix").detect(tmp_path / "primus" / "key-rsa-3072_attestation.zip")
+
+
+@pytest.mark.parametrize("label", ["key-rsa-2048", "key-rsa-3072", "key-ec-p256", "key-ec-p384"])
+def test_openssl_walk_accepts_goldens(tmp_path, bundles, label, openssl):
+    evidence = bundles[label]
+    evidence.write(tmp_path)
+    lines = walk(tmp_path / evidence.primary, tmp_path / f"{label}.csr", tmp_path / ROOT_FILE)
+    assert lines[-1] == "ACCEPT", lines
+    assert any(line.endswith(": OK") for line in lines) and lines.count("Verified OK") == 2
+
+
+def test_openssl_walk_catches_and_misses(tmp_path, bundles, fortanix, trust, openssl):
+    imported = bundles["imported"]
+    imported.write(tmp_path / "imported")
+    lines = walk(tmp_path / "imported" / imported.primary, tmp_path / "imported" / "imported.csr",
+                 tmp_path / "imported" / ROOT_FILE)
+    assert lines[-1] == "REJECT claims"
+    captured = make_fortanix_hsm().attest("key-rsa-3072", "fortanix", {
+        "attest_time": ATTEST_TIME, "options": FortanixOptions(captured_encoding=True)})
+    captured.write(tmp_path / "captured")
+    lines = walk(tmp_path / "captured" / captured.primary, tmp_path / "captured" / "key-rsa-3072.csr",
+                 tmp_path / "captured" / ROOT_FILE)
+    assert lines[-1] == "ACCEPT"  # openssl reads BER basicConstraints; hsmsim's DER parser does not
+    assert fortanix.verify(captured, trust, at=VALIDATION_TIME).reason is Reason.MALFORMED
+
+
+def _softhsm() -> bool:
+    from hsmsim.keystore.pkcs11 import find_softhsm_module
+
+    return find_softhsm_module() is not None and shutil.which("softhsm2-util") is not None
+
+
+@pytest.mark.softhsm
+@pytest.mark.skipif(not _softhsm(), reason="SoftHSM2 is not installed (make setup installs it)")
+def test_pkcs11_key_attests_and_verifies(tmp_path, fortanix):
+    pytest.importorskip("pkcs11")
+    from hsmsim.keystore.pkcs11 import Pkcs11KeyStore
+
+    store = Pkcs11KeyStore(token_dir=tmp_path / "token")
+    try:
+        hsm = Hsm(Device.from_seed("fortanix", SEED), store)
+        key = store.generate(KeySpec.parse("rsa-3072"), "token-key")
+        assert key.attributes.local and key.attributes.never_extractable
+        evidence = hsm.attest("token-key", "fortanix", {"attest_time": ATTEST_TIME})
+    finally:
+        store.close()
+    root = x509.load_pem_x509_certificate(evidence.files[ROOT_FILE])
+    verdict = fortanix.verify(evidence, TrustAnchors({"root": (root,)}), at=VALIDATION_TIME, profile=Profile.STRICT)
+    assert verdict.accepted, verdict.summary()
+    csr = x509.load_pem_x509_csr(evidence.files["token-key.csr"])
+    assert verdict.claims.spki_der == csr.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert csr.signature_hash_algorithm.name == hashes.SHA256.name

@@ -1,0 +1,398 @@
+"""The conformance harness core: adapter files, placeholders, judging, waivers, the three adapter modes, the runner."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hsmsim.harness.adapters import VerifierStartError, expand, open_verifier
+from hsmsim.harness.config import AdapterConfigError, adapter_from_mapping, load_adapter
+from hsmsim.harness.model import Actual, Answer, Expected, Outcome
+from hsmsim.harness.runner import RunOptions, Session, classify, run_conformance
+from hsmsim.harness.vectors import load_corpus, materialise
+from hsmsim.harness.waivers import Waiver, WaiverError, apply_waiver, parse_waivers
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = ROOT / "vectors"
+REFERENCE = "python:hsmsim.harness.reference:verify"
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(VECTORS)
+
+
+def adapter(tmp_path: Path, body: str, name: str = "adapter.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return load_adapter(path)
+
+
+def script(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+# -- adapter files -------------------------------------------------------------------------------
+
+def test_toml_and_json_adapter_files(tmp_path):
+    toml = adapter(tmp_path, """
+        mode = "oneshot"
+        command = ["bash", "verify.sh", "{primary}"]
+        formats = ["primus"]
+        profile = "strict"
+        timeout_s = 2.5
+        [waivers."primus::attr::extractable-true"]
+        expected = "REJECT ATTR_EXTRACTABLE"
+        actual = "ACCEPT"
+        reason = "we do not read attributes yet"
+    """, "walk.toml")
+    assert (toml.name, toml.mode, toml.command, toml.formats, toml.profile, toml.timeout_s) == (
+        "walk", "oneshot", ("bash", "verify.sh", "{primary}"), ("primus",), "strict", 2.5)
+    assert toml.cwd == str(tmp_path.resolve())
+    assert toml.waivers["primus::attr::extractable-true"].actual == "ACCEPT"
+    (tmp_path / "waivers.json").write_text(json.dumps({"primus::x::y": {
+        "expected": "ACCEPT", "actual": "REJECT", "reason": "bug 12", "bug_url": "https://example.invalid/12"}}))
+    (tmp_path / "p.json").write_text(json.dumps({"name": "p", "mode": "persistent", "command": "node v.js --x 'a b'",
+                                                 "waivers": "waivers.json"}))
+    persistent = load_adapter(tmp_path / "p.json")
+    assert persistent.command == ("node", "v.js", "--x", "a b")
+    assert persistent.formats is None and persistent.waivers["primus::x::y"].bug_url
+    spec = load_adapter(REFERENCE)
+    assert (spec.mode, spec.entry, spec.name) == ("python", "hsmsim.harness.reference:verify", "reference")
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"mode": "oneshot"}, "needs a command"),
+    ({"mode": "python", "entry": "nocolon"}, "module:function"),
+    ({"mode": "batch", "command": ["x"]}, "mode must be one of"),
+    ({"mode": "oneshot", "command": ["x"], "timeout": 3}, "unknown key(s) timeout"),
+    ({"mode": "oneshot", "command": ["x"], "timeout_s": -1}, "positive"),
+])
+def test_bad_adapter_files_are_one_line_errors(tmp_path, data, message):
+    with pytest.raises(AdapterConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        adapter_from_mapping(data, base=tmp_path, default_name="x", origin="x.toml")
+
+
+def test_waivers_need_a_reason():
+    with pytest.raises(WaiverError, match="lacks reason"):
+        parse_waivers({"a::b::c": {"expected": "REJECT", "actual": "ACCEPT"}}, "w.json")
+    with pytest.raises(WaiverError, match="not one of"):
+        parse_waivers({"a::b::c": {"expected": "REJECT", "actual": "MAYBE", "reason": "x"}}, "w.json")
+
+
+def test_missing_adapter_file_is_an_hsmsim_error(tmp_path):
+    with pytest.raises(AdapterConfigError, match="cannot read adapter file"):
+        load_adapter(tmp_path / "nope.toml")
+
+
+# -- placeholders --------------------------------------------------------------------------------
+
+def test_placeholders_name_every_native_file(corpus):
+    vector = corpus.get("primus::binding::csr-missing")
+    with materialise(vector, "structural") as inputs:
+        argv = expand(("{{x}}", "{primary}", "{dir}", "{file:.zip}", "{file:.csr}", "{file:hsm_rsa_root.crt}",
+                       "{anchor}", "{anchors_dir}", "{time}", "{unix_time}", "{profile}", "{id}", "{format}",
+                       "--at={time}"), inputs, {"python": sys.executable, "here": "."})
+        assert argv[0] == "{x}"
+        assert Path(argv[1]).name == vector.primary and Path(argv[1]).parent == Path(argv[2])
+        assert argv[3] == argv[1]
+        assert not Path(argv[4]).exists() and Path(argv[4]).parent == Path(argv[2]), "missing CSR: a path to nothing"
+        assert Path(argv[5]).read_bytes().startswith(b"-----BEGIN CERTIFICATE")
+        assert Path(argv[6]).read_text().count("BEGIN CERTIFICATE") == len(vector.anchors)
+        assert sorted(p.name for p in Path(argv[7]).iterdir()) == ["anchor-1.pem"]
+        assert argv[8:13] == ["2026-01-01T00:00:00Z", "1767225600", "structural", vector.id, "primus"]
+        assert argv[13] == "--at=2026-01-01T00:00:00Z"
+        assert sorted(p.name for p in Path(argv[2]).iterdir()) == sorted(p for p, _ in vector.files)
+        with pytest.raises(AdapterConfigError, match="unknown placeholder"):
+            expand(("{nonsense}",), inputs, {})
+    assert not Path(argv[2]).exists(), "the case directory is removed afterwards"
+
+
+# -- judging -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("expected", "reason", "answer", "outcome"), [
+    (Expected.VALID, "OK", Answer(Actual.ACCEPT), Outcome.PASS),
+    (Expected.VALID, "OK", Answer(Actual.REJECT, "MALFORMED"), Outcome.UNEXPECTED_REJECT),
+    (Expected.INVALID, "ATTR_EXTRACTABLE", Answer(Actual.ACCEPT), Outcome.UNEXPECTED_ACCEPT),
+    (Expected.INVALID, "ATTR_EXTRACTABLE", Answer(Actual.REJECT, "ATTR_EXTRACTABLE"), Outcome.PASS),
+    (Expected.INVALID, "ATTR_EXTRACTABLE", Answer(Actual.REJECT, "MALFORMED"), Outcome.WRONG_REASON),
+    (Expected.INVALID, "ATTR_EXTRACTABLE", Answer(Actual.REJECT, "attributes"), Outcome.PASS),
+    (Expected.INVALID, "ATTR_EXTRACTABLE", Answer(Actual.REJECT), Outcome.PASS),
+    (Expected.ACCEPTABLE, "KEY_POLICY", Answer(Actual.ACCEPT), Outcome.PASS),
+    (Expected.ACCEPTABLE, "KEY_POLICY", Answer(Actual.REJECT, "MALFORMED"), Outcome.PASS),
+    (Expected.INVALID, "MALFORMED", Answer(Actual.HANG), Outcome.HANG),
+    (Expected.INVALID, "MALFORMED", Answer(Actual.CRASH), Outcome.CRASH),
+    (Expected.VALID, "OK", Answer(Actual.ERROR), Outcome.ERROR),
+    (Expected.VALID, "OK", Answer(Actual.SKIPPED), Outcome.SKIPPED),
+])
+def test_classify(expected, reason, answer, outcome):
+    assert classify(expected, reason, answer) is outcome
+
+
+def test_waiver_matching_and_xpass():
+    waiver = Waiver("a::b::c", "REJECT ATTR_EXTRACTABLE", "ACCEPT", "known: attributes unchecked")
+    invalid = (Expected.INVALID, "ATTR_EXTRACTABLE")
+    assert apply_waiver(Outcome.UNEXPECTED_ACCEPT, waiver, *invalid, Actual.ACCEPT, None) == (
+        Outcome.WAIVED, "known: attributes unchecked")
+    outcome, note = apply_waiver(Outcome.PASS, waiver, *invalid, Actual.REJECT, "ATTR_EXTRACTABLE")
+    assert outcome is Outcome.XPASS and "passes now" in note
+    outcome, note = apply_waiver(Outcome.HANG, waiver, *invalid, Actual.HANG, None)
+    assert outcome is Outcome.HANG and "stale waiver" in note
+    reason_waiver = Waiver("a::b::c", "REJECT", "REJECT MALFORMED", "parser first")
+    assert apply_waiver(Outcome.WRONG_REASON, reason_waiver, *invalid, Actual.REJECT, "MALFORMED")[0] is Outcome.WAIVED
+    assert apply_waiver(Outcome.WRONG_REASON, reason_waiver, *invalid, Actual.REJECT, "ATTR_MISSING")[0] \
+        is Outcome.XPASS
+    assert apply_waiver(Outcome.SKIPPED, waiver, *invalid, Actual.SKIPPED, None) == (Outcome.SKIPPED, None)
+
+
+# -- python mode ---------------------------------------------------------------------------------
+
+PY_VERIFIERS = """
+    import time
+    from hsmsim.harness.reference import verify as reference
+
+    def boom(request):
+        raise ZeroDivisionError("bad luck")
+
+    def sleepy(request):
+        time.sleep(30)
+
+    def not_a_verdict(request):
+        return 42
+
+    def reject_all(request):
+        return {"verdict": "REJECT", "reason": "MALFORMED", "detail": "I reject everything"}
+
+    def wrong_reason(request):
+        verdict = reference(request)
+        return verdict if verdict.accepted else "REJECT MALFORMED"
+"""
+
+
+def test_python_exception_is_crash_and_sleep_is_hang(tmp_path, corpus):
+    script(tmp_path, "pyv.py", PY_VERIFIERS)
+    vector = corpus.get("primus::golden::rsa-3072")
+    for function, verdict, detail in (("boom", Actual.CRASH, "ZeroDivisionError: bad luck at pyv.py:"),
+                                      ("sleepy", Actual.HANG, "no verdict within 0.3 s"),
+                                      ("not_a_verdict", Actual.ERROR, "returned int 42")):
+        config = adapter(tmp_path, f'entry = "pyv.py:{function}"\nformats = ["primus"]\ntimeout_s = 0.3\n')
+        with open_verifier(config) as live:
+            start = time.monotonic()
+            answer = live.verify(vector)
+            assert time.monotonic() - start < 2
+        assert answer.verdict is verdict and detail in answer.detail, answer
+
+
+def test_isolated_python_verifier_is_killed_on_hang(tmp_path, corpus):
+    script(tmp_path, "pyv.py", PY_VERIFIERS)
+    config = adapter(tmp_path, 'entry = "pyv.py:sleepy"\nisolate = true\nformats = ["primus"]\ntimeout_s = 0.5\n')
+    with open_verifier(config) as live:
+        answer = live.verify(corpus.get("primus::golden::rsa-3072"))
+        assert answer.verdict is Actual.HANG and "process killed" in answer.detail
+    config = adapter(tmp_path, 'entry = "pyv.py:reject_all"\nisolate = true\nformats = ["primus"]\n')
+    with open_verifier(config) as live:
+        answer = live.verify(corpus.get("primus::golden::rsa-3072"))
+        assert (answer.verdict, answer.reason) == (Actual.REJECT, "MALFORMED")
+
+
+# -- oneshot mode --------------------------------------------------------------------------------
+
+def test_oneshot_exit_codes(tmp_path, corpus):
+    script(tmp_path, "v.sh", """
+        case "$2" in
+          *rsa-3072) echo "checked $(basename "$1")"; echo ACCEPT; exit 0;;
+          *rsa-4096) echo "REJECT SIGNATURE_INVALID: because"; exit 1;;
+          *ec-p256) echo "REJECT chain"; exit 1;;
+          *ec-p384) echo "oops" >&2; exit 3;;
+          *ed25519) kill -SEGV $$;;
+          *aes-256) sleep 30;;
+        esac
+    """)
+    config = adapter(tmp_path, 'mode = "oneshot"\ncommand = ["bash", "v.sh", "{file:.zip}", "{id}"]\n'
+                               'formats = ["primus"]\ntimeout_s = 0.5\n')
+    expected = {"rsa-3072": (Actual.ACCEPT, None), "rsa-4096": (Actual.REJECT, "SIGNATURE_INVALID"),
+                "ec-p256": (Actual.REJECT, "chain"), "ec-p384": (Actual.ERROR, None),
+                "ed25519": (Actual.CRASH, None), "aes-256": (Actual.HANG, None)}
+    with open_verifier(config) as live:
+        for name, (verdict, reason) in expected.items():
+            answer = live.verify(corpus.get(f"primus::golden::{name}"))
+            assert (answer.verdict, answer.reason) == (verdict, reason), (name, answer)
+            if verdict is Actual.CRASH:
+                assert "SIGSEGV" in answer.detail
+            if verdict is Actual.ERROR:
+                assert "exit status 3" in answer.detail and "oops" in answer.detail
+
+
+def test_oneshot_missing_program_fails_at_start(tmp_path):
+    config = adapter(tmp_path, 'mode = "oneshot"\ncommand = ["./nope.sh", "{primary}"]\n')
+    with pytest.raises(AdapterConfigError, match="does not exist"):
+        open_verifier(config).start()
+
+
+# -- persistent mode -----------------------------------------------------------------------------
+
+PERSISTENT = """
+    import json, os, sys, time
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["op"] == "hello":
+            print(json.dumps({"name": "t", "version": "9.9", "formats": ["primus"], "features": ["f1"]}), flush=True)
+            continue
+        vid = request["id"]
+        assert os.path.exists(request["inputs"]["primary"]) and os.path.exists(request["inputs"]["anchor"])
+        if vid.endswith("rsa-4096"):
+            os.kill(os.getpid(), 9)
+        if vid.endswith("ec-p256"):
+            time.sleep(30)
+        if vid.endswith("ec-p384"):
+            print("this is not json", flush=True)
+            continue
+        if vid.endswith("ed25519"):
+            print(json.dumps({"id": "someone-else", "verdict": "ACCEPT"}), flush=True)
+            continue
+        print(json.dumps({"id": vid, "verdict": "ACCEPT", "reason": None, "detail": f"pid {os.getpid()}"}), flush=True)
+"""
+
+
+def test_persistent_restarts_after_crash_hang_and_garbage(tmp_path, corpus):
+    script(tmp_path, "server.py", PERSISTENT)
+    config = adapter(tmp_path, 'mode = "persistent"\ncommand = ["{python}", "server.py"]\ntimeout_s = 1\n')
+    live = open_verifier(config)
+    info = live.start()
+    assert (info.version, info.formats, info.features) == ("9.9", ("primus",), ("f1",))
+    try:
+        golden = corpus.get("primus::golden::rsa-3072")
+        first = live.verify(golden)
+        assert first.verdict is Actual.ACCEPT
+        cases = {"rsa-4096": (Actual.CRASH, "killed by SIGKILL"), "ec-p256": (Actual.HANG, "no answer within 1 s"),
+                 "ec-p384": (Actual.ERROR, "not JSON"), "ed25519": (Actual.ERROR, "answered id 'someone-else'")}
+        for name, (verdict, detail) in cases.items():
+            answer = live.verify(corpus.get(f"primus::golden::{name}"))
+            assert answer.verdict is verdict and detail in answer.detail, (name, answer)
+            again = live.verify(golden)
+            assert again.verdict is Actual.ACCEPT, f"restarted after {name}"
+        assert again.detail != first.detail, "a new process (new pid) answers after the restarts"
+        assert live.restarts == 4
+    finally:
+        live.close()
+
+
+def test_persistent_hello_failure_is_a_start_error(tmp_path):
+    script(tmp_path, "dead.py", "import sys\nsys.stderr.write('no licence key\\n')\nsys.exit(4)\n")
+    config = adapter(tmp_path, 'mode = "persistent"\ncommand = ["{python}", "dead.py"]\n')
+    with pytest.raises(VerifierStartError, match="exited before answering hello; stderr: no licence key"):
+        open_verifier(config).start()
+
+
+# -- runner --------------------------------------------------------------------------------------
+
+def test_reference_verifier_passes_the_whole_corpus_under_both_profiles(corpus):
+    reference = load_adapter(REFERENCE)
+    strict = replace(reference, name="reference-strict", profile="strict")
+    run = run_conformance([reference, strict], corpus)
+    assert not run.failed
+    for verifier in run.verifiers:
+        assert verifier.counts()["PASS"] == len(corpus.vectors), verifier.info.name
+        assert all(check.ok for check in verifier.sanity)
+
+
+def test_sanity_probe_stops_a_verifier_for_the_format(tmp_path, corpus):
+    script(tmp_path, "pyv.py", PY_VERIFIERS)
+    config = adapter(tmp_path, 'name = "rejector"\nentry = "pyv.py:reject_all"\nformats = ["primus"]\n')
+    run = run_conformance([config], corpus, RunOptions(patterns=("primus::golden::*", "primus::attr::*")))
+    (verifier,) = run.verifiers
+    (check,) = verifier.sanity
+    assert not check.ok and check.message.startswith("verifier 'rejector' stopped for format 'primus': it does "
+                                                     "not accept the golden vector primus::golden::rsa-2048")
+    by_outcome = {o: [r.id for r in verifier.results if r.outcome is o] for o in Outcome}
+    assert by_outcome[Outcome.UNEXPECTED_REJECT] == ["primus::golden::rsa-2048"]
+    assert len(by_outcome[Outcome.SKIPPED]) == len(verifier.results) - 1
+    assert {r.detail for r in verifier.results if r.outcome is Outcome.SKIPPED} == {check.message}
+    assert run.failed
+
+
+def test_unclaimed_formats_and_features_are_skipped(tmp_path, corpus):
+    document = json.loads((VECTORS / "primus_verify.json").read_text())
+    document["tests"] = document["tests"][:3]
+    document["tests"][2]["features"] = ["exotic-feature"]
+    (tmp_path / "primus_verify.json").write_text(json.dumps(document))
+    other = json.loads(json.dumps(document))
+    other["format"] = "zzz-unregistered"
+    for test in other["tests"]:
+        test["id"] = test["id"].replace("primus::", "zzz::")
+    (tmp_path / "zzz_verify.json").write_text(json.dumps(other))
+    small = load_corpus(tmp_path)
+    assert small.formats() == ["primus", "zzz-unregistered"]
+    reference = replace(load_adapter(REFERENCE), hello="hsmsim.harness.reference:hello")
+    run = run_conformance([reference], small)
+    results = {r.id: r for r in run.verifiers[0].results}
+    assert results["primus::golden::rsa-2048"].outcome is Outcome.PASS
+    assert results["primus::golden::rsa-4096"].outcome is Outcome.SKIPPED
+    assert "needs feature(s) exotic-feature" in results["primus::golden::rsa-4096"].detail
+    assert all(results[f"zzz::golden::{n}"].detail.startswith("format 'zzz-unregistered' not claimed")
+               for n in ("rsa-2048", "rsa-3072", "rsa-4096"))
+    claiming = replace(reference, features=("exotic-feature",))
+    assert run_conformance([claiming], small, RunOptions(formats=("primus",))).verifiers[0].counts()["PASS"] == 3
+
+
+def test_wrong_reason_is_reported_and_fails_only_when_strict(tmp_path, corpus):
+    script(tmp_path, "pyv.py", PY_VERIFIERS)
+    config = adapter(tmp_path, 'name = "wr"\nentry = "pyv.py:wrong_reason"\nformats = ["primus"]\n')
+    patterns = ("primus::golden::rsa-2048", "primus::attr::extractable-true", "primus::encoding::zip-slip")
+    run = run_conformance([config], corpus, RunOptions(patterns=patterns))
+    outcomes = {r.id: r.outcome for r in run.verifiers[0].results}
+    assert outcomes == {"primus::golden::rsa-2048": Outcome.PASS,
+                        "primus::attr::extractable-true": Outcome.WRONG_REASON,
+                        "primus::encoding::zip-slip": Outcome.PASS}
+    assert not run.failed
+    assert run_conformance([config], corpus, RunOptions(patterns=patterns, strict_reasons=True)).failed
+
+
+def test_waivers_waive_and_stale_waivers_fail_the_run(tmp_path, corpus):
+    script(tmp_path, "pyv.py", PY_VERIFIERS)
+    base = ('name = "wr"\nentry = "pyv.py:wrong_reason"\nformats = ["primus"]\n'
+            '[waivers."primus::attr::extractable-true"]\nexpected = "REJECT ATTR_EXTRACTABLE"\n'
+            'actual = "REJECT MALFORMED"\nreason = "our parser runs first"\n')
+    patterns = ("primus::golden::rsa-3072", "primus::attr::extractable-true")
+    run = run_conformance([adapter(tmp_path, base)], corpus, RunOptions(patterns=patterns, strict_reasons=True))
+    waived = next(r for r in run.verifiers[0].results if r.id == "primus::attr::extractable-true")
+    assert (waived.outcome, waived.waiver) == (Outcome.WAIVED, "our parser runs first")
+    assert not run.failed
+    stale = base + ('[waivers."primus::golden::rsa-3072"]\nexpected = "ACCEPT"\nactual = "REJECT"\n'
+                    'reason = "fixed long ago"\n')
+    run = run_conformance([adapter(tmp_path, stale)], corpus, RunOptions(patterns=patterns))
+    xpass = next(r for r in run.verifiers[0].results if r.id == "primus::golden::rsa-3072")
+    assert xpass.outcome is Outcome.XPASS and "stale waiver (fixed long ago)" in xpass.waiver
+    assert run.failed
+    unknown = base + ('[waivers."primus::attr::retired-long-ago"]\nexpected = "REJECT"\nactual = "ACCEPT"\n'
+                      'reason = "x"\n')
+    run = run_conformance([adapter(tmp_path, unknown)], corpus, RunOptions(patterns=patterns))
+    assert run.failed and "primus::attr::retired-long-ago" in run.verifiers[0].stale_waivers[0]
+
+
+def test_parallel_run_matches_serial(corpus):
+    reference = load_adapter(REFERENCE)
+    options = RunOptions(patterns=("primus::signature::*", "primus::chain::*", "primus::golden::*"))
+    serial = run_conformance([reference], corpus, options)
+    parallel = run_conformance([reference], corpus, replace(options, jobs=2))
+    assert [(r.id, r.verdict, r.reason, r.outcome) for r in serial.verifiers[0].results] == \
+           [(r.id, r.verdict, r.reason, r.outcome) for r in parallel.verifiers[0].results]
+    assert len(serial.verifiers[0].results) == len(corpus.select(patterns=options.patterns)) >= 29
+
+
+def test_session_runs_one_case_at_a_time(corpus):
+    session = Session(corpus, [load_adapter(REFERENCE)])
+    try:
+        result = session.run_case("reference", "primus::attr::creation-imported")
+        assert (result.verdict, result.reason, result.outcome) == (Actual.REJECT, "ATTR_NOT_LOCAL", Outcome.PASS)
+        assert result.expected is Expected.INVALID and result.severity == "critical"
+    finally:
+        session.close()

@@ -1,0 +1,149 @@
+"""Conformance reports: results JSON, JUnit XML, the HTML matrix and anomalies, the diff, and a real browser render."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+import xml.etree.ElementTree as ET
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hsmsim.harness.config import load_adapter
+from hsmsim.harness.model import Actual, CaseResult, Outcome, VerifierInfo
+from hsmsim.harness.report import diff, junit_xml, load_results, render_html, write_report
+from hsmsim.harness.runner import ConformanceRun, RunOptions, SanityCheck, VerifierRun, run_conformance
+from hsmsim.harness.vectors import load_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "verifiers"
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(ROOT / "vectors")
+
+
+def _result(corpus, vector_id: str, outcome: Outcome, verdict: Actual, reason: str | None = None,
+            detail: str = "") -> CaseResult:
+    vector = corpus.get(vector_id)
+    expected, expected_reason = vector.expectation("structural")
+    return CaseResult(verifier="synthetic", id=vector_id, format=vector.format, category=vector.category,
+                      severity=vector.severity, expected=expected, expected_reason=expected_reason, verdict=verdict,
+                      reason=reason, detail=detail, outcome=outcome, duration_ms=1.5,
+                      waiver="waived for a test" if outcome in (Outcome.WAIVED, Outcome.XPASS) else None)
+
+
+@pytest.fixture(scope="module")
+def synthetic(corpus):
+    """A verifier with one case of every anomaly kind."""
+    config = load_adapter("python:hsmsim.harness.reference:verify")
+    results = [
+        _result(corpus, "primus::golden::rsa-3072", Outcome.PASS, Actual.ACCEPT),
+        _result(corpus, "primus::variant::unknown-element", Outcome.SKIPPED, Actual.SKIPPED,
+                detail="needs feature(s) x not claimed by synthetic"),
+        _result(corpus, "primus::encoding::billion-laughs", Outcome.HANG, Actual.HANG, detail="no verdict within 5 s"),
+        _result(corpus, "primus::encoding::zip-bomb", Outcome.CRASH, Actual.CRASH, detail="killed by SIGSEGV"),
+        _result(corpus, "primus::attr::boolean-uppercase", Outcome.WRONG_REASON, Actual.REJECT, "ATTR_MISSING"),
+        _result(corpus, "primus::golden::rsa-4096", Outcome.UNEXPECTED_REJECT, Actual.REJECT, "KEY_POLICY"),
+        _result(corpus, "primus::attr::creation-unknown-value", Outcome.UNEXPECTED_ACCEPT, Actual.ACCEPT),  # medium
+        _result(corpus, "primus::attr::extractable-true", Outcome.UNEXPECTED_ACCEPT, Actual.ACCEPT),  # critical
+        _result(corpus, "primus::chain::leaf-expired", Outcome.XPASS, Actual.REJECT, "CERT_EXPIRED"),
+        _result(corpus, "primus::chain::device-expired", Outcome.WAIVED, Actual.ACCEPT),
+    ]
+    info = VerifierInfo("synthetic", "1.2.3", "python", "structural", ("primus",))
+    verifier = VerifierRun(config=replace(config, name="synthetic"), info=info, results=results,
+                           sanity=[SanityCheck("synthetic", "primus", "primus::golden::rsa-2048", True, "ok")])
+    vectors = [corpus.get(r.id) for r in results]
+    return ConformanceRun(corpus=corpus, vectors=vectors, verifiers=[verifier])
+
+
+def test_anomalies_are_listed_in_the_documented_order(synthetic):
+    page = render_html(synthetic)
+    section = page[page.index('id="v-synthetic"'):]
+    headings = ["Unexpected ACCEPT (2)", "Unexpected REJECT (1)", "Right verdict, wrong reason (1)",
+                "HANG / CRASH / ERROR (2)", "SKIPPED (1)", "Stale waivers (XPASS) (1)",
+                "Waived (known divergences) (1)"]
+    positions = [section.index(f"<h3>{h}") for h in headings]
+    assert positions == sorted(positions)
+    accepts = section[positions[0]:positions[1]]
+    assert accepts.index("primus::attr::extractable-true") < accepts.index("primus::attr::creation-unknown-value"), \
+        "critical first"
+    assert '<span class="badge fail">FAIL</span>' in page
+    matrix = page[page.index('<table class="matrix">'):page.index("</table>", page.index('<table class="matrix">'))]
+    assert matrix.index("primus &middot; 10 vectors") < matrix.index("golden (2)") < matrix.index("chain (2)")
+    assert 'class="c uacc"' in matrix and 'class="c hang"' in matrix and 'class="c xpass"' in matrix
+
+
+def test_results_json_round_trips_and_junit_counts(synthetic, tmp_path):
+    paths = write_report(synthetic, tmp_path / "report")
+    document = json.loads(paths.results[0].read_text())
+    assert (document["version"], document["suiteVersion"], document["verifier"], document["verifierVersion"]) == (
+        1, synthetic.corpus.suite_version, "synthetic", "1.2.3")
+    assert document["failed"] is True and document["summary"]["UNEXPECTED_ACCEPT"] == 2
+    first = document["results"][0]
+    assert set(first) >= {"id", "verdict", "reason", "duration_ms", "outcome", "expected", "expectedReason"}
+    loaded = load_results(paths.results[0])
+    assert loaded.results == {r.id: r for r in synthetic.verifiers[0].results}
+    suites = ET.fromstring(paths.junit.read_bytes())
+    (suite,) = suites.findall("testsuite")
+    counts = (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped"))
+    assert counts == ("10", "4", "2", "2")
+    case = suite.find("testcase[@name='primus::attr::extractable-true']")
+    assert case is not None and case.get("classname") == "synthetic.primus.attr"
+    assert case.find("failure").get("type") == "UNEXPECTED_ACCEPT"
+    assert junit_xml(synthetic) == paths.junit.read_text()
+
+
+def test_diff_against_previous_results(corpus, tmp_path):
+    reference = load_adapter("python:hsmsim.harness.reference:verify")
+    options = RunOptions(patterns=("primus::attr::*", "primus::golden::*"))
+    before = write_report(run_conformance([reference], corpus, options), tmp_path / "before")
+    flawed = replace(load_adapter(EXAMPLES / "flawed-attributes-ignored.toml"), name="reference")
+    after = run_conformance([flawed], corpus, options)
+    changes = diff(load_results(before.results[0]), after.verifiers[0], {v.id for v in corpus.vectors})
+    kinds = {c.id: c.kind for c in changes}
+    assert kinds["primus::attr::extractable-true"] == "regression"
+    assert changes[0].kind == "regression" and "UNEXPECTED_ACCEPT (ACCEPT)" in changes[0].current
+    assert "primus::golden::rsa-3072" not in kinds, "OK vs no reason: not a change"
+    report = write_report(after, tmp_path / "after", [tmp_path / "before"])
+    page = report.html.read_text()
+    assert "Changes since the previous results" in page and 'class="kind-regression"' in page
+    back = diff(load_results(report.results[0]), run_conformance([reference], corpus, options).verifiers[0])
+    assert {c.kind for c in back if c.id == "primus::attr::extractable-true"} == {"fix"}
+
+
+def _png_pixels_vary(png: bytes) -> tuple[int, int, int]:
+    """(width, height, distinct byte values of the decompressed image data)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    data, position = b"", 8
+    while position < len(png):
+        length = struct.unpack(">I", png[position:position + 4])[0]
+        kind = png[position + 4:position + 8]
+        if kind == b"IDAT":
+            data += png[position + 8:position + 8 + length]
+        position += 12 + length
+    return width, height, len(set(zlib.decompress(data)))
+
+
+def test_report_renders_in_headless_chromium(corpus, tmp_path):
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("chromium is not installed (apt-get install chromium, or scripts/ensure_system_deps.sh)")
+    configs = [load_adapter(EXAMPLES / name) for name in ("reference.toml", "naive-careful.toml",
+                                                          "flawed-signature-only.toml", "flawed-loose-pem.toml")]
+    run = run_conformance(configs, corpus, RunOptions(patterns=("primus::golden::*", "primus::signature::*",
+                                                                "primus::attr::*")))
+    report = write_report(run, tmp_path / "report")
+    shot = tmp_path / "report.png"
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "render_report_screenshot.sh"), str(report.html), str(shot),
+                           "1200,1500"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    width, height, distinct = _png_pixels_vary(shot.read_bytes())
+    assert (width, height) == (1200, 1500)
+    assert distinct > 20, "the screenshot is not a blank page"
+    assert shot.stat().st_size > 20_000
