@@ -13,7 +13,7 @@ from hsmsim.fuzz.campaign import CampaignSpec, reference_target, run_campaign
 from hsmsim.fuzz.targets import target_factory
 
 CASES = 3000
-PERSISTENT_ADAPTER = Path(__file__).resolve().parents[1] / "examples" / "verifiers" / "reference-persistent.toml"
+PERSISTENT_ADAPTER = Path(__file__).resolve().parents[1] / "examples" / "verifiers" / "flawed-loose-pem.toml"
 
 
 def _per_case(spec: CampaignSpec) -> float:
@@ -31,5 +31,5 @@ def rows(repeat: int) -> list[tuple[str, float]]:
     if PERSISTENT_ADAPTER.exists():
         spec = CampaignSpec(format="primus", seed="bench", target=target_factory(PERSISTENT_ADAPTER, "primus"),
                             iterations=CASES // 3, jobs=2)
-        out.append(("fuzz primus vs persistent external verifier, -j 2 (per case)", _per_case(spec)))
+        out.append(("fuzz primus vs persistent external verifier (naive_primus_server), -j 2 (per case)", _per_case(spec)))
     return out
