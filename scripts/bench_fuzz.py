@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hsmsim.fuzz.campaign import CampaignSpec, reference_target, run_campaign
+from hsmsim.fuzz.campaign import CampaignSpec, load_model, reference_target, run_campaign
 from hsmsim.fuzz.targets import target_factory
 
 CASES = 3000
@@ -23,6 +23,7 @@ def _per_case(spec: CampaignSpec) -> float:
 
 def rows(repeat: int) -> list[tuple[str, float]]:
     """Seconds per fuzz case (the table prints ms; execs/s = 1000 / ms)."""
+    load_model("primus", "bench")  # derive and cache the seed's keys before anything is timed
     out = []
     for jobs in (1, 2):
         spec = CampaignSpec(format="primus", seed="bench", target=reference_target("primus"), iterations=CASES,
@@ -31,5 +32,6 @@ def rows(repeat: int) -> list[tuple[str, float]]:
     if PERSISTENT_ADAPTER.exists():
         spec = CampaignSpec(format="primus", seed="bench", target=target_factory(PERSISTENT_ADAPTER, "primus"),
                             iterations=CASES // 3, jobs=2)
-        out.append(("fuzz primus vs persistent external verifier (naive_primus_server), -j 2 (per case)", _per_case(spec)))
+        label = "fuzz primus vs persistent external verifier (naive_primus_server), -j 2 (per case)"
+        out.append((label, _per_case(spec)))
     return out

@@ -7,6 +7,7 @@ Wycheproof-style JSON files and native files under ``vectors/``.
 
 from __future__ import annotations
 
+import base64
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -138,9 +139,6 @@ PROVENANCE_NOTES = {
 
 def case_from_json(vector: dict[str, object], seed: str) -> VectorCase:
     """A :class:`VectorCase` back from a corpus-shaped JSON vector (promoted fuzz findings)."""
-    import base64
-    from datetime import datetime
-
     inputs = vector["inputs"]
     trust = vector["trust"]
     provenance = vector["provenance"]

@@ -49,7 +49,7 @@ from hsmsim.fuzz.model import FuzzModel
 from hsmsim.hsm import AttestationRequest, Device
 from hsmsim.keystore.base import KeyType, PrivateKey, StoredKey
 from hsmsim.pki.builder import UTF8, build_csr, name
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, require_key_usage, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.primus import primus_attestation_identity
 from hsmsim.safeio import XmlLimits, parse_xml, read_zip
@@ -318,7 +318,7 @@ def _load_chain(chain_pem: bytes) -> list[x509.Certificate]:
     if chain_pem.count(b"-----BEGIN") > 8:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{CHAIN_FILE} holds more than 8 certificates")
     try:
-        return [fully_parsed(c) for c in x509.load_pem_x509_certificates(chain_pem)]
+        return x509.load_pem_x509_certificates(chain_pem)
     except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"{CHAIN_FILE} is not a PEM certificate chain: {exc}") from None
 
@@ -624,9 +624,10 @@ class PrimusFormat:
             if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
                 raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
             files = {path.name: path.read_bytes()}
-            for sibling in sorted(path.parent.glob("*.csr")):
-                stem = path.name.removesuffix(".zip").removesuffix("_attestation")
-                if sibling.stem == stem or len(list(path.parent.glob("*.csr"))) == 1:
+            stem = path.name.removesuffix(".zip").removesuffix("_attestation")
+            csrs = sorted(path.parent.glob("*.csr"))
+            for sibling in csrs:
+                if sibling.stem == stem or len(csrs) == 1:
                     files[sibling.name] = sibling.read_bytes()
         except OSError as exc:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc

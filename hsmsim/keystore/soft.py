@@ -13,7 +13,7 @@ import base64
 import hashlib
 import json
 import os
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -226,7 +226,7 @@ class SoftKeyStore:
         spec = spec_of(material)
         key = StoredKey(
             spec=spec,
-            attributes=replace(attributes),
+            attributes=attributes,
             public_key=None if isinstance(material, bytes) else material.public_key(),
             created=datetime.fromisoformat(record["created"]),
             check_value=aes_check_value(material) if isinstance(material, bytes) else None,
