@@ -33,6 +33,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import median_seconds  # noqa: E402
+
 from hsmsim.formats import TrustAnchors, get_format  # noqa: E402
 from hsmsim.hsm import Device, Hsm  # noqa: E402
 from hsmsim.keystore.base import KeySpec  # noqa: E402
@@ -41,16 +43,6 @@ from hsmsim.pki import seed  # noqa: E402
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
 
-
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls (one warm-up call first)."""
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 # Every place a signing helper is bound: (module, name). reissue() calls builder.build_certificate.

@@ -14,15 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchlib import median_seconds  # noqa: E402
 
 from hsmsim.harness.config import load_adapter  # noqa: E402
 from hsmsim.harness.runner import RunOptions, run_conformance  # noqa: E402
@@ -31,15 +30,6 @@ from hsmsim.harness.vectors import load_corpus  # noqa: E402
 EXAMPLES = ROOT / "examples" / "verifiers"
 ONESHOT_SAMPLE = ("primus::golden::*", "primus::signature::sig-*")
 
-
-def _median(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: imports, key caches, page cache
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def _pytest(*args: str) -> None:
@@ -55,26 +45,26 @@ def rows(repeat: int) -> list[tuple[str, float]]:
     n = len(corpus.vectors)
     reference = load_adapter(EXAMPLES / "reference.toml")
     persistent = load_adapter(EXAMPLES / "flawed-loose-pem.toml")
-    serial = _median(lambda: run_conformance([reference], corpus), repeat)
+    serial = median_seconds(lambda: run_conformance([reference], corpus), repeat)
     out = [
         (f"conformance: reference in-process, full corpus ({n} vectors, serial)", serial),
         (f"conformance: reference in-process, full corpus ({n} vectors, -j 2)",
-         _median(lambda: run_conformance([reference], corpus, RunOptions(jobs=2)), max(1, repeat // 3))),
+         median_seconds(lambda: run_conformance([reference], corpus, RunOptions(jobs=2)), max(1, repeat // 3))),
         ("conformance: reference in-process, per vector", serial / n),
         ("conformance: persistent external process (naive_primus_server.py), per vector",
-         _median(lambda: run_conformance([persistent], corpus), repeat) / n),
+         median_seconds(lambda: run_conformance([persistent], corpus), repeat) / n),
     ]
     if shutil.which("openssl"):
         walk = load_adapter(EXAMPLES / "openssl-walk-primus.toml")
         sample = len(corpus.select(patterns=ONESHOT_SAMPLE))
         out.append(("conformance: oneshot (openssl walk, one process tree per vector), per vector",
-                    _median(lambda: run_conformance([walk], corpus, RunOptions(patterns=ONESHOT_SAMPLE)),
+                    median_seconds(lambda: run_conformance([walk], corpus, RunOptions(patterns=ONESHOT_SAMPLE)),
                             max(1, repeat // 3)) / sample))
     pytest_repeat = max(1, repeat // 3)
     out.append(("conformance: pytest -p hsmsim, full corpus (serial, with start-up)",
-                _median(lambda: _pytest(), pytest_repeat)))
+                median_seconds(lambda: _pytest(), pytest_repeat)))
     out.append(("conformance: pytest -p hsmsim, full corpus (-n 2, with xdist start-up)",
-                _median(lambda: _pytest("-n", "2", "--dist", "worksteal"), pytest_repeat)))
+                median_seconds(lambda: _pytest("-n", "2", "--dist", "worksteal"), pytest_repeat)))
     return out
 
 

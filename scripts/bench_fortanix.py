@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchlib import median_seconds  # noqa: E402
 
 from hsmsim.formats import TrustAnchors, get_format  # noqa: E402
 from hsmsim.formats.fortanix import ROOT_FILE  # noqa: E402
@@ -31,15 +30,6 @@ AT = datetime(2025, 6, 1, tzinfo=UTC)
 WALK = ROOT / "scripts" / "verify_fortanix_openssl.sh"
 
 
-def _median(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up (derives and caches the seeded keys on a first run)
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
 
 def rows(repeat: int) -> list[tuple[str, float]]:
     """Median seconds of Fortanix attest (RSA-3072, EC P-256), verify, and the openssl walk."""
@@ -49,21 +39,21 @@ def rows(repeat: int) -> list[tuple[str, float]]:
     store.generate(KeySpec.parse("ec-p256"), "bench-fx-ec", created=AT)
     fmt = get_format("fortanix")
     out = [
-        ("attest fortanix RSA-3072 key", _median(
+        ("attest fortanix RSA-3072 key", median_seconds(
             lambda: hsm.attest("bench-fx-rsa", "fortanix", {"attest_time": AT}), repeat)),
-        ("attest fortanix EC P-256 key", _median(
+        ("attest fortanix EC P-256 key", median_seconds(
             lambda: hsm.attest("bench-fx-ec", "fortanix", {"attest_time": AT}), repeat)),
     ]
     evidence = hsm.attest("bench-fx-rsa", "fortanix", {"attest_time": AT})
     trust = TrustAnchors({"root": (hsm.attestation_identity().root,)})
-    out.append(("fortanix reference verify (in-process)", _median(
+    out.append(("fortanix reference verify (in-process)", median_seconds(
         lambda: fmt.verify(evidence, trust, at=AT), repeat)))
     if shutil.which("openssl"):
         with tempfile.TemporaryDirectory() as work:
             evidence.write(Path(work))
             command = ["bash", str(WALK), str(Path(work) / evidence.primary), str(Path(work) / "bench-fx-rsa.csr"),
                        str(Path(work) / ROOT_FILE)]
-            out.append(("fortanix openssl walk (subprocesses)", _median(
+            out.append(("fortanix openssl walk (subprocesses)", median_seconds(
                 lambda: subprocess.run(command, capture_output=True, check=True), max(3, repeat // 3))))
     return out
 

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import median_seconds  # noqa: E402
 from cryptography import x509  # noqa: E402
 
 from hsmsim.formats import TrustAnchors, get_format  # noqa: E402
@@ -28,15 +26,6 @@ from hsmsim.keystore.soft import SoftKeyStore  # noqa: E402
 
 AT = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 
-
-def _median(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def rows(repeat: int) -> list[tuple[str, float]]:
@@ -48,13 +37,13 @@ def rows(repeat: int) -> list[tuple[str, float]]:
     for spec in ("rsa-3072", "ec-p256"):
         store.generate(KeySpec.parse(spec), f"bench-{spec}", created=AT)
     for spec, label in (("rsa-3072", "RSA-3072"), ("ec-p256", "EC P-256")):
-        out.append((f"attest luna-pkc {label} key", _median(
+        out.append((f"attest luna-pkc {label} key", median_seconds(
             lambda s=spec: hsm.attest(f"bench-{s}", "luna-pkc", {"attest_time": AT}), repeat)))
     for spec, label in (("rsa-3072", "RSA-3072"), ("ec-p256", "EC P-256")):
         evidence = hsm.attest(f"bench-{spec}", "luna-pkc", {"attest_time": AT})
         root = next(data for name, data in evidence.files.items() if name.endswith("root-certificate.pem"))
         trust = TrustAnchors({"root": (x509.load_pem_x509_certificate(root),)})
-        out.append((f"verify luna-pkc {label} (in-process)", _median(
+        out.append((f"verify luna-pkc {label} (in-process)", median_seconds(
             lambda e=evidence, t=trust: fmt.verify(e, t, at=AT), repeat)))
     if shutil.which("openssl"):
         evidence = hsm.attest("bench-rsa-3072", "luna-pkc", {"attest_time": AT})
@@ -62,7 +51,7 @@ def rows(repeat: int) -> list[tuple[str, float]]:
             paths = {p.name: p for p in evidence.write(Path(work))}
             command = ["bash", str(ROOT / "scripts" / "verify_luna_openssl.sh"), str(paths[evidence.primary]),
                        str(paths["bench-rsa-3072.csr"]), str(paths["luna-rsa-root-certificate.pem"])]
-            out.append(("luna-pkc openssl walk RSA (subprocesses)", _median(
+            out.append(("luna-pkc openssl walk RSA (subprocesses)", median_seconds(
                 lambda: subprocess.run(command, capture_output=True, check=True), max(3, repeat // 3))))
     return out
 

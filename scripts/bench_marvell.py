@@ -6,16 +6,15 @@
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchlib import median_seconds
 
 from hsmsim.formats import TrustAnchors, get_format
 from hsmsim.formats.marvell import Cloud, KeyNames, owner_pki
@@ -25,15 +24,6 @@ from hsmsim.keystore.soft import SoftKeyStore
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
 
-
-def _median(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def rows(repeat: int) -> list[tuple[str, float]]:
@@ -47,13 +37,14 @@ def rows(repeat: int) -> list[tuple[str, float]]:
         name = f"marvell-{cloud.value}"
         hsm = Hsm(replace(azure, profile=name), store)
         evidence = hsm.attest(label, name, {"attest_time": AT})
-        out.append((f"attest {name} {shown}", _median(partial(hsm.attest, label, name, {"attest_time": AT}), repeat)))
+        attest = partial(hsm.attest, label, name, {"attest_time": AT})
+        out.append((f"attest {name} {shown}", median_seconds(attest, repeat)))
         identity = hsm.attestation_identity()
         names = KeyNames.derive(hsm.device, label)
         trust = TrustAnchors({"root": (identity.root, owner_pki(cloud, hsm.device, identity, names).root)})
         fmt = get_format(name)
         assert fmt.verify(evidence, trust, at=AT).accepted
-        out.append((f"verify {name}", _median(partial(fmt.verify, evidence, trust, at=AT), repeat)))
+        out.append((f"verify {name}", median_seconds(partial(fmt.verify, evidence, trust, at=AT), repeat)))
     return out
 
 

@@ -63,8 +63,6 @@ KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
 DECRYPT_ONLY = "decrypt-only"
 
 
-
-
 # -- the seeded world ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -160,8 +158,6 @@ class Workbench:
 
 
 Operator = Callable[[Workbench], None]
-
-
 
 
 # -- operators ------------------------------------------------------------------------------

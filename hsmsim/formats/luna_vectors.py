@@ -71,8 +71,6 @@ KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
 PARTITION = "default"
 
 
-
-
 # -- the seeded world ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -172,8 +170,6 @@ class Workbench:
 
 
 Operator = Callable[[Workbench], None]
-
-
 
 
 # -- operators ----------------------------------------------------------------------------------

@@ -58,8 +58,6 @@ CSBR = "CA/B Forum Code Signing BR 6.2.7.4"
 _RSA_2048 = KeySpec.parse("rsa-2048")
 
 
-
-
 def _format_name(cloud: Cloud) -> str:
     return AZURE_FORMAT_NAME if cloud is Cloud.AZURE else GOOGLE_FORMAT_NAME
 
@@ -208,8 +206,6 @@ class Workbench:
 
 
 Operator = Callable[[Workbench], None]
-
-
 
 
 # -- operators ------------------------------------------------------------------------------------

@@ -49,8 +49,6 @@ ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
 KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
 
 
-
-
 # -- the seeded world ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -151,8 +149,6 @@ class Workbench:
 
 
 Operator = Callable[[Workbench], None]
-
-
 
 
 # -- operators ------------------------------------------------------------------------------
@@ -694,7 +690,6 @@ def vector_cases(seed: str) -> list[VectorCase]:
                                   operator=mutation.operator, path=mutation.path),
         ))
     return cases
-
 
 
 # -- fuzzing ---------------------------------------------------------------------------------
