@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID, ObjectIdentifier
 
+from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.corpus.model import FlagNote, VectorCase
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import register
@@ -520,25 +521,13 @@ def _claim(statement: x509.Certificate, oid: ObjectIdentifier) -> bool:
 def _check_binding(spki: bytes, csr_data: bytes | None) -> None:
     if csr_data is None:
         raise Rejected(Reason.MISSING_INPUT, "no CSR (exactly one .csr) to bind the attested key to")
-    try:
-        csr = (x509.load_pem_x509_csr(csr_data) if b"-----BEGIN" in csr_data
-               else x509.load_der_x509_csr(csr_data))
-        csr_spki = spki_der(csr.public_key())
-        valid = csr.is_signature_valid
-    except (ValueError, UnsupportedAlgorithm, TypeError) as exc:
-        raise Rejected(Reason.MALFORMED, f"CSR does not parse: {str(exc)[:80]}") from None
-    if not valid:
-        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "CSR self-signature does not verify")
-    if csr_spki != spki:
-        raise Rejected(Reason.KEY_MISMATCH, "the CSR's public key differs from the statement's")
+    check_csr_binding(spki, csr_data, "the statement's")
 
 
 def _check_strict(unknown: tuple[str, ...], key_type: str, size: int | None, usages: tuple[str, ...]) -> None:
     if unknown:
         raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown content: {', '.join(unknown)}")
-    if not ((key_type == "RSA" and (size or 0) >= 3072) or key_type in ("EC-secp256r1", "EC-secp384r1")):
-        shown = f"RSA-{size}" if key_type == "RSA" else key_type
-        raise Rejected(Reason.KEY_POLICY, f"{shown} is not allowed for code signing (RSA >= 3072, ECDSA P-256/P-384)")
+    require_code_signing_key(key_type, size)
     if "digital_signature" not in usages:
         raise Rejected(Reason.KEY_POLICY, "the key may not sign (statement keyUsage lacks digitalSignature)")
 

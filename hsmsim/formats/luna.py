@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.name import _ASN1Type
 
+from hsmsim.checks import require_code_signing_key
 from hsmsim.corpus.model import FlagNote, VectorCase
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import register
@@ -513,10 +514,7 @@ def _check_strict(bag: CertBag, path: list[Cert], key_type: str, size: int | Non
         unknown = [e.oid for e in cert.extensions if e.oid not in _KNOWN_EXTENSIONS]
         if unknown:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"{cert.name!r} has unknown extensions: {', '.join(unknown)}")
-    if (key_type == "RSA" and (size or 0) >= 3072) or key_type in ("EC-secp256r1", "EC-secp384r1"):
-        return
-    raise Rejected(Reason.KEY_POLICY, f"{key_type}-{size} is not allowed for code signing (RSA >= 3072, ECDSA "
-                                      "P-256/P-384)")
+    require_code_signing_key(key_type, size)
 
 
 _STRING_TYPES = {0x13: _ASN1Type.PrintableString, 0x0C: _ASN1Type.UTF8String, 0x16: _ASN1Type.IA5String}

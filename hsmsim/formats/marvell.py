@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.corpus.model import FlagNote, VectorCase
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import _marvell_blob as mb
@@ -708,25 +709,13 @@ def _check_binding(cloud: Cloud, inputs: _Inputs, obj: mb.KeyObject, key: mb.Obj
         if spki != key.spki:
             raise Rejected(Reason.KEY_MISMATCH, f"{file_name} differs from the attested key")
     if inputs.csr is not None:
-        try:
-            csr = (x509.load_pem_x509_csr(inputs.csr) if b"-----BEGIN" in inputs.csr
-                   else x509.load_der_x509_csr(inputs.csr))
-            csr_spki, valid = spki_der(csr.public_key()), csr.is_signature_valid
-        except (ValueError, UnsupportedAlgorithm, TypeError) as exc:
-            raise Rejected(Reason.MALFORMED, f"CSR does not parse: {exc}") from None
-        if not valid:
-            raise Rejected(Reason.CSR_SIGNATURE_INVALID, "CSR self-signature does not verify")
-        if csr_spki != key.spki:
-            raise Rejected(Reason.KEY_MISMATCH, "the CSR public key differs from the attested key")
+        if key.spki is None:
+            raise Rejected(Reason.KEY_MISMATCH, "a CSR cannot bind a secret key")
+        check_csr_binding(key.spki, inputs.csr)
 
 
 def _check_key_policy(key: mb.ObjectKey) -> None:
-    if key.description == "RSA" and (key.size or 0) >= 3072:
-        return
-    if key.description in ("EC-secp256r1", "EC-secp384r1"):
-        return
-    shown = key.description if key.size is None else f"{key.description}-{key.size}"
-    raise Rejected(Reason.KEY_POLICY, f"{shown} is not allowed for code signing (RSA >= 3072, ECDSA P-256/P-384)")
+    require_code_signing_key(key.description, key.size)
 
 
 def _hsm_serial(card: x509.Certificate) -> str | None:

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from lxml import etree
 
+from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.corpus.model import FlagNote, VectorCase
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import register
@@ -441,17 +442,7 @@ def _check_grep_contract(xml: bytes) -> None:
 def _check_binding(spki: bytes, csr_data: bytes | None) -> None:
     if csr_data is None:
         raise Rejected(Reason.MISSING_INPUT, "no CSR (<label>.csr) to bind the attested key to")
-    try:
-        csr = (x509.load_pem_x509_csr(csr_data) if b"-----BEGIN" in csr_data
-               else x509.load_der_x509_csr(csr_data))
-        csr_spki = spki_der(csr.public_key())
-        valid = csr.is_signature_valid
-    except CERT_PARSE_ERRORS as exc:
-        raise Rejected(Reason.MALFORMED, f"CSR does not parse: {exc}") from None
-    if not valid:
-        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "CSR self-signature does not verify")
-    if csr_spki != spki:
-        raise Rejected(Reason.KEY_MISMATCH, "CSR public key differs from the attested <public_key>")
+    check_csr_binding(spki, csr_data, "the attested <public_key>")
 
 
 def _key_facts(doc: _Document, spki: bytes | None) -> tuple[str, int | None]:
@@ -508,13 +499,7 @@ def _check_attributes(doc: _Document, profile: Profile) -> None:
 def _check_strict_policy(doc: _Document, key_type: str, size: int | None) -> None:
     if doc.unknown:
         raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown elements: {', '.join(doc.unknown)}")
-    if key_type == "RSA" and (size or 0) >= 3072:
-        return
-    if key_type in ("EC-secp256r1", "EC-secp384r1"):
-        return
-    shown = key_type if size is None else f"{key_type}-{size}"
-    raise Rejected(Reason.KEY_POLICY,
-                   f"{shown} is not allowed for code signing (RSA >= 3072, ECDSA P-256/P-384)")
+    require_code_signing_key(key_type, size)
 
 
 def _device_serial(chain: list[x509.Certificate]) -> str | None:
