@@ -112,3 +112,37 @@ def test_cli_runs_and_reports(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "hsmsim", "fuzz", "--format", "primus", "--out", str(tmp_path)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--iterations or --duration" in bad.stderr
+
+
+@dataclass
+class AcceptsEverything:
+    """The worst verifier: every case is ACCEPT."""
+
+    name: str = "accepts-everything"
+    packed: bool = False
+
+    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Outcome:
+        return Outcome("ACCEPT", "OK")
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class _AcceptsEverythingFactory:
+    def __call__(self) -> AcceptsEverything:
+        return AcceptsEverything()
+
+
+@pytest.mark.parametrize("format_name", ["marvell-azure", "marvell-google", "luna-pkc", "fortanix"])
+def test_every_format_fuzzes_through_its_catalogue(format_name, tmp_path):
+    model = load_model(format_name, SEED)
+    assert any(op.catalogue and op.invalidating for op in model.operators)
+    assert {"bytes.flip", "bytes.truncate", "bytes.extend", "splice"} <= {op.name for op in model.operators}
+    own = run_campaign(CampaignSpec(format=format_name, seed="self", target=reference_target(format_name),
+                                    iterations=300))
+    assert own.findings == [] and own.stats.executed == 300
+    flawed = run_campaign(CampaignSpec(format=format_name, seed="worst", target=_AcceptsEverythingFactory(),
+                                       iterations=300))
+    kinds = {f.kind for f in flawed.findings}
+    assert {"specification", "differential"} <= kinds

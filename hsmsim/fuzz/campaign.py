@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hsmsim.corpus.build import DEFAULT_SEED
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import get_format
 from hsmsim.fuzz.engine import (
@@ -30,6 +31,7 @@ from hsmsim.fuzz.engine import (
     shard_indices,
 )
 from hsmsim.fuzz.findings import write_finding
+from hsmsim.fuzz.generic import generic_fuzz_model
 from hsmsim.fuzz.model import FuzzModel
 
 CHUNK = 64
@@ -66,13 +68,15 @@ class CampaignResult:
     written: list[Path] = field(default_factory=list)
 
 
-def load_model(format_name: str, seed: str) -> FuzzModel:
-    """The format's structure-aware fuzz model; raises :class:`FuzzError` when it has none."""
+def load_model(format_name: str, seed: str = DEFAULT_SEED) -> FuzzModel:
+    """The format's own structure-aware fuzz model, else the catalogue-driven generic one.
+
+    ``seed`` is the corpus seed the goldens come from (by default the committed corpus's, whose
+    keys are cached); a campaign's own seed only picks its cases.
+    """
     fmt = get_format(format_name)
     factory = getattr(fmt, "fuzz_model", None)
-    if factory is None:
-        raise FuzzError(f"format {format_name} has no structure-aware fuzz model yet")
-    model = factory(seed)
+    model = factory(seed) if factory is not None else generic_fuzz_model(format_name, seed)
     assert isinstance(model, FuzzModel)
     return model
 
@@ -85,7 +89,7 @@ def _init_worker(spec: CampaignSpec, bound_memory: bool) -> None:
     global _worker, _worker_seed
     if bound_memory:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND_BYTES, MEMORY_BOUND_BYTES))
-    _worker = CaseRunner(load_model(spec.format, spec.seed), spec.target())
+    _worker = CaseRunner(load_model(spec.format), spec.target())
     _worker_seed = spec.seed
 
 
@@ -151,7 +155,7 @@ def run_campaign(
                 absorb(result)
     stats.seconds = time.monotonic() - started
 
-    runner = CaseRunner(load_model(spec.format, spec.seed), spec.target())
+    runner = CaseRunner(load_model(spec.format), spec.target())
     result = CampaignResult(stats)
     minimised: dict[str, Finding] = {}
     for key, (kind, case) in sorted(first_case.items()):

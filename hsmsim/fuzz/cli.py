@@ -56,7 +56,7 @@ def fuzz(format_name: str, verifier: str | None, iterations: int | None, duratio
     console = Console(stderr=True)
     from hsmsim.fuzz.campaign import load_model
 
-    operators = len(load_model(format_name, seed).operators)
+    operators = len(load_model(format_name).operators)
     with Live(_table(CampaignStats(), 0, operators), console=console, refresh_per_second=4,
               transient=False) as live:
         result = run_campaign(spec, out, progress=lambda s, n: live.update(_table(s, n, operators)))

@@ -1,6 +1,6 @@
 """The fuzzing engine: plan reproducible cases, run them against a target, apply the oracles.
 
-A campaign is a pure function of (format, seed, case index): case ``i`` draws its golden, its
+A campaign is a pure function of (format, seed, case index) over the corpus's goldens: case ``i`` draws its golden, its
 1 to 3 operators and their sub-seeds from ``Random(f"{seed}:{i}")``, so any case replays alone
 and ``--shard K/N`` (cases with ``i % N == K``) splits a campaign without overlap.
 
