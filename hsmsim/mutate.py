@@ -85,6 +85,14 @@ def insert_after(xml: bytes, tag: str, line: bytes, occurrence: int = 0) -> byte
     return b"\n".join(lines)
 
 
+def swap_elements(xml: bytes, first: str, second: str) -> bytes:
+    """Exchange the lines of the one-line elements ``<first>`` and ``<second>`` (reorder)."""
+    lines, a = _line(xml, first, 0)
+    _, b = _line(xml, second, 0)
+    lines[a], lines[b] = lines[b], lines[a]
+    return b"\n".join(lines)
+
+
 def replace_once(data: bytes, old: bytes, new: bytes) -> bytes:
     """Replace the first occurrence of ``old``; raises :class:`MutationError` when absent."""
     if old not in data:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import re
 import zipfile
 from dataclasses import dataclass, replace
@@ -358,6 +359,15 @@ class _Document:
     attributes: dict[str, bool]
     unknown: tuple[str, ...]
 
+    def out_of_order(self) -> str | None:
+        """The first element that breaks the documented element order, if any (dicts keep document order)."""
+        for seen, canonical in ((list(self.values), TOP_LEVEL_ORDER), (list(self.attributes), ATTRIBUTE_ORDER)):
+            known = [tag for tag in seen if tag in canonical]
+            for before, after in itertools.pairwise(known):
+                if canonical.index(before) > canonical.index(after):
+                    return f"<{after}> comes after <{before}>"
+        return None
+
 
 def _text(node: etree._Element) -> str:
     if len(node):
@@ -499,6 +509,9 @@ def _check_attributes(doc: _Document, profile: Profile) -> None:
 def _check_strict_policy(doc: _Document, key_type: str, size: int | None) -> None:
     if doc.unknown:
         raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown elements: {', '.join(doc.unknown)}")
+    misplaced = doc.out_of_order()
+    if misplaced:
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"elements out of the documented order: {misplaced}")
     require_code_signing_key(key_type, size)
 
 

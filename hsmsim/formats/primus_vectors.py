@@ -630,6 +630,12 @@ def mutations() -> list[Mutation]:
         "<firmware_hint>2.8.21</firmware_hint> after <algorithm_oid>, re-signed", "xml.insert", "/private_key",
         xml_op(lambda x: mutate.insert_after(x, "algorithm_oid", b"\t<firmware_hint>2.8.21</firmware_hint>")),
         strict_only(Reason.UNEXPECTED_CONTENT), resign=True)
+    add("variant::attributes-reordered", "AttributesReordered",
+        _note("ENCODING", Severity.INFO, "<never_extractable> before <extractable>, signed",
+              "order-sensitive parsers and the documented layout disagree; the flags themselves are unchanged"),
+        "<extractable> and <never_extractable> lines exchanged, re-signed", "xml.reorder",
+        "/private_key/attributes", xml_op(lambda x: mutate.swap_elements(x, "extractable", "never_extractable")),
+        strict_only(Reason.UNEXPECTED_CONTENT), resign=True)
     add("variant::key-use-count", "KeyUseCountPresent",
         _note("BASIC", Severity.INFO, "<key_use_count> present, as in the real capture",
               "none: a correct verifier accepts it", SPEC + " 1.3"),
