@@ -271,7 +271,13 @@ class CaseRunner:
         return built, outcome, reference, classify(built, outcome, reference, self_test=self.self_test)
 
     def minimise(self, case: FuzzCase, kind: str, shown: str) -> tuple[BuiltCase, Outcome, Outcome]:
-        """Drop operators (and the havoc) while the same symptom (``shown``) still shows."""
+        """The smallest case with the same symptom (``shown``): drop operators and the havoc, then
+        shrink values by trying other sub-seeds for each operator and keeping the one whose evidence
+        differs least from the golden's."""
+        def keeps(candidate: FuzzCase) -> BuiltCase | None:
+            built, outcome, reference, found = self.judge(candidate)
+            return built if found == kind and symptom(kind, outcome, reference) == shown else None
+
         best = case
         changed = True
         while changed:
@@ -280,12 +286,32 @@ class CaseRunner:
             if best.havoc is not None:
                 candidates.append(FuzzCase(best.index, best.golden, best.operators, best.resign, None))
             for candidate in candidates:
-                built, outcome, reference, found = self.judge(candidate)
-                if found == kind and symptom(kind, outcome, reference) == shown:
+                if keeps(candidate) is not None:
                     best, changed = candidate, True
                     break
+        golden = build_case(self.model, FuzzCase(best.index, best.golden, (), best.resign), packed=self.target.packed)
+        size = _distance(golden.evidence, build_case(self.model, best, packed=self.target.packed).evidence)
+        for position, (name, _) in enumerate(best.operators):
+            for alternative in range(_SHRINK_TRIES):
+                operators = (*best.operators[:position], (name, alternative), *best.operators[position + 1:])
+                candidate = FuzzCase(best.index, best.golden, operators, best.resign, best.havoc)
+                built = keeps(candidate)
+                if built is not None and (distance := _distance(golden.evidence, built.evidence)) < size:
+                    best, size = candidate, distance
         built, outcome, reference, _ = self.judge(best)
         return built, outcome, reference
+
+
+_SHRINK_TRIES = 8
+
+
+def _distance(golden: Evidence, mutated: Evidence) -> int:
+    """How far ``mutated`` is from ``golden``: bytes that differ, plus length changes, over all files."""
+    total = 0
+    for name in golden.files.keys() | mutated.files.keys():
+        a, b = golden.files.get(name, b""), mutated.files.get(name, b"")
+        total += abs(len(a) - len(b)) + sum(x != y for x, y in zip(a, b, strict=False))
+    return total
 
 
 @dataclass
