@@ -146,3 +146,6 @@ class Rejected(Exception):  # noqa: N818 - control flow inside verifiers, never 
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+
+    def __reduce__(self) -> tuple[type[Rejected], tuple[Reason, str]]:
+        return (Rejected, (self.reason, self.detail))  # picklable across worker processes

@@ -15,6 +15,7 @@ from hsmsim.formats import Evidence, TrustAnchors, get_format
 from hsmsim.fuzz.campaign import CampaignSpec, load_model, reference_target, run_campaign
 from hsmsim.fuzz.engine import Outcome, build_case, plan_case, shard_indices, verdict_outcome
 from hsmsim.fuzz.findings import promote
+from hsmsim.fuzz.generic import generic_fuzz_model
 from hsmsim.verdict import Profile, Reason, Verdict
 
 SEED = "hsmsim-corpus-v1"
@@ -136,7 +137,7 @@ class _AcceptsEverythingFactory:
 
 @pytest.mark.parametrize("format_name", ["marvell-azure", "marvell-google", "luna-pkc", "fortanix"])
 def test_every_format_fuzzes_through_its_catalogue(format_name, tmp_path):
-    model = load_model(format_name, SEED)
+    model = generic_fuzz_model(format_name, SEED)
     assert any(op.catalogue and op.invalidating for op in model.operators)
     assert {"bytes.flip", "bytes.truncate", "bytes.extend", "splice"} <= {op.name for op in model.operators}
     own = run_campaign(CampaignSpec(format=format_name, seed="self", target=reference_target(format_name),
@@ -146,3 +147,13 @@ def test_every_format_fuzzes_through_its_catalogue(format_name, tmp_path):
                                        iterations=300))
     kinds = {f.kind for f in flawed.findings}
     assert {"specification", "differential"} <= kinds
+
+
+@pytest.mark.parametrize("format_name", ["marvell-azure", "marvell-google"])
+def test_marvell_has_a_structure_aware_model(format_name):
+    model = load_model(format_name, SEED)
+    names = {op.name for op in model.operators}
+    assert {"tlv.set", "tlv.remove", "tlv.duplicate", "tlv.swap", "blob.bytes", "certs.shuffle"} <= names
+    own = run_campaign(CampaignSpec(format=format_name, seed="marvell-self", target=reference_target(format_name),
+                                    iterations=400))
+    assert own.findings == [] and own.stats.operator_hits["tlv.set"] > 0

@@ -40,6 +40,7 @@ from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import _marvell_blob as mb
 from hsmsim.formats import register
 from hsmsim.formats.base import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.fuzz.model import FuzzModel
 from hsmsim.hsm import AttestationRequest, Device
 from hsmsim.keystore.base import KeyType, PrivateKey, StoredKey
 from hsmsim.keystore.soft import spki_der
@@ -908,6 +909,12 @@ class MarvellFormat:
         from hsmsim.formats import marvell_vectors
 
         return marvell_vectors.notes(self.cloud)
+
+    def fuzz_model(self, seed: str) -> FuzzModel:
+        """Structure-aware fuzzing: the catalogue's mutations plus random TLV, blob and bundle operators."""
+        from hsmsim.formats import marvell_vectors
+
+        return marvell_vectors.fuzz_model(self.cloud, seed)
 
 
 MARVELL_AZURE = register(MarvellFormat(Cloud.AZURE))

@@ -100,7 +100,10 @@ def _run_chunk(indices: list[int]) -> tuple[int, Counter[str], Counter[str], lis
     found = []
     for index in indices:
         case = plan_case(_worker.model, _worker_seed, index)
-        built, outcome, reference, kind = _worker.judge(case)
+        try:
+            built, outcome, reference, kind = _worker.judge(case)
+        except Exception as exc:  # noqa: BLE001 - a bug in hsmsim's own case building: say which case, don't hang
+            raise FuzzError(f"building or judging case {index} failed: {type(exc).__name__}: {exc}") from None
         hits.update(name for name, _ in built.applied)
         verdicts[outcome.verdict] += 1
         if kind is not None:

@@ -25,12 +25,12 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-def _table(stats: CampaignStats, findings: int, operators: int) -> Table:
+def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
     table = Table(show_header=False, box=None)
     table.add_row("executed", str(stats.executed))
     table.add_row("execs/s", f"{stats.execs_per_second:,.0f}")
     table.add_row("findings", str(findings))
-    table.add_row("operators hit", f"{len(stats.operator_hits)}/{operators}")
+    table.add_row("operators hit", f"{len(operators & set(stats.operator_hits))}/{len(operators)}")
     table.add_row("verdicts", ", ".join(f"{k} {v}" for k, v in sorted(stats.verdicts.items())))
     return table
 
@@ -56,7 +56,7 @@ def fuzz(format_name: str, verifier: str | None, iterations: int | None, duratio
     console = Console(stderr=True)
     from hsmsim.fuzz.campaign import load_model
 
-    operators = len(load_model(format_name).operators)
+    operators = {op.name for op in load_model(format_name).operators}
     with Live(_table(CampaignStats(), 0, operators), console=console, refresh_per_second=4,
               transient=False) as live:
         result = run_campaign(spec, out, progress=lambda s, n: live.update(_table(s, n, operators)))

@@ -27,15 +27,16 @@ from typing import Protocol
 from hsmsim.formats import Evidence, TrustAnchors, get_format
 from hsmsim.fuzz.model import FuzzModel, FuzzOperator
 from hsmsim.mutate import MutationError
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile, Rejected, Verdict
 
 HAVOC = "bytes.havoc"
 _HAVOC_RATE = 0.05
 _OP_COUNTS = (1, 2, 3)
 _OP_WEIGHTS = (0.6, 0.3, 0.1)
 _RESIGN_RATE = 0.5
-# An operator whose target the earlier operators destroyed fails; the case goes on without it.
-_OPERATOR_FAILURES = (MutationError, ValueError, IndexError, KeyError, TypeError, AssertionError)
+# An operator whose target the earlier operators destroyed fails (a catalogue operator may even find
+# its input unparseable: Rejected); the case goes on without it.
+_OPERATOR_FAILURES = (MutationError, Rejected, ValueError, IndexError, KeyError, TypeError, AssertionError)
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,6 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
     bench = model.open(case.golden)
     applied: list[tuple[str, str]] = []
     stale = invalid = wants_resign = False
-    only_catalogue = True
     for name, subseed in case.operators:
         op = by_name[name]
         try:
@@ -194,9 +194,11 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
         applied.append((name, path))
         stale |= op.resign is False
         wants_resign |= op.resign is True
-        invalid |= op.invalidating
-        only_catalogue &= op.catalogue
-    invalid &= only_catalogue
+        invalid = op.invalidating and op.catalogue
+    # Invalid by construction only when one catalogue defect was applied alone: stacked operators can
+    # undo each other (a random one duplicates the certificate another removes, a catalogue one
+    # replaces the whole attestation).
+    invalid &= len(applied) == 1
     resigned = not stale and (wants_resign or case.resign)
     if resigned:
         model.resign(bench)

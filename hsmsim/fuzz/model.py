@@ -25,9 +25,9 @@ class FuzzOperator:
     ``invalidating``: the result is invalid by construction (the specification oracle applies).
     ``resign``: True (re-sign afterwards), False (the stale signature *is* the defect), None (coin flip).
     ``goldens``: the goldens it was designed for (None: any).
-    ``catalogue``: one of the corpus's named defects. Only cases made of catalogue operators alone
-    count as invalid by construction: a random operator can undo a defect (e.g. duplicate the
-    certificate another operator removes).
+    ``catalogue``: one of the corpus's named defects. Only a case whose single applied operator is an
+    invalidating catalogue defect counts as invalid by construction: stacked operators can undo each
+    other (e.g. one duplicates the certificate another removes).
     """
 
     name: str
