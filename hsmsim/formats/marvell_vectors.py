@@ -44,7 +44,7 @@ from hsmsim.formats.marvell import (
     owner_pki,
     package,
 )
-from hsmsim.fuzz.model import FuzzModel, FuzzOperator
+from hsmsim.fuzz.model import FuzzModel, FuzzOperator, catalogue_operator
 from hsmsim.hsm import DEVICE_EPOCH, Device
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
@@ -1043,13 +1043,6 @@ def _fz_certs(bench: Workbench, rng: random.Random) -> str:
     return "certificate bundle"
 
 
-def _catalogue_operator(mutation: Mutation) -> FuzzOperator:
-    def apply(bench: Workbench, _rng: random.Random) -> str:
-        mutation.apply(bench)
-        return mutation.path
-    invalid = mutation.expected[Profile.STRUCTURAL] is not Reason.OK
-    return FuzzOperator(mutation.id, apply, invalidating=invalid, resign=mutation.resign, goldens=(mutation.golden,),
-                        catalogue=True)
 
 
 def fuzz_model(cloud: Cloud, seed: str) -> FuzzModel:
@@ -1070,7 +1063,7 @@ def fuzz_model(cloud: Cloud, seed: str) -> FuzzModel:
         FuzzOperator("tlv.duplicate", _tlv_op(_fz_tlv_duplicate)), FuzzOperator("tlv.swap", _tlv_op(_fz_tlv_swap)),
         FuzzOperator("blob.bytes", _fz_blob_bytes), FuzzOperator("certs.shuffle", _fz_certs),
     )
-    catalogue = tuple(_catalogue_operator(m) for m in mutations(cloud) if "bomb" not in m.id)
+    catalogue = tuple(catalogue_operator(m) for m in mutations(cloud) if "bomb" not in m.id)
     def render(bench: Workbench, _packed: bool) -> Evidence:
         try:
             return bench.evidence()

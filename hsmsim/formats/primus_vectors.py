@@ -33,7 +33,7 @@ from hsmsim.formats.primus import (
     pem,
     sign_xml,
 )
-from hsmsim.fuzz.model import FuzzModel, FuzzOperator
+from hsmsim.fuzz.model import FuzzModel, FuzzOperator, catalogue_operator
 from hsmsim.hsm import DEVICE_EPOCH, Device
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
@@ -803,13 +803,6 @@ def _splice_from(other: Callable[[], Workbench]) -> Callable[[Workbench, random.
     return apply
 
 
-def _catalogue_operator(mutation: Mutation) -> FuzzOperator:
-    def apply(bench: Workbench, _rng: random.Random) -> str:
-        mutation.apply(bench)
-        return mutation.path
-    invalid = mutation.expected[Profile.STRUCTURAL] is not Reason.OK
-    return FuzzOperator(mutation.id, apply, invalidating=invalid, resign=mutation.resign, goldens=(mutation.golden,),
-                        catalogue=True)
 
 
 def fuzz_model(seed: str) -> FuzzModel:
@@ -833,7 +826,7 @@ def fuzz_model(seed: str) -> FuzzModel:
         FuzzOperator("chain.shuffle", _fz_chain_shuffle),
         FuzzOperator("splice", _splice_from(lambda: open_bench("ec-p256"))),
     )
-    catalogue = tuple(_catalogue_operator(m) for m in mutations()
+    catalogue = tuple(catalogue_operator(m) for m in mutations()
                       if m.id not in ("primus::encoding::huge-element", "primus::encoding::zip-bomb"))
 
     def render(bench: Workbench, packed: bool) -> Evidence:

@@ -15,7 +15,9 @@ from typing import Any
 
 from cryptography import x509
 
+from hsmsim.corpus.catalogue import Mutation
 from hsmsim.formats.base import Evidence
+from hsmsim.verdict import Profile, Reason
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,13 @@ class FuzzModel:
     """Re-sign the bench's signed content with the genuine attestation key."""
     render: Callable[[Any, bool], Evidence]
     """The evidence of a bench; ``packed`` asks for the vendor's container (e.g. the zip)."""
+
+
+def catalogue_operator(mutation: Mutation) -> FuzzOperator:
+    """A vector catalogue's named defect as a fuzz operator on that format's workbench."""
+    def apply(bench: Any, _rng: random.Random) -> str:
+        mutation.apply(bench)
+        return mutation.path
+    invalid = mutation.expected[Profile.STRUCTURAL] is not Reason.OK
+    return FuzzOperator(mutation.id, apply, invalidating=invalid, resign=mutation.resign, goldens=(mutation.golden,),
+                        catalogue=True)
