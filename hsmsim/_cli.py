@@ -18,7 +18,7 @@ import click
 
 from hsmsim import __version__
 from hsmsim.errors import HsmsimError
-from hsmsim.formats import TrustAnchors, detect, get_format, names
+from hsmsim.formats import detect, get_format, names
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.state import HsmState
@@ -127,7 +127,7 @@ def key_create(label: str, spec_text: str, backend: str, vendor: str, seed: str 
                extractable: bool, not_sensitive: bool, imported: bool, state_dir: Path) -> None:
     """Generate (or import) a key and print its attributes."""
     spec = KeySpec.parse(spec_text)
-    state = HsmState.open(state_dir, profile=vendor, seed=seed)
+    state = HsmState.open(state_dir, format=vendor, seed=seed)
     policy = KeyPolicy(sensitive=not not_sensitive, extractable=extractable)
     store = state.store(backend)
     if imported:
@@ -135,7 +135,7 @@ def key_create(label: str, spec_text: str, backend: str, vendor: str, seed: str 
     else:
         created = store.generate(spec, label, policy=policy)
     attrs = created.attributes
-    click.echo(f"{created.label}: {spec.name} on {backend} (device {state.device.profile} "
+    click.echo(f"{created.label}: {spec.name} on {backend} (device {state.device.format} "
                f"SN {state.device.serial}) local={str(attrs.local).lower()} "
                f"extractable={str(attrs.extractable).lower()} "
                f"never_extractable={str(attrs.never_extractable).lower()} "
@@ -171,7 +171,7 @@ def key_list(state_dir: Path) -> None:
 def attest(format_name: str, label: str, out: Path, attesting_key: str | None,
            at_text: str | None, raw_params: tuple[str, ...], state_dir: Path) -> None:
     """Produce a vendor attestation bundle for a key (like Parsec's AttestKey)."""
-    state = HsmState.open(state_dir, profile=format_name)
+    state = HsmState.open(state_dir, format=format_name)
     params: dict[str, object] = {}
     for raw in raw_params:
         key_name, sep, value = raw.partition("=")
@@ -212,9 +212,7 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
         _fail(f"{bundle} does not exist")
     fmt = get_format(format_name) if format_name else detect(bundle)
     evidence = fmt.load(bundle)
-    # A format may load anchors its own way (Luna's real ECC root does not load in cryptography).
-    load_anchors = getattr(fmt, "trust_anchors_from_files", TrustAnchors.from_pem_files)
-    verdict = fmt.verify(evidence, load_anchors(list(roots)),
+    verdict = fmt.verify(evidence, fmt.trust_anchors_from_files(list(roots)),
                          at=_parse_time(at_text), profile=Profile(profile))
     if as_json:
         click.echo(json.dumps({
@@ -242,7 +240,7 @@ def pki_export(directory: Path, state_dir: Path) -> None:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     state = HsmState.open(state_dir)
-    identity = get_format(state.device.profile).provision(state.device, "default")
+    identity = get_format(state.device.format).provision(state.device, "default")
     directory.mkdir(parents=True, exist_ok=True)
     outputs = {"root.crt": identity.root, "attestation.crt": identity.certificate}
     for index, cert in enumerate(identity.chain[1:], start=1):
@@ -330,7 +328,7 @@ def vectors_promote(finding: Path, corpus: Path) -> None:
 def formats_command() -> None:
     """List the registered attestation formats."""
     for format_name in names():
-        click.echo(f"{format_name}\t{get_format(format_name).vendor}")
+        click.echo(f"{format_name}\t{get_format(format_name).title}")
 
 
 def main(argv: list[str] | None = None) -> None:

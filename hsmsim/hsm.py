@@ -1,4 +1,4 @@
-"""The HSM model: a device (vendor profile, serial, firmware) with partitions holding keys.
+"""The HSM model: a device (its format, serial, firmware) with partitions holding keys.
 
 :meth:`Hsm.attest` is shaped like Parsec's AttestKey: the attested key, a mechanism
 (the registered format name) with its parameters, and an optional attesting key; with
@@ -9,60 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats import Evidence, get_format
-from hsmsim.keystore.base import KeyStore, PrivateKey, StoredKey
+from hsmsim.formats import get_format
+from hsmsim.keystore.base import KeyStore
+from hsmsim.model.evidence import Evidence
 from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.pki.seed import drbg
-
-# A fixed epoch for everything derived from the seed; 2025-01-06 is a Monday morning in Zurich.
-DEVICE_EPOCH = datetime(2025, 1, 6, 7, 30, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Device:
-    """One emulated HSM: its vendor profile (a format name), identity and seed.
-
-    ``initialised`` is when the manufacturer PKI certified the device key; partition
-    attestation keys are created a day later.
-    """
-
-    profile: str
-    serial: str
-    seed: str
-    model: str = ""
-    firmware: str = ""
-    initialised: datetime = DEVICE_EPOCH
-
-    @classmethod
-    def from_seed(cls, profile: str, seed: str, **overrides: object) -> Device:
-        """A device whose serial and initialisation time are derived from ``seed``."""
-        rng = drbg(seed, f"{profile}/device")
-        serial = str(17_000_000 + rng.randint_bits(32) % 2_000_000)
-        initialised = DEVICE_EPOCH + timedelta(seconds=rng.randint_bits(24) % (86400 * 60))
-        values: dict[str, object] = {"serial": serial, "initialised": initialised}
-        values.update(overrides)
-        return cls(profile=profile, seed=seed, **values)  # type: ignore[arg-type]
-
-    @property
-    def attestation_created(self) -> datetime:
-        """When the partitions' attestation keys were created."""
-        return self.initialised + timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class AttestationRequest:
-    """Everything a format's generator needs to produce evidence for one key."""
-
-    device: Device
-    partition: str
-    key: StoredKey
-    key_signer: PrivateKey | None
-    attesting: AttestationIdentity
-    parameters: Mapping[str, object] = field(default_factory=dict)
-    at: datetime = DEVICE_EPOCH
 
 
 @dataclass
@@ -79,7 +33,7 @@ class Hsm:
 
     def attestation_identity(self, attesting_key: str | None = None) -> AttestationIdentity:
         """The partition's default attestation identity, or one certifying ``attesting_key``."""
-        fmt = get_format(self.device.profile)
+        fmt = get_format(self.device.format)
         if attesting_key is None:
             return fmt.provision(self.device, self.partition)
         key = self.keystore.get(attesting_key)
@@ -94,15 +48,15 @@ class Hsm:
         attesting_key: str | None = None,
     ) -> Evidence:
         """Attest the key labelled ``attested_key`` with ``mechanism`` (a format name;
-        default: the device's own profile).
+        default: the device's own format).
 
         ``parameters`` are format-specific; ``attest_time`` (a datetime) fixes the time.
         Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse.
         """
-        fmt = get_format(mechanism or self.device.profile)
-        if fmt.name != self.device.profile:
+        fmt = get_format(mechanism or self.device.format)
+        if fmt.name != self.device.format:
             raise UnsupportedKeyError(
-                f"a {self.device.profile} device cannot produce {fmt.name} evidence"
+                f"a {self.device.format} device cannot produce {fmt.name} evidence"
             )
         key = self.keystore.get(attested_key)
         params = dict(parameters or {})

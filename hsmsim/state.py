@@ -2,7 +2,7 @@
 
 Layout of a state directory::
 
-    hsm.json      device profile, seed and serial (written once, atomically)
+    hsm.json      the device's format, seed and serial (written once, atomically)
     soft/         keys of the soft backend, one JSON file each
     token/        the SoftHSM2 token of the pkcs11 backend
 
@@ -17,8 +17,9 @@ from datetime import datetime
 from pathlib import Path
 
 from hsmsim._atomic import write_atomic
+from hsmsim.device import Device
 from hsmsim.errors import HsmsimError, KeyNotFoundError
-from hsmsim.hsm import Device, Hsm
+from hsmsim.hsm import Hsm
 from hsmsim.keystore import BACKENDS, open_keystore
 from hsmsim.keystore.base import KeyStore
 
@@ -35,29 +36,29 @@ class HsmState:
     _stores: dict[str, KeyStore] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, directory: Path, *, profile: str | None = None, seed: str | None = None) -> HsmState:
-        """Open the state in ``directory``, creating it with ``profile`` (default primus) and ``seed`` if new.
+    def open(cls, directory: Path, *, format: str | None = None, seed: str | None = None) -> HsmState:
+        """Open the state in ``directory``, creating it with ``format`` (default primus) and ``seed`` if new.
 
-        Raises :class:`HsmsimError` when an existing state disagrees with ``profile``/``seed``.
+        Raises :class:`HsmsimError` when an existing state disagrees with ``format``/``seed``.
         """
         config_path = directory / "hsm.json"
         if config_path.exists():
             try:
                 config = json.loads(config_path.read_text())
                 device = Device(
-                    profile=config["profile"], serial=config["serial"], seed=config["seed"],
+                    format=config.get("format") or config["profile"], serial=config["serial"], seed=config["seed"],
                     initialised=datetime.fromisoformat(config["initialised"]),
                 )
             except (OSError, ValueError, KeyError) as exc:
                 raise HsmsimError(f"corrupt HSM state {config_path}: {exc}") from exc
             if seed is not None and seed != device.seed:
                 raise HsmsimError(f"{directory} was created with another seed; use a new --state")
-            if profile is not None and profile != device.profile:
-                raise HsmsimError(f"{directory} emulates a {device.profile} HSM, not {profile}")
+            if format is not None and format != device.format:
+                raise HsmsimError(f"{directory} emulates a {device.format} HSM, not {format}")
             return cls(directory, device)
-        device = Device.from_seed(profile or "primus", seed or DEFAULT_SEED)
+        device = Device.from_seed(format or "primus", seed or DEFAULT_SEED)
         directory.mkdir(parents=True, exist_ok=True)
-        config = {"profile": device.profile, "serial": device.serial, "seed": device.seed,
+        config = {"format": device.format, "serial": device.serial, "seed": device.seed,
                   "initialised": device.initialised.isoformat()}
         write_atomic(config_path, json.dumps(config, indent=1).encode())
         return cls(directory, device)

@@ -35,10 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import median_seconds  # noqa: E402
 
-from hsmsim.formats import TrustAnchors, get_format  # noqa: E402
-from hsmsim.hsm import Device, Hsm  # noqa: E402
+from hsmsim.device import Device  # noqa: E402
+from hsmsim.formats import get_format  # noqa: E402
+from hsmsim.hsm import Hsm  # noqa: E402
 from hsmsim.keystore.base import KeySpec  # noqa: E402
 from hsmsim.keystore.soft import SoftKeyStore  # noqa: E402
+from hsmsim.model.evidence import TrustAnchors  # noqa: E402
 from hsmsim.pki import seed  # noqa: E402
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
@@ -48,9 +50,9 @@ AT = datetime(2025, 6, 1, tzinfo=UTC)
 # Every place a signing helper is bound: (module, name). reissue() calls builder.build_certificate.
 SIGNING_CALLS = [
     ("hsmsim.pki.builder", "build_certificate"), ("hsmsim.pki.builder", "build_csr"),
-    ("hsmsim.pki.primus", "build_certificate"), ("hsmsim.formats.primus", "build_csr"),
-    ("hsmsim.formats.primus", "sign_xml"), ("hsmsim.formats.primus_vectors", "sign_xml"),
-    ("hsmsim.formats.primus_vectors", "build_certificate"), ("hsmsim.formats.primus_vectors", "build_csr"),
+    ("hsmsim.formats.primus.pki", "build_certificate"), ("hsmsim.formats.primus.format", "build_csr"),
+    ("hsmsim.formats.primus.format", "sign_xml"), ("hsmsim.formats.primus.catalogue", "sign_xml"),
+    ("hsmsim.formats.primus.catalogue", "build_certificate"), ("hsmsim.formats.primus.catalogue", "build_csr"),
 ]
 
 

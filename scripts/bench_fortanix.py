@@ -20,11 +20,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import median_seconds  # noqa: E402
 
-from hsmsim.formats import TrustAnchors, get_format  # noqa: E402
-from hsmsim.formats.fortanix import ROOT_FILE  # noqa: E402
-from hsmsim.hsm import Device, Hsm  # noqa: E402
+from hsmsim.device import Device  # noqa: E402
+from hsmsim.formats import get_format  # noqa: E402
+from hsmsim.formats.fortanix.format import ROOT_FILE  # noqa: E402
+from hsmsim.hsm import Hsm  # noqa: E402
 from hsmsim.keystore.base import KeySpec  # noqa: E402
 from hsmsim.keystore.soft import SoftKeyStore  # noqa: E402
+from hsmsim.model.evidence import TrustAnchors  # noqa: E402
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
 WALK = ROOT / "scripts" / "verify_fortanix_openssl.sh"

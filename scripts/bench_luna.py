@@ -19,10 +19,12 @@ sys.path.insert(0, str(ROOT))
 from benchlib import median_seconds  # noqa: E402
 from cryptography import x509  # noqa: E402
 
-from hsmsim.formats import TrustAnchors, get_format  # noqa: E402
-from hsmsim.hsm import Device, Hsm  # noqa: E402
+from hsmsim.device import Device  # noqa: E402
+from hsmsim.formats import get_format  # noqa: E402
+from hsmsim.hsm import Hsm  # noqa: E402
 from hsmsim.keystore.base import KeySpec  # noqa: E402
 from hsmsim.keystore.soft import SoftKeyStore  # noqa: E402
+from hsmsim.model.evidence import TrustAnchors  # noqa: E402
 
 AT = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 

@@ -16,11 +16,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchlib import median_seconds
 
-from hsmsim.formats import TrustAnchors, get_format
-from hsmsim.formats.marvell import Cloud, KeyNames, owner_pki
-from hsmsim.hsm import Device, Hsm
+from hsmsim.device import Device
+from hsmsim.formats import get_format
+from hsmsim.formats.marvell.format import Cloud, KeyNames, owner_pki
+from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.evidence import TrustAnchors
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -35,7 +37,7 @@ def rows(repeat: int) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     for cloud, label, shown in ((Cloud.AZURE, "bench-rsa", "RSA-2048"), (Cloud.GOOGLE, "bench-ec", "EC P-256")):
         name = f"marvell-{cloud.value}"
-        hsm = Hsm(replace(azure, profile=name), store)
+        hsm = Hsm(replace(azure, format=name), store)
         evidence = hsm.attest(label, name, {"attest_time": AT})
         attest = partial(hsm.attest, label, name, {"attest_time": AT})
         out.append((f"attest {name} {shown}", median_seconds(attest, repeat)))

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from hsmsim.formats import Evidence, TrustAnchors, get_format
-from hsmsim.hsm import Device, Hsm
+from hsmsim.device import Device
+from hsmsim.formats import get_format
+from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.evidence import Evidence, TrustAnchors
 
 SEED = "hsmsim-tests"
 KEY_CREATED = datetime(2025, 3, 3, 9, 0, 0, tzinfo=UTC)

@@ -11,11 +11,12 @@ from datetime import datetime
 import pytest
 
 from hsmsim.corpus.build import build_corpus
-from hsmsim.formats import Evidence, TrustAnchors, get_format
+from hsmsim.formats import get_format
 from hsmsim.fuzz.campaign import CampaignSpec, load_model, reference_target, run_campaign
 from hsmsim.fuzz.engine import Outcome, build_case, plan_case, shard_indices, verdict_outcome
 from hsmsim.fuzz.findings import promote
 from hsmsim.fuzz.generic import generic_fuzz_model
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Verdict
 
 SEED = "hsmsim-corpus-v1"

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hsmsim.formats import Evidence, TrustAnchors, get_format, names
+from hsmsim.formats import get_format, names
 from hsmsim.fuzz.campaign import load_model
 from hsmsim.fuzz.engine import build_case, plan_case
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Verdict
 
 SEED = "hsmsim-corpus-v1"

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from hsmsim.formats import Evidence, TrustAnchors, get_format, names
+from hsmsim.formats import get_format, names
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.state import HsmState
 
 TOKEN = "test-token-7f3a"
@@ -110,7 +111,7 @@ def test_tsb_create_attest_and_verify_end_to_end(server: Server):
                           {"signKeyName": "qes-key", "keyPassword": chars("s3cret")})
     assert status == 200 and csr.startswith(b"-----BEGIN CERTIFICATE REQUEST-----")
 
-    primus_state = HsmState.open(server.state / "primus", profile="primus")
+    primus_state = HsmState.open(server.state / "primus", format="primus")
     root = get_format("primus").provision(primus_state.device, "default").root
     evidence = Evidence("primus", {"qes-key_attestation.zip": zipped, "qes-key.csr": csr}, "qes-key_attestation.zip")
     verdict = get_format("primus").verify(evidence, TrustAnchors({"root": (root,)}), profile="strict")
@@ -256,7 +257,7 @@ def test_azure_sdk_attestation_verifies(server: Server):
     status, _, body = call(server, f"/keys/attested/{created.properties.version}/attestation?api-version=7.6")
     assert status == 200
     fmt = get_format("marvell-azure")
-    state = HsmState.open(server.state / "azure", profile="marvell-azure")
+    state = HsmState.open(server.state / "azure", format="marvell-azure")
     identity = fmt.provision(state.device, "default")
     evidence = Evidence("marvell-azure", {"key-bundle.json": body}, "key-bundle.json")
     verdict = fmt.verify(evidence, TrustAnchors({"root": (identity.root,)}), at=datetime.now(UTC))

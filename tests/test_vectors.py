@@ -17,7 +17,8 @@ from cryptography import x509
 
 from hsmsim.corpus.build import CorpusError, IdRegistry
 from hsmsim.corpus.schema import VECTOR_SCHEMA
-from hsmsim.formats import Evidence, TrustAnchors, get_format
+from hsmsim.formats import get_format
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,9 +1,10 @@
-"""The format registry: the only way the CLI, HSM model, corpus, harness and fuzzer reach formats.
+"""The format registry: the only way the HSM model, corpus, harness, fuzzer, server and CLI reach formats.
 
-A format module registers one object implementing :class:`hsmsim.formats.base.Format`
-with :func:`register`. Every module of this package is a format module and is imported on
-first lookup, except ``base`` and the vector catalogues (``*_vectors``), which formats load
-themselves; a new format needs no edit here.
+Each format family is a package of this one (``hsmsim/formats/<family>/``) whose ``__init__``
+registers one object per format it provides with :func:`register`; the contract every format
+object meets is :class:`hsmsim.formats.contract.Format`. Families are imported on first lookup,
+so a new family needs no edit here. Formats defined outside ``hsmsim`` (tests, plugins) call
+:func:`register` themselves.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import pkgutil
 from pathlib import Path
 
 from hsmsim.errors import UnsupportedFormatError
-from hsmsim.formats.base import Evidence, Format, TrustAnchors
+from hsmsim.formats.contract import Format
 
-__all__ = ["Evidence", "Format", "TrustAnchors", "detect", "get_format", "names", "register"]
+__all__ = ["Format", "all_formats", "detect", "get_format", "names", "register", "unregister"]
 
 _REGISTRY: dict[str, Format] = {}
 _loaded = False
@@ -29,15 +30,19 @@ def register(fmt: Format) -> Format:
     return fmt
 
 
+def unregister(name: str) -> None:
+    """Remove the format called ``name`` (for formats registered by tests or plugins)."""
+    _REGISTRY.pop(name, None)
+
+
 def _load_builtins() -> None:
     global _loaded
     if _loaded:
         return
     _loaded = True
     for info in pkgutil.iter_modules(__path__):
-        if info.name == "base" or info.name.startswith("_") or info.name.endswith("_vectors"):
-            continue
-        importlib.import_module(f"{__name__}.{info.name}")
+        if info.ispkg:
+            importlib.import_module(f"{__name__}.{info.name}")
 
 
 def get_format(name: str) -> Format:
@@ -65,3 +70,9 @@ def names() -> list[str]:
     """Names of every registered format, sorted."""
     _load_builtins()
     return sorted(_REGISTRY)
+
+
+def all_formats() -> list[Format]:
+    """Every registered format, sorted by name."""
+    _load_builtins()
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import sys
 from functools import cache
 
-from hsmsim.formats import Evidence, TrustAnchors, get_format, names
+from hsmsim.formats import get_format, names
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Verdict
 
 SEED = "hsmsim-corpus-v1"

@@ -32,7 +32,7 @@ from hsmsim.fuzz.engine import (
 )
 from hsmsim.fuzz.findings import write_finding
 from hsmsim.fuzz.generic import generic_fuzz_model
-from hsmsim.fuzz.model import FuzzModel
+from hsmsim.model.fuzz import FuzzModel
 
 CHUNK = 64
 MEMORY_BOUND_BYTES = 2 * 1024**3
@@ -75,10 +75,8 @@ def load_model(format_name: str, seed: str = DEFAULT_SEED) -> FuzzModel:
     keys are cached); a campaign's own seed only picks its cases.
     """
     fmt = get_format(format_name)
-    factory = getattr(fmt, "fuzz_model", None)
-    model = factory(seed) if factory is not None else generic_fuzz_model(format_name, seed)
-    assert isinstance(model, FuzzModel)
-    return model
+    model = fmt.fuzz_model(seed)
+    return model if model is not None else generic_fuzz_model(format_name, seed)
 
 
 _worker: CaseRunner | None = None

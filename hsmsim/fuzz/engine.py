@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from hsmsim.formats import Evidence, TrustAnchors, get_format
-from hsmsim.fuzz.model import FuzzModel, FuzzOperator
+from hsmsim.formats import get_format
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.fuzz import FuzzModel, FuzzOperator
 from hsmsim.mutate import MutationError
 from hsmsim.verdict import Profile, Rejected, Verdict
 

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim._atomic import write_atomic
 from hsmsim.corpus.build import PROMOTED_DIR, CorpusError
-from hsmsim.formats import TrustAnchors
 from hsmsim.fuzz.engine import Finding, ReferenceTarget
-from hsmsim.fuzz.model import FuzzModel
+from hsmsim.model.evidence import TrustAnchors
+from hsmsim.model.fuzz import FuzzModel
 from hsmsim.verdict import Profile
 
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from hsmsim import mutate
-from hsmsim.corpus.model import VectorCase
-from hsmsim.formats import Evidence, get_format
-from hsmsim.fuzz.model import FuzzModel, FuzzOperator
+from hsmsim.formats import get_format
+from hsmsim.model.evidence import Evidence
+from hsmsim.model.fuzz import FuzzModel, FuzzOperator
+from hsmsim.model.vectors import VectorCase
 from hsmsim.verdict import Profile, Reason
 
 

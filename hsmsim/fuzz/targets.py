@@ -14,8 +14,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.formats import Evidence, TrustAnchors
 from hsmsim.fuzz.engine import Outcome
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
 
 CASE_TIMEOUT = 10.0

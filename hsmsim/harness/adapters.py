@@ -279,7 +279,7 @@ def build_request(vector: Vector, profile: str) -> VerifyRequest:
     """The in-memory request for a Python verifier."""
     from cryptography import x509
 
-    from hsmsim.formats.base import Evidence, TrustAnchors
+    from hsmsim.model.evidence import Evidence, TrustAnchors
 
     anchors = tuple(x509.load_pem_x509_certificate(pem.encode()) for pem in vector.anchors)
     return VerifyRequest(

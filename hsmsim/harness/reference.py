@@ -6,9 +6,9 @@ It reaches formats only through the registry, so it verifies every registered fo
 from __future__ import annotations
 
 from hsmsim import __version__
-from hsmsim.formats import TrustAnchors, get_format, names
-from hsmsim.formats.base import Evidence
+from hsmsim.formats import get_format, names
 from hsmsim.harness.adapters import VerifyRequest
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Verdict
 
 

@@ -51,10 +51,10 @@ class ServerStore:
     lock: threading.RLock = field(default_factory=threading.RLock)
     _states: dict[str, HsmState] = field(default_factory=dict)
 
-    def device(self, namespace: str, profile: str) -> HsmState:
+    def device(self, namespace: str, format: str) -> HsmState:
         """The emulated device of one API namespace (created on first use)."""
         if namespace not in self._states:
-            self._states[namespace] = HsmState.open(self.directory / namespace, profile=profile, seed=self.seed)
+            self._states[namespace] = HsmState.open(self.directory / namespace, format=format, seed=self.seed)
         return self._states[namespace]
 
     # -- key passwords (TSB) -------------------------------------------------------------

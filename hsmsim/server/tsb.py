@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from starlette.responses import JSONResponse, Response
 
 from hsmsim.errors import KeyNotFoundError, UnsupportedKeyError
-from hsmsim.formats.primus import ALGORITHM_OIDS, CURVE_OIDS, assemble
+from hsmsim.formats.primus.format import ALGORITHM_OIDS, CURVE_OIDS, assemble
 from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.server.app import ApiError, Call, token_matches

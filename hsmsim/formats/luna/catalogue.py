@@ -20,10 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hsmsim import mutate
-from hsmsim.corpus.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
-from hsmsim.corpus.model import FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.formats.base import Evidence
-from hsmsim.formats.luna import (
+from hsmsim.device import DEVICE_EPOCH
+from hsmsim.formats.luna.format import (
     LunaBundle,
     LunaOptions,
     anchor_der,
@@ -32,10 +30,7 @@ from hsmsim.formats.luna import (
     certs_only_pkcs7,
     pem,
 )
-from hsmsim.hsm import DEVICE_EPOCH
-from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
-from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.pki.luna import (
+from hsmsim.formats.luna.pki import (
     EKU_DAC,
     EKU_HOC,
     EKU_PKC,
@@ -61,6 +56,11 @@ from hsmsim.pki.luna import (
     spki_der,
     tlv,
 )
+from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.evidence import Evidence
+from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 

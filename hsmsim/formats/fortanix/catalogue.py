@@ -21,10 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from hsmsim import mutate
-from hsmsim.corpus.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
-from hsmsim.corpus.model import FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.formats.base import Evidence
-from hsmsim.formats.fortanix import (
+from hsmsim.device import DEVICE_EPOCH, Device
+from hsmsim.formats.fortanix.format import (
     CLAIM_GENERATED,
     CLAIM_NEVER_EXPORTABLE,
     KEY_ID_OID,
@@ -33,11 +31,7 @@ from hsmsim.formats.fortanix import (
     build_statement,
     key_id,
 )
-from hsmsim.hsm import DEVICE_EPOCH, Device
-from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
-from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, name, reissue
-from hsmsim.pki.fortanix import (
+from hsmsim.formats.fortanix.pki import (
     ENROLLMENT_POLICY,
     ITEM_MIN_PROTECTION_PROFILE,
     FortanixPki,
@@ -53,6 +47,12 @@ from hsmsim.pki.fortanix import (
     ski,
     with_captured_encoding,
 )
+from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.evidence import Evidence
+from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, name, reissue
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 
@@ -82,7 +82,7 @@ class FortanixKit:
         fake = seeded_faker(seed, ["en_US", "en_GB"], "fortanix")
         organisation = fake.company()
         region = fake.random_element(("amer", "eu", "uk", "apac", "au"))
-        device = Device(profile="fortanix", serial=f"{region}.smartkey.io", seed=seed, model="Fortanix DSM SaaS",
+        device = Device(format="fortanix", serial=f"{region}.smartkey.io", seed=seed, model="Fortanix DSM SaaS",
                         initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
         slug = re.sub(r"[^a-z0-9]+", "-", organisation.lower()).strip("-")[:24]
         store = SoftKeyStore(seed=seed)

@@ -22,10 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hsmsim import mutate
-from hsmsim.corpus.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
-from hsmsim.corpus.model import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.formats.base import Evidence
-from hsmsim.formats.primus import (
+from hsmsim.device import DEVICE_EPOCH, Device
+from hsmsim.formats.primus.format import (
     CHAIN_FILE,
     PUBKEY_FILE,
     assemble,
@@ -33,13 +31,15 @@ from hsmsim.formats.primus import (
     pem,
     sign_xml,
 )
-from hsmsim.fuzz.model import FuzzModel, FuzzOperator, catalogue_operator
-from hsmsim.hsm import DEVICE_EPOCH, Device
+from hsmsim.formats.primus.pki import PrimusPki, primus_attestation_identity, primus_pki
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.evidence import Evidence
+from hsmsim.model.fuzz import FuzzModel, FuzzOperator, catalogue_operator
+from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name, reissue
 from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.pki.primus import PrimusPki, primus_attestation_identity, primus_pki
 from hsmsim.pki.seed import derive_key, derive_serial
 from hsmsim.verdict import Profile, Reason
 
@@ -69,7 +69,7 @@ class PrimusKit:
         """Seed → Faker names, device, PKI, attestation identity and one key per golden spec."""
         fake = seeded_faker(seed, ["en_US", "de_CH"])
         organisation = fake.company()
-        device = Device(profile="primus", serial=fake.numerify("18######"), seed=seed,
+        device = Device(format="primus", serial=fake.numerify("18######"), seed=seed,
                         initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
         slug = re.sub(r"[^a-z0-9]+", "-", organisation.lower()).strip("-")[:24]
         store = SoftKeyStore(seed=seed)

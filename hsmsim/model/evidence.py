@@ -1,28 +1,14 @@
-"""What every attestation format provides, and the evidence it exchanges.
-
-A format is one object registered under a name (see :mod:`hsmsim.formats`). The CLI,
-the HSM model, the corpus, the harness and the fuzzer reach a format only through
-this protocol.
-"""
+"""Evidence as a user receives it (native files), and the trust anchors a verifier is given."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
 
 from hsmsim.errors import BundleError
-from hsmsim.verdict import Profile, Verdict
-
-if TYPE_CHECKING:
-    from hsmsim.corpus.model import FlagNote, VectorCase
-    from hsmsim.hsm import AttestationRequest, Device
-    from hsmsim.keystore.base import PrivateKey
-    from hsmsim.pki.identity import AttestationIdentity
 
 MAX_BUNDLE_FILE_BYTES = 64 * 1024 * 1024
 MAX_BUNDLE_FILES = 64
@@ -93,49 +79,3 @@ def read_bundle_dir(directory: Path) -> dict[str, bytes]:
             raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
         files[path.relative_to(directory).as_posix()] = path.read_bytes()
     return files
-
-
-class Format(Protocol):
-    """One vendor's attestation format: generator and reference verifier side by side."""
-
-    name: str
-    """Registry name, e.g. ``primus``."""
-    vendor: str
-    """Human vendor/product name."""
-
-    def provision(
-        self, device: Device, partition: str,
-        attesting: tuple[str, PrivateKey, datetime] | None = None,
-    ) -> AttestationIdentity:
-        """The partition's attestation key and chain under the device's emulated PKI.
-
-        ``attesting`` (label, signer, created) certifies a user key as the attesting key.
-        """
-        ...
-
-    def generate(self, request: AttestationRequest) -> Evidence:
-        """The vendor's evidence for the request's key, byte-compatible with the real format."""
-        ...
-
-    def verify(
-        self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
-        profile: Profile = Profile.STRUCTURAL,
-    ) -> Verdict:
-        """Check ``evidence``; never raises on bad evidence, returns a Verdict with a reason."""
-        ...
-
-    def load(self, path: Path) -> Evidence:
-        """Read evidence from disk as a user received it (file or directory); raises BundleError."""
-        ...
-
-    def detect(self, path: Path) -> bool:
-        """True when ``path`` (file or directory) looks like this format's evidence; never raises."""
-        ...
-
-    def vector_cases(self, seed: str) -> list[VectorCase]:
-        """The format's golden and mutated vectors, derived from ``seed`` only."""
-        ...
-
-    def vector_notes(self) -> dict[str, FlagNote]:
-        """The definition of every flag the format's vectors use."""
-        ...

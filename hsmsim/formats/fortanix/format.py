@@ -18,7 +18,7 @@ documentation (its bytes decoded, not copied):
   statement as a leaf: the walk verifies the authority under the policy and the statement's
   signature separately (``scripts/verify_fortanix_openssl.sh``).
 
-GUESSES and departures (switchable through :class:`FortanixOptions`, see ``docs/fortanix.md``):
+GUESSES and departures (switchable through :class:`FortanixOptions`, see ``docs/formats/fortanix.md``):
 keyUsage from permissions (sign → digitalSignature, decrypt → dataEncipherment, unwrap →
 keyEncipherment, derive → keyAgreement, restricted to what the key type can do); a claim is
 omitted when it does not hold (imported or exportable keys); the root copy ends the chain;
@@ -33,6 +33,7 @@ import json
 import re
 import uuid
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,15 +46,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID, ObjectIdentifier
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
-from hsmsim.corpus.model import FlagNote, VectorCase
+from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
-from hsmsim.formats import register
-from hsmsim.formats.base import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
-from hsmsim.hsm import AttestationRequest, Device
-from hsmsim.keystore.base import KeyType, PrivateKey, PublicKey, StoredKey
-from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name
-from hsmsim.pki.chain import require_key_usage, validate_chain
-from hsmsim.pki.fortanix import (
+from hsmsim.formats.fortanix.pki import (
     ENROLLMENT_POLICY,
     ITEM_MIN_PROTECTION_PROFILE,
     ITEM_SITE_OPERATOR_APPROVAL,
@@ -69,6 +64,12 @@ from hsmsim.pki.fortanix import (
     serial20,
     ski,
 )
+from hsmsim.keystore.base import KeyType, PrivateKey, PublicKey, StoredKey
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name
+from hsmsim.pki.chain import require_key_usage, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
@@ -100,7 +101,7 @@ _STATEMENT_MEMBERS = ("format", "statement")
 
 @dataclass(frozen=True)
 class FortanixOptions:
-    """Choices where the vendor's bytes or rules are not published (see ``docs/fortanix.md``)."""
+    """Choices where the vendor's bytes or rules are not published (see ``docs/formats/fortanix.md``)."""
 
     chain_includes_root: bool = True
     """``authority_chain`` ends with a copy of the root, as in the published example."""
@@ -224,7 +225,7 @@ class FortanixBundle:
     def evidence(self) -> Evidence:
         """What a CA receives: the response JSON, the key's CSR and the (emulated) root."""
         files = {self.json_name: self.response, f"{self.stem}.csr": self.csr_pem, ROOT_FILE: self.root_pem}
-        return Evidence(format=FORTANIX.name, files=files, primary=self.json_name)
+        return Evidence(format="fortanix", files=files, primary=self.json_name)
 
 
 def assemble(key: StoredKey, signer: PrivateKey, pki: FortanixPki, seed: str, at: datetime,
@@ -549,7 +550,8 @@ class FortanixFormat:
     """The ``fortanix`` format: Fortanix DSM key attestation statements (JSON + X.509)."""
 
     name = "fortanix"
-    vendor = "Fortanix DSM"
+    title = "Fortanix DSM"
+    key_specs = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
 
     def __init__(self, options: FortanixOptions = FortanixOptions(), limits: JsonLimits = JsonLimits()) -> None:
         self.options = options
@@ -673,15 +675,20 @@ class FortanixFormat:
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden statements for RSA and EC keys and the one-defect mutations of the catalogue."""
-        from hsmsim.formats import fortanix_vectors
+        from hsmsim.formats.fortanix import catalogue as fortanix_vectors
 
         return fortanix_vectors.vector_cases(seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the Fortanix vectors."""
-        from hsmsim.formats import fortanix_vectors
+        from hsmsim.formats.fortanix import catalogue as fortanix_vectors
 
         return fortanix_vectors.notes()
 
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER root certificates, under the role ``root``."""
+        return TrustAnchors.from_pem_files(list(paths))
 
-FORTANIX = register(FortanixFormat())
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: this format is fuzzed through its catalogue and byte-level operators (the generic model)."""
+        return None

@@ -23,10 +23,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from hsmsim.corpus.build import DEFAULT_SEED
+from hsmsim.device import Device
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats import Evidence, TrustAnchors, detect, get_format
-from hsmsim.formats import _marvell_blob as mb
-from hsmsim.formats.marvell import (
+from hsmsim.formats import detect, get_format
+from hsmsim.formats.marvell import blob as mb
+from hsmsim.formats.marvell.catalogue import mutations, vector_cases
+from hsmsim.formats.marvell.format import (
     AzureEnvelope,
     Cloud,
     GoogleEnvelope,
@@ -36,13 +38,12 @@ from hsmsim.formats.marvell import (
     owner_pki,
     package,
 )
-from hsmsim.formats.marvell_vectors import mutations, vector_cases
-from hsmsim.hsm import Device, Hsm
+from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material, spki_der
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason
-
-from .conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
+from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
 
 SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384", "aes-256")
 REAL_TIME = datetime(2024, 8, 20, tzinfo=UTC)
@@ -55,7 +56,7 @@ class World:
         self.store = SoftKeyStore(seed=seed)
         azure = Device.from_seed("marvell-azure", seed)
         self.hsms = {Cloud.AZURE: Hsm(azure, self.store),
-                     Cloud.GOOGLE: Hsm(replace(azure, profile="marvell-google"), self.store)}
+                     Cloud.GOOGLE: Hsm(replace(azure, format="marvell-google"), self.store)}
         for spec in SPECS:
             self.store.generate(KeySpec.parse(spec), f"key-{spec}", created=KEY_CREATED)
 
@@ -305,7 +306,7 @@ def test_catalogue_is_deterministic(catalogue):
 
 def test_google_script_walk_accepts_goldens_and_misses_attributes(catalogue):
     """The reproduced vendor walk checks chains and signature only: attribute defects pass it."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     from verify_marvell_google import verify
 
     cases = {c.id: c for c in catalogue[Cloud.GOOGLE]}
@@ -438,13 +439,13 @@ def test_same_seed_gives_the_same_bytes(world):
     code = (
         "import hashlib, sys\n"
         "sys.path.insert(0, '.')\n"
-        "from tests.test_marvell import World\n"
-        "from hsmsim.formats.marvell import Cloud\n"
+        "from tests.formats.test_marvell import World\n"
+        "from hsmsim.formats.marvell.format import Cloud\n"
         "ev = World().attest(Cloud.GOOGLE, 'ec-p256')\n"
         "print(''.join(hashlib.sha256(ev.files[k]).hexdigest() for k in sorted(ev.files)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONHASHSEED": "7"})
+                         cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONHASHSEED": "7"})
     ours = world.attest(Cloud.GOOGLE, "ec-p256")
     assert out.stdout.strip() == "".join(hashlib.sha256(ours.files[k]).hexdigest() for k in sorted(ours.files))
 

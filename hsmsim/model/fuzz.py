@@ -1,6 +1,6 @@
 """What a format offers the fuzzer: goldens to start from, operators, and a way to render a case.
 
-A format that implements ``fuzz_model(seed)`` gets structure-aware fuzzing (field-level
+A format whose ``fuzz_model(seed)`` returns a model gets structure-aware fuzzing (field-level
 operators that rebuild the bundle, with re-signing by the genuine attestation key). Every
 format also gets byte-level fuzzing of its golden vectors through :mod:`hsmsim.fuzz.generic`.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from cryptography import x509
 
-from hsmsim.corpus.catalogue import Mutation
-from hsmsim.formats.base import Evidence
+from hsmsim.model.catalogue import Mutation
+from hsmsim.model.evidence import Evidence
 from hsmsim.verdict import Profile, Reason
 
 

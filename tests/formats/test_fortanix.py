@@ -22,9 +22,11 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.corpus.build import build_corpus
 from hsmsim.corpus.schema import VECTOR_SCHEMA
+from hsmsim.device import Device
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats import Evidence, TrustAnchors, detect, get_format
-from hsmsim.formats.fortanix import (
+from hsmsim.formats import detect, get_format
+from hsmsim.formats.fortanix.catalogue import mutations
+from hsmsim.formats.fortanix.format import (
     CLAIM_GENERATED,
     CLAIM_NEVER_EXPORTABLE,
     KEY_ID_OID,
@@ -35,17 +37,16 @@ from hsmsim.formats.fortanix import (
     parse_json,
     statement_usages,
 )
-from hsmsim.formats.fortanix_vectors import mutations
-from hsmsim.hsm import Device, Hsm
+from hsmsim.formats.fortanix.pki import AUTHORITY_CN, CA_CN, ENROLLMENT_POLICY, ROOT_CN, fortanix_pki
+from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8
-from hsmsim.pki.fortanix import AUTHORITY_CN, CA_CN, ENROLLMENT_POLICY, ROOT_CN, fortanix_pki
 from hsmsim.verdict import Profile, Reason, Rejected
+from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
 
-from .conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WALK = ROOT / "scripts" / "verify_fortanix_openssl.sh"
 SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
 # The cluster node enrollment policy exactly as the published DSM authority carries it.
@@ -265,7 +266,7 @@ def test_generation_is_deterministic_across_processes(bundles):
     code = (
         "import hashlib\n"
         "from tests.conftest import ATTEST_TIME\n"
-        "from tests.test_fortanix import make_fortanix_hsm\n"
+        "from tests.formats.test_fortanix import make_fortanix_hsm\n"
         "ev = make_fortanix_hsm().attest('key-ec-p384', 'fortanix', {'attest_time': ATTEST_TIME})\n"
         "print(''.join(hashlib.sha256(ev.files[k]).hexdigest() for k in sorted(ev.files)))\n"
     )

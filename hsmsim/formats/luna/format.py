@@ -16,7 +16,7 @@ Generator and reference verifier side by side. Facts from ``shared/specs/luna_fo
 The reference verifier follows the vendor's validator and the spec: every certificate is signed
 by the next, the last equals a trust anchor by DN and key, the EKU at each position is Luna's,
 the HSM serial extensions agree, and the leaf SPKI equals the CSR's. Choices where the vendor is
-silent are listed in ``docs/luna.md``.
+silent are listed in ``docs/formats/luna.md``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +36,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.name import _ASN1Type
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.corpus.model import FlagNote, VectorCase
+from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
-from hsmsim.formats import register
-from hsmsim.formats._luna_asn1 import (
+from hsmsim.formats.luna.asn1 import (
     MAX_CSR_BYTES,
     MAX_PKC_BYTES,
     OID_DATA,
@@ -59,12 +59,7 @@ from hsmsim.formats._luna_asn1 import (
     parse_csr,
     parse_document,
 )
-from hsmsim.formats.base import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
-from hsmsim.hsm import AttestationRequest, Device
-from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
-from hsmsim.pki.builder import CertSpec, build_certificate
-from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.pki.luna import (
+from hsmsim.formats.luna.pki import (
     EKU_DAC,
     EKU_ECC_HOC,
     EKU_ECC_ROOT,
@@ -100,6 +95,12 @@ from hsmsim.pki.luna import (
     spki_der,
     tlv,
 )
+from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.builder import CertSpec, build_certificate
+from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
@@ -115,7 +116,7 @@ _OUID = re.compile(r"[0-9a-f]{24}")
 
 @dataclass(frozen=True)
 class LunaOptions:
-    """Choices of the generator (see ``docs/luna.md``); defaults reproduce the real files."""
+    """Choices of the generator (see ``docs/formats/luna.md``); defaults reproduce the real files."""
 
     pkc_type: int = 2
     """``cmu getpkc -pkctype``: 2 = Chrysalis-ITS chain to the root, 1 = TC-Trust Center (GUESS)."""
@@ -574,13 +575,14 @@ class LunaFormat:
     """The ``luna-pkc`` format: Thales Luna Public Key Confirmation (certs-only PKCS#7)."""
 
     name = FORMAT_NAME
-    vendor = "Thales Luna Network HSM 7 (Public Key Confirmation)"
+    title = "Thales Luna Network HSM 7 (Public Key Confirmation)"
+    key_specs = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
 
     def __init__(self, options: LunaOptions | None = None) -> None:
         self.options = options or LunaOptions()
 
 
-    def trust_anchors_from_files(self, paths: list[Path]) -> TrustAnchors:
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """Trust anchors from PEM/DER files, including Luna roots cryptography cannot load."""
         anchors = []
         for path in paths:
@@ -696,15 +698,16 @@ class LunaFormat:
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden PKCs for every key type and both pkctypes, and the one-defect mutations."""
-        from hsmsim.formats import luna_vectors
+        from hsmsim.formats.luna import catalogue as luna_vectors
 
         return luna_vectors.vector_cases(seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the Luna vectors."""
-        from hsmsim.formats import luna_vectors
+        from hsmsim.formats.luna import catalogue as luna_vectors
 
         return luna_vectors.notes()
 
-
-LUNA = register(LunaFormat())
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: this format is fuzzed through its catalogue and byte-level operators (the generic model)."""
+        return None

@@ -3,7 +3,7 @@
 
 Facts are from ``shared/specs/marvell.md`` (byte-verified against the real Google samples):
 
-* The FW 3.x blob (:mod:`hsmsim.formats._marvell_blob`): response header, info header, one or two
+* The FW 3.x blob (:mod:`hsmsim.formats.marvell.blob`): response header, info header, one or two
   objects of PKCS#11 attribute TLVs in the observed order and encodings, and a 256-byte
   RSASSA-PKCS1-v1_5/SHA-256 signature by the partition's RSA-2048 key over everything before it.
   KCV = SHA-1(SPKI)[:3], EKCV = SHA-256(SPKI); the modulus / EC point sits in every object.
@@ -15,7 +15,7 @@ Facts are from ``shared/specs/marvell.md`` (byte-verified against the real Googl
   JSON whose ``attestation`` is a KeyOperationAttestation (``content`` = base64 of the gzip'd blob,
   ``certChains`` with ``caviumCerts``, ``googleCardCerts``, ``googlePartitionCerts``).
 
-GUESSES are switchable through :class:`MarvellOptions`; ``docs/marvell.md`` lists them.
+GUESSES are switchable through :class:`MarvellOptions`; ``docs/formats/marvell.md`` lists them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import enum
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,24 +36,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
-from hsmsim.corpus.model import FlagNote, VectorCase
+from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
-from hsmsim.formats import _marvell_blob as mb
-from hsmsim.formats import register
-from hsmsim.formats.base import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
-from hsmsim.fuzz.model import FuzzModel
-from hsmsim.hsm import AttestationRequest, Device
-from hsmsim.keystore.base import KeyType, PrivateKey, StoredKey
-from hsmsim.keystore.soft import spki_der
-from hsmsim.pki.chain import ChainPolicy, require_key_usage, validate_chain
-from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.pki.marvell import (
+from hsmsim.formats.marvell import blob as mb
+from hsmsim.formats.marvell.pki import (
     OwnerPki,
     azure_owner_pki,
     google_owner_pki,
     marvell_pki,
     marvell_root_names,
 )
+from hsmsim.keystore.base import KeyType, PrivateKey, StoredKey
+from hsmsim.keystore.soft import spki_der
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.chain import ChainPolicy, require_key_usage, validate_chain
+from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
@@ -100,7 +100,7 @@ class GoogleEnvelope(enum.StrEnum):
 
 @dataclass(frozen=True)
 class MarvellOptions:
-    """Choices where the vendors publish nothing or the spec marks a GUESS (see docs/marvell.md)."""
+    """Choices where the vendors publish nothing or the spec marks a GUESS (see docs/formats/marvell.md)."""
 
     azure_envelope: AzureEnvelope = AzureEnvelope.KEY_BUNDLE
     google_envelope: GoogleEnvelope = GoogleEnvelope.GCLOUD
@@ -757,11 +757,13 @@ def _json_kind(path: Path) -> Cloud | None:
 class MarvellFormat:
     """Marvell LiquidSecurity key attestation in one cloud's envelope (``marvell-azure`` or ``marvell-google``)."""
 
+    key_specs = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "aes-128", "aes-256")
+
     def __init__(self, cloud: Cloud, options: MarvellOptions = DEFAULT_OPTIONS) -> None:
         self.cloud = cloud
         self.options = options
         self.name = AZURE_FORMAT_NAME if cloud is Cloud.AZURE else GOOGLE_FORMAT_NAME
-        self.vendor = ("Marvell LiquidSecurity via Azure Managed HSM (MRVL-1)" if cloud is Cloud.AZURE
+        self.title = ("Marvell LiquidSecurity via Azure Managed HSM (MRVL-1)" if cloud is Cloud.AZURE
                        else "Marvell LiquidSecurity via Google Cloud HSM (CAVIUM_V2_COMPRESSED)")
 
     def provision(
@@ -899,23 +901,23 @@ class MarvellFormat:
             return False
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
-        """Golden and mutated vectors of this cloud's envelope (see :mod:`hsmsim.formats.marvell_vectors`)."""
-        from hsmsim.formats import marvell_vectors
+        """Golden and mutated vectors of this cloud's envelope (see :mod:`hsmsim.formats.marvell.catalogue`)."""
+        from hsmsim.formats.marvell import catalogue as marvell_vectors
 
         return marvell_vectors.vector_cases(self.cloud, seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of this cloud's vectors."""
-        from hsmsim.formats import marvell_vectors
+        from hsmsim.formats.marvell import catalogue as marvell_vectors
 
         return marvell_vectors.notes(self.cloud)
 
     def fuzz_model(self, seed: str) -> FuzzModel:
         """Structure-aware fuzzing: the catalogue's mutations plus random TLV, blob and bundle operators."""
-        from hsmsim.formats import marvell_vectors
+        from hsmsim.formats.marvell import catalogue as marvell_vectors
 
         return marvell_vectors.fuzz_model(self.cloud, seed)
 
-
-MARVELL_AZURE = register(MarvellFormat(Cloud.AZURE))
-MARVELL_GOOGLE = register(MarvellFormat(Cloud.GOOGLE))
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER root certificates, under the role ``root``."""
+        return TrustAnchors.from_pem_files(list(paths))

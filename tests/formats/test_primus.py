@@ -15,8 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from hsmsim.formats import Evidence, TrustAnchors
-from hsmsim.formats.primus import (
+from hsmsim.formats.primus.format import (
     ATTRIBUTE_ORDER,
     CHAIN_FILE,
     PUBKEY_FILE,
@@ -26,9 +25,9 @@ from hsmsim.formats.primus import (
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason
-
-from .conftest import ATTEST_TIME, KEY_CREATED, VALIDATION_TIME, make_hsm
+from tests.conftest import ATTEST_TIME, KEY_CREATED, VALIDATION_TIME, make_hsm
 
 
 def members(evidence: Evidence) -> dict[str, bytes]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from faker import Faker
 
-from hsmsim.corpus.model import FlagNote
+from hsmsim.model.vectors import FlagNote
 from hsmsim.verdict import Profile, Reason
 
 

@@ -25,11 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hsmsim import mutate
-from hsmsim.corpus.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
-from hsmsim.corpus.model import FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.formats import _marvell_blob as mb
-from hsmsim.formats.base import Evidence
-from hsmsim.formats.marvell import (
+from hsmsim.device import DEVICE_EPOCH, Device
+from hsmsim.formats.marvell import blob as mb
+from hsmsim.formats.marvell.format import (
     AZURE_FORMAT_NAME,
     DEFAULT_OPTIONS,
     GOOGLE_FORMAT_NAME,
@@ -44,12 +42,14 @@ from hsmsim.formats.marvell import (
     owner_pki,
     package,
 )
-from hsmsim.fuzz.model import FuzzModel, FuzzOperator, catalogue_operator
-from hsmsim.hsm import DEVICE_EPOCH, Device
+from hsmsim.formats.marvell.pki import MarvellPki, OwnerPki, build_v1_certificate, marvell_pki, reissue_v1
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.evidence import Evidence
+from hsmsim.model.fuzz import FuzzModel, FuzzOperator, catalogue_operator
+from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, name, reissue
-from hsmsim.pki.marvell import MarvellPki, OwnerPki, build_v1_certificate, marvell_pki, reissue_v1
 from hsmsim.pki.seed import derive_key, derive_serial
 from hsmsim.verdict import Profile, Reason, Rejected
 
@@ -102,7 +102,7 @@ def _kit(seed: str) -> MarvellKit:
     location = fake.random_element(("us-east1", "europe-west6", "asia-northeast1", "us-central1"))
     devices, pkis, owners, names = {}, {}, {}, {}
     for cloud in Cloud:
-        device = Device(profile=_format_name(cloud), serial=fake.numerify("17######"), seed=seed,
+        device = Device(format=_format_name(cloud), serial=fake.numerify("17######"), seed=seed,
                         initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
         pki = marvell_pki(seed, device.serial, "default", initialised=device.initialised,
                           created=device.attestation_created)

@@ -19,15 +19,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.corpus.build import DEFAULT_SEED
+from hsmsim.device import Device
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats import Evidence, TrustAnchors, detect, get_format
-from hsmsim.formats._luna_asn1 import Cert, children, parse_certificate, parse_certs_only, parse_document
-from hsmsim.formats.luna import LunaOptions, certs_only_pkcs7, load_trust_anchor, pem
-from hsmsim.formats.luna_vectors import vector_cases
-from hsmsim.hsm import Device, Hsm
-from hsmsim.keystore.base import KeyPolicy, KeySpec
-from hsmsim.keystore.soft import SoftKeyStore, new_key_material
-from hsmsim.pki.luna import (
+from hsmsim.formats import detect, get_format
+from hsmsim.formats.luna.asn1 import Cert, children, parse_certificate, parse_certs_only, parse_document
+from hsmsim.formats.luna.catalogue import vector_cases
+from hsmsim.formats.luna.format import LunaOptions, certs_only_pkcs7, load_trust_anchor, pem
+from hsmsim.formats.luna.pki import (
     FAITHFUL,
     CertEncoding,
     LunaCertSpec,
@@ -35,11 +33,14 @@ from hsmsim.pki.luna import (
     seq,
     tbs_certificate,
 )
+from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeyPolicy, KeySpec
+from hsmsim.keystore.soft import SoftKeyStore, new_key_material
+from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason
+from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
 
-from .conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WALK = ROOT / "scripts" / "verify_luna_openssl.sh"
 SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
 _SIGNATURE_NAMES = {"1.2.840.113549.1.1.5": "sha1_rsa", "1.2.840.113549.1.1.12": "sha384_rsa",
@@ -195,7 +196,7 @@ def test_unsupported_keys_raise(luna_hsm):
 
 def test_generation_is_byte_identical_across_processes(pkcs):
     code = ("import hashlib, sys\nsys.path.insert(0, '.')\n"
-            "from tests.test_luna import make_luna_hsm\nfrom tests.conftest import ATTEST_TIME\n"
+            "from tests.formats.test_luna import make_luna_hsm\nfrom tests.conftest import ATTEST_TIME\n"
             "ev = make_luna_hsm().attest('key-rsa-2048', 'luna-pkc', {'attest_time': ATTEST_TIME})\n"
             "print(''.join(hashlib.sha256(ev.files[k]).hexdigest() for k in sorted(ev.files)))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,

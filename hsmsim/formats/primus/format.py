@@ -27,6 +27,7 @@ import io
 import itertools
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,22 +39,21 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from lxml import etree
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
-from hsmsim.corpus.model import FlagNote, VectorCase
+from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
-from hsmsim.formats import register
-from hsmsim.formats.base import (
+from hsmsim.formats.primus.pki import primus_attestation_identity
+from hsmsim.keystore.base import KeyType, PrivateKey, StoredKey
+from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     Evidence,
     TrustAnchors,
     read_bundle_dir,
 )
-from hsmsim.fuzz.model import FuzzModel
-from hsmsim.hsm import AttestationRequest, Device
-from hsmsim.keystore.base import KeyType, PrivateKey, StoredKey
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.pki.primus import primus_attestation_identity
 from hsmsim.safeio import XmlLimits, parse_xml, read_zip
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
@@ -250,7 +250,7 @@ class PrimusBundle:
         if self.csr_pem is not None:
             files[f"{self.stem}.csr"] = self.csr_pem
         files[ROOT_FILE] = self.root_pem
-        return Evidence(format=PRIMUS.name, files=files, primary=f"{self.stem}_attestation.zip")
+        return Evidence(format="primus", files=files, primary=f"{self.stem}_attestation.zip")
 
 
 def assemble(
@@ -528,7 +528,8 @@ class PrimusFormat:
     """The ``primus`` format: Securosys Primus HSM key attestation (TSB REST zip)."""
 
     name = "primus"
-    vendor = "Securosys Primus HSM"
+    title = "Securosys Primus HSM"
+    key_specs = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256")
 
     def __init__(self, options: PrimusOptions = PrimusOptions()) -> None:
         self.options = options
@@ -646,21 +647,22 @@ class PrimusFormat:
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden bundles for every key type and the one-defect mutations of the catalogue."""
-        from hsmsim.formats import primus_vectors
+        from hsmsim.formats.primus import catalogue as primus_vectors
 
         return primus_vectors.vector_cases(seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the Primus vectors."""
-        from hsmsim.formats import primus_vectors
+        from hsmsim.formats.primus import catalogue as primus_vectors
 
         return primus_vectors.notes()
 
     def fuzz_model(self, seed: str) -> FuzzModel:
         """Structure-aware fuzzing: the vector catalogue's operators plus random field-level ones."""
-        from hsmsim.formats import primus_vectors
+        from hsmsim.formats.primus import catalogue as primus_vectors
 
         return primus_vectors.fuzz_model(seed)
 
-
-PRIMUS = register(PrimusFormat())
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER root certificates, under the role ``root``."""
+        return TrustAnchors.from_pem_files(list(paths))

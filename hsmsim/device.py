@@ -1,0 +1,62 @@
+"""An emulated device's identity, and what a format's generator is asked to attest.
+
+These sit below the formats: a format's generator receives an :class:`AttestationRequest`;
+:class:`hsmsim.hsm.Hsm` (above the registry) builds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from hsmsim.keystore.base import PrivateKey, StoredKey
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import drbg
+
+# A fixed epoch for everything derived from the seed; 2025-01-06 is a Monday morning in Zurich.
+DEVICE_EPOCH = datetime(2025, 1, 6, 7, 30, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Device:
+    """One emulated HSM: the format it speaks natively, its identity and its seed.
+
+    ``initialised`` is when the manufacturer PKI certified the device key; partition
+    attestation keys are created a day later.
+    """
+
+    format: str
+    serial: str
+    seed: str
+    model: str = ""
+    firmware: str = ""
+    initialised: datetime = DEVICE_EPOCH
+
+    @classmethod
+    def from_seed(cls, format: str, seed: str, **overrides: object) -> Device:
+        """A device whose serial and initialisation time are derived from ``seed``."""
+        rng = drbg(seed, f"{format}/device")
+        serial = str(17_000_000 + rng.randint_bits(32) % 2_000_000)
+        initialised = DEVICE_EPOCH + timedelta(seconds=rng.randint_bits(24) % (86400 * 60))
+        values: dict[str, object] = {"serial": serial, "initialised": initialised}
+        values.update(overrides)
+        return cls(format=format, seed=seed, **values)  # type: ignore[arg-type]
+
+    @property
+    def attestation_created(self) -> datetime:
+        """When the partitions' attestation keys were created."""
+        return self.initialised + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class AttestationRequest:
+    """Everything a format's generator needs to produce evidence for one key."""
+
+    device: Device
+    partition: str
+    key: StoredKey
+    key_signer: PrivateKey | None
+    attesting: AttestationIdentity
+    parameters: Mapping[str, object] = field(default_factory=dict)
+    at: datetime = DEVICE_EPOCH
