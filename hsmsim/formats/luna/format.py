@@ -576,7 +576,7 @@ class LunaFormat:
 
     name = FORMAT_NAME
     title = "Thales Luna Network HSM 7 (Public Key Confirmation)"
-    key_specs = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
 
     def __init__(self, options: LunaOptions | None = None) -> None:
         self.options = options or LunaOptions()

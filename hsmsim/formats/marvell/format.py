@@ -757,7 +757,7 @@ def _json_kind(path: Path) -> Cloud | None:
 class MarvellFormat:
     """Marvell LiquidSecurity key attestation in one cloud's envelope (``marvell-azure`` or ``marvell-google``)."""
 
-    key_specs = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "aes-128", "aes-256")
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "aes-128", "aes-256")
 
     def __init__(self, cloud: Cloud, options: MarvellOptions = DEFAULT_OPTIONS) -> None:
         self.cloud = cloud

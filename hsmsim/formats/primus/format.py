@@ -529,7 +529,7 @@ class PrimusFormat:
 
     name = "primus"
     title = "Securosys Primus HSM"
-    key_specs = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256")
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256")
 
     def __init__(self, options: PrimusOptions = PrimusOptions()) -> None:
         self.options = options
