@@ -22,7 +22,7 @@ from benchlib import median_seconds  # noqa: E402
 
 from hsmsim.device import Device  # noqa: E402
 from hsmsim.formats import get_format  # noqa: E402
-from hsmsim.formats.fortanix.format import ROOT_FILE  # noqa: E402
+from hsmsim.formats.fortanix.generate import ROOT_FILE  # noqa: E402
 from hsmsim.hsm import Hsm  # noqa: E402
 from hsmsim.keystore.base import KeySpec  # noqa: E402
 from hsmsim.keystore.soft import SoftKeyStore  # noqa: E402

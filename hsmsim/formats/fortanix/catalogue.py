@@ -22,30 +22,26 @@ from cryptography.hazmat.primitives import serialization
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
-from hsmsim.formats.fortanix.format import (
-    CLAIM_GENERATED,
-    CLAIM_NEVER_EXPORTABLE,
-    KEY_ID_OID,
-    assemble,
-    b64_der,
-    build_statement,
-    key_id,
-)
+from hsmsim.encoding import der_children, der_content, der_oid, der_tlv
+from hsmsim.formats.fortanix.captured_encoding import map_extensions, resign_tbs, with_captured_encoding
+from hsmsim.formats.fortanix.generate import assemble, build_statement, key_id
 from hsmsim.formats.fortanix.pki import (
     ENROLLMENT_POLICY,
     ITEM_MIN_PROTECTION_PROFILE,
     FortanixPki,
     aki,
     authority_extensions,
-    der_children,
-    der_content,
-    der_oid,
-    der_tlv,
     fortanix_pki,
-    map_extensions,
-    resign_tbs,
     ski,
-    with_captured_encoding,
+)
+from hsmsim.formats.fortanix.statement import (
+    CLAIM_GENERATED,
+    CLAIM_NEVER_EXPORTABLE,
+    JSON_INDENT,
+    KEY_ID_OID,
+    b64_der,
+    dump_response,
+    response_document,
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
@@ -112,7 +108,7 @@ class Workbench:
     json_name: str
     document: dict[str, Any] | None = None
     raw: bytes | None = None
-    indent: int | None = 4
+    indent: int | None = JSON_INDENT
 
     @classmethod
     def open(cls, kit: FortanixKit, spec: str) -> Workbench:
@@ -144,14 +140,13 @@ class Workbench:
 
     def doc(self) -> dict[str, Any]:
         """The response object for the current certificates."""
-        return {"authority_chain": [b64_der(c) for c in self.chain],
-                "attestation_statement": {"format": "x509_certificate", "statement": b64_der(self.statement)}}
+        return response_document(self.chain, self.statement)
 
     def response(self) -> bytes:
         """The response JSON bytes: a raw override, else the (edited) document."""
         if self.raw is not None:
             return self.raw
-        return (json.dumps(self.document or self.doc(), indent=self.indent) + "\n").encode()
+        return dump_response(self.document or self.doc(), self.indent)
 
     def evidence(self) -> Evidence:
         return Evidence("fortanix", {self.json_name: self.response(), **self.outer}, self.json_name)
@@ -218,7 +213,7 @@ def _reissue_authority(**changes: object) -> Operator:
 def _authority_exts(fn: Callable[[list[Ext]], list[Ext]]) -> Operator:
     def apply(bench: Workbench) -> None:
         pki = bench.kit.pki
-        current = list(authority_extensions(pki.authority_key.public_key(), pki.ca))  # type: ignore[arg-type]
+        current = list(authority_extensions(pki.authority_key.public_key(), pki.ca))
         bench.set_cert(0, reissue(bench.chain[0], pki.ca_key, extensions=tuple(fn(current))))
     return apply
 
@@ -248,7 +243,7 @@ def _lookalike_root(bench: Workbench) -> None:
     lookalike_key = derive_key(bench.kit.seed, "fortanix/lookalike-root", KeySpec.parse("rsa-4096"))
     public = lookalike_key.public_key()
     kept = [Ext(e.value, e.critical) for e in pki.root.extensions if e.oid != x509.SubjectKeyIdentifier.oid]
-    root = reissue(pki.root, lookalike_key, public_key=public, extensions=(*kept, Ext(ski(public))))  # type: ignore[arg-type]
+    root = reissue(pki.root, lookalike_key, public_key=public, extensions=(*kept, Ext(ski(public))))
     ca = reissue(pki.ca, lookalike_key, extensions=tuple(
         Ext(aki(root)) if e.oid == x509.AuthorityKeyIdentifier.oid else Ext(e.value, e.critical)
         for e in pki.ca.extensions))
@@ -275,6 +270,10 @@ def _replace_csr(bench: Workbench) -> None:
     other = bench.kit.keys["rsa-4096"]
     csr = build_csr(name(("CN", bench.key.label, UTF8)), bench.kit.store.signer(other))
     bench.outer[bench.csr_name] = csr.public_bytes(serialization.Encoding.PEM)
+
+
+def _remove_csr(bench: Workbench) -> None:
+    del bench.outer[bench.csr_name]
 
 
 def _break_csr_signature(bench: Workbench) -> None:
@@ -541,7 +540,7 @@ def mutations() -> list[Mutation]:
         invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
     add("binding::csr-missing", "CsrMissing",
         _note("KEY_BINDING", high, "no CSR accompanies the response", "nothing binds the attested key to a request"),
-        "CSR removed", "file.remove", "<label>.csr", lambda b: b.outer.pop(b.csr_name),
+        "CSR removed", "file.remove", "<label>.csr", _remove_csr,
         invalid(Reason.MISSING_INPUT), resign=False)
 
     # JSON shape and robustness

@@ -18,29 +18,27 @@ against the example response in Fortanix's documentation):
 Where the sample cannot be reproduced with ``cryptography``'s builder: its CA and root
 serials have the top bit set (21-byte DER INTEGERs) while the builder caps serials at 159
 bits, and its authority encodes ``cA FALSE`` explicitly and its keyUsage with one unused bit
-(not DER). The latter are available through :func:`with_captured_encoding`; serials here
-are 159-bit.
+(not DER). The latter are available through
+:func:`~hsmsim.formats.fortanix.captured_encoding.with_captured_encoding`; serials here are 159-bit.
 
 GUESSES: the CA is renewed every two years with the same key (the sample's CA expires
 2026-08-31); the emulated authority periods are aligned on the sample's 2023-09-01 14:28:45.
-The small DER reader/writer at the end also serves the verifier and the vectors.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ObjectIdentifier
 
+from hsmsim.encoding import der_oid, der_tlv, spki_der
 from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.fortanix.captured_encoding import with_captured_encoding
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.identity import AttestationIdentity
@@ -193,7 +191,7 @@ def fortanix_pki(seed: str, cluster: str, at: datetime, *, key: PrivateKey | Non
 
     ``key`` certifies another authority key (e.g. a user's attesting key) in place of the
     cluster's derived RSA-3072 key. ``captured_encoding`` reproduces the published authority's
-    non-DER encodings (see :func:`with_captured_encoding`).
+    non-DER encodings (see :func:`~hsmsim.formats.fortanix.captured_encoding.with_captured_encoding`).
     """
     root_key, root, ca_key, ca = fortanix_ca(seed, at)
     if key is None:
@@ -202,7 +200,7 @@ def fortanix_pki(seed: str, cluster: str, at: datetime, *, key: PrivateKey | Non
         raise UnsupportedKeyError("a Fortanix key attestation authority key must be RSA or EC")
     public = key.public_key()
     period, not_before = authority_period(at)
-    spki_digest = hashlib.sha256(public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+    spki_digest = hashlib.sha256(spki_der(public)).hexdigest()
     authority = build_certificate(CertSpec(
         subject=name(("CN", AUTHORITY_CN, UTF8)), issuer=ca.subject, public_key=public,
         serial=serial20(seed, f"fortanix/authority/{spki_digest[:32]}/{period}"),
@@ -212,111 +210,3 @@ def fortanix_pki(seed: str, cluster: str, at: datetime, *, key: PrivateKey | Non
     if captured_encoding:
         authority = with_captured_encoding(authority, ca_key)
     return FortanixPki(root_key, root, ca_key, ca, key, authority)
-
-
-def with_captured_encoding(cert: x509.Certificate, issuer_key: PrivateKey) -> x509.Certificate:
-    """``cert`` re-signed with the published authority's two non-DER encodings.
-
-    basicConstraints ``SEQUENCE {BOOLEAN FALSE}`` (the DEFAULT encoded, which ``cryptography``
-    refuses to parse) and a keyUsage BIT STRING ``01 80`` (one unused bit where DER needs seven).
-    """
-    bc_oid, ku_oid = der_oid("2.5.29.19"), der_oid("2.5.29.15")
-
-    def captured(extension: bytes) -> bytes:
-        fields = der_children(der_content(extension))
-        if fields[0] == bc_oid:
-            return der_tlv(0x30, b"".join(fields[:-1]) + der_tlv(0x04, der_tlv(0x30, b"\x01\x01\x00")))
-        if fields[0] == ku_oid and fields[-1] == der_tlv(0x04, b"\x03\x02\x07\x80"):
-            return der_tlv(0x30, b"".join(fields[:-1]) + der_tlv(0x04, b"\x03\x02\x01\x80"))
-        return extension
-
-    return resign_tbs(cert, map_extensions(cert.tbs_certificate_bytes,
-                                           lambda exts: [captured(e) for e in exts]), issuer_key)
-
-
-# -- minimal DER ------------------------------------------------------------------------------
-
-def der_tlv(tag: int, content: bytes) -> bytes:
-    """One DER TLV with a definite length."""
-    length = len(content)
-    if length < 0x80:
-        return bytes([tag, length]) + content
-    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw + content
-
-
-def der_oid(dotted: str) -> bytes:
-    """The DER OBJECT IDENTIFIER TLV of a dotted OID."""
-    arcs = [int(a) for a in dotted.split(".")]
-    body = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        body += bytes(reversed(chunk))
-    return der_tlv(0x06, bytes(body))
-
-
-def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
-    """``(tag, content_start, end)`` of the TLV at ``pos``; raises ValueError on a bad header."""
-    if pos + 2 > len(data):
-        raise ValueError("truncated TLV header")
-    tag, first = data[pos], data[pos + 1]
-    if tag & 0x1F == 0x1F:
-        raise ValueError("multi-byte tags are not supported")
-    start = pos + 2
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or start + count > len(data):
-            raise ValueError("bad TLV length")
-        length = int.from_bytes(data[start:start + count], "big")
-        start += count
-    if start + length > len(data):
-        raise ValueError("TLV runs past the end of its parent")
-    return tag, start, start + length
-
-
-def der_content(tlv: bytes) -> bytes:
-    """The content octets of a single TLV (which must fill ``tlv``)."""
-    _tag, start, end = read_tlv(tlv)
-    if end != len(tlv):
-        raise ValueError("bytes after the TLV")
-    return tlv[start:end]
-
-
-def der_children(content: bytes) -> list[bytes]:
-    """The TLVs concatenated in ``content``, each as its full encoding."""
-    out, pos = [], 0
-    while pos < len(content):
-        _tag, _start, end = read_tlv(content, pos)
-        out.append(content[pos:end])
-        pos = end
-    return out
-
-
-def map_extensions(tbs: bytes, fn: Callable[[list[bytes]], list[bytes]]) -> bytes:
-    """``tbs`` with its Extension TLVs replaced by ``fn(list_of_extension_tlvs)``."""
-    fields = der_children(der_content(tbs))
-    if not fields or fields[-1][0] != 0xA3:
-        raise ValueError("TBSCertificate has no extensions")
-    extensions = der_children(der_content(der_content(fields[-1])))
-    fields[-1] = der_tlv(0xA3, der_tlv(0x30, b"".join(fn(extensions))))
-    return der_tlv(0x30, b"".join(fields))
-
-
-def resign_tbs(cert: x509.Certificate, tbs: bytes, issuer_key: PrivateKey) -> x509.Certificate:
-    """A certificate with TBSCertificate ``tbs``, ``cert``'s signature algorithm and a fresh signature."""
-    algorithm = der_children(der_content(cert.public_bytes(Encoding.DER)))[1]
-    hash_algorithm = cert.signature_hash_algorithm or hashes.SHA256()
-    if isinstance(issuer_key, rsa.RSAPrivateKey):
-        signature = issuer_key.sign(tbs, padding.PKCS1v15(), hash_algorithm)
-    elif isinstance(issuer_key, ec.EllipticCurvePrivateKey):
-        signature = issuer_key.sign(tbs, ec.ECDSA(hash_algorithm, deterministic_signing=True))
-    else:
-        raise UnsupportedKeyError("only RSA and EC issuers re-sign raw certificates")
-    der = der_tlv(0x30, tbs + algorithm + der_tlv(0x03, b"\x00" + signature))
-    return x509.load_der_x509_certificate(der)

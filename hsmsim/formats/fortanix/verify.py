@@ -1,0 +1,310 @@
+"""The Fortanix reference verifier: a key attestation response + the root + time + profile → Verdict.
+
+Authority certificates live about a month, so the chain is validated at the statement's
+notBefore (openssl ``-attime``); the authority is not a CA, so openssl cannot verify the
+statement as a leaf: the walk verifies the authority under the policy and the statement's
+signature separately (``scripts/verify_fortanix_openssl.sh``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.x509.oid import ExtensionOID, NameOID, ObjectIdentifier
+
+from hsmsim.checks import check_csr_binding, require_code_signing_key
+from hsmsim.encoding import der_children, der_content, der_oid, spki_der
+from hsmsim.formats.fortanix.options import FortanixOptions
+from hsmsim.formats.fortanix.pki import (
+    ENROLLMENT_POLICY,
+    ITEM_MIN_PROTECTION_PROFILE,
+    ITEM_SITE_OPERATOR_APPROVAL,
+    KEY_ATTESTATION_EKU,
+    KEY_ATTESTATION_POLICY,
+    ski,
+)
+from hsmsim.formats.fortanix.statement import (
+    CLAIM_GENERATED,
+    CLAIM_NEVER_EXPORTABLE,
+    CLAIM_VALUE,
+    KEY_ID_OID,
+    STATEMENT_CN,
+    STATEMENT_USAGES,
+    USAGES_BY_KEY_TYPE,
+    JsonLimits,
+    parse_json,
+    read_response,
+)
+from hsmsim.keystore.base import KeyType
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.chain import require_key_usage, validate_chain
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+
+_KU_FIELDS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+              "key_agreement", "key_cert_sign", "crl_sign")
+_STATEMENT_EXTENSIONS = {ExtensionOID.KEY_USAGE, CLAIM_GENERATED, CLAIM_NEVER_EXPORTABLE,
+                         ExtensionOID.AUTHORITY_KEY_IDENTIFIER}
+
+
+def _load_cert(der: bytes, what: str) -> x509.Certificate:
+    """Parse a certificate and every field the verifier reads (cryptography parses lazily)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # hostile input: negative serials, odd name lengths, ...
+            cert = x509.load_der_x509_certificate(der)
+            serial = cert.serial_number
+            _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc,
+                 cert.signature_hash_algorithm, cert.public_key())
+            list(cert.extensions)
+    except x509.DuplicateExtension as exc:
+        raise Rejected(Reason.ATTR_CONFLICT, f"{what} carries extension {exc.oid.dotted_string} twice") from None
+    except UnsupportedAlgorithm as exc:
+        raise Rejected(Reason.UNSUPPORTED, f"{what} uses an unsupported algorithm: {str(exc)[:80]}") from None
+    except (ValueError, x509.InvalidVersion, x509.UnsupportedGeneralNameType) as exc:
+        raise Rejected(Reason.MALFORMED, f"{what} is not a DER X.509 certificate: {str(exc)[:80]}") from None
+    if serial <= 0:
+        raise Rejected(Reason.MALFORMED, f"{what} has a serial number that is not positive")
+    return cert
+
+
+def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _find_authority(statement: x509.Certificate, chain: list[x509.Certificate]) -> x509.Certificate:
+    named = [c for c in chain if c.subject == statement.issuer]
+    if not named:
+        issuer = statement.issuer.rfc4514_string()
+        raise Rejected(Reason.CHAIN_INCOMPLETE, f"no authority_chain certificate is the statement's issuer {issuer!r}")
+    for candidate in named:
+        if _signed_by(statement, candidate):
+            return candidate
+    raise Rejected(Reason.CERT_SIGNATURE_INVALID, "the statement is not signed by the authority it names")
+
+
+def _describe(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string() or "<empty subject>"
+
+
+def _extension(cert: x509.Certificate, oid: ObjectIdentifier) -> x509.Extension[x509.ExtensionType] | None:
+    try:
+        return cert.extensions.get_extension_for_oid(oid)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _key_identifier(cert: x509.Certificate, what: str) -> bytes:
+    ext = _extension(cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER)
+    if ext is None:
+        raise Rejected(Reason.MALFORMED, f"{what} has no subjectKeyIdentifier")
+    value = ext.value.digest  # type: ignore[attr-defined]
+    if value != ski(cert.public_key()).digest:  # type: ignore[arg-type]
+        raise Rejected(Reason.MALFORMED, f"{what} subjectKeyIdentifier is not the SHA-1 of its key")
+    return value  # type: ignore[no-any-return]
+
+
+def _check_issuer_id(cert: x509.Certificate, issuer_id: bytes, what: str) -> None:
+    ext = _extension(cert, ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
+    if ext is None or ext.value.key_identifier is None:  # type: ignore[attr-defined]
+        raise Rejected(Reason.MALFORMED, f"{what} has no authorityKeyIdentifier keyIdentifier")
+    if ext.value.key_identifier != issuer_id:  # type: ignore[attr-defined]
+        raise Rejected(Reason.CHAIN_INCOMPLETE, f"{what} authorityKeyIdentifier does not match its issuer's key")
+
+
+def _check_key_identifiers(statement: x509.Certificate, path: list[x509.Certificate]) -> None:
+    """SKI = SHA-1 of the key on every CA and authority; each AKI = its issuer's SKI."""
+    ids = [_key_identifier(cert, repr(_describe(cert))) for cert in path]
+    _check_issuer_id(statement, ids[0], "statement")
+    for cert, issuer_id in zip(path[:-1], ids[1:], strict=True):
+        _check_issuer_id(cert, issuer_id, repr(_describe(cert)))
+
+
+def _check_policies(path: list[x509.Certificate]) -> None:
+    """The authority and every CA below the anchor assert the key attestation policy (no anyPolicy)."""
+    for cert in path[:-1]:
+        ext = _extension(cert, ExtensionOID.CERTIFICATE_POLICIES)
+        oids = {p.policy_identifier for p in ext.value} if ext is not None else set()  # type: ignore[attr-defined]
+        if KEY_ATTESTATION_POLICY not in oids:
+            raise Rejected(Reason.CERT_POLICY, f"{_describe(cert)!r} does not assert certificate policy "
+                                               f"{KEY_ATTESTATION_POLICY.dotted_string}")
+
+
+def _enrollment_items(value: bytes) -> list[list[bytes]]:
+    try:
+        items = [der_children(der_content(item)) for item in der_children(der_content(value))]
+    except ValueError as exc:
+        raise Rejected(Reason.MALFORMED, f"cluster node enrollment policy is not DER: {exc}") from None
+    if value[:1] != b"\x30" or any(not item or item[0][:1] != b"\x06" for item in items):
+        raise Rejected(Reason.MALFORMED, "cluster node enrollment policy is not a SEQUENCE OF {OID, ANY}")
+    return items
+
+
+def _check_authority(authority: x509.Certificate, options: FortanixOptions) -> None:
+    """keyUsage digitalSignature (CERT_KEY_USAGE), the key attestation EKU (CERT_EKU), the enrollment policy."""
+    require_key_usage(authority)
+    eku = _extension(authority, ExtensionOID.EXTENDED_KEY_USAGE)
+    if eku is None or KEY_ATTESTATION_EKU not in eku.value:  # type: ignore[operator]
+        raise Rejected(Reason.CERT_EKU, f"the authority lacks extendedKeyUsage {KEY_ATTESTATION_EKU.dotted_string}")
+    policy = _extension(authority, ENROLLMENT_POLICY)
+    if policy is None:
+        raise Rejected(Reason.ATTR_MISSING, "the authority carries no cluster node enrollment policy "
+                                            f"({ENROLLMENT_POLICY.dotted_string})")
+    items = _enrollment_items(policy.value.value)  # type: ignore[attr-defined]
+    if [der_oid(ITEM_MIN_PROTECTION_PROFILE), der_oid(options.protection_profile)] not in items:
+        raise Rejected(Reason.CERT_POLICY, "the cluster's minimum protection profile is not "
+                                           f"{options.protection_profile}")
+    if not any(item[0] == der_oid(ITEM_SITE_OPERATOR_APPROVAL) for item in items):
+        raise Rejected(Reason.CERT_POLICY, "the cluster's enrollment policy lacks site-operator approval")
+
+
+def _check_statement_time(statement: x509.Certificate, at: datetime) -> None:
+    if at < statement.not_valid_before_utc:
+        raise Rejected(Reason.CERT_NOT_YET_VALID,
+                       f"the statement is valid only from {statement.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}")
+    if at > statement.not_valid_after_utc:
+        raise Rejected(Reason.CERT_EXPIRED, f"the statement expired {statement.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def _statement_structure(statement: x509.Certificate) -> tuple[str | None, tuple[str, ...]]:
+    """The kid and the unknown extensions; rejects critical extensions other than keyUsage."""
+    for ext in statement.extensions:
+        if ext.critical and ext.oid != ExtensionOID.KEY_USAGE:
+            raise Rejected(Reason.CERT_UNKNOWN_CRITICAL,
+                           f"statement extension {ext.oid.dotted_string} is critical; only keyUsage may be")
+    names = [a.value for a in statement.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [STATEMENT_CN]:
+        raise Rejected(Reason.MALFORMED, f"statement subject CN is {names!r}, not {STATEMENT_CN!r}")
+    kids = statement.subject.get_attributes_for_oid(KEY_ID_OID)
+    unknown = tuple(e.oid.dotted_string for e in statement.extensions if e.oid not in _STATEMENT_EXTENSIONS)
+    return (str(kids[0].value) if len(kids) == 1 else None), unknown
+
+
+def _key_facts(public: CertificatePublicKeyTypes) -> tuple[str, int | None, tuple[str, ...]]:
+    if isinstance(public, rsa.RSAPublicKey):
+        return "RSA", public.key_size, USAGES_BY_KEY_TYPE[KeyType.RSA]
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return f"EC-{public.curve.name}", public.curve.key_size, USAGES_BY_KEY_TYPE[KeyType.EC]
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256, USAGES_BY_KEY_TYPE[KeyType.EC_EDWARDS]
+    return type(public).__name__, None, ()
+
+
+def _check_key_usage(statement: x509.Certificate, key_type: str, possible: tuple[str, ...]) -> tuple[str, ...]:
+    """The statement's usages: present, within the DSM allow-list, and possible for the key type."""
+    ext = _extension(statement, ExtensionOID.KEY_USAGE)
+    if ext is None:
+        raise Rejected(Reason.ATTR_MISSING, "the statement has no keyUsage: the key's permissions are unknown")
+    ku = ext.value
+    usages = tuple(f for f in _KU_FIELDS if getattr(ku, f))
+    if ku.key_agreement and (ku.encipher_only or ku.decipher_only):  # type: ignore[attr-defined]
+        usages += ("encipher_only/decipher_only",)
+    beyond = [u for u in usages if u not in STATEMENT_USAGES]
+    if beyond:
+        raise Rejected(Reason.CERT_KEY_USAGE, f"statement keyUsage grants {', '.join(beyond)}, "
+                                              "which no DSM key permission maps to")
+    impossible = [u for u in usages if u not in possible]
+    if impossible:
+        raise Rejected(Reason.CERT_KEY_USAGE, f"statement keyUsage grants {', '.join(impossible)} "
+                                              f"to the {key_type} key")
+    return usages
+
+
+def _claim(statement: x509.Certificate, oid: ObjectIdentifier) -> bool:
+    ext = _extension(statement, oid)
+    if ext is None:
+        return False
+    if ext.value.value != CLAIM_VALUE:  # type: ignore[attr-defined]
+        raise Rejected(Reason.MALFORMED, f"claim {oid.dotted_string} is not an empty SEQUENCE")
+    return True
+
+
+def _check_binding(spki: bytes, csr_data: bytes | None) -> None:
+    if csr_data is None:
+        raise Rejected(Reason.MISSING_INPUT, "no CSR (exactly one .csr) to bind the attested key to")
+    check_csr_binding(spki, csr_data, "the statement's")
+
+
+def _check_strict(unknown: tuple[str, ...], key_type: str, size: int | None, usages: tuple[str, ...]) -> None:
+    if unknown:
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown content: {', '.join(unknown)}")
+    require_code_signing_key(key_type, size)
+    if "digital_signature" not in usages:
+        raise Rejected(Reason.KEY_POLICY, "the key may not sign (statement keyUsage lacks digitalSignature)")
+
+
+def _gather(evidence: Evidence) -> tuple[bytes, bytes | None]:
+    files = {rel.rsplit("/", 1)[-1]: data for rel, data in evidence.files.items()}
+    responses = [n for n in files if n.lower().endswith(".json")]
+    if evidence.primary in files and evidence.primary.lower().endswith(".json"):
+        responses = [evidence.primary]
+    if not responses:
+        raise Rejected(Reason.MISSING_INPUT, "no key attestation response (.json) in the evidence")
+    if len(responses) > 1:
+        raise Rejected(Reason.MALFORMED, f"more than one response JSON: {sorted(responses)[:4]}")
+    csrs = [n for n in files if n.lower().endswith(".csr")]
+    return files[responses[0]], files[csrs[0]] if len(csrs) == 1 else None
+
+
+def verify_evidence(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile,
+                    options: FortanixOptions, limits: JsonLimits) -> Verdict:
+    """Check the response against the root at ``at``; never raises on bad evidence.
+
+    Order: bounded JSON and its shape, base64 and DER, the statement's validity at ``at``, the
+    authority (issuer by name, proven by signature), the authority chain to the anchor at the
+    statement's notBefore (or at ``at``, per ``options.chain_time``), SKI/AKI, the key
+    attestation policy, the authority's EKU and enrollment policy, the statement's criticality,
+    subject and keyUsage, the claims' encoding, CSR binding, the claims, then the profile's policy.
+    """
+    try:
+        return _verify(evidence, trust, at, profile, options, limits)
+    except Rejected as rejection:
+        return Verdict(rejection.reason, rejection.detail)
+
+
+def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile,
+            options: FortanixOptions, limits: JsonLimits) -> Verdict:
+    data, csr = _gather(evidence)
+    response = read_response(parse_json(data, limits), limits, profile)
+    statement = _load_cert(response.statement, "statement")
+    chain = [_load_cert(der, f"authority_chain[{i}]") for i, der in enumerate(response.chain)]
+    _check_statement_time(statement, at)
+    authority = _find_authority(statement, chain)
+    when = statement.not_valid_before_utc if options.chain_time == "statement" else at
+    try:
+        path = validate_chain(authority, [c for c in chain if c is not authority], trust.get("root"), when)
+    except Rejected as rejection:
+        detail = f"authority chain at {when:%Y-%m-%dT%H:%M:%SZ}: {rejection.detail}"
+        raise Rejected(rejection.reason, detail) from None
+    _check_key_identifiers(statement, path)
+    _check_policies(path)
+    _check_authority(authority, options)
+    kid, unknown_extensions = _statement_structure(statement)
+    public = statement.public_key()
+    key_type, size, possible = _key_facts(public)
+    usages = _check_key_usage(statement, key_type, possible)
+    generated = _claim(statement, CLAIM_GENERATED)
+    never_exportable = _claim(statement, CLAIM_NEVER_EXPORTABLE)
+    spki = spki_der(public)  # type: ignore[arg-type]  # any certificate key serialises the same way
+    _check_binding(spki, csr)
+    if not generated:
+        raise Rejected(Reason.ATTR_NOT_LOCAL, "no 'generated in DSM' claim (1.3.6.1.4.1.49690.2.4.1.1)")
+    if not never_exportable:
+        raise Rejected(Reason.ATTR_NOT_NEVER_EXTRACTABLE,
+                       "no 'never exportable' claim (1.3.6.1.4.1.49690.2.4.1.2)")
+    if profile is Profile.STRICT:
+        _check_strict(response.unknown + unknown_extensions, key_type, size, usages)
+    claims = Claims(
+        spki_der=spki, key_type=key_type, key_size=size, generated_on_device=True, extractable=False,
+        never_extractable=True, sensitive=None, always_sensitive=None, vendor="Fortanix",
+        model="DSM SaaS", label=kid,
+    )
+    return Verdict(Reason.OK, f"attested by {_describe(authority)}; keyUsage {', '.join(usages)}", claims)
