@@ -20,19 +20,15 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.corpus.build import DEFAULT_SEED
 from hsmsim.device import Device
+from hsmsim.encoding import der_sequence, pem
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import detect, get_format
-from hsmsim.formats.luna.asn1 import Cert, children, parse_certificate, parse_certs_only, parse_document
 from hsmsim.formats.luna.catalogue import vector_cases
-from hsmsim.formats.luna.format import LunaOptions, certs_only_pkcs7, load_trust_anchor, pem
-from hsmsim.formats.luna.pki import (
-    FAITHFUL,
-    CertEncoding,
-    LunaCertSpec,
-    LunaExt,
-    seq,
-    tbs_certificate,
-)
+from hsmsim.formats.luna.der_reader import Cert, children, parse_certificate, parse_certs_only, parse_document
+from hsmsim.formats.luna.generate import certs_only_pkcs7
+from hsmsim.formats.luna.options import LunaOptions
+from hsmsim.formats.luna.pki import FAITHFUL, CertEncoding, LunaCertSpec, LunaExt, tbs_certificate
+from hsmsim.formats.luna.trust_anchor import load_trust_anchor
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
@@ -277,7 +273,7 @@ def test_deep_nesting_is_bounded(luna, pkcs):
     evidence = pkcs["rsa-3072"]
     nested = b"\x05\x00"
     for _ in range(5000):
-        nested = seq(nested)
+        nested = der_sequence(nested)
     verdict = luna.verify(with_pkc(evidence, nested), trust_of(evidence), at=VALIDATION_TIME)
     assert verdict.reason is Reason.LIMIT_EXCEEDED
 

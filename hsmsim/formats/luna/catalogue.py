@@ -21,15 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH
-from hsmsim.formats.luna.format import (
-    LunaBundle,
-    LunaOptions,
-    anchor_der,
-    assemble,
-    build_csr,
-    certs_only_pkcs7,
-    pem,
-)
+from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem, spki_der
+from hsmsim.formats.luna.generate import LunaBundle, anchor_der, assemble, build_csr, certs_only_pkcs7
+from hsmsim.formats.luna.options import LunaOptions
 from hsmsim.formats.luna.pki import (
     EKU_DAC,
     EKU_HOC,
@@ -50,11 +44,8 @@ from hsmsim.formats.luna.pki import (
     pkc_spec,
     private,
     rsa_root_reissue,
-    seq,
     serial_extension,
     sign_message,
-    spki_der,
-    tlv,
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
@@ -156,7 +147,7 @@ class Workbench:
 
     def evidence(self) -> Evidence:
         """The files a verifier receives: the PKC, the CSR (unless removed) and the root file."""
-        pkc = certs_only_pkcs7(self.certs, **self.container)  # type: ignore[arg-type]
+        pkc = certs_only_pkcs7(self.certs, **self.container)
         if self.post is not None:
             pkc = self.post(pkc)
         evidence = self.bundle.evidence(pkc)
@@ -302,9 +293,9 @@ def _signer_info(bench: Workbench) -> bytes:
     """A well-formed SignerInfo by the DAC over nothing in particular."""
     dac = bench.specs[1]
     signature = sign_message(b"hsmsim", bench.signers[0], "sha256_rsa")
-    return seq(core.Integer(1).dump(), seq(dac.issuer, core.Integer(dac.serial).dump()),
-               seq(core.ObjectIdentifier("2.16.840.1.101.3.4.2.1").dump()),
-               algorithm_identifier("sha256_rsa"), core.OctetString(signature).dump())
+    return der_sequence(core.Integer(1).dump(), der_sequence(dac.issuer, core.Integer(dac.serial).dump()),
+                        der_sequence(der_oid("2.16.840.1.101.3.4.2.1")),
+                        algorithm_identifier("sha256_rsa"), core.OctetString(signature).dump())
 
 
 def _container(**parts: Callable[[Workbench], bytes]) -> Operator:
@@ -315,15 +306,16 @@ def _container(**parts: Callable[[Workbench], bytes]) -> Operator:
 
 def _crl(bench: Workbench) -> bytes:
     dac = bench.specs[1]
-    tbs = seq(algorithm_identifier("sha384_rsa"), dac.subject, core.UTCTime(datetime(2025, 1, 1, tzinfo=UTC)).dump())
-    return seq(tbs, algorithm_identifier("sha384_rsa"),
-               tlv(0x03, b"\x00" + sign_message(tbs, bench.signers[0], "sha384_rsa")))
+    tbs = der_sequence(algorithm_identifier("sha384_rsa"), dac.subject,
+                       core.UTCTime(datetime(2025, 1, 1, tzinfo=UTC)).dump())
+    return der_sequence(tbs, algorithm_identifier("sha384_rsa"),
+                        der_tlv(0x03, b"\x00" + sign_message(tbs, bench.signers[0], "sha384_rsa")))
 
 
 def _nested(depth: int) -> bytes:
     out = b""
     for _ in range(depth):
-        out = seq(out)
+        out = der_sequence(out)
     return out
 
 
@@ -666,7 +658,8 @@ def vector_cases(seed: str) -> list[VectorCase]:
     """The Luna vectors for ``seed``: goldens first, then every mutation of the catalogue."""
     kit = LunaKit.build(seed)
     cases = []
-    goldens = [(spec, spec, {}) for spec in GOLDEN_SPECS] + [("rsa-3072-pkctype1", "rsa-3072", {"pkc_type": 1})]
+    goldens: list[tuple[str, str, dict[str, object]]] = [(spec, spec, {}) for spec in GOLDEN_SPECS]
+    goldens.append(("rsa-3072-pkctype1", "rsa-3072", {"pkc_type": 1}))
     for name, spec, overrides in goldens:
         bench = Workbench.open(kit, spec, **overrides)
         weak = spec == "rsa-2048"

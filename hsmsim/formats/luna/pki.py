@@ -33,8 +33,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hsmsim.encoding import der_oid, der_sequence, der_tlv, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.pki.identity import AttestationIdentity
@@ -99,21 +99,7 @@ CURVE_ORDERS = {
 }
 
 
-# -- DER assembly ------------------------------------------------------------------------------
-
-def tlv(tag: int, content: bytes) -> bytes:
-    """One DER TLV with a minimal definite length."""
-    size = len(content)
-    if size < 0x80:
-        return bytes([tag, size]) + content
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + content
-
-
-def seq(*parts: bytes) -> bytes:
-    """A SEQUENCE of already encoded parts."""
-    return tlv(0x30, b"".join(parts))
-
+# -- Luna's certificate encoding (DER, except where CertEncoding reproduces a quirk) ---------------
 
 def encode_name(rdns: tuple[tuple[str, str], ...]) -> bytes:
     """A Name with one attribute per RDN, in this order: PrintableString where the value allows it
@@ -121,18 +107,13 @@ def encode_name(rdns: tuple[tuple[str, str], ...]) -> bytes:
     out = b""
     for attr, value in rdns:
         if attr == "E":
-            string = tlv(0x16, value.encode("ascii"))
+            string = der_tlv(0x16, value.encode("ascii"))
         elif set(value) <= _PRINTABLE:
-            string = tlv(0x13, value.encode("ascii"))
+            string = der_tlv(0x13, value.encode("ascii"))
         else:
-            string = tlv(0x0C, value.encode("utf-8"))
-        out += tlv(0x31, seq(core.ObjectIdentifier(_ATTR_OIDS[attr]).dump(), string))
-    return tlv(0x30, out)
-
-
-def spki_der(public_key: PublicKey) -> bytes:
-    """DER SubjectPublicKeyInfo of a public key."""
-    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+            string = der_tlv(0x0C, value.encode("utf-8"))
+        out += der_tlv(0x31, der_sequence(der_oid(_ATTR_OIDS[attr]), string))
+    return der_sequence(out)
 
 
 def key_identifier(spki: bytes, digest: str = "sha256") -> bytes:
@@ -143,7 +124,7 @@ def key_identifier(spki: bytes, digest: str = "sha256") -> bytes:
 
 def _time(moment: datetime) -> bytes:
     moment = moment.astimezone(UTC)
-    return (core.UTCTime(moment) if moment.year < 2050 else core.GeneralizedTime(moment)).dump()
+    return bytes((core.UTCTime(moment) if moment.year < 2050 else core.GeneralizedTime(moment)).dump())
 
 
 @dataclass(frozen=True)
@@ -195,7 +176,11 @@ def algorithm_identifier(signature: str, encoding: CertEncoding = FAITHFUL) -> b
     value: dict[str, object] = {"algorithm": signature}
     if signature.endswith("_rsa") or encoding.ecdsa_null_params:
         value["parameters"] = core.Null()
-    return algos.SignedDigestAlgorithm(value).dump()
+    return bytes(algos.SignedDigestAlgorithm(value).dump())
+
+
+EXPLICIT_CRITICAL_FALSE = b"\x01\x01\x00"
+"""Luna's BER quirk: the DEFAULT ``critical FALSE`` written out, where DER omits it."""
 
 
 def encode_extension(ext: LunaExt, encoding: CertEncoding = FAITHFUL) -> bytes:
@@ -203,21 +188,21 @@ def encode_extension(ext: LunaExt, encoding: CertEncoding = FAITHFUL) -> bytes:
     if ext.critical:
         flag = b"\x01\x01\xff"
     elif ext.explicit_false and not encoding.strict_der:
-        flag = b"\x01\x01\x00"
+        flag = EXPLICIT_CRITICAL_FALSE
     else:
         flag = b""
-    return seq(core.ObjectIdentifier(ext.oid).dump(), flag, core.OctetString(ext.value).dump())
+    return der_sequence(der_oid(ext.oid), flag, core.OctetString(ext.value).dump())
 
 
 def tbs_certificate(spec: LunaCertSpec, encoding: CertEncoding = FAITHFUL) -> bytes:
     """The DER (or Luna-BER) TBSCertificate of ``spec``."""
     extensions = b""
     if spec.extensions:
-        extensions = tlv(0xA3, seq(*(encode_extension(e, encoding) for e in spec.extensions)))
-    return seq(
-        tlv(0xA0, core.Integer(2).dump()), core.Integer(spec.serial).dump(),
+        extensions = der_tlv(0xA3, der_sequence(*(encode_extension(e, encoding) for e in spec.extensions)))
+    return der_sequence(
+        der_tlv(0xA0, core.Integer(2).dump()), core.Integer(spec.serial).dump(),
         algorithm_identifier(spec.signature, encoding), spec.issuer,
-        seq(_time(spec.not_before), _time(spec.not_after)), spec.subject, spec.spki, extensions,
+        der_sequence(_time(spec.not_before), _time(spec.not_after)), spec.subject, spec.spki, extensions,
     )
 
 
@@ -236,21 +221,26 @@ def sign_message(message: bytes, key: PrivateKey, signature: str, *, unpadded_s:
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not signature.endswith("_ecdsa"):
         raise UnsupportedKeyError(f"{signature} cannot be made with a {type(key).__name__}")
     der = key.sign(message, ec.ECDSA(algorithm, deterministic_signing=_deterministic(key)))
-    if not unpadded_s:
-        return der
+    return ecdsa_signature_with_unpadded_s(der, key.curve.name) if unpadded_s else der
+
+
+def ecdsa_signature_with_unpadded_s(der: bytes, curve: str) -> bytes:
+    """Luna's quirky ECDSA-Sig-Value for the DER signature ``der`` on ``curve``: the same signature
+    with ``s`` written as fixed-width unsigned bytes, top bit set and no 0x00 pad, as on the real
+    ECC PKC leaf (strict DER reads it as negative; openssl fails with error 7)."""
     r, s = decode_dss_signature(der)
-    order = CURVE_ORDERS[key.curve.name]
+    order = CURVE_ORDERS[curve]
     width = (order.bit_length() + 7) // 8
     if s >> (order.bit_length() - 1) == 0:
         s = order - s  # (r, n - s) is the same signature; its top bit is set for these curves
-    return seq(core.Integer(r).dump(), tlv(0x02, s.to_bytes(width, "big")))
+    return der_sequence(core.Integer(r).dump(), der_tlv(0x02, s.to_bytes(width, "big")))
 
 
 def build_luna_certificate(spec: LunaCertSpec, issuer_key: PrivateKey, encoding: CertEncoding = FAITHFUL) -> bytes:
     """Sign ``spec`` with ``issuer_key``; identical inputs give identical bytes (RSA, soft EC keys)."""
     tbs = tbs_certificate(spec, encoding)
     signature = sign_message(tbs, issuer_key, spec.signature, unpadded_s=spec.unpadded_ecdsa_s)
-    return seq(tbs, algorithm_identifier(spec.signature, encoding), tlv(0x03, b"\x00" + signature))
+    return der_sequence(tbs, algorithm_identifier(spec.signature, encoding), der_tlv(0x03, b"\x00" + signature))
 
 
 # -- extensions ----------------------------------------------------------------------------
@@ -361,7 +351,7 @@ class LunaPki:
 
 def _rsa_root_spec(key: PrivateKey, ca_extensions: bool) -> LunaCertSpec:
     name = encode_name(RSA_ROOT_NAME)
-    extensions = (eku(EKU_ROOT),)
+    extensions: tuple[LunaExt, ...] = (eku(EKU_ROOT),)
     if ca_extensions:
         extensions += (key_usage("key_cert_sign", "crl_sign"), basic_constraints_ca())
     return LunaCertSpec(RSA_ROOT_SERIAL, "sha1_rsa", name, name, *RSA_ROOT_VALIDITY,

@@ -1,10 +1,10 @@
-"""Bounded parsing of Luna PKC evidence: DER/BER TLVs, the certs-only PKCS#7, certificates, CSRs.
+"""The bounded DER reader of Luna PKC evidence: TLVs, the certs-only PKCS#7, certificates, CSRs.
 
 Every structure is walked with hard bounds (bytes, nesting depth, node and certificate counts,
-definite minimal lengths) before any field is decoded; asn1crypto decodes the primitives.
-Luna's explicit ``critical FALSE`` is tolerated and reported; signature checks read ECDSA
-``r``/``s`` as unsigned, as the lenient link check of ``shared/interop/README.md`` prescribes.
-Failures raise :class:`hsmsim.verdict.Rejected` (MALFORMED, LIMIT_EXCEEDED, UNSUPPORTED), never
+definite minimal lengths) before any field is decoded; asn1crypto decodes the primitives. The
+reader is lenient where Luna is not DER (its explicit ``critical FALSE`` is read and reported) and
+strict everywhere else. Unlike :func:`hsmsim.encoding.read_tlv` it names each defect:
+failures raise :class:`hsmsim.verdict.Rejected` (MALFORMED, LIMIT_EXCEEDED, UNSUPPORTED), never
 anything else.
 """
 
@@ -18,10 +18,6 @@ from datetime import datetime
 
 from asn1crypto import core
 from asn1crypto import x509 as ax509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from hsmsim.verdict import Reason, Rejected
 
@@ -33,17 +29,6 @@ MAX_CERTIFICATES = 8
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_DATA = "1.2.840.113549.1.7.1"
-
-_SIGNATURES: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
-    "1.2.840.113549.1.1.5": ("rsa", hashes.SHA1),
-    "1.2.840.113549.1.1.11": ("rsa", hashes.SHA256),
-    "1.2.840.113549.1.1.12": ("rsa", hashes.SHA384),
-    "1.2.840.113549.1.1.13": ("rsa", hashes.SHA512),
-    "1.2.840.10045.4.3.2": ("ecdsa", hashes.SHA256),
-    "1.2.840.10045.4.3.3": ("ecdsa", hashes.SHA384),
-    "1.2.840.10045.4.3.4": ("ecdsa", hashes.SHA512),
-}
-SHA1_WITH_RSA = "1.2.840.113549.1.1.5"
 
 
 @dataclass(frozen=True)
@@ -107,7 +92,7 @@ def children(node: Tlv, what: str, limit: int = 4096) -> list[Tlv]:
     """The TLVs making up the content of a constructed ``node``."""
     if not node.constructed:
         raise Rejected(Reason.MALFORMED, f"{what}: expected a constructed encoding")
-    out = []
+    out: list[Tlv] = []
     pos, end = node.start + node.header, node.end
     while pos < end:
         if len(out) >= limit:
@@ -160,7 +145,7 @@ def oid_of(node: Tlv, what: str) -> str:
     """The dotted OBJECT IDENTIFIER at ``node``."""
     expect(node, 0x06, what)
     try:
-        return core.ObjectIdentifier.load(node.raw, strict=True).dotted
+        return str(core.ObjectIdentifier.load(node.raw, strict=True).dotted)
     except (ValueError, TypeError) as exc:
         raise Rejected(Reason.MALFORMED, f"{what}: bad OBJECT IDENTIFIER: {exc}") from None
 
@@ -422,64 +407,6 @@ def key_usage_bits(value: bytes, what: str) -> set[int]:
     if not node.value:
         raise Rejected(Reason.MALFORMED, f"{what}: empty BIT STRING")
     return {index for index in range(8 * (node.length - 1)) if node.value[1 + index // 8] & (0x80 >> index % 8)}
-
-
-# -- signatures --------------------------------------------------------------------------------
-
-def load_public_key(spki: bytes, what: str) -> object:
-    """A cryptography public key from DER SPKI; MALFORMED if it does not load."""
-    try:
-        return serialization.load_der_public_key(spki)
-    except (ValueError, UnsupportedAlgorithm, TypeError) as exc:
-        raise Rejected(Reason.MALFORMED, f"{what}: public key does not load: {exc}") from None
-
-
-def _ecdsa_signature(signature: bytes, what: str) -> tuple[bytes, set[str]]:
-    node = parse_document(signature, what)
-    parts = children(expect(node, 0x30, what), what)
-    if len(parts) != 2:
-        raise Rejected(Reason.MALFORMED, f"{what}: ECDSA-Sig-Value must hold r and s")
-    flags: set[str] = set()
-    values = []
-    for label, part in zip("rs", parts, strict=True):
-        raw = expect(part, 0x02, f"{what} {label}").value
-        if not raw:
-            raise Rejected(Reason.MALFORMED, f"{what}: empty ECDSA {label}")
-        if raw[0] & 0x80:
-            flags.add(f"ecdsa-{label}-unpadded")
-        elif len(raw) > 1 and raw[0] == 0 and not raw[1] & 0x80:
-            flags.add(f"ecdsa-{label}-not-minimal")
-        values.append(int.from_bytes(raw, "big"))
-    return encode_dss_signature(values[0], values[1]), flags
-
-
-def check_signature(message: bytes, signature: bytes, algorithm: Algorithm, signer_spki: bytes,
-                    what: str) -> tuple[bool, frozenset[str]]:
-    """Whether ``signature`` over ``message`` verifies with the key ``signer_spki``, and the quirks seen.
-
-    ECDSA integers are read as unsigned (Luna's unpadded ``s`` is reported, not rejected).
-    Raises UNSUPPORTED for algorithms outside RSA PKCS#1 v1.5 and ECDSA with SHA-1/2.
-    """
-    known = _SIGNATURES.get(algorithm.oid)
-    if known is None:
-        raise Rejected(Reason.UNSUPPORTED, f"{what}: signature algorithm {algorithm.oid} is not supported")
-    family, hash_cls = known
-    key = load_public_key(signer_spki, what)
-    flags: set[str] = set()
-    try:
-        if family == "rsa" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, message, padding.PKCS1v15(), hash_cls())
-        elif family == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
-            if algorithm.null_params:
-                flags.add("ecdsa-null-params")
-            der, quirks = _ecdsa_signature(signature, f"{what} signature")
-            flags |= quirks
-            key.verify(der, message, ec.ECDSA(hash_cls()))
-        else:
-            return False, frozenset(flags)
-    except (InvalidSignature, ValueError):  # ValueError: e.g. a digest too large for a tiny RSA key
-        return False, frozenset(flags)
-    return True, frozenset(flags)
 
 
 # -- CSRs ----------------------------------------------------------------------------------------

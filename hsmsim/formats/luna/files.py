@@ -1,0 +1,32 @@
+"""The files of Luna PKC evidence: what ``cmu getpkc`` and ``cmu requestcertificate`` name them.
+
+One PKC is ``<stem>-pkc.p7b`` (``.p7c`` and ``.p7`` are read too) beside the key's ``<stem>.csr``
+and the root file to trust, named as Thales publishes the real roots.
+"""
+
+from __future__ import annotations
+
+import re
+
+FORMAT_NAME = "luna-pkc"
+RSA_ROOT_FILE = "luna-rsa-root-certificate.pem"
+ECC_ROOT_FILE = "luna-ecc-root-certificate.pem"
+TC_ROOT_FILE = "luna-tc-root-certificate.pem"
+PKC_SUFFIXES = (".p7b", ".p7c", ".p7")
+
+
+def safe_file_stem(label: str) -> str:
+    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".")
+    return stem or "key"
+
+
+def pkc_stem(name: str) -> str:
+    """The stem a PKC file and its CSR share: ``keys/a-pkc.p7b`` and ``a.csr`` both give ``a``."""
+    stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return stem.removesuffix("-pkc")
+
+
+def root_file_for(ec_key: bool, pkc_type: int) -> str:
+    """The file name of the root a verifier trusts for this hierarchy (the real ones' names)."""
+    return ECC_ROOT_FILE if ec_key else (TC_ROOT_FILE if pkc_type == 1 else RSA_ROOT_FILE)
