@@ -18,7 +18,8 @@ from benchlib import median_seconds
 
 from hsmsim.device import Device
 from hsmsim.formats import get_format
-from hsmsim.formats.marvell.format import Cloud, KeyNames, owner_pki
+from hsmsim.formats.marvell.generate import owner_pki
+from hsmsim.formats.marvell.options import Cloud, KeyNames
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore

@@ -27,17 +27,11 @@ from hsmsim.device import Device
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.marvell import blob as mb
+from hsmsim.formats.marvell import envelopes
 from hsmsim.formats.marvell.catalogue import mutations, vector_cases
-from hsmsim.formats.marvell.format import (
-    AzureEnvelope,
-    Cloud,
-    GoogleEnvelope,
-    KeyNames,
-    MarvellOptions,
-    assemble,
-    owner_pki,
-    package,
-)
+from hsmsim.formats.marvell.envelopes import package
+from hsmsim.formats.marvell.generate import assemble, owner_pki
+from hsmsim.formats.marvell.options import AzureEnvelope, Cloud, GoogleEnvelope, KeyNames, MarvellOptions
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material, spki_der
@@ -82,13 +76,13 @@ def azure_doc(evidence: Evidence) -> dict:
 def azure_blobs(evidence: Evidence) -> tuple[bytes, bytes | None]:
     attestation = azure_doc(evidence)["attributes"]["attestation"]
     public = attestation.get("publicKeyAttestation")
-    return (mb.b64_decode(attestation["privateKeyAttestation"], "blob", 1 << 16)[0],
-            mb.b64_decode(public, "blob", 1 << 16)[0] if public else None)
+    return (envelopes.b64_decode(attestation["privateKeyAttestation"], "blob", 1 << 16)[0],
+            envelopes.b64_decode(public, "blob", 1 << 16)[0] if public else None)
 
 
 def with_azure_blob(evidence: Evidence, blob: bytes) -> Evidence:
     document = azure_doc(evidence)
-    document["attributes"]["attestation"]["privateKeyAttestation"] = mb.b64url(blob)
+    document["attributes"]["attestation"]["privateKeyAttestation"] = envelopes.b64url(blob)
     return Evidence(evidence.format, {**evidence.files, evidence.primary: json.dumps(document).encode()},
                     evidence.primary)
 
@@ -143,7 +137,7 @@ def test_azure_json_and_bundle(world):
     assert all("=" not in v and "+" not in v and "/" not in v for k, v in attestation.items() if k != "version")
     jwk = document["key"]
     assert jwk["kty"] == "EC-HSM" and jwk["crv"] == "P-256" and jwk["key_ops"] == ["sign", "verify"]
-    certs = x509.load_pem_x509_certificates(mb.b64_decode(attestation["certificatePemFile"], "pem", 1 << 16)[0])
+    certs = x509.load_pem_x509_certificates(envelopes.b64_decode(attestation["certificatePemFile"], "pem", 1 << 16)[0])
     card, partition, owner_root, owner_partition = certs
     assert card.version is x509.Version.v1 and card.serial_number == 1
     assert partition.version is x509.Version.v3 and len(partition.extensions) == 0
@@ -264,7 +258,7 @@ def test_real_google_sample_is_accepted(shared_dir):
 
 def test_real_rsa_4096_sample_parses_only(shared_dir):
     base = shared_dir / "interop" / "marvell-gcp"
-    blob = mb.gunzip_bounded((base / "gcp-rsa-4096.attestation.dat.gz").read_bytes())
+    blob = envelopes.gunzip_bounded((base / "gcp-rsa-4096.attestation.dat.gz").read_bytes())
     parsed = mb.parse_blob(blob)
     (obj,) = parsed.objects
     assert parsed.framing.header_size == 24 and len(obj.attributes) == 37
@@ -425,7 +419,7 @@ def test_random_resigned_corruption_never_raises(world):
             position = rng.randrange(16, len(blob) - 256)
             data[position] = rng.randrange(256)
         bad = resigned(world, Cloud.GOOGLE, bytes(data))
-        files = {**evidence.files, evidence.primary: mb.gzip_deterministic(bad)}
+        files = {**evidence.files, evidence.primary: envelopes.gzip_deterministic(bad)}
         seen.add(fmt.verify(Evidence(evidence.format, files, evidence.primary), trust, at=VALIDATION_TIME).reason)
     assert Reason.MALFORMED in seen and seen <= set(Reason)
 
@@ -440,7 +434,7 @@ def test_same_seed_gives_the_same_bytes(world):
         "import hashlib, sys\n"
         "sys.path.insert(0, '.')\n"
         "from tests.formats.test_marvell import World\n"
-        "from hsmsim.formats.marvell.format import Cloud\n"
+        "from hsmsim.formats.marvell.options import Cloud\n"
         "ev = World().attest(Cloud.GOOGLE, 'ec-p256')\n"
         "print(''.join(hashlib.sha256(ev.files[k]).hexdigest() for k in sorted(ev.files)))\n"
     )

@@ -4,7 +4,8 @@
 Importing this package registers its formats."""
 
 from hsmsim.formats import register
-from hsmsim.formats.marvell.format import Cloud, MarvellFormat
+from hsmsim.formats.marvell.format import MarvellFormat
+from hsmsim.formats.marvell.options import Cloud
 
 MARVELL_AZURE = register(MarvellFormat(Cloud.AZURE))
 MARVELL_GOOGLE = register(MarvellFormat(Cloud.GOOGLE))

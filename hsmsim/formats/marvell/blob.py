@@ -11,33 +11,29 @@ Layout (``shared/specs/marvell.md`` 1, all integers big-endian, no padding)::
     signature         256 bytes: RSASSA-PKCS1-v1_5/SHA-256 over everything before it
 
 Every parser here is bounded: lengths and counts are checked against the bytes present before
-anything is read, and gzip is inflated with a hard output limit. Failures raise
-:class:`hsmsim.verdict.Rejected` with MALFORMED, LIMIT_EXCEEDED or UNSUPPORTED.
+anything is read. Failures raise :class:`hsmsim.verdict.Rejected` with MALFORMED, LIMIT_EXCEEDED or
+UNSUPPORTED. The clouds' transports around the blob (base64, gzip) are in
+:mod:`hsmsim.formats.marvell.envelopes`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import hashlib
-import re
 import struct
-import zlib
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from hsmsim.encoding import der_tlv, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import KeySpec, KeyType, StoredKey
-from hsmsim.keystore.soft import spki_der
 from hsmsim.verdict import Reason, Rejected
 
 SIGNATURE_BYTES = 256
 MAX_BLOB_BYTES = 64 * 1024
 MAX_ATTRIBUTES = 128
-MAX_GZIP_INPUT = 1024 * 1024
 RESPONSE_FLAGS = 0x3  # GET_ATTR | GET_ATTEST
 FLAG_EXCLUDE_HEADER = 0x4
 OBJECT_VERSION = 1
@@ -232,7 +228,8 @@ def _bool(value: bool) -> bytes:
 
 
 def _der_size(content: int) -> int:
-    return 1 + (1 if content < 0x80 else 1 + (content.bit_length() + 7) // 8) + content
+    """The size of a DER TLV with ``content`` content octets."""
+    return len(der_tlv(0x30, bytes(content)))
 
 
 def private_value_len(spec: KeySpec) -> int:
@@ -306,6 +303,7 @@ def key_object(key: StoredKey, object_class: ObjectClass, *, handle: int, label:
         values[VALUE_LEN] = _u32(attrs.value_len or (key.spec.bits // 8))
         values[KCV] = key.check_value or b"\x00\x00\x00"
     else:
+        assert key.public_key is not None  # only secret keys lack one
         spki = spki_der(key.public_key)
         modulus, exponent, public_len = _public_material(key)
         values |= {
@@ -578,90 +576,10 @@ def check_layout(objects: list[KeyObject]) -> None:
                 raise Rejected(Reason.UNEXPECTED_CONTENT, f"{ATTRIBUTE_NAMES[attr]} is {len(value)} bytes, "
                                                           f"not NUL-padded to {FIXED_TEXT_BYTES}")
 
+
 def flag_value(obj: KeyObject, attr: int) -> bool:
     """A boolean attribute; ATTR_MISSING when absent (call :func:`check_encodings` first)."""
     value = obj.get(attr)
     if value is None:
         raise Rejected(Reason.ATTR_MISSING, f"{ATTRIBUTE_NAMES[attr]} is missing")
     return value == b"\x01"
-
-
-# -- gzip and base64 ----------------------------------------------------------------------------
-
-def gunzip_bounded(data: bytes, limit: int = MAX_BLOB_BYTES) -> bytes:
-    """Inflate one gzip member to at most ``limit`` bytes; nothing may follow it.
-
-    Raises LIMIT_EXCEEDED when the output would exceed ``limit`` (a gzip bomb is stopped after
-    ``limit + 1`` bytes), MALFORMED when it is not gzip, is truncated or has trailing bytes.
-    """
-    if len(data) > MAX_GZIP_INPUT:
-        raise Rejected(Reason.LIMIT_EXCEEDED, f"compressed attestation is {len(data)} bytes (limit {MAX_GZIP_INPUT})")
-    if not data.startswith(b"\x1f\x8b"):
-        raise Rejected(Reason.MALFORMED, "attestation is not gzip (no 1f 8b magic)")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise Rejected(Reason.MALFORMED, f"gzip does not inflate: {exc}") from None
-    if len(out) > limit:
-        raise Rejected(Reason.LIMIT_EXCEEDED, f"gzip expands beyond {limit} bytes")
-    if not inflater.eof:
-        raise Rejected(Reason.MALFORMED, "gzip stream is truncated")
-    if inflater.unused_data:
-        raise Rejected(Reason.MALFORMED, f"{len(inflater.unused_data)} bytes follow the gzip member")
-    return out
-
-
-def gzip_deterministic(data: bytes) -> bytes:
-    """gzip with the header Google's samples carry: no name, mtime 0, XFL 0, OS 0 (``1f8b 0800 0000 0000 0000``)."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
-    deflated = compressor.compress(data) + compressor.flush()
-    trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
-    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00" + deflated + trailer
-
-
-class Base64Style(enum.StrEnum):
-    """How a JSON value was base64-encoded."""
-
-    URLSAFE = "urlsafe"
-    """base64url without padding (Azure REST)."""
-    STANDARD = "standard"
-    """Standard alphabet with padding (az CLI files, Google ``content``)."""
-    OTHER = "other"
-    """Decodable but not canonical in either style (mixed alphabets, odd padding)."""
-
-
-_B64_CHARS = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
-
-
-def b64_decode(text: object, what: str, max_bytes: int) -> tuple[bytes, Base64Style]:
-    """Decode base64 in either alphabet, padded or not (as the Azure script does); report the style.
-
-    Raises MALFORMED for a non-string or characters outside both alphabets, LIMIT_EXCEEDED when the
-    text would decode to more than ``max_bytes``.
-    """
-    if not isinstance(text, str):
-        raise Rejected(Reason.MALFORMED, f"{what} is {type(text).__name__}, not a base64 string")
-    if len(text) > (max_bytes * 4) // 3 + 4:
-        raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} is longer than {max_bytes} decoded bytes")
-    if not _B64_CHARS.fullmatch(text):
-        raise Rejected(Reason.MALFORMED, f"{what} holds characters outside base64")
-    bare = text.rstrip("=")
-    if len(bare) % 4 == 1:
-        raise Rejected(Reason.MALFORMED, f"{what} has an impossible base64 length")
-    try:
-        data = base64.urlsafe_b64decode(bare.replace("+", "-").replace("/", "_") + "=" * (-len(bare) % 4))
-    except (binascii.Error, ValueError):
-        raise Rejected(Reason.MALFORMED, f"{what} is not valid base64") from None
-    if text == base64.urlsafe_b64encode(data).decode().rstrip("="):
-        style = Base64Style.URLSAFE
-    elif text == base64.b64encode(data).decode():
-        style = Base64Style.STANDARD
-    else:
-        style = Base64Style.OTHER
-    return data, style
-
-
-def b64url(data: bytes) -> str:
-    """base64url without padding, as Azure REST writes bytes."""
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")

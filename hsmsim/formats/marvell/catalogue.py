@@ -2,213 +2,39 @@
 
 Each :class:`Mutation` names one defect (a flag with its note), the operator and the path it
 touches, whether the genuine partition key re-signs the blob afterwards (``Resigned``) or not
-(``Stale``), and the reason each profile must return. Everything derives from the seed: keys,
-serials, handles, Faker names (organisation, Azure pool, Google project), fixed times.
+(``Stale``), and the reason each profile must return. The operators edit a golden attestation on
+the :class:`~hsmsim.formats.marvell.workbench.Workbench`; everything derives from the seed.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
-import json
-import random
-import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from dataclasses import replace
+from datetime import UTC, datetime
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hsmsim import mutate
-from hsmsim.device import DEVICE_EPOCH, Device
+from hsmsim.encoding import pem, spki_der
 from hsmsim.formats.marvell import blob as mb
-from hsmsim.formats.marvell.format import (
-    AZURE_FORMAT_NAME,
-    DEFAULT_OPTIONS,
-    GOOGLE_FORMAT_NAME,
-    AzureEnvelope,
-    Cloud,
-    GoogleEnvelope,
-    KeyNames,
-    MarvellAttestation,
-    MarvellOptions,
-    assemble,
-    dump_json,
-    owner_pki,
-    package,
-)
-from hsmsim.formats.marvell.pki import MarvellPki, OwnerPki, build_v1_certificate, marvell_pki, reissue_v1
-from hsmsim.keystore.base import KeySpec, StoredKey
-from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
-from hsmsim.model.evidence import Evidence
-from hsmsim.model.fuzz import FuzzModel, FuzzOperator, catalogue_operator
+from hsmsim.formats.marvell.envelopes import MarvellAttestation, b64_decode, gzip_deterministic, jwk_uint
+from hsmsim.formats.marvell.generate import assemble
+from hsmsim.formats.marvell.options import AzureEnvelope, Cloud, GoogleEnvelope
+from hsmsim.formats.marvell.pki import build_v1_certificate, marvell_pki, reissue_v1
+from hsmsim.formats.marvell.workbench import GOLDEN_SPECS, RSA_2048, MarvellKit, Operator, Workbench
+from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, name, reissue
 from hsmsim.pki.seed import derive_key, derive_serial
-from hsmsim.verdict import Profile, Reason, Rejected
+from hsmsim.verdict import Profile, Reason
 
-GOLDEN_SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "aes-256")
 VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
-KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
 SPEC = "shared/specs/marvell.md"
 CSBR = "CA/B Forum Code Signing BR 6.2.7.4"
-_RSA_2048 = KeySpec.parse("rsa-2048")
-
-
-def _format_name(cloud: Cloud) -> str:
-    return AZURE_FORMAT_NAME if cloud is Cloud.AZURE else GOOGLE_FORMAT_NAME
-
-
-# -- the seeded world ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class MarvellKit:
-    """Everything the vectors are made of, derived from one seed: one device per cloud, one key per spec."""
-
-    seed: str
-    devices: dict[Cloud, Device]
-    pkis: dict[Cloud, MarvellPki]
-    owners: dict[Cloud, OwnerPki]
-    keys: dict[str, StoredKey]
-    names: dict[tuple[Cloud, str], KeyNames]
-    foreign_key: rsa.RSAPrivateKey
-    organisation: str
-
-    @classmethod
-    def build(cls, seed: str) -> MarvellKit:
-        """Seed -> Faker names, devices, manufacturer and owner PKIs, and one key per golden spec."""
-        return _kit(seed)
-
-
-@lru_cache(maxsize=4)
-def _kit(seed: str) -> MarvellKit:
-    fake = seeded_faker(seed, ["en_US"], "marvell")
-    organisation = fake.company()
-    slug = re.sub(r"[^a-z0-9]+", "-", organisation.lower()).strip("-")[:16].strip("-")
-    store = SoftKeyStore(seed=seed)
-    keys = {}
-    for index, spec in enumerate(GOLDEN_SPECS):
-        purpose = fake.random_element(("signing", "codesign", "release", "tsa", "payments"))
-        keys[spec] = store.generate(KeySpec.parse(spec), f"{slug}-{purpose}-{spec}",
-                                    created=KEYS_CREATED + timedelta(hours=index, minutes=fake.random_int(0, 59)))
-    pool = f"{slug}-mhsm"[:24]
-    project = f"{slug}-kms"[:30]
-    location = fake.random_element(("us-east1", "europe-west6", "asia-northeast1", "us-central1"))
-    devices, pkis, owners, names = {}, {}, {}, {}
-    for cloud in Cloud:
-        device = Device(format=_format_name(cloud), serial=fake.numerify("17######"), seed=seed,
-                        initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
-        pki = marvell_pki(seed, device.serial, "default", initialised=device.initialised,
-                          created=device.attestation_created)
-        devices[cloud], pkis[cloud] = device, pki
-        for spec, key in keys.items():
-            names[cloud, spec] = KeyNames.derive(device, key.label, pool=pool, project=project, location=location,
-                                                 key_ring="hsm-ring")
-        owners[cloud] = owner_pki(cloud, device, pki.identity(), names[cloud, GOLDEN_SPECS[0]])
-    foreign = derive_key(seed, "marvell/foreign/partition", _RSA_2048)
-    assert isinstance(foreign, rsa.RSAPrivateKey)
-    return MarvellKit(seed, devices, pkis, owners, keys, names, foreign, organisation)
-
-
-# -- the evidence under construction -----------------------------------------------------------
-
-@dataclass
-class Workbench:
-    """A golden attestation opened up for one mutation: the blobs, the bundle, envelope edits, anchors."""
-
-    kit: MarvellKit
-    cloud: Cloud
-    spec: str
-    att: MarvellAttestation
-    options: MarvellOptions
-    anchors: tuple[x509.Certificate, ...]
-    json_edits: list[Callable[[dict[str, object]], None]] = field(default_factory=list)
-    text_edit: Callable[[bytes], bytes] | None = None
-    compressed_edit: Callable[[bytes], bytes] | None = None
-    file_changes: dict[str, bytes | None] = field(default_factory=dict)
-
-    @classmethod
-    def open(cls, kit: MarvellKit, cloud: Cloud, spec: str, options: MarvellOptions = DEFAULT_OPTIONS) -> Workbench:
-        """The golden attestation of ``spec`` in ``cloud``'s envelope."""
-        pki = kit.pkis[cloud]
-        att = assemble(cloud, kit.keys[spec], pki.identity(), kit.devices[cloud], kit.names[cloud, spec], options)
-        return cls(kit, cloud, spec, att, options, (pki.root, kit.owners[cloud].root))
-
-    @property
-    def pki(self) -> MarvellPki:
-        return self.kit.pkis[self.cloud]
-
-    @property
-    def owner(self) -> OwnerPki:
-        return self.kit.owners[self.cloud]
-
-    @property
-    def signer(self) -> rsa.RSAPrivateKey:
-        key = self.pki.partition_key
-        assert isinstance(key, rsa.RSAPrivateKey)
-        return key
-
-    def objects(self) -> list[mb.KeyObject]:
-        """The objects of the (well-formed) blob under test."""
-        return list(mb.parse_blob(self.att.blob).objects)
-
-    def set_objects(self, objects: list[mb.KeyObject], header: mb.HeaderStyle | None = None) -> None:
-        """Re-encode the blob with ``objects`` (same header style and flags); the signature must be redone."""
-        parsed = mb.parse_blob(self.att.blob)
-        body = mb.encode_body(objects, header=header or parsed.header_style, info_flags=parsed.info_flags)
-        self.att.blob = body + b"\x00" * mb.SIGNATURE_BYTES
-
-    def resign(self) -> None:
-        """Sign the current blob(s) with the genuine partition key."""
-        self.att.blob = mb.resign(self.att.blob, self.signer)
-        if self.att.public_blob is not None:
-            self.att.public_blob = mb.resign(self.att.public_blob, self.signer)
-
-    def cert(self, role: str) -> x509.Certificate:
-        """The bundle's ``card``, ``partition``, ``owner-partition``, ``owner-card`` or ``owner-root`` certificate."""
-        wanted = {"card": self.pki.card, "partition": self.pki.partition, "owner-partition": self.owner.partition,
-                  "owner-card": self.owner.card, "owner-root": self.owner.root}[role]
-        assert wanted is not None
-        return wanted
-
-    def swap_cert(self, role: str, new: x509.Certificate | None) -> None:
-        """Replace (or with None drop) one bundle certificate, keeping the order."""
-        old = self.cert(role)
-        index = self.att.certs.index(old)
-        if new is None:
-            del self.att.certs[index]
-        else:
-            self.att.certs[index] = new
-
-    def evidence(self) -> Evidence:
-        """Package the current pieces and apply the envelope edits."""
-        packaged = package(self.att, self.options)
-        files = dict(packaged.files)
-        primary = packaged.primary
-        if self.json_edits:
-            document = json.loads(files[primary])
-            for edit in self.json_edits:
-                edit(document)
-            files[primary] = dump_json(document)
-        if self.text_edit is not None:
-            files[primary] = self.text_edit(files[primary])
-        if self.compressed_edit is not None:
-            files[primary] = self.compressed_edit(files[primary])
-        for file_name, data in self.file_changes.items():
-            if data is None:
-                files.pop(file_name, None)
-            else:
-                files[file_name] = data
-        return Evidence(packaged.format, files, primary)
-
-
-Operator = Callable[[Workbench], None]
 
 
 # -- operators ------------------------------------------------------------------------------------
@@ -360,7 +186,7 @@ def _card_expired(bench: Workbench) -> None:
 
 
 def _partition_forged(bench: Workbench) -> None:
-    impostor = derive_key(bench.kit.seed, "marvell/impostor-card", _RSA_2048)
+    impostor = derive_key(bench.kit.seed, "marvell/impostor-card", RSA_2048)
     bench.swap_cert("partition", reissue(bench.pki.partition, impostor))
 
 
@@ -373,7 +199,7 @@ def _owner_with_other_key(role: str) -> Operator:
 
 def _wrong_root_dn(bench: Workbench) -> None:
     """A manufacturer root named like a generic vendor CA (not the LS1/LS2 DN), trusted as an anchor."""
-    key = derive_key(bench.kit.seed, "marvell/wrong-dn-root", _RSA_2048)
+    key = derive_key(bench.kit.seed, "marvell/wrong-dn-root", RSA_2048)
     subject = name(("CN", "Marvell HSM Root CA EMULATED", UTF8), ("O", "Marvell Technology", UTF8))
     root = build_v1_certificate(CertSpec(
         subject=subject, issuer=subject, public_key=key.public_key(),
@@ -398,7 +224,7 @@ def _unknown_manufacturer_root(bench: Workbench) -> None:
 
 def _azure_owner_root_replaced(bench: Workbench) -> None:
     """Another self-signed partition root with the same DN issues the owner partition certificate."""
-    impostor = derive_key(bench.kit.seed, "azure/impostor-partition-root", _RSA_2048)
+    impostor = derive_key(bench.kit.seed, "azure/impostor-partition-root", RSA_2048)
     root = reissue(bench.owner.root, impostor, public_key=impostor.public_key())
     bench.swap_cert("owner-partition", reissue(bench.owner.partition, impostor))
     bench.swap_cert("owner-root", root)
@@ -434,7 +260,7 @@ def _attestation_edit(fn: Callable[[dict[str, object]], None]) -> Operator:
 
 def _standard_base64(attestation: dict[str, object]) -> None:
     for key in ("certificatePemFile", "privateKeyAttestation", "publicKeyAttestation"):
-        value, _ = mb.b64_decode(attestation[key], key, 1 << 20)
+        value, _ = b64_decode(attestation[key], key, 1 << 20)
         attestation[key] = base64.b64encode(value).decode()
 
 
@@ -446,7 +272,7 @@ def _jwk_other_modulus(bench: Workbench) -> None:
     def edit(document: dict[str, object]) -> None:
         jwk = document["key"]
         assert isinstance(jwk, dict)
-        jwk["n"] = mb.b64url(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+        jwk["n"] = jwk_uint(n)
     bench.json_edits.append(edit)
 
 
@@ -463,8 +289,7 @@ def _duplicate_json_key(data: bytes) -> bytes:
 def _pub_pem_of_other_key(bench: Workbench) -> None:
     other = bench.kit.keys["ec-p384" if bench.spec.startswith("ec") else "rsa-4096"].public_key
     assert other is not None
-    bench.file_changes[f"{bench.att.stem}.pub.pem"] = other.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    bench.file_changes[f"{bench.att.stem}.pub.pem"] = pem(spki_der(other), "PUBLIC KEY")
 
 
 def blob_op(fn: Callable[[bytes], bytes]) -> Operator:
@@ -493,8 +318,20 @@ def _put(key: str, value: object) -> Callable[[dict[str, object]], None]:
     return fn
 
 
+def _remove(key: str) -> Callable[[dict[str, object]], None]:
+    def fn(node: dict[str, object]) -> None:
+        del node[key]
+    return fn
+
+
+def _id_not_utf8(obj: mb.KeyObject) -> mb.KeyObject:
+    identifier = obj.get(mb.ID)
+    assert identifier is not None
+    return obj.replace(mb.ID, b"\xff" + identifier[1:])
+
+
 def _gzip_bomb(_data: bytes) -> bytes:
-    return mb.gzip_deterministic(b"\x00" * (4 << 20))
+    return gzip_deterministic(b"\x00" * (4 << 20))
 
 
 def _raw_blob(bench: Workbench) -> None:
@@ -502,7 +339,7 @@ def _raw_blob(bench: Workbench) -> None:
 
 
 def _gzip_azure_blob(bench: Workbench) -> None:
-    bench.att.blob = mb.gzip_deterministic(bench.att.blob)
+    bench.att.blob = gzip_deterministic(bench.att.blob)
 
 
 def _drop_file(suffix: str) -> Operator:
@@ -520,7 +357,7 @@ def _note(bug_type: str, severity: Severity, description: str, effect: str, *ref
 def mutations(cloud: Cloud) -> list[Mutation]:
     """Every defect of ``cloud``'s catalogue, in order (common ones first, then the envelope's own)."""
     m: list[Mutation] = []
-    prefix = _format_name(cloud)
+    prefix = cloud.format_name
     azure = cloud is Cloud.AZURE
     default_golden = "rsa-3072" if azure else "ec-p256"
 
@@ -673,7 +510,7 @@ def mutations(cloud: Cloud) -> list[Mutation]:
          "size-based policies read the wrong key size", "MODULUS_BITS", _set(modulus_bits=(2048).to_bytes(4, "big")),
          invalid(Reason.ATTR_CONFLICT), SPEC + " 1.5", golden="rsa-3072")
     attr("id-not-utf8", "AttrIdNotUtf8", low, "OBJ_ATTR_ID with a byte that is not UTF-8",
-         "the Azure script crashes decoding it", "ID", lambda o: o.replace(mb.ID, b"\xff" + o.get(mb.ID)[1:]),
+         "the Azure script crashes decoding it", "ID", _id_not_utf8,
          invalid(Reason.MALFORMED), SPEC + " 7.4")
 
     # binding to the key the relying party knows
@@ -802,7 +639,7 @@ def _azure_mutations(add: Adder) -> None:
     add("encoding::private-attestation-missing", "PrivateAttestationMissing",
         _note("ENCODING", high, "no privateKeyAttestation", "nothing attests the private key", SPEC + " 5.1"),
         "privateKeyAttestation removed", "json.remove", "attributes/attestation/privateKeyAttestation",
-        _attestation_edit(lambda a: a.pop("privateKeyAttestation")), invalid(Reason.MISSING_INPUT), resign=False)
+        _attestation_edit(_remove("privateKeyAttestation")), invalid(Reason.MISSING_INPUT), resign=False)
     add("encoding::duplicate-json-key", "JsonDuplicateKey",
         _note("ENCODING", med, '"version" twice in the attestation object',
               "first-wins and last-wins JSON parsers read different versions"),
@@ -950,7 +787,7 @@ def notes(cloud: Cloud) -> dict[str, FlagNote]:
 def vector_cases(cloud: Cloud, seed: str) -> list[VectorCase]:
     """``cloud``'s vectors for ``seed``: goldens first, then every mutation of the catalogue."""
     kit = MarvellKit.build(seed)
-    prefix = _format_name(cloud)
+    prefix = cloud.format_name
     cases = []
     for spec in GOLDEN_SPECS:
         bench = Workbench.open(kit, cloud, spec)
@@ -976,105 +813,3 @@ def vector_cases(cloud: Cloud, seed: str) -> list[VectorCase]:
                                   operator=mutation.operator, path=mutation.path),
         ))
     return cases
-
-
-# -- fuzzing ---------------------------------------------------------------------------------------
-
-_INTERESTING_VALUES = (b"", b"\x00", b"\x01", b"\x02", b"\xff", b"\x00\x00\x00\x01", b"\xff" * 4, b"\x00" * 128,
-                       b"\xff" * 300)
-
-
-def _tlv_op(edit: Callable[[mb.KeyObject, random.Random], mb.KeyObject]) -> Callable[[Workbench, random.Random], str]:
-    """A field-level operator on the private (or secret) object; the blob is re-encoded around it."""
-    def apply(bench: Workbench, rng: random.Random) -> str:
-        try:
-            objects = bench.objects()
-        except Rejected as exc:  # an earlier operator broke the framing: no fields to edit
-            raise mutate.MutationError(exc.detail) from None
-        objects[-1] = edit(objects[-1], rng)
-        bench.set_objects(objects)
-        return "privateObject/TLV"
-    return apply
-
-
-def _fz_tlv_set(obj: mb.KeyObject, rng: random.Random) -> mb.KeyObject:
-    target = rng.choice(obj.attributes)
-    value = rng.choice((*_INTERESTING_VALUES, rng.randbytes(len(target.value)),
-                        bytes([target.value[0] ^ 1]) + target.value[1:] if target.value else b"\x01"))
-    return obj.replace(target.type, value)
-
-
-def _fz_tlv_remove(obj: mb.KeyObject, rng: random.Random) -> mb.KeyObject:
-    return obj.without(rng.choice(obj.types))
-
-
-def _fz_tlv_duplicate(obj: mb.KeyObject, rng: random.Random) -> mb.KeyObject:
-    attrs = list(obj.attributes)
-    index = rng.randrange(len(attrs))
-    attrs.insert(index + 1, mb.Attribute(attrs[index].type, rng.choice((attrs[index].value, *_INTERESTING_VALUES))))
-    return mb.KeyObject(obj.handle, tuple(attrs))
-
-
-def _fz_tlv_swap(obj: mb.KeyObject, rng: random.Random) -> mb.KeyObject:
-    attrs = list(obj.attributes)
-    i, j = rng.sample(range(len(attrs)), 2)
-    attrs[i], attrs[j] = attrs[j], attrs[i]
-    return mb.KeyObject(obj.handle, tuple(attrs))
-
-
-def _fz_blob_bytes(bench: Workbench, rng: random.Random) -> str:
-    blob = bench.att.blob
-    choice = rng.randrange(3)
-    if choice == 0:
-        bench.att.blob = mutate.flip_bit(blob, rng.randrange(len(blob) * 8))
-    elif choice == 1:
-        bench.att.blob = mutate.truncate(blob, rng.randrange(len(blob)))
-    else:
-        bench.att.blob = mutate.extend(blob, rng.randbytes(rng.choice((1, 4, 64))))
-    return "blob"
-
-
-def _fz_certs(bench: Workbench, rng: random.Random) -> str:
-    certs = bench.att.certs
-    if rng.random() < 0.5 and len(certs) > 1:
-        del certs[rng.randrange(len(certs))]
-    else:
-        rng.shuffle(certs)
-    return "certificate bundle"
-
-
-
-
-def fuzz_model(cloud: Cloud, seed: str) -> FuzzModel:
-    """``cloud``'s fuzzing surface: the catalogue's mutations plus random TLV, blob and bundle operators."""
-    kit = MarvellKit.build(seed)
-    cache: dict[str, Workbench] = {}
-
-    def open_bench(spec: str) -> Workbench:
-        if spec not in cache:
-            cache[spec] = Workbench.open(kit, cloud, spec)
-        golden = cache[spec]
-        att = copy.copy(golden.att)
-        att.certs = list(golden.att.certs)
-        return Workbench(kit, cloud, spec, att, golden.options, golden.anchors)
-
-    random_ops = (
-        FuzzOperator("tlv.set", _tlv_op(_fz_tlv_set)), FuzzOperator("tlv.remove", _tlv_op(_fz_tlv_remove)),
-        FuzzOperator("tlv.duplicate", _tlv_op(_fz_tlv_duplicate)), FuzzOperator("tlv.swap", _tlv_op(_fz_tlv_swap)),
-        FuzzOperator("blob.bytes", _fz_blob_bytes), FuzzOperator("certs.shuffle", _fz_certs),
-    )
-    catalogue = tuple(catalogue_operator(m) for m in mutations(cloud) if "bomb" not in m.id)
-    def render(bench: Workbench, _packed: bool) -> Evidence:
-        try:
-            return bench.evidence()
-        except (KeyError, TypeError, ValueError, AssertionError, AttributeError):
-            # A stacked envelope edit found the envelope another operator reshaped; render without them.
-            bench.json_edits.clear()
-            bench.text_edit = bench.compressed_edit = None
-            return bench.evidence()
-
-    first = open_bench(GOLDEN_SPECS[0])
-    return FuzzModel(
-        format=_format_name(cloud), goldens=GOLDEN_SPECS, operators=catalogue + random_ops, anchors=first.anchors,
-        validation_time=VALIDATION_TIME, open=open_bench, resign=Workbench.resign, render=render,
-    )

@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from hsmsim.encoding import der_content, der_oid, der_sequence, der_tlv
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.pki.builder import (
@@ -56,8 +57,10 @@ HAWKSBILL_NOT_BEFORE = datetime(2017, 7, 1, tzinfo=UTC)
 HAWKSBILL_NOT_AFTER = datetime(2030, 1, 1, tzinfo=UTC)
 AZURE_ROOT_LIFETIME = timedelta(days=7300)
 _RSA_2048 = KeySpec.parse("rsa-2048")
-_SHA256_WITH_RSA = bytes.fromhex("300d06092a864886f70d01010b0500")
-_V3_VERSION_FIELD = bytes.fromhex("a003020102")
+_SHA256_WITH_RSA = der_sequence(der_oid("1.2.840.113549.1.1.11"), der_tlv(0x05, b""))
+"""AlgorithmIdentifier sha256WithRSAEncryption with NULL parameters."""
+_V3_VERSION_FIELD = der_tlv(0xA0, der_tlv(0x02, b"\x02"))
+"""``[0] EXPLICIT Version v3``: what a v1 TBSCertificate leaves out."""
 
 
 def ls1_root_name(cn: str = LS1_ROOT_CN + EMULATED_SUFFIX) -> x509.Name:
@@ -83,24 +86,9 @@ def hsm_name(cn: str) -> x509.Name:
                  ("L", "SanJose", UTF8)], ("CN", cn, UTF8))
 
 
-def _der(tag: int, content: bytes) -> bytes:
-    size = len(content)
-    if size < 0x80:
-        return bytes([tag, size]) + content
-    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(octets)]) + octets + content
-
-
-def _der_content(der: bytes) -> bytes:
-    first = der[1]
-    if first < 0x80:
-        return der[2:]
-    return der[2 + (first & 0x7F):]
-
-
 def _signed(tbs: bytes, issuer_key: rsa.RSAPrivateKey) -> x509.Certificate:
     signature = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
-    return x509.load_der_x509_certificate(_der(0x30, tbs + _SHA256_WITH_RSA + _der(0x03, b"\x00" + signature)))
+    return x509.load_der_x509_certificate(der_sequence(tbs, _SHA256_WITH_RSA, der_tlv(0x03, b"\x00" + signature)))
 
 
 def build_v1_certificate(spec: CertSpec, issuer_key: PrivateKey) -> x509.Certificate:
@@ -113,10 +101,10 @@ def build_v1_certificate(spec: CertSpec, issuer_key: PrivateKey) -> x509.Certifi
         raise ValueError("an X.509 v1 certificate cannot carry extensions")
     if not isinstance(issuer_key, rsa.RSAPrivateKey):
         raise UnsupportedKeyError("Marvell certificates are signed with RSA keys")
-    content = _der_content(build_certificate(replace(spec, hash_name="sha256"), issuer_key).tbs_certificate_bytes)
+    content = der_content(build_certificate(replace(spec, hash_name="sha256"), issuer_key).tbs_certificate_bytes)
     if not content.startswith(_V3_VERSION_FIELD):
         raise ValueError("unexpected TBSCertificate layout")
-    return _signed(_der(0x30, content[len(_V3_VERSION_FIELD):]), issuer_key)
+    return _signed(der_sequence(content[len(_V3_VERSION_FIELD):]), issuer_key)
 
 
 def reissue_v1(cert: x509.Certificate, issuer_key: PrivateKey, **changes: object) -> x509.Certificate:
@@ -241,7 +229,7 @@ def hawksbill_root(seed: str) -> tuple[PrivateKey, x509.Certificate]:
         not_before=HAWKSBILL_NOT_BEFORE, not_after=HAWKSBILL_NOT_AFTER,
         extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True),
                     Ext(key_usage("digital_signature", "key_cert_sign", "crl_sign"), critical=True),
-                    Ext(x509.SubjectKeyIdentifier.from_public_key(key.public_key()))),  # type: ignore[arg-type]
+                    Ext(x509.SubjectKeyIdentifier.from_public_key(key.public_key()))),
     ), key)
 
 
@@ -278,7 +266,7 @@ def azure_owner_pki(seed: str, partition: x509.Certificate, pool: str) -> OwnerP
         not_before=issued - timedelta(hours=1), not_after=issued + AZURE_ROOT_LIFETIME,
         extensions=(Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
                     Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
-                    Ext(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()))),  # type: ignore[arg-type]
+                    Ext(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()))),
     ), root_key)
     public = partition.public_key()
     assert isinstance(public, rsa.RSAPublicKey)

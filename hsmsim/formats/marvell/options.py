@@ -1,0 +1,115 @@
+"""What the Marvell generator takes besides the key: the cloud, the envelope shapes, the GUESS switches
+(``docs/formats/marvell.md`` lists them) and the cloud's names for a key."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from hsmsim.device import Device
+from hsmsim.formats.marvell import blob as mb
+from hsmsim.pki.seed import drbg
+
+AZURE_FORMAT_NAME = "marvell-azure"
+GOOGLE_FORMAT_NAME = "marvell-google"
+
+
+class Cloud(enum.StrEnum):
+    """Which cloud's envelope wraps the blob."""
+
+    AZURE = "azure"
+    GOOGLE = "google"
+
+    @property
+    def format_name(self) -> str:
+        """The registry name of the format that ships this cloud's envelope."""
+        return AZURE_FORMAT_NAME if self is Cloud.AZURE else GOOGLE_FORMAT_NAME
+
+
+class AzureEnvelope(enum.StrEnum):
+    """The shapes Azure evidence comes in (the Azure script accepts all three)."""
+
+    KEY_BUNDLE = "key-bundle"
+    """``GET /keys/<name>/<version>/attestation``: key, attributes.attestation (base64url)."""
+    ATTESTATION = "attestation"
+    """Just the ``attestation`` object (base64url)."""
+    AZ_CLI = "az-cli"
+    """``az keyvault key get-attestation --file``: the attestation object, standard padded base64."""
+
+
+class GoogleEnvelope(enum.StrEnum):
+    """The shapes Google evidence comes in."""
+
+    GCLOUD = "gcloud"
+    """``--attestation-file`` (the gzip bytes) + ``get-certificate-chain --output-file`` (PEM)."""
+    JSON = "json"
+    """The CryptoKeyVersion resource with its KeyOperationAttestation."""
+
+
+@dataclass(frozen=True)
+class MarvellOptions:
+    """Choices where the vendors publish nothing or the spec marks a GUESS (see docs/formats/marvell.md)."""
+
+    azure_envelope: AzureEnvelope = AzureEnvelope.KEY_BUNDLE
+    google_envelope: GoogleEnvelope = GoogleEnvelope.GCLOUD
+    azure_header: mb.HeaderStyle = mb.HeaderStyle.BUFFER_SIZE
+    """The REST example's 20-byte header; Google's samples use handles."""
+    google_header: mb.HeaderStyle = mb.HeaderStyle.HANDLES
+    azure_info_flags: int = 0
+    google_info_flags: int = mb.RESPONSE_FLAGS
+    azure_public_blob: bool = True
+    """Asymmetric keys get a publicKeyAttestation (REST example, SDK docs; the README says otherwise)."""
+    google_key_pair: bool = True
+    """Asymmetric Google blobs carry the public and the private object (as the EC sample)."""
+    token_true: int = 2
+    """The observed OBJ_ATTR_TOKEN byte of token objects."""
+    ec_modulus_bits: int = 0x19F
+    """OBJ_ATTR_MODULUS_BITS of EC objects: the P-256 sample's value, used for every curve."""
+    google_label: str | None = None
+    """None: the key's CKA_LABEL; ``"app_key"`` reproduces the label of every Google sample."""
+    jwk_hsm_kty: bool = True
+    """JWK ``kty`` ``RSA-HSM``/``EC-HSM``/``oct-HSM`` (Managed HSM) rather than ``RSA``/``EC``/``oct``."""
+    legacy_root: bool = False
+    """Sign card certificates with the 2015 v1 LS1 root shape (expired 2025-11-16) instead of the 2024
+    reissue; read by :meth:`MarvellFormat.provision`, so set it on the format instance."""
+
+
+DEFAULT_OPTIONS = MarvellOptions()
+
+
+@dataclass(frozen=True)
+class KeyNames:
+    """How the cloud names one key: the Azure key URI and the Google CryptoKeyVersion resource."""
+
+    azure_pool: str
+    azure_key: str
+    azure_version: str
+    gcp_project: str
+    gcp_location: str
+    gcp_key_ring: str
+    gcp_key: str
+    uri: str | None = None
+    """The key URI a server exposes, when it is not the derived Managed HSM URI."""
+
+    @property
+    def key_uri(self) -> str:
+        """``https://<pool>.managedhsm.azure.net/keys/<name>/<version>`` or ``uri`` (the OBJ_ATTR_ID on Azure)."""
+        return self.uri or f"https://{self.azure_pool}.managedhsm.azure.net/keys/{self.azure_key}/{self.azure_version}"
+
+    @property
+    def gcp_version_name(self) -> str:
+        """``projects/…/cryptoKeys/<key>/cryptoKeyVersions/1``."""
+        return (f"projects/{self.gcp_project}/locations/{self.gcp_location}/keyRings/{self.gcp_key_ring}"
+                f"/cryptoKeys/{self.gcp_key}/cryptoKeyVersions/1")
+
+    @classmethod
+    def derive(cls, device: Device, label: str, *, pool: str | None = None, project: str | None = None,
+               location: str = "us-east1", key_ring: str = "hsmsim") -> KeyNames:
+        """Names from the device and the key label (valid Azure and Google identifiers, URI ≤ 128 bytes)."""
+        pool = pool or f"hsmsim-{device.serial}"
+        version = drbg(device.seed, f"azure/{pool}/key/{label}/version").read(16).hex()
+        room = mb.FIXED_TEXT_BYTES - len(f"https://{pool}.managedhsm.azure.net/keys//{version}")
+        azure_key = (re.sub(r"[^0-9A-Za-z-]", "-", label) or "key")[:max(room, 1)]
+        gcp_key = (re.sub(r"[^0-9A-Za-z_-]", "-", label) or "key")[:63]
+        return cls(pool, azure_key, version, project or f"hsmsim-{device.serial}", location, key_ring, gcp_key)

@@ -1,0 +1,281 @@
+"""The Marvell reference verifier: Evidence + anchors + time + profile -> Verdict.
+
+Order: envelope and bounds (:mod:`hsmsim.formats.marvell.envelopes`), the response header's
+framing, the manufacturer chain (partition -> v1 card -> a LiquidSecurity root among the anchors)
+and the owner chain (identical SPKI; Google: Hawksbill anchor; Azure: the bundle's partition root,
+pinned when an owner anchor is given), the signature with both partition certificates, the full
+parse, the objects' key and check values, the JWK / public key / CSR binding, the attribute policy,
+then the strict profile's layout and key rules. Checks raise :class:`Rejected` at the first failure;
+:func:`verify` turns that into the Verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from hsmsim.checks import check_csr_binding, require_code_signing_key
+from hsmsim.formats.marvell import blob as mb
+from hsmsim.formats.marvell.envelopes import EnvelopeContents, jwk_spki, loaded_key_spki, read_envelope
+from hsmsim.formats.marvell.options import Cloud
+from hsmsim.formats.marvell.pki import marvell_root_names
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.chain import ChainPolicy, require_key_usage, validate_chain
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+
+_MANUFACTURER_POLICY = ChainPolicy(allow_v1_ca=True)
+_SERIAL_RE = re.compile(r"^HSM:([^:,]+), for FIPS mode$")
+
+
+def verify(cloud: Cloud, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    """Check ``cloud``'s evidence at ``at`` under ``profile``; never raises on bad evidence."""
+    try:
+        return _verify(cloud, evidence, trust, at, profile)
+    except Rejected as rejection:
+        return Verdict(rejection.reason, rejection.detail)
+
+
+def _verify(cloud: Cloud, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    inputs = read_envelope(cloud, evidence, profile)
+    if inputs.blob.startswith(b"\x1f\x8b"):
+        raise Rejected(Reason.MALFORMED, "the blob is gzip'd; Azure ships it raw")
+    mb.read_framing(inputs.blob)
+    chains = _check_chains(cloud, inputs.certs, trust.all(), at)
+    blobs = [inputs.blob] + ([inputs.public_blob] if inputs.public_blob is not None else [])
+    for blob in blobs:
+        _check_signature(blob, chains.partition, "Marvell partition certificate's")
+        _check_signature(blob, chains.owner_partition, "owner partition certificate's")
+    parsed = mb.parse_blob(inputs.blob)
+    private_obj, public_obj = _attested_objects(cloud, parsed)
+    key = mb.object_key(private_obj)
+    if public_obj is not None:
+        _check_pair(key, public_obj, "public")
+    layout = [*parsed.objects]
+    if inputs.public_blob is not None:
+        public_parsed = mb.parse_blob(inputs.public_blob)
+        if len(public_parsed.objects) != 1:
+            raise Rejected(Reason.MALFORMED, "publicKeyAttestation holds more than one object")
+        mb.check_encodings(public_parsed.objects[0])
+        _check_pair(key, public_parsed.objects[0], "publicKeyAttestation")
+        layout += public_parsed.objects
+    _check_binding(cloud, inputs, private_obj, key)
+    _check_policy(private_obj, profile)
+    if profile is Profile.STRICT:
+        for reason, detail in inputs.strict_findings:
+            raise Rejected(reason, detail)
+        if chains.unused:
+            raise Rejected(Reason.UNEXPECTED_CONTENT, "the bundle carries certificates outside both chains: "
+                           + ", ".join(_describe(c) for c in chains.unused))
+        mb.check_layout(layout)
+        require_code_signing_key(key.description, key.size)
+    claims = Claims(
+        spki_der=key.spki, key_type=key.description, key_size=key.size,
+        generated_on_device=mb.flag_value(private_obj, mb.LOCAL),
+        extractable=mb.flag_value(private_obj, mb.EXTRACTABLE),
+        never_extractable=mb.flag_value(private_obj, mb.NEVER_EXTRACTABLE),
+        sensitive=private_obj.get(mb.SENSITIVE) == b"\x01",
+        always_sensitive=private_obj.get(mb.ALWAYS_SENSITIVE) == b"\x01",
+        vendor="Marvell", model="LiquidSecurity (" + ("Azure Managed HSM)" if cloud is Cloud.AZURE
+                                                      else "Google Cloud HSM)"),
+        serial=_hsm_serial(chains.card), label=mb.text_value(private_obj, mb.LABEL),
+    )
+    return Verdict(Reason.OK, f"attested by {_describe(chains.partition)}", claims)
+
+
+# -- chains and signatures -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Chains:
+    """The certificates that vouch for the blob, and the bundle's certificates outside both chains."""
+
+    partition: x509.Certificate
+    card: x509.Certificate
+    owner_partition: x509.Certificate
+    unused: tuple[x509.Certificate, ...]
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _spki(cert: x509.Certificate) -> bytes:
+    return loaded_key_spki(cert.public_key())
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _describe(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+def _owner_copy(of: x509.Certificate, certs: list[x509.Certificate], what: str) -> x509.Certificate:
+    """The bundle's owner certificate carrying exactly the SPKI of the manufacturer certificate ``of``."""
+    same_key = [c for c in certs if _spki(c) == _spki(of) and _der(c) != _der(of) and not _self_signed(c)]
+    if len(same_key) > 1:
+        raise Rejected(Reason.MALFORMED, f"more than one owner certificate for the {what} key")
+    if same_key:
+        return same_key[0]
+    if any(c.subject == of.subject and _der(c) != _der(of) for c in certs):
+        raise Rejected(Reason.ATTESTATION_KEY_MISMATCH,
+                       f"the owner {what} certificate carries a different key than the Marvell {what} certificate")
+    raise Rejected(Reason.CHAIN_INCOMPLETE, f"no owner certificate re-certifies the {what} key")
+
+
+def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: list[x509.Certificate],
+                  at: datetime) -> _Chains:
+    """Manufacturer chain (partition -> v1 card -> LiquidSecurity root) and the owner chain(s)."""
+    unique = list({_der(c): c for c in certs}.values())
+    issuing = [c for c in unique if not _self_signed(c)]
+    partitions = [c for c in issuing if any(o is not c and o.subject == c.issuer for o in issuing)]
+    if not partitions:
+        raise Rejected(Reason.CHAIN_INCOMPLETE, "no partition certificate issued by a card certificate in the bundle")
+    if len(partitions) > 1:
+        raise Rejected(Reason.MALFORMED, f"{len(partitions)} certificates look like manufacturer partition "
+                                         "certificates")
+    partition = partitions[0]
+    manufacturer_anchors = [a for a in anchors if a.subject in marvell_root_names()]
+    if not manufacturer_anchors:
+        raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor carries a LiquidSecurity root DN (LS1 or LS2)")
+    # Owner certificates reuse the card's name and key: keep them out of the manufacturer path.
+    manufacturer_pool = [c for c in unique if _self_signed(c) or c.issuer in marvell_root_names()]
+    path = validate_chain(partition, manufacturer_pool, manufacturer_anchors, at, _MANUFACTURER_POLICY)
+    if len(path) != 3:
+        raise Rejected(Reason.CHAIN_UNTRUSTED, f"the manufacturer chain has {len(path)} certificates, "
+                                               "not partition -> card -> root")
+    card = path[1]
+    owner_partition = _owner_copy(partition, unique, "partition")
+    owner_anchors = [a for a in anchors if _der(a) != _der(path[2])]
+    used = [partition, card, owner_partition]
+    if cloud is Cloud.GOOGLE:
+        if not owner_anchors:
+            raise Rejected(Reason.CHAIN_UNTRUSTED, "no owner trust anchor (the Hawksbill root) was given")
+        owner_path = validate_chain(owner_partition, [], owner_anchors, at)
+        owner_card = _owner_copy(card, unique, "card")
+        card_path = validate_chain(owner_card, [], owner_anchors, at)
+        if _der(card_path[-1]) != _der(owner_path[-1]):
+            raise Rejected(Reason.CHAIN_UNTRUSTED, "owner card and owner partition certificates chain to "
+                                                   "different owner roots")
+        require_key_usage(owner_card)
+        used.append(owner_card)
+    else:
+        bundle_roots = [c for c in unique if _self_signed(c)]
+        if owner_anchors:
+            owner_path = validate_chain(owner_partition, bundle_roots, owner_anchors, at)
+        else:
+            issuers = [r for r in bundle_roots if r.subject == owner_partition.issuer]
+            if not issuers:
+                raise Rejected(Reason.CHAIN_INCOMPLETE, "no self-signed partition root in the bundle issues the "
+                                                        "owner partition certificate")
+            owner_path = validate_chain(owner_partition, [], issuers, at)
+        used += [c for c in bundle_roots if _der(c) == _der(owner_path[-1])]
+    require_key_usage(owner_partition)
+    used_ders = {_der(c) for c in used}
+    seen: set[bytes] = set()
+    unused = []
+    for cert in certs:
+        if _der(cert) not in used_ders or _der(cert) in seen:
+            unused.append(cert)
+        seen.add(_der(cert))
+    return _Chains(partition, card, owner_partition, tuple(unused))
+
+
+def _check_signature(blob: bytes, signer: x509.Certificate, what: str) -> None:
+    public = signer.public_key()
+    if not isinstance(public, rsa.RSAPublicKey) or public.key_size != 2048:
+        raise Rejected(Reason.SIGNATURE_INVALID, f"{what} key is not RSA-2048")
+    framing = mb.read_framing(blob)
+    try:
+        public.verify(blob[-mb.SIGNATURE_BYTES:], blob[framing.signed], padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise Rejected(Reason.SIGNATURE_INVALID,
+                       f"the blob's RSASSA-PKCS1-v1_5/SHA-256 signature does not verify with the {what} key") from None
+
+
+def _hsm_serial(card: x509.Certificate) -> str | None:
+    for attr in card.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME):
+        match = _SERIAL_RE.match(str(attr.value))
+        if match:
+            return match.group(1)
+    return None
+
+
+# -- the objects ------------------------------------------------------------------------------------------
+
+def _attested_objects(cloud: Cloud, parsed: mb.ParsedBlob) -> tuple[mb.KeyObject, mb.KeyObject | None]:
+    """(private or secret object, public object of the same blob or None)."""
+    objects = parsed.objects
+    if cloud is Cloud.AZURE and len(objects) != 1:
+        raise Rejected(Reason.MALFORMED, "an Azure blob holds exactly one object; the Azure script misparses "
+                                         "a two-object blob")
+    for obj in objects:
+        mb.check_encodings(obj)
+    if len(objects) == 2:
+        public, private = objects
+        if mb.byte_value(public, mb.CLASS) != mb.ObjectClass.PUBLIC_KEY:
+            raise Rejected(Reason.MALFORMED, "the first object of a key-pair blob is not the public key")
+    else:
+        public, private = None, objects[0]
+    if mb.byte_value(private, mb.CLASS) not in (mb.ObjectClass.PRIVATE_KEY, mb.ObjectClass.SECRET_KEY):
+        raise Rejected(Reason.ATTR_CONFLICT, f"the attested object has CLASS {mb.byte_value(private, mb.CLASS)}, "
+                                             "not a private or secret key")
+    return private, public
+
+
+def _check_pair(private: mb.ObjectKey, public_obj: mb.KeyObject, what: str) -> None:
+    public = mb.object_key(public_obj)
+    if public.object_class != mb.ObjectClass.PUBLIC_KEY:
+        raise Rejected(Reason.ATTR_CONFLICT, f"the {what} object is not a public key")
+    if public.spki != private.spki:
+        raise Rejected(Reason.ATTR_CONFLICT, f"the {what} object describes another key than the private object")
+
+
+def _check_policy(obj: mb.KeyObject, profile: Profile) -> None:
+    extractable, never = mb.flag_value(obj, mb.EXTRACTABLE), mb.flag_value(obj, mb.NEVER_EXTRACTABLE)
+    local = mb.flag_value(obj, mb.LOCAL)
+    if extractable and never:
+        raise Rejected(Reason.ATTR_CONFLICT, "EXTRACTABLE=1 contradicts NEVER_EXTRACTABLE=1")
+    if not local:
+        raise Rejected(Reason.ATTR_NOT_LOCAL, "LOCAL=0: the key was not generated on the HSM")
+    if extractable:
+        raise Rejected(Reason.ATTR_EXTRACTABLE, "EXTRACTABLE=1")
+    if not never:
+        raise Rejected(Reason.ATTR_NOT_NEVER_EXTRACTABLE, "NEVER_EXTRACTABLE=0: the key was extractable once")
+    if profile is Profile.STRICT:
+        if not mb.flag_value(obj, mb.SENSITIVE):
+            raise Rejected(Reason.ATTR_NOT_SENSITIVE, "SENSITIVE=0")
+        if not mb.flag_value(obj, mb.ALWAYS_SENSITIVE):
+            raise Rejected(Reason.ATTR_NOT_ALWAYS_SENSITIVE, "ALWAYS_SENSITIVE=0")
+
+
+def _check_binding(cloud: Cloud, inputs: EnvelopeContents, obj: mb.KeyObject, key: mb.ObjectKey) -> None:
+    identifier = mb.text_value(obj, mb.ID)
+    if cloud is Cloud.AZURE and "/keys/" not in identifier:
+        raise Rejected(Reason.MALFORMED, f"OBJ_ATTR_ID {identifier[:60]!r} is not a Managed HSM key URI")
+    if inputs.jwk is not None:
+        kid = inputs.jwk.get("kid")
+        if kid is not None and kid != identifier:
+            raise Rejected(Reason.KEY_MISMATCH, f"the JWK kid {kid!r} is not the attested key ID {identifier!r}")
+        jwk_key = jwk_spki(inputs.jwk)
+        if (jwk_key is None) != (key.spki is None) or jwk_key != key.spki:
+            raise Rejected(Reason.KEY_MISMATCH, "the JWK public key differs from the attested key")
+    for file_name, spki in inputs.bind_spki:
+        if spki != key.spki:
+            raise Rejected(Reason.KEY_MISMATCH, f"{file_name} differs from the attested key")
+    if inputs.csr is not None:
+        if key.spki is None:
+            raise Rejected(Reason.KEY_MISMATCH, "a CSR cannot bind a secret key")
+        check_csr_binding(key.spki, inputs.csr)
