@@ -50,8 +50,8 @@ AT = datetime(2025, 6, 1, tzinfo=UTC)
 # Every place a signing helper is bound: (module, name). reissue() calls builder.build_certificate.
 SIGNING_CALLS = [
     ("hsmsim.pki.builder", "build_certificate"), ("hsmsim.pki.builder", "build_csr"),
-    ("hsmsim.formats.primus.pki", "build_certificate"), ("hsmsim.formats.primus.format", "build_csr"),
-    ("hsmsim.formats.primus.format", "sign_xml"), ("hsmsim.formats.primus.catalogue", "sign_xml"),
+    ("hsmsim.formats.primus.pki", "build_certificate"), ("hsmsim.formats.primus.bundle", "build_csr"),
+    ("hsmsim.formats.primus.bundle", "sign_xml"), ("hsmsim.formats.primus.catalogue", "sign_xml"),
     ("hsmsim.formats.primus.catalogue", "build_certificate"), ("hsmsim.formats.primus.catalogue", "build_csr"),
 ]
 

@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurveOID
 from starlette.responses import JSONResponse, Response
 
+from hsmsim.encoding import spki_der
 from hsmsim.errors import KeyNotFoundError, UnsupportedKeyError
-from hsmsim.formats.primus.format import ALGORITHM_OIDS, CURVE_OIDS, assemble
 from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
 from hsmsim.pki.builder import UTF8, build_csr, name
+from hsmsim.safeio import parse_xml, read_zip
 from hsmsim.server.app import ApiError, Call, token_matches
 from hsmsim.server.store import PasswordError
 
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
     from hsmsim.state import HsmState
 
 NAMESPACE = "primus"
-_CURVES_BY_OID = {oid: curve for curve, oid in CURVE_OIDS.items()}
+_EC_SPECS_BY_CURVE_OID = {EllipticCurveOID.SECP256R1.dotted_string: "ec-p256",
+                          EllipticCurveOID.SECP384R1.dotted_string: "ec-p384"}
 _MAX_LABEL = 256
 
 
@@ -60,7 +63,7 @@ def _spec(body: dict[str, object]) -> KeySpec:
     size, curve = body.get("keySize"), body.get("curveOid")
     text = {"RSA": f"rsa-{size}", "AES": f"aes-{size}", "ED": "ed25519"}.get(algorithm)
     if algorithm == "EC":
-        text = {"secp256r1": "ec-p256", "secp384r1": "ec-p384"}.get(_CURVES_BY_OID.get(str(curve), ""), "")
+        text = _EC_SPECS_BY_CURVE_OID.get(str(curve), "")
     try:
         return KeySpec.parse(text or "")
     except UnsupportedKeyError:
@@ -95,20 +98,27 @@ def _authorised_key(app: HsmsimApp, state: HsmState, body: dict[str, object], *l
     return key
 
 
+def _signed_xml(state: HsmState, key: StoredKey, at: datetime) -> tuple[bytes, bytes]:
+    """The key-attributes XML and its signature: the members of the attestation zip the HSM makes at ``at``."""
+    evidence = state.hsm(key.label).attest(key.label, mechanism="primus", parameters={"attest_time": at})
+    members = read_zip(evidence.files[evidence.primary])
+    xml = next(data for member, data in members.items() if member.endswith(".xml"))
+    signature = next(data for member, data in members.items() if member.endswith(".sig"))
+    return xml, signature
+
+
 def _attributes_response(state: HsmState, key: StoredKey, *, extended: bool) -> Response:
-    hsm = state.hsm(key.label)
-    signer = hsm.keystore.signer(key) if key.public_key is not None else None
     now = datetime.now(UTC).replace(microsecond=0)
-    bundle = assemble(key, signer, hsm.attestation_identity(), now)
+    xml, signature = _signed_xml(state, key, now)
+    # The JSON mirrors the signed XML, so the algorithm fields are read from it rather than derived again.
+    document = parse_xml(xml)
     attrs = key.attributes
-    algorithm, algorithm_oid = ALGORITHM_OIDS[key.spec.key_type]
     public = None
     if key.public_key is not None:
-        public = base64.b64encode(key.public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+        public = base64.b64encode(spki_der(key.public_key)).decode()
     description: dict[str, object] = {
-        "label": attrs.label, "id": attrs.id.hex(), "algorithm": algorithm, "algorithmOid": algorithm_oid,
-        "curveOid": CURVE_OIDS.get(key.spec.curve or ""),
+        "label": attrs.label, "id": attrs.id.hex(), "algorithm": document.findtext("algorithm"),
+        "algorithmOid": document.findtext("algorithm_oid"), "curveOid": document.findtext("curve_oid"),
         "keySize": key.spec.bits if key.spec.key_type is not KeyType.EC_EDWARDS else None,
         "createTime": key.created.strftime("%Y-%m-%dT%H:%M:%SZ"), "attestTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "publicKey": public, "addressTruncated": None,
@@ -123,8 +133,8 @@ def _attributes_response(state: HsmState, key: StoredKey, *, extended: bool) -> 
     if extended:
         description.update({"uuid": None, "derivedAttributes": None, "keyUsageCount": 0})
     return JSONResponse({
-        "xml": bundle.xml.decode(), "json": description,
-        "xmlSignature": base64.b64encode(bundle.signature).decode(),
+        "xml": xml.decode(), "json": description,
+        "xmlSignature": base64.b64encode(signature).decode(),
         "attestationKeyName": "attestation-key",
     })
 
@@ -153,7 +163,7 @@ def _attributes(app: HsmsimApp, state: HsmState, call: Call) -> Response:
 
 def _attestation_zip(app: HsmsimApp, state: HsmState, call: Call) -> Response:
     key = _authorised_key(app, state, call.json(_bad_request), "label")
-    evidence = state.hsm(key.label).attest(key.label, "primus")
+    evidence = state.hsm(key.label).attest(key.label, mechanism="primus")
     stem = evidence.primary.removesuffix(".zip")
     return Response(evidence.files[evidence.primary], media_type="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="{stem}.zip"'})

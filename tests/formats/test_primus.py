@@ -15,14 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from hsmsim.formats.primus.format import (
-    ATTRIBUTE_ORDER,
-    CHAIN_FILE,
-    PUBKEY_FILE,
-    README_FILE,
-    build_zip,
-    render_xml,
-)
+from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, build_zip
+from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors

@@ -3,14 +3,14 @@
 Each :class:`Mutation` names one defect (a flag with its note), the operator and path
 it touches, whether the genuine attestation key re-signs afterwards (``Resigned``)
 or the old signature stays (``Stale``), and the reason each profile must return.
-Everything is derived from the seed: keys, serials, Faker labels, fixed times.
+Everything is derived from the seed: keys, serials, Faker labels, fixed times. The seeded
+:class:`PrimusKit` and the :class:`Workbench` a defect edits also serve :mod:`~hsmsim.formats.primus.fuzz`.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import random
 import re
 import zipfile
 from collections.abc import Callable
@@ -23,20 +23,20 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
-from hsmsim.formats.primus.format import (
+from hsmsim.encoding import cert_pem, pem, spki_der
+from hsmsim.formats.primus.bundle import (
     CHAIN_FILE,
     PUBKEY_FILE,
     assemble,
     build_zip,
-    pem,
+    public_key_pem,
     sign_xml,
 )
 from hsmsim.formats.primus.pki import PrimusPki, primus_attestation_identity, primus_pki
-from hsmsim.keystore.base import KeySpec, StoredKey
+from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
-from hsmsim.model.fuzz import FuzzModel, FuzzOperator, catalogue_operator
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name, reissue
 from hsmsim.pki.identity import AttestationIdentity
@@ -136,7 +136,11 @@ class Workbench:
         return x509.load_pem_x509_certificates(self.members[CHAIN_FILE])
 
     def set_chain(self, certs: list[x509.Certificate]) -> None:
-        self.members[CHAIN_FILE] = b"".join(pem(c) for c in certs)
+        self.members[CHAIN_FILE] = b"".join(cert_pem(c) for c in certs)
+
+    def set_loose_pubkey(self, key: PrivateKey) -> None:
+        """Put ``key``'s public half in both loose public-key members."""
+        self.members[f"{self.stem}.pem"] = self.members[PUBKEY_FILE] = public_key_pem(key)
 
     def resign(self) -> None:
         """Sign the current XML with the genuine attestation key."""
@@ -175,16 +179,15 @@ def _sign_with_foreign(bench: Workbench) -> None:
 
 
 def _sign_pss(bench: Workbench) -> None:
+    key = bench.kit.identity.key
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise mutate.MutationError("PSS needs an RSA attestation key")
     # An empty salt keeps PSS deterministic, so the vector regenerates byte for byte.
-    bench.members[bench.sig_name] = bench.kit.identity.key.sign(  # type: ignore[call-arg]
-        bench.xml, padding.PSS(padding.MGF1(hashes.SHA256()), 0), hashes.SHA256())
+    bench.members[bench.sig_name] = key.sign(bench.xml, padding.PSS(padding.MGF1(hashes.SHA256()), 0), hashes.SHA256())
 
 
 def _swap_loose_pubkey_and_sign(bench: Workbench) -> None:
-    foreign_pub = bench.kit.foreign_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    bench.members[f"{bench.stem}.pem"] = foreign_pub
-    bench.members[PUBKEY_FILE] = foreign_pub
+    bench.set_loose_pubkey(bench.kit.foreign_key)
     _sign_with_foreign(bench)
 
 
@@ -220,10 +223,7 @@ def _foreign_pki(bench: Workbench) -> None:
     identity = primus_attestation_identity(f"{kit.seed}/unknown-root", kit.device.serial, "default",
                                            initialised=kit.device.initialised, created=kit.device.attestation_created)
     bench.set_chain([*identity.chain, identity.root])
-    pub = identity.certificate.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    bench.members[f"{bench.stem}.pem"] = pub
-    bench.members[PUBKEY_FILE] = pub
+    bench.set_loose_pubkey(identity.key)
     bench.members[bench.sig_name] = sign_xml(bench.xml, identity.key)
 
 
@@ -252,12 +252,11 @@ def _replace_csr_with_other_key(bench: Workbench) -> None:
 def _break_csr_signature(bench: Workbench) -> None:
     csr = x509.load_pem_x509_csr(bench.outer[bench.csr_name])
     der = mutate.flip_bit(csr.public_bytes(serialization.Encoding.DER), -9)
-    bench.outer[bench.csr_name] = _pem_block(der, b"CERTIFICATE REQUEST")
+    bench.outer[bench.csr_name] = pem(der, "CERTIFICATE REQUEST")
 
 
-def _pem_block(der: bytes, label: bytes) -> bytes:
-    body = mutate.wrap_base64(base64.b64encode(der))
-    return b"-----BEGIN " + label + b"-----\n" + body + b"\n-----END " + label + b"-----\n"
+def _remove_csr(bench: Workbench) -> None:
+    del bench.outer[bench.csr_name]
 
 
 def _public_key_value(bench: Workbench) -> bytes:
@@ -282,9 +281,9 @@ def _pkcs1_instead_of_spki(bench: Workbench, _value: bytes) -> bytes:
 
 def _second_public_key(bench: Workbench) -> None:
     other = bench.kit.keys["rsa-4096"].public_key
-    der = other.public_bytes(serialization.Encoding.DER,  # type: ignore[union-attr]
-                             serialization.PublicFormat.SubjectPublicKeyInfo)
-    bench.xml = mutate.duplicate_element(bench.xml, "public_key", base64.b64encode(der))
+    if other is None:
+        raise mutate.MutationError("the rsa-4096 golden has no public key")
+    bench.xml = mutate.duplicate_element(bench.xml, "public_key", base64.b64encode(spki_der(other)))
 
 
 def _zip_with(extra: list[tuple[str, bytes]], *, level: int = 6) -> Operator:
@@ -468,7 +467,7 @@ def mutations() -> list[Mutation]:
     add("binding::csr-missing", "CsrMissing",
         _note("KEY_BINDING", high, "no CSR accompanies the attestation", "nothing binds the attested key to a request"),
         "CSR removed from the bundle", "file.remove", "<label>.csr",
-        lambda b: b.outer.pop(b.csr_name), invalid(Reason.MISSING_INPUT), resign=False)
+        _remove_csr, invalid(Reason.MISSING_INPUT), resign=False)
     add("binding::second-public-key", "SecondPublicKey",
         _note("ENCODING", crit, "a second <public_key> element with another key",
               "grep-based extraction and first/last-wins parsers disagree on the attested key"),
@@ -696,145 +695,3 @@ def vector_cases(seed: str) -> list[VectorCase]:
                                   operator=mutation.operator, path=mutation.path),
         ))
     return cases
-
-
-# -- fuzzing ---------------------------------------------------------------------------------
-
-_INTERESTING_VALUES = (b"", b"true", b"false", b"TRUE", b"1", b"0", b"-1", b"imported", b"generated", b"A" * 300,
-                       b"\xc3\xa9", b"&amp;", b"&lt;x&gt;", b"9" * 40, b"MIIB", b"2099-01-01T00:00:00Z", b" true")
-_MEMBER_KINDS = ("xml", "sig", "chain", "pem", "csr")
-
-
-def _member_name(bench: Workbench, kind: str) -> tuple[dict[str, bytes], str]:
-    if kind == "csr":
-        return bench.outer, bench.csr_name
-    name_ = {"xml": bench.xml_name, "sig": bench.sig_name, "chain": CHAIN_FILE, "pem": f"{bench.stem}.pem"}[kind]
-    return bench.members, name_
-
-
-def _xml_tags(bench: Workbench) -> list[str]:
-    return re.findall(r"^\s*<([a-z_]+)>", bench.xml.decode("utf-8", "replace"), flags=re.M)
-
-
-def _fz_xml_set(bench: Workbench, rng: random.Random) -> str:
-    tag = rng.choice(_xml_tags(bench))
-    bench.xml = mutate.set_element(bench.xml, tag, rng.choice(_INTERESTING_VALUES))
-    return f"/private_key//{tag}"
-
-
-def _fz_xml_remove(bench: Workbench, rng: random.Random) -> str:
-    tag = rng.choice(_xml_tags(bench))
-    bench.xml = mutate.remove_element(bench.xml, tag)
-    return f"/private_key//{tag}"
-
-
-def _fz_xml_duplicate(bench: Workbench, rng: random.Random) -> str:
-    tag = rng.choice(_xml_tags(bench))
-    bench.xml = mutate.duplicate_element(bench.xml, tag, rng.choice((None, *_INTERESTING_VALUES)))
-    return f"/private_key//{tag}"
-
-
-def _fz_xml_swap_lines(bench: Workbench, rng: random.Random) -> str:
-    lines = bench.xml.split(b"\n")
-    index = rng.randrange(1, max(2, len(lines) - 3))
-    lines[index], lines[index + 1] = lines[index + 1], lines[index]
-    bench.xml = b"\n".join(lines)
-    return f"<label>.xml:line{index}"
-
-
-def _fz_xml_insert(bench: Workbench, rng: random.Random) -> str:
-    tag = rng.choice(_xml_tags(bench))
-    extra = rng.choice((b"\t<x>1</x>", b"\t<!-- c -->", b"\t<?pi x?>", b"\t<public_key_hash>AA==</public_key_hash>",
-                        b"\t<extractable>true</extractable>", b"\t<a><b>deep</b></a>"))
-    bench.xml = mutate.insert_after(bench.xml, tag, extra)
-    return f"/private_key//{tag}/following-sibling"
-
-
-def _fz_flip(bench: Workbench, rng: random.Random) -> str:
-    kind = rng.choice(_MEMBER_KINDS)
-    where, key = _member_name(bench, kind)
-    if not where.get(key):
-        raise mutate.MutationError(f"no {kind}")
-    where[key] = mutate.flip_bit(where[key], rng.randrange(len(where[key]) * 8))
-    return key
-
-
-def _fz_truncate(bench: Workbench, rng: random.Random) -> str:
-    kind = rng.choice(_MEMBER_KINDS)
-    where, key = _member_name(bench, kind)
-    if key not in where:
-        raise mutate.MutationError(f"no {kind}")
-    where[key] = mutate.truncate(where[key], rng.randrange(max(1, len(where[key]))))
-    return key
-
-
-def _fz_extend(bench: Workbench, rng: random.Random) -> str:
-    kind = rng.choice(_MEMBER_KINDS)
-    where, key = _member_name(bench, kind)
-    if key not in where:
-        raise mutate.MutationError(f"no {kind}")
-    where[key] = mutate.extend(where[key], rng.randbytes(rng.choice((1, 2, 16, 256))))
-    return key
-
-
-def _fz_chain_shuffle(bench: Workbench, rng: random.Random) -> str:
-    certs = bench.chain()
-    choice = rng.randrange(3)
-    if choice == 0:
-        rng.shuffle(certs)
-    elif choice == 1 and len(certs) > 1:
-        del certs[rng.randrange(len(certs))]
-    else:
-        certs.insert(rng.randrange(len(certs) + 1), rng.choice(certs))
-    bench.set_chain(certs)
-    return CHAIN_FILE
-
-
-def _splice_from(other: Callable[[], Workbench]) -> Callable[[Workbench, random.Random], str]:
-    def apply(bench: Workbench, rng: random.Random) -> str:
-        donor = other()
-        kind = rng.choice(("sig", "csr", "pem", "xml"))
-        where, key = _member_name(bench, kind)
-        donor_where, donor_key = _member_name(donor, kind)
-        if donor_key not in donor_where:
-            raise mutate.MutationError(f"donor has no {kind}")
-        where[key] = donor_where[donor_key]
-        return f"{key}<-splice"
-    return apply
-
-
-
-
-def fuzz_model(seed: str) -> FuzzModel:
-    """The Primus fuzzing surface: the catalogue's mutations plus random field-level operators."""
-    kit = PrimusKit.build(seed)
-    cache: dict[str, Workbench] = {}
-
-    def open_bench(spec: str) -> Workbench:
-        if spec not in cache:
-            cache[spec] = Workbench.open(kit, spec)
-        golden = cache[spec]
-        return Workbench(kit, golden.key, golden.stem, dict(golden.members), dict(golden.outer))
-
-    asymmetric = tuple(s for s in GOLDEN_SPECS if not s.startswith("aes"))
-    random_ops = (
-        FuzzOperator("xml.set", _fz_xml_set), FuzzOperator("xml.remove", _fz_xml_remove),
-        FuzzOperator("xml.duplicate", _fz_xml_duplicate), FuzzOperator("xml.swap", _fz_xml_swap_lines),
-        FuzzOperator("xml.insert", _fz_xml_insert),
-        FuzzOperator("bytes.flip", _fz_flip, invalidating=False, resign=None),
-        FuzzOperator("bytes.truncate", _fz_truncate), FuzzOperator("bytes.extend", _fz_extend),
-        FuzzOperator("chain.shuffle", _fz_chain_shuffle),
-        FuzzOperator("splice", _splice_from(lambda: open_bench("ec-p256"))),
-    )
-    catalogue = tuple(catalogue_operator(m) for m in mutations()
-                      if m.id not in ("primus::encoding::huge-element", "primus::encoding::zip-bomb"))
-
-    def render(bench: Workbench, packed: bool) -> Evidence:
-        if packed or bench.zip_override is not None:
-            return bench.evidence()
-        return Evidence("primus", {**bench.members, **bench.outer}, bench.xml_name)
-
-    return FuzzModel(
-        format="primus", goldens=asymmetric, operators=catalogue + random_ops, anchors=(kit.identity.root,),
-        validation_time=VALIDATION_TIME, open=open_bench, resign=Workbench.resign, render=render,
-    )

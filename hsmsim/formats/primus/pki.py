@@ -26,10 +26,10 @@ _PRIMUS_POLICY_ROOT = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.1")
 _PRIMUS_POLICY_DEVICE = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.3")
 
 
-def _primus_name(cn: str, cn_type: object) -> x509.Name:
-    # CN, C, L, O, ST: the unusual order of the real certificates.
+def _primus_name(cn: str, *, cn_utf8: bool = False) -> x509.Name:
+    # CN, C, L, O, ST: the unusual order of the real certificates; only the root's CN is a UTF8String.
     return name(
-        ("CN", cn, cn_type),  # type: ignore[arg-type]
+        ("CN", cn, UTF8 if cn_utf8 else PRINTABLE),
         ("C", "CH", PRINTABLE),
         ("L", "Zurich", PRINTABLE),
         ("O", "Securosys", PRINTABLE),
@@ -54,7 +54,7 @@ class PrimusPki:
 def primus_root(seed: str) -> tuple[PrivateKey, x509.Certificate]:
     """The emulated ``hsm_rsa_root.crt`` and its key (one per seed, shared by all devices)."""
     key = derive_key(seed, "primus/root", KeySpec.parse("rsa-4096"))
-    subject = _primus_name(PRIMUS_ROOT_CN, UTF8)
+    subject = _primus_name(PRIMUS_ROOT_CN, cn_utf8=True)
     cert = build_certificate(CertSpec(
         subject=subject, issuer=subject, public_key=key.public_key(),
         serial=derive_serial(seed, "primus/root"),
@@ -74,7 +74,7 @@ def primus_pki(seed: str, serial: str, *, initialised: datetime) -> PrimusPki:
     root_key, root = primus_root(seed)
     device_key = derive_key(seed, f"primus/device/{serial}", KeySpec.parse("rsa-3072"))
     device = build_certificate(CertSpec(
-        subject=_primus_name(f"PRIMUS HSM KEY (SN: {serial})", PRINTABLE),
+        subject=_primus_name(f"PRIMUS HSM KEY (SN: {serial})"),
         issuer=root.subject, public_key=device_key.public_key(),
         serial=derive_serial(seed, f"primus/device/{serial}"),
         not_before=initialised, not_after=root.not_valid_after_utc,
@@ -101,7 +101,7 @@ def primus_attestation_identity(
         key = derive_key(seed, f"primus/device/{serial}/{partition}/{key_name}",
                          KeySpec.parse("rsa-3072"))
     leaf = build_certificate(CertSpec(
-        subject=_primus_name(key_name, PRINTABLE),
+        subject=_primus_name(key_name),
         issuer=pki.device.subject, public_key=key.public_key(),
         serial=derive_serial(seed, f"primus/device/{serial}/{partition}/{key_name}"),
         not_before=created, not_after=pki.root.not_valid_after_utc,

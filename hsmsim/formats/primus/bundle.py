@@ -1,0 +1,154 @@
+"""What a QTSP receives from a Primus: the TSB attestation zip, the CSR and the root.
+
+Layout facts are from ``shared/specs/primus.md`` 1.2 and 1.4-1.5 (EXACT where a real capture shows them):
+
+* ``<label>.sig``: raw RSASSA-PKCS1-v1_5/SHA-256 over the exact XML bytes by the partition's
+  RSA-3072 attestation key.
+* ``PrimusHSM_Attestation.crt``: leaf, device, root copy, each PEM newline-terminated.
+* The zip from ``POST /v1/key/keyAttestation``: ``<label>.sig``, ``<label>.xml``, ``<label>.pem``,
+  ``PrimusHSM_Attestation.crt``, the README, plus the public key under its documented second
+  name ``PrimusHSM_Attestation_PublicKey.pem``.
+* The CSR comes from a separate endpoint and the root is downloaded separately; a QTSP bundle
+  is zip + ``<label>.csr`` + ``hsm_rsa_root.crt``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from hsmsim.encoding import cert_pem, pem, spki_der
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.primus.options import PrimusOptions
+from hsmsim.formats.primus.xml import render_xml
+from hsmsim.keystore.base import PrivateKey, StoredKey
+from hsmsim.model.evidence import Evidence
+from hsmsim.pki.builder import UTF8, build_csr, name
+from hsmsim.pki.identity import AttestationIdentity
+
+CHAIN_FILE = "PrimusHSM_Attestation.crt"
+PUBKEY_FILE = "PrimusHSM_Attestation_PublicKey.pem"
+README_FILE = "README_PrimusHSM_AuditAndAttestation_AN-E01.md"
+ROOT_FILE = "hsm_rsa_root.crt"
+
+
+def sign_xml(xml: bytes, key: PrivateKey) -> bytes:
+    """The raw ``.sig``: RSASSA-PKCS1-v1_5/SHA-256 (or ECDSA-SHA256 for an EC attesting key)."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(xml, padding.PKCS1v15(), hashes.SHA256())
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(xml, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    raise UnsupportedKeyError("a Primus attestation key must be RSA or EC")
+
+
+def public_key_pem(key: PrivateKey) -> bytes:
+    """A loose public-key member (``<label>.pem``, ``PrimusHSM_Attestation_PublicKey.pem``): the
+    PEM SubjectPublicKeyInfo of ``key``'s public half."""
+    return pem(spki_der(key.public_key()), "PUBLIC KEY")
+
+
+def safe_file_stem(label: str) -> str:
+    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".")
+    return stem or "key"
+
+
+def readme_text(stem: str) -> bytes:
+    """The verification guide shipped inside the zip (hsmsim's own words)."""
+    return f"""# Primus HSM key attestation (emulated by hsmsim)
+
+This archive was produced by hsmsim, a software emulation of a Securosys Primus HSM.
+Its root certificate is EMULATED: it does not chain to a Securosys production root.
+
+Files:
+- `{stem}.xml`  key attributes, signed byte for byte
+- `{stem}.sig`  RSASSA-PKCS1-v1_5/SHA-256 signature over `{stem}.xml`
+- `{stem}.pem`, `{PUBKEY_FILE}`  public key of the attestation key
+- `{CHAIN_FILE}`  attestation certificate, device certificate, root copy
+
+Verify with OpenSSL (root `{ROOT_FILE}`, CSR `{stem}.csr`):
+
+    openssl verify -CAfile {ROOT_FILE} -untrusted {CHAIN_FILE} {CHAIN_FILE}
+    openssl x509 -in {CHAIN_FILE} -noout -pubkey > leaf.pem
+    openssl dgst -sha256 -verify leaf.pem -signature {stem}.sig {stem}.xml
+    openssl req -in {stem}.csr -noout -pubkey -out csr_pub.pem
+    openssl asn1parse -noout -in csr_pub.pem -out csr_pub.der
+    grep public_key {stem}.xml | sed -e 's,[^>]*>,,' -e 's,<.*,,' | base64 -d > xml_pub.der
+    cmp csr_pub.der xml_pub.der && echo Verified OK
+
+Then require creation="generated", extractable=false and never_extractable=true.
+""".encode()
+
+
+def build_zip(members: list[tuple[str, bytes]], when: datetime) -> bytes:
+    """A deterministic zip: fixed member order, timestamps, permissions and compression."""
+    buffer = io.BytesIO()
+    stamp = when.astimezone(UTC)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member, data in members:
+            info = zipfile.ZipInfo(member, date_time=(stamp.year, stamp.month, stamp.day,
+                                                      stamp.hour, stamp.minute, stamp.second))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            archive.writestr(info, data, compresslevel=6)
+    return buffer.getvalue()
+
+
+def csr_for(key: StoredKey, signer: PrivateKey) -> x509.CertificateSigningRequest:
+    """The CSR TSB would request for ``key``: ``CN=<label>``, signed by the key itself."""
+    subject = name(("CN", key.label, UTF8))
+    return build_csr(subject, signer)
+
+
+@dataclass(frozen=True)
+class PrimusBundle:
+    """The pieces of one generated attestation, before packaging."""
+
+    stem: str
+    xml: bytes
+    signature: bytes
+    chain_pem: bytes
+    attestation_pubkey_pem: bytes
+    csr_pem: bytes | None
+    root_pem: bytes
+
+    def evidence(self, when: datetime) -> Evidence:
+        """The files a QTSP receives: the TSB zip, the CSR (asymmetric keys) and the root."""
+        zipped = build_zip([
+            (f"{self.stem}.sig", self.signature),
+            (f"{self.stem}.xml", self.xml),
+            (f"{self.stem}.pem", self.attestation_pubkey_pem),
+            (CHAIN_FILE, self.chain_pem),
+            (PUBKEY_FILE, self.attestation_pubkey_pem),
+            (README_FILE, readme_text(self.stem)),
+        ], when)
+        files = {f"{self.stem}_attestation.zip": zipped}
+        if self.csr_pem is not None:
+            files[f"{self.stem}.csr"] = self.csr_pem
+        files[ROOT_FILE] = self.root_pem
+        return Evidence(format="primus", files=files, primary=f"{self.stem}_attestation.zip")
+
+
+def assemble(
+    key: StoredKey, signer: PrivateKey | None, identity: AttestationIdentity, at: datetime,
+    options: PrimusOptions = PrimusOptions(),
+) -> PrimusBundle:
+    """Render, sign and chain the attestation of ``key`` (the generator's pure core)."""
+    xml = render_xml(key, at, options)
+    chain = identity.chain + ((identity.root,) if options.chain_includes_root else ())
+    csr_pem = None
+    if signer is not None:
+        csr_pem = csr_for(key, signer).public_bytes(serialization.Encoding.PEM)
+    return PrimusBundle(
+        stem=safe_file_stem(key.label), xml=xml, signature=sign_xml(xml, identity.key),
+        chain_pem=b"".join(cert_pem(c) for c in chain), attestation_pubkey_pem=public_key_pem(identity.key),
+        csr_pem=csr_pem, root_pem=cert_pem(identity.root),
+    )

@@ -1,0 +1,20 @@
+"""The switches where Securosys publishes no bytes (the GUESSES of ``shared/specs/primus.md``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PrimusOptions:
+    """Choices where the vendor's bytes are not published.
+
+    ``secret_key_root``: the root element of a secret key's XML; ``ec_key_size``: EC keys carry
+    ``<key_size>`` besides ``<curve_oid>``; ``chain_includes_root``: ``PrimusHSM_Attestation.crt``
+    ends with a copy of the root; ``key_use_count``: the ``<key_use_count>`` written (0 omits it).
+    """
+
+    secret_key_root: str = "secret_key"
+    ec_key_size: bool = False
+    chain_includes_root: bool = True
+    key_use_count: int = 0

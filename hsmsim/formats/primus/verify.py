@@ -1,0 +1,272 @@
+"""The Primus reference verifier: bundle + root + time + profile -> :class:`~hsmsim.verdict.Verdict`.
+
+Order of the checks: inputs and bounds, chain to the anchor, signature with the *leaf
+certificate's* key, loose public keys equal to the leaf, XML structure, CSR binding,
+attributes, then the profile's policy. Each check raises :class:`Rejected` at the first
+failure; :func:`verify_evidence` turns that into the verdict.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from hsmsim.checks import check_csr_binding, require_code_signing_key
+from hsmsim.encoding import spki_der
+from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE
+from hsmsim.formats.primus.options import PrimusOptions
+from hsmsim.formats.primus.xml import MAX_XML_BYTES, Document, read_document
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, validate_chain
+from hsmsim.safeio import read_zip
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+
+_SERIAL_RE = re.compile(r"^PRIMUS HSM KEY \(SN: ([0-9A-Za-z-]{1,32})\)$")
+_MAX_CHAIN_CERTIFICATES = 8
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    stem: str
+    xml: bytes
+    signature: bytes
+    chain_pem: bytes
+    pubkeys: tuple[bytes, ...]
+    csr: bytes | None
+
+
+def _flatten(files: dict[str, bytes]) -> dict[str, bytes]:
+    flat: dict[str, bytes] = {}
+    for rel, data in files.items():
+        if len(data) > MAX_BUNDLE_FILE_BYTES:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"{rel} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
+        if rel.lower().endswith(".zip"):
+            for member, content in read_zip(data).items():
+                flat.setdefault(member, content)
+        else:
+            flat.setdefault(rel.rsplit("/", 1)[-1], data)
+    return flat
+
+
+def _gather(evidence: Evidence) -> _Inputs:
+    flat = _flatten(dict(evidence.files))
+    xmls = [n for n in flat if n.endswith(".xml")]
+    if not xmls:
+        raise Rejected(Reason.MISSING_INPUT, "no key-attributes .xml in the bundle")
+    if len(xmls) > 1:
+        raise Rejected(Reason.MALFORMED, f"more than one .xml in the bundle: {sorted(xmls)}")
+    stem = xmls[0][: -len(".xml")]
+    if f"{stem}.sig" not in flat:
+        raise Rejected(Reason.MISSING_INPUT, f"no {stem}.sig beside {stem}.xml")
+    if CHAIN_FILE not in flat:
+        raise Rejected(Reason.MISSING_INPUT, f"no {CHAIN_FILE} in the bundle")
+    csrs = [n for n in flat if n.endswith(".csr")] or [
+        n for n, data in flat.items() if b"CERTIFICATE REQUEST-----" in data[:64]]
+    csr = flat.get(f"{stem}.csr") or (flat[csrs[0]] if len(csrs) == 1 else None)
+    pubkeys = tuple(flat[n] for n in (f"{stem}.pem", PUBKEY_FILE) if n in flat)
+    return _Inputs(stem, flat[f"{stem}.xml"], flat[f"{stem}.sig"], flat[CHAIN_FILE], pubkeys, csr)
+
+
+def _load_chain(chain_pem: bytes) -> list[x509.Certificate]:
+    if chain_pem.count(b"-----BEGIN") > _MAX_CHAIN_CERTIFICATES:
+        raise Rejected(Reason.LIMIT_EXCEEDED,
+                       f"{CHAIN_FILE} holds more than {_MAX_CHAIN_CERTIFICATES} certificates")
+    try:
+        return x509.load_pem_x509_certificates(chain_pem)
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"{CHAIN_FILE} is not a PEM certificate chain: {exc}") from None
+
+
+def _attestation_key(leaf: x509.Certificate) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    public = leaf.public_key()
+    if not isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise Rejected(Reason.UNSUPPORTED, "attestation certificate key is neither RSA nor EC")
+    return public
+
+
+def _check_signature(public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey, xml: bytes, signature: bytes) -> None:
+    try:
+        if isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, xml, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            public.verify(signature, xml, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise Rejected(Reason.SIGNATURE_INVALID,
+                       "XML signature does not verify with the attestation certificate's key") from None
+
+
+def _check_loose_pubkeys(public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey, pubkeys: tuple[bytes, ...]) -> None:
+    leaf_spki = spki_der(public)
+    for data in pubkeys:
+        try:
+            loose = serialization.load_pem_public_key(data)
+        except (ValueError, UnsupportedAlgorithm):
+            raise Rejected(Reason.MALFORMED, "attestation public key PEM does not parse") from None
+        if not isinstance(loose, rsa.RSAPublicKey | ec.EllipticCurvePublicKey) or spki_der(loose) != leaf_spki:
+            raise Rejected(Reason.ATTESTATION_KEY_MISMATCH,
+                           "loose attestation public key differs from the attestation certificate's key")
+
+
+def _parse_spki(text: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", text):
+        raise Rejected(Reason.MALFORMED, "<public_key> is not one line of standard base64")
+    try:
+        der = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise Rejected(Reason.MALFORMED, "<public_key> is not valid base64") from None
+    if base64.b64encode(der).decode() != text:
+        raise Rejected(Reason.MALFORMED, "<public_key> base64 is not canonical")
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm):
+        raise Rejected(Reason.MALFORMED, "<public_key> is not a DER SubjectPublicKeyInfo") from None
+    # Any key type parses here; <algorithm> is checked against it later.
+    if key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != der:
+        raise Rejected(Reason.MALFORMED, "<public_key> is not a canonical DER SubjectPublicKeyInfo")
+    return der
+
+
+def _check_grep_contract(xml: bytes) -> None:
+    """The vendor's documented ``grep public_key | sed`` must find exactly one clean line."""
+    lines = [line for line in xml.split(b"\n") if b"public_key" in line]
+    if len(lines) != 1:
+        raise Rejected(Reason.ATTR_CONFLICT,
+                       f"{len(lines)} lines mention public_key; the documented extraction needs exactly one")
+    if not re.fullmatch(rb"\t<public_key>[A-Za-z0-9+/=]+</public_key>", lines[0]):
+        raise Rejected(Reason.MALFORMED, "the public_key line is not '<TAB><public_key>base64</public_key>'")
+
+
+def _check_binding(spki: bytes, csr_data: bytes | None) -> None:
+    if csr_data is None:
+        raise Rejected(Reason.MISSING_INPUT, "no CSR (<label>.csr) to bind the attested key to")
+    check_csr_binding(spki, csr_data, "the attested <public_key>")
+
+
+def _key_facts(doc: Document, spki: bytes | None) -> tuple[str, int | None]:
+    if spki is None:
+        size = doc.values.get("key_size", "")
+        return doc.values["algorithm"], int(size) if size.isdigit() else None
+    key = serialization.load_der_public_key(spki)
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    return type(key).__name__, None
+
+
+def _check_algorithm(doc: Document, spki: bytes | None) -> None:
+    key_type, size = _key_facts(doc, spki)
+    expected = {"RSA": "RSA", "EC": "EC", "Ed25519": "ED"}.get(key_type.split("-")[0])
+    if spki is not None and doc.values["algorithm"] != expected:
+        raise Rejected(Reason.ATTR_CONFLICT,
+                       f"<algorithm> {doc.values['algorithm']} contradicts the {key_type} public key")
+    if "key_size" in doc.values and key_type == "RSA" and doc.values["key_size"] != str(size):
+        raise Rejected(Reason.ATTR_CONFLICT,
+                       f"<key_size> {doc.values['key_size']} contradicts the {size}-bit public key")
+
+
+def _require_attr(doc: Document, name: str) -> bool:
+    if name not in doc.attributes:
+        raise Rejected(Reason.ATTR_MISSING, f"attribute <{name}> is missing")
+    return doc.attributes[name]
+
+
+def _check_attributes(doc: Document, profile: Profile) -> None:
+    if doc.creation not in ("generated", "imported"):
+        raise Rejected(Reason.MALFORMED, f"creation={doc.creation!r} is neither generated nor imported")
+    extractable = _require_attr(doc, "extractable")
+    never_extractable = _require_attr(doc, "never_extractable")
+    if extractable and never_extractable:
+        raise Rejected(Reason.ATTR_CONFLICT, "extractable=true contradicts never_extractable=true")
+    if doc.creation != "generated":
+        raise Rejected(Reason.ATTR_NOT_LOCAL, f"key creation is {doc.creation!r}, not generated on the HSM")
+    if extractable:
+        raise Rejected(Reason.ATTR_EXTRACTABLE, "key is extractable")
+    if not never_extractable:
+        raise Rejected(Reason.ATTR_NOT_NEVER_EXTRACTABLE, "key was extractable at some point (never_extractable=false)")
+    if profile is Profile.STRICT:
+        if not _require_attr(doc, "sensitive"):
+            raise Rejected(Reason.ATTR_NOT_SENSITIVE, "key is not sensitive")
+        if not _require_attr(doc, "always_sensitive"):
+            raise Rejected(Reason.ATTR_NOT_ALWAYS_SENSITIVE, "key was not always sensitive")
+
+
+def _check_strict_policy(doc: Document, key_type: str, size: int | None) -> None:
+    if doc.unknown:
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown elements: {', '.join(doc.unknown)}")
+    misplaced = doc.out_of_order()
+    if misplaced:
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"elements out of the documented order: {misplaced}")
+    require_code_signing_key(key_type, size)
+
+
+def _device_serial(chain: list[x509.Certificate]) -> str | None:
+    for cert in chain[1:]:
+        for attr in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME):
+            match = _SERIAL_RE.match(str(attr.value))
+            if match:
+                return match.group(1)
+    return None
+
+
+def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile,
+            options: PrimusOptions) -> Verdict:
+    inputs = _gather(evidence)
+    chain = _load_chain(inputs.chain_pem)
+    if not chain:
+        raise Rejected(Reason.MISSING_INPUT, f"{CHAIN_FILE} holds no certificate")
+    path = validate_chain(chain[0], chain[1:], trust.get("root"), at)
+    require_key_usage(chain[0])
+    if len(inputs.xml) > MAX_XML_BYTES:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"XML is {len(inputs.xml)} bytes (limit {MAX_XML_BYTES})")
+    attestation_key = _attestation_key(chain[0])
+    _check_signature(attestation_key, inputs.xml, inputs.signature)
+    _check_loose_pubkeys(attestation_key, inputs.pubkeys)
+    doc = read_document(inputs.xml, options)
+    spki = None
+    if doc.root == "private_key":
+        if "public_key" not in doc.values:
+            raise Rejected(Reason.ATTR_MISSING, "<public_key> is missing")
+        spki = _parse_spki(doc.values["public_key"])
+        _check_grep_contract(inputs.xml)
+        _check_binding(spki, inputs.csr)
+    _check_algorithm(doc, spki)
+    _check_attributes(doc, profile)
+    key_type, size = _key_facts(doc, spki)
+    if profile is Profile.STRICT:
+        _check_strict_policy(doc, key_type, size)
+    claims = Claims(
+        spki_der=spki, key_type=key_type, key_size=size,
+        generated_on_device=doc.creation == "generated",
+        extractable=doc.attributes.get("extractable"),
+        never_extractable=doc.attributes.get("never_extractable"),
+        sensitive=doc.attributes.get("sensitive"),
+        always_sensitive=doc.attributes.get("always_sensitive"),
+        vendor="Securosys", model="Primus HSM", serial=_device_serial(path),
+        label=doc.values.get("label"),
+    )
+    return Verdict(Reason.OK, f"attested by {chain[0].subject.rfc4514_string()}", claims)
+
+
+def verify_evidence(
+    evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+    profile: Profile = Profile.STRUCTURAL, options: PrimusOptions = PrimusOptions(),
+) -> Verdict:
+    """Check chain, signature, key binding and attributes at ``at`` (default now) under ``profile``.
+
+    Never raises on bad evidence: every defect is a :class:`Verdict` with its
+    :class:`~hsmsim.verdict.Reason`. ``options`` says which secret-key root element to accept.
+    """
+    try:
+        return _verify(evidence, trust, at or datetime.now(UTC), Profile(profile), options)
+    except Rejected as rejection:
+        return Verdict(rejection.reason, rejection.detail)
