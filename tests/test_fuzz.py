@@ -10,11 +10,19 @@ from datetime import datetime
 
 import pytest
 
-from hsmsim.corpus.build import build_corpus
+from hsmsim.corpus.build import CorpusError, build_corpus
 from hsmsim.formats import get_format
 from hsmsim.fuzz.campaign import CampaignSpec, load_model, reference_target, run_campaign
-from hsmsim.fuzz.engine import Outcome, build_case, plan_case, shard_indices, verdict_outcome
-from hsmsim.fuzz.findings import promote
+from hsmsim.fuzz.engine import (
+    Finding,
+    ReferenceTarget,
+    TargetAnswer,
+    build_case,
+    plan_case,
+    shard_indices,
+    verdict_answer,
+)
+from hsmsim.fuzz.findings import promote, write_finding
 from hsmsim.fuzz.generic import generic_fuzz_model
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Verdict
@@ -56,11 +64,12 @@ class IgnoresAttributes:
     name: str = "ignores-attributes"
     packed: bool = False
 
-    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Outcome:
+    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile, *,
+               case_id: str) -> TargetAnswer:
         def run() -> Verdict:
             verdict = get_format("primus").verify(evidence, trust, at=at, profile=profile)
             return Verdict(Reason.OK) if verdict.reason.value.startswith("ATTR_") else verdict
-        return verdict_outcome(run, 5.0)
+        return verdict_answer(run, 5.0)
 
     def close(self) -> None:
         pass
@@ -83,8 +92,9 @@ def test_a_flawed_verifier_yields_minimised_findings_that_promote(tmp_path):
         assert finding.reference.reason.startswith("ATTR_")
     assert any(len(f.built.applied) == 1 for f in spec_findings), "findings are minimised"
     finding_dir = result.written[result.findings.index(spec_findings[0])]
-    vector = json.loads((finding_dir / "finding.json").read_text())
-    assert vector["profiles"]["structural"]["result"] == "invalid" and vector["finding"]["targetVerdict"] == "ACCEPT"
+    record = json.loads((finding_dir / "finding.json").read_text())
+    assert record["vector"]["profiles"]["structural"]["result"] == "invalid"
+    assert record["finding"]["targetVerdict"] == "ACCEPT"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["executed"] == 600 and summary["operatorHits"]
 
@@ -96,6 +106,18 @@ def test_a_flawed_verifier_yields_minimised_findings_that_promote(tmp_path):
     promoted = next(t for t in tests if t["id"] == vector_id)
     assert vector_id.startswith("primus::fuzz::") and "FuzzFinding" in promoted["flags"]
     assert (corpus / promoted["inputs"]["dir"]).is_dir()
+
+
+def test_a_case_the_reference_cannot_judge_is_written_but_not_promotable(tmp_path, model, monkeypatch):
+    built = build_case(model, plan_case(model, "crash", 0), packed=False)
+    crash = TargetAnswer("CRASH", None, "ValueError: boom")
+    monkeypatch.setattr(ReferenceTarget, "verify", lambda *args, **kwargs: crash)
+    finding = Finding("robustness", "key", built, crash, crash)
+    directory = write_finding(tmp_path, finding, model, "crash", "reference")
+    record = json.loads((directory / "finding.json").read_text())
+    assert record["vector"] is None and record["finding"]["targetDetail"] == "ValueError: boom"
+    with pytest.raises(CorpusError, match="no verdict"):
+        promote(directory, tmp_path / "corpus")
 
 
 def test_reference_verifier_survives_its_own_campaign(tmp_path):
@@ -123,8 +145,9 @@ class AcceptsEverything:
     name: str = "accepts-everything"
     packed: bool = False
 
-    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Outcome:
-        return Outcome("ACCEPT", "OK")
+    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile, *,
+               case_id: str) -> TargetAnswer:
+        return TargetAnswer("ACCEPT", "OK")
 
     def close(self) -> None:
         pass

@@ -13,10 +13,11 @@ import pytest
 
 from hsmsim.harness.adapters import VerifierStartError, expand, open_verifier
 from hsmsim.harness.config import AdapterConfigError, adapter_from_mapping, load_adapter
-from hsmsim.harness.model import Actual, Answer, Expected, Outcome
+from hsmsim.harness.model import Actual, Answer, Outcome
 from hsmsim.harness.runner import RunOptions, Session, classify, run_conformance
 from hsmsim.harness.vectors import load_corpus, materialise
 from hsmsim.harness.waivers import Waiver, WaiverError, apply_waiver, parse_waivers
+from hsmsim.model.vectors import Expected
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "vectors"
@@ -102,15 +103,15 @@ def test_placeholders_name_every_native_file(corpus):
                        "{anchor}", "{anchors_dir}", "{time}", "{unix_time}", "{profile}", "{id}", "{format}",
                        "--at={time}"), inputs, {"python": sys.executable, "here": "."})
         assert argv[0] == "{x}"
-        assert Path(argv[1]).name == vector.primary and Path(argv[1]).parent == Path(argv[2])
+        assert Path(argv[1]).name == vector.inputs.primary and Path(argv[1]).parent == Path(argv[2])
         assert argv[3] == argv[1]
         assert not Path(argv[4]).exists() and Path(argv[4]).parent == Path(argv[2]), "missing CSR: a path to nothing"
         assert Path(argv[5]).read_bytes().startswith(b"-----BEGIN CERTIFICATE")
-        assert Path(argv[6]).read_text().count("BEGIN CERTIFICATE") == len(vector.anchors)
+        assert Path(argv[6]).read_text().count("BEGIN CERTIFICATE") == len(vector.trust.anchors)
         assert sorted(p.name for p in Path(argv[7]).iterdir()) == ["anchor-1.pem"]
         assert argv[8:13] == ["2026-01-01T00:00:00Z", "1767225600", "structural", vector.id, "primus"]
         assert argv[13] == "--at=2026-01-01T00:00:00Z"
-        assert sorted(p.name for p in Path(argv[2]).iterdir()) == sorted(p for p, _ in vector.files)
+        assert sorted(p.name for p in Path(argv[2]).iterdir()) == sorted(f.path for f in vector.inputs.files)
         with pytest.raises(AdapterConfigError, match="unknown placeholder"):
             expand(("{nonsense}",), inputs, {})
     assert not Path(argv[2]).exists(), "the case directory is removed afterwards"

@@ -16,9 +16,10 @@ import pytest
 from cryptography import x509
 
 from hsmsim.corpus.build import CorpusError, IdRegistry
-from hsmsim.corpus.schema import VECTOR_SCHEMA
 from hsmsim.formats import get_format
+from hsmsim.model.corpus_schema import VectorDraft, VectorFile, VectorRecord, corpus_json, vector_schema
 from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.vectors import Severity
 from hsmsim.verdict import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ def test_corpus_exists():
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_files_validate_against_the_committed_schema(path):
     schema = json.loads((VECTORS / "schema" / "hsmsim_vector_v1.json").read_text())
-    assert schema == json.loads(json.dumps(VECTOR_SCHEMA))
+    assert schema == json.loads(json.dumps(vector_schema()))
     jsonschema.Draft202012Validator.check_schema(schema)
     document = json.loads(path.read_text())
     jsonschema.Draft202012Validator(schema).validate(document)
@@ -63,6 +64,20 @@ def test_reference_verifier_returns_the_declared_verdicts(file, test):
     assert test["result"] == (results.pop() if len(results) == 1 else "acceptable")
     if test["result"] == "acceptable":
         assert set(test["flags"]) - {"Resigned", "Stale", "Golden"}, "acceptable vectors carry a flag saying why"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_the_model_reads_and_writes_every_file_byte_for_byte(path):
+    assert corpus_json(VectorFile.model_validate_json(path.read_bytes()).wire()) == path.read_bytes()
+
+
+def test_a_draft_round_trips_to_the_same_case():
+    case = next(c for c in get_format("primus").vector_cases("hsmsim-corpus-v1") if c.id.startswith("primus::attr::"))
+    draft = VectorDraft.model_validate_json(corpus_json(VectorDraft.from_case(case).wire()))
+    again = draft.to_case("unused")
+    assert again.evidence.files == case.evidence.files and again.anchors == case.anchors
+    record = VectorRecord.from_case(case, tc_id=1, severity=Severity.HIGH)
+    assert VectorRecord.from_case(again, tc_id=1, severity=Severity.HIGH) == record
 
 
 def test_native_files_and_manifest_hashes():

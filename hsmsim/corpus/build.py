@@ -7,7 +7,6 @@ runs: it keeps every id's ``tcId`` stable and records retired ids so none is reu
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import shutil
@@ -17,14 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding
+from pydantic import ValidationError
 
 from hsmsim import __version__
-from hsmsim.corpus.model import SCHEMA_NAME, case_from_json
-from hsmsim.corpus.schema import VECTOR_SCHEMA
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import get_format, names
-from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Result, Severity, VectorCase
+from hsmsim.model.corpus_schema import (
+    PROMOTED_DRAFTS,
+    SCHEMA_NAME,
+    GeneratorRecord,
+    NoteRecord,
+    VectorDraft,
+    VectorFile,
+    VectorRecord,
+    corpus_json,
+    native_dir,
+    vector_schema,
+)
+from hsmsim.model.vectors import PROVENANCE_NOTES, Expected, FlagNote, Severity, VectorCase
 
 SUITE_VERSION = "1.0.0"
 DEFAULT_SEED = "hsmsim-corpus-v1"
@@ -33,7 +42,7 @@ MANIFEST_FILE = "manifest.json"
 CHANGELOG_FILE = "CHANGELOG.md"
 SCHEMA_DIR = "schema"
 PROMOTED_DIR = "promoted"
-_SEVERITY_ORDER = [s.value for s in Severity]
+_SEVERITY_ORDER = list(Severity)
 _PROVENANCE_FLAGS = {"Resigned", "Stale", "Golden"}
 
 
@@ -99,60 +108,46 @@ class IdRegistry:
         return "\n".join(lines)
 
 
-def _read_promoted(directory: Path) -> dict[str, list[dict[str, object]]]:
-    """Promoted fuzz findings by format (data kept verbatim across regenerations)."""
-    promoted: dict[str, list[dict[str, object]]] = {}
-    for path in sorted(directory.glob("*.json")) if directory.exists() else []:
-        try:
-            promoted[path.stem] = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise CorpusError(f"corrupt promoted vectors {path}: {exc}") from exc
-    return promoted
+def read_promoted(path: Path) -> tuple[VectorDraft, ...]:
+    """The drafts promoted into one format (``promoted/<format>.json``); none when the file does not exist.
+
+    Raises :class:`CorpusError` when the file is unreadable or not a list of vector drafts.
+    """
+    if not path.exists():
+        return ()
+    try:
+        return PROMOTED_DRAFTS.validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"corrupt promoted vectors {path}: {exc}") from exc
 
 
-def native_dir(vector_id: str) -> str:
-    """``primus::attr::extractable-true`` → ``primus/attr/extractable-true``."""
-    return vector_id.replace("::", "/")
+def promoted_json(drafts: tuple[VectorDraft, ...]) -> bytes:
+    """The bytes of a ``promoted/<format>.json`` file holding ``drafts``."""
+    return corpus_json(PROMOTED_DRAFTS.dump_python(drafts, mode="json"))
 
 
-def _dumps(data: object) -> bytes:
-    return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode()
+def promoted_drafts(corpus: Path) -> dict[str, tuple[VectorDraft, ...]]:
+    """The fuzz findings promoted into the corpus at ``corpus``, by format (kept across regenerations)."""
+    directory = corpus / PROMOTED_DIR
+    paths = sorted(directory.glob("*.json")) if directory.exists() else []
+    return {path.stem: read_promoted(path) for path in paths}
 
 
-def _severity(case: VectorCase, notes: dict[str, FlagNote]) -> str:
-    levels = [notes[f].severity.value for f in case.flags if f not in _PROVENANCE_FLAGS and f in notes]
-    return min(levels, key=_SEVERITY_ORDER.index) if levels else Severity.INFO.value
+def _severity(case: VectorCase, notes: dict[str, FlagNote]) -> Severity:
+    levels = [notes[f].severity for f in case.flags if f not in _PROVENANCE_FLAGS and f in notes]
+    return min(levels, key=_SEVERITY_ORDER.index) if levels else Severity.INFO
 
 
-def _vector_json(case: VectorCase, tc_id: int, notes: dict[str, FlagNote]) -> dict[str, object]:
+def _record(case: VectorCase, tc_id: int, notes: dict[str, FlagNote]) -> VectorRecord:
     for flag in case.flags:
         if flag not in notes:
             raise CorpusError(f"{case.id}: flag {flag} has no note")
-    if case.result is Result.ACCEPTABLE and not set(case.flags) - _PROVENANCE_FLAGS:
+    if case.result is Expected.ACCEPTABLE and not set(case.flags) - _PROVENANCE_FLAGS:
         raise CorpusError(f"{case.id}: an acceptable vector needs a flag saying why")
-    return {
-        "id": case.id,
-        "tcId": tc_id,
-        "comment": case.comment,
-        "flags": list(case.flags),
-        "result": case.result.value,
-        "expectedReason": case.expected_reason.value,
-        "severity": _severity(case, notes),
-        "profiles": {p.value: {"result": "valid" if r.value == "OK" else "invalid", "reason": r.value}
-                     for p, r in case.expected.items()},
-        "features": list(case.features),
-        "inputs": {
-            "primary": case.evidence.primary,
-            "dir": native_dir(case.id),
-            "files": [{"path": rel, "sha256": hashlib.sha256(data).hexdigest(),
-                       "base64": base64.b64encode(data).decode()} for rel, data in case.evidence.files.items()],
-        },
-        "trust": {
-            "anchors": [a.public_bytes(Encoding.PEM).decode() for a in case.anchors],
-            "validationTime": case.validation_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-        "provenance": case.provenance.to_json(),
-    }
+    try:
+        return VectorRecord.from_case(case, tc_id=tc_id, severity=_severity(case, notes))
+    except ValidationError as exc:
+        raise CorpusError(f"{case.id} does not fit the vector schema: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -166,23 +161,25 @@ class BuildReport:
 
 def build_corpus(
     out: Path, *, seed: str = DEFAULT_SEED, registry: IdRegistry | None = None,
-    formats: list[str] | None = None, progress: Callable[[str], None] | None = None,
+    promoted: dict[str, tuple[VectorDraft, ...]] | None = None, formats: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Generate every format's vectors into ``out``, replacing a previous corpus there.
 
-    ``registry`` defaults to ``out/ids.json``. Raises :class:`CorpusError` on an invalid catalogue,
-    or when ``out`` is a non-empty directory that does not hold a corpus (no ``manifest.json``).
+    ``registry`` defaults to ``out/ids.json``, ``promoted`` to the findings promoted into ``out``.
+    Raises :class:`CorpusError` on an invalid catalogue, or when ``out`` is a non-empty directory
+    that does not hold a corpus (no ``manifest.json``).
     """
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST_FILE).exists():
         raise CorpusError(f"{out} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
     registry = registry if registry is not None else IdRegistry.load(out / REGISTRY_FILE)
-    promoted = _read_promoted(out / PROMOTED_DIR)
+    promoted = promoted if promoted is not None else promoted_drafts(out)
     per_format: dict[str, tuple[list[VectorCase], dict[str, FlagNote]]] = {}
     for format_name in formats or names():
         fmt = get_format(format_name)
         if progress:
             progress(format_name)
-        cases = fmt.vector_cases(seed) + [case_from_json(v, seed) for v in promoted.get(format_name, [])]
+        cases = fmt.vector_cases(seed) + [draft.to_case(seed) for draft in promoted.get(format_name, ())]
         per_format[format_name] = (cases, {**PROVENANCE_NOTES, **fmt.vector_notes()})
     all_ids = [c.id for cases, _ in per_format.values() for c in cases]
     duplicates = [i for i, n in Counter(all_ids).items() if n > 1]
@@ -193,42 +190,36 @@ def build_corpus(
     for child in list(out.iterdir()) if out.exists() else []:
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     (out / SCHEMA_DIR).mkdir(parents=True)
-    (out / SCHEMA_DIR / SCHEMA_NAME).write_bytes(_dumps(VECTOR_SCHEMA))
-    for format_name, vectors in promoted.items():
+    (out / SCHEMA_DIR / SCHEMA_NAME).write_bytes(corpus_json(vector_schema()))
+    for format_name, drafts in promoted.items():
         (out / PROMOTED_DIR).mkdir(exist_ok=True)
-        (out / PROMOTED_DIR / f"{format_name}.json").write_bytes(_dumps(vectors))
+        (out / PROMOTED_DIR / f"{format_name}.json").write_bytes(promoted_json(drafts))
     counts: dict[str, Counter[str]] = {k: Counter() for k in ("format", "result", "flag", "severity")}
     anchors: dict[str, dict[str, str]] = {}
     for format_name, (cases, notes) in per_format.items():
-        tests = [_vector_json(c, tc_ids[c.id], notes) for c in cases]
+        tests = tuple(_record(c, tc_ids[c.id], notes) for c in cases)
         used = sorted({f for c in cases for f in c.flags})
-        document = {
-            "schema": SCHEMA_NAME,
-            "format": format_name,
-            "operation": "verify",
-            "suiteVersion": SUITE_VERSION,
-            "generator": {"name": "hsmsim", "version": __version__},
-            "masterSeed": seed,
-            "header": [f"{get_format(format_name).title} attestation vectors generated by hsmsim.",
-                       "Inputs are the native files a verifier receives; trust.anchors are TEST-ONLY emulated roots.",
-                       "profiles gives the verdict and reason each policy profile must return."],
-            "notes": {flag: notes[flag].to_json() for flag in used},
-            "numberOfTests": len(tests),
-            "tests": tests,
-        }
-        (out / f"{format_name}_verify.json").write_bytes(_dumps(document))
+        document = VectorFile(
+            schema_name=SCHEMA_NAME, format=format_name, operation="verify", suite_version=SUITE_VERSION,
+            generator=GeneratorRecord(name="hsmsim", version=__version__), master_seed=seed,
+            header=(f"{get_format(format_name).title} attestation vectors generated by hsmsim.",
+                    "Inputs are the native files a verifier receives; trust.anchors are TEST-ONLY emulated roots.",
+                    "profiles gives the verdict and reason each policy profile must return."),
+            notes={flag: NoteRecord.of(notes[flag]) for flag in used}, number_of_tests=len(tests), tests=tests,
+        )
+        (out / f"{format_name}_verify.json").write_bytes(corpus_json(document.wire()))
         for case, test in zip(cases, tests, strict=True):
             case.evidence.write(out / native_dir(case.id))
             counts["format"][format_name] += 1
-            counts["result"][str(test["result"])] += 1
-            counts["severity"][str(test["severity"])] += 1
+            counts["result"][test.result.value] += 1
+            counts["severity"][test.severity.value] += 1
             for flag in case.flags:
                 counts["flag"][flag] += 1
             for anchor in case.anchors:
                 fingerprint = anchor.fingerprint(hashes.SHA256()).hex()
                 anchors[fingerprint] = {"format": format_name, "subject": anchor.subject.rfc4514_string(),
                                         "sha256": fingerprint}
-    (out / REGISTRY_FILE).write_bytes(_dumps(registry.to_json()))
+    (out / REGISTRY_FILE).write_bytes(corpus_json(registry.to_json()))
     (out / CHANGELOG_FILE).write_text(registry.changelog())
     files = sorted(p for p in out.rglob("*") if p.is_file())
     manifest = {
@@ -241,5 +232,5 @@ def build_corpus(
         "trustAnchors": sorted(anchors.values(), key=lambda a: a["sha256"]),
         "files": {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
     }
-    (out / MANIFEST_FILE).write_bytes(_dumps(manifest))
+    (out / MANIFEST_FILE).write_bytes(corpus_json(manifest))
     return BuildReport(out, len(all_ids), len(files) + 1)

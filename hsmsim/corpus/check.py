@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hsmsim.corpus.build import MANIFEST_FILE, REGISTRY_FILE, CorpusError, IdRegistry, build_corpus
+from hsmsim.corpus.build import (
+    MANIFEST_FILE,
+    REGISTRY_FILE,
+    CorpusError,
+    IdRegistry,
+    build_corpus,
+    promoted_drafts,
+)
+from hsmsim.model.corpus_schema import VectorFile, VectorRecord
 from hsmsim.safeio import read_zip
 from hsmsim.verdict import Rejected
 
@@ -22,7 +29,7 @@ class CheckResult:
 
 
 def check_corpus(committed: Path) -> CheckResult:
-    """Regenerate with the committed master seed and id registry; list files that differ.
+    """Regenerate with the committed master seed, id registry and promoted findings; list files that differ.
 
     Raises :class:`CorpusError` when ``committed`` holds no manifest.
     """
@@ -34,7 +41,7 @@ def check_corpus(committed: Path) -> CheckResult:
     registry = IdRegistry.load(committed / REGISTRY_FILE)
     with tempfile.TemporaryDirectory(prefix="hsmsim-check-") as tmp:
         fresh = Path(tmp) / "vectors"
-        build_corpus(fresh, seed=seed, registry=registry)
+        build_corpus(fresh, seed=seed, registry=registry, promoted=promoted_drafts(committed))
         ours = {p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file()}
         theirs = {p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file()}
         differences = [f"only in the regeneration: {name}" for name in sorted(ours - theirs)]
@@ -44,12 +51,16 @@ def check_corpus(committed: Path) -> CheckResult:
     return CheckResult(len(ours | theirs), tuple(differences))
 
 
-def find_vector(corpus: Path, vector_id: str) -> dict[str, object]:
-    """The JSON object of one vector; raises :class:`CorpusError` when no file holds it."""
+def find_vector(corpus: Path, vector_id: str) -> VectorRecord:
+    """One vector of the corpus; raises :class:`CorpusError` when no file holds it or a file is malformed."""
     for path in sorted(corpus.glob("*_verify.json")):
-        for test in json.loads(path.read_text())["tests"]:
-            if test["id"] == vector_id:
-                return dict(test)
+        try:
+            document = VectorFile.model_validate_json(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise CorpusError(f"{path} is not a readable vector file: {exc}") from exc
+        for test in document.tests:
+            if test.id == vector_id:
+                return test
     raise CorpusError(f"no vector {vector_id!r} in {corpus}")
 
 
@@ -62,20 +73,16 @@ def extract_vector(corpus: Path, vector_id: str, dest: Path, *, unzip: bool = Fa
     vector = find_vector(corpus, vector_id)
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    inputs = vector["inputs"]
-    assert isinstance(inputs, dict)
-    for entry in inputs["files"]:
-        target = dest / entry["path"]
-        target.write_bytes(base64.b64decode(entry["base64"]))
+    for entry in vector.inputs.files:
+        target = dest / entry.path
+        target.write_bytes(entry.data())
         written.append(target)
-    trust = vector["trust"]
-    assert isinstance(trust, dict)
-    for index, anchor in enumerate(trust["anchors"], start=1):
+    for index, anchor in enumerate(vector.trust.anchors, start=1):
         target = dest / f"trust-anchor-{index}.pem"
         target.write_text(anchor)
         written.append(target)
     if unzip:
-        primary = dest / inputs["primary"]
+        primary = dest / vector.inputs.primary
         try:
             members = read_zip(primary.read_bytes())
         except Rejected as rejection:

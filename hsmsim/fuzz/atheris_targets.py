@@ -11,6 +11,7 @@ crash for libFuzzer to minimise.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from functools import cache
 
 from hsmsim.formats import get_format, names
@@ -21,7 +22,7 @@ SEED = "hsmsim-corpus-v1"
 
 
 @cache
-def _golden(format_name: str) -> tuple[Evidence, TrustAnchors, object]:
+def _golden(format_name: str) -> tuple[Evidence, TrustAnchors, datetime]:
     case = next(c for c in get_format(format_name).vector_cases(SEED) if "Golden" in c.flags)
     return case.evidence, TrustAnchors({"root": case.anchors}), case.validation_time
 

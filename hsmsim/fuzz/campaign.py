@@ -12,7 +12,7 @@ import multiprocessing
 import resource
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,17 +99,17 @@ def _run_chunk(indices: list[int]) -> tuple[int, Counter[str], Counter[str], lis
     for index in indices:
         case = plan_case(_worker.model, _worker_seed, index)
         try:
-            built, outcome, reference, kind = _worker.judge(case)
+            built, answer, reference, kind = _worker.judge(case)
         except Exception as exc:  # noqa: BLE001 - a bug in hsmsim's own case building: say which case, don't hang
             raise FuzzError(f"building or judging case {index} failed: {type(exc).__name__}: {exc}") from None
         hits.update(name for name, _ in built.applied)
-        verdicts[outcome.verdict] += 1
+        verdicts[answer.verdict] += 1
         if kind is not None:
-            found.append((kind, dedup_key(kind, built, outcome, reference), case))
+            found.append((kind, dedup_key(kind, built, answer, reference), case))
     return len(indices), hits, verdicts, found
 
 
-def _chunks(spec: CampaignSpec, deadline: float | None) -> object:
+def _chunks(spec: CampaignSpec, deadline: float | None) -> Iterator[list[int]]:
     total = spec.iterations if spec.iterations is not None else 10**12
     batch: list[int] = []
     for index in shard_indices(spec.start, total, spec.shard):
@@ -148,12 +148,12 @@ def run_campaign(
     if spec.jobs <= 1:
         _init_worker(spec, bound_memory=False)
         for chunk in _chunks(spec, deadline):
-            absorb(_run_chunk(chunk))  # type: ignore[arg-type]
+            absorb(_run_chunk(chunk))
     else:
         context = multiprocessing.get_context("fork")
         with context.Pool(spec.jobs, initializer=_init_worker, initargs=(spec, True)) as pool:
-            for result in pool.imap_unordered(_run_chunk, _chunks(spec, deadline)):  # type: ignore[arg-type]
-                absorb(result)
+            for chunk_result in pool.imap_unordered(_run_chunk, _chunks(spec, deadline)):
+                absorb(chunk_result)
     stats.seconds = time.monotonic() - started
 
     runner = CaseRunner(load_model(spec.format), spec.target())
@@ -161,9 +161,9 @@ def run_campaign(
     minimised: dict[str, Finding] = {}
     for key, (kind, case) in sorted(first_case.items()):
         shown = key.split("|", 1)[1]
-        built, outcome, reference = runner.minimise(case, kind, shown)
-        final_key = dedup_key(kind, built, outcome, reference)
-        minimised.setdefault(final_key, Finding(kind, final_key, built, outcome, reference))
+        built, answer, reference = runner.minimise(case, kind, shown)
+        final_key = dedup_key(kind, built, answer, reference)
+        minimised.setdefault(final_key, Finding(kind, final_key, built, answer, reference))
     for finding in minimised.values():
         result.findings.append(finding)
         if out is not None:

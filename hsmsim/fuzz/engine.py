@@ -41,8 +41,13 @@ _OPERATOR_FAILURES = (MutationError, Rejected, ValueError, IndexError, KeyError,
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What a verifier said about one case: ACCEPT, REJECT, CRASH, HANG, MEMORY or ERROR."""
+class TargetAnswer:
+    """What a fuzz target said about one case: ACCEPT, REJECT, CRASH, HANG, MEMORY, ERROR (or SKIPPED).
+
+    The fuzzer's counterpart of the conformance harness's :class:`hsmsim.harness.model.Answer`, with
+    MEMORY for an in-process verifier that hit the worker's address-space bound; the harness judges
+    an answer into an ``Outcome``, the fuzzer into a finding (:func:`classify`).
+    """
 
     verdict: str
     reason: str | None = None
@@ -52,12 +57,19 @@ class Outcome:
 class Target(Protocol):
     """A verifier under test."""
 
-    name: str
-    packed: bool
-    """True when it needs the vendor's container (zip, gzip) rather than loose files."""
+    @property
+    def name(self) -> str:
+        """The verifier's name."""
+        ...
 
-    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Outcome:
-        """Verify one case; never raises (failures become CRASH/HANG/ERROR outcomes)."""
+    @property
+    def packed(self) -> bool:
+        """True when it needs the vendor's container (zip, gzip) rather than loose files."""
+        ...
+
+    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile, *,
+               case_id: str) -> TargetAnswer:
+        """Verify case ``case_id`` (``<format>::fuzz::<name>``); never raises (failures become CRASH/HANG/ERROR)."""
         ...
 
     def close(self) -> None:
@@ -88,20 +100,20 @@ def time_bound(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def verdict_outcome(run: Callable[[], Verdict], timeout: float) -> Outcome:
+def verdict_answer(run: Callable[[], Verdict], timeout: float) -> TargetAnswer:
     """Run an in-process verifier call: a Verdict becomes ACCEPT/REJECT, any exception CRASH."""
     try:
         with time_bound(timeout):
             verdict = run()
     except _Hang:
-        return Outcome("HANG", None, f"no verdict within {timeout} s")
+        return TargetAnswer("HANG", None, f"no verdict within {timeout} s")
     except MemoryError:
-        return Outcome("MEMORY", None, "memory bound exceeded")
+        return TargetAnswer("MEMORY", None, "memory bound exceeded")
     except Exception as exc:  # noqa: BLE001 - an exception out of verify() is exactly what we look for
-        return Outcome("CRASH", None, f"{type(exc).__name__}: {exc}"[:300])
+        return TargetAnswer("CRASH", None, f"{type(exc).__name__}: {exc}"[:300])
     if not isinstance(verdict, Verdict):
-        return Outcome("ERROR", None, f"verifier returned {type(verdict).__name__}, not a Verdict")
-    return Outcome("ACCEPT" if verdict.accepted else "REJECT", verdict.reason.value, verdict.detail[:300])
+        return TargetAnswer("ERROR", None, f"verifier returned {type(verdict).__name__}, not a Verdict")
+    return TargetAnswer("ACCEPT" if verdict.accepted else "REJECT", verdict.reason.value, verdict.detail[:300])
 
 
 @dataclass
@@ -113,10 +125,11 @@ class ReferenceTarget:
     name: str = "reference"
     packed: bool = False
 
-    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Outcome:
-        """The reference verdict, with exceptions and hangs turned into outcomes."""
+    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile, *,
+               case_id: str) -> TargetAnswer:
+        """The reference verdict, with exceptions and hangs turned into answers."""
         fmt = get_format(self.format)
-        return verdict_outcome(lambda: fmt.verify(evidence, trust, at=at, profile=profile), self.timeout)
+        return verdict_answer(lambda: fmt.verify(evidence, trust, at=at, profile=profile), self.timeout)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -218,8 +231,8 @@ class Finding:
     kind: str
     key: str
     built: BuiltCase
-    target: Outcome
-    reference: Outcome
+    target: TargetAnswer
+    reference: TargetAnswer
 
     @property
     def slug(self) -> str:
@@ -227,7 +240,7 @@ class Finding:
         return f"{self.kind}-{hashlib.sha256(self.key.encode()).hexdigest()[:12]}"
 
 
-def classify(built: BuiltCase, target: Outcome, reference: Outcome, *, self_test: bool) -> str | None:
+def classify(built: BuiltCase, target: TargetAnswer, reference: TargetAnswer, *, self_test: bool) -> str | None:
     """The oracle that fires for this case, or None."""
     if target.verdict in ("CRASH", "HANG", "MEMORY", "ERROR"):
         return "robustness"
@@ -238,14 +251,14 @@ def classify(built: BuiltCase, target: Outcome, reference: Outcome, *, self_test
     return None
 
 
-def symptom(kind: str, target: Outcome, reference: Outcome) -> str:
+def symptom(kind: str, target: TargetAnswer, reference: TargetAnswer) -> str:
     """(oracle, verdict pair, reason): what a finding shows, whatever operators produced it."""
     reason = target.reason if kind == "robustness" else reference.reason
     detail = target.detail.split(":")[0] if kind == "robustness" else ""
     return f"{kind}|{target.verdict}/{reference.verdict}|{reason}|{detail}"
 
 
-def dedup_key(kind: str, built: BuiltCase, target: Outcome, reference: Outcome) -> str:
+def dedup_key(kind: str, built: BuiltCase, target: TargetAnswer, reference: TargetAnswer) -> str:
     """(oracle, operators, verdict pair, reason): the identity of a finding."""
     operators = "+".join(sorted({name for name, _ in built.applied}))
     return f"{operators}|{symptom(kind, target, reference)}"
@@ -265,21 +278,23 @@ class CaseRunner:
         self.trust = TrustAnchors({"root": self.model.anchors})
         self.self_test = isinstance(self.target, ReferenceTarget)
 
-    def judge(self, case: FuzzCase) -> tuple[BuiltCase, Outcome, Outcome, str | None]:
+    def judge(self, case: FuzzCase) -> tuple[BuiltCase, TargetAnswer, TargetAnswer, str | None]:
         """Build the case, run target and reference, and apply the oracles."""
         built = build_case(self.model, case, packed=self.target.packed)
         at = self.model.validation_time
-        outcome = self.target.verify(built.evidence, self.trust, at, self.profile)
-        reference = outcome if self.self_test else self.reference.verify(built.evidence, self.trust, at, self.profile)
-        return built, outcome, reference, classify(built, outcome, reference, self_test=self.self_test)
+        case_id = f"{self.model.format}::fuzz::case-{case.index}"
+        answer = self.target.verify(built.evidence, self.trust, at, self.profile, case_id=case_id)
+        reference = answer if self.self_test else self.reference.verify(built.evidence, self.trust, at, self.profile,
+                                                                         case_id=case_id)
+        return built, answer, reference, classify(built, answer, reference, self_test=self.self_test)
 
-    def minimise(self, case: FuzzCase, kind: str, shown: str) -> tuple[BuiltCase, Outcome, Outcome]:
+    def minimise(self, case: FuzzCase, kind: str, shown: str) -> tuple[BuiltCase, TargetAnswer, TargetAnswer]:
         """The smallest case with the same symptom (``shown``): drop operators and the havoc, then
         shrink values by trying other sub-seeds for each operator and keeping the one whose evidence
         differs least from the golden's."""
         def keeps(candidate: FuzzCase) -> BuiltCase | None:
-            built, outcome, reference, found = self.judge(candidate)
-            return built if found == kind and symptom(kind, outcome, reference) == shown else None
+            built, answer, reference, found = self.judge(candidate)
+            return built if found == kind and symptom(kind, answer, reference) == shown else None
 
         best = case
         changed = True
@@ -301,8 +316,8 @@ class CaseRunner:
                 built = keeps(candidate)
                 if built is not None and (distance := _distance(golden.evidence, built.evidence)) < size:
                     best, size = candidate, distance
-        built, outcome, reference, _ = self.judge(best)
-        return built, outcome, reference
+        built, answer, reference, _ = self.judge(best)
+        return built, answer, reference
 
 
 _SHRINK_TRIES = 8

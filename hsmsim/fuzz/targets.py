@@ -7,16 +7,19 @@ worker process starts its own verifier (one persistent process per worker).
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.fuzz.engine import Outcome
+from hsmsim.fuzz.engine import TargetAnswer
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
+
+if TYPE_CHECKING:
+    from hsmsim.harness.adapters import Verifier
 
 CASE_TIMEOUT = 10.0
 
@@ -28,19 +31,19 @@ class AdapterTarget:
     adapter: Path
     format: str
     timeout: float = CASE_TIMEOUT
-    _verifier: object = field(default=None, init=False, repr=False)
+    _verifier: Verifier | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
         """The adapter's verifier name."""
-        return self._started().name  # type: ignore[attr-defined,no-any-return]
+        return self._started().name
 
     @property
     def packed(self) -> bool:
         """External verifiers get the vendor's native container."""
         return True
 
-    def _started(self) -> object:
+    def _started(self) -> Verifier:
         if self._verifier is None:
             from hsmsim.harness.adapters import open_verifier
             from hsmsim.harness.config import load_adapter
@@ -50,25 +53,20 @@ class AdapterTarget:
             self._verifier = verifier
         return self._verifier
 
-    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Outcome:
+    def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile, *,
+               case_id: str) -> TargetAnswer:
         """Run the adapter on the case's native files; the harness maps failures to CRASH/HANG/ERROR."""
-        from hsmsim.harness.vectors import Vector
+        from hsmsim.harness.vectors import Submission
 
-        vector = Vector(
-            id=f"{self.format}::fuzz::case", format=self.format, category="fuzz", comment="", flags=(),
-            severity="info", result="invalid", expected_reason="", profiles={}, features=(),
-            primary=evidence.primary,
-            files=tuple((rel, base64.b64encode(data).decode()) for rel, data in evidence.files.items()),
-            anchors=tuple(a.public_bytes(Encoding.PEM).decode() for a in trust.all()),
-            validation_time=at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
-        answer = self._started().verify(vector, timeout=self.timeout)  # type: ignore[attr-defined]
-        return Outcome(str(answer.verdict.value), answer.reason, answer.detail)
+        submission = Submission(id=case_id, format=self.format, evidence=evidence,
+                                anchors_pem=tuple(a.public_bytes(Encoding.PEM).decode() for a in trust.all()), at=at)
+        answer = self._started().verify(submission, timeout=self.timeout)
+        return TargetAnswer(answer.verdict.value, answer.reason, answer.detail)
 
     def close(self) -> None:
         """Stop the verifier process, if any."""
         if self._verifier is not None:
-            self._verifier.close()  # type: ignore[attr-defined]
+            self._verifier.close()
             self._verifier = None
 
 

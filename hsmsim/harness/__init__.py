@@ -22,7 +22,7 @@ _EXPORTS = {
     "Verifier": "adapters", "VerifyRequest": "adapters", "VerifierStartError": "adapters", "open_verifier": "adapters",
     "Actual": "model", "Answer": "model", "CaseResult": "model", "Expected": "model", "Outcome": "model",
     "VerifierInfo": "model",
-    "Corpus": "vectors", "Vector": "vectors", "load_corpus": "vectors",
+    "Corpus": "vectors", "Submission": "vectors", "Vector": "vectors", "load_corpus": "vectors",
     "ConformanceRun": "runner", "RunOptions": "runner", "Session": "runner", "VerifierRun": "runner",
     "run_conformance": "runner",
     "Waiver": "waivers",

@@ -36,10 +36,14 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
+from cryptography import x509
+
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import AdapterConfig, AdapterConfigError
 from hsmsim.harness.model import Actual, Answer, VerifierInfo
-from hsmsim.harness.vectors import Inputs, Vector, materialise
+from hsmsim.harness.vectors import Inputs, Subject, materialise
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.verdict import Verdict
 
 MAX_LINE_BYTES = 1 << 20
 """Longest JSON line a persistent verifier may send."""
@@ -60,10 +64,10 @@ class VerifyRequest:
     id: str
     format: str
     profile: str
-    evidence: object
-    """A :class:`hsmsim.formats.base.Evidence` (native files in memory)."""
-    trust: object
-    """A :class:`hsmsim.formats.base.TrustAnchors` holding the anchors under role ``root``."""
+    evidence: Evidence
+    """The native files, in memory."""
+    trust: TrustAnchors
+    """The anchors, under role ``root``."""
     at: datetime
     anchors_pem: tuple[str, ...]
     features: tuple[str, ...] = ()
@@ -171,8 +175,8 @@ class Verifier(ABC):
         """Start the verifier (import, spawn, hello) and return its identity and claims."""
 
     @abstractmethod
-    def verify(self, vector: Vector, *, timeout: float | None = None) -> Answer:
-        """Run the verifier on one vector under its profile; never raises on verifier misbehaviour."""
+    def verify(self, subject: Subject, *, timeout: float | None = None) -> Answer:
+        """Run the verifier on one vector (or submission) under its profile; never raises on verifier misbehaviour."""
 
     def close(self) -> None:
         """Stop the verifier and remove its scratch directory."""
@@ -245,8 +249,6 @@ def answer_from(value: object) -> Answer:
     response (``{"verdict": ..., "reason": ..., "detail": ...}``) or a string ``ACCEPT`` /
     ``REJECT [REASON]``.
     """
-    from hsmsim.verdict import Verdict
-
     if isinstance(value, Answer):
         return value
     if isinstance(value, Verdict):
@@ -275,17 +277,13 @@ def response_answer(data: Mapping[str, object]) -> Answer:
                   "" if detail is None else _clip(str(detail)))
 
 
-def build_request(vector: Vector, profile: str) -> VerifyRequest:
+def build_request(subject: Subject, profile: str) -> VerifyRequest:
     """The in-memory request for a Python verifier."""
-    from cryptography import x509
-
-    from hsmsim.model.evidence import Evidence, TrustAnchors
-
-    anchors = tuple(x509.load_pem_x509_certificate(pem.encode()) for pem in vector.anchors)
+    anchors = tuple(x509.load_pem_x509_certificate(pem.encode()) for pem in subject.anchors_pem)
     return VerifyRequest(
-        id=vector.id, format=vector.format, profile=profile,
-        evidence=Evidence(vector.format, vector.file_bytes(), vector.primary),
-        trust=TrustAnchors({"root": anchors}), at=vector.at(), anchors_pem=vector.anchors, features=vector.features,
+        id=subject.id, format=subject.format, profile=profile, evidence=subject.evidence,
+        trust=TrustAnchors({"root": anchors}), at=subject.at, anchors_pem=subject.anchors_pem,
+        features=subject.features,
     )
 
 
@@ -313,12 +311,12 @@ class PythonVerifier(Verifier):
         self.info = self._resolve_info(hello)
         return self.info
 
-    def verify(self, vector: Vector, *, timeout: float | None = None) -> Answer:
-        """Call the function on the vector; HANG after the deadline, CRASH on an exception."""
+    def verify(self, subject: Subject, *, timeout: float | None = None) -> Answer:
+        """Call the function on the subject; HANG after the deadline, CRASH on an exception."""
         if self._function is None or self.info is None:
             raise RuntimeError("start() the verifier first")
         deadline = timeout or self.config.timeout_s
-        request = build_request(vector, self.info.profile)
+        request = build_request(subject, self.info.profile)
         box: dict[str, object] = {}
         function = self._function
 
@@ -329,7 +327,7 @@ class PythonVerifier(Verifier):
                 box["error"] = exc
 
         start = time.perf_counter()
-        worker = threading.Thread(target=call, name=f"hsmsim-verify {vector.id}", daemon=True)
+        worker = threading.Thread(target=call, name=f"hsmsim-verify {subject.id}", daemon=True)
         worker.start()
         worker.join(deadline)
         elapsed = (time.perf_counter() - start) * 1000
@@ -414,12 +412,12 @@ class OneshotVerifier(Verifier):
         self.info = self._resolve_info({})
         return self.info
 
-    def verify(self, vector: Vector, *, timeout: float | None = None) -> Answer:
-        """Run the command on the vector's files; read the verdict from the exit status."""
+    def verify(self, subject: Subject, *, timeout: float | None = None) -> Answer:
+        """Run the command on the subject's files; read the verdict from the exit status."""
         if self.info is None:
             raise RuntimeError("start() the verifier first")
         deadline = timeout or self.config.timeout_s
-        with materialise(vector, self.info.profile, self._workdir()) as inputs:
+        with materialise(subject, self.info.profile, self._workdir()) as inputs:
             argv = expand(self.config.command, inputs, self._extra())
             out_path, err_path = inputs.dir.parent / "stdout", inputs.dir.parent / "stderr"
             start = time.perf_counter()
@@ -583,7 +581,7 @@ class PersistentVerifier(Verifier):
         self.info = self._resolve_info(hello)
         return self.info
 
-    def verify(self, vector: Vector, *, timeout: float | None = None) -> Answer:
+    def verify(self, subject: Subject, *, timeout: float | None = None) -> Answer:
         """Send one ``verify`` request; restart the process first if the last one died or hung."""
         if self.info is None:
             raise RuntimeError("start() the verifier first")
@@ -597,9 +595,9 @@ class PersistentVerifier(Verifier):
             except VerifierStartError as exc:
                 self._stop()
                 return Answer(Actual.ERROR, None, _clip(f"restart failed: {exc}"))
-        with materialise(vector, self.info.profile, self._workdir()) as inputs:
-            request = {"op": "verify", "id": vector.id, "format": vector.format, "profile": self.info.profile,
-                       "features": list(vector.features), "inputs": inputs.to_json()}
+        with materialise(subject, self.info.profile, self._workdir()) as inputs:
+            request = {"op": "verify", "id": subject.id, "format": subject.format, "profile": self.info.profile,
+                       "features": list(subject.features), "inputs": inputs.to_json()}
             start = time.perf_counter()
             try:
                 reply = self._exchange(request, deadline)
@@ -615,9 +613,9 @@ class PersistentVerifier(Verifier):
                 return Answer(Actual.ERROR, None, _clip(f"{exc} (process restarted)"),
                               (time.perf_counter() - start) * 1000)
             elapsed = (time.perf_counter() - start) * 1000
-        if reply.get("id") != vector.id:
+        if reply.get("id") != subject.id:
             self._stop()
-            return Answer(Actual.ERROR, None, f"answered id {reply.get('id')!r} to a request for {vector.id!r}",
+            return Answer(Actual.ERROR, None, f"answered id {reply.get('id')!r} to a request for {subject.id!r}",
                           elapsed)
         answer = response_answer(reply)
         return Answer(answer.verdict, answer.reason, answer.detail, elapsed)

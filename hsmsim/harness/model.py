@@ -1,8 +1,9 @@
-"""The harness vocabulary: what a vector expects, what a verifier answered, and how the two compare.
+"""The harness vocabulary: what a verifier answered, and how that compares with what the vector expects.
 
-``Expected`` (from the vector) and ``Actual`` (from the verifier) are separate enums, as in
-x509-limbo: a vector is *valid*, *invalid* or *acceptable*; a verifier *accepts*, *rejects*,
-skips, errs, hangs or crashes. :class:`Outcome` is the harness's judgement of one case.
+:class:`hsmsim.model.vectors.Expected` (from the vector) and :class:`Actual` (from the verifier) are
+separate enums, as in x509-limbo: a vector is *valid*, *invalid* or *acceptable*; a verifier
+*accepts*, *rejects*, skips, errs, hangs or crashes. :class:`Outcome` is the harness's judgement of
+one case.
 """
 
 from __future__ import annotations
@@ -10,23 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, field
 
+from hsmsim.model.vectors import Expected
 from hsmsim.verdict import Reason
-
-
-class Expected(enum.StrEnum):
-    """What a vector's profile asks of a verifier (Wycheproof's three results)."""
-
-    VALID = "valid"
-    """The verifier must accept."""
-    INVALID = "invalid"
-    """The verifier must reject (ideally with ``expected_reason``)."""
-    ACCEPTABLE = "acceptable"
-    """Either verdict is right."""
-
-    @property
-    def verdict(self) -> str:
-        """``ACCEPT``, ``REJECT`` or ``ACCEPT|REJECT``: the verdict wording of the expectation."""
-        return {"valid": "ACCEPT", "invalid": "REJECT"}.get(self.value, "ACCEPT|REJECT")
 
 
 class Actual(enum.StrEnum):
@@ -172,6 +158,8 @@ class CaseResult:
     @classmethod
     def from_json(cls, verifier: str, data: dict[str, object]) -> CaseResult:
         """The inverse of :meth:`to_json`."""
+        duration = data.get("duration_ms", 0.0)
+        flags = data.get("flags") or ()
         return cls(
             verifier=verifier, id=str(data["id"]), format=str(data.get("format", "")),
             category=str(data.get("category", "")), severity=str(data.get("severity", "info")),
@@ -179,7 +167,7 @@ class CaseResult:
             verdict=Actual(str(data["verdict"])),
             reason=None if data.get("reason") is None else str(data["reason"]),
             detail=str(data.get("detail", "")), outcome=Outcome(str(data["outcome"])),
-            duration_ms=float(data.get("duration_ms", 0.0)),  # type: ignore[arg-type]
+            duration_ms=float(duration) if isinstance(duration, int | float) else 0.0,
             waiver=None if data.get("waiver") is None else str(data["waiver"]),
-            flags=tuple(str(f) for f in data.get("flags", ()) or ()),  # type: ignore[union-attr]
+            flags=tuple(str(f) for f in flags) if isinstance(flags, list | tuple) else (),
         )

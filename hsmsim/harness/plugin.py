@@ -165,7 +165,7 @@ class ConformancePlugin:
         if report.when != "call":
             return
         for key, value in report.user_properties:
-            if key == RESULT_PROPERTY:
+            if key == RESULT_PROPERTY and isinstance(value, str):
                 data = json.loads(value)
                 entry = self._collected.setdefault(data["info"]["name"], {"info": data["info"], "results": {},
                                                                           "sanity": {}})

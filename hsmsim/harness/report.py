@@ -24,9 +24,10 @@ from pathlib import Path
 
 from hsmsim import __version__
 from hsmsim.errors import HsmsimError
-from hsmsim.harness.model import Actual, CaseResult, Expected, Outcome, severity_rank
+from hsmsim.harness.model import Actual, CaseResult, Outcome, severity_rank
 from hsmsim.harness.runner import ConformanceRun, VerifierRun
 from hsmsim.harness.vectors import Vector
+from hsmsim.model.vectors import Expected
 
 RESULTS_VERSION = 1
 _OK = (Outcome.PASS, Outcome.WAIVED, Outcome.SKIPPED)

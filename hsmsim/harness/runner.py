@@ -20,9 +20,10 @@ from pathlib import Path
 
 from hsmsim.harness.adapters import Verifier, open_verifier
 from hsmsim.harness.config import AdapterConfig
-from hsmsim.harness.model import FAILING, Actual, Answer, CaseResult, Expected, Outcome, VerifierInfo, reason_code
+from hsmsim.harness.model import FAILING, Actual, Answer, CaseResult, Outcome, VerifierInfo, reason_code
 from hsmsim.harness.vectors import Corpus, Vector, load_corpus
 from hsmsim.harness.waivers import Waiver, apply_waiver
+from hsmsim.model.vectors import Expected
 
 ProgressFn = Callable[[CaseResult], None]
 
@@ -60,7 +61,7 @@ def judge(vector: Vector, info: VerifierInfo, answer: Answer, waivers: Mapping[s
     outcome, note = apply_waiver(outcome, waivers.get(vector.id), expected, expected_reason, answer.verdict,
                                  answer.reason)
     return CaseResult(verifier=info.name, id=vector.id, format=vector.format, category=vector.category,
-                      severity=vector.severity, expected=expected, expected_reason=expected_reason,
+                      severity=vector.severity.value, expected=expected, expected_reason=expected_reason,
                       verdict=answer.verdict, reason=answer.reason, detail=answer.detail, outcome=outcome,
                       duration_ms=answer.duration_ms, waiver=note, flags=vector.flags)
 
@@ -155,7 +156,7 @@ class Session:
         info = self.info(name)
         expected, expected_reason = vector.expectation(info.profile)
         return CaseResult(verifier=name, id=vector.id, format=vector.format, category=vector.category,
-                          severity=vector.severity, expected=expected, expected_reason=expected_reason,
+                          severity=vector.severity.value, expected=expected, expected_reason=expected_reason,
                           verdict=Actual.SKIPPED, reason=None, detail=why, outcome=Outcome.SKIPPED,
                           duration_ms=0.0, flags=vector.flags)
 

@@ -11,30 +11,31 @@ crash cannot take the harness down. It is also a reference implementation of the
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 from hsmsim.harness.adapters import answer_from, build_request, import_entry
 from hsmsim.harness.model import Actual
-from hsmsim.harness.vectors import Vector
+from hsmsim.harness.vectors import Submission
+from hsmsim.model.evidence import Evidence
 
 
-def _vector(request: Mapping[str, object]) -> Vector:
-    """Rebuild a Vector from a ``verify`` request's files (the shim reads what the harness wrote)."""
+def _submission(request: Mapping[str, object]) -> Submission:
+    """What a ``verify`` request puts to the verifier, read back from the files the harness wrote."""
     inputs = request["inputs"]
     assert isinstance(inputs, dict)
-    files = tuple((rel, base64.b64encode(Path(path).read_bytes()).decode()) for rel, path in inputs["files"].items())
-    anchors_dir = Path(inputs["anchors_dir"])
-    anchors = tuple(p.read_text() for p in sorted(anchors_dir.glob("anchor-*.pem"),
-                                                  key=lambda p: int(p.stem.split("-")[1])))
+    files = {rel: Path(path).read_bytes() for rel, path in inputs["files"].items()}
+    anchors = sorted(Path(inputs["anchors_dir"]).glob("anchor-*.pem"), key=lambda p: int(p.stem.split("-")[1]))
+    format_name = str(request["format"])
     primary = Path(inputs["primary"]).relative_to(inputs["dir"]).as_posix()
-    return Vector(id=str(request["id"]), format=str(request["format"]), category="", comment="", flags=(),
-                  severity="info", result="valid", expected_reason="OK", profiles={}, features=tuple(
-                      request.get("features", ())), primary=primary, files=files, anchors=anchors,  # type: ignore[arg-type]
-                  validation_time=str(inputs["time"]))
+    features = request.get("features") or ()
+    assert isinstance(features, list | tuple)
+    return Submission(id=str(request["id"]), format=format_name, evidence=Evidence(format_name, files, primary),
+                      anchors_pem=tuple(p.read_text() for p in anchors),
+                      at=datetime.fromisoformat(str(inputs["time"])), features=tuple(str(f) for f in features))
 
 
 def serve(entry: str, pythonpath: tuple[str, ...] = (), hello: str | None = None) -> int:
@@ -52,8 +53,8 @@ def serve(entry: str, pythonpath: tuple[str, ...] = (), hello: str | None = None
         if request.get("op") == "hello":
             out.write(json.dumps({"op": "hello", **hello_data}) + "\n")
         elif request.get("op") == "verify":
-            vector = _vector(request)
-            answer = answer_from(function(build_request(vector, str(request.get("profile", "structural")))))
+            submission = _submission(request)
+            answer = answer_from(function(build_request(submission, str(request.get("profile", "structural")))))
             reply = {"id": request["id"], "verdict": answer.verdict.value, "reason": answer.reason,
                      "detail": answer.detail}
             if answer.verdict is Actual.ERROR:

@@ -1,14 +1,13 @@
 """The corpus as the harness sees it: every ``<format>_verify.json`` under a vectors root.
 
-The harness reads only the JSON (the contract), never a format module: a new format's
-vector file is picked up by the glob. Native files are materialised from the base64 in the
-JSON into a fresh directory per case, so a verifier that writes next to its inputs cannot
-disturb the committed corpus or another case.
+The harness reads only the JSON (the contract, :class:`hsmsim.model.corpus_schema.VectorFile`), never
+a format module: a new format's vector file is picked up by the glob. Native files are materialised
+from the base64 in the JSON into a fresh directory per case, so a verifier that writes next to its
+inputs cannot disturb the committed corpus or another case.
 """
 
 from __future__ import annotations
 
-import base64
 import fnmatch
 import json
 import os
@@ -20,8 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from pydantic import Field
+
 from hsmsim.errors import HsmsimError
-from hsmsim.harness.model import Expected
+from hsmsim.model.corpus_schema import NoteRecord, VectorFile, VectorRecord
+from hsmsim.model.evidence import Evidence
+from hsmsim.model.vectors import Expected
+from hsmsim.verdict import Profile
 
 VECTOR_GLOB = "*_verify.json"
 
@@ -30,30 +34,24 @@ class CorpusLoadError(HsmsimError):
     """The vectors root is missing, or a vector file does not have the expected shape."""
 
 
-@dataclass(frozen=True)
-class Vector:
-    """One vector: its identity, expectations per profile, native files and trust."""
+class Vector(VectorRecord):
+    """One corpus vector as the harness runs it: the vector's record, and the file that holds it."""
 
-    id: str
-    format: str
-    category: str
-    comment: str
-    flags: tuple[str, ...]
-    severity: str
-    result: str
-    expected_reason: str
-    profiles: dict[str, tuple[Expected, str]]
-    """profile name -> (expected result, expected reason)."""
-    features: tuple[str, ...]
-    primary: str
-    files: tuple[tuple[str, str], ...]
-    """(relative path, base64) pairs, in file order."""
-    anchors: tuple[str, ...]
-    """TEST-ONLY trust anchors, PEM."""
-    validation_time: str
-    provenance: dict[str, object] = field(default_factory=dict)
-    source: str = ""
+    format: str = Field(exclude=True)
+    """The format of the vector file."""
+    source: str = Field(exclude=True)
     """The vector file's name (e.g. ``primus_verify.json``)."""
+
+    @classmethod
+    def of(cls, record: VectorRecord, format_name: str, source: str) -> Vector:
+        """``record``, read from ``source``, a vector file of ``format_name`` (the record is validated already)."""
+        return cls.model_construct(**dict(record), format=format_name, source=source)
+
+    @property
+    def category(self) -> str:
+        """The id's middle part (``attr`` in ``primus::attr::extractable-true``), empty for a two-part id."""
+        parts = self.id.split("::")
+        return parts[1] if len(parts) > 2 else ""
 
     @property
     def golden(self) -> bool:
@@ -61,19 +59,43 @@ class Vector:
         return "Golden" in self.flags
 
     def expectation(self, profile: str) -> tuple[Expected, str]:
-        """(expected result, expected reason) under ``profile``; falls back to the file-level result."""
-        if profile in self.profiles:
-            return self.profiles[profile]
-        return Expected(self.result), self.expected_reason
+        """(expected result, expected reason) under ``profile``; the vector's overall ones for an unknown profile."""
+        try:
+            record = self.profiles[Profile(profile)]
+        except ValueError:
+            return self.result, self.expected_reason.value
+        return record.result, record.reason.value
 
+    @property
+    def evidence(self) -> Evidence:
+        """The native files, decoded."""
+        return self.inputs.evidence(self.format)
+
+    @property
+    def anchors_pem(self) -> tuple[str, ...]:
+        """The TEST-ONLY trust anchors, PEM."""
+        return self.trust.anchors
+
+    @property
     def at(self) -> datetime:
-        """The validation time as an aware datetime."""
-        moment = datetime.fromisoformat(self.validation_time.replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        """The validation time."""
+        return self.trust.validation_time
 
-    def file_bytes(self) -> dict[str, bytes]:
-        """The native files, decoded, keyed by relative path."""
-        return {path: base64.b64decode(data) for path, data in self.files}
+
+@dataclass(frozen=True)
+class Submission:
+    """Evidence put to a verifier with no corpus vector behind it: a fuzz case, or a request the shim received."""
+
+    id: str
+    format: str
+    evidence: Evidence
+    anchors_pem: tuple[str, ...]
+    at: datetime
+    features: tuple[str, ...] = ()
+
+
+Subject = Vector | Submission
+"""What a verifier is run on: a corpus vector, or a :class:`Submission` where there is none."""
 
 
 @dataclass(frozen=True)
@@ -83,18 +105,19 @@ class Corpus:
     root: Path
     suite_version: str
     vectors: tuple[Vector, ...]
-    notes: dict[str, dict[str, object]]
-    """Flag name -> note (bugType, severity, description, ...), merged over every file."""
+    notes: dict[str, NoteRecord]
+    """Flag name -> its definition, merged over every file."""
+    _by_id: dict[str, Vector] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {v.id: v for v in self.vectors})
 
     def get(self, vector_id: str) -> Vector:
         """The vector with ``vector_id``; raises KeyError."""
-        return self._by_id[vector_id]  # type: ignore[attr-defined,no-any-return]
+        return self._by_id[vector_id]
 
     def __contains__(self, vector_id: object) -> bool:
-        return vector_id in self._by_id  # type: ignore[attr-defined]
+        return vector_id in self._by_id
 
     def formats(self) -> list[str]:
         """Formats present in the corpus, in first-seen order."""
@@ -116,25 +139,7 @@ class Corpus:
         candidates = [v for v in self.vectors if v.format == format_name
                       and v.expectation(profile)[0] is Expected.VALID]
         goldens = [v for v in candidates if v.golden]
-        return (goldens or candidates or [None])[0]
-
-
-def _vector(test: dict, format_name: str, source: str) -> Vector:
-    parts = str(test["id"]).split("::")
-    profiles = {name: (Expected(spec["result"]), str(spec.get("reason", "OK")))
-                for name, spec in (test.get("profiles") or {}).items()}
-    inputs = test["inputs"]
-    trust = test.get("trust") or {}
-    return Vector(
-        id=str(test["id"]), format=format_name, category=parts[1] if len(parts) > 2 else "",
-        comment=str(test.get("comment", "")), flags=tuple(test.get("flags", ())),
-        severity=str(test.get("severity", "info")), result=str(test["result"]),
-        expected_reason=str(test.get("expectedReason", "OK")), profiles=profiles,
-        features=tuple(test.get("features", ())), primary=str(inputs["primary"]),
-        files=tuple((str(f["path"]), str(f["base64"])) for f in inputs["files"]),
-        anchors=tuple(trust.get("anchors", ())), validation_time=str(trust.get("validationTime", "")),
-        provenance=dict(test.get("provenance") or {}), source=source,
-    )
+        return next(iter(goldens or candidates), None)
 
 
 def default_vectors_root() -> Path:
@@ -143,30 +148,28 @@ def default_vectors_root() -> Path:
 
 
 def load_corpus(root: Path) -> Corpus:
-    """Read every ``*_verify.json`` under ``root``; raises :class:`CorpusLoadError`."""
+    """Read and validate every ``*_verify.json`` under ``root``; raises :class:`CorpusLoadError`."""
     paths = sorted(root.glob(VECTOR_GLOB))
     if not paths:
         raise CorpusLoadError(f"no {VECTOR_GLOB} files in {root} (pass the corpus with --vectors / --vectors-root)")
     vectors: list[Vector] = []
-    notes: dict[str, dict[str, object]] = {}
+    notes: dict[str, NoteRecord] = {}
     versions: set[str] = set()
     seen: dict[str, str] = {}
     for path in paths:
         try:
-            document = json.loads(path.read_text())
-            format_name = str(document["format"])
-            versions.add(str(document.get("suiteVersion", "0.0.0")))
-            notes.update(document.get("notes") or {})
-            for test in document["tests"]:
-                vector = _vector(test, format_name, path.name)
-                if vector.id in seen:
-                    raise CorpusLoadError(f"vector id {vector.id!r} appears in {seen[vector.id]} and {path.name}")
-                seen[vector.id] = path.name
-                vectors.append(vector)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            document = VectorFile.model_validate_json(path.read_bytes())
+        except (OSError, ValueError) as exc:
             raise CorpusLoadError(f"{path} is not a readable vector file: {exc}") from exc
+        versions.add(document.suite_version)
+        notes.update(document.notes)
+        for record in document.tests:
+            if record.id in seen:
+                raise CorpusLoadError(f"vector id {record.id!r} appears in {seen[record.id]} and {path.name}")
+            seen[record.id] = path.name
+            vectors.append(Vector.of(record, document.format, path.name))
     manifest = root / "manifest.json"
-    suite_version = max(versions, key=lambda v: tuple(int(p) for p in v.split(".") if p.isdigit()))
+    suite_version = max(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
     if manifest.exists():
         with suppress(OSError, ValueError):
             suite_version = str(json.loads(manifest.read_text()).get("suiteVersion", suite_version))
@@ -223,27 +226,29 @@ def _safe_relative(rel: str) -> PurePosixPath:
 
 
 @contextmanager
-def materialise(vector: Vector, profile: str, base: Path | None = None) -> Iterator[Inputs]:
-    """Write the vector's native files and anchors into a fresh directory; removed on exit."""
+def materialise(subject: Subject, profile: str, base: Path | None = None) -> Iterator[Inputs]:
+    """Write the subject's native files and anchors into a fresh directory; removed on exit."""
     case_dir = Path(tempfile.mkdtemp(prefix="case-", dir=base))
     try:
-        evidence = case_dir / "evidence"
+        evidence_dir = case_dir / "evidence"
         anchors_dir = case_dir / "anchors"
-        evidence.mkdir()
+        evidence_dir.mkdir()
         anchors_dir.mkdir()
+        evidence = subject.evidence
         files: dict[str, Path] = {}
-        for rel, data in vector.files:
-            target = evidence / _safe_relative(rel)
+        for rel, data in evidence.files.items():
+            target = evidence_dir / _safe_relative(rel)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(base64.b64decode(data))
+            target.write_bytes(data)
             files[rel] = target
-        for index, pem in enumerate(vector.anchors, start=1):
-            (anchors_dir / f"anchor-{index}.pem").write_text(pem if pem.endswith("\n") else pem + "\n")
+        pems = [pem if pem.endswith("\n") else pem + "\n" for pem in subject.anchors_pem]
+        for index, pem in enumerate(pems, start=1):
+            (anchors_dir / f"anchor-{index}.pem").write_text(pem)
         anchor = case_dir / "anchors.pem"
-        anchor.write_text("".join(p if p.endswith("\n") else p + "\n" for p in vector.anchors))
-        at = vector.at()
-        primary = files.get(vector.primary, evidence / _safe_relative(vector.primary))
-        yield Inputs(id=vector.id, format=vector.format, profile=profile, primary=primary, dir=evidence,
+        anchor.write_text("".join(pems))
+        at = subject.at
+        primary = files.get(evidence.primary, evidence_dir / _safe_relative(evidence.primary))
+        yield Inputs(id=subject.id, format=subject.format, profile=profile, primary=primary, dir=evidence_dir,
                      files=files, anchor=anchor, anchors_dir=anchors_dir,
                      time=at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), unix_time=int(at.timestamp()))
     finally:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hsmsim.errors import HsmsimError
-from hsmsim.harness.model import Actual, Expected, Outcome
+from hsmsim.harness.model import Actual, Outcome
+from hsmsim.model.vectors import Expected
 
 
 class WaiverError(HsmsimError):

@@ -2,7 +2,7 @@
 
 A format yields :class:`VectorCase` objects (inputs, trust, the verdict expected per
 profile, flags, provenance); :mod:`hsmsim.corpus.build` turns them into the
-Wycheproof-style JSON files and native files under ``vectors/``.
+Wycheproof-style JSON files (typed in :mod:`hsmsim.model.corpus_schema`) and native files under ``vectors/``.
 """
 
 from __future__ import annotations
@@ -18,15 +18,20 @@ from hsmsim.model.evidence import Evidence
 from hsmsim.verdict import Profile, Reason
 
 
-class Result(enum.StrEnum):
-    """Wycheproof's three results."""
+class Expected(enum.StrEnum):
+    """What a vector expects of a verifier: Wycheproof's three results (a verifier's answer is another enum)."""
 
     VALID = "valid"
-    """Every profile accepts."""
+    """Must be accepted (by every profile, for a vector as a whole)."""
     INVALID = "invalid"
-    """Every profile rejects, for the same reason."""
+    """Must be rejected (by every profile, for the same reason, for a vector as a whole)."""
     ACCEPTABLE = "acceptable"
-    """The verdict depends on the profile; a flag says why."""
+    """Either verdict is right: for a vector as a whole, the verdict depends on the profile and a flag says why."""
+
+    @property
+    def verdict(self) -> str:
+        """``ACCEPT``, ``REJECT`` or ``ACCEPT|REJECT``: the verdict wording of the expectation."""
+        return {"valid": "ACCEPT", "invalid": "REJECT"}.get(self.value, "ACCEPT|REJECT")
 
 
 class Severity(enum.StrEnum):
@@ -60,11 +65,6 @@ class FlagNote:
     effect: str
     refs: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, object]:
-        """The JSON object under ``notes.<Flag>``."""
-        return {"bugType": self.bug_type, "severity": self.severity.value,
-                "description": self.description, "effect": self.effect, "refs": list(self.refs)}
-
 
 @dataclass(frozen=True)
 class Provenance:
@@ -75,11 +75,6 @@ class Provenance:
     golden: str | None = None
     operator: str | None = None
     path: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        """The JSON object under ``provenance``."""
-        return {"golden": self.golden, "operator": self.operator, "path": self.path,
-                "seed": self.seed, "signing": self.signing.value}
 
 
 @dataclass(frozen=True)
@@ -100,14 +95,14 @@ class VectorCase:
     features: tuple[str, ...] = field(default_factory=tuple)
 
     @property
-    def result(self) -> Result:
+    def result(self) -> Expected:
         """valid / invalid / acceptable, from the per-profile expectations."""
         oks = [reason is Reason.OK for reason in self.expected.values()]
         if all(oks):
-            return Result.VALID
+            return Expected.VALID
         if not any(oks):
-            return Result.INVALID
-        return Result.ACCEPTABLE
+            return Expected.INVALID
+        return Expected.ACCEPTABLE
 
     @property
     def expected_reason(self) -> Reason:

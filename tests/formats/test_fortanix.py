@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.corpus.build import build_corpus
-from hsmsim.corpus.schema import VECTOR_SCHEMA
 from hsmsim.device import Device
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import detect, get_format
@@ -40,6 +39,7 @@ from hsmsim.formats.fortanix.statement import (
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
+from hsmsim.model.corpus_schema import vector_schema
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8
 from hsmsim.verdict import Profile, Reason, Rejected
@@ -361,7 +361,7 @@ def test_missing_response_and_ambiguous_csr(fortanix, bundles, trust):
 def test_catalogue_builds_and_every_vector_verifies_as_declared(tmp_path, fortanix):
     report = build_corpus(tmp_path / "v", seed=SEED, formats=["fortanix"])
     document = json.loads((tmp_path / "v" / "fortanix_verify.json").read_text())
-    jsonschema.Draft202012Validator(json.loads(json.dumps(VECTOR_SCHEMA))).validate(document)
+    jsonschema.Draft202012Validator(json.loads(json.dumps(vector_schema()))).validate(document)
     assert report.vectors == document["numberOfTests"] == len(document["tests"])
     for test in document["tests"]:
         files = {f["path"]: base64.b64decode(f["base64"]) for f in test["inputs"]["files"]}
