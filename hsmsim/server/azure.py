@@ -76,15 +76,15 @@ def _spec(body: dict[str, object]) -> KeySpec:
 def _jwk(kid: str, key: StoredKey) -> dict[str, object]:
     public = key.public_key
     if isinstance(public, rsa.RSAPublicKey):
-        numbers = public.public_numbers()
-        return {"kid": kid, "kty": "RSA-HSM", "key_ops": _KEY_OPS["RSA"], "n": b64url(_int_bytes(numbers.n)),
-                "e": b64url(_int_bytes(numbers.e))}
+        rsa_numbers = public.public_numbers()
+        return {"kid": kid, "kty": "RSA-HSM", "key_ops": _KEY_OPS["RSA"], "n": b64url(_int_bytes(rsa_numbers.n)),
+                "e": b64url(_int_bytes(rsa_numbers.e))}
     if isinstance(public, ec.EllipticCurvePublicKey):
-        numbers = public.public_numbers()
+        ec_numbers = public.public_numbers()
         size = (public.curve.key_size + 7) // 8
         crv = {"secp256r1": "P-256", "secp384r1": "P-384"}[public.curve.name]
         return {"kid": kid, "kty": "EC-HSM", "key_ops": _KEY_OPS["EC"], "crv": crv,
-                "x": b64url(_int_bytes(numbers.x, size)), "y": b64url(_int_bytes(numbers.y, size))}
+                "x": b64url(_int_bytes(ec_numbers.x, size)), "y": b64url(_int_bytes(ec_numbers.y, size))}
     return {"kid": kid, "kty": "oct-HSM", "key_ops": _KEY_OPS["oct"]}
 
 
