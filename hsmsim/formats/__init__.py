@@ -70,11 +70,15 @@ def _load_formats() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    for info in pkgutil.iter_modules(__path__):
-        if info.ispkg:
-            importlib.import_module(f"{__name__}.{info.name}")
-    _load_plugins()
+    _loaded = True  # before importing: a family that looks a format up while loading must not recurse
+    try:
+        for info in pkgutil.iter_modules(__path__):
+            if info.ispkg:
+                importlib.import_module(f"{__name__}.{info.name}")
+        _load_plugins()
+    except BaseException:
+        _loaded = False  # the next lookup reports the same failure instead of a registry missing formats
+        raise
 
 
 def get_format(name: str) -> Format:
