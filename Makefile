@@ -24,6 +24,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check hsmsim tests scripts
+	$(BIN)/mypy hsmsim
 
 bench: setup
 	$(BIN)/python scripts/bench.py

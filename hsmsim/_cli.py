@@ -117,17 +117,25 @@ def key() -> None:
 @click.option("--spec", "spec_text", default="rsa-3072", show_default=True,
               help="rsa-2048|rsa-3072|rsa-4096|ec-p256|ec-p384|ed25519|aes-128|aes-256")
 @click.option("--backend", type=click.Choice(["soft", "pkcs11"]), default="soft", show_default=True)
-@click.option("--vendor", default="primus", show_default=True, help="Device profile (format name).")
+@click.option("--format", "format_name", default=None,
+              help="Format the emulated device speaks, fixed when the state is created (default: the state's, "
+                   "else primus).")
+@click.option("--vendor", "deprecated_vendor", default=None, hidden=True, help="Deprecated alias of --format.")
 @click.option("--seed", default=None, help="Seed of the device PKI when the state is new.")
 @click.option("--extractable", is_flag=True, help="Create the key with CKA_EXTRACTABLE=true.")
 @click.option("--not-sensitive", is_flag=True, help="Create the key with CKA_SENSITIVE=false.")
 @click.option("--imported", is_flag=True, help="Make the material outside and import it (LOCAL=false).")
 @_state_option
-def key_create(label: str, spec_text: str, backend: str, vendor: str, seed: str | None,
-               extractable: bool, not_sensitive: bool, imported: bool, state_dir: Path) -> None:
+def key_create(label: str, spec_text: str, backend: str, format_name: str | None, deprecated_vendor: str | None,
+               seed: str | None, extractable: bool, not_sensitive: bool, imported: bool, state_dir: Path) -> None:
     """Generate (or import) a key and print its attributes."""
+    if deprecated_vendor is not None:
+        click.echo("hsmsim: warning: --vendor is deprecated; use --format", err=True)
+        if format_name not in (None, deprecated_vendor):
+            _fail(f"--vendor {deprecated_vendor} contradicts --format {format_name}")
+        format_name = deprecated_vendor
     spec = KeySpec.parse(spec_text)
-    state = HsmState.open(state_dir, format=vendor, seed=seed)
+    state = HsmState.open(state_dir, format=format_name, seed=seed)
     policy = KeyPolicy(sensitive=not not_sensitive, extractable=extractable)
     store = state.store(backend)
     if imported:
@@ -158,7 +166,8 @@ def key_list(state_dir: Path) -> None:
 # -- attest / verify ------------------------------------------------------------------------
 
 @cli.command()
-@click.option("--format", "format_name", default="primus", show_default=True)
+@click.option("--format", "format_name", default=None,
+              help="Evidence format to produce (default: the device's, which is primus for a new state).")
 @click.option("--key", "label", required=True, help="Label of the key to attest.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,
               help="Where the main file goes (e.g. bundle.zip); the other files are written beside it. "
@@ -168,9 +177,9 @@ def key_list(state_dir: Path) -> None:
 @click.option("--param", "raw_params", multiple=True, metavar="KEY=VALUE",
               help="A format parameter, e.g. pkc_type=1 for luna-pkc (integers are passed as numbers).")
 @_state_option
-def attest(format_name: str, label: str, out: Path, attesting_key: str | None,
+def attest(format_name: str | None, label: str, out: Path, attesting_key: str | None,
            at_text: str | None, raw_params: tuple[str, ...], state_dir: Path) -> None:
-    """Produce a vendor attestation bundle for a key (like Parsec's AttestKey)."""
+    """Write a key's attestation evidence in the device's format (like Parsec's AttestKey)."""
     state = HsmState.open(state_dir, format=format_name)
     params: dict[str, object] = {}
     for raw in raw_params:

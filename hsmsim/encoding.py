@@ -11,9 +11,8 @@ import base64
 
 from asn1crypto import core
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-from hsmsim.keystore.base import PublicKey
 
 MAX_LENGTH_OCTETS = 4
 """Longest length field the readers accept (4 GiB - 1 content octets; anything longer is hostile)."""
@@ -81,8 +80,8 @@ def der_children(content: bytes) -> list[bytes]:
     return out
 
 
-def spki_der(public_key: PublicKey) -> bytes:
-    """The DER SubjectPublicKeyInfo of a public key."""
+def spki_der(public_key: PublicKeyTypes) -> bytes:
+    """The DER SubjectPublicKeyInfo of any public key (e.g. a certificate's, whatever its algorithm)."""
     return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 

@@ -1,8 +1,9 @@
 """The HSM model: a device (its format, serial, firmware) with partitions holding keys.
 
 :meth:`Hsm.attest` is shaped like Parsec's AttestKey: the attested key, a mechanism
-(the registered format name) with its parameters, and an optional attesting key; with
-no attesting key the partition's provisioned attestation key signs.
+(Parsec's word; its value is a registered format name, see docs/architecture.md) with its
+parameters, and an optional attesting key; with no attesting key the partition's provisioned
+attestation key signs.
 """
 
 from __future__ import annotations

@@ -89,13 +89,18 @@ class XmlLimits:
     max_elements: int = 4096
 
 
-_PARSER_OPTIONS = {
-    "resolve_entities": False, "no_network": True, "load_dtd": False, "dtd_validation": False,
-    "huge_tree": False, "remove_comments": False, "remove_pis": False, "strip_cdata": False,
-}
+# lxml's element class has no public name; this alias is the one place hsmsim spells it.
+XmlElement = etree._Element
 
 
-def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> etree._Element:
+def _hardened_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
+        remove_comments=False, remove_pis=False, strip_cdata=False,
+    )
+
+
+def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> XmlElement:
     """Parse a standalone XML document that has no DTD, comments or processing instructions.
 
     Rejects (LIMIT_EXCEEDED) oversize, too deep or too many elements; rejects (MALFORMED)
@@ -106,10 +111,10 @@ def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> etree._Element:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise Rejected(Reason.MALFORMED, "XML has a DOCTYPE or entity declaration")
     try:
-        root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
+        root = etree.fromstring(data, _hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise Rejected(Reason.MALFORMED, f"XML does not parse: {exc.msg}") from None
-    if root.getroottree().docinfo.doctype:
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]  # lxml-stubs 0.5 omits DocInfo.doctype
         raise Rejected(Reason.MALFORMED, "XML has a DOCTYPE")
     if root.getprevious() is not None or root.getnext() is not None:
         raise Rejected(Reason.MALFORMED, "XML has content outside the root element")
@@ -117,7 +122,7 @@ def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> etree._Element:
         if count > limits.max_elements:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"XML has more than {limits.max_elements} nodes")
         if not isinstance(node.tag, str):
-            kind = "comment" if isinstance(node, etree._Comment) else "processing instruction or entity"
+            kind = "comment" if node.tag is etree.Comment else "processing instruction or entity"
             raise Rejected(Reason.MALFORMED, f"XML contains a {kind}")
         depth = sum(1 for _ in node.iterancestors())
         if depth >= limits.max_depth:

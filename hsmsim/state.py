@@ -45,7 +45,7 @@ class HsmState:
         if config_path.exists():
             try:
                 config = json.loads(config_path.read_text())
-                device = Device(
+                device = Device(  # states written before the rename call the format "profile"
                     format=config.get("format") or config["profile"], serial=config["serial"], seed=config["seed"],
                     initialised=datetime.fromisoformat(config["initialised"]),
                 )

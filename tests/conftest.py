@@ -1,7 +1,13 @@
-"""Shared fixtures: a seeded Primus device, a soft key store, generated bundles, ../shared paths."""
+"""Shared fixtures: a seeded Primus device, a soft key store, generated bundles, ../shared paths.
+
+Derived keys are cached in ``build/test-key-cache/`` of this checkout, never the user's cache: warm
+across runs, and cold for a fresh clone exactly as for CI. The variable is set here, before any test
+derives a key, so subprocesses started by the tests inherit it.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,11 +22,14 @@ from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 
+REPO = Path(__file__).resolve().parents[1]
+os.environ["HSMSIM_CACHE_DIR"] = str(REPO / "build" / "test-key-cache")
+
 SEED = "hsmsim-tests"
 KEY_CREATED = datetime(2025, 3, 3, 9, 0, 0, tzinfo=UTC)
 ATTEST_TIME = datetime(2025, 3, 4, 10, 30, 0, tzinfo=UTC)
 VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = REPO.parent / "shared"
 
 
 def make_hsm(seed: str = SEED) -> Hsm:

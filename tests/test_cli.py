@@ -115,3 +115,18 @@ def test_verify_json_and_pki_export(tmp_path):
     assert exported.returncode == 0
     assert (tmp_path / "pki" / "root.crt").read_bytes() == (out.parent / "hsm_rsa_root.crt").read_bytes()
     assert "<attest_time>2026-02-01T00:00:00Z</attest_time>" in zipfile.ZipFile(out).read("k.xml").decode()
+
+
+def test_key_create_takes_the_format_and_still_the_deprecated_vendor_alias(tmp_path):
+    created = hsmsim("key", "create", "--label", "a", "--spec", "ec-p256", "--format", "fortanix", state=tmp_path / "n")
+    assert created.returncode == 0 and "(device fortanix SN" in created.stdout and created.stderr == ""
+    again = hsmsim("key", "create", "--label", "b", "--spec", "ec-p256", state=tmp_path / "n")
+    assert again.returncode == 0 and "(device fortanix SN" in again.stdout, "the state keeps its format"
+    aliased = hsmsim("key", "create", "--label", "a", "--spec", "ec-p256", "--vendor", "fortanix", state=tmp_path / "v")
+    assert aliased.returncode == 0 and "(device fortanix SN" in aliased.stdout
+    assert aliased.stderr.strip() == "hsmsim: warning: --vendor is deprecated; use --format"
+    conflict = hsmsim("key", "create", "--label", "a", "--format", "primus", "--vendor", "fortanix",
+                      state=tmp_path / "c")
+    assert conflict.returncode == 2 and "contradicts" in conflict.stderr
+    shown = hsmsim("key", "create", "--help").stdout
+    assert "--format" in shown and "--vendor" not in shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hsmsim.keystore.base import KeySpec
 from hsmsim.pki import seed as seed_module
-from hsmsim.pki.seed import Drbg, derive_key, derive_serial
+from hsmsim.pki.seed import DERIVATION_VERSION, Drbg, cache_entry, derive_key, derive_serial
 
 
 def _pkcs8(key) -> bytes:
@@ -45,16 +46,17 @@ def test_keys_are_identical_in_another_process(tmp_path, monkeypatch):
     )
     other_cache = tmp_path / "other"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**__import__("os").environ, "HSMSIM_CACHE_DIR": str(other_cache)})
+                         env={**os.environ, "HSMSIM_CACHE_DIR": str(other_cache)})
     assert out.stdout.split() == list(ours.values())
-    assert len(list((other_cache / "keys").glob("*.der"))) == 1  # only RSA is cached
+    assert len(list((other_cache / f"keys-v{DERIVATION_VERSION}").glob("*.der"))) == 1  # only RSA is cached
 
 
 def test_cache_is_used_and_a_corrupt_entry_is_rederived(tmp_path, monkeypatch):
     monkeypatch.setenv("HSMSIM_CACHE_DIR", str(tmp_path))
     derive_key.cache_clear()
     first = _pkcs8(derive_key("y", "r", KeySpec.parse("rsa-2048")))
-    (entry,) = (tmp_path / "keys").glob("*.der")
+    (entry,) = (tmp_path / f"keys-v{DERIVATION_VERSION}").glob("*.der")
+    assert entry == cache_entry("y", "r", KeySpec.parse("rsa-2048"))
     assert entry.read_bytes() == first
     entry.write_bytes(b"garbage")
     derive_key.cache_clear()
@@ -65,6 +67,23 @@ def test_cache_is_used_and_a_corrupt_entry_is_rederived(tmp_path, monkeypatch):
     monkeypatch.setattr(seed_module, "_derive_uncached", lambda *a: calls.append(a))
     derive_key("y", "r", KeySpec.parse("rsa-2048"))
     assert calls == []
+
+
+def test_a_cache_entry_of_another_derivation_version_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSMSIM_CACHE_DIR", str(tmp_path))
+    spec = KeySpec.parse("rsa-2048")
+    stale = cache_entry("v", "r", spec, version=DERIVATION_VERSION - 1)
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(_pkcs8(derive_key("another seed", "r", spec)))  # what an older derivation left behind
+    derive_key.cache_clear()
+    derived = []
+    real = seed_module._derive_uncached
+    monkeypatch.setattr(seed_module, "_derive_uncached", lambda *a: derived.append(a) or real(*a))
+    fresh = _pkcs8(derive_key("v", "r", spec))
+    assert derived == [("v", "r", spec)]
+    assert fresh != stale.read_bytes()
+    assert cache_entry("v", "r", spec).read_bytes() == fresh
+    assert cache_entry("v", "r", spec).parent != stale.parent
 
 
 def test_roles_give_distinct_keys():

@@ -3,20 +3,33 @@
 Each format family is a package of this one (``hsmsim/formats/<family>/``) whose ``__init__``
 registers one object per format it provides with :func:`register`; the contract every format
 object meets is :class:`hsmsim.formats.contract.Format`. Families are imported on first lookup,
-so a new family needs no edit here. Formats defined outside ``hsmsim`` (tests, plugins) call
-:func:`register` themselves.
+so a new family needs no edit here.
+
+Formats distributed outside hsmsim are plugins: a distribution advertises each format object under
+the entry-point group ``hsmsim.formats``, the entry point's name being the format's name, e.g. in its
+``pyproject.toml``::
+
+    [project.entry-points."hsmsim.formats"]
+    toy = "toyformat:FORMAT"
+
+They are loaded with the built-in families. Code that defines a format at run time (a test) may
+call :func:`register` itself.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pkgutil
 from pathlib import Path
 
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats.contract import Format
 
-__all__ = ["Format", "all_formats", "detect", "get_format", "names", "register", "unregister"]
+__all__ = ["PLUGIN_GROUP", "Format", "all_formats", "detect", "get_format", "names", "register", "unregister"]
+
+PLUGIN_GROUP = "hsmsim.formats"
+"""The entry-point group under which installed distributions advertise format objects."""
 
 _REGISTRY: dict[str, Format] = {}
 _loaded = False
@@ -35,19 +48,42 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def _load_builtins() -> None:
+def _load_plugins() -> None:
+    for entry in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        try:
+            fmt = entry.load()
+        except Exception as exc:  # a broken plugin, whatever it raised, is one clear error
+            raise UnsupportedFormatError(
+                f"format plugin {entry.name!r} ({entry.value}) cannot be loaded: {type(exc).__name__}: {exc}"
+            ) from exc
+        if getattr(fmt, "name", None) != entry.name:
+            raise UnsupportedFormatError(
+                f"format plugin {entry.name!r} ({entry.value}) is not a format named {entry.name!r}"
+            )
+        try:
+            register(fmt)
+        except ValueError as exc:
+            raise UnsupportedFormatError(f"format plugin {entry.name!r} ({entry.value}): {exc}") from None
+
+
+def _load_formats() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    for info in pkgutil.iter_modules(__path__):
-        if info.ispkg:
-            importlib.import_module(f"{__name__}.{info.name}")
+    _loaded = True  # before importing: a family that looks a format up while loading must not recurse
+    try:
+        for info in pkgutil.iter_modules(__path__):
+            if info.ispkg:
+                importlib.import_module(f"{__name__}.{info.name}")
+        _load_plugins()
+    except BaseException:
+        _loaded = False  # the next lookup reports the same failure instead of a registry missing formats
+        raise
 
 
 def get_format(name: str) -> Format:
     """The registered format called ``name``; raises :class:`UnsupportedFormatError`."""
-    _load_builtins()
+    _load_formats()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -58,7 +94,7 @@ def get_format(name: str) -> Format:
 
 def detect(path: Path) -> Format:
     """The one format whose ``detect`` claims ``path``; raises :class:`UnsupportedFormatError`."""
-    _load_builtins()
+    _load_formats()
     claimed = [fmt for fmt in _REGISTRY.values() if fmt.detect(path)]
     if len(claimed) != 1:
         found = ", ".join(sorted(f.name for f in claimed)) or "none"
@@ -68,11 +104,11 @@ def detect(path: Path) -> Format:
 
 def names() -> list[str]:
     """Names of every registered format, sorted."""
-    _load_builtins()
+    _load_formats()
     return sorted(_REGISTRY)
 
 
 def all_formats() -> list[Format]:
     """Every registered format, sorted by name."""
-    _load_builtins()
+    _load_formats()
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]

@@ -95,6 +95,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 
+from hsmsim.encoding import spki_der
 from hsmsim.errors import (
     BackendUnavailableError,
     KeyNotFoundError,
@@ -111,7 +112,7 @@ from hsmsim.keystore.base import (
     PublicKey,
     StoredKey,
 )
-from hsmsim.keystore.soft import spec_of, spki_der
+from hsmsim.keystore.soft import spec_of
 
 try:  # python-pkcs11 is optional: without it the backend is unavailable, not broken
     import pkcs11
@@ -127,8 +128,9 @@ try:  # python-pkcs11 is optional: without it the backend is unavailable, not br
         PKCS11Error,
     )
     from pkcs11.util.ec import encode_ecdsa_signature
+    _HAVE_PKCS11 = True
 except ImportError:  # pragma: no cover - exercised only where python-pkcs11 is missing
-    pkcs11 = None
+    _HAVE_PKCS11 = False
 
 SOFTHSM_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -319,7 +321,7 @@ class Pkcs11KeyStore:
         Raises :class:`BackendUnavailableError` when python-pkcs11 or the module is missing,
         :class:`KeystoreError` when the token cannot be opened or logged into.
         """
-        if pkcs11 is None:
+        if not _HAVE_PKCS11:
             raise BackendUnavailableError(
                 f"the pkcs11 backend needs python-pkcs11 (`pip install python-pkcs11`); "
                 f"{_INSTALL_HINT}"
@@ -857,8 +859,10 @@ class TokenRSAPrivateKey(_TokenKey, rsa.RSAPrivateKey):
             if not isinstance(pad, asym_padding.PKCS1v15):
                 raise UnsupportedKeyError("NoDigestInfo is only defined for PKCS1v15")
             return self._store._sign(self._key_id, data, Mechanism.RSA_PKCS)
+        # Prehashed and MGF1 keep their hash, and PSS its salt length, in private attributes: cryptography
+        # offers no public accessor (hence its upper bound in pyproject.toml).
         prehashed = isinstance(algorithm, asym_utils.Prehashed)
-        hash_alg = algorithm._algorithm if prehashed else algorithm
+        hash_alg = algorithm._algorithm if isinstance(algorithm, asym_utils.Prehashed) else algorithm
         names = _RSA_HASHES.get(getattr(hash_alg, "name", ""))
         if names is None:
             raise UnsupportedKeyError(f"unsupported RSA signature hash {hash_alg!r}")
@@ -884,7 +888,7 @@ class TokenRSAPrivateKey(_TokenKey, rsa.RSAPrivateKey):
         raise UnsupportedKeyError(f"unsupported RSA signature padding {pad.name}")
 
     def _salt_length(self, pad: asym_padding.PSS, digest_size: int) -> int:
-        salt = pad._salt_length  # cryptography has no public accessor for it
+        salt = pad._salt_length
         if isinstance(salt, int):
             return salt
         if salt is asym_padding.PSS.DIGEST_LENGTH:
@@ -917,7 +921,8 @@ class TokenECPrivateKey(_TokenKey, ec.EllipticCurvePrivateKey):
 
     _public: ec.EllipticCurvePublicKey
 
-    def sign(self, data: bytes, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+    def sign(self, data: bytes | bytearray | memoryview,
+             signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
         """ECDSA on the token; returns the DER ``Ecdsa-Sig-Value`` like cryptography does."""
         if not isinstance(signature_algorithm, ec.ECDSA):
             raise UnsupportedKeyError(f"unsupported EC signature algorithm {signature_algorithm!r}")
@@ -963,7 +968,7 @@ class TokenEd25519PrivateKey(_TokenKey, ed25519.Ed25519PrivateKey):
 
     _public: ed25519.Ed25519PublicKey
 
-    def sign(self, data: bytes) -> bytes:
+    def sign(self, data: bytes | bytearray | memoryview) -> bytes:
         """The 64-byte Ed25519 signature of ``data``, made on the token."""
         return self._store._sign(self._key_id, bytes(data), Mechanism.EDDSA)
 
@@ -978,7 +983,7 @@ class TokenEd25519PrivateKey(_TokenKey, ed25519.Ed25519PrivateKey):
 
 # -- helpers -----------------------------------------------------------------------------------
 _P11_KEY_TYPE: dict[KeyType, Any] = {}
-if pkcs11 is not None:
+if _HAVE_PKCS11:
     _P11_KEY_TYPE = {KeyType.RSA: P11KeyType.RSA, KeyType.EC: P11KeyType.EC,
                      KeyType.EC_EDWARDS: P11KeyType.EC_EDWARDS, KeyType.AES: P11KeyType.AES}
 

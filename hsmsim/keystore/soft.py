@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from hsmsim._atomic import write_atomic
+from hsmsim.encoding import spki_der
 from hsmsim.errors import KeyNotFoundError, KeystoreError, UnsupportedKeyError
 from hsmsim.keystore.base import (
     KeyAttributes,
@@ -45,13 +46,6 @@ _EC_PARAMS = {  # DER OID of the named curve, as CKA_EC_PARAMS holds it
     "secp384r1": bytes.fromhex("06052b81040022"),
     "ed25519": bytes.fromhex("06032b6570"),
 }
-
-
-def spki_der(public_key: object) -> bytes:
-    """The DER SubjectPublicKeyInfo of a cryptography public key."""
-    return public_key.public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
 
 
 def aes_check_value(value: bytes) -> bytes:

@@ -1,1 +1,4 @@
-"""Simulated manufacturer PKIs: seeded keys, byte-exact builders, chain validation, one module per vendor."""
+"""Generic seeded PKI: key derivation (with a versioned cache), byte-exact builders, chain validation.
+
+Each format family keeps its emulated manufacturer PKI in ``hsmsim/formats/<family>/pki.py``.
+"""

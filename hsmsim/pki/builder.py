@@ -19,8 +19,13 @@ from cryptography.x509.oid import NameOID
 
 from hsmsim.keystore.base import PrivateKey, PublicKey
 
-PRINTABLE = _ASN1Type.PrintableString
-UTF8 = _ASN1Type.UTF8String
+# cryptography chooses the string type of a name attribute itself unless given the private ``_type``
+# (of the private enum ``_ASN1Type``); there is no public way to write a vendor's exact types, hence its
+# upper bound in pyproject.toml. This module is the one place hsmsim spells either name.
+StringType = _ASN1Type
+"""The ASN.1 string type of a name attribute's value."""
+PRINTABLE = StringType.PrintableString
+UTF8 = StringType.UTF8String
 
 _ATTR_OIDS = {
     "CN": NameOID.COMMON_NAME,
@@ -32,7 +37,12 @@ _ATTR_OIDS = {
 }
 
 
-def name(*rdns: tuple[str, str, _ASN1Type] | list[tuple[str, str, _ASN1Type]]) -> x509.Name:
+def name_attribute(oid: x509.ObjectIdentifier, value: str, string_type: StringType) -> x509.NameAttribute[str]:
+    """A name attribute whose value is encoded with exactly ``string_type``."""
+    return x509.NameAttribute(oid, value, _type=string_type)
+
+
+def name(*rdns: tuple[str, str, StringType] | list[tuple[str, str, StringType]]) -> x509.Name:
     """An X.509 Name with RDNs in exactly this order and these string types.
 
     Each argument is ``(attr, value, type)`` for a single-valued RDN or a list of them
@@ -42,7 +52,7 @@ def name(*rdns: tuple[str, str, _ASN1Type] | list[tuple[str, str, _ASN1Type]]) -
     for rdn in rdns:
         items = rdn if isinstance(rdn, list) else [rdn]
         out.append(x509.RelativeDistinguishedName(
-            [x509.NameAttribute(_ATTR_OIDS[a], v, _type=t) for a, v, t in items]
+            [name_attribute(_ATTR_OIDS[a], v, t) for a, v, t in items]
         ))
     return x509.Name(out)
 

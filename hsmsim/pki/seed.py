@@ -3,7 +3,8 @@
 Every key hsmsim derives is a pure function of ``(seed, role, spec)``: the same inputs
 give byte-identical PKCS#8 in any process. Seeded RSA is a prime search over an
 HMAC-DRBG stream (pure Python, ~0.75 s for RSA-2048), so derived keys are cached as
-PKCS#8 DER under ``$HSMSIM_CACHE_DIR`` (default ``~/.cache/hsmsim``).
+PKCS#8 DER under ``$HSMSIM_CACHE_DIR`` (default ``~/.cache/hsmsim``), in a directory named after
+:data:`DERIVATION_VERSION`: a cache filled by an older derivation is never read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ _SMALL_PRIMES_PRODUCT = math.prod(
     p for p in range(3, 20000, 2) if all(p % d for d in range(3, math.isqrt(p) + 1, 2))
 )
 _E = 65537
+
+DERIVATION_VERSION = 1
+"""Bump whenever any derived key changes (DRBG, prime search, key construction): cached keys of
+another version are then ignored, so a warm cache cannot hide what a fresh clone derives."""
 
 
 class Drbg:
@@ -147,16 +152,22 @@ def _load_der(der: bytes) -> PrivateKey:
     return key
 
 
+def cache_entry(seed: str, role: str, spec: KeySpec, version: int = DERIVATION_VERSION) -> Path:
+    """The cache file of the key for ``(seed, role, spec)`` as derivation ``version`` makes it."""
+    digest = hashlib.sha256(f"v{version}\x00{seed}\x00{role}\x00{spec.name}".encode()).hexdigest()
+    return cache_dir() / f"keys-v{version}" / f"{digest}.der"
+
+
 @lru_cache(maxsize=256)
 def derive_key(seed: str, role: str, spec: KeySpec) -> PrivateKey:
     """The private key for ``(seed, role, spec)``: identical in every process.
 
-    RSA keys are cached on disk (atomic writes; a corrupt cache entry is re-derived).
+    RSA keys are cached on disk under the current :data:`DERIVATION_VERSION` (atomic writes;
+    a corrupt cache entry is re-derived).
     """
     if spec.key_type is not KeyType.RSA:
         return _derive_uncached(seed, role, spec)
-    digest = hashlib.sha256(f"{seed}\x00{role}\x00{spec.name}".encode()).hexdigest()
-    path = cache_dir() / "keys" / f"{digest}.der"
+    path = cache_entry(seed, role, spec)
     try:
         return _load_der(path.read_bytes())
     except (OSError, ValueError):

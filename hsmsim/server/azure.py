@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from hsmsim.state import HsmState
 
 NAMESPACE = "azure"
-PROFILE = "marvell-azure"
+FORMAT = "marvell-azure"
 API_VERSIONS = {"7.4", "7.5", "7.6-preview.1", "7.6-preview.2", "7.6", "2025-06-01-preview", "2025-07-01"}
 ATTESTATION_API_VERSIONS = {"7.6-preview.1", "7.6-preview.2", "7.6", "2025-06-01-preview", "2025-07-01"}
 CHALLENGE = ('Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", '
@@ -76,15 +76,15 @@ def _spec(body: dict[str, object]) -> KeySpec:
 def _jwk(kid: str, key: StoredKey) -> dict[str, object]:
     public = key.public_key
     if isinstance(public, rsa.RSAPublicKey):
-        numbers = public.public_numbers()
-        return {"kid": kid, "kty": "RSA-HSM", "key_ops": _KEY_OPS["RSA"], "n": b64url(_int_bytes(numbers.n)),
-                "e": b64url(_int_bytes(numbers.e))}
+        rsa_numbers = public.public_numbers()
+        return {"kid": kid, "kty": "RSA-HSM", "key_ops": _KEY_OPS["RSA"], "n": b64url(_int_bytes(rsa_numbers.n)),
+                "e": b64url(_int_bytes(rsa_numbers.e))}
     if isinstance(public, ec.EllipticCurvePublicKey):
-        numbers = public.public_numbers()
+        ec_numbers = public.public_numbers()
         size = (public.curve.key_size + 7) // 8
         crv = {"secp256r1": "P-256", "secp384r1": "P-384"}[public.curve.name]
         return {"kid": kid, "kty": "EC-HSM", "key_ops": _KEY_OPS["EC"], "crv": crv,
-                "x": b64url(_int_bytes(numbers.x, size)), "y": b64url(_int_bytes(numbers.y, size))}
+                "x": b64url(_int_bytes(ec_numbers.x, size)), "y": b64url(_int_bytes(ec_numbers.y, size))}
     return {"kid": kid, "kty": "oct-HSM", "key_ops": _KEY_OPS["oct"]}
 
 
@@ -142,7 +142,7 @@ def _get(app: HsmsimApp, state: HsmState, call: Call, name: str, version: str, *
 
 def attestation_object(state: HsmState, key: StoredKey, kid: str) -> dict[str, object]:
     """``attributes.attestation`` of the KeyBundle, from the ``marvell-azure`` format."""
-    evidence = state.hsm(key.label).attest(key.label, PROFILE, {"key_id": kid})
+    evidence = state.hsm(key.label).attest(key.label, FORMAT, {"key_id": kid})
     bundle = json.loads(evidence.files[evidence.primary])
     attestation = bundle.get("attributes", {}).get("attestation", bundle)
     assert isinstance(attestation, dict)
@@ -160,7 +160,7 @@ def dispatch(app: HsmsimApp, call: Call) -> Response:
     segments = call.segments
     if len(segments) < 2 or not _NAME.fullmatch(segments[1]):
         raise _bad("key names are 1 to 127 letters, digits and dashes")
-    state = app.store.device(NAMESPACE, PROFILE)
+    state = app.store.device(NAMESPACE, FORMAT)
     if len(segments) == 3 and segments[2] == "create" and call.method == "POST":
         return _create(app, state, call, segments[1])
     if call.method == "GET" and len(segments) in (2, 3):

@@ -293,7 +293,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     usages = _check_key_usage(statement, key_type, possible)
     generated = _claim(statement, CLAIM_GENERATED)
     never_exportable = _claim(statement, CLAIM_NEVER_EXPORTABLE)
-    spki = spki_der(public)  # type: ignore[arg-type]  # any certificate key serialises the same way
+    spki = spki_der(public)
     _check_binding(spki, csr)
     if not generated:
         raise Rejected(Reason.ATTR_NOT_LOCAL, "no 'generated in DSM' claim (1.3.6.1.4.1.49690.2.4.1.1)")

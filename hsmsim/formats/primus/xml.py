@@ -155,9 +155,9 @@ def read_document(xml: bytes, options: PrimusOptions = PrimusOptions()) -> Docum
     for node in root.iter():
         if not isinstance(node.tag, str) or node.tag.startswith("{") or node.prefix:
             raise Rejected(Reason.MALFORMED, f"namespaced element {node.tag!r}")
-        for attr in node.attrib:
-            if attr.startswith("{"):
-                raise Rejected(Reason.MALFORMED, f"namespaced attribute {attr!r}")
+        for attr_name in node.attrib:
+            if str(attr_name).startswith("{"):
+                raise Rejected(Reason.MALFORMED, f"namespaced attribute {attr_name!r}")
     if root.tag not in ("private_key", options.secret_key_root):
         raise Rejected(Reason.MALFORMED, f"root element is <{root.tag}>, not <private_key>")
     creation = root.get("creation")
@@ -172,15 +172,15 @@ def read_document(xml: bytes, options: PrimusOptions = PrimusOptions()) -> Docum
             if "attributes" in values:
                 raise Rejected(Reason.ATTR_CONFLICT, "<attributes> appears twice")
             values["attributes"] = ""
-            for attr in child:
-                if attr.tag in attributes:
-                    raise Rejected(Reason.ATTR_CONFLICT, f"attribute <{attr.tag}> appears twice")
-                text = _leaf_text(attr)
+            for flag in child:
+                if flag.tag in attributes:
+                    raise Rejected(Reason.ATTR_CONFLICT, f"attribute <{flag.tag}> appears twice")
+                text = _leaf_text(flag)
                 if text not in ("true", "false"):
-                    raise Rejected(Reason.MALFORMED, f"<{attr.tag}> is {text!r}, not true/false")
-                if attr.tag not in ATTRIBUTE_ORDER:
-                    unknown.append(f"attributes/{attr.tag}")
-                attributes[attr.tag] = text == "true"
+                    raise Rejected(Reason.MALFORMED, f"<{flag.tag}> is {text!r}, not true/false")
+                if flag.tag not in ATTRIBUTE_ORDER:
+                    unknown.append(f"attributes/{flag.tag}")
+                attributes[flag.tag] = text == "true"
             continue
         if tag in values:
             raise Rejected(Reason.ATTR_CONFLICT, f"<{tag}> appears twice")
