@@ -17,12 +17,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from hsmsim.corpus.schema import VECTOR_SCHEMA
 from hsmsim.device import Device
 from hsmsim.formats import PLUGIN_GROUP, detect, get_format, names, register, unregister
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.corpus_schema import vector_schema
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Reason
 from tests.conftest import KEY_CREATED, SEED
@@ -113,7 +113,7 @@ def test_the_plugin_gets_vectors_conformance_and_fuzzing(plugin_env, tmp_path):
     generated = _hsmsim(plugin_env, "vectors", "generate", "--out", str(corpus))
     assert generated.returncode == 0, generated.stderr
     document = json.loads((corpus / f"{NAME}_verify.json").read_text())
-    jsonschema.validate(document, VECTOR_SCHEMA)
+    jsonschema.validate(document, vector_schema())
     assert document["numberOfTests"] == 3 and json.loads((corpus / "manifest.json").read_text())[
         "counts"]["format"][NAME] == 3
 
