@@ -1,14 +1,17 @@
-"""Run the vendor's documented openssl walk over every Primus vector and report what it misses.
+"""Run the vendor's documented openssl walk, and the careful one, over every Primus vector; report what they miss.
 
     .venv/bin/python scripts/openssl_walk_report.py [--vectors DIR]
 
-Prints a Markdown table: for each invalid (or strict-only) vector, whether the walk rejects it.
+Prints a Markdown table: for each vector, the strict verdict it must get, the verdict of the
+vendor walk (``verify_primus_openssl.sh``: plain ``unzip`` and the five documented commands) and
+that of the careful walk (``verify_primus_openssl_careful.sh``: an archive guard first).
 The README carries this table; tests/test_vectors.py checks it is current.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -16,16 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+WALK = ROOT / "scripts" / "verify_primus_openssl.sh"
+CAREFUL_WALK = ROOT / "scripts" / "verify_primus_openssl_careful.sh"
 sys.path.insert(0, str(ROOT))
 
 from hsmsim.model.corpus_schema import VectorFile, VectorRecord  # noqa: E402
 from hsmsim.verdict import Reason  # noqa: E402
 
-WALK = ROOT / "scripts" / "verify_primus_openssl.sh"
 
-
-def walk_verdict(vector: VectorRecord, corpus: Path) -> str:
-    """``ACCEPT`` or ``REJECT <step>`` from the openssl walk over the vector's native files."""
+def walk_verdict(vector: VectorRecord, corpus: Path, walk: Path = WALK) -> str:
+    """``ACCEPT`` or ``REJECT <step>`` from ``walk`` over the vector's native files, run in a fresh
+    temporary directory (its working directory and ``TMPDIR``)."""
     directory = corpus / vector.inputs.dir
     names = [f.path for f in vector.inputs.files]
     csr = next((directory / n for n in names if n.endswith(".csr")), Path("/dev/null"))
@@ -33,35 +37,46 @@ def walk_verdict(vector: VectorRecord, corpus: Path) -> str:
         anchor = Path(tmp) / "anchor.pem"
         anchor.write_text(vector.trust.anchors[0])
         at = int(vector.trust.validation_time.timestamp())
-        result = subprocess.run(["bash", str(WALK), str(directory / vector.inputs.primary), str(csr),
-                                 str(anchor), str(at)], capture_output=True, text=True, timeout=120)
+        result = subprocess.run(["bash", str(walk), str(directory / vector.inputs.primary), str(csr),
+                                 str(anchor), str(at)], capture_output=True, text=True,
+                                timeout=120, cwd=tmp, env={**os.environ, "TMPDIR": tmp},
+                                stdin=subprocess.DEVNULL)
     lines = result.stdout.strip().splitlines()
     return lines[-1] if lines else f"ERROR exit {result.returncode}"
 
 
+def _cell(verdict: str, should_reject: bool) -> tuple[str, bool]:
+    rejects = verdict != "ACCEPT"
+    if should_reject and not rejects:
+        return f"{verdict} **missed**", True
+    if not should_reject and rejects:
+        return f"{verdict} false reject", False
+    return verdict, False
+
+
 def report(corpus: Path) -> str:
-    """The Markdown table of the walk's verdicts next to the expected ones."""
+    """The Markdown table of both walks' verdicts next to the expected ones."""
     tests = VectorFile.model_validate_json((corpus / "primus_verify.json").read_bytes()).tests
     with ThreadPoolExecutor(max_workers=4) as pool:
-        verdicts = list(pool.map(lambda t: walk_verdict(t, corpus), tests))
-    rows = ["| vector | expected (strict) | openssl walk | |", "|---|---|---|---|"]
-    missed = 0
-    for test, verdict in zip(tests, verdicts, strict=True):
+        vendor = list(pool.map(lambda t: walk_verdict(t, corpus, WALK), tests))
+        careful = list(pool.map(lambda t: walk_verdict(t, corpus, CAREFUL_WALK), tests))
+    rows = ["| vector | expected (strict) | vendor walk (plain `unzip`) | careful walk (archive guard) |",
+            "|---|---|---|---|"]
+    missed = {"vendor": 0, "careful": 0}
+    for test, by_vendor, by_careful in zip(tests, vendor, careful, strict=True):
         expected = test.expected_reason
         should_reject = expected is not Reason.OK
-        walk_rejects = verdict != "ACCEPT"
-        if should_reject and not walk_rejects:
-            mark = "**missed**"
-            missed += 1
-        elif not should_reject and walk_rejects:
-            mark = "false reject"
-        else:
-            mark = ""
+        cells = []
+        for walk, verdict in (("vendor", by_vendor), ("careful", by_careful)):
+            cell, miss = _cell(verdict, should_reject)
+            missed[walk] += miss
+            cells.append(cell)
         wanted = "ACCEPT" if expected is Reason.OK else f"REJECT {expected.value}"
-        rows.append(f"| `{test.id}` | {wanted} | {verdict} | {mark} |")
+        rows.append(f"| `{test.id}` | {wanted} | {cells[0]} | {cells[1]} |")
     invalid = sum(1 for t in tests if t.expected_reason is not Reason.OK)
     rows.append("")
-    rows.append(f"The walk misses {missed} of the {invalid} vectors a strict verifier must reject.")
+    rows.append(f"The vendor walk misses {missed['vendor']} of the {invalid} vectors a strict verifier must reject; "
+                f"the careful walk misses {missed['careful']}.")
     return "\n".join(rows)
 
 

@@ -125,6 +125,19 @@ def test_openssl_walk_oneshot_misses_what_the_readme_says(corpus, openssl):
     assert reasons["primus::chain::unknown-root"] == "chain", "free-text step, not a reason code: verdict only"
 
 
+ARCHIVE_DEFECTS = ("primus::encoding::zip-slip", "primus::encoding::zip-bomb", "primus::encoding::huge-element")
+
+
+def test_plain_unzip_vendor_walk_misses_archive_defects_the_careful_one_refuses(corpus, openssl):
+    run = run_conformance([load_adapter(EXAMPLES / "openssl-walk-primus.toml"),
+                           load_adapter(EXAMPLES / "openssl-walk-primus-careful.toml")], corpus,
+                          RunOptions(patterns=("primus::golden::rsa-3072", *ARCHIVE_DEFECTS), jobs=2))
+    vendor, careful = ({r.id: r.outcome for r in v.results} for v in run.verifiers)
+    golden = {"primus::golden::rsa-3072": Outcome.PASS}
+    assert vendor == {**golden, **dict.fromkeys(ARCHIVE_DEFECTS, Outcome.UNEXPECTED_ACCEPT)}
+    assert careful == {**golden, **dict.fromkeys(ARCHIVE_DEFECTS, Outcome.PASS)}
+
+
 def test_tiny_node_persistent_verifier(corpus):
     if shutil.which("node") is None:
         pytest.skip("node is not installed; the tiny persistent example is written in JavaScript")

@@ -23,6 +23,9 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from hsmsim.formats import get_format, names
 from hsmsim.model.evidence import Evidence, TrustAnchors
@@ -110,6 +113,7 @@ def test_tsb_create_attest_and_verify_end_to_end(server: Server):
     status, _, csr = call(server, "/v1/certificate/synchronous/request/download",
                           {"signKeyName": "qes-key", "keyPassword": chars("s3cret")})
     assert status == 200 and csr.startswith(b"-----BEGIN CERTIFICATE REQUEST-----")
+    assert x509.load_pem_x509_csr(csr).extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
 
     primus_state = HsmState.open(server.state / "primus", format="primus")
     root = get_format("primus").provision(primus_state.device, "default").root
@@ -122,9 +126,6 @@ def test_tsb_create_attest_and_verify_end_to_end(server: Server):
     assert status == 200 and attributes["json"]["keyUsageCount"] == 0
     with zipfile.ZipFile(BytesIO(zipped)) as archive:
         chain = archive.read("PrimusHSM_Attestation.crt")
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
     leaf = x509.load_pem_x509_certificates(chain)[0]
     leaf.public_key().verify(base64.b64decode(attributes["xmlSignature"]), attributes["xml"].encode(),
                              padding.PKCS1v15(), hashes.SHA256())

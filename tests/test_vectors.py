@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -165,4 +166,43 @@ def test_openssl_walk_table_in_readme_is_current(openssl):
     start = readme.index("<!-- openssl-walk-table -->\n") + len("<!-- openssl-walk-table -->\n")
     end = readme.index("<!-- /openssl-walk-table -->")
     assert readme[start:end].strip() == table.strip(), "README table is stale: rerun scripts/openssl_walk_report.py"
-    assert "| ACCEPT | ACCEPT |" in table and "false reject" not in table
+    assert "| ACCEPT | ACCEPT | ACCEPT |" in table and "false reject" not in table
+
+
+def _primus_walk(test: dict, walk: str) -> str:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from openssl_walk_report import walk_verdict
+
+    return walk_verdict(VectorRecord.model_validate(test), VECTORS, ROOT / "scripts" / walk)
+
+
+PRIMUS_VALID_WITH_CSR = [test for name, test in TESTS if name == "primus_verify.json"
+                         and test["profiles"]["structural"]["result"] == "valid"
+                         and any(f["path"].endswith(".csr") for f in test["inputs"]["files"])]
+
+
+@pytest.mark.parametrize("test", PRIMUS_VALID_WITH_CSR, ids=lambda t: t["id"])
+def test_every_valid_primus_vector_passes_the_verbatim_vendor_walk(test, openssl):
+    assert _primus_walk(test, "verify_primus_openssl.sh") == "ACCEPT"
+
+
+def test_primus_vendor_walk_never_writes_outside_its_temp_dir(tmp_path, openssl):
+    """Plain unzip strips the zip-slip vector's "../": the walk accepts it, writing nowhere else."""
+    (test,) = [t for name, t in TESTS if t["id"] == "primus::encoding::zip-slip"]
+    inner = tmp_path / "cwd"
+    inner.mkdir()
+    directory = VECTORS / test["inputs"]["dir"]
+    csr = next(directory / f["path"] for f in test["inputs"]["files"] if f["path"].endswith(".csr"))
+    anchor = tmp_path / "anchor.pem"
+    anchor.write_text(test["trust"]["anchors"][0])
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    at = datetime.fromisoformat(test["trust"]["validationTime"].replace("Z", "+00:00"))
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "verify_primus_openssl.sh"),
+                             str(directory / test["inputs"]["primary"]), str(csr), str(anchor),
+                             str(int(at.timestamp()))], capture_output=True, text=True, timeout=120, cwd=inner,
+                            env={**os.environ, "TMPDIR": str(inner)}, stdin=subprocess.DEVNULL)
+    assert 'skipped "../" path component' in result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "ACCEPT"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert not list(directory.parent.glob("*.xml")) and not list(VECTORS.rglob("*.xml"))
+    assert _primus_walk(test, "verify_primus_openssl_careful.sh") == "REJECT unzip"

@@ -136,7 +136,15 @@ def reissue(cert: x509.Certificate, issuer_key: PrivateKey, **changes: object) -
     return build_certificate(replace(spec_of_certificate(cert), **changes), issuer_key)  # type: ignore[arg-type]
 
 
-def build_csr(subject: x509.Name, key: PrivateKey, hash_name: str = "sha256") -> x509.CertificateSigningRequest:
-    """A PKCS#10 request for ``key`` signed by ``key`` itself (deterministically)."""
+def build_csr(subject: x509.Name, key: PrivateKey, hash_name: str = "sha256",
+              extensions: tuple[Ext, ...] = ()) -> x509.CertificateSigningRequest:
+    """A PKCS#10 request for ``key`` signed by ``key`` itself (deterministically).
+
+    ``extensions``, in this order, become one extensionRequest attribute; none gives an empty
+    attribute set.
+    """
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
+    for ext in extensions:
+        builder = builder.add_extension(ext.value, critical=ext.critical)
     args = sign_args(key, hash_name)
-    return x509.CertificateSigningRequestBuilder().subject_name(subject).sign(**args)  # type: ignore[arg-type]
+    return builder.sign(**args)  # type: ignore[arg-type]

@@ -12,14 +12,12 @@ import base64
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurveOID
 from starlette.responses import JSONResponse, Response
 
 from hsmsim.encoding import spki_der
 from hsmsim.errors import KeyNotFoundError, UnsupportedKeyError
 from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
-from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.safeio import parse_xml, read_zip
 from hsmsim.server.app import ApiError, Call, token_matches
 from hsmsim.server.store import PasswordError
@@ -177,8 +175,10 @@ def _csr(app: HsmsimApp, state: HsmState, call: Call) -> Response:
     common_name = body.get("commonName", key.label)
     if not isinstance(common_name, str) or not 0 < len(common_name) <= 64:
         raise _bad_request("commonName must be a string of 1 to 64 characters")
-    csr = build_csr(name(("CN", common_name, UTF8)), state.store("soft").signer(key))
-    return Response(csr.public_bytes(serialization.Encoding.PEM), media_type="application/octet-stream",
+    evidence = state.hsm(key.label).attest(key.label, mechanism="primus",
+                                           parameters={"csr_common_name": common_name})
+    csr = next(data for file_name, data in evidence.files.items() if file_name.endswith(".csr"))
+    return Response(csr, media_type="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="{key.label}.csr"'})
 
 

@@ -4,24 +4,37 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
+import shutil
+import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from asn1crypto import csr as asn1_csr
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, build_zip
+from hsmsim.corpus.check import extract_vector, find_vector
+from hsmsim.formats import detect
+from hsmsim.formats.primus import PrimusOptions
+from hsmsim.formats.primus.archive import build_zip
+from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for
 from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.builder import key_usage
 from hsmsim.verdict import Profile, Reason
 from tests.conftest import ATTEST_TIME, KEY_CREATED, VALIDATION_TIME, make_hsm
+
+VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 
 
 def members(evidence: Evidence) -> dict[str, bytes]:
@@ -275,3 +288,127 @@ def test_real_securosys_sample_is_accepted(primus, shared_dir):
     tampered = dict(evidence.files)
     tampered["rsa_4096_sign.xml"] = tampered["rsa_4096_sign.xml"].replace(b"\n\n", b"\n")
     assert primus.verify(Evidence("primus", tampered, "x"), trust).reason is Reason.SIGNATURE_INVALID
+
+
+# -- the CSR: the real one's shape ------------------------------------------------------------
+
+def _csr_fields(pem_bytes: bytes) -> dict[str, object]:
+    """Every field of a PKCS#10 request but the key, the names' values and the signature value."""
+    der = x509.load_pem_x509_csr(pem_bytes).public_bytes(serialization.Encoding.DER)
+    request = asn1_csr.CertificationRequest.load(der)
+    info = request["certification_request_info"]
+    attributes = [(attr["type"].native, [[(ext["extn_id"].native, ext["critical"].native, ext["extn_value"].contents)
+                                          for ext in value] for value in attr["values"]])
+                  for attr in info["attributes"]]
+    lines = pem_bytes.decode().splitlines()
+    return {
+        "version": info["version"].native,
+        "cn_string_type": [type(rdn[0]["value"].chosen).__name__ for rdn in info["subject"].chosen
+                           if rdn[0]["type"].native == "common_name"],
+        "spki_algorithm": info["subject_pk_info"]["algorithm"].dump(),
+        "attributes": attributes,
+        "signature_algorithm": request["signature_algorithm"].dump(),
+        "pem_frame": (lines[0], lines[-1], {len(line) for line in lines[1:-2]}, pem_bytes.endswith(b"-----\n")),
+    }
+
+
+def test_csr_matches_the_real_primus_csr_field_by_field(hsm, shared_dir):
+    real = (shared_dir / "interop" / "securosys" / "csr.pem").read_bytes()
+    store = SoftKeyStore(seed="csr-shape")
+    key = store.generate(KeySpec.parse("rsa-4096"), "qes-4096", created=KEY_CREATED)
+    ours = csr_for(key.label, store.signer(key))
+    assert _csr_fields(ours) == _csr_fields(real)
+    assert _csr_fields(real)["attributes"] == [("extension_request", [[("key_usage", False, b"\x03\x02\x07\x80")]])]
+    assert x509.load_pem_x509_csr(ours).is_signature_valid
+    # The subject is the requester's (the real one is C, O, CN for a QTSP customer); hsmsim writes CN=<label>.
+    assert x509.load_pem_x509_csr(ours).subject.rfc4514_string() == "CN=qes-4096"
+
+
+def test_csr_old_shape_is_an_option(primus_bundles):
+    store = SoftKeyStore(seed="csr-shape")
+    key = store.generate(KeySpec.parse("ec-p256"), "old-shape", created=KEY_CREATED)
+    old = x509.load_pem_x509_csr(csr_for(key.label, store.signer(key), PrimusOptions(csr_key_usage=False)))
+    assert list(old.attributes) == [] and len(old.extensions) == 0
+    for spec, evidence in primus_bundles.items():
+        csrs = [data for name, data in evidence.files.items() if name.endswith(".csr")]
+        for csr in csrs:
+            (usage,) = x509.load_pem_x509_csr(csr).extensions
+            assert not usage.critical and usage.value == key_usage("digital_signature"), spec
+
+
+# -- the zip: java.util.zip.ZipOutputStream's layout -------------------------------------------
+
+def _dos(moment: datetime) -> tuple[int, int]:
+    return (moment.hour << 11 | moment.minute << 5 | moment.second // 2,
+            (moment.year - 1980) << 9 | moment.month << 5 | moment.day)
+
+
+def test_zip_has_java_zipoutputstream_headers(primus_bundles):
+    data = primus_bundles["rsa-3072"].files["key-rsa-3072_attestation.zip"]
+    end = data.rindex(b"PK\x05\x06")
+    assert end + 22 == len(data), "no archive comment"
+    _, disk, cd_disk, count, total, cd_size, cd_offset, comment = struct.unpack_from("<IHHHHIIH", data, end)
+    assert (disk, cd_disk, count, total, comment) == (0, 0, 6, 6, 0) and cd_offset + cd_size == end
+    time, date = _dos(ATTEST_TIME)
+    pos, local = cd_offset, 0
+    for _ in range(count):
+        (sig, made_by, needed, flags, method, m_time, m_date, crc, csize, size, name_len, extra_len, comment_len,
+         disk_start, internal, external, offset) = struct.unpack_from("<IHHHHHHIIIHHHHHII", data, pos)
+        name = data[pos + 46:pos + 46 + name_len]
+        assert sig == 0x02014B50 and (made_by, needed) == (20, 20), "version made by 2.0 on MS-DOS (host 0)"
+        assert (flags, method, m_time, m_date) == (0x0808, 8, time, date)
+        assert (extra_len, comment_len, disk_start, internal, external) == (0, 0, 0, 0, 0)
+        assert offset == local, "local records are contiguous, in central-directory order"
+        header = struct.unpack_from("<IHHHHHIIIHH", data, offset)
+        assert header == (0x04034B50, 20, 0x0808, 8, time, date, 0, 0, 0, name_len, 0), "sizes only after the data"
+        assert data[offset + 30:offset + 30 + name_len] == name
+        body = offset + 30 + name_len
+        assert zlib.decompress(data[body:body + csize], -15).__len__() == size
+        assert struct.unpack_from("<IIII", data, body + csize) == (0x08074B50, crc, csize, size)
+        local = body + csize + 16
+        pos += 46 + name_len
+    assert local == cd_offset and pos == end
+
+
+def test_zip_python_layout_is_an_option(hsm):
+    key = hsm.keystore.get("key-rsa-3072")
+    bundle = assemble(key, hsm.keystore.signer(key), hsm.attestation_identity(), ATTEST_TIME,
+                      PrimusOptions(zip_layout="python"))
+    evidence = bundle.evidence(ATTEST_TIME)
+    with zipfile.ZipFile(io.BytesIO(evidence.files[evidence.primary])) as archive:
+        infos = archive.infolist()
+    assert {(i.create_system, i.flag_bits, i.external_attr) for i in infos} == {(3, 0, 0o100644 << 16)}
+    assert members(evidence) == members(hsm.attest("key-rsa-3072", "primus", {"attest_time": ATTEST_TIME}))
+
+
+def test_zip_is_byte_identical_to_javas(tmp_path):
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no java here to write the reference zip")
+    entries = [("key.sig", bytes(range(256)) * 3), ("key.xml", b"<private_key/>\n" * 40), ("empty.md", b"")]
+    for name, data in entries:
+        (tmp_path / name).write_bytes(data)
+    when = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
+    out = tmp_path / "java.zip"
+    subprocess.run([java, "-Duser.timezone=UTC", str(Path(__file__).with_name("TsbZip.java")), str(out),
+                    str(int(when.timestamp() * 1000)), *(str(tmp_path / n) for n, _ in entries)],
+                   check=True, capture_output=True, timeout=120)
+    assert build_zip(entries, when) == out.read_bytes()
+
+
+# -- detection: every corpus vector is recognised as primus ----------------------------------
+
+PRIMUS_VECTORS = [t["id"] for t in json.loads((VECTORS / "primus_verify.json").read_text())["tests"]]
+
+
+@pytest.mark.parametrize("vector_id", PRIMUS_VECTORS)
+def test_every_primus_vector_is_detected_as_primus(vector_id, tmp_path):
+    extract_vector(VECTORS, vector_id, tmp_path)
+    primary = find_vector(VECTORS, vector_id).inputs.primary
+    assert detect(tmp_path / primary).name == "primus"
+    assert detect(tmp_path).name == "primus"
+
+
+def test_primus_claims_no_fips_level(primus, primus_bundles, primus_trust):
+    verdict = primus.verify(primus_bundles["rsa-3072"], primus_trust, at=VALIDATION_TIME)
+    assert verdict.accepted and verdict.claims.fips_level is None, "neither XML nor chain states a FIPS level"

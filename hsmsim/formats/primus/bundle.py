@@ -8,29 +8,30 @@ Layout facts are from ``shared/specs/primus.md`` 1.2 and 1.4-1.5 (EXACT where a 
 * The zip from ``POST /v1/key/keyAttestation``: ``<label>.sig``, ``<label>.xml``, ``<label>.pem``,
   ``PrimusHSM_Attestation.crt``, the README, plus the public key under its documented second
   name ``PrimusHSM_Attestation_PublicKey.pem``.
+  Its headers are Java's (:mod:`~hsmsim.formats.primus.archive`).
 * The CSR comes from a separate endpoint and the root is downloaded separately; a QTSP bundle
-  is zip + ``<label>.csr`` + ``hsm_rsa_root.crt``.
+  is zip + ``<label>.csr`` + ``hsm_rsa_root.crt``. The CSR has the real one's shape
+  (``shared/interop/securosys/csr.pem``): PKCS#10 v1, one extensionRequest attribute holding
+  a non-critical keyUsage digitalSignature, SHA-256 signature by the key itself.
 """
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hsmsim.encoding import cert_pem, pem, spki_der
 from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.primus.archive import ZipLayout, build_zip
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.xml import render_xml
 from hsmsim.keystore.base import PrivateKey, StoredKey
 from hsmsim.model.evidence import Evidence
-from hsmsim.pki.builder import UTF8, build_csr, name
+from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, name
 from hsmsim.pki.identity import AttestationIdentity
 
 CHAIN_FILE = "PrimusHSM_Attestation.crt"
@@ -87,25 +88,13 @@ Then require creation="generated", extractable=false and never_extractable=true.
 """.encode()
 
 
-def build_zip(members: list[tuple[str, bytes]], when: datetime) -> bytes:
-    """A deterministic zip: fixed member order, timestamps, permissions and compression."""
-    buffer = io.BytesIO()
-    stamp = when.astimezone(UTC)
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for member, data in members:
-            info = zipfile.ZipInfo(member, date_time=(stamp.year, stamp.month, stamp.day,
-                                                      stamp.hour, stamp.minute, stamp.second))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            info.external_attr = 0o100644 << 16
-            archive.writestr(info, data, compresslevel=6)
-    return buffer.getvalue()
-
-
-def csr_for(key: StoredKey, signer: PrivateKey) -> x509.CertificateSigningRequest:
-    """The CSR TSB would request for ``key``: ``CN=<label>``, signed by the key itself."""
-    subject = name(("CN", key.label, UTF8))
-    return build_csr(subject, signer)
+def csr_for(common_name: str, signer: PrivateKey, options: PrimusOptions = PrimusOptions()) -> bytes:
+    """The PEM CSR TSB writes for a key: ``CN=<common_name>`` (UTF8String), signed by the key itself,
+    requesting a non-critical keyUsage digitalSignature (the real CSR's only extension) unless
+    ``options.csr_key_usage`` is off."""
+    extensions = (Ext(key_usage("digital_signature")),) if options.csr_key_usage else ()
+    csr = build_csr(name(("CN", common_name, UTF8)), signer, extensions=extensions)
+    return csr.public_bytes(serialization.Encoding.PEM)
 
 
 @dataclass(frozen=True)
@@ -119,6 +108,7 @@ class PrimusBundle:
     attestation_pubkey_pem: bytes
     csr_pem: bytes | None
     root_pem: bytes
+    zip_layout: ZipLayout = "java"
 
     def evidence(self, when: datetime) -> Evidence:
         """The files a QTSP receives: the TSB zip, the CSR (asymmetric keys) and the root."""
@@ -129,7 +119,7 @@ class PrimusBundle:
             (CHAIN_FILE, self.chain_pem),
             (PUBKEY_FILE, self.attestation_pubkey_pem),
             (README_FILE, readme_text(self.stem)),
-        ], when)
+        ], when, layout=self.zip_layout)
         files = {f"{self.stem}_attestation.zip": zipped}
         if self.csr_pem is not None:
             files[f"{self.stem}.csr"] = self.csr_pem
@@ -139,16 +129,15 @@ class PrimusBundle:
 
 def assemble(
     key: StoredKey, signer: PrivateKey | None, identity: AttestationIdentity, at: datetime,
-    options: PrimusOptions = PrimusOptions(),
+    options: PrimusOptions = PrimusOptions(), common_name: str | None = None,
 ) -> PrimusBundle:
-    """Render, sign and chain the attestation of ``key`` (the generator's pure core)."""
+    """Render, sign and chain the attestation of ``key`` (the generator's pure core); the CSR's
+    common name is ``common_name`` or the key's label."""
     xml = render_xml(key, at, options)
     chain = identity.chain + ((identity.root,) if options.chain_includes_root else ())
-    csr_pem = None
-    if signer is not None:
-        csr_pem = csr_for(key, signer).public_bytes(serialization.Encoding.PEM)
+    csr_pem = csr_for(common_name or key.label, signer, options) if signer is not None else None
     return PrimusBundle(
         stem=safe_file_stem(key.label), xml=xml, signature=sign_xml(xml, identity.key),
         chain_pem=b"".join(cert_pem(c) for c in chain), attestation_pubkey_pem=public_key_pem(identity.key),
-        csr_pem=csr_pem, root_pem=cert_pem(identity.root),
+        csr_pem=csr_pem, root_pem=cert_pem(identity.root), zip_layout=options.zip_layout,
     )

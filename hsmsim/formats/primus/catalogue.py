@@ -24,11 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.encoding import cert_pem, pem, spki_der
+from hsmsim.formats.primus.archive import build_zip
 from hsmsim.formats.primus.bundle import (
     CHAIN_FILE,
     PUBKEY_FILE,
     assemble,
-    build_zip,
+    csr_for,
     public_key_pem,
     sign_xml,
 )
@@ -38,7 +39,7 @@ from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name, reissue
+from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, key_usage, name, reissue
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial
 from hsmsim.verdict import Profile, Reason
@@ -245,8 +246,7 @@ def _other_vendor_root(bench: Workbench) -> None:
 
 def _replace_csr_with_other_key(bench: Workbench) -> None:
     other = bench.kit.store.signer(bench.kit.keys["rsa-4096"])
-    csr = build_csr(name(("CN", bench.key.label, UTF8)), other)
-    bench.outer[bench.csr_name] = csr.public_bytes(serialization.Encoding.PEM)
+    bench.outer[bench.csr_name] = csr_for(bench.key.label, other)
 
 
 def _break_csr_signature(bench: Workbench) -> None:
@@ -288,15 +288,7 @@ def _second_public_key(bench: Workbench) -> None:
 
 def _zip_with(extra: list[tuple[str, bytes]], *, level: int = 6) -> Operator:
     def apply(bench: Workbench) -> None:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for member, data in [*bench.members.items(), *extra]:
-                info = zipfile.ZipInfo(member, date_time=(2025, 11, 3, 14, 22, 6))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.create_system = 3
-                info.external_attr = 0o100644 << 16
-                archive.writestr(info, data, compresslevel=level)
-        bench.zip_override = buffer.getvalue()
+        bench.zip_override = build_zip([*bench.members.items(), *extra], ATTEST_TIME, level=level)
     return apply
 
 

@@ -9,7 +9,6 @@ the emulated manufacturer PKI :mod:`~hsmsim.formats.primus.pki`. Reading evidenc
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -63,14 +62,19 @@ class PrimusFormat:
     def generate(self, request: AttestationRequest) -> Evidence:
         """The TSB zip + CSR + root for the request's key.
 
-        Parameters: ``key_use_count`` (int), ``options`` (a :class:`PrimusOptions`).
+        Parameters: ``key_use_count`` (int), ``options`` (a :class:`PrimusOptions`),
+        ``csr_common_name`` (str, the CSR's CN; default the key's label).
         """
         options = request.parameters.get("options", self.options)
         assert isinstance(options, PrimusOptions)
         count = request.parameters.get("key_use_count")
         if isinstance(count, int):
             options = replace(options, key_use_count=count)
-        bundle = assemble(request.key, request.key_signer, request.attesting, request.at, options)
+        common_name = request.parameters.get("csr_common_name")
+        if common_name is not None and not isinstance(common_name, str):
+            raise UnsupportedKeyError("parameter csr_common_name must be a string")
+        bundle = assemble(request.key, request.key_signer, request.attesting, request.at, options,
+                          common_name=common_name)
         return bundle.evidence(request.at)
 
     def verify(
@@ -99,17 +103,24 @@ class PrimusFormat:
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def detect(self, path: Path) -> bool:
-        """A zip holding ``PrimusHSM_Attestation.crt``, or a directory with it beside an ``.xml``."""
+        """A zip (local-header magic or ``.zip`` name) that names ``PrimusHSM_Attestation.crt``, or a
+        directory holding that file or such a zip.
+
+        Only the envelope and the member names are looked at (the name's bytes, not a parsed
+        central directory), so evidence with a defect inside — a damaged member, trailing bytes,
+        a hostile member name — is still recognised, and the verifier says what is wrong with it.
+        """
         try:
             if path.is_dir():
                 return (path / CHAIN_FILE).exists() or any(
-                    p.suffix == ".zip" and self.detect(p) for p in path.iterdir())
-            if path.suffix.lower() != ".zip" or path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
+                    p.suffix.lower() == ".zip" and self.detect(p) for p in path.iterdir())
+            if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
                 return False
-            with zipfile.ZipFile(path) as archive:
-                return CHAIN_FILE in archive.namelist()
-        except (OSError, zipfile.BadZipFile, ValueError):
+            data = path.read_bytes()
+        except OSError:
             return False
+        is_zip = data.startswith(b"PK\x03\x04") or path.suffix.lower() == ".zip"
+        return is_zip and CHAIN_FILE.encode() in data
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden bundles for every key type and the one-defect mutations of the catalogue."""

@@ -253,6 +253,8 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         always_sensitive=doc.attributes.get("always_sensitive"),
         vendor="Securosys", model="Primus HSM", serial=_device_serial(path),
         label=doc.values.get("label"),
+        # fips_level stays None: neither the XML nor the chain (certificate policies
+        # 1.3.6.1.4.1.44668.4.1.x) states a FIPS 140 level; it is a product fact, not evidence.
     )
     return Verdict(Reason.OK, f"attested by {chain[0].subject.rfc4514_string()}", claims)
 
