@@ -17,7 +17,7 @@ from cryptography import x509
 
 from hsmsim.corpus.build import CorpusError, IdRegistry
 from hsmsim.corpus.schema import VECTOR_SCHEMA
-from hsmsim.formats import get_format
+from hsmsim.formats import detect, get_format
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
 
@@ -63,6 +63,20 @@ def test_reference_verifier_returns_the_declared_verdicts(file, test):
     assert test["result"] == (results.pop() if len(results) == 1 else "acceptable")
     if test["result"] == "acceptable":
         assert set(test["flags"]) - {"Resigned", "Stale", "Golden"}, "acceptable vectors carry a flag saying why"
+
+
+DETECTED = [(file, test) for file, test in TESTS
+            if test["id"].split("::")[0] in ("luna-pkc", "marvell-azure", "marvell-google")]
+
+
+@pytest.mark.parametrize(("file", "test"), DETECTED, ids=[t["id"] for _, t in DETECTED])
+def test_detect_tells_the_format_of_every_vector(file, test):
+    """What ``hsmsim verify`` without ``--format`` does: the envelope and file names decide, whatever
+    defect is inside."""
+    directory = VECTORS / test["inputs"]["dir"]
+    wanted = test["id"].split("::")[0]
+    assert detect(directory / test["inputs"]["primary"]).name == wanted
+    assert detect(directory).name == wanted
 
 
 def test_native_files_and_manifest_hashes():
