@@ -17,7 +17,7 @@ import pytest
 from cryptography import x509
 
 from hsmsim.corpus.build import CorpusError, IdRegistry
-from hsmsim.formats import get_format
+from hsmsim.formats import detect, get_format
 from hsmsim.model.corpus_schema import VectorDraft, VectorFile, VectorRecord, corpus_json, vector_schema
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import Severity
@@ -79,6 +79,20 @@ def test_a_draft_round_trips_to_the_same_case():
     assert again.evidence.files == case.evidence.files and again.anchors == case.anchors
     record = VectorRecord.from_case(case, tc_id=1, severity=Severity.HIGH)
     assert VectorRecord.from_case(again, tc_id=1, severity=Severity.HIGH) == record
+
+
+DETECTED = [(file, test) for file, test in TESTS
+            if test["id"].split("::")[0] in ("luna-pkc", "marvell-azure", "marvell-google")]
+
+
+@pytest.mark.parametrize(("file", "test"), DETECTED, ids=[t["id"] for _, t in DETECTED])
+def test_detect_tells_the_format_of_every_vector(file, test):
+    """What ``hsmsim verify`` without ``--format`` does: the envelope and file names decide, whatever
+    defect is inside."""
+    directory = VECTORS / test["inputs"]["dir"]
+    wanted = test["id"].split("::")[0]
+    assert detect(directory / test["inputs"]["primary"]).name == wanted
+    assert detect(directory).name == wanted
 
 
 def test_native_files_and_manifest_hashes():

@@ -114,9 +114,12 @@ def validate_chain(
     """Validate ``leaf`` up to one of ``anchors`` at time ``at``; return the path leaf-first.
 
     The anchor is the last element. Raises :class:`Rejected` with CHAIN_INCOMPLETE (no
-    certificate carries the issuer's name), CERT_SIGNATURE_INVALID (a named issuer did
-    not sign), CHAIN_UNTRUSTED (the path ends at a non-anchor), CERT_EXPIRED /
-    CERT_NOT_YET_VALID, CERT_NOT_CA, CERT_PATH_LENGTH or CERT_UNKNOWN_CRITICAL.
+    certificate carries the issuer's name: a leaf without its intermediate, or a gap while
+    ``untrusted`` still holds certificates the path did not reach), CERT_SIGNATURE_INVALID (a
+    named issuer did not sign), CHAIN_UNTRUSTED (the path ends at a non-anchor: a self-signed
+    certificate, or an intermediate at the top of a used-up bundle whose issuer no anchor is,
+    which is what a wrong root gives whether or not the bundle carries its own root copy),
+    CERT_EXPIRED / CERT_NOT_YET_VALID, CERT_NOT_CA, CERT_PATH_LENGTH or CERT_UNKNOWN_CRITICAL.
     """
     if not anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
@@ -142,6 +145,12 @@ def validate_chain(
                            f"chain ends at self-signed {_describe(current)!r}, which is not a trust anchor")
         named = [c for c in untrusted + anchors if c.subject == current.issuer and c not in path]
         if not named:
+            if len(path) > 1 and all(c in path for c in untrusted):
+                # The bundle's intermediates are used up and its top names an issuer no anchor is:
+                # the wrong root is trusted, exactly as when the bundle ends at its own root copy.
+                raise Rejected(Reason.CHAIN_UNTRUSTED,
+                               f"chain ends at {_describe(current)!r}, whose issuer "
+                               f"{current.issuer.rfc4514_string()!r} is not a trust anchor")
             raise Rejected(Reason.CHAIN_INCOMPLETE,
                            f"issuer {current.issuer.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
         issuer = next((c for c in named if _issued_by(current, c)), None)

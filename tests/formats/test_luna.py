@@ -73,8 +73,12 @@ def trust_of(evidence: Evidence) -> TrustAnchors:
     return TrustAnchors({"root": (x509.load_pem_x509_certificate(root),)})
 
 
+def bag_of(pkc: bytes) -> list[Cert]:
+    return [parse_certificate(der, "c") for der in parse_certs_only(pkc).certificates]
+
+
 def bag(evidence: Evidence) -> list[Cert]:
-    return [parse_certificate(der, "c") for der in parse_certs_only(evidence.files[evidence.primary]).certificates]
+    return bag_of(evidence.files[evidence.primary])
 
 
 def with_pkc(evidence: Evidence, pkc: bytes) -> Evidence:
@@ -226,7 +230,8 @@ def test_goldens_verify(luna, pkcs, luna_hsm, spec):
     assert claims.generated_on_device and claims.extractable is False and claims.never_extractable
     assert claims.spki_der == bag(evidence)[0].spki
     strict = luna.verify(evidence, trust_of(evidence), at=VALIDATION_TIME, profile=Profile.STRICT)
-    assert strict.reason is (Reason.KEY_POLICY if spec == "rsa-2048" else Reason.OK), strict.summary()
+    expected = {"rsa-2048": Reason.KEY_POLICY, "rsa-3072-type1": Reason.UNSUPPORTED}.get(spec, Reason.OK)
+    assert strict.reason is expected, strict.summary()
     if not spec.startswith("ec"):
         assert claims.model == "Luna K7" and claims.firmware == "7.8.4"
 
@@ -325,9 +330,40 @@ def test_real_samples_are_accepted(luna, shared_dir):
             verdict.detail.split("flags: ")[1].split(", "))
     assert verdict.claims.key_type == "EC-secp256r1" and verdict.claims.serial == "521174"
     assert luna.verify(ecc, rsa_trust).reason is Reason.CHAIN_UNTRUSTED
+    assert verdict.claims.fips_level is None  # no Luna certificate states a FIPS mode or level
     swapped = Evidence("luna-pkc", {"ecc-pkc.p7b": ecc.files["ecc-pkc.p7b"], "x.csr": rsa.files["rsa-test.csr"]},
                        "ecc-pkc.p7b")
     assert luna.verify(swapped, ecc_trust).reason is Reason.KEY_MISMATCH
+
+
+def test_a_bag_without_its_root(luna, shared_dir):
+    """Root omitted: structural completes the chain from the anchor, strict does not (no real Luna writes
+    such a bag; Thales's validator needs a self-signed last certificate); a wrong anchor is CHAIN_UNTRUSTED,
+    as for a bag that carries its root."""
+    sample = shared_dir / "interop" / "luna"
+    rsa = luna.load(sample / "rsa-pkc.p7b")
+    pkc = rsa.files["rsa-pkc.p7b"]
+    stripped = with_pkc(rsa, certs_only_pkcs7(list(parse_certs_only(pkc).certificates[:-1])))
+    rsa_trust = TrustAnchors({"root": (load_trust_anchor((sample / "luna-rsa-root-certificate.pem").read_bytes()),)})
+    ecc_trust = TrustAnchors({"root": (load_trust_anchor((sample / "luna-ecc-root-certificate.pem").read_bytes()),)})
+    verdict = luna.verify(stripped, rsa_trust)
+    assert verdict.accepted and "root-from-trust-anchor" in verdict.detail, verdict.summary()
+    assert luna.verify(stripped, rsa_trust, profile=Profile.STRICT).reason is Reason.CHAIN_UNTRUSTED
+    assert luna.verify(stripped, ecc_trust).reason is Reason.CHAIN_UNTRUSTED
+    assert luna.verify(rsa, ecc_trust).reason is Reason.CHAIN_UNTRUSTED
+    leaf_only = with_pkc(rsa, certs_only_pkcs7(list(parse_certs_only(pkc).certificates[:1])))
+    assert luna.verify(leaf_only, rsa_trust).reason is Reason.CHAIN_INCOMPLETE
+
+
+def test_ouid_has_the_real_shape(shared_dir, pkcs):
+    """Object handle, partition word 0x020000xx, HSM serial, all little-endian, as in both real PKCs."""
+    real = [bag_of((shared_dir / "interop" / "luna" / n).read_bytes())[0].common_name()
+            for n in ("rsa-pkc.p7b", "ecc-pkc.p7b")]
+    ours = [bag(pkcs[spec])[0].common_name() for spec in ("rsa-3072", "ec-p256", "rsa-3072-type1")]
+    for object_id in real + ours:
+        word = bytes.fromhex(object_id)[4:8]
+        assert word[1:] == b"\x00\x00\x02" and word[0] != 0, object_id
+    assert len({bytes.fromhex(o)[4:8] for o in ours}) == 1  # one partition
 
 
 def test_real_samples_under_the_openssl_walk(shared_dir, openssl):
@@ -363,6 +399,25 @@ def test_openssl_walk_accepts_goldens(luna_hsm, tmp_path, openssl, spec, options
     assert walk(paths[evidence.primary], broken, root, VALIDATION_TIME).stdout.splitlines()[-1] == "REJECT binding"
 
 
+def corpus_goldens(format_name: str) -> list[dict]:
+    """The committed corpus's valid goldens of ``format_name``."""
+    tests = json.loads((ROOT / "vectors" / f"{format_name}_verify.json").read_text())["tests"]
+    return [t for t in tests if t["result"] == "valid" and "Golden" in t["flags"]]
+
+
+def test_openssl_walk_accepts_every_valid_corpus_golden(tmp_path, openssl):
+    goldens = corpus_goldens("luna-pkc")
+    assert {t["id"].rsplit("::", 1)[1] for t in goldens} == {"rsa-3072", "rsa-4096", "ec-p256", "ec-p384"}
+    for test in goldens:
+        directory = ROOT / "vectors" / test["inputs"]["dir"]
+        csr = next(directory / f["path"] for f in test["inputs"]["files"] if f["path"].endswith(".csr"))
+        anchor = tmp_path / f"{test['tcId']}.pem"
+        anchor.write_text(test["trust"]["anchors"][0])
+        at = datetime.fromisoformat(test["trust"]["validationTime"].replace("Z", "+00:00"))
+        result = walk(directory / test["inputs"]["primary"], csr, anchor, at)
+        assert result.stdout.splitlines()[-1] == "ACCEPT", test["id"] + result.stdout + result.stderr
+
+
 def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--state", str(state)] if state is not None else []
     return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
@@ -387,6 +442,18 @@ def test_cli_attest_and_verify_with_detection(tmp_path):
     other_root = next((tmp_path / "out" / "tls").glob("*.pem"))
     rejected = hsmsim("verify", str(tmp_path / "out" / "codesign" / "codesign-pkc.p7b"), "--root", str(other_root))
     assert rejected.returncode == 1 and rejected.stdout.startswith("REJECT CHAIN_UNTRUSTED")
+
+
+def test_cli_verifies_the_real_samples_with_their_real_roots(shared_dir):
+    """The real ECC root (NULL ECDSA parameters, which cryptography refuses) loads through --root."""
+    sample = shared_dir / "interop" / "luna"
+    for kind in ("rsa", "ecc"):
+        result = hsmsim("verify", str(sample / f"{kind}-pkc.p7b"), "--root",
+                        str(sample / f"luna-{kind}-root-certificate.pem"), "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert json.loads(result.stdout)["claims"]["serial"] == "521174"
+    swapped = hsmsim("verify", str(sample / "ecc-pkc.p7b"), "--root", str(sample / "luna-rsa-root-certificate.pem"))
+    assert swapped.returncode == 1 and swapped.stdout.startswith("REJECT CHAIN_UNTRUSTED")
 
 
 def test_detect_claims_only_pkcs7(tmp_path, pkcs):

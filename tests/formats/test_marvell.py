@@ -13,6 +13,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zlib
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,14 @@ from hsmsim.formats.marvell import envelopes
 from hsmsim.formats.marvell.catalogue import mutations, vector_cases
 from hsmsim.formats.marvell.envelopes import package
 from hsmsim.formats.marvell.generate import assemble, owner_pki
-from hsmsim.formats.marvell.options import AzureEnvelope, Cloud, GoogleEnvelope, KeyNames, MarvellOptions
+from hsmsim.formats.marvell.options import (
+    AzureEnvelope,
+    Cloud,
+    GoogleEnvelope,
+    GoogleTemplate,
+    KeyNames,
+    MarvellOptions,
+)
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material, spki_der
@@ -213,6 +221,66 @@ def test_encoder_reproduces_the_real_blobs(shared_dir):
             assert obj.types == mb.expected_order(obj.get(mb.CLASS)[0], obj.get(mb.KEY_TYPE)[0])
 
 
+def test_gzip_writer_reproduces_the_real_compressed_blobs(shared_dir):
+    """Google's files are gzip with zlib level 6, memLevel 9: the writer gives the real bytes back."""
+    base = shared_dir / "interop" / "marvell-gcp"
+    for name in ("gcp-ec-p256", "gcp-rsa-4096"):
+        real = (base / f"{name}.attestation.dat.gz").read_bytes()
+        raw = gzip.decompress(real)
+        assert raw == (base / f"{name}.attestation.dat").read_bytes()
+        ours = envelopes.gzip_deterministic(raw)
+        magic, method, flags, mtime, extra_flags, os_byte = struct.unpack("<HBBIBB", real[:10])
+        assert (magic, method, flags, mtime, extra_flags, os_byte) == (0x8B1F, 8, 0, 0, 0, 0)
+        assert ours[:10] == real[:10] and ours[-8:] == real[-8:]
+        assert ours == real, name
+    raw = gzip.decompress((base / "gcp-rsa-4096.attestation.dat.gz").read_bytes())
+    default_mem_level = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS, 8)
+    assert default_mem_level.compress(raw) + default_mem_level.flush() != envelopes.gzip_deterministic(raw)[10:-8]
+
+
+def _differing(ours: mb.KeyObject, real: mb.KeyObject) -> set[int]:
+    assert ours.types == real.types
+    return {a.type for a, b in zip(ours.attributes, real.attributes, strict=True) if a.value != b.value}
+
+
+KEY_BOUND = {mb.ID, mb.MODULUS, mb.KCV, mb.EKCV}
+"""Attributes whose value depends on the key itself (and its ID), not on the template."""
+
+
+def test_google_template_matches_the_real_samples_field_by_field(world, shared_dir):
+    base = shared_dir / "interop" / "marvell-gcp"
+    hsm = world.hsms[Cloud.GOOGLE]
+    real_pair = mb.parse_blob((base / "gcp-ec-p256.attestation.dat").read_bytes())
+    ours_pair = mb.parse_blob(gzip.decompress(world.attest(Cloud.GOOGLE, "ec-p256").files[
+        f"{KeyNames.derive(hsm.device, 'key-ec-p256').gcp_key}.attestation.dat"]))
+    assert (ours_pair.header_style, ours_pair.info_flags, len(ours_pair.objects)) == \
+        (real_pair.header_style, real_pair.info_flags, 2)
+    for ours, real in zip(ours_pair.objects, real_pair.objects, strict=True):
+        assert _differing(ours, real) == KEY_BOUND
+        assert ours.get(mb.LABEL).rstrip(b"\0") == b"app_key"
+    _, private = ours_pair.objects
+    assert [private.get(a) for a in (mb.DECRYPT, mb.UNWRAP, mb.SIGN, mb.ENCRYPT, mb.WRAP, mb.VERIFY)] == \
+        [b"\x01"] * 3 + [b"\x00"] * 3  # an EC signing key, as Google writes it
+
+    # The real RSA-4096 key was imported (LOCAL 0): an imported key gives the same object.
+    store = SoftKeyStore(seed=SEED)
+    store.import_key(new_key_material(KeySpec.parse("rsa-4096")), "imported-rsa", created=KEY_CREATED)
+    key = store.get("imported-rsa")
+    names = KeyNames.derive(hsm.device, key.label)
+    single = assemble(Cloud.GOOGLE, key, hsm.attestation_identity(), hsm.device, names,
+                      MarvellOptions(google_key_pair=False))
+    (ours,) = mb.parse_blob(single.blob).objects
+    (real,) = mb.parse_blob((base / "gcp-rsa-4096.attestation.dat").read_bytes()).objects
+    assert _differing(ours, real) == KEY_BOUND
+
+    own = assemble(Cloud.GOOGLE, world.store.get("key-ec-p256"), hsm.attestation_identity(), hsm.device,
+                   KeyNames.derive(hsm.device, "key-ec-p256"),
+                   MarvellOptions(google_template=GoogleTemplate.KEY_ATTRIBUTES))
+    _, private = mb.parse_blob(own.blob).objects
+    assert private.get(mb.LABEL).rstrip(b"\0") == b"key-ec-p256"
+    assert [private.get(a) for a in (mb.DECRYPT, mb.UNWRAP, mb.SIGN)] == [b"\x00", b"\x00", b"\x01"]
+
+
 # -- the reference verifier: accept ------------------------------------------------------------
 
 @pytest.mark.parametrize("cloud", list(Cloud))
@@ -226,6 +294,7 @@ def test_goldens_verify_under_both_profiles(world, cloud, spec, strict):
     assert verdict.accepted, verdict.summary()
     assert verdict.claims.generated_on_device and verdict.claims.never_extractable and not verdict.claims.extractable
     assert verdict.claims.serial.startswith("5.3G") and verdict.claims.vendor == "Marvell"
+    assert verdict.claims.fips_level == "FIPS mode"
     assert fmt.verify(evidence, world.trust(cloud), at=VALIDATION_TIME, profile=Profile.STRICT).reason is strict
 
 
@@ -254,6 +323,28 @@ def test_real_google_sample_is_accepted(shared_dir):
     assert fmt.verify(broken, trust, at=at).reason is Reason.SIGNATURE_INVALID
     only_google = TrustAnchors.from_pem_files([base / roots["owner"]])
     assert fmt.verify(evidence, only_google, at=at).reason is Reason.CHAIN_UNTRUSTED
+    assert verdict.claims.fips_level == "FIPS mode"
+
+
+def test_a_wrong_root_is_untrusted_on_the_real_bundle(shared_dir, world):
+    """The real bundle carries no root: a wrong manufacturer or owner anchor gives CHAIN_UNTRUSTED, as
+    the corpus's chains that end at an untrusted root copy do; a missing card is CHAIN_INCOMPLETE."""
+    base = shared_dir / "interop" / "marvell-gcp"
+    files = {"a.attestation.dat.gz": (base / "gcp-ec-p256.attestation.dat.gz").read_bytes(),
+             "certchain.pem": (base / "certchain.pem").read_bytes()}
+    evidence = Evidence("marvell-google", files, "a.attestation.dat.gz")
+    marvell, hawksbill = (x509.load_pem_x509_certificate((base / n).read_bytes()) for n in
+                          ("marvell_liquidsecurity_ls1_root.pem", "google_hawksbill_root_v1_prod.pem"))
+    emulated_marvell, emulated_owner = world.trust(Cloud.GOOGLE).all()
+    fmt = get_format("marvell-google")
+    for anchors in ((emulated_marvell, hawksbill), (marvell, emulated_owner), (emulated_marvell, emulated_owner)):
+        verdict = fmt.verify(evidence, TrustAnchors({"root": anchors}), at=REAL_TIME)
+        assert verdict.reason is Reason.CHAIN_UNTRUSTED, verdict.summary()
+    certs = x509.load_pem_x509_certificates(files["certchain.pem"])
+    no_card = b"".join(c.public_bytes(serialization.Encoding.PEM) for i, c in enumerate(certs) if i != 1)
+    verdict = fmt.verify(Evidence("marvell-google", {**files, "certchain.pem": no_card}, "a.attestation.dat.gz"),
+                         TrustAnchors({"root": (marvell, hawksbill)}), at=REAL_TIME)
+    assert verdict.reason is Reason.CHAIN_INCOMPLETE, verdict.summary()
 
 
 def test_real_rsa_4096_sample_parses_only(shared_dir):
@@ -312,6 +403,9 @@ def test_google_script_walk_accepts_goldens_and_misses_attributes(catalogue):
         return verify(pem, files[case.evidence.primary], *case.anchors)
 
     assert walk("marvell-google::golden::ec-p256")
+    corpus = json.loads((Path(__file__).resolve().parents[2] / "vectors" / "marvell-google_verify.json").read_text())
+    valid_goldens = [t["id"] for t in corpus["tests"] if t["result"] == "valid" and "Golden" in t["flags"]]
+    assert len(valid_goldens) == 4 and all(walk(vector_id) for vector_id in valid_goldens)
     assert walk("marvell-google::attr::extractable-true")  # missed: the reference verifier says ATTR_EXTRACTABLE
     assert not walk("marvell-google::signature::pss")
     assert not walk("marvell-google::chain::extra-root-copy")

@@ -29,7 +29,9 @@ from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.verdict import Profile, Verdict
 
-_SIGNED_DATA_OID_TLV = der_oid(OID_SIGNED_DATA)
+_PKCS7_CONTENT_TYPE_ARC = der_oid(OID_SIGNED_DATA)[:-1]
+"""The DER OBJECT IDENTIFIER of 1.2.840.113549.1.7.2 without its last arc: any PKCS#7 content type."""
+_DETECT_WINDOW = 32
 
 
 class LunaFormat:
@@ -95,17 +97,19 @@ class LunaFormat:
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
-        """A ``.p7b`` (``.p7c``, ``.p7``) file holding a DER PKCS#7 signedData, or a directory with one."""
+        """A ``.p7b`` (``.p7c``, ``.p7``) file that starts as a DER SEQUENCE naming a PKCS#7 content type
+        near its start, or a directory with one. Tolerant of a defect inside (another content type, an
+        overlong length): such a file is still a PKC for the verifier to reject."""
         try:
             if path.is_dir():
                 return any(p.suffix.lower() in PKC_SUFFIXES and self.detect(p) for p in path.iterdir())
             if path.suffix.lower() not in PKC_SUFFIXES or path.stat().st_size > MAX_PKC_BYTES:
                 return False
             with path.open("rb") as fh:
-                head = fh.read(32)
+                head = fh.read(_DETECT_WINDOW)
         except OSError:
             return False
-        return head[:1] == b"\x30" and _SIGNED_DATA_OID_TLV in head[:16]
+        return head[:1] == b"\x30" and _PKCS7_CONTENT_TYPE_ARC in head
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden PKCs for every key type and both pkctypes, and the one-defect mutations."""

@@ -12,7 +12,8 @@ class LunaOptions:
     """Choices of the generator (see ``docs/formats/luna.md``); defaults reproduce the real files."""
 
     pkc_type: int = 2
-    """``cmu getpkc -pkctype``: 2 = Chrysalis-ITS chain to the root, 1 = TC-Trust Center (GUESS)."""
+    """``cmu getpkc -pkctype``: 2 = Chrysalis-ITS chain to the root, 1 = TC-Trust Center (a GUESS of an
+    unpublished chain, which neither Thales's validator nor Sectigo accepts)."""
     strict_der: bool = False
     """Omit the explicit ``critical FALSE`` Luna writes on its private extensions."""
     ecdsa_null_params: bool = True
@@ -22,7 +23,7 @@ class LunaOptions:
     ca_extensions: bool = False
     """Give the emulated RSA root keyUsage and basicConstraints CA:TRUE so a plain openssl verify passes."""
     include_root: bool = True
-    """Put the root in the bag, as both real PKCs do."""
+    """Put the root in the bag, as both real PKCs do (Thales's validator rejects a bag without it)."""
     model: str = "K7"
     firmware: tuple[int, int, int] = (7, 8, 4)
     csr_crlf: bool = True

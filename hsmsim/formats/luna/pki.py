@@ -436,10 +436,12 @@ def rsa_root_reissue(pki: LunaPki, encoding: CertEncoding = FAITHFUL) -> bytes:
 
 def ouid(seed: str, serial: int, partition: str, label: str) -> str:
     """The 24-hex object id Luna puts in the PKC's CN: object handle (LE), partition word (LE),
-    HSM serial (LE). The real ``41000000ae000002d6f30700`` has this shape; the middle is a GUESS."""
+    HSM serial (LE). Both real ones (``41000000ae000002d6f30700``, ``43000000ae000002d6f30700``)
+    have this shape; their partition word is ``0x020000AE``, so the emulated one is ``0x020000xx``
+    with a nonzero low byte per partition (what the byte means is unpublished)."""
     rng = drbg(seed, f"luna/{serial}/{partition}/ouid/{label}")
     handle = 0x20 + rng.randint_bits(16) % 0x3E0
-    word = 0x02000000 | drbg(seed, f"luna/{serial}/{partition}/partition-word").randint_bits(12)
+    word = 0x02000000 | (1 + drbg(seed, f"luna/{serial}/{partition}/partition-word").randint_bits(16) % 0xFF)
     return (handle.to_bytes(4, "little") + word.to_bytes(4, "little") + serial.to_bytes(4, "little")).hex()
 
 

@@ -172,8 +172,15 @@ def _anchors(trust: TrustAnchors) -> list[Cert]:
     return anchors
 
 
-def _anchor(chain: list[Cert], anchors: list[Cert], quirks: set[str]) -> tuple[list[Cert], Cert]:
-    """The path to a trust anchor (leaf first, root last) and the root whose EKU names the hierarchy."""
+def _anchor(chain: list[Cert], anchors: list[Cert], quirks: set[str], profile: Profile) -> tuple[list[Cert], Cert]:
+    """The path to a trust anchor (leaf first, root last) and the root whose EKU names the hierarchy.
+
+    A bag that ends below its root is completed by the anchor that signed its last certificate,
+    except under ``strict``: both real PKCs carry their root, and the vendor's validator requires
+    a self-signed last certificate. A bag whose last certificate's issuer is no anchor is
+    CHAIN_UNTRUSTED (the wrong root, as when the bag carries a root that is not trusted); a lone
+    PKC without its issuer is CHAIN_INCOMPLETE.
+    """
     if not anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
     last = chain[-1]
@@ -187,14 +194,22 @@ def _anchor(chain: list[Cert], anchors: list[Cert], quirks: set[str]) -> tuple[l
                                                + (" (same name as a trust anchor, different key)" if lookalike else ""))
     named = [a for a in anchors if a.subject == last.issuer]
     if not named:
-        raise Rejected(Reason.CHAIN_INCOMPLETE,
-                       f"the issuer {_issuer_text(last)!r} of the last certificate is neither in the PKC nor trusted")
+        if len(chain) == 1:
+            raise Rejected(Reason.CHAIN_INCOMPLETE,
+                           f"the issuer {_issuer_text(last)!r} of the PKC is neither in the bag nor trusted")
+        raise Rejected(Reason.CHAIN_UNTRUSTED, f"the chain ends at {last.name!r}, whose issuer "
+                                               f"{_issuer_text(last)!r} is not a trusted root")
     if last.algorithm.oid == SHA1_WITH_RSA:
         raise Rejected(Reason.UNSUPPORTED, f"{last.name!r} is signed with sha1WithRSA; SHA-1 is accepted only on "
                                            "the root's self-signature")
     for anchor in named:
         valid, flags = check_signature(last.tbs, last.signature, last.algorithm, anchor.spki, "last certificate")
         if valid:
+            if profile is Profile.STRICT:
+                raise Rejected(Reason.CHAIN_UNTRUSTED,
+                               f"the PKC ends at {last.name!r}, not at a self-signed root: Luna writes the root "
+                               "into the bag and the vendor's validator requires it (strict does not complete "
+                               "the chain from the trust anchor)")
             quirks.update(flags)
             quirks.add("root-from-trust-anchor")
             return [*chain, anchor], anchor
@@ -316,7 +331,11 @@ def _key_facts(spki: bytes) -> tuple[str, int | None]:
     return type(key).__name__, None
 
 
-def _check_strict(bag: CertBag, path: list[Cert], key_type: str, size: int | None) -> None:
+def _check_strict(bag: CertBag, path: list[Cert], layout: Layout, key_type: str, size: int | None) -> None:
+    if layout is TC_LAYOUT:
+        raise Rejected(Reason.UNSUPPORTED, "a pkctype 1 (TC-Trust Center) PKC: its chain is unpublished, Sectigo "
+                                           "rejects it (it does not end at the SafeNet root) and the vendor's "
+                                           "validator reads a 3-certificate bag with the ECC EKU table")
     if bag.extras:
         raise Rejected(Reason.UNEXPECTED_CONTENT, f"the PKC carries what Luna never writes: {'; '.join(bag.extras)}")
     for cert in path:
@@ -357,7 +376,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     quirks: set[str] = set()
     chain = _ordered(certs, profile, quirks)
     _check_links(chain, quirks)
-    path, root = _anchor(chain, _anchors(trust), quirks)
+    path, root = _anchor(chain, _anchors(trust), quirks, profile)
     layout = _layout(root)
     _check_shape(path, layout)
     _check_certificates(path, layout, at)
@@ -366,7 +385,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     _check_binding(leaf.spki, inputs.csr)
     key_type, size = _key_facts(leaf.spki)
     if profile is Profile.STRICT:
-        _check_strict(bag, path, key_type, size)
+        _check_strict(bag, path, layout, key_type, size)
     claims = Claims(
         spki_der=leaf.spki, key_type=key_type, key_size=size, generated_on_device=True, extractable=False,
         never_extractable=True, sensitive=None, always_sensitive=None, vendor="Thales", model=device.model,

@@ -269,31 +269,49 @@ def _public_material(key: StoredKey) -> tuple[bytes, bytes | None, int]:
     return point, None, len(point)
 
 
+@dataclass(frozen=True)
+class Usages:
+    """The usage flags of the private (or secret) key an object states; a public object mirrors them."""
+
+    decrypt: bool
+    unwrap: bool
+    sign: bool
+    derive: bool
+
+    @classmethod
+    def of(cls, key: StoredKey) -> Usages:
+        """The key store's own usage flags of ``key``."""
+        attrs = key.attributes
+        return cls(attrs.decrypt, attrs.unwrap, attrs.sign, attrs.derive)
+
+
 def key_object(key: StoredKey, object_class: ObjectClass, *, handle: int, label: str, identifier: str,
-               token_true: int = 2, ec_modulus_bits: int = 0x19F) -> KeyObject:
+               token_true: int = 2, ec_modulus_bits: int = 0x19F, usages: Usages | None = None) -> KeyObject:
     """One FW 3.x object for ``key`` with its real PKCS#11 attributes, in the observed order and encodings.
 
     ``token_true`` is the OBJ_ATTR_TOKEN byte of token objects (observed 02) and ``ec_modulus_bits``
-    the OBJ_ATTR_MODULUS_BITS of EC objects (observed 0x19F). ``object_class`` PUBLIC_KEY gives the
-    public half of a pair (SENSITIVE 0, EXTRACTABLE 1, the usages mirrored: ENCRYPT = DECRYPT,
-    WRAP = UNWRAP, VERIFY = SIGN of the private key). Secret keys carry their CKA_CHECK_VALUE as KCV
-    and no EKCV (GUESS). Raises UnsupportedKeyError for keys LiquidSecurity does not attest.
+    the OBJ_ATTR_MODULUS_BITS of EC objects (observed 0x19F). ``usages`` replaces the key's own
+    usage flags (a cloud's fixed template). ``object_class`` PUBLIC_KEY gives the public half of a
+    pair (SENSITIVE 0, EXTRACTABLE 1, the usages mirrored: ENCRYPT = DECRYPT, WRAP = UNWRAP,
+    VERIFY = SIGN of the private key). Secret keys carry their CKA_CHECK_VALUE as KCV and no EKCV
+    (GUESS). Raises UnsupportedKeyError for keys LiquidSecurity does not attest.
     """
     attrs = key.attributes
+    use = usages or Usages.of(key)
     code = _key_type_code(key)
     public = object_class is ObjectClass.PUBLIC_KEY
     secret = object_class is ObjectClass.SECRET_KEY
     values: dict[int, bytes] = {
         CLASS: _u8(object_class), KEY_TYPE: _u8(code),
         TOKEN: _u8(token_true if attrs.token else 0), PRIVATE: _bool(attrs.private),
-        ENCRYPT: _bool((public or secret) and attrs.decrypt), DECRYPT: _bool(not public and attrs.decrypt),
-        WRAP: _bool((public or secret) and attrs.unwrap), UNWRAP: _bool(not public and attrs.unwrap),
-        SIGN: _bool(not public and attrs.sign), VERIFY: _bool((public or secret) and attrs.sign),
+        ENCRYPT: _bool((public or secret) and use.decrypt), DECRYPT: _bool(not public and use.decrypt),
+        WRAP: _bool((public or secret) and use.unwrap), UNWRAP: _bool(not public and use.unwrap),
+        SIGN: _bool(not public and use.sign), VERIFY: _bool((public or secret) and use.sign),
         LOCAL: _bool(attrs.local), SENSITIVE: _bool(not public and attrs.sensitive),
         EXTRACTABLE: _bool(public or attrs.extractable),
         LABEL: fixed_text(label), ID: fixed_text(identifier),
         EXT_ATTR1: (2).to_bytes(8, "big"),
-        TRUSTED: b"\x00", WRAP_WITH_TRUSTED: b"\x00", DERIVE: _bool(not public and attrs.derive),
+        TRUSTED: b"\x00", WRAP_WITH_TRUSTED: b"\x00", DERIVE: _bool(not public and use.derive),
         ALWAYS_SENSITIVE: _bool(not public and attrs.always_sensitive),
         SPLITTABLE: b"\x00", IS_SPLIT: b"\x00",
         NEVER_EXTRACTABLE: _bool(not public and attrs.never_extractable),

@@ -210,9 +210,20 @@ def gunzip_bounded(data: bytes, limit: int = mb.MAX_BLOB_BYTES) -> bytes:
     return out
 
 
+GZIP_LEVEL = 6
+GZIP_MEM_LEVEL = 9
+"""Level 6 with memLevel 9 is what reproduces both real Google blobs' deflate streams with zlib
+1.2.x (the RSA-4096 blob's stream differs under zlib's default memLevel 8)."""
+
+
 def gzip_deterministic(data: bytes) -> bytes:
-    """gzip with the header Google's samples carry: no name, mtime 0, XFL 0, OS 0 (``1f8b 0800 0000 0000 0000``)."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    """gzip as Google's samples are: header ``1f8b 0800 0000 0000 0000`` (no name, mtime 0, XFL 0,
+    OS 0), a raw deflate stream at level 6 with memLevel 9 and a 32 KiB window, CRC-32 and length.
+
+    With zlib 1.2.x (CPython's usual build) this reproduces both real blobs byte for byte; another
+    deflate implementation (zlib-ng) may choose other matches, which changes no decompressed byte.
+    """
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, GZIP_MEM_LEVEL)
     deflated = compressor.compress(data) + compressor.flush()
     trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
     return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00" + deflated + trailer
@@ -459,12 +470,17 @@ def jwk_spki(jwk: dict[str, object]) -> bytes | None:
 
 def document_cloud(document: object) -> Cloud | None:
     """Which cloud's JSON envelope ``document`` is: an Azure attestation (bare or in a KeyBundle) or a
-    Google KeyOperationAttestation (bare or in a CryptoKeyVersion); None for anything else."""
+    Google KeyOperationAttestation (bare or in a CryptoKeyVersion); None for anything else.
+
+    Tolerant of a defect inside: one Azure attestation field or an ``MRVL-*`` version is enough, so
+    an attestation missing its private blob is still Azure's (and rejected by the verifier).
+    """
     if not isinstance(document, dict):
         return None
     node = document.get("attributes", document)
     node = node.get("attestation", node) if isinstance(node, dict) else node
-    if isinstance(node, dict) and "privateKeyAttestation" in node:
+    if isinstance(node, dict) and (set(node) & {"certificatePemFile", "privateKeyAttestation", "publicKeyAttestation"}
+                                   or str(node.get("version", "")).startswith("MRVL-")):
         return Cloud.AZURE
     node = document.get("attestation", document)
     if isinstance(node, dict) and str(node.get("format", "")).startswith("CAVIUM_"):

@@ -33,6 +33,16 @@ def _is_gzip_file(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+def _is_gcloud_attestation(path: Path) -> bool:
+    """gcloud's attestation file: gzip, or named ``*.attestation.dat`` / beside a ``*certs.pem`` chain
+    (so a blob that is not gzip'd is still Google's, and rejected by the verifier)."""
+    if path.suffix not in (".dat", ".gz"):
+        return False
+    if path.name.endswith((".attestation.dat", ".attestation.dat.gz")) or _is_gzip_file(path):
+        return True
+    return any(p.is_file() for p in path.parent.glob("*certs.pem"))
+
+
 def _json_cloud(path: Path) -> Cloud | None:
     """Which cloud's JSON envelope ``path`` holds (never raises)."""
     try:
@@ -107,13 +117,14 @@ class MarvellFormat:
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
-        """A JSON document of this cloud; for Google also a gzip ``.dat``/``.gz``; a directory holding one."""
+        """A JSON document of this cloud; for Google also gcloud's ``.dat``/``.gz`` attestation file (see
+        :func:`_is_gcloud_attestation`); a directory holding one."""
         try:
             if path.is_dir():
                 return any(self.detect(p) for p in sorted(path.iterdir())[:MAX_BUNDLE_CERTS * 8] if p.is_file())
             if path.suffix == ".json":
                 return _json_cloud(path) is self.cloud
-            return (self.cloud is Cloud.GOOGLE and path.suffix in (".dat", ".gz") and _is_gzip_file(path))
+            return self.cloud is Cloud.GOOGLE and _is_gcloud_attestation(path)
         except OSError:
             return False
 

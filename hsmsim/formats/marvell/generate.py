@@ -5,8 +5,9 @@ Facts are from ``shared/specs/marvell.md`` (byte-verified against the real Googl
 (:mod:`hsmsim.formats.marvell.blob`) holds one or two objects of PKCS#11 attribute TLVs in the
 observed order and encodings and a 256-byte RSASSA-PKCS1-v1_5/SHA-256 signature by the partition's
 RSA-2048 key over everything before it. Azure blobs hold the private (or secret) object alone, with
-the public object in a second blob; Google blobs hold the pair. GUESSES are switchable through
-:class:`hsmsim.formats.marvell.options.MarvellOptions`.
+the public object in a second blob; Google blobs hold the pair, with Google's fixed key template
+(LABEL ``app_key``; DECRYPT, UNWRAP, SIGN on the private object) as both real Google blobs show.
+GUESSES and the template are switchable through :class:`hsmsim.formats.marvell.options.MarvellOptions`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.envelopes import MarvellAttestation, package
-from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, Cloud, KeyNames, MarvellOptions
+from hsmsim.formats.marvell.options import (
+    DEFAULT_OPTIONS,
+    GOOGLE_LABEL,
+    GOOGLE_USAGES,
+    Cloud,
+    GoogleTemplate,
+    KeyNames,
+    MarvellOptions,
+)
 from hsmsim.formats.marvell.pki import OwnerPki, azure_owner_pki, google_owner_pki
 from hsmsim.keystore.base import StoredKey
 from hsmsim.model.evidence import Evidence
@@ -56,19 +65,22 @@ def assemble(cloud: Cloud, key: StoredKey, identity: AttestationIdentity, device
     private_class = mb.ObjectClass.SECRET_KEY if secret else mb.ObjectClass.PRIVATE_KEY
     public_handle, private_handle = object_handles(device.seed, names, key.label)
     partition, card = identity.certificate, identity.chain[1]
+    usages = None
     if cloud is Cloud.AZURE:
         identifier, label = names.key_uri, key.label
         owner = azure_owner_pki(device.seed, partition, names.azure_pool)
         certs = [card, partition, owner.root, owner.partition]
     else:
-        identifier, label = hashlib.sha512(key.attributes.id).hexdigest(), options.google_label or key.label
+        identifier, label = hashlib.sha512(key.attributes.id).hexdigest(), key.label
+        if options.google_template is GoogleTemplate.CLOUD_HSM:
+            label, usages = GOOGLE_LABEL, GOOGLE_USAGES
         owner = google_owner_pki(device.seed, partition, card)
         assert owner.card is not None
         certs = [partition, card, owner.card, owner.partition]
 
     def obj(object_class: mb.ObjectClass, handle: int) -> mb.KeyObject:
         return mb.key_object(key, object_class, handle=handle, label=label, identifier=identifier,
-                             token_true=options.token_true, ec_modulus_bits=options.ec_modulus_bits)
+                             token_true=options.token_true, ec_modulus_bits=options.ec_modulus_bits, usages=usages)
 
     private = obj(private_class, private_handle)
     public = None if secret else obj(mb.ObjectClass.PUBLIC_KEY, public_handle)

@@ -47,6 +47,22 @@ class GoogleEnvelope(enum.StrEnum):
     """The CryptoKeyVersion resource with its KeyOperationAttestation."""
 
 
+class GoogleTemplate(enum.StrEnum):
+    """Which attributes a Google blob states for the key's label and usages."""
+
+    CLOUD_HSM = "cloud-hsm"
+    """Every real Google sample: LABEL ``app_key`` and, on the private object, DECRYPT, UNWRAP and SIGN
+    set (ENCRYPT, WRAP, VERIFY, DERIVE clear) whatever the key's algorithm or purpose (so Cloud KMS
+    presumably enforces the purpose above the HSM). A GUESS for AES keys, of which there is no sample."""
+    KEY_ATTRIBUTES = "key-attributes"
+    """The key store's own CKA_LABEL and usage flags (hsmsim's behaviour before the template was known)."""
+
+
+GOOGLE_LABEL = "app_key"
+GOOGLE_USAGES = mb.Usages(decrypt=True, unwrap=True, sign=True, derive=False)
+"""The private object's usages in both real Google samples (an EC P-256 and an RSA-4096 key)."""
+
+
 @dataclass(frozen=True)
 class MarvellOptions:
     """Choices where the vendors publish nothing or the spec marks a GUESS (see docs/formats/marvell.md)."""
@@ -66,8 +82,8 @@ class MarvellOptions:
     """The observed OBJ_ATTR_TOKEN byte of token objects."""
     ec_modulus_bits: int = 0x19F
     """OBJ_ATTR_MODULUS_BITS of EC objects: the P-256 sample's value, used for every curve."""
-    google_label: str | None = None
-    """None: the key's CKA_LABEL; ``"app_key"`` reproduces the label of every Google sample."""
+    google_template: GoogleTemplate = GoogleTemplate.CLOUD_HSM
+    """The label and usages of Google objects: the real template by default, or the key's own."""
     jwk_hsm_kty: bool = True
     """JWK ``kty`` ``RSA-HSM``/``EC-HSM``/``oct-HSM`` (Managed HSM) rather than ``RSA``/``EC``/``oct``."""
     legacy_root: bool = False

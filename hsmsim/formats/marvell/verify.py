@@ -31,6 +31,9 @@ from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _MANUFACTURER_POLICY = ChainPolicy(allow_v1_ca=True)
 _SERIAL_RE = re.compile(r"^HSM:([^:,]+), for FIPS mode$")
+_FIPS_SUFFIX = ", for FIPS mode"
+FIPS_MODE = "FIPS mode"
+"""The FIPS claim Marvell evidence makes: card and partition CNs end ``, for FIPS mode`` (no level number)."""
 
 
 def verify(cloud: Cloud, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
@@ -83,7 +86,8 @@ def _verify(cloud: Cloud, evidence: Evidence, trust: TrustAnchors, at: datetime,
         always_sensitive=private_obj.get(mb.ALWAYS_SENSITIVE) == b"\x01",
         vendor="Marvell", model="LiquidSecurity (" + ("Azure Managed HSM)" if cloud is Cloud.AZURE
                                                       else "Google Cloud HSM)"),
-        serial=_hsm_serial(chains.card), label=mb.text_value(private_obj, mb.LABEL),
+        serial=_hsm_serial(chains.card), fips_level=_fips_mode(chains.partition, chains.card),
+        label=mb.text_value(private_obj, mb.LABEL),
     )
     return Verdict(Reason.OK, f"attested by {_describe(chains.partition)}", claims)
 
@@ -152,6 +156,9 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor carries a LiquidSecurity root DN (LS1 or LS2)")
     # Owner certificates reuse the card's name and key: keep them out of the manufacturer path.
     manufacturer_pool = [c for c in unique if _self_signed(c) or c.issuer in marvell_root_names()]
+    if not any(c.subject == partition.issuer for c in manufacturer_pool):
+        raise Rejected(Reason.CHAIN_INCOMPLETE, "the card certificate that issued the partition certificate is "
+                                                "not in the bundle")
     path = validate_chain(partition, manufacturer_pool, manufacturer_anchors, at, _MANUFACTURER_POLICY)
     if len(path) != 3:
         raise Rejected(Reason.CHAIN_UNTRUSTED, f"the manufacturer chain has {len(path)} certificates, "
@@ -161,8 +168,12 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
     owner_anchors = [a for a in anchors if _der(a) != _der(path[2])]
     used = [partition, card, owner_partition]
     if cloud is Cloud.GOOGLE:
-        if not owner_anchors:
-            raise Rejected(Reason.CHAIN_UNTRUSTED, "no owner trust anchor (the Hawksbill root) was given")
+        # Google's owner root issues both owner certificates directly: an issuer that is no owner
+        # anchor is the wrong root, not a missing certificate.
+        if not any(a.subject == owner_partition.issuer for a in owner_anchors):
+            raise Rejected(Reason.CHAIN_UNTRUSTED, f"no owner trust anchor is the owner partition certificate's "
+                                                   f"issuer {owner_partition.issuer.rfc4514_string()!r} "
+                                                   "(the Hawksbill root)")
         owner_path = validate_chain(owner_partition, [], owner_anchors, at)
         owner_card = _owner_copy(card, unique, "card")
         card_path = validate_chain(owner_card, [], owner_anchors, at)
@@ -211,6 +222,12 @@ def _hsm_serial(card: x509.Certificate) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+def _fips_mode(*certs: x509.Certificate) -> str | None:
+    """``FIPS mode`` when every one of ``certs`` (the signing partition and its card) says so in its CN."""
+    names = [str(a.value) for c in certs for a in c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    return FIPS_MODE if len(names) == len(certs) and all(n.endswith(_FIPS_SUFFIX) for n in names) else None
 
 
 # -- the objects ------------------------------------------------------------------------------------------
