@@ -54,7 +54,7 @@ def rows(repeat: int) -> list[tuple[str, float]]:
         with tempfile.TemporaryDirectory() as work:
             evidence.write(Path(work))
             command = ["bash", str(WALK), str(Path(work) / evidence.primary), str(Path(work) / "bench-fx-rsa.csr"),
-                       str(Path(work) / ROOT_FILE)]
+                       str(Path(work) / ROOT_FILE), str(int(AT.timestamp()))]
             out.append(("fortanix openssl walk (subprocesses)", median_seconds(
                 lambda: subprocess.run(command, capture_output=True, check=True), max(3, repeat // 3))))
     return out

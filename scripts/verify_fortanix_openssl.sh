@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # The OpenSSL verification of a Fortanix DSM key attestation statement, as the vendor
 # documents it in substance: decode the response JSON, verify the authority chain to the
-# root under the key attestation policy at the statement's notBefore
-# (`openssl verify -policy 1.3.6.1.4.1.49690.6.1.2 -explicit_policy -attime`), check the
-# claims are present and that the statement's public key equals the CSR's.
+# root under the key attestation policy (`openssl verify -policy 1.3.6.1.4.1.49690.6.1.2
+# -explicit_policy`), check the claims are present and that the statement's public key
+# equals the CSR's.
 #
-# One departure from the documented command: the cluster authority is not a CA, so
+# Two departures from the documented command: the cluster authority is not a CA, so
 # `openssl verify` refuses the statement as a leaf ("invalid CA certificate"). The walk
 # verifies the authority as the leaf and the statement's signature over its TBSCertificate
-# with `openssl dgst`, as the vendor's Java example does by hand.
+# with `openssl dgst`, as the vendor's Java example does by hand. And the chain is verified
+# at UNIX_TIME (`-attime`), or now, as the vendor's verifier does at its clock: DSM returns a
+# stored statement with the current authority certificate, so the statement's own notBefore
+# (the published one's included) may precede the authority's.
 #
-# usage: verify_fortanix_openssl.sh RESPONSE_JSON CSR ROOT
+# usage: verify_fortanix_openssl.sh RESPONSE_JSON CSR ROOT [UNIX_TIME]
 # Prints each step; the last line is "ACCEPT" or "REJECT <step>"; exit 0 / 1 (2 on usage).
 set -u
-if [ $# -ne 3 ]; then echo "usage: $0 RESPONSE_JSON CSR ROOT" >&2; exit 2; fi
+if [ $# -lt 3 ] || [ $# -gt 4 ]; then echo "usage: $0 RESPONSE_JSON CSR ROOT [UNIX_TIME]" >&2; exit 2; fi
 response=$(readlink -f "$1"); csr=$(readlink -f "$2"); root=$(readlink -f "$3")
+attime=(); [ $# -eq 4 ] && attime=(-attime "$4")
 policy=1.3.6.1.4.1.49690.6.1.2
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 2
@@ -53,11 +57,14 @@ for der in chain-*.der; do
     fi
 done
 [ -n "$authority" ] || reject authority
-not_before=$(openssl x509 -in statement.pem -noout -startdate | cut -d= -f2)
-attime=$(date -u -d "$not_before" +%s) || reject decode
+# the statement is valid at UNIX_TIME or now (as the vendor's verifier checks it)
+now=${4:-$(date -u +%s)}
+not_before=$(date -u -d "$(openssl x509 -in statement.pem -noout -startdate | cut -d= -f2)" +%s) || reject decode
+not_after=$(date -u -d "$(openssl x509 -in statement.pem -noout -enddate | cut -d= -f2)" +%s) || reject decode
+[ "$not_before" -le "$now" ] && [ "$now" -le "$not_after" ] || reject statement-time
 
-# 2. the authority chain to the root, under the key attestation policy, at the statement's notBefore
-openssl verify -attime "$attime" -CAfile "$root" -untrusted untrusted.pem \
+# 2. the authority chain to the root, under the key attestation policy, at UNIX_TIME or now
+openssl verify "${attime[@]}" -CAfile "$root" -untrusted untrusted.pem \
     -policy "$policy" -explicit_policy "$authority" || reject chain
 # 3. the statement's signature by the authority (sha256WithRSAEncryption)
 openssl x509 -in statement.pem -noout -text | grep -q "Signature Algorithm: sha256WithRSAEncryption" || reject signature

@@ -10,6 +10,7 @@ Failures raise :class:`hsmsim.verdict.Rejected`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -110,10 +111,14 @@ def validate_chain(
     anchors: list[x509.Certificate],
     at: datetime,
     policy: ChainPolicy = ChainPolicy(),
+    *,
+    as_received: Mapping[x509.Certificate, x509.Certificate] | None = None,
 ) -> list[x509.Certificate]:
     """Validate ``leaf`` up to one of ``anchors`` at time ``at``; return the path leaf-first.
 
-    The anchor is the last element. Raises :class:`Rejected` with CHAIN_INCOMPLETE (no
+    ``as_received`` maps a certificate a lenient reader re-encoded as DER to the certificate as
+    received: the signature on it is verified over the received TBSCertificate, never over the
+    re-encoding. The anchor is the last element. Raises :class:`Rejected` with CHAIN_INCOMPLETE (no
     certificate carries the issuer's name: a leaf without its intermediate, or a gap while
     ``untrusted`` still holds certificates the path did not reach), CERT_SIGNATURE_INVALID (a
     named issuer did not sign), CHAIN_UNTRUSTED (the path ends at a non-anchor: a self-signed
@@ -128,6 +133,7 @@ def validate_chain(
             fully_parsed(cert)
     except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"a chain certificate does not parse: {exc}") from None
+    received = as_received or {}
     anchor_ders = {a.public_bytes(_DER) for a in anchors}
     path = [leaf]
     current = leaf
@@ -136,11 +142,12 @@ def validate_chain(
             break
         if len(path) > MAX_CHAIN_DEPTH:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates")
-        anchor = next((a for a in anchors if a.subject == current.issuer and _issued_by(current, a)), None)
+        signed = received.get(current, current)
+        anchor = next((a for a in anchors if a.subject == current.issuer and _issued_by(signed, a)), None)
         if anchor is not None:
             path.append(anchor)
             break
-        if current.issuer == current.subject and _issued_by(current, current):
+        if current.issuer == current.subject and _issued_by(signed, current):
             raise Rejected(Reason.CHAIN_UNTRUSTED,
                            f"chain ends at self-signed {_describe(current)!r}, which is not a trust anchor")
         named = [c for c in untrusted + anchors if c.subject == current.issuer and c not in path]
@@ -153,7 +160,7 @@ def validate_chain(
                                f"{current.issuer.rfc4514_string()!r} is not a trust anchor")
             raise Rejected(Reason.CHAIN_INCOMPLETE,
                            f"issuer {current.issuer.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
-        issuer = next((c for c in named if _issued_by(current, c)), None)
+        issuer = next((c for c in named if _issued_by(signed, c)), None)
         if issuer is None:
             raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(current)!r} is not signed by its named issuer")
         path.append(issuer)

@@ -1,5 +1,6 @@
 """The Fortanix format: statement and chain layout, KU mapping, the reference verifier's reasons,
-hostile JSON, determinism, the vector catalogue, the CLI, the openssl walk and the pkcs11 backend."""
+hostile JSON, determinism, the vector catalogue, the CLI, the openssl walk, the pkcs11 backend, and
+the real DSM response in ``../shared/interop/fortanix``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
@@ -25,10 +27,11 @@ from hsmsim.device import Device
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.fortanix.catalogue import mutations
+from hsmsim.formats.fortanix.certificates import read_certificate
 from hsmsim.formats.fortanix.format import FortanixFormat
 from hsmsim.formats.fortanix.generate import ROOT_FILE, statement_usages
 from hsmsim.formats.fortanix.options import FortanixOptions
-from hsmsim.formats.fortanix.pki import AUTHORITY_CN, CA_CN, ENROLLMENT_POLICY, ROOT_CN, fortanix_pki
+from hsmsim.formats.fortanix.pki import AUTHORITY_CN, CA_CN, ENROLLMENT_POLICY, ROOT_CN, fortanix_pki, ski
 from hsmsim.formats.fortanix.statement import (
     CLAIM_GENERATED,
     CLAIM_NEVER_EXPORTABLE,
@@ -43,10 +46,12 @@ from hsmsim.model.corpus_schema import vector_schema
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8
 from hsmsim.verdict import Profile, Reason, Rejected
-from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
+from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED
 
 ROOT = Path(__file__).resolve().parents[2]
 WALK = ROOT / "scripts" / "verify_fortanix_openssl.sh"
+AT = ATTEST_TIME + timedelta(days=1)
+"""The verifier's clock: inside the 30-day authority certificate the goldens carry (2025-02-23 to 2025-03-25)."""
 SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
 # The cluster node enrollment policy exactly as the published DSM authority carries it.
 ENROLLMENT_DER = bytes.fromhex("302c301b060b2b0601040183841a020501060c2b0601040183841a02050101"
@@ -96,9 +101,10 @@ def response(evidence: Evidence) -> dict:
 
 
 def certs(evidence: Evidence) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    """Statement and chain as the verifier reads them (the authority's DSM encodings re-encoded as DER)."""
     doc = response(evidence)
     statement = x509.load_der_x509_certificate(base64.b64decode(doc["attestation_statement"]["statement"]))
-    return statement, [x509.load_der_x509_certificate(base64.b64decode(c)) for c in doc["authority_chain"]]
+    return statement, [read_certificate(base64.b64decode(c), "chain").cert for c in doc["authority_chain"]]
 
 
 def with_response(evidence: Evidence, data: bytes) -> Evidence:
@@ -106,7 +112,22 @@ def with_response(evidence: Evidence, data: bytes) -> Evidence:
 
 
 def sha1_ski(cert: x509.Certificate) -> bytes:
+    """SHA-1 over the whole DER SubjectPublicKeyInfo, as real DSM certificates carry it."""
+    return hashlib.sha1(cert.public_key().public_bytes(serialization.Encoding.DER,
+                                                       serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
+
+
+def method_1_ski(cert: x509.Certificate) -> bytes:
+    """RFC 5280 method 1: SHA-1 of the subjectPublicKey BIT STRING contents only."""
     return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
+
+
+def extension_values(der: bytes) -> dict[str, bytes]:
+    """Each extension's raw value bytes (extnValue contents) by dotted OID, as encoded."""
+    from asn1crypto import x509 as ax509
+
+    extensions = ax509.Certificate.load(der)["tbs_certificate"]["extensions"]
+    return {e["extn_id"].dotted: e["extn_value"].contents for e in extensions}
 
 
 # -- layout ---------------------------------------------------------------------------------
@@ -138,6 +159,12 @@ def test_statement_certificate_layout(bundles):
 
 
 def test_authority_ca_and_root_layout(bundles):
+    doc = response(bundles["key-ec-p256"])
+    authority_der = base64.b64decode(doc["authority_chain"][0])
+    with pytest.raises(ValueError, match="EncodedDefault"):  # DSM's encoding, which cryptography refuses
+        list(x509.load_der_x509_certificate(authority_der).extensions)
+    raw = extension_values(authority_der)
+    assert (raw["2.5.29.19"], raw["2.5.29.15"]) == (bytes.fromhex("3003010100"), bytes.fromhex("03020180"))
     _statement, (authority, ca, root) = certs(bundles["key-ec-p256"])
     assert [(e.oid.dotted_string, e.critical) for e in authority.extensions] == [
         ("2.5.29.15", True), ("2.5.29.19", True), ("2.5.29.14", False), ("2.5.29.37", False),
@@ -148,7 +175,8 @@ def test_authority_ca_and_root_layout(bundles):
     assert authority.not_valid_before_utc <= ATTEST_TIME < authority.not_valid_after_utc
     assert authority.public_key().key_size == 3072 and ca.public_key().key_size == root.public_key().key_size == 4096
     for cert, issuer in ((authority, ca), (ca, root)):
-        assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest == sha1_ski(cert)
+        assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest == sha1_ski(cert) \
+            != method_1_ski(cert)
         assert cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == \
             sha1_ski(issuer)
         policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
@@ -212,13 +240,16 @@ def test_keys_without_an_expressible_permission_are_refused():
 @pytest.mark.parametrize("spec", SPECS)
 def test_goldens_verify(fortanix, bundles, trust, spec):
     evidence = bundles[f"key-{spec}"]
-    verdict = fortanix.verify(evidence, trust, at=VALIDATION_TIME)
+    verdict = fortanix.verify(evidence, trust, at=AT)
     assert verdict.accepted, verdict.summary()
     claims = verdict.claims
     assert claims.generated_on_device and claims.never_extractable and claims.extractable is False
     assert claims.vendor == "Fortanix" and claims.label == evidence.primary[len("key_attestation_"):-5]
-    strict = fortanix.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
-    assert strict.reason is (Reason.KEY_POLICY if spec == "rsa-2048" else Reason.OK), strict.summary()
+    assert "non-DER extension values read as DER" in verdict.detail and "authority_chain[0] key_usage, " \
+        "basic_constraints" in verdict.detail
+    strict = fortanix.verify(evidence, trust, at=AT, profile=Profile.STRICT)
+    expected = {"rsa-2048": Reason.KEY_POLICY, "ec-p256": Reason.UNSUPPORTED, "ec-p384": Reason.UNSUPPORTED}
+    assert strict.reason is expected.get(spec, Reason.OK), strict.summary()
 
 
 def test_claims_are_omitted_for_imported_and_exportable_keys(fortanix, bundles, trust):
@@ -226,23 +257,32 @@ def test_claims_are_omitted_for_imported_and_exportable_keys(fortanix, bundles, 
     assert [e.oid for e in imported.extensions] == [ExtensionOID.KEY_USAGE, ExtensionOID.AUTHORITY_KEY_IDENTIFIER]
     exportable, _ = certs(bundles["exportable"])
     assert CLAIM_NEVER_EXPORTABLE not in [e.oid for e in exportable.extensions]
-    assert fortanix.verify(bundles["imported"], trust, at=VALIDATION_TIME).reason is Reason.ATTR_NOT_LOCAL
-    assert fortanix.verify(bundles["exportable"], trust, at=VALIDATION_TIME).reason is \
+    assert fortanix.verify(bundles["imported"], trust, at=AT).reason is Reason.ATTR_NOT_LOCAL
+    assert fortanix.verify(bundles["exportable"], trust, at=AT).reason is \
         Reason.ATTR_NOT_NEVER_EXTRACTABLE
 
 
-def test_chain_is_validated_at_the_statements_not_before(bundles, trust):
+def test_chain_is_validated_at_the_verifiers_clock(fx_hsm, bundles, trust):
+    """As the vendor's verifier: the authority must be valid now; the statement may predate it."""
     evidence = bundles["key-ec-p256"]
     _statement, (authority, _ca, _root) = certs(evidence)
-    assert authority.not_valid_after_utc < VALIDATION_TIME  # short-lived: expired when the CA verifies
     default = FortanixFormat()
-    assert default.verify(evidence, trust, at=VALIDATION_TIME).accepted
-    at_verifier = FortanixFormat(FortanixOptions(chain_time="verifier"))
-    assert at_verifier.verify(evidence, trust, at=VALIDATION_TIME).reason is Reason.CERT_EXPIRED
-    assert at_verifier.verify(evidence, trust, at=ATTEST_TIME + timedelta(days=1)).accepted
+    assert default.verify(evidence, trust, at=AT).accepted
+    expired = default.verify(evidence, trust, at=authority.not_valid_after_utc + timedelta(seconds=1))
+    assert expired.reason is Reason.CERT_EXPIRED and "authority chain at" in expired.detail
     before = default.verify(evidence, trust, at=ATTEST_TIME - timedelta(seconds=1))
     assert before.reason is Reason.CERT_NOT_YET_VALID and "statement" in before.detail
-    assert default.verify(evidence, TrustAnchors({}), at=VALIDATION_TIME).reason is Reason.CHAIN_UNTRUSTED
+    assert default.verify(evidence, TrustAnchors({}), at=AT).reason is Reason.CHAIN_UNTRUSTED
+    # DSM hands back the stored statement with the next period's authority certificate (same key)
+    renewed_at = authority.not_valid_after_utc + timedelta(days=2)
+    renewed = fortanix_pki(SEED, fx_hsm.device.serial, renewed_at, captured_encoding=True).authority
+    doc = response(evidence)
+    doc["authority_chain"][0] = base64.b64encode(renewed.public_bytes(serialization.Encoding.DER)).decode()
+    stored = with_response(evidence, json.dumps(doc).encode())
+    assert default.verify(stored, trust, at=renewed_at).accepted
+    at_not_before = FortanixFormat(FortanixOptions(chain_time="statement"))
+    assert at_not_before.verify(stored, trust, at=renewed_at).reason is Reason.CERT_NOT_YET_VALID
+    assert at_not_before.verify(evidence, trust, at=renewed_at).accepted  # the old certificate, at its time
 
 
 def test_authority_is_recertified_monthly_with_the_same_key(fx_hsm, fortanix, trust):
@@ -304,7 +344,7 @@ def _deep(n: int) -> bytes:
 ])
 def test_hostile_json(fortanix, bundles, trust, payload, reason):
     evidence = with_response(bundles["key-rsa-3072"], payload)
-    verdict = fortanix.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
+    verdict = fortanix.verify(evidence, trust, at=AT, profile=Profile.STRICT)
     assert verdict.reason is reason, verdict.summary()
 
 
@@ -335,7 +375,7 @@ def test_random_corruption_gives_reasons_not_exceptions(fortanix, bundles, trust
             der[rng.randrange(len(der))] ^= 1 << rng.randrange(8)
             holder[key] = base64.b64encode(bytes(der)).decode()
             payload = json.dumps(doc).encode()
-        seen.add(fortanix.verify(with_response(evidence, payload), trust, at=VALIDATION_TIME).reason)
+        seen.add(fortanix.verify(with_response(evidence, payload), trust, at=AT).reason)
     assert {Reason.MALFORMED, Reason.CERT_SIGNATURE_INVALID} <= seen
 
 
@@ -343,17 +383,34 @@ def test_duplicate_member_names_conflict_even_when_equal(fortanix, bundles, trus
     text = bundles["key-rsa-3072"].files[bundles["key-rsa-3072"].primary]
     doubled = text.replace(b'"format": "x509_certificate",', b'"format": "x509_certificate",\n'
                                                                    b'        "format": "x509_certificate",')
-    verdict = fortanix.verify(with_response(bundles["key-rsa-3072"], doubled), trust, at=VALIDATION_TIME)
+    verdict = fortanix.verify(with_response(bundles["key-rsa-3072"], doubled), trust, at=AT)
     assert verdict.reason is Reason.ATTR_CONFLICT and "'format'" in verdict.detail
 
 
 def test_missing_response_and_ambiguous_csr(fortanix, bundles, trust):
     evidence = bundles["key-rsa-3072"]
     only_csr = Evidence("fortanix", {"key-rsa-3072.csr": evidence.files["key-rsa-3072.csr"]}, "key-rsa-3072.csr")
-    assert fortanix.verify(only_csr, trust, at=VALIDATION_TIME).reason is Reason.MISSING_INPUT
+    assert fortanix.verify(only_csr, trust, at=AT).reason is Reason.MISSING_INPUT
     two_csrs = Evidence("fortanix", {**evidence.files, "other.csr": bundles["key-ec-p256"].files["key-ec-p256.csr"]},
                         evidence.primary)
-    assert fortanix.verify(two_csrs, trust, at=VALIDATION_TIME).reason is Reason.MISSING_INPUT
+    for profile in Profile:
+        assert fortanix.verify(two_csrs, trust, at=AT, profile=profile).reason is Reason.MISSING_INPUT
+
+
+def test_a_response_without_csr_binds_nothing(fortanix, bundles, trust, tmp_path):
+    """DSM's API returns the response alone: verified, unbound (said so); strict needs the binding."""
+    evidence = bundles["key-rsa-3072"]
+    alone = Evidence("fortanix", {evidence.primary: evidence.files[evidence.primary]}, evidence.primary)
+    verdict = fortanix.verify(alone, trust, at=AT)
+    assert verdict.accepted and "no CSR" in verdict.detail, verdict.summary()
+    assert verdict.claims.spki_der == certs(evidence)[0].public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert fortanix.verify(alone, trust, at=AT, profile=Profile.STRICT).reason is Reason.MISSING_INPUT
+    evidence.write(tmp_path)  # load takes every .csr beside the response, so two stay ambiguous
+    (tmp_path / "other.csr").write_bytes(bundles["key-ec-p256"].files["key-ec-p256.csr"])
+    loaded = fortanix.load(tmp_path / evidence.primary)
+    assert sorted(loaded.files) == sorted([evidence.primary, "key-rsa-3072.csr", "other.csr"])
+    assert fortanix.verify(loaded, trust, at=AT).reason is Reason.MISSING_INPUT
 
 
 # -- the vector catalogue ---------------------------------------------------------------------
@@ -378,7 +435,11 @@ def test_catalogue_builds_and_every_vector_verifies_as_declared(tmp_path, fortan
         "Resigned", "Stale", "Golden", "StrictKeyPolicy"}
     assert len(defects) >= 40
     goldens = {t["id"].split("::")[2] for t in tests if t["id"].startswith("fortanix::golden::")}
-    assert goldens == {"rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384"}
+    assert goldens == {"rsa-2048", "rsa-3072", "rsa-4096", "ec-p256-unconfirmed", "ec-p384-unconfirmed"}
+    valid = [t["id"] for t in tests if t["result"] == "valid"]  # none the vendor's verifier rejects by shape
+    assert sorted(valid) == ["fortanix::golden::rsa-3072", "fortanix::golden::rsa-4096",
+                             "fortanix::variant::authority-der-extensions", "fortanix::variant::compact-json",
+                             "fortanix::variant::stored-statement-renewed-authority"]
     signing = {t["provenance"]["signing"] for t in tests}
     assert signing == {"Genuine", "Resigned", "Stale"}
     assert {t["result"] for t in tests} == {"valid", "invalid", "acceptable"}
@@ -405,15 +466,15 @@ def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess
                           timeout=120, cwd=ROOT)
 
 
-def walk(response_path: Path, csr: Path, root: Path) -> list[str]:
-    result = subprocess.run(["bash", str(WALK), str(response_path), str(csr), str(root)], capture_output=True,
-                            text=True, timeout=60)
+def walk(response_path: Path, csr: Path, root: Path, at: datetime = AT) -> list[str]:
+    result = subprocess.run(["bash", str(WALK), str(response_path), str(csr), str(root), str(int(at.timestamp()))],
+                            capture_output=True, text=True, timeout=60)
     return result.stdout.splitlines()
 
 
 def test_cli_attest_and_verify_with_detection(tmp_path):
     state = tmp_path / "dsm"
-    created = hsmsim("key", "create", "--vendor", "fortanix", "--label", "release", "--spec", "ec-p384", state=state)
+    created = hsmsim("key", "create", "--vendor", "fortanix", "--label", "release", "--spec", "rsa-3072", state=state)
     assert created.returncode == 0, created.stderr
     out = tmp_path / "bundle" / "release.json"
     attested = hsmsim("attest", "--format", "fortanix", "--key", "release", "--out", str(out), state=state)
@@ -423,7 +484,7 @@ def test_cli_attest_and_verify_with_detection(tmp_path):
     verified = hsmsim("verify", str(out), "--root", str(root), "--profile", "strict", "--json")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     claims = json.loads(verified.stdout)["claims"]
-    assert claims["key_type"] == "EC-secp384r1" and claims["vendor"] == "Fortanix"
+    assert claims["key_type"] == "RSA" and claims["vendor"] == "Fortanix"
     assert detect(out).name == "fortanix" and detect(out.parent).name == "fortanix"
     doc = json.loads(out.read_text())
     doc["attestation_statement"]["format"] = "pkcs7"
@@ -456,13 +517,18 @@ def test_openssl_walk_catches_and_misses(tmp_path, bundles, fortanix, trust, ope
     lines = walk(tmp_path / "imported" / imported.primary, tmp_path / "imported" / "imported.csr",
                  tmp_path / "imported" / ROOT_FILE)
     assert lines[-1] == "REJECT claims"
-    captured = make_fortanix_hsm().attest("key-rsa-3072", "fortanix", {
-        "attest_time": ATTEST_TIME, "options": FortanixOptions(captured_encoding=True)})
-    captured.write(tmp_path / "captured")
-    lines = walk(tmp_path / "captured" / captured.primary, tmp_path / "captured" / "key-rsa-3072.csr",
-                 tmp_path / "captured" / ROOT_FILE)
-    assert lines[-1] == "ACCEPT"  # openssl reads BER basicConstraints; hsmsim's DER parser does not
-    assert fortanix.verify(captured, trust, at=VALIDATION_TIME).reason is Reason.MALFORMED
+    der = make_fortanix_hsm().attest("key-rsa-3072", "fortanix", {
+        "attest_time": ATTEST_TIME, "options": FortanixOptions(captured_encoding=False)})
+    der.write(tmp_path / "der")
+    lines = walk(tmp_path / "der" / der.primary, tmp_path / "der" / "key-rsa-3072.csr", tmp_path / "der" / ROOT_FILE)
+    assert lines[-1] == "ACCEPT"  # the DER authority a fixed DSM encoder would send: everyone reads it
+    verdict = fortanix.verify(der, trust, at=AT)
+    assert verdict.accepted and "non-DER" not in verdict.detail, verdict.summary()
+    statement = bundles["key-rsa-3072"]  # the default authority (DSM's BER) under the walk, at the statement's time
+    statement.write(tmp_path / "ber")
+    at_not_before = walk(tmp_path / "ber" / statement.primary, tmp_path / "ber" / "key-rsa-3072.csr",
+                         tmp_path / "ber" / ROOT_FILE, ATTEST_TIME)
+    assert at_not_before[-1] == "ACCEPT"
 
 
 def _softhsm() -> bool:
@@ -486,9 +552,132 @@ def test_pkcs11_key_attests_and_verifies(tmp_path, fortanix):
     finally:
         store.close()
     root = x509.load_pem_x509_certificate(evidence.files[ROOT_FILE])
-    verdict = fortanix.verify(evidence, TrustAnchors({"root": (root,)}), at=VALIDATION_TIME, profile=Profile.STRICT)
+    verdict = fortanix.verify(evidence, TrustAnchors({"root": (root,)}), at=AT, profile=Profile.STRICT)
     assert verdict.accepted, verdict.summary()
     csr = x509.load_pem_x509_csr(evidence.files["token-key.csr"])
     assert verdict.claims.spki_der == csr.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert csr.signature_hash_algorithm.name == hashes.SHA256.name
+
+
+# -- the corpus: detection --------------------------------------------------------------------
+
+def test_every_corpus_vector_is_detected_as_fortanix(tmp_path):
+    """``hsmsim verify`` without --format: each vector's directory and response file, whatever the defect."""
+    document = json.loads((ROOT / "vectors" / "fortanix_verify.json").read_text())
+    for test in document["tests"]:
+        directory = tmp_path / test["inputs"]["dir"]
+        Evidence("fortanix", {f["path"]: base64.b64decode(f["base64"]) for f in test["inputs"]["files"]},
+                 test["inputs"]["primary"]).write(directory)
+        for path in (directory, directory / test["inputs"]["primary"]):
+            assert detect(path).name == "fortanix", f"{test['id']}: {path.name}"
+
+
+# -- the lenient certificate reader -------------------------------------------------------------
+
+def test_non_der_is_read_only_inside_extension_values(bundles):
+    doc = response(bundles["key-rsa-3072"])
+    ber = base64.b64decode(doc["authority_chain"][0])
+    read = read_certificate(ber, "authority")
+    assert read.non_der == ("key_usage", "basic_constraints") and read.received.tbs_certificate_bytes in ber
+    assert read.cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    ca = read_certificate(base64.b64decode(doc["authority_chain"][1]), "ca")
+    assert ca.non_der == () and ca.cert is ca.received
+    read.received.verify_directly_issued_by(ca.cert)  # the signature covers the bytes as received
+    with pytest.raises(InvalidSignature):  # and not the DER re-encoding
+        read.cert.verify_directly_issued_by(ca.cert)
+    # a long-form length on the TBSCertificate itself: non-DER outside an extension value
+    tbs_header = ber[4:8]
+    assert tbs_header[:2] == b"\x30\x82"
+    longer = ber[:4] + b"\x30\x83\x00" + tbs_header[2:] + ber[8:]
+    longer = longer[:2] + (int.from_bytes(ber[2:4], "big") + 1).to_bytes(2, "big") + longer[4:]
+    with pytest.raises(Rejected) as caught:
+        read_certificate(longer, "authority")
+    assert caught.value.reason is Reason.MALFORMED
+
+
+def test_a_ber_authority_with_a_forged_signature_is_rejected(fortanix, bundles, trust):
+    evidence = bundles["key-rsa-3072"]
+    doc = response(evidence)
+    der = bytearray(base64.b64decode(doc["authority_chain"][0]))
+    der[-5] ^= 0x01  # inside the CA's signature over the authority
+    doc["authority_chain"][0] = base64.b64encode(bytes(der)).decode()
+    assert fortanix.verify(with_response(evidence, json.dumps(doc).encode()), trust, at=AT).reason is \
+        Reason.CERT_SIGNATURE_INVALID
+
+
+# -- interop: the real DSM response (../shared/interop/fortanix) -------------------------------
+
+REAL_TIME = datetime(2023, 9, 15, 10, 0, tzinfo=UTC)
+"""The vendor's verifier accepts the sample at this time (its tests run under faketime then)."""
+
+
+def _real(shared_dir: Path) -> tuple[Path, TrustAnchors]:
+    sample = shared_dir / "interop" / "fortanix"
+    root = x509.load_pem_x509_certificate((sample / "fortanix_attestation_and_provisioning_root_ca.pem").read_bytes())
+    return sample, TrustAnchors({"root": (root,)})
+
+
+def test_real_certificates_use_the_whole_spki_ski_and_hsmsim_follows(shared_dir, bundles):
+    sample, _trust = _real(shared_dir)
+    doc = json.loads((sample / "key-attestation-response.json").read_text())
+    ders = [base64.b64decode(c) for c in doc["authority_chain"]]
+    authority, ca, root = (read_certificate(der, "real").cert for der in ders)
+    for der, cert, issuer in ((ders[0], authority, ca), (ders[1], ca, root), (ders[2], root, root)):
+        real_ski = extension_values(der)["2.5.29.14"][2:]  # OCTET STRING header, then the identifier
+        assert real_ski == sha1_ski(cert) == ski(cert.public_key()).digest != method_1_ski(cert)
+        if cert is not root:
+            assert extension_values(der)["2.5.29.35"][4:] == sha1_ski(issuer)  # AKI keyIdentifier [0]
+    statement = x509.load_der_x509_certificate(base64.b64decode(doc["attestation_statement"]["statement"]))
+    assert statement.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == \
+        sha1_ski(authority)
+    _statement, chain = certs(bundles["key-rsa-3072"])  # hsmsim's goldens follow the same rule
+    for cert, issuer in zip(chain, chain[1:] + chain[-1:], strict=True):
+        assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest == sha1_ski(cert)
+        if cert is not chain[-1]:
+            assert cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == \
+                sha1_ski(issuer)
+
+
+def test_real_response_is_accepted_with_its_root(shared_dir, fortanix):
+    sample, trust = _real(shared_dir)
+    response_path = sample / "key-attestation-response.json"
+    assert detect(response_path).name == "fortanix" and detect(sample).name == "fortanix"
+    evidence = fortanix.load(response_path)
+    assert list(evidence.files) == ["key-attestation-response.json"]  # no CSR beside the published response
+    doc = json.loads(evidence.files[evidence.primary])
+    with pytest.raises(ValueError, match="EncodedDefault"):  # why a strict DER reader refuses it
+        list(x509.load_der_x509_certificate(base64.b64decode(doc["authority_chain"][0])).extensions)
+    verdict = fortanix.verify(evidence, trust, at=REAL_TIME)
+    assert verdict.accepted, verdict.summary()
+    assert "authority_chain[0] key_usage, basic_constraints" in verdict.detail and "no CSR" in verdict.detail
+    assert "Fortanix FX2200" in verdict.detail
+    claims = verdict.claims
+    assert (claims.key_type, claims.key_size, claims.label) == ("RSA", 2048, "b2b87f84-80d2-4c4c-ba41-7fa12fb4eff5")
+    assert claims.generated_on_device and claims.never_extractable and claims.fips_level is None
+    assert fortanix.verify(evidence, trust, at=REAL_TIME, profile=Profile.STRICT).reason is Reason.MISSING_INPUT
+    # the statement (2023-09-01 00:36) predates its authority (2023-09-01 14:28 to 2023-10-01 14:28)
+    assert fortanix.verify(evidence, trust, at=datetime(2023, 9, 1, 10, tzinfo=UTC)).reason is \
+        Reason.CERT_NOT_YET_VALID
+    assert fortanix.verify(evidence, trust, at=datetime(2023, 10, 2, tzinfo=UTC)).reason is Reason.CERT_EXPIRED
+    at_not_before = FortanixFormat(FortanixOptions(chain_time="statement"))
+    assert at_not_before.verify(evidence, trust, at=REAL_TIME).reason is Reason.CERT_NOT_YET_VALID
+    root_pem = sample / "fortanix_attestation_and_provisioning_root_ca.pem"
+    cli = hsmsim("verify", str(response_path), "--root", str(root_pem), "--at", "2023-09-15T10:00:00Z")
+    assert (cli.returncode, cli.stdout.strip()) == (0, "ACCEPT"), cli.stdout + cli.stderr
+
+
+def test_real_response_is_rejected_under_an_emulated_root(shared_dir, fortanix, trust):
+    sample, _real_trust = _real(shared_dir)
+    evidence = fortanix.load(sample / "key-attestation-response.json")
+    verdict = fortanix.verify(evidence, trust, at=REAL_TIME)
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED, verdict.summary()
+
+
+def test_real_response_under_the_openssl_walk(shared_dir, openssl):
+    sample, _trust = _real(shared_dir)
+    root = sample / "fortanix_attestation_and_provisioning_root_ca.pem"
+    lines = walk(sample / "key-attestation-response.json", Path("/dev/null"), root, REAL_TIME)
+    assert "claims present" in lines and lines[-1] == "REJECT csr", lines  # all but the CSR it does not have
+    assert walk(sample / "key-attestation-response.json", Path("/dev/null"), root,
+                datetime(2023, 9, 1, 10, tzinfo=UTC))[-1] == "REJECT chain"  # before the authority's window

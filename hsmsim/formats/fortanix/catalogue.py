@@ -26,6 +26,7 @@ from hsmsim.encoding import der_children, der_content, der_oid, der_tlv
 from hsmsim.formats.fortanix.captured_encoding import map_extensions, resign_tbs, with_captured_encoding
 from hsmsim.formats.fortanix.generate import assemble, build_statement, key_id
 from hsmsim.formats.fortanix.pki import (
+    AUTHORITY_LIFETIME,
     ENROLLMENT_POLICY,
     ITEM_MIN_PROTECTION_PROFILE,
     FortanixPki,
@@ -53,8 +54,11 @@ from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 
 GOLDEN_SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
-VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
+VALIDATION_TIME = datetime(2025, 11, 10, tzinfo=UTC)
+"""Inside the golden authority certificate's 30-day period (2025-10-20 to 2025-11-19), as the vendor's clock must be."""
+RENEWED_VALIDATION_TIME = datetime(2025, 11, 25, tzinfo=UTC)
+"""Inside the next authority period, where DSM returns the stored statement with the renewed certificate."""
 KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
 DECRYPT_ONLY = "decrypt-only"
 
@@ -68,6 +72,9 @@ class FortanixKit:
     seed: str
     device: Device
     pki: FortanixPki
+    """The hierarchy at the attestation time, its authority with DSM's non-DER extension values."""
+    authority_der: x509.Certificate
+    """The same authority certificate with DER extension values (what builders re-issue from)."""
     keys: dict[str, StoredKey]
     store: SoftKeyStore
     organisation: str
@@ -90,8 +97,13 @@ class FortanixKit:
         keys[DECRYPT_ONLY] = store.generate(
             KeySpec.parse("rsa-3072"), f"{slug}-key-transport-rsa-3072",
             policy=KeyPolicy(sign=False, decrypt=True, unwrap=True), created=KEYS_CREATED + timedelta(hours=9))
-        pki = fortanix_pki(seed, device.serial, ATTEST_TIME)
-        return cls(seed, device, pki, keys, store, organisation)
+        pki = fortanix_pki(seed, device.serial, ATTEST_TIME, captured_encoding=True)
+        authority_der = fortanix_pki(seed, device.serial, ATTEST_TIME).authority
+        return cls(seed, device, pki, authority_der, keys, store, organisation)
+
+    def authority(self, der: x509.Certificate) -> x509.Certificate:
+        """An authority certificate built with DER values, given DSM's encodings and the CA's signature."""
+        return with_captured_encoding(der, self.pki.ca_key)
 
 
 # -- the response under construction ---------------------------------------------------------
@@ -109,6 +121,7 @@ class Workbench:
     document: dict[str, Any] | None = None
     raw: bytes | None = None
     indent: int | None = JSON_INDENT
+    validation_time: datetime = VALIDATION_TIME
 
     @classmethod
     def open(cls, kit: FortanixKit, spec: str) -> Workbench:
@@ -206,16 +219,34 @@ def _statement_for_other_key(bench: Workbench) -> None:
 
 def _reissue_authority(**changes: object) -> Operator:
     def apply(bench: Workbench) -> None:
-        bench.set_cert(0, reissue(bench.chain[0], bench.kit.pki.ca_key, **changes))
+        kit = bench.kit
+        bench.set_cert(0, kit.authority(reissue(kit.authority_der, kit.pki.ca_key, **changes)))
     return apply
 
 
 def _authority_exts(fn: Callable[[list[Ext]], list[Ext]]) -> Operator:
     def apply(bench: Workbench) -> None:
-        pki = bench.kit.pki
+        kit, pki = bench.kit, bench.kit.pki
         current = list(authority_extensions(pki.authority_key.public_key(), pki.ca))
-        bench.set_cert(0, reissue(bench.chain[0], pki.ca_key, extensions=tuple(fn(current))))
+        bench.set_cert(0, kit.authority(reissue(kit.authority_der, pki.ca_key, extensions=tuple(fn(current)))))
     return apply
+
+
+def _authority_ski_method_1(bench: Workbench) -> None:
+    """The authority's SKI (and the statement's AKI, re-signed) by RFC 5280 method 1."""
+    public = bench.kit.pki.authority_key.public_key()
+    method_1 = x509.SubjectKeyIdentifier.from_public_key(public)
+    _authority_exts(_replacing(x509.SubjectKeyIdentifier.oid, Ext(method_1)))(bench)
+    bench.statement_extensions(_replacing(x509.AuthorityKeyIdentifier.oid, Ext(x509.AuthorityKeyIdentifier(
+        key_identifier=method_1.digest, authority_cert_issuer=None, authority_cert_serial_number=None))))
+
+
+def _renewed_authority(bench: Workbench) -> None:
+    """The stored statement handed back with the next period's authority certificate (same key)."""
+    kit = bench.kit
+    renewed = fortanix_pki(kit.seed, kit.device.serial, ATTEST_TIME + AUTHORITY_LIFETIME, captured_encoding=True)
+    bench.set_cert(0, renewed.authority)
+    bench.validation_time = RENEWED_VALIDATION_TIME
 
 
 def _ca_exts(fn: Callable[[list[Ext]], list[Ext]]) -> Operator:
@@ -254,8 +285,8 @@ def _shuffle(bench: Workbench) -> None:
     bench.chain = [bench.chain[2], bench.chain[0], bench.chain[1]]
 
 
-def _captured_authority(bench: Workbench) -> None:
-    bench.set_cert(0, with_captured_encoding(bench.chain[0], bench.kit.pki.ca_key))
+def _der_authority(bench: Workbench) -> None:
+    bench.set_cert(0, bench.kit.authority_der)
 
 
 def _decrypt_only(bench: Workbench) -> None:
@@ -461,17 +492,10 @@ def mutations() -> list[Mutation]:
     nb = ATTEST_TIME.replace(microsecond=0)
     add("chain::authority-expired-at-not-before", "AuthorityExpiredAtNotBefore",
         _note("CHAIN", high, "the authority certificate expired before the statement's notBefore",
-              "a retired authority key keeps issuing statements", SPEC),
+              "a retired authority key keeps issuing statements; expired at any time the statement is valid", SPEC),
         "authority valid notBefore-31d .. notBefore-1d", "cert.reissue", "authority_chain[0]/validity",
         _reissue_authority(not_before=nb - timedelta(days=31), not_after=nb - timedelta(days=1)),
         invalid(Reason.CERT_EXPIRED), resign=False)
-    add("chain::authority-not-yet-valid-at-not-before", "AuthorityNotYetValidAtNotBefore",
-        _note("CHAIN", med, "the authority certificate starts an hour after the statement's notBefore",
-              "DSM returns a stored statement with the current authority certificate; the published example "
-              "has this shape and fails the documented -attime check", SPEC, DOC),
-        "authority valid from notBefore+1h", "cert.reissue", "authority_chain[0]/validity",
-        _reissue_authority(not_before=nb + timedelta(hours=1), not_after=nb + timedelta(days=30)),
-        invalid(Reason.CERT_NOT_YET_VALID), resign=False)
     add("chain::statement-not-yet-valid", "StatementNotYetValid",
         _note("CHAIN", med, "the statement's notBefore is after the validation time",
               "post-dated statements defeat revocation by time"),
@@ -511,17 +535,14 @@ def mutations() -> list[Mutation]:
         "statement AKI = the CA's SKI, re-signed", "ext.set", f"{stmt}/authorityKeyIdentifier",
         lambda b: b.statement_extensions(_replacing(x509.AuthorityKeyIdentifier.oid, Ext(aki(b.chain[1])))),
         invalid(Reason.CHAIN_INCOMPLETE), resign=True)
-    add("chain::order-shuffled", "ChainOrderShuffled",
-        _note("BASIC", Severity.INFO, "authority_chain in root, authority, CA order",
-              "none for this verifier (the documentation allows any order); a verifier indexing the array by "
-              "position, as the vendor's Java example does, rejects it", SPEC, JAVA),
-        "authority_chain reordered root, authority, CA", "chain.reorder", "authority_chain", _shuffle,
-        valid(), resign=False)
-    add("chain::without-root-copy", "ChainWithoutRootCopy",
-        _note("BASIC", Severity.INFO, "authority_chain holds authority and CA only",
-              "none: the root comes from the trust store"),
-        "root copy dropped from authority_chain", "cert.remove", "authority_chain[2]", _drop(2),
-        valid(), resign=False)
+    add("chain::authority-ski-method-1", "AuthoritySkiMethod1",
+        _note("CHAIN", low, "the authority's subjectKeyIdentifier is RFC 5280 method 1 (SHA-1 of the key's BIT "
+                            "STRING), the statement's AKI following it; DSM hashes the whole SubjectPublicKeyInfo",
+              "the vendor's verifier recomputes SHA-1 over the encoded SubjectPublicKeyInfo and rejects; openssl "
+              "does not check how an SKI was made", JAVA, "RFC 5280 4.2.1.2"),
+        "authority re-issued with a method-1 SKI, statement AKI = that SKI, re-signed", "ext.set",
+        "authority_chain[0]/subjectKeyIdentifier", _authority_ski_method_1, invalid(Reason.MALFORMED),
+        resign=True)
 
     # binding
     add("binding::csr-other-key", "CsrOtherKey",
@@ -538,10 +559,6 @@ def mutations() -> list[Mutation]:
         _note("KEY_BINDING", high, "the CSR self-signature does not verify", "no proof of possession"),
         "one bit of the CSR signature flipped", "bytes.flip_bit", "<label>.csr", _break_csr_signature,
         invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
-    add("binding::csr-missing", "CsrMissing",
-        _note("KEY_BINDING", high, "no CSR accompanies the response", "nothing binds the attested key to a request"),
-        "CSR removed", "file.remove", "<label>.csr", _remove_csr,
-        invalid(Reason.MISSING_INPUT), resign=False)
 
     # JSON shape and robustness
     robustness = "ROBUSTNESS"
@@ -626,14 +643,6 @@ def mutations() -> list[Mutation]:
               "parsers that stop at the first TLV accept appended data"),
         "DER + 00 00, base64 re-encoded", "json.set", stmt, _statement_text(_trailing_der),
         invalid(Reason.MALFORMED), resign=False)
-    add("encoding::authority-captured-encoding", "AuthorityCapturedEncoding",
-        _note("ENCODING", low, "the authority encodes basicConstraints cA FALSE explicitly and keyUsage with one "
-                               "unused bit, as the published DSM example does (not DER)",
-              "openssl and BouncyCastle accept it; DER-strict parsers (cryptography, hence hsmsim) cannot read "
-              "the authority's extensions", DOC, "X.690 11.5"),
-        "authority re-encoded with the captured BER quirks, re-signed by the CA", "cert.reencode",
-        "authority_chain[0]/basicConstraints", _captured_authority, invalid(Reason.MALFORMED), resign=False)
-
     # acceptable and valid variants
     add("variant::unknown-statement-extension", "StatementUnknownExtension",
         _note("EXTENSIBILITY", Severity.INFO, "the statement carries a non-critical subjectKeyIdentifier",
@@ -651,6 +660,40 @@ def mutations() -> list[Mutation]:
         _note("BASIC", Severity.INFO, "the response on one line, as an HTTP client receives it",
               "none: a correct verifier accepts it"),
         "no indentation", "json.reformat", "/", lambda b: setattr(b, "indent", None), valid(), resign=False)
+    add("variant::stored-statement-renewed-authority", "StoredStatementRenewedAuthority",
+        _note("CHAIN", Severity.INFO, "the statement predates its authority certificate: DSM hands back the stored "
+                                      "statement with the next 30-day certificate of the same authority key, as "
+                                      "in the published response (statement 2023-09-01 00:36, authority from 14:28)",
+              "the vendor's verifier (its clock) accepts; validating at the statement's notBefore (openssl "
+              "-attime, hsmsim chain_time='statement') rejects it as not yet valid", JAVA, SPEC),
+        "authority_chain[0] = the next period's authority certificate; validation time in that period",
+        "cert.replace", "authority_chain[0]", _renewed_authority, valid(), resign=False)
+    add("variant::authority-der-extensions", "AuthorityDerExtensions",
+        _note("ENCODING", Severity.INFO, "the authority's basicConstraints and keyUsage in DER (30 00, 03 02 07 80) "
+                                         "instead of DSM's 30 03 01 01 00 and 03 02 01 80",
+              "none: every verifier reads DER; it is what a DSM fixing its encoder would send", "X.690 11.5"),
+        "authority re-encoded in DER, re-signed by the CA", "cert.reencode", "authority_chain[0]/basicConstraints",
+        _der_authority, valid(), resign=False)
+    add("variant::chain-order-shuffled", "ChainOrderShuffled",
+        _note("BASIC", Severity.INFO, "authority_chain in root, authority, CA order",
+              "the documentation allows any order and a path builder (hsmsim structural) accepts it; the vendor's "
+              "Java verifier indexes the array as [authority, CA, root], as DSM emits it, and rejects it (so does "
+              "the strict profile: MALFORMED)", SPEC, JAVA),
+        "authority_chain reordered root, authority, CA", "chain.reorder", "authority_chain", _shuffle,
+        strict_only(Reason.MALFORMED), resign=False)
+    add("variant::chain-without-root-copy", "ChainWithoutRootCopy",
+        _note("BASIC", Severity.INFO, "authority_chain holds authority and CA only",
+              "the root comes from the trust store, so a path builder (hsmsim structural) accepts it; the vendor's "
+              "Java verifier requires exactly three entries, the last equal to the trusted root, as DSM emits "
+              "them, and rejects it (so does the strict profile: MALFORMED)", JAVA),
+        "root copy dropped from authority_chain", "cert.remove", "authority_chain[2]", _drop(2),
+        strict_only(Reason.MALFORMED), resign=False)
+    add("variant::response-without-csr", "ResponseWithoutCsr",
+        _note("KEY_BINDING", Severity.INFO, "the response alone, no CSR beside it (DSM's API returns only the "
+                                            "response; the published one has no CSR)",
+              "the statement is verified and claims.spki_der names the attested key; nothing binds it to a "
+              "request, which the strict (CA code-signing) profile requires (MISSING_INPUT)", DOC, CSBR),
+        "CSR removed", "file.remove", "<label>.csr", _remove_csr, strict_only(Reason.MISSING_INPUT), resign=False)
     return m
 
 
@@ -667,6 +710,13 @@ COMMON_NOTES = {
     "StrictKeyPolicy": FlagNote("PROFILE", Severity.LOW,
                                 "key type or size outside the CA/B Forum code-signing rules",
                                 "valid evidence; the strict profile rejects it with KEY_POLICY", (CSBR,)),
+    "StatementKeyNotRsa": FlagNote("PROFILE", Severity.LOW,
+                                   "an EC statement key: hsmsim emulates EC statements (a GUESS; DSM's only "
+                                   "published statement is RSA and its documentation says 'certain types of "
+                                   "asymmetric keys')",
+                                   "structural verifiers accept; the vendor's Java verifier rejects any non-RSA "
+                                   "statement key ('invalid public key type'), and so does the strict profile "
+                                   "(UNSUPPORTED)", (JAVA, SPEC)),
 }
 
 
@@ -684,11 +734,13 @@ def vector_cases(seed: str) -> list[VectorCase]:
     anchors = (kit.pki.root,)
     cases = []
     for spec in GOLDEN_SPECS:
-        weak = spec == "rsa-2048"
+        weak, ec = spec == "rsa-2048", spec.startswith("ec-")
+        policy_flags = ("StrictKeyPolicy",) if weak else ("StatementKeyNotRsa",) if ec else ()
+        expected = strict_only(Reason.KEY_POLICY) if weak else strict_only(Reason.UNSUPPORTED) if ec else valid()
         cases.append(VectorCase(
-            id=f"fortanix::golden::{spec}", comment=f"unmutated key attestation statement of a generated {spec} key",
-            flags=("Golden", *(("StrictKeyPolicy",) if weak else ())),
-            expected=strict_only(Reason.KEY_POLICY) if weak else valid(),
+            id=f"fortanix::golden::{spec}{'-unconfirmed' if ec else ''}",
+            comment=f"unmutated key attestation statement of a generated {spec} key",
+            flags=("Golden", *policy_flags), expected=expected,
             evidence=Workbench.open(kit, spec).evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
             provenance=Provenance(seed=seed, signing=Signing.GENUINE),
         ))
@@ -698,7 +750,8 @@ def vector_cases(seed: str) -> list[VectorCase]:
         signing = Signing.RESIGNED if mutation.resign else Signing.STALE
         cases.append(VectorCase(
             id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
+            expected=mutation.expected, evidence=bench.evidence(), anchors=anchors,
+            validation_time=bench.validation_time,
             provenance=Provenance(seed=seed, signing=signing, golden=f"fortanix::golden::{mutation.golden}",
                                   operator=mutation.operator, path=mutation.path),
         ))

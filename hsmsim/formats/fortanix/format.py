@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError
-from hsmsim.formats.fortanix.generate import generate_evidence
+from hsmsim.formats.fortanix.generate import JSON_PREFIX, generate_evidence
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import fortanix_pki
 from hsmsim.formats.fortanix.statement import TOP_LEVEL_MEMBERS, JsonLimits
@@ -25,6 +25,8 @@ from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.verdict import Profile, Verdict
+
+_MAX_SIBLING_CSRS = 8
 
 
 class FortanixFormat:
@@ -48,11 +50,12 @@ class FortanixFormat:
         (RSA or EC) as the authority. :meth:`generate` re-certifies the same key for the
         30-day period holding the attestation time.
         """
-        at = device.attestation_created
+        at, captured = device.attestation_created, self.options.captured_encoding
         if attesting is None:
-            return fortanix_pki(device.seed, device.serial, at).identity()
+            return fortanix_pki(device.seed, device.serial, at, captured_encoding=captured).identity()
         _label, key, created = attesting
-        return fortanix_pki(device.seed, device.serial, max(created, at), key=key).identity()
+        return fortanix_pki(device.seed, device.serial, max(created, at), key=key,
+                            captured_encoding=captured).identity()
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The response JSON, the key's CSR and the emulated root for the request's key.
@@ -71,7 +74,11 @@ class FortanixFormat:
         return verify_evidence(evidence, trust, at or datetime.now(UTC), Profile(profile), self.options, self.limits)
 
     def load(self, path: Path) -> Evidence:
-        """Read a response JSON (with the one ``.csr`` beside it) or a directory holding both."""
+        """Read a response JSON with the ``.csr`` files beside it, or a directory holding them.
+
+        The verifier binds the attested key to the one CSR; DSM's response itself names none, so a
+        response alone (the published one) is read as it is, and several CSRs stay ambiguous.
+        """
         try:
             if path.is_dir():
                 files = read_bundle_dir(path)
@@ -80,20 +87,22 @@ class FortanixFormat:
             if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
                 raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
             files = {path.name: path.read_bytes()}
-            csrs = sorted(p for p in path.parent.glob("*.csr") if p.is_file())
-            if len(csrs) == 1 and csrs[0].stat().st_size <= MAX_BUNDLE_FILE_BYTES:
-                files[csrs[0].name] = csrs[0].read_bytes()
+            csrs = sorted(p for p in path.parent.glob("*.csr") if p.is_file())[:_MAX_SIBLING_CSRS]
+            files.update({csr.name: csr.read_bytes() for csr in csrs if csr.stat().st_size <= MAX_BUNDLE_FILE_BYTES})
         except OSError as exc:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def detect(self, path: Path) -> bool:
-        """A ``.json`` file naming ``authority_chain`` or ``attestation_statement``, or a directory with one."""
+        """A ``.json`` file named as the DSM CLI names it (``key_attestation_<kid>.json``) or naming
+        ``authority_chain`` or ``attestation_statement``, or a directory with one; the content may be broken."""
         try:
             if path.is_dir():
                 return any(p.suffix.lower() == ".json" and self.detect(p) for p in sorted(path.iterdir())[:64])
             if path.suffix.lower() != ".json" or path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
                 return False
+            if path.name.startswith(JSON_PREFIX):
+                return True
             with path.open("rb") as fh:
                 head = fh.read(4 * self.limits.max_bytes)
             return any(f'"{member}"'.encode() in head for member in TOP_LEVEL_MEMBERS)

@@ -1,4 +1,4 @@
-"""The Fortanix family's switches: what the generator emits and the verifier requires where the vendor is silent."""
+"""The Fortanix family's switches: what the generator emits, and how the verifier times the authority chain."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ from hsmsim.formats.fortanix.statement import JSON_INDENT
 
 @dataclass(frozen=True)
 class FortanixOptions:
-    """Choices where the vendor's bytes or rules are not published (see ``docs/formats/fortanix.md``)."""
+    """The generator's and verifier's switches; defaults follow the real DSM response (``docs/formats/fortanix.md``)."""
 
     chain_includes_root: bool = True
     """``authority_chain`` ends with a copy of the root, as in the published example."""
     json_indent: int | None = JSON_INDENT
     """Indentation of the response JSON (None: one line, as an HTTP client may receive it)."""
-    captured_encoding: bool = False
-    """Reproduce the published authority's non-DER basicConstraints and keyUsage (hsmsim rejects them)."""
-    chain_time: Literal["statement", "verifier"] = "statement"
-    """Validate the authority chain at the statement's notBefore, or at the verifier's time."""
+    captured_encoding: bool = True
+    """The authority's basicConstraints and keyUsage as real DSM writes them (non-DER); False: DER."""
+    chain_time: Literal["verifier", "statement"] = "verifier"
+    """Validate the authority chain at the verification time, as the vendor's verifier does (its
+    clock), or at the statement's notBefore (``openssl -attime``), which rejects a stored statement
+    DSM returns with a renewed authority certificate, as the published one is."""
     protection_profile: str = PROFILE_FX2200
     """The minimum protection profile the authority's enrollment policy names (and the verifier requires)."""

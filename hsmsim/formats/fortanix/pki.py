@@ -2,7 +2,7 @@
 
 Keys are derived from the seed and the root's CN ends in ``EMULATED``; everything else
 follows the published DSM sample (``shared/specs/luna_fortanix_nshield.md`` 4, checked
-against the example response in Fortanix's documentation):
+against the real response in ``shared/interop/fortanix``):
 
 * every name attribute is a UTF8String (``C`` included); CA names are C, ST, L, O, CN in
   that order; the cluster authority's subject is a lone CN;
@@ -11,15 +11,17 @@ against the example response in Fortanix's documentation):
   ``1.3.6.1.4.1.49690.6.1.2``, AKI), RSA-3072 cluster authority (KU digitalSignature, BC
   CA:FALSE, SKI, EKU ``1.3.6.1.4.1.49690.8.1``, the cluster node enrollment policy
   ``1.3.6.1.4.1.49690.2.5``, CRL-DP to the CA's CRL, the policy, AKI), in that order;
-* SKI = SHA-1 of the subjectPublicKey (RFC 5280 method 1), AKI = the issuer's SKI (keyid only);
+* SKI = SHA-1 over the whole DER SubjectPublicKeyInfo (not RFC 5280 method 1, which hashes the
+  BIT STRING contents only), AKI = the issuer's SKI (keyid only): the real authority, CA and
+  root are made so, and the vendor's verifier recomputes the SKI that way;
 * 20-byte serials; UTCTime validity; the authority is re-certified every 30 days with the
   same key, so a statement's AKI still names it after renewal.
 
 Where the sample cannot be reproduced with ``cryptography``'s builder: its CA and root
 serials have the top bit set (21-byte DER INTEGERs) while the builder caps serials at 159
-bits, and its authority encodes ``cA FALSE`` explicitly and its keyUsage with one unused bit
-(not DER). The latter are available through
-:func:`~hsmsim.formats.fortanix.captured_encoding.with_captured_encoding`; serials here are 159-bit.
+bits (serials here are 159-bit), and its authority encodes ``cA FALSE`` explicitly and its
+keyUsage with one unused bit (not DER), which
+:func:`~hsmsim.formats.fortanix.captured_encoding.with_captured_encoding` writes afterwards.
 
 GUESSES: the CA is renewed every two years with the same key (the sample's CA expires
 2026-08-31); the emulated authority periods are aligned on the sample's 2023-09-01 14:28:45.
@@ -56,6 +58,8 @@ KEY_ATTESTATION_EKU = ObjectIdentifier("1.3.6.1.4.1.49690.8.1")
 ENROLLMENT_POLICY = ObjectIdentifier("1.3.6.1.4.1.49690.2.5")
 ITEM_MIN_PROTECTION_PROFILE = "1.3.6.1.4.1.49690.2.5.1"
 PROFILE_FX2200 = "1.3.6.1.4.1.49690.2.5.1.1"
+PROFILE_NAMES = {PROFILE_FX2200: "Fortanix FX2200"}
+"""Well-known protection profiles by OID (the vendor's verifier names the FX2200 one so)."""
 ITEM_SITE_OPERATOR_APPROVAL = "1.3.6.1.4.1.49690.2.5.2"
 
 ROOT_NOT_BEFORE = datetime(2023, 9, 1, 0, 20, 46, tzinfo=UTC)
@@ -81,12 +85,12 @@ def serial20(seed: str, role: str) -> int:
 
 
 def ski(public_key: PublicKey) -> x509.SubjectKeyIdentifier:
-    """RFC 5280 method 1: SHA-1 of the subjectPublicKey BIT STRING."""
-    return x509.SubjectKeyIdentifier.from_public_key(public_key)
+    """The SKI DSM writes: SHA-1 over the whole DER SubjectPublicKeyInfo (not RFC 5280 method 1)."""
+    return x509.SubjectKeyIdentifier(hashlib.sha1(spki_der(public_key)).digest())
 
 
 def aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
-    """keyIdentifier = the issuer's SKI (SHA-1 of its key, as every SKI here is), nothing else."""
+    """keyIdentifier = the issuer's SKI (:func:`ski` of its key, as every SKI here is), nothing else."""
     return x509.AuthorityKeyIdentifier(key_identifier=ski(issuer.public_key()).digest,  # type: ignore[arg-type]
                                        authority_cert_issuer=None, authority_cert_serial_number=None)
 

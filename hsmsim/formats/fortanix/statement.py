@@ -1,11 +1,11 @@
 """The Fortanix DSM key attestation response: its JSON shape, bounded parsing, and the statement's vocabulary.
 
-Facts are from ``shared/specs/luna_fortanix_nshield.md`` 4 and the example response in Fortanix's
-documentation (its bytes decoded, not copied):
+Facts are from ``shared/specs/luna_fortanix_nshield.md`` 4 and the real response in
+``shared/interop/fortanix`` (its bytes decoded, not copied):
 
 * ``POST /crypto/v1/keys/key_attestation`` returns ``{"authority_chain": [base64 DER, ...],
   "attestation_statement": {"format": "x509_certificate", "statement": base64 DER}}``;
-  the example lists the chain authority, CA, root and is indented by four spaces.
+  DSM lists the chain authority, CA, root and indents by four spaces.
 * The statement is an X.509 certificate for the attested key: issuer = the cluster's
   ``Fortanix DSM SaaS Key Attestation Authority``; subject ``CN=Fortanix DSM Key Attestation``
   plus an RDN ``1.3.6.1.4.1.49690.1.2.2`` holding the key id (kid); notBefore = issuance

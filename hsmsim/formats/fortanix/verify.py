@@ -1,24 +1,30 @@
 """The Fortanix reference verifier: a key attestation response + the root + time + profile → Verdict.
 
-Authority certificates live about a month, so the chain is validated at the statement's
-notBefore (openssl ``-attime``); the authority is not a CA, so openssl cannot verify the
-statement as a leaf: the walk verifies the authority under the policy and the statement's
-signature separately (``scripts/verify_fortanix_openssl.sh``).
+Where the documentation is vague it follows the real response and the vendor's Java verifier
+(``fortanix/user-assurance``): the authority chain is validated at the verification time, as the
+vendor's verifier does at its clock (DSM hands back a stored statement with the current 30-day
+authority certificate, so a statement may predate its authority: the published one does); SKIs
+are SHA-1 over the whole DER SubjectPublicKeyInfo; the authority's non-DER extension values are
+read leniently (:mod:`~hsmsim.formats.fortanix.certificates`) while signatures are verified over
+the bytes as received. The authority is not a CA, so openssl cannot verify the statement as a
+leaf: the walk verifies the authority under the policy and the statement's signature separately
+(``scripts/verify_fortanix_openssl.sh``).
 """
 
 from __future__ import annotations
 
-import warnings
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID, ObjectIdentifier
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.encoding import der_children, der_content, der_oid, spki_der
+from hsmsim.formats.fortanix.certificates import ReadCertificate, read_certificate
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import (
     ENROLLMENT_POLICY,
@@ -26,6 +32,7 @@ from hsmsim.formats.fortanix.pki import (
     ITEM_SITE_OPERATOR_APPROVAL,
     KEY_ATTESTATION_EKU,
     KEY_ATTESTATION_POLICY,
+    PROFILE_NAMES,
     ski,
 )
 from hsmsim.formats.fortanix.statement import (
@@ -51,39 +58,19 @@ _STATEMENT_EXTENSIONS = {ExtensionOID.KEY_USAGE, CLAIM_GENERATED, CLAIM_NEVER_EX
                          ExtensionOID.AUTHORITY_KEY_IDENTIFIER}
 
 
-def _load_cert(der: bytes, what: str) -> x509.Certificate:
-    """Parse a certificate and every field the verifier reads (cryptography parses lazily)."""
+def _signed_by(child: ReadCertificate, issuer: ReadCertificate) -> bool:
+    """The signature on ``child``, over its TBSCertificate as received, verifies with ``issuer``'s key."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # hostile input: negative serials, odd name lengths, ...
-            cert = x509.load_der_x509_certificate(der)
-            serial = cert.serial_number
-            _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc,
-                 cert.signature_hash_algorithm, cert.public_key())
-            list(cert.extensions)
-    except x509.DuplicateExtension as exc:
-        raise Rejected(Reason.ATTR_CONFLICT, f"{what} carries extension {exc.oid.dotted_string} twice") from None
-    except UnsupportedAlgorithm as exc:
-        raise Rejected(Reason.UNSUPPORTED, f"{what} uses an unsupported algorithm: {str(exc)[:80]}") from None
-    except (ValueError, x509.InvalidVersion, x509.UnsupportedGeneralNameType) as exc:
-        raise Rejected(Reason.MALFORMED, f"{what} is not a DER X.509 certificate: {str(exc)[:80]}") from None
-    if serial <= 0:
-        raise Rejected(Reason.MALFORMED, f"{what} has a serial number that is not positive")
-    return cert
-
-
-def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        child.verify_directly_issued_by(issuer)
+        child.received.verify_directly_issued_by(issuer.cert)
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
 
 
-def _find_authority(statement: x509.Certificate, chain: list[x509.Certificate]) -> x509.Certificate:
-    named = [c for c in chain if c.subject == statement.issuer]
+def _find_authority(statement: ReadCertificate, chain: list[ReadCertificate]) -> ReadCertificate:
+    named = [c for c in chain if c.cert.subject == statement.cert.issuer]
     if not named:
-        issuer = statement.issuer.rfc4514_string()
+        issuer = statement.cert.issuer.rfc4514_string()
         raise Rejected(Reason.CHAIN_INCOMPLETE, f"no authority_chain certificate is the statement's issuer {issuer!r}")
     for candidate in named:
         if _signed_by(statement, candidate):
@@ -108,7 +95,8 @@ def _key_identifier(cert: x509.Certificate, what: str) -> bytes:
         raise Rejected(Reason.MALFORMED, f"{what} has no subjectKeyIdentifier")
     value = ext.value.digest  # type: ignore[attr-defined]
     if value != ski(cert.public_key()).digest:  # type: ignore[arg-type]
-        raise Rejected(Reason.MALFORMED, f"{what} subjectKeyIdentifier is not the SHA-1 of its key")
+        raise Rejected(Reason.MALFORMED, f"{what} subjectKeyIdentifier is not the SHA-1 of its DER "
+                                         "SubjectPublicKeyInfo (the vendor's verifier recomputes it so)")
     return value  # type: ignore[no-any-return]
 
 
@@ -121,7 +109,7 @@ def _check_issuer_id(cert: x509.Certificate, issuer_id: bytes, what: str) -> Non
 
 
 def _check_key_identifiers(statement: x509.Certificate, path: list[x509.Certificate]) -> None:
-    """SKI = SHA-1 of the key on every CA and authority; each AKI = its issuer's SKI."""
+    """SKI = SHA-1 of the DER SubjectPublicKeyInfo on the authority and every CA; each AKI = its issuer's SKI."""
     ids = [_key_identifier(cert, repr(_describe(cert))) for cert in path]
     _check_issuer_id(statement, ids[0], "statement")
     for cert, issuer_id in zip(path[:-1], ids[1:], strict=True):
@@ -227,21 +215,48 @@ def _claim(statement: x509.Certificate, oid: ObjectIdentifier) -> bool:
     return True
 
 
-def _check_binding(spki: bytes, csr_data: bytes | None) -> None:
-    if csr_data is None:
-        raise Rejected(Reason.MISSING_INPUT, "no CSR (exactly one .csr) to bind the attested key to")
-    check_csr_binding(spki, csr_data, "the statement's")
+def _check_binding(spki: bytes, csrs: list[bytes], profile: Profile) -> bool:
+    """Whether a CSR binds the statement's key; no CSR is acceptable to the structural profile only.
+
+    The response is the whole of DSM's evidence (the vendor's verifier takes no CSR); a CA binding
+    the attested key to a request (the strict profile) needs exactly one CSR.
+    """
+    if len(csrs) > 1:
+        raise Rejected(Reason.MISSING_INPUT, f"{len(csrs)} CSRs: which one to bind the attested key to is ambiguous")
+    if not csrs:
+        if profile is Profile.STRICT:
+            raise Rejected(Reason.MISSING_INPUT, "no CSR (one .csr) to bind the attested key to")
+        return False
+    check_csr_binding(spki, csrs[0], "the statement's")
+    return True
+
+
+def _check_layout(chain: list[ReadCertificate], authority: ReadCertificate, path: list[x509.Certificate],
+                  trust: TrustAnchors) -> None:
+    """authority_chain is exactly [authority, its CA, the trusted root], as DSM emits it.
+
+    The vendor's verifier indexes the array so and compares its last entry with the trusted root.
+    """
+    anchors = {a.public_bytes(Encoding.DER) for a in trust.get("root")}
+    layout = (len(chain) == 3 and chain[0] is authority and len(path) == 3 and chain[1].cert == path[1]
+              and chain[2].received.public_bytes(Encoding.DER) in anchors)
+    if not layout:
+        raise Rejected(Reason.MALFORMED, "authority_chain is not [authority, Key Attestation CA, the trusted root] "
+                                         "as DSM emits it (the vendor's verifier requires exactly that)")
 
 
 def _check_strict(unknown: tuple[str, ...], key_type: str, size: int | None, usages: tuple[str, ...]) -> None:
     if unknown:
         raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown content: {', '.join(unknown)}")
+    if key_type != "RSA":
+        raise Rejected(Reason.UNSUPPORTED, f"the statement attests a {key_type} key: DSM's published statements "
+                                           "and the vendor's verifier know RSA statement keys only")
     require_code_signing_key(key_type, size)
     if "digital_signature" not in usages:
         raise Rejected(Reason.KEY_POLICY, "the key may not sign (statement keyUsage lacks digitalSignature)")
 
 
-def _gather(evidence: Evidence) -> tuple[bytes, bytes | None]:
+def _gather(evidence: Evidence) -> tuple[bytes, list[bytes]]:
     files = {rel.rsplit("/", 1)[-1]: data for rel, data in evidence.files.items()}
     responses = [n for n in files if n.lower().endswith(".json")]
     if evidence.primary in files and evidence.primary.lower().endswith(".json"):
@@ -250,19 +265,30 @@ def _gather(evidence: Evidence) -> tuple[bytes, bytes | None]:
         raise Rejected(Reason.MISSING_INPUT, "no key attestation response (.json) in the evidence")
     if len(responses) > 1:
         raise Rejected(Reason.MALFORMED, f"more than one response JSON: {sorted(responses)[:4]}")
-    csrs = [n for n in files if n.lower().endswith(".csr")]
-    return files[responses[0]], files[csrs[0]] if len(csrs) == 1 else None
+    return files[responses[0]], [data for name, data in files.items() if name.lower().endswith(".csr")]
+
+
+def _notes(read: dict[str, ReadCertificate], bound: bool) -> str:
+    """What the verdict's detail adds: a missing CSR, and the certificates read leniently."""
+    notes = [] if bound else ["no CSR: the attested key (claims.spki_der) is bound to no request"]
+    lenient = [f"{what} {', '.join(cert.non_der)}" for what, cert in read.items() if cert.non_der]
+    if lenient:
+        notes.append(f"non-DER extension values read as DER, signatures checked over the bytes as received: "
+                     f"{'; '.join(lenient)}")
+    return "".join(f"; {note}" for note in notes)
 
 
 def verify_evidence(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile,
                     options: FortanixOptions, limits: JsonLimits) -> Verdict:
     """Check the response against the root at ``at``; never raises on bad evidence.
 
-    Order: bounded JSON and its shape, base64 and DER, the statement's validity at ``at``, the
-    authority (issuer by name, proven by signature), the authority chain to the anchor at the
-    statement's notBefore (or at ``at``, per ``options.chain_time``), SKI/AKI, the key
-    attestation policy, the authority's EKU and enrollment policy, the statement's criticality,
-    subject and keyUsage, the claims' encoding, CSR binding, the claims, then the profile's policy.
+    Order: bounded JSON and its shape, base64, the certificates (DER, or non-DER extension values
+    read leniently), the statement's validity at ``at``, the authority (issuer by name, proven by
+    signature), the authority chain to the anchor at ``at`` (or at the statement's notBefore, per
+    ``options.chain_time``), SKI/AKI, the key attestation policy, the authority's EKU and
+    enrollment policy, the statement's criticality, subject and keyUsage, the claims' encoding,
+    CSR binding (when a CSR is given; strict requires one), the claims, then the strict profile's
+    layout and key policy.
     """
     try:
         return _verify(evidence, trust, at, profile, options, limits)
@@ -272,39 +298,46 @@ def verify_evidence(evidence: Evidence, trust: TrustAnchors, at: datetime, profi
 
 def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile,
             options: FortanixOptions, limits: JsonLimits) -> Verdict:
-    data, csr = _gather(evidence)
+    data, csrs = _gather(evidence)
     response = read_response(parse_json(data, limits), limits, profile)
-    statement = _load_cert(response.statement, "statement")
-    chain = [_load_cert(der, f"authority_chain[{i}]") for i, der in enumerate(response.chain)]
-    _check_statement_time(statement, at)
+    read = {"statement": read_certificate(response.statement, "statement")}
+    read.update({f"authority_chain[{i}]": read_certificate(der, f"authority_chain[{i}]")
+                 for i, der in enumerate(response.chain)})
+    statement, *chain = read.values()
+    _check_statement_time(statement.cert, at)
     authority = _find_authority(statement, chain)
-    when = statement.not_valid_before_utc if options.chain_time == "statement" else at
+    when = at if options.chain_time == "verifier" else statement.cert.not_valid_before_utc
     try:
-        path = validate_chain(authority, [c for c in chain if c is not authority], trust.get("root"), when)
+        path = validate_chain(authority.cert, [c.cert for c in chain if c is not authority], trust.get("root"),
+                              when, as_received={c.cert: c.received for c in chain})
     except Rejected as rejection:
         detail = f"authority chain at {when:%Y-%m-%dT%H:%M:%SZ}: {rejection.detail}"
         raise Rejected(rejection.reason, detail) from None
-    _check_key_identifiers(statement, path)
+    _check_key_identifiers(statement.cert, path)
     _check_policies(path)
-    _check_authority(authority, options)
-    kid, unknown_extensions = _statement_structure(statement)
-    public = statement.public_key()
+    _check_authority(authority.cert, options)
+    kid, unknown_extensions = _statement_structure(statement.cert)
+    public = statement.cert.public_key()
     key_type, size, possible = _key_facts(public)
-    usages = _check_key_usage(statement, key_type, possible)
-    generated = _claim(statement, CLAIM_GENERATED)
-    never_exportable = _claim(statement, CLAIM_NEVER_EXPORTABLE)
+    usages = _check_key_usage(statement.cert, key_type, possible)
+    generated = _claim(statement.cert, CLAIM_GENERATED)
+    never_exportable = _claim(statement.cert, CLAIM_NEVER_EXPORTABLE)
     spki = spki_der(public)
-    _check_binding(spki, csr)
+    bound = _check_binding(spki, csrs, profile)
     if not generated:
         raise Rejected(Reason.ATTR_NOT_LOCAL, "no 'generated in DSM' claim (1.3.6.1.4.1.49690.2.4.1.1)")
     if not never_exportable:
         raise Rejected(Reason.ATTR_NOT_NEVER_EXTRACTABLE,
                        "no 'never exportable' claim (1.3.6.1.4.1.49690.2.4.1.2)")
     if profile is Profile.STRICT:
+        _check_layout(chain, authority, path, trust)
         _check_strict(response.unknown + unknown_extensions, key_type, size, usages)
     claims = Claims(
         spki_der=spki, key_type=key_type, key_size=size, generated_on_device=True, extractable=False,
         never_extractable=True, sensitive=None, always_sensitive=None, vendor="Fortanix",
         model="DSM SaaS", label=kid,
     )
-    return Verdict(Reason.OK, f"attested by {_describe(authority)}; keyUsage {', '.join(usages)}", claims)
+    profile_name = PROFILE_NAMES.get(options.protection_profile, options.protection_profile)
+    detail = (f"attested by {_describe(authority.cert)}; keyUsage {', '.join(usages)}; "
+              f"cluster minimum protection profile {profile_name}{_notes(read, bound)}")
+    return Verdict(Reason.OK, detail, claims)
