@@ -1,0 +1,10 @@
+"""TPM 2.0 key attestation: the TPM core (TPMS_ATTEST, TPMT_PUBLIC, TPMT_SIGNATURE, Names), an
+emulated TPM and its manufacturer PKI, and the WebAuthn ``tpm`` statement.
+
+Importing this package registers its formats: ``webauthn``.
+"""
+
+from hsmsim.formats import register
+from hsmsim.formats.tpm.format import WebAuthnFormat
+
+WEBAUTHN = register(WebAuthnFormat())

@@ -1,0 +1,151 @@
+"""WebAuthn registrations with a ``tpm`` (or ``none``) attestation, from an emulated TPM.
+
+A :class:`Draft` holds every input of one registration; :meth:`Draft.render` runs the ceremony:
+authenticator data for the credential, clientDataJSON, TPM2_Certify over the key's public area
+with qualifyingData = H_alg(authData ‖ clientDataHash), the AK's signature, the attestation
+object and the relying party's record. The generator renders a draft as built; the vector
+catalogue edits one field of a golden draft, then renders it, so a golden vector is byte for byte
+what ``generate`` writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.formats.tpm.device import EmulatedTpm
+from hsmsim.formats.tpm.pki import EMULATED_AAGUID
+from hsmsim.formats.tpm.statement import cose_alg_of_signer, extra_data_for, sign_cert_info
+from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
+from hsmsim.formats.tpm.webauthn import (
+    FLAG_AT,
+    FLAG_UP,
+    FLAG_UV,
+    AttestationObject,
+    AttestedCredential,
+    AuthenticatorData,
+    Registration,
+    cbor_encode,
+    client_data_json,
+    cose_alg_for,
+    cose_key,
+    rp_id_hash,
+)
+from hsmsim.keystore.base import PrivateKey, PublicKey
+from hsmsim.model.evidence import Evidence
+from hsmsim.pki.identity import AttestationIdentity
+
+RECORD_SUFFIX = ".webauthn.json"
+ROOT_FILE = "tpm_root_ca.pem"
+DEFAULT_RP_ID = "hsmsim.example"
+SIGNATURE_ENCODINGS = ("bare", "tpmt")
+
+
+def safe_file_stem(label: str) -> str:
+    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"
+
+
+@dataclass
+class Draft:
+    """One registration before rendering. Fields left ``None`` take their genuine value at render time.
+
+    Edit hooks run after signing (``statement_edit``, ``object_edit``) or before it
+    (``attest_edit``, ``cert_info_suffix``, ``extra_data``), so a catalogue defect says whether
+    the AK signed the defect or not.
+    """
+
+    tpm: EmulatedTpm
+    identity: AttestationIdentity
+    area: TpmtPublic
+    at: datetime
+    label: str
+    challenge: bytes
+    credential_id: bytes
+    rp_id: str = DEFAULT_RP_ID
+    origin: str = f"https://{DEFAULT_RP_ID}"
+    fmt: str = "tpm"
+    ver: str = "2.0"
+    flags: int = FLAG_UP | FLAG_UV | FLAG_AT
+    sign_count: int = 0
+    aaguid: bytes = EMULATED_AAGUID.bytes
+    signature_encoding: str = "bare"
+    alg: int | None = None
+    signer: PrivateKey | None = None
+    credential_key: PublicKey | None = None
+    client_data: bytes | None = None
+    extra_data: bytes | None = None
+    x5c: list[bytes] | None = None
+    pub_area: bytes | None = None
+    cert_info_suffix: bytes = b""
+    expected_challenge: bytes | None = None
+    expected_origin: str | None = None
+    expected_rp_id: str | None = None
+    raw_id: bytes | None = None
+    attest_edit: Callable[[TpmsAttest], TpmsAttest] | None = None
+    auth_data_edit: Callable[[bytes], bytes] | None = None
+    statement_edit: Callable[[dict[str, Any]], None] | None = None
+    object_edit: Callable[[bytes], bytes] | None = None
+    extra_members: dict[str, object] = field(default_factory=dict)
+
+    def auth_data(self) -> bytes:
+        """authenticatorData with the attested credential (its COSE key from pubArea unless overridden)."""
+        key = self.credential_key or self.area.public_key()
+        credential = AttestedCredential(self.aaguid, self.credential_id, cbor_encode(cose_key(key, cose_alg_for(key))))
+        data = AuthenticatorData(rp_id_hash(self.rp_id), self.flags, self.sign_count, credential).marshal()
+        return self.auth_data_edit(data) if self.auth_data_edit else data
+
+    def client_data_json(self) -> bytes:
+        """clientDataJSON for the draft's challenge and origin, unless overridden."""
+        return self.client_data if self.client_data is not None else client_data_json(self.challenge, self.origin)
+
+    def statement(self, auth_data: bytes, client_data: bytes) -> dict[str, Any]:
+        """The ``tpm`` attStmt: TPM2_Certify bound to authData ‖ clientDataHash, signed by the AK."""
+        signer = self.signer or self.identity.key
+        alg = self.alg if self.alg is not None else cose_alg_of_signer(signer.public_key())
+        extra = self.extra_data
+        if extra is None:
+            extra = extra_data_for(alg, auth_data, hashlib.sha256(client_data).digest())
+        attest = self.tpm.certify_info(self.area, self.identity.key.public_key(), extra, self.at)
+        if self.attest_edit:
+            attest = self.attest_edit(attest)
+        cert_info = attest.marshal() + self.cert_info_suffix
+        x5c = self.x5c if self.x5c is not None else chain_der(list(self.identity.chain))
+        return {"ver": self.ver, "alg": alg, "x5c": x5c,
+                "sig": sign_cert_info(signer, cert_info, alg, self.signature_encoding),
+                "certInfo": cert_info, "pubArea": self.pub_area if self.pub_area is not None else self.area.marshal()}
+
+    def render(self) -> Registration:
+        """The relying party's record of this registration."""
+        auth_data = self.auth_data()
+        client_data = self.client_data_json()
+        statement: dict[str, Any] = self.statement(auth_data, client_data) if self.fmt == "tpm" else {}
+        if self.statement_edit:
+            self.statement_edit(statement)
+        encoded = AttestationObject(self.fmt, statement, auth_data).encode()
+        if self.object_edit:
+            encoded = self.object_edit(encoded)
+        return Registration(
+            credential_id=self.credential_id, client_data_json=client_data, attestation_object=encoded,
+            expected_challenge=self.expected_challenge if self.expected_challenge is not None else self.challenge,
+            expected_origin=self.expected_origin if self.expected_origin is not None else self.origin,
+            expected_rp_id=self.expected_rp_id if self.expected_rp_id is not None else self.rp_id,
+            raw_id=self.raw_id, extra=self.extra_members)
+
+    def evidence(self) -> Evidence:
+        """The record ``<label>.webauthn.json`` and the emulated root ``tpm_root_ca.pem``."""
+        record = f"{safe_file_stem(self.label)}{RECORD_SUFFIX}"
+        root = self.identity.root.public_bytes(Encoding.PEM)
+        return Evidence("webauthn", {record: self.render().to_json(), ROOT_FILE: root}, record)
+
+
+def chain_der(certs: list[x509.Certificate]) -> list[bytes]:
+    """DER of each certificate, for ``x5c``."""
+    return [c.public_bytes(Encoding.DER) for c in certs]
