@@ -100,7 +100,8 @@ def signing_scheme(key: PublicKey) -> Scheme:
     return Scheme(TpmAlg.RSASSA, TpmAlg.SHA256)
 
 
-_HASHES: dict[int, Callable[[], hashes.HashAlgorithm]] = {TpmAlg.SHA1: hashes.SHA1, TpmAlg.SHA256: hashes.SHA256, TpmAlg.SHA384: hashes.SHA384,
+_HASHES: dict[int, Callable[[], hashes.HashAlgorithm]] = {
+    TpmAlg.SHA1: hashes.SHA1, TpmAlg.SHA256: hashes.SHA256, TpmAlg.SHA384: hashes.SHA384,
            TpmAlg.SHA512: hashes.SHA512}
 
 

@@ -58,7 +58,7 @@ class Draft:
     """One registration before rendering. Fields left ``None`` take their genuine value at render time.
 
     Edit hooks run after signing (``statement_edit``, ``object_edit``) or before it
-    (``attest_edit``, ``cert_info_suffix``, ``extra_data``), so a catalogue defect says whether
+    (``attest_edit``, ``cert_info_edit``, ``extra_data``), so a catalogue defect says whether
     the AK signed the defect or not.
     """
 
@@ -84,12 +84,12 @@ class Draft:
     extra_data: bytes | None = None
     x5c: list[bytes] | None = None
     pub_area: bytes | None = None
-    cert_info_suffix: bytes = b""
     expected_challenge: bytes | None = None
     expected_origin: str | None = None
     expected_rp_id: str | None = None
     raw_id: bytes | None = None
     attest_edit: Callable[[TpmsAttest], TpmsAttest] | None = None
+    cert_info_edit: Callable[[bytes], bytes] | None = None
     auth_data_edit: Callable[[bytes], bytes] | None = None
     statement_edit: Callable[[dict[str, Any]], None] | None = None
     object_edit: Callable[[bytes], bytes] | None = None
@@ -116,7 +116,9 @@ class Draft:
         attest = self.tpm.certify_info(self.area, self.identity.key.public_key(), extra, self.at)
         if self.attest_edit:
             attest = self.attest_edit(attest)
-        cert_info = attest.marshal() + self.cert_info_suffix
+        cert_info = attest.marshal()
+        if self.cert_info_edit:
+            cert_info = self.cert_info_edit(cert_info)
         x5c = self.x5c if self.x5c is not None else chain_der(list(self.identity.chain))
         return {"ver": self.ver, "alg": alg, "x5c": x5c,
                 "sig": sign_cert_info(signer, cert_info, alg, self.signature_encoding),
