@@ -240,15 +240,15 @@ class WebAuthnFormat:
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden registrations for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
-        from hsmsim.formats.tpm import catalogue
+        from hsmsim.formats.tpm.catalogue import vector_cases
 
-        return catalogue.vector_cases(seed)
+        return vector_cases(seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the webauthn vectors."""
-        from hsmsim.formats.tpm import catalogue
+        from hsmsim.formats.tpm.catalogue import notes
 
-        return catalogue.notes()
+        return notes()
 
     def fuzz_model(self, seed: str) -> FuzzModel | None:
         """None: the fuzzer builds its generic model from the vector catalogue."""
