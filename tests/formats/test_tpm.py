@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import pytest
 from asn1crypto import core, csr, pem
@@ -16,7 +17,7 @@ from hsmsim.device import Device
 from hsmsim.formats import get_format
 from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, TpmKit, mutations
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
-from hsmsim.formats.tpm.marshal import TpmaObject, TpmAlg, TpmSt
+from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, TPM_MANUFACTURER, ek_certificate, tpm_pki
 from hsmsim.formats.tpm.statement import check_ak_certificate
 from hsmsim.formats.tpm.structures import (
@@ -221,7 +222,8 @@ def test_cbor_scanner_bounds(data, reason):
 # -- the real LAMPS sample ------------------------------------------------------------------
 
 class _Statement(core.Sequence):
-    _fields = [("type", core.ObjectIdentifier), ("stmt", core.Any), ("hint", core.IA5String, {"optional": True})]
+    _fields: ClassVar = [("type", core.ObjectIdentifier), ("stmt", core.Any),
+                         ("hint", core.IA5String, {"optional": True})]
 
 
 class _Statements(core.SequenceOf):
@@ -229,7 +231,7 @@ class _Statements(core.SequenceOf):
 
 
 class _Bundle(core.Sequence):
-    _fields = [("attestations", _Statements), ("certs", core.SequenceOf, {"optional": True})]
+    _fields: ClassVar = [("attestations", _Statements), ("certs", core.SequenceOf, {"optional": True})]
 
 
 class _Bundles(core.SetOf):
@@ -237,8 +239,8 @@ class _Bundles(core.SetOf):
 
 
 class _TcgAttestCertify(core.Sequence):
-    _fields = [("tpmSAttest", core.OctetString), ("signature", core.OctetString),
-               ("tpmTPublic", core.OctetString, {"optional": True})]
+    _fields: ClassVar = [("tpmSAttest", core.OctetString), ("signature", core.OctetString),
+                         ("tpmTPublic", core.OctetString, {"optional": True})]
 
 
 def test_lamps_csr_tcg_attest_certify_parses(shared_dir):
