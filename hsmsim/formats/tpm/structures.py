@@ -359,7 +359,10 @@ class TpmtPublic:
             modulus = int.from_bytes(self.unique, "big")
             if modulus.bit_length() != self.parameters.key_bits or exponent < 3 or exponent % 2 == 0:
                 raise Rejected(Reason.MALFORMED, "pubArea: not a valid RSA public key")
-            return rsa.RSAPublicNumbers(exponent, modulus).public_key()
+            try:
+                return rsa.RSAPublicNumbers(exponent, modulus).public_key()
+            except ValueError:
+                raise Rejected(Reason.MALFORMED, "pubArea: not a valid RSA public key") from None
         assert isinstance(self.unique, EccPoint)
         curve = CURVES.get(self.parameters.curve_id)
         if curve is None:

@@ -47,6 +47,7 @@ FLAG_RESERVED = 0x22
 MAX_CBOR_DEPTH = 8
 MAX_ATTESTATION_OBJECT = 64 * 1024
 MAX_CLIENT_DATA = 16 * 1024
+MAX_RSA_MODULUS_BYTES = 512
 MAX_CREDENTIAL_ID = 1023
 """WebAuthn L3 §5.1: credential ids longer than 1023 bytes are refused by relying parties."""
 
@@ -180,6 +181,9 @@ def parse_cose_key(key: object) -> tuple[PublicKey, int]:
             n, e = key.get(-1), key.get(-2)
             if not isinstance(n, bytes) or not isinstance(e, bytes) or not n or not e:
                 raise Rejected(Reason.MALFORMED, "RSA credentialPublicKey lacks n or e")
+            if len(n) > MAX_RSA_MODULUS_BYTES or len(e) > 8:
+                raise Rejected(Reason.UNSUPPORTED, f"RSA credentialPublicKey of {len(n) * 8} bits or a "
+                                                   f"{len(e)}-byte exponent")
             public = rsa.RSAPublicNumbers(int.from_bytes(e, "big"), int.from_bytes(n, "big")).public_key()
         else:
             raise Rejected(Reason.UNSUPPORTED, f"credentialPublicKey kty {kty!r} is neither EC2 nor RSA")
