@@ -28,7 +28,7 @@ from hsmsim.formats.tpm.structures import (
     TpmtSignature,
     qualified_name,
 )
-from hsmsim.formats.tpm.webauthn import AuthenticatorData, cbor_item_end
+from hsmsim.formats.tpm.webauthn import AuthenticatorData, cbor_item_end, cose_alg_for, cose_key, parse_cose_key
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
@@ -264,3 +264,13 @@ def test_lamps_csr_tcg_attest_certify_parses(shared_dir):
     ak = next(c for c in (x509.load_der_x509_certificate(c.dump()) for c in bundle["certs"])
               if "test-ak" in c.subject.rfc4514_string())
     ak.public_key().verify(certify["signature"].native, attest_bytes, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_cose_keys_round_trip_and_alg_must_fit_the_key(kit):
+    for spec in GOLDEN_SPECS:
+        public = kit.keys[spec].public_key
+        assert parse_cose_key(cose_key(public, cose_alg_for(public))).public_numbers() == public.public_numbers()
+    ec_key = kit.keys["ec-p256"].public_key
+    with pytest.raises(Rejected) as caught:
+        parse_cose_key(cose_key(ec_key, -257))
+    assert caught.value.reason is Reason.MALFORMED

@@ -138,7 +138,7 @@ def _verify_record(record: Registration, trust: TrustAnchors, at: datetime, prof
         raise Rejected(Reason.MALFORMED, "authData carries no attested credential data (AT flag clear)")
     if auth.credential.credential_id != record.credential_id or record.raw_id not in (None, record.credential_id):
         raise Rejected(Reason.ATTR_CONFLICT, "credential id and rawId differ from authData's credentialId")
-    credential_key, _alg = parse_cose_key(cbor_decode(auth.credential.public_key_cbor, "credentialPublicKey"))
+    credential_key = parse_cose_key(cbor_decode(auth.credential.public_key_cbor, "credentialPublicKey"))
     client_hash = hashlib.sha256(record.client_data_json).digest()
     if obj.fmt == "none":
         if obj.att_stmt:

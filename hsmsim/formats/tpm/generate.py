@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -93,7 +93,6 @@ class Draft:
     auth_data_edit: Callable[[bytes], bytes] | None = None
     statement_edit: Callable[[dict[str, Any]], None] | None = None
     object_edit: Callable[[bytes], bytes] | None = None
-    extra_members: dict[str, object] = field(default_factory=dict)
 
     def auth_data(self) -> bytes:
         """authenticatorData with the attested credential (its COSE key from pubArea unless overridden)."""
@@ -139,7 +138,7 @@ class Draft:
             expected_challenge=self.expected_challenge if self.expected_challenge is not None else self.challenge,
             expected_origin=self.expected_origin if self.expected_origin is not None else self.origin,
             expected_rp_id=self.expected_rp_id if self.expected_rp_id is not None else self.rp_id,
-            raw_id=self.raw_id, extra=self.extra_members)
+            raw_id=self.raw_id)
 
     def evidence(self) -> Evidence:
         """The record ``<label>.webauthn.json`` and the emulated root ``tpm_root_ca.pem``."""

@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cbor2
@@ -158,13 +158,15 @@ def cose_alg_for(public_key: PublicKey) -> int:
     return -257
 
 
-def parse_cose_key(key: object) -> tuple[PublicKey, int]:
-    """(public key, alg) of a COSE_Key map; Rejected MALFORMED / UNSUPPORTED."""
+def parse_cose_key(key: object) -> PublicKey:
+    """The public key of a COSE_Key map whose alg fits its kty; Rejected MALFORMED / UNSUPPORTED."""
     if not isinstance(key, dict):
         raise Rejected(Reason.MALFORMED, "credentialPublicKey is not a CBOR map")
     kty, alg = key.get(1), key.get(3)
     if not isinstance(alg, int) or alg not in COSE_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"credentialPublicKey alg {alg!r} is not supported")
+    if (kty == 2) != COSE_ALGS[alg][0].startswith("ES"):
+        raise Rejected(Reason.MALFORMED, f"credentialPublicKey alg {COSE_ALGS[alg][0]} does not fit kty {kty!r}")
     try:
         if kty == 2:
             curve_class = _COSE_CURVES.get(key.get(-1))  # type: ignore[arg-type]
@@ -189,7 +191,7 @@ def parse_cose_key(key: object) -> tuple[PublicKey, int]:
             raise Rejected(Reason.UNSUPPORTED, f"credentialPublicKey kty {kty!r} is neither EC2 nor RSA")
     except ValueError as exc:
         raise Rejected(Reason.MALFORMED, f"credentialPublicKey is not a valid key: {str(exc)[:60]}") from None
-    return public, alg
+    return public
 
 
 # -- authenticator data -------------------------------------------------------------------------
@@ -383,7 +385,6 @@ class Registration:
     expected_origin: str
     expected_rp_id: str
     raw_id: bytes | None = None
-    extra: Mapping[str, object] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         """The record file: two-space indented JSON, newline-terminated."""
@@ -397,7 +398,7 @@ class Registration:
             "clientExtensionResults": {},
         }
         document = {"expectedChallenge": b64url(self.expected_challenge), "expectedOrigin": self.expected_origin,
-                    "expectedRpId": self.expected_rp_id, "credential": credential, **self.extra}
+                    "expectedRpId": self.expected_rp_id, "credential": credential}
         return (json.dumps(document, indent=2) + "\n").encode()
 
     @classmethod
@@ -421,15 +422,13 @@ class Registration:
         for member in ("clientDataJSON", "attestationObject"):
             if member not in response:
                 raise Rejected(Reason.MISSING_INPUT, f"the credential response has no {member}")
-        known = {"expectedChallenge", "expectedOrigin", "expectedRpId", "credential"}
         return cls(
             credential_id=from_b64url(credential.get("id"), "credential.id"),
             client_data_json=from_b64url(response["clientDataJSON"], "clientDataJSON"),
             attestation_object=from_b64url(response["attestationObject"], "attestationObject"),
             expected_challenge=from_b64url(doc["expectedChallenge"], "expectedChallenge"),
             expected_origin=origin, expected_rp_id=rp_id,
-            raw_id=from_b64url(credential.get("rawId"), "credential.rawId"),
-            extra={k: v for k, v in doc.items() if k not in known})
+            raw_id=from_b64url(credential.get("rawId"), "credential.rawId"))
 
 
 def rp_id_hash(rp_id: str) -> bytes:
