@@ -18,6 +18,8 @@ clear), non-extractable keys have fixedTPM and fixedParent (an extractable key i
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.marshal import TPM_RH_ENDORSEMENT, TPM_RH_OWNER, TpmAlg, TpmaObject, TpmSt, u32
 from hsmsim.formats.tpm.pki import DEFAULT_MODEL, TpmModel
@@ -152,6 +155,12 @@ class EmulatedTpm:
     def ek_key(self) -> PrivateKey:
         """The endorsement key (RSA-2048)."""
         return derive_key(self.seed, self._role("ek"), KeySpec.parse("rsa-2048"))
+
+    def ek_urn(self) -> str:
+        """``urn:ek:sha256:<base64 SHA-256 of the EK's DER SubjectPublicKeyInfo>``: the device's permanent
+        identifier in ACME device attestation (as smallstep names TPMs)."""
+        digest = hashlib.sha256(spki_der(self.ek_key.public_key())).digest()
+        return f"urn:ek:sha256:{base64.b64encode(digest).decode()}"
 
     def ek_public(self) -> TpmtPublic:
         """The EK's public area from the TCG default RSA template."""

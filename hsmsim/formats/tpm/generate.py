@@ -28,7 +28,6 @@ from hsmsim.formats.tpm.webauthn import (
     FLAG_AT,
     FLAG_UP,
     FLAG_UV,
-    AttestationObject,
     AttestedCredential,
     AuthenticatorData,
     Registration,
@@ -53,13 +52,12 @@ def safe_file_stem(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"
 
 
-@dataclass
-class Draft:
-    """One registration before rendering. Fields left ``None`` take their genuine value at render time.
+@dataclass(kw_only=True)
+class StatementDraft:
+    """The inputs of one ``tpm`` attestation statement. Fields left ``None`` take their genuine value.
 
-    Edit hooks run after signing (``statement_edit``, ``object_edit``) or before it
-    (``attest_edit``, ``cert_info_edit``, ``extra_data``), so a catalogue defect says whether
-    the AK signed the defect or not.
+    Edit hooks run before signing (``attest_edit``, ``cert_info_edit``, ``extra_data``) or after it
+    (``statement_edit``, ``object_edit``), so a catalogue defect says whether the AK signed it or not.
     """
 
     tpm: EmulatedTpm
@@ -67,32 +65,64 @@ class Draft:
     area: TpmtPublic
     at: datetime
     label: str
+    fmt: str = "tpm"
+    ver: str = "2.0"
+    signature_encoding: str = "bare"
+    alg: int | None = None
+    signer: PrivateKey | None = None
+    extra_data: bytes | None = None
+    x5c: list[bytes] | None = None
+    pub_area: bytes | None = None
+    attest_edit: Callable[[TpmsAttest], TpmsAttest] | None = None
+    cert_info_edit: Callable[[bytes], bytes] | None = None
+    statement_edit: Callable[[dict[str, Any]], None] | None = None
+    object_edit: Callable[[bytes], bytes] | None = None
+
+    def tpm_statement(self, bound_extra: Callable[[int], bytes]) -> dict[str, Any]:
+        """The ``tpm`` attStmt: TPM2_Certify with qualifyingData ``bound_extra(alg)`` (unless ``extra_data``
+        overrides it), signed by the AK, then ``statement_edit``."""
+        signer = self.signer or self.identity.key
+        alg = self.alg if self.alg is not None else cose_alg_of_signer(signer.public_key())
+        extra = self.extra_data if self.extra_data is not None else bound_extra(alg)
+        attest = self.tpm.certify_info(self.area, self.identity.key.public_key(), extra, self.at)
+        if self.attest_edit:
+            attest = self.attest_edit(attest)
+        cert_info = attest.marshal()
+        if self.cert_info_edit:
+            cert_info = self.cert_info_edit(cert_info)
+        x5c = self.x5c if self.x5c is not None else chain_der(list(self.identity.chain))
+        statement = {"ver": self.ver, "alg": alg, "x5c": x5c,
+                     "sig": sign_cert_info(signer, cert_info, alg, self.signature_encoding),
+                     "certInfo": cert_info,
+                     "pubArea": self.pub_area if self.pub_area is not None else self.area.marshal()}
+        if self.statement_edit:
+            self.statement_edit(statement)
+        return statement
+
+    def encode_object(self, members: dict[str, Any]) -> bytes:
+        """The canonical CBOR attestation object of ``members``, then ``object_edit``."""
+        encoded = cbor_encode(members)
+        return self.object_edit(encoded) if self.object_edit else encoded
+
+
+@dataclass(kw_only=True)
+class Draft(StatementDraft):
+    """One WebAuthn registration before rendering (see :class:`StatementDraft` for the statement's fields)."""
+
     challenge: bytes
     credential_id: bytes
     rp_id: str = DEFAULT_RP_ID
     origin: str = f"https://{DEFAULT_RP_ID}"
-    fmt: str = "tpm"
-    ver: str = "2.0"
     flags: int = FLAG_UP | FLAG_UV | FLAG_AT
     sign_count: int = 0
     aaguid: bytes = EMULATED_AAGUID.bytes
-    signature_encoding: str = "bare"
-    alg: int | None = None
-    signer: PrivateKey | None = None
     credential_key: PublicKey | None = None
     client_data: bytes | None = None
-    extra_data: bytes | None = None
-    x5c: list[bytes] | None = None
-    pub_area: bytes | None = None
     expected_challenge: bytes | None = None
     expected_origin: str | None = None
     expected_rp_id: str | None = None
     raw_id: bytes | None = None
-    attest_edit: Callable[[TpmsAttest], TpmsAttest] | None = None
-    cert_info_edit: Callable[[bytes], bytes] | None = None
     auth_data_edit: Callable[[bytes], bytes] | None = None
-    statement_edit: Callable[[dict[str, Any]], None] | None = None
-    object_edit: Callable[[bytes], bytes] | None = None
 
     def auth_data(self) -> bytes:
         """authenticatorData with the attested credential (its COSE key from pubArea unless overridden)."""
@@ -105,34 +135,14 @@ class Draft:
         """clientDataJSON for the draft's challenge and origin, unless overridden."""
         return self.client_data if self.client_data is not None else client_data_json(self.challenge, self.origin)
 
-    def statement(self, auth_data: bytes, client_data: bytes) -> dict[str, Any]:
-        """The ``tpm`` attStmt: TPM2_Certify bound to authData ‖ clientDataHash, signed by the AK."""
-        signer = self.signer or self.identity.key
-        alg = self.alg if self.alg is not None else cose_alg_of_signer(signer.public_key())
-        extra = self.extra_data
-        if extra is None:
-            extra = extra_data_for(alg, auth_data, hashlib.sha256(client_data).digest())
-        attest = self.tpm.certify_info(self.area, self.identity.key.public_key(), extra, self.at)
-        if self.attest_edit:
-            attest = self.attest_edit(attest)
-        cert_info = attest.marshal()
-        if self.cert_info_edit:
-            cert_info = self.cert_info_edit(cert_info)
-        x5c = self.x5c if self.x5c is not None else chain_der(list(self.identity.chain))
-        return {"ver": self.ver, "alg": alg, "x5c": x5c,
-                "sig": sign_cert_info(signer, cert_info, alg, self.signature_encoding),
-                "certInfo": cert_info, "pubArea": self.pub_area if self.pub_area is not None else self.area.marshal()}
-
     def render(self) -> Registration:
         """The relying party's record of this registration."""
         auth_data = self.auth_data()
         client_data = self.client_data_json()
-        statement: dict[str, Any] = self.statement(auth_data, client_data) if self.fmt == "tpm" else {}
-        if self.statement_edit:
-            self.statement_edit(statement)
-        encoded = AttestationObject(self.fmt, statement, auth_data).encode()
-        if self.object_edit:
-            encoded = self.object_edit(encoded)
+        client_hash = hashlib.sha256(client_data).digest()
+        statement = (self.tpm_statement(lambda alg: extra_data_for(alg, auth_data, client_hash))
+                     if self.fmt == "tpm" else {})
+        encoded = self.encode_object({"fmt": self.fmt, "attStmt": statement, "authData": auth_data})
         return Registration(
             credential_id=self.credential_id, client_data_json=client_data, attestation_object=encoded,
             expected_challenge=self.expected_challenge if self.expected_challenge is not None else self.challenge,

@@ -39,6 +39,7 @@ TPM_SPECIFICATION = "2.23.133.2.16"
 EKU_EK_CERTIFICATE = ObjectIdentifier("2.23.133.8.1")
 EKU_AIK_CERTIFICATE = ObjectIdentifier("2.23.133.8.3")
 FIDO_AAGUID_EXTENSION = ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4")
+PERMANENT_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.8.3")
 
 ROOT_CN = "hsmsim vTPM Root CA EMULATED"
 INTERMEDIATE_CN = "hsmsim vTPM Attestation CA EMULATED"
@@ -89,13 +90,22 @@ class TpmModel:
 DEFAULT_MODEL = TpmModel()
 
 
-def tpm_san(model: TpmModel) -> x509.SubjectAlternativeName:
-    """The TCG SAN: one directoryName holding manufacturer, model and version in one RDN."""
-    return x509.SubjectAlternativeName([x509.DirectoryName(x509.Name([x509.RelativeDistinguishedName([
+def permanent_identifier(value: str) -> x509.OtherName:
+    """otherName id-on-permanentIdentifier (RFC 4043): PermanentIdentifier ::= SEQUENCE {identifierValue UTF8String}."""
+    return x509.OtherName(PERMANENT_IDENTIFIER, der_sequence(der_tlv(0x0C, value.encode())))
+
+
+def tpm_san(model: TpmModel, permanent_id: str | None = None) -> x509.SubjectAlternativeName:
+    """The TCG SAN: one directoryName holding manufacturer, model and version in one RDN, then (for ACME
+    device attestation) the permanentIdentifier of the device."""
+    names: list[x509.GeneralName] = [x509.DirectoryName(x509.Name([x509.RelativeDistinguishedName([
         x509.NameAttribute(TPM_MANUFACTURER, model.manufacturer_id, _type=UTF8),
         x509.NameAttribute(TPM_MODEL, model.model, _type=UTF8),
         x509.NameAttribute(TPM_VERSION, model.version_id, _type=UTF8),
-    ])]))])
+    ])]))]
+    if permanent_id is not None:
+        names.append(permanent_identifier(permanent_id))
+    return x509.SubjectAlternativeName(names)
 
 
 def _ca_name(cn: str) -> x509.Name:
@@ -176,11 +186,12 @@ def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, mo
     ), pki.intermediate_key)
 
 
-def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULATED_AAGUID) -> tuple[Ext, ...]:
+def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULATED_AAGUID,
+                              permanent_id: str | None = None) -> tuple[Ext, ...]:
     """The AK certificate's extensions in hsmsim's order (without the AKI)."""
     out = [Ext(key_usage("digital_signature"), critical=True),
            Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),
-           Ext(tpm_san(model), critical=True),
+           Ext(tpm_san(model, permanent_id), critical=True),
            Ext(x509.ExtendedKeyUsage([EKU_AIK_CERTIFICATE]))]
     if aaguid is not None:
         out.append(Ext(aaguid_extension(aaguid)))
@@ -188,15 +199,18 @@ def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULAT
 
 
 def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, key: PrivateKey | None = None,
-                key_name: str = "ak") -> AttestationIdentity:
+                key_name: str = "ak", permanent_id: str | None = None) -> AttestationIdentity:
     """The TPM's attestation key (ECC P-256 unless ``key`` is given) and its AK certificate.
 
     ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor.
+    With ``permanent_id`` (ACME device attestation) the certificate names the device in its SAN and
+    carries no AAGUID.
     """
     pki = tpm_pki(seed)
     if key is None:
         key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse("ec-p256"))
-    extensions = (*ak_certificate_extensions(model), _aki(pki.intermediate_key.public_key()))
+    aaguid = EMULATED_AAGUID if permanent_id is None else None
+    extensions = (*ak_certificate_extensions(model, aaguid, permanent_id), _aki(pki.intermediate_key.public_key()))
     cert = build_certificate(CertSpec(
         subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=key.public_key(),
         serial=derive_serial(seed, f"tpm/{serial}/{key_name}"), not_before=created, not_after=created + AK_LIFETIME,

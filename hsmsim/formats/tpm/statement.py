@@ -21,12 +21,14 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from hsmsim.encoding import der_children, der_content
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import tpm_sign
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.pki import (
     EKU_AIK_CERTIFICATE,
     FIDO_AAGUID_EXTENSION,
+    PERMANENT_IDENTIFIER,
     TCG_VENDOR_IDS,
     TPM_MANUFACTURER,
     TPM_MODEL,
@@ -163,6 +165,13 @@ def check_attest(attest: TpmsAttest, expected_extra: bytes) -> CertifyInfo:
     return attest.attested
 
 
+def check_attested_name(area: TpmtPublic, certify: CertifyInfo) -> PublicKey:
+    """certInfo certifies pubArea (attested.name = Name(pubArea), KEY_MISMATCH); returns pubArea's key."""
+    if certify.name != area.name():
+        raise Rejected(Reason.KEY_MISMATCH, "certInfo.attested.name is not the Name of pubArea")
+    return area.public_key()
+
+
 def check_pub_area(area: TpmtPublic, certify: CertifyInfo, credential_key: PublicKey) -> PublicKey:
     """pubArea: symmetric and scheme NULL; its Name is the one certified; its key is the credential key."""
     params = area.parameters
@@ -170,9 +179,7 @@ def check_pub_area(area: TpmtPublic, certify: CertifyInfo, credential_key: Publi
             isinstance(params, EccParms) and params.kdf != NULL_SCHEME):
         raise Rejected(Reason.UNSUPPORTED, "pubArea symmetric, scheme and kdf must be TPM_ALG_NULL for a "
                                            "WebAuthn credential key")
-    if certify.name != area.name():
-        raise Rejected(Reason.KEY_MISMATCH, "certInfo.attested.name is not the Name of pubArea")
-    key = area.public_key()
+    key = check_attested_name(area, certify)
     if key.public_numbers() != credential_key.public_numbers():  # type: ignore[union-attr]
         raise Rejected(Reason.KEY_MISMATCH, "pubArea's key is not the credential public key")
     return key
@@ -186,17 +193,37 @@ class AkFacts:
     vendor: str
     model: str
     version: str
+    permanent_ids: tuple[str, ...] = ()
 
 
-def _san_attributes(cert: x509.Certificate) -> dict[str, str]:
+def _permanent_ids(san: x509.SubjectAlternativeName) -> tuple[str, ...]:
+    """identifierValue of every id-on-permanentIdentifier otherName (CERT_PROFILE when one is malformed)."""
+    out = []
+    for other in san.get_values_for_type(x509.OtherName):
+        if other.type_id != PERMANENT_IDENTIFIER:
+            continue
+        try:
+            fields = der_children(der_content(other.value))
+            value = next((der_content(f) for f in fields if f[0] == 0x0C), b"")
+            out.append(value.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise Rejected(Reason.CERT_PROFILE, "AK certificate permanentIdentifier is not DER") from None
+    return tuple(out)
+
+
+def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         raise Rejected(Reason.CERT_PROFILE, "AK certificate has no subjectAltName (TCG directoryName)") from None
     if not san.critical:
         raise Rejected(Reason.CERT_PROFILE, "AK certificate subjectAltName is not critical though the subject is empty")
+    return san.value
+
+
+def _san_attributes(san: x509.SubjectAlternativeName) -> dict[str, str]:
     out: dict[str, str] = {}
-    for directory in san.value.get_values_for_type(x509.DirectoryName):
+    for directory in san.get_values_for_type(x509.DirectoryName):
         for attribute in directory:
             if attribute.oid in (TPM_MANUFACTURER, TPM_MODEL, TPM_VERSION):
                 if attribute.oid.dotted_string in out:
@@ -205,14 +232,18 @@ def _san_attributes(cert: x509.Certificate) -> dict[str, str]:
     return out
 
 
-def check_ak_certificate(cert: x509.Certificate, aaguid: bytes) -> AkFacts:
-    """The AK certificate profile of WebAuthn §8.3.1 (CERT_PROFILE; CERT_EKU; ATTR_CONFLICT for the AAGUID)."""
+def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFacts:
+    """The AK certificate profile of WebAuthn §8.3.1 (CERT_PROFILE; CERT_EKU; ATTR_CONFLICT for the AAGUID).
+
+    ``aaguid`` is authData's (WebAuthn); None skips the AAGUID extension check (ACME has no authData).
+    """
     if cert.version is not x509.Version.v3:
         raise Rejected(Reason.CERT_PROFILE, "AK certificate is not X.509 v3")
     if len(cert.subject) != 0:
         raise Rejected(Reason.CERT_PROFILE, f"AK certificate subject is {cert.subject.rfc4514_string()!r}, "
                                             "not empty")
-    san = _san_attributes(cert)
+    san_extension = _san(cert)
+    san = _san_attributes(san_extension)
     for oid, label in ((TPM_MANUFACTURER, "tpmManufacturer"), (TPM_MODEL, "tpmModel"), (TPM_VERSION, "tpmVersion")):
         if oid.dotted_string not in san:
             raise Rejected(Reason.CERT_PROFILE, f"AK SAN lacks {label} ({oid.dotted_string})")
@@ -237,13 +268,14 @@ def check_ak_certificate(cert: x509.Certificate, aaguid: bytes) -> AkFacts:
         ext = cert.extensions.get_extension_for_oid(FIDO_AAGUID_EXTENSION)
     except x509.ExtensionNotFound:
         ext = None
-    if ext is not None:
+    if ext is not None and aaguid is not None:
         value = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else b""
         if ext.critical or value != b"\x04\x10" + aaguid:
             shown = str(uuid.UUID(bytes=aaguid)) if len(aaguid) == 16 else aaguid.hex()
             raise Rejected(Reason.ATTR_CONFLICT, f"AK certificate AAGUID extension does not match authData "
                                                  f"aaguid {shown}")
-    return AkFacts(manufacturer, vendor, san[TPM_MODEL.dotted_string], san[TPM_VERSION.dotted_string])
+    return AkFacts(manufacturer, vendor, san[TPM_MODEL.dotted_string], san[TPM_VERSION.dotted_string],
+                   _permanent_ids(san_extension))
 
 
 def _is_hex(text: str) -> bool:

@@ -271,10 +271,6 @@ class AttestationObject:
     att_stmt: Mapping[str, Any]
     auth_data: bytes
 
-    def encode(self) -> bytes:
-        """CTAP2 canonical CBOR (fmt, attStmt, authData by key length)."""
-        return cbor_encode({"fmt": self.fmt, "attStmt": dict(self.att_stmt), "authData": self.auth_data})
-
     @classmethod
     def decode(cls, data: bytes) -> AttestationObject:
         """Decode and type-check an attestation object (bounded); Rejected MALFORMED / MISSING_INPUT."""
