@@ -11,10 +11,12 @@ import pytest
 from asn1crypto import core, csr, pem
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hsmsim.device import Device
 from hsmsim.formats import get_format
+from hsmsim.formats.tpm.acme import jwk_thumbprint
+from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, TpmKit, mutations
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
@@ -28,7 +30,15 @@ from hsmsim.formats.tpm.structures import (
     TpmtSignature,
     qualified_name,
 )
-from hsmsim.formats.tpm.webauthn import AuthenticatorData, cbor_item_end, cose_alg_for, cose_key, parse_cose_key
+from hsmsim.formats.tpm.webauthn import (
+    AuthenticatorData,
+    b64url,
+    cbor_item_end,
+    cose_alg_for,
+    cose_key,
+    from_b64url,
+    parse_cose_key,
+)
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
@@ -274,3 +284,53 @@ def test_cose_keys_round_trip_and_alg_must_fit_the_key(kit):
     with pytest.raises(Rejected) as caught:
         parse_cose_key(cose_key(ec_key, -257))
     assert caught.value.reason is Reason.MALFORMED
+
+
+# -- tpm-acme -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tpm_acme():
+    return get_format("tpm-acme")
+
+
+@pytest.fixture(scope="module")
+def acme_cases(tpm_acme):
+    return {case.id: case for case in tpm_acme.vector_cases(SEED)}
+
+
+@pytest.mark.parametrize("spec", GOLDEN_SPECS)
+def test_acme_goldens_verify_and_name_the_device(tpm_acme, acme_cases, spec):
+    case = acme_cases[f"tpm-acme::golden::{spec}"]
+    verdict = _verify(tpm_acme, case, Profile.STRUCTURAL)
+    assert verdict.accepted, verdict.summary()
+    assert verdict.claims.serial.startswith("urn:ek:sha256:")
+    assert _verify(tpm_acme, case, Profile.STRICT).reason is (Reason.KEY_POLICY if spec == "rsa-2048" else Reason.OK)
+
+
+@pytest.mark.parametrize("mutation", acme_mutations(), ids=lambda m: m.id)
+def test_every_acme_defect_gets_its_stated_reason(tpm_acme, acme_cases, mutation):
+    for profile, reason in mutation.expected.items():
+        verdict = _verify(tpm_acme, acme_cases[mutation.id], profile)
+        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
+
+
+def test_acme_regeneration_is_byte_identical_and_the_record_loads(tpm_acme, acme_cases, tmp_path):
+    assert {c.id: dict(c.evidence.files) for c in tpm_acme.vector_cases(SEED)} == {
+        i: dict(c.evidence.files) for i, c in acme_cases.items()}
+    golden = acme_cases["tpm-acme::golden::ec-p256"]
+    paths = golden.evidence.write(tmp_path)
+    record = next(p for p in paths if p.name.endswith(".acme-tpm.json"))
+    assert tpm_acme.detect(record) and not get_format("webauthn").detect(record)
+    loaded = tpm_acme.load(record)
+    assert sorted(loaded.files) == sorted(n for n in golden.evidence.files if not n.endswith(".pem"))
+    anchors = tpm_acme.trust_anchors_from_files([tmp_path / "tpm_root_ca.pem"])
+    assert tpm_acme.verify(loaded, anchors, at=datetime(2026, 1, 1, tzinfo=UTC)).accepted
+
+
+def test_jwk_thumbprint_matches_rfc_7638():
+    n = ("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjB"
+         "ZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8"
+         "KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_x"
+         "BniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
+    key = rsa.RSAPublicNumbers(65537, int.from_bytes(from_b64url(n, "n"), "big")).public_key()
+    assert b64url(jwk_thumbprint(key)) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"

@@ -20,8 +20,8 @@ from cryptography.x509.oid import ExtensionOID
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
 from hsmsim.formats.tpm.device import EmulatedTpm
-from hsmsim.formats.tpm.format import draft_for, tpm_of
-from hsmsim.formats.tpm.generate import Draft, chain_der
+from hsmsim.formats.tpm.format import draft_for
+from hsmsim.formats.tpm.generate import Draft, StatementDraft, chain_der
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.pki import TpmPki, ak_identity, tpm_pki, tpm_san
 from hsmsim.formats.tpm.structures import (
@@ -89,7 +89,7 @@ class TpmKit:
         keys[DECRYPT_ONLY] = store.generate(KeySpec.parse("rsa-3072"), "storage-decrypt-rsa-3072",
                                             policy=KeyPolicy(sign=False, decrypt=True),
                                             created=KEYS_CREATED + timedelta(hours=7))
-        tpm = tpm_of(device)
+        tpm = EmulatedTpm.for_device(device)
         identity = ak_identity(seed, device.serial, tpm.model, created=device.attestation_created)
         return cls(seed, device, tpm, tpm_pki(seed), identity, keys, store, rp_id)
 
@@ -110,10 +110,19 @@ class TpmKit:
 
 @dataclass
 class Workbench:
-    """A golden draft opened for one mutation, with the kit its operators draw on."""
+    """A golden draft opened for one mutation, with the kit its operators draw on.
+
+    ``draft`` is a WebAuthn :class:`Draft` or another statement consumer's draft (ACME); operators that
+    need WebAuthn fields take :meth:`webauthn`.
+    """
 
     kit: TpmKit
-    draft: Draft
+    draft: StatementDraft
+
+    def webauthn(self) -> Draft:
+        """The draft as a WebAuthn registration draft."""
+        assert isinstance(self.draft, Draft)
+        return self.draft
 
     def evidence(self) -> Evidence:
         """The rendered record and root."""
@@ -166,16 +175,22 @@ def _other_name(bench: Workbench) -> None:
 
 
 def _other_credential_key(bench: Workbench) -> None:
-    bench.draft.credential_key = bench.kit.other_key().public_key
+    bench.webauthn().credential_key = bench.kit.other_key().public_key
 
 
 def _wrong_rp(bench: Workbench) -> None:
-    bench.draft.expected_rp_id = bench.draft.rp_id
-    bench.draft.rp_id = f"login.{bench.draft.rp_id}"
+    draft = bench.webauthn()
+    draft.expected_rp_id = draft.rp_id
+    draft.rp_id = f"login.{draft.rp_id}"
 
 
 def _client_data_type_get(bench: Workbench) -> None:
-    bench.draft.client_data = client_data_json(bench.draft.challenge, bench.draft.origin, type_="webauthn.get")
+    draft = bench.webauthn()
+    draft.client_data = client_data_json(draft.challenge, draft.origin, type_="webauthn.get")
+
+
+def _extra_data_without_client_data(bench: Workbench) -> None:
+    bench.draft.extra_data = hashlib.sha256(bench.webauthn().auth_data()).digest()
 
 
 def _ak_reissue(*, extensions: Callable[[list[Ext]], list[Ext]] | None = None, issuer_key: Any = None,
@@ -360,7 +375,7 @@ def mutations() -> list[Mutation]:
         _note("BINDING", crit, "extraData is H(authData) without the clientDataHash",
               "the attestation is not bound to the relying party's challenge: it can be replayed"),
         "extraData = SHA-256(authData), re-signed", "tpm.set", "certInfo.extraData",
-        lambda b: setattr(b.draft, "extra_data", hashlib.sha256(b.draft.auth_data()).digest()),
+        _extra_data_without_client_data,
         invalid(Reason.CHALLENGE_MISMATCH), resign=True)
     add("binding::extra-data-tpm2-tools-default", "ExtraDataTpm2ToolsDefault",
         _note("BINDING", crit, "extraData is 00ff55aa, what tpm2_certify writes when no qualifying data is given",
@@ -388,7 +403,7 @@ def mutations() -> list[Mutation]:
         _note("BINDING", high, "clientData.origin is another site than the relying party's",
               "a phishing origin's registration is accepted"),
         "expectedOrigin https://<rp> vs clientData origin https://login.<rp>", "record.set", "expectedOrigin",
-        lambda b: setattr(b.draft, "expected_origin", f"https://accounts.{b.draft.rp_id}"),
+        lambda b: setattr(b.draft, "expected_origin", f"https://accounts.{b.webauthn().rp_id}"),
         invalid(Reason.RELYING_PARTY_MISMATCH), resign=True)
     add("binding::rp-id-hash-wrong", "RpIdHashWrong",
         _note("BINDING", high, "authData.rpIdHash is SHA-256 of another RP ID",

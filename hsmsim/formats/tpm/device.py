@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from hsmsim.device import Device
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.marshal import TPM_RH_ENDORSEMENT, TPM_RH_OWNER, TpmAlg, TpmaObject, TpmSt, u32
@@ -147,6 +148,12 @@ class EmulatedTpm:
     serial: str
     initialised: datetime
     model: TpmModel = DEFAULT_MODEL
+
+    @classmethod
+    def for_device(cls, device: Device) -> EmulatedTpm:
+        """The emulated TPM of an hsmsim device (its ``model`` string, when set, names the TPM model)."""
+        model = TpmModel(model=device.model) if device.model else DEFAULT_MODEL
+        return cls(device.seed, device.serial, device.initialised, model)
 
     def _role(self, name: str) -> str:
         return f"tpm/{self.serial}/{name}"

@@ -29,7 +29,7 @@ from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import DEFAULT_RP_ID, RECORD_SUFFIX, SIGNATURE_ENCODINGS, Draft
 from hsmsim.formats.tpm.marshal import TpmaObject
-from hsmsim.formats.tpm.pki import TpmModel, ak_identity
+from hsmsim.formats.tpm.pki import ak_identity
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -69,12 +69,6 @@ from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
 
 
-def tpm_of(device: Device) -> EmulatedTpm:
-    """The emulated TPM of an hsmsim device (its model string, when set, names the TPM model)."""
-    model = TpmModel(model=device.model) if device.model else TpmModel()
-    return EmulatedTpm(device.seed, device.serial, device.initialised, model)
-
-
 def _challenge(value: object, seed: str, label: str, at: datetime) -> bytes:
     if value is None:
         return drbg(seed, f"webauthn/challenge/{label}/{at:%Y%m%dT%H%M%S}").read(32)
@@ -92,7 +86,7 @@ def draft_for(request: AttestationRequest) -> Draft:
     """The registration draft of ``request``; parameters: ``challenge`` (bytes or base64url),
     ``rp_id``, ``origin``, ``fmt`` (tpm | none), ``signature_encoding`` (bare | tpmt), ``user_verified``."""
     params = request.parameters
-    tpm = tpm_of(request.device)
+    tpm = EmulatedTpm.for_device(request.device)
     key = request.key
     label = key.label
     rp_id = str(params.get("rp_id", DEFAULT_RP_ID))
@@ -185,7 +179,7 @@ class WebAuthnFormat:
         attesting: tuple[str, PrivateKey, datetime] | None = None,
     ) -> AttestationIdentity:
         """The TPM's AK (ECC P-256, or a user key as AK) with its AK certificate under the emulated CA."""
-        tpm = tpm_of(device)
+        tpm = EmulatedTpm.for_device(device)
         if attesting is None:
             return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created)
         label, key, created = attesting

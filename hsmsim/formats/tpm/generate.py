@@ -99,6 +99,10 @@ class StatementDraft:
             self.statement_edit(statement)
         return statement
 
+    def evidence(self) -> Evidence:
+        """The native files of the rendered draft (each consumer's own shape)."""
+        raise NotImplementedError
+
     def encode_object(self, members: dict[str, Any]) -> bytes:
         """The canonical CBOR attestation object of ``members``, then ``object_edit``."""
         encoded = cbor_encode(members)
