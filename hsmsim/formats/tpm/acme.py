@@ -23,23 +23,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.checks import check_csr_binding, require_code_signing_key
-from hsmsim.device import AttestationRequest, Device
+from hsmsim.checks import check_csr_binding
+from hsmsim.device import AttestationRequest
 from hsmsim.encoding import spki_der
-from hsmsim.errors import BundleError, UnsupportedKeyError
-from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.tpm.device import EmulatedTpm
+from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE, StatementDraft, safe_file_stem
-from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject
-from hsmsim.formats.tpm.pki import ak_identity
+from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -47,8 +46,10 @@ from hsmsim.formats.tpm.statement import (
     check_chain,
     check_object_attributes,
     check_signature,
+    check_strict_policy,
     load_x5c,
     read_statement,
+    tpm_claims,
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
 from hsmsim.formats.tpm.webauthn import (
@@ -59,14 +60,12 @@ from hsmsim.formats.tpm.webauthn import (
     from_b64url,
     parse_json_object,
 )
-from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
+from hsmsim.keystore.base import KeySpec, PublicKey
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import UTF8, build_csr, name
-from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, drbg
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 RECORD_SUFFIX = ".acme-tpm.json"
 CHALLENGE_TYPE = "device-attest-01"
@@ -195,22 +194,11 @@ def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, a
     if csr is None:
         raise Rejected(Reason.MISSING_INPUT, "no finalize CSR (<label>.csr) to bind the attested key to")
     check_csr_binding(spki_der(key), csr, "the attested TPM key")
-    key_type = "RSA" if isinstance(key, rsa.RSAPublicKey) else f"EC-{key.curve.name}"  # type: ignore[union-attr]
-    size = key.key_size if isinstance(key, rsa.RSAPublicKey) else key.curve.key_size  # type: ignore[union-attr]
     if profile is Profile.STRICT:
         if not facts.permanent_ids:
             raise Rejected(Reason.ATTR_MISSING, "the AK certificate names no permanentIdentifier for the device")
-        if stmt.unknown:
-            raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown tpm attStmt members: {', '.join(stmt.unknown)[:80]}")
-        require_code_signing_key(key_type, size)
-    attrs = area.object_attributes
-    bound = bool(attrs & TpmaObject.FIXED_TPM and attrs & TpmaObject.FIXED_PARENT)
-    sensitive = bound or bool(attrs & TpmaObject.ENCRYPTED_DUPLICATION)
-    claims = Claims(
-        spki_der=spki_der(key), key_type=key_type, key_size=size,
-        generated_on_device=bool(attrs & TpmaObject.SENSITIVE_DATA_ORIGIN), extractable=not bound,
-        never_extractable=bound, sensitive=sensitive, always_sensitive=sensitive,
-        vendor=facts.vendor, model=facts.model, firmware=facts.version, serial=record.identifier)
+        check_strict_policy(stmt, area)
+    claims = tpm_claims(area, facts, serial=record.identifier)
     return Verdict(Reason.OK, f"TPM key of {record.identifier[:60]} certified by an AK of {facts.vendor}", claims)
 
 
@@ -262,69 +250,31 @@ def acme_draft_for(request: AttestationRequest) -> AcmeDraft:
         identifier=str(params.get("identifier") or tpm.ek_urn()), csr_pem=csr.public_bytes(Encoding.PEM))
 
 
-class TpmAcmeFormat:
+class TpmAcmeFormat(TpmStatementFormat):
     """The ``tpm-acme`` format: ACME device-attest-01 with a TPM 2.0 attestation (step-ca flavour)."""
 
     name = "tpm-acme"
     title = "ACME device-attest-01 with TPM 2.0 attestation"
-    key_specs: tuple[str, ...] = TPM_KEY_SPECS
-
-    def provision(
-        self, device: Device, partition: str,
-        attesting: tuple[str, PrivateKey, datetime] | None = None,
-    ) -> AttestationIdentity:
-        """An ACME AK (ECC P-256, or a user key) whose certificate names the TPM's EK URN."""
-        tpm = EmulatedTpm.for_device(device)
-        if attesting is None:
-            return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created,
-                               key_name="ak-acme", permanent_id=tpm.ek_urn())
-        label, key, created = attesting
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise UnsupportedKeyError("a TPM attestation key must be RSA or ECC")
-        return ak_identity(device.seed, device.serial, tpm.model, created=max(created, device.initialised),
-                           key=key, key_name=f"ak-acme/{label}", permanent_id=tpm.ek_urn())
+    ak_name = "ak-acme"
+    names_device = True
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR."""
         return acme_draft_for(request).evidence()
 
-    def verify(
-        self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
-        profile: Profile = Profile.STRUCTURAL,
-    ) -> Verdict:
+    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                     profile: Profile) -> Verdict:
         """The step-ca ``tpm`` checks, the permanent identifier, the CSR binding and the key's TPM attributes."""
-        try:
-            data = evidence.files.get(evidence.primary)
-            if data is None:
-                raise Rejected(Reason.MISSING_INPUT, f"{evidence.primary} is not in the evidence")
-            if len(data) > MAX_RECORD_BYTES:
-                raise Rejected(Reason.LIMIT_EXCEEDED, f"record is {len(data)} bytes (limit {MAX_RECORD_BYTES})")
-            csrs = [v for k, v in evidence.files.items() if k.endswith(".csr")]
-            return _verify_record(AcmeRecord.parse(data), csrs[0] if len(csrs) == 1 else None, trust,
-                                  at or datetime.now(UTC), Profile(profile))
-        except Rejected as rejection:
-            return Verdict(rejection.reason, rejection.detail)
+        csrs = [v for k, v in evidence.files.items() if k.endswith(".csr")]
+        return _verify_record(AcmeRecord.parse(record), csrs[0] if len(csrs) == 1 else None, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:
         """Read ``<label>.acme-tpm.json`` and the ``<label>.csr`` beside it."""
-        try:
-            if path.stat().st_size > MAX_RECORD_BYTES:
-                raise BundleError(f"{path} is larger than {MAX_RECORD_BYTES} bytes")
-            files = {path.name: path.read_bytes()}
-            csr = path.with_name(path.name.removesuffix(RECORD_SUFFIX) + ".csr")
-            if csr.is_file():
-                files[csr.name] = csr.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
-        return Evidence(format=self.name, files=files, primary=path.name)
+        return self.read_record(path, [path.with_name(path.name.removesuffix(RECORD_SUFFIX) + ".csr")])
 
     def detect(self, path: Path) -> bool:
         """A ``*.acme-tpm.json`` file."""
         return path.is_file() and path.name.endswith(RECORD_SUFFIX)
-
-    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
-        """PEM or DER root certificates, under the role ``root``."""
-        return TrustAnchors.from_pem_files(list(paths))
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden answers for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
@@ -337,7 +287,3 @@ class TpmAcmeFormat:
         from hsmsim.formats.tpm.acme_catalogue import notes
 
         return notes()
-
-    def fuzz_model(self, seed: str) -> FuzzModel | None:
-        """None: the fuzzer builds its generic model from the vector catalogue."""
-        return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import cbor2
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -20,34 +19,26 @@ from hsmsim.device import AttestationRequest
 from hsmsim.formats.tpm.acme import AcmeDraft, TpmAcmeFormat, acme_draft_for, jwk_thumbprint, key_authorization
 from hsmsim.formats.tpm.catalogue import (
     ATTEST_TIME,
-    GOLDEN_SPECS,
-    IMPORTED,
-    STRICT_KEY_POLICY_NOTE,
-    VALIDATION_TIME,
     Operator,
     TpmKit,
     Workbench,
     _ak_reissue,
-    _attest,
-    _attributes,
-    _flip,
-    _foreign_pki,
-    _other_name,
     _parameters,
-    _quote,
     _set,
     _set_member,
     _statement,
-    _without,
+    build_cases,
+    catalogue_notes,
+    in_catalogue_order,
+    shared_mutations,
 )
-from hsmsim.formats.tpm.generate import chain_der
-from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject
+from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.pki import tpm_san
 from hsmsim.formats.tpm.structures import Scheme
 from hsmsim.formats.tpm.webauthn import cbor_encode
 from hsmsim.keystore.base import KeySpec
 from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
-from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.model.vectors import FlagNote, Severity, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
@@ -123,14 +114,13 @@ def _note(bug_type: str, severity: Severity, description: str, effect: str, *ref
 
 def mutations() -> list[Mutation]:
     """Every tpm-acme defect, in catalogue order."""
-    m: list[Mutation] = []
+    m = shared_mutations("tpm-acme", (SPEC, STEP_CA))
 
     def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
             expected: dict[Profile, Reason], *, resign: bool, golden: str = "ec-p256") -> None:
         m.append(Mutation(f"tpm-acme::{id_}", flag, note, comment, operator, path, apply, expected, resign, golden))
 
     crit, high, med = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
-    forged = "a verifier would accept TPM claims the AK never signed"
 
     add("signature::bare-der", "SigBareDer",
         _note("ENCODING", high, "sig is the bare DER ECDSA signature (the WebAuthn convention), not a TPMT_SIGNATURE",
@@ -138,16 +128,6 @@ def mutations() -> list[Mutation]:
               SPEC, "shared/specs/other_formats.md 1.3"),
         "genuine AK signature, bare DER", "sig.encode", "attStmt.sig", _set(signature_encoding="bare"),
         invalid(Reason.SIGNATURE_INVALID), resign=True)
-    add("signature::sig-bit-flip", "SigBitFlip",
-        _note("SIGNATURE_BYPASS", crit, "one bit of the TPMT_SIGNATURE's s flipped", forged),
-        "last bit of attStmt.sig inverted", "bytes.flip_bit", "attStmt.sig", _statement(_flip("sig", -1)),
-        invalid(Reason.SIGNATURE_INVALID), resign=False)
-    add("signature::other-key", "SigByOtherKey",
-        _note("SIGNATURE_BYPASS", crit, "certInfo signed by a P-256 key that is not the certified AK",
-              "anyone with a key could mint TPM attestations"),
-        "an uncertified P-256 key signs certInfo", "sig.sign", "attStmt.sig",
-        lambda b: setattr(b.draft, "signer", derive_key(b.kit.seed, "webauthn/foreign-ak", KeySpec.parse("ec-p256"))),
-        invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("signature::alg-rs256-for-ecdsa", "AlgMismatch",
         _note("WRONG_PRIMITIVE", high, "attStmt.alg RS256 while the TPMT_SIGNATURE is ECDSA",
               "a verifier that picks the algorithm from alg alone can be steered to another primitive"),
@@ -158,21 +138,6 @@ def mutations() -> list[Mutation]:
               "a verifier outside its documented algorithms"),
         "attStmt.alg -35", "cbor.set", "attStmt.alg", _statement(_set_member("alg", -35)),
         invalid(Reason.UNSUPPORTED), resign=False)
-    add("attest::magic-not-generated", "MagicNotGenerated",
-        _note("TPM_STRUCTURE", crit, "certInfo.magic is not TPM_GENERATED_VALUE",
-              "anything the AK signs could pass as a TPM attestation"),
-        "magic 0x00544347, re-signed", "tpm.set", "certInfo.magic", _attest(lambda a: replace(a, magic=0x00544347)),
-        invalid(Reason.MALFORMED), resign=True)
-    add("attest::type-quote", "TypeQuote",
-        _note("TPM_STRUCTURE", high, "certInfo is a TPM2_Quote, not a TPM2_Certify",
-              "a quote of PCRs would pass as a key certification"),
-        "type 0x8018 with a TPMS_QUOTE_INFO body, re-signed", "tpm.set", "certInfo.type", _attest(_quote),
-        invalid(Reason.MALFORMED), resign=True)
-    add("attest::trailing-bytes", "CertInfoTrailingBytes",
-        _note("ENCODING", med, "two bytes after TPMS_CERTIFY_INFO, covered by the signature",
-              "a lenient parser lets signed garbage through"),
-        "00 00 appended to certInfo before signing", "bytes.extend", "attStmt.certInfo",
-        _set(cert_info_edit=lambda b: b + b"\x00\x00"), invalid(Reason.MALFORMED), resign=True)
     add("binding::extra-data-token-only", "ExtraDataTokenOnly",
         _note("BINDING", crit, "extraData is SHA-256(token), without the account key thumbprint",
               "an answer is not bound to the ACME account: another account can replay it", "RFC 8555 8.1"),
@@ -183,16 +148,6 @@ def mutations() -> list[Mutation]:
               "one account's device attestation is accepted for another account"),
         "keyAuthorization with another account's thumbprint, re-signed", "tpm.set", "certInfo.extraData",
         _other_account, invalid(Reason.CHALLENGE_MISMATCH), resign=True)
-    add("binding::extra-data-tpm2-tools-default", "ExtraDataTpm2ToolsDefault",
-        _note("BINDING", crit, "extraData is 00ff55aa, what tpm2_certify writes without qualifying data",
-              "a certification made without any challenge passes as fresh", "shared/specs/round2_formats.md 2.1.2"),
-        "extraData = 00ff55aa, re-signed", "tpm.set", "certInfo.extraData", _set(extra_data=bytes.fromhex("00ff55aa")),
-        invalid(Reason.CHALLENGE_MISMATCH), resign=True)
-    add("binding::attested-name-mismatch", "AttestedNameMismatch",
-        _note("BINDING", crit, "certInfo certifies another TPM object's Name than pubArea's",
-              "the AK vouches for one key while the certificate is issued for another"),
-        "attested.name = Name of another key in the TPM, re-signed", "tpm.set", "certInfo.attested.name",
-        _other_name, invalid(Reason.KEY_MISMATCH), resign=True)
     add("binding::csr-other-key", "CsrOtherKey",
         _note("BINDING", crit, "the finalize CSR requests another key than the attested one",
               "the certificate is issued for a key the TPM never attested"),
@@ -207,80 +162,15 @@ def mutations() -> list[Mutation]:
               "a certificate names a device other than the one that attested"),
         "identifier.value of another EK", "record.set", "identifier.value", _other_identifier,
         invalid(Reason.ATTR_CONFLICT), resign=True)
-    add("attributes::no-fixed-tpm", "NoFixedTpm",
-        _note("KEY_PROTECTION", crit, "objectAttributes lack fixedTPM",
-              "a duplicable key is accepted as hardware-bound",
-              SPEC, "go-attestation CertificationParameters.Verify"),
-        "objectAttributes & ~fixedTPM, certified and re-signed", "tpm.set", "pubArea.objectAttributes",
-        _attributes(lambda a: a & ~TpmaObject.FIXED_TPM), invalid(Reason.ATTR_EXTRACTABLE), resign=True)
-    add("attributes::no-sensitive-data-origin", "NoSensitiveDataOrigin",
-        _note("KEY_PROTECTION", crit, "objectAttributes lack sensitiveDataOrigin",
-              "a key made outside the TPM is accepted as generated on it", SPEC,
-              "go-attestation CertificationParameters.Verify"),
-        "objectAttributes & ~sensitiveDataOrigin, certified and re-signed", "tpm.set", "pubArea.objectAttributes",
-        _attributes(lambda a: a & ~TpmaObject.SENSITIVE_DATA_ORIGIN), invalid(Reason.ATTR_NOT_LOCAL), resign=True)
-    add("attributes::restricted", "RestrictedKey",
-        _note("KEY_PROTECTION", med, "the certified key is restricted",
-              "an AK-like key is certified for TLS or signing",
-              SPEC, "go-attestation CertificationParameters.Verify"),
-        "objectAttributes | restricted, certified and re-signed", "tpm.set", "pubArea.objectAttributes",
-        _attributes(lambda a: a | TpmaObject.RESTRICTED), invalid(Reason.ATTR_USAGE), resign=True)
-    add("attributes::imported-key", "ImportedKey",
-        _note("KEY_PROTECTION", crit, "an imported key: certified without sensitiveDataOrigin",
-              "a key generated outside the TPM is accepted as generated on the device"),
-        "an imported EC P-256 key", "key.import", "pubArea", _set(), invalid(Reason.ATTR_NOT_LOCAL), resign=True,
-        golden=IMPORTED)
-    add("akcert::no-eku", "AkCertNoEku",
-        _note("CERT_PROFILE", high, "AK certificate without tcg-kp-AIKCertificate",
-              "any certificate could act as an AK"),
-        "AK certificate re-issued without EKU", "cert.reissue", "x5c[0]/extensions/extKeyUsage",
-        _ak_reissue(extensions=_without(ExtensionOID.EXTENDED_KEY_USAGE)), invalid(Reason.CERT_EKU), resign=True)
-    add("akcert::subject-present", "AkCertSubject",
-        _note("CERT_PROFILE", med, "AK certificate with a non-empty subject", "the AK profile is not enforced"),
-        "AK certificate re-issued with CN=attestation-key", "cert.reissue", "x5c[0]/subject",
-        _ak_reissue(subject=name(("CN", "attestation-key", UTF8))), invalid(Reason.CERT_PROFILE), resign=True)
     add("akcert::no-permanent-identifier", "AkCertNoPermanentIdentifier",
         _note("PROFILE", Severity.LOW, "AK certificate SAN without permanentIdentifier",
               "step-ca accepts it (the device is then not named); the strict profile requires the device's identity"),
         "AK certificate re-issued with the TCG directoryName only", "cert.reissue", "x5c[0]/subjectAltName",
         _without_permanent_identifier, strict_only(Reason.ATTR_MISSING), resign=True)
-    add("chain::unknown-root", "ChainUnknownRoot",
-        _note("CHAIN", crit, "a complete TPM-shaped AK chain under another emulated root",
-              "any software 'TPM' with its own CA passes"),
-        "AK, AK certificate, intermediate and root from another seed", "chain.replace", "attStmt.x5c", _foreign_pki,
-        invalid(Reason.CHAIN_UNTRUSTED), resign=False)
-    add("chain::x5c-missing-intermediate", "X5cMissingIntermediate",
-        _note("CHAIN", med, "x5c holds only the AK certificate", "the chain cannot be built to the root"),
-        "x5c = [AK certificate]", "cbor.set", "attStmt.x5c",
-        lambda b: setattr(b.draft, "x5c", chain_der([b.kit.identity.certificate])),
-        invalid(Reason.CHAIN_INCOMPLETE), resign=True)
-    add("chain::ak-expired", "AkCertExpired",
-        _note("CHAIN", high, "AK certificate expired before the validation time",
-              "a retired AK still vouches for keys"),
-        "AK certificate notAfter 2025-12-01", "cert.reissue", "x5c[0]/validity",
-        _ak_reissue(not_after=datetime(2025, 12, 1, tzinfo=UTC)), invalid(Reason.CERT_EXPIRED), resign=True)
     add("statement::fmt-android-key", "FmtNotTpm",
         _note("TPM_STRUCTURE", med, "attObj fmt says android-key over a tpm statement",
               "a verifier that ignores fmt parses the statement with the wrong rules"),
         "fmt = android-key", "cbor.set", "fmt", _with_fmt("android-key"), invalid(Reason.UNSUPPORTED), resign=True)
-    add("statement::ver-1-0", "VersionNot20",
-        _note("TPM_STRUCTURE", Severity.LOW, "attStmt.ver is '1.0'", "a TPM 1.2-era statement is parsed as 2.0"),
-        "ver = '1.0'", "cbor.set", "attStmt.ver", _set(ver="1.0"), invalid(Reason.UNSUPPORTED), resign=True)
-    add("statement::pub-area-trailing-bytes", "PubAreaTrailingBytes",
-        _note("ENCODING", med, "one byte after TPMT_PUBLIC in pubArea",
-              "the Name hashed and the structure parsed differ"),
-        "00 appended to pubArea", "bytes.extend", "attStmt.pubArea",
-        lambda b: setattr(b.draft, "pub_area", b.draft.area.marshal() + b"\x00"), invalid(Reason.MALFORMED),
-        resign=True)
-    add("statement::unknown-member", "StatementUnknownMember",
-        _note("PROFILE", Severity.INFO, "attStmt carries an extra member 'x-hsmsim'",
-              "valid under the structural profile; the strict profile rejects unknown content"),
-        "attStmt['x-hsmsim'] = h''", "cbor.set", "attStmt.x-hsmsim", _statement(_set_member("x-hsmsim", b"")),
-        strict_only(Reason.UNEXPECTED_CONTENT), resign=True)
-    add("cbor::trailing-bytes", "CborTrailingBytes",
-        _note("ENCODING", med, "a byte after the attObj CBOR map", "lenient decoders ignore it"),
-        "00 appended", "bytes.extend", "payload.attObj", _set(object_edit=lambda b: b + b"\x00"),
-        invalid(Reason.MALFORMED), resign=True)
     add("variant::scheme-ecdsa", "PubAreaSchemeEcdsa",
         _note("BASIC", Severity.INFO, "pubArea scheme ECDSA/SHA-256, as tpm2_create -G ecc256:ecdsa writes it",
               "none: ACME (unlike WebAuthn) does not require a NULL scheme"),
@@ -290,39 +180,16 @@ def mutations() -> list[Mutation]:
         _note("BASIC", Severity.INFO, "an RSA-2048 AK: RS256 with a TPMT_SIGNATURE of RSASSA/SHA-256",
               "none: a correct verifier accepts it"),
         "AK RSA-2048, alg RS256", "ak.replace", "attStmt.alg", _rsa_acme_ak, valid(), resign=True)
-    return m
+    return in_catalogue_order(m)
 
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the tpm-acme vectors use, with its definition."""
-    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE}
-    for mutation in mutations():
-        out[mutation.flag] = mutation.note
-    return out
+    return catalogue_notes(mutations())
 
 
 def vector_cases(seed: str) -> list[VectorCase]:
     """The tpm-acme vectors for ``seed``: goldens first, then every mutation of the catalogue."""
     kit = acme_kit(seed)
-    anchors = (kit.identity.root,)
-    cases = []
-    for spec in GOLDEN_SPECS:
-        weak = spec == "rsa-2048"
-        cases.append(VectorCase(
-            id=f"tpm-acme::golden::{spec}", comment=f"unmutated device-attest-01 answer for a generated {spec} key",
-            flags=("Golden", *(("StrictKeyPolicy",) if weak else ())),
-            expected=strict_only(Reason.KEY_POLICY) if weak else valid(),
-            evidence=acme_draft(kit, spec).evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
-    for mutation in mutations():
-        bench = Workbench(kit, acme_draft(kit, mutation.golden))
-        mutation.apply(bench)
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
-        golden = mutation.golden if mutation.golden in GOLDEN_SPECS else None
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=signing,
-                                  golden=f"tpm-acme::golden::{golden}" if golden else None,
-                                  operator=mutation.operator, path=mutation.path)))
-    return cases
+    return build_cases("tpm-acme", seed, kit, lambda spec: acme_draft(kit, spec), mutations(),
+                       "device-attest-01 answer")

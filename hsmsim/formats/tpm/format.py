@@ -22,13 +22,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.encoding import spki_der
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import DEFAULT_RP_ID, RECORD_SUFFIX, SIGNATURE_ENCODINGS, Draft
-from hsmsim.formats.tpm.marshal import TpmaObject
 from hsmsim.formats.tpm.pki import ak_identity
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
@@ -37,9 +34,11 @@ from hsmsim.formats.tpm.statement import (
     check_object_attributes,
     check_pub_area,
     check_signature,
+    check_strict_policy,
     extra_data_for,
     load_x5c,
     read_statement,
+    tpm_claims,
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
 from hsmsim.formats.tpm.webauthn import (
@@ -64,7 +63,7 @@ from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
 
@@ -101,14 +100,6 @@ def draft_for(request: AttestationRequest) -> Draft:
         credential_id=drbg(request.device.seed, f"webauthn/{request.device.serial}/credential/{label}").read(32),
         rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")), fmt=fmt, flags=flags,
         signature_encoding=encoding)
-
-
-def _key_facts(area: TpmtPublic) -> tuple[str, int]:
-    key = area.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    assert isinstance(key, ec.EllipticCurvePublicKey)
-    return f"EC-{key.curve.name}", key.curve.key_size
 
 
 def _verify_record(record: Registration, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
@@ -149,30 +140,28 @@ def _verify_record(record: Registration, trust: TrustAnchors, at: datetime, prof
     check_signature(x5c[0], stmt.alg, stmt.cert_info, stmt.sig)
     certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), extra_data_for(stmt.alg, obj.auth_data, client_hash))
     area = TpmtPublic.unmarshal(stmt.pub_area)
-    key = check_pub_area(area, certify, credential_key)
+    check_pub_area(area, certify, credential_key)
     check_object_attributes(area)
-    key_type, size = _key_facts(area)
     if profile is Profile.STRICT:
-        if stmt.unknown:
-            raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown tpm attStmt members: {', '.join(stmt.unknown)[:80]}")
-        require_code_signing_key(key_type, size)
-    attrs = area.object_attributes
-    bound = bool(attrs & TpmaObject.FIXED_TPM and attrs & TpmaObject.FIXED_PARENT)
-    sensitive = bound or bool(attrs & TpmaObject.ENCRYPTED_DUPLICATION)
-    claims = Claims(
-        spki_der=spki_der(key), key_type=key_type, key_size=size,
-        generated_on_device=bool(attrs & TpmaObject.SENSITIVE_DATA_ORIGIN), extractable=not bound,
-        never_extractable=bound, sensitive=sensitive, always_sensitive=sensitive,
-        vendor=facts.vendor, model=facts.model, firmware=facts.version)
+        check_strict_policy(stmt, area)
+    claims = tpm_claims(area, facts)
     return Verdict(Reason.OK, f"TPM key certified by an AK of {facts.vendor} {facts.model}", claims)
 
 
-class WebAuthnFormat:
-    """The ``webauthn`` format: WebAuthn registration with a TPM 2.0 attestation (``tpm`` or ``none``)."""
+class TpmStatementFormat:
+    """What every format of this family shares: key specs, the bounded record read, anchors, no fuzz model.
 
-    name = "webauthn"
-    title = "WebAuthn registration with TPM 2.0 attestation"
+    A subclass sets ``name``, ``title``, ``record_limit`` and implements :meth:`verify_files`.
+    """
+
+    name: str
+    title: str
     key_specs: tuple[str, ...] = TPM_KEY_SPECS
+    record_limit: int = MAX_RECORD_BYTES
+    ak_name: str = "ak"
+    """Derivation role of the format's AK (a TPM holds one AK per use)."""
+    names_device: bool = False
+    """The AK certificate names the TPM by its EK URN (permanentIdentifier), as ACME needs."""
 
     def provision(
         self, device: Device, partition: str,
@@ -180,41 +169,76 @@ class WebAuthnFormat:
     ) -> AttestationIdentity:
         """The TPM's AK (ECC P-256, or a user key as AK) with its AK certificate under the emulated CA."""
         tpm = EmulatedTpm.for_device(device)
+        permanent_id = tpm.ek_urn() if self.names_device else None
         if attesting is None:
-            return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created)
+            return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created,
+                               key_name=self.ak_name, permanent_id=permanent_id)
         label, key, created = attesting
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise UnsupportedKeyError("a TPM attestation key must be RSA or ECC")
         return ak_identity(device.seed, device.serial, tpm.model, created=max(created, device.initialised),
-                           key=key, key_name=f"ak/{label}")
+                           key=key, key_name=f"{self.ak_name}/{label}", permanent_id=permanent_id)
 
-    def generate(self, request: AttestationRequest) -> Evidence:
-        """The relying party's record of a registration of the request's key (see :func:`draft_for`)."""
-        return draft_for(request).evidence()
+    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                     profile: Profile) -> Verdict:
+        """Verify the primary record (already bounded); raises Rejected."""
+        raise NotImplementedError
 
     def verify(
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
         profile: Profile = Profile.STRUCTURAL,
     ) -> Verdict:
-        """The WebAuthn relying-party and ``tpm`` statement checks, then the key's TPM attributes."""
+        """The format's checks (:meth:`verify_files`); bad evidence becomes a Verdict, never an exception."""
         try:
             data = evidence.files.get(evidence.primary)
             if data is None:
                 raise Rejected(Reason.MISSING_INPUT, f"{evidence.primary} is not in the evidence")
-            if len(data) > MAX_RECORD_BYTES:
-                raise Rejected(Reason.LIMIT_EXCEEDED, f"record is {len(data)} bytes (limit {MAX_RECORD_BYTES})")
-            return _verify_record(Registration.parse(data), trust, at or datetime.now(UTC), Profile(profile))
+            if len(data) > self.record_limit:
+                raise Rejected(Reason.LIMIT_EXCEEDED, f"record is {len(data)} bytes (limit {self.record_limit})")
+            return self.verify_files(evidence, data, trust, at or datetime.now(UTC), Profile(profile))
         except Rejected as rejection:
             return Verdict(rejection.reason, rejection.detail)
 
-    def load(self, path: Path) -> Evidence:
-        """Read a ``.webauthn.json`` record (the root is given separately, as a trust anchor)."""
+    def read_record(self, path: Path, siblings: Sequence[Path] = ()) -> Evidence:
+        """The record at ``path`` (bounded) and the existing ``siblings``; raises BundleError."""
         try:
-            if path.stat().st_size > MAX_RECORD_BYTES:
-                raise BundleError(f"{path} is larger than {MAX_RECORD_BYTES} bytes")
-            return Evidence(format=self.name, files={path.name: path.read_bytes()}, primary=path.name)
+            if path.stat().st_size > self.record_limit:
+                raise BundleError(f"{path} is larger than {self.record_limit} bytes")
+            files = {path.name: path.read_bytes()}
+            for sibling in siblings:
+                if sibling.is_file():
+                    files[sibling.name] = sibling.read_bytes()
         except OSError as exc:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return Evidence(format=self.name, files=files, primary=path.name)
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER root certificates, under the role ``root``."""
+        return TrustAnchors.from_pem_files(list(paths))
+
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: the fuzzer builds its generic model from the vector catalogue."""
+        return None
+
+
+class WebAuthnFormat(TpmStatementFormat):
+    """The ``webauthn`` format: WebAuthn registration with a TPM 2.0 attestation (``tpm`` or ``none``)."""
+
+    name = "webauthn"
+    title = "WebAuthn registration with TPM 2.0 attestation"
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The relying party's record of a registration of the request's key (see :func:`draft_for`)."""
+        return draft_for(request).evidence()
+
+    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                     profile: Profile) -> Verdict:
+        """The WebAuthn relying-party and ``tpm`` statement checks, then the key's TPM attributes."""
+        return _verify_record(Registration.parse(record), trust, at, profile)
+
+    def load(self, path: Path) -> Evidence:
+        """Read a ``.webauthn.json`` record (the root is given separately, as a trust anchor)."""
+        return self.read_record(path)
 
     def detect(self, path: Path) -> bool:
         """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject."""
@@ -228,10 +252,6 @@ class WebAuthnFormat:
         except OSError:
             return False
 
-    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
-        """PEM or DER root certificates, under the role ``root``."""
-        return TrustAnchors.from_pem_files(list(paths))
-
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden registrations for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
         from hsmsim.formats.tpm.catalogue import vector_cases
@@ -243,7 +263,3 @@ class WebAuthnFormat:
         from hsmsim.formats.tpm.catalogue import notes
 
         return notes()
-
-    def fuzz_model(self, seed: str) -> FuzzModel | None:
-        """None: the fuzzer builds its generic model from the vector catalogue."""
-        return None

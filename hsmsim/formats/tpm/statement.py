@@ -21,7 +21,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from hsmsim.encoding import der_children, der_content
+from hsmsim.checks import require_code_signing_key
+from hsmsim.encoding import der_children, der_content, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import tpm_sign
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TpmAlg, TpmaObject, TpmSt
@@ -47,7 +48,7 @@ from hsmsim.formats.tpm.structures import (
 from hsmsim.formats.tpm.webauthn import COSE_ALGS
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
-from hsmsim.verdict import Reason, Rejected
+from hsmsim.verdict import Claims, Reason, Rejected
 
 STATEMENT_MEMBERS = ("ver", "alg", "x5c", "sig", "certInfo", "pubArea")
 MAX_X5C = 8
@@ -299,3 +300,34 @@ def check_object_attributes(area: TpmtPublic) -> None:
         raise Rejected(Reason.ATTR_USAGE, "objectAttributes set restricted: the key signs only TPM-generated data")
     if not attrs & TpmaObject.SIGN_ENCRYPT:
         raise Rejected(Reason.ATTR_USAGE, "objectAttributes lack sign: the credential key cannot sign")
+
+
+def check_strict_policy(stmt: TpmStatement, area: TpmtPublic) -> None:
+    """Strict profile: no unknown attStmt members (UNEXPECTED_CONTENT), the code-signing key rule (KEY_POLICY)."""
+    if stmt.unknown:
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown tpm attStmt members: {', '.join(stmt.unknown)[:80]}")
+    require_code_signing_key(*key_facts(area))
+
+
+def key_facts(area: TpmtPublic) -> tuple[str, int]:
+    """(``RSA`` or ``EC-<curve>``, bits) of pubArea's key."""
+    key = area.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return f"EC-{key.curve.name}", key.curve.key_size
+
+
+def tpm_claims(area: TpmtPublic, facts: AkFacts, serial: str | None = None) -> Claims:
+    """The normalised claims of a certified TPM key: generated on device = sensitiveDataOrigin; not
+    extractable = fixedTPM and fixedParent (TPM attributes never change, so never_extractable too);
+    sensitive = fixedParent or encryptedDuplication; vendor, model and firmware from the AK certificate."""
+    attrs = area.object_attributes
+    bound = bool(attrs & TpmaObject.FIXED_TPM and attrs & TpmaObject.FIXED_PARENT)
+    sensitive = bound or bool(attrs & TpmaObject.ENCRYPTED_DUPLICATION)
+    key_type, size = key_facts(area)
+    return Claims(
+        spki_der=spki_der(area.public_key()), key_type=key_type, key_size=size,
+        generated_on_device=bool(attrs & TpmaObject.SENSITIVE_DATA_ORIGIN), extractable=not bound,
+        never_extractable=bound, sensitive=sensitive, always_sensitive=sensitive,
+        vendor=facts.vendor, model=facts.model, firmware=facts.version, serial=serial)
