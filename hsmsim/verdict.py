@@ -74,6 +74,18 @@ class Reason(enum.StrEnum):
     reserved for another position (e.g. Thales Luna's 1.3.6.1.4.1.12383.1.x roles)."""
     CERT_POLICY = "CERT_POLICY"
     """A chain certificate lacks a certificate policy (or enrollment policy item) the format requires."""
+    CERT_PROFILE = "CERT_PROFILE"
+    """A certificate breaks the profile of its role: e.g. a TPM AK certificate with a subject, CA:TRUE, no
+    critical TCG subjectAltName, or a tpmManufacturer outside the TCG vendor registry."""
+    CHALLENGE_MISMATCH = "CHALLENGE_MISMATCH"
+    """The evidence is not bound to the verifier's freshness value: a nonce, the WebAuthn challenge, or a
+    TPM extraData that is not the hash the verifier computes."""
+    RELYING_PARTY_MISMATCH = "RELYING_PARTY_MISMATCH"
+    """The evidence was made for another relying party: the WebAuthn origin or rpIdHash differs from the
+    expected one."""
+    ATTR_USAGE = "ATTR_USAGE"
+    """The attested key's usage attributes do not allow what it is attested for (e.g. a TPM key that is
+    restricted, so it signs only TPM-generated data, or that cannot sign)."""
 
 
 class Profile(enum.StrEnum):

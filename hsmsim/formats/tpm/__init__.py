@@ -1,0 +1,12 @@
+"""TPM 2.0 key attestation: the TPM core (TPMS_ATTEST, TPMT_PUBLIC, TPMT_SIGNATURE, Names), an
+emulated TPM and its manufacturer PKI, and the WebAuthn ``tpm`` statement.
+
+Importing this package registers its formats: ``webauthn`` and ``tpm-acme``.
+"""
+
+from hsmsim.formats import register
+from hsmsim.formats.tpm.acme import TpmAcmeFormat
+from hsmsim.formats.tpm.format import WebAuthnFormat
+
+WEBAUTHN = register(WebAuthnFormat())
+TPM_ACME = register(TpmAcmeFormat())

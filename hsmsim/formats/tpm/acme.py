@@ -1,0 +1,289 @@
+"""The ``tpm-acme`` format: ACME device-attest-01 with a TPM 2.0 ``tpm`` attestation (step-ca's flavour).
+
+Facts (``shared/specs/other_formats.md`` 1.6, ``round2_formats.md`` 2.1.1, draft-ietf-acme-device-attest,
+smallstep ``acme/challenge.go`` ``doTPMAttestationFormat``):
+
+* The client answers the challenge with ``{"attObj": base64url(CBOR {"fmt": "tpm", "attStmt": {...}})}``;
+  authData is omitted.
+* attStmt is the WebAuthn ``tpm`` shape, but ``sig`` is a **marshalled TPMT_SIGNATURE**
+  (``tpm2.DecodeSignature``), ``alg`` is ES256, RS256 or RS1, and certInfo.extraData is
+  **SHA-256(keyAuthorization)** with keyAuthorization = ``token "." base64url(account JWK thumbprint)``.
+* The AK certificate follows the WebAuthn AK profile and may name the device in an
+  id-on-permanentIdentifier otherName, which must equal the order's ``permanent-identifier``.
+* The attested key must be generated in the TPM and bound to it (fixedTPM, fixedParent,
+  sensitiveDataOrigin) and not restricted, as go-attestation checks; the finalize CSR must
+  request that key.
+
+On disk (``docs/formats/tpm.md``): ``<label>.acme-tpm.json`` (what the ACME server holds:
+identifier, challenge token, account key thumbprint, the client's payload), the finalize CSR
+``<label>.csr`` and the emulated root ``tpm_root_ca.pem``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.checks import check_csr_binding
+from hsmsim.device import AttestationRequest
+from hsmsim.encoding import spki_der
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.tpm.device import EmulatedTpm
+from hsmsim.formats.tpm.format import TpmStatementFormat
+from hsmsim.formats.tpm.generate import ROOT_FILE, StatementDraft, safe_file_stem
+from hsmsim.formats.tpm.marshal import TpmAlg
+from hsmsim.formats.tpm.statement import (
+    check_ak_certificate,
+    check_attest,
+    check_attested_name,
+    check_chain,
+    check_object_attributes,
+    check_signature,
+    check_strict_policy,
+    load_x5c,
+    read_statement,
+    tpm_claims,
+)
+from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
+from hsmsim.formats.tpm.webauthn import (
+    COSE_ALGS,
+    MAX_ATTESTATION_OBJECT,
+    b64url,
+    cbor_decode,
+    from_b64url,
+    parse_json_object,
+)
+from hsmsim.keystore.base import KeySpec, PublicKey
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.builder import UTF8, build_csr, name
+from hsmsim.pki.seed import derive_key, drbg
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+
+RECORD_SUFFIX = ".acme-tpm.json"
+CHALLENGE_TYPE = "device-attest-01"
+IDENTIFIER_TYPE = "permanent-identifier"
+ACME_ALGS = {-7: TpmAlg.ECDSA, -257: TpmAlg.RSASSA, -65535: TpmAlg.RSASSA}
+"""The COSE algorithms step-ca accepts for a ``tpm`` statement, with the TPMT_SIGNATURE sigAlg they need."""
+MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
+ACCOUNT_KEY_SPEC = KeySpec.parse("ec-p256")
+
+
+def jwk_thumbprint(key: PublicKey) -> bytes:
+    """RFC 7638 SHA-256 thumbprint of an ACME account key (EC P-256/P-384 or RSA)."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        numbers = key.public_numbers()
+        width = (key.curve.key_size + 7) // 8
+        crv = {"secp256r1": "P-256", "secp384r1": "P-384"}[key.curve.name]
+        members = {"crv": crv, "kty": "EC", "x": b64url(numbers.x.to_bytes(width, "big")),
+                   "y": b64url(numbers.y.to_bytes(width, "big"))}
+    else:
+        assert isinstance(key, rsa.RSAPublicKey)
+        n, e = key.public_numbers().n, key.public_numbers().e
+        members = {"e": b64url(e.to_bytes((e.bit_length() + 7) // 8, "big")), "kty": "RSA",
+                   "n": b64url(n.to_bytes((n.bit_length() + 7) // 8, "big"))}
+    return hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
+
+
+def key_authorization(token: str, thumbprint: bytes) -> bytes:
+    """RFC 8555 8.1: ``token "." base64url(thumbprint)``."""
+    return f"{token}.{b64url(thumbprint)}".encode()
+
+
+@dataclass(frozen=True)
+class AcmeRecord:
+    """What the ACME server holds when it validates the challenge."""
+
+    identifier: str
+    token: str
+    thumbprint: bytes
+    att_obj: bytes
+
+    def to_json(self) -> bytes:
+        """The record file: two-space indented JSON, newline-terminated."""
+        return (json.dumps({
+            "identifier": {"type": IDENTIFIER_TYPE, "value": self.identifier},
+            "challenge": {"type": CHALLENGE_TYPE, "token": self.token},
+            "accountKeyThumbprint": b64url(self.thumbprint),
+            "payload": {"attObj": b64url(self.att_obj)},
+        }, indent=2) + "\n").encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> AcmeRecord:
+        """Read a record (bounded); Rejected MALFORMED / MISSING_INPUT / UNSUPPORTED / LIMIT_EXCEEDED."""
+        doc = parse_json_object(data, "ACME record", MAX_RECORD_BYTES)
+        parts = {}
+        for member in ("identifier", "challenge", "payload"):
+            value = doc.get(member)
+            if not isinstance(value, dict):
+                raise Rejected(Reason.MISSING_INPUT, f"the record has no {member} object")
+            parts[member] = value
+        identifier, challenge = parts["identifier"], parts["challenge"]
+        if identifier.get("type") != IDENTIFIER_TYPE or challenge.get("type") != CHALLENGE_TYPE:
+            raise Rejected(Reason.UNSUPPORTED, f"only {IDENTIFIER_TYPE} identifiers and {CHALLENGE_TYPE} "
+                                               "challenges are supported")
+        value, token = identifier.get("value"), challenge.get("token")
+        if not isinstance(value, str) or not isinstance(token, str):
+            raise Rejected(Reason.MALFORMED, "identifier.value and challenge.token must be strings")
+        from_b64url(token, "challenge.token")
+        if "attObj" not in parts["payload"]:
+            raise Rejected(Reason.MISSING_INPUT, "the challenge payload has no attObj")
+        return cls(value, token, from_b64url(doc.get("accountKeyThumbprint"), "accountKeyThumbprint"),
+                   from_b64url(parts["payload"]["attObj"], "payload.attObj"))
+
+
+def decode_att_obj(data: bytes) -> tuple[str, dict[Any, Any]]:
+    """(fmt, attStmt) of an ACME attObj; authData may be absent (bounded CBOR; MALFORMED / MISSING_INPUT)."""
+    if len(data) > MAX_ATTESTATION_OBJECT:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"attObj is {len(data)} bytes (limit {MAX_ATTESTATION_OBJECT})")
+    value = cbor_decode(data, "attObj")
+    if not isinstance(value, dict):
+        raise Rejected(Reason.MALFORMED, "attObj is not a CBOR map")
+    if "fmt" not in value or "attStmt" not in value:
+        raise Rejected(Reason.MISSING_INPUT, "attObj lacks fmt or attStmt")
+    if not isinstance(value["fmt"], str) or not isinstance(value["attStmt"], dict):
+        raise Rejected(Reason.MALFORMED, "attObj fmt is not text or attStmt is not a map")
+    extra = sorted(str(k) for k in value if k not in ("fmt", "attStmt", "authData"))
+    if extra or not isinstance(value.get("authData", b""), bytes):
+        raise Rejected(Reason.MALFORMED, f"attObj has unknown or mistyped members {extra[:4]}")
+    return value["fmt"], value["attStmt"]
+
+
+def check_tpmt_signature(ak_cert: Any, alg: int, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is a TPMT_SIGNATURE by the AK over certInfo, with the sigAlg and hash ``alg`` names."""
+    if alg not in ACME_ALGS:
+        raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not ES256, RS256 or RS1")
+    try:
+        signature = TpmtSignature.unmarshal(sig)
+    except Rejected:
+        raise Rejected(Reason.SIGNATURE_INVALID, "sig is not a marshalled TPMT_SIGNATURE") from None
+    hash_alg = {"sha1": TpmAlg.SHA1, "sha256": TpmAlg.SHA256}[COSE_ALGS[alg][1]]
+    if signature.sig_alg != ACME_ALGS[alg] or signature.hash_alg != hash_alg:
+        raise Rejected(Reason.SIGNATURE_INVALID, f"TPMT_SIGNATURE 0x{signature.sig_alg:04x}/0x{signature.hash_alg:04x}"
+                                                 f" does not match alg {COSE_ALGS[alg][0]}")
+    check_signature(ak_cert, alg, cert_info, signature.bare())
+
+
+def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, at: datetime,
+                   profile: Profile) -> Verdict:
+    fmt, att_stmt = decode_att_obj(record.att_obj)
+    if fmt != "tpm":
+        raise Rejected(Reason.UNSUPPORTED, f"attestation format {fmt[:30]!r} is not tpm")
+    stmt = read_statement(att_stmt)
+    if stmt.ver != "2.0":
+        raise Rejected(Reason.UNSUPPORTED, f"tpm attStmt.ver is {stmt.ver[:10]!r}, not '2.0'")
+    x5c = load_x5c(stmt.x5c)
+    check_chain(x5c, trust.get("root"), at)
+    facts = check_ak_certificate(x5c[0], None)
+    check_tpmt_signature(x5c[0], stmt.alg, stmt.cert_info, stmt.sig)
+    expected = hashlib.sha256(key_authorization(record.token, record.thumbprint)).digest()
+    certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), expected)
+    area = TpmtPublic.unmarshal(stmt.pub_area)
+    key = check_attested_name(area, certify)
+    check_object_attributes(area)
+    if facts.permanent_ids and record.identifier not in facts.permanent_ids:
+        raise Rejected(Reason.ATTR_CONFLICT, f"the order's identifier {record.identifier[:60]!r} is not the AK "
+                                             "certificate's permanentIdentifier")
+    if csr is None:
+        raise Rejected(Reason.MISSING_INPUT, "no finalize CSR (<label>.csr) to bind the attested key to")
+    check_csr_binding(spki_der(key), csr, "the attested TPM key")
+    if profile is Profile.STRICT:
+        if not facts.permanent_ids:
+            raise Rejected(Reason.ATTR_MISSING, "the AK certificate names no permanentIdentifier for the device")
+        check_strict_policy(stmt, area)
+    claims = tpm_claims(area, facts, serial=record.identifier)
+    return Verdict(Reason.OK, f"TPM key of {record.identifier[:60]} certified by an AK of {facts.vendor}", claims)
+
+
+@dataclass(kw_only=True)
+class AcmeDraft(StatementDraft):
+    """One device-attest-01 answer before rendering (see :class:`StatementDraft` for the statement's fields)."""
+
+    signature_encoding: str = "tpmt"
+    token: str
+    thumbprint: bytes
+    identifier: str
+    csr_pem: bytes
+    expected_identifier: str | None = None
+
+    def record(self) -> AcmeRecord:
+        """The ACME server's record: the client's attObj bound to SHA-256(keyAuthorization)."""
+        key_auth = hashlib.sha256(key_authorization(self.token, self.thumbprint)).digest()
+        statement = self.tpm_statement(lambda _alg: key_auth) if self.fmt == "tpm" else {}
+        att_obj = self.encode_object({"fmt": self.fmt, "attStmt": statement})
+        identifier = self.expected_identifier if self.expected_identifier is not None else self.identifier
+        return AcmeRecord(identifier, self.token, self.thumbprint, att_obj)
+
+    def evidence(self) -> Evidence:
+        """``<label>.acme-tpm.json``, the finalize CSR ``<label>.csr`` and ``tpm_root_ca.pem``."""
+        stem = safe_file_stem(self.label)
+        files = {f"{stem}{RECORD_SUFFIX}": self.record().to_json()}
+        if self.csr_pem:
+            files[f"{stem}.csr"] = self.csr_pem
+        files[ROOT_FILE] = self.identity.root.public_bytes(Encoding.PEM)
+        return Evidence("tpm-acme", files, f"{stem}{RECORD_SUFFIX}")
+
+
+def acme_draft_for(request: AttestationRequest) -> AcmeDraft:
+    """The draft of ``request``. Parameters: ``token`` (base64url), ``account_key`` (a public key whose
+    thumbprint binds the answer; default: an account key derived from the seed), ``identifier``
+    (default: the TPM's EK URN)."""
+    if request.key_signer is None:
+        raise UnsupportedKeyError("ACME device attestation needs an asymmetric key (for the finalize CSR)")
+    tpm = EmulatedTpm.for_device(request.device)
+    params = request.parameters
+    seed, label = request.device.seed, request.key.label
+    token = str(params.get("token") or b64url(drbg(seed, f"tpm-acme/token/{label}/{request.at:%Y%m%dT%H%M%S}")
+                                              .read(32)))
+    account = params.get("account_key") or derive_key(seed, "tpm-acme/account", ACCOUNT_KEY_SPEC).public_key()
+    csr = build_csr(name(("CN", label, UTF8)), request.key_signer)
+    return AcmeDraft(
+        tpm=tpm, identity=request.attesting, area=tpm.key_public(request.key), at=request.at, label=label,
+        token=token, thumbprint=jwk_thumbprint(account),  # type: ignore[arg-type]
+        identifier=str(params.get("identifier") or tpm.ek_urn()), csr_pem=csr.public_bytes(Encoding.PEM))
+
+
+class TpmAcmeFormat(TpmStatementFormat):
+    """The ``tpm-acme`` format: ACME device-attest-01 with a TPM 2.0 attestation (step-ca flavour)."""
+
+    name = "tpm-acme"
+    title = "ACME device-attest-01 with TPM 2.0 attestation"
+    ak_name = "ak-acme"
+    names_device = True
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR."""
+        return acme_draft_for(request).evidence()
+
+    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                     profile: Profile) -> Verdict:
+        """The step-ca ``tpm`` checks, the permanent identifier, the CSR binding and the key's TPM attributes."""
+        csrs = [v for k, v in evidence.files.items() if k.endswith(".csr")]
+        return _verify_record(AcmeRecord.parse(record), csrs[0] if len(csrs) == 1 else None, trust, at, profile)
+
+    def load(self, path: Path) -> Evidence:
+        """Read ``<label>.acme-tpm.json`` and the ``<label>.csr`` beside it."""
+        return self.read_record(path, [path.with_name(path.name.removesuffix(RECORD_SUFFIX) + ".csr")])
+
+    def detect(self, path: Path) -> bool:
+        """A ``*.acme-tpm.json`` file."""
+        return path.is_file() and path.name.endswith(RECORD_SUFFIX)
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Golden answers for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
+        from hsmsim.formats.tpm.acme_catalogue import vector_cases
+
+        return vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the tpm-acme vectors."""
+        from hsmsim.formats.tpm.acme_catalogue import notes
+
+        return notes()

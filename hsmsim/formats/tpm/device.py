@@ -1,0 +1,219 @@
+"""An emulated TPM 2.0: its endorsement and storage primaries, an attestation key, and TPM2_Certify.
+
+Pure Python and deterministic: every key and counter is derived from the seed and the TPM's
+serial, ECDSA signatures use RFC 6979, and the clock is the time since the device was
+initialised. The hierarchy mirrors what ``tpm2_createek`` / ``tpm2_createak`` / ``tpm2_create``
+build on a real TPM:
+
+* EK: RSA-2048 under the endorsement hierarchy, the TCG default template (restricted decrypt,
+  AES-128-CFB, the standard EK policy), so its Name is what a real EK of that key would have.
+* AK: a restricted signing key (ECC P-256 / ECDSA-SHA256 by default) under the EK; its qualified
+  Name is TPMS_ATTEST.qualifiedSigner.
+* SRK: ECC P-256 storage primary under the owner hierarchy; attested keys are its children.
+
+An hsmsim key becomes a TPM object whose TPMA_OBJECT says what its :class:`KeyAttributes` say:
+generated keys have sensitiveDataOrigin (an imported key lacks it, as TPM2_Import leaves it
+clear), non-extractable keys have fixedTPM and fixedParent (an extractable key is duplicable).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from hsmsim.device import Device
+from hsmsim.encoding import spki_der
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.tpm.marshal import TPM_RH_ENDORSEMENT, TPM_RH_OWNER, TpmAlg, TpmaObject, TpmSt, u32
+from hsmsim.formats.tpm.pki import DEFAULT_MODEL, TpmModel
+from hsmsim.formats.tpm.structures import (
+    NULL_SCHEME,
+    NULL_SYMMETRIC,
+    CertifyInfo,
+    ClockInfo,
+    Scheme,
+    SymDef,
+    TpmsAttest,
+    TpmtPublic,
+    TpmtSignature,
+    ecc_public,
+    qualified_name,
+    rsa_public,
+)
+from hsmsim.keystore.base import KeyAttributes, KeySpec, PrivateKey, PublicKey, StoredKey
+from hsmsim.pki.seed import derive_key, drbg
+
+A = TpmaObject
+EK_ATTRIBUTES = A.FIXED_TPM | A.FIXED_PARENT | A.SENSITIVE_DATA_ORIGIN | A.ADMIN_WITH_POLICY | A.RESTRICTED | A.DECRYPT
+"""0x000300B2: the TCG EK Credential Profile's default template (policy-only, no userWithAuth)."""
+EK_POLICY = bytes.fromhex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa")
+"""PolicySecret(TPM_RH_ENDORSEMENT): the authPolicy of the default EK template."""
+SRK_ATTRIBUTES = (A.FIXED_TPM | A.FIXED_PARENT | A.SENSITIVE_DATA_ORIGIN | A.USER_WITH_AUTH | A.NO_DA
+                  | A.RESTRICTED | A.DECRYPT)
+AK_ATTRIBUTES = (A.FIXED_TPM | A.FIXED_PARENT | A.SENSITIVE_DATA_ORIGIN | A.USER_WITH_AUTH | A.RESTRICTED
+                 | A.SIGN_ENCRYPT)
+"""0x00050072: what ``tpm2_createak`` gives an AK."""
+AES_128_CFB = SymDef(TpmAlg.AES, 128, TpmAlg.CFB)
+TPM_KEY_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
+"""What the emulated TPM can create or import (TPM 2.0 PC Client: RSA-2048/3072, NIST P-256/P-384)."""
+
+
+def object_attributes(attributes: KeyAttributes) -> TpmaObject:
+    """TPMA_OBJECT of a user key from its PKCS#11 attributes.
+
+    userWithAuth always; fixedTPM + fixedParent unless extractable; sensitiveDataOrigin when it was
+    generated on the device (CKA_LOCAL); sign / decrypt from CKA_SIGN / CKA_DECRYPT.
+    """
+    out = A.USER_WITH_AUTH
+    if not attributes.extractable:
+        out |= A.FIXED_TPM | A.FIXED_PARENT
+    if attributes.local:
+        out |= A.SENSITIVE_DATA_ORIGIN
+    if attributes.sign:
+        out |= A.SIGN_ENCRYPT
+    if attributes.decrypt:
+        out |= A.DECRYPT
+    if not out & (A.SIGN_ENCRYPT | A.DECRYPT):
+        raise UnsupportedKeyError(f"key {attributes.label!r} can neither sign nor decrypt; a TPM key must do one")
+    return out
+
+
+def public_area(public_key: PublicKey, attributes: TpmaObject, *, symmetric: SymDef = NULL_SYMMETRIC,
+                scheme: Scheme = NULL_SCHEME, auth_policy: bytes = b"") -> TpmtPublic:
+    """The TPMT_PUBLIC (nameAlg SHA-256) of an RSA or EC public key with these attributes."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        area = rsa_public(public_key, attributes, symmetric=symmetric, scheme=scheme)
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        area = ecc_public(public_key, attributes, symmetric=symmetric, scheme=scheme)
+    else:
+        raise UnsupportedKeyError(f"a TPM holds RSA and ECC keys, not {type(public_key).__name__}")
+    return TpmtPublic(area.type, area.name_alg, area.object_attributes, area.parameters, area.unique, auth_policy)
+
+
+def signing_scheme(key: PublicKey) -> Scheme:
+    """The AK scheme: ECDSA with the curve's hash, or RSASSA-SHA256."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return Scheme(TpmAlg.ECDSA, TpmAlg.SHA384 if key.curve.key_size > 256 else TpmAlg.SHA256)
+    return Scheme(TpmAlg.RSASSA, TpmAlg.SHA256)
+
+
+_HASHES: dict[int, Callable[[], hashes.HashAlgorithm]] = {
+    TpmAlg.SHA1: hashes.SHA1, TpmAlg.SHA256: hashes.SHA256, TpmAlg.SHA384: hashes.SHA384,
+           TpmAlg.SHA512: hashes.SHA512}
+
+
+def _deterministic(key: PrivateKey) -> bool:
+    # cryptography's own keys sign with RFC 6979; token keys (PKCS#11) cannot.
+    return type(key).__module__.startswith("cryptography.")
+
+
+def tpm_sign(key: PrivateKey, message: bytes, scheme: Scheme) -> TpmtSignature:
+    """What TPM2_Sign / TPM2_Certify return: a TPMT_SIGNATURE over H_scheme(message)."""
+    assert scheme.hash_alg is not None
+    algorithm = _HASHES[scheme.hash_alg]()
+    if isinstance(key, ec.EllipticCurvePrivateKey) and scheme.scheme == TpmAlg.ECDSA:
+        r, s = decode_dss_signature(key.sign(message, ec.ECDSA(algorithm, deterministic_signing=_deterministic(key))))
+        width = (key.curve.key_size + 7) // 8
+        return TpmtSignature(TpmAlg.ECDSA, scheme.hash_alg, r=r.to_bytes(width, "big"), s=s.to_bytes(width, "big"))
+    if isinstance(key, rsa.RSAPrivateKey) and scheme.scheme == TpmAlg.RSASSA:
+        return TpmtSignature(TpmAlg.RSASSA, scheme.hash_alg, signature=key.sign(message, padding.PKCS1v15(), algorithm))
+    raise UnsupportedKeyError(f"an AK of type {type(key).__name__} cannot sign with scheme 0x{scheme.scheme:04x}")
+
+
+@dataclass(frozen=True)
+class Certification:
+    """The output of TPM2_Certify: certifyInfo and the AK's signature over it."""
+
+    attest: TpmsAttest
+    signature: TpmtSignature
+
+    @property
+    def cert_info(self) -> bytes:
+        """The marshalled TPMS_ATTEST, the bytes the signature covers."""
+        return self.attest.marshal()
+
+
+@dataclass(frozen=True)
+class EmulatedTpm:
+    """One emulated TPM, identified by ``serial`` under ``seed``; ``initialised`` starts its clock."""
+
+    seed: str
+    serial: str
+    initialised: datetime
+    model: TpmModel = DEFAULT_MODEL
+
+    @classmethod
+    def for_device(cls, device: Device) -> EmulatedTpm:
+        """The emulated TPM of an hsmsim device (its ``model`` string, when set, names the TPM model)."""
+        model = TpmModel(model=device.model) if device.model else DEFAULT_MODEL
+        return cls(device.seed, device.serial, device.initialised, model)
+
+    def _role(self, name: str) -> str:
+        return f"tpm/{self.serial}/{name}"
+
+    @property
+    def ek_key(self) -> PrivateKey:
+        """The endorsement key (RSA-2048)."""
+        return derive_key(self.seed, self._role("ek"), KeySpec.parse("rsa-2048"))
+
+    def ek_urn(self) -> str:
+        """``urn:ek:sha256:<base64 SHA-256 of the EK's DER SubjectPublicKeyInfo>``: the device's permanent
+        identifier in ACME device attestation (as smallstep names TPMs)."""
+        digest = hashlib.sha256(spki_der(self.ek_key.public_key())).digest()
+        return f"urn:ek:sha256:{base64.b64encode(digest).decode()}"
+
+    def ek_public(self) -> TpmtPublic:
+        """The EK's public area from the TCG default RSA template."""
+        return public_area(self.ek_key.public_key(), EK_ATTRIBUTES, symmetric=AES_128_CFB, auth_policy=EK_POLICY)
+
+    def srk_public(self) -> TpmtPublic:
+        """The storage primary's public area (ECC P-256, AES-128-CFB)."""
+        srk = derive_key(self.seed, self._role("srk"), KeySpec.parse("ec-p256"))
+        return public_area(srk.public_key(), SRK_ATTRIBUTES, symmetric=AES_128_CFB)
+
+    def ak_public(self, ak: PublicKey) -> TpmtPublic:
+        """The public area of an attestation key: restricted signing with its fixed scheme."""
+        return public_area(ak, AK_ATTRIBUTES, scheme=signing_scheme(ak))
+
+    def ak_qualified_name(self, ak: PublicKey) -> bytes:
+        """QN(AK) = H(QN(EK) ‖ Name(AK)), QN(EK) = H(TPM_RH_ENDORSEMENT ‖ Name(EK))."""
+        ek_qn = qualified_name(u32(TPM_RH_ENDORSEMENT), self.ek_public().name())
+        return qualified_name(ek_qn, self.ak_public(ak).name())
+
+    def key_qualified_name(self, area: TpmtPublic) -> bytes:
+        """QN of a child of the SRK: H(QN(SRK) ‖ Name(key))."""
+        srk_qn = qualified_name(u32(TPM_RH_OWNER), self.srk_public().name())
+        return qualified_name(srk_qn, area.name())
+
+    def key_public(self, key: StoredKey) -> TpmtPublic:
+        """The TPMT_PUBLIC the TPM holds for an hsmsim key (symmetric and scheme NULL, as WebAuthn needs)."""
+        if key.spec.name not in TPM_KEY_SPECS or key.public_key is None:
+            raise UnsupportedKeyError(f"the emulated TPM holds {', '.join(TPM_KEY_SPECS)} keys, not {key.spec.name}")
+        return public_area(key.public_key, object_attributes(key.attributes))
+
+    def clock_info(self, at: datetime) -> ClockInfo:
+        """Milliseconds since initialisation; reset and restart counts derived from the seed; safe."""
+        rng = drbg(self.seed, self._role("clock"))
+        clock = max(0, int((at - self.initialised).total_seconds() * 1000))
+        return ClockInfo(clock, 1 + rng.randint_bits(8) % 64, rng.randint_bits(8) % 4, 1)
+
+    def certify_info(self, area: TpmtPublic, ak: PublicKey, qualifying_data: bytes, at: datetime) -> TpmsAttest:
+        """The TPMS_ATTEST TPM2_Certify(object=area, signHandle=ak, qualifyingData) returns at time ``at``."""
+        return TpmsAttest(
+            type=TpmSt.ATTEST_CERTIFY, qualified_signer=self.ak_qualified_name(ak),
+            extra_data=qualifying_data, clock_info=self.clock_info(at),
+            firmware_version=self.model.firmware_version,
+            attested=CertifyInfo(area.name(), self.key_qualified_name(area)))
+
+    def certify(self, area: TpmtPublic, ak: PrivateKey, qualifying_data: bytes, at: datetime) -> Certification:
+        """TPM2_Certify with inScheme NULL: certifyInfo signed with the AK's own scheme."""
+        attest = self.certify_info(area, ak.public_key(), qualifying_data, at)
+        return Certification(attest, tpm_sign(ak, attest.marshal(), signing_scheme(ak.public_key())))
+

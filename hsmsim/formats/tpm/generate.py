@@ -1,0 +1,166 @@
+"""WebAuthn registrations with a ``tpm`` (or ``none``) attestation, from an emulated TPM.
+
+A :class:`Draft` holds every input of one registration; :meth:`Draft.render` runs the ceremony:
+authenticator data for the credential, clientDataJSON, TPM2_Certify over the key's public area
+with qualifyingData = H_alg(authData ‖ clientDataHash), the AK's signature, the attestation
+object and the relying party's record. The generator renders a draft as built; the vector
+catalogue edits one field of a golden draft, then renders it, so a golden vector is byte for byte
+what ``generate`` writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.formats.tpm.device import EmulatedTpm
+from hsmsim.formats.tpm.pki import EMULATED_AAGUID
+from hsmsim.formats.tpm.statement import cose_alg_of_signer, extra_data_for, sign_cert_info
+from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
+from hsmsim.formats.tpm.webauthn import (
+    FLAG_AT,
+    FLAG_UP,
+    FLAG_UV,
+    AttestedCredential,
+    AuthenticatorData,
+    Registration,
+    cbor_encode,
+    client_data_json,
+    cose_alg_for,
+    cose_key,
+    rp_id_hash,
+)
+from hsmsim.keystore.base import PrivateKey, PublicKey
+from hsmsim.model.evidence import Evidence
+from hsmsim.pki.identity import AttestationIdentity
+
+RECORD_SUFFIX = ".webauthn.json"
+ROOT_FILE = "tpm_root_ca.pem"
+DEFAULT_RP_ID = "hsmsim.example"
+SIGNATURE_ENCODINGS = ("bare", "tpmt")
+
+
+def safe_file_stem(label: str) -> str:
+    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"
+
+
+@dataclass(kw_only=True)
+class StatementDraft:
+    """The inputs of one ``tpm`` attestation statement. Fields left ``None`` take their genuine value.
+
+    Edit hooks run before signing (``attest_edit``, ``cert_info_edit``, ``extra_data``) or after it
+    (``statement_edit``, ``object_edit``), so a catalogue defect says whether the AK signed it or not.
+    """
+
+    tpm: EmulatedTpm
+    identity: AttestationIdentity
+    area: TpmtPublic
+    at: datetime
+    label: str
+    fmt: str = "tpm"
+    ver: str = "2.0"
+    signature_encoding: str = "bare"
+    alg: int | None = None
+    signer: PrivateKey | None = None
+    extra_data: bytes | None = None
+    x5c: list[bytes] | None = None
+    pub_area: bytes | None = None
+    attest_edit: Callable[[TpmsAttest], TpmsAttest] | None = None
+    cert_info_edit: Callable[[bytes], bytes] | None = None
+    statement_edit: Callable[[dict[str, Any]], None] | None = None
+    object_edit: Callable[[bytes], bytes] | None = None
+
+    def tpm_statement(self, bound_extra: Callable[[int], bytes]) -> dict[str, Any]:
+        """The ``tpm`` attStmt: TPM2_Certify with qualifyingData ``bound_extra(alg)`` (unless ``extra_data``
+        overrides it), signed by the AK, then ``statement_edit``."""
+        signer = self.signer or self.identity.key
+        alg = self.alg if self.alg is not None else cose_alg_of_signer(signer.public_key())
+        extra = self.extra_data if self.extra_data is not None else bound_extra(alg)
+        attest = self.tpm.certify_info(self.area, self.identity.key.public_key(), extra, self.at)
+        if self.attest_edit:
+            attest = self.attest_edit(attest)
+        cert_info = attest.marshal()
+        if self.cert_info_edit:
+            cert_info = self.cert_info_edit(cert_info)
+        x5c = self.x5c if self.x5c is not None else chain_der(list(self.identity.chain))
+        statement = {"ver": self.ver, "alg": alg, "x5c": x5c,
+                     "sig": sign_cert_info(signer, cert_info, alg, self.signature_encoding),
+                     "certInfo": cert_info,
+                     "pubArea": self.pub_area if self.pub_area is not None else self.area.marshal()}
+        if self.statement_edit:
+            self.statement_edit(statement)
+        return statement
+
+    def evidence(self) -> Evidence:
+        """The native files of the rendered draft (each consumer's own shape)."""
+        raise NotImplementedError
+
+    def encode_object(self, members: dict[str, Any]) -> bytes:
+        """The canonical CBOR attestation object of ``members``, then ``object_edit``."""
+        encoded = cbor_encode(members)
+        return self.object_edit(encoded) if self.object_edit else encoded
+
+
+@dataclass(kw_only=True)
+class Draft(StatementDraft):
+    """One WebAuthn registration before rendering (see :class:`StatementDraft` for the statement's fields)."""
+
+    challenge: bytes
+    credential_id: bytes
+    rp_id: str = DEFAULT_RP_ID
+    origin: str = f"https://{DEFAULT_RP_ID}"
+    flags: int = FLAG_UP | FLAG_UV | FLAG_AT
+    sign_count: int = 0
+    aaguid: bytes = EMULATED_AAGUID.bytes
+    credential_key: PublicKey | None = None
+    client_data: bytes | None = None
+    expected_challenge: bytes | None = None
+    expected_origin: str | None = None
+    expected_rp_id: str | None = None
+    raw_id: bytes | None = None
+    auth_data_edit: Callable[[bytes], bytes] | None = None
+
+    def auth_data(self) -> bytes:
+        """authenticatorData with the attested credential (its COSE key from pubArea unless overridden)."""
+        key = self.credential_key or self.area.public_key()
+        credential = AttestedCredential(self.aaguid, self.credential_id, cbor_encode(cose_key(key, cose_alg_for(key))))
+        data = AuthenticatorData(rp_id_hash(self.rp_id), self.flags, self.sign_count, credential).marshal()
+        return self.auth_data_edit(data) if self.auth_data_edit else data
+
+    def client_data_json(self) -> bytes:
+        """clientDataJSON for the draft's challenge and origin, unless overridden."""
+        return self.client_data if self.client_data is not None else client_data_json(self.challenge, self.origin)
+
+    def render(self) -> Registration:
+        """The relying party's record of this registration."""
+        auth_data = self.auth_data()
+        client_data = self.client_data_json()
+        client_hash = hashlib.sha256(client_data).digest()
+        statement = (self.tpm_statement(lambda alg: extra_data_for(alg, auth_data, client_hash))
+                     if self.fmt == "tpm" else {})
+        encoded = self.encode_object({"fmt": self.fmt, "attStmt": statement, "authData": auth_data})
+        return Registration(
+            credential_id=self.credential_id, client_data_json=client_data, attestation_object=encoded,
+            expected_challenge=self.expected_challenge if self.expected_challenge is not None else self.challenge,
+            expected_origin=self.expected_origin if self.expected_origin is not None else self.origin,
+            expected_rp_id=self.expected_rp_id if self.expected_rp_id is not None else self.rp_id,
+            raw_id=self.raw_id)
+
+    def evidence(self) -> Evidence:
+        """The record ``<label>.webauthn.json`` and the emulated root ``tpm_root_ca.pem``."""
+        record = f"{safe_file_stem(self.label)}{RECORD_SUFFIX}"
+        root = self.identity.root.public_bytes(Encoding.PEM)
+        return Evidence("webauthn", {record: self.render().to_json(), ROOT_FILE: root}, record)
+
+
+def chain_der(certs: list[x509.Certificate]) -> list[bytes]:
+    """DER of each certificate, for ``x5c``."""
+    return [c.public_bytes(Encoding.DER) for c in certs]

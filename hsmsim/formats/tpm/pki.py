@@ -1,0 +1,220 @@
+"""The emulated TPM manufacturer PKI: root -> intermediate -> EK certificate and AK certificate.
+
+Keys are derived from the seed and every CA name says EMULATED, so nothing here can pass for a
+TPM vendor's production root. The leaf profiles follow the TCG EK Credential Profile and WebAuthn
+§8.3.1 (``shared/specs/other_formats.md`` 1.4):
+
+* EK certificate: v3, **empty subject**, critical SAN directoryName with tpmManufacturer
+  (2.23.133.2.1, ``id:XXXXXXXX``), tpmModel (2.23.133.2.2) and tpmVersion (2.23.133.2.3), EKU
+  tcg-kp-EKCertificate 2.23.133.8.1, keyUsage keyEncipherment (critical), basicConstraints
+  CA:FALSE (critical), subjectDirectoryAttributes tpmSpecification 2.23.133.2.16, AKI.
+* AK certificate: v3, **empty subject**, the same critical SAN, EKU tcg-kp-AIKCertificate
+  2.23.133.8.3, keyUsage digitalSignature (critical), basicConstraints CA:FALSE (critical), the
+  FIDO AAGUID extension 1.3.6.1.4.1.45724.1.1.4 (non-critical), AKI.
+
+CHOICES: one intermediate issues both (a real AK is certified by an attestation CA after
+MakeCredential/ActivateCredential; hsmsim emulates that outcome, see ``docs/formats/tpm.md``);
+the SAN is one multi-valued RDN, as Windows AIK certificates carry it; ECDSA P-384 CAs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.x509.oid import ObjectIdentifier
+
+from hsmsim.encoding import der_oid, der_sequence, der_tlv
+from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
+from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import derive_key, derive_serial
+
+TPM_MANUFACTURER = ObjectIdentifier("2.23.133.2.1")
+TPM_MODEL = ObjectIdentifier("2.23.133.2.2")
+TPM_VERSION = ObjectIdentifier("2.23.133.2.3")
+TPM_SPECIFICATION = "2.23.133.2.16"
+EKU_EK_CERTIFICATE = ObjectIdentifier("2.23.133.8.1")
+EKU_AIK_CERTIFICATE = ObjectIdentifier("2.23.133.8.3")
+FIDO_AAGUID_EXTENSION = ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4")
+PERMANENT_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.8.3")
+
+ROOT_CN = "hsmsim vTPM Root CA EMULATED"
+INTERMEDIATE_CN = "hsmsim vTPM Attestation CA EMULATED"
+ROOT_NOT_BEFORE = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
+ROOT_LIFETIME = timedelta(days=25 * 365)
+AK_LIFETIME = timedelta(days=10 * 365)
+EK_NOT_AFTER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+"""GeneralizedTime 99991231235959Z: "no well-defined expiration", as TPM vendors issue EK certificates."""
+
+EMULATED_AAGUID = uuid.UUID("6873696d-7470-4d00-8000-454d554c4154")
+"""The AAGUID of hsmsim's emulated TPM authenticator ("hsimtpM" ... "EMULAT")."""
+
+TCG_VENDOR_IDS = {
+    0x414D4400: "AMD", 0x414E5400: "Ant Group", 0x41544D4C: "Atmel", 0x4252434D: "Broadcom",
+    0x4353434F: "Cisco", 0x464C5953: "Flyslice Technologies", 0x524F4343: "Fuzhou Rockchip", 0x474F4F47: "Google",
+    0x48504900: "HPI", 0x48504500: "HPE", 0x48495349: "Huawei", 0x49424D00: "IBM", 0x49465800: "Infineon",
+    0x494E5443: "Intel", 0x4C454E00: "Lenovo", 0x4D534654: "Microsoft", 0x4E534D20: "National Semiconductor",
+    0x4E545A00: "Nationz", 0x4E544300: "Nuvoton Technology", 0x51434F4D: "Qualcomm", 0x534D534E: "Samsung",
+    0x534E5300: "Sinosun", 0x534D5343: "SMSC", 0x53544D20: "ST Microelectronics", 0x54584E00: "Texas Instruments",
+    0x57454300: "Winbond",
+}
+"""The TCG TPM Vendor ID Registry (version 1.06): TPM_PT_MANUFACTURER values and their vendors."""
+
+
+@dataclass(frozen=True)
+class TpmModel:
+    """What a TPM says about itself: TPM_PT_MANUFACTURER, its model string and firmware version.
+
+    The defaults describe an IBM-manufactured software TPM (libtpms reports ``IBM``, swtpm's own
+    EK certificates say ``swtpm``); the firmware version is date-coded as libtpms does.
+    """
+
+    manufacturer: int = 0x49424D00
+    model: str = "hsmsim-vTPM"
+    firmware_version: int = 0x2025010600000001
+
+    @property
+    def manufacturer_id(self) -> str:
+        """``id:XXXXXXXX`` as the SAN carries it."""
+        return f"id:{self.manufacturer:08X}"
+
+    @property
+    def version_id(self) -> str:
+        """``id:XXXXXXXX``: the upper 32 bits of the firmware version, as the SAN carries it."""
+        return f"id:{self.firmware_version >> 32:08X}"
+
+
+DEFAULT_MODEL = TpmModel()
+
+
+def permanent_identifier(value: str) -> x509.OtherName:
+    """otherName id-on-permanentIdentifier (RFC 4043): PermanentIdentifier ::= SEQUENCE {identifierValue UTF8String}."""
+    return x509.OtherName(PERMANENT_IDENTIFIER, der_sequence(der_tlv(0x0C, value.encode())))
+
+
+def tpm_san(model: TpmModel, permanent_id: str | None = None) -> x509.SubjectAlternativeName:
+    """The TCG SAN: one directoryName holding manufacturer, model and version in one RDN, then (for ACME
+    device attestation) the permanentIdentifier of the device."""
+    names: list[x509.GeneralName] = [x509.DirectoryName(x509.Name([x509.RelativeDistinguishedName([
+        x509.NameAttribute(TPM_MANUFACTURER, model.manufacturer_id, _type=UTF8),
+        x509.NameAttribute(TPM_MODEL, model.model, _type=UTF8),
+        x509.NameAttribute(TPM_VERSION, model.version_id, _type=UTF8),
+    ])]))]
+    if permanent_id is not None:
+        names.append(permanent_identifier(permanent_id))
+    return x509.SubjectAlternativeName(names)
+
+
+def _ca_name(cn: str) -> x509.Name:
+    return name(("C", "CH", PRINTABLE), ("O", "hsmsim", UTF8), ("OU", "Emulated TPM", UTF8), ("CN", cn, UTF8))
+
+
+def _aki(issuer_key: PublicKey) -> Ext:
+    return Ext(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key))
+
+
+def _der_uint(value: int) -> bytes:
+    """A non-negative DER INTEGER."""
+    return der_tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def tpm_specification_extension(family: str = "2.0", level: int = 0, revision: int = 159) -> x509.UnrecognizedExtension:
+    """subjectDirectoryAttributes holding TPMSpecification ::= SEQUENCE {family UTF8String, level, revision}."""
+    spec = der_sequence(der_tlv(0x0C, family.encode()), _der_uint(level), _der_uint(revision))
+    attribute = der_sequence(der_oid(TPM_SPECIFICATION), der_tlv(0x31, spec))
+    return x509.UnrecognizedExtension(x509.oid.ExtensionOID.SUBJECT_DIRECTORY_ATTRIBUTES, der_sequence(attribute))
+
+
+def aaguid_extension(aaguid: uuid.UUID) -> x509.UnrecognizedExtension:
+    """id-fido-gen-ce-aaguid: an OCTET STRING holding the 16-byte AAGUID."""
+    return x509.UnrecognizedExtension(FIDO_AAGUID_EXTENSION, der_tlv(0x04, aaguid.bytes))
+
+
+@dataclass(frozen=True)
+class TpmPki:
+    """The emulated manufacturer hierarchy: root (P-384) -> attestation/EK-issuing intermediate (P-384)."""
+
+    root_key: PrivateKey
+    root: x509.Certificate
+    intermediate_key: PrivateKey
+    intermediate: x509.Certificate
+
+
+def tpm_pki(seed: str) -> TpmPki:
+    """Root and intermediate for ``seed`` (shared by every emulated TPM of the seed)."""
+    p384 = KeySpec.parse("ec-p384")
+    root_key = derive_key(seed, "tpm/root", p384)
+    root_name = _ca_name(ROOT_CN)
+    root = build_certificate(CertSpec(
+        subject=root_name, issuer=root_name, public_key=root_key.public_key(),
+        serial=derive_serial(seed, "tpm/root"), not_before=ROOT_NOT_BEFORE, not_after=ROOT_NOT_BEFORE + ROOT_LIFETIME,
+        extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True),
+                    Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
+                    Ext(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()))),
+        hash_name="sha384",
+    ), root_key)
+    intermediate_key = derive_key(seed, "tpm/intermediate", p384)
+    intermediate = build_certificate(CertSpec(
+        subject=_ca_name(INTERMEDIATE_CN), issuer=root_name, public_key=intermediate_key.public_key(),
+        serial=derive_serial(seed, "tpm/intermediate"), not_before=ROOT_NOT_BEFORE + timedelta(days=1),
+        not_after=ROOT_NOT_BEFORE + ROOT_LIFETIME - timedelta(days=1),
+        extensions=(Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
+                    Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
+                    Ext(x509.SubjectKeyIdentifier.from_public_key(intermediate_key.public_key())),
+                    _aki(root_key.public_key())),
+        hash_name="sha384",
+    ), root_key)
+    return TpmPki(root_key, root, intermediate_key, intermediate)
+
+
+def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, model: TpmModel,
+                   issued: datetime) -> x509.Certificate:
+    """The EK certificate of the TPM ``serial`` (TCG EK Credential Profile; subject empty)."""
+    return build_certificate(CertSpec(
+        subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=ek_public,
+        serial=derive_serial(seed, f"tpm/{serial}/ek"), not_before=issued, not_after=EK_NOT_AFTER,
+        extensions=(Ext(key_usage("key_encipherment"), critical=True),
+                    Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),
+                    Ext(tpm_san(model), critical=True),
+                    Ext(x509.ExtendedKeyUsage([EKU_EK_CERTIFICATE])),
+                    Ext(tpm_specification_extension()),
+                    _aki(pki.intermediate_key.public_key())),
+        hash_name="sha384",
+    ), pki.intermediate_key)
+
+
+def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULATED_AAGUID,
+                              permanent_id: str | None = None) -> tuple[Ext, ...]:
+    """The AK certificate's extensions in hsmsim's order (without the AKI)."""
+    out = [Ext(key_usage("digital_signature"), critical=True),
+           Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),
+           Ext(tpm_san(model, permanent_id), critical=True),
+           Ext(x509.ExtendedKeyUsage([EKU_AIK_CERTIFICATE]))]
+    if aaguid is not None:
+        out.append(Ext(aaguid_extension(aaguid)))
+    return tuple(out)
+
+
+def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, key: PrivateKey | None = None,
+                key_name: str = "ak", permanent_id: str | None = None) -> AttestationIdentity:
+    """The TPM's attestation key (ECC P-256 unless ``key`` is given) and its AK certificate.
+
+    ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor.
+    With ``permanent_id`` (ACME device attestation) the certificate names the device in its SAN and
+    carries no AAGUID.
+    """
+    pki = tpm_pki(seed)
+    if key is None:
+        key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse("ec-p256"))
+    aaguid = EMULATED_AAGUID if permanent_id is None else None
+    extensions = (*ak_certificate_extensions(model, aaguid, permanent_id), _aki(pki.intermediate_key.public_key()))
+    cert = build_certificate(CertSpec(
+        subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=key.public_key(),
+        serial=derive_serial(seed, f"tpm/{serial}/{key_name}"), not_before=created, not_after=created + AK_LIFETIME,
+        extensions=extensions, hash_name="sha384",
+    ), pki.intermediate_key)
+    return AttestationIdentity(key=key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
+

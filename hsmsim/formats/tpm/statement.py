@@ -1,0 +1,333 @@
+"""The WebAuthn ``tpm`` attestation statement: its signature conventions and its checks (WebAuthn §8.3).
+
+``{ver: "2.0", alg, x5c: [AK certificate, CA...], sig, certInfo, pubArea}``. ``sig`` is the
+**bare** signature (PKCS#1 v1.5 bytes, or DER ``SEQUENCE{r, s}``) as Windows Hello,
+py_webauthn, python-fido2 and SimpleWebAuthn use it; ACME ``tpm`` (step-ca) carries a marshalled
+TPMT_SIGNATURE instead (``signature_encoding="tpmt"``), which a WebAuthn verifier rejects.
+
+Each check raises :class:`hsmsim.verdict.Rejected` with the one reason it stands for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from hsmsim.checks import require_code_signing_key
+from hsmsim.encoding import der_children, der_content, spki_der
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.tpm.device import tpm_sign
+from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TpmAlg, TpmaObject, TpmSt
+from hsmsim.formats.tpm.pki import (
+    EKU_AIK_CERTIFICATE,
+    FIDO_AAGUID_EXTENSION,
+    PERMANENT_IDENTIFIER,
+    TCG_VENDOR_IDS,
+    TPM_MANUFACTURER,
+    TPM_MODEL,
+    TPM_VERSION,
+)
+from hsmsim.formats.tpm.structures import (
+    NULL_SCHEME,
+    NULL_SYMMETRIC,
+    CertifyInfo,
+    EccParms,
+    Scheme,
+    TpmsAttest,
+    TpmtPublic,
+    attest_type_name,
+)
+from hsmsim.formats.tpm.webauthn import COSE_ALGS
+from hsmsim.keystore.base import PrivateKey, PublicKey
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.verdict import Claims, Reason, Rejected
+
+STATEMENT_MEMBERS = ("ver", "alg", "x5c", "sig", "certInfo", "pubArea")
+MAX_X5C = 8
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_TPM_HASHES = {"sha1": TpmAlg.SHA1, "sha256": TpmAlg.SHA256, "sha384": TpmAlg.SHA384, "sha512": TpmAlg.SHA512}
+
+
+def cose_alg_of_signer(key: PublicKey) -> int:
+    """The COSE ``alg`` of an AK: ES256 / ES384 by curve, RS256 for RSA."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return -35 if key.curve.key_size > 256 else -7
+    return -257
+
+
+def sign_cert_info(key: PrivateKey, cert_info: bytes, alg: int, encoding: str = "bare") -> bytes:
+    """The ``sig`` member: the AK's signature over ``cert_info`` with ``alg``, bare or as a TPMT_SIGNATURE."""
+    name, hash_name = COSE_ALGS[alg]
+    scheme = TpmAlg.ECDSA if name.startswith("ES") else TpmAlg.RSASSA
+    if name.startswith("PS"):
+        raise UnsupportedKeyError("the emulated TPM signs certifyInfo with RSASSA or ECDSA only")
+    signature = tpm_sign(key, cert_info, Scheme(scheme, _TPM_HASHES[hash_name]))
+    return signature.marshal() if encoding == "tpmt" else signature.bare()
+
+
+def extra_data_for(alg: int, auth_data: bytes, client_data_hash: bytes) -> bytes:
+    """extraData = H_alg(authData ‖ clientDataHash), the hash named by ``alg``."""
+    return hashlib.new(COSE_ALGS[alg][1], auth_data + client_data_hash).digest()
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TpmStatement:
+    """The decoded members of a ``tpm`` attStmt, type-checked."""
+
+    ver: str
+    alg: int
+    x5c: tuple[bytes, ...]
+    sig: bytes
+    cert_info: bytes
+    pub_area: bytes
+    unknown: tuple[str, ...]
+
+
+def read_statement(att_stmt: dict[Any, Any]) -> TpmStatement:
+    """Type-check the attStmt map (MISSING_INPUT for an absent member, MALFORMED for a wrong type)."""
+    if "ecdaaKeyId" in att_stmt:
+        raise Rejected(Reason.UNSUPPORTED, "ECDAA attestation (ecdaaKeyId) was removed from WebAuthn")
+    for member in STATEMENT_MEMBERS:
+        if member not in att_stmt:
+            raise Rejected(Reason.MISSING_INPUT, f"tpm attStmt has no {member}")
+    types = {"ver": str, "alg": int, "x5c": list, "sig": bytes, "certInfo": bytes, "pubArea": bytes}
+    for member, kind in types.items():
+        if not isinstance(att_stmt[member], kind) or isinstance(att_stmt[member], bool):
+            raise Rejected(Reason.MALFORMED, f"tpm attStmt.{member} is not a {kind.__name__}")
+    x5c = att_stmt["x5c"]
+    if not x5c:
+        raise Rejected(Reason.MISSING_INPUT, "tpm attStmt.x5c is empty: no AK certificate")
+    if len(x5c) > MAX_X5C:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"x5c holds {len(x5c)} certificates (limit {MAX_X5C})")
+    if not all(isinstance(c, bytes) for c in x5c):
+        raise Rejected(Reason.MALFORMED, "tpm attStmt.x5c holds a non-bytes entry")
+    unknown = tuple(sorted(str(k) for k in att_stmt if k not in STATEMENT_MEMBERS))
+    return TpmStatement(att_stmt["ver"], att_stmt["alg"], tuple(x5c), att_stmt["sig"], att_stmt["certInfo"],
+                        att_stmt["pubArea"], unknown)
+
+
+def load_x5c(x5c: tuple[bytes, ...]) -> list[x509.Certificate]:
+    """Parse every x5c entry (DER) and every field the checks read; MALFORMED on failure."""
+    try:
+        return [fully_parsed(x509.load_der_x509_certificate(der)) for der in x5c]
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"an x5c entry is not a DER certificate: {str(exc)[:80]}") from None
+
+
+def check_chain(x5c: list[x509.Certificate], anchors: list[x509.Certificate], at: datetime) -> None:
+    """x5c[0] (the AK certificate) chains through x5c[1:] to one of ``anchors`` at ``at``."""
+    validate_chain(x5c[0], x5c[1:], anchors, at)
+
+
+def check_signature(ak_cert: x509.Certificate, alg: int, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is the bare signature of ``cert_info`` by the AK certificate's key under ``alg``."""
+    if alg not in COSE_ALGS:
+        raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not a supported COSE algorithm")
+    name, hash_name = COSE_ALGS[alg]
+    algorithm = _HASHES[hash_name]()
+    key = ak_cert.public_key()
+    try:
+        if name.startswith("ES") and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(sig, cert_info, ec.ECDSA(algorithm))
+        elif name.startswith("RS") and isinstance(key, rsa.RSAPublicKey):
+            key.verify(sig, cert_info, padding.PKCS1v15(), algorithm)
+        elif name.startswith("PS") and isinstance(key, rsa.RSAPublicKey):
+            key.verify(sig, cert_info, padding.PSS(padding.MGF1(algorithm), padding.PSS.AUTO), algorithm)
+        else:
+            raise Rejected(Reason.SIGNATURE_INVALID, f"attStmt.alg {name} does not fit the AK's "
+                                                     f"{type(key).__name__.removeprefix('_')} key")
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm):
+        raise Rejected(Reason.SIGNATURE_INVALID, f"sig is not the AK's bare {name} signature over certInfo") from None
+
+
+def check_attest(attest: TpmsAttest, expected_extra: bytes) -> CertifyInfo:
+    """magic is TPM_GENERATED, type is ATTEST_CERTIFY, extraData binds authData ‖ clientDataHash."""
+    if attest.magic != TPM_GENERATED_VALUE:
+        raise Rejected(Reason.MALFORMED, f"certInfo.magic is 0x{attest.magic:08x}, not TPM_GENERATED_VALUE: "
+                                         "the AK did not sign a TPM-generated structure")
+    if attest.type != TpmSt.ATTEST_CERTIFY or not isinstance(attest.attested, CertifyInfo):
+        raise Rejected(Reason.MALFORMED, f"certInfo.type is {attest_type_name(attest.type)}, not "
+                                         "TPM_ST_ATTEST_CERTIFY")
+    if attest.extra_data != expected_extra:
+        shown = attest.extra_data.hex()[:16]
+        raise Rejected(Reason.CHALLENGE_MISMATCH, f"certInfo.extraData ({shown}…) is not "
+                                                  "H(authData ‖ clientDataHash)")
+    return attest.attested
+
+
+def check_attested_name(area: TpmtPublic, certify: CertifyInfo) -> PublicKey:
+    """certInfo certifies pubArea (attested.name = Name(pubArea), KEY_MISMATCH); returns pubArea's key."""
+    if certify.name != area.name():
+        raise Rejected(Reason.KEY_MISMATCH, "certInfo.attested.name is not the Name of pubArea")
+    return area.public_key()
+
+
+def check_pub_area(area: TpmtPublic, certify: CertifyInfo, credential_key: PublicKey) -> PublicKey:
+    """pubArea: symmetric and scheme NULL; its Name is the one certified; its key is the credential key."""
+    params = area.parameters
+    if params.symmetric != NULL_SYMMETRIC or params.scheme != NULL_SCHEME or (
+            isinstance(params, EccParms) and params.kdf != NULL_SCHEME):
+        raise Rejected(Reason.UNSUPPORTED, "pubArea symmetric, scheme and kdf must be TPM_ALG_NULL for a "
+                                           "WebAuthn credential key")
+    key = check_attested_name(area, certify)
+    if key.public_numbers() != credential_key.public_numbers():  # type: ignore[union-attr]
+        raise Rejected(Reason.KEY_MISMATCH, "pubArea's key is not the credential public key")
+    return key
+
+
+@dataclass(frozen=True)
+class AkFacts:
+    """What the AK certificate's TCG SAN says about the TPM."""
+
+    manufacturer: str
+    vendor: str
+    model: str
+    version: str
+    permanent_ids: tuple[str, ...] = ()
+
+
+def _permanent_ids(san: x509.SubjectAlternativeName) -> tuple[str, ...]:
+    """identifierValue of every id-on-permanentIdentifier otherName (CERT_PROFILE when one is malformed)."""
+    out = []
+    for other in san.get_values_for_type(x509.OtherName):
+        if other.type_id != PERMANENT_IDENTIFIER:
+            continue
+        try:
+            fields = der_children(der_content(other.value))
+            value = next((der_content(f) for f in fields if f[0] == 0x0C), b"")
+            out.append(value.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise Rejected(Reason.CERT_PROFILE, "AK certificate permanentIdentifier is not DER") from None
+    return tuple(out)
+
+
+def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        raise Rejected(Reason.CERT_PROFILE, "AK certificate has no subjectAltName (TCG directoryName)") from None
+    if not san.critical:
+        raise Rejected(Reason.CERT_PROFILE, "AK certificate subjectAltName is not critical though the subject is empty")
+    return san.value
+
+
+def _san_attributes(san: x509.SubjectAlternativeName) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for directory in san.get_values_for_type(x509.DirectoryName):
+        for attribute in directory:
+            if attribute.oid in (TPM_MANUFACTURER, TPM_MODEL, TPM_VERSION):
+                if attribute.oid.dotted_string in out:
+                    raise Rejected(Reason.CERT_PROFILE, f"AK SAN carries {attribute.oid.dotted_string} twice")
+                out[attribute.oid.dotted_string] = str(attribute.value)
+    return out
+
+
+def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFacts:
+    """The AK certificate profile of WebAuthn §8.3.1 (CERT_PROFILE; CERT_EKU; ATTR_CONFLICT for the AAGUID).
+
+    ``aaguid`` is authData's (WebAuthn); None skips the AAGUID extension check (ACME has no authData).
+    """
+    if cert.version is not x509.Version.v3:
+        raise Rejected(Reason.CERT_PROFILE, "AK certificate is not X.509 v3")
+    if len(cert.subject) != 0:
+        raise Rejected(Reason.CERT_PROFILE, f"AK certificate subject is {cert.subject.rfc4514_string()!r}, "
+                                            "not empty")
+    san_extension = _san(cert)
+    san = _san_attributes(san_extension)
+    for oid, label in ((TPM_MANUFACTURER, "tpmManufacturer"), (TPM_MODEL, "tpmModel"), (TPM_VERSION, "tpmVersion")):
+        if oid.dotted_string not in san:
+            raise Rejected(Reason.CERT_PROFILE, f"AK SAN lacks {label} ({oid.dotted_string})")
+    manufacturer = san[TPM_MANUFACTURER.dotted_string]
+    vendor_id = manufacturer.removeprefix("id:")
+    vendor = TCG_VENDOR_IDS.get(int(vendor_id, 16)) if len(vendor_id) == 8 and _is_hex(vendor_id) else None
+    if vendor is None:
+        raise Rejected(Reason.CERT_PROFILE, f"tpmManufacturer {manufacturer[:20]!r} is not in the TCG vendor registry")
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        raise Rejected(Reason.CERT_EKU, "AK certificate has no extendedKeyUsage") from None
+    if EKU_AIK_CERTIFICATE not in eku:
+        raise Rejected(Reason.CERT_EKU, "AK certificate extendedKeyUsage lacks tcg-kp-AIKCertificate (2.23.133.8.3)")
+    try:
+        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        raise Rejected(Reason.CERT_PROFILE, "AK certificate has no basicConstraints") from None
+    if basic.ca:
+        raise Rejected(Reason.CERT_PROFILE, "AK certificate has basicConstraints CA:TRUE")
+    try:
+        ext = cert.extensions.get_extension_for_oid(FIDO_AAGUID_EXTENSION)
+    except x509.ExtensionNotFound:
+        ext = None
+    if ext is not None and aaguid is not None:
+        value = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else b""
+        if ext.critical or value != b"\x04\x10" + aaguid:
+            shown = str(uuid.UUID(bytes=aaguid)) if len(aaguid) == 16 else aaguid.hex()
+            raise Rejected(Reason.ATTR_CONFLICT, f"AK certificate AAGUID extension does not match authData "
+                                                 f"aaguid {shown}")
+    return AkFacts(manufacturer, vendor, san[TPM_MODEL.dotted_string], san[TPM_VERSION.dotted_string],
+                   _permanent_ids(san_extension))
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def check_object_attributes(area: TpmtPublic) -> None:
+    """A credential key generated in and bound to the TPM, able to sign arbitrary data.
+
+    ATTR_NOT_LOCAL without sensitiveDataOrigin, ATTR_EXTRACTABLE without fixedTPM and fixedParent,
+    ATTR_USAGE when restricted (it signs only TPM-generated digests) or without sign.
+    """
+    attrs = area.object_attributes
+    if not attrs & TpmaObject.SENSITIVE_DATA_ORIGIN:
+        raise Rejected(Reason.ATTR_NOT_LOCAL, "objectAttributes lack sensitiveDataOrigin: the key was imported")
+    missing = [flag.name for flag in (TpmaObject.FIXED_TPM, TpmaObject.FIXED_PARENT) if not attrs & flag]
+    if missing:
+        raise Rejected(Reason.ATTR_EXTRACTABLE, f"objectAttributes lack {', '.join(str(m) for m in missing)}: "
+                                                "the key can be duplicated out of the TPM")
+    if attrs & TpmaObject.RESTRICTED:
+        raise Rejected(Reason.ATTR_USAGE, "objectAttributes set restricted: the key signs only TPM-generated data")
+    if not attrs & TpmaObject.SIGN_ENCRYPT:
+        raise Rejected(Reason.ATTR_USAGE, "objectAttributes lack sign: the credential key cannot sign")
+
+
+def check_strict_policy(stmt: TpmStatement, area: TpmtPublic) -> None:
+    """Strict profile: no unknown attStmt members (UNEXPECTED_CONTENT), the code-signing key rule (KEY_POLICY)."""
+    if stmt.unknown:
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown tpm attStmt members: {', '.join(stmt.unknown)[:80]}")
+    require_code_signing_key(*key_facts(area))
+
+
+def key_facts(area: TpmtPublic) -> tuple[str, int]:
+    """(``RSA`` or ``EC-<curve>``, bits) of pubArea's key."""
+    key = area.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return f"EC-{key.curve.name}", key.curve.key_size
+
+
+def tpm_claims(area: TpmtPublic, facts: AkFacts, serial: str | None = None) -> Claims:
+    """The normalised claims of a certified TPM key: generated on device = sensitiveDataOrigin; not
+    extractable = fixedTPM and fixedParent (TPM attributes never change, so never_extractable too);
+    sensitive = fixedParent or encryptedDuplication; vendor, model and firmware from the AK certificate."""
+    attrs = area.object_attributes
+    bound = bool(attrs & TpmaObject.FIXED_TPM and attrs & TpmaObject.FIXED_PARENT)
+    sensitive = bound or bool(attrs & TpmaObject.ENCRYPTED_DUPLICATION)
+    key_type, size = key_facts(area)
+    return Claims(
+        spki_der=spki_der(area.public_key()), key_type=key_type, key_size=size,
+        generated_on_device=bool(attrs & TpmaObject.SENSITIVE_DATA_ORIGIN), extractable=not bound,
+        never_extractable=bound, sensitive=sensitive, always_sensitive=sensitive,
+        vendor=facts.vendor, model=facts.model, firmware=facts.version, serial=serial)

@@ -1,0 +1,336 @@
+"""The TPM family: marshalling, the emulated TPM and PKI, the webauthn format and its vectors, the LAMPS sample."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import pytest
+from asn1crypto import core, csr, pem
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from hsmsim.device import Device
+from hsmsim.formats import get_format
+from hsmsim.formats.tpm.acme import jwk_thumbprint
+from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
+from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, TpmKit, mutations
+from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
+from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
+from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, TPM_MANUFACTURER, ek_certificate, tpm_pki
+from hsmsim.formats.tpm.statement import check_ak_certificate
+from hsmsim.formats.tpm.structures import (
+    PcrSelection,
+    QuoteInfo,
+    TpmsAttest,
+    TpmtPublic,
+    TpmtSignature,
+    qualified_name,
+)
+from hsmsim.formats.tpm.webauthn import (
+    AuthenticatorData,
+    b64url,
+    cbor_item_end,
+    cose_alg_for,
+    cose_key,
+    from_b64url,
+    parse_cose_key,
+)
+from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeyPolicy, KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.evidence import TrustAnchors
+from hsmsim.verdict import Profile, Reason, Rejected
+
+SEED = "hsmsim-tests"
+LAMPS_SAMPLE = ("interop", "ietf-csr-attestation", "tcgAttestTpmCertify.pem")
+
+
+@pytest.fixture(scope="module")
+def webauthn():
+    return get_format("webauthn")
+
+
+@pytest.fixture(scope="module")
+def kit() -> TpmKit:
+    return TpmKit.build(SEED)
+
+
+@pytest.fixture(scope="module")
+def cases(webauthn):
+    return {case.id: case for case in webauthn.vector_cases(SEED)}
+
+
+def _verify(fmt, case, profile):
+    return fmt.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time, profile=profile)
+
+
+# -- vectors --------------------------------------------------------------------------------
+
+def test_catalogue_has_the_goldens_and_at_least_thirty_defects(cases):
+    assert [f"webauthn::golden::{spec}" for spec in GOLDEN_SPECS] == list(cases)[:4]
+    defects = [m for m in mutations() if m.expected[Profile.STRICT] is not Reason.OK]
+    assert len({m.flag for m in defects}) >= 30
+    assert len({m.id for m in mutations()}) == len(mutations())
+
+
+@pytest.mark.parametrize("spec", GOLDEN_SPECS)
+def test_goldens_verify_with_claims(webauthn, cases, spec):
+    case = cases[f"webauthn::golden::{spec}"]
+    verdict = _verify(webauthn, case, Profile.STRUCTURAL)
+    assert verdict.accepted, verdict.summary()
+    claims = verdict.claims
+    assert claims.generated_on_device and not claims.extractable and claims.never_extractable
+    assert (claims.vendor, claims.model, claims.firmware) == ("IBM", "hsmsim-vTPM", "id:20250106")
+    assert claims.key_type == ("RSA" if spec.startswith("rsa") else f"EC-secp{spec[-3:]}r1")
+    strict = _verify(webauthn, case, Profile.STRICT)
+    assert strict.reason is (Reason.KEY_POLICY if spec == "rsa-2048" else Reason.OK)
+
+
+@pytest.mark.parametrize("mutation", mutations(), ids=lambda m: m.id)
+def test_every_defect_gets_its_stated_reason(webauthn, cases, mutation):
+    case = cases[mutation.id]
+    for profile, reason in mutation.expected.items():
+        verdict = _verify(webauthn, case, profile)
+        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
+
+
+def test_regeneration_is_byte_identical(webauthn, cases):
+    again = webauthn.vector_cases(SEED)
+    assert [c.id for c in again] == list(cases)
+    for case in again:
+        assert dict(case.evidence.files) == dict(cases[case.id].evidence.files), case.id
+
+
+def test_generate_through_the_hsm_matches_and_verifies(webauthn):
+    created = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+
+    def attest():
+        store = SoftKeyStore(seed=SEED)
+        hsm = Hsm(Device.from_seed("webauthn", SEED), store)
+        store.generate(KeySpec.parse("ec-p256"), "passkey", created=created)
+        return hsm, hsm.attest("passkey", "webauthn", {"attest_time": at, "rp_id": "bank.example"})
+
+    hsm, evidence = attest()
+    assert dict(evidence.files) == dict(attest()[1].files)
+    assert evidence.primary == "passkey.webauthn.json"
+    root = hsm.attestation_identity().root
+    verdict = webauthn.verify(evidence, TrustAnchors({"root": (root,)}), at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert verdict.accepted, verdict.summary()
+
+
+def test_load_and_detect_the_record(webauthn, cases, tmp_path):
+    paths = cases["webauthn::golden::ec-p256"].evidence.write(tmp_path)
+    record = next(p for p in paths if p.name.endswith(".webauthn.json"))
+    assert webauthn.detect(record)
+    assert not webauthn.detect(next(p for p in paths if p.suffix == ".pem"))
+    loaded = webauthn.load(record)
+    anchors = webauthn.trust_anchors_from_files([tmp_path / "tpm_root_ca.pem"])
+    assert webauthn.verify(loaded, anchors, at=datetime(2026, 1, 1, tzinfo=UTC)).accepted
+
+
+# -- TPM core -------------------------------------------------------------------------------
+
+def test_marshal_round_trips(kit):
+    draft = kit.draft("rsa-3072")
+    area = draft.area
+    assert TpmtPublic.unmarshal(area.marshal()) == area
+    attest = kit.tpm.certify_info(area, kit.identity.key.public_key(), b"\x01" * 32, draft.at)
+    assert TpmsAttest.unmarshal(attest.marshal()) == attest
+    quote = replace(attest, type=TpmSt.ATTEST_QUOTE,
+                    attested=QuoteInfo((PcrSelection(TpmAlg.SHA256, b"\xff\x00\x00"),), b"\x22" * 32))
+    assert TpmsAttest.unmarshal(quote.marshal()) == quote
+    ecc_area = kit.draft("ec-p384").area
+    assert TpmtPublic.unmarshal(ecc_area.marshal()) == ecc_area
+    signature = tpm_sign(kit.identity.key, attest.marshal(), kit.tpm.ak_public(kit.identity.key.public_key())
+                         .parameters.scheme)
+    assert TpmtSignature.unmarshal(signature.marshal()) == signature
+    assert signature.marshal()[:4] == bytes.fromhex("0018000b")
+    kit.identity.key.public_key().verify(signature.bare(), attest.marshal(), ec.ECDSA(hashes.SHA256()))
+
+
+def test_unmarshal_rejects_every_truncation_and_trailing_bytes(kit):
+    draft = kit.draft("ec-p256")
+    structures = (
+        (TpmtPublic.unmarshal, draft.area.marshal()),
+        (TpmsAttest.unmarshal, kit.tpm.certify_info(draft.area, kit.identity.key.public_key(), b"n", draft.at)
+         .marshal()),
+    )
+    for parse, data in structures:
+        for cut in range(len(data)):
+            with pytest.raises(Rejected) as caught:
+                parse(data[:cut])
+            assert caught.value.reason is Reason.MALFORMED
+        with pytest.raises(Rejected, match="trailing"):
+            parse(data + b"\x00")
+
+
+def test_object_attributes_follow_the_key(kit):
+    store = SoftKeyStore(seed=SEED)
+    spec = KeySpec.parse("ec-p256")
+    generated = store.generate(spec, "g")
+    assert object_attributes(generated.attributes) == 0x00040072
+    imported = store.import_key(kit.store.signer(kit.keys["ec-p256"]), "i")
+    assert not object_attributes(imported.attributes) & TpmaObject.SENSITIVE_DATA_ORIGIN
+    duplicable = store.generate(spec, "x", policy=KeyPolicy(extractable=True))
+    assert not object_attributes(duplicable.attributes) & (TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT)
+    assert AK_ATTRIBUTES == 0x00050072
+
+
+def test_names_and_qualified_names(kit):
+    area = kit.draft("ec-p256").area
+    name = area.name()
+    assert name[:2] == b"\x00\x0b" and name[2:] == hashlib.sha256(area.marshal()).digest()
+    attest = kit.tpm.certify_info(area, kit.identity.key.public_key(), b"", kit.device.initialised)
+    assert attest.attested.name == name
+    assert attest.qualified_signer == kit.tpm.ak_qualified_name(kit.identity.key.public_key())
+    parent = b"\x40\x00\x00\x01"
+    assert qualified_name(parent, name) == b"\x00\x0b" + hashlib.sha256(parent + name).digest()
+
+
+def test_ek_and_ak_certificates_follow_the_tcg_profile(kit):
+    tpm = EmulatedTpm(SEED, kit.device.serial, kit.device.initialised)
+    pki = tpm_pki(SEED)
+    ek = ek_certificate(pki, SEED, kit.device.serial, tpm.ek_key.public_key(), tpm.model, kit.device.initialised)
+    assert len(ek.subject) == 0
+    san = ek.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert san.critical
+    names = san.value.get_values_for_type(x509.DirectoryName)[0]
+    assert names.get_attributes_for_oid(TPM_MANUFACTURER)[0].value == "id:49424D00"
+    assert list(ek.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [EKU_EK_CERTIFICATE]
+    ek.verify_directly_issued_by(pki.intermediate)
+    assert "EMULATED" in pki.root.subject.rfc4514_string()
+    facts = check_ak_certificate(kit.identity.certificate, kit.draft("ec-p256").aaguid)
+    assert (facts.vendor, facts.manufacturer) == ("IBM", "id:49424D00")
+
+
+def test_authenticator_data_round_trips(kit):
+    data = kit.draft("ec-p256").auth_data()
+    parsed = AuthenticatorData.parse(data)
+    assert parsed.marshal() == data and parsed.flags == 0x45 and parsed.credential is not None
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"\x9f\x01\xff", Reason.MALFORMED),             # indefinite-length array
+    (b"\xc1\x01", Reason.MALFORMED),                 # tag
+    (b"\xa2\x01\x01\x01\x02", Reason.ATTR_CONFLICT),  # duplicate key
+    (b"\x18\x05", Reason.MALFORMED),                 # non-minimal integer
+    (b"\x5a\xff\xff\xff\xff", Reason.MALFORMED),     # byte string longer than the input
+    (b"\x81" * 20 + b"\x00", Reason.LIMIT_EXCEEDED),  # nesting
+    (b"\xf9\x3c\x00", Reason.MALFORMED),             # float
+])
+def test_cbor_scanner_bounds(data, reason):
+    with pytest.raises(Rejected) as caught:
+        cbor_item_end(data)
+    assert caught.value.reason is reason
+
+
+# -- the real LAMPS sample ------------------------------------------------------------------
+
+class _Statement(core.Sequence):
+    _fields: ClassVar = [("type", core.ObjectIdentifier), ("stmt", core.Any),
+                         ("hint", core.IA5String, {"optional": True})]
+
+
+class _Statements(core.SequenceOf):
+    _child_spec = _Statement
+
+
+class _Bundle(core.Sequence):
+    _fields: ClassVar = [("attestations", _Statements), ("certs", core.SequenceOf, {"optional": True})]
+
+
+class _Bundles(core.SetOf):
+    _child_spec = _Bundle
+
+
+class _TcgAttestCertify(core.Sequence):
+    _fields: ClassVar = [("tpmSAttest", core.OctetString), ("signature", core.OctetString),
+                         ("tpmTPublic", core.OctetString, {"optional": True})]
+
+
+def test_lamps_csr_tcg_attest_certify_parses(shared_dir):
+    _, _, der = pem.unarmor(shared_dir.joinpath(*LAMPS_SAMPLE).read_bytes())
+    request = csr.CertificationRequest.load(der)
+    info = request["certification_request_info"]
+    attribute = next(a for a in info["attributes"] if a["type"].dotted == "1.2.840.113549.1.9.16.2.59")
+    bundle = _Bundles.load(attribute["values"].dump())[0]
+    statement = bundle["attestations"][0]
+    assert statement["type"].dotted == "2.23.133.20.1"
+    certify = _TcgAttestCertify.load(statement["stmt"].dump())
+    attest_bytes, public_bytes = certify["tpmSAttest"].native, certify["tpmTPublic"].native
+    attest = TpmsAttest.unmarshal(attest_bytes)
+    area = TpmtPublic.unmarshal(public_bytes)
+    assert (attest.magic, attest.type, attest.extra_data) == (0xFF544347, TpmSt.ATTEST_CERTIFY, b"\x00\xff\x55\xaa")
+    assert attest.clock_info.safe == 1
+    assert (attest.marshal(), area.marshal()) == (attest_bytes, public_bytes)
+    assert area.object_attributes == 0x00060072 and area.parameters.key_bits == 2048
+    assert attest.attested.name == area.name()
+    assert area.public_key().public_numbers().n == info["subject_pk_info"]["public_key"].parsed["modulus"].native
+    ak = next(c for c in (x509.load_der_x509_certificate(c.dump()) for c in bundle["certs"])
+              if "test-ak" in c.subject.rfc4514_string())
+    ak.public_key().verify(certify["signature"].native, attest_bytes, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_cose_keys_round_trip_and_alg_must_fit_the_key(kit):
+    for spec in GOLDEN_SPECS:
+        public = kit.keys[spec].public_key
+        assert parse_cose_key(cose_key(public, cose_alg_for(public))).public_numbers() == public.public_numbers()
+    ec_key = kit.keys["ec-p256"].public_key
+    with pytest.raises(Rejected) as caught:
+        parse_cose_key(cose_key(ec_key, -257))
+    assert caught.value.reason is Reason.MALFORMED
+
+
+# -- tpm-acme -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tpm_acme():
+    return get_format("tpm-acme")
+
+
+@pytest.fixture(scope="module")
+def acme_cases(tpm_acme):
+    return {case.id: case for case in tpm_acme.vector_cases(SEED)}
+
+
+@pytest.mark.parametrize("spec", GOLDEN_SPECS)
+def test_acme_goldens_verify_and_name_the_device(tpm_acme, acme_cases, spec):
+    case = acme_cases[f"tpm-acme::golden::{spec}"]
+    verdict = _verify(tpm_acme, case, Profile.STRUCTURAL)
+    assert verdict.accepted, verdict.summary()
+    assert verdict.claims.serial.startswith("urn:ek:sha256:")
+    assert _verify(tpm_acme, case, Profile.STRICT).reason is (Reason.KEY_POLICY if spec == "rsa-2048" else Reason.OK)
+
+
+@pytest.mark.parametrize("mutation", acme_mutations(), ids=lambda m: m.id)
+def test_every_acme_defect_gets_its_stated_reason(tpm_acme, acme_cases, mutation):
+    for profile, reason in mutation.expected.items():
+        verdict = _verify(tpm_acme, acme_cases[mutation.id], profile)
+        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
+
+
+def test_acme_regeneration_is_byte_identical_and_the_record_loads(tpm_acme, acme_cases, tmp_path):
+    assert {c.id: dict(c.evidence.files) for c in tpm_acme.vector_cases(SEED)} == {
+        i: dict(c.evidence.files) for i, c in acme_cases.items()}
+    golden = acme_cases["tpm-acme::golden::ec-p256"]
+    paths = golden.evidence.write(tmp_path)
+    record = next(p for p in paths if p.name.endswith(".acme-tpm.json"))
+    assert tpm_acme.detect(record) and not get_format("webauthn").detect(record)
+    loaded = tpm_acme.load(record)
+    assert sorted(loaded.files) == sorted(n for n in golden.evidence.files if not n.endswith(".pem"))
+    anchors = tpm_acme.trust_anchors_from_files([tmp_path / "tpm_root_ca.pem"])
+    assert tpm_acme.verify(loaded, anchors, at=datetime(2026, 1, 1, tzinfo=UTC)).accepted
+
+
+def test_jwk_thumbprint_matches_rfc_7638():
+    n = ("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjB"
+         "ZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8"
+         "KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_x"
+         "BniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
+    key = rsa.RSAPublicNumbers(65537, int.from_bytes(from_b64url(n, "n"), "big")).public_key()
+    assert b64url(jwk_thumbprint(key)) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
