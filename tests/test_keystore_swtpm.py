@@ -323,8 +323,10 @@ def test_keys_survive_a_restart_and_no_swtpm_survives_close(tmp_path):
     assert pid is not None and _swtpm_pids(directory) == [pid]
     first.close()
     assert not Path(f"/proc/{pid}").exists() and _swtpm_pids(directory) == []
-    with pytest.raises(KeystoreError, match="closed"):
-        first.get("kept")
+    for after_close in (lambda: first.get("kept"), lambda: first.certify("kept", b""), first.attestation_key):
+        with pytest.raises(KeystoreError, match="closed"):
+            after_close()
+    assert _swtpm_pids(directory) == []  # nothing restarted it
 
     with SwtpmKeyStore(directory) as second:
         assert [k.label for k in second.all_keys()] == ["kept"]

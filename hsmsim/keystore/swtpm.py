@@ -325,6 +325,7 @@ class SwtpmKeyStore:
         return [_stored(r) for r in sorted(self._records.values(), key=lambda r: r.order)]
 
     def _record(self, label: str) -> _Record:
+        self._live()
         try:
             return self._records[label]
         except KeyError:
@@ -363,6 +364,8 @@ class SwtpmKeyStore:
 
     def attestation_key(self) -> AttestationKey:
         """The persistent AK (created at provisioning)."""
+        self._live()
+
         def read(esys: Any) -> AttestationKey:
             public, name, qualified_name = esys.read_public(self._tpm.ak)
             area = public.publicArea.marshal()
@@ -376,7 +379,8 @@ class SwtpmKeyStore:
         """The RSA EK certificate (the AK's parent), the swtpm-localca intermediate and its root,
         leaf first, as swtpm_setup and swtpm_localca wrote them at provisioning."""
         self._live()
-        self._tpm.run("provisioning", lambda esys: None)
+        if not (self.directory / "provisioned.json").is_file():
+            self._tpm.run("provisioning", lambda esys: None)
         try:
             return (
                 x509.load_der_x509_certificate((self.directory / "ek" / "ek-rsa2048.crt").read_bytes()),
@@ -454,7 +458,7 @@ def _read_record(path: Path) -> _Record:
             public=bytes.fromhex(data["public"]), private=bytes.fromhex(data["private"]),
         )
         _stored(record)
-    except (OSError, ValueError, KeyError, TypeError, UnsupportedKeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, UnsupportedKeyError, TSS2_Exception) as exc:
         raise KeystoreError(f"corrupt swtpm key record {path}: {exc}") from exc
     return record
 
@@ -480,6 +484,8 @@ def _stored(record: _Record) -> StoredKey:
         spec = KeySpec(KeyType.EC, curve=_CURVES[int(public.parameters.eccDetail.curveID)])
     else:
         raise UnsupportedKeyError(f"key {record.label!r} has TPM type {int(public.type):#06x}")
+    if public.nameAlg != TPM2_ALG.SHA256:
+        raise UnsupportedKeyError(f"key {record.label!r} has nameAlg {int(public.nameAlg):#06x}, not SHA-256")
     fixed_tpm = bool(attributes & _FIXED_TPM)
     policy = KeyPolicy(
         sensitive=True, extractable=not fixed_tpm, sign=bool(attributes & _SIGN),
