@@ -400,7 +400,8 @@ def test_a_swtpm_left_by_a_killed_process_is_stopped(tmp_path, thread):
     directory = tmp_path / "store"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run([sys.executable, "-c", _CHILD, str(directory), thread], capture_output=True, text=True,
-                          timeout=120, check=True, env=env)
+                          timeout=120, check=False, env=env)
+    assert done.returncode == 0 and done.stdout.strip().isdigit(), done.stdout + done.stderr[-2000:]
     orphan = int(done.stdout.split()[-1])
     if thread == "main":  # the kernel's parent-death signal stops it
         deadline = time.monotonic() + 5
