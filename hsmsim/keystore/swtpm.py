@@ -850,8 +850,6 @@ class _TpmKey(HeldKey):
 class TpmRSAPrivateKey(_TpmKey, HeldRSAKey):
     """An RSA key in the TPM: PKCS#1 v1.5 (RSASSA) or PSS with salt = digest length (RSAPSS)."""
 
-    _public: rsa.RSAPublicKey
-
     def sign(
         self, data: bytes,
         padding: asym_padding.AsymmetricPadding,  # the ABC's keyword names: keep them
@@ -877,8 +875,6 @@ class TpmRSAPrivateKey(_TpmKey, HeldRSAKey):
 
 class TpmECPrivateKey(_TpmKey, HeldECKey):
     """An EC key in the TPM; ``sign`` hashes in Python and returns DER like cryptography."""
-
-    _public: ec.EllipticCurvePublicKey
 
     def sign(
         self, data: bytes | bytearray | memoryview, signature_algorithm: ec.EllipticCurveSignatureAlgorithm,
