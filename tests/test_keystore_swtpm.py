@@ -403,6 +403,8 @@ def test_a_swtpm_left_by_a_killed_process_is_stopped(tmp_path, thread):
                           timeout=120, check=False, env=env)
     assert done.returncode == 0 and done.stdout.strip().isdigit(), done.stdout + done.stderr[-2000:]
     orphan = int(done.stdout.split()[-1])
+    orphan_sockets = Path(json.loads((directory / "swtpm.pid").read_text())["sockets"])
+    assert orphan_sockets.is_dir()
     if thread == "main":  # the kernel's parent-death signal stops it
         deadline = time.monotonic() + 5
         while _swtpm_pids(directory) and time.monotonic() < deadline:
@@ -413,7 +415,8 @@ def test_a_swtpm_left_by_a_killed_process_is_stopped(tmp_path, thread):
     with SwtpmKeyStore(directory) as store:
         store.certify("k", b"")
         assert _swtpm_pids(directory) == [store.swtpm_pid] != [orphan]
-    assert _swtpm_pids(directory) == []
+        assert not orphan_sockets.exists()
+    assert _swtpm_pids(directory) == [] and not (directory / "swtpm.pid").exists()
 
 
 @live

@@ -43,7 +43,7 @@ Layout of a store directory::
     provisioned.json  written last: the store is ready (EK, SRK and AK exist)
     keys/           one JSON record per key
     swtpm.lock      flock held while this process runs swtpm on the state
-    swtpm.pid       the pid of that swtpm (to stop one left behind by a killed process)
+    swtpm.pid       that swtpm's pid and socket directory (to clean up after a killed process)
     swtpm.log       swtpm's output of the current run
 
 The swtpm process
@@ -154,6 +154,7 @@ _INSTALL_HINT = (
 )
 _DEFAULT_POLICY = KeyPolicy()
 _LOG_TAIL = 4096
+_SOCKDIR_PREFIX = "hsmsim-swtpm-"
 _SETUP_TIMEOUT = 120.0  # swtpm_setup makes RSA keys and certificates: slow on a loaded machine
 _MAX_EXTRA_DATA = 64  # sizeof(TPMU_HA): TPM2B_DATA's buffer
 _PR_SET_PDEATHSIG = 1
@@ -626,21 +627,22 @@ class _Swtpm:
         self._lock_fd = fd
 
     def _stop_left_behind(self) -> None:
-        """Stop a swtpm that a killed process left running on this state (we hold the lock)."""
-        pid_file = self.root / "swtpm.pid"
+        """Stop a swtpm that a killed process left running on this state, and remove its socket
+        directory (we hold the lock, so no live store uses either)."""
         try:
-            pid = int(pid_file.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
+            left = json.loads((self.root / "swtpm.pid").read_text())
+            pid, sockets = int(left["pid"]), Path(str(left["sockets"]))
+        except (OSError, ValueError, KeyError, TypeError):
             return
-        if not cmdline or Path(cmdline[0].decode(errors="replace")).name != "swtpm" or \
-                f"dir={self.root / 'tpm'}".encode() not in cmdline:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        if _is_swtpm_on(pid, self.root / "tpm"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        if sockets.name.startswith(_SOCKDIR_PREFIX) and sockets.parent == Path(tempfile.gettempdir()):
+            shutil.rmtree(sockets, ignore_errors=True)
+        (self.root / "swtpm.pid").unlink(missing_ok=True)
 
     def _manufacture(self) -> None:
         """swtpm_setup: a fresh TPM with RSA and ECC EKs and their certificates from a private CA."""
@@ -685,7 +687,7 @@ class _Swtpm:
             raise KeystoreError(f"swtpm_setup failed: {lines[-1] if lines else setup.returncode}")
 
     def _spawn(self) -> None:
-        self._sockdir = Path(tempfile.mkdtemp(prefix="hsmsim-swtpm-"))  # 0700, short: AF_UNIX paths are limited
+        self._sockdir = Path(tempfile.mkdtemp(prefix=_SOCKDIR_PREFIX))  # 0700, short: AF_UNIX paths are limited
         sock = self._sockdir / "tpm.sock"
         cmd = ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={self.root / 'tpm'}",
                "--server", f"type=unixio,path={sock}", "--ctrl", f"type=unixio,path={sock}.ctrl",
@@ -698,7 +700,8 @@ class _Swtpm:
                 )
             except OSError as exc:
                 raise KeystoreError(f"cannot start swtpm: {exc}") from exc
-        write_atomic(self.root / "swtpm.pid", str(self._proc.pid).encode())
+        left = {"pid": self._proc.pid, "sockets": str(self._sockdir)}
+        write_atomic(self.root / "swtpm.pid", json.dumps(left).encode())
         deadline = time.monotonic() + 10
         while not (sock.exists() and Path(f"{sock}.ctrl").exists()):
             if self._proc.poll() is not None:
@@ -779,6 +782,15 @@ class _Swtpm:
             lines = []
         meaningful = [line for line in lines if "client disconnected" not in line]
         return meaningful[-1] if meaningful else f"no message (see {self.root / 'swtpm.log'})"
+
+
+def _is_swtpm_on(pid: int, state: Path) -> bool:
+    """Whether process ``pid`` is a swtpm serving the TPM state directory ``state``."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return Path(cmdline[0].decode(errors="replace")).name == "swtpm" and f"dir={state}".encode() in cmdline
 
 
 @contextlib.contextmanager
