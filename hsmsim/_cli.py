@@ -19,6 +19,7 @@ import click
 from hsmsim import __version__
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, names
+from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.state import HsmState
@@ -116,7 +117,7 @@ def key() -> None:
 @click.option("--label", required=True, help="CKA_LABEL of the new key.")
 @click.option("--spec", "spec_text", default="rsa-3072", show_default=True,
               help="rsa-2048|rsa-3072|rsa-4096|ec-p256|ec-p384|ed25519|aes-128|aes-256")
-@click.option("--backend", type=click.Choice(["soft", "pkcs11"]), default="soft", show_default=True)
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default="soft", show_default=True)
 @click.option("--format", "format_name", default=None,
               help="Format the emulated device speaks, fixed when the state is created (default: the state's, "
                    "else primus).")

@@ -5,6 +5,7 @@ Layout of a state directory::
     hsm.json      the device's format, seed and serial (written once, atomically)
     soft/         keys of the soft backend, one JSON file each
     token/        the SoftHSM2 token of the pkcs11 backend
+    swtpm/        the software TPM of the swtpm backend (its state, private CA and key records)
 
 A key label is looked up in every backend that has been used.
 """
@@ -24,7 +25,7 @@ from hsmsim.keystore import BACKENDS, open_keystore
 from hsmsim.keystore.base import KeyStore
 
 DEFAULT_SEED = "hsmsim-default"
-_SUBDIRS = {"soft": "soft", "pkcs11": "token"}
+_SUBDIRS = {"soft": "soft", "pkcs11": "token", "swtpm": "swtpm"}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Key stores: one interface (:class:`KeyStore`), two backends (``soft`` and ``pkcs11``)."""
+"""Key stores: one interface (:class:`KeyStore`), three backends (``soft``, ``pkcs11`` and ``swtpm``)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 from hsmsim.errors import KeystoreError
 from hsmsim.keystore.base import KeyStore
 
-BACKENDS = ("soft", "pkcs11")
+BACKENDS = ("soft", "pkcs11", "swtpm")
 
 
 def open_keystore(backend: str, directory: Path | None = None, *, seed: str | None = None) -> KeyStore:
-    """Open the ``soft`` or ``pkcs11`` store persisted under ``directory`` (None: in memory / temporary).
+    """Open the ``soft``, ``pkcs11`` or ``swtpm`` store persisted under ``directory`` (None: in memory / temporary).
 
-    ``seed`` makes soft keys reproducible; a PKCS#11 token generates its own keys.
-    Raises :class:`BackendUnavailableError` when the PKCS#11 module is missing.
+    ``seed`` makes soft keys reproducible; a PKCS#11 token and a TPM generate their own keys.
+    Raises :class:`BackendUnavailableError` when the PKCS#11 module or swtpm is missing.
     """
     if backend == "soft":
         from hsmsim.keystore.soft import SoftKeyStore
@@ -24,4 +24,8 @@ def open_keystore(backend: str, directory: Path | None = None, *, seed: str | No
         from hsmsim.keystore.pkcs11 import Pkcs11KeyStore
 
         return Pkcs11KeyStore(token_dir=directory)
+    if backend == "swtpm":
+        from hsmsim.keystore.swtpm import SwtpmKeyStore
+
+        return SwtpmKeyStore(directory)
     raise KeystoreError(f"unknown keystore backend {backend!r}; choose one of {', '.join(BACKENDS)}")

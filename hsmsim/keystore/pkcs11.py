@@ -112,6 +112,7 @@ from hsmsim.keystore.base import (
     PublicKey,
     StoredKey,
 )
+from hsmsim.keystore.held import HeldECKey, HeldEd25519Key, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import spec_of
 
 try:  # python-pkcs11 is optional: without it the backend is unavailable, not broken
@@ -808,41 +809,21 @@ class Pkcs11KeyStore:
 
 
 # -- signer objects ----------------------------------------------------------------------------
-class _TokenKey:
-    """Shared plumbing of the token-backed signers: the store, the CKA_ID and the label."""
+class _TokenKey(HeldKey):
+    """Shared plumbing of the token-backed signers: the store and the CKA_ID."""
+
+    where = "on the PKCS#11 token"
 
     def __init__(self, store: Pkcs11KeyStore, key_id: bytes, label: str, public: Any) -> None:
+        super().__init__(label, public)
         self._store = store
         self._key_id = key_id
-        self._label = label
-        self._public = public
-
-    @property
-    def label(self) -> str:
-        """The key's CKA_LABEL."""
-        return self._label
-
-    def _not_extractable(self, what: str) -> KeystoreError:
-        return KeystoreError(
-            f"{what} is not available: key {self._label!r} lives on the PKCS#11 token and "
-            "is not extractable through hsmsim"
-        )
-
-    def private_bytes(self, encoding: Any, format: Any, encryption_algorithm: Any) -> bytes:
-        """Always raises: the private key stays on the token."""
-        raise self._not_extractable("private_bytes()")
-
-    def __copy__(self) -> Any:
-        return self
-
-    def __deepcopy__(self, memo: dict[Any, Any]) -> Any:
-        return self
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} label={self._label!r} id={self._key_id.hex()}>"
 
 
-class TokenRSAPrivateKey(_TokenKey, rsa.RSAPrivateKey):
+class TokenRSAPrivateKey(_TokenKey, HeldRSAKey):
     """An RSA private key on the token; ``sign`` runs CKM_SHA*_RSA_PKCS(_PSS)."""
 
     _public: rsa.RSAPublicKey
@@ -898,25 +879,8 @@ class TokenRSAPrivateKey(_TokenKey, rsa.RSAPrivateKey):
             return em_len - digest_size - 2
         raise ValueError("PSS salt length AUTO is only supported for verification")
 
-    def decrypt(self, ciphertext: bytes, padding: asym_padding.AsymmetricPadding) -> bytes:
-        """Not offered: hsmsim keys sign only."""
-        raise KeystoreError(f"decrypt() is not offered for token key {self._label!r}")
 
-    def public_key(self) -> rsa.RSAPublicKey:
-        """The public key, as read from the token's public key object."""
-        return self._public
-
-    @property
-    def key_size(self) -> int:
-        """Modulus size in bits."""
-        return self._public.key_size
-
-    def private_numbers(self) -> rsa.RSAPrivateNumbers:
-        """Always raises: the private key stays on the token."""
-        raise self._not_extractable("private_numbers()")
-
-
-class TokenECPrivateKey(_TokenKey, ec.EllipticCurvePrivateKey):
+class TokenECPrivateKey(_TokenKey, HeldECKey):
     """An EC private key on the token; ``sign`` hashes in Python and runs CKM_ECDSA."""
 
     _public: ec.EllipticCurvePublicKey
@@ -940,30 +904,8 @@ class TokenECPrivateKey(_TokenKey, ec.EllipticCurvePrivateKey):
         raw = self._store._sign(self._key_id, digest, Mechanism.ECDSA)
         return bytes(encode_ecdsa_signature(raw))
 
-    def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
-        """Not offered: hsmsim keys sign only."""
-        raise KeystoreError(f"exchange() is not offered for token key {self._label!r}")
 
-    def public_key(self) -> ec.EllipticCurvePublicKey:
-        """The public key, as read from the token's CKA_EC_POINT."""
-        return self._public
-
-    @property
-    def curve(self) -> ec.EllipticCurve:
-        """The named curve."""
-        return self._public.curve
-
-    @property
-    def key_size(self) -> int:
-        """Curve order size in bits."""
-        return self._public.curve.key_size
-
-    def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
-        """Always raises: the private key stays on the token."""
-        raise self._not_extractable("private_numbers()")
-
-
-class TokenEd25519PrivateKey(_TokenKey, ed25519.Ed25519PrivateKey):
+class TokenEd25519PrivateKey(_TokenKey, HeldEd25519Key):
     """An Ed25519 private key on the token; ``sign`` runs CKM_EDDSA (pure Ed25519)."""
 
     _public: ed25519.Ed25519PublicKey
@@ -971,14 +913,6 @@ class TokenEd25519PrivateKey(_TokenKey, ed25519.Ed25519PrivateKey):
     def sign(self, data: bytes | bytearray | memoryview) -> bytes:
         """The 64-byte Ed25519 signature of ``data``, made on the token."""
         return self._store._sign(self._key_id, bytes(data), Mechanism.EDDSA)
-
-    def public_key(self) -> ed25519.Ed25519PublicKey:
-        """The public key, as read from the token's CKA_EC_POINT."""
-        return self._public
-
-    def private_bytes_raw(self) -> bytes:
-        """Always raises: the private key stays on the token."""
-        raise self._not_extractable("private_bytes_raw()")
 
 
 # -- helpers -----------------------------------------------------------------------------------
