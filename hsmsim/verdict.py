@@ -74,6 +74,21 @@ class Reason(enum.StrEnum):
     reserved for another position (e.g. Thales Luna's 1.3.6.1.4.1.12383.1.x roles)."""
     CERT_POLICY = "CERT_POLICY"
     """A chain certificate lacks a certificate policy (or enrollment policy item) the format requires."""
+    CERT_REVOKED = "CERT_REVOKED"
+    """A chain certificate is revoked or suspended in the status list the verifier was given
+    (e.g. Google's Android attestation status list)."""
+    CHALLENGE_MISMATCH = "CHALLENGE_MISMATCH"
+    """The freshness value the evidence carries (nonce, attestation challenge) differs from the one the
+    relying party issued."""
+    SECURITY_LEVEL = "SECURITY_LEVEL"
+    """The evidence says the key or its attestation lives in software, not in the secure hardware the
+    verdict depends on (e.g. Android attestationSecurityLevel Software)."""
+    KEY_PURPOSE = "KEY_PURPOSE"
+    """The attested key's authorised uses do not fit the relying party's need: it may not sign, or it
+    may also serve purposes or applications the profile forbids (e.g. an Android key without purpose SIGN)."""
+    DEVICE_INTEGRITY = "DEVICE_INTEGRITY"
+    """The attesting device reports a boot state the profile does not trust (e.g. Android rootOfTrust:
+    bootloader unlocked, verified boot not Verified)."""
 
 
 class Profile(enum.StrEnum):

@@ -1,0 +1,161 @@
+"""The ``android-key`` format: the contract's hooks over the Android family, and reading evidence from disk.
+
+The KeyDescription codec is :mod:`~hsmsim.formats.android.keydescription`, the emulated Google PKI
+:mod:`~hsmsim.formats.android.pki`, the generator :mod:`~hsmsim.formats.android.generate`, the reference
+verifier :mod:`~hsmsim.formats.android.verify`, the status list :mod:`~hsmsim.formats.android.status` and
+the vectors :mod:`~hsmsim.formats.android.catalogue`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+
+from hsmsim.device import AttestationRequest, Device
+from hsmsim.errors import BundleError
+from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, generate_evidence
+from hsmsim.formats.android.options import AndroidOptions
+from hsmsim.formats.android.pki import android_identity
+from hsmsim.formats.android.status import STATUS_FILE
+from hsmsim.formats.android.verify import CHAIN_SUFFIXES, key_description_der, verify_evidence
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.chain import CERT_PARSE_ERRORS
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.verdict import Profile, Verdict
+
+MAX_CHAIN_FILE_BYTES = 256 * 1024
+DEFAULT_OPTIONS = AndroidOptions()
+
+
+def _first_certificate(path: Path) -> x509.Certificate | None:
+    if path.suffix.lower() not in CHAIN_SUFFIXES or path.stat().st_size > MAX_CHAIN_FILE_BYTES:
+        return None
+    data = path.read_bytes()
+    end = data.find(b"-----END CERTIFICATE-----")
+    if not data.lstrip().startswith(b"-----BEGIN CERTIFICATE-----") or end < 0:
+        return None
+    try:
+        return x509.load_pem_x509_certificate(data[:end + 25])
+    except CERT_PARSE_ERRORS:
+        return None
+
+
+class AndroidKeyFormat:
+    """The ``android-key`` format: an Android Keystore/KeyMint key attestation certificate chain."""
+
+    name = "android-key"
+    title = "Android Keystore (KeyMint) key attestation"
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
+
+    def __init__(self, options: AndroidOptions = DEFAULT_OPTIONS) -> None:
+        self.options = options
+
+    def provision(
+        self, device: Device, partition: str,
+        attesting: tuple[str, PrivateKey, datetime] | None = None,
+    ) -> AttestationIdentity:
+        """The device's attestation key and chain for the default security level and shape.
+
+        A device has no partitions: ``partition`` is ignored. ``attesting`` makes a user key the
+        attestation key; :meth:`generate` re-certifies it for the chain period holding the attestation time.
+        """
+        at = device.attestation_created
+        key = None
+        if attesting is not None:
+            _label, key, created = attesting
+            at = max(at, created)
+        return android_identity(device.seed, device.serial, self.options.security_level, self.options.shape, at,
+                                key=key)
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """``<label>.pem`` (the chain, leaf first) and ``<label>.challenge``.
+
+        Parameters: ``challenge`` (text), ``security_level``, ``shape``, ``options`` (an :class:`AndroidOptions`).
+        """
+        options = request.parameters.get("options", self.options)
+        assert isinstance(options, AndroidOptions)
+        return generate_evidence(request, options)
+
+    def verify(
+        self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+        profile: Profile = Profile.STRUCTURAL,
+    ) -> Verdict:
+        """Check the chain, the KeyDescription and the profile's policy; see :mod:`hsmsim.formats.android.verify`."""
+        return verify_evidence(evidence, trust, at=at, profile=profile)
+
+    def load(self, path: Path) -> Evidence:
+        """A PEM chain file (with ``<stem>.challenge`` and ``attestation-status.json`` beside it when present),
+        or a directory holding one chain file."""
+        try:
+            if path.is_dir():
+                chains = sorted(p for p in path.iterdir() if p.is_file() and self._carries_extension(p))
+                if len(chains) != 1:
+                    raise BundleError(f"{path} holds {len(chains)} Android attestation chains (expected 1)")
+                path = chains[0]
+            if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
+                raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
+            files = {path.name: path.read_bytes()}
+            for sibling in (path.with_suffix(CHALLENGE_SUFFIX), path.parent / STATUS_FILE):
+                if sibling.is_file() and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
+                    files[sibling.name] = sibling.read_bytes()
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return Evidence(format=self.name, files=files, primary=path.name)
+
+    @staticmethod
+    def _carries_extension(path: Path) -> bool:
+        cert = _first_certificate(path)
+        return cert is not None and key_description_der(cert) is not None
+
+    def detect(self, path: Path) -> bool:
+        """A ``.pem``/``.crt`` chain whose first certificate carries the KeyDescription, or a directory with one."""
+        try:
+            if path.is_dir():
+                return any(p.is_file() and self._carries_extension(p) for p in sorted(path.iterdir())[:64])
+            return self._carries_extension(path)
+        except (OSError, ValueError):
+            return False
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens per key type and chain shape, and the one-defect mutations of the catalogue."""
+        from hsmsim.formats.android import catalogue  # loads Faker and the soft keystore: only when asked
+
+        return catalogue.vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the android-key vectors."""
+        from hsmsim.formats.android import catalogue
+
+        return catalogue.notes()
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER roots, or Google's ``roots.json`` (a JSON list of PEM strings), under the role ``root``."""
+        certs: list[x509.Certificate] = []
+        pem_paths = []
+        for path in paths:
+            if path.suffix.lower() != ".json":
+                pem_paths.append(path)
+                continue
+            try:
+                entries = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+                    raise ValueError("not a list of PEM strings")
+                certs += [x509.load_pem_x509_certificate(e.encode()) for e in entries]
+            except OSError as exc:
+                raise BundleError(f"cannot read trust anchor {path}: {exc.strerror}") from exc
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BundleError(f"{path} is not a JSON list of PEM roots: {str(exc)[:80]}") from exc
+        if pem_paths:
+            certs += TrustAnchors.from_pem_files(pem_paths).get("root")
+        return TrustAnchors({"root": tuple(certs)})
+
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: this format is fuzzed through its catalogue and byte-level operators (the generic model)."""
+        return None
