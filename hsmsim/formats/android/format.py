@@ -91,8 +91,8 @@ class AndroidKeyFormat:
         return verify_evidence(evidence, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
-        """A PEM chain file (with ``<stem>.challenge`` and ``attestation-status.json`` beside it when present),
-        or a directory holding one chain file."""
+        """A PEM chain file with, when present beside it, its challenge (``<stem>.challenge``, else the only
+        ``.challenge``) and ``attestation-status.json``; or a directory holding one chain file."""
         try:
             if path.is_dir():
                 chains = sorted(p for p in path.iterdir() if p.is_file() and self._carries_extension(p))
@@ -102,7 +102,10 @@ class AndroidKeyFormat:
             if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
                 raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
             files = {path.name: path.read_bytes()}
-            for sibling in (path.with_suffix(CHALLENGE_SUFFIX), path.parent / STATUS_FILE):
+            challenges = sorted(path.parent.glob(f"*{CHALLENGE_SUFFIX}"))
+            own = path.with_suffix(CHALLENGE_SUFFIX)
+            siblings = [own] if own in challenges else challenges if len(challenges) == 1 else []
+            for sibling in [*siblings, path.parent / STATUS_FILE]:
                 if sibling.is_file() and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
                     files[sibling.name] = sibling.read_bytes()
         except OSError as exc:

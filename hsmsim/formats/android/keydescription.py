@@ -501,7 +501,7 @@ def _read_boolean(value: Any, what: str, mode: _Strictness) -> bool:
 
 def _read_root_of_trust(der: bytes, mode: _Strictness) -> RootOfTrust:
     seq = _load(RootOfTrustAsn1, der, "rootOfTrust")
-    count = len(read_children(seq.contents, "rootOfTrust", 8))
+    count = len(read_children(seq.contents, "rootOfTrust", MAX_LIST_ENTRIES))
     if count not in (3, 4):
         raise _malformed("rootOfTrust", f"{count} fields (expected 3 or 4)")
     hash_ = seq["verifiedBootHash"]
@@ -515,18 +515,14 @@ def _read_root_of_trust(der: bytes, mode: _Strictness) -> RootOfTrust:
 
 def _read_application_id(der: bytes) -> ApplicationId:
     octets = _load(core.OctetString, der, "attestationApplicationId").native
-    outer = read_children(octets, "attestationApplicationId", 2)
+    outer = read_children(octets, "attestationApplicationId", MAX_LIST_ENTRIES)
     if len(outer) != 1 or outer[0].der != octets:
         raise _malformed("attestationApplicationId", "the OCTET STRING does not hold exactly one SEQUENCE")
-    sets = read_children(outer[0].content, "attestationApplicationId", 3)
+    sets = read_children(outer[0].content, "attestationApplicationId", MAX_LIST_ENTRIES)
     if len(sets) != 2:
         raise _malformed("attestationApplicationId", f"{len(sets)} fields (expected 2)")
-    if len(read_children(sets[0].content, "attestationApplicationId packages", MAX_PACKAGES + 1)) > MAX_PACKAGES:
-        raise Rejected(Reason.LIMIT_EXCEEDED, f"attestationApplicationId lists more than {MAX_PACKAGES} packages")
-    if len(read_children(sets[1].content, "attestationApplicationId signatures", MAX_SIGNATURES + 1)) > \
-            MAX_SIGNATURES:
-        raise Rejected(Reason.LIMIT_EXCEEDED,
-                       f"attestationApplicationId lists more than {MAX_SIGNATURES} signature digests")
+    read_children(sets[0].content, "attestationApplicationId packages", MAX_PACKAGES)
+    read_children(sets[1].content, "attestationApplicationId signature digests", MAX_SIGNATURES)
     seq = _load(ApplicationIdAsn1, octets, "attestationApplicationId")
     return ApplicationId(
         packages=tuple(PackageInfo(p["packageName"].native, p["version"].native) for p in seq["packageInfos"]),
@@ -565,7 +561,7 @@ def read_authorization_list(content: bytes, what: str, *, strict: bool = False) 
         if entry.tag in seen:
             raise Rejected(Reason.ATTR_CONFLICT, f"KeyDescription {what} carries tag [{entry.tag}] twice")
         seen.append(entry.tag)
-        inner = read_children(entry.content, f"{what} [{entry.tag}]", 2)
+        inner = read_children(entry.content, f"{what} [{entry.tag}]", MAX_LIST_ENTRIES)
         if len(inner) != 1:
             raise _malformed(what, f"[{entry.tag}] does not hold exactly one value")
         spec = TAG_BY_NUMBER.get(entry.tag)
@@ -597,13 +593,13 @@ def parse_key_description(der: bytes, *, strict: bool = False) -> KeyDescription
     if len(der) > MAX_KEY_DESCRIPTION_BYTES:
         raise Rejected(Reason.LIMIT_EXCEEDED,
                        f"KeyDescription is {len(der)} bytes (limit {MAX_KEY_DESCRIPTION_BYTES})")
-    outer = read_children(der, "", 2)
+    outer = read_children(der, "", MAX_LIST_ENTRIES)
     if len(outer) != 1:
         raise _malformed("", "bytes after the KeyDescription SEQUENCE")
     top = outer[0]
     if (top.class_, top.constructed, top.tag) != (_UNIVERSAL, True, 16):
         raise _malformed("", "not a SEQUENCE")
-    children = read_children(top.content, "", 9)
+    children = read_children(top.content, "", MAX_LIST_ENTRIES)
     if len(children) != 8:
         raise _malformed("", f"{len(children)} fields (expected 8)")
     head = [_load(cls, child.der, name).native for (name, cls), child in zip(_TOP_LEVEL, children[:6], strict=True)]
