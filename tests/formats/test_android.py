@@ -22,6 +22,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim.device import Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
+from hsmsim.formats.android import cbor
+from hsmsim.formats.android.acme import read_statement
+from hsmsim.formats.android.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.android.catalogue import (
     ATTEST_TIME,
     GOLDENS,
@@ -509,3 +512,76 @@ def test_cli_attest_export_and_verify(tmp_path):
     rejected = hsmsim("verify", str(out.parent), "--root", str(tmp_path / "pki" / "root.crt"),
                       "--at", "2026-03-02T11:00:00Z")
     assert (rejected.returncode, rejected.stdout.split(":")[0]) == (1, "REJECT CHALLENGE_MISMATCH")
+
+
+# -- the ACME device-attest-01 statement (android-acme) --------------------------------------------
+
+@pytest.fixture(scope="module")
+def acme():
+    return get_format("android-acme")
+
+
+@pytest.fixture(scope="module")
+def acme_cases(acme):
+    return {case.id: case for case in acme.vector_cases(SEED)}
+
+
+def test_acme_cases_verify_as_declared(acme, acme_cases, trust):
+    for case in acme_cases.values():
+        for profile, reason in case.expected.items():
+            verdict = acme.verify(case.evidence, trust, at=VALIDATION_TIME, profile=profile)
+            assert verdict.reason is reason, f"{case.id} {profile}: {verdict.summary()}"
+    assert {m.id for m in acme_mutations()} <= set(acme_cases)
+    assert sum(c.id.startswith("android-acme::golden::") for c in acme_cases.values()) == 4
+
+
+def test_acme_statement_binds_the_key_authorization(acme_cases):
+    case = acme_cases["android-acme::golden::tee-rkp-ec-p256"]
+    statement = read_statement(case.evidence.files[case.evidence.primary])
+    key_auth = case.evidence.files["tee-rkp-ec-p256.keyauth"]
+    token, thumbprint = key_auth.decode().split(".")
+    assert len(token) == len(thumbprint) == 43 and statement.alg == -7
+    leaf = x509.load_der_x509_certificate(statement.x5c[0])
+    description = parse_key_description(key_description_der(leaf) or b"")
+    assert description.attestation_challenge == key_auth
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", Reason.MALFORMED),
+    (b"\xa1\x63fmt", Reason.MALFORMED),
+    (b"\xbf\xff", Reason.MALFORMED),
+    (b"\xc0\x00", Reason.MALFORMED),
+    (b"\xf5", Reason.MALFORMED),
+    (b"\x81" * 20 + b"\x00", Reason.LIMIT_EXCEEDED),
+    (b"\x9b" + b"\xff" * 8, Reason.LIMIT_EXCEEDED),
+    (b"\x5a\xff\xff\xff\xff", Reason.MALFORMED),
+    (b"\xa2\x01\x01\x01\x02", Reason.ATTR_CONFLICT),
+    (b"\xa1\x80\x01", Reason.MALFORMED),
+    (b"\x62\xff\xfe", Reason.MALFORMED),
+])
+def test_cbor_reader_bounds(data, reason):
+    with pytest.raises(Rejected) as caught:
+        cbor.decode(data)
+    assert caught.value.reason is reason
+
+
+def test_cbor_round_trip():
+    value = {"fmt": "android-key", "attStmt": {"alg": -257, "sig": b"\x01" * 300, "x5c": [b"a" * 70_000, b""]}}
+    assert cbor.decode(cbor.encode(value)) == value
+    assert cbor.encode(-7) == b"\x26" and cbor.encode(23) == b"\x17" and cbor.encode(24) == b"\x18\x18"
+
+
+def test_acme_through_the_hsm(tmp_path, acme, trust):
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(Device.from_seed("android-acme", SEED), store)
+    store.generate(KeySpec.parse("ec-p256"), "acme-p256", created=KEY_CREATED)
+    store.generate(KeySpec.parse("ec-p384"), "acme-p384", created=KEY_CREATED)
+    evidence = hsm.attest("acme-p256", "android-acme", {"attest_time": ATTEST_TIME, "key_authorization": "tok.thumb"})
+    assert evidence.files["acme-p256.keyauth"] == b"tok.thumb"
+    assert acme.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT).accepted
+    with pytest.raises(UnsupportedKeyError):
+        hsm.attest("acme-p384", "android-acme", {"attest_time": ATTEST_TIME})
+    evidence.write(tmp_path)
+    assert detect(tmp_path).name == "android-acme" and detect(tmp_path / evidence.primary).name == "android-acme"
+    assert acme.load(tmp_path / evidence.primary).files == evidence.files
+    assert not get_format("android-key").detect(tmp_path)

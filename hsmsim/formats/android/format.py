@@ -1,9 +1,10 @@
-"""The ``android-key`` format: the contract's hooks over the Android family, and reading evidence from disk.
+"""The ``android-key`` and ``android-acme`` formats: the contract's hooks over the Android family, reading evidence.
 
 The KeyDescription codec is :mod:`~hsmsim.formats.android.keydescription`, the emulated Google PKI
 :mod:`~hsmsim.formats.android.pki`, the generator :mod:`~hsmsim.formats.android.generate`, the reference
 verifier :mod:`~hsmsim.formats.android.verify`, the status list :mod:`~hsmsim.formats.android.status` and
-the vectors :mod:`~hsmsim.formats.android.catalogue`.
+the vectors :mod:`~hsmsim.formats.android.catalogue`; the ACME statement :mod:`~hsmsim.formats.android.acme`
+(vectors :mod:`~hsmsim.formats.android.acme_catalogue`).
 """
 
 from __future__ import annotations
@@ -17,18 +18,25 @@ from cryptography import x509
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError
+from hsmsim.formats.android.acme import (
+    ATTOBJ_SUFFIX,
+    KEYAUTH_SUFFIX,
+    generate_acme_evidence,
+    read_statement,
+    verify_acme_evidence,
+)
 from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, generate_evidence
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import android_identity
 from hsmsim.formats.android.status import STATUS_FILE
 from hsmsim.formats.android.verify import CHAIN_SUFFIXES, key_description_der, verify_evidence
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
 from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile, Rejected, Verdict
 
 MAX_CHAIN_FILE_BYTES = 256 * 1024
 DEFAULT_OPTIONS = AndroidOptions()
@@ -162,3 +170,69 @@ class AndroidKeyFormat:
     def fuzz_model(self, seed: str) -> FuzzModel | None:
         """None: this format is fuzzed through its catalogue and byte-level operators (the generic model)."""
         return None
+
+
+class AndroidAcmeFormat(AndroidKeyFormat):
+    """The ``android-acme`` format: the ACME device-attest-01 ``android-key`` statement (CBOR + keyAuthorization)."""
+
+    name = "android-acme"
+    title = "Android key attestation in an ACME device-attest-01 statement"
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256")
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """``<label>.attobj`` and ``<label>.keyauth``; parameters as ``android-key`` plus ``key_authorization``."""
+        options = request.parameters.get("options", self.options)
+        assert isinstance(options, AndroidOptions)
+        return generate_acme_evidence(request, options)
+
+    def verify(
+        self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+        profile: Profile = Profile.STRUCTURAL,
+    ) -> Verdict:
+        """The ``android-key`` checks with the keyAuthorization as the challenge, then the statement signature."""
+        return verify_acme_evidence(evidence, trust, at=at, profile=profile)
+
+    def load(self, path: Path) -> Evidence:
+        """An ``.attobj`` file with its ``.keyauth`` (same stem, else the only one) and the status list beside it,
+        or a directory holding them."""
+        try:
+            if path.is_dir():
+                files = read_bundle_dir(path)
+                primary = next((rel for rel in sorted(files) if rel.endswith(ATTOBJ_SUFFIX)), path.name)
+                return Evidence(format=self.name, files=files, primary=primary)
+            if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
+                raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
+            files = {path.name: path.read_bytes()}
+            key_auths = sorted(path.parent.glob(f"*{KEYAUTH_SUFFIX}"))
+            own = path.with_suffix(KEYAUTH_SUFFIX)
+            for sibling in [*([own] if own in key_auths else key_auths if len(key_auths) == 1 else []),
+                            path.parent / STATUS_FILE]:
+                if sibling.is_file() and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
+                    files[sibling.name] = sibling.read_bytes()
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return Evidence(format=self.name, files=files, primary=path.name)
+
+    def detect(self, path: Path) -> bool:
+        """An ``.attobj`` file holding a CBOR map with ``fmt`` ``android-key``, or a directory with one."""
+        try:
+            if path.is_dir():
+                return any(p.suffix == ATTOBJ_SUFFIX and self.detect(p) for p in sorted(path.iterdir())[:64])
+            if path.suffix != ATTOBJ_SUFFIX or path.stat().st_size > MAX_CHAIN_FILE_BYTES:
+                return False
+            read_statement(path.read_bytes())
+        except (OSError, Rejected):
+            return False
+        return True
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens for P-256 and RSA keys and the statement-level defects."""
+        from hsmsim.formats.android import acme_catalogue
+
+        return acme_catalogue.vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the android-acme vectors."""
+        from hsmsim.formats.android import acme_catalogue
+
+        return acme_catalogue.notes()
