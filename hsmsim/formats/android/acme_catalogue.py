@@ -25,11 +25,11 @@ from hsmsim.formats.android.acme import (
     key_authorization,
     sign_key_authorization,
 )
-from hsmsim.formats.android.catalogue import ATTEST_TIME, VALIDATION_TIME, AndroidKit, Workbench
+from hsmsim.formats.android.catalogue import ATTEST_TIME, AndroidKit, Workbench, golden_case, mutation_cases
 from hsmsim.formats.android.keydescription import SecurityLevel
 from hsmsim.model.catalogue import Mutation, invalid, valid
 from hsmsim.model.evidence import Evidence
-from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCase
 from hsmsim.verdict import Profile, Reason
 
 GOLDENS = ("tee-rkp-ec-p256", "tee-rkp-rsa-3072", "tee-2026-root-ec-p256", "strongbox-rkp-no-root-ec-p256")
@@ -55,10 +55,15 @@ class AcmeBench:
         key_auth = key_authorization(kit.seed, name, ATTEST_TIME)
         chain.challenge = key_auth
         chain.description = replace(chain.description, attestation_challenge=key_auth)
-        chain.sign_leaf()
+        chain.resign()
         bench = cls(chain, key_auth)
-        bench.sign(key_auth)
+        bench.resign()
         return bench
+
+    def resign(self) -> None:
+        """Sign the keyAuthorization with the attested key (the genuine statement signature)."""
+        assert self.key_auth is not None
+        self.sign(self.key_auth)
 
     def sign(self, message: bytes) -> None:
         """Sign ``message`` with the attested key as the statement's ``alg``/``sig``."""
@@ -111,7 +116,7 @@ def _sign_other(message: Callable[[AcmeBench], bytes]) -> Operator:
 def _chain_challenge(challenge: Callable[[AcmeBench], bytes]) -> Operator:
     def apply(bench: AcmeBench) -> None:
         bench.chain.description = replace(bench.chain.description, attestation_challenge=challenge(bench))
-        bench.chain.sign_leaf()
+        bench.chain.resign()
     return apply
 
 
@@ -119,7 +124,7 @@ def _software_level(bench: AcmeBench) -> None:
     software = SecurityLevel.SOFTWARE
     bench.chain.description = replace(bench.chain.description, attestation_security_level=software,
                                       keymint_security_level=software)
-    bench.chain.sign_leaf()
+    bench.chain.resign()
 
 
 def _indefinite_x5c(bench: AcmeBench) -> None:
@@ -251,23 +256,6 @@ def notes() -> dict[str, FlagNote]:
 def vector_cases(seed: str) -> list[VectorCase]:
     """The android-acme vectors for ``seed``: goldens, then every mutation."""
     kit = AndroidKit.build(seed)
-    cases = []
-    for name in GOLDENS:
-        bench = AcmeBench.open(kit, name)
-        cases.append(VectorCase(
-            id=f"{FORMAT}::golden::{name}", comment=f"unmutated device-attest-01 statement, {name} chain",
-            flags=("Golden",), expected=valid(), evidence=bench.evidence(), anchors=kit.anchors,
-            validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
-    for mutation in mutations():
-        bench = AcmeBench.open(kit, mutation.golden)
-        mutation.apply(bench)
-        if mutation.resign:
-            assert bench.key_auth is not None
-            bench.sign(bench.key_auth)
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value), expected=mutation.expected,
-            evidence=bench.evidence(), anchors=kit.anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=signing, golden=f"{FORMAT}::golden::{mutation.golden}",
-                                  operator=mutation.operator, path=mutation.path)))
-    return cases
+    goldens = [golden_case(kit, f"{FORMAT}::golden::{name}", f"unmutated device-attest-01 statement, {name} chain",
+                           ("Golden",), valid(), AcmeBench.open(kit, name).evidence()) for name in GOLDENS]
+    return goldens + mutation_cases(kit, mutations(), AcmeBench.open)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import mldsa
@@ -177,7 +178,7 @@ class Workbench:
             version=default_attestation_version(public_key, golden.shape, kit.options), options=kit.options)
         root = [identity.root] if golden.shape.includes_root else []
         bench = cls(kit, golden, private_key, identity, description, [*identity.chain, *root], challenge)
-        bench.sign_leaf()
+        bench.resign()
         return bench
 
     @property
@@ -188,7 +189,7 @@ class Workbench:
         """The KeyDescription bytes the leaf carries."""
         return self.description_der if self.description_der is not None else encode_key_description(self.description)
 
-    def sign_leaf(self) -> None:
+    def resign(self) -> None:
         """Issue the leaf for the current description with the genuine attestation key."""
         self.leaf = attestation_leaf(
             self.public_key, None if self.omit_description else self.der(), self.identity,
@@ -805,30 +806,48 @@ def golden_expected(golden: Golden) -> dict[Profile, Reason]:
     return strict_only(Reason.KEY_POLICY) if golden.spec in _WEAK_SPECS else valid()
 
 
-def vector_cases(seed: str) -> list[VectorCase]:
-    """The android-key vectors for ``seed``: goldens first, then every mutation of the catalogue."""
-    kit = AndroidKit.build(seed)
+class Bench(Protocol):
+    """What the case builder needs of a workbench: re-signing and the resulting evidence."""
+
+    def resign(self) -> None: ...
+
+    def evidence(self) -> Evidence: ...
+
+
+def golden_case(kit: AndroidKit, case_id: str, comment: str, flags: tuple[str, ...],
+                expected: dict[Profile, Reason], evidence: Evidence) -> VectorCase:
+    """A golden vector of the kit's world."""
+    return VectorCase(id=case_id, comment=comment, flags=flags, expected=expected, evidence=evidence,
+                      anchors=kit.anchors, validation_time=VALIDATION_TIME,
+                      provenance=Provenance(seed=kit.seed, signing=Signing.GENUINE))
+
+
+def mutation_cases(kit: AndroidKit, catalogue: list[Mutation], open_bench: Callable[[AndroidKit, str], Bench],
+                   ) -> list[VectorCase]:
+    """One vector per mutation: its golden opened, the defect applied, re-signed when the mutation says so."""
     cases = []
-    for golden in GOLDENS:
-        bench = Workbench.open(kit, golden.name)
-        weak = golden.spec in _WEAK_SPECS
-        cases.append(VectorCase(
-            id=f"{FORMAT}::golden::{golden.name}",
-            comment=f"unmutated {golden.level.name} attestation of a generated {golden.spec} key, {golden.shape} chain",
-            flags=("Golden", *(("StrictKeyPolicy",) if weak else ())), expected=golden_expected(golden),
-            evidence=bench.evidence(), anchors=kit.anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=Signing.GENUINE),
-        ))
-    for mutation in mutations():
-        bench = Workbench.open(kit, mutation.golden)
+    for mutation in catalogue:
+        bench = open_bench(kit, mutation.golden)
         mutation.apply(bench)
         if mutation.resign:
-            bench.sign_leaf()
+            bench.resign()
         signing = Signing.RESIGNED if mutation.resign else Signing.STALE
+        prefix = mutation.id.split("::", 1)[0]
         cases.append(VectorCase(
             id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value), expected=mutation.expected,
             evidence=bench.evidence(), anchors=kit.anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=signing, golden=f"{FORMAT}::golden::{mutation.golden}",
+            provenance=Provenance(seed=kit.seed, signing=signing, golden=f"{prefix}::golden::{mutation.golden}",
                                   operator=mutation.operator, path=mutation.path),
         ))
     return cases
+
+
+def vector_cases(seed: str) -> list[VectorCase]:
+    """The android-key vectors for ``seed``: goldens first, then every mutation of the catalogue."""
+    kit = AndroidKit.build(seed)
+    goldens = [golden_case(
+        kit, f"{FORMAT}::golden::{golden.name}",
+        f"unmutated {golden.level.name} attestation of a generated {golden.spec} key, {golden.shape} chain",
+        ("Golden", *(("StrictKeyPolicy",) if golden.spec in _WEAK_SPECS else ())), golden_expected(golden),
+        Workbench.open(kit, golden.name).evidence()) for golden in GOLDENS]
+    return goldens + mutation_cases(kit, mutations(), Workbench.open)

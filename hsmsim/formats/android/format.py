@@ -10,7 +10,7 @@ the vectors :mod:`~hsmsim.formats.android.catalogue`; the ACME statement :mod:`~
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -55,6 +55,23 @@ def _first_certificate(path: Path) -> x509.Certificate | None:
         return None
 
 
+def _with_siblings(format_name: str, path: Path, suffix: str) -> Evidence:
+    """``path`` with the ``suffix`` file beside it (same stem, else the only one) and the status list."""
+    try:
+        if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
+            raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
+        files = {path.name: path.read_bytes()}
+        candidates = sorted(path.parent.glob(f"*{suffix}"))
+        own = path.with_suffix(suffix)
+        siblings = [own] if own in candidates else candidates if len(candidates) == 1 else []
+        for sibling in [*siblings, path.parent / STATUS_FILE]:
+            if sibling.is_file() and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
+                files[sibling.name] = sibling.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+    return Evidence(format=format_name, files=files, primary=path.name)
+
+
 class AndroidKeyFormat:
     """The ``android-key`` format: an Android Keystore/KeyMint key attestation certificate chain."""
 
@@ -82,21 +99,27 @@ class AndroidKeyFormat:
         return android_identity(device.seed, device.serial, self.options.security_level, self.options.shape, at,
                                 key=key)
 
-    def generate(self, request: AttestationRequest) -> Evidence:
-        """``<label>.pem`` (the chain, leaf first) and ``<label>.challenge``.
+    _generator: Callable[[AttestationRequest, AndroidOptions], Evidence] = staticmethod(generate_evidence)
+    _verifier: Callable[..., Verdict] = staticmethod(verify_evidence)
 
-        Parameters: ``challenge`` (text), ``security_level``, ``shape``, ``options`` (an :class:`AndroidOptions`).
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The evidence for the request's key: ``<label>.pem`` (the chain, leaf first) and ``<label>.challenge``
+        (``android-acme``: ``<label>.attobj`` and ``<label>.keyauth``).
+
+        Parameters: ``challenge`` (text), ``security_level``, ``shape``, ``options`` (an :class:`AndroidOptions`);
+        ``android-acme`` also ``key_authorization`` (text).
         """
         options = request.parameters.get("options", self.options)
         assert isinstance(options, AndroidOptions)
-        return generate_evidence(request, options)
+        return self._generator(request, options)
 
     def verify(
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
         profile: Profile = Profile.STRUCTURAL,
     ) -> Verdict:
-        """Check the chain, the KeyDescription and the profile's policy; see :mod:`hsmsim.formats.android.verify`."""
-        return verify_evidence(evidence, trust, at=at, profile=profile)
+        """Check the chain, the KeyDescription and the profile's policy (see :mod:`hsmsim.formats.android.verify`;
+        ``android-acme`` then checks the statement signature, :mod:`hsmsim.formats.android.acme`)."""
+        return self._verifier(evidence, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
         """A PEM chain file with, when present beside it, its challenge (``<stem>.challenge``, else the only
@@ -107,18 +130,9 @@ class AndroidKeyFormat:
                 if len(chains) != 1:
                     raise BundleError(f"{path} holds {len(chains)} Android attestation chains (expected 1)")
                 path = chains[0]
-            if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-                raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-            files = {path.name: path.read_bytes()}
-            challenges = sorted(path.parent.glob(f"*{CHALLENGE_SUFFIX}"))
-            own = path.with_suffix(CHALLENGE_SUFFIX)
-            siblings = [own] if own in challenges else challenges if len(challenges) == 1 else []
-            for sibling in [*siblings, path.parent / STATUS_FILE]:
-                if sibling.is_file() and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
-                    files[sibling.name] = sibling.read_bytes()
         except OSError as exc:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
-        return Evidence(format=self.name, files=files, primary=path.name)
+        return _with_siblings(self.name, path, CHALLENGE_SUFFIX)
 
     @staticmethod
     def _carries_extension(path: Path) -> bool:
@@ -179,18 +193,8 @@ class AndroidAcmeFormat(AndroidKeyFormat):
     title = "Android key attestation in an ACME device-attest-01 statement"
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256")
 
-    def generate(self, request: AttestationRequest) -> Evidence:
-        """``<label>.attobj`` and ``<label>.keyauth``; parameters as ``android-key`` plus ``key_authorization``."""
-        options = request.parameters.get("options", self.options)
-        assert isinstance(options, AndroidOptions)
-        return generate_acme_evidence(request, options)
-
-    def verify(
-        self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
-        profile: Profile = Profile.STRUCTURAL,
-    ) -> Verdict:
-        """The ``android-key`` checks with the keyAuthorization as the challenge, then the statement signature."""
-        return verify_acme_evidence(evidence, trust, at=at, profile=profile)
+    _generator = staticmethod(generate_acme_evidence)
+    _verifier = staticmethod(verify_acme_evidence)
 
     def load(self, path: Path) -> Evidence:
         """An ``.attobj`` file with its ``.keyauth`` (same stem, else the only one) and the status list beside it,
@@ -200,18 +204,9 @@ class AndroidAcmeFormat(AndroidKeyFormat):
                 files = read_bundle_dir(path)
                 primary = next((rel for rel in sorted(files) if rel.endswith(ATTOBJ_SUFFIX)), path.name)
                 return Evidence(format=self.name, files=files, primary=primary)
-            if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-                raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-            files = {path.name: path.read_bytes()}
-            key_auths = sorted(path.parent.glob(f"*{KEYAUTH_SUFFIX}"))
-            own = path.with_suffix(KEYAUTH_SUFFIX)
-            for sibling in [*([own] if own in key_auths else key_auths if len(key_auths) == 1 else []),
-                            path.parent / STATUS_FILE]:
-                if sibling.is_file() and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
-                    files[sibling.name] = sibling.read_bytes()
         except OSError as exc:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
-        return Evidence(format=self.name, files=files, primary=path.name)
+        return _with_siblings(self.name, path, KEYAUTH_SUFFIX)
 
     def detect(self, path: Path) -> bool:
         """An ``.attobj`` file holding a CBOR map with ``fmt`` ``android-key``, or a directory with one."""
