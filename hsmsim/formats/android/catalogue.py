@@ -24,6 +24,7 @@ from hsmsim.encoding import der_sequence, der_tlv
 from hsmsim.formats.android.generate import (
     AttestedPublicKey,
     KeyFacts,
+    above_leaf,
     chain_pem,
     default_attestation_version,
     default_challenge,
@@ -176,8 +177,7 @@ class Workbench:
             seed=kit.seed, serial=kit.device.serial, public_key=public_key, facts=KeyFacts(created),
             challenge=challenge, level=golden.level,
             version=default_attestation_version(public_key, golden.shape, kit.options), options=kit.options)
-        root = [identity.root] if golden.shape.includes_root else []
-        bench = cls(kit, golden, private_key, identity, description, [*identity.chain, *root], challenge)
+        bench = cls(kit, golden, private_key, identity, description, above_leaf(identity, golden.shape), challenge)
         bench.resign()
         return bench
 
@@ -208,7 +208,7 @@ class Workbench:
 
     def evidence(self) -> Evidence:
         stem = self.golden.name
-        files = evidence_files(stem, chain_pem(list(self.certificates())), self.challenge)
+        files = evidence_files(stem, chain_pem(self.certificates()), self.challenge)
         if self.status is not None:
             files[STATUS_FILE] = self.status
         return Evidence(FORMAT, files, f"{stem}.pem")

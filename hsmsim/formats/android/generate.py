@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 
 from hsmsim.device import AttestationRequest
@@ -123,28 +124,14 @@ def default_challenge(seed: str, label: str, at: datetime) -> bytes:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}".encode()
 
 
-def chain_pem(leaf_and_chain: list[object]) -> bytes:
+def chain_pem(certificates: list[x509.Certificate]) -> bytes:
     """The certificates as one PEM file, in the given (leaf-first) order."""
-    return b"".join(cert_pem(cert) for cert in leaf_and_chain)  # type: ignore[arg-type]
+    return b"".join(cert_pem(cert) for cert in certificates)
 
 
-@dataclass(frozen=True)
-class Attestation:
-    """A generated attestation: the description, its leaf, the chain above it and whether the root is sent."""
-
-    description: KeyDescription
-    identity: AttestationIdentity
-    shape: ChainShape
-
-    def leaf(self, public_key: AttestedPublicKey) -> object:
-        """The leaf certificate carrying the DER description."""
-        return attestation_leaf(public_key, encode_key_description(self.description), self.identity,
-                                factory=self.shape is ChainShape.FACTORY)
-
-    def certificates(self, public_key: AttestedPublicKey) -> list[object]:
-        """Leaf, the certificates above it and, when the shape sends it, the root."""
-        root = [self.identity.root] if self.shape.includes_root else []
-        return [self.leaf(public_key), *self.identity.chain, *root]
+def above_leaf(identity: AttestationIdentity, shape: ChainShape) -> list[x509.Certificate]:
+    """The certificates the device sends after the leaf: the chain, and the root when the shape sends it."""
+    return [*identity.chain, *([identity.root] if shape.includes_root else [])]
 
 
 def evidence_files(stem: str, pem: bytes, challenge: bytes | None) -> dict[str, bytes]:
@@ -190,6 +177,8 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
     version = default_attestation_version(public_key, shape, options)
     description = key_description(seed=request.device.seed, serial=request.device.serial, public_key=public_key,
                                   facts=facts, challenge=challenge, level=level, version=version, options=options)
-    pem = chain_pem(Attestation(description, identity, shape).certificates(public_key))
+    leaf = attestation_leaf(public_key, encode_key_description(description), identity,
+                            factory=shape is ChainShape.FACTORY)
+    pem = chain_pem([leaf, *above_leaf(identity, shape)])
     stem = key.label
     return Evidence("android-key", evidence_files(stem, pem, challenge), f"{stem}.pem")

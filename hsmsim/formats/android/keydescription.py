@@ -8,8 +8,8 @@ DER with the AuthorizationList tags in ascending order.
 
 The reader walks the TLVs itself (asn1crypto's sequence parser silently skips unknown or misordered
 tagged fields) under hard bounds, and decodes each value with the schema's class. It is lenient where
-real devices need it: AuthorizationList tags out of order, a BOOLEAN encoded 0x01, unknown tags are
-read and recorded (``tags_ordered``, ``unknown``). ``strict=True`` refuses each of them and any other
+real devices need it: AuthorizationList tags out of order, a BOOLEAN encoded 0x01 and unknown tags are
+read (the order and the unknown tags are recorded in ``tags_ordered`` and ``unknown``). ``strict=True`` refuses each of them and any other
 non-DER encoding. Failures raise :class:`hsmsim.verdict.Rejected` (MALFORMED, LIMIT_EXCEEDED,
 ATTR_CONFLICT for a tag given twice, UNEXPECTED_CONTENT for an unknown tag under strict).
 """
@@ -478,28 +478,13 @@ def _load(cls: Any, der: bytes, what: str) -> Any:
     return value
 
 
-@dataclass
-class _Strictness:
-    """What a lenient read saw that strict DER forbids; collected, reported by the caller."""
-
-    strict: bool
-    notes: list[str] = field(default_factory=list)
-
-    def deviation(self, what: str) -> None:
-        if self.strict:
-            raise _malformed(what, "not DER")
-        self.notes.append(what)
-
-
-def _read_boolean(value: Any, what: str, mode: _Strictness) -> bool:
-    if value.contents not in (b"\x00", b"\xff"):
-        if mode.strict:
-            raise _malformed(what, f"BOOLEAN encoded as 0x{value.contents.hex()} (DER allows only 00 and FF)")
-        mode.notes.append(f"{what} BOOLEAN 0x{value.contents.hex()}")
+def _read_boolean(value: Any, what: str, strict: bool) -> bool:
+    if strict and value.contents not in (b"\x00", b"\xff"):
+        raise _malformed(what, f"BOOLEAN encoded as 0x{value.contents.hex()} (DER allows only 00 and FF)")
     return bool(value.native)
 
 
-def _read_root_of_trust(der: bytes, mode: _Strictness) -> RootOfTrust:
+def _read_root_of_trust(der: bytes, strict: bool) -> RootOfTrust:
     seq = _load(RootOfTrustAsn1, der, "rootOfTrust")
     count = len(read_children(seq.contents, "rootOfTrust", MAX_LIST_ENTRIES))
     if count not in (3, 4):
@@ -507,7 +492,7 @@ def _read_root_of_trust(der: bytes, mode: _Strictness) -> RootOfTrust:
     hash_ = seq["verifiedBootHash"]
     return RootOfTrust(
         verified_boot_key=seq["verifiedBootKey"].native,
-        device_locked=_read_boolean(seq["deviceLocked"], "rootOfTrust.deviceLocked", mode),
+        device_locked=_read_boolean(seq["deviceLocked"], "rootOfTrust.deviceLocked", strict),
         verified_boot_state=seq["verifiedBootState"].native,
         verified_boot_hash=None if isinstance(hash_, core.Void) else hash_.native,
     )
@@ -530,10 +515,10 @@ def _read_application_id(der: bytes) -> ApplicationId:
     )
 
 
-def _read_value(spec: TagSpec, inner: bytes, mode: _Strictness) -> object:
+def _read_value(spec: TagSpec, inner: bytes, strict: bool) -> object:
     what = spec.asn1_name
     if spec.kind is Kind.ROOT_OF_TRUST:
-        return _read_root_of_trust(inner, mode)
+        return _read_root_of_trust(inner, strict)
     if spec.kind is Kind.APPLICATION_ID:
         return _read_application_id(inner)
     value = _load(_KIND_CLASS[spec.kind], inner, what)
@@ -550,7 +535,6 @@ def _read_value(spec: TagSpec, inner: bytes, mode: _Strictness) -> object:
 
 def read_authorization_list(content: bytes, what: str, *, strict: bool = False) -> AuthorizationList:
     """The AuthorizationList whose SEQUENCE content is ``content``; see the module notes on strictness."""
-    mode = _Strictness(strict)
     entries = read_children(content, what, MAX_LIST_ENTRIES)
     values: dict[str, object] = {}
     unknown: list[tuple[int, bytes]] = []
@@ -570,7 +554,7 @@ def read_authorization_list(content: bytes, what: str, *, strict: bool = False) 
                 raise Rejected(Reason.UNEXPECTED_CONTENT, f"KeyDescription {what} carries unknown tag [{entry.tag}]")
             unknown.append((entry.tag, inner[0].der))
             continue
-        values[spec.attr] = _read_value(spec, inner[0].der, mode)
+        values[spec.attr] = _read_value(spec, inner[0].der, strict)
     ordered = seen == sorted(seen)
     if strict and not ordered:
         raise _malformed(what, f"AuthorizationList tags are not in ascending order: {seen}")

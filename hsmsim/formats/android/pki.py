@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
@@ -70,24 +71,24 @@ def _serial(seed: str, role: str, size: int = 16) -> int:
     return int.from_bytes(drbg(seed, f"{role}/serial").read(size), "big") | 1 << (8 * size - 8)
 
 
-def issue(subject: x509.Name, public_key: object, issuer: x509.Name, issuer_key: PrivateKey, serial: int,
-          not_before: datetime, not_after: datetime, extensions: list[tuple[x509.ExtensionType, bool]],
+def issue(subject: x509.Name, public_key: CertificatePublicKeyTypes, issuer: x509.Name, issuer_key: PrivateKey,
+          serial: int, not_before: datetime, not_after: datetime, extensions: list[tuple[x509.ExtensionType, bool]],
           hash_name: str = "sha256") -> x509.Certificate:
     """A certificate with exactly these fields and extensions in this order, signed deterministically.
 
     ``public_key`` may be any key cryptography can put in a certificate (ML-DSA included).
     """
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-               .public_key(public_key)  # type: ignore[arg-type]
+               .public_key(public_key)
                .serial_number(serial).not_valid_before(not_before).not_valid_after(not_after))
     for ext, critical in extensions:
         builder = builder.add_extension(ext, critical=critical)
     return builder.sign(**sign_args(issuer_key, hash_name))  # type: ignore[arg-type]
 
 
-def _ca_extensions(public_key: object, issuer_key: PrivateKey | None, *, path_length: int | None = None,
-                   crl_sign: bool = False) -> list[tuple[x509.ExtensionType, bool]]:
-    ski = x509.SubjectKeyIdentifier.from_public_key(public_key)  # type: ignore[arg-type]
+def _ca_extensions(public_key: CertificatePublicKeyTypes, issuer_key: PrivateKey | None, *,
+                   path_length: int | None = None, crl_sign: bool = False) -> list[tuple[x509.ExtensionType, bool]]:
+    ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
     aki_source = issuer_key.public_key() if issuer_key is not None else public_key
     usages = ("key_cert_sign", "crl_sign") if crl_sign else ("key_cert_sign",)
     return [
@@ -99,14 +100,14 @@ def _ca_extensions(public_key: object, issuer_key: PrivateKey | None, *, path_le
 
 
 @dataclass(frozen=True)
-class Root:
-    """A root certificate and its key."""
+class Issuer:
+    """A CA certificate with its key."""
 
     key: PrivateKey
     certificate: x509.Certificate
 
 
-def legacy_root(seed: str, *, reissue: int = 0) -> Root:
+def legacy_root(seed: str, *, reissue: int = 0) -> Issuer:
     """The emulated RSA-4096 root ``serialNumber=<hex>, CN=... EMULATED`` (``reissue`` 1: the older issue
     with the same name and key, as devices still send)."""
     key = derive_key(seed, "android/root/legacy", KeySpec.parse("rsa-4096"))
@@ -115,10 +116,10 @@ def legacy_root(seed: str, *, reissue: int = 0) -> Root:
     start = datetime(2019, 11, 22, 20, 37, 58, tzinfo=UTC) if reissue else datetime(2022, 3, 20, 18, 7, 48, tzinfo=UTC)
     cert = issue(subject, key.public_key(), subject, key, _serial(seed, f"android/root/legacy/{reissue}", 8),
                  start, start + timedelta(days=7300), _ca_extensions(key.public_key(), None))
-    return Root(key, cert)
+    return Issuer(key, cert)
 
 
-def root_2026(seed: str) -> Root:
+def root_2026(seed: str) -> Issuer:
     """The emulated 2026 ECDSA P-384 root ``CN=Key Attestation CA1 EMULATED, OU=Android, O=Google LLC, C=US``."""
     key = derive_key(seed, "android/root/2026", KeySpec.parse("ec-p384"))
     subject = _name((NameOID.COMMON_NAME, ROOT_2026_CN, UTF8), (NameOID.ORGANIZATIONAL_UNIT_NAME, "Android", UTF8),
@@ -129,7 +130,7 @@ def root_2026(seed: str) -> Root:
                  start + timedelta(days=3650),
                  [(x509.BasicConstraints(ca=True, path_length=None), True),
                   (key_usage("key_cert_sign", "crl_sign"), True), (ski, False)], "sha384")
-    return Root(key, cert)
+    return Issuer(key, cert)
 
 
 def trust_roots(seed: str) -> tuple[x509.Certificate, x509.Certificate]:
@@ -144,14 +145,6 @@ def _google(cn: str) -> x509.Name:
 def _period_start(at: datetime, length: timedelta) -> tuple[int, datetime]:
     index = (at - RKP_EPOCH) // length
     return index, RKP_EPOCH + index * length
-
-
-@dataclass(frozen=True)
-class Issuer:
-    """A CA certificate with its key, as a step of a chain."""
-
-    key: PrivateKey
-    certificate: x509.Certificate
 
 
 def droid_ca2(seed: str, *, under_2026: bool) -> Issuer:
@@ -250,8 +243,8 @@ def android_identity(seed: str, serial: str, level: SecurityLevel, shape: ChainS
     return _rkp_identity(seed, serial, level, shape, at, key)
 
 
-def attestation_leaf(public_key: object, key_description: bytes | None, identity: AttestationIdentity, *,
-                     factory: bool = False, critical: bool = False,
+def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: bytes | None,
+                     identity: AttestationIdentity, *, factory: bool = False, critical: bool = False,
                      not_before: datetime = LEAF_NOT_BEFORE) -> x509.Certificate:
     """The ``CN=Android Keystore Key`` certificate of an attested key, signed by the attestation key.
 
