@@ -77,15 +77,26 @@ class Reason(enum.StrEnum):
     CERT_PROFILE = "CERT_PROFILE"
     """A certificate breaks the profile of its role: e.g. a TPM AK certificate with a subject, CA:TRUE, no
     critical TCG subjectAltName, or a tpmManufacturer outside the TCG vendor registry."""
+    CERT_REVOKED = "CERT_REVOKED"
+    """A chain certificate is revoked or suspended in the status list the verifier was given
+    (e.g. Google's Android attestation status list)."""
     CHALLENGE_MISMATCH = "CHALLENGE_MISMATCH"
-    """The evidence is not bound to the verifier's freshness value: a nonce, the WebAuthn challenge, or a
-    TPM extraData that is not the hash the verifier computes."""
+    """The evidence is not bound to the verifier's freshness value: the nonce, attestation challenge or
+    WebAuthn challenge differs from the one the relying party issued, or a TPM extraData is not the hash the
+    verifier computes."""
     RELYING_PARTY_MISMATCH = "RELYING_PARTY_MISMATCH"
     """The evidence was made for another relying party: the WebAuthn origin or rpIdHash differs from the
     expected one."""
-    ATTR_USAGE = "ATTR_USAGE"
-    """The attested key's usage attributes do not allow what it is attested for (e.g. a TPM key that is
-    restricted, so it signs only TPM-generated data, or that cannot sign)."""
+    KEY_PURPOSE = "KEY_PURPOSE"
+    """The attested key's authorised uses do not fit what it is attested for: it may not sign, it is a
+    restricted TPM key (signs only TPM-generated data), or it may also serve purposes or applications the
+    profile forbids (e.g. an Android key without purpose SIGN)."""
+    SECURITY_LEVEL = "SECURITY_LEVEL"
+    """The evidence says the key or its attestation lives in software, not in the secure hardware the
+    verdict depends on (e.g. Android attestationSecurityLevel Software)."""
+    DEVICE_INTEGRITY = "DEVICE_INTEGRITY"
+    """The attesting device reports a boot state the profile does not trust (e.g. Android rootOfTrust:
+    bootloader unlocked, verified boot not Verified)."""
 
 
 class Profile(enum.StrEnum):

@@ -365,7 +365,7 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
         _note("KEY_PROTECTION", med, "the certified key is restricted (an AK-like key)",
               "a restricted key signs only TPM-generated digests; it cannot be the credential", "go-attestation"),
         "objectAttributes | restricted, certified and re-signed", "tpm.set", "pubArea.objectAttributes",
-        _attributes(lambda a: a | TpmaObject.RESTRICTED), invalid(Reason.ATTR_USAGE), resign=True)
+        _attributes(lambda a: a | TpmaObject.RESTRICTED), invalid(Reason.KEY_PURPOSE), resign=True)
     add("attributes::imported-key", "ImportedKey",
         _note("KEY_PROTECTION", crit, "an imported key: the emulated TPM certifies it without sensitiveDataOrigin",
               "a key generated outside the TPM is accepted as generated on the device"),
@@ -562,7 +562,7 @@ def mutations() -> list[Mutation]:
         _note("KEY_PROTECTION", med, "a decrypt-only RSA key (no sign attribute) certified as a credential",
               "a credential that cannot sign assertions is registered"),
         "an RSA-3072 key with decrypt and without sign", "key.generate", "pubArea", _set(),
-        invalid(Reason.ATTR_USAGE), resign=True, golden=DECRYPT_ONLY)
+        invalid(Reason.KEY_PURPOSE), resign=True, golden=DECRYPT_ONLY)
 
     # AK certificate profile
     add("akcert::ca-true", "AkCertCaTrue",

@@ -287,7 +287,7 @@ def check_object_attributes(area: TpmtPublic) -> None:
     """A credential key generated in and bound to the TPM, able to sign arbitrary data.
 
     ATTR_NOT_LOCAL without sensitiveDataOrigin, ATTR_EXTRACTABLE without fixedTPM and fixedParent,
-    ATTR_USAGE when restricted (it signs only TPM-generated digests) or without sign.
+    KEY_PURPOSE when restricted (it signs only TPM-generated digests) or without sign.
     """
     attrs = area.object_attributes
     if not attrs & TpmaObject.SENSITIVE_DATA_ORIGIN:
@@ -297,9 +297,9 @@ def check_object_attributes(area: TpmtPublic) -> None:
         raise Rejected(Reason.ATTR_EXTRACTABLE, f"objectAttributes lack {', '.join(str(m) for m in missing)}: "
                                                 "the key can be duplicated out of the TPM")
     if attrs & TpmaObject.RESTRICTED:
-        raise Rejected(Reason.ATTR_USAGE, "objectAttributes set restricted: the key signs only TPM-generated data")
+        raise Rejected(Reason.KEY_PURPOSE, "objectAttributes set restricted: the key signs only TPM-generated data")
     if not attrs & TpmaObject.SIGN_ENCRYPT:
-        raise Rejected(Reason.ATTR_USAGE, "objectAttributes lack sign: the credential key cannot sign")
+        raise Rejected(Reason.KEY_PURPOSE, "objectAttributes lack sign: the credential key cannot sign")
 
 
 def check_strict_policy(stmt: TpmStatement, area: TpmtPublic) -> None:

@@ -1,0 +1,180 @@
+"""The ACME ``device-attest-01`` statement in the WebAuthn ``android-key`` format (step-ca's variant).
+
+The client answers the challenge with an attestation object ``{"fmt": "android-key", "attStmt": {"alg",
+"sig", "x5c"}}`` (CBOR; authData omitted, as draft-ietf-acme-device-attest allows). The key was
+generated with ``attestationChallenge = keyAuthorization`` (``token "." base64url(JWK thumbprint)``),
+and ``sig`` is the attested key's ES256 (P-256) or RS256 signature over the keyAuthorization, i.e. over
+SHA-256(keyAuthorization) (``shared/specs/round2_formats.md`` 2.4).
+
+Evidence files: ``<label>.attobj`` (the CBOR) and ``<label>.keyauth`` (the keyAuthorization the ACME
+server computed). Verification is the chain and KeyDescription checks of
+:func:`hsmsim.formats.android.verify.check_chain` with the keyAuthorization as the challenge, then
+the statement signature (SIGNATURE_INVALID; a key ES256/RS256 cannot express: UNSUPPORTED).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.device import AttestationRequest
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.android import cbor
+from hsmsim.formats.android.generate import generate_evidence
+from hsmsim.formats.android.options import AndroidOptions
+from hsmsim.formats.android.status import STATUS_FILE
+from hsmsim.formats.android.verify import MAX_CHAIN_CERTIFICATES, check_chain
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
+from hsmsim.pki.seed import drbg
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+
+FORMAT = "android-acme"
+ATTOBJ_SUFFIX = ".attobj"
+KEYAUTH_SUFFIX = ".keyauth"
+COSE_ES256 = -7
+COSE_RS256 = -257
+MAX_ATTOBJ_BYTES = 256 * 1024
+MAX_KEYAUTH_BYTES = 1024
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def key_authorization(seed: str, label: str, at: datetime) -> bytes:
+    """A keyAuthorization as an ACME server computes it: a token and the account key's thumbprint,
+    both derived from the seed (the thumbprint per seed, the token per key and time)."""
+    token = _b64url(drbg(seed, f"android/acme/token/{label}/{at.isoformat()}").read(32))
+    thumbprint = _b64url(drbg(seed, "android/acme/account-thumbprint").read(32))
+    return f"{token}.{thumbprint}".encode()
+
+
+def sign_key_authorization(key: PrivateKey, key_auth: bytes) -> tuple[int, bytes]:
+    """``(alg, sig)``: ES256 (deterministic ECDSA) for P-256 keys, RS256 for RSA keys."""
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
+        return COSE_ES256, key.sign(key_auth, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    if isinstance(key, rsa.RSAPrivateKey):
+        return COSE_RS256, key.sign(key_auth, padding.PKCS1v15(), hashes.SHA256())
+    raise ValueError("device-attest-01 android-key statements are ES256 (P-256) or RS256 (RSA)")
+
+
+def attestation_object(certificates: list[x509.Certificate], alg: int, sig: bytes) -> bytes:
+    """The CBOR attestation object (authData omitted)."""
+    x5c = [cert.public_bytes(Encoding.DER) for cert in certificates]
+    return cbor.encode({"fmt": "android-key", "attStmt": {"alg": alg, "sig": sig, "x5c": x5c}})
+
+
+def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions) -> Evidence:
+    """``<label>.attobj`` and ``<label>.keyauth`` for the request's key (a P-256 or RSA key).
+
+    Parameter ``key_authorization`` (text) replaces the derived one; the others are ``android-key``'s.
+    """
+    signer = request.key_signer
+    if not isinstance(signer, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) or (
+            isinstance(signer, ec.EllipticCurvePrivateKey) and signer.curve.name != "secp256r1"):
+        raise UnsupportedKeyError("ACME android-key statements sign with ES256 (P-256) or RS256 (RSA) keys")
+    given = request.parameters.get("key_authorization")
+    key_auth = str(given).encode() if given is not None else key_authorization(
+        request.device.seed, request.key.label, request.at)
+    chain_request = AttestationRequest(request.device, request.partition, request.key, signer, request.attesting,
+                                       {**request.parameters, "challenge": key_auth.decode()}, request.at)
+    chain = generate_evidence(chain_request, options)
+    certificates = x509.load_pem_x509_certificates(chain.files[chain.primary])
+    alg, sig = sign_key_authorization(signer, key_auth)
+    stem = request.key.label
+    return Evidence(FORMAT, {f"{stem}{ATTOBJ_SUFFIX}": attestation_object(certificates, alg, sig),
+                             f"{stem}{KEYAUTH_SUFFIX}": key_auth}, f"{stem}{ATTOBJ_SUFFIX}")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """The decoded attStmt."""
+
+    alg: int
+    sig: bytes
+    x5c: list[bytes]
+
+
+def read_statement(data: bytes) -> Statement:
+    """The attStmt of an ``android-key`` attestation object; raises :class:`Rejected`."""
+    if len(data) > MAX_ATTOBJ_BYTES:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"the attestation object is larger than {MAX_ATTOBJ_BYTES} bytes")
+    document = cbor.decode(data)
+    if not isinstance(document, dict):
+        raise Rejected(Reason.MALFORMED, "the attestation object is not a CBOR map")
+    if "fmt" not in document:
+        raise Rejected(Reason.MALFORMED, "the attestation object has no fmt")
+    if document["fmt"] != "android-key":
+        raise Rejected(Reason.UNSUPPORTED, f"fmt {document['fmt']!r} is not android-key")
+    stmt = document.get("attStmt")
+    if not isinstance(stmt, dict):
+        raise Rejected(Reason.MALFORMED, "attStmt is missing or not a map")
+    alg, sig, x5c = stmt.get("alg"), stmt.get("sig"), stmt.get("x5c")
+    if not isinstance(alg, int) or not isinstance(sig, bytes):
+        raise Rejected(Reason.MALFORMED, "attStmt lacks an integer alg or a byte-string sig")
+    if not isinstance(x5c, list) or not x5c or not all(isinstance(c, bytes) for c in x5c):
+        raise Rejected(Reason.MALFORMED, "attStmt x5c is not a non-empty array of byte strings")
+    if len(x5c) > MAX_CHAIN_CERTIFICATES:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"x5c holds more than {MAX_CHAIN_CERTIFICATES} certificates")
+    return Statement(alg, sig, [c for c in x5c if isinstance(c, bytes)])
+
+
+def _certificates(x5c: list[bytes]) -> list[x509.Certificate]:
+    try:
+        return [fully_parsed(x509.load_der_x509_certificate(der)) for der in x5c]
+    except (*CERT_PARSE_ERRORS, x509.DuplicateExtension) as exc:
+        raise Rejected(Reason.MALFORMED, f"an x5c certificate does not parse: {str(exc)[:120]}") from None
+
+
+def check_signature(leaf: x509.Certificate, alg: int, sig: bytes, key_auth: bytes) -> None:
+    """The statement signature: ``alg`` fits the attested key and ``sig`` verifies over the keyAuthorization."""
+    public = leaf.public_key()
+    try:
+        if isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name == "secp256r1":
+            if alg != COSE_ES256:
+                raise Rejected(Reason.SIGNATURE_INVALID, f"alg {alg} does not fit a P-256 key (ES256 is -7)")
+            public.verify(sig, key_auth, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(public, rsa.RSAPublicKey):
+            if alg != COSE_RS256:
+                raise Rejected(Reason.SIGNATURE_INVALID, f"alg {alg} does not fit an RSA key (RS256 is -257)")
+            public.verify(sig, key_auth, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            raise Rejected(Reason.UNSUPPORTED, "the attested key is neither P-256 nor RSA (no ES256/RS256)")
+    except InvalidSignature:
+        raise Rejected(Reason.SIGNATURE_INVALID,
+                       "sig does not verify over the keyAuthorization with the attested key") from None
+
+
+def verify_acme_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+                         profile: Profile = Profile.STRUCTURAL) -> Verdict:
+    """Verify an ``android-acme`` statement against its keyAuthorization; never raises on bad evidence."""
+    try:
+        files = dict(evidence.files)
+        attobjs = [rel for rel in files if rel.endswith(ATTOBJ_SUFFIX)]
+        if len(attobjs) != 1:
+            raise Rejected(Reason.MISSING_INPUT if not attobjs else Reason.MALFORMED,
+                           f"expected one {ATTOBJ_SUFFIX} file, found {len(attobjs)}")
+        key_auths = [rel for rel in files if rel.endswith(KEYAUTH_SUFFIX)]
+        if len(key_auths) != 1:
+            raise Rejected(Reason.MISSING_INPUT if not key_auths else Reason.MALFORMED,
+                           f"expected one {KEYAUTH_SUFFIX} file (the keyAuthorization), found {len(key_auths)}")
+        key_auth = files[key_auths[0]]
+        if len(key_auth) > MAX_KEYAUTH_BYTES:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"the keyAuthorization is larger than {MAX_KEYAUTH_BYTES} bytes")
+        statement = read_statement(files[attobjs[0]])
+        chain = _certificates(statement.x5c)
+        status = next((data for rel, data in files.items() if rel.rsplit("/", 1)[-1] == STATUS_FILE), None)
+        verdict = check_chain(chain, key_auth, status, trust, at or datetime.now(UTC), Profile(profile))
+        check_signature(chain[0], statement.alg, statement.sig, key_auth)
+        return verdict
+    except Rejected as rejection:
+        return Verdict(rejection.reason, rejection.detail)

@@ -1,0 +1,233 @@
+"""The ``android-key`` and ``android-acme`` formats: the contract's hooks over the Android family, reading evidence.
+
+The KeyDescription codec is :mod:`~hsmsim.formats.android.keydescription`, the emulated Google PKI
+:mod:`~hsmsim.formats.android.pki`, the generator :mod:`~hsmsim.formats.android.generate`, the reference
+verifier :mod:`~hsmsim.formats.android.verify`, the status list :mod:`~hsmsim.formats.android.status` and
+the vectors :mod:`~hsmsim.formats.android.catalogue`; the ACME statement :mod:`~hsmsim.formats.android.acme`
+(vectors :mod:`~hsmsim.formats.android.acme_catalogue`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+
+from hsmsim.device import AttestationRequest, Device
+from hsmsim.errors import BundleError
+from hsmsim.formats.android.acme import (
+    ATTOBJ_SUFFIX,
+    KEYAUTH_SUFFIX,
+    generate_acme_evidence,
+    read_statement,
+    verify_acme_evidence,
+)
+from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, generate_evidence
+from hsmsim.formats.android.options import AndroidOptions
+from hsmsim.formats.android.pki import android_identity
+from hsmsim.formats.android.status import STATUS_FILE
+from hsmsim.formats.android.verify import CHAIN_SUFFIXES, key_description_der, verify_evidence
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.chain import CERT_PARSE_ERRORS
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.verdict import Profile, Rejected, Verdict
+
+MAX_CHAIN_FILE_BYTES = 256 * 1024
+DEFAULT_OPTIONS = AndroidOptions()
+
+
+def _first_certificate(path: Path) -> x509.Certificate | None:
+    if path.suffix.lower() not in CHAIN_SUFFIXES or path.stat().st_size > MAX_CHAIN_FILE_BYTES:
+        return None
+    data = path.read_bytes()
+    end = data.find(b"-----END CERTIFICATE-----")
+    if not data.lstrip().startswith(b"-----BEGIN CERTIFICATE-----") or end < 0:
+        return None
+    try:
+        return x509.load_pem_x509_certificate(data[:end + 25])
+    except CERT_PARSE_ERRORS:
+        return None
+
+
+def _with_siblings(format_name: str, path: Path, suffix: str) -> Evidence:
+    """``path`` with the ``suffix`` file beside it (same stem, else the only one) and the status list."""
+    try:
+        if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
+            raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
+        files = {path.name: path.read_bytes()}
+        candidates = sorted(path.parent.glob(f"*{suffix}"))
+        own = path.with_suffix(suffix)
+        siblings = [own] if own in candidates else candidates if len(candidates) == 1 else []
+        for sibling in [*siblings, path.parent / STATUS_FILE]:
+            if sibling.is_file() and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
+                files[sibling.name] = sibling.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+    return Evidence(format=format_name, files=files, primary=path.name)
+
+
+class AndroidKeyFormat:
+    """The ``android-key`` format: an Android Keystore/KeyMint key attestation certificate chain."""
+
+    name = "android-key"
+    title = "Android Keystore (KeyMint) key attestation"
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
+
+    def __init__(self, options: AndroidOptions = DEFAULT_OPTIONS) -> None:
+        self.options = options
+
+    def provision(
+        self, device: Device, partition: str,
+        attesting: tuple[str, PrivateKey, datetime] | None = None,
+    ) -> AttestationIdentity:
+        """The device's attestation key and chain for the default security level and shape.
+
+        A device has no partitions: ``partition`` is ignored. ``attesting`` makes a user key the
+        attestation key; :meth:`generate` re-certifies it for the chain period holding the attestation time.
+        """
+        at = device.attestation_created
+        key = None
+        if attesting is not None:
+            _label, key, created = attesting
+            at = max(at, created)
+        return android_identity(device.seed, device.serial, self.options.security_level, self.options.shape, at,
+                                key=key)
+
+    _generator: Callable[[AttestationRequest, AndroidOptions], Evidence] = staticmethod(generate_evidence)
+    _verifier: Callable[..., Verdict] = staticmethod(verify_evidence)
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The evidence for the request's key: ``<label>.pem`` (the chain, leaf first) and ``<label>.challenge``
+        (``android-acme``: ``<label>.attobj`` and ``<label>.keyauth``).
+
+        Parameters: ``challenge`` (text), ``security_level``, ``shape``, ``options`` (an :class:`AndroidOptions`);
+        ``android-acme`` also ``key_authorization`` (text).
+        """
+        options = request.parameters.get("options", self.options)
+        assert isinstance(options, AndroidOptions)
+        return self._generator(request, options)
+
+    def verify(
+        self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+        profile: Profile = Profile.STRUCTURAL,
+    ) -> Verdict:
+        """Check the chain, the KeyDescription and the profile's policy (see :mod:`hsmsim.formats.android.verify`;
+        ``android-acme`` then checks the statement signature, :mod:`hsmsim.formats.android.acme`)."""
+        return self._verifier(evidence, trust, at=at, profile=profile)
+
+    def load(self, path: Path) -> Evidence:
+        """A PEM chain file with, when present beside it, its challenge (``<stem>.challenge``, else the only
+        ``.challenge``) and ``attestation-status.json``; or a directory holding one chain file."""
+        try:
+            if path.is_dir():
+                chains = sorted(p for p in path.iterdir() if p.is_file() and self._carries_extension(p))
+                if len(chains) != 1:
+                    raise BundleError(f"{path} holds {len(chains)} Android attestation chains (expected 1)")
+                path = chains[0]
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return _with_siblings(self.name, path, CHALLENGE_SUFFIX)
+
+    @staticmethod
+    def _carries_extension(path: Path) -> bool:
+        cert = _first_certificate(path)
+        return cert is not None and key_description_der(cert) is not None
+
+    def detect(self, path: Path) -> bool:
+        """A ``.pem``/``.crt`` chain whose first certificate carries the KeyDescription, or a directory with one."""
+        try:
+            if path.is_dir():
+                return any(p.is_file() and self._carries_extension(p) for p in sorted(path.iterdir())[:64])
+            return self._carries_extension(path)
+        except (OSError, ValueError):
+            return False
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens per key type and chain shape, and the one-defect mutations of the catalogue."""
+        from hsmsim.formats.android import catalogue  # loads Faker and the soft keystore: only when asked
+
+        return catalogue.vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the android-key vectors."""
+        from hsmsim.formats.android import catalogue
+
+        return catalogue.notes()
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER roots, or Google's ``roots.json`` (a JSON list of PEM strings), under the role ``root``."""
+        certs: list[x509.Certificate] = []
+        pem_paths = []
+        for path in paths:
+            if path.suffix.lower() != ".json":
+                pem_paths.append(path)
+                continue
+            try:
+                entries = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+                    raise ValueError("not a list of PEM strings")
+                certs += [x509.load_pem_x509_certificate(e.encode()) for e in entries]
+            except OSError as exc:
+                raise BundleError(f"cannot read trust anchor {path}: {exc.strerror}") from exc
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BundleError(f"{path} is not a JSON list of PEM roots: {str(exc)[:80]}") from exc
+        if pem_paths:
+            certs += TrustAnchors.from_pem_files(pem_paths).get("root")
+        return TrustAnchors({"root": tuple(certs)})
+
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: this format is fuzzed through its catalogue and byte-level operators (the generic model)."""
+        return None
+
+
+class AndroidAcmeFormat(AndroidKeyFormat):
+    """The ``android-acme`` format: the ACME device-attest-01 ``android-key`` statement (CBOR + keyAuthorization)."""
+
+    name = "android-acme"
+    title = "Android key attestation in an ACME device-attest-01 statement"
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256")
+
+    _generator = staticmethod(generate_acme_evidence)
+    _verifier = staticmethod(verify_acme_evidence)
+
+    def load(self, path: Path) -> Evidence:
+        """An ``.attobj`` file with its ``.keyauth`` (same stem, else the only one) and the status list beside it,
+        or a directory holding them."""
+        try:
+            if path.is_dir():
+                files = read_bundle_dir(path)
+                primary = next((rel for rel in sorted(files) if rel.endswith(ATTOBJ_SUFFIX)), path.name)
+                return Evidence(format=self.name, files=files, primary=primary)
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return _with_siblings(self.name, path, KEYAUTH_SUFFIX)
+
+    def detect(self, path: Path) -> bool:
+        """An ``.attobj`` file holding a CBOR map with ``fmt`` ``android-key``, or a directory with one."""
+        try:
+            if path.is_dir():
+                return any(p.suffix == ATTOBJ_SUFFIX and self.detect(p) for p in sorted(path.iterdir())[:64])
+            if path.suffix != ATTOBJ_SUFFIX or path.stat().st_size > MAX_CHAIN_FILE_BYTES:
+                return False
+            read_statement(path.read_bytes())
+        except (OSError, Rejected):
+            return False
+        return True
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens for P-256 and RSA keys and the statement-level defects."""
+        from hsmsim.formats.android import acme_catalogue
+
+        return acme_catalogue.vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the android-acme vectors."""
+        from hsmsim.formats.android import acme_catalogue
+
+        return acme_catalogue.notes()

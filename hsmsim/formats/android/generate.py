@@ -1,0 +1,184 @@
+"""The ``android-key`` generator: a KeyMint KeyDescription for a key, its leaf certificate, the PEM chain.
+
+What the device sends is the chain, leaf first, as PEM (``<label>.pem``); the relying party keeps the
+challenge it issued (``<label>.challenge``, raw bytes) beside it. Values a real KeyMint takes from the
+device (boot key, patch levels, attestation ids, the calling app) are derived from the seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
+
+from hsmsim.device import AttestationRequest
+from hsmsim.encoding import cert_pem, spki_der
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.android.keydescription import (
+    Algorithm,
+    ApplicationId,
+    AuthorizationList,
+    EcCurve,
+    KeyDescription,
+    MlDsaVariant,
+    Origin,
+    PackageInfo,
+    Purpose,
+    RootOfTrust,
+    SecurityLevel,
+    VerifiedBootState,
+    encode_key_description,
+)
+from hsmsim.formats.android.options import AndroidOptions
+from hsmsim.formats.android.pki import ChainShape, android_identity, attestation_key, attestation_leaf
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import Evidence
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import drbg
+
+CHALLENGE_SUFFIX = ".challenge"
+FACTORY_ATTESTATION_VERSION = 3
+"""Factory-provisioned chains come from Keymaster 4 devices (attestation version 3, keymasterVersion 4)."""
+_KEYMASTER_VERSIONS = {1: 2, 2: 3, 3: 4, 4: 41}
+_SHA256, _SHA384 = 4, 5
+
+AttestedPublicKey = (rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+                     | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey)
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """What KeyMint records about an attested key besides its public half."""
+
+    created: datetime
+    purposes: tuple[int, ...] = (Purpose.SIGN, Purpose.VERIFY)
+    origin: int = Origin.GENERATED
+
+
+def _key_tags(public_key: AttestedPublicKey) -> dict[str, object]:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return {"algorithm": Algorithm.RSA, "key_size": public_key.key_size, "digests": (_SHA256,),
+                "paddings": (3, 5), "rsa_public_exponent": public_key.public_numbers().e}
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        curve = {"secp256r1": EcCurve.P_256, "secp384r1": EcCurve.P_384, "secp521r1": EcCurve.P_521}
+        digest = _SHA256 if public_key.curve.key_size == 256 else _SHA384
+        return {"algorithm": Algorithm.EC, "key_size": public_key.curve.key_size, "digests": (digest,),
+                "ec_curve": curve[public_key.curve.name]}
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return {"algorithm": Algorithm.EC, "key_size": 256, "digests": (0,), "ec_curve": EcCurve.CURVE_25519}
+    variant = MlDsaVariant.ML_DSA_65 if isinstance(public_key, mldsa.MLDSA65PublicKey) else MlDsaVariant.ML_DSA_87
+    return {"algorithm": Algorithm.ML_DSA, "ml_dsa_variant": variant}
+
+
+def default_attestation_version(public_key: AttestedPublicKey, shape: ChainShape, options: AndroidOptions) -> int:
+    """KeyMint 5 (500) for ML-DSA keys, Keymaster 4 (3) for factory chains, else the options' version."""
+    if isinstance(public_key, mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey):
+        return 500
+    if shape is ChainShape.FACTORY:
+        return FACTORY_ATTESTATION_VERSION
+    return options.attestation_version
+
+
+def device_root_of_trust(seed: str, serial: str, version: int) -> RootOfTrust:
+    """A locked device with verified boot: the boot key and hash are derived from the seed."""
+    rng = drbg(seed, f"android/device/{serial}/boot")
+    return RootOfTrust(rng.read(32), True, VerifiedBootState.VERIFIED, rng.read(32) if version >= 3 else None)
+
+
+def application_id(seed: str, package: str) -> ApplicationId:
+    """The calling app: one package, version 1, one signing-certificate digest derived from the seed."""
+    digest = hashlib.sha256(drbg(seed, f"android/app/{package}").read(32)).digest()
+    return ApplicationId((PackageInfo(package.encode(), 1),), (digest,))
+
+
+def key_description(*, seed: str, serial: str, public_key: AttestedPublicKey, facts: KeyFacts, challenge: bytes,
+                    level: SecurityLevel, version: int, options: AndroidOptions) -> KeyDescription:
+    """The KeyDescription a KeyMint of ``version`` at ``level`` writes for the key, DER-ready."""
+    keymint = version if version >= 100 else _KEYMASTER_VERSIONS.get(version, version)
+    ids = {} if version < 3 else {
+        "attestation_id_brand": options.brand.encode(), "attestation_id_device": options.device.encode(),
+        "attestation_id_product": options.device.encode(), "attestation_id_manufacturer": options.manufacturer.encode(),
+        "attestation_id_model": options.model.encode()}
+    hardware = AuthorizationList(
+        purposes=tuple(sorted(facts.purposes)), **_key_tags(public_key),  # type: ignore[arg-type]
+        no_auth_required=True, origin=facts.origin, root_of_trust=device_root_of_trust(seed, serial, version),
+        os_version=options.os_version, os_patch_level=options.os_patch_level // 100,
+        **ids,  # type: ignore[arg-type]
+        vendor_patch_level=options.os_patch_level if version >= 3 else None,
+        boot_patch_level=options.os_patch_level if version >= 3 else None,
+    )
+    software = AuthorizationList(
+        creation_date_time=int(facts.created.timestamp() * 1000),
+        attestation_application_id=application_id(seed, options.package),
+        module_hash=drbg(seed, "android/module-hash").read(32) if version >= 400 else None,
+    )
+    return KeyDescription(version, level, keymint, level, challenge, b"", software, hardware)
+
+
+def default_challenge(seed: str, label: str, at: datetime) -> bytes:
+    """A UUID-shaped challenge, as Google's sample app issues, derived from the seed, label and time."""
+    h = drbg(seed, f"android/challenge/{label}/{at.isoformat()}").read(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}".encode()
+
+
+def chain_pem(certificates: list[x509.Certificate]) -> bytes:
+    """The certificates as one PEM file, in the given (leaf-first) order."""
+    return b"".join(cert_pem(cert) for cert in certificates)
+
+
+def above_leaf(identity: AttestationIdentity, shape: ChainShape) -> list[x509.Certificate]:
+    """The certificates the device sends after the leaf: the chain, and the root when the shape sends it."""
+    return [*identity.chain, *([identity.root] if shape.includes_root else [])]
+
+
+def evidence_files(stem: str, pem: bytes, challenge: bytes | None) -> dict[str, bytes]:
+    """The evidence files: ``<stem>.pem`` and, when the relying party issued one, ``<stem>.challenge``."""
+    files = {f"{stem}.pem": pem}
+    if challenge is not None:
+        files[f"{stem}{CHALLENGE_SUFFIX}"] = challenge
+    return files
+
+
+def _user_attesting_key(request: AttestationRequest) -> PrivateKey | None:
+    """The request's attesting key when it is a user's key; None for the device's own (derived per level)."""
+    device = request.device
+    own = attestation_key(device.seed, device.serial, SecurityLevel.TRUSTED_ENVIRONMENT, ChainShape.RKP)
+    return None if spki_der(own.public_key()) == spki_der(request.attesting.key.public_key()) else request.attesting.key
+
+
+def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> Evidence:
+    """The chain PEM and the issued challenge for the request's key.
+
+    Parameters (``request.parameters``): ``challenge`` (text), ``security_level`` (``TRUSTED_ENVIRONMENT`` or
+    ``STRONG_BOX``), ``shape`` (a :class:`ChainShape` value). Raises :class:`UnsupportedKeyError` for keys
+    KeyMint cannot attest (secret, extractable).
+    """
+    key = request.key
+    public_key = key.public_key
+    if public_key is None:
+        raise UnsupportedKeyError("android-key attests asymmetric keys only (KeyMint secret keys have no certificate)")
+    if key.attributes.extractable:
+        raise UnsupportedKeyError("KeyMint keys are never extractable; create the key without --extractable")
+    params = request.parameters
+    level = SecurityLevel[str(params.get("security_level", options.security_level.name)).upper()]
+    shape = ChainShape(str(params.get("shape", options.shape.value)))
+    challenge_text = params.get("challenge")
+    challenge = (str(challenge_text).encode() if challenge_text is not None
+                 else default_challenge(request.device.seed, key.label, request.at))
+    purposes = [Purpose.SIGN, Purpose.VERIFY] if key.attributes.sign else []
+    purposes += [Purpose.ENCRYPT, Purpose.DECRYPT] if key.attributes.decrypt else []
+    purposes += [Purpose.AGREE_KEY] if key.attributes.derive else []
+    facts = KeyFacts(key.created, tuple(purposes), Origin.GENERATED if key.attributes.local else Origin.IMPORTED)
+    identity = android_identity(request.device.seed, request.device.serial, level, shape, request.at,
+                                key=_user_attesting_key(request))
+    version = default_attestation_version(public_key, shape, options)
+    description = key_description(seed=request.device.seed, serial=request.device.serial, public_key=public_key,
+                                  facts=facts, challenge=challenge, level=level, version=version, options=options)
+    leaf = attestation_leaf(public_key, encode_key_description(description), identity,
+                            factory=shape is ChainShape.FACTORY)
+    pem = chain_pem([leaf, *above_leaf(identity, shape)])
+    stem = key.label
+    return Evidence("android-key", evidence_files(stem, pem, challenge), f"{stem}.pem")

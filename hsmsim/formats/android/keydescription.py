@@ -1,0 +1,690 @@
+"""The Android KeyDescription (extension 1.3.6.1.4.1.11129.2.1.17): model, DER writer, bounded reader.
+
+Covers attestation versions 1-4 (Keymaster 2-4.1) and 100-500 (KeyMint 1-5): every AuthorizationList
+tag of the AOSP schema (including ML-DSA ``algorithm 4`` with ``mlDsaVariant [11]`` and ``moduleHash
+[724]``), RootOfTrust with and without ``verifiedBootHash``, and the attestationApplicationId carried
+in an OCTET STRING. The asn1crypto schema classes below describe the DER; the writer always emits
+DER with the AuthorizationList tags in ascending order.
+
+The reader walks the TLVs itself (asn1crypto's sequence parser silently skips unknown or misordered
+tagged fields) under hard bounds, and decodes each value with the schema's class. It is lenient where
+real devices need it: AuthorizationList tags out of order, a BOOLEAN encoded 0x01 and unknown tags are
+read (the order and the unknown tags are recorded in ``tags_ordered`` and ``unknown``).
+``strict=True`` refuses each of them and any other non-DER encoding. Failures raise
+:class:`hsmsim.verdict.Rejected` (MALFORMED, LIMIT_EXCEEDED,
+ATTR_CONFLICT for a tag given twice, UNEXPECTED_CONTENT for an unknown tag under strict).
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from asn1crypto import core, parser
+
+from hsmsim.verdict import Reason, Rejected
+
+OID_KEY_DESCRIPTION = "1.3.6.1.4.1.11129.2.1.17"
+"""The attestation extension carried by the leaf certificate."""
+OID_PROVISIONING_INFO = "1.3.6.1.4.1.11129.2.1.30"
+"""The RKP provisioning-information extension of the remotely provisioned attestation certificate."""
+
+KNOWN_ATTESTATION_VERSIONS = (1, 2, 3, 4, 100, 200, 300, 400, 500)
+"""Keymaster 2, 3, 4, 4.1 and KeyMint 1-5 (a KeyMint version equals its attestation version)."""
+
+MAX_KEY_DESCRIPTION_BYTES = 64 * 1024
+MAX_LIST_ENTRIES = 96
+MAX_SET_MEMBERS = 32
+MAX_PACKAGES = 32
+MAX_SIGNATURES = 10
+MAX_NESTING = 8
+
+_ASN1_ERRORS = (ValueError, TypeError, OverflowError, KeyError, IndexError, UnicodeDecodeError)
+
+
+class SecurityLevel(enum.IntEnum):
+    """Where the key and its attestation live (ENUMERATED SecurityLevel)."""
+
+    SOFTWARE = 0
+    TRUSTED_ENVIRONMENT = 1
+    STRONG_BOX = 2
+
+
+class VerifiedBootState(enum.IntEnum):
+    """RootOfTrust verifiedBootState."""
+
+    VERIFIED = 0
+    SELF_SIGNED = 1
+    UNVERIFIED = 2
+    FAILED = 3
+
+
+class Origin(enum.IntEnum):
+    """KeyMint KeyOrigin."""
+
+    GENERATED = 0
+    DERIVED = 1
+    IMPORTED = 2
+    RESERVED = 3
+    SECURELY_IMPORTED = 4
+
+
+class Purpose(enum.IntEnum):
+    """KeyMint KeyPurpose."""
+
+    ENCRYPT = 0
+    DECRYPT = 1
+    SIGN = 2
+    VERIFY = 3
+    WRAP_KEY = 5
+    AGREE_KEY = 6
+    ATTEST_KEY = 7
+
+
+class Algorithm(enum.IntEnum):
+    """KeyMint Algorithm."""
+
+    RSA = 1
+    EC = 3
+    ML_DSA = 4
+    AES = 32
+    TRIPLE_DES = 33
+    HMAC = 128
+
+
+class EcCurve(enum.IntEnum):
+    """KeyMint EcCurve."""
+
+    P_224 = 0
+    P_256 = 1
+    P_384 = 2
+    P_521 = 3
+    CURVE_25519 = 4
+
+
+class MlDsaVariant(enum.IntEnum):
+    """KeyMint 5 mlDsaVariant [11]."""
+
+    ML_DSA_65 = 1
+    ML_DSA_87 = 2
+
+
+# -- model ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RootOfTrust:
+    """The verified-boot state the TEE saw (``verified_boot_hash`` from attestation version 3)."""
+
+    verified_boot_key: bytes
+    device_locked: bool
+    verified_boot_state: int
+    verified_boot_hash: bytes | None = None
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    """One package of the attestationApplicationId (name as UTF-8 bytes, version code)."""
+
+    name: bytes
+    version: int
+
+
+@dataclass(frozen=True)
+class ApplicationId:
+    """The attestationApplicationId: the calling app's packages and signing-certificate digests."""
+
+    packages: tuple[PackageInfo, ...]
+    signatures: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class AuthorizationList:
+    """One AuthorizationList (softwareEnforced or hardwareEnforced); ``None``/False = tag absent.
+
+    NULL-typed tags are booleans. Reading records ``unknown`` tags (tag number, inner DER) and
+    whether the tags came in ascending order (``tags_ordered``); the writer never emits either.
+    """
+
+    purposes: tuple[int, ...] | None = None
+    algorithm: int | None = None
+    key_size: int | None = None
+    block_modes: tuple[int, ...] | None = None
+    digests: tuple[int, ...] | None = None
+    paddings: tuple[int, ...] | None = None
+    caller_nonce: bool = False
+    min_mac_length: int | None = None
+    ec_curve: int | None = None
+    ml_dsa_variant: int | None = None
+    rsa_public_exponent: int | None = None
+    rsa_oaep_mgf_digests: tuple[int, ...] | None = None
+    rollback_resistance: bool = False
+    early_boot_only: bool = False
+    active_date_time: int | None = None
+    origination_expire_date_time: int | None = None
+    usage_expire_date_time: int | None = None
+    usage_count_limit: int | None = None
+    user_secure_id: int | None = None
+    no_auth_required: bool = False
+    user_auth_type: int | None = None
+    auth_timeout: int | None = None
+    allow_while_on_body: bool = False
+    trusted_user_presence_required: bool = False
+    trusted_confirmation_required: bool = False
+    unlocked_device_required: bool = False
+    all_applications: bool = False
+    application_id: bytes | None = None
+    creation_date_time: int | None = None
+    origin: int | None = None
+    rollback_resistant: bool = False
+    root_of_trust: RootOfTrust | None = None
+    os_version: int | None = None
+    os_patch_level: int | None = None
+    attestation_application_id: ApplicationId | None = None
+    attestation_id_brand: bytes | None = None
+    attestation_id_device: bytes | None = None
+    attestation_id_product: bytes | None = None
+    attestation_id_serial: bytes | None = None
+    attestation_id_imei: bytes | None = None
+    attestation_id_meid: bytes | None = None
+    attestation_id_manufacturer: bytes | None = None
+    attestation_id_model: bytes | None = None
+    vendor_patch_level: int | None = None
+    boot_patch_level: int | None = None
+    device_unique_attestation: bool = False
+    attestation_id_second_imei: bytes | None = None
+    module_hash: bytes | None = None
+    unknown: tuple[tuple[int, bytes], ...] = field(default=(), compare=False)
+    tags_ordered: bool = field(default=True, compare=False)
+
+    def present(self) -> list[int]:
+        """The tag numbers this list carries, ascending (unknown tags excluded)."""
+        return [spec.number for spec in TAGS if _is_set(getattr(self, spec.attr))]
+
+
+@dataclass(frozen=True)
+class KeyDescription:
+    """The attestation record of one key."""
+
+    attestation_version: int
+    attestation_security_level: int
+    keymint_version: int
+    keymint_security_level: int
+    attestation_challenge: bytes
+    unique_id: bytes
+    software_enforced: AuthorizationList
+    hardware_enforced: AuthorizationList
+
+
+# -- the schema -------------------------------------------------------------------------------
+
+class EnumeratedInt(core.Integer):  # type: ignore[misc]
+    """ENUMERATED read and written as its integer value, so unknown values stay visible to the checks."""
+
+    tag = 10
+
+
+class IntegerSet(core.SetOf):  # type: ignore[misc]
+    """SET OF INTEGER (DER sorts the members)."""
+
+    _child_spec = core.Integer
+
+
+class RootOfTrustAsn1(core.Sequence):  # type: ignore[misc]
+    """RootOfTrust ::= SEQUENCE (verifiedBootHash from attestation version 3)."""
+
+    _fields: ClassVar[list[Any]] = [
+        ("verifiedBootKey", core.OctetString),
+        ("deviceLocked", core.Boolean),
+        ("verifiedBootState", EnumeratedInt),
+        ("verifiedBootHash", core.OctetString, {"optional": True}),
+    ]
+
+
+class PackageInfoAsn1(core.Sequence):  # type: ignore[misc]
+    """AttestationPackageInfo ::= SEQUENCE { package_name OCTET STRING, version INTEGER }."""
+
+    _fields: ClassVar[list[Any]] = [("packageName", core.OctetString), ("version", core.Integer)]
+
+
+class PackageInfos(core.SetOf):  # type: ignore[misc]
+    """SET OF AttestationPackageInfo."""
+
+    _child_spec = PackageInfoAsn1
+
+
+class SignatureDigests(core.SetOf):  # type: ignore[misc]
+    """SET OF OCTET STRING (SHA-256 digests of the app's signing certificates)."""
+
+    _child_spec = core.OctetString
+
+
+class ApplicationIdAsn1(core.Sequence):  # type: ignore[misc]
+    """AttestationApplicationId ::= SEQUENCE { package_infos SET OF, signature_digests SET OF }."""
+
+    _fields: ClassVar[list[Any]] = [("packageInfos", PackageInfos), ("signatureDigests", SignatureDigests)]
+
+
+class Kind(enum.Enum):
+    """How a tag's value is typed."""
+
+    INT = "INTEGER"
+    INT_SET = "SET OF INTEGER"
+    NULL = "NULL"
+    OCTETS = "OCTET STRING"
+    ROOT_OF_TRUST = "RootOfTrust"
+    APPLICATION_ID = "OCTET STRING (AttestationApplicationId)"
+
+
+_KIND_CLASS: dict[Kind, type] = {
+    Kind.INT: core.Integer, Kind.INT_SET: IntegerSet, Kind.NULL: core.Null, Kind.OCTETS: core.OctetString,
+    Kind.ROOT_OF_TRUST: RootOfTrustAsn1, Kind.APPLICATION_ID: core.OctetString,
+}
+
+
+@dataclass(frozen=True)
+class TagSpec:
+    """One AuthorizationList tag: number, model attribute, name in the AOSP schema, value kind."""
+
+    number: int
+    attr: str
+    asn1_name: str
+    kind: Kind
+
+
+TAGS: tuple[TagSpec, ...] = tuple(TagSpec(*row) for row in (
+    (1, "purposes", "purpose", Kind.INT_SET),
+    (2, "algorithm", "algorithm", Kind.INT),
+    (3, "key_size", "keySize", Kind.INT),
+    (4, "block_modes", "blockMode", Kind.INT_SET),
+    (5, "digests", "digest", Kind.INT_SET),
+    (6, "paddings", "padding", Kind.INT_SET),
+    (7, "caller_nonce", "callerNonce", Kind.NULL),
+    (8, "min_mac_length", "minMacLength", Kind.INT),
+    (10, "ec_curve", "ecCurve", Kind.INT),
+    (11, "ml_dsa_variant", "mlDsaVariant", Kind.INT),
+    (200, "rsa_public_exponent", "rsaPublicExponent", Kind.INT),
+    (203, "rsa_oaep_mgf_digests", "mgfDigest", Kind.INT_SET),
+    (303, "rollback_resistance", "rollbackResistance", Kind.NULL),
+    (305, "early_boot_only", "earlyBootOnly", Kind.NULL),
+    (400, "active_date_time", "activeDateTime", Kind.INT),
+    (401, "origination_expire_date_time", "originationExpireDateTime", Kind.INT),
+    (402, "usage_expire_date_time", "usageExpireDateTime", Kind.INT),
+    (405, "usage_count_limit", "usageCountLimit", Kind.INT),
+    (502, "user_secure_id", "userSecureId", Kind.INT),
+    (503, "no_auth_required", "noAuthRequired", Kind.NULL),
+    (504, "user_auth_type", "userAuthType", Kind.INT),
+    (505, "auth_timeout", "authTimeout", Kind.INT),
+    (506, "allow_while_on_body", "allowWhileOnBody", Kind.NULL),
+    (507, "trusted_user_presence_required", "trustedUserPresenceRequired", Kind.NULL),
+    (508, "trusted_confirmation_required", "trustedConfirmationRequired", Kind.NULL),
+    (509, "unlocked_device_required", "unlockedDeviceRequired", Kind.NULL),
+    (600, "all_applications", "allApplications", Kind.NULL),
+    (601, "application_id", "applicationId", Kind.OCTETS),
+    (701, "creation_date_time", "creationDateTime", Kind.INT),
+    (702, "origin", "origin", Kind.INT),
+    (703, "rollback_resistant", "rollbackResistant", Kind.NULL),
+    (704, "root_of_trust", "rootOfTrust", Kind.ROOT_OF_TRUST),
+    (705, "os_version", "osVersion", Kind.INT),
+    (706, "os_patch_level", "osPatchLevel", Kind.INT),
+    (709, "attestation_application_id", "attestationApplicationId", Kind.APPLICATION_ID),
+    (710, "attestation_id_brand", "attestationIdBrand", Kind.OCTETS),
+    (711, "attestation_id_device", "attestationIdDevice", Kind.OCTETS),
+    (712, "attestation_id_product", "attestationIdProduct", Kind.OCTETS),
+    (713, "attestation_id_serial", "attestationIdSerial", Kind.OCTETS),
+    (714, "attestation_id_imei", "attestationIdImei", Kind.OCTETS),
+    (715, "attestation_id_meid", "attestationIdMeid", Kind.OCTETS),
+    (716, "attestation_id_manufacturer", "attestationIdManufacturer", Kind.OCTETS),
+    (717, "attestation_id_model", "attestationIdModel", Kind.OCTETS),
+    (718, "vendor_patch_level", "vendorPatchLevel", Kind.INT),
+    (719, "boot_patch_level", "bootPatchLevel", Kind.INT),
+    (720, "device_unique_attestation", "deviceUniqueAttestation", Kind.NULL),
+    (723, "attestation_id_second_imei", "attestationIdSecondImei", Kind.OCTETS),
+    (724, "module_hash", "moduleHash", Kind.OCTETS),
+))
+"""Every AuthorizationList tag of the AOSP schema, ascending."""
+
+TAG_BY_NUMBER = {spec.number: spec for spec in TAGS}
+
+
+class AuthorizationListAsn1(core.Sequence):  # type: ignore[misc]
+    """AuthorizationList ::= SEQUENCE of OPTIONAL EXPLICIT context tags, in ascending tag order."""
+
+    _fields: ClassVar[list[Any]] = [
+        (spec.asn1_name, _KIND_CLASS[spec.kind], {"explicit": spec.number, "optional": True}) for spec in TAGS]
+
+
+class KeyDescriptionAsn1(core.Sequence):  # type: ignore[misc]
+    """KeyDescription ::= SEQUENCE (``keyMintVersion`` is ``keymasterVersion`` in older schemas)."""
+
+    _fields: ClassVar[list[Any]] = [
+        ("attestationVersion", core.Integer),
+        ("attestationSecurityLevel", EnumeratedInt),
+        ("keyMintVersion", core.Integer),
+        ("keyMintSecurityLevel", EnumeratedInt),
+        ("attestationChallenge", core.OctetString),
+        ("uniqueId", core.OctetString),
+        ("softwareEnforced", AuthorizationListAsn1),
+        ("hardwareEnforced", AuthorizationListAsn1),
+    ]
+
+
+# -- writer -----------------------------------------------------------------------------------
+
+def _is_set(value: object) -> bool:
+    return value is not None and value is not False
+
+
+def encode_root_of_trust(rot: RootOfTrust) -> bytes:
+    """The DER RootOfTrust."""
+    return bytes(_root_of_trust_asn1(rot).dump())
+
+
+def _root_of_trust_asn1(rot: RootOfTrust) -> Any:
+    return RootOfTrustAsn1({
+        "verifiedBootKey": rot.verified_boot_key, "deviceLocked": rot.device_locked,
+        "verifiedBootState": rot.verified_boot_state, "verifiedBootHash": rot.verified_boot_hash,
+    })
+
+
+def encode_application_id(app: ApplicationId) -> bytes:
+    """The DER AttestationApplicationId (the content of tag [709]'s OCTET STRING)."""
+    return bytes(ApplicationIdAsn1({
+        "packageInfos": [{"packageName": p.name, "version": p.version} for p in app.packages],
+        "signatureDigests": list(app.signatures),
+    }).dump())
+
+
+def _asn1_value(spec: TagSpec, value: Any) -> Any:
+    if spec.kind is Kind.NULL:
+        return core.Null()
+    if spec.kind is Kind.INT_SET:
+        return list(value)
+    if spec.kind is Kind.ROOT_OF_TRUST:
+        return _root_of_trust_asn1(value)
+    if spec.kind is Kind.APPLICATION_ID:
+        return encode_application_id(value)
+    return value
+
+
+def _list_asn1(auth: AuthorizationList) -> dict[str, Any]:
+    return {spec.asn1_name: _asn1_value(spec, getattr(auth, spec.attr)) if _is_set(getattr(auth, spec.attr))
+            else None for spec in TAGS}
+
+
+def encode_tagged(number: int, inner: bytes) -> bytes:
+    """One ``[number] EXPLICIT`` entry around an already encoded value (for hand-built lists)."""
+    return bytes(core.Asn1Value(class_="context", method="constructed", tag=number, contents=inner).dump())
+
+
+def encode_key_description(kd: KeyDescription) -> bytes:
+    """The DER KeyDescription: what the extension value holds."""
+    return bytes(KeyDescriptionAsn1({
+        "attestationVersion": kd.attestation_version,
+        "attestationSecurityLevel": kd.attestation_security_level,
+        "keyMintVersion": kd.keymint_version,
+        "keyMintSecurityLevel": kd.keymint_security_level,
+        "attestationChallenge": kd.attestation_challenge,
+        "uniqueId": kd.unique_id,
+        "softwareEnforced": _list_asn1(kd.software_enforced),
+        "hardwareEnforced": _list_asn1(kd.hardware_enforced),
+    }).dump())
+
+
+# -- reader -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tlv:
+    """One element read by asn1crypto's parser: class, constructed, tag, full encoding, content."""
+
+    class_: int
+    constructed: bool
+    tag: int
+    der: bytes
+    content: bytes
+
+
+_UNIVERSAL, _CONTEXT = 0, 2
+
+
+def _malformed(what: str, detail: str) -> Rejected:
+    return Rejected(Reason.MALFORMED, f"KeyDescription {what}: {detail}")
+
+
+def read_children(content: bytes, what: str, limit: int) -> list[Tlv]:
+    """The TLVs concatenated in ``content`` (at most ``limit``); raises MALFORMED / LIMIT_EXCEEDED."""
+    out: list[Tlv] = []
+    pos = 0
+    while pos < len(content):
+        if len(out) >= limit:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"KeyDescription {what} has more than {limit} elements")
+        try:
+            size = parser.peek(content[pos:])
+            class_, method, tag, _header, inner, _trailer = parser.parse(content[pos:pos + size], strict=True)
+        except _ASN1_ERRORS as exc:
+            raise _malformed(what, f"bad TLV at offset {pos}: {exc}") from None
+        out.append(Tlv(class_, method == 1, tag, content[pos:pos + size], inner))
+        pos += size
+    return out
+
+
+def _load(cls: Any, der: bytes, what: str) -> Any:
+    try:
+        value = cls.load(der, strict=True)
+        _ = value.native  # asn1crypto decodes lazily: force every field here
+    except _ASN1_ERRORS as exc:
+        raise _malformed(what, f"not a {cls.__name__}: {str(exc).splitlines()[0]}") from None
+    return value
+
+
+def _read_boolean(value: Any, what: str, strict: bool) -> bool:
+    if strict and value.contents not in (b"\x00", b"\xff"):
+        raise _malformed(what, f"BOOLEAN encoded as 0x{value.contents.hex()} (DER allows only 00 and FF)")
+    return bool(value.native)
+
+
+def _read_root_of_trust(der: bytes, strict: bool) -> RootOfTrust:
+    seq = _load(RootOfTrustAsn1, der, "rootOfTrust")
+    count = len(read_children(seq.contents, "rootOfTrust", MAX_LIST_ENTRIES))
+    if count not in (3, 4):
+        raise _malformed("rootOfTrust", f"{count} fields (expected 3 or 4)")
+    hash_ = seq["verifiedBootHash"]
+    return RootOfTrust(
+        verified_boot_key=seq["verifiedBootKey"].native,
+        device_locked=_read_boolean(seq["deviceLocked"], "rootOfTrust.deviceLocked", strict),
+        verified_boot_state=seq["verifiedBootState"].native,
+        verified_boot_hash=None if isinstance(hash_, core.Void) else hash_.native,
+    )
+
+
+def _read_application_id(der: bytes) -> ApplicationId:
+    octets = _load(core.OctetString, der, "attestationApplicationId").native
+    outer = read_children(octets, "attestationApplicationId", MAX_LIST_ENTRIES)
+    if len(outer) != 1 or outer[0].der != octets:
+        raise _malformed("attestationApplicationId", "the OCTET STRING does not hold exactly one SEQUENCE")
+    sets = read_children(outer[0].content, "attestationApplicationId", MAX_LIST_ENTRIES)
+    if len(sets) != 2:
+        raise _malformed("attestationApplicationId", f"{len(sets)} fields (expected 2)")
+    read_children(sets[0].content, "attestationApplicationId packages", MAX_PACKAGES)
+    read_children(sets[1].content, "attestationApplicationId signature digests", MAX_SIGNATURES)
+    seq = _load(ApplicationIdAsn1, octets, "attestationApplicationId")
+    return ApplicationId(
+        packages=tuple(PackageInfo(p["packageName"].native, p["version"].native) for p in seq["packageInfos"]),
+        signatures=tuple(s.native for s in seq["signatureDigests"]),
+    )
+
+
+def _read_value(spec: TagSpec, inner: bytes, strict: bool) -> object:
+    what = spec.asn1_name
+    if spec.kind is Kind.ROOT_OF_TRUST:
+        return _read_root_of_trust(inner, strict)
+    if spec.kind is Kind.APPLICATION_ID:
+        return _read_application_id(inner)
+    value = _load(_KIND_CLASS[spec.kind], inner, what)
+    if spec.kind is Kind.NULL:
+        if value.contents:
+            raise _malformed(what, "NULL with content")
+        return True
+    if spec.kind is Kind.INT_SET:
+        if len(value) > MAX_SET_MEMBERS:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"KeyDescription {what} has more than {MAX_SET_MEMBERS} members")
+        return tuple(member.native for member in value)
+    return value.native
+
+
+def read_authorization_list(content: bytes, what: str, *, strict: bool = False) -> AuthorizationList:
+    """The AuthorizationList whose SEQUENCE content is ``content``; see the module notes on strictness."""
+    entries = read_children(content, what, MAX_LIST_ENTRIES)
+    values: dict[str, object] = {}
+    unknown: list[tuple[int, bytes]] = []
+    seen: list[int] = []
+    for entry in entries:
+        if entry.class_ != _CONTEXT or not entry.constructed:
+            raise _malformed(what, f"element with tag {entry.tag} is not an EXPLICIT context tag")
+        if entry.tag in seen:
+            raise Rejected(Reason.ATTR_CONFLICT, f"KeyDescription {what} carries tag [{entry.tag}] twice")
+        seen.append(entry.tag)
+        inner = read_children(entry.content, f"{what} [{entry.tag}]", MAX_LIST_ENTRIES)
+        if len(inner) != 1:
+            raise _malformed(what, f"[{entry.tag}] does not hold exactly one value")
+        spec = TAG_BY_NUMBER.get(entry.tag)
+        if spec is None:
+            if strict:
+                raise Rejected(Reason.UNEXPECTED_CONTENT, f"KeyDescription {what} carries unknown tag [{entry.tag}]")
+            unknown.append((entry.tag, inner[0].der))
+            continue
+        values[spec.attr] = _read_value(spec, inner[0].der, strict)
+    ordered = seen == sorted(seen)
+    if strict and not ordered:
+        raise _malformed(what, f"AuthorizationList tags are not in ascending order: {seen}")
+    return AuthorizationList(**values, unknown=tuple(unknown), tags_ordered=ordered)  # type: ignore[arg-type]
+
+
+_TOP_LEVEL = (
+    ("attestationVersion", core.Integer), ("attestationSecurityLevel", EnumeratedInt),
+    ("keyMintVersion", core.Integer), ("keyMintSecurityLevel", EnumeratedInt),
+    ("attestationChallenge", core.OctetString), ("uniqueId", core.OctetString),
+)
+
+
+def parse_key_description(der: bytes, *, strict: bool = False) -> KeyDescription:
+    """Read the KeyDescription in ``der`` (the extension value).
+
+    ``strict`` refuses tags out of order, unknown tags and any non-DER encoding; without it the
+    reader accepts what real devices emit. Raises :class:`Rejected`, never anything else.
+    """
+    if len(der) > MAX_KEY_DESCRIPTION_BYTES:
+        raise Rejected(Reason.LIMIT_EXCEEDED,
+                       f"KeyDescription is {len(der)} bytes (limit {MAX_KEY_DESCRIPTION_BYTES})")
+    outer = read_children(der, "", MAX_LIST_ENTRIES)
+    if len(outer) != 1:
+        raise _malformed("", "bytes after the KeyDescription SEQUENCE")
+    top = outer[0]
+    if (top.class_, top.constructed, top.tag) != (_UNIVERSAL, True, 16):
+        raise _malformed("", "not a SEQUENCE")
+    children = read_children(top.content, "", MAX_LIST_ENTRIES)
+    if len(children) != 8:
+        raise _malformed("", f"{len(children)} fields (expected 8)")
+    head = [_load(cls, child.der, name).native for (name, cls), child in zip(_TOP_LEVEL, children[:6], strict=True)]
+    for name, child in zip(("softwareEnforced", "hardwareEnforced"), children[6:], strict=True):
+        if (child.class_, child.constructed, child.tag) != (_UNIVERSAL, True, 16):
+            raise _malformed(name, "not a SEQUENCE")
+    kd = KeyDescription(
+        head[0], head[1], head[2], head[3], head[4], head[5],
+        software_enforced=read_authorization_list(children[6].content, "softwareEnforced", strict=strict),
+        hardware_enforced=read_authorization_list(children[7].content, "hardwareEnforced", strict=strict),
+    )
+    if strict and encode_key_description(kd) != der:
+        raise _malformed("", "not DER (a re-encoding differs: lengths, INTEGER or SET OF order)")
+    return kd
+
+
+# -- JSON in the style of android/keyattestation ------------------------------------------------
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def patch_level_text(value: int) -> str | None:
+    """``yyyyMM`` or ``yyyyMMdd`` as android/keyattestation prints a patch level; None when it is invalid."""
+    text = str(value)
+    if len(text) not in (6, 8) or not text.isdigit() or not 1 <= int(text[4:6]) <= 12:
+        return None
+    return text
+
+
+def _enum_name(enum_type: type[enum.IntEnum], value: int) -> str:
+    try:
+        return enum_type(value).name
+    except ValueError:
+        return str(value)
+
+
+def _json_value(spec: TagSpec, value: Any) -> object:
+    if spec.kind is Kind.NULL:
+        return True
+    if spec.kind is Kind.INT_SET:
+        return [str(v) for v in value]
+    if spec.kind is Kind.ROOT_OF_TRUST:
+        return {
+            "verifiedBootKey": _b64(value.verified_boot_key), "deviceLocked": value.device_locked,
+            "verifiedBootState": _enum_name(VerifiedBootState, value.verified_boot_state),
+            **({"verifiedBootHash": _b64(value.verified_boot_hash)} if value.verified_boot_hash is not None else {}),
+        }
+    if spec.kind is Kind.APPLICATION_ID:
+        return {"packages": [{"name": p.name.decode("utf-8", "replace"), "version": str(p.version)}
+                             for p in value.packages],
+                "signatures": [_b64(s) for s in value.signatures]}
+    if spec.attr == "origin":
+        return _enum_name(Origin, value)
+    if spec.attr in ("os_patch_level", "vendor_patch_level", "boot_patch_level"):
+        return patch_level_text(value)
+    if spec.kind is Kind.OCTETS:
+        return _b64(value) if spec.attr in ("module_hash", "application_id") else value.decode("utf-8", "replace")
+    return str(value)
+
+
+_JSON_NAMES = {"purposes": "purposes", "algorithm": "algorithms", "digests": "digests", "paddings": "paddings",
+               "block_modes": "blockModes", "rsa_oaep_mgf_digests": "rsaOaepMgfDigests",
+               "rollback_resistant": "rollbackResistant"}
+
+
+def json_name(spec: TagSpec) -> str:
+    """The field name android/keyattestation's KeyDescription JSON uses for a tag."""
+    return _JSON_NAMES.get(spec.attr, spec.asn1_name)
+
+
+def authorization_list_json(auth: AuthorizationList) -> dict[str, object]:
+    """The list as android/keyattestation prints it (invalid patch levels are left out, as there)."""
+    out: dict[str, object] = {}
+    for spec in TAGS:
+        value = getattr(auth, spec.attr)
+        if _is_set(value):
+            rendered = _json_value(spec, value)
+            if rendered is not None:
+                out[json_name(spec)] = rendered
+    out["areTagsOrdered"] = auth.tags_ordered
+    return out
+
+
+def key_description_json(kd: KeyDescription) -> dict[str, object]:
+    """The KeyDescription in the JSON shape of android/keyattestation's test data."""
+    return {
+        "attestationVersion": str(kd.attestation_version),
+        "attestationSecurityLevel": _enum_name(SecurityLevel, kd.attestation_security_level),
+        "keyMintVersion": str(kd.keymint_version),
+        "keyMintSecurityLevel": _enum_name(SecurityLevel, kd.keymint_security_level),
+        "attestationChallenge": _b64(kd.attestation_challenge),
+        "uniqueId": _b64(kd.unique_id),
+        "softwareEnforced": authorization_list_json(kd.software_enforced),
+        "hardwareEnforced": authorization_list_json(kd.hardware_enforced),
+    }
+
+
+def with_lists(kd: KeyDescription, *, software: Callable[[AuthorizationList], AuthorizationList] | None = None,
+               hardware: Callable[[AuthorizationList], AuthorizationList] | None = None) -> KeyDescription:
+    """``kd`` with either list transformed (a helper for generators and mutations)."""
+    return replace(kd, software_enforced=software(kd.software_enforced) if software else kd.software_enforced,
+                   hardware_enforced=hardware(kd.hardware_enforced) if hardware else kd.hardware_enforced)

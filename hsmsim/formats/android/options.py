@@ -1,0 +1,29 @@
+"""What the emulated Android device reports that hsmsim cannot read from a key: its defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hsmsim.formats.android.keydescription import SecurityLevel
+from hsmsim.formats.android.pki import ChainShape
+
+
+@dataclass(frozen=True)
+class AndroidOptions:
+    """Defaults of the ``android-key`` generator (each overridable per request where noted)."""
+
+    security_level: SecurityLevel = SecurityLevel.TRUSTED_ENVIRONMENT
+    """Where the key lives (parameter ``security_level``)."""
+    shape: ChainShape = ChainShape.RKP
+    """Which chain the device sends (parameter ``shape``)."""
+    attestation_version: int = 400
+    """KeyMint 4 (ML-DSA keys always get 500 and factory chains Keymaster 4's 3)."""
+    os_version: int = 160000
+    os_patch_level: int = 20251105
+    """``yyyyMMdd``: osPatchLevel carries ``yyyyMM``; vendor and boot patch levels the full date."""
+    package: str = "com.example.hsmsim.attestation"
+    """The calling app of the attestationApplicationId."""
+    brand: str = "hsmsim"
+    device: str = "emu64"
+    manufacturer: str = "hsmsim"
+    model: str = "hsmsim Emulated Phone"

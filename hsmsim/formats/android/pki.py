@@ -1,0 +1,265 @@
+"""The emulated Google key-attestation PKI, derived from the seed; every root's name says EMULATED.
+
+Chain shapes real devices send (leaf first; ``shared/specs/other_formats.md`` 3, ``round2_formats.md`` 2.4):
+
+* ``rkp``: leaf <- remotely provisioned attestation certificate ``O=TEE|StrongBox, CN=<hex>`` <- ``Droid CA3``
+  <- ``Droid CA2`` <- the legacy RSA-4096 root, root included (Android 13+ devices, as the real samples);
+* ``rkp-no-root``: the same chain ending at ``Droid CA2`` (clients that strip the root);
+* ``rkp-2026``: ``Droid CA2`` issued by the 2026 ECDSA P-384 root ``Key Attestation CA1``, root included;
+* ``factory``: leaf <- batch certificate ``title=TEE, serialNumber=<hex>`` <- intermediate <- legacy root
+  (factory-provisioned Keymaster 4 devices).
+
+Names, key types, signature algorithms, extension order and criticality follow the real certificates;
+the RKP attestation certificate (30 days) and Droid CA3 (70 days) are re-issued per period from the
+same keys, so evidence can be made for any time.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+from hsmsim.formats.android.keydescription import OID_KEY_DESCRIPTION, OID_PROVISIONING_INFO, SecurityLevel
+from hsmsim.keystore.base import KeySpec, PrivateKey
+from hsmsim.pki.builder import PRINTABLE, UTF8, key_usage, sign_args
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import derive_key, drbg
+
+LEGACY_ROOT_CN = "Google Hardware Attestation Root EMULATED"
+ROOT_2026_CN = "Key Attestation CA1 EMULATED"
+LEAF_CN = "Android Keystore Key"
+LEAF_NOT_BEFORE = datetime(1970, 1, 1, tzinfo=UTC)
+LEAF_NOT_AFTER = datetime(2048, 1, 1, tzinfo=UTC)
+RKP_EPOCH = datetime(2025, 1, 6, tzinfo=UTC)
+_RKP_CERT_PERIOD = timedelta(days=28)
+_CA3_PERIOD = timedelta(days=56)
+
+
+class ChainShape(enum.StrEnum):
+    """Which certificates stand above the leaf (see the module notes)."""
+
+    RKP = "rkp"
+    RKP_NO_ROOT = "rkp-no-root"
+    RKP_2026 = "rkp-2026"
+    FACTORY = "factory"
+
+    @property
+    def includes_root(self) -> bool:
+        """Whether the device sends the root as the last certificate."""
+        return self is not ChainShape.RKP_NO_ROOT
+
+
+LEVEL_NAMES = {SecurityLevel.TRUSTED_ENVIRONMENT: "TEE", SecurityLevel.STRONG_BOX: "StrongBox"}
+
+
+def _name(*attrs: tuple[ObjectIdentifier, str, _ASN1Type]) -> x509.Name:
+    rdns = [x509.RelativeDistinguishedName([x509.NameAttribute(oid, value, _type=kind)]) for oid, value, kind in attrs]
+    return x509.Name(rdns)
+
+
+def _hex(seed: str, role: str, size: int = 16) -> str:
+    return drbg(seed, f"{role}/hex").read(size).hex()
+
+
+def _serial(seed: str, role: str, size: int = 16) -> int:
+    return int.from_bytes(drbg(seed, f"{role}/serial").read(size), "big") | 1 << (8 * size - 8)
+
+
+def issue(subject: x509.Name, public_key: CertificatePublicKeyTypes, issuer: x509.Name, issuer_key: PrivateKey,
+          serial: int, not_before: datetime, not_after: datetime, extensions: list[tuple[x509.ExtensionType, bool]],
+          hash_name: str = "sha256") -> x509.Certificate:
+    """A certificate with exactly these fields and extensions in this order, signed deterministically.
+
+    ``public_key`` may be any key cryptography can put in a certificate (ML-DSA included).
+    """
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+               .public_key(public_key)
+               .serial_number(serial).not_valid_before(not_before).not_valid_after(not_after))
+    for ext, critical in extensions:
+        builder = builder.add_extension(ext, critical=critical)
+    return builder.sign(**sign_args(issuer_key, hash_name))  # type: ignore[arg-type]
+
+
+def _ca_extensions(public_key: CertificatePublicKeyTypes, issuer_key: PrivateKey | None, *,
+                   path_length: int | None = None, crl_sign: bool = False) -> list[tuple[x509.ExtensionType, bool]]:
+    ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
+    aki_source = issuer_key.public_key() if issuer_key is not None else public_key
+    usages = ("key_cert_sign", "crl_sign") if crl_sign else ("key_cert_sign",)
+    return [
+        (ski, False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(aki_source), False),  # type: ignore[arg-type]
+        (x509.BasicConstraints(ca=True, path_length=path_length), True),
+        (key_usage(*usages), True),
+    ]
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """A CA certificate with its key."""
+
+    key: PrivateKey
+    certificate: x509.Certificate
+
+
+def legacy_root(seed: str, *, reissue: int = 0) -> Issuer:
+    """The emulated RSA-4096 root ``serialNumber=<hex>, CN=... EMULATED`` (``reissue`` 1: the older issue
+    with the same name and key, as devices still send)."""
+    key = derive_key(seed, "android/root/legacy", KeySpec.parse("rsa-4096"))
+    subject = _name((NameOID.SERIAL_NUMBER, _hex(seed, "android/root/legacy", 8), PRINTABLE),
+                    (NameOID.COMMON_NAME, LEGACY_ROOT_CN, PRINTABLE))
+    start = datetime(2019, 11, 22, 20, 37, 58, tzinfo=UTC) if reissue else datetime(2022, 3, 20, 18, 7, 48, tzinfo=UTC)
+    cert = issue(subject, key.public_key(), subject, key, _serial(seed, f"android/root/legacy/{reissue}", 8),
+                 start, start + timedelta(days=7300), _ca_extensions(key.public_key(), None))
+    return Issuer(key, cert)
+
+
+def root_2026(seed: str) -> Issuer:
+    """The emulated 2026 ECDSA P-384 root ``CN=Key Attestation CA1 EMULATED, OU=Android, O=Google LLC, C=US``."""
+    key = derive_key(seed, "android/root/2026", KeySpec.parse("ec-p384"))
+    subject = _name((NameOID.COMMON_NAME, ROOT_2026_CN, UTF8), (NameOID.ORGANIZATIONAL_UNIT_NAME, "Android", UTF8),
+                    (NameOID.ORGANIZATION_NAME, "Google LLC", UTF8), (NameOID.COUNTRY_NAME, "US", PRINTABLE))
+    start = datetime(2025, 7, 17, 22, 32, 18, tzinfo=UTC)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = issue(subject, key.public_key(), subject, key, _serial(seed, "android/root/2026"), start,
+                 start + timedelta(days=3650),
+                 [(x509.BasicConstraints(ca=True, path_length=None), True),
+                  (key_usage("key_cert_sign", "crl_sign"), True), (ski, False)], "sha384")
+    return Issuer(key, cert)
+
+
+def trust_roots(seed: str) -> tuple[x509.Certificate, x509.Certificate]:
+    """What a verifier pins, like Google's ``roots.json``: the legacy RSA root and the 2026 root."""
+    return legacy_root(seed).certificate, root_2026(seed).certificate
+
+
+def _google(cn: str) -> x509.Name:
+    return _name((NameOID.ORGANIZATION_NAME, "Google LLC", PRINTABLE), (NameOID.COMMON_NAME, cn, PRINTABLE))
+
+
+def _period_start(at: datetime, length: timedelta) -> tuple[int, datetime]:
+    index = (at - RKP_EPOCH) // length
+    return index, RKP_EPOCH + index * length
+
+
+def droid_ca2(seed: str, *, under_2026: bool) -> Issuer:
+    """``Droid CA2 EMULATED`` (P-384): under the legacy root (RSA signature, pathlen 2) or the 2026 root."""
+    family = "2026" if under_2026 else "legacy"
+    key = derive_key(seed, f"android/droid-ca2/{family}", KeySpec.parse("ec-p384"))
+    if under_2026:
+        root = root_2026(seed)
+        start, days, hash_name, path_length = datetime(2026, 2, 9, 19, 57, 10, tzinfo=UTC), 1095, "sha384", None
+    else:
+        root = legacy_root(seed)
+        start, days, hash_name, path_length = datetime(2022, 1, 26, 22, 47, 52, tzinfo=UTC), 5475, "sha256", 2
+    cert = issue(_google("Droid CA2 EMULATED"), key.public_key(), root.certificate.subject, root.key,
+                 _serial(seed, f"android/droid-ca2/{family}"), start, start + timedelta(days=days),
+                 _ca_extensions(key.public_key(), root.key, path_length=path_length, crl_sign=True), hash_name)
+    return Issuer(key, cert)
+
+
+def droid_ca3(seed: str, at: datetime, *, under_2026: bool) -> Issuer:
+    """``Droid CA3 EMULATED`` (P-256, signed with SHA-384), re-issued every 56 days for 70 days."""
+    ca2 = droid_ca2(seed, under_2026=under_2026)
+    family = "2026" if under_2026 else "legacy"
+    index, start = _period_start(at, _CA3_PERIOD)
+    key = derive_key(seed, f"android/droid-ca3/{family}", KeySpec.parse("ec-p256"))
+    not_before = start - timedelta(days=2)
+    extensions = _ca_extensions(key.public_key(), ca2.key, crl_sign=True)
+    cert = issue(_google("Droid CA3 EMULATED"), key.public_key(), ca2.certificate.subject, ca2.key,
+                 _serial(seed, f"android/droid-ca3/{family}/{index}", 19), not_before, not_before + timedelta(days=70),
+                 [extensions[3], extensions[2], extensions[0], extensions[1]], "sha384")
+    return Issuer(key, cert)
+
+
+def provisioning_info(certificates_issued: int) -> bytes:
+    """The CBOR map ``{1: certificatesIssued, 3: "Google"}`` of the provisioning-information extension."""
+    assert 24 <= certificates_issued < 256
+    return b"\xa2\x01\x18" + bytes([certificates_issued]) + b"\x03\x66Google"
+
+
+def attestation_key(seed: str, serial: str, level: SecurityLevel, shape: ChainShape) -> PrivateKey:
+    """The device's KeyMint attestation key for a level: its RKP key, or the factory batch key."""
+    kind = "batch" if shape is ChainShape.FACTORY else "rkp"
+    return derive_key(seed, f"android/device/{serial}/{LEVEL_NAMES[level]}/{kind}", KeySpec.parse("ec-p256"))
+
+
+def _rkp_identity(seed: str, serial: str, level: SecurityLevel, shape: ChainShape, at: datetime,
+                  key: PrivateKey) -> AttestationIdentity:
+    under_2026 = shape is ChainShape.RKP_2026
+    ca2 = droid_ca2(seed, under_2026=under_2026)
+    ca3 = droid_ca3(seed, at, under_2026=under_2026)
+    index, start = _period_start(at, _RKP_CERT_PERIOD)
+    role = f"android/device/{serial}/{LEVEL_NAMES[level]}/rkp/{index}"
+    serial_hex = _hex(seed, role)
+    not_before = start - timedelta(hours=7)
+    subject = _name((NameOID.ORGANIZATION_NAME, LEVEL_NAMES[level], PRINTABLE),
+                    (NameOID.COMMON_NAME, serial_hex, PRINTABLE))
+    certificate = issue(subject, key.public_key(), ca3.certificate.subject, ca3.key, int(serial_hex, 16), not_before,
+                        not_before + timedelta(days=30),
+                        [*_ca_extensions(key.public_key(), ca3.key),
+                         (x509.UnrecognizedExtension(ObjectIdentifier(OID_PROVISIONING_INFO), provisioning_info(64)),
+                          False)])
+    root = root_2026(seed) if under_2026 else legacy_root(seed)
+    return AttestationIdentity(key=key, certificate=certificate, chain=(certificate, ca3.certificate, ca2.certificate),
+                               root=root.certificate)
+
+
+def _factory_name(seed: str, role: str) -> x509.Name:
+    return _name((NameOID.TITLE, "TEE", UTF8), (NameOID.SERIAL_NUMBER, _hex(seed, role), PRINTABLE))
+
+
+def _factory_identity(seed: str, serial: str, level: SecurityLevel, key: PrivateKey) -> AttestationIdentity:
+    root = legacy_root(seed)
+    role = f"android/factory/{LEVEL_NAMES[level]}"
+    inter_key = derive_key(seed, f"{role}/intermediate", KeySpec.parse("ec-p384"))
+    start = datetime(2022, 9, 17, 17, 23, 38, tzinfo=UTC)
+    intermediate = issue(_factory_name(seed, f"{role}/intermediate"), inter_key.public_key(),
+                         root.certificate.subject, root.key, _serial(seed, f"{role}/intermediate"), start,
+                         start + timedelta(days=3650), _ca_extensions(inter_key.public_key(), root.key))
+    batch = issue(_factory_name(seed, f"{role}/batch/{serial}"), key.public_key(), intermediate.subject, inter_key,
+                  _serial(seed, f"{role}/batch/{serial}"), start + timedelta(minutes=3),
+                  start + timedelta(days=3650, minutes=3), _ca_extensions(key.public_key(), inter_key))
+    return AttestationIdentity(key=key, certificate=batch, chain=(batch, intermediate), root=root.certificate)
+
+
+def android_identity(seed: str, serial: str, level: SecurityLevel, shape: ChainShape, at: datetime,
+                     key: PrivateKey | None = None) -> AttestationIdentity:
+    """The attestation key of one security level of a device and its chain for ``shape``, valid at ``at``.
+
+    ``key`` (e.g. a user's attesting key) replaces the derived attestation key. ``chain`` excludes
+    the root whatever the shape; the generator appends it when the shape sends it.
+    """
+    if level not in LEVEL_NAMES:
+        raise ValueError(f"no attestation key at security level {level!r}")
+    key = key or attestation_key(seed, serial, level, shape)
+    if shape is ChainShape.FACTORY:
+        return _factory_identity(seed, serial, level, key)
+    return _rkp_identity(seed, serial, level, shape, at, key)
+
+
+def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: bytes | None,
+                     identity: AttestationIdentity, *, factory: bool = False, critical: bool = False,
+                     not_before: datetime = LEAF_NOT_BEFORE) -> x509.Certificate:
+    """The ``CN=Android Keystore Key`` certificate of an attested key, signed by the attestation key.
+
+    Serial 1, valid 1970-01-01 to 2048-01-01 (KeyMint's defaults). RKP devices write a critical
+    digitalSignature keyUsage then the KeyDescription; factory Keymaster 4 devices a non-critical keyUsage,
+    the KeyDescription and an authority key identifier, with a UTF8String CN. ``key_description`` None
+    leaves the extension out (a certificate no KeyMint writes).
+    """
+    extensions: list[tuple[x509.ExtensionType, bool]] = [(key_usage("digital_signature"), not factory)]
+    if key_description is not None:
+        extensions.append((x509.UnrecognizedExtension(ObjectIdentifier(OID_KEY_DESCRIPTION), key_description),
+                           critical))
+    if factory:
+        extensions.append((x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            identity.key.public_key()), False))
+    subject = _name((NameOID.COMMON_NAME, LEAF_CN, UTF8 if factory else PRINTABLE))
+    return issue(subject, public_key, identity.certificate.subject, identity.key, 1, not_before,
+                 LEAF_NOT_AFTER, extensions)

@@ -1,0 +1,338 @@
+"""The Android key attestation reference verifier: chain + challenge + status list -> Verdict.
+
+Order of the checks (each raises :class:`Rejected` at the first failure):
+
+1. inputs and bounds; the certificates parse;
+2. exactly the leaf carries the KeyDescription (ATTR_MISSING; another certificate with one: ATTR_CONFLICT,
+   the ``CHAIN_EXTENDED_WITH_FAKE_ATTESTATION_EXTENSION`` of android/keyattestation);
+3. the chain validates to a pinned root at the validation time, in leaf-to-root order, every file
+   certificate on the path (a trailing copy of the root, any issue with its name and key, is allowed);
+   no certificate is REVOKED or SUSPENDED in the status list when one is given (CERT_REVOKED);
+4. the KeyDescription parses (``strict``: DER, tags ascending, no unknown tag) and its version is known;
+5. attestation and KeyMint security levels agree (ATTR_CONFLICT) and are hardware (SECURITY_LEVEL);
+6. the challenge equals the one the relying party issued (CHALLENGE_MISMATCH; strict: it must be given);
+7. from ``hardwareEnforced`` only: origin GENERATED, purpose SIGN, no allApplications, algorithm and
+   size match the leaf's key, rootOfTrust present;
+8. strict: no purpose beyond SIGN/VERIFY, device locked with verified boot (Verified or SelfSigned),
+   and the CA/B Forum code-signing key rule.
+
+An accepting verdict's detail is ``key=value`` pairs (see ``docs/formats/android.md``): security level,
+versions, origin, purposes, boot state, device lock, OS version and patch levels, the calling app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
+from cryptography.x509.oid import ObjectIdentifier
+
+from hsmsim.checks import require_code_signing_key
+from hsmsim.encoding import spki_der
+from hsmsim.formats.android.generate import CHALLENGE_SUFFIX
+from hsmsim.formats.android.keydescription import (
+    KNOWN_ATTESTATION_VERSIONS,
+    OID_KEY_DESCRIPTION,
+    Algorithm,
+    AuthorizationList,
+    EcCurve,
+    KeyDescription,
+    MlDsaVariant,
+    Origin,
+    Purpose,
+    SecurityLevel,
+    VerifiedBootState,
+    parse_key_description,
+    patch_level_text,
+)
+from hsmsim.formats.android.status import STATUS_FILE, check_revocation, read_status_list
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, require_key_usage, validate_chain
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+
+MAX_CHAIN_BYTES = 256 * 1024
+MAX_CHAIN_CERTIFICATES = 8
+MAX_CHALLENGE_BYTES = 4096
+CHAIN_SUFFIXES = (".pem", ".crt")
+_OID = ObjectIdentifier(OID_KEY_DESCRIPTION)
+_HARDWARE = (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.STRONG_BOX)
+_STRICT_PURPOSES = {Purpose.SIGN, Purpose.VERIFY}
+_TRUSTED_BOOT = (VerifiedBootState.VERIFIED, VerifiedBootState.SELF_SIGNED)
+
+
+@dataclass(frozen=True)
+class ChainInputs:
+    """What the verifier was handed: the chain (leaf first), the issued challenge, the status list."""
+
+    chain_pem: bytes
+    challenge: bytes | None
+    status: bytes | None
+
+
+def _basename(rel: str) -> str:
+    return rel.rsplit("/", 1)[-1]
+
+
+def gather(evidence: Evidence) -> ChainInputs:
+    """The chain file (the primary, else the one ``.pem``), the ``.challenge`` file and the status list."""
+    files = dict(evidence.files)
+    if evidence.primary in files and evidence.primary.lower().endswith(CHAIN_SUFFIXES):
+        chain_name = evidence.primary
+    else:
+        chains = [rel for rel in files if rel.lower().endswith(CHAIN_SUFFIXES)]
+        if len(chains) != 1:
+            raise Rejected(Reason.MISSING_INPUT if not chains else Reason.MALFORMED,
+                           f"expected one PEM chain file, found {len(chains)}")
+        chain_name = chains[0]
+    challenges = [rel for rel in files if rel.endswith(CHALLENGE_SUFFIX)]
+    if len(challenges) > 1:
+        raise Rejected(Reason.MALFORMED, f"more than one {CHALLENGE_SUFFIX} file: {sorted(challenges)}")
+    statuses = [rel for rel in files if _basename(rel) == STATUS_FILE]
+    if len(files[chain_name]) > MAX_CHAIN_BYTES:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"{chain_name} is larger than {MAX_CHAIN_BYTES} bytes")
+    challenge = files[challenges[0]] if challenges else None
+    if challenge is not None and len(challenge) > MAX_CHALLENGE_BYTES:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"the challenge is larger than {MAX_CHALLENGE_BYTES} bytes")
+    return ChainInputs(files[chain_name], challenge, files[statuses[0]] if statuses else None)
+
+
+def load_chain(chain_pem: bytes) -> list[x509.Certificate]:
+    """The PEM certificates, fully parsed; MISSING_INPUT when there are none."""
+    if chain_pem.count(b"-----BEGIN") > MAX_CHAIN_CERTIFICATES:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"the chain holds more than {MAX_CHAIN_CERTIFICATES} certificates")
+    try:
+        chain = [fully_parsed(cert) for cert in x509.load_pem_x509_certificates(chain_pem)]
+    except (*CERT_PARSE_ERRORS, x509.DuplicateExtension) as exc:
+        raise Rejected(Reason.MALFORMED, f"the chain is not PEM certificates: {str(exc)[:120]}") from None
+    if not chain:
+        raise Rejected(Reason.MISSING_INPUT, "the chain holds no certificate")
+    return chain
+
+
+def key_description_der(cert: x509.Certificate) -> bytes | None:
+    """The KeyDescription extension value of ``cert``, or None."""
+    try:
+        ext = cert.extensions.get_extension_for_oid(_OID)
+    except x509.ExtensionNotFound:
+        return None
+    value = ext.value
+    assert isinstance(value, x509.UnrecognizedExtension)
+    return value.value
+
+
+def _check_extension_position(chain: list[x509.Certificate]) -> bytes:
+    der = key_description_der(chain[0])
+    if der is None:
+        raise Rejected(Reason.ATTR_MISSING, f"the leaf carries no KeyDescription ({OID_KEY_DESCRIPTION})")
+    for depth, cert in enumerate(chain[1:], start=1):
+        if key_description_der(cert) is not None:
+            raise Rejected(Reason.ATTR_CONFLICT,
+                           f"chain certificate {depth} ({cert.subject.rfc4514_string()!r}) also carries a "
+                           "KeyDescription: only the leaf may")
+    return der
+
+
+def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
+    return a.subject == b.subject and a.public_key() == b.public_key()
+
+
+def _check_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], at: datetime) -> list[x509.Certificate]:
+    path = validate_chain(chain[0], chain[1:], anchors, at)
+    below_anchor = path[:-1]
+    if chain[:len(below_anchor)] != below_anchor:
+        raise Rejected(Reason.MALFORMED, "the chain is not in leaf-to-root order")
+    tail = chain[len(below_anchor):]
+    if len(tail) > 1 or (tail and not _same_key(tail[0], path[-1])):
+        raise Rejected(Reason.CHAIN_UNTRUSTED,
+                       f"the chain ends at {tail[-1].subject.rfc4514_string()!r}, which is not the pinned root "
+                       f"{path[-1].subject.rfc4514_string()!r}")
+    return path
+
+
+def _require(auth: AuthorizationList, attr: str, what: str) -> object:
+    value = getattr(auth, attr)
+    if value is None:
+        raise Rejected(Reason.ATTR_MISSING, f"hardwareEnforced has no {what}")
+    return value
+
+
+def _key_facts(public: object) -> tuple[str, int | None]:
+    if isinstance(public, rsa.RSAPublicKey):
+        return "RSA", public.key_size
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return f"EC-{public.curve.name}", public.curve.key_size
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(public, mldsa.MLDSA65PublicKey):
+        return "ML-DSA-65", None
+    if isinstance(public, mldsa.MLDSA87PublicKey):
+        return "ML-DSA-87", None
+    return type(public).__name__, None
+
+
+_CURVES = {"EC-secp256r1": EcCurve.P_256, "EC-secp384r1": EcCurve.P_384, "EC-secp521r1": EcCurve.P_521,
+           "Ed25519": EcCurve.CURVE_25519}
+_VARIANTS = {"ML-DSA-65": MlDsaVariant.ML_DSA_65, "ML-DSA-87": MlDsaVariant.ML_DSA_87}
+
+
+def _check_key_match(hw: AuthorizationList, key_type: str, size: int | None) -> None:
+    algorithm = _require(hw, "algorithm", "algorithm")
+    expected = (Algorithm.RSA if key_type == "RSA" else Algorithm.ML_DSA if key_type in _VARIANTS
+                else Algorithm.EC if key_type in _CURVES else None)
+    if algorithm != expected:
+        raise Rejected(Reason.ATTR_CONFLICT, f"algorithm {algorithm} contradicts the leaf's {key_type} key")
+    if hw.key_size is not None and size is not None and hw.key_size != size:
+        raise Rejected(Reason.ATTR_CONFLICT, f"keySize {hw.key_size} contradicts the leaf's {size}-bit key")
+    if hw.ec_curve is not None and hw.ec_curve != _CURVES.get(key_type):
+        raise Rejected(Reason.ATTR_CONFLICT, f"ecCurve {hw.ec_curve} contradicts the leaf's {key_type} key")
+    if key_type in _VARIANTS and hw.ml_dsa_variant is not None and hw.ml_dsa_variant != _VARIANTS[key_type]:
+        raise Rejected(Reason.ATTR_CONFLICT, f"mlDsaVariant {hw.ml_dsa_variant} contradicts the leaf's {key_type} key")
+
+
+def _check_levels(kd: KeyDescription) -> None:
+    if kd.attestation_version not in KNOWN_ATTESTATION_VERSIONS:
+        raise Rejected(Reason.UNSUPPORTED, f"attestationVersion {kd.attestation_version} is not a known version")
+    for name, level in (("attestationSecurityLevel", kd.attestation_security_level),
+                        ("keyMintSecurityLevel", kd.keymint_security_level)):
+        if level not in SecurityLevel.__members__.values():
+            raise Rejected(Reason.MALFORMED, f"{name} {level} is not a SecurityLevel")
+    if kd.attestation_security_level != kd.keymint_security_level:
+        raise Rejected(Reason.ATTR_CONFLICT,
+                       f"attestationSecurityLevel {SecurityLevel(kd.attestation_security_level).name} differs from "
+                       f"keyMintSecurityLevel {SecurityLevel(kd.keymint_security_level).name}")
+    if kd.attestation_security_level not in _HARDWARE:
+        raise Rejected(Reason.SECURITY_LEVEL, "the key is attested by Software, not by a TEE or StrongBox")
+
+
+def _check_challenge(kd: KeyDescription, challenge: bytes | None, profile: Profile) -> None:
+    if challenge is None:
+        if profile is Profile.STRICT:
+            raise Rejected(Reason.MISSING_INPUT, f"no {CHALLENGE_SUFFIX} file: the issued challenge is unknown")
+        return
+    if kd.attestation_challenge != challenge:
+        raise Rejected(Reason.CHALLENGE_MISMATCH, "attestationChallenge differs from the challenge issued")
+
+
+def _check_origin(kd: KeyDescription) -> None:
+    hw, sw = kd.hardware_enforced, kd.software_enforced
+    origin = hw.origin
+    if origin is None:
+        where = " (only softwareEnforced has one)" if sw.origin is not None else ""
+        raise Rejected(Reason.ATTR_MISSING, f"hardwareEnforced has no origin{where}")
+    if sw.origin is not None and sw.origin != origin:
+        raise Rejected(Reason.ATTR_CONFLICT,
+                       f"softwareEnforced origin {sw.origin} contradicts hardwareEnforced origin {origin}")
+    if origin not in Origin.__members__.values():
+        raise Rejected(Reason.MALFORMED, f"origin {origin} is not a KeyOrigin")
+    if origin != Origin.GENERATED:
+        raise Rejected(Reason.ATTR_NOT_LOCAL, f"origin is {Origin(origin).name}, not GENERATED in the secure hardware")
+
+
+def _check_purposes(kd: KeyDescription, profile: Profile) -> None:
+    hw = kd.hardware_enforced
+    if hw.purposes is None:
+        where = " (only softwareEnforced lists them)" if kd.software_enforced.purposes is not None else ""
+        raise Rejected(Reason.ATTR_MISSING, f"hardwareEnforced has no purpose{where}")
+    if Purpose.SIGN not in hw.purposes:
+        raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(hw.purposes)} do not include SIGN (2)")
+    if hw.all_applications or kd.software_enforced.all_applications:
+        raise Rejected(Reason.KEY_PURPOSE, "allApplications: any app on the device may use the key")
+    if profile is Profile.STRICT and not set(hw.purposes) <= _STRICT_PURPOSES:
+        raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(hw.purposes)} go beyond SIGN and VERIFY")
+
+
+def _check_root_of_trust(kd: KeyDescription, profile: Profile) -> None:
+    rot = kd.hardware_enforced.root_of_trust
+    if rot is None:
+        where = " (only softwareEnforced has one)" if kd.software_enforced.root_of_trust is not None else ""
+        raise Rejected(Reason.ATTR_MISSING, f"hardwareEnforced has no rootOfTrust{where}")
+    if rot.verified_boot_state not in VerifiedBootState.__members__.values():
+        raise Rejected(Reason.MALFORMED, f"verifiedBootState {rot.verified_boot_state} is not a VerifiedBootState")
+    if profile is not Profile.STRICT:
+        return
+    if not rot.device_locked:
+        raise Rejected(Reason.DEVICE_INTEGRITY, "the bootloader is unlocked (rootOfTrust deviceLocked false)")
+    if rot.verified_boot_state not in _TRUSTED_BOOT:
+        raise Rejected(Reason.DEVICE_INTEGRITY,
+                       f"verifiedBootState is {VerifiedBootState(rot.verified_boot_state).name}")
+
+
+def describe(kd: KeyDescription) -> str:
+    """The accepted attestation's facts as ``key=value`` pairs (the documented extra of the verdict)."""
+    hw, sw = kd.hardware_enforced, kd.software_enforced
+    rot = hw.root_of_trust
+    app = sw.attestation_application_id or hw.attestation_application_id
+    pairs = {
+        "securityLevel": SecurityLevel(kd.attestation_security_level).name,
+        "attestationVersion": kd.attestation_version,
+        "keyMintVersion": kd.keymint_version,
+        "origin": Origin(hw.origin).name if hw.origin is not None else None,
+        "purposes": ",".join(Purpose(p).name if p in Purpose.__members__.values() else str(p)
+                             for p in hw.purposes or ()),
+        "verifiedBootState": VerifiedBootState(rot.verified_boot_state).name if rot else None,
+        "deviceLocked": str(rot.device_locked).lower() if rot else None,
+        "osVersion": hw.os_version,
+        "osPatchLevel": patch_level_text(hw.os_patch_level) if hw.os_patch_level is not None else None,
+        "vendorPatchLevel": patch_level_text(hw.vendor_patch_level) if hw.vendor_patch_level is not None else None,
+        "bootPatchLevel": patch_level_text(hw.boot_patch_level) if hw.boot_patch_level is not None else None,
+        "app": ",".join(p.name.decode("utf-8", "replace") for p in app.packages) if app else None,
+    }
+    return " ".join(f"{k}={v}" for k, v in pairs.items() if v is not None and v != "")
+
+
+def _claims(leaf: x509.Certificate, kd: KeyDescription, key_type: str, size: int | None) -> Claims:
+    hw = kd.hardware_enforced
+    generated = hw.origin == Origin.GENERATED
+
+    def text(value: bytes | None) -> str | None:
+        return value.decode("utf-8", "replace") if value is not None else None
+
+    firmware = f"Android {hw.os_version}" if hw.os_version is not None else None
+    if firmware and hw.os_patch_level is not None:
+        firmware += f" patch {hw.os_patch_level}"
+    return Claims(
+        spki_der=spki_der(leaf.public_key()),
+        key_type=key_type, key_size=size, generated_on_device=generated,
+        extractable=False, never_extractable=generated, sensitive=True, always_sensitive=generated,
+        vendor=text(hw.attestation_id_manufacturer) or "Android",
+        model=text(hw.attestation_id_model), serial=text(hw.attestation_id_serial), firmware=firmware,
+        fips_level=None, label=None,
+    )
+
+
+def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: bytes | None,
+                trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    """Checks 2-8 of the module notes over a loaded chain; raises :class:`Rejected`."""
+    der = _check_extension_position(chain)
+    path = _check_path(chain, trust.all(), at)
+    if status is not None:
+        check_revocation([*chain, *path], read_status_list(status))
+    require_key_usage(chain[0])
+    kd = parse_key_description(der, strict=profile is Profile.STRICT)
+    _check_levels(kd)
+    _check_challenge(kd, challenge, profile)
+    _check_origin(kd)
+    _check_purposes(kd, profile)
+    key_type, size = _key_facts(chain[0].public_key())
+    _check_key_match(kd.hardware_enforced, key_type, size)
+    _check_root_of_trust(kd, profile)
+    if profile is Profile.STRICT:
+        require_code_signing_key(key_type, size)
+    detail = f"{describe(kd)} root={path[-1].subject.rfc4514_string()!r}"
+    return Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size))
+
+
+def verify_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+                    profile: Profile = Profile.STRUCTURAL) -> Verdict:
+    """Verify a bare ``android-key`` chain (with its ``.challenge`` and status list when given).
+
+    Never raises on bad evidence: every defect is a :class:`Verdict` with its reason.
+    """
+    try:
+        inputs = gather(evidence)
+        return check_chain(load_chain(inputs.chain_pem), inputs.challenge, inputs.status, trust,
+                           at or datetime.now(UTC), Profile(profile))
+    except Rejected as rejection:
+        return Verdict(rejection.reason, rejection.detail)

@@ -1,0 +1,587 @@
+"""The android-key format: the KeyDescription codec, parity with the real device chains in ../shared,
+the emulated Google PKI, the reference verifier's reasons, the catalogue, determinism, detection and the CLI."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+from dataclasses import fields, replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.device import Device
+from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.formats import detect, get_format
+from hsmsim.formats.android import cbor
+from hsmsim.formats.android.acme import read_statement
+from hsmsim.formats.android.acme_catalogue import mutations as acme_mutations
+from hsmsim.formats.android.catalogue import (
+    ATTEST_TIME,
+    GOLDENS,
+    VALIDATION_TIME,
+    AndroidKit,
+    Workbench,
+    mutations,
+)
+from hsmsim.formats.android.format import AndroidKeyFormat
+from hsmsim.formats.android.keydescription import (
+    TAGS,
+    ApplicationId,
+    AuthorizationList,
+    KeyDescription,
+    Kind,
+    PackageInfo,
+    RootOfTrust,
+    SecurityLevel,
+    encode_key_description,
+    key_description_json,
+    parse_key_description,
+    read_children,
+)
+from hsmsim.formats.android.pki import (
+    LEGACY_ROOT_CN,
+    ROOT_2026_CN,
+    ChainShape,
+    android_identity,
+    legacy_root,
+    root_2026,
+    trust_roots,
+)
+from hsmsim.formats.android.status import STATUS_FILE, render_status_list, serial_key
+from hsmsim.formats.android.verify import key_description_der
+from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeyPolicy, KeySpec
+from hsmsim.keystore.soft import SoftKeyStore, new_key_material
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.verdict import Profile, Reason, Rejected
+from tests.conftest import KEY_CREATED, SEED
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFECT_FLAGS_EXCLUDED = {"Resigned", "Stale", "Golden", "StrictKeyPolicy"}
+
+
+@pytest.fixture(scope="module")
+def android() -> AndroidKeyFormat:
+    fmt = get_format("android-key")
+    assert isinstance(fmt, AndroidKeyFormat)
+    return fmt
+
+
+@pytest.fixture(scope="module")
+def kit() -> AndroidKit:
+    return AndroidKit.build(SEED)
+
+
+@pytest.fixture(scope="module")
+def cases(android):
+    return {case.id: case for case in android.vector_cases(SEED)}
+
+
+@pytest.fixture(scope="module")
+def trust() -> TrustAnchors:
+    return TrustAnchors({"root": trust_roots(SEED)})
+
+
+def leaf_description(evidence: Evidence) -> bytes:
+    chain = x509.load_pem_x509_certificates(evidence.files[evidence.primary])
+    der = key_description_der(chain[0])
+    assert der is not None
+    return der
+
+
+# -- the codec ----------------------------------------------------------------------------------
+
+def _every_tag_list() -> AuthorizationList:
+    values: dict[str, object] = {}
+    for spec in TAGS:
+        values[spec.attr] = {
+            Kind.INT: spec.number * 1000 + 7, Kind.INT_SET: (2, 3, spec.number), Kind.NULL: True,
+            Kind.OCTETS: f"value-{spec.number}".encode(),
+            Kind.ROOT_OF_TRUST: RootOfTrust(b"\x01" * 32, True, 0, b"\x02" * 32),
+            Kind.APPLICATION_ID: ApplicationId((PackageInfo(b"com.example.b", 2), PackageInfo(b"com.example.a", 1)),
+                                               (b"\x03" * 32, b"\x04" * 32)),
+        }[spec.kind]
+    return AuthorizationList(**values)  # type: ignore[arg-type]
+
+
+def test_every_tag_round_trips_in_ascending_order():
+    full = _every_tag_list()
+    kd = KeyDescription(500, 2, 500, 2, b"challenge", b"unique", AuthorizationList(creation_date_time=1), full)
+    der = encode_key_description(kd)
+    parsed = parse_key_description(der, strict=True)
+    assert parsed.hardware_enforced.present() == [spec.number for spec in TAGS]
+    assert encode_key_description(parsed) == der
+    # SET OF members come back in DER order; everything else exactly as written
+    assert replace(parsed.hardware_enforced, **{s.attr: getattr(full, s.attr) for s in TAGS if s.kind is Kind.INT_SET},
+                   attestation_application_id=full.attestation_application_id) == full
+    (top,) = read_children(der, "", 2)
+    hardware = read_children(read_children(top.content, "", 9)[7].content, "", 99)
+    assert [entry.tag for entry in hardware] == sorted(entry.tag for entry in hardware)
+    assert [f.name for f in fields(AuthorizationList)][:len(TAGS)] == [spec.attr for spec in TAGS]
+
+
+def test_high_tag_encoding_matches_the_spec_bytes():
+    kd = KeyDescription(400, 1, 400, 1, b"", b"", AuthorizationList(), AuthorizationList(purposes=(2,), origin=0))
+    der = encode_key_description(kd)
+    assert bytes.fromhex("a1053103020102") in der  # purpose [1] SET OF {SIGN}
+    assert bytes.fromhex("bf853e03020100") in der  # origin [702] GENERATED
+
+
+@pytest.mark.parametrize("golden", [g.name for g in GOLDENS])
+def test_goldens_parse_strictly_and_reencode_byte_for_byte(cases, golden):
+    der = leaf_description(cases[f"android-key::golden::{golden}"].evidence)
+    kd = parse_key_description(der, strict=True)
+    assert encode_key_description(kd) == der
+    assert kd.hardware_enforced.tags_ordered and not kd.hardware_enforced.unknown
+
+
+def test_ml_dsa_and_keymint_500_fields(cases):
+    kd = parse_key_description(leaf_description(cases["android-key::golden::tee-rkp-ml-dsa-87"].evidence))
+    assert (kd.attestation_version, kd.keymint_version) == (500, 500)
+    assert (kd.hardware_enforced.algorithm, kd.hardware_enforced.ml_dsa_variant) == (4, 2)
+    assert kd.software_enforced.module_hash is not None and len(kd.software_enforced.module_hash) == 32
+    factory = parse_key_description(leaf_description(cases["android-key::golden::tee-factory-ec-p256"].evidence))
+    assert (factory.attestation_version, factory.keymint_version, factory.software_enforced.module_hash) == (3, 4, None)
+
+
+def test_lenient_reader_records_what_strict_refuses():
+    kd = KeyDescription(400, 1, 400, 1, b"c", b"", AuthorizationList(),
+                        AuthorizationList(purposes=(2,), algorithm=3, origin=0))
+    children = [c.der for c in read_children(read_children(encode_key_description(kd), "", 2)[0].content, "", 9)]
+    entries = [e.der for e in read_children(read_children(children[7], "", 2)[0].content, "", 9)]
+    unknown = bytes.fromhex("bf870302") + b"\x05\x00"  # [899] EXPLICIT NULL
+    body = entries[1] + entries[0] + entries[2] + unknown
+    wire = encode_key_description(kd).replace(children[7], b"\x30" + bytes([len(body)]) + body)
+    wire = b"\x30" + bytes([len(wire) - 2]) + wire[2:]
+    lenient = parse_key_description(wire)
+    assert not lenient.hardware_enforced.tags_ordered
+    assert lenient.hardware_enforced.unknown == ((899, b"\x05\x00"),)
+    assert lenient.hardware_enforced.purposes == (2,) and lenient.hardware_enforced.origin == 0
+    with pytest.raises(Rejected) as caught:
+        parse_key_description(wire, strict=True)
+    assert caught.value.reason is Reason.UNEXPECTED_CONTENT
+
+
+@pytest.mark.parametrize(("der", "reason"), [
+    (b"", Reason.MALFORMED),
+    (b"\x30\x00", Reason.MALFORMED),
+    (b"\x31\x00", Reason.MALFORMED),
+    (b"\x30\x80\x00\x00", Reason.MALFORMED),
+    (b"\x30\x84\xff\xff\xff\xff", Reason.MALFORMED),
+    (b"\x30" + b"\x82\x01\x00" + b"\x02\x01\x00" * 85 + b"\x02", Reason.MALFORMED),
+    (b"A" * 70_000, Reason.LIMIT_EXCEEDED),
+])
+def test_hostile_key_descriptions_are_rejected_with_a_reason(der, reason):
+    with pytest.raises(Rejected) as caught:
+        parse_key_description(der)
+    assert caught.value.reason is reason
+
+
+def test_random_corruption_of_the_description_gives_rejections_not_exceptions(cases):
+    der = leaf_description(cases["android-key::golden::tee-rkp-rsa-3072"].evidence)
+    rng = random.Random(20260302)
+    outcomes = set()
+    for _ in range(400):
+        noisy = bytearray(der)
+        for _ in range(rng.randint(1, 3)):
+            noisy[rng.randrange(len(noisy))] = rng.randrange(256)
+        for strict in (False, True):
+            try:
+                parse_key_description(bytes(noisy), strict=strict)
+                outcomes.add("parsed")
+            except Rejected as rejection:
+                outcomes.add(rejection.reason)
+    assert Reason.MALFORMED in outcomes and "parsed" in outcomes
+
+
+# -- parity with the real device chains -----------------------------------------------------------
+
+def _expected_json(path: Path) -> dict:
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("//"))
+    document = json.loads(text)
+    for name in ("softwareEnforced", "hardwareEnforced"):
+        document[name].setdefault("areTagsOrdered", True)  # the maker's default, printed only by newer versions
+    return document
+
+
+def _validation_time(chain: list[x509.Certificate], roots: list[x509.Certificate]):
+    """Inside every certificate of the path: the latest notBefore of the chain and of the pinned root it uses."""
+    used = [root for root in roots if root.subject == chain[-1].issuer]
+    return max(c.not_valid_before_utc for c in [*chain, *used]) + timedelta(seconds=60)
+
+
+def _real_chains(shared: Path) -> list[Path]:
+    chains = sorted(p for p in (shared / "interop" / "android").glob("*/*/*.pem") if p.parent.parent.name != "invalid")
+    assert chains, "no real Android chains found in ../shared/interop/android"
+    return chains
+
+
+def test_real_device_chains_verify_and_parse_like_the_maker(shared_dir, android):
+    folder = shared_dir / "interop" / "android"
+    trust = android.trust_anchors_from_files([folder / "roots.json"])
+    assert {c.public_key().key_size for c in trust.get("root")} == {4096, 384}
+    for path in _real_chains(shared_dir):
+        evidence = android.load(path)
+        chain = x509.load_pem_x509_certificates(evidence.files[evidence.primary])
+        at = _validation_time(chain, trust.get("root"))
+        verdict = android.verify(evidence, trust, at=at)
+        assert verdict.accepted, f"{path}: {verdict.summary()}"
+        assert verdict.claims.spki_der is not None and verdict.claims.generated_on_device
+        assert "securityLevel=" in verdict.detail
+        assert android.detect(path), path
+        expected = _expected_json(path.with_suffix(".json"))
+        parsed = key_description_json(parse_key_description(leaf_description(evidence), strict=True))
+        assert parsed == expected, path
+        # the strict profile: the issued challenge is known; locked, verified devices pass
+        challenge = base64.b64decode(expected["attestationChallenge"])
+        with_challenge = Evidence(evidence.format, {**evidence.files, "issued.challenge": challenge},
+                                  evidence.primary)
+        strict = android.verify(with_challenge, trust, at=at, profile=Profile.STRICT)
+        rot = expected["hardwareEnforced"]["rootOfTrust"]
+        locked = rot["deviceLocked"] and rot["verifiedBootState"] == "VERIFIED"
+        hardware = expected["hardwareEnforced"]
+        key_ok = hardware["algorithms"] == "3" or int(hardware["keySize"]) >= 3072
+        want = Reason.OK if locked and key_ok else Reason.DEVICE_INTEGRITY if not locked else Reason.KEY_POLICY
+        assert strict.reason is want, f"{path}: {strict.summary()}"
+        wrong = Evidence(evidence.format, {**evidence.files, "issued.challenge": challenge + b"x"}, evidence.primary)
+        assert android.verify(wrong, trust, at=at).reason is Reason.CHALLENGE_MISMATCH
+
+
+def test_real_chains_cover_every_shape(shared_dir):
+    shapes = {path.stem for path in _real_chains(shared_dir)}
+    assert any("RKP" in s for s in shapes) and any("2026" in s for s in shapes) and any("SB" in s for s in shapes)
+
+
+def test_invalid_real_chains_are_rejected_for_the_right_reason(shared_dir, android):
+    folder = shared_dir / "interop" / "android"
+    trust = android.trust_anchors_from_files([folder / "roots.json"])
+    tags = android.load(folder / "invalid" / "tags_not_in_ascending_order.pem")
+    chain = x509.load_pem_x509_certificates(tags.files[tags.primary])
+    at = _validation_time(chain, trust.get("root"))
+    for profile in Profile:
+        verdict = android.verify(tags, trust, at=at, profile=profile)
+        # the maker edited the leaf without re-signing it: the signature check stops it first
+        assert verdict.reason is Reason.CERT_SIGNATURE_INVALID, verdict.summary()
+    with pytest.raises(Rejected) as caught:
+        parse_key_description(leaf_description(tags), strict=True)
+    assert caught.value.reason is Reason.MALFORMED and "ascending" in caught.value.detail
+    assert not parse_key_description(leaf_description(tags)).hardware_enforced.tags_ordered
+
+    rot = android.load(folder / "invalid" / "malformed_rot_device_locked.pem")
+    chain = x509.load_pem_x509_certificates(rot.files[rot.primary])
+    at = _validation_time(chain, trust.get("root"))
+    strict = android.verify(rot, trust, at=at, profile=Profile.STRICT)
+    assert strict.reason is Reason.MALFORMED and "deviceLocked" in strict.detail, strict.summary()
+    # android/keyattestation parses the BER boolean 0x01 as TRUE; the structural profile does the same
+    lenient = parse_key_description(leaf_description(rot))
+    assert lenient.hardware_enforced.root_of_trust is not None and lenient.hardware_enforced.root_of_trust.device_locked
+    assert android.verify(rot, trust, at=at).accepted
+
+
+# -- the emulated PKI --------------------------------------------------------------------------
+
+def _layout(cert: x509.Certificate) -> list[tuple[x509.ObjectIdentifier, bool]]:
+    """Extension OIDs and criticality, in order."""
+    return [(e.oid, e.critical) for e in cert.extensions]
+
+
+def test_emulated_roots_say_so_and_match_the_real_ones_in_shape(shared_dir):
+    real = [x509.load_pem_x509_certificate(p.encode())
+            for p in json.loads((shared_dir / "interop" / "android" / "roots.json").read_text())]
+    legacy, p384 = trust_roots(SEED)
+    assert LEGACY_ROOT_CN in legacy.subject.rfc4514_string() and ROOT_2026_CN in p384.subject.rfc4514_string()
+    for ours, theirs in ((legacy, real[0]), (p384, real[1])):
+        assert type(ours.public_key()) is type(theirs.public_key())
+        assert ours.public_key().key_size == theirs.public_key().key_size
+        assert ours.signature_algorithm_oid == theirs.signature_algorithm_oid
+        assert _layout(ours) == _layout(theirs)
+    assert isinstance(legacy.public_key(), rsa.RSAPublicKey)
+    assert isinstance(p384.public_key(), ec.EllipticCurvePublicKey)
+
+
+@pytest.mark.parametrize("shape", list(ChainShape))
+def test_chain_shapes(kit, shape):
+    identity = android_identity(SEED, kit.device.serial, SecurityLevel.STRONG_BOX, shape, ATTEST_TIME)
+    names = [c.subject.rfc4514_string() for c in identity.chain]
+    root = root_2026(SEED).certificate if shape is ChainShape.RKP_2026 else legacy_root(SEED).certificate
+    assert identity.root == root and identity.chain[-1].issuer == root.subject
+    if shape is ChainShape.FACTORY:
+        assert all("2.5.4.12=TEE" in n for n in names) and len(names) == 2
+    else:
+        assert names[0].startswith("O=StrongBox,CN=") or "O=StrongBox" in names[0]
+        assert ["Droid CA3 EMULATED" in names[1], "Droid CA2 EMULATED" in names[2]] == [True, True]
+        extension_oids = [e.oid.dotted_string for e in identity.certificate.extensions]
+        assert extension_oids[-1] == "1.3.6.1.4.1.11129.2.1.30"
+        assert identity.certificate.not_valid_before_utc <= VALIDATION_TIME < identity.certificate.not_valid_after_utc
+
+
+def test_rkp_certificates_rotate_with_the_same_key(kit):
+    first = android_identity(SEED, kit.device.serial, SecurityLevel.TRUSTED_ENVIRONMENT, ChainShape.RKP, ATTEST_TIME)
+    later = android_identity(SEED, kit.device.serial, SecurityLevel.TRUSTED_ENVIRONMENT, ChainShape.RKP,
+                             ATTEST_TIME + timedelta(days=60))
+    assert first.certificate.serial_number != later.certificate.serial_number
+    assert first.certificate.public_key() == later.certificate.public_key()
+    assert first.chain[2] == later.chain[2]  # Droid CA2 is long-lived
+
+
+def test_rkp_without_root_ends_at_droid_ca2(cases):
+    evidence = cases["android-key::golden::tee-rkp-no-root-ec-p256"].evidence
+    chain = x509.load_pem_x509_certificates(evidence.files[evidence.primary])
+    assert len(chain) == 4 and "Droid CA2" in chain[-1].subject.rfc4514_string()
+    assert chain[-1].issuer != chain[-1].subject
+
+
+# -- the catalogue -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("golden", [g.name for g in GOLDENS])
+def test_goldens_verify(android, cases, trust, golden):
+    case = cases[f"android-key::golden::{golden}"]
+    verdict = android.verify(case.evidence, trust, at=VALIDATION_TIME)
+    assert verdict.accepted, verdict.summary()
+    claims = verdict.claims
+    assert claims.generated_on_device and claims.extractable is False and claims.never_extractable
+    assert claims.model == "hsmsim Emulated Phone" and claims.vendor == "hsmsim"
+    strict = android.verify(case.evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
+    assert strict.reason is case.expected[Profile.STRICT], strict.summary()
+
+
+@pytest.mark.parametrize("mutation", mutations(), ids=lambda m: m.id)
+def test_each_defect_is_rejected_for_its_stated_reason(android, cases, trust, mutation):
+    case = cases[mutation.id]
+    assert case.expected == mutation.expected
+    for profile, reason in mutation.expected.items():
+        verdict = android.verify(case.evidence, trust, at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is reason, f"{mutation.id} {profile}: {verdict.summary()}"
+
+
+def test_catalogue_size_and_uniqueness(cases):
+    defects = {f for c in cases.values() if c.result.value != "valid" for f in c.flags} - DEFECT_FLAGS_EXCLUDED
+    assert len(defects) >= 30
+    assert len({m.flag for m in mutations()}) == len(mutations())
+    assert {c.expected_reason for c in cases.values()} >= {
+        Reason.CERT_REVOKED, Reason.CHALLENGE_MISMATCH, Reason.SECURITY_LEVEL, Reason.KEY_PURPOSE,
+        Reason.DEVICE_INTEGRITY, Reason.ATTR_NOT_LOCAL, Reason.CHAIN_UNTRUSTED, Reason.CHAIN_INCOMPLETE,
+        Reason.CERT_SIGNATURE_INVALID, Reason.CERT_EXPIRED, Reason.UNSUPPORTED, Reason.ATTR_CONFLICT,
+        Reason.MALFORMED, Reason.LIMIT_EXCEEDED, Reason.UNEXPECTED_CONTENT}
+
+
+def test_regeneration_is_byte_identical(android, cases):
+    again = android.vector_cases(SEED)
+    assert [c.id for c in again] == list(cases)
+    assert all(c.evidence.files == cases[c.id].evidence.files for c in again)
+    code = ("import hashlib\nfrom hsmsim.formats import get_format\n"
+            "h = hashlib.sha256()\n"
+            "for c in get_format('android-key').vector_cases('hsmsim-tests'):\n"
+            "    for k in sorted(c.evidence.files): h.update(k.encode() + c.evidence.files[k])\n"
+            "print(h.hexdigest())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONHASHSEED": "77"})
+    digest = hashlib.sha256()
+    for case in cases.values():
+        for name in sorted(case.evidence.files):
+            digest.update(name.encode() + case.evidence.files[name])
+    assert out.stdout.strip() == digest.hexdigest()
+
+
+def test_revocation_status_list(android, kit, trust):
+    bench = Workbench.open(kit, "tee-2026-root-ec-p256")
+    droid_ca2 = bench.above[2]
+    bench.status = render_status_list({serial_key(droid_ca2).upper(): {"status": "REVOKED", "reason": "CA_COMPROMISE"}})
+    verdict = android.verify(bench.evidence(), trust, at=VALIDATION_TIME)
+    assert verdict.reason is Reason.CERT_REVOKED and "Droid CA2" in verdict.detail
+    for status, reason in ((b'{"entries": []}', Reason.MALFORMED), (b'{"entries": {"ab": {}}}', Reason.MALFORMED),
+                           (b"[" * 100_000, Reason.MALFORMED), (b" " * (5 << 20), Reason.LIMIT_EXCEEDED),
+                           (render_status_list({"ab": {"status": "UNKNOWN_STATE"}}), Reason.OK)):
+        bench.status = status
+        assert android.verify(bench.evidence(), trust, at=VALIDATION_TIME).reason is reason, status[:40]
+
+
+# -- generation through the HSM model ------------------------------------------------------------
+
+def make_android_hsm(seed: str = SEED) -> Hsm:
+    store = SoftKeyStore(seed=seed)
+    hsm = Hsm(Device.from_seed("android-key", seed), store)
+    for spec in ("rsa-3072", "ec-p256", "ec-p384", "ed25519"):
+        store.generate(KeySpec.parse(spec), f"key-{spec}", created=KEY_CREATED)
+    store.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported", created=KEY_CREATED)
+    store.generate(KeySpec.parse("aes-256"), "secret", created=KEY_CREATED)
+    store.generate(KeySpec.parse("ec-p256"), "exportable", created=KEY_CREATED, policy=KeyPolicy(extractable=True))
+    return hsm
+
+
+@pytest.fixture(scope="module")
+def android_hsm() -> Hsm:
+    return make_android_hsm()
+
+
+@pytest.mark.parametrize("shape", [s.value for s in ChainShape])
+@pytest.mark.parametrize("level", ["TRUSTED_ENVIRONMENT", "STRONG_BOX"])
+def test_hsm_attests_every_shape_and_level(android, android_hsm, trust, shape, level):
+    at = ATTEST_TIME + timedelta(days=200)
+    evidence = android_hsm.attest("key-ec-p384", "android-key", {
+        "attest_time": at, "shape": shape, "security_level": level, "challenge": "nonce-42"})
+    assert sorted(evidence.files) == ["key-ec-p384.challenge", "key-ec-p384.pem"]
+    assert evidence.files["key-ec-p384.challenge"] == b"nonce-42"
+    verdict = android.verify(evidence, trust, at=at + timedelta(minutes=5), profile=Profile.STRICT)
+    assert verdict.accepted, verdict.summary()
+    assert f"securityLevel={level}" in verdict.detail
+    chain = x509.load_pem_x509_certificates(evidence.files[evidence.primary])
+    assert (chain[-1].issuer == chain[-1].subject) is ChainShape(shape).includes_root
+
+
+def test_hsm_key_facts_reach_the_description(android, android_hsm, trust):
+    at = ATTEST_TIME
+    imported = android_hsm.attest("imported", "android-key", {"attest_time": at})
+    assert android.verify(imported, trust, at=at).reason is Reason.ATTR_NOT_LOCAL
+    ed = android_hsm.attest("key-ed25519", "android-key", {"attest_time": at})
+    verdict = android.verify(ed, trust, at=at)
+    assert verdict.accepted and verdict.claims.key_type == "Ed25519"
+    assert android.verify(ed, trust, at=at, profile=Profile.STRICT).reason is Reason.KEY_POLICY
+    for label in ("secret", "exportable"):
+        with pytest.raises(UnsupportedKeyError):
+            android_hsm.attest(label, "android-key", {"attest_time": at})
+
+
+def test_generation_is_deterministic(android_hsm):
+    params = {"attest_time": ATTEST_TIME}
+    first = android_hsm.attest("key-rsa-3072", "android-key", params)
+    assert make_android_hsm().attest("key-rsa-3072", "android-key", params).files == first.files
+
+
+# -- files: detection, loading, anchors, the CLI ----------------------------------------------------
+
+def test_detection_is_exclusive(tmp_path, android, cases, primus_bundles):
+    golden = cases["android-key::golden::tee-rkp-ec-p256"].evidence
+    golden.write(tmp_path / "android")
+    (tmp_path / "android" / STATUS_FILE).write_bytes(render_status_list({}))
+    assert detect(tmp_path / "android").name == "android-key"
+    assert detect(tmp_path / "android" / golden.primary).name == "android-key"
+    primus_bundles["rsa-3072"].write(tmp_path / "primus")
+    assert detect(tmp_path / "primus").name == "primus"
+    assert not any(android.detect(p) for p in [tmp_path / "primus", *(tmp_path / "primus").iterdir()])
+    (tmp_path / "root.pem").write_bytes(golden.files[golden.primary].split(b"-----END CERTIFICATE-----\n", 1)[1])
+    assert not android.detect(tmp_path / "root.pem")  # a chain without the leaf
+    loaded = android.load(tmp_path / "android")
+    assert sorted(loaded.files) == sorted([*golden.files, STATUS_FILE]) and loaded.primary == golden.primary
+
+
+def test_trust_anchors_from_roots_json_and_pem(tmp_path, android):
+    legacy, p384 = trust_roots(SEED)
+    roots = tmp_path / "roots.json"
+    roots.write_text(json.dumps([c.public_bytes(Encoding.PEM).decode() for c in (legacy, p384)]))
+    pem = tmp_path / "legacy.pem"
+    pem.write_bytes(legacy.public_bytes(Encoding.PEM))
+    anchors = android.trust_anchors_from_files([roots, pem])
+    assert anchors.get("root") == [legacy, p384, legacy]
+    roots.write_text('{"not": "a list"}')
+    with pytest.raises(BundleError, match="JSON list of PEM roots"):
+        android.trust_anchors_from_files([roots])
+
+
+def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
+    extra = ["--state", str(state)] if state is not None else []
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+
+
+def test_cli_attest_export_and_verify(tmp_path):
+    state = tmp_path / "phone"
+    created = hsmsim("key", "create", "--vendor", "android-key", "--label", "signer", "--spec", "ec-p256", state=state)
+    assert created.returncode == 0, created.stderr
+    out = tmp_path / "out" / "signer.pem"
+    attested = hsmsim("attest", "--format", "android-key", "--key", "signer", "--out", str(out),
+                      "--at", "2026-03-02T10:00:00Z", "--param", "challenge=abc", state=state)
+    assert attested.returncode == 0, attested.stderr
+    exported = hsmsim("pki", "export", str(tmp_path / "pki"), state=state)
+    assert exported.returncode == 0, exported.stderr
+    verified = hsmsim("verify", str(out), "--root", str(tmp_path / "pki" / "root.crt"), "--at", "2026-03-02T11:00:00Z",
+                      "--profile", "strict", "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["claims"]["key_type"] == "EC-secp256r1"
+    (out.parent / "signer.challenge").write_bytes(b"abd")
+    rejected = hsmsim("verify", str(out.parent), "--root", str(tmp_path / "pki" / "root.crt"),
+                      "--at", "2026-03-02T11:00:00Z")
+    assert (rejected.returncode, rejected.stdout.split(":")[0]) == (1, "REJECT CHALLENGE_MISMATCH")
+
+
+# -- the ACME device-attest-01 statement (android-acme) --------------------------------------------
+
+@pytest.fixture(scope="module")
+def acme():
+    return get_format("android-acme")
+
+
+@pytest.fixture(scope="module")
+def acme_cases(acme):
+    return {case.id: case for case in acme.vector_cases(SEED)}
+
+
+def test_acme_cases_verify_as_declared(acme, acme_cases, trust):
+    for case in acme_cases.values():
+        for profile, reason in case.expected.items():
+            verdict = acme.verify(case.evidence, trust, at=VALIDATION_TIME, profile=profile)
+            assert verdict.reason is reason, f"{case.id} {profile}: {verdict.summary()}"
+    assert {m.id for m in acme_mutations()} <= set(acme_cases)
+    assert sum(c.id.startswith("android-acme::golden::") for c in acme_cases.values()) == 4
+
+
+def test_acme_statement_binds_the_key_authorization(acme_cases):
+    case = acme_cases["android-acme::golden::tee-rkp-ec-p256"]
+    statement = read_statement(case.evidence.files[case.evidence.primary])
+    key_auth = case.evidence.files["tee-rkp-ec-p256.keyauth"]
+    token, thumbprint = key_auth.decode().split(".")
+    assert len(token) == len(thumbprint) == 43 and statement.alg == -7
+    leaf = x509.load_der_x509_certificate(statement.x5c[0])
+    description = parse_key_description(key_description_der(leaf) or b"")
+    assert description.attestation_challenge == key_auth
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", Reason.MALFORMED),
+    (b"\xa1\x63fmt", Reason.MALFORMED),
+    (b"\xbf\xff", Reason.MALFORMED),
+    (b"\xc0\x00", Reason.MALFORMED),
+    (b"\xf5", Reason.MALFORMED),
+    (b"\x81" * 20 + b"\x00", Reason.LIMIT_EXCEEDED),
+    (b"\x9b" + b"\xff" * 8, Reason.LIMIT_EXCEEDED),
+    (b"\x5a\xff\xff\xff\xff", Reason.MALFORMED),
+    (b"\xa2\x01\x01\x01\x02", Reason.ATTR_CONFLICT),
+    (b"\xa1\x80\x01", Reason.MALFORMED),
+    (b"\x62\xff\xfe", Reason.MALFORMED),
+])
+def test_cbor_reader_bounds(data, reason):
+    with pytest.raises(Rejected) as caught:
+        cbor.decode(data)
+    assert caught.value.reason is reason
+
+
+def test_cbor_round_trip():
+    value = {"fmt": "android-key", "attStmt": {"alg": -257, "sig": b"\x01" * 300, "x5c": [b"a" * 70_000, b""]}}
+    assert cbor.decode(cbor.encode(value)) == value
+    assert cbor.encode(-7) == b"\x26" and cbor.encode(23) == b"\x17" and cbor.encode(24) == b"\x18\x18"
+
+
+def test_acme_through_the_hsm(tmp_path, acme, trust):
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(Device.from_seed("android-acme", SEED), store)
+    store.generate(KeySpec.parse("ec-p256"), "acme-p256", created=KEY_CREATED)
+    store.generate(KeySpec.parse("ec-p384"), "acme-p384", created=KEY_CREATED)
+    evidence = hsm.attest("acme-p256", "android-acme", {"attest_time": ATTEST_TIME, "key_authorization": "tok.thumb"})
+    assert evidence.files["acme-p256.keyauth"] == b"tok.thumb"
+    assert acme.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT).accepted
+    with pytest.raises(UnsupportedKeyError):
+        hsm.attest("acme-p384", "android-acme", {"attest_time": ATTEST_TIME})
+    evidence.write(tmp_path)
+    assert detect(tmp_path).name == "android-acme" and detect(tmp_path / evidence.primary).name == "android-acme"
+    assert acme.load(tmp_path / evidence.primary).files == evidence.files
+    assert not get_format("android-key").detect(tmp_path)
