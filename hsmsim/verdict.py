@@ -86,6 +86,9 @@ class Reason(enum.StrEnum):
     ATTR_USAGE = "ATTR_USAGE"
     """The attested key's usage attributes do not allow what it is attested for (e.g. a TPM key that is
     restricted, so it signs only TPM-generated data, or that cannot sign)."""
+    ATTR_ACCESS_POLICY = "ATTR_ACCESS_POLICY"
+    """The attested key's access policy is weaker than the relying party asked for: e.g. a YubiKey PIV key
+    usable without its PIN, or without a touch, where the request requires one."""
 
 
 class Profile(enum.StrEnum):

@@ -1,0 +1,3 @@
+"""Yubico: YubiKey PIV attestation (``yubico-piv``) and YubiHSM 2 key attestation (``yubihsm2``).
+
+Importing this package registers its formats."""
