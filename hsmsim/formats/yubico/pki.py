@@ -22,15 +22,14 @@ Shapes follow the real certificates in ``shared/interop`` (``purebred/Yubikey_4_
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from cryptography import x509
 
-from hsmsim.encoding import spki_der
 from hsmsim.formats.yubico.extensions import (
+    FORM_FACTORS,
     HSM_FIPS_CERTIFICATE,
     HSM_FIRMWARE,
     HSM_SERIAL,
@@ -81,7 +80,7 @@ def ski(public_key: PublicKey) -> Ext:
 
 def aki(issuer_key: PublicKey) -> Ext:
     """authorityKeyIdentifier naming ``issuer_key`` by its method 1 identifier."""
-    return Ext(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key))  # type: ignore[arg-type]
+    return Ext(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key))
 
 
 @dataclass(frozen=True)
@@ -158,8 +157,6 @@ class YubiKeyDevice:
     @property
     def model(self) -> str:
         """The product line and form factor, e.g. ``YubiKey 5 FIPS Series, USB-A keychain``."""
-        from hsmsim.formats.yubico.extensions import FORM_FACTORS
-
         series = "YubiKey 5 FIPS Series" if self.fips else "YubiKey 5 CSPN Series" if self.cspn else "YubiKey 5 Series"
         return f"{series}, {FORM_FACTORS.get(self.form_factor, 'unknown form factor')}"
 
@@ -235,7 +232,3 @@ def hsm_pki(seed: str, serial: int, firmware: tuple[int, int, int] = (2, 4, 0)) 
                     Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True))), sub_key)
     return HsmPki(root, Issuer(sub_key, sub), Issuer(device_key, device), serial, firmware)
 
-
-def fingerprint(cert: x509.Certificate) -> str:
-    """SHA-256 of the certificate's key (SPKI), hex: how the sample's expected.json names keys."""
-    return hashlib.sha256(spki_der(cert.public_key())).hexdigest()  # type: ignore[arg-type]

@@ -75,7 +75,7 @@ class PivInputs:
     step: dict[str, object] | None = None
 
 
-def _load_certs(data: bytes, what: str) -> list[x509.Certificate]:
+def load_certs(data: bytes, what: str) -> list[x509.Certificate]:
     try:
         certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                  else [x509.load_der_x509_certificate(data)])
@@ -88,7 +88,7 @@ def _load_certs(data: bytes, what: str) -> list[x509.Certificate]:
     return certs
 
 
-def _json(data: bytes, what: str) -> dict[str, object]:
+def json_object(data: bytes, what: str) -> dict[str, object]:
     if len(data) > MAX_FILE:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} is larger than {MAX_FILE} bytes")
     try:
@@ -123,7 +123,7 @@ def purebred_certificates(csr_der: bytes) -> list[bytes] | None:
     return None
 
 
-def _files(evidence: Evidence) -> dict[str, bytes]:
+def bundle_files(evidence: Evidence) -> dict[str, bytes]:
     files = {rel.rsplit("/", 1)[-1]: data for rel, data in evidence.files.items()}
     for rel, data in files.items():
         if len(data) > MAX_FILE:
@@ -133,34 +133,34 @@ def _files(evidence: Evidence) -> dict[str, bytes]:
 
 def gather(evidence: Evidence) -> PivInputs:
     """Read the evidence's layout (MISSING_INPUT when none is recognised)."""
-    files = _files(evidence)
+    files = bundle_files(evidence)
     csrs = [data for n, data in files.items() if n.endswith(".csr")]
     if len(csrs) > 1:
         raise Rejected(Reason.MISSING_INPUT, f"{len(csrs)} CSRs: which one to bind the attested key to is ambiguous")
     csr = csrs[0] if csrs else None
     requests = [data for n, data in files.items() if n.endswith(REQUEST_SUFFIX)]
-    request = _json(requests[0], "the request") if len(requests) == 1 else None
+    request = json_object(requests[0], "the request") if len(requests) == 1 else None
     step = [n for n in files if n.endswith(STEP_SUFFIX)]
     if step:
-        return PivInputs("step", [], csr, request, _json(files[step[0]], step[0]))
+        return PivInputs("step", [], csr, request, json_object(files[step[0]], step[0]))
     package = [n for n in files if n.endswith(SECTIGO_SUFFIX)]
     if package:
-        return PivInputs("sectigo", _load_certs(files[package[0]], package[0]), csr, request)
+        return PivInputs("sectigo", load_certs(files[package[0]], package[0]), csr, request)
     attestation = [n for n in files if n.endswith(".attestation.pem")]
     if attestation:
-        certs = _load_certs(files[attestation[0]], attestation[0])
+        certs = load_certs(files[attestation[0]], attestation[0])
         if len(certs) != 1:
             raise Rejected(Reason.MALFORMED, f"{attestation[0]} holds {len(certs)} certificates, not one")
         for suffix in (".f9.pem", INTERMEDIATES_FILE):
             for rel in (n for n in files if n.endswith(suffix)):
-                certs += _load_certs(files[rel], rel)
+                certs += load_certs(files[rel], rel)
         return PivInputs("ykman", certs, csr, request)
     for rel, data in files.items():
         if rel.endswith((".bin", ".der", ".p10", ".csr")):
             der = data if not data.startswith(b"-----BEGIN") else None
             carried = purebred_certificates(der) if der is not None else None
             if carried is not None:
-                certs = [c for blob in carried for c in _load_certs(blob, rel)]
+                certs = [c for blob in carried for c in load_certs(blob, rel)]
                 return PivInputs("purebred", certs, der, request)
     raise Rejected(Reason.MISSING_INPUT, "no YubiKey attestation (ykman pair, Sectigo package, step record, "
                                          "or a request carrying 1.3.6.1.4.1.37623.26.4)")
@@ -373,7 +373,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     if inputs.layout == "step":
         assert inputs.step is not None
         statement = read_step(inputs.step)
-        inputs.certs = [c for i, der in enumerate(statement.x5c) for c in _load_certs(der, f"x5c[{i}]")]
+        inputs.certs = [c for i, der in enumerate(statement.x5c) for c in load_certs(der, f"x5c[{i}]")]
     attestation, others = split_roles(inputs)
     f9 = _find_f9(attestation, others)
     _check_f9_role(f9)
@@ -395,7 +395,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     if device.firmware is not None and device.firmware != facts.firmware:
         raise Rejected(Reason.ATTR_CONFLICT, f"f9 firmware {firmware_text(device.firmware)} differs from the "
                                              f"attestation's {firmware_text(facts.firmware)}")
-    spki = spki_der(attestation.public_key())  # type: ignore[arg-type]
+    spki = spki_der(attestation.public_key())
     if inputs.csr is not None:
         check_csr_binding(spki, inputs.csr, "the attested key")
     elif profile is Profile.STRICT:
