@@ -93,7 +93,7 @@ class YubicoPivFormat:
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The evidence for the request's key. Parameters: ``profile`` (ykman, sectigo, step), ``generation``
-        (legacy, 2024), ``slot`` (9a...), ``pin_policy`` and ``touch_policy`` (ykman names), ``fips`` (bool)."""
+        (legacy, 2024), ``slot`` (9a...), ``pin_policy`` and ``touch_policy`` (ykman names), ``fips`` (true/false)."""
         params = request.parameters
         if request.key_signer is None:
             raise UnsupportedKeyError("PIV attests asymmetric keys only")
@@ -102,7 +102,8 @@ class YubicoPivFormat:
             touch = TouchPolicy[str(params.get("touch_policy", "always")).upper()]
         except KeyError as exc:
             raise UnsupportedKeyError(f"unknown PIN or touch policy {exc}") from None
-        device = yubikey(request.device, str(params.get("generation", LEGACY)), fips=bool(params.get("fips", False)))
+        fips = str(params.get("fips", "false")).lower() in ("1", "true", "yes")
+        device = yubikey(request.device, str(params.get("generation", LEGACY)), fips=fips)
         slot = str(params.get("slot", "9a"))
         bundle = assemble(request.device.seed, device, request.key, request.key_signer, slot=slot, pin=pin,
                           touch=touch, profile=str(params.get("profile", "ykman")),
