@@ -87,6 +87,35 @@ def _note(bug_type: str, severity: Severity, description: str, effect: str, *ref
     return FlagNote(bug_type, severity, description, effect, refs or (SPEC,))
 
 
+def _adder(m: list[Mutation], fmt: str, default_golden: str) -> Callable[..., None]:
+    """``add(id, flag, note, comment, operator, path, apply, expected, *, resign, golden=default_golden)``."""
+    def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Callable[[Any], None],
+            expected: dict[Profile, Reason], *, resign: bool, golden: str = default_golden) -> None:
+        m.append(Mutation(f"{fmt}::{id_}", flag, note, comment, operator, path, apply, expected, resign, golden))
+    return add
+
+
+def _lookalike(seed: str, role: str, root: x509.Certificate) -> tuple[x509.Certificate, ...]:
+    """``root`` re-issued with an impostor key: same subject, no SKI."""
+    key = _impostor(seed, role)
+    return (reissue(root, key, public_key=key.public_key(), extensions=tuple(
+        Ext(e.value, e.critical) for e in root.extensions if e.oid != x509.SubjectKeyIdentifier.oid)),)
+
+
+def _flipped_csr(csr_pem: bytes | None) -> bytes:
+    """The CSR with one bit of its signature flipped."""
+    assert csr_pem is not None
+    der = x509.load_pem_x509_csr(csr_pem).public_bytes(serialization.Encoding.DER)
+    body = mutate.wrap_base64(base64.b64encode(mutate.flip_bit(der, -9)))
+    return b"-----BEGIN CERTIFICATE REQUEST-----\n" + body + b"\n-----END CERTIFICATE REQUEST-----\n"
+
+
+def _csr_for(kit: Kit, label: str, spec: str) -> bytes:
+    """A CSR named ``label`` for another key (``spec``)."""
+    return build_csr(name(("CN", label, UTF8)), kit.store.signer(kit.keys[spec])).public_bytes(
+        serialization.Encoding.PEM)
+
+
 def _impostor(seed: str, role: str) -> PrivateKey:
     return derive_key(seed, f"yubico/impostor/{role}", KeySpec.parse("ec-p256"))
 
@@ -120,6 +149,22 @@ class Kit:
                 number = serial + (2 if generation == NEW else 0) + (1 if fips else 0)
                 devices[(generation, fips)] = YubiKeyDevice(number, firmware, 1, generation, fips=fips)
         return cls(seed, store, keys, devices, hsm_pki(seed, serial + 10))
+
+
+def _mutated(seed: str, fmt: str, mutations: list[Mutation], open_golden: Callable[[str], Any]) -> list[VectorCase]:
+    """One case per mutation, applied to a fresh bench of its golden (``open_golden``)."""
+    cases = []
+    for mutation in mutations:
+        bench = open_golden(mutation.golden)
+        mutation.apply(bench)
+        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
+        cases.append(VectorCase(
+            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
+            expected=mutation.expected, evidence=bench.evidence(), anchors=bench.anchors,
+            validation_time=bench.validation_time,
+            provenance=Provenance(seed=seed, signing=signing, golden=f"{fmt}::golden::{mutation.golden}",
+                                  operator=mutation.operator, path=mutation.path)))
+    return cases
 
 
 # -- PIV workbench ----------------------------------------------------------------------------------
@@ -218,10 +263,7 @@ def _other_generation_root(bench: PivBench) -> None:
 
 
 def _lookalike_root(bench: PivBench) -> None:
-    key = _impostor(bench.kit.seed, "lookalike-root")
-    root = bench.bundle.root
-    bench.anchors = (reissue(root, key, public_key=key.public_key(), extensions=tuple(
-        Ext(e.value, e.critical) for e in root.extensions if e.oid != x509.SubjectKeyIdentifier.oid)),)
+    bench.anchors = _lookalike(bench.kit.seed, "lookalike-root", bench.bundle.root)
 
 
 def _reissue_f9(**changes: object) -> PivOp:
@@ -254,16 +296,12 @@ def _drop_intermediate(index: int | None) -> PivOp:
 
 
 def _other_csr(bench: PivBench) -> None:
-    other = bench.kit.keys["rsa-3072" if bench.key.spec.name != "rsa-3072" else "ec-p256"]
-    bench.bundle.csr_pem = build_csr(name(("CN", bench.key.label, UTF8)), bench.kit.store.signer(other)).public_bytes(
-        serialization.Encoding.PEM)
+    bench.bundle.csr_pem = _csr_for(bench.kit, bench.key.label, "rsa-3072" if bench.key.spec.name != "rsa-3072"
+                                    else "ec-p256")
 
 
 def _broken_csr(bench: PivBench) -> None:
-    assert bench.bundle.csr_pem is not None
-    der = x509.load_pem_x509_csr(bench.bundle.csr_pem).public_bytes(serialization.Encoding.DER)
-    body = mutate.wrap_base64(base64.b64encode(mutate.flip_bit(der, -9)))
-    bench.bundle.csr_pem = b"-----BEGIN CERTIFICATE REQUEST-----\n" + body + b"\n-----END CERTIFICATE REQUEST-----\n"
+    bench.bundle.csr_pem = _flipped_csr(bench.bundle.csr_pem)
 
 
 def _attest_other_key(bench: PivBench) -> None:
@@ -347,11 +385,7 @@ def _drop_f9_file(bench: PivBench) -> None:
 def piv_mutations() -> list[Mutation]:
     """Every YubiKey PIV defect, in catalogue order. ``golden`` is ``<generation>-<spec>-<profile>``."""
     m: list[Mutation] = []
-
-    def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: PivOp,
-            expected: dict[Profile, Reason], *, resign: bool, golden: str = "legacy-ec-p256-ykman") -> None:
-        m.append(Mutation(f"{PIV_FORMAT}::{id_}", flag, note, comment, operator, path, apply, expected, resign,
-                          golden))
+    add = _adder(m, PIV_FORMAT, "legacy-ec-p256-ykman")
 
     crit, high, med, low, info = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO
     att = "attestation"
@@ -603,18 +637,7 @@ def piv_vector_cases(seed: str) -> list[VectorCase]:
             flags=tuple(flags), expected=_piv_expected(spec), evidence=bench.evidence(), anchors=bench.anchors,
             validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
     goldens = {_piv_golden_id(g, s, p): (g, s, p, f) for g, s, p, f in PIV_GOLDENS}
-    for mutation in piv_mutations():
-        generation, spec, profile, fips = goldens[mutation.golden]
-        bench = PivBench.open(kit, generation, spec, profile, fips)
-        mutation.apply(bench)
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.evidence(), anchors=bench.anchors,
-            validation_time=bench.validation_time,
-            provenance=Provenance(seed=seed, signing=signing, golden=f"{PIV_FORMAT}::golden::{mutation.golden}",
-                                  operator=mutation.operator, path=mutation.path)))
-    return cases
+    return cases + _mutated(seed, PIV_FORMAT, piv_mutations(), lambda golden: PivBench.open(kit, *goldens[golden]))
 
 
 # -- YubiHSM 2 --------------------------------------------------------------------------------------
@@ -711,16 +734,11 @@ def _pop_chain(index: int) -> HsmOp:
 
 
 def _hsm_other_csr(bench: HsmBench) -> None:
-    other = bench.kit.keys["ec-p256"]
-    bench.bundle.csr_pem = build_csr(name(("CN", bench.key.label, UTF8)), bench.kit.store.signer(other)).public_bytes(
-        serialization.Encoding.PEM)
+    bench.bundle.csr_pem = _csr_for(bench.kit, bench.key.label, "ec-p256")
 
 
 def _hsm_broken_csr(bench: HsmBench) -> None:
-    assert bench.bundle.csr_pem is not None
-    der = x509.load_pem_x509_csr(bench.bundle.csr_pem).public_bytes(serialization.Encoding.DER)
-    body = mutate.wrap_base64(base64.b64encode(mutate.flip_bit(der, -9)))
-    bench.bundle.csr_pem = b"-----BEGIN CERTIFICATE REQUEST-----\n" + body + b"\n-----END CERTIFICATE REQUEST-----\n"
+    bench.bundle.csr_pem = _flipped_csr(bench.bundle.csr_pem)
 
 
 def _hsm_wrong_root(bench: HsmBench) -> None:
@@ -728,20 +746,13 @@ def _hsm_wrong_root(bench: HsmBench) -> None:
 
 
 def _hsm_lookalike_root(bench: HsmBench) -> None:
-    key = _impostor(bench.kit.seed, "yubihsm-lookalike-root")
-    root = bench.kit.hsm.root.cert
-    bench.anchors = (reissue(root, key, public_key=key.public_key(), extensions=tuple(
-        Ext(e.value, e.critical) for e in root.extensions if e.oid != x509.SubjectKeyIdentifier.oid)),)
+    bench.anchors = _lookalike(bench.kit.seed, "yubihsm-lookalike-root", bench.kit.hsm.root.cert)
 
 
 def hsm_mutations() -> list[Mutation]:
     """Every YubiHSM 2 defect, in catalogue order."""
     m: list[Mutation] = []
-
-    def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: HsmOp,
-            expected: dict[Profile, Reason], *, resign: bool, golden: str = "rsa-3072") -> None:
-        m.append(Mutation(f"{HSM_FORMAT}::{id_}", flag, note, comment, operator, path, apply, expected, resign,
-                          golden))
+    add = _adder(m, HSM_FORMAT, "rsa-3072")
 
     crit, high, med, low, info = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO
     leaf = "chain.pem[0]"
@@ -945,14 +956,4 @@ def hsm_vector_cases(seed: str) -> list[VectorCase]:
             expected=strict_only(Reason.KEY_POLICY) if weak else valid(), evidence=bench.evidence(),
             anchors=bench.anchors, validation_time=VALIDATION_TIME,
             provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
-    for mutation in hsm_mutations():
-        bench = HsmBench.open(kit, mutation.golden)
-        mutation.apply(bench)
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.evidence(), anchors=bench.anchors,
-            validation_time=bench.validation_time,
-            provenance=Provenance(seed=seed, signing=signing, golden=f"{HSM_FORMAT}::golden::{mutation.golden}",
-                                  operator=mutation.operator, path=mutation.path)))
-    return cases
+    return cases + _mutated(seed, HSM_FORMAT, hsm_mutations(), lambda golden: HsmBench.open(kit, golden))

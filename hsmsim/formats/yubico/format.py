@@ -71,11 +71,42 @@ def _load(name: str, path: Path, primaries: tuple[str, ...]) -> Evidence:
     return Evidence(name, files, path.name)
 
 
-class YubicoPivFormat:
+class _YubicoFormat:
+    """What both Yubico formats share: reading evidence by its primary files' suffixes, PEM/DER roots,
+    no structure-aware fuzz model."""
+
+    name: str
+    primaries: tuple[str, ...]
+
+    def load(self, path: Path) -> Evidence:
+        """A primary file with the files beside it sharing its stem, or a directory."""
+        return _load(self.name, path, self.primaries)
+
+    def detect(self, path: Path) -> bool:
+        """A file named as a primary, or a directory holding one; never raises."""
+        try:
+            if path.is_dir():
+                return any(p.name.endswith(self.primaries) for p in path.iterdir())
+            return path.name.endswith(self.primaries)
+        except OSError:
+            return False
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER roots (for PIV, the legacy and the 2024 root may both be given)."""
+        return TrustAnchors.from_pem_files(list(paths))
+
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: fuzzed through the catalogue and byte-level operators."""
+        return None
+
+
+class YubicoPivFormat(_YubicoFormat):
     """``yubico-piv``: YubiKey PIV slot attestation (ykman pair, Sectigo package, step-ca statement)."""
 
     name = PIV_FORMAT
     title = "Yubico YubiKey PIV attestation"
+    primaries = _PIV_PRIMARY
+    """``.attestation.pem`` (ykman), ``.sectigo.pem``, ``.acme-step.json``."""
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
 
     def provision(self, device: Device, partition: str,
@@ -115,24 +146,6 @@ class YubicoPivFormat:
         """See :func:`hsmsim.formats.yubico.verify_piv.verify_piv`."""
         return verify_piv(evidence, trust, at or datetime.now(UTC), Profile(profile))
 
-    def load(self, path: Path) -> Evidence:
-        """A primary file (``.attestation.pem``, ``.sectigo.pem``, ``.acme-step.json``, a Purebred request)
-        with the files beside it sharing its stem, or a directory."""
-        return _load(self.name, path, _PIV_PRIMARY)
-
-    def detect(self, path: Path) -> bool:
-        """A file named as a primary, or a directory holding one; never raises."""
-        try:
-            if path.is_dir():
-                return any(p.name.endswith(_PIV_PRIMARY) for p in path.iterdir())
-            return path.name.endswith(_PIV_PRIMARY)
-        except OSError:
-            return False
-
-    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
-        """PEM or DER roots (the legacy and the 2024 root may both be given)."""
-        return TrustAnchors.from_pem_files(list(paths))
-
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens per key type, PKI generation and profile, and the one-defect mutations."""
         from hsmsim.formats.yubico import catalogue
@@ -145,16 +158,12 @@ class YubicoPivFormat:
 
         return catalogue.piv_notes()
 
-    def fuzz_model(self, seed: str) -> FuzzModel | None:
-        """None: fuzzed through the catalogue and byte-level operators."""
-        return None
-
-
-class YubiHsm2Format:
+class YubiHsm2Format(_YubicoFormat):
     """``yubihsm2``: YubiHSM 2 key attestation certificates."""
 
     name = HSM_FORMAT
     title = "Yubico YubiHSM 2 key attestation"
+    primaries = (CHAIN_SUFFIX,)
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
 
     def provision(self, device: Device, partition: str,
@@ -177,23 +186,6 @@ class YubiHsm2Format:
         """See :func:`hsmsim.formats.yubico.verify_hsm2.verify_hsm2`."""
         return verify_hsm2(evidence, trust, at or datetime.now(UTC), Profile(profile))
 
-    def load(self, path: Path) -> Evidence:
-        """``<stem>_chain.pem`` with the files beside it sharing its stem, or a directory."""
-        return _load(self.name, path, (CHAIN_SUFFIX,))
-
-    def detect(self, path: Path) -> bool:
-        """A ``<stem>_chain.pem`` file or a directory holding one; never raises."""
-        try:
-            if path.is_dir():
-                return any(p.name.endswith(CHAIN_SUFFIX) for p in path.iterdir())
-            return path.name.endswith(CHAIN_SUFFIX)
-        except OSError:
-            return False
-
-    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
-        """PEM or DER roots."""
-        return TrustAnchors.from_pem_files(list(paths))
-
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens per key type and the one-defect mutations."""
         from hsmsim.formats.yubico import catalogue
@@ -205,7 +197,3 @@ class YubiHsm2Format:
         from hsmsim.formats.yubico import catalogue
 
         return catalogue.hsm_notes()
-
-    def fuzz_model(self, seed: str) -> FuzzModel | None:
-        """None: fuzzed through the catalogue and byte-level operators."""
-        return None
