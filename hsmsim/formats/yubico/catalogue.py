@@ -614,12 +614,13 @@ PIV_COMMON_NOTES = {
 }
 
 
+def _notes(common: dict[str, FlagNote], mutations: list[Mutation]) -> dict[str, FlagNote]:
+    return {**common, **{mutation.flag: mutation.note for mutation in mutations}}
+
+
 def piv_notes() -> dict[str, FlagNote]:
     """Every flag the PIV vectors use."""
-    out = dict(PIV_COMMON_NOTES)
-    for mutation in piv_mutations():
-        out[mutation.flag] = mutation.note
-    return out
+    return _notes(PIV_COMMON_NOTES, piv_mutations())
 
 
 def piv_vector_cases(seed: str) -> list[VectorCase]:
@@ -937,10 +938,7 @@ HSM_COMMON_NOTES = {
 
 def hsm_notes() -> dict[str, FlagNote]:
     """Every flag the YubiHSM 2 vectors use."""
-    out = dict(HSM_COMMON_NOTES)
-    for mutation in hsm_mutations():
-        out[mutation.flag] = mutation.note
-    return out
+    return _notes(HSM_COMMON_NOTES, hsm_mutations())
 
 
 def hsm_vector_cases(seed: str) -> list[VectorCase]:
