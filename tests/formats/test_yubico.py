@@ -328,3 +328,10 @@ def test_real_f9_needs_the_walks_fallback(shared_dir, openssl, tmp_path):
     (tmp_path / "k.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
     result = walk(tmp_path, shared_dir / "interop" / "roots" / "yubico_piv_root_ca_263751.pem", PUREBRED_TIME)
     assert "error 79" in result.stdout + result.stderr and result.stdout.splitlines()[-1] == "ACCEPT", result.stdout
+
+
+def test_detect_tells_every_yubico_vector_apart():
+    directories = sorted((ROOT / "vectors").glob("yubi*/*/*"))
+    assert len(directories) == 93
+    for directory in directories:
+        assert detect(directory).name == directory.parts[-3], directory
