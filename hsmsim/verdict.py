@@ -97,6 +97,9 @@ class Reason(enum.StrEnum):
     DEVICE_INTEGRITY = "DEVICE_INTEGRITY"
     """The attesting device reports a boot state the profile does not trust (e.g. Android rootOfTrust:
     bootloader unlocked, verified boot not Verified)."""
+    ATTR_ACCESS_POLICY = "ATTR_ACCESS_POLICY"
+    """The attested key's access policy is weaker than the relying party asked for: e.g. a YubiKey PIV key
+    usable without its PIN, or without a touch, where the request requires one."""
 
 
 class Profile(enum.StrEnum):

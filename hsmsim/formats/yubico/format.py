@@ -1,0 +1,199 @@
+"""The Yubico formats' contract hooks (:class:`hsmsim.formats.contract.Format`): ``yubico-piv`` and ``yubihsm2``.
+
+The generators are :mod:`.piv` and :mod:`.hsm2`, the reference verifiers :mod:`.verify_piv` and
+:mod:`.verify_hsm2`, the emulated PKIs :mod:`.pki`, the vectors :mod:`.catalogue`. The three PIV output
+profiles (ykman pair, Sectigo package, step-ca statement) are one format with a ``profile`` parameter:
+they carry the same certificates and the verifier reads each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hsmsim.device import AttestationRequest, Device
+from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy
+from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_FORMAT, assemble_hsm
+from hsmsim.formats.yubico.piv import (
+    PIV_FORMAT,
+    SECTIGO_SUFFIX,
+    STEP_SUFFIX,
+    PivRequest,
+    assemble,
+)
+from hsmsim.formats.yubico.pki import GENERATIONS, LEGACY, YubiKeyDevice, f9_certificate, f9_key, hsm_pki, piv_pki
+from hsmsim.formats.yubico.verify_hsm2 import verify_hsm2
+from hsmsim.formats.yubico.verify_piv import verify_piv
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import drbg
+from hsmsim.verdict import Profile, Verdict
+
+_PIV_PRIMARY = (".attestation.pem", SECTIGO_SUFFIX, STEP_SUFFIX)
+
+
+def device_serial(device: Device) -> int:
+    """The device serial as an integer: the decimal serial, or one derived from the seed."""
+    if device.serial.isdigit() and int(device.serial) < 1 << 32:
+        return int(device.serial)
+    return 10_000_000 + int.from_bytes(drbg(device.seed, "yubico/serial").read(4), "big") % 30_000_000
+
+
+def yubikey(device: Device, generation: str = LEGACY, *, fips: bool = False) -> YubiKeyDevice:
+    """The emulated YubiKey behind ``device``: firmware 5.4.3 (legacy PKI) or 5.7.4 (2024 PKI), USB-A keychain."""
+    if generation not in GENERATIONS:
+        raise UnsupportedKeyError(f"generation must be one of {', '.join(GENERATIONS)}, not {generation!r}")
+    firmware = (5, 4, 3) if generation == LEGACY else (5, 7, 4)
+    return YubiKeyDevice(device_serial(device), firmware, 1, generation, fips=fips)
+
+
+def _load(name: str, path: Path, primaries: tuple[str, ...]) -> Evidence:
+    try:
+        if path.is_dir():
+            files = read_bundle_dir(path)
+            primary = next((n for n in files if n.endswith(primaries)), path.name)
+            return Evidence(name, files, primary)
+        if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
+            raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
+        files = {path.name: path.read_bytes()}
+        stem = path.name.split(".", 1)[0].removesuffix("_chain")
+        for sibling in sorted(path.parent.iterdir()):
+            if sibling.is_file() and sibling.name.startswith(stem) and sibling != path \
+                    and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
+                files[sibling.name] = sibling.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+    return Evidence(name, files, path.name)
+
+
+class _YubicoFormat:
+    """What both Yubico formats share: reading evidence by its primary files' suffixes, PEM/DER roots,
+    no structure-aware fuzz model."""
+
+    name: str
+    primaries: tuple[str, ...]
+
+    def load(self, path: Path) -> Evidence:
+        """A primary file with the files beside it sharing its stem, or a directory."""
+        return _load(self.name, path, self.primaries)
+
+    def detect(self, path: Path) -> bool:
+        """A file named as a primary, or a directory holding one; never raises."""
+        try:
+            if path.is_dir():
+                return any(p.name.endswith(self.primaries) for p in path.iterdir())
+            return path.name.endswith(self.primaries)
+        except OSError:
+            return False
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER roots (for PIV, the legacy and the 2024 root may both be given)."""
+        return TrustAnchors.from_pem_files(list(paths))
+
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: fuzzed through the catalogue and byte-level operators."""
+        return None
+
+
+class YubicoPivFormat(_YubicoFormat):
+    """``yubico-piv``: YubiKey PIV slot attestation (ykman pair, Sectigo package, step-ca statement)."""
+
+    name = PIV_FORMAT
+    title = "Yubico YubiKey PIV attestation"
+    primaries = _PIV_PRIMARY
+    """``.attestation.pem`` (ykman), ``.sectigo.pem``, ``.acme-step.json``."""
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
+
+    def provision(self, device: Device, partition: str,
+                  attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
+        """The device's f9 key and certificate under the legacy PKI (``partition`` is ignored).
+
+        A YubiKey accepts a customer's own f9 key, but hsmsim emulates only the factory one.
+        """
+        if attesting is not None:
+            raise UnsupportedKeyError("hsmsim emulates the factory f9 key only")
+        key = yubikey(device)
+        pki = piv_pki(device.seed, key.generation)
+        return AttestationIdentity(f9_key(device.seed, key), f9_certificate(device.seed, key),
+                                   tuple(i.cert for i in pki.intermediates), pki.root.cert)
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The evidence for the request's key. Parameters: ``profile`` (ykman, sectigo, step), ``generation``
+        (legacy, 2024), ``slot`` (9a...), ``pin_policy`` and ``touch_policy`` (ykman names), ``fips`` (true/false)."""
+        params = request.parameters
+        if request.key_signer is None:
+            raise UnsupportedKeyError("PIV attests asymmetric keys only")
+        try:
+            pin = PinPolicy[str(params.get("pin_policy", "once")).upper().replace("-", "_")]
+            touch = TouchPolicy[str(params.get("touch_policy", "always")).upper()]
+        except KeyError as exc:
+            raise UnsupportedKeyError(f"unknown PIN or touch policy {exc}") from None
+        fips = str(params.get("fips", "false")).lower() in ("1", "true", "yes")
+        device = yubikey(request.device, str(params.get("generation", LEGACY)), fips=fips)
+        slot = str(params.get("slot", "9a"))
+        bundle = assemble(request.device.seed, device, request.key, request.key_signer, slot=slot, pin=pin,
+                          touch=touch, profile=str(params.get("profile", "ykman")),
+                          request=PivRequest(device.serial, slot, pin, touch))
+        return bundle.evidence()
+
+    def verify(self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+               profile: Profile = Profile.STRUCTURAL) -> Verdict:
+        """See :func:`hsmsim.formats.yubico.verify_piv.verify_piv`."""
+        return verify_piv(evidence, trust, at or datetime.now(UTC), Profile(profile))
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens per key type, PKI generation and profile, and the one-defect mutations."""
+        from hsmsim.formats.yubico import catalogue
+
+        return catalogue.piv_vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the PIV vectors."""
+        from hsmsim.formats.yubico import catalogue
+
+        return catalogue.piv_notes()
+
+class YubiHsm2Format(_YubicoFormat):
+    """``yubihsm2``: YubiHSM 2 key attestation certificates."""
+
+    name = HSM_FORMAT
+    title = "Yubico YubiHSM 2 key attestation"
+    primaries = (CHAIN_SUFFIX,)
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
+
+    def provision(self, device: Device, partition: str,
+                  attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
+        """The built-in attestation key 0 with its chain (``partition`` is ignored)."""
+        if attesting is not None:
+            raise UnsupportedKeyError("hsmsim emulates the built-in attestation key 0 only")
+        pki = hsm_pki(device.seed, device_serial(device))
+        return AttestationIdentity(pki.device.key, pki.device.cert, (pki.device.cert, pki.sub_ca.cert), pki.root.cert)
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The chain file, CSR, request and root for the request's key (no parameters)."""
+        if request.key_signer is None:
+            raise UnsupportedKeyError("a YubiHSM 2 attests asymmetric keys only")
+        pki = hsm_pki(request.device.seed, device_serial(request.device))
+        return assemble_hsm(request.device.seed, pki, request.key, request.key_signer).evidence()
+
+    def verify(self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+               profile: Profile = Profile.STRUCTURAL) -> Verdict:
+        """See :func:`hsmsim.formats.yubico.verify_hsm2.verify_hsm2`."""
+        return verify_hsm2(evidence, trust, at or datetime.now(UTC), Profile(profile))
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens per key type and the one-defect mutations."""
+        from hsmsim.formats.yubico import catalogue
+
+        return catalogue.hsm_vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the YubiHSM 2 vectors."""
+        from hsmsim.formats.yubico import catalogue
+
+        return catalogue.hsm_notes()

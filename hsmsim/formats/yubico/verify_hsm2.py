@@ -1,0 +1,105 @@
+"""The YubiHSM 2 reference verifier: key attestation chain + pinned root + time + profile → Verdict.
+
+Order: the chain file (leaf first), the path key certificate -> device attestation certificate ->
+sub-CA -> pinned root at ``at``, the key extensions with python-yubihsm's encodings (short-form
+lengths), the device certificate's serial equals the key certificate's, the subject names the object
+id, the CSR binds the attested key, the request's serial, then the origin (generated, never imported
+or re-imported under wrap) and the capabilities (not exportable under wrap); strict adds a required
+CSR, a sign capability, the CA/B Forum code-signing key rules and no unknown extensions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cryptography import x509
+
+from hsmsim.checks import check_csr_binding, require_code_signing_key
+from hsmsim.encoding import spki_der
+from hsmsim.formats.yubico.extensions import (
+    HSM_KEY_OIDS,
+    HSM_SERIAL,
+    SIGN_CAPABILITIES,
+    Origin,
+    capability_mask,
+    capability_names,
+    extension_value,
+    firmware_text,
+    read_der_integer,
+    read_hsm_key_extensions,
+)
+from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX
+from hsmsim.formats.yubico.verify_piv import bundle_files, json_object, key_facts, load_certs
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.chain import validate_chain
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+
+
+def verify_hsm2(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    """Check YubiHSM 2 key attestation evidence; never raises on bad evidence."""
+    try:
+        return _verify(evidence, trust, at, profile)
+    except Rejected as rejection:
+        return Verdict(rejection.reason, rejection.detail)
+
+
+def _gather(evidence: Evidence) -> tuple[list[x509.Certificate], bytes | None, dict[str, object] | None]:
+    files = bundle_files(evidence)
+    chains = [n for n in files if n.endswith(CHAIN_SUFFIX) or n == "chain.pem"]
+    if len(chains) != 1:
+        raise Rejected(Reason.MISSING_INPUT, f"{len(chains)} chain files (<stem>{CHAIN_SUFFIX}), not one")
+    csrs = [data for n, data in files.items() if n.endswith((".csr", "csr.pem"))]
+    if len(csrs) > 1:
+        raise Rejected(Reason.MISSING_INPUT, f"{len(csrs)} CSRs: which one to bind the attested key to is ambiguous")
+    requests = [data for n, data in files.items() if n.endswith(".request.json")]
+    return (load_certs(files[chains[0]], chains[0]), csrs[0] if csrs else None,
+            json_object(requests[0], "the request") if len(requests) == 1 else None)
+
+
+def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    certs, csr, request = _gather(evidence)
+    leaf = certs[0]
+    path = validate_chain(leaf, certs[1:], trust.all(), at)
+    fields = read_hsm_key_extensions(leaf)
+    device_serial = extension_value(path[1], HSM_SERIAL)
+    if device_serial is None or read_der_integer(device_serial, "the device certificate's serial") != fields.serial:
+        raise Rejected(Reason.ATTR_CONFLICT, f"the key certificate's serial {fields.serial} is not the serial of the "
+                                             "device attestation certificate that issued it")
+    names = [str(a.value) for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    if names != [f"YubiHSM Attestation id:0x{fields.object_id:04x}"]:
+        raise Rejected(Reason.ATTR_CONFLICT, f"subject {names!r} does not name object id 0x{fields.object_id:04x}")
+    spki = spki_der(leaf.public_key())
+    if csr is not None:
+        check_csr_binding(spki, csr, "the attested key")
+    elif profile is Profile.STRICT:
+        raise Rejected(Reason.MISSING_INPUT, "no CSR (one .csr) to bind the attested key to")
+    if request is not None and request.get("serial") is not None and request["serial"] != fields.serial:
+        raise Rejected(Reason.ATTR_CONFLICT, f"the key is on YubiHSM {fields.serial}, the request names "
+                                             f"{str(request['serial'])[:12]}")
+    origin = Origin(fields.origin & 0x13) if fields.origin == fields.origin & 0x13 else None
+    if origin is None:
+        raise Rejected(Reason.MALFORMED, f"origin {fields.origin:#04x} has unknown bits")
+    if Origin.GENERATED in origin and Origin.IMPORTED in origin:
+        raise Rejected(Reason.ATTR_CONFLICT, "origin says both generated and imported")
+    if Origin.GENERATED not in origin:
+        raise Rejected(Reason.ATTR_NOT_LOCAL, f"origin {fields.origin:#04x}: the key was imported, not generated")
+    if Origin.IMPORTED_WRAPPED in origin:
+        raise Rejected(Reason.ATTR_NOT_NEVER_EXTRACTABLE, "origin generated+imported_wrapped: the key was exported "
+                                                          "under wrap and imported back")
+    if fields.capabilities & capability_mask("exportable-under-wrap"):
+        raise Rejected(Reason.ATTR_EXTRACTABLE, "the key has the exportable-under-wrap capability")
+    key_type, size = key_facts(leaf)
+    if profile is Profile.STRICT:
+        if not fields.capabilities & capability_mask(*SIGN_CAPABILITIES):
+            raise Rejected(Reason.KEY_PURPOSE, "the key has no sign capability")
+        unknown = [e.oid.dotted_string for e in leaf.extensions if e.oid not in HSM_KEY_OIDS]
+        if unknown:
+            raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown key certificate extensions: {', '.join(unknown)}")
+        require_code_signing_key(key_type, size)
+    claims = Claims(
+        spki_der=spki, key_type=key_type, key_size=size, generated_on_device=True, extractable=False,
+        never_extractable=True, sensitive=None, always_sensitive=None, vendor="Yubico", model="YubiHSM 2",
+        serial=str(fields.serial), firmware=firmware_text(fields.firmware), fips_level=None, label=fields.label)
+    detail = (f"object 0x{fields.object_id:04x} on YubiHSM {fields.serial} (firmware {claims.firmware}); domains "
+              f"{fields.domains:#06x}; capabilities {', '.join(capability_names(fields.capabilities)) or 'none'}")
+    return Verdict(Reason.OK, detail, claims)

@@ -1,0 +1,337 @@
+"""The Yubico formats: slot and key certificate bytes, the three PIV output profiles, the reference verifiers
+on the real YubiKey 4.3.3 and YubiHSM 2 samples, python-yubihsm as an oracle, the catalogues, the CLI and
+the openssl walk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cbor2
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from hsmsim.device import Device
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats import detect, get_format
+from hsmsim.formats.yubico.catalogue import (
+    VALIDATION_TIME,
+    Kit,
+    PivBench,
+    hsm_mutations,
+    hsm_vector_cases,
+    piv_mutations,
+    piv_vector_cases,
+)
+from hsmsim.formats.yubico.extensions import (
+    HSM_KEY_OIDS,
+    PIV_FIRMWARE,
+    PIV_FORM_FACTOR,
+    PIV_POLICY,
+    PIV_SERIAL,
+    PinPolicy,
+    TouchPolicy,
+    extension_value,
+)
+from hsmsim.formats.yubico.hsm2 import assemble_hsm
+from hsmsim.formats.yubico.piv import SECTIGO_SUFFIX, STEP_SUFFIX, assemble
+from hsmsim.formats.yubico.pki import LEGACY, NEW, piv_pki
+from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.soft import SoftKeyStore, new_key_material
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.verdict import Profile, Reason
+from tests.conftest import KEY_CREATED, SEED
+
+ROOT = Path(__file__).resolve().parents[2]
+WALK = ROOT / "scripts" / "verify_yubico_piv_openssl.sh"
+PUREBRED_TIME = datetime(2018, 9, 6, tzinfo=UTC)
+YUBIKEY_SAMPLES = ("1_device_preenroll_attestation.bin", "2_device_scep_request.bin", "3_user_id_scep_request.bin",
+                   "4_user_sig_scep_request.bin", "5_user_piv_scep_request.bin")
+
+
+@pytest.fixture(scope="module")
+def kit() -> Kit:
+    return Kit.build(SEED)
+
+
+def piv(kit: Kit, generation: str = LEGACY, spec: str = "ec-p256", profile: str = "ykman", **kw: object) -> PivBench:
+    return PivBench.open(kit, generation, spec, profile, **kw)  # type: ignore[arg-type]
+
+
+def verify(fmt: str, evidence: Evidence, anchors: tuple[x509.Certificate, ...], at: datetime = VALIDATION_TIME,
+           profile: Profile = Profile.STRUCTURAL):
+    return get_format(fmt).verify(evidence, TrustAnchors({"root": anchors}), at=at, profile=profile)
+
+
+# -- bytes --------------------------------------------------------------------------------------------
+
+def test_slot_certificate_has_the_device_shape(kit):
+    bench = piv(kit)
+    att, f9 = bench.bundle.attestation, bench.bundle.f9
+    assert att.issuer == f9.subject and att.subject.rfc4514_string() == "CN=YubiKey PIV Attestation 9a"
+    assert (att.not_valid_before_utc, att.not_valid_after_utc) == (f9.not_valid_before_utc, f9.not_valid_after_utc)
+    assert [e.oid for e in att.extensions] == [PIV_FIRMWARE, PIV_SERIAL, PIV_POLICY, PIV_FORM_FACTOR]
+    assert extension_value(att, PIV_FIRMWARE) == b"\x05\x04\x03"  # raw bytes, not DER
+    assert extension_value(att, PIV_SERIAL) == b"\x02\x04" + bench.device.serial.to_bytes(4, "big")  # DER INTEGER
+    assert extension_value(att, PIV_POLICY) == bytes([PinPolicy.ONCE, TouchPolicy.ALWAYS])
+    assert extension_value(att, PIV_FORM_FACTOR) == b"\x01"
+    assert len(att.serial_number.to_bytes(16, "big")) == 16
+    with pytest.raises(x509.ExtensionNotFound):  # the factory f9 quirk
+        f9.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert [e.oid for e in f9.extensions] == [PIV_FIRMWARE]
+
+
+def test_roots_say_emulated_and_the_2024_pki_has_two_intermediates():
+    legacy, new = piv_pki(SEED, LEGACY), piv_pki(SEED, NEW)
+    assert legacy.root.cert.subject.rfc4514_string().endswith("EMULATED") and legacy.root.cert.serial_number == 263751
+    assert new.root.cert.subject.rfc4514_string() == "CN=Yubico Attestation Root 1 EMULATED"
+    assert [i.cert.subject.rfc4514_string() for i in new.intermediates] == [
+        "CN=Yubico PIV Attestation B 1", "CN=Yubico Attestation Intermediate B 1"]
+    assert new.root.cert.signature_hash_algorithm.name == "sha512"
+
+
+def test_profiles_carry_the_same_certificates(kit):
+    sectigo = piv(kit, NEW, "rsa-3072", "sectigo", fips=True)
+    package = sectigo.evidence().files[f"yubikey-rsa-3072{SECTIGO_SUFFIX}"]
+    certs = x509.load_pem_x509_certificates(package)
+    assert certs[:2] == [sectigo.bundle.attestation, sectigo.bundle.f9] and len(certs) == 4
+    legacy = x509.load_pem_x509_certificates(piv(kit, profile="sectigo").evidence().files[
+        f"yubikey-ec-p256{SECTIGO_SUFFIX}"])
+    assert len(legacy) == 2  # Sectigo's two-certificate package
+    step = piv(kit, NEW, "rsa-3072", "step")
+    record = json.loads(step.evidence().files[f"yubikey-rsa-3072{STEP_SUFFIX}"])
+    assert record["identifier"] == {"type": "permanent-identifier", "value": str(step.device.serial)}
+    obj = cbor2.loads(_b64url(record["payload"]["attObj"]))
+    assert obj["fmt"] == "step" and set(obj["attStmt"]) == {"alg", "sig", "x5c"} and obj["attStmt"]["alg"] == -257
+    assert isinstance(cbor2.loads(obj["attStmt"]["sig"]), bytes)  # the signature is itself CBOR-encoded
+    assert len(obj["attStmt"]["x5c"]) == 4  # attestation, f9 and every intermediate
+
+
+def _b64url(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_fips_series_marker_sits_on_the_f9_and_is_claimed(kit):
+    bench = piv(kit, profile="sectigo", fips=True)
+    assert extension_value(bench.bundle.f9, x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.10")) == b""
+    verdict = verify("yubico-piv", bench.evidence(), bench.anchors)
+    assert verdict.accepted and verdict.claims.fips_level == "FIPS 140-2 Level 2"
+    assert verdict.claims.model == "YubiKey 5 FIPS Series, USB-A keychain"
+
+
+def test_device_refuses_imported_keys_and_new_key_types_on_old_firmware(kit):
+    store = SoftKeyStore(seed=SEED)
+    imported = store.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported", created=KEY_CREATED)
+    with pytest.raises(UnsupportedKeyError, match="imported"):
+        assemble(SEED, kit.devices[(LEGACY, False)], imported, store.signer(imported))
+    with pytest.raises(UnsupportedKeyError, match=r"5\.7"):
+        assemble(SEED, kit.devices[(LEGACY, False)], kit.keys["rsa-3072"], kit.store.signer(kit.keys["rsa-3072"]))
+
+
+def test_hsm_key_certificate_shape(kit):
+    bundle = assemble_hsm(SEED, kit.hsm, kit.keys["rsa-3072"], kit.store.signer(kit.keys["rsa-3072"]))
+    leaf, device = bundle.chain[0], bundle.chain[1]
+    assert [e.oid for e in leaf.extensions] == list(HSM_KEY_OIDS)
+    assert leaf.issuer == device.subject and leaf.not_valid_after_utc == device.not_valid_after_utc
+    assert extension_value(leaf, HSM_KEY_OIDS[2]) == b"\x03\x02\x00\x01"  # origin generated
+    assert device.subject.rfc4514_string() == f"CN=YubiHSM Attestation ({kit.hsm.serial})"
+
+
+def test_generation_is_deterministic():
+    first = [c.evidence.files for c in piv_vector_cases(SEED)[:3]]
+    assert first == [c.evidence.files for c in piv_vector_cases(SEED)[:3]]
+
+
+# -- the reference verifiers ------------------------------------------------------------------------
+
+def test_reference_verifier_claims(kit):
+    bench = piv(kit, NEW, "rsa-3072")
+    verdict = verify("yubico-piv", bench.evidence(), bench.anchors, profile=Profile.STRICT)
+    assert verdict.accepted, verdict.summary()
+    claims = verdict.claims
+    assert (claims.serial, claims.firmware, claims.label, claims.generated_on_device) == (
+        str(bench.device.serial), "5.7.4", "9a", True)
+    assert "PIN policy once, touch policy always" in verdict.detail
+
+
+@pytest.mark.parametrize("spec", ["rsa-2048", "ec-p384"])
+def test_legacy_goldens_under_the_2024_root_are_rejected(kit, spec):
+    bench = piv(kit, LEGACY, spec)
+    verdict = verify("yubico-piv", bench.evidence(), (piv_pki(SEED, NEW).root.cert,))
+    assert verdict.reason is Reason.CHAIN_INCOMPLETE
+
+
+def test_catalogues_cover_the_required_defects():
+    piv_ids = {m.id.split("::", 1)[1] for m in piv_mutations()}
+    hsm_ids = {m.id.split("::", 1)[1] for m in hsm_mutations()}
+    assert len(piv_ids) >= 30 and len(hsm_ids) >= 30
+    assert {"chain::f9-checked-instead-of-attestation", "chain::f9-ca-false", "chain::intermediates-missing",
+            "binding::attests-another-key", "chain::user-loaded-f9", "policy::touch-cached", "policy::pin-never",
+            "request::serial-mismatch", "chain::wrong-root", "chain::f9-expired",
+            "chain::f9-signed-by-other-key"} <= piv_ids
+    assert {"attr::imported", "attr::exportable-under-wrap", "request::serial-mismatch", "chain::wrong-root",
+            "chain::expired", "chain::key-cert-by-other-key", "binding::csr-other-key"} <= hsm_ids
+
+
+@pytest.mark.parametrize("cases", [piv_vector_cases, hsm_vector_cases], ids=["yubico-piv", "yubihsm2"])
+def test_every_vector_gets_its_declared_verdict(cases):
+    for case in cases(SEED):
+        fmt = case.id.split("::")[0]
+        for profile, expected in case.expected.items():
+            verdict = verify(fmt, case.evidence, case.anchors, case.validation_time, profile)
+            assert verdict.reason is expected, f"{case.id} {profile}: {verdict.summary()}"
+
+
+def test_hsm_verifier_rejects_an_imported_key_from_the_store(kit):
+    store = SoftKeyStore(seed=SEED)
+    imported = store.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported", created=KEY_CREATED)
+    evidence = assemble_hsm(SEED, kit.hsm, imported, store.signer(imported)).evidence()
+    assert verify("yubihsm2", evidence, (kit.hsm.root.cert,)).reason is Reason.ATTR_NOT_LOCAL
+
+
+# -- real samples -----------------------------------------------------------------------------------
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", YUBIKEY_SAMPLES)
+def test_real_yubikey_samples_are_accepted_with_their_roots(shared_dir, name):
+    interop = shared_dir / "interop"
+    data = (interop / "purebred" / "Yubikey_4_3_3" / name).read_bytes()
+    evidence = Evidence("yubico-piv", {name: data}, name)
+    target = x509.load_der_x509_certificate((interop / "purebred" / "Yubikey_4_3_3" /
+                                             name.replace("attestation.bin", "target.der")
+                                             .replace("request.bin", "target.der")).read_bytes())
+    fmt = get_format("yubico-piv")
+    for root in ("purebred/TrustAnchors/Yubikey/YubicoRoot.der", "roots/yubico_piv_root_ca_263751.pem"):
+        trust = fmt.trust_anchors_from_files([interop / root])
+        verdict = fmt.verify(evidence, trust, at=PUREBRED_TIME)
+        assert verdict.accepted, f"{root}: {verdict.summary()}"
+        assert (verdict.claims.serial, verdict.claims.firmware) == ("5250272", "4.3.3")
+        assert verdict.claims.spki_der == target.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    swapped = fmt.trust_anchors_from_files([interop / "yubihsm2" / "yubihsm2_attest_root.crt"])
+    assert not fmt.verify(evidence, swapped, at=PUREBRED_TIME).accepted
+
+
+@pytest.mark.shared
+def test_real_yubihsm2_sample_is_accepted_with_its_root(shared_dir):
+    sample = shared_dir / "interop" / "yubihsm2"
+    evidence = Evidence("yubihsm2", {n: (sample / n).read_bytes() for n in ("chain.pem", "csr.pem")}, "chain.pem")
+    fmt = get_format("yubihsm2")
+    expected = json.loads((sample / "expected.json").read_text())
+    for profile in Profile:
+        verdict = fmt.verify(evidence, fmt.trust_anchors_from_files([sample / "yubihsm2_attest_root.crt"]),
+                             at=datetime(2026, 11, 22, tzinfo=UTC), profile=profile)
+        assert verdict.accepted, verdict.summary()
+        assert (verdict.claims.serial, verdict.claims.label) == (expected["hsmSerialNumber"], "Swish Sign RSA4096")
+    swapped = fmt.trust_anchors_from_files([shared_dir / "interop" / "roots" / "yubico_piv_root_ca_263751.pem"])
+    assert fmt.verify(evidence, swapped, at=datetime(2026, 11, 22, tzinfo=UTC)).reason is Reason.CHAIN_UNTRUSTED
+
+
+# -- python-yubihsm as an oracle --------------------------------------------------------------------
+
+def test_python_yubihsm_parses_what_the_emulator_writes(kit):
+    objects = pytest.importorskip("yubihsm.objects", reason="python-yubihsm is not installed (optional: "
+                                                            "pip install yubihsm)")
+    for spec in ("rsa-3072", "ec-p256", "ed25519"):
+        key = kit.keys[spec]
+        leaf = assemble_hsm(SEED, kit.hsm, key, kit.store.signer(key)).chain[0]
+        parsed = objects.AttestationExtensions.parse(leaf)
+        assert (tuple(parsed.firmware_version), parsed.serial, int(parsed.origin), parsed.label) == (
+            kit.hsm.firmware, kit.hsm.serial, 1, key.label)
+    long_form = next(c for c in hsm_vector_cases(SEED) if c.id.endswith("ext::label-long-form-length"))
+    chain = x509.load_pem_x509_certificates(long_form.evidence.files[long_form.evidence.primary])
+    assert objects.AttestationExtensions.parse(chain[0]).label != kit.keys["rsa-3072"].label
+
+
+# -- CLI and the openssl walk -----------------------------------------------------------------------
+
+def hsmsim(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args, "--state", str(state)], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+
+
+def test_cli_attest_and_verify(tmp_path):
+    state = tmp_path / "yk"
+    created = hsmsim("key", "create", "--format", "yubico-piv", "--label", "sign", "--spec", "ec-p256", state=state)
+    assert created.returncode == 0, created.stderr
+    for profile in ("ykman", "sectigo", "step"):
+        out = tmp_path / profile
+        attested = hsmsim("attest", "--key", "sign", "--out", str(out), "--param", f"profile={profile}",
+                          "--param", "touch_policy=cached", state=state)
+        assert attested.returncode == 0, attested.stderr
+        assert detect(out).name == "yubico-piv"
+        verified = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(out), "--root",
+                                   str(out / "piv-attestation-ca.pem"), "--json"], capture_output=True, text=True,
+                                  timeout=120, cwd=ROOT)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert json.loads(verified.stdout)["claims"]["label"] == "9a"
+
+
+def test_hsm_attest_through_the_hsm_model():
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("rsa-3072"), "codesign", created=KEY_CREATED)
+    hsm = Hsm(Device.from_seed("yubihsm2", SEED), store)
+    evidence = hsm.attest("codesign")
+    root = x509.load_pem_x509_certificate(evidence.files["yubihsm2_attest_root.crt"])
+    assert verify("yubihsm2", evidence, (root,), datetime(2026, 1, 1, tzinfo=UTC), Profile.STRICT).accepted
+
+
+def walk(directory: Path, root: Path, at: datetime) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(WALK), str(directory), str(root), str(int(at.timestamp()))],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.openssl
+def test_openssl_walk_accepts_every_valid_piv_golden(tmp_path, openssl):
+    tests = json.loads((ROOT / "vectors" / "yubico-piv_verify.json").read_text())["tests"]
+    goldens = [t for t in tests if "Golden" in t["flags"]]
+    assert len(goldens) == 11
+    for test in goldens:
+        anchor = tmp_path / f"{test['tcId']}.pem"
+        anchor.write_text(test["trust"]["anchors"][0])
+        at = datetime.fromisoformat(test["trust"]["validationTime"].replace("Z", "+00:00"))
+        result = walk(ROOT / "vectors" / test["inputs"]["dir"], anchor, at)
+        assert result.stdout.splitlines()[-1] == "ACCEPT", test["id"] + result.stdout + result.stderr
+
+
+@pytest.mark.openssl
+@pytest.mark.parametrize(("vector", "step"), [
+    ("chain/f9-checked-instead-of-attestation", "REJECT attestation-signature"),
+    ("chain/user-loaded-f9", "REJECT f9"), ("binding/csr-other-key", "REJECT binding"),
+    ("step/signature-other-challenge", "REJECT step-signature"),
+    ("policy/touch-never", "ACCEPT"),  # the documented walk reads no policy: the reference verifier does
+])
+def test_openssl_walk_on_defects(openssl, vector, step):
+    directory = ROOT / "vectors" / "yubico-piv" / vector
+    result = walk(directory, directory / "piv-attestation-ca.pem", VALIDATION_TIME)
+    assert result.stdout.splitlines()[-1] == step, result.stdout + result.stderr
+
+
+@pytest.mark.shared
+@pytest.mark.openssl
+def test_real_f9_needs_the_walks_fallback(shared_dir, openssl, tmp_path):
+    """The documented command fails on the real YubiKey 4 f9 (no basicConstraints: error 79)."""
+    data = (shared_dir / "interop" / "purebred" / "Yubikey_4_3_3" / "3_user_id_scep_request.bin").read_bytes()
+    from hsmsim.formats.yubico.verify_piv import purebred_certificates
+
+    f9, slot = (x509.load_der_x509_certificate(d) for d in purebred_certificates(data) or [])
+    (tmp_path / "k.attestation.pem").write_bytes(slot.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "k.f9.pem").write_bytes(f9.public_bytes(serialization.Encoding.PEM))
+    csr = x509.load_der_x509_csr(data)
+    (tmp_path / "k.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    result = walk(tmp_path, shared_dir / "interop" / "roots" / "yubico_piv_root_ca_263751.pem", PUREBRED_TIME)
+    assert "error 79" in result.stdout + result.stderr and result.stdout.splitlines()[-1] == "ACCEPT", result.stdout
+
+
+def test_detect_tells_every_yubico_vector_apart():
+    directories = sorted((ROOT / "vectors").glob("yubi*/*/*"))
+    assert len(directories) == 93
+    for directory in directories:
+        assert detect(directory).name == directory.parts[-3], directory
