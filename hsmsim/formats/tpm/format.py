@@ -26,6 +26,7 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import DEFAULT_RP_ID, RECORD_SUFFIX, SIGNATURE_ENCODINGS, Draft
+from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.pki import ak_identity
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
@@ -94,8 +95,10 @@ def draft_for(request: AttestationRequest) -> Draft:
     if fmt not in ("tpm", "none") or encoding not in SIGNATURE_ENCODINGS:
         raise UnsupportedKeyError(f"fmt must be tpm or none and signature_encoding one of {SIGNATURE_ENCODINGS}")
     flags = FLAG_UP | FLAG_AT | (FLAG_UV if params.get("user_verified", True) else 0)
+    genuine = genuine_tpm(request, key_name=WebAuthnFormat.ak_name, names_device=False)
     return Draft(
-        tpm=tpm, identity=request.attesting, area=tpm.key_public(key), at=request.at, label=label,
+        tpm=tpm, identity=request.attesting, at=request.at, label=label, genuine=genuine,
+        area=genuine.key_public() if genuine is not None else tpm.key_public(key),
         challenge=_challenge(params.get("challenge"), request.device.seed, label, request.at),
         credential_id=drbg(request.device.seed, f"webauthn/{request.device.serial}/credential/{label}").read(32),
         rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")), fmt=fmt, flags=flags,
