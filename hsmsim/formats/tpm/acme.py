@@ -185,7 +185,7 @@ def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, a
     facts = check_ak_certificate(x5c[0], None)
     check_tpmt_signature(x5c[0], stmt.alg, stmt.cert_info, stmt.sig)
     expected = hashlib.sha256(key_authorization(record.token, record.thumbprint)).digest()
-    certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), expected)
+    certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), expected, "SHA-256(keyAuthorization)")
     area = TpmtPublic.unmarshal(stmt.pub_area)
     key = check_attested_name(area, certify)
     check_object_attributes(area)

@@ -1,7 +1,7 @@
 """TPM2_MakeCredential (the third party's side) and TPM2_ActivateCredential (the TPM's), for an RSA EK.
 
 The protocol by which a verifier learns that an attestation key sits in the same TPM as an
-endorsement key (TPM 2.0 Part 1 §24, Part 3 §12.5–12.6; what Parsec's ``ActivateCredential``
+endorsement key (TPM 2.0 Part 1 §24, Part 3 §12.5-12.6; what Parsec's ``ActivateCredential``
 mechanism runs). The verifier picks a credential and a seed, encrypts the seed to the EK
 (RSA-OAEP, label ``IDENTITY\\0``) and seals the credential under keys derived from the seed and the
 AK's Name. Only a TPM that holds the EK's private key *and* has an object with that Name loaded can
@@ -25,9 +25,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from hsmsim.formats.tpm.marshal import tpm2b, u32
