@@ -412,7 +412,7 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
 
 
 CATEGORY_ORDER = ("golden", "signature", "attest", "binding", "authdata", "pubarea", "attributes", "akcert", "chain",
-                  "statement", "cbor", "variant")
+                  "statement", "kat", "record", "activate", "cbor", "variant")
 
 
 def in_catalogue_order(mutations: list[Mutation]) -> list[Mutation]:

@@ -71,7 +71,7 @@ MAX_RECORD_BYTES = 16 * 1024
 MAX_CHAIN_CERTS = 4
 KID_TYPE = b"\x01"
 """kid = 0x01 ‖ SHA-256(the AK's SubjectPublicKeyInfo): the shape of a Veraison instance id (a CHOICE)."""
-_SIGNATURE_ALGS = {(TpmAlg.ECDSA, TpmAlg.SHA256): -7, (TpmAlg.ECDSA, TpmAlg.SHA384): -35,
+_SIGNATURE_ALGS: dict[tuple[int, int], int] = {(TpmAlg.ECDSA, TpmAlg.SHA256): -7, (TpmAlg.ECDSA, TpmAlg.SHA384): -35,
                    (TpmAlg.RSASSA, TpmAlg.SHA256): -257}
 """TPMT_SIGNATURE (sigAlg, hashAlg) → the COSE algorithm the signature check runs."""
 
@@ -106,10 +106,11 @@ def pem_chain(ders: list[bytes]) -> bytes:
 class ParsecDraft(StatementDraft):
     """One Parsec key attestation before rendering (see :class:`StatementDraft` for the token's fields).
 
-    ``activation`` adds the ActivateCredential exchange; ``make_for_ek`` seals the credential to another
-    EK than the TPM's, ``activation_key`` (a TPMT_PUBLIC) is the object the credential is made for and the
-    TPM activates with (default: the AK), ``ek_certificate`` replaces the EK certificate the third party
-    used; ``activation_edit`` and ``record_edit`` edit the JSON before it is written.
+    ``activation`` adds the ActivateCredential exchange and ``chain_file`` the AK chain.
+    ``make_for_ek`` seals the credential to another EK than the TPM's. ``activation_key`` (a TPMT_PUBLIC)
+    is the object the credential is sealed for and the TPM activates with (default: the AK).
+    ``ek_certificate`` replaces the EK certificate the third party used. ``activation_edit`` and
+    ``record_edit`` edit the JSON before it is written.
     """
 
     signature_encoding: str = "tpmt"
@@ -120,6 +121,7 @@ class ParsecDraft(StatementDraft):
     expected_nonce: bytes | None = None
     kid: bytes | None = None
     activation: bool = True
+    chain_file: bool = True
     make_for_ek: rsa.RSAPublicKey | None = None
     activation_key: TpmtPublic | None = None
     ek_certificate: bytes | None = None
@@ -167,8 +169,9 @@ class ParsecDraft(StatementDraft):
         record: dict[str, Any] = {"expectedNonce": _b64(nonce), "kat": kat}
         if self.record_edit:
             self.record_edit(record)
-        files = {f"{stem}{RECORD_SUFFIX}": (json.dumps(record, indent=2) + "\n").encode(),
-                 f"{stem}{AK_CHAIN_SUFFIX}": pem_chain(chain)}
+        files = {f"{stem}{RECORD_SUFFIX}": (json.dumps(record, indent=2) + "\n").encode()}
+        if self.chain_file:
+            files[f"{stem}{AK_CHAIN_SUFFIX}"] = pem_chain(chain)
         if self.activation and self.genuine is None:
             files[f"{stem}{ACTIVATION_SUFFIX}"] = (json.dumps(self.exchange(), indent=2) + "\n").encode()
         files.update(self.beside())
