@@ -474,6 +474,21 @@ def _statement(fmt: str, evidence) -> dict:
 
 
 @live
+def test_genuine_parsec_token_is_accepted_without_an_activation(store):
+    device = Device.from_seed("parsec-tpm", "genuine")
+    at = datetime.now(UTC).replace(microsecond=0)
+    evidence = Hsm(device, store).attest("ec-p256", "parsec-tpm", {"attest_time": at})
+    assert "ec-p256.activate-credential.json" not in evidence.files  # ActivateCredential runs in the emulated TPM only
+    root = tuple(x509.load_pem_x509_certificates(evidence.files["tpm_root_ca.pem"]))
+    verdict = get_format("parsec-tpm").verify(evidence, TrustAnchors({"root": root}), at=at)
+    assert verdict.accepted, verdict.summary()
+    kat = json.loads(evidence.files[evidence.primary])["kat"]
+    attest = TpmsAttest.unmarshal(base64.b64decode(kat["certInfo"]))
+    assert attest.qualified_signer == store.attestation_key().qualified_name
+    assert base64.b64decode(kat["sig"])[:4] == bytes.fromhex("0018000b")  # the TPMT_SIGNATURE as the TPM returned it
+
+
+@live
 def test_cli_attests_a_swtpm_key_with_genuine_evidence(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
