@@ -19,6 +19,7 @@ the SAN is one multi-valued RDN, as Windows AIK certificates carry it; ECDSA P-3
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -143,8 +144,9 @@ class TpmPki:
     intermediate: x509.Certificate
 
 
+@functools.lru_cache(maxsize=16)
 def tpm_pki(seed: str) -> TpmPki:
-    """Root and intermediate for ``seed`` (shared by every emulated TPM of the seed)."""
+    """Root and intermediate for ``seed`` (shared by every emulated TPM of the seed; built once per process)."""
     p384 = KeySpec.parse("ec-p384")
     root_key = derive_key(seed, "tpm/root", p384)
     root_name = _ca_name(ROOT_CN)
