@@ -215,6 +215,18 @@ class TpmStatementFormat:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
         return Evidence(format=self.name, files=files, primary=path.name)
 
+    def detect_record(self, path: Path, suffix: str, markers: tuple[bytes, ...]) -> bool:
+        """``path`` is a ``*<suffix>`` file, or a bounded ``.json`` file holding every one of ``markers``."""
+        try:
+            if not path.is_file() or path.suffix.lower() != ".json" or path.stat().st_size > self.record_limit:
+                return False
+            if path.name.endswith(suffix):
+                return True
+            head = path.read_bytes()
+            return all(marker in head for marker in markers)
+        except OSError:
+            return False
+
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""
         return TrustAnchors.from_pem_files(list(paths))
@@ -245,15 +257,7 @@ class WebAuthnFormat(TpmStatementFormat):
 
     def detect(self, path: Path) -> bool:
         """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject."""
-        try:
-            if not path.is_file() or path.suffix.lower() != ".json" or path.stat().st_size > MAX_RECORD_BYTES:
-                return False
-            if path.name.endswith(RECORD_SUFFIX):
-                return True
-            head = path.read_bytes()
-            return b'"attestationObject"' in head and b'"expectedRpId"' in head
-        except OSError:
-            return False
+        return self.detect_record(path, RECORD_SUFFIX, (b'"attestationObject"', b'"expectedRpId"'))
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden registrations for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""

@@ -375,15 +375,7 @@ class ParsecTpmFormat(TpmStatementFormat):
 
     def detect(self, path: Path) -> bool:
         """A ``*.parsec-tpm.json`` file, or a ``.json`` record naming both ``kat`` and ``expectedNonce``."""
-        try:
-            if not path.is_file() or path.suffix.lower() != ".json" or path.stat().st_size > MAX_RECORD_BYTES:
-                return False
-            if path.name.endswith(RECORD_SUFFIX):
-                return True
-            head = path.read_bytes()
-            return b'"kat"' in head and b'"expectedNonce"' in head
-        except OSError:
-            return False
+        return self.detect_record(path, RECORD_SUFFIX, (b'"kat"', b'"expectedNonce"'))
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import replace
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -26,6 +25,7 @@ from hsmsim.formats.tpm.catalogue import (
     build_cases,
     catalogue_notes,
     in_catalogue_order,
+    rsa_ak_of,
     shared_mutations,
 )
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, public_area, signing_scheme
@@ -45,8 +45,7 @@ TPM_PART1 = "TPM 2.0 Library Part 1 §24 (credential protection)"
 
 def parsec_kit(seed: str) -> TpmKit:
     """The webauthn kit of ``seed`` with the Parsec AK as its attestation identity."""
-    kit = TpmKit.build(seed)
-    return replace(kit, identity=ParsecTpmFormat().provision(kit.device, "default"))
+    return TpmKit.build(seed).with_ak_of(ParsecTpmFormat())
 
 
 def parsec_draft(kit: TpmKit, spec: str) -> ParsecDraft:
@@ -121,10 +120,6 @@ def _ak_certificate_as_ek(bench: Workbench) -> None:
 def _truncate_secret(record: dict[str, object]) -> None:
     secret = base64.b64decode(str(record["secret"]))
     record["secret"] = base64.b64encode(secret[:-1]).decode()
-
-
-def _drop_secret(record: dict[str, object]) -> None:
-    del record["secret"]
 
 
 def _kat_edit(edit: Callable[[dict[str, object]], None]) -> Operator:
@@ -280,7 +275,7 @@ def mutations() -> list[Mutation]:
         invalid(Reason.MALFORMED), resign=True)
     add("activate::secret-missing", "ActivateSecretMissing",
         _note("TPM_STRUCTURE", low, "the exchange record lacks secret", "the exchange cannot be checked"),
-        "secret removed", "json.remove", "secret", _set(activation_edit=_drop_secret),
+        "secret removed", "json.remove", "secret", _set(activation_edit=_drop("secret")),
         invalid(Reason.MISSING_INPUT), resign=True)
     add("activate::missing", "ActivateMissing",
         _note("PROFILE", low, "no ActivateCredential exchange beside the token",
@@ -291,15 +286,8 @@ def mutations() -> list[Mutation]:
     add("variant::rsa-ak", "RsaAk",
         _note("BASIC", Severity.INFO, "an RSA-2048 AK: TPMT_SIGNATURE RSASSA/SHA-256",
               "none: a correct verifier accepts it"),
-        "AK RSA-2048", "ak.replace", "kat.sig", _rsa_parsec_ak, valid(), resign=True)
+        "AK RSA-2048", "ak.replace", "kat.sig", rsa_ak_of(ParsecTpmFormat()), valid(), resign=True)
     return in_catalogue_order(m)
-
-
-def _rsa_parsec_ak(bench: Workbench) -> None:
-    kit = bench.kit
-    key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
-    bench.draft.identity = ParsecTpmFormat().provision(
-        kit.device, "default", attesting=("rsa-ak", key, kit.device.attestation_created))
 
 
 def notes() -> dict[str, FlagNote]:
