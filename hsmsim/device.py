@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from hsmsim.keystore.base import PrivateKey, StoredKey
+from hsmsim.keystore.base import PrivateKey, StoredKey, TpmCertifier
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 
@@ -51,7 +51,11 @@ class Device:
 
 @dataclass(frozen=True)
 class AttestationRequest:
-    """Everything a format's generator needs to produce evidence for one key."""
+    """Everything a format's generator needs to produce evidence for one key.
+
+    ``tpm`` is the real TPM that holds ``key``, when its store is one (the ``swtpm`` backend): a TPM
+    format then certifies the key there, by that TPM's own attestation key.
+    """
 
     device: Device
     partition: str
@@ -60,3 +64,4 @@ class AttestationRequest:
     attesting: AttestationIdentity
     parameters: Mapping[str, object] = field(default_factory=dict)
     at: datetime = DEVICE_EPOCH
+    tpm: TpmCertifier | None = None

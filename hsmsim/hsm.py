@@ -68,5 +68,6 @@ class Hsm:
         request = AttestationRequest(
             device=self.device, partition=self.partition, key=key, key_signer=signer,
             attesting=self.attestation_identity(attesting_key), parameters=params, at=at,
+            tpm=self.keystore.tpm,
         )
         return fmt.generate(request)

@@ -1,12 +1,13 @@
 """The swtpm key store against a real software TPM, and the genuine sample in tests/data/swtpm.
 
 The sample tests run everywhere; the live ones (marker ``swtpm``) need swtpm, swtpm-tools and
-tpm2-pytss. The byte parsers here are deliberately small and local: they check the facts of
-round2_formats.md §2.1.2 independently of hsmsim's own TPM codec.
+tpm2-pytss. The genuine bytes are read with hsmsim's TPM core (strict unmarshal, byte-exact
+re-marshal) and checked against the facts of round2_formats.md §2.1.2.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -14,27 +15,61 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import cbor2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.errors import KeyNotFoundError, KeystoreError, UnsupportedKeyError
+from hsmsim.formats import get_format
+from hsmsim.formats.tpm.device import (
+    AES_128_CFB,
+    EK_ATTRIBUTES,
+    EK_POLICY,
+    EmulatedTpm,
+    object_attributes,
+    public_area,
+)
+from hsmsim.formats.tpm.marshal import (
+    TPM_GENERATED_VALUE,
+    TPM_RH_ENDORSEMENT,
+    TpmAlg,
+    TpmaObject,
+    TpmEccCurve,
+    TpmSt,
+    u32,
+)
+from hsmsim.formats.tpm.structures import (
+    NULL_SCHEME,
+    NULL_SYMMETRIC,
+    CertifyInfo,
+    EccParms,
+    RsaParms,
+    Scheme,
+    TpmsAttest,
+    TpmtPublic,
+    TpmtSignature,
+    qualified_name,
+)
+from hsmsim.hsm import Hsm
 from hsmsim.keystore import BACKENDS, open_keystore
 from hsmsim.keystore.base import KeyPolicy, KeySpec
-from hsmsim.keystore.soft import new_key_material
+from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.keystore.swtpm import (
     IMPORTED_KEY_ATTRIBUTES,
     SIGNING_KEY_ATTRIBUTES,
     SwtpmKeyStore,
     swtpm_available,
 )
+from hsmsim.model.evidence import TrustAnchors
 from hsmsim.pki.builder import build_csr
+from hsmsim.verdict import Profile
 
 SAMPLE = Path(__file__).parent / "data" / "swtpm"
 SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
@@ -50,131 +85,37 @@ def live(test):
     return pytest.mark.swtpm(skip(test))
 
 
-# -- local TPM 2.0 byte parsers (TPM 2.0 Part 2) --------------------------------------------------
-class _Cursor:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.at = data, 0
+# -- the facts of one genuine TPM2_Certify, read with hsmsim's TPM core ---------------------------------
+def check_certification(attest: bytes, signature: bytes, public: bytes, ak_area: bytes, extra: bytes) -> None:
+    """The §2.1.2 facts of one TPM2_Certify output, and the AK signature over the TPMS_ATTEST.
 
-    def take(self, n: int) -> bytes:
-        if self.at + n > len(self.data):
-            raise ValueError("truncated")
-        chunk = self.data[self.at:self.at + n]
-        self.at += n
-        return chunk
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def u32(self) -> int:
-        return int.from_bytes(self.take(4), "big")
-
-    def u64(self) -> int:
-        return int.from_bytes(self.take(8), "big")
-
-    def tpm2b(self) -> bytes:
-        return self.take(self.u16())
-
-    def rest(self) -> bytes:
-        return self.data[self.at:]
-
-
-@dataclass
-class Attest:
-    magic: int
-    type: int
-    qualified_signer: bytes
-    extra_data: bytes
-    clock: int
-    reset_count: int
-    restart_count: int
-    safe: int
-    firmware_version: int
-    name: bytes
-    qualified_name: bytes
-    trailing: bytes
-
-
-def parse_attest(data: bytes) -> Attest:
-    c = _Cursor(data)
-    return Attest(c.u32(), c.u16(), c.tpm2b(), c.tpm2b(), c.u64(), c.u32(), c.u32(), c.take(1)[0], c.u64(),
-                  c.tpm2b(), c.tpm2b(), c.rest())
-
-
-@dataclass
-class Public:
-    type: int
-    name_alg: int
-    attributes: int
-    auth_policy: bytes
-    symmetric: int
-    scheme: int
-    scheme_hash: int | None
-    key_bits: int | None  # RSA
-    exponent: int | None  # RSA
-    curve: int | None  # ECC
-    kdf: int | None  # ECC
-    unique: tuple[bytes, ...]
-    trailing: bytes
-
-    def public_key(self) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
-        if self.type == 0x0001:
-            return rsa.RSAPublicNumbers(self.exponent or 65537, int.from_bytes(self.unique[0], "big")).public_key()
-        curve = {0x0003: ec.SECP256R1(), 0x0004: ec.SECP384R1()}[self.curve or 0]
-        x, y = (int.from_bytes(part, "big") for part in self.unique)
-        return ec.EllipticCurvePublicNumbers(x, y, curve).public_key()
-
-
-def parse_public(area: bytes) -> Public:
-    c = _Cursor(area)
-    kind, name_alg, attributes, policy = c.u16(), c.u16(), c.u32(), c.tpm2b()
-    symmetric = c.u16()
-    if symmetric != 0x0010:
-        c.take(4)  # keyBits, mode
-    scheme = c.u16()
-    scheme_hash = c.u16() if scheme != 0x0010 else None
-    if kind == 0x0001:
-        bits, exponent = c.u16(), c.u32()
-        return Public(kind, name_alg, attributes, policy, symmetric, scheme, scheme_hash, bits, exponent, None, None,
-                      (c.tpm2b(),), c.rest())
-    curve, kdf = c.u16(), c.u16()
-    if kdf != 0x0010:
-        c.u16()
-    return Public(kind, name_alg, attributes, policy, symmetric, scheme, scheme_hash, None, None, curve, kdf,
-                  (c.tpm2b(), c.tpm2b()), c.rest())
-
-
-def parse_ecdsa_signature(data: bytes) -> tuple[int, int, bytes, bytes, bytes]:
-    """sigAlg, hashAlg, r, s, trailing of a TPMT_SIGNATURE."""
-    c = _Cursor(data)
-    return c.u16(), c.u16(), c.tpm2b(), c.tpm2b(), c.rest()
+    The strict unmarshal also proves nothing trails any structure; re-marshalling gives the bytes back.
+    """
+    info = TpmsAttest.unmarshal(attest)
+    assert info.marshal() == attest and attest[:6] == bytes.fromhex("ff5443478017")
+    assert (info.magic, info.type) == (TPM_GENERATED_VALUE, TpmSt.ATTEST_CERTIFY)
+    assert len(info.qualified_signer) == 34 and info.qualified_signer[:2] == b"\x00\x0b"
+    assert info.extra_data == extra and info.clock_info.safe in (0, 1)
+    key = TpmtPublic.unmarshal(public)
+    assert key.marshal() == public
+    assert isinstance(info.attested, CertifyInfo) and info.attested.name == key.name()
+    assert info.attested.qualified_name[:2] == b"\x00\x0b" and len(info.attested.qualified_name) == 34
+    assert key.name_alg == TpmAlg.SHA256 and key.object_attributes == SIGNING_KEY_ATTRIBUTES == 0x00040472
+    assert (key.parameters.symmetric, key.parameters.scheme, key.auth_policy) == (NULL_SYMMETRIC, NULL_SCHEME, b"")
+    ak = TpmtPublic.unmarshal(ak_area)
+    assert isinstance(ak.parameters, EccParms)
+    assert (ak.type, ak.object_attributes, ak.parameters.curve_id) == (TpmAlg.ECC, 0x00050072, TpmEccCurve.NIST_P256)
+    assert ak.parameters.scheme == Scheme(TpmAlg.ECDSA, TpmAlg.SHA256)
+    sig = TpmtSignature.unmarshal(signature)
+    assert sig.marshal() == signature and signature[:4] == bytes.fromhex("0018000b")
+    assert (sig.sig_alg, sig.hash_alg, len(sig.r), len(sig.s)) == (TpmAlg.ECDSA, TpmAlg.SHA256, 32, 32)
+    ak_key = ak.public_key()
+    assert isinstance(ak_key, ec.EllipticCurvePublicKey)
+    ak_key.verify(sig.bare(), attest, ec.ECDSA(hashes.SHA256()))
 
 
 def tpm_name(area: bytes) -> bytes:
-    return b"\x00\x0b" + hashlib.sha256(area).digest()
-
-
-def check_certification(attest: bytes, signature: bytes, public: bytes, ak_area: bytes, extra: bytes) -> None:
-    """The §2.1.2 facts of one TPM2_Certify output, and the AK signature over the TPMS_ATTEST."""
-    info = parse_attest(attest)
-    assert (info.magic, info.type) == (0xFF544347, 0x8017)
-    assert attest[:6] == bytes.fromhex("ff5443478017")
-    assert len(info.qualified_signer) == 34 and info.qualified_signer[:2] == b"\x00\x0b"
-    assert info.extra_data == extra
-    assert info.safe in (0, 1) and info.trailing == b""
-    assert info.name == tpm_name(public)
-    assert info.qualified_name[:2] == b"\x00\x0b" and len(info.qualified_name) == 34
-    key = parse_public(public)
-    assert key.name_alg == 0x000B and key.attributes == SIGNING_KEY_ATTRIBUTES == 0x00040472
-    assert (key.symmetric, key.scheme, key.auth_policy, key.trailing) == (0x0010, 0x0010, b"", b"")
-    ak = parse_public(ak_area)
-    assert (ak.type, ak.attributes, ak.scheme, ak.scheme_hash, ak.curve) == (0x0023, 0x00050072, 0x0018, 0x000B, 3)
-    sig_alg, hash_alg, r, s, trailing = parse_ecdsa_signature(signature)
-    assert (sig_alg, hash_alg, len(r), len(s), trailing) == (0x0018, 0x000B, 32, 32, b"")
-    assert signature[:4] == bytes.fromhex("0018000b")
-    der = encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
-    ak_key = ak.public_key()
-    assert isinstance(ak_key, ec.EllipticCurvePublicKey)
-    ak_key.verify(der, attest, ec.ECDSA(hashes.SHA256()))
+    return TpmtPublic.unmarshal(area).name()
 
 
 # -- the saved genuine sample: runs without swtpm ----------------------------------------------------
@@ -188,9 +129,10 @@ def test_saved_sample_has_the_real_tpm_facts(spec):
     extra = bytes.fromhex(meta["keys"][spec]["extra_data"])
     attest, public = _hex(f"{spec}.attest.hex"), _hex(f"{spec}.public.hex")
     check_certification(attest, _hex(f"{spec}.signature.hex"), public, _hex("ak.public.hex"), extra)
-    assert parse_attest(attest).qualified_signer == _hex("ak.qualified_name.hex")
-    key = parse_public(public)
-    assert (key.type, key.key_bits or key.curve) == ((0x0001, 2048) if spec == "rsa-2048" else (0x0023, 3))
+    assert TpmsAttest.unmarshal(attest).qualified_signer == _hex("ak.qualified_name.hex")
+    params = TpmtPublic.unmarshal(public).parameters
+    size = params.key_bits if isinstance(params, RsaParms) else params.curve_id
+    assert size == (2048 if spec == "rsa-2048" else TpmEccCurve.NIST_P256)
 
 
 def test_saved_sample_ek_chain_verifies():
@@ -201,6 +143,62 @@ def test_saved_sample_ek_chain_verifies():
     root.verify_directly_issued_by(root)
     assert EKU_EK_CERTIFICATE in ek.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert root.subject.rfc4514_string() == "CN=swtpm-localca-rootca"
+
+
+# -- the emulated TPM against the genuine sample, field by field (runs without swtpm) --------------------
+def _emulated_certification(spec: str) -> tuple[EmulatedTpm, TpmtPublic, TpmsAttest, TpmtSignature]:
+    """The emulated TPM's TPM2_Certify of the sample's key (same public key, same extraData), by an emulated AK."""
+    meta = json.loads((SAMPLE / "sample.json").read_text())
+    tpm = EmulatedTpm.for_device(Device.from_seed("webauthn", "swtpm-comparison"))
+    real = TpmtPublic.unmarshal(_hex(f"{spec}.public.hex"))
+    key = SoftKeyStore(seed="swtpm-comparison").generate(KeySpec.parse(spec), spec)
+    area = public_area(real.public_key(), object_attributes(key.attributes))
+    ak = ec.derive_private_key(7, ec.SECP256R1())
+    certification = tpm.certify(area, ak, bytes.fromhex(meta["keys"][spec]["extra_data"]), DEVICE_EPOCH)
+    return tpm, area, certification.attest, certification.signature
+
+
+@pytest.mark.parametrize("spec", ["rsa-2048", "ec-p256"])
+def test_emulator_encodes_certify_like_swtpm(spec):
+    real_attest = TpmsAttest.unmarshal(_hex(f"{spec}.attest.hex"))
+    real_area = TpmtPublic.unmarshal(_hex(f"{spec}.public.hex"))
+    real_sig = TpmtSignature.unmarshal(_hex(f"{spec}.signature.hex"))
+    _, area, attest, sig = _emulated_certification(spec)
+    # TPMS_ATTEST: header, field sizes and total size agree; only values the TPM owns differ.
+    assert attest.marshal()[:6] == _hex(f"{spec}.attest.hex")[:6] == bytes.fromhex("ff5443478017")
+    assert len(attest.marshal()) == len(_hex(f"{spec}.attest.hex"))
+    assert [len(x) for x in (attest.qualified_signer, attest.extra_data)] == \
+           [len(x) for x in (real_attest.qualified_signer, real_attest.extra_data)]
+    assert attest.extra_data == real_attest.extra_data
+    assert attest.clock_info.safe == real_attest.clock_info.safe == 1
+    assert isinstance(attest.attested, CertifyInfo) and isinstance(real_attest.attested, CertifyInfo)
+    assert attest.attested.name == real_attest.attested.name[:2] + hashlib.sha256(area.marshal()).digest()
+    assert attest.attested.name[:2] == real_attest.attested.name[:2] == b"\x00\x0b"
+    assert len(attest.attested.qualified_name) == len(real_attest.attested.qualified_name) == 34
+    # TPMT_PUBLIC: same type, nameAlg, parameters and unique; the attributes differ by noDA only, which the
+    # swtpm template sets and the emulated TPM (tpm2-tools' default 0x00040072) does not.
+    assert (area.type, area.name_alg, area.parameters, area.unique, area.auth_policy) == \
+           (real_area.type, real_area.name_alg, real_area.parameters, real_area.unique, real_area.auth_policy)
+    assert int(real_area.object_attributes) ^ int(area.object_attributes) == TpmaObject.NO_DA
+    assert len(area.marshal()) == len(real_area.marshal())
+    # TPMT_SIGNATURE: ECDSA/SHA-256 with r and s as 32-byte TPM2Bs; bare() is the DER WebAuthn carries.
+    assert (sig.sig_alg, sig.hash_alg, len(sig.r), len(sig.s)) == \
+           (real_sig.sig_alg, real_sig.hash_alg, len(real_sig.r), len(real_sig.s))
+    assert sig.marshal()[:6] == _hex(f"{spec}.signature.hex")[:6] == bytes.fromhex("0018000b0020")
+    assert len(sig.marshal()) == len(real_sig.marshal()) == 72
+
+
+def test_emulator_reproduces_the_real_ak_area_and_qualified_signer():
+    """The emulated EK template and qualified-Name rule, applied to the real EK and AK keys, give the real bytes."""
+    real_ak = TpmtPublic.unmarshal(_hex("ak.public.hex"))
+    ek = x509.load_pem_x509_certificate((SAMPLE / "ek-rsa2048.pem").read_bytes()).public_key()
+    assert isinstance(ek, rsa.RSAPublicKey)
+    tpm = EmulatedTpm.for_device(Device.from_seed("webauthn", "swtpm-comparison"))
+    assert tpm.ak_public(real_ak.public_key()).marshal() == _hex("ak.public.hex")
+    ek_area = public_area(ek, EK_ATTRIBUTES, symmetric=AES_128_CFB, auth_policy=EK_POLICY)
+    ek_qn = qualified_name(u32(TPM_RH_ENDORSEMENT), ek_area.name())
+    assert qualified_name(ek_qn, real_ak.name()) == _hex("ak.qualified_name.hex")
+    assert TpmsAttest.unmarshal(_hex("ec-p256.attest.hex")).firmware_version == 0x2019102300163636
 
 
 # -- live swtpm -------------------------------------------------------------------------------------
@@ -239,11 +237,13 @@ def test_created_keys_read_back_from_the_tpm(store, spec):
     assert not attrs.extractable and not attrs.decrypt
     certification = store.certify(spec, b"x")
     assert attrs.id == tpm_name(certification.public)
-    public = parse_public(certification.public)
+    public = TpmtPublic.unmarshal(certification.public)
     assert public.public_key().public_numbers() == key.public_key.public_numbers()
-    assert (public.key_bits or public.curve) == {"rsa-2048": 2048, "rsa-3072": 3072, "ec-p256": 3, "ec-p384": 4}[spec]
-    if public.type == 0x0001:
-        assert public.exponent == 0  # the TPM's encoding of 65537
+    params = public.parameters
+    size = params.key_bits if isinstance(params, RsaParms) else params.curve_id
+    assert size == {"rsa-2048": 2048, "rsa-3072": 3072, "ec-p256": 3, "ec-p384": 4}[spec]
+    if isinstance(params, RsaParms):
+        assert params.exponent == 0  # the TPM's encoding of 65537
 
 
 @live
@@ -253,9 +253,9 @@ def test_certify_has_the_real_tpm_facts_and_the_ak_signature_verifies(store, spe
     certification = store.certify(spec, extra)
     ak = store.attestation_key()
     check_certification(certification.attest, certification.signature, certification.public, ak.public_area, extra)
-    info = parse_attest(certification.attest)
+    info = TpmsAttest.unmarshal(certification.attest)
     assert info.qualified_signer == ak.qualified_name and ak.name == tpm_name(ak.public_area)
-    assert parse_public(ak.public_area).public_key().public_numbers() == ak.public_key.public_numbers()
+    assert TpmtPublic.unmarshal(ak.public_area).public_key().public_numbers() == ak.public_key.public_numbers()
 
 
 @live
@@ -306,8 +306,9 @@ def test_imported_key_reports_not_local_and_is_certified(store):
     key = store.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported")
     assert not key.attributes.local and key.attributes.extractable and not key.attributes.never_extractable
     certification = store.certify("imported", b"nonce")
-    assert parse_public(certification.public).attributes == IMPORTED_KEY_ATTRIBUTES
-    assert parse_attest(certification.attest).name == tpm_name(certification.public) == key.attributes.id
+    assert TpmtPublic.unmarshal(certification.public).object_attributes == IMPORTED_KEY_ATTRIBUTES
+    attested = TpmsAttest.unmarshal(certification.attest).attested
+    assert isinstance(attested, CertifyInfo) and attested.name == tpm_name(certification.public) == key.attributes.id
     signer = store.signer(key)
     signer.public_key().verify(signer.sign(b"m", ec.ECDSA(hashes.SHA256())), b"m", ec.ECDSA(hashes.SHA256()))
 
@@ -336,7 +337,7 @@ def test_keys_survive_a_restart_and_no_swtpm_survives_close(tmp_path):
         assert ak.public_area == ak_before.public_area
         check_certification(certification.attest, certification.signature, certification.public, ak.public_area,
                             b"after restart")
-        assert parse_attest(certification.attest).reset_count > 0  # a new TPM power cycle
+        assert TpmsAttest.unmarshal(certification.attest).clock_info.reset_count > 0  # a new TPM power cycle
     assert _swtpm_pids(directory) == []
 
 
@@ -438,3 +439,69 @@ def test_corrupt_record_is_a_keystore_error(tmp_path):
     (tmp_path / "keys" / "x.json").write_text("{not json")
     with pytest.raises(KeystoreError, match="corrupt swtpm key record"):
         SwtpmKeyStore(tmp_path)
+
+
+# -- genuine evidence end to end: keys in swtpm, certified by its AK, verified under the emulated root -----
+@live
+@pytest.mark.parametrize(("fmt", "spec"), [("webauthn", "ec-p256"), ("webauthn", "rsa-3072"), ("tpm-acme", "ec-p256")])
+def test_genuine_tpm_evidence_is_accepted(store, fmt, spec):
+    device = Device.from_seed(fmt, "genuine")
+    at = datetime.now(UTC).replace(microsecond=0)
+    evidence = Hsm(device, store).attest(spec, fmt, {"attest_time": at})
+    root = tuple(x509.load_pem_x509_certificates(evidence.files["tpm_root_ca.pem"]))
+    verdict = get_format(fmt).verify(evidence, TrustAnchors({"root": root}), at=at, profile=Profile.STRICT)
+    assert verdict.accepted, verdict.summary()
+    assert verdict.claims is not None and verdict.claims.generated_on_device and not verdict.claims.extractable
+    ak = store.attestation_key()
+    statement = _statement(fmt, evidence)
+    attest = TpmsAttest.unmarshal(statement["certInfo"])
+    assert attest.qualified_signer == ak.qualified_name  # signed by the real AK, not an emulated one
+    assert attest.firmware_version != EmulatedTpm.for_device(device).model.firmware_version
+    assert statement["pubArea"] == store.public_area(spec)
+    ak_cert = x509.load_der_x509_certificate(statement["x5c"][0])
+    assert ak_cert.public_key().public_numbers() == ak.public_key.public_numbers()
+    ek_chain = x509.load_pem_x509_certificates(evidence.files[f"{spec}.ek-chain.pem"])
+    assert ek_chain == list(store.endorsement_chain())
+
+
+def _statement(fmt: str, evidence) -> dict:
+    record = json.loads(evidence.files[evidence.primary])
+    if fmt == "webauthn":
+        obj = cbor2.loads(base64.urlsafe_b64decode(record["credential"]["response"]["attestationObject"] + "=="))
+    else:
+        obj = cbor2.loads(base64.urlsafe_b64decode(record["payload"]["attObj"] + "=="))
+    return obj["attStmt"]
+
+
+@live
+def test_genuine_parsec_token_is_accepted_without_an_activation(store):
+    device = Device.from_seed("parsec-tpm", "genuine")
+    at = datetime.now(UTC).replace(microsecond=0)
+    evidence = Hsm(device, store).attest("ec-p256", "parsec-tpm", {"attest_time": at})
+    assert "ec-p256.activate-credential.json" not in evidence.files  # ActivateCredential runs in the emulated TPM only
+    root = tuple(x509.load_pem_x509_certificates(evidence.files["tpm_root_ca.pem"]))
+    verdict = get_format("parsec-tpm").verify(evidence, TrustAnchors({"root": root}), at=at)
+    assert verdict.accepted, verdict.summary()
+    kat = json.loads(evidence.files[evidence.primary])["kat"]
+    attest = TpmsAttest.unmarshal(base64.b64decode(kat["certInfo"]))
+    assert attest.qualified_signer == store.attestation_key().qualified_name
+    assert base64.b64decode(kat["sig"])[:4] == bytes.fromhex("0018000b")  # the TPMT_SIGNATURE as the TPM returned it
+
+
+@live
+def test_cli_attests_a_swtpm_key_with_genuine_evidence(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hsmsim", *args, "--state", str(tmp_path / "st")],
+                              capture_output=True, text=True, timeout=300, check=False, env=env)
+
+    created = hsmsim("key", "create", "--backend", "swtpm", "--format", "webauthn", "--label", "k", "--spec", "ec-p256")
+    assert created.returncode == 0, created.stderr
+    attested = hsmsim("attest", "--format", "webauthn", "--key", "k", "--out", str(tmp_path / "out"))
+    assert attested.returncode == 0, attested.stderr
+    verified = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(tmp_path / "out" / "k.webauthn.json"),
+                               "--root", str(tmp_path / "out" / "tpm_root_ca.pem")],
+                              capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert (verified.returncode, verified.stdout.strip()) == (0, "ACCEPT"), verified.stderr
+    assert _swtpm_pids(tmp_path / "st" / "swtpm") == []

@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hsmsim.errors import UnsupportedKeyError
@@ -158,10 +159,56 @@ class StoredKey:
         return self.attributes.label
 
 
+class TpmCertification(NamedTuple):
+    """What ``TPM2_Certify`` returned: the signed TPMS_ATTEST, the AK's TPMT_SIGNATURE over it,
+    and the certified key's TPMT_PUBLIC (all marshalled, without TPM2B size prefixes)."""
+
+    attest: bytes
+    signature: bytes
+    public: bytes
+
+
+@dataclass(frozen=True)
+class TpmAttestationKey:
+    """A TPM's attestation key (AK): its handle, TPMT_PUBLIC, TPM Name, qualified name (what
+    TPMS_ATTEST's qualifiedSigner holds) and public key."""
+
+    handle: int
+    public_area: bytes
+    name: bytes
+    qualified_name: bytes
+    public_key: ec.EllipticCurvePublicKey
+
+
+class TpmCertifier(Protocol):
+    """A key store whose keys live in a real TPM, which certifies them with its own AK."""
+
+    def public_area(self, label: str) -> bytes:
+        """The TPMT_PUBLIC (marshalled, no size prefix) the TPM holds for the key ``label``."""
+        ...
+
+    def certify(self, label: str, extra_data: bytes) -> TpmCertification:
+        """``TPM2_Certify`` of the key ``label`` by the AK, with ``extra_data`` as qualifyingData."""
+        ...
+
+    def attestation_key(self) -> TpmAttestationKey:
+        """The AK that :meth:`certify` signs with."""
+        ...
+
+    def endorsement_chain(self) -> tuple[x509.Certificate, ...]:
+        """The EK certificate (the AK's parent) and its issuers, leaf first."""
+        ...
+
+
 class KeyStore(Protocol):
-    """Where keys live. Backends: ``soft`` (in-process) and ``pkcs11`` (a real token)."""
+    """Where keys live. Backends: ``soft`` (in-process), ``pkcs11`` (a real token), ``swtpm`` (a software TPM)."""
 
     backend: str
+
+    @property
+    def tpm(self) -> TpmCertifier | None:
+        """The TPM that holds this store's keys and certifies them, None when the keys are not in a TPM."""
+        ...
 
     def generate(
         self, spec: KeySpec, label: str, *, policy: KeyPolicy = KeyPolicy(),

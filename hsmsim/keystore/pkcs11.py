@@ -111,6 +111,7 @@ from hsmsim.keystore.base import (
     PrivateKey,
     PublicKey,
     StoredKey,
+    TpmCertifier,
 )
 from hsmsim.keystore.held import HeldECKey, HeldEd25519Key, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import spec_of
@@ -312,6 +313,7 @@ class Pkcs11KeyStore:
     """
 
     backend = "pkcs11"
+    tpm: TpmCertifier | None = None
 
     def __init__(
         self, *, module: str | None = None, token_dir: Path | None = None,

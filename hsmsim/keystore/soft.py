@@ -32,6 +32,7 @@ from hsmsim.keystore.base import (
     KeyType,
     PrivateKey,
     StoredKey,
+    TpmCertifier,
 )
 from hsmsim.pki.seed import derive_key, derive_secret
 
@@ -101,6 +102,7 @@ class SoftKeyStore:
     """In-process key store (the embedded default). Not thread-safe."""
 
     backend = "soft"
+    tpm: TpmCertifier | None = None
 
     def __init__(self, *, seed: str | None = None, directory: Path | None = None) -> None:
         self._seed = seed

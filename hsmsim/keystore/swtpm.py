@@ -84,7 +84,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -99,7 +99,16 @@ from hsmsim.errors import (
     KeystoreError,
     UnsupportedKeyError,
 )
-from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, PrivateKey, StoredKey
+from hsmsim.keystore.base import (
+    KeyPolicy,
+    KeySpec,
+    KeyType,
+    PrivateKey,
+    StoredKey,
+    TpmAttestationKey,
+    TpmCertification,
+    TpmCertifier,
+)
 from hsmsim.keystore.held import HeldECKey, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import build_attributes, spec_of
 
@@ -160,27 +169,6 @@ _MAX_EXTRA_DATA = 64  # sizeof(TPMU_HA): TPM2B_DATA's buffer
 _PR_SET_PDEATHSIG = 1
 
 T = TypeVar("T")
-
-
-class Certification(NamedTuple):
-    """What ``TPM2_Certify`` returned: the signed TPMS_ATTEST, the AK's TPMT_SIGNATURE over it,
-    and the certified key's TPMT_PUBLIC (all marshalled, without TPM2B size prefixes)."""
-
-    attest: bytes
-    signature: bytes
-    public: bytes
-
-
-@dataclass(frozen=True)
-class AttestationKey:
-    """The persistent AK: its handle, TPMT_PUBLIC, TPM Name, qualified name (what TPMS_ATTEST's
-    qualifiedSigner holds) and public key."""
-
-    handle: int
-    public_area: bytes
-    name: bytes
-    qualified_name: bytes
-    public_key: ec.EllipticCurvePublicKey
 
 
 @dataclass(frozen=True)
@@ -342,7 +330,16 @@ class SwtpmKeyStore:
         assert isinstance(public, ec.EllipticCurvePublicKey)
         return TpmECPrivateKey(self, record.label, public)
 
-    def certify(self, label: str, extra_data: bytes) -> Certification:
+    @property
+    def tpm(self) -> TpmCertifier:
+        """This store: its keys are in the TPM, which certifies them (:meth:`certify`)."""
+        return self
+
+    def public_area(self, label: str) -> bytes:
+        """The TPMT_PUBLIC of the key ``label`` as the TPM returned it (no size prefix; swtpm is not started)."""
+        return _public_area(self._record(label).public)
+
+    def certify(self, label: str, extra_data: bytes) -> TpmCertification:
         """``TPM2_Certify`` of the key ``label`` by the AK, with ``extra_data`` as qualifyingData.
 
         The AK's own scheme (ECDSA/SHA-256) signs. Raises :class:`KeystoreError` for more than
@@ -354,25 +351,25 @@ class SwtpmKeyStore:
                 f"extra_data is {len(extra_data)} bytes; a TPM2B_DATA holds at most {_MAX_EXTRA_DATA}"
             )
 
-        def certify(esys: Any) -> Certification:
+        def certify(esys: Any) -> TpmCertification:
             with self._tpm.loaded(record) as handle:
                 attest, signature = esys.certify(
                     handle, self._tpm.ak, extra_data, TPMT_SIG_SCHEME(scheme=TPM2_ALG.NULL)
                 )
-            return Certification(bytes(attest), signature.marshal(), _public_area(record.public))
+            return TpmCertification(bytes(attest), signature.marshal(), _public_area(record.public))
 
         return self._tpm.run("TPM2_Certify", certify)
 
-    def attestation_key(self) -> AttestationKey:
+    def attestation_key(self) -> TpmAttestationKey:
         """The persistent AK (created at provisioning)."""
         self._live()
 
-        def read(esys: Any) -> AttestationKey:
+        def read(esys: Any) -> TpmAttestationKey:
             public, name, qualified_name = esys.read_public(self._tpm.ak)
             area = public.publicArea.marshal()
             key = serialization.load_der_public_key(public.publicArea.to_der())
             assert isinstance(key, ec.EllipticCurvePublicKey)
-            return AttestationKey(AK_HANDLE, area, bytes(name), bytes(qualified_name), key)
+            return TpmAttestationKey(AK_HANDLE, area, bytes(name), bytes(qualified_name), key)
 
         return self._tpm.run("TPM2_ReadPublic", read)
 
@@ -909,6 +906,6 @@ class TpmECPrivateKey(_TpmKey, HeldECKey):
 
 __all__ = [
     "AK_HANDLE", "EK_HANDLE", "IMPORTED_KEY_ATTRIBUTES", "SIGNING_KEY_ATTRIBUTES", "SRK_HANDLE",
-    "AttestationKey", "Certification", "SwtpmKeyStore", "TpmECPrivateKey", "TpmRSAPrivateKey",
+    "SwtpmKeyStore", "TpmECPrivateKey", "TpmRSAPrivateKey",
     "swtpm_available",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -14,12 +16,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hsmsim.device import Device
+from hsmsim.encoding import spki_der
 from hsmsim.formats import get_format
 from hsmsim.formats.tpm.acme import jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, TpmKit, mutations
+from hsmsim.formats.tpm.credential import activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
+from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, TPM_MANUFACTURER, ek_certificate, tpm_pki
 from hsmsim.formats.tpm.statement import check_ak_certificate
 from hsmsim.formats.tpm.structures import (
@@ -334,3 +339,92 @@ def test_jwk_thumbprint_matches_rfc_7638():
          "BniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
     key = rsa.RSAPublicNumbers(65537, int.from_bytes(from_b64url(n, "n"), "big")).public_key()
     assert b64url(jwk_thumbprint(key)) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+# -- parsec-tpm -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def parsec():
+    return get_format("parsec-tpm")
+
+
+@pytest.fixture(scope="module")
+def parsec_cases(parsec):
+    return {case.id: case for case in parsec.vector_cases(SEED)}
+
+
+def test_parsec_catalogue_names_at_least_thirty_defects():
+    defects = [m for m in parsec_mutations() if m.expected[Profile.STRICT] is not Reason.OK]
+    assert len({m.flag for m in defects}) >= 30
+    ids = {m.id for m in parsec_mutations()}
+    assert {"parsec-tpm::signature::bare-der", "parsec-tpm::binding::kid-mismatch",
+            "parsec-tpm::activate::sealed-to-other-ek", "parsec-tpm::activate::ek-certificate-of-other-tpm"} <= ids
+    assert not any(i.startswith("parsec-tpm::cbor::") for i in ids)
+
+
+@pytest.mark.parametrize("spec", GOLDEN_SPECS)
+def test_parsec_goldens_verify_with_the_activation(parsec, parsec_cases, spec):
+    case = parsec_cases[f"parsec-tpm::golden::{spec}"]
+    verdict = _verify(parsec, case, Profile.STRUCTURAL)
+    assert verdict.accepted and "AK resident with the EK" in verdict.detail, verdict.summary()
+    assert verdict.claims.generated_on_device and not verdict.claims.extractable
+    assert _verify(parsec, case, Profile.STRICT).reason is (Reason.KEY_POLICY if spec == "rsa-2048" else Reason.OK)
+    record = json.loads(case.evidence.files[case.evidence.primary])
+    assert list(record["kat"]) == ["tpmVer", "kid", "sig", "certInfo", "pubArea"]
+    sig = base64.b64decode(record["kat"]["sig"])
+    assert sig[:6] == bytes.fromhex("0018000b0020")  # TPMT_SIGNATURE, as the CCC sample ("ABgACwAg...")
+
+
+@pytest.mark.parametrize("mutation", parsec_mutations(), ids=lambda m: m.id)
+def test_every_parsec_defect_gets_its_stated_reason(parsec, parsec_cases, mutation):
+    for profile, reason in mutation.expected.items():
+        verdict = _verify(parsec, parsec_cases[mutation.id], profile)
+        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
+
+
+def test_parsec_through_the_hsm_with_the_default_ak_loads_and_detects(parsec, tmp_path):
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(Device.from_seed("parsec-tpm", SEED), store)
+    store.generate(KeySpec.parse("ec-p256"), "tls key", created=datetime(2025, 3, 3, tzinfo=UTC))
+    at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+    nonce = bytes(range(32))
+    evidence = hsm.attest("tls key", "parsec-tpm", {"attest_time": at, "nonce": base64.b64encode(nonce).decode()})
+    assert sorted(evidence.files) == ["tls_key.activate-credential.json", "tls_key.ak-chain.pem",
+                                      "tls_key.parsec-tpm.json", "tpm_root_ca.pem"]
+    kat = json.loads(evidence.files[evidence.primary])["kat"]
+    assert TpmsAttest.unmarshal(base64.b64decode(kat["certInfo"])).extra_data == nonce
+    ak = hsm.attestation_identity().certificate.public_key()
+    assert base64.b64decode(kat["kid"]) == b"\x01" + hashlib.sha256(spki_der(ak)).digest()
+    paths = evidence.write(tmp_path)
+    record = next(p for p in paths if p.name.endswith(".parsec-tpm.json"))
+    assert parsec.detect(record) and not get_format("webauthn").detect(record)
+    anchors = parsec.trust_anchors_from_files([tmp_path / "tpm_root_ca.pem"])
+    assert parsec.verify(parsec.load(record), anchors, at=at, profile=Profile.STRICT).accepted
+    without = hsm.attest("tls key", "parsec-tpm", {"attest_time": at, "activate_credential": "false"})
+    assert "tls_key.activate-credential.json" not in without.files
+    assert parsec.verify(without, anchors, at=at).accepted
+    assert parsec.verify(without, anchors, at=at, profile=Profile.STRICT).reason is Reason.MISSING_INPUT
+
+
+def test_activate_credential_releases_only_for_the_ek_and_the_name(kit):
+    ek = kit.tpm.ek_key
+    name = kit.tpm.ak_public(kit.identity.key.public_key()).name()
+    made = make_credential(ek.public_key(), name, b"c" * 32, b"s" * 32, b"o" * 32)
+    assert made == make_credential(ek.public_key(), name, b"c" * 32, b"s" * 32, b"o" * 32)  # reproducible
+    assert activate_credential(ek, name, made.credential_blob, made.secret) == b"c" * 32
+    assert activate_credential(ek, name[:-1] + b"\x00", made.credential_blob, made.secret) is None
+    other_ek = EmulatedTpm(SEED, "other", kit.tpm.initialised).ek_key
+    assert activate_credential(other_ek, name, made.credential_blob, made.secret) is None
+    flipped = made.credential_blob[:-1] + bytes([made.credential_blob[-1] ^ 1])
+    assert activate_credential(ek, name, flipped, made.secret) is None
+
+
+def test_activate_credential_opens_what_tpm2_pytss_makes(kit):
+    utils = pytest.importorskip("tpm2_pytss.utils", reason="tpm2-pytss (the 'tpm' extra) is not installed")
+    types = pytest.importorskip("tpm2_pytss.types")
+    ek_area = kit.tpm.ek_public().marshal()
+    public, _ = types.TPM2B_PUBLIC.unmarshal(len(ek_area).to_bytes(2, "big") + ek_area)
+    name = kit.tpm.ak_public(kit.identity.key.public_key()).name()
+    blob, secret = utils.make_credential(public, b"pytss credential", types.TPM2B_NAME(name))
+    released = activate_credential(kit.tpm.ek_key, name, bytes(blob.marshal())[2:], bytes(secret.marshal())[2:])
+    assert released == b"pytss credential"

@@ -35,9 +35,10 @@ from hsmsim.checks import check_csr_binding
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.tpm.device import EmulatedTpm
+from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
 from hsmsim.formats.tpm.format import TpmStatementFormat
-from hsmsim.formats.tpm.generate import ROOT_FILE, StatementDraft, safe_file_stem
+from hsmsim.formats.tpm.generate import StatementDraft, safe_file_stem
+from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
@@ -184,7 +185,7 @@ def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, a
     facts = check_ak_certificate(x5c[0], None)
     check_tpmt_signature(x5c[0], stmt.alg, stmt.cert_info, stmt.sig)
     expected = hashlib.sha256(key_authorization(record.token, record.thumbprint)).digest()
-    certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), expected)
+    certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), expected, "SHA-256(keyAuthorization)")
     area = TpmtPublic.unmarshal(stmt.pub_area)
     key = check_attested_name(area, certify)
     check_object_attributes(area)
@@ -227,7 +228,7 @@ class AcmeDraft(StatementDraft):
         files = {f"{stem}{RECORD_SUFFIX}": self.record().to_json()}
         if self.csr_pem:
             files[f"{stem}.csr"] = self.csr_pem
-        files[ROOT_FILE] = self.identity.root.public_bytes(Encoding.PEM)
+        files.update(self.beside())
         return Evidence("tpm-acme", files, f"{stem}{RECORD_SUFFIX}")
 
 
@@ -244,10 +245,13 @@ def acme_draft_for(request: AttestationRequest) -> AcmeDraft:
                                               .read(32)))
     account = params.get("account_key") or derive_key(seed, "tpm-acme/account", ACCOUNT_KEY_SPEC).public_key()
     csr = build_csr(name(("CN", label, UTF8)), request.key_signer)
+    genuine = genuine_tpm(request, key_name=TpmAcmeFormat.ak_name, names_device=True)
+    area = genuine.key_public() if genuine is not None else tpm.key_public(request.key)
+    device_urn = ek_urn(genuine.ek_chain[0].public_key()) if genuine is not None else tpm.ek_urn()  # type: ignore[arg-type]
     return AcmeDraft(
-        tpm=tpm, identity=request.attesting, area=tpm.key_public(request.key), at=request.at, label=label,
+        tpm=tpm, identity=request.attesting, area=area, at=request.at, label=label, genuine=genuine,
         token=token, thumbprint=jwk_thumbprint(account),  # type: ignore[arg-type]
-        identifier=str(params.get("identifier") or tpm.ek_urn()), csr_pem=csr.public_bytes(Encoding.PEM))
+        identifier=str(params.get("identifier") or device_urn), csr_pem=csr.public_bytes(Encoding.PEM))
 
 
 class TpmAcmeFormat(TpmStatementFormat):

@@ -9,7 +9,6 @@ golden :class:`AcmeDraft`, which is then rendered (``Resigned`` when the AK sign
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 
 import cbor2
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -30,6 +29,7 @@ from hsmsim.formats.tpm.catalogue import (
     build_cases,
     catalogue_notes,
     in_catalogue_order,
+    rsa_ak_of,
     shared_mutations,
 )
 from hsmsim.formats.tpm.marshal import TpmAlg
@@ -49,8 +49,7 @@ SPEC = "shared/specs/other_formats.md 1.6"
 
 def acme_kit(seed: str) -> TpmKit:
     """The webauthn kit of ``seed`` with the ACME AK as its attestation identity."""
-    kit = TpmKit.build(seed)
-    return replace(kit, identity=TpmAcmeFormat().provision(kit.device, "default"))
+    return TpmKit.build(seed).with_ak_of(TpmAcmeFormat())
 
 
 def acme_draft(kit: TpmKit, spec: str) -> AcmeDraft:
@@ -91,13 +90,6 @@ def _without_permanent_identifier(bench: Workbench) -> None:
     _ak_reissue(extensions=lambda exts: [Ext(tpm_san(model), critical=True)
                                          if e.value.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME else e
                                          for e in exts])(bench)
-
-
-def _rsa_acme_ak(bench: Workbench) -> None:
-    kit = bench.kit
-    key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
-    bench.draft.identity = TpmAcmeFormat().provision(
-        kit.device, "default", attesting=("rsa-ak", key, kit.device.attestation_created))
 
 
 def _with_fmt(fmt: str) -> Operator:
@@ -179,7 +171,7 @@ def mutations() -> list[Mutation]:
     add("variant::rsa-ak", "RsaAk",
         _note("BASIC", Severity.INFO, "an RSA-2048 AK: RS256 with a TPMT_SIGNATURE of RSASSA/SHA-256",
               "none: a correct verifier accepts it"),
-        "AK RSA-2048, alg RS256", "ak.replace", "attStmt.alg", _rsa_acme_ak, valid(), resign=True)
+        "AK RSA-2048, alg RS256", "ak.replace", "attStmt.alg", rsa_ak_of(TpmAcmeFormat()), valid(), resign=True)
     return in_catalogue_order(m)
 
 

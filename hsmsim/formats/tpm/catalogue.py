@@ -20,7 +20,7 @@ from cryptography.x509.oid import ExtensionOID
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
 from hsmsim.formats.tpm.device import EmulatedTpm
-from hsmsim.formats.tpm.format import draft_for
+from hsmsim.formats.tpm.format import TpmStatementFormat, draft_for
 from hsmsim.formats.tpm.generate import Draft, StatementDraft, chain_der
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.pki import TpmPki, ak_identity, tpm_pki, tpm_san
@@ -102,6 +102,10 @@ class TpmKit:
             attesting=identity or self.identity, parameters={"rp_id": self.rp_id, "challenge": challenge},
             at=ATTEST_TIME)
         return draft_for(request)
+
+    def with_ak_of(self, fmt: TpmStatementFormat) -> TpmKit:
+        """This world with ``fmt``'s default AK (and its certificate) as the attestation identity."""
+        return replace(self, identity=fmt.provision(self.device, "default"))
 
     def other_key(self, spec: str = "ec-p256") -> StoredKey:
         """A second key of ``spec`` (another credential the TPM holds)."""
@@ -244,6 +248,16 @@ def _rsa_ak(bench: Workbench) -> None:
     key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
     bench.draft.identity = ak_identity(kit.seed, kit.device.serial, kit.tpm.model,
                                        created=kit.device.attestation_created, key=key, key_name="ak-rsa")
+
+
+def rsa_ak_of(fmt: TpmStatementFormat) -> Operator:
+    """An RSA-2048 AK that ``fmt`` provisions (with that format's AK certificate profile) signs instead."""
+    def apply(bench: Workbench) -> None:
+        kit = bench.kit
+        key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
+        bench.draft.identity = fmt.provision(kit.device, "default",
+                                             attesting=("rsa-ak", key, kit.device.attestation_created))
+    return apply
 
 
 def _intermediate_not_ca(bench: Workbench) -> None:
@@ -412,7 +426,7 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
 
 
 CATEGORY_ORDER = ("golden", "signature", "attest", "binding", "authdata", "pubarea", "attributes", "akcert", "chain",
-                  "statement", "cbor", "variant")
+                  "statement", "kat", "record", "activate", "cbor", "variant")
 
 
 def in_catalogue_order(mutations: list[Mutation]) -> list[Mutation]:

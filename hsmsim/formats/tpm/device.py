@@ -127,6 +127,13 @@ def tpm_sign(key: PrivateKey, message: bytes, scheme: Scheme) -> TpmtSignature:
     raise UnsupportedKeyError(f"an AK of type {type(key).__name__} cannot sign with scheme 0x{scheme.scheme:04x}")
 
 
+def ek_urn(ek: PublicKey) -> str:
+    """``urn:ek:sha256:<base64 SHA-256 of the EK's DER SubjectPublicKeyInfo>``: a TPM's permanent
+    identifier in ACME device attestation (as smallstep names TPMs)."""
+    digest = hashlib.sha256(spki_der(ek)).digest()
+    return f"urn:ek:sha256:{base64.b64encode(digest).decode()}"
+
+
 @dataclass(frozen=True)
 class Certification:
     """The output of TPM2_Certify: certifyInfo and the AK's signature over it."""
@@ -164,10 +171,8 @@ class EmulatedTpm:
         return derive_key(self.seed, self._role("ek"), KeySpec.parse("rsa-2048"))
 
     def ek_urn(self) -> str:
-        """``urn:ek:sha256:<base64 SHA-256 of the EK's DER SubjectPublicKeyInfo>``: the device's permanent
-        identifier in ACME device attestation (as smallstep names TPMs)."""
-        digest = hashlib.sha256(spki_der(self.ek_key.public_key())).digest()
-        return f"urn:ek:sha256:{base64.b64encode(digest).decode()}"
+        """This TPM's EK URN (:func:`ek_urn`)."""
+        return ek_urn(self.ek_key.public_key())
 
     def ek_public(self) -> TpmtPublic:
         """The EK's public area from the TCG default RSA template."""

@@ -26,6 +26,7 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import DEFAULT_RP_ID, RECORD_SUFFIX, SIGNATURE_ENCODINGS, Draft
+from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.pki import ak_identity
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
@@ -94,8 +95,10 @@ def draft_for(request: AttestationRequest) -> Draft:
     if fmt not in ("tpm", "none") or encoding not in SIGNATURE_ENCODINGS:
         raise UnsupportedKeyError(f"fmt must be tpm or none and signature_encoding one of {SIGNATURE_ENCODINGS}")
     flags = FLAG_UP | FLAG_AT | (FLAG_UV if params.get("user_verified", True) else 0)
+    genuine = genuine_tpm(request, key_name=WebAuthnFormat.ak_name, names_device=False)
     return Draft(
-        tpm=tpm, identity=request.attesting, area=tpm.key_public(key), at=request.at, label=label,
+        tpm=tpm, identity=request.attesting, at=request.at, label=label, genuine=genuine,
+        area=genuine.key_public() if genuine is not None else tpm.key_public(key),
         challenge=_challenge(params.get("challenge"), request.device.seed, label, request.at),
         credential_id=drbg(request.device.seed, f"webauthn/{request.device.serial}/credential/{label}").read(32),
         rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")), fmt=fmt, flags=flags,
@@ -212,6 +215,18 @@ class TpmStatementFormat:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
         return Evidence(format=self.name, files=files, primary=path.name)
 
+    def detect_record(self, path: Path, suffix: str, markers: tuple[bytes, ...]) -> bool:
+        """``path`` is a ``*<suffix>`` file, or a bounded ``.json`` file holding every one of ``markers``."""
+        try:
+            if not path.is_file() or path.suffix.lower() != ".json" or path.stat().st_size > self.record_limit:
+                return False
+            if path.name.endswith(suffix):
+                return True
+            head = path.read_bytes()
+            return all(marker in head for marker in markers)
+        except OSError:
+            return False
+
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""
         return TrustAnchors.from_pem_files(list(paths))
@@ -242,15 +257,7 @@ class WebAuthnFormat(TpmStatementFormat):
 
     def detect(self, path: Path) -> bool:
         """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject."""
-        try:
-            if not path.is_file() or path.suffix.lower() != ".json" or path.stat().st_size > MAX_RECORD_BYTES:
-                return False
-            if path.name.endswith(RECORD_SUFFIX):
-                return True
-            head = path.read_bytes()
-            return b'"attestationObject"' in head and b'"expectedRpId"' in head
-        except OSError:
-            return False
+        return self.detect_record(path, RECORD_SUFFIX, (b'"attestationObject"', b'"expectedRpId"'))
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden registrations for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.formats.tpm.device import EmulatedTpm
+from hsmsim.formats.tpm.genuine import EK_CHAIN_SUFFIX, GenuineTpm
 from hsmsim.formats.tpm.pki import EMULATED_AAGUID
 from hsmsim.formats.tpm.statement import cose_alg_of_signer, extra_data_for, sign_cert_info
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
@@ -56,6 +57,9 @@ def safe_file_stem(label: str) -> str:
 class StatementDraft:
     """The inputs of one ``tpm`` attestation statement. Fields left ``None`` take their genuine value.
 
+    With ``genuine`` the real TPM holding the key certifies it (its certInfo, signature and pubArea are
+    used as the TPM returned them; ``attest_edit`` and ``cert_info_edit`` do not apply).
+
     Edit hooks run before signing (``attest_edit``, ``cert_info_edit``, ``extra_data``) or after it
     (``statement_edit``, ``object_edit``), so a catalogue defect says whether the AK signed it or not.
     """
@@ -77,24 +81,31 @@ class StatementDraft:
     cert_info_edit: Callable[[bytes], bytes] | None = None
     statement_edit: Callable[[dict[str, Any]], None] | None = None
     object_edit: Callable[[bytes], bytes] | None = None
+    genuine: GenuineTpm | None = None
 
     def tpm_statement(self, bound_extra: Callable[[int], bytes]) -> dict[str, Any]:
         """The ``tpm`` attStmt: TPM2_Certify with qualifyingData ``bound_extra(alg)`` (unless ``extra_data``
         overrides it), signed by the AK, then ``statement_edit``."""
         signer = self.signer or self.identity.key
-        alg = self.alg if self.alg is not None else cose_alg_of_signer(signer.public_key())
+        ak = self.genuine.ak_public if self.genuine is not None else signer.public_key()
+        alg = self.alg if self.alg is not None else cose_alg_of_signer(ak)
         extra = self.extra_data if self.extra_data is not None else bound_extra(alg)
-        attest = self.tpm.certify_info(self.area, self.identity.key.public_key(), extra, self.at)
-        if self.attest_edit:
-            attest = self.attest_edit(attest)
-        cert_info = attest.marshal()
-        if self.cert_info_edit:
-            cert_info = self.cert_info_edit(cert_info)
-        x5c = self.x5c if self.x5c is not None else chain_der(list(self.identity.chain))
-        statement = {"ver": self.ver, "alg": alg, "x5c": x5c,
-                     "sig": sign_cert_info(signer, cert_info, alg, self.signature_encoding),
-                     "certInfo": cert_info,
-                     "pubArea": self.pub_area if self.pub_area is not None else self.area.marshal()}
+        if self.genuine is not None:
+            cert_info, sig, pub_area = self.genuine.certify(extra, self.signature_encoding)
+            chain = [self.genuine.ak_certificate, *self.identity.chain[1:]]
+        else:
+            attest = self.tpm.certify_info(self.area, self.identity.key.public_key(), extra, self.at)
+            if self.attest_edit:
+                attest = self.attest_edit(attest)
+            cert_info = attest.marshal()
+            if self.cert_info_edit:
+                cert_info = self.cert_info_edit(cert_info)
+            sig = sign_cert_info(signer, cert_info, alg, self.signature_encoding)
+            pub_area = self.area.marshal()
+            chain = list(self.identity.chain)
+        statement = {"ver": self.ver, "alg": alg, "x5c": self.x5c if self.x5c is not None else chain_der(chain),
+                     "sig": sig, "certInfo": cert_info,
+                     "pubArea": self.pub_area if self.pub_area is not None else pub_area}
         if self.statement_edit:
             self.statement_edit(statement)
         return statement
@@ -102,6 +113,13 @@ class StatementDraft:
     def evidence(self) -> Evidence:
         """The native files of the rendered draft (each consumer's own shape)."""
         raise NotImplementedError
+
+    def beside(self) -> dict[str, bytes]:
+        """The files that come beside the record: the emulated root, and a real TPM's EK chain."""
+        files = {ROOT_FILE: self.identity.root.public_bytes(Encoding.PEM)}
+        if self.genuine is not None:
+            files[f"{safe_file_stem(self.label)}{EK_CHAIN_SUFFIX}"] = self.genuine.ek_chain_pem()
+        return files
 
     def encode_object(self, members: dict[str, Any]) -> bytes:
         """The canonical CBOR attestation object of ``members``, then ``object_edit``."""
@@ -157,8 +175,8 @@ class Draft(StatementDraft):
     def evidence(self) -> Evidence:
         """The record ``<label>.webauthn.json`` and the emulated root ``tpm_root_ca.pem``."""
         record = f"{safe_file_stem(self.label)}{RECORD_SUFFIX}"
-        root = self.identity.root.public_bytes(Encoding.PEM)
-        return Evidence("webauthn", {record: self.render().to_json(), ROOT_FILE: root}, record)
+        return Evidence("webauthn", {record: self.render().to_json(), **self.beside()}, record)
+
 
 
 def chain_der(certs: list[x509.Certificate]) -> list[bytes]:

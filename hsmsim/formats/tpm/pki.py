@@ -19,6 +19,7 @@ the SAN is one multi-valued RDN, as Windows AIK certificates carry it; ECDSA P-3
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -143,8 +144,9 @@ class TpmPki:
     intermediate: x509.Certificate
 
 
+@functools.lru_cache(maxsize=16)
 def tpm_pki(seed: str) -> TpmPki:
-    """Root and intermediate for ``seed`` (shared by every emulated TPM of the seed)."""
+    """Root and intermediate for ``seed`` (shared by every emulated TPM of the seed; built once per process)."""
     p384 = KeySpec.parse("ec-p384")
     root_key = derive_key(seed, "tpm/root", p384)
     root_name = _ca_name(ROOT_CN)
@@ -198,23 +200,31 @@ def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULAT
     return tuple(out)
 
 
+def ak_certificate(seed: str, serial: str, model: TpmModel, public_key: PublicKey, *, created: datetime,
+                   key_name: str = "ak", permanent_id: str | None = None) -> x509.Certificate:
+    """The AK certificate the emulated attestation CA issues for ``public_key`` (WebAuthn §8.3.1 profile).
+
+    With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
+    """
+    pki = tpm_pki(seed)
+    aaguid = EMULATED_AAGUID if permanent_id is None else None
+    extensions = (*ak_certificate_extensions(model, aaguid, permanent_id), _aki(pki.intermediate_key.public_key()))
+    return build_certificate(CertSpec(
+        subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=public_key,
+        serial=derive_serial(seed, f"tpm/{serial}/{key_name}"), not_before=created, not_after=created + AK_LIFETIME,
+        extensions=extensions, hash_name="sha384",
+    ), pki.intermediate_key)
+
+
 def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, key: PrivateKey | None = None,
                 key_name: str = "ak", permanent_id: str | None = None) -> AttestationIdentity:
     """The TPM's attestation key (ECC P-256 unless ``key`` is given) and its AK certificate.
 
     ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor.
-    With ``permanent_id`` (ACME device attestation) the certificate names the device in its SAN and
-    carries no AAGUID.
     """
     pki = tpm_pki(seed)
     if key is None:
         key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse("ec-p256"))
-    aaguid = EMULATED_AAGUID if permanent_id is None else None
-    extensions = (*ak_certificate_extensions(model, aaguid, permanent_id), _aki(pki.intermediate_key.public_key()))
-    cert = build_certificate(CertSpec(
-        subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=key.public_key(),
-        serial=derive_serial(seed, f"tpm/{serial}/{key_name}"), not_before=created, not_after=created + AK_LIFETIME,
-        extensions=extensions, hash_name="sha384",
-    ), pki.intermediate_key)
+    cert = ak_certificate(seed, serial, model, key.public_key(), created=created, key_name=key_name,
+                          permanent_id=permanent_id)
     return AttestationIdentity(key=key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
-

@@ -151,8 +151,9 @@ def check_signature(ak_cert: x509.Certificate, alg: int, cert_info: bytes, sig: 
         raise Rejected(Reason.SIGNATURE_INVALID, f"sig is not the AK's bare {name} signature over certInfo") from None
 
 
-def check_attest(attest: TpmsAttest, expected_extra: bytes) -> CertifyInfo:
-    """magic is TPM_GENERATED, type is ATTEST_CERTIFY, extraData binds authData ‖ clientDataHash."""
+def check_attest(attest: TpmsAttest, expected_extra: bytes,
+                 binding: str = "H(authData ‖ clientDataHash)") -> CertifyInfo:
+    """magic is TPM_GENERATED, type is ATTEST_CERTIFY, extraData is ``expected_extra`` (``binding`` names it)."""
     if attest.magic != TPM_GENERATED_VALUE:
         raise Rejected(Reason.MALFORMED, f"certInfo.magic is 0x{attest.magic:08x}, not TPM_GENERATED_VALUE: "
                                          "the AK did not sign a TPM-generated structure")
@@ -161,8 +162,7 @@ def check_attest(attest: TpmsAttest, expected_extra: bytes) -> CertifyInfo:
                                          "TPM_ST_ATTEST_CERTIFY")
     if attest.extra_data != expected_extra:
         shown = attest.extra_data.hex()[:16]
-        raise Rejected(Reason.CHALLENGE_MISMATCH, f"certInfo.extraData ({shown}…) is not "
-                                                  "H(authData ‖ clientDataHash)")
+        raise Rejected(Reason.CHALLENGE_MISMATCH, f"certInfo.extraData ({shown}…) is not {binding}")
     return attest.attested
 
 

@@ -1,0 +1,121 @@
+"""TPM2_MakeCredential (the third party's side) and TPM2_ActivateCredential (the TPM's), for an RSA EK.
+
+The protocol by which a verifier learns that an attestation key sits in the same TPM as an
+endorsement key (TPM 2.0 Part 1 §24, Part 3 §12.5-12.6; what Parsec's ``ActivateCredential``
+mechanism runs). The verifier picks a credential and a seed, encrypts the seed to the EK
+(RSA-OAEP, label ``IDENTITY\\0``) and seals the credential under keys derived from the seed and the
+AK's Name. Only a TPM that holds the EK's private key *and* has an object with that Name loaded can
+return the credential.
+
+* ``symKey = KDFa(nameAlg, seed, "STORAGE", Name, "", EK symmetric bits)``; encIdentity is
+  AES-CFB (IV 0) over TPM2B(credential).
+* ``hmacKey = KDFa(nameAlg, seed, "INTEGRITY", "", "", digest bits)``; integrity is
+  HMAC(hmacKey, encIdentity ‖ Name).
+* credentialBlob (TPM2B_ID_OBJECT content) = TPM2B(integrity) ‖ encIdentity; secret
+  (TPM2B_ENCRYPTED_SECRET content) is the OAEP ciphertext.
+
+The OAEP padding takes its random seed from the caller, so the output is reproducible from a seed
+(vectors must be byte-stable); it is standard EME-OAEP, and ``tests/formats/test_tpm.py`` checks the
+emulated ActivateCredential against tpm2-pytss's ``make_credential``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from cryptography.hazmat.decrepit.ciphers.modes import CFB
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+from hsmsim.formats.tpm.marshal import tpm2b, u32
+
+IDENTITY_LABEL = b"IDENTITY\x00"
+EK_SYMMETRIC_BITS = 128  # the TCG default EK template: AES-128-CFB
+MAX_CREDENTIAL = 64  # a TPM2B_DIGEST
+
+
+def kdfa(key: bytes, label: bytes, context_u: bytes, context_v: bytes, bits: int) -> bytes:
+    """KDFa with SHA-256 (SP 800-108 counter mode, TPM Part 1 §11.4.10.2): the leftmost ``bits``."""
+    out = b""
+    counter = 0
+    while len(out) * 8 < bits:
+        counter += 1
+        out += hmac.new(key, u32(counter) + label + b"\x00" + context_u + context_v + u32(bits), "sha256").digest()
+    return out[: bits // 8]
+
+
+def _mgf1(seed: bytes, length: int) -> bytes:
+    out = b""
+    counter = 0
+    while len(out) < length:
+        out += hashlib.sha256(seed + u32(counter)).digest()
+        counter += 1
+    return out[:length]
+
+
+def oaep_encrypt(key: rsa.RSAPublicKey, message: bytes, label: bytes, oaep_seed: bytes) -> bytes:
+    """RSAES-OAEP (SHA-256, MGF1-SHA-256) of ``message`` with the 32-byte ``oaep_seed`` as its randomness."""
+    k = key.key_size // 8
+    h_len = 32
+    if len(message) > k - 2 * h_len - 2 or len(oaep_seed) != h_len:
+        raise ValueError("message too long for OAEP, or a seed that is not 32 bytes")
+    db = hashlib.sha256(label).digest() + b"\x00" * (k - len(message) - 2 * h_len - 2) + b"\x01" + message
+    masked_db = bytes(a ^ b for a, b in zip(db, _mgf1(oaep_seed, k - h_len - 1), strict=True))
+    masked_seed = bytes(a ^ b for a, b in zip(oaep_seed, _mgf1(masked_db, h_len), strict=True))
+    numbers = key.public_numbers()
+    encrypted = pow(int.from_bytes(b"\x00" + masked_seed + masked_db, "big"), numbers.e, numbers.n)
+    return encrypted.to_bytes(k, "big")
+
+
+def _cfb(key: bytes, data: bytes, *, decrypt: bool) -> bytes:
+    cipher = Cipher(algorithms.AES(key), CFB(b"\x00" * 16))
+    context = cipher.decryptor() if decrypt else cipher.encryptor()
+    return context.update(data) + context.finalize()
+
+
+@dataclass(frozen=True)
+class MadeCredential:
+    """What TPM2_MakeCredential returns: credentialBlob (TPM2B_ID_OBJECT content) and secret."""
+
+    credential_blob: bytes
+    secret: bytes
+
+
+def make_credential(ek: rsa.RSAPublicKey, object_name: bytes, credential: bytes, seed: bytes,
+                    oaep_seed: bytes) -> MadeCredential:
+    """Seal ``credential`` for the object named ``object_name`` in the TPM whose (nameAlg SHA-256) EK is ``ek``.
+
+    ``seed`` (32 bytes) is the protocol seed, ``oaep_seed`` (32 bytes) the OAEP randomness.
+    """
+    if not credential or len(credential) > MAX_CREDENTIAL or len(seed) != 32:
+        raise ValueError("the credential must be 1..64 bytes and the seed 32 bytes")
+    sym_key = kdfa(seed, b"STORAGE", object_name, b"", EK_SYMMETRIC_BITS)
+    enc_identity = _cfb(sym_key, tpm2b(credential), decrypt=False)
+    hmac_key = kdfa(seed, b"INTEGRITY", b"", b"", 256)
+    integrity = hmac.new(hmac_key, enc_identity + object_name, "sha256").digest()
+    return MadeCredential(tpm2b(integrity) + enc_identity, oaep_encrypt(ek, seed, IDENTITY_LABEL, oaep_seed))
+
+
+def activate_credential(ek: rsa.RSAPrivateKey, object_name: bytes, credential_blob: bytes,
+                        secret: bytes) -> bytes | None:
+    """TPM2_ActivateCredential in the TPM holding ``ek`` with the object named ``object_name`` loaded:
+    the credential, or None when the TPM refuses (the secret is not for this EK, or the blob is not
+    for this Name: TPM_RC_VALUE / TPM_RC_INTEGRITY)."""
+    try:
+        seed = ek.decrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), IDENTITY_LABEL))
+    except ValueError:
+        return None
+    if len(credential_blob) < 2:
+        return None
+    size = int.from_bytes(credential_blob[:2], "big")
+    integrity, enc_identity = credential_blob[2:2 + size], credential_blob[2 + size:]
+    hmac_key = kdfa(seed, b"INTEGRITY", b"", b"", 256)
+    if not hmac.compare_digest(integrity, hmac.new(hmac_key, enc_identity + object_name, "sha256").digest()):
+        return None
+    plain = _cfb(kdfa(seed, b"STORAGE", object_name, b"", EK_SYMMETRIC_BITS), enc_identity, decrypt=True)
+    if len(plain) < 2 or int.from_bytes(plain[:2], "big") != len(plain) - 2:
+        return None
+    return plain[2:]

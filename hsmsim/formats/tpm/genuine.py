@@ -1,0 +1,71 @@
+"""A real TPM as the certifier: TPM2_Certify runs in the TPM that holds the key, by that TPM's own AK.
+
+When the attested key lives in a TPM-backed key store (the ``swtpm`` backend), the request carries
+that store's :class:`~hsmsim.keystore.base.TpmCertifier`. The evidence then holds the TPM's genuine
+TPMS_ATTEST, its genuine signature and the key's genuine TPMT_PUBLIC. The emulated attestation CA
+issues the certificate for the real AK's public key, so the evidence chains to the emulated root a
+verifier is given with ``--root``; the real EK chain (swtpm-localca) is written beside it.
+
+A real AK certificate comes after MakeCredential / ActivateCredential shows the AK sits next to
+the EK; hsmsim's CA issues it without that protocol, since the AK and the EK share one local TPM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.device import AttestationRequest
+from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
+from hsmsim.formats.tpm.pki import ak_certificate
+from hsmsim.formats.tpm.structures import TpmtPublic, TpmtSignature
+from hsmsim.keystore.base import TpmCertifier
+
+EK_CHAIN_SUFFIX = ".ek-chain.pem"
+
+
+@dataclass(frozen=True)
+class GenuineTpm:
+    """The real TPM holding the key ``label``, its AK's public key, and the AK certificate for it."""
+
+    certifier: TpmCertifier
+    label: str
+    ak_public: ec.EllipticCurvePublicKey
+    ak_certificate: x509.Certificate
+    ek_chain: tuple[x509.Certificate, ...]
+
+    def key_public(self) -> TpmtPublic:
+        """The key's TPMT_PUBLIC as the TPM holds it."""
+        return TpmtPublic.unmarshal(self.certifier.public_area(self.label))
+
+    def certify(self, qualifying_data: bytes, signature_encoding: str) -> tuple[bytes, bytes, bytes]:
+        """TPM2_Certify in the TPM: (certInfo, sig bare or as TPMT_SIGNATURE, pubArea), byte for byte."""
+        result = self.certifier.certify(self.label, qualifying_data)
+        signature = TpmtSignature.unmarshal(result.signature)
+        sig = signature.marshal() if signature_encoding == "tpmt" else signature.bare()
+        return result.attest, sig, result.public
+
+    def ek_chain_pem(self) -> bytes:
+        """The EK certificate and its issuers as concatenated PEM, leaf first."""
+        return b"".join(cert.public_bytes(Encoding.PEM) for cert in self.ek_chain)
+
+
+def genuine_tpm(request: AttestationRequest, *, key_name: str, names_device: bool) -> GenuineTpm | None:
+    """The request's real TPM with an AK certificate from the emulated CA, or None when the key is not in a TPM.
+
+    With ``names_device`` the certificate names the TPM by its real EK's URN (ACME).
+    """
+    if request.tpm is None:
+        return None
+    certifier = request.tpm
+    ak = certifier.attestation_key()
+    ek_chain = certifier.endorsement_chain()
+    tpm = EmulatedTpm.for_device(request.device)
+    permanent_id = ek_urn(ek_chain[0].public_key()) if names_device else None  # type: ignore[arg-type]
+    cert = ak_certificate(request.device.seed, request.device.serial, tpm.model, ak.public_key,
+                          created=request.device.attestation_created,
+                          key_name=f"{key_name}/genuine/{ak.qualified_name.hex()}", permanent_id=permanent_id)
+    return GenuineTpm(certifier, request.key.label, ak.public_key, cert, ek_chain)

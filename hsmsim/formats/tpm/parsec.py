@@ -1,0 +1,390 @@
+"""The ``parsec-tpm`` format: Parsec's TPM key attestation token, with the ActivateCredential exchange.
+
+Parsec's AttestKey on a TPM backend (CCC ``parsec-key-evidence-tpm``, as Veraison verifies it) gives a
+key attestation token ``kat = {tpmVer, kid, sig, pubArea, certInfo}``: TPM2_Certify of the key by the
+default attesting key (the AK), certInfo.extraData = the verifier's nonce, ``sig`` a marshalled
+TPMT_SIGNATURE, ``kid`` the identifier by which the verifier knows the AK. Parsec's
+``ActivateCredential`` mechanism lets a third party learn that the AK is resident with the TPM's EK:
+it runs TPM2_MakeCredential against the EK (from its certificate) for the AK's Name, and the TPM answers
+with TPM2_ActivateCredential (``hsmsim.formats.tpm.credential``).
+
+On disk (``docs/formats/tpm.md``): the verifier's record ``<label>.parsec-tpm.json``
+(``{"expectedNonce", "kat"}``, base64 members), the AK chain ``<label>.ak-chain.pem`` (AK certificate,
+intermediate), the exchange ``<label>.activate-credential.json`` (the third party's record: EK
+certificate, AK public area, the Name it sealed the credential for, the credential, credentialBlob,
+secret, and what the TPM released), and the emulated root ``tpm_root_ca.pem``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.checks import require_code_signing_key
+from hsmsim.device import AttestationRequest
+from hsmsim.encoding import spki_der
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.tpm.credential import activate_credential, make_credential
+from hsmsim.formats.tpm.device import EmulatedTpm
+from hsmsim.formats.tpm.format import TpmStatementFormat
+from hsmsim.formats.tpm.generate import StatementDraft, safe_file_stem
+from hsmsim.formats.tpm.genuine import genuine_tpm
+from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject
+from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, ek_certificate, tpm_pki
+from hsmsim.formats.tpm.statement import (
+    check_ak_certificate,
+    check_attest,
+    check_attested_name,
+    check_chain,
+    check_object_attributes,
+    check_signature,
+    key_facts,
+    tpm_claims,
+)
+from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
+from hsmsim.formats.tpm.webauthn import parse_json_object
+from hsmsim.keystore.base import PublicKey
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.seed import drbg
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+
+RECORD_SUFFIX = ".parsec-tpm.json"
+AK_CHAIN_SUFFIX = ".ak-chain.pem"
+ACTIVATION_SUFFIX = ".activate-credential.json"
+KAT_MEMBERS = ("tpmVer", "kid", "sig", "pubArea", "certInfo")
+ACTIVATION_MEMBERS = ("ekCertificate", "akPublic", "objectName", "credential", "credentialBlob", "secret")
+MAX_RECORD_BYTES = 16 * 1024
+MAX_CHAIN_CERTS = 4
+KID_TYPE = b"\x01"
+"""kid = 0x01 ‖ SHA-256(the AK's SubjectPublicKeyInfo): the shape of a Veraison instance id (a CHOICE)."""
+_SIGNATURE_ALGS: dict[tuple[int, int], int] = {(TpmAlg.ECDSA, TpmAlg.SHA256): -7, (TpmAlg.ECDSA, TpmAlg.SHA384): -35,
+                   (TpmAlg.RSASSA, TpmAlg.SHA256): -257}
+"""TPMT_SIGNATURE (sigAlg, hashAlg) → the COSE algorithm the signature check runs."""
+
+
+def key_id(key: PublicKey) -> bytes:
+    """The ``kid`` of an attesting key: 0x01 ‖ SHA-256(DER SubjectPublicKeyInfo)."""
+    return KID_TYPE + hashlib.sha256(spki_der(key)).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _from_b64(value: object, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise Rejected(Reason.MALFORMED, f"{what} is not a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise Rejected(Reason.MALFORMED, f"{what} is not base64") from None
+
+
+def pem_chain(ders: list[bytes]) -> bytes:
+    """PEM armour around each DER entry (as received: entries need not parse)."""
+    return "".join(f"-----BEGIN CERTIFICATE-----\n{textwrap.fill(_b64(der), 64)}\n-----END CERTIFICATE-----\n"
+                   for der in ders).encode()
+
+
+# -- generation ---------------------------------------------------------------------------------
+
+@dataclass(kw_only=True)
+class ParsecDraft(StatementDraft):
+    """One Parsec key attestation before rendering (see :class:`StatementDraft` for the token's fields).
+
+    ``activation`` adds the ActivateCredential exchange and ``chain_file`` the AK chain.
+    ``make_for_ek`` seals the credential to another EK than the TPM's. ``activation_key`` (a TPMT_PUBLIC)
+    is the object the credential is sealed for and the TPM activates with (default: the AK).
+    ``ek_certificate`` replaces the EK certificate the third party used. ``activation_edit`` and
+    ``record_edit`` edit the JSON before it is written.
+    """
+
+    signature_encoding: str = "tpmt"
+    nonce: bytes
+    credential: bytes
+    credential_seed: bytes
+    oaep_seed: bytes
+    expected_nonce: bytes | None = None
+    kid: bytes | None = None
+    activation: bool = True
+    chain_file: bool = True
+    make_for_ek: rsa.RSAPublicKey | None = None
+    activation_key: TpmtPublic | None = None
+    ek_certificate: bytes | None = None
+    activation_edit: Callable[[dict[str, Any]], None] | None = None
+    record_edit: Callable[[dict[str, Any]], None] | None = None
+
+    def ak_key(self) -> PublicKey:
+        """The attesting key's public key (the TPM's own AK for a genuine TPM)."""
+        return self.genuine.ak_public if self.genuine is not None else self.identity.key.public_key()
+
+    def token(self) -> tuple[dict[str, Any], list[bytes]]:
+        """The key attestation token (JSON members) and the AK chain (DER, leaf first)."""
+        statement = self.tpm_statement(lambda _alg: self.nonce)
+        kat: dict[str, Any] = {"tpmVer": statement.pop("ver"), "kid": _b64(self.kid or key_id(self.ak_key()))}
+        statement.pop("alg")
+        chain = statement.pop("x5c")
+        for member, value in statement.items():
+            kat[member] = _b64(value) if isinstance(value, bytes) else value
+        return kat, chain
+
+    def exchange(self) -> dict[str, Any]:
+        """The third party's record of MakeCredential against the EK and the TPM's ActivateCredential."""
+        ek = self.tpm.ek_key
+        assert isinstance(ek, rsa.RSAPrivateKey)
+        target = self.activation_key or self.tpm.ak_public(self.ak_key())
+        made = make_credential(self.make_for_ek or ek.public_key(), target.name(), self.credential,
+                               self.credential_seed, self.oaep_seed)
+        released = activate_credential(ek, target.name(), made.credential_blob, made.secret)
+        ek_cert = self.ek_certificate or ek_certificate(
+            tpm_pki(self.tpm.seed), self.tpm.seed, self.tpm.serial, ek.public_key(), self.tpm.model,
+            self.tpm.initialised).public_bytes(Encoding.DER)
+        record: dict[str, Any] = {
+            "ekCertificate": _b64(ek_cert), "akPublic": _b64(target.marshal()), "objectName": _b64(target.name()),
+            "credential": _b64(self.credential), "credentialBlob": _b64(made.credential_blob),
+            "secret": _b64(made.secret), "activated": None if released is None else _b64(released)}
+        if self.activation_edit:
+            self.activation_edit(record)
+        return record
+
+    def evidence(self) -> Evidence:
+        """``<label>.parsec-tpm.json``, ``<label>.ak-chain.pem``, the exchange (unless off), the root."""
+        stem = safe_file_stem(self.label)
+        kat, chain = self.token()
+        nonce = self.expected_nonce if self.expected_nonce is not None else self.nonce
+        record: dict[str, Any] = {"expectedNonce": _b64(nonce), "kat": kat}
+        if self.record_edit:
+            self.record_edit(record)
+        files = {f"{stem}{RECORD_SUFFIX}": (json.dumps(record, indent=2) + "\n").encode()}
+        if self.chain_file:
+            files[f"{stem}{AK_CHAIN_SUFFIX}"] = pem_chain(chain)
+        if self.activation and self.genuine is None:
+            files[f"{stem}{ACTIVATION_SUFFIX}"] = (json.dumps(self.exchange(), indent=2) + "\n").encode()
+        files.update(self.beside())
+        return Evidence("parsec-tpm", files, f"{stem}{RECORD_SUFFIX}")
+
+
+def _bytes_parameter(value: object, what: str) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            raise UnsupportedKeyError(f"parameter {what} is not base64") from None
+    raise UnsupportedKeyError(f"parameter {what} must be bytes or base64 text")
+
+
+def parsec_draft_for(request: AttestationRequest) -> ParsecDraft:
+    """The draft of ``request``. Parameters: ``nonce`` (bytes or base64, ≤ 64 bytes; default derived),
+    ``activate_credential`` (default true), ``credential`` (the third party's, bytes or base64)."""
+    params = request.parameters
+    tpm = EmulatedTpm.for_device(request.device)
+    seed, label = request.device.seed, request.key.label
+    moment = f"{label}/{request.at:%Y%m%dT%H%M%S}"
+    nonce = _bytes_parameter(params.get("nonce"), "nonce") or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32)
+    credential = (_bytes_parameter(params.get("credential"), "credential")
+                  or drbg(seed, f"parsec-tpm/credential/{moment}").read(32))
+    if len(nonce) > 64 or len(credential) > 64:
+        raise UnsupportedKeyError("nonce and credential are at most 64 bytes (TPM2B_DATA, TPM2B_DIGEST)")
+    exchange = drbg(seed, f"parsec-tpm/make-credential/{moment}")
+    activation = str(params.get("activate_credential", "true")).lower() not in ("false", "0", "no")
+    genuine = genuine_tpm(request, key_name=ParsecTpmFormat.ak_name, names_device=False)
+    return ParsecDraft(
+        tpm=tpm, identity=request.attesting, at=request.at, label=label, genuine=genuine,
+        area=genuine.key_public() if genuine is not None else tpm.key_public(request.key),
+        nonce=nonce, credential=credential, credential_seed=exchange.read(32), oaep_seed=exchange.read(32),
+        activation=activation)
+
+
+# -- verification -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kat:
+    """The decoded key attestation token."""
+
+    tpm_ver: str
+    kid: bytes
+    sig: bytes
+    pub_area: bytes
+    cert_info: bytes
+    unknown: tuple[str, ...]
+
+
+def read_record(data: bytes) -> tuple[bytes, Kat]:
+    """(expectedNonce, kat) of a record (MISSING_INPUT / MALFORMED / ATTR_CONFLICT / LIMIT_EXCEEDED)."""
+    doc = parse_json_object(data, "Parsec record", MAX_RECORD_BYTES)
+    if "expectedNonce" not in doc:
+        raise Rejected(Reason.MISSING_INPUT, "the record has no expectedNonce")
+    nonce = _from_b64(doc["expectedNonce"], "expectedNonce")
+    kat = doc.get("kat")
+    if not isinstance(kat, dict):
+        raise Rejected(Reason.MISSING_INPUT, "the record has no kat object")
+    for member in KAT_MEMBERS:
+        if member not in kat:
+            raise Rejected(Reason.MISSING_INPUT, f"kat has no {member}")
+    if not isinstance(kat["tpmVer"], str):
+        raise Rejected(Reason.MALFORMED, "kat.tpmVer is not a string")
+    values = {m: _from_b64(kat[m], f"kat.{m}") for m in KAT_MEMBERS[1:]}
+    unknown = tuple(sorted(k for k in kat if k not in KAT_MEMBERS))
+    return nonce, Kat(kat["tpmVer"], values["kid"], values["sig"], values["pubArea"], values["certInfo"], unknown)
+
+
+def load_chain(data: bytes | None) -> list[x509.Certificate]:
+    """The AK chain file's certificates (MISSING_INPUT when absent, MALFORMED, LIMIT_EXCEEDED)."""
+    if data is None:
+        raise Rejected(Reason.MISSING_INPUT, f"no AK chain (<label>{AK_CHAIN_SUFFIX}) beside the record")
+    if data.count(b"-----BEGIN") > MAX_CHAIN_CERTS:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"the AK chain holds more than {MAX_CHAIN_CERTS} certificates")
+    try:
+        certs = [fully_parsed(c) for c in x509.load_pem_x509_certificates(data)]
+    except CERT_PARSE_ERRORS:
+        raise Rejected(Reason.MALFORMED, "the AK chain is not PEM certificates") from None
+    return certs
+
+
+def check_kat_signature(ak_cert: x509.Certificate, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is a TPMT_SIGNATURE (ECDSA/SHA-256|384 or RSASSA/SHA-256) by the AK over certInfo."""
+    try:
+        signature = TpmtSignature.unmarshal(sig)
+    except Rejected:
+        raise Rejected(Reason.SIGNATURE_INVALID, "kat.sig is not a marshalled TPMT_SIGNATURE") from None
+    alg = _SIGNATURE_ALGS.get((signature.sig_alg, signature.hash_alg))
+    if alg is None:
+        raise Rejected(Reason.SIGNATURE_INVALID, f"TPMT_SIGNATURE 0x{signature.sig_alg:04x}/"
+                                                 f"0x{signature.hash_alg:04x} is not a supported scheme")
+    check_signature(ak_cert, alg, cert_info, signature.bare())
+
+
+def check_activation(data: bytes, ak_key: PublicKey, intermediates: list[x509.Certificate],
+                     anchors: list[x509.Certificate], at: datetime) -> None:
+    """The ActivateCredential exchange shows the AK resident with a certified EK.
+
+    The EK certificate chains to the root with EKU tcg-kp-EKCertificate; akPublic is a restricted signing
+    key bound to its TPM whose key is the AK certificate's; the credential was sealed for akPublic's Name;
+    the TPM released exactly the credential (compared in constant time).
+    """
+    doc = parse_json_object(data, "ActivateCredential record", MAX_RECORD_BYTES)
+    for member in ACTIVATION_MEMBERS:
+        if member not in doc:
+            raise Rejected(Reason.MISSING_INPUT, f"the ActivateCredential record has no {member}")
+    values = {m: _from_b64(doc[m], m) for m in ACTIVATION_MEMBERS}
+    try:
+        ek_cert = fully_parsed(x509.load_der_x509_certificate(values["ekCertificate"]))
+    except CERT_PARSE_ERRORS:
+        raise Rejected(Reason.MALFORMED, "ekCertificate is not a DER certificate") from None
+    validate_chain(ek_cert, intermediates, anchors, at)
+    try:
+        eku = ek_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        eku = x509.ExtendedKeyUsage([])
+    if EKU_EK_CERTIFICATE not in eku:
+        raise Rejected(Reason.CERT_EKU, "ekCertificate lacks extendedKeyUsage tcg-kp-EKCertificate (2.23.133.8.1)")
+    ek_key = ek_cert.public_key()
+    if not isinstance(ek_key, rsa.RSAPublicKey):
+        raise Rejected(Reason.UNSUPPORTED, "only an RSA EK is supported for ActivateCredential")
+    area = TpmtPublic.unmarshal(values["akPublic"])
+    if spki_der(area.public_key()) != spki_der(ak_key):
+        raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "akPublic is not the AK certificate's key")
+    attrs = area.object_attributes
+    needed = TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT | TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT
+    if attrs & needed != needed:
+        raise Rejected(Reason.KEY_PURPOSE, f"akPublic objectAttributes 0x{int(attrs):08x} are not a restricted "
+                                          "signing key bound to its TPM: it could sign forged TPMS_ATTEST")
+    if values["objectName"] != area.name():
+        raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the credential was sealed for another Name than akPublic's")
+    if len(values["secret"]) != ek_key.key_size // 8:
+        raise Rejected(Reason.MALFORMED, "secret is not an RSA-OAEP ciphertext for the EK's modulus")
+    activated = doc.get("activated")
+    if activated is None:
+        raise Rejected(Reason.CHALLENGE_MISMATCH, "the TPM did not release the credential (ActivateCredential "
+                                                  "failed): the AK is not shown to be resident with the EK")
+    if not hmac.compare_digest(_from_b64(activated, "activated"), values["credential"]):
+        raise Rejected(Reason.CHALLENGE_MISMATCH, "the TPM released another credential than the one sealed")
+
+
+def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    nonce, kat = read_record(record)
+    if kat.tpm_ver != "2.0":
+        raise Rejected(Reason.UNSUPPORTED, f"kat.tpmVer is {kat.tpm_ver[:10]!r}, not '2.0'")
+    stem = evidence.primary.removesuffix(RECORD_SUFFIX)
+    chain = load_chain(evidence.files.get(f"{stem}{AK_CHAIN_SUFFIX}"))
+    if not chain:
+        raise Rejected(Reason.MISSING_INPUT, "the AK chain file holds no certificate")
+    check_chain(chain, trust.get("root"), at)
+    facts = check_ak_certificate(chain[0], None)
+    ak_key = chain[0].public_key()
+    if not hmac.compare_digest(kat.kid, key_id(ak_key)):  # type: ignore[arg-type]
+        raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "kat.kid does not identify the AK certificate's key")
+    check_kat_signature(chain[0], kat.cert_info, kat.sig)
+    certify = check_attest(TpmsAttest.unmarshal(kat.cert_info), nonce, "the verifier's nonce")
+    area = TpmtPublic.unmarshal(kat.pub_area)
+    check_attested_name(area, certify)
+    check_object_attributes(area)
+    activation = evidence.files.get(f"{stem}{ACTIVATION_SUFFIX}")
+    if activation is not None:
+        check_activation(activation, ak_key, chain[1:], trust.get("root"), at)  # type: ignore[arg-type]
+    if profile is Profile.STRICT:
+        if activation is None:
+            raise Rejected(Reason.MISSING_INPUT, "no ActivateCredential exchange: nothing shows the AK is "
+                                                 "resident with a certified EK")
+        if kat.unknown:
+            raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown kat members: {', '.join(kat.unknown)[:80]}")
+        require_code_signing_key(*key_facts(area))
+    proof = "AK resident with the EK" if activation is not None else "no ActivateCredential"
+    return Verdict(Reason.OK, f"TPM key certified by an AK of {facts.vendor} {facts.model} ({proof})",
+                   tpm_claims(area, facts))
+
+
+class ParsecTpmFormat(TpmStatementFormat):
+    """The ``parsec-tpm`` format: Parsec AttestKey on a TPM (key attestation token + ActivateCredential)."""
+
+    name = "parsec-tpm"
+    title = "Parsec TPM key attestation token with ActivateCredential"
+    ak_name = "ak-parsec"
+    record_limit = MAX_RECORD_BYTES
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The token of the request's key by the default attesting key (the AK), see :func:`parsec_draft_for`."""
+        return parsec_draft_for(request).evidence()
+
+    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                     profile: Profile) -> Verdict:
+        """Chain, kid, TPMT_SIGNATURE, certInfo, pubArea, then the ActivateCredential exchange."""
+        return _verify(evidence, record, trust, at, profile)
+
+    def load(self, path: Path) -> Evidence:
+        """Read ``<label>.parsec-tpm.json`` with its AK chain and ActivateCredential record beside it."""
+        stem = path.name.removesuffix(RECORD_SUFFIX)
+        return self.read_record(path, [path.parent / f"{stem}{AK_CHAIN_SUFFIX}",
+                                       path.parent / f"{stem}{ACTIVATION_SUFFIX}"])
+
+    def detect(self, path: Path) -> bool:
+        """A ``*.parsec-tpm.json`` file, or a ``.json`` record naming both ``kat`` and ``expectedNonce``."""
+        return self.detect_record(path, RECORD_SUFFIX, (b'"kat"', b'"expectedNonce"'))
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
+        from hsmsim.formats.tpm.parsec_catalogue import vector_cases
+
+        return vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the parsec-tpm vectors."""
+        from hsmsim.formats.tpm.parsec_catalogue import notes
+
+        return notes()

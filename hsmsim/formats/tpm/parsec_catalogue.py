@@ -1,0 +1,302 @@
+"""The parsec-tpm vector set: golden Parsec key attestation tokens with their ActivateCredential exchange,
+and one-defect mutations.
+
+The world is the webauthn catalogue's (same seed, device, TPM and keys) with the Parsec AK. Each mutation
+edits one field of a golden :class:`ParsecDraft`, which is then rendered (``Resigned`` when the AK signs
+the defect, ``Stale`` when it does not). The statement defects shared by every TPM consumer come from
+:func:`shared_mutations` (without the CBOR ones: the token is JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.device import AttestationRequest
+from hsmsim.formats.tpm.catalogue import (
+    ATTEST_TIME,
+    Operator,
+    TpmKit,
+    Workbench,
+    _set,
+    _statement,
+    build_cases,
+    catalogue_notes,
+    in_catalogue_order,
+    rsa_ak_of,
+    shared_mutations,
+)
+from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, public_area, signing_scheme
+from hsmsim.formats.tpm.marshal import TpmaObject
+from hsmsim.formats.tpm.parsec import ParsecDraft, ParsecTpmFormat, key_id, parsec_draft_for
+from hsmsim.formats.tpm.pki import ek_certificate, tpm_pki
+from hsmsim.keystore.base import KeySpec
+from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.vectors import FlagNote, Severity, VectorCase
+from hsmsim.pki.seed import derive_key, drbg
+from hsmsim.verdict import Profile, Reason
+
+SPEC = "shared/specs/other_formats.md 6"
+CCC = "CCC parsec-key-evidence-tpm (Veraison parsec/tpm)"
+TPM_PART1 = "TPM 2.0 Library Part 1 §24 (credential protection)"
+
+
+def parsec_kit(seed: str) -> TpmKit:
+    """The webauthn kit of ``seed`` with the Parsec AK as its attestation identity."""
+    return TpmKit.build(seed).with_ak_of(ParsecTpmFormat())
+
+
+def parsec_draft(kit: TpmKit, spec: str) -> ParsecDraft:
+    """The golden draft of ``spec``: exactly what the format's ``generate`` renders for that key."""
+    key = kit.keys[spec]
+    request = AttestationRequest(
+        device=kit.device, partition="default", key=key, key_signer=kit.store.signer(key), attesting=kit.identity,
+        parameters={"nonce": drbg(kit.seed, f"parsec-tpm/vectors/nonce/{spec}").read(32)}, at=ATTEST_TIME)
+    return parsec_draft_for(request)
+
+
+def _parsec(bench: Workbench) -> ParsecDraft:
+    assert isinstance(bench.draft, ParsecDraft)
+    return bench.draft
+
+
+def _other_tpm(bench: Workbench, seed: str | None = None) -> EmulatedTpm:
+    tpm = bench.kit.tpm
+    return EmulatedTpm(seed or tpm.seed, f"{tpm.serial}-other", tpm.initialised, tpm.model)
+
+
+def _seal_to_other_ek(bench: Workbench) -> None:
+    _parsec(bench).make_for_ek = _other_tpm(bench).ek_key.public_key()  # type: ignore[assignment]
+
+
+def _other_tpm_ek_certificate(bench: Workbench, seed: str | None = None) -> None:
+    other = _other_tpm(bench, seed)
+    cert = ek_certificate(tpm_pki(other.seed), other.seed, other.serial, other.ek_key.public_key(), other.model,
+                          other.initialised)
+    draft = _parsec(bench)
+    draft.make_for_ek = other.ek_key.public_key()  # type: ignore[assignment]
+    draft.ek_certificate = cert.public_bytes(Encoding.DER)
+
+
+def _sealed_for_attested_key(bench: Workbench) -> None:
+    draft = _parsec(bench)
+    ak_area = draft.tpm.ak_public(draft.ak_key())
+    draft.activation_key = draft.area
+
+    def keep_ak_public(record: dict[str, object]) -> None:
+        record["akPublic"] = base64.b64encode(ak_area.marshal()).decode()
+    draft.activation_edit = keep_ak_public
+
+
+def _other_restricted_key(bench: Workbench) -> None:
+    other = derive_key(bench.kit.seed, "parsec-tpm/other-ak", KeySpec.parse("ec-p256")).public_key()
+    _parsec(bench).activation_key = bench.kit.tpm.ak_public(other)
+
+
+def _unrestricted_ak(bench: Workbench) -> None:
+    draft = _parsec(bench)
+    key = draft.ak_key()
+    draft.activation_key = public_area(key, AK_ATTRIBUTES & ~TpmaObject.RESTRICTED, scheme=signing_scheme(key))
+
+
+def _record_set(member: str, value: object) -> Operator:
+    def edit(record: dict[str, object]) -> None:
+        record[member] = value
+    return _set(activation_edit=edit)
+
+
+def _replayed_credential(bench: Workbench) -> None:
+    earlier = drbg(bench.kit.seed, "parsec-tpm/earlier-credential").read(32)
+    _record_set("activated", base64.b64encode(earlier).decode())(bench)
+
+
+def _ak_certificate_as_ek(bench: Workbench) -> None:
+    der = bench.kit.identity.certificate.public_bytes(Encoding.DER)
+    _record_set("ekCertificate", base64.b64encode(der).decode())(bench)
+
+
+def _truncate_secret(record: dict[str, object]) -> None:
+    secret = base64.b64decode(str(record["secret"]))
+    record["secret"] = base64.b64encode(secret[:-1]).decode()
+
+
+def _kat_edit(edit: Callable[[dict[str, object]], None]) -> Operator:
+    def record_edit(record: dict[str, object]) -> None:
+        kat = record["kat"]
+        assert isinstance(kat, dict)
+        edit(kat)
+    return _set(record_edit=record_edit)
+
+
+def _drop(member: str) -> Callable[[dict[str, object]], None]:
+    def edit(document: dict[str, object]) -> None:
+        del document[member]
+    return edit
+
+
+def _sig_as_array(kat: dict[str, object]) -> None:
+    kat["sig"] = list(base64.b64decode(str(kat["sig"])))
+
+
+def _sig_field(offset: int, value: bytes) -> Operator:
+    def edit(statement: dict[str, object]) -> None:
+        sig = statement["sig"]
+        assert isinstance(sig, bytes)
+        statement["sig"] = sig[:offset] + value + sig[offset + len(value):]
+    return _statement(edit)
+
+
+def _kid_of_other_key(bench: Workbench) -> None:
+    other = bench.kit.keys["ec-p384"].public_key
+    assert other is not None
+    _parsec(bench).kid = key_id(other)
+
+
+def _note(bug_type: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
+    return FlagNote(bug_type, severity, description, effect, refs or (SPEC, CCC))
+
+
+def mutations() -> list[Mutation]:
+    """Every parsec-tpm defect, in catalogue order."""
+    m = [mutation for mutation in shared_mutations("parsec-tpm", (SPEC, CCC))
+         if not mutation.id.startswith("parsec-tpm::cbor::")]
+
+    def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
+            expected: dict[Profile, Reason], *, resign: bool, golden: str = "ec-p256") -> None:
+        m.append(Mutation(f"parsec-tpm::{id_}", flag, note, comment, operator, path, apply, expected, resign, golden))
+
+    crit, high, med, low = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
+    not_resident = "an AK in software, or in another TPM, passes as resident with this TPM's EK"
+
+    add("signature::bare-der", "SigBareDer",
+        _note("ENCODING", high, "kat.sig is the bare DER ECDSA signature (the WebAuthn convention), not a "
+              "TPMT_SIGNATURE", "a verifier that accepts both conventions widens what it parses as a signature",
+              SPEC, "shared/specs/round2_formats.md 2.1.1"),
+        "genuine AK signature, bare DER", "sig.encode", "kat.sig", _set(signature_encoding="bare"),
+        invalid(Reason.SIGNATURE_INVALID), resign=True)
+    add("signature::hash-sha384-claimed", "SigHashMismatch",
+        _note("WRONG_PRIMITIVE", high, "the TPMT_SIGNATURE says SHA-384 over an ECDSA/SHA-256 signature",
+              "a verifier that trusts the signature's own hashAlg can be steered to another digest"),
+        "TPMT_SIGNATURE.hash = 0x000c", "bytes.set", "kat.sig", _sig_field(2, b"\x00\x0c"),
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::sig-alg-rsassa", "SigAlgRsassa",
+        _note("WRONG_PRIMITIVE", med, "the TPMT_SIGNATURE says RSASSA over ECDSA r and s",
+              "a parser that trusts sigAlg reads r as an RSA signature and s as trailing bytes"),
+        "TPMT_SIGNATURE.sigAlg = 0x0014", "bytes.set", "kat.sig", _sig_field(0, b"\x00\x14"),
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("binding::kid-mismatch", "KidMismatch",
+        _note("BINDING", crit, "kat.kid identifies another key than the AK that signed",
+              "a verifier that looks the AK up by kid checks the signature with a key it did not mean to trust"),
+        "kid = 0x01 ‖ SHA-256(SPKI of the P-384 user key)", "json.set", "kat.kid", _kid_of_other_key,
+        invalid(Reason.ATTESTATION_KEY_MISMATCH), resign=True)
+    add("binding::nonce-replayed", "NonceReplayed",
+        _note("BINDING", crit, "certInfo.extraData is the nonce of an earlier request, not the verifier's",
+              "a recorded token is replayed as fresh"),
+        "expectedNonce of another request", "json.set", "expectedNonce",
+        lambda b: setattr(_parsec(b), "expected_nonce", drbg(b.kit.seed, "parsec-tpm/other-nonce").read(32)),
+        invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("binding::extra-data-empty", "ExtraDataEmpty",
+        _note("BINDING", crit, "TPM2_Certify without qualifying data (extraData empty)",
+              "a certification made without any nonce passes as fresh"),
+        "extraData = '', re-signed", "tpm.set", "certInfo.extraData", _set(extra_data=b""),
+        invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("kat::kid-missing", "KidMissing",
+        _note("TPM_STRUCTURE", med, "kat without kid", "nothing names the attesting key"),
+        "kat.kid removed", "json.remove", "kat.kid", _kat_edit(_drop("kid")), invalid(Reason.MISSING_INPUT),
+        resign=True)
+    add("kat::sig-missing", "SigMissing",
+        _note("SIGNATURE_BYPASS", crit, "kat without sig", "an unsigned certInfo passes as attested"),
+        "kat.sig removed", "json.remove", "kat.sig", _kat_edit(_drop("sig")), invalid(Reason.MISSING_INPUT),
+        resign=False)
+    add("kat::sig-not-string", "SigNotString",
+        _note("ENCODING", low, "kat.sig is a JSON array of byte values, not base64", "a lenient decoder guesses"),
+        "kat.sig = [0, 24, ...]", "json.set", "kat.sig", _kat_edit(_sig_as_array), invalid(Reason.MALFORMED),
+        resign=True)
+    add("record::kat-missing", "KatMissing",
+        _note("TPM_STRUCTURE", med, "the record holds no kat", "nothing is attested"),
+        "kat removed", "json.remove", "kat", _set(record_edit=_drop("kat")), invalid(Reason.MISSING_INPUT),
+        resign=True)
+    add("record::nonce-missing", "NonceMissing",
+        _note("BINDING", high, "the record names no expected nonce", "freshness cannot be checked"),
+        "expectedNonce removed", "json.remove", "expectedNonce", _set(record_edit=_drop("expectedNonce")),
+        invalid(Reason.MISSING_INPUT), resign=True)
+    add("chain::ak-chain-missing", "AkChainMissing",
+        _note("CHAIN", high, "no AK certificate chain beside the token", "the AK cannot be tied to a TPM maker"),
+        "<label>.ak-chain.pem removed", "file.remove", "<label>.ak-chain.pem", _set(chain_file=False),
+        invalid(Reason.MISSING_INPUT), resign=True)
+    add("activate::sealed-to-other-ek", "ActivateWrongEk",
+        _note("BINDING", crit, "MakeCredential sealed the credential to another TPM's EK than the certified one",
+              "the TPM cannot release it; a verifier that skips the comparison accepts an unproven AK",
+              SPEC, TPM_PART1),
+        "secret = OAEP to another EK; ActivateCredential fails", "credential.make", "secret", _seal_to_other_ek,
+        invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("activate::ek-certificate-of-other-tpm", "ActivateOtherTpmEk",
+        _note("BINDING", crit, "the EK certificate (genuine, same root) is another TPM's; the credential is "
+              "sealed to that EK", not_resident, SPEC, TPM_PART1),
+        "ekCertificate and secret for another emulated TPM", "credential.make", "ekCertificate",
+        _other_tpm_ek_certificate, invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("activate::ek-certificate-foreign-root", "ActivateEkUntrusted",
+        _note("CHAIN", crit, "the EK certificate comes from another (emulated) TPM maker",
+              "any software 'TPM' with its own EK CA passes", SPEC, TPM_PART1),
+        "ekCertificate of a TPM under another seed's root", "credential.make", "ekCertificate",
+        lambda b: _other_tpm_ek_certificate(b, f"{b.kit.seed}/unknown-root"),
+        invalid(Reason.CERT_SIGNATURE_INVALID), resign=True)
+    add("activate::ek-certificate-is-ak-certificate", "ActivateEkNotEk",
+        _note("CERT_PROFILE", high, "the AK certificate stands in for the EK certificate",
+              "a certificate without tcg-kp-EKCertificate anchors the exchange", SPEC, TPM_PART1),
+        "ekCertificate = the AK certificate", "json.set", "ekCertificate", _ak_certificate_as_ek,
+        invalid(Reason.CERT_EKU), resign=True)
+    add("activate::sealed-for-attested-key", "ActivateWrongName",
+        _note("BINDING", crit, "the credential was sealed for (and released by) the attested key's Name, "
+              "while akPublic is the AK", "the exchange proves another object resident, not the AK",
+              SPEC, TPM_PART1),
+        "objectName = Name(attested key)", "credential.make", "objectName", _sealed_for_attested_key,
+        invalid(Reason.ATTESTATION_KEY_MISMATCH), resign=True)
+    add("activate::ak-public-of-other-key", "ActivateOtherAk",
+        _note("BINDING", crit, "akPublic is another restricted key than the AK certificate's",
+              "the exchange proves a different AK resident", SPEC, TPM_PART1),
+        "akPublic of another P-256 restricted key, sealed for its Name", "credential.make", "akPublic",
+        _other_restricted_key, invalid(Reason.ATTESTATION_KEY_MISMATCH), resign=True)
+    add("activate::ak-not-restricted", "ActivateAkNotRestricted",
+        _note("KEY_PROTECTION", crit, "akPublic lacks restricted: the 'AK' is an ordinary signing key",
+              "it can sign a forged TPMS_ATTEST with magic TPM_GENERATED", SPEC, "shared/specs/other_formats.md 1.8"),
+        "akPublic objectAttributes & ~restricted", "credential.make", "akPublic.objectAttributes",
+        _unrestricted_ak, invalid(Reason.KEY_PURPOSE), resign=True)
+    add("activate::credential-replayed", "ActivateReplayed",
+        _note("BINDING", crit, "the released credential is an earlier exchange's, not the one just sealed",
+              "a recorded answer passes for a live TPM", SPEC, TPM_PART1),
+        "activated = an earlier credential", "json.set", "activated", _replayed_credential,
+        invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("activate::secret-truncated", "ActivateSecretTruncated",
+        _note("ENCODING", low, "secret one byte shorter than the EK modulus", "not an OAEP ciphertext for this EK"),
+        "secret[:-1]", "bytes.truncate", "secret", _set(activation_edit=_truncate_secret),
+        invalid(Reason.MALFORMED), resign=True)
+    add("activate::secret-missing", "ActivateSecretMissing",
+        _note("TPM_STRUCTURE", low, "the exchange record lacks secret", "the exchange cannot be checked"),
+        "secret removed", "json.remove", "secret", _set(activation_edit=_drop("secret")),
+        invalid(Reason.MISSING_INPUT), resign=True)
+    add("activate::missing", "ActivateMissing",
+        _note("PROFILE", low, "no ActivateCredential exchange beside the token",
+              "valid under the structural profile; the strict profile requires the AK be shown resident with "
+              "a certified EK"),
+        "<label>.activate-credential.json not written", "file.remove", "<label>.activate-credential.json",
+        _set(activation=False), strict_only(Reason.MISSING_INPUT), resign=True)
+    add("variant::rsa-ak", "RsaAk",
+        _note("BASIC", Severity.INFO, "an RSA-2048 AK: TPMT_SIGNATURE RSASSA/SHA-256",
+              "none: a correct verifier accepts it"),
+        "AK RSA-2048", "ak.replace", "kat.sig", rsa_ak_of(ParsecTpmFormat()), valid(), resign=True)
+    return in_catalogue_order(m)
+
+
+def notes() -> dict[str, FlagNote]:
+    """Every flag the parsec-tpm vectors use, with its definition."""
+    return catalogue_notes(mutations())
+
+
+def vector_cases(seed: str) -> list[VectorCase]:
+    """The parsec-tpm vectors for ``seed``: goldens first, then every mutation of the catalogue."""
+    kit = parsec_kit(seed)
+    return build_cases("parsec-tpm", seed, kit, lambda spec: parsec_draft(kit, spec), mutations(),
+                       "Parsec key attestation token")
