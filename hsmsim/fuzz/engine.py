@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from hsmsim.formats import get_format
+from hsmsim.formats import get_format, verify_guarded
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel, FuzzOperator
 from hsmsim.mutate import MutationError
-from hsmsim.verdict import Profile, Rejected, Verdict
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 HAVOC = "bytes.havoc"
 _HAVOC_RATE = 0.05
@@ -113,6 +113,8 @@ def verdict_answer(run: Callable[[], Verdict], timeout: float) -> TargetAnswer:
         return TargetAnswer("CRASH", None, f"{type(exc).__name__}: {exc}"[:300])
     if not isinstance(verdict, Verdict):
         return TargetAnswer("ERROR", None, f"verifier returned {type(verdict).__name__}, not a Verdict")
+    if verdict.reason is Reason.INTERNAL_ERROR:  # an exception verify_guarded caught: still a crash
+        return TargetAnswer("CRASH", None, verdict.detail[:300])
     return TargetAnswer("ACCEPT" if verdict.accepted else "REJECT", verdict.reason.value, verdict.detail[:300])
 
 
@@ -129,7 +131,7 @@ class ReferenceTarget:
                case_id: str) -> TargetAnswer:
         """The reference verdict, with exceptions and hangs turned into answers."""
         fmt = get_format(self.format)
-        return verdict_answer(lambda: fmt.verify(evidence, trust, at=at, profile=profile), self.timeout)
+        return verdict_answer(lambda: verify_guarded(fmt, evidence, trust, at=at, profile=profile), self.timeout)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.encoding import der_children, der_content, der_oid, der_tlv
-from hsmsim.formats.fortanix.captured_encoding import map_extensions, resign_tbs, with_captured_encoding
+from hsmsim.formats.fortanix.captured_encoding import with_captured_encoding
 from hsmsim.formats.fortanix.generate import assemble, build_statement, key_id
 from hsmsim.formats.fortanix.pki import (
     AUTHORITY_LIFETIME,
@@ -49,7 +49,7 @@ from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, name, reissue
+from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, map_extensions, name, reissue, resign_tbs
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 

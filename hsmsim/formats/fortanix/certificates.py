@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from hsmsim.encoding import der_children, der_content, der_tlv
-from hsmsim.formats.fortanix.captured_encoding import map_extensions
+from hsmsim.pki.builder import map_extensions
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.verdict import Reason, Rejected
 
