@@ -20,10 +20,11 @@ from hsmsim.formats import get_format, register, unregister, verify_guarded
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.options import Cloud
 from hsmsim.formats.primus.catalogue import PrimusKit, Workbench
+from hsmsim.formats.tpm.webauthn import parse_json_object
 from hsmsim.fuzz.engine import ReferenceTarget
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import map_extensions, resign_tbs
-from hsmsim.verdict import Profile, Reason, Verdict, shown_int
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict, shown_int
 from tests.conftest import REPO, VALIDATION_TIME
 from tests.formats.test_marvell import World, azure_blobs, resigned, with_azure_blob
 
@@ -144,3 +145,83 @@ def test_cli_verify_prints_an_undecodable_detail_on_one_line(tmp_path, primus_ki
             assert json.loads(result.stdout)["reason"] == "MALFORMED"
         else:
             assert result.stdout.decode("ascii").count("\n") == 1
+
+
+# -- item 14: what strict (and structural) must not accept ---------------------------------------------
+
+
+def _primus_with_xml(kit: PrimusKit, edit) -> tuple[Evidence, TrustAnchors]:
+    bench = Workbench.open(kit, "rsa-3072")
+    bench.xml = edit(bench.xml)
+    bench.resign()
+    return bench.evidence(), TrustAnchors({"root": (kit.identity.root,)})
+
+
+def _verdicts(format_name: str, evidence: Evidence, trust: TrustAnchors,
+              at: datetime = VALIDATION_TIME) -> dict[Profile, Reason]:
+    fmt = get_format(format_name)
+    return {p: fmt.verify(evidence, trust, at=at, profile=p).reason for p in Profile}
+
+
+def test_primus_xml_attribute_flood_is_bounded(primus_kit):
+    flood = b"".join(b' a%d="x"' % i for i in range(60_000))
+    evidence, trust = _primus_with_xml(primus_kit, lambda x: x.replace(b"<label>", b"<label" + flood + b">", 1))
+    assert _verdicts("primus", evidence, trust) == dict.fromkeys(Profile, Reason.LIMIT_EXCEEDED)
+
+
+def test_primus_strict_rejects_an_unknown_xml_attribute(primus_kit):
+    evidence, trust = _primus_with_xml(primus_kit, lambda x: x.replace(b"<label>", b'<label lang="en">', 1))
+    assert _verdicts("primus", evidence, trust) == {Profile.STRUCTURAL: Reason.OK,
+                                                    Profile.STRICT: Reason.UNEXPECTED_CONTENT}
+
+
+@pytest.fixture(scope="module")
+def fortanix_case():
+    case = next(c for c in get_format("fortanix").vector_cases("hostile-verify") if c.id.endswith("golden::rsa-3072"))
+    return case.evidence, TrustAnchors({"root": case.anchors}), case.validation_time
+
+
+def _with_member(evidence: Evidence, member: bytes) -> Evidence:
+    data = evidence.files[evidence.primary]
+    start = data.index(b"{") + 1
+    return Evidence(evidence.format, {**evidence.files, evidence.primary: data[:start] + member + b"," + data[start:]},
+                    evidence.primary)
+
+
+@pytest.mark.parametrize(("member", "expected"), [
+    (b'"x": 1e99999999999', dict.fromkeys(Profile, Reason.MALFORMED)),
+    (b'"x": -1e400', dict.fromkeys(Profile, Reason.MALFORMED)),
+    (b'"x": "\\ud800"', dict.fromkeys(Profile, Reason.MALFORMED)),
+    (b'"\\udfff": 1', dict.fromkeys(Profile, Reason.MALFORMED)),
+    (b'"x": "a\\u0000b"', {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.UNEXPECTED_CONTENT}),
+])
+def test_fortanix_json_numbers_and_strings(fortanix_case, member, expected):
+    evidence, trust, at = fortanix_case
+    assert _verdicts("fortanix", _with_member(evidence, member), trust, at) == expected
+
+
+def test_fortanix_lone_surrogate_in_a_known_member_is_malformed(fortanix_case):
+    evidence, trust, at = fortanix_case
+    data = evidence.files[evidence.primary].replace(b'"x509_certificate"', b'"x509_certificate\\ud800"', 1)
+    bad = Evidence(evidence.format, {**evidence.files, evidence.primary: data}, evidence.primary)
+    assert _verdicts("fortanix", bad, trust, at) == dict.fromkeys(Profile, Reason.MALFORMED)
+
+
+@pytest.mark.parametrize(("member", "expected"), [
+    (b'"x": 1e99999999999', dict.fromkeys(Profile, Reason.MALFORMED)),
+    (b'"x": "\\ud800"', dict.fromkeys(Profile, Reason.MALFORMED)),
+    (b'"x": "\\u0000"', {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.UNEXPECTED_CONTENT}),
+    (b'"x\\u0000": 1', {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.UNEXPECTED_CONTENT}),
+])
+def test_marvell_azure_json_numbers_and_strings(member, expected):
+    world = World()
+    evidence = world.attest(Cloud.AZURE, "rsa-3072")
+    assert _verdicts("marvell-azure", _with_member(evidence, member), world.trust(Cloud.AZURE)) == expected
+
+
+@pytest.mark.parametrize("payload", [b'{"type": 1e99999}', b'{"type": NaN}', b'{"type": "\\ud800"}',
+                                     b'{"type": ' + b"1" * 100 + b"}"])
+def test_webauthn_client_data_json_is_i_json(payload):
+    with pytest.raises(Rejected) as caught:
+        parse_json_object(payload, "clientDataJSON", 4096)
+    assert caught.value.reason is Reason.MALFORMED

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from hsmsim.encoding import cert_pem, pem, spki_der
+from hsmsim.encoding import cert_pem, json_strings, load_json, pem, spki_der
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.options import (
     AZURE_FORMAT_NAME,
@@ -325,7 +325,7 @@ def _load_json(data: bytes, what: str) -> object:
         return dict(pairs)
 
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=unique)
+        return load_json(data.decode("utf-8"), unique)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Rejected(Reason.MALFORMED, f"{what} is not JSON: {exc}") from None
 
@@ -395,6 +395,8 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
     unknown = sorted(set(node) - set(_ATTESTATION_FIELDS))
     if unknown:
         findings.append((Reason.UNEXPECTED_CONTENT, f"unknown attestation fields {unknown}"))
+    if any("\x00" in text for text in json_strings(document)):  # known members are base64: only unknown ones
+        findings.append((Reason.UNEXPECTED_CONTENT, f"{file_name} holds a NUL character in a member name or string"))
     pem_bundle, pem_style = b64_decode(node["certificatePemFile"], "certificatePemFile", MAX_PEM_BYTES)
     blob, blob_style = b64_decode(node["privateKeyAttestation"], "privateKeyAttestation", mb.MAX_BLOB_BYTES)
     styles = {pem_style, blob_style}
