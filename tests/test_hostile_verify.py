@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from hsmsim.encoding import pem
 from hsmsim.formats import get_format, register, unregister, verify_guarded
 from hsmsim.formats.marvell import blob as mb
+from hsmsim.formats.marvell import envelopes
 from hsmsim.formats.marvell.options import Cloud
 from hsmsim.formats.primus.catalogue import PrimusKit, Workbench
 from hsmsim.formats.tpm.webauthn import parse_json_object
@@ -225,3 +227,16 @@ def test_webauthn_client_data_json_is_i_json(payload):
     with pytest.raises(Rejected) as caught:
         parse_json_object(payload, "clientDataJSON", 4096)
     assert caught.value.reason is Reason.MALFORMED
+
+
+def test_marvell_certificate_with_an_unknown_version_is_malformed():
+    """x509.InvalidVersion is raised when the PEM is loaded and is no ValueError: it escaped verify()."""
+    world = World()
+    evidence = world.attest(Cloud.AZURE, "rsa-3072")
+    der = bytearray(world.hsms[Cloud.AZURE].attestation_identity().certificate.public_bytes(Encoding.DER))
+    der[der.index(bytes.fromhex("a003020102")) + 4] = 5
+    document = json.loads(evidence.files[evidence.primary])
+    document["attributes"]["attestation"]["certificatePemFile"] = envelopes.b64url(pem(bytes(der)))
+    bad = Evidence(evidence.format, {**evidence.files, evidence.primary: json.dumps(document).encode()},
+                   evidence.primary)
+    assert _verdicts("marvell-azure", bad, world.trust(Cloud.AZURE)) == dict.fromkeys(Profile, Reason.MALFORMED)

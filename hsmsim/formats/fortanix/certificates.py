@@ -119,6 +119,6 @@ def read_certificate(der: bytes, what: str) -> ReadCertificate:
         return ReadCertificate(cert, cert)
     try:
         received = x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"{what} is not an X.509 certificate: {str(exc)[:80]}") from None
     return ReadCertificate(_strictly_parsed(reencoded, what), received, non_der)

@@ -46,6 +46,7 @@ from hsmsim.formats.marvell.options import (
 )
 from hsmsim.keystore.base import KeyType, StoredKey
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.verdict import Profile, Reason, Rejected
 
 MARVELL_ROOT_FILE = "liquid_security_certificate.crt"  # the name of Marvell's own download
@@ -337,14 +338,14 @@ def _load_certs(data: bytes, what: str) -> list[x509.Certificate]:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} holds more than {MAX_BUNDLE_CERTS} certificates")
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+    except CERT_PARSE_ERRORS as exc:  # InvalidVersion is raised here, and is no ValueError
         raise Rejected(Reason.MALFORMED, f"{what} does not parse as PEM certificates: {exc}") from None
     for cert in certs:
         try:
-            _ = (cert.subject, cert.issuer, cert.extensions, loaded_key_spki(cert.public_key()))
+            _ = loaded_key_spki(fully_parsed(cert).public_key())
         except UnsupportedAlgorithm as exc:
             raise Rejected(Reason.UNSUPPORTED, f"a certificate in {what} uses an unknown algorithm: {exc}") from None
-        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        except CERT_PARSE_ERRORS as exc:
             raise Rejected(Reason.MALFORMED, f"a certificate in {what} does not parse: {exc}") from None
     return certs
 

@@ -160,8 +160,8 @@ def read_document(xml: bytes, options: PrimusOptions = PrimusOptions()) -> Docum
     for node in root.iter():
         if not isinstance(node.tag, str) or node.tag.startswith("{") or node.prefix:
             raise Rejected(Reason.MALFORMED, f"namespaced element {node.tag!r}")
-        for attr_name in node.attrib:
-            if str(attr_name).startswith("{"):
+        for attr_name in map(str, node.attrib):
+            if attr_name.startswith("{"):
                 raise Rejected(Reason.MALFORMED, f"namespaced attribute {attr_name!r}")
             if node is not root or attr_name not in _ROOT_ATTRIBUTES:
                 unknown.append(f"{node.tag}/@{attr_name}")
