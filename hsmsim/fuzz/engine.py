@@ -28,6 +28,7 @@ from hsmsim.formats import get_format, verify_guarded
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel, FuzzOperator
 from hsmsim.mutate import MutationError
+from hsmsim.pki.chain import CERT_PARSE_ERRORS
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 HAVOC = "bytes.havoc"
@@ -36,8 +37,9 @@ _OP_COUNTS = (1, 2, 3)
 _OP_WEIGHTS = (0.6, 0.3, 0.1)
 _RESIGN_RATE = 0.5
 # An operator whose target the earlier operators destroyed fails (a catalogue operator may even find
-# its input unparseable: Rejected); the case goes on without it.
-_OPERATOR_FAILURES = (MutationError, Rejected, ValueError, IndexError, KeyError, TypeError, AssertionError)
+# its input unparseable: Rejected, or a certificate cryptography refuses, e.g. with an extension that an
+# earlier operator duplicated); the case goes on without it.
+_OPERATOR_FAILURES = (MutationError, Rejected, IndexError, KeyError, AssertionError, *CERT_PARSE_ERRORS)
 
 
 @dataclass(frozen=True)

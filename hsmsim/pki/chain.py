@@ -51,7 +51,7 @@ def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     """Touch every lazily parsed field a verifier reads, so a malformed field fails here and not mid-walk.
 
     cryptography parses names and extensions lazily; raises one of :data:`CERT_PARSE_ERRORS`.
-    Afterwards the accessors return the cached, parsed values.
+    Once it returns, the same accessors succeed wherever the verifier calls them.
     """
     _ = (len(cert.subject), len(cert.issuer), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
          cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
