@@ -18,12 +18,12 @@ import click
 
 from hsmsim import __version__
 from hsmsim.errors import HsmsimError
-from hsmsim.formats import detect, get_format, names
+from hsmsim.formats import detect, get_format, names, verify_guarded
 from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.state import HsmState
-from hsmsim.verdict import Profile
+from hsmsim.verdict import Profile, escaped
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -218,21 +218,25 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
 def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_text: str | None,
            profile: str, as_json: bool) -> None:
     """Verify an attestation bundle with hsmsim's reference verifier (exit 0 accept, 1 reject)."""
-    if not bundle.exists():
-        _fail(f"{bundle} does not exist")
-    fmt = get_format(format_name) if format_name else detect(bundle)
-    evidence = fmt.load(bundle)
-    verdict = fmt.verify(evidence, fmt.trust_anchors_from_files(list(roots)),
-                         at=_parse_time(at_text), profile=Profile(profile))
-    if as_json:
-        click.echo(json.dumps({
-            "verdict": "ACCEPT" if verdict.accepted else "REJECT",
-            "reason": verdict.reason.value, "detail": verdict.detail,
-            "claims": verdict.claims.to_json() if verdict.claims else None,
-        }, indent=1))
-    else:
-        click.echo(verdict.summary())
+    try:
+        if not bundle.exists():
+            _fail(f"{escaped(str(bundle))} does not exist")
+        fmt = get_format(format_name) if format_name else detect(bundle)
+        evidence = fmt.load(bundle)
+        trust = fmt.trust_anchors_from_files(list(roots))
+    except OSError as exc:  # a name too long, a directory where a file belongs, no permission, ...
+        _fail(f"cannot read {escaped(str(exc.filename or bundle))}: {exc.strerror or exc}")
+    verdict = verify_guarded(fmt, evidence, trust, at=_parse_time(at_text), profile=Profile(profile))
+    # json.dumps escapes every non-ASCII character and summary() every unprintable one: the output is
+    # one ASCII JSON document or one line, whatever the detail holds and whatever stdout's encoding is.
+    _echo_line(json.dumps(verdict.to_json(), indent=1) if as_json else verdict.summary())
     sys.exit(0 if verdict.accepted else 1)
+
+
+def _echo_line(text: str) -> None:
+    """Print ``text``; characters stdout's encoding cannot hold are written as backslash escapes."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    click.echo(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
 # -- pki ---------------------------------------------------------------------------------------

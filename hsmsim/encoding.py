@@ -1,4 +1,4 @@
-"""DER, PEM, SPKI and OID helpers shared by every format (one copy each).
+"""DER, PEM, SPKI, OID and hostile-JSON helpers shared by every format (one copy each).
 
 Encoders build definite, minimal-length DER; readers are bounded and raise :class:`ValueError`
 on a bad header (a format maps that to its own reason). OIDs go through asn1crypto. Bytes a vendor
@@ -8,6 +8,10 @@ writes differently from DER are produced where that vendor's quirk is reproduced
 from __future__ import annotations
 
 import base64
+import json
+import math
+import re
+from collections.abc import Callable
 
 from asn1crypto import core
 from cryptography import x509
@@ -97,3 +101,58 @@ def pem(der: bytes, label: str = "CERTIFICATE", newline: bytes = b"\n") -> bytes
 def cert_pem(cert: x509.Certificate) -> bytes:
     """The PEM of a certificate, newline-terminated (as OpenSSL and cryptography write it)."""
     return pem(cert.public_bytes(Encoding.DER))
+
+
+# -- JSON --------------------------------------------------------------------------------------
+
+MAX_JSON_NUMBER_CHARS = 64
+"""Longest number literal :func:`load_json` accepts; no attestation JSON needs more than a few digits."""
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if len(text) > MAX_JSON_NUMBER_CHARS or not math.isfinite(value):
+        raise ValueError(f"JSON number {text[:24]}{'...' if len(text) > 24 else ''} is not a finite double")
+    return value
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise ValueError(f"JSON integer of {len(text)} digits")
+    return int(text)
+
+
+def _json_constant(text: str) -> object:
+    raise ValueError(f"{text} is not JSON")
+
+
+def load_json(text: str, object_pairs_hook: Callable[[list[tuple[str, object]]], object] | None = None) -> object:
+    """``json.loads(text)`` for hostile input; raises :class:`ValueError` on anything that is not I-JSON.
+
+    Besides syntax errors that is NaN/Infinity, a number that is no finite double (``1e99999999999``) or
+    longer than :data:`MAX_JSON_NUMBER_CHARS`, and a member name or string holding a lone surrogate
+    (``"\\ud800"``: not Unicode, so it cannot be compared, printed or re-encoded). Nesting is the caller's
+    to bound before calling (``json`` recurses); what ``object_pairs_hook`` raises passes through.
+    """
+    value = json.loads(text, object_pairs_hook=object_pairs_hook, parse_float=_json_float, parse_int=_json_int,
+                       parse_constant=_json_constant)
+    if any(_LONE_SURROGATE.search(text) for text in json_strings(value)):
+        raise ValueError("a JSON string holds a lone surrogate escape")
+    return value
+
+
+def json_strings(value: object) -> list[str]:
+    """Every member name and string anywhere in a parsed JSON value."""
+    found: list[str] = []
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            found.append(node)
+        elif isinstance(node, dict):
+            pending += [*node, *node.values()]
+        elif isinstance(node, list):
+            pending += node
+    return found

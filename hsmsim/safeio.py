@@ -82,11 +82,12 @@ def read_zip(data: bytes, limits: ZipLimits = ZipLimits()) -> dict[str, bytes]:
 
 @dataclass(frozen=True)
 class XmlLimits:
-    """Bounds on an XML document: bytes, nesting depth and element count."""
+    """Bounds on an XML document: bytes, nesting depth, element count and attribute count (all elements)."""
 
     max_bytes: int = 1024 * 1024
     max_depth: int = 16
     max_elements: int = 4096
+    max_attributes: int = 256
 
 
 # lxml's element class has no public name; this alias is the one place hsmsim spells it.
@@ -103,7 +104,7 @@ def _hardened_parser() -> etree.XMLParser:
 def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> XmlElement:
     """Parse a standalone XML document that has no DTD, comments or processing instructions.
 
-    Rejects (LIMIT_EXCEEDED) oversize, too deep or too many elements; rejects (MALFORMED)
+    Rejects (LIMIT_EXCEEDED) oversize, too deep, too many elements or attributes; rejects (MALFORMED)
     any DOCTYPE, entity reference, comment, processing instruction or syntax error.
     """
     if len(data) > limits.max_bytes:
@@ -118,9 +119,13 @@ def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> XmlElement:
         raise Rejected(Reason.MALFORMED, "XML has a DOCTYPE")
     if root.getprevious() is not None or root.getnext() is not None:
         raise Rejected(Reason.MALFORMED, "XML has content outside the root element")
+    attributes = 0
     for count, node in enumerate(root.iter(), start=1):
         if count > limits.max_elements:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"XML has more than {limits.max_elements} nodes")
+        attributes += len(node.attrib)
+        if attributes > limits.max_attributes:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"XML has more than {limits.max_attributes} attributes")
         if not isinstance(node.tag, str):
             kind = "comment" if node.tag is etree.Comment else "processing instruction or entity"
             raise Rejected(Reason.MALFORMED, f"XML contains a {kind}")

@@ -10,6 +10,30 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, field
 
+MAX_SHOWN_DIGITS = 40
+"""Integers with more decimal digits than this are shown by size only (see :func:`shown_int`)."""
+
+
+def shown_int(value: int) -> str:
+    """``value`` in decimal, or ``<N-bit integer>`` when it is too long to be worth printing.
+
+    Every message that shows an integer taken from evidence goes through this: Python refuses to
+    turn an integer of more than 4,300 digits into a string (``ValueError``), and a 500-digit
+    number in a one-line verdict helps nobody.
+    """
+    if value.bit_length() > MAX_SHOWN_DIGITS * 3:  # 2**120 has 37 digits: always short enough
+        return f"<{value.bit_length()}-bit integer>"
+    return str(value)
+
+
+def escaped(text: str) -> str:
+    """``text`` with every character that is not printable (controls, line and paragraph separators,
+    lone surrogates, ...) written as a backslash escape, so it prints as one line in any encoding
+    that holds the rest of ``text``."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
 
 class Reason(enum.StrEnum):
     """Why evidence was accepted or rejected. The wire value equals the name."""
@@ -100,6 +124,9 @@ class Reason(enum.StrEnum):
     ATTR_ACCESS_POLICY = "ATTR_ACCESS_POLICY"
     """The attested key's access policy is weaker than the relying party asked for: e.g. a YubiKey PIV key
     usable without its PIN, or without a touch, where the request requires one."""
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    """The verifier raised instead of deciding: always a bug in hsmsim, never a property of the evidence.
+    The detail names the exception class. Only :func:`hsmsim.formats.verify_guarded` returns it."""
 
 
 class Profile(enum.StrEnum):
@@ -159,10 +186,20 @@ class Verdict:
         return self.reason is Reason.OK
 
     def summary(self) -> str:
-        """One human line: ``ACCEPT`` or ``REJECT <REASON>: detail``."""
+        """One human line: ``ACCEPT`` or ``REJECT <REASON>: detail``, the detail :func:`escaped`."""
         if self.accepted:
             return "ACCEPT"
-        return f"REJECT {self.reason.value}: {self.detail}" if self.detail else f"REJECT {self.reason.value}"
+        return f"REJECT {self.reason.value}: {escaped(self.detail)}" if self.detail else f"REJECT {self.reason.value}"
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict (verdict, reason, detail, claims) that ``json.dumps`` always encodes as valid
+        UTF-8 JSON: a lone surrogate in the detail is written as its backslash escape text."""
+        return {
+            "verdict": "ACCEPT" if self.accepted else "REJECT",
+            "reason": self.reason.value,
+            "detail": self.detail.encode("utf-8", "backslashreplace").decode("utf-8"),
+            "claims": self.claims.to_json() if self.claims else None,
+        }
 
 
 class Rejected(Exception):  # noqa: N818 - control flow inside verifiers, never escapes verify()

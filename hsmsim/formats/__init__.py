@@ -21,12 +21,16 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import pkgutil
+from datetime import datetime
 from pathlib import Path
 
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats.contract import Format
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.verdict import Profile, Reason, Verdict, escaped
 
-__all__ = ["PLUGIN_GROUP", "Format", "all_formats", "detect", "get_format", "names", "register", "unregister"]
+__all__ = ["PLUGIN_GROUP", "Format", "all_formats", "detect", "get_format", "names", "register", "unregister",
+           "verify_guarded"]
 
 PLUGIN_GROUP = "hsmsim.formats"
 """The entry-point group under which installed distributions advertise format objects."""
@@ -112,3 +116,24 @@ def all_formats() -> list[Format]:
     """Every registered format, sorted by name."""
     _load_formats()
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def verify_guarded(
+    fmt: Format, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+    profile: Profile = Profile.STRUCTURAL,
+) -> Verdict:
+    """``fmt.verify(...)``, except that an exception escaping it becomes an INTERNAL_ERROR verdict.
+
+    The last line of defence for every caller that must print or record a verdict (CLI, conformance
+    harness, fuzzer): the contract says ``verify`` never raises, so an exception here is a bug in the
+    verifier; the detail starts with the exception's class name so the bug can be found and fixed at
+    its root. ``MemoryError`` and non-``Exception`` errors (``KeyboardInterrupt``) still propagate.
+    """
+    try:
+        return fmt.verify(evidence, trust, at=at, profile=profile)
+    except Exception as exc:  # the contract's last line of defence, reported as a bug
+        if isinstance(exc, MemoryError):
+            raise
+        return Verdict(Reason.INTERNAL_ERROR,
+                       f"{type(exc).__name__} escaped the {fmt.name} verifier (a bug in hsmsim): "
+                       f"{escaped(str(exc))[:200]}")

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from hsmsim.formats import get_format
+from hsmsim.formats import get_format, verify_guarded
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel, FuzzOperator
 from hsmsim.mutate import MutationError
-from hsmsim.verdict import Profile, Rejected, Verdict
+from hsmsim.pki.chain import CERT_PARSE_ERRORS
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 HAVOC = "bytes.havoc"
 _HAVOC_RATE = 0.05
@@ -36,8 +37,9 @@ _OP_COUNTS = (1, 2, 3)
 _OP_WEIGHTS = (0.6, 0.3, 0.1)
 _RESIGN_RATE = 0.5
 # An operator whose target the earlier operators destroyed fails (a catalogue operator may even find
-# its input unparseable: Rejected); the case goes on without it.
-_OPERATOR_FAILURES = (MutationError, Rejected, ValueError, IndexError, KeyError, TypeError, AssertionError)
+# its input unparseable: Rejected, or a certificate cryptography refuses, e.g. with an extension that an
+# earlier operator duplicated); the case goes on without it.
+_OPERATOR_FAILURES = (MutationError, Rejected, IndexError, KeyError, AssertionError, *CERT_PARSE_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ def verdict_answer(run: Callable[[], Verdict], timeout: float) -> TargetAnswer:
         return TargetAnswer("CRASH", None, f"{type(exc).__name__}: {exc}"[:300])
     if not isinstance(verdict, Verdict):
         return TargetAnswer("ERROR", None, f"verifier returned {type(verdict).__name__}, not a Verdict")
+    if verdict.reason is Reason.INTERNAL_ERROR:  # an exception verify_guarded caught: still a crash
+        return TargetAnswer("CRASH", None, verdict.detail[:300])
     return TargetAnswer("ACCEPT" if verdict.accepted else "REJECT", verdict.reason.value, verdict.detail[:300])
 
 
@@ -129,7 +133,7 @@ class ReferenceTarget:
                case_id: str) -> TargetAnswer:
         """The reference verdict, with exceptions and hangs turned into answers."""
         fmt = get_format(self.format)
-        return verdict_answer(lambda: fmt.verify(evidence, trust, at=at, profile=profile), self.timeout)
+        return verdict_answer(lambda: verify_guarded(fmt, evidence, trust, at=at, profile=profile), self.timeout)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -6,7 +6,7 @@ It reaches formats only through the registry, so it verifies every registered fo
 from __future__ import annotations
 
 from hsmsim import __version__
-from hsmsim.formats import get_format, names
+from hsmsim.formats import get_format, names, verify_guarded
 from hsmsim.harness.adapters import VerifyRequest
 from hsmsim.verdict import Profile, Verdict
 
@@ -17,6 +17,6 @@ def hello() -> dict[str, object]:
 
 
 def verify(request: VerifyRequest) -> Verdict:
-    """``get_format(format).verify(evidence, trust, at=, profile=)``."""
-    return get_format(request.format).verify(request.evidence, request.trust, at=request.at,
-                                             profile=Profile(request.profile))
+    """``get_format(format).verify(evidence, trust, at=, profile=)`` through :func:`verify_guarded`."""
+    return verify_guarded(get_format(request.format), request.evidence, request.trust, at=request.at,
+                          profile=Profile(request.profile))

@@ -8,15 +8,19 @@ Signatures are deterministic: RSA PKCS#1 v1.5, deterministic ECDSA (RFC 6979), E
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
+from hsmsim.encoding import der_children, der_content, der_tlv
+from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import PrivateKey, PublicKey
 
 # cryptography chooses the string type of a name attribute itself unless given the private ``_type``
@@ -148,3 +152,29 @@ def build_csr(subject: x509.Name, key: PrivateKey, hash_name: str = "sha256",
         builder = builder.add_extension(ext.value, critical=ext.critical)
     args = sign_args(key, hash_name)
     return builder.sign(**args)  # type: ignore[arg-type]
+
+
+# -- raw certificate edits: what a builder refuses to write (non-DER values, duplicated extensions) --
+
+def map_extensions(tbs: bytes, fn: Callable[[list[bytes]], list[bytes]]) -> bytes:
+    """``tbs`` with its Extension TLVs replaced by ``fn(list_of_extension_tlvs)``."""
+    fields = der_children(der_content(tbs))
+    if not fields or fields[-1][0] != 0xA3:
+        raise ValueError("TBSCertificate has no extensions")
+    extensions = der_children(der_content(der_content(fields[-1])))
+    fields[-1] = der_tlv(0xA3, der_tlv(0x30, b"".join(fn(extensions))))
+    return der_tlv(0x30, b"".join(fields))
+
+
+def resign_tbs(cert: x509.Certificate, tbs: bytes, issuer_key: PrivateKey) -> x509.Certificate:
+    """A certificate with TBSCertificate ``tbs``, ``cert``'s signature algorithm and a fresh signature."""
+    algorithm = der_children(der_content(cert.public_bytes(Encoding.DER)))[1]
+    hash_algorithm = cert.signature_hash_algorithm or hashes.SHA256()
+    if isinstance(issuer_key, rsa.RSAPrivateKey):
+        signature = issuer_key.sign(tbs, padding.PKCS1v15(), hash_algorithm)
+    elif isinstance(issuer_key, ec.EllipticCurvePrivateKey):
+        signature = issuer_key.sign(tbs, ec.ECDSA(hash_algorithm, deterministic_signing=True))
+    else:
+        raise UnsupportedKeyError("only RSA and EC issuers re-sign raw certificates")
+    der = der_tlv(0x30, tbs + algorithm + der_tlv(0x03, b"\x00" + signature))
+    return x509.load_der_x509_certificate(der)

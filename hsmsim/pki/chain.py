@@ -40,20 +40,35 @@ class ChainPolicy:
     """Check the trust anchor's own validity period at the validation time."""
 
 
-CERT_PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)
-"""What cryptography raises on a malformed certificate, eagerly or on first field access."""
+CERT_PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension,
+                     x509.UnsupportedGeneralNameType)
+"""What cryptography raises on a malformed certificate, eagerly or on first field access: its lazy
+accessors (extensions, names, public_key, signature algorithm, validity) raise these, and
+``DuplicateExtension`` / ``UnsupportedGeneralNameType`` are not ``ValueError`` subclasses."""
 
 
 def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
-    """Touch every field the path walk reads, so a malformed field fails here and not mid-walk.
+    """Touch every lazily parsed field a verifier reads, so a malformed field fails here and not mid-walk.
 
     cryptography parses names and extensions lazily; raises one of :data:`CERT_PARSE_ERRORS`.
+    Once it returns, the same accessors succeed wherever the verifier calls them.
     """
     _ = (len(cert.subject), len(cert.issuer), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
-         cert.public_key(), cert.signature_hash_algorithm)
+         cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
     for ext in cert.extensions:
         _ = ext.value
     return cert
+
+
+def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
+    """``cert`` after :func:`fully_parsed`; a field that does not parse raises :class:`Rejected` MALFORMED
+    naming ``what`` and the kind of error (a duplicated extension, an unsupported name type, ...)."""
+    try:
+        return fully_parsed(cert)
+    except x509.DuplicateExtension as exc:
+        raise Rejected(Reason.MALFORMED, f"{what} carries extension {exc.oid.dotted_string} twice") from None
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"{what} does not parse: {type(exc).__name__}: {str(exc)[:120]}") from None
 
 
 def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -128,11 +143,10 @@ def validate_chain(
     """
     if not anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
-    try:
-        for cert in (leaf, *untrusted):
-            fully_parsed(cert)
-    except CERT_PARSE_ERRORS as exc:
-        raise Rejected(Reason.MALFORMED, f"a chain certificate does not parse: {exc}") from None
+    for index, cert in enumerate((leaf, *untrusted)):
+        parsed_certificate(cert, "the leaf certificate" if index == 0 else f"chain certificate [{index}]")
+    for cert in anchors:
+        parsed_certificate(cert, "a trust anchor")
     received = as_received or {}
     anchor_ders = {a.public_bytes(_DER) for a in anchors}
     path = [leaf]
@@ -176,11 +190,13 @@ def validate_chain(
 
 
 def require_key_usage(cert: x509.Certificate, *, digital_signature: bool = True) -> None:
-    """Reject with CERT_KEY_USAGE if a present keyUsage forbids signing."""
+    """Reject with CERT_KEY_USAGE if a present keyUsage forbids signing (MALFORMED if the extensions do not parse)."""
     try:
         ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"certificate extensions do not parse: {str(exc)[:120]}") from None
     if digital_signature and not ku.digital_signature:
         raise Rejected(Reason.CERT_KEY_USAGE, "attestation certificate keyUsage lacks digitalSignature")
 

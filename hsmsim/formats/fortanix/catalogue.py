@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.encoding import der_children, der_content, der_oid, der_tlv
-from hsmsim.formats.fortanix.captured_encoding import map_extensions, resign_tbs, with_captured_encoding
+from hsmsim.formats.fortanix.captured_encoding import with_captured_encoding
 from hsmsim.formats.fortanix.generate import assemble, build_statement, key_id
 from hsmsim.formats.fortanix.pki import (
     AUTHORITY_LIFETIME,
@@ -49,7 +49,7 @@ from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, name, reissue
+from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, map_extensions, name, reissue, resign_tbs
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 
@@ -206,6 +206,13 @@ def _duplicate_generated_claim(bench: Workbench) -> None:
 
     tbs = map_extensions(bench.statement.tbs_certificate_bytes, duplicate)
     bench.statement = resign_tbs(bench.statement, tbs, bench.kit.pki.authority_key)
+
+
+def _duplicate_authority_extension(bench: Workbench) -> None:
+    """The authority certificate with its first extension twice (DER by hand), re-signed by the CA."""
+    kit = bench.kit
+    tbs = map_extensions(kit.authority_der.tbs_certificate_bytes, lambda exts: [exts[0], *exts])
+    bench.set_cert(0, resign_tbs(kit.authority_der, tbs, kit.pki.ca_key))
 
 
 def _add_statement_ski(bench: Workbench) -> None:
@@ -470,6 +477,14 @@ def mutations() -> list[Mutation]:
         "second copy of extension …2.4.1.1 (DER by hand), re-signed", "ext.duplicate", f"{stmt}/2.4.1.1",
         _duplicate_generated_claim, invalid(Reason.ATTR_CONFLICT), resign=True)
 
+    add("chain::authority-duplicate-extension", "AuthorityDuplicateExtension",
+        _note("ENCODING", med, "the authority certificate carries its first extension twice, properly signed",
+              "RFC 5280 forbids repeated extensions; parsers differ on which one counts, and cryptography "
+              "raises on first access", "RFC 5280 4.2"),
+        "first extension of authority_chain[0] repeated (DER by hand), re-signed by the CA", "ext.duplicate",
+        "/authority_chain[0]/extensions", _duplicate_authority_extension, invalid(Reason.ATTR_CONFLICT),
+        resign=False)
+
     # key usage
     add("keyusage::broader-than-permissions", "KeyUsageBroader",
         _note("ATTRIBUTE_POLICY", high, "statement keyUsage adds keyCertSign and cRLSign",
@@ -582,6 +597,19 @@ def mutations() -> list[Mutation]:
               "first-wins and last-wins JSON parsers attest different keys", "RFC 8259 4"),
         "duplicate statement member inserted before the genuine one", "json.duplicate", stmt,
         _raw_op(_duplicate_statement_member), invalid(Reason.ATTR_CONFLICT), resign=False)
+    add("json::number-overflows-double", "JsonNumberOverflow",
+        _note("ENCODING", low, "an unknown member holds the number 1e99999999999",
+              "parsers disagree (infinity, an error, a big decimal); I-JSON forbids numbers beyond a double",
+              "RFC 7493 2.2"),
+        'member "x": 1e99999999999 added', "json.insert", "/x",
+        _raw_op(lambda d, _b: d.replace(b"{", b'{"x": 1e99999999999, ', 1)), invalid(Reason.MALFORMED),
+        resign=False)
+    add("json::lone-surrogate", "JsonLoneSurrogate",
+        _note("ENCODING", low, "the statement format string ends in the lone surrogate escape \\ud800",
+              "not Unicode: parsers replace, drop or refuse it, and printing it raises", "RFC 7493 2.1"),
+        'format "x509_certificate\\ud800"', "json.set", "attestation_statement.format",
+        _raw_op(lambda d, _b: d.replace(b'"x509_certificate"', b'"x509_certificate\\ud800"', 1)),
+        invalid(Reason.MALFORMED), resign=False)
     add("json::not-an-object", "JsonNotAnObject",
         _note("ENCODING", low, "the response is a JSON array holding the object", "shape confusion"),
         "response wrapped in [ ]", "json.wrap", "/", _raw_op(lambda d, _b: b"[" + d.rstrip(b"\n") + b"]\n"),

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from hsmsim.encoding import der_children, der_content, der_tlv
-from hsmsim.formats.fortanix.captured_encoding import map_extensions
+from hsmsim.pki.builder import map_extensions
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.verdict import Reason, Rejected
 
@@ -119,6 +119,6 @@ def read_certificate(der: bytes, what: str) -> ReadCertificate:
         return ReadCertificate(cert, cert)
     try:
         received = x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"{what} is not an X.509 certificate: {str(exc)[:80]}") from None
     return ReadCertificate(_strictly_parsed(reencoded, what), received, non_der)

@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ObjectIdentifier
 
+from hsmsim.encoding import load_json
 from hsmsim.keystore.base import KeyType
 from hsmsim.verdict import Profile, Reason, Rejected
 
@@ -102,16 +103,13 @@ def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return seen
 
 
-def _no_constant(text: str) -> object:
-    raise Rejected(Reason.MALFORMED, f"JSON constant {text} is not JSON")
-
-
 def parse_json(data: bytes, limits: JsonLimits = JsonLimits()) -> object:
     """Parse hostile JSON within bounds; raises :class:`Rejected`, never anything else.
 
     LIMIT_EXCEEDED: more than ``max_bytes`` or nesting deeper than ``max_depth`` (checked
     before parsing, so no recursion can run away). MALFORMED: not UTF-8 (a BOM included),
-    syntax errors, NaN/Infinity, oversized numbers. ATTR_CONFLICT: a member name twice in
+    syntax errors, NaN/Infinity, numbers that are no finite double or longer than 64 characters, lone
+    surrogate escapes (see :func:`hsmsim.encoding.load_json`). ATTR_CONFLICT: a member name twice in
     one object (first-wins and last-wins parsers would disagree).
     """
     if len(data) > limits.max_bytes:
@@ -129,7 +127,7 @@ def parse_json(data: bytes, limits: JsonLimits = JsonLimits()) -> object:
         if depth > limits.max_depth:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"response JSON nests deeper than {limits.max_depth}")
     try:
-        return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+        return load_json(text, _unique_members)
     except ValueError as exc:
         raise Rejected(Reason.MALFORMED, f"response JSON does not parse: {str(exc)[:80]}") from None
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from asn1crypto import core
 from asn1crypto import x509 as ax509
 
-from hsmsim.verdict import Reason, Rejected
+from hsmsim.verdict import Reason, Rejected, shown_int
 
 MAX_PKC_BYTES = 1024 * 1024
 MAX_CSR_BYTES = 64 * 1024
@@ -222,7 +222,7 @@ def parse_certs_only(data: bytes) -> CertBag:
     if len(fields) < 4:
         raise Rejected(Reason.MALFORMED, "SignedData lacks version, digestAlgorithms, contentInfo or signerInfos")
     if int_of(fields[0], "SignedData version") != 1:
-        raise Rejected(Reason.MALFORMED, f"SignedData version {int_of(fields[0], 'version')}, Luna writes 1")
+        raise Rejected(Reason.MALFORMED, f"SignedData version {shown_int(int_of(fields[0], 'version'))}, Luna writes 1")
     extras = []
     if children(expect(fields[1], 0x31, "digestAlgorithms"), "digestAlgorithms"):
         extras.append("digestAlgorithms is not empty")

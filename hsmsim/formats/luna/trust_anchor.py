@@ -47,7 +47,7 @@ def load_trust_anchor(data: bytes) -> x509.Certificate:
     """
     try:
         return (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data))
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # InvalidVersion is no ValueError
         pass
     der = data
     if b"-----BEGIN" in data:

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from hsmsim.encoding import der_tlv, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import KeySpec, KeyType, StoredKey
-from hsmsim.verdict import Reason, Rejected
+from hsmsim.verdict import Reason, Rejected, shown_int
 
 SIGNATURE_BYTES = 256
 MAX_BLOB_BYTES = 64 * 1024
@@ -552,7 +552,7 @@ def object_key(obj: KeyObject) -> ObjectKey:
             raise Rejected(Reason.MALFORMED, f"MODULUS/PUBLIC_EXPONENT are not an RSA key: {exc}") from None
         bits = obj.get(MODULUS_BITS)
         if bits is not None and int.from_bytes(bits, "big") != public.key_size:
-            raise Rejected(Reason.ATTR_CONFLICT, f"MODULUS_BITS {int.from_bytes(bits, 'big')} contradicts a "
+            raise Rejected(Reason.ATTR_CONFLICT, f"MODULUS_BITS {shown_int(int.from_bytes(bits, 'big'))} contradicts a "
                                                  f"{public.key_size}-bit modulus")
         description, size = "RSA", public.key_size
     elif key_type == KeyTypeCode.EC:

@@ -509,6 +509,10 @@ def mutations(cloud: Cloud) -> list[Mutation]:
     attr("modulus-bits-mismatch", "AttrModulusBitsMismatch", med, "MODULUS_BITS 2048 on a 3072-bit modulus",
          "size-based policies read the wrong key size", "MODULUS_BITS", _set(modulus_bits=(2048).to_bytes(4, "big")),
          invalid(Reason.ATTR_CONFLICT), SPEC + " 1.5", golden="rsa-3072")
+    attr("modulus-bits-oversize", "AttrModulusBitsOversize", low, "MODULUS_BITS 1,800 bytes long (not a 4-byte "
+         "CK_ULONG), re-signed", "its decimal value has more than 4,300 digits: printing it raised ValueError "
+         "in hsmsim's own verifier", "MODULUS_BITS", _set(modulus_bits=b"\x7f" * 1800),
+         invalid(Reason.ATTR_CONFLICT), SPEC + " 1.5", golden="rsa-3072")
     attr("id-not-utf8", "AttrIdNotUtf8", low, "OBJ_ATTR_ID with a byte that is not UTF-8",
          "the Azure script crashes decoding it", "ID", _id_not_utf8,
          invalid(Reason.MALFORMED), SPEC + " 7.4")
@@ -657,6 +661,20 @@ def _azure_mutations(add: Adder) -> None:
         '"certificates" copy of certificatePemFile added', "json.add", "attributes/attestation/certificates",
         _attestation_edit(lambda a: a.update(certificates=a["certificatePemFile"])),
         strict_only(Reason.UNEXPECTED_CONTENT), resign=False)
+    add("encoding::nul-in-unknown-member", "JsonNulInUnknownMember",
+        _note("ENCODING", low, 'a KeyBundle "tags" member whose value holds a NUL (\\u0000)',
+              "C-string consumers truncate it; structural verifiers ignore tags, strict ones reject it",
+              "RFC 7493 2.1"),
+        '"tags": {"owner": "a\\u0000b"} added at the top', "text.insert", "tags/owner",
+        _text_op(lambda d: d.replace(b"{", b'{"tags": {"owner": "a\\u0000b"}, ', 1)),
+        strict_only(Reason.UNEXPECTED_CONTENT), resign=False)
+    add("encoding::number-overflows-double", "JsonNumberOverflow",
+        _note("ENCODING", low, "a top-level member holds the number 1e99999999999",
+              "parsers disagree (infinity, an error, a big decimal); I-JSON forbids numbers beyond a double",
+              "RFC 7493 2.2"),
+        '"x": 1e99999999999 added at the top', "text.insert", "x",
+        _text_op(lambda d: d.replace(b"{", b'{"x": 1e99999999999, ', 1)), invalid(Reason.MALFORMED),
+        resign=False)
     for slug, flag, what, change in (
         ("attestation-object", "EnvelopeAttestationObject", "the bare attestation object (api shape 'attestation')",
          {"azure_envelope": AzureEnvelope.ATTESTATION}),

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from hsmsim.encoding import cert_pem, pem, spki_der
+from hsmsim.encoding import cert_pem, json_strings, load_json, pem, spki_der
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.options import (
     AZURE_FORMAT_NAME,
@@ -46,6 +46,7 @@ from hsmsim.formats.marvell.options import (
 )
 from hsmsim.keystore.base import KeyType, StoredKey
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.verdict import Profile, Reason, Rejected
 
 MARVELL_ROOT_FILE = "liquid_security_certificate.crt"  # the name of Marvell's own download
@@ -325,7 +326,7 @@ def _load_json(data: bytes, what: str) -> object:
         return dict(pairs)
 
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=unique)
+        return load_json(data.decode("utf-8"), unique)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Rejected(Reason.MALFORMED, f"{what} is not JSON: {exc}") from None
 
@@ -337,14 +338,14 @@ def _load_certs(data: bytes, what: str) -> list[x509.Certificate]:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} holds more than {MAX_BUNDLE_CERTS} certificates")
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+    except CERT_PARSE_ERRORS as exc:  # InvalidVersion is raised here, and is no ValueError
         raise Rejected(Reason.MALFORMED, f"{what} does not parse as PEM certificates: {exc}") from None
     for cert in certs:
         try:
-            _ = (cert.subject, cert.issuer, cert.extensions, loaded_key_spki(cert.public_key()))
+            _ = loaded_key_spki(fully_parsed(cert).public_key())
         except UnsupportedAlgorithm as exc:
             raise Rejected(Reason.UNSUPPORTED, f"a certificate in {what} uses an unknown algorithm: {exc}") from None
-        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        except CERT_PARSE_ERRORS as exc:
             raise Rejected(Reason.MALFORMED, f"a certificate in {what} does not parse: {exc}") from None
     return certs
 
@@ -395,6 +396,8 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
     unknown = sorted(set(node) - set(_ATTESTATION_FIELDS))
     if unknown:
         findings.append((Reason.UNEXPECTED_CONTENT, f"unknown attestation fields {unknown}"))
+    if any("\x00" in text for text in json_strings(document)):  # known members are base64: only unknown ones
+        findings.append((Reason.UNEXPECTED_CONTENT, f"{file_name} holds a NUL character in a member name or string"))
     pem_bundle, pem_style = b64_decode(node["certificatePemFile"], "certificatePemFile", MAX_PEM_BYTES)
     blob, blob_style = b64_decode(node["privateKeyAttestation"], "privateKeyAttestation", mb.MAX_BLOB_BYTES)
     styles = {pem_style, blob_style}

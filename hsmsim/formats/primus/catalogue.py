@@ -39,7 +39,17 @@ from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, key_usage, name, reissue
+from hsmsim.pki.builder import (
+    UTF8,
+    CertSpec,
+    Ext,
+    build_certificate,
+    key_usage,
+    map_extensions,
+    name,
+    reissue,
+    resign_tbs,
+)
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial
 from hsmsim.verdict import Profile, Reason
@@ -204,6 +214,13 @@ def _reissue_device(**changes: object) -> Operator:
         leaf, device, *rest = bench.chain()
         bench.set_chain([leaf, reissue(device, bench.kit.pki.root_key, **changes), *rest])
     return apply
+
+
+def _duplicate_leaf_extension(bench: Workbench) -> None:
+    """The attestation certificate with its first extension twice (DER by hand), re-signed by the device."""
+    leaf, *rest = bench.chain()
+    tbs = map_extensions(leaf.tbs_certificate_bytes, lambda exts: [exts[0], *exts])
+    bench.set_chain([resign_tbs(leaf, tbs, bench.kit.pki.device_key), *rest])
 
 
 def _drop_device(bench: Workbench) -> None:
@@ -446,6 +463,13 @@ def mutations() -> list[Mutation]:
                                   Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True))),
         invalid(Reason.CERT_KEY_USAGE), resign=False)
 
+    add("chain::leaf-duplicate-extension", "LeafDuplicateExtension",
+        _note("CHAIN", med, "the attestation certificate carries its first extension twice, properly signed",
+              "RFC 5280 forbids repeated extensions; parsers differ on which one counts, and cryptography "
+              "raises on first access", "RFC 5280 4.2"),
+        "first extension of the leaf repeated (DER by hand), re-signed by the device key", "ext.duplicate",
+        CHAIN_FILE + "[0]/extensions", _duplicate_leaf_extension, invalid(Reason.MALFORMED), resign=False)
+
     # binding
     add("binding::csr-other-key", "CsrOtherKey",
         _note("KEY_BINDING", crit, "the CSR asks to certify a key other than the attested one",
@@ -633,6 +657,18 @@ def mutations() -> list[Mutation]:
         "<key_use_count>10</key_use_count> after <attest_time>, re-signed", "xml.insert", "/private_key",
         xml_op(lambda x: mutate.insert_after(x, "attest_time", b"\t<key_use_count>10</key_use_count>")),
         valid(), resign=True)
+    add("xml::unknown-attribute", "XmlUnknownAttribute",
+        _note("BASIC", Severity.INFO, 'an XML attribute lang="en" on <label>, which TSB never writes',
+              "structural verifiers ignore it; a strict verifier rejects unknown content", SPEC + " 1.3"),
+        '<label lang="en">, re-signed', "xml.set", "/private_key/label/@lang",
+        xml_op(lambda x: x.replace(b"<label>", b'<label lang="en">', 1)), strict_only(Reason.UNEXPECTED_CONTENT),
+        resign=True)
+    add("xml::attribute-flood", "XmlAttributeFlood",
+        _note("BASIC", Severity.LOW, "<label> carries 300 XML attributes",
+              "unbounded attribute counts let a small document cost a verifier unbounded work", SPEC + " 1.3"),
+        "300 attributes a0..a299 on <label>, re-signed", "xml.set", "/private_key/label/@*",
+        xml_op(lambda x: x.replace(b"<label>", b"<label" + b"".join(b' a%d="x"' % i for i in range(300)) + b">", 1)),
+        invalid(Reason.LIMIT_EXCEEDED), resign=True)
     add("variant::storage-external", "StorageExternal",
         _note("BASIC", Severity.INFO, 'storage="external" with a <uuid>, as TSB writes for external-store keys',
               "none: a correct verifier accepts it", SPEC + " 1.3"),

@@ -202,7 +202,9 @@ def _check_attributes(doc: Document, profile: Profile) -> None:
 
 def _check_strict_policy(doc: Document, key_type: str, size: int | None) -> None:
     if doc.unknown:
-        raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown elements: {', '.join(doc.unknown)}")
+        shown = ", ".join(name[:60] for name in doc.unknown[:5])
+        more = f" and {len(doc.unknown) - 5} more" if len(doc.unknown) > 5 else ""
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown content: {shown}{more}")
     misplaced = doc.out_of_order()
     if misplaced:
         raise Rejected(Reason.UNEXPECTED_CONTENT, f"elements out of the documented order: {misplaced}")

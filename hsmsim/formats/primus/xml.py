@@ -40,6 +40,9 @@ TOP_LEVEL_ORDER = (
     "algorithm_oid", "key_size", "curve_oid", "public_key", "derivation_value", "attributes",
     "policy",
 )
+_ROOT_ATTRIBUTES = ("creation", "storage")
+"""The XML attributes a Primus HSM writes: on the root element only (``storage="external"`` for keys in
+an external store)."""
 _REQUIRED_TOP_LEVEL = ("label", "create_time", "attest_time", "algorithm", "algorithm_oid",
                        "attributes")
 
@@ -105,8 +108,9 @@ def render_xml(key: StoredKey, attest_time: datetime, options: PrimusOptions = P
 class Document:
     """The key-attributes XML as read: root element, ``creation``, element texts and flags.
 
-    ``values`` and ``attributes`` keep document order; ``unknown`` names the elements the format
-    does not define (``attributes/<tag>`` for an unknown flag).
+    ``values`` and ``attributes`` keep document order; ``unknown`` names the elements and XML
+    attributes the format does not define (``attributes/<tag>`` for an unknown flag, ``<tag>/@<name>``
+    for an XML attribute other than the root's ``creation`` and ``storage``).
     """
 
     root: str
@@ -149,15 +153,18 @@ def read_document(xml: bytes, options: PrimusOptions = PrimusOptions()) -> Docum
 
     Rejects a namespaced element or attribute, a root other than ``private_key`` or the secret-key
     root, a missing ``creation``, a repeated element or flag, a flag other than ``true``/``false``,
-    or a missing required element. Unknown elements are recorded, not rejected.
+    or a missing required element. Unknown elements and XML attributes are recorded, not rejected.
     """
     root = parse_xml(xml, XmlLimits(max_bytes=MAX_XML_BYTES, max_depth=8))
+    unknown: list[str] = []
     for node in root.iter():
         if not isinstance(node.tag, str) or node.tag.startswith("{") or node.prefix:
             raise Rejected(Reason.MALFORMED, f"namespaced element {node.tag!r}")
-        for attr_name in node.attrib:
-            if str(attr_name).startswith("{"):
+        for attr_name in map(str, node.attrib):
+            if attr_name.startswith("{"):
                 raise Rejected(Reason.MALFORMED, f"namespaced attribute {attr_name!r}")
+            if node is not root or attr_name not in _ROOT_ATTRIBUTES:
+                unknown.append(f"{node.tag}/@{attr_name}")
     if root.tag not in ("private_key", options.secret_key_root):
         raise Rejected(Reason.MALFORMED, f"root element is <{root.tag}>, not <private_key>")
     creation = root.get("creation")
@@ -165,7 +172,6 @@ def read_document(xml: bytes, options: PrimusOptions = PrimusOptions()) -> Docum
         raise Rejected(Reason.ATTR_MISSING, "root element has no creation attribute")
     values: dict[str, str] = {}
     attributes: dict[str, bool] = {}
-    unknown: list[str] = []
     for child in root:
         tag = child.tag
         if tag == "attributes":

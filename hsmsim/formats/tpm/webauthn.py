@@ -33,6 +33,7 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from hsmsim.encoding import load_json
 from hsmsim.keystore.base import PublicKey
 from hsmsim.verdict import Reason, Rejected
 
@@ -348,7 +349,7 @@ def parse_json_object(data: bytes, what: str, limit: int) -> dict[str, Any]:
     if data.count(b"[") + data.count(b"{") > 64:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} holds more than 64 arrays and objects")
     try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=_unique)
+        value = load_json(data.decode("utf-8"), _unique)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Rejected(Reason.MALFORMED, f"{what} is not UTF-8 JSON") from None
     if not isinstance(value, dict):
