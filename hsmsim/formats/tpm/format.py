@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import DEFAULT_RP_ID, RECORD_SUFFIX, SIGNATURE_ENCODINGS, Draft
 from hsmsim.formats.tpm.pki import ak_identity
@@ -58,11 +58,12 @@ from hsmsim.formats.tpm.webauthn import (
     rp_id_hash,
 )
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
@@ -200,16 +201,13 @@ class TpmStatementFormat:
             return Verdict(rejection.reason, rejection.detail)
 
     def read_record(self, path: Path, siblings: Sequence[Path] = ()) -> Evidence:
-        """The record at ``path`` (bounded) and the existing ``siblings``; raises BundleError."""
-        try:
-            if path.stat().st_size > self.record_limit:
-                raise BundleError(f"{path} is larger than {self.record_limit} bytes")
-            files = {path.name: path.read_bytes()}
-            for sibling in siblings:
-                if sibling.is_file():
-                    files[sibling.name] = sibling.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        """The record at ``path`` (bounded) and the ``siblings`` that exist, regular files only, within
+        one :class:`~hsmsim.safeio.ReadBudget`; raises BundleError."""
+        budget = ReadBudget()
+        files = {path.name: read_regular_file(path, self.record_limit, budget)}
+        for sibling in siblings:
+            if sibling.exists():
+                files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
@@ -242,15 +240,10 @@ class WebAuthnFormat(TpmStatementFormat):
 
     def detect(self, path: Path) -> bool:
         """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject."""
-        try:
-            if not path.is_file() or path.suffix.lower() != ".json" or path.stat().st_size > MAX_RECORD_BYTES:
-                return False
-            if path.name.endswith(RECORD_SUFFIX):
-                return True
-            head = path.read_bytes()
-            return b'"attestationObject"' in head and b'"expectedRpId"' in head
-        except OSError:
+        head = peek_regular_file(path, MAX_RECORD_BYTES) if path.suffix.lower() == ".json" else None
+        if head is None:
             return False
+        return path.name.endswith(RECORD_SUFFIX) or (b'"attestationObject"' in head and b'"expectedRpId"' in head)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden registrations for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
