@@ -31,14 +31,17 @@ from hsmsim.errors import BundleError
 from hsmsim.verdict import Reason, Rejected
 
 READ_BUDGET_BYTES = 32 * 1024 * 1024
-"""What one verification may read in all: evidence, siblings, trust anchors and inflated members."""
+"""The default total of a :class:`ReadBudget` (evidence with its siblings, the anchors, and inflated members each)."""
 
 
 @dataclass
 class ReadBudget:
-    """The bytes one verification may still read: every file it loads and every zip member it
-    inflates count against one ``total``, so no mix of many files, big siblings and archives
-    passes it (64 files of 16 MiB each stay within their own limits, not within the budget)."""
+    """The bytes a verification may still read, across every file and member, so no mix of many
+    files, big siblings and archives passes ``total`` (64 files of 16 MiB each stay within their
+    own limit, not within the budget). A format's ``load`` reads the evidence and its siblings
+    against one budget, ``trust_anchors_from_files`` the anchors against another (the format
+    contract passes none between them); ``verify`` starts one from the bytes the evidence holds
+    (:meth:`for_files`) and charges every member it inflates, so what it holds stays within ``total``."""
 
     total: int = READ_BUDGET_BYTES
     used: int = 0
