@@ -82,11 +82,13 @@ def extract_vector(corpus: Path, vector_id: str, dest: Path, *, unzip: bool = Fa
         target.write_text(anchor)
         written.append(target)
     if unzip:
-        primary = dest / vector.inputs.primary
+        # the bytes of the vector, not the file just written: dest is the user's, and may be a FIFO by now
+        primary = next(entry.data() for entry in vector.inputs.files if entry.path == vector.inputs.primary)
         try:
-            members = read_zip(primary.read_bytes())
+            members = read_zip(primary)
         except Rejected as rejection:
-            raise CorpusError(f"not unzipping {primary.name}: {rejection.reason.value}: {rejection.detail}") from None
+            raise CorpusError(f"not unzipping {vector.inputs.primary}: {rejection.reason.value}: "
+                              f"{rejection.detail}") from None
         for member, data in members.items():
             target = dest / member
             target.write_bytes(data)

@@ -97,8 +97,11 @@ def get_format(name: str) -> Format:
 
 
 def detect(path: Path) -> Format:
-    """The one format whose ``detect`` claims ``path``; raises :class:`UnsupportedFormatError`."""
+    """The one format whose ``detect`` claims ``path`` (a regular file or a directory, after symlinks);
+    raises :class:`UnsupportedFormatError`."""
     _load_formats()
+    if not path.is_dir() and not path.is_file():
+        raise UnsupportedFormatError(f"{path} is neither a regular file nor a directory")
     claimed = [fmt for fmt in _REGISTRY.values() if fmt.detect(path)]
     if len(claimed) != 1:
         found = ", ".join(sorted(f.name for f in claimed)) or "none"

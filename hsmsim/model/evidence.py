@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from cryptography import x509
 
 from hsmsim.errors import BundleError
+from hsmsim.safeio import ReadBudget, read_regular_file
 
-MAX_BUNDLE_FILE_BYTES = 64 * 1024 * 1024
+MAX_BUNDLE_FILE_BYTES = 16 * 1024 * 1024
+"""One evidence file; what one verification reads in all is bounded by :class:`ReadBudget`."""
+MAX_SIBLING_BYTES = 1024 * 1024
+"""One file read beside the evidence (a CSR, a certificate chain, a public key)."""
+MAX_TRUST_ANCHOR_BYTES = 1024 * 1024
+"""One trust anchor file (PEM or DER, possibly several certificates)."""
 MAX_BUNDLE_FILES = 64
+MAX_BUNDLE_ENTRIES = 1024
+"""Entries (files, directories, anything) looked at below a bundle directory."""
 
 
 @dataclass(frozen=True)
@@ -51,14 +61,13 @@ class TrustAnchors:
         return [cert for certs in self.roots.values() for cert in certs]
 
     @classmethod
-    def from_pem_files(cls, paths: list[Path], role: str = "root") -> TrustAnchors:
-        """Load PEM or DER certificates; raises :class:`BundleError` naming the bad file."""
+    def from_pem_files(cls, paths: list[Path], role: str = "root", budget: ReadBudget | None = None) -> TrustAnchors:
+        """Load PEM or DER certificates from regular files of at most ``MAX_TRUST_ANCHOR_BYTES``, read
+        against ``budget`` (default: a fresh one); raises :class:`BundleError` naming the bad file."""
+        budget = budget if budget is not None else ReadBudget()
         certs: list[x509.Certificate] = []
         for path in paths:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise BundleError(f"cannot read trust anchor {path}: {exc.strerror}") from exc
+            data = read_regular_file(path, MAX_TRUST_ANCHOR_BYTES, budget)
             try:
                 certs += (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                           else [x509.load_der_x509_certificate(data)])
@@ -67,15 +76,29 @@ class TrustAnchors:
         return cls({role: tuple(certs)})
 
 
-def read_bundle_dir(directory: Path) -> dict[str, bytes]:
-    """Every regular file below ``directory`` (bounded count and size), keyed by relative path."""
+def bundle_entries(directory: Path) -> list[Path]:
+    """The entries of ``directory`` (not below it), sorted, at most ``MAX_BUNDLE_ENTRIES`` of them looked
+    at: for format detection, which must stay cheap in a directory of a million files."""
+    return sorted(islice(directory.iterdir(), MAX_BUNDLE_ENTRIES))
+
+
+def read_bundle_dir(directory: Path, budget: ReadBudget | None = None) -> dict[str, bytes]:
+    """Every regular file below ``directory``, keyed by relative path, read against ``budget`` (default:
+    a fresh one); symlinks, devices, FIFOs and sockets are skipped. Raises :class:`BundleError` past
+    ``MAX_BUNDLE_ENTRIES`` entries, ``MAX_BUNDLE_FILES`` files, ``MAX_BUNDLE_FILE_BYTES`` in one file
+    or the budget."""
+    budget = budget if budget is not None else ReadBudget()
+    entries = list(islice(directory.rglob("*"), MAX_BUNDLE_ENTRIES + 1))
+    if len(entries) > MAX_BUNDLE_ENTRIES:
+        raise BundleError(f"{directory} holds more than {MAX_BUNDLE_ENTRIES} entries")
     files: dict[str, bytes] = {}
-    for path in sorted(directory.rglob("*")):
-        if not path.is_file() or path.is_symlink():
+    for path in sorted(entries):
+        try:
+            if not stat.S_ISREG(path.lstat().st_mode):
+                continue
+        except OSError:
             continue
         if len(files) >= MAX_BUNDLE_FILES:
             raise BundleError(f"{directory} holds more than {MAX_BUNDLE_FILES} files")
-        if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-            raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-        files[path.relative_to(directory).as_posix()] = path.read_bytes()
+        files[path.relative_to(directory).as_posix()] = read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)
     return files

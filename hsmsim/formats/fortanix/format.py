@@ -13,17 +13,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import BundleError
 from hsmsim.formats.fortanix.generate import JSON_PREFIX, generate_evidence
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import fortanix_pki
 from hsmsim.formats.fortanix.statement import TOP_LEVEL_MEMBERS, JsonLimits
 from hsmsim.formats.fortanix.verify import verify_evidence
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.evidence import (
+    MAX_BUNDLE_FILE_BYTES,
+    MAX_SIBLING_BYTES,
+    Evidence,
+    TrustAnchors,
+    bundle_entries,
+    read_bundle_dir,
+)
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
 _MAX_SIBLING_CSRS = 8
@@ -74,40 +81,35 @@ class FortanixFormat:
         return verify_evidence(evidence, trust, at or datetime.now(UTC), Profile(profile), self.options, self.limits)
 
     def load(self, path: Path) -> Evidence:
-        """Read a response JSON with the ``.csr`` files beside it, or a directory holding them.
+        """Read a response JSON with the ``.csr`` files beside it, or a directory holding them, regular
+        files only, within one :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`.
 
         The verifier binds the attested key to the one CSR; DSM's response itself names none, so a
         response alone (the published one) is read as it is, and several CSRs stay ambiguous.
         """
-        try:
-            if path.is_dir():
-                files = read_bundle_dir(path)
-                primary = next((n for n in files if n.endswith(".json")), path.name)
-                return Evidence(format=self.name, files=files, primary=primary)
-            if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-                raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-            files = {path.name: path.read_bytes()}
-            csrs = sorted(p for p in path.parent.glob("*.csr") if p.is_file())[:_MAX_SIBLING_CSRS]
-            files.update({csr.name: csr.read_bytes() for csr in csrs if csr.stat().st_size <= MAX_BUNDLE_FILE_BYTES})
-        except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        budget = ReadBudget()
+        if path.is_dir():
+            files = read_bundle_dir(path, budget)
+            primary = next((n for n in files if n.endswith(".json")), path.name)
+            return Evidence(format=self.name, files=files, primary=primary)
+        files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
+        for csr in sorted(path.parent.glob("*.csr"))[:_MAX_SIBLING_CSRS]:
+            files[csr.name] = read_regular_file(csr, MAX_SIBLING_BYTES, budget)
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def detect(self, path: Path) -> bool:
-        """A ``.json`` file named as the DSM CLI names it (``key_attestation_<kid>.json``) or naming
-        ``authority_chain`` or ``attestation_statement``, or a directory with one; the content may be broken."""
+        """A ``.json`` regular file named as the DSM CLI names it (``key_attestation_<kid>.json``) or naming
+        ``authority_chain`` or ``attestation_statement`` near its start, or a directory with one; the
+        content may be broken."""
         try:
             if path.is_dir():
-                return any(p.suffix.lower() == ".json" and self.detect(p) for p in sorted(path.iterdir())[:64])
-            if path.suffix.lower() != ".json" or path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-                return False
-            if path.name.startswith(JSON_PREFIX):
-                return True
-            with path.open("rb") as fh:
-                head = fh.read(4 * self.limits.max_bytes)
-            return any(f'"{member}"'.encode() in head for member in TOP_LEVEL_MEMBERS)
+                return any(p.suffix.lower() == ".json" and self.detect(p) for p in bundle_entries(path)[:64])
         except OSError:
             return False
+        head = peek_regular_file(path, 4 * self.limits.max_bytes) if path.suffix.lower() == ".json" else None
+        if head is None:
+            return False
+        return path.name.startswith(JSON_PREFIX) or any(f'"{member}"'.encode() in head for member in TOP_LEVEL_MEMBERS)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden statements for RSA and EC keys and the one-defect mutations of the catalogue."""

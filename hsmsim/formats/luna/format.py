@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import der_oid
-from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.luna.der_reader import MAX_CSR_BYTES, MAX_PKC_BYTES, OID_SIGNED_DATA
 from hsmsim.formats.luna.files import FORMAT_NAME, PKC_SUFFIXES, pkc_stem
 from hsmsim.formats.luna.generate import device_serial, generate_pkc
@@ -23,10 +23,11 @@ from hsmsim.formats.luna.pki import luna_attestation_identity
 from hsmsim.formats.luna.trust_anchor import load_trust_anchor
 from hsmsim.formats.luna.verify import verify_pkc
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors, bundle_entries, read_bundle_dir
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
 _PKCS7_CONTENT_TYPE_ARC = der_oid(OID_SIGNED_DATA)[:-1]
@@ -46,13 +47,8 @@ class LunaFormat:
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """Trust anchors from PEM/DER files, including Luna roots cryptography cannot load."""
-        anchors = []
-        for path in paths:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise BundleError(f"cannot read trust anchor {path}: {exc.strerror}") from exc
-            anchors.append(load_trust_anchor(data))
+        budget = ReadBudget()
+        anchors = [load_trust_anchor(read_regular_file(path, MAX_TRUST_ANCHOR_BYTES, budget)) for path in paths]
         return TrustAnchors({"root": tuple(anchors)})
 
     def provision(
@@ -81,35 +77,29 @@ class LunaFormat:
 
     def load(self, path: Path) -> Evidence:
         """Read a PKC file (with the CSR beside it whose name starts like it, or the only CSR there)
-        or a directory of loose files."""
-        try:
-            if path.is_dir():
-                return Evidence(self.name, read_bundle_dir(path), path.name)
-            if path.stat().st_size > MAX_PKC_BYTES:
-                raise BundleError(f"{path} is larger than {MAX_PKC_BYTES} bytes")
-            files = {path.name: path.read_bytes()}
-            csrs = sorted(p for p in path.parent.glob("*.csr") if p.is_file() and p.stat().st_size <= MAX_CSR_BYTES)
-            matching = [p for p in csrs if p.stem.startswith(pkc_stem(path.name))]
-            for csr in matching if len(matching) == 1 else (csrs if len(csrs) == 1 else []):
-                files[csr.name] = csr.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        or a directory of loose files, regular files only, within one :class:`~hsmsim.safeio.ReadBudget`;
+        raises :class:`BundleError`."""
+        budget = ReadBudget()
+        if path.is_dir():
+            return Evidence(self.name, read_bundle_dir(path, budget), path.name)
+        files = {path.name: read_regular_file(path, MAX_PKC_BYTES, budget)}
+        csrs = sorted(path.parent.glob("*.csr"))
+        matching = [p for p in csrs if p.stem.startswith(pkc_stem(path.name))]
+        for csr in matching if len(matching) == 1 else (csrs if len(csrs) == 1 else []):
+            files[csr.name] = read_regular_file(csr, MAX_CSR_BYTES, budget)
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
-        """A ``.p7b`` (``.p7c``, ``.p7``) file that starts as a DER SEQUENCE naming a PKCS#7 content type
-        near its start, or a directory with one. Tolerant of a defect inside (another content type, an
+        """A ``.p7b`` (``.p7c``, ``.p7``) regular file that starts as a DER SEQUENCE naming a PKCS#7 content
+        type near its start, or a directory with one. Tolerant of a defect inside (another content type, an
         overlong length): such a file is still a PKC for the verifier to reject."""
         try:
             if path.is_dir():
-                return any(p.suffix.lower() in PKC_SUFFIXES and self.detect(p) for p in path.iterdir())
-            if path.suffix.lower() not in PKC_SUFFIXES or path.stat().st_size > MAX_PKC_BYTES:
-                return False
-            with path.open("rb") as fh:
-                head = fh.read(_DETECT_WINDOW)
+                return any(p.suffix.lower() in PKC_SUFFIXES and self.detect(p) for p in bundle_entries(path))
         except OSError:
             return False
-        return head[:1] == b"\x30" and _PKCS7_CONTENT_TYPE_ARC in head
+        head = peek_regular_file(path, _DETECT_WINDOW) if path.suffix.lower() in PKC_SUFFIXES else None
+        return head is not None and head[:1] == b"\x30" and _PKCS7_CONTENT_TYPE_ARC in head
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden PKCs for every key type and both pkctypes, and the one-defect mutations."""

@@ -15,41 +15,45 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import BundleError
 from hsmsim.formats.marvell import generate, verify
 from hsmsim.formats.marvell.envelopes import MAX_BUNDLE_CERTS, MAX_JSON_BYTES, document_cloud
 from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, Cloud, MarvellOptions
 from hsmsim.formats.marvell.pki import marvell_pki
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.evidence import (
+    MAX_BUNDLE_FILE_BYTES,
+    MAX_SIBLING_BYTES,
+    Evidence,
+    TrustAnchors,
+    bundle_entries,
+    read_bundle_dir,
+)
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
 
-def _is_gzip_file(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
 def _is_gcloud_attestation(path: Path) -> bool:
-    """gcloud's attestation file: gzip, or named ``*.attestation.dat`` / beside a ``*certs.pem`` chain
-    (so a blob that is not gzip'd is still Google's, and rejected by the verifier)."""
-    if path.suffix not in (".dat", ".gz"):
+    """gcloud's attestation file (a regular file): gzip, or named ``*.attestation.dat`` / beside a
+    ``*certs.pem`` chain (so a blob that is not gzip'd is still Google's, and rejected by the verifier)."""
+    head = peek_regular_file(path, 2)
+    if path.suffix not in (".dat", ".gz") or head is None:
         return False
-    if path.name.endswith((".attestation.dat", ".attestation.dat.gz")) or _is_gzip_file(path):
+    if path.name.endswith((".attestation.dat", ".attestation.dat.gz")) or head == b"\x1f\x8b":
         return True
     return any(p.is_file() for p in path.parent.glob("*certs.pem"))
 
 
 def _json_cloud(path: Path) -> Cloud | None:
-    """Which cloud's JSON envelope ``path`` holds (never raises)."""
+    """Which cloud's JSON envelope the regular file ``path`` holds (never raises)."""
+    data = peek_regular_file(path, MAX_JSON_BYTES + 1)
+    if data is None or len(data) > MAX_JSON_BYTES:
+        return None
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            return None
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
+        document = json.loads(data)
+    except (ValueError, RecursionError):
         return None
     return document_cloud(document)
 
@@ -96,32 +100,29 @@ class MarvellFormat:
 
     def load(self, path: Path) -> Evidence:
         """Read a JSON document, a gcloud ``.dat`` (with its ``certs.pem`` / ``.pub.pem`` siblings) or a
-        directory of such files; raises :class:`BundleError`."""
-        try:
-            if path.is_dir():
-                return Evidence(self.name, read_bundle_dir(path), path.name)
-            if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-                raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-            files = {path.name: path.read_bytes()}
-            stem = path.name.split(".attestation")[0].removesuffix(".json")
-            if self.cloud is Cloud.GOOGLE and not path.name.endswith(".json"):
-                chains = sorted(path.parent.glob("*certs.pem")) + sorted(path.parent.glob("*chain.pem"))
-                own = [p for p in chains if p.name.startswith(stem)]
-                for sibling in own[:1] or (chains if len(chains) == 1 else []):
-                    files[sibling.name] = sibling.read_bytes()
-            for sibling in (path.parent / f"{stem}.pub.pem", path.parent / f"{stem}.csr"):
-                if sibling.is_file():
-                    files[sibling.name] = sibling.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        directory of such files, regular files only, within one :class:`~hsmsim.safeio.ReadBudget`;
+        raises :class:`BundleError`."""
+        budget = ReadBudget()
+        if path.is_dir():
+            return Evidence(self.name, read_bundle_dir(path, budget), path.name)
+        files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
+        stem = path.name.split(".attestation")[0].removesuffix(".json")
+        siblings: list[Path] = []
+        if self.cloud is Cloud.GOOGLE and not path.name.endswith(".json"):
+            chains = sorted(path.parent.glob("*certs.pem")) + sorted(path.parent.glob("*chain.pem"))
+            own = [p for p in chains if p.name.startswith(stem)]
+            siblings += own[:1] or (chains if len(chains) == 1 else [])
+        siblings += [p for p in (path.parent / f"{stem}.pub.pem", path.parent / f"{stem}.csr") if p.exists()]
+        for sibling in siblings:
+            files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
         """A JSON document of this cloud; for Google also gcloud's ``.dat``/``.gz`` attestation file (see
-        :func:`_is_gcloud_attestation`); a directory holding one."""
+        :func:`_is_gcloud_attestation`); a directory holding one. Only regular files are read."""
         try:
             if path.is_dir():
-                return any(self.detect(p) for p in sorted(path.iterdir())[:MAX_BUNDLE_CERTS * 8] if p.is_file())
+                return any(self.detect(p) for p in bundle_entries(path)[:MAX_BUNDLE_CERTS * 8] if p.is_file())
             if path.suffix == ".json":
                 return _json_cloud(path) is self.cloud
             return self.cloud is Cloud.GOOGLE and _is_gcloud_attestation(path)

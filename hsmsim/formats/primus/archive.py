@@ -25,6 +25,7 @@ import io
 import struct
 import zipfile
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -32,7 +33,9 @@ ZipLayout = Literal["java", "python"]
 
 _JAVA_VERSION = 20  # java.util.zip: version made by and needed for DEFLATED entries
 _JAVA_FLAGS = 0x0808  # data descriptor + UTF-8 names
-_DEFLATED = 8
+_UTF8_NAMES = 0x0800
+STORED = 0
+DEFLATED = 8
 
 
 def _dos_time(when: datetime) -> tuple[int, int]:
@@ -41,25 +44,44 @@ def _dos_time(when: datetime) -> tuple[int, int]:
             (stamp.year - 1980) << 9 | stamp.month << 5 | stamp.day)
 
 
-def _java_zip(members: list[tuple[str, bytes]], when: datetime, level: int) -> bytes:
+@dataclass(frozen=True)
+class ZipEntry:
+    """One member as it is written: name, content, method number and the bytes stored for the content
+    (raw deflate for ``DEFLATED``; for other methods whatever the vectors need, even a corrupt stream)."""
+
+    name: str
+    content: bytes
+    method: int
+    body: bytes
+
+
+def deflated(name: str, content: bytes, level: int = 6) -> ZipEntry:
+    """``content`` as java.util.zip deflates it (raw deflate at ``level``)."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return ZipEntry(name, content, DEFLATED, compressor.compress(content) + compressor.flush())
+
+
+def java_zip(entries: list[ZipEntry], when: datetime) -> bytes:
+    """The entries in the ``java`` layout described above. A ``STORED`` entry has its CRC and sizes in
+    the local header and no data descriptor (as ZipOutputStream requires for STORED entries)."""
     time, date = _dos_time(when)
     out = bytearray()
     central = bytearray()
-    for member, data in members:
-        name = member.encode()
-        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-        body = compressor.compress(data) + compressor.flush()
-        crc = zlib.crc32(data)
+    for entry in entries:
+        name = entry.name.encode()
+        crc, sizes = zlib.crc32(entry.content), (len(entry.body), len(entry.content))
+        flags = _UTF8_NAMES if entry.method == STORED else _JAVA_FLAGS
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, _JAVA_VERSION, _JAVA_FLAGS, _DEFLATED, time, date,
-                           0, 0, 0, len(name), 0)
-        out += name + body
-        out += struct.pack("<IIII", 0x08074B50, crc, len(body), len(data))
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, _JAVA_VERSION, _JAVA_VERSION, _JAVA_FLAGS,
-                               _DEFLATED, time, date, crc, len(body), len(data), len(name), 0, 0, 0, 0, 0,
-                               offset)
+        local = (crc, *sizes) if entry.method == STORED else (0, 0, 0)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, _JAVA_VERSION, flags, entry.method, time, date,
+                           *local, len(name), 0)
+        out += name + entry.body
+        if entry.method != STORED:
+            out += struct.pack("<IIII", 0x08074B50, crc, *sizes)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, _JAVA_VERSION, _JAVA_VERSION, flags,
+                               entry.method, time, date, crc, *sizes, len(name), 0, 0, 0, 0, 0, offset)
         central += name
-    count = len(members)
+    count = len(entries)
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(central), len(out), 0)
     return bytes(out + central + end)
 
@@ -83,5 +105,5 @@ def build_zip(members: list[tuple[str, bytes]], when: datetime, *, layout: ZipLa
     """A deterministic zip of ``members`` in the given order, every entry deflated at ``level`` and
     stamped ``when`` (UTC, 2-second MS-DOS resolution), in the ``layout`` described above."""
     if layout == "java":
-        return _java_zip(members, when, level)
+        return java_zip([deflated(member, data, level) for member, data in members], when)
     return _python_zip(members, when, level)

@@ -10,6 +10,7 @@ Everything is derived from the seed: keys, serials, Faker labels, fixed times. T
 from __future__ import annotations
 
 import base64
+import bz2
 import io
 import re
 import zipfile
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.encoding import cert_pem, pem, spki_der
-from hsmsim.formats.primus.archive import build_zip
+from hsmsim.formats.primus.archive import STORED, ZipEntry, build_zip, deflated, java_zip
 from hsmsim.formats.primus.bundle import (
     CHAIN_FILE,
     PUBKEY_FILE,
@@ -316,6 +317,47 @@ def _zip_slip(bench: Workbench) -> None:
 
 def _zip_trailing(bench: Workbench) -> None:
     bench.zip_override = build_zip(list(bench.members.items()), ATTEST_TIME) + b"\x00" * 16
+
+
+# zip method numbers (APPNOTE 4.4.5) of the compressions TSB never uses
+_BZIP2, _LZMA = 12, 14
+
+
+def _xml_member_as(method: int, body: Callable[[bytes], bytes]) -> Operator:
+    """The XML member written with another compression ``method`` and ``body(xml)`` as its stored bytes."""
+    def apply(bench: Workbench) -> None:
+        entries = [ZipEntry(name, data, method, body(data)) if name == bench.xml_name else deflated(name, data)
+                   for name, data in bench.members.items()]
+        bench.zip_override = java_zip(entries, ATTEST_TIME)
+    return apply
+
+
+def _corrupt_lzma(xml: bytes) -> bytes:
+    # zip's LZMA header (LZMA SDK 9.20, 5 property bytes: lc=3 lp=0 pb=2, 64 KiB dictionary), then a stream
+    # whose first range-coder byte is not 0: every LZMA decoder fails on it at once. Written by hand, so
+    # the vector does not depend on the local liblzma.
+    return b"\x09\x14\x05\x00" + b"\x5d\x00\x00\x01\x00" + b"\xff" * (len(xml) // 4)
+
+
+def _xml_size_declared_one_more(bench: Workbench) -> None:
+    data = bytearray(build_zip(list(bench.members.items()), ATTEST_TIME))
+    entry = data.rindex(bench.xml_name.encode()) - 46  # the central directory comes last, its name at +46
+    if data[entry:entry + 4] != b"PK\x01\x02":
+        raise mutate.MutationError("no central directory entry for the XML member")
+    size = int.from_bytes(data[entry + 24:entry + 28], "little")
+    data[entry + 24:entry + 28] = (size + 1).to_bytes(4, "little")
+    bench.zip_override = bytes(data)
+
+
+def _case_duplicate_xml(bench: Workbench) -> None:
+    forged = mutate.set_element(bench.xml, "extractable", b"true")
+    _zip_with([(bench.xml_name.upper(), forged)])(bench)
+
+
+def _stored_public_keys(bench: Workbench) -> None:
+    entries = [ZipEntry(name, data, STORED, data) if name.endswith(".pem") else deflated(name, data)
+               for name, data in bench.members.items()]
+    bench.zip_override = java_zip(entries, ATTEST_TIME)
 
 
 def _strip_root_copy(bench: Workbench) -> None:
@@ -637,6 +679,37 @@ def mutations() -> list[Mutation]:
               "archive parsers disagree on where the archive ends"),
         "16 zero bytes appended to the zip", "bytes.extend", "<label>_attestation.zip", _zip_trailing,
         invalid(Reason.MALFORMED), resign=False)
+    add("encoding::bzip2-member", "ZipBzip2Member",
+        _note(robustness, high, "the XML member compressed with bzip2 (method 12), which TSB never writes",
+              "a reader that inflates whatever method it meets before bounding it is a bomb target: 8 KB of "
+              "bzip2 inflate to 1 GiB", "CWE-409", "PKWARE APPNOTE 4.4.5"),
+        "genuine XML stored bzip2-compressed; every other member deflated", "zip.method", "<label>.xml",
+        _xml_member_as(_BZIP2, bz2.compress), invalid(Reason.UNSUPPORTED), resign=False)
+    add("encoding::lzma-member-corrupt", "ZipLzmaMemberCorrupt",
+        _note(robustness, med, "the XML member as a corrupt LZMA stream (method 14)",
+              "a reader that hands the member to its LZMA decoder crashes instead of rejecting",
+              "PKWARE APPNOTE 4.4.5"),
+        "XML member: LZMA header, then 0xFF bytes", "zip.method", "<label>.xml",
+        _xml_member_as(_LZMA, _corrupt_lzma), invalid(Reason.UNSUPPORTED), resign=False)
+    add("encoding::declared-size-mismatch", "ZipDeclaredSizeMismatch",
+        _note("ENCODING", med, "the central directory declares the XML member one byte longer than its data "
+              "(CRC and data descriptor right)",
+              "readers disagree on the member: some trust the header, Python's zipfile returns the data"),
+        "central directory size of <label>.xml + 1", "zip.patch", "<label>.xml", _xml_size_declared_one_more,
+        invalid(Reason.MALFORMED), resign=False)
+    add("encoding::case-duplicate-member", "ZipCaseDuplicateMember",
+        _note(robustness, high, "a second XML member whose name differs from <label>.xml only in case, "
+              "claiming extractable=true",
+              "extracted on a case-insensitive file system (macOS, Windows) one replaces the other; "
+              "the verifier and the extracted files disagree", "CWE-178"),
+        "<LABEL>.XML added after the genuine XML", "zip.add", "<LABEL>.XML", _case_duplicate_xml,
+        invalid(Reason.MALFORMED), resign=False)
+    add("encoding::zip-many-members", "ZipManyMembers",
+        _note(robustness, med, "1,024 empty members after the genuine ones (limit 32)",
+              "a reader that parses the whole central directory before counting spends time and memory on "
+              "it (1.3 million entries: 12 s, 584 MB)", "CWE-770"),
+        "members p0000 .. p1023, empty", "zip.add", "p0000", _zip_with([(f"p{i:04}", b"") for i in range(1024)]),
+        invalid(Reason.LIMIT_EXCEEDED), resign=False)
 
     # acceptable and valid variants
     add("variant::unknown-element", "UnknownElement",
@@ -679,6 +752,17 @@ def mutations() -> list[Mutation]:
               "none: a correct verifier accepts it", SPEC + " 1.5"),
         "root copy dropped from the chain file", "cert.remove", CHAIN_FILE + "[2]", _strip_root_copy,
         valid(), resign=False)
+    add("variant::extra-zip-member", "ZipExtraMember",
+        _note("EXTENSIBILITY", Severity.LOW, "a member TSB does not write (notes.txt)",
+              "structural verifiers ignore it; strict ones reject an archive holding more than the vendor's members"),
+        "notes.txt added to the zip", "zip.add", "notes.txt",
+        _zip_with([("notes.txt", b"checked by the key custodian\n")]), strict_only(Reason.UNEXPECTED_CONTENT),
+        resign=False)
+    add("variant::stored-members", "ZipStoredMembers",
+        _note("ENCODING", Severity.INFO, "the public-key members stored, not deflated, as a zip tool may write them",
+              "structural verifiers read them; strict ones reject an archive java.util.zip in TSB did not write"),
+        "<label>.pem and PrimusHSM_Attestation_PublicKey.pem stored (method 0)", "zip.method", "<label>.pem",
+        _stored_public_keys, strict_only(Reason.UNEXPECTED_CONTENT), resign=False)
     return m
 
 

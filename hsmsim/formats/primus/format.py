@@ -17,18 +17,28 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.primus import catalogue, fuzz
 from hsmsim.formats.primus.bundle import CHAIN_FILE, assemble
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.pki import primus_attestation_identity
 from hsmsim.formats.primus.verify import verify_evidence
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.evidence import (
+    MAX_BUNDLE_FILE_BYTES,
+    MAX_SIBLING_BYTES,
+    Evidence,
+    TrustAnchors,
+    bundle_entries,
+    read_bundle_dir,
+)
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
+
+_DETECT_WINDOW = 64 * 1024
 
 
 class PrimusFormat:
@@ -85,42 +95,40 @@ class PrimusFormat:
         return verify_evidence(evidence, trust, at=at, profile=profile, options=self.options)
 
     def load(self, path: Path) -> Evidence:
-        """Read a TSB zip (with the ``<label>.csr`` beside it) or a directory of loose files."""
-        try:
-            if path.is_dir():
-                files = read_bundle_dir(path)
-                return Evidence(format=self.name, files=files, primary=path.name)
-            if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-                raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-            files = {path.name: path.read_bytes()}
-            stem = path.name.removesuffix(".zip").removesuffix("_attestation")
-            csrs = sorted(path.parent.glob("*.csr"))
-            for sibling in csrs:
-                if sibling.stem == stem or len(csrs) == 1:
-                    files[sibling.name] = sibling.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        """Read a TSB zip (with the ``<label>.csr`` beside it) or a directory of loose files, regular
+        files only, within one :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`."""
+        budget = ReadBudget()
+        if path.is_dir():
+            return Evidence(format=self.name, files=read_bundle_dir(path, budget), primary=path.name)
+        files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
+        stem = path.name.removesuffix(".zip").removesuffix("_attestation")
+        csrs = sorted(path.parent.glob("*.csr"))
+        for sibling in csrs:
+            if sibling.stem == stem or len(csrs) == 1:
+                files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def detect(self, path: Path) -> bool:
-        """A zip (local-header magic or ``.zip`` name) that names ``PrimusHSM_Attestation.crt``, or a
-        directory holding that file or such a zip.
+        """A zip (local-header magic or ``.zip`` name) that names ``PrimusHSM_Attestation.crt`` near its
+        start or in its last 128 KiB (where the central directory is), or a directory holding that file
+        or such a zip.
 
         Only the envelope and the member names are looked at (the name's bytes, not a parsed
         central directory), so evidence with a defect inside — a damaged member, trailing bytes,
         a hostile member name — is still recognised, and the verifier says what is wrong with it.
+        Only regular files are peeked at; nothing is read in full.
         """
         try:
             if path.is_dir():
-                return (path / CHAIN_FILE).exists() or any(
-                    p.suffix.lower() == ".zip" and self.detect(p) for p in path.iterdir())
-            if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-                return False
-            data = path.read_bytes()
+                return (path / CHAIN_FILE).is_file() or any(
+                    p.suffix.lower() == ".zip" and self.detect(p) for p in bundle_entries(path))
         except OSError:
             return False
-        is_zip = data.startswith(b"PK\x03\x04") or path.suffix.lower() == ".zip"
-        return is_zip and CHAIN_FILE.encode() in data
+        head = peek_regular_file(path, _DETECT_WINDOW)
+        if head is None or not (head.startswith(b"PK\x03\x04") or path.suffix.lower() == ".zip"):
+            return False
+        name = CHAIN_FILE.encode()
+        return name in head or name in (peek_regular_file(path, 2 * _DETECT_WINDOW, from_end=True) or b"")
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden bundles for every key type and the one-defect mutations of the catalogue."""

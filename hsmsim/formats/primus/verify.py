@@ -20,12 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.encoding import spki_der
-from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE
+from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.xml import MAX_XML_BYTES, Document, read_document
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, validate_chain
-from hsmsim.safeio import read_zip
+from hsmsim.safeio import ZIP_DEFLATED, ReadBudget, ZipMember, read_zip_members
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _SERIAL_RE = re.compile(r"^PRIMUS HSM KEY \(SN: ([0-9A-Za-z-]{1,32})\)$")
@@ -42,21 +42,40 @@ class _Inputs:
     csr: bytes | None
 
 
-def _flatten(files: dict[str, bytes]) -> dict[str, bytes]:
+def _check_strict_archive(rel: str, members: list[ZipMember]) -> None:
+    """Strict: the archive holds only what TSB writes (the label's .sig, .xml and .pem, the chain, the
+    public key's second name and the README), every member deflated as java.util.zip writes it."""
+    stems = [m.name.removesuffix(".xml") for m in members if m.name.endswith(".xml")]
+    allowed = {CHAIN_FILE, PUBKEY_FILE, README_FILE, *(f"{stems[0]}{suffix}" for suffix in (".sig", ".xml", ".pem"))
+               } if len(stems) == 1 else {m.name for m in members}  # no single label: _gather says what is wrong
+    extra = [m.name for m in members if m.name not in allowed]
+    if extra:
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"{rel} holds members TSB does not write: {extra[:4]}")
+    stored = [m.name for m in members if m.method != ZIP_DEFLATED]
+    if stored:
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"{rel} holds members that are not deflated: {stored[:4]}")
+
+
+def _flatten(files: dict[str, bytes], profile: Profile) -> dict[str, bytes]:
+    """Loose files and zip members by base name, all read within one budget for the verification."""
+    budget = ReadBudget.for_files(files)
     flat: dict[str, bytes] = {}
     for rel, data in files.items():
         if len(data) > MAX_BUNDLE_FILE_BYTES:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{rel} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
         if rel.lower().endswith(".zip"):
-            for member, content in read_zip(data).items():
-                flat.setdefault(member, content)
+            members = read_zip_members(data, budget=budget)
+            if profile is Profile.STRICT:
+                _check_strict_archive(rel, members)
+            for member in members:
+                flat.setdefault(member.name, member.data)
         else:
             flat.setdefault(rel.rsplit("/", 1)[-1], data)
     return flat
 
 
-def _gather(evidence: Evidence) -> _Inputs:
-    flat = _flatten(dict(evidence.files))
+def _gather(evidence: Evidence, profile: Profile) -> _Inputs:
+    flat = _flatten(dict(evidence.files), profile)
     xmls = [n for n in flat if n.endswith(".xml")]
     if not xmls:
         raise Rejected(Reason.MISSING_INPUT, "no key-attributes .xml in the bundle")
@@ -222,7 +241,7 @@ def _device_serial(chain: list[x509.Certificate]) -> str | None:
 
 def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile,
             options: PrimusOptions) -> Verdict:
-    inputs = _gather(evidence)
+    inputs = _gather(evidence, profile)
     chain = _load_chain(inputs.chain_pem)
     if not chain:
         raise Rejected(Reason.MISSING_INPUT, f"{CHAIN_FILE} holds no certificate")

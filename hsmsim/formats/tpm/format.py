@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import DEFAULT_RP_ID, RECORD_SUFFIX, SIGNATURE_ENCODINGS, Draft
 from hsmsim.formats.tpm.genuine import genuine_tpm
@@ -59,11 +59,12 @@ from hsmsim.formats.tpm.webauthn import (
     rp_id_hash,
 )
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
@@ -203,29 +204,21 @@ class TpmStatementFormat:
             return Verdict(rejection.reason, rejection.detail)
 
     def read_record(self, path: Path, siblings: Sequence[Path] = ()) -> Evidence:
-        """The record at ``path`` (bounded) and the existing ``siblings``; raises BundleError."""
-        try:
-            if path.stat().st_size > self.record_limit:
-                raise BundleError(f"{path} is larger than {self.record_limit} bytes")
-            files = {path.name: path.read_bytes()}
-            for sibling in siblings:
-                if sibling.is_file():
-                    files[sibling.name] = sibling.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        """The record at ``path`` (bounded) and the ``siblings`` that exist, regular files only, within
+        one :class:`~hsmsim.safeio.ReadBudget`; raises BundleError."""
+        budget = ReadBudget()
+        files = {path.name: read_regular_file(path, self.record_limit, budget)}
+        for sibling in siblings:
+            if sibling.exists():
+                files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def detect_record(self, path: Path, suffix: str, markers: tuple[bytes, ...]) -> bool:
         """``path`` is a ``*<suffix>`` file, or a bounded ``.json`` file holding every one of ``markers``."""
-        try:
-            if not path.is_file() or path.suffix.lower() != ".json" or path.stat().st_size > self.record_limit:
-                return False
-            if path.name.endswith(suffix):
-                return True
-            head = path.read_bytes()
-            return all(marker in head for marker in markers)
-        except OSError:
+        head = peek_regular_file(path, self.record_limit) if path.suffix.lower() == ".json" else None
+        if head is None:
             return False
+        return path.name.endswith(suffix) or all(marker in head for marker in markers)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""
