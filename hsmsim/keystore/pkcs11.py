@@ -95,6 +95,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 
+from hsmsim._atomic import locked
 from hsmsim.encoding import spki_der
 from hsmsim.errors import (
     BackendUnavailableError,
@@ -141,6 +142,7 @@ SOFTHSM_CANDIDATES = (
 MODULE_ENV = "HSMSIM_PKCS11_MODULE"
 _INSTALL_HINT = "install SoftHSM2 with `apt-get install softhsm2` or `make setup`"
 _SIDECAR = "hsmsim-created.json"
+_LOCK = ".hsmsim.lock"  # serialises token initialisation and key creation between processes
 _DEFAULT_POLICY = KeyPolicy()
 _CK_UNAVAILABLE_INFORMATION = (1 << (8 * struct.calcsize("L"))) - 1
 
@@ -373,22 +375,25 @@ class Pkcs11KeyStore:
             self.token_dir.mkdir(parents=True, exist_ok=True)
         if self._softhsm:
             assert self.token_dir is not None
-            conf = str(self._write_conf(self.token_dir))
-            tokens = self.token_dir / "tokens"
-            if not any(tokens.iterdir()):  # fresh directory: init before C_Initialize
-                self._init_token(conf)
+            with locked(self.token_dir / _LOCK):
+                conf = str(self._write_conf(self.token_dir))
+                tokens = self.token_dir / "tokens"
+                if not any(tokens.iterdir()):  # fresh directory: init before C_Initialize
+                    self._init_token(conf)
         self._lib = _acquire_lib(self.module, conf)
         token = self._find_token()
         if token is None and self._softhsm:
-            with _LIBS_LOCK:
+            assert self.token_dir is not None and conf is not None
+            with _LIBS_LOCK, locked(self.token_dir / _LOCK):
                 if _LIBS[self.module].users > 1:
                     raise KeystoreError(
                         f"no token {self.token_label!r} in {self.token_dir} and other stores "
                         "share the SoftHSM library; close them before creating a new token"
                     )
-                assert conf is not None
-                self._init_token(conf)
                 self._lib.reinitialize()  # SoftHSM scans the token directory at C_Initialize
+                if self._find_token() is None:  # another process may have made it meanwhile
+                    self._init_token(conf)
+                    self._lib.reinitialize()
             token = self._find_token()
         if token is None:
             raise KeystoreError(f"no token labelled {self.token_label!r} in {self.module}")
@@ -449,8 +454,13 @@ class Pkcs11KeyStore:
         """Generate a key on the token (``C_GenerateKey``/``C_GenerateKeyPair``).
 
         The returned attributes are read back; SoftHSM reports LOCAL=true and the
-        generation mechanism. Raises :class:`KeystoreError` for a duplicate label.
+        generation mechanism. Raises :class:`KeystoreError` for a duplicate label, also when
+        another process sharing the token directory made it.
         """
+        with self._exclusive():
+            return self._generate(spec, label, policy, created)
+
+    def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime | None) -> StoredKey:
         session = self._live()
         self._check_label_free(label)
         key_id = os.urandom(20)
@@ -506,6 +516,12 @@ class Pkcs11KeyStore:
         object. The token itself then reports LOCAL=false, ALWAYS_SENSITIVE=false,
         NEVER_EXTRACTABLE=false and no KEY_GEN_MECHANISM; those values are read back.
         """
+        with self._exclusive():
+            return self._import(material, label, policy, created)
+
+    def _import(
+        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy, created: datetime | None,
+    ) -> StoredKey:
         session = self._live()
         spec = spec_of(material)
         self._check_label_free(label)
@@ -587,6 +603,10 @@ class Pkcs11KeyStore:
             if len(reduced) == len(template):
                 raise
             return create(reduced)
+
+    def _exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Key creation is serialised between processes sharing the token directory."""
+        return locked(self.token_dir / _LOCK) if self.token_dir is not None else contextlib.nullcontext()
 
     def _check_label_free(self, label: str) -> None:
         if not label:
@@ -798,10 +818,15 @@ class Pkcs11KeyStore:
         when = created or datetime.now(UTC).replace(microsecond=0)
         self._created[key_id.hex()] = when.isoformat()
         if self._sidecar is not None:
-            _atomic_write(self._sidecar, json.dumps(self._created, indent=1) + "\n")
+            with self._exclusive():  # keep what other processes recorded since this store read it
+                self._created = {**self._read_sidecar(), **self._created}
+                _atomic_write(self._sidecar, json.dumps(self._created, indent=1) + "\n")
 
     def _created_at(self, key_id: bytes) -> datetime:
         text = self._created.get(key_id.hex())
+        if text is None:  # made by another process?
+            self._created = {**self._read_sidecar(), **self._created}
+            text = self._created.get(key_id.hex())
         if text is None:  # made by another tool: remember when hsmsim first saw it
             self._record_created(key_id, None)
             text = self._created[key_id.hex()]
@@ -887,11 +912,14 @@ class TokenECPrivateKey(_TokenKey, HeldECKey):
 
     def sign(self, data: bytes | bytearray | memoryview,
              signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
-        """ECDSA on the token; returns the DER ``Ecdsa-Sig-Value`` like cryptography does."""
+        """ECDSA on the token; returns the DER ``Ecdsa-Sig-Value`` like cryptography does.
+
+        A request for deterministic (RFC 6979) ECDSA, which hsmsim's CSR builder makes so that
+        soft-key output is reproducible, gets the token's randomised ECDSA: PKCS#11 offers no
+        RFC 6979 and token keys are random anyway, so nothing the token signs is reproducible.
+        """
         if not isinstance(signature_algorithm, ec.ECDSA):
             raise UnsupportedKeyError(f"unsupported EC signature algorithm {signature_algorithm!r}")
-        if getattr(signature_algorithm, "deterministic_signing", False):
-            raise UnsupportedKeyError("deterministic (RFC 6979) ECDSA is not offered by the token")
         algorithm = signature_algorithm.algorithm
         if isinstance(algorithm, asym_utils.Prehashed):
             digest = bytes(data)
