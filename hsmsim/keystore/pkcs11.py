@@ -84,6 +84,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +144,8 @@ MODULE_ENV = "HSMSIM_PKCS11_MODULE"
 _INSTALL_HINT = "install SoftHSM2 with `apt-get install softhsm2` or `make setup`"
 _SIDECAR = "hsmsim-created.json"
 _LOCK = ".hsmsim.lock"  # serialises token initialisation and key creation between processes
+_STAGING = ".init-"  # where a token is initialised before it is renamed into tokens/
+_RESCANS = 25
 _DEFAULT_POLICY = KeyPolicy()
 _CK_UNAVAILABLE_INFORMATION = (1 << (8 * struct.calcsize("L"))) - 1
 
@@ -379,27 +382,44 @@ class Pkcs11KeyStore:
                 conf = str(self._write_conf(self.token_dir))
                 tokens = self.token_dir / "tokens"
                 if not any(tokens.iterdir()):  # fresh directory: init before C_Initialize
-                    self._init_token(conf)
+                    self._init_token()
         self._lib = _acquire_lib(self.module, conf)
         token = self._find_token()
         if token is None and self._softhsm:
-            assert self.token_dir is not None and conf is not None
+            assert self.token_dir is not None
             with _LIBS_LOCK, locked(self.token_dir / _LOCK):
                 if _LIBS[self.module].users > 1:
                     raise KeystoreError(
                         f"no token {self.token_label!r} in {self.token_dir} and other stores "
                         "share the SoftHSM library; close them before creating a new token"
                     )
-                self._lib.reinitialize()  # SoftHSM scans the token directory at C_Initialize
-                if self._find_token() is None:  # another process may have made it meanwhile
-                    self._init_token(conf)
+                token = self._find_token_again()
+                if token is None:
+                    self._init_token()
                     self._lib.reinitialize()
-            token = self._find_token()
+                    token = self._find_token()
         if token is None:
             raise KeystoreError(f"no token labelled {self.token_label!r} in {self.module}")
         self._session = _acquire_session(self.module, token, self._user_pin)
         self._session_key = bytes(token.serial)
         self._created = self._read_sidecar()
+
+    def _find_token_again(self) -> Any:
+        """After another process may have made or written the token: rescan, and if this
+        directory's token for our label is known to exist, retry a moment rather than make a
+        second one (SoftHSM can miss a token while another process rewrites it)."""
+        assert self.token_dir is not None
+        for _ in range(_RESCANS):
+            self._lib.reinitialize()  # SoftHSM scans the token directory at C_Initialize
+            token = self._find_token()
+            if token is not None or not self._made_marker().exists():
+                return token
+            time.sleep(0.2)
+        raise KeystoreError(f"the token {self.token_label!r} in {self.token_dir} cannot be read now; try again")
+
+    def _made_marker(self) -> Path:
+        assert self.token_dir is not None
+        return self.token_dir / f".made-{hashlib.sha256(self.token_label.encode()).hexdigest()[:16]}"
 
     def _find_token(self) -> Any:
         try:
@@ -427,24 +447,41 @@ class Pkcs11KeyStore:
             _atomic_write(conf, text)
         return conf
 
-    def _init_token(self, conf: str) -> None:
+    def _init_token(self) -> None:
+        """Initialise the token in a staging directory, then rename it into ``tokens/``.
+
+        The caller holds the directory lock. A process killed during initialisation leaves
+        only a staging directory (removed by the next initialiser), never a half-made token in
+        ``tokens/`` that would make "is there a token?" true, or a second token with the label.
+        """
+        assert self.token_dir is not None
         util = shutil.which("softhsm2-util")
         if util is None:
             raise BackendUnavailableError(f"softhsm2-util is not on PATH; {_INSTALL_HINT}")
-        cmd = [util, "--module", self.module, "--init-token", "--free",
-               "--label", self.token_label, "--pin", self._user_pin, "--so-pin", self._so_pin]
+        for stale in self.token_dir.glob(_STAGING + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=self.token_dir))
         try:
-            done = subprocess.run(
-                cmd, env={**os.environ, _CONF_ENV: conf}, capture_output=True, text=True,
-                timeout=60, check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise KeystoreError(f"softhsm2-util --init-token failed: {exc}") from exc
-        if done.returncode != 0:
-            detail = (done.stderr or done.stdout).strip().splitlines()
-            raise KeystoreError(
-                f"softhsm2-util --init-token failed: {detail[-1] if detail else done.returncode}"
-            )
+            conf = str(self._write_conf(staging))
+            cmd = [util, "--module", self.module, "--init-token", "--free",
+                   "--label", self.token_label, "--pin", self._user_pin, "--so-pin", self._so_pin]
+            try:
+                done = subprocess.run(
+                    cmd, env={**os.environ, _CONF_ENV: conf}, capture_output=True, text=True,
+                    timeout=60, check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise KeystoreError(f"softhsm2-util --init-token failed: {exc}") from exc
+            if done.returncode != 0:
+                detail = (done.stderr or done.stdout).strip().splitlines()
+                raise KeystoreError(
+                    f"softhsm2-util --init-token failed: {detail[-1] if detail else done.returncode}"
+                )
+            self._made_marker().touch()  # first: a token in tokens/ without its marker could be made twice
+            for made in (staging / "tokens").iterdir():
+                os.rename(made, self.token_dir / "tokens" / made.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     # -- creation ---------------------------------------------------------------------------
     def generate(
