@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -42,6 +43,12 @@ class Running:
 
     port: int
     context: ssl.SSLContext
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far (Linux ``/proc``)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -62,7 +69,7 @@ def running_server() -> Iterator[Running]:
                     break
                 except OSError:
                     time.sleep(0.1)
-            yield Running(port, ssl.create_default_context(cafile=str(Path(tmp) / "tls" / "ca.pem")))
+            yield Running(port, ssl.create_default_context(cafile=str(Path(tmp) / "tls" / "ca.pem")), server.pid)
         finally:
             server.terminate()
             try:
@@ -105,6 +112,12 @@ class LoadResult:
     seconds: float
     latencies: list[float]
     errors: int
+    server_cpu: float
+
+    @property
+    def cpu_per_request(self) -> float:
+        """Server CPU seconds per successful request: the cost, whatever else the machine runs."""
+        return self.server_cpu / max(1, len(self.latencies))
 
     @property
     def rate(self) -> float:
@@ -146,16 +159,16 @@ async def _client(port: int, context: ssl.SSLContext, request: bytes, stop: floa
         writer.close()
 
 
-async def _load(port: int, context: ssl.SSLContext, clients: int, seconds: float, path: str) -> LoadResult:
+async def _load(server: Running, clients: int, seconds: float, path: str) -> LoadResult:
     body = json.dumps({"label": "bench"}).encode()
     request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
     latencies: list[float] = []
     errors: list[int] = []
-    start = time.monotonic()
-    await asyncio.gather(*(_client(port, context, request, start + seconds, latencies, errors)
+    start, cpu = time.monotonic(), server.cpu_seconds()
+    await asyncio.gather(*(_client(server.port, server.context, request, start + seconds, latencies, errors)
                            for _ in range(clients)))
-    return LoadResult(clients, time.monotonic() - start, latencies, len(errors))
+    return LoadResult(clients, time.monotonic() - start, latencies, len(errors), server.cpu_seconds() - cpu)
 
 
 def load(clients: int, seconds: float, request: str) -> LoadResult:
@@ -163,7 +176,7 @@ def load(clients: int, seconds: float, request: str) -> LoadResult:
     with running_server() as server:
         _post(f"https://127.0.0.1:{server.port}/v1/key", server.context,
               {"label": "bench", "algorithm": "EC", "curveOid": _EC_P256})
-        return asyncio.run(_load(server.port, server.context, clients, seconds, _PATHS[request]))
+        return asyncio.run(_load(server, clients, seconds, _PATHS[request]))
 
 
 def main() -> None:
@@ -181,6 +194,9 @@ def main() -> None:
     print(f"{'p50 latency s':<16}{p50:>12.3f}")
     print(f"{'p99 latency s':<16}{p99:>12.3f}  < {GOAL_P99:.1f}  {'ok' if p99 < GOAL_P99 else 'MISSED'}")
     print(f"{'errors':<16}{result.errors:>12d}  0  {'ok' if result.errors == 0 else 'MISSED'}")
+    print(f"{'server CPU ms/req':<16}{result.cpu_per_request * 1000:>12.2f}  (one core at 100% serves "
+          f"{1 / result.cpu_per_request:.0f} requests/s; load average now {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":
