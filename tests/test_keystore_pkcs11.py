@@ -348,3 +348,16 @@ def test_ec_key_on_the_token_is_attestable(tmp_path: Path) -> None:
         assert verdict.accepted, verdict.summary()
     finally:
         state.close()
+
+
+def test_a_token_torn_by_a_kill_during_login_is_repaired(tmp_path: Path) -> None:
+    # SoftHSM rewrites token.object in place at each login; a kill -9 then leaves it torn.
+    token_dir = tmp_path / "token"
+    with Pkcs11KeyStore(token_dir=token_dir) as store:
+        made = store.generate(KeySpec.parse("ec-p256"), "kept")
+    (token,) = (token_dir / "tokens").iterdir()
+    torn = token / "token.object"
+    torn.write_bytes(torn.read_bytes()[:100])
+    with Pkcs11KeyStore(token_dir=token_dir) as store:
+        assert store.get("kept").attributes == made.attributes
+    assert len(list((token_dir / "tokens").iterdir())) == 1

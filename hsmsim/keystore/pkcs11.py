@@ -96,7 +96,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 
-from hsmsim._atomic import locked
+from hsmsim._atomic import locked, write_atomic
 from hsmsim.encoding import spki_der
 from hsmsim.errors import (
     BackendUnavailableError,
@@ -146,6 +146,7 @@ _SIDECAR = "hsmsim-created.json"
 _LOCK = ".hsmsim.lock"  # serialises token initialisation and key creation between processes
 _STAGING = ".init-"  # where a token is initialised before it is renamed into tokens/
 _RESCANS = 25
+_BACKUP = ".token-objects"  # token.object of each token as initialised, to repair a torn one
 _DEFAULT_POLICY = KeyPolicy()
 _CK_UNAVAILABLE_INFORMATION = (1 << (8 * struct.calcsize("L"))) - 1
 
@@ -409,13 +410,29 @@ class Pkcs11KeyStore:
         directory's token for our label is known to exist, retry a moment rather than make a
         second one (SoftHSM can miss a token while another process rewrites it)."""
         assert self.token_dir is not None
-        for _ in range(_RESCANS):
+        for attempt in range(_RESCANS):
+            if attempt == _RESCANS // 2:
+                self._restore_token_objects()
             self._lib.reinitialize()  # SoftHSM scans the token directory at C_Initialize
             token = self._find_token()
             if token is not None or not self._made_marker().exists():
                 return token
             time.sleep(0.2)
         raise KeystoreError(f"the token {self.token_label!r} in {self.token_dir} cannot be read now; try again")
+
+    def _restore_token_objects(self) -> None:
+        """Put back each token's ``token.object`` as initialisation wrote it.
+
+        SoftHSM rewrites that file in place at every login, so a process killed at that moment
+        can leave it torn and the token unreadable for good. Its content (label, PIN-wrapped
+        token key) does not change afterwards in hsmsim's use, so the copy kept at
+        initialisation repairs it. Called with the directory lock held.
+        """
+        assert self.token_dir is not None
+        for saved in (self.token_dir / _BACKUP).glob("*.object"):
+            target = self.token_dir / "tokens" / saved.stem / "token.object"
+            if target.parent.is_dir() and (not target.exists() or target.read_bytes() != saved.read_bytes()):
+                write_atomic(target, saved.read_bytes())
 
     def _made_marker(self) -> Path:
         assert self.token_dir is not None
@@ -477,7 +494,9 @@ class Pkcs11KeyStore:
                 raise KeystoreError(
                     f"softhsm2-util --init-token failed: {detail[-1] if detail else done.returncode}"
                 )
-            self._made_marker().touch()  # first: a token in tokens/ without its marker could be made twice
+            for made in (staging / "tokens").iterdir():
+                write_atomic(self.token_dir / _BACKUP / f"{made.name}.object", (made / "token.object").read_bytes())
+            self._made_marker().touch()  # before the rename: a token without its marker could be made twice
             for made in (staging / "tokens").iterdir():
                 os.rename(made, self.token_dir / "tokens" / made.name)
         finally:
