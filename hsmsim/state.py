@@ -13,6 +13,7 @@ A key label is looked up in every backend that has been used.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from hsmsim.errors import HsmsimError, KeyNotFoundError
 from hsmsim.hsm import Hsm
 from hsmsim.keystore import BACKENDS, open_keystore
 from hsmsim.keystore.base import KeyStore
+from hsmsim.pki.identity import AttestationIdentity
 
 DEFAULT_SEED = "hsmsim-default"
 _SUBDIRS = {"soft": "soft", "pkcs11": "token", "swtpm": "swtpm"}
@@ -35,6 +37,8 @@ class HsmState:
     directory: Path
     device: Device
     _stores: dict[str, KeyStore] = field(default_factory=dict)
+    _identities: dict[str, AttestationIdentity] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, directory: Path, *, format: str | None = None, seed: str | None = None) -> HsmState:
@@ -65,10 +69,11 @@ class HsmState:
         return cls(directory, device)
 
     def store(self, backend: str) -> KeyStore:
-        """The key store of ``backend`` (opened once)."""
-        if backend not in self._stores:
-            self._stores[backend] = open_keystore(backend, self.directory / _SUBDIRS.get(backend, backend))
-        return self._stores[backend]
+        """The key store of ``backend`` (opened once, also when threads ask at the same time)."""
+        with self._lock:
+            if backend not in self._stores:
+                self._stores[backend] = open_keystore(backend, self.directory / _SUBDIRS.get(backend, backend))
+            return self._stores[backend]
 
     def backends_in_use(self) -> list[str]:
         """Backends that hold (or have held) keys in this state."""
@@ -86,11 +91,34 @@ class HsmState:
         raise KeyNotFoundError(f"no key labelled {label!r} in {self.directory}")
 
     def hsm(self, label: str) -> Hsm:
-        """An :class:`Hsm` over the store that holds ``label``."""
-        return Hsm(self.device, self.store_holding(label))
+        """An :class:`Hsm` over the store that holds ``label``.
+
+        Its default attestation identity is provisioned once per state and reused: provisioning
+        is a function of the device and partition alone, and rebuilding the manufacturer chain
+        for every attestation was most of an attestation's cost.
+        """
+        return _ProvisionedHsm(self.device, self.store_holding(label), identities=self._identities)
 
     def close(self) -> None:
         """Close every opened store."""
-        for store in self._stores.values():
-            store.close()
-        self._stores.clear()
+        with self._lock:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
+
+
+@dataclass
+class _ProvisionedHsm(Hsm):
+    """An :class:`Hsm` whose default attestation identities are kept in a shared cache."""
+
+    identities: dict[str, AttestationIdentity] = field(default_factory=dict)
+
+    def attestation_identity(self, attesting_key: str | None = None) -> AttestationIdentity:
+        """The partition's default identity from the cache (provisioned on first use), or one
+        certifying ``attesting_key`` (never cached: it depends on that key)."""
+        if attesting_key is not None:
+            return super().attestation_identity(attesting_key)
+        identity = self.identities.get(self.partition)
+        if identity is None:
+            identity = self.identities.setdefault(self.partition, super().attestation_identity())
+        return identity

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -305,3 +306,58 @@ def test_missing_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("HSMSIM_PKCS11_MODULE", str(tmp_path / "no-such-libsofthsm2.so"))
     with pytest.raises(BackendUnavailableError, match="apt-get install softhsm2"):
         Pkcs11KeyStore(token_dir=tmp_path / "t")
+
+
+_INIT_RACE = """
+import sys, time
+from pathlib import Path
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.pkcs11 import Pkcs11KeyStore
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.005)
+with Pkcs11KeyStore(token_dir=Path(sys.argv[1])) as store:
+    store.generate(KeySpec.parse("ec-p256"), "k" + sys.argv[3])
+print("ok")
+"""
+
+
+def test_concurrent_processes_initialise_one_token(tmp_path: Path) -> None:
+    token_dir, go = tmp_path / "token", tmp_path / "go"
+    processes = [subprocess.Popen([sys.executable, "-c", _INIT_RACE, str(token_dir), str(go), str(index)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for index in range(4)]
+    time.sleep(1.5)  # every process is waiting, with the library imported
+    go.touch()
+    results = [process.communicate(timeout=120) for process in processes]
+    assert [out.strip() for out, _ in results] == ["ok"] * 4, [err[-400:] for _, err in results]
+    with Pkcs11KeyStore(token_dir=token_dir) as store:
+        assert sorted(key.label for key in store.all_keys()) == ["k0", "k1", "k2", "k3"]
+
+
+def test_ec_key_on_the_token_is_attestable(tmp_path: Path) -> None:
+    from hsmsim.formats import get_format
+    from hsmsim.model.evidence import TrustAnchors
+    from hsmsim.state import HsmState
+
+    state = HsmState.open(tmp_path / "state", format="primus")
+    try:
+        state.store("pkcs11").generate(KeySpec.parse("ec-p256"), "ec-token")
+        evidence = state.hsm("ec-token").attest("ec-token", mechanism="primus")
+        root = get_format("primus").provision(state.device, "default").root
+        verdict = get_format("primus").verify(evidence, TrustAnchors({"root": (root,)}), profile="strict")
+        assert verdict.accepted, verdict.summary()
+    finally:
+        state.close()
+
+
+def test_a_token_torn_by_a_kill_during_login_is_repaired(tmp_path: Path) -> None:
+    # SoftHSM rewrites token.object in place at each login; a kill -9 then leaves it torn.
+    token_dir = tmp_path / "token"
+    with Pkcs11KeyStore(token_dir=token_dir) as store:
+        made = store.generate(KeySpec.parse("ec-p256"), "kept")
+    (token,) = (token_dir / "tokens").iterdir()
+    torn = token / "token.object"
+    torn.write_bytes(torn.read_bytes()[:100])
+    with Pkcs11KeyStore(token_dir=token_dir) as store:
+        assert store.get("kept").attributes == made.attributes
+    assert len(list((token_dir / "tokens").iterdir())) == 1

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -81,3 +85,43 @@ def test_aes_check_value_known_answer():
     # FIPS-197 AES-128 with the all-zero key encrypts the zero block to 66e94bd4...
     assert aes_check_value(bytes(16)) == bytes.fromhex("66e94b")
     assert KeySpec.parse("aes-256").key_type is KeyType.AES
+
+
+_RACE = """
+import sys, time
+from pathlib import Path
+from hsmsim.errors import KeystoreError
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
+store = SoftKeyStore(directory=Path(sys.argv[1]))  # opened before the others write
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.005)
+try:
+    store.generate(KeySpec.parse("ec-p256"), "same")
+except KeystoreError:
+    print("refused")
+else:
+    print("created")
+"""
+
+
+def test_concurrent_processes_cannot_create_one_label_twice(tmp_path):
+    directory, go = tmp_path / "soft", tmp_path / "go"
+    directory.mkdir()
+    processes = [subprocess.Popen([sys.executable, "-c", _RACE, str(directory), str(go)], stdout=subprocess.PIPE,
+                                  text=True) for _ in range(4)]
+    time.sleep(1.5)  # every process has opened the (empty) store
+    go.touch()
+    outcomes = sorted(process.communicate(timeout=60)[0].strip() for process in processes)
+    assert outcomes == ["created", "refused", "refused", "refused"]
+    assert len(list(directory.glob("*.json"))) == 1
+    assert [key.label for key in SoftKeyStore(directory=directory).all_keys()] == ["same"]
+
+
+def test_a_store_sees_keys_other_processes_made(tmp_path):
+    first, second = SoftKeyStore(directory=tmp_path), SoftKeyStore(directory=tmp_path)
+    made = first.generate(KeySpec.parse("ec-p256"), "from-first")
+    assert second.get("from-first").attributes == made.attributes
+    with pytest.raises(KeystoreError, match="already exists"):
+        second.generate(KeySpec.parse("ec-p256"), "from-first")

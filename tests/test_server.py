@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from cryptography import x509
@@ -263,3 +265,143 @@ def test_azure_sdk_attestation_verifies(server: Server):
     evidence = Evidence("marvell-azure", {"key-bundle.json": body}, "key-bundle.json")
     verdict = fmt.verify(evidence, TrustAnchors({"root": (identity.root,)}), at=datetime.now(UTC))
     assert verdict.accepted, verdict.summary()
+
+
+# -- hostile input, faults and concurrency -------------------------------------------------------
+
+class _Crash(BaseException):
+    """The process dies here (what kill -9 does between two writes)."""
+
+
+def _tsb(app, path: str, body: dict[str, object]) -> int:
+    from hsmsim.server import tsb
+    from hsmsim.server.app import ApiError, Call
+
+    call_ = Call("POST", path.strip("/").split("/"), {}, {"authorization": f"Bearer {TOKEN}"},
+                 json.dumps(body).encode(), "https://127.0.0.1")
+    try:
+        return tsb.dispatch(app, call_).status_code
+    except ApiError as error:
+        return error.status
+
+
+@pytest.mark.parametrize("crash_at", [1, 2])
+def test_a_crash_between_writes_never_shows_a_key_without_its_password(tmp_path: Path, monkeypatch, crash_at):
+    from hsmsim.server.app import HsmsimApp
+    from hsmsim.server.store import ServerStore
+
+    state = tmp_path / "state"
+    app = HsmsimApp(ServerStore(state, "hsmsim-tests"), TOKEN)
+    app.store.device("primus", "primus")
+    writes = []
+    real_replace = os.replace
+
+    def replace(source, destination):
+        if Path(destination).is_relative_to(state):
+            writes.append(destination)
+            if len(writes) == crash_at:
+                raise _Crash
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(_Crash):
+        _tsb(app, "/v1/key", {"label": "secret", "password": chars("pw"), "algorithm": "EC",
+                              "curveOid": "1.2.840.10045.3.1.7"})
+    monkeypatch.setattr(os, "replace", real_replace)
+    restarted = HsmsimApp(ServerStore(state, "hsmsim-tests"), TOKEN)
+    assert _tsb(restarted, "/v1/key/keyAttestation", {"label": "secret"}) in (403, 404)
+    # The label is usable afterwards: the interrupted creation either finished or can be redone.
+    status = _tsb(restarted, "/v1/key", {"label": "secret", "password": chars("pw"), "algorithm": "EC",
+                                         "curveOid": "1.2.840.10045.3.1.7"})
+    assert status in (200, 409)
+    assert _tsb(restarted, "/v1/key/keyAttestation", {"label": "secret", "password": chars("pw")}) == 200
+
+
+@pytest.mark.parametrize("label", ["a" * 65, "a" * 256, "x\ud800y", "a\r\nX-Injected: 1", "tab\there", "\x85"])
+def test_tsb_labels_are_validated_before_the_key_is_stored(server: Server, label: str):
+    body = json.dumps({"label": label, "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"}).encode()
+    status, _, answer = call(server, "/v1/key", raw=body)
+    assert status == 400, answer
+    assert call(server, "/v1/key", raw=body)[0] == 400  # not 409: nothing was stored
+    assert not list((server.state / "primus" / "soft").glob("*.json"))
+
+
+@pytest.mark.parametrize("label", ['a"; filename="evil.sh', "../../etc/passwd", "caf\u00e9 \u4e2d", "a;b=c"])
+def test_download_names_are_rfc_6266(server: Server, label: str):
+    assert call(server, "/v1/key", {"label": label, "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"})[0] == 200
+    for path, body, suffix in (("/v1/certificate/request", {"signKeyName": label, "commonName": "cn"}, ".csr"),
+                               ("/v1/key/keyAttestation", {"label": label}, "_attestation.zip")):
+        status, headers, _ = call(server, path, body)
+        assert status == 200
+        parts = re.fullmatch(r"""attachment; filename="([A-Za-z0-9._-]+)"(?:; filename\*=UTF-8''([^\s;"]+))?""",
+                             headers["content-disposition"])
+        assert parts is not None, headers["content-disposition"]
+        fallback, exact = parts.groups()
+        assert ".." not in fallback and fallback.endswith(suffix)
+        name = unquote(exact or fallback)
+        assert "/" not in name and name.endswith(suffix)
+        if suffix == ".csr":  # the zip's name is the one the Primus format gives its evidence
+            assert name == label.replace("/", "_") + suffix
+
+
+def test_slow_clients_are_disconnected(server: Server):
+    from hsmsim.server.transport import BODY_TIMEOUT, HANDSHAKE_TIMEOUT, HEADER_TIMEOUT
+
+    context = ssl.create_default_context(cafile=str(server.ca))
+    slow_headers = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
+                                       server_hostname="127.0.0.1")
+    slow_headers.sendall(b"POST /v1/key HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    slow_handshake = socket.create_connection(("127.0.0.1", server.port))
+    slow_handshake.sendall(b"\x16\x03\x01")
+    slow_body = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
+                                    server_hostname="127.0.0.1")
+    slow_body.sendall(f"POST /v1/key HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+                      "Content-Length: 100\r\n\r\n{".encode())
+    started = time.monotonic()
+    for sock in (slow_headers, slow_handshake, slow_body):
+        sock.settimeout(max(HEADER_TIMEOUT, HANDSHAKE_TIMEOUT, BODY_TIMEOUT) * 3)
+        try:
+            while sock.recv(4096):  # the body timeout may answer 408 before closing
+                pass
+        except (ConnectionResetError, ssl.SSLError):
+            pass
+        sock.close()
+    assert time.monotonic() - started < max(HEADER_TIMEOUT, HANDSHAKE_TIMEOUT, BODY_TIMEOUT) + 3
+    assert call(server, "/v1/key", {"label": "after", "algorithm": "ED"})[0] == 200
+
+
+def test_tls_keys_are_random_per_state_and_the_ca_is_loopback_only(tmp_path: Path):
+    from hsmsim.server.tls import ensure_tls_files
+
+    first = ensure_tls_files(tmp_path / "one", None, ["127.0.0.1"])
+    again = ensure_tls_files(tmp_path / "one", None, ["127.0.0.1"])
+    other = ensure_tls_files(tmp_path / "two", None, ["127.0.0.1"])
+    seeded = ensure_tls_files(tmp_path / "three", "hsmsim-default", ["127.0.0.1"])
+    seeded_again = ensure_tls_files(tmp_path / "four", "hsmsim-default", ["127.0.0.1"])
+    ca = {files: x509.load_pem_x509_certificate(files.ca.read_bytes()) for files in (first, again, other, seeded,
+                                                                                       seeded_again)}
+    assert ca[first] == ca[again] and first.key.read_bytes() == again.key.read_bytes()
+    assert ca[first].public_key() != ca[other].public_key()
+    assert ca[seeded].public_key() == ca[seeded_again].public_key()
+    assert ca[first].public_key() != ca[seeded].public_key()
+    constraints = ca[first].extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    permitted = constraints.value.permitted_subtrees
+    assert x509.DNSName("localhost") in permitted
+    assert {str(n.value) for n in permitted if isinstance(n, x509.IPAddress)} == {"127.0.0.0/8", "::1/128"}
+    assert (first.key.stat().st_mode & 0o777) == 0o600
+
+
+def test_concurrent_creates_keep_every_password_and_one_owner_per_label(server: Server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(index: int) -> int:
+        return call(server, "/v1/key", {"label": f"k{index % 8}", "password": chars(f"pw{index % 8}"),
+                                        "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"})[0]
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(create, range(32)))
+    assert sorted(statuses) == [200] * 8 + [409] * 24
+    for index in range(8):
+        assert call(server, "/v1/key/keyAttestation", {"label": f"k{index}"})[0] == 403
+        assert call(server, "/v1/key/keyAttestation", {"label": f"k{index}", "password": chars(f"pw{index}")})[0] == 200

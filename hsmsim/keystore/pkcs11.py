@@ -84,6 +84,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +96,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 
+from hsmsim._atomic import locked, write_atomic
 from hsmsim.encoding import spki_der
 from hsmsim.errors import (
     BackendUnavailableError,
@@ -142,6 +144,10 @@ SOFTHSM_CANDIDATES = (
 MODULE_ENV = "HSMSIM_PKCS11_MODULE"
 _INSTALL_HINT = "install SoftHSM2 with `apt-get install softhsm2` or `make setup`"
 _SIDECAR = "hsmsim-created.json"
+_LOCK = ".hsmsim.lock"  # serialises token initialisation and key creation between processes
+_STAGING = ".init-"  # where a token is initialised before it is renamed into tokens/
+_RESCANS = 25
+_BACKUP = ".token-objects"  # token.object of each token as initialised, to repair a torn one
 _DEFAULT_POLICY = KeyPolicy()
 _CK_UNAVAILABLE_INFORMATION = (1 << (8 * struct.calcsize("L"))) - 1
 
@@ -375,28 +381,64 @@ class Pkcs11KeyStore:
             self.token_dir.mkdir(parents=True, exist_ok=True)
         if self._softhsm:
             assert self.token_dir is not None
-            conf = str(self._write_conf(self.token_dir))
-            tokens = self.token_dir / "tokens"
-            if not any(tokens.iterdir()):  # fresh directory: init before C_Initialize
-                self._init_token(conf)
+            with locked(self.token_dir / _LOCK):
+                conf = str(self._write_conf(self.token_dir))
+                tokens = self.token_dir / "tokens"
+                if not any(tokens.iterdir()):  # fresh directory: init before C_Initialize
+                    self._init_token()
         self._lib = _acquire_lib(self.module, conf)
         token = self._find_token()
         if token is None and self._softhsm:
-            with _LIBS_LOCK:
+            assert self.token_dir is not None
+            with _LIBS_LOCK, locked(self.token_dir / _LOCK):
                 if _LIBS[self.module].users > 1:
                     raise KeystoreError(
                         f"no token {self.token_label!r} in {self.token_dir} and other stores "
                         "share the SoftHSM library; close them before creating a new token"
                     )
-                assert conf is not None
-                self._init_token(conf)
-                self._lib.reinitialize()  # SoftHSM scans the token directory at C_Initialize
-            token = self._find_token()
+                token = self._find_token_again()
+                if token is None:
+                    self._init_token()
+                    self._lib.reinitialize()
+                    token = self._find_token()
         if token is None:
             raise KeystoreError(f"no token labelled {self.token_label!r} in {self.module}")
         self._session = _acquire_session(self.module, token, self._user_pin)
         self._session_key = bytes(token.serial)
         self._created = self._read_sidecar()
+
+    def _find_token_again(self) -> Any:
+        """After another process may have made or written the token: rescan, and if this
+        directory's token for our label is known to exist, retry a moment rather than make a
+        second one (SoftHSM can miss a token while another process rewrites it)."""
+        assert self.token_dir is not None
+        for attempt in range(_RESCANS):
+            if attempt == _RESCANS // 2:
+                self._restore_token_objects()
+            self._lib.reinitialize()  # SoftHSM scans the token directory at C_Initialize
+            token = self._find_token()
+            if token is not None or not self._made_marker().exists():
+                return token
+            time.sleep(0.2)
+        raise KeystoreError(f"the token {self.token_label!r} in {self.token_dir} cannot be read now; try again")
+
+    def _restore_token_objects(self) -> None:
+        """Put back each token's ``token.object`` as initialisation wrote it.
+
+        SoftHSM rewrites that file in place at every login, so a process killed at that moment
+        can leave it torn and the token unreadable for good. Its content (label, PIN-wrapped
+        token key) does not change afterwards in hsmsim's use, so the copy kept at
+        initialisation repairs it. Called with the directory lock held.
+        """
+        assert self.token_dir is not None
+        for saved in (self.token_dir / _BACKUP).glob("*.object"):
+            target = self.token_dir / "tokens" / saved.stem / "token.object"
+            if target.parent.is_dir() and (not target.exists() or target.read_bytes() != saved.read_bytes()):
+                write_atomic(target, saved.read_bytes())
+
+    def _made_marker(self) -> Path:
+        assert self.token_dir is not None
+        return self.token_dir / f".made-{hashlib.sha256(self.token_label.encode()).hexdigest()[:16]}"
 
     def _find_token(self) -> Any:
         try:
@@ -424,24 +466,43 @@ class Pkcs11KeyStore:
             _atomic_write(conf, text)
         return conf
 
-    def _init_token(self, conf: str) -> None:
+    def _init_token(self) -> None:
+        """Initialise the token in a staging directory, then rename it into ``tokens/``.
+
+        The caller holds the directory lock. A process killed during initialisation leaves
+        only a staging directory (removed by the next initialiser), never a half-made token in
+        ``tokens/`` that would make "is there a token?" true, or a second token with the label.
+        """
+        assert self.token_dir is not None
         util = shutil.which("softhsm2-util")
         if util is None:
             raise BackendUnavailableError(f"softhsm2-util is not on PATH; {_INSTALL_HINT}")
-        cmd = [util, "--module", self.module, "--init-token", "--free",
-               "--label", self.token_label, "--pin", self._user_pin, "--so-pin", self._so_pin]
+        for stale in self.token_dir.glob(_STAGING + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=self.token_dir))
         try:
-            done = subprocess.run(
-                cmd, env={**os.environ, _CONF_ENV: conf}, capture_output=True, text=True,
-                timeout=60, check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise KeystoreError(f"softhsm2-util --init-token failed: {exc}") from exc
-        if done.returncode != 0:
-            detail = (done.stderr or done.stdout).strip().splitlines()
-            raise KeystoreError(
-                f"softhsm2-util --init-token failed: {detail[-1] if detail else done.returncode}"
-            )
+            conf = str(self._write_conf(staging))
+            cmd = [util, "--module", self.module, "--init-token", "--free",
+                   "--label", self.token_label, "--pin", self._user_pin, "--so-pin", self._so_pin]
+            try:
+                done = subprocess.run(
+                    cmd, env={**os.environ, _CONF_ENV: conf}, capture_output=True, text=True,
+                    timeout=60, check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise KeystoreError(f"softhsm2-util --init-token failed: {exc}") from exc
+            if done.returncode != 0:
+                detail = (done.stderr or done.stdout).strip().splitlines()
+                raise KeystoreError(
+                    f"softhsm2-util --init-token failed: {detail[-1] if detail else done.returncode}"
+                )
+            for made in (staging / "tokens").iterdir():
+                write_atomic(self.token_dir / _BACKUP / f"{made.name}.object", (made / "token.object").read_bytes())
+            self._made_marker().touch()  # before the rename: a token without its marker could be made twice
+            for made in (staging / "tokens").iterdir():
+                os.rename(made, self.token_dir / "tokens" / made.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     # -- creation ---------------------------------------------------------------------------
     def generate(
@@ -451,8 +512,13 @@ class Pkcs11KeyStore:
         """Generate a key on the token (``C_GenerateKey``/``C_GenerateKeyPair``).
 
         The returned attributes are read back; SoftHSM reports LOCAL=true and the
-        generation mechanism. Raises :class:`KeystoreError` for a duplicate label.
+        generation mechanism. Raises :class:`KeystoreError` for a duplicate label, also when
+        another process sharing the token directory made it.
         """
+        with self._exclusive():
+            return self._generate(spec, label, policy, created)
+
+    def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime | None) -> StoredKey:
         session = self._live()
         self._check_label_free(label)
         key_id = os.urandom(20)
@@ -508,6 +574,12 @@ class Pkcs11KeyStore:
         object. The token itself then reports LOCAL=false, ALWAYS_SENSITIVE=false,
         NEVER_EXTRACTABLE=false and no KEY_GEN_MECHANISM; those values are read back.
         """
+        with self._exclusive():
+            return self._import(material, label, policy, created)
+
+    def _import(
+        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy, created: datetime | None,
+    ) -> StoredKey:
         session = self._live()
         spec = spec_of(material)
         self._check_label_free(label)
@@ -589,6 +661,10 @@ class Pkcs11KeyStore:
             if len(reduced) == len(template):
                 raise
             return create(reduced)
+
+    def _exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Key creation is serialised between processes sharing the token directory."""
+        return locked(self.token_dir / _LOCK) if self.token_dir is not None else contextlib.nullcontext()
 
     def _check_label_free(self, label: str) -> None:
         if not label:
@@ -800,10 +876,15 @@ class Pkcs11KeyStore:
         when = created or datetime.now(UTC).replace(microsecond=0)
         self._created[key_id.hex()] = when.isoformat()
         if self._sidecar is not None:
-            _atomic_write(self._sidecar, json.dumps(self._created, indent=1) + "\n")
+            with self._exclusive():  # keep what other processes recorded since this store read it
+                self._created = {**self._read_sidecar(), **self._created}
+                _atomic_write(self._sidecar, json.dumps(self._created, indent=1) + "\n")
 
     def _created_at(self, key_id: bytes) -> datetime:
         text = self._created.get(key_id.hex())
+        if text is None:  # made by another process?
+            self._created = {**self._read_sidecar(), **self._created}
+            text = self._created.get(key_id.hex())
         if text is None:  # made by another tool: remember when hsmsim first saw it
             self._record_created(key_id, None)
             text = self._created[key_id.hex()]
@@ -889,11 +970,14 @@ class TokenECPrivateKey(_TokenKey, HeldECKey):
 
     def sign(self, data: bytes | bytearray | memoryview,
              signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
-        """ECDSA on the token; returns the DER ``Ecdsa-Sig-Value`` like cryptography does."""
+        """ECDSA on the token; returns the DER ``Ecdsa-Sig-Value`` like cryptography does.
+
+        A request for deterministic (RFC 6979) ECDSA, which hsmsim's CSR builder makes so that
+        soft-key output is reproducible, gets the token's randomised ECDSA: PKCS#11 offers no
+        RFC 6979 and token keys are random anyway, so nothing the token signs is reproducible.
+        """
         if not isinstance(signature_algorithm, ec.ECDSA):
             raise UnsupportedKeyError(f"unsupported EC signature algorithm {signature_algorithm!r}")
-        if getattr(signature_algorithm, "deterministic_signing", False):
-            raise UnsupportedKeyError("deterministic (RFC 6979) ECDSA is not offered by the token")
         algorithm = signature_algorithm.algorithm
         if isinstance(algorithm, asym_utils.Prehashed):
             digest = bytes(data)

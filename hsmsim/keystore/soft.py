@@ -4,7 +4,9 @@ Attributes follow what a PKCS#11 token reports: a generated key is LOCAL with it
 key-generation mechanism, ALWAYS_SENSITIVE = SENSITIVE and NEVER_EXTRACTABLE =
 not EXTRACTABLE; an imported key is none of those. With ``seed`` set, key material
 is derived from ``(seed, label)`` so generated evidence is reproducible. With
-``directory`` set, keys persist as one JSON file each, written atomically.
+``directory`` set, keys persist as one JSON file each, written atomically; a label is unique
+across every store and process sharing the directory (creation holds a lock on
+``directory/.lock`` and rereads the directory first), and a store sees keys other stores made.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import threading
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from hsmsim._atomic import write_atomic
+from hsmsim._atomic import locked, write_atomic
 from hsmsim.encoding import spki_der
 from hsmsim.errors import KeyNotFoundError, KeystoreError, UnsupportedKeyError
 from hsmsim.keystore.base import (
@@ -99,7 +102,7 @@ def build_attributes(
 
 
 class SoftKeyStore:
-    """In-process key store (the embedded default). Not thread-safe."""
+    """In-process key store (the embedded default). Thread-safe; a directory may be shared by processes."""
 
     backend = "soft"
     tpm: TpmCertifier | None = None
@@ -108,10 +111,11 @@ class SoftKeyStore:
         self._seed = seed
         self._directory = directory
         self._keys: dict[str, tuple[StoredKey, PrivateKey | bytes]] = {}
+        self._loaded: set[str] = set()
+        self._lock = threading.RLock()
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-            for path in sorted(directory.glob("*.json")):
-                self._load(path)
+            self._refresh()
 
     # -- creation ---------------------------------------------------------------------
     def generate(
@@ -140,8 +144,6 @@ class SoftKeyStore:
         self, material: PrivateKey | bytes, label: str, policy: KeyPolicy,
         created: datetime | None, *, local: bool,
     ) -> StoredKey:
-        if label in self._keys:
-            raise KeystoreError(f"a key labelled {label!r} already exists")
         spec = spec_of(material)
         if isinstance(material, bytes):
             public, check_value = None, aes_check_value(material)
@@ -156,22 +158,38 @@ class SoftKeyStore:
             created=created or datetime.now(UTC).replace(microsecond=0),
             check_value=check_value,
         )
-        self._keys[label] = (key, material)
-        if self._directory is not None:
+        if self._directory is None:
+            with self._lock:
+                self._claim(label, key, material)
+            return key
+        with locked(self._directory / ".lock"):
+            self._refresh()
+            self._claim(label, key, material)
             self._save(key, material)
         return key
 
+    def _claim(self, label: str, key: StoredKey, material: PrivateKey | bytes) -> None:
+        with self._lock:
+            if label in self._keys:
+                raise KeystoreError(f"a key labelled {label!r} already exists")
+            self._keys[label] = (key, material)
+
     # -- lookup -----------------------------------------------------------------------
     def get(self, label: str) -> StoredKey:
-        """The key with this label."""
-        try:
-            return self._keys[label][0]
-        except KeyError:
-            raise KeyNotFoundError(f"no key labelled {label!r} in the soft key store") from None
+        """The key with this label (looking on disk for keys other stores made since)."""
+        entry = self._keys.get(label)
+        if entry is None and self._directory is not None:
+            self._refresh()
+            entry = self._keys.get(label)
+        if entry is None:
+            raise KeyNotFoundError(f"no key labelled {label!r} in the soft key store")
+        return entry[0]
 
     def all_keys(self) -> list[StoredKey]:
-        """Every key, in creation order."""
-        return [entry[0] for entry in self._keys.values()]
+        """Every key, in creation order (this store's first, then those other stores made)."""
+        if self._directory is not None:
+            self._refresh()
+        return [entry[0] for entry in list(self._keys.values())]
 
     def signer(self, key: StoredKey) -> PrivateKey:
         """The in-process private key object for ``key``."""
@@ -185,6 +203,14 @@ class SoftKeyStore:
         """Nothing to release."""
 
     # -- persistence ------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Load key files this store has not seen (made by other stores or processes)."""
+        assert self._directory is not None
+        with self._lock:
+            for path in sorted(self._directory.glob("*.json")):
+                if path.name not in self._loaded:
+                    self._load(path)
+
     def _save(self, key: StoredKey, material: PrivateKey | bytes) -> None:
         assert self._directory is not None
         if isinstance(material, bytes):
@@ -205,6 +231,7 @@ class SoftKeyStore:
         }
         path = self._directory / f"{key.attributes.id.hex()}.json"
         write_atomic(path, json.dumps(record, indent=1, sort_keys=True).encode())
+        self._loaded.add(path.name)
 
     def _load(self, path: Path) -> None:
         try:
@@ -227,7 +254,8 @@ class SoftKeyStore:
             created=datetime.fromisoformat(record["created"]),
             check_value=aes_check_value(material) if isinstance(material, bytes) else None,
         )
-        self._keys[attributes.label] = (key, material)
+        self._keys.setdefault(attributes.label, (key, material))
+        self._loaded.add(path.name)
 
 
 def _load_private(der: bytes) -> PrivateKey:

@@ -92,7 +92,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 
-from hsmsim._atomic import write_atomic
+from hsmsim._atomic import locked, write_atomic
 from hsmsim.errors import (
     BackendUnavailableError,
     KeyNotFoundError,
@@ -222,10 +222,14 @@ class SwtpmKeyStore:
         self._tpm = _Swtpm(directory, lock_timeout=lock_timeout, op_timeout=op_timeout)
         self._finalizer = weakref.finalize(self, _stop_and_remove, self._tpm, self._tempdir)
         self._records: dict[str, _Record] = {}
-        for path in sorted((directory / "keys").glob("*.json")):
-            record = _read_record(path)
-            self._records[record.label] = record
+        self._reload()
         self._closed = False
+
+    def _reload(self) -> None:
+        """Read the key records other stores (processes) wrote since."""
+        for path in sorted((self.directory / "keys").glob("*.json")):
+            record = _read_record(path)
+            self._records.setdefault(record.label, record)
 
     # -- creation ---------------------------------------------------------------------------
     def generate(
@@ -235,8 +239,12 @@ class SwtpmKeyStore:
         """Create a key inside the TPM (``TPM2_Create`` under the SRK) with the WebAuthn template.
 
         Raises :class:`UnsupportedKeyError` for a spec or policy the template cannot give and
-        :class:`KeystoreError` for a label in use.
+        :class:`KeystoreError` for a label in use (also by another process on this directory).
         """
+        with locked(self.directory / "keys" / ".lock"):
+            return self._generate(spec, label, policy, created)
+
+    def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime | None) -> StoredKey:
         self._check_label_free(label)
         template = _TEMPLATES.get(_spec_text(spec))
         if template is None:
@@ -262,6 +270,12 @@ class SwtpmKeyStore:
 
         The key reports LOCAL=false and EXTRACTABLE=true (fixedTPM clear), as the TPM says.
         """
+        with locked(self.directory / "keys" / ".lock"):
+            return self._import(material, label, policy, created)
+
+    def _import(
+        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy, created: datetime | None,
+    ) -> StoredKey:
         self._check_label_free(label)
         if not isinstance(material, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise UnsupportedKeyError("the swtpm backend imports RSA and EC private keys only")
@@ -299,6 +313,7 @@ class SwtpmKeyStore:
 
     def _check_label_free(self, label: str) -> None:
         self._live()
+        self._reload()
         if label in self._records:
             raise KeystoreError(f"a key labelled {label!r} already exists in {self.directory}")
 
@@ -315,6 +330,8 @@ class SwtpmKeyStore:
 
     def _record(self, label: str) -> _Record:
         self._live()
+        if label not in self._records:
+            self._reload()
         try:
             return self._records[label]
         except KeyError:

@@ -1,13 +1,16 @@
 """The ASGI application behind ``hsmsim serve``: routing, authentication, bounds, error shapes.
 
 Routes are matched on the *raw* path with empty segments kept, because the Azure SDK sends
-``/keys/NAME/`` and ``/keys/NAME//attestation`` when no version is given. Handlers run in a
-worker thread under the store's lock (key generation is CPU-bound); they raise
-:class:`ApiError` for every client error, and anything else becomes a 500 with no details.
+``/keys/NAME/`` and ``/keys/NAME//attestation`` when no version is given. Key generation
+runs in worker threads, concurrently with everything else; there is no global lock: the store
+serialises what must be (see :mod:`hsmsim.server.store`). Handlers raise :class:`ApiError` for
+every client error, and anything else becomes a 500 with no details. A body must arrive within
+:data:`~hsmsim.server.transport.BODY_TIMEOUT` seconds (else 408).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -21,8 +24,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hsmsim.server.store import ServerStore
+from hsmsim.server.transport import BODY_TIMEOUT
 
 MAX_BODY_BYTES = 1024 * 1024
+# Last path segments of the calls that generate a key (TSB POST /v1/key, Azure POST /keys/NAME/create):
+# seconds of CPU for RSA-4096, so they run in worker threads. Every other call costs a few
+# milliseconds and runs on the event loop: under the GIL a thread hop buys no parallelism.
+_GENERATING = {"key", "create"}
 logger = logging.getLogger("hsmsim.server")
 
 Scope = MutableMapping[str, Any]
@@ -78,12 +86,24 @@ def token_matches(call: Call, token: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
 
+async def _read_body(request: Request) -> bytes | None:
+    """The request body, or None once it exceeds :data:`MAX_BODY_BYTES`."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
 class HsmsimApp:
     """An ASGI app dispatching to the vendor APIs by path prefix."""
 
     def __init__(self, store: ServerStore, token: str) -> None:
+        from hsmsim.formats import names
         from hsmsim.server import azure, tsb
 
+        names()  # load the format registry now: its lazy first load is not safe under concurrent handlers
         self.store = store
         self.token = token
         self.apis: list[tuple[str, Callable[[HsmsimApp, Call], Response]]] = [
@@ -110,11 +130,13 @@ class HsmsimApp:
         declared = request.headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
             return JSONResponse({"error": {"code": "RequestTooLarge", "message": "body too large"}}, 413)
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return JSONResponse({"error": {"code": "RequestTooLarge", "message": "body too large"}}, 413)
+        try:
+            body = await asyncio.wait_for(_read_body(request), BODY_TIMEOUT)
+        except TimeoutError:
+            return JSONResponse({"error": {"code": "RequestTimeout", "message": "body too slow"}}, 408,
+                                headers={"Connection": "close"})
+        if body is None:
+            return JSONResponse({"error": {"code": "RequestTooLarge", "message": "body too large"}}, 413)
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
         call = Call(
@@ -122,18 +144,19 @@ class HsmsimApp:
             segments=[unquote(s) for s in path.split("/")[1:]],
             query=dict(request.query_params),
             headers={k.lower(): v for k, v in request.headers.items()},
-            body=bytes(body),
+            body=body,
             base_url=f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}",
         )
         for prefix, dispatch in self.apis:
             if call.segments and call.segments[0] == prefix:
-                return await run_in_threadpool(self._guarded, dispatch, call)
+                if call.method == "POST" and call.segments[-1] in _GENERATING:
+                    return await run_in_threadpool(self._guarded, dispatch, call)
+                return self._guarded(dispatch, call)
         return JSONResponse({"error": {"code": "NotFound", "message": "no such endpoint"}}, 404)
 
     def _guarded(self, dispatch: Callable[[HsmsimApp, Call], Response], call: Call) -> Response:
         try:
-            with self.store.lock:
-                return dispatch(self, call)
+            return dispatch(self, call)
         except ApiError as error:
             return JSONResponse(error.body, error.status, headers=error.headers)
         except Exception:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hsmsim._atomic import write_atomic
-from hsmsim.server.tls import ensure_tls_files, tls_ca
+from hsmsim.server.tls import ensure_tls_files, is_loopback, tls_ca
 from hsmsim.state import DEFAULT_SEED
 
 
@@ -34,31 +34,39 @@ def _token(state: Path, given: str | None) -> str:
               help="Where keys, passwords, versions and TLS files persist across restarts.")
 @click.option("--token", default=None, help="Bearer token clients must send (default: generated once, kept in "
               "STATE/token).")
-@click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Seed of the emulated devices and TLS CA.")
-@click.option("--print-ca", is_flag=True, help="Print the TLS CA certificate a client must trust, and exit.")
-def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, seed: str, print_ca: bool) -> None:
+@click.option("--seed", default=None, help=f"Seed of the emulated devices (default {DEFAULT_SEED}). Given, it "
+              "also derives the TLS CA and server keys (reproducible, for tests); otherwise they are random, "
+              "made once per state directory.")
+@click.option("--print-ca", is_flag=True, help="Print the TLS CA certificate a client must trust (made in the "
+              "state directory if new), and exit.")
+def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, seed: str | None,
+          print_ca: bool) -> None:
     """Serve the Securosys TSB and Azure Managed HSM key APIs from the emulated HSM."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     if print_ca:
-        click.echo(tls_ca(seed)[0].public_bytes(Encoding.PEM).decode(), nl=False)
+        click.echo(tls_ca(state_dir / "tls", seed)[0].public_bytes(Encoding.PEM).decode(), nl=False)
         return
     import uvicorn
 
     from hsmsim.server.app import HsmsimApp
     from hsmsim.server.store import ServerStore
+    from hsmsim.server.transport import uvicorn_options
 
     state_dir.mkdir(parents=True, exist_ok=True)
     bearer = _token(state_dir, token)
-    options: dict[str, object] = {}
+    options = uvicorn_options()
     if tls:
         files = ensure_tls_files(state_dir / "tls", seed, [host])
-        options = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
+        options.update(ssl_certfile=str(files.cert), ssl_keyfile=str(files.key))
         click.echo(f"TLS CA: {files.ca}", err=True)
+        if not is_loopback(host):
+            click.echo(f"warning: the TLS CA is constrained to loopback; the certificate does not name {host}",
+                       err=True)
     scheme = "https" if tls else "http"
     click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{host}:{port} "
                f"(bearer token in {state_dir / 'token'})", err=True)
     sys.stderr.flush()
-    app = HsmsimApp(ServerStore(state_dir, seed), bearer)
+    app = HsmsimApp(ServerStore(state_dir, seed or DEFAULT_SEED), bearer)
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3,
                 **options)  # type: ignore[arg-type]

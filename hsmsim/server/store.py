@@ -6,7 +6,11 @@ Layout under the state directory::
     azure/        HsmState of the emulated Managed HSM (Marvell); versions.json
 
 Every write is atomic and happens before the HTTP response, so an acknowledged key
-survives a ``kill -9``. One lock serialises mutations (the soft key store is not thread-safe).
+survives a ``kill -9``. A key's password record is written *before* the key, so a crash
+between the two leaves at worst a record for a key that does not exist (overwritten when the
+key is created), never a key without its password. There is no global lock: handlers run
+concurrently, creations of one label are serialised by :meth:`ServerStore.key_lock`, and each
+metadata file is read-modified-written under a lock of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hmac
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,35 +49,73 @@ def _read_json(path: Path) -> dict[str, object]:
 
 @dataclass
 class ServerStore:
-    """The state behind every endpoint. Thread-safe through :attr:`lock`."""
+    """The state behind every endpoint; thread-safe."""
 
     directory: Path
     seed: str
-    lock: threading.RLock = field(default_factory=threading.RLock)
     _states: dict[str, HsmState] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+    _key_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    _file_locks: dict[Path, threading.Lock] = field(default_factory=dict)
+    _cache: dict[Path, dict[str, object]] = field(default_factory=dict)
 
     def device(self, namespace: str, format: str) -> HsmState:
         """The emulated device of one API namespace (created on first use)."""
-        if namespace not in self._states:
-            self._states[namespace] = HsmState.open(self.directory / namespace, format=format, seed=self.seed)
-        return self._states[namespace]
+        with self._guard:
+            if namespace not in self._states:
+                self._states[namespace] = HsmState.open(self.directory / namespace, format=format, seed=self.seed)
+            return self._states[namespace]
+
+    def key_lock(self, namespace: str, label: str) -> threading.Lock:
+        """The lock that serialises changes to one key (e.g. its check-and-create)."""
+        with self._guard:
+            return self._key_locks.setdefault((namespace, label), threading.Lock())
+
+    def _file_lock(self, path: Path) -> threading.Lock:
+        with self._guard:
+            return self._file_locks.setdefault(path, threading.Lock())
+
+    def _records(self, path: Path) -> dict[str, object]:
+        """The cached contents of one metadata file (this process is its only writer)."""
+        with self._file_lock(path):
+            return self._records_unlocked(path)
+
+    def _update(self, path: Path, change: Callable[[dict[str, object]], None]) -> None:
+        """Apply ``change`` to a copy of the file's records, write it, then publish it to readers."""
+        with self._file_lock(path):
+            records = dict(self._records_unlocked(path))
+            change(records)
+            write_atomic(path, json.dumps(records, indent=1, sort_keys=True).encode())
+            self._cache[path] = records
+
+    def _records_unlocked(self, path: Path) -> dict[str, object]:
+        if path not in self._cache:
+            self._cache[path] = _read_json(path)
+        return self._cache[path]
 
     # -- key passwords (TSB) -------------------------------------------------------------
     def set_password(self, namespace: str, label: str, password: str | None) -> None:
-        """Remember ``password`` for ``label`` as a salted PBKDF2 hash (None: no password)."""
-        path = self.directory / namespace / "passwords.json"
-        records = _read_json(path)
-        if password is None:
-            records.pop(label, None)
-        else:
+        """Remember ``password`` for ``label`` as a salted PBKDF2 hash (None: no password).
+
+        Call it before the key is stored (see the module docstring).
+        """
+        record: dict[str, str] | None = None
+        if password is not None:
             salt = secrets.token_bytes(16)
             digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _PBKDF2_ROUNDS)
-            records[label] = {"salt": salt.hex(), "hash": digest.hex()}
-        write_atomic(path, json.dumps(records, indent=1, sort_keys=True).encode())
+            record = {"salt": salt.hex(), "hash": digest.hex()}
+
+        def change(records: dict[str, object]) -> None:
+            if record is None:
+                records.pop(label, None)
+            else:
+                records[label] = record
+
+        self._update(self.directory / namespace / "passwords.json", change)
 
     def check_password(self, namespace: str, label: str, password: str | None) -> None:
         """Raise :class:`PasswordError` unless ``password`` opens ``label``."""
-        record = _read_json(self.directory / namespace / "passwords.json").get(label)
+        record = self._records(self.directory / namespace / "passwords.json").get(label)
         if record is None:
             return
         if password is None:
@@ -85,15 +128,19 @@ class ServerStore:
     # -- key versions (Azure) -----------------------------------------------------------
     def versions(self, namespace: str) -> dict[str, list[dict[str, object]]]:
         """``{name: [{version, label, created, ...}, ...]}``, oldest version first."""
-        return _read_json(self.directory / namespace / "versions.json")  # type: ignore[return-value]
+        return self._records(self.directory / namespace / "versions.json")  # type: ignore[return-value]
 
     def add_version(self, namespace: str, name: str, record: dict[str, object]) -> None:
         """Append a version of ``name`` (after its key was stored)."""
-        data = self.versions(namespace)
-        data.setdefault(name, []).append(record)
-        write_atomic(self.directory / namespace / "versions.json", json.dumps(data, indent=1).encode())
+
+        def change(records: dict[str, object]) -> None:
+            existing = records.get(name)
+            records[name] = [*(existing if isinstance(existing, list) else []), record]
+
+        self._update(self.directory / namespace / "versions.json", change)
 
     def close(self) -> None:
         """Close every device's key stores."""
-        for state in self._states.values():
-            state.close()
+        with self._guard:
+            for state in self._states.values():
+                state.close()

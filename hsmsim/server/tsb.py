@@ -9,8 +9,11 @@ request body (``signKeyName``/``label``, ``keyPassword``/``password``, optional 
 from __future__ import annotations
 
 import base64
+import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurveOID
 from starlette.responses import JSONResponse, Response
@@ -29,7 +32,8 @@ if TYPE_CHECKING:
 NAMESPACE = "primus"
 _EC_SPECS_BY_CURVE_OID = {EllipticCurveOID.SECP256R1.dotted_string: "ec-p256",
                           EllipticCurveOID.SECP384R1.dotted_string: "ec-p384"}
-_MAX_LABEL = 256
+_MAX_LABEL = 64  # the upper bound of an X.509 commonName, which carries the label
+_FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}  # controls, lone surrogates, line/paragraph separators
 
 
 def _error(status: int, reason: str, message: str) -> ApiError:
@@ -49,11 +53,31 @@ def _password(value: object) -> str | None:
 
 
 def _label(body: dict[str, object], *keys: str) -> str:
+    """The first of ``keys`` the body has, checked to be a label every later step can carry.
+
+    Labels go into the key-attributes XML (UTF-8), certificate and CSR common names (at most
+    64 characters) and download names, so they are checked here, before anything is stored.
+    """
     for key in keys:
         value = body.get(key)
-        if isinstance(value, str) and 0 < len(value) <= _MAX_LABEL:
-            return value
-    raise _bad_request(f"{keys[0]} must be a non-empty string of at most {_MAX_LABEL} characters")
+        if value is None:
+            continue
+        if not isinstance(value, str) or not 0 < len(value) <= _MAX_LABEL:
+            raise _bad_request(f"{key} must be a string of 1 to {_MAX_LABEL} characters")
+        if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in value):
+            raise _bad_request(f"{key} must not contain control characters, line separators or lone surrogates")
+        return value
+    raise _bad_request(f"{keys[0]} is required")
+
+
+def _attachment(file_name: str) -> str:
+    """A ``Content-Disposition`` for a download (RFC 6266): an ASCII-safe ``filename`` and, when
+    that had to change the name, the exact name (path separators replaced) as ``filename*``."""
+    name = file_name.replace("/", "_").replace("\\", "_")
+    fallback = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]", "_", name))
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _spec(body: dict[str, object]) -> KeySpec:
@@ -143,14 +167,15 @@ def _create(app: HsmsimApp, state: HsmState, call: Call) -> Response:
     spec, policy = _spec(body), _policy(body)
     password = _password(body.get("password"))
     store = state.store("soft")
-    try:
-        store.get(label)
-    except KeyNotFoundError:
-        pass
-    else:
-        raise _error(409, "res.error.key.already.exists", f"a key labelled {label!r} already exists")
-    key = store.generate(spec, label, policy=policy)
-    app.store.set_password(NAMESPACE, label, password)
+    with app.store.key_lock(NAMESPACE, label):
+        try:
+            store.get(label)
+        except KeyNotFoundError:
+            pass
+        else:
+            raise _error(409, "res.error.key.already.exists", f"a key labelled {label!r} already exists")
+        app.store.set_password(NAMESPACE, label, password)  # first: a key is never visible without it
+        key = store.generate(spec, label, policy=policy)
     return _attributes_response(state, key, extended=False)
 
 
@@ -162,9 +187,8 @@ def _attributes(app: HsmsimApp, state: HsmState, call: Call) -> Response:
 def _attestation_zip(app: HsmsimApp, state: HsmState, call: Call) -> Response:
     key = _authorised_key(app, state, call.json(_bad_request), "label")
     evidence = state.hsm(key.label).attest(key.label, mechanism="primus")
-    stem = evidence.primary.removesuffix(".zip")
     return Response(evidence.files[evidence.primary], media_type="application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{stem}.zip"'})
+                    headers={"Content-Disposition": _attachment(evidence.primary)})
 
 
 def _csr(app: HsmsimApp, state: HsmState, call: Call) -> Response:
@@ -179,7 +203,7 @@ def _csr(app: HsmsimApp, state: HsmState, call: Call) -> Response:
                                            parameters={"csr_common_name": common_name})
     csr = next(data for file_name, data in evidence.files.items() if file_name.endswith(".csr"))
     return Response(csr, media_type="application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{key.label}.csr"'})
+                    headers={"Content-Disposition": _attachment(f"{key.label}.csr")})
 
 
 _ROUTES = {

@@ -1,0 +1,72 @@
+"""Connection-level bounds of ``hsmsim serve``: what a slow or greedy client may hold.
+
+uvicorn alone waits forever for request headers and uses asyncio's 60 s TLS handshake
+timeout, so a few hundred half-open connections pin the server (slowloris). Here:
+
+* a TLS handshake must finish within :data:`HANDSHAKE_TIMEOUT` seconds;
+* each request's headers must arrive within :data:`HEADER_TIMEOUT` seconds of the connection
+  opening or of the previous response (trickling bytes does not extend it);
+* the body within :data:`BODY_TIMEOUT` (enforced by the app, which answers 408);
+* at most :data:`MAX_CONNECTIONS` connections are served at once (uvicorn answers 503 beyond),
+  and an idle keep-alive connection is closed after :data:`KEEP_ALIVE_TIMEOUT` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+HANDSHAKE_TIMEOUT = 5.0
+HEADER_TIMEOUT = 5.0
+BODY_TIMEOUT = 10.0
+KEEP_ALIVE_TIMEOUT = 5
+MAX_CONNECTIONS = 1000
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's headers."""
+
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._arm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+        self._header_deadline = self.loop.call_later(HEADER_TIMEOUT, self._headers_overdue)
+
+    def _headers_overdue(self) -> None:
+        # IDLE: the request line and headers have not all arrived (a request in progress has moved on).
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+
+class BoundedLoop(asyncio.SelectorEventLoop):
+    """An event loop whose TLS servers give up on a handshake after :data:`HANDSHAKE_TIMEOUT`."""
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        if kwargs.get("ssl") is not None:
+            kwargs.setdefault("ssl_handshake_timeout", HANDSHAKE_TIMEOUT)
+        return await super().create_server(*args, **kwargs)
+
+
+def uvicorn_options() -> dict[str, object]:
+    """The uvicorn settings that apply these bounds."""
+    return {"http": BoundedH11Protocol, "loop": f"{__name__}:BoundedLoop", "limit_concurrency": MAX_CONNECTIONS,
+            "timeout_keep_alive": KEEP_ALIVE_TIMEOUT, "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+            "backlog": 2048}
