@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import pkgutil
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -37,6 +38,8 @@ PLUGIN_GROUP = "hsmsim.formats"
 
 _REGISTRY: dict[str, Format] = {}
 _loaded = False
+_loading = False
+_load_lock = threading.RLock()
 
 
 def register(fmt: Format) -> Format:
@@ -71,18 +74,22 @@ def _load_plugins() -> None:
 
 
 def _load_formats() -> None:
-    global _loaded
+    """Import every family and plugin once; other threads wait until the registry is complete."""
+    global _loaded, _loading
     if _loaded:
         return
-    _loaded = True  # before importing: a family that looks a format up while loading must not recurse
-    try:
-        for info in pkgutil.iter_modules(__path__):
-            if info.ispkg:
-                importlib.import_module(f"{__name__}.{info.name}")
-        _load_plugins()
-    except BaseException:
-        _loaded = False  # the next lookup reports the same failure instead of a registry missing formats
-        raise
+    with _load_lock:
+        if _loaded or _loading:  # _loading: this thread re-entered while a family was importing
+            return
+        _loading = True
+        try:
+            for info in pkgutil.iter_modules(__path__):
+                if info.ispkg:
+                    importlib.import_module(f"{__name__}.{info.name}")
+            _load_plugins()
+            _loaded = True  # only when complete: after a failure the next lookup reports it again
+        finally:
+            _loading = False
 
 
 def get_format(name: str) -> Format:
