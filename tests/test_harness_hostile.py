@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from hsmsim.harness.adapters import open_verifier
 from hsmsim.harness.config import load_adapter
 from hsmsim.harness.model import Actual, Answer, CaseResult, Outcome
 from hsmsim.harness.report import junit_xml, render_html, write_report
@@ -140,8 +141,6 @@ def test_cli_terminal_output_and_report_survive_a_hostile_python_verifier(tmp_pa
 
 def test_oneshot_output_is_capped_while_it_runs(tmp_path, corpus):
     config = load_adapter(write(tmp_path, "flood.toml", 'mode = "oneshot"\ncommand = ["yes", "{id}"]\ntimeout_s = 1\n'))
-    from hsmsim.harness.adapters import open_verifier
-
     with open_verifier(config) as live:
         start = time.monotonic()
         answer = live.verify(corpus.get("primus::golden::rsa-3072"))
@@ -172,13 +171,17 @@ ESCAPER = """
 """
 
 
-def test_oneshot_children_that_call_setsid_are_killed(tmp_path, corpus):
-    write(tmp_path, "escaper.py", ESCAPER)
+def escaper(tmp_path: Path, mode: str, body: str, timeout: float):
+    """An adapter running ``body`` as a Python script that writes its escaped child's pid into the returned file."""
+    write(tmp_path, "escaper.py", body)
     pidfile = tmp_path / "escaped.pid"
-    config = load_adapter(write(tmp_path, "escaper.toml", f'mode = "oneshot"\n'
-                                f'command = ["{{python}}", "escaper.py", "{pidfile}"]\ntimeout_s = 10\n'))
-    from hsmsim.harness.adapters import open_verifier
+    config = load_adapter(write(tmp_path, "escaper.toml", f'mode = "{mode}"\ntimeout_s = {timeout}\n'
+                                f'command = ["{{python}}", "escaper.py", "{pidfile}"]\n'))
+    return config, pidfile
 
+
+def test_oneshot_children_that_call_setsid_are_killed(tmp_path, corpus):
+    config, pidfile = escaper(tmp_path, "oneshot", ESCAPER, 10)
     pid = None
     try:
         with open_verifier(config) as live:
@@ -212,12 +215,7 @@ PERSISTENT_ESCAPER = """
 
 
 def test_persistent_children_that_call_setsid_are_killed(tmp_path, corpus):
-    write(tmp_path, "server.py", PERSISTENT_ESCAPER)
-    pidfile = tmp_path / "escaped.pid"
-    config = load_adapter(write(tmp_path, "server.toml", f'mode = "persistent"\n'
-                                f'command = ["{{python}}", "server.py", "{pidfile}"]\ntimeout_s = 0.5\n'))
-    from hsmsim.harness.adapters import open_verifier
-
+    config, pidfile = escaper(tmp_path, "persistent", PERSISTENT_ESCAPER, 0.5)
     live = open_verifier(config)
     live.start()
     pid = int(pidfile.read_text())

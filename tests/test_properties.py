@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from dataclasses import replace
 from functools import cache, lru_cache
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hsmsim.formats import get_format, names
 from hsmsim.fuzz.campaign import load_model
-from hsmsim.fuzz.engine import build_case, plan_case
+from hsmsim.fuzz.engine import CaseBuildError, build_case, plan_case
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Verdict
 
@@ -61,13 +62,22 @@ def test_random_bytes_in_any_file_give_a_verdict(format_name, data):
 @given(index=st.integers(0, 2**31))
 def test_any_mutated_primus_bundle_gives_a_verdict(index):
     model = _primus_model()
-    built = build_case(model, plan_case(model, "properties", index), packed=index % 2 == 0)
+    try:
+        built = build_case(model, plan_case(model, "properties", index), packed=index % 2 == 0)
+    except CaseBuildError:  # the fuzzer skips such a case too
+        assume(False)
     _verify_bounded("primus", built.evidence)
+
+
+# What these generic operators find awaits the safeio (bzip2 zip members) and pki/chain (duplicate extensions)
+# fixes of issue 12, as tests/test_fuzz.py's PENDING_FIX; put them back once those are merged.
+_PENDING_FIX = ("zip.bzip2-bomb", "x509.duplicate-extension")
 
 
 @lru_cache(maxsize=1)
 def _primus_model():
-    return load_model("primus", SEED)
+    model = load_model("primus", SEED)
+    return replace(model, operators=tuple(op for op in model.operators if op.name not in _PENDING_FIX))
 
 
 @pytest.mark.parametrize("vector_id", ["primus::encoding::zip-bomb", "primus::encoding::huge-element",
