@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n 2 --dist worksteal
 
 FUZZ_SECONDS ?= 300
-.PHONY: setup demo test lint bench fuzz clean
+FUZZ_SMOKE_ITERATIONS ?= 300
+FORMATS = $(shell $(BIN)/hsmsim formats | cut -f1)
+.PHONY: setup demo test lint bench fuzz fuzz-smoke clean
 
 setup: $(VENV)/.installed
 
@@ -33,9 +35,18 @@ lint: setup
 bench: setup
 	$(BIN)/python scripts/bench.py
 
-# The reference verifiers against themselves: crashes, hangs and specification violations are findings.
+# The reference verifiers against themselves, every format for FUZZ_SECONDS each: crashes, hangs, memory
+# blow-ups and specification violations are findings (build/fuzz/<format>/findings/). Exit 1 on any finding.
 fuzz: setup
-	$(BIN)/hsmsim fuzz --format primus --duration $(FUZZ_SECONDS) -j 2 --seed "fuzz-$$(date +%s)" --out build/fuzz
+	status=0; seed="fuzz-$$(date +%s)"; \
+	$(foreach format,$(FORMATS),$(BIN)/hsmsim fuzz --format $(format) --duration $(FUZZ_SECONDS) -j 2 \
+	  --seed "$$seed" --out build/fuzz/$(format) || status=1;) exit $$status
+
+# CI: a short campaign per format with a fixed seed (seconds each). Exit 1 on any finding.
+fuzz-smoke: setup
+	status=0; \
+	$(foreach format,$(FORMATS),$(BIN)/hsmsim fuzz --format $(format) --iterations $(FUZZ_SMOKE_ITERATIONS) -j 1 \
+	  --seed ci-smoke --out build/fuzz-smoke/$(format) || status=1;) exit $$status
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hsmsim

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import bz2
+import io
 import json
+import random
+import struct
 import subprocess
 import sys
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.corpus.build import CorpusError, build_corpus
 from hsmsim.formats import get_format
+from hsmsim.fuzz import campaign
 from hsmsim.fuzz.campaign import CampaignSpec, load_model, reference_target, run_campaign
 from hsmsim.fuzz.engine import (
+    CaseRunner,
     Finding,
+    FuzzCase,
     ReferenceTarget,
     TargetAnswer,
     build_case,
@@ -23,11 +33,22 @@ from hsmsim.fuzz.engine import (
     verdict_answer,
 )
 from hsmsim.fuzz.findings import promote, write_finding
-from hsmsim.fuzz.generic import generic_fuzz_model
+from hsmsim.fuzz.generic import (
+    BZIP2_BOMB,
+    duplicate_extension,
+    generic_fuzz_model,
+    plan_bzip2_bomb,
+    plan_declared_size,
+    plan_duplicate_extension,
+    plan_member_method,
+)
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Verdict
 
 SEED = "hsmsim-corpus-v1"
+HOSTILE_OPERATORS = ("zip.bzip2-bomb", "x509.duplicate-extension")
+"""Generic operators that found reference-verifier bugs (issue 12: bzip2 members inflated unbounded, a duplicated
+extension raising in the chain walk); both must now end in a REJECT."""
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +117,7 @@ def test_a_flawed_verifier_yields_minimised_findings_that_promote(tmp_path):
     assert record["vector"]["profiles"]["structural"]["result"] == "invalid"
     assert record["finding"]["targetVerdict"] == "ACCEPT"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["executed"] == 600 and summary["operatorHits"]
+    assert summary["executed"] + summary["skipped"] == 600 and summary["operatorHits"]
 
     corpus = tmp_path / "corpus"
     build_corpus(corpus, seed=SEED, formats=["primus"])
@@ -123,7 +144,7 @@ def test_a_case_the_reference_cannot_judge_is_written_but_not_promotable(tmp_pat
 def test_reference_verifier_survives_its_own_campaign(tmp_path):
     spec = CampaignSpec(format="primus", seed="self-test", target=reference_target("primus"), iterations=1500, jobs=2)
     result = run_campaign(spec, tmp_path)
-    assert result.stats.executed == 1500
+    assert result.stats.executed + sum(result.stats.skipped.values()) == 1500
     assert [f.key for f in result.findings] == []
     assert result.stats.verdicts["ACCEPT"] > 0 and result.stats.verdicts["REJECT"] > 0
     # verify_guarded's INTERNAL_ERROR is a CRASH to the fuzzer: the smoke never needed the guard
@@ -132,12 +153,19 @@ def test_reference_verifier_survives_its_own_campaign(tmp_path):
 
 def test_cli_runs_and_reports(tmp_path):
     result = subprocess.run([sys.executable, "-m", "hsmsim", "fuzz", "--format", "primus", "--iterations", "200",
-                             "--out", str(tmp_path), "--seed", "cli"], capture_output=True, text=True, timeout=300)
+                             "--out", str(tmp_path), "--seed", "cli"],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "200 cases" in result.stdout and (tmp_path / "summary.json").exists()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["executed"] + summary["skipped"] == 200
+    assert f"{summary['executed']} cases, {summary['skipped']} skipped" in result.stdout
+    assert set(HOSTILE_OPERATORS) <= set(summary["operatorHits"]) | set(summary["operatorsNeverHit"])
     bad = subprocess.run([sys.executable, "-m", "hsmsim", "fuzz", "--format", "primus", "--out", str(tmp_path)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--iterations or --duration" in bad.stderr
+    unknown = subprocess.run([sys.executable, "-m", "hsmsim", "fuzz", "--format", "primus", "--iterations", "1",
+                              "--without-operator", "zip.nope", "--out", str(tmp_path)], capture_output=True, text=True)
+    assert unknown.returncode == 2 and "primus has no operator(s) zip.nope" in unknown.stderr
 
 
 @dataclass
@@ -168,7 +196,7 @@ def test_every_format_fuzzes_through_its_catalogue(format_name, tmp_path):
     assert {"bytes.flip", "bytes.truncate", "bytes.extend", "splice"} <= {op.name for op in model.operators}
     own = run_campaign(CampaignSpec(format=format_name, seed="self", target=reference_target(format_name),
                                     iterations=300))
-    assert own.findings == [] and own.stats.executed == 300
+    assert own.findings == [] and own.stats.executed + sum(own.stats.skipped.values()) == 300
     flawed = run_campaign(CampaignSpec(format=format_name, seed="worst", target=_AcceptsEverythingFactory(),
                                        iterations=300))
     kinds = {f.kind for f in flawed.findings}
@@ -183,3 +211,114 @@ def test_marvell_has_a_structure_aware_model(format_name):
     own = run_campaign(CampaignSpec(format=format_name, seed="marvell-self", target=reference_target(format_name),
                                     iterations=400))
     assert own.findings == [] and own.stats.operator_hits["tlv.set"] > 0
+
+
+def test_an_operator_that_cannot_apply_skips_its_case_and_is_counted(tmp_path, monkeypatch):
+    """Case 1511 of ``hsmsim fuzz --format marvell-azure --seed rt-marvell-azure`` stacked these two catalogue
+    defects: both edit the JSON text when the bench renders, and the second no longer finds what it replaces."""
+    colliding = (("marvell-azure::encoding::version-mrvl-2", 0), ("marvell-azure::encoding::duplicate-json-key", 0))
+    plan = campaign.plan_case
+
+    def plan_with_collision(model, seed, index):
+        case = plan(model, seed, index)
+        return replace(case, golden="rsa-3072", operators=colliding, havoc=None) if index == 1 else case
+
+    monkeypatch.setattr(campaign, "plan_case", plan_with_collision)
+    spec = CampaignSpec(format="marvell-azure", seed="rt-marvell-azure", target=reference_target("marvell-azure"),
+                        iterations=3)
+    result = run_campaign(spec, tmp_path)
+    assert (result.stats.executed, sum(result.stats.skipped.values())) == (2, 1)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["executed"] == 2 and summary["skipped"] == 1
+    [(why, count)] = summary["skippedBy"].items()
+    assert count == 1 and why.startswith("marvell-azure::encoding::version-mrvl-2+") and "MutationError" in why
+
+
+# -- generic evidence-level operators ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def packed(model):
+    """The packed evidence files of the RSA-3072 golden, and the name of its zip."""
+    files = dict(model.render(model.open("rsa-3072"), True).files)
+    return files, next(name for name in files if name.endswith(".zip"))
+
+
+def _member(files: dict[str, bytes], name: str, path: str) -> zipfile.ZipInfo:
+    member = path.split("!", 1)[1].split(":", 1)[0]
+    return zipfile.ZipFile(io.BytesIO(files[name])).getinfo(member)
+
+
+def test_evidence_operators_are_offered_where_they_find_their_target(model):
+    names = {op.name for op in model.operators}
+    assert {"zip.member-method", "zip.declared-size", "zip.bzip2-bomb", "x509.duplicate-extension"} <= names
+    for format_name in ("marvell-azure", "marvell-google", "luna-pkc", "fortanix"):
+        names = {op.name for op in load_model(format_name, SEED).operators}
+        assert "x509.duplicate-extension" in names and not any(n.startswith("zip.") for n in names), format_name
+
+
+def test_zip_member_method_keeps_the_content_under_another_method(packed):
+    golden, name = packed
+    methods = set()
+    for subseed in range(8):
+        files = dict(golden)
+        path, edit = plan_member_method(files, random.Random(subseed))
+        edit(files)
+        info = _member(files, name, path)
+        methods.add(info.compress_type)
+        original = zipfile.ZipFile(io.BytesIO(golden[name])).read(info.filename)
+        assert zipfile.ZipFile(io.BytesIO(files[name])).read(info.filename) == original
+        assert path.endswith({zipfile.ZIP_STORED: "stored", zipfile.ZIP_BZIP2: "bzip2",
+                              zipfile.ZIP_LZMA: "lzma"}[info.compress_type])
+    assert methods == {zipfile.ZIP_STORED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+
+
+def test_zip_declared_size_changes_both_headers(packed):
+    golden, name = packed
+    files = dict(golden)
+    path, edit = plan_declared_size(files, random.Random(3))
+    edit(files)
+    field_name, old, _, new = path.rsplit(" ", 4)[-4:]
+    info = _member(files, name, path)
+    central = info.compress_size if field_name == "compressed" else info.file_size
+    local = struct.unpack_from("<I", files[name], info.header_offset + (18 if field_name == "compressed" else 22))[0]
+    assert central == local == int(new) != int(old)
+
+
+def test_bzip2_bomb_declares_the_members_real_size(packed):
+    golden, name = packed
+    files = dict(golden)
+    path, edit = plan_bzip2_bomb(files, random.Random(0))
+    edit(files)
+    info = _member(files, name, path)
+    original = zipfile.ZipFile(io.BytesIO(golden[name])).getinfo(info.filename)
+    assert (info.compress_type, info.compress_size) == (zipfile.ZIP_BZIP2, len(BZIP2_BOMB))
+    assert (info.file_size, info.CRC) == (original.file_size, original.CRC)
+    decompressor = bz2.BZ2Decompressor()
+    inflated = len(decompressor.decompress(BZIP2_BOMB, 1 << 20))
+    while not decompressor.eof:
+        inflated += len(decompressor.decompress(b"", 1 << 20))
+    assert inflated == 128 << 20
+
+
+def test_duplicate_extension_makes_a_certificate_cryptography_refuses(model, packed):
+    der = model.anchors[0].public_bytes(Encoding.DER)
+    mutated, oid = duplicate_extension(der, 1)
+    assert oid == model.anchors[0].extensions[1].oid.dotted_string
+    with pytest.raises(x509.DuplicateExtension):
+        _ = x509.load_der_x509_certificate(mutated).extensions
+    golden, name = packed
+    files = dict(golden)
+    path, edit = plan_duplicate_extension(files, random.Random(0))
+    edit(files)
+    assert path.startswith(f"{name}!PrimusHSM_Attestation.crt: pem certificate #") and path.endswith(" twice")
+    assert files[name] != golden[name] and {n: d for n, d in files.items() if n != name} == \
+        {n: d for n, d in golden.items() if n != name}
+
+
+def test_hostile_operators_are_rejected_by_the_reference_verifier(model):
+    """What these operators found before the issue-12 fixes (CRASH DuplicateExtension, MEMORY) is now a REJECT."""
+    runner = CaseRunner(model, ReferenceTarget("primus"))
+    for name in HOSTILE_OPERATORS:
+        built, answer, _, _ = runner.judge(FuzzCase(0, "rsa-3072", ((name, 0),), False))
+        assert "PrimusHSM_Attestation.crt" in built.applied[0][1] or name != "x509.duplicate-extension"
+        assert answer.verdict == "REJECT", (name, answer)

@@ -13,7 +13,7 @@ import resource
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hsmsim.corpus.build import DEFAULT_SEED
@@ -21,6 +21,7 @@ from hsmsim.errors import HsmsimError
 from hsmsim.formats import get_format
 from hsmsim.fuzz.engine import (
     CampaignStats,
+    CaseBuildError,
     CaseRunner,
     Finding,
     FuzzCase,
@@ -31,7 +32,7 @@ from hsmsim.fuzz.engine import (
     shard_indices,
 )
 from hsmsim.fuzz.findings import write_finding
-from hsmsim.fuzz.generic import generic_fuzz_model
+from hsmsim.fuzz.generic import generic_fuzz_model, with_evidence_operators
 from hsmsim.model.fuzz import FuzzModel
 
 CHUNK = 64
@@ -57,6 +58,19 @@ class CampaignSpec:
     shard: tuple[int, int] = (0, 1)
     jobs: int = 1
     start: int = 0
+    without: tuple[str, ...] = ()
+    """Operators left out of the model (e.g. those whose findings await a fix)."""
+
+    def model(self) -> FuzzModel:
+        """The format's model (:func:`load_model`) without the operators in :attr:`without`.
+
+        Raises :class:`FuzzError` when ``without`` names an operator the model does not have.
+        """
+        model = load_model(self.format)
+        unknown = set(self.without) - {op.name for op in model.operators}
+        if unknown:
+            raise FuzzError(f"{self.format} has no operator(s) {', '.join(sorted(unknown))}")
+        return replace(model, operators=tuple(op for op in model.operators if op.name not in self.without))
 
 
 @dataclass
@@ -69,14 +83,15 @@ class CampaignResult:
 
 
 def load_model(format_name: str, seed: str = DEFAULT_SEED) -> FuzzModel:
-    """The format's own structure-aware fuzz model, else the catalogue-driven generic one.
+    """The format's own structure-aware fuzz model, else the catalogue-driven generic one; either way with the
+    generic evidence-level operators (zip container, X.509 certificates) added.
 
     ``seed`` is the corpus seed the goldens come from (by default the committed corpus's, whose
     keys are cached); a campaign's own seed only picks its cases.
     """
     fmt = get_format(format_name)
     model = fmt.fuzz_model(seed)
-    return model if model is not None else generic_fuzz_model(format_name, seed)
+    return with_evidence_operators(model if model is not None else generic_fuzz_model(format_name, seed))
 
 
 _worker: CaseRunner | None = None
@@ -87,26 +102,40 @@ def _init_worker(spec: CampaignSpec, bound_memory: bool) -> None:
     global _worker, _worker_seed
     if bound_memory:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND_BYTES, MEMORY_BOUND_BYTES))
-    _worker = CaseRunner(load_model(spec.format), spec.target())
+    _worker = CaseRunner(spec.model(), spec.target())
     _worker_seed = spec.seed
 
 
-def _run_chunk(indices: list[int]) -> tuple[int, Counter[str], Counter[str], list[tuple[str, str, FuzzCase]]]:
+@dataclass
+class ChunkResult:
+    """What a worker reports for one chunk of cases."""
+
+    executed: int = 0
+    hits: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    found: list[tuple[str, str, FuzzCase]] = field(default_factory=list)
+    """(oracle, dedup key, case) of every case an oracle fired on."""
+
+
+def _run_chunk(indices: list[int]) -> ChunkResult:
     assert _worker is not None
-    hits: Counter[str] = Counter()
-    verdicts: Counter[str] = Counter()
-    found = []
+    result = ChunkResult()
     for index in indices:
         case = plan_case(_worker.model, _worker_seed, index)
         try:
             built, answer, reference, kind = _worker.judge(case)
+        except CaseBuildError as exc:
+            result.skipped[exc.why] += 1
+            continue
         except Exception as exc:  # noqa: BLE001 - a bug in hsmsim's own case building: say which case, don't hang
             raise FuzzError(f"building or judging case {index} failed: {type(exc).__name__}: {exc}") from None
-        hits.update(name for name, _ in built.applied)
-        verdicts[answer.verdict] += 1
+        result.executed += 1
+        result.hits.update(name for name, _ in built.applied)
+        result.verdicts[answer.verdict] += 1
         if kind is not None:
-            found.append((kind, dedup_key(kind, built, answer, reference), case))
-    return len(indices), hits, verdicts, found
+            result.found.append((kind, dedup_key(kind, built, answer, reference), case))
+    return result
 
 
 def _chunks(spec: CampaignSpec, deadline: float | None) -> Iterator[list[int]]:
@@ -129,17 +158,18 @@ def run_campaign(
     """Run the campaign, then minimise and (when ``out`` is given) write each distinct finding."""
     if spec.iterations is None and spec.duration is None:
         raise FuzzError("give --iterations or --duration")
+    spec.model()  # an unknown operator in spec.without is a usage error, before any worker starts
     stats = CampaignStats()
     first_case: dict[str, tuple[str, FuzzCase]] = {}
     started = time.monotonic()
     deadline = started + spec.duration if spec.duration is not None else None
 
-    def absorb(result: tuple[int, Counter[str], Counter[str], list[tuple[str, str, FuzzCase]]]) -> None:
-        count, hits, verdicts, found = result
-        stats.executed += count
-        stats.operator_hits.update(hits)
-        stats.verdicts.update(verdicts)
-        for kind, key, case in found:
+    def absorb(result: ChunkResult) -> None:
+        stats.executed += result.executed
+        stats.operator_hits.update(result.hits)
+        stats.verdicts.update(result.verdicts)
+        stats.skipped.update(result.skipped)
+        for kind, key, case in result.found:
             first_case.setdefault(key, (kind, case))
         stats.seconds = time.monotonic() - started
         if progress:
@@ -156,7 +186,7 @@ def run_campaign(
                 absorb(chunk_result)
     stats.seconds = time.monotonic() - started
 
-    runner = CaseRunner(load_model(spec.format), spec.target())
+    runner = CaseRunner(spec.model(), spec.target())
     result = CampaignResult(stats)
     minimised: dict[str, Finding] = {}
     for key, (kind, case) in sorted(first_case.items()):
@@ -172,7 +202,8 @@ def run_campaign(
     if out is not None:
         summary = {
             "format": spec.format, "seed": spec.seed, "shard": f"{spec.shard[0]}/{spec.shard[1]}",
-            "target": runner.target.name, "executed": stats.executed, "seconds": round(stats.seconds, 3),
+            "target": runner.target.name, "executed": stats.executed, "skipped": sum(stats.skipped.values()),
+            "skippedBy": dict(sorted(stats.skipped.items())), "seconds": round(stats.seconds, 3),
             "execsPerSecond": round(stats.execs_per_second, 1), "verdicts": dict(stats.verdicts),
             "operatorHits": dict(sorted(stats.operator_hits.items())),
             "operatorsNeverHit": sorted({op.name for op in runner.model.operators} - set(stats.operator_hits)),

@@ -28,6 +28,7 @@ def _shard(text: str) -> tuple[int, int]:
 def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
     table = Table(show_header=False, box=None)
     table.add_row("executed", str(stats.executed))
+    table.add_row("skipped", str(sum(stats.skipped.values())))
     table.add_row("execs/s", f"{stats.execs_per_second:,.0f}")
     table.add_row("findings", str(findings))
     table.add_row("operators hit", f"{len(operators & set(stats.operator_hits))}/{len(operators)}")
@@ -44,24 +45,25 @@ def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
 @click.option("--seed", default="hsmsim-fuzz", show_default=True)
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--shard", "shard_text", default="0/1", show_default=True, help="Run cases i with i % N == K.")
+@click.option("--without-operator", "without", multiple=True, metavar="NAME",
+              help="Leave this operator out (e.g. one whose findings await a fix); repeatable.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Findings and summary.json go here.")
 def fuzz(format_name: str, verifier: str | None, iterations: int | None, duration: float | None, seed: str,
-         jobs: int, shard_text: str, out: Path) -> None:
+         jobs: int, shard_text: str, without: tuple[str, ...], out: Path) -> None:
     """Fuzz a verifier with structure-aware mutations of the format's golden bundles."""
     if iterations is None and duration is None:
         raise FuzzError("give --iterations or --duration")
     factory = target_factory(Path(verifier), format_name) if verifier else reference_target(format_name)
     spec = CampaignSpec(format=format_name, seed=seed, target=factory, iterations=iterations, duration=duration,
-                        shard=_shard(shard_text), jobs=jobs)
+                        shard=_shard(shard_text), jobs=jobs, without=without)
     console = Console(stderr=True)
-    from hsmsim.fuzz.campaign import load_model
-
-    operators = {op.name for op in load_model(format_name).operators}
+    operators = {op.name for op in spec.model().operators}
     with Live(_table(CampaignStats(), 0, operators), console=console, refresh_per_second=4,
               transient=False) as live:
         result = run_campaign(spec, out, progress=lambda s, n: live.update(_table(s, n, operators)))
     for finding, path in zip(result.findings, result.written, strict=True):
         click.echo(f"{finding.kind}\t{finding.target.verdict}/{finding.reference.verdict}\t{path}")
-    click.echo(f"{result.stats.executed} cases, {result.stats.execs_per_second:,.0f} execs/s, "
-               f"{len(result.findings)} finding(s) in {out}")
+    skipped = sum(result.stats.skipped.values())
+    click.echo(f"{result.stats.executed} cases, {skipped} skipped (see summary.json), "
+               f"{result.stats.execs_per_second:,.0f} execs/s, {len(result.findings)} finding(s) in {out}")
     sys.exit(1 if result.findings else 0)

@@ -9,19 +9,27 @@ Oracles, per case:
 * **specification** — the case is invalid by construction (a catalogue operator that must be
   rejected, not undone by re-signing) but the target accepts while the reference rejects;
 * **differential** — the target's ACCEPT/REJECT differs from the reference verifier's;
-* **robustness** — the target crashes, hangs, runs out of memory or answers malformed output.
+* **robustness** — the target crashes, hangs, runs out of memory or answers malformed output. An
+  in-process target also "runs out of memory" when one case grows its resident memory by more than
+  :data:`MEMORY_BUDGET_BYTES` (a 100-byte bzip2 member that inflates to 128 MiB is a finding even on
+  a machine that has the memory).
+
+A case whose operators all applied but whose evidence cannot be built (one operator's deferred edit
+finds what it needs removed by another) is skipped and counted (:class:`CaseBuildError`), never judged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import re
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from hsmsim.formats import get_format, verify_guarded
@@ -40,6 +48,19 @@ _RESIGN_RATE = 0.5
 # its input unparseable: Rejected, or a certificate cryptography refuses, e.g. with an extension that an
 # earlier operator duplicated); the case goes on without it.
 _OPERATOR_FAILURES = (MutationError, Rejected, IndexError, KeyError, AssertionError, *CERT_PARSE_ERRORS)
+MEMORY_BUDGET_BYTES = 64 << 20
+"""Most an in-process verifier's resident memory may grow on one case before the case is a MEMORY finding."""
+
+
+class CaseBuildError(Exception):
+    """The case's evidence could not be built: an operator's edit, made when the bench is re-signed or rendered,
+    found what it needs undone by another operator. The case is skipped and counted, not judged."""
+
+    def __init__(self, case: FuzzCase, exc: Exception) -> None:
+        operators = "+".join(name for name, _ in case.operators)
+        self.why = f"{operators}: {type(exc).__name__}: {str(exc)[:120]}"
+        """What the summary counts the case under: its operators and the error."""
+        super().__init__(f"case {case.index}: {self.why}")
 
 
 @dataclass(frozen=True)
@@ -47,7 +68,8 @@ class TargetAnswer:
     """What a fuzz target said about one case: ACCEPT, REJECT, CRASH, HANG, MEMORY, ERROR (or SKIPPED).
 
     The fuzzer's counterpart of the conformance harness's :class:`hsmsim.harness.model.Answer`, with
-    MEMORY for an in-process verifier that hit the worker's address-space bound; the harness judges
+    MEMORY for an in-process verifier that hit the worker's address-space bound or grew its resident
+    memory past :data:`MEMORY_BUDGET_BYTES` on the case; the harness judges
     an answer into an ``Outcome``, the fuzzer into a finding (:func:`classify`).
     """
 
@@ -102,8 +124,33 @@ def time_bound(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+_STATUS = Path("/proc/self/status")
+
+
+def _reset_resident_peak() -> int | None:
+    """Reset this process's peak resident set size to the current one (Linux); return it in bytes, or None."""
+    try:
+        _CLEAR_REFS.write_text("5")
+        return _status_kib("VmRSS") * 1024
+    except (OSError, ValueError):
+        return None
+
+
+def _status_kib(field_name: str) -> int:
+    match = re.search(rf"^{field_name}:\s+(\d+) kB", _STATUS.read_text(), flags=re.M)
+    if match is None:
+        raise ValueError(f"no {field_name} in {_STATUS}")
+    return int(match.group(1))
+
+
 def verdict_answer(run: Callable[[], Verdict], timeout: float) -> TargetAnswer:
-    """Run an in-process verifier call: a Verdict becomes ACCEPT/REJECT, any exception CRASH."""
+    """Run an in-process verifier call: a Verdict becomes ACCEPT/REJECT, any exception CRASH.
+
+    HANG past ``timeout``; MEMORY on a MemoryError or when the call grew the resident memory by more
+    than :data:`MEMORY_BUDGET_BYTES` (measured where the kernel can reset the peak, i.e. on Linux).
+    """
+    before = _reset_resident_peak()
     try:
         with time_bound(timeout):
             verdict = run()
@@ -113,6 +160,10 @@ def verdict_answer(run: Callable[[], Verdict], timeout: float) -> TargetAnswer:
         return TargetAnswer("MEMORY", None, "memory bound exceeded")
     except Exception as exc:  # noqa: BLE001 - an exception out of verify() is exactly what we look for
         return TargetAnswer("CRASH", None, f"{type(exc).__name__}: {exc}"[:300])
+    if before is not None and (grown := _status_kib("VmHWM") * 1024 - before) > MEMORY_BUDGET_BYTES:
+        # The symptom is the text before the first colon (see symptom()): keep the varying number after it.
+        return TargetAnswer("MEMORY", None, f"memory budget exceeded: resident memory grew by {grown >> 20} MiB on "
+                                           f"one case (budget {MEMORY_BUDGET_BYTES >> 20} MiB)")
     if not isinstance(verdict, Verdict):
         return TargetAnswer("ERROR", None, f"verifier returned {type(verdict).__name__}, not a Verdict")
     if verdict.reason is Reason.INTERNAL_ERROR:  # an exception verify_guarded caught: still a crash
@@ -198,7 +249,10 @@ def _havoc(evidence: Evidence, seed: int) -> tuple[Evidence, str]:
 
 
 def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
-    """Apply the case's operators to a fresh golden; operators whose target is absent are skipped."""
+    """Apply the case's operators to a fresh golden; operators whose target is absent are skipped.
+
+    Raises :class:`CaseBuildError` when re-signing or rendering fails on what the operators left.
+    """
     by_name: dict[str, FuzzOperator] = {op.name: op for op in model.operators}
     bench = model.open(case.golden)
     applied: list[tuple[str, str]] = []
@@ -218,9 +272,12 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
     # replaces the whole attestation).
     invalid &= len(applied) == 1
     resigned = not stale and (wants_resign or case.resign)
-    if resigned:
-        model.resign(bench)
-    evidence = model.render(bench, packed or case.havoc is not None)
+    try:
+        if resigned:
+            model.resign(bench)
+        evidence = model.render(bench, packed or case.havoc is not None)
+    except _OPERATOR_FAILURES as exc:
+        raise CaseBuildError(case, exc) from exc
     if case.havoc is not None:
         evidence, touched = _havoc(evidence, case.havoc)
         applied.append((HAVOC, touched))
@@ -297,7 +354,10 @@ class CaseRunner:
         shrink values by trying other sub-seeds for each operator and keeping the one whose evidence
         differs least from the golden's."""
         def keeps(candidate: FuzzCase) -> BuiltCase | None:
-            built, answer, reference, found = self.judge(candidate)
+            try:
+                built, answer, reference, found = self.judge(candidate)
+            except CaseBuildError:
+                return None
             return built if found == kind and symptom(kind, answer, reference) == shown else None
 
         best = case
@@ -341,9 +401,12 @@ class CampaignStats:
     """Counters a campaign reports."""
 
     executed: int = 0
+    """Cases built and judged."""
     seconds: float = 0.0
     operator_hits: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Cases that could not be built (not judged), by :attr:`CaseBuildError.why`."""
 
     @property
     def execs_per_second(self) -> float:

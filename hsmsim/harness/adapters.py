@@ -5,16 +5,17 @@ Three modes (``harness_anchors.md`` §4, §8.4):
 * ``python``: a function called in-process with a :class:`VerifyRequest` (fast; a hung call is
   abandoned, not killed; ``isolate = true`` runs it in a child process instead).
 * ``oneshot``: one process per vector from a command template; exit 0 = ACCEPT, 1 = REJECT,
-  killed by a signal (or a shell's 128+N) = CRASH, anything else = ERROR, past the deadline = HANG.
+  killed by a signal (or a shell's 128+N) = CRASH, anything else = ERROR, past the deadline = HANG,
+  more than :data:`~hsmsim.harness.processes.MAX_OUTPUT_BYTES` of output = ERROR (killed).
 * ``persistent``: one long-running process speaking JSON Lines on stdin/stdout: a ``hello``,
   then one ``verify`` request per vector, each with a deadline; restarted after a crash or hang.
 
-An adapter never raises on a misbehaving verifier: every failure is an :class:`Answer`.
+An adapter never raises on a misbehaving verifier: every failure is an :class:`Answer`. Verifier
+processes, and whatever they start, are killed as :mod:`hsmsim.harness.processes` describes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import json
@@ -41,14 +42,23 @@ from cryptography import x509
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import AdapterConfig, AdapterConfigError
 from hsmsim.harness.model import Actual, Answer, VerifierInfo
+from hsmsim.harness.processes import (
+    MAX_OUTPUT_BYTES,
+    TAG_ENV,
+    OutputTail,
+    drain,
+    kill_group_and_tagged,
+    new_tag,
+    run_bounded,
+)
+from hsmsim.harness.text import one_line
 from hsmsim.harness.vectors import Inputs, Subject, materialise
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Verdict
 
 MAX_LINE_BYTES = 1 << 20
 """Longest JSON line a persistent verifier may send."""
-OUTPUT_TAIL_BYTES = 4096
-"""How much of a oneshot's stdout/stderr is kept for the reason and detail."""
+VERSION_CMD_TIMEOUT_S = 10.0
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)(?::([^{}]*))?\}")
 _VERDICT_LINE = re.compile(r"^\s*(ACCEPT|REJECT)\b[\s:]*([A-Za-z0-9_.-]+)?")
 
@@ -71,11 +81,6 @@ class VerifyRequest:
     at: datetime
     anchors_pem: tuple[str, ...]
     features: tuple[str, ...] = ()
-
-
-def _clip(text: str, limit: int = 400) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def expand(template: tuple[str, ...], inputs: Inputs, extra: Mapping[str, str]) -> list[str]:
@@ -123,6 +128,8 @@ class Verifier(ABC):
     def __init__(self, config: AdapterConfig) -> None:
         self.config = config
         self.info: VerifierInfo | None = None
+        self.tag = new_tag()
+        """This instance's :data:`~hsmsim.harness.processes.TAG_ENV`: every process it starts carries it."""
         self._tmp: Path | None = None
 
     @property
@@ -156,18 +163,20 @@ class Verifier(ABC):
             version = str(hello["version"])
         profile = config.profile or (str(hello["profile"]) if isinstance(hello.get("profile"), str) else "structural")
         return VerifierInfo(
-            name=config.name, version=version or "unknown", mode=config.mode, profile=profile,
+            name=config.name, version=one_line(version or "unknown", 100), mode=config.mode, profile=profile,
             formats=config.formats or strings(hello.get("formats")) or ("*",),
             features=config.features if config.features is not None else strings(hello.get("features")) or (),
         )
 
     def _run_version_cmd(self) -> str | None:
         try:
-            done = subprocess.run(expand_static(self.config.version_cmd, self._extra()), cwd=self.config.cwd,
-                                  capture_output=True, text=True, timeout=10, env=self._env())
-        except (OSError, subprocess.TimeoutExpired):
+            done = run_bounded(expand_static(self.config.version_cmd, self._extra()), cwd=self.config.cwd,
+                               env=self._env(), tag=self.tag, timeout=VERSION_CMD_TIMEOUT_S)
+        except OSError:
             return None
-        lines = (done.stdout or done.stderr).strip().splitlines()
+        if done.status is None:
+            return None
+        lines = (done.stdout.text() or done.stderr.text()).strip().splitlines()
         return lines[0].strip() if lines else None
 
     @abstractmethod
@@ -259,7 +268,7 @@ def answer_from(value: object) -> Answer:
         match = _VERDICT_LINE.match(value)
         if match:
             return Answer(Actual(match.group(1)), match.group(2))
-    return Answer(Actual.ERROR, None, f"returned {type(value).__name__} {_clip(repr(value), 80)}, not a verdict")
+    return Answer(Actual.ERROR, None, f"returned {type(value).__name__} {one_line(repr(value), 80)}, not a verdict")
 
 
 def response_answer(data: Mapping[str, object]) -> Answer:
@@ -274,7 +283,7 @@ def response_answer(data: Mapping[str, object]) -> Answer:
     reason = data.get("reason")
     detail = data.get("detail")
     return Answer(Actual(str(verdict)), None if reason in (None, "") else str(reason),
-                  "" if detail is None else _clip(str(detail)))
+                  "" if detail is None else str(detail))
 
 
 def build_request(subject: Subject, profile: str) -> VerifyRequest:
@@ -338,7 +347,7 @@ class PythonVerifier(Verifier):
             assert isinstance(exc, BaseException)
             where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
             at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
-            return Answer(Actual.CRASH, None, _clip(f"{type(exc).__name__}: {exc}{at}"), elapsed)
+            return Answer(Actual.CRASH, None, f"{type(exc).__name__}: {exc}{at}", elapsed)
         answer = answer_from(box.get("value"))
         return Answer(answer.verdict, answer.reason, answer.detail, elapsed)
 
@@ -352,44 +361,9 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _tail(path: Path) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - OUTPUT_TAIL_BYTES))
-            return fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
-
-
-def _wait_unreaped(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Wait up to ``timeout`` for the child to exit *without reaping it*; True when it exited."""
-    deadline = time.monotonic() + timeout
-    pause = 0.0005
-    while True:
-        if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(pause, remaining))
-        pause = min(pause * 2, 0.02)
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the process group the child leads (it was started in a new session), then reap the child."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def _check_program(argv0: str, cwd: str, origin: str) -> None:
@@ -419,38 +393,29 @@ class OneshotVerifier(Verifier):
         deadline = timeout or self.config.timeout_s
         with materialise(subject, self.info.profile, self._workdir()) as inputs:
             argv = expand(self.config.command, inputs, self._extra())
-            out_path, err_path = inputs.dir.parent / "stdout", inputs.dir.parent / "stderr"
-            start = time.perf_counter()
-            with out_path.open("wb") as out, err_path.open("wb") as err:
-                try:
-                    proc = subprocess.Popen(argv, cwd=self.config.cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                            stderr=err, env=self._env(), start_new_session=True)
-                except OSError as exc:
-                    return Answer(Actual.ERROR, None, f"cannot run {argv[0]}: {exc.strerror}")
-                exited = _wait_unreaped(proc, deadline)
-                # Kill the whole group (a hung command, or what it left behind) while the unreaped leader
-                # still pins the group id, then reap the leader.
-                _kill_group(proc)
-                code = proc.returncode
-                if not exited:
-                    return Answer(Actual.HANG, None, f"no exit within {deadline:g} s (killed)",
-                                  (time.perf_counter() - start) * 1000)
-            elapsed = (time.perf_counter() - start) * 1000
-            stdout, stderr = _tail(out_path), _tail(err_path)
-        last = _last_line(stdout)
+            try:
+                done = run_bounded(argv, cwd=self.config.cwd, env=self._env(), tag=self.tag, timeout=deadline)
+            except OSError as exc:
+                return Answer(Actual.ERROR, None, f"cannot run {argv[0]}: {exc.strerror}")
+        elapsed, code = done.elapsed_ms, done.status
+        if done.overflowed:
+            return Answer(Actual.ERROR, None, f"wrote more than {MAX_OUTPUT_BYTES} bytes of output (killed)", elapsed)
+        if done.timed_out or code is None:
+            return Answer(Actual.HANG, None, f"no exit within {deadline:g} s (killed)", elapsed)
+        last = _last_line(done.stdout.text())
         match = _VERDICT_LINE.match(last)
         reason = match.group(2) if match else None
-        detail = _clip(last or _last_line(stderr))
+        detail = last or _last_line(done.stderr.text())
         if code == 0:
             return Answer(Actual.ACCEPT, reason, detail, elapsed)
         if code == 1:
             return Answer(Actual.REJECT, reason, detail, elapsed)
         if code < 0:
-            return Answer(Actual.CRASH, None, _clip(f"killed by {_signal_name(-code)}; {detail}"), elapsed)
+            return Answer(Actual.CRASH, None, f"killed by {_signal_name(-code)}; {detail}", elapsed)
         if 128 < code < 160:
-            return Answer(Actual.CRASH, None, _clip(f"exit status {code} ({_signal_name(code - 128)} in the "
-                                                    f"command's child); {detail}"), elapsed)
-        return Answer(Actual.ERROR, None, _clip(f"exit status {code} (0 = ACCEPT, 1 = REJECT); {detail}"), elapsed)
+            return Answer(Actual.CRASH, None, f"exit status {code} ({_signal_name(code - 128)} in the "
+                                              f"command's child); {detail}", elapsed)
+        return Answer(Actual.ERROR, None, f"exit status {code} (0 = ACCEPT, 1 = REJECT); {detail}", elapsed)
 
 
 # -- persistent --------------------------------------------------------------------------------
@@ -464,14 +429,19 @@ class _Eof(Exception):  # noqa: N818 - internal control flow
 
 
 class PersistentVerifier(Verifier):
-    """``persistent`` mode: a JSON Lines process, restarted after a crash, hang or garbled answer."""
+    """``persistent`` mode: a JSON Lines process, restarted after a crash, hang or garbled answer.
+
+    Its stderr is a pipe read while an answer is awaited; a process that writes more than
+    :data:`~hsmsim.harness.processes.MAX_OUTPUT_BYTES` to it is killed (ERROR, restarted).
+    """
 
     def __init__(self, config: AdapterConfig, argv: tuple[str, ...] | None = None) -> None:
         super().__init__(config)
         self._argv = argv or config.command
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
-        self._stderr_path: Path | None = None
+        self._stderr = OutputTail()
+        self._stderr_open = False
         self._starts = 0
         self.restarts = 0
         """How many times the process was started again after the first start."""
@@ -481,16 +451,16 @@ class PersistentVerifier(Verifier):
         self._starts += 1
         if self._starts > 1:
             self.restarts += 1
-        self._stderr_path = self._workdir() / f"stderr-{self._starts}.log"
         argv = expand_static(self._argv, self._extra())
-        with self._stderr_path.open("wb") as err:
-            try:
-                self._proc = subprocess.Popen(argv, cwd=self.config.cwd, stdin=subprocess.PIPE,
-                                              stdout=subprocess.PIPE, stderr=err, bufsize=0,
-                                              env=self._env(), start_new_session=True)
-            except OSError as exc:
-                raise VerifierStartError(f"{self.name}: cannot run {argv[0]}: {exc.strerror}") from exc
+        try:
+            self._proc = subprocess.Popen(argv, cwd=self.config.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, bufsize=0, env={**self._env(), TAG_ENV: self.tag},
+                                          start_new_session=True)
+        except OSError as exc:
+            raise VerifierStartError(f"{self.name}: cannot run {argv[0]}: {exc.strerror}") from exc
         self._buffer = b""
+        self._stderr = OutputTail()
+        self._stderr_open = True
         try:
             reply = self._exchange({"op": "hello"}, self.config.hello_timeout_s)
         except (_Timeout, _Eof, ValueError) as exc:
@@ -501,7 +471,7 @@ class PersistentVerifier(Verifier):
         return reply
 
     def _stop(self) -> str:
-        """Kill the process (if any); return the tail of its stderr."""
+        """Kill the process (if any) and all it started; return the tail of its stderr."""
         proc, self._proc = self._proc, None
         if proc is not None:
             try:
@@ -509,23 +479,35 @@ class PersistentVerifier(Verifier):
                     proc.stdin.close()
             except OSError:
                 pass
-            if proc.poll() is None:
-                _kill_group(proc)
+            kill_group_and_tagged(proc, self.tag)
+            if proc.stderr:
+                drain(proc.stderr.fileno(), self._stderr, max(0, MAX_OUTPUT_BYTES + 1 - self._stderr.total))
+                proc.stderr.close()
             if proc.stdout:
                 proc.stdout.close()
-        return _clip(_last_line(_tail(self._stderr_path)), 200) if self._stderr_path is not None else ""
+        return one_line(_last_line(self._stderr.text()), 200)
+
+    def _read_stderr(self, fd: int) -> None:
+        """Take what stderr holds now; raises ValueError past the output cap."""
+        self._stderr_open = drain(fd, self._stderr, MAX_OUTPUT_BYTES + 1 - self._stderr.total)
+        if self._stderr.total > MAX_OUTPUT_BYTES:
+            raise ValueError(f"wrote more than {MAX_OUTPUT_BYTES} bytes to stderr")
 
     def _readline(self, deadline: float) -> bytes:
-        assert self._proc is not None and self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
+        assert self._proc is not None and self._proc.stdout is not None and self._proc.stderr is not None
+        out, err = self._proc.stdout.fileno(), self._proc.stderr.fileno()
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Timeout
-            ready, _, _ = select.select([fd], [], [], remaining)
+            ready, _, _ = select.select([out, err] if self._stderr_open else [out], [], [], remaining)
             if not ready:
                 raise _Timeout
-            chunk = os.read(fd, 65536)
+            if err in ready:
+                self._read_stderr(err)
+            if out not in ready:
+                continue
+            chunk = os.read(out, 65536)
             if not chunk:
                 raise _Eof
             self._buffer += chunk
@@ -549,7 +531,7 @@ class PersistentVerifier(Verifier):
         try:
             reply = json.loads(line)
         except ValueError:
-            raise ValueError(f"answered a line that is not JSON: {_clip(line.decode('utf-8', 'replace'), 120)}") \
+            raise ValueError(f"answered a line that is not JSON: {one_line(line.decode('utf-8', 'replace'), 120)}") \
                 from None
         if not isinstance(reply, dict):
             raise ValueError(f"answered {type(reply).__name__}, not a JSON object")
@@ -594,7 +576,7 @@ class PersistentVerifier(Verifier):
                 self._spawn()
             except VerifierStartError as exc:
                 self._stop()
-                return Answer(Actual.ERROR, None, _clip(f"restart failed: {exc}"))
+                return Answer(Actual.ERROR, None, f"restart failed: {exc}")
         with materialise(subject, self.info.profile, self._workdir()) as inputs:
             request = {"op": "verify", "id": subject.id, "format": subject.format, "profile": self.info.profile,
                        "features": list(subject.features), "inputs": inputs.to_json()}
@@ -607,10 +589,10 @@ class PersistentVerifier(Verifier):
                               (time.perf_counter() - start) * 1000)
             except _Eof:
                 elapsed = (time.perf_counter() - start) * 1000
-                return Answer(Actual.CRASH, None, _clip(self._death() + " (will restart)"), elapsed)
+                return Answer(Actual.CRASH, None, self._death() + " (will restart)", elapsed)
             except ValueError as exc:
                 self._stop()
-                return Answer(Actual.ERROR, None, _clip(f"{exc} (process restarted)"),
+                return Answer(Actual.ERROR, None, f"{exc} (process restarted)",
                               (time.perf_counter() - start) * 1000)
             elapsed = (time.perf_counter() - start) * 1000
         if reply.get("id") != subject.id:

@@ -12,6 +12,7 @@ from hsmsim.harness.config import load_adapter
 from hsmsim.harness.model import CaseResult, Outcome
 from hsmsim.harness.report import failing_lines, write_report
 from hsmsim.harness.runner import RunOptions, run_conformance
+from hsmsim.harness.text import visible
 from hsmsim.harness.vectors import default_vectors_root, load_corpus
 
 
@@ -41,6 +42,7 @@ def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str,
         jobs: int, timeout: float | None, report_dir: Path, previous: tuple[Path, ...], strict_reasons: bool) -> None:
     """Run each verifier over the vectors. Exit 1 only on unexpected verdicts (or stale waivers)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     configs = [load_adapter(spec) for spec in verifiers]
@@ -58,7 +60,8 @@ def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str,
 
         def advance(result: CaseResult) -> None:
             suffix = "" if result.outcome in (Outcome.PASS, Outcome.SKIPPED) else f" [{result.outcome.value}]"
-            progress.update(task, advance=1, description=f"{result.verifier}: {result.id}{suffix}")
+            description = escape(visible(f"{result.verifier}: {result.id}{suffix}", 200))
+            progress.update(task, advance=1, description=description)
 
         conformance_run = run_conformance(configs, corpus, options, progress=advance)
     paths = write_report(conformance_run, report_dir, list(previous))
@@ -66,7 +69,8 @@ def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str,
         counts = verifier.counts()
         shown = ", ".join(f"{n} {o.lower().replace('_', ' ')}" for o, n in counts.items() if n)
         status = "FAIL" if verifier.failed else "ok"
-        click.echo(f"{status:4} {verifier.info.name} {verifier.info.version} ({verifier.info.profile}): {shown}")
+        click.echo(visible(f"{status:4} {verifier.info.name} {verifier.info.version} ({verifier.info.profile}): "
+                           f"{shown}"))
         for line in failing_lines(verifier):
             click.echo(f"     {line}")
     click.echo(f"report: {paths.html}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, field
 
+from hsmsim.harness.text import REASON_LIMIT, one_line
 from hsmsim.model.vectors import Expected
 from hsmsim.verdict import Reason
 
@@ -81,12 +82,21 @@ def reason_code(reason: str | None) -> Reason | None:
 
 @dataclass(frozen=True)
 class Answer:
-    """What one verifier call produced, before judging. ``reason`` may be a Reason code or free text."""
+    """What one verifier call produced, before judging. ``reason`` may be a Reason code or free text.
+
+    ``reason`` and ``detail`` are stored as :func:`hsmsim.harness.text.one_line` text, whatever the
+    verifier sent: one line, no control character or lone surrogate, capped.
+    """
 
     verdict: Actual
     reason: str | None = None
     detail: str = ""
     duration_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.reason is not None:
+            object.__setattr__(self, "reason", one_line(self.reason, REASON_LIMIT))
+        object.__setattr__(self, "detail", one_line(self.detail))
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,7 @@ class ConformancePlugin:
         """Run one case, record it for the report, and turn its outcome into a pytest outcome."""
         from hsmsim.errors import HsmsimError
         from hsmsim.harness.model import FAILING, Outcome
+        from hsmsim.harness.text import TEXT_LIMIT, visible
 
         name, vector_id = key
         if name in self._start_errors:
@@ -150,12 +151,12 @@ class ConformancePlugin:
         if result.outcome is Outcome.WAIVED:
             pytest.xfail(f"waived: {result.waiver}")
         if result.outcome in FAILING or (self.strict_reasons and result.outcome is Outcome.WRONG_REASON):
-            message = result.describe()
+            lines = [result.describe()]
             if check is not None and not check.ok and check.vector_id == vector_id:
-                message = f"{check.message}\n{message}"
+                lines.insert(0, check.message)
             if result.waiver:
-                message += f"\n{result.waiver}"
-            pytest.fail(message, pytrace=False)
+                lines.append(result.waiver)
+            pytest.fail("\n".join(visible(line, TEXT_LIMIT) for line in lines), pytrace=False)
         if result.outcome is Outcome.WRONG_REASON:
             warnings.warn(ConformanceWarning(result.describe()), stacklevel=1)
 

@@ -10,12 +10,17 @@ Layout of a report directory::
 Anomalies are listed in this order: unexpected ACCEPT (critical first), unexpected REJECT,
 right verdict for the wrong reason, HANG/CRASH/ERROR, SKIPPED; then stale waivers (XPASS) and
 waived cases.
+
+Every writer takes any string a verifier may have sent (a results file read back never went
+through :class:`~hsmsim.harness.model.Answer`): text is made :func:`~hsmsim.harness.text.visible`
+and capped at :data:`TEXT_LIMIT` before it is embedded, and files are written atomically as UTF-8.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
@@ -26,6 +31,7 @@ from hsmsim import __version__
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.model import Actual, CaseResult, Outcome, severity_rank
 from hsmsim.harness.runner import ConformanceRun, VerifierRun
+from hsmsim.harness.text import TEXT_LIMIT, visible
 from hsmsim.harness.vectors import Vector
 from hsmsim.model.vectors import Expected
 
@@ -69,7 +75,7 @@ class PreviousResults:
 def load_results(path: Path) -> PreviousResults:
     """Read a ``results/<verifier>.json``; raises :class:`ReportError`."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
         verifier = str(data["verifier"])
         results = {str(r["id"]): CaseResult.from_json(verifier, r) for r in data["results"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -142,32 +148,37 @@ def diff(previous: PreviousResults, current: VerifierRun, corpus_ids: set[str] |
 
 # -- JUnit -------------------------------------------------------------------------------------
 
+def _x(text: str) -> str:
+    return visible(text, TEXT_LIMIT)
+
+
 def junit_xml(run: ConformanceRun) -> str:
-    """JUnit XML: one suite per verifier; anomalies are failures, HANG/CRASH/ERROR errors."""
+    """JUnit XML: one suite per verifier; anomalies are failures, HANG/CRASH/ERROR errors. Always well-formed."""
     root = ET.Element("testsuites", name="hsmsim conformance")
     totals: Counter[str] = Counter()
     for verifier in run.verifiers:
         failing = {r.id for r in verifier.failing()}
-        suite = ET.SubElement(root, "testsuite", name=verifier.info.name)
+        suite = ET.SubElement(root, "testsuite", name=_x(verifier.info.name))
         props = ET.SubElement(suite, "properties")
         for key, value in (("verifierVersion", verifier.info.version), ("profile", verifier.info.profile),
                            ("suiteVersion", run.corpus.suite_version), ("mode", verifier.info.mode)):
-            ET.SubElement(props, "property", name=key, value=value)
+            ET.SubElement(props, "property", name=key, value=_x(value))
         counts: Counter[str] = Counter()
         for result in verifier.results:
-            case = ET.SubElement(suite, "testcase", classname=f"{verifier.info.name}.{result.format}.{result.category}",
-                                 name=result.id, time=f"{result.duration_ms / 1000:.3f}")
+            case = ET.SubElement(suite, "testcase",
+                                 classname=_x(f"{verifier.info.name}.{result.format}.{result.category}"),
+                                 name=_x(result.id), time=f"{result.duration_ms / 1000:.3f}")
             counts["tests"] += 1
-            message = result.describe()
+            message = _x(result.describe())
             if result.outcome in (Outcome.HANG, Outcome.CRASH, Outcome.ERROR):
-                ET.SubElement(case, "error", message=message, type=result.outcome.value).text = result.detail
+                ET.SubElement(case, "error", message=message, type=result.outcome.value).text = _x(result.detail)
                 counts["errors"] += 1
             elif result.id in failing:
-                ET.SubElement(case, "failure", message=message, type=result.outcome.value).text = result.detail
+                ET.SubElement(case, "failure", message=message, type=result.outcome.value).text = _x(result.detail)
                 counts["failures"] += 1
             elif result.outcome in (Outcome.SKIPPED, Outcome.WAIVED):
                 text = result.detail if result.outcome is Outcome.SKIPPED else f"waived: {result.waiver}"
-                ET.SubElement(case, "skipped", message=text)
+                ET.SubElement(case, "skipped", message=_x(text))
                 counts["skipped"] += 1
             elif result.outcome is Outcome.WRONG_REASON:
                 ET.SubElement(case, "system-out").text = message
@@ -238,7 +249,7 @@ details summary{cursor:pointer;color:var(--muted)}
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(visible(str(text), TEXT_LIMIT), quote=True)
 
 
 def _anchor(name: str) -> str:
@@ -423,6 +434,21 @@ def render_html(run: ConformanceRun, changes: dict[str, list[Change]] | None = N
 
 # -- writing -----------------------------------------------------------------------------------
 
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 through a temporary file and a rename: a crash leaves the old file, not an empty one.
+
+    (Not :func:`hsmsim._atomic.write_atomic`: its private 0600 temporary file would make the report unreadable to
+    the CI server that publishes it; this one is created under the umask.)
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(text.encode())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class ReportPaths:
     """Where a report was written."""
@@ -445,26 +471,27 @@ def write_report(run: ConformanceRun, directory: Path, previous: list[Path] | No
         if match is not None:
             changes[verifier.info.name] = diff(match, verifier, corpus_ids)
     try:
-        (directory / "results").mkdir(parents=True, exist_ok=True)
         written = []
         for verifier in run.verifiers:
             path = directory / "results" / f"{safe_name(verifier.info.name)}.json"
-            path.write_text(json.dumps(results_document(verifier, run.corpus.suite_version), indent=1) + "\n")
+            # ensure_ascii: a lone surrogate is written as an escape sequence, never as invalid UTF-8
+            document = json.dumps(results_document(verifier, run.corpus.suite_version), indent=1, ensure_ascii=True)
+            _write(path, document + "\n")
             written.append(path)
         junit = directory / "junit.xml"
-        junit.write_text(junit_xml(run))
+        _write(junit, junit_xml(run))
         page = directory / "index.html"
-        page.write_text(render_html(run, changes))
+        _write(page, render_html(run, changes))
     except OSError as exc:
         raise ReportError(f"cannot write the report into {directory}: {exc.strerror}") from exc
     return ReportPaths(directory, written, junit, page)
 
 
 def failing_lines(verifier: VerifierRun) -> list[str]:
-    """Console lines for the verifier's failing cases (only those), in anomaly order."""
+    """Console lines for the verifier's failing cases (only those), in anomaly order; safe to print."""
     failing = {r.id for r in verifier.failing()}
     lines = [r.describe() for _, results in anomalies(verifier) for r in results if r.id in failing]
     lines += verifier.stale_waivers
     lines += [c.message for c in verifier.sanity if not c.ok]
-    return lines
+    return [visible(line, TEXT_LIMIT) for line in lines]
 

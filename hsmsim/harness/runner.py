@@ -7,14 +7,15 @@ Order for one verifier (BetterTLS, tlsfuzzer): for each format it claims, the *s
 vector runs first; a verifier that does not accept it is stopped for that format with one
 message and the format's other vectors are SKIPPED. Vectors of formats it does not claim, or
 needing features it does not claim, are SKIPPED too. Every other vector is run and judged.
+
+With more than one job every case, sanity probes included, runs in a worker process
+(:mod:`hsmsim.harness.workers`): a verifier that kills its worker is a CRASH of that one case.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import multiprocessing.util
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from hsmsim.harness.config import AdapterConfig
 from hsmsim.harness.model import FAILING, Actual, Answer, CaseResult, Outcome, VerifierInfo, reason_code
 from hsmsim.harness.vectors import Corpus, Vector, load_corpus
 from hsmsim.harness.waivers import Waiver, apply_waiver
+from hsmsim.harness.workers import WorkerDied, WorkerPool
 from hsmsim.model.vectors import Expected
 
 ProgressFn = Callable[[CaseResult], None]
@@ -90,6 +92,18 @@ class SanityCheck:
         """A JSON-ready dict."""
         return {"format": self.format, "id": self.vector_id, "ok": self.ok, "message": self.message}
 
+    @classmethod
+    def of(cls, name: str, format_name: str, golden: Vector | None, result: CaseResult | None) -> SanityCheck:
+        """The check made by running ``golden`` (None: the corpus has no golden to probe with)."""
+        if golden is None or result is None:
+            return cls(name, format_name, None, True, f"no golden {format_name} vector to probe with")
+        ok = result.verdict is Actual.ACCEPT
+        got = result.verdict.value + (f" {result.reason}" if result.reason else "")
+        message = (f"{name} accepts the golden {golden.id}" if ok else
+                   f"verifier {name!r} stopped for format {format_name!r}: it does not accept the golden "
+                   f"vector {golden.id} (got {got}{': ' + result.detail if result.detail else ''})")
+        return cls(name, format_name, golden.id, ok, message)
+
 
 class Session:
     """Live verifiers of one process, started on first use; sanity results are cached per format."""
@@ -122,29 +136,21 @@ class Session:
         assert info is not None
         return info
 
-    def _answer(self, name: str, vector: Vector) -> CaseResult:
-        live = self.verifier(name)
-        answer = live.verify(vector, timeout=self.timeout)
+    def answer(self, name: str, vector_id: str) -> CaseResult:
+        """Run and judge one vector, without sanity probe or skips (the caller decided it runs)."""
+        vector = self.corpus.get(vector_id)
+        answer = self.verifier(name).verify(vector, timeout=self.timeout)
         return judge(vector, self.info(name), answer, self.configs[name].waivers)
 
     def sanity(self, name: str, format_name: str) -> SanityCheck:
         """Run (once) the golden vector of ``format_name`` that the verifier's profile must accept."""
         key = (name, format_name)
         if key not in self._sanity:
-            info = self.info(name)
-            golden = self.corpus.sanity_vector(format_name, info.profile)
-            if golden is None:
-                check = SanityCheck(name, format_name, None, True, f"no golden {format_name} vector to probe with")
-            else:
-                result = self._answer(name, golden)
-                self._golden[(name, golden.id)] = result
-                ok = result.verdict is Actual.ACCEPT
-                got = result.verdict.value + (f" {result.reason}" if result.reason else "")
-                message = (f"{name} accepts the golden {golden.id}" if ok else
-                           f"verifier {name!r} stopped for format {format_name!r}: it does not accept the golden "
-                           f"vector {golden.id} (got {got}{': ' + result.detail if result.detail else ''})")
-                check = SanityCheck(name, format_name, golden.id, ok, message)
-            self._sanity[key] = check
+            golden = self.corpus.sanity_vector(format_name, self.info(name).profile)
+            result = None
+            if golden is not None:
+                result = self._golden[(name, golden.id)] = self.answer(name, golden.id)
+            self._sanity[key] = SanityCheck.of(name, format_name, golden, result)
         return self._sanity[key]
 
     def sanity_checks(self, name: str) -> list[SanityCheck]:
@@ -173,7 +179,7 @@ class Session:
             return golden
         if not check.ok and check.vector_id != vector.id:
             return self.skipped(name, vector, check.message)
-        return self._answer(name, vector)
+        return self.answer(name, vector_id)
 
     def close(self) -> None:
         """Stop every live verifier."""
@@ -247,15 +253,17 @@ def unknown_waivers(config: AdapterConfig, corpus: Corpus) -> list[str]:
             for vector_id in sorted(config.waivers) if vector_id not in corpus]
 
 
-# -- process pool ------------------------------------------------------------------------------
+# -- running cases -----------------------------------------------------------------------------
+
+CaseRunner = Callable[[list[tuple[str, str]]], Iterator[CaseResult]]
+"""Runs (verifier name, vector id) pairs and yields their results, in any order."""
 
 _WORKER: Session | None = None
 
 
-def _worker_init(root: str, configs: list[AdapterConfig], timeout: float | None,
-                 sanity: dict[tuple[str, str], SanityCheck]) -> None:
+def _worker_init(root: str, configs: list[AdapterConfig], timeout: float | None) -> None:
     global _WORKER
-    _WORKER = Session(load_corpus(Path(root)), configs, timeout=timeout, sanity=sanity)
+    _WORKER = Session(load_corpus(Path(root)), configs, timeout=timeout)
     multiprocessing.util.Finalize(None, _worker_close, exitpriority=10)
 
 
@@ -264,9 +272,20 @@ def _worker_close() -> None:
         _WORKER.close()
 
 
-def _worker_case(name: str, vector_id: str) -> CaseResult:
+def _worker_case(task: tuple[str, str]) -> CaseResult:
     assert _WORKER is not None
-    return _WORKER.run_case(name, vector_id)
+    return _WORKER.answer(*task)
+
+
+def _in_workers(pool: WorkerPool[tuple[str, str], CaseResult], corpus: Corpus, infos: Mapping[str, VerifierInfo],
+                configs: Mapping[str, AdapterConfig]) -> CaseRunner:
+    def run(tasks: list[tuple[str, str]]) -> Iterator[CaseResult]:
+        for (name, vector_id), result in pool.run(tasks):
+            if isinstance(result, WorkerDied):
+                answer = Answer(Actual.CRASH, None, result.describe())
+                result = judge(corpus.get(vector_id), infos[name], answer, configs[name].waivers)
+            yield result
+    return run
 
 
 def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOptions = RunOptions(),
@@ -281,42 +300,59 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
 
         raise AdapterConfigError(f"two adapters share a name: {sorted(n for n in names if names.count(n) > 1)}")
     vectors = corpus.select(formats=options.formats, patterns=options.patterns)
-    session = Session(corpus, configs, timeout=options.timeout)
+    by_name = {c.name: c for c in configs}
     done: dict[str, dict[str, CaseResult]] = {c.name: {} for c in configs}
-    todo: list[tuple[str, str]] = []
+    selected = {v.id for v in vectors}
 
     def record(result: CaseResult) -> None:
         done[result.verifier][result.id] = result
         if progress is not None:
             progress(result)
 
+    session = Session(corpus, configs, timeout=options.timeout)
+    pool: WorkerPool[tuple[str, str], CaseResult] | None = None
     try:
-        for config in configs:
-            info = session.info(config.name)
-            for vector in vectors:
-                why = skip_reason(vector, info)
-                if why is not None:
-                    record(session.skipped(config.name, vector, why))
-                    continue
-                check = session.sanity(config.name, vector.format)
-                if vector.id == check.vector_id or not check.ok:
-                    record(session.run_case(config.name, vector.id))
-                else:
-                    todo.append((config.name, vector.id))
         infos = {c.name: session.info(c.name) for c in configs}
-        sanity = {(c.name, check.format): check for c in configs for check in session.sanity_checks(c.name)}
-        if options.jobs <= 1 or len(todo) < 2:
-            for name, vector_id in todo:
-                record(session.run_case(name, vector_id))
-        else:
+        runnable: list[tuple[str, Vector]] = []
+        for config in configs:
+            for vector in vectors:
+                why = skip_reason(vector, infos[config.name])
+                if why is None:
+                    runnable.append((config.name, vector))
+                else:
+                    record(session.skipped(config.name, vector, why))
+        def in_process(tasks: list[tuple[str, str]]) -> Iterator[CaseResult]:
+            return (session.answer(name, vector_id) for name, vector_id in tasks)
+
+        run: CaseRunner = in_process
+        if options.jobs > 1 and len(runnable) > 1:
             session.close()
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context, initializer=_worker_init,
-                                     initargs=(str(corpus.root), configs, options.timeout, sanity)) as pool:
-                futures = [pool.submit(_worker_case, name, vector_id) for name, vector_id in todo]
-                for future in as_completed(futures):
-                    record(future.result())
+            pool = WorkerPool(options.jobs, _worker_case, _worker_init, (str(corpus.root), configs, options.timeout))
+            run = _in_workers(pool, corpus, infos, by_name)
+        probes = {(name, vector.format): corpus.sanity_vector(vector.format, infos[name].profile)
+                  for name, vector in runnable}
+        golden_results = {(r.verifier, r.id): r for r in run([(name, golden.id) for (name, _), golden
+                                                                   in probes.items() if golden is not None])}
+        sanity: dict[tuple[str, str], SanityCheck] = {}
+        for (name, format_name), golden in probes.items():
+            result = golden_results.get((name, golden.id)) if golden is not None else None
+            sanity[(name, format_name)] = SanityCheck.of(name, format_name, golden, result)
+            if result is not None and result.id in selected:
+                record(result)
+        todo: list[tuple[str, str]] = []
+        for name, vector in runnable:
+            check = sanity[(name, vector.format)]
+            if vector.id == check.vector_id:
+                continue
+            if check.ok:
+                todo.append((name, vector.id))
+            else:
+                record(session.skipped(name, vector, check.message))
+        for result in run(todo):
+            record(result)
     finally:
+        if pool is not None:
+            pool.close()
         session.close()
     order = {v.id: index for index, v in enumerate(vectors)}
     runs = [VerifierRun(config=c, info=infos[c.name],

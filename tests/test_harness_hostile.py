@@ -1,0 +1,255 @@
+"""The conformance harness against hostile verifiers: strings that break reports and terminals, output floods,
+processes that escape their group, and in-process verifiers that kill their worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hsmsim.harness.adapters import open_verifier
+from hsmsim.harness.config import load_adapter
+from hsmsim.harness.model import Actual, Answer, CaseResult, Outcome
+from hsmsim.harness.report import junit_xml, render_html, write_report
+from hsmsim.harness.runner import RunOptions, run_conformance
+from hsmsim.harness.vectors import load_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = ROOT / "vectors"
+HOSTILE = ("lone \udc80 surrogate, C0 \x00\x01\x08\x0b\x1f\x7f, C1 \x9b, ANSI \x1b[2J\x1b[31mred\x1b[0m, "
+           "bidi \u202e, \ufffe")
+RAW_CONTROLS = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))] + ["\u202e", "\ufffe"]
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(VECTORS)
+
+
+def write(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=300,
+                          errors="surrogateescape")
+
+
+def assert_clean(text: str, *, newlines: bool = False) -> None:
+    """No control character, lone surrogate, bidi override or XML non-character survives."""
+    allowed = {"\n"} if newlines else set()
+    bad = sorted({c for c in text if (c in RAW_CONTROLS and c not in allowed) or 0xD800 <= ord(c) <= 0xDFFF})
+    assert not bad, f"raw characters {bad!r} in output"
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_dead(pid: int, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+# -- strings a verifier may send -------------------------------------------------------------------
+
+def test_answers_keep_no_raw_control_characters_and_are_capped():
+    answer = Answer(Actual.REJECT, "CODE\x1b[5m" + "R" * 5000, HOSTILE * 1000)
+    assert_clean(answer.detail)
+    assert_clean(answer.reason or "")
+    assert len(answer.detail) <= 400 and len(answer.reason or "") <= 200
+    assert "\\x1b[31mred" in answer.detail and "\\udc80" in answer.detail, "escaped, not dropped"
+
+
+def test_report_writers_take_any_verifier_string(corpus, tmp_path):
+    """Writers escape on their own: results read back from a file never went through an Answer."""
+    vector = corpus.get("primus::attr::extractable-true")
+    expected, expected_reason = vector.expectation("structural")
+    hostile = CaseResult(verifier="hostile\x1b", id=vector.id, format=vector.format, category=vector.category,
+                         severity=vector.severity.value, expected=expected, expected_reason=expected_reason,
+                         verdict=Actual.CRASH, reason="R\udc80", detail=HOSTILE * 3000, outcome=Outcome.CRASH,
+                         duration_ms=1.0)
+    config = load_adapter("python:hsmsim.harness.reference:verify")
+    run = run_conformance([config], corpus, RunOptions(patterns=("primus::golden::rsa-3072",)))
+    verifier = run.verifiers[0]
+    verifier.results.append(hostile)
+    run = replace(run, vectors=[*run.vectors, vector])
+    paths = write_report(run, tmp_path / "report")
+    junit = paths.junit.read_text(encoding="utf-8")
+    ET.fromstring(junit.encode())  # well-formed XML 1.0
+    assert_clean(junit, newlines=True)
+    assert "\\x1b[31mred" in junit and len(junit) < 20_000, "escaped and capped"
+    page = paths.html.read_text(encoding="utf-8")
+    assert_clean(page, newlines=True)
+    assert "\\udc80" in page and len(page) < 200_000
+    json.loads(paths.results[0].read_text(encoding="utf-8"))
+    assert junit_xml(run) == junit and render_html(run) == page
+
+
+HOSTILE_MODULE = f"""
+    import os
+    from hsmsim.harness.reference import verify as reference
+
+    HOSTILE = {HOSTILE!r}
+
+    def hostile(request):
+        if request.id == "primus::golden::rsa-3072":
+            return reference(request)
+        return {{"verdict": "ACCEPT", "reason": "OK\\x1b[5m", "detail": HOSTILE * 100}}
+
+    def exit_on_extractable(request):
+        if request.id == "primus::attr::extractable-true":
+            os._exit(3)
+        return reference(request)
+"""
+
+
+def test_cli_terminal_output_and_report_survive_a_hostile_python_verifier(tmp_path):
+    write(tmp_path, "hostile.py", HOSTILE_MODULE)
+    adapter = write(tmp_path, "hostile.toml", 'entry = "hostile.py:hostile"\nformats = ["primus"]\n'
+                                              'version = "1.0\\u001b[2J"\n')
+    report = tmp_path / "report"
+    result = hsmsim("conformance", "run", "--verifier", str(adapter), "--vectors", str(VECTORS),
+                    "-k", "primus::attr::extractable-true", "--report", str(report))
+    assert result.returncode == 1, result.stderr
+    assert_clean(result.stdout, newlines=True)
+    assert_clean(result.stderr, newlines=True)
+    assert "UNEXPECTED_ACCEPT primus::attr::extractable-true" in result.stdout
+    assert "\\x1b[31mred" in result.stdout
+    ET.fromstring((report / "junit.xml").read_bytes())
+    assert "UNEXPECTED_ACCEPT" in (report / "index.html").read_text(encoding="utf-8")
+
+
+# -- processes that misbehave ----------------------------------------------------------------------
+
+def test_oneshot_output_is_capped_while_it_runs(tmp_path, corpus):
+    config = load_adapter(write(tmp_path, "flood.toml", 'mode = "oneshot"\ncommand = ["yes", "{id}"]\ntimeout_s = 1\n'))
+    with open_verifier(config) as live:
+        start = time.monotonic()
+        answer = live.verify(corpus.get("primus::golden::rsa-3072"))
+        elapsed = time.monotonic() - start
+        scratch = sum(f.stat().st_size for f in Path(live._workdir()).rglob("*") if f.is_file())
+    assert answer.verdict is Actual.ERROR, answer
+    assert "output" in answer.detail and "killed" in answer.detail
+    assert elapsed < 0.9, "killed on overflow, not at the deadline"
+    assert scratch < 1 << 20
+
+
+ESCAPER = """
+    import os, sys, time
+    pidfile = sys.argv[1]
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        with open(pidfile + ".tmp", "w") as fh:
+            fh.write(str(os.getpid()))
+        os.rename(pidfile + ".tmp", pidfile)
+        time.sleep(300)
+        os._exit(0)
+    while not os.path.exists(pidfile):
+        time.sleep(0.01)
+    print("REJECT MALFORMED: left a daemon behind")
+    sys.exit(1)
+"""
+
+
+def escaper(tmp_path: Path, mode: str, body: str, timeout: float):
+    """An adapter running ``body`` as a Python script that writes its escaped child's pid into the returned file."""
+    write(tmp_path, "escaper.py", body)
+    pidfile = tmp_path / "escaped.pid"
+    config = load_adapter(write(tmp_path, "escaper.toml", f'mode = "{mode}"\ntimeout_s = {timeout}\n'
+                                f'command = ["{{python}}", "escaper.py", "{pidfile}"]\n'))
+    return config, pidfile
+
+
+def test_oneshot_children_that_call_setsid_are_killed(tmp_path, corpus):
+    config, pidfile = escaper(tmp_path, "oneshot", ESCAPER, 10)
+    pid = None
+    try:
+        with open_verifier(config) as live:
+            answer = live.verify(corpus.get("primus::golden::rsa-3072"))
+            pid = int(pidfile.read_text())
+            assert (answer.verdict, answer.reason) == (Actual.REJECT, "MALFORMED")
+            assert wait_dead(pid), f"escaped daemon {pid} still runs after the case"
+    finally:
+        if pid is not None and alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+PERSISTENT_ESCAPER = """
+    import json, os, sys, time
+    pidfile = sys.argv[1]
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["op"] == "hello":
+            if os.fork() == 0:
+                os.setsid()
+                with open(pidfile, "w") as fh:
+                    fh.write(str(os.getpid()))
+                time.sleep(300)
+                os._exit(0)
+            while not os.path.exists(pidfile):
+                time.sleep(0.01)
+            print(json.dumps({"formats": ["primus"]}), flush=True)
+        else:
+            time.sleep(300)
+"""
+
+
+def test_persistent_children_that_call_setsid_are_killed(tmp_path, corpus):
+    config, pidfile = escaper(tmp_path, "persistent", PERSISTENT_ESCAPER, 0.5)
+    live = open_verifier(config)
+    live.start()
+    pid = int(pidfile.read_text())
+    try:
+        assert live.verify(corpus.get("primus::golden::rsa-3072")).verdict is Actual.HANG
+        assert wait_dead(pid), f"the hung verifier's escaped child {pid} outlived its kill"
+    finally:
+        live.close()
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_an_in_process_verifier_that_exits_its_worker_is_one_crash(tmp_path, corpus):
+    write(tmp_path, "hostile.py", HOSTILE_MODULE)
+    config = load_adapter(write(tmp_path, "exits.toml", 'entry = "hostile.py:exit_on_extractable"\n'
+                                                        'formats = ["primus"]\n'))
+    run = run_conformance([config], corpus, RunOptions(jobs=2, patterns=("primus::attr::*",)))
+    results = {r.id: r for r in run.verifiers[0].results}
+    crashed = results.pop("primus::attr::extractable-true")
+    assert (crashed.verdict, crashed.outcome) == (Actual.CRASH, Outcome.CRASH)
+    assert "worker process exited with status 3" in crashed.detail
+    assert {r.outcome for r in results.values()} == {Outcome.PASS}
+    assert len(results) == len(corpus.select(patterns=("primus::attr::*",))) - 1 >= 10
+
+
+def test_cli_worker_death_still_writes_the_report(tmp_path):
+    write(tmp_path, "hostile.py", HOSTILE_MODULE)
+    adapter = write(tmp_path, "exits.toml", 'entry = "hostile.py:exit_on_extractable"\nformats = ["primus"]\n')
+    report = tmp_path / "report"
+    result = hsmsim("conformance", "run", "--verifier", str(adapter), "--vectors", str(VECTORS),
+                    "-k", "primus::attr::*", "-j", "2", "--report", str(report))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "CRASH primus::attr::extractable-true" in result.stdout
+    document = json.loads((report / "results" / "exits.json").read_text())
+    assert document["summary"]["CRASH"] == 1 and document["summary"]["PASS"] >= 10
+    ET.fromstring((report / "junit.xml").read_bytes())
