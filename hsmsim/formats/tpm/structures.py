@@ -28,4 +28,9 @@ from hsmsim.tpm.structures import (
     rsa_public,
 )
 
-__all__ = ["CURVE_IDS", "CURVES", "DEFAULT_RSA_EXPONENT", "NULL_SCHEME", "NULL_SYMMETRIC", "Attested", "CertifyInfo", "ClockInfo", "EccParms", "EccPoint", "OpaqueAttested", "PcrSelection", "QuoteInfo", "RsaParms", "Scheme", "SymDef", "TpmsAttest", "TpmtPublic", "TpmtSignature", "attest_type_name", "ecc_public", "name_of", "qualified_name", "rsa_public"]
+__all__ = [
+    "CURVE_IDS", "CURVES", "DEFAULT_RSA_EXPONENT", "NULL_SCHEME", "NULL_SYMMETRIC", "Attested", "CertifyInfo",
+    "ClockInfo", "EccParms", "EccPoint", "OpaqueAttested", "PcrSelection", "QuoteInfo", "RsaParms", "Scheme",
+    "SymDef", "TpmsAttest", "TpmtPublic", "TpmtSignature", "attest_type_name", "ecc_public", "name_of",
+    "qualified_name", "rsa_public",
+]
