@@ -15,13 +15,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hsmsim.device import AttestationRequest, Device
+from hsmsim.encoding import der_oid
 from hsmsim.errors import BundleError, UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import catalogue, csr, evidence
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE
 from hsmsim.formats.ietf.pki import evidence_identity
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.encoding import der_oid
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
