@@ -50,7 +50,7 @@ CSR_GOLDENS = (
     ("luna-pkc", "rsa-3072", ("luna-pkc",)),
     ("marvell-azure", "ec-p256", ("marvell-azure",)),
     ("marvell-google", "ec-p256", ("marvell-google",)),
-    ("fortanix", "ec-p256", ("fortanix",)),
+    ("fortanix", "rsa-3072", ("fortanix",)),
     ("webauthn", "ec-p256", ("webauthn",)),
     ("tpm-acme", "ec-p256", ("tpm-acme",)),
     ("primus", "ec-p256", ("primus", "tcg-attest-certify", "pkix-evidence")),
@@ -603,7 +603,7 @@ MULTI = CSR_GOLDENS[-1]
 
 def _golden_id(golden: tuple[str, str, tuple[str, ...]]) -> str:
     device_format, spec, statements = golden
-    return f"csr-attestation::golden::{'+'.join(statements)}::{spec}" + (
+    return f"csr-attestation::golden::{'-and-'.join(statements)}::{spec}" + (
         f"::on-{device_format}" if device_format not in statements else "")
 
 
