@@ -20,7 +20,6 @@ from hsmsim.keystore.base import KeyStore
 from hsmsim.model.evidence import Evidence
 from hsmsim.pki.identity import AttestationIdentity
 
-
 GENERIC_MECHANISMS = frozenset({"pkix-evidence", "csr-attestation"})
 """Formats every device speaks besides its own: the IETF generic profiles (PKIX Evidence of any HSM,
 and a CSR attestation bundle carrying the device's own evidence with PKIX Evidence)."""
