@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from hsmsim.keystore.base import PublicKey
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.keystore.base import KeyAttributes, PublicKey
 from hsmsim.tpm.marshal import (
     MAX_DATA,
     MAX_DIGEST,
@@ -405,6 +406,26 @@ def ecc_public(key: ec.EllipticCurvePublicKey, attributes: TpmaObject, *, name_a
 
 
 # -- TPMT_SIGNATURE -----------------------------------------------------------------------------
+
+def object_attributes(attributes: KeyAttributes) -> TpmaObject:
+    """TPMA_OBJECT of a user key from its PKCS#11 attributes.
+
+    userWithAuth always; fixedTPM + fixedParent unless extractable; sensitiveDataOrigin when it was
+    generated on the device (CKA_LOCAL); sign / decrypt from CKA_SIGN / CKA_DECRYPT.
+    """
+    out = TpmaObject.USER_WITH_AUTH
+    if not attributes.extractable:
+        out |= TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT
+    if attributes.local:
+        out |= TpmaObject.SENSITIVE_DATA_ORIGIN
+    if attributes.sign:
+        out |= TpmaObject.SIGN_ENCRYPT
+    if attributes.decrypt:
+        out |= TpmaObject.DECRYPT
+    if not out & (TpmaObject.SIGN_ENCRYPT | TpmaObject.DECRYPT):
+        raise UnsupportedKeyError(f"key {attributes.label!r} can neither sign nor decrypt; a TPM key must do one")
+    return out
+
 
 @dataclass(frozen=True)
 class TpmtSignature:

@@ -34,28 +34,13 @@ from hsmsim.tpm.structures import (
     TpmtPublic,
     ecc_public,
     name_of,
+    object_attributes,
     rsa_public,
 )
 from hsmsim.verdict import Claims, Profile, Reason, Rejected
 
 _AK_ATTRIBUTES = (TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT | TpmaObject.SENSITIVE_DATA_ORIGIN
                   | TpmaObject.USER_WITH_AUTH | TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT)
-
-
-def key_attributes(key: StoredKey) -> TpmaObject:
-    """TPMA_OBJECT saying what the key's PKCS#11 attributes say (non-extractable: fixedTPM and fixedParent;
-    generated: sensitiveDataOrigin)."""
-    a = key.attributes
-    bits = TpmaObject.USER_WITH_AUTH
-    if not a.extractable:
-        bits |= TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT
-    if a.local:
-        bits |= TpmaObject.SENSITIVE_DATA_ORIGIN
-    if a.sign:
-        bits |= TpmaObject.SIGN_ENCRYPT
-    if a.decrypt:
-        bits |= TpmaObject.DECRYPT
-    return bits
 
 
 def tpm_public(public_key: object, attributes: TpmaObject) -> TpmtPublic:
@@ -71,7 +56,7 @@ def certify(key: StoredKey, ak: AttestationIdentity, *, nonce: bytes, clock: int
     """The TcgAttestCertify DER of a TPM2_Certify of ``key`` by ``ak`` with ``nonce`` as qualifyingData."""
     if key.public_key is None:
         raise UnsupportedKeyError("a TPM certifies asymmetric keys only")
-    public = tpm_public(key.public_key, key_attributes(key)).marshal()
+    public = tpm_public(key.public_key, object_attributes(key.attributes)).marshal()
     ak_public = tpm_public(ak.certificate.public_key(), _AK_ATTRIBUTES).marshal()
     attest = TpmsAttest(
         type=TpmSt.ATTEST_CERTIFY, qualified_signer=name_of(TpmAlg.SHA256, ak_public), extra_data=nonce,

@@ -24,6 +24,7 @@ from hsmsim.tpm.structures import (
     attest_type_name,
     ecc_public,
     name_of,
+    object_attributes,
     qualified_name,
     rsa_public,
 )
@@ -32,5 +33,6 @@ __all__ = [
     "CURVE_IDS", "CURVES", "DEFAULT_RSA_EXPONENT", "NULL_SCHEME", "NULL_SYMMETRIC", "Attested", "CertifyInfo",
     "ClockInfo", "EccParms", "EccPoint", "OpaqueAttested", "PcrSelection", "QuoteInfo", "RsaParms", "Scheme",
     "SymDef", "TpmsAttest", "TpmtPublic", "TpmtSignature", "attest_type_name", "ecc_public", "name_of",
+    "object_attributes",
     "qualified_name", "rsa_public",
 ]
