@@ -39,7 +39,7 @@ from hsmsim.formats.ietf.evidence import NONCE_SUFFIX, evidence_der, request_non
 from hsmsim.formats.ietf.pki import tpm_identity
 from hsmsim.formats.ietf.signing import sign
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import MAX_BUNDLE_FILES, Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
@@ -59,6 +59,8 @@ PRIVATE_TYPES = {
 STATEMENT_TYPES = {PKIX_EVIDENCE: ID_EVIDENCE, TCG_CERTIFY: TCG_ATTEST_CERTIFY, **PRIVATE_TYPES}
 STATEMENT_NAMES = {oid: statement_name for statement_name, oid in STATEMENT_TYPES.items()}
 MAX_CSR_BYTES = 16 * 1024 * 1024
+MAX_STATEMENTS = 16
+MAX_CERTS = 16
 
 
 # -- HsmsimStatement ----------------------------------------------------------------------------
@@ -74,8 +76,11 @@ def decode_native(stmt: bytes) -> Evidence:
     parts = der_children(asn1.read_value(stmt, asn1.SEQUENCE))
     if len(parts) != 3:
         raise ValueError("HsmsimStatement is not {format, primary, files}")
-    files = {}
-    for item in der_children(asn1.read_value(parts[2], asn1.SEQUENCE)):
+    files: dict[str, bytes] = {}
+    items = der_children(asn1.read_value(parts[2], asn1.SEQUENCE))
+    if len(items) > MAX_BUNDLE_FILES:
+        raise ValueError(f"more than {MAX_BUNDLE_FILES} files")
+    for item in items:
         pair = der_children(asn1.read_value(item, asn1.SEQUENCE))
         if len(pair) != 2:
             raise ValueError("a file is not {name, content}")
@@ -288,6 +293,8 @@ def read_request(data: bytes, profile: Profile) -> Request:
         raise Rejected(Reason.MALFORMED, f"AttestationBundle does not parse: {exc}") from None
     if not bundle.statements:
         raise Rejected(Reason.MALFORMED, "AttestationBundle.attestations is empty (SIZE 1..MAX)")
+    if len(bundle.statements) > MAX_STATEMENTS or len(bundle.certs or ()) > MAX_CERTS:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"more than {MAX_STATEMENTS} statements or {MAX_CERTS} certs")
     if bundle.certs is not None and not bundle.certs:
         raise Rejected(Reason.MALFORMED, "AttestationBundle.certs is present but empty (SIZE 1..MAX)")
     if profile is Profile.STRICT and any(s.trailing for s in bundle.statements):

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
@@ -41,7 +42,7 @@ from hsmsim.formats.ietf.asn1 import (
 from hsmsim.formats.ietf.signing import sign, verify
 from hsmsim.keystore.base import StoredKey
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
@@ -221,8 +222,9 @@ def read_inputs(files: Mapping[str, bytes], primary: str) -> Inputs:
             csr = data
         elif name.endswith((".crt", ".pem", ".cer")) and (b"CERTIFICATE-----" in data or data[:1] == b"\x30"):
             try:
-                certs += (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data[:64]
+                loaded = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data[:64]
                           else [x509.load_der_x509_certificate(data)])
+                certs += [fully_parsed(c) for c in loaded]
             except CERT_PARSE_ERRORS:
                 raise Rejected(Reason.MALFORMED, f"{name} holds a certificate that does not parse") from None
     return Inputs(der, nonce, csr, tuple(certs))
@@ -290,8 +292,10 @@ def validate_structure(ev: asn1.PkixEvidence, profile: Profile) -> None:
             if item.value is None:
                 raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name} has no value")
             try:
-                asn1.read_value(item.value, known.tag)
-            except ValueError as exc:
+                content = asn1.read_value(item.value, known.tag)
+                if known.tag == asn1.UTF8:
+                    content.decode("utf-8")
+            except ValueError as exc:  # UnicodeDecodeError included
                 raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name}: {exc}") from None
         if entity.type == ELEMENT_KEY:
             ids = [asn1.read_utf8(v) for v in entity.values("identifier") if v is not None]
@@ -327,7 +331,7 @@ def _signer(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int)
     """The certificate that names the signer of ``block``: its own, or one matching keyId / SPKI."""
     if block.certificate is not None:
         try:
-            return x509.load_der_x509_certificate(block.certificate)
+            return fully_parsed(x509.load_der_x509_certificate(block.certificate))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"signature {index}: the signer certificate does not parse") from None
     for cert in pool:
@@ -350,7 +354,7 @@ def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], t
     if not ev.signatures:
         raise Rejected(Reason.MISSING_INPUT, "no SignatureBlock: unsigned Evidence proves nothing")
     try:
-        intermediates = [x509.load_der_x509_certificate(c) for c in ev.intermediates or ()]
+        intermediates = [fully_parsed(x509.load_der_x509_certificate(c)) for c in ev.intermediates or ()]
     except CERT_PARSE_ERRORS:
         raise Rejected(Reason.MALFORMED, "an intermediate certificate does not parse") from None
     pool = [*intermediates, *certs]
@@ -442,7 +446,7 @@ def claims_of(ev: asn1.PkixEvidence, key: Entity) -> Claims:
     spki = _key_spki(key)
     try:
         key_type, size = describe_key(spki) if spki is not None else ("secret", None)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise Rejected(Reason.MALFORMED, f"key spki: {exc}") from None
     platform = next((e for e in ev.entities if e.type == ELEMENT_PLATFORM), Entity(ELEMENT_PLATFORM, ()))
     model = _typed(platform, "hwmodel", lambda v: asn1.read_value(v, asn1.OCTETS))
