@@ -19,6 +19,7 @@ import click
 from hsmsim import __version__
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, names, verify_guarded
+from hsmsim.hsm import GENERIC_MECHANISMS
 from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import new_key_material
@@ -181,7 +182,8 @@ def key_list(state_dir: Path) -> None:
 def attest(format_name: str | None, label: str, out: Path, attesting_key: str | None,
            at_text: str | None, raw_params: tuple[str, ...], state_dir: Path) -> None:
     """Write a key's attestation evidence in the device's format (like Parsec's AttestKey)."""
-    state = HsmState.open(state_dir, format=format_name)
+    # A generic mechanism (pkix-evidence, csr-attestation) is produced by a device of any format.
+    state = HsmState.open(state_dir, format=None if format_name in GENERIC_MECHANISMS else format_name)
     params: dict[str, object] = {}
     for raw in raw_params:
         key_name, sep, value = raw.partition("=")

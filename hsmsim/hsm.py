@@ -3,7 +3,8 @@
 :meth:`Hsm.attest` is shaped like Parsec's AttestKey: the attested key, a mechanism
 (Parsec's word; its value is a registered format name, see docs/architecture.md) with its
 parameters, and an optional attesting key; with no attesting key the partition's provisioned
-attestation key signs.
+attestation key signs. A device produces its own format and the generic mechanisms
+(:data:`GENERIC_MECHANISMS`), which any emulated device can produce for any of its keys.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from hsmsim.keystore.base import KeyStore
 from hsmsim.model.evidence import Evidence
 from hsmsim.pki.identity import AttestationIdentity
 
+GENERIC_MECHANISMS = frozenset({"pkix-evidence", "csr-attestation"})
+"""Formats every device speaks besides its own: the IETF generic profiles (PKIX Evidence of any HSM,
+and a CSR attestation bundle carrying the device's own evidence with PKIX Evidence)."""
+
 
 @dataclass
 class Hsm:
@@ -32,9 +37,11 @@ class Hsm:
     partition: str = "default"
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC).replace(microsecond=0))
 
-    def attestation_identity(self, attesting_key: str | None = None) -> AttestationIdentity:
-        """The partition's default attestation identity, or one certifying ``attesting_key``."""
-        fmt = get_format(self.device.format)
+    def attestation_identity(self, attesting_key: str | None = None, mechanism: str | None = None
+                             ) -> AttestationIdentity:
+        """The partition's default attestation identity for ``mechanism`` (default: the device's own
+        format), or one certifying ``attesting_key``."""
+        fmt = get_format(mechanism or self.device.format)
         if attesting_key is None:
             return fmt.provision(self.device, self.partition)
         key = self.keystore.get(attesting_key)
@@ -48,14 +55,14 @@ class Hsm:
         parameters: Mapping[str, object] | None = None,
         attesting_key: str | None = None,
     ) -> Evidence:
-        """Attest the key labelled ``attested_key`` with ``mechanism`` (a format name;
-        default: the device's own format).
+        """Attest the key labelled ``attested_key`` with ``mechanism`` (a format name: the device's own
+        format, its default, or one of :data:`GENERIC_MECHANISMS`).
 
         ``parameters`` are format-specific; ``attest_time`` (a datetime) fixes the time.
         Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse.
         """
         fmt = get_format(mechanism or self.device.format)
-        if fmt.name != self.device.format:
+        if fmt.name != self.device.format and fmt.name not in GENERIC_MECHANISMS:
             raise UnsupportedKeyError(
                 f"a {self.device.format} device cannot produce {fmt.name} evidence"
             )
@@ -67,7 +74,7 @@ class Hsm:
         signer = self.keystore.signer(key) if key.public_key is not None else None
         request = AttestationRequest(
             device=self.device, partition=self.partition, key=key, key_signer=signer,
-            attesting=self.attestation_identity(attesting_key), parameters=params, at=at,
+            attesting=self.attestation_identity(attesting_key, fmt.name), parameters=params, at=at,
             tpm=self.keystore.tpm,
         )
         return fmt.generate(request)

@@ -113,12 +113,14 @@ class _ProvisionedHsm(Hsm):
 
     identities: dict[str, AttestationIdentity] = field(default_factory=dict)
 
-    def attestation_identity(self, attesting_key: str | None = None) -> AttestationIdentity:
-        """The partition's default identity from the cache (provisioned on first use), or one
-        certifying ``attesting_key`` (never cached: it depends on that key)."""
+    def attestation_identity(self, attesting_key: str | None = None, mechanism: str | None = None
+                             ) -> AttestationIdentity:
+        """The partition's default identity for ``mechanism`` from the cache (provisioned on first use), or
+        one certifying ``attesting_key`` (never cached: it depends on that key)."""
         if attesting_key is not None:
-            return super().attestation_identity(attesting_key)
-        identity = self.identities.get(self.partition)
+            return super().attestation_identity(attesting_key, mechanism)
+        cache_key = f"{self.partition}/{mechanism or self.device.format}"
+        identity = self.identities.get(cache_key)
         if identity is None:
-            identity = self.identities.setdefault(self.partition, super().attestation_identity())
+            identity = self.identities.setdefault(cache_key, super().attestation_identity(None, mechanism))
         return identity

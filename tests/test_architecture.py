@@ -18,7 +18,7 @@ ROOT = "hsmsim"
 LAYERS: tuple[tuple[str, ...], ...] = (
     (ROOT, "hsmsim.errors", "hsmsim.verdict", "hsmsim.safeio", "hsmsim._atomic", "hsmsim.encoding",
      "hsmsim.model", "hsmsim.keystore.base"),
-    ("hsmsim.pki", "hsmsim.keystore", "hsmsim.device", "hsmsim.checks", "hsmsim.mutate"),
+    ("hsmsim.pki", "hsmsim.keystore", "hsmsim.device", "hsmsim.checks", "hsmsim.mutate", "hsmsim.tpm"),
     ("hsmsim.formats",),
     ("hsmsim.hsm", "hsmsim.state"),
     ("hsmsim.corpus", "hsmsim.harness", "hsmsim.fuzz", "hsmsim.conformance"),

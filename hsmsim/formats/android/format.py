@@ -31,11 +31,19 @@ from hsmsim.formats.android.pki import android_identity
 from hsmsim.formats.android.status import STATUS_FILE
 from hsmsim.formats.android.verify import CHAIN_SUFFIXES, key_description_der, verify_evidence
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.evidence import (
+    MAX_BUNDLE_FILE_BYTES,
+    MAX_SIBLING_BYTES,
+    Evidence,
+    TrustAnchors,
+    bundle_entries,
+    read_bundle_dir,
+)
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
 from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Rejected, Verdict
 
 MAX_CHAIN_FILE_BYTES = 256 * 1024
@@ -43,9 +51,9 @@ DEFAULT_OPTIONS = AndroidOptions()
 
 
 def _first_certificate(path: Path) -> x509.Certificate | None:
-    if path.suffix.lower() not in CHAIN_SUFFIXES or path.stat().st_size > MAX_CHAIN_FILE_BYTES:
+    data = peek_regular_file(path, MAX_CHAIN_FILE_BYTES) if path.suffix.lower() in CHAIN_SUFFIXES else None
+    if data is None:
         return None
-    data = path.read_bytes()
     end = data.find(b"-----END CERTIFICATE-----")
     if not data.lstrip().startswith(b"-----BEGIN CERTIFICATE-----") or end < 0:
         return None
@@ -58,15 +66,14 @@ def _first_certificate(path: Path) -> x509.Certificate | None:
 def _with_siblings(format_name: str, path: Path, suffix: str) -> Evidence:
     """``path`` with the ``suffix`` file beside it (same stem, else the only one) and the status list."""
     try:
-        if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-            raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-        files = {path.name: path.read_bytes()}
+        budget = ReadBudget()
+        files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
         candidates = sorted(path.parent.glob(f"*{suffix}"))
         own = path.with_suffix(suffix)
         siblings = [own] if own in candidates else candidates if len(candidates) == 1 else []
         for sibling in [*siblings, path.parent / STATUS_FILE]:
-            if sibling.is_file() and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
-                files[sibling.name] = sibling.read_bytes()
+            if sibling.exists():
+                files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
     except OSError as exc:
         raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
     return Evidence(format=format_name, files=files, primary=path.name)
@@ -212,10 +219,11 @@ class AndroidAcmeFormat(AndroidKeyFormat):
         """An ``.attobj`` file holding a CBOR map with ``fmt`` ``android-key``, or a directory with one."""
         try:
             if path.is_dir():
-                return any(p.suffix == ATTOBJ_SUFFIX and self.detect(p) for p in sorted(path.iterdir())[:64])
-            if path.suffix != ATTOBJ_SUFFIX or path.stat().st_size > MAX_CHAIN_FILE_BYTES:
+                return any(p.suffix == ATTOBJ_SUFFIX and self.detect(p) for p in bundle_entries(path)[:64])
+            data = peek_regular_file(path, MAX_CHAIN_FILE_BYTES) if path.suffix == ATTOBJ_SUFFIX else None
+            if data is None:
                 return False
-            read_statement(path.read_bytes())
+            read_statement(data)
         except (OSError, Rejected):
             return False
         return True

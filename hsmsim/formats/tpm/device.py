@@ -47,8 +47,9 @@ from hsmsim.formats.tpm.structures import (
     qualified_name,
     rsa_public,
 )
-from hsmsim.keystore.base import KeyAttributes, KeySpec, PrivateKey, PublicKey, StoredKey
+from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
 from hsmsim.pki.seed import derive_key, drbg
+from hsmsim.tpm.structures import object_attributes
 
 A = TpmaObject
 EK_ATTRIBUTES = A.FIXED_TPM | A.FIXED_PARENT | A.SENSITIVE_DATA_ORIGIN | A.ADMIN_WITH_POLICY | A.RESTRICTED | A.DECRYPT
@@ -63,26 +64,6 @@ AK_ATTRIBUTES = (A.FIXED_TPM | A.FIXED_PARENT | A.SENSITIVE_DATA_ORIGIN | A.USER
 AES_128_CFB = SymDef(TpmAlg.AES, 128, TpmAlg.CFB)
 TPM_KEY_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
 """What the emulated TPM can create or import (TPM 2.0 PC Client: RSA-2048/3072, NIST P-256/P-384)."""
-
-
-def object_attributes(attributes: KeyAttributes) -> TpmaObject:
-    """TPMA_OBJECT of a user key from its PKCS#11 attributes.
-
-    userWithAuth always; fixedTPM + fixedParent unless extractable; sensitiveDataOrigin when it was
-    generated on the device (CKA_LOCAL); sign / decrypt from CKA_SIGN / CKA_DECRYPT.
-    """
-    out = A.USER_WITH_AUTH
-    if not attributes.extractable:
-        out |= A.FIXED_TPM | A.FIXED_PARENT
-    if attributes.local:
-        out |= A.SENSITIVE_DATA_ORIGIN
-    if attributes.sign:
-        out |= A.SIGN_ENCRYPT
-    if attributes.decrypt:
-        out |= A.DECRYPT
-    if not out & (A.SIGN_ENCRYPT | A.DECRYPT):
-        raise UnsupportedKeyError(f"key {attributes.label!r} can neither sign nor decrypt; a TPM key must do one")
-    return out
 
 
 def public_area(public_key: PublicKey, attributes: TpmaObject, *, symmetric: SymDef = NULL_SYMMETRIC,

@@ -27,11 +27,19 @@ from hsmsim.formats.yubico.pki import GENERATIONS, LEGACY, YubiKeyDevice, f9_cer
 from hsmsim.formats.yubico.verify_hsm2 import verify_hsm2
 from hsmsim.formats.yubico.verify_piv import verify_piv
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.evidence import (
+    MAX_BUNDLE_FILE_BYTES,
+    MAX_SIBLING_BYTES,
+    Evidence,
+    TrustAnchors,
+    bundle_entries,
+    read_bundle_dir,
+)
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
+from hsmsim.safeio import ReadBudget, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
 _PIV_PRIMARY = (".attestation.pem", SECTIGO_SUFFIX, STEP_SUFFIX)
@@ -58,14 +66,12 @@ def _load(name: str, path: Path, primaries: tuple[str, ...]) -> Evidence:
             files = read_bundle_dir(path)
             primary = next((n for n in files if n.endswith(primaries)), path.name)
             return Evidence(name, files, primary)
-        if path.stat().st_size > MAX_BUNDLE_FILE_BYTES:
-            raise BundleError(f"{path} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-        files = {path.name: path.read_bytes()}
+        budget = ReadBudget()
+        files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
         stem = path.name.split(".", 1)[0].removesuffix("_chain")
-        for sibling in sorted(path.parent.iterdir()):
-            if sibling.is_file() and sibling.name.startswith(stem) and sibling != path \
-                    and sibling.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
-                files[sibling.name] = sibling.read_bytes()
+        for sibling in bundle_entries(path.parent):
+            if sibling.name.startswith(stem) and sibling != path:
+                files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
     except OSError as exc:
         raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
     return Evidence(name, files, path.name)
@@ -86,7 +92,7 @@ class _YubicoFormat:
         """A file named as a primary, or a directory holding one; never raises."""
         try:
             if path.is_dir():
-                return any(p.name.endswith(self.primaries) for p in path.iterdir())
+                return any(p.name.endswith(self.primaries) for p in bundle_entries(path))
             return path.name.endswith(self.primaries)
         except OSError:
             return False

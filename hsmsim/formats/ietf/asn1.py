@@ -1,0 +1,401 @@
+"""DER codecs of the two IETF drafts: PKIX Evidence and the CSR AttestationBundle.
+
+* ``Pkix-Key-Attest-2025.asn`` (draft-ietf-rats-pkix-key-attestation): ``Evidence{tbs TbsEvidence{version,
+  reportedElements}, signatures, intermediateCertificates [0]}``. The module calls one entry of
+  ``reportedElements`` a ``ReportedElement`` (``elementType``); the reference Go code calls it a
+  ``ReportedEntity`` (``entityType``). Here it is an :class:`Entity`.
+* ``CSR-ATTESTATION-2025.asn`` (draft-ietf-lamps-csr-attestation): ``AttestationBundle{attestations SEQUENCE
+  OF AttestationStatement{type, stmt}, certs SEQUENCE OF LimitedCertChoices OPTIONAL}`` carried by the
+  PKCS#10 attribute ``id-aa-attestation``.
+
+The module leaves ``id-evidence`` as ``1.3.6.1.5.5.TBDMOD3`` and ``id-kp-attestationKey`` as
+``id-kp TBDMOD2``; like the draft's sample data and reference code we use 999 for both. Claim values
+are kept as their full DER TLV (as the samples carry them); the typed readers check the tag. Every
+decoder raises :class:`ValueError` on a structure the module does not allow (the verifier says MALFORMED).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from asn1crypto import core
+
+from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, read_tlv
+
+ID_EVIDENCE = "1.3.6.1.5.5.999"
+"""``id-evidence`` with TBDMOD3 = 999, the arc of the draft's sample data and reference code."""
+ELEMENT_TRANSACTION = f"{ID_EVIDENCE}.0.0"
+ELEMENT_PLATFORM = f"{ID_EVIDENCE}.0.1"
+ELEMENT_KEY = f"{ID_EVIDENCE}.0.2"
+ELEMENT_NAMES = {ELEMENT_TRANSACTION: "transaction", ELEMENT_PLATFORM: "platform", ELEMENT_KEY: "key"}
+ID_KP_ATTESTATION_KEY = "1.3.6.1.5.5.7.3.999"
+"""``id-kp-attestationKey`` with TBDMOD2 = 999 (the EKU of the sample AK certificate)."""
+CAPABILITY_ARC = f"{ID_EVIDENCE}.2"
+CAPABILITIES = ("encrypt", "decrypt", "wrap", "unwrap", "sign", "sign-recover", "verify", "verify-recover", "derive")
+"""``id-evidence-key-capability-<name>`` is ``CAPABILITY_ARC.<index>``."""
+
+ID_AA_ATTESTATION = "1.2.840.113549.1.9.16.2.59"
+"""``id-aa-attestation`` ({id-aa 59}): the PKCS#10 attribute and the CRMF extension."""
+TCG_ATTEST_CERTIFY = "2.23.133.20.1"
+"""``tcg-attest-certify``: a TcgAttestCertify statement (TPMS_ATTEST, signature, TPMT_PUBLIC)."""
+TCG_KP_AIK_CERTIFICATE = "2.23.133.8.3"
+"""The EKU of a TPM attestation key certificate."""
+
+UTF8, OCTETS, BOOLEAN, INTEGER, TIME, SEQUENCE = 0x0C, 0x04, 0x01, 0x02, 0x18, 0x30
+
+
+@dataclass(frozen=True)
+class ClaimDef:
+    """One claim of the module's ClaimSet: its name, element, DER value tag and whether it may repeat."""
+
+    oid: str
+    name: str
+    element: str
+    tag: int
+    repeatable: bool = False
+
+
+def _claims(element: str, arc: int, *specs: tuple[str, int] | tuple[str, int, bool]) -> list[ClaimDef]:
+    return [ClaimDef(f"{ID_EVIDENCE}.1.{arc}.{index}", spec[0], element, spec[1], *spec[2:])
+            for index, spec in enumerate(specs)]
+
+
+CLAIMS = {c.oid: c for c in [
+    *_claims(ELEMENT_TRANSACTION, 0, ("nonce", OCTETS), ("timestamp", TIME), ("ak-spki", OCTETS, True)),
+    *_claims(ELEMENT_PLATFORM, 1, ("vendor", UTF8), ("oemid", OCTETS), ("hwmodel", OCTETS), ("hwversion", UTF8),
+             ("hwserial", UTF8), ("swname", UTF8), ("swversion", UTF8), ("debugstat", INTEGER), ("uptime", INTEGER),
+             ("bootcount", INTEGER), ("fipsboot", BOOLEAN), ("fipsver", UTF8), ("fipslevel", INTEGER),
+             ("fipsmodule", UTF8)),
+    *_claims(ELEMENT_KEY, 2, ("identifier", UTF8, True), ("spki", OCTETS), ("extractable", BOOLEAN),
+             ("sensitive", BOOLEAN), ("never-extractable", BOOLEAN), ("local", BOOLEAN), ("expiry", TIME),
+             ("purpose", SEQUENCE)),
+]}
+"""Every claim of the module, by OID (the ``R`` claims of the draft may repeat)."""
+CLAIM_OIDS = {(c.element, c.name): c.oid for c in CLAIMS.values()}
+
+
+def claim_oid(element: str, name: str) -> str:
+    """The OID of claim ``name`` of ``element`` (``ELEMENT_*``); raises KeyError for an unknown one."""
+    return CLAIM_OIDS[(element, name)]
+
+
+# -- claim values -------------------------------------------------------------------------------
+
+def utf8(text: str) -> bytes:
+    """A UTF8String TLV."""
+    return der_tlv(UTF8, text.encode())
+
+
+def octets(data: bytes) -> bytes:
+    """An OCTET STRING TLV."""
+    return der_tlv(OCTETS, data)
+
+
+def boolean(value: bool) -> bytes:
+    """A DER BOOLEAN TLV (FF for true)."""
+    return der_tlv(BOOLEAN, b"\xff" if value else b"\x00")
+
+
+def integer(value: int) -> bytes:
+    """An INTEGER TLV."""
+    return bytes(core.Integer(value).dump())
+
+
+def generalized_time(at: dt.datetime) -> bytes:
+    """A GeneralizedTime TLV ``YYYYMMDDHHMMSSZ`` (DER: UTC, no fraction)."""
+    return der_tlv(TIME, at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%SZ").encode())
+
+
+def oid_sequence(oids: Sequence[str]) -> bytes:
+    """A ``SEQUENCE OF OBJECT IDENTIFIER`` (KeyPurposes)."""
+    return der_sequence(*(der_oid(o) for o in oids))
+
+
+def read_value(tlv: bytes, tag: int) -> bytes:
+    """The content of a claim value that must be one TLV with ``tag``; raises ValueError."""
+    found, start, end = read_tlv(tlv)
+    if found != tag or end != len(tlv):
+        raise ValueError(f"claim value has tag 0x{found:02x}, expected 0x{tag:02x}")
+    return tlv[start:end]
+
+
+def read_boolean(tlv: bytes) -> bool:
+    """A DER BOOLEAN value (00 or FF only)."""
+    content = read_value(tlv, BOOLEAN)
+    if content not in (b"\x00", b"\xff"):
+        raise ValueError("BOOLEAN is not DER (00 or FF)")
+    return content == b"\xff"
+
+
+def read_integer(tlv: bytes) -> int:
+    """A minimal INTEGER value."""
+    content = read_value(tlv, INTEGER)
+    if not content or (len(content) > 1 and (content[0], content[1] & 0x80) in ((0, 0), (0xFF, 0x80))):
+        raise ValueError("INTEGER is not minimal DER")
+    return int.from_bytes(content, "big", signed=True)
+
+
+def read_utf8(tlv: bytes) -> str:
+    """A UTF8String value."""
+    return read_value(tlv, UTF8).decode("utf-8")
+
+
+def read_time(tlv: bytes) -> dt.datetime:
+    """A DER GeneralizedTime ``YYYYMMDDHHMMSSZ``."""
+    text = read_value(tlv, TIME).decode("ascii")
+    if len(text) != 15 or not text.endswith("Z"):
+        raise ValueError("GeneralizedTime is not YYYYMMDDHHMMSSZ")
+    return dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+
+
+def read_oid(tlv: bytes) -> str:
+    """The dotted form of an OBJECT IDENTIFIER TLV."""
+    if read_tlv(tlv)[0] != 0x06:
+        raise ValueError("not an OBJECT IDENTIFIER")
+    return str(core.ObjectIdentifier.load(tlv).dotted)
+
+
+def read_oid_sequence(tlv: bytes) -> list[str]:
+    """A SEQUENCE OF OBJECT IDENTIFIER."""
+    return [read_oid(child) for child in der_children(read_value(tlv, SEQUENCE))]
+
+
+# -- Evidence -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    """A ReportedClaim: ``claimType`` and the value's full DER TLV (None when absent)."""
+
+    type: str
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A ``ReportedElement`` (module) / ``ReportedEntity`` (reference code): its type and claims."""
+
+    type: str
+    claims: tuple[Claim, ...]
+
+    def values(self, name: str) -> list[bytes | None]:
+        """The values of every claim called ``name`` of this entity's element, in order."""
+        oid = CLAIM_OIDS.get((self.type, name))
+        return [c.value for c in self.claims if c.type == oid]
+
+
+@dataclass(frozen=True)
+class SignatureBlock:
+    """A SignatureBlock: the SignerIdentifier's alternatives, the AlgorithmIdentifier DER and the value."""
+
+    algorithm: bytes
+    value: bytes
+    key_id: bytes | None = None
+    spki: bytes | None = None
+    certificate: bytes | None = None
+
+
+@dataclass(frozen=True)
+class PkixEvidence:
+    """A decoded Evidence; ``tbs`` is the TbsEvidence DER as received (what the signatures cover)."""
+
+    tbs: bytes
+    version: int
+    entities: tuple[Entity, ...]
+    signatures: tuple[SignatureBlock, ...]
+    intermediates: tuple[bytes, ...] | None
+    explicit_intermediates: bool = False
+    """True when ``[0]`` wraps a SEQUENCE OF (the module's EXPLICIT TAGS); the reference code and its
+    samples tag it IMPLICIT (``[0]`` holds the certificates), which is what hsmsim writes."""
+
+
+def encode_claim(claim: Claim) -> bytes:
+    """One ReportedClaim."""
+    return der_sequence(der_oid(claim.type), claim.value or b"")
+
+
+def encode_tbs(version: int, entities: Sequence[Entity]) -> bytes:
+    """TbsEvidence DER."""
+    return der_sequence(integer(version), der_sequence(*(
+        der_sequence(der_oid(e.type), der_sequence(*(encode_claim(c) for c in e.claims))) for e in entities)))
+
+
+def encode_signature(block: SignatureBlock) -> bytes:
+    """One SignatureBlock (SignerIdentifier alternatives EXPLICIT [0] [1] [2])."""
+    sid = b"".join(der_tlv(0xA0 | tag, value) for tag, value in
+                   ((0, octets(block.key_id) if block.key_id is not None else None), (1, block.spki),
+                    (2, block.certificate)) if value is not None)
+    return der_sequence(der_sequence(sid) if sid else der_sequence(), block.algorithm, octets(block.value))
+
+
+def encode_evidence(tbs: bytes, signatures: Sequence[SignatureBlock], intermediates: Sequence[bytes] | None,
+                    *, explicit_intermediates: bool = False) -> bytes:
+    """Evidence DER: ``tbs`` as given, the signature blocks, and ``intermediateCertificates`` when given
+    (``[0] IMPLICIT`` as the reference code writes it, or EXPLICIT as the module's tagging default says)."""
+    parts = [tbs, der_sequence(*(encode_signature(s) for s in signatures))]
+    if intermediates is not None:
+        certs = b"".join(intermediates)
+        parts.append(der_tlv(0xA0, der_sequence(certs) if explicit_intermediates else certs))
+    return der_sequence(*parts)
+
+
+def _is_certificate(tlv: bytes) -> bool:
+    tag, start, end = read_tlv(tlv)
+    children = der_children(tlv[start:end]) if tag == SEQUENCE else []
+    return [c[0] for c in children] == [SEQUENCE, SEQUENCE, 0x03]
+
+
+def _sequence_items(tlv: bytes, what: str) -> list[bytes]:
+    tag, start, end = read_tlv(tlv)
+    if tag != SEQUENCE or end != len(tlv):
+        raise ValueError(f"{what} is not a SEQUENCE")
+    return der_children(tlv[start:end])
+
+
+def _decode_entity(tlv: bytes) -> Entity:
+    items = _sequence_items(tlv, "ReportedElement")
+    if len(items) != 2:
+        raise ValueError("ReportedElement is not {elementType, claims}")
+    claims = []
+    for claim_tlv in _sequence_items(items[1], "claims"):
+        parts = _sequence_items(claim_tlv, "ReportedClaim")
+        if len(parts) not in (1, 2):
+            raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")
+        claims.append(Claim(read_oid(parts[0]), parts[1] if len(parts) == 2 else None))
+    if not claims:
+        raise ValueError("a ReportedElement has no claims (SIZE 1..MAX)")
+    return Entity(read_oid(items[0]), tuple(claims))
+
+
+def _decode_signature(tlv: bytes) -> SignatureBlock:
+    items = _sequence_items(tlv, "SignatureBlock")
+    if len(items) != 3:
+        raise ValueError("SignatureBlock is not {sid, signatureAlgorithm, signatureValue}")
+    found: dict[int, bytes] = {}
+    for child in _sequence_items(items[0], "SignerIdentifier"):
+        tag = child[0]
+        if tag not in (0xA0, 0xA1, 0xA2) or tag & 0x0F in found:
+            raise ValueError("SignerIdentifier holds an unknown or repeated alternative")
+        found[tag & 0x0F] = der_content(child)
+    if not found:
+        raise ValueError("SignerIdentifier names no signer (keyId, subjectPublicKeyInfo or certificate)")
+    _sequence_items(items[1], "signatureAlgorithm")
+    key_id = read_value(found[0], OCTETS) if 0 in found else None
+    return SignatureBlock(items[1], read_value(items[2], OCTETS), key_id, found.get(1), found.get(2))
+
+
+def decode_evidence(der: bytes) -> PkixEvidence:
+    """Parse Evidence DER; raises ValueError for anything the module does not allow."""
+    items = _sequence_items(der, "Evidence")
+    if len(items) not in (2, 3):
+        raise ValueError("Evidence is not {tbs, signatures, intermediateCertificates [0] OPTIONAL}")
+    tbs_items = _sequence_items(items[0], "TbsEvidence")
+    if len(tbs_items) != 2:
+        raise ValueError("TbsEvidence is not {version, reportedElements}")
+    version = read_integer(tbs_items[0])
+    entities = tuple(_decode_entity(e) for e in _sequence_items(tbs_items[1], "reportedElements"))
+    if not entities:
+        raise ValueError("reportedElements is empty (SIZE 1..MAX)")
+    signatures = tuple(_decode_signature(s) for s in _sequence_items(items[1], "signatures"))
+    intermediates = None
+    if len(items) == 3:
+        if items[2][0] != 0xA0:
+            raise ValueError("the third Evidence field is not intermediateCertificates [0]")
+        content = der_children(der_content(items[2]))
+        explicit = len(content) == 1 and not _is_certificate(content[0])
+        intermediates = tuple(_sequence_items(content[0], "intermediateCertificates") if explicit else content)
+        if not all(_is_certificate(c) for c in intermediates):
+            raise ValueError("intermediateCertificates holds something that is not a Certificate")
+        return PkixEvidence(items[0], version, entities, signatures, intermediates, explicit)
+    return PkixEvidence(items[0], version, entities, signatures, None)
+
+
+# -- AttestationBundle --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Statement:
+    """An AttestationStatement: ``type``, the ``stmt`` TLV, and any elements after it.
+
+    ``trailing`` holds what the current module does not allow, e.g. the IA5String ``hint`` of the
+    superseded EvidenceStatement that the draft's TcgAttestCertify sample still carries.
+    """
+
+    type: str
+    stmt: bytes
+    trailing: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """An AttestationBundle: its statements and the DER of its ``certs`` (None when absent)."""
+
+    statements: tuple[Statement, ...]
+    certs: tuple[bytes, ...] | None
+
+
+def encode_bundle(bundle: Bundle) -> bytes:
+    """AttestationBundle DER (``certs`` as plain ``certificate`` CertificateChoices)."""
+    parts = [der_sequence(*(der_sequence(der_oid(s.type), s.stmt, *s.trailing) for s in bundle.statements))]
+    if bundle.certs is not None:
+        parts.append(der_sequence(*bundle.certs))
+    return der_sequence(*parts)
+
+
+def decode_bundle(der: bytes) -> Bundle:
+    """Parse an AttestationBundle; ``certs`` keeps every CertificateChoices as received."""
+    items = _sequence_items(der, "AttestationBundle")
+    if len(items) not in (1, 2):
+        raise ValueError("AttestationBundle is not {attestations, certs OPTIONAL}")
+    statements = []
+    for tlv in _sequence_items(items[0], "attestations"):
+        parts = _sequence_items(tlv, "AttestationStatement")
+        if len(parts) < 2:
+            raise ValueError("AttestationStatement is not {type, stmt}")
+        statements.append(Statement(read_oid(parts[0]), parts[1], tuple(parts[2:])))
+    certs = tuple(_sequence_items(items[1], "certs")) if len(items) == 2 else None
+    return Bundle(tuple(statements), certs)
+
+
+# -- PKCS#10 ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """A CertificationRequest opened up: the CRI DER, its SPKI DER and its attributes ``(oid, [values])``."""
+
+    info: bytes
+    spki: bytes
+    attributes: tuple[tuple[str, tuple[bytes, ...]], ...]
+
+
+def encode_request_info(subject: bytes, spki: bytes, attributes: Sequence[tuple[str, Sequence[bytes]]]) -> bytes:
+    """CertificationRequestInfo DER (version 0); attribute values are already encoded TLVs, kept in order.
+
+    DER sorts a SET OF; the attributes are written in the given order so a vector can put two
+    ``id-aa-attestation`` attributes side by side.
+    """
+    attrs = b"".join(der_sequence(der_oid(oid), der_tlv(0x31, b"".join(values))) for oid, values in attributes)
+    return der_sequence(integer(0), subject, spki, der_tlv(0xA0, attrs))
+
+
+def encode_request(info: bytes, algorithm: bytes, signature: bytes) -> bytes:
+    """CertificationRequest DER."""
+    return der_sequence(info, algorithm, der_tlv(0x03, b"\x00" + signature))
+
+
+def decode_request(der: bytes) -> RequestInfo:
+    """The CRI, SPKI and attributes of a CertificationRequest; raises ValueError."""
+    outer = _sequence_items(der, "CertificationRequest")
+    if len(outer) != 3:
+        raise ValueError("CertificationRequest is not {info, algorithm, signature}")
+    info = _sequence_items(outer[0], "CertificationRequestInfo")
+    if len(info) != 4 or info[3][0] != 0xA0:
+        raise ValueError("CertificationRequestInfo is not {version, subject, spki, [0] attributes}")
+    attributes = []
+    for attr in der_children(der_content(info[3])):
+        parts = _sequence_items(attr, "Attribute")
+        tag, start, end = read_tlv(parts[1]) if len(parts) == 2 else (0, 0, 0)
+        if len(parts) != 2 or tag != 0x31:
+            raise ValueError("Attribute is not {type, SET OF values}")
+        attributes.append((read_oid(parts[0]), tuple(der_children(parts[1][start:end]))))
+    return RequestInfo(outer[0], info[2], tuple(attributes))

@@ -1,0 +1,875 @@
+"""The ``pkix-evidence`` and ``csr-attestation`` vector sets: goldens and one-defect mutations.
+
+The world (:class:`IetfKit`) is derived from the seed: a soft key store with one key per golden spec
+and another key for "statement about another key" defects, an emulated device per wrapped format,
+the PKIX Evidence AK and a foreign key. A PKIX Evidence defect edits an :class:`EvidenceBench`
+(entities, signers, files) which is then rendered: ``Resigned`` when the genuine AK signs the edited
+TbsEvidence, ``Stale`` when the golden signatures stay. A CSR defect edits a :class:`CsrBench` (the
+:class:`~hsmsim.formats.ietf.csr.CsrDraft`); the CSR itself is always re-signed by its key (its own
+signature is a separate defect), ``Resigned``/``Stale`` then say whether the statement's attestation
+key signed the defect.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ObjectIdentifier
+
+from hsmsim import mutate
+from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
+from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem, spki_der
+from hsmsim.formats.ietf import asn1, csr, evidence, tcg
+from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
+from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
+from hsmsim.formats.ietf.signing import sign
+from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.evidence import Evidence
+from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.pki.builder import Ext, key_usage, reissue
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import derive_key
+from hsmsim.tpm.marshal import TpmaObject, TpmSt
+from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic, name_of
+from hsmsim.verdict import Profile, Reason
+
+EVIDENCE_SPECS = ("ec-p256", "ec-p384", "rsa-3072", "rsa-2048", "ed25519", "aes-256")
+CSR_GOLDENS = (
+    ("pkix-evidence", "ec-p256", ("pkix-evidence",)),
+    ("pkix-evidence", "rsa-3072", ("pkix-evidence",)),
+    ("tcg-attest-certify", "ec-p256", ("tcg-attest-certify",)),
+    ("tcg-attest-certify", "rsa-3072", ("tcg-attest-certify",)),
+    ("primus", "rsa-3072", ("primus",)),
+    ("luna-pkc", "rsa-3072", ("luna-pkc",)),
+    ("marvell-azure", "ec-p256", ("marvell-azure",)),
+    ("marvell-google", "ec-p256", ("marvell-google",)),
+    ("fortanix", "rsa-3072", ("fortanix",)),
+    ("webauthn", "ec-p256", ("webauthn",)),
+    ("tpm-acme", "ec-p256", ("tpm-acme",)),
+    ("primus", "ec-p256", ("primus", "tcg-attest-certify", "pkix-evidence")),
+)
+"""``(device format, key spec, statements)`` of each CSR golden; the last one carries three vendors' statements."""
+ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
+VALIDATION_TIME = ATTEST_TIME + timedelta(days=1)
+"""A day after attesting: Fortanix's authority certificates live only a few weeks."""
+KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
+EVIDENCE_DRAFT = "draft-ietf-rats-pkix-key-attestation-08"
+CSR_DRAFT = "draft-ietf-lamps-csr-attestation-29"
+GO_CLI = "ietf-rats-wg/key-attestation pkix-evidence validate/verify"
+
+
+# -- the seeded world ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IetfKit:
+    """Everything the vectors are made of, derived from one seed."""
+
+    seed: str
+    device: Device
+    identity: AttestationIdentity
+    store: SoftKeyStore
+    keys: dict[str, StoredKey]
+    other: dict[str, StoredKey]
+    foreign: PrivateKey
+
+    @classmethod
+    def build(cls, seed: str) -> IetfKit:
+        """Seed -> Faker names, the emulated HSM, its PKIX Evidence AK and the keys."""
+        fake = seeded_faker(seed, ["en_US"], "ietf")
+        device = Device(format="pkix-evidence", serial=fake.numerify("31######"), seed=seed,
+                        model="hsmsim-9000", firmware=f"7.{fake.random_int(0, 9)}.{fake.random_int(0, 20)}",
+                        initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
+        store = SoftKeyStore(seed=seed)
+        keys, other = {}, {}
+        for index, spec in enumerate(sorted({*EVIDENCE_SPECS, *(g[1] for g in CSR_GOLDENS)})):
+            created = KEYS_CREATED + timedelta(hours=index)
+            keys[spec] = store.generate(KeySpec.parse(spec), f"{fake.word()}-{spec}", created=created)
+            other[spec] = store.generate(KeySpec.parse(spec), f"other-{fake.word()}-{spec}", created=created)
+        identity = evidence_identity(seed, device.serial, "default", created=device.attestation_created)
+        foreign = derive_key(seed, "ietf/foreign/ak", KeySpec.parse("ec-p256"))
+        return cls(seed, device, identity, store, keys, other, foreign)
+
+    def request(self, key: StoredKey, device_format: str = "pkix-evidence") -> AttestationRequest:
+        """The attestation request for ``key`` on the kit's device (speaking ``device_format``)."""
+        device = replace(self.device, format=device_format)
+        signer = self.store.signer(key) if key.public_key is not None else None
+        return AttestationRequest(device=device, partition="default", key=key, key_signer=signer,
+                                  attesting=self.identity, at=ATTEST_TIME)
+
+
+# -- PKIX Evidence ------------------------------------------------------------------------------
+
+VENDOR = "hsmsim Emulated HSM"
+
+
+@dataclass
+class EvidenceBench:
+    """A golden PKIX Evidence opened up: version, entities, signers and the files beside it."""
+
+    kit: IetfKit
+    key: StoredKey
+    version: int
+    entities: list[Entity]
+    signers: list[AttestationIdentity]
+    nonce: bytes
+    golden_tbs: bytes
+    sid: str = "certificate"
+    signing_key: PrivateKey | None = None
+    intermediates: list[x509.Certificate] | None = None
+    explicit_intermediates: bool = False
+    extra_files: dict[str, bytes] = field(default_factory=dict)
+    post: Callable[[bytes], bytes] | None = None
+
+    @classmethod
+    def open(cls, kit: IetfKit, spec: str) -> EvidenceBench:
+        """The golden Evidence of ``spec`` as a bench (what ``pkix-evidence`` generates for the key)."""
+        request = kit.request(kit.keys[spec])
+        nonce = evidence.request_nonce(request)
+        entities = [evidence.transaction_entity(nonce, ATTEST_TIME, [spki_der(kit.identity.certificate.public_key())]),
+                    evidence.platform_entity(evidence.request_platform(request, VENDOR)),
+                    evidence.key_entity(request.key)]
+        return cls(kit, request.key, 1, entities, [kit.identity], nonce, asn1.encode_tbs(1, entities))
+
+    def entity(self, element: str, occurrence: int = 0) -> int:
+        """The index of the ``occurrence``-th entity of ``element``."""
+        return [i for i, e in enumerate(self.entities) if e.type == element][occurrence]
+
+    def edit(self, element: str, fn: Callable[[list[Claim]], list[Claim]]) -> None:
+        """Replace the claims of the first ``element`` entity by ``fn(claims)``."""
+        index = self.entity(element)
+        self.entities[index] = Entity(element, tuple(fn(list(self.entities[index].claims))))
+
+    def render(self, resign: bool) -> Evidence:
+        """The evidence files; the signatures cover the edited TbsEvidence when ``resign``, the golden one otherwise."""
+        tbs = asn1.encode_tbs(self.version, self.entities)
+        signed = tbs if resign else self.golden_tbs
+        blocks = []
+        for identity in self.signers:
+            algorithm, value = sign(self.signing_key or identity.key, signed)
+            cert = identity.certificate
+            blocks.append(asn1.SignatureBlock(
+                algorithm, value,
+                key_id=(cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+                        if self.sid == "keyId" else None),
+                spki=spki_der((self.signing_key or identity.key).public_key()) if self.sid == "spki" else None,
+                certificate=cert.public_bytes(Encoding.DER) if self.sid == "certificate" else None))
+        chain = self.intermediates if self.intermediates is not None else [
+            c for s in self.signers for c in s.chain[1:]]
+        der = asn1.encode_evidence(tbs, blocks, [c.public_bytes(Encoding.DER) for c in chain] or None,
+                                   explicit_intermediates=self.explicit_intermediates)
+        if self.post is not None:
+            der = self.post(der)
+        files = evidence.evidence_files(self.key.label, der, self.nonce, self.kit.identity.root)
+        files.update(self.extra_files)
+        return Evidence(evidence.FORMAT, files, f"{self.key.label}{evidence.EVIDENCE_SUFFIX}")
+
+
+EvidenceOp = Callable[[EvidenceBench], None]
+
+
+def _claim(element: str, name: str, value: bytes | None) -> Claim:
+    return evidence.claim(element, name, value)
+
+
+def _set_claim(element: str, name: str, value: bytes | None) -> EvidenceOp:
+    oid = asn1.claim_oid(element, name)
+
+    def apply(bench: EvidenceBench) -> None:
+        bench.edit(element, lambda claims: [Claim(oid, value) if c.type == oid else c for c in claims])
+    return apply
+
+
+def _drop_claim(element: str, name: str) -> EvidenceOp:
+    oid = asn1.claim_oid(element, name)
+
+    def apply(bench: EvidenceBench) -> None:
+        bench.edit(element, lambda claims: [c for c in claims if c.type != oid])
+    return apply
+
+
+def _add_claim(element: str, claim: Claim) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.edit(element, lambda claims: [*claims, claim])
+    return apply
+
+
+def _duplicate_claim(element: str, name: str) -> EvidenceOp:
+    oid = asn1.claim_oid(element, name)
+
+    def apply(bench: EvidenceBench) -> None:
+        bench.edit(element, lambda claims: [*claims, next(c for c in claims if c.type == oid)])
+    return apply
+
+
+def _duplicate_entity(element: str) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.entities.append(bench.entities[bench.entity(element)])
+    return apply
+
+
+def _second_key(same_identifier: bool) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        other = evidence.key_entity(bench.kit.other[bench.key.spec.name])
+        if same_identifier:
+            ident = asn1.claim_oid(ELEMENT_KEY, "identifier")
+            other = Entity(ELEMENT_KEY, tuple(Claim(ident, asn1.utf8(bench.key.label)) if c.type == ident else c
+                                              for c in other.claims))
+        bench.entities.append(other)
+    return apply
+
+
+def _set_version(version: int) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.version = version
+    return apply
+
+
+def _no_signatures(bench: EvidenceBench) -> None:
+    bench.signers = []
+
+
+def _foreign_signer(sid: str) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.signing_key, bench.sid = bench.kit.foreign, sid
+    return apply
+
+
+def _sid(sid: str, with_intermediates: bool = True) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.sid = sid
+        if with_intermediates:
+            bench.intermediates = [*bench.kit.identity.chain[1:], bench.kit.identity.certificate]
+    return apply
+
+
+def _no_intermediates(bench: EvidenceBench) -> None:
+    bench.intermediates = []
+
+
+def _explicit(bench: EvidenceBench) -> None:
+    bench.explicit_intermediates = True
+
+
+def _reissue_ak(**changes: object) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        identity = bench.kit.identity
+        int_key = derive_key(bench.kit.seed, "ietf/evidence/int", KeySpec.parse("ec-p256"))
+        bench.signers = [replace(identity, certificate=reissue(identity.certificate, int_key, **changes))]
+    return apply
+
+
+def _ak_extensions(bench: EvidenceBench, *, eku: bool = True, usage: tuple[str, ...] = ("digital_signature",)
+                   ) -> tuple[Ext, ...]:
+    exts = []
+    for ext in bench.kit.identity.certificate.extensions:
+        if isinstance(ext.value, x509.ExtendedKeyUsage) and not eku:
+            continue
+        value = key_usage(*usage) if isinstance(ext.value, x509.KeyUsage) else ext.value
+        exts.append(Ext(value, ext.critical))
+    return tuple(exts)
+
+
+def _ak_without_eku(bench: EvidenceBench) -> None:
+    _reissue_ak(extensions=_ak_extensions(bench, eku=False))(bench)
+
+
+def _ak_wrong_eku(bench: EvidenceBench) -> None:
+    exts = tuple(Ext(x509.ExtendedKeyUsage([ObjectIdentifier("1.3.6.1.5.5.7.3.3")]), e.critical)
+                 if isinstance(e.value, x509.ExtendedKeyUsage) else e for e in _ak_extensions(bench))
+    _reissue_ak(extensions=exts)(bench)
+
+
+def _ak_cert_sign_only(bench: EvidenceBench) -> None:
+    _reissue_ak(extensions=_ak_extensions(bench, usage=("key_cert_sign",)))(bench)
+
+
+def _ak_expired(bench: EvidenceBench) -> None:
+    _reissue_ak(not_after=VALIDATION_TIME - timedelta(days=30))(bench)
+
+
+def _foreign_root(bench: EvidenceBench) -> None:
+    identity = evidence_identity(f"{bench.kit.seed}/foreign-root", bench.kit.device.serial, "default",
+                                 created=bench.kit.device.attestation_created)
+    bench.signers = [identity]
+
+
+def _nonce_file(value: bytes) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.nonce = value
+    return apply
+
+
+def _csr_of(which: str) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        key = bench.key if which == "own" else bench.kit.other[bench.key.spec.name]
+        assert key.public_key is not None
+        info = asn1.encode_request_info(x509.Name([]).public_bytes(), spki_der(key.public_key), [])
+        algorithm, signature = sign(bench.kit.store.signer(key), info)
+        bench.extra_files[f"{bench.key.label}.csr"] = pem(asn1.encode_request(info, algorithm, signature),
+                                                          "CERTIFICATE REQUEST")
+    return apply
+
+
+def _post(fn: Callable[[bytes], bytes]) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.post = fn
+    return apply
+
+
+def _empty_elements(der: bytes) -> bytes:
+    ev = asn1.decode_evidence(der)
+    tbs = der_sequence(asn1.integer(1), der_sequence())
+    return asn1.encode_evidence(tbs, ev.signatures, ev.intermediates)
+
+
+def _note(bug: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
+    return FlagNote(bug, severity, description, effect, refs or (EVIDENCE_DRAFT,))
+
+
+def evidence_mutations() -> list[Mutation]:
+    """Every PKIX Evidence defect, in catalogue order."""
+    m: list[Mutation] = []
+    t, p, k = ELEMENT_TRANSACTION, ELEMENT_PLATFORM, ELEMENT_KEY
+    crit, high, med, low = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
+
+    def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: EvidenceOp,
+            expected: dict[Profile, Reason], *, resign: bool = True, golden: str = "ec-p256") -> None:
+        m.append(Mutation(f"pkix-evidence::{id_}", flag, note, comment, operator, path, apply, expected, resign,
+                          golden))
+
+    forged = "a verifier would accept claims the attestation key never signed"
+    validate = "the reference CLI's validate rejects it; a verifier that skips validate accepts a malformed report"
+    policy = "a verifier would certify a key the HSM does not protect"
+    # validate (the reference CLI's checks)
+    add("validate::version-2", "EvidenceVersion", _note("STRUCTURE", high, "TbsEvidence version other than 1",
+        validate, GO_CLI), "TbsEvidence.version = 2, re-signed", "tbs.version", "/tbs/version",
+        _set_version(2), invalid(Reason.UNSUPPORTED))
+    add("validate::version-0", "EvidenceVersion", _note("STRUCTURE", high, "TbsEvidence version other than 1",
+        validate, GO_CLI), "TbsEvidence.version = 0, re-signed", "tbs.version", "/tbs/version",
+        _set_version(0), invalid(Reason.UNSUPPORTED))
+    add("validate::two-transactions", "RepeatedEntity", _note("STRUCTURE", high,
+        "a second transaction or platform entity", validate, GO_CLI), "transaction entity twice",
+        "entities.duplicate", "/tbs/reportedEntities/transaction", _duplicate_entity(t), invalid(Reason.ATTR_CONFLICT))
+    add("validate::two-platforms", "RepeatedEntity", _note("STRUCTURE", high,
+        "a second transaction or platform entity", validate, GO_CLI), "platform entity twice",
+        "entities.duplicate", "/tbs/reportedEntities/platform", _duplicate_entity(p), invalid(Reason.ATTR_CONFLICT))
+    dup = _note("STRUCTURE", high, "a non-repeatable claim appears twice in one entity", validate, GO_CLI)
+    add("validate::duplicate-vendor", "DuplicateClaim", dup, "platform vendor claim twice", "claims.duplicate",
+        "/platform/vendor", _duplicate_claim(p, "vendor"), invalid(Reason.ATTR_CONFLICT))
+    add("validate::duplicate-nonce", "DuplicateClaim", dup, "transaction nonce claim twice", "claims.duplicate",
+        "/transaction/nonce", _duplicate_claim(t, "nonce"), invalid(Reason.ATTR_CONFLICT))
+    add("validate::duplicate-extractable", "DuplicateClaim", dup, "key extractable claim twice",
+        "claims.duplicate", "/key/extractable", _duplicate_claim(k, "extractable"), invalid(Reason.ATTR_CONFLICT))
+    add("validate::key-identifier-missing", "KeyIdentifierMissing", _note("STRUCTURE", high,
+        "a key entity without its required identifier", validate, GO_CLI), "identifier claim removed",
+        "claims.remove", "/key/identifier", _drop_claim(k, "identifier"), invalid(Reason.ATTR_MISSING))
+    add("validate::duplicate-key-identifier", "DuplicateKeyIdentifier", _note("STRUCTURE", high,
+        "two key entities share an identifier", "a relying party cannot tell which key a claim is about", GO_CLI),
+        "a second key entity (another key) with the first key's identifier", "entities.add", "/key[1]/identifier",
+        _second_key(same_identifier=True), invalid(Reason.ATTR_CONFLICT))
+    add("validate::duplicate-ak-spki", "DuplicateAkSpki", _note("STRUCTURE", med, "the same ak-spki twice",
+        validate, GO_CLI), "ak-spki claim repeated with the same value", "claims.duplicate",
+        "/transaction/ak-spki", _duplicate_claim(t, "ak-spki"), invalid(Reason.ATTR_CONFLICT))
+    fips = _note("STRUCTURE", med, "a FIPS level that is not a well-formed level or disagrees with the platform",
+                 "a relying party trusts a FIPS level the module does not have")
+    add("validate::fips-level-5", "FipsLevel", fips, "fipslevel = 5 (levels are 1-4)", "claims.set",
+        "/platform/fipslevel", _set_claim(p, "fipslevel", asn1.integer(5)), invalid(Reason.MALFORMED))
+    add("validate::fips-level-lower-than-platform", "FipsLevel", fips,
+        "fipslevel = 2 while fipsver says FIPS 140-3 Level 3", "claims.set", "/platform/fipslevel",
+        _set_claim(p, "fipslevel", asn1.integer(2)), invalid(Reason.ATTR_CONFLICT))
+    add("validate::fips-level-not-integer", "FipsLevel", fips, "fipslevel as UTF8String \"3\"", "claims.set",
+        "/platform/fipslevel", _set_claim(p, "fipslevel", asn1.utf8("3")), invalid(Reason.MALFORMED))
+    add("validate::fips-level-without-fips-boot", "FipsLevel", fips, "fipsboot false with a fipslevel",
+        "claims.set", "/platform/fipsboot", _set_claim(p, "fipsboot", asn1.boolean(False)),
+        invalid(Reason.ATTR_CONFLICT))
+    value_note = _note("STRUCTURE", med, "a known claim with no or a mistyped value",
+                       "a verifier reads a default where the HSM said nothing")
+    add("validate::claim-without-value", "ClaimValue", value_note, "nonce claim without its value", "claims.set",
+        "/transaction/nonce", _set_claim(t, "nonce", None), invalid(Reason.MALFORMED))
+    add("validate::boolean-not-der", "ClaimValue", value_note, "extractable BOOLEAN encoded 01 (BER)",
+        "claims.set", "/key/extractable", _set_claim(k, "extractable", der_tlv(0x01, b"\x01")),
+        invalid(Reason.MALFORMED))
+    add("validate::empty-reported-entities", "Structure", _note("STRUCTURE", med, "Evidence that breaks the module",
+        "a lenient parser reports nothing and a verifier accepts nothing as something"),
+        "reportedElements SIZE 0", "der.rewrite", "/tbs/reportedEntities", _post(_empty_elements),
+        invalid(Reason.MALFORMED), resign=False)
+    add("validate::trailing-bytes", "Structure", _note("STRUCTURE", med, "Evidence that breaks the module",
+        "a lenient parser reports nothing and a verifier accepts nothing as something"),
+        "two bytes after the Evidence SEQUENCE", "bytes.extend", "/", _post(lambda d: mutate.extend(d, b"\x00\x00")),
+        invalid(Reason.MALFORMED), resign=False)
+    unknown = _note("EXTENSIBILITY", low, "an unknown claim or entity type",
+                    "the draft says to ignore it; the strict profile refuses what it cannot judge")
+    add("validate::unknown-claim", "UnknownContent", unknown, "a key claim 1.3.6.1.5.5.999.1.2.99", "claims.add",
+        "/key", _add_claim(k, Claim(f"{asn1.ID_EVIDENCE}.1.2.99", asn1.utf8("x"))),
+        strict_only(Reason.UNEXPECTED_CONTENT))
+    add("validate::unknown-entity", "UnknownContent", unknown, "an entity of type 1.3.6.1.5.5.999.0.9",
+        "entities.add", "/tbs/reportedEntities", lambda b: b.entities.append(
+            Entity(f"{asn1.ID_EVIDENCE}.0.9", (Claim(f"{asn1.ID_EVIDENCE}.1.9.0", asn1.utf8("x")),))),
+        strict_only(Reason.UNEXPECTED_CONTENT))
+    # signatures and chain
+    add("signature::none", "Unsigned", _note("SIGNATURE_BYPASS", crit, "no SignatureBlock at all",
+        "signatures are detachable: unsigned Evidence proves nothing", GO_CLI), "signatures SIZE 0",
+        "signatures.remove", "/signatures", _no_signatures, invalid(Reason.MISSING_INPUT))
+    add("signature::hwserial-changed", "TbsChanged", _note("SIGNATURE_BYPASS", crit,
+        "a claim edited after signing", forged), "platform hwserial changed after signing", "claims.set",
+        "/platform/hwserial", _set_claim(p, "hwserial", asn1.utf8("00000000")),
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::identifier-bad-id", "TbsChanged", _note("SIGNATURE_BYPASS", crit,
+        "a claim edited after signing", forged, GO_CLI + " tools/test-interop-negative.sh"),
+        "key identifier replaced with bad-id after signing", "claims.set", "/key/identifier",
+        _set_claim(k, "identifier", asn1.utf8("bad-id")), invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::never-extractable-flipped", "TbsChanged", _note("SIGNATURE_BYPASS", crit,
+        "a claim edited after signing", forged), "never-extractable set to false after signing", "claims.set",
+        "/key/never-extractable",
+        _set_claim(k, "never-extractable", asn1.boolean(False)), invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::key-not-in-chain", "ForeignSigner", _note("SIGNATURE_BYPASS", crit,
+        "signed by a key the chain does not certify", forged), "signed by a foreign key, sid = the genuine AK "
+        "certificate", "signature.resign", "/signatures/0", _foreign_signer("certificate"),
+        invalid(Reason.SIGNATURE_INVALID))
+    add("signature::foreign-spki-signer", "ForeignSigner", _note("SIGNATURE_BYPASS", crit,
+        "signed by a key the chain does not certify", forged), "signed by a foreign key named only by its SPKI",
+        "signature.resign", "/signatures/0/sid", _foreign_signer("spki"), invalid(Reason.CHAIN_INCOMPLETE))
+    add("signature::keyid-unresolvable", "SignerUnresolved", _note("CHAIN", high,
+        "the signer is named by keyId but no certificate has that key identifier",
+        "the reference CLI: signer keyId present but no matching certificate found", GO_CLI),
+        "sid = keyId, AK certificate nowhere", "signature.sid", "/signatures/0/sid", _sid("keyId", False),
+        invalid(Reason.CHAIN_INCOMPLETE))
+    add("chain::intermediate-missing", "ChainIncomplete", _note("CHAIN", high, "the intermediate CA is not sent",
+        "a verifier that trusts the AK certificate alone accepts any self-issued AK"),
+        "intermediateCertificates absent", "chain.remove", "/intermediateCertificates", _no_intermediates,
+        invalid(Reason.CHAIN_INCOMPLETE))
+    add("chain::root-impostor", "RootImpostor", _note("CHAIN", crit,
+        "a complete chain under another root of the same name", "any CA could mint attestation keys"),
+        "AK and IntCA under a RootCA of another seed with the same name", "chain.replace",
+        "/signatures/0/sid/certificate", _foreign_root, invalid(Reason.CERT_SIGNATURE_INVALID))
+    add("chain::ak-expired", "CertExpired", _note("CHAIN", med, "the AK certificate expired before validation",
+        "a retired attestation key still vouches"), "AK notAfter 30 days before the validation time",
+        "cert.reissue", "/signatures/0/sid/certificate/notAfter", _ak_expired, invalid(Reason.CERT_EXPIRED))
+    add("chain::ak-without-eku", "AkEku", _note("CHAIN", high, "the AK certificate lacks id-kp-attestationKey",
+        "any signing certificate under the CA could sign Evidence", EVIDENCE_DRAFT), "AK reissued without EKU",
+        "cert.reissue", "/signatures/0/sid/certificate/extKeyUsage", _ak_without_eku, invalid(Reason.CERT_EKU))
+    add("chain::ak-code-signing-eku", "AkEku", _note("CHAIN", high, "the AK certificate lacks id-kp-attestationKey",
+        "any signing certificate under the CA could sign Evidence", EVIDENCE_DRAFT),
+        "AK reissued with EKU codeSigning only", "cert.reissue", "/signatures/0/sid/certificate/extKeyUsage",
+        _ak_wrong_eku, invalid(Reason.CERT_EKU))
+    add("chain::ak-key-usage-cert-sign", "AkKeyUsage", _note("CHAIN", med, "the AK keyUsage lacks digitalSignature",
+        "a CA key doubles as an attestation key"), "AK keyUsage keyCertSign only", "cert.reissue",
+        "/signatures/0/sid/certificate/keyUsage", _ak_cert_sign_only, invalid(Reason.CERT_KEY_USAGE))
+    valid_note = _note("BASIC", Severity.INFO, "a legal variant of the encoding",
+                       "a verifier that rejects it does not implement the module")
+    add("variant::signer-by-key-id", "LegalVariant", valid_note, "sid = keyId, AK certificate in "
+        "intermediateCertificates (resolvable)", "signature.sid", "/signatures/0/sid", _sid("keyId"), valid())
+    add("variant::signer-by-spki", "LegalVariant", valid_note, "sid = subjectPublicKeyInfo, AK certificate in "
+        "intermediateCertificates", "signature.sid", "/signatures/0/sid", _sid("spki"), valid())
+    add("variant::explicit-intermediates", "LegalVariant", valid_note, "intermediateCertificates [0] EXPLICIT "
+        "(the module's tagging; the reference code writes IMPLICIT)", "der.retag", "/intermediateCertificates",
+        _explicit, valid())
+    # transaction
+    add("transaction::nonce-mismatch", "NonceMismatch", _note("FRESHNESS", high,
+        "the Evidence answers another nonce", "a replayed report is accepted"),
+        "the relying party's nonce differs from the signed one", "file.set", "<label>.nonce",
+        _nonce_file(bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), resign=False)
+    add("transaction::nonce-missing", "NonceMissing", _note("FRESHNESS", high,
+        "a nonce was asked for but the transaction has none", "a replayed report is accepted"),
+        "nonce claim removed, re-signed", "claims.remove", "/transaction/nonce", _drop_claim(t, "nonce"),
+        invalid(Reason.ATTR_MISSING))
+    add("transaction::ak-spki-foreign", "AkSpkiMismatch", _note("BINDING", high,
+        "an ak-spki claim names a key that did not sign", "a report claims an attestation key it cannot prove"),
+        "ak-spki of a foreign key, re-signed by the genuine AK", "claims.set", "/transaction/ak-spki",
+        lambda b: _set_claim(t, "ak-spki", asn1.octets(spki_der(b.kit.foreign.public_key())))(b),
+        invalid(Reason.ATTESTATION_KEY_MISMATCH))
+    # key policy
+    add("key::extractable-true", "KeyExtractable", _note("POLICY", crit, "the key is extractable", policy),
+        "extractable = TRUE, re-signed", "claims.set", "/key/extractable",
+        _set_claim(k, "extractable", asn1.boolean(True)), invalid(Reason.ATTR_EXTRACTABLE))
+    add("key::never-extractable-false", "KeyWasExtractable", _note("POLICY", high,
+        "the key was extractable once", policy), "never-extractable = FALSE, re-signed", "claims.set",
+        "/key/never-extractable", _set_claim(k, "never-extractable", asn1.boolean(False)),
+        invalid(Reason.ATTR_NOT_NEVER_EXTRACTABLE))
+    add("key::local-false", "KeyImported", _note("POLICY", high, "the key was not generated on the device",
+        policy), "local = FALSE, re-signed", "claims.set", "/key/local", _set_claim(k, "local", asn1.boolean(False)),
+        invalid(Reason.ATTR_NOT_LOCAL))
+    add("key::extractable-missing", "KeyClaimMissing", _note("POLICY", high, "the key's extractable claim is absent",
+        "a verifier assumes the safe default"), "extractable claim removed, re-signed", "claims.remove",
+        "/key/extractable", _drop_claim(k, "extractable"), invalid(Reason.ATTR_MISSING))
+    add("key::sensitive-false", "KeyNotSensitive", _note("POLICY", med, "the key is not sensitive",
+        "strict: its value may leave the HSM in clear"), "sensitive = FALSE, re-signed", "claims.set",
+        "/key/sensitive", _set_claim(k, "sensitive", asn1.boolean(False)), strict_only(Reason.ATTR_NOT_SENSITIVE))
+    add("key::csr-of-another-key", "CsrKeyMismatch", _note("BINDING", crit,
+        "the CSR beside the Evidence asks to certify another key", "a CA certifies a key the HSM never attested",
+        CSR_DRAFT), "a CSR of another key beside the Evidence", "file.add", "<label>.csr", _csr_of("other"),
+        invalid(Reason.KEY_MISMATCH))
+    add("key::csr-of-the-key", "LegalVariant", valid_note, "the CSR of the attested key beside the Evidence",
+        "file.add", "<label>.csr", _csr_of("own"), valid())
+    return m
+
+
+STRICT_KEY_POLICY = FlagNote("PROFILE", Severity.LOW, "key type or size outside the CA/B Forum code-signing rules",
+                             "structural accepts; strict requires RSA >= 3072 or ECDSA P-256/P-384",
+                             ("CA/B Forum Code Signing BR 6.2.7.4",))
+
+
+def _weak(spec: str) -> bool:
+    return spec in ("rsa-2048", "ed25519", "aes-256")
+
+
+def evidence_notes() -> dict[str, FlagNote]:
+    """Every flag the PKIX Evidence vectors use."""
+    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY}
+    out.update({m.flag: m.note for m in evidence_mutations()})
+    return out
+
+
+def evidence_cases(seed: str) -> list[VectorCase]:
+    """Goldens (one per :data:`EVIDENCE_SPECS`) then every PKIX Evidence mutation."""
+    kit = IetfKit.build(seed)
+    anchors = (kit.identity.root,)
+    cases = []
+    for spec in EVIDENCE_SPECS:
+        cases.append(VectorCase(
+            id=f"pkix-evidence::golden::{spec}", comment=f"unmutated PKIX Evidence of a generated {spec} key",
+            flags=("Golden", *(("StrictKeyPolicy",) if _weak(spec) else ())),
+            expected=strict_only(Reason.KEY_POLICY) if _weak(spec) else valid(),
+            evidence=EvidenceBench.open(kit, spec).render(resign=True), anchors=anchors,
+            validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
+    for mutation in evidence_mutations():
+        bench = EvidenceBench.open(kit, mutation.golden)
+        mutation.apply(bench)
+        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
+        cases.append(VectorCase(
+            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
+            expected=mutation.expected, evidence=bench.render(mutation.resign), anchors=anchors,
+            validation_time=VALIDATION_TIME,
+            provenance=Provenance(seed=seed, signing=signing, golden=f"pkix-evidence::golden::{mutation.golden}",
+                                  operator=mutation.operator, path=mutation.path)))
+    return cases
+
+
+# -- CSR attestation ----------------------------------------------------------------------------
+
+@dataclass
+class CsrBench:
+    """A golden CSR attestation opened up: the draft (statements, certs, attributes) and its post-processing."""
+
+    kit: IetfKit
+    key: StoredKey
+    device_format: str
+    draft: csr.CsrDraft
+    post: Callable[[bytes], bytes] | None = None
+
+    def statement_for(self, name: str, key: StoredKey | None = None) -> tuple[Statement, list[bytes]]:
+        """A fresh statement ``name`` about ``key`` (default the bench's key), with its bundle certs."""
+        request = self.kit.request(key or self.key, self.device_format)
+        statement, certs, _roots = csr.make_statement(request, name, self.draft.nonce)
+        return statement, certs
+
+    def render(self) -> Evidence:
+        """The CSR (re-signed by its key unless ``post`` edits it), nonce and roots."""
+        der = self.draft.build()
+        if self.post is not None:
+            der = self.post(der)
+        return Evidence(csr.FORMAT, csr.draft_files(self.key.label, self.draft, der), f"{self.key.label}.csr")
+
+
+_GOLDEN_DRAFTS: dict[tuple[str, str, str, tuple[str, ...]], csr.CsrDraft] = {}
+
+
+def open_csr(kit: IetfKit, golden: tuple[str, str, tuple[str, ...]]) -> CsrBench:
+    """The golden CSR attestation ``(device format, spec, statements)`` as a bench."""
+    device_format, spec, statements = golden
+    cache_key = (kit.seed, device_format, spec, statements)
+    if cache_key not in _GOLDEN_DRAFTS:
+        _GOLDEN_DRAFTS[cache_key] = csr.draft_for(kit.request(kit.keys[spec], device_format), statements)
+    draft = copy.copy(_GOLDEN_DRAFTS[cache_key])
+    draft.statements, draft.roots = list(draft.statements), list(draft.roots)
+    draft.certs = list(draft.certs) if draft.certs is not None else None
+    draft.extra_attributes = list(draft.extra_attributes)
+    return CsrBench(kit, kit.keys[spec], device_format, draft)
+
+
+CsrOp = Callable[[CsrBench], None]
+PKIX, TCG = ("pkix-evidence", "ec-p256", ("pkix-evidence",)), ("tcg-attest-certify", "ec-p256",
+                                                                 ("tcg-attest-certify",))
+PRIMUS, LUNA = ("primus", "rsa-3072", ("primus",)), ("luna-pkc", "rsa-3072", ("luna-pkc",))
+MULTI = CSR_GOLDENS[-1]
+
+
+def _golden_id(golden: tuple[str, str, tuple[str, ...]]) -> str:
+    device_format, spec, statements = golden
+    return f"csr-attestation::golden::{'-and-'.join(statements)}::{spec}" + (
+        f"::on-{device_format}" if device_format not in statements else "")
+
+
+def _other_key_statement(index: int = 0) -> CsrOp:
+    def apply(bench: CsrBench) -> None:
+        statement = bench.draft.statements[index]
+        name = csr.STATEMENT_NAMES[statement.type]
+        bench.draft.statements[index], _ = bench.statement_for(name, bench.kit.other[bench.key.spec.name])
+    return apply
+
+
+def _set_draft(**values: object) -> CsrOp:
+    def apply(bench: CsrBench) -> None:
+        for attr, value in values.items():
+            setattr(bench.draft, attr, value)
+    return apply
+
+
+def _statement_edit(fn: Callable[[Statement], Statement], index: int = 0) -> CsrOp:
+    def apply(bench: CsrBench) -> None:
+        bench.draft.statements[index] = fn(bench.draft.statements[index])
+    return apply
+
+
+def _append_statement(statement: Statement) -> CsrOp:
+    def apply(bench: CsrBench) -> None:
+        bench.draft.statements.append(statement)
+    return apply
+
+
+def _csr_post(fn: Callable[[bytes], bytes]) -> CsrOp:
+    def apply(bench: CsrBench) -> None:
+        bench.post = fn
+    return apply
+
+
+def _csr_signed_by_other(bench: CsrBench) -> None:
+    bench.draft.signer = bench.kit.store.signer(bench.kit.other[bench.key.spec.name])
+
+
+def _tcg_parts(bench: CsrBench) -> tuple[bytes, bytes, bytes]:
+    return tcg.parse(bench.draft.statements[0].stmt)
+
+
+def _tcg_ak(bench: CsrBench) -> AttestationIdentity:
+    return tpm_identity(bench.kit.seed, bench.kit.device.serial, created=bench.kit.device.attestation_created)
+
+
+def _tcg_resigned(edit_attest: Callable[[TpmsAttest], TpmsAttest] | None = None,
+                  edit_public: Callable[[TpmtPublic], TpmtPublic] | None = None) -> CsrOp:
+    """Edit the TPMS_ATTEST or TPMT_PUBLIC and have the TPM's AK sign the result."""
+    def apply(bench: CsrBench) -> None:
+        attest_bytes, _sig, public_bytes = _tcg_parts(bench)
+        attest = TpmsAttest.unmarshal(attest_bytes)
+        if edit_public is not None:
+            public_bytes = edit_public(TpmtPublic.unmarshal(public_bytes)).marshal()
+            name = name_of(TpmtPublic.unmarshal(public_bytes).name_alg, public_bytes)
+            attest = replace(attest, attested=CertifyInfo(name, name))
+        if edit_attest is not None:
+            attest = edit_attest(attest)
+        raw = attest.marshal()
+        stmt = tcg.statement(raw, tcg.sign_attest(_tcg_ak(bench), raw), public_bytes)
+        bench.draft.statements[0] = Statement(asn1.TCG_ATTEST_CERTIFY, stmt)
+    return apply
+
+
+def _tcg_foreign_signature(bench: CsrBench) -> None:
+    attest, _sig, public = _tcg_parts(bench)
+    foreign = replace(_tcg_ak(bench), key=bench.kit.foreign)
+    signed = tcg.statement(attest, tcg.sign_attest(foreign, attest), public)
+    bench.draft.statements[0] = Statement(asn1.TCG_ATTEST_CERTIFY, signed)
+
+
+def _tcg_foreign_root(bench: CsrBench) -> None:
+    foreign = tpm_identity(f"{bench.kit.seed}/foreign-root", bench.kit.device.serial,
+                           created=bench.kit.device.attestation_created)
+    attest, _sig, public = _tcg_parts(bench)
+    signed = tcg.statement(attest, tcg.sign_attest(foreign, attest), public)
+    bench.draft.statements[0] = Statement(asn1.TCG_ATTEST_CERTIFY, signed)
+    bench.draft.certs = [foreign.certificate.public_bytes(Encoding.DER)]
+
+
+def _native_edit(fn: Callable[[Evidence], Evidence]) -> CsrOp:
+    def apply(bench: CsrBench) -> None:
+        statement = bench.draft.statements[0]
+        inner = fn(csr.decode_native(statement.stmt))
+        bench.draft.statements[0] = Statement(statement.type, csr.encode_native(inner))
+    return apply
+
+
+def _flip_primary(inner: Evidence) -> Evidence:
+    data = inner.files[inner.primary]
+    return replace(inner, files={**inner.files, inner.primary: mutate.flip_bit(data, len(data) * 4)})
+
+
+def _pkix_inner(fn: EvidenceOp) -> CsrOp:
+    """Replace the PKIX Evidence statement by one with an EvidenceBench defect (re-signed by the AK)."""
+    def apply(bench: CsrBench) -> None:
+        ebench = EvidenceBench.open(bench.kit, bench.key.spec.name)
+        ebench.nonce = bench.draft.nonce
+        request = bench.kit.request(bench.key, bench.device_format)
+        ebench.entities[0] = evidence.transaction_entity(
+            bench.draft.nonce, ATTEST_TIME, [spki_der(bench.kit.identity.certificate.public_key())])
+        ebench.entities[1] = evidence.platform_entity(
+            evidence.request_platform(request, "PKIX Evidence (draft-ietf-rats-pkix-key-attestation)"))
+        fn(ebench)
+        rendered = ebench.render(resign=True)
+        bench.draft.statements[0] = Statement(asn1.ID_EVIDENCE, evidence.evidence_der(rendered.files[rendered.primary]))
+    return apply
+
+
+def _csr_note(bug: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
+    return FlagNote(bug, severity, description, effect, refs or (CSR_DRAFT,))
+
+
+def csr_mutations() -> list[Mutation]:
+    """Every CSR attestation defect, in catalogue order."""
+    m: list[Mutation] = []
+    crit, high, med = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
+
+    def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: CsrOp,
+            expected: dict[Profile, Reason], *, resign: bool = True,
+            golden: tuple[str, str, tuple[str, ...]] = PKIX) -> None:
+        m.append(Mutation(f"csr-attestation::{id_}", flag, note, comment, operator, path, apply, expected, resign,
+                          _golden_id(golden)))
+
+    binding = _csr_note("BINDING", crit, "a statement about another key than the CSR's",
+                        "the draft's MUST: a CA would certify a key no statement vouches for")
+    add("binding::pkix-evidence-other-key", "StatementOtherKey", binding,
+        "PKIX Evidence of another key of the same HSM", "statement.replace", "/attestations/0",
+        _other_key_statement(), invalid(Reason.KEY_MISMATCH))
+    add("binding::tcg-other-key", "StatementOtherKey", binding, "TcgAttestCertify of another key",
+        "statement.replace", "/attestations/0", _other_key_statement(), invalid(Reason.KEY_MISMATCH), golden=TCG)
+    add("binding::primus-other-key", "StatementOtherKey", binding, "Primus attestation of another key",
+        "statement.replace", "/attestations/0", _other_key_statement(), invalid(Reason.KEY_MISMATCH), golden=PRIMUS)
+    add("binding::luna-other-key", "StatementOtherKey", binding, "Luna PKC of another key",
+        "statement.replace", "/attestations/0", _other_key_statement(), invalid(Reason.KEY_MISMATCH), golden=LUNA)
+    add("binding::second-statement-other-key", "StatementOtherKey", binding,
+        "three statements, the last (PKIX Evidence) about another key", "statement.replace", "/attestations/2",
+        _other_key_statement(2), invalid(Reason.KEY_MISMATCH), golden=MULTI)
+    shape = _csr_note("STRUCTURE", high, "the attribute or bundle breaks the module's counts",
+                      "a verifier that reads only the first one checks evidence the CA does not see whole")
+    add("attribute::two-attributes", "AttributeCount", shape, "two id-aa-attestation attributes (COUNTS MAX 1)",
+        "csr.attributes", "/attributes", _set_draft(attributes=2), invalid(Reason.ATTR_CONFLICT))
+    add("attribute::two-bundles", "AttributeCount", shape, "one attribute holding two bundles", "csr.attributes",
+        "/attributes/0/values", _set_draft(bundles=2), invalid(Reason.ATTR_CONFLICT))
+    add("attribute::no-bundle", "AttributeCount", shape, "one attribute with an empty value set",
+        "csr.attributes", "/attributes/0/values", _set_draft(bundles=0), invalid(Reason.MALFORMED))
+    add("attribute::absent", "AttributeMissing", _csr_note("STRUCTURE", high, "no attestation attribute",
+        "the CA has nothing to check"), "the CSR carries no id-aa-attestation attribute", "csr.attributes",
+        "/attributes", _set_draft(attributes=0), invalid(Reason.ATTR_MISSING))
+    add("bundle::empty-attestations", "BundleShape", shape, "attestations SIZE 0", "bundle.statements",
+        "/attestations", _set_draft(statements=[]), invalid(Reason.MALFORMED))
+    add("bundle::empty-certs", "BundleShape", shape, "certs present with SIZE 0", "bundle.certs", "/certs",
+        _set_draft(certs=[]), invalid(Reason.MALFORMED), golden=TCG)
+    add("bundle::other-cert-choice", "BundleShape", _csr_note("STRUCTURE", med, "a certs entry that is not an "
+        "X.509 certificate", "the verifier cannot use it"), "certs holds an `other` [3] choice", "bundle.certs",
+        "/certs/1", lambda b: _set_draft(certs=[*(b.draft.certs or []), der_tlv(0xA3, der_sequence(
+            der_oid("1.2.3.4"), asn1.octets(b"x")))])(b), invalid(Reason.UNSUPPORTED), golden=TCG)
+    unknown = _csr_note("EXTENSIBILITY", high, "a statement of a type the verifier does not know",
+                        "skipping it would let the CA certify on the other statements' word alone")
+    add("bundle::unknown-type", "UnknownStatement", unknown, "a statement type 1.2.3.4 only", "statement.retype",
+        "/attestations/0/type", _statement_edit(lambda s: replace(s, type="1.2.3.4")), invalid(Reason.UNSUPPORTED))
+    add("bundle::unknown-type-beside-valid", "UnknownStatement", unknown,
+        "the PKIX Evidence statement then one of type 1.2.3.4", "statement.add", "/attestations/1",
+        _append_statement(Statement("1.2.3.4", asn1.octets(b"opaque"))), invalid(Reason.UNSUPPORTED))
+    add("bundle::legacy-hint", "LegacyHint", _csr_note("STRUCTURE", Severity.LOW, "an AttestationStatement with "
+        "the superseded hint after stmt (as the draft's TPM sample)", "strict refuses elements the module lacks"),
+        "IA5String hint after stmt", "statement.extend", "/attestations/0",
+        _statement_edit(lambda s: replace(s, trailing=(der_tlv(0x16, b"verifier.example.com"),))),
+        strict_only(Reason.UNEXPECTED_CONTENT))
+    add("certs::missing", "CertsMissing", _csr_note("CHAIN", high, "the bundle lacks the AK certificate",
+        "a verifier that trusts the TPM signature alone accepts any TPM"), "certs removed from the bundle",
+        "bundle.certs", "/certs", _set_draft(certs=None), invalid(Reason.MISSING_INPUT), golden=TCG)
+    add("csr::signed-by-other-key", "CsrSignature", _csr_note("BINDING", crit, "the CSR is not signed by its key",
+        "no proof of possession"), "CSR signed by another key", "csr.sign", "/signature", _csr_signed_by_other,
+        invalid(Reason.CSR_SIGNATURE_INVALID))
+    add("csr::signature-bit-flip", "CsrSignature", _csr_note("BINDING", crit, "the CSR is not signed by its key",
+        "no proof of possession"), "last bit of the CSR signature flipped", "bytes.flip_bit", "/signature",
+        _csr_post(lambda d: mutate.flip_bit(d, len(d) * 8 - 1)), invalid(Reason.CSR_SIGNATURE_INVALID))
+    add("csr::truncated", "CsrStructure", _csr_note("STRUCTURE", med, "the CSR does not parse",
+        "a lenient parser reads a partial request"), "CSR cut after 100 bytes", "bytes.truncate", "/",
+        _csr_post(lambda d: mutate.truncate(d, 100)), invalid(Reason.MALFORMED))
+    nonce = _csr_note("FRESHNESS", high, "a statement answers another nonce", "a replayed statement is accepted")
+    add("nonce::pkix-evidence-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs",
+        "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH))
+    add("nonce::tcg-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs from qualifyingData",
+        "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=TCG)
+    inner = _csr_note("INNER", high, "the inner statement's own format rejects it",
+                      "a CSR verifier that only unwraps lets any vendor defect through")
+    add("pkix-evidence::version-2", "InnerDefect", inner, "inner PKIX Evidence version 2, re-signed",
+        "statement.replace", "/attestations/0", _pkix_inner(_set_version(2)), invalid(Reason.UNSUPPORTED))
+    add("pkix-evidence::extractable-true", "InnerDefect", inner, "inner PKIX Evidence says extractable, re-signed",
+        "statement.replace", "/attestations/0", _pkix_inner(_set_claim(ELEMENT_KEY, "extractable",
+                                                                       asn1.boolean(True))),
+        invalid(Reason.ATTR_EXTRACTABLE))
+    add("pkix-evidence::key-not-in-chain", "InnerDefect", inner, "inner PKIX Evidence signed by a foreign key",
+        "statement.replace", "/attestations/0", _pkix_inner(_foreign_signer("certificate")),
+        invalid(Reason.SIGNATURE_INVALID))
+    add("pkix-evidence::truncated", "InnerDefect", inner, "inner Evidence cut in half", "bytes.truncate",
+        "/attestations/0/stmt", _statement_edit(lambda s: replace(s, stmt=s.stmt[: len(s.stmt) // 2])),
+        invalid(Reason.MALFORMED))
+    tpm = _csr_note("TPM", high, "a TcgAttestCertify defect", "a verifier accepts a TPM statement the TPM never made")
+    add("tcg::magic", "TcgDefect", tpm, "tpmSAttest.magic 0, re-signed by the AK", "tpm.attest", "/magic",
+        _tcg_resigned(lambda a: replace(a, magic=0)), invalid(Reason.MALFORMED), golden=TCG)
+    add("tcg::nv-type", "TcgDefect", tpm, "tpmSAttest.type TPM_ST_ATTEST_NV over certify info, re-signed",
+        "tpm.attest", "/type", _tcg_resigned(lambda a: replace(a, type=TpmSt.ATTEST_NV)), invalid(Reason.MALFORMED),
+        golden=TCG)
+    add("tcg::signature-foreign-key", "TcgDefect", tpm, "tpmSAttest signed by a key the AK certificate does not "
+        "certify", "tpm.sign", "/signature", _tcg_foreign_signature, invalid(Reason.SIGNATURE_INVALID), golden=TCG)
+    add("tcg::root-impostor", "TcgDefect", tpm, "an AK under another root of the same name signs, its "
+        "certificate in certs", "chain.replace", "/certs", _tcg_foreign_root, invalid(Reason.CERT_SIGNATURE_INVALID),
+        golden=TCG)
+    add("tcg::name-mismatch", "TcgDefect", tpm, "certify info names another object, re-signed", "tpm.attest",
+        "/attested/name", _tcg_resigned(lambda a: replace(a, attested=CertifyInfo(b"\x00\x0b" + bytes(32),
+                                                                                 b"\x00\x0b" + bytes(32)))),
+        invalid(Reason.KEY_MISMATCH), golden=TCG)
+    add("tcg::duplicable-key", "TcgDefect", tpm, "keyPublic without fixedTPM/fixedParent, re-signed",
+        "tpm.public", "/keyPublic/objectAttributes", _tcg_resigned(edit_public=lambda p: replace(
+            p, object_attributes=p.object_attributes & ~(TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT))),
+        invalid(Reason.ATTR_EXTRACTABLE), golden=TCG)
+    add("tcg::imported-key", "TcgDefect", tpm, "keyPublic without sensitiveDataOrigin, re-signed",
+        "tpm.public", "/keyPublic/objectAttributes", _tcg_resigned(edit_public=lambda p: replace(
+            p, object_attributes=p.object_attributes & ~TpmaObject.SENSITIVE_DATA_ORIGIN)),
+        invalid(Reason.ATTR_NOT_LOCAL), golden=TCG)
+    add("tcg::truncated", "TcgDefect", tpm, "TcgAttestCertify without keyPublic", "der.rewrite", "/attestations/0",
+        lambda b: _statement_edit(lambda s: replace(s, stmt=tcg.statement(*_tcg_parts(b)[:2], b"")[:-2]))(b),
+        invalid(Reason.MALFORMED), golden=TCG)
+    add("primus::zip-damaged", "InnerDefect", inner, "one bit of the Primus zip flipped", "bytes.flip_bit",
+        "/attestations/0/stmt/files/zip", _native_edit(_flip_primary), invalid(Reason.MALFORMED), golden=PRIMUS,
+        resign=False)
+    add("primus::format-name-mismatch", "NativeStatement", _csr_note("STRUCTURE", med,
+        "an HsmsimStatement whose format name is not its type's", "a verifier would check it with the wrong format"),
+        "Primus type, format name luna-pkc", "statement.rewrite", "/attestations/0/stmt/format",
+        _native_edit(lambda e: replace(e, format="luna-pkc")), invalid(Reason.MALFORMED), golden=PRIMUS)
+    return m
+
+
+def csr_notes() -> dict[str, FlagNote]:
+    """Every flag the CSR attestation vectors use."""
+    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY}
+    out.update({m.flag: m.note for m in csr_mutations()})
+    return out
+
+
+def csr_cases(seed: str) -> list[VectorCase]:
+    """Goldens (:data:`CSR_GOLDENS`) then every CSR attestation mutation."""
+    kit = IetfKit.build(seed)
+    goldens = {_golden_id(g): g for g in CSR_GOLDENS}
+    anchors: dict[str, tuple[x509.Certificate, ...]] = {}
+    cases = []
+    for golden_id, golden in goldens.items():
+        bench = open_csr(kit, golden)
+        anchors[golden_id] = tuple(bench.draft.roots)
+        cases.append(VectorCase(
+            id=golden_id, comment=f"unmutated CSR of a {golden[1]} key with {', '.join(golden[2])}",
+            flags=("Golden",), expected=valid(), evidence=bench.render(), anchors=anchors[golden_id],
+            validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
+    for mutation in csr_mutations():
+        bench = open_csr(kit, goldens[mutation.golden])
+        mutation.apply(bench)
+        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
+        cases.append(VectorCase(
+            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
+            expected=mutation.expected, evidence=bench.render(), anchors=anchors[mutation.golden],
+            validation_time=VALIDATION_TIME,
+            provenance=Provenance(seed=seed, signing=signing, golden=mutation.golden, operator=mutation.operator,
+                                  path=mutation.path)))
+    return cases

@@ -1,0 +1,380 @@
+"""The CSR attestation bundle (draft-ietf-lamps-csr-attestation): generator and reference verifier.
+
+A PKCS#10 request carries one ``id-aa-attestation`` attribute holding one AttestationBundle, whose
+statements all concern the request's key. Statement types:
+
+* ``id-evidence`` (1.3.6.1.5.5.999, the PKIX Evidence arc; the draft assigns no statement type, so the
+  Evidence module's own arc names it): ``stmt`` is the Evidence SEQUENCE, verified by the
+  ``pkix-evidence`` format through the registry, with the CSR and the bundle's certs beside it.
+* ``tcg-attest-certify`` (2.23.133.20.1): a TcgAttestCertify (:mod:`~hsmsim.formats.ietf.tcg`).
+* hsmsim's private arc ``2.25.277441276849583172135182184666119029479.1.<n>`` (a UUID OID, X.667, so no
+  registration is needed), one per format (:data:`PRIVATE_TYPES`): ``stmt`` is an
+  ``HsmsimStatement ::= SEQUENCE { format UTF8String, primary UTF8String, files SEQUENCE OF SEQUENCE {
+  name UTF8String, content OCTET STRING } }`` holding that format's native files (Primus zip with XML,
+  signature and chain; Marvell blob; Luna PKC; Fortanix statement; ...) without their roots, verified
+  by that format through the registry; the statement's key must be the CSR's.
+
+A type OID the verifier does not know is reported (UNSUPPORTED), never skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.device import AttestationRequest
+from hsmsim.encoding import cert_pem, der_children, der_sequence, pem, spki_der
+from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
+from hsmsim.formats import get_format
+from hsmsim.formats.ietf import asn1, tcg
+from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE, TCG_ATTEST_CERTIFY, Bundle, Statement
+from hsmsim.formats.ietf.evidence import NONCE_SUFFIX, evidence_der, request_nonce
+from hsmsim.formats.ietf.pki import tpm_identity
+from hsmsim.formats.ietf.signing import sign
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import MAX_BUNDLE_FILES, Evidence, TrustAnchors
+from hsmsim.pki.builder import UTF8, name
+from hsmsim.pki.chain import CERT_PARSE_ERRORS
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+
+FORMAT = "csr-attestation"
+PKIX_EVIDENCE = "pkix-evidence"
+TCG_CERTIFY = "tcg-attest-certify"
+"""The statement name of a TcgAttestCertify (not a registered format: this family makes and checks it)."""
+ROOTS_FILE = "csr_attestation_roots.pem"
+HSMSIM_ARC = "2.25.277441276849583172135182184666119029479"
+PRIVATE_TYPES = {
+    "primus": f"{HSMSIM_ARC}.1.1", "marvell-azure": f"{HSMSIM_ARC}.1.2", "marvell-google": f"{HSMSIM_ARC}.1.3",
+    "luna-pkc": f"{HSMSIM_ARC}.1.4", "fortanix": f"{HSMSIM_ARC}.1.5", "webauthn": f"{HSMSIM_ARC}.1.6",
+    "tpm-acme": f"{HSMSIM_ARC}.1.7",
+}
+"""The private statement type of each hsmsim format carried as an HsmsimStatement."""
+STATEMENT_TYPES = {PKIX_EVIDENCE: ID_EVIDENCE, TCG_CERTIFY: TCG_ATTEST_CERTIFY, **PRIVATE_TYPES}
+STATEMENT_NAMES = {oid: statement_name for statement_name, oid in STATEMENT_TYPES.items()}
+MAX_CSR_BYTES = 16 * 1024 * 1024
+MAX_STATEMENTS = 16
+MAX_CERTS = 16
+
+
+# -- HsmsimStatement ----------------------------------------------------------------------------
+
+def encode_native(evidence: Evidence) -> bytes:
+    """HsmsimStatement DER of a format's native files."""
+    files = [der_sequence(asn1.utf8(n), asn1.octets(d)) for n, d in evidence.files.items()]
+    return der_sequence(asn1.utf8(evidence.format), asn1.utf8(evidence.primary), der_sequence(*files))
+
+
+def decode_native(stmt: bytes) -> Evidence:
+    """The Evidence an HsmsimStatement carries; raises ValueError."""
+    parts = der_children(asn1.read_value(stmt, asn1.SEQUENCE))
+    if len(parts) != 3:
+        raise ValueError("HsmsimStatement is not {format, primary, files}")
+    files: dict[str, bytes] = {}
+    items = der_children(asn1.read_value(parts[2], asn1.SEQUENCE))
+    if len(items) > MAX_BUNDLE_FILES:
+        raise ValueError(f"more than {MAX_BUNDLE_FILES} files")
+    for item in items:
+        pair = der_children(asn1.read_value(item, asn1.SEQUENCE))
+        if len(pair) != 2:
+            raise ValueError("a file is not {name, content}")
+        file_name = asn1.read_utf8(pair[0])
+        if file_name in files:
+            raise ValueError(f"file {file_name!r} twice")
+        files[file_name] = asn1.read_value(pair[1], asn1.OCTETS)
+    return Evidence(asn1.read_utf8(parts[0]), files, asn1.read_utf8(parts[1]))
+
+
+def _self_signed_certs(data: bytes) -> list[x509.Certificate] | None:
+    """The certificates of a certificate file when every one is self-signed (a root shipped beside evidence)."""
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        return None
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        return None
+    return certs if certs and all(c.subject == c.issuer for c in certs) else None
+
+
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{200,}={0,2}")
+
+
+def _embedded_roots(data: bytes) -> list[x509.Certificate]:
+    """Self-signed certificates a document embeds as PEM, as base64 (or base64url) DER or as base64 of PEM
+    (Azure's ``certificatePemFile``), e.g. the owner root inside Azure's JSON."""
+    texts = [data.replace(b"\\n", b"\n")]
+    for match in _BASE64_RUN.finditer(data.replace(b"\\n", b"").replace(b"\n", b"")):
+        try:
+            run = match.group(0).rstrip(b"=").replace(b"-", b"+").replace(b"_", b"/")
+            texts.append(base64.b64decode(run + b"=" * (-len(run) % 4)))
+        except (ValueError, binascii.Error):
+            continue
+    roots: list[x509.Certificate] = []
+    for text in texts:
+        try:
+            certs = (x509.load_pem_x509_certificates(text) if b"-----BEGIN CERTIFICATE-----" in text
+                     else [x509.load_der_x509_certificate(text)] if text[:1] == b"\x30" else [])
+        except ValueError:
+            continue
+        roots += [c for c in certs if c.subject == c.issuer and c not in roots]
+    return roots
+
+
+def split_roots(evidence: Evidence) -> tuple[Evidence, list[x509.Certificate]]:
+    """``evidence`` without the root files shipped beside it, and every root it ships (as files or embedded
+    in a document): a relying party gets them out of band, so they become the CSR verifier's anchors."""
+    kept: dict[str, bytes] = {}
+    roots: list[x509.Certificate] = []
+    for file_name, data in evidence.files.items():
+        found = _self_signed_certs(data) if file_name != evidence.primary else None
+        if found is None:
+            kept[file_name] = data
+            roots += [r for r in _embedded_roots(data) if r not in roots]
+        else:
+            roots += found
+    return replace(evidence, files=kept), roots
+
+
+# -- generation ---------------------------------------------------------------------------------
+
+@dataclass
+class CsrDraft:
+    """A CSR attestation before encoding: what the catalogue edits, then :meth:`build` signs."""
+
+    subject: x509.Name
+    spki: bytes
+    signer: PrivateKey
+    statements: list[Statement]
+    certs: list[bytes] | None
+    roots: list[x509.Certificate]
+    nonce: bytes
+    extra_attributes: list[tuple[str, list[bytes]]] = field(default_factory=list)
+    bundles: int = 1
+    attributes: int = 1
+
+    def bundle(self) -> bytes:
+        """The AttestationBundle DER."""
+        return asn1.encode_bundle(Bundle(tuple(self.statements), tuple(self.certs) if self.certs is not None else None))
+
+    def build(self) -> bytes:
+        """The CSR DER, signed by the key itself; ``attributes`` and ``bundles`` repeat the attribute and value."""
+        bundle = self.bundle()
+        attrs = [(ID_AA_ATTESTATION, [bundle] * self.bundles)] * self.attributes + [
+            (oid, values) for oid, values in self.extra_attributes]
+        info = asn1.encode_request_info(self.subject.public_bytes(), self.spki, attrs)
+        algorithm, signature = sign(self.signer, info)
+        return asn1.encode_request(info, algorithm, signature)
+
+
+def _inner_request(request: AttestationRequest, format_name: str) -> AttestationRequest:
+    fmt = get_format(format_name)
+    if request.key.spec.name not in fmt.key_specs:
+        raise UnsupportedKeyError(f"{format_name} cannot attest a {request.key.spec.name} key")
+    return replace(request, attesting=fmt.provision(request.device, request.partition), parameters={})
+
+
+def make_statement(request: AttestationRequest, statement_name: str, nonce: bytes
+                   ) -> tuple[Statement, list[bytes], list[x509.Certificate]]:
+    """One statement about the request's key, made by its own format through the registry (a
+    TcgAttestCertify by the emulated TPM here): ``(statement, bundle certs, roots)``."""
+    if statement_name == TCG_CERTIFY:
+        ak = tpm_identity(request.device.seed, request.device.serial, created=request.device.attestation_created)
+        clock = int((request.at - request.device.initialised).total_seconds() * 1000)
+        stmt = tcg.certify(request.key, ak, nonce=nonce, clock=clock, firmware=0x2015011300154822)
+        return Statement(TCG_ATTEST_CERTIFY, stmt), [ak.certificate.public_bytes(Encoding.DER)], [ak.root]
+    if statement_name == PKIX_EVIDENCE:
+        inner = get_format(PKIX_EVIDENCE).generate(
+            replace(_inner_request(request, PKIX_EVIDENCE), parameters={"nonce": nonce}))
+        inner, roots = split_roots(inner)
+        return Statement(ID_EVIDENCE, evidence_der(inner.files[inner.primary])), [], roots
+    if statement_name not in PRIVATE_TYPES:
+        raise UnsupportedFormatError(f"no CSR attestation statement type for {statement_name!r}; "
+                                     f"known: {', '.join(sorted(STATEMENT_TYPES))}")
+    inner_request = _inner_request(request, statement_name)
+    inner, roots = split_roots(get_format(statement_name).generate(inner_request))
+    anchor = inner_request.attesting.root
+    return Statement(PRIVATE_TYPES[statement_name], encode_native(inner)), [], [*roots, anchor]
+
+
+def draft_for(request: AttestationRequest, statement_names: Sequence[str]) -> CsrDraft:
+    """The draft CSR of the request's key with one statement per name, in order."""
+    if request.key.public_key is None or request.key_signer is None:
+        raise UnsupportedKeyError("a CSR needs an asymmetric key the store can sign with")
+    nonce = request_nonce(request)
+    statements, certs, roots = [], [], []
+    for statement_name in statement_names:
+        statement, more_certs, more_roots = make_statement(request, statement_name, nonce)
+        statements.append(statement)
+        certs += [c for c in more_certs if c not in certs]
+        roots += [r for r in more_roots if r not in roots]
+    return CsrDraft(subject=name(("CN", request.key.label, UTF8)), spki=spki_der(request.key.public_key),
+                    signer=request.key_signer, statements=statements, certs=certs or None, roots=roots, nonce=nonce)
+
+
+def draft_files(label: str, draft: CsrDraft, csr: bytes | None = None) -> dict[str, bytes]:
+    """``<label>.csr`` (PEM), ``<label>.nonce`` and the roots of every statement."""
+    return {f"{label}.csr": pem(csr if csr is not None else draft.build(), "CERTIFICATE REQUEST"),
+            f"{label}{NONCE_SUFFIX}": draft.nonce.hex().encode() + b"\n",
+            ROOTS_FILE: b"".join(cert_pem(r) for r in draft.roots)}
+
+
+def default_statements(request: AttestationRequest) -> list[str]:
+    """The ``statements`` parameter, else the device's own format's statement (if it has one) and PKIX Evidence."""
+    given = request.parameters.get("statements")
+    if given is not None:
+        if isinstance(given, str):
+            return [s for s in given.split(",") if s]
+        if isinstance(given, list | tuple) and all(isinstance(s, str) for s in given):
+            return list(given)
+        raise UnsupportedKeyError("parameter statements must be a list of statement names")
+    own = request.device.format
+    return [own, PKIX_EVIDENCE] if own in PRIVATE_TYPES else [PKIX_EVIDENCE]
+
+
+def generate(request: AttestationRequest) -> Evidence:
+    """The CSR attestation of the request's key: its CSR, nonce and roots."""
+    draft = draft_for(request, default_statements(request))
+    return Evidence(FORMAT, draft_files(request.key.label, draft), f"{request.key.label}.csr")
+
+
+# -- verification -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Request:
+    """The CSR as the verifier reads it: DER, its SPKI (self-signature checked) and its bundle."""
+
+    der: bytes
+    spki: bytes
+    bundle: Bundle
+    certs: tuple[x509.Certificate, ...]
+
+
+def csr_der(data: bytes) -> bytes:
+    """DER of a PEM or DER CSR; raises ValueError."""
+    stripped = data.strip()
+    if stripped.startswith(b"-----BEGIN"):
+        lines = stripped.splitlines()
+        if b"CERTIFICATE REQUEST" not in lines[0]:
+            raise ValueError("not a PEM CERTIFICATE REQUEST")
+        return base64.b64decode(b"".join(lines[1:-1]), validate=True)
+    return data
+
+
+def read_request(data: bytes, profile: Profile) -> Request:
+    """Parse the CSR, check its self-signature and find exactly one attribute with exactly one bundle."""
+    try:
+        der = csr_der(data)
+        info = asn1.decode_request(der)
+    except (ValueError, binascii.Error) as exc:
+        raise Rejected(Reason.MALFORMED, f"CSR does not parse: {exc}") from None
+    try:
+        valid = x509.load_der_x509_csr(der).is_signature_valid
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"CSR does not parse: {str(exc)[:120]}") from None
+    if not valid:
+        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "CSR self-signature does not verify")
+    found = [values for oid, values in info.attributes if oid == ID_AA_ATTESTATION]
+    if not found:
+        raise Rejected(Reason.ATTR_MISSING, "the CSR has no id-aa-attestation attribute")
+    if len(found) > 1:
+        raise Rejected(Reason.ATTR_CONFLICT, f"{len(found)} id-aa-attestation attributes (COUNTS MAX 1)")
+    if len(found[0]) != 1:
+        raise Rejected(Reason.ATTR_CONFLICT if found[0] else Reason.MALFORMED,
+                       f"the id-aa-attestation attribute holds {len(found[0])} bundles (exactly one)")
+    try:
+        bundle = asn1.decode_bundle(found[0][0])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Rejected(Reason.MALFORMED, f"AttestationBundle does not parse: {exc}") from None
+    if not bundle.statements:
+        raise Rejected(Reason.MALFORMED, "AttestationBundle.attestations is empty (SIZE 1..MAX)")
+    if len(bundle.statements) > MAX_STATEMENTS or len(bundle.certs or ()) > MAX_CERTS:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"more than {MAX_STATEMENTS} statements or {MAX_CERTS} certs")
+    if bundle.certs is not None and not bundle.certs:
+        raise Rejected(Reason.MALFORMED, "AttestationBundle.certs is present but empty (SIZE 1..MAX)")
+    if profile is Profile.STRICT and any(s.trailing for s in bundle.statements):
+        raise Rejected(Reason.UNEXPECTED_CONTENT, "an AttestationStatement carries elements after stmt "
+                                                  "(the superseded hint)")
+    certs = []
+    for index, cert in enumerate(bundle.certs or ()):
+        if cert[:1] != b"\x30":
+            raise Rejected(Reason.UNSUPPORTED, f"bundle cert {index} is not an X.509 certificate choice")
+        try:
+            certs.append(x509.load_der_x509_certificate(cert))
+        except CERT_PARSE_ERRORS:
+            raise Rejected(Reason.MALFORMED, f"bundle cert {index} does not parse") from None
+    return Request(der, info.spki, bundle, tuple(certs))
+
+
+def _bound(verdict: Verdict, spki: bytes, what: str) -> Claims:
+    if not verdict.accepted:
+        raise Rejected(verdict.reason, verdict.detail)
+    if verdict.claims is None or verdict.claims.spki_der != spki:
+        raise Rejected(Reason.KEY_MISMATCH, f"the {what} statement concerns another key than the CSR's")
+    return verdict.claims
+
+
+def check_statement(statement: Statement, request: Request, nonce: bytes | None, trust: TrustAnchors,
+                    at: datetime, profile: Profile) -> Claims:
+    """One statement, verified by its own format (through the registry) and bound to the CSR's key."""
+    kind = STATEMENT_NAMES.get(statement.type)
+    if kind is None:
+        raise Rejected(Reason.UNSUPPORTED, f"unknown statement type {statement.type}")
+    if kind == TCG_CERTIFY:
+        return tcg.verify_statement(statement.stmt, request.certs, request.spki, trust, at, profile, nonce)
+    if kind == PKIX_EVIDENCE:
+        files = {"statement.evidence.der": statement.stmt, "request.csr": request.der,
+                 "bundle-certs.pem": b"".join(cert_pem(c) for c in request.certs)}
+        if nonce is not None:
+            files[f"request{NONCE_SUFFIX}"] = nonce.hex().encode()
+        inner = Evidence(PKIX_EVIDENCE, files, "statement.evidence.der")
+    else:
+        try:
+            inner = decode_native(statement.stmt)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Rejected(Reason.MALFORMED, f"HsmsimStatement does not parse: {exc}") from None
+        if inner.format != kind:
+            raise Rejected(Reason.MALFORMED, f"an HsmsimStatement of type {kind} says it is {inner.format}")
+    verdict = get_format(kind).verify(inner, trust, at=at, profile=profile)
+    return _bound(verdict, request.spki, kind)
+
+
+def read_nonce(files: Mapping[str, bytes]) -> bytes | None:
+    """The relying party's nonce (``*.nonce``, hex), if one was given; raises Rejected."""
+    for file_name, data in files.items():
+        if file_name.endswith(NONCE_SUFFIX):
+            try:
+                return bytes.fromhex(data.decode("ascii").strip())
+            except (UnicodeDecodeError, ValueError):
+                raise Rejected(Reason.MALFORMED, f"{file_name} is not a hex nonce") from None
+    return None
+
+
+def check(files: Mapping[str, bytes], primary: str, trust: TrustAnchors, at: datetime, profile: Profile) -> Claims:
+    """Every check of the profile; returns the first statement's claims. Raises Rejected."""
+    if primary not in files:
+        raise Rejected(Reason.MISSING_INPUT, f"the CSR {primary} is missing")
+    request = read_request(files[primary], profile)
+    nonce = read_nonce(files)
+    claims = []
+    for index, statement in enumerate(request.bundle.statements):
+        kind = STATEMENT_NAMES.get(statement.type, statement.type)
+        try:
+            claims.append(check_statement(statement, request, nonce, trust, at, profile))
+        except Rejected as rejection:
+            raise Rejected(rejection.reason, f"statement {index} ({kind}): {rejection.detail}") from None
+    return claims[0]
+
+
+def verify_csr(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None, profile: Profile) -> Verdict:
+    """The reference verifier of ``csr-attestation``; never raises on bad evidence."""
+    try:
+        claims = check(evidence.files, evidence.primary, trust, at or datetime.now(UTC), profile)
+    except Rejected as rejection:
+        return Verdict(rejection.reason, rejection.detail)
+    return Verdict(Reason.OK, claims=claims)

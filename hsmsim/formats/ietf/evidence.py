@@ -1,0 +1,507 @@
+"""PKIX Evidence (draft-ietf-rats-pkix-key-attestation): the generic profile's generator and reference verifier.
+
+Any emulated device reports one transaction entity (nonce, time, the AK's SPKI), one platform entity
+(vendor, model, hardware serial, firmware, FIPS boot and level) and one key entity per attested key
+(identifier, SPKI, extractable, never-extractable, local, sensitive, purposes), signed by its
+attestation key (AK) whose certificate and intermediate travel in the Evidence.
+
+The evidence files: ``<label>.evidence.pem`` (PEM label ``EVIDENCE``), ``<label>.nonce`` (the relying
+party's nonce in hex) and the emulated root ``pkix_evidence_root.pem``. A verifier also takes an
+optional CSR (``*.csr``: then a key entity must carry the CSR's key) and loose certificates (``*.crt``
+or certificate PEMs, for a signer named only by keyId).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
+
+from hsmsim.checks import require_code_signing_key
+from hsmsim.device import AttestationRequest
+from hsmsim.encoding import cert_pem, pem, spki_der
+from hsmsim.formats.ietf import asn1
+from hsmsim.formats.ietf.asn1 import (
+    ELEMENT_KEY,
+    ELEMENT_PLATFORM,
+    ELEMENT_TRANSACTION,
+    Claim,
+    Entity,
+    SignatureBlock,
+)
+from hsmsim.formats.ietf.signing import sign, verify
+from hsmsim.keystore.base import StoredKey
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import drbg
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+
+FORMAT = "pkix-evidence"
+PEM_LABEL = "EVIDENCE"
+EVIDENCE_SUFFIX = ".evidence.pem"
+NONCE_SUFFIX = ".nonce"
+ROOT_FILE = "pkix_evidence_root.pem"
+MAX_EVIDENCE_BYTES = 1024 * 1024
+FIPS_LEVELS = range(1, 5)
+T = TypeVar("T")
+_FIPS_VERSION_LEVEL = re.compile(r"level\s*([0-9]+)", re.IGNORECASE)
+
+
+# -- generation ---------------------------------------------------------------------------------
+
+def claim(element: str, name: str, value: bytes | None) -> Claim:
+    """A claim of ``element`` by its name in the module."""
+    return Claim(asn1.claim_oid(element, name), value)
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the platform entity says about the device."""
+
+    vendor: str
+    model: str
+    serial: str
+    firmware: str
+    fips_boot: bool = True
+    fips_level: int = 3
+
+
+def platform_entity(platform: Platform) -> Entity:
+    """The platform entity: vendor, hwmodel, hwserial, swname/swversion, fipsboot, fipsver, fipslevel."""
+    p = ELEMENT_PLATFORM
+    return Entity(p, (
+        claim(p, "vendor", asn1.utf8(platform.vendor)),
+        claim(p, "hwmodel", asn1.octets(platform.model.encode())),
+        claim(p, "hwserial", asn1.utf8(platform.serial)),
+        claim(p, "swname", asn1.utf8("hsmsim")),
+        claim(p, "swversion", asn1.utf8(platform.firmware)),
+        claim(p, "fipsboot", asn1.boolean(platform.fips_boot)),
+        claim(p, "fipsver", asn1.utf8(f"FIPS 140-3 Level {platform.fips_level}")),
+        claim(p, "fipslevel", asn1.integer(platform.fips_level)),
+    ))
+
+
+def transaction_entity(nonce: bytes, at: datetime, ak_spkis: Sequence[bytes]) -> Entity:
+    """The transaction entity: nonce, timestamp and one ak-spki per signing AK."""
+    t = ELEMENT_TRANSACTION
+    return Entity(t, (claim(t, "nonce", asn1.octets(nonce)), claim(t, "timestamp", asn1.generalized_time(at)),
+                      *(claim(t, "ak-spki", asn1.octets(spki)) for spki in ak_spkis)))
+
+
+def purposes(key: StoredKey) -> list[str]:
+    """The key capabilities its PKCS#11 usage attributes allow, as ``id-evidence-key-capability`` OIDs."""
+    a = key.attributes
+    names = [n for n, allowed in (("decrypt", a.decrypt), ("unwrap", a.unwrap), ("sign", a.sign),
+                                  ("derive", a.derive)) if allowed]
+    return [f"{asn1.CAPABILITY_ARC}.{asn1.CAPABILITIES.index(n)}" for n in names]
+
+
+def key_entity(key: StoredKey) -> Entity:
+    """A key entity from the key's read-back PKCS#11 attributes (no SPKI claim for a secret key)."""
+    k, a = ELEMENT_KEY, key.attributes
+    spki = [claim(k, "spki", asn1.octets(spki_der(key.public_key)))] if key.public_key is not None else []
+    return Entity(k, (
+        claim(k, "identifier", asn1.utf8(key.label)), *spki,
+        claim(k, "extractable", asn1.boolean(a.extractable)),
+        claim(k, "never-extractable", asn1.boolean(a.never_extractable)),
+        claim(k, "sensitive", asn1.boolean(a.sensitive)),
+        claim(k, "local", asn1.boolean(a.local)),
+        claim(k, "purpose", asn1.oid_sequence(purposes(key))),
+    ))
+
+
+def sign_evidence(tbs: bytes, identities: Sequence[AttestationIdentity]) -> bytes:
+    """Evidence over ``tbs``: one SignatureBlock per identity (its certificate as the signer), the
+    identities' intermediates as ``intermediateCertificates``."""
+    blocks, intermediates = [], []
+    for identity in identities:
+        algorithm, value = sign(identity.key, tbs)
+        blocks.append(SignatureBlock(algorithm, value, certificate=identity.certificate.public_bytes(Encoding.DER)))
+        intermediates += [c.public_bytes(Encoding.DER) for c in identity.chain[1:]]
+    return asn1.encode_evidence(tbs, blocks, intermediates or None)
+
+
+def request_nonce(request: AttestationRequest) -> bytes:
+    """The ``nonce`` parameter (bytes or hex), else 16 bytes derived from the seed, the key and the time."""
+    given = request.parameters.get("nonce")
+    if isinstance(given, bytes):
+        return given
+    if isinstance(given, str):
+        return bytes.fromhex(given)
+    return drbg(request.device.seed, f"ietf/nonce/{request.key.label}/{request.at.isoformat()}").read(16)
+
+
+def request_platform(request: AttestationRequest, vendor: str) -> Platform:
+    """The platform the device reports; ``fips_level`` (int) is a parameter (default 3)."""
+    level = request.parameters.get("fips_level", 3)
+    if not isinstance(level, int):
+        raise ValueError("parameter fips_level must be an int")
+    device = request.device
+    return Platform(vendor=vendor, model=device.model or device.format, serial=device.serial,
+                    firmware=device.firmware or "1.0.0", fips_level=level)
+
+
+def evidence_files(label: str, der: bytes, nonce: bytes, root: x509.Certificate) -> dict[str, bytes]:
+    """The files a relying party receives: the Evidence PEM, its nonce and the emulated root."""
+    return {f"{label}{EVIDENCE_SUFFIX}": pem(der, PEM_LABEL), f"{label}{NONCE_SUFFIX}": nonce.hex().encode() + b"\n",
+            ROOT_FILE: cert_pem(root)}
+
+
+def generate(request: AttestationRequest, vendor: str) -> Evidence:
+    """PKIX Evidence for the request's key, signed by the request's attesting identity."""
+    nonce = request_nonce(request)
+    ak_spki = spki_der(request.attesting.certificate.public_key())
+    entities = [transaction_entity(nonce, request.at, [ak_spki]),
+                platform_entity(request_platform(request, vendor)), key_entity(request.key)]
+    der = sign_evidence(asn1.encode_tbs(1, entities), [request.attesting])
+    files = evidence_files(request.key.label, der, nonce, request.attesting.root)
+    return Evidence(FORMAT, files, f"{request.key.label}{EVIDENCE_SUFFIX}")
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the verifier reads from the evidence files."""
+
+    der: bytes
+    nonce: bytes | None
+    csr: bytes | None
+    certs: tuple[x509.Certificate, ...]
+
+
+def evidence_der(data: bytes) -> bytes:
+    """DER from a PEM ``EVIDENCE``, base64 text or DER file; raises ValueError."""
+    stripped = data.strip()
+    if stripped.startswith(b"-----BEGIN"):
+        lines = stripped.splitlines()
+        if lines[0].strip() != b"-----BEGIN EVIDENCE-----" or lines[-1].strip() != b"-----END EVIDENCE-----":
+            raise ValueError("not a PEM EVIDENCE block")
+        return base64.b64decode(b"".join(lines[1:-1]), validate=True)
+    if stripped[:1] == b"\x30":
+        return data
+    return base64.b64decode(b"".join(stripped.split()), validate=True)
+
+
+def is_evidence_name(name: str) -> bool:
+    """Files the loader reads as the Evidence itself."""
+    return name.endswith((EVIDENCE_SUFFIX, ".evidence.der", ".evidence")) or (
+        name.startswith("evidence") and name.endswith((".pem", ".b64", ".der")))
+
+
+def read_inputs(files: Mapping[str, bytes], primary: str) -> Inputs:
+    """The Evidence (``primary``), the nonce, the CSR and loose certificates; raises Rejected."""
+    if primary not in files:
+        raise Rejected(Reason.MISSING_INPUT, f"the evidence file {primary} is missing")
+    try:
+        der = evidence_der(files[primary])
+    except (ValueError, binascii.Error) as exc:
+        raise Rejected(Reason.MALFORMED, f"{primary} is not PEM, base64 or DER Evidence: {exc}") from None
+    nonce = csr = None
+    certs: list[x509.Certificate] = []
+    for name, data in files.items():
+        if name == primary:
+            continue
+        if name.endswith(NONCE_SUFFIX):
+            try:
+                nonce = bytes.fromhex(data.decode("ascii").strip())
+            except (UnicodeDecodeError, ValueError):
+                raise Rejected(Reason.MALFORMED, f"{name} is not a hex nonce") from None
+        elif name.endswith(".csr"):
+            csr = data
+        elif name.endswith((".crt", ".pem", ".cer")) and (b"CERTIFICATE-----" in data or data[:1] == b"\x30"):
+            try:
+                loaded = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data[:64]
+                          else [x509.load_der_x509_certificate(data)])
+                certs += [fully_parsed(c) for c in loaded]
+            except CERT_PARSE_ERRORS:
+                raise Rejected(Reason.MALFORMED, f"{name} holds a certificate that does not parse") from None
+    return Inputs(der, nonce, csr, tuple(certs))
+
+
+# -- verification -------------------------------------------------------------------------------
+
+def describe_key(spki: bytes) -> tuple[str, int | None]:
+    """``(key_type, size)`` as :class:`Claims` names them (``RSA``, ``EC-secp256r1``, ``Ed25519``).
+
+    Raises ValueError for anything else."""
+    key = load_der_public_key(spki)
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 255
+    raise ValueError(f"unsupported key type {type(key).__name__}")
+
+
+def _value(entity: Entity, name: str) -> bytes | None:
+    values = entity.values(name)
+    return values[0] if values else None
+
+
+def _typed(entity: Entity, name: str, reader: Callable[[bytes], T]) -> T | None:
+    value = _value(entity, name)
+    if value is None:
+        return None
+    try:
+        return reader(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Rejected(Reason.MALFORMED, f"claim {name}: {exc}") from None
+
+
+def validate_structure(ev: asn1.PkixEvidence, profile: Profile) -> None:
+    """The reference CLI's ``validate``: version 1, at most one transaction and one platform entity, no
+    repeated claim, a key identifier present and unique, AK SPKIs unique, a well-formed FIPS level; and
+    every known claim's value of its declared type. Unknown entities and claims are ignored (the draft),
+    except by the strict profile."""
+    if ev.version != 1:
+        raise Rejected(Reason.UNSUPPORTED, f"TbsEvidence version {ev.version} (this verifier knows version 1)")
+    counts = Counter(e.type for e in ev.entities)
+    for element in (ELEMENT_TRANSACTION, ELEMENT_PLATFORM):
+        if counts[element] > 1:
+            name = asn1.ELEMENT_NAMES[element]
+            raise Rejected(Reason.ATTR_CONFLICT, f"{counts[element]} {name} entities (at most one)")
+    identifiers: list[str] = []
+    for index, entity in enumerate(ev.entities):
+        where = f"entity {index} ({asn1.ELEMENT_NAMES.get(entity.type, entity.type)})"
+        if entity.type not in asn1.ELEMENT_NAMES:
+            if profile is Profile.STRICT:
+                raise Rejected(Reason.UNEXPECTED_CONTENT, f"{where}: unknown entity type")
+            continue
+        seen = Counter(c.type for c in entity.claims)
+        for item in entity.claims:
+            known = asn1.CLAIMS.get(item.type)
+            if known is None or known.element != entity.type:
+                if profile is Profile.STRICT:
+                    raise Rejected(Reason.UNEXPECTED_CONTENT, f"{where}: claim {item.type} does not belong here")
+                continue
+            if seen[item.type] > 1 and not known.repeatable:
+                raise Rejected(Reason.ATTR_CONFLICT, f"{where}: claim {known.name} repeated")
+            if item.value is None:
+                raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name} has no value")
+            try:
+                content = asn1.read_value(item.value, known.tag)
+                if known.tag == asn1.UTF8:
+                    content.decode("utf-8")
+            except ValueError as exc:  # UnicodeDecodeError included
+                raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name}: {exc}") from None
+        if entity.type == ELEMENT_KEY:
+            ids = [asn1.read_utf8(v) for v in entity.values("identifier") if v is not None]
+            if not ids:
+                raise Rejected(Reason.ATTR_MISSING, f"{where}: no identifier claim (required)")
+            identifiers += ids
+        if entity.type == ELEMENT_TRANSACTION:
+            spkis = entity.values("ak-spki")
+            if len(set(spkis)) != len(spkis):
+                raise Rejected(Reason.ATTR_CONFLICT, f"{where}: the same ak-spki twice")
+        if entity.type == ELEMENT_PLATFORM:
+            _check_fips(entity, where)
+    duplicates = sorted(i for i, n in Counter(identifiers).items() if n > 1)
+    if duplicates:
+        raise Rejected(Reason.ATTR_CONFLICT, f"key identifier {duplicates[0]!r} names two keys")
+
+
+def _check_fips(platform: Entity, where: str) -> None:
+    level = _typed(platform, "fipslevel", asn1.read_integer)
+    if level is None:
+        return
+    if level not in FIPS_LEVELS:
+        raise Rejected(Reason.MALFORMED, f"{where}: fipslevel {level} is not a FIPS 140 level (1-4)")
+    version = _typed(platform, "fipsver", asn1.read_utf8)
+    stated = _FIPS_VERSION_LEVEL.search(version or "")
+    if stated and int(stated.group(1)) != level:
+        raise Rejected(Reason.ATTR_CONFLICT, f"{where}: fipslevel {level} but fipsver says {version!r}")
+    if _typed(platform, "fipsboot", asn1.read_boolean) is False:
+        raise Rejected(Reason.ATTR_CONFLICT, f"{where}: fipslevel {level} claimed but fipsboot is false")
+
+
+def _signer(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int) -> x509.Certificate:
+    """The certificate that names the signer of ``block``: its own, or one matching keyId / SPKI."""
+    if block.certificate is not None:
+        try:
+            return fully_parsed(x509.load_der_x509_certificate(block.certificate))
+        except CERT_PARSE_ERRORS:
+            raise Rejected(Reason.MALFORMED, f"signature {index}: the signer certificate does not parse") from None
+    for cert in pool:
+        try:
+            ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        except x509.ExtensionNotFound:
+            ski = None
+        if (block.key_id is not None and block.key_id == ski) or (
+                block.spki is not None and block.spki == spki_der(cert.public_key())):
+            return cert
+    named = "keyId" if block.key_id is not None else "subjectPublicKeyInfo"
+    raise Rejected(Reason.CHAIN_INCOMPLETE,
+                   f"signature {index}: signer {named} present but no matching certificate found")
+
+
+def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], trust: TrustAnchors,
+                     at: datetime) -> list[bytes]:
+    """Every SignatureBlock verifies over the TbsEvidence DER and its signer chains to an anchor; the
+    signer certificate has keyUsage digitalSignature and EKU id-kp-attestationKey. Returns the signers' SPKIs."""
+    if not ev.signatures:
+        raise Rejected(Reason.MISSING_INPUT, "no SignatureBlock: unsigned Evidence proves nothing")
+    try:
+        intermediates = [fully_parsed(x509.load_der_x509_certificate(c)) for c in ev.intermediates or ()]
+    except CERT_PARSE_ERRORS:
+        raise Rejected(Reason.MALFORMED, "an intermediate certificate does not parse") from None
+    pool = [*intermediates, *certs]
+    signers = []
+    for index, block in enumerate(ev.signatures):
+        cert = _signer(block, pool, index)
+        ok = verify(cert.public_key(), block.algorithm, block.value, ev.tbs)
+        if ok is None:
+            raise Rejected(Reason.UNSUPPORTED, f"signature {index}: algorithm not supported for the signer's key")
+        if not ok:
+            raise Rejected(Reason.SIGNATURE_INVALID, f"signature {index} does not verify with the signer's key")
+        validate_chain(cert, [c for c in pool if c != cert], trust.get("root") or trust.all(), at)
+        try:
+            usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+            if not usage.digital_signature:
+                raise Rejected(Reason.CERT_KEY_USAGE,
+                               f"signature {index}: AK certificate keyUsage lacks digitalSignature")
+        except x509.ExtensionNotFound:
+            raise Rejected(Reason.CERT_KEY_USAGE, f"signature {index}: AK certificate has no keyUsage") from None
+        try:
+            ekus = {e.dotted_string for e in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value}
+        except x509.ExtensionNotFound:
+            ekus = set()
+        if asn1.ID_KP_ATTESTATION_KEY not in ekus:
+            raise Rejected(Reason.CERT_EKU, f"signature {index}: AK certificate lacks EKU id-kp-attestationKey")
+        signers.append(spki_der(cert.public_key()))
+    return signers
+
+
+def _transaction(ev: asn1.PkixEvidence) -> Entity | None:
+    return next((e for e in ev.entities if e.type == ELEMENT_TRANSACTION), None)
+
+
+def check_transaction(ev: asn1.PkixEvidence, signers: Sequence[bytes], nonce: bytes | None) -> None:
+    """Each ak-spki names a verified signer; the nonce is the relying party's when it gave one."""
+    transaction = _transaction(ev)
+    if transaction is None:
+        if nonce is not None:
+            raise Rejected(Reason.ATTR_MISSING, "a nonce was expected but the Evidence has no transaction entity")
+        return
+    for value in transaction.values("ak-spki"):
+        assert value is not None
+        if asn1.read_value(value, asn1.OCTETS) not in signers:
+            raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "an ak-spki claim names no key that signed the Evidence")
+    if nonce is None:
+        return
+    claimed = _typed(transaction, "nonce", lambda v: asn1.read_value(v, asn1.OCTETS))
+    if claimed is None:
+        raise Rejected(Reason.ATTR_MISSING, "a nonce was expected but the transaction has none")
+    if claimed != nonce:
+        raise Rejected(Reason.CHALLENGE_MISMATCH,
+                       f"transaction nonce {claimed.hex()} is not the expected {nonce.hex()}")
+
+
+def _key_spki(entity: Entity) -> bytes | None:
+    return _typed(entity, "spki", lambda v: asn1.read_value(v, asn1.OCTETS))
+
+
+def attested_keys(ev: asn1.PkixEvidence, csr_spki: bytes | None) -> list[Entity]:
+    """The key entities the verdict is about: the one carrying the CSR's key, else every key entity."""
+    keys = [e for e in ev.entities if e.type == ELEMENT_KEY]
+    if not keys:
+        raise Rejected(Reason.ATTR_MISSING, "the Evidence reports no key entity")
+    if csr_spki is None:
+        return keys
+    bound = [e for e in keys if _key_spki(e) == csr_spki]
+    if not bound:
+        raise Rejected(Reason.KEY_MISMATCH, "no key entity carries the CSR's public key")
+    return bound
+
+
+def check_key(entity: Entity, profile: Profile) -> None:
+    """The key policy: not extractable, never extractable, generated on the device; sensitive (strict)."""
+    ident = _typed(entity, "identifier", asn1.read_utf8)
+    for name, wanted, reason in (("extractable", False, Reason.ATTR_EXTRACTABLE),
+                                 ("never-extractable", True, Reason.ATTR_NOT_NEVER_EXTRACTABLE),
+                                 ("local", True, Reason.ATTR_NOT_LOCAL),
+                                 ("sensitive", True, Reason.ATTR_NOT_SENSITIVE)):
+        value = _typed(entity, name, asn1.read_boolean)
+        if value is None:
+            if name != "sensitive" or profile is Profile.STRICT:
+                raise Rejected(Reason.ATTR_MISSING, f"key {ident!r}: no {name} claim")
+        elif value != wanted and (name != "sensitive" or profile is Profile.STRICT):
+            raise Rejected(reason, f"key {ident!r}: {name} is {str(value).lower()}")
+
+
+def claims_of(ev: asn1.PkixEvidence, key: Entity) -> Claims:
+    """The normalised claims of one key entity and the platform entity."""
+    spki = _key_spki(key)
+    try:
+        key_type, size = describe_key(spki) if spki is not None else ("secret", None)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise Rejected(Reason.MALFORMED, f"key spki: {exc}") from None
+    platform = next((e for e in ev.entities if e.type == ELEMENT_PLATFORM), Entity(ELEMENT_PLATFORM, ()))
+    model = _typed(platform, "hwmodel", lambda v: asn1.read_value(v, asn1.OCTETS))
+    level = _typed(platform, "fipslevel", asn1.read_integer)
+    return Claims(
+        spki_der=spki, key_type=key_type, key_size=size,
+        generated_on_device=_typed(key, "local", asn1.read_boolean),
+        extractable=_typed(key, "extractable", asn1.read_boolean),
+        never_extractable=_typed(key, "never-extractable", asn1.read_boolean),
+        sensitive=_typed(key, "sensitive", asn1.read_boolean), always_sensitive=None,
+        vendor=_typed(platform, "vendor", asn1.read_utf8) or "",
+        model=model.decode("utf-8", "replace") if model is not None else None,
+        serial=_typed(platform, "hwserial", asn1.read_utf8),
+        firmware=_typed(platform, "swversion", asn1.read_utf8),
+        fips_level=str(level) if level is not None else None,
+        label=_typed(key, "identifier", asn1.read_utf8),
+    )
+
+
+def csr_public_key(csr: bytes) -> bytes:
+    """The SPKI of a PEM or DER CSR whose self-signature verifies; raises Rejected."""
+    try:
+        is_pem = csr.lstrip().startswith(b"-----BEGIN")  # a DER CSR may carry PEM text inside its attributes
+        request = x509.load_pem_x509_csr(csr) if is_pem else x509.load_der_x509_csr(csr)
+        spki, valid = spki_der(request.public_key()), request.is_signature_valid
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"CSR does not parse: {str(exc)[:120]}") from None
+    if not valid:
+        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "CSR self-signature does not verify")
+    return spki
+
+
+def check(inputs: Inputs, trust: TrustAnchors, at: datetime, profile: Profile) -> Claims:
+    """Every check of the profile, in the reference CLI's order (validate, then verify); raises Rejected."""
+    try:
+        ev = asn1.decode_evidence(inputs.der)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Rejected(Reason.MALFORMED, f"Evidence does not parse: {exc}") from None
+    validate_structure(ev, profile)
+    signers = check_signatures(ev, inputs.certs, trust, at)
+    check_transaction(ev, signers, inputs.nonce)
+    keys = attested_keys(ev, csr_public_key(inputs.csr) if inputs.csr is not None else None)
+    for key in keys:
+        check_key(key, profile)
+    claims = claims_of(ev, keys[0])
+    if profile is Profile.STRICT:
+        require_code_signing_key(claims.key_type, claims.key_size)
+    return claims
+
+
+def verify_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None, profile: Profile) -> Verdict:
+    """The reference verifier of ``pkix-evidence``; never raises on bad evidence."""
+    try:
+        inputs = read_inputs(evidence.files, evidence.primary)
+        claims = check(inputs, trust, at or datetime.now(UTC), profile)
+    except Rejected as rejection:
+        return Verdict(rejection.reason, rejection.detail)
+    return Verdict(Reason.OK, claims=claims)

@@ -1,0 +1,201 @@
+"""The ``pkix-evidence`` and ``csr-attestation`` formats: the contract's hooks over this family's modules.
+
+Generation and verification are :mod:`~hsmsim.formats.ietf.evidence` and :mod:`~hsmsim.formats.ietf.csr`
+(over the codecs :mod:`~hsmsim.formats.ietf.asn1` and :mod:`~hsmsim.formats.ietf.tcg`), the vectors
+:mod:`~hsmsim.formats.ietf.catalogue`, the emulated AK PKIs :mod:`~hsmsim.formats.ietf.pki`. Reading
+evidence from disk (``load``, ``detect``) lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from hsmsim.device import AttestationRequest, Device
+from hsmsim.encoding import der_oid
+from hsmsim.errors import BundleError, UnsupportedFormatError, UnsupportedKeyError
+from hsmsim.formats import get_format
+from hsmsim.formats.ietf import catalogue, csr, evidence
+from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE
+from hsmsim.formats.ietf.pki import evidence_identity
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import (
+    MAX_BUNDLE_FILE_BYTES,
+    MAX_SIBLING_BYTES,
+    Evidence,
+    TrustAnchors,
+    bundle_entries,
+    read_bundle_dir,
+)
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
+from hsmsim.verdict import Profile, Verdict
+
+ALL_SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256")
+_EVIDENCE_ARC = der_oid(ID_EVIDENCE)[2:]
+_ATTESTATION_OID = der_oid(ID_AA_ATTESTATION)
+
+
+def _read_with_nonce(path: Path, label: str) -> dict[str, bytes]:
+    """The evidence file and the ``<label>.nonce`` beside it when it exists: regular files only, bounded,
+    within one read budget (raises BundleError)."""
+    budget = ReadBudget()
+    files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
+    nonce = path.parent / f"{label}{evidence.NONCE_SUFFIX}"
+    if nonce.exists():
+        files[nonce.name] = read_regular_file(nonce, MAX_SIBLING_BYTES, budget)
+    return files
+
+
+def _provision(device: Device, partition: str, attesting: tuple[str, PrivateKey, datetime] | None
+               ) -> AttestationIdentity:
+    if attesting is None:
+        return evidence_identity(device.seed, device.serial, partition, created=device.attestation_created)
+    label, key, created = attesting
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        raise UnsupportedKeyError("an attesting key must be RSA, EC or Ed25519")
+    return evidence_identity(device.seed, device.serial, partition, created=created, key_name=label, key=key)
+
+
+class PkixEvidenceFormat:
+    """``pkix-evidence``: PKIX Evidence of any emulated device (the generic profile)."""
+
+    name = evidence.FORMAT
+    title = "PKIX Evidence (draft-ietf-rats-pkix-key-attestation)"
+    key_specs: tuple[str, ...] = ALL_SPECS
+
+    def provision(self, device: Device, partition: str,
+                  attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
+        """The device's PKIX Evidence AK (ECDSA P-256) under the emulated RootCA -> IntCA, or a user attesting key."""
+        return _provision(device, partition, attesting)
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The Evidence PEM, nonce and root. Parameters: ``nonce`` (bytes or hex), ``fips_level`` (int),
+        ``vendor`` (str; default the title of the device's own format)."""
+        vendor = request.parameters.get("vendor")
+        if vendor is None:
+            try:
+                vendor = get_format(request.device.format).title
+            except UnsupportedFormatError:
+                vendor = request.device.format
+        if not isinstance(vendor, str):
+            raise UnsupportedKeyError("parameter vendor must be a string")
+        return evidence.generate(request, vendor)
+
+    def verify(self, evidence_: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+               profile: Profile = Profile.STRUCTURAL) -> Verdict:
+        """Validate (the reference CLI's checks), then signatures, chain, nonce, CSR binding and key policy."""
+        return evidence.verify_evidence(evidence_, trust, at=at, profile=profile)
+
+    def load(self, path: Path) -> Evidence:
+        """An Evidence file (PEM, base64 or DER) with its ``<label>.nonce`` beside it, or a directory."""
+        try:
+            if path.is_dir():
+                files = read_bundle_dir(path)
+                primary = next((n for n in sorted(files) if evidence.is_evidence_name(n.rsplit("/", 1)[-1])), None)
+                if primary is None:
+                    raise BundleError(f"{path} holds no Evidence file")
+                return Evidence(self.name, files, primary)
+            files = _read_with_nonce(path, path.name.removesuffix(evidence.EVIDENCE_SUFFIX))
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return Evidence(self.name, files, path.name)
+
+    def detect(self, path: Path) -> bool:
+        """A PEM ``EVIDENCE`` file, or an Evidence-named file (``*.evidence.pem``, ``evidence*.b64``) holding the
+        id-evidence arc; a directory holding one."""
+        try:
+            if path.is_dir():
+                return any(evidence.is_evidence_name(p.name) and self.detect(p) for p in bundle_entries(path)[:64])
+        except OSError:
+            return False
+        data = peek_regular_file(path, evidence.MAX_EVIDENCE_BYTES)
+        if data is None:
+            return False
+        if b"-----BEGIN EVIDENCE-----" in data:
+            return True
+        if not evidence.is_evidence_name(path.name):
+            return False
+        try:
+            return _EVIDENCE_ARC in evidence.evidence_der(data)
+        except ValueError:
+            return False
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER root certificates, under the role ``root``."""
+        return TrustAnchors.from_pem_files(list(paths))
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens for several key types and the named defects."""
+        return catalogue.evidence_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the PKIX Evidence vectors."""
+        return catalogue.evidence_notes()
+
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: the fuzzer builds its generic model from the vector catalogue."""
+        return None
+
+
+class CsrAttestationFormat:
+    """``csr-attestation``: a PKCS#10 request carrying one AttestationBundle about its key."""
+
+    name = csr.FORMAT
+    title = "CSR attestation bundle (draft-ietf-lamps-csr-attestation)"
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
+
+    def provision(self, device: Device, partition: str,
+                  attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
+        """The device's PKIX Evidence AK (each statement's format provisions its own attestation key)."""
+        return _provision(device, partition, attesting)
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The CSR with its bundle, the nonce and the roots. Parameter ``statements``: statement names
+        (registered formats or ``tcg-attest-certify``), a list or comma-separated; default the device's
+        own format (when it has a statement type) and ``pkix-evidence``."""
+        return csr.generate(request)
+
+    def verify(self, evidence_: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+               profile: Profile = Profile.STRUCTURAL) -> Verdict:
+        """One attribute, one bundle, every statement verified by its own format and bound to the CSR's key."""
+        return csr.verify_csr(evidence_, trust, at=at, profile=profile)
+
+    def load(self, path: Path) -> Evidence:
+        """The CSR (PEM or DER) with its ``<label>.nonce`` beside it."""
+        try:
+            files = _read_with_nonce(path, path.stem)
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return Evidence(self.name, files, path.name)
+
+    def detect(self, path: Path) -> bool:
+        """A CSR file (PEM or DER) that carries the id-aa-attestation OID."""
+        data = peek_regular_file(path, csr.MAX_CSR_BYTES)
+        if data is None:
+            return False
+        try:
+            return _ATTESTATION_OID in csr.csr_der(data)
+        except ValueError:
+            return False
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER root certificates of every statement's format, under the role ``root``."""
+        return TrustAnchors.from_pem_files(list(paths))
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """A golden per statement kind and the named defects."""
+        return catalogue.csr_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the CSR attestation vectors."""
+        return catalogue.csr_notes()
+
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: the fuzzer builds its generic model from the vector catalogue."""
+        return None

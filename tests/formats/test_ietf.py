@@ -1,0 +1,236 @@
+"""The ietf family: PKIX Evidence and the CSR attestation bundle, their vectors, the IETF samples, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from hsmsim.device import Device
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats import detect, get_format
+from hsmsim.formats.ietf import asn1, csr, evidence, tcg
+from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
+from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.tpm.marshal import TpmSt
+from hsmsim.tpm.structures import TpmsAttest, TpmtPublic
+from hsmsim.verdict import Profile, Reason, Rejected
+
+SEED = "hsmsim-tests"
+AT = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
+LATER = datetime(2025, 11, 4, tzinfo=UTC)
+SAMPLE_AT = datetime(2026, 8, 1, tzinfo=UTC)
+
+
+def _anchors(files: dict[str, bytes] | Evidence, name: str) -> TrustAnchors:
+    data = files.files[name] if isinstance(files, Evidence) else files[name]
+    return TrustAnchors({"root": tuple(x509.load_pem_x509_certificates(data))})
+
+
+@pytest.fixture(scope="module")
+def hsm() -> Hsm:
+    store = SoftKeyStore(seed=SEED)
+    for spec in ("rsa-3072", "ec-p256", "aes-256"):
+        store.generate(KeySpec.parse(spec), f"key-{spec}", created=datetime(2025, 3, 3, tzinfo=UTC))
+    return Hsm(Device.from_seed("primus", SEED), store)
+
+
+@pytest.fixture(scope="module")
+def evidence_dir(shared_dir: Path) -> Path:
+    return shared_dir / "interop" / "ietf-pkix-evidence"
+
+
+# -- the generic mechanisms ---------------------------------------------------------------------
+
+def test_pkix_evidence_of_any_device_verifies(hsm: Hsm) -> None:
+    ev = hsm.attest("key-ec-p256", "pkix-evidence", {"attest_time": AT, "fips_level": 3})
+    assert ev.files[ev.primary].startswith(b"-----BEGIN EVIDENCE-----\n")
+    verdict = get_format("pkix-evidence").verify(ev, _anchors(ev, evidence.ROOT_FILE), at=LATER)
+    assert verdict.accepted, verdict.summary()
+    claims = verdict.claims
+    assert claims is not None
+    assert (claims.vendor, claims.fips_level, claims.serial, claims.label) == (
+        "Securosys Primus HSM", "3", hsm.device.serial, "key-ec-p256")
+    assert (claims.extractable, claims.never_extractable, claims.generated_on_device) == (False, True, True)
+
+
+def test_evidence_structure(hsm: Hsm) -> None:
+    ev = hsm.attest("key-rsa-3072", "pkix-evidence", {"attest_time": AT, "nonce": "00112233"})
+    decoded = asn1.decode_evidence(evidence.evidence_der(ev.files[ev.primary]))
+    assert decoded.version == 1
+    assert [asn1.ELEMENT_NAMES[e.type] for e in decoded.entities] == ["transaction", "platform", "key"]
+    transaction, platform, key = decoded.entities
+    assert transaction.values("nonce") == [asn1.octets(bytes.fromhex("00112233"))]
+    assert platform.values("fipsboot") == [b"\x01\x01\xff"]
+    assert {c.name for c in (asn1.CLAIMS[x.type] for x in key.claims)} == {
+        "identifier", "spki", "extractable", "never-extractable", "sensitive", "local", "purpose"}
+    assert asn1.read_oid_sequence(key.values("purpose")[0] or b"") == [f"{asn1.CAPABILITY_ARC}.4"]
+    assert len(decoded.signatures) == 1 and decoded.signatures[0].certificate is not None
+    assert decoded.intermediates is not None and not decoded.explicit_intermediates
+    assert ev.files["key-rsa-3072.nonce"] == b"00112233\n"
+
+
+def test_secret_key_evidence_has_no_spki(hsm: Hsm) -> None:
+    ev = hsm.attest("key-aes-256", "pkix-evidence", {"attest_time": AT})
+    verdict = get_format("pkix-evidence").verify(ev, _anchors(ev, evidence.ROOT_FILE), at=LATER)
+    assert verdict.accepted and verdict.claims is not None and verdict.claims.spki_der is None
+    strict = get_format("pkix-evidence").verify(ev, _anchors(ev, evidence.ROOT_FILE), at=LATER,
+                                                profile=Profile.STRICT)
+    assert strict.reason is Reason.KEY_POLICY
+
+
+def test_other_formats_still_need_their_own_device(hsm: Hsm) -> None:
+    with pytest.raises(UnsupportedKeyError):
+        hsm.attest("key-ec-p256", "luna-pkc", {"attest_time": AT})
+
+
+@pytest.mark.parametrize("statements", [["primus"], ["luna-pkc"], ["tcg-attest-certify"], ["pkix-evidence"],
+                                        ["primus", "luna-pkc", "tcg-attest-certify", "pkix-evidence"]])
+def test_csr_bundle_verifies(hsm: Hsm, statements: list[str]) -> None:
+    ev = hsm.attest("key-rsa-3072", "csr-attestation", {"attest_time": AT, "statements": statements})
+    request = asn1.decode_request(csr.csr_der(ev.files["key-rsa-3072.csr"]))
+    assert [oid for oid, _ in request.attributes] == [asn1.ID_AA_ATTESTATION]
+    bundle = asn1.decode_bundle(request.attributes[0][1][0])
+    assert [csr.STATEMENT_NAMES[s.type] for s in bundle.statements] == statements
+    verdict = get_format("csr-attestation").verify(ev, _anchors(ev, csr.ROOTS_FILE), at=LATER)
+    assert verdict.accepted, verdict.summary()
+
+
+def test_csr_default_statements(hsm: Hsm) -> None:
+    ev = hsm.attest("key-ec-p256", "csr-attestation", {"attest_time": AT})
+    request = asn1.decode_request(csr.csr_der(ev.files["key-ec-p256.csr"]))
+    bundle = asn1.decode_bundle(request.attributes[0][1][0])
+    assert [csr.STATEMENT_NAMES[s.type] for s in bundle.statements] == ["primus", "pkix-evidence"]
+
+
+def test_native_statement_round_trip() -> None:
+    inner = Evidence("primus", {"a.zip": b"PK", "a.csr": b"x"}, "a.zip")
+    assert csr.decode_native(csr.encode_native(inner)) == inner
+
+
+# -- vectors ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("format_name", ["pkix-evidence", "csr-attestation"])
+def test_every_vector_gets_its_expected_verdict(format_name: str) -> None:
+    fmt = get_format(format_name)
+    cases = fmt.vector_cases("hsmsim-vectors-v1")
+    for case in cases:
+        for profile, reason in case.expected.items():
+            verdict = fmt.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time,
+                                 profile=profile)
+            assert verdict.reason is reason, f"{case.id} [{profile.value}]: {verdict.summary()}"
+    flags = {flag for case in cases for flag in case.flags}
+    assert flags <= set(fmt.vector_notes())
+
+
+def test_catalogues_name_the_required_defects() -> None:
+    pkix = {m.id.removeprefix("pkix-evidence::"): m.expected[Profile.STRUCTURAL] for m in evidence_mutations()}
+    bundle = {m.id.removeprefix("csr-attestation::"): m.expected[Profile.STRUCTURAL] for m in csr_mutations()}
+    assert len(pkix) >= 30 and len(bundle) >= 30
+    assert pkix["transaction::nonce-mismatch"] is Reason.CHALLENGE_MISMATCH
+    assert pkix["validate::version-2"] is Reason.UNSUPPORTED
+    assert pkix["validate::duplicate-vendor"] is Reason.ATTR_CONFLICT
+    assert pkix["validate::duplicate-key-identifier"] is Reason.ATTR_CONFLICT
+    assert pkix["key::extractable-true"] is Reason.ATTR_EXTRACTABLE
+    assert pkix["validate::fips-level-lower-than-platform"] is Reason.ATTR_CONFLICT
+    assert pkix["signature::key-not-in-chain"] is Reason.SIGNATURE_INVALID
+    assert bundle["binding::pkix-evidence-other-key"] is Reason.KEY_MISMATCH
+    assert bundle["attribute::two-attributes"] is Reason.ATTR_CONFLICT
+    assert bundle["attribute::two-bundles"] is Reason.ATTR_CONFLICT
+    assert bundle["bundle::empty-attestations"] is Reason.MALFORMED
+    assert bundle["bundle::unknown-type"] is Reason.UNSUPPORTED
+    assert bundle["certs::missing"] is Reason.MISSING_INPUT
+    assert bundle["nonce::pkix-evidence-mismatch"] is Reason.CHALLENGE_MISMATCH
+    assert {g[0] for g in CSR_GOLDENS} >= {"primus", "luna-pkc", "marvell-azure", "marvell-google", "fortanix",
+                                             "tcg-attest-certify", "pkix-evidence"}
+
+
+def test_vectors_are_deterministic() -> None:
+    fmt = get_format("csr-attestation")
+    first, second = fmt.vector_cases("hsmsim-vectors-v1"), fmt.vector_cases("hsmsim-vectors-v1")
+    assert [dict(c.evidence.files) for c in first] == [dict(c.evidence.files) for c in second]
+
+
+# -- the IETF samples ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("number", "reason"), [
+    (1, Reason.CHAIN_INCOMPLETE),   # keyId signer, no certificate: the reference CLI says the same
+    (2, Reason.ATTR_EXTRACTABLE),   # signature and chain verify; its second key is extractable
+    (3, Reason.ATTR_CONFLICT),      # two platform entities (the reference CLI's validate rejects it too)
+])
+def test_pkix_evidence_samples(evidence_dir: Path, number: int, reason: Reason) -> None:
+    fmt = get_format("pkix-evidence")
+    trust = fmt.trust_anchors_from_files([evidence_dir / "ca.crt"])
+    for suffix in ("pem", "b64"):
+        path = evidence_dir / f"evidence{number}.{suffix}"
+        assert detect(path) is fmt
+        der = evidence.evidence_der(path.read_bytes())
+        decoded = asn1.decode_evidence(der)
+        assert asn1.encode_evidence(decoded.tbs, decoded.signatures, decoded.intermediates) == der
+        assert fmt.verify(fmt.load(path), trust, at=SAMPLE_AT).reason is reason
+
+
+def test_pkix_evidence_samples_with_loose_certificates(evidence_dir: Path) -> None:
+    fmt = get_format("pkix-evidence")
+    trust = fmt.trust_anchors_from_files([evidence_dir / "ca.crt"])
+    loaded = fmt.load(evidence_dir / "evidence1.pem")
+    with_certs = Evidence(loaded.format, {**loaded.files, "ak.crt": (evidence_dir / "ak.crt").read_bytes(),
+                                          "int.crt": (evidence_dir / "int.crt").read_bytes()}, loaded.primary)
+    # the keyId now resolves; signature and chain verify, but evidence1 reports no key
+    assert fmt.verify(with_certs, trust, at=SAMPLE_AT).reason is Reason.ATTR_MISSING
+    decoded = asn1.decode_evidence(evidence.evidence_der((evidence_dir / "evidence3.pem").read_bytes()))
+    with pytest.raises(Rejected) as caught:  # both signatures verify; the published CA did not sign IntCA
+        evidence.check_signatures(decoded, [], trust, SAMPLE_AT)
+    assert caught.value.reason is Reason.CERT_SIGNATURE_INVALID
+
+
+def test_tcg_attest_certify_sample(shared_dir: Path) -> None:
+    path = shared_dir / "interop" / "ietf-csr-attestation" / "tcgAttestTpmCertify.pem"
+    fmt = get_format("csr-attestation")
+    assert detect(path) is fmt
+    info = asn1.decode_request(csr.csr_der(path.read_bytes()))
+    bundle = asn1.decode_bundle(info.attributes[0][1][0])
+    (statement,) = bundle.statements
+    assert statement.type == asn1.TCG_ATTEST_CERTIFY
+    assert statement.trailing == (b"\x16\x17tpmverifier.example.com",)  # the superseded hint
+    attest_bytes, signature, public_bytes = tcg.parse(statement.stmt)
+    attest = TpmsAttest.unmarshal(attest_bytes)
+    assert (attest.type, attest.extra_data, len(signature)) == (TpmSt.ATTEST_CERTIFY, b"\x00\xff\x55\xaa", 256)
+    assert evidence.describe_key(info.spki) == ("RSA", 2048)
+    assert TpmtPublic.unmarshal(public_bytes).public_key().key_size == 2048
+    # the CSR's own signature does not verify (openssl req -verify agrees)
+    verdict = fmt.verify(fmt.load(path), TrustAnchors(), at=datetime(2024, 11, 1, tzinfo=UTC))
+    assert verdict.reason is Reason.CSR_SIGNATURE_INVALID
+    # the statement itself: signed by the bundled AK, whose root is X.509 v1
+    certs = [x509.load_der_x509_certificate(c) for c in bundle.certs or ()]
+    root = TrustAnchors({"root": tuple(c for c in certs if c.subject == c.issuer)})
+    with pytest.raises(Rejected) as caught:
+        tcg.verify_statement(statement.stmt, certs, info.spki, root, datetime(2024, 11, 1, tzinfo=UTC),
+                             Profile.STRUCTURAL, None)
+    assert caught.value.reason is Reason.CERT_NOT_CA
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+
+def _hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_csr_wrapping_primus_luna_and_tpm(tmp_path: Path) -> None:
+    state = str(tmp_path / "state")
+    assert _hsmsim("key", "create", "--label", "k", "--spec", "rsa-3072", "--state", state).returncode == 0
+    for statements in ("primus", "luna-pkc", "tcg-attest-certify"):
+        out = tmp_path / statements
+        made = _hsmsim("attest", "--key", "k", "--format", "csr-attestation", "--param", f"statements={statements}",
+                       "--at", "2025-11-03T10:00:00Z", "--out", str(out / "k.csr"), "--state", state)
+        assert made.returncode == 0, made.stderr
+        checked = _hsmsim("verify", str(out / "k.csr"), "--root", str(out / csr.ROOTS_FILE),
+                          "--at", "2025-11-04T00:00:00Z")
+        assert (checked.returncode, checked.stdout.strip()) == (0, "ACCEPT"), checked.stdout + checked.stderr
