@@ -142,9 +142,19 @@ class Corpus:
         return next(iter(goldens or candidates), None)
 
 
+def packaged_vectors_root() -> Path:
+    """The corpus an installed wheel carries (``hsmsim/_corpus/``, copied from ``vectors/`` by the build)."""
+    return Path(__file__).resolve().parents[1] / "_corpus"
+
+
 def default_vectors_root() -> Path:
-    """``$HSMSIM_VECTORS``, else ``./vectors``."""
-    return Path(os.environ.get("HSMSIM_VECTORS", "vectors"))
+    """``$HSMSIM_VECTORS``, else ``./vectors`` if it exists, else the installed corpus if any, else ``./vectors``."""
+    if "HSMSIM_VECTORS" in os.environ:
+        return Path(os.environ["HSMSIM_VECTORS"])
+    local = Path("vectors")
+    if not local.is_dir() and packaged_vectors_root().is_dir():
+        return packaged_vectors_root()
+    return local
 
 
 def load_corpus(root: Path) -> Corpus:
