@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import zipfile
@@ -181,3 +182,12 @@ def test_vectors_list_and_show(tmp_path):
         assert expected in shown.stdout
     missing = hsmsim("vectors", "show", "primus::nope", *corpus)
     assert missing.returncode == 2 and "no vector 'primus::nope'" in missing.stderr
+
+
+def test_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = hsmsim("serve", "--no-tls", "--port", str(port), "--state", str(tmp_path / "srv"))
+    assert result.returncode == 2, result.stderr
+    message = f"hsmsim: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert result.stderr.strip().splitlines() == [message]
