@@ -283,7 +283,7 @@ def pki_export(directory: Path, state_dir: Path) -> None:
 
 @cli.group(cls=_Group)
 def vectors() -> None:
-    """Generate, check and extract the vector corpus."""
+    """Generate, check, list, show and extract the vector corpus."""
 
 
 def _default_corpus() -> Path:
