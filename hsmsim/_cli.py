@@ -23,6 +23,7 @@ from hsmsim.hsm import GENERIC_MECHANISMS
 from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import new_key_material
+from hsmsim.model.vectors import Severity
 from hsmsim.state import HsmState
 from hsmsim.verdict import Profile, escaped
 
@@ -136,6 +137,10 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
         if format_name not in (None, deprecated_vendor):
             _fail(f"--vendor {deprecated_vendor} contradicts --format {format_name}")
         format_name = deprecated_vendor
+    if not label.strip():
+        _fail("--label must not be empty")
+    if format_name is not None:
+        get_format(format_name)
     spec = KeySpec.parse(spec_text)
     state = HsmState.open(state_dir, format=format_name, seed=seed)
     policy = KeyPolicy(sensitive=not not_sensitive, extractable=extractable)
@@ -157,7 +162,7 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
 @_state_option
 def key_list(state_dir: Path) -> None:
     """List the keys of every backend in the state."""
-    state = HsmState.open(state_dir)
+    state = HsmState.open(state_dir, create=False)
     for backend in state.backends_in_use():
         for stored in state.store(backend).all_keys():
             click.echo(f"{stored.label}\t{stored.spec.name}\t{backend}\t"
@@ -166,6 +171,10 @@ def key_list(state_dir: Path) -> None:
 
 
 # -- attest / verify ------------------------------------------------------------------------
+
+# Format parameters whose values are Python objects (e.g. PrimusOptions), never a command-line string.
+_PYTHON_ONLY_PARAMS = frozenset({"options", "names", "account_key"})
+
 
 @cli.command()
 @click.option("--format", "format_name", default=None,
@@ -182,13 +191,18 @@ def key_list(state_dir: Path) -> None:
 def attest(format_name: str | None, label: str, out: Path, attesting_key: str | None,
            at_text: str | None, raw_params: tuple[str, ...], state_dir: Path) -> None:
     """Write a key's attestation evidence in the device's format (like Parsec's AttestKey)."""
+    if format_name is not None:
+        get_format(format_name)
     # A generic mechanism (pkix-evidence, csr-attestation) is produced by a device of any format.
-    state = HsmState.open(state_dir, format=None if format_name in GENERIC_MECHANISMS else format_name)
+    state = HsmState.open(state_dir, format=None if format_name in GENERIC_MECHANISMS else format_name,
+                          create=False)
     params: dict[str, object] = {}
     for raw in raw_params:
         key_name, sep, value = raw.partition("=")
         if not sep or not key_name:
             _fail(f"--param {raw!r} is not KEY=VALUE")
+        if key_name in _PYTHON_ONLY_PARAMS:
+            _fail(f"--param {key_name} takes a Python object; set it through the Python API")
         params[key_name] = int(value) if value.lstrip("-").isdigit() else value
     at = _parse_time(at_text)
     if at is not None:
@@ -228,10 +242,16 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
         trust = fmt.trust_anchors_from_files(list(roots))
     except OSError as exc:  # a name too long, a directory where a file belongs, no permission, ...
         _fail(f"cannot read {escaped(str(exc.filename or bundle))}: {exc.strerror or exc}")
-    verdict = verify_guarded(fmt, evidence, trust, at=_parse_time(at_text), profile=Profile(profile))
+    validation_time = _parse_time(at_text) or datetime.now(UTC).replace(microsecond=0)
+    verdict = verify_guarded(fmt, evidence, trust, at=validation_time, profile=Profile(profile))
     # json.dumps escapes every non-ASCII character and summary() every unprintable one: the output is
     # one ASCII JSON document or one line, whatever the detail holds and whatever stdout's encoding is.
-    _echo_line(json.dumps(verdict.to_json(), indent=1) if as_json else verdict.summary())
+    if as_json:
+        document = {**verdict.to_json(), "format": fmt.name, "profile": profile,
+                    "validationTime": validation_time.isoformat(), "hsmsimVersion": __version__}
+        _echo_line(json.dumps(document, indent=1))
+    else:
+        _echo_line(verdict.summary())
     sys.exit(0 if verdict.accepted else 1)
 
 
@@ -255,26 +275,36 @@ def pki_export(directory: Path, state_dir: Path) -> None:
     """Write the device's root, device and attestation certificates as PEM files."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    state = HsmState.open(state_dir)
+    state = HsmState.open(state_dir, create=False)
     identity = get_format(state.device.format).provision(state.device, "default")
-    directory.mkdir(parents=True, exist_ok=True)
     outputs = {"root.crt": identity.root, "attestation.crt": identity.certificate}
     for index, cert in enumerate(identity.chain[1:], start=1):
         outputs[f"intermediate-{index}.crt"] = cert
-    for file_name, cert in outputs.items():
-        (directory / file_name).write_bytes(cert.public_bytes(Encoding.PEM))
-        click.echo(f"{directory / file_name}\t{cert.subject.rfc4514_string()}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for file_name, cert in outputs.items():
+            (directory / file_name).write_bytes(cert.public_bytes(Encoding.PEM))
+            click.echo(f"{directory / file_name}\t{cert.subject.rfc4514_string()}")
+    except OSError as exc:
+        _fail(f"cannot write the certificates: {exc.strerror}: {exc.filename}")
 
 
 # -- vectors -----------------------------------------------------------------------------------
 
 @cli.group(cls=_Group)
 def vectors() -> None:
-    """Generate, check and extract the vector corpus."""
+    """Generate, check, list, show and extract the vector corpus."""
 
 
-_VECTORS_OPTION = click.option("--vectors", "corpus", type=click.Path(path_type=Path), default="vectors",
-                               show_default=True, help="The corpus directory.")
+def _default_corpus() -> Path:
+    from hsmsim.harness.vectors import default_vectors_root
+
+    return default_vectors_root()
+
+
+_VECTORS_OPTION = click.option("--vectors", "corpus", type=click.Path(path_type=Path), default=_default_corpus,
+                               show_default="$HSMSIM_VECTORS, else ./vectors, else the installed corpus",
+                               help="The corpus directory.")
 
 
 @vectors.command("generate")
@@ -322,13 +352,53 @@ def vectors_extract(vector_id: str, dest: Path, unzip: bool, corpus: Path) -> No
     """Write one vector's native files and trust anchor into DEST."""
     from hsmsim.corpus.check import extract_vector
 
-    for path in extract_vector(corpus, vector_id, dest, unzip=unzip):
+    try:
+        written = extract_vector(corpus, vector_id, dest, unzip=unzip)
+    except OSError as exc:
+        _fail(f"cannot write the vector's files: {exc.strerror}: {exc.filename}")
+    for path in written:
         click.echo(str(path))
+
+
+@vectors.command("list")
+@click.option("--format", "format_name", default=None, help="Only vectors of this format.")
+@click.option("--flag", default=None, help="Only vectors carrying this flag (e.g. Golden).")
+@click.option("--severity", type=click.Choice([s.value for s in Severity]), default=None,
+              help="Only vectors of this severity.")
+@_VECTORS_OPTION
+def vectors_list(format_name: str | None, flag: str | None, severity: str | None, corpus: Path) -> None:
+    """One line per vector: id, expected result, expected reason, flags (tab-separated)."""
+    from hsmsim.corpus.listing import select, summary_line
+    from hsmsim.harness.vectors import load_corpus
+
+    loaded = load_corpus(corpus)
+    if format_name is not None and format_name not in loaded.formats():
+        _fail(f"no vectors of format {format_name!r} in {corpus} (formats: {', '.join(loaded.formats())})")
+    if flag is not None and flag not in loaded.notes:
+        _fail(f"no flag {flag!r} in {corpus}")
+    for vector in select(loaded, format=format_name, flag=flag, severity=severity):
+        click.echo(summary_line(vector))
+
+
+@vectors.command("show")
+@click.argument("vector_id")
+@_VECTORS_OPTION
+def vectors_show(vector_id: str, corpus: Path) -> None:
+    """One vector: comment, flags with their notes, per-profile expectations, provenance, files."""
+    from hsmsim.corpus.listing import describe
+    from hsmsim.harness.vectors import load_corpus
+
+    loaded = load_corpus(corpus)
+    if vector_id not in loaded:
+        _fail(f"no vector {vector_id!r} in {corpus} (hsmsim vectors list shows the ids)")
+    for line in describe(loaded.get(vector_id), loaded):
+        click.echo(line)
 
 
 @vectors.command("promote")
 @click.argument("finding", type=click.Path(path_type=Path))
-@_VECTORS_OPTION
+@click.option("--vectors", "corpus", type=click.Path(path_type=Path), default="vectors", show_default=True,
+              help="The corpus directory to promote into.")
 def vectors_promote(finding: Path, corpus: Path) -> None:
     """Add a fuzz finding (a findings/<name> directory) to the corpus, then regenerate it."""
     from hsmsim.corpus.build import build_corpus

@@ -9,7 +9,7 @@ attestation key signs. A device produces its own format and the generic mechanis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -59,7 +59,8 @@ class Hsm:
         format, its default, or one of :data:`GENERIC_MECHANISMS`).
 
         ``parameters`` are format-specific; ``attest_time`` (a datetime) fixes the time.
-        Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse.
+        Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse, including a
+        parameter the format does not read.
         """
         fmt = get_format(mechanism or self.device.format)
         if fmt.name != self.device.format and fmt.name not in GENERIC_MECHANISMS:
@@ -72,9 +73,38 @@ class Hsm:
         if not isinstance(at, datetime):
             raise UnsupportedKeyError("parameter attest_time must be a datetime")
         signer = self.keystore.signer(key) if key.public_key is not None else None
+        tracked = _ReadTracking(params)
         request = AttestationRequest(
             device=self.device, partition=self.partition, key=key, key_signer=signer,
-            attesting=self.attestation_identity(attesting_key, fmt.name), parameters=params, at=at,
+            attesting=self.attestation_identity(attesting_key, fmt.name), parameters=tracked, at=at,
             tpm=self.keystore.tpm,
         )
-        return fmt.generate(request)
+        evidence = fmt.generate(request)
+        unused = sorted(set(params) - tracked.read)
+        if unused:
+            raise UnsupportedKeyError(f"{fmt.name} has no parameter {', '.join(map(repr, unused))}")
+        return evidence
+
+
+class _ReadTracking(Mapping[str, object]):
+    """Parameters that remember which names the format looked up, so an unknown one is an error, not ignored."""
+
+    def __init__(self, parameters: Mapping[str, object]) -> None:
+        self._parameters = dict(parameters)
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> object:
+        self.read.add(name)
+        return self._parameters[name]
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            self.read.add(name)
+        return name in self._parameters
+
+    def __iter__(self) -> Iterator[str]:
+        self.read.update(self._parameters)  # a format that walks every parameter uses them all
+        return iter(self._parameters)
+
+    def __len__(self) -> int:
+        return len(self._parameters)

@@ -41,12 +41,17 @@ class HsmState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def open(cls, directory: Path, *, format: str | None = None, seed: str | None = None) -> HsmState:
+    def open(
+        cls, directory: Path, *, format: str | None = None, seed: str | None = None, create: bool = True,
+    ) -> HsmState:
         """Open the state in ``directory``, creating it with ``format`` (default primus) and ``seed`` if new.
 
-        Raises :class:`HsmsimError` when an existing state disagrees with ``format``/``seed``.
+        Raises :class:`HsmsimError` when an existing state disagrees with ``format``/``seed``, or when
+        there is none and ``create`` is false.
         """
         config_path = directory / "hsm.json"
+        if not create and not config_path.exists():
+            raise HsmsimError(f"no hsmsim state in {directory} (create it with 'hsmsim key create --state DIR')")
         if config_path.exists():
             try:
                 config = json.loads(config_path.read_text())

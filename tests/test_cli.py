@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
+import socket
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from hsmsim import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
 WALK = ROOT / "scripts" / "verify_primus_openssl.sh"
@@ -92,7 +96,11 @@ def test_walk_rejects_a_tampered_signature(tmp_path, openssl):
 @pytest.mark.parametrize(("args", "message"), [
     (["verify", "/nonexistent.zip", "--root", "/nonexistent.crt"], "does not exist"),
     (["key", "create", "--label", "x", "--spec", "rsa-1024"], "unsupported key spec"),
-    (["attest", "--key", "missing", "--out", "x.zip"], "no key labelled 'missing'"),
+    (["attest", "--key", "missing", "--out", "x.zip"], "no hsmsim state in"),
+    (["key", "list"], "no hsmsim state in"),
+    (["pki", "export", "pki"], "no hsmsim state in"),
+    (["key", "create", "--label", ""], "--label must not be empty"),
+    (["key", "create", "--label", "x", "--format", "nope"], "unknown format 'nope'"),
     (["verify", str(ROOT / "README.md"), "--root", "r", "--format", "nope"], "unknown format 'nope'"),
     (["verify", str(ROOT / "README.md"), "--root", "r"], "cannot tell the format"),
 ])
@@ -111,6 +119,9 @@ def test_verify_json_and_pki_export(tmp_path):
     result = hsmsim("verify", str(out), "--root", str(out.parent / "hsm_rsa_root.crt"), "--json",
                     "--at", "2026-03-01T00:00:00Z")
     assert result.returncode == 0 and '"key_type": "EC-secp384r1"' in result.stdout
+    document = json.loads(result.stdout)
+    assert (document["format"], document["profile"], document["validationTime"], document["hsmsimVersion"]) == (
+        "primus", "structural", "2026-03-01T00:00:00+00:00", __version__)
     exported = hsmsim("pki", "export", str(tmp_path / "pki"), state=state)
     assert exported.returncode == 0
     assert (tmp_path / "pki" / "root.crt").read_bytes() == (out.parent / "hsm_rsa_root.crt").read_bytes()
@@ -130,3 +141,53 @@ def test_key_create_takes_the_format_and_still_the_deprecated_vendor_alias(tmp_p
     assert conflict.returncode == 2 and "contradicts" in conflict.stderr
     shown = hsmsim("key", "create", "--help").stdout
     assert "--format" in shown and "--vendor" not in shown
+
+
+def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    occupied = tmp_path / "occupied"
+    occupied.write_text("")
+    for args, message in [
+        (["attest", "--key", "k", "--out", "x.zip", "--param", "colour=red"], "primus has no parameter 'colour'"),
+        (["attest", "--key", "k", "--out", "x.zip", "--param", "options=x"], "--param options takes a Python object"),
+        (["attest", "--key", "k", "--out", "x.zip", "--format", "nope"], "unknown format 'nope'"),
+        (["attest", "--key", "k", "--out", str(occupied)], f"File exists: {occupied}"),
+        (["pki", "export", str(occupied)], f"File exists: {occupied}"),
+    ]:
+        result = hsmsim(*args, state=state)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and message in lines[0], (args, result.stderr)
+    extracted = hsmsim("vectors", "extract", "primus::golden::rsa-2048", str(occupied),
+                       "--vectors", str(ROOT / "vectors"))
+    assert extracted.returncode == 2 and extracted.stderr.strip().endswith(f"File exists: {occupied}")
+
+
+def test_vectors_list_and_show(tmp_path):
+    corpus = ["--vectors", str(ROOT / "vectors")]
+    listed = hsmsim("vectors", "list", "--format", "primus", "--flag", "Golden", *corpus)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines and all(line.startswith("primus::golden::") for line in lines)
+    assert "primus::golden::rsa-3072\tvalid\tOK\tGolden" in lines
+    critical = hsmsim("vectors", "list", "--severity", "critical", *corpus).stdout.splitlines()
+    assert "primus::attr::extractable-true\tinvalid\tATTR_EXTRACTABLE\tAttrExtractableTrue,Resigned" in critical
+    unknown = hsmsim("vectors", "list", "--format", "nope", *corpus)
+    assert unknown.returncode == 2 and "no vectors of format 'nope'" in unknown.stderr
+    shown = hsmsim("vectors", "show", "primus::attr::extractable-true", *corpus)
+    assert shown.returncode == 0, shown.stderr
+    for expected in ("comment:   extractable=true", "AttrExtractableTrue [ATTRIBUTE_POLICY, critical]",
+                     "structural: invalid ATTR_EXTRACTABLE", "golden: primus::golden::rsa-3072  operator: xml.set",
+                     "hsm_rsa_root.crt  2000 bytes"):
+        assert expected in shown.stdout
+    missing = hsmsim("vectors", "show", "primus::nope", *corpus)
+    assert missing.returncode == 2 and "no vector 'primus::nope'" in missing.stderr
+
+
+def test_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = hsmsim("serve", "--no-tls", "--port", str(port), "--state", str(tmp_path / "srv"))
+    assert result.returncode == 2, result.stderr
+    message = f"hsmsim: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert result.stderr.strip().splitlines() == [message]

@@ -142,9 +142,20 @@ class Corpus:
         return next(iter(goldens or candidates), None)
 
 
+def packaged_vectors_root() -> Path | None:
+    """The corpus that comes with hsmsim: ``hsmsim/_corpus/`` of an installed wheel (copied from ``vectors/`` by
+    the build), else the ``vectors/`` of the checkout hsmsim runs from (source tree, editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    candidates = (package / "_corpus", package.parent / "vectors")
+    return next((path for path in candidates if any(path.glob(VECTOR_GLOB))), None)
+
+
 def default_vectors_root() -> Path:
-    """``$HSMSIM_VECTORS``, else ``./vectors``."""
-    return Path(os.environ.get("HSMSIM_VECTORS", "vectors"))
+    """``$HSMSIM_VECTORS``, else ``./vectors`` if it exists, else hsmsim's own corpus, else ``./vectors``."""
+    if "HSMSIM_VECTORS" in os.environ:
+        return Path(os.environ["HSMSIM_VECTORS"])
+    local = Path("vectors")
+    return local if local.is_dir() else packaged_vectors_root() or local
 
 
 def load_corpus(root: Path) -> Corpus:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 import sys
 from pathlib import Path
 
@@ -23,6 +25,17 @@ def _token(state: Path, given: str | None) -> str:
     write_atomic(path, token.encode())
     path.chmod(0o600)
     return token
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Exit 2 with one line when ``host:port`` cannot be listened on (uvicorn would log and exit 1)."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        click.echo(f"hsmsim: error: cannot listen on {host}:{port}: {why}", err=True)
+        sys.exit(2)
 
 
 @click.command()
@@ -53,6 +66,7 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
     from hsmsim.server.store import ServerStore
     from hsmsim.server.transport import uvicorn_options
 
+    _require_free_port(host, port)
     state_dir.mkdir(parents=True, exist_ok=True)
     bearer = _token(state_dir, token)
     options = uvicorn_options()
