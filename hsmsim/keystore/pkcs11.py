@@ -387,7 +387,12 @@ class Pkcs11KeyStore:
                 if not any(tokens.iterdir()):  # fresh directory: init before C_Initialize
                     self._init_token()
         self._lib = _acquire_lib(self.module, conf)
-        token = self._find_token()
+        try:
+            token = self._find_token()
+        except KeystoreError:
+            if not self._softhsm:
+                raise
+            token = None  # another process was writing the token directory: rescan under the lock below
         if token is None and self._softhsm:
             assert self.token_dir is not None
             with _LIBS_LOCK, locked(self.token_dir / _LOCK):
@@ -403,7 +408,14 @@ class Pkcs11KeyStore:
                     token = self._find_token()
         if token is None:
             raise KeystoreError(f"no token labelled {self.token_label!r} in {self.module}")
-        self._session = _acquire_session(self.module, token, self._user_pin)
+        if self._softhsm:
+            assert self.token_dir is not None
+            # SoftHSM rewrites token.object in place at each login: logins of several processes on one
+            # token directory take turns, so none reads the file another is writing.
+            with locked(self.token_dir / _LOCK):
+                self._session = _acquire_session(self.module, token, self._user_pin)
+        else:
+            self._session = _acquire_session(self.module, token, self._user_pin)
         self._session_key = bytes(token.serial)
         self._created = self._read_sidecar()
 
@@ -416,9 +428,13 @@ class Pkcs11KeyStore:
             if attempt == _RESCANS // 2:
                 self._restore_token_objects()
             self._lib.reinitialize()  # SoftHSM scans the token directory at C_Initialize
-            token = self._find_token()
-            if token is not None or not self._made_marker().exists():
-                return token
+            try:
+                token = self._find_token()
+            except KeystoreError:  # a token file caught mid-write by SoftHSM's scan: look again
+                token = None
+            else:
+                if token is not None or not self._made_marker().exists():
+                    return token
             time.sleep(0.2)
         raise KeystoreError(f"the token {self.token_label!r} in {self.token_dir} cannot be read now; try again")
 
