@@ -18,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hsmsim.verdict import Reason, Rejected
+
 MAX_LENGTH_OCTETS = 4
 """Longest length field the readers accept (4 GiB - 1 content octets; anything longer is hostile)."""
 
@@ -156,3 +158,13 @@ def json_strings(value: object) -> list[str]:
         elif isinstance(node, list):
             pending += node
     return found
+
+
+def unique_json_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A ``json`` ``object_pairs_hook`` that rejects (ATTR_CONFLICT) a member name given twice in one object."""
+    members: dict[str, object] = {}
+    for key, value in pairs:
+        if key in members:
+            raise Rejected(Reason.ATTR_CONFLICT, f"JSON member {key[:40]!r} appears twice")
+        members[key] = value
+    return members

@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ObjectIdentifier
 
-from hsmsim.encoding import load_json
+from hsmsim.encoding import load_json, unique_json_members
 from hsmsim.keystore.base import KeyType
 from hsmsim.verdict import Profile, Reason, Rejected
 
@@ -94,14 +94,6 @@ def render_response(chain: list[x509.Certificate], statement: x509.Certificate,
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?$)|[\[\]{}]', re.DOTALL)
 
 
-def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    seen: dict[str, object] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise Rejected(Reason.ATTR_CONFLICT, f"JSON member {key[:40]!r} appears more than once")
-        seen[key] = value
-    return seen
-
 
 def parse_json(data: bytes, limits: JsonLimits = JsonLimits()) -> object:
     """Parse hostile JSON within bounds; raises :class:`Rejected`, never anything else.
@@ -127,7 +119,7 @@ def parse_json(data: bytes, limits: JsonLimits = JsonLimits()) -> object:
         if depth > limits.max_depth:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"response JSON nests deeper than {limits.max_depth}")
     try:
-        return load_json(text, _unique_members)
+        return load_json(text, unique_json_members)
     except ValueError as exc:
         raise Rejected(Reason.MALFORMED, f"response JSON does not parse: {str(exc)[:80]}") from None
 

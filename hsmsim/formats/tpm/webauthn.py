@@ -33,7 +33,7 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hsmsim.encoding import load_json
+from hsmsim.encoding import load_json, unique_json_members
 from hsmsim.keystore.base import PublicKey
 from hsmsim.verdict import Reason, Rejected
 
@@ -333,14 +333,6 @@ class ClientData:
     top_origin: str | None
 
 
-def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise Rejected(Reason.ATTR_CONFLICT, f"JSON member {key[:40]!r} appears twice")
-        out[key] = value
-    return out
-
 
 def parse_json_object(data: bytes, what: str, limit: int) -> dict[str, Any]:
     """A bounded, duplicate-free JSON object (Rejected LIMIT_EXCEEDED / MALFORMED / ATTR_CONFLICT)."""
@@ -349,7 +341,7 @@ def parse_json_object(data: bytes, what: str, limit: int) -> dict[str, Any]:
     if data.count(b"[") + data.count(b"{") > 64:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} holds more than 64 arrays and objects")
     try:
-        value = load_json(data.decode("utf-8"), _unique)
+        value = load_json(data.decode("utf-8"), unique_json_members)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Rejected(Reason.MALFORMED, f"{what} is not UTF-8 JSON") from None
     if not isinstance(value, dict):
