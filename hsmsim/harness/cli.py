@@ -8,12 +8,22 @@ from pathlib import Path
 
 import click
 
+from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import load_adapter
-from hsmsim.harness.model import CaseResult, Outcome
-from hsmsim.harness.report import failing_lines, write_report
-from hsmsim.harness.runner import RunOptions, run_conformance
+from hsmsim.harness.model import SEVERITY_ORDER, CaseResult, Outcome
+from hsmsim.harness.report import (
+    check_report_dir,
+    failing_lines,
+    regression_lines,
+    safe_name,
+    skip_lines,
+    write_report,
+)
+from hsmsim.harness.runner import ConformanceRun, RunOptions, run_conformance
 from hsmsim.harness.text import visible
-from hsmsim.harness.vectors import default_vectors_root, load_corpus
+from hsmsim.harness.vectors import Shard, default_vectors_root, load_corpus
+from hsmsim.harness.waivers import baseline, waivers_json
+from hsmsim.model.vectors import Severity
 
 
 @click.group("conformance")
@@ -21,38 +31,116 @@ def conformance() -> None:
     """Run verifiers over the vector corpus; report a verifier x vector matrix."""
 
 
+def _shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Shard | None:
+    if value is None:
+        return None
+    try:
+        return Shard.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _vectors_option(fn: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--vectors", "corpus_dir", type=click.Path(path_type=Path), default=None,
+                        help="The corpus directory (default: $HSMSIM_VECTORS, else ./vectors, else hsmsim's own).")(fn)
+
+
+def _report_options(fn: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed((
+        click.option("--report", "report_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
+                     help="Write results/<verifier>.json, junit.xml and index.html here (a new or empty directory)."),
+        click.option("--overwrite", is_flag=True, help="Replace the report in a non-empty --report directory."),
+        click.option("--previous", multiple=True, type=click.Path(path_type=Path, exists=True), metavar="PATH",
+                     help="Previous results file or report directory to diff against; repeatable."),
+        click.option("--write-baseline", "baseline_path", type=click.Path(path_type=Path), default=None,
+                     metavar="FILE", help="Write a waiver file of the current anomalies (FILE may use {verifier})."),
+    )):
+        fn = option(fn)
+    return fn
+
+
+def _baseline_targets(path: Path | None, names: list[str]) -> dict[str, Path]:
+    """Verifier name -> the waiver file to write (checked before the run)."""
+    if path is None:
+        return {}
+    if len(names) > 1 and "{verifier}" not in str(path):
+        raise click.UsageError("--write-baseline with several verifiers needs {verifier} in FILE "
+                               "(e.g. waivers/{verifier}.json): one waiver file per verifier")
+    return {name: Path(str(path).replace("{verifier}", safe_name(name))) for name in names}
+
+
+def _finish(conformance_run: ConformanceRun, report_dir: Path, previous: tuple[Path, ...],
+            baselines: dict[str, Path]) -> None:
+    """Write the report (and baselines), print the summary, exit 0 or 1."""
+    paths = write_report(conformance_run, report_dir, list(previous))
+    for verifier in conformance_run.verifiers:
+        counts = verifier.counts()
+        shown = ", ".join(f"{n} {o.lower().replace('_', ' ')}" for o, n in counts.items() if n)
+        status = "FAIL" if verifier.failed else "ok"
+        click.echo(visible(f"{status:4} {verifier.info.name} {verifier.info.version} ({verifier.info.profile}): "
+                           f"{shown}"))
+        lines = [*failing_lines(verifier), *skip_lines(verifier, conformance_run.corpus)]
+        changes = paths.changes.get(verifier.info.name)
+        if changes is not None:
+            regressions = regression_lines(changes)
+            lines.append(f"{len(regressions)} regression(s) since the previous results")
+            lines += regressions
+        for line in lines:
+            click.echo(f"     {line}")
+        target = baselines.get(verifier.info.name)
+        if target is not None:
+            waivers = baseline(verifier.results, verifier.config.waivers)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(waivers_json(waivers))
+            except OSError as exc:
+                raise HsmsimError(f"cannot write the baseline {target}: {exc.strerror}") from exc
+            source = Path(verifier.config.source)
+            named = os.path.relpath(target.resolve(), source.resolve().parent) if source.is_file() else str(target)
+            click.echo(visible(f"     baseline: {len(waivers)} waiver(s) written to {target}; "
+                               f'adopt it in the adapter file: waivers = "{named}"'))
+    click.echo(f"report: {paths.html}")
+    sys.exit(1 if conformance_run.failed else 0)
+
+
 @conformance.command("run")
 @click.option("--verifier", "verifiers", multiple=True, required=True, metavar="FILE",
               help="Adapter file (.toml or .json), or python:module:function; repeatable.")
-@click.option("--vectors", "corpus_dir", type=click.Path(path_type=Path), default=None,
-              help="The corpus directory (default: $HSMSIM_VECTORS, else ./vectors).")
+@_vectors_option
 @click.option("--format", "formats", multiple=True, metavar="F", help="Only vectors of this format; repeatable.")
 @click.option("-k", "--id", "patterns", multiple=True, metavar="GLOB",
               help="Only vectors whose id matches, e.g. 'primus::attr::*'; repeatable.")
+@click.option("--shard", callback=_shard, default=None, metavar="K/N",
+              help="Only shard K (0..N-1) of N of the selected vectors, assigned by a hash of the vector id.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes (0 = one per CPU).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Per-case deadline in seconds, overriding the adapters' timeout_s.")
-@click.option("--report", "report_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
-              help="Write results/<verifier>.json, junit.xml and index.html here.")
-@click.option("--previous", multiple=True, type=click.Path(path_type=Path, exists=True), metavar="PATH",
-              help="Previous results file or report directory to diff against; repeatable.")
 @click.option("--strict-reasons", is_flag=True, help="Count 'right verdict, wrong reason' as a failure.")
+@click.option("--fail-on", type=click.Choice(SEVERITY_ORDER), default=None, metavar="SEVERITY",
+              help="Fail only on unexpected verdicts on vectors of this severity or worse "
+                   f"({' > '.join(SEVERITY_ORDER)}; default: any).")
+@_report_options
 def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str, ...], patterns: tuple[str, ...],
-        jobs: int, timeout: float | None, report_dir: Path, previous: tuple[Path, ...], strict_reasons: bool) -> None:
-    """Run each verifier over the vectors. Exit 1 only on unexpected verdicts (or stale waivers)."""
+        shard: Shard | None, jobs: int, timeout: float | None, strict_reasons: bool, fail_on: str | None,
+        report_dir: Path, overwrite: bool, previous: tuple[Path, ...], baseline_path: Path | None) -> None:
+    """Run each verifier over the vectors. Exit 1 on unexpected verdicts (at or above --fail-on), XPASS or stale
+    waivers."""
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     configs = [load_adapter(spec) for spec in verifiers]
+    baselines = _baseline_targets(baseline_path, [c.name for c in configs])
+    check_report_dir(report_dir, overwrite=overwrite)
     corpus = load_corpus(corpus_dir or default_vectors_root())
     options = RunOptions(jobs=jobs or os.cpu_count() or 1, timeout=timeout, formats=formats, patterns=patterns,
-                         strict_reasons=strict_reasons)
-    selected = len(corpus.select(formats=formats, patterns=patterns))
-    if selected == 0:
+                         strict_reasons=strict_reasons, fail_on=None if fail_on is None else Severity(fail_on),
+                         shard=shard)
+    if not corpus.select(formats=formats, patterns=patterns):
         click.echo("no vector matches the --format / --id selection", err=True)
         sys.exit(2)
+    selected = len(corpus.select(formats=formats, patterns=patterns, shard=shard))
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=not console.is_terminal) as progress:
@@ -64,14 +152,20 @@ def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str,
             progress.update(task, advance=1, description=description)
 
         conformance_run = run_conformance(configs, corpus, options, progress=advance)
-    paths = write_report(conformance_run, report_dir, list(previous))
-    for verifier in conformance_run.verifiers:
-        counts = verifier.counts()
-        shown = ", ".join(f"{n} {o.lower().replace('_', ' ')}" for o, n in counts.items() if n)
-        status = "FAIL" if verifier.failed else "ok"
-        click.echo(visible(f"{status:4} {verifier.info.name} {verifier.info.version} ({verifier.info.profile}): "
-                           f"{shown}"))
-        for line in failing_lines(verifier):
-            click.echo(f"     {line}")
-    click.echo(f"report: {paths.html}")
-    sys.exit(1 if conformance_run.failed else 0)
+    _finish(conformance_run, report_dir, previous, baselines)
+
+
+@conformance.command("merge")
+@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@_vectors_option
+@_report_options
+def merge(shards: tuple[Path, ...], corpus_dir: Path | None, report_dir: Path, overwrite: bool,
+          previous: tuple[Path, ...], baseline_path: Path | None) -> None:
+    """Merge the reports of `run --shard K/N` (report directories or results files) into one report, the same as
+    one unsharded run's. Exit 1 on what would fail that run; exit 2 when a shard is missing or does not fit."""
+    from hsmsim.harness.merge import merge_shards
+
+    check_report_dir(report_dir, overwrite=overwrite)
+    conformance_run = merge_shards(list(shards), load_corpus(corpus_dir or default_vectors_root()))
+    _finish(conformance_run, report_dir, previous, _baseline_targets(baseline_path,
+                                                                     [v.info.name for v in conformance_run.verifiers]))

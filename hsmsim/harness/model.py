@@ -9,10 +9,11 @@ one case.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from hsmsim.harness.text import REASON_LIMIT, one_line
-from hsmsim.model.vectors import Expected
+from hsmsim.model.vectors import Expected, Severity
 from hsmsim.verdict import Reason
 
 
@@ -62,12 +63,23 @@ FAILING = frozenset({Outcome.UNEXPECTED_ACCEPT, Outcome.UNEXPECTED_REJECT, Outco
                      Outcome.ERROR, Outcome.XPASS})
 """Outcomes that make a run fail (exit 1). WRONG_REASON joins them with ``strict_reasons``."""
 
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+SEVERITY_ORDER = tuple(s.value for s in Severity)
+"""Most severe first: critical, high, medium, low, info (the order of :class:`hsmsim.model.vectors.Severity`)."""
 
 
 def severity_rank(severity: str) -> int:
     """Sort key: critical first, unknown severities last."""
     return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+
+
+def at_or_above(severity: str, threshold: Severity | None) -> bool:
+    """True when a case of ``severity`` counts under ``--fail-on threshold`` (None: every case counts).
+
+    An unknown severity (a hand-edited results file) counts, so a threshold never hides what it cannot rank.
+    """
+    if threshold is None or severity not in SEVERITY_ORDER:
+        return True
+    return SEVERITY_ORDER.index(severity) <= SEVERITY_ORDER.index(threshold.value)
 
 
 def reason_code(reason: str | None) -> Reason | None:
@@ -121,6 +133,15 @@ class VerifierInfo:
         data["formats"] = list(self.formats)
         data["features"] = list(self.features)
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> VerifierInfo:
+        """The inverse of :meth:`to_json`."""
+        formats, features = data.get("formats") or (), data.get("features") or ()
+        return cls(name=str(data["name"]), version=str(data.get("version", "")), mode=str(data.get("mode", "")),
+                   profile=str(data.get("profile", "")),
+                   formats=tuple(str(f) for f in formats) if isinstance(formats, list | tuple) else (),
+                   features=tuple(str(f) for f in features) if isinstance(features, list | tuple) else ())
 
 
 @dataclass(frozen=True)

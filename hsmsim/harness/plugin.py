@@ -1,13 +1,15 @@
 """pytest plugin (entry point ``pytest11``: ``hsmsim``): the conformance suite, one test per vector id.
 
-    pytest -p hsmsim --verifier FILE [--verifier FILE ...] [-n auto --dist worksteal]
-           [--vectors-root DIR] [--conformance-report DIR] [--conformance-timeout S]
-           [--conformance-format F] [--conformance-previous PATH] [--conformance-strict-reasons]
+    pytest -p hsmsim --hsmsim-verifier FILE [--hsmsim-verifier FILE ...] [-n auto --dist worksteal]
+           [--hsmsim-vectors DIR] [--hsmsim-report DIR [--hsmsim-overwrite]] [--hsmsim-timeout S]
+           [--hsmsim-format F] [--hsmsim-shard K/N] [--hsmsim-previous PATH] [--hsmsim-strict-reasons]
+           [--hsmsim-fail-on SEVERITY]
 
-The plugin is loaded into every pytest run of an environment where hsmsim is installed, so it
-is **inert without** ``--verifier``: it only adds its options (and two fixtures nobody else
-requests). With ``--verifier`` and no test paths it runs :mod:`hsmsim.conformance`; with paths
-(e.g. ``--pyargs hsmsim.conformance``) it runs what it is given.
+The options mean what the same options of ``hsmsim conformance run`` mean. The plugin is loaded into
+every pytest run of an environment where hsmsim is installed, so it is **inert without**
+``--hsmsim-verifier``: it only adds its options (and two fixtures nobody else requests). With a verifier
+and no test paths it runs :mod:`hsmsim.conformance`; with paths (e.g. ``--pyargs hsmsim.conformance``, or
+a printed ``path::test_vector[id]``) it runs what it is given.
 
 Each xdist worker keeps one live verifier per adapter (one persistent process per worker) and
 runs its own sanity probe; results travel to the controller in ``user_properties`` and the
@@ -16,8 +18,10 @@ controller writes the report.
 
 from __future__ import annotations
 
+import argparse
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,35 +30,102 @@ import pytest
 RESULT_PROPERTY = "hsmsim_conformance_result"
 _PLUGIN_NAME = "hsmsim-conformance"
 
+_DEPRECATED = {"--verifier": "--hsmsim-verifier", "--vectors-root": "--hsmsim-vectors",
+               "--conformance-report": "--hsmsim-report", "--conformance-format": "--hsmsim-format",
+               "--conformance-timeout": "--hsmsim-timeout", "--conformance-previous": "--hsmsim-previous",
+               "--conformance-strict-reasons": "--hsmsim-strict-reasons"}
+"""The options of hsmsim 0.1, still read (hidden from --help, with a warning); removed in the next release."""
+
 
 class ConformanceWarning(UserWarning):
-    """A vector was rejected for a different reason than expected (not a failure unless strict)."""
+    """A vector was rejected for a different reason than expected, or an anomaly is below ``--hsmsim-fail-on``
+    (not a failure)."""
+
+
+class ConformanceDeprecationWarning(FutureWarning):
+    """An option of the plugin's old, unprefixed spelling was used."""
+
+
+def _dest(option: str) -> str:
+    return option.removeprefix("--").replace("-", "_")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Add the conformance options (and nothing else)."""
-    group = parser.getgroup("hsmsim", "hsmsim conformance suite (inert unless --verifier is given)")
-    group.addoption("--verifier", action="append", default=[], metavar="FILE",
+    from hsmsim.harness.model import SEVERITY_ORDER
+
+    group = parser.getgroup("hsmsim", "hsmsim conformance suite (inert unless --hsmsim-verifier is given)")
+    group.addoption("--hsmsim-verifier", action="append", default=[], metavar="FILE",
                     help="run the hsmsim conformance suite against this adapter file (or python:module:function)")
-    group.addoption("--vectors-root", default=None, metavar="DIR",
-                    help="the hsmsim vector corpus (default: $HSMSIM_VECTORS, else ./vectors)")
-    group.addoption("--conformance-report", default=None, metavar="DIR",
-                    help="write results/<verifier>.json, junit.xml and index.html into DIR")
-    group.addoption("--conformance-format", action="append", default=[], metavar="F",
+    group.addoption("--hsmsim-vectors", default=None, metavar="DIR",
+                    help="the corpus (default: $HSMSIM_VECTORS, else ./vectors, else hsmsim's own)")
+    group.addoption("--hsmsim-report", default=None, metavar="DIR",
+                    help="write results/<verifier>.json, junit.xml and index.html into DIR (new or empty)")
+    group.addoption("--hsmsim-overwrite", action="store_true", default=False,
+                    help="replace the report in a non-empty --hsmsim-report directory")
+    group.addoption("--hsmsim-format", action="append", default=[], metavar="F",
                     help="only vectors of this format (repeatable)")
-    group.addoption("--conformance-timeout", type=float, default=None, metavar="SECONDS",
+    group.addoption("--hsmsim-shard", default=None, metavar="K/N",
+                    help="only shard K (0..N-1) of N of the vectors, assigned by a hash of the vector id")
+    group.addoption("--hsmsim-timeout", type=float, default=None, metavar="SECONDS",
                     help="per-case deadline, overriding the adapters' timeout_s")
-    group.addoption("--conformance-previous", action="append", default=[], metavar="PATH",
+    group.addoption("--hsmsim-previous", action="append", default=[], metavar="PATH",
                     help="previous results (file or report directory) to diff against")
-    group.addoption("--conformance-strict-reasons", action="store_true", default=False,
+    group.addoption("--hsmsim-strict-reasons", action="store_true", default=False,
                     help="fail a vector rejected for the wrong reason")
+    group.addoption("--hsmsim-fail-on", default=None, choices=SEVERITY_ORDER, metavar="SEVERITY",
+                    help=f"fail only unexpected verdicts on vectors this severe or worse ({' > '.join(SEVERITY_ORDER)})")
+    for old, new in _DEPRECATED.items():
+        kind = {"action": "append", "default": []} if new in ("--hsmsim-verifier", "--hsmsim-format",
+                                                               "--hsmsim-previous") else \
+            {"action": "store_true", "default": False} if new == "--hsmsim-strict-reasons" else {"default": None}
+        group.addoption(old, dest=f"deprecated_{_dest(old)}", help=argparse.SUPPRESS, **kind)
+
+
+@dataclass(frozen=True)
+class PluginOptions:
+    """The plugin's options, old spellings folded into the new ones."""
+
+    verifiers: tuple[str, ...]
+    vectors: str | None
+    report: str | None
+    overwrite: bool
+    formats: tuple[str, ...]
+    shard: str | None
+    timeout: float | None
+    previous: tuple[str, ...]
+    strict_reasons: bool
+    fail_on: str | None
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> PluginOptions:
+        """Read the options; an old spelling is honoured with a :class:`ConformanceDeprecationWarning`."""
+        values: dict[str, Any] = {}
+        for new in ("--hsmsim-verifier", "--hsmsim-vectors", "--hsmsim-report", "--hsmsim-format",
+                    "--hsmsim-timeout", "--hsmsim-previous", "--hsmsim-strict-reasons"):
+            values[new] = config.getoption(_dest(new))
+        for old, new in _DEPRECATED.items():
+            value = config.getoption(f"deprecated_{_dest(old)}")
+            if not value:
+                continue
+            config.issue_config_time_warning(ConformanceDeprecationWarning(
+                f"hsmsim: {old} is deprecated and will be removed; use {new}"), stacklevel=2)
+            values[new] = [*values[new], *value] if isinstance(value, list) else values[new] or value
+        timeout = values["--hsmsim-timeout"]
+        return cls(verifiers=tuple(values["--hsmsim-verifier"]), vectors=values["--hsmsim-vectors"],
+                   report=values["--hsmsim-report"], overwrite=bool(config.getoption("hsmsim_overwrite")),
+                   formats=tuple(values["--hsmsim-format"]), shard=config.getoption("hsmsim_shard"),
+                   timeout=None if timeout is None else float(timeout), previous=tuple(values["--hsmsim-previous"]),
+                   strict_reasons=bool(values["--hsmsim-strict-reasons"]),
+                   fail_on=config.getoption("hsmsim_fail_on"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Activate only with --verifier; then run hsmsim.conformance unless test paths were given."""
-    if not config.getoption("verifier", default=None):
+    """Activate only with --hsmsim-verifier; then run hsmsim.conformance unless test paths were given."""
+    options = PluginOptions.of(config)
+    if not options.verifiers:
         return
-    plugin = ConformancePlugin(config)
+    plugin = ConformancePlugin(config, options)
     config.pluginmanager.register(plugin, _PLUGIN_NAME)
     if getattr(config, "args_source", None) is not pytest.Config.ArgsSource.ARGS:
         import hsmsim.conformance
@@ -69,40 +140,54 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     plugin = metafunc.config.pluginmanager.get_plugin(_PLUGIN_NAME)
     if plugin is None:
         metafunc.parametrize("hsmsim_vector", [pytest.param(None, marks=pytest.mark.skip(
-            reason="the hsmsim conformance suite runs with --verifier FILE"))], ids=["no-verifier"])
+            reason="the hsmsim conformance suite runs with --hsmsim-verifier FILE"))], ids=["no-verifier"])
         return
     metafunc.parametrize("hsmsim_vector", plugin.params(), ids=plugin.ids())
 
 
 @pytest.fixture(scope="session")
 def hsmsim_conformance(pytestconfig: pytest.Config) -> Any:
-    """The live conformance engine of this worker (skips when --verifier is not given)."""
+    """The live conformance engine of this worker (skips when --hsmsim-verifier is not given)."""
     plugin = pytestconfig.pluginmanager.get_plugin(_PLUGIN_NAME)
     if plugin is None:
-        pytest.skip("the hsmsim conformance suite runs with --verifier FILE")
+        pytest.skip("the hsmsim conformance suite runs with --hsmsim-verifier FILE")
     return plugin
 
 
 class ConformancePlugin:
     """The active plugin: corpus, adapters, this process's live verifiers, the controller's results."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, options: PluginOptions) -> None:
         from hsmsim.errors import HsmsimError
         from hsmsim.harness.config import load_adapter
-        from hsmsim.harness.vectors import default_vectors_root, load_corpus
+        from hsmsim.harness.report import check_report_dir
+        from hsmsim.harness.runner import RunOptions
+        from hsmsim.harness.vectors import Shard, default_vectors_root, load_corpus
+        from hsmsim.model.vectors import Severity
 
         self.config = config
+        self.options = options
         try:
-            self.configs = [load_adapter(spec) for spec in config.getoption("verifier")]
-            root = config.getoption("vectors_root")
-            self.corpus = load_corpus(Path(root) if root else default_vectors_root())
+            shard = None if options.shard is None else Shard.parse(options.shard)
+        except ValueError as exc:
+            raise pytest.UsageError(f"hsmsim conformance: --hsmsim-shard {exc}") from exc
+        self.run_options = RunOptions(formats=options.formats, shard=shard, strict_reasons=options.strict_reasons,
+                                      fail_on=None if options.fail_on is None else Severity(options.fail_on),
+                                      timeout=options.timeout)
+        # only the controller writes the report, so only it insists on a fresh directory
+        is_controller = not hasattr(config, "workerinput")
+        try:
+            self.configs = [load_adapter(spec) for spec in options.verifiers]
+            self.corpus = load_corpus(Path(options.vectors) if options.vectors else default_vectors_root())
+            if options.report and is_controller:
+                check_report_dir(Path(options.report), overwrite=options.overwrite)
         except HsmsimError as exc:
             raise pytest.UsageError(f"hsmsim conformance: {exc}") from exc
         names = [c.name for c in self.configs]
         if len(set(names)) != len(names):
             raise pytest.UsageError(f"hsmsim conformance: two adapters share a name: {names}")
-        self.vectors = self.corpus.select(formats=config.getoption("conformance_format"))
-        self.strict_reasons = bool(config.getoption("conformance_strict_reasons"))
+        self.vectors = self.corpus.select(formats=options.formats, shard=shard)
+        self.strict_reasons = options.strict_reasons
         self._session: Any = None
         self._start_errors: dict[str, str] = {}
         self._collected: dict[str, dict[str, Any]] = {}
@@ -123,13 +208,13 @@ class ConformancePlugin:
         if self._session is None:
             from hsmsim.harness.runner import Session
 
-            self._session = Session(self.corpus, self.configs, timeout=self.config.getoption("conformance_timeout"))
+            self._session = Session(self.corpus, self.configs, timeout=self.options.timeout)
         return self._session
 
     def check(self, key: tuple[str, str], node: pytest.Item) -> None:
         """Run one case, record it for the report, and turn its outcome into a pytest outcome."""
         from hsmsim.errors import HsmsimError
-        from hsmsim.harness.model import FAILING, Outcome
+        from hsmsim.harness.model import FAILING, Outcome, at_or_above
         from hsmsim.harness.text import TEXT_LIMIT, visible
 
         name, vector_id = key
@@ -150,14 +235,17 @@ class ConformancePlugin:
             pytest.skip(result.detail)
         if result.outcome is Outcome.WAIVED:
             pytest.xfail(f"waived: {result.waiver}")
-        if result.outcome in FAILING or (self.strict_reasons and result.outcome is Outcome.WRONG_REASON):
+        stopped = check is not None and not check.ok and check.vector_id == vector_id
+        counts = (result.outcome is Outcome.XPASS or stopped
+                  or at_or_above(result.severity, self.run_options.fail_on))
+        if counts and (result.outcome in FAILING or (self.strict_reasons and result.outcome is Outcome.WRONG_REASON)):
             lines = [result.describe()]
-            if check is not None and not check.ok and check.vector_id == vector_id:
+            if stopped and check is not None:
                 lines.insert(0, check.message)
             if result.waiver:
                 lines.append(result.waiver)
             pytest.fail("\n".join(visible(line, TEXT_LIMIT) for line in lines), pytrace=False)
-        if result.outcome is Outcome.WRONG_REASON:
+        if result.outcome is not Outcome.PASS:
             warnings.warn(ConformanceWarning(result.describe()), stacklevel=1)
 
     # -- hooks ------------------------------------------------------------------------------------
@@ -176,23 +264,30 @@ class ConformancePlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Stop this process's verifiers; on the controller, write the report."""
+        """Stop this process's verifiers; on the controller, fail on stale waivers and write the report."""
         if self._session is not None:
             self._session.close()
         if hasattr(session.config, "workerinput"):
             return
-        from hsmsim.harness.runner import unknown_waivers
+        from hsmsim.harness.report import regression_lines, skip_lines, write_report
 
-        stale = [m for c in self.configs for m in unknown_waivers(c, self.corpus)]
-        if stale and session.exitstatus == pytest.ExitCode.OK:
+        run = self._run()
+        # failures no test case carries: waivers naming no vector, a golden outside the selection not accepted
+        self._problems = [m for v in run.verifiers for m in v.stale_waivers]
+        self._problems += [c.message for v in run.verifiers for c in v.unjudged_sanity_failures()]
+        if self._problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        self._stale = stale
-        target = self.config.getoption("conformance_report")
-        self._report_path = self._write_report(Path(target)) if target and self._collected else None
+        self._summary = [f"{v.info.name}: {line}" for v in run.verifiers for line in skip_lines(v, self.corpus)]
+        target = self.options.report
+        if target and self._collected:
+            paths = write_report(run, Path(target), [Path(p) for p in self.options.previous])
+            self._summary += [f"{name}: {line}" for name, changes in paths.changes.items()
+                              for line in regression_lines(changes)]
+            self._summary.append(f"report: {paths.html}")
 
-    def _write_report(self, directory: Path) -> Path:
+    def _run(self) -> Any:
+        """The :class:`~hsmsim.harness.runner.ConformanceRun` of the results collected from every worker."""
         from hsmsim.harness.model import CaseResult, VerifierInfo
-        from hsmsim.harness.report import write_report
         from hsmsim.harness.runner import ConformanceRun, SanityCheck, VerifierRun, unknown_waivers
 
         runs = []
@@ -201,30 +296,22 @@ class ConformancePlugin:
             entry = self._collected.get(config.name)
             if entry is None:
                 continue
-            info_data = entry["info"]
-            info = VerifierInfo(name=info_data["name"], version=info_data["version"], mode=info_data["mode"],
-                                profile=info_data["profile"], formats=tuple(info_data["formats"]),
-                                features=tuple(info_data["features"]))
             results = sorted((CaseResult.from_json(config.name, r) for r in entry["results"].values()),
                              key=lambda r: order.get(r.id, len(order)))
-            sanity = [SanityCheck(config.name, s["format"], s["id"], s["ok"], s["message"])
-                      for s in entry["sanity"].values()]
-            runs.append(VerifierRun(config=config, info=info, results=results, sanity=sanity,
-                                    stale_waivers=unknown_waivers(config, self.corpus),
-                                    strict_reasons=self.strict_reasons))
+            sanity = [SanityCheck.from_json(config.name, s) for s in entry["sanity"].values()]
+            runs.append(VerifierRun(config=config, info=VerifierInfo.from_json(entry["info"]), results=results,
+                                    sanity=sanity, stale_waivers=unknown_waivers(config, self.corpus),
+                                    strict_reasons=self.strict_reasons, fail_on=self.run_options.fail_on))
         ran = {r.id for run in runs for r in run.results}
         vectors = [v for v in self.vectors if v.id in ran]
-        previous = [Path(p) for p in self.config.getoption("conformance_previous")]
-        return write_report(ConformanceRun(corpus=self.corpus, vectors=vectors, verifiers=runs), directory,
-                            previous).html
+        return ConformanceRun(corpus=self.corpus, vectors=vectors, verifiers=runs, options=self.run_options)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """Point at the report; list stale waivers."""
-        for message in getattr(self, "_stale", []):
+        """List what fails the run beyond the tests, the skips per format, regressions, and the report."""
+        for message in getattr(self, "_problems", []):
             terminalreporter.write_line(f"hsmsim conformance: {message}", red=True)
-        path = getattr(self, "_report_path", None)
-        if path is not None:
-            terminalreporter.write_line(f"hsmsim conformance report: {path}")
+        for line in getattr(self, "_summary", []):
+            terminalreporter.write_line(f"hsmsim conformance {line}")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Make sure no verifier process outlives the session."""

@@ -29,10 +29,10 @@ from pathlib import Path
 
 from hsmsim import __version__
 from hsmsim.errors import HsmsimError
-from hsmsim.harness.model import Actual, CaseResult, Outcome, severity_rank
-from hsmsim.harness.runner import ConformanceRun, VerifierRun
+from hsmsim.harness.model import FAILING, Actual, CaseResult, Outcome, severity_rank
+from hsmsim.harness.runner import ConformanceRun, RunOptions, VerifierRun, skip_reason
 from hsmsim.harness.text import TEXT_LIMIT, visible
-from hsmsim.harness.vectors import Vector
+from hsmsim.harness.vectors import Corpus, Vector
 from hsmsim.model.vectors import Expected
 
 RESULTS_VERSION = 1
@@ -50,12 +50,19 @@ def safe_name(name: str) -> str:
 
 # -- results JSON ------------------------------------------------------------------------------
 
-def results_document(run: VerifierRun, suite_version: str) -> dict[str, object]:
-    """The ``results/<verifier>.json`` object of one verifier."""
+def results_document(run: VerifierRun, suite_version: str, options: RunOptions | None = None,
+                     verifiers: list[str] | None = None) -> dict[str, object]:
+    """The ``results/<verifier>.json`` object of one verifier.
+
+    ``run`` records the selection and judging options and every verifier of the run in order (``verifiers``),
+    which is what :mod:`hsmsim.harness.merge` needs to rebuild a sharded run.
+    """
     return {
         "version": RESULTS_VERSION, "suiteVersion": suite_version, "harness": f"hsmsim {__version__}",
         "verifier": run.info.name, "verifierVersion": run.info.version, "mode": run.info.mode,
         "profile": run.info.profile, "formats": list(run.info.formats), "features": list(run.info.features),
+        "description": run.config.description,
+        "run": {**(options or RunOptions()).to_json(), "verifiers": verifiers or [run.info.name]},
         "failed": run.failed, "summary": run.counts(),
         "sanity": [check.to_json() for check in run.sanity], "staleWaivers": list(run.stale_waivers),
         "results": [result.to_json() for result in run.results],
@@ -146,6 +153,48 @@ def diff(previous: PreviousResults, current: VerifierRun, corpus_ids: set[str] |
     return sorted(changes, key=lambda c: (rank[c.kind], c.id))
 
 
+# -- skips per format --------------------------------------------------------------------------
+
+def skip_kind(result: CaseResult, verifier: VerifierRun, corpus: Corpus) -> str:
+    """Why a SKIPPED case was not run, in a few words shared by every case skipped for the same cause."""
+    if not verifier.info.claims_format(result.format):
+        return "format not claimed"
+    if any(not check.ok for check in verifier.sanity if check.format == result.format):
+        return "golden not accepted"
+    if result.id in corpus and skip_reason(corpus.get(result.id), verifier.info) is not None:
+        return "features not claimed"
+    return "declined by the verifier"
+
+
+def skips_by_format(verifier: VerifierRun, corpus: Corpus) -> dict[str, Counter[str]]:
+    """Format -> (why -> SKIPPED cases), formats in result order."""
+    skips: dict[str, Counter[str]] = {}
+    for result in verifier.results:
+        if result.outcome is Outcome.SKIPPED:
+            skips.setdefault(result.format, Counter())[skip_kind(result, verifier, corpus)] += 1
+    return skips
+
+
+def skip_lines(verifier: VerifierRun, corpus: Corpus) -> list[str]:
+    """Console lines summarising the SKIPPED cases, one per cause: ``skipped (format not claimed): luna-pkc 40, ...``."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for format_name, kinds in skips_by_format(verifier, corpus).items():
+        for kind, count in kinds.items():
+            by_kind[kind].append(f"{format_name} {count}")
+    return [visible(f"skipped ({kind}): {', '.join(parts)}", TEXT_LIMIT) for kind, parts in by_kind.items()]
+
+
+def _kinds_text(kinds: Counter[str]) -> str:
+    return ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+
+
+def _tests_text(result: CaseResult, corpus: Corpus) -> str:
+    """What the vector tests: its comment, then its flags."""
+    comment = corpus.get(result.id).comment if result.id in corpus else ""
+    flags = f"[{', '.join(result.flags)}]" if result.flags else ""
+    return " ".join(part for part in (comment, flags) if part)
+
+
 # -- JUnit -------------------------------------------------------------------------------------
 
 def _x(text: str) -> str:
@@ -163,6 +212,10 @@ def junit_xml(run: ConformanceRun) -> str:
         for key, value in (("verifierVersion", verifier.info.version), ("profile", verifier.info.profile),
                            ("suiteVersion", run.corpus.suite_version), ("mode", verifier.info.mode)):
             ET.SubElement(props, "property", name=key, value=_x(value))
+        if run.options.fail_on is not None:
+            ET.SubElement(props, "property", name="failOn", value=run.options.fail_on.value)
+        for format_name, kinds in skips_by_format(verifier, run.corpus).items():
+            ET.SubElement(props, "property", name=_x(f"skipped.{format_name}"), value=_x(_kinds_text(kinds)))
         counts: Counter[str] = Counter()
         for result in verifier.results:
             case = ET.SubElement(suite, "testcase",
@@ -170,17 +223,18 @@ def junit_xml(run: ConformanceRun) -> str:
                                  name=_x(result.id), time=f"{result.duration_ms / 1000:.3f}")
             counts["tests"] += 1
             message = _x(result.describe())
-            if result.outcome in (Outcome.HANG, Outcome.CRASH, Outcome.ERROR):
-                ET.SubElement(case, "error", message=message, type=result.outcome.value).text = _x(result.detail)
-                counts["errors"] += 1
-            elif result.id in failing:
-                ET.SubElement(case, "failure", message=message, type=result.outcome.value).text = _x(result.detail)
-                counts["failures"] += 1
+            body = _x("\n".join(t for t in (result.detail, f"tests: {_tests_text(result, run.corpus)}") if t))
+            if result.id in failing:
+                broken = result.outcome in (Outcome.HANG, Outcome.CRASH, Outcome.ERROR)
+                ET.SubElement(case, "error" if broken else "failure", message=message,
+                              type=result.outcome.value).text = body
+                counts["errors" if broken else "failures"] += 1
             elif result.outcome in (Outcome.SKIPPED, Outcome.WAIVED):
                 text = result.detail if result.outcome is Outcome.SKIPPED else f"waived: {result.waiver}"
                 ET.SubElement(case, "skipped", message=_x(text))
                 counts["skipped"] += 1
-            elif result.outcome is Outcome.WRONG_REASON:
+            elif result.outcome is not Outcome.PASS:
+                # tolerated: a wrong reason without --strict-reasons, an anomaly below --fail-on
                 ET.SubElement(case, "system-out").text = message
         time_total = sum(r.duration_ms for r in verifier.results) / 1000
         for key in ("tests", "failures", "errors", "skipped"):
@@ -322,6 +376,12 @@ def _matrix(run: ConformanceRun) -> list[str]:
     for format_name, categories in groups.items():
         total = sum(len(v) for v in categories.values())
         out.append(f'<tr class="fmt"><th colspan="{width}">{_e(format_name)} &middot; {total} vectors</th></tr>')
+        ran = [r for vectors in categories.values() for v in vectors for results in by_verifier.values()
+               if (r := results.get(v.id)) is not None and r.outcome is not Outcome.SKIPPED]
+        if not ran:
+            out.append(f'<tr><td class="muted" colspan="{width}">every vector skipped by every verifier '
+                       "(see SKIPPED per verifier)</td></tr>")
+            continue
         for category, vectors in categories.items():
             out.append(f'<tr class="cat"><th colspan="{width}">{_e(category or "-")} ({len(vectors)})</th></tr>')
             for vector in vectors:
@@ -335,14 +395,15 @@ def _matrix(run: ConformanceRun) -> list[str]:
     return out
 
 
-def _result_rows(results: list[CaseResult]) -> str:
-    rows = ["<table><tr><th>vector</th><th>severity</th><th>expected</th><th>got</th><th>detail</th></tr>"]
+def _result_rows(results: list[CaseResult], corpus: Corpus) -> str:
+    rows = ["<table><tr><th>vector</th><th>severity</th><th>what it tests</th><th>expected</th><th>got</th>"
+            "<th>detail</th></tr>"]
     for r in results:
         want = r.expected.verdict + (f" {r.expected_reason}" if r.expected is Expected.INVALID else "")
         detail = r.detail + (f" [waiver: {r.waiver}]" if r.waiver else "")
         rows.append(f"<tr><td><code>{_e(r.id)}</code></td><td class=\"sev sev-{_e(r.severity)}\">{_e(r.severity)}"
-                    f"</td><td><code>{_e(want)}</code></td><td><code>{_e(_got(r))}</code></td>"
-                    f"<td>{_e(detail)}</td></tr>")
+                    f"</td><td>{_e(_tests_text(r, corpus))}</td><td><code>{_e(want)}</code></td>"
+                    f"<td><code>{_e(_got(r))}</code></td><td>{_e(detail)}</td></tr>")
     rows.append("</table>")
     return "".join(rows)
 
@@ -371,17 +432,27 @@ def _anomalies(run: ConformanceRun, changes: dict[str, list[Change]]) -> list[st
                 out.append(f'<div class="sanity">{_e(check.message)}</div>')
         for message in verifier.stale_waivers:
             out.append(f'<div class="sanity">{_e(message)}</div>')
+        if run.options.fail_on is not None:
+            failing = {r.id for r in verifier.failing()}
+            below = sum(1 for r in verifier.results if r.outcome in FAILING and r.id not in failing)
+            out.append(f'<p class="muted">{below} unexpected verdict(s) on vectors less severe than '
+                       f"{_e(run.options.fail_on.value)} do not fail the run (--fail-on)</p>")
         for title, results in anomalies(verifier):
             if title == "SKIPPED":
                 if not results:
                     out.append(f'<h3>{_e(title)} <span class="muted">(0)</span></h3>')
                     continue
-                out.append(f"<h3>{_e(title)} ({len(results)})</h3>")
-                by_why: dict[str, list[str]] = defaultdict(list)
+                out.append(f"<h3>{_e(title)} ({len(results)})</h3>"
+                           "<table><tr><th>format</th><th>skipped</th><th>why</th></tr>")
+                for format_name, kinds in skips_by_format(verifier, run.corpus).items():
+                    out.append(f"<tr><td><code>{_e(format_name)}</code></td>"
+                               f'<td class="num">{sum(kinds.values())}</td><td>{_e(_kinds_text(kinds))}</td></tr>')
+                out.append("</table>")
+                by_why: dict[tuple[str, str], list[str]] = defaultdict(list)
                 for r in results:
-                    by_why[r.detail].append(r.id)
-                for why, ids in by_why.items():
-                    out.append(f"<details><summary>{len(ids)} &times; {_e(why)}</summary><p>"
+                    by_why[(r.format, r.detail)].append(r.id)
+                for (format_name, why), ids in by_why.items():
+                    out.append(f"<details><summary>{_e(format_name)}: {len(ids)} &times; {_e(why)}</summary><p>"
                                + ", ".join(f"<code>{_e(i)}</code>" for i in ids) + "</p></details>")
                 continue
             if not results:
@@ -389,7 +460,7 @@ def _anomalies(run: ConformanceRun, changes: dict[str, list[Change]]) -> list[st
                     continue
                 out.append(f'<h3>{_e(title)} <span class="muted">(0)</span></h3>')
                 continue
-            out.append(f"<h3>{_e(title)} ({len(results)})</h3>" + _result_rows(results))
+            out.append(f"<h3>{_e(title)} ({len(results)})</h3>" + _result_rows(results, run.corpus))
         if verifier.info.name in changes:
             out.append(_changes_table(changes[verifier.info.name]))
     return out
@@ -416,12 +487,20 @@ def render_html(run: ConformanceRun, changes: dict[str, list[Change]] | None = N
     verdict = (f'<p class="verdict"><span class="badge fail">FAIL</span> {len(failing)} of {len(run.verifiers)} '
                f"verifier(s) with unexpected verdicts: {_e(', '.join(failing))}</p>" if failing else
                '<p class="verdict"><span class="badge ok">OK</span> no unexpected verdicts</p>')
+    scope = []
+    if run.options.shard is not None:
+        scope.append(f"shard {run.options.shard}")
+    if run.options.fail_on is not None:
+        scope.append(f"fails on {run.options.fail_on.value} and more severe")
+    if run.options.strict_reasons:
+        scope.append("strict reasons")
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>hsmsim conformance report</title>", f"<style>{_CSS}</style></head><body>",
              "<header><h1>hsmsim conformance report</h1>"
              f"<p>suite {_e(run.corpus.suite_version)} &middot; {len(run.vectors)} vectors "
              f"({_e(', '.join(formats))}) &middot; {len(run.verifiers)} verifier(s) &middot; "
-             f"hsmsim {_e(__version__)}</p></header><main>", verdict]
+             f"hsmsim {_e(__version__)}{''.join(f' &middot; {_e(part)}' for part in scope)}</p></header><main>",
+             verdict]
     sanity = [c for v in run.verifiers for c in v.sanity if not c.ok]
     if sanity:
         parts.append("<h2>Sanity</h2>" + "".join(f'<div class="sanity">{_e(c.message)}</div>' for c in sanity))
@@ -451,16 +530,41 @@ def _write(path: Path, text: str) -> None:
 
 @dataclass(frozen=True)
 class ReportPaths:
-    """Where a report was written."""
+    """Where a report was written, and the changes since the previous results (by verifier) it shows."""
 
     directory: Path
     results: list[Path]
     junit: Path
     html: Path
+    changes: dict[str, list[Change]]
+
+
+REPORT_FILES = ("results", "junit.xml", "index.html")
+"""What a report directory holds."""
+
+
+def check_report_dir(directory: Path, *, overwrite: bool) -> None:
+    """Refuse (:class:`ReportError`) a report directory that exists and is not empty, unless ``overwrite``.
+
+    One run, one report: a results file left by an earlier run with another verifier would otherwise be
+    published, diffed or merged as if it belonged to this run. Called before the run starts, so a CI job
+    fails in a second, not after the suite.
+    """
+    if overwrite or not directory.exists():
+        return
+    if not directory.is_dir():
+        raise ReportError(f"--report {directory} exists and is not a directory")
+    if any(directory.iterdir()):
+        raise ReportError(f"--report {directory} is not empty (a report of an earlier run?); "
+                          "pass --overwrite to replace it, or name a new directory")
 
 
 def write_report(run: ConformanceRun, directory: Path, previous: list[Path] | None = None) -> ReportPaths:
-    """Write results JSON, JUnit XML and HTML under ``directory``; raises :class:`ReportError`."""
+    """Write results JSON, JUnit XML and HTML under ``directory``; raises :class:`ReportError`.
+
+    Results files of verifiers that are not part of ``run`` are removed from ``directory/results``, so the
+    directory holds one run (previous results are read first: ``--previous`` may name the same directory).
+    """
     prior = load_previous(previous or [])
     corpus_ids = {v.id for v in run.corpus.vectors}
     changes: dict[str, list[Change]] = {}
@@ -475,16 +579,25 @@ def write_report(run: ConformanceRun, directory: Path, previous: list[Path] | No
         for verifier in run.verifiers:
             path = directory / "results" / f"{safe_name(verifier.info.name)}.json"
             # ensure_ascii: a lone surrogate is written as an escape sequence, never as invalid UTF-8
-            document = json.dumps(results_document(verifier, run.corpus.suite_version), indent=1, ensure_ascii=True)
+            document = json.dumps(results_document(verifier, run.corpus.suite_version, run.options,
+                                                   [v.info.name for v in run.verifiers]), indent=1, ensure_ascii=True)
             _write(path, document + "\n")
             written.append(path)
+        for leftover in sorted(set((directory / "results").glob("*.json")) - set(written)):
+            leftover.unlink()
         junit = directory / "junit.xml"
         _write(junit, junit_xml(run))
         page = directory / "index.html"
         _write(page, render_html(run, changes))
     except OSError as exc:
         raise ReportError(f"cannot write the report into {directory}: {exc.strerror}") from exc
-    return ReportPaths(directory, written, junit, page)
+    return ReportPaths(directory, written, junit, page, changes)
+
+
+def regression_lines(changes: list[Change]) -> list[str]:
+    """Console lines for the regressions among ``changes`` (was fine, now an anomaly); safe to print."""
+    return [visible(f"regression {c.id}: {c.previous} -> {c.current}", TEXT_LIMIT)
+            for c in changes if c.kind == "regression"]
 
 
 def failing_lines(verifier: VerifierRun) -> list[str]:

@@ -21,11 +21,20 @@ from pathlib import Path
 
 from hsmsim.harness.adapters import Verifier, open_verifier
 from hsmsim.harness.config import AdapterConfig
-from hsmsim.harness.model import FAILING, Actual, Answer, CaseResult, Outcome, VerifierInfo, reason_code
-from hsmsim.harness.vectors import Corpus, Vector, load_corpus
+from hsmsim.harness.model import (
+    FAILING,
+    Actual,
+    Answer,
+    CaseResult,
+    Outcome,
+    VerifierInfo,
+    at_or_above,
+    reason_code,
+)
+from hsmsim.harness.vectors import Corpus, Shard, Vector, load_corpus
 from hsmsim.harness.waivers import Waiver, apply_waiver
 from hsmsim.harness.workers import WorkerDied, WorkerPool
-from hsmsim.model.vectors import Expected
+from hsmsim.model.vectors import Expected, Severity
 
 ProgressFn = Callable[[CaseResult], None]
 
@@ -91,6 +100,13 @@ class SanityCheck:
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict."""
         return {"format": self.format, "id": self.vector_id, "ok": self.ok, "message": self.message}
+
+    @classmethod
+    def from_json(cls, verifier: str, data: Mapping[str, object]) -> SanityCheck:
+        """The inverse of :meth:`to_json`."""
+        vector_id = data.get("id")
+        return cls(verifier, str(data["format"]), None if vector_id is None else str(vector_id), bool(data["ok"]),
+                   str(data.get("message", "")))
 
     @classmethod
     def of(cls, name: str, format_name: str, golden: Vector | None, result: CaseResult | None) -> SanityCheck:
@@ -201,6 +217,28 @@ class RunOptions:
     """Glob patterns on vector ids (``primus::attr::*``); empty runs everything."""
     strict_reasons: bool = False
     """Count WRONG_REASON as a failure."""
+    fail_on: Severity | None = None
+    """Only unexpected verdicts on vectors of this severity or a more severe one fail the run (None: all do)."""
+    shard: Shard | None = None
+    """Run only this shard of the selected vectors."""
+
+    def to_json(self) -> dict[str, object]:
+        """What the run selected and how it judges, as results files record it (``jobs`` and ``timeout`` aside)."""
+        return {"formats": list(self.formats), "patterns": list(self.patterns),
+                "shard": None if self.shard is None else str(self.shard), "strictReasons": self.strict_reasons,
+                "failOn": None if self.fail_on is None else self.fail_on.value}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> RunOptions:
+        """The inverse of :meth:`to_json` (raises ValueError on a value it cannot read)."""
+        formats, patterns = data.get("formats") or [], data.get("patterns") or []
+        shard, fail_on = data.get("shard"), data.get("failOn")
+        if not isinstance(formats, list) or not isinstance(patterns, list):
+            raise ValueError("run.formats and run.patterns must be lists")
+        return cls(formats=tuple(str(f) for f in formats), patterns=tuple(str(p) for p in patterns),
+                   shard=None if shard is None else Shard.parse(str(shard)),
+                   strict_reasons=bool(data.get("strictReasons", False)),
+                   fail_on=None if fail_on is None else Severity(str(fail_on)))
 
 
 @dataclass
@@ -214,16 +252,31 @@ class VerifierRun:
     stale_waivers: list[str] = field(default_factory=list)
     """Waivers naming vector ids the corpus does not have (they fail the run)."""
     strict_reasons: bool = False
+    fail_on: Severity | None = None
+    """See :attr:`RunOptions.fail_on`."""
 
     def failing(self) -> list[CaseResult]:
-        """Results that fail the run."""
+        """Results that fail the run.
+
+        Under ``fail_on`` an unexpected verdict counts only on a vector at or above that severity; an XPASS (a
+        waiver to delete) and the golden vector of a failed sanity probe (a format left untested) always count.
+        """
         bad = set(FAILING) | ({Outcome.WRONG_REASON} if self.strict_reasons else set())
-        return [r for r in self.results if r.outcome in bad]
+        stopped = {c.vector_id for c in self.sanity if not c.ok}
+        return [r for r in self.results if r.outcome in bad
+                and (r.outcome is Outcome.XPASS or r.id in stopped or at_or_above(r.severity, self.fail_on))]
+
+    def unjudged_sanity_failures(self) -> list[SanityCheck]:
+        """Failed sanity probes whose golden vector is not among the results (outside the selection or shard)
+        and not waived: the format went untested, and nothing else in the results says so."""
+        judged = {r.id for r in self.results}
+        return [c for c in self.sanity
+                if not c.ok and c.vector_id not in judged and c.vector_id not in self.config.waivers]
 
     @property
     def failed(self) -> bool:
         """True when this verifier makes the run fail."""
-        return bool(self.failing() or self.stale_waivers)
+        return bool(self.failing() or self.stale_waivers or self.unjudged_sanity_failures())
 
     def counts(self) -> dict[str, int]:
         """Results per outcome (every outcome present, zeros included)."""
@@ -240,6 +293,7 @@ class ConformanceRun:
     corpus: Corpus
     vectors: list[Vector]
     verifiers: list[VerifierRun]
+    options: RunOptions = field(default_factory=RunOptions)
 
     @property
     def failed(self) -> bool:
@@ -299,7 +353,7 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
         from hsmsim.harness.config import AdapterConfigError
 
         raise AdapterConfigError(f"two adapters share a name: {sorted(n for n in names if names.count(n) > 1)}")
-    vectors = corpus.select(formats=options.formats, patterns=options.patterns)
+    vectors = corpus.select(formats=options.formats, patterns=options.patterns, shard=options.shard)
     by_name = {c.name: c for c in configs}
     done: dict[str, dict[str, CaseResult]] = {c.name: {} for c in configs}
     selected = {v.id for v in vectors}
@@ -358,6 +412,7 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
     runs = [VerifierRun(config=c, info=infos[c.name],
                         results=sorted(done[c.name].values(), key=lambda r: order[r.id]),
                         sanity=[s for (n, _), s in sanity.items() if n == c.name],
-                        stale_waivers=unknown_waivers(c, corpus), strict_reasons=options.strict_reasons)
+                        stale_waivers=unknown_waivers(c, corpus), strict_reasons=options.strict_reasons,
+                        fail_on=options.fail_on)
             for c in configs]
-    return ConformanceRun(corpus=corpus, vectors=vectors, verifiers=runs)
+    return ConformanceRun(corpus=corpus, vectors=vectors, verifiers=runs, options=options)

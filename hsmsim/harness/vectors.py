@@ -9,6 +9,7 @@ inputs cannot disturb the committed corpus or another case.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
@@ -32,6 +33,42 @@ VECTOR_GLOB = "*_verify.json"
 
 class CorpusLoadError(HsmsimError):
     """The vectors root is missing, or a vector file does not have the expected shape."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part ``index`` of ``count`` (``--shard K/N``): the vectors whose id hashes to ``index`` modulo ``count``.
+
+    The assignment depends on the vector id alone (SHA-256), never on its position, so adding, removing or
+    filtering vectors does not move the others between shards, and every machine computes the same split.
+    """
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: K must be in 0..N-1 and N at least 1")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``K/N`` (0-based K) as a :class:`Shard`; raises ValueError with a one-line message."""
+        index, slash, count = text.partition("/")
+        try:
+            numbers = (int(index), int(count)) if slash else None
+        except ValueError:
+            numbers = None
+        if numbers is None:
+            raise ValueError(f"{text!r} is not K/N (e.g. 0/4 for the first of four shards)")
+        return cls(*numbers)
+
+    def holds(self, vector_id: str) -> bool:
+        """True when ``vector_id`` belongs to this shard."""
+        digest = hashlib.sha256(vector_id.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 class Vector(VectorRecord):
@@ -123,13 +160,16 @@ class Corpus:
         """Formats present in the corpus, in first-seen order."""
         return list(dict.fromkeys(v.format for v in self.vectors))
 
-    def select(self, *, formats: Iterable[str] = (), patterns: Iterable[str] = ()) -> list[Vector]:
-        """Vectors of the given formats (all when empty) whose id matches any glob (all when empty)."""
+    def select(self, *, formats: Iterable[str] = (), patterns: Iterable[str] = (),
+               shard: Shard | None = None) -> list[Vector]:
+        """Vectors of the given formats (all when empty) whose id matches any glob (all when empty), and that
+        fall into ``shard`` (all when None). Corpus order is kept."""
         wanted_formats = set(formats)
         globs = list(patterns)
         return [v for v in self.vectors
                 if (not wanted_formats or v.format in wanted_formats)
-                and (not globs or any(fnmatch.fnmatchcase(v.id, g) or g == v.id for g in globs))]
+                and (not globs or any(fnmatch.fnmatchcase(v.id, g) or g == v.id for g in globs))
+                and (shard is None or shard.holds(v.id))]
 
     def sanity_vector(self, format_name: str, profile: str) -> Vector | None:
         """The golden vector of ``format_name`` that ``profile`` must accept (BetterTLS's sanity case).

@@ -9,13 +9,19 @@ is gone from the corpus.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from hsmsim.errors import HsmsimError
-from hsmsim.harness.model import Actual, Outcome
+from hsmsim.harness.model import Actual, CaseResult, Outcome, reason_code
 from hsmsim.model.vectors import Expected
+
+BASELINE_REASON = "baseline: {outcome} when the suite was adopted (hsmsim conformance run --write-baseline)"
+"""The reason a baseline entry carries until a person replaces it with the real one (and a ``bug_url``)."""
+
+_BASELINED = frozenset({Outcome.UNEXPECTED_ACCEPT, Outcome.UNEXPECTED_REJECT, Outcome.WRONG_REASON, Outcome.HANG,
+                        Outcome.CRASH, Outcome.ERROR})
 
 
 class WaiverError(HsmsimError):
@@ -108,3 +114,35 @@ def apply_waiver(outcome: Outcome, waiver: Waiver | None, expected: Expected, ex
     note = (f"stale waiver ({waiver.reason}): waived {waiver.expected} -> {waiver.actual}, "
             f"now {expected.verdict} -> {verdict.value}{' ' + reason if reason else ''}")
     return (Outcome.XPASS if outcome is Outcome.WRONG_REASON else outcome), note
+
+
+def baseline(results: Iterable[CaseResult], current: Mapping[str, Waiver]) -> dict[str, Waiver]:
+    """Waivers that turn every anomaly of ``results`` into WAIVED, sorted by id: a ratchet to adopt the suite with.
+
+    A case already WAIVED keeps its waiver from ``current`` (reason and bug URL included; from a merged run,
+    whose adapters' waivers are not at hand, the recorded reason). Every other anomaly
+    (unexpected verdict, wrong reason, HANG, CRASH, ERROR) gets an entry recording the expectation and the
+    answer; the answer's reason is recorded only when it is a reason code, so free text that varies between runs
+    (paths, timings) does not make the waiver stale. Passing cases and XPASS get none: a waiver that went stale
+    is dropped, which is the ratchet.
+    """
+    waivers: dict[str, Waiver] = {}
+    for result in sorted(results, key=lambda r: r.id):
+        if result.outcome is Outcome.WAIVED and result.id in current:
+            waivers[result.id] = current[result.id]
+        elif result.outcome is Outcome.WAIVED or result.outcome in _BASELINED:
+            expected = result.expected.verdict + (f" {result.expected_reason}"
+                                                  if result.expected is Expected.INVALID else "")
+            code = reason_code(result.reason) if result.verdict is Actual.REJECT else None
+            actual = result.verdict.value + (f" {code.value}" if code is not None else "")
+            # a WAIVED case read back from a results file (a merged run) has its waiver's reason, not the waiver
+            why = result.waiver if result.outcome is Outcome.WAIVED and result.waiver else \
+                BASELINE_REASON.format(outcome=result.outcome.value)
+            waivers[result.id] = Waiver(result.id, expected, actual, why)
+    return waivers
+
+
+def waivers_json(waivers: Mapping[str, Waiver]) -> str:
+    """The JSON text of a waiver file that :func:`load_waivers` reads back as ``waivers``."""
+    return json.dumps({vector_id: waiver.to_json() for vector_id, waiver in waivers.items()}, indent=2,
+                      ensure_ascii=True) + "\n"
