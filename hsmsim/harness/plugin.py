@@ -35,6 +35,7 @@ _DEPRECATED = {"--verifier": "--hsmsim-verifier", "--vectors-root": "--hsmsim-ve
                "--conformance-timeout": "--hsmsim-timeout", "--conformance-previous": "--hsmsim-previous",
                "--conformance-strict-reasons": "--hsmsim-strict-reasons"}
 """The options of hsmsim 0.1, still read (hidden from --help, with a warning); removed in the next release."""
+_REPEATABLE = ("--hsmsim-verifier", "--hsmsim-format", "--hsmsim-previous")
 
 
 class ConformanceWarning(UserWarning):
@@ -74,11 +75,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hsmsim-strict-reasons", action="store_true", default=False,
                     help="fail a vector rejected for the wrong reason")
     group.addoption("--hsmsim-fail-on", default=None, choices=SEVERITY_ORDER, metavar="SEVERITY",
-                    help=f"fail only unexpected verdicts on vectors this severe or worse ({' > '.join(SEVERITY_ORDER)})")
+                    help="fail only unexpected verdicts on vectors this severe or worse "
+                         f"({' > '.join(SEVERITY_ORDER)})")
     for old, new in _DEPRECATED.items():
-        kind = {"action": "append", "default": []} if new in ("--hsmsim-verifier", "--hsmsim-format",
-                                                               "--hsmsim-previous") else \
-            {"action": "store_true", "default": False} if new == "--hsmsim-strict-reasons" else {"default": None}
+        kind: dict[str, Any] = {"default": None}
+        if new in _REPEATABLE:
+            kind = {"action": "append", "default": []}
+        elif new == "--hsmsim-strict-reasons":
+            kind = {"action": "store_true", "default": False}
         group.addoption(old, dest=f"deprecated_{_dest(old)}", help=argparse.SUPPRESS, **kind)
 
 
@@ -110,7 +114,7 @@ class PluginOptions:
                 continue
             config.issue_config_time_warning(ConformanceDeprecationWarning(
                 f"hsmsim: {old} is deprecated and will be removed; use {new}"), stacklevel=2)
-            values[new] = [*values[new], *value] if isinstance(value, list) else values[new] or value
+            values[new] = [*values[new], *value] if new in _REPEATABLE else values[new] or value
         timeout = values["--hsmsim-timeout"]
         return cls(verifiers=tuple(values["--hsmsim-verifier"]), vectors=values["--hsmsim-vectors"],
                    report=values["--hsmsim-report"], overwrite=bool(config.getoption("hsmsim_overwrite")),

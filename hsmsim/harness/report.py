@@ -176,7 +176,7 @@ def skips_by_format(verifier: VerifierRun, corpus: Corpus) -> dict[str, Counter[
 
 
 def skip_lines(verifier: VerifierRun, corpus: Corpus) -> list[str]:
-    """Console lines summarising the SKIPPED cases, one per cause: ``skipped (format not claimed): luna-pkc 40, ...``."""
+    """Console lines summarising the SKIPPED cases, one per cause: ``skipped (format not claimed): luna-pkc 40``."""
     by_kind: dict[str, list[str]] = defaultdict(list)
     for format_name, kinds in skips_by_format(verifier, corpus).items():
         for kind, count in kinds.items():
@@ -603,7 +603,8 @@ def regression_lines(changes: list[Change]) -> list[str]:
 def failing_lines(verifier: VerifierRun) -> list[str]:
     """Console lines for the verifier's failing cases (only those), in anomaly order; safe to print."""
     failing = {r.id for r in verifier.failing()}
-    lines = [r.describe() for _, results in anomalies(verifier) for r in results if r.id in failing]
+    lines = [r.describe() + (f" [{r.waiver}]" if r.outcome is Outcome.XPASS and r.waiver else "")
+             for _, results in anomalies(verifier) for r in results if r.id in failing]
     lines += verifier.stale_waivers
     lines += [c.message for c in verifier.sanity if not c.ok]
     return [visible(line, TEXT_LIMIT) for line in lines]
