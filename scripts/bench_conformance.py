@@ -35,7 +35,8 @@ ONESHOT_SAMPLE = ("primus::golden::*", "primus::signature::sig-*")
 def _pytest(*args: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "hsmsim",
-                    "--verifier", str(EXAMPLES / "reference.toml"), "--vectors-root", str(ROOT / "vectors"), *args],
+                    "--hsmsim-verifier", str(EXAMPLES / "reference.toml"), "--hsmsim-vectors", str(ROOT / "vectors"),
+                    *args],
                    cwd=ROOT, env=env, capture_output=True, check=True, timeout=600)
 
 

@@ -398,3 +398,22 @@ def test_session_runs_one_case_at_a_time(corpus):
         assert result.expected is Expected.INVALID and result.severity == "critical"
     finally:
         session.close()
+
+
+def test_shards_split_by_vector_id_not_position(corpus):
+    from hsmsim.harness.vectors import Shard
+
+    every = [v.id for v in corpus.vectors]
+    parts = [[v.id for v in corpus.select(shard=Shard(k, 4))] for k in range(4)]
+    assert sorted(i for part in parts for i in part) == sorted(every), "the shards cover the corpus, no overlap"
+    assert min(len(p) for p in parts) > len(every) / 8, "a hash spreads the vectors"
+    # the same id lands in the same shard whatever else is selected, in whatever order
+    primus = corpus.select(formats=("primus",), shard=Shard(2, 4))
+    assert [v.id for v in primus] == [i for i in parts[2] if i.startswith("primus::")]
+    assert all(Shard(2, 4).holds(v.id) for v in primus)
+    assert Shard.parse("3/4") == Shard(3, 4) and str(Shard(3, 4)) == "3/4"
+    assert corpus.select(shard=Shard(0, 1)) == list(corpus.vectors)
+    for bad, message in (("4/4", "K must be in 0..N-1"), ("1/0", "K must be in 0..N-1"), ("-1/2", "K must be"),
+                         ("1", "is not K/N"), ("a/b", "is not K/N")):
+        with pytest.raises(ValueError, match=message):
+            Shard.parse(bad)
