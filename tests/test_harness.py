@@ -154,6 +154,34 @@ def test_waiver_matching_and_xpass():
     assert apply_waiver(Outcome.SKIPPED, waiver, *invalid, Actual.SKIPPED, None) == (Outcome.SKIPPED, None)
 
 
+def test_baseline_waives_every_anomaly_and_nothing_else(corpus, tmp_path):
+    from hsmsim.harness.runner import judge
+    from hsmsim.harness.waivers import baseline, load_waivers, waivers_json
+
+    config = load_adapter(REFERENCE)
+    info = Session(corpus, [config]).info(config.name)
+    invalid = [v for v in corpus.vectors if v.expectation("structural")[0] is Expected.INVALID
+               and v.expectation("structural")[1] != "MALFORMED"][:4]
+    valid = [v for v in corpus.vectors if v.expectation("structural")[0] is Expected.VALID][:2]
+    answers = [(invalid[0], Answer(Actual.ACCEPT)), (invalid[1], Answer(Actual.REJECT, "MALFORMED")),
+               (invalid[2], Answer(Actual.HANG)), (invalid[3], Answer(Actual.SKIPPED)),
+               (valid[0], Answer(Actual.REJECT, "chain: free text that varies")), (valid[1], Answer(Actual.ACCEPT))]
+    results = [judge(vector, info, answer, {}) for vector, answer in answers]
+    assert [r.outcome for r in results] == [Outcome.UNEXPECTED_ACCEPT, Outcome.WRONG_REASON, Outcome.HANG,
+                                            Outcome.SKIPPED, Outcome.UNEXPECTED_REJECT, Outcome.PASS]
+    written = baseline(results, {})
+    assert list(written) == sorted(r.id for r in results if r.outcome not in (Outcome.PASS, Outcome.SKIPPED))
+    assert written[invalid[1].id].actual == "REJECT MALFORMED", "a reason code is recorded"
+    assert written[valid[0].id].actual == "REJECT", "free text is not"
+    (tmp_path / "baseline.json").write_text(waivers_json(written))
+    reread = load_waivers(tmp_path / "baseline.json")
+    assert reread == written
+    again = [judge(vector, info, answer, reread).outcome for vector, answer in answers]
+    assert again == [Outcome.WAIVED, Outcome.WAIVED, Outcome.WAIVED, Outcome.SKIPPED, Outcome.WAIVED, Outcome.PASS]
+    kept = baseline([judge(invalid[0], info, answers[0][1], reread)], reread)
+    assert kept == {invalid[0].id: written[invalid[0].id]}, "a waived case keeps its waiver"
+
+
 # -- python mode ---------------------------------------------------------------------------------
 
 PY_VERIFIERS = """

@@ -6,6 +6,7 @@
 * :mod:`~hsmsim.harness.runner` - sanity probe, skips, judging, parallel runs: ``run_conformance``
 * :mod:`~hsmsim.harness.waivers` - known divergences and XPASS
 * :mod:`~hsmsim.harness.report` - results JSON, JUnit XML, HTML, diff: ``write_report``
+* :mod:`~hsmsim.harness.merge` - the reports of ``--shard K/N`` runs as one run: ``merge_shards``
 * :mod:`~hsmsim.harness.plugin` - the pytest plugin; :mod:`~hsmsim.harness.cli` - ``hsmsim conformance``
 
 This package is imported by the auto-loaded pytest plugin, so it imports nothing eagerly; the
@@ -22,11 +23,12 @@ _EXPORTS = {
     "Verifier": "adapters", "VerifyRequest": "adapters", "VerifierStartError": "adapters", "open_verifier": "adapters",
     "Actual": "model", "Answer": "model", "CaseResult": "model", "Expected": "model", "Outcome": "model",
     "VerifierInfo": "model",
-    "Corpus": "vectors", "Submission": "vectors", "Vector": "vectors", "load_corpus": "vectors",
+    "Corpus": "vectors", "Shard": "vectors", "Submission": "vectors", "Vector": "vectors", "load_corpus": "vectors",
     "ConformanceRun": "runner", "RunOptions": "runner", "Session": "runner", "VerifierRun": "runner",
     "run_conformance": "runner",
     "Waiver": "waivers",
     "write_report": "report", "load_results": "report", "diff": "report",
+    "merge_shards": "merge",
 }
 
 __all__ = sorted(_EXPORTS)

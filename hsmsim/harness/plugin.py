@@ -218,7 +218,8 @@ class ConformancePlugin:
     def check(self, key: tuple[str, str], node: pytest.Item) -> None:
         """Run one case, record it for the report, and turn its outcome into a pytest outcome."""
         from hsmsim.errors import HsmsimError
-        from hsmsim.harness.model import FAILING, Outcome, at_or_above
+        from hsmsim.harness.model import Outcome
+        from hsmsim.harness.runner import fails_run
         from hsmsim.harness.text import TEXT_LIMIT, visible
 
         name, vector_id = key
@@ -240,9 +241,7 @@ class ConformancePlugin:
         if result.outcome is Outcome.WAIVED:
             pytest.xfail(f"waived: {result.waiver}")
         stopped = check is not None and not check.ok and check.vector_id == vector_id
-        counts = (result.outcome is Outcome.XPASS or stopped
-                  or at_or_above(result.severity, self.run_options.fail_on))
-        if counts and (result.outcome in FAILING or (self.strict_reasons and result.outcome is Outcome.WRONG_REASON)):
+        if fails_run(result, strict_reasons=self.strict_reasons, fail_on=self.run_options.fail_on, stopped=stopped):
             lines = [result.describe()]
             if stopped and check is not None:
                 lines.insert(0, check.message)

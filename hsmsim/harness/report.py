@@ -539,10 +539,6 @@ class ReportPaths:
     changes: dict[str, list[Change]]
 
 
-REPORT_FILES = ("results", "junit.xml", "index.html")
-"""What a report directory holds."""
-
-
 def check_report_dir(directory: Path, *, overwrite: bool) -> None:
     """Refuse (:class:`ReportError`) a report directory that exists and is not empty, unless ``overwrite``.
 

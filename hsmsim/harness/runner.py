@@ -241,6 +241,16 @@ class RunOptions:
                    fail_on=None if fail_on is None else Severity(str(fail_on)))
 
 
+def fails_run(result: CaseResult, *, strict_reasons: bool, fail_on: Severity | None, stopped: bool) -> bool:
+    """True when ``result`` fails the run: a FAILING outcome (WRONG_REASON too with ``strict_reasons``).
+
+    Under ``fail_on`` such an outcome counts only on a vector at or above that severity; an XPASS (a waiver to
+    delete) and the golden vector of a failed sanity probe (``stopped``: a format left untested) always count.
+    """
+    bad = result.outcome in FAILING or (strict_reasons and result.outcome is Outcome.WRONG_REASON)
+    return bad and (result.outcome is Outcome.XPASS or stopped or at_or_above(result.severity, fail_on))
+
+
 @dataclass
 class VerifierRun:
     """Everything one verifier produced in a run."""
@@ -256,15 +266,10 @@ class VerifierRun:
     """See :attr:`RunOptions.fail_on`."""
 
     def failing(self) -> list[CaseResult]:
-        """Results that fail the run.
-
-        Under ``fail_on`` an unexpected verdict counts only on a vector at or above that severity; an XPASS (a
-        waiver to delete) and the golden vector of a failed sanity probe (a format left untested) always count.
-        """
-        bad = set(FAILING) | ({Outcome.WRONG_REASON} if self.strict_reasons else set())
+        """Results that fail the run (see :func:`fails_run`)."""
         stopped = {c.vector_id for c in self.sanity if not c.ok}
-        return [r for r in self.results if r.outcome in bad
-                and (r.outcome is Outcome.XPASS or r.id in stopped or at_or_above(r.severity, self.fail_on))]
+        return [r for r in self.results if fails_run(r, strict_reasons=self.strict_reasons, fail_on=self.fail_on,
+                                                     stopped=r.id in stopped)]
 
     def unjudged_sanity_failures(self) -> list[SanityCheck]:
         """Failed sanity probes whose golden vector is not among the results (outside the selection or shard)
