@@ -156,7 +156,8 @@ def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str,
 
 
 @conformance.command("merge")
-@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True),
+                metavar="REPORT_DIR...")
 @_vectors_option
 @_report_options
 def merge(shards: tuple[Path, ...], corpus_dir: Path | None, report_dir: Path, overwrite: bool,
