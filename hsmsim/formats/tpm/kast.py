@@ -28,7 +28,8 @@ import struct
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, padding as sym_padding
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
@@ -385,21 +386,21 @@ def bmp_string(text: str) -> bytes:
 # -- CMC (SignedData of PKIData) ------------------------------------------------------------------
 
 def pki_data(request: bytes, body_part_id: int = 1) -> bytes:
-    """PKIData {controlSequence {}, reqSequence {[0] tcr {bodyPartID, request}}, cmsSequence {}, otherMsgSequence {}}."""
+    """PKIData {controlSequence {}, reqSequence {[0] {bodyPartID, request}}, cmsSequence {}, otherMsgSequence {}}."""
     tagged = der_tlv(CTX0, der_tlv(INTEGER, body_part_id.to_bytes(1, "big")) + request)
     return der_sequence(der_sequence(), der_sequence(tagged), der_sequence(), der_sequence())
 
 
-def signed_attributes(content: bytes) -> list[bytes]:
-    """contentType id-cct-PKIData and messageDigest SHA-256(content), in Windows's order."""
+def signed_attributes(content: bytes, digest_algorithm: str = OID_SHA256) -> list[bytes]:
+    """contentType id-cct-PKIData and messageDigest H(content), in Windows's order."""
+    digest = hashlib.sha384(content) if digest_algorithm == OID_SHA384 else hashlib.sha256(content)
     return [attribute_tlv(OID_CONTENT_TYPE, der_oid(OID_PKI_DATA)),
-            attribute_tlv(OID_MESSAGE_DIGEST, der_tlv(OCTETS, hashlib.sha256(content).digest()))]
+            attribute_tlv(OID_MESSAGE_DIGEST, der_tlv(OCTETS, digest.digest()))]
 
 
 def cmc_request(content: bytes, signer: PrivateKey, ski: bytes, certificates: list[bytes],
                 attributes: list[bytes] | None = None) -> bytes:
     """ContentInfo(SignedData v3) of ``content`` (PKIData), signed by ``signer`` named by ``ski``."""
-    attrs = attributes if attributes is not None else signed_attributes(content)
     key = signer.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         sig_alg, algorithm = _algorithm_tlv(OID_RSA), OID_SHA256_RSA
@@ -407,6 +408,7 @@ def cmc_request(content: bytes, signer: PrivateKey, ski: bytes, certificates: li
         algorithm = signature_algorithm(key)
         sig_alg = _algorithm_tlv(algorithm)
     digest = OID_SHA384 if algorithm == OID_ECDSA_SHA384 else OID_SHA256
+    attrs = attributes if attributes is not None else signed_attributes(content, digest)
     signature = sign(signer, algorithm, der_tlv(SET, b"".join(attrs)))
     signer_info = der_sequence(b"\x02\x01\x03", der_tlv(CTX0_PRIM, ski), _algorithm_tlv(digest),
                                der_tlv(CTX0, b"".join(attrs)), sig_alg, der_tlv(OCTETS, signature))

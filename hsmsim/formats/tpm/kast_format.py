@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import cert_pem, der_content, der_sequence, der_tlv, spki_der
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm, tpm_sign
@@ -72,12 +72,13 @@ from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 FORMAT_NAME = "ms-kast"
 CMC_SUFFIX = ".kast.cmc"
 PKCS10_SUFFIX = ".kast.p10"
 CA_KEY_SUFFIX = ".ca-exchange.p8"
+AIK_CA_SUFFIX = ".aik-ca.pem"
 ROLE_CA_KEY = "ca-exchange"
 ROLE_AIK = "aik"
 AIK_NAME = "aik-windows"
@@ -186,7 +187,7 @@ class KastDraft:
     def aik_info(self) -> bytes:
         """szOID_ENROLL_AIK_INFO's value: the AIK SPKI and certificate enveloped to the CA exchange certificate."""
         cert = self.aik_certificate or self.identity.certificate
-        plaintext = wire.der_sequence(self.aik_spki or spki_der(self.identity.key.public_key()),
+        plaintext = der_sequence(self.aik_spki or spki_der(self.identity.key.public_key()),
                                       cert.public_bytes(Encoding.DER))
         if self.aik_plaintext_edit:
             plaintext = self.aik_plaintext_edit(plaintext)
@@ -202,7 +203,7 @@ class KastDraft:
         spki = spki_der(self.key_public)
         ski = wire.key_identifier(spki)
         statement = self.key_attestation()
-        value = self.statement_value(statement) if self.statement_value else wire.der_tlv(wire.OCTETS, statement)
+        value = self.statement_value(statement) if self.statement_value else der_tlv(wire.OCTETS, statement)
         attributes = [wire.ski_extension_request(ski),
                       wire.attribute_tlv(wire.OID_KSP_NAME, wire.bmp_string(self.ksp_name)),
                       wire.attribute_tlv(wire.OID_STATEMENT, value),
@@ -220,8 +221,8 @@ class KastDraft:
             return csr
         ski = self.cmc_ski or wire.key_identifier(spki_der(self.key_public))
         content = wire.pki_data(csr)
-        certificates = self.cmc_certificates if self.cmc_certificates is not None else list(self.identity.chain[1:]) + [
-            self.identity.root]
+        certificates = (self.cmc_certificates if self.cmc_certificates is not None
+                        else [*self.identity.chain[1:], self.identity.root])
         cmc = wire.cmc_request(content, self.cmc_signer or self.key_signer, ski,
                                [c.public_bytes(Encoding.DER) for c in certificates],
                                self.cmc_attributes(content) if self.cmc_attributes else None)
@@ -234,6 +235,8 @@ class KastDraft:
         files = {primary: self.rendered()}
         if self.include_ca_key:
             files[f"{stem}{CA_KEY_SUFFIX}"] = pkcs8_pem(self.ca_key)
+        if self.output == "pkcs10":
+            files[f"{stem}{AIK_CA_SUFFIX}"] = b"".join(cert_pem(c) for c in self.identity.chain[1:])
         files[ROOT_FILE] = self.identity.root.public_bytes(Encoding.PEM)
         return Evidence(FORMAT_NAME, files, primary)
 
@@ -253,8 +256,10 @@ def kast_draft_for(request: AttestationRequest) -> KastDraft:
     rng = drbg(seed, f"ms-kast/{request.device.serial}/{label}/{request.at:%Y%m%dT%H%M%S}")
     policy = rng.read(32)
     area = replace(tpm.key_public(request.key), auth_policy=policy)
-    key_bytes = (request.key.public_key.key_size // 16 if isinstance(request.key.public_key, rsa.RSAPublicKey)
-                 else (request.key.public_key.curve.key_size + 7) // 8)
+    public = request.key.public_key
+    if not isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise UnsupportedKeyError("a TPM key is RSA or ECC")
+    key_bytes = public.key_size // 16 if isinstance(public, rsa.RSAPublicKey) else (public.key_size + 7) // 8
     ca_key, ca_cert = ca_exchange(seed)
     return KastDraft(
         tpm=tpm, identity=request.attesting, key_public=request.key.public_key, key_signer=request.key_signer,
@@ -355,7 +360,7 @@ def _statement(csr: wire.Csr) -> bytes:
         raise Rejected(Reason.ATTR_CONFLICT, "the request carries more than one attestation statement")
     if not statements[0].values or statements[0].values[0][:1] != bytes([wire.OCTETS]):
         raise Rejected(Reason.MALFORMED, "the attestation statement is not one OCTET STRING, as Windows wraps it")
-    return wire.der_content(statements[0].values[0])
+    return der_content(statements[0].values[0])
 
 
 def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
@@ -379,21 +384,18 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
     check_object_attributes(area)
     if kast.id_binding or kast.aik_opaque:
         raise Rejected(Reason.UNSUPPORTED, "KAST idBinding / aikOpaque are not supported (Windows sends them empty)")
-    intermediates = _certificates(cmc.certificates) if cmc else []
+    intermediates = _certificates(cmc.certificates) if cmc else _aik_ca_files(evidence)
     aik = recover_aik(csr, _ca_keys(evidence, trust))
     facts: AkFacts | None = None
-    if aik is not None:
-        if aik.certificate is None:
-            raise Rejected(Reason.MISSING_INPUT, "the AIK info holds no AIK certificate")
-        if spki_der(aik.certificate.public_key()) != aik.spki:
-            raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the AIK info's public key is not its certificate's")
-        certificate: x509.Certificate | None = aik.certificate
-    else:
+    certificate = aik.certificate if aik is not None else None
+    if aik is not None and certificate is not None and spki_der(certificate.public_key()) != aik.spki:
+        raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the AIK info's public key is not its certificate's")
+    if certificate is None:
         certificate = next((c for c in trust.get(ROLE_AIK) if _signs(c, kast)), None)
     if certificate is not None:
         validate_chain(certificate, intermediates, trust.get("root"), at)
         facts = check_ak_certificate(certificate, None)
-        check_certify_signature(certificate.public_key(), kast.key_attest, kast.signature)
+        check_certify_signature(_aik_key(certificate), kast.key_attest, kast.signature)
     if profile is Profile.STRICT:
         if facts is None:
             raise Rejected(Reason.MISSING_INPUT, "the AIK could not be recovered (enveloped to another CA, or "
@@ -408,7 +410,7 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
         "tpm_signature_checked": facts is not None, "key_spki_sha256": hashlib.sha256(csr.spki).hexdigest(),
         "envelope": "cmc" if cmc else "pkcs10"}
     if ksp and ksp[0].values and ksp[0].values[0][:1] == bytes([wire.BMP]):
-        extra["ksp_name"] = wire.der_content(ksp[0].values[0]).decode("utf-16-be", "replace")
+        extra["ksp_name"] = der_content(ksp[0].values[0]).decode("utf-16-be", "replace")
     claims = replace(claims, extra=extra)
     if facts is None:
         return Verdict(Reason.OK, "Windows key attestation: structure, proof of possession and key binding "
@@ -417,9 +419,30 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
     return Verdict(Reason.OK, f"TPM key certified by a Windows AIK of {facts.vendor} {facts.model}", claims)
 
 
+def _aik_ca_files(evidence: Evidence) -> list[x509.Certificate]:
+    """The AIK's issuing CAs written beside a bare PKCS#10 (``<label>.aik-ca.pem``)."""
+    certs: list[x509.Certificate] = []
+    for file_name, data in sorted(evidence.files.items()):
+        if file_name.endswith(AIK_CA_SUFFIX):
+            if data.count(b"-----BEGIN") > wire.MAX_CMC_CERTIFICATES:
+                raise Rejected(Reason.LIMIT_EXCEEDED, f"{file_name} holds too many certificates")
+            try:
+                certs += [fully_parsed(c) for c in x509.load_pem_x509_certificates(data)]
+            except CERT_PARSE_ERRORS:
+                raise Rejected(Reason.MALFORMED, f"{file_name} is not PEM certificates") from None
+    return certs
+
+
+def _aik_key(cert: x509.Certificate) -> PublicKey:
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise Rejected(Reason.UNSUPPORTED, f"an AIK is RSA or ECC, not {type(key).__name__}")
+    return key
+
+
 def _signs(cert: x509.Certificate, kast: wire.Kast) -> bool:
     try:
-        check_certify_signature(cert.public_key(), kast.key_attest, kast.signature)
+        check_certify_signature(_aik_key(cert), kast.key_attest, kast.signature)
     except Rejected:
         return False
     return True
@@ -429,10 +452,7 @@ def _looks_like_request(head: bytes) -> bool:
     """A CMC Full PKI Request whose request, or a PKCS#10 whose own attributes, carry the KAST attribute."""
     try:
         der = request_der(head)
-        if wire.is_content_info(der):
-            csr = wire.parse_csr(wire.parse_cmc(der).request)
-        else:
-            csr = wire.parse_csr(der)
+        csr = wire.parse_csr(wire.parse_cmc(der).request if wire.is_content_info(der) else der)
     except Rejected:
         return False
     return bool(csr.attribute(wire.OID_STATEMENT))
@@ -473,9 +493,10 @@ class MsKastFormat(TpmStatementFormat):
         return _verify(evidence, record, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:
-        """Read the request file, with ``<stem>.ca-exchange.p8`` beside it when present."""
+        """Read the request file, with ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it when present."""
         stem = path.name.removesuffix(CMC_SUFFIX).removesuffix(PKCS10_SUFFIX)
-        return self.read_record(path, [path.parent / f"{stem}{CA_KEY_SUFFIX}"] if stem != path.name else [])
+        siblings = [path.parent / f"{stem}{suffix}" for suffix in (CA_KEY_SUFFIX, AIK_CA_SUFFIX)]
+        return self.read_record(path, siblings if stem != path.name else [])
 
     def detect(self, path: Path) -> bool:
         """A regular file holding (DER or PEM) a CMC request or PKCS#10 with szOID_ENROLL_ATTESTATION_STATEMENT."""
@@ -490,6 +511,7 @@ class MsKastFormat(TpmStatementFormat):
         aiks: list[x509.Certificate] = []
         keys: list[PrivateKeyTypes] = []
         for path in paths:
+            data = read_regular_file(path, MAX_TRUST_ANCHOR_BYTES, budget)
             key = _private_key(data, path)
             if key is not None:
                 keys.append(key)
