@@ -45,15 +45,15 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest, Device
+from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem, der_content, der_sequence, der_tlv, spki_der
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats.tpm import kast as wire
-from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm, tpm_sign
+from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE, safe_file_stem
-from hsmsim.formats.tpm.marshal import TpmAlg, tpm2b, u32
-from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ak_identity, tpm_pki
+from hsmsim.formats.tpm.marshal import tpm2b, u32
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, tpm_pki
 from hsmsim.formats.tpm.statement import (
     AkFacts,
     check_ak_certificate,
@@ -63,7 +63,7 @@ from hsmsim.formats.tpm.statement import (
     key_facts,
     tpm_claims,
 )
-from hsmsim.formats.tpm.structures import Scheme, TpmsAttest, TpmtPublic
+from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -173,7 +173,8 @@ class KastDraft:
         if self.attest_edit:
             attest = self.attest_edit(attest)
         attest_bytes = attest.marshal()
-        signature = tpm_sign(self.certify_signer or aik, attest_bytes, Scheme(TpmAlg.RSASSA, TpmAlg.SHA256)).bare()
+        signer = self.certify_signer or aik
+        signature = tpm_sign(signer, attest_bytes, signing_scheme(signer.public_key())).bare()
         if self.signature_edit:
             signature = self.signature_edit(signature)
         blob = wire.pcp_key_blob(tpm2b((self.blob_area or self.area).marshal()), self.private_blob,
@@ -249,8 +250,6 @@ def kast_draft_for(request: AttestationRequest) -> KastDraft:
         raise UnsupportedKeyError(f"parameter output must be one of {', '.join(OUTPUTS)}")
     if request.key_signer is None or request.key.public_key is None:
         raise UnsupportedKeyError("a key attestation request is signed by the key: it needs an asymmetric key")
-    if not isinstance(request.attesting.key, rsa.RSAPrivateKey):
-        raise UnsupportedKeyError("the Windows AIK is an RSA key")
     tpm = EmulatedTpm.for_device(request.device)
     seed, label = request.device.seed, request.key.label
     rng = drbg(seed, f"ms-kast/{request.device.serial}/{label}/{request.at:%Y%m%dT%H%M%S}")
@@ -331,12 +330,14 @@ def recover_aik(csr: wire.Csr, ca_keys: list[rsa.RSAPrivateKey]) -> Aik | None:
 
 
 def check_certify_signature(aik: PublicKey, attest: bytes, signature: bytes) -> None:
-    """The KADS signature is the AIK's bare RSASSA-SHA256 (or ECDSA-SHA256 DER) signature over the TPMS_ATTEST."""
+    """The KADS signature is the AIK's bare RSASSA-SHA256 (or ECDSA DER, SHA-384 on P-384) signature over the
+    TPMS_ATTEST."""
     try:
         if isinstance(aik, rsa.RSAPublicKey):
             aik.verify(signature, attest, padding.PKCS1v15(), hashes.SHA256())
         elif isinstance(aik, ec.EllipticCurvePublicKey):
-            aik.verify(signature, attest, ec.ECDSA(hashes.SHA256()))
+            hash_type = hashes.SHA384() if aik.curve.key_size > 256 else hashes.SHA256()
+            aik.verify(signature, attest, ec.ECDSA(hash_type))
         else:
             raise Rejected(Reason.UNSUPPORTED, f"an AIK is RSA or ECC, not {type(aik).__name__}")
     except (InvalidSignature, ValueError):
@@ -463,25 +464,9 @@ class MsKastFormat(TpmStatementFormat):
 
     name = FORMAT_NAME
     title = "Windows TPM key attestation in a certificate request (MS-WCCE KAST)"
-    key_specs = TPM_KEY_SPECS
     record_limit = wire.MAX_REQUEST_BYTES
     ak_name = AIK_NAME
-
-    def provision(
-        self, device: Device, partition: str,
-        attesting: tuple[str, PrivateKey, datetime] | None = None,
-    ) -> AttestationIdentity:
-        """The TPM's RSA-2048 AIK (or an RSA user key as AIK) with its certificate under the emulated TPM CA."""
-        tpm = EmulatedTpm.for_device(device)
-        if attesting is None:
-            key = derive_key(device.seed, f"tpm/{device.serial}/{AIK_NAME}", KeySpec.parse("rsa-2048"))
-            return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created, key=key,
-                               key_name=AIK_NAME)
-        label, key, created = attesting
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise UnsupportedKeyError("a Windows AIK is an RSA key")
-        return ak_identity(device.seed, device.serial, tpm.model, created=max(created, device.initialised),
-                           key=key, key_name=f"{AIK_NAME}/{label}")
+    ak_spec = "rsa-2048"
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The Windows client's request for the key (see :func:`kast_draft_for`)."""
