@@ -9,9 +9,10 @@ hsmsim's emulated Windows client uses the emulated TPM (:mod:`hsmsim.formats.tpm
 certified by the emulated TPM attestation CA; the emulator is the CA too, so the AIK info is enveloped to
 an emulated CA exchange certificate derived from the seed, whose key opens it.
 
-On disk (``docs/formats/tpm.md``): ``<label>.kast.cmc`` (or ``<label>.kast.p10``), DER or PEM; beside it
-the emulated CA's exchange key ``<label>.ca-exchange.p8`` (PKCS#8 PEM, TEST-ONLY: the CA's own input) and
-the emulated root ``tpm_root_ca.pem``. A verifier may instead be given the CA key as a trust file (role
+On disk (``docs/formats/ms-kast.md``): ``<label>.kast.cmc`` (or ``<label>.kast.p10``), DER or PEM; beside it
+the emulated CA's exchange key ``<label>.ca-exchange.p8`` (PKCS#8 PEM, TEST-ONLY: the CA's own input), for a
+bare PKCS#10 the AIK's issuing CA ``<label>.aik-ca.pem`` (what the CMC would carry), and the emulated root
+``tpm_root_ca.pem``. A verifier may instead be given the CA key as a trust file (role
 ``ca-exchange``) or the AIK certificate itself (role ``aik``). Any Evidence whose primary file is such a
 request is accepted, e.g. ``files={"request.cmc": der}`` as the ``purebred`` format hands it over.
 
