@@ -228,7 +228,7 @@ def test_detect_claims_requests_only(kit: KastKit, tmp_path: Path) -> None:
 
 def test_detect_real_requests_but_not_the_purebred_envelope(shared_dir: Path) -> None:
     folder = shared_dir / "interop" / "purebred" / "SP3_1803"
-    assert FMT.detect(folder / "1_device_preenroll_attestation.bin")
+    assert detect(folder / "1_device_preenroll_attestation.bin").name == "ms-kast"
     assert not FMT.detect(folder / "2_device_scep_request.bin")
     assert not FMT.detect(folder / "1_device_preenroll_target.der")
 
