@@ -223,6 +223,8 @@ def test_detect_claims_requests_only(kit: KastKit, tmp_path: Path) -> None:
         primary = next(p for p in paths if p.name == written.primary)
         assert detect(primary).name == "ms-kast"
         assert all(not FMT.detect(p) for p in paths if p != primary)
+        assert detect(tmp_path / output).name == "ms-kast"
+        assert FMT.load(tmp_path / output).files == FMT.load(primary).files
     assert not FMT.detect(tmp_path)
 
 
