@@ -27,7 +27,6 @@ from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem, spki_der
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
-from hsmsim.formats.ietf.signing import sign
 from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
@@ -36,6 +35,7 @@ from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severit
 from hsmsim.pki.builder import Ext, key_usage, reissue
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key
+from hsmsim.pki.signing import sign
 from hsmsim.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic, name_of
 from hsmsim.verdict import Profile, Reason

@@ -37,11 +37,11 @@ from hsmsim.formats.ietf import asn1, tcg
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE, TCG_ATTEST_CERTIFY, Bundle, Statement
 from hsmsim.formats.ietf.evidence import NONCE_SUFFIX, evidence_der, request_nonce
 from hsmsim.formats.ietf.pki import tpm_identity
-from hsmsim.formats.ietf.signing import sign
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import MAX_BUNDLE_FILES, Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
+from hsmsim.pki.signing import sign
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 FORMAT = "csr-attestation"
