@@ -200,9 +200,10 @@ class RequestDraft:
     attributes: list[tuple[str, list[bytes]]] = field(default_factory=list)
 
     def build(self) -> bytes:
-        """The CertificationRequest DER; attributes are written in the given order, values as given."""
-        attrs = b"".join(der_sequence(der_oid(oid), der_tlv(0x31, b"".join(values)))
-                         for oid, values in self.attributes)
+        """The CertificationRequest DER; attributes in DER SET OF order (cryptography refuses another), the
+        values of each as given."""
+        attrs = b"".join(sorted(der_sequence(der_oid(oid), der_tlv(0x31, b"".join(values)))
+                                for oid, values in self.attributes))
         info = der_sequence(der_tlv(0x02, b"\x00"), self.subject.public_bytes(), self.spki, der_tlv(0xA0, attrs))
         algorithm, signature = sign(self.signer, info)
         return der_sequence(info, algorithm, der_tlv(0x03, b"\x00" + signature))

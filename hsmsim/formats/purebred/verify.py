@@ -7,8 +7,8 @@ Checks, in order (each raises :class:`Rejected` at the first failure):
 2. a request: its self-signature verifies (CSR_SIGNATURE_INVALID); it carries exactly one Purebred
    evidence attribute (none: ATTR_MISSING; two, or one with two values: ATTR_CONFLICT; an unknown kind
    under the arc: UNSUPPORTED) with exactly one value, wrapped as the real requests wrap it (MALFORMED);
-3. a certs-only SignedData holds certificates (MISSING_INPUT); strict: no signerInfos, no eContent
-   (UNEXPECTED_CONTENT);
+3. a certs-only SignedData carries id-data (MALFORMED) and certificates (MISSING_INPUT); strict: no
+   signerInfos, no eContent (UNEXPECTED_CONTENT);
 4. the evidence verifies under its own format, reached through the registry: ``android-key`` (the bag
    ordered leaf to root, with the ``.challenge`` and status list given beside the request),
    ``yubico-piv`` (the ykman pair and the request) or ``ms-kast`` (the CMC request); that format's
@@ -36,6 +36,7 @@ from hsmsim.formats.purebred.envelope import (
     ANDROID,
     ANDROID_KEY_DESCRIPTION,
     ID_CCT_PKI_DATA,
+    ID_DATA,
     KINDS_BY_OID,
     PUREBRED_ARC,
     WINDOWS,
@@ -150,6 +151,9 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Cer
         signed = read_signed_data(content)
     except ValueError as exc:
         raise Rejected(Reason.MALFORMED, f"the {kind.name} ContentInfo: {exc}") from None
+    if signed.content_type != ID_DATA:
+        raise Rejected(Reason.MALFORMED, f"the {kind.name} SignedData carries {signed.content_type}, not a certs-only "
+                                         "bag (id-data)")
     if not signed.certificates:
         raise Rejected(Reason.MISSING_INPUT, f"the {kind.name} SignedData carries no certificate")
     if len(signed.certificates) > MAX_CERTS:
