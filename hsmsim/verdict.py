@@ -8,6 +8,7 @@ A reference verifier returns a :class:`Verdict`; it never raises on bad evidence
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 MAX_SHOWN_DIGITS = 40
@@ -161,11 +162,18 @@ class Claims:
     firmware: str | None = None
     fips_level: str | None = None
     label: str | None = None
+    extra: Mapping[str, str | bool | int] = field(default_factory=dict)
+    """Format-specific facts a caller may act on, e.g. ms-kast's ``tpm_signature_checked`` (whether the TPM's
+    certification signature was verified or could not be, the AIK being enveloped to another CA)."""
 
     def to_json(self) -> dict[str, object]:
-        """A JSON-ready dict; the SPKI is hex."""
+        """A JSON-ready dict; the SPKI is hex; ``extra`` only when a format set it."""
         data = asdict(self)
         data["spki_der"] = self.spki_der.hex() if self.spki_der is not None else None
+        if self.extra:
+            data["extra"] = dict(self.extra)
+        else:
+            del data["extra"]
         return data
 
 

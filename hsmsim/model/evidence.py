@@ -9,6 +9,7 @@ from itertools import islice
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from hsmsim.errors import BundleError
 from hsmsim.safeio import ReadBudget, read_regular_file
@@ -48,13 +49,19 @@ class Evidence:
 
 @dataclass(frozen=True)
 class TrustAnchors:
-    """The roots a verifier trusts, keyed by role (``root`` for single-root formats)."""
+    """The roots a verifier trusts, keyed by role (``root`` for single-root formats), and the verifier's own
+    private keys by role (a CA's exchange key that opens what clients encrypt to it, e.g. ms-kast's AIK info)."""
 
     roots: Mapping[str, tuple[x509.Certificate, ...]] = field(default_factory=dict)
+    keys: Mapping[str, tuple[PrivateKeyTypes, ...]] = field(default_factory=dict)
 
     def get(self, role: str = "root") -> list[x509.Certificate]:
         """The anchors of one role (empty when none were given)."""
         return list(self.roots.get(role, ()))
+
+    def private_keys(self, role: str) -> list[PrivateKeyTypes]:
+        """The verifier's private keys of one role (empty when none were given)."""
+        return list(self.keys.get(role, ()))
 
     def all(self) -> list[x509.Certificate]:
         """Every anchor of every role, for formats that pick anchors by matching the chain."""

@@ -102,6 +102,8 @@ def test_real_sample_marked_valid_is_accepted_with_its_anchor(shared_dir: Path, 
     assert verdict.accepted, verdict.summary()
     target = x509.load_der_x509_certificate((shared_dir / "interop" / sample["files"]["target_cert"]).read_bytes())
     assert verdict.claims is not None and verdict.claims.spki_der == spki_der(target.public_key())
+    if _device_dir(sample).startswith("SP"):  # the AIK information is enveloped to the Purebred CA
+        assert verdict.claims.extra["tpm_signature_checked"] is False
 
 
 @pytest.mark.shared
@@ -132,6 +134,8 @@ def test_detect_picks_purebred_for_every_request_and_android_container(shared_di
     path = shared_dir / "interop" / str(sample["files"]["evidence"])  # type: ignore[index]
     if "preenroll" in path.name and _device_dir(sample).startswith("SP"):
         assert get_format("purebred").detect(path) is False  # a bare CMC request is ms-kast's
+        if _has("ms-kast"):
+            assert detect(path).name == "ms-kast"
         return
     assert detect(path).name == "purebred"
 
@@ -174,6 +178,15 @@ def test_generated_requests_verify_in_both_profiles(hsm: Hsm, kind: str, contain
         assert verdict.accepted, verdict.summary()
         assert verdict.claims is not None and verdict.claims.spki_der == spki_der(
             hsm.keystore.get("key-ec-p256").public_key)  # type: ignore[arg-type]
+
+
+def test_generated_windows_request_verifies_with_the_tpm_signature(hsm: Hsm) -> None:
+    if not _has("ms-kast"):
+        pytest.skip("ms-kast format not available")
+    evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT, "kind": "windows"})
+    verdict = get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1))
+    assert verdict.accepted, verdict.summary()
+    assert verdict.claims is not None and verdict.claims.extra["tpm_signature_checked"] is True
 
 
 def test_windows_without_ms_kast_is_unsupported(hsm: Hsm) -> None:

@@ -55,8 +55,8 @@ GOLDENS = (
     ("android", "ec-p256", "preenroll"),
     ("yubikey", "ec-p256", "request"),
     ("yubikey", "ec-p384", "request"),
-    ("windows", "rsa-2048", "request"),
-    ("windows", "rsa-2048", "preenroll"),
+    ("windows", "rsa-3072", "request"),
+    ("windows", "rsa-3072", "preenroll"),
 )
 """``(kind, key spec, container)`` of each golden; Windows ones only while ``ms-kast`` is registered."""
 SPEC = "Purebred/SampleAttestations (README: attribute 1.3.6.1.4.1.37623.26.2/.3/.4), shared/interop README §6"
@@ -427,7 +427,8 @@ def mutations() -> list[Mutation]:
         invalid(Reason.CERT_SIGNATURE_INVALID), resign=False, golden=YUBIKEY_REQUEST)
     add("inner::android-challenge-mismatch", "InnerChallenge", chain, "the relying party's challenge differs from "
         "the attested one", "file.set", "<label>.challenge",
-        lambda b: _set(parts=replace(b.parts, challenge=b"another-challenge"))(b), invalid(Reason.CHALLENGE_MISMATCH))
+        lambda b: _set(parts=replace(b.parts, beside={".challenge": b"another-challenge"}))(b),
+        invalid(Reason.CHALLENGE_MISMATCH))
     add("inner::android-bag-root-first", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of the "
         "request", "a verifier that rejects it is too strict"), "the bag lists the chain root first (as the Pixel 1 "
         "pre-enrollment does): a SET OF has no order", "cms.certificates", "/certificates",

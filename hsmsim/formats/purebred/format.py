@@ -79,8 +79,9 @@ class PurebredFormat:
         return verify.verify(evidence, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
-        """The request (or pre-enrollment container) with its target certificate, ``.challenge`` and status list
-        beside it (same stem), or a directory holding one request."""
+        """The request (or pre-enrollment container) with the files beside it: its target certificate and what the
+        inner format reads (same stem; :data:`~hsmsim.formats.purebred.verify.SIBLING_SUFFIXES`), or a directory
+        holding one request."""
         try:
             if path.is_dir():
                 files = read_bundle_dir(path)
@@ -92,8 +93,8 @@ class PurebredFormat:
             budget = ReadBudget()
             files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
             stem = stem_of(path.name)
-            siblings = [*(f"{stem}{s}" for s in verify.TARGET_SUFFIXES), f"{stem}{verify.CHALLENGE_SUFFIX}",
-                        verify.STATUS_FILE]
+            suffixes = {*verify.TARGET_SUFFIXES, *(s for kind in verify.SIBLING_SUFFIXES.values() for s in kind)}
+            siblings = [n if n == verify.STATUS_FILE else f"{stem}{n}" for n in sorted(suffixes)]
             for sibling in (path.parent / n for n in siblings):
                 if sibling.is_file():
                     files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)

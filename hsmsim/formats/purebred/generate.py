@@ -4,7 +4,8 @@ registry, carried the way the real Purebred requests carry it.
 Files: ``<label>_request.bin`` (the DER PKCS#10 with a SCEP challengePassword and the evidence attribute;
 ``<label>_attestation.bin`` for an Android or Windows pre-enrollment container), ``<label>_target.der`` (the
 certificate issued for the key: self-signed, as the real pre-enrollment targets are), the relying party's
-``<label>.challenge`` for Android, and ``purebred_roots.pem`` (the inner format's root).
+``<label>.challenge`` for Android (for Windows the emulated CA's ``<label>.ca-exchange.p8``), and
+``purebred_roots.pem`` (the inner format's root).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from hsmsim.formats.purebred.envelope import (
     printable,
     wrap,
 )
-from hsmsim.formats.purebred.verify import CHALLENGE_SUFFIX, FORMAT, request_der
+from hsmsim.formats.purebred.verify import FORMAT, SIBLING_SUFFIXES, request_der
 from hsmsim.model.evidence import Evidence
 from hsmsim.pki.builder import UTF8, CertSpec, build_certificate, name
 from hsmsim.pki.seed import derive_serial, drbg
@@ -62,7 +63,8 @@ class Parts:
     """The certs-only SignedData's certificates (empty for Windows)."""
     content: bytes
     """The ContentInfo the attribute (or the pre-enrollment container) carries."""
-    challenge: bytes | None
+    beside: dict[str, bytes]
+    """Inner files the inner verifier reads beside the request, by suffix (:data:`SIBLING_SUFFIXES`)."""
     roots: list[x509.Certificate]
 
 
@@ -82,20 +84,19 @@ def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
                             parameters=parameters)
     inner = fmt.generate(inner_request)
     roots = [inner_request.attesting.root]
+    beside = {suffix: data for suffix in SIBLING_SUFFIXES[kind.name] for rel, data in inner.files.items()
+              if rel.endswith(suffix)}
     if kind is WINDOWS:
-        content = request_der(inner.files[inner.primary])
-        return Parts(kind, [], content, None, roots)
+        return Parts(kind, [], request_der(inner.files[inner.primary]), beside, roots)
     if kind is ANDROID:
         certs = _pem_certificates(inner.files[inner.primary])
-        stem = inner.primary.removesuffix(".pem")
-        challenge = inner.files.get(f"{stem}{CHALLENGE_SUFFIX}")
-        return Parts(kind, certs, certs_only(certs), challenge, roots)
+        return Parts(kind, certs, certs_only(certs), beside, roots)
     slot = _pem_certificates(inner.files[inner.primary])
     f9 = _pem_certificates(inner.files[inner.primary.replace(".attestation.pem", ".f9.pem")])
     intermediates = [c for rel, data in inner.files.items() if rel.endswith("intermediate.pem")
                      for c in _pem_certificates(data)]
     certs = [*f9, *slot, *intermediates]  # f9 first, as the real YubiKey requests carry them
-    return Parts(kind, certs, certs_only(certs), None, roots)
+    return Parts(kind, certs, certs_only(certs), beside, roots)
 
 
 def challenge_password(request: AttestationRequest) -> str:
@@ -129,8 +130,7 @@ def evidence_files(label: str, container: bytes, preenroll: bool, target: bytes 
     files = {primary: container}
     if target is not None:
         files[f"{label}_target.der"] = target
-    if parts.challenge is not None:
-        files[f"{label}{CHALLENGE_SUFFIX}"] = parts.challenge
+    files.update({f"{label}{suffix}": data for suffix, data in parts.beside.items()})
     files[ROOTS_FILE] = b"".join(cert_pem(r) for r in parts.roots)
     return files
 

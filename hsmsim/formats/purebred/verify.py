@@ -11,9 +11,12 @@ Checks, in order (each raises :class:`Rejected` at the first failure):
    signerInfos, no eContent (UNEXPECTED_CONTENT);
 4. the evidence verifies under its own format, reached through the registry: ``android-key`` (the bag
    ordered leaf to root, with the ``.challenge`` and status list given beside the request),
-   ``yubico-piv`` (the ykman pair and the request) or ``ms-kast`` (the CMC request); that format's
+   ``yubico-piv`` (the ykman pair and the request) or ``ms-kast`` (the CMC request, with the CA's
+   ``.ca-exchange.p8`` and ``.aik-ca.pem`` given beside the request); that format's
    rejection is this verdict's (a format not installed: UNSUPPORTED);
-5. the attested key is the request's key and the target certificate's, when one is given (KEY_MISMATCH);
+5. Windows, when ``ms-kast`` could not recover the AIK (claim ``tpm_signature_checked`` false): the AIK CA
+   certificates the CMC request carries chain to a trust anchor (the chain walk's reasons);
+6. the attested key is the request's key and the target certificate's, when one is given (KEY_MISMATCH);
    strict: a pre-enrollment container needs its target certificate (MISSING_INPUT).
 
 The accepting verdict carries the inner format's claims.
@@ -47,7 +50,7 @@ from hsmsim.formats.purebred.envelope import (
     unwrap,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, validate_chain
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 FORMAT = "purebred"
@@ -55,6 +58,10 @@ MAX_REQUEST_BYTES = 1024 * 1024
 MAX_CERTS = 16
 CHALLENGE_SUFFIX = ".challenge"
 STATUS_FILE = "attestation-status.json"
+SIBLING_SUFFIXES = {"android": (CHALLENGE_SUFFIX, STATUS_FILE), "windows": (".ca-exchange.p8", ".aik-ca.pem"),
+                    "yubikey": ()}
+"""The files beside a request that its inner format reads: Android's issued challenge and Google's status list;
+the Windows CA's exchange key (which opens the enveloped AIK information) and the AIK's CA certificates."""
 TARGET_SUFFIXES = ("_target.der", ".target.der", "_target.pem", ".target.pem")
 REQUEST_SUFFIXES = ("_request.bin", "_attestation.bin")
 _KEY_DESCRIPTION_OID = x509.ObjectIdentifier(ANDROID_KEY_DESCRIPTION)
@@ -190,19 +197,26 @@ def _siblings(files: Mapping[str, bytes], suffix: str) -> dict[str, bytes]:
     return {basename(rel): data for rel, data in files.items() if basename(rel).endswith(suffix)}
 
 
+def _beside(kind: Kind, files: Mapping[str, bytes], stem: str) -> dict[str, bytes]:
+    """The files the inner format reads beside its evidence, renamed to ``stem``: at most one per suffix."""
+    found: dict[str, bytes] = {}
+    for suffix in SIBLING_SUFFIXES[kind.name]:
+        named = _siblings(files, suffix)
+        if len(named) > 1:
+            raise Rejected(Reason.MALFORMED, f"more than one {suffix} file: {sorted(named)}")
+        found.update({suffix if suffix == STATUS_FILE else f"{stem}{suffix}": data for data in named.values()})
+    return found
+
+
 def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Profile) -> Evidence:
     """The evidence the inner format reads, made from the ContentInfo and the files given beside the request."""
     kind = envelope.kind
     if kind is WINDOWS:
-        return Evidence(kind.inner_format, {"request.cmc": envelope.content}, "request.cmc")
+        return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
+                        "request.cmc")
     certs = leaf_first(_certificates(envelope.content, kind, profile))
     if kind is ANDROID:
-        inner = {"attested.pem": b"".join(cert_pem(c) for c in certs)}
-        challenges = _siblings(files, CHALLENGE_SUFFIX)
-        if len(challenges) > 1:
-            raise Rejected(Reason.MALFORMED, f"more than one {CHALLENGE_SUFFIX} file: {sorted(challenges)}")
-        inner.update({f"attested{CHALLENGE_SUFFIX}": data for data in challenges.values()})
-        inner.update(_siblings(files, STATUS_FILE))
+        inner = {"attested.pem": b"".join(cert_pem(c) for c in certs), **_beside(kind, files, "attested")}
         return Evidence(kind.inner_format, inner, "attested.pem")
     assert kind is YUBIKEY
     if len(certs) < 2:
@@ -212,6 +226,25 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
     if envelope.request is not None:
         inner["slot.csr"] = envelope.request
     return Evidence(kind.inner_format, inner, "slot.attestation.pem")
+
+
+def check_aik_issuers(cmc: bytes, trust: TrustAnchors, at: datetime) -> None:
+    """When ``ms-kast`` could not recover the AIK (enveloped to another CA), the certificates the CMC request
+    carries (the AIK's issuing CA) must still chain to a trust anchor, as they do in the real requests: else any
+    root would do."""
+    try:
+        der_certs = read_signed_data(cmc).certificates or ()
+        certs = [x509.load_der_x509_certificate(der) for der in der_certs[:MAX_CERTS]]
+    except (ValueError, *CERT_PARSE_ERRORS) as exc:
+        raise Rejected(Reason.MALFORMED, f"the CMC request's certificates: {str(exc)[:100]}") from None
+    if not certs:
+        raise Rejected(Reason.MISSING_INPUT, "the AIK is not recovered and the CMC request carries no AIK CA "
+                                             "certificate to chain to a trust anchor")
+    chain = leaf_first(certs)
+    try:
+        validate_chain(chain[0], chain[1:], trust.all(), at)
+    except Rejected as rejection:
+        raise Rejected(rejection.reason, f"the CMC request's AIK CA: {rejection.detail}") from None
 
 
 def read_target(files: Mapping[str, bytes]) -> x509.Certificate | None:
@@ -246,6 +279,9 @@ def check(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profil
     if not verdict.accepted:
         raise Rejected(verdict.reason, f"{envelope.kind.inner_format}: {verdict.detail}")
     attested = verdict.claims.spki_der if verdict.claims is not None else None
+    if envelope.kind is WINDOWS and verdict.claims is not None and verdict.claims.extra.get(
+            "tpm_signature_checked") is False:
+        check_aik_issuers(envelope.content, trust, at)
     if envelope.request_spki is not None and attested != envelope.request_spki:
         raise Rejected(Reason.KEY_MISMATCH, f"the {envelope.kind.name} evidence attests another key than the "
                                             "request's")

@@ -1,0 +1,558 @@
+"""The ``ms-kast`` format: Windows TPM key attestation in a certificate request (MS-WCCE), as a CA receives it.
+
+A Windows client that enrolls a TPM-backed key (Microsoft Platform Crypto Provider) sends its CA a CMC Full
+PKI Request (or a bare PKCS#10) whose request carries the KeyAttestationStatement (TPM2_Certify of the key by
+the TPM's AIK, the AIK's signature, the key's PCP blob) and the AIK public key and certificate enveloped to
+the CA's exchange certificate (:mod:`hsmsim.formats.tpm.kast`).
+
+hsmsim's emulated Windows client uses the emulated TPM (:mod:`hsmsim.formats.tpm.device`): an RSA-2048 AIK
+certified by the emulated TPM attestation CA; the emulator is the CA too, so the AIK info is enveloped to
+an emulated CA exchange certificate derived from the seed, whose key opens it.
+
+On disk (``docs/formats/tpm.md``): ``<label>.kast.cmc`` (or ``<label>.kast.p10``), DER or PEM; beside it
+the emulated CA's exchange key ``<label>.ca-exchange.p8`` (PKCS#8 PEM, TEST-ONLY: the CA's own input) and
+the emulated root ``tpm_root_ca.pem``. A verifier may instead be given the CA key as a trust file (role
+``ca-exchange``) or the AIK certificate itself (role ``aik``). Any Evidence whose primary file is such a
+request is accepted, e.g. ``files={"request.cmc": der}`` as the ``purebred`` format hands it over.
+
+The verdict's claims say ``tpm_signature_checked``: False when the AIK could not be recovered (a real request
+enveloped to another CA); only the strict profile rejects that (MISSING_INPUT).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_der_private_key,
+    load_pem_private_key,
+)
+
+from hsmsim.checks import require_code_signing_key
+from hsmsim.device import AttestationRequest, Device
+from hsmsim.encoding import cert_pem, der_content, der_sequence, der_tlv, spki_der
+from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.formats.tpm import kast as wire
+from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm, tpm_sign
+from hsmsim.formats.tpm.format import TpmStatementFormat
+from hsmsim.formats.tpm.generate import ROOT_FILE, safe_file_stem
+from hsmsim.formats.tpm.marshal import TpmAlg, tpm2b, u32
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ak_identity, tpm_pki
+from hsmsim.formats.tpm.statement import (
+    AkFacts,
+    check_ak_certificate,
+    check_attest,
+    check_attested_name,
+    check_object_attributes,
+    key_facts,
+    tpm_claims,
+)
+from hsmsim.formats.tpm.structures import Scheme, TpmsAttest, TpmtPublic
+from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
+from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import derive_key, derive_serial, drbg
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+
+FORMAT_NAME = "ms-kast"
+CMC_SUFFIX = ".kast.cmc"
+PKCS10_SUFFIX = ".kast.p10"
+CA_KEY_SUFFIX = ".ca-exchange.p8"
+AIK_CA_SUFFIX = ".aik-ca.pem"
+ROLE_CA_KEY = "ca-exchange"
+ROLE_AIK = "aik"
+AIK_NAME = "aik-windows"
+DEFAULT_KSP = "Microsoft Smart Card Key Storage Provider"
+"""What every real Surface request names (the TPM virtual smart card KSP over the Platform Crypto Provider)."""
+OUTPUTS = ("cmc", "pkcs10")
+CA_EXCHANGE_CN = "hsmsim Windows CA Exchange EMULATED"
+NOT_RECOVERED = "TPM (AIK not recovered)"
+
+
+@functools.lru_cache(maxsize=16)
+def ca_exchange(seed: str, role: str = "ms-kast/ca-exchange") -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """The emulated CA's exchange key (RSA-2048) and its self-signed exchange certificate for ``seed``."""
+    key = derive_key(seed, role, KeySpec.parse("rsa-2048"))
+    assert isinstance(key, rsa.RSAPrivateKey)
+    subject = name(("C", "CH", PRINTABLE), ("O", "hsmsim", UTF8), ("CN", CA_EXCHANGE_CN, UTF8))
+    tpm = tpm_pki(seed)
+    start = tpm.root.not_valid_before_utc
+    cert = build_certificate(CertSpec(
+        subject=subject, issuer=subject, public_key=key.public_key(), serial=derive_serial(seed, role),
+        not_before=start, not_after=start + timedelta(days=20 * 365),
+        extensions=(Ext(key_usage("key_encipherment"), critical=True),
+                    Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True)),
+    ), key)
+    return key, cert
+
+
+def pkcs8_pem(key: PrivateKey) -> bytes:
+    """``key`` as an unencrypted PKCS#8 PEM (the trust file of role ``ca-exchange``)."""
+    return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+
+def _policy_digests(rng_bytes: bytes) -> bytes:
+    """TPML_DIGEST of the PCP key's six policy branches (the fifth empty), as the real blobs carry them."""
+    digests = [rng_bytes[i * 32:(i + 1) * 32] for i in range(5)]
+    return u32(6) + b"".join(tpm2b(d) for d in digests[:4]) + tpm2b(b"") + tpm2b(digests[4])
+
+
+# -- generation -------------------------------------------------------------------------------------
+
+@dataclass(kw_only=True)
+class KastDraft:
+    """One Windows key attestation request before rendering. The optional fields are the catalogue's knobs:
+    each replaces one part (or edits rendered bytes) before the enclosing structure is signed."""
+
+    tpm: EmulatedTpm
+    identity: AttestationIdentity
+    key_public: PublicKey
+    key_signer: PrivateKey
+    area: TpmtPublic
+    at: datetime
+    label: str
+    subject_cn: str
+    ca_key: rsa.RSAPrivateKey
+    ca_certificate: x509.Certificate
+    cek: bytes
+    iv: bytes
+    oaep_seed: bytes
+    private_blob: bytes
+    policy_digests: bytes
+    output: str = "cmc"
+    ksp_name: str = DEFAULT_KSP
+    qualifying_data: bytes = wire.WINDOWS_QUALIFYING_DATA
+    certified_area: TpmtPublic | None = None
+    blob_area: TpmtPublic | None = None
+    attest_edit: Callable[[TpmsAttest], TpmsAttest] | None = None
+    certify_signer: PrivateKey | None = None
+    signature_edit: Callable[[bytes], bytes] | None = None
+    kads_edit: Callable[[bytes], bytes] | None = None
+    kast_edit: Callable[[bytes], bytes] | None = None
+    statement_value: Callable[[bytes], bytes] | None = None
+    attributes_edit: Callable[[list[bytes]], list[bytes]] | None = None
+    aik_certificate: x509.Certificate | None = None
+    aik_spki: bytes | None = None
+    aik_plaintext_edit: Callable[[bytes], bytes] | None = None
+    envelope_recipient: x509.Certificate | None = None
+    envelope_edit: Callable[[bytes], bytes] | None = None
+    csr_signer: PrivateKey | None = None
+    csr_edit: Callable[[bytes], bytes] | None = None
+    cmc_signer: PrivateKey | None = None
+    cmc_ski: bytes | None = None
+    cmc_certificates: list[x509.Certificate] | None = None
+    cmc_attributes: Callable[[bytes], list[bytes]] | None = None
+    cmc_edit: Callable[[bytes], bytes] | None = None
+    include_ca_key: bool = True
+
+    def key_attestation(self) -> bytes:
+        """The KAST: TPM2_Certify of the key by the AIK, the AIK's signature and the key's PCP blob."""
+        aik = self.identity.key
+        attest = self.tpm.certify_info(self.certified_area or self.area, aik.public_key(), self.qualifying_data,
+                                       self.at)
+        if self.attest_edit:
+            attest = self.attest_edit(attest)
+        attest_bytes = attest.marshal()
+        signature = tpm_sign(self.certify_signer or aik, attest_bytes, Scheme(TpmAlg.RSASSA, TpmAlg.SHA256)).bare()
+        if self.signature_edit:
+            signature = self.signature_edit(signature)
+        blob = wire.pcp_key_blob(tpm2b((self.blob_area or self.area).marshal()), self.private_blob,
+                                 self.policy_digests)
+        kads = wire.kads_bytes(attest_bytes, signature, blob)
+        if self.kads_edit:
+            kads = self.kads_edit(kads)
+        kast = wire.kast_bytes(b"", kads)
+        return self.kast_edit(kast) if self.kast_edit else kast
+
+    def aik_info(self) -> bytes:
+        """szOID_ENROLL_AIK_INFO's value: the AIK SPKI and certificate enveloped to the CA exchange certificate."""
+        cert = self.aik_certificate or self.identity.certificate
+        plaintext = der_sequence(self.aik_spki or spki_der(self.identity.key.public_key()),
+                                      cert.public_bytes(Encoding.DER))
+        if self.aik_plaintext_edit:
+            plaintext = self.aik_plaintext_edit(plaintext)
+        recipient = self.envelope_recipient or self.ca_certificate
+        recipient_key = recipient.public_key()
+        assert isinstance(recipient_key, rsa.RSAPublicKey)
+        envelope = wire.enveloped_data(plaintext, recipient_key, recipient.issuer.public_bytes(),
+                                       recipient.serial_number, self.cek, self.iv, self.oaep_seed)
+        return self.envelope_edit(envelope) if self.envelope_edit else envelope
+
+    def request(self) -> bytes:
+        """The inner PKCS#10, in Windows's attribute order, signed by the key."""
+        spki = spki_der(self.key_public)
+        ski = wire.key_identifier(spki)
+        statement = self.key_attestation()
+        value = self.statement_value(statement) if self.statement_value else der_tlv(wire.OCTETS, statement)
+        attributes = [wire.ski_extension_request(ski),
+                      wire.attribute_tlv(wire.OID_KSP_NAME, wire.bmp_string(self.ksp_name)),
+                      wire.attribute_tlv(wire.OID_STATEMENT, value),
+                      wire.attribute_tlv(wire.OID_AIK_INFO, self.aik_info())]
+        if self.attributes_edit:
+            attributes = self.attributes_edit(attributes)
+        subject = name(("C", "US", PRINTABLE), ("CN", self.subject_cn, UTF8)).public_bytes()
+        csr = wire.build_csr(self.key_signer, subject, spki, attributes, signer=self.csr_signer)
+        return self.csr_edit(csr) if self.csr_edit else csr
+
+    def rendered(self) -> bytes:
+        """The request as sent: the CMC Full PKI Request (default) or the bare PKCS#10."""
+        csr = self.request()
+        if self.output == "pkcs10":
+            return csr
+        ski = self.cmc_ski or wire.key_identifier(spki_der(self.key_public))
+        content = wire.pki_data(csr)
+        certificates = (self.cmc_certificates if self.cmc_certificates is not None
+                        else [*self.identity.chain[1:], self.identity.root])
+        cmc = wire.cmc_request(content, self.cmc_signer or self.key_signer, ski,
+                               [c.public_bytes(Encoding.DER) for c in certificates],
+                               self.cmc_attributes(content) if self.cmc_attributes else None)
+        return self.cmc_edit(cmc) if self.cmc_edit else cmc
+
+    def evidence(self) -> Evidence:
+        """``<label>.kast.cmc`` (or ``.kast.p10``), the CA's exchange key and the emulated root."""
+        stem = safe_file_stem(self.label)
+        primary = f"{stem}{PKCS10_SUFFIX if self.output == 'pkcs10' else CMC_SUFFIX}"
+        files = {primary: self.rendered()}
+        if self.include_ca_key:
+            files[f"{stem}{CA_KEY_SUFFIX}"] = pkcs8_pem(self.ca_key)
+        if self.output == "pkcs10":
+            files[f"{stem}{AIK_CA_SUFFIX}"] = b"".join(cert_pem(c) for c in self.identity.chain[1:])
+        files[ROOT_FILE] = self.identity.root.public_bytes(Encoding.PEM)
+        return Evidence(FORMAT_NAME, files, primary)
+
+
+def kast_draft_for(request: AttestationRequest) -> KastDraft:
+    """The draft of ``request``. Parameters: ``output`` (cmc | pkcs10), ``ksp_name``."""
+    params = request.parameters
+    output = str(params.get("output", "cmc"))
+    if output not in OUTPUTS:
+        raise UnsupportedKeyError(f"parameter output must be one of {', '.join(OUTPUTS)}")
+    if request.key_signer is None or request.key.public_key is None:
+        raise UnsupportedKeyError("a key attestation request is signed by the key: it needs an asymmetric key")
+    if not isinstance(request.attesting.key, rsa.RSAPrivateKey):
+        raise UnsupportedKeyError("the Windows AIK is an RSA key")
+    tpm = EmulatedTpm.for_device(request.device)
+    seed, label = request.device.seed, request.key.label
+    rng = drbg(seed, f"ms-kast/{request.device.serial}/{label}/{request.at:%Y%m%dT%H%M%S}")
+    policy = rng.read(32)
+    area = replace(tpm.key_public(request.key), auth_policy=policy)
+    public = request.key.public_key
+    if not isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise UnsupportedKeyError("a TPM key is RSA or ECC")
+    key_bytes = public.key_size // 16 if isinstance(public, rsa.RSAPublicKey) else (public.key_size + 7) // 8
+    ca_key, ca_cert = ca_exchange(seed)
+    return KastDraft(
+        tpm=tpm, identity=request.attesting, key_public=request.key.public_key, key_signer=request.key_signer,
+        area=area, at=request.at, label=label, subject_cn=str(uuid.UUID(bytes=rng.read(16), version=4)),
+        ca_key=ca_key, ca_certificate=ca_cert, cek=rng.read(16), iv=rng.read(16), oaep_seed=rng.read(20),
+        private_blob=tpm2b(rng.read(94 + key_bytes)), policy_digests=_policy_digests(rng.read(160)),
+        output=output, ksp_name=str(params.get("ksp_name", DEFAULT_KSP)))
+
+
+# -- verification ---------------------------------------------------------------------------------
+
+def request_der(data: bytes) -> bytes:
+    """The request's DER: ``data`` itself, or the body of its one PEM block (CMS, PKCS7 or CERTIFICATE REQUEST)."""
+    if not data.lstrip().startswith(b"-----BEGIN"):
+        return wire.single_tlv(data, "the request")
+    lines = data.strip().splitlines()
+    if not lines[-1].startswith(b"-----END"):
+        raise Rejected(Reason.MALFORMED, "the PEM request has no END line")
+    try:
+        der = base64.b64decode(b"".join(line.strip() for line in lines[1:-1]), validate=True)
+    except (binascii.Error, ValueError):
+        raise Rejected(Reason.MALFORMED, "the PEM request body is not base64") from None
+    return wire.single_tlv(der, "the request")
+
+
+@dataclass(frozen=True)
+class Aik:
+    """The AIK as recovered: its SPKI and certificate (when the client sent one)."""
+
+    spki: bytes
+    certificate: x509.Certificate | None
+
+
+def _ca_keys(evidence: Evidence, trust: TrustAnchors) -> list[rsa.RSAPrivateKey]:
+    keys: list[PrivateKeyTypes] = trust.private_keys(ROLE_CA_KEY)
+    for file_name, data in sorted(evidence.files.items()):
+        if file_name.endswith(CA_KEY_SUFFIX):
+            try:
+                keys.append(load_pem_private_key(data, None))
+            except (ValueError, TypeError, UnsupportedAlgorithm):
+                raise Rejected(Reason.MALFORMED, f"{file_name} is not an unencrypted PKCS#8 PEM key") from None
+    return [k for k in keys if isinstance(k, rsa.RSAPrivateKey)]
+
+
+def recover_aik(csr: wire.Csr, ca_keys: list[rsa.RSAPrivateKey]) -> Aik | None:
+    """The AIK from szOID_ENROLL_AIK_INFO when one of ``ca_keys`` opens it; None when there is no AIK info or it
+    is enveloped to another CA."""
+    infos = csr.attribute(wire.OID_AIK_INFO)
+    if len(infos) > 1:
+        raise Rejected(Reason.ATTR_CONFLICT, "the request carries szOID_ENROLL_AIK_INFO twice")
+    if not infos or not ca_keys:
+        return None
+    if len(infos[0].values) != 1:
+        raise Rejected(Reason.ATTR_CONFLICT if infos[0].values else Reason.MALFORMED,
+                       f"szOID_ENROLL_AIK_INFO holds {len(infos[0].values)} values, not one EnvelopedData")
+    envelope = wire.parse_enveloped(infos[0].values[0])
+    for key in ca_keys:
+        plaintext = wire.open_envelope(envelope, key)
+        if plaintext is not None:
+            spki, cert_der = wire.aik_info(plaintext)
+            cert = None
+            if cert_der is not None:
+                try:
+                    cert = fully_parsed(x509.load_der_x509_certificate(cert_der))
+                except CERT_PARSE_ERRORS:
+                    raise Rejected(Reason.MALFORMED, "the AIK certificate in the AIK info does not parse") from None
+            return Aik(spki, cert)
+    return None
+
+
+def check_certify_signature(aik: PublicKey, attest: bytes, signature: bytes) -> None:
+    """The KADS signature is the AIK's bare RSASSA-SHA256 (or ECDSA-SHA256 DER) signature over the TPMS_ATTEST."""
+    try:
+        if isinstance(aik, rsa.RSAPublicKey):
+            aik.verify(signature, attest, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(aik, ec.EllipticCurvePublicKey):
+            aik.verify(signature, attest, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise Rejected(Reason.UNSUPPORTED, f"an AIK is RSA or ECC, not {type(aik).__name__}")
+    except (InvalidSignature, ValueError):
+        raise Rejected(Reason.SIGNATURE_INVALID, "the KADS signature is not the AIK's over the certify "
+                                                 "TPMS_ATTEST") from None
+
+
+def _certificates(ders: Sequence[bytes]) -> list[x509.Certificate]:
+    try:
+        return [fully_parsed(x509.load_der_x509_certificate(der)) for der in ders]
+    except CERT_PARSE_ERRORS:
+        raise Rejected(Reason.MALFORMED, "a CMC certificate does not parse") from None
+
+
+def _statement(csr: wire.Csr) -> bytes:
+    statements = csr.attribute(wire.OID_STATEMENT)
+    if not statements:
+        raise Rejected(Reason.ATTR_MISSING, "the request carries no szOID_ENROLL_ATTESTATION_STATEMENT "
+                                            "(1.3.6.1.4.1.311.21.24)")
+    if len(statements) > 1 or len(statements[0].values) > 1:
+        raise Rejected(Reason.ATTR_CONFLICT, "the request carries more than one attestation statement")
+    if not statements[0].values or statements[0].values[0][:1] != bytes([wire.OCTETS]):
+        raise Rejected(Reason.MALFORMED, "the attestation statement is not one OCTET STRING, as Windows wraps it")
+    return der_content(statements[0].values[0])
+
+
+def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    der = request_der(data)
+    cmc = wire.parse_cmc(der) if wire.is_content_info(der) else None
+    csr = wire.parse_csr(cmc.request if cmc else der)
+    key = csr.public_key()
+    if not wire.verify_signature(key, csr.signature_algorithm, csr.signature, csr.info):
+        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "the request's self-signature does not verify")
+    if cmc is not None:
+        if cmc.sid_ski is not None and cmc.sid_ski != csr.subject_key_identifier():
+            raise Rejected(Reason.KEY_MISMATCH, "the CMC signer's key identifier is not the requested key's")
+        wire.check_cmc_signature(cmc, key)
+    kast = wire.parse_kast(_statement(csr))
+    area = TpmtPublic.unmarshal(wire.key_blob_public(kast.key_blob))
+    if spki_der(area.public_key()) != csr.spki:
+        raise Rejected(Reason.KEY_MISMATCH, "the key blob's public area is not the requested key")
+    certify = check_attest(TpmsAttest.unmarshal(kast.key_attest), wire.WINDOWS_QUALIFYING_DATA,
+                           "Windows's key attestation qualifying data")
+    check_attested_name(area, certify)
+    check_object_attributes(area)
+    if kast.id_binding or kast.aik_opaque:
+        raise Rejected(Reason.UNSUPPORTED, "KAST idBinding / aikOpaque are not supported (Windows sends them empty)")
+    intermediates = _certificates(cmc.certificates) if cmc else _aik_ca_files(evidence)
+    aik = recover_aik(csr, _ca_keys(evidence, trust))
+    facts: AkFacts | None = None
+    certificate = aik.certificate if aik is not None else None
+    if aik is not None and certificate is not None and spki_der(certificate.public_key()) != aik.spki:
+        raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the AIK info's public key is not its certificate's")
+    if certificate is None:
+        certificate = next((c for c in trust.get(ROLE_AIK) if _signs(c, kast)), None)
+    if certificate is not None:
+        validate_chain(certificate, intermediates, trust.get("root"), at)
+        facts = check_ak_certificate(certificate, None)
+        check_certify_signature(_aik_key(certificate), kast.key_attest, kast.signature)
+    if profile is Profile.STRICT:
+        if facts is None:
+            raise Rejected(Reason.MISSING_INPUT, "the AIK could not be recovered (enveloped to another CA, or "
+                                                 "no CA key given): the TPM signature is not checked")
+        unknown = sorted({a.oid for a in csr.attributes} - set(wire.KNOWN_ATTRIBUTES))
+        if unknown:
+            raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown request attributes: {', '.join(unknown)[:80]}")
+        require_code_signing_key(*key_facts(area))
+    claims = tpm_claims(area, facts or AkFacts("", NOT_RECOVERED, "", ""))
+    ksp = csr.attribute(wire.OID_KSP_NAME)
+    extra: dict[str, str | bool | int] = {
+        "tpm_signature_checked": facts is not None, "key_spki_sha256": hashlib.sha256(csr.spki).hexdigest(),
+        "envelope": "cmc" if cmc else "pkcs10"}
+    if ksp and ksp[0].values and ksp[0].values[0][:1] == bytes([wire.BMP]):
+        extra["ksp_name"] = der_content(ksp[0].values[0]).decode("utf-16-be", "replace")
+    claims = replace(claims, extra=extra)
+    if facts is None:
+        return Verdict(Reason.OK, "Windows key attestation: structure, proof of possession and key binding "
+                                  "checked; the AIK is enveloped to another CA, the TPM signature is not checked",
+                       claims)
+    return Verdict(Reason.OK, f"TPM key certified by a Windows AIK of {facts.vendor} {facts.model}", claims)
+
+
+def _aik_ca_files(evidence: Evidence) -> list[x509.Certificate]:
+    """The AIK's issuing CAs written beside a bare PKCS#10 (``<label>.aik-ca.pem``)."""
+    certs: list[x509.Certificate] = []
+    for file_name, data in sorted(evidence.files.items()):
+        if file_name.endswith(AIK_CA_SUFFIX):
+            if data.count(b"-----BEGIN") > wire.MAX_CMC_CERTIFICATES:
+                raise Rejected(Reason.LIMIT_EXCEEDED, f"{file_name} holds too many certificates")
+            try:
+                certs += [fully_parsed(c) for c in x509.load_pem_x509_certificates(data)]
+            except CERT_PARSE_ERRORS:
+                raise Rejected(Reason.MALFORMED, f"{file_name} is not PEM certificates") from None
+    return certs
+
+
+def _aik_key(cert: x509.Certificate) -> PublicKey:
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise Rejected(Reason.UNSUPPORTED, f"an AIK is RSA or ECC, not {type(key).__name__}")
+    return key
+
+
+def _signs(cert: x509.Certificate, kast: wire.Kast) -> bool:
+    try:
+        check_certify_signature(_aik_key(cert), kast.key_attest, kast.signature)
+    except Rejected:
+        return False
+    return True
+
+
+def _looks_like_request(head: bytes) -> bool:
+    """A CMC Full PKI Request whose request, or a PKCS#10 whose own attributes, carry the KAST attribute."""
+    try:
+        der = request_der(head)
+        csr = wire.parse_csr(wire.parse_cmc(der).request if wire.is_content_info(der) else der)
+    except Rejected:
+        return False
+    return bool(csr.attribute(wire.OID_STATEMENT))
+
+
+class MsKastFormat(TpmStatementFormat):
+    """The ``ms-kast`` format: Windows TPM key attestation (KAST) in a CMC or PKCS#10 certificate request."""
+
+    name = FORMAT_NAME
+    title = "Windows TPM key attestation in a certificate request (MS-WCCE KAST)"
+    key_specs = TPM_KEY_SPECS
+    record_limit = wire.MAX_REQUEST_BYTES
+    ak_name = AIK_NAME
+
+    def provision(
+        self, device: Device, partition: str,
+        attesting: tuple[str, PrivateKey, datetime] | None = None,
+    ) -> AttestationIdentity:
+        """The TPM's RSA-2048 AIK (or an RSA user key as AIK) with its certificate under the emulated TPM CA."""
+        tpm = EmulatedTpm.for_device(device)
+        if attesting is None:
+            key = derive_key(device.seed, f"tpm/{device.serial}/{AIK_NAME}", KeySpec.parse("rsa-2048"))
+            return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created, key=key,
+                               key_name=AIK_NAME)
+        label, key, created = attesting
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise UnsupportedKeyError("a Windows AIK is an RSA key")
+        return ak_identity(device.seed, device.serial, tpm.model, created=max(created, device.initialised),
+                           key=key, key_name=f"{AIK_NAME}/{label}")
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The Windows client's request for the key (see :func:`kast_draft_for`)."""
+        return kast_draft_for(request).evidence()
+
+    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                     profile: Profile) -> Verdict:
+        """CMC and CSR signatures, KAST/KADS structure, key binding, then the AIK (when recovered) and its chain."""
+        return _verify(evidence, record, trust, at, profile)
+
+    def load(self, path: Path) -> Evidence:
+        """Read the request file, with ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it when present."""
+        stem = path.name.removesuffix(CMC_SUFFIX).removesuffix(PKCS10_SUFFIX)
+        siblings = [path.parent / f"{stem}{suffix}" for suffix in (CA_KEY_SUFFIX, AIK_CA_SUFFIX)]
+        return self.read_record(path, siblings if stem != path.name else [])
+
+    def detect(self, path: Path) -> bool:
+        """A regular file holding (DER or PEM) a CMC request or PKCS#10 with szOID_ENROLL_ATTESTATION_STATEMENT."""
+        head = peek_regular_file(path, self.record_limit) if not path.is_dir() else None
+        return head is not None and _looks_like_request(head)
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """Certificates (PEM or DER): AIK certificates (EKU tcg-kp-AIKCertificate, CA:FALSE) under ``aik``, the
+        rest under ``root``; PKCS#8 private keys (PEM or DER) under ``ca-exchange``."""
+        budget = ReadBudget()
+        roots: list[x509.Certificate] = []
+        aiks: list[x509.Certificate] = []
+        keys: list[PrivateKeyTypes] = []
+        for path in paths:
+            data = read_regular_file(path, MAX_TRUST_ANCHOR_BYTES, budget)
+            key = _private_key(data, path)
+            if key is not None:
+                keys.append(key)
+                continue
+            for cert in TrustAnchors.from_pem_files([path], budget=budget).get():
+                (aiks if _is_aik_certificate(cert) else roots).append(cert)
+        return TrustAnchors({"root": tuple(roots), ROLE_AIK: tuple(aiks)}, {ROLE_CA_KEY: tuple(keys)})
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens for RSA-2048/3072 and EC P-256/P-384 (CMC), a bare PKCS#10, and the one-defect mutations."""
+        from hsmsim.formats.tpm.kast_catalogue import vector_cases
+
+        return vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the ms-kast vectors."""
+        from hsmsim.formats.tpm.kast_catalogue import notes
+
+        return notes()
+
+
+def _private_key(data: bytes, path: Path) -> PrivateKeyTypes | None:
+    """The private key a trust file holds (PEM ``PRIVATE KEY`` or DER PKCS#8), None for a certificate file."""
+    if b"-----BEGIN" in data:
+        if b"PRIVATE KEY-----" not in data:
+            return None
+        try:
+            return load_pem_private_key(data, None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise BundleError(f"{path} is not an unencrypted PKCS#8 private key") from None
+    try:
+        return load_der_private_key(data, None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+
+
+def _is_aik_certificate(cert: x509.Certificate) -> bool:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return EKU_AIK_CERTIFICATE in eku and not basic.ca
+

@@ -1,0 +1,256 @@
+"""ms-kast: Windows TPM key attestation (MS-WCCE KAST) in a CMC or PKCS#10 request."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.device import AttestationRequest
+from hsmsim.encoding import der_children, der_content, pem, spki_der
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats import detect, get_format
+from hsmsim.formats.tpm import kast as wire
+from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME
+from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_cases
+from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, pkcs8_pem
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.verdict import Profile, Reason
+
+FMT = get_format("ms-kast")
+SEED = "mskast-test"
+SURFACES = ("SP2017_1803", "SP3_1803", "SP4_1709")
+PUREBRED_ATTRIBUTE = "1.3.6.1.4.1.37623.26.3"
+SAMPLE_TIME = datetime(2018, 9, 6, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def kit() -> KastKit:
+    return KastKit.build(SEED)
+
+
+@pytest.fixture(scope="module")
+def cases() -> list:
+    return vector_cases(SEED)
+
+
+def trust_of(kit: KastKit) -> TrustAnchors:
+    return TrustAnchors({"root": (kit.tpm_kit.identity.root,)})
+
+
+def without_ca_key(evidence: Evidence) -> Evidence:
+    return Evidence(evidence.format, {k: v for k, v in evidence.files.items() if not k.endswith(CA_KEY_SUFFIX)},
+                    evidence.primary)
+
+
+# -- goldens and the catalogue ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec", GOLDEN_SPECS)
+def test_golden_verifies_with_the_tpm_signature(kit: KastKit, spec: str) -> None:
+    evidence = kit.draft(spec).evidence()
+    verdict = FMT.verify(evidence, trust_of(kit), at=VALIDATION_TIME)
+    assert verdict.accepted, verdict.summary()
+    assert verdict.claims is not None
+    extra = verdict.claims.extra
+    assert extra["tpm_signature_checked"] is True
+    key = kit.tpm_kit.keys[spec].public_key
+    assert extra["key_spki_sha256"] == hashlib.sha256(spki_der(key)).hexdigest()  # type: ignore[arg-type]
+    assert verdict.claims.spki_der == spki_der(key)  # type: ignore[arg-type]
+    assert verdict.claims.vendor == "IBM" and verdict.claims.generated_on_device is True
+    assert verdict.claims.to_json()["extra"]["envelope"] == "cmc"
+
+
+def test_every_vector_is_judged_as_its_catalogue_says(cases: list) -> None:
+    for case in cases:
+        trust = TrustAnchors({"root": case.anchors})
+        for profile, expected in case.expected.items():
+            verdict = FMT.verify(case.evidence, trust, at=case.validation_time, profile=profile)
+            assert verdict.reason is expected, (case.id, profile, verdict.summary())
+
+
+def test_catalogue_size_flags_and_reasons() -> None:
+    catalogue = mutations()
+    assert len([m for m in catalogue if any(r is not Reason.OK for r in m.expected.values())]) >= 30
+    assert len({m.id for m in catalogue}) == len(catalogue)
+    defined = notes()
+    assert all(m.flag in defined for m in catalogue)
+    reasons = {r for m in catalogue for r in m.expected.values()}
+    assert {Reason.MALFORMED, Reason.UNSUPPORTED, Reason.KEY_MISMATCH, Reason.CHALLENGE_MISMATCH,
+            Reason.SIGNATURE_INVALID, Reason.CSR_SIGNATURE_INVALID, Reason.ATTR_MISSING, Reason.ATTR_CONFLICT,
+            Reason.CHAIN_UNTRUSTED, Reason.CERT_EXPIRED, Reason.ATTESTATION_KEY_MISMATCH, Reason.MISSING_INPUT,
+            Reason.UNEXPECTED_CONTENT, Reason.ATTR_NOT_LOCAL, Reason.ATTR_EXTRACTABLE, Reason.KEY_PURPOSE} <= reasons
+
+
+def test_vectors_are_deterministic(cases: list) -> None:
+    again = vector_cases(SEED)
+    assert [c.id for c in again] == [c.id for c in cases]
+    assert all(a.evidence.files == b.evidence.files for a, b in zip(again, cases, strict=True))
+
+
+def test_pkcs10_output_and_parameters(kit: KastKit) -> None:
+    evidence = kit.draft("ec-p256", output="pkcs10").evidence()
+    assert evidence.primary.endswith(".kast.p10") and not wire.is_content_info(evidence.files[evidence.primary])
+    assert FMT.verify(evidence, trust_of(kit), at=VALIDATION_TIME).accepted
+    tpm_kit = kit.tpm_kit
+    key = tpm_kit.keys["ec-p256"]
+    request = AttestationRequest(device=tpm_kit.device, partition="default", key=key,
+                                 key_signer=tpm_kit.store.signer(key), attesting=tpm_kit.identity,
+                                 parameters={"output": "json"}, at=ATTEST_TIME)
+    with pytest.raises(UnsupportedKeyError):
+        FMT.generate(request)
+
+
+def test_pem_request_and_the_purebred_evidence_shape(kit: KastKit) -> None:
+    evidence = kit.draft("rsa-3072").evidence()
+    der = evidence.files[evidence.primary]
+    ca_key = evidence.files[next(k for k in evidence.files if k.endswith(CA_KEY_SUFFIX))]
+    trust = TrustAnchors({"root": (kit.tpm_kit.identity.root,)}, {ROLE_CA_KEY: (kit.draft("rsa-3072").ca_key,)})
+    for body in (der, pem(der, "CMS")):
+        handed = Evidence("ms-kast", {"request.cmc": body}, "request.cmc")
+        verdict = FMT.verify(handed, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
+        assert verdict.accepted and verdict.claims is not None, verdict.summary()
+        assert verdict.claims.extra["tpm_signature_checked"] is True
+        unchecked = FMT.verify(handed, trust_of(kit), at=VALIDATION_TIME)
+        assert unchecked.accepted and unchecked.claims is not None
+        assert unchecked.claims.extra["tpm_signature_checked"] is False
+    assert b"PRIVATE KEY" in ca_key
+
+
+def test_trust_files_give_the_ca_key_or_the_aik(kit: KastKit, tmp_path: Path) -> None:
+    draft = kit.draft("ec-p384")
+    evidence = without_ca_key(draft.evidence())
+    root = tmp_path / "root.pem"
+    root.write_bytes(kit.tpm_kit.identity.root.public_bytes(Encoding.PEM))
+    key_file = tmp_path / "ca.p8"
+    key_file.write_bytes(pkcs8_pem(draft.ca_key))
+    aik_file = tmp_path / "aik.der"
+    aik_file.write_bytes(kit.tpm_kit.identity.certificate.public_bytes(Encoding.DER))
+    for extra in (key_file, aik_file):
+        trust = FMT.trust_anchors_from_files([root, extra])
+        assert trust.get("root") == [kit.tpm_kit.identity.root]
+        assert bool(trust.private_keys(ROLE_CA_KEY)) == (extra is key_file)
+        assert bool(trust.get(ROLE_AIK)) == (extra is aik_file)
+        verdict = FMT.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
+        assert verdict.accepted, verdict.summary()
+    strict = FMT.verify(evidence, FMT.trust_anchors_from_files([root]), at=VALIDATION_TIME, profile=Profile.STRICT)
+    assert strict.reason is Reason.MISSING_INPUT
+
+
+def test_bad_input_never_raises(kit: KastKit) -> None:
+    der = kit.draft("ec-p256").evidence().files
+    primary = next(iter(der.values()))
+    for data in (b"", b"\x30", b"-----BEGIN CMS-----\n!!\n-----END CMS-----\n", primary[:100], primary + b"\x00",
+                 bytes(40)):
+        verdict = FMT.verify(Evidence("ms-kast", {"r": data}, "r"), trust_of(kit), at=VALIDATION_TIME)
+        assert verdict.reason in (Reason.MALFORMED, Reason.LIMIT_EXCEEDED), verdict.summary()
+    missing = FMT.verify(Evidence("ms-kast", {}, "r"), trust_of(kit), at=VALIDATION_TIME)
+    assert missing.reason is Reason.MISSING_INPUT
+
+
+# -- the real Surface requests --------------------------------------------------------------------------
+
+def surface_requests(shared_dir: Path) -> list[tuple[str, bytes, bytes]]:
+    """(name, Windows CMC, target certificate) of every Surface sample: the pre-enrollment CMC as is, the SCEP
+    requests' inner CMC from the Purebred .26.3 attribute."""
+    out = []
+    for device in SURFACES:
+        folder = shared_dir / "interop" / "purebred" / device
+        for request in sorted(folder.glob("*_attestation.bin")) + sorted(folder.glob("*_scep_request.bin")):
+            data = request.read_bytes()
+            if request.name.endswith("_scep_request.bin"):
+                (attribute,) = wire.parse_csr(data).attribute(PUREBRED_ATTRIBUTE)
+                (data,) = attribute.values
+            target = folder / request.name.replace("_attestation.bin", "_target.der").replace("_request.bin",
+                                                                                              "_target.der")
+            out.append((f"{device}/{request.name}", data, target.read_bytes()))
+    return out
+
+
+def test_real_surface_requests_pass_the_structural_checks(shared_dir: Path) -> None:
+    from cryptography import x509
+
+    requests = surface_requests(shared_dir)
+    assert len(requests) == 15
+    for label, der, target in requests:
+        evidence = Evidence("ms-kast", {"request.cmc": der}, "request.cmc")
+        verdict = FMT.verify(evidence, TrustAnchors(), at=SAMPLE_TIME)
+        assert verdict.accepted and verdict.claims is not None, (label, verdict.summary())
+        assert verdict.claims.extra["tpm_signature_checked"] is False
+        target_spki = spki_der(x509.load_der_x509_certificate(target).public_key())
+        assert verdict.claims.extra["key_spki_sha256"] == hashlib.sha256(target_spki).hexdigest(), label
+        strict = FMT.verify(evidence, TrustAnchors(), at=SAMPLE_TIME, profile=Profile.STRICT)
+        assert strict.reason is Reason.MISSING_INPUT, label
+
+
+def _shape(der: bytes) -> dict[str, object]:
+    """What must match between an emulated and a real request: envelope layout, attribute order, KAST sizes."""
+    cmc = wire.parse_cmc(der)
+    csr = wire.parse_csr(cmc.request)
+    statement = der_content(csr.attribute(wire.OID_STATEMENT)[0].values[0])
+    kast = struct.unpack_from("<7I", statement)
+    kads = struct.unpack_from("<6I", statement, kast[3] + kast[4])
+    pki = der_children(der_content(cmc.content))
+    return {
+        "pki": [len(der_children(der_content(part))) for part in pki], "body_part": cmc.body_part_id,
+        "certificates": len(cmc.certificates), "ski_sid": cmc.sid_ski == csr.subject_key_identifier(),
+        "signed_attrs": [der_children(der_content(a))[0] for a in der_children(cmc.signed_attrs[2:]
+                                                                               if cmc.signed_attrs else b"")],
+        "attributes": [a.oid for a in csr.attributes], "kast": (kast[:5], kast[6]), "kads": kads,
+        "attest_type": wire.parse_kast(statement).key_attest[4:6],
+        "key_blob_header": struct.unpack_from("<4I", wire.parse_kast(statement).key_blob),
+    }
+
+
+def test_byte_shape_matches_the_real_request(kit: KastKit, shared_dir: Path) -> None:
+    real = (shared_dir / "interop" / "purebred" / "SP3_1803" / "1_device_preenroll_attestation.bin").read_bytes()
+    evidence = kit.draft("rsa-2048").evidence()
+    assert _shape(evidence.files[evidence.primary]) == _shape(real)
+
+
+# -- detection and the CLI ------------------------------------------------------------------------------
+
+def test_detect_claims_requests_only(kit: KastKit, tmp_path: Path) -> None:
+    for output in ("cmc", "pkcs10"):
+        written = kit.draft("ec-p256", output=output).evidence()
+        paths = written.write(tmp_path / output)
+        primary = next(p for p in paths if p.name == written.primary)
+        assert detect(primary).name == "ms-kast"
+        assert all(not FMT.detect(p) for p in paths if p != primary)
+    assert not FMT.detect(tmp_path)
+
+
+def test_detect_real_requests_but_not_the_purebred_envelope(shared_dir: Path) -> None:
+    folder = shared_dir / "interop" / "purebred" / "SP3_1803"
+    assert FMT.detect(folder / "1_device_preenroll_attestation.bin")
+    assert not FMT.detect(folder / "2_device_scep_request.bin")
+    assert not FMT.detect(folder / "1_device_preenroll_target.der")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_key_create_attest_verify(tmp_path: Path) -> None:
+    state = str(tmp_path / "state")
+    created = run("key", "create", "--state", state, "--format", "ms-kast", "--label", "L", "--spec", "ec-p256")
+    assert created.returncode == 0, created.stderr
+    out = tmp_path / "out"
+    attest = run("attest", "--format", "ms-kast", "--key", "L", "--out", str(out), "--state", state,
+                 "--at", "2025-06-01T00:00:00Z")
+    assert attest.returncode == 0, attest.stderr
+    request = out / "L.kast.cmc"
+    verdict = run("verify", str(request), "--root", str(out / "tpm_root_ca.pem"), "--json", "--profile", "strict")
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+    assert json.loads(verdict.stdout)["claims"]["extra"]["tpm_signature_checked"] is True
+    data = bytearray(request.read_bytes())
+    data[-1] ^= 1
+    request.write_bytes(bytes(data))
+    rejected = run("verify", str(request), "--root", str(out / "tpm_root_ca.pem"))
+    assert rejected.returncode == 1 and rejected.stdout.startswith("REJECT CSR_SIGNATURE_INVALID"), rejected.stdout
