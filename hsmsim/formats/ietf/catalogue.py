@@ -893,7 +893,8 @@ def csr_notes() -> dict[str, FlagNote]:
 def csr_cases(seed: str) -> list[VectorCase]:
     """Goldens (:data:`CSR_GOLDENS`, :data:`CRMF_GOLDENS`) then every CSR attestation mutation."""
     kit = IetfKit.build(seed)
-    goldens = {_golden_id(g): (g, csr.PKCS10) for g in CSR_GOLDENS}
+    goldens: dict[str, tuple[tuple[str, str, tuple[str, ...]], str]] = {
+        _golden_id(g): (g, csr.PKCS10) for g in CSR_GOLDENS}
     goldens.update({_golden_id(g, csr.CRMF): (g, csr.CRMF) for g in CRMF_GOLDENS})
     anchors: dict[str, tuple[x509.Certificate, ...]] = {}
     cases = []
