@@ -164,6 +164,8 @@ class TpmStatementFormat:
     record_limit: int = MAX_RECORD_BYTES
     ak_name: str = "ak"
     """Derivation role of the format's AK (a TPM holds one AK per use)."""
+    ak_spec: str = "ec-p256"
+    """Key spec of the format's default AK."""
     names_device: bool = False
     """The AK certificate names the TPM by its EK URN (permanentIdentifier), as ACME needs."""
 
@@ -171,12 +173,12 @@ class TpmStatementFormat:
         self, device: Device, partition: str,
         attesting: tuple[str, PrivateKey, datetime] | None = None,
     ) -> AttestationIdentity:
-        """The TPM's AK (ECC P-256, or a user key as AK) with its AK certificate under the emulated CA."""
+        """The TPM's AK (``ak_spec``, or a user key as AK) with its AK certificate under the emulated CA."""
         tpm = EmulatedTpm.for_device(device)
         permanent_id = tpm.ek_urn() if self.names_device else None
         if attesting is None:
             return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created,
-                               key_name=self.ak_name, permanent_id=permanent_id)
+                               key_name=self.ak_name, permanent_id=permanent_id, spec=self.ak_spec)
         label, key, created = attesting
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise UnsupportedKeyError("a TPM attestation key must be RSA or ECC")

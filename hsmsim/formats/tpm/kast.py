@@ -3,7 +3,9 @@ and the CMS/PKCS#10 envelopes a Windows client sends to its CA.
 
 * ``KeyAttestationStatement`` ("KAST", little-endian u32s): Magic, Version 1, Platform 2 (TPM 2.0),
   HeaderSize 28, cbIdBinding, cbKeyAttestation, cbAIKOpaque, then the three blobs. Real requests carry an
-  empty idBinding (the AIK travels enveloped to the CA in szOID_ENROLL_AIK_INFO) and an empty aikOpaque.
+  empty idBinding (the AIK travels enveloped to the CA in szOID_ENROLL_AIK_INFO) and an empty aikOpaque;
+  a present idBinding is TPM2B_PUBLIC(AIK) ‖ TPM2B_CREATION_DATA ‖ TPM2B_ATTEST (TPM2_CertifyCreation of
+  the AIK by itself) ‖ TPMT_SIGNATURE.
 * ``keyAttestation`` ("KADS"): Magic, Platform, HeaderSize 24, cbKeyAttest, cbSignature, cbKeyBlob, then the
   TPM2_Certify TPMS_ATTEST, the AIK's bare signature over it and the key blob.
 * The key blob is the Platform Crypto Provider's ``PCP_KEY_BLOB_WIN8`` (magic "PCPM", 56-byte header of
@@ -36,6 +38,8 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, read_tlv
 from hsmsim.keystore.base import PrivateKey, PublicKey
+from hsmsim.tpm.marshal import MAX_DIGEST, MAX_NAME, Reader, TpmAlg, tpm2b, u16, u32
+from hsmsim.tpm.structures import OpaqueAttested, TpmtSignature
 from hsmsim.verdict import Reason, Rejected
 
 KAST_MAGIC = 0x5453414B
@@ -191,6 +195,57 @@ def key_blob_public(blob: bytes) -> bytes:
     if len(public) < 2 or int.from_bytes(public[:2], "big") != len(public) - 2:
         raise _malformed("key blob: the TPM2B_PUBLIC size does not fill cbPublic")
     return public[2:]
+
+
+# -- idBinding ---------------------------------------------------------------------------------------
+
+MAX_ID_BINDING_PART = 1024
+"""Bound on each TPM2B of an idBinding (an RSA-2048 AIK's public area is 280 bytes)."""
+
+
+@dataclass(frozen=True)
+class IdBinding:
+    """The idBinding of a TPM 2.0 KAST: the AIK's public area, its creation data, TPM2_CertifyCreation's
+    TPMS_ATTEST and the AIK's TPMT_SIGNATURE over it."""
+
+    aik_public: bytes
+    creation_data: bytes
+    attest: bytes
+    signature: TpmtSignature
+
+    def marshal(self) -> bytes:
+        """TPM2B_PUBLIC ‖ TPM2B_CREATION_DATA ‖ TPM2B_ATTEST ‖ TPMT_SIGNATURE."""
+        return tpm2b(self.aik_public) + tpm2b(self.creation_data) + tpm2b(self.attest) + self.signature.marshal()
+
+    @classmethod
+    def unmarshal(cls, data: bytes) -> IdBinding:
+        """Parse an idBinding strictly (every TPM2B bounded, the signature filling the rest)."""
+        reader = Reader(data, "idBinding")
+        public = reader.tpm2b("aikPublic", MAX_ID_BINDING_PART)
+        creation = reader.tpm2b("creationData", MAX_ID_BINDING_PART)
+        attest = reader.tpm2b("attest", MAX_ID_BINDING_PART)
+        signature = TpmtSignature.unmarshal(reader.take(len(data) - reader.position, "signature"))
+        return cls(public, creation, attest, signature)
+
+
+def creation_data(parent_name: bytes, parent_qualified_name: bytes) -> bytes:
+    """TPMS_CREATION_DATA of a key created without PCRs at locality 0 under the parent with these Names."""
+    return (u32(0) + tpm2b(hashlib.sha256(b"").digest()) + b"\x01" + u16(TpmAlg.SHA256) + tpm2b(parent_name)
+            + tpm2b(parent_qualified_name) + tpm2b(b""))
+
+
+def creation_info(object_name: bytes, creation_hash: bytes) -> OpaqueAttested:
+    """TPMS_CREATION_INFO (the attested body of TPM2_CertifyCreation): objectName ‖ creationHash."""
+    return OpaqueAttested(tpm2b(object_name) + tpm2b(creation_hash))
+
+
+def read_creation_info(body: bytes) -> tuple[bytes, bytes]:
+    """(objectName, creationHash) of a TPMS_CREATION_INFO."""
+    reader = Reader(body, "attested.creation")
+    name = reader.tpm2b("objectName", MAX_NAME)
+    digest = reader.tpm2b("creationHash", MAX_DIGEST)
+    reader.finish()
+    return name, digest
 
 
 # -- DER reading ----------------------------------------------------------------------------------

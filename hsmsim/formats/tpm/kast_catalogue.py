@@ -20,10 +20,11 @@ from hsmsim.device import AttestationRequest
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, spki_der
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME, TpmKit, catalogue_notes
+from hsmsim.formats.tpm.device import AK_ATTRIBUTES, public_area, signing_scheme
 from hsmsim.formats.tpm.kast_format import KastDraft, MsKastFormat, ca_exchange, kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.formats.tpm.pki import ak_certificate, ak_identity
-from hsmsim.formats.tpm.structures import PcrSelection, QuoteInfo, TpmsAttest, TpmtPublic
+from hsmsim.formats.tpm.structures import OpaqueAttested, PcrSelection, QuoteInfo, TpmsAttest, TpmtPublic
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
@@ -214,6 +215,34 @@ def _sha256(content: bytes) -> bytes:
 
 def _unknown_attribute(attributes: list[bytes]) -> list[bytes]:
     return [*attributes, wire.attribute_tlv("1.3.6.1.4.1.311.21.99", der_tlv(wire.OCTETS, b"\x01"))]
+
+
+def _id_binding(**changes: object) -> Operator:
+    return _set(id_binding=True, **changes)
+
+
+def _other_aik_public(bench: Bench) -> TpmtPublic:
+    return bench.kit.tpm_kit.tpm.ak_public(_other_aik_key(bench).public_key())
+
+
+def _attest_names_other_aik(bench: Bench) -> None:
+    other = _other_aik_public(bench).name()
+
+    def edit(attest: TpmsAttest) -> TpmsAttest:
+        assert isinstance(attest.attested, OpaqueAttested)
+        _name, digest = wire.read_creation_info(attest.attested.body)
+        return replace(attest, attested=wire.creation_info(other, digest))
+    _id_binding(creation_attest_edit=edit)(bench)
+
+
+def _unrestricted_aik(bench: Bench) -> None:
+    key = bench.draft.identity.key.public_key()
+    area = public_area(key, AK_ATTRIBUTES & ~TpmaObject.RESTRICTED, scheme=signing_scheme(key))
+    _id_binding(id_binding_public=area)(bench)
+
+
+def _with_aik_opaque(kast: bytes) -> bytes:
+    return _u32_at(24, 4)(kast) + b"\x00\x01\x02\x03"
 
 
 def _note(bug_type: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
@@ -460,6 +489,43 @@ def mutations() -> list[Mutation]:
               "valid under the structural profile with tpm_signature_checked = false"),
         "<label>.ca-exchange.p8 not written", "file.remove", "<label>.ca-exchange.p8",
         _set(include_ca_key=False), strict_only(Reason.MISSING_INPUT))
+    add("kast::aik-opaque", "KastAikOpaque",
+        _note("PROFILE", low, "the KAST carries a 4-byte aikOpaque blob (Windows sends none)",
+              "valid under the structural profile; the strict profile allows no unknown content"),
+        "cbAIKOpaque = 4, aikOpaque = 00010203", "bytes.append", "KAST.aikOpaque", _set(kast_edit=_with_aik_opaque),
+        strict_only(Reason.UNEXPECTED_CONTENT))
+    add("id-binding::attest-for-other-aik", "IdBindingOtherAik",
+        _note("BINDING", crit, "the idBinding's TPM2_CertifyCreation names another AIK than its public area",
+              "a creation certificate of one key vouches for another"),
+        "attested.objectName = Name(another AIK)", "tpm.set", "idBinding.attest.attested.objectName",
+        _attest_names_other_aik, invalid(Reason.ATTESTATION_KEY_MISMATCH))
+    add("id-binding::public-of-other-aik", "IdBindingOtherPublic",
+        _note("BINDING", crit, "the idBinding holds another AIK's public area than the certified AIK",
+              "the statement's AIK is not the one the CA certified"),
+        "idBinding.aikPublic = another AIK (and the attest names it)", "tpm.set", "idBinding.aikPublic",
+        lambda b: _id_binding(id_binding_public=_other_aik_public(b))(b), invalid(Reason.ATTESTATION_KEY_MISMATCH))
+    add("id-binding::signed-by-other-key", "IdBindingSigOther",
+        _note("SIGNATURE_BYPASS", crit, "another key than the AIK signed the idBinding attest", forged),
+        "idBinding signature by another RSA-2048 key", "sig.replace", "idBinding.signature",
+        lambda b: _id_binding(id_binding_signer=_other_aik_key(b))(b), invalid(Reason.SIGNATURE_INVALID))
+    add("id-binding::creation-data-edited", "IdBindingCreationData",
+        _note("BINDING", high, "the idBinding's creation data is not what the TPM hashed into creationHash",
+              "the AIK's creation circumstances (parent, PCRs) are forged"),
+        "last byte of TPMS_CREATION_DATA changed", "bytes.flip_bit", "idBinding.creationData",
+        _id_binding(creation_data_edit=_flip_last), invalid(Reason.ATTR_CONFLICT))
+    add("id-binding::aik-not-restricted", "IdBindingAikUnrestricted",
+        _note("KEY_PROTECTION", crit, "the AIK's public area lacks restricted: it is an ordinary signing key",
+              "it can sign a forged TPMS_ATTEST with magic TPM_GENERATED", WCCE, "shared/specs/other_formats.md 1.8"),
+        "idBinding.aikPublic objectAttributes & ~restricted", "tpm.set", "idBinding.aikPublic.objectAttributes",
+        _unrestricted_aik, invalid(Reason.KEY_PURPOSE))
+    add("id-binding::truncated", "IdBindingTruncated",
+        _note("TPM_STRUCTURE", low, "the idBinding's TPMT_SIGNATURE is one byte short", lenient),
+        "idBinding[:-1] (KAST sizes follow)", "bytes.truncate", "idBinding.signature",
+        _id_binding(id_binding_edit=lambda d: d[:-1]), invalid(Reason.MALFORMED))
+    add("variant::id-binding", "WithIdBinding",
+        _note("BASIC", Severity.INFO, "the KAST carries the idBinding (TPM2_CertifyCreation of the AIK), which real "
+              "requests leave empty", "none: a correct verifier checks it and accepts"),
+        "id_binding = true", "tpm.set", "KAST.idBinding", _id_binding(), valid())
     add("variant::pkcs10", "BarePkcs10",
         _note("BASIC", Severity.INFO, "the bare PKCS#10 without its CMC envelope",
               "none: a correct verifier accepts it", WCCE, "RFC 2986"),

@@ -45,15 +45,15 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest, Device
+from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem, der_content, der_sequence, der_tlv, spki_der
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats.tpm import kast as wire
-from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm, tpm_sign
+from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE, safe_file_stem
-from hsmsim.formats.tpm.marshal import TpmAlg, tpm2b, u32
-from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ak_identity, tpm_pki
+from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmaObject, TpmSt, hash_bytes, tpm2b, u32
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, tpm_pki
 from hsmsim.formats.tpm.statement import (
     AkFacts,
     check_ak_certificate,
@@ -63,7 +63,7 @@ from hsmsim.formats.tpm.statement import (
     key_facts,
     tpm_claims,
 )
-from hsmsim.formats.tpm.structures import Scheme, TpmsAttest, TpmtPublic
+from hsmsim.formats.tpm.structures import OpaqueAttested, TpmsAttest, TpmtPublic, qualified_name
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -164,6 +164,32 @@ class KastDraft:
     cmc_attributes: Callable[[bytes], list[bytes]] | None = None
     cmc_edit: Callable[[bytes], bytes] | None = None
     include_ca_key: bool = True
+    id_binding: bool = False
+    id_binding_public: TpmtPublic | None = None
+    creation_attest_edit: Callable[[TpmsAttest], TpmsAttest] | None = None
+    creation_data_edit: Callable[[bytes], bytes] | None = None
+    id_binding_signer: PrivateKey | None = None
+    id_binding_edit: Callable[[bytes], bytes] | None = None
+
+    def binding(self) -> bytes:
+        """The idBinding: the AIK's public area and creation data, TPM2_CertifyCreation of the AIK by itself."""
+        aik = self.identity.key
+        public = self.id_binding_public or self.tpm.ak_public(aik.public_key())
+        srk = self.tpm.srk_public().name()
+        data = wire.creation_data(srk, qualified_name(u32(TPM_RH_OWNER), srk))
+        attest = TpmsAttest(
+            type=TpmSt.ATTEST_CREATION, qualified_signer=self.tpm.ak_qualified_name(aik.public_key()), extra_data=b"",
+            clock_info=self.tpm.clock_info(self.at), firmware_version=self.tpm.model.firmware_version,
+            attested=wire.creation_info(public.name(), hashlib.sha256(data).digest()))
+        if self.creation_data_edit:
+            data = self.creation_data_edit(data)
+        if self.creation_attest_edit:
+            attest = self.creation_attest_edit(attest)
+        attest_bytes = attest.marshal()
+        signer = self.id_binding_signer or aik
+        signature = tpm_sign(signer, attest_bytes, signing_scheme(signer.public_key()))
+        binding = wire.IdBinding(public.marshal(), data, attest_bytes, signature).marshal()
+        return self.id_binding_edit(binding) if self.id_binding_edit else binding
 
     def key_attestation(self) -> bytes:
         """The KAST: TPM2_Certify of the key by the AIK, the AIK's signature and the key's PCP blob."""
@@ -173,7 +199,8 @@ class KastDraft:
         if self.attest_edit:
             attest = self.attest_edit(attest)
         attest_bytes = attest.marshal()
-        signature = tpm_sign(self.certify_signer or aik, attest_bytes, Scheme(TpmAlg.RSASSA, TpmAlg.SHA256)).bare()
+        signer = self.certify_signer or aik
+        signature = tpm_sign(signer, attest_bytes, signing_scheme(signer.public_key())).bare()
         if self.signature_edit:
             signature = self.signature_edit(signature)
         blob = wire.pcp_key_blob(tpm2b((self.blob_area or self.area).marshal()), self.private_blob,
@@ -181,7 +208,7 @@ class KastDraft:
         kads = wire.kads_bytes(attest_bytes, signature, blob)
         if self.kads_edit:
             kads = self.kads_edit(kads)
-        kast = wire.kast_bytes(b"", kads)
+        kast = wire.kast_bytes(self.binding() if self.id_binding else b"", kads)
         return self.kast_edit(kast) if self.kast_edit else kast
 
     def aik_info(self) -> bytes:
@@ -242,15 +269,14 @@ class KastDraft:
 
 
 def kast_draft_for(request: AttestationRequest) -> KastDraft:
-    """The draft of ``request``. Parameters: ``output`` (cmc | pkcs10), ``ksp_name``."""
+    """The draft of ``request``. Parameters: ``output`` (cmc | pkcs10), ``ksp_name``, ``id_binding`` (true: write
+    the idBinding that real requests leave empty)."""
     params = request.parameters
     output = str(params.get("output", "cmc"))
     if output not in OUTPUTS:
         raise UnsupportedKeyError(f"parameter output must be one of {', '.join(OUTPUTS)}")
     if request.key_signer is None or request.key.public_key is None:
         raise UnsupportedKeyError("a key attestation request is signed by the key: it needs an asymmetric key")
-    if not isinstance(request.attesting.key, rsa.RSAPrivateKey):
-        raise UnsupportedKeyError("the Windows AIK is an RSA key")
     tpm = EmulatedTpm.for_device(request.device)
     seed, label = request.device.seed, request.key.label
     rng = drbg(seed, f"ms-kast/{request.device.serial}/{label}/{request.at:%Y%m%dT%H%M%S}")
@@ -266,7 +292,8 @@ def kast_draft_for(request: AttestationRequest) -> KastDraft:
         area=area, at=request.at, label=label, subject_cn=str(uuid.UUID(bytes=rng.read(16), version=4)),
         ca_key=ca_key, ca_certificate=ca_cert, cek=rng.read(16), iv=rng.read(16), oaep_seed=rng.read(20),
         private_blob=tpm2b(rng.read(94 + key_bytes)), policy_digests=_policy_digests(rng.read(160)),
-        output=output, ksp_name=str(params.get("ksp_name", DEFAULT_KSP)))
+        output=output, ksp_name=str(params.get("ksp_name", DEFAULT_KSP)),
+        id_binding=str(params.get("id_binding", "false")).lower() in ("true", "1", "yes"))
 
 
 # -- verification ---------------------------------------------------------------------------------
@@ -330,18 +357,43 @@ def recover_aik(csr: wire.Csr, ca_keys: list[rsa.RSAPrivateKey]) -> Aik | None:
     return None
 
 
-def check_certify_signature(aik: PublicKey, attest: bytes, signature: bytes) -> None:
-    """The KADS signature is the AIK's bare RSASSA-SHA256 (or ECDSA-SHA256 DER) signature over the TPMS_ATTEST."""
+def check_id_binding(binding: wire.IdBinding, aik: PublicKey) -> None:
+    """The idBinding's public area is the AIK, a restricted signing key bound to its TPM (KEY_PURPOSE), which
+    signed TPM2_CertifyCreation of itself (SIGNATURE_INVALID; another object: ATTESTATION_KEY_MISMATCH) over
+    exactly this creation data (ATTR_CONFLICT)."""
+    area = TpmtPublic.unmarshal(binding.aik_public)
+    if spki_der(area.public_key()) != spki_der(aik):
+        raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the idBinding's public area is not the AIK")
+    needed = TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT | TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT
+    if area.object_attributes & needed != needed:
+        raise Rejected(Reason.KEY_PURPOSE, f"the AIK's objectAttributes 0x{int(area.object_attributes):08x} are not "
+                                          "a restricted signing key bound to its TPM")
+    check_certify_signature(aik, binding.attest, binding.signature.bare(), "the idBinding signature")
+    attest = TpmsAttest.unmarshal(binding.attest)
+    if (attest.magic != TPM_GENERATED_VALUE or attest.type != TpmSt.ATTEST_CREATION
+            or not isinstance(attest.attested, OpaqueAttested)):
+        raise Rejected(Reason.MALFORMED, "the idBinding attest is not a TPM-generated TPM_ST_ATTEST_CREATION")
+    object_name, creation_hash = wire.read_creation_info(attest.attested.body)
+    if object_name != area.name():
+        raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the idBinding certifies the creation of another key than "
+                                                        "the AIK")
+    if creation_hash != hash_bytes(area.name_alg, binding.creation_data):
+        raise Rejected(Reason.ATTR_CONFLICT, "the idBinding's creationHash is not the hash of its creation data")
+
+
+def check_certify_signature(aik: PublicKey, attest: bytes, signature: bytes, what: str = "the KADS signature") -> None:
+    """The KADS signature is the AIK's bare RSASSA-SHA256 (or ECDSA DER, SHA-384 on P-384) signature over the
+    TPMS_ATTEST."""
     try:
         if isinstance(aik, rsa.RSAPublicKey):
             aik.verify(signature, attest, padding.PKCS1v15(), hashes.SHA256())
         elif isinstance(aik, ec.EllipticCurvePublicKey):
-            aik.verify(signature, attest, ec.ECDSA(hashes.SHA256()))
+            hash_type = hashes.SHA384() if aik.curve.key_size > 256 else hashes.SHA256()
+            aik.verify(signature, attest, ec.ECDSA(hash_type))
         else:
             raise Rejected(Reason.UNSUPPORTED, f"an AIK is RSA or ECC, not {type(aik).__name__}")
     except (InvalidSignature, ValueError):
-        raise Rejected(Reason.SIGNATURE_INVALID, "the KADS signature is not the AIK's over the certify "
-                                                 "TPMS_ATTEST") from None
+        raise Rejected(Reason.SIGNATURE_INVALID, f"{what} is not the AIK's over its TPMS_ATTEST") from None
 
 
 def _certificates(ders: Sequence[bytes]) -> list[x509.Certificate]:
@@ -382,8 +434,7 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
                            "Windows's key attestation qualifying data")
     check_attested_name(area, certify)
     check_object_attributes(area)
-    if kast.id_binding or kast.aik_opaque:
-        raise Rejected(Reason.UNSUPPORTED, "KAST idBinding / aikOpaque are not supported (Windows sends them empty)")
+    binding = wire.IdBinding.unmarshal(kast.id_binding) if kast.id_binding else None
     intermediates = _certificates(cmc.certificates) if cmc else _aik_ca_files(evidence)
     aik = recover_aik(csr, _ca_keys(evidence, trust))
     facts: AkFacts | None = None
@@ -395,11 +446,16 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
     if certificate is not None:
         validate_chain(certificate, intermediates, trust.get("root"), at)
         facts = check_ak_certificate(certificate, None)
-        check_certify_signature(_aik_key(certificate), kast.key_attest, kast.signature)
+        aik_key = _aik_key(certificate)
+        check_certify_signature(aik_key, kast.key_attest, kast.signature)
+        if binding is not None:
+            check_id_binding(binding, aik_key)
     if profile is Profile.STRICT:
         if facts is None:
             raise Rejected(Reason.MISSING_INPUT, "the AIK could not be recovered (enveloped to another CA, or "
                                                  "no CA key given): the TPM signature is not checked")
+        if kast.aik_opaque:
+            raise Rejected(Reason.UNEXPECTED_CONTENT, "the KAST carries an aikOpaque blob")
         unknown = sorted({a.oid for a in csr.attributes} - set(wire.KNOWN_ATTRIBUTES))
         if unknown:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown request attributes: {', '.join(unknown)[:80]}")
@@ -463,25 +519,9 @@ class MsKastFormat(TpmStatementFormat):
 
     name = FORMAT_NAME
     title = "Windows TPM key attestation in a certificate request (MS-WCCE KAST)"
-    key_specs = TPM_KEY_SPECS
     record_limit = wire.MAX_REQUEST_BYTES
     ak_name = AIK_NAME
-
-    def provision(
-        self, device: Device, partition: str,
-        attesting: tuple[str, PrivateKey, datetime] | None = None,
-    ) -> AttestationIdentity:
-        """The TPM's RSA-2048 AIK (or an RSA user key as AIK) with its certificate under the emulated TPM CA."""
-        tpm = EmulatedTpm.for_device(device)
-        if attesting is None:
-            key = derive_key(device.seed, f"tpm/{device.serial}/{AIK_NAME}", KeySpec.parse("rsa-2048"))
-            return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created, key=key,
-                               key_name=AIK_NAME)
-        label, key, created = attesting
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise UnsupportedKeyError("a Windows AIK is an RSA key")
-        return ak_identity(device.seed, device.serial, tpm.model, created=max(created, device.initialised),
-                           key=key, key_name=f"{AIK_NAME}/{label}")
+    ak_spec = "rsa-2048"
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The Windows client's request for the key (see :func:`kast_draft_for`)."""

@@ -217,14 +217,14 @@ def ak_certificate(seed: str, serial: str, model: TpmModel, public_key: PublicKe
 
 
 def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, key: PrivateKey | None = None,
-                key_name: str = "ak", permanent_id: str | None = None) -> AttestationIdentity:
-    """The TPM's attestation key (ECC P-256 unless ``key`` is given) and its AK certificate.
+                key_name: str = "ak", permanent_id: str | None = None, spec: str = "ec-p256") -> AttestationIdentity:
+    """The TPM's attestation key (derived with ``spec`` unless ``key`` is given) and its AK certificate.
 
     ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor.
     """
     pki = tpm_pki(seed)
     if key is None:
-        key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse("ec-p256"))
+        key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse(spec))
     cert = ak_certificate(seed, serial, model, key.public_key(), created=created, key_name=key_name,
                           permanent_id=permanent_id)
     return AttestationIdentity(key=key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
