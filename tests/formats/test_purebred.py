@@ -48,14 +48,6 @@ def _manifest_samples() -> list[dict[str, object]]:
 SAMPLES = _manifest_samples()
 
 
-def _has(name: str) -> bool:
-    try:
-        get_format(name)
-    except UnsupportedFormatError:
-        return False
-    return True
-
-
 def _device_dir(sample: dict[str, object]) -> str:
     return str(sample["files"]["evidence"]).split("/")[1]  # type: ignore[index]
 
@@ -86,7 +78,7 @@ def _at(sample: dict[str, object]) -> datetime:
 
 
 def _skip_without_ms_kast(sample: dict[str, object]) -> None:
-    if _device_dir(sample).startswith("SP") and not _has("ms-kast"):
+    if _device_dir(sample).startswith("SP") and not catalogue.has_format("ms-kast"):
         pytest.skip("ms-kast format not available")
 
 
@@ -134,7 +126,7 @@ def test_detect_picks_purebred_for_every_request_and_android_container(shared_di
     path = shared_dir / "interop" / str(sample["files"]["evidence"])  # type: ignore[index]
     if "preenroll" in path.name and _device_dir(sample).startswith("SP"):
         assert get_format("purebred").detect(path) is False  # a bare CMC request is ms-kast's
-        if _has("ms-kast"):
+        if catalogue.has_format("ms-kast"):
             assert detect(path).name == "ms-kast"
         return
     assert detect(path).name == "purebred"
@@ -181,7 +173,7 @@ def test_generated_requests_verify_in_both_profiles(hsm: Hsm, kind: str, contain
 
 
 def test_generated_windows_request_verifies_with_the_tpm_signature(hsm: Hsm) -> None:
-    if not _has("ms-kast"):
+    if not catalogue.has_format("ms-kast"):
         pytest.skip("ms-kast format not available")
     evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT, "kind": "windows"})
     verdict = get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1))
@@ -190,7 +182,7 @@ def test_generated_windows_request_verifies_with_the_tpm_signature(hsm: Hsm) -> 
 
 
 def test_windows_without_ms_kast_is_unsupported(hsm: Hsm) -> None:
-    if _has("ms-kast"):
+    if catalogue.has_format("ms-kast"):
         pytest.skip("ms-kast is registered")
     with pytest.raises(UnsupportedFormatError, match="ms-kast"):
         hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "kind": "windows"})

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
+from hsmsim.checks import check_csr_signature
 from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
@@ -101,18 +102,9 @@ class Envelope:
     request_spki: bytes | None
 
 
-def _check_request_signature(der: bytes) -> None:
-    try:
-        valid = x509.load_der_x509_csr(der).is_signature_valid
-    except CERT_PARSE_ERRORS as exc:
-        raise Rejected(Reason.MALFORMED, f"the request does not parse: {str(exc)[:120]}") from None
-    if not valid:
-        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "the request's self-signature does not verify")
-
-
 def _from_request(der: bytes) -> Envelope:
     request = read_request(der)
-    _check_request_signature(der)
+    check_csr_signature(der)
     found = [(oid, values) for oid, values in request.attributes if oid.startswith(f"{PUREBRED_ARC}.")]
     unknown = sorted({oid for oid, _values in found if oid not in KINDS_BY_OID})
     if unknown:
