@@ -271,8 +271,9 @@ def check(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profil
     if not verdict.accepted:
         raise Rejected(verdict.reason, f"{envelope.kind.inner_format}: {verdict.detail}")
     attested = verdict.claims.spki_der if verdict.claims is not None else None
-    if envelope.kind is WINDOWS and verdict.claims is not None and verdict.claims.extra.get(
-            "tpm_signature_checked") is False:
+    aik_unchecked = envelope.kind is WINDOWS and verdict.claims is not None and verdict.claims.extra.get(
+        "tpm_signature_checked") is False
+    if aik_unchecked:
         check_aik_issuers(envelope.content, trust, at)
     if envelope.request_spki is not None and attested != envelope.request_spki:
         raise Rejected(Reason.KEY_MISMATCH, f"the {envelope.kind.name} evidence attests another key than the "
@@ -284,7 +285,8 @@ def check(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profil
     container = "request" if envelope.request is not None else "pre-enrollment container"
     bound = "request and target" if target is not None and envelope.request is not None else (
         "target" if target is not None else "request" if envelope.request is not None else "nothing beside it")
-    detail = (f"{envelope.kind.name} {container}; key bound to the {bound}; "
+    aik = "; the CMC's AIK CA chains to the anchor" if aik_unchecked else ""
+    detail = (f"{envelope.kind.name} {container}; key bound to the {bound}{aik}; "
               f"{envelope.kind.inner_format}: {verdict.detail}")
     return Verdict(Reason.OK, detail, verdict.claims)
 
