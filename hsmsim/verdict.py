@@ -162,7 +162,7 @@ class Claims:
     firmware: str | None = None
     fips_level: str | None = None
     label: str | None = None
-    extra: Mapping[str, str | bool | int] = field(default_factory=dict)
+    extra: Mapping[str, str | bool | int] = field(default_factory=dict, hash=False)
     """Format-specific facts a caller may act on, e.g. ms-kast's ``tpm_signature_checked`` (whether the TPM's
     certification signature was verified or could not be, the AIK being enveloped to another CA)."""
 

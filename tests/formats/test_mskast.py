@@ -223,12 +223,14 @@ def test_detect_claims_requests_only(kit: KastKit, tmp_path: Path) -> None:
         primary = next(p for p in paths if p.name == written.primary)
         assert detect(primary).name == "ms-kast"
         assert all(not FMT.detect(p) for p in paths if p != primary)
+        assert detect(tmp_path / output).name == "ms-kast"
+        assert FMT.load(tmp_path / output).files == FMT.load(primary).files
     assert not FMT.detect(tmp_path)
 
 
 def test_detect_real_requests_but_not_the_purebred_envelope(shared_dir: Path) -> None:
     folder = shared_dir / "interop" / "purebred" / "SP3_1803"
-    assert FMT.detect(folder / "1_device_preenroll_attestation.bin")
+    assert detect(folder / "1_device_preenroll_attestation.bin").name == "ms-kast"
     assert not FMT.detect(folder / "2_device_scep_request.bin")
     assert not FMT.detect(folder / "1_device_preenroll_target.der")
 

@@ -533,7 +533,14 @@ def parse_cmc(der: bytes) -> Cmc:
         raise _malformed("the SignerInfo lacks fields")
     sid = info[1]
     ski = _content(sid, CTX0_PRIM, "sid") if sid[:1] == b"\x80" else None
-    digest, _ = _algorithm(info[2], "digestAlgorithm")
+    if ski is None and sid[:1] != bytes([SEQUENCE]):
+        raise _malformed("the SignerInfo sid is neither a subjectKeyIdentifier nor an issuerAndSerialNumber")
+    if fields[0] != b"\x02\x01\x03" or info[0] != (b"\x02\x01\x03" if ski is not None else b"\x02\x01\x01"):
+        raise _malformed("SignedData version is not 3 (PKIData is not id-data), or the SignerInfo version does not "
+                         "fit its signer identifier (RFC 5652 5.1, 5.3)")
+    digest, digest_params = _algorithm(info[2], "digestAlgorithm")
+    if digest_params not in ([], [der_tlv(NULL, b"")]) or info[2] not in _children(fields[1], SET, "digestAlgorithms"):
+        raise _malformed("the SignerInfo digestAlgorithm is not one of the SignedData's digestAlgorithms")
     position = 3
     signed_attrs = None
     if info[3][:1] == b"\xa0":

@@ -9,9 +9,10 @@ hsmsim's emulated Windows client uses the emulated TPM (:mod:`hsmsim.formats.tpm
 certified by the emulated TPM attestation CA; the emulator is the CA too, so the AIK info is enveloped to
 an emulated CA exchange certificate derived from the seed, whose key opens it.
 
-On disk (``docs/formats/tpm.md``): ``<label>.kast.cmc`` (or ``<label>.kast.p10``), DER or PEM; beside it
-the emulated CA's exchange key ``<label>.ca-exchange.p8`` (PKCS#8 PEM, TEST-ONLY: the CA's own input) and
-the emulated root ``tpm_root_ca.pem``. A verifier may instead be given the CA key as a trust file (role
+On disk (``docs/formats/ms-kast.md``): ``<label>.kast.cmc`` (or ``<label>.kast.p10``), DER or PEM; beside it
+the emulated CA's exchange key ``<label>.ca-exchange.p8`` (PKCS#8 PEM, TEST-ONLY: the CA's own input), for a
+bare PKCS#10 the AIK's issuing CA ``<label>.aik-ca.pem`` (what the CMC would carry), and the emulated root
+``tpm_root_ca.pem``. A verifier may instead be given the CA key as a trust file (role
 ``ca-exchange``) or the AIK certificate itself (role ``aik``). Any Evidence whose primary file is such a
 request is accepted, e.g. ``files={"request.cmc": der}`` as the ``purebred`` format hands it over.
 
@@ -65,7 +66,7 @@ from hsmsim.formats.tpm.statement import (
 )
 from hsmsim.formats.tpm.structures import OpaqueAttested, TpmsAttest, TpmtPublic, qualified_name
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
-from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors
+from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors, bundle_entries
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
@@ -533,14 +534,24 @@ class MsKastFormat(TpmStatementFormat):
         return _verify(evidence, record, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:
-        """Read the request file, with ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it when present."""
+        """Read the request file, with ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it when present;
+        a directory is read through its one ``*.kast.cmc`` / ``*.kast.p10`` file."""
+        if path.is_dir():
+            requests = _request_files(path)
+            if len(requests) != 1:
+                raise BundleError(f"{path} holds {len(requests)} *{CMC_SUFFIX} / *{PKCS10_SUFFIX} files, not one")
+            path = requests[0]
         stem = path.name.removesuffix(CMC_SUFFIX).removesuffix(PKCS10_SUFFIX)
         siblings = [path.parent / f"{stem}{suffix}" for suffix in (CA_KEY_SUFFIX, AIK_CA_SUFFIX)]
         return self.read_record(path, siblings if stem != path.name else [])
 
     def detect(self, path: Path) -> bool:
-        """A regular file holding (DER or PEM) a CMC request or PKCS#10 with szOID_ENROLL_ATTESTATION_STATEMENT."""
-        head = peek_regular_file(path, self.record_limit) if not path.is_dir() else None
+        """A regular file holding (DER or PEM) a CMC request or PKCS#10 with szOID_ENROLL_ATTESTATION_STATEMENT, or
+        a directory holding one ``*.kast.cmc`` / ``*.kast.p10`` file that does."""
+        if path.is_dir():
+            requests = _request_files(path)
+            return len(requests) == 1 and self.detect(requests[0])
+        head = peek_regular_file(path, self.record_limit)
         return head is not None and _looks_like_request(head)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
@@ -571,6 +582,10 @@ class MsKastFormat(TpmStatementFormat):
         from hsmsim.formats.tpm.kast_catalogue import notes
 
         return notes()
+
+
+def _request_files(directory: Path) -> list[Path]:
+    return [p for p in bundle_entries(directory) if p.name.endswith((CMC_SUFFIX, PKCS10_SUFFIX))]
 
 
 def _private_key(data: bytes, path: Path) -> PrivateKeyTypes | None:
