@@ -25,12 +25,13 @@ def require_code_signing_key(key_type: str, size: int | None) -> None:
     raise Rejected(Reason.KEY_POLICY, f"{shown} is not allowed for code signing (RSA >= 3072, ECDSA P-256/P-384)")
 
 
-def check_csr_binding(spki: bytes, csr_data: bytes, attested: str = "the attested key") -> None:
-    """The CSR (PEM or DER) parses (MALFORMED), is self-signed (CSR_SIGNATURE_INVALID) and asks to certify
-    exactly ``spki`` (KEY_MISMATCH)."""
+def check_csr_signature(csr_data: bytes) -> bytes:
+    """The CSR (PEM or DER) parses (MALFORMED) and is self-signed (CSR_SIGNATURE_INVALID); returns its SPKI DER.
+
+    DER is what starts as a SEQUENCE: a DER request may carry PEM text inside (an attested statement)."""
     try:
-        csr = (x509.load_pem_x509_csr(csr_data) if b"-----BEGIN" in csr_data
-               else x509.load_der_x509_csr(csr_data))
+        pem = csr_data[:1] != b"\x30" and b"-----BEGIN" in csr_data
+        csr = x509.load_pem_x509_csr(csr_data) if pem else x509.load_der_x509_csr(csr_data)
         csr_spki = csr.public_key().public_bytes(serialization.Encoding.DER,
                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
         valid = csr.is_signature_valid
@@ -38,5 +39,11 @@ def check_csr_binding(spki: bytes, csr_data: bytes, attested: str = "the atteste
         raise Rejected(Reason.MALFORMED, f"CSR does not parse: {str(exc)[:120]}") from None
     if not valid:
         raise Rejected(Reason.CSR_SIGNATURE_INVALID, "CSR self-signature does not verify")
-    if csr_spki != spki:
+    return csr_spki
+
+
+def check_csr_binding(spki: bytes, csr_data: bytes, attested: str = "the attested key") -> None:
+    """The CSR (PEM or DER) parses (MALFORMED), is self-signed (CSR_SIGNATURE_INVALID) and asks to certify
+    exactly ``spki`` (KEY_MISMATCH)."""
+    if check_csr_signature(csr_data) != spki:
         raise Rejected(Reason.KEY_MISMATCH, f"the CSR's public key differs from {attested}")

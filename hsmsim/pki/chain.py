@@ -38,6 +38,10 @@ class ChainPolicy:
     """Accept X.509 v1 issuing certificates (no basicConstraints), as Marvell's card certs are."""
     check_anchor_validity: bool = True
     """Check the trust anchor's own validity period at the validation time."""
+    leaf_issuer_by_position: bool = False
+    """The certificate that signs the leaf is the device's attestation key, an issuer by its position: it
+    need not say CA:TRUE or keyCertSign (Android Keymaster 3 factory batch certificates say CA:FALSE and
+    digitalSignature only; Google's Key Attestation path validator checks neither)."""
 
 
 CERT_PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension,
@@ -184,7 +188,7 @@ def validate_chain(
         if depth < len(path) - 1 or policy.check_anchor_validity:
             _check_time(cert, at, what)
         _check_critical(cert, what)
-        if depth > 0:
+        if depth > 1 or (depth == 1 and not policy.leaf_issuer_by_position):
             _check_issuer(cert, depth - 1, policy, what)
     return path
 

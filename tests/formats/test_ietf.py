@@ -110,6 +110,39 @@ def test_csr_default_statements(hsm: Hsm) -> None:
     assert [csr.STATEMENT_NAMES[s.type] for s in bundle.statements] == ["primus", "pkix-evidence"]
 
 
+@pytest.mark.parametrize("statements", [["pkix-evidence"], ["tcg-attest-certify"], ["primus", "pkix-evidence"]])
+def test_crmf_cert_req_msg_verifies(hsm: Hsm, tmp_path: Path, statements: list[str]) -> None:
+    ev = hsm.attest("key-rsa-3072", "csr-attestation", {"attest_time": AT, "statements": statements, "form": "crmf"})
+    assert ev.primary == "key-rsa-3072.crmf"
+    msg = asn1.decode_cert_req_msg(ev.files[ev.primary])
+    assert [e.oid for e in msg.extensions] == [asn1.ID_AA_ATTESTATION] and msg.popo_tag == 1
+    bundle = asn1.decode_bundle(msg.extensions[0].value)
+    assert [csr.STATEMENT_NAMES[s.type] for s in bundle.statements] == statements
+    verdict = get_format("csr-attestation").verify(ev, _anchors(ev, csr.ROOTS_FILE), at=LATER)
+    assert verdict.accepted, verdict.summary()
+    ev.write(tmp_path)
+    assert detect(tmp_path / ev.primary).name == "csr-attestation"
+
+
+def test_crmf_matches_an_independent_rfc4211_codec(hsm: Hsm) -> None:
+    decoder = pytest.importorskip("pyasn1.codec.der.decoder")
+    encoder = pytest.importorskip("pyasn1.codec.der.encoder")
+    rfc4211 = pytest.importorskip("pyasn1_modules.rfc4211")
+    der = hsm.attest("key-ec-p256", "csr-attestation", {"attest_time": AT, "form": "crmf"}).files["key-ec-p256.crmf"]
+    msg, rest = decoder.decode(der, asn1Spec=rfc4211.CertReqMsg())
+    assert rest == b"" and encoder.encode(msg) == der
+    template = msg["certReq"]["certTemplate"]
+    assert [str(e["extnID"]) for e in template["extensions"]] == [asn1.ID_AA_ATTESTATION]
+    assert msg["popo"].getName() == "signature" and not msg["popo"]["signature"]["poposkInput"].isValue
+    assert not asn1.is_cert_req_msg(csr.csr_der(hsm.attest("key-ec-p256", "csr-attestation",
+                                                           {"attest_time": AT}).files["key-ec-p256.csr"]))
+
+
+def test_crmf_form_must_be_known(hsm: Hsm) -> None:
+    with pytest.raises(UnsupportedKeyError, match="form must be one of"):
+        hsm.attest("key-ec-p256", "csr-attestation", {"attest_time": AT, "form": "cmc"})
+
+
 def test_native_statement_round_trip() -> None:
     inner = Evidence("primus", {"a.zip": b"PK", "a.csr": b"x"}, "a.zip")
     assert csr.decode_native(csr.encode_native(inner)) == inner

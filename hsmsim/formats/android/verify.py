@@ -7,14 +7,15 @@ Order of the checks (each raises :class:`Rejected` at the first failure):
    the ``CHAIN_EXTENDED_WITH_FAKE_ATTESTATION_EXTENSION`` of android/keyattestation);
 3. the chain validates to a pinned root at the validation time, in leaf-to-root order, every file
    certificate on the path (a trailing copy of the root, any issue with its name and key, is allowed);
+   the leaf's issuer (the attestation key's certificate) is an issuer by position, CA:TRUE not required;
    no certificate is REVOKED or SUSPENDED in the status list when one is given (CERT_REVOKED);
 4. the KeyDescription parses (``strict``: DER, tags ascending, no unknown tag) and its version is known;
 5. attestation and KeyMint security levels agree (ATTR_CONFLICT) and are hardware (SECURITY_LEVEL);
 6. the challenge equals the one the relying party issued (CHALLENGE_MISMATCH; strict: it must be given);
 7. from ``hardwareEnforced`` only: origin GENERATED, purpose SIGN, no allApplications, algorithm and
    size match the leaf's key, rootOfTrust present;
-8. strict: no purpose beyond SIGN/VERIFY, device locked with verified boot (Verified or SelfSigned),
-   and the CA/B Forum code-signing key rule.
+8. strict: the leaf's keyUsage allows signing, no purpose beyond SIGN/VERIFY, device locked with verified
+   boot (Verified or SelfSigned), and the CA/B Forum code-signing key rule.
 
 An accepting verdict's detail is ``key=value`` pairs (see ``docs/formats/android.md``): security level,
 versions, origin, purposes, boot state, device lock, OS version and patch levels, the calling app.
@@ -49,7 +50,7 @@ from hsmsim.formats.android.keydescription import (
 )
 from hsmsim.formats.android.status import STATUS_FILE, check_revocation, read_status_list
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, require_key_usage, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, ChainPolicy, fully_parsed, require_key_usage, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 MAX_CHAIN_BYTES = 256 * 1024
@@ -139,7 +140,7 @@ def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
 
 
 def _check_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], at: datetime) -> list[x509.Certificate]:
-    path = validate_chain(chain[0], chain[1:], anchors, at)
+    path = validate_chain(chain[0], chain[1:], anchors, at, ChainPolicy(leaf_issuer_by_position=True))
     below_anchor = path[:-1]
     if chain[:len(below_anchor)] != below_anchor:
         raise Rejected(Reason.MALFORMED, "the chain is not in leaf-to-root order")
@@ -309,12 +310,15 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
     path = _check_path(chain, trust.all(), at)
     if status is not None:
         check_revocation([*chain, *path], read_status_list(status))
-    require_key_usage(chain[0])
     kd = parse_key_description(der, strict=profile is Profile.STRICT)
     _check_levels(kd)
     _check_challenge(kd, challenge, profile)
     _check_origin(kd)
     _check_purposes(kd, profile)
+    if profile is Profile.STRICT:
+        # Structural lets the hardwareEnforced purposes decide: Keymaster 3 leaves (Pixel 2) say
+        # keyEncipherment|dataEncipherment for a key whose purposes include SIGN.
+        require_key_usage(chain[0])
     key_type, size = _key_facts(chain[0].public_key())
     _check_key_match(kd.hardware_enforced, key_type, size)
     _check_root_of_trust(kd, profile)

@@ -6,7 +6,7 @@
   ``ReportedEntity`` (``entityType``). Here it is an :class:`Entity`.
 * ``CSR-ATTESTATION-2025.asn`` (draft-ietf-lamps-csr-attestation): ``AttestationBundle{attestations SEQUENCE
   OF AttestationStatement{type, stmt}, certs SEQUENCE OF LimitedCertChoices OPTIONAL}`` carried by the
-  PKCS#10 attribute ``id-aa-attestation``.
+  PKCS#10 attribute ``id-aa-attestation``, or by the CRMF (RFC 4211) CertTemplate extension of the same OID.
 
 The module leaves ``id-evidence`` as ``1.3.6.1.5.5.TBDMOD3`` and ``id-kp-attestationKey`` as
 ``id-kp TBDMOD2``; like the draft's sample data and reference code we use 999 for both. Claim values
@@ -399,3 +399,97 @@ def decode_request(der: bytes) -> RequestInfo:
             raise ValueError("Attribute is not {type, SET OF values}")
         attributes.append((read_oid(parts[0]), tuple(der_children(parts[1][start:end]))))
     return RequestInfo(outer[0], info[2], tuple(attributes))
+
+
+# -- CRMF (RFC 4211) ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CrmfExtension:
+    """One Extension of a CertTemplate: its OID, criticality and extnValue content."""
+
+    oid: str
+    critical: bool
+    value: bytes
+
+
+@dataclass(frozen=True)
+class CertReqMsg:
+    """A CertReqMsg opened up: the CertRequest DER (what POPOSigningKey signs), the template's SPKI DER and
+    extensions, and the proof of possession (``popo_tag`` the ProofOfPossession choice, None when absent)."""
+
+    cert_request: bytes
+    spki: bytes | None
+    extensions: tuple[CrmfExtension, ...]
+    popo_tag: int | None
+    popo_input: bool
+    algorithm: bytes | None
+    signature: bytes | None
+
+
+def encode_cert_request(request_id: int, subject: bytes, spki: bytes, extensions: Sequence[CrmfExtension]) -> bytes:
+    """CertRequest DER: ``certReqId`` and a CertTemplate with ``subject [5]`` (EXPLICIT: Name is a CHOICE),
+    ``publicKey [6]`` and ``extensions [9]`` (IMPLICIT, PKIXCRMF-2009), extensions in the given order."""
+    exts = [der_sequence(der_oid(e.oid), *([boolean(True)] if e.critical else []), octets(e.value))
+            for e in extensions]
+    template = [der_tlv(0xA5, subject), der_tlv(0xA6, der_content(spki))]
+    if exts:
+        template.append(der_tlv(0xA9, b"".join(exts)))
+    return der_sequence(integer(request_id), der_sequence(*template))
+
+
+def encode_cert_req_msg(cert_request: bytes, algorithm: bytes | None, signature: bytes | None) -> bytes:
+    """CertReqMsg DER; with ``algorithm`` and ``signature`` the POPOSigningKey ``[1]`` over ``cert_request``
+    (poposkInput absent: the template names the subject and key), else ``raVerified [0] NULL``."""
+    if algorithm is None or signature is None:
+        return der_sequence(cert_request, der_tlv(0x80, b""))
+    return der_sequence(cert_request, der_tlv(0xA1, algorithm + der_tlv(0x03, b"\x00" + signature)))
+
+
+def decode_cert_req_msg(der: bytes) -> CertReqMsg:
+    """Parse a CertReqMsg; raises ValueError."""
+    items = _sequence_items(der, "CertReqMsg")
+    if not 1 <= len(items) <= 3:
+        raise ValueError("CertReqMsg is not {certReq, popo OPTIONAL, regInfo OPTIONAL}")
+    request = _sequence_items(items[0], "CertRequest")
+    if len(request) not in (2, 3) or read_tlv(request[0])[0] != INTEGER:
+        raise ValueError("CertRequest is not {certReqId, certTemplate, controls OPTIONAL}")
+    spki, extensions = None, []
+    for field in _sequence_items(request[1], "CertTemplate"):
+        tag = field[0]
+        if tag == 0xA6:
+            spki = der_sequence(der_content(field))
+        elif tag == 0xA9:
+            for ext in der_children(der_content(field)):
+                parts = _sequence_items(ext, "Extension")
+                critical = len(parts) == 3 and read_boolean(parts[1])
+                if len(parts) not in (2, 3) or (len(parts) == 3 and not critical):
+                    raise ValueError("Extension is not {extnID, critical DEFAULT FALSE, extnValue}")
+                extensions.append(CrmfExtension(read_oid(parts[0]), critical, read_value(parts[-1], OCTETS)))
+        elif tag & 0xE0 not in (0x80, 0xA0):
+            raise ValueError(f"CertTemplate field with tag {tag:#04x}")
+    popo_tag, popo_input, algorithm, signature = None, False, None, None
+    rest = items[1:]
+    if rest and rest[0][0] & 0xC0 == 0x80:
+        popo = rest.pop(0)
+        popo_tag = popo[0] & 0x1F
+        if popo_tag == 1:
+            fields = der_children(der_content(popo))
+            popo_input = bool(fields) and fields[0][0] == 0xA0
+            fields = fields[1:] if popo_input else fields
+            if len(fields) != 2 or read_tlv(fields[1])[0] != 0x03 or der_content(fields[1])[:1] != b"\x00":
+                raise ValueError("POPOSigningKey is not {poposkInput OPTIONAL, algorithmIdentifier, signature}")
+            algorithm, signature = fields[0], der_content(fields[1])[1:]
+    if rest and read_tlv(rest[0])[0] != SEQUENCE:
+        raise ValueError("CertReqMsg.regInfo is not a SEQUENCE")
+    return CertReqMsg(items[0], spki, tuple(extensions), popo_tag, popo_input, algorithm, signature)
+
+
+def is_cert_req_msg(der: bytes) -> bool:
+    """True when ``der`` is shaped as a CertReqMsg (its first element a CertRequest), not a CertificationRequest
+    (whose first element starts with its version INTEGER, as a CertRequest does: the CertTemplate tells)."""
+    try:
+        request = _sequence_items(_sequence_items(der, "request")[0], "CertRequest")
+        return len(request) in (2, 3) and request[1][:1] == b"\x30" and read_tlv(request[0])[0] == INTEGER and \
+            all(f[0] & 0xE0 in (0x80, 0xA0) for f in der_children(der_content(request[1])))
+    except (ValueError, IndexError):
+        return False

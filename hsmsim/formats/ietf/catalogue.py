@@ -27,7 +27,6 @@ from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem, spki_der
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
-from hsmsim.formats.ietf.signing import sign
 from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
@@ -36,6 +35,7 @@ from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severit
 from hsmsim.pki.builder import Ext, key_usage, reissue
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key
+from hsmsim.pki.signing import sign
 from hsmsim.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic, name_of
 from hsmsim.verdict import Profile, Reason
@@ -56,6 +56,12 @@ CSR_GOLDENS = (
     ("primus", "ec-p256", ("primus", "tcg-attest-certify", "pkix-evidence")),
 )
 """``(device format, key spec, statements)`` of each CSR golden; the last one carries three vendors' statements."""
+CRMF_GOLDENS = (
+    ("pkix-evidence", "ec-p256", ("pkix-evidence",)),
+    ("tcg-attest-certify", "rsa-3072", ("tcg-attest-certify",)),
+    ("primus", "rsa-3072", ("primus", "pkix-evidence")),
+)
+"""The same, carried by a CRMF CertReqMsg (the bundle as the CertTemplate extension)."""
 ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
 VALIDATION_TIME = ATTEST_TIME + timedelta(days=1)
 """A day after attesting: Fortanix's authority certificates live only a few weeks."""
@@ -575,18 +581,19 @@ class CsrBench:
         der = self.draft.build()
         if self.post is not None:
             der = self.post(der)
-        return Evidence(csr.FORMAT, csr.draft_files(self.key.label, self.draft, der), f"{self.key.label}.csr")
+        return Evidence(csr.FORMAT, csr.draft_files(self.key.label, self.draft, der),
+                        csr.request_name(self.key.label, self.draft))
 
 
-_GOLDEN_DRAFTS: dict[tuple[str, str, str, tuple[str, ...]], csr.CsrDraft] = {}
+_GOLDEN_DRAFTS: dict[tuple[str, str, str, tuple[str, ...], str], csr.CsrDraft] = {}
 
 
-def open_csr(kit: IetfKit, golden: tuple[str, str, tuple[str, ...]]) -> CsrBench:
-    """The golden CSR attestation ``(device format, spec, statements)`` as a bench."""
+def open_csr(kit: IetfKit, golden: tuple[str, str, tuple[str, ...]], form: str = csr.PKCS10) -> CsrBench:
+    """The golden CSR attestation ``(device format, spec, statements)`` in ``form`` as a bench."""
     device_format, spec, statements = golden
-    cache_key = (kit.seed, device_format, spec, statements)
+    cache_key = (kit.seed, device_format, spec, statements, form)
     if cache_key not in _GOLDEN_DRAFTS:
-        _GOLDEN_DRAFTS[cache_key] = csr.draft_for(kit.request(kit.keys[spec], device_format), statements)
+        _GOLDEN_DRAFTS[cache_key] = csr.draft_for(kit.request(kit.keys[spec], device_format), statements, form)
     draft = copy.copy(_GOLDEN_DRAFTS[cache_key])
     draft.statements, draft.roots = list(draft.statements), list(draft.roots)
     draft.certs = list(draft.certs) if draft.certs is not None else None
@@ -601,9 +608,10 @@ PRIMUS, LUNA = ("primus", "rsa-3072", ("primus",)), ("luna-pkc", "rsa-3072", ("l
 MULTI = CSR_GOLDENS[-1]
 
 
-def _golden_id(golden: tuple[str, str, tuple[str, ...]]) -> str:
+def _golden_id(golden: tuple[str, str, tuple[str, ...]], form: str = csr.PKCS10) -> str:
     device_format, spec, statements = golden
-    return f"csr-attestation::golden::{'-and-'.join(statements)}::{spec}" + (
+    crmf = "crmf::" if form == csr.CRMF else ""
+    return f"csr-attestation::golden::{crmf}{'-and-'.join(statements)}::{spec}" + (
         f"::on-{device_format}" if device_format not in statements else "")
 
 
@@ -726,9 +734,9 @@ def csr_mutations() -> list[Mutation]:
 
     def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: CsrOp,
             expected: dict[Profile, Reason], *, resign: bool = True,
-            golden: tuple[str, str, tuple[str, ...]] = PKIX) -> None:
+            golden: tuple[str, str, tuple[str, ...]] = PKIX, form: str = csr.PKCS10) -> None:
         m.append(Mutation(f"csr-attestation::{id_}", flag, note, comment, operator, path, apply, expected, resign,
-                          _golden_id(golden)))
+                          _golden_id(golden, form)))
 
     binding = _csr_note("BINDING", crit, "a statement about another key than the CSR's",
                         "the draft's MUST: a CA would certify a key no statement vouches for")
@@ -839,6 +847,39 @@ def csr_mutations() -> list[Mutation]:
         "an HsmsimStatement whose format name is not its type's", "a verifier would check it with the wrong format"),
         "Primus type, format name luna-pkc", "statement.rewrite", "/attestations/0/stmt/format",
         _native_edit(lambda e: replace(e, format="luna-pkc")), invalid(Reason.MALFORMED), golden=PRIMUS)
+    crmf, crmf_tcg, crmf_multi = CRMF_GOLDENS
+    pop = _csr_note("BINDING", crit, "the CertReqMsg has no valid proof of possession by the template's key",
+                    "a CA certifies a key the requester may not hold", CSR_DRAFT, "RFC 4211 4.1")
+    add("crmf::pop-signed-by-other-key", "CrmfProofOfPossession", pop, "POPOSigningKey by another key", "crmf.sign",
+        "/popo/signature", _csr_signed_by_other, invalid(Reason.CSR_SIGNATURE_INVALID), golden=crmf, form=csr.CRMF)
+    add("crmf::pop-bit-flip", "CrmfProofOfPossession", pop, "last bit of the POPOSigningKey signature flipped",
+        "bytes.flip_bit", "/popo/signature", _csr_post(lambda d: mutate.flip_bit(d, len(d) * 8 - 1)),
+        invalid(Reason.CSR_SIGNATURE_INVALID), golden=crmf, form=csr.CRMF)
+    add("crmf::pop-ra-verified", "CrmfProofOfPossession", pop, "ProofOfPossession raVerified: no signature",
+        "crmf.popo", "/popo", _set_draft(popo_signed=False), invalid(Reason.CSR_SIGNATURE_INVALID), golden=crmf,
+        form=csr.CRMF)
+    add("crmf::two-extensions", "AttributeCount", shape, "the id-aa-attestation extension twice in the template",
+        "crmf.extensions", "/certReq/certTemplate/extensions", _set_draft(attributes=2),
+        invalid(Reason.ATTR_CONFLICT), golden=crmf, form=csr.CRMF)
+    add("crmf::extension-absent", "AttributeMissing", _csr_note("STRUCTURE", high, "no attestation attribute",
+        "the CA has nothing to check"), "the template carries no id-aa-attestation extension", "crmf.extensions",
+        "/certReq/certTemplate/extensions", _set_draft(attributes=0), invalid(Reason.ATTR_MISSING), golden=crmf,
+        form=csr.CRMF)
+    add("crmf::pkix-evidence-other-key", "StatementOtherKey", binding, "PKIX Evidence of another key in a "
+        "CertReqMsg", "statement.replace", "/attestations/0", _other_key_statement(), invalid(Reason.KEY_MISMATCH),
+        golden=crmf, form=csr.CRMF)
+    add("crmf::tcg-other-key", "StatementOtherKey", binding, "TcgAttestCertify of another key in a CertReqMsg",
+        "statement.replace", "/attestations/0", _other_key_statement(), invalid(Reason.KEY_MISMATCH),
+        golden=crmf_tcg, form=csr.CRMF)
+    add("crmf::second-statement-other-key", "StatementOtherKey", binding, "Primus then PKIX Evidence of another "
+        "key in a CertReqMsg", "statement.replace", "/attestations/1", _other_key_statement(1),
+        invalid(Reason.KEY_MISMATCH), golden=crmf_multi, form=csr.CRMF)
+    add("crmf::nonce-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs", "file.set",
+        "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=crmf_tcg,
+        form=csr.CRMF)
+    add("crmf::truncated", "CsrStructure", _csr_note("STRUCTURE", med, "the CSR does not parse",
+        "a lenient parser reads a partial request"), "CertReqMsg cut after 100 bytes", "bytes.truncate", "/",
+        _csr_post(lambda d: mutate.truncate(d, 100)), invalid(Reason.MALFORMED), golden=crmf, form=csr.CRMF)
     return m
 
 
@@ -850,20 +891,23 @@ def csr_notes() -> dict[str, FlagNote]:
 
 
 def csr_cases(seed: str) -> list[VectorCase]:
-    """Goldens (:data:`CSR_GOLDENS`) then every CSR attestation mutation."""
+    """Goldens (:data:`CSR_GOLDENS`, :data:`CRMF_GOLDENS`) then every CSR attestation mutation."""
     kit = IetfKit.build(seed)
-    goldens = {_golden_id(g): g for g in CSR_GOLDENS}
+    goldens: dict[str, tuple[tuple[str, str, tuple[str, ...]], str]] = {
+        _golden_id(g): (g, csr.PKCS10) for g in CSR_GOLDENS}
+    goldens.update({_golden_id(g, csr.CRMF): (g, csr.CRMF) for g in CRMF_GOLDENS})
     anchors: dict[str, tuple[x509.Certificate, ...]] = {}
     cases = []
-    for golden_id, golden in goldens.items():
-        bench = open_csr(kit, golden)
+    for golden_id, (golden, form) in goldens.items():
+        bench = open_csr(kit, golden, form)
         anchors[golden_id] = tuple(bench.draft.roots)
+        what = "CRMF CertReqMsg" if form == csr.CRMF else "CSR"
         cases.append(VectorCase(
-            id=golden_id, comment=f"unmutated CSR of a {golden[1]} key with {', '.join(golden[2])}",
+            id=golden_id, comment=f"unmutated {what} of a {golden[1]} key with {', '.join(golden[2])}",
             flags=("Golden",), expected=valid(), evidence=bench.render(), anchors=anchors[golden_id],
             validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
     for mutation in csr_mutations():
-        bench = open_csr(kit, goldens[mutation.golden])
+        bench = open_csr(kit, *goldens[mutation.golden])
         mutation.apply(bench)
         signing = Signing.RESIGNED if mutation.resign else Signing.STALE
         cases.append(VectorCase(

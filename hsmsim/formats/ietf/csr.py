@@ -1,7 +1,9 @@
 """The CSR attestation bundle (draft-ietf-lamps-csr-attestation): generator and reference verifier.
 
 A PKCS#10 request carries one ``id-aa-attestation`` attribute holding one AttestationBundle, whose
-statements all concern the request's key. Statement types:
+statements all concern the request's key; a CRMF (RFC 4211) CertReqMsg carries the bundle as the
+CertTemplate extension of the same OID (``ext-attestation``), its proof of possession a POPOSigningKey by
+the key over the CertRequest. Statement types:
 
 * ``id-evidence`` (1.3.6.1.5.5.999, the PKIX Evidence arc; the draft assigns no statement type, so the
   Evidence module's own arc names it): ``stmt`` is the Evidence SEQUENCE, verified by the
@@ -27,8 +29,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
+from hsmsim.checks import check_csr_signature
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem, der_children, der_sequence, pem, spki_der
 from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
@@ -37,11 +41,12 @@ from hsmsim.formats.ietf import asn1, tcg
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE, TCG_ATTEST_CERTIFY, Bundle, Statement
 from hsmsim.formats.ietf.evidence import NONCE_SUFFIX, evidence_der, request_nonce
 from hsmsim.formats.ietf.pki import tpm_identity
-from hsmsim.formats.ietf.signing import sign
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import MAX_BUNDLE_FILES, Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
+from hsmsim.pki.signing import sign
+from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 FORMAT = "csr-attestation"
@@ -59,6 +64,10 @@ PRIVATE_TYPES = {
 STATEMENT_TYPES = {PKIX_EVIDENCE: ID_EVIDENCE, TCG_CERTIFY: TCG_ATTEST_CERTIFY, **PRIVATE_TYPES}
 STATEMENT_NAMES = {oid: statement_name for statement_name, oid in STATEMENT_TYPES.items()}
 MAX_CSR_BYTES = 16 * 1024 * 1024
+PKCS10, CRMF = "pkcs10", "crmf"
+FORMS = (PKCS10, CRMF)
+"""The request forms: a PKCS#10 ``<label>.csr`` (PEM) or a CRMF CertReqMsg ``<label>.crmf`` (DER)."""
+SUFFIXES = {PKCS10: ".csr", CRMF: ".crmf"}
 MAX_STATEMENTS = 16
 MAX_CERTS = 16
 
@@ -157,19 +166,33 @@ class CsrDraft:
     extra_attributes: list[tuple[str, list[bytes]]] = field(default_factory=list)
     bundles: int = 1
     attributes: int = 1
+    form: str = PKCS10
+    popo_signed: bool = True
+    """CRMF: a POPOSigningKey by the key (else ``raVerified``)."""
 
     def bundle(self) -> bytes:
         """The AttestationBundle DER."""
         return asn1.encode_bundle(Bundle(tuple(self.statements), tuple(self.certs) if self.certs is not None else None))
 
     def build(self) -> bytes:
-        """The CSR DER, signed by the key itself; ``attributes`` and ``bundles`` repeat the attribute and value."""
+        """The request DER, signed by the key itself; ``attributes`` repeats the attribute (CRMF: the extension),
+        ``bundles`` the attribute's value."""
+        if self.form == CRMF:
+            return self.build_crmf()
         bundle = self.bundle()
         attrs = [(ID_AA_ATTESTATION, [bundle] * self.bundles)] * self.attributes + [
             (oid, values) for oid, values in self.extra_attributes]
         info = asn1.encode_request_info(self.subject.public_bytes(), self.spki, attrs)
         algorithm, signature = sign(self.signer, info)
         return asn1.encode_request(info, algorithm, signature)
+
+    def build_crmf(self) -> bytes:
+        """The CertReqMsg DER: the bundle as the template's extension, ``attributes`` times."""
+        extension = asn1.CrmfExtension(ID_AA_ATTESTATION, False, self.bundle())
+        request = asn1.encode_cert_request(0, self.subject.public_bytes(), self.spki, [extension] * self.attributes)
+        if not self.popo_signed:
+            return asn1.encode_cert_req_msg(request, None, None)
+        return asn1.encode_cert_req_msg(request, *sign(self.signer, request))
 
 
 def _inner_request(request: AttestationRequest, format_name: str) -> AttestationRequest:
@@ -202,8 +225,10 @@ def make_statement(request: AttestationRequest, statement_name: str, nonce: byte
     return Statement(PRIVATE_TYPES[statement_name], encode_native(inner)), [], [*roots, anchor]
 
 
-def draft_for(request: AttestationRequest, statement_names: Sequence[str]) -> CsrDraft:
-    """The draft CSR of the request's key with one statement per name, in order."""
+def draft_for(request: AttestationRequest, statement_names: Sequence[str], form: str = PKCS10) -> CsrDraft:
+    """The draft request (``form``) of the request's key with one statement per name, in order."""
+    if form not in FORMS:
+        raise UnsupportedKeyError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
     if request.key.public_key is None or request.key_signer is None:
         raise UnsupportedKeyError("a CSR needs an asymmetric key the store can sign with")
     nonce = request_nonce(request)
@@ -214,12 +239,20 @@ def draft_for(request: AttestationRequest, statement_names: Sequence[str]) -> Cs
         certs += [c for c in more_certs if c not in certs]
         roots += [r for r in more_roots if r not in roots]
     return CsrDraft(subject=name(("CN", request.key.label, UTF8)), spki=spki_der(request.key.public_key),
-                    signer=request.key_signer, statements=statements, certs=certs or None, roots=roots, nonce=nonce)
+                    signer=request.key_signer, statements=statements, certs=certs or None, roots=roots, nonce=nonce,
+                    form=form)
+
+
+def request_name(label: str, draft: CsrDraft) -> str:
+    """``<label>.csr`` or ``<label>.crmf``."""
+    return f"{label}{SUFFIXES[draft.form]}"
 
 
 def draft_files(label: str, draft: CsrDraft, csr: bytes | None = None) -> dict[str, bytes]:
-    """``<label>.csr`` (PEM), ``<label>.nonce`` and the roots of every statement."""
-    return {f"{label}.csr": pem(csr if csr is not None else draft.build(), "CERTIFICATE REQUEST"),
+    """The request (``<label>.csr`` PEM, or ``<label>.crmf`` DER), ``<label>.nonce`` and the roots of every
+    statement."""
+    der = csr if csr is not None else draft.build()
+    return {request_name(label, draft): der if draft.form == CRMF else pem(der, "CERTIFICATE REQUEST"),
             f"{label}{NONCE_SUFFIX}": draft.nonce.hex().encode() + b"\n",
             ROOTS_FILE: b"".join(cert_pem(r) for r in draft.roots)}
 
@@ -238,18 +271,19 @@ def default_statements(request: AttestationRequest) -> list[str]:
 
 
 def generate(request: AttestationRequest) -> Evidence:
-    """The CSR attestation of the request's key: its CSR, nonce and roots."""
-    draft = draft_for(request, default_statements(request))
-    return Evidence(FORMAT, draft_files(request.key.label, draft), f"{request.key.label}.csr")
+    """The CSR attestation of the request's key: its request (parameter ``form``), nonce and roots."""
+    draft = draft_for(request, default_statements(request), str(request.parameters.get("form", PKCS10)))
+    return Evidence(FORMAT, draft_files(request.key.label, draft), request_name(request.key.label, draft))
 
 
 # -- verification -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Request:
-    """The CSR as the verifier reads it: DER, its SPKI (self-signature checked) and its bundle."""
+    """The request as the verifier reads it: the PKCS#10 DER (None for CRMF), its SPKI (proof of possession
+    checked) and its bundle."""
 
-    der: bytes
+    pkcs10: bytes | None
     spki: bytes
     bundle: Bundle
     certs: tuple[x509.Certificate, ...]
@@ -267,18 +301,19 @@ def csr_der(data: bytes) -> bytes:
 
 
 def read_request(data: bytes, profile: Profile) -> Request:
-    """Parse the CSR, check its self-signature and find exactly one attribute with exactly one bundle."""
+    """Parse the request (PKCS#10 or CRMF CertReqMsg), check its proof of possession and find exactly one
+    attribute (extension) with exactly one bundle."""
     try:
         der = csr_der(data)
-        info = asn1.decode_request(der)
     except (ValueError, binascii.Error) as exc:
         raise Rejected(Reason.MALFORMED, f"CSR does not parse: {exc}") from None
+    if asn1.is_cert_req_msg(der):
+        return _read_crmf(der, profile)
     try:
-        valid = x509.load_der_x509_csr(der).is_signature_valid
-    except CERT_PARSE_ERRORS as exc:
-        raise Rejected(Reason.MALFORMED, f"CSR does not parse: {str(exc)[:120]}") from None
-    if not valid:
-        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "CSR self-signature does not verify")
+        info = asn1.decode_request(der)
+    except ValueError as exc:
+        raise Rejected(Reason.MALFORMED, f"CSR does not parse: {exc}") from None
+    check_csr_signature(der)
     found = [values for oid, values in info.attributes if oid == ID_AA_ATTESTATION]
     if not found:
         raise Rejected(Reason.ATTR_MISSING, "the CSR has no id-aa-attestation attribute")
@@ -287,8 +322,46 @@ def read_request(data: bytes, profile: Profile) -> Request:
     if len(found[0]) != 1:
         raise Rejected(Reason.ATTR_CONFLICT if found[0] else Reason.MALFORMED,
                        f"the id-aa-attestation attribute holds {len(found[0])} bundles (exactly one)")
+    return _with_bundle(der, info.spki, found[0][0], profile)
+
+
+def _read_crmf(der: bytes, profile: Profile) -> Request:
+    """A CertReqMsg: its template's key signed the CertRequest (POPOSigningKey), one attestation extension."""
     try:
-        bundle = asn1.decode_bundle(found[0][0])
+        msg = asn1.decode_cert_req_msg(der)
+    except ValueError as exc:
+        raise Rejected(Reason.MALFORMED, f"CertReqMsg does not parse: {exc}") from None
+    if msg.spki is None:
+        raise Rejected(Reason.MALFORMED, "the CertTemplate has no publicKey")
+    try:
+        public_key = load_der_public_key(msg.spki)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise Rejected(Reason.MALFORMED, f"the CertTemplate's publicKey does not parse: {str(exc)[:80]}") from None
+    if msg.popo_tag != 1 or msg.algorithm is None or msg.signature is None:
+        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "no signature proof of possession (POPOSigningKey): "
+                                                     f"ProofOfPossession choice {msg.popo_tag}")
+    if msg.popo_input:
+        raise Rejected(Reason.MALFORMED, "POPOSigningKey carries poposkInput although the template names the key "
+                                         "(RFC 4211 4.1: it MUST then be absent)")
+    valid = verify_signature(public_key, msg.algorithm, msg.signature, msg.cert_request)
+    if valid is None:
+        raise Rejected(Reason.UNSUPPORTED, "the POPOSigningKey algorithm is not supported for this key")
+    if not valid:
+        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "the POPOSigningKey signature over the CertRequest does not "
+                                                     "verify")
+    found = [e for e in msg.extensions if e.oid == ID_AA_ATTESTATION]
+    if not found:
+        raise Rejected(Reason.ATTR_MISSING, "the CertTemplate has no id-aa-attestation extension")
+    if len(found) > 1:
+        raise Rejected(Reason.ATTR_CONFLICT, f"{len(found)} id-aa-attestation extensions (an extension appears "
+                                             "at most once)")
+    return _with_bundle(None, msg.spki, found[0].value, profile)
+
+
+def _with_bundle(pkcs10: bytes | None, spki: bytes, bundle_der: bytes, profile: Profile) -> Request:
+    """The request with its parsed bundle: the module's sizes, strict's no trailing elements, X.509 certs."""
+    try:
+        bundle = asn1.decode_bundle(bundle_der)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Rejected(Reason.MALFORMED, f"AttestationBundle does not parse: {exc}") from None
     if not bundle.statements:
@@ -308,7 +381,7 @@ def read_request(data: bytes, profile: Profile) -> Request:
             certs.append(x509.load_der_x509_certificate(cert))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"bundle cert {index} does not parse") from None
-    return Request(der, info.spki, bundle, tuple(certs))
+    return Request(pkcs10, spki, bundle, tuple(certs))
 
 
 def _bound(verdict: Verdict, spki: bytes, what: str) -> Claims:
@@ -328,8 +401,10 @@ def check_statement(statement: Statement, request: Request, nonce: bytes | None,
     if kind == TCG_CERTIFY:
         return tcg.verify_statement(statement.stmt, request.certs, request.spki, trust, at, profile, nonce)
     if kind == PKIX_EVIDENCE:
-        files = {"statement.evidence.der": statement.stmt, "request.csr": request.der,
+        files = {"statement.evidence.der": statement.stmt,
                  "bundle-certs.pem": b"".join(cert_pem(c) for c in request.certs)}
+        if request.pkcs10 is not None:
+            files["request.csr"] = request.pkcs10
         if nonce is not None:
             files[f"request{NONCE_SUFFIX}"] = nonce.hex().encode()
         inner = Evidence(PKIX_EVIDENCE, files, "statement.evidence.der")

@@ -39,12 +39,12 @@ from hsmsim.formats.ietf.asn1 import (
     Entity,
     SignatureBlock,
 )
-from hsmsim.formats.ietf.signing import sign, verify
 from hsmsim.keystore.base import StoredKey
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
+from hsmsim.pki.signing import sign, verify
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 FORMAT = "pkix-evidence"

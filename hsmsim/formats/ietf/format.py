@@ -144,7 +144,7 @@ class PkixEvidenceFormat:
 
 
 class CsrAttestationFormat:
-    """``csr-attestation``: a PKCS#10 request carrying one AttestationBundle about its key."""
+    """``csr-attestation``: a PKCS#10 request (or CRMF CertReqMsg) carrying one AttestationBundle about its key."""
 
     name = csr.FORMAT
     title = "CSR attestation bundle (draft-ietf-lamps-csr-attestation)"
@@ -158,7 +158,8 @@ class CsrAttestationFormat:
     def generate(self, request: AttestationRequest) -> Evidence:
         """The CSR with its bundle, the nonce and the roots. Parameter ``statements``: statement names
         (registered formats or ``tcg-attest-certify``), a list or comma-separated; default the device's
-        own format (when it has a statement type) and ``pkix-evidence``."""
+        own format (when it has a statement type) and ``pkix-evidence``. Parameter ``form``: ``pkcs10``
+        (default) or ``crmf`` (a CertReqMsg carrying the bundle as its template's extension)."""
         return csr.generate(request)
 
     def verify(self, evidence_: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
@@ -167,7 +168,7 @@ class CsrAttestationFormat:
         return csr.verify_csr(evidence_, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
-        """The CSR (PEM or DER) with its ``<label>.nonce`` beside it."""
+        """The CSR (PEM or DER) or CertReqMsg (DER) with its ``<label>.nonce`` beside it."""
         try:
             files = _read_with_nonce(path, path.stem)
         except OSError as exc:
@@ -175,7 +176,7 @@ class CsrAttestationFormat:
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
-        """A CSR file (PEM or DER) that carries the id-aa-attestation OID."""
+        """A CSR (PEM or DER) or CertReqMsg file that carries the id-aa-attestation OID."""
         data = peek_regular_file(path, csr.MAX_CSR_BYTES)
         if data is None:
             return False

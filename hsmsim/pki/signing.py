@@ -1,14 +1,15 @@
-"""Signature algorithms of SignatureBlocks and CSRs: the AlgorithmIdentifier for a key, signing, verifying."""
+"""Signature algorithms of hand-encoded signed structures (PKIX Evidence SignatureBlocks, CSRs with attributes
+cryptography cannot write): the AlgorithmIdentifier for a key, signing, verifying."""
 
 from __future__ import annotations
 
+from asn1crypto import core
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence
-from hsmsim.formats.ietf.asn1 import read_oid
 from hsmsim.keystore.base import PrivateKey
 
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
@@ -47,7 +48,10 @@ def sign(key: PrivateKey, data: bytes) -> tuple[bytes, bytes]:
 
 def algorithm_oid(algorithm: bytes) -> str:
     """The OID of an AlgorithmIdentifier DER; raises ValueError."""
-    return read_oid(der_children(der_content(algorithm))[0])
+    oid = der_children(der_content(algorithm))[0]
+    if oid[:1] != b"\x06":
+        raise ValueError("AlgorithmIdentifier does not start with an OID")
+    return str(core.ObjectIdentifier.load(oid).dotted)
 
 
 def verify(public_key: PublicKeyTypes, algorithm: bytes, signature: bytes, data: bytes) -> bool | None:

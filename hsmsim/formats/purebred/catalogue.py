@@ -1,0 +1,477 @@
+"""The ``purebred`` vector set: goldens per evidence kind and container, and one-defect mutations.
+
+The world (:class:`PurebredKit`) is derived from the seed: a soft key store with one key per golden spec
+and another key per spec, and one emulated device per inner format. A golden is opened as a
+:class:`Bench` (the inner format's evidence as envelope parts, the request's attributes, the target
+certificate); a defect edits the bench, which is then rendered. The request is always re-signed by its key
+unless the defect is its signature; ``Resigned`` says the inner format's attestation key signed what the
+defect changed, ``Stale`` that the defect is outside it or breaks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim import mutate
+from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
+from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem
+from hsmsim.errors import UnsupportedFormatError
+from hsmsim.formats import get_format
+from hsmsim.formats.purebred import generate
+from hsmsim.formats.purebred.envelope import (
+    CHALLENGE_PASSWORD,
+    ID_CCT_PKI_DATA,
+    KINDS,
+    PUREBRED_ARC,
+    WINDOWS,
+    YUBIKEY,
+    Kind,
+    RequestDraft,
+    certs_only,
+    content_info,
+    wrap,
+)
+from hsmsim.formats.purebred.verify import FORMAT
+from hsmsim.keystore.base import KeySpec, StoredKey
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.evidence import Evidence
+from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.pki.builder import reissue
+from hsmsim.pki.seed import derive_key
+from hsmsim.verdict import Profile, Reason
+
+ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
+VALIDATION_TIME = ATTEST_TIME + timedelta(days=1)
+KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
+GOLDENS = (
+    ("android", "ec-p256", "request"),
+    ("android", "rsa-3072", "request"),
+    ("android", "ec-p256", "preenroll"),
+    ("yubikey", "ec-p256", "request"),
+    ("yubikey", "ec-p384", "request"),
+    ("windows", "rsa-3072", "request"),
+    ("windows", "rsa-3072", "preenroll"),
+)
+"""``(kind, key spec, container)`` of each golden; Windows ones only while ``ms-kast`` is registered."""
+SPEC = "Purebred/SampleAttestations (README: attribute 1.3.6.1.4.1.37623.26.2/.3/.4), shared/interop README §6"
+ANDROID_REQUEST, ANDROID_PREENROLL, YUBIKEY_REQUEST = GOLDENS[0], GOLDENS[2], GOLDENS[3]
+WINDOWS_REQUEST = GOLDENS[5]
+Golden = tuple[str, str, str]
+
+
+def golden_id(golden: Golden) -> str:
+    """``purebred::golden::<kind>[-preenroll]::<spec>``."""
+    kind, spec, container = golden
+    return f"{FORMAT}::golden::{kind}{'-preenroll' if container == 'preenroll' else ''}::{spec}"
+
+
+def has_format(name: str) -> bool:
+    """True when the inner format ``name`` is registered (``ms-kast`` may not be)."""
+    try:
+        get_format(name)
+    except UnsupportedFormatError:
+        return False
+    return True
+
+
+def goldens() -> list[Golden]:
+    """The goldens whose inner format is registered."""
+    return [g for g in GOLDENS if has_format(KINDS[g[0]].inner_format)]
+
+
+# -- the seeded world ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PurebredKit:
+    """The keys and devices every vector is made of, derived from one seed."""
+
+    seed: str
+    store: SoftKeyStore
+    keys: dict[str, StoredKey]
+    other: dict[str, StoredKey]
+
+    @classmethod
+    def build(cls, seed: str) -> PurebredKit:
+        """Seed -> a soft key store with a key and another key per golden spec."""
+        store = SoftKeyStore(seed=seed)
+        keys, other = {}, {}
+        for index, spec in enumerate(sorted({g[1] for g in GOLDENS})):
+            created = KEYS_CREATED + timedelta(hours=index)
+            keys[spec] = store.generate(KeySpec.parse(spec), f"purebred-{spec}", created=created)
+            other[spec] = store.generate(KeySpec.parse(spec), f"other-{spec}", created=created)
+        return cls(seed, store, keys, other)
+
+    def request(self, kind: Kind, key: StoredKey, seed: str | None = None) -> AttestationRequest:
+        """The request for ``key`` on the device of ``kind`` (of another seed: another manufacturer PKI)."""
+        device = Device.from_seed(kind.inner_format, seed or self.seed)
+        attesting = get_format(kind.inner_format).provision(device, "default")
+        return AttestationRequest(device=device, partition="default", key=key, key_signer=self.store.signer(key),
+                                  attesting=attesting, parameters={"kind": kind.name}, at=ATTEST_TIME)
+
+
+# -- the workbench ------------------------------------------------------------------------------
+
+EVIDENCE = "evidence"
+"""Placeholder of an attribute value: the kind's ContentInfo, wrapped by :attr:`Bench.wrapper`."""
+
+
+@dataclass
+class Bench:
+    """A golden opened up: the inner parts, the request's attributes and signer, the target, the files."""
+
+    kit: PurebredKit
+    kind: Kind
+    key: StoredKey
+    preenroll: bool
+    parts: generate.Parts
+    draft: RequestDraft
+    attributes: list[tuple[str, list[bytes | str]]]
+    target: bytes | None
+    signer_infos: list[bytes] = field(default_factory=list)
+    econtent: bytes | None = None
+    content: bytes | None = None
+    """A ContentInfo replacing the one made from ``parts``."""
+    wrapper: Callable[[bytes], bytes] | None = None
+    post: Callable[[bytes], bytes] | None = None
+    extra_files: dict[str, bytes] = field(default_factory=dict)
+    pem_request: bool = False
+
+    @classmethod
+    def open(cls, kit: PurebredKit, golden: Golden) -> Bench:
+        """The golden ``(kind, spec, container)`` as a bench (what ``purebred`` generates for the key)."""
+        kind, spec, container = KINDS[golden[0]], golden[1], golden[2]
+        request = kit.request(kind, kit.keys[spec])
+        parts = generate.inner_parts(request, kind)
+        draft = generate.draft(request, kind, parts.content)
+        attributes: list[tuple[str, list[bytes | str]]] = [
+            (oid, list(values)) for oid, values in draft.attributes if oid != kind.oid]
+        attributes.append((kind.oid, [EVIDENCE]))
+        return cls(kit, kind, kit.keys[spec], container == "preenroll", parts, draft, attributes,
+                   generate.target_certificate(request))
+
+    def replace_parts(self, key: StoredKey, seed: str | None = None, kind: Kind | None = None) -> None:
+        """The inner evidence of ``key`` (of a device under another seed's PKI), the rest unchanged."""
+        roots = self.parts.roots
+        self.parts = replace(generate.inner_parts(self.kit.request(kind or self.kind, key, seed), kind or self.kind),
+                             roots=roots)
+
+    def content_info(self) -> bytes:
+        """The ContentInfo the attribute (or pre-enrollment container) carries."""
+        if self.content is not None:
+            return self.content
+        if self.kind is WINDOWS:
+            return self.parts.content
+        return certs_only(self.parts.certs, signer_infos=self.signer_infos, econtent=self.econtent)
+
+    def value(self) -> bytes:
+        """The evidence attribute's value."""
+        return (self.wrapper or (lambda c: wrap(self.kind, c)))(self.content_info())
+
+    def render(self) -> Evidence:
+        """The files, the request re-signed by ``draft.signer`` (then edited by ``post``)."""
+        if self.preenroll:
+            envelope = self.content_info()
+        else:
+            self.draft.attributes = [(oid, [self.value() if isinstance(v, str) else v for v in values])
+                                     for oid, values in self.attributes]
+            envelope = self.draft.build()
+        if self.post is not None:
+            envelope = self.post(envelope)
+        if self.pem_request:
+            envelope = pem(envelope, "CERTIFICATE REQUEST")
+        files = generate.evidence_files(self.key.label, envelope, self.preenroll, self.target, self.parts)
+        files.update(self.extra_files)
+        return Evidence(FORMAT, files, next(iter(files)))
+
+    @property
+    def anchors(self) -> tuple[x509.Certificate, ...]:
+        """The inner format's root."""
+        return tuple(self.parts.roots)
+
+
+Op = Callable[[Bench], None]
+
+
+# -- operators ----------------------------------------------------------------------------------
+
+def _set(**values: object) -> Op:
+    def apply(bench: Bench) -> None:
+        for attr, value in values.items():
+            setattr(bench, attr, value)
+    return apply
+
+
+def _attributes(fn: Callable[[Bench, list[tuple[str, list[bytes | str]]]], list[tuple[str, list[bytes | str]]]]
+                ) -> Op:
+    def apply(bench: Bench) -> None:
+        bench.attributes = fn(bench, bench.attributes)
+    return apply
+
+
+def _without_evidence(bench: Bench, attrs: list[tuple[str, list[bytes | str]]]) -> list[tuple[str, list[bytes | str]]]:
+    return [(oid, values) for oid, values in attrs if oid != bench.kind.oid]
+
+
+def _evidence_values(values: list[bytes | str]) -> Op:
+    return _attributes(lambda b, attrs: [(oid, list(values) if oid == b.kind.oid else v) for oid, v in attrs])
+
+
+def _second_kind(bench: Bench) -> None:
+    """A YubiKey attribute beside the Android one: the YubiKey's evidence of the same key."""
+    yubikey = generate.inner_parts(bench.kit.request(YUBIKEY, bench.key), YUBIKEY)
+    bench.attributes.append((YUBIKEY.oid, [wrap(YUBIKEY, yubikey.content)]))
+
+
+def _other_key(bench: Bench) -> None:
+    bench.replace_parts(bench.kit.other[bench.key.spec.name])
+
+
+def _foreign_root(bench: Bench) -> None:
+    bench.replace_parts(bench.key, seed=f"{bench.kit.seed}/foreign-root")
+
+
+def _target_of_other_key(bench: Bench) -> None:
+    other = bench.kit.other[bench.key.spec.name]
+    bench.target = generate.target_certificate(bench.kit.request(bench.kind, other))
+
+
+def _request_signed_by_other(bench: Bench) -> None:
+    bench.draft.signer = bench.kit.store.signer(bench.kit.other[bench.key.spec.name])
+
+
+def _request_of_other_key(bench: Bench) -> None:
+    """The request (and target) of another key, carrying the golden key's evidence."""
+    other = bench.kit.other[bench.key.spec.name]
+    request = bench.kit.request(bench.kind, other)
+    bench.draft = generate.draft(request, bench.kind, b"")
+    bench.target = generate.target_certificate(request)
+
+
+def _certs(fn: Callable[[list[bytes]], list[bytes]]) -> Op:
+    def apply(bench: Bench) -> None:
+        bench.parts = replace(bench.parts, certs=fn(list(bench.parts.certs)))
+    return apply
+
+
+def _stray_leaf(bench: Bench) -> None:
+    """A second leaf in the bag: the other key's attestation certificate."""
+    other = generate.inner_parts(bench.kit.request(bench.kind, bench.kit.other[bench.key.spec.name]), bench.kind)
+    bench.parts = replace(bench.parts, certs=[*bench.parts.certs, other.certs[0]])
+
+
+def _flip_leaf_signature(certs: list[bytes]) -> list[bytes]:
+    return [mutate.flip_bit(certs[0], len(certs[0]) * 8 - 1), *certs[1:]]
+
+
+def _slot_signed_by_foreign_key(bench: Bench) -> None:
+    slot = x509.load_der_x509_certificate(bench.parts.certs[1])
+    foreign = derive_key(bench.kit.seed, "purebred/foreign/f9", KeySpec.parse("ec-p256"))
+    forged = reissue(slot, foreign).public_bytes(Encoding.DER)
+    bench.parts = replace(bench.parts, certs=[bench.parts.certs[0], forged, *bench.parts.certs[2:]])
+
+
+def _pkcs7_type(content_type: str) -> Op:
+    def apply(bench: Bench) -> None:
+        bench.content = content_info(content_type, der_sequence(der_tlv(0x02, b"\x00")))
+    return apply
+
+
+def _note(bug: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
+    return FlagNote(bug, severity, description, effect, refs or (SPEC,))
+
+
+# -- the catalogue ------------------------------------------------------------------------------
+
+def mutations() -> list[Mutation]:
+    """Every Purebred defect, in catalogue order (Windows ones only while ``ms-kast`` is registered)."""
+    m: list[Mutation] = []
+    crit, high, med, low = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
+
+    def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Op,
+            expected: dict[Profile, Reason], *, resign: bool = True, golden: Golden = ANDROID_REQUEST) -> None:
+        m.append(Mutation(f"{FORMAT}::{id_}", flag, note, comment, operator, path, apply, expected, resign,
+                          golden_id(golden)))
+
+    count = _note("STRUCTURE", high, "the request does not carry exactly one Purebred evidence attribute with one "
+                  "value", "a CA reading the first one checks evidence it does not see whole")
+    add("attribute::absent", "AttributeMissing", _note("STRUCTURE", high, "no Purebred evidence attribute",
+        "the CA has nothing to check"), "the request carries only its challengePassword", "csr.attributes",
+        "/attributes", _attributes(_without_evidence), invalid(Reason.ATTR_MISSING))
+    add("attribute::two-attributes", "AttributeCount", count, "the Android attribute twice", "csr.attributes",
+        "/attributes", _attributes(lambda b, attrs: [*attrs, (b.kind.oid, [EVIDENCE])]), invalid(Reason.ATTR_CONFLICT))
+    add("attribute::android-and-yubikey", "AttributeCount", count, "an Android and a YubiKey attribute about the "
+        "same key", "csr.attributes", "/attributes", _second_kind, invalid(Reason.ATTR_CONFLICT))
+    add("attribute::two-values", "AttributeCount", count, "the Android attribute with its value twice",
+        "csr.attributes", "/attributes/1/values", _evidence_values([EVIDENCE, EVIDENCE]), invalid(Reason.ATTR_CONFLICT))
+    add("attribute::no-value", "AttributeCount", count, "the Android attribute with an empty value set",
+        "csr.attributes", "/attributes/1/values", _evidence_values([]), invalid(Reason.MALFORMED))
+    add("attribute::unknown-kind", "UnknownKind", _note("EXTENSIBILITY", high, "an attribute under the Purebred "
+        "arc that names no known evidence kind", "skipping it would enroll on evidence nobody checked"),
+        "the evidence under 1.3.6.1.4.1.37623.26.9", "csr.attributes", "/attributes/1/type",
+        _attributes(lambda b, attrs: [(f"{PUREBRED_ARC}.9" if oid == b.kind.oid else oid, v) for oid, v in attrs]),
+        invalid(Reason.UNSUPPORTED))
+    add("attribute::challenge-password-absent", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of "
+        "the request", "a verifier that rejects it is too strict"), "no SCEP challengePassword",
+        "csr.attributes", "/attributes/0", _attributes(lambda b, attrs: [a for a in attrs if a[0] !=
+                                                                         CHALLENGE_PASSWORD]), valid())
+    add("request::pem-armoured", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of the request",
+        "a verifier that rejects it is too strict"), "the request PEM-armoured", "file.encode", "/",
+        _set(pem_request=True), valid())
+
+    wrapping = _note("STRUCTURE", med, "the attribute value is not wrapped the way the real requests wrap it",
+                     "a verifier tolerant of either wrapping reads a value no Purebred client sends")
+    add("wrap::android-bare-content-info", "Wrapping", wrapping, "the Android ContentInfo not wrapped in an OCTET "
+        "STRING", "asn1.unwrap", "/attributes/1/values/0", _set(wrapper=lambda c: c), invalid(Reason.MALFORMED))
+    add("wrap::yubikey-octet-wrapped", "Wrapping", wrapping, "the YubiKey ContentInfo wrapped in an OCTET STRING",
+        "asn1.wrap", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, c)), invalid(Reason.MALFORMED),
+        golden=YUBIKEY_REQUEST)
+    add("wrap::android-octet-trailing", "Wrapping", wrapping, "two bytes after the ContentInfo inside the OCTET "
+        "STRING", "asn1.append", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, c + b"\x05\x00")),
+        invalid(Reason.MALFORMED))
+    add("wrap::android-octet-double", "Wrapping", wrapping, "the OCTET STRING wrapped in a second OCTET STRING",
+        "asn1.wrap", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, der_tlv(0x04, c))),
+        invalid(Reason.MALFORMED))
+
+    bag = _note("STRUCTURE", med, "the ContentInfo is not a certs-only SignedData holding the chain",
+                "the verifier reads certificates from a structure the device does not send")
+    add("cms::enveloped-data", "ContentShape", bag, "contentType id-envelopedData", "asn1.set", "/contentType",
+        _pkcs7_type("1.2.840.113549.1.7.3"), invalid(Reason.MALFORMED))
+    add("cms::no-certificates", "ContentShape", _note("CHAIN", high, "the SignedData carries no certificate",
+        "nothing is attested"), "certificates removed", "cms.certificates", "/certificates", _certs(lambda c: []),
+        invalid(Reason.MISSING_INPUT))
+    add("cms::truncated", "ContentShape", bag, "the SignedData cut in half inside its OCTET STRING", "bytes.truncate",
+        "/attributes/1/values/0", lambda b: _set(content=b.content_info()[: len(b.content_info()) // 2])(b),
+        invalid(Reason.MALFORMED))
+    extra = _note("STRUCTURE", low, "a SignedData that is not certs-only",
+                  "strict refuses content a certs-only bag never carries")
+    add("cms::signer-info", "NotCertsOnly", extra, "a (meaningless) signerInfo in the bag", "cms.signerInfos",
+        "/signerInfos", _set(signer_infos=[der_sequence(der_tlv(0x02, b"\x01"))]),
+        strict_only(Reason.UNEXPECTED_CONTENT))
+    add("cms::econtent", "NotCertsOnly", extra, "eContent present in the bag", "cms.eContent",
+        "/encapContentInfo/eContent", _set(econtent=b"hello"), strict_only(Reason.UNEXPECTED_CONTENT))
+    add("cms::pki-data-type", "ContentShape", bag, "the Android bag with eContentType id-cct-PKIData, as a CMC "
+        "request has", "asn1.set", "/encapContentInfo/eContentType", lambda b: _set(content=content_info(
+            "1.2.840.113549.1.7.2", der_sequence(der_tlv(0x02, b"\x03"), der_tlv(0x31, b""),
+                                                 der_sequence(der_oid(ID_CCT_PKI_DATA)),
+                                                 der_tlv(0xA0, b"".join(b.parts.certs)), der_tlv(0x31, b""))))(b),
+        invalid(Reason.MALFORMED), golden=ANDROID_REQUEST)
+
+    binding = _note("BINDING", crit, "the evidence, the request and the target certificate do not concern one key",
+                    "a CA certifies a key no evidence vouches for")
+    add("binding::android-other-key", "EvidenceOtherKey", binding, "the Android chain of another key of the device",
+        "evidence.replace", "/attributes/1", _other_key, invalid(Reason.KEY_MISMATCH))
+    add("binding::yubikey-other-key", "EvidenceOtherKey", binding, "the YubiKey attestation of another key",
+        "evidence.replace", "/attributes/1", _other_key, invalid(Reason.KEY_MISMATCH), golden=YUBIKEY_REQUEST)
+    add("binding::request-of-other-key", "EvidenceOtherKey", binding, "the request and target of another key carry "
+        "the golden key's evidence", "csr.replace", "/", _request_of_other_key, invalid(Reason.KEY_MISMATCH))
+    add("binding::target-other-key", "TargetOtherKey", binding, "a target certificate for another key",
+        "file.replace", "<label>_target.der", _target_of_other_key, invalid(Reason.KEY_MISMATCH))
+    add("binding::yubikey-target-other-key", "TargetOtherKey", binding, "a target certificate for another key",
+        "file.replace", "<label>_target.der", _target_of_other_key, invalid(Reason.KEY_MISMATCH),
+        golden=YUBIKEY_REQUEST)
+    add("binding::preenroll-target-other-key", "TargetOtherKey", binding, "the pre-enrollment bag beside a target "
+        "certificate for another key", "file.replace", "<label>_target.der", _target_of_other_key,
+        invalid(Reason.KEY_MISMATCH), golden=ANDROID_PREENROLL)
+    add("target::absent", "TargetMissing", _note("BINDING", low, "no target certificate beside the request",
+        "legal: the request's key is bound by the request itself"), "the target certificate removed",
+        "file.remove", "<label>_target.der", _set(target=None), valid())
+    add("target::preenroll-absent", "TargetMissing", _note("BINDING", med, "a pre-enrollment container without its "
+        "target certificate", "strict refuses: nothing binds the attested key to a certificate"),
+        "the pre-enrollment bag alone", "file.remove", "<label>_target.der", _set(target=None),
+        strict_only(Reason.MISSING_INPUT), golden=ANDROID_PREENROLL)
+    add("target::damaged", "TargetDamaged", _note("STRUCTURE", med, "the target certificate does not parse",
+        "a lenient verifier skips the binding"), "the target certificate cut to 40 bytes", "bytes.truncate",
+        "<label>_target.der", lambda b: _set(target=(b.target or b"")[:40])(b), invalid(Reason.MALFORMED))
+    add("target::two-targets", "TargetDamaged", _note("STRUCTURE", med, "two target certificates",
+        "which one the CA issued is ambiguous"), "a second target file", "file.add", "second_target.der",
+        lambda b: _set(extra_files={"second_target.der": b.target or b""})(b), invalid(Reason.MALFORMED))
+
+    signature = _note("BINDING", crit, "the request is not signed by its key", "no proof of possession")
+    add("request::signed-by-other-key", "RequestSignature", signature, "request signed by another key", "csr.sign",
+        "/signature", _request_signed_by_other, invalid(Reason.CSR_SIGNATURE_INVALID))
+    add("request::signature-bit-flip", "RequestSignature", signature, "last bit of the request signature flipped",
+        "bytes.flip_bit", "/signature", _set(post=lambda d: mutate.flip_bit(d, len(d) * 8 - 1)),
+        invalid(Reason.CSR_SIGNATURE_INVALID))
+    add("request::yubikey-signed-by-other-key", "RequestSignature", signature, "request signed by another key",
+        "csr.sign", "/signature", _request_signed_by_other, invalid(Reason.CSR_SIGNATURE_INVALID),
+        golden=YUBIKEY_REQUEST)
+    add("request::truncated", "RequestStructure", _note("STRUCTURE", med, "the request does not parse",
+        "a lenient parser reads a partial request"), "request cut after 100 bytes", "bytes.truncate", "/",
+        _set(post=lambda d: mutate.truncate(d, 100)), invalid(Reason.MALFORMED))
+
+    chain = _note("INNER", high, "the inner evidence's own format rejects it",
+                  "a Purebred verifier that only unwraps enrolls any device")
+    add("inner::android-foreign-root", "InnerChain", chain, "the Android chain under another manufacturer PKI",
+        "evidence.replace", "/attributes/1", _foreign_root, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+    add("inner::yubikey-foreign-root", "InnerChain", chain, "the f9 certificate issued by another root of the same "
+        "name", "evidence.replace", "/attributes/1", _foreign_root, invalid(Reason.CERT_SIGNATURE_INVALID),
+        resign=False, golden=YUBIKEY_REQUEST)
+    add("inner::android-leaf-only", "InnerChain", chain, "the bag holds the attested certificate alone",
+        "cms.certificates", "/certificates", _certs(lambda c: c[:1]), invalid(Reason.CHAIN_INCOMPLETE), resign=False)
+    add("inner::yubikey-no-f9", "InnerChain", chain, "the bag holds the slot certificate alone",
+        "cms.certificates", "/certificates", _certs(lambda c: c[1:2]), invalid(Reason.CHAIN_INCOMPLETE), resign=False,
+        golden=YUBIKEY_REQUEST)
+    add("inner::android-two-leaves", "InnerChain", chain, "the attestation certificate of another key in the bag",
+        "cms.certificates", "/certificates", _stray_leaf, invalid(Reason.MALFORMED), resign=False)
+    add("inner::android-leaf-signature", "InnerChain", chain, "last bit of the leaf's signature flipped",
+        "bytes.flip_bit", "/certificates/0/signature", _certs(_flip_leaf_signature),
+        invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
+    add("inner::yubikey-slot-not-by-f9", "InnerChain", chain, "the slot certificate signed by a key that is not "
+        "the f9's", "cert.sign", "/certificates/1", _slot_signed_by_foreign_key,
+        invalid(Reason.CERT_SIGNATURE_INVALID), resign=False, golden=YUBIKEY_REQUEST)
+    add("inner::android-challenge-mismatch", "InnerChallenge", chain, "the relying party's challenge differs from "
+        "the attested one", "file.set", "<label>.challenge",
+        lambda b: _set(parts=replace(b.parts, beside={".challenge": b"another-challenge"}))(b),
+        invalid(Reason.CHALLENGE_MISMATCH))
+    add("inner::android-bag-root-first", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of the "
+        "request", "a verifier that rejects it is too strict"), "the bag lists the chain root first (as the Pixel 1 "
+        "pre-enrollment does): a SET OF has no order", "cms.certificates", "/certificates",
+        _certs(lambda c: c[::-1]), valid())
+    if has_format(WINDOWS.inner_format):
+        add("wrap::windows-octet-wrapped", "Wrapping", wrapping, "the CMC ContentInfo wrapped in an OCTET STRING",
+            "asn1.wrap", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, c)),
+            invalid(Reason.MALFORMED), golden=WINDOWS_REQUEST)
+        add("binding::windows-other-key", "EvidenceOtherKey", binding, "the CMC request of another key",
+            "evidence.replace", "/attributes/1", _other_key, invalid(Reason.KEY_MISMATCH), golden=WINDOWS_REQUEST)
+        add("binding::windows-target-other-key", "TargetOtherKey", binding, "a target certificate for another key",
+            "file.replace", "<label>_target.der", _target_of_other_key, invalid(Reason.KEY_MISMATCH),
+            golden=WINDOWS_REQUEST)
+    return m
+
+
+def notes() -> dict[str, FlagNote]:
+    """Every flag the Purebred vectors use."""
+    out = dict(PROVENANCE_NOTES)
+    out.update({mutation.flag: mutation.note for mutation in mutations()})
+    return out
+
+
+def vector_cases(seed: str) -> list[VectorCase]:
+    """Goldens (:data:`GOLDENS` whose inner format is registered) then every mutation."""
+    kit = PurebredKit.build(seed)
+    by_id = {golden_id(g): g for g in goldens()}
+    cases = []
+    for case_id, golden in by_id.items():
+        bench = Bench.open(kit, golden)
+        kind, spec, container = golden
+        cases.append(VectorCase(
+            id=case_id, comment=f"unmutated Purebred {container} of a {spec} key with {kind} evidence",
+            flags=("Golden",), expected=valid(), evidence=bench.render(), anchors=bench.anchors,
+            validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
+    for mutation in mutations():
+        bench = Bench.open(kit, by_id[mutation.golden])
+        mutation.apply(bench)
+        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
+        cases.append(VectorCase(
+            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
+            expected=mutation.expected, evidence=bench.render(), anchors=bench.anchors,
+            validation_time=VALIDATION_TIME,
+            provenance=Provenance(seed=seed, signing=signing, golden=mutation.golden, operator=mutation.operator,
+                                  path=mutation.path)))
+    return cases

@@ -1,0 +1,131 @@
+"""The ``purebred`` format: the contract's hooks over this family's modules.
+
+The envelope codec is :mod:`~hsmsim.formats.purebred.envelope`, the generator
+:mod:`~hsmsim.formats.purebred.generate`, the reference verifier :mod:`~hsmsim.formats.purebred.verify`, the
+vectors :mod:`~hsmsim.formats.purebred.catalogue`. The evidence inside is made and checked by its own format
+(``android-key``, ``yubico-piv``, ``ms-kast``), reached through the registry. Reading from disk lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from hsmsim.device import AttestationRequest, Device
+from hsmsim.encoding import der_oid
+from hsmsim.errors import BundleError
+from hsmsim.formats import get_format
+from hsmsim.formats.purebred import generate, verify
+from hsmsim.formats.purebred.envelope import ANDROID_KEY_DESCRIPTION, KINDS, is_certs_bag, is_request
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, MAX_SIBLING_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
+from hsmsim.verdict import Profile, Verdict
+
+_ATTRIBUTE_OIDS = tuple(der_oid(kind.oid) for kind in KINDS.values())
+_KEY_DESCRIPTION = der_oid(ANDROID_KEY_DESCRIPTION)
+_PKCS7_SUFFIXES = (".p7b", ".p7c", ".p7")
+"""Luna PKCs: a certs-only PKCS#7 under these names is ``luna-pkc``'s."""
+
+
+def claims_envelope(data: bytes, name: str) -> bool:
+    """True for a Purebred request (a PKCS#10 carrying one of the attributes' OIDs) or an Android pre-enrollment
+    container (a certs-only SignedData whose certificates carry the KeyDescription), PEM or DER."""
+    try:
+        der = verify.request_der(data)
+    except ValueError:
+        return False
+    if any(oid in der for oid in _ATTRIBUTE_OIDS):
+        return is_request(der)
+    return (_KEY_DESCRIPTION in der and not name.lower().endswith(_PKCS7_SUFFIXES) and is_certs_bag(der))
+
+
+def stem_of(name: str) -> str:
+    """The stem a request shares with its target and challenge: ``1_device_scep_request.bin`` -> ``1_device_scep``."""
+    for suffix in verify.REQUEST_SUFFIXES:
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name.rsplit(".", 1)[0]
+
+
+class PurebredFormat:
+    """``purebred``: a Purebred enrollment request carrying Android, Windows TPM or YubiKey evidence."""
+
+    name = verify.FORMAT
+    title = "Purebred enrollment request (DISA mobile derived credentials)"
+    key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
+
+    def provision(self, device: Device, partition: str,
+                  attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
+        """The attestation identity of the inner format of the device's kind (``yubico-piv`` for a YubiKey,
+        ``ms-kast`` for a TPM, else ``android-key``)."""
+        return get_format(generate.kind_for(device, {}).inner_format).provision(device, partition, attesting)
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The request with its evidence attribute, the target certificate, the challenge and roots.
+
+        Parameters: ``kind`` (android, yubikey, windows; default from the device's format), ``container``
+        (request, preenroll); the others go to the inner format's generator.
+        """
+        return generate.generate(request)
+
+    def verify(self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+               profile: Profile = Profile.STRUCTURAL) -> Verdict:
+        """See :mod:`hsmsim.formats.purebred.verify`."""
+        return verify.verify(evidence, trust, at=at, profile=profile)
+
+    def load(self, path: Path) -> Evidence:
+        """The request (or pre-enrollment container) with the files beside it: its target certificate and what the
+        inner format reads (same stem; :data:`~hsmsim.formats.purebred.verify.SIBLING_SUFFIXES`), or a directory
+        holding one request."""
+        try:
+            if path.is_dir():
+                files = read_bundle_dir(path)
+                primaries = [rel for rel, data in sorted(files.items())
+                             if not verify.is_target_name(rel) and claims_envelope(data, rel)]
+                if len(primaries) != 1:
+                    raise BundleError(f"{path} holds {len(primaries)} Purebred requests (expected 1)")
+                return Evidence(self.name, files, primaries[0])
+            budget = ReadBudget()
+            files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
+            stem = stem_of(path.name)
+            suffixes = {*verify.TARGET_SUFFIXES, *(s for kind in verify.SIBLING_SUFFIXES.values() for s in kind)}
+            siblings = [n if n == verify.STATUS_FILE else f"{stem}{n}" for n in sorted(suffixes)]
+            for sibling in (path.parent / n for n in siblings):
+                if sibling.is_file():
+                    files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return Evidence(self.name, files, path.name)
+
+    def detect(self, path: Path) -> bool:
+        """A PKCS#10 request carrying a Purebred evidence attribute, or an Android pre-enrollment container
+        (not a bare CMC request: that is ``ms-kast``'s); never raises."""
+        if path.is_dir():
+            return False
+        data = peek_regular_file(path, verify.MAX_REQUEST_BYTES)
+        return data is not None and claims_envelope(data, path.name)
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER roots of the inner formats, under the role ``root``."""
+        return TrustAnchors.from_pem_files(list(paths))
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """A golden per evidence kind and container, and the named defects."""
+        from hsmsim.formats.purebred import catalogue
+
+        return catalogue.vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the Purebred vectors."""
+        from hsmsim.formats.purebred import catalogue
+
+        return catalogue.notes()
+
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: the fuzzer builds its generic model from the vector catalogue."""
+        return None

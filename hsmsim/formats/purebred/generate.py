@@ -1,0 +1,148 @@
+"""The Purebred generator: hsmsim's own evidence of the request's key, made by its format through the
+registry, carried the way the real Purebred requests carry it.
+
+Files: ``<label>_request.bin`` (the DER PKCS#10 with a SCEP challengePassword and the evidence attribute;
+``<label>_attestation.bin`` for an Android or Windows pre-enrollment container), ``<label>_target.der`` (the
+certificate issued for the key: self-signed, as the real pre-enrollment targets are), the relying party's
+``<label>.challenge`` for Android (for Windows the emulated CA's ``<label>.ca-exchange.p8``), and
+``purebred_roots.pem`` (the inner format's root).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.device import AttestationRequest, Device
+from hsmsim.encoding import cert_pem, spki_der
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats import get_format
+from hsmsim.formats.purebred.envelope import (
+    ANDROID,
+    CHALLENGE_PASSWORD,
+    KINDS,
+    WINDOWS,
+    YUBIKEY,
+    Kind,
+    RequestDraft,
+    certs_only,
+    printable,
+    wrap,
+)
+from hsmsim.formats.purebred.verify import FORMAT, SIBLING_SUFFIXES, request_der
+from hsmsim.model.evidence import Evidence
+from hsmsim.pki.builder import UTF8, CertSpec, build_certificate, name
+from hsmsim.pki.seed import derive_serial, drbg
+
+ROOTS_FILE = "purebred_roots.pem"
+CONTAINERS = ("request", "preenroll")
+_OWN_PARAMETERS = ("kind", "container")
+_KIND_OF_FORMAT = {"yubico-piv": YUBIKEY, "ms-kast": WINDOWS}
+
+
+def kind_for(device: Device, parameters: Mapping[str, object]) -> Kind:
+    """The ``kind`` parameter, else the kind of the device's own format (android for any other device)."""
+    given = parameters.get("kind")
+    if given is None:
+        return _KIND_OF_FORMAT.get(device.format, ANDROID)
+    if given not in KINDS:
+        raise UnsupportedKeyError(f"kind must be one of {', '.join(KINDS)}, not {given!r}")
+    return KINDS[str(given)]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What one generation is made of, before the envelope is encoded: the catalogue edits these."""
+
+    kind: Kind
+    certs: list[bytes]
+    """The certs-only SignedData's certificates (empty for Windows)."""
+    content: bytes
+    """The ContentInfo the attribute (or the pre-enrollment container) carries."""
+    beside: dict[str, bytes]
+    """Inner files the inner verifier reads beside the request, by suffix (:data:`SIBLING_SUFFIXES`)."""
+    roots: list[x509.Certificate]
+
+
+def _pem_certificates(data: bytes) -> list[bytes]:
+    return [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(data)]
+
+
+def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
+    """The inner format's evidence of the request's key, generated through the registry, as envelope parts."""
+    fmt = get_format(kind.inner_format)
+    if request.key.spec.name not in fmt.key_specs:
+        raise UnsupportedKeyError(f"{kind.inner_format} cannot attest a {request.key.spec.name} key")
+    parameters = {k: v for k, v in request.parameters.items() if k not in _OWN_PARAMETERS}
+    if kind is YUBIKEY:
+        parameters = {"slot": "9e", **parameters, "profile": "ykman"}
+    inner_request = replace(request, attesting=fmt.provision(request.device, request.partition),
+                            parameters=parameters)
+    inner = fmt.generate(inner_request)
+    roots = [inner_request.attesting.root]
+    beside = {suffix: data for suffix in SIBLING_SUFFIXES[kind.name] for rel, data in inner.files.items()
+              if rel.endswith(suffix)}
+    if kind is WINDOWS:
+        return Parts(kind, [], request_der(inner.files[inner.primary]), beside, roots)
+    if kind is ANDROID:
+        certs = _pem_certificates(inner.files[inner.primary])
+        return Parts(kind, certs, certs_only(certs), beside, roots)
+    slot = _pem_certificates(inner.files[inner.primary])
+    f9 = _pem_certificates(inner.files[inner.primary.replace(".attestation.pem", ".f9.pem")])
+    intermediates = [c for rel, data in inner.files.items() if rel.endswith("intermediate.pem")
+                     for c in _pem_certificates(data)]
+    certs = [*f9, *slot, *intermediates]  # f9 first, as the real YubiKey requests carry them
+    return Parts(kind, certs, certs_only(certs), beside, roots)
+
+
+def challenge_password(request: AttestationRequest) -> str:
+    """The SCEP one-time password the device puts in its request, derived from the seed and label."""
+    return drbg(request.device.seed, f"purebred/otp/{request.key.label}").read(12).hex().upper()
+
+
+def draft(request: AttestationRequest, kind: Kind, content: bytes) -> RequestDraft:
+    """The request for the request's key: challengePassword, then the kind's attribute wrapping ``content``."""
+    if request.key.public_key is None or request.key_signer is None:
+        raise UnsupportedKeyError("a Purebred request needs an asymmetric key the store can sign with")
+    return RequestDraft(name(("CN", request.key.label, UTF8)), spki_der(request.key.public_key), request.key_signer,
+                        [(CHALLENGE_PASSWORD, [printable(challenge_password(request))]),
+                         (kind.oid, [wrap(kind, content)])])
+
+
+def target_certificate(request: AttestationRequest) -> bytes:
+    """The certificate issued for the key, self-signed by it (as the real pre-enrollment targets are)."""
+    assert request.key.public_key is not None and request.key_signer is not None
+    subject = name(("CN", request.key.label, UTF8))
+    spec = CertSpec(subject, subject, request.key.public_key,
+                    derive_serial(request.device.seed, f"purebred/target/{request.key.label}"),
+                    request.at, request.at + timedelta(days=365))
+    return build_certificate(spec, request.key_signer).public_bytes(Encoding.DER)
+
+
+def evidence_files(label: str, container: bytes, preenroll: bool, target: bytes | None, parts: Parts
+                   ) -> dict[str, bytes]:
+    """The generated files (module notes)."""
+    primary = f"{label}_attestation.bin" if preenroll else f"{label}_request.bin"
+    files = {primary: container}
+    if target is not None:
+        files[f"{label}_target.der"] = target
+    files.update({f"{label}{suffix}": data for suffix, data in parts.beside.items()})
+    files[ROOTS_FILE] = b"".join(cert_pem(r) for r in parts.roots)
+    return files
+
+
+def generate(request: AttestationRequest) -> Evidence:
+    """The Purebred request (or pre-enrollment container) of the request's key with its target and roots."""
+    kind = kind_for(request.device, request.parameters)
+    container = str(request.parameters.get("container", "request"))
+    if container not in CONTAINERS:
+        raise UnsupportedKeyError(f"container must be one of {', '.join(CONTAINERS)}, not {container!r}")
+    preenroll = container == "preenroll" and kind is not YUBIKEY  # a YubiKey pre-enrolls with its request
+    parts = inner_parts(request, kind)
+    envelope = parts.content if preenroll else draft(request, kind, parts.content).build()
+    files = evidence_files(request.key.label, envelope, preenroll, target_certificate(request), parts)
+    return Evidence(FORMAT, files, next(iter(files)))

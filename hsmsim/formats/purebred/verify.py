@@ -1,0 +1,300 @@
+"""The Purebred reference verifier: request (or pre-enrollment container) + target certificate -> Verdict.
+
+Checks, in order (each raises :class:`Rejected` at the first failure):
+
+1. the primary file is a PKCS#10 request, a certs-only SignedData holding an Android chain (Android
+   pre-enrollment) or a CMC request (Windows pre-enrollment) (MALFORMED);
+2. a request: its self-signature verifies (CSR_SIGNATURE_INVALID); it carries exactly one Purebred
+   evidence attribute (none: ATTR_MISSING; two, or one with two values: ATTR_CONFLICT; an unknown kind
+   under the arc: UNSUPPORTED) with exactly one value, wrapped as the real requests wrap it (MALFORMED);
+3. a certs-only SignedData carries id-data (MALFORMED) and certificates (MISSING_INPUT); strict: no
+   signerInfos, no eContent (UNEXPECTED_CONTENT);
+4. the evidence verifies under its own format, reached through the registry: ``android-key`` (the bag
+   ordered leaf to root, with the ``.challenge`` and status list given beside the request),
+   ``yubico-piv`` (the ykman pair and the request) or ``ms-kast`` (the CMC request, with the CA's
+   ``.ca-exchange.p8`` and ``.aik-ca.pem`` given beside the request); that format's
+   rejection is this verdict's (a format not installed: UNSUPPORTED);
+5. Windows, when ``ms-kast`` could not recover the AIK (claim ``tpm_signature_checked`` false): the AIK CA
+   certificates the CMC request carries chain to a trust anchor (the chain walk's reasons);
+6. the attested key is the request's key and the target certificate's, when one is given (KEY_MISMATCH);
+   strict: a pre-enrollment container needs its target certificate (MISSING_INPUT).
+
+The accepting verdict carries the inner format's claims.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+
+from hsmsim.checks import check_csr_signature
+from hsmsim.encoding import cert_pem, spki_der
+from hsmsim.errors import UnsupportedFormatError
+from hsmsim.formats import get_format
+from hsmsim.formats.purebred.envelope import (
+    ANDROID,
+    ANDROID_KEY_DESCRIPTION,
+    ID_CCT_PKI_DATA,
+    ID_DATA,
+    KINDS_BY_OID,
+    PUREBRED_ARC,
+    WINDOWS,
+    YUBIKEY,
+    Kind,
+    read_request,
+    read_signed_data,
+    unwrap,
+)
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, validate_chain
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+
+FORMAT = "purebred"
+MAX_REQUEST_BYTES = 1024 * 1024
+MAX_CERTS = 16
+CHALLENGE_SUFFIX = ".challenge"
+STATUS_FILE = "attestation-status.json"
+SIBLING_SUFFIXES = {"android": (CHALLENGE_SUFFIX, STATUS_FILE), "windows": (".ca-exchange.p8", ".aik-ca.pem"),
+                    "yubikey": ()}
+"""The files beside a request that its inner format reads: Android's issued challenge and Google's status list;
+the Windows CA's exchange key (which opens the enveloped AIK information) and the AIK's CA certificates."""
+TARGET_SUFFIXES = ("_target.der", ".target.der", "_target.pem", ".target.pem")
+REQUEST_SUFFIXES = ("_request.bin", "_attestation.bin")
+_KEY_DESCRIPTION_OID = x509.ObjectIdentifier(ANDROID_KEY_DESCRIPTION)
+
+
+def basename(rel: str) -> str:
+    """The file name of a relative path."""
+    return rel.rsplit("/", 1)[-1]
+
+
+def is_target_name(rel: str) -> bool:
+    """True for a target certificate's file name (``X_target.der``, ``X.target.pem``, ...)."""
+    return basename(rel).endswith(TARGET_SUFFIXES)
+
+
+def request_der(data: bytes) -> bytes:
+    """DER of a DER or PEM ``CERTIFICATE REQUEST`` file; raises ValueError."""
+    stripped = data.strip()
+    if not stripped.startswith(b"-----BEGIN"):
+        return data
+    lines = stripped.splitlines()
+    if b"CERTIFICATE REQUEST" not in lines[0]:
+        raise ValueError("not a PEM CERTIFICATE REQUEST")
+    try:
+        return base64.b64decode(b"".join(lines[1:-1]), validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"bad base64: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the primary file holds: the evidence kind, its ContentInfo and the request (None when pre-enrolling)."""
+
+    kind: Kind
+    content: bytes
+    request: bytes | None
+    request_spki: bytes | None
+
+
+def _from_request(der: bytes) -> Envelope:
+    request = read_request(der)
+    check_csr_signature(der)
+    found = [(oid, values) for oid, values in request.attributes if oid.startswith(f"{PUREBRED_ARC}.")]
+    unknown = sorted({oid for oid, _values in found if oid not in KINDS_BY_OID})
+    if unknown:
+        raise Rejected(Reason.UNSUPPORTED, f"unknown Purebred evidence attribute {unknown[0]}")
+    if not found:
+        raise Rejected(Reason.ATTR_MISSING, f"the request carries no Purebred evidence attribute ({PUREBRED_ARC}.2, "
+                                            ".3 or .4)")
+    if len(found) > 1:
+        raise Rejected(Reason.ATTR_CONFLICT, f"{len(found)} Purebred evidence attributes "
+                                             f"({', '.join(oid for oid, _v in found)}): exactly one")
+    oid, values = found[0]
+    kind = KINDS_BY_OID[oid]
+    if len(values) != 1:
+        raise Rejected(Reason.ATTR_CONFLICT if values else Reason.MALFORMED,
+                       f"the {kind.name} attribute holds {len(values)} values (exactly one)")
+    try:
+        content = unwrap(kind, values[0])
+    except ValueError as exc:
+        raise Rejected(Reason.MALFORMED, str(exc)) from None
+    return Envelope(kind, content, der, request.spki)
+
+
+def read_envelope(data: bytes) -> Envelope:
+    """The evidence kind and ContentInfo of a request or pre-enrollment container (checks 1-2)."""
+    if len(data) > MAX_REQUEST_BYTES:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"the request is larger than {MAX_REQUEST_BYTES} bytes")
+    try:
+        der = request_der(data)
+        try:
+            signed = read_signed_data(der)
+        except ValueError:
+            return _from_request(der)
+    except ValueError as exc:
+        raise Rejected(Reason.MALFORMED, f"neither a Purebred request nor a pre-enrollment container: {exc}") from None
+    if signed.content_type == ID_CCT_PKI_DATA:
+        return Envelope(WINDOWS, der, None, None)
+    return Envelope(ANDROID, der, None, None)
+
+
+def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Certificate]:
+    """Check 3: the certificates of a certs-only SignedData."""
+    try:
+        signed = read_signed_data(content)
+    except ValueError as exc:
+        raise Rejected(Reason.MALFORMED, f"the {kind.name} ContentInfo: {exc}") from None
+    if signed.content_type != ID_DATA:
+        raise Rejected(Reason.MALFORMED, f"the {kind.name} SignedData carries {signed.content_type}, not a certs-only "
+                                         "bag (id-data)")
+    if not signed.certificates:
+        raise Rejected(Reason.MISSING_INPUT, f"the {kind.name} SignedData carries no certificate")
+    if len(signed.certificates) > MAX_CERTS:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"the {kind.name} SignedData carries more than {MAX_CERTS} certificates")
+    if profile is Profile.STRICT and (signed.signer_infos or signed.has_content):
+        raise Rejected(Reason.UNEXPECTED_CONTENT, f"the {kind.name} SignedData is not certs-only (signerInfos or "
+                                                  "eContent)")
+    certs = []
+    for index, der in enumerate(signed.certificates):
+        if der[:1] != b"\x30":
+            raise Rejected(Reason.UNSUPPORTED, f"certificate {index} of the {kind.name} SignedData is not an X.509 "
+                                               "certificate choice")
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except CERT_PARSE_ERRORS as exc:
+            raise Rejected(Reason.MALFORMED, f"certificate {index} does not parse: {str(exc)[:100]}") from None
+    return certs
+
+
+def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
+    """The bag (a SET OF: no order) as a chain: the one certificate no other names as issuer, then its issuers
+    by name, then whatever is left; MALFORMED when no single certificate is the leaf."""
+    leaves = [c for c in certs if not any(o is not c and o.issuer == c.subject for o in certs)]
+    if len(leaves) != 1:
+        raise Rejected(Reason.MALFORMED, f"cannot tell the attested certificate: {len(leaves)} certificates issue "
+                                         "no other one")
+    chain = [leaves[0]]
+    while (issuer := next((c for c in certs if c.subject == chain[-1].issuer and c not in chain), None)) is not None:
+        chain.append(issuer)
+    return chain + [c for c in certs if c not in chain]
+
+
+def _siblings(files: Mapping[str, bytes], suffix: str) -> dict[str, bytes]:
+    return {basename(rel): data for rel, data in files.items() if basename(rel).endswith(suffix)}
+
+
+def _beside(kind: Kind, files: Mapping[str, bytes], stem: str) -> dict[str, bytes]:
+    """The files the inner format reads beside its evidence, renamed to ``stem``: at most one per suffix."""
+    found: dict[str, bytes] = {}
+    for suffix in SIBLING_SUFFIXES[kind.name]:
+        named = _siblings(files, suffix)
+        if len(named) > 1:
+            raise Rejected(Reason.MALFORMED, f"more than one {suffix} file: {sorted(named)}")
+        found.update({suffix if suffix == STATUS_FILE else f"{stem}{suffix}": data for data in named.values()})
+    return found
+
+
+def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Profile) -> Evidence:
+    """The evidence the inner format reads, made from the ContentInfo and the files given beside the request."""
+    kind = envelope.kind
+    if kind is WINDOWS:
+        return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
+                        "request.cmc")
+    certs = leaf_first(_certificates(envelope.content, kind, profile))
+    if kind is ANDROID:
+        inner = {"attested.pem": b"".join(cert_pem(c) for c in certs), **_beside(kind, files, "attested")}
+        return Evidence(kind.inner_format, inner, "attested.pem")
+    assert kind is YUBIKEY
+    if len(certs) < 2:
+        raise Rejected(Reason.CHAIN_INCOMPLETE, "the YubiKey SignedData holds the attestation certificate without "
+                                                "its f9 certificate")
+    inner = {"slot.attestation.pem": cert_pem(certs[0]), "slot.f9.pem": b"".join(cert_pem(c) for c in certs[1:])}
+    if envelope.request is not None:
+        inner["slot.csr"] = envelope.request
+    return Evidence(kind.inner_format, inner, "slot.attestation.pem")
+
+
+def check_aik_issuers(cmc: bytes, trust: TrustAnchors, at: datetime) -> None:
+    """When ``ms-kast`` could not recover the AIK (enveloped to another CA), the certificates the CMC request
+    carries (the AIK's issuing CA) must still chain to a trust anchor, as they do in the real requests: else any
+    root would do."""
+    try:
+        der_certs = read_signed_data(cmc).certificates or ()
+        certs = [x509.load_der_x509_certificate(der) for der in der_certs[:MAX_CERTS]]
+    except (ValueError, *CERT_PARSE_ERRORS) as exc:
+        raise Rejected(Reason.MALFORMED, f"the CMC request's certificates: {str(exc)[:100]}") from None
+    if not certs:
+        raise Rejected(Reason.MISSING_INPUT, "the AIK is not recovered and the CMC request carries no AIK CA "
+                                             "certificate to chain to a trust anchor")
+    chain = leaf_first(certs)
+    try:
+        validate_chain(chain[0], chain[1:], trust.all(), at)
+    except Rejected as rejection:
+        raise Rejected(rejection.reason, f"the CMC request's AIK CA: {rejection.detail}") from None
+
+
+def read_target(files: Mapping[str, bytes]) -> x509.Certificate | None:
+    """The target certificate given beside the request (PEM or DER), if one is."""
+    targets = [rel for rel in files if is_target_name(rel)]
+    if len(targets) > 1:
+        raise Rejected(Reason.MALFORMED, f"{len(targets)} target certificates: which one was issued is ambiguous")
+    if not targets:
+        return None
+    data = files[targets[0]]
+    try:
+        return (x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----BEGIN")
+                else x509.load_der_x509_certificate(data))
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"the target certificate {targets[0]} does not parse: {str(exc)[:100]}") \
+            from None
+
+
+def check(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    """Every check of the profile (module notes); raises :class:`Rejected`."""
+    files = evidence.files
+    if evidence.primary not in files:
+        raise Rejected(Reason.MISSING_INPUT, f"the request {evidence.primary} is missing")
+    envelope = read_envelope(files[evidence.primary])
+    target = read_target(files)
+    inner = inner_evidence(envelope, files, profile)
+    try:
+        fmt = get_format(envelope.kind.inner_format)
+    except UnsupportedFormatError:
+        raise Rejected(Reason.UNSUPPORTED, f"{envelope.kind.inner_format} format not available") from None
+    verdict = fmt.verify(inner, trust, at=at, profile=profile)
+    if not verdict.accepted:
+        raise Rejected(verdict.reason, f"{envelope.kind.inner_format}: {verdict.detail}")
+    attested = verdict.claims.spki_der if verdict.claims is not None else None
+    aik_unchecked = envelope.kind is WINDOWS and verdict.claims is not None and verdict.claims.extra.get(
+        "tpm_signature_checked") is False
+    if aik_unchecked:
+        check_aik_issuers(envelope.content, trust, at)
+    if envelope.request_spki is not None and attested != envelope.request_spki:
+        raise Rejected(Reason.KEY_MISMATCH, f"the {envelope.kind.name} evidence attests another key than the "
+                                            "request's")
+    if target is not None and spki_der(target.public_key()) != (envelope.request_spki or attested):
+        raise Rejected(Reason.KEY_MISMATCH, "the target certificate certifies another key than the attested one")
+    if target is None and envelope.request is None and profile is Profile.STRICT:
+        raise Rejected(Reason.MISSING_INPUT, "a pre-enrollment container binds no key without its target certificate")
+    container = "request" if envelope.request is not None else "pre-enrollment container"
+    bound = "request and target" if target is not None and envelope.request is not None else (
+        "target" if target is not None else "request" if envelope.request is not None else "nothing beside it")
+    aik = "; the CMC's AIK CA chains to the anchor" if aik_unchecked else ""
+    detail = (f"{envelope.kind.name} {container}; key bound to the {bound}{aik}; "
+              f"{envelope.kind.inner_format}: {verdict.detail}")
+    return Verdict(Reason.OK, detail, verdict.claims)
+
+
+def verify(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+           profile: Profile = Profile.STRUCTURAL) -> Verdict:
+    """The reference verifier of ``purebred``; never raises on bad evidence."""
+    try:
+        return check(evidence, trust, at or datetime.now(UTC), Profile(profile))
+    except Rejected as rejection:
+        return Verdict(rejection.reason, rejection.detail)

@@ -1,0 +1,234 @@
+"""The purebred family: the real Purebred samples, the generator through the registry, the vectors, detection."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from hsmsim.device import Device
+from hsmsim.encoding import spki_der
+from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
+from hsmsim.formats import detect, get_format
+from hsmsim.formats.purebred import catalogue
+from hsmsim.formats.purebred.envelope import ANDROID, YUBIKEY, read_request, read_signed_data, unwrap
+from hsmsim.formats.purebred.verify import leaf_first
+from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.verdict import Profile, Reason, Rejected
+
+SEED = "hsmsim-tests"
+AT = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
+MANIFEST = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "manifest.json"
+NOT_ACCEPTED = {
+    "purebred-pixel1-1-device-preenroll": (
+        Reason.ATTR_CONFLICT,
+        "attestationSecurityLevel Software, keymasterSecurityLevel TrustedEnvironment (a Keymaster 1 device whose "
+        "software shim attests a TEE key): android-key, like Google's android/keyattestation "
+        "(MISMATCHED_SECURITY_LEVELS), rejects the contradiction"),
+}
+"""Real samples the manifest marks valid that the inner format's reference verifier rejects, and why."""
+CHAIN_REASONS = {Reason.CHAIN_UNTRUSTED, Reason.CERT_SIGNATURE_INVALID, Reason.CHAIN_INCOMPLETE}
+
+
+def _manifest_samples() -> list[dict[str, object]]:
+    if not MANIFEST.is_file():
+        return []
+    samples = json.loads(MANIFEST.read_text())["samples"]
+    return [s for s in samples if str(s["id"]).startswith("purebred-") and s["expected"] == "valid"]
+
+
+SAMPLES = _manifest_samples()
+
+
+def _device_dir(sample: dict[str, object]) -> str:
+    return str(sample["files"]["evidence"]).split("/")[1]  # type: ignore[index]
+
+
+@pytest.fixture(params=SAMPLES or [None], ids=[str(s["id"]) for s in SAMPLES] or ["no-shared"])
+def sample(request: pytest.FixtureRequest, shared_dir: Path) -> dict[str, object]:
+    if request.param is None:
+        pytest.skip(f"{MANIFEST} is absent: the real Purebred samples need ../shared")
+    return request.param  # type: ignore[no-any-return]
+
+
+def _load(shared_dir: Path, sample: dict[str, object], target: str | None = None) -> Evidence:
+    interop = shared_dir / "interop"
+    evidence = get_format("purebred").load(interop / sample["files"]["evidence"])  # type: ignore[index]
+    if target is None:
+        return evidence
+    files = {n: d for n, d in evidence.files.items() if not n.endswith("_target.der")}
+    files[Path(target).name] = (interop / target).read_bytes()
+    return Evidence(evidence.format, files, evidence.primary)
+
+
+def _trust(shared_dir: Path, root: str) -> TrustAnchors:
+    return get_format("purebred").trust_anchors_from_files([shared_dir / "interop" / root])
+
+
+def _at(sample: dict[str, object]) -> datetime:
+    return datetime.fromisoformat(str(sample["validation_time"]).replace("Z", "+00:00"))
+
+
+def _skip_without_ms_kast(sample: dict[str, object]) -> None:
+    if _device_dir(sample).startswith("SP") and not catalogue.has_format("ms-kast"):
+        pytest.skip("ms-kast format not available")
+
+
+@pytest.mark.shared
+def test_real_sample_marked_valid_is_accepted_with_its_anchor(shared_dir: Path, sample: dict[str, object]) -> None:
+    _skip_without_ms_kast(sample)
+    verdict = get_format("purebred").verify(_load(shared_dir, sample), _trust(shared_dir, sample["trust_root"]["root"]),
+                                            at=_at(sample))
+    if sample["id"] in NOT_ACCEPTED:
+        reason, why = NOT_ACCEPTED[str(sample["id"])]
+        assert verdict.reason is reason, f"{why}: {verdict.summary()}"
+        return
+    assert verdict.accepted, verdict.summary()
+    target = x509.load_der_x509_certificate((shared_dir / "interop" / sample["files"]["target_cert"]).read_bytes())
+    assert verdict.claims is not None and verdict.claims.spki_der == spki_der(target.public_key())
+    if _device_dir(sample).startswith("SP"):  # the AIK information is enveloped to the Purebred CA
+        assert verdict.claims.extra["tpm_signature_checked"] is False
+
+
+@pytest.mark.shared
+def test_real_sample_is_rejected_with_another_samples_target(shared_dir: Path, sample: dict[str, object]) -> None:
+    _skip_without_ms_kast(sample)
+    other = next(s for s in SAMPLES if _device_dir(s) != _device_dir(sample))
+    evidence = _load(shared_dir, sample, str(other["files"]["target_cert"]))  # type: ignore[index]
+    verdict = get_format("purebred").verify(evidence, _trust(shared_dir, sample["trust_root"]["root"]),
+                                            at=_at(sample))
+    expected = NOT_ACCEPTED.get(str(sample["id"]), (Reason.KEY_MISMATCH, ""))[0]
+    assert verdict.reason is expected, verdict.summary()
+
+
+@pytest.mark.shared
+def test_real_sample_is_rejected_under_a_foreign_root(shared_dir: Path, sample: dict[str, object]) -> None:
+    _skip_without_ms_kast(sample)
+    foreign = next(s["trust_root"]["root"] for s in SAMPLES  # type: ignore[index]
+                   if s["trust_root"]["root"] != sample["trust_root"]["root"])  # type: ignore[index]
+    verdict = get_format("purebred").verify(_load(shared_dir, sample), _trust(shared_dir, foreign), at=_at(sample))
+    assert not verdict.accepted
+    if sample["id"] not in NOT_ACCEPTED:
+        assert verdict.reason in CHAIN_REASONS, verdict.summary()
+
+
+@pytest.mark.shared
+def test_detect_picks_purebred_for_every_request_and_android_container(shared_dir: Path,
+                                                                         sample: dict[str, object]) -> None:
+    path = shared_dir / "interop" / str(sample["files"]["evidence"])  # type: ignore[index]
+    if "preenroll" in path.name and _device_dir(sample).startswith("SP"):
+        assert get_format("purebred").detect(path) is False  # a bare CMC request is ms-kast's
+        if catalogue.has_format("ms-kast"):
+            assert detect(path).name == "ms-kast"
+        return
+    assert detect(path).name == "purebred"
+
+
+@pytest.mark.shared
+def test_the_real_attributes_are_wrapped_as_the_envelope_says(shared_dir: Path) -> None:
+    folder = shared_dir / "interop" / "purebred"
+    android = read_request((folder / "Pixel2" / "2_device_scep_request.bin").read_bytes())
+    value = dict(android.attributes)[ANDROID.oid][0]
+    assert value[:1] == b"\x04" and unwrap(ANDROID, value)[:1] == b"\x30"
+    with pytest.raises(ValueError, match="not a bare ContentInfo"):
+        unwrap(YUBIKEY, value)
+    yubikey = read_request((folder / "Yubikey_4_3_3" / "2_device_scep_request.bin").read_bytes())
+    assert unwrap(YUBIKEY, dict(yubikey.attributes)[YUBIKEY.oid][0])[:1] == b"\x30"
+
+
+# -- generation through the registry ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hsm() -> Hsm:
+    store = SoftKeyStore(seed=SEED)
+    for spec in ("ec-p256", "rsa-3072"):
+        store.generate(KeySpec.parse(spec), f"key-{spec}", created=datetime(2025, 3, 3, tzinfo=UTC))
+    return Hsm(Device.from_seed("purebred", SEED), store)
+
+
+def _roots(evidence: Evidence) -> TrustAnchors:
+    return TrustAnchors({"root": tuple(x509.load_pem_x509_certificates(evidence.files["purebred_roots.pem"]))})
+
+
+@pytest.mark.parametrize(("kind", "container"), [("android", "request"), ("android", "preenroll"),
+                                                  ("yubikey", "request")])
+def test_generated_requests_verify_in_both_profiles(hsm: Hsm, kind: str, container: str) -> None:
+    evidence = hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "kind": kind, "container": container})
+    suffix = "_attestation.bin" if container == "preenroll" and kind == "android" else "_request.bin"
+    assert evidence.primary == f"key-ec-p256{suffix}"
+    for profile in Profile:
+        verdict = get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1),
+                                                profile=profile)
+        assert verdict.accepted, verdict.summary()
+        assert verdict.claims is not None and verdict.claims.spki_der == spki_der(
+            hsm.keystore.get("key-ec-p256").public_key)  # type: ignore[arg-type]
+
+
+def test_generated_windows_request_verifies_with_the_tpm_signature(hsm: Hsm) -> None:
+    if not catalogue.has_format("ms-kast"):
+        pytest.skip("ms-kast format not available")
+    evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT, "kind": "windows"})
+    verdict = get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1))
+    assert verdict.accepted, verdict.summary()
+    assert verdict.claims is not None and verdict.claims.extra["tpm_signature_checked"] is True
+
+
+def test_windows_without_ms_kast_is_unsupported(hsm: Hsm) -> None:
+    if catalogue.has_format("ms-kast"):
+        pytest.skip("ms-kast is registered")
+    with pytest.raises(UnsupportedFormatError, match="ms-kast"):
+        hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "kind": "windows"})
+
+
+def test_a_kind_that_is_not_known_is_refused(hsm: Hsm) -> None:
+    with pytest.raises(UnsupportedKeyError, match="kind must be one of"):
+        hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "kind": "blackberry"})
+
+
+def test_cli_verify_detects_a_generated_request(hsm: Hsm, tmp_path: Path) -> None:
+    evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT})
+    written = evidence.write(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(written[0]), "--root",
+                             str(tmp_path / "purebred_roots.pem"), "--at", "2025-11-03T12:00:00Z"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ACCEPT" in result.stdout
+
+
+def test_the_bag_is_ordered_leaf_first_whatever_its_order(hsm: Hsm) -> None:
+    evidence = hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "container": "preenroll"})
+    certs = [x509.load_der_x509_certificate(c)
+             for c in read_signed_data(evidence.files[evidence.primary]).certificates or ()]
+    assert len(certs) > 2 and leaf_first(certs[::-1]) == certs
+    with pytest.raises(Rejected) as info:
+        leaf_first([certs[0], certs[0]])
+    assert info.value.reason is Reason.MALFORMED
+
+
+# -- vectors ----------------------------------------------------------------------------------------
+
+def test_the_catalogue_has_thirty_named_defects_with_notes() -> None:
+    mutations = catalogue.mutations()
+    assert len([m for m in mutations if any(r is not Reason.OK for r in m.expected.values())]) >= 30
+    assert len({m.id for m in mutations}) == len(mutations)
+    notes = catalogue.notes()
+    assert all(m.flag in notes for m in mutations)
+
+
+def test_every_vector_gets_its_declared_verdict() -> None:
+    fmt = get_format("purebred")
+    cases = fmt.vector_cases("hsmsim-tests")
+    assert {c.id for c in cases} >= {catalogue.golden_id(g) for g in catalogue.goldens()}
+    for case in cases:
+        for profile, reason in case.expected.items():
+            verdict = fmt.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time,
+                                 profile=profile)
+            assert verdict.reason is reason, f"{case.id} ({profile.value}): {verdict.summary()}"
