@@ -125,15 +125,15 @@ class AppleAcmeFormat(_AppleFormat):
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens per key type and identifier, and the one-defect mutations."""
-        from hsmsim.formats.apple import acme_catalogue
+        from hsmsim.formats.apple.acme_catalogue import vector_cases
 
-        return acme_catalogue.vector_cases(seed)
+        return vector_cases(seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the apple-acme vectors."""
-        from hsmsim.formats.apple import acme_catalogue
+        from hsmsim.formats.apple.acme_catalogue import notes
 
-        return acme_catalogue.notes()
+        return notes()
 
 
 class AppAttestFormat(_AppleFormat):
@@ -156,12 +156,12 @@ class AppAttestFormat(_AppleFormat):
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens per environment and the one-defect mutations of Apple's nine steps."""
-        from hsmsim.formats.apple import appattest_catalogue
+        from hsmsim.formats.apple.appattest_catalogue import vector_cases
 
-        return appattest_catalogue.vector_cases(seed)
+        return vector_cases(seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the apple-appattest vectors."""
-        from hsmsim.formats.apple import appattest_catalogue
+        from hsmsim.formats.apple.appattest_catalogue import notes
 
-        return appattest_catalogue.notes()
+        return notes()
