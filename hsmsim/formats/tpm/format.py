@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
-from hsmsim.formats.tpm.generate import DEFAULT_RP_ID, RECORD_SUFFIX, SIGNATURE_ENCODINGS, Draft
+from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.pki import ak_identity
 from hsmsim.formats.tpm.statement import (
@@ -42,7 +42,16 @@ from hsmsim.formats.tpm.statement import (
     tpm_claims,
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
-from hsmsim.formats.tpm.webauthn import (
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import drbg
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.ceremony import DEFAULT_RP_ID, RECORD_SUFFIX
+from hsmsim.webauthn.container import (
     FLAG_AT,
     FLAG_BE,
     FLAG_BS,
@@ -58,14 +67,6 @@ from hsmsim.formats.tpm.webauthn import (
     parse_cose_key,
     rp_id_hash,
 )
-from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.pki.seed import drbg
-from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
 

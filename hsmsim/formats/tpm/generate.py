@@ -11,7 +11,6 @@ what ``generate`` writes.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,11 @@ from hsmsim.formats.tpm.genuine import EK_CHAIN_SUFFIX, GenuineTpm
 from hsmsim.formats.tpm.pki import EMULATED_AAGUID
 from hsmsim.formats.tpm.statement import cose_alg_of_signer, extra_data_for, sign_cert_info
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
-from hsmsim.formats.tpm.webauthn import (
+from hsmsim.keystore.base import PrivateKey, PublicKey
+from hsmsim.model.evidence import Evidence
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.webauthn.ceremony import DEFAULT_RP_ID, RECORD_SUFFIX, root_file, safe_file_stem
+from hsmsim.webauthn.container import (
     FLAG_AT,
     FLAG_UP,
     FLAG_UV,
@@ -38,19 +41,9 @@ from hsmsim.formats.tpm.webauthn import (
     cose_key,
     rp_id_hash,
 )
-from hsmsim.keystore.base import PrivateKey, PublicKey
-from hsmsim.model.evidence import Evidence
-from hsmsim.pki.identity import AttestationIdentity
 
-RECORD_SUFFIX = ".webauthn.json"
-ROOT_FILE = "tpm_root_ca.pem"
-DEFAULT_RP_ID = "hsmsim.example"
+ROOT_FILE = root_file("tpm")
 SIGNATURE_ENCODINGS = ("bare", "tpmt")
-
-
-def safe_file_stem(label: str) -> str:
-    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"
 
 
 @dataclass(kw_only=True)

@@ -14,9 +14,8 @@ Decoding is bounded: before cbor2 sees any bytes, :func:`cbor_item_end` walks th
 rejects indefinite lengths, tags, floats, non-minimal integers, duplicate map keys, nesting past
 :data:`MAX_CBOR_DEPTH` and lengths that run past the end (Rejected MALFORMED / LIMIT_EXCEEDED).
 
-NOTE: this container is statement-format agnostic. It lives in the ``tpm`` family only until a
-second WebAuthn statement format (packed, android-key, apple) joins; then it moves to a shared
-module below the families (families may not import each other).
+The container is statement-format agnostic: each ``fmt`` is a :class:`hsmsim.webauthn.statements.StatementFormat`
+registered by the family that owns it.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hsmsim.encoding import load_json, unique_json_members
 from hsmsim.keystore.base import PublicKey
@@ -55,7 +54,9 @@ MAX_CREDENTIAL_ID = 1023
 COSE_ALGS = {-7: ("ES256", "sha256"), -35: ("ES384", "sha384"), -36: ("ES512", "sha512"),
              -257: ("RS256", "sha256"), -258: ("RS384", "sha384"), -259: ("RS512", "sha512"),
              -37: ("PS256", "sha256"), -65535: ("RS1", "sha1")}
-"""COSE algorithm identifiers a WebAuthn verifier meets, with their hash."""
+"""COSE algorithm identifiers a WebAuthn verifier meets with a separate hash, and that hash."""
+COSE_EDDSA = -8
+"""EdDSA (Ed25519 credentials): hashes internally, so it is not in :data:`COSE_ALGS`."""
 _COSE_CURVES: dict[int, type[ec.EllipticCurve]] = {1: ec.SECP256R1, 2: ec.SECP384R1, 3: ec.SECP521R1}
 _COSE_CURVE_IDS = {"secp256r1": 1, "secp384r1": 2, "secp521r1": 3}
 
@@ -139,7 +140,9 @@ def cbor_encode(value: object) -> bytes:
 # -- COSE keys ----------------------------------------------------------------------------------
 
 def cose_key(public_key: PublicKey, alg: int) -> dict[int, object]:
-    """The COSE_Key map of an RSA or EC public key for COSE algorithm ``alg``."""
+    """The COSE_Key map of an RSA, EC or Ed25519 public key for COSE algorithm ``alg``."""
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return {1: 1, 3: alg, -1: 6, -2: public_key.public_bytes_raw()}
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         numbers = public_key.public_numbers()
         width = (public_key.curve.key_size + 7) // 8
@@ -153,9 +156,11 @@ def cose_key(public_key: PublicKey, alg: int) -> dict[int, object]:
 
 
 def cose_alg_for(public_key: PublicKey) -> int:
-    """The COSE algorithm a credential of this key type announces (ES256/ES384/ES512 or RS256)."""
+    """The COSE algorithm a credential of this key type announces (ES256/ES384/ES512, EdDSA or RS256)."""
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return {"secp256r1": -7, "secp384r1": -35, "secp521r1": -36}[public_key.curve.name]
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return COSE_EDDSA
     return -257
 
 
@@ -164,10 +169,11 @@ def parse_cose_key(key: object) -> PublicKey:
     if not isinstance(key, dict):
         raise Rejected(Reason.MALFORMED, "credentialPublicKey is not a CBOR map")
     kty, alg = key.get(1), key.get(3)
-    if not isinstance(alg, int) or alg not in COSE_ALGS:
+    if not isinstance(alg, int) or (alg not in COSE_ALGS and alg != COSE_EDDSA):
         raise Rejected(Reason.UNSUPPORTED, f"credentialPublicKey alg {alg!r} is not supported")
-    if (kty == 2) != COSE_ALGS[alg][0].startswith("ES"):
-        raise Rejected(Reason.MALFORMED, f"credentialPublicKey alg {COSE_ALGS[alg][0]} does not fit kty {kty!r}")
+    name = "EdDSA" if alg == COSE_EDDSA else COSE_ALGS[alg][0]
+    if (kty == 2) != name.startswith("ES") or (kty == 1) != (name == "EdDSA"):
+        raise Rejected(Reason.MALFORMED, f"credentialPublicKey alg {name} does not fit kty {kty!r}")
     try:
         if kty == 2:
             curve_class = _COSE_CURVES.get(key.get(-1))  # type: ignore[arg-type]
@@ -180,6 +186,11 @@ def parse_cose_key(key: object) -> PublicKey:
                 raise Rejected(Reason.MALFORMED, "EC2 credentialPublicKey coordinates have the wrong length")
             public: PublicKey = ec.EllipticCurvePublicNumbers(
                 int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve).public_key()
+        elif kty == 1:
+            x = key.get(-2)
+            if key.get(-1) != 6 or not isinstance(x, bytes) or len(x) != 32:
+                raise Rejected(Reason.MALFORMED, "OKP credentialPublicKey is not an Ed25519 key (crv 6, 32-byte x)")
+            public = ed25519.Ed25519PublicKey.from_public_bytes(x)
         elif kty == 3:
             n, e = key.get(-1), key.get(-2)
             if not isinstance(n, bytes) or not isinstance(e, bytes) or not n or not e:
@@ -189,7 +200,7 @@ def parse_cose_key(key: object) -> PublicKey:
                                                    f"{len(e)}-byte exponent")
             public = rsa.RSAPublicNumbers(int.from_bytes(e, "big"), int.from_bytes(n, "big")).public_key()
         else:
-            raise Rejected(Reason.UNSUPPORTED, f"credentialPublicKey kty {kty!r} is neither EC2 nor RSA")
+            raise Rejected(Reason.UNSUPPORTED, f"credentialPublicKey kty {kty!r} is not OKP, EC2 or RSA")
     except ValueError as exc:
         raise Rejected(Reason.MALFORMED, f"credentialPublicKey is not a valid key: {str(exc)[:60]}") from None
     return public
