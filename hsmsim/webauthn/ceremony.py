@@ -14,12 +14,17 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from hsmsim.device import AttestationRequest
+from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import PublicKey
 from hsmsim.model.evidence import Evidence
+from hsmsim.pki.seed import drbg
+from hsmsim.verdict import Rejected
 from hsmsim.webauthn.container import (
     FLAG_AT,
     FLAG_UP,
@@ -31,6 +36,7 @@ from hsmsim.webauthn.container import (
     client_data_json,
     cose_alg_for,
     cose_key,
+    from_b64url,
     rp_id_hash,
 )
 
@@ -123,3 +129,30 @@ class Ceremony:
         """The ``webauthn`` evidence: the record ``<label>.webauthn.json`` and the files ``beside`` it."""
         record = f"{safe_file_stem(self.label)}{RECORD_SUFFIX}"
         return Evidence(FORMAT_NAME, {record: registration.to_json(), **beside}, record)
+
+
+def _challenge(value: object, seed: str, label: str, at: datetime) -> bytes:
+    if value is None:
+        return drbg(seed, f"webauthn/challenge/{label}/{at:%Y%m%dT%H%M%S}").read(32)
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            return from_b64url(value, "parameter challenge")
+        except Rejected as exc:
+            raise UnsupportedKeyError(exc.detail) from None
+    raise UnsupportedKeyError("parameter challenge must be bytes or base64url text")
+
+
+def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credential_key: PublicKey) -> Ceremony:
+    """The registration of the request's key as a browser and authenticator run it. Parameters: ``challenge``
+    (bytes or base64url; default derived from the seed, label and time), ``rp_id``, ``origin`` (default
+    ``https://<rp_id>``), ``user_verified`` (default true). The credential id is derived from the seed."""
+    params = request.parameters
+    device, label = request.device, request.key.label
+    rp_id = str(params.get("rp_id", DEFAULT_RP_ID))
+    return Ceremony(
+        fmt=fmt, label=label, challenge=_challenge(params.get("challenge"), device.seed, label, request.at),
+        credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(32),
+        credential_key=credential_key, aaguid=aaguid, rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")),
+        flags=FLAG_UP | FLAG_AT | (FLAG_UV if params.get("user_verified", True) else 0))

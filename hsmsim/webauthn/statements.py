@@ -44,6 +44,8 @@ class SignedData:
     """authData's credentialId (fido-u2f signs it)."""
     rp_id_hash: bytes = b""
     """authData's rpIdHash (fido-u2f signs it)."""
+    credential_alg: int = 0
+    """The COSE alg of the credential key as authData announces it (packed self attestation must match it)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,11 @@ class StatementFormat(Protocol):
 
     def verify(self, att_stmt: Mapping[str, object], signed: SignedData, trust: TrustAnchors, *,
                at: datetime, profile: Profile) -> Mapping[str, object]:
-        """The statement's verification procedure; returns claims, raises Rejected on bad evidence."""
+        """The statement's verification procedure; raises Rejected on bad evidence.
+
+        Returns the keyword arguments of :class:`hsmsim.verdict.Claims` for the attested key, and
+        ``detail``: the accepting verdict's text.
+        """
         ...
 
 
@@ -93,7 +99,31 @@ class StatementVectors(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class FidoAuthenticator:
+    """A security-key model's FIDO attestation PKI: what ``packed`` full attestation and ``fido-u2f`` sign with.
+
+    ``issuer_key`` signed ``certificate``, so a vector catalogue can re-issue it with one defect.
+    """
+
+    model: str
+    aaguid: bytes
+    key: PrivateKey
+    """The (batch) attestation key."""
+    certificate: x509.Certificate
+    """The attestation certificate (the FIDO packed profile; a security key sends it for fido-u2f too)."""
+    chain: tuple[x509.Certificate, ...]
+    """Certificates between the attestation certificate and the root, nearest first."""
+    issuer_key: PrivateKey
+    root: x509.Certificate
+
+
+AuthenticatorSource = Callable[[str], FidoAuthenticator]
+"""Device seed -> the authenticator's emulated PKI (deterministic)."""
+
+
 _STATEMENTS: dict[str, StatementFormat] = {}
+_AUTHENTICATORS: dict[str, AuthenticatorSource] = {}
 _PROVISIONERS: dict[str, Provisioner] = {}
 _VECTORS: dict[str, StatementVectors] = {}
 
@@ -132,6 +162,21 @@ def statement_provisioner(name: str) -> Provisioner:
     return _PROVISIONERS[name]
 
 
-def statement_vectors() -> tuple[StatementVectors, ...]:
-    """The vector sources registered with statements, in ``fmt`` order."""
-    return tuple(_VECTORS[name] for name in sorted(_VECTORS))
+def statement_vectors() -> tuple[tuple[str, StatementVectors], ...]:
+    """``(fmt, vector source)`` of every statement registered with one, in ``fmt`` order."""
+    return tuple((name, _VECTORS[name]) for name in sorted(_VECTORS))
+
+
+def register_authenticator(name: str, source: AuthenticatorSource) -> None:
+    """Add a security-key model's FIDO PKI (a vendor family registers its own)."""
+    _AUTHENTICATORS[name] = source
+
+
+def fido_authenticator(name: str, seed: str) -> FidoAuthenticator:
+    """The FIDO PKI of the model ``name`` for ``seed``; raises KeyError for an unknown model."""
+    return _AUTHENTICATORS[name](seed)
+
+
+def authenticator_names() -> tuple[str, ...]:
+    """Every registered security-key model, sorted."""
+    return tuple(sorted(_AUTHENTICATORS))

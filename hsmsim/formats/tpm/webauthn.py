@@ -1,0 +1,59 @@
+"""The WebAuthn ``tpm`` attestation statement as the ``webauthn`` format's registry sees it, and the
+``webauthn`` vectors of TPM registrations (the format's default statement)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+
+from hsmsim.device import AttestationRequest
+from hsmsim.formats.tpm.format import statement_draft_for, verify_tpm_statement
+from hsmsim.formats.tpm.generate import ROOT_FILE
+from hsmsim.formats.tpm.pki import EMULATED_AAGUID
+from hsmsim.formats.tpm.statement import extra_data_for
+from hsmsim.model.evidence import TrustAnchors
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.verdict import Profile
+from hsmsim.webauthn.statements import ProducedStatement, SignedData
+
+
+class TpmAttestation:
+    """WebAuthn ``tpm`` (§8.3): TPM2_Certify of the credential key by the TPM's AK, the AK certificate in x5c."""
+
+    name = "tpm"
+
+    def aaguid(self, request: AttestationRequest) -> bytes:
+        """The emulated TPM authenticator's AAGUID (also in its AK certificate)."""
+        return EMULATED_AAGUID.bytes
+
+    def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
+        """TPM2_Certify by ``request.attesting`` (the AK) with qualifyingData = H_alg(authData ‖ clientDataHash);
+        a real TPM's EK chain comes beside the record when the key lives in one."""
+        draft = statement_draft_for(request)
+        att_stmt = draft.tpm_statement(lambda alg: extra_data_for(alg, auth_data, client_data_hash))
+        beside = {name: data for name, data in draft.beside().items() if name != ROOT_FILE}
+        return ProducedStatement(att_stmt, (request.attesting.root,), beside)
+
+    def verify(self, att_stmt: Mapping[str, object], signed: SignedData, trust: TrustAnchors, *,
+               at: datetime, profile: Profile) -> Mapping[str, object]:
+        """:func:`hsmsim.formats.tpm.format.verify_tpm_statement`; raises Rejected."""
+        claims, detail = verify_tpm_statement(att_stmt, signed, trust, at, profile)
+        return {**dataclasses.asdict(claims), "detail": detail}
+
+
+class TpmRegistrationVectors:
+    """The TPM registrations of the ``webauthn`` catalogue: goldens per key spec and the one-defect mutations."""
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Golden registrations for RSA-2048/3072 and EC P-256/P-384 and the mutations."""
+        from hsmsim.formats.tpm.catalogue import vector_cases
+
+        return vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of those vectors."""
+        from hsmsim.formats.tpm.catalogue import notes
+
+        return notes()
+
