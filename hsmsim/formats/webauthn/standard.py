@@ -23,7 +23,8 @@ Checks, in order (each raises :class:`Rejected` at the first failure):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
@@ -35,11 +36,11 @@ from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.keystore.base import PublicKey
+from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.verdict import Profile, Reason, Rejected
-from hsmsim.webauthn.container import AuthenticatorData, cose_alg_for
+from hsmsim.webauthn.container import AuthenticatorData, cbor_decode, cose_alg_for, parse_cose_key
 from hsmsim.webauthn.cose import cose_sign, verify_cose_signature
 from hsmsim.webauthn.statements import FidoAuthenticator, ProducedStatement, SignedData, fido_authenticator
 
@@ -69,6 +70,75 @@ def u2f_signed_bytes(rp_id_hash: bytes, client_data_hash: bytes, credential_id: 
     """FIDO U2F registration verificationData: 0x00 ‖ rpIdHash ‖ clientDataHash ‖ credentialId ‖ 04 ‖ x ‖ y."""
     point = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     return b"\x00" + rp_id_hash + client_data_hash + credential_id + point
+
+
+@dataclass(kw_only=True)
+class SecurityKeyDraft:
+    """The inputs of one ``packed`` or ``fido-u2f`` statement. ``generate`` renders it as built; the vector
+    catalogue edits one field first: before signing (``message_edit``, ``alg``, ``sign_alg``, ``signer``,
+    ``certificates``) or after it (``statement_edit``)."""
+
+    fmt: str
+    signer: PrivateKey
+    alg: object
+    """The announced ``alg`` (``None``: no alg member, as fido-u2f)."""
+    sign_alg: int
+    certificates: list[x509.Certificate]
+    roots: tuple[x509.Certificate, ...]
+    message_edit: Callable[[bytes], bytes] | None = None
+    statement_edit: Callable[[dict[str, object]], None] | None = None
+
+    def message(self, auth_data: bytes, client_data_hash: bytes) -> bytes:
+        """What the statement signs: authData ‖ clientDataHash, or fido-u2f's verificationData."""
+        if self.fmt != "fido-u2f":
+            return auth_data + client_data_hash
+        auth = AuthenticatorData.parse(auth_data)
+        assert auth.credential is not None
+        key = parse_cose_key(cbor_decode(auth.credential.public_key_cbor, "credentialPublicKey"))
+        return u2f_signed_bytes(auth.rp_id_hash, client_data_hash, auth.credential.credential_id, key)
+
+    def render(self, auth_data: bytes, client_data_hash: bytes) -> dict[str, object]:
+        """The attStmt: ``alg`` (when announced), ``sig``, ``x5c`` (with certificates), then ``statement_edit``."""
+        message = self.message(auth_data, client_data_hash)
+        if self.message_edit:
+            message = self.message_edit(message)
+        statement: dict[str, object] = {} if self.alg is None else {"alg": self.alg}
+        statement["sig"] = cose_sign(self.signer, self.sign_alg, message)
+        if self.certificates:
+            statement["x5c"] = x5c_der(*self.certificates)
+        if self.statement_edit:
+            self.statement_edit(statement)
+        return statement
+
+
+def draft_for(fmt: str, request: AttestationRequest) -> SecurityKeyDraft:
+    """The statement a security key emits for the request's key: ``fido-u2f`` (P-256 credentials only), or
+    ``packed`` full (parameter ``attestation`` = ``full``, the default) or self (``self``) attestation."""
+    if fmt == "fido-u2f":
+        key = request.key.public_key
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+            raise UnsupportedKeyError("fido-u2f credentials are EC P-256 keys")
+        fido = authenticator(request)
+        return SecurityKeyDraft(fmt=fmt, signer=fido.key, alg=None, sign_alg=ES256, certificates=[fido.certificate],
+                                roots=(fido.root,))
+    if attestation_type(request) == "self":
+        signer = request.key_signer
+        if signer is None:
+            raise UnsupportedKeyError("self attestation needs the credential's private key")
+        alg = cose_alg_for(signer.public_key())
+        return SecurityKeyDraft(fmt=fmt, signer=signer, alg=alg, sign_alg=alg, certificates=[], roots=())
+    fido = authenticator(request)
+    alg = cose_alg_for(fido.key.public_key())
+    return SecurityKeyDraft(fmt=fmt, signer=fido.key, alg=alg, sign_alg=alg,
+                            certificates=[fido.certificate, *fido.chain], roots=(fido.root,))
+
+
+def attestation_type(request: AttestationRequest) -> str:
+    """The ``packed`` parameter ``attestation``: ``full`` (default) or ``self``."""
+    kind = str(request.parameters.get("attestation", "full"))
+    if kind not in ATTESTATION_TYPES:
+        raise UnsupportedKeyError(f"parameter attestation must be one of {ATTESTATION_TYPES}")
+    return kind
 
 
 # -- shared checks --------------------------------------------------------------------------------
@@ -181,29 +251,14 @@ class PackedAttestation:
 
     name = "packed"
 
-    def _type(self, request: AttestationRequest) -> str:
-        kind = str(request.parameters.get("attestation", "full"))
-        if kind not in ATTESTATION_TYPES:
-            raise UnsupportedKeyError(f"parameter attestation must be one of {ATTESTATION_TYPES}")
-        return kind
-
     def aaguid(self, request: AttestationRequest) -> bytes:
         """The security key's AAGUID; zero for self attestation (a model no certificate names)."""
-        return authenticator(request).aaguid if self._type(request) == "full" else bytes(16)
+        return authenticator(request).aaguid if attestation_type(request) == "full" else bytes(16)
 
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
         """``{alg, sig, x5c}`` by the security key's attestation key, or ``{alg, sig}`` by the credential key."""
-        signed = auth_data + client_data_hash
-        if self._type(request) == "self":
-            signer = request.key_signer
-            if signer is None:
-                raise UnsupportedKeyError("self attestation needs the credential's private key")
-            alg = cose_alg_for(signer.public_key())
-            return ProducedStatement({"alg": alg, "sig": cose_sign(signer, alg, signed)}, ())
-        fido = authenticator(request)
-        alg = cose_alg_for(fido.key.public_key())
-        return ProducedStatement({"alg": alg, "sig": cose_sign(fido.key, alg, signed),
-                                  "x5c": x5c_der(fido.certificate, *fido.chain)}, (fido.root,))
+        draft = draft_for(self.name, request)
+        return ProducedStatement(draft.render(auth_data, client_data_hash), draft.roots)
 
     def verify(self, att_stmt: Mapping[str, object], signed: SignedData, trust: TrustAnchors, *,
                at: datetime, profile: Profile) -> Mapping[str, object]:
@@ -245,15 +300,8 @@ class FidoU2fAttestation:
 
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
         """``{sig, x5c: [attestation certificate]}`` over the U2F verificationData."""
-        key = request.key.public_key
-        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-            raise UnsupportedKeyError("fido-u2f credentials are EC P-256 keys")
-        auth = AuthenticatorData.parse(auth_data)
-        assert auth.credential is not None
-        fido = authenticator(request)
-        message = u2f_signed_bytes(auth.rp_id_hash, client_data_hash, auth.credential.credential_id, key)
-        return ProducedStatement({"sig": cose_sign(fido.key, ES256, message), "x5c": x5c_der(fido.certificate)},
-                                 (fido.root,))
+        draft = draft_for(self.name, request)
+        return ProducedStatement(draft.render(auth_data, client_data_hash), draft.roots)
 
     def verify(self, att_stmt: Mapping[str, object], signed: SignedData, trust: TrustAnchors, *,
                at: datetime, profile: Profile) -> Mapping[str, object]:
