@@ -37,7 +37,7 @@ from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
 from hsmsim.formats.tpm.format import TpmStatementFormat
-from hsmsim.formats.tpm.generate import StatementDraft, safe_file_stem
+from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.statement import (
@@ -53,7 +53,14 @@ from hsmsim.formats.tpm.statement import (
     tpm_claims,
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
-from hsmsim.formats.tpm.webauthn import (
+from hsmsim.keystore.base import KeySpec, PublicKey
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.builder import UTF8, build_csr, name
+from hsmsim.pki.seed import derive_key, drbg
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.ceremony import safe_file_stem
+from hsmsim.webauthn.container import (
     COSE_ALGS,
     MAX_ATTESTATION_OBJECT,
     b64url,
@@ -61,12 +68,6 @@ from hsmsim.formats.tpm.webauthn import (
     from_b64url,
     parse_json_object,
 )
-from hsmsim.keystore.base import KeySpec, PublicKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.builder import UTF8, build_csr, name
-from hsmsim.pki.seed import derive_key, drbg
-from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 RECORD_SUFFIX = ".acme-tpm.json"
 CHALLENGE_TYPE = "device-attest-01"

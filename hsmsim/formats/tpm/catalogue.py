@@ -33,7 +33,6 @@ from hsmsim.formats.tpm.structures import (
     TpmsAttest,
     TpmtPublic,
 )
-from hsmsim.formats.tpm.webauthn import FLAG_AT, FLAG_BS, FLAG_UP, FLAG_UV, client_data_json
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
@@ -43,6 +42,7 @@ from hsmsim.pki.builder import UTF8, Ext, name, reissue
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
+from hsmsim.webauthn.container import FLAG_AT, FLAG_BS, FLAG_UP, FLAG_UV, client_data_json
 
 GOLDEN_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
 IMPORTED, EXTRACTABLE, DECRYPT_ONLY = "imported", "extractable", "decrypt-only"
