@@ -36,7 +36,6 @@ from hsmsim.checks import check_csr_binding
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.apple import cbor
 from hsmsim.formats.apple.extensions import (
     OID_FRESHNESS,
     OID_OS_VERSION,
@@ -49,11 +48,13 @@ from hsmsim.formats.apple.extensions import (
     load_x5c,
 )
 from hsmsim.formats.apple.pki import ENTERPRISE, ApplePki, apple_pki, leaf_name, raw_extension
-from hsmsim.formats.apple.record import b64url, file_stem, from_b64url, parse_json_object, text_member
+from hsmsim.formats.apple.record import text_member
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.ceremony import safe_file_stem
+from hsmsim.webauthn.container import b64url, cbor_decode, cbor_encode, from_b64url, parse_json_object
 
 FORMAT = "apple-acme"
 RECORD_SUFFIX = ".acme-apple.json"
@@ -105,7 +106,7 @@ def mda_leaf(pki: ApplePki, public_key: ec.EllipticCurvePublicKey, extensions: l
 
 def attestation_object(certificates: list[x509.Certificate], extra: Mapping[str, object] | None = None) -> bytes:
     """The CBOR attObj ``{"fmt": "apple", "attStmt": {"x5c": [...]}}`` (authData omitted)."""
-    return cbor.encode({"fmt": "apple", "attStmt": {"x5c": [c.public_bytes(Encoding.DER) for c in certificates]},
+    return cbor_encode({"fmt": "apple", "attStmt": {"x5c": [c.public_bytes(Encoding.DER) for c in certificates]},
                         **(extra or {})})
 
 
@@ -149,7 +150,9 @@ class AcmeRecord:
 
 def decode_att_obj(data: bytes) -> tuple[str, dict[Any, Any]]:
     """(fmt, attStmt) of an ACME attObj; authData may be present (MALFORMED / MISSING_INPUT / LIMIT_EXCEEDED)."""
-    value = cbor.decode(data, "attObj", MAX_ATT_OBJ)
+    if len(data) > MAX_ATT_OBJ:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"attObj is {len(data)} bytes (limit {MAX_ATT_OBJ})")
+    value = cbor_decode(data, "attObj")
     if not isinstance(value, dict):
         raise Rejected(Reason.MALFORMED, "attObj is not a CBOR map")
     if "fmt" not in value or "attStmt" not in value:
@@ -250,7 +253,7 @@ class AcmeDraft:
         body = att_obj if att_obj is not None else attestation_object(
             [self.leaf(), self.pki.intermediate.certificate])
         record = AcmeRecord(self.identifier_type, self.identifier, self.token, body)
-        stem = file_stem(self.label)
+        stem = safe_file_stem(self.label)
         files = {f"{stem}{RECORD_SUFFIX}": record.to_json()}
         if self.csr_pem is not None:
             files[f"{stem}.csr"] = self.csr_pem

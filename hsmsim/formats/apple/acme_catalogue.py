@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim import mutate
 from hsmsim.device import Device
 from hsmsim.encoding import der_children, der_content, der_oid, der_tlv
-from hsmsim.formats.apple import cbor
 from hsmsim.formats.apple.acme import (
     FORMAT,
     AcmeDraft,
@@ -31,7 +30,6 @@ from hsmsim.formats.apple.acme import (
 )
 from hsmsim.formats.apple.extensions import OID_FRESHNESS, OID_OS_VERSION, OID_SERIAL, OID_UDID
 from hsmsim.formats.apple.pki import ENTERPRISE, PkiSpec, apple_pki, raw_extension
-from hsmsim.formats.apple.record import b64url
 from hsmsim.formats.apple.vectors import (
     ATTEST_TIME,
     attested_key,
@@ -46,6 +44,7 @@ from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCas
 from hsmsim.pki.builder import UTF8, Ext, build_csr, map_extensions, name, reissue, resign_tbs
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Reason
+from hsmsim.webauthn.container import b64url, cbor_decode, cbor_encode
 
 REFS = ("shared/specs/other_formats.md 4.3", "draft-ietf-acme-device-attest", "smallstep/certificates acme")
 _note = note(REFS)
@@ -135,7 +134,7 @@ class AcmeBench:
         x5c = self.x5c_override if self.x5c_override is not None else [
             c.public_bytes(Encoding.DER) for c in self.certificates()]
         statement: dict[str, object] = {"x5c": x5c, **self.statement_extra}
-        return cbor.encode({"fmt": self.fmt, "attStmt": statement, **self.object_extra})
+        return cbor_encode({"fmt": self.fmt, "attStmt": statement, **self.object_extra})
 
     def evidence(self) -> Evidence:
         evidence = self.draft.evidence(self.att_obj())
@@ -279,17 +278,17 @@ def _object(fn: Callable[[bytes], bytes]) -> Operator:
 
 
 def _indefinite_x5c(body: bytes) -> bytes:
-    document = cbor.decode(body, "attObj", 1 << 20)
+    document = cbor_decode(body, "attObj")
     assert isinstance(document, dict)
     x5c = document["attStmt"]["x5c"]
-    definite = cbor.encode(x5c)
-    indefinite = b"\x9f" + b"".join(cbor.encode(cert) for cert in x5c) + b"\xff"
+    definite = cbor_encode(x5c)
+    indefinite = b"\x9f" + b"".join(cbor_encode(cert) for cert in x5c) + b"\xff"
     return mutate.replace_once(body, definite, indefinite)
 
 
 def _duplicate_fmt(body: bytes) -> bytes:
     assert body[0] == 0xA2  # {fmt, attStmt}
-    return b"\xa3" + cbor.encode("fmt") + cbor.encode("tpm") + body[1:]
+    return b"\xa3" + cbor_encode("fmt") + cbor_encode("tpm") + body[1:]
 
 
 def mutations() -> list[Mutation]:
@@ -456,7 +455,7 @@ def mutations() -> list[Mutation]:
     add("stmt::x5c-missing", "X5cMissing",
         _note("CHAIN", high, "attStmt is an empty map", "nothing is attested"),
         "attStmt.x5c removed", "cbor.remove", "/attStmt/x5c",
-        _object(lambda body: cbor.encode({"fmt": "apple", "attStmt": {}})), invalid(Reason.MALFORMED), resign=False)
+        _object(lambda body: cbor_encode({"fmt": "apple", "attStmt": {}})), invalid(Reason.MALFORMED), resign=False)
     add("stmt::x5c-empty", "X5cEmpty",
         _note("CHAIN", high, "x5c is an empty array", "indexing x5c[0] fails or is skipped"),
         "attStmt.x5c = []", "cbor.set", "/attStmt/x5c", _x5c(lambda _x5c: []), invalid(Reason.MALFORMED),
@@ -482,7 +481,7 @@ def mutations() -> list[Mutation]:
     add("cbor::duplicate-fmt", "CborDuplicateKey",
         _note("ENCODING", high, "fmt given twice (tpm, then apple)", "first-wins and last-wins decoders disagree"),
         "a first fmt tpm entry inserted", "cbor.duplicate", "/fmt", _object(_duplicate_fmt),
-        invalid(Reason.MALFORMED), resign=False)
+        invalid(Reason.ATTR_CONFLICT), resign=False)
     add("record::att-obj-padded-base64", "AttObjPaddedBase64",
         _note("ENCODING", low, "payload.attObj in padded base64url", "RFC 8555 JSON carries unpadded base64url"),
         "'=' padding appended to payload.attObj", "json.set", "/payload/attObj",

@@ -34,20 +34,32 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import AttestationRequest
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.apple import cbor
 from hsmsim.formats.apple.acme import apple_claims
-from hsmsim.formats.apple.authdata import FLAG_AT, AuthenticatorData, cose_ec2, cose_public_key, key_id
 from hsmsim.formats.apple.extensions import OID_NONCE, check_x5c, load_x5c, nonce_extension_value, read_nonce
 from hsmsim.formats.apple.pki import APP_ATTEST, ApplePki, apple_pki, raw_extension
-from hsmsim.formats.apple.record import b64, b64url, file_stem, from_b64, from_b64url, parse_json_object, text_member
+from hsmsim.formats.apple.record import b64, from_b64, text_member
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import Ext
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.ceremony import safe_file_stem
+from hsmsim.webauthn.container import (
+    FLAG_AT,
+    AttestedCredential,
+    AuthenticatorData,
+    b64url,
+    cbor_decode,
+    cbor_encode,
+    cose_alg_for,
+    cose_key,
+    from_b64url,
+    parse_cose_key,
+    parse_json_object,
+)
 
 FORMAT = "apple-appattest"
 RECORD_SUFFIX = ".appattest.json"
@@ -62,6 +74,16 @@ def default_app_id(seed: str) -> str:
     rng = drbg(seed, f"{FORMAT}/app-id")
     team = "".join(_TEAM_ALPHABET[byte % len(_TEAM_ALPHABET)] for byte in rng.read(10))
     return f"{team}.com.example.app{rng.read(2).hex()}"
+
+
+def key_id(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """The key identifier: SHA-256 of the uncompressed X9.62 point."""
+    return hashlib.sha256(public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)).digest()
+
+
+def cose_ec2(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """The canonical COSE_Key of an EC credential key (ES256 for P-256)."""
+    return cbor_encode(cose_key(public_key, cose_alg_for(public_key)))
 
 
 def client_data_hash(challenge: bytes) -> bytes:
@@ -105,7 +127,9 @@ class AppAttestRecord:
 
 def decode_attestation(data: bytes) -> tuple[str, dict[Any, Any], bytes]:
     """(fmt, attStmt, authData) of an attestation object (MALFORMED / MISSING_INPUT / LIMIT_EXCEEDED)."""
-    value = cbor.decode(data, "the attestation object", MAX_ATTESTATION)
+    if len(data) > MAX_ATTESTATION:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"the attestation object is {len(data)} bytes (limit {MAX_ATTESTATION})")
+    value = cbor_decode(data, "the attestation object")
     if not isinstance(value, dict):
         raise Rejected(Reason.MALFORMED, "the attestation object is not a CBOR map")
     missing = [m for m in ("fmt", "attStmt", "authData") if m not in value]
@@ -131,6 +155,9 @@ def verify_record(record: AppAttestRecord, trust: TrustAnchors, at: datetime, pr
     check_x5c(certs, trust.get("root") or trust.all(), at)
     cred_cert = certs[0]
     parsed = AuthenticatorData.parse(auth_data)
+    credential = parsed.credential
+    if credential is None:
+        raise Rejected(Reason.MALFORMED, "authData carries no attested credential data (AT flag clear)")
     read_nonce(cred_cert, attestation_nonce(auth_data, record.challenge), "SHA-256(authData || SHA-256(challenge))")
     key = cred_cert.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
@@ -141,11 +168,11 @@ def verify_record(record: AppAttestRecord, trust: TrustAnchors, at: datetime, pr
         raise Rejected(Reason.RELYING_PARTY_MISMATCH, f"rpIdHash is not SHA-256 of the App ID {record.app_id[:60]!r}")
     if parsed.sign_count != 0:
         raise Rejected(Reason.ATTR_CONFLICT, f"the counter is {parsed.sign_count}, an attestation's is 0")
-    if parsed.aaguid != AAGUID[record.environment]:
-        raise Rejected(Reason.ATTR_CONFLICT, f"aaguid {parsed.aaguid!r} is not the {record.environment} aaguid")
-    if parsed.credential_id != record.key_id:
+    if credential.aaguid != AAGUID[record.environment]:
+        raise Rejected(Reason.ATTR_CONFLICT, f"aaguid {credential.aaguid!r} is not the {record.environment} aaguid")
+    if credential.credential_id != record.key_id:
         raise Rejected(Reason.KEY_MISMATCH, "authData credentialId is not the key identifier")
-    if cose_public_key(parsed.credential_public_key) != key:
+    if parse_cose_key(cbor_decode(credential.public_key_cbor, "credentialPublicKey")) != key:
         raise Rejected(Reason.KEY_MISMATCH, "authData's credential public key is not credCert's key")
     if profile is Profile.STRICT:
         unknown = sorted(str(k)[:20] for k in stmt if k not in ("x5c", "receipt"))
@@ -191,11 +218,12 @@ class AppAttestDraft:
 
     def auth_data(self) -> bytes:
         """authData as the Secure Enclave writes it, with the draft's changes."""
-        return AuthenticatorData(
-            hashlib.sha256((self.rp_id if self.rp_id is not None else self.app_id).encode()).digest(),
-            self.flags, self.sign_count, self.aaguid if self.aaguid is not None else AAGUID[self.environment],
+        credential = AttestedCredential(
+            self.aaguid if self.aaguid is not None else AAGUID[self.environment],
             self.credential_id if self.credential_id is not None else self.key_id,
-            self.cose_key if self.cose_key is not None else cose_ec2(self.public_key)).encode()
+            self.cose_key if self.cose_key is not None else cose_ec2(self.public_key))
+        rp_id_hash = hashlib.sha256((self.rp_id if self.rp_id is not None else self.app_id).encode()).digest()
+        return AuthenticatorData(rp_id_hash, self.flags, self.sign_count, credential).marshal()
 
     def cred_cert(self) -> x509.Certificate:
         """credCert with the nonce over the draft's authData and challenge."""
@@ -211,14 +239,14 @@ class AppAttestDraft:
         x5c = self.x5c_override if self.x5c_override is not None else [
             self.cred_cert().public_bytes(Encoding.DER), self.pki.intermediate.certificate.public_bytes(Encoding.DER)]
         statement: dict[str, object] = {"x5c": x5c, "receipt": self.receipt, **self.statement_extra}
-        return cbor.encode({"fmt": self.fmt, "attStmt": statement, "authData": self.auth_data()})
+        return cbor_encode({"fmt": self.fmt, "attStmt": statement, "authData": self.auth_data()})
 
     def evidence(self, attestation: bytes | None = None) -> Evidence:
         """``<label>.appattest.json``."""
         record = AppAttestRecord(self.app_id, self.environment, self.challenge,
                                  self.record_key_id if self.record_key_id is not None else self.key_id,
                                  attestation if attestation is not None else self.attestation())
-        stem = file_stem(self.label)
+        stem = safe_file_stem(self.label)
         return Evidence(FORMAT, {f"{stem}{RECORD_SUFFIX}": record.to_json()}, f"{stem}{RECORD_SUFFIX}")
 
 

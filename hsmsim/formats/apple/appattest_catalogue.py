@@ -17,19 +17,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim import mutate
-from hsmsim.formats.apple import cbor
 from hsmsim.formats.apple.appattest import (
     AAGUID,
     FORMAT,
     AppAttestDraft,
     attestation_nonce,
+    cose_ec2,
     default_app_id,
+    key_id,
     receipt_bytes,
 )
-from hsmsim.formats.apple.authdata import FLAG_AT, FLAG_ED, cose_ec2, key_id
 from hsmsim.formats.apple.extensions import nonce_extension_value
 from hsmsim.formats.apple.pki import APP_ATTEST, WEBAUTHN, PkiSpec, apple_pki
-from hsmsim.formats.apple.record import b64, b64url
+from hsmsim.formats.apple.record import b64
 from hsmsim.formats.apple.vectors import ATTEST_TIME, attested_key, golden_case, mutation_cases, note
 from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
@@ -37,6 +37,7 @@ from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCas
 from hsmsim.pki.builder import reissue
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason
+from hsmsim.webauthn.container import FLAG_AT, FLAG_ED, b64url, cbor_decode, cbor_encode
 
 REFS = ("shared/specs/other_formats.md 4.2", "Apple: Validating apps that connect to your server")
 _note = note(REFS)
@@ -160,10 +161,10 @@ def _p384(bench: AppBench) -> None:
 def _document(fn: Callable[[dict[str, Any]], object]) -> Operator:
     """Edit the decoded attestation object and write it back canonically (what no Apple key signs)."""
     def edit(body: bytes) -> bytes:
-        document = cbor.decode(body, "attestation", 1 << 20)
+        document = cbor_decode(body, "attestation")
         assert isinstance(document, dict)
         fn(document)
-        return cbor.encode(document)
+        return cbor_encode(document)
     return lambda bench: setattr(bench, "attestation_edit", edit)
 
 
