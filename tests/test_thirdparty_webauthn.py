@@ -40,11 +40,13 @@ MISSED = {
     "thirdparty-py-webauthn": BOTH | {
         "webauthn::statement::fmt-none", "webauthn::attest::truncated", "webauthn::attest::clock-safe-invalid",
         "webauthn::pubarea::reserved-attribute-bit", "webauthn::cbor::trailing-bytes",
-        "webauthn::cbor::indefinite-length-map"},
+        "webauthn::cbor::indefinite-length-map",
+        "webauthn::apple::nonce-set-not-sequence"},
     "thirdparty-fido2": BOTH | {
         "webauthn::chain::ak-expired", "webauthn::chain::intermediate-not-ca",
         "webauthn::akcert::manufacturer-fido-conformance", "webauthn::akcert::manufacturer-swtpm-localca",
-        "webauthn::authdata::backup-state-without-eligible", "webauthn::statement::ver-1-0"},
+        "webauthn::authdata::backup-state-without-eligible", "webauthn::statement::ver-1-0",
+        "webauthn::apple::cert-of-other-key", "webauthn::apple::cert-expired", "webauthn::apple::nonce-set-not-sequence"},
 }
 """Invalid vectors each library accepts (measured with webauthn 3.0.1 and fido2 2.2.1)."""
 REFUSED_VALID = {"thirdparty-py-webauthn": {"webauthn::golden::ec-p384"}, "thirdparty-fido2": set()}

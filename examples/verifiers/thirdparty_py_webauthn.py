@@ -2,7 +2,7 @@
 
 It does what py_webauthn's README shows: ``verify_registration_response`` with the challenge, RP ID
 and origin the RP expected, and the vector's roots in ``pem_root_certs_bytes_by_fmt`` for every
-statement format hsmsim emits (tpm, packed, fido-u2f, android-key). The certificate
+statement format hsmsim emits (tpm, packed, fido-u2f, android-key, apple). The certificate
 store's clock is the vector's validation time, through the hook py_webauthn documents for that
 (``validate_certificate_chain._generate_new_cert_store``). Any exception is a REJECT. Needs the
 ``thirdparty`` extra (``pip install -e '.[thirdparty]'``).
@@ -58,7 +58,7 @@ def verify(request: Any) -> dict[str, str]:
     from webauthn.helpers.structs import AttestationFormat
 
     formats = (AttestationFormat.TPM, AttestationFormat.PACKED, AttestationFormat.FIDO_U2F,
-                AttestationFormat.ANDROID_KEY)
+                AttestationFormat.ANDROID_KEY, AttestationFormat.APPLE)
     try:
         record = json.loads(request.evidence.files[request.evidence.primary])
         roots = [anchor.encode() for anchor in request.anchors_pem]
