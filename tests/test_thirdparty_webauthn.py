@@ -46,7 +46,8 @@ MISSED = {
         "webauthn::chain::ak-expired", "webauthn::chain::intermediate-not-ca",
         "webauthn::akcert::manufacturer-fido-conformance", "webauthn::akcert::manufacturer-swtpm-localca",
         "webauthn::authdata::backup-state-without-eligible", "webauthn::statement::ver-1-0",
-        "webauthn::apple::cert-of-other-key", "webauthn::apple::cert-expired", "webauthn::apple::nonce-set-not-sequence"},
+        "webauthn::apple::cert-of-other-key", "webauthn::apple::cert-expired",
+        "webauthn::apple::nonce-set-not-sequence"},
 }
 """Invalid vectors each library accepts (measured with webauthn 3.0.1 and fido2 2.2.1)."""
 REFUSED_VALID = {"thirdparty-py-webauthn": {"webauthn::golden::ec-p384"}, "thirdparty-fido2": set()}

@@ -99,7 +99,8 @@ def test_app_attest_object_is_apples_shape(cases):
     assert record.key_id == hashlib.sha256(point).digest()
     auth = document["authData"]
     assert auth[:32] == hashlib.sha256(record.app_id.encode()).digest()
-    assert auth[32] == 0x40 and auth[33:37] == bytes(4) and auth[37:53] == AAGUID["production"] == b"appattest" + bytes(7)
+    assert auth[32] == 0x40 and auth[33:37] == bytes(4)
+    assert auth[37:53] == AAGUID["production"] == b"appattest" + bytes(7)
     assert auth[53:55] == b"\x00\x20" and auth[55:87] == record.key_id
     nonce = hashlib.sha256(auth + hashlib.sha256(record.challenge).digest()).digest()
     assert extension_value(cred_cert, OID_NONCE) == bytes.fromhex("3024a1220420") + nonce
