@@ -17,11 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from hsmsim.formats.apple.extensions import nonce_extension_value
 from hsmsim.formats.apple.pki import APP_ATTEST, WEBAUTHN, apple_pki
-from hsmsim.formats.apple.vectors import ATTEST_TIME, VALIDATION_TIME, attested_key, note
+from hsmsim.formats.apple.vectors import ATTEST_TIME, attested_key, golden_case, mutation_cases, note
 from hsmsim.formats.apple.webauthn_statement import AAGUID, FMT, AppleStatementDraft, apple_nonce
 from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
-from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.model.vectors import FlagNote, Severity, VectorCase
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason
 from hsmsim.webauthn.ceremony import Ceremony, root_file, roots_pem
@@ -51,6 +51,9 @@ class RegistrationBench:
                             credential_key=key.public_key(), aaguid=AAGUID)
         draft = AppleStatementDraft(apple_pki(seed, WEBAUTHN), key.public_key(), GOLDEN, ATTEST_TIME)
         return cls(seed, ceremony, draft)
+
+    def resign(self) -> None:
+        """Nothing to do: the statement is rendered, and credCert issued, when the evidence is."""
 
     def evidence(self) -> Evidence:
         registration = self.ceremony.render(self.draft.render)
@@ -180,20 +183,10 @@ def notes() -> dict[str, FlagNote]:
 def vector_cases(seed: str) -> list[VectorCase]:
     """The golden registration, then every mutation."""
     anchors = (apple_pki(seed, WEBAUTHN).root.certificate,)
-    cases = [VectorCase(
-        id=f"webauthn::golden::{GOLDEN}", comment="unmutated apple (anonymous) registration of a P-256 passkey",
-        flags=("Golden",), expected=valid(), evidence=RegistrationBench.open(seed).evidence(), anchors=anchors,
-        validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE))]
-    for mutation in mutations():
-        bench = RegistrationBench.open(seed)
-        mutation.apply(bench)
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=signing, golden=f"webauthn::golden::{GOLDEN}",
-                                  operator=mutation.operator, path=mutation.path)))
-    return cases
+    golden = golden_case(seed, anchors, f"webauthn::golden::{GOLDEN}",
+                         "unmutated apple (anonymous) registration of a P-256 passkey", valid(),
+                         RegistrationBench.open(seed).evidence())
+    return [golden, *mutation_cases(seed, anchors, mutations(), lambda _name: RegistrationBench.open(seed))]
 
 
 class AppleRegistrationVectors:
