@@ -34,6 +34,8 @@ class _AppleFormat:
     pki_spec: PkiSpec
     record_suffix: str
     record_limit: int
+    sibling_suffixes: tuple[str, ...] = ()
+    """Files read beside the record, ``<stem><suffix>`` (apple-acme: the finalize CSR)."""
 
     def provision(
         self, device: Device, partition: str,
@@ -68,8 +70,7 @@ class _AppleFormat:
     _check: Callable[..., Verdict]
 
     def load(self, path: Path) -> Evidence:
-        """The record (bounded) and, for ``apple-acme``, the ``<stem>.csr`` beside it; or a directory holding
-        one record. Raises BundleError."""
+        """The record (bounded) and its sibling files; or a directory holding one record. Raises BundleError."""
         try:
             if path.is_dir():
                 records = sorted(p for p in path.iterdir() if p.name.endswith(self.record_suffix))
@@ -78,9 +79,10 @@ class _AppleFormat:
                 path = records[0]
             budget = ReadBudget()
             files = {path.name: read_regular_file(path, self.record_limit, budget)}
-            csr = path.with_name(path.name.removesuffix(self.record_suffix) + ".csr")
-            if self.name == acme.FORMAT and csr.exists():
-                files[csr.name] = read_regular_file(csr, MAX_SIBLING_BYTES, budget)
+            stem = path.name.removesuffix(self.record_suffix)
+            for sibling in (path.with_name(stem + suffix) for suffix in self.sibling_suffixes):
+                if sibling.exists():
+                    files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
         except OSError as exc:
             raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
         return Evidence(format=self.name, files=files, primary=path.name)
@@ -112,6 +114,7 @@ class AppleAcmeFormat(_AppleFormat):
     pki_spec = ENTERPRISE
     record_suffix = acme.RECORD_SUFFIX
     record_limit = acme.MAX_RECORD
+    sibling_suffixes = (".csr",)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The ACME server's record of the device's answer for the request's key, with the finalize CSR."""
