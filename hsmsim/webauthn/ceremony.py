@@ -39,6 +39,7 @@ from hsmsim.webauthn.container import (
     from_b64url,
     rp_id_hash,
 )
+from hsmsim.webauthn.statements import ProducedStatement
 
 RECORD_SUFFIX = ".webauthn.json"
 DEFAULT_RP_ID = "hsmsim.example"
@@ -124,6 +125,19 @@ class Ceremony:
             expected_origin=self.expected_origin if self.expected_origin is not None else self.genuine_origin,
             expected_rp_id=self.expected_rp_id if self.expected_rp_id is not None else self.rp_id,
             raw_id=self.raw_id)
+
+    def produce_evidence(self, produce: Callable[[bytes, bytes], ProducedStatement]) -> Evidence:
+        """The record with the attStmt ``produce(authData, clientDataHash)`` returns, its roots beside it as
+        ``<fmt>_root_ca.pem`` (when it has any) and its further files."""
+        produced: list[ProducedStatement] = []
+
+        def statement(auth_data: bytes, client_data_hash: bytes) -> Mapping[str, object]:
+            produced.append(produce(auth_data, client_data_hash))
+            return produced[0].att_stmt
+
+        registration = self.render(statement)
+        roots = {root_file(self.fmt): roots_pem(produced[0].roots)} if produced[0].roots else {}
+        return self.evidence(registration, {**roots, **produced[0].files})
 
     def evidence(self, registration: Registration, beside: Mapping[str, bytes]) -> Evidence:
         """The ``webauthn`` evidence: the record ``<label>.webauthn.json`` and the files ``beside`` it."""

@@ -29,7 +29,7 @@ from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
-from hsmsim.webauthn.ceremony import RECORD_SUFFIX, ceremony_for, root_file, roots_pem
+from hsmsim.webauthn.ceremony import RECORD_SUFFIX, ceremony_for
 from hsmsim.webauthn.container import (
     FLAG_BE,
     FLAG_BS,
@@ -125,17 +125,8 @@ class WebAuthnFormat:
         if request.key.public_key is None:
             raise UnsupportedKeyError("a WebAuthn credential is an asymmetric key")
         ceremony = ceremony_for(request, fmt, statement.aaguid(request), request.key.public_key)
-        produced = None
-
-        def produce(auth_data: bytes, client_data_hash: bytes) -> dict[str, object]:
-            nonlocal produced
-            produced = statement.produce(request, auth_data, client_data_hash)
-            return produced.att_stmt
-
-        registration = ceremony.render(produce)
-        assert produced is not None
-        beside = {root_file(fmt): roots_pem(produced.roots)} if produced.roots else {}
-        return ceremony.evidence(registration, {**beside, **produced.files})
+        return ceremony.produce_evidence(lambda auth_data, client_data_hash: statement.produce(
+            request, auth_data, client_data_hash))
 
     def verify(
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
