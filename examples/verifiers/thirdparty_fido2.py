@@ -3,7 +3,8 @@
 It uses fido2's server API as its documentation shows: a ``Fido2Server`` for the expected RP ID with
 ``attestation="direct"``, an origin check, and an ``AttestationVerifier`` whose ``ca_lookup`` returns
 the trusted root; ``register_complete`` with the state of the expected challenge. fido2 checks the
-chain's signatures only (no validity period). Any exception is a REJECT. Needs the ``thirdparty``
+chain's signatures only (no validity period). fido2 has no ``android-key`` verifier, so the adapter
+declines those registrations (SKIPPED). Any exception is a REJECT. Needs the ``thirdparty``
 extra (``pip install -e '.[thirdparty]'``).
 """
 
@@ -22,6 +23,17 @@ def hello() -> dict[str, Any]:
     return {"formats": ["webauthn"], "version": f"python-fido2 {version('fido2')}"}
 
 
+def _statement_format(record: Any) -> str | None:
+    """The registration's attestation ``fmt``, or None when fido2 cannot decode the attestation object."""
+    from fido2.utils import websafe_decode
+    from fido2.webauthn import AttestationObject
+
+    try:
+        return str(AttestationObject(websafe_decode(record["credential"]["response"]["attestationObject"])).fmt)
+    except Exception:  # noqa: BLE001 - an undecodable object is rejected by register_complete below
+        return None
+
+
 def verify(request: Any) -> dict[str, str]:
     """Verdict for one hsmsim VerifyRequest: ACCEPT when ``Fido2Server.register_complete`` succeeds."""
     from cryptography import x509
@@ -38,8 +50,10 @@ def verify(request: Any) -> dict[str, str]:
         def ca_lookup(self, attestation_result: Any, auth_data: Any) -> bytes:
             return self.root_der
 
+    record = json.loads(request.evidence.files[request.evidence.primary])
+    if _statement_format(record) == "android-key":
+        return {"verdict": "SKIPPED", "detail": "python-fido2 has no android-key attestation verifier"}
     try:
-        record = json.loads(request.evidence.files[request.evidence.primary])
         root = x509.load_pem_x509_certificate(request.anchors_pem[0].encode()).public_bytes(Encoding.DER)
         server = Fido2Server(
             PublicKeyCredentialRpEntity(name="hsmsim", id=record["expectedRpId"]),
