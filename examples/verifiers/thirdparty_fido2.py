@@ -50,10 +50,10 @@ def verify(request: Any) -> dict[str, str]:
         def ca_lookup(self, attestation_result: Any, auth_data: Any) -> bytes:
             return self.root_der
 
-    record = json.loads(request.evidence.files[request.evidence.primary])
-    if _statement_format(record) == "android-key":
-        return {"verdict": "SKIPPED", "detail": "python-fido2 has no android-key attestation verifier"}
     try:
+        record = json.loads(request.evidence.files[request.evidence.primary])
+        if _statement_format(record) == "android-key":
+            return {"verdict": "SKIPPED", "detail": "python-fido2 has no android-key attestation verifier"}
         root = x509.load_pem_x509_certificate(request.anchors_pem[0].encode()).public_bytes(Encoding.DER)
         server = Fido2Server(
             PublicKeyCredentialRpEntity(name="hsmsim", id=record["expectedRpId"]),
