@@ -161,12 +161,16 @@ def _challenge(value: object, seed: str, label: str, at: datetime) -> bytes:
 def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credential_key: PublicKey) -> Ceremony:
     """The registration of the request's key as a browser and authenticator run it. Parameters: ``challenge``
     (bytes or base64url; default derived from the seed, label and time), ``rp_id``, ``origin`` (default
-    ``https://<rp_id>``), ``user_verified`` (default true). The credential id is derived from the seed."""
+    ``https://<rp_id>``), ``user_verified`` (default true; the text ``false``, ``0`` or ``no`` is false).
+    The credential id is derived from the seed."""
     params = request.parameters
     device, label = request.device, request.key.label
     rp_id = str(params.get("rp_id", DEFAULT_RP_ID))
+    verified = params.get("user_verified", True)
+    if isinstance(verified, str):  # from the CLI's --param
+        verified = verified.strip().lower() not in ("false", "0", "no")
     return Ceremony(
         fmt=fmt, label=label, challenge=_challenge(params.get("challenge"), device.seed, label, request.at),
         credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(32),
         credential_key=credential_key, aaguid=aaguid, rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")),
-        flags=FLAG_UP | FLAG_AT | (FLAG_UV if params.get("user_verified", True) else 0))
+        flags=FLAG_UP | FLAG_AT | (FLAG_UV if verified else 0))
