@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -174,3 +175,44 @@ def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credentia
         credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(32),
         credential_key=credential_key, aaguid=aaguid, rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")),
         flags=FLAG_UP | FLAG_AT | (FLAG_UV if verified else 0))
+
+
+class StatementDraft(Protocol):
+    """A statement under construction: what a vector catalogue edits before rendering."""
+
+    @property
+    def roots(self) -> tuple[x509.Certificate, ...]:
+        """The emulated roots shipped beside the record."""
+        ...
+
+    def render(self, auth_data: bytes, client_data_hash: bytes) -> dict[str, object]:
+        """The attStmt over ``auth_data ‖ client_data_hash``."""
+        ...
+
+
+Kit = TypeVar("Kit")
+Draft = TypeVar("Draft", bound=StatementDraft)
+
+
+@dataclass
+class Workbench(Generic[Kit, Draft]):
+    """A golden registration opened for one mutation: the seeded world, the ceremony and the statement draft."""
+
+    kit: Kit
+    ceremony: Ceremony
+    draft: Draft
+
+    def evidence(self) -> Evidence:
+        """The rendered record and the roots beside it."""
+        draft = self.draft
+        return self.ceremony.produce_evidence(
+            lambda auth_data, client_data_hash: ProducedStatement(draft.render(auth_data, client_data_hash),
+                                                                  draft.roots))
+
+
+def set_draft(**changes: object) -> Callable[[Workbench[Any, Any]], None]:
+    """A catalogue operator setting fields of the workbench's statement draft."""
+    def apply(bench: Workbench[Any, Any]) -> None:
+        for field_name, value in changes.items():
+            setattr(bench.draft, field_name, value)
+    return apply

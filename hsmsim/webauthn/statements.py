@@ -87,16 +87,14 @@ Provisioner = Callable[[Device, str, tuple[str, PrivateKey, datetime] | None], A
 """A statement's attestation identity for a device partition (see :func:`register_statement`)."""
 
 
-class StatementVectors(Protocol):
+@dataclass(frozen=True)
+class StatementVectors:
     """A family's ``webauthn`` vectors for the statement formats it owns (goldens and named defects)."""
 
-    def vector_cases(self, seed: str) -> list[VectorCase]:
-        """``webauthn`` registrations derived from ``seed`` only."""
-        ...
-
-    def vector_notes(self) -> dict[str, FlagNote]:
-        """The definition of every flag those vectors use."""
-        ...
+    cases: Callable[[str], list[VectorCase]]
+    """Seed -> ``webauthn`` registrations derived from it only."""
+    notes: Callable[[], dict[str, FlagNote]]
+    """The definition of every flag those vectors use."""
 
 
 @dataclass(frozen=True)

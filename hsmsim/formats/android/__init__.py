@@ -7,11 +7,11 @@ Importing this package registers its formats and the WebAuthn statement."""
 from hsmsim.formats import register
 from hsmsim.formats.android.format import AndroidAcmeFormat, AndroidKeyFormat
 from hsmsim.formats.android.options import AndroidOptions
-from hsmsim.formats.android.webauthn import AndroidKeyAttestation, AndroidKeyVectors
-from hsmsim.webauthn.statements import register_statement
+from hsmsim.formats.android.webauthn import AndroidKeyAttestation, notes, vector_cases
+from hsmsim.webauthn.statements import StatementVectors, register_statement
 
 __all__ = ["ANDROID_ACME", "ANDROID_KEY", "AndroidAcmeFormat", "AndroidKeyFormat", "AndroidOptions"]
 
 ANDROID_KEY = register(AndroidKeyFormat())
 ANDROID_ACME = register(AndroidAcmeFormat())
-register_statement(AndroidKeyAttestation(AndroidOptions()), vectors=AndroidKeyVectors())
+register_statement(AndroidKeyAttestation(AndroidOptions()), vectors=StatementVectors(vector_cases, notes))

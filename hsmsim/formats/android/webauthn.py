@@ -45,14 +45,15 @@ from hsmsim.formats.android.pki import ChainShape, android_identity, attestation
 from hsmsim.formats.android.verify import MAX_CHAIN_CERTIFICATES, check_webauthn_chain
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.catalogue import Mutation, invalid, mutation_case, seeded_faker, strict_only, valid
+from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason, Rejected
-from hsmsim.webauthn.ceremony import Ceremony, ceremony_for
+from hsmsim.webauthn.ceremony import Workbench as RegistrationBench
+from hsmsim.webauthn.ceremony import ceremony_for, set_draft
 from hsmsim.webauthn.container import cose_alg_for
 from hsmsim.webauthn.cose import cose_sign, verify_cose_signature
 from hsmsim.webauthn.statements import ProducedStatement, SignedData
@@ -86,6 +87,11 @@ class AndroidKeyDraft:
     leaf_public_key: PublicKey | None = None
     message_edit: Callable[[bytes], bytes] | None = None
     statement_edit: Callable[[dict[str, object]], None] | None = None
+
+    @property
+    def roots(self) -> tuple[x509.Certificate, ...]:
+        """The device chain's root, shipped beside the record."""
+        return (self.identity.root,)
 
     def certificates(self, client_data_hash: bytes) -> list[x509.Certificate]:
         """The leaf (KeyDescription with attestationChallenge = ``client_data_hash``) and the chain above it."""
@@ -158,7 +164,7 @@ class AndroidKeyAttestation:
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
         """``{alg, sig, x5c}``: the credential key signs, its KeyMint leaf and the device chain follow."""
         draft = draft_for(request, self.options)
-        return ProducedStatement(draft.render(auth_data, client_data_hash), (draft.identity.root,))
+        return ProducedStatement(draft.render(auth_data, client_data_hash), draft.roots)
 
     def verify(self, att_stmt: Mapping[str, object], signed: SignedData, trust: TrustAnchors, *,
                at: datetime, profile: Profile) -> Mapping[str, object]:
@@ -233,32 +239,12 @@ class AndroidWebAuthnKit:
             attesting=android_identity(self.seed, self.device.serial, level, shape, ATTEST_TIME),
             parameters={"rp_id": self.rp_id, "security_level": level.name, "shape": shape.value}, at=ATTEST_TIME)
         ceremony = ceremony_for(request, "android-key", ANDROID_KEY_AAGUID.bytes, key.public_key)
-        return Workbench(self, ceremony, draft_for(request, self.options))
+        return RegistrationBench(self, ceremony, draft_for(request, self.options))
 
 
-@dataclass
-class Workbench:
-    """A golden registration opened for one mutation."""
-
-    kit: AndroidWebAuthnKit
-    ceremony: Ceremony
-    draft: AndroidKeyDraft
-
-    def evidence(self) -> Evidence:
-        """The rendered record and the root beside it."""
-        draft = self.draft
-        return self.ceremony.produce_evidence(lambda auth_data, client_data_hash: ProducedStatement(
-            draft.render(auth_data, client_data_hash), (draft.identity.root,)))
-
-
+Workbench = RegistrationBench[AndroidWebAuthnKit, AndroidKeyDraft]
 Operator = Callable[[Workbench], None]
-
-
-def _draft(**changes: object) -> Operator:
-    def apply(bench: Workbench) -> None:
-        for field_name, value in changes.items():
-            setattr(bench.draft, field_name, value)
-    return apply
+_draft = set_draft
 
 
 def _description(edit: Callable[[KeyDescription], KeyDescription]) -> Operator:
@@ -459,28 +445,12 @@ def vector_cases(seed: str) -> list[VectorCase]:
             id=f"webauthn::golden::{golden}", comment=f"unmutated android-key registration of a {spec} key "
                                                       f"({level.name}, {shape.value} chain)",
             flags=("Golden", *flags), expected=valid(), evidence=bench.evidence(),
-            anchors=(bench.draft.identity.root,), validation_time=VALIDATION_TIME,
+            anchors=bench.draft.roots, validation_time=VALIDATION_TIME,
             provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
     for mutation in mutations():
         bench = kit.workbench(mutation.golden)
-        anchors = (bench.draft.identity.root,)
+        anchors = bench.draft.roots
         mutation.apply(bench)
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=signing, golden=f"webauthn::golden::{mutation.golden}",
-                                  operator=mutation.operator, path=mutation.path)))
+        cases.append(mutation_case(mutation, bench.evidence(), anchors, VALIDATION_TIME, seed,
+                                   f"webauthn::golden::{mutation.golden}"))
     return cases
-
-
-class AndroidKeyVectors:
-    """The android-key registrations of the ``webauthn`` catalogue."""
-
-    def vector_cases(self, seed: str) -> list[VectorCase]:
-        """See :func:`vector_cases`."""
-        return vector_cases(seed)
-
-    def vector_notes(self) -> dict[str, FlagNote]:
-        """See :func:`notes`."""
-        return notes()

@@ -27,15 +27,15 @@ from hsmsim.formats.webauthn.standard import (
 )
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.catalogue import Mutation, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, name, reissue
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
-from hsmsim.webauthn.ceremony import Ceremony, ceremony_for
-from hsmsim.webauthn.statements import FidoAuthenticator, ProducedStatement, fido_authenticator, statement_format
+from hsmsim.webauthn.ceremony import Workbench as RegistrationBench
+from hsmsim.webauthn.ceremony import ceremony_for, set_draft
+from hsmsim.webauthn.statements import FidoAuthenticator, fido_authenticator, statement_format
 
 VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
@@ -108,35 +108,15 @@ class SecurityKeyKit:
         request = self.request(golden)
         assert request.key.public_key is not None
         ceremony = ceremony_for(request, fmt, statement_format(fmt).aaguid(request), request.key.public_key)
-        return Workbench(self, ceremony, draft_for(fmt, request))
+        return RegistrationBench(self, ceremony, draft_for(fmt, request))
 
 
-@dataclass
-class Workbench:
-    """A golden registration opened for one mutation: the ceremony and the statement draft."""
-
-    kit: SecurityKeyKit
-    ceremony: Ceremony
-    draft: SecurityKeyDraft
-
-    def evidence(self) -> Evidence:
-        """The rendered record and the roots beside it."""
-        draft = self.draft
-        return self.ceremony.produce_evidence(
-            lambda auth_data, client_data_hash: ProducedStatement(draft.render(auth_data, client_data_hash),
-                                                                  draft.roots))
-
-
+Workbench = RegistrationBench[SecurityKeyKit, SecurityKeyDraft]
 Operator = Callable[[Workbench], None]
+_draft = set_draft
 
 
 # -- operators ------------------------------------------------------------------------------------
-
-def _draft(**changes: object) -> Operator:
-    def apply(bench: Workbench) -> None:
-        for field_name, value in changes.items():
-            setattr(bench.draft, field_name, value)
-    return apply
 
 
 def _ceremony(**changes: object) -> Operator:
@@ -543,23 +523,7 @@ def vector_cases(seed: str) -> list[VectorCase]:
     for mutation in mutations():
         bench = kit.workbench(mutation.golden)
         mutation.apply(bench)
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=signing, golden=f"webauthn::golden::{mutation.golden}",
-                                  operator=mutation.operator, path=mutation.path)))
+        cases.append(mutation_case(mutation, bench.evidence(), anchors, VALIDATION_TIME, seed,
+                                   f"webauthn::golden::{mutation.golden}"))
     return cases
-
-
-class SecurityKeyVectors:
-    """The packed and fido-u2f registrations of the ``webauthn`` catalogue."""
-
-    def vector_cases(self, seed: str) -> list[VectorCase]:
-        """See :func:`vector_cases`."""
-        return vector_cases(seed)
-
-    def vector_notes(self) -> dict[str, FlagNote]:
-        """See :func:`notes`."""
-        return notes()
 

@@ -27,7 +27,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
+from hsmsim.safeio import ReadBudget, is_json_record, read_regular_file
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.ceremony import RECORD_SUFFIX, ceremony_for
 from hsmsim.webauthn.container import (
@@ -134,12 +134,8 @@ class WebAuthnFormat:
     ) -> Verdict:
         """The relying-party and statement checks; bad evidence becomes a Verdict, never an exception."""
         try:
-            data = evidence.files.get(evidence.primary)
-            if data is None:
-                raise Rejected(Reason.MISSING_INPUT, f"{evidence.primary} is not in the evidence")
-            if len(data) > MAX_RECORD_BYTES:
-                raise Rejected(Reason.LIMIT_EXCEEDED, f"record is {len(data)} bytes (limit {MAX_RECORD_BYTES})")
-            return verify_registration(Registration.parse(data), trust, at or datetime.now(UTC), Profile(profile))
+            record = Registration.parse(evidence.primary_record(MAX_RECORD_BYTES))
+            return verify_registration(record, trust, at or datetime.now(UTC), Profile(profile))
         except Rejected as rejection:
             return Verdict(rejection.reason, rejection.detail)
 
@@ -150,11 +146,7 @@ class WebAuthnFormat:
 
     def detect(self, path: Path) -> bool:
         """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject."""
-        head = peek_regular_file(path, MAX_RECORD_BYTES) if path.suffix.lower() == ".json" else None
-        if head is None:
-            return False
-        return path.name.endswith(RECORD_SUFFIX) or all(
-            marker in head for marker in (b'"attestationObject"', b'"expectedRpId"'))
+        return is_json_record(path, RECORD_SUFFIX, (b'"attestationObject"', b'"expectedRpId"'), MAX_RECORD_BYTES)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""
@@ -162,11 +154,11 @@ class WebAuthnFormat:
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """The default statement's registrations first (the TPM goldens), then every other family's."""
-        return [case for source in self._vector_sources() for case in source.vector_cases(seed)]
+        return [case for source in self._vector_sources() for case in source.cases(seed)]
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of every statement's vectors."""
-        return {flag: note for source in self._vector_sources() for flag, note in source.vector_notes().items()}
+        return {flag: note for source in self._vector_sources() for flag, note in source.notes().items()}
 
     def _vector_sources(self) -> list[StatementVectors]:
         names()
