@@ -87,14 +87,32 @@ Provisioner = Callable[[Device, str, tuple[str, PrivateKey, datetime] | None], A
 """A statement's attestation identity for a device partition (see :func:`register_statement`)."""
 
 
-@dataclass(frozen=True)
-class StatementVectors:
+class StatementVectors(Protocol):
     """A family's ``webauthn`` vectors for the statement formats it owns (goldens and named defects)."""
 
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """``webauthn`` registrations derived from ``seed`` only."""
+        ...
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """The definition of every flag those vectors use."""
+        ...
+
+
+@dataclass(frozen=True)
+class CatalogueVectors:
+    """:class:`StatementVectors` from a catalogue's two functions."""
+
     cases: Callable[[str], list[VectorCase]]
-    """Seed -> ``webauthn`` registrations derived from it only."""
     notes: Callable[[], dict[str, FlagNote]]
-    """The definition of every flag those vectors use."""
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """``cases(seed)``."""
+        return self.cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """``notes()``."""
+        return self.notes()
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from hsmsim.formats import register
 from hsmsim.formats.android.format import AndroidAcmeFormat, AndroidKeyFormat
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.webauthn import AndroidKeyAttestation, notes, vector_cases
-from hsmsim.webauthn.statements import StatementVectors, register_statement
+from hsmsim.webauthn.statements import CatalogueVectors, register_statement
 
 __all__ = ["ANDROID_ACME", "ANDROID_KEY", "AndroidAcmeFormat", "AndroidKeyFormat", "AndroidOptions"]
 
 ANDROID_KEY = register(AndroidKeyFormat())
 ANDROID_ACME = register(AndroidAcmeFormat())
-register_statement(AndroidKeyAttestation(AndroidOptions()), vectors=StatementVectors(vector_cases, notes))
+register_statement(AndroidKeyAttestation(AndroidOptions()), vectors=CatalogueVectors(vector_cases, notes))

@@ -8,9 +8,9 @@ from hsmsim.formats import register
 from hsmsim.formats.webauthn.catalogue import notes, vector_cases
 from hsmsim.formats.webauthn.format import WebAuthnFormat
 from hsmsim.formats.webauthn.standard import FidoU2fAttestation, NoneAttestation, PackedAttestation
-from hsmsim.webauthn.statements import StatementVectors, register_statement
+from hsmsim.webauthn.statements import CatalogueVectors, register_statement
 
 WEBAUTHN = register(WebAuthnFormat())
 register_statement(NoneAttestation())
-register_statement(PackedAttestation(), vectors=StatementVectors(vector_cases, notes))
+register_statement(PackedAttestation(), vectors=CatalogueVectors(vector_cases, notes))
 register_statement(FidoU2fAttestation())

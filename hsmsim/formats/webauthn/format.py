@@ -154,11 +154,11 @@ class WebAuthnFormat:
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """The default statement's registrations first (the TPM goldens), then every other family's."""
-        return [case for source in self._vector_sources() for case in source.cases(seed)]
+        return [case for source in self._vector_sources() for case in source.vector_cases(seed)]
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of every statement's vectors."""
-        return {flag: note for source in self._vector_sources() for flag, note in source.notes().items()}
+        return {flag: note for source in self._vector_sources() for flag, note in source.vector_notes().items()}
 
     def _vector_sources(self) -> list[StatementVectors]:
         names()
