@@ -12,6 +12,7 @@ from cryptography import x509
 
 from hsmsim.errors import BundleError
 from hsmsim.safeio import ReadBudget, read_regular_file
+from hsmsim.verdict import Reason, Rejected
 
 MAX_BUNDLE_FILE_BYTES = 16 * 1024 * 1024
 """One evidence file; what one verification reads in all is bounded by :class:`ReadBudget`."""
@@ -34,6 +35,15 @@ class Evidence:
     format: str
     files: Mapping[str, bytes]
     primary: str
+
+    def primary_record(self, limit: int) -> bytes:
+        """The primary file's bytes; Rejected MISSING_INPUT when it is absent, LIMIT_EXCEEDED past ``limit``."""
+        data = self.files.get(self.primary)
+        if data is None:
+            raise Rejected(Reason.MISSING_INPUT, f"{self.primary} is not in the evidence")
+        if len(data) > limit:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"record is {len(data)} bytes (limit {limit})")
+        return data
 
     def write(self, directory: Path) -> list[Path]:
         """Write every file under ``directory``; returns the written paths in ``files`` order."""

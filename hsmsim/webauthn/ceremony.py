@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -39,6 +40,7 @@ from hsmsim.webauthn.container import (
     from_b64url,
     rp_id_hash,
 )
+from hsmsim.webauthn.statements import ProducedStatement
 
 RECORD_SUFFIX = ".webauthn.json"
 DEFAULT_RP_ID = "hsmsim.example"
@@ -125,6 +127,19 @@ class Ceremony:
             expected_rp_id=self.expected_rp_id if self.expected_rp_id is not None else self.rp_id,
             raw_id=self.raw_id)
 
+    def produce_evidence(self, produce: Callable[[bytes, bytes], ProducedStatement]) -> Evidence:
+        """The record with the attStmt ``produce(authData, clientDataHash)`` returns, its roots beside it as
+        ``<fmt>_root_ca.pem`` (when it has any) and its further files."""
+        produced: list[ProducedStatement] = []
+
+        def statement(auth_data: bytes, client_data_hash: bytes) -> Mapping[str, object]:
+            produced.append(produce(auth_data, client_data_hash))
+            return produced[0].att_stmt
+
+        registration = self.render(statement)
+        roots = {root_file(self.fmt): roots_pem(produced[0].roots)} if produced[0].roots else {}
+        return self.evidence(registration, {**roots, **produced[0].files})
+
     def evidence(self, registration: Registration, beside: Mapping[str, bytes]) -> Evidence:
         """The ``webauthn`` evidence: the record ``<label>.webauthn.json`` and the files ``beside`` it."""
         record = f"{safe_file_stem(self.label)}{RECORD_SUFFIX}"
@@ -147,12 +162,57 @@ def _challenge(value: object, seed: str, label: str, at: datetime) -> bytes:
 def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credential_key: PublicKey) -> Ceremony:
     """The registration of the request's key as a browser and authenticator run it. Parameters: ``challenge``
     (bytes or base64url; default derived from the seed, label and time), ``rp_id``, ``origin`` (default
-    ``https://<rp_id>``), ``user_verified`` (default true). The credential id is derived from the seed."""
+    ``https://<rp_id>``), ``user_verified`` (default true; the text ``false``, ``0`` or ``no`` is false).
+    The credential id is derived from the seed."""
     params = request.parameters
     device, label = request.device, request.key.label
     rp_id = str(params.get("rp_id", DEFAULT_RP_ID))
+    verified = params.get("user_verified", True)
+    if isinstance(verified, str):  # from the CLI's --param
+        verified = verified.strip().lower() not in ("false", "0", "no")
     return Ceremony(
         fmt=fmt, label=label, challenge=_challenge(params.get("challenge"), device.seed, label, request.at),
         credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(32),
         credential_key=credential_key, aaguid=aaguid, rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")),
-        flags=FLAG_UP | FLAG_AT | (FLAG_UV if params.get("user_verified", True) else 0))
+        flags=FLAG_UP | FLAG_AT | (FLAG_UV if verified else 0))
+
+
+class StatementDraft(Protocol):
+    """A statement under construction: what a vector catalogue edits before rendering."""
+
+    @property
+    def roots(self) -> tuple[x509.Certificate, ...]:
+        """The emulated roots shipped beside the record."""
+        ...
+
+    def render(self, auth_data: bytes, client_data_hash: bytes) -> dict[str, object]:
+        """The attStmt over ``auth_data ‖ client_data_hash``."""
+        ...
+
+
+Kit = TypeVar("Kit")
+Draft = TypeVar("Draft", bound=StatementDraft)
+
+
+@dataclass
+class Workbench(Generic[Kit, Draft]):
+    """A golden registration opened for one mutation: the seeded world, the ceremony and the statement draft."""
+
+    kit: Kit
+    ceremony: Ceremony
+    draft: Draft
+
+    def evidence(self) -> Evidence:
+        """The rendered record and the roots beside it."""
+        draft = self.draft
+        return self.ceremony.produce_evidence(
+            lambda auth_data, client_data_hash: ProducedStatement(draft.render(auth_data, client_data_hash),
+                                                                  draft.roots))
+
+
+def set_draft(**changes: object) -> Callable[[Workbench[Any, Any]], None]:
+    """A catalogue operator setting fields of the workbench's statement draft."""
+    def apply(bench: Workbench[Any, Any]) -> None:
+        for field_name, value in changes.items():
+            setattr(bench.draft, field_name, value)
+    return apply

@@ -46,7 +46,8 @@ def check_alg(key: PublicKey, alg: object, what: str) -> int:
 
 
 def cose_sign(key: PrivateKey, alg: int, data: bytes) -> bytes:
-    """``key``'s signature over ``data`` under ``alg`` (ECDSA deterministic, so vectors regenerate byte for byte)."""
+    """``key``'s signature over ``data`` under ``alg``, deterministic so vectors regenerate byte for byte: ECDSA
+    per RFC 6979, PSS with an empty salt (valid PSS; RFC 8230 recommends a hash-length random salt)."""
     if alg == COSE_EDDSA and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
     name, hash_name = COSE_ALGS.get(alg, ("", "sha256"))
@@ -56,7 +57,7 @@ def cose_sign(key: PrivateKey, alg: int, data: bytes) -> bytes:
     if name.startswith("RS") and isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), algorithm)
     if name.startswith("PS") and isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, padding.PSS(padding.MGF1(algorithm), algorithm.digest_size), algorithm)
+        return key.sign(data, padding.PSS(padding.MGF1(algorithm), 0), algorithm)
     raise UnsupportedKeyError(f"COSE algorithm {alg_name(alg)} does not fit a {type(key).__name__}")
 
 

@@ -100,6 +100,22 @@ class StatementVectors(Protocol):
 
 
 @dataclass(frozen=True)
+class CatalogueVectors:
+    """:class:`StatementVectors` from a catalogue's two functions."""
+
+    cases: Callable[[str], list[VectorCase]]
+    notes: Callable[[], dict[str, FlagNote]]
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """``cases(seed)``."""
+        return self.cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """``notes()``."""
+        return self.notes()
+
+
+@dataclass(frozen=True)
 class FidoAuthenticator:
     """A security-key model's FIDO attestation PKI: what ``packed`` full attestation and ``fido-u2f`` sign with.
 

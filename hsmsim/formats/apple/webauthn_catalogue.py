@@ -188,14 +188,3 @@ def vector_cases(seed: str) -> list[VectorCase]:
                          RegistrationBench.open(seed).evidence())
     return [golden, *mutation_cases(seed, anchors, mutations(), lambda _name: RegistrationBench.open(seed))]
 
-
-class AppleRegistrationVectors:
-    """The ``apple`` registrations of the ``webauthn`` catalogue."""
-
-    def vector_cases(self, seed: str) -> list[VectorCase]:
-        """See :func:`vector_cases`."""
-        return vector_cases(seed)
-
-    def vector_notes(self) -> dict[str, FlagNote]:
-        """See :func:`notes`."""
-        return notes()

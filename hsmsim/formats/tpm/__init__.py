@@ -9,11 +9,11 @@ from hsmsim.formats import register
 from hsmsim.formats.tpm.acme import TpmAcmeFormat
 from hsmsim.formats.tpm.format import provision_ak
 from hsmsim.formats.tpm.parsec import ParsecTpmFormat
-from hsmsim.formats.tpm.webauthn import TpmAttestation, TpmRegistrationVectors
-from hsmsim.webauthn.statements import register_statement
+from hsmsim.formats.tpm.webauthn import TpmAttestation, registration_notes, registration_vectors
+from hsmsim.webauthn.statements import CatalogueVectors, register_statement
 
 TPM_ACME = register(TpmAcmeFormat())
 PARSEC_TPM = register(ParsecTpmFormat())
 TPM_ATTESTATION = TpmAttestation()
 register_statement(TPM_ATTESTATION, provision=lambda device, partition, attesting: provision_ak(device, attesting),
-                   vectors=TpmRegistrationVectors())
+                   vectors=CatalogueVectors(registration_vectors, registration_notes))

@@ -35,7 +35,7 @@ from hsmsim.formats.tpm.structures import (
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, name, reissue
@@ -702,14 +702,8 @@ def build_cases(namespace: str, seed: str, kit: TpmKit, draft_of: Callable[[str]
     for mutation in catalogue:
         bench = Workbench(kit, draft_of(mutation.golden))
         mutation.apply(bench)
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
-        golden = mutation.golden if mutation.golden in GOLDEN_SPECS else None
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=signing,
-                                  golden=f"{namespace}::golden::{golden}" if golden else None,
-                                  operator=mutation.operator, path=mutation.path)))
+        golden = f"{namespace}::golden::{mutation.golden}" if mutation.golden in GOLDEN_SPECS else None
+        cases.append(mutation_case(mutation, bench.evidence(), anchors, VALIDATION_TIME, seed, golden))
     return cases
 
 

@@ -43,7 +43,7 @@ from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
+from hsmsim.safeio import ReadBudget, is_json_record, read_regular_file
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.ceremony import ceremony_for
 from hsmsim.webauthn.container import (
@@ -156,11 +156,7 @@ class TpmStatementFormat:
     ) -> Verdict:
         """The format's checks (:meth:`verify_files`); bad evidence becomes a Verdict, never an exception."""
         try:
-            data = evidence.files.get(evidence.primary)
-            if data is None:
-                raise Rejected(Reason.MISSING_INPUT, f"{evidence.primary} is not in the evidence")
-            if len(data) > self.record_limit:
-                raise Rejected(Reason.LIMIT_EXCEEDED, f"record is {len(data)} bytes (limit {self.record_limit})")
+            data = evidence.primary_record(self.record_limit)
             return self.verify_files(evidence, data, trust, at or datetime.now(UTC), Profile(profile))
         except Rejected as rejection:
             return Verdict(rejection.reason, rejection.detail)
@@ -177,10 +173,7 @@ class TpmStatementFormat:
 
     def detect_record(self, path: Path, suffix: str, markers: tuple[bytes, ...]) -> bool:
         """``path`` is a ``*<suffix>`` file, or a bounded ``.json`` file holding every one of ``markers``."""
-        head = peek_regular_file(path, self.record_limit) if path.suffix.lower() == ".json" else None
-        if head is None:
-            return False
-        return path.name.endswith(suffix) or all(marker in head for marker in markers)
+        return is_json_record(path, suffix, markers, self.record_limit)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""

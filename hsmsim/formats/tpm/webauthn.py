@@ -42,18 +42,17 @@ class TpmAttestation:
         return {**dataclasses.asdict(claims), "detail": detail}
 
 
-class TpmRegistrationVectors:
-    """The TPM registrations of the ``webauthn`` catalogue: goldens per key spec and the one-defect mutations."""
+def registration_vectors(seed: str) -> list[VectorCase]:
+    """The TPM registrations of the ``webauthn`` catalogue: goldens for RSA-2048/3072 and EC P-256/P-384 and the
+    one-defect mutations (the catalogue, which needs Faker, is imported on first use)."""
+    from hsmsim.formats.tpm.catalogue import vector_cases
 
-    def vector_cases(self, seed: str) -> list[VectorCase]:
-        """Golden registrations for RSA-2048/3072 and EC P-256/P-384 and the mutations."""
-        from hsmsim.formats.tpm.catalogue import vector_cases
+    return vector_cases(seed)
 
-        return vector_cases(seed)
 
-    def vector_notes(self) -> dict[str, FlagNote]:
-        """Flag definitions of those vectors."""
-        from hsmsim.formats.tpm.catalogue import notes
+def registration_notes() -> dict[str, FlagNote]:
+    """Flag definitions of those vectors."""
+    from hsmsim.formats.tpm.catalogue import notes
 
-        return notes()
+    return notes()
 

@@ -5,11 +5,12 @@ Importing this package registers the ``webauthn`` format and those statements.
 """
 
 from hsmsim.formats import register
+from hsmsim.formats.webauthn.catalogue import notes, vector_cases
 from hsmsim.formats.webauthn.format import WebAuthnFormat
 from hsmsim.formats.webauthn.standard import FidoU2fAttestation, NoneAttestation, PackedAttestation
-from hsmsim.webauthn.statements import register_statement
+from hsmsim.webauthn.statements import CatalogueVectors, register_statement
 
 WEBAUTHN = register(WebAuthnFormat())
 register_statement(NoneAttestation())
-register_statement(PackedAttestation())
+register_statement(PackedAttestation(), vectors=CatalogueVectors(vector_cases, notes))
 register_statement(FidoU2fAttestation())

@@ -27,9 +27,9 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
+from hsmsim.safeio import ReadBudget, is_json_record, read_regular_file
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
-from hsmsim.webauthn.ceremony import RECORD_SUFFIX, ceremony_for, root_file, roots_pem
+from hsmsim.webauthn.ceremony import RECORD_SUFFIX, ceremony_for
 from hsmsim.webauthn.container import (
     FLAG_BE,
     FLAG_BS,
@@ -125,17 +125,8 @@ class WebAuthnFormat:
         if request.key.public_key is None:
             raise UnsupportedKeyError("a WebAuthn credential is an asymmetric key")
         ceremony = ceremony_for(request, fmt, statement.aaguid(request), request.key.public_key)
-        produced = None
-
-        def produce(auth_data: bytes, client_data_hash: bytes) -> dict[str, object]:
-            nonlocal produced
-            produced = statement.produce(request, auth_data, client_data_hash)
-            return produced.att_stmt
-
-        registration = ceremony.render(produce)
-        assert produced is not None
-        beside = {root_file(fmt): roots_pem(produced.roots)} if produced.roots else {}
-        return ceremony.evidence(registration, {**beside, **produced.files})
+        return ceremony.produce_evidence(lambda auth_data, client_data_hash: statement.produce(
+            request, auth_data, client_data_hash))
 
     def verify(
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
@@ -143,12 +134,8 @@ class WebAuthnFormat:
     ) -> Verdict:
         """The relying-party and statement checks; bad evidence becomes a Verdict, never an exception."""
         try:
-            data = evidence.files.get(evidence.primary)
-            if data is None:
-                raise Rejected(Reason.MISSING_INPUT, f"{evidence.primary} is not in the evidence")
-            if len(data) > MAX_RECORD_BYTES:
-                raise Rejected(Reason.LIMIT_EXCEEDED, f"record is {len(data)} bytes (limit {MAX_RECORD_BYTES})")
-            return verify_registration(Registration.parse(data), trust, at or datetime.now(UTC), Profile(profile))
+            record = Registration.parse(evidence.primary_record(MAX_RECORD_BYTES))
+            return verify_registration(record, trust, at or datetime.now(UTC), Profile(profile))
         except Rejected as rejection:
             return Verdict(rejection.reason, rejection.detail)
 
@@ -159,11 +146,7 @@ class WebAuthnFormat:
 
     def detect(self, path: Path) -> bool:
         """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject."""
-        head = peek_regular_file(path, MAX_RECORD_BYTES) if path.suffix.lower() == ".json" else None
-        if head is None:
-            return False
-        return path.name.endswith(RECORD_SUFFIX) or all(
-            marker in head for marker in (b'"attestationObject"', b'"expectedRpId"'))
+        return is_json_record(path, RECORD_SUFFIX, (b'"attestationObject"', b'"expectedRpId"'), MAX_RECORD_BYTES)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""
