@@ -53,15 +53,15 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.acme import decode_att_obj
 from hsmsim.webauthn.ceremony import safe_file_stem
-from hsmsim.webauthn.container import b64url, cbor_decode, cbor_encode, from_b64url, parse_json_object
+from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, b64url, cbor_encode, from_b64url, parse_json_object
 
 FORMAT = "apple-acme"
 RECORD_SUFFIX = ".acme-apple.json"
 CHALLENGE_TYPE = "device-attest-01"
 IDENTIFIER_TYPES = ("permanent-identifier", "hardware-module")
-MAX_ATT_OBJ = 64 * 1024
-MAX_RECORD = 2 * MAX_ATT_OBJ
+MAX_RECORD = 2 * MAX_ATTESTATION_OBJECT
 SECURE_ENCLAVE_CURVES = ("secp256r1", "secp384r1")
 _SERIAL_ALPHABET = "0123456789CDFGHJKLMNPQRTVWXY"
 
@@ -146,23 +146,6 @@ class AcmeRecord:
         from_b64url(token, "challenge.token")
         att_obj = from_b64url(text_member(parts["payload"], "attObj", "payload"), "payload.attObj")
         return cls(kind, text_member(parts["identifier"], "value", "identifier"), token, att_obj)
-
-
-def decode_att_obj(data: bytes) -> tuple[str, dict[Any, Any]]:
-    """(fmt, attStmt) of an ACME attObj; authData may be present (MALFORMED / MISSING_INPUT / LIMIT_EXCEEDED)."""
-    if len(data) > MAX_ATT_OBJ:
-        raise Rejected(Reason.LIMIT_EXCEEDED, f"attObj is {len(data)} bytes (limit {MAX_ATT_OBJ})")
-    value = cbor_decode(data, "attObj")
-    if not isinstance(value, dict):
-        raise Rejected(Reason.MALFORMED, "attObj is not a CBOR map")
-    if "fmt" not in value or "attStmt" not in value:
-        raise Rejected(Reason.MISSING_INPUT, "attObj lacks fmt or attStmt")
-    if not isinstance(value["fmt"], str) or not isinstance(value["attStmt"], dict):
-        raise Rejected(Reason.MALFORMED, "attObj fmt is not text or attStmt is not a map")
-    extra = sorted(str(k)[:20] for k in value if k not in ("fmt", "attStmt", "authData"))
-    if extra or not isinstance(value.get("authData", b""), bytes):
-        raise Rejected(Reason.MALFORMED, f"attObj has unknown or mistyped members {extra[:4]}")
-    return value["fmt"], value["attStmt"]
 
 
 def secure_enclave_key(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:
