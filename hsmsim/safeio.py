@@ -198,6 +198,15 @@ class _Entry:
     local_offset: int
 
 
+
+def is_json_record(path: Path, suffix: str, markers: tuple[bytes, ...], limit: int) -> bool:
+    """``path`` is a ``.json`` regular file of at most ``limit`` bytes read, named ``*<suffix>`` or holding every
+    one of ``markers`` in those bytes (format detection: never raises, never blocks)."""
+    head = peek_regular_file(path, limit) if path.suffix.lower() == ".json" else None
+    if head is None:
+        return False
+    return path.name.endswith(suffix) or all(marker in head for marker in markers)
+
 def _malformed(detail: str) -> Rejected:
     return Rejected(Reason.MALFORMED, detail)
 

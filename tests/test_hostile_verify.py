@@ -22,11 +22,11 @@ from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell import envelopes
 from hsmsim.formats.marvell.options import Cloud
 from hsmsim.formats.primus.catalogue import PrimusKit, Workbench
-from hsmsim.formats.tpm.webauthn import parse_json_object
 from hsmsim.fuzz.engine import ReferenceTarget
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import map_extensions, resign_tbs
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict, shown_int
+from hsmsim.webauthn.container import parse_json_object
 from tests.conftest import REPO, VALIDATION_TIME
 from tests.formats.test_marvell import World, azure_blobs, resigned, with_azure_blob
 

@@ -3,7 +3,8 @@
 It uses fido2's server API as its documentation shows: a ``Fido2Server`` for the expected RP ID with
 ``attestation="direct"``, an origin check, and an ``AttestationVerifier`` whose ``ca_lookup`` returns
 the trusted root; ``register_complete`` with the state of the expected challenge. fido2 checks the
-chain's signatures only (no validity period). Any exception is a REJECT. Needs the ``thirdparty``
+chain's signatures only (no validity period). fido2 has no ``android-key`` verifier, so the adapter
+declines those registrations (SKIPPED). Any exception is a REJECT. Needs the ``thirdparty``
 extra (``pip install -e '.[thirdparty]'``).
 """
 
@@ -20,6 +21,17 @@ def hello() -> dict[str, Any]:
     from importlib.metadata import version
 
     return {"formats": ["webauthn"], "version": f"python-fido2 {version('fido2')}"}
+
+
+def _statement_format(record: Any) -> str | None:
+    """The registration's attestation ``fmt``, or None when fido2 cannot decode the attestation object."""
+    from fido2.utils import websafe_decode
+    from fido2.webauthn import AttestationObject
+
+    try:
+        return str(AttestationObject(websafe_decode(record["credential"]["response"]["attestationObject"])).fmt)
+    except Exception:  # noqa: BLE001 - an undecodable object is rejected by register_complete below
+        return None
 
 
 def verify(request: Any) -> dict[str, str]:
@@ -40,6 +52,8 @@ def verify(request: Any) -> dict[str, str]:
 
     try:
         record = json.loads(request.evidence.files[request.evidence.primary])
+        if _statement_format(record) == "android-key":
+            return {"verdict": "SKIPPED", "detail": "python-fido2 has no android-key attestation verifier"}
         root = x509.load_pem_x509_certificate(request.anchors_pem[0].encode()).public_bytes(Encoding.DER)
         server = Fido2Server(
             PublicKeyCredentialRpEntity(name="hsmsim", id=record["expectedRpId"]),

@@ -1,7 +1,8 @@
 """A WebAuthn relying party on py_webauthn (``webauthn`` on PyPI), verifying hsmsim's ``webauthn`` records.
 
 It does what py_webauthn's README shows: ``verify_registration_response`` with the challenge, RP ID
-and origin the RP expected, and the TPM root in ``pem_root_certs_bytes_by_fmt``. The certificate
+and origin the RP expected, and the vector's roots in ``pem_root_certs_bytes_by_fmt`` for every
+statement format hsmsim emits (tpm, packed, fido-u2f, android-key, apple). The certificate
 store's clock is the vector's validation time, through the hook py_webauthn documents for that
 (``validate_certificate_chain._generate_new_cert_store``). Any exception is a REJECT. Needs the
 ``thirdparty`` extra (``pip install -e '.[thirdparty]'``).
@@ -56,6 +57,8 @@ def verify(request: Any) -> dict[str, str]:
     from webauthn.helpers import base64url_to_bytes
     from webauthn.helpers.structs import AttestationFormat
 
+    formats = (AttestationFormat.TPM, AttestationFormat.PACKED, AttestationFormat.FIDO_U2F,
+                AttestationFormat.ANDROID_KEY, AttestationFormat.APPLE)
     try:
         record = json.loads(request.evidence.files[request.evidence.primary])
         roots = [anchor.encode() for anchor in request.anchors_pem]
@@ -65,7 +68,7 @@ def verify(request: Any) -> dict[str, str]:
                 expected_challenge=base64url_to_bytes(record["expectedChallenge"]),
                 expected_rp_id=record["expectedRpId"],
                 expected_origin=record["expectedOrigin"],
-                pem_root_certs_bytes_by_fmt={AttestationFormat.TPM: roots},
+                pem_root_certs_bytes_by_fmt={fmt: roots for fmt in formats},
             )
     except Exception as exc:  # noqa: BLE001 - py_webauthn raises many types; all mean "not verified"
         return {"verdict": "REJECT", "detail": f"{type(exc).__name__}: {exc}"}

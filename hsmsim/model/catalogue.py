@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from cryptography import x509
 from faker import Faker
 
-from hsmsim.model.vectors import FlagNote
+from hsmsim.model.evidence import Evidence
+from hsmsim.model.vectors import FlagNote, Provenance, Signing, VectorCase
 from hsmsim.verdict import Profile, Reason
 
 
@@ -51,3 +54,14 @@ def seeded_faker(seed: str, locales: list[str], namespace: str = "") -> Faker:
     material = f"{namespace}/{seed}" if namespace else seed
     fake.seed_instance(int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big"))
     return fake
+
+
+def mutation_case(mutation: Mutation, evidence: Evidence, anchors: tuple[x509.Certificate, ...],
+                  validation_time: datetime, seed: str, golden: str | None) -> VectorCase:
+    """The vector of one applied mutation: its flag, Resigned or Stale provenance, and the golden id it edits."""
+    signing = Signing.RESIGNED if mutation.resign else Signing.STALE
+    return VectorCase(
+        id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value), expected=mutation.expected,
+        evidence=evidence, anchors=anchors, validation_time=validation_time,
+        provenance=Provenance(seed=seed, signing=signing, golden=golden, operator=mutation.operator,
+                              path=mutation.path))

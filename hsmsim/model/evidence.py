@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from hsmsim.errors import BundleError
 from hsmsim.safeio import ReadBudget, read_regular_file
+from hsmsim.verdict import Reason, Rejected
 
 MAX_BUNDLE_FILE_BYTES = 16 * 1024 * 1024
 """One evidence file; what one verification reads in all is bounded by :class:`ReadBudget`."""
@@ -35,6 +37,15 @@ class Evidence:
     format: str
     files: Mapping[str, bytes]
     primary: str
+
+    def primary_record(self, limit: int) -> bytes:
+        """The primary file's bytes; Rejected MISSING_INPUT when it is absent, LIMIT_EXCEEDED past ``limit``."""
+        data = self.files.get(self.primary)
+        if data is None:
+            raise Rejected(Reason.MISSING_INPUT, f"{self.primary} is not in the evidence")
+        if len(data) > limit:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"record is {len(data)} bytes (limit {limit})")
+        return data
 
     def write(self, directory: Path) -> list[Path]:
         """Write every file under ``directory``; returns the written paths in ``files`` order."""
@@ -109,3 +120,9 @@ def read_bundle_dir(directory: Path, budget: ReadBudget | None = None) -> dict[s
             raise BundleError(f"{directory} holds more than {MAX_BUNDLE_FILES} files")
         files[path.relative_to(directory).as_posix()] = read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)
     return files
+
+
+def safe_file_stem(label: str) -> str:
+    """The key label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``, leading dots go,
+    and an empty result is ``key``; the stem never names a path outside the bundle directory."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"

@@ -64,6 +64,7 @@ from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
+from hsmsim.webauthn.container import cbor_decode
 from tests.conftest import KEY_CREATED, SEED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -553,21 +554,23 @@ def test_acme_statement_binds_the_key_authorization(acme_cases):
     (b"\xc0\x00", Reason.MALFORMED),
     (b"\xf5", Reason.MALFORMED),
     (b"\x81" * 20 + b"\x00", Reason.LIMIT_EXCEEDED),
-    (b"\x9b" + b"\xff" * 8, Reason.LIMIT_EXCEEDED),
+    (b"\x9b" + b"\xff" * 8, Reason.MALFORMED),
     (b"\x5a\xff\xff\xff\xff", Reason.MALFORMED),
     (b"\xa2\x01\x01\x01\x02", Reason.ATTR_CONFLICT),
     (b"\xa1\x80\x01", Reason.MALFORMED),
     (b"\x62\xff\xfe", Reason.MALFORMED),
+    (b"\x18\x05", Reason.MALFORMED),
 ])
-def test_cbor_reader_bounds(data, reason):
+def test_statement_reader_bounds(data, reason):
+    """The ACME statement is read with the WebAuthn container's bounded CBOR (hsmsim.webauthn.container)."""
     with pytest.raises(Rejected) as caught:
-        cbor.decode(data)
+        read_statement(data)
     assert caught.value.reason is reason
 
 
 def test_cbor_round_trip():
     value = {"fmt": "android-key", "attStmt": {"alg": -257, "sig": b"\x01" * 300, "x5c": [b"a" * 70_000, b""]}}
-    assert cbor.decode(cbor.encode(value)) == value
+    assert cbor_decode(cbor.encode(value), "value") == value
     assert cbor.encode(-7) == b"\x26" and cbor.encode(23) == b"\x17" and cbor.encode(24) == b"\x18\x18"
 
 

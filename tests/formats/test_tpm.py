@@ -35,7 +35,12 @@ from hsmsim.formats.tpm.structures import (
     TpmtSignature,
     qualified_name,
 )
-from hsmsim.formats.tpm.webauthn import (
+from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeyPolicy, KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.evidence import TrustAnchors
+from hsmsim.verdict import Profile, Reason, Rejected
+from hsmsim.webauthn.container import (
     AuthenticatorData,
     b64url,
     cbor_item_end,
@@ -44,11 +49,6 @@ from hsmsim.formats.tpm.webauthn import (
     from_b64url,
     parse_cose_key,
 )
-from hsmsim.hsm import Hsm
-from hsmsim.keystore.base import KeyPolicy, KeySpec
-from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.evidence import TrustAnchors
-from hsmsim.verdict import Profile, Reason, Rejected
 
 SEED = "hsmsim-tests"
 LAMPS_SAMPLE = ("interop", "ietf-csr-attestation", "tcgAttestTpmCertify.pem")

@@ -36,6 +36,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.container import cbor_decode
 
 FORMAT = "android-acme"
 ATTOBJ_SUFFIX = ".attobj"
@@ -108,7 +109,7 @@ def read_statement(data: bytes) -> Statement:
     """The attStmt of an ``android-key`` attestation object; raises :class:`Rejected`."""
     if len(data) > MAX_ATTOBJ_BYTES:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"the attestation object is larger than {MAX_ATTOBJ_BYTES} bytes")
-    document = cbor.decode(data)
+    document = cbor_decode(data, "the attestation object")
     if not isinstance(document, dict):
         raise Rejected(Reason.MALFORMED, "the attestation object is not a CBOR map")
     if "fmt" not in document:

@@ -31,6 +31,7 @@ from hsmsim.model.catalogue import Mutation, invalid, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCase
 from hsmsim.verdict import Profile, Reason
+from hsmsim.webauthn.container import cbor_decode
 
 GOLDENS = ("tee-rkp-ec-p256", "tee-rkp-rsa-3072", "tee-2026-root-ec-p256", "strongbox-rkp-no-root-ec-p256")
 REFS = ("shared/specs/round2_formats.md 2.4", "draft-ietf-acme-device-attest", "smallstep/certificates acme")
@@ -74,10 +75,10 @@ class AcmeBench:
     def attobj(self) -> bytes:
         if self.attobj_override is not None:
             return self.attobj_override
-        document = cbor.decode(attestation_object(self.chain.certificates(), self.alg, self.sig))
+        document = cbor_decode(attestation_object(self.chain.certificates(), self.alg, self.sig), "attObj")
         assert isinstance(document, dict)
         document["fmt"] = self.fmt
-        document.update(self.extra)  # type: ignore[arg-type]
+        document.update(self.extra)
         return cbor.encode(document)
 
     def evidence(self) -> Evidence:
@@ -92,9 +93,9 @@ Operator = Callable[[AcmeBench], None]
 
 
 def _statement(bench: AcmeBench, fn: Callable[[dict[str, object]], None]) -> None:
-    document = cbor.decode(bench.attobj())
+    document = cbor_decode(bench.attobj(), "attObj")
     assert isinstance(document, dict) and isinstance(document["attStmt"], dict)
-    fn(document["attStmt"])  # type: ignore[arg-type]
+    fn(document["attStmt"])
     bench.attobj_override = cbor.encode(document)
 
 
@@ -128,7 +129,7 @@ def _software_level(bench: AcmeBench) -> None:
 
 
 def _indefinite_x5c(bench: AcmeBench) -> None:
-    document = cbor.decode(bench.attobj())
+    document = cbor_decode(bench.attobj(), "attObj")
     assert isinstance(document, dict) and isinstance(document["attStmt"], dict)
     x5c = document["attStmt"]["x5c"]
     assert isinstance(x5c, list)

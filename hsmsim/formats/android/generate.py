@@ -149,12 +149,13 @@ def _user_attesting_key(request: AttestationRequest) -> PrivateKey | None:
     return None if spki_der(own.public_key()) == spki_der(request.attesting.key.public_key()) else request.attesting.key
 
 
-def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> Evidence:
-    """The chain PEM and the issued challenge for the request's key.
+def request_inputs(request: AttestationRequest, options: AndroidOptions) -> tuple[AttestedPublicKey, KeyFacts,
+                                                                                 SecurityLevel, ChainShape]:
+    """The key, what KeyMint records about it, the security level and the chain shape of ``request``.
 
-    Parameters (``request.parameters``): ``challenge`` (text), ``security_level`` (``TRUSTED_ENVIRONMENT`` or
-    ``STRONG_BOX``), ``shape`` (a :class:`ChainShape` value). Raises :class:`UnsupportedKeyError` for keys
-    KeyMint cannot attest (secret, extractable).
+    Parameters (``request.parameters``): ``security_level`` (``TRUSTED_ENVIRONMENT`` or ``STRONG_BOX``),
+    ``shape`` (a :class:`ChainShape` value). Raises :class:`UnsupportedKeyError` for keys KeyMint cannot
+    attest (secret, extractable).
     """
     key = request.key
     public_key = key.public_key
@@ -165,13 +166,23 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
     params = request.parameters
     level = SecurityLevel[str(params.get("security_level", options.security_level.name)).upper()]
     shape = ChainShape(str(params.get("shape", options.shape.value)))
-    challenge_text = params.get("challenge")
-    challenge = (str(challenge_text).encode() if challenge_text is not None
-                 else default_challenge(request.device.seed, key.label, request.at))
     purposes = [Purpose.SIGN, Purpose.VERIFY] if key.attributes.sign else []
     purposes += [Purpose.ENCRYPT, Purpose.DECRYPT] if key.attributes.decrypt else []
     purposes += [Purpose.AGREE_KEY] if key.attributes.derive else []
     facts = KeyFacts(key.created, tuple(purposes), Origin.GENERATED if key.attributes.local else Origin.IMPORTED)
+    return public_key, facts, level, shape
+
+
+def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> Evidence:
+    """The chain PEM and the issued challenge for the request's key.
+
+    Parameters: :func:`request_inputs`' and ``challenge`` (text).
+    """
+    key = request.key
+    public_key, facts, level, shape = request_inputs(request, options)
+    challenge_text = request.parameters.get("challenge")
+    challenge = (str(challenge_text).encode() if challenge_text is not None
+                 else default_challenge(request.device.seed, key.label, request.at))
     identity = android_identity(request.device.seed, request.device.serial, level, shape, request.at,
                                 key=_user_attesting_key(request))
     version = default_attestation_version(public_key, shape, options)

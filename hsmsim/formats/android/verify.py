@@ -23,7 +23,7 @@ versions, origin, purposes, boot state, device lock, OS version and patch levels
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -192,7 +192,7 @@ def _check_key_match(hw: AuthorizationList, key_type: str, size: int | None) -> 
         raise Rejected(Reason.ATTR_CONFLICT, f"mlDsaVariant {hw.ml_dsa_variant} contradicts the leaf's {key_type} key")
 
 
-def _check_levels(kd: KeyDescription) -> None:
+def _check_levels(kd: KeyDescription, *, allow_software: bool = False) -> None:
     if kd.attestation_version not in KNOWN_ATTESTATION_VERSIONS:
         raise Rejected(Reason.UNSUPPORTED, f"attestationVersion {kd.attestation_version} is not a known version")
     for name, level in (("attestationSecurityLevel", kd.attestation_security_level),
@@ -203,7 +203,7 @@ def _check_levels(kd: KeyDescription) -> None:
         raise Rejected(Reason.ATTR_CONFLICT,
                        f"attestationSecurityLevel {SecurityLevel(kd.attestation_security_level).name} differs from "
                        f"keyMintSecurityLevel {SecurityLevel(kd.keymint_security_level).name}")
-    if kd.attestation_security_level not in _HARDWARE:
+    if kd.attestation_security_level not in _HARDWARE and not allow_software:
         raise Rejected(Reason.SECURITY_LEVEL, "the key is attested by Software, not by a TEE or StrongBox")
 
 
@@ -326,6 +326,49 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
         require_code_signing_key(key_type, size)
     detail = f"{describe(kd)} root={path[-1].subject.rfc4514_string()!r}"
     return Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size))
+
+
+def union_view(kd: KeyDescription) -> KeyDescription:
+    """``kd`` whose hardwareEnforced list is completed by softwareEnforced: what WebAuthn §8.4 reads when the
+    relying party accepts keys outside a TEE (the union of both lists)."""
+    hw, sw = kd.hardware_enforced, kd.software_enforced
+    def absent(value: object) -> bool:
+        return value is None or value is False
+
+    filled = {f.name: getattr(sw, f.name) for f in fields(hw)
+              if f.compare and absent(getattr(hw, f.name)) and not absent(getattr(sw, f.name))}
+    return replace(kd, hardware_enforced=replace(hw, **filled))
+
+
+def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes, trust: TrustAnchors, at: datetime,
+                         profile: Profile) -> tuple[Claims, str]:
+    """WebAuthn §8.4 over the x5c chain of an ``android-key`` statement (the signature is the caller's):
+    the KeyDescription only in the leaf, the chain to ``trust.get("root")``, attestationChallenge =
+    clientDataHash, no allApplications in either list, and origin GENERATED and purpose exactly SIGN. Structural:
+    read from the union of both lists, any security level (the specification's default). Strict: from
+    hardwareEnforced only, a TEE or StrongBox, device locked with verified boot, the CA/B Forum key rule.
+    Returns the claims and the accepting detail; raises :class:`Rejected`."""
+    strict = profile is Profile.STRICT
+    der = _check_extension_position(chain)
+    path = _check_path(chain, trust.get("root"), at)
+    require_key_usage(chain[0])
+    kd = parse_key_description(der, strict=strict)
+    _check_levels(kd, allow_software=not strict)
+    if kd.attestation_challenge != client_data_hash:
+        raise Rejected(Reason.CHALLENGE_MISMATCH, "attestationChallenge is not the clientDataHash")
+    view = kd if strict else union_view(kd)
+    _check_origin(view)
+    _check_purposes(view, profile)
+    if view.hardware_enforced.purposes != (Purpose.SIGN,):
+        raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(view.hardware_enforced.purposes or ())} are not exactly "
+                                           "SIGN, as WebAuthn requires")
+    key_type, size = _key_facts(chain[0].public_key())
+    _check_key_match(view.hardware_enforced, key_type, size)
+    _check_root_of_trust(view, profile)
+    if strict:
+        require_code_signing_key(key_type, size)
+    root = path[-1].subject.rfc4514_string()
+    return _claims(chain[0], view, key_type, size), f"android-key {describe(view)} root={root!r}"
 
 
 def verify_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,

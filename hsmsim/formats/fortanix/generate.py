@@ -10,7 +10,6 @@ copy ends the chain; the kid is a UUID derived from the seed and label.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ from hsmsim.formats.fortanix.statement import (
     render_response,
 )
 from hsmsim.keystore.base import PrivateKey, StoredKey
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name
 from hsmsim.pki.seed import drbg
 
@@ -94,11 +93,6 @@ def build_statement(key: StoredKey, kid: str, pki: FortanixPki, at: datetime, se
         not_before=at.astimezone(UTC).replace(microsecond=0), not_after=STATEMENT_NOT_AFTER,
         extensions=tuple(extensions),
     ), pki.authority_key)
-
-
-def safe_file_stem(label: str) -> str:
-    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,11 @@ and the root file to trust, named as Thales publishes the real roots.
 
 from __future__ import annotations
 
-import re
-
 FORMAT_NAME = "luna-pkc"
 RSA_ROOT_FILE = "luna-rsa-root-certificate.pem"
 ECC_ROOT_FILE = "luna-ecc-root-certificate.pem"
 TC_ROOT_FILE = "luna-tc-root-certificate.pem"
 PKC_SUFFIXES = (".p7b", ".p7c", ".p7")
-
-
-def safe_file_stem(label: str) -> str:
-    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".")
-    return stem or "key"
 
 
 def pkc_stem(name: str) -> str:

@@ -25,7 +25,7 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.luna.der_reader import OID_DATA, OID_SIGNED_DATA
-from hsmsim.formats.luna.files import FORMAT_NAME, root_file_for, safe_file_stem
+from hsmsim.formats.luna.files import FORMAT_NAME, root_file_for
 from hsmsim.formats.luna.options import LunaOptions
 from hsmsim.formats.luna.pki import (
     PARSEABLE,
@@ -39,7 +39,7 @@ from hsmsim.formats.luna.pki import (
     sign_message,
 )
 from hsmsim.keystore.base import PrivateKey, StoredKey
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, safe_file_stem
 
 
 def certs_only_pkcs7(certificates: list[bytes], *, crls: bytes | None = None, signer_infos: bytes = b"",

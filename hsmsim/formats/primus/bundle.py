@@ -17,7 +17,6 @@ Layout facts are from ``shared/specs/primus.md`` 1.2 and 1.4-1.5 (EXACT where a 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,7 +29,7 @@ from hsmsim.formats.primus.archive import ZipLayout, build_zip
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.xml import render_xml
 from hsmsim.keystore.base import PrivateKey, StoredKey
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, name
 from hsmsim.pki.identity import AttestationIdentity
 
@@ -53,12 +52,6 @@ def public_key_pem(key: PrivateKey) -> bytes:
     """A loose public-key member (``<label>.pem``, ``PrimusHSM_Attestation_PublicKey.pem``): the
     PEM SubjectPublicKeyInfo of ``key``'s public half."""
     return pem(spki_der(key.public_key()), "PUBLIC KEY")
-
-
-def safe_file_stem(label: str) -> str:
-    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".")
-    return stem or "key"
 
 
 def readme_text(stem: str) -> bytes:

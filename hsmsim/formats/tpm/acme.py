@@ -37,7 +37,7 @@ from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
 from hsmsim.formats.tpm.format import TpmStatementFormat
-from hsmsim.formats.tpm.generate import StatementDraft, safe_file_stem
+from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.statement import (
@@ -53,20 +53,20 @@ from hsmsim.formats.tpm.statement import (
     tpm_claims,
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
-from hsmsim.formats.tpm.webauthn import (
-    COSE_ALGS,
-    MAX_ATTESTATION_OBJECT,
-    b64url,
-    cbor_decode,
-    from_b64url,
-    parse_json_object,
-)
 from hsmsim.keystore.base import KeySpec, PublicKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.acme import decode_att_obj
+from hsmsim.webauthn.container import (
+    COSE_ALGS,
+    MAX_ATTESTATION_OBJECT,
+    b64url,
+    from_b64url,
+    parse_json_object,
+)
 
 RECORD_SUFFIX = ".acme-tpm.json"
 CHALLENGE_TYPE = "device-attest-01"
@@ -138,23 +138,6 @@ class AcmeRecord:
             raise Rejected(Reason.MISSING_INPUT, "the challenge payload has no attObj")
         return cls(value, token, from_b64url(doc.get("accountKeyThumbprint"), "accountKeyThumbprint"),
                    from_b64url(parts["payload"]["attObj"], "payload.attObj"))
-
-
-def decode_att_obj(data: bytes) -> tuple[str, dict[Any, Any]]:
-    """(fmt, attStmt) of an ACME attObj; authData may be absent (bounded CBOR; MALFORMED / MISSING_INPUT)."""
-    if len(data) > MAX_ATTESTATION_OBJECT:
-        raise Rejected(Reason.LIMIT_EXCEEDED, f"attObj is {len(data)} bytes (limit {MAX_ATTESTATION_OBJECT})")
-    value = cbor_decode(data, "attObj")
-    if not isinstance(value, dict):
-        raise Rejected(Reason.MALFORMED, "attObj is not a CBOR map")
-    if "fmt" not in value or "attStmt" not in value:
-        raise Rejected(Reason.MISSING_INPUT, "attObj lacks fmt or attStmt")
-    if not isinstance(value["fmt"], str) or not isinstance(value["attStmt"], dict):
-        raise Rejected(Reason.MALFORMED, "attObj fmt is not text or attStmt is not a map")
-    extra = sorted(str(k) for k in value if k not in ("fmt", "attStmt", "authData"))
-    if extra or not isinstance(value.get("authData", b""), bytes):
-        raise Rejected(Reason.MALFORMED, f"attObj has unknown or mistyped members {extra[:4]}")
-    return value["fmt"], value["attStmt"]
 
 
 def check_tpmt_signature(ak_cert: Any, alg: int, cert_info: bytes, sig: bytes) -> None:

@@ -35,13 +35,13 @@ from hsmsim.formats.tpm.catalogue import (
 from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.pki import tpm_san
 from hsmsim.formats.tpm.structures import Scheme
-from hsmsim.formats.tpm.webauthn import cbor_encode
 from hsmsim.keystore.base import KeySpec
 from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
 from hsmsim.model.vectors import FlagNote, Severity, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
+from hsmsim.webauthn.container import cbor_encode
 
 STEP_CA = "smallstep acme/challenge.go (doTPMAttestationFormat)"
 SPEC = "shared/specs/other_formats.md 1.6"

@@ -33,16 +33,16 @@ from hsmsim.formats.tpm.structures import (
     TpmsAttest,
     TpmtPublic,
 )
-from hsmsim.formats.tpm.webauthn import FLAG_AT, FLAG_BS, FLAG_UP, FLAG_UV, client_data_json
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, name, reissue
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
+from hsmsim.webauthn.container import FLAG_AT, FLAG_BS, FLAG_UP, FLAG_UV, client_data_json
 
 GOLDEN_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
 IMPORTED, EXTRACTABLE, DECRYPT_ONLY = "imported", "extractable", "decrypt-only"
@@ -702,14 +702,8 @@ def build_cases(namespace: str, seed: str, kit: TpmKit, draft_of: Callable[[str]
     for mutation in catalogue:
         bench = Workbench(kit, draft_of(mutation.golden))
         mutation.apply(bench)
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
-        golden = mutation.golden if mutation.golden in GOLDEN_SPECS else None
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=signing,
-                                  golden=f"{namespace}::golden::{golden}" if golden else None,
-                                  operator=mutation.operator, path=mutation.path)))
+        golden = f"{namespace}::golden::{mutation.golden}" if mutation.golden in GOLDEN_SPECS else None
+        cases.append(mutation_case(mutation, bench.evidence(), anchors, VALIDATION_TIME, seed, golden))
     return cases
 
 

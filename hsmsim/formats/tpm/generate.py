@@ -10,8 +10,6 @@ what ``generate`` writes.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,32 +23,20 @@ from hsmsim.formats.tpm.genuine import EK_CHAIN_SUFFIX, GenuineTpm
 from hsmsim.formats.tpm.pki import EMULATED_AAGUID
 from hsmsim.formats.tpm.statement import cose_alg_of_signer, extra_data_for, sign_cert_info
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
-from hsmsim.formats.tpm.webauthn import (
+from hsmsim.keystore.base import PrivateKey, PublicKey
+from hsmsim.model.evidence import Evidence, safe_file_stem
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.webauthn.ceremony import DEFAULT_RP_ID, Ceremony, root_file
+from hsmsim.webauthn.container import (
     FLAG_AT,
     FLAG_UP,
     FLAG_UV,
-    AttestedCredential,
-    AuthenticatorData,
     Registration,
     cbor_encode,
-    client_data_json,
-    cose_alg_for,
-    cose_key,
-    rp_id_hash,
 )
-from hsmsim.keystore.base import PrivateKey, PublicKey
-from hsmsim.model.evidence import Evidence
-from hsmsim.pki.identity import AttestationIdentity
 
-RECORD_SUFFIX = ".webauthn.json"
-ROOT_FILE = "tpm_root_ca.pem"
-DEFAULT_RP_ID = "hsmsim.example"
+ROOT_FILE = root_file("tpm")
 SIGNATURE_ENCODINGS = ("bare", "tpmt")
-
-
-def safe_file_stem(label: str) -> str:
-    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"
 
 
 @dataclass(kw_only=True)
@@ -146,36 +132,29 @@ class Draft(StatementDraft):
     raw_id: bytes | None = None
     auth_data_edit: Callable[[bytes], bytes] | None = None
 
-    def auth_data(self) -> bytes:
-        """authenticatorData with the attested credential (its COSE key from pubArea unless overridden)."""
-        key = self.credential_key or self.area.public_key()
-        credential = AttestedCredential(self.aaguid, self.credential_id, cbor_encode(cose_key(key, cose_alg_for(key))))
-        data = AuthenticatorData(rp_id_hash(self.rp_id), self.flags, self.sign_count, credential).marshal()
-        return self.auth_data_edit(data) if self.auth_data_edit else data
+    def ceremony(self) -> Ceremony:
+        """The registration around the statement (its credential key from pubArea unless overridden)."""
+        return Ceremony(
+            fmt=self.fmt, label=self.label, challenge=self.challenge, credential_id=self.credential_id,
+            credential_key=self.credential_key or self.area.public_key(), aaguid=self.aaguid, rp_id=self.rp_id,
+            origin=self.origin, flags=self.flags, sign_count=self.sign_count, client_data=self.client_data,
+            expected_challenge=self.expected_challenge, expected_origin=self.expected_origin,
+            expected_rp_id=self.expected_rp_id, raw_id=self.raw_id, auth_data_edit=self.auth_data_edit,
+            object_edit=self.object_edit)
 
-    def client_data_json(self) -> bytes:
-        """clientDataJSON for the draft's challenge and origin, unless overridden."""
-        return self.client_data if self.client_data is not None else client_data_json(self.challenge, self.origin)
+    def auth_data(self) -> bytes:
+        """authenticatorData with the attested credential."""
+        return self.ceremony().auth_data()
 
     def render(self) -> Registration:
         """The relying party's record of this registration."""
-        auth_data = self.auth_data()
-        client_data = self.client_data_json()
-        client_hash = hashlib.sha256(client_data).digest()
-        statement = (self.tpm_statement(lambda alg: extra_data_for(alg, auth_data, client_hash))
-                     if self.fmt == "tpm" else {})
-        encoded = self.encode_object({"fmt": self.fmt, "attStmt": statement, "authData": auth_data})
-        return Registration(
-            credential_id=self.credential_id, client_data_json=client_data, attestation_object=encoded,
-            expected_challenge=self.expected_challenge if self.expected_challenge is not None else self.challenge,
-            expected_origin=self.expected_origin if self.expected_origin is not None else self.origin,
-            expected_rp_id=self.expected_rp_id if self.expected_rp_id is not None else self.rp_id,
-            raw_id=self.raw_id)
+        return self.ceremony().render(lambda auth_data, client_hash: (
+            self.tpm_statement(lambda alg: extra_data_for(alg, auth_data, client_hash)) if self.fmt == "tpm" else {}))
 
     def evidence(self) -> Evidence:
         """The record ``<label>.webauthn.json`` and the emulated root ``tpm_root_ca.pem``."""
-        record = f"{safe_file_stem(self.label)}{RECORD_SUFFIX}"
-        return Evidence("webauthn", {record: self.render().to_json(), **self.beside()}, record)
+        ceremony = self.ceremony()
+        return ceremony.evidence(self.render(), self.beside())
 
 
 

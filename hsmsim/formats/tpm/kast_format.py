@@ -52,7 +52,7 @@ from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
-from hsmsim.formats.tpm.generate import ROOT_FILE, safe_file_stem
+from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmaObject, TpmSt, hash_bytes, tpm2b, u32
 from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, tpm_pki
 from hsmsim.formats.tpm.statement import (
@@ -66,7 +66,7 @@ from hsmsim.formats.tpm.statement import (
 )
 from hsmsim.formats.tpm.structures import OpaqueAttested, TpmsAttest, TpmtPublic, qualified_name
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
-from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors, bundle_entries
+from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors, bundle_entries, safe_file_stem
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain

@@ -39,7 +39,7 @@ from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.credential import activate_credential, make_credential
 from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmStatementFormat
-from hsmsim.formats.tpm.generate import StatementDraft, safe_file_stem
+from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject
 from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, ek_certificate, tpm_pki
@@ -54,13 +54,13 @@ from hsmsim.formats.tpm.statement import (
     tpm_claims,
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
-from hsmsim.formats.tpm.webauthn import parse_json_object
 from hsmsim.keystore.base import PublicKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.container import parse_json_object
 
 RECORD_SUFFIX = ".parsec-tpm.json"
 AK_CHAIN_SUFFIX = ".ak-chain.pem"

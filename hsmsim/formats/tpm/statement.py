@@ -45,10 +45,10 @@ from hsmsim.formats.tpm.structures import (
     TpmtPublic,
     attest_type_name,
 )
-from hsmsim.formats.tpm.webauthn import COSE_ALGS
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.verdict import Claims, Reason, Rejected
+from hsmsim.webauthn.container import COSE_ALGS
 
 STATEMENT_MEMBERS = ("ver", "alg", "x5c", "sig", "certInfo", "pubArea")
 MAX_X5C = 8

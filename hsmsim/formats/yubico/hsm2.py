@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hsmsim.encoding import cert_pem
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.yubico.extensions import HsmKeyExtensions, Origin, capability_mask, hsm_key_extensions
-from hsmsim.formats.yubico.piv import public_fingerprint, safe_file_stem
+from hsmsim.formats.yubico.piv import public_fingerprint
 from hsmsim.formats.yubico.pki import HsmPki, cn, serial_bytes
 from hsmsim.keystore.base import PrivateKey, StoredKey
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, name
 from hsmsim.pki.seed import drbg
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,7 +41,7 @@ from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy, piv_extensions
 from hsmsim.formats.yubico.pki import LEGACY, YubiKeyDevice, f9_certificate, f9_key, piv_pki
 from hsmsim.keystore.base import PrivateKey, PublicKey, StoredKey
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, name
 from hsmsim.pki.seed import drbg
 
@@ -58,11 +57,6 @@ COSE_ES256, COSE_EDDSA, COSE_RS256 = -7, -8, -257
 LEGACY_SPECS = ("rsa-2048", "ec-p256", "ec-p384")
 """What firmware before 5.7 generates; 5.7 adds RSA-3072/4096 and Ed25519."""
 SLOTS = ("9a", "9c", "9d", "9e", *(f"{n:02x}" for n in range(0x82, 0x96)))
-
-
-def safe_file_stem(label: str) -> str:
-    """The label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"
 
 
 def b64url(data: bytes) -> str:

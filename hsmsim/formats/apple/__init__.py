@@ -1,0 +1,18 @@
+"""Apple device attestation: ACME device-attest-01 with Managed Device Attestation (``apple-acme``),
+App Attest (``apple-appattest``), and the WebAuthn ``apple`` (anonymous) attestation statement, each under
+its emulated Apple root.
+
+Importing this package registers its formats, and the ``apple`` statement with its ``webauthn`` vectors."""
+
+from hsmsim.formats import register
+from hsmsim.formats.apple.format import AppAttestFormat, AppleAcmeFormat
+from hsmsim.formats.apple.webauthn_catalogue import notes, vector_cases
+from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation
+from hsmsim.webauthn.statements import CatalogueVectors, register_statement
+
+__all__ = ["APPLE_ACME", "APPLE_APPATTEST", "APPLE_ATTESTATION", "AppAttestFormat", "AppleAcmeFormat"]
+
+APPLE_ACME = register(AppleAcmeFormat())
+APPLE_APPATTEST = register(AppAttestFormat())
+APPLE_ATTESTATION = AppleAnonymousAttestation()
+register_statement(APPLE_ATTESTATION, vectors=CatalogueVectors(vector_cases, notes))

@@ -1,0 +1,276 @@
+"""The ``apple-appattest`` format: an App Attest attestation object and what the app's server holds to check it.
+
+Facts (``shared/specs/other_formats.md`` 4.2, Apple "Validating apps that connect to your server"):
+
+* ``DCAppAttestService.attestKey(keyId, clientDataHash)`` returns the CBOR attestation object
+  ``{"fmt": "apple-appattest", "attStmt": {"x5c": [credCert, "Apple App Attestation CA 1"], "receipt": bstr},
+  "authData": bstr}``; clientDataHash = SHA-256(the server's one-time challenge).
+* credCert certifies the App Attest key (P-256) and carries the nonce extension 1.2.840.113635.100.8.2 =
+  SHA-256(authData || clientDataHash).
+* The key identifier is SHA-256 of the key's uncompressed point; authData's rpIdHash is SHA-256 of the App ID
+  (``TEAMID.bundle.id``), the counter 0, the aaguid ``appattestdevelop`` (development) or ``appattest`` and
+  seven zero bytes (production), and the credentialId the key identifier.
+* The receipt is an opaque PKCS#7 blob for Apple's fraud-metric service; the emulation writes seed-derived
+  bytes and the verifier only requires a non-empty byte string.
+
+Apple's nine server steps, in order, with the reason each failure gets: chain to the App Attestation root (the
+chain reasons); nonce (ATTR_MISSING / MALFORMED / CHALLENGE_MISMATCH); SHA-256(credCert key) = key id
+(KEY_MISMATCH); rpIdHash = SHA-256(App ID) (RELYING_PARTY_MISMATCH); counter 0 (ATTR_CONFLICT); aaguid of the
+expected environment (ATTR_CONFLICT); credentialId = key id (KEY_MISMATCH). This verifier also requires the
+authData credential key to be credCert's key (KEY_MISMATCH) and ``fmt`` to be ``apple-appattest`` (UNSUPPORTED).
+
+On disk: ``<label>.appattest.json`` with ``appId``, ``environment``, ``challenge`` (base64url), and the app's
+``keyId`` and ``attestation`` (standard base64, as the app receives them from DCAppAttestService).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from hsmsim.device import AttestationRequest
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.apple.acme import apple_claims
+from hsmsim.formats.apple.extensions import OID_NONCE, check_x5c, load_x5c, nonce_extension_value, read_nonce
+from hsmsim.formats.apple.pki import APP_ATTEST, ApplePki, apple_pki, raw_extension
+from hsmsim.formats.apple.record import b64, from_b64, text_member
+from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
+from hsmsim.pki.builder import Ext
+from hsmsim.pki.seed import drbg
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.container import (
+    FLAG_AT,
+    AttestedCredential,
+    AuthenticatorData,
+    b64url,
+    cbor_decode,
+    cbor_encode,
+    cose_alg_for,
+    cose_key,
+    from_b64url,
+    parse_cose_key,
+    parse_json_object,
+)
+
+FORMAT = "apple-appattest"
+RECORD_SUFFIX = ".appattest.json"
+AAGUID = {"development": b"appattestdevelop", "production": b"appattest" + bytes(7)}
+MAX_ATTESTATION = 64 * 1024
+MAX_RECORD = 2 * MAX_ATTESTATION
+_TEAM_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def default_app_id(seed: str) -> str:
+    """A ``TEAMID.bundle.id`` App ID derived from the seed (a 10-character team id)."""
+    rng = drbg(seed, f"{FORMAT}/app-id")
+    team = "".join(_TEAM_ALPHABET[byte % len(_TEAM_ALPHABET)] for byte in rng.read(10))
+    return f"{team}.com.example.app{rng.read(2).hex()}"
+
+
+def key_id(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """The key identifier: SHA-256 of the uncompressed X9.62 point."""
+    return hashlib.sha256(public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)).digest()
+
+
+def cose_ec2(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """The canonical COSE_Key of an EC credential key (ES256 for P-256)."""
+    return cbor_encode(cose_key(public_key, cose_alg_for(public_key)))
+
+
+def client_data_hash(challenge: bytes) -> bytes:
+    """What the app passes to attestKey: SHA-256 of the server's challenge."""
+    return hashlib.sha256(challenge).digest()
+
+
+def attestation_nonce(auth_data: bytes, challenge: bytes) -> bytes:
+    """The credCert nonce: SHA-256(authData || SHA-256(challenge))."""
+    return hashlib.sha256(auth_data + client_data_hash(challenge)).digest()
+
+
+@dataclass(frozen=True)
+class AppAttestRecord:
+    """What the app's server holds when it validates an attestation."""
+
+    app_id: str
+    environment: str
+    challenge: bytes
+    key_id: bytes
+    attestation: bytes
+
+    def to_json(self) -> bytes:
+        """The record file: two-space indented JSON, newline-terminated."""
+        return (json.dumps({"appId": self.app_id, "environment": self.environment,
+                            "challenge": b64url(self.challenge), "keyId": b64(self.key_id),
+                            "attestation": b64(self.attestation)}, indent=2) + "\n").encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> AppAttestRecord:
+        """Read a record (bounded); Rejected MALFORMED / MISSING_INPUT / LIMIT_EXCEEDED."""
+        doc = parse_json_object(data, "App Attest record", MAX_RECORD)
+        environment = text_member(doc, "environment", "the record")
+        if environment not in AAGUID:
+            raise Rejected(Reason.MALFORMED, f"environment {environment[:20]!r} is neither development nor production")
+        return cls(text_member(doc, "appId", "the record"), environment,
+                   from_b64url(text_member(doc, "challenge", "the record"), "challenge"),
+                   from_b64(text_member(doc, "keyId", "the record"), "keyId"),
+                   from_b64(text_member(doc, "attestation", "the record"), "attestation"))
+
+
+def decode_attestation(data: bytes) -> tuple[str, dict[Any, Any], bytes]:
+    """(fmt, attStmt, authData) of an attestation object (MALFORMED / MISSING_INPUT / LIMIT_EXCEEDED)."""
+    if len(data) > MAX_ATTESTATION:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"the attestation object is {len(data)} bytes (limit {MAX_ATTESTATION})")
+    value = cbor_decode(data, "the attestation object")
+    if not isinstance(value, dict):
+        raise Rejected(Reason.MALFORMED, "the attestation object is not a CBOR map")
+    missing = [m for m in ("fmt", "attStmt", "authData") if m not in value]
+    if missing:
+        raise Rejected(Reason.MALFORMED, f"the attestation object lacks {missing}")
+    fmt, stmt, auth_data = value["fmt"], value["attStmt"], value["authData"]
+    if not isinstance(fmt, str) or not isinstance(stmt, dict) or not isinstance(auth_data, bytes) or len(value) != 3:
+        raise Rejected(Reason.MALFORMED, "the attestation object is not {fmt: text, attStmt: map, authData: bytes}")
+    return fmt, stmt, auth_data
+
+
+def verify_record(record: AppAttestRecord, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    """Apple's nine steps and this verifier's additions (module notes); raises :class:`Rejected`."""
+    fmt, stmt, auth_data = decode_attestation(record.attestation)
+    if fmt != FORMAT:
+        raise Rejected(Reason.UNSUPPORTED, f"attestation format {fmt[:30]!r} is not {FORMAT}")
+    if "x5c" not in stmt:
+        raise Rejected(Reason.MALFORMED, "attStmt has no x5c")
+    receipt = stmt.get("receipt")
+    if not isinstance(receipt, bytes) or not receipt:
+        raise Rejected(Reason.MALFORMED, "attStmt has no receipt byte string")
+    certs = load_x5c(stmt["x5c"])
+    check_x5c(certs, trust.get("root") or trust.all(), at)
+    cred_cert = certs[0]
+    parsed = AuthenticatorData.parse(auth_data)
+    credential = parsed.credential
+    if credential is None:
+        raise Rejected(Reason.MALFORMED, "authData carries no attested credential data (AT flag clear)")
+    read_nonce(cred_cert, attestation_nonce(auth_data, record.challenge), "SHA-256(authData || SHA-256(challenge))")
+    key = cred_cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise Rejected(Reason.KEY_POLICY, "credCert does not certify a P-256 key (App Attest keys are P-256)")
+    if key_id(key) != record.key_id:
+        raise Rejected(Reason.KEY_MISMATCH, "SHA-256 of credCert's public key is not the app's key identifier")
+    if parsed.rp_id_hash != hashlib.sha256(record.app_id.encode()).digest():
+        raise Rejected(Reason.RELYING_PARTY_MISMATCH, f"rpIdHash is not SHA-256 of the App ID {record.app_id[:60]!r}")
+    if parsed.sign_count != 0:
+        raise Rejected(Reason.ATTR_CONFLICT, f"the counter is {parsed.sign_count}, an attestation's is 0")
+    if credential.aaguid != AAGUID[record.environment]:
+        raise Rejected(Reason.ATTR_CONFLICT, f"aaguid {credential.aaguid!r} is not the {record.environment} aaguid")
+    if credential.credential_id != record.key_id:
+        raise Rejected(Reason.KEY_MISMATCH, "authData credentialId is not the key identifier")
+    if parse_cose_key(cbor_decode(credential.public_key_cbor, "credentialPublicKey")) != key:
+        raise Rejected(Reason.KEY_MISMATCH, "authData's credential public key is not credCert's key")
+    if profile is Profile.STRICT:
+        unknown = sorted(str(k)[:20] for k in stmt if k not in ("x5c", "receipt"))
+        if unknown:
+            raise Rejected(Reason.UNEXPECTED_CONTENT, f"attStmt carries members beyond x5c and receipt: {unknown[:4]}")
+    return Verdict(Reason.OK, f"App Attest key {record.key_id.hex()[:16]}... of {record.app_id[:60]} "
+                              f"({record.environment})",
+                   apple_claims(key, serial=None, firmware=None, model=f"App Attest ({record.environment})",
+                                label=record.app_id))
+
+
+@dataclass
+class AppAttestDraft:
+    """One attestation before rendering: every part a defect may change (``None``: the genuine value)."""
+
+    pki: ApplePki
+    label: str
+    at: datetime
+    public_key: ec.EllipticCurvePublicKey
+    app_id: str
+    environment: str
+    challenge: bytes
+    receipt: bytes
+    fmt: str = FORMAT
+    flags: int = FLAG_AT
+    sign_count: int = 0
+    rp_id: str | None = None
+    aaguid: bytes | None = None
+    credential_id: bytes | None = None
+    cose_key: bytes | None = None
+    record_key_id: bytes | None = None
+    nonce_value: bytes | None = None
+    """The 8.2 extension value; None: the DER of the genuine nonce."""
+    omit_nonce: bool = False
+    statement_extra: dict[str, object] = field(default_factory=dict)
+    cred_cert_override: x509.Certificate | None = None
+    x5c_override: list[bytes] | None = None
+
+    @property
+    def key_id(self) -> bytes:
+        """The genuine key identifier."""
+        return key_id(self.public_key)
+
+    def auth_data(self) -> bytes:
+        """authData as the Secure Enclave writes it, with the draft's changes."""
+        credential = AttestedCredential(
+            self.aaguid if self.aaguid is not None else AAGUID[self.environment],
+            self.credential_id if self.credential_id is not None else self.key_id,
+            self.cose_key if self.cose_key is not None else cose_ec2(self.public_key))
+        rp_id_hash = hashlib.sha256((self.rp_id if self.rp_id is not None else self.app_id).encode()).digest()
+        return AuthenticatorData(rp_id_hash, self.flags, self.sign_count, credential).marshal()
+
+    def cred_cert(self) -> x509.Certificate:
+        """credCert with the nonce over the draft's authData and challenge."""
+        if self.cred_cert_override is not None:
+            return self.cred_cert_override
+        value = self.nonce_value if self.nonce_value is not None else nonce_extension_value(
+            attestation_nonce(self.auth_data(), self.challenge))
+        extensions: list[Ext] = [] if self.omit_nonce else [raw_extension(OID_NONCE, value)]
+        return self.pki.leaf(self.public_key, self.key_id.hex(), extensions, self.at)
+
+    def attestation(self) -> bytes:
+        """The CBOR attestation object."""
+        x5c = self.x5c_override if self.x5c_override is not None else [
+            self.cred_cert().public_bytes(Encoding.DER), self.pki.intermediate.certificate.public_bytes(Encoding.DER)]
+        statement: dict[str, object] = {"x5c": x5c, "receipt": self.receipt, **self.statement_extra}
+        return cbor_encode({"fmt": self.fmt, "attStmt": statement, "authData": self.auth_data()})
+
+    def evidence(self, attestation: bytes | None = None) -> Evidence:
+        """``<label>.appattest.json``."""
+        record = AppAttestRecord(self.app_id, self.environment, self.challenge,
+                                 self.record_key_id if self.record_key_id is not None else self.key_id,
+                                 attestation if attestation is not None else self.attestation())
+        stem = safe_file_stem(self.label)
+        return Evidence(FORMAT, {f"{stem}{RECORD_SUFFIX}": record.to_json()}, f"{stem}{RECORD_SUFFIX}")
+
+
+def receipt_bytes(seed: str, label: str) -> bytes:
+    """An opaque stand-in for Apple's receipt: a DER SEQUENCE header and seed-derived content."""
+    body = drbg(seed, f"{FORMAT}/receipt/{label}").read(180)
+    return b"\x30\x81\xb4" + body
+
+
+def app_attest_draft_for(request: AttestationRequest) -> AppAttestDraft:
+    """The draft of ``request``. Parameters: ``challenge`` (text; default derived from the seed), ``app_id``
+    (``TEAMID.bundle.id``; default derived), ``environment`` (``production`` or ``development``)."""
+    signer = request.key_signer
+    if not isinstance(signer, ec.EllipticCurvePrivateKey) or signer.curve.name != "secp256r1":
+        raise UnsupportedKeyError("App Attest keys are P-256 keys")
+    seed, label, params = request.device.seed, request.key.label, request.parameters
+    environment = str(params.get("environment") or "production")
+    if environment not in AAGUID:
+        raise ValueError("environment is production or development")
+    given = params.get("challenge")
+    challenge = str(given).encode() if given is not None else drbg(
+        seed, f"{FORMAT}/challenge/{label}/{request.at:%Y%m%dT%H%M%S}").read(32)
+    app_id = str(params.get("app_id") or default_app_id(seed))
+    if not re.fullmatch(r"[A-Z0-9]{10}\.[A-Za-z0-9.-]+", app_id):
+        raise ValueError("app_id is TEAMID.bundle.id (a 10-character team id)")
+    return AppAttestDraft(pki=apple_pki(seed, APP_ATTEST), label=label, at=request.at,
+                          public_key=signer.public_key(), app_id=app_id, environment=environment,
+                          challenge=challenge, receipt=receipt_bytes(seed, label))

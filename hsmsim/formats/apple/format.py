@@ -1,0 +1,170 @@
+"""The ``apple-acme`` and ``apple-appattest`` formats: the contract's hooks over the Apple family.
+
+The emulated PKIs are :mod:`~hsmsim.formats.apple.pki`, the certificate extensions and x5c check
+:mod:`~hsmsim.formats.apple.extensions`, the ACME statement :mod:`~hsmsim.formats.apple.acme` (vectors
+:mod:`~hsmsim.formats.apple.acme_catalogue`), App Attest :mod:`~hsmsim.formats.apple.appattest` (vectors
+:mod:`~hsmsim.formats.apple.appattest_catalogue`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hsmsim.device import AttestationRequest, Device
+from hsmsim.errors import BundleError
+from hsmsim.formats.apple import acme, appattest
+from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, PkiSpec, apple_pki
+from hsmsim.keystore.base import PrivateKey
+from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
+from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.safeio import ReadBudget, read_regular_file
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+
+
+class _AppleFormat:
+    """What both Apple formats share: the record file, its reading, detection and trust anchors."""
+
+    name: str
+    title: str
+    key_specs: tuple[str, ...]
+    pki_spec: PkiSpec
+    record_suffix: str
+    record_limit: int
+    sibling_suffixes: tuple[str, ...] = ()
+    """Files read beside the record, ``<stem><suffix>`` (apple-acme: the finalize CSR)."""
+
+    def provision(
+        self, device: Device, partition: str,
+        attesting: tuple[str, PrivateKey, datetime] | None = None,
+    ) -> AttestationIdentity:
+        """The emulated Apple intermediate that issues this format's leaves, under its root.
+
+        Apple devices have no partitions and no user-chosen attestation keys: ``partition`` and ``attesting``
+        are ignored.
+        """
+        pki = apple_pki(device.seed, self.pki_spec)
+        return AttestationIdentity(key=pki.intermediate.key, certificate=pki.intermediate.certificate,
+                                   chain=(pki.intermediate.certificate,), root=pki.root.certificate)
+
+    def verify(
+        self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
+        profile: Profile = Profile.STRUCTURAL,
+    ) -> Verdict:
+        """The format's checks (module notes of its verifier); bad evidence becomes a Verdict, never an exception."""
+        try:
+            data = evidence.files.get(evidence.primary)
+            if data is None:
+                records = [rel for rel in evidence.files if rel.endswith(self.record_suffix)]
+                if len(records) != 1:
+                    raise Rejected(Reason.MISSING_INPUT, f"expected one {self.record_suffix} record, "
+                                                         f"found {len(records)}")
+                data = evidence.files[records[0]]
+            return self._check(evidence, data, trust, at or datetime.now(UTC), Profile(profile))
+        except Rejected as rejection:
+            return Verdict(rejection.reason, rejection.detail)
+
+    _check: Callable[..., Verdict]
+
+    def load(self, path: Path) -> Evidence:
+        """The record (bounded) and its sibling files; or a directory holding one record. Raises BundleError."""
+        try:
+            if path.is_dir():
+                records = sorted(p for p in path.iterdir() if p.name.endswith(self.record_suffix))
+                if len(records) != 1:
+                    raise BundleError(f"{path} holds {len(records)} {self.record_suffix} records (expected 1)")
+                path = records[0]
+            budget = ReadBudget()
+            files = {path.name: read_regular_file(path, self.record_limit, budget)}
+            stem = path.name.removesuffix(self.record_suffix)
+            for sibling in (path.with_name(stem + suffix) for suffix in self.sibling_suffixes):
+                if sibling.exists():
+                    files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return Evidence(format=self.name, files=files, primary=path.name)
+
+    def detect(self, path: Path) -> bool:
+        """A ``*<record suffix>`` regular file, or a directory holding one."""
+        try:
+            if path.is_dir():
+                return any(p.is_file() and p.name.endswith(self.record_suffix) for p in sorted(path.iterdir())[:64])
+            return path.is_file() and path.name.endswith(self.record_suffix)
+        except OSError:
+            return False
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """PEM or DER root certificates, under the role ``root``."""
+        return TrustAnchors.from_pem_files(list(paths))
+
+    def fuzz_model(self, seed: str) -> FuzzModel | None:
+        """None: the fuzzer builds its generic model from the vector catalogue."""
+        return None
+
+
+class AppleAcmeFormat(_AppleFormat):
+    """The ``apple-acme`` format: ACME device-attest-01 with Apple Managed Device Attestation."""
+
+    name = acme.FORMAT
+    title = "ACME device-attest-01 with Apple Managed Device Attestation"
+    key_specs: tuple[str, ...] = ("ec-p256", "ec-p384")
+    pki_spec = ENTERPRISE
+    record_suffix = acme.RECORD_SUFFIX
+    record_limit = acme.MAX_RECORD
+    sibling_suffixes = (".csr",)
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The ACME server's record of the device's answer for the request's key, with the finalize CSR."""
+        return acme.acme_draft_for(request).evidence()
+
+    @staticmethod
+    def _check(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+        csrs = [data for rel, data in evidence.files.items() if rel.endswith(".csr")]
+        return acme.verify_record(acme.AcmeRecord.parse(record), csrs[0] if len(csrs) == 1 else None, trust, at,
+                                  profile)
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens per key type and identifier, and the one-defect mutations."""
+        from hsmsim.formats.apple.acme_catalogue import vector_cases
+
+        return vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the apple-acme vectors."""
+        from hsmsim.formats.apple.acme_catalogue import notes
+
+        return notes()
+
+
+class AppAttestFormat(_AppleFormat):
+    """The ``apple-appattest`` format: an App Attest attestation object as the app's server checks it."""
+
+    name = appattest.FORMAT
+    title = "Apple App Attest (DeviceCheck) key attestation"
+    key_specs: tuple[str, ...] = ("ec-p256",)
+    pki_spec = APP_ATTEST
+    record_suffix = appattest.RECORD_SUFFIX
+    record_limit = appattest.MAX_RECORD
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The server's record of the app's attestation of the request's key."""
+        return appattest.app_attest_draft_for(request).evidence()
+
+    @staticmethod
+    def _check(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+        return appattest.verify_record(appattest.AppAttestRecord.parse(record), trust, at, profile)
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens per environment and the one-defect mutations of Apple's nine steps."""
+        from hsmsim.formats.apple.appattest_catalogue import vector_cases
+
+        return vector_cases(seed)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the apple-appattest vectors."""
+        from hsmsim.formats.apple.appattest_catalogue import notes
+
+        return notes()

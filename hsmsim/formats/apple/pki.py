@@ -1,0 +1,137 @@
+"""The three emulated Apple attestation PKIs, derived from the seed; every root's name says EMULATED.
+
+Shapes follow the real certificates (``shared/specs/other_formats.md`` 4, the roots Apple publishes and
+step-ca embeds): P-384 roots and intermediates signing with ECDSA-SHA384, names ``CN, O=Apple Inc.`` then
+``ST=California`` (App Attest, WebAuthn) or ``C=US`` (Enterprise Attestation), a critical basicConstraints
+and keyUsage on every CA. Apple sends ``x5c = [leaf, intermediate]``, never the root.
+
+* ``ENTERPRISE``: "Apple Enterprise Attestation Root CA" -> "Apple Enterprise Attestation Sub CA 1" -> the
+  Managed Device Attestation leaf (ACME ``device-attest-01`` format ``apple``);
+* ``APP_ATTEST``: "Apple App Attestation Root CA" -> "Apple App Attestation CA 1" -> credCert;
+* ``WEBAUTHN``: "Apple WebAuthn Root CA" -> "Apple WebAuthn CA 1" -> credCert (WebAuthn ``apple``).
+
+Apple publishes nothing about leaf lifetimes; the emulation issues leaves valid from five minutes before
+the attestation for three days (short-lived, as the real App Attest and WebAuthn credCerts are).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.x509.oid import ObjectIdentifier
+
+from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
+from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.pki.seed import derive_key, derive_serial
+
+LEAF_LEAD = timedelta(minutes=5)
+LEAF_LIFETIME = timedelta(days=3)
+LEAF_OU = "AAA Certification"
+
+
+@dataclass(frozen=True)
+class PkiSpec:
+    """The names and periods of one Apple attestation PKI."""
+
+    role: str
+    root_cn: str
+    intermediate_cn: str
+    locality: tuple[str, str]
+    """The attribute after ``O=Apple Inc.``: ``("ST", "California")`` or ``("C", "US")``."""
+    root_start: datetime
+    root_days: int
+    intermediate_start: datetime
+    intermediate_days: int
+
+
+ENTERPRISE = PkiSpec("apple/enterprise", "Apple Enterprise Attestation Root CA EMULATED",
+                     "Apple Enterprise Attestation Sub CA 1 EMULATED", ("C", "US"),
+                     datetime(2022, 2, 16, 19, 1, 24, tzinfo=UTC), 9135,
+                     datetime(2022, 2, 16, 19, 22, 46, tzinfo=UTC), 3650)
+APP_ATTEST = PkiSpec("apple/app-attest", "Apple App Attestation Root CA EMULATED",
+                     "Apple App Attestation CA 1 EMULATED", ("ST", "California"),
+                     datetime(2020, 3, 18, 18, 32, 53, tzinfo=UTC), 9125,
+                     datetime(2020, 3, 18, 18, 39, 55, tzinfo=UTC), 3647)
+WEBAUTHN = PkiSpec("apple/webauthn", "Apple WebAuthn Root CA EMULATED", "Apple WebAuthn CA 1 EMULATED",
+                   ("ST", "California"), datetime(2020, 3, 18, 18, 21, 32, tzinfo=UTC), 9125,
+                   datetime(2020, 3, 18, 18, 38, 1, tzinfo=UTC), 3647)
+
+_P384 = KeySpec.parse("ec-p384")
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """A CA certificate with its key."""
+
+    key: PrivateKey
+    certificate: x509.Certificate
+
+
+@dataclass(frozen=True)
+class ApplePki:
+    """One emulated Apple PKI: the root verifiers pin and the intermediate that issues leaves."""
+
+    seed: str
+    spec: PkiSpec
+    root: Issuer
+    intermediate: Issuer
+
+    def leaf(self, public_key: PublicKey, common_name: str, extensions: Sequence[Ext], at: datetime, *,
+             serial: int | None = None, organizational_unit: str | None = LEAF_OU) -> x509.Certificate:
+        """A leaf for ``public_key`` issued by the intermediate, valid around ``at`` (see the module notes).
+
+        The extensions are written in the given order after the leaf's critical basicConstraints (CA false)
+        and keyUsage (digitalSignature).
+        """
+        number = serial if serial is not None else derive_serial(
+            self.seed, f"{self.spec.role}/leaf/{common_name}/{at.isoformat()}")
+        spec = CertSpec(subject=apple_name(self.spec, common_name, organizational_unit),
+                        issuer=self.intermediate.certificate.subject, public_key=public_key, serial=number,
+                        not_before=at - LEAF_LEAD, not_after=at - LEAF_LEAD + LEAF_LIFETIME,
+                        extensions=(Ext(x509.BasicConstraints(ca=False, path_length=None), True),
+                                    Ext(key_usage("digital_signature"), True), *extensions))
+        return build_certificate(spec, self.intermediate.key)
+
+
+def apple_name(spec: PkiSpec, common_name: str, organizational_unit: str | None = None) -> x509.Name:
+    """``CN, [OU,] O=Apple Inc., ST=California | C=US`` (C as PrintableString, the rest UTF8String)."""
+    unit = [("OU", organizational_unit, UTF8)] if organizational_unit is not None else []
+    return name(("CN", common_name, UTF8), *unit, ("O", "Apple Inc.", UTF8),
+                (spec.locality[0], spec.locality[1], PRINTABLE if spec.locality[0] == "C" else UTF8))
+
+
+def apple_pki(seed: str, spec: PkiSpec) -> ApplePki:
+    """The emulated PKI ``spec`` for ``seed``: the same keys and certificates in every process."""
+    root_key = derive_key(seed, f"{spec.role}/root", _P384)
+    root_name = apple_name(spec, spec.root_cn)
+    root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
+    root = build_certificate(CertSpec(
+        subject=root_name, issuer=root_name, public_key=root_key.public_key(),
+        serial=derive_serial(seed, f"{spec.role}/root"), not_before=spec.root_start,
+        not_after=spec.root_start + timedelta(days=spec.root_days), hash_name="sha384",
+        extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), True), Ext(root_ski),
+                    Ext(key_usage("key_cert_sign", "crl_sign"), True))), root_key)
+    inter_key = derive_key(seed, f"{spec.role}/intermediate", _P384)
+    inter = build_certificate(CertSpec(
+        subject=apple_name(spec, spec.intermediate_cn), issuer=root_name, public_key=inter_key.public_key(),
+        serial=derive_serial(seed, f"{spec.role}/intermediate"), not_before=spec.intermediate_start,
+        not_after=spec.intermediate_start + timedelta(days=spec.intermediate_days), hash_name="sha384",
+        extensions=(Ext(x509.BasicConstraints(ca=True, path_length=0), True),
+                    Ext(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski)),
+                    Ext(x509.SubjectKeyIdentifier.from_public_key(inter_key.public_key())),
+                    Ext(key_usage("key_cert_sign", "crl_sign"), True))), root_key)
+    return ApplePki(seed, spec, Issuer(root_key, root), Issuer(inter_key, inter))
+
+
+def leaf_name(seed: str, role: str) -> str:
+    """The hex common name of a leaf (Apple's credCerts carry a 64-digit hex CN), derived from the seed."""
+    return hashlib.sha256(f"{seed}/{role}".encode()).hexdigest()
+
+
+def raw_extension(oid: str, value: bytes, critical: bool = False) -> Ext:
+    """An extension whose extnValue is exactly ``value`` (Apple's device OIDs carry raw bytes, not DER)."""
+    return Ext(x509.UnrecognizedExtension(ObjectIdentifier(oid), value), critical)

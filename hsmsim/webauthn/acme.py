@@ -1,0 +1,30 @@
+"""The attestation object of an ACME ``device-attest-01`` answer (draft-ietf-acme-device-attest).
+
+The device sends ``{"attObj": base64url(CBOR)}``; the object is a WebAuthn attestation object whose
+``authData`` may be omitted (ACME has no relying-party data to bind), read with the container's bounded CBOR.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hsmsim.verdict import Reason, Rejected
+from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, cbor_decode
+
+
+def decode_att_obj(data: bytes) -> tuple[str, dict[Any, Any]]:
+    """(fmt, attStmt) of an ACME attObj; authData may be absent (bounded CBOR; MALFORMED / MISSING_INPUT /
+    LIMIT_EXCEEDED)."""
+    if len(data) > MAX_ATTESTATION_OBJECT:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"attObj is {len(data)} bytes (limit {MAX_ATTESTATION_OBJECT})")
+    value = cbor_decode(data, "attObj")
+    if not isinstance(value, dict):
+        raise Rejected(Reason.MALFORMED, "attObj is not a CBOR map")
+    if "fmt" not in value or "attStmt" not in value:
+        raise Rejected(Reason.MISSING_INPUT, "attObj lacks fmt or attStmt")
+    if not isinstance(value["fmt"], str) or not isinstance(value["attStmt"], dict):
+        raise Rejected(Reason.MALFORMED, "attObj fmt is not text or attStmt is not a map")
+    extra = sorted(str(k)[:20] for k in value if k not in ("fmt", "attStmt", "authData"))
+    if extra or not isinstance(value.get("authData", b""), bytes):
+        raise Rejected(Reason.MALFORMED, f"attObj has unknown or mistyped members {extra[:4]}")
+    return value["fmt"], value["attStmt"]

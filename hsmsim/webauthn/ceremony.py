@@ -1,0 +1,212 @@
+"""One WebAuthn registration ceremony, rendered to the relying party's record.
+
+A :class:`Ceremony` holds every input of a registration except the attestation statement:
+authenticator data for the credential, clientDataJSON, and what the relying party expected.
+:meth:`Ceremony.render` asks a statement producer for the attStmt over ``authData ‖ clientDataHash``
+and encodes the attestation object. The ``webauthn`` generator renders a ceremony as built; a vector
+catalogue edits one field of a golden ceremony first, so a golden vector is byte for byte what
+``generate`` writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsmsim.device import AttestationRequest
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.keystore.base import PublicKey
+from hsmsim.model.evidence import Evidence, safe_file_stem
+from hsmsim.pki.seed import drbg
+from hsmsim.verdict import Rejected
+from hsmsim.webauthn.container import (
+    FLAG_AT,
+    FLAG_UP,
+    FLAG_UV,
+    AttestedCredential,
+    AuthenticatorData,
+    Registration,
+    cbor_encode,
+    client_data_json,
+    cose_alg_for,
+    cose_key,
+    from_b64url,
+    rp_id_hash,
+)
+from hsmsim.webauthn.statements import ProducedStatement
+
+RECORD_SUFFIX = ".webauthn.json"
+DEFAULT_RP_ID = "hsmsim.example"
+FORMAT_NAME = "webauthn"
+
+
+def root_file(fmt: str) -> str:
+    """The file beside a record holding the roots of statement ``fmt`` (e.g. ``tpm_root_ca.pem``)."""
+    return f"{fmt}_root_ca.pem"
+
+
+def roots_pem(roots: tuple[x509.Certificate, ...]) -> bytes:
+    """The roots as concatenated PEM."""
+    return b"".join(root.public_bytes(Encoding.PEM) for root in roots)
+
+
+StatementProducer = Callable[[bytes, bytes], Mapping[str, object]]
+"""``(authData, clientDataHash) -> attStmt``."""
+
+
+@dataclass(kw_only=True)
+class Ceremony:
+    """One registration before rendering. Fields left ``None`` take their genuine value.
+
+    ``auth_data_edit`` runs on the authData bytes before the statement signs them; ``object_edit`` on the
+    encoded attestation object, after.
+    """
+
+    fmt: str
+    label: str
+    challenge: bytes
+    credential_id: bytes
+    credential_key: PublicKey
+    aaguid: bytes
+    rp_id: str = DEFAULT_RP_ID
+    origin: str | None = None
+    flags: int = FLAG_UP | FLAG_UV | FLAG_AT
+    sign_count: int = 0
+    credential_alg: int | None = None
+    client_data: bytes | None = None
+    expected_challenge: bytes | None = None
+    expected_origin: str | None = None
+    expected_rp_id: str | None = None
+    raw_id: bytes | None = None
+    auth_data_edit: Callable[[bytes], bytes] | None = None
+    object_edit: Callable[[bytes], bytes] | None = None
+
+    @property
+    def genuine_origin(self) -> str:
+        """The origin the browser reports: ``origin``, or ``https://<rp_id>``."""
+        return self.origin if self.origin is not None else f"https://{self.rp_id}"
+
+    def auth_data(self) -> bytes:
+        """authenticatorData with the attested credential (then ``auth_data_edit``)."""
+        key = self.credential_key
+        alg = self.credential_alg if self.credential_alg is not None else cose_alg_for(key)
+        credential = AttestedCredential(self.aaguid, self.credential_id, cbor_encode(cose_key(key, alg)))
+        data = AuthenticatorData(rp_id_hash(self.rp_id), self.flags, self.sign_count, credential).marshal()
+        return self.auth_data_edit(data) if self.auth_data_edit else data
+
+    def client_data_json(self) -> bytes:
+        """clientDataJSON for the challenge and origin, unless overridden."""
+        if self.client_data is not None:
+            return self.client_data
+        return client_data_json(self.challenge, self.genuine_origin)
+
+    def render(self, statement: StatementProducer) -> Registration:
+        """The relying party's record, its attStmt from ``statement(authData, clientDataHash)``."""
+        auth_data = self.auth_data()
+        client_data = self.client_data_json()
+        att_stmt = statement(auth_data, hashlib.sha256(client_data).digest())
+        encoded = cbor_encode({"fmt": self.fmt, "attStmt": att_stmt, "authData": auth_data})
+        if self.object_edit:
+            encoded = self.object_edit(encoded)
+        return Registration(
+            credential_id=self.credential_id, client_data_json=client_data, attestation_object=encoded,
+            expected_challenge=self.expected_challenge if self.expected_challenge is not None else self.challenge,
+            expected_origin=self.expected_origin if self.expected_origin is not None else self.genuine_origin,
+            expected_rp_id=self.expected_rp_id if self.expected_rp_id is not None else self.rp_id,
+            raw_id=self.raw_id)
+
+    def produce_evidence(self, produce: Callable[[bytes, bytes], ProducedStatement]) -> Evidence:
+        """The record with the attStmt ``produce(authData, clientDataHash)`` returns, its roots beside it as
+        ``<fmt>_root_ca.pem`` (when it has any) and its further files."""
+        produced: list[ProducedStatement] = []
+
+        def statement(auth_data: bytes, client_data_hash: bytes) -> Mapping[str, object]:
+            produced.append(produce(auth_data, client_data_hash))
+            return produced[0].att_stmt
+
+        registration = self.render(statement)
+        roots = {root_file(self.fmt): roots_pem(produced[0].roots)} if produced[0].roots else {}
+        return self.evidence(registration, {**roots, **produced[0].files})
+
+    def evidence(self, registration: Registration, beside: Mapping[str, bytes]) -> Evidence:
+        """The ``webauthn`` evidence: the record ``<label>.webauthn.json`` and the files ``beside`` it."""
+        record = f"{safe_file_stem(self.label)}{RECORD_SUFFIX}"
+        return Evidence(FORMAT_NAME, {record: registration.to_json(), **beside}, record)
+
+
+def _challenge(value: object, seed: str, label: str, at: datetime) -> bytes:
+    if value is None:
+        return drbg(seed, f"webauthn/challenge/{label}/{at:%Y%m%dT%H%M%S}").read(32)
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            return from_b64url(value, "parameter challenge")
+        except Rejected as exc:
+            raise UnsupportedKeyError(exc.detail) from None
+    raise UnsupportedKeyError("parameter challenge must be bytes or base64url text")
+
+
+def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credential_key: PublicKey) -> Ceremony:
+    """The registration of the request's key as a browser and authenticator run it. Parameters: ``challenge``
+    (bytes or base64url; default derived from the seed, label and time), ``rp_id``, ``origin`` (default
+    ``https://<rp_id>``), ``user_verified`` (default true; the text ``false``, ``0`` or ``no`` is false).
+    The credential id is derived from the seed."""
+    params = request.parameters
+    device, label = request.device, request.key.label
+    rp_id = str(params.get("rp_id", DEFAULT_RP_ID))
+    verified = params.get("user_verified", True)
+    if isinstance(verified, str):  # from the CLI's --param
+        verified = verified.strip().lower() not in ("false", "0", "no")
+    return Ceremony(
+        fmt=fmt, label=label, challenge=_challenge(params.get("challenge"), device.seed, label, request.at),
+        credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(32),
+        credential_key=credential_key, aaguid=aaguid, rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")),
+        flags=FLAG_UP | FLAG_AT | (FLAG_UV if verified else 0))
+
+
+class StatementDraft(Protocol):
+    """A statement under construction: what a vector catalogue edits before rendering."""
+
+    @property
+    def roots(self) -> tuple[x509.Certificate, ...]:
+        """The emulated roots shipped beside the record."""
+        ...
+
+    def render(self, auth_data: bytes, client_data_hash: bytes) -> dict[str, object]:
+        """The attStmt over ``auth_data ‖ client_data_hash``."""
+        ...
+
+
+Kit = TypeVar("Kit")
+Draft = TypeVar("Draft", bound=StatementDraft)
+
+
+@dataclass
+class Workbench(Generic[Kit, Draft]):
+    """A golden registration opened for one mutation: the seeded world, the ceremony and the statement draft."""
+
+    kit: Kit
+    ceremony: Ceremony
+    draft: Draft
+
+    def evidence(self) -> Evidence:
+        """The rendered record and the roots beside it."""
+        draft = self.draft
+        return self.ceremony.produce_evidence(
+            lambda auth_data, client_data_hash: ProducedStatement(draft.render(auth_data, client_data_hash),
+                                                                  draft.roots))
+
+
+def set_draft(**changes: object) -> Callable[[Workbench[Any, Any]], None]:
+    """A catalogue operator setting fields of the workbench's statement draft."""
+    def apply(bench: Workbench[Any, Any]) -> None:
+        for field_name, value in changes.items():
+            setattr(bench.draft, field_name, value)
+    return apply

@@ -1,0 +1,290 @@
+"""The apple family: apple-acme (ACME device-attest-01 ``apple``), apple-appattest, and the WebAuthn ``apple``
+statement: byte shape, every reason of the verifiers, the catalogues, determinism, the CLI."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from hsmsim.device import AttestationRequest, Device
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats import detect, get_format
+from hsmsim.formats.apple import acme_catalogue, appattest_catalogue, webauthn_catalogue
+from hsmsim.formats.apple.acme import OID_FRESHNESS, OID_SERIAL, OID_UDID, AcmeRecord
+from hsmsim.formats.apple.appattest import AAGUID, AppAttestRecord
+from hsmsim.formats.apple.extensions import OID_NONCE, extension_value
+from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, WEBAUTHN, apple_pki
+from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.catalogue import Mutation
+from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.vectors import VectorCase
+from hsmsim.verdict import Profile, Reason
+from hsmsim.webauthn.container import cbor_decode
+from hsmsim.webauthn.statements import statement_format
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = "apple-test"
+CATALOGUES = {"apple-acme": acme_catalogue, "apple-appattest": appattest_catalogue}
+
+
+@pytest.fixture(scope="module")
+def cases() -> dict[str, dict[str, VectorCase]]:
+    out = {name: {c.id: c for c in module.vector_cases(SEED)} for name, module in CATALOGUES.items()}
+    out["webauthn"] = {c.id: c for c in webauthn_catalogue.vector_cases(SEED)}
+    return out
+
+
+def _verify(format_name: str, case: VectorCase, profile: Profile = Profile.STRUCTURAL):
+    return get_format(format_name).verify(case.evidence, TrustAnchors({"root": case.anchors}),
+                                          at=case.validation_time, profile=profile)
+
+
+def _record(evidence: Evidence) -> dict:
+    return json.loads(evidence.files[evidence.primary])
+
+
+# -- byte shape ------------------------------------------------------------------------------
+
+def test_pkis_are_p384_emulated_and_deterministic():
+    for spec in (ENTERPRISE, APP_ATTEST, WEBAUTHN):
+        pki = apple_pki(SEED, spec)
+        root, inter = pki.root.certificate, pki.intermediate.certificate
+        assert "EMULATED" in root.subject.rfc4514_string() and "EMULATED" in inter.subject.rfc4514_string()
+        assert isinstance(root.public_key(), ec.EllipticCurvePublicKey)
+        assert root.public_key().curve.name == inter.public_key().curve.name == "secp384r1"
+        assert root.signature_hash_algorithm.name == "sha384"
+        assert inter.issuer == root.subject
+        assert apple_pki(SEED, spec).root.certificate == root
+        assert apple_pki("other", spec).root.certificate != root
+    assert apple_pki(SEED, ENTERPRISE).root.certificate.subject.rfc4514_string() == (
+        "C=US,O=Apple Inc.,CN=Apple Enterprise Attestation Root CA EMULATED")
+
+
+def test_acme_answer_is_the_step_ca_shape(cases):
+    case = cases["apple-acme"]["apple-acme::golden::ec-p256-serial"]
+    record = AcmeRecord.parse(case.evidence.files[case.evidence.primary])
+    assert set(_record(case.evidence)) == {"identifier", "challenge", "payload"}
+    att_obj = cbor_decode(record.att_obj, "attObj")
+    assert list(att_obj) == ["fmt", "attStmt"] and att_obj["fmt"] == "apple"
+    assert list(att_obj["attStmt"]) == ["x5c"] and len(att_obj["attStmt"]["x5c"]) == 2
+    leaf, sub_ca = (x509.load_der_x509_certificate(der) for der in att_obj["attStmt"]["x5c"])
+    assert sub_ca.subject.rfc4514_string() == "C=US,O=Apple Inc.,CN=Apple Enterprise Attestation Sub CA 1 EMULATED"
+    assert extension_value(leaf, OID_FRESHNESS) == hashlib.sha256(record.token.encode()).digest()
+    assert extension_value(leaf, OID_SERIAL) == record.identifier.encode()  # raw text, no DER wrapping
+    assert extension_value(leaf, OID_UDID).startswith(b"00008110-")
+    csr = x509.load_pem_x509_csr(case.evidence.files["ec-p256-serial.csr"])
+    assert csr.public_key() == leaf.public_key()
+
+
+def test_app_attest_object_is_apples_shape(cases):
+    case = cases["apple-appattest"]["apple-appattest::golden::production"]
+    record = AppAttestRecord.parse(case.evidence.files[case.evidence.primary])
+    document = cbor_decode(record.attestation, "attestation")
+    assert list(document) == ["fmt", "attStmt", "authData"] and document["fmt"] == "apple-appattest"
+    assert list(document["attStmt"]) == ["x5c", "receipt"]
+    cred_cert = x509.load_der_x509_certificate(document["attStmt"]["x5c"][0])
+    point = cred_cert.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    assert record.key_id == hashlib.sha256(point).digest()
+    auth = document["authData"]
+    assert auth[:32] == hashlib.sha256(record.app_id.encode()).digest()
+    assert auth[32] == 0x40 and auth[33:37] == bytes(4)
+    assert auth[37:53] == AAGUID["production"] == b"appattest" + bytes(7)
+    assert auth[53:55] == b"\x00\x20" and auth[55:87] == record.key_id
+    nonce = hashlib.sha256(auth + hashlib.sha256(record.challenge).digest()).digest()
+    assert extension_value(cred_cert, OID_NONCE) == bytes.fromhex("3024a1220420") + nonce
+    assert base64.b64decode(_record(case.evidence)["keyId"]) == record.key_id
+
+
+# -- the verifiers: every vector, every reason -------------------------------------------------
+
+@pytest.mark.parametrize("format_name", [*CATALOGUES, "webauthn"])
+def test_every_vector_gets_its_expected_reason(cases, format_name):
+    wrong = []
+    for case in cases[format_name].values():
+        for profile, expected in case.expected.items():
+            verdict = _verify(format_name, case, profile)
+            if verdict.reason is not expected:
+                wrong.append(f"{case.id} {profile.value}: expected {expected.value}, got {verdict.summary()}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(("format_name", "reasons"), [
+    ("apple-acme", {"ATTR_MISSING", "CHALLENGE_MISMATCH", "MALFORMED", "CERT_UNKNOWN_CRITICAL", "ATTR_CONFLICT",
+                    "UNSUPPORTED", "CHAIN_UNTRUSTED", "CERT_SIGNATURE_INVALID", "CHAIN_INCOMPLETE", "CERT_EXPIRED",
+                    "CERT_NOT_YET_VALID", "CERT_NOT_CA", "KEY_MISMATCH", "MISSING_INPUT", "CSR_SIGNATURE_INVALID",
+                    "KEY_POLICY", "UNEXPECTED_CONTENT"}),
+    ("apple-appattest", {"CHALLENGE_MISMATCH", "ATTR_MISSING", "MALFORMED", "KEY_MISMATCH",
+                         "RELYING_PARTY_MISMATCH", "ATTR_CONFLICT", "CHAIN_UNTRUSTED", "CHAIN_INCOMPLETE",
+                         "CERT_EXPIRED", "CERT_SIGNATURE_INVALID", "KEY_POLICY", "UNSUPPORTED",
+                         "UNEXPECTED_CONTENT"}),
+])
+def test_catalogue_reaches_every_reason_of_the_verifier(cases, format_name, reasons):
+    reached = {r.value for case in cases[format_name].values() for r in case.expected.values()}
+    assert reasons <= reached
+
+
+def test_goldens_carry_normalised_claims(cases):
+    verdict = _verify("apple-acme", cases["apple-acme"]["apple-acme::golden::ec-p384-serial"], Profile.STRICT)
+    claims = verdict.claims
+    assert verdict.accepted and claims is not None
+    assert (claims.vendor, claims.key_type, claims.key_size, claims.firmware) == ("Apple", "EC-secp384r1", 384,
+                                                                                  "18.3.1")
+    assert claims.generated_on_device and claims.never_extractable and not claims.extractable
+    assert claims.serial == _record(cases["apple-acme"]["apple-acme::golden::ec-p384-serial"].evidence)[
+        "identifier"]["value"]
+    for environment in ("production", "development"):
+        verdict = _verify("apple-appattest", cases["apple-appattest"][f"apple-appattest::golden::{environment}"])
+        assert verdict.accepted and verdict.claims.model == f"App Attest ({environment})"
+        assert verdict.claims.label and "." in verdict.claims.label  # the App ID
+
+
+def test_freshness_is_never_skipped_when_absent(cases):
+    """step-ca skips the comparison when 8.11.1 is absent; the reference verifier does not."""
+    verdict = _verify("apple-acme", cases["apple-acme"]["apple-acme::freshness::missing"])
+    assert verdict.reason is Reason.ATTR_MISSING and "freshness" in verdict.detail
+
+
+def test_wrong_roots_and_time(cases):
+    golden = cases["apple-acme"]["apple-acme::golden::ec-p256-serial"]
+    other_root = apple_pki(SEED, APP_ATTEST).root.certificate
+    fmt = get_format("apple-acme")
+    assert fmt.verify(golden.evidence, TrustAnchors({"root": (other_root,)}),
+                      at=golden.validation_time).reason is Reason.CHAIN_UNTRUSTED
+    assert fmt.verify(golden.evidence, TrustAnchors({"root": golden.anchors}),
+                      at=golden.validation_time + timedelta(days=4)).reason is Reason.CERT_EXPIRED
+
+
+@pytest.mark.parametrize("format_name", list(CATALOGUES))
+@pytest.mark.parametrize("data", [b"", b"{", b"[]", b"{}", b'{"identifier": 1}', b"\xff" * 300,
+                                  b'{"a":' * 100 + b"1" + b"}" * 100, b"x" * (300 * 1024)])
+def test_garbage_records_are_verdicts(format_name, data):
+    fmt = get_format(format_name)
+    primary = f"x{fmt.record_suffix}"  # type: ignore[attr-defined]
+    verdict = fmt.verify(Evidence(format_name, {primary: data}, primary), TrustAnchors({"root": ()}))
+    assert not verdict.accepted and verdict.reason is not Reason.INTERNAL_ERROR
+
+
+# -- the catalogues ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("format_name", list(CATALOGUES))
+def test_catalogue_goldens_first_and_thirty_defects(cases, format_name):
+    module = CATALOGUES[format_name]
+    ids = list(cases[format_name])
+    goldens = [i for i in ids if "::golden::" in i]
+    assert ids[:len(goldens)] == goldens and len(goldens) >= 2
+    mutations: list[Mutation] = module.mutations()
+    defects = {m.flag for m in mutations if m.expected[Profile.STRICT] is not Reason.OK}
+    assert len(defects) >= 30
+    assert len({m.id for m in mutations}) == len(mutations) and len({m.flag for m in mutations}) == len(mutations)
+    notes = module.notes()
+    assert all(flag in notes for case in cases[format_name].values() for flag in case.flags)
+
+
+def test_webauthn_apple_statement_defects(cases):
+    ids = list(cases["webauthn"])
+    assert ids[0] == "webauthn::golden::apple-ec-p256"
+    assert len([i for i in ids if i.startswith("webauthn::apple::")]) >= 8
+    assert set(webauthn_catalogue.notes()) == {m.flag for m in webauthn_catalogue.mutations()}
+    assert all(flag.startswith("Apple") for flag in webauthn_catalogue.notes())  # no clash in the webauthn notes
+
+
+def test_vectors_are_deterministic():
+    for module in (*CATALOGUES.values(), webauthn_catalogue):
+        first = [(c.id, dict(c.evidence.files)) for c in module.vector_cases("determinism")]
+        again = [(c.id, dict(c.evidence.files)) for c in module.vector_cases("determinism")]
+        other = [(c.id, dict(c.evidence.files)) for c in module.vector_cases("determinism-2")]
+        assert first == again and first != other
+
+
+def test_corpus_holds_the_apple_vectors():
+    for name in ("apple-acme", "apple-appattest"):
+        document = json.loads((ROOT / "vectors" / f"{name}_verify.json").read_text())
+        assert document["numberOfTests"] == len(CATALOGUES[name].vector_cases("hsmsim-corpus-v1"))
+
+
+# -- the WebAuthn apple statement -----------------------------------------------------------------
+
+def _request(spec: str, seed: str = SEED) -> AttestationRequest:
+    store = SoftKeyStore(seed=seed)
+    key = store.generate(KeySpec.parse(spec), f"passkey-{spec}")
+    device = Device.from_seed("webauthn", seed)
+    fmt = get_format("webauthn")
+    return AttestationRequest(device, "", key, store.signer(key), fmt.provision(device, ""), {"fmt": "apple"},
+                              datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+
+def test_statement_is_registered_and_round_trips():
+    statement = statement_format("apple")
+    assert isinstance(statement, AppleAnonymousAttestation)
+    request = _request("ec-p256")
+    assert statement.aaguid(request) == bytes(16)
+    evidence = get_format("webauthn").generate(request)
+    root = x509.load_pem_x509_certificate(evidence.files["apple_root_ca.pem"])
+    verdict = get_format("webauthn").verify(evidence, TrustAnchors({"root": (root,)}),
+                                            at=request.at + timedelta(hours=1), profile=Profile.STRICT)
+    assert verdict.accepted, verdict.summary()
+    assert (verdict.claims.vendor, verdict.claims.key_type) == ("Apple", "EC-secp256r1")
+
+
+def test_statement_refuses_keys_apple_cannot_hold():
+    for spec in ("ec-p384", "rsa-2048"):
+        with pytest.raises(UnsupportedKeyError):
+            get_format("webauthn").generate(_request(spec))
+
+
+# -- generation and the CLI --------------------------------------------------------------------
+
+def test_generators_refuse_keys_the_secure_enclave_cannot_hold():
+    store = SoftKeyStore(seed=SEED)
+    for format_name, spec in (("apple-acme", "rsa-2048"), ("apple-acme", "ed25519"), ("apple-appattest", "ec-p384")):
+        key = store.generate(KeySpec.parse(spec), f"k-{format_name}-{spec}")
+        device = Device.from_seed(format_name, SEED)
+        fmt = get_format(format_name)
+        request = AttestationRequest(device, "", key, store.signer(key), fmt.provision(device, ""))
+        with pytest.raises(UnsupportedKeyError):
+            fmt.generate(request)
+
+
+def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
+    extra = ["--state", str(state)] if state is not None else []
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+
+
+@pytest.mark.parametrize(("format_name", "record"), [("apple-acme", "mdm.acme-apple.json"),
+                                                     ("apple-appattest", "mdm.appattest.json")])
+def test_cli_create_attest_export_verify(tmp_path, format_name, record):
+    state = tmp_path / "device"
+    created = hsmsim("key", "create", "--format", format_name, "--label", "mdm", "--spec", "ec-p256", state=state)
+    assert created.returncode == 0, created.stderr
+    out = tmp_path / "out" / record
+    attested = hsmsim("attest", "--key", "mdm", "--out", str(out), "--at", "2026-03-02T10:00:00Z", state=state)
+    assert attested.returncode == 0, attested.stderr
+    assert hsmsim("pki", "export", str(tmp_path / "pki"), state=state).returncode == 0
+    root = str(tmp_path / "pki" / "root.crt")
+    for target in (out, out.parent):  # the record, and its directory, without --format
+        verified = hsmsim("verify", str(target), "--root", root, "--at", "2026-03-02T11:00:00Z", "--profile", "strict",
+                          "--json")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert json.loads(verified.stdout)["format"] == format_name
+    assert detect(out).name == format_name
+    document = json.loads(out.read_text())
+    if format_name == "apple-acme":
+        document["challenge"]["token"] = "AAAA"
+    else:
+        document["challenge"] = "AAAA"
+    out.write_text(json.dumps(document))
+    rejected = hsmsim("verify", str(out), "--root", root, "--at", "2026-03-02T11:00:00Z")
+    assert (rejected.returncode, rejected.stdout.split(":")[0]) == (1, "REJECT CHALLENGE_MISMATCH")

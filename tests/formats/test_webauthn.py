@@ -1,0 +1,238 @@
+"""The webauthn family: the statement registry, packed / fido-u2f / android-key byte shapes, every defect's
+reason, determinism, generation through the HSM and the CLI round trip."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cbor2
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from hsmsim.device import Device
+from hsmsim.encoding import spki_der
+from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats import get_format
+from hsmsim.formats.android.webauthn import ANDROID_KEY_AAGUID
+from hsmsim.formats.android.webauthn import mutations as android_mutations
+from hsmsim.formats.webauthn.catalogue import GOLDENS, mutations
+from hsmsim.formats.webauthn.standard import OID_FIDO_AAGUID, u2f_signed_bytes
+from hsmsim.formats.yubico.fido import YUBIKEY_5_NFC_AAGUID
+from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.evidence import TrustAnchors
+from hsmsim.verdict import Profile, Reason, Rejected
+from hsmsim.webauthn.container import AuthenticatorData, Registration, cbor_decode, parse_cose_key
+from hsmsim.webauthn.cose import alg_fits, check_alg
+from hsmsim.webauthn.statements import statement_format, statement_names
+
+SEED = "hsmsim-tests"
+ROOT = Path(__file__).resolve().parents[2]
+AT = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
+LATER = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def webauthn():
+    return get_format("webauthn")
+
+
+@pytest.fixture(scope="module")
+def cases(webauthn):
+    return {case.id: case for case in webauthn.vector_cases(SEED)}
+
+
+def _verify(fmt, case, profile):
+    return fmt.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time, profile=profile)
+
+
+def _object(case):
+    record = Registration.parse(case.evidence.files[case.evidence.primary])
+    return cbor2.loads(record.attestation_object), record
+
+
+# -- the registry -----------------------------------------------------------------------------------
+
+def test_every_statement_is_registered(webauthn):
+    assert {"tpm", "packed", "fido-u2f", "android-key", "none"} <= set(statement_names())
+    with pytest.raises(Rejected) as raised:
+        statement_format("android-safetynet")
+    assert raised.value.reason is Reason.UNSUPPORTED
+
+
+def test_cose_alg_fits_the_key_and_its_curve():
+    p256 = ec.generate_private_key(ec.SECP256R1()).public_key()
+    assert alg_fits(p256, -7) and not alg_fits(p256, -35) and not alg_fits(p256, -257)
+    with pytest.raises(Rejected) as unknown:
+        check_alg(p256, -999, "x")
+    assert unknown.value.reason is Reason.UNSUPPORTED
+    with pytest.raises(Rejected) as wrong:
+        check_alg(p256, -8, "x")
+    assert wrong.value.reason is Reason.SIGNATURE_INVALID
+
+
+# -- the catalogue ----------------------------------------------------------------------------------
+
+def test_catalogue_sizes(cases):
+    security_key = [m for m in mutations() if m.expected[Profile.STRICT] is not Reason.OK]
+    android = [m for m in android_mutations() if m.expected[Profile.STRICT] is not Reason.OK]
+    assert len(security_key) >= 30 and len(android) >= 10
+    assert {f"webauthn::golden::{name}" for name in GOLDENS} <= set(cases)
+    assert list(cases)[:4] == [f"webauthn::golden::{spec}" for spec in ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")]
+    assert len({m.flag for m in [*mutations(), *android_mutations()]}) == len(mutations()) + len(android_mutations())
+
+
+@pytest.mark.parametrize("mutation", [*mutations(), *android_mutations()], ids=lambda m: m.id)
+def test_every_defect_gets_its_stated_reason(webauthn, cases, mutation):
+    case = cases[mutation.id]
+    for profile, reason in mutation.expected.items():
+        verdict = _verify(webauthn, case, profile)
+        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
+
+
+@pytest.mark.parametrize("golden", [*GOLDENS, "android-key-tee-es256", "android-key-tee-rs256",
+                                    "android-key-strongbox-es256", "android-key-2026-root-es256",
+                                    "android-key-no-root-es256"])
+def test_goldens_verify_as_declared_with_claims(webauthn, cases, golden):
+    case = cases[f"webauthn::golden::{golden}"]
+    for profile, reason in case.expected.items():
+        verdict = _verify(webauthn, case, profile)
+        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
+    verdict = _verify(webauthn, case, Profile.STRUCTURAL)
+    assert verdict.accepted and verdict.claims is not None
+    obj, _ = _object(case)
+    credential = AuthenticatorData.parse(obj["authData"]).credential
+    assert credential is not None
+    key = parse_cose_key(cbor_decode(credential.public_key_cbor, "key"))
+    assert verdict.claims.key_type in ("RSA", "EC-secp256r1", "Ed25519")
+    assert verdict.claims.spki_der == spki_der(key)
+
+
+def test_regeneration_is_byte_identical(webauthn, cases):
+    again = {case.id: case for case in webauthn.vector_cases(SEED)}
+    for name in [*GOLDENS, "android-key-tee-es256"]:
+        case = f"webauthn::golden::{name}"
+        assert again[case].evidence.files == cases[case].evidence.files
+    for mutation in [*mutations(), *android_mutations()]:
+        assert again[mutation.id].evidence.files == cases[mutation.id].evidence.files, mutation.id
+
+
+# -- byte shapes ------------------------------------------------------------------------------------
+
+def test_packed_full_shape(cases):
+    case = cases["webauthn::golden::packed-es256"]
+    obj, record = _object(case)
+    assert obj["fmt"] == "packed" and sorted(obj["attStmt"]) == ["alg", "sig", "x5c"]
+    assert obj["attStmt"]["alg"] == -7 and len(obj["attStmt"]["x5c"]) == 1
+    cert = x509.load_der_x509_certificate(obj["attStmt"]["x5c"][0])
+    assert cert.subject.rfc4514_string().startswith("CN=Yubico U2F EE Serial ")
+    assert "OU=Authenticator Attestation,O=Yubico AB,C=SE" in cert.subject.rfc4514_string()
+    aaguid = cert.extensions.get_extension_for_oid(OID_FIDO_AAGUID)
+    assert not aaguid.critical and aaguid.value.value == b"\x04\x10" + YUBIKEY_5_NFC_AAGUID.bytes
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert AuthenticatorData.parse(obj["authData"]).credential.aaguid == YUBIKEY_5_NFC_AAGUID.bytes
+    root = x509.load_pem_x509_certificate(case.evidence.files["packed_root_ca.pem"])
+    assert root.serial_number == 457200 and "EMULATED" in root.subject.rfc4514_string()
+    cert.public_key().verify(obj["attStmt"]["sig"], obj["authData"] + hashlib.sha256(record.client_data_json).digest(),
+                             ec.ECDSA(hashes.SHA256()))
+
+
+def test_packed_self_shape(cases):
+    obj, _ = _object(cases["webauthn::golden::packed-self-es256"])
+    assert sorted(obj["attStmt"]) == ["alg", "sig"] and obj["attStmt"]["alg"] == -7
+    assert AuthenticatorData.parse(obj["authData"]).credential.aaguid == bytes(16)
+    assert "packed_root_ca.pem" not in cases["webauthn::golden::packed-self-es256"].evidence.files
+
+
+def test_fido_u2f_shape(cases):
+    obj, record = _object(cases["webauthn::golden::fido-u2f"])
+    assert obj["fmt"] == "fido-u2f" and sorted(obj["attStmt"]) == ["sig", "x5c"]
+    auth = AuthenticatorData.parse(obj["authData"])
+    assert auth.credential.aaguid == bytes(16)
+    key = parse_cose_key(cbor_decode(auth.credential.public_key_cbor, "key"))
+    message = u2f_signed_bytes(auth.rp_id_hash, hashlib.sha256(record.client_data_json).digest(),
+                               auth.credential.credential_id, key)
+    assert message[0] == 0 and len(message) == 1 + 32 + 32 + 32 + 65
+    cert = x509.load_der_x509_certificate(obj["attStmt"]["x5c"][0])
+    cert.public_key().verify(obj["attStmt"]["sig"], message, ec.ECDSA(hashes.SHA256()))
+
+
+def test_android_key_shape(cases):
+    obj, record = _object(cases["webauthn::golden::android-key-tee-es256"])
+    assert obj["fmt"] == "android-key" and sorted(obj["attStmt"]) == ["alg", "sig", "x5c"]
+    auth = AuthenticatorData.parse(obj["authData"])
+    assert auth.credential.aaguid == ANDROID_KEY_AAGUID.bytes
+    leaf = x509.load_der_x509_certificate(obj["attStmt"]["x5c"][0])
+    key = parse_cose_key(cbor_decode(auth.credential.public_key_cbor, "key"))
+    assert leaf.public_key() == key
+    extension = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.1.17"))
+    assert hashlib.sha256(record.client_data_json).digest() in extension.value.value
+    no_root, _ = _object(cases["webauthn::golden::android-key-no-root-es256"])
+    assert len(no_root["attStmt"]["x5c"]) == len(obj["attStmt"]["x5c"]) - 1
+
+
+# -- generation through the HSM and the CLI -----------------------------------------------------------
+
+@pytest.mark.parametrize(("fmt", "params", "spec", "root_file"), [
+    ("packed", {}, "ec-p256", "packed_root_ca.pem"),
+    ("packed", {"attestation": "self"}, "ed25519", None),
+    ("fido-u2f", {}, "ec-p256", "fido-u2f_root_ca.pem"),
+    ("android-key", {"security_level": "STRONG_BOX"}, "rsa-3072", "android-key_root_ca.pem"),
+    ("tpm", {"rp_id": "bank.example"}, "ec-p384", "tpm_root_ca.pem"),
+])
+def test_generate_through_the_hsm_and_verify(webauthn, fmt, params, spec, root_file):
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse(spec), "passkey")
+    hsm = Hsm(Device.from_seed("webauthn", SEED), store)
+    evidence = hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": fmt, **params})
+    assert hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": fmt, **params}).files == evidence.files
+    roots = tuple(x509.load_pem_x509_certificates(evidence.files[root_file])) if root_file else ()
+    assert sorted(evidence.files) == sorted(["passkey.webauthn.json", *([root_file] if root_file else [])])
+    verdict = webauthn.verify(evidence, TrustAnchors({"root": roots}), at=LATER if fmt != "android-key" else AT)
+    assert verdict.accepted, verdict.summary()
+
+
+def test_generate_refuses_what_the_statement_cannot_hold():
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("rsa-3072"), "passkey")
+    hsm = Hsm(Device.from_seed("webauthn", SEED), store)
+    with pytest.raises(UnsupportedKeyError, match="P-256"):
+        hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "fido-u2f"})
+    with pytest.raises(UnsupportedKeyError, match="not supported"):
+        hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "apple-ish"})
+    with pytest.raises(UnsupportedKeyError, match="signature_encoding"):
+        hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "packed", "signature_encoding": "tpmt"})
+
+
+def _hsmsim(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args, "--state", str(state)], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+
+
+def test_cli_round_trip_packed(tmp_path):
+    state = tmp_path / "st"
+    created = _hsmsim("key", "create", "--format", "webauthn", "--label", "passkey", "--spec", "ec-p256", state=state)
+    assert created.returncode == 0, created.stderr
+    out = tmp_path / "out" / "passkey.webauthn.json"
+    attested = _hsmsim("attest", "--format", "webauthn", "--key", "passkey", "--out", str(out),
+                       "--at", "2025-11-03T14:22:07Z", "--param", "fmt=packed", "--param", "user_verified=false",
+                       state=state)
+    assert attested.returncode == 0, attested.stderr
+    root = out.parent / "packed_root_ca.pem"
+    verified = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(out), "--root", str(root),
+                               "--at", "2026-01-01T00:00:00Z", "--profile", "strict", "--json"],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    document = json.loads(verified.stdout)
+    assert document["format"] == "webauthn" and document["claims"]["vendor"] == "Yubico AB"
+    record = Registration.parse(out.read_bytes())
+    flags = AuthenticatorData.parse(cbor2.loads(record.attestation_object)["authData"]).flags
+    assert flags & 0x04 == 0  # user_verified=false
