@@ -10,19 +10,18 @@ Failures raise :class:`hsmsim.verdict.Rejected`.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.verdict import Reason, Rejected
 
 MAX_CHAIN_DEPTH = 8
-_DER = Encoding.DER
 _KNOWN_EXTENSIONS = {
     ExtensionOID.KEY_USAGE, ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.CERTIFICATE_POLICIES,
     ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
@@ -47,16 +46,29 @@ accessors (extensions, names, public_key, signature algorithm, validity) raise t
 ``DuplicateExtension`` / ``UnsupportedGeneralNameType`` are not ``ValueError`` subclasses."""
 
 
+_PARSED_CACHE_SIZE = 256
+_parsed: OrderedDict[x509.Certificate, None] = OrderedDict()
+"""Certificates (keyed by their DER: a Certificate hashes and compares by its encoding) whose every lazily
+parsed field is known to parse: parsing is a pure function of the DER, so the same bytes need not be
+parsed again (the trust anchors of every call, a chain a format parsed just before it validates it)."""
+
+
 def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     """Touch every lazily parsed field a verifier reads, so a malformed field fails here and not mid-walk.
 
     cryptography parses names and extensions lazily; raises one of :data:`CERT_PARSE_ERRORS`.
     Once it returns, the same accessors succeed wherever the verifier calls them.
     """
+    if cert in _parsed:
+        _parsed.move_to_end(cert)
+        return cert
     _ = (len(cert.subject), len(cert.issuer), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
          cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
     for ext in cert.extensions:
         _ = ext.value
+    _parsed[cert] = None
+    if len(_parsed) > _PARSED_CACHE_SIZE:
+        _parsed.popitem(last=False)
     return cert
 
 
@@ -79,7 +91,7 @@ def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _check_time(cert: x509.Certificate, at: datetime, what: str) -> None:
+def _check_time(cert: x509.Certificate, at: datetime, what: object) -> None:
     if at < cert.not_valid_before_utc:
         raise Rejected(Reason.CERT_NOT_YET_VALID,
                        f"{what} is valid only from {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}")
@@ -87,14 +99,14 @@ def _check_time(cert: x509.Certificate, at: datetime, what: str) -> None:
         raise Rejected(Reason.CERT_EXPIRED, f"{what} expired {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
 
 
-def _check_critical(cert: x509.Certificate, what: str) -> None:
+def _check_critical(cert: x509.Certificate, what: object) -> None:
     for ext in cert.extensions:
         if ext.critical and ext.oid not in _KNOWN_EXTENSIONS:
             raise Rejected(Reason.CERT_UNKNOWN_CRITICAL,
                            f"{what} has unknown critical extension {ext.oid.dotted_string}")
 
 
-def _check_issuer(cert: x509.Certificate, below: int, policy: ChainPolicy, what: str) -> None:
+def _check_issuer(cert: x509.Certificate, below: int, policy: ChainPolicy, what: object) -> None:
     """``below`` is the number of non-self-issued intermediates between ``cert`` and the leaf."""
     if cert.version is x509.Version.v1:
         if policy.allow_v1_ca:
@@ -118,6 +130,17 @@ def _check_issuer(cert: x509.Certificate, below: int, policy: ChainPolicy, what:
 
 def _describe(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or "<empty subject>"
+
+
+@dataclass(frozen=True)
+class _Position:
+    """How a failure names a path element; the subject is rendered only when a message is written."""
+
+    depth: int
+    cert: x509.Certificate
+
+    def __str__(self) -> str:
+        return "leaf certificate" if self.depth == 0 else f"chain certificate {_describe(self.cert)!r}"
 
 
 def validate_chain(
@@ -148,39 +171,46 @@ def validate_chain(
     for cert in anchors:
         parsed_certificate(cert, "a trust anchor")
     received = as_received or {}
-    anchor_ders = {a.public_bytes(_DER) for a in anchors}
+    names: dict[x509.Certificate, tuple[x509.Name, x509.Name]] = {}
+
+    def subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
+        if cert not in names:
+            names[cert] = (cert.subject, cert.issuer)
+        return names[cert]
+
     path = [leaf]
     current = leaf
     while True:
-        if current.public_bytes(_DER) in anchor_ders:
+        if current in anchors:
             break
         if len(path) > MAX_CHAIN_DEPTH:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates")
         signed = received.get(current, current)
-        anchor = next((a for a in anchors if a.subject == current.issuer and _issued_by(signed, a)), None)
+        subject, issuer_name = subject_issuer(current)
+        anchor = next((a for a in anchors if subject_issuer(a)[0] == issuer_name and _issued_by(signed, a)), None)
         if anchor is not None:
             path.append(anchor)
             break
-        if current.issuer == current.subject and _issued_by(signed, current):
+        if issuer_name == subject and _issued_by(signed, current):
             raise Rejected(Reason.CHAIN_UNTRUSTED,
                            f"chain ends at self-signed {_describe(current)!r}, which is not a trust anchor")
-        named = [c for c in untrusted + anchors if c.subject == current.issuer and c not in path]
+        named = [c for c in untrusted + anchors if subject_issuer(c)[0] == issuer_name and c not in path]
         if not named:
             if len(path) > 1 and all(c in path for c in untrusted):
                 # The bundle's intermediates are used up and its top names an issuer no anchor is:
                 # the wrong root is trusted, exactly as when the bundle ends at its own root copy.
                 raise Rejected(Reason.CHAIN_UNTRUSTED,
                                f"chain ends at {_describe(current)!r}, whose issuer "
-                               f"{current.issuer.rfc4514_string()!r} is not a trust anchor")
+                               f"{issuer_name.rfc4514_string()!r} is not a trust anchor")
             raise Rejected(Reason.CHAIN_INCOMPLETE,
-                           f"issuer {current.issuer.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
+                           f"issuer {issuer_name.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
         issuer = next((c for c in named if _issued_by(signed, c)), None)
         if issuer is None:
             raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(current)!r} is not signed by its named issuer")
         path.append(issuer)
         current = issuer
     for depth, cert in enumerate(path):
-        what = "leaf certificate" if depth == 0 else f"chain certificate {_describe(cert)!r}"
+        what = _Position(depth, cert)
         if depth < len(path) - 1 or policy.check_anchor_validity:
             _check_time(cert, at, what)
         _check_critical(cert, what)
