@@ -144,7 +144,7 @@ def _walk(root: Tlv, what: str) -> None:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {MAX_NODES} DER elements")
         if not tag & 0x20:
             continue
-        found = []  # every child is read before the first is descended into, as children() does
+        found: list[tuple[int, int, int, int]] = []  # all children are read before the first is descended into
         while pos < end:
             if len(found) >= MAX_NODES:
                 raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {MAX_NODES} elements")
