@@ -47,10 +47,11 @@ accessors (extensions, names, public_key, signature algorithm, validity) raise t
 
 
 _PARSED_CACHE_SIZE = 256
-_parsed: OrderedDict[x509.Certificate, None] = OrderedDict()
+_parsed: OrderedDict[x509.Certificate, tuple[x509.Name, x509.Name]] = OrderedDict()
 """Certificates (keyed by their DER: a Certificate hashes and compares by its encoding) whose every lazily
-parsed field is known to parse: parsing is a pure function of the DER, so the same bytes need not be
-parsed again (the trust anchors of every call, a chain a format parsed just before it validates it)."""
+parsed field is known to parse, with their subject and issuer: parsing is a pure function of the DER, so
+the same bytes are not parsed again (the trust anchors of every call, a chain a format parsed just before
+it validates it)."""
 
 
 def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
@@ -59,17 +60,25 @@ def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     cryptography parses names and extensions lazily; raises one of :data:`CERT_PARSE_ERRORS`.
     Once it returns, the same accessors succeed wherever the verifier calls them.
     """
-    if cert in _parsed:
+    _subject_issuer(cert)
+    return cert
+
+
+def _subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
+    """The subject and issuer of a certificate whose every lazy field parses (raises as :func:`fully_parsed`)."""
+    known = _parsed.get(cert)
+    if known is not None:
         _parsed.move_to_end(cert)
-        return cert
-    _ = (len(cert.subject), len(cert.issuer), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
+        return known
+    names = (cert.subject, cert.issuer)
+    _ = (len(names[0]), len(names[1]), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
          cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
     for ext in cert.extensions:
         _ = ext.value
-    _parsed[cert] = None
+    _parsed[cert] = names
     if len(_parsed) > _PARSED_CACHE_SIZE:
         _parsed.popitem(last=False)
-    return cert
+    return names
 
 
 def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
@@ -171,11 +180,9 @@ def validate_chain(
     for cert in anchors:
         parsed_certificate(cert, "a trust anchor")
     received = as_received or {}
-    names: dict[x509.Certificate, tuple[x509.Name, x509.Name]] = {}
+    names = {cert: _subject_issuer(cert) for cert in (leaf, *untrusted, *anchors)}  # all parsed above: no raise
 
     def subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
-        if cert not in names:
-            names[cert] = (cert.subject, cert.issuer)
         return names[cert]
 
     path = [leaf]
