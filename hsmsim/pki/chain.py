@@ -100,6 +100,24 @@ def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+_anchor_links: OrderedDict[tuple[x509.Certificate, x509.Certificate], bool] = OrderedDict()
+"""Whether a trust anchor signed a certificate, by the DER of both: a pure function of the bytes. Every bundle
+of a vendor carries the same certificates under its root, so their signatures are checked once per process;
+any other certificate (a changed byte is another key) is checked afresh."""
+
+
+def _anchor_issued(child: x509.Certificate, anchor: x509.Certificate) -> bool:
+    key = (child, anchor)
+    known = _anchor_links.get(key)
+    if known is None:
+        known = _anchor_links[key] = _issued_by(child, anchor)
+        if len(_anchor_links) > _PARSED_CACHE_SIZE:
+            _anchor_links.popitem(last=False)
+    else:
+        _anchor_links.move_to_end(key)
+    return known
+
+
 def _check_time(cert: x509.Certificate, at: datetime, what: object) -> None:
     if at < cert.not_valid_before_utc:
         raise Rejected(Reason.CERT_NOT_YET_VALID,
@@ -194,7 +212,8 @@ def validate_chain(
             raise Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates")
         signed = received.get(current, current)
         subject, issuer_name = subject_issuer(current)
-        anchor = next((a for a in anchors if subject_issuer(a)[0] == issuer_name and _issued_by(signed, a)), None)
+        anchor = next((a for a in anchors if subject_issuer(a)[0] == issuer_name and _anchor_issued(signed, a)),
+                      None)
         if anchor is not None:
             path.append(anchor)
             break

@@ -137,8 +137,8 @@ def _check_link(child: Cert, issuer: Cert, index: int, quirks: set[str]) -> None
     if child.algorithm.oid == SHA1_WITH_RSA and issuer is not child:
         raise Rejected(Reason.UNSUPPORTED, f"certificate {index} ({child.name!r}) is signed with sha1WithRSA; SHA-1 "
                                            "is accepted only on the root's self-signature")
-    if issuer is child:
-        valid, flags = _self_signature(child, index)
+    if issuer.self_issued:
+        valid, flags = _root_signature(child, issuer, index)
     else:
         valid, flags = check_signature(child.tbs, child.signature, child.algorithm, issuer.spki,
                                        f"certificate {index}")
@@ -149,10 +149,11 @@ def _check_link(child: Cert, issuer: Cert, index: int, quirks: set[str]) -> None
 
 
 @lru_cache(maxsize=64)
-def _self_signature(cert: Cert, index: int) -> tuple[bool, frozenset[str]]:
-    """``check_signature`` of a self-issued certificate over its own key (a pure function of its bytes): the
-    root every PKC ends at is the trust anchor's copy, so its signature is checked once per process."""
-    return check_signature(cert.tbs, cert.signature, cert.algorithm, cert.spki, f"certificate {index}")
+def _root_signature(cert: Cert, root: Cert, index: int) -> tuple[bool, frozenset[str]]:
+    """``check_signature`` of a certificate signed by a self-issued root (its own self-signature included): a
+    pure function of both certificates' bytes. The root every PKC ends at is the trust anchor's copy and the
+    certificate below it is the same in every PKC of a device, so their signatures are checked once per process."""
+    return check_signature(cert.tbs, cert.signature, cert.algorithm, root.spki, f"certificate {index}")
 
 
 def _check_links(chain: list[Cert], quirks: set[str]) -> None:
