@@ -10,10 +10,10 @@ Failures raise :class:`hsmsim.verdict.Rejected`.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -46,14 +46,6 @@ accessors (extensions, names, public_key, signature algorithm, validity) raise t
 ``DuplicateExtension`` / ``UnsupportedGeneralNameType`` are not ``ValueError`` subclasses."""
 
 
-_PARSED_CACHE_SIZE = 256
-_parsed: OrderedDict[x509.Certificate, tuple[x509.Name, x509.Name]] = OrderedDict()
-"""Certificates (keyed by their DER: a Certificate hashes and compares by its encoding) whose every lazily
-parsed field is known to parse, with their subject and issuer: parsing is a pure function of the DER, so
-the same bytes are not parsed again (the trust anchors of every call, a chain a format parsed just before
-it validates it)."""
-
-
 def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     """Touch every lazily parsed field a verifier reads, so a malformed field fails here and not mid-walk.
 
@@ -64,20 +56,19 @@ def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     return cert
 
 
+@lru_cache(maxsize=256)
 def _subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
-    """The subject and issuer of a certificate whose every lazy field parses (raises as :func:`fully_parsed`)."""
-    known = _parsed.get(cert)
-    if known is not None:
-        _parsed.move_to_end(cert)
-        return known
+    """The subject and issuer of a certificate whose every lazy field parses (raises as :func:`fully_parsed`).
+
+    Keyed by the DER (a Certificate hashes and compares by its encoding): parsing is a pure function of
+    the bytes, so the same certificate is not parsed again (the trust anchors of every call, a chain a
+    format parsed just before it validates it). A certificate that does not parse is not remembered.
+    """
     names = (cert.subject, cert.issuer)
     _ = (len(names[0]), len(names[1]), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
          cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
     for ext in cert.extensions:
         _ = ext.value
-    _parsed[cert] = names
-    if len(_parsed) > _PARSED_CACHE_SIZE:
-        _parsed.popitem(last=False)
     return names
 
 
@@ -100,22 +91,14 @@ def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-_anchor_links: OrderedDict[tuple[x509.Certificate, x509.Certificate], bool] = OrderedDict()
-"""Whether a trust anchor signed a certificate, by the DER of both: a pure function of the bytes. Every bundle
-of a vendor carries the same certificates under its root, so their signatures are checked once per process;
-any other certificate (a changed byte is another key) is checked afresh."""
-
-
+@lru_cache(maxsize=256)
 def _anchor_issued(child: x509.Certificate, anchor: x509.Certificate) -> bool:
-    key = (child, anchor)
-    known = _anchor_links.get(key)
-    if known is None:
-        known = _anchor_links[key] = _issued_by(child, anchor)
-        if len(_anchor_links) > _PARSED_CACHE_SIZE:
-            _anchor_links.popitem(last=False)
-    else:
-        _anchor_links.move_to_end(key)
-    return known
+    """Whether trust anchor ``anchor`` signed ``child``, by the DER of both (a pure function of the bytes).
+
+    Every bundle of a vendor carries the same certificates under its root, so their signatures are
+    checked once per process; a certificate with any other byte is checked afresh.
+    """
+    return _issued_by(child, anchor)
 
 
 def _check_time(cert: x509.Certificate, at: datetime, what: object) -> None:
