@@ -40,8 +40,12 @@ def extend(data: bytes, suffix: bytes) -> bytes:
 # -- line-structured XML -------------------------------------------------------------------
 
 def _element_lines(xml: bytes, tag: str) -> list[int]:
-    pattern = re.compile(rb"^\s*<" + re.escape(tag.encode()) + rb"(?:\s[^>]*)?>")
-    return [i for i, line in enumerate(xml.split(b"\n")) if pattern.match(line)]
+    # One search over the document (not one match per line: a vector's XML may be 50 MB); no part of the
+    # pattern crosses a newline, so it finds exactly the lines that start (after blanks) with <tag>.
+    blank, not_newline = rb"[ \t\r\f\v]", rb"[^>\n]"
+    pattern = re.compile(rb"(?m)^" + blank + rb"*<" + re.escape(tag.encode()) + rb"(?:" + blank + not_newline
+                         + rb"*)?>")
+    return [xml.count(b"\n", 0, match.start()) for match in pattern.finditer(xml)]
 
 
 def _line(xml: bytes, tag: str, occurrence: int) -> tuple[list[bytes], int]:

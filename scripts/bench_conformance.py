@@ -61,7 +61,7 @@ def rows(repeat: int) -> list[tuple[str, float]]:
         out.append(("conformance: oneshot (openssl walk, one process tree per vector), per vector",
                     median_seconds(lambda: run_conformance([walk], corpus, RunOptions(patterns=ONESHOT_SAMPLE)),
                             max(1, repeat // 3)) / sample))
-    pytest_repeat = max(1, repeat // 3)
+    pytest_repeat = 1  # each run is a whole corpus under pytest: one keeps scripts/bench.py within minutes
     out.append(("conformance: pytest -p hsmsim, full corpus (serial, with start-up)",
                 median_seconds(lambda: _pytest(), pytest_repeat)))
     out.append(("conformance: pytest -p hsmsim, full corpus (-n 2, with xdist start-up)",

@@ -13,16 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.verdict import Reason, Rejected
 
 MAX_CHAIN_DEPTH = 8
-_DER = Encoding.DER
 _KNOWN_EXTENSIONS = {
     ExtensionOID.KEY_USAGE, ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.CERTIFICATE_POLICIES,
     ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
@@ -57,11 +56,24 @@ def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     cryptography parses names and extensions lazily; raises one of :data:`CERT_PARSE_ERRORS`.
     Once it returns, the same accessors succeed wherever the verifier calls them.
     """
-    _ = (len(cert.subject), len(cert.issuer), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
+    _subject_issuer(cert)
+    return cert
+
+
+@lru_cache(maxsize=256)
+def _subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
+    """The subject and issuer of a certificate whose every lazy field parses (raises as :func:`fully_parsed`).
+
+    Keyed by the DER (a Certificate hashes and compares by its encoding): parsing is a pure function of
+    the bytes, so the same certificate is not parsed again (the trust anchors of every call, a chain a
+    format parsed just before it validates it). A certificate that does not parse is not remembered.
+    """
+    names = (cert.subject, cert.issuer)
+    _ = (len(names[0]), len(names[1]), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
          cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
     for ext in cert.extensions:
         _ = ext.value
-    return cert
+    return names
 
 
 def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
@@ -83,7 +95,17 @@ def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _check_time(cert: x509.Certificate, at: datetime, what: str) -> None:
+@lru_cache(maxsize=256)
+def _anchor_issued(child: x509.Certificate, anchor: x509.Certificate) -> bool:
+    """Whether trust anchor ``anchor`` signed ``child``, by the DER of both (a pure function of the bytes).
+
+    Every bundle of a vendor carries the same certificates under its root, so their signatures are
+    checked once per process; a certificate with any other byte is checked afresh.
+    """
+    return _issued_by(child, anchor)
+
+
+def _check_time(cert: x509.Certificate, at: datetime, what: object) -> None:
     if at < cert.not_valid_before_utc:
         raise Rejected(Reason.CERT_NOT_YET_VALID,
                        f"{what} is valid only from {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}")
@@ -91,14 +113,14 @@ def _check_time(cert: x509.Certificate, at: datetime, what: str) -> None:
         raise Rejected(Reason.CERT_EXPIRED, f"{what} expired {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
 
 
-def _check_critical(cert: x509.Certificate, what: str) -> None:
+def _check_critical(cert: x509.Certificate, what: object) -> None:
     for ext in cert.extensions:
         if ext.critical and ext.oid not in _KNOWN_EXTENSIONS:
             raise Rejected(Reason.CERT_UNKNOWN_CRITICAL,
                            f"{what} has unknown critical extension {ext.oid.dotted_string}")
 
 
-def _check_issuer(cert: x509.Certificate, below: int, policy: ChainPolicy, what: str) -> None:
+def _check_issuer(cert: x509.Certificate, below: int, policy: ChainPolicy, what: object) -> None:
     """``below`` is the number of non-self-issued intermediates between ``cert`` and the leaf."""
     if cert.version is x509.Version.v1:
         if policy.allow_v1_ca:
@@ -122,6 +144,17 @@ def _check_issuer(cert: x509.Certificate, below: int, policy: ChainPolicy, what:
 
 def _describe(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or "<empty subject>"
+
+
+@dataclass(frozen=True)
+class _Position:
+    """How a failure names a path element; the subject is rendered only when a message is written."""
+
+    depth: int
+    cert: x509.Certificate
+
+    def __str__(self) -> str:
+        return "leaf certificate" if self.depth == 0 else f"chain certificate {_describe(self.cert)!r}"
 
 
 def validate_chain(
@@ -152,39 +185,45 @@ def validate_chain(
     for cert in anchors:
         parsed_certificate(cert, "a trust anchor")
     received = as_received or {}
-    anchor_ders = {a.public_bytes(_DER) for a in anchors}
+    names = {cert: _subject_issuer(cert) for cert in (leaf, *untrusted, *anchors)}  # all parsed above: no raise
+
+    def subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
+        return names[cert]
+
     path = [leaf]
     current = leaf
     while True:
-        if current.public_bytes(_DER) in anchor_ders:
+        if current in anchors:
             break
         if len(path) > MAX_CHAIN_DEPTH:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates")
         signed = received.get(current, current)
-        anchor = next((a for a in anchors if a.subject == current.issuer and _issued_by(signed, a)), None)
+        subject, issuer_name = subject_issuer(current)
+        anchor = next((a for a in anchors if subject_issuer(a)[0] == issuer_name and _anchor_issued(signed, a)),
+                      None)
         if anchor is not None:
             path.append(anchor)
             break
-        if current.issuer == current.subject and _issued_by(signed, current):
+        if issuer_name == subject and _issued_by(signed, current):
             raise Rejected(Reason.CHAIN_UNTRUSTED,
                            f"chain ends at self-signed {_describe(current)!r}, which is not a trust anchor")
-        named = [c for c in untrusted + anchors if c.subject == current.issuer and c not in path]
+        named = [c for c in untrusted + anchors if subject_issuer(c)[0] == issuer_name and c not in path]
         if not named:
             if len(path) > 1 and all(c in path for c in untrusted):
                 # The bundle's intermediates are used up and its top names an issuer no anchor is:
                 # the wrong root is trusted, exactly as when the bundle ends at its own root copy.
                 raise Rejected(Reason.CHAIN_UNTRUSTED,
                                f"chain ends at {_describe(current)!r}, whose issuer "
-                               f"{current.issuer.rfc4514_string()!r} is not a trust anchor")
+                               f"{issuer_name.rfc4514_string()!r} is not a trust anchor")
             raise Rejected(Reason.CHAIN_INCOMPLETE,
-                           f"issuer {current.issuer.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
+                           f"issuer {issuer_name.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
         issuer = next((c for c in named if _issued_by(signed, c)), None)
         if issuer is None:
             raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(current)!r} is not signed by its named issuer")
         path.append(issuer)
         current = issuer
     for depth, cert in enumerate(path):
-        what = "leaf certificate" if depth == 0 else f"chain certificate {_describe(cert)!r}"
+        what = _Position(depth, cert)
         if depth < len(path) - 1 or policy.check_anchor_validity:
             _check_time(cert, at, what)
         _check_critical(cert, what)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
@@ -107,6 +108,7 @@ class Issuer:
     certificate: x509.Certificate
 
 
+@lru_cache(maxsize=16)
 def legacy_root(seed: str, *, reissue: int = 0) -> Issuer:
     """The emulated RSA-4096 root ``serialNumber=<hex>, CN=... EMULATED`` (``reissue`` 1: the older issue
     with the same name and key, as devices still send)."""
@@ -119,6 +121,7 @@ def legacy_root(seed: str, *, reissue: int = 0) -> Issuer:
     return Issuer(key, cert)
 
 
+@lru_cache(maxsize=16)
 def root_2026(seed: str) -> Issuer:
     """The emulated 2026 ECDSA P-384 root ``CN=Key Attestation CA1 EMULATED, OU=Android, O=Google LLC, C=US``."""
     key = derive_key(seed, "android/root/2026", KeySpec.parse("ec-p384"))
@@ -147,6 +150,7 @@ def _period_start(at: datetime, length: timedelta) -> tuple[int, datetime]:
     return index, RKP_EPOCH + index * length
 
 
+@lru_cache(maxsize=16)
 def droid_ca2(seed: str, *, under_2026: bool) -> Issuer:
     """``Droid CA2 EMULATED`` (P-384): under the legacy root (RSA signature, pathlen 2) or the 2026 root."""
     family = "2026" if under_2026 else "legacy"
@@ -165,9 +169,15 @@ def droid_ca2(seed: str, *, under_2026: bool) -> Issuer:
 
 def droid_ca3(seed: str, at: datetime, *, under_2026: bool) -> Issuer:
     """``Droid CA3 EMULATED`` (P-256, signed with SHA-384), re-issued every 56 days for 70 days."""
+    return _droid_ca3(seed, _period_start(at, _CA3_PERIOD)[0], under_2026)
+
+
+@lru_cache(maxsize=64)
+def _droid_ca3(seed: str, index: int, under_2026: bool) -> Issuer:
+    """The CA3 of issue period ``index`` (built once per process)."""
     ca2 = droid_ca2(seed, under_2026=under_2026)
     family = "2026" if under_2026 else "legacy"
-    index, start = _period_start(at, _CA3_PERIOD)
+    start = RKP_EPOCH + index * _CA3_PERIOD
     key = derive_key(seed, f"android/droid-ca3/{family}", KeySpec.parse("ec-p256"))
     not_before = start - timedelta(days=2)
     extensions = _ca_extensions(key.public_key(), ca2.key, crl_sign=True)
@@ -191,10 +201,18 @@ def attestation_key(seed: str, serial: str, level: SecurityLevel, shape: ChainSh
 
 def _rkp_identity(seed: str, serial: str, level: SecurityLevel, shape: ChainShape, at: datetime,
                   key: PrivateKey) -> AttestationIdentity:
+    return _rkp_period_identity(seed, serial, level, shape, _period_start(at, _CA3_PERIOD)[0],
+                                _period_start(at, _RKP_CERT_PERIOD)[0], key)
+
+
+@lru_cache(maxsize=64)
+def _rkp_period_identity(seed: str, serial: str, level: SecurityLevel, shape: ChainShape, ca3_index: int,
+                         index: int, key: PrivateKey) -> AttestationIdentity:
+    """The RKP chain of certificate period ``index`` under CA3 issue ``ca3_index`` (built once per process)."""
     under_2026 = shape is ChainShape.RKP_2026
     ca2 = droid_ca2(seed, under_2026=under_2026)
-    ca3 = droid_ca3(seed, at, under_2026=under_2026)
-    index, start = _period_start(at, _RKP_CERT_PERIOD)
+    ca3 = _droid_ca3(seed, ca3_index, under_2026)
+    start = RKP_EPOCH + index * _RKP_CERT_PERIOD
     role = f"android/device/{serial}/{LEVEL_NAMES[level]}/rkp/{index}"
     serial_hex = _hex(seed, role)
     not_before = start - timedelta(hours=7)
@@ -214,6 +232,7 @@ def _factory_name(seed: str, role: str) -> x509.Name:
     return _name((NameOID.TITLE, "TEE", UTF8), (NameOID.SERIAL_NUMBER, _hex(seed, role), PRINTABLE))
 
 
+@lru_cache(maxsize=64)
 def _factory_identity(seed: str, serial: str, level: SecurityLevel, key: PrivateKey) -> AttestationIdentity:
     root = legacy_root(seed)
     role = f"android/factory/{LEVEL_NAMES[level]}"

@@ -13,7 +13,7 @@ import base64
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,6 +78,8 @@ class FortanixKit:
     keys: dict[str, StoredKey]
     store: SoftKeyStore
     organisation: str
+    goldens: dict[str, Evidence] = field(default_factory=dict, compare=False)
+    """Each golden response by key spec, assembled once: every mutation starts from it."""
 
     @classmethod
     def build(cls, seed: str) -> FortanixKit:
@@ -127,7 +129,9 @@ class Workbench:
     def open(cls, kit: FortanixKit, spec: str) -> Workbench:
         """The golden response of ``spec`` (exactly the generator's output) as a workbench."""
         key = kit.keys[spec]
-        evidence = assemble(key, kit.store.signer(key), kit.pki, kit.seed, ATTEST_TIME).evidence()
+        if spec not in kit.goldens:
+            kit.goldens[spec] = assemble(key, kit.store.signer(key), kit.pki, kit.seed, ATTEST_TIME).evidence()
+        evidence = kit.goldens[spec]
         document = json.loads(evidence.files[evidence.primary])
         chain = [x509.load_der_x509_certificate(base64.b64decode(c)) for c in document["authority_chain"]]
         statement = x509.load_der_x509_certificate(base64.b64decode(document["attestation_statement"]["statement"]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 from asn1crypto import core
 from asn1crypto import x509 as ax509
@@ -40,8 +41,10 @@ class ReadCertificate:
     """The extensions (asn1crypto names) whose values were not DER, in certificate order."""
 
 
+@lru_cache(maxsize=1024)
 def _der_extension(extension: bytes) -> tuple[bytes, str | None]:
-    """``extension`` with its value re-encoded as DER, and its name when that changed a byte."""
+    """``extension`` with its value re-encoded as DER, and its name when that changed a byte (a pure
+    function of the bytes: the authorities' extensions recur in every response, decoded once)."""
     try:
         parsed = ax509.Extension.load(extension, strict=True)
         name = str(parsed["extn_id"].native)

@@ -197,13 +197,20 @@ def fortanix_pki(seed: str, cluster: str, at: datetime, *, key: PrivateKey | Non
     cluster's derived RSA-3072 key. ``captured_encoding`` reproduces the published authority's
     non-DER encodings (see :func:`~hsmsim.formats.fortanix.captured_encoding.with_captured_encoding`).
     """
-    root_key, root, ca_key, ca = fortanix_ca(seed, at)
     if key is None:
         key = derive_key(seed, f"fortanix/cluster/{cluster}/authority", KeySpec.parse("rsa-3072"))
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise UnsupportedKeyError("a Fortanix key attestation authority key must be RSA or EC")
+    return _pki(seed, ca_period(at), authority_period(at)[0], key, captured_encoding)
+
+
+@lru_cache(maxsize=64)
+def _pki(seed: str, ca_index: int, period: int, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+         captured_encoding: bool) -> FortanixPki:
+    """The hierarchy of authority period ``period`` under CA issue ``ca_index`` (built once per process)."""
+    root_key, root, ca_key, ca = _ca(seed, ca_index)
     public = key.public_key()
-    period, not_before = authority_period(at)
+    not_before = AUTHORITY_EPOCH + period * AUTHORITY_LIFETIME
     spki_digest = hashlib.sha256(spki_der(public)).hexdigest()
     authority = build_certificate(CertSpec(
         subject=name(("CN", AUTHORITY_CN, UTF8)), issuer=ca.subject, public_key=public,

@@ -13,6 +13,7 @@ leaf: the walk verifies the authority under the policy and the statement's signa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
@@ -82,6 +83,16 @@ def _describe(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or "<empty subject>"
 
 
+@dataclass(frozen=True)
+class _Quoted:
+    """A certificate as a failure names it (its quoted subject), rendered only when a message is written."""
+
+    cert: x509.Certificate
+
+    def __str__(self) -> str:
+        return repr(_describe(self.cert))
+
+
 def _extension(cert: x509.Certificate, oid: ObjectIdentifier) -> x509.Extension[x509.ExtensionType] | None:
     try:
         return cert.extensions.get_extension_for_oid(oid)
@@ -89,7 +100,7 @@ def _extension(cert: x509.Certificate, oid: ObjectIdentifier) -> x509.Extension[
         return None
 
 
-def _key_identifier(cert: x509.Certificate, what: str) -> bytes:
+def _key_identifier(cert: x509.Certificate, what: object) -> bytes:
     ext = _extension(cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER)
     if ext is None:
         raise Rejected(Reason.MALFORMED, f"{what} has no subjectKeyIdentifier")
@@ -100,7 +111,7 @@ def _key_identifier(cert: x509.Certificate, what: str) -> bytes:
     return value  # type: ignore[no-any-return]
 
 
-def _check_issuer_id(cert: x509.Certificate, issuer_id: bytes, what: str) -> None:
+def _check_issuer_id(cert: x509.Certificate, issuer_id: bytes, what: object) -> None:
     ext = _extension(cert, ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
     if ext is None or ext.value.key_identifier is None:  # type: ignore[attr-defined]
         raise Rejected(Reason.MALFORMED, f"{what} has no authorityKeyIdentifier keyIdentifier")
@@ -110,10 +121,10 @@ def _check_issuer_id(cert: x509.Certificate, issuer_id: bytes, what: str) -> Non
 
 def _check_key_identifiers(statement: x509.Certificate, path: list[x509.Certificate]) -> None:
     """SKI = SHA-1 of the DER SubjectPublicKeyInfo on the authority and every CA; each AKI = its issuer's SKI."""
-    ids = [_key_identifier(cert, repr(_describe(cert))) for cert in path]
+    ids = [_key_identifier(cert, _Quoted(cert)) for cert in path]
     _check_issuer_id(statement, ids[0], "statement")
     for cert, issuer_id in zip(path[:-1], ids[1:], strict=True):
-        _check_issuer_id(cert, issuer_id, repr(_describe(cert)))
+        _check_issuer_id(cert, issuer_id, _Quoted(cert))
 
 
 def _check_policies(path: list[x509.Certificate]) -> None:

@@ -73,6 +73,8 @@ class LunaKit:
     keys: dict[str, StoredKey]
     store: SoftKeyStore
     options: LunaOptions
+    bundles: dict[tuple[str, LunaOptions], LunaBundle] = field(default_factory=dict, compare=False)
+    """Each golden PKC by key spec and options, assembled once: every mutation starts from it."""
 
     @classmethod
     def build(cls, seed: str) -> LunaKit:
@@ -123,7 +125,9 @@ class Workbench:
         """The golden PKC of ``spec`` (with LunaOptions ``overrides``) as a workbench."""
         key = kit.keys[spec]
         options = replace(kit.options, **overrides)  # type: ignore[arg-type]
-        bundle = assemble(key, kit.store.signer(key), kit.seed, kit.serial, PARTITION, options)
+        if (spec, options) not in kit.bundles:
+            kit.bundles[spec, options] = assemble(key, kit.store.signer(key), kit.seed, kit.serial, PARTITION, options)
+        bundle = kit.bundles[spec, options]
         ec_key = key.spec.key_type.value == "EC"
         issuers = kit.pki(options).issuers(ec_key, options.pkc_type)
         leaf = pkc_spec(kit.pki(options), key.public_key, ouid(kit.seed, kit.serial, PARTITION, key.label),  # type: ignore[arg-type]

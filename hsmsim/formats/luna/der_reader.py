@@ -15,6 +15,8 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 from asn1crypto import core
 from asn1crypto import x509 as ax509
@@ -31,8 +33,7 @@ OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_DATA = "1.2.840.113549.1.7.1"
 
 
-@dataclass(frozen=True)
-class Tlv:
+class Tlv(NamedTuple):
     """One tag-length-value inside ``buf``: tag byte, start offset, header and content lengths."""
 
     tag: int
@@ -49,12 +50,12 @@ class Tlv:
     @property
     def raw(self) -> bytes:
         """The whole TLV."""
-        return self.buf[self.start:self.end]
+        return self.buf[self.start:self.start + self.header + self.length]
 
     @property
     def value(self) -> bytes:
         """The content octets."""
-        return self.buf[self.start + self.header:self.end]
+        return self.buf[self.start + self.header:self.start + self.header + self.length]
 
     @property
     def constructed(self) -> bool:
@@ -93,14 +94,27 @@ def children(node: Tlv, what: str, limit: int = 4096) -> list[Tlv]:
     if not node.constructed:
         raise Rejected(Reason.MALFORMED, f"{what}: expected a constructed encoding")
     out: list[Tlv] = []
-    pos, end = node.start + node.header, node.end
+    buf = node.buf
+    pos = node.start + node.header
+    end = pos + node.length
     while pos < end:
         if len(out) >= limit:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {limit} elements")
-        child = read_tlv(node.buf, pos, end, what)
+        child = _short_tlv(buf, pos, end) or read_tlv(buf, pos, end, what)
         out.append(child)
-        pos = child.end
+        pos = child.start + child.header + child.length
     return out
+
+
+def _short_tlv(buf: bytes, pos: int, end: int) -> Tlv | None:
+    """The TLV at ``pos`` when it has a low tag number and a short-form length that fits (most do);
+    None otherwise, for :func:`read_tlv` to read or to name the defect."""
+    if pos + 2 > end:
+        return None
+    tag, length = buf[pos], buf[pos + 1]
+    if length >= 0x80 or tag & 0x1F == 0x1F or pos + 2 + length > end:
+        return None
+    return Tlv(tag, pos, 2, length, buf)
 
 
 def parse_document(data: bytes, what: str, *, walked: bool = False) -> Tlv:
@@ -111,20 +125,40 @@ def parse_document(data: bytes, what: str, *, walked: bool = False) -> Tlv:
         raise Rejected(Reason.MALFORMED, f"{what}: {len(data) - root.end} bytes after the DER structure")
     if walked:
         return root
-    budget = [MAX_NODES]
+    _walk(root, what)
+    return root
 
-    def walk(node: Tlv, depth: int) -> None:
+
+def _walk(root: Tlv, what: str) -> None:
+    """Read every TLV under ``root`` depth first, within the depth and node bounds (the first defect
+    found in document order is the one reported)."""
+    buf = root.buf
+    budget = MAX_NODES
+    stack = [(root.tag, root.start + root.header, root.end, 0)]  # tag, content start and end, depth
+    while stack:
+        tag, pos, end, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: nesting deeper than {MAX_DEPTH}")
-        budget[0] -= 1
-        if budget[0] < 0:
+        budget -= 1
+        if budget < 0:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {MAX_NODES} DER elements")
-        if node.constructed:
-            for child in children(node, what, MAX_NODES):
-                walk(child, depth + 1)
-
-    walk(root, 0)
-    return root
+        if not tag & 0x20:
+            continue
+        found: list[tuple[int, int, int, int]] = []  # all children are read before the first is descended into
+        while pos < end:
+            if len(found) >= MAX_NODES:
+                raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {MAX_NODES} elements")
+            if pos + 2 <= end:  # _short_tlv inline: this loop reads every TLV of the document
+                child_tag, length = buf[pos], buf[pos + 1]
+                if length < 0x80 and child_tag & 0x1F != 0x1F and pos + 2 + length <= end:
+                    found.append((child_tag, pos + 2, pos + 2 + length, depth + 1))
+                    pos += 2 + length
+                    continue
+            child = read_tlv(buf, pos, end, what)
+            after = pos + child.header + child.length
+            found.append((child.tag, pos + child.header, after, depth + 1))
+            pos = after
+        stack.extend(reversed(found))
 
 
 def expect(node: Tlv, tag: int, what: str) -> Tlv:
@@ -145,9 +179,15 @@ def oid_of(node: Tlv, what: str) -> str:
     """The dotted OBJECT IDENTIFIER at ``node``."""
     expect(node, 0x06, what)
     try:
-        return str(core.ObjectIdentifier.load(node.raw, strict=True).dotted)
+        return _dotted(node.raw)
     except (ValueError, TypeError) as exc:
         raise Rejected(Reason.MALFORMED, f"{what}: bad OBJECT IDENTIFIER: {exc}") from None
+
+
+@lru_cache(maxsize=1024)
+def _dotted(raw: bytes) -> str:
+    """The dotted form of an encoded OBJECT IDENTIFIER (a handful of distinct OIDs recur in every chain)."""
+    return str(core.ObjectIdentifier.load(raw, strict=True).dotted)
 
 
 def int_of(node: Tlv, what: str) -> int:
@@ -304,14 +344,20 @@ class Cert:
 
     def common_name(self) -> str | None:
         """The last commonName of the subject (None when absent or unreadable)."""
-        try:
-            values = ax509.Name.load(self.subject).native
-        except (ValueError, TypeError, KeyError):
-            return None
-        value = values.get("common_name") if isinstance(values, dict) else None
-        if isinstance(value, list):
-            value = value[-1]
-        return value if isinstance(value, str) else None
+        return _common_name(self.subject)
+
+
+@lru_cache(maxsize=256)
+def _common_name(subject: bytes) -> str | None:
+    """The last commonName of an encoded Name (a chain's issuer names recur on every verification)."""
+    try:
+        values = ax509.Name.load(subject).native
+    except (ValueError, TypeError, KeyError):
+        return None
+    value = values.get("common_name") if isinstance(values, dict) else None
+    if isinstance(value, list):
+        value = value[-1]
+    return value if isinstance(value, str) else None
 
 
 def _algorithm(node: Tlv, what: str) -> Algorithm:

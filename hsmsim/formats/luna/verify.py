@@ -13,6 +13,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -136,11 +137,23 @@ def _check_link(child: Cert, issuer: Cert, index: int, quirks: set[str]) -> None
     if child.algorithm.oid == SHA1_WITH_RSA and issuer is not child:
         raise Rejected(Reason.UNSUPPORTED, f"certificate {index} ({child.name!r}) is signed with sha1WithRSA; SHA-1 "
                                            "is accepted only on the root's self-signature")
-    valid, flags = check_signature(child.tbs, child.signature, child.algorithm, issuer.spki, f"certificate {index}")
+    if issuer.self_issued:
+        valid, flags = _root_signature(child, issuer, index)
+    else:
+        valid, flags = check_signature(child.tbs, child.signature, child.algorithm, issuer.spki,
+                                       f"certificate {index}")
     if not valid:
         raise Rejected(Reason.CERT_SIGNATURE_INVALID,
                        f"certificate {index} ({child.name!r}) is not signed by {issuer.name!r}")
     quirks.update(flags)
+
+
+@lru_cache(maxsize=64)
+def _root_signature(cert: Cert, root: Cert, index: int) -> tuple[bool, frozenset[str]]:
+    """``check_signature`` of a certificate signed by a self-issued root (its own self-signature included): a
+    pure function of both certificates' bytes. The root every PKC ends at is the trust anchor's copy and the
+    certificate below it is the same in every PKC of a device, so their signatures are checked once per process."""
+    return check_signature(cert.tbs, cert.signature, cert.algorithm, root.spki, f"certificate {index}")
 
 
 def _check_links(chain: list[Cert], quirks: set[str]) -> None:
@@ -163,13 +176,17 @@ def _issuer_text(cert: Cert) -> str:
 
 
 def _anchors(trust: TrustAnchors) -> list[Cert]:
-    anchors = []
-    for index, anchor in enumerate(trust.all()):
-        try:
-            anchors.append(parse_certificate(anchor.public_bytes(Encoding.DER), f"trust anchor {index}"))
-        except Rejected:
-            continue
-    return anchors
+    parsed = (_anchor_cert(anchor.public_bytes(Encoding.DER)) for anchor in trust.all())
+    return [anchor for anchor in parsed if anchor is not None]
+
+
+@lru_cache(maxsize=64)
+def _anchor_cert(der: bytes) -> Cert | None:
+    """A trust anchor as the verifier reads it, None when it does not parse (parsed once per anchor)."""
+    try:
+        return parse_certificate(der, "trust anchor")
+    except Rejected:
+        return None
 
 
 def _anchor(chain: list[Cert], anchors: list[Cert], quirks: set[str], profile: Profile) -> tuple[list[Cert], Cert]:

@@ -21,7 +21,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import struct
+from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -143,7 +145,15 @@ class KeyObject:
 
     def values(self, attr_type: int) -> list[bytes]:
         """Every value of ``attr_type`` in wire order (more than one is a duplicate)."""
-        return [a.value for a in self.attributes if a.type == attr_type]
+        return list(self._by_type.get(attr_type, ()))
+
+    @cached_property
+    def _by_type(self) -> dict[int, tuple[bytes, ...]]:
+        """The values of each attribute type in wire order (verifiers look up dozens per object)."""
+        grouped: dict[int, list[bytes]] = {}
+        for attribute in self.attributes:
+            grouped.setdefault(attribute.type, []).append(attribute.value)
+        return {attr_type: tuple(values) for attr_type, values in grouped.items()}
 
     def get(self, attr_type: int) -> bytes | None:
         """The single value of ``attr_type``, or None when absent."""
@@ -495,7 +505,7 @@ def byte_value(obj: KeyObject, attr: int) -> int | None:
 def check_encodings(obj: KeyObject) -> None:
     """Reject duplicated attributes (ATTR_CONFLICT), booleans other than 00/01, a CLASS or KEY_TYPE that
     is not one byte or absent, and a LABEL or ID that is not UTF-8."""
-    duplicates = sorted({t for t in obj.types if obj.types.count(t) > 1})
+    duplicates = sorted(t for t, count in Counter(obj.types).items() if count > 1)
     if duplicates:
         names = [ATTRIBUTE_NAMES.get(t, f"{t:#010x}") for t in duplicates]
         raise Rejected(Reason.ATTR_CONFLICT, f"object {obj.handle:#x} carries {', '.join(names)} more than once")

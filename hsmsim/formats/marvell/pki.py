@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -75,6 +76,7 @@ def ls2_root_name(cn: str = LS2_ROOT_CN + EMULATED_SUFFIX) -> x509.Name:
                  ("O", "Marvell", UTF8)], ("CN", cn, UTF8))
 
 
+@cache
 def marvell_root_names() -> tuple[x509.Name, ...]:
     """Every DN a LiquidSecurity manufacturer root may carry: LS1 and LS2, real and EMULATED."""
     return (ls1_root_name(LS1_ROOT_CN), ls1_root_name(), ls2_root_name(LS2_ROOT_CN), ls2_root_name())
@@ -149,6 +151,7 @@ class MarvellPki:
                                    chain=(self.partition, self.card), root=self.root)
 
 
+@lru_cache(maxsize=8)
 def marvell_root(seed: str, *, legacy: bool = False) -> tuple[PrivateKey, x509.Certificate]:
     """The emulated LS1 root: by default the 2024 reissue (v3, KU critical + BC), else the
     2015 legacy v1 root (which expires 2025-11-16). Both carry the same key and DN."""
@@ -175,8 +178,22 @@ def marvell_pki(
     """Root, card certificate (made at ``initialised``) and partition certificate (at ``created``).
 
     ``partition_key`` replaces the partition's derived RSA-2048 key (a user attesting key);
-    ``key_role`` keeps its certificate's serial role distinct.
+    ``key_role`` keeps its certificate's serial role distinct. The derived PKI is built once per process.
     """
+    if partition_key is None:
+        return _derived_pki(seed, device_serial, partition, initialised, created, legacy_root, key_role)
+    return _pki(seed, device_serial, partition, initialised, created, legacy_root, partition_key, key_role)
+
+
+@lru_cache(maxsize=64)
+def _derived_pki(seed: str, device_serial: str, partition: str, initialised: datetime, created: datetime,
+                 legacy_root: bool, key_role: str) -> MarvellPki:
+    partition_key = derive_key(seed, f"marvell/card/{device_serial}/{partition}/{key_role}", _RSA_2048)
+    return _pki(seed, device_serial, partition, initialised, created, legacy_root, partition_key, key_role)
+
+
+def _pki(seed: str, device_serial: str, partition: str, initialised: datetime, created: datetime,
+         legacy_root: bool, partition_key: PrivateKey, key_role: str) -> MarvellPki:
     root_key, root = marvell_root(seed, legacy=legacy_root)
     serial = hsm_serial(device_serial, initialised)
     card_key = derive_key(seed, f"marvell/card/{device_serial}", _RSA_2048)
@@ -184,8 +201,6 @@ def marvell_pki(
         subject=hsm_name(f"HSM:{serial}, for FIPS mode"), issuer=root.subject, public_key=card_key.public_key(),
         serial=1, not_before=initialised, not_after=initialised + CERT_LIFETIME), root_key)
     number = partition_number(partition)
-    if partition_key is None:
-        partition_key = derive_key(seed, f"marvell/card/{device_serial}/{partition}/{key_role}", _RSA_2048)
     if not isinstance(partition_key, rsa.RSAPrivateKey) or partition_key.key_size != 2048:
         raise UnsupportedKeyError("a LiquidSecurity partition key must be RSA-2048 (the blob signature is 256 bytes)")
     certificate = build_certificate(CertSpec(
@@ -219,6 +234,7 @@ class OwnerPki:
     partition: x509.Certificate
 
 
+@lru_cache(maxsize=8)
 def hawksbill_root(seed: str) -> tuple[PrivateKey, x509.Certificate]:
     """The emulated Google owner root ``Hawksbill Root v1 prod EMULATED`` (v3, serial 3, 2017..2030)."""
     key = derive_key(seed, "google/hawksbill-root", _RSA_2048)
@@ -233,6 +249,7 @@ def hawksbill_root(seed: str) -> tuple[PrivateKey, x509.Certificate]:
     ), key)
 
 
+@lru_cache(maxsize=64)
 def google_owner_pki(seed: str, partition: x509.Certificate, card: x509.Certificate) -> OwnerPki:
     """Hawksbill-issued owner card and owner partition certificates carrying the *identical* SPKIs
     and subjects of the manufacturer's ``card`` and ``partition`` certificates."""
@@ -252,6 +269,7 @@ def google_owner_pki(seed: str, partition: x509.Certificate, card: x509.Certific
                     owner_cert(partition, "partition", issued + timedelta(seconds=90)))
 
 
+@lru_cache(maxsize=64)
 def azure_owner_pki(seed: str, partition: x509.Certificate, pool: str) -> OwnerPki:
     """Azure's self-signed partition root for ``pool`` and the owner partition certificate over the
     Marvell ``partition`` key (same subject, same SPKI)."""

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
@@ -104,10 +104,6 @@ class _Chains:
     unused: tuple[x509.Certificate, ...]
 
 
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
 def _spki(cert: x509.Certificate) -> bytes:
     return loaded_key_spki(cert.public_key())
 
@@ -126,14 +122,16 @@ def _describe(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
 
 
-def _owner_copy(of: x509.Certificate, certs: list[x509.Certificate], what: str) -> x509.Certificate:
-    """The bundle's owner certificate carrying exactly the SPKI of the manufacturer certificate ``of``."""
-    same_key = [c for c in certs if _spki(c) == _spki(of) and _der(c) != _der(of) and not _self_signed(c)]
+def _owner_copy(of: x509.Certificate, certs: dict[x509.Certificate, bool], what: str) -> x509.Certificate:
+    """The bundle's owner certificate carrying exactly the SPKI of the manufacturer certificate ``of``
+    (``certs`` maps each certificate of the bundle to whether it is self-signed)."""
+    spki = _spki(of)
+    same_key = [c for c, self_signed in certs.items() if c != of and not self_signed and _spki(c) == spki]
     if len(same_key) > 1:
         raise Rejected(Reason.MALFORMED, f"more than one owner certificate for the {what} key")
     if same_key:
         return same_key[0]
-    if any(c.subject == of.subject and _der(c) != _der(of) for c in certs):
+    if any(c.subject == of.subject and c != of for c in certs):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH,
                        f"the owner {what} certificate carries a different key than the Marvell {what} certificate")
     raise Rejected(Reason.CHAIN_INCOMPLETE, f"no owner certificate re-certifies the {what} key")
@@ -142,8 +140,10 @@ def _owner_copy(of: x509.Certificate, certs: list[x509.Certificate], what: str) 
 def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: list[x509.Certificate],
                   at: datetime) -> _Chains:
     """Manufacturer chain (partition -> v1 card -> LiquidSecurity root) and the owner chain(s)."""
-    unique = list({_der(c): c for c in certs}.values())
-    issuing = [c for c in unique if not _self_signed(c)]
+    # Certificates hash and compare by their DER: one entry per distinct certificate, and whether it is self-signed.
+    self_signed = {c: _self_signed(c) for c in {c: c for c in certs}.values()}
+    unique = list(self_signed)
+    issuing = [c for c in unique if not self_signed[c]]
     partitions = [c for c in issuing if any(o is not c and o.subject == c.issuer for o in issuing)]
     if not partitions:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "no partition certificate issued by a card certificate in the bundle")
@@ -155,7 +155,7 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
     if not manufacturer_anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor carries a LiquidSecurity root DN (LS1 or LS2)")
     # Owner certificates reuse the card's name and key: keep them out of the manufacturer path.
-    manufacturer_pool = [c for c in unique if _self_signed(c) or c.issuer in marvell_root_names()]
+    manufacturer_pool = [c for c in unique if self_signed[c] or c.issuer in marvell_root_names()]
     if not any(c.subject == partition.issuer for c in manufacturer_pool):
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the card certificate that issued the partition certificate is "
                                                 "not in the bundle")
@@ -164,8 +164,8 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
         raise Rejected(Reason.CHAIN_UNTRUSTED, f"the manufacturer chain has {len(path)} certificates, "
                                                "not partition -> card -> root")
     card = path[1]
-    owner_partition = _owner_copy(partition, unique, "partition")
-    owner_anchors = [a for a in anchors if _der(a) != _der(path[2])]
+    owner_partition = _owner_copy(partition, self_signed, "partition")
+    owner_anchors = [a for a in anchors if a != path[2]]
     used = [partition, card, owner_partition]
     if cloud is Cloud.GOOGLE:
         # Google's owner root issues both owner certificates directly: an issuer that is no owner
@@ -175,15 +175,15 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
                                                    f"issuer {owner_partition.issuer.rfc4514_string()!r} "
                                                    "(the Hawksbill root)")
         owner_path = validate_chain(owner_partition, [], owner_anchors, at)
-        owner_card = _owner_copy(card, unique, "card")
+        owner_card = _owner_copy(card, self_signed, "card")
         card_path = validate_chain(owner_card, [], owner_anchors, at)
-        if _der(card_path[-1]) != _der(owner_path[-1]):
+        if card_path[-1] != owner_path[-1]:
             raise Rejected(Reason.CHAIN_UNTRUSTED, "owner card and owner partition certificates chain to "
                                                    "different owner roots")
         require_key_usage(owner_card)
         used.append(owner_card)
     else:
-        bundle_roots = [c for c in unique if _self_signed(c)]
+        bundle_roots = [c for c in unique if self_signed[c]]
         if owner_anchors:
             owner_path = validate_chain(owner_partition, bundle_roots, owner_anchors, at)
         else:
@@ -192,15 +192,14 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
                 raise Rejected(Reason.CHAIN_INCOMPLETE, "no self-signed partition root in the bundle issues the "
                                                         "owner partition certificate")
             owner_path = validate_chain(owner_partition, [], issuers, at)
-        used += [c for c in bundle_roots if _der(c) == _der(owner_path[-1])]
+        used += [c for c in bundle_roots if c == owner_path[-1]]
     require_key_usage(owner_partition)
-    used_ders = {_der(c) for c in used}
-    seen: set[bytes] = set()
+    seen: set[x509.Certificate] = set()
     unused = []
     for cert in certs:
-        if _der(cert) not in used_ders or _der(cert) in seen:
+        if cert not in used or cert in seen:
             unused.append(cert)
-        seen.add(_der(cert))
+        seen.add(cert)
     return _Chains(partition, card, owner_partition, tuple(unused))
 
 

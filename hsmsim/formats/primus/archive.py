@@ -27,6 +27,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 ZipLayout = Literal["java", "python"]
@@ -57,8 +58,19 @@ class ZipEntry:
 
 def deflated(name: str, content: bytes, level: int = 6) -> ZipEntry:
     """``content`` as java.util.zip deflates it (raw deflate at ``level``)."""
+    deflate = _recurring_deflate if len(content) <= _RECURRING_BYTES else _raw_deflate
+    return ZipEntry(name, content, DEFLATED, deflate(content, level))
+
+
+def _raw_deflate(content: bytes, level: int) -> bytes:
     compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-    return ZipEntry(name, content, DEFLATED, compressor.compress(content) + compressor.flush())
+    return compressor.compress(content) + compressor.flush()
+
+
+_RECURRING_BYTES = 1 << 20
+_recurring_deflate = lru_cache(maxsize=512)(_raw_deflate)
+"""Most members recur unchanged across a corpus's bundles (certificates, the golden XML): each distinct
+small member is compressed once per process."""
 
 
 def java_zip(entries: list[ZipEntry], when: datetime) -> bytes:

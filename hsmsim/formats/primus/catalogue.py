@@ -15,8 +15,9 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -75,6 +76,8 @@ class PrimusKit:
     store: SoftKeyStore
     foreign_key: rsa.RSAPrivateKey
     organisation: str
+    goldens: dict[str, tuple[str, dict[str, bytes], dict[str, bytes]]] = field(default_factory=dict, compare=False)
+    """Each golden bundle opened up (stem, zip members, outer files), made once: every mutation starts from a copy."""
 
     @classmethod
     def build(cls, seed: str) -> PrimusKit:
@@ -114,15 +117,18 @@ class Workbench:
 
     @classmethod
     def open(cls, kit: PrimusKit, spec: str) -> Workbench:
-        """The golden bundle of ``spec`` as a workbench."""
+        """The golden bundle of ``spec`` as a workbench (a copy: the workbench is the mutation's own)."""
         key = kit.keys[spec]
-        signer = kit.store.signer(key) if key.public_key is not None else None
-        bundle = assemble(key, signer, kit.identity, ATTEST_TIME)
-        evidence = bundle.evidence(ATTEST_TIME)
-        with zipfile.ZipFile(io.BytesIO(evidence.files[evidence.primary])) as archive:
-            members = {info.filename: archive.read(info) for info in archive.infolist()}
-        outer = {k: v for k, v in evidence.files.items() if k != evidence.primary}
-        return cls(kit, key, bundle.stem, members, outer)
+        if spec not in kit.goldens:
+            signer = kit.store.signer(key) if key.public_key is not None else None
+            bundle = assemble(key, signer, kit.identity, ATTEST_TIME)
+            evidence = bundle.evidence(ATTEST_TIME)
+            with zipfile.ZipFile(io.BytesIO(evidence.files[evidence.primary])) as archive:
+                members = {info.filename: archive.read(info) for info in archive.infolist()}
+            outer = {k: v for k, v in evidence.files.items() if k != evidence.primary}
+            kit.goldens[spec] = (bundle.stem, members, outer)
+        stem, members, outer = kit.goldens[spec]
+        return cls(kit, key, stem, dict(members), dict(outer))
 
     @property
     def xml_name(self) -> str:
@@ -381,6 +387,11 @@ def _note(bug_type: str, severity: Severity, description: str, effect: str, *ref
 
 def mutations() -> list[Mutation]:
     """Every Primus defect, in catalogue order."""
+    return list(_mutations())
+
+
+@cache
+def _mutations() -> tuple[Mutation, ...]:
     m: list[Mutation] = []
 
     def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
@@ -763,7 +774,7 @@ def mutations() -> list[Mutation]:
               "structural verifiers read them; strict ones reject an archive java.util.zip in TSB did not write"),
         "<label>.pem and PrimusHSM_Attestation_PublicKey.pem stored (method 0)", "zip.method", "<label>.pem",
         _stored_public_keys, strict_only(Reason.UNEXPECTED_CONTENT), resign=False)
-    return m
+    return tuple(m)
 
 
 STRICT_KEY_POLICY_NOTE = FlagNote("PROFILE", Severity.LOW, "key type or size outside the CA/B Forum code-signing rules",

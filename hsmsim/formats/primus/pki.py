@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
@@ -51,6 +52,7 @@ class PrimusPki:
     device: x509.Certificate
 
 
+@lru_cache(maxsize=8)
 def primus_root(seed: str) -> tuple[PrivateKey, x509.Certificate]:
     """The emulated ``hsm_rsa_root.crt`` and its key (one per seed, shared by all devices)."""
     key = derive_key(seed, "primus/root", KeySpec.parse("rsa-4096"))
@@ -69,6 +71,7 @@ def primus_root(seed: str) -> tuple[PrivateKey, x509.Certificate]:
     return key, cert
 
 
+@lru_cache(maxsize=32)
 def primus_pki(seed: str, serial: str, *, initialised: datetime) -> PrimusPki:
     """Root and the device certificate ``PRIMUS HSM KEY (SN: serial)`` issued at ``initialised``."""
     root_key, root = primus_root(seed)
@@ -94,12 +97,23 @@ def primus_attestation_identity(
     """The partition's attestation key and its leaf certificate ``CN=<key_name>``.
 
     The key is the partition's derived RSA-3072 key unless ``key`` (e.g. a user's
-    attesting key held in a key store) is given.
+    attesting key held in a key store) is given. The derived identity is built once per process.
     """
-    pki = primus_pki(seed, serial, initialised=initialised)
     if key is None:
-        key = derive_key(seed, f"primus/device/{serial}/{partition}/{key_name}",
-                         KeySpec.parse("rsa-3072"))
+        return _derived_identity(seed, serial, partition, initialised, created, key_name)
+    return _identity(seed, serial, partition, initialised, created, key_name, key)
+
+
+@lru_cache(maxsize=64)
+def _derived_identity(seed: str, serial: str, partition: str, initialised: datetime, created: datetime,
+                      key_name: str) -> AttestationIdentity:
+    key = derive_key(seed, f"primus/device/{serial}/{partition}/{key_name}", KeySpec.parse("rsa-3072"))
+    return _identity(seed, serial, partition, initialised, created, key_name, key)
+
+
+def _identity(seed: str, serial: str, partition: str, initialised: datetime, created: datetime, key_name: str,
+              key: PrivateKey) -> AttestationIdentity:
+    pki = primus_pki(seed, serial, initialised=initialised)
     leaf = build_certificate(CertSpec(
         subject=_primus_name(key_name),
         issuer=pki.device.subject, public_key=key.public_key(),

@@ -221,10 +221,23 @@ def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, k
     """The TPM's attestation key (derived with ``spec`` unless ``key`` is given) and its AK certificate.
 
     ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor.
+    The derived identity is built once per process.
     """
-    pki = tpm_pki(seed)
     if key is None:
-        key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse(spec))
+        return _derived_ak_identity(seed, serial, model, created, key_name, permanent_id, spec)
+    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _derived_ak_identity(seed: str, serial: str, model: TpmModel, created: datetime, key_name: str,
+                         permanent_id: str | None, spec: str) -> AttestationIdentity:
+    key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse(spec))
+    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id)
+
+
+def _ak_identity(seed: str, serial: str, model: TpmModel, created: datetime, key: PrivateKey, key_name: str,
+                 permanent_id: str | None) -> AttestationIdentity:
+    pki = tpm_pki(seed)
     cert = ak_certificate(seed, serial, model, key.public_key(), created=created, key_name=key_name,
                           permanent_id=permanent_id)
     return AttestationIdentity(key=key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
