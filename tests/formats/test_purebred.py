@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+import hsmsim.formats as formats_registry
 from hsmsim.device import Device
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
@@ -77,14 +78,8 @@ def _at(sample: dict[str, object]) -> datetime:
     return datetime.fromisoformat(str(sample["validation_time"]).replace("Z", "+00:00"))
 
 
-def _skip_without_ms_kast(sample: dict[str, object]) -> None:
-    if _device_dir(sample).startswith("SP") and not catalogue.has_format("ms-kast"):
-        pytest.skip("ms-kast format not available")
-
-
 @pytest.mark.shared
 def test_real_sample_marked_valid_is_accepted_with_its_anchor(shared_dir: Path, sample: dict[str, object]) -> None:
-    _skip_without_ms_kast(sample)
     verdict = get_format("purebred").verify(_load(shared_dir, sample), _trust(shared_dir, sample["trust_root"]["root"]),
                                             at=_at(sample))
     if sample["id"] in NOT_ACCEPTED:
@@ -100,7 +95,6 @@ def test_real_sample_marked_valid_is_accepted_with_its_anchor(shared_dir: Path, 
 
 @pytest.mark.shared
 def test_real_sample_is_rejected_with_another_samples_target(shared_dir: Path, sample: dict[str, object]) -> None:
-    _skip_without_ms_kast(sample)
     other = next(s for s in SAMPLES if _device_dir(s) != _device_dir(sample))
     evidence = _load(shared_dir, sample, str(other["files"]["target_cert"]))  # type: ignore[index]
     verdict = get_format("purebred").verify(evidence, _trust(shared_dir, sample["trust_root"]["root"]),
@@ -111,7 +105,6 @@ def test_real_sample_is_rejected_with_another_samples_target(shared_dir: Path, s
 
 @pytest.mark.shared
 def test_real_sample_is_rejected_under_a_foreign_root(shared_dir: Path, sample: dict[str, object]) -> None:
-    _skip_without_ms_kast(sample)
     foreign = next(s["trust_root"]["root"] for s in SAMPLES  # type: ignore[index]
                    if s["trust_root"]["root"] != sample["trust_root"]["root"])  # type: ignore[index]
     verdict = get_format("purebred").verify(_load(shared_dir, sample), _trust(shared_dir, foreign), at=_at(sample))
@@ -126,8 +119,7 @@ def test_detect_picks_purebred_for_every_request_and_android_container(shared_di
     path = shared_dir / "interop" / str(sample["files"]["evidence"])  # type: ignore[index]
     if "preenroll" in path.name and _device_dir(sample).startswith("SP"):
         assert get_format("purebred").detect(path) is False  # a bare CMC request is ms-kast's
-        if catalogue.has_format("ms-kast"):
-            assert detect(path).name == "ms-kast"
+        assert detect(path).name == "ms-kast"
         return
     assert detect(path).name == "purebred"
 
@@ -173,19 +165,19 @@ def test_generated_requests_verify_in_both_profiles(hsm: Hsm, kind: str, contain
 
 
 def test_generated_windows_request_verifies_with_the_tpm_signature(hsm: Hsm) -> None:
-    if not catalogue.has_format("ms-kast"):
-        pytest.skip("ms-kast format not available")
     evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT, "kind": "windows"})
     verdict = get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1))
     assert verdict.accepted, verdict.summary()
     assert verdict.claims is not None and verdict.claims.extra["tpm_signature_checked"] is True
 
 
-def test_windows_without_ms_kast_is_unsupported(hsm: Hsm) -> None:
-    if catalogue.has_format("ms-kast"):
-        pytest.skip("ms-kast is registered")
+def test_windows_without_ms_kast_is_unsupported(hsm: Hsm, monkeypatch: pytest.MonkeyPatch) -> None:
+    evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT, "kind": "windows"})
+    monkeypatch.delitem(formats_registry._REGISTRY, "ms-kast")  # as if a plugin providing it were missing
     with pytest.raises(UnsupportedFormatError, match="ms-kast"):
         hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "kind": "windows"})
+    verdict = get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1))
+    assert verdict.reason is Reason.UNSUPPORTED and "ms-kast format not available" in verdict.detail
 
 
 def test_a_kind_that_is_not_known_is_refused(hsm: Hsm) -> None:

@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
 from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem
-from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred import generate
 from hsmsim.formats.purebred.envelope import (
@@ -71,18 +70,9 @@ def golden_id(golden: Golden) -> str:
     return f"{FORMAT}::golden::{kind}{'-preenroll' if container == 'preenroll' else ''}::{spec}"
 
 
-def has_format(name: str) -> bool:
-    """True when the inner format ``name`` is registered (``ms-kast`` may not be)."""
-    try:
-        get_format(name)
-    except UnsupportedFormatError:
-        return False
-    return True
-
-
 def goldens() -> list[Golden]:
-    """The goldens whose inner format is registered."""
-    return [g for g in GOLDENS if has_format(KINDS[g[0]].inner_format)]
+    """The goldens, one per inner kind, key spec and container."""
+    return list(GOLDENS)
 
 
 # -- the seeded world ---------------------------------------------------------------------------
@@ -433,15 +423,14 @@ def mutations() -> list[Mutation]:
         "request", "a verifier that rejects it is too strict"), "the bag lists the chain root first (as the Pixel 1 "
         "pre-enrollment does): a SET OF has no order", "cms.certificates", "/certificates",
         _certs(lambda c: c[::-1]), valid())
-    if has_format(WINDOWS.inner_format):
-        add("wrap::windows-octet-wrapped", "Wrapping", wrapping, "the CMC ContentInfo wrapped in an OCTET STRING",
-            "asn1.wrap", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, c)),
-            invalid(Reason.MALFORMED), golden=WINDOWS_REQUEST)
-        add("binding::windows-other-key", "EvidenceOtherKey", binding, "the CMC request of another key",
-            "evidence.replace", "/attributes/1", _other_key, invalid(Reason.KEY_MISMATCH), golden=WINDOWS_REQUEST)
-        add("binding::windows-target-other-key", "TargetOtherKey", binding, "a target certificate for another key",
-            "file.replace", "<label>_target.der", _target_of_other_key, invalid(Reason.KEY_MISMATCH),
-            golden=WINDOWS_REQUEST)
+    add("wrap::windows-octet-wrapped", "Wrapping", wrapping, "the CMC ContentInfo wrapped in an OCTET STRING",
+        "asn1.wrap", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, c)),
+        invalid(Reason.MALFORMED), golden=WINDOWS_REQUEST)
+    add("binding::windows-other-key", "EvidenceOtherKey", binding, "the CMC request of another key",
+        "evidence.replace", "/attributes/1", _other_key, invalid(Reason.KEY_MISMATCH), golden=WINDOWS_REQUEST)
+    add("binding::windows-target-other-key", "TargetOtherKey", binding, "a target certificate for another key",
+        "file.replace", "<label>_target.der", _target_of_other_key, invalid(Reason.KEY_MISMATCH),
+        golden=WINDOWS_REQUEST)
     return m
 
 
