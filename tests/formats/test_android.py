@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.android import cbor
+from hsmsim.formats.android import verify as android_verify
 from hsmsim.formats.android.acme import read_statement
 from hsmsim.formats.android.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.android.catalogue import (
@@ -218,6 +219,81 @@ def _validation_time(chain: list[x509.Certificate], roots: list[x509.Certificate
     """Inside every certificate of the path: the latest notBefore of the chain and of the pinned root it uses."""
     used = [root for root in roots if root.subject == chain[-1].issuer]
     return max(c.not_valid_before_utc for c in [*chain, *used]) + timedelta(seconds=60)
+
+
+# -- software attestation: decided by the root, not by the level the description claims -------------
+
+def _levels_evidence(kit: AndroidKit, attestation: SecurityLevel, keymint: SecurityLevel, *,
+                     root_of_trust: bool = True) -> Evidence:
+    bench = Workbench.open(kit, "tee-rkp-ec-p256")
+    bench.description = replace(bench.description, attestation_security_level=attestation,
+                                keymint_security_level=keymint)
+    if not root_of_trust:
+        bench.edit(hardware=lambda auth: replace(auth, root_of_trust=None))
+    bench.resign()
+    return bench.evidence()
+
+
+@pytest.fixture
+def legacy_root_as_software_root(monkeypatch, kit):
+    """The emulated legacy root taken for an Android software attestation root (as Google's is)."""
+    spki = legacy_root(kit.seed).certificate.public_key().public_bytes(Encoding.DER,
+                                                                        PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setattr(android_verify, "SOFTWARE_ROOT_SPKI_SHA256",
+                        frozenset({android_verify.GOOGLE_SOFTWARE_ROOT_SPKI_SHA256, hashlib.sha256(spki).digest()}))
+
+
+@pytest.mark.usefixtures("legacy_root_as_software_root")
+@pytest.mark.parametrize("keymint", [SecurityLevel.SOFTWARE, SecurityLevel.TRUSTED_ENVIRONMENT])
+def test_software_attestation_under_a_software_root_is_structural_only(android, kit, trust, keymint):
+    # Keymaster 1: the keystore's software attests a TEE key, and reports no rootOfTrust
+    evidence = _levels_evidence(kit, SecurityLevel.SOFTWARE, keymint, root_of_trust=False)
+    verdict = android.verify(evidence, trust, at=VALIDATION_TIME)
+    assert verdict.accepted, verdict.summary()
+    assert verdict.claims.extra == {"security_level": "SOFTWARE"}
+    assert verdict.detail.startswith("securityLevel=SOFTWARE ")
+    assert ("keyMintSecurityLevel=TRUSTED_ENVIRONMENT" in verdict.detail) is (keymint is not SecurityLevel.SOFTWARE)
+    strict = android.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
+    assert strict.reason is Reason.SECURITY_LEVEL, strict.summary()
+
+
+@pytest.mark.usefixtures("legacy_root_as_software_root")
+@pytest.mark.parametrize(("attestation", "keymint", "reason"), [
+    (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.SOFTWARE, Reason.ATTR_CONFLICT),
+    (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.SECURITY_LEVEL),
+    (SecurityLevel.STRONG_BOX, SecurityLevel.STRONG_BOX, Reason.SECURITY_LEVEL),
+])
+def test_a_software_root_vouches_for_no_hardware_attestation(android, kit, trust, attestation, keymint, reason):
+    evidence = _levels_evidence(kit, attestation, keymint)
+    for profile in Profile:
+        verdict = android.verify(evidence, trust, at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
+
+
+@pytest.mark.parametrize(("attestation", "keymint", "reason"), [
+    (SecurityLevel.SOFTWARE, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.ATTR_CONFLICT),
+    (SecurityLevel.SOFTWARE, SecurityLevel.SOFTWARE, Reason.SECURITY_LEVEL),
+    (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.SOFTWARE, Reason.ATTR_CONFLICT),
+])
+def test_software_levels_under_a_hardware_root_are_rejected(android, kit, trust, attestation, keymint, reason):
+    evidence = _levels_evidence(kit, attestation, keymint)
+    for profile in Profile:
+        verdict = android.verify(evidence, trust, at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
+
+
+def test_hardware_attestations_claim_their_level(android, cases, trust):
+    for name, level in (("tee-rkp-ec-p256", "TRUSTED_ENVIRONMENT"), ("strongbox-rkp-ec-p256", "STRONG_BOX")):
+        verdict = android.verify(cases[f"android-key::golden::{name}"].evidence, trust, at=VALIDATION_TIME)
+        assert verdict.claims.extra == {"security_level": level}
+
+
+def test_the_google_software_root_is_pinned_by_its_key(shared_dir):
+    root = x509.load_der_x509_certificate(
+        (shared_dir / "interop" / "purebred" / "TrustAnchors" / "Pixel" / "Pixel1.der").read_bytes())
+    assert root.subject.rfc4514_string() == "OU=Android,O=Google\\, Inc.,L=Mountain View,ST=California,C=US"
+    assert android_verify.is_software_root(root)
+    assert not any(android_verify.is_software_root(r) for r in trust_roots(SEED))
 
 
 def _real_chains(shared: Path) -> list[Path]:
