@@ -73,7 +73,9 @@ GOOGLE_SOFTWARE_ROOT_SPKI_SHA256 = bytes.fromhex("f2c4746f545946c100e72297f8f946
 OU=Android; RSA-1024, 2016-01-04 to 2035-12-30), to which AOSP keystore's software Keymaster chains:
 the SPKI of ``TrustAnchors/Pixel/Pixel1.der`` in Purebred's SampleAttestations. The private key of the
 software attestation key below it ships in AOSP, so anything it signs is only the OS's word."""
-SOFTWARE_ROOT_SPKI_SHA256 = frozenset({GOOGLE_SOFTWARE_ROOT_SPKI_SHA256})
+EMULATED_SOFTWARE_ROOT_SPKI_SHA256 = bytes.fromhex("c87bedcd62a54e5376056db9d33565a066409f5562d06137e72d26a1390de937")
+"""hsmsim's emulated software attestation root (``pki.software_root``: one for every seed, as Google's)."""
+SOFTWARE_ROOT_SPKI_SHA256 = frozenset({GOOGLE_SOFTWARE_ROOT_SPKI_SHA256, EMULATED_SOFTWARE_ROOT_SPKI_SHA256})
 
 
 @dataclass(frozen=True)
