@@ -226,6 +226,9 @@ def _validation_time(chain: list[x509.Certificate], roots: list[x509.Certificate
 
 # -- software attestation: decided by the root, not by the level the description claims -------------
 
+SOFTWARE_GOLDEN, HARDWARE_GOLDEN = "software-keymaster1-ec-p256", "tee-rkp-ec-p256"
+
+
 def _levels_evidence(kit: AndroidKit, golden: str, attestation: SecurityLevel, keymint: SecurityLevel) -> Evidence:
     bench = Workbench.open(kit, golden)
     bench.description = replace(bench.description, attestation_security_level=attestation,
@@ -237,13 +240,13 @@ def _levels_evidence(kit: AndroidKit, golden: str, attestation: SecurityLevel, k
 @pytest.fixture(scope="module")
 def with_software_root(kit) -> TrustAnchors:
     """A relying party that pins the software root beside the hardware roots."""
-    return TrustAnchors({"root": kit.anchors_for("software-keymaster1-ec-p256")})
+    return TrustAnchors({"root": kit.anchors_for(SOFTWARE_GOLDEN)})
 
 
-def test_the_emulated_software_root_is_one_for_every_seed_and_recognised_by_its_key(kit):
+def test_the_emulated_software_root_is_recognised_by_its_key(kit):
     root = software_root().certificate
-    assert kit.anchors_for("software-keymaster1-ec-p256") == (*trust_roots(SEED), root)
-    assert kit.anchors_for("tee-rkp-ec-p256") == trust_roots(SEED)
+    assert kit.anchors_for(SOFTWARE_GOLDEN) == (*trust_roots(SEED), root)
+    assert kit.anchors_for(HARDWARE_GOLDEN) == trust_roots(SEED)
     assert "EMULATED" in root.subject.rfc4514_string() and software_identity().root == root
     spki = root.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     assert hashlib.sha256(spki).digest() == android_verify.EMULATED_SOFTWARE_ROOT_SPKI_SHA256
@@ -255,7 +258,7 @@ def test_the_emulated_software_root_is_one_for_every_seed_and_recognised_by_its_
                                      SecurityLevel.STRONG_BOX])
 def test_software_attestation_under_a_software_root_is_structural_only(android, kit, with_software_root, keymint):
     # the Keymaster 1 golden: no rootOfTrust, keyMint level at or above Software
-    evidence = _levels_evidence(kit, "software-keymaster1-ec-p256", SecurityLevel.SOFTWARE, keymint)
+    evidence = _levels_evidence(kit, SOFTWARE_GOLDEN, SecurityLevel.SOFTWARE, keymint)
     verdict = android.verify(evidence, with_software_root, at=VALIDATION_TIME)
     assert verdict.accepted, verdict.summary()
     assert verdict.claims.extra == {"security_level": "SOFTWARE"}
@@ -265,29 +268,20 @@ def test_software_attestation_under_a_software_root_is_structural_only(android, 
     assert strict.reason is Reason.SECURITY_LEVEL, strict.summary()
 
 
-@pytest.mark.parametrize(("attestation", "keymint", "reason"), [
-    (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.SOFTWARE, Reason.ATTR_CONFLICT),
-    (SecurityLevel.STRONG_BOX, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.ATTR_CONFLICT),
-    (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.SECURITY_LEVEL),
-    (SecurityLevel.STRONG_BOX, SecurityLevel.STRONG_BOX, Reason.SECURITY_LEVEL),
+@pytest.mark.parametrize(("golden", "attestation", "keymint", "reason"), [
+    # a software root vouches for no hardware attestation
+    (SOFTWARE_GOLDEN, SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.SOFTWARE, Reason.ATTR_CONFLICT),
+    (SOFTWARE_GOLDEN, SecurityLevel.STRONG_BOX, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.ATTR_CONFLICT),
+    (SOFTWARE_GOLDEN, SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.SECURITY_LEVEL),
+    (SOFTWARE_GOLDEN, SecurityLevel.STRONG_BOX, SecurityLevel.STRONG_BOX, Reason.SECURITY_LEVEL),
+    # software levels under a hardware root, the software root pinned beside: the attack, as before
+    (HARDWARE_GOLDEN, SecurityLevel.SOFTWARE, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.ATTR_CONFLICT),
+    (HARDWARE_GOLDEN, SecurityLevel.SOFTWARE, SecurityLevel.SOFTWARE, Reason.SECURITY_LEVEL),
+    (HARDWARE_GOLDEN, SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.SOFTWARE, Reason.ATTR_CONFLICT),
 ])
-def test_a_software_root_vouches_for_no_hardware_attestation(android, kit, with_software_root, attestation, keymint,
-                                                              reason):
-    evidence = _levels_evidence(kit, "software-keymaster1-ec-p256", attestation, keymint)
-    for profile in Profile:
-        verdict = android.verify(evidence, with_software_root, at=VALIDATION_TIME, profile=profile)
-        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
-
-
-@pytest.mark.parametrize(("attestation", "keymint", "reason"), [
-    (SecurityLevel.SOFTWARE, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.ATTR_CONFLICT),
-    (SecurityLevel.SOFTWARE, SecurityLevel.SOFTWARE, Reason.SECURITY_LEVEL),
-    (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.SOFTWARE, Reason.ATTR_CONFLICT),
-])
-def test_software_levels_under_a_hardware_root_are_rejected(android, kit, with_software_root, attestation, keymint,
-                                                            reason):
-    # pinning the software root beside changes nothing for a hardware chain
-    evidence = _levels_evidence(kit, "tee-rkp-ec-p256", attestation, keymint)
+def test_levels_the_root_cannot_vouch_for_are_rejected_in_both_profiles(android, kit, with_software_root, golden,
+                                                                          attestation, keymint, reason):
+    evidence = _levels_evidence(kit, golden, attestation, keymint)
     for profile in Profile:
         verdict = android.verify(evidence, with_software_root, at=VALIDATION_TIME, profile=profile)
         assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
