@@ -17,16 +17,18 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.android import cbor
+from hsmsim.formats.android import verify as android_verify
 from hsmsim.formats.android.acme import read_statement
 from hsmsim.formats.android.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.android.catalogue import (
     ATTEST_TIME,
+    GOLDEN_BY_NAME,
     GOLDENS,
     VALIDATION_TIME,
     AndroidKit,
@@ -55,6 +57,8 @@ from hsmsim.formats.android.pki import (
     android_identity,
     legacy_root,
     root_2026,
+    software_identity,
+    software_root,
     trust_roots,
 )
 from hsmsim.formats.android.status import STATUS_FILE, render_status_list, serial_key
@@ -221,6 +225,76 @@ def _validation_time(chain: list[x509.Certificate], roots: list[x509.Certificate
     return max(c.not_valid_before_utc for c in [*chain, *used]) + timedelta(seconds=60)
 
 
+# -- software attestation: decided by the root, not by the level the description claims -------------
+
+SOFTWARE_GOLDEN, HARDWARE_GOLDEN = "software-keymaster1-ec-p256", "tee-rkp-ec-p256"
+
+
+def _levels_evidence(kit: AndroidKit, golden: str, attestation: SecurityLevel, keymint: SecurityLevel) -> Evidence:
+    bench = Workbench.open(kit, golden)
+    bench.description = replace(bench.description, attestation_security_level=attestation,
+                                keymint_security_level=keymint)
+    bench.resign()
+    return bench.evidence()
+
+
+@pytest.fixture(scope="module")
+def with_software_root(kit) -> TrustAnchors:
+    """A relying party that pins the software root beside the hardware roots."""
+    return TrustAnchors({"root": kit.anchors_for(SOFTWARE_GOLDEN)})
+
+
+def test_the_emulated_software_root_is_recognised_by_its_key(kit):
+    root = software_root().certificate
+    assert kit.anchors_for(SOFTWARE_GOLDEN) == (*trust_roots(SEED), root)
+    assert kit.anchors_for(HARDWARE_GOLDEN) == trust_roots(SEED)
+    assert "EMULATED" in root.subject.rfc4514_string() and software_identity().root == root
+    spki = root.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    assert hashlib.sha256(spki).digest() == android_verify.EMULATED_SOFTWARE_ROOT_SPKI_SHA256
+    assert android_verify.is_software_root(root)
+    assert not any(android_verify.is_software_root(r) for r in trust_roots(SEED))
+
+
+@pytest.mark.parametrize("keymint", [SecurityLevel.SOFTWARE, SecurityLevel.TRUSTED_ENVIRONMENT,
+                                     SecurityLevel.STRONG_BOX])
+def test_software_attestation_under_a_software_root_is_structural_only(android, kit, with_software_root, keymint):
+    # the Keymaster 1 golden: no rootOfTrust, keyMint level at or above Software
+    evidence = _levels_evidence(kit, SOFTWARE_GOLDEN, SecurityLevel.SOFTWARE, keymint)
+    verdict = android.verify(evidence, with_software_root, at=VALIDATION_TIME)
+    assert verdict.accepted, verdict.summary()
+    assert verdict.claims.extra == {"security_level": "SOFTWARE"}
+    assert verdict.detail.startswith("securityLevel=SOFTWARE ")
+    assert (f"keyMintSecurityLevel={keymint.name}" in verdict.detail) is (keymint is not SecurityLevel.SOFTWARE)
+    strict = android.verify(evidence, with_software_root, at=VALIDATION_TIME, profile=Profile.STRICT)
+    assert strict.reason is Reason.SECURITY_LEVEL, strict.summary()
+
+
+@pytest.mark.parametrize(("golden", "attestation", "keymint", "reason"), [
+    # a software root vouches for no hardware attestation
+    (SOFTWARE_GOLDEN, SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.SOFTWARE, Reason.ATTR_CONFLICT),
+    (SOFTWARE_GOLDEN, SecurityLevel.STRONG_BOX, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.ATTR_CONFLICT),
+    (SOFTWARE_GOLDEN, SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.SECURITY_LEVEL),
+    (SOFTWARE_GOLDEN, SecurityLevel.STRONG_BOX, SecurityLevel.STRONG_BOX, Reason.SECURITY_LEVEL),
+    # software levels under a hardware root, the software root pinned beside: the attack, as before
+    (HARDWARE_GOLDEN, SecurityLevel.SOFTWARE, SecurityLevel.TRUSTED_ENVIRONMENT, Reason.ATTR_CONFLICT),
+    (HARDWARE_GOLDEN, SecurityLevel.SOFTWARE, SecurityLevel.SOFTWARE, Reason.SECURITY_LEVEL),
+    (HARDWARE_GOLDEN, SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.SOFTWARE, Reason.ATTR_CONFLICT),
+])
+def test_levels_the_root_cannot_vouch_for_are_rejected_in_both_profiles(android, kit, with_software_root, golden,
+                                                                          attestation, keymint, reason):
+    evidence = _levels_evidence(kit, golden, attestation, keymint)
+    for profile in Profile:
+        verdict = android.verify(evidence, with_software_root, at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
+
+
+def test_the_google_software_root_is_recognised_by_its_key(shared_dir):
+    root = x509.load_der_x509_certificate(
+        (shared_dir / "interop" / "purebred" / "TrustAnchors" / "Pixel" / "Pixel1.der").read_bytes())
+    assert root.subject.rfc4514_string() == "OU=Android,O=Google\\, Inc.,L=Mountain View,ST=California,C=US"
+    assert android_verify.is_software_root(root)
+
+
 def _real_chains(shared: Path) -> list[Path]:
     chains = sorted(p for p in (shared / "interop" / "android").glob("*/*/*.pem") if p.parent.parent.name != "invalid")
     assert chains, "no real Android chains found in ../shared/interop/android"
@@ -345,23 +419,30 @@ def test_rkp_without_root_ends_at_droid_ca2(cases):
 # -- the catalogue -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("golden", [g.name for g in GOLDENS])
-def test_goldens_verify(android, cases, trust, golden):
+def test_goldens_verify(android, cases, golden):
     case = cases[f"android-key::golden::{golden}"]
+    trust = TrustAnchors({"root": case.anchors})
     verdict = android.verify(case.evidence, trust, at=VALIDATION_TIME)
     assert verdict.accepted, verdict.summary()
     claims = verdict.claims
     assert claims.generated_on_device and claims.extractable is False and claims.never_extractable
-    assert claims.model == "hsmsim Emulated Phone" and claims.vendor == "hsmsim"
+    level = GOLDEN_BY_NAME[golden].level
+    assert claims.extra == {"security_level": level.name}
+    if level is SecurityLevel.SOFTWARE:  # Keymaster 1 reports no attestation ids
+        assert claims.model is None and claims.vendor == "Android"
+    else:
+        assert claims.model == "hsmsim Emulated Phone" and claims.vendor == "hsmsim"
     strict = android.verify(case.evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
     assert strict.reason is case.expected[Profile.STRICT], strict.summary()
 
 
 @pytest.mark.parametrize("mutation", mutations(), ids=lambda m: m.id)
-def test_each_defect_is_rejected_for_its_stated_reason(android, cases, trust, mutation):
+def test_each_defect_is_rejected_for_its_stated_reason(android, cases, mutation):
     case = cases[mutation.id]
     assert case.expected == mutation.expected
     for profile, reason in mutation.expected.items():
-        verdict = android.verify(case.evidence, trust, at=VALIDATION_TIME, profile=profile)
+        verdict = android.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=VALIDATION_TIME,
+                                 profile=profile)
         assert verdict.reason is reason, f"{mutation.id} {profile}: {verdict.summary()}"
 
 

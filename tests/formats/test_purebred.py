@@ -28,14 +28,8 @@ from hsmsim.verdict import Profile, Reason, Rejected
 SEED = "hsmsim-tests"
 AT = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
 MANIFEST = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "manifest.json"
-NOT_ACCEPTED = {
-    "purebred-pixel1-1-device-preenroll": (
-        Reason.ATTR_CONFLICT,
-        "attestationSecurityLevel Software, keymasterSecurityLevel TrustedEnvironment (a Keymaster 1 device whose "
-        "software shim attests a TEE key): android-key, like Google's android/keyattestation "
-        "(MISMATCHED_SECURITY_LEVELS), rejects the contradiction"),
-}
-"""Real samples the manifest marks valid that the inner format's reference verifier rejects, and why."""
+SOFTWARE_ATTESTED = {"purebred-pixel1-1-device-preenroll"}
+"""Real samples attested by Android keystore software (under Google's software root): structural only."""
 CHAIN_REASONS = {Reason.CHAIN_UNTRUSTED, Reason.CERT_SIGNATURE_INVALID, Reason.CHAIN_INCOMPLETE}
 
 
@@ -82,10 +76,6 @@ def _at(sample: dict[str, object]) -> datetime:
 def test_real_sample_marked_valid_is_accepted_with_its_anchor(shared_dir: Path, sample: dict[str, object]) -> None:
     verdict = get_format("purebred").verify(_load(shared_dir, sample), _trust(shared_dir, sample["trust_root"]["root"]),
                                             at=_at(sample))
-    if sample["id"] in NOT_ACCEPTED:
-        reason, why = NOT_ACCEPTED[str(sample["id"])]
-        assert verdict.reason is reason, f"{why}: {verdict.summary()}"
-        return
     assert verdict.accepted, verdict.summary()
     target = x509.load_der_x509_certificate((shared_dir / "interop" / sample["files"]["target_cert"]).read_bytes())
     assert verdict.claims is not None and verdict.claims.spki_der == spki_der(target.public_key())
@@ -99,8 +89,7 @@ def test_real_sample_is_rejected_with_another_samples_target(shared_dir: Path, s
     evidence = _load(shared_dir, sample, str(other["files"]["target_cert"]))  # type: ignore[index]
     verdict = get_format("purebred").verify(evidence, _trust(shared_dir, sample["trust_root"]["root"]),
                                             at=_at(sample))
-    expected = NOT_ACCEPTED.get(str(sample["id"]), (Reason.KEY_MISMATCH, ""))[0]
-    assert verdict.reason is expected, verdict.summary()
+    assert verdict.reason is Reason.KEY_MISMATCH, verdict.summary()
 
 
 @pytest.mark.shared
@@ -108,9 +97,21 @@ def test_real_sample_is_rejected_under_a_foreign_root(shared_dir: Path, sample: 
     foreign = next(s["trust_root"]["root"] for s in SAMPLES  # type: ignore[index]
                    if s["trust_root"]["root"] != sample["trust_root"]["root"])  # type: ignore[index]
     verdict = get_format("purebred").verify(_load(shared_dir, sample), _trust(shared_dir, foreign), at=_at(sample))
-    assert not verdict.accepted
-    if sample["id"] not in NOT_ACCEPTED:
-        assert verdict.reason in CHAIN_REASONS, verdict.summary()
+    assert verdict.reason in CHAIN_REASONS, verdict.summary()
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("sample_id", sorted(SOFTWARE_ATTESTED))
+def test_a_software_attestation_is_structural_only(shared_dir: Path, sample_id: str) -> None:
+    sample = next((s for s in SAMPLES if s["id"] == sample_id), None)
+    if sample is None:
+        pytest.skip(f"{sample_id} is not in {MANIFEST}")
+    evidence, trust = _load(shared_dir, sample), _trust(shared_dir, sample["trust_root"]["root"])
+    verdict = get_format("purebred").verify(evidence, trust, at=_at(sample))
+    assert verdict.claims is not None and verdict.claims.extra["security_level"] == "SOFTWARE"
+    assert "securityLevel=SOFTWARE keyMintSecurityLevel=TRUSTED_ENVIRONMENT" in verdict.detail
+    strict = get_format("purebred").verify(evidence, trust, at=_at(sample), profile=Profile.STRICT)
+    assert strict.reason is Reason.SECURITY_LEVEL, strict.summary()
 
 
 @pytest.mark.shared

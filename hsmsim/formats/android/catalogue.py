@@ -1,5 +1,10 @@
 """The android-key vector set: goldens per key type and chain shape, and one-defect mutations.
 
+The ``software-keymaster1`` golden is a software attestation as the real Pixel1 sample of
+``shared/interop/purebred`` is one: keystore's software (attestation version 2) attests a key of a
+Keymaster 1 TEE, which reports no rootOfTrust nor OS facts, under the emulated software root; its
+vectors pin that root beside the hardware roots.
+
 A :class:`Workbench` opens a golden attestation (the description, the leaf, the certificates above it,
 the challenge and status files); a :class:`Mutation` edits it. ``Resigned`` mutations rebuild the leaf
 from the edited description with the genuine attestation key, so the defect reaches the KeyDescription
@@ -56,6 +61,8 @@ from hsmsim.formats.android.pki import (
     droid_ca3,
     issue,
     legacy_root,
+    software_identity,
+    software_root,
     trust_roots,
 )
 from hsmsim.formats.android.status import STATUS_FILE, render_status_list, serial_key
@@ -72,17 +79,27 @@ FORMAT = "android-key"
 ATTEST_TIME = datetime(2026, 3, 2, 9, 14, 27, tzinfo=UTC)
 VALIDATION_TIME = ATTEST_TIME + timedelta(hours=2)
 KEYS_CREATED = ATTEST_TIME - timedelta(minutes=3)
-TEE, STRONGBOX = SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.STRONG_BOX
+TEE, STRONGBOX, SOFTWARE = SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.STRONG_BOX, SecurityLevel.SOFTWARE
+SOFTWARE_ATTESTATION_VERSION = 2
+"""Keystore's software attestation of the Pixel1 sample: attestation version 2 over a Keymaster 1 TEE."""
 
 
 @dataclass(frozen=True)
 class Golden:
-    """One golden: key spec (a KeySpec name or ``ml-dsa-65``/``ml-dsa-87``), security level, chain shape."""
+    """One golden: key spec (a KeySpec name or ``ml-dsa-65``/``ml-dsa-87``), security level, chain shape.
+
+    Level SOFTWARE is a software attestation under the software root; its leaf is written as a factory one.
+    """
 
     name: str
     spec: str
     level: SecurityLevel
     shape: ChainShape
+
+    @property
+    def chain(self) -> str:
+        """The chain's name: its shape, or ``software``."""
+        return "software" if self.level is SOFTWARE else self.shape.value
 
 
 GOLDENS = tuple(Golden(*row) for row in (
@@ -102,6 +119,7 @@ GOLDENS = tuple(Golden(*row) for row in (
     ("strongbox-2026-root-ec-p256", "ec-p256", STRONGBOX, ChainShape.RKP_2026),
     ("tee-factory-ec-p256", "ec-p256", TEE, ChainShape.FACTORY),
     ("tee-factory-rsa-3072", "rsa-3072", TEE, ChainShape.FACTORY),
+    ("software-keymaster1-ec-p256", "ec-p256", SOFTWARE, ChainShape.FACTORY),
 ))
 GOLDEN_BY_NAME = {g.name: g for g in GOLDENS}
 _WEAK_SPECS = ("rsa-2048", "ed25519", "ml-dsa-65", "ml-dsa-87")  # outside CA/B code signing: strict KEY_POLICY
@@ -143,6 +161,11 @@ class AndroidKit:
         """The pinned roots (legacy RSA and 2026 P-384), as Google's roots.json."""
         return trust_roots(self.seed)
 
+    def anchors_for(self, golden: str) -> tuple[x509.Certificate, ...]:
+        """The roots pinned for vectors of ``golden``: the software root too under a software attestation."""
+        software = golden in GOLDEN_BY_NAME and GOLDEN_BY_NAME[golden].level is SOFTWARE
+        return (*self.anchors, software_root().certificate) if software else self.anchors
+
 
 # -- the attestation under construction ------------------------------------------------------
 
@@ -171,12 +194,17 @@ class Workbench:
         golden = GOLDEN_BY_NAME[name]
         private_key, created = kit.keys[golden.spec]
         public_key: AttestedPublicKey = private_key.public_key()
-        identity = android_identity(kit.seed, kit.device.serial, golden.level, golden.shape, ATTEST_TIME)
+        software = golden.level is SOFTWARE
+        identity = (software_identity() if software
+                    else android_identity(kit.seed, kit.device.serial, golden.level, golden.shape, ATTEST_TIME))
         challenge = default_challenge(kit.seed, name, ATTEST_TIME)
         description = key_description(
             seed=kit.seed, serial=kit.device.serial, public_key=public_key, facts=KeyFacts(created),
             challenge=challenge, level=golden.level,
-            version=default_attestation_version(public_key, golden.shape, kit.options), options=kit.options)
+            version=(SOFTWARE_ATTESTATION_VERSION if software
+                     else default_attestation_version(public_key, golden.shape, kit.options)), options=kit.options)
+        if software:
+            description = _keymaster1_under_software(description)
         bench = cls(kit, golden, private_key, identity, description, above_leaf(identity, golden.shape), challenge)
         bench.resign()
         return bench
@@ -215,6 +243,12 @@ class Workbench:
 
 
 Operator = Callable[[Workbench], None]
+
+
+def _keymaster1_under_software(description: KeyDescription) -> KeyDescription:
+    """The description keystore's software writes for a Keymaster 1 TEE key (the Pixel1 sample)."""
+    hardware_list = replace(description.hardware_enforced, root_of_trust=None, os_version=None, os_patch_level=None)
+    return replace(description, keymint_version=1, keymint_security_level=TEE, hardware_enforced=hardware_list)
 
 
 # -- operators ------------------------------------------------------------------------------
@@ -478,6 +512,36 @@ def mutations() -> list[Mutation]:
               SPEC, KEYATTESTATION + " MISMATCHED_SECURITY_LEVELS"),
         "keyMintSecurityLevel set to Software (0), re-signed", "asn1.set", "/KeyDescription/keyMintSecurityLevel",
         top_level(keymint_security_level=SecurityLevel.SOFTWARE), invalid(Reason.ATTR_CONFLICT), resign=True)
+    add("level::keymaster1-under-hardware-root", "SoftwareLevelHardwareChain",
+        _note("ATTRIBUTE_POLICY", crit, "attestationSecurityLevel Software, keyMintSecurityLevel TrustedEnvironment "
+              "(a software attestation's levels) under a hardware chain",
+              "a verifier that accepts Keymaster 1 software attestations by their levels, not by their root, "
+              "takes a hardware attestation key's statement for a software one", SPEC,
+              KEYATTESTATION + " MISMATCHED_SECURITY_LEVELS"),
+        "attestationSecurityLevel set to Software (0), re-signed", "asn1.set",
+        "/KeyDescription/attestationSecurityLevel", top_level(attestation_security_level=SecurityLevel.SOFTWARE),
+        invalid(Reason.ATTR_CONFLICT), resign=True)
+    add("level::software-root-claims-tee", "SoftwareRootClaimsHardware",
+        _note("ATTRIBUTE_POLICY", crit, "attestationSecurityLevel TrustedEnvironment under the software "
+              "attestation root", "a verifier reading the level, not the root, takes the OS's word (its "
+              "attestation key ships in AOSP) for a TEE's"),
+        "attestationSecurityLevel set to TrustedEnvironment (1), re-signed", "asn1.set",
+        "/KeyDescription/attestationSecurityLevel", top_level(attestation_security_level=TEE),
+        invalid(Reason.SECURITY_LEVEL), resign=True, golden="software-keymaster1-ec-p256")
+    add("level::software-root-keymint-below-attestation", "SecurityLevelsInverted",
+        _note("ATTRIBUTE_POLICY", high, "attestationSecurityLevel TrustedEnvironment above keyMintSecurityLevel "
+              "Software under the software attestation root", "the attestation claims more than the KeyMint it "
+              "describes", SPEC, KEYATTESTATION + " MISMATCHED_SECURITY_LEVELS"),
+        "attestationSecurityLevel set to TrustedEnvironment (1), keyMintSecurityLevel to Software (0), re-signed",
+        "asn1.set", "/KeyDescription/keyMintSecurityLevel",
+        top_level(attestation_security_level=TEE, keymint_security_level=SecurityLevel.SOFTWARE),
+        invalid(Reason.ATTR_CONFLICT), resign=True, golden="software-keymaster1-ec-p256")
+    add("variant::software-both-levels", "SoftwareAttestationBothSoftware",
+        _note("BASIC", Severity.INFO, "keyMintSecurityLevel Software too under the software attestation root "
+              "(a device with no TEE Keymaster)", "none: a software attestation, structural only"),
+        "keyMintSecurityLevel set to Software (0), re-signed", "asn1.set", "/KeyDescription/keyMintSecurityLevel",
+        top_level(keymint_security_level=SecurityLevel.SOFTWARE), strict_only(Reason.SECURITY_LEVEL), resign=True,
+        golden="software-keymaster1-ec-p256")
 
     # origin
     not_local = "the key was made outside the secure hardware"
@@ -790,6 +854,10 @@ def mutations() -> list[Mutation]:
     return m
 
 
+SOFTWARE_ATTESTATION_NOTE = FlagNote(
+    "PROFILE", Severity.INFO, "a software attestation: attestationSecurityLevel Software under an Android software "
+    "attestation root", "valid evidence of the OS's word; the strict profile rejects it with SECURITY_LEVEL",
+    (SPEC, AOSP))
 STRICT_KEY_POLICY_NOTE = FlagNote("PROFILE", Severity.LOW, "key type or size outside the CA/B Forum code-signing rules",
                                   "valid evidence; the strict profile rejects it with KEY_POLICY",
                                   ("CA/B Forum Code Signing BR 6.2.7.4",))
@@ -797,14 +865,18 @@ STRICT_KEY_POLICY_NOTE = FlagNote("PROFILE", Severity.LOW, "key type or size out
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the android-key vectors use, with its definition."""
-    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE}
+    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE,
+           "SoftwareAttestation": SOFTWARE_ATTESTATION_NOTE}
     for mutation in mutations():
         out[mutation.flag] = mutation.note
     return out
 
 
 def golden_expected(golden: Golden) -> dict[Profile, Reason]:
-    """Goldens verify under both profiles, except keys outside the code-signing rules under strict."""
+    """Goldens verify under both profiles, except keys outside the code-signing rules and software
+    attestations under strict."""
+    if golden.level is SOFTWARE:
+        return strict_only(Reason.SECURITY_LEVEL)
     return strict_only(Reason.KEY_POLICY) if golden.spec in _WEAK_SPECS else valid()
 
 
@@ -817,10 +889,11 @@ class Bench(Protocol):
 
 
 def golden_case(kit: AndroidKit, case_id: str, comment: str, flags: tuple[str, ...],
-                expected: dict[Profile, Reason], evidence: Evidence) -> VectorCase:
-    """A golden vector of the kit's world."""
+                expected: dict[Profile, Reason], evidence: Evidence,
+                anchors: tuple[x509.Certificate, ...] = ()) -> VectorCase:
+    """A golden vector of the kit's world, pinning ``anchors`` (default: the kit's hardware roots)."""
     return VectorCase(id=case_id, comment=comment, flags=flags, expected=expected, evidence=evidence,
-                      anchors=kit.anchors, validation_time=VALIDATION_TIME,
+                      anchors=anchors or kit.anchors, validation_time=VALIDATION_TIME,
                       provenance=Provenance(seed=kit.seed, signing=Signing.GENUINE))
 
 
@@ -837,7 +910,7 @@ def mutation_cases(kit: AndroidKit, catalogue: list[Mutation], open_bench: Calla
         prefix = mutation.id.split("::", 1)[0]
         cases.append(VectorCase(
             id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value), expected=mutation.expected,
-            evidence=bench.evidence(), anchors=kit.anchors, validation_time=VALIDATION_TIME,
+            evidence=bench.evidence(), anchors=kit.anchors_for(mutation.golden), validation_time=VALIDATION_TIME,
             provenance=Provenance(seed=kit.seed, signing=signing, golden=f"{prefix}::golden::{mutation.golden}",
                                   operator=mutation.operator, path=mutation.path),
         ))
@@ -849,7 +922,8 @@ def vector_cases(seed: str) -> list[VectorCase]:
     kit = AndroidKit.build(seed)
     goldens = [golden_case(
         kit, f"{FORMAT}::golden::{golden.name}",
-        f"unmutated {golden.level.name} attestation of a generated {golden.spec} key, {golden.shape} chain",
-        ("Golden", *(("StrictKeyPolicy",) if golden.spec in _WEAK_SPECS else ())), golden_expected(golden),
-        Workbench.open(kit, golden.name).evidence()) for golden in GOLDENS]
+        f"unmutated {golden.level.name} attestation of a generated {golden.spec} key, {golden.chain} chain",
+        ("Golden", *(("StrictKeyPolicy",) if golden.spec in _WEAK_SPECS else ()),
+         *(("SoftwareAttestation",) if golden.level is SOFTWARE else ())), golden_expected(golden),
+        Workbench.open(kit, golden.name).evidence(), kit.anchors_for(golden.name)) for golden in GOLDENS]
     return goldens + mutation_cases(kit, mutations(), Workbench.open)

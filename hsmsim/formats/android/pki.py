@@ -9,6 +9,12 @@ Chain shapes real devices send (leaf first; ``shared/specs/other_formats.md`` 3,
 * ``factory``: leaf <- batch certificate ``title=TEE, serialNumber=<hex>`` <- intermediate <- legacy root
   (factory-provisioned Keymaster 4 devices).
 
+Software attestation (:func:`software_identity`, not a hardware shape): leaf <- ``Android Software
+Attestation Key`` <- the software attestation root, root included, as Android keystore's software
+Keymaster sends (the real Pixel1 sample of ``shared/interop/purebred``). AOSP ships one software root and
+attestation key for every device, so the emulated ones are derived from :data:`SOFTWARE_SEED`, not from the
+device's seed: a verifier recognises the root by its key (``verify.EMULATED_SOFTWARE_ROOT_SPKI_SHA256``).
+
 Names, key types, signature algorithms, extension order and criticality follow the real certificates;
 the RKP attestation certificate (30 days) and Droid CA3 (70 days) are re-issued per period from the
 same keys, so evidence can be made for any time.
@@ -34,6 +40,9 @@ from hsmsim.pki.seed import derive_key, drbg
 
 LEGACY_ROOT_CN = "Google Hardware Attestation Root EMULATED"
 ROOT_2026_CN = "Key Attestation CA1 EMULATED"
+SOFTWARE_ROOT_CN = "Android Software Attestation Root EMULATED"
+SOFTWARE_SEED = "hsmsim/android/software-attestation"
+"""The one seed of the emulated software attestation PKI, whatever the device's seed (see the module notes)."""
 LEAF_CN = "Android Keystore Key"
 LEAF_NOT_BEFORE = datetime(1970, 1, 1, tzinfo=UTC)
 LEAF_NOT_AFTER = datetime(2048, 1, 1, tzinfo=UTC)
@@ -139,6 +148,44 @@ def root_2026(seed: str) -> Issuer:
 def trust_roots(seed: str) -> tuple[x509.Certificate, x509.Certificate]:
     """What a verifier pins, like Google's ``roots.json``: the legacy RSA root and the 2026 root."""
     return legacy_root(seed).certificate, root_2026(seed).certificate
+
+
+def _software_name(*, locality: bool, cn: str | None) -> x509.Name:
+    """Google's software attestation names: C, ST, [L,] O=Google, Inc., OU=Android[, CN]."""
+    attrs = [(NameOID.COUNTRY_NAME, "US", PRINTABLE), (NameOID.STATE_OR_PROVINCE_NAME, "California", UTF8),
+             *([(NameOID.LOCALITY_NAME, "Mountain View", UTF8)] if locality else []),
+             (NameOID.ORGANIZATION_NAME, "Google, Inc.", UTF8), (NameOID.ORGANIZATIONAL_UNIT_NAME, "Android", UTF8),
+             *([(NameOID.COMMON_NAME, cn, UTF8)] if cn else [])]
+    return _name(*attrs)
+
+
+def _software_ca_extensions(public_key: CertificatePublicKeyTypes, issuer_key: PrivateKey | None, *,
+                            path_length: int | None) -> list[tuple[x509.ExtensionType, bool]]:
+    extensions = _ca_extensions(public_key, issuer_key, path_length=path_length)
+    return [*extensions[:3], (key_usage("digital_signature", "key_cert_sign"), True)]
+
+
+def software_root() -> Issuer:
+    """The emulated Android software attestation root (RSA-2048 where Google's is RSA-1024; its name as
+    Google's, C=US ... OU=Android, plus ``CN=Android Software Attestation Root EMULATED``)."""
+    key = derive_key(SOFTWARE_SEED, "android/software/root", KeySpec.parse("rsa-2048"))
+    subject = _software_name(locality=True, cn=SOFTWARE_ROOT_CN)
+    start = datetime(2016, 1, 4, 12, 31, 8, tzinfo=UTC)
+    cert = issue(subject, key.public_key(), subject, key, _serial(SOFTWARE_SEED, "android/software/root", 8), start,
+                 start + timedelta(days=7300), _software_ca_extensions(key.public_key(), None, path_length=None))
+    return Issuer(key, cert)
+
+
+def software_identity() -> AttestationIdentity:
+    """The ``Android Software Attestation Key EMULATED`` (pathlen 0) under :func:`software_root`."""
+    root = software_root()
+    key = derive_key(SOFTWARE_SEED, "android/software/attestation-key", KeySpec.parse("rsa-2048"))
+    start = datetime(2016, 1, 4, 12, 40, 53, tzinfo=UTC)
+    certificate = issue(_software_name(locality=False, cn="Android Software Attestation Key EMULATED"),
+                        key.public_key(), root.certificate.subject, root.key, 4096, start,
+                        start + timedelta(days=7300), _software_ca_extensions(key.public_key(), root.key,
+                                                                             path_length=0))
+    return AttestationIdentity(key=key, certificate=certificate, chain=(certificate,), root=root.certificate)
 
 
 def _google(cn: str) -> x509.Name:

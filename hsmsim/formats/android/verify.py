@@ -10,19 +10,26 @@ Order of the checks (each raises :class:`Rejected` at the first failure):
    the leaf's issuer (the attestation key's certificate) is an issuer by position, CA:TRUE not required;
    no certificate is REVOKED or SUSPENDED in the status list when one is given (CERT_REVOKED);
 4. the KeyDescription parses (``strict``: DER, tags ascending, no unknown tag) and its version is known;
-5. attestation and KeyMint security levels agree (ATTR_CONFLICT) and are hardware (SECURITY_LEVEL);
+5. the security levels, decided by the root the chain ends at. The attestation level is never above the
+   KeyMint level (ATTR_CONFLICT). Under a hardware root both agree (ATTR_CONFLICT) and are TEE or StrongBox
+   (SECURITY_LEVEL). Under a known Android software attestation root (its SPKI SHA-256) the attestation
+   level is Software (else SECURITY_LEVEL), KeyMint may be higher (a Keymaster 1 TEE key attested by the
+   keystore's software), and the key is attested at Software: structural accepts it, saying so in the
+   claims, strict rejects it (SECURITY_LEVEL);
 6. the challenge equals the one the relying party issued (CHALLENGE_MISMATCH; strict: it must be given);
 7. from ``hardwareEnforced`` only: origin GENERATED, purpose SIGN, no allApplications, algorithm and
-   size match the leaf's key, rootOfTrust present;
+   size match the leaf's key, rootOfTrust present (a software attestation may lack it);
 8. strict: the leaf's keyUsage allows signing, no purpose beyond SIGN/VERIFY, device locked with verified
    boot (Verified or SelfSigned), and the CA/B Forum code-signing key rule.
 
-An accepting verdict's detail is ``key=value`` pairs (see ``docs/formats/android.md``): security level,
-versions, origin, purposes, boot state, device lock, OS version and patch levels, the calling app.
+An accepting verdict's detail is ``key=value`` pairs (see ``docs/formats/android.md``): security level
+(the KeyMint level too when it differs), versions, origin, purposes, boot state, device lock, OS version and
+patch levels, the calling app. The claims' ``extra`` ``security_level`` is the level the key is attested at.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 
@@ -61,6 +68,14 @@ _OID = ObjectIdentifier(OID_KEY_DESCRIPTION)
 _HARDWARE = (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.STRONG_BOX)
 _STRICT_PURPOSES = {Purpose.SIGN, Purpose.VERIFY}
 _TRUSTED_BOOT = (VerifiedBootState.VERIFIED, VerifiedBootState.SELF_SIGNED)
+GOOGLE_SOFTWARE_ROOT_SPKI_SHA256 = bytes.fromhex("f2c4746f545946c100e72297f8f946344d7052f03a2f694221f9c893b0e6f711")
+"""Google's Android software attestation root (C=US, ST=California, L=Mountain View, O=Google, Inc.,
+OU=Android; RSA-1024, 2016-01-04 to 2035-12-30), to which AOSP keystore's software Keymaster chains:
+the SPKI of ``TrustAnchors/Pixel/Pixel1.der`` in Purebred's SampleAttestations. The private key of the
+software attestation key below it ships in AOSP, so anything it signs is only the OS's word."""
+EMULATED_SOFTWARE_ROOT_SPKI_SHA256 = bytes.fromhex("c87bedcd62a54e5376056db9d33565a066409f5562d06137e72d26a1390de937")
+"""hsmsim's emulated software attestation root (``pki.software_root``: one for every seed, as Google's)."""
+SOFTWARE_ROOT_SPKI_SHA256 = frozenset({GOOGLE_SOFTWARE_ROOT_SPKI_SHA256, EMULATED_SOFTWARE_ROOT_SPKI_SHA256})
 
 
 @dataclass(frozen=True)
@@ -192,19 +207,39 @@ def _check_key_match(hw: AuthorizationList, key_type: str, size: int | None) -> 
         raise Rejected(Reason.ATTR_CONFLICT, f"mlDsaVariant {hw.ml_dsa_variant} contradicts the leaf's {key_type} key")
 
 
-def _check_levels(kd: KeyDescription, *, allow_software: bool = False) -> None:
+def is_software_root(root: x509.Certificate) -> bool:
+    """Whether ``root`` is a known Android software attestation root, recognised by its key (SPKI SHA-256)."""
+    return hashlib.sha256(spki_der(root.public_key())).digest() in SOFTWARE_ROOT_SPKI_SHA256
+
+
+def _check_levels(kd: KeyDescription, root: x509.Certificate, profile: Profile, *,
+                  allow_software: bool = False) -> SecurityLevel:
+    """The attested level (the attestation's); raises on a contradiction or a level the profile refuses.
+    ``allow_software``: a Software level under a hardware root passes (WebAuthn §8.4's default)."""
     if kd.attestation_version not in KNOWN_ATTESTATION_VERSIONS:
         raise Rejected(Reason.UNSUPPORTED, f"attestationVersion {kd.attestation_version} is not a known version")
     for name, level in (("attestationSecurityLevel", kd.attestation_security_level),
                         ("keyMintSecurityLevel", kd.keymint_security_level)):
         if level not in SecurityLevel.__members__.values():
             raise Rejected(Reason.MALFORMED, f"{name} {level} is not a SecurityLevel")
-    if kd.attestation_security_level != kd.keymint_security_level:
-        raise Rejected(Reason.ATTR_CONFLICT,
-                       f"attestationSecurityLevel {SecurityLevel(kd.attestation_security_level).name} differs from "
-                       f"keyMintSecurityLevel {SecurityLevel(kd.keymint_security_level).name}")
-    if kd.attestation_security_level not in _HARDWARE and not allow_software:
-        raise Rejected(Reason.SECURITY_LEVEL, "the key is attested by Software, not by a TEE or StrongBox")
+    attested, keymint = SecurityLevel(kd.attestation_security_level), SecurityLevel(kd.keymint_security_level)
+    differ = f"attestationSecurityLevel {attested.name} differs from keyMintSecurityLevel {keymint.name}"
+    if attested > keymint:
+        raise Rejected(Reason.ATTR_CONFLICT, f"{differ}: the attestation cannot be stronger than the key's KeyMint")
+    if not is_software_root(root):
+        if attested != keymint:
+            raise Rejected(Reason.ATTR_CONFLICT, differ)
+        if attested not in _HARDWARE and not allow_software:
+            raise Rejected(Reason.SECURITY_LEVEL, "the key is attested by Software under a hardware attestation "
+                                                  "root, not by a TEE or StrongBox")
+        return attested
+    if attested is not SecurityLevel.SOFTWARE:
+        raise Rejected(Reason.SECURITY_LEVEL, f"the chain ends at an Android software attestation root, which "
+                                              f"cannot vouch for a {attested.name} attestation")
+    if profile is Profile.STRICT:
+        raise Rejected(Reason.SECURITY_LEVEL, "a software attestation (an Android software attestation root): "
+                                              "the OS, not a TEE or StrongBox, vouches for the key")
+    return attested
 
 
 def _check_challenge(kd: KeyDescription, challenge: bytes | None, profile: Profile) -> None:
@@ -244,8 +279,10 @@ def _check_purposes(kd: KeyDescription, profile: Profile) -> None:
         raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(hw.purposes)} go beyond SIGN and VERIFY")
 
 
-def _check_root_of_trust(kd: KeyDescription, profile: Profile) -> None:
+def _check_root_of_trust(kd: KeyDescription, level: SecurityLevel, profile: Profile) -> None:
     rot = kd.hardware_enforced.root_of_trust
+    if rot is None and level is SecurityLevel.SOFTWARE:
+        return  # Keymaster 0/1 hardware reports no boot state, and the OS's word on it would add nothing
     if rot is None:
         where = " (only softwareEnforced has one)" if kd.software_enforced.root_of_trust is not None else ""
         raise Rejected(Reason.ATTR_MISSING, f"hardwareEnforced has no rootOfTrust{where}")
@@ -267,6 +304,8 @@ def describe(kd: KeyDescription) -> str:
     app = sw.attestation_application_id or hw.attestation_application_id
     pairs = {
         "securityLevel": SecurityLevel(kd.attestation_security_level).name,
+        "keyMintSecurityLevel": (SecurityLevel(kd.keymint_security_level).name
+                                 if kd.keymint_security_level != kd.attestation_security_level else None),
         "attestationVersion": kd.attestation_version,
         "keyMintVersion": kd.keymint_version,
         "origin": Origin(hw.origin).name if hw.origin is not None else None,
@@ -283,7 +322,8 @@ def describe(kd: KeyDescription) -> str:
     return " ".join(f"{k}={v}" for k, v in pairs.items() if v is not None and v != "")
 
 
-def _claims(leaf: x509.Certificate, kd: KeyDescription, key_type: str, size: int | None) -> Claims:
+def _claims(leaf: x509.Certificate, kd: KeyDescription, key_type: str, size: int | None,
+            level: SecurityLevel) -> Claims:
     hw = kd.hardware_enforced
     generated = hw.origin == Origin.GENERATED
 
@@ -299,7 +339,7 @@ def _claims(leaf: x509.Certificate, kd: KeyDescription, key_type: str, size: int
         extractable=False, never_extractable=generated, sensitive=True, always_sensitive=generated,
         vendor=text(hw.attestation_id_manufacturer) or "Android",
         model=text(hw.attestation_id_model), serial=text(hw.attestation_id_serial), firmware=firmware,
-        fips_level=None, label=None,
+        fips_level=None, label=None, extra={"security_level": level.name},
     )
 
 
@@ -311,7 +351,7 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
     if status is not None:
         check_revocation([*chain, *path], read_status_list(status))
     kd = parse_key_description(der, strict=profile is Profile.STRICT)
-    _check_levels(kd)
+    level = _check_levels(kd, path[-1], profile)
     _check_challenge(kd, challenge, profile)
     _check_origin(kd)
     _check_purposes(kd, profile)
@@ -321,11 +361,11 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
         require_key_usage(chain[0])
     key_type, size = _key_facts(chain[0].public_key())
     _check_key_match(kd.hardware_enforced, key_type, size)
-    _check_root_of_trust(kd, profile)
+    _check_root_of_trust(kd, level, profile)
     if profile is Profile.STRICT:
         require_code_signing_key(key_type, size)
     detail = f"{describe(kd)} root={path[-1].subject.rfc4514_string()!r}"
-    return Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size))
+    return Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size, level))
 
 
 def union_view(kd: KeyDescription) -> KeyDescription:
@@ -353,7 +393,7 @@ def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes,
     path = _check_path(chain, trust.get("root"), at)
     require_key_usage(chain[0])
     kd = parse_key_description(der, strict=strict)
-    _check_levels(kd, allow_software=not strict)
+    level = _check_levels(kd, path[-1], profile, allow_software=not strict)
     if kd.attestation_challenge != client_data_hash:
         raise Rejected(Reason.CHALLENGE_MISMATCH, "attestationChallenge is not the clientDataHash")
     view = kd if strict else union_view(kd)
@@ -364,11 +404,11 @@ def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes,
                                            "SIGN, as WebAuthn requires")
     key_type, size = _key_facts(chain[0].public_key())
     _check_key_match(view.hardware_enforced, key_type, size)
-    _check_root_of_trust(view, profile)
+    _check_root_of_trust(view, level, profile)
     if strict:
         require_code_signing_key(key_type, size)
     root = path[-1].subject.rfc4514_string()
-    return _claims(chain[0], view, key_type, size), f"android-key {describe(view)} root={root!r}"
+    return _claims(chain[0], view, key_type, size, level), f"android-key {describe(view)} root={root!r}"
 
 
 def verify_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
