@@ -16,6 +16,7 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -66,6 +67,19 @@ def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initarg
             conn.send((False, exc))
 
 
+class _Lookahead(Generic[Task]):
+    """Tasks drawn from an iterator only as far as asked."""
+
+    def __init__(self, tasks: Iterable[Task]) -> None:
+        self._tasks = iter(tasks)
+        self.buffer: deque[Task] = deque()
+
+    def fill(self, count: int) -> bool:
+        """Draw until ``count`` tasks wait in :attr:`buffer`; False when fewer are left."""
+        self.buffer.extend(islice(self._tasks, max(0, count - len(self.buffer))))
+        return len(self.buffer) >= count
+
+
 @dataclass
 class _Worker:
     process: BaseProcess
@@ -100,11 +114,12 @@ class WorkerPool(Generic[Task, Result]):
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, Result | WorkerDied]]:
         """Each task with its answer (or :class:`WorkerDied`), in completion order.
 
+        ``tasks`` is drawn lazily, one task whenever a worker is free (a generator may decide to stop).
         Re-raises an exception the handler raised; raises :class:`WorkerStartError` when a worker
         dies before it is ready.
         """
-        queue = deque(tasks)
-        while len(self._workers) < min(self._jobs, len(queue)):
+        queue = _Lookahead(tasks)
+        while len(self._workers) < self._jobs and queue.fill(len(self._workers) + 1):
             self._workers.append(self._start())
         for worker in self._workers:
             self._assign(worker, queue)
@@ -125,14 +140,14 @@ class WorkerPool(Generic[Task, Result]):
                 yield task, answer
                 self._assign(worker, queue)
 
-    def _assign(self, worker: _Worker, queue: deque[Task]) -> None:
-        if not queue:
+    def _assign(self, worker: _Worker, queue: _Lookahead[Task]) -> None:
+        if not queue.fill(1):
             return
         if not worker.process.is_alive():  # it died between tasks (a thread it left behind ended it): no one to blame
             self._bury(worker)
             index = self._workers.index(worker)
             self._workers[index] = worker = self._start()
-        worker.task, worker.busy = queue.popleft(), True
+        worker.task, worker.busy = queue.buffer.popleft(), True
         worker.conn.send(worker.task)
 
     @staticmethod
