@@ -26,7 +26,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -104,7 +104,8 @@ def _catalogue(case: VectorCase) -> FuzzOperator:
         bench.touched.append(case.id)
         return case.provenance.path or case.id
     invalid = case.expected.get(Profile.STRUCTURAL, Reason.OK) is not Reason.OK
-    return FuzzOperator(case.id, apply, invalidating=invalid, resign=False, goldens=(golden,), catalogue=True)
+    return FuzzOperator(case.id, apply, invalidating=invalid, resign=False, goldens=(golden,), catalogue=True,
+                        expected=case.expected)
 
 
 def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
@@ -163,8 +164,7 @@ def with_evidence_operators(model: FuzzModel) -> FuzzModel:
     def lift(op: FuzzOperator) -> FuzzOperator:
         def apply(bench: Layered, rng: random.Random) -> str:
             return op.apply(bench.inner, rng)
-        return FuzzOperator(op.name, apply, invalidating=op.invalidating, resign=op.resign, goldens=op.goldens,
-                            catalogue=op.catalogue)
+        return replace(op, apply=apply)
 
     def evidence_operator(name: str, planner: Planner) -> FuzzOperator | None:
         goldens = tuple(g for g, files in probes.items() if _plans(planner, files))
