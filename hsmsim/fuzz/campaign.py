@@ -41,11 +41,13 @@ from hsmsim.fuzz.findings import write_finding
 from hsmsim.fuzz.generic import generic_fuzz_model, with_evidence_operators
 from hsmsim.fuzz.targets import is_reference
 from hsmsim.harness.workers import WorkerDied, WorkerPool
+from hsmsim.model.corpus_schema import WireModel
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.verdict import Profile
 
 CHUNK = 64
+SUMMARY_FILE = "summary.json"
 MEMORY_BOUND_BYTES = 2 * 1024**3
 
 
@@ -81,6 +83,46 @@ class CampaignSpec:
         if unknown:
             raise FuzzError(f"{self.format} has no operator(s) {', '.join(sorted(unknown))}")
         return replace(model, operators=tuple(op for op in model.operators if op.name not in self.without))
+
+
+class SummaryFinding(WireModel):
+    """A finding as ``summary.json`` lists it."""
+
+    slug: str
+    kind: str
+    key: str
+
+
+class CampaignSummary(WireModel):
+    """``summary.json``: what a campaign (or a merge of shards) ran and found."""
+
+    format: str
+    seed: str
+    shard: str
+    """``K/N``; ``0/1`` for a whole campaign (or a merge of every shard of one split)."""
+    target: str
+    executed: int
+    skipped: int
+    skipped_by: dict[str, int]
+    seconds: float
+    execs_per_second: float
+    verdicts: dict[str, int]
+    operator_hits: dict[str, int]
+    operators_never_hit: list[str]
+    findings: list[SummaryFinding]
+
+    @classmethod
+    def read(cls, out: Path) -> CampaignSummary:
+        """The summary of the run written to ``out``; raises :class:`FuzzError` when there is none."""
+        try:
+            return cls.model_validate_json((out / SUMMARY_FILE).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise FuzzError(f"{out} holds no readable {SUMMARY_FILE} (a 'hsmsim fuzz --out' directory): {exc}") \
+                from None
+
+    def write(self, out: Path) -> None:
+        """Write ``out/summary.json``."""
+        (out / SUMMARY_FILE).write_text(json.dumps(self.wire(), indent=1) + "\n")
 
 
 @dataclass
@@ -169,7 +211,7 @@ def _run_chunk(indices: list[int]) -> ChunkResult:
 def _minimise(found: Found) -> Finding:
     assert _worker is not None
     built, answer, reference = _worker.minimise(found.case, found.kind, found.key.split("|", 1)[1])
-    return Finding(found.kind, dedup_key(found.kind, built, answer, reference), built, answer, reference)
+    return Finding(found.kind, dedup_key(found.kind, built, answer, reference), built, answer, reference, found.key)
 
 
 def _work(task: Task) -> ChunkResult | Finding:
@@ -212,8 +254,9 @@ def run_campaign(
         stats.operator_hits.update(result.hits)
         stats.verdicts.update(result.verdicts)
         stats.skipped.update(result.skipped)
-        for found in result.found:
-            first.setdefault(found.key, found)
+        for found in result.found:  # the lowest case index, whatever order the workers finish in
+            if found.key not in first or found.case.index < first[found.key].case.index:
+                first[found.key] = found
         stats.seconds = time.monotonic() - started
         if progress:
             progress(stats, len(first))
@@ -230,26 +273,24 @@ def run_campaign(
         for chunk in _chunks(spec, deadline):
             absorb(_run_chunk(chunk))
         stats.seconds = time.monotonic() - started
-        for _, found in sorted(first.items()):
-            finding = _minimise(found)
-            findings.setdefault(finding.key, finding)
+        findings = deduplicated(_minimise(found) for found in first.values())
         assert _worker is not None
         _worker.target.close()
     result = CampaignResult(stats, list(findings.values()))
     if out is not None:
         for finding in result.findings:
             result.written.append(write_finding(out, finding, model, spec.seed, target.name))
-        summary = {
-            "format": spec.format, "seed": spec.seed, "shard": f"{spec.shard[0]}/{spec.shard[1]}",
-            "target": target.name, "executed": stats.executed, "skipped": sum(stats.skipped.values()),
-            "skippedBy": dict(sorted(stats.skipped.items())), "seconds": round(stats.seconds, 3),
-            "execsPerSecond": round(stats.execs_per_second, 1), "verdicts": dict(stats.verdicts),
-            "operatorHits": dict(sorted(stats.operator_hits.items())),
-            "operatorsNeverHit": sorted({op.name for op in model.operators} - set(stats.operator_hits)),
-            "findings": [{"slug": f.slug, "kind": f.kind, "key": f.key} for f in result.findings],
-        }
+        summary = CampaignSummary(
+            format=spec.format, seed=spec.seed, shard=f"{spec.shard[0]}/{spec.shard[1]}", target=target.name,
+            executed=stats.executed, skipped=sum(stats.skipped.values()),
+            skipped_by=dict(sorted(stats.skipped.items())),
+            seconds=round(stats.seconds, 3), execs_per_second=round(stats.execs_per_second, 1),
+            verdicts=dict(stats.verdicts), operator_hits=dict(sorted(stats.operator_hits.items())),
+            operators_never_hit=sorted({op.name for op in model.operators} - set(stats.operator_hits)),
+            findings=[SummaryFinding(slug=f.slug, kind=f.kind, key=f.key) for f in result.findings],
+        )
         out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        summary.write(out)
     return result
 
 
@@ -296,18 +337,25 @@ def _worker_death(model: FuzzModel, spec: CampaignSpec, index: int, died: Worker
 def _minimised(first: Mapping[str, Found], pool: WorkerPool[Task, ChunkResult | Finding], model: FuzzModel,
                packed: bool) -> dict[str, Finding]:
     """Each first case minimised by a worker; one that killed a worker, or whose worker dies now, is kept as found."""
-    findings: dict[str, Finding] = {}
-    unminimised = [found for found in first.values() if found.killed_worker]
-    for found, answer in pool.run([found for _, found in sorted(first.items()) if not found.killed_worker]):
+    minimised: dict[str, Finding] = {}
+    for found, answer in pool.run([found for found in first.values() if not found.killed_worker]):
         assert isinstance(found, Found)
         if isinstance(answer, Finding):
-            findings.setdefault(answer.key, answer)
-        else:
-            unminimised.append(found)
-    for found in unminimised:
-        built = build_case(model, found.case, packed=packed)
-        findings.setdefault(found.key, Finding(found.kind, found.key, built, found.target, found.reference))
-    return findings
+            minimised[found.key] = answer
+    for key, found in first.items():
+        if key not in minimised:
+            built = build_case(model, found.case, packed=packed)
+            minimised[key] = Finding(found.kind, found.key, built, found.target, found.reference, found.key)
+    return deduplicated(minimised.values())
+
+
+def deduplicated(findings: Iterable[Finding]) -> dict[str, Finding]:
+    """One finding per final key: the one of the first key before minimisation, in sorted order (then the
+    lowest case index), so the choice does not depend on the order workers or shards finish in."""
+    chosen: dict[str, Finding] = {}
+    for finding in sorted(findings, key=lambda f: (f.found_key, f.built.case.index)):
+        chosen.setdefault(finding.key, finding)
+    return chosen
 
 
 def reference_target(format_name: str) -> TargetFactory:

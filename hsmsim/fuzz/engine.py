@@ -303,6 +303,9 @@ class Finding:
     built: BuiltCase
     target: TargetAnswer
     reference: TargetAnswer
+    found_key: str = ""
+    """The dedup key of the case before it was minimised (campaigns and merges keep, for each final key, the
+    finding of the first such key in sorted order)."""
 
     @property
     def slug(self) -> str:
@@ -310,11 +313,12 @@ class Finding:
         return f"{self.kind}-{hashlib.sha256(self.key.encode()).hexdigest()[:12]}"
 
 
-def classify(built: BuiltCase, target: TargetAnswer, reference: TargetAnswer, *, self_test: bool) -> str | None:
-    """The oracle that fires for this case, or None."""
+def classify(invalid_by_construction: bool, target: TargetAnswer, reference: TargetAnswer, *,
+             self_test: bool) -> str | None:
+    """The oracle that fires for a case (invalid by construction or not), or None."""
     if target.verdict in ("CRASH", "HANG", "MEMORY", "ERROR"):
         return "robustness"
-    if built.invalid_by_construction and target.verdict == "ACCEPT" and (self_test or reference.verdict == "REJECT"):
+    if invalid_by_construction and target.verdict == "ACCEPT" and (self_test or reference.verdict == "REJECT"):
         return "specification"
     if not self_test and target.verdict != reference.verdict:
         return "differential"
@@ -360,7 +364,8 @@ class CaseRunner:
         answer = self.target.verify(built.evidence, self.trust, at, self.profile, case_id=case_id)
         reference = answer if self.self_test else self.reference.verify(built.evidence, self.trust, at, self.profile,
                                                                          case_id=case_id)
-        return built, answer, reference, classify(built, answer, reference, self_test=bool(self.self_test))
+        return built, answer, reference, classify(built.invalid_by_construction, answer, reference,
+                                                    self_test=bool(self.self_test))
 
     def minimise(self, case: FuzzCase, kind: str, shown: str) -> tuple[BuiltCase, TargetAnswer, TargetAnswer]:
         """The smallest case with the same symptom (``shown``): drop operators and the havoc, then

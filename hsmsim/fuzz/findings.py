@@ -52,6 +52,10 @@ class FindingReport(WireModel):
     target_detail: str
     reference_verdict: str
     reference_reason: str | None
+    found_key: str
+    """The dedup key of the case before minimisation (what campaigns and merges choose a finding by)."""
+    case_index: int
+    """The campaign's case the finding was minimised from."""
 
 
 class FindingCase(WireModel):
@@ -146,7 +150,8 @@ def write_finding(out: Path, finding: Finding, model: FuzzModel, seed: str, targ
         finding=FindingReport(kind=finding.kind, key=finding.key, target=target_name,
                               target_verdict=finding.target.verdict, target_reason=finding.target.reason,
                               target_detail=finding.target.detail, reference_verdict=finding.reference.verdict,
-                              reference_reason=finding.reference.reason),
+                              reference_reason=finding.reference.reason, found_key=finding.found_key or finding.key,
+                              case_index=finding.built.case.index),
     )
     for rel, data in finding.built.evidence.files.items():
         write_atomic(directory / "files" / Path(rel).name, data)
