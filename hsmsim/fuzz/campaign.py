@@ -12,6 +12,7 @@ finding (CRASH, not minimised: a candidate that kills the worker says nothing ab
 
 from __future__ import annotations
 
+import functools
 import json
 import resource
 import time
@@ -134,12 +135,14 @@ class CampaignResult:
     written: list[Path] = field(default_factory=list)
 
 
+@functools.cache
 def load_model(format_name: str, seed: str = DEFAULT_SEED) -> FuzzModel:
     """The format's own structure-aware fuzz model, else the catalogue-driven generic one; either way with the
     generic evidence-level operators (zip container, X.509 certificates) added.
 
     ``seed`` is the corpus seed the goldens come from (by default the committed corpus's, whose
-    keys are cached); a campaign's own seed only picks its cases.
+    keys are cached); a campaign's own seed only picks its cases. Loaded once per process (a catalogue-driven
+    model regenerates the format's vectors: seconds), and the campaign's workers are forked with it.
     """
     fmt = get_format(format_name)
     model = fmt.fuzz_model(seed)
@@ -264,7 +267,7 @@ def run_campaign(
     findings: dict[str, Finding] = {}
     target = spec.target()
     if spec.jobs > 1:
-        with WorkerPool(spec.jobs, _work, _init_worker, (spec, True)) as pool:
+        with WorkerPool(spec.jobs, _work, _init_worker, (spec, True), start_method="fork") as pool:
             _run_in_pool(pool, spec, model, deadline, absorb)
             stats.seconds = time.monotonic() - started
             findings = _minimised(first, pool, model, target.packed)

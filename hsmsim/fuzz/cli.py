@@ -69,9 +69,9 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: str | None, iter
                         shard=_shard(shard_text), jobs=jobs, without=without)
     console = Console(stderr=True)
     operators = {op.name for op in spec.model().operators}
-    with Live(_table(CampaignStats(), 0, operators), console=console, refresh_per_second=4,
-              transient=False) as live:
-        result = run_campaign(spec, out, progress=lambda s, n: live.update(_table(s, n, operators)))
+    # Refreshed from the campaign's own thread: no display thread may hold a lock when workers are forked.
+    with Live(_table(CampaignStats(), 0, operators), console=console, auto_refresh=False, transient=False) as live:
+        result = run_campaign(spec, out, progress=lambda s, n: live.update(_table(s, n, operators), refresh=True))
     for finding, path in zip(result.findings, result.written, strict=True):
         click.echo(f"{finding.kind}\t{finding.target.verdict}/{finding.reference.verdict}\t{path}")
     skipped = sum(result.stats.skipped.values())

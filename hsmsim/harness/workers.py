@@ -20,7 +20,7 @@ from itertools import islice
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.processes import WORKER_ENV, kill_tagged, new_tag
@@ -91,11 +91,15 @@ class _Worker:
 
 
 class WorkerPool(Generic[Task, Result]):
-    """``jobs`` spawned processes, each set up by ``initializer(*initargs)``, answering ``handler(task)``."""
+    """``jobs`` spawned processes, each set up by ``initializer(*initargs)``, answering ``handler(task)``.
+
+    ``start_method="fork"`` starts each worker (and each replacement) as a copy of this process, with what
+    it has loaded already, for callers that hold no threads or locks a copy could inherit mid-use.
+    """
 
     def __init__(self, jobs: int, handler: Callable[[Task], Result], initializer: Callable[..., None],
-                 initargs: tuple[Any, ...]) -> None:
-        self._context = get_context("spawn")
+                 initargs: tuple[Any, ...], *, start_method: Literal["spawn", "fork"] = "spawn") -> None:
+        self._context = get_context("fork") if start_method == "fork" else get_context("spawn")
         self._jobs = jobs
         self._handler = handler
         self._initializer = initializer

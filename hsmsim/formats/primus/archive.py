@@ -21,6 +21,7 @@ header, no data descriptor, ``external_attr`` ``0o100644``).
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zipfile
@@ -55,8 +56,10 @@ class ZipEntry:
     body: bytes
 
 
+@functools.lru_cache(maxsize=512)
 def deflated(name: str, content: bytes, level: int = 6) -> ZipEntry:
-    """``content`` as java.util.zip deflates it (raw deflate at ``level``)."""
+    """``content`` as java.util.zip deflates it (raw deflate at ``level``). Remembered: the fuzzer packs the same
+    unchanged members case after case."""
     compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
     return ZipEntry(name, content, DEFLATED, compressor.compress(content) + compressor.flush())
 
