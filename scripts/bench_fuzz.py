@@ -45,6 +45,7 @@ class Measure:
     cases: int
     wall: float
     cpu: float
+    findings: int
 
     @property
     def rate(self) -> float:
@@ -68,7 +69,7 @@ def measure(format_name: str, target: TargetFactory, cases: int, jobs: int = 2) 
     cpu, start = _cpu_seconds(), time.perf_counter()
     result = run_campaign(CampaignSpec(format=format_name, seed="bench", target=target, iterations=cases, jobs=jobs))
     wall = time.perf_counter() - start
-    return Measure(result.stats.executed, wall, _cpu_seconds() - cpu)
+    return Measure(result.stats.executed, wall, _cpu_seconds() - cpu, len(result.findings))
 
 
 def rows(repeat: int) -> list[tuple[str, float]]:
@@ -100,13 +101,13 @@ def main() -> None:
     args = parser.parse_args()
     table = Table(title=f"fuzz via {REFERENCE_ADAPTER.name}, -j 2, {args.cases} cases per format "
                         f"(goal >= {GOAL_PER_SECOND}/s, i.e. <= {CORES / GOAL_PER_SECOND * 1000:.0f} ms CPU per case)")
-    for column in ("format", "cases/s (wall)", "CPU ms/case", f"cases/s on {CORES} free cores", "goal"):
+    for column in ("format", "cases/s (wall)", "CPU ms/case", f"cases/s on {CORES} free cores", "goal", "findings"):
         table.add_column(column, justify="left" if column == "format" else "right")
     for format_name in args.formats:
         done = measure(format_name, target_factory(REFERENCE_ADAPTER, format_name), args.cases)
         met = "met" if done.free_rate >= GOAL_PER_SECOND else "not met"
         table.add_row(format_name, f"{done.rate:,.0f}", f"{done.cpu_per_case * 1000:.2f}", f"{done.free_rate:,.0f}",
-                      f">= {GOAL_PER_SECOND}/s: {met}")
+                      f">= {GOAL_PER_SECOND}/s: {met}", str(done.findings))
     Console(width=150).print(table)
 
 

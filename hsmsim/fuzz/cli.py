@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from hsmsim.fuzz.campaign import CampaignSpec, FuzzError, reference_target, run_campaign
-from hsmsim.fuzz.engine import CampaignStats
+from hsmsim.fuzz.engine import CampaignStats, TargetAnswer
 from hsmsim.fuzz.targets import target_factory
 
 
@@ -106,18 +106,21 @@ def replay(finding: Path, verifier: Path) -> None:
     Exit 1 while an oracle still fires on it (the finding's own or another), 0 when none does.
     """
     from hsmsim.fuzz.replay import replay as run_replay
-    from hsmsim.harness.text import one_line
 
     done = run_replay(finding, verifier)
-    target, reference = done.target, done.reference
-    said = f"target {target.verdict} {target.reason or ''}".rstrip()
-    detail = f" ({one_line(target.detail, 200)})" if target.detail else ""
+    now = f"target {_said(done.target, detail=True)}; reference {_said(done.reference)}"
     if done.reproduces:
-        click.echo(f"REPRODUCES {done.fires}: {said}{detail}; reference {reference.verdict} {reference.reason or ''}")
+        click.echo(f"REPRODUCES {done.fires}: {now}")
     elif done.fires is not None:
-        click.echo(f"CHANGED: the {done.finding.finding.kind} finding is gone, but a {done.fires} one fires: "
-                   f"{said}{detail}; reference {reference.verdict} {reference.reason or ''}")
+        click.echo(f"CHANGED: the {done.finding.finding.kind} finding is gone, but a {done.fires} one fires: {now}")
     else:
-        click.echo(f"FIXED: {said}; reference {reference.verdict} {reference.reason or ''} "
-                   f"(was {done.finding.finding.target_verdict})")
+        click.echo(f"FIXED: {now} (was {done.finding.finding.target_verdict})")
     sys.exit(0 if done.fires is None else 1)
+
+
+def _said(answer: TargetAnswer, *, detail: bool = False) -> str:
+    """``VERDICT [REASON] [(detail)]`` on one line."""
+    from hsmsim.harness.text import one_line
+
+    text = " ".join(part for part in (answer.verdict, answer.reason) if part)
+    return f"{text} ({one_line(answer.detail, 200)})" if detail and answer.detail else text

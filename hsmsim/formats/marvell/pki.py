@@ -18,6 +18,7 @@ production root.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -75,8 +76,10 @@ def ls2_root_name(cn: str = LS2_ROOT_CN + EMULATED_SUFFIX) -> x509.Name:
                  ("O", "Marvell", UTF8)], ("CN", cn, UTF8))
 
 
+@functools.cache
 def marvell_root_names() -> tuple[x509.Name, ...]:
-    """Every DN a LiquidSecurity manufacturer root may carry: LS1 and LS2, real and EMULATED."""
+    """Every DN a LiquidSecurity manufacturer root may carry: LS1 and LS2, real and EMULATED (built once: the
+    verifier asks for them per certificate)."""
     return (ls1_root_name(LS1_ROOT_CN), ls1_root_name(), ls2_root_name(LS2_ROOT_CN), ls2_root_name())
 
 
