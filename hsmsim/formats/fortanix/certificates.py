@@ -12,6 +12,7 @@ by it, is verified over the received TBSCertificate, never over the re-encoding.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -40,8 +41,10 @@ class ReadCertificate:
     """The extensions (asn1crypto names) whose values were not DER, in certificate order."""
 
 
+@functools.lru_cache(maxsize=1024)
 def _der_extension(extension: bytes) -> tuple[bytes, str | None]:
-    """``extension`` with its value re-encoded as DER, and its name when that changed a byte."""
+    """``extension`` with its value re-encoded as DER, and its name when that changed a byte (remembered: a
+    pure function of the bytes, and the same certificates come back response after response)."""
     try:
         parsed = ax509.Extension.load(extension, strict=True)
         name = str(parsed["extn_id"].native)
