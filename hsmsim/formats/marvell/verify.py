@@ -11,6 +11,7 @@ then the strict profile's layout and key rules. Checks raise :class:`Rejected` a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,7 +105,9 @@ class _Chains:
     unused: tuple[x509.Certificate, ...]
 
 
+@functools.lru_cache(maxsize=1024)
 def _der(cert: x509.Certificate) -> bytes:
+    # Certificates hash and compare by their DER: the chain checks ask for it dozens of times per bundle.
     return cert.public_bytes(serialization.Encoding.DER)
 
 
