@@ -24,6 +24,7 @@ from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.model.vectors import Severity
+from hsmsim.safeio import call_budget
 from hsmsim.state import HsmState
 from hsmsim.verdict import Profile, escaped
 
@@ -234,16 +235,17 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
 def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_text: str | None,
            profile: str, as_json: bool) -> None:
     """Verify an attestation bundle with hsmsim's reference verifier (exit 0 accept, 1 reject)."""
-    try:
-        if not bundle.exists():
-            _fail(f"{escaped(str(bundle))} does not exist")
-        fmt = get_format(format_name) if format_name else detect(bundle)
-        evidence = fmt.load(bundle)
-        trust = fmt.trust_anchors_from_files(list(roots))
-    except OSError as exc:  # a name too long, a directory where a file belongs, no permission, ...
-        _fail(f"cannot read {escaped(str(exc.filename or bundle))}: {exc.strerror or exc}")
-    validation_time = _parse_time(at_text) or datetime.now(UTC).replace(microsecond=0)
-    verdict = verify_guarded(fmt, evidence, trust, at=validation_time, profile=Profile(profile))
+    with call_budget():  # the evidence, its siblings, the anchors and what verifying inflates: one total
+        try:
+            if not bundle.exists():
+                _fail(f"{escaped(str(bundle))} does not exist")
+            fmt = get_format(format_name) if format_name else detect(bundle)
+            evidence = fmt.load(bundle)
+            trust = fmt.trust_anchors_from_files(list(roots))
+        except OSError as exc:  # a name too long, a directory where a file belongs, no permission, ...
+            _fail(f"cannot read {escaped(str(exc.filename or bundle))}: {exc.strerror or exc}")
+        validation_time = _parse_time(at_text) or datetime.now(UTC).replace(microsecond=0)
+        verdict = verify_guarded(fmt, evidence, trust, at=validation_time, profile=Profile(profile))
     # json.dumps escapes every non-ASCII character and summary() every unprintable one: the output is
     # one ASCII JSON document or one line, whatever the detail holds and whatever stdout's encoding is.
     if as_json:
@@ -399,12 +401,15 @@ def vectors_show(vector_id: str, corpus: Path) -> None:
 @click.argument("finding", type=click.Path(path_type=Path))
 @click.option("--vectors", "corpus", type=click.Path(path_type=Path), default="vectors", show_default=True,
               help="The corpus directory to promote into.")
-def vectors_promote(finding: Path, corpus: Path) -> None:
+@click.option("--expect", "expect", default=None, metavar="ACCEPT|REJECT:REASON",
+              help="What every profile must answer, when the finding is not one catalogue defect alone "
+                   "(the reference verifier's answer is never taken for it).")
+def vectors_promote(finding: Path, corpus: Path, expect: str | None) -> None:
     """Add a fuzz finding (a findings/<name> directory) to the corpus, then regenerate it."""
     from hsmsim.corpus.build import build_corpus
-    from hsmsim.fuzz.findings import promote
+    from hsmsim.fuzz.findings import parse_expectation, promote
 
-    vector_id = promote(finding, corpus)
+    vector_id = promote(finding, corpus, parse_expectation(expect) if expect is not None else None)
     seed = json.loads((corpus / "manifest.json").read_text())["masterSeed"]
     report = build_corpus(corpus, seed=seed)
     click.echo(f"promoted {vector_id}; {report.vectors} vectors in {corpus}")

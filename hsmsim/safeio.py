@@ -21,7 +21,9 @@ import stat
 import struct
 import unicodedata
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,24 +50,57 @@ class ReadBudget:
 
     @property
     def remaining(self) -> int:
-        """Bytes still allowed."""
-        return self.total - self.used
+        """Bytes still allowed, here and in the budget of the whole call (:func:`call_budget`) if one is open."""
+        outer = _CALL_BUDGET.get()
+        mine = self.total - self.used
+        return mine if outer is None or outer is self else min(mine, outer.total - outer.used)
+
+    def passed_by(self, count: int) -> str | None:
+        """None when ``count`` more bytes fit; else which budget they pass (this one's or the call's)."""
+        outer = _CALL_BUDGET.get()
+        for budget, scope in ((self, "one verification"), (outer, "this call")):
+            if budget is not None and count > budget.total - budget.used:
+                return f"the {budget.total}-byte read budget of {scope}"
+        return None
 
     def spend(self, count: int, what: str) -> None:
-        """Count ``count`` more bytes read for ``what``; raises Rejected (LIMIT_EXCEEDED) past the total."""
-        if count > self.remaining:
-            raise Rejected(Reason.LIMIT_EXCEEDED,
-                           f"{what} passes the {self.total}-byte read budget of one verification")
+        """Count ``count`` more bytes read for ``what``, here and in the call's budget; raises Rejected
+        (LIMIT_EXCEEDED) past either total."""
+        passed = self.passed_by(count)
+        if passed is not None:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} passes {passed}")
         self.used += count
+        outer = _CALL_BUDGET.get()
+        if outer is not None and outer is not self:
+            outer.used += count
 
     @classmethod
     def for_files(cls, files: Mapping[str, bytes], total: int = READ_BUDGET_BYTES) -> ReadBudget:
         """A budget for verifying ``files`` already in memory: their bytes count first, so what is
-        inflated from them shares the total; raises Rejected (LIMIT_EXCEEDED)."""
+        inflated from them shares the total; raises Rejected (LIMIT_EXCEEDED). They count here only:
+        within a :func:`call_budget` they were counted when they were read."""
         budget = cls(total)
         for name, data in files.items():
-            budget.spend(len(data), name)
+            if len(data) > budget.total - budget.used:
+                raise Rejected(Reason.LIMIT_EXCEEDED, f"{name} passes the {total}-byte read budget of one verification")
+            budget.used += len(data)
         return budget
+
+
+_CALL_BUDGET: ContextVar[ReadBudget | None] = ContextVar("hsmsim_call_budget", default=None)
+
+
+@contextmanager
+def call_budget(total: int = READ_BUDGET_BYTES) -> Iterator[ReadBudget]:
+    """One budget for everything read inside the block (a CLI command: the evidence, its siblings, the
+    anchors and every member inflated while verifying), whatever budget each read is made against: no
+    call reads more than ``total`` in all, though loading and verifying each start a budget of their own."""
+    budget = ReadBudget(total)
+    token = _CALL_BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _CALL_BUDGET.reset(token)
 
 
 # O_NONBLOCK: opening a FIFO with no writer, or a device, must not wait. Following a symlink is
@@ -125,9 +160,10 @@ def read_regular_file(path: Path, limit: int, budget: ReadBudget) -> bytes:
         raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
     if max(size, len(data)) > limit:
         raise BundleError(f"{path} is larger than {limit} bytes")
-    if max(size, len(data)) > budget.remaining:
-        raise BundleError(f"reading {path} passes the {budget.total}-byte read budget of one verification")
-    budget.used += len(data)
+    passed = budget.passed_by(max(size, len(data)))
+    if passed is not None:
+        raise BundleError(f"reading {path} passes {passed}")
+    budget.spend(len(data), str(path))
     return data
 
 

@@ -32,7 +32,7 @@ from hsmsim.fuzz.engine import (
     shard_indices,
     verdict_answer,
 )
-from hsmsim.fuzz.findings import promote, write_finding
+from hsmsim.fuzz.findings import parse_expectation, promote, write_finding
 from hsmsim.fuzz.generic import (
     BZIP2_BOMB,
     duplicate_extension,
@@ -114,7 +114,8 @@ def test_a_flawed_verifier_yields_minimised_findings_that_promote(tmp_path):
     assert any(len(f.built.applied) == 1 for f in spec_findings), "findings are minimised"
     finding_dir = result.written[result.findings.index(spec_findings[0])]
     record = json.loads((finding_dir / "finding.json").read_text())
-    assert record["vector"]["profiles"]["structural"]["result"] == "invalid"
+    assert record["case"]["profiles"]["structural"]["result"] == "invalid"
+    assert record["case"]["expectedFrom"] == spec_findings[0].built.applied[0][0]
     assert record["finding"]["targetVerdict"] == "ACCEPT"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["executed"] + summary["skipped"] == 600 and summary["operatorHits"]
@@ -129,16 +130,36 @@ def test_a_flawed_verifier_yields_minimised_findings_that_promote(tmp_path):
     assert (corpus / promoted["inputs"]["dir"]).is_dir()
 
 
-def test_a_case_the_reference_cannot_judge_is_written_but_not_promotable(tmp_path, model, monkeypatch):
-    built = build_case(model, plan_case(model, "crash", 0), packed=False)
+def test_a_finding_no_catalogue_defect_explains_needs_a_persons_verdict(tmp_path, model):
+    """The reference verifier's answer is never the expectation: it would make the reference check itself."""
+    built = build_case(model, FuzzCase(0, "rsa-3072", (("xml.remove", 3), ("bytes.flip", 1)), False), packed=False)
     crash = TargetAnswer("CRASH", None, "ValueError: boom")
-    monkeypatch.setattr(ReferenceTarget, "verify", lambda *args, **kwargs: crash)
-    finding = Finding("robustness", "key", built, crash, crash)
+    finding = Finding("robustness", "key", built, crash, TargetAnswer("REJECT", "MALFORMED"))
     directory = write_finding(tmp_path, finding, model, "crash", "reference")
     record = json.loads((directory / "finding.json").read_text())
-    assert record["vector"] is None and record["finding"]["targetDetail"] == "ValueError: boom"
-    with pytest.raises(CorpusError, match="no verdict"):
+    assert record["case"]["profiles"] is None and record["case"]["expectedFrom"] is None
+    assert record["finding"]["targetDetail"] == "ValueError: boom"
+    assert record["finding"]["referenceReason"] == "MALFORMED"
+    with pytest.raises(CorpusError, match="--expect REJECT:REASON or --expect ACCEPT"):
         promote(directory, tmp_path / "corpus")
+    vector_id = promote(directory, tmp_path / "corpus", parse_expectation("REJECT:SIGNATURE_INVALID"))
+    [draft] = json.loads((tmp_path / "corpus" / "promoted" / "primus.json").read_text())
+    assert draft["id"] == vector_id and {p["reason"] for p in draft["profiles"].values()} == {"SIGNATURE_INVALID"}
+    for bad in ("REJECT", "REJECT:OK", "REJECT:NOPE", "ACCEPT:OK", "maybe"):
+        with pytest.raises(CorpusError, match="ACCEPT or REJECT:REASON"):
+            parse_expectation(bad)
+
+
+def test_a_persons_verdict_cannot_contradict_the_catalogue(tmp_path, model):
+    built = build_case(model, FuzzCase(0, "rsa-3072", (("primus::attr::extractable-true", 0),), False), packed=False)
+    assert built.applied and len(built.applied) == 1
+    accept = TargetAnswer("ACCEPT", "OK")
+    directory = write_finding(tmp_path, Finding("specification", "key", built, accept, accept), model, "s", "t")
+    with pytest.raises(CorpusError, match=r"expects .*not structural OK"):
+        promote(directory, tmp_path / "corpus", parse_expectation("ACCEPT"))
+    vector_id = promote(directory, tmp_path / "corpus")  # the catalogue's verdict, though the reference said ACCEPT
+    [draft] = json.loads((tmp_path / "corpus" / "promoted" / "primus.json").read_text())
+    assert draft["id"] == vector_id and draft["profiles"]["structural"]["result"] == "invalid"
 
 
 def test_reference_verifier_survives_its_own_campaign(tmp_path):

@@ -9,11 +9,14 @@ import bz2
 import os
 import signal
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim import safeio
 from hsmsim.errors import BundleError
@@ -261,3 +264,36 @@ def test_a_verification_reads_strict_zips_as_the_vendor_writes_them(primus_bundl
     assert verdicts([*as_written, ("notes.txt", b"hello", DEFLATED)]) == (Reason.OK, Reason.UNEXPECTED_CONTENT)
     stored = [(name, data, STORED if name.endswith(".pem") else method) for name, data, method in as_written]
     assert verdicts(stored) == (Reason.OK, Reason.UNEXPECTED_CONTENT)
+
+
+def test_a_call_budget_bounds_every_budget_opened_inside_it(tmp_path):
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"x" * 1000)
+    with safeio.call_budget(1500) as call:
+        safeio.read_regular_file(path, 1000, safeio.ReadBudget())
+        assert call.used == 1000 and safeio.ReadBudget().remaining == 500
+        with pytest.raises(BundleError, match="read budget of this call"):
+            safeio.read_regular_file(path, 1000, safeio.ReadBudget())
+        with pytest.raises(Rejected, match="read budget of this call"):
+            safeio.ReadBudget().spend(600, "an inflated member")
+        assert safeio.ReadBudget.for_files({"a.bin": b"x" * 1000}).used == 1000  # read already: not counted twice
+    assert safeio.ReadBudget().remaining == safeio.READ_BUDGET_BYTES
+
+
+def test_one_verify_command_reads_at_most_one_budget_in_all(tmp_path, primus_bundles, primus_trust):
+    """The bundle (16 MiB) and 18 roots of 1 MiB each stay within the per-load budgets, not within one."""
+    evidence = primus_bundles["rsa-3072"]
+    bundle = tmp_path / "bundle"
+    evidence.write(bundle)
+    primary = bundle / evidence.primary
+    primary.write_bytes(primary.read_bytes().ljust(16 * 1024 * 1024 - 64 * 1024, b"\0"))
+    root_pem = primus_trust.all()[0].public_bytes(Encoding.PEM)
+    roots = []
+    for index in range(18):
+        root = tmp_path / f"root{index}.pem"
+        root.write_bytes(root_pem.ljust(1024 * 1024, b"\n"))
+        roots += ["--root", str(root)]
+    done = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(primary), *roots, "--format", "primus"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "read budget of this call" in done.stderr and len(done.stderr.strip().splitlines()) == 1

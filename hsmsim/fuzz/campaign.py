@@ -1,18 +1,23 @@
 """Run a fuzz campaign: workers judge cases in parallel, the parent deduplicates, minimises and writes.
 
-Workers are separate processes (``-j N``), each with its own model and target, an address-space
-bound, and an in-process time bound per case. The parent keeps the first case of every
-dedup key, minimises it, and writes it as a ready-to-add vector.
+Workers are separate processes (``-j N``) on the harness's :class:`~hsmsim.harness.workers.WorkerPool`,
+each with its own model and target, an address-space bound, and an in-process time bound per case.
+The parent keeps the first case of every dedup key, has a worker minimise it, and writes it as a
+ready-to-add vector.
+
+A worker that dies (a verifier calling ``os._exit`` or killing itself) takes only its task down: its
+chunk of cases runs again one case per task, and the case that kills a worker again is a robustness
+finding (CRASH, not minimised: a candidate that kills the worker says nothing about which one did).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import multiprocessing
 import resource
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,15 +32,23 @@ from hsmsim.fuzz.engine import (
     FuzzCase,
     ReferenceTarget,
     Target,
+    TargetAnswer,
+    build_case,
     dedup_key,
     plan_case,
     shard_indices,
 )
 from hsmsim.fuzz.findings import write_finding
 from hsmsim.fuzz.generic import generic_fuzz_model, with_evidence_operators
+from hsmsim.fuzz.targets import is_reference
+from hsmsim.harness.workers import WorkerDied, WorkerPool
+from hsmsim.model.corpus_schema import WireModel
+from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
+from hsmsim.verdict import Profile
 
 CHUNK = 64
+SUMMARY_FILE = "summary.json"
 MEMORY_BOUND_BYTES = 2 * 1024**3
 
 
@@ -73,6 +86,46 @@ class CampaignSpec:
         return replace(model, operators=tuple(op for op in model.operators if op.name not in self.without))
 
 
+class SummaryFinding(WireModel):
+    """A finding as ``summary.json`` lists it."""
+
+    slug: str
+    kind: str
+    key: str
+
+
+class CampaignSummary(WireModel):
+    """``summary.json``: what a campaign (or a merge of shards) ran and found."""
+
+    format: str
+    seed: str
+    shard: str
+    """``K/N``; ``0/1`` for a whole campaign (or a merge of every shard of one split)."""
+    target: str
+    executed: int
+    skipped: int
+    skipped_by: dict[str, int]
+    seconds: float
+    execs_per_second: float
+    verdicts: dict[str, int]
+    operator_hits: dict[str, int]
+    operators_never_hit: list[str]
+    findings: list[SummaryFinding]
+
+    @classmethod
+    def read(cls, out: Path) -> CampaignSummary:
+        """The summary of the run written to ``out``; raises :class:`FuzzError` when there is none."""
+        try:
+            return cls.model_validate_json((out / SUMMARY_FILE).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise FuzzError(f"{out} holds no readable {SUMMARY_FILE} (a 'hsmsim fuzz --out' directory): {exc}") \
+                from None
+
+    def write(self, out: Path) -> None:
+        """Write ``out/summary.json``."""
+        (out / SUMMARY_FILE).write_text(json.dumps(self.wire(), indent=1) + "\n")
+
+
 @dataclass
 class CampaignResult:
     """Counters, findings and where they were written."""
@@ -82,12 +135,14 @@ class CampaignResult:
     written: list[Path] = field(default_factory=list)
 
 
+@functools.cache
 def load_model(format_name: str, seed: str = DEFAULT_SEED) -> FuzzModel:
     """The format's own structure-aware fuzz model, else the catalogue-driven generic one; either way with the
     generic evidence-level operators (zip container, X.509 certificates) added.
 
     ``seed`` is the corpus seed the goldens come from (by default the committed corpus's, whose
-    keys are cached); a campaign's own seed only picks its cases.
+    keys are cached); a campaign's own seed only picks its cases. Loaded once per process (a catalogue-driven
+    model regenerates the format's vectors: seconds), and the campaign's workers are forked with it.
     """
     fmt = get_format(format_name)
     model = fmt.fuzz_model(seed)
@@ -102,8 +157,26 @@ def _init_worker(spec: CampaignSpec, bound_memory: bool) -> None:
     global _worker, _worker_seed
     if bound_memory:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND_BYTES, MEMORY_BOUND_BYTES))
-    _worker = CaseRunner(spec.model(), spec.target())
+    target = spec.target()
+    _worker = CaseRunner(spec.model(), target, self_test=is_reference(target))
     _worker_seed = spec.seed
+
+
+@dataclass(frozen=True)
+class Found:
+    """A case an oracle fired on, with what the target and the reference said."""
+
+    kind: str
+    key: str
+    case: FuzzCase
+    target: TargetAnswer
+    reference: TargetAnswer
+    killed_worker: bool = False
+    """The case killed the worker process that ran it (twice: alone and in its chunk)."""
+
+
+Task = list[int] | Found
+"""A worker's task: a chunk of case indices to run, or a finding to minimise."""
 
 
 @dataclass
@@ -114,8 +187,8 @@ class ChunkResult:
     hits: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
-    found: list[tuple[str, str, FuzzCase]] = field(default_factory=list)
-    """(oracle, dedup key, case) of every case an oracle fired on."""
+    found: list[Found] = field(default_factory=list)
+    """Every case an oracle fired on."""
 
 
 def _run_chunk(indices: list[int]) -> ChunkResult:
@@ -134,8 +207,19 @@ def _run_chunk(indices: list[int]) -> ChunkResult:
         result.hits.update(name for name, _ in built.applied)
         result.verdicts[answer.verdict] += 1
         if kind is not None:
-            result.found.append((kind, dedup_key(kind, built, answer, reference), case))
+            result.found.append(Found(kind, dedup_key(kind, built, answer, reference), case, answer, reference))
     return result
+
+
+def _minimise(found: Found) -> Finding:
+    assert _worker is not None
+    built, answer, reference = _worker.minimise(found.case, found.kind, found.key.split("|", 1)[1])
+    return Finding(found.kind, dedup_key(found.kind, built, answer, reference), built, answer, reference, found.key)
+
+
+def _work(task: Task) -> ChunkResult | Finding:
+    """A worker's task: run a chunk of cases, or minimise one finding."""
+    return _minimise(task) if isinstance(task, Found) else _run_chunk(task)
 
 
 def _chunks(spec: CampaignSpec, deadline: float | None) -> Iterator[list[int]]:
@@ -155,12 +239,16 @@ def _chunks(spec: CampaignSpec, deadline: float | None) -> Iterator[list[int]]:
 def run_campaign(
     spec: CampaignSpec, out: Path | None = None, *, progress: Callable[[CampaignStats, int], None] | None = None,
 ) -> CampaignResult:
-    """Run the campaign, then minimise and (when ``out`` is given) write each distinct finding."""
+    """Run the campaign, then minimise and (when ``out`` is given) write each distinct finding.
+
+    With ``spec.jobs > 1`` a case that kills its worker process is a robustness finding (CRASH) and the
+    campaign goes on; with one job the cases run in this process.
+    """
     if spec.iterations is None and spec.duration is None:
         raise FuzzError("give --iterations or --duration")
-    spec.model()  # an unknown operator in spec.without is a usage error, before any worker starts
+    model = spec.model()  # an unknown operator in spec.without is a usage error, before any worker starts
     stats = CampaignStats()
-    first_case: dict[str, tuple[str, FuzzCase]] = {}
+    first: dict[str, Found] = {}
     started = time.monotonic()
     deadline = started + spec.duration if spec.duration is not None else None
 
@@ -169,49 +257,108 @@ def run_campaign(
         stats.operator_hits.update(result.hits)
         stats.verdicts.update(result.verdicts)
         stats.skipped.update(result.skipped)
-        for kind, key, case in result.found:
-            first_case.setdefault(key, (kind, case))
+        for found in result.found:  # the lowest case index, whatever order the workers finish in
+            if found.key not in first or found.case.index < first[found.key].case.index:
+                first[found.key] = found
         stats.seconds = time.monotonic() - started
         if progress:
-            progress(stats, len(first_case))
+            progress(stats, len(first))
 
-    if spec.jobs <= 1:
+    findings: dict[str, Finding] = {}
+    target = spec.target()
+    if spec.jobs > 1:
+        with WorkerPool(spec.jobs, _work, _init_worker, (spec, True), start_method="fork") as pool:
+            _run_in_pool(pool, spec, model, deadline, absorb)
+            stats.seconds = time.monotonic() - started
+            findings = _minimised(first, pool, model, target.packed)
+    else:
         _init_worker(spec, bound_memory=False)
         for chunk in _chunks(spec, deadline):
             absorb(_run_chunk(chunk))
-    else:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(spec.jobs, initializer=_init_worker, initargs=(spec, True)) as pool:
-            for chunk_result in pool.imap_unordered(_run_chunk, _chunks(spec, deadline)):
-                absorb(chunk_result)
-    stats.seconds = time.monotonic() - started
-
-    runner = CaseRunner(spec.model(), spec.target())
-    result = CampaignResult(stats)
-    minimised: dict[str, Finding] = {}
-    for key, (kind, case) in sorted(first_case.items()):
-        shown = key.split("|", 1)[1]
-        built, answer, reference = runner.minimise(case, kind, shown)
-        final_key = dedup_key(kind, built, answer, reference)
-        minimised.setdefault(final_key, Finding(kind, final_key, built, answer, reference))
-    for finding in minimised.values():
-        result.findings.append(finding)
-        if out is not None:
-            result.written.append(write_finding(out, finding, runner.model, spec.seed, runner.target.name))
-    runner.target.close()
+        stats.seconds = time.monotonic() - started
+        findings = deduplicated(_minimise(found) for found in first.values())
+        assert _worker is not None
+        _worker.target.close()
+    result = CampaignResult(stats, list(findings.values()))
     if out is not None:
-        summary = {
-            "format": spec.format, "seed": spec.seed, "shard": f"{spec.shard[0]}/{spec.shard[1]}",
-            "target": runner.target.name, "executed": stats.executed, "skipped": sum(stats.skipped.values()),
-            "skippedBy": dict(sorted(stats.skipped.items())), "seconds": round(stats.seconds, 3),
-            "execsPerSecond": round(stats.execs_per_second, 1), "verdicts": dict(stats.verdicts),
-            "operatorHits": dict(sorted(stats.operator_hits.items())),
-            "operatorsNeverHit": sorted({op.name for op in runner.model.operators} - set(stats.operator_hits)),
-            "findings": [{"slug": f.slug, "kind": f.kind, "key": f.key} for f in result.findings],
-        }
+        for finding in result.findings:
+            result.written.append(write_finding(out, finding, model, spec.seed, target.name))
+        summary = CampaignSummary(
+            format=spec.format, seed=spec.seed, shard=f"{spec.shard[0]}/{spec.shard[1]}", target=target.name,
+            executed=stats.executed, skipped=sum(stats.skipped.values()),
+            skipped_by=dict(sorted(stats.skipped.items())),
+            seconds=round(stats.seconds, 3), execs_per_second=round(stats.execs_per_second, 1),
+            verdicts=dict(stats.verdicts), operator_hits=dict(sorted(stats.operator_hits.items())),
+            operators_never_hit=sorted({op.name for op in model.operators} - set(stats.operator_hits)),
+            findings=[SummaryFinding(slug=f.slug, kind=f.kind, key=f.key) for f in result.findings],
+        )
         out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        summary.write(out)
     return result
+
+
+def _run_in_pool(pool: WorkerPool[Task, ChunkResult | Finding], spec: CampaignSpec, model: FuzzModel,
+                 deadline: float | None, absorb: Callable[[ChunkResult], None]) -> None:
+    """Run every chunk on the pool; a chunk whose worker died runs again case by case, and a case that kills
+    its worker again becomes a CRASH finding."""
+    tasks: Iterable[Task] = _chunks(spec, deadline)
+    while tasks:
+        again: list[Task] = []
+        for task, answer in pool.run(tasks):
+            assert isinstance(task, list)
+            if isinstance(answer, ChunkResult):
+                absorb(answer)
+            elif isinstance(answer, WorkerDied) and len(task) > 1:
+                again += [[index] for index in task]
+            elif isinstance(answer, WorkerDied):
+                absorb(_worker_death(model, spec, task[0], answer))
+        tasks = again
+
+
+def _worker_death(model: FuzzModel, spec: CampaignSpec, index: int, died: WorkerDied) -> ChunkResult:
+    """The chunk result of case ``index``, which killed its worker: a CRASH judged against the reference here."""
+    result = ChunkResult()
+    case = plan_case(model, spec.seed, index)
+    target = spec.target()
+    try:
+        built = build_case(model, case, packed=target.packed)
+    except CaseBuildError as exc:  # the worker would have skipped it: it died of something else, once
+        result.skipped[exc.why] += 1
+        return result
+    crash = TargetAnswer("CRASH", None, died.describe())
+    reference = ReferenceTarget(model.format).verify(built.evidence, TrustAnchors({"root": model.anchors}),
+                                                     model.validation_time, Profile.STRUCTURAL,
+                                                     case_id=f"{model.format}::fuzz::case-{index}")
+    result.executed = 1
+    result.hits.update(name for name, _ in built.applied)
+    result.verdicts[crash.verdict] += 1
+    key = dedup_key("robustness", built, crash, reference)
+    result.found.append(Found("robustness", key, case, crash, reference, killed_worker=True))
+    return result
+
+
+def _minimised(first: Mapping[str, Found], pool: WorkerPool[Task, ChunkResult | Finding], model: FuzzModel,
+               packed: bool) -> dict[str, Finding]:
+    """Each first case minimised by a worker; one that killed a worker, or whose worker dies now, is kept as found."""
+    minimised: dict[str, Finding] = {}
+    for found, answer in pool.run([found for found in first.values() if not found.killed_worker]):
+        assert isinstance(found, Found)
+        if isinstance(answer, Finding):
+            minimised[found.key] = answer
+    for key, found in first.items():
+        if key not in minimised:
+            built = build_case(model, found.case, packed=packed)
+            minimised[key] = Finding(found.kind, found.key, built, found.target, found.reference, found.key)
+    return deduplicated(minimised.values())
+
+
+def deduplicated(findings: Iterable[Finding]) -> dict[str, Finding]:
+    """One finding per final key: the one of the first key before minimisation, in sorted order (then the
+    lowest case index), so the choice does not depend on the order workers or shards finish in."""
+    chosen: dict[str, Finding] = {}
+    for finding in sorted(findings, key=lambda f: (f.found_key, f.built.case.index)):
+        chosen.setdefault(finding.key, finding)
+    return chosen
 
 
 def reference_target(format_name: str) -> TargetFactory:

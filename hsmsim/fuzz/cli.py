@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from hsmsim.fuzz.campaign import CampaignSpec, FuzzError, reference_target, run_campaign
-from hsmsim.fuzz.engine import CampaignStats
+from hsmsim.fuzz.engine import CampaignStats, TargetAnswer
 from hsmsim.fuzz.targets import target_factory
 
 
@@ -36,21 +36,32 @@ def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
     return table
 
 
-@click.command()
-@click.option("--format", "format_name", required=True, help="Format to fuzz (needs a fuzz model, e.g. primus).")
+@click.group(invoke_without_command=True)
+@click.option("--format", "format_name", default=None, help="Format to fuzz (every registered format has a model).")
 @click.option("--verifier", "verifier", default=None,
               help="Adapter file of the verifier under test (default: the reference verifier itself).")
 @click.option("--iterations", type=click.IntRange(1), default=None)
 @click.option("--duration", type=click.FloatRange(0.1), default=None, help="Seconds to run.")
 @click.option("--seed", default="hsmsim-fuzz", show_default=True)
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--shard", "shard_text", default="0/1", show_default=True, help="Run cases i with i % N == K.")
+@click.option("--shard", "shard_text", default="0/1", show_default=True,
+              help="Run cases i with i % N == K (merge the shards' --out directories with 'hsmsim fuzz merge').")
 @click.option("--without-operator", "without", multiple=True, metavar="NAME",
               help="Leave this operator out (e.g. one whose findings await a fix); repeatable.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Findings and summary.json go here.")
-def fuzz(format_name: str, verifier: str | None, iterations: int | None, duration: float | None, seed: str,
-         jobs: int, shard_text: str, without: tuple[str, ...], out: Path) -> None:
-    """Fuzz a verifier with structure-aware mutations of the format's golden bundles."""
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Findings and summary.json go here.")
+@click.pass_context
+def fuzz(ctx: click.Context, format_name: str | None, verifier: str | None, iterations: int | None,
+         duration: float | None, seed: str, jobs: int, shard_text: str, without: tuple[str, ...],
+         out: Path | None) -> None:
+    """Fuzz a verifier with structure-aware mutations of the format's golden bundles.
+
+    Exit 0 without findings, 1 with findings, 2 on misuse. 'hsmsim fuzz merge' and 'hsmsim fuzz replay'
+    work on the --out directories afterwards.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if format_name is None or out is None:
+        raise FuzzError("give --format and --out (or a subcommand: merge, replay)")
     if iterations is None and duration is None:
         raise FuzzError("give --iterations or --duration")
     factory = target_factory(Path(verifier), format_name) if verifier else reference_target(format_name)
@@ -58,12 +69,58 @@ def fuzz(format_name: str, verifier: str | None, iterations: int | None, duratio
                         shard=_shard(shard_text), jobs=jobs, without=without)
     console = Console(stderr=True)
     operators = {op.name for op in spec.model().operators}
-    with Live(_table(CampaignStats(), 0, operators), console=console, refresh_per_second=4,
-              transient=False) as live:
-        result = run_campaign(spec, out, progress=lambda s, n: live.update(_table(s, n, operators)))
+    # Refreshed from the campaign's own thread: no display thread may hold a lock when workers are forked.
+    with Live(_table(CampaignStats(), 0, operators), console=console, auto_refresh=False, transient=False) as live:
+        result = run_campaign(spec, out, progress=lambda s, n: live.update(_table(s, n, operators), refresh=True))
     for finding, path in zip(result.findings, result.written, strict=True):
         click.echo(f"{finding.kind}\t{finding.target.verdict}/{finding.reference.verdict}\t{path}")
     skipped = sum(result.stats.skipped.values())
     click.echo(f"{result.stats.executed} cases, {skipped} skipped (see summary.json), "
                f"{result.stats.execs_per_second:,.0f} execs/s, {len(result.findings)} finding(s) in {out}")
     sys.exit(1 if result.findings else 0)
+
+
+@fuzz.command("merge")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The merged findings and summary.json.")
+def merge(runs: tuple[Path, ...], out: Path) -> None:
+    """Merge the --out directories of shards (or of repeated runs) into one: findings deduplicated as one
+    campaign deduplicates them, counters summed. Exit 1 when the merge holds findings."""
+    from hsmsim.fuzz.merge import merge_runs, write_merged
+
+    merged = merge_runs(list(runs))
+    for finding, path in zip(merged.findings, write_merged(merged, out), strict=True):
+        click.echo(f"{finding.report.kind}\t{finding.report.target_verdict}/{finding.report.reference_verdict}\t{path}")
+    summary = merged.summary
+    click.echo(f"{len(runs)} run(s), shard {summary.shard}: {summary.executed} cases, {summary.skipped} skipped, "
+               f"{len(merged.findings)} finding(s) in {out}")
+    sys.exit(1 if merged.findings else 0)
+
+
+@fuzz.command("replay")
+@click.argument("finding", type=click.Path(path_type=Path))
+@click.option("--verifier", required=True, type=click.Path(path_type=Path), help="Adapter file of the verifier.")
+def replay(finding: Path, verifier: Path) -> None:
+    """Put a finding's evidence (a findings/<name> directory) to a verifier again, e.g. once it is fixed.
+
+    Exit 1 while an oracle still fires on it (the finding's own or another), 0 when none does.
+    """
+    from hsmsim.fuzz.replay import replay as run_replay
+
+    done = run_replay(finding, verifier)
+    now = f"target {_said(done.target, detail=True)}; reference {_said(done.reference)}"
+    if done.reproduces:
+        click.echo(f"REPRODUCES {done.fires}: {now}")
+    elif done.fires is not None:
+        click.echo(f"CHANGED: the {done.finding.finding.kind} finding is gone, but a {done.fires} one fires: {now}")
+    else:
+        click.echo(f"FIXED: {now} (was {done.finding.finding.target_verdict})")
+    sys.exit(0 if done.fires is None else 1)
+
+
+def _said(answer: TargetAnswer, *, detail: bool = False) -> str:
+    """``VERDICT [REASON] [(detail)]`` on one line."""
+    from hsmsim.harness.text import one_line
+
+    text = " ".join(part for part in (answer.verdict, answer.reason) if part)
+    return f"{text} ({one_line(answer.detail, 200)})" if detail and answer.detail else text

@@ -48,6 +48,8 @@ _RESIGN_RATE = 0.5
 # its input unparseable: Rejected, or a certificate cryptography refuses, e.g. with an extension that an
 # earlier operator duplicated); the case goes on without it.
 _OPERATOR_FAILURES = (MutationError, Rejected, IndexError, KeyError, AssertionError, *CERT_PARSE_ERRORS)
+FUZZ_PROFILE = Profile.STRUCTURAL
+"""The profile the reference verifier judges fuzz cases under."""
 MEMORY_BUDGET_BYTES = 64 << 20
 """Most an in-process verifier's resident memory may grow on one case before the case is a MEMORY finding."""
 
@@ -144,11 +146,13 @@ def _status_kib(field_name: str) -> int:
     return int(match.group(1))
 
 
-def verdict_answer(run: Callable[[], Verdict], timeout: float) -> TargetAnswer:
+def verdict_answer(run: Callable[[], object], timeout: float,
+                   other: Callable[[object], TargetAnswer] | None = None) -> TargetAnswer:
     """Run an in-process verifier call: a Verdict becomes ACCEPT/REJECT, any exception CRASH.
 
     HANG past ``timeout``; MEMORY on a MemoryError or when the call grew the resident memory by more
     than :data:`MEMORY_BUDGET_BYTES` (measured where the kernel can reset the peak, i.e. on Linux).
+    A value that is not a Verdict is ERROR, or what ``other`` makes of it (an exception there is CRASH).
     """
     before = _reset_resident_peak()
     try:
@@ -164,6 +168,11 @@ def verdict_answer(run: Callable[[], Verdict], timeout: float) -> TargetAnswer:
         # The symptom is the text before the first colon (see symptom()): keep the varying number after it.
         return TargetAnswer("MEMORY", None, f"memory budget exceeded: resident memory grew by {grown >> 20} MiB on "
                                            f"one case (budget {MEMORY_BUDGET_BYTES >> 20} MiB)")
+    if not isinstance(verdict, Verdict) and other is not None:
+        try:
+            return other(verdict)
+        except Exception as exc:  # noqa: BLE001 - a returned object whose str() raises, for one
+            return TargetAnswer("CRASH", None, f"{type(exc).__name__}: {exc}"[:300])
     if not isinstance(verdict, Verdict):
         return TargetAnswer("ERROR", None, f"verifier returned {type(verdict).__name__}, not a Verdict")
     if verdict.reason is Reason.INTERNAL_ERROR:  # an exception verify_guarded caught: still a crash
@@ -294,6 +303,9 @@ class Finding:
     built: BuiltCase
     target: TargetAnswer
     reference: TargetAnswer
+    found_key: str = ""
+    """The dedup key of the case before it was minimised (campaigns and merges keep, for each final key, the
+    finding of the first such key in sorted order)."""
 
     @property
     def slug(self) -> str:
@@ -301,11 +313,12 @@ class Finding:
         return f"{self.kind}-{hashlib.sha256(self.key.encode()).hexdigest()[:12]}"
 
 
-def classify(built: BuiltCase, target: TargetAnswer, reference: TargetAnswer, *, self_test: bool) -> str | None:
-    """The oracle that fires for this case, or None."""
+def classify(invalid_by_construction: bool, target: TargetAnswer, reference: TargetAnswer, *,
+             self_test: bool) -> str | None:
+    """The oracle that fires for a case (invalid by construction or not), or None."""
     if target.verdict in ("CRASH", "HANG", "MEMORY", "ERROR"):
         return "robustness"
-    if built.invalid_by_construction and target.verdict == "ACCEPT" and (self_test or reference.verdict == "REJECT"):
+    if invalid_by_construction and target.verdict == "ACCEPT" and (self_test or reference.verdict == "REJECT"):
         return "specification"
     if not self_test and target.verdict != reference.verdict:
         return "differential"
@@ -331,13 +344,17 @@ class CaseRunner:
 
     model: FuzzModel
     target: Target
-    profile: Profile = Profile.STRUCTURAL
+    self_test: bool | None = None
+    """The target is the reference verifier, so its answer is the reference's too (default: when it is a
+    :class:`ReferenceTarget`)."""
+    profile: Profile = FUZZ_PROFILE
     reference: ReferenceTarget = field(init=False)
 
     def __post_init__(self) -> None:
         self.reference = ReferenceTarget(self.model.format)
         self.trust = TrustAnchors({"root": self.model.anchors})
-        self.self_test = isinstance(self.target, ReferenceTarget)
+        if self.self_test is None:
+            self.self_test = isinstance(self.target, ReferenceTarget)
 
     def judge(self, case: FuzzCase) -> tuple[BuiltCase, TargetAnswer, TargetAnswer, str | None]:
         """Build the case, run target and reference, and apply the oracles."""
@@ -347,7 +364,8 @@ class CaseRunner:
         answer = self.target.verify(built.evidence, self.trust, at, self.profile, case_id=case_id)
         reference = answer if self.self_test else self.reference.verify(built.evidence, self.trust, at, self.profile,
                                                                          case_id=case_id)
-        return built, answer, reference, classify(built, answer, reference, self_test=self.self_test)
+        return built, answer, reference, classify(built.invalid_by_construction, answer, reference,
+                                                    self_test=bool(self.self_test))
 
     def minimise(self, case: FuzzCase, kind: str, shown: str) -> tuple[BuiltCase, TargetAnswer, TargetAnswer]:
         """The smallest case with the same symptom (``shown``): drop operators and the havoc, then

@@ -1,23 +1,40 @@
-"""Findings on disk, as ready-to-add vectors, and their promotion into the corpus.
+"""Findings on disk, as vectors awaiting an expected verdict, and their promotion into the corpus.
 
-A finding directory holds ``finding.json`` (:class:`FindingFile`: the case as a vector draft in the
-corpus schema, with per-profile verdicts from the reference verifier and provenance naming the fuzz
-operators, plus what the target said) and the native files. ``promote`` appends the draft to
+A finding directory holds ``finding.json`` (:class:`FindingFile`: the case in the corpus schema with
+provenance naming the fuzz operators, what the target and the reference verifier said, and the
+expected verdict when the catalogue knows it) and the native files. ``promote`` appends the case to
 ``vectors/promoted/<format>.json``, which the corpus builder includes under its
 ``<format>::fuzz::<name>`` id.
+
+A promoted vector's expected verdict is never what the reference verifier answered (that would make
+the reference check itself): it is the catalogue's, when the case is one named defect applied alone,
+or what a person states with ``--expect``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+
+from pydantic import Field
 
 from hsmsim._atomic import write_atomic
 from hsmsim.corpus.build import PROMOTED_DIR, CorpusError, promoted_json, read_promoted
-from hsmsim.fuzz.engine import Finding, ReferenceTarget
-from hsmsim.model.corpus_schema import VectorDraft, WireModel, corpus_json
-from hsmsim.model.evidence import TrustAnchors
+from hsmsim.fuzz.engine import HAVOC, BuiltCase, Finding
+from hsmsim.model.corpus_schema import (
+    FlagName,
+    InputsRecord,
+    ProfileRecord,
+    ProfileRecords,
+    ProvenanceRecord,
+    TrustRecord,
+    VectorDraft,
+    VectorId,
+    WireModel,
+    corpus_json,
+)
 from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import Provenance, Signing, VectorCase
+from hsmsim.model.vectors import Provenance, Signing
 from hsmsim.verdict import Profile, Reason
 
 
@@ -35,53 +52,106 @@ class FindingReport(WireModel):
     target_detail: str
     reference_verdict: str
     reference_reason: str | None
+    found_key: str
+    """The dedup key of the case before minimisation (what campaigns and merges choose a finding by)."""
+    case_index: int
+    """The campaign's case the finding was minimised from."""
+
+
+class FindingCase(WireModel):
+    """The finding's case as a vector draft (:class:`VectorDraft`) whose expectation may be unknown."""
+
+    id: VectorId
+    comment: str
+    flags: tuple[FlagName, ...] = Field(min_length=1)
+    profiles: ProfileRecords | None
+    """What each profile must answer, from the catalogue: null when no catalogue defect alone makes the
+    case (a person states the verdict when promoting it)."""
+    expected_from: str | None
+    """The catalogue defect the expectation comes from, or null."""
+    features: tuple[str, ...]
+    inputs: InputsRecord
+    trust: TrustRecord
+    provenance: ProvenanceRecord
+
+    def draft(self, expected: Mapping[Profile, Reason] | None) -> VectorDraft:
+        """The vector draft, expecting ``expected`` (default: the catalogue's expectation).
+
+        Raises :class:`CorpusError` when neither says what the vector must answer, or when ``expected``
+        contradicts the catalogue.
+        """
+        profiles = {profile: ProfileRecord.of(reason) for profile, reason in expected.items()} if expected else None
+        if profiles and self.profiles and profiles != self.profiles:
+            raise CorpusError(f"{self.id}: the catalogue defect {self.expected_from} expects "
+                              f"{_said(self.profiles)}, not {_said(profiles)}")
+        profiles = profiles or self.profiles
+        if profiles is None:
+            raise CorpusError(f"{self.id}: no catalogue defect says what this case must answer; "
+                              "promote it with --expect REJECT:REASON or --expect ACCEPT")
+        return VectorDraft(id=self.id, comment=self.comment, flags=self.flags, profiles=profiles,
+                           features=self.features, inputs=self.inputs, trust=self.trust, provenance=self.provenance)
+
+
+def _said(profiles: Mapping[Profile, ProfileRecord]) -> str:
+    return ", ".join(f"{profile.value} {record.reason.value}" for profile, record in profiles.items())
 
 
 class FindingFile(WireModel):
-    """``finding.json``: the finding's case as a vector draft, and what the target said."""
+    """``finding.json``: the finding's case, and what the target and the reference said."""
 
-    vector: VectorDraft | None
-    """Null when the reference verifier gave no verdict on the case (it crashed or hung): a bug in hsmsim, with no
-    expected verdict to promote."""
+    case: FindingCase
     finding: FindingReport
 
 
-def finding_vector(finding: Finding, model: FuzzModel, seed: str, target_name: str) -> VectorDraft | None:
-    """The finding's case as a vector draft, its verdicts per profile from the reference verifier.
+def parse_expectation(text: str) -> dict[Profile, Reason]:
+    """``ACCEPT`` or ``REJECT:REASON`` as every profile's expectation; raises :class:`CorpusError` otherwise."""
+    verdict, _, reason = text.partition(":")
+    if verdict == "ACCEPT" and not reason:
+        return dict.fromkeys(Profile, Reason.OK)
+    if verdict == "REJECT" and reason in Reason.__members__ and reason != Reason.OK.name:
+        return dict.fromkeys(Profile, Reason[reason])
+    raise CorpusError(f"--expect {text!r}: give ACCEPT or REJECT:REASON with a reason other than OK "
+                      f"(e.g. REJECT:{Reason.MALFORMED.value})")
 
-    None when the reference verifier gives no verdict (CRASH, HANG, MEMORY, ERROR) for some profile.
-    """
+
+def catalogue_expectation(built: BuiltCase, model: FuzzModel) -> tuple[str, Mapping[Profile, Reason]] | None:
+    """The catalogue defect the case is, with its expectation, when it is one such defect alone (no havoc)."""
+    names = [name for name, _ in built.applied]
+    if len(names) != 1 or names[0] == HAVOC:
+        return None
+    operator = next(op for op in model.operators if op.name == names[0])
+    return (operator.name, operator.expected) if operator.expected is not None else None
+
+
+def finding_case(finding: Finding, model: FuzzModel, seed: str, target_name: str) -> FindingCase:
+    """The finding's case in the corpus schema, with the catalogue's expectation when there is one."""
     built = finding.built
-    trust = TrustAnchors({"root": model.anchors})
-    reference = ReferenceTarget(model.format)
     vector_id = f"{model.format}::fuzz::{finding.slug}"
-    expected: dict[Profile, Reason] = {}
-    for profile in Profile:
-        answer = reference.verify(built.evidence, trust, model.validation_time, profile, case_id=vector_id)
-        if answer.verdict not in ("ACCEPT", "REJECT") or answer.reason is None:
-            return None
-        expected[profile] = Reason(answer.reason)
     operators = "+".join(name for name, _ in built.applied) or "none"
     signing = Signing.RESIGNED if built.resigned else Signing.STALE
     provenance = Provenance(seed=f"{seed}:{built.case.index}", signing=signing,
                             golden=f"{model.format}::golden::{built.case.golden}", operator=operators,
                             path="; ".join(path for _, path in built.applied) or None)
-    return VectorDraft.from_case(VectorCase(
+    known = catalogue_expectation(built, model)
+    return FindingCase(
         id=vector_id, comment=f"fuzz finding ({finding.kind}) against {target_name}: {operators}",
-        flags=("FuzzFinding", signing.value), expected=expected, evidence=built.evidence, anchors=model.anchors,
-        validation_time=model.validation_time, provenance=provenance,
-    ))
+        flags=("FuzzFinding", signing.value),
+        profiles={profile: ProfileRecord.of(reason) for profile, reason in known[1].items()} if known else None,
+        expected_from=known[0] if known else None, features=(), inputs=InputsRecord.of(vector_id, built.evidence),
+        trust=TrustRecord.of(model.anchors, model.validation_time), provenance=ProvenanceRecord.of(provenance),
+    )
 
 
 def write_finding(out: Path, finding: Finding, model: FuzzModel, seed: str, target_name: str) -> Path:
     """Write ``out/findings/<slug>/`` (finding.json + native files); returns the directory."""
     directory = out / "findings" / finding.slug
     record = FindingFile(
-        vector=finding_vector(finding, model, seed, target_name),
+        case=finding_case(finding, model, seed, target_name),
         finding=FindingReport(kind=finding.kind, key=finding.key, target=target_name,
                               target_verdict=finding.target.verdict, target_reason=finding.target.reason,
                               target_detail=finding.target.detail, reference_verdict=finding.reference.verdict,
-                              reference_reason=finding.reference.reason),
+                              reference_reason=finding.reference.reason, found_key=finding.found_key or finding.key,
+                              case_index=finding.built.case.index),
     )
     for rel, data in finding.built.evidence.files.items():
         write_atomic(directory / "files" / Path(rel).name, data)
@@ -89,20 +159,23 @@ def write_finding(out: Path, finding: Finding, model: FuzzModel, seed: str, targ
     return directory
 
 
-def promote(finding_dir: Path, corpus: Path) -> str:
-    """Add the finding's vector draft to ``corpus/promoted/<format>.json``; returns its id.
-
-    Raises :class:`CorpusError` when the finding is unreadable, has no vector (the reference verifier
-    gave no verdict) or is already promoted. Run ``hsmsim vectors generate`` afterwards to number it and
-    write its native files.
-    """
+def read_finding(finding_dir: Path) -> FindingFile:
+    """The ``finding.json`` of a finding directory; raises :class:`CorpusError` when it is unreadable."""
     try:
-        record = FindingFile.model_validate_json((finding_dir / "finding.json").read_bytes())
+        return FindingFile.model_validate_json((finding_dir / "finding.json").read_bytes())
     except (OSError, ValueError) as exc:
         raise CorpusError(f"{finding_dir} holds no readable finding.json: {exc}") from exc
-    draft = record.vector
-    if draft is None:
-        raise CorpusError(f"{finding_dir}: the reference verifier gave no verdict on this case; nothing to promote")
+
+
+def promote(finding_dir: Path, corpus: Path, expected: Mapping[Profile, Reason] | None = None) -> str:
+    """Add the finding's case to ``corpus/promoted/<format>.json``, expecting the catalogue's verdict or
+    ``expected`` (a person's); returns its id.
+
+    Raises :class:`CorpusError` when the finding is unreadable, neither says what it must answer, they
+    disagree, or it is already promoted. Run ``hsmsim vectors generate`` afterwards to number it and
+    write its native files.
+    """
+    draft = read_finding(finding_dir).case.draft(expected)
     path = corpus / PROMOTED_DIR / f"{draft.id.split('::')[0]}.json"
     promoted = read_promoted(path)
     if any(entry.id == draft.id for entry in promoted):

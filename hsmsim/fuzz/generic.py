@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import random
 import re
@@ -26,7 +27,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -104,7 +105,8 @@ def _catalogue(case: VectorCase) -> FuzzOperator:
         bench.touched.append(case.id)
         return case.provenance.path or case.id
     invalid = case.expected.get(Profile.STRUCTURAL, Reason.OK) is not Reason.OK
-    return FuzzOperator(case.id, apply, invalidating=invalid, resign=False, goldens=(golden,), catalogue=True)
+    return FuzzOperator(case.id, apply, invalidating=invalid, resign=False, goldens=(golden,), catalogue=True,
+                        expected=case.expected)
 
 
 def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
@@ -163,8 +165,7 @@ def with_evidence_operators(model: FuzzModel) -> FuzzModel:
     def lift(op: FuzzOperator) -> FuzzOperator:
         def apply(bench: Layered, rng: random.Random) -> str:
             return op.apply(bench.inner, rng)
-        return FuzzOperator(op.name, apply, invalidating=op.invalidating, resign=op.resign, goldens=op.goldens,
-                            catalogue=op.catalogue)
+        return replace(op, apply=apply)
 
     def evidence_operator(name: str, planner: Planner) -> FuzzOperator | None:
         goldens = tuple(g for g, files in probes.items() if _plans(planner, files))
@@ -417,10 +418,12 @@ def _is_certificate(der: bytes) -> bool:
     return True
 
 
-def _certificates(data: bytes, encoding: str) -> list[_Found]:
-    """The certificates (with extensions) ``data`` holds in ``encoding``, in order."""
+@functools.lru_cache(maxsize=256)
+def _certificates(data: bytes, encoding: str) -> tuple[_Found, ...]:
+    """The certificates (with extensions) ``data`` holds in ``encoding``, in order (remembered: most cases
+    leave most files as the golden's)."""
     if encoding == "der":
-        return [_Found(0, len(data), data)] if _is_certificate(data) else []
+        return (_Found(0, len(data), data),) if _is_certificate(data) else ()
     found = []
     for match in (_PEM_CERTIFICATE if encoding == "pem" else _BASE64_RUN).finditer(data):
         group = 1 if encoding == "pem" else 0
@@ -432,7 +435,7 @@ def _certificates(data: bytes, encoding: str) -> list[_Found]:
         if _is_certificate(der):
             newline = b"\\n" if b"\\n" in body else b"\r\n" if b"\r\n" in body else b"\n"
             found.append(_Found(match.start(group), match.end(group), der, newline))
-    return found
+    return tuple(found)
 
 
 def _replace(data: bytes, encoding: str, found: _Found, der: bytes) -> bytes:

@@ -3,10 +3,17 @@
 The adapter machinery is the conformance harness's (:mod:`hsmsim.harness.adapters`), so a
 verifier described once runs in the conformance suite and under the fuzzer alike. Each
 worker process starts its own verifier (one persistent process per worker).
+
+A ``python`` adapter (not ``isolate``\\ d) is called in the worker's main thread under the same
+time and memory bound as the built-in reference (:func:`~hsmsim.fuzz.engine.verdict_answer`), not in a
+thread per case: the worker is already a process of its own, which the campaign replaces when the
+verifier kills it. An adapter whose entry is hsmsim's own reference verifier, at the profile the
+fuzzer compares at, is the reference: its answer is not computed a second time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,14 +21,17 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.fuzz.engine import TargetAnswer
+from hsmsim.fuzz.engine import FUZZ_PROFILE, ReferenceTarget, Target, TargetAnswer, verdict_answer
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
 
 if TYPE_CHECKING:
     from hsmsim.harness.adapters import Verifier
+    from hsmsim.harness.config import AdapterConfig
 
 CASE_TIMEOUT = 10.0
+REFERENCE_ENTRY = "hsmsim.harness.reference:verify"
+"""The entry of hsmsim's reference verifier as a ``python`` adapter (``examples/verifiers/reference.toml``)."""
 
 
 @dataclass
@@ -31,36 +41,74 @@ class AdapterTarget:
     adapter: Path
     format: str
     timeout: float = CASE_TIMEOUT
+    _config: AdapterConfig | None = field(default=None, init=False, repr=False)
     _verifier: Verifier | None = field(default=None, init=False, repr=False)
+    _call: Callable[..., object] | None = field(default=None, init=False, repr=False)
+    _anchors_pem: dict[tuple[object, ...], tuple[str, ...]] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def config(self) -> AdapterConfig:
+        """The adapter file, read once (reading it starts nothing)."""
+        if self._config is None:
+            from hsmsim.harness.config import load_adapter
+
+            self._config = load_adapter(self.adapter)
+        return self._config
 
     @property
     def name(self) -> str:
         """The adapter's verifier name."""
-        return self._started().name
+        return self.config.name
 
     @property
     def packed(self) -> bool:
         """External verifiers get the vendor's native container."""
         return True
 
+    @property
+    def runs_reference(self) -> bool:
+        """True when the adapter calls hsmsim's reference verifier in-process at the fuzzer's profile."""
+        config = self.config
+        if config.mode != "python" or config.isolate or config.entry != REFERENCE_ENTRY:
+            return False
+        info = self._started().info
+        return info is not None and info.profile == FUZZ_PROFILE.value
+
     def _started(self) -> Verifier:
         if self._verifier is None:
-            from hsmsim.harness.adapters import open_verifier
-            from hsmsim.harness.config import load_adapter
+            from hsmsim.harness.adapters import PythonVerifier, import_entry, open_verifier
 
-            verifier = open_verifier(load_adapter(self.adapter))
+            config = self.config
+            verifier = open_verifier(config)
             verifier.start()
+            if isinstance(verifier, PythonVerifier):
+                assert config.entry is not None
+                self._call = import_entry(config.entry, config.pythonpath, config.cwd)
             self._verifier = verifier
         return self._verifier
 
+    def _pem(self, trust: TrustAnchors) -> tuple[str, ...]:
+        anchors = tuple(trust.all())
+        if anchors not in self._anchors_pem:
+            self._anchors_pem[anchors] = tuple(a.public_bytes(Encoding.PEM).decode() for a in anchors)
+        return self._anchors_pem[anchors]
+
     def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile, *,
                case_id: str) -> TargetAnswer:
-        """Run the adapter on the case's native files; the harness maps failures to CRASH/HANG/ERROR."""
+        """Run the adapter on the case's native files; failures are CRASH, HANG, MEMORY or ERROR answers."""
+        verifier = self._started()
+        assert verifier.info is not None
+        if self._call is not None:
+            from hsmsim.harness.adapters import VerifyRequest
+
+            request = VerifyRequest(id=case_id, format=self.format, profile=verifier.info.profile, evidence=evidence,
+                                    trust=trust, at=at, anchors_pem=self._pem(trust))
+            call = self._call
+            return verdict_answer(lambda: call(request), self.timeout, other=_harness_answer)
         from hsmsim.harness.vectors import Submission
 
-        submission = Submission(id=case_id, format=self.format, evidence=evidence,
-                                anchors_pem=tuple(a.public_bytes(Encoding.PEM).decode() for a in trust.all()), at=at)
-        answer = self._started().verify(submission, timeout=self.timeout)
+        submission = Submission(id=case_id, format=self.format, evidence=evidence, anchors_pem=self._pem(trust), at=at)
+        answer = verifier.verify(submission, timeout=self.timeout)
         return TargetAnswer(answer.verdict.value, answer.reason, answer.detail)
 
     def close(self) -> None:
@@ -68,6 +116,20 @@ class AdapterTarget:
         if self._verifier is not None:
             self._verifier.close()
             self._verifier = None
+            self._call = None
+
+
+def _harness_answer(value: object) -> TargetAnswer:
+    """What a python verifier returned that is not a Verdict, read as the harness reads it."""
+    from hsmsim.harness.adapters import answer_from
+
+    answer = answer_from(value)
+    return TargetAnswer(answer.verdict.value, answer.reason, answer.detail)
+
+
+def is_reference(target: Target) -> bool:
+    """True when ``target`` is hsmsim's reference verifier (built in, or through its adapter file)."""
+    return isinstance(target, ReferenceTarget) or (isinstance(target, AdapterTarget) and target.runs_reference)
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.processes import WORKER_ENV, kill_tagged, new_tag
@@ -66,6 +67,19 @@ def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initarg
             conn.send((False, exc))
 
 
+class _Lookahead(Generic[Task]):
+    """Tasks drawn from an iterator only as far as asked."""
+
+    def __init__(self, tasks: Iterable[Task]) -> None:
+        self._tasks = iter(tasks)
+        self.buffer: deque[Task] = deque()
+
+    def fill(self, count: int) -> bool:
+        """Draw until ``count`` tasks wait in :attr:`buffer`; False when fewer are left."""
+        self.buffer.extend(islice(self._tasks, max(0, count - len(self.buffer))))
+        return len(self.buffer) >= count
+
+
 @dataclass
 class _Worker:
     process: BaseProcess
@@ -77,11 +91,15 @@ class _Worker:
 
 
 class WorkerPool(Generic[Task, Result]):
-    """``jobs`` spawned processes, each set up by ``initializer(*initargs)``, answering ``handler(task)``."""
+    """``jobs`` spawned processes, each set up by ``initializer(*initargs)``, answering ``handler(task)``.
+
+    ``start_method="fork"`` starts each worker (and each replacement) as a copy of this process, with what
+    it has loaded already, for callers that hold no threads or locks a copy could inherit mid-use.
+    """
 
     def __init__(self, jobs: int, handler: Callable[[Task], Result], initializer: Callable[..., None],
-                 initargs: tuple[Any, ...]) -> None:
-        self._context = get_context("spawn")
+                 initargs: tuple[Any, ...], *, start_method: Literal["spawn", "fork"] = "spawn") -> None:
+        self._context = get_context("fork") if start_method == "fork" else get_context("spawn")
         self._jobs = jobs
         self._handler = handler
         self._initializer = initializer
@@ -100,11 +118,12 @@ class WorkerPool(Generic[Task, Result]):
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, Result | WorkerDied]]:
         """Each task with its answer (or :class:`WorkerDied`), in completion order.
 
+        ``tasks`` is drawn lazily, one task whenever a worker is free (a generator may decide to stop).
         Re-raises an exception the handler raised; raises :class:`WorkerStartError` when a worker
         dies before it is ready.
         """
-        queue = deque(tasks)
-        while len(self._workers) < min(self._jobs, len(queue)):
+        queue = _Lookahead(tasks)
+        while len(self._workers) < self._jobs and queue.fill(len(self._workers) + 1):
             self._workers.append(self._start())
         for worker in self._workers:
             self._assign(worker, queue)
@@ -125,14 +144,14 @@ class WorkerPool(Generic[Task, Result]):
                 yield task, answer
                 self._assign(worker, queue)
 
-    def _assign(self, worker: _Worker, queue: deque[Task]) -> None:
-        if not queue:
+    def _assign(self, worker: _Worker, queue: _Lookahead[Task]) -> None:
+        if not queue.fill(1):
             return
         if not worker.process.is_alive():  # it died between tasks (a thread it left behind ended it): no one to blame
             self._bury(worker)
             index = self._workers.index(worker)
             self._workers[index] = worker = self._start()
-        worker.task, worker.busy = queue.popleft(), True
+        worker.task, worker.busy = queue.buffer.popleft(), True
         worker.conn.send(worker.task)
 
     @staticmethod

@@ -8,7 +8,7 @@ format also gets byte-level fuzzing of its golden vectors through :mod:`hsmsim.f
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,8 @@ class FuzzOperator:
     ``catalogue``: one of the corpus's named defects. Only a case whose single applied operator is an
     invalidating catalogue defect counts as invalid by construction: stacked operators can undo each
     other (e.g. one duplicates the certificate another removes).
+    ``expected``: for a catalogue defect, what every profile must answer when it is applied alone (its
+    vector's expectation): the only source of a promoted finding's verdict other than a person's word.
     """
 
     name: str
@@ -38,6 +40,7 @@ class FuzzOperator:
     resign: bool | None = None
     goldens: tuple[str, ...] | None = None
     catalogue: bool = False
+    expected: Mapping[Profile, Reason] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,4 +67,4 @@ def catalogue_operator(mutation: Mutation) -> FuzzOperator:
         return mutation.path
     invalid = mutation.expected[Profile.STRUCTURAL] is not Reason.OK
     return FuzzOperator(mutation.id, apply, invalidating=invalid, resign=mutation.resign, goldens=(mutation.golden,),
-                        catalogue=True)
+                        catalogue=True, expected=mutation.expected)

@@ -10,6 +10,7 @@ Failures raise :class:`hsmsim.verdict.Rejected`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,7 +88,10 @@ def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
         raise Rejected(Reason.MALFORMED, f"{what} does not parse: {type(exc).__name__}: {str(exc)[:120]}") from None
 
 
+@functools.lru_cache(maxsize=1024)
 def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    # Certificates hash and compare by their DER, and the answer is a pure function of the two: a chain
+    # verified again (the next vector or fuzz case with the same intermediates) is not verified twice.
     try:
         child.verify_directly_issued_by(issuer)
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -394,9 +395,11 @@ def _extensions(node: Tlv, what: str) -> tuple[Extension, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=512)
 def parse_certificate(der: bytes, what: str, *, walked: bool = False) -> Cert:
     """Parse one X.509 certificate (v1 or v3) leniently enough for Luna's BER-isms, strictly bounded
-    (``walked``: the bytes come from a document :func:`parse_document` already bounded)."""
+    (``walked``: the bytes come from a document :func:`parse_document` already bounded). Remembered (a
+    :class:`Cert` is immutable): the same chain and anchors come back vector after vector."""
     root = parse_document(der, what, walked=walked)
     top = children(expect(root, 0x30, what), what)
     if len(top) != 3:

@@ -78,7 +78,8 @@ def ls2_root_name(cn: str = LS2_ROOT_CN + EMULATED_SUFFIX) -> x509.Name:
 
 @cache
 def marvell_root_names() -> tuple[x509.Name, ...]:
-    """Every DN a LiquidSecurity manufacturer root may carry: LS1 and LS2, real and EMULATED."""
+    """Every DN a LiquidSecurity manufacturer root may carry: LS1 and LS2, real and EMULATED (built once: the
+    verifier asks for them per certificate)."""
     return (ls1_root_name(LS1_ROOT_CN), ls1_root_name(), ls2_root_name(LS2_ROOT_CN), ls2_root_name())
 
 

@@ -1,0 +1,62 @@
+"""The whole promotion loop through the CLI: a finding is promoted, the corpus still regenerates byte for byte,
+and the conformance suite runs the promoted vector (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from hsmsim.fuzz.campaign import load_model
+from hsmsim.fuzz.engine import Finding, FuzzCase, TargetAnswer, build_case
+from hsmsim.fuzz.findings import write_finding
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = "hsmsim-corpus-v1"
+
+
+def hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+
+
+def _finding(out: Path, operators: tuple[tuple[str, int], ...]) -> Path:
+    model = load_model("primus", SEED)
+    built = build_case(model, FuzzCase(0, "rsa-3072", operators, False), packed=True)
+    accept = TargetAnswer("ACCEPT", "OK")
+    return write_finding(out, Finding("specification", "|".join(map(str, operators)), built, accept, accept),
+                         model, "loop", "accepts-everything")
+
+
+def test_promote_then_check_then_conformance_run(tmp_path):
+    corpus = tmp_path / "vectors"
+    shutil.copytree(ROOT / "vectors", corpus)
+    catalogue = _finding(tmp_path / "out", (("primus::attr::extractable-true", 0),))
+    unexplained = _finding(tmp_path / "out", (("xml.remove", 3), ("bytes.flip", 1)))
+
+    refused = hsmsim("vectors", "promote", str(unexplained), "--vectors", str(corpus))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "--expect REJECT:REASON" in refused.stderr and "Traceback" not in refused.stderr
+
+    promoted = hsmsim("vectors", "promote", str(catalogue), "--vectors", str(corpus))
+    assert promoted.returncode == 0, promoted.stderr
+    by_person = hsmsim("vectors", "promote", str(unexplained), "--vectors", str(corpus), "--expect", "REJECT:MALFORMED")
+    assert by_person.returncode == 0, by_person.stderr
+    ids = [line.split()[1].rstrip(";") for line in (promoted.stdout, by_person.stdout)]
+    assert all(vector_id.startswith("primus::fuzz::") for vector_id in ids)
+
+    check = hsmsim("vectors", "check", "--vectors", str(corpus))
+    assert check.returncode == 0 and check.stdout.startswith("OK"), check.stdout + check.stderr
+
+    report = tmp_path / "report"
+    run = hsmsim("conformance", "run", "--verifier", "examples/verifiers/reference.toml", "--vectors", str(corpus),
+                 "--format", "primus", "-k", "primus::fuzz::*", "--report", str(report))
+    assert run.returncode == 0, run.stdout + run.stderr
+    junit = (report / "junit.xml").read_text()
+    for vector_id in ids:
+        assert vector_id in junit
+    tests = json.loads((corpus / "primus_verify.json").read_text())["tests"]
+    expected = {t["id"]: t["expectedReason"] for t in tests if t["id"] in ids}
+    assert expected == {ids[0]: "ATTR_EXTRACTABLE", ids[1]: "MALFORMED"}

@@ -1,0 +1,72 @@
+"""Fuzz campaigns across machines: shards merged equal the unsharded campaign; a finding replays (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hsmsim.fuzz.campaign import CampaignSpec, run_campaign
+from hsmsim.fuzz.targets import target_factory
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAWED = ROOT / "examples" / "verifiers" / "flawed-attributes-ignored.toml"
+TIMINGS = {"seconds", "execsPerSecond"}
+
+
+def hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+
+
+def _run(out: Path, *, shard: tuple[int, int] = (0, 1), jobs: int = 1) -> None:
+    run_campaign(CampaignSpec(format="primus", seed="shards", target=target_factory(FLAWED, "primus"),
+                              iterations=240, shard=shard, jobs=jobs), out)
+
+
+def _findings(out: Path) -> dict[str, str]:
+    return {path.name: (path / "finding.json").read_text() for path in sorted((out / "findings").iterdir())}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("shards")
+    _run(base / "whole", jobs=2)
+    for k in range(3):
+        _run(base / f"shard{k}", shard=(k, 3))
+    return base
+
+
+def test_merged_shards_equal_the_unsharded_campaign(runs):
+    merged = hsmsim("fuzz", "merge", *(str(runs / f"shard{k}") for k in range(3)), "--out", str(runs / "merged"))
+    assert merged.returncode == 1, merged.stderr  # findings, as the unsharded run has
+    whole = json.loads((runs / "whole" / "summary.json").read_text())
+    together = json.loads((runs / "merged" / "summary.json").read_text())
+    for name in TIMINGS:
+        del whole[name], together[name]
+    assert together == whole
+    assert whole["findings"] and _findings(runs / "merged") == _findings(runs / "whole")
+    assert f"shard 0/1: {whole['executed']} cases" in merged.stdout
+
+
+def test_merge_refuses_mixed_or_repeated_runs(runs, tmp_path):
+    twice = hsmsim("fuzz", "merge", str(runs / "shard0"), str(runs / "shard0"), "--out", str(tmp_path / "a"))
+    assert twice.returncode == 2 and "shard 0/3 appears in more than one run" in twice.stderr
+    other = tmp_path / "other"
+    run_campaign(CampaignSpec(format="primus", seed="another", target=target_factory(FLAWED, "primus"),
+                              iterations=5, shard=(1, 3)), other)
+    mixed = hsmsim("fuzz", "merge", str(runs / "shard0"), str(other), "--out", str(tmp_path / "b"))
+    assert mixed.returncode == 2 and "the runs differ in seed" in mixed.stderr
+    empty = hsmsim("fuzz", "merge", str(tmp_path), "--out", str(tmp_path / "c"))
+    assert empty.returncode == 2 and "summary.json" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_a_finding_replays_against_the_flawed_and_the_fixed_verifier(runs):
+    finding = next(p for p in sorted((runs / "whole" / "findings").iterdir()) if p.name.startswith("specification"))
+    flawed = hsmsim("fuzz", "replay", str(finding), "--verifier", str(FLAWED))
+    assert flawed.returncode == 1 and flawed.stdout.startswith("REPRODUCES specification: target ACCEPT")
+    fixed = hsmsim("fuzz", "replay", str(finding), "--verifier", "examples/verifiers/reference.toml")
+    assert fixed.returncode == 0 and fixed.stdout.startswith("FIXED: target REJECT"), fixed.stdout + fixed.stderr
