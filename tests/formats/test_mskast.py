@@ -120,6 +120,7 @@ def test_pem_request_and_the_purebred_evidence_shape(kit: KastKit) -> None:
         unchecked = FMT.verify(handed, trust_of(kit), at=VALIDATION_TIME)
         assert unchecked.accepted and unchecked.claims is not None
         assert unchecked.claims.extra["tpm_signature_checked"] is False
+        assert unchecked.claims.generated_on_device is None and unchecked.claims.never_extractable is None
     assert b"PRIVATE KEY" in ca_key
 
 
@@ -183,6 +184,7 @@ def test_real_surface_requests_pass_the_structural_checks(shared_dir: Path) -> N
         verdict = FMT.verify(evidence, TrustAnchors(), at=SAMPLE_TIME)
         assert verdict.accepted and verdict.claims is not None, (label, verdict.summary())
         assert verdict.claims.extra["tpm_signature_checked"] is False
+        assert verdict.claims.generated_on_device is None and verdict.claims.sensitive is None, label
         target_spki = spki_der(x509.load_der_x509_certificate(target).public_key())
         assert verdict.claims.extra["key_spki_sha256"] == hashlib.sha256(target_spki).hexdigest(), label
         strict = FMT.verify(evidence, TrustAnchors(), at=SAMPLE_TIME, profile=Profile.STRICT)

@@ -470,6 +470,9 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
         extra["ksp_name"] = der_content(ksp[0].values[0]).decode("utf-16-be", "replace")
     claims = replace(claims, extra=extra)
     if facts is None:
+        # The key blob's attributes are the client's word until the AIK's signature over them is checked.
+        claims = replace(claims, generated_on_device=None, extractable=None, never_extractable=None, sensitive=None,
+                         always_sensitive=None)
         return Verdict(Reason.OK, "Windows key attestation: structure, proof of possession and key binding "
                                   "checked; the AIK is enveloped to another CA, the TPM signature is not checked",
                        claims)
