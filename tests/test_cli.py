@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import shutil
@@ -191,3 +192,28 @@ def test_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2, result.stderr
     message = f"hsmsim: error: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert result.stderr.strip().splitlines() == [message]
+
+
+def test_verify_prints_one_line_for_a_certificate_with_a_negative_serial(tmp_path: Path) -> None:
+    """cryptography warns at parse time about a non-positive serial; the CLI prints only the verdict."""
+    golden = Path(__file__).resolve().parents[1] / "vectors" / "android-key" / "golden" / "tee-rkp-ec-p256"
+    pem_text = (golden / "tee-rkp-ec-p256.pem").read_text()
+    blocks = pem_text.split("-----END CERTIFICATE-----")
+    leaf = bytearray(base64.b64decode("".join(blocks[0].split("-----BEGIN CERTIFICATE-----")[1].split())))
+    # Certificate SEQ > TBS SEQ > [0] version > INTEGER serial: set the serial's top bit (negative).
+    pos = 0
+    for _ in range(2):  # into the two SEQUENCE headers
+        pos += 2 + (leaf[pos + 1] & 0x7F if leaf[pos + 1] & 0x80 else 0)
+    pos += 2 + leaf[pos + 1]  # past [0] EXPLICIT version
+    assert leaf[pos] == 0x02
+    leaf[pos + 2] |= 0x80
+    body = base64.encodebytes(bytes(leaf)).decode()
+    blocks[0] = f"-----BEGIN CERTIFICATE-----\n{body}"
+    (tmp_path / "chain.pem").write_text("-----END CERTIFICATE-----".join(blocks))
+    (tmp_path / "chain.challenge").write_bytes((golden / "tee-rkp-ec-p256.challenge").read_bytes())
+    (tmp_path / "root.pem").write_text(pem_text[pem_text.rindex("-----BEGIN CERTIFICATE-----"):])
+    result = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(tmp_path / "chain.pem"), "--format",
+                             "android-key", "--root", str(tmp_path / "root.pem")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == "" and len(result.stdout.splitlines()) == 1, (result.stdout, result.stderr)
