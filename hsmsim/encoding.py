@@ -39,8 +39,10 @@ def der_sequence(*parts: bytes) -> bytes:
     return der_tlv(0x30, b"".join(parts))
 
 
+@functools.lru_cache(maxsize=256)
 def der_oid(dotted: str) -> bytes:
-    """The DER OBJECT IDENTIFIER TLV of a dotted OID."""
+    """The DER OBJECT IDENTIFIER TLV of a dotted OID (encoded once per process: callers pass the same
+    handful of constants on every verification)."""
     return bytes(core.ObjectIdentifier(dotted).dump())
 
 
