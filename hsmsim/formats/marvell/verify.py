@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -108,7 +109,10 @@ def _spki(cert: x509.Certificate) -> bytes:
     return loaded_key_spki(cert.public_key())
 
 
+@lru_cache(maxsize=64)
 def _self_signed(cert: x509.Certificate) -> bool:
+    """Keyed by the DER (a pure function of the bytes): the self-signed certificates are the root copies every
+    bundle of a vendor or owner carries, checked once per process."""
     if cert.issuer != cert.subject:
         return False
     try:
