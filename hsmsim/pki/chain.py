@@ -76,6 +76,12 @@ def _subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
     return names
 
 
+def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
+    """``(cert.subject, cert.issuer)`` of a certificate :func:`fully_parsed` accepted, parsed once per DER:
+    cryptography builds new Name objects on every access, which costs more than comparing them."""
+    return _subject_issuer(cert)
+
+
 def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
     """``cert`` after :func:`fully_parsed`; a field that does not parse raises :class:`Rejected` MALFORMED
     naming ``what`` and the kind of error (a duplicated extension, an unsupported name type, ...)."""
