@@ -8,6 +8,7 @@ writes differently from DER are produced where that vendor's quirk is reproduced
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -38,9 +39,29 @@ def der_sequence(*parts: bytes) -> bytes:
     return der_tlv(0x30, b"".join(parts))
 
 
+@functools.lru_cache(maxsize=256)
 def der_oid(dotted: str) -> bytes:
-    """The DER OBJECT IDENTIFIER TLV of a dotted OID."""
+    """The DER OBJECT IDENTIFIER TLV of a dotted OID (encoded once per process: callers pass the same
+    handful of constants on every verification)."""
     return bytes(core.ObjectIdentifier(dotted).dump())
+
+
+_MEMO_OID_BYTES = 64
+"""OID TLVs up to this size are remembered by :func:`oid_dotted` (1024 of them at most: bounded memory)."""
+
+
+def oid_dotted(tlv: bytes) -> str:
+    """The dotted form of the OBJECT IDENTIFIER TLV ``tlv`` as asn1crypto's ``ObjectIdentifier.load`` reads it,
+    raising what it raises. A short one is decoded once per process: the same few algorithm and attribute OIDs
+    recur in every bundle, and decoding is a pure function of the bytes."""
+    return _memo_oid_dotted(tlv) if len(tlv) <= _MEMO_OID_BYTES else _oid_dotted(tlv)
+
+
+def _oid_dotted(tlv: bytes) -> str:
+    return str(core.ObjectIdentifier.load(tlv).dotted)
+
+
+_memo_oid_dotted = functools.lru_cache(maxsize=1024)(_oid_dotted)
 
 
 def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:

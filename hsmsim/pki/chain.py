@@ -77,6 +77,12 @@ def _subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
     return names
 
 
+def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
+    """``(cert.subject, cert.issuer)`` of a certificate :func:`fully_parsed` accepted, parsed once per DER:
+    cryptography builds new Name objects on every access, which costs more than comparing them."""
+    return _subject_issuer(cert)
+
+
 def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
     """``cert`` after :func:`fully_parsed`; a field that does not parse raises :class:`Rejected` MALFORMED
     naming ``what`` and the kind of error (a duplicated extension, an unsupported name type, ...)."""
@@ -107,6 +113,14 @@ def _anchor_issued(child: x509.Certificate, anchor: x509.Certificate) -> bool:
     checked once per process; a certificate with any other byte is checked afresh.
     """
     return _issued_by(child, anchor)
+
+
+@lru_cache(maxsize=256)
+def _intermediate_issued(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` signed ``child`` where ``child`` is itself an issuer on the path (never the leaf), by
+    the DER of both: a device's or batch's intermediates recur in every bundle it emits, as the anchor's do,
+    while the leaf's signature, new in every bundle, is always checked afresh."""
+    return _issued_by(child, issuer)
 
 
 def _check_time(cert: x509.Certificate, at: datetime, what: object) -> None:
@@ -221,7 +235,8 @@ def validate_chain(
                                f"{issuer_name.rfc4514_string()!r} is not a trust anchor")
             raise Rejected(Reason.CHAIN_INCOMPLETE,
                            f"issuer {issuer_name.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
-        issuer = next((c for c in named if _issued_by(signed, c)), None)
+        issued = _issued_by if current is leaf else _intermediate_issued
+        issuer = next((c for c in named if issued(signed, c)), None)
         if issuer is None:
             raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(current)!r} is not signed by its named issuer")
         path.append(issuer)

@@ -3,13 +3,12 @@ cryptography cannot write): the AlgorithmIdentifier for a key, signing, verifyin
 
 from __future__ import annotations
 
-from asn1crypto import core
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from hsmsim.encoding import der_children, der_content, der_oid, der_sequence
+from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, oid_dotted
 from hsmsim.keystore.base import PrivateKey
 
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
@@ -51,7 +50,7 @@ def algorithm_oid(algorithm: bytes) -> str:
     oid = der_children(der_content(algorithm))[0]
     if oid[:1] != b"\x06":
         raise ValueError("AlgorithmIdentifier does not start with an OID")
-    return str(core.ObjectIdentifier.load(oid).dotted)
+    return oid_dotted(oid)
 
 
 def verify(public_key: PublicKeyTypes, algorithm: bytes, signature: bytes, data: bytes) -> bool | None:

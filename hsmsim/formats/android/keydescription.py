@@ -461,12 +461,13 @@ def read_children(content: bytes, what: str, limit: int) -> list[Tlv]:
         if len(out) >= limit:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"KeyDescription {what} has more than {limit} elements")
         try:
-            size = parser.peek(content[pos:])
-            class_, method, tag, _header, inner, _trailer = parser.parse(content[pos:pos + size], strict=True)
+            # What parser.peek + parser.parse of the element's slice read (same values, same errors: its
+            # messages count bytes from the pointer), without copying the rest of ``content`` per element.
+            (class_, method, tag, _header, inner, _trailer), end = parser._parse(content, len(content), pos)
         except _ASN1_ERRORS as exc:
             raise _malformed(what, f"bad TLV at offset {pos}: {exc}") from None
-        out.append(Tlv(class_, method == 1, tag, content[pos:pos + size], inner))
-        pos += size
+        out.append(Tlv(class_, method == 1, tag, content[pos:end], inner))
+        pos = end
     return out
 
 

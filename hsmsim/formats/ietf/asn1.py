@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from asn1crypto import core
 
-from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, read_tlv
+from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 
 ID_EVIDENCE = "1.3.6.1.5.5.999"
 """``id-evidence`` with TBDMOD3 = 999, the arc of the draft's sample data and reference code."""
@@ -154,7 +154,7 @@ def read_oid(tlv: bytes) -> str:
     """The dotted form of an OBJECT IDENTIFIER TLV."""
     if read_tlv(tlv)[0] != 0x06:
         raise ValueError("not an OBJECT IDENTIFIER")
-    return str(core.ObjectIdentifier.load(tlv).dotted)
+    return oid_dotted(tlv)
 
 
 def read_oid_sequence(tlv: bytes) -> list[str]:

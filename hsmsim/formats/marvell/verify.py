@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -26,7 +27,7 @@ from hsmsim.formats.marvell.envelopes import EnvelopeContents, jwk_spki, loaded_
 from hsmsim.formats.marvell.options import Cloud
 from hsmsim.formats.marvell.pki import marvell_root_names
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import ChainPolicy, require_key_usage, validate_chain
+from hsmsim.pki.chain import ChainPolicy, require_key_usage, subject_and_issuer, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _MANUFACTURER_POLICY = ChainPolicy(allow_v1_ca=True)
@@ -108,7 +109,10 @@ def _spki(cert: x509.Certificate) -> bytes:
     return loaded_key_spki(cert.public_key())
 
 
+@lru_cache(maxsize=64)
 def _self_signed(cert: x509.Certificate) -> bool:
+    """Keyed by the DER (a pure function of the bytes): the self-signed certificates are the root copies every
+    bundle of a vendor or owner carries, checked once per process."""
     if cert.issuer != cert.subject:
         return False
     try:
@@ -143,8 +147,9 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
     # Certificates hash and compare by their DER: one entry per distinct certificate, and whether it is self-signed.
     self_signed = {c: _self_signed(c) for c in {c: c for c in certs}.values()}
     unique = list(self_signed)
+    names = {c: subject_and_issuer(c) for c in unique}  # (subject, issuer); the bundle's certificates parsed
     issuing = [c for c in unique if not self_signed[c]]
-    partitions = [c for c in issuing if any(o is not c and o.subject == c.issuer for o in issuing)]
+    partitions = [c for c in issuing if any(o is not c and names[o][0] == names[c][1] for o in issuing)]
     if not partitions:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "no partition certificate issued by a card certificate in the bundle")
     if len(partitions) > 1:
@@ -155,8 +160,8 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
     if not manufacturer_anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor carries a LiquidSecurity root DN (LS1 or LS2)")
     # Owner certificates reuse the card's name and key: keep them out of the manufacturer path.
-    manufacturer_pool = [c for c in unique if self_signed[c] or c.issuer in marvell_root_names()]
-    if not any(c.subject == partition.issuer for c in manufacturer_pool):
+    manufacturer_pool = [c for c in unique if self_signed[c] or names[c][1] in marvell_root_names()]
+    if not any(names[c][0] == names[partition][1] for c in manufacturer_pool):
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the card certificate that issued the partition certificate is "
                                                 "not in the bundle")
     path = validate_chain(partition, manufacturer_pool, manufacturer_anchors, at, _MANUFACTURER_POLICY)

@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asn1crypto import core
 from cryptography import x509
 
-from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, read_tlv
+from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.pki.signing import sign
 
@@ -61,7 +60,7 @@ def read_oid(tlv: bytes) -> str:
     """The dotted form of an OBJECT IDENTIFIER TLV."""
     if read_tlv(tlv)[0] != 0x06:
         raise ValueError("not an OBJECT IDENTIFIER")
-    return str(core.ObjectIdentifier.load(tlv).dotted)
+    return oid_dotted(tlv)
 
 
 def _items(tlv: bytes, tag: int, what: str) -> list[bytes]:

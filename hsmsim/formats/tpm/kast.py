@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, read_tlv
+from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.tpm.marshal import MAX_DIGEST, MAX_NAME, Reader, TpmAlg, tpm2b, u16, u32
 from hsmsim.tpm.structures import OpaqueAttested, TpmtSignature
@@ -276,12 +276,10 @@ def _explicit(tlv: bytes, what: str) -> bytes:
 
 
 def _oid(tlv: bytes, what: str) -> str:
-    from asn1crypto import core
-
     try:
         if not tlv or tlv[0] != 0x06:
             raise ValueError("not an OBJECT IDENTIFIER")
-        return str(core.ObjectIdentifier.load(tlv).dotted)
+        return oid_dotted(tlv)
     except ValueError as exc:
         raise _malformed(f"{what} is not an OID: {exc}") from None
 

@@ -321,12 +321,19 @@ class Aik:
     certificate: x509.Certificate | None
 
 
+@functools.lru_cache(maxsize=64)
+def _loaded_ca_key(data: bytes) -> PrivateKeyTypes:
+    """The PEM key ``data``, loaded once per process: loading checks an RSA key's consistency (tens of ms), a
+    pure function of the bytes; a key that does not load raises and is not remembered."""
+    return load_pem_private_key(data, None)
+
+
 def _ca_keys(evidence: Evidence, trust: TrustAnchors) -> list[rsa.RSAPrivateKey]:
     keys: list[PrivateKeyTypes] = trust.private_keys(ROLE_CA_KEY)
     for file_name, data in sorted(evidence.files.items()):
         if file_name.endswith(CA_KEY_SUFFIX):
             try:
-                keys.append(load_pem_private_key(data, None))
+                keys.append(_loaded_ca_key(data))
             except (ValueError, TypeError, UnsupportedAlgorithm):
                 raise Rejected(Reason.MALFORMED, f"{file_name} is not an unencrypted PKCS#8 PEM key") from None
     return [k for k in keys if isinstance(k, rsa.RSAPrivateKey)]
@@ -597,7 +604,7 @@ def _private_key(data: bytes, path: Path) -> PrivateKeyTypes | None:
         if b"PRIVATE KEY-----" not in data:
             return None
         try:
-            return load_pem_private_key(data, None)
+            return _loaded_ca_key(data)
         except (ValueError, TypeError, UnsupportedAlgorithm):
             raise BundleError(f"{path} is not an unencrypted PKCS#8 private key") from None
     try:
