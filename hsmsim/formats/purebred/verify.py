@@ -51,7 +51,7 @@ from hsmsim.formats.purebred.envelope import (
     unwrap,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 FORMAT = "purebred"
@@ -248,8 +248,8 @@ def read_target(files: Mapping[str, bytes]) -> x509.Certificate | None:
         return None
     data = files[targets[0]]
     try:
-        return (x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----BEGIN")
-                else x509.load_der_x509_certificate(data))
+        return fully_parsed(x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----BEGIN")
+                            else x509.load_der_x509_certificate(data))
     except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"the target certificate {targets[0]} does not parse: {str(exc)[:100]}") \
             from None

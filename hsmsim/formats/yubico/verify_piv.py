@@ -56,6 +56,7 @@ from hsmsim.formats.yubico.piv import (
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.container import from_b64url
 
 PUREBRED_ATTRIBUTE = "1.3.6.1.4.1.37623.26.4"
 MAX_FILE = 256 * 1024
@@ -166,15 +167,6 @@ def gather(evidence: Evidence) -> PivInputs:
                                          "or a request carrying 1.3.6.1.4.1.37623.26.4)")
 
 
-def _b64url(value: object, what: str) -> bytes:
-    import base64
-
-    if not isinstance(value, str) or not value or set(value) - set(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"):
-        raise Rejected(Reason.MALFORMED, f"{what} is not unpadded base64url")
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-
-
 @dataclass(frozen=True)
 class StepStatement:
     """A decoded step ``attObj``: the algorithm, the signature and the certificates."""
@@ -196,8 +188,8 @@ def read_step(record: dict[str, object]) -> StepStatement:
     token = challenge.get("token")
     if not isinstance(token, str):
         raise Rejected(Reason.MALFORMED, "challenge.token is not a string")
-    thumbprint = _b64url(record.get("accountKeyThumbprint"), "accountKeyThumbprint")
-    raw = _b64url(payload.get("attObj"), "payload.attObj")
+    thumbprint = from_b64url(record.get("accountKeyThumbprint"), "accountKeyThumbprint")
+    raw = from_b64url(payload.get("attObj"), "payload.attObj")
     try:
         obj = cbor2.loads(raw)
     except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError, MemoryError):
