@@ -15,10 +15,10 @@ $(VENV)/.installed: pyproject.toml
 	bash scripts/ensure_system_deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,thirdparty]'
 	@# tpm2-pytss (the swtpm backend) builds from source: only where libtss2-dev is there, never fatal
 	if pkg-config --exists tss2-esys tss2-tctildr 2>/dev/null; then \
-	  $(BIN)/pip install -q -e '.[test,tpm]' || echo "note: tpm2-pytss did not build; swtpm tests will be skipped" >&2; \
+	  $(BIN)/pip install -q -e '.[test,thirdparty,tpm]' || echo "note: tpm2-pytss did not build; swtpm tests will be skipped" >&2; \
 	fi
 	touch $@
 
