@@ -10,7 +10,6 @@ Failures raise :class:`hsmsim.verdict.Rejected`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,10 +93,9 @@ def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
         raise Rejected(Reason.MALFORMED, f"{what} does not parse: {type(exc).__name__}: {str(exc)[:120]}") from None
 
 
-@functools.lru_cache(maxsize=1024)
-def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    # Certificates hash and compare by their DER, and the answer is a pure function of the two: a chain
-    # verified again (the next vector or fuzz case with the same intermediates) is not verified twice.
+def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` names and signs ``child`` (``verify_directly_issued_by``); never raises. Checked
+    afresh on every call (the walk remembers only the signatures of recurring intermediates)."""
     try:
         child.verify_directly_issued_by(issuer)
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
@@ -112,7 +110,7 @@ def _anchor_issued(child: x509.Certificate, anchor: x509.Certificate) -> bool:
     Every bundle of a vendor carries the same certificates under its root, so their signatures are
     checked once per process; a certificate with any other byte is checked afresh.
     """
-    return _issued_by(child, anchor)
+    return issued_by(child, anchor)
 
 
 @lru_cache(maxsize=256)
@@ -120,7 +118,7 @@ def _intermediate_issued(child: x509.Certificate, issuer: x509.Certificate) -> b
     """Whether ``issuer`` signed ``child`` where ``child`` is itself an issuer on the path (never the leaf), by
     the DER of both: a device's or batch's intermediates recur in every bundle it emits, as the anchor's do,
     while the leaf's signature, new in every bundle, is always checked afresh."""
-    return _issued_by(child, issuer)
+    return issued_by(child, issuer)
 
 
 def _check_time(cert: x509.Certificate, at: datetime, what: object) -> None:
@@ -222,7 +220,7 @@ def validate_chain(
         if anchor is not None:
             path.append(anchor)
             break
-        if issuer_name == subject and _issued_by(signed, current):
+        if issuer_name == subject and issued_by(signed, current):
             raise Rejected(Reason.CHAIN_UNTRUSTED,
                            f"chain ends at self-signed {_describe(current)!r}, which is not a trust anchor")
         named = [c for c in untrusted + anchors if subject_issuer(c)[0] == issuer_name and c not in path]
@@ -235,7 +233,7 @@ def validate_chain(
                                f"{issuer_name.rfc4514_string()!r} is not a trust anchor")
             raise Rejected(Reason.CHAIN_INCOMPLETE,
                            f"issuer {issuer_name.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
-        issued = _issued_by if current is leaf else _intermediate_issued
+        issued = issued_by if current is leaf else _intermediate_issued
         issuer = next((c for c in named if issued(signed, c)), None)
         if issuer is None:
             raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(current)!r} is not signed by its named issuer")

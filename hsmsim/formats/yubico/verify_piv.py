@@ -26,7 +26,7 @@ from datetime import datetime
 
 import cbor2
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
@@ -54,7 +54,7 @@ from hsmsim.formats.yubico.piv import (
     AcmeChallenge,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, issued_by, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import from_b64url
 
@@ -213,14 +213,6 @@ def read_step(record: dict[str, object]) -> StepStatement:
     return StepStatement(alg, inner, x5c, identifier["value"], AcmeChallenge(token, thumbprint))
 
 
-def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        child.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    return True
-
-
 def split_roles(inputs: PivInputs) -> tuple[x509.Certificate, list[x509.Certificate]]:
     """The attested certificate and the rest: the first certificate where the layout fixes the order (Sectigo
     puts the attestation first, step's x5c[0] is the leaf), else the one no other certificate names as issuer."""
@@ -246,7 +238,7 @@ def _find_f9(attestation: x509.Certificate, others: list[x509.Certificate]) -> x
         raise Rejected(Reason.CHAIN_INCOMPLETE, "no f9 certificate (the attestation's issuer "
                                                 f"{attestation.issuer.rfc4514_string()!r}) in the evidence")
     for candidate in named:
-        if _issued_by(attestation, candidate):
+        if issued_by(attestation, candidate):
             return candidate
     raise Rejected(Reason.CERT_SIGNATURE_INVALID, "the attestation certificate is not signed by the f9 key "
                                                   "(a verifier checking only the f9 would accept: go-ykpiv #30)")
