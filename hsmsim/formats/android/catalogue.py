@@ -68,7 +68,7 @@ from hsmsim.formats.android.pki import (
 from hsmsim.formats.android.status import STATUS_FILE, render_status_list, serial_key
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
@@ -906,14 +906,9 @@ def mutation_cases(kit: AndroidKit, catalogue: list[Mutation], open_bench: Calla
         mutation.apply(bench)
         if mutation.resign:
             bench.resign()
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
         prefix = mutation.id.split("::", 1)[0]
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value), expected=mutation.expected,
-            evidence=bench.evidence(), anchors=kit.anchors_for(mutation.golden), validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=kit.seed, signing=signing, golden=f"{prefix}::golden::{mutation.golden}",
-                                  operator=mutation.operator, path=mutation.path),
-        ))
+        cases.append(mutation_case(mutation, bench.evidence(), kit.anchors_for(mutation.golden), VALIDATION_TIME,
+                                   kit.seed, f"{prefix}::golden::{mutation.golden}"))
     return cases
 
 

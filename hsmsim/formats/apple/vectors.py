@@ -9,7 +9,7 @@ from typing import Protocol
 from cryptography import x509
 
 from hsmsim.keystore.base import KeySpec, PrivateKey
-from hsmsim.model.catalogue import Mutation
+from hsmsim.model.catalogue import Mutation, mutation_case
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.seed import derive_key
@@ -59,12 +59,7 @@ def mutation_cases(seed: str, anchors: tuple[x509.Certificate, ...], catalogue: 
         mutation.apply(bench)
         if mutation.resign:
             bench.resign()
-        signing = Signing.RESIGNED if mutation.resign else Signing.STALE
         prefix = mutation.id.split("::", 1)[0]
-        cases.append(VectorCase(
-            id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value), expected=mutation.expected,
-            evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
-            provenance=Provenance(seed=seed, signing=signing, golden=f"{prefix}::golden::{mutation.golden}",
-                                  operator=mutation.operator, path=mutation.path),
-        ))
+        cases.append(mutation_case(mutation, bench.evidence(), anchors, VALIDATION_TIME, seed,
+                                   f"{prefix}::golden::{mutation.golden}"))
     return cases
