@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,11 +83,11 @@ def running_server() -> Iterator[Running]:
                 server.wait()
 
 
-def _post(url: str, context: ssl.SSLContext, body: dict[str, object]) -> bytes:
+def _post(url: str, context: ssl.SSLContext, body: Mapping[str, object]) -> bytes:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, context=context, timeout=60) as response:
-        return response.read()
+        return bytes(response.read())
 
 
 def rows(repeat: int) -> list[Row]:
