@@ -197,6 +197,14 @@ PY_VERIFIERS = """
     def not_a_verdict(request):
         return 42
 
+    CALLS = []
+
+    def sleepy_once(request):
+        CALLS.append(1)
+        if len(CALLS) == 1:
+            time.sleep(30)
+        return {"verdict": "REJECT", "reason": "MALFORMED", "detail": f"call {len(CALLS)}"}
+
     def reject_all(request):
         return {"verdict": "REJECT", "reason": "MALFORMED", "detail": "I reject everything"}
 
@@ -218,6 +226,17 @@ def test_python_exception_is_crash_and_sleep_is_hang(tmp_path, corpus):
             answer = live.verify(vector)
             assert time.monotonic() - start < 2
         assert answer.verdict is verdict and detail in answer.detail, answer
+
+
+def test_python_call_after_a_hang_runs_on_a_fresh_thread(tmp_path, corpus):
+    """The thread stuck in an abandoned call is not reused: the next vector still gets its verdict."""
+    script(tmp_path, "pyv.py", PY_VERIFIERS)
+    vector = corpus.get("primus::golden::rsa-3072")
+    config = adapter(tmp_path, 'entry = "pyv.py:sleepy_once"\nformats = ["primus"]\ntimeout_s = 0.3\n')
+    with open_verifier(config) as live:
+        assert live.verify(vector).verdict is Actual.HANG
+        answers = [live.verify(vector) for _ in range(3)]
+    assert [(a.verdict, a.detail) for a in answers] == [(Actual.REJECT, f"call {n}") for n in (2, 3, 4)], answers
 
 
 def test_isolated_python_verifier_is_killed_on_hang(tmp_path, corpus):

@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import json
 import os
+import queue
 import re
 import select
 import shutil
@@ -302,6 +303,7 @@ class PythonVerifier(Verifier):
     def __init__(self, config: AdapterConfig) -> None:
         super().__init__(config)
         self._function: Callable[..., object] | None = None
+        self._caller: _CallThread | None = None
 
     def start(self) -> VerifierInfo:
         """Import the entry (and call ``hello`` when configured)."""
@@ -326,30 +328,68 @@ class PythonVerifier(Verifier):
             raise RuntimeError("start() the verifier first")
         deadline = timeout or self.config.timeout_s
         request = build_request(subject, self.info.profile)
-        box: dict[str, object] = {}
-        function = self._function
-
-        def call() -> None:
-            try:
-                box["value"] = function(request)
-            except BaseException as exc:  # noqa: BLE001 - anything raised by the verifier is a CRASH
-                box["error"] = exc
-
+        if self._caller is None:
+            self._caller = _CallThread(self.name)
         start = time.perf_counter()
-        worker = threading.Thread(target=call, name=f"hsmsim-verify {subject.id}", daemon=True)
-        worker.start()
-        worker.join(deadline)
+        call = self._caller.call(self._function, request, deadline)
         elapsed = (time.perf_counter() - start) * 1000
-        if worker.is_alive():
+        if not call.done.is_set():
+            self._caller.stop()  # its thread is stuck in the abandoned call: the next call gets a fresh one
+            self._caller = None
             return Answer(Actual.HANG, None, f"no verdict within {deadline:g} s (the call was abandoned)", elapsed)
-        if "error" in box:
-            exc = box["error"]
-            assert isinstance(exc, BaseException)
+        if call.error is not None:
+            exc = call.error
             where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
             at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
             return Answer(Actual.CRASH, None, f"{type(exc).__name__}: {exc}{at}", elapsed)
-        answer = answer_from(box.get("value"))
+        answer = answer_from(call.value)
         return Answer(answer.verdict, answer.reason, answer.detail, elapsed)
+
+    def close(self) -> None:
+        """Let the call thread end, then what every verifier does."""
+        if self._caller is not None:
+            self._caller.stop()
+            self._caller = None
+        super().close()
+
+
+@dataclass
+class _Call:
+    """One call handed to a :class:`_CallThread`: its outcome once ``done`` is set."""
+
+    function: Callable[..., object]
+    request: object
+    done: threading.Event
+    value: object = None
+    error: BaseException | None = None
+
+
+class _CallThread:
+    """A daemon thread that runs a ``python``-mode verifier's calls one after the other, so a call costs a
+    hand-over rather than a thread start; the adapter drops it when a call overruns its deadline."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name=f"hsmsim-verify {name}", daemon=True).start()
+
+    def call(self, function: Callable[..., object], request: object, deadline: float) -> _Call:
+        """Run ``function(request)`` on the thread; return once it finished or ``deadline`` seconds passed."""
+        call = _Call(function, request, threading.Event())
+        self._calls.put(call)
+        call.done.wait(deadline)
+        return call
+
+    def stop(self) -> None:
+        """End the thread once the call it runs (if any) returns."""
+        self._calls.put(None)
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                call.value = call.function(call.request)
+            except BaseException as exc:  # noqa: BLE001 - anything raised by the verifier is a CRASH
+                call.error = exc
+            call.done.set()
 
 
 # -- oneshot -----------------------------------------------------------------------------------

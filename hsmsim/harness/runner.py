@@ -388,8 +388,8 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
             session.close()
             pool = WorkerPool(options.jobs, _worker_case, _worker_init, (str(corpus.root), configs, options.timeout))
             run = _in_workers(pool, corpus, infos, by_name)
-        probes = {(name, vector.format): corpus.sanity_vector(vector.format, infos[name].profile)
-                  for name, vector in runnable}
+        probes = {key: corpus.sanity_vector(key[1], infos[key[0]].profile)
+                  for key in dict.fromkeys((name, vector.format) for name, vector in runnable)}
         golden_results = {(r.verifier, r.id): r for r in run([(name, golden.id) for (name, _), golden
                                                                    in probes.items() if golden is not None])}
         sanity: dict[tuple[str, str], SanityCheck] = {}
