@@ -20,11 +20,11 @@ import base64
 import binascii
 import enum
 import json
-import re
 import struct
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -241,7 +241,9 @@ class Base64Style(enum.StrEnum):
     """Decodable but not canonical in either style (mixed alphabets, odd padding)."""
 
 
-_B64_CHARS = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
+_BASE64_ALPHABETS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_STANDARD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def b64_decode(text: object, what: str, max_bytes: int) -> tuple[bytes, Base64Style]:
@@ -254,18 +256,21 @@ def b64_decode(text: object, what: str, max_bytes: int) -> tuple[bytes, Base64St
         raise Rejected(Reason.MALFORMED, f"{what} is {type(text).__name__}, not a base64 string")
     if len(text) > (max_bytes * 4) // 3 + 4:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} is longer than {max_bytes} decoded bytes")
-    if not _B64_CHARS.fullmatch(text):
+    # Characters of both alphabets, then at most two "=" (a non-ASCII character becomes "?", in neither).
+    raw = text.encode("ascii", "replace")
+    bare = raw.rstrip(b"=")
+    if len(raw) - len(bare) > 2 or bare.translate(None, _BASE64_ALPHABETS):
         raise Rejected(Reason.MALFORMED, f"{what} holds characters outside base64")
-    bare = text.rstrip("=")
     if len(bare) % 4 == 1:
         raise Rejected(Reason.MALFORMED, f"{what} has an impossible base64 length")
     try:
-        data = base64.urlsafe_b64decode(bare.replace("+", "-").replace("/", "_") + "=" * (-len(bare) % 4))
+        data = binascii.a2b_base64(bare.translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(bare) % 4))
     except (binascii.Error, ValueError):
         raise Rejected(Reason.MALFORMED, f"{what} is not valid base64") from None
-    if text == base64.urlsafe_b64encode(data).decode().rstrip("="):
+    standard = binascii.b2a_base64(data, newline=False)
+    if raw == standard.translate(_STANDARD_TO_URLSAFE).rstrip(b"="):
         style = Base64Style.URLSAFE
-    elif text == base64.b64encode(data).decode():
+    elif raw == standard:
         style = Base64Style.STANDARD
     else:
         style = Base64Style.OTHER
@@ -331,22 +336,40 @@ def _load_json(data: bytes, what: str) -> object:
         raise Rejected(Reason.MALFORMED, f"{what} is not JSON: {exc}") from None
 
 
-def _load_certs(data: bytes, what: str) -> list[x509.Certificate]:
+def _load_certs(data: bytes, what: str) -> tuple[x509.Certificate, ...]:
     if len(data) > MAX_PEM_BYTES:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} is {len(data)} bytes (limit {MAX_PEM_BYTES})")
     if data.count(b"-----BEGIN") > MAX_BUNDLE_CERTS:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} holds more than {MAX_BUNDLE_CERTS} certificates")
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        return _parsed_pem_certificates(data)
+    except UnsupportedAlgorithm as exc:
+        raise Rejected(Reason.UNSUPPORTED, f"a certificate in {what} uses an unknown algorithm: {exc}") from None
+    except _PemBundleError as exc:
+        raise Rejected(Reason.MALFORMED, f"{what} does not parse as PEM certificates: {exc.__cause__}") from None
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"a certificate in {what} does not parse: {exc}") from None
+
+
+class _PemBundleError(Exception):
+    """The PEM text itself did not load (its cause is cryptography's error)."""
+
+
+@lru_cache(maxsize=64)
+def _parsed_pem_certificates(data: bytes) -> tuple[x509.Certificate, ...]:
+    """The certificates of a PEM bundle, every lazily parsed field touched; raises :class:`_PemBundleError`, or
+    :data:`CERT_PARSE_ERRORS` for a certificate that loads but does not parse.
+
+    Keyed by the exact bytes: a device's chain file is the same in every bundle it emits (Marvell bundles carry
+    no per-key certificate: the per-key evidence is the signed blob), and parsing is a pure function of the bytes.
+    A bundle that does not parse is not remembered.
+    """
+    try:
+        certs = tuple(x509.load_pem_x509_certificates(data))
     except CERT_PARSE_ERRORS as exc:  # InvalidVersion is raised here, and is no ValueError
-        raise Rejected(Reason.MALFORMED, f"{what} does not parse as PEM certificates: {exc}") from None
+        raise _PemBundleError from exc
     for cert in certs:
-        try:
-            _ = loaded_key_spki(fully_parsed(cert).public_key())
-        except UnsupportedAlgorithm as exc:
-            raise Rejected(Reason.UNSUPPORTED, f"a certificate in {what} uses an unknown algorithm: {exc}") from None
-        except CERT_PARSE_ERRORS as exc:
-            raise Rejected(Reason.MALFORMED, f"a certificate in {what} does not parse: {exc}") from None
+        _ = loaded_key_spki(fully_parsed(cert).public_key())
     return certs
 
 
@@ -396,7 +419,8 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
     unknown = sorted(set(node) - set(_ATTESTATION_FIELDS))
     if unknown:
         findings.append((Reason.UNEXPECTED_CONTENT, f"unknown attestation fields {unknown}"))
-    if any("\x00" in text for text in json_strings(document)):  # known members are base64: only unknown ones
+    # Known members are base64: only unknown ones can. A NUL reaches a string only as the escape \u0000.
+    if b"\\u0000" in data and any("\x00" in text for text in json_strings(document)):
         findings.append((Reason.UNEXPECTED_CONTENT, f"{file_name} holds a NUL character in a member name or string"))
     pem_bundle, pem_style = b64_decode(node["certificatePemFile"], "certificatePemFile", MAX_PEM_BYTES)
     blob, blob_style = b64_decode(node["privateKeyAttestation"], "privateKeyAttestation", mb.MAX_BLOB_BYTES)
@@ -414,7 +438,7 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
     if jwk is not None and not isinstance(jwk, dict):
         raise Rejected(Reason.MALFORMED, "key is not a JSON object")
     keys, csr = _binding_inputs(flat)
-    return EnvelopeContents(blob, public_blob, tuple(_load_certs(pem_bundle, "certificatePemFile")), jwk, keys, csr,
+    return EnvelopeContents(blob, public_blob, _load_certs(pem_bundle, "certificatePemFile"), jwk, keys, csr,
                             tuple(findings) if profile is Profile.STRICT else ())
 
 
@@ -442,7 +466,7 @@ def _google_contents(flat: dict[str, bytes]) -> EnvelopeContents:
         chain_file = _one(flat, [n for n in flat if n.endswith(("certs.pem", "chain.pem"))], "certificate chain")
         if chain_file is None:
             raise Rejected(Reason.MISSING_INPUT, "no certificate chain (*certs.pem) in the bundle")
-        certs = _load_certs(chain_file[1], chain_file[0])
+        certs = list(_load_certs(chain_file[1], chain_file[0]))
     keys, csr = _binding_inputs(flat)
     return EnvelopeContents(gunzip_bounded(compressed), None, tuple(certs), None, keys, csr)
 
