@@ -90,6 +90,11 @@ def jwk_uint(value: int) -> str:
     return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
+_pem_of = lru_cache(maxsize=64)(cert_pem)
+"""A device's certificates are packaged into every vector and fuzz case made from it: the PEM of each, a pure
+function of its DER, is written once (serialising a certificate costs more than hashing it)."""
+
+
 def _jwk(key: StoredKey, kid: str, options: MarvellOptions) -> dict[str, object]:
     attrs = key.attributes
     suffix = "-HSM" if options.jwk_hsm_kty else ""
@@ -117,7 +122,7 @@ def azure_document(att: MarvellAttestation, envelope: AzureEnvelope, options: Ma
     """The Azure JSON document; a missing public blob is omitted, never ``null``."""
     encode = _b64_standard if envelope is AzureEnvelope.AZ_CLI else b64url
     attestation: dict[str, object] = {
-        "certificatePemFile": encode(b"".join(cert_pem(c) for c in att.certs)),
+        "certificatePemFile": encode(b"".join(_pem_of(c) for c in att.certs)),
         "privateKeyAttestation": encode(att.blob),
     }
     if att.public_blob is not None:
@@ -149,7 +154,7 @@ def _rfc3339(moment: datetime) -> str:
 
 def google_document(att: MarvellAttestation, content: bytes) -> dict[str, object]:
     """The CryptoKeyVersion JSON (``gcloud kms keys versions describe --format=json``) around ``content``."""
-    text = [cert_pem(c).decode() for c in att.certs]
+    text = [_pem_of(c).decode() for c in att.certs]
     return {
         "name": att.names.gcp_version_name, "state": "ENABLED", "protectionLevel": "HSM",
         "algorithm": _gcp_algorithm(att.key),
@@ -170,7 +175,7 @@ def package(att: MarvellAttestation, options: MarvellOptions = DEFAULT_OPTIONS) 
     if att.cloud is Cloud.AZURE:
         primary = f"{att.stem}.attestation.json"
         files = {primary: dump_json(azure_document(att, options.azure_envelope, options)),
-                 MARVELL_ROOT_FILE: cert_pem(att.marvell_root)}
+                 MARVELL_ROOT_FILE: _pem_of(att.marvell_root)}
         return Evidence(AZURE_FORMAT_NAME, files, primary)
     compressed = gzip_deterministic(att.blob)
     if options.google_envelope is GoogleEnvelope.JSON:
@@ -178,10 +183,10 @@ def package(att: MarvellAttestation, options: MarvellOptions = DEFAULT_OPTIONS) 
         files = {primary: dump_json(google_document(att, compressed))}
     else:
         primary = f"{att.stem}.attestation.dat"
-        files = {primary: compressed, f"{att.stem}.certs.pem": b"".join(cert_pem(c) for c in att.certs)}
+        files = {primary: compressed, f"{att.stem}.certs.pem": b"".join(_pem_of(c) for c in att.certs)}
     if att.key.public_key is not None:
         files[f"{att.stem}.pub.pem"] = pem(spki_der(att.key.public_key), "PUBLIC KEY")
-    files |= {MARVELL_ROOT_FILE: cert_pem(att.marvell_root), HAWKSBILL_ROOT_FILE: cert_pem(att.owner_root)}
+    files |= {MARVELL_ROOT_FILE: _pem_of(att.marvell_root), HAWKSBILL_ROOT_FILE: _pem_of(att.owner_root)}
     return Evidence(GOOGLE_FORMAT_NAME, files, primary)
 
 
