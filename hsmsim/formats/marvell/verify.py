@@ -119,15 +119,37 @@ def _root_name_keys() -> frozenset[_NameKey]:
     return frozenset(_name_key(root) for root in marvell_root_names())
 
 
+class _ByDer:
+    """A certificate as a cache key: equal to another exactly when the certificates are (the same object, or
+    Certificate equality, which compares the whole DER), hashed by the signature bytes equal certificates share.
+    Hashing a Certificate itself walks its whole parsed structure, as long as verifying a signature."""
+
+    __slots__ = ("_hash", "cert")
+
+    def __init__(self, cert: x509.Certificate) -> None:
+        self.cert = cert
+        self._hash = hash(cert.signature)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByDer) and (other.cert is self.cert or other.cert == self.cert)
+
+
 @lru_cache(maxsize=64)
-def _signs_itself(cert: x509.Certificate) -> bool:
-    """Keyed by the DER (a pure function of the bytes): the self-signed certificates are the root copies every
-    bundle of a vendor or owner carries, checked once per process."""
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    return True
+def _facts(key: _ByDer) -> tuple[_NameKey, _NameKey, bool, bytes]:
+    """(subject, issuer, self-signed, SPKI) of a certificate, by its DER (a pure function of the bytes): the
+    partition, card and owner certificates and the root copies recur in every bundle of a device."""
+    cert = key.cert
+    subject, issuer = _name_key(cert.subject), _name_key(cert.issuer)
+    self_signed = subject == issuer
+    if self_signed:
+        try:
+            cert.verify_directly_issued_by(cert)
+        except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+            self_signed = False
+    return subject, issuer, self_signed, loaded_key_spki(cert.public_key())
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,9 +165,7 @@ class _Held:
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> _Held:
-        subject, issuer = _name_key(cert.subject), _name_key(cert.issuer)
-        return cls(cert, subject, issuer, subject == issuer and _signs_itself(cert),
-                   loaded_key_spki(cert.public_key()))
+        return cls(cert, *_facts(_ByDer(cert)))
 
     def same(self, cert: x509.Certificate) -> bool:
         """Whether ``cert`` is this certificate (Certificate equality, which compares the DER in full)."""
