@@ -177,7 +177,7 @@ def package(att: MarvellAttestation, options: MarvellOptions = DEFAULT_OPTIONS) 
         files = {primary: dump_json(azure_document(att, options.azure_envelope, options)),
                  MARVELL_ROOT_FILE: _pem_of(att.marvell_root)}
         return Evidence(AZURE_FORMAT_NAME, files, primary)
-    compressed = gzip_deterministic(att.blob)
+    compressed = _gzipped(att.blob)
     if options.google_envelope is GoogleEnvelope.JSON:
         primary = f"{att.stem}.json"
         files = {primary: dump_json(google_document(att, compressed))}
@@ -233,6 +233,10 @@ def gzip_deterministic(data: bytes) -> bytes:
     deflated = compressor.compress(data) + compressor.flush()
     trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
     return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00" + deflated + trailer
+
+
+_gzipped = lru_cache(maxsize=64)(gzip_deterministic)
+"""Packaging compresses a golden's blob again for every vector and fuzz case that leaves it unchanged."""
 
 
 class Base64Style(enum.StrEnum):
