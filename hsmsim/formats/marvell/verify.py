@@ -229,7 +229,7 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
     if len(path) != 3:
         raise Rejected(Reason.CHAIN_UNTRUSTED, f"the manufacturer chain has {len(path)} certificates, "
                                                "not partition -> card -> root")
-    card = next(h for h in manufacturer_pool if h.cert is path[1])  # the path is made of the objects it was given
+    card = next((h for h in held if h.same(path[1])), None) or _Held.of(path[1])  # one of the pool, by equality
     owner_partition = _owner_copy(partition, held, "partition")
     owner_anchors = [a for a in anchors if a is not path[2] and a != path[2]]
     used = [partition, card, owner_partition]
