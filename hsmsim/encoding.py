@@ -161,7 +161,9 @@ def load_json(text: str, object_pairs_hook: Callable[[list[tuple[str, object]]],
     """
     value = json.loads(text, object_pairs_hook=object_pairs_hook, parse_float=_json_float, parse_int=_json_int,
                        parse_constant=_json_constant)
-    if any(_LONE_SURROGATE.search(text) for text in json_strings(value)):
+    # A surrogate reaches a string only as a \u escape or a raw code point (ASCII text has none: an O(1) test);
+    # searching every string costs more than parsing them.
+    if (not text.isascii() or "\\u" in text) and any(_LONE_SURROGATE.search(s) for s in json_strings(value)):
         raise ValueError("a JSON string holds a lone surrogate escape")
     return value
 

@@ -20,11 +20,11 @@ import base64
 import binascii
 import enum
 import json
-import re
 import struct
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -90,6 +90,11 @@ def jwk_uint(value: int) -> str:
     return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
+_pem_of = lru_cache(maxsize=64)(cert_pem)
+"""A device's certificates are packaged into every vector and fuzz case made from it: the PEM of each, a pure
+function of its DER, is written once (serialising a certificate costs more than hashing it)."""
+
+
 def _jwk(key: StoredKey, kid: str, options: MarvellOptions) -> dict[str, object]:
     attrs = key.attributes
     suffix = "-HSM" if options.jwk_hsm_kty else ""
@@ -117,7 +122,7 @@ def azure_document(att: MarvellAttestation, envelope: AzureEnvelope, options: Ma
     """The Azure JSON document; a missing public blob is omitted, never ``null``."""
     encode = _b64_standard if envelope is AzureEnvelope.AZ_CLI else b64url
     attestation: dict[str, object] = {
-        "certificatePemFile": encode(b"".join(cert_pem(c) for c in att.certs)),
+        "certificatePemFile": encode(b"".join(_pem_of(c) for c in att.certs)),
         "privateKeyAttestation": encode(att.blob),
     }
     if att.public_blob is not None:
@@ -149,7 +154,7 @@ def _rfc3339(moment: datetime) -> str:
 
 def google_document(att: MarvellAttestation, content: bytes) -> dict[str, object]:
     """The CryptoKeyVersion JSON (``gcloud kms keys versions describe --format=json``) around ``content``."""
-    text = [cert_pem(c).decode() for c in att.certs]
+    text = [_pem_of(c).decode() for c in att.certs]
     return {
         "name": att.names.gcp_version_name, "state": "ENABLED", "protectionLevel": "HSM",
         "algorithm": _gcp_algorithm(att.key),
@@ -170,18 +175,18 @@ def package(att: MarvellAttestation, options: MarvellOptions = DEFAULT_OPTIONS) 
     if att.cloud is Cloud.AZURE:
         primary = f"{att.stem}.attestation.json"
         files = {primary: dump_json(azure_document(att, options.azure_envelope, options)),
-                 MARVELL_ROOT_FILE: cert_pem(att.marvell_root)}
+                 MARVELL_ROOT_FILE: _pem_of(att.marvell_root)}
         return Evidence(AZURE_FORMAT_NAME, files, primary)
-    compressed = gzip_deterministic(att.blob)
+    compressed = _gzipped(att.blob)
     if options.google_envelope is GoogleEnvelope.JSON:
         primary = f"{att.stem}.json"
         files = {primary: dump_json(google_document(att, compressed))}
     else:
         primary = f"{att.stem}.attestation.dat"
-        files = {primary: compressed, f"{att.stem}.certs.pem": b"".join(cert_pem(c) for c in att.certs)}
+        files = {primary: compressed, f"{att.stem}.certs.pem": b"".join(_pem_of(c) for c in att.certs)}
     if att.key.public_key is not None:
         files[f"{att.stem}.pub.pem"] = pem(spki_der(att.key.public_key), "PUBLIC KEY")
-    files |= {MARVELL_ROOT_FILE: cert_pem(att.marvell_root), HAWKSBILL_ROOT_FILE: cert_pem(att.owner_root)}
+    files |= {MARVELL_ROOT_FILE: _pem_of(att.marvell_root), HAWKSBILL_ROOT_FILE: _pem_of(att.owner_root)}
     return Evidence(GOOGLE_FORMAT_NAME, files, primary)
 
 
@@ -230,6 +235,10 @@ def gzip_deterministic(data: bytes) -> bytes:
     return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00" + deflated + trailer
 
 
+_gzipped = lru_cache(maxsize=64)(gzip_deterministic)
+"""Packaging compresses a golden's blob again for every vector and fuzz case that leaves it unchanged."""
+
+
 class Base64Style(enum.StrEnum):
     """How a JSON value was base64-encoded."""
 
@@ -241,7 +250,9 @@ class Base64Style(enum.StrEnum):
     """Decodable but not canonical in either style (mixed alphabets, odd padding)."""
 
 
-_B64_CHARS = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
+_BASE64_ALPHABETS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_STANDARD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def b64_decode(text: object, what: str, max_bytes: int) -> tuple[bytes, Base64Style]:
@@ -254,18 +265,21 @@ def b64_decode(text: object, what: str, max_bytes: int) -> tuple[bytes, Base64St
         raise Rejected(Reason.MALFORMED, f"{what} is {type(text).__name__}, not a base64 string")
     if len(text) > (max_bytes * 4) // 3 + 4:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} is longer than {max_bytes} decoded bytes")
-    if not _B64_CHARS.fullmatch(text):
+    # Characters of both alphabets, then at most two "=" (a non-ASCII character becomes "?", in neither).
+    raw = text.encode("ascii", "replace")
+    bare = raw.rstrip(b"=")
+    if len(raw) - len(bare) > 2 or bare.translate(None, _BASE64_ALPHABETS):
         raise Rejected(Reason.MALFORMED, f"{what} holds characters outside base64")
-    bare = text.rstrip("=")
     if len(bare) % 4 == 1:
         raise Rejected(Reason.MALFORMED, f"{what} has an impossible base64 length")
     try:
-        data = base64.urlsafe_b64decode(bare.replace("+", "-").replace("/", "_") + "=" * (-len(bare) % 4))
+        data = binascii.a2b_base64(bare.translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(bare) % 4))
     except (binascii.Error, ValueError):
         raise Rejected(Reason.MALFORMED, f"{what} is not valid base64") from None
-    if text == base64.urlsafe_b64encode(data).decode().rstrip("="):
+    standard = binascii.b2a_base64(data, newline=False)
+    if raw == standard.translate(_STANDARD_TO_URLSAFE).rstrip(b"="):
         style = Base64Style.URLSAFE
-    elif text == base64.b64encode(data).decode():
+    elif raw == standard:
         style = Base64Style.STANDARD
     else:
         style = Base64Style.OTHER
@@ -331,22 +345,40 @@ def _load_json(data: bytes, what: str) -> object:
         raise Rejected(Reason.MALFORMED, f"{what} is not JSON: {exc}") from None
 
 
-def _load_certs(data: bytes, what: str) -> list[x509.Certificate]:
+def _load_certs(data: bytes, what: str) -> tuple[x509.Certificate, ...]:
     if len(data) > MAX_PEM_BYTES:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} is {len(data)} bytes (limit {MAX_PEM_BYTES})")
     if data.count(b"-----BEGIN") > MAX_BUNDLE_CERTS:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} holds more than {MAX_BUNDLE_CERTS} certificates")
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        return _parsed_pem_certificates(data)
+    except UnsupportedAlgorithm as exc:
+        raise Rejected(Reason.UNSUPPORTED, f"a certificate in {what} uses an unknown algorithm: {exc}") from None
+    except _PemBundleError as exc:
+        raise Rejected(Reason.MALFORMED, f"{what} does not parse as PEM certificates: {exc.__cause__}") from None
+    except CERT_PARSE_ERRORS as exc:
+        raise Rejected(Reason.MALFORMED, f"a certificate in {what} does not parse: {exc}") from None
+
+
+class _PemBundleError(Exception):
+    """The PEM text itself did not load (its cause is cryptography's error)."""
+
+
+@lru_cache(maxsize=64)
+def _parsed_pem_certificates(data: bytes) -> tuple[x509.Certificate, ...]:
+    """The certificates of a PEM bundle, every lazily parsed field touched; raises :class:`_PemBundleError`, or
+    :data:`CERT_PARSE_ERRORS` for a certificate that loads but does not parse.
+
+    Keyed by the exact bytes: a device's chain file is the same in every bundle it emits (Marvell bundles carry
+    no per-key certificate: the per-key evidence is the signed blob), and parsing is a pure function of the bytes.
+    A bundle that does not parse is not remembered.
+    """
+    try:
+        certs = tuple(x509.load_pem_x509_certificates(data))
     except CERT_PARSE_ERRORS as exc:  # InvalidVersion is raised here, and is no ValueError
-        raise Rejected(Reason.MALFORMED, f"{what} does not parse as PEM certificates: {exc}") from None
+        raise _PemBundleError from exc
     for cert in certs:
-        try:
-            _ = loaded_key_spki(fully_parsed(cert).public_key())
-        except UnsupportedAlgorithm as exc:
-            raise Rejected(Reason.UNSUPPORTED, f"a certificate in {what} uses an unknown algorithm: {exc}") from None
-        except CERT_PARSE_ERRORS as exc:
-            raise Rejected(Reason.MALFORMED, f"a certificate in {what} does not parse: {exc}") from None
+        _ = loaded_key_spki(fully_parsed(cert).public_key())
     return certs
 
 
@@ -396,7 +428,8 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
     unknown = sorted(set(node) - set(_ATTESTATION_FIELDS))
     if unknown:
         findings.append((Reason.UNEXPECTED_CONTENT, f"unknown attestation fields {unknown}"))
-    if any("\x00" in text for text in json_strings(document)):  # known members are base64: only unknown ones
+    # Known members are base64: only unknown ones can. A NUL reaches a string only as the escape \u0000.
+    if b"\\u0000" in data and any("\x00" in text for text in json_strings(document)):
         findings.append((Reason.UNEXPECTED_CONTENT, f"{file_name} holds a NUL character in a member name or string"))
     pem_bundle, pem_style = b64_decode(node["certificatePemFile"], "certificatePemFile", MAX_PEM_BYTES)
     blob, blob_style = b64_decode(node["privateKeyAttestation"], "privateKeyAttestation", mb.MAX_BLOB_BYTES)
@@ -414,7 +447,7 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
     if jwk is not None and not isinstance(jwk, dict):
         raise Rejected(Reason.MALFORMED, "key is not a JSON object")
     keys, csr = _binding_inputs(flat)
-    return EnvelopeContents(blob, public_blob, tuple(_load_certs(pem_bundle, "certificatePemFile")), jwk, keys, csr,
+    return EnvelopeContents(blob, public_blob, _load_certs(pem_bundle, "certificatePemFile"), jwk, keys, csr,
                             tuple(findings) if profile is Profile.STRICT else ())
 
 
@@ -442,7 +475,7 @@ def _google_contents(flat: dict[str, bytes]) -> EnvelopeContents:
         chain_file = _one(flat, [n for n in flat if n.endswith(("certs.pem", "chain.pem"))], "certificate chain")
         if chain_file is None:
             raise Rejected(Reason.MISSING_INPUT, "no certificate chain (*certs.pem) in the bundle")
-        certs = _load_certs(chain_file[1], chain_file[0])
+        certs = list(_load_certs(chain_file[1], chain_file[0]))
     keys, csr = _binding_inputs(flat)
     return EnvelopeContents(gunzip_bounded(compressed), None, tuple(certs), None, keys, csr)
 

@@ -3,9 +3,9 @@
 Order: envelope and bounds (:mod:`hsmsim.formats.marvell.envelopes`), the response header's
 framing, the manufacturer chain (partition -> v1 card -> a LiquidSecurity root among the anchors)
 and the owner chain (identical SPKI; Google: Hawksbill anchor; Azure: the bundle's partition root,
-pinned when an owner anchor is given), the signature with both partition certificates, the full
-parse, the objects' key and check values, the JWK / public key / CSR binding, the attribute policy,
-then the strict profile's layout and key rules. Checks raise :class:`Rejected` at the first failure;
+pinned when an owner anchor is given), the signature with the key both partition certificates carry,
+the full parse, the objects' key and check values, the JWK / public key / CSR binding, the attribute
+policy, then the strict profile's layout and key rules. Checks raise :class:`Rejected` at the first failure;
 :func:`verify` turns that into the Verdict.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -27,7 +27,7 @@ from hsmsim.formats.marvell.envelopes import EnvelopeContents, jwk_spki, loaded_
 from hsmsim.formats.marvell.options import Cloud
 from hsmsim.formats.marvell.pki import marvell_root_names
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import ChainPolicy, require_key_usage, subject_and_issuer, validate_chain
+from hsmsim.pki.chain import ChainPolicy, require_key_usage, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _MANUFACTURER_POLICY = ChainPolicy(allow_v1_ca=True)
@@ -53,8 +53,8 @@ def _verify(cloud: Cloud, evidence: Evidence, trust: TrustAnchors, at: datetime,
     chains = _check_chains(cloud, inputs.certs, trust.all(), at)
     blobs = [inputs.blob] + ([inputs.public_blob] if inputs.public_blob is not None else [])
     for blob in blobs:
+        # The owner partition certificate carries the very same SPKI (_owner_copy): this verification is its too.
         _check_signature(blob, chains.partition, "Marvell partition certificate's")
-        _check_signature(blob, chains.owner_partition, "owner partition certificate's")
     parsed = mb.parse_blob(inputs.blob)
     private_obj, public_obj = _attested_objects(cloud, parsed)
     key = mb.object_key(private_obj)
@@ -105,37 +105,99 @@ class _Chains:
     unused: tuple[x509.Certificate, ...]
 
 
-def _spki(cert: x509.Certificate) -> bytes:
-    return loaded_key_spki(cert.public_key())
+_NameKey = tuple[frozenset[tuple[x509.ObjectIdentifier, str | bytes]], ...]
+
+
+def _name_key(name: x509.Name) -> _NameKey:
+    """A value equal to another exactly when the two Names are equal (``x509.Name`` compares its RDNs in order,
+    each as a set of (OID, value)), compared in C: comparing ``x509.Name`` runs Python code per attribute."""
+    return tuple(frozenset((attr.oid, attr.value) for attr in rdn) for rdn in name.rdns)
+
+
+@cache
+def _root_name_keys() -> frozenset[_NameKey]:
+    return frozenset(_name_key(root) for root in marvell_root_names())
+
+
+class _ByDer:
+    """A certificate as a cache key: equal to another exactly when the certificates are (the same object, or
+    Certificate equality, which compares the whole DER), hashed by the signature bytes equal certificates share.
+    Hashing a Certificate itself walks its whole parsed structure, as long as verifying a signature."""
+
+    __slots__ = ("_hash", "cert")
+
+    def __init__(self, cert: x509.Certificate) -> None:
+        self.cert = cert
+        self._hash = hash(cert.signature)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByDer) and (other.cert is self.cert or other.cert == self.cert)
 
 
 @lru_cache(maxsize=64)
-def _self_signed(cert: x509.Certificate) -> bool:
-    """Keyed by the DER (a pure function of the bytes): the self-signed certificates are the root copies every
-    bundle of a vendor or owner carries, checked once per process."""
-    if cert.issuer != cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    return True
+def _facts(key: _ByDer) -> tuple[_NameKey, _NameKey, bool, bytes]:
+    """(subject, issuer, self-signed, SPKI) of a certificate, by its DER (a pure function of the bytes): the
+    partition, card and owner certificates and the root copies recur in every bundle of a device."""
+    cert = key.cert
+    subject, issuer = _name_key(cert.subject), _name_key(cert.issuer)
+    self_signed = subject == issuer
+    if self_signed:
+        try:
+            cert.verify_directly_issued_by(cert)
+        except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+            self_signed = False
+    return subject, issuer, self_signed, loaded_key_spki(cert.public_key())
+
+
+@dataclass(frozen=True, eq=False)
+class _Held:
+    """One distinct certificate of the bundle: its names as keys, whether it is self-signed, its SPKI.
+    Compared by identity: the bundle's certificates are deduplicated into these first."""
+
+    cert: x509.Certificate
+    subject: _NameKey
+    issuer: _NameKey
+    self_signed: bool
+    spki: bytes
+
+    @classmethod
+    def of(cls, cert: x509.Certificate) -> _Held:
+        return cls(cert, *_facts(_ByDer(cert)))
+
+    def same(self, cert: x509.Certificate) -> bool:
+        """Whether ``cert`` is this certificate (Certificate equality, which compares the DER in full)."""
+        return self.cert is cert or self.cert == cert
+
+
+def _distinct(certs: tuple[x509.Certificate, ...]) -> tuple[list[_Held], list[_Held]]:
+    """The bundle's distinct certificates (first copy kept) and, per certificate of ``certs``, its entry."""
+    distinct: list[_Held] = []
+    each = []
+    for cert in certs:
+        # Equal certificates carry equal signature bytes: only those are compared in full.
+        entry = next((h for h in distinct if h.cert.signature == cert.signature and h.same(cert)), None)
+        if entry is None:
+            entry = _Held.of(cert)
+            distinct.append(entry)
+        each.append(entry)
+    return distinct, each
 
 
 def _describe(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
 
 
-def _owner_copy(of: x509.Certificate, certs: dict[x509.Certificate, bool], what: str) -> x509.Certificate:
-    """The bundle's owner certificate carrying exactly the SPKI of the manufacturer certificate ``of``
-    (``certs`` maps each certificate of the bundle to whether it is self-signed)."""
-    spki = _spki(of)
-    same_key = [c for c, self_signed in certs.items() if c != of and not self_signed and _spki(c) == spki]
+def _owner_copy(of: _Held, held: list[_Held], what: str) -> _Held:
+    """The bundle's owner certificate carrying exactly the SPKI of the manufacturer certificate ``of``."""
+    same_key = [h for h in held if h is not of and not h.self_signed and h.spki == of.spki]
     if len(same_key) > 1:
         raise Rejected(Reason.MALFORMED, f"more than one owner certificate for the {what} key")
     if same_key:
         return same_key[0]
-    if any(c.subject == of.subject and c != of for c in certs):
+    if any(h.subject == of.subject and h is not of for h in held):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH,
                        f"the owner {what} certificate carries a different key than the Marvell {what} certificate")
     raise Rejected(Reason.CHAIN_INCOMPLETE, f"no owner certificate re-certifies the {what} key")
@@ -144,68 +206,67 @@ def _owner_copy(of: x509.Certificate, certs: dict[x509.Certificate, bool], what:
 def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: list[x509.Certificate],
                   at: datetime) -> _Chains:
     """Manufacturer chain (partition -> v1 card -> LiquidSecurity root) and the owner chain(s)."""
-    # Certificates hash and compare by their DER: one entry per distinct certificate, and whether it is self-signed.
-    self_signed = {c: _self_signed(c) for c in {c: c for c in certs}.values()}
-    unique = list(self_signed)
-    names = {c: subject_and_issuer(c) for c in unique}  # (subject, issuer); the bundle's certificates parsed
-    issuing = [c for c in unique if not self_signed[c]]
-    partitions = [c for c in issuing if any(o is not c and names[o][0] == names[c][1] for o in issuing)]
+    held, each = _distinct(certs)
+    issuing = [h for h in held if not h.self_signed]
+    partitions = [h for h in issuing if any(o is not h and o.subject == h.issuer for o in issuing)]
     if not partitions:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "no partition certificate issued by a card certificate in the bundle")
     if len(partitions) > 1:
         raise Rejected(Reason.MALFORMED, f"{len(partitions)} certificates look like manufacturer partition "
                                          "certificates")
     partition = partitions[0]
-    manufacturer_anchors = [a for a in anchors if a.subject in marvell_root_names()]
+    root_names = _root_name_keys()
+    manufacturer_anchors = [a for a in anchors if _name_key(a.subject) in root_names]
     if not manufacturer_anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor carries a LiquidSecurity root DN (LS1 or LS2)")
     # Owner certificates reuse the card's name and key: keep them out of the manufacturer path.
-    manufacturer_pool = [c for c in unique if self_signed[c] or names[c][1] in marvell_root_names()]
-    if not any(names[c][0] == names[partition][1] for c in manufacturer_pool):
+    manufacturer_pool = [h for h in held if h.self_signed or h.issuer in root_names]
+    if not any(h.subject == partition.issuer for h in manufacturer_pool):
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the card certificate that issued the partition certificate is "
                                                 "not in the bundle")
-    path = validate_chain(partition, manufacturer_pool, manufacturer_anchors, at, _MANUFACTURER_POLICY)
+    path = validate_chain(partition.cert, [h.cert for h in manufacturer_pool], manufacturer_anchors, at,
+                          _MANUFACTURER_POLICY)
     if len(path) != 3:
         raise Rejected(Reason.CHAIN_UNTRUSTED, f"the manufacturer chain has {len(path)} certificates, "
                                                "not partition -> card -> root")
-    card = path[1]
-    owner_partition = _owner_copy(partition, self_signed, "partition")
-    owner_anchors = [a for a in anchors if a != path[2]]
+    card = next((h for h in held if h.same(path[1])), None) or _Held.of(path[1])  # one of the pool, by equality
+    owner_partition = _owner_copy(partition, held, "partition")
+    owner_anchors = [a for a in anchors if a is not path[2] and a != path[2]]
     used = [partition, card, owner_partition]
     if cloud is Cloud.GOOGLE:
         # Google's owner root issues both owner certificates directly: an issuer that is no owner
         # anchor is the wrong root, not a missing certificate.
-        if not any(a.subject == owner_partition.issuer for a in owner_anchors):
+        if not any(_name_key(a.subject) == owner_partition.issuer for a in owner_anchors):
             raise Rejected(Reason.CHAIN_UNTRUSTED, f"no owner trust anchor is the owner partition certificate's "
-                                                   f"issuer {owner_partition.issuer.rfc4514_string()!r} "
+                                                   f"issuer {owner_partition.cert.issuer.rfc4514_string()!r} "
                                                    "(the Hawksbill root)")
-        owner_path = validate_chain(owner_partition, [], owner_anchors, at)
-        owner_card = _owner_copy(card, self_signed, "card")
-        card_path = validate_chain(owner_card, [], owner_anchors, at)
-        if card_path[-1] != owner_path[-1]:
+        owner_path = validate_chain(owner_partition.cert, [], owner_anchors, at)
+        owner_card = _owner_copy(card, held, "card")
+        card_path = validate_chain(owner_card.cert, [], owner_anchors, at)
+        if card_path[-1] is not owner_path[-1] and card_path[-1] != owner_path[-1]:
             raise Rejected(Reason.CHAIN_UNTRUSTED, "owner card and owner partition certificates chain to "
                                                    "different owner roots")
-        require_key_usage(owner_card)
+        require_key_usage(owner_card.cert)
         used.append(owner_card)
     else:
-        bundle_roots = [c for c in unique if self_signed[c]]
+        bundle_roots = [h for h in held if h.self_signed]
         if owner_anchors:
-            owner_path = validate_chain(owner_partition, bundle_roots, owner_anchors, at)
+            owner_path = validate_chain(owner_partition.cert, [h.cert for h in bundle_roots], owner_anchors, at)
         else:
-            issuers = [r for r in bundle_roots if r.subject == owner_partition.issuer]
+            issuers = [h.cert for h in bundle_roots if h.subject == owner_partition.issuer]
             if not issuers:
                 raise Rejected(Reason.CHAIN_INCOMPLETE, "no self-signed partition root in the bundle issues the "
                                                         "owner partition certificate")
-            owner_path = validate_chain(owner_partition, [], issuers, at)
-        used += [c for c in bundle_roots if c == owner_path[-1]]
-    require_key_usage(owner_partition)
-    seen: set[x509.Certificate] = set()
+            owner_path = validate_chain(owner_partition.cert, [], issuers, at)
+        used += [h for h in bundle_roots if h.same(owner_path[-1])]
+    require_key_usage(owner_partition.cert)
+    seen: set[_Held] = set()
     unused = []
-    for cert in certs:
-        if cert not in used or cert in seen:
+    for cert, entry in zip(certs, each, strict=True):
+        if entry not in used or entry in seen:
             unused.append(cert)
-        seen.add(cert)
-    return _Chains(partition, card, owner_partition, tuple(unused))
+        seen.add(entry)
+    return _Chains(partition.cert, card.cert, owner_partition.cert, tuple(unused))
 
 
 def _check_signature(blob: bytes, signer: x509.Certificate, what: str) -> None:
