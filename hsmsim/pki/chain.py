@@ -50,43 +50,93 @@ accessors (extensions, names, public_key, signature algorithm, validity) raise t
 ``DuplicateExtension`` / ``UnsupportedGeneralNameType`` are not ``ValueError`` subclasses."""
 
 
+NameKey = tuple[frozenset[tuple[x509.ObjectIdentifier, str | bytes]], ...]
+"""A Name as plain hashable values, compared in C: see :func:`name_key`."""
+
+
+def name_key(name: x509.Name) -> NameKey:
+    """A key equal for two Names exactly when ``Name.__eq__`` says they are equal.
+
+    ``Name.__eq__`` compares the RDN sequence in order, each RDN as the set of its (type, value) pairs:
+    the string type an attribute is encoded with (PrintableString, UTF8String, ...) and the order of a
+    multi-valued RDN's attributes do not count, values count exactly (case and spaces included). That is
+    the issuer matching of the path walk; RFC 5280 section 7.1 equates these names too (it compares
+    attribute values after RFC 4518 string preparation, whatever their string type, and an RDN as a set),
+    so comparing DER bytes would refuse chains 7.1 accepts. The walk does not fold case or spaces as 7.1
+    would: such a chain is refused as incomplete, never accepted wrongly.
+    """
+    return tuple(frozenset([(attr.oid, attr.value) for attr in rdn]) for rdn in name.rdns)
+
+
+@dataclass(frozen=True, slots=True)
+class _CertNames:
+    subject: x509.Name
+    issuer: x509.Name
+    subject_key: NameKey
+    issuer_key: NameKey
+
+
 def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     """Touch every lazily parsed field a verifier reads, so a malformed field fails here and not mid-walk.
 
     cryptography parses names and extensions lazily; raises one of :data:`CERT_PARSE_ERRORS`.
     Once it returns, the same accessors succeed wherever the verifier calls them.
     """
-    _subject_issuer(cert)
+    _names(cert)
     return cert
 
 
+_RECENT_LIMIT = 256
+_recent: dict[int, tuple[x509.Certificate, _CertNames]] = {}
+"""The names of the certificate objects most recently checked, by identity: a format checks a bundle's
+certificates and then validates them, and a verifier passes the same anchor objects to every call. The entry
+holds the object, so its id is not reused while the entry lives; the dict is emptied when full."""
+
+
+def _names(cert: x509.Certificate) -> _CertNames:
+    entry = _recent.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    names = _parsed_names(cert)
+    if len(_recent) >= _RECENT_LIMIT:
+        _recent.clear()
+    _recent[id(cert)] = (cert, names)
+    return names
+
+
 @lru_cache(maxsize=256)
-def _subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
-    """The subject and issuer of a certificate whose every lazy field parses (raises as :func:`fully_parsed`).
+def _parsed_names(cert: x509.Certificate) -> _CertNames:
+    """The names of a certificate whose every lazy field parses (raises as :func:`fully_parsed`).
 
     Keyed by the DER (a Certificate hashes and compares by its encoding): parsing is a pure function of
-    the bytes, so the same certificate is not parsed again (the trust anchors of every call, a chain a
-    format parsed just before it validates it). A certificate that does not parse is not remembered.
+    the bytes, so the same certificate is not parsed again. A certificate that does not parse is not
+    remembered.
     """
-    names = (cert.subject, cert.issuer)
-    _ = (len(names[0]), len(names[1]), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
+    subject, issuer = cert.subject, cert.issuer
+    _ = (len(subject), len(issuer), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
          cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
     for ext in cert.extensions:
         _ = ext.value
-    return names
+    return _CertNames(subject, issuer, name_key(subject), name_key(issuer))
 
 
 def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
     """``(cert.subject, cert.issuer)`` of a certificate :func:`fully_parsed` accepted, parsed once per DER:
     cryptography builds new Name objects on every access, which costs more than comparing them."""
-    return _subject_issuer(cert)
+    names = _names(cert)
+    return names.subject, names.issuer
 
 
 def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
     """``cert`` after :func:`fully_parsed`; a field that does not parse raises :class:`Rejected` MALFORMED
     naming ``what`` and the kind of error (a duplicated extension, an unsupported name type, ...)."""
+    _checked_names(cert, what)
+    return cert
+
+
+def _checked_names(cert: x509.Certificate, what: str) -> _CertNames:
     try:
-        return fully_parsed(cert)
+        return _names(cert)
     except x509.DuplicateExtension as exc:
         raise Rejected(Reason.MALFORMED, f"{what} carries extension {exc.oid.dotted_string} twice") from None
     except CERT_PARSE_ERRORS as exc:
@@ -173,6 +223,22 @@ class _Position:
         return "leaf certificate" if self.depth == 0 else f"chain certificate {_describe(self.cert)!r}"
 
 
+def _der_classes(certs: list[x509.Certificate]) -> list[int]:
+    """For each certificate, the position of the first one with the same DER: membership as ``in`` decides
+    it for certificates (their equality is by encoding), with no certificate hashed. Equal certificates
+    carry equal signature values, so only those are compared."""
+    firsts: dict[bytes, list[int]] = {}
+    classes = []
+    for index, cert in enumerate(certs):
+        same_signature = firsts.setdefault(cert.signature, [])
+        first = next((i for i in same_signature if certs[i] is cert or certs[i] == cert), None)
+        if first is None:
+            same_signature.append(index)
+            first = index
+        classes.append(first)
+    return classes
+
+
 def validate_chain(
     leaf: x509.Certificate,
     untrusted: list[x509.Certificate],
@@ -193,60 +259,68 @@ def validate_chain(
     certificate, or an intermediate at the top of a used-up bundle whose issuer no anchor is,
     which is what a wrong root gives whether or not the bundle carries its own root copy),
     CERT_EXPIRED / CERT_NOT_YET_VALID, CERT_NOT_CA, CERT_PATH_LENGTH or CERT_UNKNOWN_CRITICAL.
+    Issuers are matched by name as :func:`name_key` describes.
     """
     if not anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
-    for index, cert in enumerate((leaf, *untrusted)):
-        parsed_certificate(cert, "the leaf certificate" if index == 0 else f"chain certificate [{index}]")
-    for cert in anchors:
-        parsed_certificate(cert, "a trust anchor")
+    # One list of the leaf, the bundle's certificates and the anchors; the walk works on positions in it.
+    certs = [leaf, *untrusted, *anchors]
+    names = [_checked_names(cert, "the leaf certificate" if index == 0 else f"chain certificate [{index}]")
+             for index, cert in enumerate(certs[:1 + len(untrusted)])]
+    names += [_checked_names(cert, "a trust anchor") for cert in anchors]
+    first_anchor = 1 + len(untrusted)
+    classes = _der_classes(certs)
+    anchor_classes = {classes[i] for i in range(first_anchor, len(certs))}
+    by_subject: dict[NameKey, list[int]] = {}  # untrusted, then anchors, in the order given
+    for index in range(1, len(certs)):
+        by_subject.setdefault(names[index].subject_key, []).append(index)
     received = as_received or {}
-    names = {cert: _subject_issuer(cert) for cert in (leaf, *untrusted, *anchors)}  # all parsed above: no raise
 
-    def subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
-        return names[cert]
-
-    path = [leaf]
-    current = leaf
+    path = [0]
+    on_path = {classes[0]}
+    current = 0
     while True:
-        if current in anchors:
+        if classes[current] in anchor_classes:
             break
         if len(path) > MAX_CHAIN_DEPTH:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates")
-        signed = received.get(current, current)
-        subject, issuer_name = subject_issuer(current)
-        anchor = next((a for a in anchors if subject_issuer(a)[0] == issuer_name and _anchor_issued(signed, a)),
-                      None)
+        cert = certs[current]
+        signed = received.get(cert, cert) if received else cert
+        current_names = names[current]
+        candidates = by_subject.get(current_names.issuer_key, [])
+        anchor = next((i for i in candidates if i >= first_anchor and _anchor_issued(signed, certs[i])), None)
         if anchor is not None:
             path.append(anchor)
             break
-        if issuer_name == subject and issued_by(signed, current):
+        if current_names.issuer_key == current_names.subject_key and issued_by(signed, cert):
             raise Rejected(Reason.CHAIN_UNTRUSTED,
-                           f"chain ends at self-signed {_describe(current)!r}, which is not a trust anchor")
-        named = [c for c in untrusted + anchors if subject_issuer(c)[0] == issuer_name and c not in path]
+                           f"chain ends at self-signed {_describe(cert)!r}, which is not a trust anchor")
+        named = [i for i in candidates if classes[i] not in on_path]
         if not named:
-            if len(path) > 1 and all(c in path for c in untrusted):
+            if len(path) > 1 and all(classes[i] in on_path for i in range(1, first_anchor)):
                 # The bundle's intermediates are used up and its top names an issuer no anchor is:
                 # the wrong root is trusted, exactly as when the bundle ends at its own root copy.
                 raise Rejected(Reason.CHAIN_UNTRUSTED,
-                               f"chain ends at {_describe(current)!r}, whose issuer "
-                               f"{issuer_name.rfc4514_string()!r} is not a trust anchor")
-            raise Rejected(Reason.CHAIN_INCOMPLETE,
-                           f"issuer {issuer_name.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
-        issued = issued_by if current is leaf else _intermediate_issued
-        issuer = next((c for c in named if issued(signed, c)), None)
+                               f"chain ends at {_describe(cert)!r}, whose issuer "
+                               f"{current_names.issuer.rfc4514_string()!r} is not a trust anchor")
+            raise Rejected(Reason.CHAIN_INCOMPLETE, f"issuer {current_names.issuer.rfc4514_string()!r} of "
+                                                    f"{_describe(cert)!r} is not in the chain")
+        issued = issued_by if current == 0 else _intermediate_issued
+        issuer = next((i for i in named if issued(signed, certs[i])), None)
         if issuer is None:
-            raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(current)!r} is not signed by its named issuer")
+            raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(cert)!r} is not signed by its named issuer")
         path.append(issuer)
+        on_path.add(classes[issuer])
         current = issuer
-    for depth, cert in enumerate(path):
+    chain = [certs[i] for i in path]
+    for depth, cert in enumerate(chain):
         what = _Position(depth, cert)
-        if depth < len(path) - 1 or policy.check_anchor_validity:
+        if depth < len(chain) - 1 or policy.check_anchor_validity:
             _check_time(cert, at, what)
         _check_critical(cert, what)
         if depth > 1 or (depth == 1 and not policy.leaf_issuer_by_position):
             _check_issuer(cert, depth - 1, policy, what)
-    return path
+    return chain
 
 
 def require_key_usage(cert: x509.Certificate, *, digital_signature: bool = True) -> None:
