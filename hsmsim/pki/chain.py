@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -55,15 +56,18 @@ NameKey = tuple[frozenset[tuple[x509.ObjectIdentifier, str | bytes]], ...]
 
 
 def name_key(name: x509.Name) -> NameKey:
-    """A key equal for two Names exactly when ``Name.__eq__`` says they are equal.
+    """A key equal for two Names exactly when ``Name.__eq__`` says they are equal, which is how the walk
+    finds an issuer's candidates.
 
     ``Name.__eq__`` compares the RDN sequence in order, each RDN as the set of its (type, value) pairs:
     the string type an attribute is encoded with (PrintableString, UTF8String, ...) and the order of a
-    multi-valued RDN's attributes do not count, values count exactly (case and spaces included). That is
-    the issuer matching of the path walk; RFC 5280 section 7.1 equates these names too (it compares
-    attribute values after RFC 4518 string preparation, whatever their string type, and an RDN as a set),
-    so comparing DER bytes would refuse chains 7.1 accepts. The walk does not fold case or spaces as 7.1
-    would: such a chain is refused as incomplete, never accepted wrongly.
+    multi-valued RDN's attributes do not count; values count exactly (case and spaces included).
+    RFC 5280 section 7.1 equates such names too (values compared after RFC 4518 string preparation,
+    whatever their string type; an RDN as a set), and folds case and spaces, which this does not. A
+    candidate is then proven by ``verify_directly_issued_by``, which also requires the child's issuer to
+    be encoded exactly as the candidate's subject, as section 4.1.2.6 requires of CAs: a chain whose names
+    match only as 7.1 names is refused (CERT_SIGNATURE_INVALID, the named issuer not proven), never
+    accepted. Looking candidates up by DER bytes instead would turn that reason into CHAIN_INCOMPLETE.
     """
     return tuple(frozenset([(attr.oid, attr.value) for attr in rdn]) for rdn in name.rdns)
 
@@ -86,32 +90,47 @@ def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     return cert
 
 
-_RECENT_LIMIT = 256
-_recent: dict[int, tuple[x509.Certificate, _CertNames]] = {}
-"""The names of the certificate objects most recently checked, by identity: a format checks a bundle's
-certificates and then validates them, and a verifier passes the same anchor objects to every call. The entry
-holds the object, so its id is not reused while the entry lives; the dict is emptied when full."""
+_MEMO_LIMIT = 256
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_recent: dict[int, tuple[x509.Certificate, _CertNames, bool]] = {}
+"""The certificate objects most recently checked, by identity: their names and whether :data:`_issuers` holds
+them. A format checks a bundle's certificates and then validates them, and a verifier passes the same anchor
+objects to every call. An entry holds its object, so the id is not reused while it lives."""
+_issuers: dict[x509.Certificate, _CertNames] = {}
+"""By DER (a Certificate hashes and compares by its encoding): the certificates a validated path used as
+issuers, intermediates and anchors, which recur in every bundle of a device or vendor, so a new object with
+their bytes is not parsed again (parsing is a pure function of the bytes). A leaf is never remembered by its
+bytes: every bundle's is parsed afresh."""
 
 
 def _names(cert: x509.Certificate) -> _CertNames:
+    """The names of a certificate whose every lazy field parses (raises as :func:`fully_parsed`)."""
     entry = _recent.get(id(cert))
     if entry is not None and entry[0] is cert:
         return entry[1]
-    names = _parsed_names(cert)
-    if len(_recent) >= _RECENT_LIMIT:
-        _recent.clear()
-    _recent[id(cert)] = (cert, names)
+    names = _issuers.get(cert)
+    known = names is not None
+    if names is None:
+        names = _parsed_names(cert)
+    _remember(_recent, id(cert), (cert, names, known))
     return names
 
 
-@lru_cache(maxsize=256)
-def _parsed_names(cert: x509.Certificate) -> _CertNames:
-    """The names of a certificate whose every lazy field parses (raises as :func:`fully_parsed`).
+def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
 
-    Keyed by the DER (a Certificate hashes and compares by its encoding): parsing is a pure function of
-    the bytes, so the same certificate is not parsed again. A certificate that does not parse is not
-    remembered.
-    """
+
+def _remember_issuer(cert: x509.Certificate) -> None:
+    entry = _recent.get(id(cert))
+    if entry is not None and entry[0] is cert and not entry[2]:
+        _remember(_issuers, cert, entry[1])
+        _recent[id(cert)] = (cert, entry[1], True)
+
+
+def _parsed_names(cert: x509.Certificate) -> _CertNames:
     subject, issuer = cert.subject, cert.issuer
     _ = (len(subject), len(issuer), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
          cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
@@ -121,8 +140,8 @@ def _parsed_names(cert: x509.Certificate) -> _CertNames:
 
 
 def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
-    """``(cert.subject, cert.issuer)`` of a certificate :func:`fully_parsed` accepted, parsed once per DER:
-    cryptography builds new Name objects on every access, which costs more than comparing them."""
+    """``(cert.subject, cert.issuer)`` of a certificate :func:`fully_parsed` accepted, parsed once per object
+    (and once per DER for a recurring issuer)."""
     names = _names(cert)
     return names.subject, names.issuer
 
@@ -259,7 +278,7 @@ def validate_chain(
     certificate, or an intermediate at the top of a used-up bundle whose issuer no anchor is,
     which is what a wrong root gives whether or not the bundle carries its own root copy),
     CERT_EXPIRED / CERT_NOT_YET_VALID, CERT_NOT_CA, CERT_PATH_LENGTH or CERT_UNKNOWN_CRITICAL.
-    Issuers are matched by name as :func:`name_key` describes.
+    Issuers are looked up by name as :func:`name_key` describes.
     """
     if not anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
@@ -320,6 +339,8 @@ def validate_chain(
         _check_critical(cert, what)
         if depth > 1 or (depth == 1 and not policy.leaf_issuer_by_position):
             _check_issuer(cert, depth - 1, policy, what)
+    for cert in chain[1:]:
+        _remember_issuer(cert)
     return chain
 
 
