@@ -73,11 +73,20 @@ def name_key(name: x509.Name) -> NameKey:
 
 
 @dataclass(frozen=True, slots=True)
-class _CertNames:
+class _CertFields:
+    """What the walk reads of a certificate, read once: its names and the fields its checks decide on."""
+
     subject: x509.Name
     issuer: x509.Name
     subject_key: NameKey
     issuer_key: NameKey
+    not_before: datetime
+    not_after: datetime
+    is_v1: bool
+    basic_constraints: x509.BasicConstraints | None
+    key_usage: x509.KeyUsage | None
+    unknown_critical: x509.ObjectIdentifier | None
+    """The first critical extension the walk does not know."""
 
 
 def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
@@ -86,35 +95,36 @@ def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     cryptography parses names and extensions lazily; raises one of :data:`CERT_PARSE_ERRORS`.
     Once it returns, the same accessors succeed wherever the verifier calls them.
     """
-    _names(cert)
+    _fields(cert)
     return cert
 
 
 _MEMO_LIMIT = 256
 _K = TypeVar("_K")
 _V = TypeVar("_V")
-_recent: dict[int, tuple[x509.Certificate, _CertNames, bool]] = {}
-"""The certificate objects most recently checked, by identity: their names and whether :data:`_issuers` holds
-them. A format checks a bundle's certificates and then validates them, and a verifier passes the same anchor
-objects to every call. An entry holds its object, so the id is not reused while it lives."""
-_issuers: dict[x509.Certificate, _CertNames] = {}
+_recent: dict[int, tuple[x509.Certificate, _CertFields, bool]] = {}
+"""The certificate objects most recently checked, by identity: what the walk reads of them and whether
+:data:`_issuers` holds them. A format checks a bundle's certificates and then validates them, and a verifier
+passes the same anchor objects to every call. An entry holds its object, so the id is not reused while it
+lives."""
+_issuers: dict[x509.Certificate, _CertFields] = {}
 """By DER (a Certificate hashes and compares by its encoding): the certificates a validated path used as
 issuers, intermediates and anchors, which recur in every bundle of a device or vendor, so a new object with
 their bytes is not parsed again (parsing is a pure function of the bytes). A leaf is never remembered by its
 bytes: every bundle's is parsed afresh."""
 
 
-def _names(cert: x509.Certificate) -> _CertNames:
-    """The names of a certificate whose every lazy field parses (raises as :func:`fully_parsed`)."""
+def _fields(cert: x509.Certificate) -> _CertFields:
+    """What the walk reads of a certificate whose every lazy field parses (raises as :func:`fully_parsed`)."""
     entry = _recent.get(id(cert))
     if entry is not None and entry[0] is cert:
         return entry[1]
-    names = _issuers.get(cert)
-    known = names is not None
-    if names is None:
-        names = _parsed_names(cert)
-    _remember(_recent, id(cert), (cert, names, known))
-    return names
+    fields = _issuers.get(cert)
+    known = fields is not None
+    if fields is None:
+        fields = _parsed_fields(cert)
+    _remember(_recent, id(cert), (cert, fields, known))
+    return fields
 
 
 def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
@@ -130,32 +140,41 @@ def _remember_issuer(cert: x509.Certificate) -> None:
         _recent[id(cert)] = (cert, entry[1], True)
 
 
-def _parsed_names(cert: x509.Certificate) -> _CertNames:
+def _parsed_fields(cert: x509.Certificate) -> _CertFields:
     subject, issuer = cert.subject, cert.issuer
-    _ = (len(subject), len(issuer), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
-         cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
+    _ = (len(subject), len(issuer), cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid,
+         cert.serial_number)
+    basic_constraints = key_usage = unknown_critical = None
     for ext in cert.extensions:
-        _ = ext.value
-    return _CertNames(subject, issuer, name_key(subject), name_key(issuer))
+        value = ext.value
+        if isinstance(value, x509.BasicConstraints):
+            basic_constraints = value  # a second one raised DuplicateExtension
+        elif isinstance(value, x509.KeyUsage):
+            key_usage = value
+        if unknown_critical is None and ext.critical and ext.oid not in _KNOWN_EXTENSIONS:
+            unknown_critical = ext.oid
+    return _CertFields(subject, issuer, name_key(subject), name_key(issuer), cert.not_valid_before_utc,
+                      cert.not_valid_after_utc, cert.version is x509.Version.v1, basic_constraints, key_usage,
+                      unknown_critical)
 
 
 def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
     """``(cert.subject, cert.issuer)`` of a certificate :func:`fully_parsed` accepted, parsed once per object
     (and once per DER for a recurring issuer)."""
-    names = _names(cert)
-    return names.subject, names.issuer
+    fields = _fields(cert)
+    return fields.subject, fields.issuer
 
 
 def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
     """``cert`` after :func:`fully_parsed`; a field that does not parse raises :class:`Rejected` MALFORMED
     naming ``what`` and the kind of error (a duplicated extension, an unsupported name type, ...)."""
-    _checked_names(cert, what)
+    _checked_fields(cert, what)
     return cert
 
 
-def _checked_names(cert: x509.Certificate, what: str) -> _CertNames:
+def _checked_fields(cert: x509.Certificate, what: str) -> _CertFields:
     try:
-        return _names(cert)
+        return _fields(cert)
     except x509.DuplicateExtension as exc:
         raise Rejected(Reason.MALFORMED, f"{what} carries extension {exc.oid.dotted_string} twice") from None
     except CERT_PARSE_ERRORS as exc:
@@ -190,37 +209,31 @@ def _intermediate_issued(child: x509.Certificate, issuer: x509.Certificate) -> b
     return issued_by(child, issuer)
 
 
-def _check_time(cert: x509.Certificate, at: datetime, what: object) -> None:
-    if at < cert.not_valid_before_utc:
-        raise Rejected(Reason.CERT_NOT_YET_VALID,
-                       f"{what} is valid only from {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}")
-    if at > cert.not_valid_after_utc:
-        raise Rejected(Reason.CERT_EXPIRED, f"{what} expired {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
+def _check_time(cert: _CertFields, at: datetime, what: object) -> None:
+    if at < cert.not_before:
+        raise Rejected(Reason.CERT_NOT_YET_VALID, f"{what} is valid only from {cert.not_before:%Y-%m-%dT%H:%M:%SZ}")
+    if at > cert.not_after:
+        raise Rejected(Reason.CERT_EXPIRED, f"{what} expired {cert.not_after:%Y-%m-%dT%H:%M:%SZ}")
 
 
-def _check_critical(cert: x509.Certificate, what: object) -> None:
-    for ext in cert.extensions:
-        if ext.critical and ext.oid not in _KNOWN_EXTENSIONS:
-            raise Rejected(Reason.CERT_UNKNOWN_CRITICAL,
-                           f"{what} has unknown critical extension {ext.oid.dotted_string}")
+def _check_critical(cert: _CertFields, what: object) -> None:
+    if cert.unknown_critical is not None:
+        raise Rejected(Reason.CERT_UNKNOWN_CRITICAL,
+                       f"{what} has unknown critical extension {cert.unknown_critical.dotted_string}")
 
 
-def _check_issuer(cert: x509.Certificate, below: int, policy: ChainPolicy, what: object) -> None:
+def _check_issuer(cert: _CertFields, below: int, policy: ChainPolicy, what: object) -> None:
     """``below`` is the number of non-self-issued intermediates between ``cert`` and the leaf."""
-    if cert.version is x509.Version.v1:
+    if cert.is_v1:
         if policy.allow_v1_ca:
             return
         raise Rejected(Reason.CERT_NOT_CA, f"{what} is an X.509 v1 certificate and cannot issue")
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        raise Rejected(Reason.CERT_NOT_CA, f"{what} has no basicConstraints") from None
+    bc = cert.basic_constraints
+    if bc is None:
+        raise Rejected(Reason.CERT_NOT_CA, f"{what} has no basicConstraints")
     if not bc.ca:
         raise Rejected(Reason.CERT_NOT_CA, f"{what} has basicConstraints CA:FALSE")
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        ku = None
+    ku = cert.key_usage
     if ku is not None and not ku.key_cert_sign:
         raise Rejected(Reason.CERT_NOT_CA, f"{what} keyUsage lacks keyCertSign")
     if bc.path_length is not None and below > bc.path_length:
@@ -284,15 +297,15 @@ def validate_chain(
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
     # One list of the leaf, the bundle's certificates and the anchors; the walk works on positions in it.
     certs = [leaf, *untrusted, *anchors]
-    names = [_checked_names(cert, "the leaf certificate" if index == 0 else f"chain certificate [{index}]")
+    fields = [_checked_fields(cert, "the leaf certificate" if index == 0 else f"chain certificate [{index}]")
              for index, cert in enumerate(certs[:1 + len(untrusted)])]
-    names += [_checked_names(cert, "a trust anchor") for cert in anchors]
+    fields += [_checked_fields(cert, "a trust anchor") for cert in anchors]
     first_anchor = 1 + len(untrusted)
     classes = _der_classes(certs)
     anchor_classes = {classes[i] for i in range(first_anchor, len(certs))}
     by_subject: dict[NameKey, list[int]] = {}  # untrusted, then anchors, in the order given
     for index in range(1, len(certs)):
-        by_subject.setdefault(names[index].subject_key, []).append(index)
+        by_subject.setdefault(fields[index].subject_key, []).append(index)
     received = as_received or {}
 
     path = [0]
@@ -305,13 +318,13 @@ def validate_chain(
             raise Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates")
         cert = certs[current]
         signed = received.get(cert, cert) if received else cert
-        current_names = names[current]
-        candidates = by_subject.get(current_names.issuer_key, [])
+        current_fields = fields[current]
+        candidates = by_subject.get(current_fields.issuer_key, [])
         anchor = next((i for i in candidates if i >= first_anchor and _anchor_issued(signed, certs[i])), None)
         if anchor is not None:
             path.append(anchor)
             break
-        if current_names.issuer_key == current_names.subject_key and issued_by(signed, cert):
+        if current_fields.issuer_key == current_fields.subject_key and issued_by(signed, cert):
             raise Rejected(Reason.CHAIN_UNTRUSTED,
                            f"chain ends at self-signed {_describe(cert)!r}, which is not a trust anchor")
         named = [i for i in candidates if classes[i] not in on_path]
@@ -321,8 +334,8 @@ def validate_chain(
                 # the wrong root is trusted, exactly as when the bundle ends at its own root copy.
                 raise Rejected(Reason.CHAIN_UNTRUSTED,
                                f"chain ends at {_describe(cert)!r}, whose issuer "
-                               f"{current_names.issuer.rfc4514_string()!r} is not a trust anchor")
-            raise Rejected(Reason.CHAIN_INCOMPLETE, f"issuer {current_names.issuer.rfc4514_string()!r} of "
+                               f"{current_fields.issuer.rfc4514_string()!r} is not a trust anchor")
+            raise Rejected(Reason.CHAIN_INCOMPLETE, f"issuer {current_fields.issuer.rfc4514_string()!r} of "
                                                     f"{_describe(cert)!r} is not in the chain")
         issued = issued_by if current == 0 else _intermediate_issued
         issuer = next((i for i in named if issued(signed, certs[i])), None)
@@ -331,14 +344,14 @@ def validate_chain(
         path.append(issuer)
         on_path.add(classes[issuer])
         current = issuer
-    chain = [certs[i] for i in path]
-    for depth, cert in enumerate(chain):
-        what = _Position(depth, cert)
-        if depth < len(chain) - 1 or policy.check_anchor_validity:
-            _check_time(cert, at, what)
-        _check_critical(cert, what)
+    for depth, index in enumerate(path):
+        what = _Position(depth, certs[index])
+        if depth < len(path) - 1 or policy.check_anchor_validity:
+            _check_time(fields[index], at, what)
+        _check_critical(fields[index], what)
         if depth > 1 or (depth == 1 and not policy.leaf_issuer_by_position):
-            _check_issuer(cert, depth - 1, policy, what)
+            _check_issuer(fields[index], depth - 1, policy, what)
+    chain = [certs[i] for i in path]
     for cert in chain[1:]:
         _remember_issuer(cert)
     return chain
