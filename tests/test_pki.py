@@ -141,12 +141,26 @@ def test_name_key_is_name_equality():
     assert len({name_key(name(cn)), name_key(name(("CN", "a", UTF8)))}) == 1
 
 
-def test_only_issuers_are_remembered_by_their_bytes():
-    """A new object with a validated path's intermediate or anchor bytes is not parsed again; a leaf is
-    (the bench's repeated goldens must cost what a first look at a new bundle costs)."""
+def test_only_issuers_are_remembered_by_their_bytes(monkeypatch):
+    """New objects with a validated path's intermediate or anchor bytes are not parsed or signature-checked
+    again; a leaf always is, also right under the anchor (the bench's repeated goldens must cost what a first
+    look at a new bundle costs)."""
     root, root_key = _ca("root")
     mid, mid_key = _ca("mid", issuer=root, issuer_key=root_key)
     leaf, _ = _ca("leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
-    validate_chain(leaf, [mid], [root], AT)
-    assert mid in chain._issuers and root in chain._issuers
-    assert leaf not in chain._issuers
+    direct, _ = _ca("direct", ca=False, issuer=root, issuer_key=root_key, ku=("digital_signature",))
+    checked: list[str] = []
+
+    def counted(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+        checked.append(child.subject.rfc4514_string())
+        return x509.Certificate.verify_directly_issued_by(child, issuer) is None
+
+    monkeypatch.setattr(chain, "issued_by", counted)
+    for _ in range(3):
+        copies = [x509.load_der_x509_certificate(c.public_bytes(Encoding.DER)) for c in (leaf, mid, root, direct)]
+        assert validate_chain(copies[0], [copies[1]], [copies[2]], AT) == copies[:3]
+        assert validate_chain(copies[3], [], [copies[2]], AT) == [copies[3], copies[2]]
+    assert checked.count("CN=leaf") == checked.count("CN=direct") == 3
+    assert checked.count("CN=mid") <= 2  # the first look, and once both are remembered
+    assert chain._remembered(x509.load_der_x509_certificate(mid.public_bytes(Encoding.DER))) is not None
+    assert chain._remembered(x509.load_der_x509_certificate(leaf.public_bytes(Encoding.DER))) is None

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import TypeVar
 
 from cryptography import x509
@@ -102,16 +101,20 @@ def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
 _MEMO_LIMIT = 256
 _K = TypeVar("_K")
 _V = TypeVar("_V")
-_recent: dict[int, tuple[x509.Certificate, _CertFields, bool]] = {}
-"""The certificate objects most recently checked, by identity: what the walk reads of them and whether
-:data:`_issuers` holds them. A format checks a bundle's certificates and then validates them, and a verifier
-passes the same anchor objects to every call. An entry holds its object, so the id is not reused while it
-lives."""
-_issuers: dict[x509.Certificate, _CertFields] = {}
-"""By DER (a Certificate hashes and compares by its encoding): the certificates a validated path used as
-issuers, intermediates and anchors, which recur in every bundle of a device or vendor, so a new object with
-their bytes is not parsed again (parsing is a pure function of the bytes). A leaf is never remembered by its
-bytes: every bundle's is parsed afresh."""
+_recent: dict[int, tuple[x509.Certificate, _CertFields, x509.Certificate | None]] = {}
+"""The certificate objects most recently checked, by identity: what the walk reads of them and the object
+:data:`_issuers` holds for their bytes, if any. A format checks a bundle's certificates and then validates
+them, and a verifier passes the same anchor objects to every call. An entry holds its objects, so their ids
+are not reused while it lives."""
+_issuers: dict[bytes, tuple[x509.Certificate, _CertFields]] = {}
+"""The certificates a validated path used as issuers, intermediates and anchors, which recur in every bundle
+of a device or vendor, by their signature value and then compared whole (equal DER has an equal signature), so
+a new object with their bytes is not parsed again (parsing is a pure function of the bytes). A leaf is never
+remembered by its bytes: every bundle's is parsed afresh."""
+_signatures: dict[tuple[int, int], tuple[x509.Certificate, x509.Certificate, bool]] = {}
+"""Whether one remembered issuer signed another, by the identity of the objects :data:`_issuers` holds:
+the signatures between a vendor's or device's intermediates and its anchor are checked once per process.
+A leaf's signature, new in every bundle, is always checked afresh."""
 
 
 def _fields(cert: x509.Certificate) -> _CertFields:
@@ -119,12 +122,22 @@ def _fields(cert: x509.Certificate) -> _CertFields:
     entry = _recent.get(id(cert))
     if entry is not None and entry[0] is cert:
         return entry[1]
-    fields = _issuers.get(cert)
-    known = fields is not None
-    if fields is None:
-        fields = _parsed_fields(cert)
-    _remember(_recent, id(cert), (cert, fields, known))
+    known = _issuers.get(cert.signature)
+    if known is not None and (known[0] is cert or known[0] == cert):
+        _remember(_recent, id(cert), (cert, known[1], known[0]))
+        return known[1]
+    fields = _parsed_fields(cert)
+    _remember(_recent, id(cert), (cert, fields, None))
     return fields
+
+
+def _remembered(cert: x509.Certificate) -> x509.Certificate | None:
+    """The object :data:`_issuers` holds for ``cert``'s bytes, if any."""
+    entry = _recent.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[2]
+    known = _issuers.get(cert.signature)
+    return known[0] if known is not None and (known[0] is cert or known[0] == cert) else None
 
 
 def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
@@ -135,9 +148,9 @@ def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
 
 def _remember_issuer(cert: x509.Certificate) -> None:
     entry = _recent.get(id(cert))
-    if entry is not None and entry[0] is cert and not entry[2]:
-        _remember(_issuers, cert, entry[1])
-        _recent[id(cert)] = (cert, entry[1], True)
+    if entry is not None and entry[0] is cert and entry[2] is None:
+        _remember(_issuers, cert.signature, (cert, entry[1]))
+        _recent[id(cert)] = (cert, entry[1], cert)
 
 
 def _parsed_fields(cert: x509.Certificate) -> _CertFields:
@@ -191,22 +204,19 @@ def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-@lru_cache(maxsize=256)
-def _anchor_issued(child: x509.Certificate, anchor: x509.Certificate) -> bool:
-    """Whether trust anchor ``anchor`` signed ``child``, by the DER of both (a pure function of the bytes).
-
-    Every bundle of a vendor carries the same certificates under its root, so their signatures are
-    checked once per process; a certificate with any other byte is checked afresh.
-    """
-    return issued_by(child, anchor)
-
-
-@lru_cache(maxsize=256)
-def _intermediate_issued(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """Whether ``issuer`` signed ``child`` where ``child`` is itself an issuer on the path (never the leaf), by
-    the DER of both: a device's or batch's intermediates recur in every bundle it emits, as the anchor's do,
-    while the leaf's signature, new in every bundle, is always checked afresh."""
-    return issued_by(child, issuer)
+def _issuer_signed(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """:func:`issued_by` for a ``child`` that is itself an issuer on the path (never the leaf), remembered when
+    both are remembered issuers (by the bytes of both: a pure function of them)."""
+    known_child, known_issuer = _remembered(child), _remembered(issuer)
+    if known_child is None or known_issuer is None:
+        return issued_by(child, issuer)
+    key = (id(known_child), id(known_issuer))
+    entry = _signatures.get(key)
+    if entry is not None and entry[0] is known_child and entry[1] is known_issuer:
+        return entry[2]
+    signed = issued_by(child, issuer)
+    _remember(_signatures, key, (known_child, known_issuer, signed))
+    return signed
 
 
 def _check_time(cert: _CertFields, at: datetime, what: object) -> None:
@@ -320,7 +330,8 @@ def validate_chain(
         signed = received.get(cert, cert) if received else cert
         current_fields = fields[current]
         candidates = by_subject.get(current_fields.issuer_key, [])
-        anchor = next((i for i in candidates if i >= first_anchor and _anchor_issued(signed, certs[i])), None)
+        issued = issued_by if current == 0 else _issuer_signed
+        anchor = next((i for i in candidates if i >= first_anchor and issued(signed, certs[i])), None)
         if anchor is not None:
             path.append(anchor)
             break
@@ -337,7 +348,6 @@ def validate_chain(
                                f"{current_fields.issuer.rfc4514_string()!r} is not a trust anchor")
             raise Rejected(Reason.CHAIN_INCOMPLETE, f"issuer {current_fields.issuer.rfc4514_string()!r} of "
                                                     f"{_describe(cert)!r} is not in the chain")
-        issued = issued_by if current == 0 else _intermediate_issued
         issuer = next((i for i in named if issued(signed, certs[i])), None)
         if issuer is None:
             raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(cert)!r} is not signed by its named issuer")
