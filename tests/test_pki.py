@@ -10,8 +10,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.keystore.base import KeySpec
-from hsmsim.pki.builder import PRINTABLE, CertSpec, Ext, build_certificate, key_usage, name
-from hsmsim.pki.chain import ChainPolicy, validate_chain
+from hsmsim.pki import chain
+from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.pki.chain import ChainPolicy, name_key, validate_chain
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Reason, Rejected
 
@@ -104,3 +105,62 @@ def test_chain_reasons():
     mid3, k3 = _ca("mid3", issuer=mid, issuer_key=mid_key)
     leaf3, _ = _ca("leaf3", ca=False, issuer=mid3, issuer_key=k3)
     assert _reason(leaf3, [mid3, mid], [root]) is Reason.CERT_PATH_LENGTH
+
+
+def _signed_by_root(root_key, issuer: x509.Name, label: str) -> x509.Certificate:
+    key = derive_key("chain-tests", label, KeySpec.parse("ec-p256"))
+    return build_certificate(CertSpec(
+        subject=name(("CN", label, PRINTABLE)), issuer=issuer, public_key=key.public_key(), serial=7,
+        not_before=AT - timedelta(days=1), not_after=AT + timedelta(days=1),
+        extensions=(Ext(key_usage("digital_signature"), critical=True),),
+    ), root_key)
+
+
+def test_issuer_names_match_as_names_and_are_proven_byte_exact():
+    """Candidates are found as ``Name.__eq__`` finds them (RFC 5280 7.1 would too: another string type is the
+    same name); the signature check then requires the issuer encoded as the root's subject (5280 4.1.2.6), so
+    the chain is refused with CERT_SIGNATURE_INVALID, not CHAIN_INCOMPLETE. Case is not folded."""
+    root, root_key = _ca("root")  # CN is a PrintableString
+    other_type = _signed_by_root(root_key, name(("CN", "root", UTF8)), "utf8-issuer")
+    assert other_type.issuer == root.subject
+    assert other_type.issuer.public_bytes() != root.subject.public_bytes()
+    assert name_key(other_type.issuer) == name_key(root.subject)
+    assert _reason(other_type, [], [root]) is Reason.CERT_SIGNATURE_INVALID
+    other_case = _signed_by_root(root_key, name(("CN", "ROOT", PRINTABLE)), "upper-issuer")
+    assert name_key(other_case.issuer) != name_key(root.subject)
+    assert _reason(other_case, [], [root]) is Reason.CHAIN_INCOMPLETE
+    same = _signed_by_root(root_key, root.subject, "same-issuer")
+    assert validate_chain(same, [], [root], AT) == [same, root]
+
+
+def test_name_key_is_name_equality():
+    cn, org = ("CN", "a", PRINTABLE), ("O", "b", UTF8)
+    assert name_key(name([cn, org])) == name_key(name([org, cn]))  # an RDN is a set
+    assert name_key(name(cn, org)) != name_key(name(org, cn))  # the RDN sequence is ordered
+    assert name_key(name(cn)) == name_key(name(("CN", "a", UTF8)))
+    assert len({name_key(name(cn)), name_key(name(("CN", "a", UTF8)))}) == 1
+
+
+def test_only_issuers_are_remembered_by_their_bytes(monkeypatch):
+    """New objects with a validated path's intermediate or anchor bytes are not parsed or signature-checked
+    again; a leaf always is, also right under the anchor (the bench's repeated goldens must cost what a first
+    look at a new bundle costs)."""
+    root, root_key = _ca("root")
+    mid, mid_key = _ca("mid", issuer=root, issuer_key=root_key)
+    leaf, _ = _ca("leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
+    direct, _ = _ca("direct", ca=False, issuer=root, issuer_key=root_key, ku=("digital_signature",))
+    checked: list[str] = []
+
+    def counted(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+        checked.append(child.subject.rfc4514_string())
+        return x509.Certificate.verify_directly_issued_by(child, issuer) is None
+
+    monkeypatch.setattr(chain, "issued_by", counted)
+    for _ in range(3):
+        copies = [x509.load_der_x509_certificate(c.public_bytes(Encoding.DER)) for c in (leaf, mid, root, direct)]
+        assert validate_chain(copies[0], [copies[1]], [copies[2]], AT) == copies[:3]
+        assert validate_chain(copies[3], [], [copies[2]], AT) == [copies[3], copies[2]]
+    assert checked.count("CN=leaf") == checked.count("CN=direct") == 3
+    assert checked.count("CN=mid") <= 2  # the first look, and once both are remembered
+    assert chain._remembered(x509.load_der_x509_certificate(mid.public_bytes(Encoding.DER))) is not None
+    assert chain._remembered(x509.load_der_x509_certificate(leaf.public_bytes(Encoding.DER))) is None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -50,43 +50,144 @@ accessors (extensions, names, public_key, signature algorithm, validity) raise t
 ``DuplicateExtension`` / ``UnsupportedGeneralNameType`` are not ``ValueError`` subclasses."""
 
 
+NameKey = tuple[frozenset[tuple[x509.ObjectIdentifier, str | bytes]], ...]
+"""A Name as plain hashable values, compared in C: see :func:`name_key`."""
+
+
+def name_key(name: x509.Name) -> NameKey:
+    """A key equal for two Names exactly when ``Name.__eq__`` says they are equal, which is how the walk
+    finds an issuer's candidates.
+
+    ``Name.__eq__`` compares the RDN sequence in order, each RDN as the set of its (type, value) pairs:
+    the string type an attribute is encoded with (PrintableString, UTF8String, ...) and the order of a
+    multi-valued RDN's attributes do not count; values count exactly (case and spaces included).
+    RFC 5280 section 7.1 equates such names too (values compared after RFC 4518 string preparation,
+    whatever their string type; an RDN as a set), and folds case and spaces, which this does not. A
+    candidate is then proven by ``verify_directly_issued_by``, which also requires the child's issuer to
+    be encoded exactly as the candidate's subject, as section 4.1.2.6 requires of CAs: a chain whose names
+    match only as 7.1 names is refused (CERT_SIGNATURE_INVALID, the named issuer not proven), never
+    accepted. Looking candidates up by DER bytes instead would turn that reason into CHAIN_INCOMPLETE.
+    """
+    return tuple(frozenset([(attr.oid, attr.value) for attr in rdn]) for rdn in name.rdns)
+
+
+@dataclass(frozen=True, slots=True)
+class _CertFields:
+    """What the walk reads of a certificate, read once: its names and the fields its checks decide on."""
+
+    subject: x509.Name
+    issuer: x509.Name
+    subject_key: NameKey
+    issuer_key: NameKey
+    not_before: datetime
+    not_after: datetime
+    is_v1: bool
+    basic_constraints: x509.BasicConstraints | None
+    key_usage: x509.KeyUsage | None
+    unknown_critical: x509.ObjectIdentifier | None
+    """The first critical extension the walk does not know."""
+
+
 def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     """Touch every lazily parsed field a verifier reads, so a malformed field fails here and not mid-walk.
 
     cryptography parses names and extensions lazily; raises one of :data:`CERT_PARSE_ERRORS`.
     Once it returns, the same accessors succeed wherever the verifier calls them.
     """
-    _subject_issuer(cert)
+    _fields(cert)
     return cert
 
 
-@lru_cache(maxsize=256)
-def _subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
-    """The subject and issuer of a certificate whose every lazy field parses (raises as :func:`fully_parsed`).
+_MEMO_LIMIT = 256
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_recent: dict[int, tuple[x509.Certificate, _CertFields, x509.Certificate | None]] = {}
+"""The certificate objects most recently checked, by identity: what the walk reads of them and the object
+:data:`_issuers` holds for their bytes, if any. A format checks a bundle's certificates and then validates
+them, and a verifier passes the same anchor objects to every call. An entry holds its objects, so their ids
+are not reused while it lives."""
+_issuers: dict[bytes, tuple[x509.Certificate, _CertFields]] = {}
+"""The certificates a validated path used as issuers, intermediates and anchors, which recur in every bundle
+of a device or vendor, by their signature value and then compared whole (equal DER has an equal signature), so
+a new object with their bytes is not parsed again (parsing is a pure function of the bytes). A leaf is never
+remembered by its bytes: every bundle's is parsed afresh."""
+_signatures: dict[tuple[int, int], tuple[x509.Certificate, x509.Certificate, bool]] = {}
+"""Whether one remembered issuer signed another, by the identity of the objects :data:`_issuers` holds:
+the signatures between a vendor's or device's intermediates and its anchor are checked once per process.
+A leaf's signature, new in every bundle, is always checked afresh."""
 
-    Keyed by the DER (a Certificate hashes and compares by its encoding): parsing is a pure function of
-    the bytes, so the same certificate is not parsed again (the trust anchors of every call, a chain a
-    format parsed just before it validates it). A certificate that does not parse is not remembered.
-    """
-    names = (cert.subject, cert.issuer)
-    _ = (len(names[0]), len(names[1]), cert.not_valid_before_utc, cert.not_valid_after_utc, cert.version,
-         cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid, cert.serial_number)
+
+def _fields(cert: x509.Certificate) -> _CertFields:
+    """What the walk reads of a certificate whose every lazy field parses (raises as :func:`fully_parsed`)."""
+    entry = _recent.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    known = _issuers.get(cert.signature)
+    if known is not None and (known[0] is cert or known[0] == cert):
+        _remember(_recent, id(cert), (cert, known[1], known[0]))
+        return known[1]
+    fields = _parsed_fields(cert)
+    _remember(_recent, id(cert), (cert, fields, None))
+    return fields
+
+
+def _remembered(cert: x509.Certificate) -> x509.Certificate | None:
+    """The object :data:`_issuers` holds for ``cert``'s bytes, if any."""
+    entry = _recent.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[2]
+    known = _issuers.get(cert.signature)
+    return known[0] if known is not None and (known[0] is cert or known[0] == cert) else None
+
+
+def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
+def _remember_issuer(cert: x509.Certificate) -> None:
+    entry = _recent.get(id(cert))
+    if entry is not None and entry[0] is cert and entry[2] is None:
+        _remember(_issuers, cert.signature, (cert, entry[1]))
+        _recent[id(cert)] = (cert, entry[1], cert)
+
+
+def _parsed_fields(cert: x509.Certificate) -> _CertFields:
+    subject, issuer = cert.subject, cert.issuer
+    _ = (len(subject), len(issuer), cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid,
+         cert.serial_number)
+    basic_constraints = key_usage = unknown_critical = None
     for ext in cert.extensions:
-        _ = ext.value
-    return names
+        value = ext.value
+        if isinstance(value, x509.BasicConstraints):
+            basic_constraints = value  # a second one raised DuplicateExtension
+        elif isinstance(value, x509.KeyUsage):
+            key_usage = value
+        if unknown_critical is None and ext.critical and ext.oid not in _KNOWN_EXTENSIONS:
+            unknown_critical = ext.oid
+    return _CertFields(subject, issuer, name_key(subject), name_key(issuer), cert.not_valid_before_utc,
+                      cert.not_valid_after_utc, cert.version is x509.Version.v1, basic_constraints, key_usage,
+                      unknown_critical)
 
 
 def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
-    """``(cert.subject, cert.issuer)`` of a certificate :func:`fully_parsed` accepted, parsed once per DER:
-    cryptography builds new Name objects on every access, which costs more than comparing them."""
-    return _subject_issuer(cert)
+    """``(cert.subject, cert.issuer)`` of a certificate :func:`fully_parsed` accepted, parsed once per object
+    (and once per DER for a recurring issuer)."""
+    fields = _fields(cert)
+    return fields.subject, fields.issuer
 
 
 def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
     """``cert`` after :func:`fully_parsed`; a field that does not parse raises :class:`Rejected` MALFORMED
     naming ``what`` and the kind of error (a duplicated extension, an unsupported name type, ...)."""
+    _checked_fields(cert, what)
+    return cert
+
+
+def _checked_fields(cert: x509.Certificate, what: str) -> _CertFields:
     try:
-        return fully_parsed(cert)
+        return _fields(cert)
     except x509.DuplicateExtension as exc:
         raise Rejected(Reason.MALFORMED, f"{what} carries extension {exc.oid.dotted_string} twice") from None
     except CERT_PARSE_ERRORS as exc:
@@ -103,55 +204,46 @@ def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-@lru_cache(maxsize=256)
-def _anchor_issued(child: x509.Certificate, anchor: x509.Certificate) -> bool:
-    """Whether trust anchor ``anchor`` signed ``child``, by the DER of both (a pure function of the bytes).
-
-    Every bundle of a vendor carries the same certificates under its root, so their signatures are
-    checked once per process; a certificate with any other byte is checked afresh.
-    """
-    return issued_by(child, anchor)
-
-
-@lru_cache(maxsize=256)
-def _intermediate_issued(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """Whether ``issuer`` signed ``child`` where ``child`` is itself an issuer on the path (never the leaf), by
-    the DER of both: a device's or batch's intermediates recur in every bundle it emits, as the anchor's do,
-    while the leaf's signature, new in every bundle, is always checked afresh."""
-    return issued_by(child, issuer)
+def _issuer_signed(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """:func:`issued_by` for a ``child`` that is itself an issuer on the path (never the leaf), remembered when
+    both are remembered issuers (by the bytes of both: a pure function of them)."""
+    known_child, known_issuer = _remembered(child), _remembered(issuer)
+    if known_child is None or known_issuer is None:
+        return issued_by(child, issuer)
+    key = (id(known_child), id(known_issuer))
+    entry = _signatures.get(key)
+    if entry is not None and entry[0] is known_child and entry[1] is known_issuer:
+        return entry[2]
+    signed = issued_by(child, issuer)
+    _remember(_signatures, key, (known_child, known_issuer, signed))
+    return signed
 
 
-def _check_time(cert: x509.Certificate, at: datetime, what: object) -> None:
-    if at < cert.not_valid_before_utc:
-        raise Rejected(Reason.CERT_NOT_YET_VALID,
-                       f"{what} is valid only from {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}")
-    if at > cert.not_valid_after_utc:
-        raise Rejected(Reason.CERT_EXPIRED, f"{what} expired {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
+def _check_time(cert: _CertFields, at: datetime, what: object) -> None:
+    if at < cert.not_before:
+        raise Rejected(Reason.CERT_NOT_YET_VALID, f"{what} is valid only from {cert.not_before:%Y-%m-%dT%H:%M:%SZ}")
+    if at > cert.not_after:
+        raise Rejected(Reason.CERT_EXPIRED, f"{what} expired {cert.not_after:%Y-%m-%dT%H:%M:%SZ}")
 
 
-def _check_critical(cert: x509.Certificate, what: object) -> None:
-    for ext in cert.extensions:
-        if ext.critical and ext.oid not in _KNOWN_EXTENSIONS:
-            raise Rejected(Reason.CERT_UNKNOWN_CRITICAL,
-                           f"{what} has unknown critical extension {ext.oid.dotted_string}")
+def _check_critical(cert: _CertFields, what: object) -> None:
+    if cert.unknown_critical is not None:
+        raise Rejected(Reason.CERT_UNKNOWN_CRITICAL,
+                       f"{what} has unknown critical extension {cert.unknown_critical.dotted_string}")
 
 
-def _check_issuer(cert: x509.Certificate, below: int, policy: ChainPolicy, what: object) -> None:
+def _check_issuer(cert: _CertFields, below: int, policy: ChainPolicy, what: object) -> None:
     """``below`` is the number of non-self-issued intermediates between ``cert`` and the leaf."""
-    if cert.version is x509.Version.v1:
+    if cert.is_v1:
         if policy.allow_v1_ca:
             return
         raise Rejected(Reason.CERT_NOT_CA, f"{what} is an X.509 v1 certificate and cannot issue")
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        raise Rejected(Reason.CERT_NOT_CA, f"{what} has no basicConstraints") from None
+    bc = cert.basic_constraints
+    if bc is None:
+        raise Rejected(Reason.CERT_NOT_CA, f"{what} has no basicConstraints")
     if not bc.ca:
         raise Rejected(Reason.CERT_NOT_CA, f"{what} has basicConstraints CA:FALSE")
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        ku = None
+    ku = cert.key_usage
     if ku is not None and not ku.key_cert_sign:
         raise Rejected(Reason.CERT_NOT_CA, f"{what} keyUsage lacks keyCertSign")
     if bc.path_length is not None and below > bc.path_length:
@@ -171,6 +263,22 @@ class _Position:
 
     def __str__(self) -> str:
         return "leaf certificate" if self.depth == 0 else f"chain certificate {_describe(self.cert)!r}"
+
+
+def _der_classes(certs: list[x509.Certificate]) -> list[int]:
+    """For each certificate, the position of the first one with the same DER: membership as ``in`` decides
+    it for certificates (their equality is by encoding), with no certificate hashed. Equal certificates
+    carry equal signature values, so only those are compared."""
+    firsts: dict[bytes, list[int]] = {}
+    classes = []
+    for index, cert in enumerate(certs):
+        same_signature = firsts.setdefault(cert.signature, [])
+        first = next((i for i in same_signature if certs[i] is cert or certs[i] == cert), None)
+        if first is None:
+            same_signature.append(index)
+            first = index
+        classes.append(first)
+    return classes
 
 
 def validate_chain(
@@ -193,60 +301,70 @@ def validate_chain(
     certificate, or an intermediate at the top of a used-up bundle whose issuer no anchor is,
     which is what a wrong root gives whether or not the bundle carries its own root copy),
     CERT_EXPIRED / CERT_NOT_YET_VALID, CERT_NOT_CA, CERT_PATH_LENGTH or CERT_UNKNOWN_CRITICAL.
+    Issuers are looked up by name as :func:`name_key` describes.
     """
     if not anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
-    for index, cert in enumerate((leaf, *untrusted)):
-        parsed_certificate(cert, "the leaf certificate" if index == 0 else f"chain certificate [{index}]")
-    for cert in anchors:
-        parsed_certificate(cert, "a trust anchor")
+    # One list of the leaf, the bundle's certificates and the anchors; the walk works on positions in it.
+    certs = [leaf, *untrusted, *anchors]
+    fields = [_checked_fields(cert, "the leaf certificate" if index == 0 else f"chain certificate [{index}]")
+             for index, cert in enumerate(certs[:1 + len(untrusted)])]
+    fields += [_checked_fields(cert, "a trust anchor") for cert in anchors]
+    first_anchor = 1 + len(untrusted)
+    classes = _der_classes(certs)
+    anchor_classes = {classes[i] for i in range(first_anchor, len(certs))}
+    by_subject: dict[NameKey, list[int]] = {}  # untrusted, then anchors, in the order given
+    for index in range(1, len(certs)):
+        by_subject.setdefault(fields[index].subject_key, []).append(index)
     received = as_received or {}
-    names = {cert: _subject_issuer(cert) for cert in (leaf, *untrusted, *anchors)}  # all parsed above: no raise
 
-    def subject_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
-        return names[cert]
-
-    path = [leaf]
-    current = leaf
+    path = [0]
+    on_path = {classes[0]}
+    current = 0
     while True:
-        if current in anchors:
+        if classes[current] in anchor_classes:
             break
         if len(path) > MAX_CHAIN_DEPTH:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates")
-        signed = received.get(current, current)
-        subject, issuer_name = subject_issuer(current)
-        anchor = next((a for a in anchors if subject_issuer(a)[0] == issuer_name and _anchor_issued(signed, a)),
-                      None)
+        cert = certs[current]
+        signed = received.get(cert, cert) if received else cert
+        current_fields = fields[current]
+        candidates = by_subject.get(current_fields.issuer_key, [])
+        issued = issued_by if current == 0 else _issuer_signed
+        anchor = next((i for i in candidates if i >= first_anchor and issued(signed, certs[i])), None)
         if anchor is not None:
             path.append(anchor)
             break
-        if issuer_name == subject and issued_by(signed, current):
+        if current_fields.issuer_key == current_fields.subject_key and issued_by(signed, cert):
             raise Rejected(Reason.CHAIN_UNTRUSTED,
-                           f"chain ends at self-signed {_describe(current)!r}, which is not a trust anchor")
-        named = [c for c in untrusted + anchors if subject_issuer(c)[0] == issuer_name and c not in path]
+                           f"chain ends at self-signed {_describe(cert)!r}, which is not a trust anchor")
+        named = [i for i in candidates if classes[i] not in on_path]
         if not named:
-            if len(path) > 1 and all(c in path for c in untrusted):
+            if len(path) > 1 and all(classes[i] in on_path for i in range(1, first_anchor)):
                 # The bundle's intermediates are used up and its top names an issuer no anchor is:
                 # the wrong root is trusted, exactly as when the bundle ends at its own root copy.
                 raise Rejected(Reason.CHAIN_UNTRUSTED,
-                               f"chain ends at {_describe(current)!r}, whose issuer "
-                               f"{issuer_name.rfc4514_string()!r} is not a trust anchor")
-            raise Rejected(Reason.CHAIN_INCOMPLETE,
-                           f"issuer {issuer_name.rfc4514_string()!r} of {_describe(current)!r} is not in the chain")
-        issued = issued_by if current is leaf else _intermediate_issued
-        issuer = next((c for c in named if issued(signed, c)), None)
+                               f"chain ends at {_describe(cert)!r}, whose issuer "
+                               f"{current_fields.issuer.rfc4514_string()!r} is not a trust anchor")
+            raise Rejected(Reason.CHAIN_INCOMPLETE, f"issuer {current_fields.issuer.rfc4514_string()!r} of "
+                                                    f"{_describe(cert)!r} is not in the chain")
+        issuer = next((i for i in named if issued(signed, certs[i])), None)
         if issuer is None:
-            raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(current)!r} is not signed by its named issuer")
+            raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(cert)!r} is not signed by its named issuer")
         path.append(issuer)
+        on_path.add(classes[issuer])
         current = issuer
-    for depth, cert in enumerate(path):
-        what = _Position(depth, cert)
+    for depth, index in enumerate(path):
+        what = _Position(depth, certs[index])
         if depth < len(path) - 1 or policy.check_anchor_validity:
-            _check_time(cert, at, what)
-        _check_critical(cert, what)
+            _check_time(fields[index], at, what)
+        _check_critical(fields[index], what)
         if depth > 1 or (depth == 1 and not policy.leaf_issuer_by_position):
-            _check_issuer(cert, depth - 1, policy, what)
-    return path
+            _check_issuer(fields[index], depth - 1, policy, what)
+    chain = [certs[i] for i in path]
+    for cert in chain[1:]:
+        _remember_issuer(cert)
+    return chain
 
 
 def require_key_usage(cert: x509.Certificate, *, digital_signature: bool = True) -> None:
