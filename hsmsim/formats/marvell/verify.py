@@ -27,7 +27,7 @@ from hsmsim.formats.marvell.envelopes import EnvelopeContents, jwk_spki, loaded_
 from hsmsim.formats.marvell.options import Cloud
 from hsmsim.formats.marvell.pki import marvell_root_names
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import ChainPolicy, require_key_usage, validate_chain
+from hsmsim.pki.chain import ChainPolicy, NameKey, name_key, require_key_usage, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _MANUFACTURER_POLICY = ChainPolicy(allow_v1_ca=True)
@@ -105,18 +105,9 @@ class _Chains:
     unused: tuple[x509.Certificate, ...]
 
 
-_NameKey = tuple[frozenset[tuple[x509.ObjectIdentifier, str | bytes]], ...]
-
-
-def _name_key(name: x509.Name) -> _NameKey:
-    """A value equal to another exactly when the two Names are equal (``x509.Name`` compares its RDNs in order,
-    each as a set of (OID, value)), compared in C: comparing ``x509.Name`` runs Python code per attribute."""
-    return tuple(frozenset((attr.oid, attr.value) for attr in rdn) for rdn in name.rdns)
-
-
 @cache
-def _root_name_keys() -> frozenset[_NameKey]:
-    return frozenset(_name_key(root) for root in marvell_root_names())
+def _root_name_keys() -> frozenset[NameKey]:
+    return frozenset(name_key(root) for root in marvell_root_names())
 
 
 class _ByDer:
@@ -138,11 +129,11 @@ class _ByDer:
 
 
 @lru_cache(maxsize=64)
-def _facts(key: _ByDer) -> tuple[_NameKey, _NameKey, bool, bytes]:
+def _facts(key: _ByDer) -> tuple[NameKey, NameKey, bool, bytes]:
     """(subject, issuer, self-signed, SPKI) of a certificate, by its DER (a pure function of the bytes): the
     partition, card and owner certificates and the root copies recur in every bundle of a device."""
     cert = key.cert
-    subject, issuer = _name_key(cert.subject), _name_key(cert.issuer)
+    subject, issuer = name_key(cert.subject), name_key(cert.issuer)
     self_signed = subject == issuer
     if self_signed:
         try:
@@ -158,8 +149,8 @@ class _Held:
     Compared by identity: the bundle's certificates are deduplicated into these first."""
 
     cert: x509.Certificate
-    subject: _NameKey
-    issuer: _NameKey
+    subject: NameKey
+    issuer: NameKey
     self_signed: bool
     spki: bytes
 
@@ -216,7 +207,7 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
                                          "certificates")
     partition = partitions[0]
     root_names = _root_name_keys()
-    manufacturer_anchors = [a for a in anchors if _name_key(a.subject) in root_names]
+    manufacturer_anchors = [a for a in anchors if name_key(a.subject) in root_names]
     if not manufacturer_anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor carries a LiquidSecurity root DN (LS1 or LS2)")
     # Owner certificates reuse the card's name and key: keep them out of the manufacturer path.
@@ -236,7 +227,7 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
     if cloud is Cloud.GOOGLE:
         # Google's owner root issues both owner certificates directly: an issuer that is no owner
         # anchor is the wrong root, not a missing certificate.
-        if not any(_name_key(a.subject) == owner_partition.issuer for a in owner_anchors):
+        if not any(name_key(a.subject) == owner_partition.issuer for a in owner_anchors):
             raise Rejected(Reason.CHAIN_UNTRUSTED, f"no owner trust anchor is the owner partition certificate's "
                                                    f"issuer {owner_partition.cert.issuer.rfc4514_string()!r} "
                                                    "(the Hawksbill root)")
