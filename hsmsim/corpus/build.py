@@ -33,7 +33,6 @@ from hsmsim.model.corpus_schema import (
     VectorFile,
     VectorRecord,
     corpus_json,
-    native_dir,
     vector_schema,
 )
 from hsmsim.model.evidence import relative_parts
@@ -118,13 +117,14 @@ class _OutputTree:
     """Files written below ``root``, an existing empty directory: each directory made once, each file opened
     once (created exclusively, never through a symlink), its SHA-256 kept for the manifest."""
 
-    root: Path
+    root: str
     digests: dict[str, str] = field(default_factory=dict)
     made: set[str] = field(default_factory=set)
 
-    def write(self, rel: str, data: bytes) -> None:
-        """Create ``root/rel`` holding ``data``, making its missing parent directories; raises
-        :class:`CorpusError` before opening anything when ``rel`` could name anything but a new file below root."""
+    def write(self, rel: str, data: bytes, sha256: str | None = None) -> None:
+        """Create ``root/rel`` holding ``data`` (whose SHA-256 hex is ``sha256`` when the caller has it), making
+        its missing parent directories; raises :class:`CorpusError` before opening anything when ``rel`` could
+        name anything but a new file below root."""
         try:
             parts = relative_parts(rel)
         except ValueError as exc:
@@ -134,16 +134,16 @@ class _OutputTree:
         for depth in range(1, len(parts)):
             directory = "/".join(parts[:depth])
             if directory not in self.made:
-                os.mkdir(self.root / directory)
+                os.mkdir(f"{self.root}/{directory}")
                 self.made.add(directory)
-        fd = os.open(self.root / rel, _CREATE, 0o666)
+        fd = os.open(f"{self.root}/{rel}", _CREATE, 0o666)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
-        self.digests[rel] = hashlib.sha256(data).hexdigest()
+        self.digests[rel] = sha256 or hashlib.sha256(data).hexdigest()
 
     def sorted_digests(self) -> dict[str, str]:
         """Every written file's digest, in path order (component by component, as pathlib sorts paths)."""
@@ -243,7 +243,7 @@ def build_corpus(
     for child in list(out.iterdir()) if out.exists() else []:
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    tree = _OutputTree(out)
+    tree = _OutputTree(os.fspath(out))
     tree.write(f"{SCHEMA_DIR}/{SCHEMA_NAME}", _schema_bytes())
     for format_name, drafts in promoted.items():
         tree.write(f"{PROMOTED_DIR}/{format_name}.json", promoted_json(drafts))
@@ -262,8 +262,8 @@ def build_corpus(
         )
         tree.write(f"{format_name}_verify.json", corpus_json(document.wire()))
         for case, test in zip(cases, tests, strict=True):
-            for rel, data in case.evidence.files.items():
-                tree.write(f"{native_dir(case.id)}/{rel}", data)
+            for native, data in zip(test.inputs.files, case.evidence.files.values(), strict=True):
+                tree.write(f"{test.inputs.dir}/{native.path}", data, native.sha256)
             counts["format"][format_name] += 1
             counts["result"][test.result.value] += 1
             counts["severity"][test.severity.value] += 1
