@@ -310,6 +310,14 @@ class NoteRecord(WireModel):
                    refs=note.refs)
 
 
+def _draft_fields(case: VectorCase) -> dict[str, Any]:
+    """The members a draft and a record share, built from ``case``."""
+    return {"id": case.id, "comment": case.comment, "flags": case.flags, "profiles": _profile_records(case.expected),
+            "features": case.features, "inputs": InputsRecord.of(case.id, case.evidence),
+            "trust": TrustRecord.of(case.anchors, case.validation_time),
+            "provenance": ProvenanceRecord.of(case.provenance)}
+
+
 class VectorDraft(WireModel):
     """A vector before the corpus builder numbers it: a fuzz finding, promoted into ``vectors/promoted/<format>.json``.
 
@@ -330,10 +338,7 @@ class VectorDraft(WireModel):
     @classmethod
     def from_case(cls, case: VectorCase) -> VectorDraft:
         """The draft of ``case``; raises pydantic's ValidationError on a malformed case."""
-        return cls(id=case.id, comment=case.comment, flags=case.flags, profiles=_profile_records(case.expected),
-                   features=case.features, inputs=InputsRecord.of(case.id, case.evidence),
-                   trust=TrustRecord.of(case.anchors, case.validation_time),
-                   provenance=ProvenanceRecord.of(case.provenance))
+        return cls(**_draft_fields(case))
 
     def to_case(self, seed: str) -> VectorCase:
         """The :class:`VectorCase` back; ``seed`` stands in for an empty provenance seed."""
@@ -375,8 +380,8 @@ class VectorRecord(WireModel):
     @classmethod
     def from_case(cls, case: VectorCase, *, tc_id: int, severity: Severity) -> VectorRecord:
         """The record of ``case`` numbered ``tc_id``; raises pydantic's ValidationError on a malformed case."""
-        return cls(**dict(VectorDraft.from_case(case)), tc_id=tc_id, result=case.result,
-                   expected_reason=case.expected_reason, severity=severity)
+        return cls(**_draft_fields(case), tc_id=tc_id, result=case.result, expected_reason=case.expected_reason,
+                   severity=severity)
 
 
 PROMOTED_DRAFTS = TypeAdapter(tuple[VectorDraft, ...])
