@@ -7,14 +7,17 @@ runs: it keeps every id's ``tcId`` stable and records retired ids so none is reu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from pydantic import ValidationError
 
@@ -30,9 +33,9 @@ from hsmsim.model.corpus_schema import (
     VectorFile,
     VectorRecord,
     corpus_json,
-    native_dir,
     vector_schema,
 )
+from hsmsim.model.evidence import relative_parts
 from hsmsim.model.vectors import PROVENANCE_NOTES, Expected, FlagNote, Severity, VectorCase
 
 SUITE_VERSION = "1.0.0"
@@ -44,6 +47,7 @@ SCHEMA_DIR = "schema"
 PROMOTED_DIR = "promoted"
 _SEVERITY_ORDER = list(Severity)
 _PROVENANCE_FLAGS = {"Resigned", "Stale", "Golden"}
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class CorpusError(HsmsimError):
@@ -108,6 +112,50 @@ class IdRegistry:
         return "\n".join(lines)
 
 
+@dataclass
+class _OutputTree:
+    """Files written below ``root``, an existing empty directory: each directory made once, each file opened
+    once (created exclusively, never through a symlink), its SHA-256 kept for the manifest."""
+
+    root: str
+    digests: dict[str, str] = field(default_factory=dict)
+    made: set[str] = field(default_factory=set)
+
+    def write(self, rel: str, data: bytes, sha256: str | None = None) -> None:
+        """Create ``root/rel`` holding ``data`` (whose SHA-256 hex is ``sha256`` when the caller has it), making
+        its missing parent directories; raises :class:`CorpusError` before opening anything when ``rel`` could
+        name anything but a new file below root."""
+        try:
+            parts = relative_parts(rel)
+        except ValueError as exc:
+            raise CorpusError(f"not writing {rel!r}: {exc}") from None
+        if rel in self.digests:
+            raise CorpusError(f"{rel} would be written twice")
+        for depth in range(1, len(parts)):
+            directory = "/".join(parts[:depth])
+            if directory not in self.made:
+                os.mkdir(f"{self.root}/{directory}")
+                self.made.add(directory)
+        fd = os.open(f"{self.root}/{rel}", _CREATE, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        self.digests[rel] = sha256 or hashlib.sha256(data).hexdigest()
+
+    def sorted_digests(self) -> dict[str, str]:
+        """Every written file's digest, in path order (component by component, as pathlib sorts paths)."""
+        return {rel: self.digests[rel] for rel in sorted(self.digests, key=lambda rel: rel.split("/"))}
+
+
+@functools.cache
+def _schema_bytes() -> bytes:
+    """``schema/hsmsim_vector_v1.json``: generated from the models once per process, as they cannot change."""
+    return corpus_json(vector_schema())
+
+
 def read_promoted(path: Path) -> tuple[VectorDraft, ...]:
     """The drafts promoted into one format (``promoted/<format>.json``); none when the file does not exist.
 
@@ -159,6 +207,11 @@ class BuildReport:
     files: int
 
 
+def _anchor_entry(anchor: x509.Certificate, format_name: str) -> dict[str, str]:
+    fingerprint = anchor.fingerprint(hashes.SHA256()).hex()
+    return {"format": format_name, "subject": anchor.subject.rfc4514_string(), "sha256": fingerprint}
+
+
 def build_corpus(
     out: Path, *, seed: str = DEFAULT_SEED, registry: IdRegistry | None = None,
     promoted: dict[str, tuple[VectorDraft, ...]] | None = None, formats: list[str] | None = None,
@@ -189,13 +242,13 @@ def build_corpus(
 
     for child in list(out.iterdir()) if out.exists() else []:
         shutil.rmtree(child) if child.is_dir() else child.unlink()
-    (out / SCHEMA_DIR).mkdir(parents=True)
-    (out / SCHEMA_DIR / SCHEMA_NAME).write_bytes(corpus_json(vector_schema()))
+    out.mkdir(parents=True, exist_ok=True)
+    tree = _OutputTree(os.fspath(out))
+    tree.write(f"{SCHEMA_DIR}/{SCHEMA_NAME}", _schema_bytes())
     for format_name, drafts in promoted.items():
-        (out / PROMOTED_DIR).mkdir(exist_ok=True)
-        (out / PROMOTED_DIR / f"{format_name}.json").write_bytes(promoted_json(drafts))
+        tree.write(f"{PROMOTED_DIR}/{format_name}.json", promoted_json(drafts))
     counts: dict[str, Counter[str]] = {k: Counter() for k in ("format", "result", "flag", "severity")}
-    anchors: dict[str, dict[str, str]] = {}
+    anchors: dict[x509.Certificate, dict[str, str]] = {}
     for format_name, (cases, notes) in per_format.items():
         tests = tuple(_record(c, tc_ids[c.id], notes) for c in cases)
         used = sorted({f for c in cases for f in c.flags})
@@ -207,21 +260,25 @@ def build_corpus(
                     "profiles gives the verdict and reason each policy profile must return."),
             notes={flag: NoteRecord.of(notes[flag]) for flag in used}, number_of_tests=len(tests), tests=tests,
         )
-        (out / f"{format_name}_verify.json").write_bytes(corpus_json(document.wire()))
+        tree.write(f"{format_name}_verify.json", corpus_json(document.wire()))
         for case, test in zip(cases, tests, strict=True):
-            case.evidence.write(out / native_dir(case.id))
+            for native, data in zip(test.inputs.files, case.evidence.files.values(), strict=True):
+                tree.write(f"{test.inputs.dir}/{native.path}", data, native.sha256)
             counts["format"][format_name] += 1
             counts["result"][test.result.value] += 1
             counts["severity"][test.severity.value] += 1
             for flag in case.flags:
                 counts["flag"][flag] += 1
             for anchor in case.anchors:
-                fingerprint = anchor.fingerprint(hashes.SHA256()).hex()
-                anchors[fingerprint] = {"format": format_name, "subject": anchor.subject.rfc4514_string(),
-                                        "sha256": fingerprint}
-    (out / REGISTRY_FILE).write_bytes(corpus_json(registry.to_json()))
-    (out / CHANGELOG_FILE).write_text(registry.changelog())
-    files = sorted(p for p in out.rglob("*") if p.is_file())
+                # keyed by the certificate (equal when the DER is): most vectors share a root, described once
+                entry = anchors.get(anchor)
+                if entry is None:
+                    anchors[anchor] = _anchor_entry(anchor, format_name)
+                else:
+                    entry["format"] = format_name
+    tree.write(REGISTRY_FILE, corpus_json(registry.to_json()))
+    tree.write(CHANGELOG_FILE, registry.changelog().encode())
+    files = tree.sorted_digests()
     manifest = {
         "suiteVersion": SUITE_VERSION,
         "generator": {"name": "hsmsim", "version": __version__},
@@ -230,7 +287,7 @@ def build_corpus(
         "numberOfTests": len(all_ids),
         "counts": {k: dict(sorted(v.items())) for k, v in counts.items()},
         "trustAnchors": sorted(anchors.values(), key=lambda a: a["sha256"]),
-        "files": {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
+        "files": files,
     }
-    (out / MANIFEST_FILE).write_bytes(corpus_json(manifest))
+    tree.write(MANIFEST_FILE, corpus_json(manifest))
     return BuildReport(out, len(all_ids), len(files) + 1)

@@ -48,14 +48,14 @@ class Evidence:
         return data
 
     def write(self, directory: Path) -> list[Path]:
-        """Write every file under ``directory``; returns the written paths in ``files`` order."""
-        written = []
-        for rel, data in self.files.items():
-            path = directory / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
+        """Write every file under ``directory``, making each missing directory once; returns the written paths
+        in ``files`` order. Raises ValueError, before writing anything, when a name would leave ``directory``."""
+        paths = [directory.joinpath(*relative_parts(rel)) for rel in self.files]
+        for parent in dict.fromkeys(path.parent for path in paths):
+            parent.mkdir(parents=True, exist_ok=True)
+        for path, data in zip(paths, self.files.values(), strict=True):
             path.write_bytes(data)
-            written.append(path)
-        return written
+        return paths
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,13 @@ def safe_file_stem(label: str) -> str:
     """The key label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``, leading dots go,
     and an empty result is ``key``; the stem never names a path outside the bundle directory."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"
+
+
+def relative_parts(rel: str) -> list[str]:
+    """The components of the relative ``/``-separated name ``rel``; raises ValueError when it is empty, absolute,
+    or has an empty, ``.`` or ``..`` component, i.e. whenever joining it to a directory could name anything but
+    a distinct entry below that directory."""
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{rel!r} is not a plain relative file name")
+    return parts
