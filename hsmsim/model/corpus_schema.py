@@ -13,12 +13,11 @@ The format-facing dataclasses of :mod:`hsmsim.model.vectors` (:class:`VectorCase
 from __future__ import annotations
 
 import hashlib
-import math
+import json
 import re
 from base64 import b64decode, b64encode
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii as _ascii_string
 from typing import Annotated, Any, Final, Literal
 
 from cryptography import x509
@@ -74,89 +73,8 @@ def native_dir(vector_id: str) -> str:
 
 
 def corpus_json(data: object) -> bytes:
-    """The corpus's JSON encoding of plain JSON data: one-space indent, ASCII only, a final newline.
-
-    Byte for byte ``json.dumps(data, indent=1, ensure_ascii=True) + "\\n"``, encoded, raising the same
-    TypeError on data that is not JSON. With an indent that call runs the standard library's pure-Python
-    encoder, one generator per value; this walk writes each member with one append and leaves the strings
-    to the same C escaper (1.2 to 2.7 times faster on the corpus's files, 5 ms less on a large vector file).
-    """
-    chunks: list[str] = []
-    if isinstance(data, (dict, list, tuple)):
-        _encode_container(data, "\n", chunks.append)
-    else:
-        chunks.append(_json_scalar(data))
-    chunks.append("\n")
-    return "".join(chunks).encode()
-
-
-def _json_float(value: float) -> str:
-    if value != value:
-        return "NaN"
-    if value in (math.inf, -math.inf):
-        return "Infinity" if value > 0 else "-Infinity"
-    return float.__repr__(value)
-
-
-def _json_scalar(value: object) -> str:
-    """A scalar as json.dumps writes it, checked in json's own order (bool before int, str before all)."""
-    if isinstance(value, str):
-        return _ascii_string(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float):
-        return _json_float(value)
-    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
-
-
-def _json_key(key: object) -> str:
-    """A member name as json.dumps converts it: str as is, a float, bool, None or int spelled as its value is."""
-    if isinstance(key, str):
-        return key
-    try:
-        return _json_scalar(key)
-    except TypeError:
-        raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}") from None
-
-
-def _encode_container(value: dict[Any, Any] | list[Any] | tuple[Any, ...], indent: str,
-                      out: Callable[[str], None]) -> None:
-    """Append ``value`` indented as json.dumps(indent=1) does, ``indent`` being the newline before its close."""
-    if not value:
-        out("{}" if isinstance(value, dict) else "[]")
-        return
-    inner = indent + " "
-    if isinstance(value, dict):
-        separator = "{" + inner
-        for key, item in value.items():
-            name = _ascii_string(_json_key(key))
-            if isinstance(item, str):
-                out(f"{separator}{name}: {_ascii_string(item)}")
-            elif isinstance(item, (dict, list, tuple)):
-                out(f"{separator}{name}: ")
-                _encode_container(item, inner, out)
-            else:
-                out(f"{separator}{name}: {_json_scalar(item)}")
-            separator = "," + inner
-        out(indent + "}")
-        return
-    separator = "[" + inner
-    for item in value:
-        if isinstance(item, str):
-            out(separator + _ascii_string(item))
-        elif isinstance(item, (dict, list, tuple)):
-            out(separator)
-            _encode_container(item, inner, out)
-        else:
-            out(separator + _json_scalar(item))
-        separator = "," + inner
-    out(indent + "]")
+    """The corpus's JSON encoding of plain JSON data: one-space indent, ASCII only, a final newline."""
+    return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode()
 
 
 class WireModel(BaseModel):
