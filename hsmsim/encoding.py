@@ -70,23 +70,25 @@ def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
     Raises :class:`ValueError` for a truncated header, a high tag number, an indefinite or over-long
     length, or content running past the end of ``data``.
     """
-    if pos + 2 > len(data):
+    size = len(data)
+    if pos + 2 > size:
         raise ValueError("truncated TLV header")
-    tag, first = data[pos], data[pos + 1]
+    tag = data[pos]
     if tag & 0x1F == 0x1F:
         raise ValueError("multi-byte tags are not supported")
+    first = data[pos + 1]
     start = pos + 2
     if first < 0x80:
-        length = first
+        end = start + first
     else:
         count = first & 0x7F
-        if count == 0 or count > MAX_LENGTH_OCTETS or start + count > len(data):
+        if count == 0 or count > MAX_LENGTH_OCTETS or start + count > size:
             raise ValueError("bad TLV length")
-        length = int.from_bytes(data[start:start + count], "big")
+        end = start + count + int.from_bytes(data[start:start + count], "big")
         start += count
-    if start + length > len(data):
+    if end > size:
         raise ValueError("TLV runs past the end of its parent")
-    return tag, start, start + length
+    return tag, start, end
 
 
 def der_content(tlv: bytes) -> bytes:
@@ -98,10 +100,25 @@ def der_content(tlv: bytes) -> bytes:
 
 
 def der_children(content: bytes) -> list[bytes]:
-    """The TLVs concatenated in ``content``, each as its full encoding; raises :class:`ValueError`."""
-    out, pos = [], 0
-    while pos < len(content):
-        _tag, _start, end = read_tlv(content, pos)
+    """The TLVs concatenated in ``content``, each as its full encoding; raises :class:`ValueError` as
+    :func:`read_tlv` does (its header walk inlined: every reader of every format runs this loop)."""
+    out: list[bytes] = []
+    pos, size = 0, len(content)
+    while pos < size:
+        if pos + 2 > size:
+            raise ValueError("truncated TLV header")
+        if content[pos] & 0x1F == 0x1F:
+            raise ValueError("multi-byte tags are not supported")
+        first = content[pos + 1]
+        if first < 0x80:
+            end = pos + 2 + first
+        else:
+            count = first & 0x7F
+            if count == 0 or count > MAX_LENGTH_OCTETS or pos + 2 + count > size:
+                raise ValueError("bad TLV length")
+            end = pos + 2 + count + int.from_bytes(content[pos + 2:pos + 2 + count], "big")
+        if end > size:
+            raise ValueError("TLV runs past the end of its parent")
         out.append(content[pos:end])
         pos = end
     return out

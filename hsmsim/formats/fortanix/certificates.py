@@ -67,27 +67,21 @@ def der_reencoding(der: bytes) -> tuple[bytes, tuple[str, ...]]:
     Returns ``der`` unchanged with no names when every value is DER. Raises :class:`ValueError`
     when some value is not DER and the framing around the extensions is not DER either.
     """
-    names: list[str] = []
-
-    def reencode(extensions: list[bytes]) -> list[bytes]:
-        out = []
-        for extension in extensions:
-            value, name = _der_extension(extension)
-            out.append(value)
-            if name is not None:
-                names.append(name)
-        return out
-
     try:
         tbs, algorithm, signature = der_children(der_content(der))
-        rebuilt = map_extensions(tbs, reencode)
+        fields = der_children(der_content(tbs))
+        if not fields or fields[-1][0] != 0xA3:
+            return der, ()  # no extensions
+        reencoded = [_der_extension(extension) for extension in der_children(der_content(der_content(fields[-1])))]
     except ValueError:
-        return der, ()  # no extensions, or a framing cryptography refuses by itself
+        return der, ()  # a framing cryptography refuses by itself
+    names = tuple(name for _value, name in reencoded if name is not None)
     if not names:
         return der, ()
     if map_extensions(tbs, lambda extensions: extensions) != tbs:
         raise ValueError("the framing around the non-DER extension values is not DER either")
-    return der_tlv(0x30, rebuilt + algorithm + signature), tuple(names)
+    rebuilt = map_extensions(tbs, lambda _extensions: [value for value, _name in reencoded])
+    return der_tlv(0x30, rebuilt + algorithm + signature), names
 
 
 def _strictly_parsed(der: bytes, what: str) -> x509.Certificate:
@@ -125,3 +119,11 @@ def read_certificate(der: bytes, what: str) -> ReadCertificate:
     except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"{what} is not an X.509 certificate: {str(exc)[:80]}") from None
     return ReadCertificate(_strictly_parsed(reencoded, what), received, non_der)
+
+
+@lru_cache(maxsize=64)
+def read_chain_certificate(der: bytes, what: str) -> ReadCertificate:
+    """:func:`read_certificate` of an ``authority_chain`` entry, once per process for the same bytes: a
+    cluster's authority, its CA and the root recur in every response, while the statement, new in each
+    response, is read afresh. A certificate that is refused is not remembered."""
+    return read_certificate(der, what)

@@ -17,7 +17,6 @@ Facts are from ``shared/specs/luna_fortanix_nshield.md`` 4 and the real response
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from dataclasses import dataclass
@@ -113,7 +112,10 @@ def parse_json(data: bytes, limits: JsonLimits = JsonLimits()) -> object:
     except UnicodeDecodeError:
         raise Rejected(Reason.MALFORMED, "response JSON is not UTF-8") from None
     depth = 0
-    for token in _JSON_TOKEN.finditer(data):
+    # Nesting never exceeds the number of opening brackets, in strings or not: the scan can only be needed
+    # when there are more of them than the bound.
+    tokens = _JSON_TOKEN.finditer(data) if data.count(b"[") + data.count(b"{") > limits.max_depth else ()
+    for token in tokens:
         bracket = token.group()
         if bracket[:1] == b'"':
             continue
@@ -145,15 +147,17 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 def _b64(text: str, what: str, profile: Profile) -> bytes:
     """Standard padded base64; the structural profile also takes MIME-style line breaks."""
     compact = text if profile is Profile.STRICT or "\n" not in text else re.sub(r"\r?\n", "", text)
+    try:
+        der: bytes | None = base64.b64decode(compact, validate=True)
+    except ValueError:  # binascii.Error, or not ASCII
+        der = None
+    if der is not None and base64.b64encode(der).decode() == compact:
+        return der  # canonical: one line of padded base64 characters, so every check below holds
     if len(compact) % 4 or not _BASE64.fullmatch(compact):
         raise Rejected(Reason.MALFORMED, f"{what} is not one line of standard padded base64")
-    try:
-        der = base64.b64decode(compact, validate=True)
-    except binascii.Error:
-        raise Rejected(Reason.MALFORMED, f"{what} is not valid base64") from None
-    if base64.b64encode(der).decode() != compact:
-        raise Rejected(Reason.MALFORMED, f"{what} base64 is not canonical")
-    return der
+    if der is None:
+        raise Rejected(Reason.MALFORMED, f"{what} is not valid base64")
+    raise Rejected(Reason.MALFORMED, f"{what} base64 is not canonical")
 
 
 def read_response(document: object, limits: JsonLimits, profile: Profile) -> Response:

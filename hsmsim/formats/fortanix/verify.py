@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -25,7 +26,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID, ObjectIdentifier
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.encoding import der_children, der_content, der_oid, spki_der
-from hsmsim.formats.fortanix.certificates import ReadCertificate, read_certificate
+from hsmsim.formats.fortanix.certificates import ReadCertificate, read_certificate, read_chain_certificate
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import (
     ENROLLMENT_POLICY,
@@ -50,7 +51,7 @@ from hsmsim.formats.fortanix.statement import (
 )
 from hsmsim.keystore.base import KeyType
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import require_key_usage, validate_chain
+from hsmsim.pki.chain import require_key_usage, subject_and_issuer, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _KU_FIELDS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
@@ -69,9 +70,10 @@ def _signed_by(child: ReadCertificate, issuer: ReadCertificate) -> bool:
 
 
 def _find_authority(statement: ReadCertificate, chain: list[ReadCertificate]) -> ReadCertificate:
-    named = [c for c in chain if c.cert.subject == statement.cert.issuer]
+    issuer_name = subject_and_issuer(statement.cert)[1]
+    named = [c for c in chain if subject_and_issuer(c.cert)[0] == issuer_name]
     if not named:
-        issuer = statement.cert.issuer.rfc4514_string()
+        issuer = issuer_name.rfc4514_string()
         raise Rejected(Reason.CHAIN_INCOMPLETE, f"no authority_chain certificate is the statement's issuer {issuer!r}")
     for candidate in named:
         if _signed_by(statement, candidate):
@@ -80,7 +82,7 @@ def _find_authority(statement: ReadCertificate, chain: list[ReadCertificate]) ->
 
 
 def _describe(cert: x509.Certificate) -> str:
-    return cert.subject.rfc4514_string() or "<empty subject>"
+    return subject_and_issuer(cert)[0].rfc4514_string() or "<empty subject>"
 
 
 @dataclass(frozen=True)
@@ -100,15 +102,23 @@ def _extension(cert: x509.Certificate, oid: ObjectIdentifier) -> x509.Extension[
         return None
 
 
-def _key_identifier(cert: x509.Certificate, what: object) -> bytes:
+@lru_cache(maxsize=64)
+def _key_identifiers(cert: x509.Certificate) -> tuple[bytes | None, bytes]:
+    """The subjectKeyIdentifier ``cert`` carries (None without one) and the SHA-1 of its DER SubjectPublicKeyInfo,
+    by the certificate's DER: the authority and its CAs, whose identifiers these are, recur in every response."""
     ext = _extension(cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER)
-    if ext is None:
+    return (ext.value.digest if ext is not None else None,  # type: ignore[attr-defined]
+            ski(cert.public_key()).digest)  # type: ignore[arg-type]
+
+
+def _key_identifier(cert: x509.Certificate, what: object) -> bytes:
+    carried, computed = _key_identifiers(cert)
+    if carried is None:
         raise Rejected(Reason.MALFORMED, f"{what} has no subjectKeyIdentifier")
-    value = ext.value.digest  # type: ignore[attr-defined]
-    if value != ski(cert.public_key()).digest:  # type: ignore[arg-type]
+    if carried != computed:
         raise Rejected(Reason.MALFORMED, f"{what} subjectKeyIdentifier is not the SHA-1 of its DER "
                                          "SubjectPublicKeyInfo (the vendor's verifier recomputes it so)")
-    return value  # type: ignore[no-any-return]
+    return carried
 
 
 def _check_issuer_id(cert: x509.Certificate, issuer_id: bytes, what: object) -> None:
@@ -179,10 +189,11 @@ def _statement_structure(statement: x509.Certificate) -> tuple[str | None, tuple
         if ext.critical and ext.oid != ExtensionOID.KEY_USAGE:
             raise Rejected(Reason.CERT_UNKNOWN_CRITICAL,
                            f"statement extension {ext.oid.dotted_string} is critical; only keyUsage may be")
-    names = [a.value for a in statement.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    subject = subject_and_issuer(statement)[0]
+    names = [a.value for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     if names != [STATEMENT_CN]:
         raise Rejected(Reason.MALFORMED, f"statement subject CN is {names!r}, not {STATEMENT_CN!r}")
-    kids = statement.subject.get_attributes_for_oid(KEY_ID_OID)
+    kids = subject.get_attributes_for_oid(KEY_ID_OID)
     unknown = tuple(e.oid.dotted_string for e in statement.extensions if e.oid not in _STATEMENT_EXTENSIONS)
     return (str(kids[0].value) if len(kids) == 1 else None), unknown
 
@@ -312,7 +323,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     data, csrs = _gather(evidence)
     response = read_response(parse_json(data, limits), limits, profile)
     read = {"statement": read_certificate(response.statement, "statement")}
-    read.update({f"authority_chain[{i}]": read_certificate(der, f"authority_chain[{i}]")
+    read.update({f"authority_chain[{i}]": read_chain_certificate(der, f"authority_chain[{i}]")
                  for i, der in enumerate(response.chain)})
     statement, *chain = read.values()
     _check_statement_time(statement.cert, at)

@@ -6,8 +6,9 @@ CertTemplate extension of the same OID (``ext-attestation``), its proof of posse
 the key over the CertRequest. Statement types:
 
 * ``id-evidence`` (1.3.6.1.5.5.999, the PKIX Evidence arc; the draft assigns no statement type, so the
-  Evidence module's own arc names it): ``stmt`` is the Evidence SEQUENCE, verified by the
-  ``pkix-evidence`` format through the registry, with the CSR and the bundle's certs beside it.
+  Evidence module's own arc names it): ``stmt`` is the Evidence SEQUENCE, verified by this family's
+  ``pkix-evidence`` verifier as if given with the CSR and the bundle's certs beside it (called directly:
+  the CSR's self-signature, verified once, is not verified again).
 * ``tcg-attest-certify`` (2.23.133.20.1): a TcgAttestCertify (:mod:`~hsmsim.formats.ietf.tcg`).
 * hsmsim's private arc ``2.25.277441276849583172135182184666119029479.1.<n>`` (a UUID OID, X.667, so no
   registration is needed), one per format (:data:`PRIVATE_TYPES`): ``stmt`` is an
@@ -39,7 +40,8 @@ from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, tcg
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE, TCG_ATTEST_CERTIFY, Bundle, Statement
-from hsmsim.formats.ietf.evidence import NONCE_SUFFIX, evidence_der, request_nonce
+from hsmsim.formats.ietf.evidence import NONCE_SUFFIX, evidence_der, request_nonce, statement_inputs
+from hsmsim.formats.ietf.evidence import check as check_evidence
 from hsmsim.formats.ietf.pki import tpm_identity
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import MAX_BUNDLE_FILES, Evidence, TrustAnchors
@@ -70,6 +72,8 @@ FORMS = (PKCS10, CRMF)
 SUFFIXES = {PKCS10: ".csr", CRMF: ".crmf"}
 MAX_STATEMENTS = 16
 MAX_CERTS = 16
+EVIDENCE_PARTS = ("statement.evidence.der", "bundle-certs.pem")
+"""How a rejection of a PKIX Evidence statement names the Evidence and the bundle's certificates."""
 
 
 # -- HsmsimStatement ----------------------------------------------------------------------------
@@ -280,10 +284,10 @@ def generate(request: AttestationRequest) -> Evidence:
 
 @dataclass(frozen=True)
 class Request:
-    """The request as the verifier reads it: the PKCS#10 DER (None for CRMF), its SPKI (proof of possession
-    checked) and its bundle."""
+    """The request as the verifier reads it: its SPKI (proof of possession checked), the same key as
+    cryptography re-encodes a PKCS#10's (None for CRMF), and its bundle."""
 
-    pkcs10: bytes | None
+    pkcs10_spki: bytes | None
     spki: bytes
     bundle: Bundle
     certs: tuple[x509.Certificate, ...]
@@ -313,7 +317,7 @@ def read_request(data: bytes, profile: Profile) -> Request:
         info = asn1.decode_request(der)
     except ValueError as exc:
         raise Rejected(Reason.MALFORMED, f"CSR does not parse: {exc}") from None
-    check_csr_signature(der)
+    pkcs10_spki = check_csr_signature(der)
     found = [values for oid, values in info.attributes if oid == ID_AA_ATTESTATION]
     if not found:
         raise Rejected(Reason.ATTR_MISSING, "the CSR has no id-aa-attestation attribute")
@@ -322,7 +326,7 @@ def read_request(data: bytes, profile: Profile) -> Request:
     if len(found[0]) != 1:
         raise Rejected(Reason.ATTR_CONFLICT if found[0] else Reason.MALFORMED,
                        f"the id-aa-attestation attribute holds {len(found[0])} bundles (exactly one)")
-    return _with_bundle(der, info.spki, found[0][0], profile)
+    return _with_bundle(pkcs10_spki, info.spki, found[0][0], profile)
 
 
 def _read_crmf(der: bytes, profile: Profile) -> Request:
@@ -358,7 +362,7 @@ def _read_crmf(der: bytes, profile: Profile) -> Request:
     return _with_bundle(None, msg.spki, found[0].value, profile)
 
 
-def _with_bundle(pkcs10: bytes | None, spki: bytes, bundle_der: bytes, profile: Profile) -> Request:
+def _with_bundle(pkcs10_spki: bytes | None, spki: bytes, bundle_der: bytes, profile: Profile) -> Request:
     """The request with its parsed bundle: the module's sizes, strict's no trailing elements, X.509 certs."""
     try:
         bundle = asn1.decode_bundle(bundle_der)
@@ -381,15 +385,13 @@ def _with_bundle(pkcs10: bytes | None, spki: bytes, bundle_der: bytes, profile: 
             certs.append(x509.load_der_x509_certificate(cert))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"bundle cert {index} does not parse") from None
-    return Request(pkcs10, spki, bundle, tuple(certs))
+    return Request(pkcs10_spki, spki, bundle, tuple(certs))
 
 
-def _bound(verdict: Verdict, spki: bytes, what: str) -> Claims:
-    if not verdict.accepted:
-        raise Rejected(verdict.reason, verdict.detail)
-    if verdict.claims is None or verdict.claims.spki_der != spki:
+def _bound(claims: Claims | None, spki: bytes, what: str) -> Claims:
+    if claims is None or claims.spki_der != spki:
         raise Rejected(Reason.KEY_MISMATCH, f"the {what} statement concerns another key than the CSR's")
-    return verdict.claims
+    return claims
 
 
 def check_statement(statement: Statement, request: Request, nonce: bytes | None, trust: TrustAnchors,
@@ -401,22 +403,18 @@ def check_statement(statement: Statement, request: Request, nonce: bytes | None,
     if kind == TCG_CERTIFY:
         return tcg.verify_statement(statement.stmt, request.certs, request.spki, trust, at, profile, nonce)
     if kind == PKIX_EVIDENCE:
-        files = {"statement.evidence.der": statement.stmt,
-                 "bundle-certs.pem": b"".join(cert_pem(c) for c in request.certs)}
-        if request.pkcs10 is not None:
-            files["request.csr"] = request.pkcs10
-        if nonce is not None:
-            files[f"request{NONCE_SUFFIX}"] = nonce.hex().encode()
-        inner = Evidence(PKIX_EVIDENCE, files, "statement.evidence.der")
-    else:
-        try:
-            inner = decode_native(statement.stmt)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise Rejected(Reason.MALFORMED, f"HsmsimStatement does not parse: {exc}") from None
-        if inner.format != kind:
-            raise Rejected(Reason.MALFORMED, f"an HsmsimStatement of type {kind} says it is {inner.format}")
+        inputs = statement_inputs(statement.stmt, request.certs, nonce, request.pkcs10_spki, EVIDENCE_PARTS)
+        return _bound(check_evidence(inputs, trust, at, profile), request.spki, kind)
+    try:
+        inner = decode_native(statement.stmt)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Rejected(Reason.MALFORMED, f"HsmsimStatement does not parse: {exc}") from None
+    if inner.format != kind:
+        raise Rejected(Reason.MALFORMED, f"an HsmsimStatement of type {kind} says it is {inner.format}")
     verdict = get_format(kind).verify(inner, trust, at=at, profile=profile)
-    return _bound(verdict, request.spki, kind)
+    if not verdict.accepted:
+        raise Rejected(verdict.reason, verdict.detail)
+    return _bound(verdict.claims, request.spki, kind)
 
 
 def read_nonce(files: Mapping[str, bytes]) -> bytes | None:

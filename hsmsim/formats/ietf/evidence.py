@@ -179,6 +179,9 @@ class Inputs:
     nonce: bytes | None
     csr: bytes | None
     certs: tuple[x509.Certificate, ...]
+    csr_spki: bytes | None = None
+    """Without ``csr``: the key of a request the caller has already parsed and whose self-signature it has
+    verified, as :func:`csr_public_key` returns it (the CSR attestation's own PKCS#10)."""
 
 
 def evidence_der(data: bytes) -> bytes:
@@ -228,6 +231,23 @@ def read_inputs(files: Mapping[str, bytes], primary: str) -> Inputs:
             except CERT_PARSE_ERRORS:
                 raise Rejected(Reason.MALFORMED, f"{name} holds a certificate that does not parse") from None
     return Inputs(der, nonce, csr, tuple(certs))
+
+
+def statement_inputs(stmt: bytes, certs: Sequence[x509.Certificate], nonce: bytes | None, csr_spki: bytes | None,
+                     names: tuple[str, str]) -> Inputs:
+    """The inputs of an Evidence carried in a CSR attestation bundle: ``stmt`` read as :func:`read_inputs`
+    reads an Evidence file, the bundle's certificates (fully parsed), the relying party's nonce and the key of
+    the request, whose self-signature the caller verified. ``names`` = (Evidence, certificates): how a
+    rejection names them, as when they are given as files. Raises Rejected."""
+    try:
+        der = evidence_der(stmt)
+    except (ValueError, binascii.Error) as exc:
+        raise Rejected(Reason.MALFORMED, f"{names[0]} is not PEM, base64 or DER Evidence: {exc}") from None
+    try:
+        parsed = tuple(fully_parsed(c) for c in certs)
+    except CERT_PARSE_ERRORS:
+        raise Rejected(Reason.MALFORMED, f"{names[1]} holds a certificate that does not parse") from None
+    return Inputs(der, nonce, None, parsed, csr_spki)
 
 
 # -- verification -------------------------------------------------------------------------------
@@ -488,7 +508,7 @@ def check(inputs: Inputs, trust: TrustAnchors, at: datetime, profile: Profile) -
     validate_structure(ev, profile)
     signers = check_signatures(ev, inputs.certs, trust, at)
     check_transaction(ev, signers, inputs.nonce)
-    keys = attested_keys(ev, csr_public_key(inputs.csr) if inputs.csr is not None else None)
+    keys = attested_keys(ev, csr_public_key(inputs.csr) if inputs.csr is not None else inputs.csr_spki)
     for key in keys:
         check_key(key, profile)
     claims = claims_of(ev, keys[0])
