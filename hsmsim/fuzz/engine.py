@@ -239,9 +239,9 @@ class BuiltCase:
     resigned: bool
 
 
-def _havoc(evidence: Evidence, seed: int) -> tuple[Evidence, str]:
+def _havoc(evidence: Evidence, seed: int, fixed: frozenset[str]) -> tuple[Evidence, str]:
     rng = random.Random(seed)
-    name = rng.choice(sorted(evidence.files))
+    name = rng.choice(sorted(evidence.files.keys() - fixed) or sorted(evidence.files))
     data = bytearray(evidence.files[name])
     for _ in range(rng.randint(1, 8)):
         if not data:
@@ -288,7 +288,7 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
     except _OPERATOR_FAILURES as exc:
         raise CaseBuildError(case, exc) from exc
     if case.havoc is not None:
-        evidence, touched = _havoc(evidence, case.havoc)
+        evidence, touched = _havoc(evidence, case.havoc, model.verifier_files)
         applied.append((HAVOC, touched))
         invalid = False  # havoc can land anywhere, even in unsigned padding
     return BuiltCase(case, evidence, tuple(applied), invalid, resigned)
