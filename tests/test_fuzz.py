@@ -22,6 +22,7 @@ from hsmsim.formats import get_format
 from hsmsim.fuzz import campaign
 from hsmsim.fuzz.campaign import CampaignSpec, load_model, reference_target, run_campaign
 from hsmsim.fuzz.engine import (
+    CaseBuildError,
     CaseRunner,
     Finding,
     FuzzCase,
@@ -343,3 +344,26 @@ def test_hostile_operators_are_rejected_by_the_reference_verifier(model):
         built, answer, _, _ = runner.judge(FuzzCase(0, "rsa-3072", ((name, 0),), False))
         assert "PrimusHSM_Attestation.crt" in built.applied[0][1] or name != "x509.duplicate-extension"
         assert answer.verdict == "REJECT", (name, answer)
+
+
+
+def test_the_verifiers_own_key_beside_the_evidence_is_held_fixed():
+    """ms-kast lays the CA's exchange key (the verifier's configuration, which opens the AIK info) beside each
+    request: like the trust anchors, no random operator or havoc mutates it; the request still is mutated."""
+    model = load_model("ms-kast", SEED)
+    assert model.verifier_files and all(name.endswith(".ca-exchange.p8") for name in model.verifier_files)
+    catalogue = {op.name for op in model.operators if op.catalogue}
+    touched = set()
+    for index in range(400):
+        case = plan_case(model, "held", index)
+        if catalogue & {name for name, _ in case.operators}:  # a catalogue vector replaces every file
+            continue
+        try:
+            built = build_case(model, case, packed=False)
+        except CaseBuildError:
+            continue
+        golden = model.render(model.open(case.golden), False).files
+        changed = {name for name, data in built.evidence.files.items() if data != golden.get(name)}
+        assert not changed & model.verifier_files, case
+        touched |= changed
+    assert any(name.endswith(".kast.cmc") for name in touched)

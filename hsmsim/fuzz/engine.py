@@ -21,15 +21,14 @@ finds what it needs removed by another) is skipped and counted (:class:`CaseBuil
 from __future__ import annotations
 
 import hashlib
+import os
 import random
-import re
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 from hsmsim.formats import get_format, verify_guarded
@@ -126,24 +125,46 @@ def time_bound(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-_CLEAR_REFS = Path("/proc/self/clear_refs")
-_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = "/proc/self/clear_refs"
+_STATM = "/proc/self/statm"
+_STATUS = "/proc/self/status"
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Read and written with bare os calls: this bookkeeping runs twice per case, and buffered text I/O and a regex
+# cost more than many a verifier's whole answer.
 
 
 def _reset_resident_peak() -> int | None:
     """Reset this process's peak resident set size to the current one (Linux); return it in bytes, or None."""
     try:
-        _CLEAR_REFS.write_text("5")
-        return _status_kib("VmRSS") * 1024
-    except (OSError, ValueError):
+        fd = os.open(_CLEAR_REFS, os.O_WRONLY)
+        try:
+            os.write(fd, b"5")
+        finally:
+            os.close(fd)
+        return int(_read_proc(_STATM, 256).split()[1]) * _PAGE_BYTES
+    except (OSError, ValueError, IndexError):
         return None
 
 
-def _status_kib(field_name: str) -> int:
-    match = re.search(rf"^{field_name}:\s+(\d+) kB", _STATUS.read_text(), flags=re.M)
-    if match is None:
-        raise ValueError(f"no {field_name} in {_STATUS}")
-    return int(match.group(1))
+def _resident_peak() -> int:
+    """This process's peak resident set size in bytes since the last reset (``VmHWM``; raises ValueError)."""
+    status = _read_proc(_STATUS, 16384)
+    start = status.find(b"\nVmHWM:")
+    if start < 0:
+        raise ValueError(f"no VmHWM in {_STATUS}")
+    end = status.find(b"\n", start + 1)
+    value = status[start + 7:end if end >= 0 else len(status)].split()
+    if len(value) != 2 or value[1] != b"kB":
+        raise ValueError(f"VmHWM in {_STATUS} is not in kB")
+    return int(value[0]) * 1024
+
+
+def _read_proc(path: str, limit: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
 
 
 def verdict_answer(run: Callable[[], object], timeout: float,
@@ -164,7 +185,7 @@ def verdict_answer(run: Callable[[], object], timeout: float,
         return TargetAnswer("MEMORY", None, "memory bound exceeded")
     except Exception as exc:  # noqa: BLE001 - an exception out of verify() is exactly what we look for
         return TargetAnswer("CRASH", None, f"{type(exc).__name__}: {exc}"[:300])
-    if before is not None and (grown := _status_kib("VmHWM") * 1024 - before) > MEMORY_BUDGET_BYTES:
+    if before is not None and (grown := _resident_peak() - before) > MEMORY_BUDGET_BYTES:
         # The symptom is the text before the first colon (see symptom()): keep the varying number after it.
         return TargetAnswer("MEMORY", None, f"memory budget exceeded: resident memory grew by {grown >> 20} MiB on "
                                            f"one case (budget {MEMORY_BUDGET_BYTES >> 20} MiB)")
@@ -239,9 +260,9 @@ class BuiltCase:
     resigned: bool
 
 
-def _havoc(evidence: Evidence, seed: int) -> tuple[Evidence, str]:
+def _havoc(evidence: Evidence, seed: int, fixed: frozenset[str]) -> tuple[Evidence, str]:
     rng = random.Random(seed)
-    name = rng.choice(sorted(evidence.files))
+    name = rng.choice(sorted(evidence.files.keys() - fixed) or sorted(evidence.files))
     data = bytearray(evidence.files[name])
     for _ in range(rng.randint(1, 8)):
         if not data:
@@ -288,7 +309,7 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
     except _OPERATOR_FAILURES as exc:
         raise CaseBuildError(case, exc) from exc
     if case.havoc is not None:
-        evidence, touched = _havoc(evidence, case.havoc)
+        evidence, touched = _havoc(evidence, case.havoc, model.verifier_files)
         applied.append((HAVOC, touched))
         invalid = False  # havoc can land anywhere, even in unsigned padding
     return BuiltCase(case, evidence, tuple(applied), invalid, resigned)

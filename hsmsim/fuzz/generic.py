@@ -50,13 +50,16 @@ class FileBench:
     files: dict[str, bytes]
     primary: str
     format: str
+    fixed: frozenset[str] = frozenset()
+    """The verifier's configuration among the files (:attr:`FuzzModel.verifier_files`): never picked."""
     touched: list[str] = field(default_factory=list)
 
 
 def _pick(bench: FileBench, rng: random.Random) -> str:
-    if not bench.files:
+    names = sorted(bench.files.keys() - bench.fixed)
+    if not names:
         raise mutate.MutationError("no files")
-    name = rng.choice(sorted(bench.files))
+    name = rng.choice(names)
     bench.touched.append(name)
     return name
 
@@ -125,16 +128,26 @@ def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
         FuzzOperator("bytes.extend", _extend), FuzzOperator("splice", _splice_from(goldens)),
     )
 
+    verifier_files = frozenset(name for golden in goldens.values() for name, data in golden.evidence.files.items()
+                               if is_private_key_file(data))
+
     def open_bench(name: str) -> FileBench:
         golden = goldens[name]
-        return FileBench(name, dict(golden.evidence.files), golden.evidence.primary, format_name)
+        return FileBench(name, dict(golden.evidence.files), golden.evidence.primary, format_name, verifier_files)
 
     def render(bench: FileBench, _packed: bool) -> Evidence:
         return Evidence(bench.format, dict(bench.files), bench.primary)
 
     return FuzzModel(format=format_name, goldens=tuple(goldens), operators=operators, anchors=first.anchors,
                      validation_time=first.validation_time, open=open_bench, resign=lambda _bench: None,
-                     render=render)
+                     render=render, verifier_files=verifier_files)
+
+
+def is_private_key_file(data: bytes) -> bool:
+    """True when ``data`` holds a PEM private key. A device's evidence never carries one: such a file beside it is
+    the verifier's own key (ms-kast's CA exchange key, which opens the AIK info), configuration like the trust
+    anchors rather than evidence, so the fuzzer holds it fixed as it holds the anchors."""
+    return b"-----BEGIN" in data and b"PRIVATE KEY-----" in data
 
 
 # -- evidence-level operators ----------------------------------------------------------------------
@@ -192,7 +205,7 @@ def with_evidence_operators(model: FuzzModel) -> FuzzModel:
                      operators=(*(lift(op) for op in model.operators), *(op for op in added if op is not None)),
                      anchors=model.anchors, validation_time=model.validation_time,
                      open=lambda golden: Layered(model.open(golden)), resign=lambda bench: model.resign(bench.inner),
-                     render=render)
+                     render=render, verifier_files=model.verifier_files)
 
 
 def _plans(planner: Planner, files: dict[str, bytes]) -> bool:

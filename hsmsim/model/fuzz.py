@@ -58,6 +58,9 @@ class FuzzModel:
     """Re-sign the bench's signed content with the genuine attestation key."""
     render: Callable[[Any, bool], Evidence]
     """The evidence of a bench; ``packed`` asks for the vendor's container (e.g. the zip)."""
+    verifier_files: frozenset[str] = frozenset()
+    """Files laid beside the evidence that are the verifier's own configuration, not what a device sends (ms-kast's
+    CA exchange key): held fixed like :attr:`anchors`, no random operator touches them."""
 
 
 def catalogue_operator(mutation: Mutation) -> FuzzOperator:

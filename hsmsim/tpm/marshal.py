@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import struct
 
 from hsmsim.verdict import Reason, Rejected
 
@@ -133,6 +134,9 @@ def alg_name(value: int) -> str:
         return f"0x{value:04x}"
 
 
+_U8, _U16, _U32, _U64 = (struct.Struct(f">{code}") for code in "BHIQ")
+
+
 class Reader:
     """A bounded cursor over one marshalled structure; raises Rejected(MALFORMED) on any overrun."""
 
@@ -152,31 +156,43 @@ class Reader:
         """The next ``count`` bytes."""
         end = self._pos + count
         if end > len(self._data):
-            raise Rejected(Reason.MALFORMED, f"{self.what}: {field} runs past the end "
-                                             f"({count} bytes at offset {self._pos} of {len(self._data)})")
+            raise self._overrun(count, field)
         out = self._data[self._pos:end]
         self._pos = end
         return out
 
+    def _overrun(self, count: int, field: str) -> Rejected:
+        return Rejected(Reason.MALFORMED, f"{self.what}: {field} runs past the end "
+                                          f"({count} bytes at offset {self._pos} of {len(self._data)})")
+
+    def _integer(self, layout: struct.Struct, field: str) -> int:
+        # One struct read per field: these run a dozen times per structure, on every bundle.
+        pos = self._pos
+        if pos + layout.size > len(self._data):
+            raise self._overrun(layout.size, field)
+        self._pos = pos + layout.size
+        value: int = layout.unpack_from(self._data, pos)[0]
+        return value
+
     def u8(self, field: str) -> int:
         """A UINT8."""
-        return self.take(1, field)[0]
+        return self._integer(_U8, field)
 
     def u16(self, field: str) -> int:
         """A big-endian UINT16."""
-        return int.from_bytes(self.take(2, field), "big")
+        return self._integer(_U16, field)
 
     def u32(self, field: str) -> int:
         """A big-endian UINT32."""
-        return int.from_bytes(self.take(4, field), "big")
+        return self._integer(_U32, field)
 
     def u64(self, field: str) -> int:
         """A big-endian UINT64."""
-        return int.from_bytes(self.take(8, field), "big")
+        return self._integer(_U64, field)
 
     def tpm2b(self, field: str, limit: int) -> bytes:
         """A TPM2B: a UINT16 size, then that many bytes (at most ``limit``)."""
-        size = self.u16(f"{field}.size")
+        size = self._integer(_U16, f"{field}.size")
         if size > limit:
             raise Rejected(Reason.MALFORMED, f"{self.what}: {field}.size {size} exceeds the type's maximum {limit}")
         return self.take(size, field)

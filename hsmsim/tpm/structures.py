@@ -9,11 +9,13 @@ with MALFORMED, LIMIT_EXCEEDED or UNSUPPORTED). Unmarshal checks types, not sema
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import KeyAttributes, PublicKey
 from hsmsim.tpm.marshal import (
@@ -351,6 +353,21 @@ class TpmtPublic:
 
     def public_key(self) -> PublicKey:
         """The cryptography public key; Rejected(MALFORMED/UNSUPPORTED) when the area holds no valid key."""
+        return self._public_key
+
+    def spki(self) -> bytes:
+        """The DER SubjectPublicKeyInfo of :meth:`public_key` (raises as it does)."""
+        return self._spki
+
+    # Built once per parsed area (a verifier compares, hashes and reports the same key several times); a frozen
+    # dataclass stays immutable: cached_property stores into the instance dict, and a key that does not
+    # load raises again on every call.
+    @functools.cached_property
+    def _spki(self) -> bytes:
+        return spki_der(self._public_key)
+
+    @functools.cached_property
+    def _public_key(self) -> PublicKey:
         if isinstance(self.parameters, RsaParms):
             assert isinstance(self.unique, bytes)
             if self.parameters.key_bits != len(self.unique) * 8:

@@ -28,6 +28,7 @@ from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, TPM_MANUFACTURER, ek_certificate, tpm_pki
 from hsmsim.formats.tpm.statement import check_ak_certificate
 from hsmsim.formats.tpm.structures import (
+    EccPoint,
     PcrSelection,
     QuoteInfo,
     TpmsAttest,
@@ -173,6 +174,15 @@ def test_unmarshal_rejects_every_truncation_and_trailing_bytes(kit):
         with pytest.raises(Rejected, match="trailing"):
             parse(data + b"\x00")
 
+
+def test_a_public_area_builds_its_key_once_and_a_bad_one_never(kit):
+    area = kit.draft("ec-p256").area
+    assert area.public_key() is area.public_key()
+    assert area.spki() == spki_der(area.public_key()) == spki_der(kit.keys["ec-p256"].public_key)
+    off_curve = replace(area, unique=EccPoint(area.unique.x, bytes(32)))
+    for _ in range(2):  # a key that does not load is not remembered: every call rejects again
+        with pytest.raises(Rejected, match="not on the curve"):
+            off_curve.spki()
 
 def test_object_attributes_follow_the_key(kit):
     store = SoftKeyStore(seed=SEED)

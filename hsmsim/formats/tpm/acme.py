@@ -33,7 +33,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import check_csr_binding
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
 from hsmsim.formats.tpm.format import TpmStatementFormat
@@ -170,14 +169,14 @@ def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, a
     expected = hashlib.sha256(key_authorization(record.token, record.thumbprint)).digest()
     certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), expected, "SHA-256(keyAuthorization)")
     area = TpmtPublic.unmarshal(stmt.pub_area)
-    key = check_attested_name(area, certify)
+    check_attested_name(area, certify)
     check_object_attributes(area)
     if facts.permanent_ids and record.identifier not in facts.permanent_ids:
         raise Rejected(Reason.ATTR_CONFLICT, f"the order's identifier {record.identifier[:60]!r} is not the AK "
                                              "certificate's permanentIdentifier")
     if csr is None:
         raise Rejected(Reason.MISSING_INPUT, "no finalize CSR (<label>.csr) to bind the attested key to")
-    check_csr_binding(spki_der(key), csr, "the attested TPM key")
+    check_csr_binding(area.spki(), csr, "the attested TPM key")
     if profile is Profile.STRICT:
         if not facts.permanent_ids:
             raise Rejected(Reason.ATTR_MISSING, "the AK certificate names no permanentIdentifier for the device")

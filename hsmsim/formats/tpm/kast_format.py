@@ -370,7 +370,7 @@ def check_id_binding(binding: wire.IdBinding, aik: PublicKey) -> None:
     signed TPM2_CertifyCreation of itself (SIGNATURE_INVALID; another object: ATTESTATION_KEY_MISMATCH) over
     exactly this creation data (ATTR_CONFLICT)."""
     area = TpmtPublic.unmarshal(binding.aik_public)
-    if spki_der(area.public_key()) != spki_der(aik):
+    if area.spki() != spki_der(aik):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the idBinding's public area is not the AIK")
     needed = TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT | TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT
     if area.object_attributes & needed != needed:
@@ -436,7 +436,7 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
         wire.check_cmc_signature(cmc, key)
     kast = wire.parse_kast(_statement(csr))
     area = TpmtPublic.unmarshal(wire.key_blob_public(kast.key_blob))
-    if spki_der(area.public_key()) != csr.spki:
+    if area.spki() != csr.spki:
         raise Rejected(Reason.KEY_MISMATCH, "the key blob's public area is not the requested key")
     certify = check_attest(TpmsAttest.unmarshal(kast.key_attest), wire.WINDOWS_QUALIFYING_DATA,
                            "Windows's key attestation qualifying data")

@@ -298,7 +298,7 @@ def check_activation(data: bytes, ak_key: PublicKey, intermediates: list[x509.Ce
     if not isinstance(ek_key, rsa.RSAPublicKey):
         raise Rejected(Reason.UNSUPPORTED, "only an RSA EK is supported for ActivateCredential")
     area = TpmtPublic.unmarshal(values["akPublic"])
-    if spki_der(area.public_key()) != spki_der(ak_key):
+    if area.spki() != spki_der(ak_key):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "akPublic is not the AK certificate's key")
     attrs = area.object_attributes
     needed = TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT | TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.encoding import der_children, der_content, spki_der
+from hsmsim.encoding import der_children, der_content
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import tpm_sign
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TpmAlg, TpmaObject, TpmSt
@@ -327,7 +327,7 @@ def tpm_claims(area: TpmtPublic, facts: AkFacts, serial: str | None = None) -> C
     sensitive = bound or bool(attrs & TpmaObject.ENCRYPTED_DUPLICATION)
     key_type, size = key_facts(area)
     return Claims(
-        spki_der=spki_der(area.public_key()), key_type=key_type, key_size=size,
+        spki_der=area.spki(), key_type=key_type, key_size=size,
         generated_on_device=bool(attrs & TpmaObject.SENSITIVE_DATA_ORIGIN), extractable=not bound,
         never_extractable=bound, sensitive=sensitive, always_sensitive=sensitive,
         vendor=facts.vendor, model=facts.model, firmware=facts.version, serial=serial)
