@@ -161,7 +161,9 @@ def load_json(text: str, object_pairs_hook: Callable[[list[tuple[str, object]]],
     """
     value = json.loads(text, object_pairs_hook=object_pairs_hook, parse_float=_json_float, parse_int=_json_int,
                        parse_constant=_json_constant)
-    if any(_LONE_SURROGATE.search(text) for text in json_strings(value)):
+    # A decoded string holds a surrogate only from a \u escape or from one in ``text`` itself.
+    if ("\\u" in text or _LONE_SURROGATE.search(text)) and any(
+            _LONE_SURROGATE.search(string) for string in json_strings(value)):
         raise ValueError("a JSON string holds a lone surrogate escape")
     return value
 
