@@ -493,9 +493,12 @@ def _walk_der(content: bytes, limit: int) -> list[Tlv] | None:
         end = pos + length
         if end > size:
             return None
-        out.append(Tlv(first >> 6, bool(first & 0x20), tag, content[start:end], content[pos:end], True))
+        out.append(_new_tlv(Tlv, (first >> 6, first & 0x20 != 0, tag, content[start:end], content[pos:end], True)))
         pos = end
     return out
+
+
+_new_tlv = tuple.__new__  # a Tlv straight from its fields: NamedTuple's own __new__ is a Python-level lambda
 
 
 def read_children(content: bytes, what: str, limit: int) -> list[Tlv]:

@@ -160,7 +160,8 @@ def apple_claims(key: ec.EllipticCurvePublicKey, *, serial: str | None, firmware
                  model: str | None = None, label: str | None = None, spki: bytes | None = None) -> Claims:
     """A Secure Enclave key: generated there and never extractable (Apple attests nothing else). ``spki``: the
     key's SubjectPublicKeyInfo DER when the caller has it already."""
-    return Claims(spki_der=spki if spki is not None else spki_der(key), key_type=f"EC-{key.curve.name}", key_size=key.curve.key_size,
+    return Claims(spki_der=spki if spki is not None else spki_der(key), key_type=f"EC-{key.curve.name}",
+                  key_size=key.curve.key_size,
                   generated_on_device=True, extractable=False, never_extractable=True, sensitive=True,
                   always_sensitive=True, vendor="Apple", model=model, serial=serial, firmware=firmware, label=label)
 
