@@ -374,14 +374,10 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
 def union_view(kd: KeyDescription) -> KeyDescription:
     """``kd`` whose hardwareEnforced list is completed by softwareEnforced: what WebAuthn §8.4 reads when the
     relying party accepts keys outside a TEE (the union of both lists)."""
-    hw, sw = kd.hardware_enforced, kd.software_enforced
-    filled = {name: getattr(sw, name) for name in _UNION_FIELDS
-              if _absent(getattr(hw, name)) and not _absent(getattr(sw, name))}
-    return replace(kd, hardware_enforced=replace(hw, **filled)) if filled else kd
-
-
-def _absent(value: object) -> bool:
-    return value is None or value is False
+    hw, sw = vars(kd.hardware_enforced), vars(kd.software_enforced)
+    filled = {name: sw[name] for name in _UNION_FIELDS
+              if (hw[name] is None or hw[name] is False) and sw[name] is not None and sw[name] is not False}
+    return replace(kd, hardware_enforced=replace(kd.hardware_enforced, **filled)) if filled else kd
 
 
 _UNION_FIELDS = tuple(f.name for f in fields(AuthorizationList) if f.compare)
