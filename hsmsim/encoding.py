@@ -161,8 +161,8 @@ def load_json(text: str, object_pairs_hook: Callable[[list[tuple[str, object]]],
     """
     value = json.loads(text, object_pairs_hook=object_pairs_hook, parse_float=_json_float, parse_int=_json_int,
                        parse_constant=_json_constant)
-    # A decoded string holds a surrogate only from a \u escape or from one in ``text`` itself.
-    if ("\\u" in text or _LONE_SURROGATE.search(text)) and any(
+    # A decoded string holds a surrogate only from a \u escape or from one in ``text`` itself (not ASCII).
+    if ("\\u" in text or not text.isascii()) and any(
             _LONE_SURROGATE.search(string) for string in json_strings(value)):
         raise ValueError("a JSON string holds a lone surrogate escape")
     return value

@@ -89,7 +89,10 @@ def cbor_item_end(data: bytes, pos: int = 0, depth: int = 0) -> int:
     """
     if depth > MAX_CBOR_DEPTH:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"CBOR nests deeper than {MAX_CBOR_DEPTH}")
-    major, value, pos = _head(data, pos)
+    if pos < len(data) and data[pos] & 0x1F < 24:  # most items: the argument is in the initial byte
+        major, value, pos = data[pos] >> 5, data[pos] & 0x1F, pos + 1
+    else:
+        major, value, pos = _head(data, pos)
     if major in (0, 1):
         return pos
     if major in (2, 3):
