@@ -705,7 +705,9 @@ def read_authorization_list(content: bytes, what: str, *, strict: bool = False) 
         if entry.tag in seen:
             raise Rejected(Reason.ATTR_CONFLICT, f"KeyDescription {what} carries tag [{entry.tag}] twice")
         seen.append(entry.tag)
-        inner = read_children(entry.content, f"{what} [{entry.tag}]", MAX_LIST_ENTRIES)
+        inner = _walk_der(entry.content, 2)  # one value, normally; anything else is read again for the message
+        if inner is None or len(inner) != 1:
+            inner = read_children(entry.content, f"{what} [{entry.tag}]", MAX_LIST_ENTRIES)
         if len(inner) != 1:
             raise _malformed(what, f"[{entry.tag}] does not hold exactly one value")
         spec = TAG_BY_NUMBER.get(entry.tag)
