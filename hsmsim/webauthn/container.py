@@ -89,7 +89,10 @@ def cbor_item_end(data: bytes, pos: int = 0, depth: int = 0) -> int:
     """
     if depth > MAX_CBOR_DEPTH:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"CBOR nests deeper than {MAX_CBOR_DEPTH}")
-    major, value, pos = _head(data, pos)
+    if pos < len(data) and data[pos] & 0x1F < 24:  # most items: the argument is in the initial byte
+        major, value, pos = data[pos] >> 5, data[pos] & 0x1F, pos + 1
+    else:
+        major, value, pos = _head(data, pos)
     if major in (0, 1):
         return pos
     if major in (2, 3):
@@ -311,6 +314,9 @@ def b64url(data: bytes) -> str:
 
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_UNUSED_BITS = {2: 0x0F, 3: 0x03}
+"""Per ``len % 4`` of unpadded base64, the low bits of the last character that carry no data."""
 
 
 def from_b64url(text: object, what: str) -> bytes:
@@ -321,7 +327,9 @@ def from_b64url(text: object, what: str) -> bytes:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error:
         raise Rejected(Reason.MALFORMED, f"{what} is not base64url") from None
-    if b64url(data) != text:
+    # Canonical (what re-encoding ``data`` gives back) exactly when the unused bits of the last character are 0.
+    unused = _UNUSED_BITS.get(len(text) % 4)
+    if unused and _B64URL_ALPHABET.index(text[-1]) & unused:
         raise Rejected(Reason.MALFORMED, f"{what} base64url is not canonical")
     return data
 

@@ -46,8 +46,10 @@ from hsmsim.formats.android.keydescription import (
     RootOfTrust,
     SecurityLevel,
     encode_key_description,
+    encode_tagged,
     key_description_json,
     parse_key_description,
+    read_authorization_list,
     read_children,
 )
 from hsmsim.formats.android.pki import (
@@ -190,6 +192,16 @@ def test_hostile_key_descriptions_are_rejected_with_a_reason(der, reason):
     with pytest.raises(Rejected) as caught:
         parse_key_description(der)
     assert caught.value.reason is reason
+
+
+@pytest.mark.parametrize("tail", ["6800", "4700", "04006800"])
+def test_root_of_trust_with_a_foreign_field_is_malformed(tail):
+    """asn1crypto reads an application-class field there as a value without ``native`` (AttributeError)."""
+    body = bytes.fromhex("0400" "0101ff" "0a0100" + tail)
+    entry = encode_tagged(704, b"\x30" + bytes([len(body)]) + body)
+    with pytest.raises(Rejected) as caught:
+        read_authorization_list(entry, "hardwareEnforced")
+    assert caught.value.reason is Reason.MALFORMED and "rootOfTrust" in caught.value.detail
 
 
 def test_random_corruption_of_the_description_gives_rejections_not_exceptions(cases):

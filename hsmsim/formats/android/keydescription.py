@@ -21,7 +21,7 @@ import base64
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from asn1crypto import core, parser
 
@@ -42,7 +42,7 @@ MAX_PACKAGES = 32
 MAX_SIGNATURES = 10
 MAX_NESTING = 8
 
-_ASN1_ERRORS = (ValueError, TypeError, OverflowError, KeyError, IndexError, UnicodeDecodeError)
+_ASN1_ERRORS = (ValueError, TypeError, OverflowError, KeyError, IndexError, UnicodeDecodeError, AttributeError)
 
 
 class SecurityLevel(enum.IntEnum):
@@ -433,42 +433,101 @@ def encode_key_description(kd: KeyDescription) -> bytes:
     }).dump())
 
 
-# -- reader -----------------------------------------------------------------------------------
+# -- reader ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Tlv:
-    """One element read by asn1crypto's parser: class, constructed, tag, full encoding, content."""
+class Tlv(NamedTuple):
+    """One element read by asn1crypto's parser: class, constructed, tag, full encoding, content, and whether
+    its length was definite (an indefinite one's ``der`` ends with the end-of-contents octets)."""
 
     class_: int
     constructed: bool
     tag: int
     der: bytes
     content: bytes
+    definite: bool
 
 
 _UNIVERSAL, _CONTEXT = 0, 2
+_BOOLEAN, _INTEGER, _OCTET_STRING, _NULL, _ENUMERATED, _SEQUENCE, _SET = 1, 2, 4, 5, 10, 16, 17
 
 
 def _malformed(what: str, detail: str) -> Rejected:
     return Rejected(Reason.MALFORMED, f"KeyDescription {what}: {detail}")
 
 
+def _walk_der(content: bytes, limit: int) -> list[Tlv] | None:
+    """The TLVs of ``content`` when each has a definite length and parses as asn1crypto's parser reads it
+    (same tag numbers, same refusals); None for anything else (an error, an indefinite length, over ``limit``)."""
+    out: list[Tlv] = []
+    pos, size = 0, len(content)
+    while pos < size:
+        if len(out) >= limit:
+            return None
+        start, first = pos, content[pos]
+        pos += 1
+        tag = first & 31
+        if tag == 31:  # the tag number in base 128, minimal, at least 31
+            tag = 0
+            while True:
+                if pos >= size:
+                    return None
+                octet = content[pos]
+                pos += 1
+                if octet == 0x80 and tag == 0:
+                    return None
+                tag = tag * 128 + (octet & 127)
+                if octet < 0x80:
+                    break
+            if tag < 31:
+                return None
+        if pos >= size:
+            return None
+        length = content[pos]
+        pos += 1
+        if length & 0x80:
+            count = length & 127
+            if count == 0 or pos + count > size:
+                return None
+            length = int.from_bytes(content[pos:pos + count], "big")
+            pos += count
+        end = pos + length
+        if end > size:
+            return None
+        out.append(_new_tlv(Tlv, (first >> 6, first & 0x20 != 0, tag, content[start:end], content[pos:end], True)))
+        pos = end
+    return out
+
+
+_new_tlv = tuple.__new__  # a Tlv straight from its fields: NamedTuple's own __new__ is a Python-level lambda
+
+
 def read_children(content: bytes, what: str, limit: int) -> list[Tlv]:
     """The TLVs concatenated in ``content`` (at most ``limit``); raises MALFORMED / LIMIT_EXCEEDED."""
+    fast = _walk_der(content, limit)
+    if fast is not None:
+        return fast
     out: list[Tlv] = []
-    pos = 0
-    while pos < len(content):
+    pos, size = 0, len(content)
+    while pos < size:
         if len(out) >= limit:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"KeyDescription {what} has more than {limit} elements")
         try:
             # What parser.peek + parser.parse of the element's slice read (same values, same errors: its
             # messages count bytes from the pointer), without copying the rest of ``content`` per element.
-            (class_, method, tag, _header, inner, _trailer), end = parser._parse(content, len(content), pos)
+            (class_, method, tag, _header, inner, trailer), end = parser._parse(content, size, pos)
         except _ASN1_ERRORS as exc:
             raise _malformed(what, f"bad TLV at offset {pos}: {exc}") from None
-        out.append(Tlv(class_, method == 1, tag, content[pos:end], inner))
+        out.append(Tlv(class_, method == 1, tag, content[pos:end], inner, not trailer))
         pos = end
     return out
+
+
+def _walk(content: bytes, limit: int) -> list[Tlv] | None:
+    """:func:`read_children` of ``content``, or None where it would raise."""
+    try:
+        return read_children(content, "", limit)
+    except Rejected:
+        return None
 
 
 def _load(cls: Any, der: bytes, what: str) -> Any:
@@ -480,14 +539,63 @@ def _load(cls: Any, der: bytes, what: str) -> Any:
     return value
 
 
+# The common DER shapes are decoded straight from the TLVs already walked; anything else (another class or
+# tag, a constructed string, an indefinite length) goes through asn1crypto's schema classes, whose result
+# and error messages the verdicts carry. ``_primitive`` and ``_fast_*`` return None to say "not common".
+
+def _primitive(tlv: Tlv, tag: int) -> bytes | None:
+    """The content of a universal primitive ``tag`` element (definite: a primitive cannot be otherwise)."""
+    if tlv.class_ != _UNIVERSAL or tlv.constructed or tlv.tag != tag:
+        return None
+    return tlv.content
+
+
+def _constructed(tlv: Tlv, tag: int, limit: int) -> list[Tlv] | None:
+    """The children of a universal constructed definite-length ``tag`` element, when they walk cleanly."""
+    if tlv.class_ != _UNIVERSAL or not tlv.constructed or tlv.tag != tag or not tlv.definite:
+        return None
+    return _walk(tlv.content, limit)
+
+
+def _integer(content: bytes) -> int:
+    return int.from_bytes(content, "big", signed=True)  # asn1crypto's Integer: empty content reads 0
+
+
+def _fast_head(tlv: Tlv, cls: Any) -> object | None:
+    if cls is core.OctetString:
+        return _primitive(tlv, _OCTET_STRING)
+    content = _primitive(tlv, _ENUMERATED if cls is EnumeratedInt else _INTEGER)
+    return None if content is None else _integer(content)
+
+
 def _read_boolean(value: Any, what: str, strict: bool) -> bool:
-    if strict and value.contents not in (b"\x00", b"\xff"):
-        raise _malformed(what, f"BOOLEAN encoded as 0x{value.contents.hex()} (DER allows only 00 and FF)")
-    return bool(value.native)
+    return _boolean(value.contents, what, strict)
 
 
-def _read_root_of_trust(der: bytes, strict: bool) -> RootOfTrust:
-    seq = _load(RootOfTrustAsn1, der, "rootOfTrust")
+def _boolean(contents: bytes, what: str, strict: bool) -> bool:
+    if strict and contents not in (b"\x00", b"\xff"):
+        raise _malformed(what, f"BOOLEAN encoded as 0x{contents.hex()} (DER allows only 00 and FF)")
+    return contents != b"\x00"  # asn1crypto's Boolean: any other content reads True
+
+
+def _fast_root_of_trust(tlv: Tlv, strict: bool) -> RootOfTrust | None:
+    children = _constructed(tlv, _SEQUENCE, MAX_LIST_ENTRIES)
+    if children is None or len(children) not in (3, 4):
+        return None
+    key, locked, state = (_primitive(children[0], _OCTET_STRING), _primitive(children[1], _BOOLEAN),
+                          _primitive(children[2], _ENUMERATED))
+    hash_ = _primitive(children[3], _OCTET_STRING) if len(children) == 4 else None
+    if key is None or locked is None or state is None or (len(children) == 4 and hash_ is None):
+        return None
+    return RootOfTrust(verified_boot_key=key, device_locked=_boolean(locked, "rootOfTrust.deviceLocked", strict),
+                       verified_boot_state=_integer(state), verified_boot_hash=hash_)
+
+
+def _read_root_of_trust(tlv: Tlv, strict: bool) -> RootOfTrust:
+    fast = _fast_root_of_trust(tlv, strict)
+    if fast is not None:
+        return fast
+    seq = _load(RootOfTrustAsn1, tlv.der, "rootOfTrust")
     count = len(read_children(seq.contents, "rootOfTrust", MAX_LIST_ENTRIES))
     if count not in (3, 4):
         raise _malformed("rootOfTrust", f"{count} fields (expected 3 or 4)")
@@ -500,16 +608,41 @@ def _read_root_of_trust(der: bytes, strict: bool) -> RootOfTrust:
     )
 
 
-def _read_application_id(der: bytes) -> ApplicationId:
-    octets = _load(core.OctetString, der, "attestationApplicationId").native
+def _fast_package(tlv: Tlv) -> PackageInfo | None:
+    fields_ = _constructed(tlv, _SEQUENCE, 3)
+    if fields_ is None or len(fields_) != 2:
+        return None
+    name, version = _primitive(fields_[0], _OCTET_STRING), _primitive(fields_[1], _INTEGER)
+    return None if name is None or version is None else PackageInfo(name, _integer(version))
+
+
+def _fast_application_id(outer: Tlv, sets: list[Tlv], packages: list[Tlv],
+                         signatures: list[Tlv]) -> ApplicationId | None:
+    if not (outer.definite and outer.constructed and (outer.class_, outer.tag) == (_UNIVERSAL, _SEQUENCE)
+            and all(s.definite and s.constructed and (s.class_, s.tag) == (_UNIVERSAL, _SET) for s in sets)):
+        return None
+    infos = [_fast_package(p) for p in packages]
+    digests = [_primitive(s, _OCTET_STRING) for s in signatures]
+    if any(info is None for info in infos) or any(digest is None for digest in digests):
+        return None
+    return ApplicationId(packages=tuple(infos), signatures=tuple(digests))  # type: ignore[arg-type]
+
+
+def _read_application_id(tlv: Tlv) -> ApplicationId:
+    octets = _primitive(tlv, _OCTET_STRING)
+    if octets is None:
+        octets = _load(core.OctetString, tlv.der, "attestationApplicationId").native
     outer = read_children(octets, "attestationApplicationId", MAX_LIST_ENTRIES)
     if len(outer) != 1 or outer[0].der != octets:
         raise _malformed("attestationApplicationId", "the OCTET STRING does not hold exactly one SEQUENCE")
     sets = read_children(outer[0].content, "attestationApplicationId", MAX_LIST_ENTRIES)
     if len(sets) != 2:
         raise _malformed("attestationApplicationId", f"{len(sets)} fields (expected 2)")
-    read_children(sets[0].content, "attestationApplicationId packages", MAX_PACKAGES)
-    read_children(sets[1].content, "attestationApplicationId signature digests", MAX_SIGNATURES)
+    packages = read_children(sets[0].content, "attestationApplicationId packages", MAX_PACKAGES)
+    signatures = read_children(sets[1].content, "attestationApplicationId signature digests", MAX_SIGNATURES)
+    fast = _fast_application_id(outer[0], sets, packages, signatures)
+    if fast is not None:
+        return fast
     seq = _load(ApplicationIdAsn1, octets, "attestationApplicationId")
     return ApplicationId(
         packages=tuple(PackageInfo(p["packageName"].native, p["version"].native) for p in seq["packageInfos"]),
@@ -517,13 +650,38 @@ def _read_application_id(der: bytes) -> ApplicationId:
     )
 
 
-def _read_value(spec: TagSpec, inner: bytes, strict: bool) -> object:
+def _fast_value(kind: Kind, tlv: Tlv, what: str) -> object | None:
+    if kind is Kind.INT:
+        content = _primitive(tlv, _INTEGER)
+        return None if content is None else _integer(content)
+    if kind is Kind.OCTETS:
+        return _primitive(tlv, _OCTET_STRING)
+    if kind is Kind.NULL:
+        content = _primitive(tlv, _NULL)
+        if content:
+            raise _malformed(what, "NULL with content")
+        return None if content is None else True
+    members = _constructed(tlv, _SET, MAX_KEY_DESCRIPTION_BYTES)  # INT_SET: bounded by the content's size
+    if members is None:
+        return None
+    values = [_primitive(member, _INTEGER) for member in members]
+    if any(value is None for value in values):
+        return None
+    if len(values) > MAX_SET_MEMBERS:
+        raise Rejected(Reason.LIMIT_EXCEEDED, f"KeyDescription {what} has more than {MAX_SET_MEMBERS} members")
+    return tuple(_integer(value) for value in values)  # type: ignore[arg-type]
+
+
+def _read_value(spec: TagSpec, tlv: Tlv, strict: bool) -> object:
     what = spec.asn1_name
     if spec.kind is Kind.ROOT_OF_TRUST:
-        return _read_root_of_trust(inner, strict)
+        return _read_root_of_trust(tlv, strict)
     if spec.kind is Kind.APPLICATION_ID:
-        return _read_application_id(inner)
-    value = _load(_KIND_CLASS[spec.kind], inner, what)
+        return _read_application_id(tlv)
+    fast = _fast_value(spec.kind, tlv, what)
+    if fast is not None:
+        return fast
+    value = _load(_KIND_CLASS[spec.kind], tlv.der, what)
     if spec.kind is Kind.NULL:
         if value.contents:
             raise _malformed(what, "NULL with content")
@@ -547,7 +705,9 @@ def read_authorization_list(content: bytes, what: str, *, strict: bool = False) 
         if entry.tag in seen:
             raise Rejected(Reason.ATTR_CONFLICT, f"KeyDescription {what} carries tag [{entry.tag}] twice")
         seen.append(entry.tag)
-        inner = read_children(entry.content, f"{what} [{entry.tag}]", MAX_LIST_ENTRIES)
+        inner = _walk_der(entry.content, 2)  # one value, normally; anything else is read again for the message
+        if inner is None or len(inner) != 1:
+            inner = read_children(entry.content, f"{what} [{entry.tag}]", MAX_LIST_ENTRIES)
         if len(inner) != 1:
             raise _malformed(what, f"[{entry.tag}] does not hold exactly one value")
         spec = TAG_BY_NUMBER.get(entry.tag)
@@ -556,7 +716,7 @@ def read_authorization_list(content: bytes, what: str, *, strict: bool = False) 
                 raise Rejected(Reason.UNEXPECTED_CONTENT, f"KeyDescription {what} carries unknown tag [{entry.tag}]")
             unknown.append((entry.tag, inner[0].der))
             continue
-        values[spec.attr] = _read_value(spec, inner[0].der, strict)
+        values[spec.attr] = _read_value(spec, inner[0], strict)
     ordered = seen == sorted(seen)
     if strict and not ordered:
         raise _malformed(what, f"AuthorizationList tags are not in ascending order: {seen}")
@@ -568,6 +728,11 @@ _TOP_LEVEL = (
     ("keyMintVersion", core.Integer), ("keyMintSecurityLevel", EnumeratedInt),
     ("attestationChallenge", core.OctetString), ("uniqueId", core.OctetString),
 )
+
+
+def _read_head(cls: Any, tlv: Tlv, name: str) -> Any:
+    fast = _fast_head(tlv, cls)
+    return _load(cls, tlv.der, name).native if fast is None else fast
 
 
 def parse_key_description(der: bytes, *, strict: bool = False) -> KeyDescription:
@@ -588,7 +753,7 @@ def parse_key_description(der: bytes, *, strict: bool = False) -> KeyDescription
     children = read_children(top.content, "", MAX_LIST_ENTRIES)
     if len(children) != 8:
         raise _malformed("", f"{len(children)} fields (expected 8)")
-    head = [_load(cls, child.der, name).native for (name, cls), child in zip(_TOP_LEVEL, children[:6], strict=True)]
+    head = [_read_head(cls, child, name) for (name, cls), child in zip(_TOP_LEVEL, children[:6], strict=True)]
     for name, child in zip(("softwareEnforced", "hardwareEnforced"), children[6:], strict=True):
         if (child.class_, child.constructed, child.tag) != (_UNIVERSAL, True, 16):
             raise _malformed(name, "not a SEQUENCE")

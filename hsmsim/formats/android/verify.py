@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
@@ -160,7 +161,7 @@ def _check_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], 
     if chain[:len(below_anchor)] != below_anchor:
         raise Rejected(Reason.MALFORMED, "the chain is not in leaf-to-root order")
     tail = chain[len(below_anchor):]
-    if len(tail) > 1 or (tail and not _same_key(tail[0], path[-1])):
+    if len(tail) > 1 or (tail and tail[0] != path[-1] and not _same_key(tail[0], path[-1])):
         raise Rejected(Reason.CHAIN_UNTRUSTED,
                        f"the chain ends at {tail[-1].subject.rfc4514_string()!r}, which is not the pinned root "
                        f"{path[-1].subject.rfc4514_string()!r}")
@@ -207,8 +208,10 @@ def _check_key_match(hw: AuthorizationList, key_type: str, size: int | None) -> 
         raise Rejected(Reason.ATTR_CONFLICT, f"mlDsaVariant {hw.ml_dsa_variant} contradicts the leaf's {key_type} key")
 
 
+@lru_cache(maxsize=64)
 def is_software_root(root: x509.Certificate) -> bool:
-    """Whether ``root`` is a known Android software attestation root, recognised by its key (SPKI SHA-256)."""
+    """Whether ``root`` is a known Android software attestation root, recognised by its key (SPKI SHA-256).
+    Remembered per trust anchor (a Certificate hashes and compares by its DER): the same few roots end every chain."""
     return hashlib.sha256(spki_der(root.public_key())).digest() in SOFTWARE_ROOT_SPKI_SHA256
 
 
@@ -371,13 +374,13 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
 def union_view(kd: KeyDescription) -> KeyDescription:
     """``kd`` whose hardwareEnforced list is completed by softwareEnforced: what WebAuthn §8.4 reads when the
     relying party accepts keys outside a TEE (the union of both lists)."""
-    hw, sw = kd.hardware_enforced, kd.software_enforced
-    def absent(value: object) -> bool:
-        return value is None or value is False
+    hw, sw = vars(kd.hardware_enforced), vars(kd.software_enforced)
+    filled = {name: sw[name] for name in _UNION_FIELDS
+              if (hw[name] is None or hw[name] is False) and sw[name] is not None and sw[name] is not False}
+    return replace(kd, hardware_enforced=replace(kd.hardware_enforced, **filled)) if filled else kd
 
-    filled = {f.name: getattr(sw, f.name) for f in fields(hw)
-              if f.compare and absent(getattr(hw, f.name)) and not absent(getattr(sw, f.name))}
-    return replace(kd, hardware_enforced=replace(hw, **filled))
+
+_UNION_FIELDS = tuple(f.name for f in fields(AuthorizationList) if f.compare)
 
 
 def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes, trust: TrustAnchors, at: datetime,

@@ -185,7 +185,7 @@ class AndroidKeyAttestation:
         verify_cose_signature(signed.credential_key, alg, sig, signed.auth_data + signed.client_data_hash,
                               "android-key attStmt")
         claims, detail = check_webauthn_chain(chain, signed.client_data_hash, trust, at, profile)
-        return {**dataclasses.asdict(claims), "detail": detail}
+        return {**vars(claims), "detail": detail}  # the fields as they are: asdict would deep-copy them
 
 
 # -- vectors --------------------------------------------------------------------------------------

@@ -157,9 +157,11 @@ def secure_enclave_key(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:
 
 
 def apple_claims(key: ec.EllipticCurvePublicKey, *, serial: str | None, firmware: str | None,
-                 model: str | None = None, label: str | None = None) -> Claims:
-    """A Secure Enclave key: generated there and never extractable (Apple attests nothing else)."""
-    return Claims(spki_der=spki_der(key), key_type=f"EC-{key.curve.name}", key_size=key.curve.key_size,
+                 model: str | None = None, label: str | None = None, spki: bytes | None = None) -> Claims:
+    """A Secure Enclave key: generated there and never extractable (Apple attests nothing else). ``spki``: the
+    key's SubjectPublicKeyInfo DER when the caller has it already."""
+    return Claims(spki_der=spki if spki is not None else spki_der(key), key_type=f"EC-{key.curve.name}",
+                  key_size=key.curve.key_size,
                   generated_on_device=True, extractable=False, never_extractable=True, sensitive=True,
                   always_sensitive=True, vendor="Apple", model=model, serial=serial, firmware=firmware, label=label)
 
@@ -190,7 +192,8 @@ def verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, at
                                              "attested serial number nor the UDID")
     if csr is None:
         raise Rejected(Reason.MISSING_INPUT, "no finalize CSR (<label>.csr) to bind the attested key to")
-    check_csr_binding(spki_der(key), csr, "the attested Secure Enclave key")
+    spki = spki_der(key)
+    check_csr_binding(spki, csr, "the attested Secure Enclave key")
     os_version = device_text(leaf, OID_OS_VERSION, "OS version")
     if profile is Profile.STRICT:
         if os_version is None:
@@ -200,7 +203,7 @@ def verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, at
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"attStmt carries members beyond x5c: {unknown[:4]}")
     return Verdict(Reason.OK, f"Secure Enclave {key.curve.name} key of {record.identifier[:60]} (serial {serial}, "
                               f"UDID {udid}, OS {os_version}), fresh for the token",
-                   apple_claims(key, serial=serial or udid, firmware=os_version))
+                   apple_claims(key, serial=serial or udid, firmware=os_version, spki=spki))
 
 
 @dataclass

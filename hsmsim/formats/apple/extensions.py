@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.encoding import der_content, der_tlv
@@ -97,9 +96,8 @@ def check_x5c(certs: Sequence[x509.Certificate], anchors: list[x509.Certificate]
     :func:`hsmsim.pki.chain.validate_chain`), and x5c holds nothing off that path: a self-signed certificate
     that is no anchor is CHAIN_UNTRUSTED (a foreign root appended), anything else MALFORMED."""
     path = validate_chain(certs[0], list(certs[1:]), anchors, at)
-    on_path = {cert.public_bytes(Encoding.DER) for cert in path}
     for index, cert in enumerate(certs):
-        if cert.public_bytes(Encoding.DER) in on_path:
+        if cert in path:  # a Certificate compares by its DER
             continue
         if cert.issuer == cert.subject:
             raise Rejected(Reason.CHAIN_UNTRUSTED, f"x5c[{index}] is a self-signed certificate that is not a "
