@@ -23,8 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from hsmsim.corpus.check import extract_vector, find_vector
 from hsmsim.formats import detect
-from hsmsim.formats.primus import PrimusOptions
-from hsmsim.formats.primus import archive
+from hsmsim.formats.primus import PrimusOptions, archive
 from hsmsim.formats.primus.archive import build_zip
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for
 from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
