@@ -18,10 +18,10 @@ secret, and what the TPM released), and the emulated root ``tpm_root_ca.pem``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,8 +96,13 @@ def _from_b64(value: object, what: str) -> bytes:
 
 def pem_chain(ders: list[bytes]) -> bytes:
     """PEM armour around each DER entry (as received: entries need not parse)."""
-    return "".join(f"-----BEGIN CERTIFICATE-----\n{textwrap.fill(_b64(der), 64)}\n-----END CERTIFICATE-----\n"
+    return "".join(f"-----BEGIN CERTIFICATE-----\n{_lines_of_64(_b64(der))}\n-----END CERTIFICATE-----\n"
                    for der in ders).encode()
+
+
+def _lines_of_64(text: str) -> str:
+    # What textwrap.fill(text, 64) makes of base64 (no blanks to break at), without its regex machinery.
+    return "\n".join(text[start:start + 64] for start in range(0, len(text), 64))
 
 
 # -- generation ---------------------------------------------------------------------------------
@@ -155,9 +160,7 @@ class ParsecDraft(StatementDraft):
             released = release_credential(self.credential_seed, target.name(), made.credential_blob)
         else:
             released = activate_credential(ek, target.name(), made.credential_blob, made.secret)
-        ek_cert = self.ek_certificate or ek_certificate(
-            tpm_pki(self.tpm.seed), self.tpm.seed, self.tpm.serial, ek.public_key(), self.tpm.model,
-            self.tpm.initialised).public_bytes(Encoding.DER)
+        ek_cert = self.ek_certificate or _ek_certificate_der(self.tpm)
         record: dict[str, Any] = {
             "ekCertificate": _b64(ek_cert), "akPublic": _b64(target.marshal()), "objectName": _b64(target.name()),
             "credential": _b64(self.credential), "credentialBlob": _b64(made.credential_blob),
@@ -181,6 +184,13 @@ class ParsecDraft(StatementDraft):
             files[f"{stem}{ACTIVATION_SUFFIX}"] = (json.dumps(self.exchange(), indent=2) + "\n").encode()
         files.update(self.beside())
         return Evidence("parsec-tpm", files, f"{stem}{RECORD_SUFFIX}")
+
+
+@functools.lru_cache(maxsize=16)
+def _ek_certificate_der(tpm: EmulatedTpm) -> bytes:
+    """The TPM's EK certificate (DER): one per emulated TPM, as a real TPM carries it, issued once per process."""
+    return ek_certificate(tpm_pki(tpm.seed), tpm.seed, tpm.serial, tpm.ek_key.public_key(), tpm.model,
+                          tpm.initialised).public_bytes(Encoding.DER)
 
 
 def _bytes_parameter(value: object, what: str) -> bytes | None:
