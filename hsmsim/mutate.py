@@ -59,9 +59,12 @@ def _line(xml: bytes, tag: str, occurrence: int) -> tuple[list[bytes], int]:
 def set_element(xml: bytes, tag: str, value: bytes, occurrence: int = 0) -> bytes:
     """Replace the text of the one-line element ``<tag>``; everything else stays byte-identical."""
     lines, index = _line(xml, tag, occurrence)
-    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
-    lines[index] = indent + b"<" + tag.encode() + b">" + value + b"</" + tag.encode() + b">"
-    return b"\n".join(lines)
+    line = lines[index]
+    start = sum(len(before) + 1 for before in lines[:index])
+    name = tag.encode()
+    # One join: a vector's value may be 50 MB, and each copy of it costs as much as the rest of the vector.
+    return b"".join((xml[:start], line[: len(line) - len(line.lstrip())], b"<", name, b">", value, b"</", name, b">",
+                     xml[start + len(line):]))
 
 
 def remove_element(xml: bytes, tag: str, occurrence: int = 0) -> bytes:

@@ -41,6 +41,7 @@ from hsmsim.formats.android.keydescription import (
     ApplicationId,
     AuthorizationList,
     KeyDescription,
+    KeyDescriptionAsn1,
     Kind,
     PackageInfo,
     RootOfTrust,
@@ -142,6 +143,19 @@ def test_high_tag_encoding_matches_the_spec_bytes():
     der = encode_key_description(kd)
     assert bytes.fromhex("a1053103020102") in der  # purpose [1] SET OF {SIGN}
     assert bytes.fromhex("bf853e03020100") in der  # origin [702] GENERATED
+
+
+@pytest.mark.parametrize("number", [-(2**63), -129, -128, -1, 0, 127, 128, 255, 2**64 + 3])
+def test_writer_matches_the_schema_classes_dump(number):
+    """The hand-written DER writer emits what asn1crypto dumps for the schema (INTEGER widths, SET OF order,
+    long lengths, high tag numbers)."""
+    rot = RootOfTrust(b"\x01" * 200, False, number)
+    kd = KeyDescription(number, 2, number, number, b"c" * 300, b"", AuthorizationList(
+        purposes=(number, 3, 0), key_size=number, root_of_trust=rot, caller_nonce=True,
+        attestation_application_id=ApplicationId((PackageInfo(b"z", number), PackageInfo(b"a" * 130, 1)),
+                                                 (b"\xff", b"\x00" * 40))), _every_tag_list())
+    der = encode_key_description(kd)
+    assert bytes(KeyDescriptionAsn1.load(der).dump(force=True)) == der
 
 
 @pytest.mark.parametrize("golden", [g.name for g in GOLDENS])

@@ -257,6 +257,15 @@ def notes() -> dict[str, FlagNote]:
 def vector_cases(seed: str) -> list[VectorCase]:
     """The android-acme vectors for ``seed``: goldens, then every mutation."""
     kit = AndroidKit.build(seed)
+    made: dict[str, AcmeBench] = {}
+
+    def open_copy(kit: AndroidKit, name: str) -> AcmeBench:
+        """The golden ``name`` made (its leaf and statement signed) once; each mutation edits its own copy."""
+        if name not in made:
+            made[name] = AcmeBench.open(kit, name)
+        golden = made[name]
+        return replace(golden, chain=replace(golden.chain, above=list(golden.chain.above)), extra=dict(golden.extra))
+
     goldens = [golden_case(kit, f"{FORMAT}::golden::{name}", f"unmutated device-attest-01 statement, {name} chain",
-                           ("Golden",), valid(), AcmeBench.open(kit, name).evidence()) for name in GOLDENS]
-    return goldens + mutation_cases(kit, mutations(), AcmeBench.open)
+                           ("Golden",), valid(), open_copy(kit, name).evidence()) for name in GOLDENS]
+    return goldens + mutation_cases(kit, mutations(), open_copy)

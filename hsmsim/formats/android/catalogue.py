@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -135,6 +135,8 @@ class AndroidKit:
     device: Device
     options: AndroidOptions
     keys: dict[str, tuple[PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey, datetime]]
+    goldens: dict[str, Workbench] = field(default_factory=dict, compare=False)
+    """Each golden workbench built (its leaf signed) once: :meth:`Workbench.open` hands out copies."""
 
     @classmethod
     def build(cls, seed: str) -> AndroidKit:
@@ -190,7 +192,14 @@ class Workbench:
 
     @classmethod
     def open(cls, kit: AndroidKit, name: str) -> Workbench:
-        """The golden ``name`` as a workbench, its leaf signed."""
+        """The golden ``name`` as a workbench, its leaf signed (a copy: the workbench is the mutation's own)."""
+        if name not in kit.goldens:
+            kit.goldens[name] = cls._golden(kit, name)
+        golden = kit.goldens[name]
+        return replace(golden, above=list(golden.above))
+
+    @classmethod
+    def _golden(cls, kit: AndroidKit, name: str) -> Workbench:
         golden = GOLDEN_BY_NAME[name]
         private_key, created = kit.keys[golden.spec]
         public_key: AttestedPublicKey = private_key.public_key()

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from asn1crypto import core, parser
 
+from hsmsim.encoding import der_sequence, der_tlv
 from hsmsim.verdict import Reason, Rejected
 
 OID_KEY_DESCRIPTION = "1.3.6.1.4.1.11129.2.1.17"
@@ -377,60 +378,79 @@ def _is_set(value: object) -> bool:
     return value is not None and value is not False
 
 
+# The writer encodes the fixed KeyDescription structure directly (it runs once per generated leaf and once per
+# strict read); it emits what asn1crypto dumps for the schema classes above: minimal lengths and INTEGERs,
+# BOOLEAN TRUE as FF, SET OF members sorted by their encodings.
+
+def _integer(tag: int, value: int) -> bytes:
+    if not isinstance(value, int):
+        raise TypeError(f"an INTEGER needs an int, not {type(value).__name__}")
+    bits = (-value - 1 if value < 0 else value).bit_length() + 1
+    return der_tlv(tag, value.to_bytes((bits + 7) // 8, "big", signed=True))
+
+
+def _octets(value: bytes) -> bytes:
+    if not isinstance(value, bytes):
+        raise TypeError(f"an OCTET STRING needs bytes, not {type(value).__name__}")
+    return der_tlv(0x04, value)
+
+
+def _set_of(encodings: list[bytes]) -> bytes:
+    return der_tlv(0x31, b"".join(sorted(encodings)))
+
+
 def encode_root_of_trust(rot: RootOfTrust) -> bytes:
     """The DER RootOfTrust."""
-    return bytes(_root_of_trust_asn1(rot).dump())
-
-
-def _root_of_trust_asn1(rot: RootOfTrust) -> Any:
-    return RootOfTrustAsn1({
-        "verifiedBootKey": rot.verified_boot_key, "deviceLocked": rot.device_locked,
-        "verifiedBootState": rot.verified_boot_state, "verifiedBootHash": rot.verified_boot_hash,
-    })
+    parts = [_octets(rot.verified_boot_key), der_tlv(0x01, b"\xff" if rot.device_locked else b"\x00"),
+             _integer(0x0A, rot.verified_boot_state)]
+    if rot.verified_boot_hash is not None:
+        parts.append(_octets(rot.verified_boot_hash))
+    return der_sequence(*parts)
 
 
 def encode_application_id(app: ApplicationId) -> bytes:
     """The DER AttestationApplicationId (the content of tag [709]'s OCTET STRING)."""
-    return bytes(ApplicationIdAsn1({
-        "packageInfos": [{"packageName": p.name, "version": p.version} for p in app.packages],
-        "signatureDigests": list(app.signatures),
-    }).dump())
+    return der_sequence(
+        _set_of([der_sequence(_octets(p.name), _integer(0x02, p.version)) for p in app.packages]),
+        _set_of([_octets(digest) for digest in app.signatures]))
 
 
-def _asn1_value(spec: TagSpec, value: Any) -> Any:
+def _value_der(spec: TagSpec, value: Any) -> bytes:
     if spec.kind is Kind.NULL:
-        return core.Null()
+        return b"\x05\x00"
     if spec.kind is Kind.INT_SET:
-        return list(value)
+        return _set_of([_integer(0x02, member) for member in value])
     if spec.kind is Kind.ROOT_OF_TRUST:
-        return _root_of_trust_asn1(value)
+        return encode_root_of_trust(value)
     if spec.kind is Kind.APPLICATION_ID:
-        return encode_application_id(value)
-    return value
+        return _octets(encode_application_id(value))
+    if spec.kind is Kind.OCTETS:
+        return _octets(value)
+    return _integer(0x02, value)
 
 
-def _list_asn1(auth: AuthorizationList) -> dict[str, Any]:
-    return {spec.asn1_name: _asn1_value(spec, getattr(auth, spec.attr)) if _is_set(getattr(auth, spec.attr))
-            else None for spec in TAGS}
+def _list_der(auth: AuthorizationList) -> bytes:
+    return der_sequence(*(encode_tagged(spec.number, _value_der(spec, value)) for spec in TAGS
+                          if _is_set(value := getattr(auth, spec.attr))))
 
 
 def encode_tagged(number: int, inner: bytes) -> bytes:
     """One ``[number] EXPLICIT`` entry around an already encoded value (for hand-built lists)."""
-    return bytes(core.Asn1Value(class_="context", method="constructed", tag=number, contents=inner).dump())
+    if number < 31:
+        return der_tlv(0xA0 | number, inner)
+    digits = [number & 0x7F]
+    while number := number >> 7:
+        digits.append(0x80 | number & 0x7F)
+    return bytes([0xBF, *reversed(digits)]) + der_tlv(0, inner)[1:]  # high-tag-number form, then length and value
 
 
 def encode_key_description(kd: KeyDescription) -> bytes:
     """The DER KeyDescription: what the extension value holds."""
-    return bytes(KeyDescriptionAsn1({
-        "attestationVersion": kd.attestation_version,
-        "attestationSecurityLevel": kd.attestation_security_level,
-        "keyMintVersion": kd.keymint_version,
-        "keyMintSecurityLevel": kd.keymint_security_level,
-        "attestationChallenge": kd.attestation_challenge,
-        "uniqueId": kd.unique_id,
-        "softwareEnforced": _list_asn1(kd.software_enforced),
-        "hardwareEnforced": _list_asn1(kd.hardware_enforced),
-    }).dump())
+    return der_sequence(
+        _integer(0x02, kd.attestation_version), _integer(0x0A, kd.attestation_security_level),
+        _integer(0x02, kd.keymint_version), _integer(0x0A, kd.keymint_security_level),
+        _octets(kd.attestation_challenge), _octets(kd.unique_id),
+        _list_der(kd.software_enforced), _list_der(kd.hardware_enforced))
 
 
 # -- reader ---------------------------------------------------------------------------------

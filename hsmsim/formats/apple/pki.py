@@ -16,6 +16,7 @@ the attestation for three days (short-lived, as the real App Attest and WebAuthn
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -104,8 +105,10 @@ def apple_name(spec: PkiSpec, common_name: str, organizational_unit: str | None 
                 (spec.locality[0], spec.locality[1], PRINTABLE if spec.locality[0] == "C" else UTF8))
 
 
+@functools.lru_cache(maxsize=16)
 def apple_pki(seed: str, spec: PkiSpec) -> ApplePki:
-    """The emulated PKI ``spec`` for ``seed``: the same keys and certificates in every process."""
+    """The emulated PKI ``spec`` for ``seed``: the same keys and certificates in every process (built once per
+    process: every statement and vector of the seed is issued under it)."""
     root_key = derive_key(seed, f"{spec.role}/root", _P384)
     root_name = apple_name(spec, spec.root_cn)
     root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())

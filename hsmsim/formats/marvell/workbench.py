@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
 
@@ -48,6 +48,8 @@ class MarvellKit:
     names: dict[tuple[Cloud, str], KeyNames]
     foreign_key: rsa.RSAPrivateKey
     organisation: str
+    goldens: dict[tuple[Cloud, str, MarvellOptions], MarvellAttestation] = field(default_factory=dict, compare=False)
+    """Each golden attestation assembled (and signed) once: every mutation starts from a copy."""
 
     @classmethod
     def build(cls, seed: str) -> MarvellKit:
@@ -113,7 +115,11 @@ class Workbench:
     def open(cls, kit: MarvellKit, cloud: Cloud, spec: str, options: MarvellOptions = DEFAULT_OPTIONS) -> Workbench:
         """The golden attestation of ``spec`` in ``cloud``'s envelope."""
         pki = kit.pkis[cloud]
-        att = assemble(cloud, kit.keys[spec], pki.identity(), kit.devices[cloud], kit.names[cloud, spec], options)
+        golden = kit.goldens.get((cloud, spec, options))
+        if golden is None:
+            golden = kit.goldens[cloud, spec, options] = assemble(
+                cloud, kit.keys[spec], pki.identity(), kit.devices[cloud], kit.names[cloud, spec], options)
+        att = replace(golden, certs=list(golden.certs))
         return cls(kit, cloud, spec, att, options, (pki.root, kit.owners[cloud].root))
 
     @property

@@ -85,6 +85,9 @@ class PurebredKit:
     store: SoftKeyStore
     keys: dict[str, StoredKey]
     other: dict[str, StoredKey]
+    generated: dict[tuple[str, str], tuple[generate.Parts, RequestDraft, bytes]] = field(
+        default_factory=dict, compare=False)
+    """What ``purebred`` generates for each (kind, spec), made (and signed) once: every bench starts from a copy."""
 
     @classmethod
     def build(cls, seed: str) -> PurebredKit:
@@ -136,14 +139,18 @@ class Bench:
     def open(cls, kit: PurebredKit, golden: Golden) -> Bench:
         """The golden ``(kind, spec, container)`` as a bench (what ``purebred`` generates for the key)."""
         kind, spec, container = KINDS[golden[0]], golden[1], golden[2]
-        request = kit.request(kind, kit.keys[spec])
-        parts = generate.inner_parts(request, kind)
-        draft = generate.draft(request, kind, parts.content)
+        if (kind.name, spec) not in kit.generated:
+            request = kit.request(kind, kit.keys[spec])
+            made = generate.inner_parts(request, kind)
+            kit.generated[kind.name, spec] = (made, generate.draft(request, kind, made.content),
+                                              generate.target_certificate(request))
+        made, template, target = kit.generated[kind.name, spec]
+        parts = replace(made, certs=list(made.certs), beside=dict(made.beside), roots=list(made.roots))
+        draft = replace(template, attributes=list(template.attributes))
         attributes: list[tuple[str, list[bytes | str]]] = [
             (oid, list(values)) for oid, values in draft.attributes if oid != kind.oid]
         attributes.append((kind.oid, [EVIDENCE]))
-        return cls(kit, kind, kit.keys[spec], container == "preenroll", parts, draft, attributes,
-                   generate.target_certificate(request))
+        return cls(kit, kind, kit.keys[spec], container == "preenroll", parts, draft, attributes, target)
 
     def replace_parts(self, key: StoredKey, seed: str | None = None, kind: Kind | None = None) -> None:
         """The inner evidence of ``key`` (of a device under another seed's PKI), the rest unchanged."""

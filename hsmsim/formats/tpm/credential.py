@@ -108,6 +108,12 @@ def activate_credential(ek: rsa.RSAPrivateKey, object_name: bytes, credential_bl
         seed = ek.decrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), IDENTITY_LABEL))
     except ValueError:
         return None
+    return release_credential(seed, object_name, credential_blob)
+
+
+def release_credential(seed: bytes, object_name: bytes, credential_blob: bytes) -> bytes | None:
+    """The rest of TPM2_ActivateCredential once the TPM holds the protocol ``seed`` the secret carried: the
+    credential, or None when the blob is not for the object named ``object_name`` (TPM_RC_INTEGRITY)."""
     if len(credential_blob) < 2:
         return None
     size = int.from_bytes(credential_blob[:2], "big")

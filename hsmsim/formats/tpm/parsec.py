@@ -18,10 +18,10 @@ secret, and what the TPM released), and the emulated root ``tpm_root_ca.pem``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +36,7 @@ from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.tpm.credential import activate_credential, make_credential
+from hsmsim.formats.tpm.credential import activate_credential, make_credential, release_credential
 from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
@@ -96,8 +96,13 @@ def _from_b64(value: object, what: str) -> bytes:
 
 def pem_chain(ders: list[bytes]) -> bytes:
     """PEM armour around each DER entry (as received: entries need not parse)."""
-    return "".join(f"-----BEGIN CERTIFICATE-----\n{textwrap.fill(_b64(der), 64)}\n-----END CERTIFICATE-----\n"
+    return "".join(f"-----BEGIN CERTIFICATE-----\n{_lines_of_64(_b64(der))}\n-----END CERTIFICATE-----\n"
                    for der in ders).encode()
+
+
+def _lines_of_64(text: str) -> str:
+    # What textwrap.fill(text, 64) makes of base64 (no blanks to break at), without its regex machinery.
+    return "\n".join(text[start:start + 64] for start in range(0, len(text), 64))
 
 
 # -- generation ---------------------------------------------------------------------------------
@@ -149,10 +154,13 @@ class ParsecDraft(StatementDraft):
         target = self.activation_key or self.tpm.ak_public(self.ak_key())
         made = make_credential(self.make_for_ek or ek.public_key(), target.name(), self.credential,
                                self.credential_seed, self.oaep_seed)
-        released = activate_credential(ek, target.name(), made.credential_blob, made.secret)
-        ek_cert = self.ek_certificate or ek_certificate(
-            tpm_pki(self.tpm.seed), self.tpm.seed, self.tpm.serial, ek.public_key(), self.tpm.model,
-            self.tpm.initialised).public_bytes(Encoding.DER)
+        if self.make_for_ek is None:
+            # Sealed to this TPM's own EK: its OAEP decryption gives back credential_seed, so the emulated TPM
+            # goes on from there instead of spending an RSA private operation on a known result.
+            released = release_credential(self.credential_seed, target.name(), made.credential_blob)
+        else:
+            released = activate_credential(ek, target.name(), made.credential_blob, made.secret)
+        ek_cert = self.ek_certificate or _ek_certificate_der(self.tpm)
         record: dict[str, Any] = {
             "ekCertificate": _b64(ek_cert), "akPublic": _b64(target.marshal()), "objectName": _b64(target.name()),
             "credential": _b64(self.credential), "credentialBlob": _b64(made.credential_blob),
@@ -176,6 +184,13 @@ class ParsecDraft(StatementDraft):
             files[f"{stem}{ACTIVATION_SUFFIX}"] = (json.dumps(self.exchange(), indent=2) + "\n").encode()
         files.update(self.beside())
         return Evidence("parsec-tpm", files, f"{stem}{RECORD_SUFFIX}")
+
+
+@functools.lru_cache(maxsize=16)
+def _ek_certificate_der(tpm: EmulatedTpm) -> bytes:
+    """The TPM's EK certificate (DER): one per emulated TPM, as a real TPM carries it, issued once per process."""
+    return ek_certificate(tpm_pki(tpm.seed), tpm.seed, tpm.serial, tpm.ek_key.public_key(), tpm.model,
+                          tpm.initialised).public_bytes(Encoding.DER)
 
 
 def _bytes_parameter(value: object, what: str) -> bytes | None:
