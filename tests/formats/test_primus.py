@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from hsmsim.corpus.check import extract_vector, find_vector
 from hsmsim.formats import detect
-from hsmsim.formats.primus import PrimusOptions, archive
+from hsmsim.formats.primus import PrimusOptions
 from hsmsim.formats.primus.archive import build_zip
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for
 from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
@@ -368,22 +368,6 @@ def test_zip_has_java_zipoutputstream_headers(primus_bundles):
         local = body + csize + 16
         pos += 46 + name_len
     assert local == cd_offset and pos == end
-
-
-@pytest.mark.parametrize(("prefix", "byte", "suffix", "level"), [
-    (b"<label>", b"A", b"</label>\n</private_key>\n", 6), (b"", b"\x00", b"", 9), (b"x" * 3000, b"\xff", b"y", 1)])
-def test_long_run_is_deflated_as_zlib_does(prefix, byte, suffix, level):
-    """A member that is mostly one byte is spliced from short compressions (or, when the samples leave its
-    length open, compressed in full); either way the bytes are zlib's own."""
-    content = prefix + byte * (4 * archive._RUN_BLOCK + 12345) + suffix
-    run = archive._long_run(content)
-    assert run == (prefix, byte, 4 * archive._RUN_BLOCK + 12345, suffix)
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-    expected = compressor.compress(content) + compressor.flush()
-    assert archive._raw_deflate(content, level) == expected
-    assert archive._deflate_around_run(*run, level) in (expected, None)
-    if byte == b"A":  # the shape of the 50 MB <label> vector
-        assert archive._deflate_around_run(*run, level) == expected
 
 
 def test_zip_python_layout_is_an_option(hsm):
