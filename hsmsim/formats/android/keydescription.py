@@ -382,7 +382,7 @@ def _is_set(value: object) -> bool:
 # strict read); it emits what asn1crypto dumps for the schema classes above: minimal lengths and INTEGERs,
 # BOOLEAN TRUE as FF, SET OF members sorted by their encodings.
 
-def _integer(tag: int, value: int) -> bytes:
+def _integer_der(tag: int, value: int) -> bytes:
     if not isinstance(value, int):
         raise TypeError(f"an INTEGER needs an int, not {type(value).__name__}")
     bits = (-value - 1 if value < 0 else value).bit_length() + 1
@@ -402,7 +402,7 @@ def _set_of(encodings: list[bytes]) -> bytes:
 def encode_root_of_trust(rot: RootOfTrust) -> bytes:
     """The DER RootOfTrust."""
     parts = [_octets(rot.verified_boot_key), der_tlv(0x01, b"\xff" if rot.device_locked else b"\x00"),
-             _integer(0x0A, rot.verified_boot_state)]
+             _integer_der(0x0A, rot.verified_boot_state)]
     if rot.verified_boot_hash is not None:
         parts.append(_octets(rot.verified_boot_hash))
     return der_sequence(*parts)
@@ -411,7 +411,7 @@ def encode_root_of_trust(rot: RootOfTrust) -> bytes:
 def encode_application_id(app: ApplicationId) -> bytes:
     """The DER AttestationApplicationId (the content of tag [709]'s OCTET STRING)."""
     return der_sequence(
-        _set_of([der_sequence(_octets(p.name), _integer(0x02, p.version)) for p in app.packages]),
+        _set_of([der_sequence(_octets(p.name), _integer_der(0x02, p.version)) for p in app.packages]),
         _set_of([_octets(digest) for digest in app.signatures]))
 
 
@@ -419,14 +419,14 @@ def _value_der(spec: TagSpec, value: Any) -> bytes:
     if spec.kind is Kind.NULL:
         return b"\x05\x00"
     if spec.kind is Kind.INT_SET:
-        return _set_of([_integer(0x02, member) for member in value])
+        return _set_of([_integer_der(0x02, member) for member in value])
     if spec.kind is Kind.ROOT_OF_TRUST:
         return encode_root_of_trust(value)
     if spec.kind is Kind.APPLICATION_ID:
         return _octets(encode_application_id(value))
     if spec.kind is Kind.OCTETS:
         return _octets(value)
-    return _integer(0x02, value)
+    return _integer_der(0x02, value)
 
 
 def _list_der(auth: AuthorizationList) -> bytes:
@@ -447,8 +447,8 @@ def encode_tagged(number: int, inner: bytes) -> bytes:
 def encode_key_description(kd: KeyDescription) -> bytes:
     """The DER KeyDescription: what the extension value holds."""
     return der_sequence(
-        _integer(0x02, kd.attestation_version), _integer(0x0A, kd.attestation_security_level),
-        _integer(0x02, kd.keymint_version), _integer(0x0A, kd.keymint_security_level),
+        _integer_der(0x02, kd.attestation_version), _integer_der(0x0A, kd.attestation_security_level),
+        _integer_der(0x02, kd.keymint_version), _integer_der(0x0A, kd.keymint_security_level),
         _octets(kd.attestation_challenge), _octets(kd.unique_id),
         _list_der(kd.software_enforced), _list_der(kd.hardware_enforced))
 
@@ -577,7 +577,7 @@ def _constructed(tlv: Tlv, tag: int, limit: int) -> list[Tlv] | None:
     return _walk(tlv.content, limit)
 
 
-def _integer(content: bytes) -> int:
+def _integer_value(content: bytes) -> int:
     return int.from_bytes(content, "big", signed=True)  # asn1crypto's Integer: empty content reads 0
 
 
@@ -585,7 +585,7 @@ def _fast_head(tlv: Tlv, cls: Any) -> object | None:
     if cls is core.OctetString:
         return _primitive(tlv, _OCTET_STRING)
     content = _primitive(tlv, _ENUMERATED if cls is EnumeratedInt else _INTEGER)
-    return None if content is None else _integer(content)
+    return None if content is None else _integer_value(content)
 
 
 def _read_boolean(value: Any, what: str, strict: bool) -> bool:
@@ -608,7 +608,7 @@ def _fast_root_of_trust(tlv: Tlv, strict: bool) -> RootOfTrust | None:
     if key is None or locked is None or state is None or (len(children) == 4 and hash_ is None):
         return None
     return RootOfTrust(verified_boot_key=key, device_locked=_boolean(locked, "rootOfTrust.deviceLocked", strict),
-                       verified_boot_state=_integer(state), verified_boot_hash=hash_)
+                       verified_boot_state=_integer_value(state), verified_boot_hash=hash_)
 
 
 def _read_root_of_trust(tlv: Tlv, strict: bool) -> RootOfTrust:
@@ -633,7 +633,7 @@ def _fast_package(tlv: Tlv) -> PackageInfo | None:
     if fields_ is None or len(fields_) != 2:
         return None
     name, version = _primitive(fields_[0], _OCTET_STRING), _primitive(fields_[1], _INTEGER)
-    return None if name is None or version is None else PackageInfo(name, _integer(version))
+    return None if name is None or version is None else PackageInfo(name, _integer_value(version))
 
 
 def _fast_application_id(outer: Tlv, sets: list[Tlv], packages: list[Tlv],
@@ -673,7 +673,7 @@ def _read_application_id(tlv: Tlv) -> ApplicationId:
 def _fast_value(kind: Kind, tlv: Tlv, what: str) -> object | None:
     if kind is Kind.INT:
         content = _primitive(tlv, _INTEGER)
-        return None if content is None else _integer(content)
+        return None if content is None else _integer_value(content)
     if kind is Kind.OCTETS:
         return _primitive(tlv, _OCTET_STRING)
     if kind is Kind.NULL:
@@ -689,7 +689,7 @@ def _fast_value(kind: Kind, tlv: Tlv, what: str) -> object | None:
         return None
     if len(values) > MAX_SET_MEMBERS:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"KeyDescription {what} has more than {MAX_SET_MEMBERS} members")
-    return tuple(_integer(value) for value in values)  # type: ignore[arg-type]
+    return tuple(_integer_value(value) for value in values)  # type: ignore[arg-type]
 
 
 def _read_value(spec: TagSpec, tlv: Tlv, strict: bool) -> object:
