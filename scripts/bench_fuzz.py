@@ -16,8 +16,11 @@ import argparse
 import resource
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.utils import CryptographyDeprecationWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -100,6 +103,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)  # zero-serial cases, as bench.py
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=CASES)
     parser.add_argument("formats", nargs="*", default=names())
