@@ -26,7 +26,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
@@ -240,8 +240,10 @@ def _zip_names(files: dict[str, bytes]) -> list[str]:
     return sorted(name for name, data in files.items() if data.startswith(b"PK\x03\x04"))
 
 
-def _members(data: bytes) -> list[_Member]:
-    """The members of a zip, decompressed with a bound; MutationError unless every member is stored or deflated."""
+@functools.lru_cache(maxsize=256)
+def _members(data: bytes) -> tuple[_Member, ...]:
+    """The members of a zip, decompressed with a bound; MutationError unless every member is stored or deflated
+    (remembered: a case plans and edits on the same rendered zip, and most cases render a golden's)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = []
@@ -256,7 +258,7 @@ def _members(data: bytes) -> list[_Member]:
             members.append(_Member(info, content))
     except (zipfile.BadZipFile, zlib.error, struct.error, ValueError, EOFError) as exc:
         raise mutate.MutationError(f"not a readable zip: {exc}") from exc
-    return members
+    return tuple(members)
 
 
 def _raw_data(data: bytes, info: zipfile.ZipInfo) -> bytes:
@@ -268,15 +270,23 @@ def _raw_data(data: bytes, info: zipfile.ZipInfo) -> bytes:
     return data[start:start + info.compress_size]
 
 
-def _zip(members: list[_Member], methods: dict[str, int]) -> bytes:
+def _zip(members: Iterable[_Member], methods: dict[str, int]) -> bytes:
     """A new archive of ``members``, each compressed with ``methods[name]`` (default: its own method)."""
+    return _written(tuple((m.info.filename, m.info.date_time, m.info.external_attr,
+                           methods.get(m.info.filename, m.info.compress_type), m.content) for m in members))
+
+
+@functools.lru_cache(maxsize=256)
+def _written(entries: tuple[tuple[str, tuple[int, int, int, int, int, int], int, int, bytes], ...]) -> bytes:
+    """The archive of ``(name, date_time, external_attr, method, content)`` entries (remembered: an edit of a
+    golden's zip recurs whenever a case draws the same golden, member and method)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        for member in members:
-            info = zipfile.ZipInfo(member.info.filename, member.info.date_time)
-            info.external_attr = member.info.external_attr
-            info.compress_type = methods.get(member.info.filename, member.info.compress_type)
-            archive.writestr(info, member.content)
+        for name, date_time, external_attr, method, content in entries:
+            info = zipfile.ZipInfo(name, date_time)
+            info.external_attr = external_attr
+            info.compress_type = method
+            archive.writestr(info, content)
     return out.getvalue()
 
 
@@ -307,7 +317,7 @@ def _patch(data: bytes, member: str, **values: int) -> bytes:
     raise mutate.MutationError(f"no member {member}")
 
 
-def _pick_member(files: dict[str, bytes], rng: random.Random) -> tuple[str, list[_Member], _Member]:
+def _pick_member(files: dict[str, bytes], rng: random.Random) -> tuple[str, tuple[_Member, ...], _Member]:
     names = _zip_names(files)
     if not names:
         raise mutate.MutationError("no zip file")
@@ -318,7 +328,7 @@ def _pick_member(files: dict[str, bytes], rng: random.Random) -> tuple[str, list
     return name, members, rng.choice(members)
 
 
-def _member_named(files: dict[str, bytes], name: str, member: str) -> tuple[list[_Member], _Member]:
+def _member_named(files: dict[str, bytes], name: str, member: str) -> tuple[tuple[_Member, ...], _Member]:
     if name not in files:
         raise mutate.MutationError(f"no {name}")
     members = _members(files[name])
