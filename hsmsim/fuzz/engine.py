@@ -33,7 +33,7 @@ from typing import Protocol
 
 from hsmsim.formats import get_format, verify_guarded
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.model.fuzz import FuzzModel, FuzzOperator
+from hsmsim.model.fuzz import FuzzModel
 from hsmsim.mutate import MutationError
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
@@ -241,7 +241,7 @@ def plan_case(model: FuzzModel, campaign_seed: str, index: int) -> FuzzCase:
     rng = random.Random(f"{campaign_seed}:{index}")
     golden = rng.choice(model.goldens)
     count = rng.choices(_OP_COUNTS, _OP_WEIGHTS)[0]
-    usable = [op for op in model.operators if op.goldens is None or golden in op.goldens]
+    usable = model.usable(golden)
     names = [op.name for op in rng.sample(usable, min(count, len(usable)))]
     operators = tuple((name, rng.getrandbits(32)) for name in names)
     resign = rng.random() < _RESIGN_RATE
@@ -283,12 +283,11 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
 
     Raises :class:`CaseBuildError` when re-signing or rendering fails on what the operators left.
     """
-    by_name: dict[str, FuzzOperator] = {op.name: op for op in model.operators}
     bench = model.open(case.golden)
     applied: list[tuple[str, str]] = []
     stale = invalid = wants_resign = False
     for name, subseed in case.operators:
-        op = by_name[name]
+        op = model.operator(name)
         try:
             path = op.apply(bench, random.Random(subseed))
         except _OPERATOR_FAILURES:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bz2
 import functools
 import io
 import random
@@ -26,7 +27,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
@@ -240,8 +241,10 @@ def _zip_names(files: dict[str, bytes]) -> list[str]:
     return sorted(name for name, data in files.items() if data.startswith(b"PK\x03\x04"))
 
 
-def _members(data: bytes) -> list[_Member]:
-    """The members of a zip, decompressed with a bound; MutationError unless every member is stored or deflated."""
+@functools.lru_cache(maxsize=256)
+def _members(data: bytes) -> tuple[_Member, ...]:
+    """The members of a zip, decompressed with a bound; MutationError unless every member is stored or deflated
+    (remembered: a case plans and edits on the same rendered zip, and most cases render a golden's)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = []
@@ -256,7 +259,7 @@ def _members(data: bytes) -> list[_Member]:
             members.append(_Member(info, content))
     except (zipfile.BadZipFile, zlib.error, struct.error, ValueError, EOFError) as exc:
         raise mutate.MutationError(f"not a readable zip: {exc}") from exc
-    return members
+    return tuple(members)
 
 
 def _raw_data(data: bytes, info: zipfile.ZipInfo) -> bytes:
@@ -268,16 +271,59 @@ def _raw_data(data: bytes, info: zipfile.ZipInfo) -> bytes:
     return data[start:start + info.compress_size]
 
 
-def _zip(members: list[_Member], methods: dict[str, int]) -> bytes:
+def _zip(members: Iterable[_Member], methods: dict[str, int]) -> bytes:
     """A new archive of ``members``, each compressed with ``methods[name]`` (default: its own method)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for member in members:
-            info = zipfile.ZipInfo(member.info.filename, member.info.date_time)
-            info.external_attr = member.info.external_attr
-            info.compress_type = methods.get(member.info.filename, member.info.compress_type)
-            archive.writestr(info, member.content)
-    return out.getvalue()
+    return _written(tuple((m.info.filename, m.info.date_time, m.info.external_attr,
+                           methods.get(m.info.filename, m.info.compress_type), m.content) for m in members))
+
+
+_Entry = tuple[str, tuple[int, int, int, int, int, int], int, int, bytes]
+"""A member to write: name, date_time, external_attr, method, content."""
+_VERSION_NEEDED = {zipfile.ZIP_BZIP2: 46, zipfile.ZIP_LZMA: 63}
+_UTF8_NAME = 0x800
+_LZMA_END_MARKER = 0x2
+_UNIX = 3
+
+
+@functools.lru_cache(maxsize=256)
+def _written(entries: tuple[_Entry, ...]) -> bytes:
+    """The archive ``zipfile.ZipFile(..., "w").writestr`` writes for ``entries`` (each a ``ZipInfo(name,
+    date_time)`` with ``external_attr`` and ``compress_type`` set), byte for byte (tests/test_fuzz.py compares):
+    headers written here so that each member's compressed body is remembered on its own (an edit of a golden's
+    zip recurs whenever a case draws the same golden, member and method, and the rest of the zip is mostly
+    the golden's too)."""
+    out, central = bytearray(), bytearray()
+    for name, date_time, external_attr, method, content in entries:
+        name = name.split("\0", 1)[0]
+        try:
+            raw, flags = name.encode("ascii"), 0
+        except UnicodeEncodeError:
+            raw, flags = name.encode(), _UTF8_NAME
+        flags |= _LZMA_END_MARKER if method == zipfile.ZIP_LZMA else 0
+        version = _VERSION_NEEDED.get(method, 20)
+        year, month, day, hour, minute, second = date_time
+        dos_time, dos_date = hour << 11 | minute << 5 | second // 2, (year - 1980) << 9 | month << 5 | day
+        body, crc, offset = _compressed(content, method), zlib.crc32(content), len(out)
+        out += struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", version, 0, flags, method, dos_time, dos_date, crc,
+                           len(body), len(content), len(raw), 0) + raw + body
+        central += struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", version, _UNIX, version, 0, flags, method, dos_time,
+                               dos_date, crc, len(body), len(content), len(raw), 0, 0, 0, 0,
+                               external_attr or 0o600 << 16, offset) + raw
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(out), 0)
+    return bytes(out + central + end)
+
+
+@functools.lru_cache(maxsize=512)
+def _compressed(content: bytes, method: int) -> bytes:
+    """``content`` compressed as ``zipfile`` compresses a member with ``method`` (stored, deflate, bzip2, LZMA)."""
+    if method == zipfile.ZIP_STORED:
+        return content
+    # zipfile's own LZMA compressor (its properties header and filter): a public class typeshed does not list.
+    compressor: Any = {zipfile.ZIP_DEFLATED: lambda: zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED,
+                                                                      -zlib.MAX_WBITS),
+                       zipfile.ZIP_BZIP2: bz2.BZ2Compressor,
+                       zipfile.ZIP_LZMA: getattr(zipfile, "LZMACompressor")}[method]()  # noqa: B009
+    return bytes(compressor.compress(content) + compressor.flush())
 
 
 def _patch(data: bytes, member: str, **values: int) -> bytes:
@@ -307,7 +353,7 @@ def _patch(data: bytes, member: str, **values: int) -> bytes:
     raise mutate.MutationError(f"no member {member}")
 
 
-def _pick_member(files: dict[str, bytes], rng: random.Random) -> tuple[str, list[_Member], _Member]:
+def _pick_member(files: dict[str, bytes], rng: random.Random) -> tuple[str, tuple[_Member, ...], _Member]:
     names = _zip_names(files)
     if not names:
         raise mutate.MutationError("no zip file")
@@ -318,7 +364,7 @@ def _pick_member(files: dict[str, bytes], rng: random.Random) -> tuple[str, list
     return name, members, rng.choice(members)
 
 
-def _member_named(files: dict[str, bytes], name: str, member: str) -> tuple[list[_Member], _Member]:
+def _member_named(files: dict[str, bytes], name: str, member: str) -> tuple[tuple[_Member, ...], _Member]:
     if name not in files:
         raise mutate.MutationError(f"no {name}")
     members = _members(files[name])

@@ -9,6 +9,9 @@ time and memory bound as the built-in reference (:func:`~hsmsim.fuzz.engine.verd
 thread per case: the worker is already a process of its own, which the campaign replaces when the
 verifier kills it. An adapter whose entry is hsmsim's own reference verifier, at the profile the
 fuzzer compares at, is the reference: its answer is not computed a second time.
+
+The harness modules are imported with this one, not when a worker starts its verifier: forked
+workers inherit them instead of each importing them again.
 """
 
 from __future__ import annotations
@@ -17,17 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.fuzz.engine import FUZZ_PROFILE, ReferenceTarget, Target, TargetAnswer, verdict_answer
+from hsmsim.harness.adapters import PythonVerifier, Verifier, VerifyRequest, answer_from, import_entry, open_verifier
+from hsmsim.harness.config import AdapterConfig, load_adapter
+from hsmsim.harness.vectors import Submission
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
-
-if TYPE_CHECKING:
-    from hsmsim.harness.adapters import Verifier
-    from hsmsim.harness.config import AdapterConfig
 
 CASE_TIMEOUT = 10.0
 REFERENCE_ENTRY = "hsmsim.harness.reference:verify"
@@ -50,8 +51,6 @@ class AdapterTarget:
     def config(self) -> AdapterConfig:
         """The adapter file, read once (reading it starts nothing)."""
         if self._config is None:
-            from hsmsim.harness.config import load_adapter
-
             self._config = load_adapter(self.adapter)
         return self._config
 
@@ -76,8 +75,6 @@ class AdapterTarget:
 
     def _started(self) -> Verifier:
         if self._verifier is None:
-            from hsmsim.harness.adapters import PythonVerifier, import_entry, open_verifier
-
             config = self.config
             verifier = open_verifier(config)
             verifier.start()
@@ -99,14 +96,10 @@ class AdapterTarget:
         verifier = self._started()
         assert verifier.info is not None
         if self._call is not None:
-            from hsmsim.harness.adapters import VerifyRequest
-
             request = VerifyRequest(id=case_id, format=self.format, profile=verifier.info.profile, evidence=evidence,
                                     trust=trust, at=at, anchors_pem=self._pem(trust))
             call = self._call
             return verdict_answer(lambda: call(request), self.timeout, other=_harness_answer)
-        from hsmsim.harness.vectors import Submission
-
         submission = Submission(id=case_id, format=self.format, evidence=evidence, anchors_pem=self._pem(trust), at=at)
         answer = verifier.verify(submission, timeout=self.timeout)
         return TargetAnswer(answer.verdict.value, answer.reason, answer.detail)
@@ -121,8 +114,6 @@ class AdapterTarget:
 
 def _harness_answer(value: object) -> TargetAnswer:
     """What a python verifier returned that is not a Verdict, read as the harness reads it."""
-    from hsmsim.harness.adapters import answer_from
-
     answer = answer_from(value)
     return TargetAnswer(answer.verdict.value, answer.reason, answer.detail)
 

@@ -7,6 +7,7 @@ format also gets byte-level fuzzing of its golden vectors through :mod:`hsmsim.f
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,6 +62,24 @@ class FuzzModel:
     verifier_files: frozenset[str] = frozenset()
     """Files laid beside the evidence that are the verifier's own configuration, not what a device sends (ms-kast's
     CA exchange key): held fixed like :attr:`anchors`, no random operator touches them."""
+
+    def operator(self, name: str) -> FuzzOperator:
+        """The operator named ``name``; raises KeyError when the model has none."""
+        return self._by_name[name]
+
+    def usable(self, golden: str) -> tuple[FuzzOperator, ...]:
+        """The operators offered for ``golden`` (designed for it or for any golden), in :attr:`operators` order."""
+        return self._usable[golden]
+
+    # Looked up for every case: computed once per model (a frozen dataclass: cached_property writes past it).
+    @functools.cached_property
+    def _by_name(self) -> dict[str, FuzzOperator]:
+        return {op.name: op for op in self.operators}
+
+    @functools.cached_property
+    def _usable(self) -> dict[str, tuple[FuzzOperator, ...]]:
+        return {golden: tuple(op for op in self.operators if op.goldens is None or golden in op.goldens)
+                for golden in self.goldens}
 
 
 def catalogue_operator(mutation: Mutation) -> FuzzOperator:

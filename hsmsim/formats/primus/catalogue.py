@@ -164,10 +164,15 @@ class Workbench:
         """Sign the current XML with the genuine attestation key."""
         self.members[self.sig_name] = sign_xml(self.xml, self.kit.identity.key)
 
-    def evidence(self) -> Evidence:
-        zip_name = f"{self.stem}_attestation.zip"
-        data = self.zip_override or build_zip(list(self.members.items()), ATTEST_TIME)
-        return Evidence("primus", {zip_name: data, **self.outer}, zip_name)
+    @property
+    def zip_name(self) -> str:
+        return f"{self.stem}_attestation.zip"
+
+    def evidence(self, zip_data: bytes | None = None) -> Evidence:
+        """The bundle as TSB hands it out: the zip (``zip_override``, else ``zip_data``, else the members
+        zipped) beside the outer files."""
+        data = self.zip_override or zip_data or build_zip(list(self.members.items()), ATTEST_TIME)
+        return Evidence("primus", {self.zip_name: data, **self.outer}, self.zip_name)
 
 
 Operator = Callable[[Workbench], None]

@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable
 
 from hsmsim import mutate
+from hsmsim.formats.primus.archive import build_zip
 from hsmsim.formats.primus.bundle import CHAIN_FILE, sign_xml
-from hsmsim.formats.primus.catalogue import GOLDEN_SPECS, VALIDATION_TIME, PrimusKit, Workbench, mutations
+from hsmsim.formats.primus.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME, PrimusKit, Workbench, mutations
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.fuzz import FuzzModel, FuzzOperator, catalogue_operator
@@ -153,9 +154,16 @@ def fuzz_model(seed: str) -> FuzzModel:
         # earlier case's (a member, chain or splice operator; a catalogue defect) reuses its signature.
         bench.members[bench.sig_name] = signature(bench.xml, bench.kit.identity.key)
 
+    @functools.lru_cache(maxsize=256)
+    def zipped(members: tuple[tuple[str, bytes], ...]) -> bytes:
+        # Most cases render a golden's members (a case's evidence operator plans on the rendering too).
+        return build_zip(list(members), ATTEST_TIME)
+
     def render(bench: Workbench, packed: bool) -> Evidence:
-        if packed or bench.zip_override is not None:
+        if bench.zip_override is not None:
             return bench.evidence()
+        if packed:
+            return bench.evidence(zipped(tuple(bench.members.items())))
         return Evidence("primus", {**bench.members, **bench.outer}, bench.xml_name)
 
     return FuzzModel(
