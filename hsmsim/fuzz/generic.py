@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bz2
 import functools
 import io
 import random
@@ -279,51 +278,20 @@ def _zip(members: Iterable[_Member], methods: dict[str, int]) -> bytes:
 
 _Entry = tuple[str, tuple[int, int, int, int, int, int], int, int, bytes]
 """A member to write: name, date_time, external_attr, method, content."""
-_VERSION_NEEDED = {zipfile.ZIP_BZIP2: 46, zipfile.ZIP_LZMA: 63}
-_UTF8_NAME = 0x800
-_LZMA_END_MARKER = 0x2
-_UNIX = 3
 
 
 @functools.lru_cache(maxsize=256)
 def _written(entries: tuple[_Entry, ...]) -> bytes:
-    """The archive ``zipfile.ZipFile(..., "w").writestr`` writes for ``entries`` (each a ``ZipInfo(name,
-    date_time)`` with ``external_attr`` and ``compress_type`` set), byte for byte (tests/test_fuzz.py compares):
-    headers written here so that each member's compressed body is remembered on its own (an edit of a golden's
-    zip recurs whenever a case draws the same golden, member and method, and the rest of the zip is mostly
-    the golden's too)."""
-    out, central = bytearray(), bytearray()
-    for name, date_time, external_attr, method, content in entries:
-        name = name.split("\0", 1)[0]
-        try:
-            raw, flags = name.encode("ascii"), 0
-        except UnicodeEncodeError:
-            raw, flags = name.encode(), _UTF8_NAME
-        flags |= _LZMA_END_MARKER if method == zipfile.ZIP_LZMA else 0
-        version = _VERSION_NEEDED.get(method, 20)
-        year, month, day, hour, minute, second = date_time
-        dos_time, dos_date = hour << 11 | minute << 5 | second // 2, (year - 1980) << 9 | month << 5 | day
-        body, crc, offset = _compressed(content, method), zlib.crc32(content), len(out)
-        out += struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", version, 0, flags, method, dos_time, dos_date, crc,
-                           len(body), len(content), len(raw), 0) + raw + body
-        central += struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", version, _UNIX, version, 0, flags, method, dos_time,
-                               dos_date, crc, len(body), len(content), len(raw), 0, 0, 0, 0,
-                               external_attr or 0o600 << 16, offset) + raw
-    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(out), 0)
-    return bytes(out + central + end)
-
-
-@functools.lru_cache(maxsize=512)
-def _compressed(content: bytes, method: int) -> bytes:
-    """``content`` compressed as ``zipfile`` compresses a member with ``method`` (stored, deflate, bzip2, LZMA)."""
-    if method == zipfile.ZIP_STORED:
-        return content
-    # zipfile's own LZMA compressor (its properties header and filter): a public class typeshed does not list.
-    compressor: Any = {zipfile.ZIP_DEFLATED: lambda: zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED,
-                                                                      -zlib.MAX_WBITS),
-                       zipfile.ZIP_BZIP2: bz2.BZ2Compressor,
-                       zipfile.ZIP_LZMA: getattr(zipfile, "LZMACompressor")}[method]()  # noqa: B009
-    return bytes(compressor.compress(content) + compressor.flush())
+    """The archive ``zipfile`` writes for ``entries``, remembered by them: an edit of a golden's zip recurs
+    whenever a case draws the same golden, member and method."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, date_time, external_attr, method, content in entries:
+            info = zipfile.ZipInfo(name, date_time)
+            info.external_attr = external_attr
+            info.compress_type = method
+            archive.writestr(info, content)
+    return out.getvalue()
 
 
 def _patch(data: bytes, member: str, **values: int) -> bytes:
