@@ -87,41 +87,56 @@ def cbor_item_end(data: bytes, pos: int = 0, depth: int = 0) -> int:
 
     Raises Rejected: LIMIT_EXCEEDED past :data:`MAX_CBOR_DEPTH`; MALFORMED for anything else.
     """
-    if depth > MAX_CBOR_DEPTH:
-        raise Rejected(Reason.LIMIT_EXCEEDED, f"CBOR nests deeper than {MAX_CBOR_DEPTH}")
-    if pos < len(data) and data[pos] & 0x1F < 24:  # most items: the argument is in the initial byte
-        major, value, pos = data[pos] >> 5, data[pos] & 0x1F, pos + 1
-    else:
-        major, value, pos = _head(data, pos)
-    if major in (0, 1):
-        return pos
-    if major in (2, 3):
-        if value > len(data) - pos:
-            raise Rejected(Reason.MALFORMED, "CBOR string runs past the end")
-        if major == 3:
-            try:
-                data[pos:pos + value].decode("utf-8")
-            except UnicodeDecodeError:
-                raise Rejected(Reason.MALFORMED, "CBOR text string is not UTF-8") from None
-        return pos + value
-    if major in (4, 5):
-        if value > len(data) - pos:  # every item takes at least one byte
-            raise Rejected(Reason.MALFORMED, "CBOR container announces more items than bytes remain")
-        keys: set[bytes] = set()
-        for _ in range(value):
-            if major == 5:
-                key_end = cbor_item_end(data, pos, depth + 1)
-                if data[pos:key_end] in keys:
+    size = len(data)
+    # The containers the scan is inside, innermost last, as [items left, the keys a map holds so far (None in
+    # an array), where the map key being read starts (-1 while a map value or an array item is read)]. A loop
+    # rather than recursion: this runs over every attestation object before it is decoded.
+    open_containers: list[list[Any]] = []
+    while True:
+        if depth + len(open_containers) > MAX_CBOR_DEPTH:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"CBOR nests deeper than {MAX_CBOR_DEPTH}")
+        if pos < size and data[pos] & 0x1F < 24:  # most items: the argument is in the initial byte
+            major, value, pos = data[pos] >> 5, data[pos] & 0x1F, pos + 1
+        else:
+            major, value, pos = _head(data, pos)
+        if major in (2, 3):
+            if value > size - pos:
+                raise Rejected(Reason.MALFORMED, "CBOR string runs past the end")
+            if major == 3:
+                try:
+                    data[pos:pos + value].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise Rejected(Reason.MALFORMED, "CBOR text string is not UTF-8") from None
+            pos += value
+        elif major in (4, 5):
+            if value > size - pos:  # every item takes at least one byte
+                raise Rejected(Reason.MALFORMED, "CBOR container announces more items than bytes remain")
+            if value:
+                open_containers.append([value, set(), pos] if major == 5 else [value, None, -1])
+                continue
+        elif major == 6:
+            raise Rejected(Reason.MALFORMED, "CBOR tags are not used in WebAuthn structures")
+        elif major == 7 and value not in (20, 21, 22):
+            raise Rejected(Reason.MALFORMED, f"CBOR simple value or float {value} is not used in WebAuthn structures")
+        # An item ends at ``pos``: it is a map key, or it ends the containers it is the last item of.
+        while open_containers:
+            container = open_containers[-1]
+            keys = container[1]
+            if container[2] >= 0:
+                key = data[container[2]:pos]
+                if key in keys:
                     raise Rejected(Reason.ATTR_CONFLICT, "a CBOR map holds the same key twice")
-                keys.add(data[pos:key_end])
-                pos = key_end
-            pos = cbor_item_end(data, pos, depth + 1)
-        return pos
-    if major == 6:
-        raise Rejected(Reason.MALFORMED, "CBOR tags are not used in WebAuthn structures")
-    if value in (20, 21, 22):
-        return pos
-    raise Rejected(Reason.MALFORMED, f"CBOR simple value or float {value} is not used in WebAuthn structures")
+                keys.add(key)
+                container[2] = -1
+                break
+            container[0] -= 1
+            if container[0]:
+                if keys is not None:
+                    container[2] = pos
+                break
+            open_containers.pop()
+        if not open_containers:
+            return pos
 
 
 def cbor_decode(data: bytes, what: str) -> Any:
