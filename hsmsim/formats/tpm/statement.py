@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -323,10 +324,12 @@ def key_facts(area: TpmtPublic) -> tuple[str, int]:
     return f"EC-{key.curve.name}", key.curve.key_size
 
 
-def tpm_claims(area: TpmtPublic, facts: AkFacts, serial: str | None = None) -> Claims:
+def tpm_claims(area: TpmtPublic, facts: AkFacts, serial: str | None = None,
+               extra: Mapping[str, str | bool | int] | None = None) -> Claims:
     """The normalised claims of a certified TPM key: generated on device = sensitiveDataOrigin; not
     extractable = fixedTPM and fixedParent (TPM attributes never change, so never_extractable too);
-    sensitive = fixedParent or encryptedDuplication; vendor, model and firmware from the AK certificate."""
+    sensitive = fixedParent or encryptedDuplication; vendor, model and firmware from the AK certificate; ``extra``
+    holds the format's own claims."""
     attrs = int(area.object_attributes)
     bound = attrs & _BOUND == _BOUND
     sensitive = bound or bool(attrs & _ENCRYPTED_DUPLICATION)
@@ -335,4 +338,5 @@ def tpm_claims(area: TpmtPublic, facts: AkFacts, serial: str | None = None) -> C
         spki_der=area.spki(), key_type=key_type, key_size=size,
         generated_on_device=bool(attrs & _SENSITIVE_DATA_ORIGIN), extractable=not bound,
         never_extractable=bound, sensitive=sensitive, always_sensitive=sensitive,
-        vendor=facts.vendor, model=facts.model, firmware=facts.version, serial=serial)
+        vendor=facts.vendor, model=facts.model, firmware=facts.version, serial=serial,
+        extra=extra or {})
