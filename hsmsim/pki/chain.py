@@ -158,14 +158,14 @@ def _parsed_fields(cert: x509.Certificate) -> _CertFields:
     _ = (len(subject), len(issuer), cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid,
          cert.serial_number)
     basic_constraints = key_usage = unknown_critical = None
-    for ext in cert.extensions:
-        value = ext.value
-        if isinstance(value, x509.BasicConstraints):
-            basic_constraints = value  # a second one raised DuplicateExtension
-        elif isinstance(value, x509.KeyUsage):
-            key_usage = value
-        if unknown_critical is None and ext.critical and ext.oid not in _KNOWN_EXTENSIONS:
-            unknown_critical = ext.oid
+    for ext in cert.extensions:  # by OID, each of which cryptography parses to its one class
+        oid = ext.oid
+        if oid == ExtensionOID.BASIC_CONSTRAINTS:
+            basic_constraints = ext.value  # a second one raised DuplicateExtension
+        elif oid == ExtensionOID.KEY_USAGE:
+            key_usage = ext.value
+        elif unknown_critical is None and ext.critical and oid not in _KNOWN_EXTENSIONS:
+            unknown_critical = oid
     return _CertFields(subject, issuer, name_key(subject), name_key(issuer), cert.not_valid_before_utc,
                       cert.not_valid_after_utc, cert.version is x509.Version.v1, basic_constraints, key_usage,
                       unknown_critical)

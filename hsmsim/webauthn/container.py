@@ -24,7 +24,6 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,41 +86,56 @@ def cbor_item_end(data: bytes, pos: int = 0, depth: int = 0) -> int:
 
     Raises Rejected: LIMIT_EXCEEDED past :data:`MAX_CBOR_DEPTH`; MALFORMED for anything else.
     """
-    if depth > MAX_CBOR_DEPTH:
-        raise Rejected(Reason.LIMIT_EXCEEDED, f"CBOR nests deeper than {MAX_CBOR_DEPTH}")
-    if pos < len(data) and data[pos] & 0x1F < 24:  # most items: the argument is in the initial byte
-        major, value, pos = data[pos] >> 5, data[pos] & 0x1F, pos + 1
-    else:
-        major, value, pos = _head(data, pos)
-    if major in (0, 1):
-        return pos
-    if major in (2, 3):
-        if value > len(data) - pos:
-            raise Rejected(Reason.MALFORMED, "CBOR string runs past the end")
-        if major == 3:
-            try:
-                data[pos:pos + value].decode("utf-8")
-            except UnicodeDecodeError:
-                raise Rejected(Reason.MALFORMED, "CBOR text string is not UTF-8") from None
-        return pos + value
-    if major in (4, 5):
-        if value > len(data) - pos:  # every item takes at least one byte
-            raise Rejected(Reason.MALFORMED, "CBOR container announces more items than bytes remain")
-        keys: set[bytes] = set()
-        for _ in range(value):
-            if major == 5:
-                key_end = cbor_item_end(data, pos, depth + 1)
-                if data[pos:key_end] in keys:
+    size = len(data)
+    # The containers the scan is inside, innermost last, as [items left, the keys a map holds so far (None in
+    # an array), where the map key being read starts (-1 while a map value or an array item is read)]. A loop
+    # rather than recursion: this runs over every attestation object before it is decoded.
+    open_containers: list[list[Any]] = []
+    while True:
+        if depth + len(open_containers) > MAX_CBOR_DEPTH:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"CBOR nests deeper than {MAX_CBOR_DEPTH}")
+        if pos < size and data[pos] & 0x1F < 24:  # most items: the argument is in the initial byte
+            major, value, pos = data[pos] >> 5, data[pos] & 0x1F, pos + 1
+        else:
+            major, value, pos = _head(data, pos)
+        if major in (2, 3):
+            if value > size - pos:
+                raise Rejected(Reason.MALFORMED, "CBOR string runs past the end")
+            if major == 3:
+                try:
+                    data[pos:pos + value].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise Rejected(Reason.MALFORMED, "CBOR text string is not UTF-8") from None
+            pos += value
+        elif major in (4, 5):
+            if value > size - pos:  # every item takes at least one byte
+                raise Rejected(Reason.MALFORMED, "CBOR container announces more items than bytes remain")
+            if value:
+                open_containers.append([value, set(), pos] if major == 5 else [value, None, -1])
+                continue
+        elif major == 6:
+            raise Rejected(Reason.MALFORMED, "CBOR tags are not used in WebAuthn structures")
+        elif major == 7 and value not in (20, 21, 22):
+            raise Rejected(Reason.MALFORMED, f"CBOR simple value or float {value} is not used in WebAuthn structures")
+        # An item ends at ``pos``: it is a map key, or it ends the containers it is the last item of.
+        while open_containers:
+            container = open_containers[-1]
+            keys = container[1]
+            if container[2] >= 0:
+                key = data[container[2]:pos]
+                if key in keys:
                     raise Rejected(Reason.ATTR_CONFLICT, "a CBOR map holds the same key twice")
-                keys.add(data[pos:key_end])
-                pos = key_end
-            pos = cbor_item_end(data, pos, depth + 1)
-        return pos
-    if major == 6:
-        raise Rejected(Reason.MALFORMED, "CBOR tags are not used in WebAuthn structures")
-    if value in (20, 21, 22):
-        return pos
-    raise Rejected(Reason.MALFORMED, f"CBOR simple value or float {value} is not used in WebAuthn structures")
+                keys.add(key)
+                container[2] = -1
+                break
+            container[0] -= 1
+            if container[0]:
+                if keys is not None:
+                    container[2] = pos
+                break
+            open_containers.pop()
+        if not open_containers:
+            return pos
 
 
 def cbor_decode(data: bytes, what: str) -> Any:
@@ -313,7 +327,8 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STRICT_BASE64 = bytes.maketrans(b"-_+/=", b"+/!!!")
+"""base64url to base64, and what base64 allows but base64url does not to a byte strict base64 decoding refuses."""
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _UNUSED_BITS = {2: 0x0F, 3: 0x03}
 """Per ``len % 4`` of unpadded base64, the low bits of the last character that carry no data."""
@@ -321,12 +336,13 @@ _UNUSED_BITS = {2: 0x0F, 3: 0x03}
 
 def from_b64url(text: object, what: str) -> bytes:
     """Decode unpadded base64url strictly (Rejected MALFORMED)."""
-    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+    if not isinstance(text, str) or len(text) % 4 == 1 or not text.isascii():
         raise Rejected(Reason.MALFORMED, f"{what} is not unpadded base64url")
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = binascii.a2b_base64(text.encode().translate(_TO_STRICT_BASE64) + b"=="[:-len(text) % 4],
+                                   strict_mode=True)
     except binascii.Error:
-        raise Rejected(Reason.MALFORMED, f"{what} is not base64url") from None
+        raise Rejected(Reason.MALFORMED, f"{what} is not unpadded base64url") from None
     # Canonical (what re-encoding ``data`` gives back) exactly when the unused bits of the last character are 0.
     unused = _UNUSED_BITS.get(len(text) % 4)
     if unused and _B64URL_ALPHABET.index(text[-1]) & unused:

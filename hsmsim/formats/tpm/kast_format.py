@@ -468,14 +468,13 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
         if unknown:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown request attributes: {', '.join(unknown)[:80]}")
         require_code_signing_key(*key_facts(area))
-    claims = tpm_claims(area, facts or AkFacts("", NOT_RECOVERED, "", ""))
     ksp = csr.attribute(wire.OID_KSP_NAME)
     extra: dict[str, str | bool | int] = {
         "tpm_signature_checked": facts is not None, "key_spki_sha256": hashlib.sha256(csr.spki).hexdigest(),
         "envelope": "cmc" if cmc else "pkcs10"}
     if ksp and ksp[0].values and ksp[0].values[0][:1] == bytes([wire.BMP]):
         extra["ksp_name"] = der_content(ksp[0].values[0]).decode("utf-16-be", "replace")
-    claims = replace(claims, extra=extra)
+    claims = tpm_claims(area, facts or AkFacts("", NOT_RECOVERED, "", ""), extra=extra)
     if facts is None:
         # The key blob's attributes are the client's word until the AIK's signature over them is checked.
         claims = replace(claims, generated_on_device=None, extractable=None, never_extractable=None, sensitive=None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.checks import require_code_signing_key
 from hsmsim.encoding import der_children, der_content
@@ -54,6 +56,12 @@ STATEMENT_MEMBERS = ("ver", "alg", "x5c", "sig", "certInfo", "pubArea")
 MAX_X5C = 8
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+# objectAttributes bits as plain ints: IntFlag arithmetic builds a flag object per operation.
+_BOUND = int(TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT)
+_SENSITIVE_DATA_ORIGIN = int(TpmaObject.SENSITIVE_DATA_ORIGIN)
+_ENCRYPTED_DUPLICATION = int(TpmaObject.ENCRYPTED_DUPLICATION)
+_RESTRICTED = int(TpmaObject.RESTRICTED)
+_SIGN_ENCRYPT = int(TpmaObject.SIGN_ENCRYPT)
 _TPM_HASHES = {"sha1": TpmAlg.SHA1, "sha256": TpmAlg.SHA256, "sha384": TpmAlg.SHA384, "sha512": TpmAlg.SHA512}
 
 
@@ -212,13 +220,13 @@ def _permanent_ids(san: x509.SubjectAlternativeName) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        raise Rejected(Reason.CERT_PROFILE, "AK certificate has no subjectAltName (TCG directoryName)") from None
+def _san(extensions: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]) -> x509.SubjectAlternativeName:
+    san = extensions.get(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    if san is None:
+        raise Rejected(Reason.CERT_PROFILE, "AK certificate has no subjectAltName (TCG directoryName)")
     if not san.critical:
         raise Rejected(Reason.CERT_PROFILE, "AK certificate subjectAltName is not critical though the subject is empty")
+    assert isinstance(san.value, x509.SubjectAlternativeName)
     return san.value
 
 
@@ -243,7 +251,10 @@ def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFact
     if len(cert.subject) != 0:
         raise Rejected(Reason.CERT_PROFILE, f"AK certificate subject is {cert.subject.rfc4514_string()!r}, "
                                             "not empty")
-    san_extension = _san(cert)
+    # Looked up by OID in one pass (cryptography gives each OID its one class, and an extension twice fails
+    # to parse before this runs).
+    extensions = {ext.oid: ext for ext in cert.extensions}
+    san_extension = _san(extensions)
     san = _san_attributes(san_extension)
     for oid, label in ((TPM_MANUFACTURER, "tpmManufacturer"), (TPM_MODEL, "tpmModel"), (TPM_VERSION, "tpmVersion")):
         if oid.dotted_string not in san:
@@ -253,22 +264,17 @@ def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFact
     vendor = TCG_VENDOR_IDS.get(int(vendor_id, 16)) if len(vendor_id) == 8 and _is_hex(vendor_id) else None
     if vendor is None:
         raise Rejected(Reason.CERT_PROFILE, f"tpmManufacturer {manufacturer[:20]!r} is not in the TCG vendor registry")
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        raise Rejected(Reason.CERT_EKU, "AK certificate has no extendedKeyUsage") from None
-    if EKU_AIK_CERTIFICATE not in eku:
+    eku = extensions.get(ExtensionOID.EXTENDED_KEY_USAGE)
+    if eku is None:
+        raise Rejected(Reason.CERT_EKU, "AK certificate has no extendedKeyUsage")
+    if EKU_AIK_CERTIFICATE not in eku.value:
         raise Rejected(Reason.CERT_EKU, "AK certificate extendedKeyUsage lacks tcg-kp-AIKCertificate (2.23.133.8.3)")
-    try:
-        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        raise Rejected(Reason.CERT_PROFILE, "AK certificate has no basicConstraints") from None
-    if basic.ca:
+    basic = extensions.get(ExtensionOID.BASIC_CONSTRAINTS)
+    if basic is None:
+        raise Rejected(Reason.CERT_PROFILE, "AK certificate has no basicConstraints")
+    if basic.value.ca:
         raise Rejected(Reason.CERT_PROFILE, "AK certificate has basicConstraints CA:TRUE")
-    try:
-        ext = cert.extensions.get_extension_for_oid(FIDO_AAGUID_EXTENSION)
-    except x509.ExtensionNotFound:
-        ext = None
+    ext = extensions.get(FIDO_AAGUID_EXTENSION)
     if ext is not None and aaguid is not None:
         value = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else b""
         if ext.critical or value != b"\x04\x10" + aaguid:
@@ -289,16 +295,16 @@ def check_object_attributes(area: TpmtPublic) -> None:
     ATTR_NOT_LOCAL without sensitiveDataOrigin, ATTR_EXTRACTABLE without fixedTPM and fixedParent,
     KEY_PURPOSE when restricted (it signs only TPM-generated digests) or without sign.
     """
-    attrs = area.object_attributes
-    if not attrs & TpmaObject.SENSITIVE_DATA_ORIGIN:
+    attrs = int(area.object_attributes)
+    if not attrs & _SENSITIVE_DATA_ORIGIN:
         raise Rejected(Reason.ATTR_NOT_LOCAL, "objectAttributes lack sensitiveDataOrigin: the key was imported")
-    missing = [flag.name for flag in (TpmaObject.FIXED_TPM, TpmaObject.FIXED_PARENT) if not attrs & flag]
-    if missing:
+    if attrs & _BOUND != _BOUND:
+        missing = [flag.name for flag in (TpmaObject.FIXED_TPM, TpmaObject.FIXED_PARENT) if not attrs & flag]
         raise Rejected(Reason.ATTR_EXTRACTABLE, f"objectAttributes lack {', '.join(str(m) for m in missing)}: "
                                                 "the key can be duplicated out of the TPM")
-    if attrs & TpmaObject.RESTRICTED:
+    if attrs & _RESTRICTED:
         raise Rejected(Reason.KEY_PURPOSE, "objectAttributes set restricted: the key signs only TPM-generated data")
-    if not attrs & TpmaObject.SIGN_ENCRYPT:
+    if not attrs & _SIGN_ENCRYPT:
         raise Rejected(Reason.KEY_PURPOSE, "objectAttributes lack sign: the credential key cannot sign")
 
 
@@ -318,16 +324,19 @@ def key_facts(area: TpmtPublic) -> tuple[str, int]:
     return f"EC-{key.curve.name}", key.curve.key_size
 
 
-def tpm_claims(area: TpmtPublic, facts: AkFacts, serial: str | None = None) -> Claims:
+def tpm_claims(area: TpmtPublic, facts: AkFacts, serial: str | None = None,
+               extra: Mapping[str, str | bool | int] | None = None) -> Claims:
     """The normalised claims of a certified TPM key: generated on device = sensitiveDataOrigin; not
     extractable = fixedTPM and fixedParent (TPM attributes never change, so never_extractable too);
-    sensitive = fixedParent or encryptedDuplication; vendor, model and firmware from the AK certificate."""
-    attrs = area.object_attributes
-    bound = bool(attrs & TpmaObject.FIXED_TPM and attrs & TpmaObject.FIXED_PARENT)
-    sensitive = bound or bool(attrs & TpmaObject.ENCRYPTED_DUPLICATION)
+    sensitive = fixedParent or encryptedDuplication; vendor, model and firmware from the AK certificate; ``extra``
+    holds the format's own claims."""
+    attrs = int(area.object_attributes)
+    bound = attrs & _BOUND == _BOUND
+    sensitive = bound or bool(attrs & _ENCRYPTED_DUPLICATION)
     key_type, size = key_facts(area)
     return Claims(
         spki_der=area.spki(), key_type=key_type, key_size=size,
-        generated_on_device=bool(attrs & TpmaObject.SENSITIVE_DATA_ORIGIN), extractable=not bound,
+        generated_on_device=bool(attrs & _SENSITIVE_DATA_ORIGIN), extractable=not bound,
         never_extractable=bound, sensitive=sensitive, always_sensitive=sensitive,
-        vendor=facts.vendor, model=facts.model, firmware=facts.version, serial=serial)
+        vendor=facts.vendor, model=facts.model, firmware=facts.version, serial=serial,
+        extra=extra or {})
