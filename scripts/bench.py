@@ -6,7 +6,10 @@ Sections (issue 19), each figure printed beside its goal and whether it is met:
 
 * ``verify``: the reference verifier per format, over the format's golden vectors of ``vectors/``
   (decoded once, verified in-process), per bundle. Goal <= 1 ms. The note gives the crypto floor: the CPU
-  time inside signature checks and private-key decryptions in one profiled pass over the same bundles.
+  time inside signature checks and private-key decryptions in one profiled pass over the same bundles. A
+  CSR's self-signature check is a property (``is_signature_valid``) the profiler cannot see: where a format
+  checks one (tpm-acme, apple-acme, ms-kast, purebred, fortanix, primus, ...) the floor is that much higher
+  (0.1-0.5 ms by key type).
 * ``attest``: ``Hsm.attest`` in-process with the soft keystore, warm, per format (an EC P-256 and an
   RSA key). Goals: Primus <= 5 ms, Marvell <= 2 ms; the other formats are informative.
 * ``corpus``: ``vectors generate`` (warm key cache) in fresh processes: per format and in total, against
