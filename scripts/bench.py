@@ -148,8 +148,8 @@ def verify_rows(repeat: int) -> list[Row]:
         with CCallTimer(_is_checking_call) as crypto:
             run()
         out.append(Row(f"verify {name} ({len(cases)} goldens, per bundle)", sample.wall, sample.cpu,
-                       VERIFY_GOAL, "<= 1 ms", f"crypto {_ms(crypto.cpu / len(cases))} ms CPU "
-                       f"({crypto.count / len(cases):.1f} signature checks/decryptions per bundle)"))
+                       VERIFY_GOAL, "<= 1 ms", f"crypto >= {_ms(crypto.cpu / len(cases))} ms CPU "
+                       f"({crypto.count / len(cases):.1f} checks/decryptions; CSR self-signatures not counted)"))
     return out
 
 
