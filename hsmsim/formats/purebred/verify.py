@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from hsmsim.checks import check_csr_signature
+from hsmsim.checks import check_csr_signature, one_csr_check
 from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
@@ -175,13 +175,20 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Cer
 def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
     """The bag (a SET OF: no order) as a chain: the one certificate no other names as issuer, then its issuers
     by name, then whatever is left; MALFORMED when no single certificate is the leaf."""
-    leaves = [c for c in certs if not any(o is not c and o.issuer == c.subject for o in certs)]
+    # Each certificate's names are read once: cryptography builds a new Name on every .subject/.issuer.
+    subjects = [c.subject for c in certs]
+    issuers = [c.issuer for c in certs]
+    leaves = [i for i, c in enumerate(certs)
+              if not any(o is not c and issuers[j] == subjects[i] for j, o in enumerate(certs))]
     if len(leaves) != 1:
         raise Rejected(Reason.MALFORMED, f"cannot tell the attested certificate: {len(leaves)} certificates issue "
                                          "no other one")
-    chain = [leaves[0]]
-    while (issuer := next((c for c in certs if c.subject == chain[-1].issuer and c not in chain), None)) is not None:
-        chain.append(issuer)
+    last = leaves[0]
+    chain = [certs[last]]
+    while (found := next((i for i, c in enumerate(certs) if subjects[i] == issuers[last] and c not in chain),
+                         None)) is not None:
+        last = found
+        chain.append(certs[last])
     return chain + [c for c in certs if c not in chain]
 
 
@@ -295,6 +302,7 @@ def verify(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = Non
            profile: Profile = Profile.STRUCTURAL) -> Verdict:
     """The reference verifier of ``purebred``; never raises on bad evidence."""
     try:
-        return check(evidence, trust, at or datetime.now(UTC), Profile(profile))
+        with one_csr_check():
+            return check(evidence, trust, at or datetime.now(UTC), Profile(profile))
     except Rejected as rejection:
         return Verdict(rejection.reason, rejection.detail)
