@@ -474,12 +474,16 @@ def parse_certificate(der: bytes, what: str, *, walked: bool = False) -> Cert:
                 time_of(validity[1], f"{what} notAfter"), spki, extensions, bits[1:])
 
 
+# The extension readers remember their answers (pure functions of the bytes): a chain's CA extensions and the
+# leaf's constant EKU come back in every PKC of a device.
+@lru_cache(maxsize=256)
 def oid_list(value: bytes, what: str) -> tuple[str, ...]:
     """A SEQUENCE OF OBJECT IDENTIFIER extension value (extendedKeyUsage)."""
     node = parse_document(value, what)
     return tuple(oid_of(child, what) for child in children(expect(node, 0x30, what), what, 64))
 
 
+@lru_cache(maxsize=256)
 def basic_constraints_ca(value: bytes, what: str) -> bool:
     """The cA flag of a basicConstraints value."""
     node = parse_document(value, what)
@@ -487,12 +491,14 @@ def basic_constraints_ca(value: bytes, what: str) -> bool:
     return bool(parts) and parts[0].tag == 0x01 and parts[0].value not in (b"", b"\x00")
 
 
-def key_usage_bits(value: bytes, what: str) -> set[int]:
+@lru_cache(maxsize=256)
+def key_usage_bits(value: bytes, what: str) -> frozenset[int]:
     """The bit numbers set in a keyUsage value (0 = digitalSignature, 5 = keyCertSign)."""
     node = expect(parse_document(value, what), 0x03, what)
     if not node.value:
         raise Rejected(Reason.MALFORMED, f"{what}: empty BIT STRING")
-    return {index for index in range(8 * (node.length - 1)) if node.value[1 + index // 8] & (0x80 >> index % 8)}
+    bits = node.value
+    return frozenset(index for index in range(8 * (node.length - 1)) if bits[1 + index // 8] & (0x80 >> index % 8))
 
 
 # -- CSRs ----------------------------------------------------------------------------------------
