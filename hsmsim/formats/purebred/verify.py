@@ -175,20 +175,13 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Cer
 def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
     """The bag (a SET OF: no order) as a chain: the one certificate no other names as issuer, then its issuers
     by name, then whatever is left; MALFORMED when no single certificate is the leaf."""
-    # Each certificate's names are read once: cryptography builds a new Name on every .subject/.issuer.
-    subjects = [c.subject for c in certs]
-    issuers = [c.issuer for c in certs]
-    leaves = [i for i, c in enumerate(certs)
-              if not any(o is not c and issuers[j] == subjects[i] for j, o in enumerate(certs))]
+    leaves = [c for c in certs if not any(o is not c and o.issuer == c.subject for o in certs)]
     if len(leaves) != 1:
         raise Rejected(Reason.MALFORMED, f"cannot tell the attested certificate: {len(leaves)} certificates issue "
                                          "no other one")
-    last = leaves[0]
-    chain = [certs[last]]
-    while (found := next((i for i, c in enumerate(certs) if subjects[i] == issuers[last] and c not in chain),
-                         None)) is not None:
-        last = found
-        chain.append(certs[last])
+    chain = [leaves[0]]
+    while (issuer := next((c for c in certs if c.subject == chain[-1].issuer and c not in chain), None)) is not None:
+        chain.append(issuer)
     return chain + [c for c in certs if c not in chain]
 
 
