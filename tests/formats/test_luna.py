@@ -33,7 +33,7 @@ from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.verdict import Profile, Reason
+from hsmsim.verdict import Profile, Reason, Rejected
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,6 +281,29 @@ def test_deep_nesting_is_bounded(luna, pkcs):
         nested = der_sequence(nested)
     verdict = luna.verify(with_pkc(evidence, nested), trust_of(evidence), at=VALIDATION_TIME)
     assert verdict.reason is Reason.LIMIT_EXCEEDED
+
+
+def test_a_remembered_issuer_is_counted_as_when_it_is_read(luna, pkcs, monkeypatch):
+    from hsmsim.formats.luna import der_reader
+
+    evidence = pkcs["rsa-3072"]
+    pkc = evidence.files[evidence.primary]
+    assert luna.verify(evidence, trust_of(evidence), at=VALIDATION_TIME).accepted  # remembers its issuers
+    assert {der[4:] for der in parse_certs_only(pkc).certificates[1:]} <= set(der_reader._walked_issuers)
+    nodes, deepest = der_reader._walk(parse_document(pkc, "PKC"), "PKC")
+    monkeypatch.setattr(der_reader, "_walked_issuers", {})
+    assert der_reader._walk(parse_document(pkc, "PKC"), "PKC") == (nodes, deepest)
+    monkeypatch.undo()
+    for limits in ((nodes - 1, 24), (nodes - 40, 24), (20_000, deepest - 1)):  # a bound inside an issuer
+        monkeypatch.setattr(der_reader, "MAX_NODES", limits[0])
+        monkeypatch.setattr(der_reader, "MAX_DEPTH", limits[1])
+        with pytest.raises(Rejected) as remembered:
+            parse_document(pkc, "PKC")
+        monkeypatch.setattr(der_reader, "_walked_issuers", {})
+        with pytest.raises(Rejected) as read:
+            parse_document(pkc, "PKC")
+        assert (remembered.value.reason, remembered.value.detail) == (read.value.reason, read.value.detail)
+        monkeypatch.undo()
 
 
 def test_random_corruption_never_raises(luna, pkcs):

@@ -165,6 +165,19 @@ def test_generated_requests_verify_in_both_profiles(hsm: Hsm, kind: str, contain
             hsm.keystore.get("key-ec-p256").public_key)  # type: ignore[arg-type]
 
 
+def test_a_yubikey_request_is_checked_once_per_verification(hsm: Hsm, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hsmsim.checks
+
+    evidence = hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "kind": "yubikey"})
+    loads = []
+    load = hsmsim.checks.x509.load_der_x509_csr
+    monkeypatch.setattr(hsmsim.checks.x509, "load_der_x509_csr", lambda data: loads.append(data) or load(data))
+    for _ in range(2):  # yubico-piv binds the request purebred verified; the next verification checks it afresh
+        assert get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1)).accepted
+    assert len(loads) == 2 and loads[0] == loads[1]
+    assert hsmsim.checks._VERIFIED_CSRS.get() is None
+
+
 def test_generated_windows_request_verifies_with_the_tpm_signature(hsm: Hsm) -> None:
     evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT, "kind": "windows"})
     verdict = get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1))

@@ -130,11 +130,39 @@ def parse_document(data: bytes, what: str, *, walked: bool = False) -> Tlv:
     return root
 
 
-def _walk(root: Tlv, what: str) -> None:
+_MEMO_LIMIT = 256
+_ISSUER_CONTENT_BYTES = range(256, 16 * 1024 + 1)
+"""The content sizes at which a walk looks a SEQUENCE up in :data:`_walked_issuers`: a certificate's."""
+_walked_issuers: dict[bytes, tuple[int, int]] = {}
+"""Issuer certificates (a device's and its vendor's, in every PKC of that device) by their content octets: how
+many DER elements they hold and how deep those go below the certificate. A walk that meets one again counts its
+elements instead of reading them, unless a bound would be passed inside it (then it reads them, to report where).
+The leaf, new in every PKC, is never remembered: it is always read."""
+
+
+def remember_issuer(der: bytes) -> None:
+    """Remember a certificate that signed another in a PKC (see :data:`_walked_issuers`); never raises."""
+    try:
+        root = read_tlv(der, 0, len(der), "issuer")
+        content = der[root.start + root.header:root.end]
+        if root.tag != 0x30 or root.end != len(der) or content in _walked_issuers \
+                or len(content) not in _ISSUER_CONTENT_BYTES:
+            return
+        nodes, deepest = _walk(root, "issuer")
+    except Rejected:
+        return
+    if len(_walked_issuers) >= _MEMO_LIMIT:
+        _walked_issuers.clear()
+    _walked_issuers[content] = (nodes - 1, deepest)
+
+
+def _walk(root: Tlv, what: str) -> tuple[int, int]:
     """Read every TLV under ``root`` depth first, within the depth and node bounds (the first defect
-    found in document order is the one reported)."""
+    found in document order is the one reported); returns how many TLVs there are (``root`` included)
+    and the depth of the deepest below ``root``."""
     buf = root.buf
     budget = MAX_NODES
+    deepest = 0
     stack = [(root.tag, root.start + root.header, root.end, 0)]  # tag, content start and end, depth
     while stack:
         tag, pos, end, depth = stack.pop()
@@ -145,6 +173,12 @@ def _walk(root: Tlv, what: str) -> None:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {MAX_NODES} DER elements")
         if not tag & 0x20:
             continue
+        if tag == 0x30 and _walked_issuers and end - pos in _ISSUER_CONTENT_BYTES:
+            known = _walked_issuers.get(buf[pos:end])
+            if known is not None and depth + known[1] <= MAX_DEPTH and budget >= known[0]:
+                budget -= known[0]
+                deepest = max(deepest, depth + known[1])
+                continue
         found: list[tuple[int, int, int, int]] = []  # all children are read before the first is descended into
         while pos < end:
             if len(found) >= MAX_NODES:
@@ -159,7 +193,10 @@ def _walk(root: Tlv, what: str) -> None:
             after = pos + child.header + child.length
             found.append((child.tag, pos + child.header, after, depth + 1))
             pos = after
+        if found and depth + 1 > deepest:
+            deepest = depth + 1
         stack.extend(reversed(found))
+    return MAX_NODES - budget, deepest
 
 
 def expect(node: Tlv, tag: int, what: str) -> Tlv:
@@ -437,12 +474,16 @@ def parse_certificate(der: bytes, what: str, *, walked: bool = False) -> Cert:
                 time_of(validity[1], f"{what} notAfter"), spki, extensions, bits[1:])
 
 
+# The extension readers remember their answers (pure functions of the bytes): a chain's CA extensions and the
+# leaf's constant EKU come back in every PKC of a device.
+@lru_cache(maxsize=256)
 def oid_list(value: bytes, what: str) -> tuple[str, ...]:
     """A SEQUENCE OF OBJECT IDENTIFIER extension value (extendedKeyUsage)."""
     node = parse_document(value, what)
     return tuple(oid_of(child, what) for child in children(expect(node, 0x30, what), what, 64))
 
 
+@lru_cache(maxsize=256)
 def basic_constraints_ca(value: bytes, what: str) -> bool:
     """The cA flag of a basicConstraints value."""
     node = parse_document(value, what)
@@ -450,12 +491,14 @@ def basic_constraints_ca(value: bytes, what: str) -> bool:
     return bool(parts) and parts[0].tag == 0x01 and parts[0].value not in (b"", b"\x00")
 
 
-def key_usage_bits(value: bytes, what: str) -> set[int]:
+@lru_cache(maxsize=256)
+def key_usage_bits(value: bytes, what: str) -> frozenset[int]:
     """The bit numbers set in a keyUsage value (0 = digitalSignature, 5 = keyCertSign)."""
     node = expect(parse_document(value, what), 0x03, what)
     if not node.value:
         raise Rejected(Reason.MALFORMED, f"{what}: empty BIT STRING")
-    return {index for index in range(8 * (node.length - 1)) if node.value[1 + index // 8] & (0x80 >> index % 8)}
+    bits = node.value
+    return frozenset(index for index in range(8 * (node.length - 1)) if bits[1 + index // 8] & (0x80 >> index % 8))
 
 
 # -- CSRs ----------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from hsmsim.formats.luna.der_reader import (
     parse_certificate,
     parse_certs_only,
     parse_csr,
+    remember_issuer,
 )
 from hsmsim.formats.luna.files import PKC_SUFFIXES, pkc_stem
 from hsmsim.formats.luna.pki import (
@@ -393,6 +394,8 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     quirks: set[str] = set()
     chain = _ordered(certs, profile, quirks)
     _check_links(chain, quirks)
+    for issuer in chain[1:]:
+        remember_issuer(issuer.der)
     path, root = _anchor(chain, _anchors(trust), quirks, profile)
     layout = _layout(root)
     _check_shape(path, layout)

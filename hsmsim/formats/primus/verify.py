@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.encoding import spki_der
@@ -24,7 +25,7 @@ from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.xml import MAX_XML_BYTES, Document, read_document
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, subject_and_issuer, validate_chain
 from hsmsim.safeio import ZIP_DEFLATED, ReadBudget, ZipMember, read_zip_members
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
@@ -133,7 +134,7 @@ def _check_loose_pubkeys(public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey, p
                            "loose attestation public key differs from the attestation certificate's key")
 
 
-def _parse_spki(text: str) -> bytes:
+def _parse_spki(text: str) -> tuple[bytes, PublicKeyTypes]:
     if not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", text):
         raise Rejected(Reason.MALFORMED, "<public_key> is not one line of standard base64")
     try:
@@ -149,7 +150,7 @@ def _parse_spki(text: str) -> bytes:
     # Any key type parses here; <algorithm> is checked against it later.
     if key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != der:
         raise Rejected(Reason.MALFORMED, "<public_key> is not a canonical DER SubjectPublicKeyInfo")
-    return der
+    return der, key
 
 
 def _check_grep_contract(xml: bytes) -> None:
@@ -168,11 +169,10 @@ def _check_binding(spki: bytes, csr_data: bytes | None) -> None:
     check_csr_binding(spki, csr_data, "the attested <public_key>")
 
 
-def _key_facts(doc: Document, spki: bytes | None) -> tuple[str, int | None]:
-    if spki is None:
+def _key_facts(doc: Document, key: PublicKeyTypes | None) -> tuple[str, int | None]:
+    if key is None:
         size = doc.values.get("key_size", "")
         return doc.values["algorithm"], int(size) if size.isdigit() else None
-    key = serialization.load_der_public_key(spki)
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -182,10 +182,9 @@ def _key_facts(doc: Document, spki: bytes | None) -> tuple[str, int | None]:
     return type(key).__name__, None
 
 
-def _check_algorithm(doc: Document, spki: bytes | None) -> None:
-    key_type, size = _key_facts(doc, spki)
+def _check_algorithm(doc: Document, key: PublicKeyTypes | None, key_type: str, size: int | None) -> None:
     expected = {"RSA": "RSA", "EC": "EC", "Ed25519": "ED"}.get(key_type.split("-")[0])
-    if spki is not None and doc.values["algorithm"] != expected:
+    if key is not None and doc.values["algorithm"] != expected:
         raise Rejected(Reason.ATTR_CONFLICT,
                        f"<algorithm> {doc.values['algorithm']} contradicts the {key_type} public key")
     if "key_size" in doc.values and key_type == "RSA" and doc.values["key_size"] != str(size):
@@ -232,7 +231,8 @@ def _check_strict_policy(doc: Document, key_type: str, size: int | None) -> None
 
 def _device_serial(chain: list[x509.Certificate]) -> str | None:
     for cert in chain[1:]:
-        for attr in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME):
+        subject, _issuer = subject_and_issuer(cert)
+        for attr in subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME):
             match = _SERIAL_RE.match(str(attr.value))
             if match:
                 return match.group(1)
@@ -253,16 +253,16 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     _check_signature(attestation_key, inputs.xml, inputs.signature)
     _check_loose_pubkeys(attestation_key, inputs.pubkeys)
     doc = read_document(inputs.xml, options)
-    spki = None
+    spki = key = None
     if doc.root == "private_key":
         if "public_key" not in doc.values:
             raise Rejected(Reason.ATTR_MISSING, "<public_key> is missing")
-        spki = _parse_spki(doc.values["public_key"])
+        spki, key = _parse_spki(doc.values["public_key"])
         _check_grep_contract(inputs.xml)
         _check_binding(spki, inputs.csr)
-    _check_algorithm(doc, spki)
+    key_type, size = _key_facts(doc, key)
+    _check_algorithm(doc, key, key_type, size)
     _check_attributes(doc, profile)
-    key_type, size = _key_facts(doc, spki)
     if profile is Profile.STRICT:
         _check_strict_policy(doc, key_type, size)
     claims = Claims(
@@ -277,7 +277,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         # fips_level stays None: neither the XML nor the chain (certificate policies
         # 1.3.6.1.4.1.44668.4.1.x) states a FIPS 140 level; it is a product fact, not evidence.
     )
-    return Verdict(Reason.OK, f"attested by {chain[0].subject.rfc4514_string()}", claims)
+    return Verdict(Reason.OK, f"attested by {subject_and_issuer(chain[0])[0].rfc4514_string()}", claims)
 
 
 def verify_evidence(

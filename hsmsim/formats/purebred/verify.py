@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from hsmsim.checks import check_csr_signature
+from hsmsim.checks import check_csr_signature, one_csr_check
 from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
@@ -295,6 +295,7 @@ def verify(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = Non
            profile: Profile = Profile.STRUCTURAL) -> Verdict:
     """The reference verifier of ``purebred``; never raises on bad evidence."""
     try:
-        return check(evidence, trust, at or datetime.now(UTC), Profile(profile))
+        with one_csr_check():
+            return check(evidence, trust, at or datetime.now(UTC), Profile(profile))
     except Rejected as rejection:
         return Verdict(rejection.reason, rejection.detail)
