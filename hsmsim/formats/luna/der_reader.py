@@ -432,11 +432,25 @@ def _extensions(node: Tlv, what: str) -> tuple[Extension, ...]:
     return tuple(out)
 
 
+def is_remembered_issuer(der: bytes) -> bool:
+    """Whether ``der`` is a certificate :func:`remember_issuer` remembered (it signed another in a PKC)."""
+    try:
+        root = read_tlv(der, 0, len(der), "certificate")
+    except Rejected:
+        return False
+    return root.end == len(der) and der[root.start + root.header:root.end] in _walked_issuers
+
+
 @functools.lru_cache(maxsize=512)
+def parse_recurring_certificate(der: bytes, what: str, *, walked: bool = False) -> Cert:
+    """:func:`parse_certificate`, remembered (a :class:`Cert` is immutable): for the certificates that come
+    back vector after vector, the trust anchors and the issuers :func:`is_remembered_issuer` knows."""
+    return parse_certificate(der, what, walked=walked)
+
+
 def parse_certificate(der: bytes, what: str, *, walked: bool = False) -> Cert:
     """Parse one X.509 certificate (v1 or v3) leniently enough for Luna's BER-isms, strictly bounded
-    (``walked``: the bytes come from a document :func:`parse_document` already bounded). Remembered (a
-    :class:`Cert` is immutable): the same chain and anchors come back vector after vector."""
+    (``walked``: the bytes come from a document :func:`parse_document` already bounded)."""
     root = parse_document(der, what, walked=walked)
     top = children(expect(root, 0x30, what), what)
     if len(top) != 3:

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.x509.name import _ASN1Type
 
 from hsmsim.errors import BundleError
-from hsmsim.formats.luna.der_reader import children, oid_of, parse_certificate, parse_document
+from hsmsim.formats.luna.der_reader import children, oid_of, parse_document, parse_recurring_certificate
 from hsmsim.formats.luna.signatures import load_public_key
 from hsmsim.keystore.base import KeySpec
 from hsmsim.pki.builder import CertSpec, build_certificate
@@ -54,7 +54,7 @@ def load_trust_anchor(data: bytes) -> x509.Certificate:
         body = re.search(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", data, re.DOTALL)
         der = base64.b64decode(b"".join(body.group(1).split())) if body else b""
     try:
-        cert = parse_certificate(der, "trust anchor")
+        cert = parse_recurring_certificate(der, "trust anchor")
         public_key = load_public_key(cert.spki, "trust anchor")
         name = _standin_name(cert.subject)
     except (Rejected, UnicodeDecodeError, ValueError) as exc:

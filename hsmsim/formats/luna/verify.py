@@ -23,12 +23,14 @@ from hsmsim.formats.luna.der_reader import (
     Cert,
     CertBag,
     basic_constraints_ca,
+    is_remembered_issuer,
     key_usage_bits,
     name_text,
     oid_list,
     parse_certificate,
     parse_certs_only,
     parse_csr,
+    parse_recurring_certificate,
     remember_issuer,
 )
 from hsmsim.formats.luna.files import PKC_SUFFIXES, pkc_stem
@@ -185,7 +187,7 @@ def _anchors(trust: TrustAnchors) -> list[Cert]:
 def _anchor_cert(der: bytes) -> Cert | None:
     """A trust anchor as the verifier reads it, None when it does not parse (parsed once per anchor)."""
     try:
-        return parse_certificate(der, "trust anchor")
+        return parse_recurring_certificate(der, "trust anchor")
     except Rejected:
         return None
 
@@ -388,7 +390,9 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     bag = parse_certs_only(inputs.pkc)
     if not bag.certificates:
         raise Rejected(Reason.MISSING_INPUT, "the PKC holds no certificate")
-    certs = [parse_certificate(der, f"certificate {i}", walked=True) for i, der in enumerate(bag.certificates)]
+    # The leaf, new in every PKC, is parsed afresh; the device's and vendor's issuers recur.
+    certs = [(parse_recurring_certificate if is_remembered_issuer(der) else parse_certificate)(
+        der, f"certificate {i}", walked=True) for i, der in enumerate(bag.certificates)]
     if len({c.der for c in certs}) != len(certs):
         raise Rejected(Reason.MALFORMED, "a certificate appears twice in the PKC")
     quirks: set[str] = set()
