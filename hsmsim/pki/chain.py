@@ -178,13 +178,6 @@ def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
     return fields.subject, fields.issuer
 
 
-def parsed_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
-    """``cert`` after :func:`fully_parsed`; a field that does not parse raises :class:`Rejected` MALFORMED
-    naming ``what`` and the kind of error (a duplicated extension, an unsupported name type, ...)."""
-    _checked_fields(cert, what)
-    return cert
-
-
 def _checked_fields(cert: x509.Certificate, what: str) -> _CertFields:
     try:
         return _fields(cert)
