@@ -41,7 +41,7 @@ from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
-from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject
+from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, ek_certificate, tpm_pki
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
@@ -50,6 +50,7 @@ from hsmsim.formats.tpm.statement import (
     check_chain,
     check_object_attributes,
     check_signature,
+    is_bound_attestation_key,
     key_facts,
     tpm_claims,
 )
@@ -319,11 +320,9 @@ def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certi
     area = TpmtPublic.unmarshal(values["akPublic"])
     if area.spki() != ak_spki:
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "akPublic is not the AK certificate's key")
-    attrs = area.object_attributes
-    needed = TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT | TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT
-    if attrs & needed != needed:
-        raise Rejected(Reason.KEY_PURPOSE, f"akPublic objectAttributes 0x{int(attrs):08x} are not a restricted "
-                                          "signing key bound to its TPM: it could sign forged TPMS_ATTEST")
+    if not is_bound_attestation_key(area):
+        raise Rejected(Reason.KEY_PURPOSE, f"akPublic objectAttributes 0x{int(area.object_attributes):08x} are not a "
+                                          "restricted signing key bound to its TPM: it could sign forged TPMS_ATTEST")
     if values["objectName"] != area.name():
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the credential was sealed for another Name than akPublic's")
     if len(values["secret"]) != ek_key.key_size // 8:

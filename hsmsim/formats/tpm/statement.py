@@ -62,6 +62,7 @@ _SENSITIVE_DATA_ORIGIN = int(TpmaObject.SENSITIVE_DATA_ORIGIN)
 _ENCRYPTED_DUPLICATION = int(TpmaObject.ENCRYPTED_DUPLICATION)
 _RESTRICTED = int(TpmaObject.RESTRICTED)
 _SIGN_ENCRYPT = int(TpmaObject.SIGN_ENCRYPT)
+_ATTESTATION_KEY = int(TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT | TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT)
 _TPM_HASHES = {"sha1": TpmAlg.SHA1, "sha256": TpmAlg.SHA256, "sha384": TpmAlg.SHA384, "sha512": TpmAlg.SHA512}
 
 
@@ -309,6 +310,12 @@ def check_object_attributes(area: TpmtPublic) -> None:
         raise Rejected(Reason.KEY_PURPOSE, "objectAttributes set restricted: the key signs only TPM-generated data")
     if not attrs & _SIGN_ENCRYPT:
         raise Rejected(Reason.KEY_PURPOSE, "objectAttributes lack sign: the credential key cannot sign")
+
+
+def is_bound_attestation_key(area: TpmtPublic) -> bool:
+    """objectAttributes of a restricted signing key bound to its TPM (restricted, sign, fixedTPM, fixedParent):
+    it signs only TPM-generated structures and cannot leave its TPM."""
+    return int(area.object_attributes) & _ATTESTATION_KEY == _ATTESTATION_KEY
 
 
 def check_strict_policy(stmt: TpmStatement, area: TpmtPublic) -> None:
