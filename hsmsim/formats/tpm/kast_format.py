@@ -53,7 +53,7 @@ from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
-from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmaObject, TpmSt, hash_bytes, tpm2b, u32
+from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
 from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, tpm_pki
 from hsmsim.formats.tpm.statement import (
     AkFacts,
@@ -61,6 +61,7 @@ from hsmsim.formats.tpm.statement import (
     check_attest,
     check_attested_name,
     check_object_attributes,
+    is_bound_attestation_key,
     key_facts,
     tpm_claims,
 )
@@ -372,8 +373,7 @@ def check_id_binding(binding: wire.IdBinding, aik: PublicKey) -> None:
     area = TpmtPublic.unmarshal(binding.aik_public)
     if area.spki() != spki_der(aik):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the idBinding's public area is not the AIK")
-    needed = TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT | TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT
-    if area.object_attributes & needed != needed:
+    if not is_bound_attestation_key(area):
         raise Rejected(Reason.KEY_PURPOSE, f"the AIK's objectAttributes 0x{int(area.object_attributes):08x} are not "
                                           "a restricted signing key bound to its TPM")
     check_certify_signature(aik, binding.attest, binding.signature.bare(), "the idBinding signature")

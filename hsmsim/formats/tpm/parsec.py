@@ -41,7 +41,7 @@ from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
-from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject
+from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, ek_certificate, tpm_pki
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
@@ -50,6 +50,7 @@ from hsmsim.formats.tpm.statement import (
     check_chain,
     check_object_attributes,
     check_signature,
+    is_bound_attestation_key,
     key_facts,
     tpm_claims,
 )
@@ -78,7 +79,11 @@ _SIGNATURE_ALGS: dict[tuple[int, int], int] = {(TpmAlg.ECDSA, TpmAlg.SHA256): -7
 
 def key_id(key: PublicKey) -> bytes:
     """The ``kid`` of an attesting key: 0x01 ‖ SHA-256(DER SubjectPublicKeyInfo)."""
-    return KID_TYPE + hashlib.sha256(spki_der(key)).digest()
+    return _key_id(spki_der(key))
+
+
+def _key_id(spki: bytes) -> bytes:
+    return KID_TYPE + hashlib.sha256(spki).digest()
 
 
 def _b64(data: bytes) -> str:
@@ -285,13 +290,13 @@ def check_kat_signature(ak_cert: x509.Certificate, cert_info: bytes, sig: bytes)
     check_signature(ak_cert, alg, cert_info, signature.bare())
 
 
-def check_activation(data: bytes, ak_key: PublicKey, intermediates: list[x509.Certificate],
+def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certificate],
                      anchors: list[x509.Certificate], at: datetime) -> None:
     """The ActivateCredential exchange shows the AK resident with a certified EK.
 
     The EK certificate chains to the root with EKU tcg-kp-EKCertificate; akPublic is a restricted signing
-    key bound to its TPM whose key is the AK certificate's; the credential was sealed for akPublic's Name;
-    the TPM released exactly the credential (compared in constant time).
+    key bound to its TPM whose key is the AK certificate's (SPKI ``ak_spki``); the credential was sealed for
+    akPublic's Name; the TPM released exactly the credential (compared in constant time).
     """
     doc = parse_json_object(data, "ActivateCredential record", MAX_RECORD_BYTES)
     for member in ACTIVATION_MEMBERS:
@@ -313,13 +318,11 @@ def check_activation(data: bytes, ak_key: PublicKey, intermediates: list[x509.Ce
     if not isinstance(ek_key, rsa.RSAPublicKey):
         raise Rejected(Reason.UNSUPPORTED, "only an RSA EK is supported for ActivateCredential")
     area = TpmtPublic.unmarshal(values["akPublic"])
-    if area.spki() != spki_der(ak_key):
+    if area.spki() != ak_spki:
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "akPublic is not the AK certificate's key")
-    attrs = area.object_attributes
-    needed = TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT | TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT
-    if attrs & needed != needed:
-        raise Rejected(Reason.KEY_PURPOSE, f"akPublic objectAttributes 0x{int(attrs):08x} are not a restricted "
-                                          "signing key bound to its TPM: it could sign forged TPMS_ATTEST")
+    if not is_bound_attestation_key(area):
+        raise Rejected(Reason.KEY_PURPOSE, f"akPublic objectAttributes 0x{int(area.object_attributes):08x} are not a "
+                                          "restricted signing key bound to its TPM: it could sign forged TPMS_ATTEST")
     if values["objectName"] != area.name():
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the credential was sealed for another Name than akPublic's")
     if len(values["secret"]) != ek_key.key_size // 8:
@@ -342,8 +345,8 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
         raise Rejected(Reason.MISSING_INPUT, "the AK chain file holds no certificate")
     check_chain(chain, trust.get("root"), at)
     facts = check_ak_certificate(chain[0], None)
-    ak_key = chain[0].public_key()
-    if not hmac.compare_digest(kat.kid, key_id(ak_key)):  # type: ignore[arg-type]
+    ak_spki = spki_der(chain[0].public_key())
+    if not hmac.compare_digest(kat.kid, _key_id(ak_spki)):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "kat.kid does not identify the AK certificate's key")
     check_kat_signature(chain[0], kat.cert_info, kat.sig)
     certify = check_attest(TpmsAttest.unmarshal(kat.cert_info), nonce, "the verifier's nonce")
@@ -352,7 +355,7 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
     check_object_attributes(area)
     activation = evidence.files.get(f"{stem}{ACTIVATION_SUFFIX}")
     if activation is not None:
-        check_activation(activation, ak_key, chain[1:], trust.get("root"), at)  # type: ignore[arg-type]
+        check_activation(activation, ak_spki, chain[1:], trust.get("root"), at)
     if profile is Profile.STRICT:
         if activation is None:
             raise Rejected(Reason.MISSING_INPUT, "no ActivateCredential exchange: nothing shows the AK is "

@@ -62,6 +62,7 @@ _SENSITIVE_DATA_ORIGIN = int(TpmaObject.SENSITIVE_DATA_ORIGIN)
 _ENCRYPTED_DUPLICATION = int(TpmaObject.ENCRYPTED_DUPLICATION)
 _RESTRICTED = int(TpmaObject.RESTRICTED)
 _SIGN_ENCRYPT = int(TpmaObject.SIGN_ENCRYPT)
+_ATTESTATION_KEY = int(TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT | TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT)
 _TPM_HASHES = {"sha1": TpmAlg.SHA1, "sha256": TpmAlg.SHA256, "sha384": TpmAlg.SHA384, "sha512": TpmAlg.SHA512}
 
 
@@ -205,16 +206,14 @@ class AkFacts:
     permanent_ids: tuple[str, ...] = ()
 
 
-def _permanent_ids(san: x509.SubjectAlternativeName) -> tuple[str, ...]:
-    """identifierValue of every id-on-permanentIdentifier otherName (CERT_PROFILE when one is malformed)."""
+def _permanent_ids(others: list[bytes]) -> tuple[str, ...]:
+    """identifierValue of each id-on-permanentIdentifier otherName value (CERT_PROFILE when one is malformed)."""
     out = []
-    for other in san.get_values_for_type(x509.OtherName):
-        if other.type_id != PERMANENT_IDENTIFIER:
-            continue
+    for value in others:
         try:
-            fields = der_children(der_content(other.value))
-            value = next((der_content(f) for f in fields if f[0] == 0x0C), b"")
-            out.append(value.decode("utf-8"))
+            fields = der_children(der_content(value))
+            identifier = next((der_content(f) for f in fields if f[0] == 0x0C), b"")
+            out.append(identifier.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             raise Rejected(Reason.CERT_PROFILE, "AK certificate permanentIdentifier is not DER") from None
     return tuple(out)
@@ -230,15 +229,21 @@ def _san(extensions: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionTy
     return san.value
 
 
-def _san_attributes(san: x509.SubjectAlternativeName) -> dict[str, str]:
+def _san_attributes(san: x509.SubjectAlternativeName) -> tuple[dict[str, str], list[bytes]]:
+    """The TCG attributes of the SAN's directoryNames (CERT_PROFILE for one twice) and the values of its
+    id-on-permanentIdentifier otherNames, read in one pass over the SAN."""
     out: dict[str, str] = {}
-    for directory in san.get_values_for_type(x509.DirectoryName):
-        for attribute in directory:
-            if attribute.oid in (TPM_MANUFACTURER, TPM_MODEL, TPM_VERSION):
-                if attribute.oid.dotted_string in out:
-                    raise Rejected(Reason.CERT_PROFILE, f"AK SAN carries {attribute.oid.dotted_string} twice")
-                out[attribute.oid.dotted_string] = str(attribute.value)
-    return out
+    permanent_ids = []
+    for general_name in san:
+        if isinstance(general_name, x509.DirectoryName):
+            for attribute in general_name.value:
+                if attribute.oid in (TPM_MANUFACTURER, TPM_MODEL, TPM_VERSION):
+                    if attribute.oid.dotted_string in out:
+                        raise Rejected(Reason.CERT_PROFILE, f"AK SAN carries {attribute.oid.dotted_string} twice")
+                    out[attribute.oid.dotted_string] = str(attribute.value)
+        elif isinstance(general_name, x509.OtherName) and general_name.type_id == PERMANENT_IDENTIFIER:
+            permanent_ids.append(general_name.value)
+    return out, permanent_ids
 
 
 def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFacts:
@@ -254,8 +259,7 @@ def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFact
     # Looked up by OID in one pass (cryptography gives each OID its one class, and an extension twice fails
     # to parse before this runs).
     extensions = {ext.oid: ext for ext in cert.extensions}
-    san_extension = _san(extensions)
-    san = _san_attributes(san_extension)
+    san, permanent_ids = _san_attributes(_san(extensions))
     for oid, label in ((TPM_MANUFACTURER, "tpmManufacturer"), (TPM_MODEL, "tpmModel"), (TPM_VERSION, "tpmVersion")):
         if oid.dotted_string not in san:
             raise Rejected(Reason.CERT_PROFILE, f"AK SAN lacks {label} ({oid.dotted_string})")
@@ -282,7 +286,7 @@ def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFact
             raise Rejected(Reason.ATTR_CONFLICT, f"AK certificate AAGUID extension does not match authData "
                                                  f"aaguid {shown}")
     return AkFacts(manufacturer, vendor, san[TPM_MODEL.dotted_string], san[TPM_VERSION.dotted_string],
-                   _permanent_ids(san_extension))
+                   _permanent_ids(permanent_ids))
 
 
 def _is_hex(text: str) -> bool:
@@ -306,6 +310,12 @@ def check_object_attributes(area: TpmtPublic) -> None:
         raise Rejected(Reason.KEY_PURPOSE, "objectAttributes set restricted: the key signs only TPM-generated data")
     if not attrs & _SIGN_ENCRYPT:
         raise Rejected(Reason.KEY_PURPOSE, "objectAttributes lack sign: the credential key cannot sign")
+
+
+def is_bound_attestation_key(area: TpmtPublic) -> bool:
+    """objectAttributes of a restricted signing key bound to its TPM (restricted, sign, fixedTPM, fixedParent):
+    it signs only TPM-generated structures and cannot leave its TPM."""
+    return int(area.object_attributes) & _ATTESTATION_KEY == _ATTESTATION_KEY
 
 
 def check_strict_policy(stmt: TpmStatement, area: TpmtPublic) -> None:
