@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 import sys
@@ -14,8 +13,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.name import _ASN1Type
-from cryptography.x509.oid import NameOID
 
 import hsmsim.formats as formats_registry
 from hsmsim.device import Device
@@ -24,12 +21,12 @@ from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.purebred import catalogue
 from hsmsim.formats.purebred.envelope import ANDROID, YUBIKEY, read_request, read_signed_data, unwrap
-from hsmsim.formats.purebred.verify import _der_names, _leaf_first_order, leaf_first
+from hsmsim.formats.purebred.verify import _leaf_first_order, leaf_first
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import name_key
+from hsmsim.pki.builder import PRINTABLE, UTF8, name
 from hsmsim.verdict import Profile, Reason, Rejected
 
 SEED = "hsmsim-tests"
@@ -233,30 +230,10 @@ def _cert_der(subject: x509.Name, issuer: x509.Name) -> bytes:
             .sign(key, hashes.SHA256()).public_bytes(Encoding.DER))
 
 
-def _cn(value: str, kind: _ASN1Type) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hsmsim"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, value, _type=kind)])
-
-
-def test_names_read_from_the_der_compare_as_cryptography_compares_them() -> None:
-    names = [_cn("CA 1", _ASN1Type.PrintableString), _cn("CA 1", _ASN1Type.UTF8String),
-             _cn("CA 2", _ASN1Type.UTF8String), _cn("Ça 1", _ASN1Type.UTF8String), _cn("CA 1", _ASN1Type.IA5String)]
-    ders = [_cert_der(subject, issuer) for subject in names for issuer in names[:2]]
-    keys = [_der_names(der) for der in ders]
-    slow = [(name_key(c.subject), name_key(c.issuer)) for c in map(x509.load_der_x509_certificate, ders)]
-    assert all(k is not None for k in keys)
-    for (fast_a, slow_a), (fast_b, slow_b) in itertools.product(zip(keys, slow, strict=True), repeat=2):
-        assert fast_a is not None and fast_b is not None
-        for i, j in itertools.product((0, 1), repeat=2):
-            assert (fast_a[i] == fast_b[j]) is (slow_a[i] == slow_b[j])
-    assert _der_names(_cert_der(_cn("CA 1", _ASN1Type.BMPString), names[0])) is None  # cryptography's Names decide
-
-
 def test_a_bag_named_in_mixed_string_types_is_ordered_as_cryptography_compares_names() -> None:
-    root, mid = _cn("Root", _ASN1Type.PrintableString), _cn("Mid", _ASN1Type.UTF8String)
-    leaf = _cn("Leaf", _ASN1Type.UTF8String)
-    ders = [_cert_der(root, _cn("Root", _ASN1Type.UTF8String)), _cert_der(leaf, _cn("Mid", _ASN1Type.PrintableString)),
-            _cert_der(mid, _cn("Root", _ASN1Type.UTF8String))]
+    ders = [_cert_der(name(("CN", "Root", PRINTABLE)), name(("CN", "Root", UTF8))),
+            _cert_der(name(("CN", "Leaf", UTF8)), name(("CN", "Mid", PRINTABLE))),
+            _cert_der(name(("CN", "Mid", UTF8)), name(("CN", "Root", UTF8)))]
     certs = [x509.load_der_x509_certificate(der) for der in ders]
     assert _leaf_first_order(certs, ders) == _leaf_first_order(certs) == [1, 2, 0]
 
