@@ -256,7 +256,11 @@ def describe_key(spki: bytes) -> tuple[str, int | None]:
     """``(key_type, size)`` as :class:`Claims` names them (``RSA``, ``EC-secp256r1``, ``Ed25519``).
 
     Raises ValueError for anything else."""
-    key = load_der_public_key(spki)
+    return describe_public_key(load_der_public_key(spki))
+
+
+def describe_public_key(key: object) -> tuple[str, int | None]:
+    """:func:`describe_key` of a loaded public key."""
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -381,7 +385,8 @@ def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], t
     signers = []
     for index, block in enumerate(ev.signatures):
         cert = _signer(block, pool, index)
-        ok = verify(cert.public_key(), block.algorithm, block.value, ev.tbs)
+        public_key = cert.public_key()
+        ok = verify(public_key, block.algorithm, block.value, ev.tbs)
         if ok is None:
             raise Rejected(Reason.UNSUPPORTED, f"signature {index}: algorithm not supported for the signer's key")
         if not ok:
@@ -400,7 +405,7 @@ def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], t
             ekus = set()
         if asn1.ID_KP_ATTESTATION_KEY not in ekus:
             raise Rejected(Reason.CERT_EKU, f"signature {index}: AK certificate lacks EKU id-kp-attestationKey")
-        signers.append(spki_der(cert.public_key()))
+        signers.append(spki_der(public_key))
     return signers
 
 

@@ -18,10 +18,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from hsmsim.encoding import der_children, der_sequence, spki_der
+from hsmsim.encoding import der_children, der_sequence
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.ietf import asn1
-from hsmsim.formats.ietf.evidence import describe_key
+from hsmsim.formats.ietf.evidence import describe_public_key
 from hsmsim.keystore.base import StoredKey
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.pki.chain import validate_chain
@@ -133,7 +133,8 @@ def verify_statement(stmt: bytes, certs: Sequence[x509.Certificate], csr_spki: b
     validate_chain(ak, [c for c in certs if c != ak], trust.get("root") or trust.all(), at)
     if attest.attested.name != name_of(public.name_alg, public_bytes):
         raise Rejected(Reason.KEY_MISMATCH, "tpmSAttest names another object than keyPublic")
-    key_spki = spki_der(public.public_key())
+    key = public.public_key()
+    key_spki = public.spki()
     if key_spki != csr_spki:
         raise Rejected(Reason.KEY_MISMATCH, "keyPublic is not the CSR's key")
     if nonce is not None and attest.extra_data != nonce:
@@ -145,7 +146,7 @@ def verify_statement(stmt: bytes, certs: Sequence[x509.Certificate], csr_spki: b
         raise Rejected(Reason.ATTR_NOT_LOCAL, "keyPublic lacks sensitiveDataOrigin: the key was imported")
     if not fixed:
         raise Rejected(Reason.ATTR_EXTRACTABLE, "keyPublic lacks fixedTPM/fixedParent: the key can be duplicated")
-    key_type, size = describe_key(key_spki)
+    key_type, size = describe_public_key(key)
     return Claims(spki_der=key_spki, key_type=key_type, key_size=size, generated_on_device=True,
                   extractable=False, never_extractable=True, sensitive=None, always_sensitive=None, vendor="TPM",
                   firmware=f"{attest.firmware_version:016x}")
