@@ -73,6 +73,15 @@ def test_the_model_reads_and_writes_every_file_byte_for_byte(path):
     assert corpus_json(VectorFile.model_validate_json(path.read_bytes()).wire()) == path.read_bytes()
 
 
+@pytest.mark.parametrize("data", [
+    {"a": [], "b": {}, "c": [[], {"d": None}], "e": True, "f": -(10**30)},
+    ["\x00\x1f\b\f\n\r\t\"\\/ ~", "é ‖ § \u2028 \uffff \U0001f600", {"ключ": "\x7f"}],
+    ["\ud800 lone surrogate"],
+], ids=["structure", "escapes", "lone-surrogate"])
+def test_corpus_json_writes_what_json_does(data):
+    assert corpus_json(data) == (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode()
+
+
 @pytest.mark.parametrize("name", ["../escaped", "a/../../escaped", "/tmp/escaped", "a//b", "./a"])
 def test_build_refuses_a_native_file_name_that_is_not_plain(tmp_path, monkeypatch, name):
     from tests.toyformat import FORMAT
