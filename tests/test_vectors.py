@@ -19,7 +19,14 @@ from cryptography import x509
 
 from hsmsim.corpus.build import CorpusError, IdRegistry, build_corpus
 from hsmsim.formats import detect, get_format, register, unregister
-from hsmsim.model.corpus_schema import VectorDraft, VectorFile, VectorRecord, corpus_json, vector_schema
+from hsmsim.model.corpus_schema import (
+    GeneratorRecord,
+    VectorDraft,
+    VectorFile,
+    VectorRecord,
+    corpus_json,
+    vector_schema,
+)
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import Severity
 from hsmsim.verdict import Profile
@@ -80,6 +87,12 @@ def test_the_model_reads_and_writes_every_file_byte_for_byte(path):
 ], ids=["structure", "escapes", "lone-surrogate"])
 def test_corpus_json_writes_what_json_does(data):
     assert corpus_json(data) == (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode()
+
+
+@pytest.mark.parametrize("name", ["hsmsim ‖ §", "DEL \x7f", "\udc80"])
+def test_corpus_json_writes_a_model_as_its_wire_data(name):
+    model = GeneratorRecord(name=name, version="1.0")
+    assert corpus_json(model) == (json.dumps(model.wire(), indent=1, ensure_ascii=True) + "\n").encode()
 
 
 @pytest.mark.parametrize("name", ["../escaped", "a/../../escaped", "/tmp/escaped", "a//b", "./a"])

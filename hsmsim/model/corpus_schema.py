@@ -18,6 +18,7 @@ import re
 from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Final, Literal
 
 from cryptography import x509
@@ -74,13 +75,14 @@ def native_dir(vector_id: str) -> str:
 
 
 def corpus_json(data: object) -> bytes:
-    """The corpus's JSON encoding of plain JSON data without floats: one-space indent, ASCII only, a final newline.
+    """The corpus's JSON encoding of plain JSON data without floats, or of a :class:`WireModel` (its
+    :meth:`~WireModel.wire` data): one-space indent, ASCII only, a final newline.
 
     The bytes are ``json.dumps(data, indent=1, ensure_ascii=True) + "\\n"``. pydantic-core encodes them (Python's
-    json indents in pure Python, a few times slower): its output is json's for strings, integers, booleans, null,
-    lists and objects, except that it writes DEL unescaped and refuses lone surrogates, so a document holding
-    either goes through json itself. (It would write some floats differently, ``1e-7`` for ``1e-07``: the corpus
-    has none.)
+    json indents in pure Python, a few times slower), a model straight from its fields: its output is json's for
+    strings, integers, booleans, null, lists and objects, except that it writes DEL unescaped and refuses lone
+    surrogates, so a document holding either goes through json itself. (It would write some floats differently,
+    ``1e-7`` for ``1e-07``: the corpus has none.)
     """
     try:
         encoded = to_json(data, indent=1, ensure_ascii=True)
@@ -89,7 +91,8 @@ def corpus_json(data: object) -> bytes:
     else:
         if b"\x7f" not in encoded:
             return encoded + b"\n"
-    return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode()
+    plain = data.wire() if isinstance(data, WireModel) else data
+    return (json.dumps(plain, indent=1, ensure_ascii=True) + "\n").encode()
 
 
 class WireModel(BaseModel):
@@ -144,6 +147,12 @@ class InputsRecord(WireModel):
         return Evidence(format_name, {entry.path: entry.data() for entry in self.files}, self.primary)
 
 
+@lru_cache(maxsize=1024)
+def _anchor_pem(anchor: x509.Certificate) -> str:
+    """The PEM of a trust anchor: a format's vectors share a few roots, each encoded once."""
+    return anchor.public_bytes(Encoding.PEM).decode()
+
+
 class TrustRecord(WireModel):
     """What a verifier trusts, and when it verifies."""
 
@@ -155,8 +164,7 @@ class TrustRecord(WireModel):
     @classmethod
     def of(cls, anchors: tuple[x509.Certificate, ...], validation_time: datetime) -> TrustRecord:
         """The record of ``anchors`` at ``validation_time``."""
-        return cls(anchors=tuple(anchor.public_bytes(Encoding.PEM).decode() for anchor in anchors),
-                   validation_time=validation_time)
+        return cls(anchors=tuple(_anchor_pem(anchor) for anchor in anchors), validation_time=validation_time)
 
     def certificates(self) -> tuple[x509.Certificate, ...]:
         """The anchors, parsed."""
