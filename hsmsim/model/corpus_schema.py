@@ -13,7 +13,6 @@ The format-facing dataclasses of :mod:`hsmsim.model.vectors` (:class:`VectorCase
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from base64 import b64decode, b64encode
 from datetime import UTC, datetime
@@ -34,8 +33,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import GenerateJsonSchema
-from pydantic_core import PydanticSerializationError, to_json
 
+from hsmsim.encoding import indented_json
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import Expected, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.verdict import Profile, Reason
@@ -75,23 +74,8 @@ def native_dir(vector_id: str) -> str:
 
 def corpus_json(data: object) -> bytes:
     """The corpus's JSON encoding of plain JSON data without floats, or of a :class:`WireModel` (its
-    :meth:`~WireModel.wire` data): one-space indent, ASCII only, a final newline.
-
-    The bytes are ``json.dumps(data, indent=1, ensure_ascii=True) + "\\n"``. pydantic-core encodes them (Python's
-    json indents in pure Python, a few times slower), a model straight from its fields: its output is json's for
-    strings, integers, booleans, null, lists and objects, except that it writes DEL unescaped and refuses lone
-    surrogates, so a document holding either goes through json itself. (It would write some floats differently,
-    ``1e-7`` for ``1e-07``: the corpus has none.)
-    """
-    try:
-        encoded = to_json(data, indent=1, ensure_ascii=True)
-    except PydanticSerializationError:  # a lone surrogate
-        pass
-    else:
-        if b"\x7f" not in encoded:
-            return encoded + b"\n"
-    plain = data.wire() if isinstance(data, WireModel) else data
-    return (json.dumps(plain, indent=1, ensure_ascii=True) + "\n").encode()
+    :meth:`~WireModel.wire` data): one-space indent, ASCII only, a final newline."""
+    return indented_json(data, 1)
 
 
 class WireModel(BaseModel):
