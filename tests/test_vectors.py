@@ -18,6 +18,7 @@ import pytest
 from cryptography import x509
 
 from hsmsim.corpus.build import CorpusError, IdRegistry, build_corpus
+from hsmsim.encoding import indented_json
 from hsmsim.formats import detect, get_format, register, unregister
 from hsmsim.model.corpus_schema import (
     GeneratorRecord,
@@ -87,6 +88,7 @@ def test_the_model_reads_and_writes_every_file_byte_for_byte(path):
 ], ids=["structure", "escapes", "lone-surrogate"])
 def test_corpus_json_writes_what_json_does(data):
     assert corpus_json(data) == (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode()
+    assert indented_json(data, 2) == (json.dumps(data, indent=2) + "\n").encode()
 
 
 @pytest.mark.parametrize("name", ["hsmsim ‖ §", "DEL \x7f", "\udc80"])
