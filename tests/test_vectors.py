@@ -18,8 +18,16 @@ import pytest
 from cryptography import x509
 
 from hsmsim.corpus.build import CorpusError, IdRegistry, build_corpus
+from hsmsim.encoding import indented_json
 from hsmsim.formats import detect, get_format, register, unregister
-from hsmsim.model.corpus_schema import VectorDraft, VectorFile, VectorRecord, corpus_json, vector_schema
+from hsmsim.model.corpus_schema import (
+    GeneratorRecord,
+    VectorDraft,
+    VectorFile,
+    VectorRecord,
+    corpus_json,
+    vector_schema,
+)
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import Severity
 from hsmsim.verdict import Profile
@@ -71,6 +79,22 @@ def test_reference_verifier_returns_the_declared_verdicts(file, test):
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_the_model_reads_and_writes_every_file_byte_for_byte(path):
     assert corpus_json(VectorFile.model_validate_json(path.read_bytes()).wire()) == path.read_bytes()
+
+
+@pytest.mark.parametrize("data", [
+    {"a": [], "b": {}, "c": [[], {"d": None}], "e": True, "f": -(10**30)},
+    ["\x00\x1f\b\f\n\r\t\"\\/ ~", "é ‖ § \u2028 \uffff \U0001f600", {"ключ": "\x7f"}],
+    ["\ud800 lone surrogate"],
+], ids=["structure", "escapes", "lone-surrogate"])
+def test_corpus_json_writes_what_json_does(data):
+    assert corpus_json(data) == (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode()
+    assert indented_json(data, 2) == (json.dumps(data, indent=2) + "\n").encode()
+
+
+@pytest.mark.parametrize("name", ["hsmsim ‖ §", "DEL \x7f", "\udc80"])
+def test_corpus_json_writes_a_model_as_its_wire_data(name):
+    model = GeneratorRecord(name=name, version="1.0")
+    assert corpus_json(model) == (json.dumps(model.wire(), indent=1, ensure_ascii=True) + "\n").encode()
 
 
 @pytest.mark.parametrize("name", ["../escaped", "a/../../escaped", "/tmp/escaped", "a//b", "./a"])

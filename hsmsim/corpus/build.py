@@ -260,7 +260,7 @@ def build_corpus(
                     "profiles gives the verdict and reason each policy profile must return."),
             notes={flag: NoteRecord.of(notes[flag]) for flag in used}, number_of_tests=len(tests), tests=tests,
         )
-        tree.write(f"{format_name}_verify.json", corpus_json(document.wire()))
+        tree.write(f"{format_name}_verify.json", corpus_json(document))
         for case, test in zip(cases, tests, strict=True):
             for native, data in zip(test.inputs.files, case.evidence.files.values(), strict=True):
                 tree.write(f"{test.inputs.dir}/{native.path}", data, native.sha256)

@@ -13,11 +13,10 @@ The format-facing dataclasses of :mod:`hsmsim.model.vectors` (:class:`VectorCase
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from base64 import b64decode, b64encode
-from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Final, Literal
 
 from cryptography import x509
@@ -35,6 +34,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import GenerateJsonSchema
 
+from hsmsim.encoding import indented_json
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import Expected, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.verdict import Profile, Reason
@@ -73,8 +73,9 @@ def native_dir(vector_id: str) -> str:
 
 
 def corpus_json(data: object) -> bytes:
-    """The corpus's JSON encoding of plain JSON data: one-space indent, ASCII only, a final newline."""
-    return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode()
+    """The corpus's JSON encoding of plain JSON data without floats, or of a :class:`WireModel` (its
+    :meth:`~WireModel.wire` data): one-space indent, ASCII only, a final newline."""
+    return indented_json(data, 1)
 
 
 class WireModel(BaseModel):
@@ -86,6 +87,34 @@ class WireModel(BaseModel):
     def wire(self) -> dict[str, Any]:
         """The JSON data of this object (camelCase members, enums as their values)."""
         return self.model_dump(mode="json")
+
+
+def _file_fields(path: str, data: bytes) -> dict[str, str]:
+    return {"path": path, "sha256": hashlib.sha256(data).hexdigest(), "base64": b64encode(data).decode()}
+
+
+def _inputs_fields(vector_id: str, evidence: Evidence) -> dict[str, Any]:
+    return {"primary": evidence.primary, "dir": native_dir(vector_id),
+            "files": tuple(_file_fields(path, data) for path, data in evidence.files.items())}
+
+
+@lru_cache(maxsize=1024)
+def _anchor_pem(anchor: x509.Certificate) -> str:
+    """The PEM of a trust anchor: a format's vectors share a few roots, each encoded once."""
+    return anchor.public_bytes(Encoding.PEM).decode()
+
+
+def _trust_fields(anchors: tuple[x509.Certificate, ...], validation_time: datetime) -> dict[str, Any]:
+    return {"anchors": tuple(_anchor_pem(anchor) for anchor in anchors), "validation_time": validation_time}
+
+
+def _profile_fields(reason: Reason) -> dict[str, Any]:
+    return {"result": Expected.VALID if reason is Reason.OK else Expected.INVALID, "reason": reason}
+
+
+def _provenance_fields(provenance: Provenance) -> dict[str, Any]:
+    return {"golden": provenance.golden, "operator": provenance.operator, "path": provenance.path,
+            "seed": provenance.seed, "signing": provenance.signing}
 
 
 class NativeFileRecord(WireModel):
@@ -101,7 +130,7 @@ class NativeFileRecord(WireModel):
     @classmethod
     def of(cls, path: str, data: bytes) -> NativeFileRecord:
         """The record of ``data`` stored at ``path``."""
-        return cls(path=path, sha256=hashlib.sha256(data).hexdigest(), base64=b64encode(data).decode())
+        return cls.model_validate(_file_fields(path, data))
 
     def data(self) -> bytes:
         """The file's bytes."""
@@ -121,8 +150,7 @@ class InputsRecord(WireModel):
     @classmethod
     def of(cls, vector_id: str, evidence: Evidence) -> InputsRecord:
         """The inputs of vector ``vector_id`` holding ``evidence``."""
-        return cls(primary=evidence.primary, dir=native_dir(vector_id),
-                   files=tuple(NativeFileRecord.of(path, data) for path, data in evidence.files.items()))
+        return cls.model_validate(_inputs_fields(vector_id, evidence))
 
     def evidence(self, format_name: str) -> Evidence:
         """The files decoded, as :class:`Evidence` of ``format_name``."""
@@ -140,8 +168,7 @@ class TrustRecord(WireModel):
     @classmethod
     def of(cls, anchors: tuple[x509.Certificate, ...], validation_time: datetime) -> TrustRecord:
         """The record of ``anchors`` at ``validation_time``."""
-        return cls(anchors=tuple(anchor.public_bytes(Encoding.PEM).decode() for anchor in anchors),
-                   validation_time=validation_time)
+        return cls.model_validate(_trust_fields(anchors, validation_time))
 
     def certificates(self) -> tuple[x509.Certificate, ...]:
         """The anchors, parsed."""
@@ -159,7 +186,7 @@ class ProfileRecord(WireModel):
     @classmethod
     def of(cls, reason: Reason) -> ProfileRecord:
         """Accept when ``reason`` is OK, else reject with it."""
-        return cls(result=Expected.VALID if reason is Reason.OK else Expected.INVALID, reason=reason)
+        return cls.model_validate(_profile_fields(reason))
 
 
 def _every_profile(profiles: dict[Profile, ProfileRecord]) -> dict[Profile, ProfileRecord]:
@@ -174,10 +201,6 @@ ProfileRecords = Annotated[
     Field(json_schema_extra={"required": [profile.value for profile in Profile]}),
 ]
 """One expectation per policy profile, every profile present, in the catalogue's order."""
-
-
-def _profile_records(expected: Mapping[Profile, Reason]) -> dict[Profile, ProfileRecord]:
-    return {profile: ProfileRecord.of(reason) for profile, reason in expected.items()}
 
 
 class ProvenanceRecord(WireModel):
@@ -197,8 +220,7 @@ class ProvenanceRecord(WireModel):
     @classmethod
     def of(cls, provenance: Provenance) -> ProvenanceRecord:
         """The record of ``provenance``."""
-        return cls(golden=provenance.golden, operator=provenance.operator, path=provenance.path,
-                   seed=provenance.seed, signing=provenance.signing)
+        return cls.model_validate(_provenance_fields(provenance))
 
 
 class NoteRecord(WireModel):
@@ -222,11 +244,13 @@ class NoteRecord(WireModel):
 
 
 def _draft_fields(case: VectorCase) -> dict[str, Any]:
-    """The members a draft and a record share, built from ``case``."""
-    return {"id": case.id, "comment": case.comment, "flags": case.flags, "profiles": _profile_records(case.expected),
-            "features": case.features, "inputs": InputsRecord.of(case.id, case.evidence),
-            "trust": TrustRecord.of(case.anchors, case.validation_time),
-            "provenance": ProvenanceRecord.of(case.provenance)}
+    """The members a draft and a record share, built from ``case`` as plain data: the record is then validated
+    in one pass, its parts included (a model per part would validate each separately)."""
+    return {"id": case.id, "comment": case.comment, "flags": case.flags,
+            "profiles": {profile: _profile_fields(reason) for profile, reason in case.expected.items()},
+            "features": case.features, "inputs": _inputs_fields(case.id, case.evidence),
+            "trust": _trust_fields(case.anchors, case.validation_time),
+            "provenance": _provenance_fields(case.provenance)}
 
 
 class VectorDraft(WireModel):
@@ -249,7 +273,7 @@ class VectorDraft(WireModel):
     @classmethod
     def from_case(cls, case: VectorCase) -> VectorDraft:
         """The draft of ``case``; raises pydantic's ValidationError on a malformed case."""
-        return cls(**_draft_fields(case))
+        return cls.model_validate(_draft_fields(case))
 
     def to_case(self, seed: str) -> VectorCase:
         """The :class:`VectorCase` back; ``seed`` stands in for an empty provenance seed."""
@@ -291,8 +315,8 @@ class VectorRecord(WireModel):
     @classmethod
     def from_case(cls, case: VectorCase, *, tc_id: int, severity: Severity) -> VectorRecord:
         """The record of ``case`` numbered ``tc_id``; raises pydantic's ValidationError on a malformed case."""
-        return cls(**_draft_fields(case), tc_id=tc_id, result=case.result, expected_reason=case.expected_reason,
-                   severity=severity)
+        return cls.model_validate({**_draft_fields(case), "tc_id": tc_id, "result": case.result,
+                                   "expected_reason": case.expected_reason, "severity": severity})
 
 
 PROMOTED_DRAFTS = TypeAdapter(tuple[VectorDraft, ...])

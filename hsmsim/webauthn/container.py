@@ -31,7 +31,7 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from hsmsim.encoding import load_json, unique_json_members
+from hsmsim.encoding import indented_json, load_json, unique_json_members
 from hsmsim.keystore.base import PublicKey
 from hsmsim.verdict import Reason, Rejected
 
@@ -423,7 +423,7 @@ class Registration:
         }
         document = {"expectedChallenge": b64url(self.expected_challenge), "expectedOrigin": self.expected_origin,
                     "expectedRpId": self.expected_rp_id, "credential": credential}
-        return (json.dumps(document, indent=2) + "\n").encode()
+        return indented_json(document, 2)
 
     @classmethod
     def parse(cls, data: bytes) -> Registration:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from cryptography import x509
 
+from hsmsim.encoding import indented_json
 from hsmsim.verdict import Reason, Rejected
 
 STATUS_FILE = "attestation-status.json"
@@ -28,7 +29,7 @@ def serial_key(cert: x509.Certificate) -> str:
 
 def render_status_list(entries: Mapping[str, Mapping[str, str]]) -> bytes:
     """The status document for ``entries`` (serial key -> fields), as Google formats it."""
-    return (json.dumps({"entries": dict(entries)}, indent=2) + "\n").encode()
+    return indented_json({"entries": dict(entries)}, 2)
 
 
 def read_status_list(data: bytes) -> dict[str, str]:

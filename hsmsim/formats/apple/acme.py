@@ -22,7 +22,6 @@ challenge token, the device's payload) and the finalize CSR ``<label>.csr``.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import check_csr_binding
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.apple.extensions import (
     OID_FRESHNESS,
@@ -120,11 +119,11 @@ class AcmeRecord:
 
     def to_json(self) -> bytes:
         """The record file: two-space indented JSON, newline-terminated."""
-        return (json.dumps({
+        return indented_json({
             "identifier": {"type": self.identifier_type, "value": self.identifier},
             "challenge": {"type": CHALLENGE_TYPE, "token": self.token},
             "payload": {"attObj": b64url(self.att_obj)},
-        }, indent=2) + "\n").encode()
+        }, 2)
 
     @classmethod
     def parse(cls, data: bytes) -> AcmeRecord:

@@ -26,7 +26,6 @@ On disk: ``<label>.appattest.json`` with ``appId``, ``environment``, ``challenge
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import AttestationRequest
+from hsmsim.encoding import indented_json
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.apple.acme import apple_claims
 from hsmsim.formats.apple.extensions import OID_NONCE, check_x5c, load_x5c, nonce_extension_value, read_nonce
@@ -107,9 +107,9 @@ class AppAttestRecord:
 
     def to_json(self) -> bytes:
         """The record file: two-space indented JSON, newline-terminated."""
-        return (json.dumps({"appId": self.app_id, "environment": self.environment,
-                            "challenge": b64url(self.challenge), "keyId": b64(self.key_id),
-                            "attestation": b64(self.attestation)}, indent=2) + "\n").encode()
+        return indented_json({"appId": self.app_id, "environment": self.environment,
+                              "challenge": b64url(self.challenge), "keyId": b64(self.key_id),
+                              "attestation": b64(self.attestation)}, 2)
 
     @classmethod
     def parse(cls, data: bytes) -> AppAttestRecord:

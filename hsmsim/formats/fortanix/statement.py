@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ObjectIdentifier
 
-from hsmsim.encoding import load_json, unique_json_members
+from hsmsim.encoding import indented_json, load_json, unique_json_members
 from hsmsim.keystore.base import KeyType
 from hsmsim.verdict import Profile, Reason, Rejected
 
@@ -78,7 +78,7 @@ def response_document(chain: list[x509.Certificate], statement: x509.Certificate
 
 def dump_response(document: object, indent: int | None = JSON_INDENT) -> bytes:
     """A response object as JSON text, newline-terminated (``indent`` None: one line)."""
-    return (json.dumps(document, indent=indent) + "\n").encode()
+    return indented_json(document, indent) if indent is not None else (json.dumps(document) + "\n").encode()
 
 
 def render_response(chain: list[x509.Certificate], statement: x509.Certificate,

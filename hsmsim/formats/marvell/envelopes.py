@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import json
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from hsmsim.encoding import cert_pem, json_strings, load_json, pem, spki_der
+from hsmsim.encoding import cert_pem, indented_json, json_strings, load_json, pem, spki_der
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.options import (
     AZURE_FORMAT_NAME,
@@ -167,7 +166,7 @@ def google_document(att: MarvellAttestation, content: bytes) -> dict[str, object
 
 def dump_json(document: object) -> bytes:
     """JSON as the tools print it: two-space indent, one trailing newline."""
-    return (json.dumps(document, indent=2) + "\n").encode()
+    return indented_json(document, 2)
 
 
 def package(att: MarvellAttestation, options: MarvellOptions = DEFAULT_OPTIONS) -> Evidence:

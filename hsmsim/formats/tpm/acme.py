@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import check_csr_binding
 from hsmsim.device import AttestationRequest
+from hsmsim.encoding import indented_json
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
 from hsmsim.formats.tpm.format import TpmStatementFormat
@@ -108,12 +109,12 @@ class AcmeRecord:
 
     def to_json(self) -> bytes:
         """The record file: two-space indented JSON, newline-terminated."""
-        return (json.dumps({
+        return indented_json({
             "identifier": {"type": IDENTIFIER_TYPE, "value": self.identifier},
             "challenge": {"type": CHALLENGE_TYPE, "token": self.token},
             "accountKeyThumbprint": b64url(self.thumbprint),
             "payload": {"attObj": b64url(self.att_obj)},
-        }, indent=2) + "\n").encode()
+        }, 2)
 
     @classmethod
     def parse(cls, data: bytes) -> AcmeRecord:

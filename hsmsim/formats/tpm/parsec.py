@@ -21,7 +21,6 @@ import base64
 import functools
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.credential import activate_credential, make_credential, release_credential
 from hsmsim.formats.tpm.device import EmulatedTpm
@@ -182,11 +181,11 @@ class ParsecDraft(StatementDraft):
         record: dict[str, Any] = {"expectedNonce": _b64(nonce), "kat": kat}
         if self.record_edit:
             self.record_edit(record)
-        files = {f"{stem}{RECORD_SUFFIX}": (json.dumps(record, indent=2) + "\n").encode()}
+        files = {f"{stem}{RECORD_SUFFIX}": indented_json(record, 2)}
         if self.chain_file:
             files[f"{stem}{AK_CHAIN_SUFFIX}"] = pem_chain(chain)
         if self.activation and self.genuine is None:
-            files[f"{stem}{ACTIVATION_SUFFIX}"] = (json.dumps(self.exchange(), indent=2) + "\n").encode()
+            files[f"{stem}{ACTIVATION_SUFFIX}"] = indented_json(self.exchange(), 2)
         files.update(self.beside())
         return Evidence("parsec-tpm", files, f"{stem}{RECORD_SUFFIX}")
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH
-from hsmsim.encoding import der_tlv
+from hsmsim.encoding import der_tlv, indented_json
 from hsmsim.formats.yubico.extensions import (
     HSM_LABEL,
     HSM_ORIGIN,
@@ -335,7 +335,7 @@ def _step_record(fn: Callable[[dict[str, Any], PivBench], None]) -> PivOp:
         evidence = bench.bundle.evidence()
         document = json.loads(evidence.files[evidence.primary])
         fn(document, bench)
-        bench.overrides[evidence.primary] = (json.dumps(document, indent=2) + "\n").encode()
+        bench.overrides[evidence.primary] = indented_json(document, 2)
     return apply
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,7 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from hsmsim.encoding import cert_pem
+from hsmsim.encoding import cert_pem, indented_json
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy, piv_extensions
 from hsmsim.formats.yubico.pki import LEGACY, YubiKeyDevice, f9_certificate, f9_key, piv_pki
@@ -84,7 +83,7 @@ class PivRequest:
             doc["pinPolicy"] = self.pin_policy.name.lower().replace("_", "-")
         if self.touch_policy is not None:
             doc["touchPolicy"] = self.touch_policy.name.lower()
-        return (json.dumps(doc, indent=2) + "\n").encode()
+        return indented_json(doc, 2)
 
 
 @dataclass(frozen=True)
@@ -132,12 +131,12 @@ def att_obj(alg: int, sig: bytes, x5c: list[bytes], *, fmt: str = "step") -> byt
 
 def acme_record(identifier: str, challenge: AcmeChallenge, attestation_object: bytes) -> bytes:
     """The record step-ca validates: identifier, challenge, account thumbprint, the client's payload."""
-    return (json.dumps({
+    return indented_json({
         "identifier": {"type": "permanent-identifier", "value": identifier},
         "challenge": {"type": "device-attest-01", "token": challenge.token},
         "accountKeyThumbprint": b64url(challenge.thumbprint),
         "payload": {"attObj": b64url(attestation_object)},
-    }, indent=2) + "\n").encode()
+    }, 2)
 
 
 def slot_certificate(seed: str, device: YubiKeyDevice, slot: str, public: PublicKey, *,
