@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,9 +11,8 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.keystore.base import KeySpec
 from hsmsim.pki import chain
-from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, StringType, build_certificate, key_usage, name
+from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.chain import ChainPolicy, name_key, validate_chain
-from hsmsim.pki.names import certificate_name_keys
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Reason, Rejected
 
@@ -166,30 +164,3 @@ def test_only_issuers_are_remembered_by_their_bytes(monkeypatch):
     assert checked.count("CN=mid") <= 2  # the first look, and once both are remembered
     assert chain._remembered(x509.load_der_x509_certificate(mid.public_bytes(Encoding.DER))) is not None
     assert chain._remembered(x509.load_der_x509_certificate(leaf.public_bytes(Encoding.DER))) is None
-
-
-def _named_certificate(subject: x509.Name, issuer: x509.Name) -> bytes:
-    key = derive_key("hsmsim-tests", "names", KeySpec.parse("ec-p256"))
-    return build_certificate(CertSpec(subject=subject, issuer=issuer, public_key=key.public_key(), serial=1,
-                                      not_before=AT, not_after=AT + timedelta(days=1)), key).public_bytes(Encoding.DER)
-
-
-def test_names_read_from_the_der_compare_as_cryptography_compares_names():
-    ia5 = StringType.IA5String
-    names = [name(("O", "hsmsim", UTF8), ("CN", "CA 1", PRINTABLE)), name(("O", "hsmsim", UTF8), ("CN", "CA 1", UTF8)),
-             name(("O", "hsmsim", UTF8), ("CN", "CA 1", ia5)), name(("O", "hsmsim", UTF8), ("CN", "CA 2", UTF8)),
-             name(("O", "hsmsim", UTF8), ("CN", "Ça 1", UTF8)), name([("O", "hsmsim", UTF8), ("CN", "CA 1", UTF8)]),
-             name([("CN", "CA 1", PRINTABLE), ("O", "hsmsim", PRINTABLE)]), name(("CN", "CA 1", UTF8))]
-    ders = [_named_certificate(subject, issuer) for subject in names for issuer in names[:3]]
-    keys = [certificate_name_keys(der) for der in ders]
-    slow = [(name_key(c.subject), name_key(c.issuer)) for c in map(x509.load_der_x509_certificate, ders)]
-    read = [k for k in keys if k is not None]
-    assert len(read) == len(keys)
-    for (fast_a, slow_a), (fast_b, slow_b) in itertools.product(zip(read, slow, strict=True), repeat=2):
-        for i, j in itertools.product((0, 1), repeat=2):
-            assert (fast_a[i] == fast_b[j]) is (slow_a[i] == slow_b[j])
-
-
-def test_a_name_not_read_as_utf8_text_is_left_to_cryptography():
-    bmp = name(("CN", "CA 1", StringType.BMPString))
-    assert certificate_name_keys(_named_certificate(bmp, name(("CN", "CA 1", UTF8)))) is None

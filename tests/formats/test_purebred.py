@@ -10,9 +10,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
 
 import hsmsim.formats as formats_registry
 from hsmsim.device import Device
@@ -21,12 +18,11 @@ from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.purebred import catalogue
 from hsmsim.formats.purebred.envelope import ANDROID, YUBIKEY, read_request, read_signed_data, unwrap
-from hsmsim.formats.purebred.verify import _leaf_first_order, leaf_first
+from hsmsim.formats.purebred.verify import leaf_first
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.builder import PRINTABLE, UTF8, name
 from hsmsim.verdict import Profile, Reason, Rejected
 
 SEED = "hsmsim-tests"
@@ -221,21 +217,6 @@ def test_the_bag_is_ordered_leaf_first_whatever_its_order(hsm: Hsm) -> None:
     with pytest.raises(Rejected) as info:
         leaf_first([certs[0], certs[0]])
     assert info.value.reason is Reason.MALFORMED
-
-
-def _cert_der(subject: x509.Name, issuer: x509.Name) -> bytes:
-    key = ec.derive_private_key(1, ec.SECP256R1())
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-            .serial_number(1).not_valid_before(AT).not_valid_after(AT + timedelta(days=1))
-            .sign(key, hashes.SHA256()).public_bytes(Encoding.DER))
-
-
-def test_a_bag_named_in_mixed_string_types_is_ordered_as_cryptography_compares_names() -> None:
-    ders = [_cert_der(name(("CN", "Root", PRINTABLE)), name(("CN", "Root", UTF8))),
-            _cert_der(name(("CN", "Leaf", UTF8)), name(("CN", "Mid", PRINTABLE))),
-            _cert_der(name(("CN", "Mid", UTF8)), name(("CN", "Root", UTF8)))]
-    certs = [x509.load_der_x509_certificate(der) for der in ders]
-    assert _leaf_first_order(certs, ders) == _leaf_first_order(certs) == [1, 2, 0]
 
 
 # -- vectors ----------------------------------------------------------------------------------------

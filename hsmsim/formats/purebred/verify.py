@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 
 from hsmsim.checks import check_csr_signature, one_csr_check
-from hsmsim.encoding import pem, spki_der
+from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred.envelope import (
@@ -51,8 +51,7 @@ from hsmsim.formats.purebred.envelope import (
     unwrap,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, fully_parsed, name_key, validate_chain
-from hsmsim.pki.names import DerNameKey, certificate_name_keys
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 FORMAT = "purebred"
@@ -145,8 +144,8 @@ def read_envelope(data: bytes) -> Envelope:
     return Envelope(ANDROID, der, None, None)
 
 
-def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[tuple[x509.Certificate, bytes]]:
-    """Check 3: the certificates of a certs-only SignedData, each with its DER as received."""
+def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Certificate]:
+    """Check 3: the certificates of a certs-only SignedData."""
     try:
         signed = read_signed_data(content)
     except ValueError as exc:
@@ -167,45 +166,23 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[tuple[x5
             raise Rejected(Reason.UNSUPPORTED, f"certificate {index} of the {kind.name} SignedData is not an X.509 "
                                                "certificate choice")
         try:
-            certs.append((x509.load_der_x509_certificate(der), der))
+            certs.append(x509.load_der_x509_certificate(der))
         except CERT_PARSE_ERRORS as exc:
             raise Rejected(Reason.MALFORMED, f"certificate {index} does not parse: {str(exc)[:100]}") from None
     return certs
 
 
-def _name_keys(certs: list[x509.Certificate], ders: list[bytes] | None
-               ) -> list[tuple[NameKey, NameKey]] | list[tuple[DerNameKey, DerNameKey]]:
-    """``(subject, issuer)`` of each certificate, compared as ``Name.__eq__`` compares: read from the DER when
-    every name allows it (cryptography builds every attribute of a Name as Python objects, per certificate),
-    else as :func:`name_key` of cryptography's Names."""
-    if ders is not None:
-        read = [certificate_name_keys(der) for der in ders]
-        if all(names is not None for names in read):
-            return [names for names in read if names is not None]
-    return [(name_key(c.subject), name_key(c.issuer)) for c in certs]
-
-
-def _leaf_first_order(certs: list[x509.Certificate], ders: list[bytes] | None = None) -> list[int]:
-    """The positions of :func:`leaf_first`'s order; ``ders`` the certificates' DER as parsed, when known."""
-    keys = _name_keys(certs, ders)
-    leaves = [i for i, c in enumerate(certs)
-              if not any(o is not c and keys[j][1] == keys[i][0] for j, o in enumerate(certs))]
-    if len(leaves) != 1:
-        raise Rejected(Reason.MALFORMED, f"cannot tell the attested certificate: {len(leaves)} certificates issue "
-                                         "no other one")
-    order = [leaves[0]]
-    chain = [certs[leaves[0]]]
-    while (issuer := next((i for i, c in enumerate(certs) if keys[i][0] == keys[order[-1]][1] and c not in chain),
-                          None)) is not None:
-        order.append(issuer)
-        chain.append(certs[issuer])
-    return order + [i for i, c in enumerate(certs) if c not in chain]
-
-
 def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
     """The bag (a SET OF: no order) as a chain: the one certificate no other names as issuer, then its issuers
     by name, then whatever is left; MALFORMED when no single certificate is the leaf."""
-    return [certs[i] for i in _leaf_first_order(certs)]
+    leaves = [c for c in certs if not any(o is not c and o.issuer == c.subject for o in certs)]
+    if len(leaves) != 1:
+        raise Rejected(Reason.MALFORMED, f"cannot tell the attested certificate: {len(leaves)} certificates issue "
+                                         "no other one")
+    chain = [leaves[0]]
+    while (issuer := next((c for c in certs if c.subject == chain[-1].issuer and c not in chain), None)) is not None:
+        chain.append(issuer)
+    return chain + [c for c in certs if c not in chain]
 
 
 def _siblings(files: Mapping[str, bytes], suffix: str) -> dict[str, bytes]:
@@ -229,16 +206,15 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
     if kind is WINDOWS:
         return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
                         "request.cmc")
-    bag = _certificates(envelope.content, kind, profile)
-    ders = [bag[i][1] for i in _leaf_first_order([cert for cert, _der in bag], [der for _cert, der in bag])]
+    certs = leaf_first(_certificates(envelope.content, kind, profile))
     if kind is ANDROID:
-        inner = {"attested.pem": b"".join(pem(der) for der in ders), **_beside(kind, files, "attested")}
+        inner = {"attested.pem": b"".join(cert_pem(c) for c in certs), **_beside(kind, files, "attested")}
         return Evidence(kind.inner_format, inner, "attested.pem")
     assert kind is YUBIKEY
-    if len(ders) < 2:
+    if len(certs) < 2:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the YubiKey SignedData holds the attestation certificate without "
                                                 "its f9 certificate")
-    inner = {"slot.attestation.pem": pem(ders[0]), "slot.f9.pem": b"".join(pem(der) for der in ders[1:])}
+    inner = {"slot.attestation.pem": cert_pem(certs[0]), "slot.f9.pem": b"".join(cert_pem(c) for c in certs[1:])}
     if envelope.request is not None:
         inner["slot.csr"] = envelope.request
     return Evidence(kind.inner_format, inner, "slot.attestation.pem")
