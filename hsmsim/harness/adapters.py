@@ -210,6 +210,7 @@ def expand_static(template: tuple[str, ...], extra: Mapping[str, str]) -> list[s
 # -- python ------------------------------------------------------------------------------------
 
 _MODULES: dict[str, ModuleType] = {}
+_IDLE_JOIN_S = 1.0
 _MODULES_LOCK = threading.Lock()
 
 
@@ -348,7 +349,7 @@ class PythonVerifier(Verifier):
     def close(self) -> None:
         """Let the call thread end, then what every verifier does."""
         if self._caller is not None:
-            self._caller.stop()
+            self._caller.stop_idle()  # an overrun call dropped its thread: this one runs none
             self._caller = None
         super().close()
 
@@ -370,7 +371,8 @@ class _CallThread:
 
     def __init__(self, name: str) -> None:
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
-        threading.Thread(target=self._serve, name=f"hsmsim-verify {name}", daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, name=f"hsmsim-verify {name}", daemon=True)
+        self._thread.start()
 
     def call(self, function: Callable[..., object], request: object, deadline: float) -> _Call:
         """Run ``function(request)`` on the thread; return once it finished or ``deadline`` seconds passed."""
@@ -382,6 +384,12 @@ class _CallThread:
     def stop(self) -> None:
         """End the thread once the call it runs (if any) returns."""
         self._calls.put(None)
+
+    def stop_idle(self) -> None:
+        """End the thread, which runs no call, and wait until it has ended (a process that forks workers next
+        must have no thread left)."""
+        self.stop()
+        self._thread.join(_IDLE_JOIN_S)
 
     def _serve(self) -> None:
         while (call := self._calls.get()) is not None:
