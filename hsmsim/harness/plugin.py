@@ -131,10 +131,28 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     plugin = ConformancePlugin(config, options)
     config.pluginmanager.register(plugin, _PLUGIN_NAME)
+    _import_hsmsim_unrewritten(config)
     if getattr(config, "args_source", None) is not pytest.Config.ArgsSource.ARGS:
         import hsmsim.conformance
 
         config.args[:] = [str(Path(hsmsim.conformance.__file__))]
+
+
+def _import_hsmsim_unrewritten(config: pytest.Config) -> None:
+    """Let hsmsim's modules imported from now on (every format the verifiers load) be imported as Python does.
+
+    pytest rewrites the asserts of every module of a plugin's distribution and of what ``-p`` names (``-p hsmsim``:
+    all of hsmsim), so that a failing assert in a plugin reads well; each such module is parsed and compiled
+    again on every run where bytecode is not cached (``PYTHONDONTWRITEBYTECODE``, a read-only install): seconds.
+    hsmsim's asserts state its own invariants, none is a test's assertion. pytest has no public way to take a
+    name back, hence the private set, left alone if it is not there.
+    """
+    hook = getattr(config.pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    decided = getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(marked, set) and isinstance(decided, dict):
+        marked.discard("hsmsim")
+        decided.clear()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
