@@ -90,3 +90,40 @@ def test_only_verifiers_that_bring_no_third_party_code_into_the_parent_are_forke
     assert not fork_safe(adapter('entry = "mine:verify"\n'))
     assert fork_safe(adapter('entry = "mine:verify"\nisolate = true\n'))
     assert not fork_safe(adapter('entry = "hsmsim.harness.reference:verify"\nhello = "mine:hello"\n'))
+
+
+HANG_AND_DEATH = """
+import os
+import time
+
+from hsmsim.harness.reference import verify as reference
+
+
+def hang_then_die(request):
+    if request.id == "primus::attr::extractable-true":
+        time.sleep(30)
+    if request.id == "primus::attr::sensitive-false":
+        os._exit(3)
+    return reference(request)
+"""
+
+
+def test_a_hang_and_a_death_in_the_workers_are_one_case_each(tmp_path):
+    from hsmsim.harness.config import load_adapter
+    from hsmsim.harness.model import Actual, Outcome
+    from hsmsim.harness.runner import RunOptions, run_conformance
+    from hsmsim.harness.vectors import load_corpus
+
+    (tmp_path / "hostile.py").write_text(HANG_AND_DEATH)
+    (tmp_path / "hostile.toml").write_text('entry = "hostile.py:hang_then_die"\nformats = ["primus"]\n'
+                                           'timeout_s = 3\n')  # a cold worker's first case takes a while
+    corpus = load_corpus(ROOT / "vectors")
+    options = RunOptions(jobs=2, patterns=("primus::*",))
+    results = {r.id: r for r in run_conformance([load_adapter(tmp_path / "hostile.toml")], corpus,
+                                                options).verifiers[0].results}
+    assert len(results) == len(corpus.select(patterns=options.patterns)) > 40  # batches of more than one case
+    hung = results.pop("primus::attr::extractable-true")
+    died = results.pop("primus::attr::sensitive-false")
+    assert (hung.verdict, hung.outcome) == (Actual.HANG, Outcome.HANG)
+    assert (died.verdict, died.outcome) == (Actual.CRASH, Outcome.CRASH) and "status 3" in died.detail
+    assert {r.outcome for r in results.values()} == {Outcome.PASS}
