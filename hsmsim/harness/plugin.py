@@ -129,9 +129,9 @@ def pytest_configure(config: pytest.Config) -> None:
     options = PluginOptions.of(config)
     if not options.verifiers:
         return
+    _import_hsmsim_unrewritten(config)
     plugin = ConformancePlugin(config, options)
     config.pluginmanager.register(plugin, _PLUGIN_NAME)
-    _import_hsmsim_unrewritten(config)
     if getattr(config, "args_source", None) is not pytest.Config.ArgsSource.ARGS:
         import hsmsim.conformance
 
