@@ -130,6 +130,7 @@ class Session:
         self.configs = {c.name: c for c in configs}
         self.timeout = timeout
         self._live: dict[str, Verifier] = {}
+        self._infos: dict[str, VerifierInfo] = {}
         self._sanity: dict[tuple[str, str], SanityCheck] = dict(sanity or {})
         self._golden: dict[tuple[str, str], CaseResult] = {}
 
@@ -147,9 +148,13 @@ class Session:
         return live
 
     def info(self, name: str) -> VerifierInfo:
-        """Identity and claims of the verifier called ``name``."""
-        info = self.verifier(name).info
-        assert info is not None
+        """Identity and claims of the verifier called ``name`` (kept after :meth:`close`: asking again does not
+        start the verifier again)."""
+        info = self._infos.get(name)
+        if info is None:
+            info = self.verifier(name).info
+            assert info is not None
+            self._infos[name] = info
         return info
 
     def answer(self, name: str, vector_id: str) -> CaseResult:
