@@ -147,11 +147,6 @@ class WorkerPool(Generic[Task, Result]):
         self.forked += context.get_start_method() == "fork"
         return _Worker(process, parent, tag)
 
-    def start(self, count: int | None = None) -> None:
-        """Start workers now (up to ``count``, at most ``jobs``), so they get ready while the caller prepares."""
-        while len(self._workers) < min(self._jobs, self._jobs if count is None else count):
-            self._workers.append(self._start())
-
     def run(self, tasks: Iterable[Task], *, batch: int = 1) -> Iterator[tuple[Task, Result | WorkerDied]]:
         """Each task with its answer (or :class:`WorkerDied`), in completion order.
 
