@@ -213,6 +213,7 @@ class ConformancePlugin:
         self._session: Any = None
         self._start_errors: dict[str, str] = {}
         self._collected: dict[str, dict[str, Any]] = {}
+        self._sent_checks: set[tuple[str, str]] = set()
 
     # -- collection -------------------------------------------------------------------------------
     def params(self) -> list[tuple[str, str]]:
@@ -250,7 +251,11 @@ class ConformancePlugin:
         except HsmsimError as exc:
             self._start_errors[name] = f"cannot start verifier {name!r}: {exc}"
             pytest.fail(self._start_errors[name], pytrace=False)
-        sanity = [c.to_json() for c in session.sanity_checks(name)]
+        # each sanity check travels once (pytest copies an item's properties into each of its three reports,
+        # and xdist sends each report to the controller, which keeps the first check per format anyway)
+        new_checks = [c for c in session.sanity_checks(name) if (name, c.format) not in self._sent_checks]
+        self._sent_checks.update((name, c.format) for c in new_checks)
+        sanity = [c.to_json() for c in new_checks]
         node.user_properties.append((RESULT_PROPERTY, json.dumps(
             {"info": info.to_json(), "result": result.to_json(), "sanity": sanity})))
         check = next((c for c in session.sanity_checks(name) if c.format == result.format), None)
