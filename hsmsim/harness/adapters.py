@@ -16,6 +16,7 @@ processes, and whatever they start, are killed as :mod:`hsmsim.harness.processes
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
@@ -210,6 +211,7 @@ def expand_static(template: tuple[str, ...], extra: Mapping[str, str]) -> list[s
 # -- python ------------------------------------------------------------------------------------
 
 _MODULES: dict[str, ModuleType] = {}
+_IDLE_JOIN_S = 1.0
 _MODULES_LOCK = threading.Lock()
 
 
@@ -287,9 +289,15 @@ def response_answer(data: Mapping[str, object]) -> Answer:
                   "" if detail is None else str(detail))
 
 
+@functools.lru_cache(maxsize=256)
+def _anchor(pem: str) -> x509.Certificate:
+    """A trust anchor, parsed once per PEM text: the same few anchors come with every case."""
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
 def build_request(subject: Subject, profile: str) -> VerifyRequest:
     """The in-memory request for a Python verifier."""
-    anchors = tuple(x509.load_pem_x509_certificate(pem.encode()) for pem in subject.anchors_pem)
+    anchors = tuple(_anchor(pem) for pem in subject.anchors_pem)
     return VerifyRequest(
         id=subject.id, format=subject.format, profile=profile, evidence=subject.evidence,
         trust=TrustAnchors({"root": anchors}), at=subject.at, anchors_pem=subject.anchors_pem,
@@ -333,7 +341,7 @@ class PythonVerifier(Verifier):
         start = time.perf_counter()
         call = self._caller.call(self._function, request, deadline)
         elapsed = (time.perf_counter() - start) * 1000
-        if not call.done.is_set():
+        if call is None:
             self._caller.stop()  # its thread is stuck in the abandoned call: the next call gets a fresh one
             self._caller = None
             return Answer(Actual.HANG, None, f"no verdict within {deadline:g} s (the call was abandoned)", elapsed)
@@ -348,48 +356,60 @@ class PythonVerifier(Verifier):
     def close(self) -> None:
         """Let the call thread end, then what every verifier does."""
         if self._caller is not None:
-            self._caller.stop()
+            self._caller.stop_idle()  # an overrun call dropped its thread: this one runs none
             self._caller = None
         super().close()
 
 
-@dataclass
-class _Call:
-    """One call handed to a :class:`_CallThread`: its outcome once ``done`` is set."""
+@dataclass(frozen=True)
+class _Returned:
+    """What one call handed to a :class:`_CallThread` returned, or raised."""
 
-    function: Callable[..., object]
-    request: object
-    done: threading.Event
     value: object = None
     error: BaseException | None = None
 
 
 class _CallThread:
     """A daemon thread that runs a ``python``-mode verifier's calls one after the other, so a call costs a
-    hand-over rather than a thread start; the adapter drops it when a call overruns its deadline."""
+    hand-over rather than a thread start; the adapter drops it when a call overruns its deadline.
+
+    Calls and what they return travel through C-level queues: a hand-over through a ``threading.Event`` (a
+    Condition, a lock per wait) costs more Python-level work than many a harness step of the case.
+    """
 
     def __init__(self, name: str) -> None:
-        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
-        threading.Thread(target=self._serve, name=f"hsmsim-verify {name}", daemon=True).start()
+        self._calls: queue.SimpleQueue[tuple[Callable[..., object], object] | None] = queue.SimpleQueue()
+        self._returns: queue.SimpleQueue[_Returned] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=f"hsmsim-verify {name}", daemon=True)
+        self._thread.start()
 
-    def call(self, function: Callable[..., object], request: object, deadline: float) -> _Call:
-        """Run ``function(request)`` on the thread; return once it finished or ``deadline`` seconds passed."""
-        call = _Call(function, request, threading.Event())
-        self._calls.put(call)
-        call.done.wait(deadline)
-        return call
+    def call(self, function: Callable[..., object], request: object, deadline: float) -> _Returned | None:
+        """Run ``function(request)`` on the thread: what it returned or raised, or None when ``deadline`` seconds
+        passed first (the call runs on, abandoned: drop this thread)."""
+        self._calls.put((function, request))
+        try:
+            return self._returns.get(timeout=deadline)
+        except queue.Empty:
+            return None
 
     def stop(self) -> None:
         """End the thread once the call it runs (if any) returns."""
         self._calls.put(None)
 
+    def stop_idle(self) -> None:
+        """End the thread, which runs no call, and wait until it has ended (a process that forks workers next
+        must have no thread left)."""
+        self.stop()
+        self._thread.join(_IDLE_JOIN_S)
+
     def _serve(self) -> None:
         while (call := self._calls.get()) is not None:
+            function, request = call
             try:
-                call.value = call.function(call.request)
+                returned = _Returned(function(request))
             except BaseException as exc:  # noqa: BLE001 - anything raised by the verifier is a CRASH
-                call.error = exc
-            call.done.set()
+                returned = _Returned(error=exc)
+            self._returns.put(returned)
 
 
 # -- oneshot -----------------------------------------------------------------------------------

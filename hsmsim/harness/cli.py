@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -25,6 +26,8 @@ from hsmsim.harness.vectors import Shard, default_vectors_root, load_corpus
 from hsmsim.harness.waivers import baseline, waivers_json
 from hsmsim.model.vectors import Severity
 
+_REFRESH_S = 0.1
+"""How often, at most, the progress bar is redrawn."""
 
 @click.group("conformance")
 def conformance() -> None:
@@ -142,14 +145,21 @@ def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str,
         sys.exit(2)
     selected = len(corpus.select(formats=formats, patterns=patterns, shard=shard))
     console = Console(stderr=True)
+    # Refreshed from this thread, not from a display thread of Rich's: with no other thread running, the
+    # workers may be forked (a copy of a thread's lock, taken mid-use, would never be released).
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as progress:
+                  console=console, transient=True, disable=not console.is_terminal, auto_refresh=False) as progress:
         task = progress.add_task("conformance", total=selected * len(configs))
+        refreshed = 0.0
 
         def advance(result: CaseResult) -> None:
+            nonlocal refreshed
             suffix = "" if result.outcome in (Outcome.PASS, Outcome.SKIPPED) else f" [{result.outcome.value}]"
             description = escape(visible(f"{result.verifier}: {result.id}{suffix}", 200))
             progress.update(task, advance=1, description=description)
+            if time.monotonic() - refreshed >= _REFRESH_S:
+                progress.refresh()
+                refreshed = time.monotonic()
 
         conformance_run = run_conformance(configs, corpus, options, progress=advance)
     _finish(conformance_run, report_dir, previous, baselines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from hsmsim.harness.text import REASON_LIMIT, one_line
 from hsmsim.model.vectors import Expected, Severity
@@ -129,10 +129,8 @@ class VerifierInfo:
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict."""
-        data = asdict(self)
-        data["formats"] = list(self.formats)
-        data["features"] = list(self.features)
-        return data
+        return {"name": self.name, "version": self.version, "mode": self.mode, "profile": self.profile,
+                "formats": list(self.formats), "features": list(self.features)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> VerifierInfo:

@@ -129,12 +129,30 @@ def pytest_configure(config: pytest.Config) -> None:
     options = PluginOptions.of(config)
     if not options.verifiers:
         return
+    _import_hsmsim_unrewritten(config)
     plugin = ConformancePlugin(config, options)
     config.pluginmanager.register(plugin, _PLUGIN_NAME)
     if getattr(config, "args_source", None) is not pytest.Config.ArgsSource.ARGS:
         import hsmsim.conformance
 
         config.args[:] = [str(Path(hsmsim.conformance.__file__))]
+
+
+def _import_hsmsim_unrewritten(config: pytest.Config) -> None:
+    """Let hsmsim's modules imported from now on (every format the verifiers load) be imported as Python does.
+
+    pytest rewrites the asserts of every module of a plugin's distribution and of what ``-p`` names (``-p hsmsim``:
+    all of hsmsim), so that a failing assert in a plugin reads well; each such module is parsed and compiled
+    again on every run where bytecode is not cached (``PYTHONDONTWRITEBYTECODE``, a read-only install): seconds.
+    hsmsim's asserts state its own invariants, none is a test's assertion. pytest has no public way to take a
+    name back, hence the private set, left alone if it is not there.
+    """
+    hook = getattr(config.pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    decided = getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(marked, set) and isinstance(decided, dict):
+        marked.discard("hsmsim")
+        decided.clear()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -195,6 +213,7 @@ class ConformancePlugin:
         self._session: Any = None
         self._start_errors: dict[str, str] = {}
         self._collected: dict[str, dict[str, Any]] = {}
+        self._sent_checks: set[tuple[str, str]] = set()
 
     # -- collection -------------------------------------------------------------------------------
     def params(self) -> list[tuple[str, str]]:
@@ -232,7 +251,11 @@ class ConformancePlugin:
         except HsmsimError as exc:
             self._start_errors[name] = f"cannot start verifier {name!r}: {exc}"
             pytest.fail(self._start_errors[name], pytrace=False)
-        sanity = [c.to_json() for c in session.sanity_checks(name)]
+        # each sanity check travels once (pytest copies an item's properties into each of its three reports,
+        # and xdist sends each report to the controller, which keeps the first check per format anyway)
+        new_checks = [c for c in session.sanity_checks(name) if (name, c.format) not in self._sent_checks]
+        self._sent_checks.update((name, c.format) for c in new_checks)
+        sanity = [c.to_json() for c in new_checks]
         node.user_properties.append((RESULT_PROPERTY, json.dumps(
             {"info": info.to_json(), "result": result.to_json(), "sanity": sanity})))
         check = next((c for c in session.sanity_checks(name) if c.format == result.format), None)

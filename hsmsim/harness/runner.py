@@ -33,7 +33,7 @@ from hsmsim.harness.model import (
 )
 from hsmsim.harness.vectors import Corpus, Shard, Vector, load_corpus
 from hsmsim.harness.waivers import Waiver, apply_waiver
-from hsmsim.harness.workers import WorkerDied, WorkerPool
+from hsmsim.harness.workers import StartMethod, WorkerDied, WorkerPool
 from hsmsim.model.vectors import Expected, Severity
 
 ProgressFn = Callable[[CaseResult], None]
@@ -130,6 +130,7 @@ class Session:
         self.configs = {c.name: c for c in configs}
         self.timeout = timeout
         self._live: dict[str, Verifier] = {}
+        self._infos: dict[str, VerifierInfo] = {}
         self._sanity: dict[tuple[str, str], SanityCheck] = dict(sanity or {})
         self._golden: dict[tuple[str, str], CaseResult] = {}
 
@@ -147,9 +148,13 @@ class Session:
         return live
 
     def info(self, name: str) -> VerifierInfo:
-        """Identity and claims of the verifier called ``name``."""
-        info = self.verifier(name).info
-        assert info is not None
+        """Identity and claims of the verifier called ``name`` (kept after :meth:`close`: asking again does not
+        start the verifier again)."""
+        info = self._infos.get(name)
+        if info is None:
+            info = self.verifier(name).info
+            assert info is not None
+            self._infos[name] = info
         return info
 
     def answer(self, name: str, vector_id: str) -> CaseResult:
@@ -318,11 +323,29 @@ CaseRunner = Callable[[list[tuple[str, str]]], Iterator[CaseResult]]
 """Runs (verifier name, vector id) pairs and yields their results, in any order."""
 
 _WORKER: Session | None = None
+_BATCH_MAX = 16
+"""Most cases sent to a worker in one message: enough to spare the round trips, few enough that the
+workers finish together."""
 
 
-def _worker_init(root: str, configs: list[AdapterConfig], timeout: float | None) -> None:
+@dataclass(frozen=True)
+class _WorkerCorpus:
+    """The run's corpus as a worker gets it: a forked worker shares the parent's copy; a spawned one, which
+    gets its initializer's arguments pickled, reads it again from its root (cheaper than pickling it)."""
+
+    corpus: Corpus
+
+    def __reduce__(self) -> tuple[Callable[[str], _WorkerCorpus], tuple[str]]:
+        return _reload, (str(self.corpus.root),)
+
+
+def _reload(root: str) -> _WorkerCorpus:
+    return _WorkerCorpus(load_corpus(Path(root)))
+
+
+def _worker_init(corpus: _WorkerCorpus, configs: list[AdapterConfig], timeout: float | None) -> None:
     global _WORKER
-    _WORKER = Session(load_corpus(Path(root)), configs, timeout=timeout)
+    _WORKER = Session(corpus.corpus, configs, timeout=timeout)
     multiprocessing.util.Finalize(None, _worker_close, exitpriority=10)
 
 
@@ -336,10 +359,20 @@ def _worker_case(task: tuple[str, str]) -> CaseResult:
     return _WORKER.answer(*task)
 
 
+def fork_safe(config: AdapterConfig) -> bool:
+    """True when workers for ``config`` may be forked from a process that asked it for its hello: it runs out
+    of process (oneshot, persistent, isolated), or in process but is hsmsim's own code. A third-party module
+    imported in the parent may hold state a copy must not share (a connection, a file, a lock)."""
+    if config.mode != "python" or config.isolate:
+        return True
+    return all(entry.partition(":")[0].startswith("hsmsim.") for entry in (config.entry, config.hello) if entry)
+
+
 def _in_workers(pool: WorkerPool[tuple[str, str], CaseResult], corpus: Corpus, infos: Mapping[str, VerifierInfo],
-                configs: Mapping[str, AdapterConfig]) -> CaseRunner:
+                configs: Mapping[str, AdapterConfig], jobs: int) -> CaseRunner:
     def run(tasks: list[tuple[str, str]]) -> Iterator[CaseResult]:
-        for (name, vector_id), result in pool.run(tasks):
+        batch = max(1, min(_BATCH_MAX, len(tasks) // (8 * jobs)))
+        for (name, vector_id), result in pool.run(tasks, batch=batch):
             if isinstance(result, WorkerDied):
                 answer = Answer(Actual.CRASH, None, result.describe())
                 result = judge(corpus.get(vector_id), infos[name], answer, configs[name].waivers)
@@ -386,8 +419,11 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
         run: CaseRunner = in_process
         if options.jobs > 1 and len(runnable) > 1:
             session.close()
-            pool = WorkerPool(options.jobs, _worker_case, _worker_init, (str(corpus.root), configs, options.timeout))
-            run = _in_workers(pool, corpus, infos, by_name)
+            # forked workers start warm, with what the parent loaded for the hellos; spawned ones start cold
+            start_method: StartMethod = "fork-if-single-threaded" if all(fork_safe(c) for c in configs) else "spawn"
+            pool = WorkerPool(options.jobs, _worker_case, _worker_init, (_WorkerCorpus(corpus), configs,
+                                                                         options.timeout), start_method=start_method)
+            run = _in_workers(pool, corpus, infos, by_name, options.jobs)
         probes = {key: corpus.sanity_vector(key[1], infos[key[0]].profile)
                   for key in dict.fromkeys((name, vector.format) for name, vector in runnable)}
         golden_results = {(r.verifier, r.id): r for r in run([(name, golden.id) for (name, _), golden

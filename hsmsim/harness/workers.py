@@ -1,11 +1,12 @@
-"""Worker processes that run one task at a time each, so a worker that dies takes only its own task down.
+"""Worker processes that each answer tasks one by one, so a worker that dies takes only its own task down.
 
 ``concurrent.futures.ProcessPoolExecutor`` marks the whole pool broken when one worker dies (an
 in-process verifier calling ``os._exit``, a fatal signal in a C extension): every pending task fails
-and nothing says which one killed it. Here the parent knows which task each worker holds: a death
-becomes that task's :class:`WorkerDied`, the verifier processes the worker had started are killed
-(they carry :data:`~hsmsim.harness.processes.WORKER_ENV`), a fresh worker takes its place and the
-run goes on.
+and nothing says which one killed it. Here the parent knows which tasks each worker holds: tasks go
+out in batches (one message for several tasks), answers come back one message per task, in order,
+so a death is the :class:`WorkerDied` of the first task the worker had not answered; the rest of its
+batch goes back to the queue, the verifier processes the worker had started are killed (they carry
+:data:`~hsmsim.harness.processes.WORKER_ENV`), a fresh worker takes its place and the run goes on.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any, Generic, Literal, TypeVar
 
@@ -27,6 +29,8 @@ from hsmsim.harness.processes import WORKER_ENV, kill_tagged, new_tag
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
+
+StartMethod = Literal["spawn", "fork", "fork-if-single-threaded"]
 
 _READY = "ready"
 _STOP_TIMEOUT_S = 5.0
@@ -55,20 +59,29 @@ class WorkerDied:
         return f"the worker process {how} while running this case (os._exit or a fatal signal in the verifier)"
 
 
+def single_threaded() -> bool:
+    """True when this process runs one thread, counting threads started outside Python (Linux: /proc)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
 def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initargs: tuple[Any, ...],
            handler: Callable[[Any], Any]) -> None:
     os.environ[WORKER_ENV] = tag
     initializer(*initargs)
     conn.send(_READY)
-    while (task := conn.recv()) is not None:
-        try:
-            conn.send((True, handler(task)))
-        except Exception as exc:  # noqa: BLE001 - the parent re-raises it
-            conn.send((False, exc))
+    while (batch := conn.recv()) is not None:
+        for task in batch:
+            try:
+                conn.send((True, handler(task)))
+            except Exception as exc:  # noqa: BLE001 - the parent re-raises it
+                conn.send((False, exc))
 
 
 class _Lookahead(Generic[Task]):
-    """Tasks drawn from an iterator only as far as asked."""
+    """Tasks drawn from an iterator only as far as asked; tasks handed back are drawn first."""
 
     def __init__(self, tasks: Iterable[Task]) -> None:
         self._tasks = iter(tasks)
@@ -79,80 +92,103 @@ class _Lookahead(Generic[Task]):
         self.buffer.extend(islice(self._tasks, max(0, count - len(self.buffer))))
         return len(self.buffer) >= count
 
+    def take(self, count: int) -> list[Task]:
+        """Up to ``count`` tasks, in order."""
+        self.fill(count)
+        return [self.buffer.popleft() for _ in range(min(count, len(self.buffer)))]
 
-@dataclass
+    def give_back(self, tasks: Iterable[Task]) -> None:
+        """Put ``tasks`` (in order) before every other task."""
+        self.buffer.extendleft(reversed(list(tasks)))
+
+
+@dataclass(eq=False)
 class _Worker:
     process: BaseProcess
     conn: Connection
     tag: str
-    task: Any = None
-    busy: bool = False
+    pending: deque[Any] = field(default_factory=deque)
+    """Tasks sent and not answered yet, oldest first."""
     ready: bool = False
 
 
 class WorkerPool(Generic[Task, Result]):
-    """``jobs`` spawned processes, each set up by ``initializer(*initargs)``, answering ``handler(task)``.
+    """``jobs`` processes, each set up by ``initializer(*initargs)``, answering ``handler(task)``.
 
     ``start_method="fork"`` starts each worker (and each replacement) as a copy of this process, with what
-    it has loaded already, for callers that hold no threads or locks a copy could inherit mid-use.
+    it has loaded already, for callers that hold no threads or locks a copy could inherit mid-use;
+    ``"fork-if-single-threaded"`` forks when :func:`single_threaded` holds at that moment, and spawns
+    otherwise. A spawned worker starts a fresh interpreter: the initializer's arguments are pickled to it.
     """
 
     def __init__(self, jobs: int, handler: Callable[[Task], Result], initializer: Callable[..., None],
-                 initargs: tuple[Any, ...], *, start_method: Literal["spawn", "fork"] = "spawn") -> None:
-        self._context = get_context("fork") if start_method == "fork" else get_context("spawn")
+                 initargs: tuple[Any, ...], *, start_method: StartMethod = "spawn") -> None:
+        self._start_method = start_method
         self._jobs = jobs
         self._handler = handler
         self._initializer = initializer
         self._initargs = initargs
         self._workers: list[_Worker] = []
+        self.forked = 0
+        """How many workers were started by fork (the others were spawned)."""
+
+    def _context(self) -> ForkContext | SpawnContext:
+        fork = self._start_method == "fork" or (self._start_method == "fork-if-single-threaded" and single_threaded())
+        return get_context("fork") if fork else get_context("spawn")
 
     def _start(self) -> _Worker:
-        parent, child = self._context.Pipe()
+        context = self._context()
+        parent, child = context.Pipe()
         tag = new_tag()
-        process = self._context.Process(target=_serve, args=(child, tag, self._initializer, self._initargs,
-                                                               self._handler), daemon=True)
+        process = context.Process(target=_serve, args=(child, tag, self._initializer, self._initargs,
+                                                       self._handler), daemon=True)
         process.start()
         child.close()
+        self.forked += context.get_start_method() == "fork"
         return _Worker(process, parent, tag)
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, Result | WorkerDied]]:
+    def run(self, tasks: Iterable[Task], *, batch: int = 1) -> Iterator[tuple[Task, Result | WorkerDied]]:
         """Each task with its answer (or :class:`WorkerDied`), in completion order.
 
-        ``tasks`` is drawn lazily, one task whenever a worker is free (a generator may decide to stop).
-        Re-raises an exception the handler raised; raises :class:`WorkerStartError` when a worker
-        dies before it is ready.
+        ``tasks`` is drawn lazily, ``batch`` tasks whenever a worker has fewer than ``batch`` left to answer
+        (with ``batch=1``: one task whenever a worker is free; a generator may decide to stop). Re-raises an
+        exception the handler raised; raises :class:`WorkerStartError` when a worker dies before it is ready.
         """
         queue = _Lookahead(tasks)
         while len(self._workers) < self._jobs and queue.fill(len(self._workers) + 1):
             self._workers.append(self._start())
         for worker in self._workers:
-            self._assign(worker, queue)
-        while busy := [w for w in self._workers if w.busy]:
+            self._assign(worker, queue, batch)
+        while busy := [w for w in self._workers if w.pending]:
             owners: dict[object, _Worker] = {w.conn: w for w in busy} | {w.process.sentinel: w for w in busy}
             for ready in wait([*(w.conn for w in busy), *(w.process.sentinel for w in busy)]):
                 worker = owners[ready]
-                if not worker.busy:
-                    continue
-                answer = self._receive(worker)
-                if answer is None:
-                    continue
-                task = worker.task
-                worker.busy = False
-                if isinstance(answer, WorkerDied):
+                if not worker.pending or all(w is not worker for w in self._workers):
+                    continue  # replaced, or drained through its other handle in this round
+                answered, exited = self._receive(worker)
+                yield from answered
+                if exited:
                     index = self._workers.index(worker)
-                    self._workers[index] = worker = self._start()
-                yield task, answer
-                self._assign(worker, queue)
+                    self._workers[index] = self._start()
+                    if worker.pending:
+                        task = worker.pending.popleft()
+                        queue.give_back(worker.pending)
+                        yield task, WorkerDied(worker.process.exitcode)
+                    worker = self._workers[index]
+                self._assign(worker, queue, batch)
 
-    def _assign(self, worker: _Worker, queue: _Lookahead[Task]) -> None:
-        if not queue.fill(1):
+    def _assign(self, worker: _Worker, queue: _Lookahead[Task], batch: int) -> None:
+        if len(worker.pending) >= batch or not queue.fill(1):
             return
-        if not worker.process.is_alive():  # it died between tasks (a thread it left behind ended it): no one to blame
+        if not worker.pending and not worker.process.is_alive():
+            # it died between tasks (a thread it left behind ended it): no one to blame
             self._bury(worker)
             index = self._workers.index(worker)
             self._workers[index] = worker = self._start()
-        worker.task, worker.busy = queue.buffer.popleft(), True
-        worker.conn.send(worker.task)
+        tasks = queue.take(batch)
+        worker.pending.extend(tasks)
+        with contextlib.suppress(OSError):  # it just died: its sentinel says so, the first of them is blamed
+            worker.conn.send(tasks)
 
     @staticmethod
     def _bury(worker: _Worker) -> None:
@@ -160,25 +196,33 @@ class WorkerPool(Generic[Task, Result]):
         worker.conn.close()
         kill_tagged(WORKER_ENV, worker.tag)
 
-    def _receive(self, worker: _Worker) -> Result | WorkerDied | None:
-        """The worker's answer to its task, WorkerDied when it died, None when it only said it is ready."""
-        try:
-            if not worker.conn.poll():
-                raise EOFError  # only the sentinel fired: it exited
-            message = worker.conn.recv()
-        except (EOFError, OSError):
+    def _receive(self, worker: _Worker) -> tuple[list[tuple[Any, Result]], bool]:
+        """The answers the worker has sent, each with its task, and whether it has exited (then every answer it
+        sent is among them, and ``pending`` holds the tasks it did not answer, the one it died on first)."""
+        exited = not worker.process.is_alive()  # before reading: all an exited worker sent is in the pipe
+        answered: list[tuple[Any, Result]] = []
+        while True:
+            try:
+                if not worker.conn.poll():
+                    break
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                exited = True
+                break
+            if message == _READY:
+                worker.ready = True
+                continue
+            ok, value = message
+            task = worker.pending.popleft()
+            if not ok:
+                raise value
+            answered.append((task, value))
+        if exited:
             self._bury(worker)
             if not worker.ready:
                 raise WorkerStartError(f"a worker process exited with status {worker.process.exitcode} "
-                                       "before it was ready") from None
-            return WorkerDied(worker.process.exitcode)
-        if message == _READY:
-            worker.ready = True
-            return None
-        ok, value = message
-        if not ok:
-            raise value
-        return value  # type: ignore[no-any-return]
+                                       "before it was ready")
+        return answered, exited
 
     def close(self) -> None:
         """Ask every worker to stop; kill those that do not, and whatever verifier processes they leave."""

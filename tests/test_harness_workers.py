@@ -1,0 +1,129 @@
+"""The worker pool: batched tasks, a death blamed on the task that caused it, fork only when it is safe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hsmsim.harness.workers import WorkerDied, WorkerPool
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _nothing() -> None:
+    pass
+
+
+def _answer(task: str) -> str:
+    if task == "die":
+        os._exit(3)
+    if task == "raise":
+        raise LookupError(task)
+    return task.upper()
+
+
+@pytest.mark.parametrize("batch", [1, 4, 16])
+def test_a_death_is_the_first_unanswered_task_of_its_batch_and_the_rest_run_elsewhere(batch):
+    tasks = [f"t{i}" for i in range(12)] + ["die"] + [f"u{i}" for i in range(12)] + ["die"] + ["v0", "v1"]
+    with WorkerPool(2, _answer, _nothing, ()) as pool:
+        answers = list(pool.run(tasks, batch=batch))
+    assert sorted(task for task, _ in answers) == sorted(tasks)  # every task answered once
+    died = [(task, answer) for task, answer in answers if isinstance(answer, WorkerDied)]
+    assert [task for task, _ in died] == ["die", "die"]
+    assert all(answer.exitcode == 3 for _, answer in died)
+    assert all(answer == task.upper() for task, answer in answers if task != "die")
+
+
+def test_a_handler_exception_is_raised_in_the_parent():
+    with WorkerPool(1, _answer, _nothing, ()) as pool, pytest.raises(LookupError):
+        list(pool.run(["a", "b", "raise", "c"], batch=4))
+
+
+FORK_CHECK = """
+import threading, time
+from hsmsim.harness.workers import WorkerPool
+from tests.test_harness_workers import _answer, _nothing
+
+def main():
+    with WorkerPool(2, _answer, _nothing, (), start_method="fork-if-single-threaded") as pool:
+        assert dict(pool.run(["a", "b", "c"], batch=2)) == {"a": "A", "b": "B", "c": "C"}
+        print("forked", pool.forked)
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()
+    with WorkerPool(2, _answer, _nothing, (), start_method="fork-if-single-threaded") as pool:
+        assert dict(pool.run(["a", "die", "c"])) .keys() == {"a", "die", "c"}
+        print("forked with a thread running", pool.forked)
+    stop.set()
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_workers_are_forked_only_while_the_process_runs_one_thread(tmp_path):
+    script = tmp_path / "fork_check.py"
+    script.write_text(textwrap.dedent(FORK_CHECK))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["forked 2", "forked with a thread running 0"]
+
+
+def test_only_verifiers_that_bring_no_third_party_code_into_the_parent_are_forked(tmp_path):
+    from hsmsim.harness.config import load_adapter
+    from hsmsim.harness.runner import fork_safe
+
+    def adapter(text: str):
+        path = tmp_path / "a.toml"
+        path.write_text(text)
+        return load_adapter(path)
+
+    assert fork_safe(load_adapter(ROOT / "examples" / "verifiers" / "reference.toml"))
+    assert fork_safe(load_adapter(ROOT / "examples" / "verifiers" / "flawed-loose-pem.toml"))  # persistent
+    assert not fork_safe(adapter('entry = "mine.py:verify"\n'))
+    assert not fork_safe(adapter('entry = "mine:verify"\n'))
+    assert fork_safe(adapter('entry = "mine:verify"\nisolate = true\n'))
+    assert not fork_safe(adapter('entry = "hsmsim.harness.reference:verify"\nhello = "mine:hello"\n'))
+
+
+HANG_AND_DEATH = """
+import os
+import time
+
+from hsmsim.harness.reference import verify as reference
+
+
+def hang_then_die(request):
+    if request.id == "primus::attr::extractable-true":
+        time.sleep(30)
+    if request.id == "primus::attr::sensitive-false":
+        os._exit(3)
+    return reference(request)
+"""
+
+
+def test_a_hang_and_a_death_in_the_workers_are_one_case_each(tmp_path):
+    from hsmsim.harness.config import load_adapter
+    from hsmsim.harness.model import Actual, Outcome
+    from hsmsim.harness.runner import RunOptions, run_conformance
+    from hsmsim.harness.vectors import load_corpus
+
+    (tmp_path / "hostile.py").write_text(HANG_AND_DEATH)
+    (tmp_path / "hostile.toml").write_text('entry = "hostile.py:hang_then_die"\nformats = ["primus"]\n'
+                                           'timeout_s = 3\n')  # a cold worker's first case takes a while
+    corpus = load_corpus(ROOT / "vectors")
+    options = RunOptions(jobs=2, patterns=("primus::*",))
+    results = {r.id: r for r in run_conformance([load_adapter(tmp_path / "hostile.toml")], corpus,
+                                                options).verifiers[0].results}
+    assert len(results) == len(corpus.select(patterns=options.patterns)) > 40  # batches of more than one case
+    hung = results.pop("primus::attr::extractable-true")
+    died = results.pop("primus::attr::sensitive-false")
+    assert (hung.verdict, hung.outcome) == (Actual.HANG, Outcome.HANG)
+    assert (died.verdict, died.outcome) == (Actual.CRASH, Outcome.CRASH) and "status 3" in died.detail
+    assert {r.outcome for r in results.values()} == {Outcome.PASS}
