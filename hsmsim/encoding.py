@@ -103,24 +103,11 @@ def der_content(tlv: bytes) -> bytes:
 
 def der_children(content: bytes) -> list[bytes]:
     """The TLVs concatenated in ``content``, each as its full encoding; raises :class:`ValueError` as
-    :func:`read_tlv` does (its header walk inlined: every reader of every format runs this loop)."""
+    :func:`read_tlv` does."""
     out: list[bytes] = []
     pos, size = 0, len(content)
     while pos < size:
-        if pos + 2 > size:
-            raise ValueError("truncated TLV header")
-        if content[pos] & 0x1F == 0x1F:
-            raise ValueError("multi-byte tags are not supported")
-        first = content[pos + 1]
-        if first < 0x80:
-            end = pos + 2 + first
-        else:
-            count = first & 0x7F
-            if count == 0 or count > MAX_LENGTH_OCTETS or pos + 2 + count > size:
-                raise ValueError("bad TLV length")
-            end = pos + 2 + count + int.from_bytes(content[pos + 2:pos + 2 + count], "big")
-        if end > size:
-            raise ValueError("TLV runs past the end of its parent")
+        _tag, _start, end = read_tlv(content, pos)
         out.append(content[pos:end])
         pos = end
     return out

@@ -47,7 +47,6 @@ SCHEMA_DIR = "schema"
 PROMOTED_DIR = "promoted"
 _SEVERITY_ORDER = list(Severity)
 _PROVENANCE_FLAGS = {"Resigned", "Stale", "Golden"}
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class CorpusError(HsmsimError):
@@ -136,13 +135,8 @@ class _OutputTree:
             if directory not in self.made:
                 os.mkdir(f"{self.root}/{directory}")
                 self.made.add(directory)
-        fd = os.open(f"{self.root}/{rel}", _CREATE, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        with open(f"{self.root}/{rel}", "xb") as file:  # exclusive: never an existing file or a symlink
+            file.write(data)
         self.digests[rel] = sha256 or hashlib.sha256(data).hexdigest()
 
     def sorted_digests(self) -> dict[str, str]:
@@ -208,6 +202,7 @@ class BuildReport:
 
 
 def _anchor_entry(anchor: x509.Certificate, format_name: str) -> dict[str, str]:
+    """The manifest's description of a trust anchor, named with the (last) format that uses it."""
     fingerprint = anchor.fingerprint(hashes.SHA256()).hex()
     return {"format": format_name, "subject": anchor.subject.rfc4514_string(), "sha256": fingerprint}
 
@@ -248,7 +243,7 @@ def build_corpus(
     for format_name, drafts in promoted.items():
         tree.write(f"{PROMOTED_DIR}/{format_name}.json", promoted_json(drafts))
     counts: dict[str, Counter[str]] = {k: Counter() for k in ("format", "result", "flag", "severity")}
-    anchors: dict[x509.Certificate, dict[str, str]] = {}
+    anchor_formats: dict[x509.Certificate, str] = {}  # by certificate (equal when the DER is): roots recur
     for format_name, (cases, notes) in per_format.items():
         tests = tuple(_record(c, tc_ids[c.id], notes) for c in cases)
         used = sorted({f for c in cases for f in c.flags})
@@ -270,12 +265,7 @@ def build_corpus(
             for flag in case.flags:
                 counts["flag"][flag] += 1
             for anchor in case.anchors:
-                # keyed by the certificate (equal when the DER is): most vectors share a root, described once
-                entry = anchors.get(anchor)
-                if entry is None:
-                    anchors[anchor] = _anchor_entry(anchor, format_name)
-                else:
-                    entry["format"] = format_name
+                anchor_formats[anchor] = format_name
     tree.write(REGISTRY_FILE, corpus_json(registry.to_json()))
     tree.write(CHANGELOG_FILE, registry.changelog().encode())
     files = tree.sorted_digests()
@@ -286,7 +276,7 @@ def build_corpus(
         "schemas": [SCHEMA_NAME],
         "numberOfTests": len(all_ids),
         "counts": {k: dict(sorted(v.items())) for k, v in counts.items()},
-        "trustAnchors": sorted(anchors.values(), key=lambda a: a["sha256"]),
+        "trustAnchors": sorted((_anchor_entry(a, f) for a, f in anchor_formats.items()), key=lambda a: a["sha256"]),
         "files": files,
     }
     tree.write(MANIFEST_FILE, corpus_json(manifest))

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from hsmsim.errors import HsmsimError
 from hsmsim.model.corpus_schema import NoteRecord, VectorFile, VectorRecord
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, relative_parts
 from hsmsim.model.vectors import Expected
 from hsmsim.verdict import Profile
 
@@ -270,10 +270,10 @@ class Inputs:
 
 
 def _safe_relative(rel: str) -> PurePosixPath:
-    path = PurePosixPath(rel)
-    if path.is_absolute() or not path.parts or any(p in ("", ".", "..") for p in path.parts):
-        raise CorpusLoadError(f"vector file path {rel!r} is not a plain relative path")
-    return path
+    try:
+        return PurePosixPath(*relative_parts(rel))
+    except ValueError:
+        raise CorpusLoadError(f"vector file path {rel!r} is not a plain relative path") from None
 
 
 @contextmanager

@@ -127,11 +127,6 @@ class NativeFileRecord(WireModel):
     base64: str = Field(json_schema_extra={"contentEncoding": "base64"})
     """The file's bytes."""
 
-    @classmethod
-    def of(cls, path: str, data: bytes) -> NativeFileRecord:
-        """The record of ``data`` stored at ``path``."""
-        return cls.model_validate(_file_fields(path, data))
-
     def data(self) -> bytes:
         """The file's bytes."""
         return b64decode(self.base64)

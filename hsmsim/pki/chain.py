@@ -189,7 +189,8 @@ def _checked_fields(cert: x509.Certificate, what: str) -> _CertFields:
 
 def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Whether ``issuer`` names and signs ``child`` (``verify_directly_issued_by``); never raises. Checked
-    afresh on every call (the walk remembers only the signatures of recurring intermediates)."""
+    afresh on every call (the walk remembers only signatures between remembered issuers: a device's or
+    vendor's intermediates and the anchors)."""
     try:
         child.verify_directly_issued_by(issuer)
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
@@ -341,7 +342,8 @@ def validate_chain(
                                f"{current_fields.issuer.rfc4514_string()!r} is not a trust anchor")
             raise Rejected(Reason.CHAIN_INCOMPLETE, f"issuer {current_fields.issuer.rfc4514_string()!r} of "
                                                     f"{_describe(cert)!r} is not in the chain")
-        issuer = next((i for i in named if issued(signed, certs[i])), None)
+        # the anchors among the candidates were tried above
+        issuer = next((i for i in named if i < first_anchor and issued(signed, certs[i])), None)
         if issuer is None:
             raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(cert)!r} is not signed by its named issuer")
         path.append(issuer)
