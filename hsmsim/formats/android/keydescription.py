@@ -449,8 +449,9 @@ def encode_key_description(kd: KeyDescription) -> bytes:
 # -- reader ---------------------------------------------------------------------------------
 
 class Tlv(NamedTuple):
-    """One element read by asn1crypto's parser: class, constructed, tag, full encoding, content, and whether
-    its length was definite (an indefinite one's ``der`` ends with the end-of-contents octets)."""
+    """One element as :func:`read_children` reads it (by :func:`_walk_der`, or by asn1crypto's parser where the
+    walk declines): class, constructed, tag, full encoding, content, and whether its length was definite (an
+    indefinite one's ``der`` ends with the end-of-contents octets)."""
 
     class_: int
     constructed: bool
