@@ -36,6 +36,14 @@ def der_tlv(tag: int, content: bytes) -> bytes:
     return bytes([tag, 0x80 | len(length)]) + length + content
 
 
+def der_integer(value: int, tag: int = 0x02) -> bytes:
+    """A minimal two's-complement DER INTEGER (or ENUMERATED with ``tag`` 0x0A); TypeError for a non-int."""
+    if not isinstance(value, int):
+        raise TypeError(f"an INTEGER needs an int, not {type(value).__name__}")
+    bits = (-value - 1 if value < 0 else value).bit_length() + 1
+    return der_tlv(tag, value.to_bytes((bits + 7) // 8, "big", signed=True))
+
+
 def der_sequence(*parts: bytes) -> bytes:
     """A SEQUENCE of already encoded parts."""
     return der_tlv(0x30, b"".join(parts))

@@ -192,11 +192,7 @@ class Reader:
 
     def tpm2b(self, field: str, limit: int) -> bytes:
         """A TPM2B: a UINT16 size, then that many bytes (at most ``limit``)."""
-        pos = self._pos
-        if pos + 2 > len(self._data):
-            raise self._overrun(2, f"{field}.size")
-        size = (self._data[pos] << 8) | self._data[pos + 1]
-        self._pos = pos + 2
+        size = self._integer(_U16, f"{field}.size")
         if size > limit:
             raise Rejected(Reason.MALFORMED, f"{self.what}: {field}.size {size} exceeds the type's maximum {limit}")
         return self.take(size, field)

@@ -81,7 +81,7 @@ def _head(data: bytes, pos: int) -> tuple[int, int, int]:
     return major, value, pos + 1 + width
 
 
-def cbor_item_end(data: bytes, pos: int = 0, depth: int = 0) -> int:
+def cbor_item_end(data: bytes, pos: int = 0) -> int:
     """The end offset of the one well-formed CBOR data item at ``pos`` (WebAuthn's subset).
 
     Raises Rejected: LIMIT_EXCEEDED past :data:`MAX_CBOR_DEPTH`; MALFORMED for anything else.
@@ -92,7 +92,7 @@ def cbor_item_end(data: bytes, pos: int = 0, depth: int = 0) -> int:
     # rather than recursion: this runs over every attestation object before it is decoded.
     open_containers: list[list[Any]] = []
     while True:
-        if depth + len(open_containers) > MAX_CBOR_DEPTH:
+        if len(open_containers) > MAX_CBOR_DEPTH:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"CBOR nests deeper than {MAX_CBOR_DEPTH}")
         if pos < size and data[pos] & 0x1F < 24:  # most items: the argument is in the initial byte
             major, value, pos = data[pos] >> 5, data[pos] & 0x1F, pos + 1

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hsmsim.device import Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
-from hsmsim.formats.android import cbor
+from hsmsim.formats.android import cbor, keydescription
 from hsmsim.formats.android import verify as android_verify
 from hsmsim.formats.android.acme import read_statement
 from hsmsim.formats.android.acme_catalogue import mutations as acme_mutations
@@ -233,6 +233,51 @@ def test_random_corruption_of_the_description_gives_rejections_not_exceptions(ca
             except Rejected as rejection:
                 outcomes.add(rejection.reason)
     assert Reason.MALFORMED in outcomes and "parsed" in outcomes
+
+
+_FAST_PATHS = ("_walk_der", "_primitive", "_fast_head", "_fast_root_of_trust", "_fast_application_id", "_fast_value")
+"""The fast reader's entry points: each returns None for "not the common shape", which sends the reader
+through asn1crypto's schema classes."""
+
+
+def _outcome(der: bytes, strict: bool) -> object:
+    try:
+        return parse_key_description(der, strict=strict)
+    except Rejected as rejection:
+        return rejection.reason, rejection.detail
+    except Exception as exc:  # noqa: BLE001 - a crash is an outcome the two paths must share too
+        return type(exc).__name__
+
+
+def _mutations(der: bytes, rng: random.Random, count: int) -> list[bytes]:
+    out = []
+    for _ in range(count):
+        noisy = bytearray(der)
+        kind = rng.randrange(3)
+        if kind == 0:
+            for _ in range(rng.randint(1, 3)):
+                noisy[rng.randrange(len(noisy))] = rng.randrange(256)
+        elif kind == 1:
+            noisy[rng.randrange(len(noisy))] ^= 1 << rng.randrange(8)
+        else:
+            del noisy[rng.randrange(len(noisy)):]
+        out.append(bytes(noisy))
+    return out
+
+
+def test_the_fast_reader_decodes_exactly_as_the_asn1crypto_fallback(cases, monkeypatch):
+    rng = random.Random(20261130)
+    inputs = []
+    for golden in GOLDENS:
+        der = leaf_description(cases[f"android-key::golden::{golden.name}"].evidence)
+        inputs += [der, *_mutations(der, rng, 30)]
+    fast = [(_outcome(der, False), _outcome(der, True)) for der in inputs]
+    for name in _FAST_PATHS:
+        monkeypatch.setattr(keydescription, name, lambda *_args: None)
+    slow = [(_outcome(der, False), _outcome(der, True)) for der in inputs]
+    mismatches = [(der.hex(), f, s) for der, f, s in zip(inputs, fast, slow, strict=True) if f != s]
+    assert not mismatches, mismatches[:3]
+    assert sum(isinstance(outcome[0], KeyDescription) for outcome in fast) > len(GOLDENS)  # mutants parse too
 
 
 # -- parity with the real device chains -----------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from asn1crypto import core, parser
 
-from hsmsim.encoding import der_sequence, der_tlv
+from hsmsim.encoding import der_integer, der_sequence, der_tlv
 from hsmsim.verdict import Reason, Rejected
 
 OID_KEY_DESCRIPTION = "1.3.6.1.4.1.11129.2.1.17"
@@ -382,13 +382,6 @@ def _is_set(value: object) -> bool:
 # strict read); it emits what asn1crypto dumps for the schema classes above: minimal lengths and INTEGERs,
 # BOOLEAN TRUE as FF, SET OF members sorted by their encodings.
 
-def _integer_der(tag: int, value: int) -> bytes:
-    if not isinstance(value, int):
-        raise TypeError(f"an INTEGER needs an int, not {type(value).__name__}")
-    bits = (-value - 1 if value < 0 else value).bit_length() + 1
-    return der_tlv(tag, value.to_bytes((bits + 7) // 8, "big", signed=True))
-
-
 def _octets(value: bytes) -> bytes:
     if not isinstance(value, bytes):
         raise TypeError(f"an OCTET STRING needs bytes, not {type(value).__name__}")
@@ -402,7 +395,7 @@ def _set_of(encodings: list[bytes]) -> bytes:
 def encode_root_of_trust(rot: RootOfTrust) -> bytes:
     """The DER RootOfTrust."""
     parts = [_octets(rot.verified_boot_key), der_tlv(0x01, b"\xff" if rot.device_locked else b"\x00"),
-             _integer_der(0x0A, rot.verified_boot_state)]
+             der_integer(rot.verified_boot_state, 0x0A)]
     if rot.verified_boot_hash is not None:
         parts.append(_octets(rot.verified_boot_hash))
     return der_sequence(*parts)
@@ -411,7 +404,7 @@ def encode_root_of_trust(rot: RootOfTrust) -> bytes:
 def encode_application_id(app: ApplicationId) -> bytes:
     """The DER AttestationApplicationId (the content of tag [709]'s OCTET STRING)."""
     return der_sequence(
-        _set_of([der_sequence(_octets(p.name), _integer_der(0x02, p.version)) for p in app.packages]),
+        _set_of([der_sequence(_octets(p.name), der_integer(p.version)) for p in app.packages]),
         _set_of([_octets(digest) for digest in app.signatures]))
 
 
@@ -419,14 +412,14 @@ def _value_der(spec: TagSpec, value: Any) -> bytes:
     if spec.kind is Kind.NULL:
         return b"\x05\x00"
     if spec.kind is Kind.INT_SET:
-        return _set_of([_integer_der(0x02, member) for member in value])
+        return _set_of([der_integer(member) for member in value])
     if spec.kind is Kind.ROOT_OF_TRUST:
         return encode_root_of_trust(value)
     if spec.kind is Kind.APPLICATION_ID:
         return _octets(encode_application_id(value))
     if spec.kind is Kind.OCTETS:
         return _octets(value)
-    return _integer_der(0x02, value)
+    return der_integer(value)
 
 
 def _list_der(auth: AuthorizationList) -> bytes:
@@ -447,8 +440,8 @@ def encode_tagged(number: int, inner: bytes) -> bytes:
 def encode_key_description(kd: KeyDescription) -> bytes:
     """The DER KeyDescription: what the extension value holds."""
     return der_sequence(
-        _integer_der(0x02, kd.attestation_version), _integer_der(0x0A, kd.attestation_security_level),
-        _integer_der(0x02, kd.keymint_version), _integer_der(0x0A, kd.keymint_security_level),
+        der_integer(kd.attestation_version), der_integer(kd.attestation_security_level, 0x0A),
+        der_integer(kd.keymint_version), der_integer(kd.keymint_security_level, 0x0A),
         _octets(kd.attestation_challenge), _octets(kd.unique_id),
         _list_der(kd.software_enforced), _list_der(kd.hardware_enforced))
 
@@ -456,8 +449,9 @@ def encode_key_description(kd: KeyDescription) -> bytes:
 # -- reader ---------------------------------------------------------------------------------
 
 class Tlv(NamedTuple):
-    """One element read by asn1crypto's parser: class, constructed, tag, full encoding, content, and whether
-    its length was definite (an indefinite one's ``der`` ends with the end-of-contents octets)."""
+    """One element as :func:`read_children` reads it (by :func:`_walk_der`, or by asn1crypto's parser where the
+    walk declines): class, constructed, tag, full encoding, content, and whether its length was definite (an
+    indefinite one's ``der`` ends with the end-of-contents octets)."""
 
     class_: int
     constructed: bool

@@ -267,8 +267,7 @@ def _child_items(child: bytes, what: str) -> list[bytes]:
     it fills: only its tag is left to check."""
     if child[0] != SEQUENCE:
         raise ValueError(f"{what} is not a SEQUENCE")
-    length = child[1]
-    return der_children(child[2 if length < 0x80 else 2 + (length & 0x7F):])
+    return der_children(der_content(child))
 
 
 def _decode_entity(tlv: bytes) -> Entity:
@@ -281,9 +280,7 @@ def _decode_entity(tlv: bytes) -> Entity:
         count = len(parts)
         if count != 1 and count != 2:
             raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")
-        if parts[0][0] != 0x06:
-            raise ValueError("not an OBJECT IDENTIFIER")
-        claims.append(Claim(oid_dotted(parts[0]), parts[1] if count == 2 else None))
+        claims.append(Claim(read_oid(parts[0]), parts[1] if count == 2 else None))
     if not claims:
         raise ValueError("a ReportedElement has no claims (SIZE 1..MAX)")
     return Entity(read_oid(items[0]), tuple(claims))

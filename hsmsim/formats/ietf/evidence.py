@@ -207,10 +207,7 @@ def read_inputs(files: Mapping[str, bytes], primary: str) -> Inputs:
     """The Evidence (``primary``), the nonce, the CSR and loose certificates; raises Rejected."""
     if primary not in files:
         raise Rejected(Reason.MISSING_INPUT, f"the evidence file {primary} is missing")
-    try:
-        der = evidence_der(files[primary])
-    except (ValueError, binascii.Error) as exc:
-        raise Rejected(Reason.MALFORMED, f"{primary} is not PEM, base64 or DER Evidence: {exc}") from None
+    der = _evidence_of(files[primary], primary)
     nonce = csr = None
     certs: list[x509.Certificate] = []
     for name, data in files.items():
@@ -224,12 +221,7 @@ def read_inputs(files: Mapping[str, bytes], primary: str) -> Inputs:
         elif name.endswith(".csr"):
             csr = data
         elif name.endswith((".crt", ".pem", ".cer")) and (b"CERTIFICATE-----" in data or data[:1] == b"\x30"):
-            try:
-                loaded = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data[:64]
-                          else [x509.load_der_x509_certificate(data)])
-                certs += [fully_parsed(c) for c in loaded]
-            except CERT_PARSE_ERRORS:
-                raise Rejected(Reason.MALFORMED, f"{name} holds a certificate that does not parse") from None
+            certs += _certificates_of(data, name)
     return Inputs(der, nonce, csr, tuple(certs))
 
 
@@ -239,15 +231,28 @@ def statement_inputs(stmt: bytes, certs: Sequence[x509.Certificate], nonce: byte
     reads an Evidence file, the bundle's certificates (fully parsed), the relying party's nonce and the key of
     the request, whose self-signature the caller verified. ``names`` = (Evidence, certificates): how a
     rejection names them, as when they are given as files. Raises Rejected."""
+    der = _evidence_of(stmt, names[0])
+    return Inputs(der, nonce, None, tuple(_certificates_of(certs, names[1])), csr_spki)
+
+
+def _evidence_of(data: bytes, name: str) -> bytes:
+    """The Evidence DER of the file ``name``; MALFORMED when it is not PEM, base64 or DER."""
     try:
-        der = evidence_der(stmt)
+        return evidence_der(data)
     except (ValueError, binascii.Error) as exc:
-        raise Rejected(Reason.MALFORMED, f"{names[0]} is not PEM, base64 or DER Evidence: {exc}") from None
+        raise Rejected(Reason.MALFORMED, f"{name} is not PEM, base64 or DER Evidence: {exc}") from None
+
+
+def _certificates_of(source: bytes | Sequence[x509.Certificate], name: str) -> list[x509.Certificate]:
+    """The certificates of ``source`` (a PEM or DER file's bytes, or loaded certificates), fully parsed;
+    MALFORMED, naming ``name``, when loading or parsing fails."""
     try:
-        parsed = tuple(fully_parsed(c) for c in certs)
+        if isinstance(source, bytes):
+            source = (x509.load_pem_x509_certificates(source) if b"-----BEGIN" in source[:64]
+                      else [x509.load_der_x509_certificate(source)])
+        return [fully_parsed(c) for c in source]
     except CERT_PARSE_ERRORS:
-        raise Rejected(Reason.MALFORMED, f"{names[1]} holds a certificate that does not parse") from None
-    return Inputs(der, nonce, None, parsed, csr_spki)
+        raise Rejected(Reason.MALFORMED, f"{name} holds a certificate that does not parse") from None
 
 
 # -- verification -------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH
-from hsmsim.encoding import der_tlv, indented_json
+from hsmsim.encoding import der_integer, der_tlv, indented_json
 from hsmsim.formats.yubico.extensions import (
     HSM_LABEL,
     HSM_ORIGIN,
@@ -31,7 +31,6 @@ from hsmsim.formats.yubico.extensions import (
     PinPolicy,
     TouchPolicy,
     capability_mask,
-    der_integer,
     hsm_key_extensions,
 )
 from hsmsim.formats.yubico.hsm2 import HSM_FORMAT, HsmBundle, assemble_hsm, key_certificate, key_fields

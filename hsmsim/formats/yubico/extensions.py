@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
-from hsmsim.encoding import der_tlv, read_tlv
+from hsmsim.encoding import der_integer, der_tlv, read_tlv
 from hsmsim.verdict import Reason, Rejected
 
 YUBICO_ARC = "1.3.6.1.4.1.41482"
@@ -95,11 +95,6 @@ def resolved_pin(policy: PinPolicy, slot: str) -> PinPolicy:
 def resolved_touch(policy: TouchPolicy) -> TouchPolicy:
     """``policy``, with DEFAULT replaced by never (every slot's default)."""
     return TouchPolicy.NEVER if policy is TouchPolicy.DEFAULT else policy
-
-
-def der_integer(value: int) -> bytes:
-    """A minimal DER INTEGER (non-negative)."""
-    return der_tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
 
 
 def read_der_integer(value: bytes, what: str) -> int:

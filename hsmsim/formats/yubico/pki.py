@@ -28,12 +28,12 @@ from functools import lru_cache
 
 from cryptography import x509
 
+from hsmsim.encoding import der_integer
 from hsmsim.formats.yubico.extensions import (
     FORM_FACTORS,
     HSM_FIPS_CERTIFICATE,
     HSM_FIRMWARE,
     HSM_SERIAL,
-    der_integer,
     piv_extensions,
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
