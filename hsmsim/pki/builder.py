@@ -156,14 +156,27 @@ def build_csr(subject: x509.Name, key: PrivateKey, hash_name: str = "sha256",
 
 # -- raw certificate edits: what a builder refuses to write (non-DER values, duplicated extensions) --
 
-def map_extensions(tbs: bytes, fn: Callable[[list[bytes]], list[bytes]]) -> bytes:
-    """``tbs`` with its Extension TLVs replaced by ``fn(list_of_extension_tlvs)``."""
+def extension_tlvs(tbs: bytes) -> tuple[list[bytes], list[bytes]]:
+    """``tbs``'s fields before its extensions, and its Extension TLVs, as the bytes it holds.
+
+    Raises :class:`ValueError` when ``tbs`` has no extensions or its framing cannot be read.
+    """
     fields = der_children(der_content(tbs))
     if not fields or fields[-1][0] != 0xA3:
         raise ValueError("TBSCertificate has no extensions")
-    extensions = der_children(der_content(der_content(fields[-1])))
-    fields[-1] = der_tlv(0xA3, der_tlv(0x30, b"".join(fn(extensions))))
-    return der_tlv(0x30, b"".join(fields))
+    return fields[:-1], der_children(der_content(der_content(fields[-1])))
+
+
+def with_extension_tlvs(fields: list[bytes], extensions: list[bytes]) -> bytes:
+    """The TBSCertificate of ``fields`` (as :func:`extension_tlvs` returns them) followed by the Extension TLVs
+    ``extensions``, framed in DER."""
+    return der_tlv(0x30, b"".join(fields) + der_tlv(0xA3, der_tlv(0x30, b"".join(extensions))))
+
+
+def map_extensions(tbs: bytes, fn: Callable[[list[bytes]], list[bytes]]) -> bytes:
+    """``tbs`` with its Extension TLVs replaced by ``fn(list_of_extension_tlvs)``."""
+    fields, extensions = extension_tlvs(tbs)
+    return with_extension_tlvs(fields, fn(extensions))
 
 
 def resign_tbs(cert: x509.Certificate, tbs: bytes, issuer_key: PrivateKey) -> x509.Certificate:

@@ -306,6 +306,18 @@ def test_a_remembered_issuer_is_counted_as_when_it_is_read(luna, pkcs, monkeypat
         monkeypatch.undo()
 
 
+def test_only_an_anchored_chain_has_its_issuers_remembered(luna, pkcs, monkeypatch):
+    from hsmsim.formats.luna import der_reader
+
+    evidence = pkcs["rsa-3072"]
+    issuers = parse_certs_only(evidence.files[evidence.primary]).certificates[1:]
+    monkeypatch.setattr(der_reader, "_walked_issuers", {})
+    assert luna.verify(evidence, trust_of(pkcs["ec-p256"]), at=VALIDATION_TIME).reason is Reason.CHAIN_UNTRUSTED
+    assert issuers and not any(der_reader.is_remembered_issuer(der) for der in issuers)
+    assert luna.verify(evidence, trust_of(evidence), at=VALIDATION_TIME).accepted
+    assert all(der_reader.is_remembered_issuer(der) for der in issuers)
+
+
 def test_random_corruption_never_raises(luna, pkcs):
     rng = random.Random(8)
     for spec in ("rsa-3072", "ec-p256"):

@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from hsmsim.encoding import der_children, der_content, der_tlv
-from hsmsim.pki.builder import map_extensions
+from hsmsim.pki.builder import extension_tlvs, with_extension_tlvs
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.verdict import Reason, Rejected
 
@@ -69,18 +69,16 @@ def der_reencoding(der: bytes) -> tuple[bytes, tuple[str, ...]]:
     """
     try:
         tbs, algorithm, signature = der_children(der_content(der))
-        fields = der_children(der_content(tbs))
-        if not fields or fields[-1][0] != 0xA3:
-            return der, ()  # no extensions
-        reencoded = [_der_extension(extension) for extension in der_children(der_content(der_content(fields[-1])))]
+        fields, extensions = extension_tlvs(tbs)
+        reencoded = [_der_extension(extension) for extension in extensions]
     except ValueError:
-        return der, ()  # a framing cryptography refuses by itself
+        return der, ()  # no extensions, or a framing cryptography refuses by itself
     names = tuple(name for _value, name in reencoded if name is not None)
     if not names:
         return der, ()
-    if map_extensions(tbs, lambda extensions: extensions) != tbs:
+    if with_extension_tlvs(fields, extensions) != tbs:
         raise ValueError("the framing around the non-DER extension values is not DER either")
-    rebuilt = map_extensions(tbs, lambda _extensions: [value for value, _name in reencoded])
+    rebuilt = with_extension_tlvs(fields, [value for value, _name in reencoded])
     return der_tlv(0x30, rebuilt + algorithm + signature), names
 
 

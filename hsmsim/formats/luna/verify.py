@@ -398,9 +398,9 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     quirks: set[str] = set()
     chain = _ordered(certs, profile, quirks)
     _check_links(chain, quirks)
-    for issuer in chain[1:]:
-        remember_issuer(issuer.der)
     path, root = _anchor(chain, _anchors(trust), quirks, profile)
+    for issuer in chain[1:]:  # only a chain that reached a trust anchor: its issuers recur in real use
+        remember_issuer(issuer.der)
     layout = _layout(root)
     _check_shape(path, layout)
     _check_certificates(path, layout, at)

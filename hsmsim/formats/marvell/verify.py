@@ -110,29 +110,11 @@ def _root_name_keys() -> frozenset[NameKey]:
     return frozenset(name_key(root) for root in marvell_root_names())
 
 
-class _ByDer:
-    """A certificate as a cache key: equal to another exactly when the certificates are (the same object, or
-    Certificate equality, which compares the whole DER), hashed by the signature bytes equal certificates share.
-    Hashing a Certificate itself walks its whole parsed structure, as long as verifying a signature."""
-
-    __slots__ = ("_hash", "cert")
-
-    def __init__(self, cert: x509.Certificate) -> None:
-        self.cert = cert
-        self._hash = hash(cert.signature)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _ByDer) and (other.cert is self.cert or other.cert == self.cert)
-
-
 @lru_cache(maxsize=64)
-def _facts(key: _ByDer) -> tuple[NameKey, NameKey, bool, bytes]:
-    """(subject, issuer, self-signed, SPKI) of a certificate, by its DER (a pure function of the bytes): the
-    partition, card and owner certificates and the root copies recur in every bundle of a device."""
-    cert = key.cert
+def _facts(cert: x509.Certificate) -> tuple[NameKey, NameKey, bool, bytes]:
+    """(subject, issuer, self-signed, SPKI) of a certificate, by its DER (a Certificate hashes and compares by
+    it; a pure function of the bytes): the partition, card and owner certificates and the root copies recur in
+    every bundle of a device."""
     subject, issuer = name_key(cert.subject), name_key(cert.issuer)
     self_signed = subject == issuer
     if self_signed:
@@ -156,25 +138,16 @@ class _Held:
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> _Held:
-        return cls(cert, *_facts(_ByDer(cert)))
-
-    def same(self, cert: x509.Certificate) -> bool:
-        """Whether ``cert`` is this certificate (Certificate equality, which compares the DER in full)."""
-        return self.cert is cert or self.cert == cert
+        return cls(cert, *_facts(cert))
 
 
 def _distinct(certs: tuple[x509.Certificate, ...]) -> tuple[list[_Held], list[_Held]]:
     """The bundle's distinct certificates (first copy kept) and, per certificate of ``certs``, its entry."""
-    distinct: list[_Held] = []
-    each = []
+    distinct: dict[x509.Certificate, _Held] = {}  # a Certificate hashes and compares by its DER
     for cert in certs:
-        # Equal certificates carry equal signature bytes: only those are compared in full.
-        entry = next((h for h in distinct if h.cert.signature == cert.signature and h.same(cert)), None)
-        if entry is None:
-            entry = _Held.of(cert)
-            distinct.append(entry)
-        each.append(entry)
-    return distinct, each
+        if cert not in distinct:
+            distinct[cert] = _Held.of(cert)
+    return list(distinct.values()), [distinct[cert] for cert in certs]
 
 
 def _describe(cert: x509.Certificate) -> str:
@@ -220,9 +193,9 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
     if len(path) != 3:
         raise Rejected(Reason.CHAIN_UNTRUSTED, f"the manufacturer chain has {len(path)} certificates, "
                                                "not partition -> card -> root")
-    card = next((h for h in held if h.same(path[1])), None) or _Held.of(path[1])  # one of the pool, by equality
+    card = next(h for h in manufacturer_pool if h.cert == path[1])  # the path's card comes from the pool
     owner_partition = _owner_copy(partition, held, "partition")
-    owner_anchors = [a for a in anchors if a is not path[2] and a != path[2]]
+    owner_anchors = [a for a in anchors if a != path[2]]
     used = [partition, card, owner_partition]
     if cloud is Cloud.GOOGLE:
         # Google's owner root issues both owner certificates directly: an issuer that is no owner
@@ -234,7 +207,7 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
         owner_path = validate_chain(owner_partition.cert, [], owner_anchors, at)
         owner_card = _owner_copy(card, held, "card")
         card_path = validate_chain(owner_card.cert, [], owner_anchors, at)
-        if card_path[-1] is not owner_path[-1] and card_path[-1] != owner_path[-1]:
+        if card_path[-1] != owner_path[-1]:
             raise Rejected(Reason.CHAIN_UNTRUSTED, "owner card and owner partition certificates chain to "
                                                    "different owner roots")
         require_key_usage(owner_card.cert)
@@ -249,7 +222,7 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
                 raise Rejected(Reason.CHAIN_INCOMPLETE, "no self-signed partition root in the bundle issues the "
                                                         "owner partition certificate")
             owner_path = validate_chain(owner_partition.cert, [], issuers, at)
-        used += [h for h in bundle_roots if h.same(owner_path[-1])]
+        used += [h for h in bundle_roots if h.cert == owner_path[-1]]
     require_key_usage(owner_partition.cert)
     seen: set[_Held] = set()
     unused = []

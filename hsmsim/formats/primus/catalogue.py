@@ -166,6 +166,7 @@ class Workbench:
 
     @property
     def zip_name(self) -> str:
+        """The zip's file name in the evidence, ``<label>_attestation.zip`` as TSB names it (its primary file)."""
         return f"{self.stem}_attestation.zip"
 
     def evidence(self, zip_data: bytes | None = None) -> Evidence:
