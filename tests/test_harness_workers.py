@@ -88,6 +88,8 @@ def test_only_verifiers_that_bring_no_third_party_code_into_the_parent_are_forke
     assert fork_safe(load_adapter(ROOT / "examples" / "verifiers" / "flawed-loose-pem.toml"))  # persistent
     assert not fork_safe(adapter('entry = "mine.py:verify"\n'))
     assert not fork_safe(adapter('entry = "mine:verify"\n'))
+    assert not fork_safe(adapter('entry = "hsmsim.py:verify"\n'))
+    assert not fork_safe(adapter('entry = "hsmsim.mine/v.py:verify"\n'))
     assert fork_safe(adapter('entry = "mine:verify"\nisolate = true\n'))
     assert not fork_safe(adapter('entry = "hsmsim.harness.reference:verify"\nhello = "mine:hello"\n'))
 

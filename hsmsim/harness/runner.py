@@ -365,7 +365,14 @@ def fork_safe(config: AdapterConfig) -> bool:
     imported in the parent may hold state a copy must not share (a connection, a file, a lock)."""
     if config.mode != "python" or config.isolate:
         return True
-    return all(entry.partition(":")[0].startswith("hsmsim.") for entry in (config.entry, config.hello) if entry)
+    return all(_is_hsmsim_entry(entry) for entry in (config.entry, config.hello) if entry)
+
+
+def _is_hsmsim_entry(entry: str) -> bool:
+    # the rule import_entry follows: a target ending in .py is a file path, anything else a module name
+    target, _, _ = entry.rpartition(":")
+    return (not target.endswith(".py") and "/" not in target and "\\" not in target
+            and target.split(".")[0] == "hsmsim")
 
 
 def _in_workers(pool: WorkerPool[tuple[str, str], CaseResult], corpus: Corpus, infos: Mapping[str, VerifierInfo],
