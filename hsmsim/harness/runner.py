@@ -376,9 +376,9 @@ def _is_hsmsim_entry(entry: str) -> bool:
 
 
 def _in_workers(pool: WorkerPool[tuple[str, str], CaseResult], corpus: Corpus, infos: Mapping[str, VerifierInfo],
-                configs: Mapping[str, AdapterConfig], jobs: int) -> CaseRunner:
+                configs: Mapping[str, AdapterConfig]) -> CaseRunner:
     def run(tasks: list[tuple[str, str]]) -> Iterator[CaseResult]:
-        batch = max(1, min(_BATCH_MAX, len(tasks) // (8 * jobs)))
+        batch = max(1, min(_BATCH_MAX, len(tasks) // (8 * pool.jobs)))
         for (name, vector_id), result in pool.run(tasks, batch=batch):
             if isinstance(result, WorkerDied):
                 answer = Answer(Actual.CRASH, None, result.describe())
@@ -430,7 +430,7 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
             start_method: StartMethod = "fork-if-single-threaded" if all(fork_safe(c) for c in configs) else "spawn"
             pool = WorkerPool(options.jobs, _worker_case, _worker_init, (_WorkerCorpus(corpus), configs,
                                                                          options.timeout), start_method=start_method)
-            run = _in_workers(pool, corpus, infos, by_name, options.jobs)
+            run = _in_workers(pool, corpus, infos, by_name)
         probes = {key: corpus.sanity_vector(key[1], infos[key[0]].profile)
                   for key in dict.fromkeys((name, vector.format) for name, vector in runnable)}
         golden_results = {(r.verifier, r.id): r for r in run([(name, golden.id) for (name, _), golden

@@ -132,6 +132,11 @@ class WorkerPool(Generic[Task, Result]):
         self.forked = 0
         """How many workers were started by fork (the others were spawned)."""
 
+    @property
+    def jobs(self) -> int:
+        """How many workers the pool keeps running."""
+        return self._jobs
+
     def _context(self) -> ForkContext | SpawnContext:
         fork = self._start_method == "fork" or (self._start_method == "fork-if-single-threaded" and single_threaded())
         return get_context("fork") if fork else get_context("spawn")
