@@ -378,13 +378,16 @@ def _is_hsmsim_entry(entry: str) -> bool:
 def _in_workers(pool: WorkerPool[tuple[str, str], CaseResult], corpus: Corpus, infos: Mapping[str, VerifierInfo],
                 configs: Mapping[str, AdapterConfig]) -> CaseRunner:
     def run(tasks: list[tuple[str, str]]) -> Iterator[CaseResult]:
-        batch = max(1, min(_BATCH_MAX, len(tasks) // (8 * pool.jobs)))
-        for (name, vector_id), result in pool.run(tasks, batch=batch):
+        for (name, vector_id), result in pool.run(tasks, batch=_batch_size(len(tasks), pool.jobs)):
             if isinstance(result, WorkerDied):
                 answer = Answer(Actual.CRASH, None, result.describe())
                 result = judge(corpus.get(vector_id), infos[name], answer, configs[name].waivers)
             yield result
     return run
+
+
+def _batch_size(tasks: int, jobs: int) -> int:
+    return max(1, min(_BATCH_MAX, tasks // (8 * jobs)))
 
 
 def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOptions = RunOptions(),
