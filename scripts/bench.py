@@ -17,7 +17,8 @@ Sections (issue 19), each figure printed beside its goal and whether it is met:
   in a separate, profiled process, so the profiler does not slow the timed one). Goal <= 3x floor.
 * ``keys``: seeded key derivation (cold, and loaded from the disk cache).
 * ``extra``: the rows of every ``scripts/bench_<topic>.py`` beside this file (``rows(repeat)`` returns
-  :class:`benchlib.Row` or ``(label, seconds)``): openssl walks, conformance, fuzz, server.
+  :class:`benchlib.Row`): openssl walks, conformance, fuzz, server. A row measured fewer times than
+  ``--repeat`` says so in its note (the fuzz campaigns and the server's load test run once).
 
 The load average is printed first: on a shared machine wall figures grow with the load, so each
 figure also has its CPU time (``time.process_time``) beside it where it is measured, and a goal is
@@ -50,7 +51,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import Row, measure  # noqa: E402
+from benchlib import Row, measure, runs_note  # noqa: E402
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
 SECTIONS = ("verify", "attest", "corpus", "keys", "extra")
@@ -292,7 +293,7 @@ def key_rows(repeat: int) -> list[Row]:
         for label, fn, times in (("derive RSA-2048 (cold)", cold, max(3, repeat // 3)),
                                  ("derive RSA-2048 (disk cache)", cached, repeat)):
             sample = measure(fn, times)
-            out.append(Row(label, sample.wall, sample.cpu))
+            out.append(Row(label, sample.wall, sample.cpu, note="" if times == repeat else runs_note(times)))
         if previous is None:
             del os.environ["HSMSIM_CACHE_DIR"]
         else:
@@ -310,15 +311,8 @@ def extra_rows(repeat: int) -> list[Row]:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # dataclasses in the module look their module up
         spec.loader.exec_module(module)
-        for row in module.rows(repeat):
-            out.append(row if isinstance(row, Row) else Row(*row))
+        out += module.rows(repeat)
     return out
-
-
-SECTION_ROWS: dict[str, Callable[[int], list[Row]]] = {
-    "verify": verify_rows, "attest": attest_rows, "corpus": lambda r: corpus_rows(max(3, r // 2), scratch_directory()),
-    "keys": key_rows, "extra": extra_rows,
-}
 
 
 def _table(title: str, rows: list[Row]) -> Table:
@@ -353,11 +347,20 @@ def main() -> None:
     parser.add_argument("--corpus-child", choices=("time", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--corpus-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--corpus-dir", type=Path, default=scratch_directory(),
-                        help="where the corpus rows write (default: /dev/shm where writable, else the temp directory)")
+                        help="an existing directory the corpus rows write under (default: /dev/shm where writable, "
+                             "else the temp directory)")
     args = parser.parse_args()
     if args.corpus_child:
         corpus_child(args.corpus_child, args.corpus_out)
         return
+    if args.corpus_dir is not None and not args.corpus_dir.is_dir():
+        parser.exit(2, f"{parser.prog}: error: --corpus-dir {args.corpus_dir}: not a directory\n")
+    corpus_repeat = max(3, args.repeat // 2)
+    section_rows: dict[str, Callable[[], list[Row]]] = {
+        "verify": lambda: verify_rows(args.repeat), "attest": lambda: attest_rows(args.repeat),
+        "corpus": lambda: corpus_rows(corpus_repeat, args.corpus_dir), "keys": lambda: key_rows(args.repeat),
+        "extra": lambda: extra_rows(args.repeat),
+    }
     # Vectors with a zero or negative serial make cryptography warn on every parse; the tables stay readable.
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     console = Console(width=180)
@@ -367,11 +370,11 @@ def main() -> None:
     started = time.perf_counter()
     rows = []
     for section in args.only:  # a table per section as it completes: a long run shows its figures early
-        section_rows = (corpus_rows(max(3, args.repeat // 2), args.corpus_dir) if section == "corpus"
-                        else SECTION_ROWS[section](args.repeat))
-        console.print(_table(f"{section} (medians of {args.repeat}; corpus: of {max(3, args.repeat // 2)} fresh "
-                             "processes; met: judged on CPU time where measured)", section_rows))
-        rows += section_rows
+        measured = section_rows[section]()
+        runs = (f"of {corpus_repeat} fresh processes" if section == "corpus"
+                else f"of {args.repeat}, unless the note says")
+        console.print(_table(f"{section} (medians {runs}; met: judged on CPU time where measured)", measured))
+        rows += measured
     with_goal = [row for row in rows if row.goal is not None]
     met = sum(_met(row) for row in with_goal)
     load = os.getloadavg()

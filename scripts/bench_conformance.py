@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import Row, Sample  # noqa: E402
+from benchlib import Row, cpu_with_children, measure, runs_note  # noqa: E402
 
 from hsmsim.harness.config import load_adapter  # noqa: E402
 from hsmsim.harness.runner import RunOptions, run_conformance  # noqa: E402
@@ -37,24 +33,6 @@ from hsmsim.harness.vectors import load_corpus  # noqa: E402
 EXAMPLES = ROOT / "examples" / "verifiers"
 ONESHOT_SAMPLE = ("primus::golden::*", "primus::signature::sig-*")
 CORES = 2
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and of its children that have been waited for."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def measure(fn: Callable[[], object], repeat: int, per: int = 1) -> Sample:
-    """Median wall and CPU time (children included) of ``repeat`` calls of ``fn`` after a warm-up call, per ``per``."""
-    fn()
-    walls, cpus = [], []
-    for _ in range(repeat):
-        cpu, start = _cpu(), time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - start)
-        cpus.append(_cpu() - cpu)
-    return Sample(statistics.median(walls) / per, statistics.median(cpus) / per)
 
 
 def _pytest(*args: str) -> None:
@@ -66,38 +44,42 @@ def _pytest(*args: str) -> None:
 
 
 def rows(repeat: int) -> list[Row]:
-    """Median wall and CPU times of conformance runs (seconds)."""
+    """Median wall and CPU times (worker processes and subprocesses included) of conformance runs (seconds); a
+    row measured fewer than ``repeat`` times says so in its note."""
     corpus = load_corpus(ROOT / "vectors")
     n = len(corpus.vectors)
     reference = load_adapter(EXAMPLES / "reference.toml")
     persistent = load_adapter(EXAMPLES / "flawed-loose-pem.toml")
     goal = n / 1000
-    serial = measure(lambda: run_conformance([reference], corpus), repeat)
-    parallel = measure(lambda: run_conformance([reference], corpus, RunOptions(jobs=CORES)), max(1, repeat // 3))
+    fewer = max(1, repeat // 3)
+    serial = measure(lambda: run_conformance([reference], corpus), repeat, clock=cpu_with_children)
+    parallel = measure(lambda: run_conformance([reference], corpus, RunOptions(jobs=CORES)), fewer,
+                       clock=cpu_with_children)
     out = [
         Row(f"conformance: reference in-process, full corpus ({n} vectors, serial)", serial.wall, serial.cpu,
             goal, "<= 1 s / 1000 vectors"),
         Row(f"conformance: reference in-process, full corpus ({n} vectors, -j {CORES})", parallel.wall,
             parallel.cpu, goal * CORES, f"<= 1 s / 1000 vectors on {CORES} cores",
-            f"{parallel.cpu / CORES * 1000:.0f} ms on {CORES} free cores"),
+            f"{parallel.cpu / CORES * 1000:.0f} ms on {CORES} free cores; {runs_note(fewer)}"),
         Row("conformance: reference in-process, per vector", serial.wall / n, serial.cpu / n),
     ]
-    done = measure(lambda: run_conformance([persistent], corpus), repeat, n)
+    done = measure(lambda: run_conformance([persistent], corpus), repeat, n, clock=cpu_with_children)
     out.append(Row("conformance: persistent external process (naive_primus_server.py), per vector", done.wall,
                    done.cpu))
     if shutil.which("openssl"):
         walk = load_adapter(EXAMPLES / "openssl-walk-primus.toml")
         sample = len(corpus.select(patterns=ONESHOT_SAMPLE))
-        done = measure(lambda: run_conformance([walk], corpus, RunOptions(patterns=ONESHOT_SAMPLE)),
-                       max(1, repeat // 3), sample)
+        done = measure(lambda: run_conformance([walk], corpus, RunOptions(patterns=ONESHOT_SAMPLE)), fewer, sample,
+                       clock=cpu_with_children)
         out.append(Row("conformance: oneshot (openssl walk, one process tree per vector), per vector", done.wall,
-                       done.cpu))
+                       done.cpu, note=runs_note(fewer)))
     pytest_repeat = 1  # each run is a whole corpus under pytest: one keeps scripts/bench.py within minutes
-    done = measure(lambda: _pytest(), pytest_repeat)
-    out.append(Row("conformance: pytest -p hsmsim, full corpus (serial, with start-up)", done.wall, done.cpu))
-    done = measure(lambda: _pytest("-n", str(CORES), "--dist", "worksteal"), pytest_repeat)
+    done = measure(lambda: _pytest(), pytest_repeat, clock=cpu_with_children)
+    out.append(Row("conformance: pytest -p hsmsim, full corpus (serial, with start-up)", done.wall, done.cpu,
+                   note=runs_note(pytest_repeat)))
+    done = measure(lambda: _pytest("-n", str(CORES), "--dist", "worksteal"), pytest_repeat, clock=cpu_with_children)
     out.append(Row(f"conformance: pytest -p hsmsim, full corpus (-n {CORES}, with xdist start-up)", done.wall,
-                   done.cpu))
+                   done.cpu, note=runs_note(pytest_repeat)))
     return out
 
 

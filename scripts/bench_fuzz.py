@@ -13,7 +13,6 @@ workers), and the rate two free cores would give at that CPU cost.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 import warnings
@@ -25,7 +24,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import Row  # noqa: E402
+from benchlib import Row, cpu_with_children, runs_note  # noqa: E402
 
 from hsmsim.formats import names  # noqa: E402
 from hsmsim.fuzz.campaign import CampaignSpec, TargetFactory, load_model, reference_target, run_campaign  # noqa: E402
@@ -36,11 +35,6 @@ GOAL_PER_SECOND = 1000
 CORES = 2
 REFERENCE_ADAPTER = ROOT / "examples" / "verifiers" / "reference.toml"
 PERSISTENT_ADAPTER = ROOT / "examples" / "verifiers" / "flawed-loose-pem.toml"
-
-
-def _cpu_seconds() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 @dataclass(frozen=True)
@@ -71,10 +65,10 @@ class Measure:
 def measure(format_name: str, target: TargetFactory, cases: int, jobs: int = 2) -> Measure:
     """Run one campaign of ``cases`` (the model loaded beforehand, as the CLI loads it before forking)."""
     load_model(format_name)
-    cpu, start = _cpu_seconds(), time.perf_counter()
+    cpu, start = cpu_with_children(), time.perf_counter()
     result = run_campaign(CampaignSpec(format=format_name, seed="bench", target=target, iterations=cases, jobs=jobs))
     wall = time.perf_counter() - start
-    return Measure(result.stats.executed, wall, _cpu_seconds() - cpu, len(result.findings))
+    return Measure(result.stats.executed, wall, cpu_with_children() - cpu, len(result.findings))
 
 
 def rows(repeat: int) -> list[Row]:
@@ -87,15 +81,15 @@ def rows(repeat: int) -> list[Row]:
         out.append(Row(f"fuzz {format_name} via reference.toml -j 2, per case", done.wall / done.cases,
                        done.cpu_per_case, CORES / GOAL_PER_SECOND,
                        f">= {GOAL_PER_SECOND}/s (<= {CORES / GOAL_PER_SECOND * 1000:g} ms CPU)",
-                       f"{done.rate:,.0f}/s wall; {done.free_rate:,.0f}/s on {CORES} free cores"))
+                       f"{runs_note(1)}; {done.rate:,.0f}/s wall; {done.free_rate:,.0f}/s on {CORES} free cores"))
     done = measure("primus", reference_target("primus"), CASES)
     out.append(Row("fuzz primus vs built-in reference -j 2, per case", done.wall / done.cases, done.cpu_per_case,
-                   note=f"{done.free_rate:,.0f}/s on {CORES} free cores"))
+                   note=f"{runs_note(1)}; {done.free_rate:,.0f}/s on {CORES} free cores"))
     if PERSISTENT_ADAPTER.exists():
         done = measure("primus", target_factory(PERSISTENT_ADAPTER, "primus"), CASES // 3)
         out.append(Row("fuzz primus vs persistent external verifier (naive_primus_server) -j 2, per case",
                        done.wall / done.cases, done.cpu_per_case,
-                       note=f"{done.free_rate:,.0f}/s on {CORES} free cores"))
+                       note=f"{runs_note(1)}; {done.free_rate:,.0f}/s on {CORES} free cores"))
     return out
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import Row, median_seconds  # noqa: E402
+from benchlib import Row, median_seconds, runs_note  # noqa: E402
 
 from hsmsim.device import Device  # noqa: E402
 from hsmsim.formats.fortanix.generate import ROOT_FILE  # noqa: E402
@@ -54,6 +54,7 @@ def rows(repeat: int) -> list[Row]:
     if not shutil.which("openssl"):
         return []
     out = []
+    times = max(3, repeat // 3)
     for format_name, command in WALKS:
         store = SoftKeyStore(seed="bench")
         store.generate(KeySpec.parse("rsa-3072"), "bench", created=AT)
@@ -63,7 +64,7 @@ def rows(repeat: int) -> list[Row]:
             paths = {path.name: path for path in evidence.write(Path(work))}
             argv = ["bash", *command(paths, Path(work) / evidence.primary)]
             out.append(Row(f"{format_name} openssl walk (subprocesses, the vendor's way)", median_seconds(
-                lambda a=argv: subprocess.run(a, capture_output=True, check=True), max(3, repeat // 3))))
+                lambda a=argv: subprocess.run(a, capture_output=True, check=True), times), note=runs_note(times)))
     return out
 
 

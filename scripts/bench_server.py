@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib import Row
+from benchlib import Row, runs_note
 
 TOKEN = "bench-token"
 REQUESTS = 120
@@ -106,15 +106,18 @@ def rows(repeat: int) -> list[Row]:
             list(pool.map(lambda _: _post(f"{base}/v1/key/keyAttestation", server.context, body), range(REQUESTS)))
         concurrent = (time.perf_counter() - start) / REQUESTS
     result = load(LOAD_CLIENTS, LOAD_SECONDS, "attestation")
-    note = (f"{result.rate:,.0f} requests/s, {result.errors} errors, server CPU "
+    note = (f"{runs_note(1)}; {result.rate:,.0f} requests/s, {result.errors} errors, server CPU "
             f"{result.cpu_per_request * 1000:.2f} ms per request")
-    return [Row("serve: TSB keyAttestation over HTTPS (1 client, per request)", serial),
-            Row(f"serve: TSB keyAttestation over HTTPS ({CLIENTS} clients, per request)", concurrent),
+    return [Row("serve: TSB keyAttestation over HTTPS (1 client, per request)", serial,
+                note=f"{runs_note(1)}: mean of {REQUESTS // 4} requests"),
+            Row(f"serve: TSB keyAttestation over HTTPS ({CLIENTS} clients, per request)", concurrent,
+                note=f"{runs_note(1)}: mean of {REQUESTS} requests"),
             Row(f"serve: {LOAD_CLIENTS} TLS clients for {LOAD_SECONDS:g} s, per request (CPU: the server's)",
                 1 / result.rate if result.latencies else float("inf"), result.cpu_per_request, goal=1 / GOAL_RPS,
                 goal_text=f">= {GOAL_RPS:g}/s", note=note),
             Row(f"serve: {LOAD_CLIENTS} TLS clients, p99 latency", result.percentile(0.99), goal=GOAL_P99,
-                goal_text=f"< {GOAL_P99 * 1000:g} ms", note=f"p50 {result.percentile(0.5) * 1000:.0f} ms")]
+                goal_text=f"< {GOAL_P99 * 1000:g} ms",
+                note=f"{runs_note(1)}; p50 {result.percentile(0.5) * 1000:.0f} ms")]
 
 
 @dataclass(frozen=True)

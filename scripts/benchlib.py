@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -32,18 +33,31 @@ class Sample:
     cpu: float
 
 
-def measure(fn: Callable[[], object], repeat: int, per: int = 1) -> Sample:
-    """Median wall and CPU time of ``repeat`` calls of ``fn`` (after one untimed warm-up call), divided by ``per``."""
+def cpu_with_children() -> float:
+    """CPU seconds of this process and of its children that have been waited for (worker processes, subprocesses)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def measure(fn: Callable[[], object], repeat: int, per: int = 1,
+            clock: Callable[[], float] = time.process_time) -> Sample:
+    """Median wall and CPU time of ``repeat`` calls of ``fn`` (after one untimed warm-up call), divided by ``per``;
+    the CPU time is read from ``clock`` (:func:`cpu_with_children` to count the processes ``fn`` waits for)."""
     fn()
     walls, cpus = [], []
     for _ in range(repeat):
-        cpu, start = time.process_time(), time.perf_counter()
+        cpu, start = clock(), time.perf_counter()
         fn()
         walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - cpu)
+        cpus.append(clock() - cpu)
     return Sample(statistics.median(walls) / per, statistics.median(cpus) / per)
 
 
 def median_seconds(fn: Callable[[], object], repeat: int) -> float:
     """Median wall time of ``repeat`` calls of ``fn``, after one untimed warm-up call."""
     return measure(fn, repeat).wall
+
+
+def runs_note(count: int) -> str:
+    """How many runs a row's figure comes from, for a row measured other than the table's ``repeat`` times."""
+    return "1 run" if count == 1 else f"median of {count}"

@@ -367,3 +367,15 @@ def test_the_verifiers_own_key_beside_the_evidence_is_held_fixed():
         assert not changed & model.verifier_files, case
         touched |= changed
     assert any(name.endswith(".kast.cmc") for name in touched)
+
+
+def test_havoc_never_mutates_the_verifiers_configuration_even_when_nothing_else_is_there():
+    """Havoc picks as the byte-level operators do: with every file fixed it has nothing to mutate."""
+    from hsmsim.fuzz.engine import _havoc
+    from hsmsim.model.evidence import Evidence
+    from hsmsim.mutate import MutationError
+
+    evidence = Evidence("ms-kast", {"a.p8": b"key", "b.cmc": b"request"}, "b.cmc")
+    assert _havoc(evidence, 1, frozenset({"a.p8"}))[1] == "b.cmc"
+    with pytest.raises(MutationError):
+        _havoc(evidence, 1, frozenset(evidence.files))

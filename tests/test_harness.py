@@ -464,3 +464,14 @@ def test_shards_split_by_vector_id_not_position(corpus):
                          ("1", "is not K/N"), ("a/b", "is not K/N")):
         with pytest.raises(ValueError, match=message):
             Shard.parse(bad)
+
+
+def test_verifier_info_json_carries_every_field():
+    """A field added to VerifierInfo must reach results files and reports, and come back."""
+    from dataclasses import fields
+
+    from hsmsim.harness.model import VerifierInfo
+
+    info = VerifierInfo("v", "1.0", "python", "structural", ("primus",), ("anchors",))
+    assert set(info.to_json()) == {f.name for f in fields(VerifierInfo)}
+    assert VerifierInfo.from_json(info.to_json()) == info

@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from hsmsim.harness.vectors import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -332,3 +334,23 @@ def test_plugin_shard_fail_on_and_deprecated_spellings(tmp_path):
     assert "--verifier is deprecated and will be removed; use --hsmsim-verifier" in old.stdout
     assert "--conformance-report is deprecated and will be removed; use --hsmsim-report" in old.stdout
     assert (tmp_path / "old" / "index.html").exists()
+
+
+REWRITE_CHECK = """
+def test_rewrite_hook(request):
+    marked = getattr(request.config.pluginmanager.rewrite_hook, "_must_rewrite", None)
+    print("marked:", "absent" if marked is None else "hsmsim" in marked)
+"""
+
+
+def test_plugin_takes_hsmsim_back_from_pytests_assert_rewriting(tmp_path):
+    """With -p hsmsim pytest marks all of hsmsim for assert rewriting; once the plugin is active, it no longer does."""
+    (tmp_path / "test_rewrite_hook.py").write_text(REWRITE_CHECK)
+    inert = pytest_run("-s", "-p", "hsmsim", "test_rewrite_hook.py", cwd=tmp_path)
+    active = pytest_run("-s", "-p", "hsmsim", "--hsmsim-verifier", str(EXAMPLES / "reference.toml"),
+                        "--hsmsim-vectors", str(VECTORS), "--hsmsim-report", str(tmp_path / "report"),
+                        "test_rewrite_hook.py", cwd=tmp_path)
+    if "marked: absent" in inert.stdout:
+        pytest.skip("pytest's rewrite hook has no private _must_rewrite set: the plugin leaves it alone")
+    assert "marked: True" in inert.stdout, inert.stdout + inert.stderr
+    assert "marked: False" in active.stdout, active.stdout + active.stderr

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Protocol
 
 from hsmsim.formats import get_format, verify_guarded
+from hsmsim.fuzz.generic import mutable_names
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.mutate import MutationError
@@ -262,7 +263,7 @@ class BuiltCase:
 
 def _havoc(evidence: Evidence, seed: int, fixed: frozenset[str]) -> tuple[Evidence, str]:
     rng = random.Random(seed)
-    name = rng.choice(sorted(evidence.files.keys() - fixed) or sorted(evidence.files))
+    name = rng.choice(mutable_names(evidence.files, fixed))
     data = bytearray(evidence.files[name])
     for _ in range(rng.randint(1, 8)):
         if not data:
@@ -308,9 +309,13 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
     except _OPERATOR_FAILURES as exc:
         raise CaseBuildError(case, exc) from exc
     if case.havoc is not None:
-        evidence, touched = _havoc(evidence, case.havoc, model.verifier_files)
-        applied.append((HAVOC, touched))
-        invalid = False  # havoc can land anywhere, even in unsigned padding
+        try:
+            evidence, touched = _havoc(evidence, case.havoc, model.verifier_files)
+        except MutationError:  # nothing but the verifier's configuration to mutate: skipped as an operator is
+            pass
+        else:
+            applied.append((HAVOC, touched))
+            invalid = False  # havoc can land anywhere, even in unsigned padding
     return BuiltCase(case, evidence, tuple(applied), invalid, resigned)
 
 

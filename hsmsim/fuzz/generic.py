@@ -26,7 +26,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
@@ -55,11 +55,17 @@ class FileBench:
     touched: list[str] = field(default_factory=list)
 
 
-def _pick(bench: FileBench, rng: random.Random) -> str:
-    names = sorted(bench.files.keys() - bench.fixed)
+def mutable_names(files: Mapping[str, bytes], fixed: frozenset[str]) -> list[str]:
+    """The names of ``files`` a byte-level operator may change, sorted: all but the ``fixed`` ones (the verifier's
+    configuration). Raises :class:`~hsmsim.mutate.MutationError` when there is none."""
+    names = sorted(files.keys() - fixed)
     if not names:
-        raise mutate.MutationError("no files")
-    name = rng.choice(names)
+        raise mutate.MutationError("no files outside the verifier's configuration")
+    return names
+
+
+def _pick(bench: FileBench, rng: random.Random) -> str:
+    name = rng.choice(mutable_names(bench.files, bench.fixed))
     bench.touched.append(name)
     return name
 
@@ -129,7 +135,7 @@ def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
     )
 
     verifier_files = frozenset(name for golden in goldens.values() for name, data in golden.evidence.files.items()
-                               if is_private_key_file(data))
+                               if _is_private_key_file(data))
 
     def open_bench(name: str) -> FileBench:
         golden = goldens[name]
@@ -143,7 +149,7 @@ def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
                      render=render, verifier_files=verifier_files)
 
 
-def is_private_key_file(data: bytes) -> bool:
+def _is_private_key_file(data: bytes) -> bool:
     """True when ``data`` holds a PEM private key. A device's evidence never carries one: such a file beside it is
     the verifier's own key (ms-kast's CA exchange key, which opens the AIK info), configuration like the trust
     anchors rather than evidence, so the fuzzer holds it fixed as it holds the anchors."""

@@ -253,12 +253,13 @@ class ConformancePlugin:
             pytest.fail(self._start_errors[name], pytrace=False)
         # each sanity check travels once (pytest copies an item's properties into each of its three reports,
         # and xdist sends each report to the controller, which keeps the first check per format anyway)
-        new_checks = [c for c in session.sanity_checks(name) if (name, c.format) not in self._sent_checks]
+        checks = session.sanity_checks(name)
+        new_checks = [c for c in checks if (name, c.format) not in self._sent_checks]
         self._sent_checks.update((name, c.format) for c in new_checks)
         sanity = [c.to_json() for c in new_checks]
         node.user_properties.append((RESULT_PROPERTY, json.dumps(
             {"info": info.to_json(), "result": result.to_json(), "sanity": sanity})))
-        check = next((c for c in session.sanity_checks(name) if c.format == result.format), None)
+        check = next((c for c in checks if c.format == result.format), None)
         if result.outcome is Outcome.SKIPPED:
             pytest.skip(result.detail)
         if result.outcome is Outcome.WAIVED:

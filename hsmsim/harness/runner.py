@@ -365,19 +365,29 @@ def fork_safe(config: AdapterConfig) -> bool:
     imported in the parent may hold state a copy must not share (a connection, a file, a lock)."""
     if config.mode != "python" or config.isolate:
         return True
-    return all(entry.partition(":")[0].startswith("hsmsim.") for entry in (config.entry, config.hello) if entry)
+    return all(_is_hsmsim_entry(entry) for entry in (config.entry, config.hello) if entry)
+
+
+def _is_hsmsim_entry(entry: str) -> bool:
+    # the rule import_entry follows: a target ending in .py is a file path, anything else a module name
+    target, _, _ = entry.rpartition(":")
+    return (not target.endswith(".py") and "/" not in target and "\\" not in target
+            and target.split(".")[0] == "hsmsim")
 
 
 def _in_workers(pool: WorkerPool[tuple[str, str], CaseResult], corpus: Corpus, infos: Mapping[str, VerifierInfo],
-                configs: Mapping[str, AdapterConfig], jobs: int) -> CaseRunner:
+                configs: Mapping[str, AdapterConfig]) -> CaseRunner:
     def run(tasks: list[tuple[str, str]]) -> Iterator[CaseResult]:
-        batch = max(1, min(_BATCH_MAX, len(tasks) // (8 * jobs)))
-        for (name, vector_id), result in pool.run(tasks, batch=batch):
+        for (name, vector_id), result in pool.run(tasks, batch=_batch_size(len(tasks), pool.jobs)):
             if isinstance(result, WorkerDied):
                 answer = Answer(Actual.CRASH, None, result.describe())
                 result = judge(corpus.get(vector_id), infos[name], answer, configs[name].waivers)
             yield result
     return run
+
+
+def _batch_size(tasks: int, jobs: int) -> int:
+    return max(1, min(_BATCH_MAX, tasks // (8 * jobs)))
 
 
 def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOptions = RunOptions(),
@@ -423,7 +433,7 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
             start_method: StartMethod = "fork-if-single-threaded" if all(fork_safe(c) for c in configs) else "spawn"
             pool = WorkerPool(options.jobs, _worker_case, _worker_init, (_WorkerCorpus(corpus), configs,
                                                                          options.timeout), start_method=start_method)
-            run = _in_workers(pool, corpus, infos, by_name, options.jobs)
+            run = _in_workers(pool, corpus, infos, by_name)
         probes = {key: corpus.sanity_vector(key[1], infos[key[0]].profile)
                   for key in dict.fromkeys((name, vector.format) for name, vector in runnable)}
         golden_results = {(r.verifier, r.id): r for r in run([(name, golden.id) for (name, _), golden

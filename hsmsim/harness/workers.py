@@ -129,8 +129,11 @@ class WorkerPool(Generic[Task, Result]):
         self._initializer = initializer
         self._initargs = initargs
         self._workers: list[_Worker] = []
-        self.forked = 0
-        """How many workers were started by fork (the others were spawned)."""
+
+    @property
+    def jobs(self) -> int:
+        """How many workers the pool keeps running."""
+        return self._jobs
 
     def _context(self) -> ForkContext | SpawnContext:
         fork = self._start_method == "fork" or (self._start_method == "fork-if-single-threaded" and single_threaded())
@@ -144,7 +147,6 @@ class WorkerPool(Generic[Task, Result]):
                                                        self._handler), daemon=True)
         process.start()
         child.close()
-        self.forked += context.get_start_method() == "fork"
         return _Worker(process, parent, tag)
 
     def run(self, tasks: Iterable[Task], *, batch: int = 1) -> Iterator[tuple[Task, Result | WorkerDied]]:
