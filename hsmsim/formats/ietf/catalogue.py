@@ -84,6 +84,8 @@ class IetfKit:
     keys: dict[str, StoredKey]
     other: dict[str, StoredKey]
     foreign: PrivateKey
+    evidence_goldens: dict[str, EvidenceGolden] = field(default_factory=dict, compare=False, repr=False)
+    """Each spec's golden Evidence parts, made on first use: every defect of a golden starts from them."""
 
     @classmethod
     def build(cls, seed: str) -> IetfKit:
@@ -109,10 +111,32 @@ class IetfKit:
         return AttestationRequest(device=device, partition="default", key=key, key_signer=signer,
                                   attesting=self.identity, at=ATTEST_TIME)
 
+    def evidence_golden(self, spec: str) -> EvidenceGolden:
+        """The parts of the golden Evidence of ``spec`` (what ``pkix-evidence`` generates for the key)."""
+        golden = self.evidence_goldens.get(spec)
+        if golden is None:
+            request = self.request(self.keys[spec])
+            nonce = evidence.request_nonce(request)
+            entities = (evidence.transaction_entity(nonce, ATTEST_TIME,
+                                                    [spki_der(self.identity.certificate.public_key())]),
+                        evidence.platform_entity(evidence.request_platform(request, VENDOR)),
+                        evidence.key_entity(request.key))
+            golden = self.evidence_goldens[spec] = EvidenceGolden(entities, nonce, asn1.encode_tbs(1, entities))
+        return golden
+
 
 # -- PKIX Evidence ------------------------------------------------------------------------------
 
 VENDOR = "hsmsim Emulated HSM"
+
+
+@dataclass(frozen=True)
+class EvidenceGolden:
+    """A golden PKIX Evidence's signed content: its entities, the nonce they carry and the TbsEvidence DER."""
+
+    entities: tuple[Entity, ...]
+    nonce: bytes
+    tbs: bytes
 
 
 @dataclass
@@ -136,12 +160,8 @@ class EvidenceBench:
     @classmethod
     def open(cls, kit: IetfKit, spec: str) -> EvidenceBench:
         """The golden Evidence of ``spec`` as a bench (what ``pkix-evidence`` generates for the key)."""
-        request = kit.request(kit.keys[spec])
-        nonce = evidence.request_nonce(request)
-        entities = [evidence.transaction_entity(nonce, ATTEST_TIME, [spki_der(kit.identity.certificate.public_key())]),
-                    evidence.platform_entity(evidence.request_platform(request, VENDOR)),
-                    evidence.key_entity(request.key)]
-        return cls(kit, request.key, 1, entities, [kit.identity], nonce, asn1.encode_tbs(1, entities))
+        golden = kit.evidence_golden(spec)
+        return cls(kit, kit.keys[spec], 1, list(golden.entities), [kit.identity], golden.nonce, golden.tbs)
 
     def entity(self, element: str, occurrence: int = 0) -> int:
         """The index of the ``occurrence``-th entity of ``element``."""
