@@ -19,6 +19,7 @@ clear), non-extractable keys have fixedTPM and fixedParent (an extractable key i
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -170,13 +171,11 @@ class EmulatedTpm:
 
     def ak_qualified_name(self, ak: PublicKey) -> bytes:
         """QN(AK) = H(QN(EK) ‖ Name(AK)), QN(EK) = H(TPM_RH_ENDORSEMENT ‖ Name(EK))."""
-        ek_qn = qualified_name(u32(TPM_RH_ENDORSEMENT), self.ek_public().name())
-        return qualified_name(ek_qn, self.ak_public(ak).name())
+        return qualified_name(_primary_qualified_names(self)[0], self.ak_public(ak).name())
 
     def key_qualified_name(self, area: TpmtPublic) -> bytes:
         """QN of a child of the SRK: H(QN(SRK) ‖ Name(key))."""
-        srk_qn = qualified_name(u32(TPM_RH_OWNER), self.srk_public().name())
-        return qualified_name(srk_qn, area.name())
+        return qualified_name(_primary_qualified_names(self)[1], area.name())
 
     def key_public(self, key: StoredKey) -> TpmtPublic:
         """The TPMT_PUBLIC the TPM holds for an hsmsim key (symmetric and scheme NULL, as WebAuthn needs)."""
@@ -186,9 +185,7 @@ class EmulatedTpm:
 
     def clock_info(self, at: datetime) -> ClockInfo:
         """Milliseconds since initialisation; reset and restart counts derived from the seed; safe."""
-        rng = drbg(self.seed, self._role("clock"))
-        clock = max(0, int((at - self.initialised).total_seconds() * 1000))
-        return ClockInfo(clock, 1 + rng.randint_bits(8) % 64, rng.randint_bits(8) % 4, 1)
+        return _clock_info(self, at)
 
     def certify_info(self, area: TpmtPublic, ak: PublicKey, qualifying_data: bytes, at: datetime) -> TpmsAttest:
         """The TPMS_ATTEST TPM2_Certify(object=area, signHandle=ak, qualifyingData) returns at time ``at``."""
@@ -203,3 +200,19 @@ class EmulatedTpm:
         attest = self.certify_info(area, ak.public_key(), qualifying_data, at)
         return Certification(attest, tpm_sign(ak, attest.marshal(), signing_scheme(ak.public_key())))
 
+
+
+# A TPM's primaries and its reset counts never change: each TPM's are derived once, not at every TPM2_Certify.
+
+@functools.lru_cache(maxsize=16)
+def _primary_qualified_names(tpm: EmulatedTpm) -> tuple[bytes, bytes]:
+    """(QN(EK), QN(SRK)) of ``tpm``."""
+    return (qualified_name(u32(TPM_RH_ENDORSEMENT), tpm.ek_public().name()),
+            qualified_name(u32(TPM_RH_OWNER), tpm.srk_public().name()))
+
+
+@functools.lru_cache(maxsize=64)
+def _clock_info(tpm: EmulatedTpm, at: datetime) -> ClockInfo:
+    rng = drbg(tpm.seed, tpm._role("clock"))
+    clock = max(0, int((at - tpm.initialised).total_seconds() * 1000))
+    return ClockInfo(clock, 1 + rng.randint_bits(8) % 64, rng.randint_bits(8) % 4, 1)
