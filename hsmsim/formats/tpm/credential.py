@@ -124,9 +124,12 @@ def activate_credential(ek: rsa.RSAPrivateKey, object_name: bytes, credential_bl
     return release_credential(seed, object_name, credential_blob)
 
 
+@functools.lru_cache(maxsize=64)
 def release_credential(seed: bytes, object_name: bytes, credential_blob: bytes) -> bytes | None:
     """The rest of TPM2_ActivateCredential once the TPM holds the protocol ``seed`` the secret carried: the
-    credential, or None when the blob is not for the object named ``object_name`` (TPM_RC_INTEGRITY)."""
+    credential, or None when the blob is not for the object named ``object_name`` (TPM_RC_INTEGRITY).
+
+    Remembered by its exact inputs, as :func:`make_credential` is: the catalogue's defects repeat one exchange."""
     if len(credential_blob) < 2:
         return None
     size = int.from_bytes(credential_blob[:2], "big")
