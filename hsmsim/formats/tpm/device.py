@@ -167,7 +167,13 @@ class EmulatedTpm:
 
     def ak_public(self, ak: PublicKey) -> TpmtPublic:
         """The public area of an attestation key: restricted signing with its fixed scheme."""
-        return public_area(ak, AK_ATTRIBUTES, scheme=signing_scheme(ak))
+        spki = spki_der(ak)  # the memo's key: a key object is not hashable
+        area = _AK_AREAS.get(spki)
+        if area is None:
+            if len(_AK_AREAS) >= 64:
+                _AK_AREAS.clear()
+            area = _AK_AREAS[spki] = public_area(ak, AK_ATTRIBUTES, scheme=signing_scheme(ak))
+        return area
 
     def ak_qualified_name(self, ak: PublicKey) -> bytes:
         """QN(AK) = H(QN(EK) ‖ Name(AK)), QN(EK) = H(TPM_RH_ENDORSEMENT ‖ Name(EK))."""
@@ -202,7 +208,12 @@ class EmulatedTpm:
 
 
 
-# A TPM's primaries and its reset counts never change: each TPM's are derived once, not at every TPM2_Certify.
+# A TPM's primaries and its reset counts never change, nor does an AK's public area: each is derived once, not at
+# every TPM2_Certify.
+
+_AK_AREAS: dict[bytes, TpmtPublic] = {}
+"""AK public areas by the AK's DER SubjectPublicKeyInfo."""
+
 
 @functools.lru_cache(maxsize=16)
 def _primary_qualified_names(tpm: EmulatedTpm) -> tuple[bytes, bytes]:
