@@ -47,6 +47,7 @@ SCHEMA_DIR = "schema"
 PROMOTED_DIR = "promoted"
 _SEVERITY_ORDER = list(Severity)
 _PROVENANCE_FLAGS = {"Resigned", "Stale", "Golden"}
+_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 class CorpusError(HsmsimError):
@@ -130,13 +131,20 @@ class _OutputTree:
             raise CorpusError(f"not writing {rel!r}: {exc}") from None
         if rel in self.digests:
             raise CorpusError(f"{rel} would be written twice")
-        for depth in range(1, len(parts)):
-            directory = "/".join(parts[:depth])
-            if directory not in self.made:
-                os.mkdir(f"{self.root}/{directory}")
-                self.made.add(directory)
-        with open(f"{self.root}/{rel}", "xb") as file:  # exclusive: never an existing file or a symlink
-            file.write(data)
+        if len(parts) > 1 and rel.rpartition("/")[0] not in self.made:
+            for depth in range(1, len(parts)):
+                directory = "/".join(parts[:depth])
+                if directory not in self.made:
+                    os.mkdir(f"{self.root}/{directory}")
+                    self.made.add(directory)
+        # A descriptor rather than a file object: thousands of small files, each written whole at once.
+        fd = os.open(f"{self.root}/{rel}", _CREATE_NEW, 0o666)  # exclusive: never an existing file or a symlink
+        try:
+            remaining = memoryview(data)
+            while remaining:
+                remaining = remaining[os.write(fd, remaining):]
+        finally:
+            os.close(fd)
         self.digests[rel] = sha256 or hashlib.sha256(data).hexdigest()
 
     def sorted_digests(self) -> dict[str, str]:
@@ -264,8 +272,9 @@ def build_corpus(
             counts["severity"][test.severity.value] += 1
             for flag in case.flags:
                 counts["flag"][flag] += 1
-            for anchor in case.anchors:
-                anchor_formats[anchor] = format_name
+        # Each distinct anchor object once: hashing a certificate encodes it, and a format's vectors share a root.
+        for anchor in {id(anchor): anchor for case in cases for anchor in case.anchors}.values():
+            anchor_formats[anchor] = format_name
     tree.write(REGISTRY_FILE, corpus_json(registry.to_json()))
     tree.write(CHANGELOG_FILE, registry.changelog().encode())
     files = tree.sorted_digests()

@@ -224,10 +224,19 @@ def encode_claim(claim: Claim) -> bytes:
     return der_sequence(der_oid(claim.type), claim.value or b"")
 
 
+def encode_entity(entity: Entity) -> bytes:
+    """One ReportedEntity."""
+    return der_sequence(der_oid(entity.type), der_sequence(*(encode_claim(c) for c in entity.claims)))
+
+
 def encode_tbs(version: int, entities: Sequence[Entity]) -> bytes:
     """TbsEvidence DER."""
-    return der_sequence(integer(version), der_sequence(*(
-        der_sequence(der_oid(e.type), der_sequence(*(encode_claim(c) for c in e.claims))) for e in entities)))
+    return tbs_of(version, [encode_entity(e) for e in entities])
+
+
+def tbs_of(version: int, entity_ders: Sequence[bytes]) -> bytes:
+    """TbsEvidence DER of entities already encoded (:func:`encode_entity`)."""
+    return der_sequence(integer(version), der_sequence(*entity_ders))
 
 
 def encode_signature(block: SignatureBlock) -> bytes:

@@ -13,7 +13,8 @@ key signed the defect.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +24,7 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
-from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem, spki_der
+from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, pem, spki_der
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
@@ -84,6 +85,10 @@ class IetfKit:
     keys: dict[str, StoredKey]
     other: dict[str, StoredKey]
     foreign: PrivateKey
+    evidence_goldens: dict[str, EvidenceGolden] = field(default_factory=dict, compare=False, repr=False)
+    """Each spec's golden Evidence parts, made on first use: every defect of a golden starts from them."""
+    entity_ders: dict[Entity, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """Each distinct entity's DER: a defect edits one entity of a golden's three, the others recur."""
 
     @classmethod
     def build(cls, seed: str) -> IetfKit:
@@ -109,10 +114,53 @@ class IetfKit:
         return AttestationRequest(device=device, partition="default", key=key, key_signer=signer,
                                   attesting=self.identity, at=ATTEST_TIME)
 
+    @functools.cached_property
+    def identity_ders(self) -> tuple[bytes, ...]:
+        """DER of the AK certificate and of the chain above it: every Evidence carries them (cryptography encodes
+        a certificate anew at each call)."""
+        return tuple(c.public_bytes(Encoding.DER) for c in (self.identity.certificate, *self.identity.chain[1:]))
+
+    @functools.cached_property
+    def root_pem(self) -> bytes:
+        """The PEM of the emulated root every Evidence comes with."""
+        return cert_pem(self.identity.root)
+
+    def encode_tbs(self, version: int, entities: Sequence[Entity]) -> bytes:
+        """:func:`asn1.encode_tbs`, each distinct entity encoded once."""
+        ders = []
+        for entity in entities:
+            der = self.entity_ders.get(entity)
+            if der is None:
+                der = self.entity_ders[entity] = asn1.encode_entity(entity)
+            ders.append(der)
+        return asn1.tbs_of(version, ders)
+
+    def evidence_golden(self, spec: str) -> EvidenceGolden:
+        """The parts of the golden Evidence of ``spec`` (what ``pkix-evidence`` generates for the key)."""
+        golden = self.evidence_goldens.get(spec)
+        if golden is None:
+            request = self.request(self.keys[spec])
+            nonce = evidence.request_nonce(request)
+            entities = (evidence.transaction_entity(nonce, ATTEST_TIME,
+                                                    [spki_der(self.identity.certificate.public_key())]),
+                        evidence.platform_entity(evidence.request_platform(request, VENDOR)),
+                        evidence.key_entity(request.key))
+            golden = self.evidence_goldens[spec] = EvidenceGolden(entities, nonce, self.encode_tbs(1, entities))
+        return golden
+
 
 # -- PKIX Evidence ------------------------------------------------------------------------------
 
 VENDOR = "hsmsim Emulated HSM"
+
+
+@dataclass(frozen=True)
+class EvidenceGolden:
+    """A golden PKIX Evidence's signed content: its entities, the nonce they carry and the TbsEvidence DER."""
+
+    entities: tuple[Entity, ...]
+    nonce: bytes
+    tbs: bytes
 
 
 @dataclass
@@ -136,12 +184,8 @@ class EvidenceBench:
     @classmethod
     def open(cls, kit: IetfKit, spec: str) -> EvidenceBench:
         """The golden Evidence of ``spec`` as a bench (what ``pkix-evidence`` generates for the key)."""
-        request = kit.request(kit.keys[spec])
-        nonce = evidence.request_nonce(request)
-        entities = [evidence.transaction_entity(nonce, ATTEST_TIME, [spki_der(kit.identity.certificate.public_key())]),
-                    evidence.platform_entity(evidence.request_platform(request, VENDOR)),
-                    evidence.key_entity(request.key)]
-        return cls(kit, request.key, 1, entities, [kit.identity], nonce, asn1.encode_tbs(1, entities))
+        golden = kit.evidence_golden(spec)
+        return cls(kit, kit.keys[spec], 1, list(golden.entities), [kit.identity], golden.nonce, golden.tbs)
 
     def entity(self, element: str, occurrence: int = 0) -> int:
         """The index of the ``occurrence``-th entity of ``element``."""
@@ -154,25 +198,28 @@ class EvidenceBench:
 
     def render(self, resign: bool) -> Evidence:
         """The evidence files; the signatures cover the edited TbsEvidence when ``resign``, the golden one otherwise."""
-        tbs = asn1.encode_tbs(self.version, self.entities)
+        tbs = self.kit.encode_tbs(self.version, self.entities)
         signed = tbs if resign else self.golden_tbs
-        blocks = []
+        blocks: list[asn1.SignatureBlock] = []
+        chain: list[bytes] = []
         for identity in self.signers:
             algorithm, value = sign(self.signing_key or identity.key, signed)
             cert = identity.certificate
+            ders = self.kit.identity_ders if identity is self.kit.identity else tuple(
+                c.public_bytes(Encoding.DER) for c in (cert, *identity.chain[1:]))
             blocks.append(asn1.SignatureBlock(
                 algorithm, value,
                 key_id=(cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
                         if self.sid == "keyId" else None),
                 spki=spki_der((self.signing_key or identity.key).public_key()) if self.sid == "spki" else None,
-                certificate=cert.public_bytes(Encoding.DER) if self.sid == "certificate" else None))
-        chain = self.intermediates if self.intermediates is not None else [
-            c for s in self.signers for c in s.chain[1:]]
-        der = asn1.encode_evidence(tbs, blocks, [c.public_bytes(Encoding.DER) for c in chain] or None,
-                                   explicit_intermediates=self.explicit_intermediates)
+                certificate=ders[0] if self.sid == "certificate" else None))
+            chain += ders[1:]
+        if self.intermediates is not None:
+            chain = [c.public_bytes(Encoding.DER) for c in self.intermediates]
+        der = asn1.encode_evidence(tbs, blocks, chain or None, explicit_intermediates=self.explicit_intermediates)
         if self.post is not None:
             der = self.post(der)
-        files = evidence.evidence_files(self.key.label, der, self.nonce, self.kit.identity.root)
+        files = evidence.evidence_files(self.key.label, der, self.nonce, self.kit.root_pem)
         files.update(self.extra_files)
         return Evidence(evidence.FORMAT, files, f"{self.key.label}{evidence.EVIDENCE_SUFFIX}")
 

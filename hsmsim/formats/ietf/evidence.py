@@ -152,10 +152,10 @@ def request_platform(request: AttestationRequest, vendor: str) -> Platform:
                     firmware=device.firmware or "1.0.0", fips_level=level)
 
 
-def evidence_files(label: str, der: bytes, nonce: bytes, root: x509.Certificate) -> dict[str, bytes]:
-    """The files a relying party receives: the Evidence PEM, its nonce and the emulated root."""
+def evidence_files(label: str, der: bytes, nonce: bytes, root_pem: bytes) -> dict[str, bytes]:
+    """The files a relying party receives: the Evidence PEM, its nonce and the emulated root (``root_pem``)."""
     return {f"{label}{EVIDENCE_SUFFIX}": pem(der, PEM_LABEL), f"{label}{NONCE_SUFFIX}": nonce.hex().encode() + b"\n",
-            ROOT_FILE: cert_pem(root)}
+            ROOT_FILE: root_pem}
 
 
 def generate(request: AttestationRequest, vendor: str) -> Evidence:
@@ -165,7 +165,7 @@ def generate(request: AttestationRequest, vendor: str) -> Evidence:
     entities = [transaction_entity(nonce, request.at, [ak_spki]),
                 platform_entity(request_platform(request, vendor)), key_entity(request.key)]
     der = sign_evidence(asn1.encode_tbs(1, entities), [request.attesting])
-    files = evidence_files(request.key.label, der, nonce, request.attesting.root)
+    files = evidence_files(request.key.label, der, nonce, cert_pem(request.attesting.root))
     return Evidence(FORMAT, files, f"{request.key.label}{EVIDENCE_SUFFIX}")
 
 

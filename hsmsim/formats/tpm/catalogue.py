@@ -8,6 +8,7 @@ seed: keys, serials, challenges, credential ids, Faker relying-party names, fixe
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -688,8 +689,15 @@ def notes() -> dict[str, FlagNote]:
 def build_cases(namespace: str, seed: str, kit: TpmKit, draft_of: Callable[[str], StatementDraft],
                 catalogue: list[Mutation], what: str) -> list[VectorCase]:
     """Goldens (one per :data:`GOLDEN_SPECS`, ``what`` names the evidence) then every mutation of ``catalogue``,
-    each rendered from a fresh golden draft made by ``draft_of``."""
+    each rendered from a fresh copy of the golden draft ``draft_of`` made (once per golden)."""
     anchors = (kit.identity.root,)
+    goldens: dict[str, StatementDraft] = {}
+
+    def fresh_draft(spec: str) -> StatementDraft:
+        if spec not in goldens:
+            goldens[spec] = draft_of(spec)
+        return copy.copy(goldens[spec])  # operators replace a draft's fields, never edit them in place
+
     cases = []
     for spec in GOLDEN_SPECS:
         weak = spec == "rsa-2048"
@@ -697,10 +705,10 @@ def build_cases(namespace: str, seed: str, kit: TpmKit, draft_of: Callable[[str]
             id=f"{namespace}::golden::{spec}", comment=f"unmutated {what} of a generated {spec} key",
             flags=("Golden", *(("StrictKeyPolicy",) if weak else ())),
             expected=strict_only(Reason.KEY_POLICY) if weak else valid(),
-            evidence=draft_of(spec).evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
+            evidence=fresh_draft(spec).evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
             provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
     for mutation in catalogue:
-        bench = Workbench(kit, draft_of(mutation.golden))
+        bench = Workbench(kit, fresh_draft(mutation.golden))
         mutation.apply(bench)
         golden = f"{namespace}::golden::{mutation.golden}" if mutation.golden in GOLDEN_SPECS else None
         cases.append(mutation_case(mutation, bench.evidence(), anchors, VALIDATION_TIME, seed, golden))

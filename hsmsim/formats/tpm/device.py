@@ -19,6 +19,7 @@ clear), non-extractable keys have fixedTPM and fixedParent (an extractable key i
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -166,17 +167,21 @@ class EmulatedTpm:
 
     def ak_public(self, ak: PublicKey) -> TpmtPublic:
         """The public area of an attestation key: restricted signing with its fixed scheme."""
-        return public_area(ak, AK_ATTRIBUTES, scheme=signing_scheme(ak))
+        spki = spki_der(ak)  # the memo's key: a key object is not hashable
+        area = _AK_AREAS.get(spki)
+        if area is None:
+            if len(_AK_AREAS) >= 64:
+                _AK_AREAS.clear()
+            area = _AK_AREAS[spki] = public_area(ak, AK_ATTRIBUTES, scheme=signing_scheme(ak))
+        return area
 
     def ak_qualified_name(self, ak: PublicKey) -> bytes:
         """QN(AK) = H(QN(EK) ‖ Name(AK)), QN(EK) = H(TPM_RH_ENDORSEMENT ‖ Name(EK))."""
-        ek_qn = qualified_name(u32(TPM_RH_ENDORSEMENT), self.ek_public().name())
-        return qualified_name(ek_qn, self.ak_public(ak).name())
+        return qualified_name(_primary_qualified_names(self)[0], self.ak_public(ak).name())
 
     def key_qualified_name(self, area: TpmtPublic) -> bytes:
         """QN of a child of the SRK: H(QN(SRK) ‖ Name(key))."""
-        srk_qn = qualified_name(u32(TPM_RH_OWNER), self.srk_public().name())
-        return qualified_name(srk_qn, area.name())
+        return qualified_name(_primary_qualified_names(self)[1], area.name())
 
     def key_public(self, key: StoredKey) -> TpmtPublic:
         """The TPMT_PUBLIC the TPM holds for an hsmsim key (symmetric and scheme NULL, as WebAuthn needs)."""
@@ -186,9 +191,7 @@ class EmulatedTpm:
 
     def clock_info(self, at: datetime) -> ClockInfo:
         """Milliseconds since initialisation; reset and restart counts derived from the seed; safe."""
-        rng = drbg(self.seed, self._role("clock"))
-        clock = max(0, int((at - self.initialised).total_seconds() * 1000))
-        return ClockInfo(clock, 1 + rng.randint_bits(8) % 64, rng.randint_bits(8) % 4, 1)
+        return _clock_info(self, at)
 
     def certify_info(self, area: TpmtPublic, ak: PublicKey, qualifying_data: bytes, at: datetime) -> TpmsAttest:
         """The TPMS_ATTEST TPM2_Certify(object=area, signHandle=ak, qualifyingData) returns at time ``at``."""
@@ -203,3 +206,24 @@ class EmulatedTpm:
         attest = self.certify_info(area, ak.public_key(), qualifying_data, at)
         return Certification(attest, tpm_sign(ak, attest.marshal(), signing_scheme(ak.public_key())))
 
+
+
+# A TPM's primaries and its reset counts never change, nor does an AK's public area: each is derived once, not at
+# every TPM2_Certify.
+
+_AK_AREAS: dict[bytes, TpmtPublic] = {}
+"""AK public areas by the AK's DER SubjectPublicKeyInfo."""
+
+
+@functools.lru_cache(maxsize=16)
+def _primary_qualified_names(tpm: EmulatedTpm) -> tuple[bytes, bytes]:
+    """(QN(EK), QN(SRK)) of ``tpm``."""
+    return (qualified_name(u32(TPM_RH_ENDORSEMENT), tpm.ek_public().name()),
+            qualified_name(u32(TPM_RH_OWNER), tpm.srk_public().name()))
+
+
+@functools.lru_cache(maxsize=64)
+def _clock_info(tpm: EmulatedTpm, at: datetime) -> ClockInfo:
+    rng = drbg(tpm.seed, tpm._role("clock"))
+    clock = max(0, int((at - tpm.initialised).total_seconds() * 1000))
+    return ClockInfo(clock, 1 + rng.randint_bits(8) % 64, rng.randint_bits(8) % 4, 1)
