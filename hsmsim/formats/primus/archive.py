@@ -15,8 +15,15 @@ byte against OpenJDK 17 (``tests/formats/TsbZip.java``):
   time, no extra field or comment, internal and external attributes 0;
 * end record without a comment.
 
+A member larger than 1 MiB is deflated with zlib's run-length strategy (``Z_RLE``) instead of the default
+one Java uses. No real TSB export has such a member: only hsmsim's deliberately oversized synthetic members
+(the 50 MB ``<label>`` and the 64 MiB ``padding.bin`` bomb of the corpus), which are runs of one byte, so
+``Z_RLE`` gives them about the same compressed size (within 0.4 %) at a third to a half of the CPU time. The headers are the
+same either way; every member of real size is deflated as Java does.
+
 The ``python`` layout is what hsmsim wrote before (``zipfile``: Unix host, sizes in the local
-header, no data descriptor, ``external_attr`` ``0o100644``).
+header, no data descriptor, ``external_attr`` ``0o100644``). ``zipfile`` cannot choose a strategy, so
+there every member is deflated with the default one; no vector uses this layout.
 """
 
 from __future__ import annotations
@@ -57,13 +64,15 @@ class ZipEntry:
 
 
 def deflated(name: str, content: bytes, level: int = 6) -> ZipEntry:
-    """``content`` as java.util.zip deflates it (raw deflate at ``level``)."""
-    deflate = _recurring_deflate if len(content) <= _RECURRING_BYTES else _raw_deflate
-    return ZipEntry(name, content, DEFLATED, deflate(content, level))
+    """``content`` as java.util.zip deflates it (raw deflate at ``level``); over 1 MiB, with the run-length
+    strategy (see above)."""
+    if len(content) <= _RECURRING_BYTES:
+        return ZipEntry(name, content, DEFLATED, _recurring_deflate(content, level))
+    return ZipEntry(name, content, DEFLATED, _raw_deflate(content, level, zlib.Z_RLE))
 
 
-def _raw_deflate(content: bytes, level: int) -> bytes:
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+def _raw_deflate(content: bytes, level: int, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> bytes:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, strategy)
     return compressor.compress(content) + compressor.flush()
 
 
