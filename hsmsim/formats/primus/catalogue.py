@@ -82,7 +82,7 @@ class PrimusKit:
     @classmethod
     def build(cls, seed: str) -> PrimusKit:
         """Seed → Faker names, device, PKI, attestation identity and one key per golden spec."""
-        fake = seeded_faker(seed, ["en_US", "de_CH"])
+        fake = seeded_faker(seed, ["en_US", "de_CH"], providers=("company", "person"))
         organisation = fake.company()
         device = Device(format="primus", serial=fake.numerify("18######"), seed=seed,
                         initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
