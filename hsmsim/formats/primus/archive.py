@@ -18,7 +18,7 @@ byte against OpenJDK 17 (``tests/formats/TsbZip.java``):
 A member larger than 1 MiB is deflated with zlib's run-length strategy (``Z_RLE``) instead of the default
 one Java uses. No real TSB export has such a member: only hsmsim's deliberately oversized synthetic members
 (the 50 MB ``<label>`` and the 64 MiB ``padding.bin`` bomb of the corpus), which are runs of one byte, so
-``Z_RLE`` gives them about the same compressed size (within 0.4 %) at a third to a half of the CPU time.
+``Z_RLE`` gives them about the same compressed size (within 0.4 %) for less than half of the CPU time.
 The headers are the same either way; every member of real size is deflated as Java does.
 
 The ``python`` layout is what hsmsim wrote before (``zipfile``: Unix host, sizes in the local
