@@ -56,15 +56,17 @@ def _line(xml: bytes, tag: str, occurrence: int) -> tuple[list[bytes], int]:
     return lines, found[occurrence]
 
 
-def set_element(xml: bytes, tag: str, value: bytes, occurrence: int = 0) -> bytes:
-    """Replace the text of the one-line element ``<tag>``; everything else stays byte-identical."""
+def set_element(xml: bytes, tag: str, value: bytes, occurrence: int = 0, *, repeat: int = 1) -> bytes:
+    """Replace the text of the one-line element ``<tag>`` with ``value`` written ``repeat`` times; everything
+    else stays byte-identical."""
     lines, index = _line(xml, tag, occurrence)
     line = lines[index]
     start = sum(len(before) + 1 for before in lines[:index])
     name = tag.encode()
-    # One join: a vector's value may be 50 MB, and each copy of it costs as much as the rest of the vector.
-    return b"".join((xml[:start], line[: len(line) - len(line.lstrip())], b"<", name, b">", value, b"</", name, b">",
-                     xml[start + len(line):]))
+    # One join: a vector's value may be 50 MB, and each copy of it costs as much as the rest of the vector. A huge
+    # value given as a small piece repeated is never built on its own: the document is the only large buffer.
+    return b"".join((xml[:start], line[: len(line) - len(line.lstrip())], b"<", name, b">", *[value] * repeat,
+                     b"</", name, b">", xml[start + len(line):]))
 
 
 def remove_element(xml: bytes, tag: str, occurrence: int = 0) -> bytes:

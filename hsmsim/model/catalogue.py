@@ -48,14 +48,17 @@ class Mutation:
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
 
 
-_FAKER_PROVIDERS = [f"faker.providers.{name}" for name in ("address", "company", "internet", "lorem", "person")]
+FAKER_PROVIDERS = ("address", "company", "internet", "lorem", "person")
 """The providers catalogues draw from (city, company, domain_word, word, and the names their formats use); every
 provider has the numerify and random_* methods. Faker's default is all 26, each imported per locale."""
 
 
-def seeded_faker(seed: str, locales: list[str], namespace: str = "") -> Faker:
-    """A Faker whose output is a pure function of ``(namespace, seed)`` (Faker is pinned in pyproject)."""
-    fake = Faker(locales, providers=_FAKER_PROVIDERS)
+def seeded_faker(seed: str, locales: list[str], namespace: str = "",
+                 providers: tuple[str, ...] = FAKER_PROVIDERS) -> Faker:
+    """A Faker whose output is a pure function of ``(namespace, seed)`` (Faker is pinned in pyproject), with the
+    ``providers`` (of :data:`FAKER_PROVIDERS`) the caller draws from: each one costs a search of its locales and
+    an import per locale, and which are loaded does not change what the others return."""
+    fake = Faker(locales, providers=[f"faker.providers.{name}" for name in providers])
     material = f"{namespace}/{seed}" if namespace else seed
     fake.seed_instance(int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big"))
     return fake

@@ -141,7 +141,7 @@ class AndroidKit:
     @classmethod
     def build(cls, seed: str) -> AndroidKit:
         """Seed -> Faker app package, device, one attested key per golden key spec."""
-        fake = seeded_faker(seed, ["en_US"], namespace=FORMAT)
+        fake = seeded_faker(seed, ["en_US"], FORMAT, providers=("company", "lorem", "person"))
         company = re.sub(r"[^a-z]+", "", fake.company().lower())[:16] or "example"
         options = AndroidOptions(package=f"com.{company}.{fake.word().lower()}")
         device = Device.from_seed(FORMAT, seed)

@@ -220,7 +220,7 @@ class AndroidWebAuthnKit:
     @classmethod
     def build(cls, seed: str) -> AndroidWebAuthnKit:
         """Seed -> Faker relying party, a device, one credential key per spec."""
-        fake = seeded_faker(seed, ["en_US"], "webauthn-android-key")
+        fake = seeded_faker(seed, ["en_US"], "webauthn-android-key", providers=("company", "internet", "person"))
         rp_id = f"{fake.domain_word()}.example"
         device = Device(format="webauthn", serial=fake.numerify("PIXEL-########"), seed=seed)
         store = SoftKeyStore(seed=seed)

@@ -81,7 +81,7 @@ class SecurityKeyKit:
     @classmethod
     def build(cls, seed: str) -> SecurityKeyKit:
         """Seed -> Faker relying party, a device, the credential keys and the authenticator PKIs."""
-        fake = seeded_faker(seed, ["en_US"], "webauthn-security-key")
+        fake = seeded_faker(seed, ["en_US"], "webauthn-security-key", providers=("company", "internet", "person"))
         rp_id = f"{fake.domain_word()}.example"
         device = Device(format="webauthn", serial=fake.numerify("YK-########"), seed=seed,
                         initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
