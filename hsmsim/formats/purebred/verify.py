@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import check_csr_signature, one_csr_check
-from hsmsim.encoding import cert_pem, spki_der
+from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred.envelope import (
@@ -144,6 +146,35 @@ def read_envelope(data: bytes) -> Envelope:
     return Envelope(ANDROID, der, None, None)
 
 
+_ABOVE_LEAF_LIMIT = 256
+_above_leaf: dict[bytes, tuple[x509.Certificate, bytes]] = {}
+"""The certificates of a bag other than its leaf (a device's or vendor's intermediates and root, which recur in
+every request of that device) with their PEM, by their DER as received: each is loaded, named and armoured once
+per process (cryptography keeps the names it has read on the object). A leaf is never remembered."""
+_armoured: dict[int, tuple[x509.Certificate, bytes]] = {}
+"""The same entries by the identity of their certificate object (an entry holds it, so its id is not reused)."""
+
+
+def _remember_above_leaf(certs: list[x509.Certificate]) -> None:
+    """Remember ``certs`` after the leaf (:data:`_above_leaf`)."""
+    for cert in certs[1:]:
+        if id(cert) in _armoured:
+            continue
+        if len(_armoured) >= _ABOVE_LEAF_LIMIT:
+            _above_leaf.clear()
+            _armoured.clear()
+        entry = (cert, cert.public_bytes(Encoding.PEM))
+        _above_leaf[cert.public_bytes(Encoding.DER)] = entry
+        _armoured[id(cert)] = entry
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    """:func:`~hsmsim.encoding.cert_pem`'s bytes (armoured by cryptography itself, remembered for a certificate of
+    :data:`_above_leaf`)."""
+    known = _armoured.get(id(cert))
+    return known[1] if known is not None and known[0] is cert else cert.public_bytes(Encoding.PEM)
+
+
 def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Certificate]:
     """Check 3: the certificates of a certs-only SignedData."""
     try:
@@ -165,6 +196,10 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Cer
         if der[:1] != b"\x30":
             raise Rejected(Reason.UNSUPPORTED, f"certificate {index} of the {kind.name} SignedData is not an X.509 "
                                                "certificate choice")
+        known = _above_leaf.get(der)
+        if known is not None:
+            certs.append(known[0])
+            continue
         try:
             certs.append(x509.load_der_x509_certificate(der))
         except CERT_PARSE_ERRORS as exc:
@@ -175,13 +210,22 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Cer
 def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
     """The bag (a SET OF: no order) as a chain: the one certificate no other names as issuer, then its issuers
     by name, then whatever is left; MALFORMED when no single certificate is the leaf."""
-    leaves = [c for c in certs if not any(o is not c and o.issuer == c.subject for o in certs)]
+    # Names looked up by hash (a Name's hash agrees with its equality), not compared pair by pair.
+    names = [(c.subject, c.issuer) for c in certs]
+    naming = Counter(issuer for _subject, issuer in names)
+    leaves = [i for i, (subject, issuer) in enumerate(names) if naming[subject] - (issuer == subject) == 0]
     if len(leaves) != 1:
         raise Rejected(Reason.MALFORMED, f"cannot tell the attested certificate: {len(leaves)} certificates issue "
                                          "no other one")
-    chain = [leaves[0]]
-    while (issuer := next((c for c in certs if c.subject == chain[-1].issuer and c not in chain), None)) is not None:
-        chain.append(issuer)
+    by_subject: dict[x509.Name, list[int]] = {}
+    for index, (subject, _issuer) in enumerate(names):
+        by_subject.setdefault(subject, []).append(index)
+    chain = [certs[leaves[0]]]
+    current: int | None = leaves[0]
+    while current is not None:
+        current = next((i for i in by_subject.get(names[current][1], ()) if certs[i] not in chain), None)
+        if current is not None:
+            chain.append(certs[current])
     return chain + [c for c in certs if c not in chain]
 
 
@@ -207,14 +251,15 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
         return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
                         "request.cmc")
     certs = leaf_first(_certificates(envelope.content, kind, profile))
+    _remember_above_leaf(certs)
     if kind is ANDROID:
-        inner = {"attested.pem": b"".join(cert_pem(c) for c in certs), **_beside(kind, files, "attested")}
+        inner = {"attested.pem": b"".join(map(_pem, certs)), **_beside(kind, files, "attested")}
         return Evidence(kind.inner_format, inner, "attested.pem")
     assert kind is YUBIKEY
     if len(certs) < 2:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the YubiKey SignedData holds the attestation certificate without "
                                                 "its f9 certificate")
-    inner = {"slot.attestation.pem": cert_pem(certs[0]), "slot.f9.pem": b"".join(cert_pem(c) for c in certs[1:])}
+    inner = {"slot.attestation.pem": _pem(certs[0]), "slot.f9.pem": b"".join(map(_pem, certs[1:]))}
     if envelope.request is not None:
         inner["slot.csr"] = envelope.request
     return Evidence(kind.inner_format, inner, "slot.attestation.pem")
