@@ -53,7 +53,7 @@ from hsmsim.formats.purebred.envelope import (
     unwrap,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, fully_parsed, name_key, validate_chain
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 FORMAT = "purebred"
@@ -146,33 +146,53 @@ def read_envelope(data: bytes) -> Envelope:
     return Envelope(ANDROID, der, None, None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A remembered certificate, its PEM and the :func:`name_key` of its subject and issuer."""
+
+    cert: x509.Certificate
+    pem: bytes
+    names: tuple[NameKey, NameKey]
+
+
 _ABOVE_LEAF_LIMIT = 256
-_above_leaf: dict[bytes, tuple[x509.Certificate, bytes]] = {}
+_above_leaf: dict[bytes, _Known] = {}
 """The certificates of a bag other than its leaf (a device's or vendor's intermediates and root, which recur in
-every request of that device) with their PEM, by their DER as received: each is loaded, named and armoured once
-per process (cryptography keeps the names it has read on the object). A leaf is never remembered."""
-_armoured: dict[int, tuple[x509.Certificate, bytes]] = {}
+every request of that device), by their DER as received: each is loaded, named and armoured once per process. A
+leaf is never remembered."""
+_known_objects: dict[int, _Known] = {}
 """The same entries by the identity of their certificate object (an entry holds it, so its id is not reused)."""
+
+
+def _known(cert: x509.Certificate) -> _Known | None:
+    known = _known_objects.get(id(cert))
+    return known if known is not None and known.cert is cert else None
+
+
+def _name_keys(cert: x509.Certificate) -> tuple[NameKey, NameKey]:
+    """The :func:`name_key` of the certificate's subject and issuer."""
+    known = _known(cert)
+    return known.names if known is not None else (name_key(cert.subject), name_key(cert.issuer))
 
 
 def _remember_above_leaf(certs: list[x509.Certificate]) -> None:
     """Remember ``certs`` after the leaf (:data:`_above_leaf`)."""
     for cert in certs[1:]:
-        if id(cert) in _armoured:
+        if _known(cert) is not None:
             continue
-        if len(_armoured) >= _ABOVE_LEAF_LIMIT:
+        if len(_known_objects) >= _ABOVE_LEAF_LIMIT:
             _above_leaf.clear()
-            _armoured.clear()
-        entry = (cert, cert.public_bytes(Encoding.PEM))
-        _above_leaf[cert.public_bytes(Encoding.DER)] = entry
-        _armoured[id(cert)] = entry
+            _known_objects.clear()
+        known = _Known(cert, cert.public_bytes(Encoding.PEM), _name_keys(cert))
+        _above_leaf[cert.public_bytes(Encoding.DER)] = known
+        _known_objects[id(cert)] = known
 
 
 def _pem(cert: x509.Certificate) -> bytes:
     """:func:`~hsmsim.encoding.cert_pem`'s bytes (armoured by cryptography itself, remembered for a certificate of
     :data:`_above_leaf`)."""
-    known = _armoured.get(id(cert))
-    return known[1] if known is not None and known[0] is cert else cert.public_bytes(Encoding.PEM)
+    known = _known(cert)
+    return known.pem if known is not None else cert.public_bytes(Encoding.PEM)
 
 
 def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Certificate]:
@@ -198,7 +218,7 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Cer
                                                "certificate choice")
         known = _above_leaf.get(der)
         if known is not None:
-            certs.append(known[0])
+            certs.append(known.cert)
             continue
         try:
             certs.append(x509.load_der_x509_certificate(der))
@@ -210,14 +230,14 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Cer
 def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
     """The bag (a SET OF: no order) as a chain: the one certificate no other names as issuer, then its issuers
     by name, then whatever is left; MALFORMED when no single certificate is the leaf."""
-    # Names looked up by hash (a Name's hash agrees with its equality), not compared pair by pair.
-    names = [(c.subject, c.issuer) for c in certs]
+    # Names looked up by name_key (equal exactly when the Names are), not compared pair by pair.
+    names = [_name_keys(c) for c in certs]
     naming = Counter(issuer for _subject, issuer in names)
     leaves = [i for i, (subject, issuer) in enumerate(names) if naming[subject] - (issuer == subject) == 0]
     if len(leaves) != 1:
         raise Rejected(Reason.MALFORMED, f"cannot tell the attested certificate: {len(leaves)} certificates issue "
                                          "no other one")
-    by_subject: dict[x509.Name, list[int]] = {}
+    by_subject: dict[NameKey, list[int]] = {}
     for index, (subject, _issuer) in enumerate(names):
         by_subject.setdefault(subject, []).append(index)
     chain = [certs[leaves[0]]]
