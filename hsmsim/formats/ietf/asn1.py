@@ -194,6 +194,16 @@ class Entity:
         oid = CLAIM_OIDS.get((self.type, name))
         return list(self._by_type.get(oid, ())) if oid is not None else []
 
+    def first(self, name: str) -> bytes | None:
+        """The value of the first claim called ``name`` of this entity's element (None when there is none)."""
+        oid = CLAIM_OIDS.get((self.type, name))
+        found = self._by_type.get(oid) if oid is not None else None
+        return found[0] if found else None
+
+    def count(self, claim_type: str) -> int:
+        """How many claims of type ``claim_type`` (an OID) this entity carries."""
+        return len(self._by_type.get(claim_type, ()))
+
     @functools.cached_property
     def _by_type(self) -> dict[str, list[bytes | None]]:
         """The claims' values by claim type, in order: a verifier looks a dozen claims up."""
