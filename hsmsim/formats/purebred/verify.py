@@ -48,6 +48,7 @@ from hsmsim.formats.purebred.envelope import (
     WINDOWS,
     YUBIKEY,
     Kind,
+    SignedData,
     read_request,
     read_signed_data,
     unwrap,
@@ -102,6 +103,8 @@ class Envelope:
     content: bytes
     request: bytes | None
     request_spki: bytes | None
+    signed: SignedData | None = None
+    """The SignedData of ``content`` when reading the envelope has already opened it (a pre-enrollment container)."""
 
 
 def _from_request(der: bytes) -> Envelope:
@@ -143,7 +146,7 @@ def read_envelope(data: bytes) -> Envelope:
         raise Rejected(Reason.MALFORMED, f"neither a Purebred request nor a pre-enrollment container: {exc}") from None
     if signed.content_type == ID_CCT_PKI_DATA:
         return Envelope(WINDOWS, der, None, None)
-    return Envelope(ANDROID, der, None, None)
+    return Envelope(ANDROID, der, None, None, signed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +198,14 @@ def _pem(cert: x509.Certificate) -> bytes:
     return known.pem if known is not None else cert.public_bytes(Encoding.PEM)
 
 
-def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Certificate]:
+def _certificates(envelope: Envelope, profile: Profile) -> list[x509.Certificate]:
     """Check 3: the certificates of a certs-only SignedData."""
-    try:
-        signed = read_signed_data(content)
-    except ValueError as exc:
-        raise Rejected(Reason.MALFORMED, f"the {kind.name} ContentInfo: {exc}") from None
+    kind, signed = envelope.kind, envelope.signed
+    if signed is None:
+        try:
+            signed = read_signed_data(envelope.content)
+        except ValueError as exc:
+            raise Rejected(Reason.MALFORMED, f"the {kind.name} ContentInfo: {exc}") from None
     if signed.content_type != ID_DATA:
         raise Rejected(Reason.MALFORMED, f"the {kind.name} SignedData carries {signed.content_type}, not a certs-only "
                                          "bag (id-data)")
@@ -270,7 +275,7 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
     if kind is WINDOWS:
         return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
                         "request.cmc")
-    certs = leaf_first(_certificates(envelope.content, kind, profile))
+    certs = leaf_first(_certificates(envelope, profile))
     _remember_above_leaf(certs)
     if kind is ANDROID:
         inner = {"attested.pem": b"".join(map(_pem, certs)), **_beside(kind, files, "attested")}
