@@ -23,7 +23,16 @@ from dataclasses import dataclass
 
 from asn1crypto import core
 
-from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
+from hsmsim.encoding import (
+    der_children,
+    der_children_split,
+    der_content,
+    der_oid,
+    der_sequence,
+    der_tlv,
+    oid_dotted,
+    read_tlv,
+)
 
 ID_EVIDENCE = "1.3.6.1.5.5.999"
 """``id-evidence`` with TBDMOD3 = 999, the arc of the draft's sample data and reference code."""
@@ -185,6 +194,16 @@ class Entity:
         oid = CLAIM_OIDS.get((self.type, name))
         return list(self._by_type.get(oid, ())) if oid is not None else []
 
+    def first(self, name: str) -> bytes | None:
+        """The value of the first claim called ``name`` of this entity's element (None when there is none)."""
+        oid = CLAIM_OIDS.get((self.type, name))
+        found = self._by_type.get(oid) if oid is not None else None
+        return found[0] if found else None
+
+    def count(self, claim_type: str) -> int:
+        """How many claims of type ``claim_type`` (an OID) this entity carries."""
+        return len(self._by_type.get(claim_type, ()))
+
     @functools.cached_property
     def _by_type(self) -> dict[str, list[bytes | None]]:
         """The claims' values by claim type, in order: a verifier looks a dozen claims up."""
@@ -279,20 +298,34 @@ def _child_items(child: bytes, what: str) -> list[bytes]:
     return der_children(der_content(child))
 
 
-def _decode_entity(tlv: bytes) -> Entity:
-    items = _child_items(tlv, "ReportedElement")
+def _split_items(child: tuple[int, bytes, bytes], what: str) -> list[tuple[int, bytes, bytes]]:
+    """:func:`_child_items` of a child :func:`der_children_split` returned, split the same way."""
+    if child[0] != SEQUENCE:
+        raise ValueError(f"{what} is not a SEQUENCE")
+    return der_children_split(child[2])
+
+
+def _split_oid(child: tuple[int, bytes, bytes]) -> str:
+    """:func:`read_oid` of a child :func:`der_children_split` returned."""
+    if child[0] != 0x06:
+        raise ValueError("not an OBJECT IDENTIFIER")
+    return oid_dotted(child[1])
+
+
+def _decode_entity(element: tuple[int, bytes, bytes]) -> Entity:
+    items = _split_items(element, "ReportedElement")
     if len(items) != 2:
         raise ValueError("ReportedElement is not {elementType, claims}")
     claims = []
-    for claim_tlv in _child_items(items[1], "claims"):
-        parts = _child_items(claim_tlv, "ReportedClaim")
+    for claim in _split_items(items[1], "claims"):
+        parts = _split_items(claim, "ReportedClaim")
         count = len(parts)
         if count != 1 and count != 2:
             raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")
-        claims.append(Claim(read_oid(parts[0]), parts[1] if count == 2 else None))
+        claims.append(Claim(_split_oid(parts[0]), parts[1][1] if count == 2 else None))
     if not claims:
         raise ValueError("a ReportedElement has no claims (SIZE 1..MAX)")
-    return Entity(read_oid(items[0]), tuple(claims))
+    return Entity(_split_oid(items[0]), tuple(claims))
 
 
 def _decode_signature(tlv: bytes) -> SignatureBlock:
@@ -321,7 +354,10 @@ def decode_evidence(der: bytes) -> PkixEvidence:
     if len(tbs_items) != 2:
         raise ValueError("TbsEvidence is not {version, reportedElements}")
     version = read_integer(tbs_items[0])
-    entities = tuple(_decode_entity(e) for e in _child_items(tbs_items[1], "reportedElements"))
+    elements = tbs_items[1]
+    if elements[0] != SEQUENCE:
+        raise ValueError("reportedElements is not a SEQUENCE")
+    entities = tuple(_decode_entity(e) for e in der_children_split(der_content(elements)))
     if not entities:
         raise ValueError("reportedElements is empty (SIZE 1..MAX)")
     signatures = tuple(_decode_signature(s) for s in _child_items(items[1], "signatures"))

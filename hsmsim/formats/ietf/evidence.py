@@ -275,13 +275,8 @@ def describe_public_key(key: object) -> tuple[str, int | None]:
     raise ValueError(f"unsupported key type {type(key).__name__}")
 
 
-def _value(entity: Entity, name: str) -> bytes | None:
-    values = entity.values(name)
-    return values[0] if values else None
-
-
 def _typed(entity: Entity, name: str, reader: Callable[[bytes], T]) -> T | None:
-    value = _value(entity, name)
+    value = entity.first(name)
     if value is None:
         return None
     try:
@@ -309,14 +304,13 @@ def validate_structure(ev: asn1.PkixEvidence, profile: Profile) -> None:
             if profile is Profile.STRICT:
                 raise Rejected(Reason.UNEXPECTED_CONTENT, f"{where}: unknown entity type")
             continue
-        seen = Counter(c.type for c in entity.claims)
         for item in entity.claims:
             known = asn1.CLAIMS.get(item.type)
             if known is None or known.element != entity.type:
                 if profile is Profile.STRICT:
                     raise Rejected(Reason.UNEXPECTED_CONTENT, f"{where}: claim {item.type} does not belong here")
                 continue
-            if seen[item.type] > 1 and not known.repeatable:
+            if not known.repeatable and entity.count(item.type) > 1:
                 raise Rejected(Reason.ATTR_CONFLICT, f"{where}: claim {known.name} repeated")
             if item.value is None:
                 raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name} has no value")

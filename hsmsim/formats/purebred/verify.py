@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import check_csr_signature, one_csr_check
-from hsmsim.encoding import cert_pem, spki_der
+from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred.envelope import (
@@ -46,12 +48,13 @@ from hsmsim.formats.purebred.envelope import (
     WINDOWS,
     YUBIKEY,
     Kind,
+    SignedData,
     read_request,
     read_signed_data,
     unwrap,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, fully_parsed, name_key, validate_chain
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 FORMAT = "purebred"
@@ -100,6 +103,8 @@ class Envelope:
     content: bytes
     request: bytes | None
     request_spki: bytes | None
+    signed: SignedData | None = None
+    """The SignedData of ``content`` when reading the envelope has already opened it (a pre-enrollment container)."""
 
 
 def _from_request(der: bytes) -> Envelope:
@@ -141,15 +146,66 @@ def read_envelope(data: bytes) -> Envelope:
         raise Rejected(Reason.MALFORMED, f"neither a Purebred request nor a pre-enrollment container: {exc}") from None
     if signed.content_type == ID_CCT_PKI_DATA:
         return Envelope(WINDOWS, der, None, None)
-    return Envelope(ANDROID, der, None, None)
+    return Envelope(ANDROID, der, None, None, signed)
 
 
-def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Certificate]:
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A remembered certificate, its PEM and the :func:`name_key` of its subject and issuer."""
+
+    cert: x509.Certificate
+    pem: bytes
+    names: tuple[NameKey, NameKey]
+
+
+_ABOVE_LEAF_LIMIT = 256
+_above_leaf: dict[bytes, _Known] = {}
+"""The certificates of a bag other than its leaf (a device's or vendor's intermediates and root, which recur in
+every request of that device), by their DER as received: each is loaded, named and armoured once per process. A
+leaf is never remembered."""
+_known_objects: dict[int, _Known] = {}
+"""The same entries by the identity of their certificate object (an entry holds it, so its id is not reused)."""
+
+
+def _known(cert: x509.Certificate) -> _Known | None:
+    known = _known_objects.get(id(cert))
+    return known if known is not None and known.cert is cert else None
+
+
+def _name_keys(cert: x509.Certificate) -> tuple[NameKey, NameKey]:
+    """The :func:`name_key` of the certificate's subject and issuer."""
+    known = _known(cert)
+    return known.names if known is not None else (name_key(cert.subject), name_key(cert.issuer))
+
+
+def _remember_above_leaf(certs: list[x509.Certificate]) -> None:
+    """Remember ``certs`` after the leaf (:data:`_above_leaf`)."""
+    for cert in certs[1:]:
+        if _known(cert) is not None:
+            continue
+        if len(_known_objects) >= _ABOVE_LEAF_LIMIT:
+            _above_leaf.clear()
+            _known_objects.clear()
+        known = _Known(cert, cert.public_bytes(Encoding.PEM), _name_keys(cert))
+        _above_leaf[cert.public_bytes(Encoding.DER)] = known
+        _known_objects[id(cert)] = known
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    """:func:`~hsmsim.encoding.cert_pem`'s bytes (armoured by cryptography itself, remembered for a certificate of
+    :data:`_above_leaf`)."""
+    known = _known(cert)
+    return known.pem if known is not None else cert.public_bytes(Encoding.PEM)
+
+
+def _certificates(envelope: Envelope, profile: Profile) -> list[x509.Certificate]:
     """Check 3: the certificates of a certs-only SignedData."""
-    try:
-        signed = read_signed_data(content)
-    except ValueError as exc:
-        raise Rejected(Reason.MALFORMED, f"the {kind.name} ContentInfo: {exc}") from None
+    kind, signed = envelope.kind, envelope.signed
+    if signed is None:
+        try:
+            signed = read_signed_data(envelope.content)
+        except ValueError as exc:
+            raise Rejected(Reason.MALFORMED, f"the {kind.name} ContentInfo: {exc}") from None
     if signed.content_type != ID_DATA:
         raise Rejected(Reason.MALFORMED, f"the {kind.name} SignedData carries {signed.content_type}, not a certs-only "
                                          "bag (id-data)")
@@ -165,6 +221,10 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Cer
         if der[:1] != b"\x30":
             raise Rejected(Reason.UNSUPPORTED, f"certificate {index} of the {kind.name} SignedData is not an X.509 "
                                                "certificate choice")
+        known = _above_leaf.get(der)
+        if known is not None:
+            certs.append(known.cert)
+            continue
         try:
             certs.append(x509.load_der_x509_certificate(der))
         except CERT_PARSE_ERRORS as exc:
@@ -175,13 +235,22 @@ def _certificates(content: bytes, kind: Kind, profile: Profile) -> list[x509.Cer
 def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
     """The bag (a SET OF: no order) as a chain: the one certificate no other names as issuer, then its issuers
     by name, then whatever is left; MALFORMED when no single certificate is the leaf."""
-    leaves = [c for c in certs if not any(o is not c and o.issuer == c.subject for o in certs)]
+    # Names looked up by name_key (equal exactly when the Names are), not compared pair by pair.
+    names = [_name_keys(c) for c in certs]
+    naming = Counter(issuer for _subject, issuer in names)
+    leaves = [i for i, (subject, issuer) in enumerate(names) if naming[subject] - (issuer == subject) == 0]
     if len(leaves) != 1:
         raise Rejected(Reason.MALFORMED, f"cannot tell the attested certificate: {len(leaves)} certificates issue "
                                          "no other one")
-    chain = [leaves[0]]
-    while (issuer := next((c for c in certs if c.subject == chain[-1].issuer and c not in chain), None)) is not None:
-        chain.append(issuer)
+    by_subject: dict[NameKey, list[int]] = {}
+    for index, (subject, _issuer) in enumerate(names):
+        by_subject.setdefault(subject, []).append(index)
+    chain = [certs[leaves[0]]]
+    current: int | None = leaves[0]
+    while current is not None:
+        current = next((i for i in by_subject.get(names[current][1], ()) if certs[i] not in chain), None)
+        if current is not None:
+            chain.append(certs[current])
     return chain + [c for c in certs if c not in chain]
 
 
@@ -206,15 +275,16 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
     if kind is WINDOWS:
         return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
                         "request.cmc")
-    certs = leaf_first(_certificates(envelope.content, kind, profile))
+    certs = leaf_first(_certificates(envelope, profile))
+    _remember_above_leaf(certs)
     if kind is ANDROID:
-        inner = {"attested.pem": b"".join(cert_pem(c) for c in certs), **_beside(kind, files, "attested")}
+        inner = {"attested.pem": b"".join(map(_pem, certs)), **_beside(kind, files, "attested")}
         return Evidence(kind.inner_format, inner, "attested.pem")
     assert kind is YUBIKEY
     if len(certs) < 2:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the YubiKey SignedData holds the attestation certificate without "
                                                 "its f9 certificate")
-    inner = {"slot.attestation.pem": cert_pem(certs[0]), "slot.f9.pem": b"".join(cert_pem(c) for c in certs[1:])}
+    inner = {"slot.attestation.pem": _pem(certs[0]), "slot.f9.pem": b"".join(map(_pem, certs[1:]))}
     if envelope.request is not None:
         inner["slot.csr"] = envelope.request
     return Evidence(kind.inner_format, inner, "slot.attestation.pem")
