@@ -121,18 +121,6 @@ def der_children(content: bytes) -> list[bytes]:
     return out
 
 
-def der_children_split(content: bytes) -> list[tuple[int, bytes, bytes]]:
-    """:func:`der_children` with each TLV's tag and content octets beside it, ``(tag, tlv, content)``: a
-    decoder that descends into the children reads each header once. Raises as :func:`der_children` does."""
-    out: list[tuple[int, bytes, bytes]] = []
-    pos, size = 0, len(content)
-    while pos < size:
-        tag, start, end = read_tlv(content, pos)
-        out.append((tag, content[pos:end], content[start:end]))
-        pos = end
-    return out
-
-
 def spki_der(public_key: PublicKeyTypes) -> bytes:
     """The DER SubjectPublicKeyInfo of any public key (e.g. a certificate's, whatever its algorithm)."""
     return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)

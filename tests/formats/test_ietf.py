@@ -11,7 +11,6 @@ import pytest
 from cryptography import x509
 
 from hsmsim.device import Device
-from hsmsim.encoding import der_children, der_children_split, der_sequence
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
@@ -79,15 +78,6 @@ def test_evidence_structure(hsm: Hsm) -> None:
     assert (platform.first("fipsboot"), platform.first("hwserial"), key.first("nonce")) == (
         b"\x01\x01\xff", platform.values("hwserial")[0], None)
     assert transaction.count(asn1.claim_oid(asn1.ELEMENT_TRANSACTION, "ak-spki")) == 1
-
-
-def test_split_children_carry_their_tags_and_contents() -> None:
-    content = asn1.utf8("a") + der_sequence(asn1.octets(b"xy")) + asn1.boolean(True)
-    split = der_children_split(content)
-    assert [tlv for _tag, tlv, _content in split] == der_children(content)
-    assert [(tag, inner) for tag, _tlv, inner in split] == [(0x0C, b"a"), (0x30, asn1.octets(b"xy")), (0x01, b"\xff")]
-    with pytest.raises(ValueError, match="past the end"):
-        der_children_split(content[:-1])
 
 
 def test_secret_key_evidence_has_no_spki(hsm: Hsm) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 import hsmsim.formats as formats_registry
 from hsmsim.device import Device
@@ -18,7 +17,6 @@ from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.purebred import catalogue
-from hsmsim.formats.purebred import verify as purebred_verify
 from hsmsim.formats.purebred.envelope import ANDROID, YUBIKEY, read_request, read_signed_data, unwrap
 from hsmsim.formats.purebred.verify import leaf_first
 from hsmsim.hsm import Hsm
@@ -220,18 +218,6 @@ def test_the_bag_is_ordered_leaf_first_whatever_its_order(hsm: Hsm) -> None:
         leaf_first([certs[0], certs[0]])
     assert info.value.reason is Reason.MALFORMED
 
-
-def test_a_bag_is_remembered_above_its_leaf_only(hsm: Hsm) -> None:
-    evidence = hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "container": "preenroll"})
-    ders = read_signed_data(evidence.files[evidence.primary]).certificates or ()
-    leaf, *above = leaf_first([x509.load_der_x509_certificate(der) for der in ders])
-    for _ in range(2):
-        assert get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(minutes=5)).accepted
-    assert leaf.public_bytes(Encoding.DER) not in purebred_verify._above_leaf
-    assert all(cert.public_bytes(Encoding.DER) in purebred_verify._above_leaf for cert in above)
-
-
-# -- vectors ----------------------------------------------------------------------------------------
 
 def test_the_catalogue_has_thirty_named_defects_with_notes() -> None:
     mutations = catalogue.mutations()

@@ -23,16 +23,7 @@ from dataclasses import dataclass
 
 from asn1crypto import core
 
-from hsmsim.encoding import (
-    der_children,
-    der_children_split,
-    der_content,
-    der_oid,
-    der_sequence,
-    der_tlv,
-    oid_dotted,
-    read_tlv,
-)
+from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 
 ID_EVIDENCE = "1.3.6.1.5.5.999"
 """``id-evidence`` with TBDMOD3 = 999, the arc of the draft's sample data and reference code."""
@@ -298,34 +289,20 @@ def _child_items(child: bytes, what: str) -> list[bytes]:
     return der_children(der_content(child))
 
 
-def _split_items(child: tuple[int, bytes, bytes], what: str) -> list[tuple[int, bytes, bytes]]:
-    """:func:`_child_items` of a child :func:`der_children_split` returned, split the same way."""
-    if child[0] != SEQUENCE:
-        raise ValueError(f"{what} is not a SEQUENCE")
-    return der_children_split(child[2])
-
-
-def _split_oid(child: tuple[int, bytes, bytes]) -> str:
-    """:func:`read_oid` of a child :func:`der_children_split` returned."""
-    if child[0] != 0x06:
-        raise ValueError("not an OBJECT IDENTIFIER")
-    return oid_dotted(child[1])
-
-
-def _decode_entity(element: tuple[int, bytes, bytes]) -> Entity:
-    items = _split_items(element, "ReportedElement")
+def _decode_entity(tlv: bytes) -> Entity:
+    items = _child_items(tlv, "ReportedElement")
     if len(items) != 2:
         raise ValueError("ReportedElement is not {elementType, claims}")
     claims = []
-    for claim in _split_items(items[1], "claims"):
-        parts = _split_items(claim, "ReportedClaim")
+    for claim_tlv in _child_items(items[1], "claims"):
+        parts = _child_items(claim_tlv, "ReportedClaim")
         count = len(parts)
         if count != 1 and count != 2:
             raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")
-        claims.append(Claim(_split_oid(parts[0]), parts[1][1] if count == 2 else None))
+        claims.append(Claim(read_oid(parts[0]), parts[1] if count == 2 else None))
     if not claims:
         raise ValueError("a ReportedElement has no claims (SIZE 1..MAX)")
-    return Entity(_split_oid(items[0]), tuple(claims))
+    return Entity(read_oid(items[0]), tuple(claims))
 
 
 def _decode_signature(tlv: bytes) -> SignatureBlock:
@@ -354,10 +331,7 @@ def decode_evidence(der: bytes) -> PkixEvidence:
     if len(tbs_items) != 2:
         raise ValueError("TbsEvidence is not {version, reportedElements}")
     version = read_integer(tbs_items[0])
-    elements = tbs_items[1]
-    if elements[0] != SEQUENCE:
-        raise ValueError("reportedElements is not a SEQUENCE")
-    entities = tuple(_decode_entity(e) for e in der_children_split(der_content(elements)))
+    entities = tuple(_decode_entity(e) for e in _child_items(tbs_items[1], "reportedElements"))
     if not entities:
         raise ValueError("reportedElements is empty (SIZE 1..MAX)")
     signatures = tuple(_decode_signature(s) for s in _child_items(items[1], "signatures"))

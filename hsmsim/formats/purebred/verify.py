@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import check_csr_signature, one_csr_check
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred.envelope import (
@@ -149,55 +148,6 @@ def read_envelope(data: bytes) -> Envelope:
     return Envelope(ANDROID, der, None, None, signed)
 
 
-@dataclass(frozen=True, slots=True)
-class _Known:
-    """A remembered certificate, its PEM and the :func:`name_key` of its subject and issuer."""
-
-    cert: x509.Certificate
-    pem: bytes
-    names: tuple[NameKey, NameKey]
-
-
-_ABOVE_LEAF_LIMIT = 256
-_above_leaf: dict[bytes, _Known] = {}
-"""The certificates of a bag other than its leaf (a device's or vendor's intermediates and root, which recur in
-every request of that device), by their DER as received: each is loaded, named and armoured once per process. A
-leaf is never remembered."""
-_known_objects: dict[int, _Known] = {}
-"""The same entries by the identity of their certificate object (an entry holds it, so its id is not reused)."""
-
-
-def _known(cert: x509.Certificate) -> _Known | None:
-    known = _known_objects.get(id(cert))
-    return known if known is not None and known.cert is cert else None
-
-
-def _name_keys(cert: x509.Certificate) -> tuple[NameKey, NameKey]:
-    """The :func:`name_key` of the certificate's subject and issuer."""
-    known = _known(cert)
-    return known.names if known is not None else (name_key(cert.subject), name_key(cert.issuer))
-
-
-def _remember_above_leaf(certs: list[x509.Certificate]) -> None:
-    """Remember ``certs`` after the leaf (:data:`_above_leaf`)."""
-    for cert in certs[1:]:
-        if _known(cert) is not None:
-            continue
-        if len(_known_objects) >= _ABOVE_LEAF_LIMIT:
-            _above_leaf.clear()
-            _known_objects.clear()
-        known = _Known(cert, cert.public_bytes(Encoding.PEM), _name_keys(cert))
-        _above_leaf[cert.public_bytes(Encoding.DER)] = known
-        _known_objects[id(cert)] = known
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    """:func:`~hsmsim.encoding.cert_pem`'s bytes (armoured by cryptography itself, remembered for a certificate of
-    :data:`_above_leaf`)."""
-    known = _known(cert)
-    return known.pem if known is not None else cert.public_bytes(Encoding.PEM)
-
-
 def _certificates(envelope: Envelope, profile: Profile) -> list[x509.Certificate]:
     """Check 3: the certificates of a certs-only SignedData."""
     kind, signed = envelope.kind, envelope.signed
@@ -221,10 +171,6 @@ def _certificates(envelope: Envelope, profile: Profile) -> list[x509.Certificate
         if der[:1] != b"\x30":
             raise Rejected(Reason.UNSUPPORTED, f"certificate {index} of the {kind.name} SignedData is not an X.509 "
                                                "certificate choice")
-        known = _above_leaf.get(der)
-        if known is not None:
-            certs.append(known.cert)
-            continue
         try:
             certs.append(x509.load_der_x509_certificate(der))
         except CERT_PARSE_ERRORS as exc:
@@ -236,7 +182,7 @@ def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
     """The bag (a SET OF: no order) as a chain: the one certificate no other names as issuer, then its issuers
     by name, then whatever is left; MALFORMED when no single certificate is the leaf."""
     # Names looked up by name_key (equal exactly when the Names are), not compared pair by pair.
-    names = [_name_keys(c) for c in certs]
+    names = [(name_key(c.subject), name_key(c.issuer)) for c in certs]
     naming = Counter(issuer for _subject, issuer in names)
     leaves = [i for i, (subject, issuer) in enumerate(names) if naming[subject] - (issuer == subject) == 0]
     if len(leaves) != 1:
@@ -276,15 +222,14 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
         return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
                         "request.cmc")
     certs = leaf_first(_certificates(envelope, profile))
-    _remember_above_leaf(certs)
     if kind is ANDROID:
-        inner = {"attested.pem": b"".join(map(_pem, certs)), **_beside(kind, files, "attested")}
+        inner = {"attested.pem": b"".join(map(cert_pem, certs)), **_beside(kind, files, "attested")}
         return Evidence(kind.inner_format, inner, "attested.pem")
     assert kind is YUBIKEY
     if len(certs) < 2:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the YubiKey SignedData holds the attestation certificate without "
                                                 "its f9 certificate")
-    inner = {"slot.attestation.pem": _pem(certs[0]), "slot.f9.pem": b"".join(map(_pem, certs[1:]))}
+    inner = {"slot.attestation.pem": cert_pem(certs[0]), "slot.f9.pem": b"".join(map(cert_pem, certs[1:]))}
     if envelope.request is not None:
         inner["slot.csr"] = envelope.request
     return Evidence(kind.inner_format, inner, "slot.attestation.pem")
