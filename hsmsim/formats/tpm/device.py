@@ -207,7 +207,6 @@ class EmulatedTpm:
         return Certification(attest, tpm_sign(ak, attest.marshal(), signing_scheme(ak.public_key())))
 
 
-
 # A TPM's primaries and its reset counts never change, nor does an AK's public area: each is derived once, not at
 # every TPM2_Certify.
 
