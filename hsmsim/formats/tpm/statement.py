@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.checks import require_code_signing_key
@@ -139,13 +140,14 @@ def check_chain(x5c: list[x509.Certificate], anchors: list[x509.Certificate], at
     validate_chain(x5c[0], x5c[1:], anchors, at)
 
 
-def check_signature(ak_cert: x509.Certificate, alg: int, cert_info: bytes, sig: bytes) -> None:
-    """``sig`` is the bare signature of ``cert_info`` by the AK certificate's key under ``alg``."""
+def check_signature(ak: x509.Certificate | PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is the bare signature of ``cert_info`` under ``alg`` by the AK (its certificate's key, or the key
+    a caller already took from it)."""
     if alg not in COSE_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not a supported COSE algorithm")
     name, hash_name = COSE_ALGS[alg]
     algorithm = _HASHES[hash_name]()
-    key = ak_cert.public_key()
+    key = ak.public_key() if isinstance(ak, x509.Certificate) else ak
     try:
         if name.startswith("ES") and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(sig, cert_info, ec.ECDSA(algorithm))
