@@ -311,7 +311,12 @@ class TpmtPublic:
     auth_policy: bytes = b""
 
     def marshal(self) -> bytes:
-        """The exact bytes a TPM writes (the content of TPM2B_PUBLIC, without its size)."""
+        """The exact bytes a TPM writes (the content of TPM2B_PUBLIC, without its size); for a parsed area the
+        bytes as received, which are those (:meth:`unmarshal` accepts only what this writes)."""
+        return self._marshalled
+
+    @functools.cached_property
+    def _marshalled(self) -> bytes:
         unique = self.unique.marshal() if isinstance(self.unique, EccPoint) else tpm2b(self.unique)
         return (u16(self.type) + u16(self.name_alg) + u32(int(self.object_attributes)) + tpm2b(self.auth_policy)
                 + self.parameters.marshal() + unique)
@@ -345,7 +350,11 @@ class TpmtPublic:
         else:
             raise Rejected(Reason.UNSUPPORTED, f"pubArea type {alg_name(type_)} is neither RSA nor ECC")
         reader.finish()
-        return cls(type_, name_alg, TpmaObject(attributes), parameters, unique, policy)
+        area = cls(type_, name_alg, TpmaObject(attributes), parameters, unique, policy)
+        # The Name hashes these bytes: kept rather than marshalled again (dataclasses.replace builds a new
+        # instance, which marshals its own fields).
+        area.__dict__["_marshalled"] = bytes(data)
+        return area
 
     def name(self) -> bytes:
         """Name = nameAlg ‖ H_nameAlg(marshalled TPMT_PUBLIC)."""
@@ -359,7 +368,7 @@ class TpmtPublic:
         """The DER SubjectPublicKeyInfo of :meth:`public_key` (raises as it does)."""
         return self._spki
 
-    # Built once per parsed area (a verifier compares, hashes and reports the same key several times); a frozen
+    # Built once per area (a verifier compares, hashes and reports the same key several times); a frozen
     # dataclass stays immutable: cached_property stores into the instance dict, and a key that does not
     # load raises again on every call.
     @functools.cached_property

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
+from hsmsim.encoding import der_content, der_fields, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.tpm.marshal import MAX_DIGEST, MAX_NAME, Reader, TpmAlg, tpm2b, u16, u32
 from hsmsim.tpm.structures import OpaqueAttested, TpmtSignature
@@ -89,7 +89,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 MAX_CMC_CERTIFICATES = 8
 
 _SIG_HASHES = {OID_SHA256_RSA: hashes.SHA256, OID_ECDSA_SHA256: hashes.SHA256, OID_ECDSA_SHA384: hashes.SHA384}
-_DIGESTS = {OID_SHA256: hashes.SHA256, OID_SHA384: hashes.SHA384}
+_DIGESTS = {OID_SHA256: hashlib.sha256, OID_SHA384: hashlib.sha384}
 
 
 def _malformed(detail: str) -> Rejected:
@@ -254,7 +254,7 @@ def _children(tlv: bytes, tag: int, what: str) -> list[bytes]:
     try:
         if not tlv or tlv[0] != tag:
             raise ValueError(f"tag 0x{tlv[:1].hex() or '--'} instead of 0x{tag:02x}")
-        return der_children(der_content(tlv))
+        return der_fields(tlv)
     except ValueError as exc:
         raise _malformed(f"{what} is not DER: {exc}") from None
 
@@ -584,9 +584,8 @@ def check_cmc_signature(cmc: Cmc, key: PublicKey) -> None:
     if digest_type is None:
         raise Rejected(Reason.UNSUPPORTED, f"CMC digest algorithm {cmc.digest_algorithm} is not supported")
     digest = attrs.get(OID_MESSAGE_DIGEST)
-    expected = hashes.Hash(digest_type())
-    expected.update(cmc.content)
-    if digest is None or len(digest) != 1 or _content(digest[0], OCTETS, "messageDigest") != expected.finalize():
+    expected = digest_type(cmc.content).digest()
+    if digest is None or len(digest) != 1 or _content(digest[0], OCTETS, "messageDigest") != expected:
         raise Rejected(Reason.CSR_SIGNATURE_INVALID, "the CMC messageDigest is not the digest of its PKIData")
     algorithm = cmc.signature_algorithm
     if algorithm == OID_RSA:

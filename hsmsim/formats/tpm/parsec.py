@@ -29,6 +29,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import require_code_signing_key
@@ -276,7 +277,7 @@ def load_chain(data: bytes | None) -> list[x509.Certificate]:
     return certs
 
 
-def check_kat_signature(ak_cert: x509.Certificate, cert_info: bytes, sig: bytes) -> None:
+def check_kat_signature(ak: x509.Certificate | PublicKeyTypes, cert_info: bytes, sig: bytes) -> None:
     """``sig`` is a TPMT_SIGNATURE (ECDSA/SHA-256|384 or RSASSA/SHA-256) by the AK over certInfo."""
     try:
         signature = TpmtSignature.unmarshal(sig)
@@ -286,7 +287,7 @@ def check_kat_signature(ak_cert: x509.Certificate, cert_info: bytes, sig: bytes)
     if alg is None:
         raise Rejected(Reason.SIGNATURE_INVALID, f"TPMT_SIGNATURE 0x{signature.sig_alg:04x}/"
                                                  f"0x{signature.hash_alg:04x} is not a supported scheme")
-    check_signature(ak_cert, alg, cert_info, signature.bare())
+    check_signature(ak, alg, cert_info, signature.bare())
 
 
 def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certificate],
@@ -344,10 +345,11 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
         raise Rejected(Reason.MISSING_INPUT, "the AK chain file holds no certificate")
     check_chain(chain, trust.get("root"), at)
     facts = check_ak_certificate(chain[0], None)
-    ak_spki = spki_der(chain[0].public_key())
+    ak_key = chain[0].public_key()
+    ak_spki = spki_der(ak_key)
     if not hmac.compare_digest(kat.kid, _key_id(ak_spki)):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "kat.kid does not identify the AK certificate's key")
-    check_kat_signature(chain[0], kat.cert_info, kat.sig)
+    check_kat_signature(ak_key, kat.cert_info, kat.sig)
     certify = check_attest(TpmsAttest.unmarshal(kat.cert_info), nonce, "the verifier's nonce")
     area = TpmtPublic.unmarshal(kat.pub_area)
     check_attested_name(area, certify)

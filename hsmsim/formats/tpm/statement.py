@@ -21,10 +21,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.encoding import der_children, der_content
+from hsmsim.encoding import der_content, der_fields
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import tpm_sign
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TpmAlg, TpmaObject, TpmSt
@@ -139,13 +140,14 @@ def check_chain(x5c: list[x509.Certificate], anchors: list[x509.Certificate], at
     validate_chain(x5c[0], x5c[1:], anchors, at)
 
 
-def check_signature(ak_cert: x509.Certificate, alg: int, cert_info: bytes, sig: bytes) -> None:
-    """``sig`` is the bare signature of ``cert_info`` by the AK certificate's key under ``alg``."""
+def check_signature(ak: x509.Certificate | PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is the bare signature of ``cert_info`` under ``alg`` by the AK (its certificate's key, or the key
+    a caller already took from it)."""
     if alg not in COSE_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not a supported COSE algorithm")
     name, hash_name = COSE_ALGS[alg]
     algorithm = _HASHES[hash_name]()
-    key = ak_cert.public_key()
+    key = ak.public_key() if isinstance(ak, x509.Certificate) else ak
     try:
         if name.startswith("ES") and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(sig, cert_info, ec.ECDSA(algorithm))
@@ -211,7 +213,7 @@ def _permanent_ids(others: list[bytes]) -> tuple[str, ...]:
     out = []
     for value in others:
         try:
-            fields = der_children(der_content(value))
+            fields = der_fields(value)
             identifier = next((der_content(f) for f in fields if f[0] == 0x0C), b"")
             out.append(identifier.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
