@@ -121,26 +121,6 @@ def der_children(content: bytes) -> list[bytes]:
     return out
 
 
-def der_fields(tlv: bytes) -> list[bytes]:
-    """``der_children(der_content(tlv))``: the TLVs inside the single TLV ``tlv``, each as its full encoding,
-    raising the same :class:`ValueError` s; read in place, and a child with a short-form length (the common
-    case in the structures a verifier walks on every bundle) is delimited without a :func:`read_tlv` call."""
-    _tag, pos, size = read_tlv(tlv)
-    if size != len(tlv):
-        raise ValueError("bytes after the TLV")
-    out: list[bytes] = []
-    while pos < size:
-        if pos + 2 <= size and tlv[pos + 1] < 0x80 and tlv[pos] & 0x1F != 0x1F:
-            end = pos + 2 + tlv[pos + 1]
-            if end > size:
-                raise ValueError("TLV runs past the end of its parent")
-        else:
-            _tag, _start, end = read_tlv(tlv, pos)
-        out.append(tlv[pos:end])
-        pos = end
-    return out
-
-
 def spki_der(public_key: PublicKeyTypes) -> bytes:
     """The DER SubjectPublicKeyInfo of any public key (e.g. a certificate's, whatever its algorithm)."""
     return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)

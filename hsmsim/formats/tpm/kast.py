@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from hsmsim.encoding import der_content, der_fields, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
+from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.tpm.marshal import MAX_DIGEST, MAX_NAME, Reader, TpmAlg, tpm2b, u16, u32
 from hsmsim.tpm.structures import OpaqueAttested, TpmtSignature
@@ -254,7 +254,7 @@ def _children(tlv: bytes, tag: int, what: str) -> list[bytes]:
     try:
         if not tlv or tlv[0] != tag:
             raise ValueError(f"tag 0x{tlv[:1].hex() or '--'} instead of 0x{tag:02x}")
-        return der_fields(tlv)
+        return der_children(der_content(tlv))
     except ValueError as exc:
         raise _malformed(f"{what} is not DER: {exc}") from None
 

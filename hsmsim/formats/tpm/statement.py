@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.encoding import der_content, der_fields
+from hsmsim.encoding import der_children, der_content
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import tpm_sign
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TpmAlg, TpmaObject, TpmSt
@@ -213,7 +213,7 @@ def _permanent_ids(others: list[bytes]) -> tuple[str, ...]:
     out = []
     for value in others:
         try:
-            fields = der_fields(value)
+            fields = der_children(der_content(value))
             identifier = next((der_content(f) for f in fields if f[0] == 0x0C), b"")
             out.append(identifier.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
