@@ -178,11 +178,15 @@ class TpmPki:
     hash_name: str
 
 
-@functools.lru_cache(maxsize=16)
 def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
     """Root and intermediate for ``seed`` with the algorithms of ``profile`` (shared by every emulated
     TPM of the seed; built once per process). The key roles are the same in every profile: a derived
     key depends on its spec too."""
+    return _tpm_pki(seed, profile)
+
+
+@functools.lru_cache(maxsize=16)
+def _tpm_pki(seed: str, profile: TpmPkiProfile) -> TpmPki:
     algorithms = _PROFILES[profile]
     root_key = derive_key(seed, "tpm/root", KeySpec.parse(algorithms.root))
     root_name = _ca_name(ROOT_CN)
