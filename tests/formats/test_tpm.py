@@ -14,6 +14,7 @@ from asn1crypto import core, csr, pem
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import Device
 from hsmsim.encoding import spki_der
@@ -25,7 +26,13 @@ from hsmsim.formats.tpm.credential import activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
-from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, TPM_MANUFACTURER, ek_certificate, tpm_pki
+from hsmsim.formats.tpm.pki import (
+    EKU_EK_CERTIFICATE,
+    TPM_MANUFACTURER,
+    ak_identity,
+    ek_certificate,
+    tpm_pki,
+)
 from hsmsim.formats.tpm.statement import check_ak_certificate
 from hsmsim.formats.tpm.structures import (
     EccPoint,
@@ -221,6 +228,41 @@ def test_ek_and_ak_certificates_follow_the_tcg_profile(kit):
     assert "EMULATED" in pki.root.subject.rfc4514_string()
     facts = check_ak_certificate(kit.identity.certificate, kit.draft("ec-p256").aaguid)
     assert (facts.vendor, facts.manufacturer) == ("IBM", "id:49424D00")
+
+
+@pytest.mark.parametrize(("profile", "root_key", "intermediate_key", "signature"), [
+    ("rsa", "RSA-4096", "RSA-2048", x509.SignatureAlgorithmOID.RSA_WITH_SHA256),
+    ("ecdsa-p384", "EC-secp384r1", "EC-secp384r1", x509.SignatureAlgorithmOID.ECDSA_WITH_SHA384),
+])
+def test_pki_profile_sets_every_ca_algorithm(kit, profile, root_key, intermediate_key, signature):
+    def describe(public_key: object) -> str:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            return f"RSA-{public_key.key_size}"
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        return f"EC-{public_key.curve.name}"
+
+    pki = tpm_pki(SEED, profile)
+    tpm = EmulatedTpm(SEED, kit.device.serial, kit.device.initialised)
+    ek = ek_certificate(pki, SEED, kit.device.serial, tpm.ek_key.public_key(), tpm.model, kit.device.initialised)
+    identity = ak_identity(SEED, kit.device.serial, tpm.model, created=kit.device.attestation_created,
+                           profile=profile)
+    assert (describe(pki.root.public_key()), describe(pki.intermediate.public_key())) == (root_key, intermediate_key)
+    assert identity.root == pki.root and identity.chain[1] == pki.intermediate
+    for cert in (pki.root, pki.intermediate, ek, identity.certificate):
+        assert cert.signature_algorithm_oid == signature
+    if isinstance(pki.root.public_key(), rsa.RSAPublicKey):
+        assert isinstance(pki.root.signature_algorithm_parameters, padding.PKCS1v15)
+    pki.intermediate.verify_directly_issued_by(pki.root)
+    ek.verify_directly_issued_by(pki.intermediate)
+    identity.certificate.verify_directly_issued_by(pki.intermediate)
+
+
+def test_default_pki_is_rsa_and_ecdsa_profile_keeps_the_earlier_corpus_root():
+    assert tpm_pki(SEED) is tpm_pki(SEED, "rsa")
+    # the root of hsmsim-corpus-v1 before the RSA default (vectors/manifest.json at f89bc96)
+    earlier = "ca77f72ff8ae31e712ef7b9fabdf29cd37171da57e532b1cdf90dc43383f317a"
+    root = tpm_pki("hsmsim-corpus-v1", "ecdsa-p384").root
+    assert hashlib.sha256(root.public_bytes(Encoding.DER)).hexdigest() == earlier
 
 
 def test_authenticator_data_round_trips(kit):

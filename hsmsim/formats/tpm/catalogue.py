@@ -232,7 +232,8 @@ def _manufacturer(manufacturer: int) -> Operator:
 
 
 def _impostor_key(kit: TpmKit) -> Any:
-    return derive_key(kit.seed, "webauthn/impostor-intermediate", KeySpec.parse("ec-p384"))
+    """A key of the genuine intermediate's type (RSA-2048), so only the signature check tells them apart."""
+    return derive_key(kit.seed, "webauthn/impostor-intermediate", KeySpec.parse("rsa-2048"))
 
 
 def _foreign_pki(bench: Workbench) -> None:
@@ -624,7 +625,7 @@ def mutations() -> list[Mutation]:
     add("chain::ak-forged-issuer", "AkCertForgedIssuer",
         _note("CHAIN", crit, "AK certificate names the genuine intermediate but another key signed it",
               "name matching without signature checks accepts any AK certificate"),
-        "AK certificate signed by an impostor P-384 key", "cert.reissue", "x5c[0]/signature",
+        "AK certificate signed by an impostor RSA-2048 key", "cert.reissue", "x5c[0]/signature",
         _ak_reissue(issuer_key=_impostor_key), invalid(Reason.CERT_SIGNATURE_INVALID), resign=True)
     add("chain::x5c-empty", "X5cEmpty",
         _note("CHAIN", high, "attStmt.x5c is an empty array", "the AK is not certified at all"),

@@ -14,7 +14,16 @@ TPM vendor's production root. The leaf profiles follow the TCG EK Credential Pro
 
 CHOICES: one intermediate issues both (a real AK is certified by an attestation CA after
 MakeCredential/ActivateCredential; hsmsim emulates that outcome, see ``docs/formats/tpm.md``);
-the SAN is one multi-valued RDN, as Windows AIK certificates carry it; ECDSA P-384 CAs.
+the SAN is one multi-valued RDN, as Windows AIK certificates carry it. The CAs' algorithms are a
+:data:`TpmPkiProfile`, by default ``rsa`` (an RSA-4096 root and an RSA-2048 intermediate, every
+certificate sha256WithRSAEncryption), as the Windows AIK hierarchy the ms-kast and Windows Hello TPM
+chains end in: Microsoft TPM Root Certificate Authority 2014 is RSA-4096 and self-signs
+sha256WithRSAEncryption; the AIK CAs it issues (``EUS-IFX-KeyId-…``, ``EUS-NTC-KEYID-…``, bundled in
+the Purebred Surface Pro requests) are RSA-2048, signed sha256WithRSAEncryption. Most RSA EK roots
+are RSA-2048 (Infineon, Nuvoton, STMicro, AMD), Infineon OPTIGA RSA Root CA RSA-4096. ``ecdsa-p384``
+keeps the hierarchy hsmsim emitted before: P-384 CAs signing ecdsa-with-SHA384, as the P-384 EK roots
+do (GlobalSign Trusted Platform Module ECC Root CA, STM TPM ECC Root CA 01, Infineon OPTIGA ECC Root
+CA; Nuvoton's and Intel's ECC roots are P-256).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
@@ -134,21 +144,51 @@ def aaguid_extension(aaguid: uuid.UUID) -> x509.UnrecognizedExtension:
     return x509.UnrecognizedExtension(FIDO_AAGUID_EXTENSION, der_tlv(0x04, aaguid.bytes))
 
 
+TpmPkiProfile = Literal["rsa", "ecdsa-p384"]
+"""The emulated CAs' algorithms: ``rsa`` (the default, as Microsoft's TPM root and AIK CAs) or
+``ecdsa-p384`` (hsmsim's earlier hierarchy, as the ECC EK roots); see the module docstring."""
+
+DEFAULT_PKI_PROFILE: TpmPkiProfile = "rsa"
+
+
+@dataclass(frozen=True)
+class _CaAlgorithms:
+    root: str
+    intermediate: str
+    hash_name: str
+
+
+_PROFILES: dict[TpmPkiProfile, _CaAlgorithms] = {
+    "rsa": _CaAlgorithms("rsa-4096", "rsa-2048", "sha256"),
+    "ecdsa-p384": _CaAlgorithms("ec-p384", "ec-p384", "sha384"),
+}
+
+
 @dataclass(frozen=True)
 class TpmPki:
-    """The emulated manufacturer hierarchy: root (P-384) -> attestation/EK-issuing intermediate (P-384)."""
+    """The emulated manufacturer hierarchy: root -> attestation/EK-issuing intermediate.
+
+    ``hash_name`` is the digest every certificate of the hierarchy is signed with.
+    """
 
     root_key: PrivateKey
     root: x509.Certificate
     intermediate_key: PrivateKey
     intermediate: x509.Certificate
+    hash_name: str
+
+
+def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
+    """Root and intermediate for ``seed`` with the algorithms of ``profile`` (shared by every emulated
+    TPM of the seed; built once per process). The key roles are the same in every profile: a derived
+    key depends on its spec too."""
+    return _tpm_pki(seed, profile)
 
 
 @functools.lru_cache(maxsize=16)
-def tpm_pki(seed: str) -> TpmPki:
-    """Root and intermediate for ``seed`` (shared by every emulated TPM of the seed; built once per process)."""
-    p384 = KeySpec.parse("ec-p384")
-    root_key = derive_key(seed, "tpm/root", p384)
+def _tpm_pki(seed: str, profile: TpmPkiProfile) -> TpmPki:
+    algorithms = _PROFILES[profile]
+    root_key = derive_key(seed, "tpm/root", KeySpec.parse(algorithms.root))
     root_name = _ca_name(ROOT_CN)
     root = build_certificate(CertSpec(
         subject=root_name, issuer=root_name, public_key=root_key.public_key(),
@@ -156,9 +196,9 @@ def tpm_pki(seed: str) -> TpmPki:
         extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True),
                     Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
                     Ext(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()))),
-        hash_name="sha384",
+        hash_name=algorithms.hash_name,
     ), root_key)
-    intermediate_key = derive_key(seed, "tpm/intermediate", p384)
+    intermediate_key = derive_key(seed, "tpm/intermediate", KeySpec.parse(algorithms.intermediate))
     intermediate = build_certificate(CertSpec(
         subject=_ca_name(INTERMEDIATE_CN), issuer=root_name, public_key=intermediate_key.public_key(),
         serial=derive_serial(seed, "tpm/intermediate"), not_before=ROOT_NOT_BEFORE + timedelta(days=1),
@@ -167,9 +207,9 @@ def tpm_pki(seed: str) -> TpmPki:
                     Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
                     Ext(x509.SubjectKeyIdentifier.from_public_key(intermediate_key.public_key())),
                     _aki(root_key.public_key())),
-        hash_name="sha384",
+        hash_name=algorithms.hash_name,
     ), root_key)
-    return TpmPki(root_key, root, intermediate_key, intermediate)
+    return TpmPki(root_key, root, intermediate_key, intermediate, algorithms.hash_name)
 
 
 def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, model: TpmModel,
@@ -184,7 +224,7 @@ def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, mo
                     Ext(x509.ExtendedKeyUsage([EKU_EK_CERTIFICATE])),
                     Ext(tpm_specification_extension()),
                     _aki(pki.intermediate_key.public_key())),
-        hash_name="sha384",
+        hash_name=pki.hash_name,
     ), pki.intermediate_key)
 
 
@@ -201,43 +241,47 @@ def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULAT
 
 
 def ak_certificate(seed: str, serial: str, model: TpmModel, public_key: PublicKey, *, created: datetime,
-                   key_name: str = "ak", permanent_id: str | None = None) -> x509.Certificate:
-    """The AK certificate the emulated attestation CA issues for ``public_key`` (WebAuthn §8.3.1 profile).
+                   key_name: str = "ak", permanent_id: str | None = None,
+                   profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> x509.Certificate:
+    """The AK certificate the emulated attestation CA (of ``profile``) issues for ``public_key`` (WebAuthn
+    §8.3.1 profile).
 
     With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
     """
-    pki = tpm_pki(seed)
+    pki = tpm_pki(seed, profile)
     aaguid = EMULATED_AAGUID if permanent_id is None else None
     extensions = (*ak_certificate_extensions(model, aaguid, permanent_id), _aki(pki.intermediate_key.public_key()))
     return build_certificate(CertSpec(
         subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=public_key,
         serial=derive_serial(seed, f"tpm/{serial}/{key_name}"), not_before=created, not_after=created + AK_LIFETIME,
-        extensions=extensions, hash_name="sha384",
+        extensions=extensions, hash_name=pki.hash_name,
     ), pki.intermediate_key)
 
 
 def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, key: PrivateKey | None = None,
-                key_name: str = "ak", permanent_id: str | None = None, spec: str = "ec-p256") -> AttestationIdentity:
-    """The TPM's attestation key (derived with ``spec`` unless ``key`` is given) and its AK certificate.
+                key_name: str = "ak", permanent_id: str | None = None, spec: str = "ec-p256",
+                profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> AttestationIdentity:
+    """The TPM's attestation key (derived with ``spec`` unless ``key`` is given) and its AK certificate
+    under the hierarchy of ``profile``.
 
     ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor.
     The derived identity is built once per process.
     """
     if key is None:
-        return _derived_ak_identity(seed, serial, model, created, key_name, permanent_id, spec)
-    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id)
+        return _derived_ak_identity(seed, serial, model, created, key_name, permanent_id, spec, profile)
+    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id, profile)
 
 
 @functools.lru_cache(maxsize=64)
 def _derived_ak_identity(seed: str, serial: str, model: TpmModel, created: datetime, key_name: str,
-                         permanent_id: str | None, spec: str) -> AttestationIdentity:
+                         permanent_id: str | None, spec: str, profile: TpmPkiProfile) -> AttestationIdentity:
     key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse(spec))
-    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id)
+    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id, profile)
 
 
 def _ak_identity(seed: str, serial: str, model: TpmModel, created: datetime, key: PrivateKey, key_name: str,
-                 permanent_id: str | None) -> AttestationIdentity:
-    pki = tpm_pki(seed)
+                 permanent_id: str | None, profile: TpmPkiProfile) -> AttestationIdentity:
+    pki = tpm_pki(seed, profile)
     cert = ak_certificate(seed, serial, model, key.public_key(), created=created, key_name=key_name,
-                          permanent_id=permanent_id)
+                          permanent_id=permanent_id, profile=profile)
     return AttestationIdentity(key=key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
