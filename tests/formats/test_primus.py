@@ -21,10 +21,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from hsmsim import mutate
 from hsmsim.corpus.check import extract_vector, find_vector
 from hsmsim.formats import detect
 from hsmsim.formats.primus import PrimusOptions
-from hsmsim.formats.primus.archive import build_zip
+from hsmsim.formats.primus.archive import build_zip, deflated
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for
 from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
 from hsmsim.keystore.base import KeyPolicy, KeySpec
@@ -379,6 +380,25 @@ def test_zip_python_layout_is_an_option(hsm):
         infos = archive.infolist()
     assert {(i.create_system, i.flag_bits, i.external_attr) for i in infos} == {(3, 0, 0o100644 << 16)}
     assert members(evidence) == members(hsm.attest("key-rsa-3072", "primus", {"attest_time": ATTEST_TIME}))
+
+
+def test_a_repeated_piece_deflates_as_the_whole_content():
+    piece = b"A" * 4096
+    for repeat in (3, 300):  # under and over the size from which members are deflated with Z_RLE
+        whole = piece * repeat
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS, 8,
+                                      zlib.Z_RLE if len(whole) > 1 << 20 else zlib.Z_DEFAULT_STRATEGY)
+        entry = deflated("m", piece, repeat=repeat)
+        assert (entry.crc, entry.size) == (zlib.crc32(whole), len(whole))
+        assert entry.body == compressor.compress(whole) + compressor.flush()
+    with pytest.raises(ValueError, match="at least 1"):
+        deflated("m", piece, repeat=0)
+
+
+def test_set_element_writes_a_value_repeated():
+    xml = b"<a>\n  <label>x</label>\n</a>\n"
+    assert mutate.set_element(xml, "label", b"ab", repeat=3) == mutate.set_element(xml, "label", b"ababab") \
+        == b"<a>\n  <label>ababab</label>\n</a>\n"
 
 
 def test_zip_is_byte_identical_to_javas(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 import hsmsim.formats as formats_registry
 from hsmsim.device import Device
@@ -217,7 +218,12 @@ def test_the_bag_is_ordered_leaf_first_whatever_its_order(hsm: Hsm) -> None:
     with pytest.raises(Rejected) as info:
         leaf_first([certs[0], certs[0]])
     assert info.value.reason is Reason.MALFORMED
+    root_again = x509.load_der_x509_certificate(certs[-1].public_bytes(Encoding.DER))
+    assert certs[-1].issuer == certs[-1].subject, "the bag ends in its self-issued root"
+    assert leaf_first([root_again, *certs[::-1]]) == certs, "a repeated root is neither a leaf nor kept twice"
 
+
+# -- vectors ----------------------------------------------------------------------------------------
 
 def test_the_catalogue_has_thirty_named_defects_with_notes() -> None:
     mutations = catalogue.mutations()

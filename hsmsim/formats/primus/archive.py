@@ -18,7 +18,7 @@ byte against OpenJDK 17 (``tests/formats/TsbZip.java``):
 A member larger than 1 MiB is deflated with zlib's run-length strategy (``Z_RLE``) instead of the default
 one Java uses. No real TSB export has such a member: only hsmsim's deliberately oversized synthetic members
 (the 50 MB ``<label>`` and the 64 MiB ``padding.bin`` bomb of the corpus), which are runs of one byte, so
-``Z_RLE`` gives them about the same compressed size (within 0.4 %) for less than half of the CPU time.
+``Z_RLE`` gives them about the same compressed size (within 0.5 %) for less than half of the CPU time.
 The headers are the same either way; every member of real size is deflated as Java does.
 
 The ``python`` layout is what hsmsim wrote before (``zipfile``: Unix host, sizes in the local
@@ -70,18 +70,23 @@ class ZipEntry:
         return cls(name, zlib.crc32(content), len(content), method, body)
 
 
+_LARGE_MEMBER_BYTES = 1 << 20
+"""Members up to this size are deflated with the default strategy, each distinct one once per process; larger
+ones (only the synthetic oversized members) with ``Z_RLE`` (see above)."""
+
+
 def deflated(name: str, content: bytes, level: int = 6, *, repeat: int = 1) -> ZipEntry:
-    """``content`` written ``repeat`` times, as java.util.zip deflates it (raw deflate at ``level``); over 1 MiB
-    in all, with the run-length strategy (see above). Repeated content is never built: the one piece is
-    checksummed and fed to the compressor ``repeat`` times (deflate's output does not depend on how its input
-    is split)."""
+    """``content`` written ``repeat`` times (``repeat`` >= 1), as java.util.zip deflates it (raw deflate at
+    ``level``); over :data:`_LARGE_MEMBER_BYTES` in all, with the run-length strategy (see above). Repeated content
+    is never built: the one piece is checksummed and fed to one compressor ``repeat`` times (zlib's output does
+    not depend on how its input is split without flushes; the corpus check pins the bytes)."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, not {repeat}")
     size = len(content) * repeat
-    if size > _RECURRING_BYTES:
+    if size > _LARGE_MEMBER_BYTES:
         crc, body = _raw_deflate(content, level, repeat, zlib.Z_RLE)
-    elif repeat == 1:
-        crc, body = _recurring_deflate(content, level)
     else:
-        crc, body = _raw_deflate(content, level, repeat)
+        crc, body = _recurring_deflate(content * repeat, level)
     return ZipEntry(name, crc, size, DEFLATED, body)
 
 
@@ -96,7 +101,6 @@ def _raw_deflate(content: bytes, level: int, repeat: int = 1,
     return crc, b"".join(parts)
 
 
-_RECURRING_BYTES = 1 << 20
 _recurring_deflate = lru_cache(maxsize=512)(_raw_deflate)
 """Most members recur unchanged across a corpus's bundles (certificates, the golden XML): each distinct
 small member is compressed once per process."""
@@ -127,7 +131,7 @@ def java_zip(entries: list[ZipEntry], when: datetime) -> bytes:
     return bytes(out + central + end)
 
 
-def _python_zip(members: list[tuple[str, bytes]], when: datetime, level: int) -> bytes:
+def _python_zip(members: list[tuple[str, bytes]], when: datetime) -> bytes:
     buffer = io.BytesIO()
     stamp = when.astimezone(UTC)
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -137,14 +141,14 @@ def _python_zip(members: list[tuple[str, bytes]], when: datetime, level: int) ->
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o100644 << 16
-            archive.writestr(info, data, compresslevel=level)
+            archive.writestr(info, data, compresslevel=6)
     return buffer.getvalue()
 
 
-def build_zip(members: list[tuple[str, bytes]], when: datetime, *, layout: ZipLayout = "java",
-              level: int = 6) -> bytes:
-    """A deterministic zip of ``members`` in the given order, every entry deflated at ``level`` and
-    stamped ``when`` (UTC, 2-second MS-DOS resolution), in the ``layout`` described above."""
+def build_zip(members: list[tuple[str, bytes]], when: datetime, *, layout: ZipLayout = "java") -> bytes:
+    """A deterministic zip of ``members`` in the given order, every entry deflated at zlib's default level 6
+    (java.util.zip's default) and stamped ``when`` (UTC, 2-second MS-DOS resolution), in the ``layout``
+    described above."""
     if layout == "java":
-        return java_zip([deflated(member, data, level) for member, data in members], when)
-    return _python_zip(members, when, level)
+        return java_zip([deflated(member, data) for member, data in members], when)
+    return _python_zip(members, when)

@@ -103,7 +103,8 @@ class Envelope:
     request: bytes | None
     request_spki: bytes | None
     signed: SignedData | None = None
-    """The SignedData of ``content`` when reading the envelope has already opened it (a pre-enrollment container)."""
+    """The SignedData of ``content`` when reading the envelope has already opened it (an Android pre-enrollment
+    container)."""
 
 
 def _from_request(der: bytes) -> Envelope:
@@ -179,8 +180,9 @@ def _certificates(envelope: Envelope, profile: Profile) -> list[x509.Certificate
 
 
 def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
-    """The bag (a SET OF: no order) as a chain: the one certificate no other names as issuer, then its issuers
-    by name, then whatever is left; MALFORMED when no single certificate is the leaf."""
+    """The bag (a SET OF: no order) as a chain: the one certificate no other entry names as issuer, then its
+    issuers by name, then whatever is left; MALFORMED when no single certificate is the leaf. Entries count by
+    position: a certificate listed twice names itself as issuer if it is self-issued."""
     # Names looked up by name_key (equal exactly when the Names are), not compared pair by pair.
     names = [(name_key(c.subject), name_key(c.issuer)) for c in certs]
     naming = Counter(issuer for _subject, issuer in names)
