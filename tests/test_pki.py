@@ -11,7 +11,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.keystore.base import KeySpec
 from hsmsim.pki import chain
-from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name, reissue
 from hsmsim.pki.chain import ChainPolicy, name_key, validate_chain
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Reason, Rejected
@@ -60,6 +60,18 @@ def test_keys_extensions_and_serials(identity):
     # UTCTime notBefore, GeneralizedTime notAfter (after 2049)
     assert b"\x17\x0d" in der[root][:300] and b"\x18\x0f2054" in der[root][:300]
     assert device.not_valid_after_utc == root.not_valid_after_utc == leaf.not_valid_after_utc
+
+
+@pytest.mark.parametrize("hash_name", ["sha256", "sha384", "sha512"])
+def test_a_reissued_certificate_keeps_its_signature_digest(hash_name):
+    key = derive_key("chain-tests", "reissue", KeySpec.parse("ec-p384"))
+    other = derive_key("chain-tests", "reissue-other", KeySpec.parse("ec-p384"))
+    subject = name(("CN", "reissue", PRINTABLE))
+    cert = build_certificate(CertSpec(subject=subject, issuer=subject, public_key=key.public_key(), serial=5,
+                                      not_before=AT, not_after=AT + timedelta(days=1), hash_name=hash_name), key)
+    again = reissue(cert, other, serial=6)
+    assert again.signature_hash_algorithm is not None and again.signature_hash_algorithm.name == hash_name
+    assert again.serial_number == 6 and again.subject == cert.subject
 
 
 def test_chain_validates(identity):

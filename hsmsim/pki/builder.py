@@ -83,12 +83,15 @@ def key_usage(*usages: str) -> x509.KeyUsage:
     return x509.KeyUsage(**fields)
 
 
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha256": hashes.SHA256, "sha384": hashes.SHA384,
+                                                  "sha512": hashes.SHA512}
+
+
 def sign_args(key: PrivateKey, hash_name: str = "sha256") -> dict[str, object]:
     """Keyword arguments for cryptography's ``.sign()`` giving deterministic signatures."""
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return {"private_key": key, "algorithm": None}
-    algorithm = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
-                 "sha512": hashes.SHA512()}[hash_name]
+    algorithm = _HASHES[hash_name]()
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return {"private_key": key, "algorithm": algorithm, "ecdsa_deterministic": True}
     assert isinstance(key, rsa.RSAPrivateKey)
@@ -126,12 +129,15 @@ def build_certificate(spec: CertSpec, issuer_key: PrivateKey) -> x509.Certificat
 
 
 def spec_of_certificate(cert: x509.Certificate) -> CertSpec:
-    """The :class:`CertSpec` that reproduces ``cert`` (same names, key, serial, validity, extensions)."""
+    """The :class:`CertSpec` that reproduces ``cert`` (same names, key, serial, validity, extensions, and
+    signature digest where :func:`sign_args` has it; SHA-256 otherwise)."""
+    digest = cert.signature_hash_algorithm
     return CertSpec(
         subject=cert.subject, issuer=cert.issuer, public_key=cert.public_key(),  # type: ignore[arg-type]
         serial=cert.serial_number, not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         extensions=tuple(Ext(e.value, e.critical) for e in cert.extensions),
+        hash_name=digest.name if digest is not None and digest.name in _HASHES else "sha256",
     )
 
 
