@@ -263,6 +263,8 @@ def test_default_pki_is_rsa_and_ecdsa_profile_keeps_the_earlier_corpus_root():
     earlier = "ca77f72ff8ae31e712ef7b9fabdf29cd37171da57e532b1cdf90dc43383f317a"
     root = tpm_pki("hsmsim-corpus-v1", "ecdsa-p384").root
     assert hashlib.sha256(root.public_bytes(Encoding.DER)).hexdigest() == earlier
+    with pytest.raises(ValueError, match="unknown TPM PKI profile"):
+        tpm_pki(SEED, "ecdsa-p256")  # type: ignore[arg-type]
 
 
 def test_authenticator_data_round_trips(kit):

@@ -153,8 +153,8 @@ DEFAULT_PKI_PROFILE: TpmPkiProfile = "rsa"
 
 @dataclass(frozen=True)
 class _CaAlgorithms:
-    root: str
-    intermediate: str
+    root_key_spec: str
+    intermediate_key_spec: str
     hash_name: str
 
 
@@ -181,14 +181,17 @@ class TpmPki:
 def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
     """Root and intermediate for ``seed`` with the algorithms of ``profile`` (shared by every emulated
     TPM of the seed; built once per process). The key roles are the same in every profile: a derived
-    key depends on its spec too."""
+    key depends on its spec too. Raises ValueError for an unknown profile."""
+    if profile not in _PROFILES:
+        raise ValueError(f"unknown TPM PKI profile {profile!r}: one of {', '.join(_PROFILES)}")
+    # One cache entry whether the profile is given or defaulted (an lru_cache keys the two calls apart).
     return _tpm_pki(seed, profile)
 
 
 @functools.lru_cache(maxsize=16)
 def _tpm_pki(seed: str, profile: TpmPkiProfile) -> TpmPki:
     algorithms = _PROFILES[profile]
-    root_key = derive_key(seed, "tpm/root", KeySpec.parse(algorithms.root))
+    root_key = derive_key(seed, "tpm/root", KeySpec.parse(algorithms.root_key_spec))
     root_name = _ca_name(ROOT_CN)
     root = build_certificate(CertSpec(
         subject=root_name, issuer=root_name, public_key=root_key.public_key(),
@@ -198,7 +201,7 @@ def _tpm_pki(seed: str, profile: TpmPkiProfile) -> TpmPki:
                     Ext(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()))),
         hash_name=algorithms.hash_name,
     ), root_key)
-    intermediate_key = derive_key(seed, "tpm/intermediate", KeySpec.parse(algorithms.intermediate))
+    intermediate_key = derive_key(seed, "tpm/intermediate", KeySpec.parse(algorithms.intermediate_key_spec))
     intermediate = build_certificate(CertSpec(
         subject=_ca_name(INTERMEDIATE_CN), issuer=root_name, public_key=intermediate_key.public_key(),
         serial=derive_serial(seed, "tpm/intermediate"), not_before=ROOT_NOT_BEFORE + timedelta(days=1),
