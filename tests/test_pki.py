@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.keystore.base import KeySpec
-from hsmsim.pki import chain
+from hsmsim.pki import builder, chain
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name, reissue
 from hsmsim.pki.chain import ChainPolicy, name_key, validate_chain
 from hsmsim.pki.seed import derive_key
@@ -180,3 +180,36 @@ def test_only_issuers_are_remembered_by_their_bytes(monkeypatch):
         assert validate_chain(copies[3], [], [copies[2]], AT) == [copies[3], copies[2]]
     assert checked.count("CN=leaf") == checked.count("CN=direct") == 3
     assert checked.count("CN=mid") == 2  # the first look, and once both are remembered
+
+
+def _copies(*certs: x509.Certificate) -> list[x509.Certificate]:
+    return [x509.load_der_x509_certificate(c.public_bytes(Encoding.DER)) for c in certs]
+
+
+def test_a_leaf_with_the_bytes_of_a_pool_certificate_is_that_certificate(monkeypatch):
+    """A leaf that is an anchor is its own path; a leaf that is an untrusted certificate is not its own
+    issuer, on the first look and once its bytes are remembered."""
+    root, root_key = _ca("root")
+    mid, _ = _ca("mid", issuer=root, issuer_key=root_key)
+    for memo in ("_recent", "_issuers", "_signatures"):
+        monkeypatch.setattr(chain, memo, {})
+    for _ in range(3):
+        copies = _copies(root, mid, mid, root)
+        assert validate_chain(copies[0], [], copies[3:], AT) == [copies[0]]
+        assert validate_chain(copies[1], copies[2:3], copies[3:], AT) == [copies[1], copies[3]]
+
+
+@pytest.mark.parametrize(("position", "named"), [(0, "the leaf certificate"), (1, "chain certificate [1]"),
+                                                 (2, "a trust anchor")])
+def test_a_malformed_certificate_is_named_by_its_place(position, named):
+    root, root_key = _ca("root")
+    mid, mid_key = _ca("mid", issuer=root, issuer_key=root_key)
+    leaf, _ = _ca("leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
+    certs = [leaf, mid, root]
+    signer = [mid_key, root_key, root_key][position]
+    tbs = builder.map_extensions(certs[position].tbs_certificate_bytes, lambda exts: [exts[0], *exts])
+    certs[position] = builder.resign_tbs(certs[position], tbs, signer)
+    with pytest.raises(Rejected) as info:
+        validate_chain(certs[0], certs[1:2], certs[2:], AT)
+    assert info.value.reason is Reason.MALFORMED
+    assert info.value.detail.startswith(f"{named} carries extension ")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import TypeVar
 
 from cryptography import x509
@@ -68,7 +69,10 @@ def name_key(name: x509.Name) -> NameKey:
     match only as 7.1 names is refused (CERT_SIGNATURE_INVALID, the named issuer not proven), never
     accepted. Looking candidates up by DER bytes instead would turn that reason into CHAIN_INCOMPLETE.
     """
-    return tuple(frozenset([(attr.oid, attr.value) for attr in rdn]) for rdn in name.rdns)
+    return tuple([frozenset(map(_type_and_value, rdn)) for rdn in name.rdns])
+
+
+_type_and_value = attrgetter("oid", "value")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +141,10 @@ def _remembered(cert: x509.Certificate) -> x509.Certificate | None:
     if entry is not None and entry[0] is cert:
         return entry[2]
     known = _issuers.get(cert.signature)
-    return known[0] if known is not None and (known[0] is cert or known[0] == cert) else None
+    if known is None or not (known[0] is cert or known[0] == cert):
+        return None
+    _remember(_recent, id(cert), (cert, known[1], known[0]))  # the next look at this object is by identity
+    return known[0]
 
 
 def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
@@ -178,13 +185,23 @@ def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
     return fields.subject, fields.issuer
 
 
-def _checked_fields(cert: x509.Certificate, what: str) -> _CertFields:
+def _checked_fields(cert: x509.Certificate, position: int, first_anchor: int) -> _CertFields:
+    """:func:`_fields` of the certificate at ``position`` of the walk's list; MALFORMED names its place (the
+    name is written only then)."""
     try:
         return _fields(cert)
     except x509.DuplicateExtension as exc:
+        what = _place(position, first_anchor)
         raise Rejected(Reason.MALFORMED, f"{what} carries extension {exc.oid.dotted_string} twice") from None
     except CERT_PARSE_ERRORS as exc:
+        what = _place(position, first_anchor)
         raise Rejected(Reason.MALFORMED, f"{what} does not parse: {type(exc).__name__}: {str(exc)[:120]}") from None
+
+
+def _place(position: int, first_anchor: int) -> str:
+    if position == 0:
+        return "the leaf certificate"
+    return f"chain certificate [{position}]" if position < first_anchor else "a trust anchor"
 
 
 def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -301,10 +318,8 @@ def validate_chain(
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
     # One list of the leaf, the bundle's certificates and the anchors; the walk works on positions in it.
     certs = [leaf, *untrusted, *anchors]
-    fields = [_checked_fields(cert, "the leaf certificate" if index == 0 else f"chain certificate [{index}]")
-             for index, cert in enumerate(certs[:1 + len(untrusted)])]
-    fields += [_checked_fields(cert, "a trust anchor") for cert in anchors]
     first_anchor = 1 + len(untrusted)
+    fields = [_checked_fields(cert, position, first_anchor) for position, cert in enumerate(certs)]
     classes = _der_classes(certs)
     anchor_classes = {classes[i] for i in range(first_anchor, len(certs))}
     by_subject: dict[NameKey, list[int]] = {}  # untrusted, then anchors, in the order given
