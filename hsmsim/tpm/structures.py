@@ -357,7 +357,12 @@ class TpmtPublic:
         return area
 
     def name(self) -> bytes:
-        """Name = nameAlg ‖ H_nameAlg(marshalled TPMT_PUBLIC)."""
+        """Name = nameAlg ‖ H_nameAlg(marshalled TPMT_PUBLIC) (raises as :func:`name_of` does)."""
+        return self._name
+
+    @functools.cached_property
+    def _name(self) -> bytes:
+        # A TPM2_Certify and a MakeCredential each name the same area several times.
         return name_of(self.name_alg, self.marshal())
 
     def public_key(self) -> PublicKey:
