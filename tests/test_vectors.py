@@ -116,6 +116,20 @@ def test_build_refuses_a_native_file_name_that_is_not_plain(tmp_path, monkeypatc
         hostile.evidence.write(tmp_path / "bundle")
 
 
+@pytest.mark.parametrize("target", ["elsewhere", "missing"])
+def test_the_writer_never_writes_through_a_symlink(tmp_path, target):
+    from hsmsim.corpus.build import _OutputTree
+
+    root, outside = tmp_path / "out", tmp_path / target
+    root.mkdir()
+    if target == "elsewhere":
+        outside.write_bytes(b"kept")
+    (root / "a.json").symlink_to(outside)
+    with pytest.raises(FileExistsError):
+        _OutputTree(str(root)).write("a.json", b"written")
+    assert (outside.read_bytes() == b"kept") if target == "elsewhere" else not outside.exists()
+
+
 def test_a_draft_round_trips_to_the_same_case():
     case = next(c for c in get_format("primus").vector_cases("hsmsim-corpus-v1") if c.id.startswith("primus::attr::"))
     draft = VectorDraft.model_validate_json(corpus_json(VectorDraft.from_case(case).wire()))

@@ -272,9 +272,8 @@ def build_corpus(
             counts["severity"][test.severity.value] += 1
             for flag in case.flags:
                 counts["flag"][flag] += 1
-        # Each distinct anchor object once: hashing a certificate encodes it, and a format's vectors share a root.
-        for anchor in {id(anchor): anchor for case in cases for anchor in case.anchors}.values():
-            anchor_formats[anchor] = format_name
+            for anchor in case.anchors:
+                anchor_formats[anchor] = format_name
     tree.write(REGISTRY_FILE, corpus_json(registry.to_json()))
     tree.write(CHANGELOG_FILE, registry.changelog().encode())
     files = tree.sorted_digests()

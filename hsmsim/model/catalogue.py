@@ -53,7 +53,7 @@ FAKER_PROVIDERS = ("address", "company", "internet", "lorem", "person")
 provider has the numerify and random_* methods. Faker's default is all 26, each imported per locale."""
 
 
-def seeded_faker(seed: str, locales: list[str], namespace: str = "",
+def seeded_faker(seed: str, locales: list[str], namespace: str = "", *,
                  providers: tuple[str, ...] = FAKER_PROVIDERS) -> Faker:
     """A Faker whose output is a pure function of ``(namespace, seed)`` (Faker is pinned in pyproject), with the
     ``providers`` (of :data:`FAKER_PROVIDERS`) the caller draws from: each one costs a search of its locales and

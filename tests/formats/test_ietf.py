@@ -77,7 +77,7 @@ def test_evidence_structure(hsm: Hsm) -> None:
     assert ev.files["key-rsa-3072.nonce"] == b"00112233\n"
     assert (platform.first("fipsboot"), platform.first("hwserial"), key.first("nonce")) == (
         b"\x01\x01\xff", platform.values("hwserial")[0], None)
-    assert transaction.count(asn1.claim_oid(asn1.ELEMENT_TRANSACTION, "ak-spki")) == 1
+    assert transaction.count_of_type(asn1.claim_oid(asn1.ELEMENT_TRANSACTION, "ak-spki")) == 1
 
 
 def test_secret_key_evidence_has_no_spki(hsm: Hsm) -> None:

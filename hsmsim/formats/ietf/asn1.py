@@ -191,7 +191,7 @@ class Entity:
         found = self._by_type.get(oid) if oid is not None else None
         return found[0] if found else None
 
-    def count(self, claim_type: str) -> int:
+    def count_of_type(self, claim_type: str) -> int:
         """How many claims of type ``claim_type`` (an OID) this entity carries."""
         return len(self._by_type.get(claim_type, ()))
 

@@ -118,7 +118,7 @@ class IetfKit:
     def identity_ders(self) -> tuple[bytes, ...]:
         """DER of the AK certificate and of the chain above it: every Evidence carries them (cryptography encodes
         a certificate anew at each call)."""
-        return tuple(c.public_bytes(Encoding.DER) for c in (self.identity.certificate, *self.identity.chain[1:]))
+        return evidence.signer_ders(self.identity)
 
     @functools.cached_property
     def root_pem(self) -> bytes:
@@ -141,10 +141,7 @@ class IetfKit:
         if golden is None:
             request = self.request(self.keys[spec])
             nonce = evidence.request_nonce(request)
-            entities = (evidence.transaction_entity(nonce, ATTEST_TIME,
-                                                    [spki_der(self.identity.certificate.public_key())]),
-                        evidence.platform_entity(evidence.request_platform(request, VENDOR)),
-                        evidence.key_entity(request.key))
+            entities = evidence.golden_entities(request, VENDOR, nonce)
             golden = self.evidence_goldens[spec] = EvidenceGolden(entities, nonce, self.encode_tbs(1, entities))
         return golden
 
@@ -205,8 +202,7 @@ class EvidenceBench:
         for identity in self.signers:
             algorithm, value = sign(self.signing_key or identity.key, signed)
             cert = identity.certificate
-            ders = self.kit.identity_ders if identity is self.kit.identity else tuple(
-                c.public_bytes(Encoding.DER) for c in (cert, *identity.chain[1:]))
+            ders = self.kit.identity_ders if identity is self.kit.identity else evidence.signer_ders(identity)
             blocks.append(asn1.SignatureBlock(
                 algorithm, value,
                 key_id=(cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest

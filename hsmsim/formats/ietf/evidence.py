@@ -121,15 +121,28 @@ def key_entity(key: StoredKey) -> Entity:
     ))
 
 
+def signer_ders(identity: AttestationIdentity) -> tuple[bytes, ...]:
+    """The DER of an identity's certificate, then of its chain above it (the intermediates it signs with)."""
+    return tuple(c.public_bytes(Encoding.DER) for c in (identity.certificate, *identity.chain[1:]))
+
+
 def sign_evidence(tbs: bytes, identities: Sequence[AttestationIdentity]) -> bytes:
     """Evidence over ``tbs``: one SignatureBlock per identity (its certificate as the signer), the
     identities' intermediates as ``intermediateCertificates``."""
     blocks, intermediates = [], []
     for identity in identities:
         algorithm, value = sign(identity.key, tbs)
-        blocks.append(SignatureBlock(algorithm, value, certificate=identity.certificate.public_bytes(Encoding.DER)))
-        intermediates += [c.public_bytes(Encoding.DER) for c in identity.chain[1:]]
+        certificate, *above = signer_ders(identity)
+        blocks.append(SignatureBlock(algorithm, value, certificate=certificate))
+        intermediates += above
     return asn1.encode_evidence(tbs, blocks, intermediates or None)
+
+
+def golden_entities(request: AttestationRequest, vendor: str, nonce: bytes) -> tuple[Entity, Entity, Entity]:
+    """The entities of the request's Evidence: transaction (``nonce``, the time, the AK), platform, key."""
+    ak_spki = spki_der(request.attesting.certificate.public_key())
+    return (transaction_entity(nonce, request.at, [ak_spki]), platform_entity(request_platform(request, vendor)),
+            key_entity(request.key))
 
 
 def request_nonce(request: AttestationRequest) -> bytes:
@@ -161,10 +174,7 @@ def evidence_files(label: str, der: bytes, nonce: bytes, root_pem: bytes) -> dic
 def generate(request: AttestationRequest, vendor: str) -> Evidence:
     """PKIX Evidence for the request's key, signed by the request's attesting identity."""
     nonce = request_nonce(request)
-    ak_spki = spki_der(request.attesting.certificate.public_key())
-    entities = [transaction_entity(nonce, request.at, [ak_spki]),
-                platform_entity(request_platform(request, vendor)), key_entity(request.key)]
-    der = sign_evidence(asn1.encode_tbs(1, entities), [request.attesting])
+    der = sign_evidence(asn1.encode_tbs(1, golden_entities(request, vendor, nonce)), [request.attesting])
     files = evidence_files(request.key.label, der, nonce, cert_pem(request.attesting.root))
     return Evidence(FORMAT, files, f"{request.key.label}{EVIDENCE_SUFFIX}")
 
@@ -310,7 +320,7 @@ def validate_structure(ev: asn1.PkixEvidence, profile: Profile) -> None:
                 if profile is Profile.STRICT:
                     raise Rejected(Reason.UNEXPECTED_CONTENT, f"{where}: claim {item.type} does not belong here")
                 continue
-            if not known.repeatable and entity.count(item.type) > 1:
+            if not known.repeatable and entity.count_of_type(item.type) > 1:
                 raise Rejected(Reason.ATTR_CONFLICT, f"{where}: claim {known.name} repeated")
             if item.value is None:
                 raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name} has no value")
