@@ -24,7 +24,7 @@ from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft, StatementDraft
 from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
-from hsmsim.formats.tpm.pki import EMULATED_AAGUID, ak_identity
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, TpmPkiProfile, ak_identity
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -62,7 +62,7 @@ def _tpm_inputs(request: AttestationRequest) -> tuple[EmulatedTpm, GenuineTpm | 
     if encoding not in SIGNATURE_ENCODINGS:
         raise UnsupportedKeyError(f"signature_encoding must be one of {SIGNATURE_ENCODINGS}")
     tpm = EmulatedTpm.for_device(request.device)
-    genuine = genuine_tpm(request, key_name=WEBAUTHN_AK, names_device=False)
+    genuine = genuine_tpm(request, tpm, key_name=WEBAUTHN_AK, names_device=False)
     area = genuine.key_public() if genuine is not None else tpm.key_public(request.key)
     return tpm, genuine, area, encoding
 
@@ -109,20 +109,20 @@ def verify_tpm_statement(att_stmt: Mapping[str, object], signed: SignedData, tru
 
 def provision_ak(device: Device, attesting: tuple[str, PrivateKey, datetime] | None = None, *,
                  ak_name: str = WEBAUTHN_AK, names_device: bool = False,
-                 ak_spec: str = "ec-p256") -> AttestationIdentity:
+                 ak_spec: str = "ec-p256", pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> AttestationIdentity:
     """The TPM's AK ``ak_name`` (key spec ``ak_spec``, or a user key as AK) with its AK certificate under the
-    emulated CA; ``names_device``: the certificate names the TPM by its EK URN (permanentIdentifier), as ACME
-    needs."""
-    tpm = EmulatedTpm.for_device(device)
+    emulated CA of ``pki_profile``; ``names_device``: the certificate names the TPM by its EK URN
+    (permanentIdentifier), as ACME needs."""
+    tpm = EmulatedTpm.for_device(device, pki_profile)
     permanent_id = tpm.ek_urn() if names_device else None
     if attesting is None:
         return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created,
-                           key_name=ak_name, permanent_id=permanent_id, spec=ak_spec)
+                           profile=tpm.pki_profile, key_name=ak_name, permanent_id=permanent_id, spec=ak_spec)
     label, key, created = attesting
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise UnsupportedKeyError("a TPM attestation key must be RSA or ECC")
     return ak_identity(device.seed, device.serial, tpm.model, created=max(created, device.initialised),
-                       key=key, key_name=f"{ak_name}/{label}", permanent_id=permanent_id)
+                       profile=tpm.pki_profile, key=key, key_name=f"{ak_name}/{label}", permanent_id=permanent_id)
 
 
 class TpmStatementFormat:
@@ -141,6 +141,8 @@ class TpmStatementFormat:
     """Key spec of the format's default AK."""
     names_device: bool = False
     """The AK certificate names the TPM by its EK URN (permanentIdentifier), as ACME needs."""
+    pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
+    """The hierarchy that certifies the format's TPM (its EK and AK certificates)."""
 
     def provision(
         self, device: Device, partition: str,
@@ -148,7 +150,7 @@ class TpmStatementFormat:
     ) -> AttestationIdentity:
         """The TPM's AK for this format (:func:`provision_ak`)."""
         return provision_ak(device, attesting, ak_name=self.ak_name, names_device=self.names_device,
-                            ak_spec=self.ak_spec)
+                            ak_spec=self.ak_spec, pki_profile=self.pki_profile)
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

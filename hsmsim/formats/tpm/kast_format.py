@@ -54,7 +54,7 @@ from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
-from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, tpm_pki
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE
 from hsmsim.formats.tpm.statement import (
     AkFacts,
     check_ak_certificate,
@@ -97,8 +97,7 @@ def ca_exchange(seed: str, role: str = "ms-kast/ca-exchange") -> tuple[rsa.RSAPr
     key = derive_key(seed, role, KeySpec.parse("rsa-2048"))
     assert isinstance(key, rsa.RSAPrivateKey)
     subject = name(("C", "CH", PRINTABLE), ("O", "hsmsim", UTF8), ("CN", CA_EXCHANGE_CN, UTF8))
-    tpm = tpm_pki(seed)
-    start = tpm.root.not_valid_before_utc
+    start = ROOT_NOT_BEFORE
     cert = build_certificate(CertSpec(
         subject=subject, issuer=subject, public_key=key.public_key(), serial=derive_serial(seed, role),
         not_before=start, not_after=start + timedelta(days=20 * 365),
