@@ -22,7 +22,7 @@ from hsmsim.formats import get_format
 from hsmsim.formats.tpm.acme import jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, TpmKit, mutations
-from hsmsim.formats.tpm.credential import activate_credential, make_credential
+from hsmsim.formats.tpm.credential import _made_credential, activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
@@ -464,6 +464,7 @@ def test_activate_credential_releases_only_for_the_ek_and_the_name(kit):
     ek = kit.tpm.ek_key
     name = kit.tpm.ak_public(kit.identity.key.public_key()).name()
     made = make_credential(ek.public_key(), name, b"c" * 32, b"s" * 32, b"o" * 32)
+    _made_credential.cache_clear()  # so the second call seals again
     assert made == make_credential(ek.public_key(), name, b"c" * 32, b"s" * 32, b"o" * 32)  # reproducible
     assert activate_credential(ek, name, made.credential_blob, made.secret) == b"c" * 32
     assert activate_credential(ek, name[:-1] + b"\x00", made.credential_blob, made.secret) is None
