@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.device import Device
+from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import spki_der
 from hsmsim.formats import get_format
 from hsmsim.formats.tpm.acme import jwk_thumbprint
@@ -483,3 +483,20 @@ def test_activate_credential_opens_what_tpm2_pytss_makes(kit):
     blob, secret = utils.make_credential(public, b"pytss credential", types.TPM2B_NAME(name))
     released = activate_credential(kit.tpm.ek_key, name, bytes(blob.marshal())[2:], bytes(secret.marshal())[2:])
     assert released == b"pytss credential"
+
+
+@pytest.mark.parametrize("format_name", ["parsec-tpm", "tpm-acme"])
+def test_a_tpm_of_the_ecdsa_profile_has_every_certificate_from_that_hierarchy(format_name):
+    fmt = type(get_format(format_name))()
+    fmt.pki_profile = "ecdsa-p384"
+    device = Device.from_seed(format_name, SEED)
+    store = SoftKeyStore(seed=SEED)
+    key = store.generate(KeySpec.parse("ec-p256"), "tls key", created=datetime(2025, 3, 3, tzinfo=UTC))
+    at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+    request = AttestationRequest(device=device, partition="default", key=key, key_signer=store.signer(key),
+                                 attesting=fmt.provision(device, "default"), at=at)
+    evidence = fmt.generate(request)
+    ecdsa_root, rsa_root = tpm_pki(SEED, "ecdsa-p384").root, tpm_pki(SEED).root
+    verdict = fmt.verify(evidence, TrustAnchors({"root": (ecdsa_root,)}), at=at, profile=Profile.STRICT)
+    assert verdict.accepted, verdict.summary()
+    assert not fmt.verify(evidence, TrustAnchors({"root": (rsa_root,)}), at=at).accepted

@@ -26,9 +26,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import check_csr_binding
@@ -141,8 +141,9 @@ class AcmeRecord:
                    from_b64url(parts["payload"]["attObj"], "payload.attObj"))
 
 
-def check_tpmt_signature(ak_cert: Any, alg: int, cert_info: bytes, sig: bytes) -> None:
-    """``sig`` is a TPMT_SIGNATURE by the AK over certInfo, with the sigAlg and hash ``alg`` names."""
+def check_tpmt_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is a TPMT_SIGNATURE by the AK's public key ``ak`` over certInfo, with the sigAlg and hash ``alg``
+    names."""
     if alg not in ACME_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not ES256, RS256 or RS1")
     try:
@@ -153,7 +154,7 @@ def check_tpmt_signature(ak_cert: Any, alg: int, cert_info: bytes, sig: bytes) -
     if signature.sig_alg != ACME_ALGS[alg] or signature.hash_alg != hash_alg:
         raise Rejected(Reason.SIGNATURE_INVALID, f"TPMT_SIGNATURE 0x{signature.sig_alg:04x}/0x{signature.hash_alg:04x}"
                                                  f" does not match alg {COSE_ALGS[alg][0]}")
-    check_signature(ak_cert, alg, cert_info, signature.bare())
+    check_signature(ak, alg, cert_info, signature.bare())
 
 
 def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, at: datetime,
@@ -167,7 +168,7 @@ def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, a
     x5c = load_x5c(stmt.x5c)
     check_chain(x5c, trust.get("root"), at)
     facts = check_ak_certificate(x5c[0], None)
-    check_tpmt_signature(x5c[0], stmt.alg, stmt.cert_info, stmt.sig)
+    check_tpmt_signature(x5c[0].public_key(), stmt.alg, stmt.cert_info, stmt.sig)
     expected = hashlib.sha256(key_authorization(record.token, record.thumbprint)).digest()
     certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), expected, "SHA-256(keyAuthorization)")
     area = TpmtPublic.unmarshal(stmt.pub_area)

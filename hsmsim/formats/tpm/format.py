@@ -96,7 +96,7 @@ def verify_tpm_statement(att_stmt: Mapping[str, object], signed: SignedData, tru
     x5c = load_x5c(stmt.x5c)
     check_chain(x5c, trust.get("root"), at)
     facts = check_ak_certificate(x5c[0], signed.aaguid)
-    check_signature(x5c[0], stmt.alg, stmt.cert_info, stmt.sig)
+    check_signature(x5c[0].public_key(), stmt.alg, stmt.cert_info, stmt.sig)
     certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info),
                            extra_data_for(stmt.alg, signed.auth_data, signed.client_data_hash))
     area = TpmtPublic.unmarshal(stmt.pub_area)

@@ -285,8 +285,9 @@ def load_chain(data: bytes | None) -> list[x509.Certificate]:
     return certs
 
 
-def check_kat_signature(ak: x509.Certificate | PublicKeyTypes, cert_info: bytes, sig: bytes) -> None:
-    """``sig`` is a TPMT_SIGNATURE (ECDSA/SHA-256|384 or RSASSA/SHA-256) by the AK over certInfo."""
+def check_kat_signature(ak: PublicKeyTypes, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is a TPMT_SIGNATURE (ECDSA/SHA-256|384 or RSASSA/SHA-256) by the AK's public key ``ak`` over
+    certInfo."""
     try:
         signature = TpmtSignature.unmarshal(sig)
     except Rejected:
