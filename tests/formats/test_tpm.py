@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import spki_der
 from hsmsim.formats import get_format
+from hsmsim.formats.tpm import TPM_ATTESTATION
 from hsmsim.formats.tpm.acme import jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, TpmKit, mutations
@@ -485,7 +486,14 @@ def test_activate_credential_opens_what_tpm2_pytss_makes(kit):
     assert released == b"pytss credential"
 
 
-@pytest.mark.parametrize("format_name", ["parsec-tpm", "tpm-acme"])
+
+def _verdicts_under_both_roots(fmt, evidence, at):
+    ecdsa_root, rsa_root = tpm_pki(SEED, "ecdsa-p384").root, tpm_pki(SEED).root
+    return (fmt.verify(evidence, TrustAnchors({"root": (ecdsa_root,)}), at=at, profile=Profile.STRICT),
+            fmt.verify(evidence, TrustAnchors({"root": (rsa_root,)}), at=at))
+
+
+@pytest.mark.parametrize("format_name", ["parsec-tpm", "tpm-acme", "ms-kast"])
 def test_a_tpm_of_the_ecdsa_profile_has_every_certificate_from_that_hierarchy(format_name):
     fmt = type(get_format(format_name))()
     fmt.pki_profile = "ecdsa-p384"
@@ -495,8 +503,18 @@ def test_a_tpm_of_the_ecdsa_profile_has_every_certificate_from_that_hierarchy(fo
     at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
     request = AttestationRequest(device=device, partition="default", key=key, key_signer=store.signer(key),
                                  attesting=fmt.provision(device, "default"), at=at)
-    evidence = fmt.generate(request)
-    ecdsa_root, rsa_root = tpm_pki(SEED, "ecdsa-p384").root, tpm_pki(SEED).root
-    verdict = fmt.verify(evidence, TrustAnchors({"root": (ecdsa_root,)}), at=at, profile=Profile.STRICT)
-    assert verdict.accepted, verdict.summary()
-    assert not fmt.verify(evidence, TrustAnchors({"root": (rsa_root,)}), at=at).accepted
+    accepted, rejected = _verdicts_under_both_roots(fmt, fmt.generate(request), at)
+    assert accepted.accepted, accepted.summary()
+    assert not rejected.accepted
+
+
+def test_a_webauthn_tpm_of_the_ecdsa_profile_registers_under_that_hierarchy(webauthn, monkeypatch):
+    monkeypatch.setattr(TPM_ATTESTATION, "pki_profile", "ecdsa-p384")
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(Device.from_seed("webauthn", SEED), store)
+    store.generate(KeySpec.parse("ec-p256"), "passkey", created=datetime(2025, 3, 3, tzinfo=UTC))
+    at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+    evidence = hsm.attest("passkey", "webauthn", {"attest_time": at, "rp_id": "bank.example"})
+    accepted, rejected = _verdicts_under_both_roots(webauthn, evidence, at)
+    assert accepted.accepted, accepted.summary()
+    assert not rejected.accepted

@@ -56,21 +56,24 @@ WEBAUTHN_AK = "ak"
 """Derivation role of the WebAuthn AK (a TPM holds one AK per use)."""
 
 
-def _tpm_inputs(request: AttestationRequest) -> tuple[EmulatedTpm, GenuineTpm | None, TpmtPublic, str]:
-    """The TPM, the real TPM when the key lives in one, the key's pubArea, and the ``signature_encoding``."""
+def _tpm_inputs(request: AttestationRequest,
+                pki_profile: TpmPkiProfile) -> tuple[EmulatedTpm, GenuineTpm | None, TpmtPublic, str]:
+    """The TPM (certified by the hierarchy of ``pki_profile``), the real TPM when the key lives in one, the key's
+    pubArea, and the ``signature_encoding``."""
     encoding = str(request.parameters.get("signature_encoding", "bare"))
     if encoding not in SIGNATURE_ENCODINGS:
         raise UnsupportedKeyError(f"signature_encoding must be one of {SIGNATURE_ENCODINGS}")
-    tpm = EmulatedTpm.for_device(request.device)
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine = genuine_tpm(request, tpm, key_name=WEBAUTHN_AK, names_device=False)
     area = genuine.key_public() if genuine is not None else tpm.key_public(request.key)
     return tpm, genuine, area, encoding
 
 
-def statement_draft_for(request: AttestationRequest) -> StatementDraft:
-    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK); parameter
-    ``signature_encoding`` (bare | tpmt)."""
-    tpm, genuine, area, encoding = _tpm_inputs(request)
+def statement_draft_for(request: AttestationRequest,
+                        pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> StatementDraft:
+    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in a TPM certified by the
+    hierarchy of ``pki_profile``; parameter ``signature_encoding`` (bare | tpmt)."""
+    tpm, genuine, area, encoding = _tpm_inputs(request, pki_profile)
     return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
                           genuine=genuine, signature_encoding=encoding)
 
@@ -78,7 +81,7 @@ def statement_draft_for(request: AttestationRequest) -> StatementDraft:
 def draft_for(request: AttestationRequest) -> Draft:
     """The registration draft of ``request``: exactly what the ``webauthn`` format generates with fmt ``tpm``
     (parameters: :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``)."""
-    tpm, genuine, area, encoding = _tpm_inputs(request)
+    tpm, genuine, area, encoding = _tpm_inputs(request, DEFAULT_PKI_PROFILE)
     ceremony = ceremony_for(request, "tpm", EMULATED_AAGUID.bytes, area.public_key())
     return Draft(
         tpm=tpm, identity=request.attesting, at=request.at, label=ceremony.label, genuine=genuine, area=area,

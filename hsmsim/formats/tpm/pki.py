@@ -146,7 +146,8 @@ def aaguid_extension(aaguid: uuid.UUID) -> x509.UnrecognizedExtension:
 
 TpmPkiProfile = Literal["rsa", "ecdsa-p384"]
 """The emulated CAs' algorithms: ``rsa`` (the default, as Microsoft's TPM root and AIK CAs) or
-``ecdsa-p384`` (hsmsim's earlier hierarchy, as the ECC EK roots); see the module docstring."""
+``ecdsa-p384`` (hsmsim's earlier hierarchy, as the ECC EK roots); see the module docstring. A property of
+the emulated TPM (``EmulatedTpm.pki_profile``): its EK and AK certificates all come from one hierarchy."""
 
 DEFAULT_PKI_PROFILE: TpmPkiProfile = "rsa"
 
@@ -182,7 +183,7 @@ class TpmPki:
 
 def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
     """Root and intermediate for ``seed`` with the algorithms of ``profile`` (shared by every emulated
-    TPM of the seed; built once per process). The key roles are the same in every profile: a derived
+    TPM of the seed and profile; built once per process). The key roles are the same in every profile: a derived
     key depends on its spec too. Raises ValueError for an unknown profile."""
     if profile not in _PROFILES:
         raise ValueError(f"unknown TPM PKI profile {profile!r}: one of {', '.join(_PROFILES)}")
