@@ -74,7 +74,7 @@ def make_credential(ek: rsa.RSAPublicKey, object_name: bytes, credential: bytes,
 
 
 @functools.lru_cache(maxsize=64)
-def _made_credential(ek: rsa.RSAPublicNumbers, object_name: bytes, credential: bytes, seed: bytes,
+def _made_credential(ek_numbers: rsa.RSAPublicNumbers, object_name: bytes, credential: bytes, seed: bytes,
                      oaep_seed: bytes) -> MadeCredential:
     # Remembered by its exact inputs: the vector catalogue seals one golden exchange again for most of its
     # defects (the same credential, seeds, Name and EK), and a third party that did so would get these bytes.
@@ -82,7 +82,7 @@ def _made_credential(ek: rsa.RSAPublicNumbers, object_name: bytes, credential: b
     enc_identity = _cfb(sym_key, tpm2b(credential), decrypt=False)
     hmac_key = kdfa(seed, b"INTEGRITY", b"", b"", 256)
     integrity = hmac.new(hmac_key, enc_identity + object_name, "sha256").digest()
-    secret = oaep_encrypt(ek, seed, seed=oaep_seed, hash_name="sha256", label=IDENTITY_LABEL)
+    secret = oaep_encrypt(ek_numbers, seed, seed=oaep_seed, hash_name="sha256", label=IDENTITY_LABEL)
     return MadeCredential(tpm2b(integrity) + enc_identity, secret)
 
 
