@@ -1,5 +1,6 @@
 """The TPM 2.0 core shared by every consumer of TPM evidence: marshalling (:mod:`~hsmsim.tpm.marshal`)
-and the structures TPMS_ATTEST, TPMT_PUBLIC, TPMT_SIGNATURE and Names (:mod:`~hsmsim.tpm.structures`).
+and the structures TPMS_ATTEST, TPMT_PUBLIC, TPMT_SIGNATURE and Names (:mod:`~hsmsim.tpm.structures`), and
+the seeded RSAES-OAEP that TPM2_MakeCredential and the ms-kast envelope seal with (:mod:`~hsmsim.tpm.oaep`).
 
 It sits below the formats (layer 1), so the ``tpm`` family (WebAuthn, ACME) and the ``ietf`` family
 (the TcgAttestCertify statement of a CSR attestation bundle) both use it without importing each other.

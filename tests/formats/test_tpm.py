@@ -16,13 +16,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.device import Device
+from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import spki_der
 from hsmsim.formats import get_format
+from hsmsim.formats.tpm import TPM_ATTESTATION
 from hsmsim.formats.tpm.acme import jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, TpmKit, mutations
-from hsmsim.formats.tpm.credential import activate_credential, make_credential
+from hsmsim.formats.tpm.credential import _made_credential, activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
@@ -464,6 +465,7 @@ def test_activate_credential_releases_only_for_the_ek_and_the_name(kit):
     ek = kit.tpm.ek_key
     name = kit.tpm.ak_public(kit.identity.key.public_key()).name()
     made = make_credential(ek.public_key(), name, b"c" * 32, b"s" * 32, b"o" * 32)
+    _made_credential.cache_clear()  # so the second call seals again
     assert made == make_credential(ek.public_key(), name, b"c" * 32, b"s" * 32, b"o" * 32)  # reproducible
     assert activate_credential(ek, name, made.credential_blob, made.secret) == b"c" * 32
     assert activate_credential(ek, name[:-1] + b"\x00", made.credential_blob, made.secret) is None
@@ -482,3 +484,37 @@ def test_activate_credential_opens_what_tpm2_pytss_makes(kit):
     blob, secret = utils.make_credential(public, b"pytss credential", types.TPM2B_NAME(name))
     released = activate_credential(kit.tpm.ek_key, name, bytes(blob.marshal())[2:], bytes(secret.marshal())[2:])
     assert released == b"pytss credential"
+
+
+
+def _verdicts_under_both_roots(fmt, evidence, at):
+    ecdsa_root, rsa_root = tpm_pki(SEED, "ecdsa-p384").root, tpm_pki(SEED).root
+    return (fmt.verify(evidence, TrustAnchors({"root": (ecdsa_root,)}), at=at, profile=Profile.STRICT),
+            fmt.verify(evidence, TrustAnchors({"root": (rsa_root,)}), at=at))
+
+
+@pytest.mark.parametrize("format_name", ["parsec-tpm", "tpm-acme", "ms-kast"])
+def test_a_tpm_of_the_ecdsa_profile_has_every_certificate_from_that_hierarchy(format_name):
+    fmt = type(get_format(format_name))()
+    fmt.pki_profile = "ecdsa-p384"
+    device = Device.from_seed(format_name, SEED)
+    store = SoftKeyStore(seed=SEED)
+    key = store.generate(KeySpec.parse("ec-p256"), "tls key", created=datetime(2025, 3, 3, tzinfo=UTC))
+    at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+    request = AttestationRequest(device=device, partition="default", key=key, key_signer=store.signer(key),
+                                 attesting=fmt.provision(device, "default"), at=at)
+    accepted, rejected = _verdicts_under_both_roots(fmt, fmt.generate(request), at)
+    assert accepted.accepted, accepted.summary()
+    assert not rejected.accepted
+
+
+def test_a_webauthn_tpm_of_the_ecdsa_profile_registers_under_that_hierarchy(webauthn, monkeypatch):
+    monkeypatch.setattr(TPM_ATTESTATION, "pki_profile", "ecdsa-p384")
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(Device.from_seed("webauthn", SEED), store)
+    store.generate(KeySpec.parse("ec-p256"), "passkey", created=datetime(2025, 3, 3, tzinfo=UTC))
+    at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+    evidence = hsm.attest("passkey", "webauthn", {"attest_time": at, "rp_id": "bank.example"})
+    accepted, rejected = _verdicts_under_both_roots(webauthn, evidence, at)
+    assert accepted.accepted, accepted.summary()
+    assert not rejected.accepted

@@ -8,7 +8,6 @@ format's default: its AK is the format's attestation identity).
 
 from hsmsim.formats import register
 from hsmsim.formats.tpm.acme import TpmAcmeFormat
-from hsmsim.formats.tpm.format import provision_ak
 from hsmsim.formats.tpm.kast_format import MsKastFormat
 from hsmsim.formats.tpm.parsec import ParsecTpmFormat
 from hsmsim.formats.tpm.webauthn import TpmAttestation, registration_notes, registration_vectors
@@ -18,5 +17,6 @@ TPM_ACME = register(TpmAcmeFormat())
 PARSEC_TPM = register(ParsecTpmFormat())
 MS_KAST = register(MsKastFormat())
 TPM_ATTESTATION = TpmAttestation()
-register_statement(TPM_ATTESTATION, provision=lambda device, partition, attesting: provision_ak(device, attesting),
+register_statement(TPM_ATTESTATION,
+                   provision=lambda device, partition, attesting: TPM_ATTESTATION.provision(device, attesting),
                    vectors=CatalogueVectors(registration_vectors, registration_notes))

@@ -26,9 +26,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import check_csr_binding
@@ -40,6 +40,7 @@ from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -140,8 +141,9 @@ class AcmeRecord:
                    from_b64url(parts["payload"]["attObj"], "payload.attObj"))
 
 
-def check_tpmt_signature(ak_cert: Any, alg: int, cert_info: bytes, sig: bytes) -> None:
-    """``sig`` is a TPMT_SIGNATURE by the AK over certInfo, with the sigAlg and hash ``alg`` names."""
+def check_tpmt_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is a TPMT_SIGNATURE by the AK's public key ``ak`` over certInfo, with the sigAlg and hash ``alg``
+    names."""
     if alg not in ACME_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not ES256, RS256 or RS1")
     try:
@@ -152,7 +154,7 @@ def check_tpmt_signature(ak_cert: Any, alg: int, cert_info: bytes, sig: bytes) -
     if signature.sig_alg != ACME_ALGS[alg] or signature.hash_alg != hash_alg:
         raise Rejected(Reason.SIGNATURE_INVALID, f"TPMT_SIGNATURE 0x{signature.sig_alg:04x}/0x{signature.hash_alg:04x}"
                                                  f" does not match alg {COSE_ALGS[alg][0]}")
-    check_signature(ak_cert, alg, cert_info, signature.bare())
+    check_signature(ak, alg, cert_info, signature.bare())
 
 
 def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, at: datetime,
@@ -166,7 +168,7 @@ def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, a
     x5c = load_x5c(stmt.x5c)
     check_chain(x5c, trust.get("root"), at)
     facts = check_ak_certificate(x5c[0], None)
-    check_tpmt_signature(x5c[0], stmt.alg, stmt.cert_info, stmt.sig)
+    check_tpmt_signature(x5c[0].public_key(), stmt.alg, stmt.cert_info, stmt.sig)
     expected = hashlib.sha256(key_authorization(record.token, record.thumbprint)).digest()
     certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), expected, "SHA-256(keyAuthorization)")
     area = TpmtPublic.unmarshal(stmt.pub_area)
@@ -215,20 +217,20 @@ class AcmeDraft(StatementDraft):
         return Evidence("tpm-acme", files, f"{stem}{RECORD_SUFFIX}")
 
 
-def acme_draft_for(request: AttestationRequest) -> AcmeDraft:
-    """The draft of ``request``. Parameters: ``token`` (base64url), ``account_key`` (a public key whose
-    thumbprint binds the answer; default: an account key derived from the seed), ``identifier``
-    (default: the TPM's EK URN)."""
+def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> AcmeDraft:
+    """The draft of ``request`` by the device's TPM under the hierarchy of ``pki_profile``. Parameters:
+    ``token`` (base64url), ``account_key`` (a public key whose thumbprint binds the answer; default: an account
+    key derived from the seed), ``identifier`` (default: the TPM's EK URN)."""
     if request.key_signer is None:
         raise UnsupportedKeyError("ACME device attestation needs an asymmetric key (for the finalize CSR)")
-    tpm = EmulatedTpm.for_device(request.device)
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     params = request.parameters
     seed, label = request.device.seed, request.key.label
     token = str(params.get("token") or b64url(drbg(seed, f"tpm-acme/token/{label}/{request.at:%Y%m%dT%H%M%S}")
                                               .read(32)))
     account = params.get("account_key") or derive_key(seed, "tpm-acme/account", ACCOUNT_KEY_SPEC).public_key()
     csr = build_csr(name(("CN", label, UTF8)), request.key_signer)
-    genuine = genuine_tpm(request, key_name=TpmAcmeFormat.ak_name, names_device=True)
+    genuine = genuine_tpm(request, tpm, key_name=TpmAcmeFormat.ak_name, names_device=True)
     area = genuine.key_public() if genuine is not None else tpm.key_public(request.key)
     device_urn = ek_urn(genuine.ek_chain[0].public_key()) if genuine is not None else tpm.ek_urn()  # type: ignore[arg-type]
     return AcmeDraft(
@@ -247,7 +249,7 @@ class TpmAcmeFormat(TpmStatementFormat):
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR."""
-        return acme_draft_for(request).evidence()
+        return acme_draft_for(request, self.pki_profile).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

@@ -24,7 +24,7 @@ from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmStatementFormat, draft_for
 from hsmsim.formats.tpm.generate import Draft, StatementDraft, chain_der
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
-from hsmsim.formats.tpm.pki import TpmPki, ak_identity, tpm_pki, tpm_san
+from hsmsim.formats.tpm.pki import TpmPki, ak_identity, tpm_san
 from hsmsim.formats.tpm.structures import (
     CertifyInfo,
     PcrSelection,
@@ -91,8 +91,9 @@ class TpmKit:
                                             policy=KeyPolicy(sign=False, decrypt=True),
                                             created=KEYS_CREATED + timedelta(hours=7))
         tpm = EmulatedTpm.for_device(device)
-        identity = ak_identity(seed, device.serial, tpm.model, created=device.attestation_created)
-        return cls(seed, device, tpm, tpm_pki(seed), identity, keys, store, rp_id)
+        identity = ak_identity(seed, device.serial, tpm.model, created=device.attestation_created,
+                               profile=tpm.pki_profile)
+        return cls(seed, device, tpm, tpm.pki, identity, keys, store, rp_id)
 
     def draft(self, spec: str, identity: AttestationIdentity | None = None) -> Draft:
         """The golden draft of ``spec``: exactly what the format's ``generate`` renders for that key."""
@@ -232,15 +233,15 @@ def _manufacturer(manufacturer: int) -> Operator:
 
 
 def _impostor_key(kit: TpmKit) -> Any:
-    """A key of the genuine intermediate's type (RSA-2048), so only the signature check tells them apart."""
-    return derive_key(kit.seed, "webauthn/impostor-intermediate", KeySpec.parse("rsa-2048"))
+    """A key of the genuine intermediate's type, so only the signature check tells them apart."""
+    return derive_key(kit.seed, "webauthn/impostor-intermediate", KeySpec.parse(kit.pki.intermediate_key_spec))
 
 
 def _foreign_pki(bench: Workbench) -> None:
     """A complete TPM-shaped AK chain under another emulated root; its AK certifies the key."""
     kit = bench.kit
     foreign = ak_identity(f"{kit.seed}/unknown-root", kit.device.serial, kit.tpm.model,
-                          created=kit.device.attestation_created)
+                          created=kit.device.attestation_created, profile=kit.tpm.pki_profile)
     bench.draft.identity = foreign
     bench.draft.x5c = chain_der([*foreign.chain, foreign.root])
 
@@ -249,7 +250,8 @@ def _rsa_ak(bench: Workbench) -> None:
     kit = bench.kit
     key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
     bench.draft.identity = ak_identity(kit.seed, kit.device.serial, kit.tpm.model,
-                                       created=kit.device.attestation_created, key=key, key_name="ak-rsa")
+                                       created=kit.device.attestation_created, profile=kit.tpm.pki_profile, key=key,
+                                       key_name="ak-rsa")
 
 
 def rsa_ak_of(fmt: TpmStatementFormat) -> Operator:

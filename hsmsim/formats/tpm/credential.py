@@ -22,7 +22,6 @@ emulated ActivateCredential against tpm2-pytss's ``make_credential``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from hsmsim.formats.tpm.marshal import tpm2b, u32
+from hsmsim.tpm.oaep import oaep_encrypt
 
 IDENTITY_LABEL = b"IDENTITY\x00"
 EK_SYMMETRIC_BITS = 128  # the TCG default EK template: AES-128-CFB
@@ -46,33 +46,6 @@ def kdfa(key: bytes, label: bytes, context_u: bytes, context_v: bytes, bits: int
         counter += 1
         out += hmac.new(key, u32(counter) + label + b"\x00" + context_u + context_v + u32(bits), "sha256").digest()
     return out[: bits // 8]
-
-
-def _mgf1(seed: bytes, length: int) -> bytes:
-    out = b""
-    counter = 0
-    while len(out) < length:
-        out += hashlib.sha256(seed + u32(counter)).digest()
-        counter += 1
-    return out[:length]
-
-
-def _xor(data: bytes, mask: bytes) -> bytes:
-    return (int.from_bytes(data, "big") ^ int.from_bytes(mask, "big")).to_bytes(len(data), "big")
-
-
-def oaep_encrypt(key: rsa.RSAPublicNumbers, message: bytes, label: bytes, oaep_seed: bytes) -> bytes:
-    """RSAES-OAEP (SHA-256, MGF1-SHA-256) of ``message`` to ``key`` with the 32-byte ``oaep_seed`` as its
-    randomness."""
-    k = key.n.bit_length() // 8
-    h_len = 32
-    if len(message) > k - 2 * h_len - 2 or len(oaep_seed) != h_len:
-        raise ValueError("message too long for OAEP, or a seed that is not 32 bytes")
-    db = hashlib.sha256(label).digest() + b"\x00" * (k - len(message) - 2 * h_len - 2) + b"\x01" + message
-    masked_db = _xor(db, _mgf1(oaep_seed, k - h_len - 1))
-    masked_seed = _xor(oaep_seed, _mgf1(masked_db, h_len))
-    encrypted = pow(int.from_bytes(b"\x00" + masked_seed + masked_db, "big"), key.e, key.n)
-    return encrypted.to_bytes(k, "big")
 
 
 def _cfb(key: bytes, data: bytes, *, decrypt: bool) -> bytes:
@@ -101,7 +74,7 @@ def make_credential(ek: rsa.RSAPublicKey, object_name: bytes, credential: bytes,
 
 
 @functools.lru_cache(maxsize=64)
-def _made_credential(ek: rsa.RSAPublicNumbers, object_name: bytes, credential: bytes, seed: bytes,
+def _made_credential(ek_numbers: rsa.RSAPublicNumbers, object_name: bytes, credential: bytes, seed: bytes,
                      oaep_seed: bytes) -> MadeCredential:
     # Remembered by its exact inputs: the vector catalogue seals one golden exchange again for most of its
     # defects (the same credential, seeds, Name and EK), and a third party that did so would get these bytes.
@@ -109,7 +82,8 @@ def _made_credential(ek: rsa.RSAPublicNumbers, object_name: bytes, credential: b
     enc_identity = _cfb(sym_key, tpm2b(credential), decrypt=False)
     hmac_key = kdfa(seed, b"INTEGRITY", b"", b"", 256)
     integrity = hmac.new(hmac_key, enc_identity + object_name, "sha256").digest()
-    return MadeCredential(tpm2b(integrity) + enc_identity, oaep_encrypt(ek, seed, IDENTITY_LABEL, oaep_seed))
+    secret = oaep_encrypt(ek_numbers, seed, seed=oaep_seed, hash_name="sha256", label=IDENTITY_LABEL)
+    return MadeCredential(tpm2b(integrity) + enc_identity, secret)
 
 
 def activate_credential(ek: rsa.RSAPrivateKey, object_name: bytes, credential_blob: bytes,
@@ -124,12 +98,9 @@ def activate_credential(ek: rsa.RSAPrivateKey, object_name: bytes, credential_bl
     return release_credential(seed, object_name, credential_blob)
 
 
-@functools.lru_cache(maxsize=64)
 def release_credential(seed: bytes, object_name: bytes, credential_blob: bytes) -> bytes | None:
     """The rest of TPM2_ActivateCredential once the TPM holds the protocol ``seed`` the secret carried: the
-    credential, or None when the blob is not for the object named ``object_name`` (TPM_RC_INTEGRITY).
-
-    Remembered by its exact inputs, as :func:`make_credential` is: the catalogue's defects repeat one exchange."""
+    credential, or None when the blob is not for the object named ``object_name`` (TPM_RC_INTEGRITY)."""
     if len(credential_blob) < 2:
         return None
     size = int.from_bytes(credential_blob[:2], "big")

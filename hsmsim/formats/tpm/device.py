@@ -33,7 +33,7 @@ from hsmsim.device import Device
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.marshal import TPM_RH_ENDORSEMENT, TPM_RH_OWNER, TpmAlg, TpmaObject, TpmSt, u32
-from hsmsim.formats.tpm.pki import DEFAULT_MODEL, TpmModel
+from hsmsim.formats.tpm.pki import DEFAULT_MODEL, DEFAULT_PKI_PROFILE, TpmModel, TpmPki, TpmPkiProfile, tpm_pki
 from hsmsim.formats.tpm.structures import (
     NULL_SCHEME,
     NULL_SYMMETRIC,
@@ -131,26 +131,38 @@ class Certification:
 
 @dataclass(frozen=True)
 class EmulatedTpm:
-    """One emulated TPM, identified by ``serial`` under ``seed``; ``initialised`` starts its clock."""
+    """One emulated TPM, identified by ``serial`` under ``seed``; ``initialised`` starts its clock.
+
+    ``pki_profile`` names the manufacturer hierarchy that certifies it: its EK certificate and every AK
+    certificate come from :attr:`pki`.
+    """
 
     seed: str
     serial: str
     initialised: datetime
     model: TpmModel = DEFAULT_MODEL
+    pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
 
     @classmethod
-    def for_device(cls, device: Device) -> EmulatedTpm:
-        """The emulated TPM of an hsmsim device (its ``model`` string, when set, names the TPM model)."""
+    def for_device(cls, device: Device, pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> EmulatedTpm:
+        """The emulated TPM of an hsmsim device (its ``model`` string, when set, names the TPM model), certified
+        by the hierarchy of ``pki_profile``."""
         model = TpmModel(model=device.model) if device.model else DEFAULT_MODEL
-        return cls(device.seed, device.serial, device.initialised, model)
+        return cls(device.seed, device.serial, device.initialised, model, pki_profile)
 
-    def _role(self, name: str) -> str:
+    @property
+    def pki(self) -> TpmPki:
+        """The manufacturer hierarchy (of :attr:`pki_profile`) that issues this TPM's EK and AK certificates."""
+        return tpm_pki(self.seed, self.pki_profile)
+
+    def role(self, name: str) -> str:
+        """The derivation role of this TPM's object ``name`` (``tpm/<serial>/<name>``)."""
         return f"tpm/{self.serial}/{name}"
 
     @property
     def ek_key(self) -> PrivateKey:
         """The endorsement key (RSA-2048)."""
-        return derive_key(self.seed, self._role("ek"), KeySpec.parse("rsa-2048"))
+        return derive_key(self.seed, self.role("ek"), KeySpec.parse("rsa-2048"))
 
     def ek_urn(self) -> str:
         """This TPM's EK URN (:func:`ek_urn`)."""
@@ -162,7 +174,7 @@ class EmulatedTpm:
 
     def srk_public(self) -> TpmtPublic:
         """The storage primary's public area (ECC P-256, AES-128-CFB)."""
-        srk = derive_key(self.seed, self._role("srk"), KeySpec.parse("ec-p256"))
+        srk = derive_key(self.seed, self.role("srk"), KeySpec.parse("ec-p256"))
         return public_area(srk.public_key(), SRK_ATTRIBUTES, symmetric=AES_128_CFB)
 
     def ak_public(self, ak: PublicKey) -> TpmtPublic:
@@ -223,6 +235,6 @@ def _primary_qualified_names(tpm: EmulatedTpm) -> tuple[bytes, bytes]:
 
 @functools.lru_cache(maxsize=64)
 def _clock_info(tpm: EmulatedTpm, at: datetime) -> ClockInfo:
-    rng = drbg(tpm.seed, tpm._role("clock"))
+    rng = drbg(tpm.seed, tpm.role("clock"))
     clock = max(0, int((at - tpm.initialised).total_seconds() * 1000))
     return ClockInfo(clock, 1 + rng.randint_bits(8) % 64, rng.randint_bits(8) % 4, 1)

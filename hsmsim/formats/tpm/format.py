@@ -24,7 +24,7 @@ from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft, StatementDraft
 from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
-from hsmsim.formats.tpm.pki import EMULATED_AAGUID, ak_identity
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, TpmPkiProfile, ak_identity
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -56,21 +56,24 @@ WEBAUTHN_AK = "ak"
 """Derivation role of the WebAuthn AK (a TPM holds one AK per use)."""
 
 
-def _tpm_inputs(request: AttestationRequest) -> tuple[EmulatedTpm, GenuineTpm | None, TpmtPublic, str]:
-    """The TPM, the real TPM when the key lives in one, the key's pubArea, and the ``signature_encoding``."""
+def _tpm_inputs(request: AttestationRequest,
+                pki_profile: TpmPkiProfile) -> tuple[EmulatedTpm, GenuineTpm | None, TpmtPublic, str]:
+    """The TPM (certified by the hierarchy of ``pki_profile``), the real TPM when the key lives in one, the key's
+    pubArea, and the ``signature_encoding``."""
     encoding = str(request.parameters.get("signature_encoding", "bare"))
     if encoding not in SIGNATURE_ENCODINGS:
         raise UnsupportedKeyError(f"signature_encoding must be one of {SIGNATURE_ENCODINGS}")
-    tpm = EmulatedTpm.for_device(request.device)
-    genuine = genuine_tpm(request, key_name=WEBAUTHN_AK, names_device=False)
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
+    genuine = genuine_tpm(request, tpm, key_name=WEBAUTHN_AK, names_device=False)
     area = genuine.key_public() if genuine is not None else tpm.key_public(request.key)
     return tpm, genuine, area, encoding
 
 
-def statement_draft_for(request: AttestationRequest) -> StatementDraft:
-    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK); parameter
-    ``signature_encoding`` (bare | tpmt)."""
-    tpm, genuine, area, encoding = _tpm_inputs(request)
+def statement_draft_for(request: AttestationRequest,
+                        pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> StatementDraft:
+    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in a TPM certified by the
+    hierarchy of ``pki_profile``; parameter ``signature_encoding`` (bare | tpmt)."""
+    tpm, genuine, area, encoding = _tpm_inputs(request, pki_profile)
     return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
                           genuine=genuine, signature_encoding=encoding)
 
@@ -78,7 +81,7 @@ def statement_draft_for(request: AttestationRequest) -> StatementDraft:
 def draft_for(request: AttestationRequest) -> Draft:
     """The registration draft of ``request``: exactly what the ``webauthn`` format generates with fmt ``tpm``
     (parameters: :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``)."""
-    tpm, genuine, area, encoding = _tpm_inputs(request)
+    tpm, genuine, area, encoding = _tpm_inputs(request, DEFAULT_PKI_PROFILE)
     ceremony = ceremony_for(request, "tpm", EMULATED_AAGUID.bytes, area.public_key())
     return Draft(
         tpm=tpm, identity=request.attesting, at=request.at, label=ceremony.label, genuine=genuine, area=area,
@@ -96,7 +99,7 @@ def verify_tpm_statement(att_stmt: Mapping[str, object], signed: SignedData, tru
     x5c = load_x5c(stmt.x5c)
     check_chain(x5c, trust.get("root"), at)
     facts = check_ak_certificate(x5c[0], signed.aaguid)
-    check_signature(x5c[0], stmt.alg, stmt.cert_info, stmt.sig)
+    check_signature(x5c[0].public_key(), stmt.alg, stmt.cert_info, stmt.sig)
     certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info),
                            extra_data_for(stmt.alg, signed.auth_data, signed.client_data_hash))
     area = TpmtPublic.unmarshal(stmt.pub_area)
@@ -109,20 +112,20 @@ def verify_tpm_statement(att_stmt: Mapping[str, object], signed: SignedData, tru
 
 def provision_ak(device: Device, attesting: tuple[str, PrivateKey, datetime] | None = None, *,
                  ak_name: str = WEBAUTHN_AK, names_device: bool = False,
-                 ak_spec: str = "ec-p256") -> AttestationIdentity:
+                 ak_spec: str = "ec-p256", pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> AttestationIdentity:
     """The TPM's AK ``ak_name`` (key spec ``ak_spec``, or a user key as AK) with its AK certificate under the
-    emulated CA; ``names_device``: the certificate names the TPM by its EK URN (permanentIdentifier), as ACME
-    needs."""
-    tpm = EmulatedTpm.for_device(device)
+    emulated CA of ``pki_profile``; ``names_device``: the certificate names the TPM by its EK URN
+    (permanentIdentifier), as ACME needs."""
+    tpm = EmulatedTpm.for_device(device, pki_profile)
     permanent_id = tpm.ek_urn() if names_device else None
     if attesting is None:
         return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created,
-                           key_name=ak_name, permanent_id=permanent_id, spec=ak_spec)
+                           profile=tpm.pki_profile, key_name=ak_name, permanent_id=permanent_id, spec=ak_spec)
     label, key, created = attesting
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise UnsupportedKeyError("a TPM attestation key must be RSA or ECC")
     return ak_identity(device.seed, device.serial, tpm.model, created=max(created, device.initialised),
-                       key=key, key_name=f"{ak_name}/{label}", permanent_id=permanent_id)
+                       profile=tpm.pki_profile, key=key, key_name=f"{ak_name}/{label}", permanent_id=permanent_id)
 
 
 class TpmStatementFormat:
@@ -141,6 +144,8 @@ class TpmStatementFormat:
     """Key spec of the format's default AK."""
     names_device: bool = False
     """The AK certificate names the TPM by its EK URN (permanentIdentifier), as ACME needs."""
+    pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
+    """The hierarchy that certifies the format's TPM (its EK and AK certificates)."""
 
     def provision(
         self, device: Device, partition: str,
@@ -148,7 +153,7 @@ class TpmStatementFormat:
     ) -> AttestationIdentity:
         """The TPM's AK for this format (:func:`provision_ak`)."""
         return provision_ak(device, attesting, ak_name=self.ak_name, names_device=self.names_device,
-                            ak_spec=self.ak_spec)
+                            ak_spec=self.ak_spec, pki_profile=self.pki_profile)
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

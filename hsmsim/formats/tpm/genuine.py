@@ -53,8 +53,10 @@ class GenuineTpm:
         return b"".join(cert.public_bytes(Encoding.PEM) for cert in self.ek_chain)
 
 
-def genuine_tpm(request: AttestationRequest, *, key_name: str, names_device: bool) -> GenuineTpm | None:
-    """The request's real TPM with an AK certificate from the emulated CA, or None when the key is not in a TPM.
+def genuine_tpm(request: AttestationRequest, tpm: EmulatedTpm, *, key_name: str,
+                names_device: bool) -> GenuineTpm | None:
+    """The request's real TPM with an AK certificate from the emulated CA of ``tpm``'s hierarchy, or None when
+    the key is not in a TPM.
 
     With ``names_device`` the certificate names the TPM by its real EK's URN (ACME).
     """
@@ -63,9 +65,8 @@ def genuine_tpm(request: AttestationRequest, *, key_name: str, names_device: boo
     certifier = request.tpm
     ak = certifier.attestation_key()
     ek_chain = certifier.endorsement_chain()
-    tpm = EmulatedTpm.for_device(request.device)
     permanent_id = ek_urn(ek_chain[0].public_key()) if names_device else None  # type: ignore[arg-type]
     cert = ak_certificate(request.device.seed, request.device.serial, tpm.model, ak.public_key,
-                          created=request.device.attestation_created,
+                          created=request.device.attestation_created, profile=tpm.pki_profile,
                           key_name=f"{key_name}/genuine/{ak.qualified_name.hex()}", permanent_id=permanent_id)
     return GenuineTpm(certifier, request.key.label, ak.public_key, cert, ek_chain)

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.tpm.marshal import MAX_DIGEST, MAX_NAME, Reader, TpmAlg, tpm2b, u16, u32
+from hsmsim.tpm.oaep import oaep_encrypt
 from hsmsim.tpm.structures import OpaqueAttested, TpmtSignature
 from hsmsim.verdict import Reason, Rejected
 
@@ -605,7 +606,7 @@ def enveloped_data(plaintext: bytes, recipient: rsa.RSAPublicKey, issuer: bytes,
                    iv: bytes, oaep_seed: bytes) -> bytes:
     """ContentInfo(EnvelopedData v0): one KeyTransRecipientInfo (issuerAndSerialNumber, RSAES-OAEP with
     empty parameters) and AES-128-CBC content; ``oaep_seed`` makes the OAEP encryption reproducible."""
-    encrypted_key = oaep_encrypt(recipient, cek, oaep_seed)
+    encrypted_key = oaep_encrypt(recipient.public_numbers(), cek, seed=oaep_seed, hash_name="sha1")
     serial_der = der_tlv(INTEGER, serial.to_bytes(serial.bit_length() // 8 + 1, "big"))
     recipient_info = der_sequence(b"\x02\x01\x00", der_sequence(issuer, serial_der),
                                   der_sequence(der_oid(OID_RSAES_OAEP), der_sequence()),
@@ -618,30 +619,6 @@ def enveloped_data(plaintext: bytes, recipient: rsa.RSAPublicKey, issuer: bytes,
                            der_tlv(CTX0_PRIM, ciphertext))
     enveloped = der_sequence(b"\x02\x01\x00", der_tlv(SET, recipient_info), content)
     return der_sequence(der_oid(OID_ENVELOPED_DATA), der_tlv(CTX0, enveloped))
-
-
-def oaep_encrypt(key: rsa.RSAPublicKey, message: bytes, seed: bytes) -> bytes:
-    """RSAES-OAEP-ENCRYPT (SHA-1, empty label) with a given 20-byte seed, so the output is reproducible."""
-    k = key.key_size // 8
-    h_len = 20
-    l_hash = hashlib.sha1(b"").digest()
-    db = l_hash + b"\x00" * (k - len(message) - 2 * h_len - 2) + b"\x01" + message
-    db_mask = _mgf1(seed, k - h_len - 1)
-    masked_db = bytes(a ^ b for a, b in zip(db, db_mask, strict=True))
-    seed_mask = _mgf1(masked_db, h_len)
-    masked_seed = bytes(a ^ b for a, b in zip(seed, seed_mask, strict=True))
-    encoded = int.from_bytes(b"\x00" + masked_seed + masked_db, "big")
-    numbers = key.public_numbers()
-    return pow(encoded, numbers.e, numbers.n).to_bytes(k, "big")
-
-
-def _mgf1(seed: bytes, length: int) -> bytes:
-    out = b""
-    counter = 0
-    while len(out) < length:
-        out += hashlib.sha1(seed + counter.to_bytes(4, "big")).digest()
-        counter += 1
-    return out[:length]
 
 
 @dataclass(frozen=True)

@@ -155,8 +155,8 @@ def _foreign_root(bench: Bench) -> None:
     """The AIK certified under another emulated TPM root (same names, other keys); the CMC carries that chain."""
     tpm_kit = bench.kit.tpm_kit
     bench.draft.identity = ak_identity(f"{bench.seed}/unknown-root", tpm_kit.device.serial, tpm_kit.tpm.model,
-                                       created=tpm_kit.device.attestation_created, key=bench.draft.identity.key,
-                                       key_name="aik-windows")
+                                       created=tpm_kit.device.attestation_created, profile=tpm_kit.tpm.pki_profile,
+                                       key=bench.draft.identity.key, key_name="aik-windows")
 
 
 def _expired_aik(bench: Bench) -> None:
@@ -164,7 +164,8 @@ def _expired_aik(bench: Bench) -> None:
     identity = bench.draft.identity
     bench.draft.aik_certificate = ak_certificate(
         bench.seed, tpm_kit.device.serial, tpm_kit.tpm.model, identity.key.public_key(),
-        created=VALIDATION_TIME - timedelta(days=11 * 365), key_name="aik-windows/expired")
+        created=VALIDATION_TIME - timedelta(days=11 * 365), profile=tpm_kit.tpm.pki_profile,
+        key_name="aik-windows/expired")
 
 
 def _aik_certificate_of_other_key(bench: Bench) -> None:
@@ -172,7 +173,8 @@ def _aik_certificate_of_other_key(bench: Bench) -> None:
     other = _other_aik_key(bench)
     bench.draft.aik_certificate = ak_certificate(
         bench.seed, tpm_kit.device.serial, tpm_kit.tpm.model, other.public_key(),
-        created=tpm_kit.device.attestation_created, key_name="aik-windows/other")
+        created=tpm_kit.device.attestation_created, profile=tpm_kit.tpm.pki_profile,
+        key_name="aik-windows/other")
 
 
 def _other_ca(bench: Bench) -> None:

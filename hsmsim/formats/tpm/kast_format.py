@@ -54,7 +54,7 @@ from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
-from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, tpm_pki
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     AkFacts,
     check_ak_certificate,
@@ -97,8 +97,7 @@ def ca_exchange(seed: str, role: str = "ms-kast/ca-exchange") -> tuple[rsa.RSAPr
     key = derive_key(seed, role, KeySpec.parse("rsa-2048"))
     assert isinstance(key, rsa.RSAPrivateKey)
     subject = name(("C", "CH", PRINTABLE), ("O", "hsmsim", UTF8), ("CN", CA_EXCHANGE_CN, UTF8))
-    tpm = tpm_pki(seed)
-    start = tpm.root.not_valid_before_utc
+    start = ROOT_NOT_BEFORE
     cert = build_certificate(CertSpec(
         subject=subject, issuer=subject, public_key=key.public_key(), serial=derive_serial(seed, role),
         not_before=start, not_after=start + timedelta(days=20 * 365),
@@ -270,16 +269,16 @@ class KastDraft:
         return Evidence(FORMAT_NAME, files, primary)
 
 
-def kast_draft_for(request: AttestationRequest) -> KastDraft:
-    """The draft of ``request``. Parameters: ``output`` (cmc | pkcs10), ``ksp_name``, ``id_binding`` (true: write
-    the idBinding that real requests leave empty)."""
+def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> KastDraft:
+    """The draft of ``request`` by the device's TPM under the hierarchy of ``pki_profile``. Parameters: ``output``
+    (cmc | pkcs10), ``ksp_name``, ``id_binding`` (true: write the idBinding that real requests leave empty)."""
     params = request.parameters
     output = str(params.get("output", "cmc"))
     if output not in OUTPUTS:
         raise UnsupportedKeyError(f"parameter output must be one of {', '.join(OUTPUTS)}")
     if request.key_signer is None or request.key.public_key is None:
         raise UnsupportedKeyError("a key attestation request is signed by the key: it needs an asymmetric key")
-    tpm = EmulatedTpm.for_device(request.device)
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     seed, label = request.device.seed, request.key.label
     rng = drbg(seed, f"ms-kast/{request.device.serial}/{label}/{request.at:%Y%m%dT%H%M%S}")
     policy = rng.read(32)
@@ -535,7 +534,7 @@ class MsKastFormat(TpmStatementFormat):
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The Windows client's request for the key (see :func:`kast_draft_for`)."""
-        return kast_draft_for(request).evidence()
+        return kast_draft_for(request, self.pki_profile).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

@@ -42,7 +42,7 @@ from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg
-from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, ek_certificate, tpm_pki
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EKU_EK_CERTIFICATE, TpmPkiProfile, ek_certificate
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -162,7 +162,7 @@ class ParsecDraft(StatementDraft):
         if self.make_for_ek is None:
             # Sealed to this TPM's own EK: its OAEP decryption gives back credential_seed, so the emulated TPM
             # goes on from there instead of spending an RSA private operation on a known result.
-            released = release_credential(self.credential_seed, target.name(), made.credential_blob)
+            released = _released_credential(self.credential_seed, target.name(), made.credential_blob)
         else:
             released = activate_credential(ek, target.name(), made.credential_blob, made.secret)
         ek_cert = self.ek_certificate or _ek_certificate_der(self.tpm)
@@ -191,10 +191,17 @@ class ParsecDraft(StatementDraft):
         return Evidence("parsec-tpm", files, f"{stem}{RECORD_SUFFIX}")
 
 
+@functools.lru_cache(maxsize=64)
+def _released_credential(seed: bytes, object_name: bytes, credential_blob: bytes) -> bytes | None:
+    """:func:`release_credential` remembered by its exact inputs, for generation only: the vector catalogue
+    repeats one golden exchange for most of its defects."""
+    return release_credential(seed, object_name, credential_blob)
+
+
 @functools.lru_cache(maxsize=16)
 def _ek_certificate_der(tpm: EmulatedTpm) -> bytes:
     """The TPM's EK certificate (DER): one per emulated TPM, as a real TPM carries it, issued once per process."""
-    return ek_certificate(tpm_pki(tpm.seed), tpm.seed, tpm.serial, tpm.ek_key.public_key(), tpm.model,
+    return ek_certificate(tpm.pki, tpm.seed, tpm.serial, tpm.ek_key.public_key(), tpm.model,
                           tpm.initialised).public_bytes(Encoding.DER)
 
 
@@ -209,11 +216,12 @@ def _bytes_parameter(value: object, what: str) -> bytes | None:
     raise UnsupportedKeyError(f"parameter {what} must be bytes or base64 text")
 
 
-def parsec_draft_for(request: AttestationRequest) -> ParsecDraft:
-    """The draft of ``request``. Parameters: ``nonce`` (bytes or base64, ≤ 64 bytes; default derived),
-    ``activate_credential`` (default true), ``credential`` (the third party's, bytes or base64)."""
+def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> ParsecDraft:
+    """The draft of ``request`` by the device's TPM under the hierarchy of ``pki_profile``. Parameters:
+    ``nonce`` (bytes or base64, ≤ 64 bytes; default derived), ``activate_credential`` (default true),
+    ``credential`` (the third party's, bytes or base64)."""
     params = request.parameters
-    tpm = EmulatedTpm.for_device(request.device)
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     seed, label = request.device.seed, request.key.label
     moment = f"{label}/{request.at:%Y%m%dT%H%M%S}"
     nonce = _bytes_parameter(params.get("nonce"), "nonce") or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32)
@@ -223,7 +231,7 @@ def parsec_draft_for(request: AttestationRequest) -> ParsecDraft:
         raise UnsupportedKeyError("nonce and credential are at most 64 bytes (TPM2B_DATA, TPM2B_DIGEST)")
     exchange = drbg(seed, f"parsec-tpm/make-credential/{moment}")
     activation = str(params.get("activate_credential", "true")).lower() not in ("false", "0", "no")
-    genuine = genuine_tpm(request, key_name=ParsecTpmFormat.ak_name, names_device=False)
+    genuine = genuine_tpm(request, tpm, key_name=ParsecTpmFormat.ak_name, names_device=False)
     return ParsecDraft(
         tpm=tpm, identity=request.attesting, at=request.at, label=label, genuine=genuine,
         area=genuine.key_public() if genuine is not None else tpm.key_public(request.key),
@@ -277,8 +285,9 @@ def load_chain(data: bytes | None) -> list[x509.Certificate]:
     return certs
 
 
-def check_kat_signature(ak: x509.Certificate | PublicKeyTypes, cert_info: bytes, sig: bytes) -> None:
-    """``sig`` is a TPMT_SIGNATURE (ECDSA/SHA-256|384 or RSASSA/SHA-256) by the AK over certInfo."""
+def check_kat_signature(ak: PublicKeyTypes, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is a TPMT_SIGNATURE (ECDSA/SHA-256|384 or RSASSA/SHA-256) by the AK's public key ``ak`` over
+    certInfo."""
     try:
         signature = TpmtSignature.unmarshal(sig)
     except Rejected:
@@ -379,7 +388,7 @@ class ParsecTpmFormat(TpmStatementFormat):
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The token of the request's key by the default attesting key (the AK), see :func:`parsec_draft_for`."""
-        return parsec_draft_for(request).evidence()
+        return parsec_draft_for(request, self.pki_profile).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from dataclasses import replace
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -31,7 +32,7 @@ from hsmsim.formats.tpm.catalogue import (
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, public_area, signing_scheme
 from hsmsim.formats.tpm.marshal import TpmaObject
 from hsmsim.formats.tpm.parsec import ParsecDraft, ParsecTpmFormat, key_id, parsec_draft_for
-from hsmsim.formats.tpm.pki import ek_certificate, tpm_pki
+from hsmsim.formats.tpm.pki import ek_certificate
 from hsmsim.keystore.base import KeySpec
 from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
 from hsmsim.model.vectors import FlagNote, Severity, VectorCase
@@ -64,7 +65,7 @@ def _parsec(bench: Workbench) -> ParsecDraft:
 
 def _other_tpm(bench: Workbench, seed: str | None = None) -> EmulatedTpm:
     tpm = bench.kit.tpm
-    return EmulatedTpm(seed or tpm.seed, f"{tpm.serial}-other", tpm.initialised, tpm.model)
+    return replace(tpm, seed=seed or tpm.seed, serial=f"{tpm.serial}-other")
 
 
 def _seal_to_other_ek(bench: Workbench) -> None:
@@ -73,7 +74,7 @@ def _seal_to_other_ek(bench: Workbench) -> None:
 
 def _other_tpm_ek_certificate(bench: Workbench, seed: str | None = None) -> None:
     other = _other_tpm(bench, seed)
-    cert = ek_certificate(tpm_pki(other.seed), other.seed, other.serial, other.ek_key.public_key(), other.model,
+    cert = ek_certificate(other.pki, other.seed, other.serial, other.ek_key.public_key(), other.model,
                           other.initialised)
     draft = _parsec(bench)
     draft.make_for_ek = other.ek_key.public_key()  # type: ignore[assignment]

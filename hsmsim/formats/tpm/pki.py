@@ -146,7 +146,8 @@ def aaguid_extension(aaguid: uuid.UUID) -> x509.UnrecognizedExtension:
 
 TpmPkiProfile = Literal["rsa", "ecdsa-p384"]
 """The emulated CAs' algorithms: ``rsa`` (the default, as Microsoft's TPM root and AIK CAs) or
-``ecdsa-p384`` (hsmsim's earlier hierarchy, as the ECC EK roots); see the module docstring."""
+``ecdsa-p384`` (hsmsim's earlier hierarchy, as the ECC EK roots); see the module docstring. A property of
+the emulated TPM (``EmulatedTpm.pki_profile``): its EK and AK certificates all come from one hierarchy."""
 
 DEFAULT_PKI_PROFILE: TpmPkiProfile = "rsa"
 
@@ -168,7 +169,8 @@ _PROFILES: dict[TpmPkiProfile, _CaAlgorithms] = {
 class TpmPki:
     """The emulated manufacturer hierarchy: root -> attestation/EK-issuing intermediate.
 
-    ``hash_name`` is the digest every certificate of the hierarchy is signed with.
+    ``hash_name`` is the digest every certificate of the hierarchy is signed with, ``intermediate_key_spec``
+    the key spec of ``intermediate_key``.
     """
 
     root_key: PrivateKey
@@ -176,11 +178,12 @@ class TpmPki:
     intermediate_key: PrivateKey
     intermediate: x509.Certificate
     hash_name: str
+    intermediate_key_spec: str
 
 
 def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
     """Root and intermediate for ``seed`` with the algorithms of ``profile`` (shared by every emulated
-    TPM of the seed; built once per process). The key roles are the same in every profile: a derived
+    TPM of the seed and profile; built once per process). The key roles are the same in every profile: a derived
     key depends on its spec too. Raises ValueError for an unknown profile."""
     if profile not in _PROFILES:
         raise ValueError(f"unknown TPM PKI profile {profile!r}: one of {', '.join(_PROFILES)}")
@@ -212,7 +215,8 @@ def _tpm_pki(seed: str, profile: TpmPkiProfile) -> TpmPki:
                     _aki(root_key.public_key())),
         hash_name=algorithms.hash_name,
     ), root_key)
-    return TpmPki(root_key, root, intermediate_key, intermediate, algorithms.hash_name)
+    return TpmPki(root_key, root, intermediate_key, intermediate, algorithms.hash_name,
+                  algorithms.intermediate_key_spec)
 
 
 def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, model: TpmModel,
@@ -244,10 +248,9 @@ def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULAT
 
 
 def ak_certificate(seed: str, serial: str, model: TpmModel, public_key: PublicKey, *, created: datetime,
-                   key_name: str = "ak", permanent_id: str | None = None,
-                   profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> x509.Certificate:
-    """The AK certificate the emulated attestation CA (of ``profile``) issues for ``public_key`` (WebAuthn
-    §8.3.1 profile).
+                   profile: TpmPkiProfile, key_name: str = "ak", permanent_id: str | None = None) -> x509.Certificate:
+    """The AK certificate the emulated attestation CA (of ``profile``, the TPM's ``pki_profile``) issues for
+    ``public_key`` (WebAuthn §8.3.1 profile).
 
     With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
     """
@@ -261,11 +264,11 @@ def ak_certificate(seed: str, serial: str, model: TpmModel, public_key: PublicKe
     ), pki.intermediate_key)
 
 
-def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, key: PrivateKey | None = None,
-                key_name: str = "ak", permanent_id: str | None = None, spec: str = "ec-p256",
-                profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> AttestationIdentity:
+def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, profile: TpmPkiProfile,
+                key: PrivateKey | None = None, key_name: str = "ak", permanent_id: str | None = None,
+                spec: str = "ec-p256") -> AttestationIdentity:
     """The TPM's attestation key (derived with ``spec`` unless ``key`` is given) and its AK certificate
-    under the hierarchy of ``profile``.
+    under the hierarchy of ``profile`` (the TPM's ``pki_profile``).
 
     ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor.
     The derived identity is built once per process.

@@ -140,24 +140,22 @@ def check_chain(x5c: list[x509.Certificate], anchors: list[x509.Certificate], at
     validate_chain(x5c[0], x5c[1:], anchors, at)
 
 
-def check_signature(ak: x509.Certificate | PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes) -> None:
-    """``sig`` is the bare signature of ``cert_info`` under ``alg`` by the AK (its certificate's key, or the key
-    a caller already took from it)."""
+def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes) -> None:
+    """``sig`` is the bare signature of ``cert_info`` under ``alg`` by the AK's public key ``ak``."""
     if alg not in COSE_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not a supported COSE algorithm")
     name, hash_name = COSE_ALGS[alg]
     algorithm = _HASHES[hash_name]()
-    key = ak.public_key() if isinstance(ak, x509.Certificate) else ak
     try:
-        if name.startswith("ES") and isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(sig, cert_info, ec.ECDSA(algorithm))
-        elif name.startswith("RS") and isinstance(key, rsa.RSAPublicKey):
-            key.verify(sig, cert_info, padding.PKCS1v15(), algorithm)
-        elif name.startswith("PS") and isinstance(key, rsa.RSAPublicKey):
-            key.verify(sig, cert_info, padding.PSS(padding.MGF1(algorithm), padding.PSS.AUTO), algorithm)
+        if name.startswith("ES") and isinstance(ak, ec.EllipticCurvePublicKey):
+            ak.verify(sig, cert_info, ec.ECDSA(algorithm))
+        elif name.startswith("RS") and isinstance(ak, rsa.RSAPublicKey):
+            ak.verify(sig, cert_info, padding.PKCS1v15(), algorithm)
+        elif name.startswith("PS") and isinstance(ak, rsa.RSAPublicKey):
+            ak.verify(sig, cert_info, padding.PSS(padding.MGF1(algorithm), padding.PSS.AUTO), algorithm)
         else:
             raise Rejected(Reason.SIGNATURE_INVALID, f"attStmt.alg {name} does not fit the AK's "
-                                                     f"{type(key).__name__.removeprefix('_')} key")
+                                                     f"{type(ak).__name__.removeprefix('_')} key")
     except (InvalidSignature, ValueError, UnsupportedAlgorithm):
         raise Rejected(Reason.SIGNATURE_INVALID, f"sig is not the AK's bare {name} signature over certInfo") from None
 
