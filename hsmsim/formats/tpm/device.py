@@ -28,6 +28,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.device import Device
 from hsmsim.encoding import spki_der
@@ -179,13 +180,7 @@ class EmulatedTpm:
 
     def ak_public(self, ak: PublicKey) -> TpmtPublic:
         """The public area of an attestation key: restricted signing with its fixed scheme."""
-        spki = spki_der(ak)  # the memo's key: a key object is not hashable
-        area = _AK_AREAS.get(spki)
-        if area is None:
-            if len(_AK_AREAS) >= 64:
-                _AK_AREAS.clear()
-            area = _AK_AREAS[spki] = public_area(ak, AK_ATTRIBUTES, scheme=signing_scheme(ak))
-        return area
+        return _ak_area(spki_der(ak))  # by its SubjectPublicKeyInfo: a key object is not hashable
 
     def ak_qualified_name(self, ak: PublicKey) -> bytes:
         """QN(AK) = H(QN(EK) ‖ Name(AK)), QN(EK) = H(TPM_RH_ENDORSEMENT ‖ Name(EK))."""
@@ -222,8 +217,13 @@ class EmulatedTpm:
 # A TPM's primaries and its reset counts never change, nor does an AK's public area: each is derived once, not at
 # every TPM2_Certify.
 
-_AK_AREAS: dict[bytes, TpmtPublic] = {}
-"""AK public areas by the AK's DER SubjectPublicKeyInfo."""
+@functools.lru_cache(maxsize=64)
+def _ak_area(spki: bytes) -> TpmtPublic:
+    """The public area of the AK whose DER SubjectPublicKeyInfo is ``spki``."""
+    ak = load_der_public_key(spki)
+    if not isinstance(ak, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise UnsupportedKeyError(f"a TPM holds RSA and ECC keys, not {type(ak).__name__}")
+    return public_area(ak, AK_ATTRIBUTES, scheme=signing_scheme(ak))
 
 
 @functools.lru_cache(maxsize=16)

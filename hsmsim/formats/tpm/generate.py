@@ -88,7 +88,7 @@ class StatementDraft:
                 cert_info = self.cert_info_edit(cert_info)
             sig = sign_cert_info(signer, cert_info, alg, self.signature_encoding)
             pub_area = self.area.marshal()
-            x5c = list(_encoded(self.identity).chain)
+            x5c = list(self.identity.chain_der)
         statement = {"ver": self.ver, "alg": alg, "x5c": self.x5c if self.x5c is not None else x5c,
                      "sig": sig, "certInfo": cert_info,
                      "pubArea": self.pub_area if self.pub_area is not None else pub_area}
@@ -102,7 +102,7 @@ class StatementDraft:
 
     def beside(self) -> dict[str, bytes]:
         """The files that come beside the record: the emulated root, and a real TPM's EK chain."""
-        files = {ROOT_FILE: _encoded(self.identity).root_pem}
+        files = {ROOT_FILE: self.identity.root_pem}
         if self.genuine is not None:
             files[f"{safe_file_stem(self.label)}{EK_CHAIN_SUFFIX}"] = self.genuine.ek_chain_pem()
         return files
@@ -161,25 +161,3 @@ class Draft(StatementDraft):
 def chain_der(certs: list[x509.Certificate]) -> list[bytes]:
     """DER of each certificate, for ``x5c``."""
     return [c.public_bytes(Encoding.DER) for c in certs]
-
-
-@dataclass(frozen=True)
-class _EncodedIdentity:
-    identity: AttestationIdentity
-    chain: tuple[bytes, ...]
-    root_pem: bytes
-
-
-_ENCODED: dict[int, _EncodedIdentity] = {}
-"""By ``id`` of an identity (held, so that the id stays its own): its chain's DER (x5c) and its root's PEM. A
-catalogue renders one identity into each of its vectors, and cryptography encodes a certificate anew at each call."""
-
-
-def _encoded(identity: AttestationIdentity) -> _EncodedIdentity:
-    held = _ENCODED.get(id(identity))
-    if held is None or held.identity is not identity:
-        if len(_ENCODED) >= 64:
-            _ENCODED.clear()
-        held = _ENCODED[id(identity)] = _EncodedIdentity(identity, tuple(chain_der(list(identity.chain))),
-                                                         identity.root.public_bytes(Encoding.PEM))
-    return held
