@@ -351,6 +351,8 @@ def main() -> None:
                              "else the temp directory)")
     args = parser.parse_args()
     if args.corpus_child:
+        if args.corpus_out is None:
+            parser.error("--corpus-child needs --corpus-out")
         corpus_child(args.corpus_child, args.corpus_out)
         return
     if args.corpus_dir is not None and not args.corpus_dir.is_dir():

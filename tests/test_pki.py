@@ -180,6 +180,8 @@ def test_only_issuers_are_remembered_by_their_bytes(monkeypatch):
         assert validate_chain(copies[3], [], [copies[2]], AT) == [copies[3], copies[2]]
     assert checked.count("CN=leaf") == checked.count("CN=direct") == 3
     assert checked.count("CN=mid") == 2  # the first look, and once both are remembered
+    assert chain._remembered(x509.load_der_x509_certificate(mid.public_bytes(Encoding.DER))) is not None
+    assert chain._remembered(x509.load_der_x509_certificate(leaf.public_bytes(Encoding.DER))) is None
 
 
 def _copies(*certs: x509.Certificate) -> list[x509.Certificate]:

@@ -131,12 +131,11 @@ class _OutputTree:
             raise CorpusError(f"not writing {rel!r}: {exc}") from None
         if rel in self.digests:
             raise CorpusError(f"{rel} would be written twice")
-        if len(parts) > 1 and rel.rpartition("/")[0] not in self.made:
-            for depth in range(1, len(parts)):
-                directory = "/".join(parts[:depth])
-                if directory not in self.made:
-                    os.mkdir(f"{self.root}/{directory}")
-                    self.made.add(directory)
+        for depth in range(1, len(parts)):
+            directory = "/".join(parts[:depth])
+            if directory not in self.made:
+                os.mkdir(f"{self.root}/{directory}")
+                self.made.add(directory)
         # A descriptor rather than a file object: thousands of small files, each written whole at once.
         fd = os.open(f"{self.root}/{rel}", _CREATE_NEW, 0o666)  # exclusive: never an existing file or a symlink
         try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from hsmsim.encoding import cert_pem
 from hsmsim.keystore.base import PrivateKey
 
 
@@ -33,4 +34,4 @@ class AttestationIdentity:
     @functools.cached_property
     def root_pem(self) -> bytes:
         """The PEM of ``root``."""
-        return self.root.public_bytes(Encoding.PEM)
+        return cert_pem(self.root)

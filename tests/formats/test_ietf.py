@@ -76,7 +76,8 @@ def test_evidence_structure(hsm: Hsm) -> None:
     assert decoded.intermediates is not None and not decoded.explicit_intermediates
     assert ev.files["key-rsa-3072.nonce"] == b"00112233\n"
     assert (platform.first("fipsboot"), platform.first("hwserial"), key.first("nonce")) == (
-        b"\x01\x01\xff", platform.values("hwserial")[0], None)
+        b"\x01\x01\xff", next(c.value for c in platform.claims
+                              if c.type == asn1.claim_oid(asn1.ELEMENT_PLATFORM, "hwserial")), None)
     assert transaction.count_of_type(asn1.claim_oid(asn1.ELEMENT_TRANSACTION, "ak-spki")) == 1
 
 

@@ -248,7 +248,7 @@ def test_pki_profile_sets_every_ca_algorithm(kit, profile, root_key, intermediat
     identity = ak_identity(SEED, kit.device.serial, tpm.model, created=kit.device.attestation_created,
                            profile=profile)
     assert (describe(pki.root.public_key()), describe(pki.intermediate.public_key())) == (root_key, intermediate_key)
-    assert identity.root == pki.root and identity.chain[1] == pki.intermediate
+    identity.certificate.verify_directly_issued_by(pki.intermediate)
     for cert in (pki.root, pki.intermediate, ek, identity.certificate):
         assert cert.signature_algorithm_oid == signature
     if isinstance(pki.root.public_key(), rsa.RSAPublicKey):
@@ -490,7 +490,7 @@ def test_activate_credential_opens_what_tpm2_pytss_makes(kit):
 def _verdicts_under_both_roots(fmt, evidence, at):
     ecdsa_root, rsa_root = tpm_pki(SEED, "ecdsa-p384").root, tpm_pki(SEED).root
     return (fmt.verify(evidence, TrustAnchors({"root": (ecdsa_root,)}), at=at, profile=Profile.STRICT),
-            fmt.verify(evidence, TrustAnchors({"root": (rsa_root,)}), at=at))
+            fmt.verify(evidence, TrustAnchors({"root": (rsa_root,)}), at=at, profile=Profile.STRICT))
 
 
 @pytest.mark.parametrize("format_name", ["parsec-tpm", "tpm-acme", "ms-kast"])
@@ -505,7 +505,8 @@ def test_a_tpm_of_the_ecdsa_profile_has_every_certificate_from_that_hierarchy(fo
                                  attesting=fmt.provision(device, "default"), at=at)
     accepted, rejected = _verdicts_under_both_roots(fmt, fmt.generate(request), at)
     assert accepted.accepted, accepted.summary()
-    assert not rejected.accepted
+    # the default root has the same name and another key; ms-kast carries its own root, which is then no anchor
+    assert rejected.reason in (Reason.CERT_SIGNATURE_INVALID, Reason.CHAIN_UNTRUSTED), rejected.summary()
 
 
 def test_a_webauthn_tpm_of_the_ecdsa_profile_registers_under_that_hierarchy(webauthn, monkeypatch):
@@ -517,4 +518,5 @@ def test_a_webauthn_tpm_of_the_ecdsa_profile_registers_under_that_hierarchy(weba
     evidence = hsm.attest("passkey", "webauthn", {"attest_time": at, "rp_id": "bank.example"})
     accepted, rejected = _verdicts_under_both_roots(webauthn, evidence, at)
     assert accepted.accepted, accepted.summary()
-    assert not rejected.accepted
+    # the default root has the same name and another key; ms-kast carries its own root, which is then no anchor
+    assert rejected.reason in (Reason.CERT_SIGNATURE_INVALID, Reason.CHAIN_UNTRUSTED), rejected.summary()

@@ -21,9 +21,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from asn1crypto import core
-
-from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
+from hsmsim.encoding import der_children, der_content, der_integer, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 
 ID_EVIDENCE = "1.3.6.1.5.5.999"
 """``id-evidence`` with TBDMOD3 = 999, the arc of the draft's sample data and reference code."""
@@ -101,7 +99,7 @@ def boolean(value: bool) -> bytes:
 
 def integer(value: int) -> bytes:
     """An INTEGER TLV."""
-    return bytes(core.Integer(value).dump())
+    return der_integer(value)
 
 
 def generalized_time(at: dt.datetime) -> bytes:
