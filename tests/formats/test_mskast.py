@@ -20,7 +20,7 @@ from hsmsim.formats import detect, get_format
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME
 from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_cases
-from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, pkcs8_pem
+from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, MsKastFormat, pkcs8_pem
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason
 
@@ -33,12 +33,12 @@ SAMPLE_TIME = datetime(2018, 9, 6, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def kit() -> KastKit:
-    return KastKit.build(SEED)
+    return KastKit.build(SEED, MsKastFormat())
 
 
 @pytest.fixture(scope="module")
 def cases() -> list:
-    return vector_cases(SEED)
+    return vector_cases(SEED, MsKastFormat())
 
 
 def trust_of(kit: KastKit) -> TrustAnchors:
@@ -89,7 +89,7 @@ def test_catalogue_size_flags_and_reasons() -> None:
 
 
 def test_vectors_are_deterministic(cases: list) -> None:
-    again = vector_cases(SEED)
+    again = vector_cases(SEED, MsKastFormat())
     assert [c.id for c in again] == [c.id for c in cases]
     assert all(a.evidence.files == b.evidence.files for a, b in zip(again, cases, strict=True))
 

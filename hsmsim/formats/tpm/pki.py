@@ -40,7 +40,6 @@ from cryptography.x509.oid import ObjectIdentifier
 from hsmsim.encoding import der_oid, der_sequence, der_tlv
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
-from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial
 
 TPM_MANUFACTURER = ObjectIdentifier("2.23.133.2.1")
@@ -123,7 +122,8 @@ def _ca_name(cn: str) -> x509.Name:
     return name(("C", "CH", PRINTABLE), ("O", "hsmsim", UTF8), ("OU", "Emulated TPM", UTF8), ("CN", cn, UTF8))
 
 
-def _aki(issuer_key: PublicKey) -> Ext:
+def authority_key_identifier(issuer_key: PublicKey) -> Ext:
+    """The AKI extension naming ``issuer_key`` (its SHA-1 key identifier)."""
     return Ext(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key))
 
 
@@ -153,32 +153,31 @@ DEFAULT_PKI_PROFILE: TpmPkiProfile = "rsa"
 
 
 @dataclass(frozen=True)
-class _CaAlgorithms:
+class CaAlgorithms:
+    """The algorithms of a :data:`TpmPkiProfile`: the CAs' key specs and the digest every certificate of the
+    hierarchy is signed with."""
+
     root_key_spec: str
     intermediate_key_spec: str
     hash_name: str
 
 
-_PROFILES: dict[TpmPkiProfile, _CaAlgorithms] = {
-    "rsa": _CaAlgorithms("rsa-4096", "rsa-2048", "sha256"),
-    "ecdsa-p384": _CaAlgorithms("ec-p384", "ec-p384", "sha384"),
+_PROFILES: dict[TpmPkiProfile, CaAlgorithms] = {
+    "rsa": CaAlgorithms("rsa-4096", "rsa-2048", "sha256"),
+    "ecdsa-p384": CaAlgorithms("ec-p384", "ec-p384", "sha384"),
 }
 
 
 @dataclass(frozen=True)
 class TpmPki:
-    """The emulated manufacturer hierarchy: root -> attestation/EK-issuing intermediate.
-
-    ``hash_name`` is the digest every certificate of the hierarchy is signed with, ``intermediate_key_spec``
-    the key spec of ``intermediate_key``.
-    """
+    """The emulated manufacturer hierarchy: root -> attestation/EK-issuing intermediate, with the ``algorithms``
+    of its profile."""
 
     root_key: PrivateKey
     root: x509.Certificate
     intermediate_key: PrivateKey
     intermediate: x509.Certificate
-    hash_name: str
-    intermediate_key_spec: str
+    algorithms: CaAlgorithms
 
 
 def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
@@ -212,11 +211,10 @@ def _tpm_pki(seed: str, profile: TpmPkiProfile) -> TpmPki:
         extensions=(Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
                     Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
                     Ext(x509.SubjectKeyIdentifier.from_public_key(intermediate_key.public_key())),
-                    _aki(root_key.public_key())),
+                    authority_key_identifier(root_key.public_key())),
         hash_name=algorithms.hash_name,
     ), root_key)
-    return TpmPki(root_key, root, intermediate_key, intermediate, algorithms.hash_name,
-                  algorithms.intermediate_key_spec)
+    return TpmPki(root_key, root, intermediate_key, intermediate, algorithms)
 
 
 def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, model: TpmModel,
@@ -230,8 +228,8 @@ def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, mo
                     Ext(tpm_san(model), critical=True),
                     Ext(x509.ExtendedKeyUsage([EKU_EK_CERTIFICATE])),
                     Ext(tpm_specification_extension()),
-                    _aki(pki.intermediate_key.public_key())),
-        hash_name=pki.hash_name,
+                    authority_key_identifier(pki.intermediate_key.public_key())),
+        hash_name=pki.algorithms.hash_name,
     ), pki.intermediate_key)
 
 
@@ -245,49 +243,3 @@ def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULAT
     if aaguid is not None:
         out.append(Ext(aaguid_extension(aaguid)))
     return tuple(out)
-
-
-def ak_certificate(seed: str, serial: str, model: TpmModel, public_key: PublicKey, *, created: datetime,
-                   profile: TpmPkiProfile, key_name: str = "ak", permanent_id: str | None = None) -> x509.Certificate:
-    """The AK certificate the emulated attestation CA (of ``profile``, the TPM's ``pki_profile``) issues for
-    ``public_key`` (WebAuthn §8.3.1 profile).
-
-    With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
-    """
-    pki = tpm_pki(seed, profile)
-    aaguid = EMULATED_AAGUID if permanent_id is None else None
-    extensions = (*ak_certificate_extensions(model, aaguid, permanent_id), _aki(pki.intermediate_key.public_key()))
-    return build_certificate(CertSpec(
-        subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=public_key,
-        serial=derive_serial(seed, f"tpm/{serial}/{key_name}"), not_before=created, not_after=created + AK_LIFETIME,
-        extensions=extensions, hash_name=pki.hash_name,
-    ), pki.intermediate_key)
-
-
-def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, profile: TpmPkiProfile,
-                key: PrivateKey | None = None, key_name: str = "ak", permanent_id: str | None = None,
-                spec: str = "ec-p256") -> AttestationIdentity:
-    """The TPM's attestation key (derived with ``spec`` unless ``key`` is given) and its AK certificate
-    under the hierarchy of ``profile`` (the TPM's ``pki_profile``).
-
-    ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor.
-    The derived identity is built once per process.
-    """
-    if key is None:
-        return _derived_ak_identity(seed, serial, model, created, key_name, permanent_id, spec, profile)
-    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id, profile)
-
-
-@functools.lru_cache(maxsize=64)
-def _derived_ak_identity(seed: str, serial: str, model: TpmModel, created: datetime, key_name: str,
-                         permanent_id: str | None, spec: str, profile: TpmPkiProfile) -> AttestationIdentity:
-    key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse(spec))
-    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id, profile)
-
-
-def _ak_identity(seed: str, serial: str, model: TpmModel, created: datetime, key: PrivateKey, key_name: str,
-                 permanent_id: str | None, profile: TpmPkiProfile) -> AttestationIdentity:
-    pki = tpm_pki(seed, profile)
-    cert = ak_certificate(seed, serial, model, key.public_key(), created=created, key_name=key_name,
-                          permanent_id=permanent_id, profile=profile)
-    return AttestationIdentity(key=key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
