@@ -12,6 +12,7 @@ from typing import ClassVar
 import pytest
 from asn1crypto import core, csr, pem
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -22,7 +23,7 @@ from hsmsim.formats import get_format
 from hsmsim.formats.tpm import TPM_ATTESTATION
 from hsmsim.formats.tpm.acme import jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
-from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, VALIDATION_TIME, TpmKit, mutations
+from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, VALIDATION_TIME, TpmKit, Workbench, mutations
 from hsmsim.formats.tpm.credential import _made_credential, activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
 from hsmsim.formats.tpm.generate import ROOT_FILE
@@ -533,3 +534,20 @@ def test_a_webauthn_tpm_registration_draft_of_the_ecdsa_profile_chains_to_that_r
     accepted, rejected = _verdicts_under_both_roots(webauthn, evidence, VALIDATION_TIME)
     assert accepted.accepted, accepted.summary()
     assert rejected.reason in (Reason.CERT_SIGNATURE_INVALID, Reason.CHAIN_UNTRUSTED), rejected.summary()
+
+
+@pytest.mark.parametrize(("profile", "intermediate"), [("rsa", "RSA-2048"), ("ecdsa-p384", "P-384")])
+def test_the_forged_ak_issuer_has_the_intermediates_key_type_as_its_comment_says(profile, intermediate):
+    mutation = next(m for m in mutations(profile) if m.id == "webauthn::chain::ak-forged-issuer")
+    assert f"an impostor {intermediate} key" in mutation.comment
+    statement = TpmAttestation()
+    statement.pki_profile = profile
+    kit = TpmKit.build(SEED, statement)
+    bench = Workbench(kit, kit.draft(mutation.golden))
+    mutation.apply(bench)
+    assert bench.draft.x5c is not None
+    forged, genuine = x509.load_der_x509_certificate(bench.draft.x5c[0]), kit.identity.certificate
+    assert (forged.issuer, forged.signature_algorithm_oid) == (genuine.issuer, genuine.signature_algorithm_oid)
+    assert forged.signature != genuine.signature
+    with pytest.raises(InvalidSignature):
+        forged.verify_directly_issued_by(kit.pki.intermediate)

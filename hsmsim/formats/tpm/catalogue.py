@@ -24,7 +24,7 @@ from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmAkProvider, TpmStatementFormat, draft_for
 from hsmsim.formats.tpm.generate import Draft, StatementDraft, chain_der
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
-from hsmsim.formats.tpm.pki import TpmPki, tpm_san
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, TpmPki, TpmPkiProfile, ca_algorithms, tpm_san
 from hsmsim.formats.tpm.structures import (
     CertifyInfo,
     PcrSelection,
@@ -233,7 +233,8 @@ def _manufacturer(manufacturer: int) -> Operator:
 
 def _impostor_key(kit: TpmKit) -> Any:
     """A key of the genuine intermediate's type, so only the signature check tells them apart."""
-    return derive_key(kit.seed, "webauthn/impostor-intermediate", KeySpec.parse(kit.pki.algorithms.intermediate_key_spec))
+    spec = KeySpec.parse(kit.pki.algorithms.intermediate_key_spec)
+    return derive_key(kit.seed, "webauthn/impostor-intermediate", spec)
 
 
 def _foreign_pki(bench: Workbench) -> None:
@@ -434,8 +435,9 @@ def in_catalogue_order(mutations: list[Mutation]) -> list[Mutation]:
     return sorted(mutations, key=lambda m: CATEGORY_ORDER.index(m.id.split("::")[1]))
 
 
-def mutations() -> list[Mutation]:
-    """Every webauthn/tpm defect, in catalogue order."""
+def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation]:
+    """Every webauthn/tpm defect, in catalogue order, as a TPM of ``pki_profile`` shows them (a comment names the
+    hierarchy's key types)."""
     m = shared_mutations("webauthn", (WEBAUTHN, SPEC))
 
     def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
@@ -623,7 +625,8 @@ def mutations() -> list[Mutation]:
     add("chain::ak-forged-issuer", "AkCertForgedIssuer",
         _note("CHAIN", crit, "AK certificate names the genuine intermediate but another key signed it",
               "name matching without signature checks accepts any AK certificate"),
-        "AK certificate signed by an impostor RSA-2048 key", "cert.reissue", "x5c[0]/signature",
+        f"AK certificate signed by an impostor {ca_algorithms(pki_profile).intermediate_key_title} key",
+        "cert.reissue", "x5c[0]/signature",
         _ak_reissue(issuer_key=_impostor_key), invalid(Reason.CERT_SIGNATURE_INVALID), resign=True)
     add("chain::x5c-empty", "X5cEmpty",
         _note("CHAIN", high, "attStmt.x5c is an empty array", "the AK is not certified at all"),
@@ -718,4 +721,4 @@ def vector_cases(seed: str, statement: TpmAkProvider) -> list[VectorCase]:
     """The webauthn vectors for ``seed`` by the TPM and AK of ``statement`` (the WebAuthn ``tpm`` statement): goldens
     first, then every mutation of the catalogue."""
     kit = TpmKit.build(seed, statement)
-    return build_cases("webauthn", seed, kit, kit.draft, mutations(), "TPM registration")
+    return build_cases("webauthn", seed, kit, kit.draft, mutations(statement.pki_profile), "TPM registration")

@@ -38,7 +38,7 @@ from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.encoding import der_oid, der_sequence, der_tlv
-from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
+from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey, PublicKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.seed import derive_key, derive_serial
 
@@ -161,6 +161,12 @@ class CaAlgorithms:
     intermediate_key_spec: str
     hash_name: str
 
+    @property
+    def intermediate_key_title(self) -> str:
+        """The intermediate's key as a reader names it: ``RSA-2048``, ``P-384``."""
+        spec = KeySpec.parse(self.intermediate_key_spec)
+        return f"P-{spec.bits}" if spec.key_type is KeyType.EC else f"RSA-{spec.bits}"
+
 
 _PROFILES: dict[TpmPkiProfile, CaAlgorithms] = {
     "rsa": CaAlgorithms("rsa-4096", "rsa-2048", "sha256"),
@@ -180,12 +186,18 @@ class TpmPki:
     algorithms: CaAlgorithms
 
 
+def ca_algorithms(profile: TpmPkiProfile) -> CaAlgorithms:
+    """The algorithms of ``profile``; raises ValueError for an unknown profile."""
+    if profile not in _PROFILES:
+        raise ValueError(f"unknown TPM PKI profile {profile!r}: one of {', '.join(_PROFILES)}")
+    return _PROFILES[profile]
+
+
 def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
     """Root and intermediate for ``seed`` with the algorithms of ``profile`` (shared by every emulated
     TPM of the seed and profile; built once per process). The key roles are the same in every profile: a derived
     key depends on its spec too. Raises ValueError for an unknown profile."""
-    if profile not in _PROFILES:
-        raise ValueError(f"unknown TPM PKI profile {profile!r}: one of {', '.join(_PROFILES)}")
+    ca_algorithms(profile)
     # One cache entry whether the profile is given or defaulted (an lru_cache keys the two calls apart).
     return _tpm_pki(seed, profile)
 
