@@ -19,9 +19,10 @@ the SAN is one multi-valued RDN, as Windows AIK certificates carry it. The CAs' 
 certificate sha256WithRSAEncryption), as the Windows AIK hierarchy the ms-kast and Windows Hello TPM
 chains end in: Microsoft TPM Root Certificate Authority 2014 is RSA-4096 and self-signs
 sha256WithRSAEncryption; the AIK CAs it issues (``EUS-IFX-KeyId-…``, ``EUS-NTC-KEYID-…``, bundled in
-the Purebred Surface Pro requests) are RSA-2048, signed sha256WithRSAEncryption. Most RSA EK roots
+the Purebred Surface Pro requests) are RSA-2048, signed sha256WithRSAEncryption; the intermediate carries
+their extensions (:func:`aik_ca_extensions`) in every profile. Most RSA EK roots
 are RSA-2048 (Infineon, Nuvoton, STMicro, AMD), Infineon OPTIGA RSA Root CA RSA-4096. ``ecdsa-p384``
-keeps the hierarchy hsmsim emitted before: P-384 CAs signing ecdsa-with-SHA384, as the P-384 EK roots
+keeps the keys and root hsmsim emitted before: P-384 CAs signing ecdsa-with-SHA384, as the P-384 EK roots
 do (GlobalSign Trusted Platform Module ECC Root CA, STM TPM ECC Root CA 01, Infineon OPTIGA ECC Root
 CA; Nuvoton's and Intel's ECC roots are P-256).
 """
@@ -29,13 +30,14 @@ CA; Nuvoton's and Intel's ECC roots are P-256).
 from __future__ import annotations
 
 import functools
+import urllib.parse
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from cryptography import x509
-from cryptography.x509.oid import ObjectIdentifier
+from cryptography.x509.oid import AuthorityInformationAccessOID, ObjectIdentifier
 
 from hsmsim.encoding import der_oid, der_sequence, der_tlv
 from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey, PublicKey
@@ -50,11 +52,17 @@ EKU_EK_CERTIFICATE = ObjectIdentifier("2.23.133.8.1")
 EKU_AIK_CERTIFICATE = ObjectIdentifier("2.23.133.8.3")
 FIDO_AAGUID_EXTENSION = ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4")
 PERMANENT_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.8.3")
+EKU_MS_AIK_CA = ObjectIdentifier("1.3.6.1.4.1.311.21.36")
+"""The Microsoft EKU its AIK CAs carry beside tcg-kp-AIKCertificate."""
+POLICY_MS_AIK_CA = ObjectIdentifier("1.3.6.1.4.1.311.21.31")
+"""The certificate policy of Microsoft's AIK CAs."""
 
 ROOT_CN = "hsmsim vTPM Root CA EMULATED"
 INTERMEDIATE_CN = "hsmsim vTPM Attestation CA EMULATED"
 ROOT_NOT_BEFORE = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
 ROOT_LIFETIME = timedelta(days=25 * 365)
+PKI_BASE = "http://pki.hsmsim.example/pkiops"
+"""Where the emulated root's CRL and certificate would be published (an example domain; the paths are Microsoft's)."""
 AK_LIFETIME = timedelta(days=10 * 365)
 EK_NOT_AFTER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 """GeneralizedTime 99991231235959Z: "no well-defined expiration", as TPM vendors issue EK certificates."""
@@ -130,6 +138,25 @@ def authority_key_identifier(issuer_key: PublicKey) -> Ext:
 def _der_uint(value: int) -> bytes:
     """A non-negative DER INTEGER."""
     return der_tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def aik_ca_extensions(ca_key: PublicKey, issuer_key: PublicKey, issuer_cn: str) -> tuple[Ext, ...]:
+    """The extensions of an AIK CA certificate, in the order and with the criticality of Microsoft's
+    ``EUS-*-KEYID-…`` AIK CAs: keyUsage digitalSignature, keyCertSign, cRLSign; EKU 1.3.6.1.4.1.311.21.36 and
+    tcg-kp-AIKCertificate; certificatePolicies 1.3.6.1.4.1.311.21.31; basicConstraints CA, pathLen 0 (critical);
+    SKI; AKI; the issuer's CRL (CDP) and certificate (AIA caIssuers) under :data:`PKI_BASE`."""
+    published = f"{PKI_BASE}/{{}}/{urllib.parse.quote(issuer_cn)}.{{}}"
+    return (Ext(key_usage("digital_signature", "key_cert_sign", "crl_sign")),
+            Ext(x509.ExtendedKeyUsage([EKU_MS_AIK_CA, EKU_AIK_CERTIFICATE])),
+            Ext(x509.CertificatePolicies([x509.PolicyInformation(POLICY_MS_AIK_CA, None)])),
+            Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
+            Ext(x509.SubjectKeyIdentifier.from_public_key(ca_key)),
+            authority_key_identifier(issuer_key),
+            Ext(x509.CRLDistributionPoints([x509.DistributionPoint(
+                [x509.UniformResourceIdentifier(published.format("crl", "crl"))], None, None, None)])),
+            Ext(x509.AuthorityInformationAccess([x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(published.format("certs", "crt")))])))
 
 
 def tpm_specification_extension(family: str = "2.0", level: int = 0, revision: int = 159) -> x509.UnrecognizedExtension:
@@ -220,10 +247,7 @@ def _tpm_pki(seed: str, profile: TpmPkiProfile) -> TpmPki:
         subject=_ca_name(INTERMEDIATE_CN), issuer=root_name, public_key=intermediate_key.public_key(),
         serial=derive_serial(seed, "tpm/intermediate"), not_before=ROOT_NOT_BEFORE + timedelta(days=1),
         not_after=ROOT_NOT_BEFORE + ROOT_LIFETIME - timedelta(days=1),
-        extensions=(Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
-                    Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
-                    Ext(x509.SubjectKeyIdentifier.from_public_key(intermediate_key.public_key())),
-                    authority_key_identifier(root_key.public_key())),
+        extensions=aik_ca_extensions(intermediate_key.public_key(), root_key.public_key(), ROOT_CN),
         hash_name=algorithms.hash_name,
     ), root_key)
     return TpmPki(root_key, root, intermediate_key, intermediate, algorithms)
