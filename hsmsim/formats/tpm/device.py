@@ -159,7 +159,7 @@ class EmulatedTpm:
     pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
 
     @classmethod
-    def for_device(cls, device: Device, pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> EmulatedTpm:
+    def for_device(cls, device: Device, pki_profile: TpmPkiProfile) -> EmulatedTpm:
         """The emulated TPM of an hsmsim device (its ``model`` string, when set, names the TPM model), certified
         by the hierarchy of ``pki_profile``."""
         model = TpmModel(model=device.model) if device.model else DEFAULT_MODEL
