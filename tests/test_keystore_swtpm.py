@@ -46,6 +46,7 @@ from hsmsim.formats.tpm.marshal import (
     TpmSt,
     u32,
 )
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE
 from hsmsim.formats.tpm.structures import (
     NULL_SCHEME,
     NULL_SYMMETRIC,
@@ -157,7 +158,7 @@ def test_saved_sample_ek_chain_verifies():
 def _emulated_certification(spec: str) -> tuple[EmulatedTpm, TpmtPublic, TpmsAttest, TpmtSignature]:
     """The emulated TPM's TPM2_Certify of the sample's key (same public key, same extraData), by an emulated AK."""
     meta = json.loads((SAMPLE / "sample.json").read_text())
-    tpm = EmulatedTpm.for_device(Device.from_seed("webauthn", "swtpm-comparison"))
+    tpm = EmulatedTpm.for_device(Device.from_seed("webauthn", "swtpm-comparison"), DEFAULT_PKI_PROFILE)
     real = TpmtPublic.unmarshal(_hex(f"{spec}.public.hex"))
     key = SoftKeyStore(seed="swtpm-comparison").generate(KeySpec.parse(spec), spec)
     area = public_area(real.public_key(), object_attributes(key.attributes))
@@ -201,7 +202,7 @@ def test_emulator_reproduces_the_real_ak_area_and_qualified_signer():
     real_ak = TpmtPublic.unmarshal(_hex("ak.public.hex"))
     ek = x509.load_pem_x509_certificate((SAMPLE / "ek-rsa2048.pem").read_bytes()).public_key()
     assert isinstance(ek, rsa.RSAPublicKey)
-    tpm = EmulatedTpm.for_device(Device.from_seed("webauthn", "swtpm-comparison"))
+    tpm = EmulatedTpm.for_device(Device.from_seed("webauthn", "swtpm-comparison"), DEFAULT_PKI_PROFILE)
     assert tpm.ak_public(real_ak.public_key()).marshal() == _hex("ak.public.hex")
     ek_area = public_area(ek, EK_ATTRIBUTES, symmetric=AES_128_CFB, auth_policy=EK_POLICY)
     ek_qn = qualified_name(u32(TPM_RH_ENDORSEMENT), ek_area.name())
@@ -464,7 +465,7 @@ def test_genuine_tpm_evidence_is_accepted(store, fmt, spec):
     statement = _statement(fmt, evidence)
     attest = TpmsAttest.unmarshal(statement["certInfo"])
     assert attest.qualified_signer == ak.qualified_name  # signed by the real AK, not an emulated one
-    assert attest.firmware_version != EmulatedTpm.for_device(device).model.firmware_version
+    assert attest.firmware_version != EmulatedTpm.for_device(device, DEFAULT_PKI_PROFILE).model.firmware_version
     assert statement["pubArea"] == store.public_area(spec)
     ak_cert = x509.load_der_x509_certificate(statement["x5c"][0])
     assert ak_cert.public_key().public_numbers() == ak.public_key.public_numbers()

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import der_children, der_content, pem, spki_der
@@ -20,7 +22,8 @@ from hsmsim.formats import detect, get_format
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME
 from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_cases
-from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, pkcs8_pem
+from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, MsKastFormat, pkcs8_pem, request_der
+from hsmsim.formats.tpm.pki import tpm_pki
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason
 
@@ -33,12 +36,12 @@ SAMPLE_TIME = datetime(2018, 9, 6, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def kit() -> KastKit:
-    return KastKit.build(SEED)
+    return KastKit.build(SEED, MsKastFormat())
 
 
 @pytest.fixture(scope="module")
 def cases() -> list:
-    return vector_cases(SEED)
+    return vector_cases(SEED, MsKastFormat())
 
 
 def trust_of(kit: KastKit) -> TrustAnchors:
@@ -89,7 +92,7 @@ def test_catalogue_size_flags_and_reasons() -> None:
 
 
 def test_vectors_are_deterministic(cases: list) -> None:
-    again = vector_cases(SEED)
+    again = vector_cases(SEED, MsKastFormat())
     assert [c.id for c in again] == [c.id for c in cases]
     assert all(a.evidence.files == b.evidence.files for a, b in zip(again, cases, strict=True))
 
@@ -214,6 +217,26 @@ def test_byte_shape_matches_the_real_request(kit: KastKit, shared_dir: Path) -> 
     real = (shared_dir / "interop" / "purebred" / "SP3_1803" / "1_device_preenroll_attestation.bin").read_bytes()
     evidence = kit.draft("rsa-2048").evidence()
     assert _shape(evidence.files[evidence.primary]) == _shape(real)
+
+
+def _aik_ca_profile(cert: x509.Certificate) -> list[tuple[str, bool, object]]:
+    """Each extension's OID and criticality, with its value where it is not the CA's own (keys, URLs)."""
+    own = (ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+           ExtensionOID.CRL_DISTRIBUTION_POINTS, ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+    return [(e.oid.dotted_string, e.critical, None if e.oid in own else e.value) for e in cert.extensions]
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_the_emulated_aik_ca_has_the_extensions_of_the_real_ones(kit: KastKit, shared_dir: Path,
+                                                                 surface: str) -> None:
+    real = request_der((shared_dir / "interop" / "purebred" / surface / "1_device_preenroll_attestation.bin")
+                       .read_bytes())
+    certificates = [x509.load_der_x509_certificate(c) for c in wire.parse_cmc(real).certificates]
+    aik_ca = next(c for c in certificates if c.subject.rfc4514_string().upper().startswith("CN=EUS-"))
+    for pki in (kit.tpm_kit.pki, tpm_pki(SEED, "ecdsa-p384")):
+        assert _aik_ca_profile(pki.intermediate) == _aik_ca_profile(aik_ca)
+        cdp = pki.intermediate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        assert cdp[0].full_name[0].value.startswith("http://pki.hsmsim.example/")
 
 
 # -- detection and the CLI ------------------------------------------------------------------------------

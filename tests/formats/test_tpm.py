@@ -12,25 +12,26 @@ from typing import ClassVar
 import pytest
 from asn1crypto import core, csr, pem
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.formats import get_format
 from hsmsim.formats.tpm import TPM_ATTESTATION
 from hsmsim.formats.tpm.acme import jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
-from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, TpmKit, mutations
+from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, VALIDATION_TIME, TpmKit, Workbench, mutations
 from hsmsim.formats.tpm.credential import _made_credential, activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
+from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.pki import (
     EKU_EK_CERTIFICATE,
     TPM_MANUFACTURER,
-    ak_identity,
     ek_certificate,
     tpm_pki,
 )
@@ -44,6 +45,7 @@ from hsmsim.formats.tpm.structures import (
     TpmtSignature,
     qualified_name,
 )
+from hsmsim.formats.tpm.webauthn import TpmAttestation
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
@@ -70,7 +72,7 @@ def webauthn():
 
 @pytest.fixture(scope="module")
 def kit() -> TpmKit:
-    return TpmKit.build(SEED)
+    return TpmKit.build(SEED, TPM_ATTESTATION)
 
 
 @pytest.fixture(scope="module")
@@ -243,10 +245,10 @@ def test_pki_profile_sets_every_ca_algorithm(kit, profile, root_key, intermediat
         return f"EC-{public_key.curve.name}"
 
     pki = tpm_pki(SEED, profile)
-    tpm = EmulatedTpm(SEED, kit.device.serial, kit.device.initialised)
+    tpm = EmulatedTpm(SEED, kit.device.serial, kit.device.initialised, pki_profile=profile)
+    assert tpm.pki is pki
     ek = ek_certificate(pki, SEED, kit.device.serial, tpm.ek_key.public_key(), tpm.model, kit.device.initialised)
-    identity = ak_identity(SEED, kit.device.serial, tpm.model, created=kit.device.attestation_created,
-                           profile=profile)
+    identity = tpm.ak_identity(created=kit.device.attestation_created)
     assert (describe(pki.root.public_key()), describe(pki.intermediate.public_key())) == (root_key, intermediate_key)
     identity.certificate.verify_directly_issued_by(pki.intermediate)
     for cert in (pki.root, pki.intermediate, ek, identity.certificate):
@@ -520,3 +522,32 @@ def test_a_webauthn_tpm_of_the_ecdsa_profile_registers_under_that_hierarchy(weba
     assert accepted.accepted, accepted.summary()
     # the default root has the same name and another key; ms-kast carries its own root, which is then no anchor
     assert rejected.reason in (Reason.CERT_SIGNATURE_INVALID, Reason.CHAIN_UNTRUSTED), rejected.summary()
+
+
+def test_a_webauthn_tpm_registration_draft_of_the_ecdsa_profile_chains_to_that_root(webauthn):
+    statement = TpmAttestation()
+    statement.pki_profile = "ecdsa-p384"
+    draft = TpmKit.build(SEED, statement).draft("ec-p256")
+    assert draft.tpm.pki_profile == "ecdsa-p384" and draft.tpm.pki is tpm_pki(SEED, "ecdsa-p384")
+    evidence = draft.evidence()
+    assert evidence.files[ROOT_FILE] == cert_pem(tpm_pki(SEED, "ecdsa-p384").root)
+    accepted, rejected = _verdicts_under_both_roots(webauthn, evidence, VALIDATION_TIME)
+    assert accepted.accepted, accepted.summary()
+    assert rejected.reason in (Reason.CERT_SIGNATURE_INVALID, Reason.CHAIN_UNTRUSTED), rejected.summary()
+
+
+@pytest.mark.parametrize(("profile", "intermediate"), [("rsa", "RSA-2048"), ("ecdsa-p384", "P-384")])
+def test_the_forged_ak_issuer_has_the_intermediates_key_type_as_its_comment_says(profile, intermediate):
+    mutation = next(m for m in mutations(profile) if m.id == "webauthn::chain::ak-forged-issuer")
+    assert f"an impostor {intermediate} key" in mutation.comment
+    statement = TpmAttestation()
+    statement.pki_profile = profile
+    kit = TpmKit.build(SEED, statement)
+    bench = Workbench(kit, kit.draft(mutation.golden))
+    mutation.apply(bench)
+    assert bench.draft.x5c is not None
+    forged, genuine = x509.load_der_x509_certificate(bench.draft.x5c[0]), kit.identity.certificate
+    assert (forged.issuer, forged.signature_algorithm_oid) == (genuine.issuer, genuine.signature_algorithm_oid)
+    assert forged.signature != genuine.signature
+    with pytest.raises(InvalidSignature):
+        forged.verify_directly_issued_by(kit.pki.intermediate)

@@ -10,7 +10,7 @@ from hsmsim.formats import register
 from hsmsim.formats.tpm.acme import TpmAcmeFormat
 from hsmsim.formats.tpm.kast_format import MsKastFormat
 from hsmsim.formats.tpm.parsec import ParsecTpmFormat
-from hsmsim.formats.tpm.webauthn import TpmAttestation, registration_notes, registration_vectors
+from hsmsim.formats.tpm.webauthn import TpmAttestation, registration_notes
 from hsmsim.webauthn.statements import CatalogueVectors, register_statement
 
 TPM_ACME = register(TpmAcmeFormat())
@@ -18,5 +18,5 @@ PARSEC_TPM = register(ParsecTpmFormat())
 MS_KAST = register(MsKastFormat())
 TPM_ATTESTATION = TpmAttestation()
 register_statement(TPM_ATTESTATION,
-                   provision=lambda device, partition, attesting: TPM_ATTESTATION.provision(device, attesting),
-                   vectors=CatalogueVectors(registration_vectors, registration_notes))
+                   provision=lambda device, partition, attesting: TPM_ATTESTATION.provision_ak(device, attesting),
+                   vectors=CatalogueVectors(TPM_ATTESTATION.registration_vectors, registration_notes))

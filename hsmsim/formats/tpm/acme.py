@@ -40,7 +40,6 @@ from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -217,13 +216,12 @@ class AcmeDraft(StatementDraft):
         return Evidence("tpm-acme", files, f"{stem}{RECORD_SUFFIX}")
 
 
-def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> AcmeDraft:
-    """The draft of ``request`` by the device's TPM under the hierarchy of ``pki_profile``. Parameters:
+def acme_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> AcmeDraft:
+    """The draft of ``request`` by ``tpm``, the request's device's emulated TPM. Parameters:
     ``token`` (base64url), ``account_key`` (a public key whose thumbprint binds the answer; default: an account
     key derived from the seed), ``identifier`` (default: the TPM's EK URN)."""
     if request.key_signer is None:
         raise UnsupportedKeyError("ACME device attestation needs an asymmetric key (for the finalize CSR)")
-    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     params = request.parameters
     seed, label = request.device.seed, request.key.label
     token = str(params.get("token") or b64url(drbg(seed, f"tpm-acme/token/{label}/{request.at:%Y%m%dT%H%M%S}")
@@ -249,7 +247,7 @@ class TpmAcmeFormat(TpmStatementFormat):
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR."""
-        return acme_draft_for(request, self.pki_profile).evidence()
+        return acme_draft_for(request, self.emulated_tpm(request.device)).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:
@@ -269,7 +267,7 @@ class TpmAcmeFormat(TpmStatementFormat):
         """Golden answers for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
         from hsmsim.formats.tpm.acme_catalogue import vector_cases
 
-        return vector_cases(seed)
+        return vector_cases(seed, self)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the tpm-acme vectors."""

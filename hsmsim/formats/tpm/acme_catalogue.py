@@ -47,9 +47,9 @@ STEP_CA = "smallstep acme/challenge.go (doTPMAttestationFormat)"
 SPEC = "shared/specs/other_formats.md 1.6"
 
 
-def acme_kit(seed: str) -> TpmKit:
-    """The webauthn kit of ``seed`` with the ACME AK as its attestation identity."""
-    return TpmKit.build(seed).with_ak_of(TpmAcmeFormat())
+def acme_kit(seed: str, fmt: TpmAcmeFormat) -> TpmKit:
+    """The webauthn kit of ``seed`` with ``fmt``'s TPM and AK."""
+    return TpmKit.build(seed, fmt)
 
 
 def acme_draft(kit: TpmKit, spec: str) -> AcmeDraft:
@@ -57,7 +57,7 @@ def acme_draft(kit: TpmKit, spec: str) -> AcmeDraft:
     key = kit.keys[spec]
     request = AttestationRequest(device=kit.device, partition="default", key=key, key_signer=kit.store.signer(key),
                                  attesting=kit.identity, at=ATTEST_TIME)
-    return acme_draft_for(request)
+    return acme_draft_for(request, kit.tpm)
 
 
 def _acme(bench: Workbench) -> AcmeDraft:
@@ -180,8 +180,8 @@ def notes() -> dict[str, FlagNote]:
     return catalogue_notes(mutations())
 
 
-def vector_cases(seed: str) -> list[VectorCase]:
-    """The tpm-acme vectors for ``seed``: goldens first, then every mutation of the catalogue."""
-    kit = acme_kit(seed)
+def vector_cases(seed: str, fmt: TpmAcmeFormat) -> list[VectorCase]:
+    """The tpm-acme vectors for ``seed`` by ``fmt``'s TPM: goldens first, then every mutation of the catalogue."""
+    kit = acme_kit(seed, fmt)
     return build_cases("tpm-acme", seed, kit, lambda spec: acme_draft(kit, spec), mutations(),
                        "device-attest-01 answer")

@@ -21,10 +21,10 @@ from cryptography.x509.oid import ExtensionOID
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
 from hsmsim.formats.tpm.device import EmulatedTpm
-from hsmsim.formats.tpm.format import TpmStatementFormat, draft_for
+from hsmsim.formats.tpm.format import TpmAkProvider, TpmStatementFormat, draft_for
 from hsmsim.formats.tpm.generate import Draft, StatementDraft, chain_der
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
-from hsmsim.formats.tpm.pki import TpmPki, ak_identity, tpm_san
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, TpmPki, TpmPkiProfile, ca_algorithms, tpm_san
 from hsmsim.formats.tpm.structures import (
     CertifyInfo,
     PcrSelection,
@@ -59,20 +59,26 @@ TPM_PART2 = "TPM 2.0 Library Part 2"
 
 @dataclass(frozen=True)
 class TpmKit:
-    """Everything the vectors are made of, derived from one seed."""
+    """Everything the vectors are made of, derived from one seed: ``tpm`` and ``identity`` are the emulated TPM
+    and the AK of one :class:`TpmAkProvider` (a format, or the WebAuthn statement)."""
 
     seed: str
     device: Device
     tpm: EmulatedTpm
-    pki: TpmPki
     identity: AttestationIdentity
     keys: dict[str, StoredKey]
     store: SoftKeyStore
     rp_id: str
 
+    @property
+    def pki(self) -> TpmPki:
+        """The hierarchy that certifies :attr:`tpm`."""
+        return self.tpm.pki
+
     @classmethod
-    def build(cls, seed: str) -> TpmKit:
-        """Seed → Faker relying party, a device with its TPM, the AK, one key per golden spec and the odd keys."""
+    def build(cls, seed: str, provider: TpmAkProvider) -> TpmKit:
+        """Seed → Faker relying party, a device with ``provider``'s TPM and AK, one key per golden spec and the odd
+        keys."""
         fake = seeded_faker(seed, ["en_US"], "webauthn")
         rp_id = f"{fake.domain_word()}.example"
         device = Device(format="webauthn", serial=fake.numerify("VTPM-########"), seed=seed,
@@ -90,10 +96,7 @@ class TpmKit:
         keys[DECRYPT_ONLY] = store.generate(KeySpec.parse("rsa-3072"), "storage-decrypt-rsa-3072",
                                             policy=KeyPolicy(sign=False, decrypt=True),
                                             created=KEYS_CREATED + timedelta(hours=7))
-        tpm = EmulatedTpm.for_device(device)
-        identity = ak_identity(seed, device.serial, tpm.model, created=device.attestation_created,
-                               profile=tpm.pki_profile)
-        return cls(seed, device, tpm, tpm.pki, identity, keys, store, rp_id)
+        return cls(seed, device, provider.emulated_tpm(device), provider.provision_ak(device), keys, store, rp_id)
 
     def draft(self, spec: str, identity: AttestationIdentity | None = None) -> Draft:
         """The golden draft of ``spec``: exactly what the format's ``generate`` renders for that key."""
@@ -103,11 +106,7 @@ class TpmKit:
             device=self.device, partition="default", key=key, key_signer=self.store.signer(key),
             attesting=identity or self.identity, parameters={"rp_id": self.rp_id, "challenge": challenge},
             at=ATTEST_TIME)
-        return draft_for(request)
-
-    def with_ak_of(self, fmt: TpmStatementFormat) -> TpmKit:
-        """This world with ``fmt``'s default AK (and its certificate) as the attestation identity."""
-        return replace(self, identity=fmt.provision(self.device, "default"))
+        return draft_for(request, self.tpm)
 
     def other_key(self, spec: str = "ec-p256") -> StoredKey:
         """A second key of ``spec`` (another credential the TPM holds)."""
@@ -234,14 +233,14 @@ def _manufacturer(manufacturer: int) -> Operator:
 
 def _impostor_key(kit: TpmKit) -> Any:
     """A key of the genuine intermediate's type, so only the signature check tells them apart."""
-    return derive_key(kit.seed, "webauthn/impostor-intermediate", KeySpec.parse(kit.pki.intermediate_key_spec))
+    spec = KeySpec.parse(kit.pki.algorithms.intermediate_key_spec)
+    return derive_key(kit.seed, "webauthn/impostor-intermediate", spec)
 
 
 def _foreign_pki(bench: Workbench) -> None:
     """A complete TPM-shaped AK chain under another emulated root; its AK certifies the key."""
     kit = bench.kit
-    foreign = ak_identity(f"{kit.seed}/unknown-root", kit.device.serial, kit.tpm.model,
-                          created=kit.device.attestation_created, profile=kit.tpm.pki_profile)
+    foreign = replace(kit.tpm, seed=f"{kit.seed}/unknown-root").ak_identity(created=kit.device.attestation_created)
     bench.draft.identity = foreign
     bench.draft.x5c = chain_der([*foreign.chain, foreign.root])
 
@@ -249,9 +248,7 @@ def _foreign_pki(bench: Workbench) -> None:
 def _rsa_ak(bench: Workbench) -> None:
     kit = bench.kit
     key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
-    bench.draft.identity = ak_identity(kit.seed, kit.device.serial, kit.tpm.model,
-                                       created=kit.device.attestation_created, profile=kit.tpm.pki_profile, key=key,
-                                       key_name="ak-rsa")
+    bench.draft.identity = kit.tpm.ak_identity(created=kit.device.attestation_created, key=key, key_name="ak-rsa")
 
 
 def rsa_ak_of(fmt: TpmStatementFormat) -> Operator:
@@ -438,8 +435,9 @@ def in_catalogue_order(mutations: list[Mutation]) -> list[Mutation]:
     return sorted(mutations, key=lambda m: CATEGORY_ORDER.index(m.id.split("::")[1]))
 
 
-def mutations() -> list[Mutation]:
-    """Every webauthn/tpm defect, in catalogue order."""
+def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation]:
+    """Every webauthn/tpm defect, in catalogue order, as a TPM of ``pki_profile`` shows them (a comment names the
+    hierarchy's key types)."""
     m = shared_mutations("webauthn", (WEBAUTHN, SPEC))
 
     def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
@@ -627,7 +625,8 @@ def mutations() -> list[Mutation]:
     add("chain::ak-forged-issuer", "AkCertForgedIssuer",
         _note("CHAIN", crit, "AK certificate names the genuine intermediate but another key signed it",
               "name matching without signature checks accepts any AK certificate"),
-        "AK certificate signed by an impostor RSA-2048 key", "cert.reissue", "x5c[0]/signature",
+        f"AK certificate signed by an impostor {ca_algorithms(pki_profile).intermediate_key_title} key",
+        "cert.reissue", "x5c[0]/signature",
         _ak_reissue(issuer_key=_impostor_key), invalid(Reason.CERT_SIGNATURE_INVALID), resign=True)
     add("chain::x5c-empty", "X5cEmpty",
         _note("CHAIN", high, "attStmt.x5c is an empty array", "the AK is not certified at all"),
@@ -718,7 +717,8 @@ def build_cases(namespace: str, seed: str, kit: TpmKit, draft_of: Callable[[str]
     return cases
 
 
-def vector_cases(seed: str) -> list[VectorCase]:
-    """The webauthn vectors for ``seed``: goldens first, then every mutation of the catalogue."""
-    kit = TpmKit.build(seed)
-    return build_cases("webauthn", seed, kit, kit.draft, mutations(), "TPM registration")
+def vector_cases(seed: str, statement: TpmAkProvider) -> list[VectorCase]:
+    """The webauthn vectors for ``seed`` by the TPM and AK of ``statement`` (the WebAuthn ``tpm`` statement): goldens
+    first, then every mutation of the catalogue."""
+    kit = TpmKit.build(seed, statement)
+    return build_cases("webauthn", seed, kit, kit.draft, mutations(statement.pki_profile), "TPM registration")

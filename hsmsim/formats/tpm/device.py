@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -34,7 +35,18 @@ from hsmsim.device import Device
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.marshal import TPM_RH_ENDORSEMENT, TPM_RH_OWNER, TpmAlg, TpmaObject, TpmSt, u32
-from hsmsim.formats.tpm.pki import DEFAULT_MODEL, DEFAULT_PKI_PROFILE, TpmModel, TpmPki, TpmPkiProfile, tpm_pki
+from hsmsim.formats.tpm.pki import (
+    AK_LIFETIME,
+    DEFAULT_MODEL,
+    DEFAULT_PKI_PROFILE,
+    EMULATED_AAGUID,
+    TpmModel,
+    TpmPki,
+    TpmPkiProfile,
+    ak_certificate_extensions,
+    authority_key_identifier,
+    tpm_pki,
+)
 from hsmsim.formats.tpm.structures import (
     NULL_SCHEME,
     NULL_SYMMETRIC,
@@ -50,7 +62,9 @@ from hsmsim.formats.tpm.structures import (
     rsa_public,
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
-from hsmsim.pki.seed import derive_key, drbg
+from hsmsim.pki.builder import CertSpec, build_certificate
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.tpm.structures import object_attributes
 
 A = TpmaObject
@@ -145,7 +159,7 @@ class EmulatedTpm:
     pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
 
     @classmethod
-    def for_device(cls, device: Device, pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> EmulatedTpm:
+    def for_device(cls, device: Device, pki_profile: TpmPkiProfile) -> EmulatedTpm:
         """The emulated TPM of an hsmsim device (its ``model`` string, when set, names the TPM model), certified
         by the hierarchy of ``pki_profile``."""
         model = TpmModel(model=device.model) if device.model else DEFAULT_MODEL
@@ -155,6 +169,35 @@ class EmulatedTpm:
     def pki(self) -> TpmPki:
         """The manufacturer hierarchy (of :attr:`pki_profile`) that issues this TPM's EK and AK certificates."""
         return tpm_pki(self.seed, self.pki_profile)
+
+    def ak_certificate(self, public_key: PublicKey, *, created: datetime, key_name: str = "ak",
+                       permanent_id: str | None = None) -> x509.Certificate:
+        """The AK certificate :attr:`pki`'s attestation CA issues for ``public_key``, this TPM's AK ``key_name``
+        (WebAuthn §8.3.1 profile, see :mod:`hsmsim.formats.tpm.pki`).
+
+        With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
+        """
+        pki = self.pki
+        aaguid = EMULATED_AAGUID if permanent_id is None else None
+        extensions = (*ak_certificate_extensions(self.model, aaguid, permanent_id),
+                      authority_key_identifier(pki.intermediate_key.public_key()))
+        return build_certificate(CertSpec(
+            subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=public_key,
+            serial=derive_serial(self.seed, self.role(key_name)), not_before=created,
+            not_after=created + AK_LIFETIME, extensions=extensions, hash_name=pki.algorithms.hash_name,
+        ), pki.intermediate_key)
+
+    def ak_identity(self, *, created: datetime, key: PrivateKey | None = None, key_name: str = "ak",
+                    permanent_id: str | None = None, spec: str = "ec-p256") -> AttestationIdentity:
+        """This TPM's attestation key ``key_name`` (derived with ``spec`` unless ``key`` is given) and its
+        :meth:`ak_certificate`.
+
+        ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor of :attr:`pki`.
+        The derived identity is built once per process.
+        """
+        if key is None:
+            return _derived_ak_identity(self, created, key_name, permanent_id, spec)
+        return _ak_identity(self, created, key, key_name, permanent_id)
 
     def role(self, name: str) -> str:
         """The derivation role of this TPM's object ``name`` (``tpm/<serial>/<name>``)."""
@@ -214,8 +257,8 @@ class EmulatedTpm:
         return Certification(attest, tpm_sign(ak, attest.marshal(), signing_scheme(ak.public_key())))
 
 
-# A TPM's primaries and its reset counts never change, nor does an AK's public area: each is derived once, not at
-# every TPM2_Certify.
+# A TPM's primaries and its reset counts never change, nor does an AK's public area or a derived AK's identity: each
+# is derived once, not at every TPM2_Certify.
 
 @functools.lru_cache(maxsize=64)
 def _ak_area(spki: bytes) -> TpmtPublic:
@@ -224,6 +267,19 @@ def _ak_area(spki: bytes) -> TpmtPublic:
     if not isinstance(ak, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise UnsupportedKeyError(f"a TPM holds RSA and ECC keys, not {type(ak).__name__}")
     return public_area(ak, AK_ATTRIBUTES, scheme=signing_scheme(ak))
+
+
+@functools.lru_cache(maxsize=64)
+def _derived_ak_identity(tpm: EmulatedTpm, created: datetime, key_name: str, permanent_id: str | None,
+                         spec: str) -> AttestationIdentity:
+    key = derive_key(tpm.seed, tpm.role(key_name), KeySpec.parse(spec))
+    return _ak_identity(tpm, created, key, key_name, permanent_id)
+
+
+def _ak_identity(tpm: EmulatedTpm, created: datetime, key: PrivateKey, key_name: str,
+                 permanent_id: str | None) -> AttestationIdentity:
+    cert = tpm.ak_certificate(key.public_key(), created=created, key_name=key_name, permanent_id=permanent_id)
+    return AttestationIdentity(key=key, certificate=cert, chain=(cert, tpm.pki.intermediate), root=tpm.pki.root)
 
 
 @functools.lru_cache(maxsize=16)

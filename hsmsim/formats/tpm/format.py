@@ -1,8 +1,9 @@
 """The TPM family's shared format base, and the WebAuthn ``tpm`` attestation statement.
 
-:class:`TpmStatementFormat` is what ``tpm-acme`` and ``parsec-tpm`` share (key specs, the bounded record
-read, anchors, the AK). The ``webauthn`` format itself lives in the ``webauthn`` family; this module
-gives it the ``tpm`` statement: TPM2_Certify by the AK over the credential key with qualifyingData =
+:class:`TpmAkProvider` is where every consumer of the emulated TPM (``tpm-acme``, ``parsec-tpm``, ``ms-kast``
+and the WebAuthn ``tpm`` statement) gets its TPM and AK; :class:`TpmStatementFormat` is what the formats share
+besides (key specs, the bounded record read, anchors). The ``webauthn`` format itself lives in the ``webauthn``
+family; this module gives it the ``tpm`` statement: TPM2_Certify by the AK over the credential key with qualifyingData =
 H_alg(authData ‖ clientDataHash) (:func:`draft_for`, :func:`statement_draft_for`), and the verification
 procedure of WebAuthn §8.3 (ver, pubArea key = credential key with symmetric/scheme NULL, magic, type,
 extraData, attested name, AK signature, AK certificate profile, chain to the root), then what a CA needs
@@ -24,7 +25,7 @@ from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft, StatementDraft
 from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, TpmPkiProfile, ak_identity
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -56,32 +57,30 @@ WEBAUTHN_AK = "ak"
 """Derivation role of the WebAuthn AK (a TPM holds one AK per use)."""
 
 
-def _tpm_inputs(request: AttestationRequest,
-                pki_profile: TpmPkiProfile) -> tuple[EmulatedTpm, GenuineTpm | None, TpmtPublic, str]:
-    """The TPM (certified by the hierarchy of ``pki_profile``), the real TPM when the key lives in one, the key's
-    pubArea, and the ``signature_encoding``."""
+def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineTpm | None, TpmtPublic, str]:
+    """The real TPM when the key lives in one, the key's pubArea (from it, or from ``tpm``), and the
+    ``signature_encoding``."""
     encoding = str(request.parameters.get("signature_encoding", "bare"))
     if encoding not in SIGNATURE_ENCODINGS:
         raise UnsupportedKeyError(f"signature_encoding must be one of {SIGNATURE_ENCODINGS}")
-    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine = genuine_tpm(request, tpm, key_name=WEBAUTHN_AK, names_device=False)
     area = genuine.key_public() if genuine is not None else tpm.key_public(request.key)
-    return tpm, genuine, area, encoding
+    return genuine, area, encoding
 
 
-def statement_draft_for(request: AttestationRequest,
-                        pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> StatementDraft:
-    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in a TPM certified by the
-    hierarchy of ``pki_profile``; parameter ``signature_encoding`` (bare | tpmt)."""
-    tpm, genuine, area, encoding = _tpm_inputs(request, pki_profile)
+def statement_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> StatementDraft:
+    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in ``tpm``, the request's device's
+    emulated TPM; parameter ``signature_encoding`` (bare | tpmt)."""
+    genuine, area, encoding = _tpm_inputs(request, tpm)
     return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
                           genuine=genuine, signature_encoding=encoding)
 
 
-def draft_for(request: AttestationRequest) -> Draft:
-    """The registration draft of ``request``: exactly what the ``webauthn`` format generates with fmt ``tpm``
-    (parameters: :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``)."""
-    tpm, genuine, area, encoding = _tpm_inputs(request, DEFAULT_PKI_PROFILE)
+def draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> Draft:
+    """The registration draft of ``request`` by ``tpm``, the request's device's emulated TPM: exactly what the
+    ``webauthn`` format generates with fmt ``tpm`` (parameters: :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and
+    ``signature_encoding``)."""
+    genuine, area, encoding = _tpm_inputs(request, tpm)
     ceremony = ceremony_for(request, "tpm", EMULATED_AAGUID.bytes, area.public_key())
     return Draft(
         tpm=tpm, identity=request.attesting, at=request.at, label=ceremony.label, genuine=genuine, area=area,
@@ -110,26 +109,43 @@ def verify_tpm_statement(att_stmt: Mapping[str, object], signed: SignedData, tru
     return tpm_claims(area, facts), f"TPM key certified by an AK of {facts.vendor} {facts.model}"
 
 
-def provision_ak(device: Device, attesting: tuple[str, PrivateKey, datetime] | None = None, *,
-                 ak_name: str = WEBAUTHN_AK, names_device: bool = False,
-                 ak_spec: str = "ec-p256", pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> AttestationIdentity:
-    """The TPM's AK ``ak_name`` (key spec ``ak_spec``, or a user key as AK) with its AK certificate under the
-    emulated CA of ``pki_profile``; ``names_device``: the certificate names the TPM by its EK URN
-    (permanentIdentifier), as ACME needs."""
-    tpm = EmulatedTpm.for_device(device, pki_profile)
-    permanent_id = tpm.ek_urn() if names_device else None
-    if attesting is None:
-        return ak_identity(device.seed, device.serial, tpm.model, created=device.attestation_created,
-                           profile=tpm.pki_profile, key_name=ak_name, permanent_id=permanent_id, spec=ak_spec)
-    label, key, created = attesting
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise UnsupportedKeyError("a TPM attestation key must be RSA or ECC")
-    return ak_identity(device.seed, device.serial, tpm.model, created=max(created, device.initialised),
-                       profile=tpm.pki_profile, key=key, key_name=f"{ak_name}/{label}", permanent_id=permanent_id)
+class TpmAkProvider:
+    """A consumer of the emulated TPM's attestation key: which AK it uses and the hierarchy that certifies the TPM.
+
+    The one place a TPM format's emulated TPM (:meth:`emulated_tpm`) and AK (:meth:`provision_ak`) come from.
+    """
+
+    ak_name: str = WEBAUTHN_AK
+    """Derivation role of the AK (a TPM holds one AK per use)."""
+    ak_spec: str = "ec-p256"
+    """Key spec of the default AK."""
+    names_device: bool = False
+    """The AK certificate names the TPM by its EK URN (permanentIdentifier), as ACME needs."""
+    pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
+    """The hierarchy that certifies the TPM (its EK and AK certificates)."""
+
+    def emulated_tpm(self, device: Device) -> EmulatedTpm:
+        """The emulated TPM of ``device``, certified by the hierarchy of :attr:`pki_profile`."""
+        return EmulatedTpm.for_device(device, self.pki_profile)
+
+    def provision_ak(self, device: Device,
+                     attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
+        """The AK :attr:`ak_name` of :meth:`emulated_tpm` (key spec :attr:`ak_spec`, or the user key ``attesting``
+        as AK) with its AK certificate; with :attr:`names_device` the certificate names the TPM by its EK URN."""
+        tpm = self.emulated_tpm(device)
+        permanent_id = tpm.ek_urn() if self.names_device else None
+        if attesting is None:
+            return tpm.ak_identity(created=device.attestation_created, key_name=self.ak_name,
+                                   permanent_id=permanent_id, spec=self.ak_spec)
+        label, key, created = attesting
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise UnsupportedKeyError("a TPM attestation key must be RSA or ECC")
+        return tpm.ak_identity(created=max(created, device.initialised), key=key, key_name=f"{self.ak_name}/{label}",
+                               permanent_id=permanent_id)
 
 
-class TpmStatementFormat:
-    """What every format of this family shares: key specs, the bounded record read, anchors, no fuzz model.
+class TpmStatementFormat(TpmAkProvider):
+    """What every format of this family shares: key specs, the bounded record read, anchors, the AK, no fuzz model.
 
     A subclass sets ``name``, ``title``, ``record_limit`` and implements :meth:`verify_files`.
     """
@@ -138,22 +154,13 @@ class TpmStatementFormat:
     title: str
     key_specs: tuple[str, ...] = TPM_KEY_SPECS
     record_limit: int = MAX_RECORD_BYTES
-    ak_name: str = WEBAUTHN_AK
-    """Derivation role of the format's AK (a TPM holds one AK per use)."""
-    ak_spec: str = "ec-p256"
-    """Key spec of the format's default AK."""
-    names_device: bool = False
-    """The AK certificate names the TPM by its EK URN (permanentIdentifier), as ACME needs."""
-    pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
-    """The hierarchy that certifies the format's TPM (its EK and AK certificates)."""
 
     def provision(
         self, device: Device, partition: str,
         attesting: tuple[str, PrivateKey, datetime] | None = None,
     ) -> AttestationIdentity:
-        """The TPM's AK for this format (:func:`provision_ak`)."""
-        return provision_ak(device, attesting, ak_name=self.ak_name, names_device=self.names_device,
-                            ak_spec=self.ak_spec, pki_profile=self.pki_profile)
+        """The TPM's AK for this format (:meth:`provision_ak`)."""
+        return self.provision_ak(device, attesting)
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest
 from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
-from hsmsim.formats.tpm.pki import ak_certificate
 from hsmsim.formats.tpm.structures import TpmtPublic, TpmtSignature
 from hsmsim.keystore.base import TpmCertifier
 
@@ -66,7 +65,6 @@ def genuine_tpm(request: AttestationRequest, tpm: EmulatedTpm, *, key_name: str,
     ak = certifier.attestation_key()
     ek_chain = certifier.endorsement_chain()
     permanent_id = ek_urn(ek_chain[0].public_key()) if names_device else None  # type: ignore[arg-type]
-    cert = ak_certificate(request.device.seed, request.device.serial, tpm.model, ak.public_key,
-                          created=request.device.attestation_created, profile=tpm.pki_profile,
-                          key_name=f"{key_name}/genuine/{ak.qualified_name.hex()}", permanent_id=permanent_id)
+    cert = tpm.ak_certificate(ak.public_key, created=request.device.attestation_created,
+                              key_name=f"{key_name}/genuine/{ak.qualified_name.hex()}", permanent_id=permanent_id)
     return GenuineTpm(certifier, request.key.label, ak.public_key, cert, ek_chain)

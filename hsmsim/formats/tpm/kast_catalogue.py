@@ -23,7 +23,6 @@ from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_T
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, public_area, signing_scheme
 from hsmsim.formats.tpm.kast_format import KastDraft, MsKastFormat, ca_exchange, kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmaObject, TpmSt
-from hsmsim.formats.tpm.pki import ak_certificate, ak_identity
 from hsmsim.formats.tpm.structures import OpaqueAttested, PcrSelection, QuoteInfo, TpmsAttest, TpmtPublic
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
@@ -48,10 +47,9 @@ class KastKit:
     tpm_kit: TpmKit
 
     @classmethod
-    def build(cls, seed: str) -> KastKit:
-        """The kit of ``seed``."""
-        kit = TpmKit.build(seed)
-        return cls(replace(kit, identity=MsKastFormat().provision(kit.device, "default")))
+    def build(cls, seed: str, fmt: MsKastFormat) -> KastKit:
+        """The kit of ``seed`` with ``fmt``'s TPM and AIK."""
+        return cls(TpmKit.build(seed, fmt))
 
     def draft(self, spec: str, output: str = "cmc") -> KastDraft:
         """The golden draft of ``spec``: exactly what the format's ``generate`` renders for that key."""
@@ -60,7 +58,7 @@ class KastKit:
         request = AttestationRequest(device=kit.device, partition="default", key=key,
                                      key_signer=kit.store.signer(key), attesting=kit.identity,
                                      parameters={"output": output}, at=ATTEST_TIME)
-        return kast_draft_for(request)
+        return kast_draft_for(request, kit.tpm)
 
 
 @dataclass
@@ -154,27 +152,22 @@ def _other_aik_key(bench: Bench) -> PrivateKey:
 def _foreign_root(bench: Bench) -> None:
     """The AIK certified under another emulated TPM root (same names, other keys); the CMC carries that chain."""
     tpm_kit = bench.kit.tpm_kit
-    bench.draft.identity = ak_identity(f"{bench.seed}/unknown-root", tpm_kit.device.serial, tpm_kit.tpm.model,
-                                       created=tpm_kit.device.attestation_created, profile=tpm_kit.tpm.pki_profile,
-                                       key=bench.draft.identity.key, key_name="aik-windows")
+    bench.draft.identity = replace(tpm_kit.tpm, seed=f"{bench.seed}/unknown-root").ak_identity(
+        created=tpm_kit.device.attestation_created, key=bench.draft.identity.key, key_name="aik-windows")
 
 
 def _expired_aik(bench: Bench) -> None:
     tpm_kit = bench.kit.tpm_kit
     identity = bench.draft.identity
-    bench.draft.aik_certificate = ak_certificate(
-        bench.seed, tpm_kit.device.serial, tpm_kit.tpm.model, identity.key.public_key(),
-        created=VALIDATION_TIME - timedelta(days=11 * 365), profile=tpm_kit.tpm.pki_profile,
-        key_name="aik-windows/expired")
+    bench.draft.aik_certificate = tpm_kit.tpm.ak_certificate(
+        identity.key.public_key(), created=VALIDATION_TIME - timedelta(days=11 * 365), key_name="aik-windows/expired")
 
 
 def _aik_certificate_of_other_key(bench: Bench) -> None:
     tpm_kit = bench.kit.tpm_kit
     other = _other_aik_key(bench)
-    bench.draft.aik_certificate = ak_certificate(
-        bench.seed, tpm_kit.device.serial, tpm_kit.tpm.model, other.public_key(),
-        created=tpm_kit.device.attestation_created, profile=tpm_kit.tpm.pki_profile,
-        key_name="aik-windows/other")
+    bench.draft.aik_certificate = tpm_kit.tpm.ak_certificate(
+        other.public_key(), created=tpm_kit.device.attestation_created, key_name="aik-windows/other")
 
 
 def _other_ca(bench: Bench) -> None:
@@ -540,9 +533,10 @@ def notes() -> dict[str, FlagNote]:
     return catalogue_notes(mutations())
 
 
-def vector_cases(seed: str) -> list[VectorCase]:
-    """Goldens (CMC, one per golden key spec) then every mutation, each from a fresh golden draft."""
-    kit = KastKit.build(seed)
+def vector_cases(seed: str, fmt: MsKastFormat) -> list[VectorCase]:
+    """Goldens (CMC, one per golden key spec) then every mutation, each from a fresh golden draft, by ``fmt``'s
+    TPM."""
+    kit = KastKit.build(seed, fmt)
     anchors = (kit.tpm_kit.identity.root,)
     cases = []
     for spec in GOLDEN_SPECS:

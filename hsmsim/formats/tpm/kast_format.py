@@ -54,7 +54,7 @@ from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE, TpmPkiProfile
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE
 from hsmsim.formats.tpm.statement import (
     AkFacts,
     check_ak_certificate,
@@ -269,8 +269,8 @@ class KastDraft:
         return Evidence(FORMAT_NAME, files, primary)
 
 
-def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> KastDraft:
-    """The draft of ``request`` by the device's TPM under the hierarchy of ``pki_profile``. Parameters: ``output``
+def kast_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> KastDraft:
+    """The draft of ``request`` by ``tpm``, the request's device's emulated TPM. Parameters: ``output``
     (cmc | pkcs10), ``ksp_name``, ``id_binding`` (true: write the idBinding that real requests leave empty)."""
     params = request.parameters
     output = str(params.get("output", "cmc"))
@@ -278,7 +278,6 @@ def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile = DEF
         raise UnsupportedKeyError(f"parameter output must be one of {', '.join(OUTPUTS)}")
     if request.key_signer is None or request.key.public_key is None:
         raise UnsupportedKeyError("a key attestation request is signed by the key: it needs an asymmetric key")
-    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     seed, label = request.device.seed, request.key.label
     rng = drbg(seed, f"ms-kast/{request.device.serial}/{label}/{request.at:%Y%m%dT%H%M%S}")
     policy = rng.read(32)
@@ -534,7 +533,7 @@ class MsKastFormat(TpmStatementFormat):
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The Windows client's request for the key (see :func:`kast_draft_for`)."""
-        return kast_draft_for(request, self.pki_profile).evidence()
+        return kast_draft_for(request, self.emulated_tpm(request.device)).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:
@@ -583,7 +582,7 @@ class MsKastFormat(TpmStatementFormat):
         """Goldens for RSA-2048/3072 and EC P-256/P-384 (CMC), a bare PKCS#10, and the one-defect mutations."""
         from hsmsim.formats.tpm.kast_catalogue import vector_cases
 
-        return vector_cases(seed)
+        return vector_cases(seed, self)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the ms-kast vectors."""

@@ -42,7 +42,7 @@ from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EKU_EK_CERTIFICATE, TpmPkiProfile, ek_certificate
+from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, ek_certificate
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -216,12 +216,11 @@ def _bytes_parameter(value: object, what: str) -> bytes | None:
     raise UnsupportedKeyError(f"parameter {what} must be bytes or base64 text")
 
 
-def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> ParsecDraft:
-    """The draft of ``request`` by the device's TPM under the hierarchy of ``pki_profile``. Parameters:
+def parsec_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> ParsecDraft:
+    """The draft of ``request`` by ``tpm``, the request's device's emulated TPM. Parameters:
     ``nonce`` (bytes or base64, ≤ 64 bytes; default derived), ``activate_credential`` (default true),
     ``credential`` (the third party's, bytes or base64)."""
     params = request.parameters
-    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     seed, label = request.device.seed, request.key.label
     moment = f"{label}/{request.at:%Y%m%dT%H%M%S}"
     nonce = _bytes_parameter(params.get("nonce"), "nonce") or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32)
@@ -388,7 +387,7 @@ class ParsecTpmFormat(TpmStatementFormat):
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The token of the request's key by the default attesting key (the AK), see :func:`parsec_draft_for`."""
-        return parsec_draft_for(request, self.pki_profile).evidence()
+        return parsec_draft_for(request, self.emulated_tpm(request.device)).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:
@@ -409,7 +408,7 @@ class ParsecTpmFormat(TpmStatementFormat):
         """Goldens for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
         from hsmsim.formats.tpm.parsec_catalogue import vector_cases
 
-        return vector_cases(seed)
+        return vector_cases(seed, self)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the parsec-tpm vectors."""

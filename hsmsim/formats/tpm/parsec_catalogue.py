@@ -44,9 +44,9 @@ CCC = "CCC parsec-key-evidence-tpm (Veraison parsec/tpm)"
 TPM_PART1 = "TPM 2.0 Library Part 1 §24 (credential protection)"
 
 
-def parsec_kit(seed: str) -> TpmKit:
-    """The webauthn kit of ``seed`` with the Parsec AK as its attestation identity."""
-    return TpmKit.build(seed).with_ak_of(ParsecTpmFormat())
+def parsec_kit(seed: str, fmt: ParsecTpmFormat) -> TpmKit:
+    """The webauthn kit of ``seed`` with ``fmt``'s TPM and AK."""
+    return TpmKit.build(seed, fmt)
 
 
 def parsec_draft(kit: TpmKit, spec: str) -> ParsecDraft:
@@ -55,7 +55,7 @@ def parsec_draft(kit: TpmKit, spec: str) -> ParsecDraft:
     request = AttestationRequest(
         device=kit.device, partition="default", key=key, key_signer=kit.store.signer(key), attesting=kit.identity,
         parameters={"nonce": drbg(kit.seed, f"parsec-tpm/vectors/nonce/{spec}").read(32)}, at=ATTEST_TIME)
-    return parsec_draft_for(request)
+    return parsec_draft_for(request, kit.tpm)
 
 
 def _parsec(bench: Workbench) -> ParsecDraft:
@@ -296,8 +296,8 @@ def notes() -> dict[str, FlagNote]:
     return catalogue_notes(mutations())
 
 
-def vector_cases(seed: str) -> list[VectorCase]:
-    """The parsec-tpm vectors for ``seed``: goldens first, then every mutation of the catalogue."""
-    kit = parsec_kit(seed)
+def vector_cases(seed: str, fmt: ParsecTpmFormat) -> list[VectorCase]:
+    """The parsec-tpm vectors for ``seed`` by ``fmt``'s TPM: goldens first, then every mutation of the catalogue."""
+    kit = parsec_kit(seed, fmt)
     return build_cases("parsec-tpm", seed, kit, lambda spec: parsec_draft(kit, spec), mutations(),
                        "Parsec key attestation token")

@@ -19,9 +19,10 @@ the SAN is one multi-valued RDN, as Windows AIK certificates carry it. The CAs' 
 certificate sha256WithRSAEncryption), as the Windows AIK hierarchy the ms-kast and Windows Hello TPM
 chains end in: Microsoft TPM Root Certificate Authority 2014 is RSA-4096 and self-signs
 sha256WithRSAEncryption; the AIK CAs it issues (``EUS-IFX-KeyId-…``, ``EUS-NTC-KEYID-…``, bundled in
-the Purebred Surface Pro requests) are RSA-2048, signed sha256WithRSAEncryption. Most RSA EK roots
+the Purebred Surface Pro requests) are RSA-2048, signed sha256WithRSAEncryption; the intermediate carries
+their extensions (:func:`aik_ca_extensions`) in every profile. Most RSA EK roots
 are RSA-2048 (Infineon, Nuvoton, STMicro, AMD), Infineon OPTIGA RSA Root CA RSA-4096. ``ecdsa-p384``
-keeps the hierarchy hsmsim emitted before: P-384 CAs signing ecdsa-with-SHA384, as the P-384 EK roots
+keeps the keys and root hsmsim emitted before: P-384 CAs signing ecdsa-with-SHA384, as the P-384 EK roots
 do (GlobalSign Trusted Platform Module ECC Root CA, STM TPM ECC Root CA 01, Infineon OPTIGA ECC Root
 CA; Nuvoton's and Intel's ECC roots are P-256).
 """
@@ -29,18 +30,18 @@ CA; Nuvoton's and Intel's ECC roots are P-256).
 from __future__ import annotations
 
 import functools
+import urllib.parse
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from cryptography import x509
-from cryptography.x509.oid import ObjectIdentifier
+from cryptography.x509.oid import AuthorityInformationAccessOID, ObjectIdentifier
 
 from hsmsim.encoding import der_oid, der_sequence, der_tlv
-from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
+from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey, PublicKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
-from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial
 
 TPM_MANUFACTURER = ObjectIdentifier("2.23.133.2.1")
@@ -51,11 +52,17 @@ EKU_EK_CERTIFICATE = ObjectIdentifier("2.23.133.8.1")
 EKU_AIK_CERTIFICATE = ObjectIdentifier("2.23.133.8.3")
 FIDO_AAGUID_EXTENSION = ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4")
 PERMANENT_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.8.3")
+EKU_MS_AIK_CA = ObjectIdentifier("1.3.6.1.4.1.311.21.36")
+"""The Microsoft EKU its AIK CAs carry beside tcg-kp-AIKCertificate."""
+POLICY_MS_AIK_CA = ObjectIdentifier("1.3.6.1.4.1.311.21.31")
+"""The certificate policy of Microsoft's AIK CAs."""
 
 ROOT_CN = "hsmsim vTPM Root CA EMULATED"
 INTERMEDIATE_CN = "hsmsim vTPM Attestation CA EMULATED"
 ROOT_NOT_BEFORE = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
 ROOT_LIFETIME = timedelta(days=25 * 365)
+PKI_BASE = "http://pki.hsmsim.example/pkiops"
+"""Where the emulated root's CRL and certificate would be published (an example domain; the paths are Microsoft's)."""
 AK_LIFETIME = timedelta(days=10 * 365)
 EK_NOT_AFTER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 """GeneralizedTime 99991231235959Z: "no well-defined expiration", as TPM vendors issue EK certificates."""
@@ -123,13 +130,33 @@ def _ca_name(cn: str) -> x509.Name:
     return name(("C", "CH", PRINTABLE), ("O", "hsmsim", UTF8), ("OU", "Emulated TPM", UTF8), ("CN", cn, UTF8))
 
 
-def _aki(issuer_key: PublicKey) -> Ext:
+def authority_key_identifier(issuer_key: PublicKey) -> Ext:
+    """The AKI extension naming ``issuer_key`` (its SHA-1 key identifier)."""
     return Ext(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key))
 
 
 def _der_uint(value: int) -> bytes:
     """A non-negative DER INTEGER."""
     return der_tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def aik_ca_extensions(ca_key: PublicKey, issuer_key: PublicKey, issuer_cn: str) -> tuple[Ext, ...]:
+    """The extensions of an AIK CA certificate, in the order and with the criticality of Microsoft's
+    ``EUS-*-KEYID-…`` AIK CAs: keyUsage digitalSignature, keyCertSign, cRLSign; EKU 1.3.6.1.4.1.311.21.36 and
+    tcg-kp-AIKCertificate; certificatePolicies 1.3.6.1.4.1.311.21.31; basicConstraints CA, pathLen 0 (critical);
+    SKI; AKI; the issuer's CRL (CDP) and certificate (AIA caIssuers) under :data:`PKI_BASE`."""
+    published = f"{PKI_BASE}/{{}}/{urllib.parse.quote(issuer_cn)}.{{}}"
+    return (Ext(key_usage("digital_signature", "key_cert_sign", "crl_sign")),
+            Ext(x509.ExtendedKeyUsage([EKU_MS_AIK_CA, EKU_AIK_CERTIFICATE])),
+            Ext(x509.CertificatePolicies([x509.PolicyInformation(POLICY_MS_AIK_CA, None)])),
+            Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
+            Ext(x509.SubjectKeyIdentifier.from_public_key(ca_key)),
+            authority_key_identifier(issuer_key),
+            Ext(x509.CRLDistributionPoints([x509.DistributionPoint(
+                [x509.UniformResourceIdentifier(published.format("crl", "crl"))], None, None, None)])),
+            Ext(x509.AuthorityInformationAccess([x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(published.format("certs", "crt")))])))
 
 
 def tpm_specification_extension(family: str = "2.0", level: int = 0, revision: int = 159) -> x509.UnrecognizedExtension:
@@ -153,40 +180,51 @@ DEFAULT_PKI_PROFILE: TpmPkiProfile = "rsa"
 
 
 @dataclass(frozen=True)
-class _CaAlgorithms:
+class CaAlgorithms:
+    """The algorithms of a :data:`TpmPkiProfile`: the CAs' key specs and the digest every certificate of the
+    hierarchy is signed with."""
+
     root_key_spec: str
     intermediate_key_spec: str
     hash_name: str
 
+    @property
+    def intermediate_key_title(self) -> str:
+        """The intermediate's key as a reader names it: ``RSA-2048``, ``P-384``."""
+        spec = KeySpec.parse(self.intermediate_key_spec)
+        return f"P-{spec.bits}" if spec.key_type is KeyType.EC else f"RSA-{spec.bits}"
 
-_PROFILES: dict[TpmPkiProfile, _CaAlgorithms] = {
-    "rsa": _CaAlgorithms("rsa-4096", "rsa-2048", "sha256"),
-    "ecdsa-p384": _CaAlgorithms("ec-p384", "ec-p384", "sha384"),
+
+_PROFILES: dict[TpmPkiProfile, CaAlgorithms] = {
+    "rsa": CaAlgorithms("rsa-4096", "rsa-2048", "sha256"),
+    "ecdsa-p384": CaAlgorithms("ec-p384", "ec-p384", "sha384"),
 }
 
 
 @dataclass(frozen=True)
 class TpmPki:
-    """The emulated manufacturer hierarchy: root -> attestation/EK-issuing intermediate.
-
-    ``hash_name`` is the digest every certificate of the hierarchy is signed with, ``intermediate_key_spec``
-    the key spec of ``intermediate_key``.
-    """
+    """The emulated manufacturer hierarchy: root -> attestation/EK-issuing intermediate, with the ``algorithms``
+    of its profile."""
 
     root_key: PrivateKey
     root: x509.Certificate
     intermediate_key: PrivateKey
     intermediate: x509.Certificate
-    hash_name: str
-    intermediate_key_spec: str
+    algorithms: CaAlgorithms
+
+
+def ca_algorithms(profile: TpmPkiProfile) -> CaAlgorithms:
+    """The algorithms of ``profile``; raises ValueError for an unknown profile."""
+    if profile not in _PROFILES:
+        raise ValueError(f"unknown TPM PKI profile {profile!r}: one of {', '.join(_PROFILES)}")
+    return _PROFILES[profile]
 
 
 def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
     """Root and intermediate for ``seed`` with the algorithms of ``profile`` (shared by every emulated
     TPM of the seed and profile; built once per process). The key roles are the same in every profile: a derived
     key depends on its spec too. Raises ValueError for an unknown profile."""
-    if profile not in _PROFILES:
-        raise ValueError(f"unknown TPM PKI profile {profile!r}: one of {', '.join(_PROFILES)}")
+    ca_algorithms(profile)
     # One cache entry whether the profile is given or defaulted (an lru_cache keys the two calls apart).
     return _tpm_pki(seed, profile)
 
@@ -209,14 +247,10 @@ def _tpm_pki(seed: str, profile: TpmPkiProfile) -> TpmPki:
         subject=_ca_name(INTERMEDIATE_CN), issuer=root_name, public_key=intermediate_key.public_key(),
         serial=derive_serial(seed, "tpm/intermediate"), not_before=ROOT_NOT_BEFORE + timedelta(days=1),
         not_after=ROOT_NOT_BEFORE + ROOT_LIFETIME - timedelta(days=1),
-        extensions=(Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
-                    Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
-                    Ext(x509.SubjectKeyIdentifier.from_public_key(intermediate_key.public_key())),
-                    _aki(root_key.public_key())),
+        extensions=aik_ca_extensions(intermediate_key.public_key(), root_key.public_key(), ROOT_CN),
         hash_name=algorithms.hash_name,
     ), root_key)
-    return TpmPki(root_key, root, intermediate_key, intermediate, algorithms.hash_name,
-                  algorithms.intermediate_key_spec)
+    return TpmPki(root_key, root, intermediate_key, intermediate, algorithms)
 
 
 def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, model: TpmModel,
@@ -230,8 +264,8 @@ def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, mo
                     Ext(tpm_san(model), critical=True),
                     Ext(x509.ExtendedKeyUsage([EKU_EK_CERTIFICATE])),
                     Ext(tpm_specification_extension()),
-                    _aki(pki.intermediate_key.public_key())),
-        hash_name=pki.hash_name,
+                    authority_key_identifier(pki.intermediate_key.public_key())),
+        hash_name=pki.algorithms.hash_name,
     ), pki.intermediate_key)
 
 
@@ -245,49 +279,3 @@ def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULAT
     if aaguid is not None:
         out.append(Ext(aaguid_extension(aaguid)))
     return tuple(out)
-
-
-def ak_certificate(seed: str, serial: str, model: TpmModel, public_key: PublicKey, *, created: datetime,
-                   profile: TpmPkiProfile, key_name: str = "ak", permanent_id: str | None = None) -> x509.Certificate:
-    """The AK certificate the emulated attestation CA (of ``profile``, the TPM's ``pki_profile``) issues for
-    ``public_key`` (WebAuthn §8.3.1 profile).
-
-    With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
-    """
-    pki = tpm_pki(seed, profile)
-    aaguid = EMULATED_AAGUID if permanent_id is None else None
-    extensions = (*ak_certificate_extensions(model, aaguid, permanent_id), _aki(pki.intermediate_key.public_key()))
-    return build_certificate(CertSpec(
-        subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=public_key,
-        serial=derive_serial(seed, f"tpm/{serial}/{key_name}"), not_before=created, not_after=created + AK_LIFETIME,
-        extensions=extensions, hash_name=pki.hash_name,
-    ), pki.intermediate_key)
-
-
-def ak_identity(seed: str, serial: str, model: TpmModel, *, created: datetime, profile: TpmPkiProfile,
-                key: PrivateKey | None = None, key_name: str = "ak", permanent_id: str | None = None,
-                spec: str = "ec-p256") -> AttestationIdentity:
-    """The TPM's attestation key (derived with ``spec`` unless ``key`` is given) and its AK certificate
-    under the hierarchy of ``profile`` (the TPM's ``pki_profile``).
-
-    ``chain`` is (AK certificate, intermediate) — the WebAuthn ``x5c`` — and ``root`` the anchor.
-    The derived identity is built once per process.
-    """
-    if key is None:
-        return _derived_ak_identity(seed, serial, model, created, key_name, permanent_id, spec, profile)
-    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id, profile)
-
-
-@functools.lru_cache(maxsize=64)
-def _derived_ak_identity(seed: str, serial: str, model: TpmModel, created: datetime, key_name: str,
-                         permanent_id: str | None, spec: str, profile: TpmPkiProfile) -> AttestationIdentity:
-    key = derive_key(seed, f"tpm/{serial}/{key_name}", KeySpec.parse(spec))
-    return _ak_identity(seed, serial, model, created, key, key_name, permanent_id, profile)
-
-
-def _ak_identity(seed: str, serial: str, model: TpmModel, created: datetime, key: PrivateKey, key_name: str,
-                 permanent_id: str | None, profile: TpmPkiProfile) -> AttestationIdentity:
-    pki = tpm_pki(seed, profile)
-    cert = ak_certificate(seed, serial, model, key.public_key(), created=created, key_name=key_name,
-                          permanent_id=permanent_id, profile=profile)
-    return AttestationIdentity(key=key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)

@@ -7,29 +7,23 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 
-from hsmsim.device import AttestationRequest, Device
-from hsmsim.formats.tpm.format import provision_ak, statement_draft_for, verify_tpm_statement
+from hsmsim.device import AttestationRequest
+from hsmsim.formats.tpm.format import TpmAkProvider, statement_draft_for, verify_tpm_statement
 from hsmsim.formats.tpm.generate import ROOT_FILE
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, TpmPkiProfile
+from hsmsim.formats.tpm.pki import EMULATED_AAGUID
 from hsmsim.formats.tpm.statement import extra_data_for
-from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.verdict import Profile
 from hsmsim.webauthn.statements import ProducedStatement, SignedData
 
 
-class TpmAttestation:
-    """WebAuthn ``tpm`` (§8.3): TPM2_Certify of the credential key by the TPM's AK, the AK certificate in x5c."""
+class TpmAttestation(TpmAkProvider):
+    """WebAuthn ``tpm`` (§8.3): TPM2_Certify of the credential key by the TPM's AK, the AK certificate in x5c.
+
+    Its AK (:meth:`provision_ak`) is the ``webauthn`` format's attestation identity."""
 
     name = "tpm"
-    pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
-    """The hierarchy that certifies the authenticator's TPM (its AK and EK certificates)."""
-
-    def provision(self, device: Device, attesting: tuple[str, PrivateKey, datetime] | None) -> AttestationIdentity:
-        """The TPM's WebAuthn AK under the hierarchy of :attr:`pki_profile` (:func:`provision_ak`)."""
-        return provision_ak(device, attesting, pki_profile=self.pki_profile)
 
     def aaguid(self, request: AttestationRequest) -> bytes:
         """The emulated TPM authenticator's AAGUID (also in its AK certificate)."""
@@ -38,7 +32,7 @@ class TpmAttestation:
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
         """TPM2_Certify by ``request.attesting`` (the AK) with qualifyingData = H_alg(authData ‖ clientDataHash);
         a real TPM's EK chain comes beside the record when the key lives in one."""
-        draft = statement_draft_for(request, self.pki_profile)
+        draft = statement_draft_for(request, self.emulated_tpm(request.device))
         att_stmt = draft.tpm_statement(lambda alg: extra_data_for(alg, auth_data, client_data_hash))
         beside = {name: data for name, data in draft.beside().items() if name != ROOT_FILE}
         return ProducedStatement(att_stmt, (request.attesting.root,), beside)
@@ -49,13 +43,13 @@ class TpmAttestation:
         claims, detail = verify_tpm_statement(att_stmt, signed, trust, at, profile)
         return {**dataclasses.asdict(claims), "detail": detail}
 
+    def registration_vectors(self, seed: str) -> list[VectorCase]:
+        """The TPM registrations of the ``webauthn`` catalogue, by a TPM of :attr:`pki_profile`: goldens for
+        RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations (the catalogue, which needs Faker, is imported
+        on first use)."""
+        from hsmsim.formats.tpm.catalogue import vector_cases
 
-def registration_vectors(seed: str) -> list[VectorCase]:
-    """The TPM registrations of the ``webauthn`` catalogue: goldens for RSA-2048/3072 and EC P-256/P-384 and the
-    one-defect mutations (the catalogue, which needs Faker, is imported on first use)."""
-    from hsmsim.formats.tpm.catalogue import vector_cases
-
-    return vector_cases(seed)
+        return vector_cases(seed, self)
 
 
 def registration_notes() -> dict[str, FlagNote]:
