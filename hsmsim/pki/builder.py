@@ -113,6 +113,14 @@ class CertSpec:
     hash_name: str = "sha256"
 
 
+@dataclass(frozen=True)
+class Issuer:
+    """A CA certificate with its private key: what signs the certificates below it."""
+
+    key: PrivateKey
+    certificate: x509.Certificate
+
+
 def build_certificate(spec: CertSpec, issuer_key: PrivateKey) -> x509.Certificate:
     """Build and sign ``spec`` with ``issuer_key``; identical inputs give identical DER."""
     builder = (

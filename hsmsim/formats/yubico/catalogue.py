@@ -258,7 +258,7 @@ def _user_loaded_f9(bench: PivBench) -> None:
 
 def _other_generation_root(bench: PivBench) -> None:
     other = NEW if bench.device.generation == LEGACY else LEGACY
-    bench.anchors = (piv_pki(bench.kit.seed, other).root.cert,)
+    bench.anchors = (piv_pki(bench.kit.seed, other).root.certificate,)
 
 
 def _lookalike_root(bench: PivBench) -> None:
@@ -657,7 +657,7 @@ class HsmBench:
     def open(cls, kit: Kit, spec: str) -> HsmBench:
         key = kit.keys[spec]
         bundle = assemble_hsm(kit.seed, kit.hsm, key, kit.store.signer(key))
-        return cls(kit, key, key_fields(kit.seed, kit.hsm, key), bundle, (kit.hsm.root.cert,))
+        return cls(kit, key, key_fields(kit.seed, kit.hsm, key), bundle, (kit.hsm.root.certificate,))
 
     def reissue_leaf(self, signer: PrivateKey | None = None, **changes: object) -> None:
         self.bundle.chain[0] = reissue(self.bundle.chain[0], signer or self.kit.hsm.device.key, **changes)
@@ -742,11 +742,11 @@ def _hsm_broken_csr(bench: HsmBench) -> None:
 
 
 def _hsm_wrong_root(bench: HsmBench) -> None:
-    bench.anchors = (piv_pki(bench.kit.seed, LEGACY).root.cert,)
+    bench.anchors = (piv_pki(bench.kit.seed, LEGACY).root.certificate,)
 
 
 def _hsm_lookalike_root(bench: HsmBench) -> None:
-    bench.anchors = _lookalike(bench.kit.seed, "yubihsm-lookalike-root", bench.kit.hsm.root.cert)
+    bench.anchors = _lookalike(bench.kit.seed, "yubihsm-lookalike-root", bench.kit.hsm.root.certificate)
 
 
 def hsm_mutations() -> list[Mutation]:
