@@ -55,7 +55,7 @@ from hsmsim.formats.yubico.pki import (
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name, reissue
@@ -613,13 +613,11 @@ PIV_COMMON_NOTES = {
 }
 
 
-def _notes(common: dict[str, FlagNote], mutations: list[Mutation]) -> dict[str, FlagNote]:
-    return {**common, **{mutation.flag: mutation.note for mutation in mutations}}
 
 
 def piv_notes() -> dict[str, FlagNote]:
     """Every flag the PIV vectors use."""
-    return _notes(PIV_COMMON_NOTES, piv_mutations())
+    return flag_notes(PIV_COMMON_NOTES, piv_mutations())
 
 
 def piv_vector_cases(seed: str) -> list[VectorCase]:
@@ -937,7 +935,7 @@ HSM_COMMON_NOTES = {
 
 def hsm_notes() -> dict[str, FlagNote]:
     """Every flag the YubiHSM 2 vectors use."""
-    return _notes(HSM_COMMON_NOTES, hsm_mutations())
+    return flag_notes(HSM_COMMON_NOTES, hsm_mutations())
 
 
 def hsm_vector_cases(seed: str) -> list[VectorCase]:
