@@ -25,14 +25,13 @@ import os
 import random
 import signal
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from hsmsim.formats import get_format, verify_guarded
-from hsmsim.fuzz.generic import mutable_names
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.mutate import MutationError
@@ -259,6 +258,15 @@ class BuiltCase:
     applied: tuple[tuple[str, str], ...]
     invalid_by_construction: bool
     resigned: bool
+
+
+def mutable_names(files: Mapping[str, bytes], fixed: frozenset[str]) -> list[str]:
+    """The names of ``files`` a byte-level operator may change, sorted: all but the ``fixed`` ones (the verifier's
+    configuration). Raises :class:`~hsmsim.MutationError` when there is none."""
+    names = sorted(files.keys() - fixed)
+    if not names:
+        raise MutationError("no files outside the verifier's configuration")
+    return names
 
 
 def _havoc(evidence: Evidence, seed: int, fixed: frozenset[str]) -> tuple[Evidence, str]:

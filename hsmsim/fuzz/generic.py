@@ -26,7 +26,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
@@ -36,6 +36,7 @@ from asn1crypto import core
 from hsmsim import mutate
 from hsmsim.encoding import der_children, der_content, der_sequence, der_tlv
 from hsmsim.formats import get_format
+from hsmsim.fuzz.engine import mutable_names
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.fuzz import FuzzModel, FuzzOperator
 from hsmsim.model.vectors import VectorCase
@@ -53,15 +54,6 @@ class FileBench:
     fixed: frozenset[str] = frozenset()
     """The verifier's configuration among the files (:attr:`FuzzModel.verifier_files`): never picked."""
     touched: list[str] = field(default_factory=list)
-
-
-def mutable_names(files: Mapping[str, bytes], fixed: frozenset[str]) -> list[str]:
-    """The names of ``files`` a byte-level operator may change, sorted: all but the ``fixed`` ones (the verifier's
-    configuration). Raises :class:`~hsmsim.mutate.MutationError` when there is none."""
-    names = sorted(files.keys() - fixed)
-    if not names:
-        raise mutate.MutationError("no files outside the verifier's configuration")
-    return names
 
 
 def _pick(bench: FileBench, rng: random.Random) -> str:

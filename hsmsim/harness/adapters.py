@@ -215,6 +215,13 @@ _IDLE_JOIN_S = 1.0
 _MODULES_LOCK = threading.Lock()
 
 
+def entry_module(entry: str) -> str | None:
+    """The module name ``module:function`` imports, or None when the entry names a file
+    (``path/to/file.py:function``): the one rule :func:`import_entry` tells the two apart by."""
+    target = entry.rpartition(":")[0]
+    return None if target.endswith(".py") else target
+
+
 def import_entry(entry: str, pythonpath: tuple[str, ...] = (), base: str = ".") -> Callable[..., object]:
     """The callable named by ``module:function`` or ``path/to/file.py:function``.
 
@@ -228,7 +235,8 @@ def import_entry(entry: str, pythonpath: tuple[str, ...] = (), base: str = ".") 
             if path not in sys.path:
                 sys.path.insert(0, path)
         try:
-            if target.endswith(".py"):
+            module_name = entry_module(entry)
+            if module_name is None:
                 file = (Path(base) / target).resolve()
                 module = _MODULES.get(str(file))
                 if module is None:
@@ -242,7 +250,7 @@ def import_entry(entry: str, pythonpath: tuple[str, ...] = (), base: str = ".") 
                     spec.loader.exec_module(module)
                     _MODULES[str(file)] = module
             else:
-                module = importlib.import_module(target)
+                module = importlib.import_module(module_name)
         except AdapterConfigError:
             raise
         except Exception as exc:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hsmsim.harness.adapters import Verifier, open_verifier
+from hsmsim.harness.adapters import Verifier, entry_module, open_verifier
 from hsmsim.harness.config import AdapterConfig
 from hsmsim.harness.model import (
     FAILING,
@@ -369,10 +369,9 @@ def fork_safe(config: AdapterConfig) -> bool:
 
 
 def _is_hsmsim_entry(entry: str) -> bool:
-    # the rule import_entry follows: a target ending in .py is a file path, anything else a module name
-    target, _, _ = entry.rpartition(":")
-    return (not target.endswith(".py") and "/" not in target and "\\" not in target
-            and target.split(".")[0] == "hsmsim")
+    module = entry_module(entry)
+    # a name with a path separator is no importable module, hsmsim's or another
+    return module is not None and "/" not in module and "\\" not in module and module.split(".")[0] == "hsmsim"
 
 
 def _in_workers(pool: WorkerPool[tuple[str, str], CaseResult], corpus: Corpus, infos: Mapping[str, VerifierInfo],

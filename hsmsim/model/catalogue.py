@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,12 @@ class Mutation:
     resign: bool
     golden: str = "rsa-3072"
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def flag_notes(common: Mapping[str, FlagNote], mutations: Iterable[Mutation]) -> dict[str, FlagNote]:
+    """The definition of every flag a catalogue's vectors use: ``common`` (the goldens' flags), then each
+    mutation's flag with its note, in that order (a later note of the same flag replaces an earlier one)."""
+    return {**common, **{mutation.flag: mutation.note for mutation in mutations}}
 
 
 FAKER_PROVIDERS = ("address", "company", "internet", "lorem", "person")

@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from hsmsim.encoding import der_children, der_content, der_tlv
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import PrivateKey, PublicKey
+from hsmsim.pki.signing import HASH_ALGORITHMS
 
 # cryptography chooses the string type of a name attribute itself unless given the private ``_type``
 # (of the private enum ``_ASN1Type``); there is no public way to write a vendor's exact types, hence its
@@ -83,15 +84,15 @@ def key_usage(*usages: str) -> x509.KeyUsage:
     return x509.KeyUsage(**fields)
 
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha256": hashes.SHA256, "sha384": hashes.SHA384,
-                                                  "sha512": hashes.SHA512}
+# Certificates and CSRs are signed with SHA-2 only: SHA-1 is there for verifying old evidence.
+_SIGNING_HASHES = {name: HASH_ALGORITHMS[name] for name in ("sha256", "sha384", "sha512")}
 
 
 def sign_args(key: PrivateKey, hash_name: str = "sha256") -> dict[str, object]:
     """Keyword arguments for cryptography's ``.sign()`` giving deterministic signatures."""
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return {"private_key": key, "algorithm": None}
-    algorithm = _HASHES[hash_name]()
+    algorithm = _SIGNING_HASHES[hash_name]()
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return {"private_key": key, "algorithm": algorithm, "ecdsa_deterministic": True}
     assert isinstance(key, rsa.RSAPrivateKey)
@@ -110,6 +111,14 @@ class CertSpec:
     not_after: datetime
     extensions: tuple[Ext, ...] = field(default_factory=tuple)
     hash_name: str = "sha256"
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """A CA certificate with its private key: what signs the certificates below it."""
+
+    key: PrivateKey
+    certificate: x509.Certificate
 
 
 def build_certificate(spec: CertSpec, issuer_key: PrivateKey) -> x509.Certificate:
@@ -137,7 +146,7 @@ def spec_of_certificate(cert: x509.Certificate) -> CertSpec:
         serial=cert.serial_number, not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         extensions=tuple(Ext(e.value, e.critical) for e in cert.extensions),
-        hash_name=digest.name if digest is not None and digest.name in _HASHES else "sha256",
+        hash_name=digest.name if digest is not None and digest.name in _SIGNING_HASHES else "sha256",
     )
 
 

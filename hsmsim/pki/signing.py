@@ -16,6 +16,9 @@ ECDSA_SHA384 = "1.2.840.10045.4.3.3"
 RSA_SHA256 = "1.2.840.113549.1.1.11"
 RSA_SHA384 = "1.2.840.113549.1.1.12"
 ED25519 = "1.3.101.112"
+HASH_ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+"""The hash class of each hash name (``HashAlgorithm.name``, the names COSE and TPM tables use)."""
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     ECDSA_SHA256: hashes.SHA256, ECDSA_SHA384: hashes.SHA384, RSA_SHA256: hashes.SHA256, RSA_SHA384: hashes.SHA384,
 }

@@ -8,16 +8,14 @@ for P-256/P-384/P-521, RS*/PS* for RSA, EdDSA for Ed25519.
 from __future__ import annotations
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import PrivateKey, PublicKey
+from hsmsim.pki.signing import HASH_ALGORITHMS
 from hsmsim.verdict import Reason, Rejected
 from hsmsim.webauthn.container import COSE_ALGS, COSE_EDDSA
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 _EC_ALGS = {"secp256r1": -7, "secp384r1": -35, "secp521r1": -36}
 
 
@@ -51,7 +49,7 @@ def cose_sign(key: PrivateKey, alg: int, data: bytes) -> bytes:
     if alg == COSE_EDDSA and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
     name, hash_name = COSE_ALGS.get(alg, ("", "sha256"))
-    algorithm = _HASHES[hash_name]()
+    algorithm = HASH_ALGORITHMS[hash_name]()
     if name.startswith("ES") and isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(data, ec.ECDSA(algorithm, deterministic_signing=True))
     if name.startswith("RS") and isinstance(key, rsa.RSAPrivateKey):
@@ -68,7 +66,7 @@ def verify_cose_signature(key: PublicKey, alg: object, sig: bytes, data: bytes, 
         if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(sig, data)
             return
-        algorithm = _HASHES[COSE_ALGS[alg][1]]()
+        algorithm = HASH_ALGORITHMS[COSE_ALGS[alg][1]]()
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(sig, data, ec.ECDSA(algorithm))
         elif COSE_ALGS[alg][0].startswith("PS"):

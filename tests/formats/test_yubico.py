@@ -88,11 +88,12 @@ def test_slot_certificate_has_the_device_shape(kit):
 
 def test_roots_say_emulated_and_the_2024_pki_has_two_intermediates():
     legacy, new = piv_pki(SEED, LEGACY), piv_pki(SEED, NEW)
-    assert legacy.root.cert.subject.rfc4514_string().endswith("EMULATED") and legacy.root.cert.serial_number == 263751
-    assert new.root.cert.subject.rfc4514_string() == "CN=Yubico Attestation Root 1 EMULATED"
-    assert [i.cert.subject.rfc4514_string() for i in new.intermediates] == [
+    assert legacy.root.certificate.subject.rfc4514_string().endswith("EMULATED")
+    assert legacy.root.certificate.serial_number == 263751
+    assert new.root.certificate.subject.rfc4514_string() == "CN=Yubico Attestation Root 1 EMULATED"
+    assert [i.certificate.subject.rfc4514_string() for i in new.intermediates] == [
         "CN=Yubico PIV Attestation B 1", "CN=Yubico Attestation Intermediate B 1"]
-    assert new.root.cert.signature_hash_algorithm.name == "sha512"
+    assert new.root.certificate.signature_hash_algorithm.name == "sha512"
 
 
 def test_profiles_carry_the_same_certificates(kit):
@@ -164,7 +165,7 @@ def test_reference_verifier_claims(kit):
 @pytest.mark.parametrize("spec", ["rsa-2048", "ec-p384"])
 def test_legacy_goldens_under_the_2024_root_are_rejected(kit, spec):
     bench = piv(kit, LEGACY, spec)
-    verdict = verify("yubico-piv", bench.evidence(), (piv_pki(SEED, NEW).root.cert,))
+    verdict = verify("yubico-piv", bench.evidence(), (piv_pki(SEED, NEW).root.certificate,))
     assert verdict.reason is Reason.CHAIN_INCOMPLETE
 
 
@@ -193,7 +194,7 @@ def test_hsm_verifier_rejects_an_imported_key_from_the_store(kit):
     store = SoftKeyStore(seed=SEED)
     imported = store.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported", created=KEY_CREATED)
     evidence = assemble_hsm(SEED, kit.hsm, imported, store.signer(imported)).evidence()
-    assert verify("yubihsm2", evidence, (kit.hsm.root.cert,)).reason is Reason.ATTR_NOT_LOCAL
+    assert verify("yubihsm2", evidence, (kit.hsm.root.certificate,)).reason is Reason.ATTR_NOT_LOCAL
 
 
 # -- real samples -----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from hsmsim.formats.android.acme import (
 )
 from hsmsim.formats.android.catalogue import ATTEST_TIME, AndroidKit, Workbench, golden_case, mutation_cases
 from hsmsim.formats.android.keydescription import SecurityLevel
-from hsmsim.model.catalogue import Mutation, invalid, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCase
 from hsmsim.verdict import Profile, Reason
@@ -248,10 +248,7 @@ def mutations() -> list[Mutation]:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the android-acme vectors use, with its definition."""
-    out = dict(PROVENANCE_NOTES)
-    for mutation in mutations():
-        out[mutation.flag] = mutation.note
-    return out
+    return flag_notes(PROVENANCE_NOTES, mutations())
 
 
 def vector_cases(seed: str) -> list[VectorCase]:

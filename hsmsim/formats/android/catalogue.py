@@ -68,7 +68,7 @@ from hsmsim.formats.android.pki import (
 from hsmsim.formats.android.status import STATUS_FILE, render_status_list, serial_key
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, mutation_case, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
@@ -874,11 +874,9 @@ STRICT_KEY_POLICY_NOTE = FlagNote("PROFILE", Severity.LOW, "key type or size out
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the android-key vectors use, with its definition."""
-    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE,
-           "SoftwareAttestation": SOFTWARE_ATTESTATION_NOTE}
-    for mutation in mutations():
-        out[mutation.flag] = mutation.note
-    return out
+    common = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE,
+              "SoftwareAttestation": SOFTWARE_ATTESTATION_NOTE}
+    return flag_notes(common, mutations())
 
 
 def golden_expected(golden: Golden) -> dict[Profile, Reason]:

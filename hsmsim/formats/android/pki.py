@@ -23,7 +23,6 @@ same keys, so evidence can be made for any time.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -34,7 +33,7 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from hsmsim.formats.android.keydescription import OID_KEY_DESCRIPTION, OID_PROVISIONING_INFO, SecurityLevel
 from hsmsim.keystore.base import KeySpec, PrivateKey
-from hsmsim.pki.builder import PRINTABLE, UTF8, key_usage, sign_args
+from hsmsim.pki.builder import PRINTABLE, UTF8, Issuer, key_usage, sign_args
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, drbg
 
@@ -107,14 +106,6 @@ def _ca_extensions(public_key: CertificatePublicKeyTypes, issuer_key: PrivateKey
         (x509.BasicConstraints(ca=True, path_length=path_length), True),
         (key_usage(*usages), True),
     ]
-
-
-@dataclass(frozen=True)
-class Issuer:
-    """A CA certificate with its key."""
-
-    key: PrivateKey
-    certificate: x509.Certificate
 
 
 @lru_cache(maxsize=16)

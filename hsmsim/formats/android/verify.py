@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
+from cryptography.hazmat.primitives.asymmetric import mldsa
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.checks import require_code_signing_key
@@ -59,7 +59,7 @@ from hsmsim.formats.android.keydescription import (
 from hsmsim.formats.android.status import STATUS_FILE, check_revocation, read_status_list
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, ChainPolicy, fully_parsed, require_key_usage, validate_chain
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict, key_facts
 
 MAX_CHAIN_BYTES = 256 * 1024
 MAX_CHAIN_CERTIFICATES = 8
@@ -176,17 +176,11 @@ def _require(auth: AuthorizationList, attr: str, what: str) -> object:
 
 
 def _key_facts(public: object) -> tuple[str, int | None]:
-    if isinstance(public, rsa.RSAPublicKey):
-        return "RSA", public.key_size
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        return f"EC-{public.curve.name}", public.curve.key_size
-    if isinstance(public, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256
     if isinstance(public, mldsa.MLDSA65PublicKey):
         return "ML-DSA-65", None
     if isinstance(public, mldsa.MLDSA87PublicKey):
         return "ML-DSA-87", None
-    return type(public).__name__, None
+    return key_facts(public)
 
 
 _CURVES = {"EC-secp256r1": EcCurve.P_256, "EC-secp384r1": EcCurve.P_384, "EC-secp521r1": EcCurve.P_521,

@@ -33,15 +33,14 @@ from hsmsim.formats.apple.pki import ENTERPRISE, PkiSpec, apple_pki, raw_extensi
 from hsmsim.formats.apple.vectors import (
     ATTEST_TIME,
     attested_key,
-    flag_notes,
     golden_case,
     mutation_cases,
     note,
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
-from hsmsim.model.vectors import FlagNote, Severity, VectorCase
+from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, map_extensions, name, reissue, resign_tbs
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Reason
@@ -514,7 +513,7 @@ def _pad_att_obj(bench: AcmeBench) -> None:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the apple-acme vectors use, with its definition."""
-    return flag_notes(mutations())
+    return flag_notes(PROVENANCE_NOTES, mutations())
 
 
 def vector_cases(seed: str) -> list[VectorCase]:

@@ -30,10 +30,10 @@ from hsmsim.formats.apple.appattest import (
 from hsmsim.formats.apple.extensions import nonce_extension_value
 from hsmsim.formats.apple.pki import APP_ATTEST, WEBAUTHN, PkiSpec, apple_pki
 from hsmsim.formats.apple.record import b64
-from hsmsim.formats.apple.vectors import ATTEST_TIME, attested_key, flag_notes, golden_case, mutation_cases, note
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.formats.apple.vectors import ATTEST_TIME, attested_key, golden_case, mutation_cases, note
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
-from hsmsim.model.vectors import FlagNote, Severity, VectorCase
+from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCase
 from hsmsim.pki.builder import reissue
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason
@@ -397,7 +397,7 @@ def mutations() -> list[Mutation]:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the apple-appattest vectors use, with its definition."""
-    return flag_notes(mutations())
+    return flag_notes(PROVENANCE_NOTES, mutations())
 
 
 def vector_cases(seed: str) -> list[VectorCase]:

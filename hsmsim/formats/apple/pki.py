@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
-from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
-from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.keystore.base import KeySpec, PublicKey
+from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, Issuer, build_certificate, key_usage, name
 from hsmsim.pki.seed import derive_key, derive_serial
 
 LEAF_LEAD = timedelta(minutes=5)
@@ -62,14 +62,6 @@ WEBAUTHN = PkiSpec("apple/webauthn", "Apple WebAuthn Root CA EMULATED", "Apple W
                    datetime(2020, 3, 18, 18, 38, 1, tzinfo=UTC), 3647)
 
 _P384 = KeySpec.parse("ec-p384")
-
-
-@dataclass(frozen=True)
-class Issuer:
-    """A CA certificate with its key."""
-
-    key: PrivateKey
-    certificate: x509.Certificate
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from cryptography import x509
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.model.catalogue import Mutation, mutation_case
 from hsmsim.model.evidence import Evidence
-from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 
@@ -34,11 +34,6 @@ class Bench(Protocol):
 def note(refs: tuple[str, ...]) -> Callable[[str, Severity, str, str], FlagNote]:
     """A FlagNote maker carrying the catalogue's references."""
     return lambda bug_type, severity, description, effect: FlagNote(bug_type, severity, description, effect, refs)
-
-
-def flag_notes(mutations: list[Mutation]) -> dict[str, FlagNote]:
-    """The provenance flags and every mutation's flag, with their definitions."""
-    return {**PROVENANCE_NOTES, **{mutation.flag: mutation.note for mutation in mutations}}
 
 
 def golden_case(seed: str, anchors: tuple[x509.Certificate, ...], case_id: str, comment: str,

@@ -19,7 +19,7 @@ from hsmsim.formats.apple.extensions import nonce_extension_value
 from hsmsim.formats.apple.pki import APP_ATTEST, WEBAUTHN, apple_pki
 from hsmsim.formats.apple.vectors import ATTEST_TIME, attested_key, golden_case, mutation_cases, note
 from hsmsim.formats.apple.webauthn_statement import AAGUID, FMT, AppleStatementDraft, apple_nonce
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Severity, VectorCase
 from hsmsim.pki.seed import drbg
@@ -177,7 +177,7 @@ def mutations() -> list[Mutation]:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the apple registrations use."""
-    return {mutation.flag: mutation.note for mutation in mutations()}
+    return flag_notes({}, mutations())
 
 
 def vector_cases(seed: str) -> list[VectorCase]:

@@ -46,7 +46,7 @@ from hsmsim.formats.fortanix.statement import (
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, map_extensions, name, reissue, resign_tbs
@@ -754,10 +754,7 @@ COMMON_NOTES = {
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the Fortanix vectors use, with its definition."""
-    out = dict(COMMON_NOTES)
-    for mutation in mutations():
-        out[mutation.flag] = mutation.note
-    return out
+    return flag_notes(COMMON_NOTES, mutations())
 
 
 def vector_cases(seed: str) -> list[VectorCase]:

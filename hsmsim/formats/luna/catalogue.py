@@ -49,7 +49,7 @@ from hsmsim.formats.luna.pki import (
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.seed import derive_key
@@ -660,10 +660,7 @@ COMMON_NOTES = {
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the Luna vectors use, with its definition."""
-    out = dict(COMMON_NOTES)
-    for mutation in mutations():
-        out[mutation.flag] = mutation.note
-    return out
+    return flag_notes(COMMON_NOTES, mutations())
 
 
 def _case(bench: Workbench, id_: str, comment: str, flags: tuple[str, ...],

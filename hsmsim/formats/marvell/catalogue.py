@@ -26,7 +26,7 @@ from hsmsim.formats.marvell.generate import assemble
 from hsmsim.formats.marvell.options import AzureEnvelope, Cloud, GoogleEnvelope
 from hsmsim.formats.marvell.pki import build_v1_certificate, marvell_pki, reissue_v1
 from hsmsim.formats.marvell.workbench import GOLDEN_SPECS, RSA_2048, MarvellKit, Operator, Workbench
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, name, reissue
 from hsmsim.pki.seed import derive_key, derive_serial
@@ -796,10 +796,7 @@ COMMON_NOTES = {
 
 def notes(cloud: Cloud) -> dict[str, FlagNote]:
     """Every flag ``cloud``'s vectors use, with its definition."""
-    out = dict(COMMON_NOTES)
-    for mutation in mutations(cloud):
-        out[mutation.flag] = mutation.note
-    return out
+    return flag_notes(COMMON_NOTES, mutations(cloud))
 
 
 def vector_cases(cloud: Cloud, seed: str) -> list[VectorCase]:

@@ -38,7 +38,7 @@ from hsmsim.formats.primus.bundle import (
 from hsmsim.formats.primus.pki import PrimusPki, primus_attestation_identity, primus_pki
 from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import (
@@ -796,10 +796,7 @@ STRICT_KEY_POLICY_NOTE = FlagNote("PROFILE", Severity.LOW, "key type or size out
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the Primus vectors use, with its definition."""
-    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE}
-    for mutation in mutations():
-        out[mutation.flag] = mutation.note
-    return out
+    return flag_notes({**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE}, mutations())
 
 
 def vector_cases(seed: str) -> list[VectorCase]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
@@ -27,7 +27,7 @@ from hsmsim.formats.primus.xml import MAX_XML_BYTES, Document, read_document
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, subject_and_issuer, validate_chain
 from hsmsim.safeio import ZIP_DEFLATED, ReadBudget, ZipMember, read_zip_members
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict, key_facts
 
 _SERIAL_RE = re.compile(r"^PRIMUS HSM KEY \(SN: ([0-9A-Za-z-]{1,32})\)$")
 _MAX_CHAIN_CERTIFICATES = 8
@@ -173,13 +173,7 @@ def _key_facts(doc: Document, key: PublicKeyTypes | None) -> tuple[str, int | No
     if key is None:
         size = doc.values.get("key_size", "")
         return doc.values["algorithm"], int(size) if size.isdigit() else None
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC-{key.curve.name}", key.curve.key_size
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256
-    return type(key).__name__, None
+    return key_facts(key)
 
 
 def _check_algorithm(doc: Document, key: PublicKeyTypes | None, key_type: str, size: int | None) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtensionOID
@@ -50,13 +49,12 @@ from hsmsim.formats.tpm.structures import (
 )
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.signing import HASH_ALGORITHMS
 from hsmsim.verdict import Claims, Reason, Rejected
 from hsmsim.webauthn.container import COSE_ALGS
 
 STATEMENT_MEMBERS = ("ver", "alg", "x5c", "sig", "certInfo", "pubArea")
 MAX_X5C = 8
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 # objectAttributes bits as plain ints: IntFlag arithmetic builds a flag object per operation.
 _BOUND = int(TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT)
 _SENSITIVE_DATA_ORIGIN = int(TpmaObject.SENSITIVE_DATA_ORIGIN)
@@ -145,7 +143,7 @@ def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes) 
     if alg not in COSE_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not a supported COSE algorithm")
     name, hash_name = COSE_ALGS[alg]
-    algorithm = _HASHES[hash_name]()
+    algorithm = HASH_ALGORITHMS[hash_name]()
     try:
         if name.startswith("ES") and isinstance(ak, ec.EllipticCurvePublicKey):
             ak.verify(sig, cert_info, ec.ECDSA(algorithm))

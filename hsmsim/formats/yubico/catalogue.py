@@ -55,7 +55,7 @@ from hsmsim.formats.yubico.pki import (
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name, reissue
@@ -258,7 +258,7 @@ def _user_loaded_f9(bench: PivBench) -> None:
 
 def _other_generation_root(bench: PivBench) -> None:
     other = NEW if bench.device.generation == LEGACY else LEGACY
-    bench.anchors = (piv_pki(bench.kit.seed, other).root.cert,)
+    bench.anchors = (piv_pki(bench.kit.seed, other).root.certificate,)
 
 
 def _lookalike_root(bench: PivBench) -> None:
@@ -613,13 +613,11 @@ PIV_COMMON_NOTES = {
 }
 
 
-def _notes(common: dict[str, FlagNote], mutations: list[Mutation]) -> dict[str, FlagNote]:
-    return {**common, **{mutation.flag: mutation.note for mutation in mutations}}
 
 
 def piv_notes() -> dict[str, FlagNote]:
     """Every flag the PIV vectors use."""
-    return _notes(PIV_COMMON_NOTES, piv_mutations())
+    return flag_notes(PIV_COMMON_NOTES, piv_mutations())
 
 
 def piv_vector_cases(seed: str) -> list[VectorCase]:
@@ -657,7 +655,7 @@ class HsmBench:
     def open(cls, kit: Kit, spec: str) -> HsmBench:
         key = kit.keys[spec]
         bundle = assemble_hsm(kit.seed, kit.hsm, key, kit.store.signer(key))
-        return cls(kit, key, key_fields(kit.seed, kit.hsm, key), bundle, (kit.hsm.root.cert,))
+        return cls(kit, key, key_fields(kit.seed, kit.hsm, key), bundle, (kit.hsm.root.certificate,))
 
     def reissue_leaf(self, signer: PrivateKey | None = None, **changes: object) -> None:
         self.bundle.chain[0] = reissue(self.bundle.chain[0], signer or self.kit.hsm.device.key, **changes)
@@ -742,11 +740,11 @@ def _hsm_broken_csr(bench: HsmBench) -> None:
 
 
 def _hsm_wrong_root(bench: HsmBench) -> None:
-    bench.anchors = (piv_pki(bench.kit.seed, LEGACY).root.cert,)
+    bench.anchors = (piv_pki(bench.kit.seed, LEGACY).root.certificate,)
 
 
 def _hsm_lookalike_root(bench: HsmBench) -> None:
-    bench.anchors = _lookalike(bench.kit.seed, "yubihsm-lookalike-root", bench.kit.hsm.root.cert)
+    bench.anchors = _lookalike(bench.kit.seed, "yubihsm-lookalike-root", bench.kit.hsm.root.certificate)
 
 
 def hsm_mutations() -> list[Mutation]:
@@ -937,7 +935,7 @@ HSM_COMMON_NOTES = {
 
 def hsm_notes() -> dict[str, FlagNote]:
     """Every flag the YubiHSM 2 vectors use."""
-    return _notes(HSM_COMMON_NOTES, hsm_mutations())
+    return flag_notes(HSM_COMMON_NOTES, hsm_mutations())
 
 
 def hsm_vector_cases(seed: str) -> list[VectorCase]:

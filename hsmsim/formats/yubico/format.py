@@ -126,7 +126,7 @@ class YubicoPivFormat(_YubicoFormat):
         key = yubikey(device)
         pki = piv_pki(device.seed, key.generation)
         return AttestationIdentity(f9_key(device.seed, key), f9_certificate(device.seed, key),
-                                   tuple(i.cert for i in pki.intermediates), pki.root.cert)
+                                   tuple(i.certificate for i in pki.intermediates), pki.root.certificate)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The evidence for the request's key. Parameters: ``profile`` (ykman, sectigo, step), ``generation``
@@ -178,7 +178,8 @@ class YubiHsm2Format(_YubicoFormat):
         if attesting is not None:
             raise UnsupportedKeyError("hsmsim emulates the built-in attestation key 0 only")
         pki = hsm_pki(device.seed, device_serial(device))
-        return AttestationIdentity(pki.device.key, pki.device.cert, (pki.device.cert, pki.sub_ca.cert), pki.root.cert)
+        return AttestationIdentity(pki.device.key, pki.device.certificate,
+                                   (pki.device.certificate, pki.sub_ca.certificate), pki.root.certificate)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The chain file, CSR, request and root for the request's key (no parameters)."""

@@ -73,7 +73,7 @@ def key_certificate(seed: str, pki: HsmPki, key: StoredKey, fields: HsmKeyExtens
                     signer: PrivateKey | None = None) -> x509.Certificate:
     """The key attestation certificate the device's attestation key (or ``signer``) issues."""
     assert key.public_key is not None
-    device = pki.device.cert
+    device = pki.device.certificate
     return build_certificate(CertSpec(
         subject=cn(f"YubiHSM Attestation id:0x{fields.object_id:04x}"), issuer=device.subject,
         public_key=key.public_key,
@@ -112,5 +112,5 @@ def assemble_hsm(seed: str, pki: HsmPki, key: StoredKey, signer: PrivateKey) -> 
     fields = key_fields(seed, pki, key)
     leaf = key_certificate(seed, pki, key, fields)
     csr = build_csr(name(("CN", key.label, UTF8)), signer).public_bytes(serialization.Encoding.PEM)
-    return HsmBundle(safe_file_stem(key.label), [leaf, pki.device.cert, pki.sub_ca.cert], pki.root.cert, csr,
-                     pki.serial)
+    return HsmBundle(safe_file_stem(key.label), [leaf, pki.device.certificate, pki.sub_ca.certificate],
+                     pki.root.certificate, csr, pki.serial)

@@ -235,8 +235,8 @@ def assemble(seed: str, device: YubiKeyDevice, key: StoredKey, signer: PrivateKe
     attestation = slot_certificate(seed, device, slot, key.public_key, pin=pin, touch=touch, f9=f9)
     csr = build_csr(name(("CN", key.label, UTF8)), signer).public_bytes(serialization.Encoding.PEM)
     challenge = AcmeChallenge.from_seed(seed, key.label)
-    bundle = PivBundle(safe_file_stem(key.label), profile, attestation, f9, [i.cert for i in pki.intermediates],
-                       pki.root.cert, ROOT_FILES[device.generation], csr,
+    bundle = PivBundle(safe_file_stem(key.label), profile, attestation, f9, [i.certificate for i in pki.intermediates],
+                       pki.root.certificate, ROOT_FILES[device.generation], csr,
                        request if request is not None else PivRequest(device.serial, slot, pin, touch), challenge,
                        identifier=str(device.serial))
     if profile == "step":

@@ -37,7 +37,7 @@ from hsmsim.formats.yubico.extensions import (
     piv_extensions,
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
-from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, key_usage, name
+from hsmsim.pki.builder import UTF8, CertSpec, Ext, Issuer, build_certificate, key_usage, name
 from hsmsim.pki.seed import derive_key, drbg
 
 LEGACY_ROOT_CN = "Yubico PIV Root CA Serial 263751 EMULATED"
@@ -84,14 +84,6 @@ def aki(issuer_key: PublicKey) -> Ext:
 
 
 @dataclass(frozen=True)
-class Issuer:
-    """One certificate and its private key."""
-
-    key: PrivateKey
-    cert: x509.Certificate
-
-
-@dataclass(frozen=True)
 class PivPki:
     """One PIV PKI generation: the root and the intermediates above a device's f9 (nearest first)."""
 
@@ -133,7 +125,7 @@ def piv_pki(seed: str, generation: str) -> PivPki:
         parent = chain[-1]
         child_key = derive_key(seed, role, _RSA2048)
         cert = build_certificate(CertSpec(
-            subject=cn(common_name), issuer=parent.cert.subject, public_key=child_key.public_key(),
+            subject=cn(common_name), issuer=parent.certificate.subject, public_key=child_key.public_key(),
             serial=serial_bytes(seed, role, 20) >> 1, not_before=NEW_NOT_BEFORE, not_after=NO_EXPIRY,
             hash_name="sha512",
             extensions=(ski(child_key.public_key()), aki(parent.key.public_key()),
@@ -177,7 +169,7 @@ def f9_certificate(seed: str, device: YubiKeyDevice, key: PrivateKey | None = No
         not_before, not_after = NEW_NOT_BEFORE, NO_EXPIRY
     extensions = piv_extensions(firmware=device.firmware, fips=device.fips, cspn=device.cspn)
     return build_certificate(CertSpec(
-        subject=cn(F9_CN), issuer=issuer.cert.subject, public_key=public,
+        subject=cn(F9_CN), issuer=issuer.certificate.subject, public_key=public,
         serial=serial_bytes(seed, f"yubico/yubikey/{device.serial}/f9", 8),
         not_before=not_before, not_after=not_after, extensions=tuple(Ext(e) for e in extensions)), issuer.key)
 
@@ -215,7 +207,7 @@ def hsm_pki(seed: str, serial: int, firmware: tuple[int, int, int] = (2, 4, 0)) 
     number = 6_000_000 + int.from_bytes(drbg(seed, "yubico/hsm-sub-ca").read(3), "big") % 1_000_000
     sub_key = derive_key(seed, "yubico/yubihsm-sub-ca", _RSA2048)
     sub = build_certificate(CertSpec(
-        subject=cn(f"Yubico YubiHSM {number} Sub-CA"), issuer=root.cert.subject, public_key=sub_key.public_key(),
+        subject=cn(f"Yubico YubiHSM {number} Sub-CA"), issuer=root.certificate.subject, public_key=sub_key.public_key(),
         serial=number, not_before=HSM_NOT_BEFORE, not_after=HSM_NOT_AFTER,
         extensions=(ski(sub_key.public_key()), aki(root.key.public_key()),
                     Ext(x509.BasicConstraints(ca=True, path_length=1), critical=True),

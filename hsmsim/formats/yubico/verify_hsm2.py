@@ -29,10 +29,10 @@ from hsmsim.formats.yubico.extensions import (
     read_hsm_key_extensions,
 )
 from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX
-from hsmsim.formats.yubico.verify_piv import bundle_files, json_object, key_facts, load_certs
+from hsmsim.formats.yubico.verify_piv import bundle_files, json_object, load_certs
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import validate_chain
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict, key_facts
 
 
 def verify_hsm2(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
@@ -88,7 +88,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
                                                           "under wrap and imported back")
     if fields.capabilities & capability_mask("exportable-under-wrap"):
         raise Rejected(Reason.ATTR_EXTRACTABLE, "the key has the exportable-under-wrap capability")
-    key_type, size = key_facts(leaf)
+    key_type, size = key_facts(leaf.public_key())
     if profile is Profile.STRICT:
         if not fields.capabilities & capability_mask(*SIGN_CAPABILITIES):
             raise Rejected(Reason.KEY_PURPOSE, "the key has no sign capability")

@@ -55,7 +55,7 @@ from hsmsim.formats.yubico.piv import (
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, issued_by, validate_chain
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict, key_facts
 from hsmsim.webauthn.container import from_b64url
 
 PUREBRED_ATTRIBUTE = "1.3.6.1.4.1.37623.26.4"
@@ -326,18 +326,6 @@ def _check_request(request: dict[str, object], facts: PivExtensions, slot: str, 
                                                   f"{wanted_touch.name.lower()}")
 
 
-def key_facts(cert: x509.Certificate) -> tuple[str, int | None]:
-    """``RSA``/``EC-<curve>``/``Ed25519`` and the size."""
-    public = cert.public_key()
-    if isinstance(public, rsa.RSAPublicKey):
-        return "RSA", public.key_size
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        return f"EC-{public.curve.name}", public.curve.key_size
-    if isinstance(public, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256
-    return type(public).__name__, None
-
-
 def fips_level(firmware: tuple[int, int, int]) -> str:
     """The validation a FIPS-series YubiKey of this firmware holds: 140-3 from 5.7, 140-2 before."""
     return "FIPS 140-3 Level 2" if firmware >= (5, 7, 0) else "FIPS 140-2 Level 2"
@@ -388,7 +376,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         _check_step(statement, attestation, facts.serial)
     if inputs.request is not None:
         _check_request(inputs.request, facts, slot, facts.serial)
-    key_type, size = key_facts(attestation)
+    key_type, size = key_facts(attestation.public_key())
     if profile is Profile.STRICT:
         unknown = [e.oid.dotted_string for e in attestation.extensions if e.oid not in PIV_OIDS]
         if unknown:
