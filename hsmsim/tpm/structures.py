@@ -228,7 +228,7 @@ class SymDef:
         """Read one TPMT_SYM_DEF_OBJECT."""
         algorithm = reader.u16("parameters.symmetric.algorithm")
         if algorithm == TpmAlg.NULL:
-            return cls()
+            return NULL_SYMMETRIC
         return cls(algorithm, reader.u16("parameters.symmetric.keyBits"), reader.u16("parameters.symmetric.mode"))
 
 
@@ -254,7 +254,7 @@ class Scheme:
         """Read a TPMT_*_SCHEME; an algorithm with undefined details is UNSUPPORTED."""
         scheme = reader.u16(f"{field}.scheme")
         if scheme in (TpmAlg.NULL, TpmAlg.RSAES):
-            return cls(scheme)
+            return NULL_SCHEME if scheme == TpmAlg.NULL else cls(scheme)
         if scheme not in _HASH_SCHEMES:
             raise Rejected(Reason.UNSUPPORTED, f"{reader.what}: {field} {alg_name(scheme)} is not a known scheme")
         hash_alg = reader.u16(f"{field}.details.hashAlg")
