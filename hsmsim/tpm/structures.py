@@ -44,7 +44,7 @@ from hsmsim.verdict import Reason, Rejected
 CURVES: dict[int, type[ec.EllipticCurve]] = {
     TpmEccCurve.NIST_P256: ec.SECP256R1, TpmEccCurve.NIST_P384: ec.SECP384R1, TpmEccCurve.NIST_P521: ec.SECP521R1,
 }
-_EC_ALGORITHMS = {
+_EC_ALGORITHMS: dict[int, bytes] = {
     curve_id: der_sequence(der_oid(PublicKeyAlgorithmOID.EC_PUBLIC_KEY.dotted_string), der_oid(oid.dotted_string))
     for curve_id, oid in ((TpmEccCurve.NIST_P256, ec.EllipticCurveOID.SECP256R1),
                           (TpmEccCurve.NIST_P384, ec.EllipticCurveOID.SECP384R1),
