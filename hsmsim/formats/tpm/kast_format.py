@@ -36,7 +36,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -445,14 +445,15 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
     aik = recover_aik(csr, _ca_keys(evidence, trust))
     facts: AkFacts | None = None
     certificate = aik.certificate if aik is not None else None
-    if aik is not None and certificate is not None and spki_der(certificate.public_key()) != aik.spki:
+    certified_key = certificate.public_key() if certificate is not None else None
+    if aik is not None and certified_key is not None and spki_der(certified_key) != aik.spki:
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the AIK info's public key is not its certificate's")
     if certificate is None:
         certificate = next((c for c in trust.get(ROLE_AIK) if _signs(c, kast)), None)
     if certificate is not None:
         validate_chain(certificate, intermediates, trust.get("root"), at)
         facts = check_ak_certificate(certificate, None)
-        aik_key = _aik_key(certificate)
+        aik_key = _aik_key(certified_key or certificate.public_key())
         check_certify_signature(aik_key, kast.key_attest, kast.signature)
         if binding is not None:
             check_id_binding(binding, aik_key)
@@ -497,8 +498,7 @@ def _aik_ca_files(evidence: Evidence) -> list[x509.Certificate]:
     return certs
 
 
-def _aik_key(cert: x509.Certificate) -> PublicKey:
-    key = cert.public_key()
+def _aik_key(key: PublicKeyTypes) -> PublicKey:
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise Rejected(Reason.UNSUPPORTED, f"an AIK is RSA or ECC, not {type(key).__name__}")
     return key
@@ -506,7 +506,7 @@ def _aik_key(cert: x509.Certificate) -> PublicKey:
 
 def _signs(cert: x509.Certificate, kast: wire.Kast) -> bool:
     try:
-        check_certify_signature(_aik_key(cert), kast.key_attest, kast.signature)
+        check_certify_signature(_aik_key(cert.public_key()), kast.key_attest, kast.signature)
     except Rejected:
         return False
     return True
