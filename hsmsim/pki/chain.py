@@ -295,15 +295,14 @@ class _Position:
 def _der_classes(certs: list[x509.Certificate]) -> list[int]:
     """For each certificate, the position of the first one with the same DER: membership as ``in`` decides
     it for certificates (their equality is by encoding), with no certificate hashed. Equal certificates
-    carry equal signature values, so only those are compared."""
-    firsts: dict[bytes, list[int]] = {}
+    carry equal signature values, so a certificate is compared with the first one of its signature value
+    (and with every earlier one only when that differs: two certificates sharing a signature value)."""
+    firsts: dict[bytes, int] = {}
     classes = []
     for index, cert in enumerate(certs):
-        same_signature = firsts.setdefault(cert.signature, [])
-        first = next((i for i in same_signature if certs[i] is cert or certs[i] == cert), None)
-        if first is None:
-            same_signature.append(index)
-            first = index
+        first = firsts.setdefault(cert.signature, index)
+        if first != index and not (certs[first] is cert or certs[first] == cert):
+            first = next((i for i in range(first + 1, index) if certs[i] is cert or certs[i] == cert), index)
         classes.append(first)
     return classes
 
