@@ -226,7 +226,7 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
         return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
                         "request.cmc")
     ders, certs = _certificates(envelope, profile)
-    # PEM of the DER as received: what cryptography re-encodes a certificate it loaded as.
+    # PEM of each DER as received: the bytes cert_pem would write of the loaded certificate, not re-encoded.
     chain = [pem(ders[i]) for i in leaf_first(certs)]
     if kind is ANDROID:
         inner = {"attested.pem": b"".join(chain), **_beside(kind, files, "attested")}
