@@ -9,6 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from hsmsim.encoding import read_tlv
 from hsmsim.keystore.base import KeySpec
 from hsmsim.pki import builder, chain
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name, reissue
@@ -199,6 +200,33 @@ def test_a_leaf_with_the_bytes_of_a_pool_certificate_is_that_certificate(monkeyp
         copies = _copies(root, mid, mid, root)
         assert validate_chain(copies[0], [], copies[3:], AT) == [copies[0]]
         assert validate_chain(copies[1], copies[2:3], copies[3:], AT) == [copies[1], copies[3]]
+
+
+def test_certificates_are_told_apart_by_their_bytes_not_their_signature_value():
+    """Two certificates sharing a signature value (one altered after signing) are two certificates; copies of
+    either are that one."""
+    root, _ = _ca("root")
+    der = bytearray(root.public_bytes(Encoding.DER))
+    _tag, tbs_start, _end = read_tlv(bytes(der), read_tlv(bytes(der))[1])
+    serial_end = read_tlv(bytes(der), read_tlv(bytes(der), tbs_start)[2])[2]  # after [0] version, the serial
+    der[serial_end - 1] ^= 1
+    altered = x509.load_der_x509_certificate(bytes(der))
+    assert altered.signature == root.signature and altered != root
+    certs = [*_copies(altered, root), *_copies(root, altered)]
+    assert chain._der_classes(certs) == [0, 1, 1, 0]
+    assert chain._der_classes([root, *certs]) == [0, 1, 0, 0, 1]
+
+
+def test_name_keys_of_a_remembered_issuer_are_its_names_keys(monkeypatch):
+    root, root_key = _ca("root")
+    mid, _ = _ca("mid", issuer=root, issuer_key=root_key)
+    for memo in ("_recent", "_issuers", "_signatures"):
+        monkeypatch.setattr(chain, memo, {})
+    expected = [(name_key(c.subject), name_key(c.issuer)) for c in (root, mid)]
+    assert [chain.name_keys(c) for c in _copies(root, mid)] == expected
+    validate_chain(_copies(mid)[0], [], _copies(root), AT)  # remembers the root
+    assert chain._remembered(_copies(root)[0]) is not None
+    assert [chain.name_keys(c) for c in _copies(root, mid)] == expected
 
 
 @pytest.mark.parametrize(("position", "named"), [(0, "the leaf certificate"), (1, "chain certificate [1]"),

@@ -126,8 +126,8 @@ def _fields(cert: x509.Certificate) -> _CertFields:
     entry = _recent.get(id(cert))
     if entry is not None and entry[0] is cert:
         return entry[1]
-    known = _issuers.get(cert.signature)
-    if known is not None and (known[0] is cert or known[0] == cert):
+    known = _known_issuer(cert)
+    if known is not None:
         _remember(_recent, id(cert), (cert, known[1], known[0]))
         return known[1]
     fields = _parsed_fields(cert)
@@ -140,11 +140,27 @@ def _remembered(cert: x509.Certificate) -> x509.Certificate | None:
     entry = _recent.get(id(cert))
     if entry is not None and entry[0] is cert:
         return entry[2]
-    known = _issuers.get(cert.signature)
-    if known is None or not (known[0] is cert or known[0] == cert):
+    known = _known_issuer(cert)
+    if known is None:
         return None
     _remember(_recent, id(cert), (cert, known[1], known[0]))  # the next look at this object is by identity
     return known[0]
+
+
+def _known_issuer(cert: x509.Certificate) -> tuple[x509.Certificate, _CertFields] | None:
+    """The entry of :data:`_issuers` for ``cert``'s bytes, if any."""
+    known = _issuers.get(cert.signature)
+    return known if known is not None and (known[0] is cert or known[0] == cert) else None
+
+
+def name_keys(cert: x509.Certificate) -> tuple[NameKey, NameKey]:
+    """``(name_key(cert.subject), name_key(cert.issuer))``; for a certificate with the bytes of a remembered
+    issuer (a device's or vendor's intermediates and anchors, which recur in every bundle) read from what the
+    walk remembers rather than parsed again. Raises what ``cert.subject`` and ``cert.issuer`` raise."""
+    known = _known_issuer(cert)
+    if known is not None:
+        return known[1].subject_key, known[1].issuer_key
+    return name_key(cert.subject), name_key(cert.issuer)
 
 
 def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
@@ -279,15 +295,14 @@ class _Position:
 def _der_classes(certs: list[x509.Certificate]) -> list[int]:
     """For each certificate, the position of the first one with the same DER: membership as ``in`` decides
     it for certificates (their equality is by encoding), with no certificate hashed. Equal certificates
-    carry equal signature values, so only those are compared."""
-    firsts: dict[bytes, list[int]] = {}
+    carry equal signature values, so a certificate is compared with the first one of its signature value
+    (and, only when that one differs, with those after it: two certificates sharing a signature value)."""
+    firsts: dict[bytes, int] = {}
     classes = []
     for index, cert in enumerate(certs):
-        same_signature = firsts.setdefault(cert.signature, [])
-        first = next((i for i in same_signature if certs[i] is cert or certs[i] == cert), None)
-        if first is None:
-            same_signature.append(index)
-            first = index
+        first = firsts.setdefault(cert.signature, index)
+        if first != index and not (certs[first] is cert or certs[first] == cert):
+            first = next((i for i in range(first + 1, index) if certs[i] is cert or certs[i] == cert), index)
         classes.append(first)
     return classes
 

@@ -279,21 +279,13 @@ def _sequence_items(tlv: bytes, what: str) -> list[bytes]:
     return der_children(tlv[start:end])
 
 
-def _child_items(child: bytes, what: str) -> list[bytes]:
-    """:func:`_sequence_items` of a TLV :func:`der_children` returned, whose header it has checked and which
-    it fills: only its tag is left to check."""
-    if child[0] != SEQUENCE:
-        raise ValueError(f"{what} is not a SEQUENCE")
-    return der_children(der_content(child))
-
-
 def _decode_entity(tlv: bytes) -> Entity:
-    items = _child_items(tlv, "ReportedElement")
+    items = _sequence_items(tlv, "ReportedElement")
     if len(items) != 2:
         raise ValueError("ReportedElement is not {elementType, claims}")
     claims = []
-    for claim_tlv in _child_items(items[1], "claims"):
-        parts = _child_items(claim_tlv, "ReportedClaim")
+    for claim_tlv in _sequence_items(items[1], "claims"):
+        parts = _sequence_items(claim_tlv, "ReportedClaim")
         count = len(parts)
         if count != 1 and count != 2:
             raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")
@@ -325,14 +317,14 @@ def decode_evidence(der: bytes) -> PkixEvidence:
     items = _sequence_items(der, "Evidence")
     if len(items) not in (2, 3):
         raise ValueError("Evidence is not {tbs, signatures, intermediateCertificates [0] OPTIONAL}")
-    tbs_items = _child_items(items[0], "TbsEvidence")
+    tbs_items = _sequence_items(items[0], "TbsEvidence")
     if len(tbs_items) != 2:
         raise ValueError("TbsEvidence is not {version, reportedElements}")
     version = read_integer(tbs_items[0])
-    entities = tuple(_decode_entity(e) for e in _child_items(tbs_items[1], "reportedElements"))
+    entities = tuple(_decode_entity(e) for e in _sequence_items(tbs_items[1], "reportedElements"))
     if not entities:
         raise ValueError("reportedElements is empty (SIZE 1..MAX)")
-    signatures = tuple(_decode_signature(s) for s in _child_items(items[1], "signatures"))
+    signatures = tuple(_decode_signature(s) for s in _sequence_items(items[1], "signatures"))
     intermediates = None
     if len(items) == 3:
         if items[2][0] != 0xA0:

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 
 from hsmsim.checks import check_csr_signature, one_csr_check
-from hsmsim.encoding import cert_pem, spki_der
+from hsmsim.encoding import pem, spki_der
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred.envelope import (
@@ -53,7 +53,7 @@ from hsmsim.formats.purebred.envelope import (
     unwrap,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, fully_parsed, name_key, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, fully_parsed, name_keys, validate_chain
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 FORMAT = "purebred"
@@ -149,8 +149,8 @@ def read_envelope(data: bytes) -> Envelope:
     return Envelope(ANDROID, der, None, None, signed)
 
 
-def _certificates(envelope: Envelope, profile: Profile) -> list[x509.Certificate]:
-    """Check 3: the certificates of a certs-only SignedData."""
+def _certificates(envelope: Envelope, profile: Profile) -> tuple[tuple[bytes, ...], list[x509.Certificate]]:
+    """Check 3: the certificates of a certs-only SignedData, as received (DER) and loaded."""
     kind, signed = envelope.kind, envelope.signed
     if signed is None:
         try:
@@ -176,15 +176,16 @@ def _certificates(envelope: Envelope, profile: Profile) -> list[x509.Certificate
             certs.append(x509.load_der_x509_certificate(der))
         except CERT_PARSE_ERRORS as exc:
             raise Rejected(Reason.MALFORMED, f"certificate {index} does not parse: {str(exc)[:100]}") from None
-    return certs
+    return signed.certificates, certs
 
 
-def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
-    """The bag (a SET OF: no order) as a chain: the one certificate no other entry names as issuer, then its
-    issuers by name, then whatever is left; MALFORMED when no single certificate is the leaf. Entries count by
-    position: a certificate listed twice names itself as issuer if it is self-issued."""
+def leaf_first(certs: list[x509.Certificate]) -> list[int]:
+    """The positions of the bag's certificates (a SET OF: no order) as a chain: the one certificate no other
+    entry names as issuer, then its issuers by name, then whatever is left (a certificate equal to one
+    already placed is left out); MALFORMED when no single certificate is the leaf. Entries count by position:
+    a certificate listed twice names itself as issuer if it is self-issued."""
     # Names looked up by name_key (equal exactly when the Names are), not compared pair by pair.
-    names = [(name_key(c.subject), name_key(c.issuer)) for c in certs]
+    names = [name_keys(c) for c in certs]
     naming = Counter(issuer for _subject, issuer in names)
     leaves = [i for i, (subject, issuer) in enumerate(names) if naming[subject] - (issuer == subject) == 0]
     if len(leaves) != 1:
@@ -193,13 +194,14 @@ def leaf_first(certs: list[x509.Certificate]) -> list[x509.Certificate]:
     by_subject: dict[NameKey, list[int]] = {}
     for index, (subject, _issuer) in enumerate(names):
         by_subject.setdefault(subject, []).append(index)
-    chain = [certs[leaves[0]]]
+    order, chain = [leaves[0]], [certs[leaves[0]]]
     current: int | None = leaves[0]
     while current is not None:
         current = next((i for i in by_subject.get(names[current][1], ()) if certs[i] not in chain), None)
         if current is not None:
+            order.append(current)
             chain.append(certs[current])
-    return chain + [c for c in certs if c not in chain]
+    return order + [i for i, c in enumerate(certs) if c not in chain]
 
 
 def _siblings(files: Mapping[str, bytes], suffix: str) -> dict[str, bytes]:
@@ -223,15 +225,17 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
     if kind is WINDOWS:
         return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
                         "request.cmc")
-    certs = leaf_first(_certificates(envelope, profile))
+    ders, certs = _certificates(envelope, profile)
+    # PEM of each DER as received: the bytes cert_pem would write of the loaded certificate, not re-encoded.
+    chain = [pem(ders[i]) for i in leaf_first(certs)]
     if kind is ANDROID:
-        inner = {"attested.pem": b"".join(map(cert_pem, certs)), **_beside(kind, files, "attested")}
+        inner = {"attested.pem": b"".join(chain), **_beside(kind, files, "attested")}
         return Evidence(kind.inner_format, inner, "attested.pem")
     assert kind is YUBIKEY
-    if len(certs) < 2:
+    if len(chain) < 2:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the YubiKey SignedData holds the attestation certificate without "
                                                 "its f9 certificate")
-    inner = {"slot.attestation.pem": cert_pem(certs[0]), "slot.f9.pem": b"".join(map(cert_pem, certs[1:]))}
+    inner = {"slot.attestation.pem": chain[0], "slot.f9.pem": b"".join(chain[1:])}
     if envelope.request is not None:
         inner["slot.csr"] = envelope.request
     return Evidence(kind.inner_format, inner, "slot.attestation.pem")
@@ -249,7 +253,7 @@ def check_aik_issuers(cmc: bytes, trust: TrustAnchors, at: datetime) -> None:
     if not certs:
         raise Rejected(Reason.MISSING_INPUT, "the AIK is not recovered and the CMC request carries no AIK CA "
                                              "certificate to chain to a trust anchor")
-    chain = leaf_first(certs)
+    chain = [certs[i] for i in leaf_first(certs)]
     try:
         validate_chain(chain[0], chain[1:], trust.all(), at)
     except Rejected as rejection:
