@@ -111,6 +111,7 @@ from hsmsim.keystore.base import (
 )
 from hsmsim.keystore.held import HeldECKey, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import build_attributes, spec_of
+from hsmsim.tpm.marshal import HASH_ALGS
 
 try:  # tpm2-pytss is optional (the ``tpm`` extra): without it the backend is unavailable
     from tpm2_pytss import ESAPI, TCTILdr, TSS2_Exception
@@ -840,12 +841,11 @@ def _die_with_parent_hook() -> Callable[[], None] | None:
 
 
 # -- signer objects ----------------------------------------------------------------------------
-_TPM_HASHES = {"sha1": 0x0004, "sha256": 0x000B, "sha384": 0x000C, "sha512": 0x000D}
 _RSASSA, _RSAPSS, _ECDSA = 0x0014, 0x0016, 0x0018
 
 
 def _tpm_hash(algorithm: hashes.HashAlgorithm) -> int:
-    tpm_alg = _TPM_HASHES.get(algorithm.name)
+    tpm_alg = HASH_ALGS.get(algorithm.name)
     if tpm_alg is None:
         raise UnsupportedKeyError(f"the TPM does not sign {algorithm.name} digests")
     return tpm_alg

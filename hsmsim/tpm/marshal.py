@@ -109,6 +109,8 @@ TPM_RH_ENDORSEMENT = 0x4000000B
 
 HASH_NAMES = {TpmAlg.SHA1: "sha1", TpmAlg.SHA256: "sha256", TpmAlg.SHA384: "sha384", TpmAlg.SHA512: "sha512"}
 """hashlib names of the TPM hash algorithms hsmsim computes Names with."""
+HASH_ALGS = {name: alg for alg, name in HASH_NAMES.items()}
+"""The TPM hash algorithm of each hashlib (and cryptography ``HashAlgorithm.name``) name in :data:`HASH_NAMES`."""
 
 # Largest sizes of the TPM2B types (MAX_* of a TPM supporting SHA-512, RSA-4096 and P-521).
 MAX_DIGEST = 64

@@ -45,7 +45,7 @@ from hsmsim.formats.android.pki import ChainShape, android_identity, attestation
 from hsmsim.formats.android.verify import MAX_CHAIN_CERTIFICATES, check_webauthn_chain
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, mutation_case, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
@@ -426,7 +426,7 @@ def mutations() -> list[Mutation]:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the android-key vectors of the ``webauthn`` catalogue use."""
-    return {**PROVENANCE_NOTES, "AndroidNoRootInX5c": NO_ROOT_NOTE, **{m.flag: m.note for m in mutations()}}
+    return flag_notes({**PROVENANCE_NOTES, "AndroidNoRootInX5c": NO_ROOT_NOTE}, mutations())
 
 
 NO_ROOT_NOTE = FlagNote("CHAIN", Severity.INFO, "an RKP chain that ends at the intermediate, without the root",

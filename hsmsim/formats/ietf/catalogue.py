@@ -30,7 +30,7 @@ from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRAN
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
 from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import Ext, key_usage, reissue
@@ -571,9 +571,7 @@ def _weak(spec: str) -> bool:
 
 def evidence_notes() -> dict[str, FlagNote]:
     """Every flag the PKIX Evidence vectors use."""
-    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY}
-    out.update({m.flag: m.note for m in evidence_mutations()})
-    return out
+    return flag_notes({**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY}, evidence_mutations())
 
 
 def evidence_cases(seed: str) -> list[VectorCase]:
@@ -928,9 +926,7 @@ def csr_mutations() -> list[Mutation]:
 
 def csr_notes() -> dict[str, FlagNote]:
     """Every flag the CSR attestation vectors use."""
-    out = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY}
-    out.update({m.flag: m.note for m in csr_mutations()})
-    return out
+    return flag_notes({**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY}, csr_mutations())
 
 
 def csr_cases(seed: str) -> list[VectorCase]:

@@ -38,7 +38,7 @@ from hsmsim.formats.purebred.envelope import (
 from hsmsim.formats.purebred.verify import FORMAT
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import reissue
@@ -443,9 +443,7 @@ def mutations() -> list[Mutation]:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the Purebred vectors use."""
-    out = dict(PROVENANCE_NOTES)
-    out.update({mutation.flag: mutation.note for mutation in mutations()})
-    return out
+    return flag_notes(PROVENANCE_NOTES, mutations())
 
 
 def vector_cases(seed: str) -> list[VectorCase]:

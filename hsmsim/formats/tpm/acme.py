@@ -39,7 +39,7 @@ from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
-from hsmsim.formats.tpm.marshal import TpmAlg
+from hsmsim.formats.tpm.marshal import HASH_ALGS, TpmAlg
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -149,7 +149,7 @@ def check_tpmt_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: by
         signature = TpmtSignature.unmarshal(sig)
     except Rejected:
         raise Rejected(Reason.SIGNATURE_INVALID, "sig is not a marshalled TPMT_SIGNATURE") from None
-    hash_alg = {"sha1": TpmAlg.SHA1, "sha256": TpmAlg.SHA256}[COSE_ALGS[alg][1]]
+    hash_alg = HASH_ALGS[COSE_ALGS[alg][1]]
     if signature.sig_alg != ACME_ALGS[alg] or signature.hash_alg != hash_alg:
         raise Rejected(Reason.SIGNATURE_INVALID, f"TPMT_SIGNATURE 0x{signature.sig_alg:04x}/0x{signature.hash_alg:04x}"
                                                  f" does not match alg {COSE_ALGS[alg][0]}")

@@ -18,6 +18,7 @@ from hsmsim.device import AttestationRequest
 from hsmsim.formats.tpm.acme import AcmeDraft, TpmAcmeFormat, acme_draft_for, jwk_thumbprint, key_authorization
 from hsmsim.formats.tpm.catalogue import (
     ATTEST_TIME,
+    COMMON_NOTES,
     Operator,
     TpmKit,
     Workbench,
@@ -27,7 +28,6 @@ from hsmsim.formats.tpm.catalogue import (
     _set_member,
     _statement,
     build_cases,
-    catalogue_notes,
     in_catalogue_order,
     rsa_ak_of,
     shared_mutations,
@@ -36,7 +36,7 @@ from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.pki import tpm_san
 from hsmsim.formats.tpm.structures import Scheme
 from hsmsim.keystore.base import KeySpec
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.vectors import FlagNote, Severity, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name
 from hsmsim.pki.seed import derive_key
@@ -177,7 +177,7 @@ def mutations() -> list[Mutation]:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the tpm-acme vectors use, with its definition."""
-    return catalogue_notes(mutations())
+    return flag_notes(COMMON_NOTES, mutations())
 
 
 def vector_cases(seed: str, fmt: TpmAcmeFormat) -> list[VectorCase]:

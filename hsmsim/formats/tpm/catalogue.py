@@ -36,7 +36,7 @@ from hsmsim.formats.tpm.structures import (
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, mutation_case, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, name, reissue
@@ -678,14 +678,13 @@ STRICT_KEY_POLICY_NOTE = FlagNote("PROFILE", Severity.LOW, "key type or size out
                                   ("CA/B Forum Code Signing BR 6.2.7.4",))
 
 
-def catalogue_notes(catalogue: list[Mutation]) -> dict[str, FlagNote]:
-    """The provenance flags, StrictKeyPolicy, and the flag of every mutation in ``catalogue``."""
-    return {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE, **{m.flag: m.note for m in catalogue}}
+COMMON_NOTES: dict[str, FlagNote] = {**PROVENANCE_NOTES, "StrictKeyPolicy": STRICT_KEY_POLICY_NOTE}
+"""The flags of every TPM catalogue's goldens: the provenance flags and StrictKeyPolicy."""
 
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the webauthn vectors use, with its definition."""
-    return catalogue_notes(mutations())
+    return flag_notes(COMMON_NOTES, mutations())
 
 
 def build_cases(namespace: str, seed: str, kit: TpmKit, draft_of: Callable[[str], StatementDraft],

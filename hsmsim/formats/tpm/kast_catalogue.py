@@ -19,13 +19,13 @@ from cryptography import x509
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, spki_der
 from hsmsim.formats.tpm import kast as wire
-from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME, TpmKit, catalogue_notes
+from hsmsim.formats.tpm.catalogue import ATTEST_TIME, COMMON_NOTES, GOLDEN_SPECS, VALIDATION_TIME, TpmKit
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, public_area, signing_scheme
 from hsmsim.formats.tpm.kast_format import KastDraft, MsKastFormat, ca_exchange, kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.formats.tpm.structures import OpaqueAttested, PcrSelection, QuoteInfo, TpmsAttest, TpmtPublic
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.seed import derive_key, drbg
@@ -530,7 +530,7 @@ def mutations() -> list[Mutation]:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the ms-kast vectors use, with its definition."""
-    return catalogue_notes(mutations())
+    return flag_notes(COMMON_NOTES, mutations())
 
 
 def vector_cases(seed: str, fmt: MsKastFormat) -> list[VectorCase]:

@@ -18,13 +18,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim.device import AttestationRequest
 from hsmsim.formats.tpm.catalogue import (
     ATTEST_TIME,
+    COMMON_NOTES,
     Operator,
     TpmKit,
     Workbench,
     _set,
     _statement,
     build_cases,
-    catalogue_notes,
     in_catalogue_order,
     rsa_ak_of,
     shared_mutations,
@@ -34,7 +34,7 @@ from hsmsim.formats.tpm.marshal import TpmaObject
 from hsmsim.formats.tpm.parsec import ParsecDraft, ParsecTpmFormat, key_id, parsec_draft_for
 from hsmsim.formats.tpm.pki import ek_certificate
 from hsmsim.keystore.base import KeySpec
-from hsmsim.model.catalogue import Mutation, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.vectors import FlagNote, Severity, VectorCase
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
@@ -293,7 +293,7 @@ def mutations() -> list[Mutation]:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the parsec-tpm vectors use, with its definition."""
-    return catalogue_notes(mutations())
+    return flag_notes(COMMON_NOTES, mutations())
 
 
 def vector_cases(seed: str, fmt: ParsecTpmFormat) -> list[VectorCase]:

@@ -27,7 +27,7 @@ from hsmsim.checks import require_code_signing_key
 from hsmsim.encoding import der_children, der_content
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import tpm_sign
-from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TpmAlg, TpmaObject, TpmSt
+from hsmsim.formats.tpm.marshal import HASH_ALGS, TPM_GENERATED_VALUE, TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.pki import (
     EKU_AIK_CERTIFICATE,
     FIDO_AAGUID_EXTENSION,
@@ -62,7 +62,6 @@ _ENCRYPTED_DUPLICATION = int(TpmaObject.ENCRYPTED_DUPLICATION)
 _RESTRICTED = int(TpmaObject.RESTRICTED)
 _SIGN_ENCRYPT = int(TpmaObject.SIGN_ENCRYPT)
 _ATTESTATION_KEY = _RESTRICTED | _SIGN_ENCRYPT | _BOUND
-_TPM_HASHES = {"sha1": TpmAlg.SHA1, "sha256": TpmAlg.SHA256, "sha384": TpmAlg.SHA384, "sha512": TpmAlg.SHA512}
 
 
 def cose_alg_of_signer(key: PublicKey) -> int:
@@ -78,7 +77,7 @@ def sign_cert_info(key: PrivateKey, cert_info: bytes, alg: int, encoding: str = 
     scheme = TpmAlg.ECDSA if name.startswith("ES") else TpmAlg.RSASSA
     if name.startswith("PS"):
         raise UnsupportedKeyError("the emulated TPM signs certifyInfo with RSASSA or ECDSA only")
-    signature = tpm_sign(key, cert_info, Scheme(scheme, _TPM_HASHES[hash_name]))
+    signature = tpm_sign(key, cert_info, Scheme(scheme, HASH_ALGS[hash_name]))
     return signature.marshal() if encoding == "tpmt" else signature.bare()
 
 

@@ -27,7 +27,7 @@ from hsmsim.formats.webauthn.standard import (
 )
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, invalid, mutation_case, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, name, reissue
 from hsmsim.pki.identity import AttestationIdentity
@@ -495,8 +495,7 @@ def mutations() -> list[Mutation]:
 
 def notes() -> dict[str, FlagNote]:
     """Every flag the packed and fido-u2f vectors use."""
-    return {**PROVENANCE_NOTES, "EdDsaKeyPolicy": EDDSA_NOTE, "SelfAttestation": SELF_NOTE,
-            **{m.flag: m.note for m in mutations()}}
+    return flag_notes({**PROVENANCE_NOTES, "EdDsaKeyPolicy": EDDSA_NOTE, "SelfAttestation": SELF_NOTE}, mutations())
 
 
 def _golden_expectation(golden: str) -> tuple[dict[Profile, Reason], tuple[str, ...]]:
