@@ -29,7 +29,7 @@ from hsmsim.formats.tpm.catalogue import (
     _statement,
     build_cases,
     in_catalogue_order,
-    rsa_ak_of,
+    provided_rsa_ak,
     shared_mutations,
 )
 from hsmsim.formats.tpm.marshal import TpmAlg
@@ -45,11 +45,6 @@ from hsmsim.webauthn.container import cbor_encode
 
 STEP_CA = "smallstep acme/challenge.go (doTPMAttestationFormat)"
 SPEC = "shared/specs/other_formats.md 1.6"
-
-
-def acme_kit(seed: str, fmt: TpmAcmeFormat) -> TpmKit:
-    """The webauthn kit of ``seed`` with ``fmt``'s TPM and AK."""
-    return TpmKit.build(seed, fmt)
 
 
 def acme_draft(kit: TpmKit, spec: str) -> AcmeDraft:
@@ -171,7 +166,7 @@ def mutations() -> list[Mutation]:
     add("variant::rsa-ak", "RsaAk",
         _note("BASIC", Severity.INFO, "an RSA-2048 AK: RS256 with a TPMT_SIGNATURE of RSASSA/SHA-256",
               "none: a correct verifier accepts it"),
-        "AK RSA-2048, alg RS256", "ak.replace", "attStmt.alg", rsa_ak_of(TpmAcmeFormat()), valid(), resign=True)
+        "AK RSA-2048, alg RS256", "ak.replace", "attStmt.alg", provided_rsa_ak, valid(), resign=True)
     return in_catalogue_order(m)
 
 
@@ -182,6 +177,6 @@ def notes() -> dict[str, FlagNote]:
 
 def vector_cases(seed: str, fmt: TpmAcmeFormat) -> list[VectorCase]:
     """The tpm-acme vectors for ``seed`` by ``fmt``'s TPM: goldens first, then every mutation of the catalogue."""
-    kit = acme_kit(seed, fmt)
+    kit = TpmKit.build(seed, fmt)
     return build_cases("tpm-acme", seed, kit, lambda spec: acme_draft(kit, spec), mutations(),
                        "device-attest-01 answer")

@@ -21,7 +21,7 @@ from cryptography.x509.oid import ExtensionOID
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
 from hsmsim.formats.tpm.device import EmulatedTpm
-from hsmsim.formats.tpm.format import TpmAkProvider, TpmStatementFormat, draft_for
+from hsmsim.formats.tpm.format import TpmAkProvider, draft_for
 from hsmsim.formats.tpm.generate import Draft, StatementDraft, chain_der
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, TpmPki, TpmPkiProfile, ca_algorithms, tpm_san
@@ -69,6 +69,8 @@ class TpmKit:
     keys: dict[str, StoredKey]
     store: SoftKeyStore
     rp_id: str
+    provider: TpmAkProvider
+    """Whose TPM and AK these are: the variants that provision another AK ask it."""
 
     @property
     def pki(self) -> TpmPki:
@@ -96,7 +98,8 @@ class TpmKit:
         keys[DECRYPT_ONLY] = store.generate(KeySpec.parse("rsa-3072"), "storage-decrypt-rsa-3072",
                                             policy=KeyPolicy(sign=False, decrypt=True),
                                             created=KEYS_CREATED + timedelta(hours=7))
-        return cls(seed, device, provider.emulated_tpm(device), provider.provision_ak(device), keys, store, rp_id)
+        return cls(seed, device, provider.emulated_tpm(device), provider.provision_ak(device), keys, store, rp_id,
+                   provider)
 
     def draft(self, spec: str, identity: AttestationIdentity | None = None) -> Draft:
         """The golden draft of ``spec``: exactly what the format's ``generate`` renders for that key."""
@@ -251,14 +254,12 @@ def _rsa_ak(bench: Workbench) -> None:
     bench.draft.identity = kit.tpm.ak_identity(created=kit.device.attestation_created, key=key, key_name="ak-rsa")
 
 
-def rsa_ak_of(fmt: TpmStatementFormat) -> Operator:
-    """An RSA-2048 AK that ``fmt`` provisions (with that format's AK certificate profile) signs instead."""
-    def apply(bench: Workbench) -> None:
-        kit = bench.kit
-        key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
-        bench.draft.identity = fmt.provision(kit.device, "default",
-                                             attesting=("rsa-ak", key, kit.device.attestation_created))
-    return apply
+def provided_rsa_ak(bench: Workbench) -> None:
+    """An RSA-2048 AK that the kit's provider provisions (with that format's AK certificate profile) signs
+    instead."""
+    kit = bench.kit
+    key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
+    bench.draft.identity = kit.provider.provision_ak(kit.device, ("rsa-ak", key, kit.device.attestation_created))
 
 
 def _intermediate_not_ca(bench: Workbench) -> None:

@@ -26,7 +26,7 @@ from hsmsim.formats.tpm.catalogue import (
     _statement,
     build_cases,
     in_catalogue_order,
-    rsa_ak_of,
+    provided_rsa_ak,
     shared_mutations,
 )
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, public_area, signing_scheme
@@ -42,11 +42,6 @@ from hsmsim.verdict import Profile, Reason
 SPEC = "shared/specs/other_formats.md 6"
 CCC = "CCC parsec-key-evidence-tpm (Veraison parsec/tpm)"
 TPM_PART1 = "TPM 2.0 Library Part 1 §24 (credential protection)"
-
-
-def parsec_kit(seed: str, fmt: ParsecTpmFormat) -> TpmKit:
-    """The webauthn kit of ``seed`` with ``fmt``'s TPM and AK."""
-    return TpmKit.build(seed, fmt)
 
 
 def parsec_draft(kit: TpmKit, spec: str) -> ParsecDraft:
@@ -287,7 +282,7 @@ def mutations() -> list[Mutation]:
     add("variant::rsa-ak", "RsaAk",
         _note("BASIC", Severity.INFO, "an RSA-2048 AK: TPMT_SIGNATURE RSASSA/SHA-256",
               "none: a correct verifier accepts it"),
-        "AK RSA-2048", "ak.replace", "kat.sig", rsa_ak_of(ParsecTpmFormat()), valid(), resign=True)
+        "AK RSA-2048", "ak.replace", "kat.sig", provided_rsa_ak, valid(), resign=True)
     return in_catalogue_order(m)
 
 
@@ -298,6 +293,6 @@ def notes() -> dict[str, FlagNote]:
 
 def vector_cases(seed: str, fmt: ParsecTpmFormat) -> list[VectorCase]:
     """The parsec-tpm vectors for ``seed`` by ``fmt``'s TPM: goldens first, then every mutation of the catalogue."""
-    kit = parsec_kit(seed, fmt)
+    kit = TpmKit.build(seed, fmt)
     return build_cases("parsec-tpm", seed, kit, lambda spec: parsec_draft(kit, spec), mutations(),
                        "Parsec key attestation token")

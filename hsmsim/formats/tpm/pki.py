@@ -213,25 +213,23 @@ class TpmPki:
     algorithms: CaAlgorithms
 
 
-def ca_algorithms(profile: TpmPkiProfile) -> CaAlgorithms:
-    """The algorithms of ``profile``; raises ValueError for an unknown profile."""
-    if profile not in _PROFILES:
-        raise ValueError(f"unknown TPM PKI profile {profile!r}: one of {', '.join(_PROFILES)}")
-    return _PROFILES[profile]
+def ca_algorithms(pki_profile: TpmPkiProfile) -> CaAlgorithms:
+    """The algorithms of ``pki_profile``; raises ValueError for an unknown profile."""
+    if pki_profile not in _PROFILES:
+        raise ValueError(f"unknown TPM PKI profile {pki_profile!r}: one of {', '.join(_PROFILES)}")
+    return _PROFILES[pki_profile]
 
 
 def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
     """Root and intermediate for ``seed`` with the algorithms of ``profile`` (shared by every emulated
     TPM of the seed and profile; built once per process). The key roles are the same in every profile: a derived
     key depends on its spec too. Raises ValueError for an unknown profile."""
-    ca_algorithms(profile)
     # One cache entry whether the profile is given or defaulted (an lru_cache keys the two calls apart).
-    return _tpm_pki(seed, profile)
+    return _tpm_pki(seed, ca_algorithms(profile))
 
 
 @functools.lru_cache(maxsize=16)
-def _tpm_pki(seed: str, profile: TpmPkiProfile) -> TpmPki:
-    algorithms = _PROFILES[profile]
+def _tpm_pki(seed: str, algorithms: CaAlgorithms) -> TpmPki:
     root_key = derive_key(seed, "tpm/root", KeySpec.parse(algorithms.root_key_spec))
     root_name = _ca_name(ROOT_CN)
     root = build_certificate(CertSpec(
