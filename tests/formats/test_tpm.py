@@ -30,6 +30,7 @@ from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.pki import (
+    DEFAULT_PKI_PROFILE,
     EKU_EK_CERTIFICATE,
     TPM_MANUFACTURER,
     ek_certificate,
@@ -218,7 +219,7 @@ def test_names_and_qualified_names(kit):
 
 
 def test_ek_and_ak_certificates_follow_the_tcg_profile(kit):
-    tpm = EmulatedTpm(SEED, kit.device.serial, kit.device.initialised)
+    tpm = EmulatedTpm(SEED, kit.device.serial, kit.device.initialised, pki_profile=DEFAULT_PKI_PROFILE)
     pki = tpm_pki(SEED)
     ek = ek_certificate(pki, SEED, kit.device.serial, tpm.ek_key.public_key(), tpm.model, kit.device.initialised)
     assert len(ek.subject) == 0
@@ -471,7 +472,7 @@ def test_activate_credential_releases_only_for_the_ek_and_the_name(kit):
     assert made == make_credential(ek.public_key(), name, b"c" * 32, b"s" * 32, b"o" * 32)  # reproducible
     assert activate_credential(ek, name, made.credential_blob, made.secret) == b"c" * 32
     assert activate_credential(ek, name[:-1] + b"\x00", made.credential_blob, made.secret) is None
-    other_ek = EmulatedTpm(SEED, "other", kit.tpm.initialised).ek_key
+    other_ek = EmulatedTpm(SEED, "other", kit.tpm.initialised, pki_profile=DEFAULT_PKI_PROFILE).ek_key
     assert activate_credential(other_ek, name, made.credential_blob, made.secret) is None
     flipped = made.credential_blob[:-1] + bytes([made.credential_blob[-1] ^ 1])
     assert activate_credential(ek, name, flipped, made.secret) is None

@@ -22,7 +22,7 @@ import base64
 import functools
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
@@ -38,7 +38,6 @@ from hsmsim.formats.tpm.marshal import TPM_RH_ENDORSEMENT, TPM_RH_OWNER, TpmAlg,
 from hsmsim.formats.tpm.pki import (
     AK_LIFETIME,
     DEFAULT_MODEL,
-    DEFAULT_PKI_PROFILE,
     EMULATED_AAGUID,
     TpmModel,
     TpmPki,
@@ -156,14 +155,14 @@ class EmulatedTpm:
     serial: str
     initialised: datetime
     model: TpmModel = DEFAULT_MODEL
-    pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
+    pki_profile: TpmPkiProfile = field(kw_only=True)
 
     @classmethod
     def for_device(cls, device: Device, pki_profile: TpmPkiProfile) -> EmulatedTpm:
         """The emulated TPM of an hsmsim device (its ``model`` string, when set, names the TPM model), certified
         by the hierarchy of ``pki_profile``."""
         model = TpmModel(model=device.model) if device.model else DEFAULT_MODEL
-        return cls(device.seed, device.serial, device.initialised, model, pki_profile)
+        return cls(device.seed, device.serial, device.initialised, model, pki_profile=pki_profile)
 
     @property
     def pki(self) -> TpmPki:
