@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509.oid import PublicKeyAlgorithmOID
+from cryptography.x509.oid import ObjectIdentifier, PublicKeyAlgorithmOID
 
 from hsmsim.encoding import der_oid, der_sequence, der_tlv, spki_der
 from hsmsim.errors import UnsupportedKeyError
@@ -41,17 +41,20 @@ from hsmsim.tpm.marshal import (
 )
 from hsmsim.verdict import Reason, Rejected
 
-CURVES: dict[int, type[ec.EllipticCurve]] = {
-    TpmEccCurve.NIST_P256: ec.SECP256R1, TpmEccCurve.NIST_P384: ec.SECP384R1, TpmEccCurve.NIST_P521: ec.SECP521R1,
-}
+# Each supported curve once: TPM_ECC_CURVE, cryptography's class and OID, and the field prime (a coordinate must
+# be below it: OpenSSL reduces a larger one silently, and no TPM writes one).
+_SUPPORTED_CURVES: tuple[tuple[int, type[ec.EllipticCurve], ObjectIdentifier, int], ...] = (
+    (TpmEccCurve.NIST_P256, ec.SECP256R1, ec.EllipticCurveOID.SECP256R1, 2**256 - 2**224 + 2**192 + 2**96 - 1),
+    (TpmEccCurve.NIST_P384, ec.SECP384R1, ec.EllipticCurveOID.SECP384R1, 2**384 - 2**128 - 2**96 + 2**32 - 1),
+    (TpmEccCurve.NIST_P521, ec.SECP521R1, ec.EllipticCurveOID.SECP521R1, 2**521 - 1),
+)
+CURVES: dict[int, type[ec.EllipticCurve]] = {curve_id: curve for curve_id, curve, _, _ in _SUPPORTED_CURVES}
+CURVE_IDS = {curve().name: curve_id for curve_id, curve, _, _ in _SUPPORTED_CURVES}
+_FIELD_PRIMES = {curve_id: prime for curve_id, _, _, prime in _SUPPORTED_CURVES}
 _EC_ALGORITHMS: dict[int, bytes] = {
     curve_id: der_sequence(der_oid(PublicKeyAlgorithmOID.EC_PUBLIC_KEY.dotted_string), der_oid(oid.dotted_string))
-    for curve_id, oid in ((TpmEccCurve.NIST_P256, ec.EllipticCurveOID.SECP256R1),
-                          (TpmEccCurve.NIST_P384, ec.EllipticCurveOID.SECP384R1),
-                          (TpmEccCurve.NIST_P521, ec.EllipticCurveOID.SECP521R1))}
+    for curve_id, _, oid, _ in _SUPPORTED_CURVES}
 """The SubjectPublicKeyInfo AlgorithmIdentifier (id-ecPublicKey, named curve) of each supported curve."""
-CURVE_IDS = {"secp256r1": TpmEccCurve.NIST_P256, "secp384r1": TpmEccCurve.NIST_P384,
-             "secp521r1": TpmEccCurve.NIST_P521}
 DEFAULT_RSA_EXPONENT = 65537
 """What an exponent field of 0 means in TPMS_RSA_PARMS."""
 
@@ -387,8 +390,9 @@ class TpmtPublic:
     def _spki(self) -> bytes:
         key = self._public_key
         if isinstance(self.unique, EccPoint):
-            # What spki_der writes for the validated point (named curve, uncompressed, each coordinate padded to
-            # the field), without OpenSSL's point encoding: that costs ~20 µs on P-384, the rest ~1 µs.
+            # What spki_der writes for the validated point (named curve, uncompressed, each coordinate, below the
+            # field prime, padded to the field's width), without OpenSSL's point encoding: that costs ~20 µs on
+            # P-384, the rest ~1 µs.
             assert isinstance(key, ec.EllipticCurvePublicKey) and isinstance(self.parameters, EccParms)
             width = (key.curve.key_size + 7) // 8
             point = (b"\x00\x04" + int.from_bytes(self.unique.x, "big").to_bytes(width, "big")
@@ -415,8 +419,10 @@ class TpmtPublic:
         curve = CURVES.get(self.parameters.curve_id)
         if curve is None:
             raise Rejected(Reason.UNSUPPORTED, f"pubArea: curve 0x{self.parameters.curve_id:04x} is not supported")
-        numbers = ec.EllipticCurvePublicNumbers(int.from_bytes(self.unique.x, "big"),
-                                                int.from_bytes(self.unique.y, "big"), curve())
+        x, y = int.from_bytes(self.unique.x, "big"), int.from_bytes(self.unique.y, "big")
+        if max(x, y) >= _FIELD_PRIMES[self.parameters.curve_id]:
+            raise Rejected(Reason.MALFORMED, "pubArea: an ECC coordinate is not below the curve's field prime")
+        numbers = ec.EllipticCurvePublicNumbers(x, y, curve())
         try:
             return numbers.public_key()
         except ValueError:

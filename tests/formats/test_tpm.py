@@ -44,6 +44,7 @@ from hsmsim.formats.tpm.structures import (
     TpmsAttest,
     TpmtPublic,
     TpmtSignature,
+    ecc_public,
     qualified_name,
 )
 from hsmsim.formats.tpm.webauthn import TpmAttestation
@@ -194,6 +195,28 @@ def test_a_public_area_builds_its_key_once_and_a_bad_one_never(kit):
     for _ in range(2):  # a key that does not load is not remembered: every call rejects again
         with pytest.raises(Rejected, match="not on the curve"):
             off_curve.spki()
+
+_FIELD_PRIMES = {"secp256r1": 2**256 - 2**224 + 2**192 + 2**96 - 1, "secp384r1": 2**384 - 2**128 - 2**96 + 2**32 - 1,
+                 "secp521r1": 2**521 - 1}
+
+
+@pytest.mark.parametrize("curve", [ec.SECP256R1, ec.SECP384R1, ec.SECP521R1])
+def test_an_ecc_area_gives_openssls_spki_for_every_coordinate_encoding(curve):
+    key = ec.derive_private_key(0x5EED_0F_7E57 << 64, curve()).public_key()
+    area = ecc_public(key, AK_ATTRIBUTES)
+    numbers, width = key.public_numbers(), (curve.key_size + 7) // 8
+    for length in (width - 1, width, width + 1, width + 5):  # short (where x has a leading zero byte), padded
+        if numbers.x.bit_length() > length * 8:
+            continue
+        encoded = replace(area, unique=EccPoint(numbers.x.to_bytes(length, "big"), numbers.y.to_bytes(width, "big")))
+        assert encoded.spki() == spki_der(key)
+    prime = _FIELD_PRIMES[curve.name]
+    for x in (numbers.x + prime, prime):  # the same point as OpenSSL would reduce it; the prime itself
+        unreduced = replace(area, unique=EccPoint(x.to_bytes(width + 1, "big"), numbers.y.to_bytes(width, "big")))
+        with pytest.raises(Rejected, match="field prime") as caught:
+            unreduced.spki()
+        assert caught.value.reason is Reason.MALFORMED
+
 
 def test_object_attributes_follow_the_key(kit):
     store = SoftKeyStore(seed=SEED)
