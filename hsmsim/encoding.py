@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from asn1crypto import core
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import BaseModel
@@ -126,6 +127,18 @@ def spki_der(public_key: PublicKeyTypes) -> bytes:
     return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
+def key_facts(key: object) -> tuple[str, int | None]:
+    """:attr:`hsmsim.verdict.Claims.key_type` and ``key_size`` of a public key: ``RSA``, ``EC-<curve name>`` or
+    ``Ed25519`` with its bits; any other key its class name and None."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    return type(key).__name__, None
+
+
 def pem(der: bytes, label: str = "CERTIFICATE", newline: bytes = b"\n") -> bytes:
     """PEM armour with 64-column lines, newline-terminated (``newline`` b"\\r\\n" for CRLF writers)."""
     body = base64.b64encode(der)
@@ -230,3 +243,4 @@ def unique_json_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
             raise Rejected(Reason.ATTR_CONFLICT, f"JSON member {key[:40]!r} appears twice")
         members[key] = value
     return members
+

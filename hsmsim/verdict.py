@@ -11,8 +11,6 @@ import enum
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
 MAX_SHOWN_DIGITS = 40
 """Integers with more decimal digits than this are shown by size only (see :func:`shown_int`)."""
 
@@ -177,18 +175,6 @@ class Claims:
         else:
             del data["extra"]
         return data
-
-
-def key_facts(key: object) -> tuple[str, int | None]:
-    """:attr:`Claims.key_type` and :attr:`Claims.key_size` of a public key: ``RSA``, ``EC-<curve name>`` or
-    ``Ed25519`` with its bits; any other key its class name and None."""
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC-{key.curve.name}", key.curve.key_size
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256
-    return type(key).__name__, None
 
 
 @dataclass(frozen=True)

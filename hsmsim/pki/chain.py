@@ -296,7 +296,8 @@ def _der_classes(certs: list[x509.Certificate]) -> list[int]:
     """For each certificate, the position of the first one with the same DER: membership as ``in`` decides
     it for certificates (their equality is by encoding), with no certificate hashed. Equal certificates
     carry equal signature values, so a certificate is compared with the first one of its signature value
-    (and, only when that one differs, with those after it: two certificates sharing a signature value)."""
+    (and, only when that one differs, with every certificate between the two: a forgery may copy a signature
+    value, and that rare case may scan)."""
     firsts: dict[bytes, int] = {}
     classes = []
     for index, cert in enumerate(certs):

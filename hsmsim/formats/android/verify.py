@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import mldsa
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.android.generate import CHALLENGE_SUFFIX
 from hsmsim.formats.android.keydescription import (
     KNOWN_ATTESTATION_VERSIONS,
@@ -59,7 +59,7 @@ from hsmsim.formats.android.keydescription import (
 from hsmsim.formats.android.status import STATUS_FILE, check_revocation, read_status_list
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, ChainPolicy, fully_parsed, require_key_usage, validate_chain
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict, key_facts
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 MAX_CHAIN_BYTES = 256 * 1024
 MAX_CHAIN_CERTIFICATES = 8

@@ -20,14 +20,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.xml import MAX_XML_BYTES, Document, read_document
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, subject_and_issuer, validate_chain
 from hsmsim.safeio import ZIP_DEFLATED, ReadBudget, ZipMember, read_zip_members
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict, key_facts
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _SERIAL_RE = re.compile(r"^PRIMUS HSM KEY \(SN: ([0-9A-Za-z-]{1,32})\)$")
 _MAX_CHAIN_CERTIFICATES = 8

@@ -57,12 +57,12 @@ from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt,
 from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE
 from hsmsim.formats.tpm.statement import (
     AkFacts,
+    area_key_facts,
     check_ak_certificate,
     check_attest,
     check_attested_name,
     check_object_attributes,
     is_bound_attestation_key,
-    key_facts,
     tpm_claims,
 )
 from hsmsim.formats.tpm.structures import OpaqueAttested, TpmsAttest, TpmtPublic, qualified_name
@@ -453,7 +453,7 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
     if certificate is not None:
         validate_chain(certificate, intermediates, trust.get("root"), at)
         facts = check_ak_certificate(certificate, None)
-        aik_key = _aik_key(certified_key or certificate.public_key())
+        aik_key = _aik_key(certified_key if certified_key is not None else certificate.public_key())
         check_certify_signature(aik_key, kast.key_attest, kast.signature)
         if binding is not None:
             check_id_binding(binding, aik_key)
@@ -466,7 +466,7 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
         unknown = sorted({a.oid for a in csr.attributes} - set(wire.KNOWN_ATTRIBUTES))
         if unknown:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown request attributes: {', '.join(unknown)[:80]}")
-        require_code_signing_key(*key_facts(area))
+        require_code_signing_key(*area_key_facts(area))
     ksp = csr.attribute(wire.OID_KSP_NAME)
     extra: dict[str, str | bool | int] = {
         "tpm_signature_checked": facts is not None, "key_spki_sha256": hashlib.sha256(csr.spki).hexdigest(),

@@ -44,6 +44,7 @@ from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, ek_certificate
 from hsmsim.formats.tpm.statement import (
+    area_key_facts,
     check_ak_certificate,
     check_attest,
     check_attested_name,
@@ -51,7 +52,6 @@ from hsmsim.formats.tpm.statement import (
     check_object_attributes,
     check_signature,
     is_bound_attestation_key,
-    key_facts,
     tpm_claims,
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
@@ -371,7 +371,7 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
                                                  "resident with a certified EK")
         if kat.unknown:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown kat members: {', '.join(kat.unknown)[:80]}")
-        require_code_signing_key(*key_facts(area))
+        require_code_signing_key(*area_key_facts(area))
     proof = "AK resident with the EK" if activation is not None else "no ActivateCredential"
     return Verdict(Reason.OK, f"TPM key certified by an AK of {facts.vendor} {facts.model} ({proof})",
                    tpm_claims(area, facts))

@@ -319,10 +319,10 @@ def check_strict_policy(stmt: TpmStatement, area: TpmtPublic) -> None:
     """Strict profile: no unknown attStmt members (UNEXPECTED_CONTENT), the code-signing key rule (KEY_POLICY)."""
     if stmt.unknown:
         raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown tpm attStmt members: {', '.join(stmt.unknown)[:80]}")
-    require_code_signing_key(*key_facts(area))
+    require_code_signing_key(*area_key_facts(area))
 
 
-def key_facts(area: TpmtPublic) -> tuple[str, int]:
+def area_key_facts(area: TpmtPublic) -> tuple[str, int]:
     """(``RSA`` or ``EC-<curve>``, bits) of pubArea's key."""
     key = area.public_key()
     if isinstance(key, rsa.RSAPublicKey):
@@ -340,7 +340,7 @@ def tpm_claims(area: TpmtPublic, facts: AkFacts, serial: str | None = None,
     attrs = int(area.object_attributes)
     bound = attrs & _BOUND == _BOUND
     sensitive = bound or bool(attrs & _ENCRYPTED_DUPLICATION)
-    key_type, size = key_facts(area)
+    key_type, size = area_key_facts(area)
     return Claims(
         spki_der=area.spki(), key_type=key_type, key_size=size,
         generated_on_device=bool(attrs & _SENSITIVE_DATA_ORIGIN), extractable=not bound,

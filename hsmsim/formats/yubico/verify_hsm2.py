@@ -15,7 +15,7 @@ from datetime import datetime
 from cryptography import x509
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.yubico.extensions import (
     HSM_KEY_OIDS,
     HSM_SERIAL,
@@ -32,7 +32,7 @@ from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX
 from hsmsim.formats.yubico.verify_piv import bundle_files, json_object, load_certs
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import validate_chain
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict, key_facts
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 
 def verify_hsm2(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
-from hsmsim.encoding import der_children, der_content, der_oid, spki_der
+from hsmsim.encoding import der_children, der_content, der_oid, key_facts, spki_der
 from hsmsim.formats.yubico.extensions import (
     FORM_FACTORS,
     PIV_OIDS,
@@ -55,7 +55,7 @@ from hsmsim.formats.yubico.piv import (
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, issued_by, validate_chain
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict, key_facts
+from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import from_b64url
 
 PUREBRED_ATTRIBUTE = "1.3.6.1.4.1.37623.26.4"
