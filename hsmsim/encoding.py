@@ -243,4 +243,3 @@ def unique_json_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
             raise Rejected(Reason.ATTR_CONFLICT, f"JSON member {key[:40]!r} appears twice")
         members[key] = value
     return members
-

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_der_publ
 
 from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import cert_pem, pem, spki_der
+from hsmsim.encoding import cert_pem, key_facts, pem, spki_der
 from hsmsim.formats.ietf import asn1
 from hsmsim.formats.ietf.asn1 import (
     ELEMENT_KEY,
@@ -275,13 +275,12 @@ def describe_key(spki: bytes) -> tuple[str, int | None]:
 
 
 def describe_public_key(key: object) -> tuple[str, int | None]:
-    """:func:`describe_key` of a loaded public key."""
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC-{key.curve.name}", key.curve.key_size
+    """:func:`describe_key` of a loaded public key: :func:`~hsmsim.encoding.key_facts`, but Ed25519 counts the
+    curve's 255 bits (what this family has always claimed), and any other key is a ValueError."""
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "Ed25519", 255
+    if isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        return key_facts(key)
     raise ValueError(f"unsupported key type {type(key).__name__}")
 
 
