@@ -21,13 +21,16 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.formats import get_format
 from hsmsim.formats.tpm import TPM_ATTESTATION
-from hsmsim.formats.tpm.acme import jwk_thumbprint
+from hsmsim.formats.tpm.acme import acme_draft_for, jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, VALIDATION_TIME, TpmKit, Workbench, mutations
 from hsmsim.formats.tpm.credential import _made_credential, activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
+from hsmsim.formats.tpm.format import draft_for, statement_draft_for
 from hsmsim.formats.tpm.generate import ROOT_FILE
+from hsmsim.formats.tpm.kast_format import kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
+from hsmsim.formats.tpm.parsec import parsec_draft_for
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.pki import (
     DEFAULT_PKI_PROFILE,
@@ -239,6 +242,18 @@ def test_names_and_qualified_names(kit):
     assert attest.qualified_signer == kit.tpm.ak_qualified_name(kit.identity.key.public_key())
     parent = b"\x40\x00\x00\x01"
     assert qualified_name(parent, name) == b"\x00\x0b" + hashlib.sha256(parent + name).digest()
+
+
+@pytest.mark.parametrize("profile", ["rsa", "ecdsa-p384"])
+def test_every_draft_is_made_by_the_requests_device_tpm(kit, profile):
+    """The draft functions take the hierarchy, not a TPM: the TPM is always the request's device's."""
+    key = kit.keys["ec-p256"]
+    request = AttestationRequest(device=kit.device, partition="default", key=key, key_signer=kit.store.signer(key),
+                                 attesting=kit.identity, parameters={"rp_id": kit.rp_id},
+                                 at=datetime(2026, 3, 2, tzinfo=UTC))
+    expected = EmulatedTpm.for_device(kit.device, profile)
+    for draft_of in (draft_for, statement_draft_for, acme_draft_for, kast_draft_for, parsec_draft_for):
+        assert draft_of(request, profile).tpm == expected, draft_of.__name__
 
 
 def test_ek_and_ak_certificates_follow_the_tcg_profile(kit):

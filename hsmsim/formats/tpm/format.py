@@ -68,18 +68,20 @@ def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineT
     return genuine, area, encoding
 
 
-def statement_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> StatementDraft:
-    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in ``tpm``, the request's device's
-    emulated TPM; parameter ``signature_encoding`` (bare | tpmt)."""
+def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> StatementDraft:
+    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in the request's device's
+    emulated TPM, certified by the hierarchy of ``pki_profile``; parameter ``signature_encoding`` (bare | tpmt)."""
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine, area, encoding = _tpm_inputs(request, tpm)
     return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
                           genuine=genuine, signature_encoding=encoding)
 
 
-def draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> Draft:
-    """The registration draft of ``request`` by ``tpm``, the request's device's emulated TPM: exactly what the
-    ``webauthn`` format generates with fmt ``tpm`` (parameters: :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and
-    ``signature_encoding``)."""
+def draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> Draft:
+    """The registration draft of ``request`` by the request's device's emulated TPM, certified by the hierarchy of
+    ``pki_profile``: exactly what the ``webauthn`` format generates with fmt ``tpm`` (parameters:
+    :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``)."""
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine, area, encoding = _tpm_inputs(request, tpm)
     ceremony = ceremony_for(request, "tpm", EMULATED_AAGUID.bytes, area.public_key())
     return Draft(
