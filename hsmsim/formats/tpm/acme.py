@@ -249,8 +249,9 @@ class TpmAcmeFormat(TpmStatementFormat):
     names_device = True
 
     def generate(self, request: AttestationRequest) -> Evidence:
-        """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR."""
-        return acme_draft_for(request, self.pki_profile).evidence()
+        """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR, by a TPM of
+        the hierarchy of parameter ``pki_profile`` (:meth:`profiled`)."""
+        return acme_draft_for(*self.profiled(request)).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

@@ -15,6 +15,7 @@ fixedParent), not restricted, and under the strict profile the CA/B Forum code-s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft, StatementDraft
 from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, TpmPkiProfile
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, PKI_PROFILES, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -129,6 +130,20 @@ class TpmAkProvider:
     def emulated_tpm(self, device: Device) -> EmulatedTpm:
         """The emulated TPM of ``device``, certified by the hierarchy of :attr:`pki_profile`."""
         return EmulatedTpm.for_device(device, self.pki_profile)
+
+    def profiled(self, request: AttestationRequest) -> tuple[AttestationRequest, TpmPkiProfile]:
+        """``request`` with its AK certified by the hierarchy it asks for (parameter ``pki_profile``, one of
+        :data:`PKI_PROFILES`; default :attr:`pki_profile`), and that hierarchy (:meth:`EmulatedTpm.recertify`:
+        what :meth:`provision_ak` gives a provider of that profile). Raises UnsupportedKeyError for another name."""
+        requested = request.parameters.get("pki_profile", self.pki_profile)
+        profile = next((known for known in PKI_PROFILES if known == requested), None)
+        if profile is None:
+            raise UnsupportedKeyError(f"parameter pki_profile must be one of {', '.join(PKI_PROFILES)}, "
+                                      f"not {requested!r}")
+        if profile == self.pki_profile:
+            return request, profile
+        tpm = EmulatedTpm.for_device(request.device, profile)
+        return replace(request, attesting=tpm.recertify(request.attesting)), profile
 
     def provision_ak(self, device: Device,
                      attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:

@@ -534,8 +534,9 @@ class MsKastFormat(TpmStatementFormat):
     ak_spec = "rsa-2048"
 
     def generate(self, request: AttestationRequest) -> Evidence:
-        """The Windows client's request for the key (see :func:`kast_draft_for`)."""
-        return kast_draft_for(request, self.pki_profile).evidence()
+        """The Windows client's request for the key (see :func:`kast_draft_for`), by a TPM of the hierarchy of
+        parameter ``pki_profile`` (:meth:`profiled`)."""
+        return kast_draft_for(*self.profiled(request)).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

@@ -388,8 +388,9 @@ class ParsecTpmFormat(TpmStatementFormat):
     record_limit = MAX_RECORD_BYTES
 
     def generate(self, request: AttestationRequest) -> Evidence:
-        """The token of the request's key by the default attesting key (the AK), see :func:`parsec_draft_for`."""
-        return parsec_draft_for(request, self.pki_profile).evidence()
+        """The token of the request's key by the default attesting key (the AK), see :func:`parsec_draft_for`, by a
+        TPM of the hierarchy of parameter ``pki_profile`` (:meth:`profiled`)."""
+        return parsec_draft_for(*self.profiled(request)).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:
