@@ -111,7 +111,7 @@ from hsmsim.keystore.base import (
 )
 from hsmsim.keystore.held import HeldECKey, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import build_attributes, spec_of
-from hsmsim.tpm.marshal import HASH_ALGS
+from hsmsim.tpm.marshal import HASH_ALGS, TpmAlg, TpmaObject, TpmEccCurve
 
 try:  # tpm2-pytss is optional (the ``tpm`` extra): without it the backend is unavailable
     from tpm2_pytss import ESAPI, TCTILdr, TSS2_Exception
@@ -147,8 +147,8 @@ EK_HANDLE = 0x81010001  # where swtpm_setup persists the RSA-2048 EK
 AK_HANDLE = 0x81010002
 SIGNING_KEY_ATTRIBUTES = 0x00040472  # fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|noDA|sign
 IMPORTED_KEY_ATTRIBUTES = 0x00040440  # userWithAuth|noDA|sign: TPM2_Import needs fixedTPM/fixedParent clear
-AK_ATTRIBUTES = 0x00050072  # fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|restricted|sign
-_FIXED_TPM, _SENSITIVE_DATA_ORIGIN, _DECRYPT, _SIGN = 0x2, 0x20, 0x20000, 0x40000
+AK_ATTRIBUTES = (TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT | TpmaObject.SENSITIVE_DATA_ORIGIN
+                 | TpmaObject.USER_WITH_AUTH | TpmaObject.RESTRICTED | TpmaObject.SIGN_ENCRYPT)
 
 _TEMPLATES = {  # tpm2-tools "alg:scheme:symmetric" specifiers
     "rsa-2048": "rsa2048:null:null",
@@ -156,7 +156,7 @@ _TEMPLATES = {  # tpm2-tools "alg:scheme:symmetric" specifiers
     "ec-p256": "ecc256:null:null",
     "ec-p384": "ecc384:null:null",
 }
-_CURVES = {0x0003: "secp256r1", 0x0004: "secp384r1"}
+_CURVES: dict[int, str] = {TpmEccCurve.NIST_P256: "secp256r1", TpmEccCurve.NIST_P384: "secp384r1"}
 _TOOLS = ("swtpm", "swtpm_setup", "swtpm_localca")
 _INSTALL_HINT = (
     "install swtpm with `apt-get install swtpm swtpm-tools` (or `make setup`) and tpm2-pytss with "
@@ -408,7 +408,7 @@ class SwtpmKeyStore:
         except (OSError, ValueError) as exc:
             raise KeystoreError(f"the EK certificate chain in {self.directory} is unreadable: {exc}") from exc
 
-    def _sign(self, label: str, digest: bytes, scheme: int, hash_alg: int) -> Any:
+    def _sign(self, label: str, digest: bytes, scheme: TpmAlg, hash_alg: int) -> Any:
         """``TPM2_Sign`` of ``digest`` with the key ``label``; returns the TPMT_SIGNATURE object."""
         record = self._record(label)
         in_scheme = TPMT_SIG_SCHEME(scheme=scheme)
@@ -502,16 +502,17 @@ def _stored(record: _Record) -> StoredKey:
         raise UnsupportedKeyError(f"key {record.label!r} has TPM type {int(public.type):#06x}")
     if public.nameAlg != TPM2_ALG.SHA256:
         raise UnsupportedKeyError(f"key {record.label!r} has nameAlg {int(public.nameAlg):#06x}, not SHA-256")
-    fixed_tpm = bool(attributes & _FIXED_TPM)
+    fixed_tpm = bool(attributes & TpmaObject.FIXED_TPM)
     policy = KeyPolicy(
-        sensitive=True, extractable=not fixed_tpm, sign=bool(attributes & _SIGN),
-        decrypt=bool(attributes & _DECRYPT),
+        sensitive=True, extractable=not fixed_tpm, sign=bool(attributes & TpmaObject.SIGN_ENCRYPT),
+        decrypt=bool(attributes & TpmaObject.DECRYPT),
     )
     name = int(public.nameAlg).to_bytes(2, "big") + hashlib.sha256(area).digest()
     assert isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
     return StoredKey(
         spec=spec,
-        attributes=build_attributes(spec, record.label, name, policy, local=bool(attributes & _SENSITIVE_DATA_ORIGIN)),
+        attributes=build_attributes(spec, record.label, name, policy,
+                                    local=bool(attributes & TpmaObject.SENSITIVE_DATA_ORIGIN)),
         public_key=key,
         created=record.created,
     )
@@ -841,9 +842,6 @@ def _die_with_parent_hook() -> Callable[[], None] | None:
 
 
 # -- signer objects ----------------------------------------------------------------------------
-_RSASSA, _RSAPSS, _ECDSA = 0x0014, 0x0016, 0x0018
-
-
 def _tpm_hash(algorithm: hashes.HashAlgorithm) -> int:
     tpm_alg = HASH_ALGS.get(algorithm.name)
     if tpm_alg is None:
@@ -886,16 +884,16 @@ class TpmRSAPrivateKey(_TpmKey, HeldRSAKey):
             raise UnsupportedKeyError("the TPM signs digests with their DigestInfo; NoDigestInfo is not offered")
         digest, hash_alg = _digest(data, algorithm)
         if isinstance(padding, asym_padding.PKCS1v15):
-            scheme = _RSASSA
+            scheme = TpmAlg.RSASSA
         elif isinstance(padding, asym_padding.PSS):
             salt = padding._salt_length  # cryptography has no public accessor for it
             if not (salt is asym_padding.PSS.DIGEST_LENGTH or salt == hash_alg.digest_size):
                 raise UnsupportedKeyError("the TPM signs PSS with a salt as long as the digest only")
-            scheme = _RSAPSS
+            scheme = TpmAlg.RSAPSS
         else:
             raise UnsupportedKeyError(f"unsupported RSA signature padding {padding.name}")
         signature = self._store._sign(self._label, digest, scheme, _tpm_hash(hash_alg))
-        field = signature.signature.rsapss if scheme == _RSAPSS else signature.signature.rsassa
+        field = signature.signature.rsapss if scheme is TpmAlg.RSAPSS else signature.signature.rsassa
         return bytes(field.sig)
 
 
@@ -914,7 +912,7 @@ class TpmECPrivateKey(_TpmKey, HeldECKey):
         if not isinstance(signature_algorithm, ec.ECDSA):
             raise UnsupportedKeyError(f"unsupported EC signature algorithm {signature_algorithm!r}")
         digest, hash_alg = _digest(data, signature_algorithm.algorithm)
-        signature = self._store._sign(self._label, digest, _ECDSA, _tpm_hash(hash_alg))
+        signature = self._store._sign(self._label, digest, TpmAlg.ECDSA, _tpm_hash(hash_alg))
         ecdsa = signature.signature.ecdsa
         return asym_utils.encode_dss_signature(
             int.from_bytes(bytes(ecdsa.signatureR), "big"), int.from_bytes(bytes(ecdsa.signatureS), "big")

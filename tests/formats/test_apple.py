@@ -8,12 +8,14 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import AttestationRequest, Device
@@ -24,7 +26,7 @@ from hsmsim.formats.apple.acme import OID_FRESHNESS, OID_SERIAL, OID_UDID, AcmeR
 from hsmsim.formats.apple.appattest import AAGUID, AppAttestRecord
 from hsmsim.formats.apple.extensions import OID_NONCE, extension_value
 from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, WEBAUTHN, apple_pki
-from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation
+from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation, draft_for
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation
@@ -32,7 +34,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
 from hsmsim.verdict import Profile, Reason
 from hsmsim.webauthn.container import cbor_decode
-from hsmsim.webauthn.statements import statement_format
+from hsmsim.webauthn.statements import SignedData, statement_format
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "apple-test"
@@ -236,6 +238,20 @@ def test_statement_is_registered_and_round_trips():
                                             at=request.at + timedelta(hours=1), profile=Profile.STRICT)
     assert verdict.accepted, verdict.summary()
     assert (verdict.claims.vendor, verdict.claims.key_type) == ("Apple", "EC-secp256r1")
+
+
+def test_statement_names_a_credential_key_as_every_verifier_does():
+    """Apple certifies P-256 credentials only; credCert for another key still gets hsmsim.encoding's key_facts
+    names in the claims (Ed25519 and its 256 bits, not a class name)."""
+    request = _request("ec-p256")
+    credential = Ed25519PrivateKey.from_private_bytes(bytes(range(32))).public_key()
+    draft = replace(draft_for(request), credential_key=credential)
+    auth_data, client_data_hash = bytes(37), hashlib.sha256(b"clientDataJSON").digest()
+    signed = SignedData(auth_data, client_data_hash, credential, bytes(16))
+    claims = AppleAnonymousAttestation().verify(draft.render(auth_data, client_data_hash), signed,
+                                                TrustAnchors({"root": (draft.pki.root.certificate,)}),
+                                                at=request.at + timedelta(hours=1), profile=Profile.STRUCTURAL)
+    assert (claims["key_type"], claims["key_size"]) == ("Ed25519", 256)
 
 
 def test_statement_refuses_keys_apple_cannot_hold():

@@ -9,11 +9,12 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtensionOID
+from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import der_children, der_content, pem, spki_der
@@ -219,24 +220,71 @@ def test_byte_shape_matches_the_real_request(kit: KastKit, shared_dir: Path) -> 
     assert _shape(evidence.files[evidence.primary]) == _shape(real)
 
 
-def _aik_ca_profile(cert: x509.Certificate) -> list[tuple[str, bool, object]]:
-    """Each extension's OID and criticality, with its value where it is not the CA's own (keys, URLs)."""
-    own = (ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+_CA_OWN = (ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
            ExtensionOID.CRL_DISTRIBUTION_POINTS, ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
-    return [(e.oid.dotted_string, e.critical, None if e.oid in own else e.value) for e in cert.extensions]
+"""The extensions whose values are the CA's own (keys, URLs): compared by shape, not value."""
+
+
+def _aik_ca_profile(cert: x509.Certificate) -> list[tuple[str, bool, object]]:
+    """Each extension's OID and criticality, in order, with its value where it is not the CA's own."""
+    return [(e.oid.dotted_string, e.critical, None if e.oid in _CA_OWN else e.value) for e in cert.extensions]
+
+
+def _uri_shape(uri: str, issuer: x509.Certificate) -> tuple[str, str]:
+    """A CA URI's scheme and path with the issuer's percent-encoded common name as ``{issuer}``."""
+    common_name = str(issuer.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+    parts = urlsplit(uri)
+    assert not (parts.query or parts.fragment), uri
+    return parts.scheme, parts.path.replace(quote(common_name), "{issuer}")
+
+
+def _aik_ca_own_shape(ca: x509.Certificate, issuer: x509.Certificate) -> dict[str, object]:
+    """The shape of the CA's own extensions: the AKI's fields and its key identifier's length against the
+    issuer's SKI, the CDP's distribution points and the AIA's access methods with their URIs' shapes."""
+    aki = ca.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    issuer_ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    cdp = ca.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    aia = ca.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    return {
+        "aki": (aki.key_identifier is not None, aki.authority_cert_issuer, aki.authority_cert_serial_number),
+        "aki_length": (len(aki.key_identifier or b""), len(issuer_ski)),
+        "ski_length": len(ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest),
+        "cdp": [(dp.relative_name, dp.reasons, dp.crl_issuer,
+                 [(type(n).__name__, _uri_shape(n.value, issuer)) for n in dp.full_name or ()]) for dp in cdp],
+        "aia": [(d.access_method.dotted_string, type(d.access_location).__name__,
+                 _uri_shape(d.access_location.value, issuer)) for d in aia],
+    }
+
+
+def _ca_uris(ca: x509.Certificate) -> list[str]:
+    cdp = ca.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    aia = ca.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    return [n.value for dp in cdp for n in dp.full_name or ()] + [d.access_location.value for d in aia]
 
 
 @pytest.mark.parametrize("surface", SURFACES)
 def test_the_emulated_aik_ca_has_the_extensions_of_the_real_ones(kit: KastKit, shared_dir: Path,
                                                                  surface: str) -> None:
+    """Same extensions, order, criticality and (where not the CA's own) values as Microsoft's AIK CA; its own
+    (AKI, CDP, AIA) have the sample's shape, with URIs of the sample's path pattern under pki.hsmsim.example."""
     real = request_der((shared_dir / "interop" / "purebred" / surface / "1_device_preenroll_attestation.bin")
                        .read_bytes())
     certificates = [x509.load_der_x509_certificate(c) for c in wire.parse_cmc(real).certificates]
     aik_ca = next(c for c in certificates if c.subject.rfc4514_string().upper().startswith("CN=EUS-"))
+    microsoft_root = next(c for c in certificates if c.subject == aik_ca.issuer)
+    real_shape = _aik_ca_own_shape(aik_ca, microsoft_root)
+    # the sample's shape is what the emulation mirrors: a key identifier only, one distribution point with one
+    # URI, URIs naming the issuer
+    assert real_shape["aki"] == (True, None, None)
+    crl_uri = ("UniformResourceIdentifier", ("http", "/pkiops/crl/{issuer}.crl"))
+    assert real_shape["cdp"] == [(None, None, None, [crl_uri])]
+    assert [shape for *_, shape in real_shape["aia"]] == [("http", "/pkiops/certs/{issuer}.crt")]
     for pki in (kit.tpm_kit.pki, tpm_pki(SEED, "ecdsa-p384")):
         assert _aik_ca_profile(pki.intermediate) == _aik_ca_profile(aik_ca)
-        cdp = pki.intermediate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-        assert cdp[0].full_name[0].value.startswith("http://pki.hsmsim.example/")
+        assert _aik_ca_own_shape(pki.intermediate, pki.root) == real_shape
+        aki = pki.intermediate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        assert aki.key_identifier == pki.root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        assert all(urlsplit(uri).netloc == "pki.hsmsim.example" for uri in _ca_uris(pki.intermediate))
 
 
 # -- detection and the CLI ------------------------------------------------------------------------------

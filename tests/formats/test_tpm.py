@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -19,15 +21,19 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import cert_pem, spki_der
+from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.tpm import TPM_ATTESTATION
-from hsmsim.formats.tpm.acme import jwk_thumbprint
+from hsmsim.formats.tpm.acme import acme_draft_for, jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
 from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, VALIDATION_TIME, TpmKit, Workbench, mutations
 from hsmsim.formats.tpm.credential import _made_credential, activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
+from hsmsim.formats.tpm.format import draft_for, statement_draft_for
 from hsmsim.formats.tpm.generate import ROOT_FILE
+from hsmsim.formats.tpm.kast_format import kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
+from hsmsim.formats.tpm.parsec import parsec_draft_for
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.pki import (
     DEFAULT_PKI_PROFILE,
@@ -239,6 +245,18 @@ def test_names_and_qualified_names(kit):
     assert attest.qualified_signer == kit.tpm.ak_qualified_name(kit.identity.key.public_key())
     parent = b"\x40\x00\x00\x01"
     assert qualified_name(parent, name) == b"\x00\x0b" + hashlib.sha256(parent + name).digest()
+
+
+@pytest.mark.parametrize("profile", ["rsa", "ecdsa-p384"])
+def test_every_draft_is_made_by_the_requests_device_tpm(kit, profile):
+    """The draft functions take the hierarchy, not a TPM: the TPM is always the request's device's."""
+    key = kit.keys["ec-p256"]
+    request = AttestationRequest(device=kit.device, partition="default", key=key, key_signer=kit.store.signer(key),
+                                 attesting=kit.identity, parameters={"rp_id": kit.rp_id},
+                                 at=datetime(2026, 3, 2, tzinfo=UTC))
+    expected = EmulatedTpm.for_device(kit.device, profile)
+    for draft_of in (draft_for, statement_draft_for, acme_draft_for, kast_draft_for, parsec_draft_for):
+        assert draft_of(request, profile).tpm == expected, draft_of.__name__
 
 
 def test_ek_and_ak_certificates_follow_the_tcg_profile(kit):
@@ -586,3 +604,69 @@ def test_every_vector_of_the_ecdsa_profile_gets_its_defined_verdict(format_name)
             verdict = fmt.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time,
                                  profile=profile)
             assert verdict.reason is expected, f"{case.id} {profile}: {verdict.summary()}"
+
+
+# -- the pki_profile parameter ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("format_name", ["parsec-tpm", "tpm-acme", "ms-kast"])
+def test_the_pki_profile_parameter_gives_the_ak_a_provider_of_that_profile_provisions(format_name):
+    fmt = get_format(format_name)
+    profiled = type(fmt)()
+    profiled.pki_profile = "ecdsa-p384"
+    device = Device.from_seed(format_name, SEED)
+    key = SoftKeyStore(seed=SEED).generate(KeySpec.parse("ec-p256"), "k")
+    request = AttestationRequest(device=device, partition="default", key=key, key_signer=None,
+                                 attesting=fmt.provision(device, "default"), parameters={"pki_profile": "ecdsa-p384"})
+    recertified, profile = fmt.profiled(request)
+    assert profile == "ecdsa-p384"
+    assert recertified.attesting.chain_der == profiled.provision(device, "default").chain_der
+    assert recertified.attesting.root == tpm_pki(SEED, "ecdsa-p384").root
+    assert fmt.profiled(replace(request, parameters={})) == (replace(request, parameters={}), "rsa")
+    with pytest.raises(UnsupportedKeyError, match="pki_profile must be one of rsa, ecdsa-p384, not 'p384'"):
+        fmt.profiled(replace(request, parameters={"pki_profile": "p384"}))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(("format_name", "primary"), [
+    ("tpm-acme", "k.acme-tpm.json"), ("ms-kast", "k.kast.cmc"), ("parsec-tpm", "k.parsec-tpm.json"),
+])
+def test_cli_attest_with_the_ecdsa_profile_writes_its_root_and_verifies(tmp_path, format_name, primary):
+    state = str(tmp_path / "state")
+    created = _cli("key", "create", "--state", state, "--format", format_name, "--label", "k", "--spec", "ec-p256")
+    assert created.returncode == 0, created.stderr
+    outputs = {}
+    for profile in ("ecdsa-p384", "rsa"):
+        out = tmp_path / profile
+        attest = _cli("attest", "--format", format_name, "--key", "k", "--out", f"{out}/", "--state", state,
+                      "--param", f"pki_profile={profile}")
+        assert attest.returncode == 0, attest.stderr
+        outputs[profile] = out
+    root = x509.load_pem_x509_certificate((outputs["ecdsa-p384"] / ROOT_FILE).read_bytes())
+    root_key = root.public_key()
+    assert isinstance(root_key, ec.EllipticCurvePublicKey) and root_key.curve.name == "secp384r1"
+    assert root.signature_algorithm_oid == x509.SignatureAlgorithmOID.ECDSA_WITH_SHA384
+    evidence = str(outputs["ecdsa-p384"] / primary)
+    verdict = _cli("verify", evidence, "--root", str(outputs["ecdsa-p384"] / ROOT_FILE), "--profile", "strict")
+    assert (verdict.returncode, verdict.stdout.strip()) == (0, "ACCEPT"), verdict.stdout + verdict.stderr
+    under_rsa = _cli("verify", evidence, "--root", str(outputs["rsa"] / ROOT_FILE))
+    assert under_rsa.returncode == 1 and under_rsa.stdout.startswith(("REJECT CERT_SIGNATURE_INVALID",
+                                                                     "REJECT CHAIN_UNTRUSTED")), under_rsa.stdout
+
+
+@pytest.mark.parametrize(("format_name", "message"), [
+    ("tpm-acme", "hsmsim: error: parameter pki_profile must be one of rsa, ecdsa-p384, not 'ecdsa-p256'"),
+    ("purebred", "hsmsim: error: purebred cannot pass pki_profile to ms-kast"),
+])
+def test_cli_refuses_a_pki_profile_in_one_line_with_exit_2(tmp_path, format_name, message):
+    state = str(tmp_path / "state")
+    created = _cli("key", "create", "--state", state, "--format", format_name, "--label", "k", "--spec", "rsa-2048")
+    assert created.returncode == 0, created.stderr
+    parameters = ["--param", "kind=windows"] if format_name == "purebred" else []
+    attest = _cli("attest", "--format", format_name, "--key", "k", "--out", str(tmp_path / "out/"), "--state", state,
+                  "--param", "pki_profile=ecdsa-p256", *parameters)
+    lines = attest.stderr.strip().splitlines()
+    assert attest.returncode == 2 and len(lines) == 1 and lines[0].startswith(message), attest.stderr
+    assert not (tmp_path / "out").exists()

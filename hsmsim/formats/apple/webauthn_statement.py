@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import key_facts, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.apple.extensions import OID_NONCE, check_x5c, load_x5c, nonce_extension_value, read_nonce
 from hsmsim.formats.apple.pki import WEBAUTHN, ApplePki, apple_pki, leaf_name, raw_extension
@@ -91,13 +91,6 @@ def draft_for(request: AttestationRequest) -> AppleStatementDraft:
     return AppleStatementDraft(apple_pki(request.device.seed, WEBAUTHN), key, request.key.label, request.at)
 
 
-def _key_facts(key: PublicKey) -> tuple[str, int | None]:
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC-{key.curve.name}", key.curve.key_size
-    size = getattr(key, "key_size", None)
-    return type(key).__name__.removesuffix("PublicKey").removeprefix("_").upper(), size
-
-
 class AppleAnonymousAttestation:
     """WebAuthn ``apple``: Apple's anonymization CA certifies the credential key; the nonce binds the ceremony."""
 
@@ -127,7 +120,7 @@ class AppleAnonymousAttestation:
             unknown = sorted(str(k)[:20] for k in att_stmt if k != "x5c")
             if unknown:
                 raise Rejected(Reason.UNEXPECTED_CONTENT, f"apple attStmt carries members beyond x5c: {unknown[:4]}")
-        key_type, size = _key_facts(signed.credential_key)
+        key_type, size = key_facts(signed.credential_key)
         return {"spki_der": spki_der(signed.credential_key), "key_type": key_type, "key_size": size,
                 "generated_on_device": True, "extractable": None, "never_extractable": None, "sensitive": None,
                 "always_sensitive": None, "vendor": "Apple", "model": "anonymous attestation",

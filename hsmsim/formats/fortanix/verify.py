@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID, ObjectIdentifier
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
-from hsmsim.encoding import der_children, der_content, der_oid, spki_der
+from hsmsim.encoding import der_children, der_content, der_oid, key_facts, spki_der
 from hsmsim.formats.fortanix.certificates import ReadCertificate, read_certificate, read_chain_certificate
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import (
@@ -198,14 +198,15 @@ def _statement_structure(statement: x509.Certificate) -> tuple[str | None, tuple
     return (str(kids[0].value) if len(kids) == 1 else None), unknown
 
 
-def _key_facts(public: CertificatePublicKeyTypes) -> tuple[str, int | None, tuple[str, ...]]:
+def _possible_usages(public: CertificatePublicKeyTypes) -> tuple[str, ...]:
+    """The keyUsage bits DSM can grant a key of this class; none for a class DSM does not attest."""
     if isinstance(public, rsa.RSAPublicKey):
-        return "RSA", public.key_size, USAGES_BY_KEY_TYPE[KeyType.RSA]
+        return USAGES_BY_KEY_TYPE[KeyType.RSA]
     if isinstance(public, ec.EllipticCurvePublicKey):
-        return f"EC-{public.curve.name}", public.curve.key_size, USAGES_BY_KEY_TYPE[KeyType.EC]
+        return USAGES_BY_KEY_TYPE[KeyType.EC]
     if isinstance(public, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256, USAGES_BY_KEY_TYPE[KeyType.EC_EDWARDS]
-    return type(public).__name__, None, ()
+        return USAGES_BY_KEY_TYPE[KeyType.EC_EDWARDS]
+    return ()
 
 
 def _check_key_usage(statement: x509.Certificate, key_type: str, possible: tuple[str, ...]) -> tuple[str, ...]:
@@ -340,8 +341,8 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     _check_authority(authority.cert, options)
     kid, unknown_extensions = _statement_structure(statement.cert)
     public = statement.cert.public_key()
-    key_type, size, possible = _key_facts(public)
-    usages = _check_key_usage(statement.cert, key_type, possible)
+    key_type, size = key_facts(public)
+    usages = _check_key_usage(statement.cert, key_type, _possible_usages(public))
     generated = _claim(statement.cert, CLAIM_GENERATED)
     never_exportable = _claim(statement.cert, CLAIM_NEVER_EXPORTABLE)
     spki = spki_der(public)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import require_code_signing_key
+from hsmsim.encoding import key_facts
 from hsmsim.formats.luna.der_reader import (
     Cert,
     CertBag,
@@ -342,15 +342,6 @@ def _check_binding(spki: bytes, csr_data: bytes | None) -> None:
         raise Rejected(Reason.KEY_MISMATCH, "the CSR's public key differs from the PKC leaf's")
 
 
-def _key_facts(spki: bytes) -> tuple[str, int | None]:
-    key = load_public_key(spki, "PKC subjectPublicKeyInfo")
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC-{key.curve.name}", key.curve.key_size
-    return type(key).__name__, None
-
-
 def _check_strict(bag: CertBag, path: list[Cert], layout: Layout, key_type: str, size: int | None) -> None:
     if layout is TC_LAYOUT:
         raise Rejected(Reason.UNSUPPORTED, "a pkctype 1 (TC-Trust Center) PKC: its chain is unpublished, Sectigo "
@@ -407,7 +398,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     device = _check_device(path, layout, profile)
     leaf = path[0]
     _check_binding(leaf.spki, inputs.csr)
-    key_type, size = _key_facts(leaf.spki)
+    key_type, size = key_facts(load_public_key(leaf.spki, "PKC subjectPublicKeyInfo"))
     if profile is Profile.STRICT:
         _check_strict(bag, path, layout, key_type, size)
     claims = Claims(

@@ -41,6 +41,8 @@ from hsmsim.pki.seed import derive_serial, drbg
 ROOTS_FILE = "purebred_roots.pem"
 CONTAINERS = ("request", "preenroll")
 _OWN_PARAMETERS = ("kind", "container")
+# Parameters that change the inner format's attesting hierarchy: purebred_roots.pem holds the provisioned root.
+_REFUSED_PARAMETERS = ("pki_profile",)
 _KIND_OF_FORMAT = {"yubico-piv": YUBIKEY, "ms-kast": WINDOWS}
 
 
@@ -78,6 +80,10 @@ def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
     if request.key.spec.name not in fmt.key_specs:
         raise UnsupportedKeyError(f"{kind.inner_format} cannot attest a {request.key.spec.name} key")
     parameters = {k: v for k, v in request.parameters.items() if k not in _OWN_PARAMETERS}
+    refused = [name for name in _REFUSED_PARAMETERS if name in parameters]
+    if refused:
+        raise UnsupportedKeyError(f"purebred cannot pass {', '.join(refused)} to {kind.inner_format}: "
+                                  f"{ROOTS_FILE} holds the root the inner format provisions")
     if kind is YUBIKEY:
         parameters = {"slot": "9e", **parameters, "profile": "ykman"}
     inner_request = replace(request, attesting=fmt.provision(request.device, request.partition),

@@ -40,6 +40,7 @@ from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import HASH_ALGS, TpmAlg
+from hsmsim.formats.tpm.pki import TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -216,8 +217,9 @@ class AcmeDraft(StatementDraft):
         return Evidence("tpm-acme", files, f"{stem}{RECORD_SUFFIX}")
 
 
-def acme_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> AcmeDraft:
-    """The draft of ``request`` by ``tpm``, the request's device's emulated TPM. Parameters:
+def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> AcmeDraft:
+    """The draft of ``request`` by the request's device's emulated TPM, certified by the hierarchy of
+    ``pki_profile``. Parameters:
     ``token`` (base64url), ``account_key`` (a public key whose thumbprint binds the answer; default: an account
     key derived from the seed), ``identifier`` (default: the TPM's EK URN)."""
     if request.key_signer is None:
@@ -228,6 +230,7 @@ def acme_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> AcmeDraft:
                                               .read(32)))
     account = params.get("account_key") or derive_key(seed, "tpm-acme/account", ACCOUNT_KEY_SPEC).public_key()
     csr = build_csr(name(("CN", label, UTF8)), request.key_signer)
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine = genuine_tpm(request, tpm, key_name=TpmAcmeFormat.ak_name, names_device=True)
     area = genuine.key_public() if genuine is not None else tpm.key_public(request.key)
     device_urn = ek_urn(genuine.ek_chain[0].public_key()) if genuine is not None else tpm.ek_urn()  # type: ignore[arg-type]
@@ -246,8 +249,9 @@ class TpmAcmeFormat(TpmStatementFormat):
     names_device = True
 
     def generate(self, request: AttestationRequest) -> Evidence:
-        """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR."""
-        return acme_draft_for(request, self.emulated_tpm(request.device)).evidence()
+        """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR, by a TPM of
+        the hierarchy of parameter ``pki_profile`` (:meth:`profiled`)."""
+        return acme_draft_for(*self.profiled(request)).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

@@ -52,7 +52,7 @@ def acme_draft(kit: TpmKit, spec: str) -> AcmeDraft:
     key = kit.keys[spec]
     request = AttestationRequest(device=kit.device, partition="default", key=key, key_signer=kit.store.signer(key),
                                  attesting=kit.identity, at=ATTEST_TIME)
-    return acme_draft_for(request, kit.tpm)
+    return acme_draft_for(request, kit.tpm.pki_profile)
 
 
 def _acme(bench: Workbench) -> AcmeDraft:

@@ -109,7 +109,7 @@ class TpmKit:
             device=self.device, partition="default", key=key, key_signer=self.store.signer(key),
             attesting=identity or self.identity, parameters={"rp_id": self.rp_id, "challenge": challenge},
             at=ATTEST_TIME)
-        return draft_for(request, self.tpm)
+        return draft_for(request, self.tpm.pki_profile)
 
     def other_key(self, spec: str = "ec-p256") -> StoredKey:
         """A second key of ``spec`` (another credential the TPM holds)."""

@@ -22,7 +22,7 @@ import base64
 import functools
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cryptography import x509
@@ -61,7 +61,7 @@ from hsmsim.formats.tpm.structures import (
     rsa_public,
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
-from hsmsim.pki.builder import CertSpec, build_certificate
+from hsmsim.pki.builder import CertSpec, build_certificate, spec_of_certificate
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.tpm.structures import object_attributes
@@ -197,6 +197,19 @@ class EmulatedTpm:
         if key is None:
             return _derived_ak_identity(self, created, key_name, permanent_id, spec)
         return _ak_identity(self, created, key, key_name, permanent_id)
+
+    def recertify(self, identity: AttestationIdentity) -> AttestationIdentity:
+        """``identity``'s AK certified by :attr:`pki` instead: its certificate re-issued by this hierarchy's
+        attestation CA with the same subject, key, serial, validity and extensions (the AKI names the new CA), in
+        the hierarchy's digest. The AK this TPM would provision under its own hierarchy, when ``identity`` is
+        that AK under another."""
+        pki = self.pki
+        aki = authority_key_identifier(pki.intermediate_key.public_key())
+        spec = spec_of_certificate(identity.certificate)
+        extensions = tuple(aki if isinstance(e.value, x509.AuthorityKeyIdentifier) else e for e in spec.extensions)
+        cert = build_certificate(replace(spec, issuer=pki.intermediate.subject, extensions=extensions,
+                                         hash_name=pki.algorithms.hash_name), pki.intermediate_key)
+        return AttestationIdentity(key=identity.key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
 
     def role(self, name: str) -> str:
         """The derivation role of this TPM's object ``name`` (``tpm/<serial>/<name>``)."""

@@ -15,6 +15,7 @@ fixedParent), not restricted, and under the strict profile the CA/B Forum code-s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft, StatementDraft
 from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, TpmPkiProfile
+from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, PKI_PROFILES, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,
@@ -68,18 +69,20 @@ def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineT
     return genuine, area, encoding
 
 
-def statement_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> StatementDraft:
-    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in ``tpm``, the request's device's
-    emulated TPM; parameter ``signature_encoding`` (bare | tpmt)."""
+def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> StatementDraft:
+    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in the request's device's
+    emulated TPM, certified by the hierarchy of ``pki_profile``; parameter ``signature_encoding`` (bare | tpmt)."""
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine, area, encoding = _tpm_inputs(request, tpm)
     return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
                           genuine=genuine, signature_encoding=encoding)
 
 
-def draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> Draft:
-    """The registration draft of ``request`` by ``tpm``, the request's device's emulated TPM: exactly what the
-    ``webauthn`` format generates with fmt ``tpm`` (parameters: :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and
-    ``signature_encoding``)."""
+def draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> Draft:
+    """The registration draft of ``request`` by the request's device's emulated TPM, certified by the hierarchy of
+    ``pki_profile``: exactly what the ``webauthn`` format generates with fmt ``tpm`` (parameters:
+    :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``)."""
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine, area, encoding = _tpm_inputs(request, tpm)
     ceremony = ceremony_for(request, "tpm", EMULATED_AAGUID.bytes, area.public_key())
     return Draft(
@@ -127,6 +130,20 @@ class TpmAkProvider:
     def emulated_tpm(self, device: Device) -> EmulatedTpm:
         """The emulated TPM of ``device``, certified by the hierarchy of :attr:`pki_profile`."""
         return EmulatedTpm.for_device(device, self.pki_profile)
+
+    def profiled(self, request: AttestationRequest) -> tuple[AttestationRequest, TpmPkiProfile]:
+        """``request`` with its AK certified by the hierarchy it asks for (parameter ``pki_profile``, one of
+        :data:`PKI_PROFILES`; default :attr:`pki_profile`), and that hierarchy (:meth:`EmulatedTpm.recertify`:
+        what :meth:`provision_ak` gives a provider of that profile). Raises UnsupportedKeyError for another name."""
+        requested = request.parameters.get("pki_profile", self.pki_profile)
+        profile = next((known for known in PKI_PROFILES if known == requested), None)
+        if profile is None:
+            raise UnsupportedKeyError(f"parameter pki_profile must be one of {', '.join(PKI_PROFILES)}, "
+                                      f"not {requested!r}")
+        if profile == self.pki_profile:
+            return request, profile
+        tpm = EmulatedTpm.for_device(request.device, profile)
+        return replace(request, attesting=tpm.recertify(request.attesting)), profile
 
     def provision_ak(self, device: Device,
                      attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:

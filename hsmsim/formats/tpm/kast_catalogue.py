@@ -58,7 +58,7 @@ class KastKit:
         request = AttestationRequest(device=kit.device, partition="default", key=key,
                                      key_signer=kit.store.signer(key), attesting=kit.identity,
                                      parameters={"output": output}, at=ATTEST_TIME)
-        return kast_draft_for(request, kit.tpm)
+        return kast_draft_for(request, kit.tpm.pki_profile)
 
 
 @dataclass

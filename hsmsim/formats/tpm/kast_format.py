@@ -54,7 +54,7 @@ from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
-from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     AkFacts,
     area_key_facts,
@@ -269,8 +269,9 @@ class KastDraft:
         return Evidence(FORMAT_NAME, files, primary)
 
 
-def kast_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> KastDraft:
-    """The draft of ``request`` by ``tpm``, the request's device's emulated TPM. Parameters: ``output``
+def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> KastDraft:
+    """The draft of ``request`` by the request's device's emulated TPM, certified by the hierarchy of
+    ``pki_profile``. Parameters: ``output``
     (cmc | pkcs10), ``ksp_name``, ``id_binding`` (true: write the idBinding that real requests leave empty)."""
     params = request.parameters
     output = str(params.get("output", "cmc"))
@@ -281,6 +282,7 @@ def kast_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> KastDraft:
     seed, label = request.device.seed, request.key.label
     rng = drbg(seed, f"ms-kast/{request.device.serial}/{label}/{request.at:%Y%m%dT%H%M%S}")
     policy = rng.read(32)
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     area = replace(tpm.key_public(request.key), auth_policy=policy)
     public = request.key.public_key
     if not isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
@@ -532,8 +534,9 @@ class MsKastFormat(TpmStatementFormat):
     ak_spec = "rsa-2048"
 
     def generate(self, request: AttestationRequest) -> Evidence:
-        """The Windows client's request for the key (see :func:`kast_draft_for`)."""
-        return kast_draft_for(request, self.emulated_tpm(request.device)).evidence()
+        """The Windows client's request for the key (see :func:`kast_draft_for`), by a TPM of the hierarchy of
+        parameter ``pki_profile`` (:meth:`profiled`)."""
+        return kast_draft_for(*self.profiled(request)).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

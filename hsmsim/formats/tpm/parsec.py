@@ -42,7 +42,7 @@ from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import TpmAlg
-from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, ek_certificate
+from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, TpmPkiProfile, ek_certificate
 from hsmsim.formats.tpm.statement import (
     area_key_facts,
     check_ak_certificate,
@@ -216,8 +216,9 @@ def _bytes_parameter(value: object, what: str) -> bytes | None:
     raise UnsupportedKeyError(f"parameter {what} must be bytes or base64 text")
 
 
-def parsec_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> ParsecDraft:
-    """The draft of ``request`` by ``tpm``, the request's device's emulated TPM. Parameters:
+def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> ParsecDraft:
+    """The draft of ``request`` by the request's device's emulated TPM, certified by the hierarchy of
+    ``pki_profile``. Parameters:
     ``nonce`` (bytes or base64, ≤ 64 bytes; default derived), ``activate_credential`` (default true),
     ``credential`` (the third party's, bytes or base64)."""
     params = request.parameters
@@ -230,6 +231,7 @@ def parsec_draft_for(request: AttestationRequest, tpm: EmulatedTpm) -> ParsecDra
         raise UnsupportedKeyError("nonce and credential are at most 64 bytes (TPM2B_DATA, TPM2B_DIGEST)")
     exchange = drbg(seed, f"parsec-tpm/make-credential/{moment}")
     activation = str(params.get("activate_credential", "true")).lower() not in ("false", "0", "no")
+    tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine = genuine_tpm(request, tpm, key_name=ParsecTpmFormat.ak_name, names_device=False)
     return ParsecDraft(
         tpm=tpm, identity=request.attesting, at=request.at, label=label, genuine=genuine,
@@ -386,8 +388,9 @@ class ParsecTpmFormat(TpmStatementFormat):
     record_limit = MAX_RECORD_BYTES
 
     def generate(self, request: AttestationRequest) -> Evidence:
-        """The token of the request's key by the default attesting key (the AK), see :func:`parsec_draft_for`."""
-        return parsec_draft_for(request, self.emulated_tpm(request.device)).evidence()
+        """The token of the request's key by the default attesting key (the AK), see :func:`parsec_draft_for`, by a
+        TPM of the hierarchy of parameter ``pki_profile`` (:meth:`profiled`)."""
+        return parsec_draft_for(*self.profiled(request)).evidence()
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:

@@ -50,7 +50,7 @@ def parsec_draft(kit: TpmKit, spec: str) -> ParsecDraft:
     request = AttestationRequest(
         device=kit.device, partition="default", key=key, key_signer=kit.store.signer(key), attesting=kit.identity,
         parameters={"nonce": drbg(kit.seed, f"parsec-tpm/vectors/nonce/{spec}").read(32)}, at=ATTEST_TIME)
-    return parsec_draft_for(request, kit.tpm)
+    return parsec_draft_for(request, kit.tpm.pki_profile)
 
 
 def _parsec(bench: Workbench) -> ParsecDraft:

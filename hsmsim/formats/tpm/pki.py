@@ -199,6 +199,8 @@ _PROFILES: dict[TpmPkiProfile, CaAlgorithms] = {
     "rsa": CaAlgorithms("rsa-4096", "rsa-2048", "sha256"),
     "ecdsa-p384": CaAlgorithms("ec-p384", "ec-p384", "sha384"),
 }
+PKI_PROFILES: tuple[TpmPkiProfile, ...] = tuple(_PROFILES)
+"""Every :data:`TpmPkiProfile`, the default first."""
 
 
 @dataclass(frozen=True)

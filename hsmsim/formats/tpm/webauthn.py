@@ -30,9 +30,11 @@ class TpmAttestation(TpmAkProvider):
         return EMULATED_AAGUID.bytes
 
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
-        """TPM2_Certify by ``request.attesting`` (the AK) with qualifyingData = H_alg(authData ‖ clientDataHash);
-        a real TPM's EK chain comes beside the record when the key lives in one."""
-        draft = statement_draft_for(request, self.emulated_tpm(request.device))
+        """TPM2_Certify by ``request.attesting`` (the AK) with qualifyingData = H_alg(authData ‖ clientDataHash),
+        by a TPM of the hierarchy of parameter ``pki_profile`` (:meth:`profiled`); a real TPM's EK chain comes beside
+        the record when the key lives in one."""
+        request, profile = self.profiled(request)
+        draft = statement_draft_for(request, profile)
         att_stmt = draft.tpm_statement(lambda alg: extra_data_for(alg, auth_data, client_data_hash))
         beside = {name: data for name, data in draft.beside().items() if name != ROOT_FILE}
         return ProducedStatement(att_stmt, (request.attesting.root,), beside)

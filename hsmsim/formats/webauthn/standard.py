@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
 from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import key_facts, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.model.evidence import TrustAnchors
@@ -174,16 +174,6 @@ def load_x5c(value: object, fmt: str) -> list[x509.Certificate]:
         return [fully_parsed(x509.load_der_x509_certificate(der)) for der in value]
     except (*CERT_PARSE_ERRORS, x509.DuplicateExtension) as exc:
         raise Rejected(Reason.MALFORMED, f"an x5c entry is not a DER certificate: {str(exc)[:80]}") from None
-
-
-def key_facts(key: PublicKey) -> tuple[str, int]:
-    """(``RSA``, ``EC-<curve>`` or ``Ed25519``; bits) of a credential key."""
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC-{key.curve.name}", key.curve.key_size
-    assert isinstance(key, ed25519.Ed25519PublicKey)
-    return "Ed25519", 256
 
 
 def _name_value(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
