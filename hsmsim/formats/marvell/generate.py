@@ -18,7 +18,7 @@ from dataclasses import replace
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.envelopes import MarvellAttestation, package
 from hsmsim.formats.marvell.options import (
@@ -113,7 +113,7 @@ def generate(cloud: Cloud, request: AttestationRequest, options: MarvellOptions 
     key_id = request.parameters.get("key_id")
     if key_id is not None:
         if not isinstance(key_id, str) or "/keys/" not in key_id or len(key_id.encode()) > mb.FIXED_TEXT_BYTES:
-            raise UnsupportedKeyError("parameter key_id must be a key URI (.../keys/...) of at most 128 bytes")
+            raise ParameterError.invalid("key_id", "a key URI (.../keys/...) of at most 128 bytes", key_id)
         names = replace(names, uri=key_id)
     att = assemble(cloud, request.key, request.attesting, request.device, names, chosen)
     return package(att, chosen)
