@@ -69,9 +69,11 @@ class AttestationRequest:
 
 
 def flag_parameter(parameters: Mapping[str, object], name: str, default: bool) -> bool:
-    """The yes/no parameter ``name`` (``default`` when absent): a bool, 0 or 1, or the text true/yes/1 or
+    """The yes/no parameter ``name`` (``default`` when absent or None): a bool, 0 or 1, or the text true/yes/1 or
     false/no/0 in any case. Raises :class:`ParameterError` for another value."""
-    given = parameters.get(name, default)
+    given = parameters.get(name)
+    if given is None:
+        return default
     if isinstance(given, bool):
         return given
     if isinstance(given, int) and given in (0, 1):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from hsmsim.device import Device
+from hsmsim.device import Device, flag_parameter
 from hsmsim.errors import HsmsimError, ParameterError
 from hsmsim.formats import names
 from hsmsim.hsm import Hsm
@@ -31,26 +31,27 @@ _CEREMONY = ("rp_id", "user_verified", "challenge", "origin")  # webauthn/ceremo
 
 PARAMETERS: Mapping[str, tuple[tuple[Mapping[str, object], tuple[str, ...]], ...]] = {
     # name -> (fixed parameters, the parameter names swept under them), ...
-    "android-acme": (({}, (*_ANDROID, "key_authorization")),),  # android/acme.py generate_acme_evidence
-    "android-key": (({}, _ANDROID),),
+    # ``options``, ``names`` and ``account_key`` are Python objects (the CLI refuses them): swept all the same
+    "android-acme": (({}, (*_ANDROID, "key_authorization", "options")),),  # android/acme.py generate_acme_evidence
+    "android-key": (({}, (*_ANDROID, "options")),),  # options: android/format.py generate
     "apple-acme": (({}, ("token", "identifier", "identifier_type")),),  # apple/acme.py acme_draft_for
     "apple-appattest": (({}, ("environment", "challenge", "app_id")),),  # apple/appattest.py app_attest_draft_for
     "csr-attestation": (({}, ("statements", "form", "nonce")),),  # ietf/csr.py generate, draft_for (request_nonce)
-    "fortanix": (({}, ()),),  # only ``options``, a Python object
-    "luna-pkc": (({}, ("pkc_type",)),),  # luna/generate.py generate_pkc
-    "marvell-azure": (({}, ("key_id",)),),  # marvell/generate.py generate
-    "marvell-google": (({}, ("key_id",)),),
+    "fortanix": (({}, ("options",)),),  # fortanix/format.py generate
+    "luna-pkc": (({}, ("pkc_type", "options")),),  # luna/generate.py generate_pkc
+    "marvell-azure": (({}, ("key_id", "options", "names")),),  # marvell/generate.py generate
+    "marvell-google": (({}, ("key_id", "options", "names")),),
     "ms-kast": (({}, _KAST),),
     "parsec-tpm": (({}, ("nonce", "credential", "activate_credential", "pki_profile")),),  # tpm/parsec.py
     "pkix-evidence": (({}, ("nonce", "fips_level", "vendor")),),  # ietf/evidence.py, ietf/format.py generate
-    "primus": (({}, ("key_use_count", "csr_common_name")),),  # primus/format.py generate
+    "primus": (({}, ("key_use_count", "csr_common_name", "options")),),  # primus/format.py generate
     "purebred": (  # purebred/generate.py kind_for, generate; the rest go to the kind's inner format
         ({}, ("kind", "container")),
         ({"kind": "android"}, _ANDROID),
         ({"kind": "yubikey"}, _PIV),
         ({"kind": "windows"}, ("output", "ksp_name", "id_binding")),
     ),
-    "tpm-acme": (({}, ("token", "identifier", "pki_profile")),),  # tpm/acme.py acme_draft_for
+    "tpm-acme": (({}, ("token", "identifier", "pki_profile", "account_key")),),  # tpm/acme.py acme_draft_for
     "webauthn": (  # webauthn/format.py generate (fmt), then the ceremony's and the statement's own
         ({}, ("fmt", *_CEREMONY, "signature_encoding", "pki_profile")),  # tpm/format.py _tpm_inputs, profiled
         ({"fmt": "packed"}, ("attestation",)),  # webauthn/standard.py attestation_type
@@ -97,3 +98,25 @@ def test_a_bad_parameter_value_is_used_or_refused(format_name: str, fixed: Mappi
         assert f"parameter {parameter} " in str(exc)
     except HsmsimError:
         pass
+
+
+def test_the_message_names_the_parameter_and_cuts_a_long_value() -> None:
+    message = str(ParameterError.invalid("nonce", "hex text", "x" * 100))
+    assert message == f"parameter nonce must be hex text, not '{'x' * 36}..."
+    assert str(ParameterError.invalid("fips_level", "an integer from 1 to 4", 10**30)).endswith(f"not {10**30}")
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    (True, True), (False, False), (1, True), (0, False), ("true", True), (" Yes", True), ("1", True),
+    ("FALSE", False), ("no", False), ("0", False),
+])
+def test_a_yes_no_parameter_takes_bools_0_1_and_their_words(given: object, expected: bool) -> None:
+    assert flag_parameter({"fips": given}, "fips", not expected) is expected
+    assert flag_parameter({}, "fips", expected) is expected
+    assert flag_parameter({"fips": None}, "fips", expected) is expected
+
+
+@pytest.mark.parametrize("given", ["on", "", 2, -1, b"1"])
+def test_a_yes_no_parameter_refuses_anything_else(given: object) -> None:
+    with pytest.raises(ParameterError, match="parameter fips must be true or false"):
+        flag_parameter({"fips": given}, "fips", False)

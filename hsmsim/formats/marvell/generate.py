@@ -103,13 +103,15 @@ def generate(cloud: Cloud, request: AttestationRequest, options: MarvellOptions 
 
     Parameters: ``options`` (a :class:`MarvellOptions`, else ``options``), ``names`` (a
     :class:`KeyNames`), ``key_id`` (the key URI to attest as OBJ_ATTR_ID and JWK ``kid``, e.g. a
-    server's). Raises :class:`UnsupportedKeyError` for Ed25519, curves LiquidSecurity does not
-    attest, and a ``key_id`` that is not a URI of at most 128 bytes.
+    server's). Raises :class:`UnsupportedKeyError` for Ed25519 and curves LiquidSecurity does not
+    attest, :class:`ParameterError` for a ``key_id`` that is not a URI of at most 128 bytes.
     """
     chosen = request.parameters.get("options", options)
-    assert isinstance(chosen, MarvellOptions)
+    if not isinstance(chosen, MarvellOptions):
+        raise ParameterError.invalid("options", "a MarvellOptions", chosen)
     names = request.parameters.get("names") or KeyNames.derive(request.device, request.key.label)
-    assert isinstance(names, KeyNames)
+    if not isinstance(names, KeyNames):
+        raise ParameterError.invalid("names", "a KeyNames", names)
     key_id = request.parameters.get("key_id")
     if key_id is not None:
         if not isinstance(key_id, str) or "/keys/" not in key_id or len(key_id.encode()) > mb.FIXED_TEXT_BYTES:

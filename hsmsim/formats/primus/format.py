@@ -76,7 +76,8 @@ class PrimusFormat:
         ``csr_common_name`` (str, the CSR's CN; default the key's label).
         """
         options = request.parameters.get("options", self.options)
-        assert isinstance(options, PrimusOptions)
+        if not isinstance(options, PrimusOptions):
+            raise ParameterError.invalid("options", "a PrimusOptions", options)
         count = request.parameters.get("key_use_count")
         if count is not None:
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
