@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from hsmsim.errors import ParameterError
 from hsmsim.keystore.base import PrivateKey, StoredKey, TpmCertifier
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
@@ -65,3 +66,22 @@ class AttestationRequest:
     parameters: Mapping[str, object] = field(default_factory=dict)
     at: datetime = DEVICE_EPOCH
     tpm: TpmCertifier | None = None
+
+
+def flag_parameter(parameters: Mapping[str, object], name: str, default: bool) -> bool:
+    """The yes/no parameter ``name`` (``default`` when absent or None): a bool, 0 or 1, or the text true/yes/1 or
+    false/no/0 in any case. Raises :class:`ParameterError` for another value."""
+    given = parameters.get(name)
+    if given is None:
+        return default
+    if isinstance(given, bool):
+        return given
+    if isinstance(given, int) and given in (0, 1):
+        return bool(given)
+    if isinstance(given, str):
+        text = given.strip().lower()
+        if text in ("true", "yes", "1"):
+            return True
+        if text in ("false", "no", "0"):
+            return False
+    raise ParameterError.invalid(name, "true or false (yes/no, 1/0)", given)

@@ -33,3 +33,13 @@ class UnsupportedFormatError(HsmsimError):
 
 class BundleError(HsmsimError):
     """An evidence bundle could not be read from disk (missing file, unreadable path)."""
+
+
+class ParameterError(HsmsimError):
+    """A format parameter has a value the format cannot use."""
+
+    @classmethod
+    def invalid(cls, name: str, must: str, given: object) -> ParameterError:
+        """``parameter <name> must be <must>, not <given>``, ``given`` as its repr cut to about 40 characters."""
+        shown = repr(given)
+        return cls(f"parameter {name} must be {must}, not {shown if len(shown) <= 40 else shown[:37] + '...'}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.keystore.base import KeyStore
 from hsmsim.model.evidence import Evidence
@@ -59,8 +59,8 @@ class Hsm:
         format, its default, or one of :data:`GENERIC_MECHANISMS`).
 
         ``parameters`` are format-specific; ``attest_time`` (a datetime) fixes the time.
-        Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse, including a
-        parameter the format does not read.
+        Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse, and :class:`ParameterError`
+        for a parameter the format does not read or cannot use.
         """
         fmt = get_format(mechanism or self.device.format)
         if fmt.name != self.device.format and fmt.name not in GENERIC_MECHANISMS:
@@ -71,7 +71,7 @@ class Hsm:
         params = dict(parameters or {})
         at = params.pop("attest_time", None) or self.clock()
         if not isinstance(at, datetime):
-            raise UnsupportedKeyError("parameter attest_time must be a datetime")
+            raise ParameterError.invalid("attest_time", "a datetime", at)
         signer = self.keystore.signer(key) if key.public_key is not None else None
         tracked = _ReadTracking(params)
         request = AttestationRequest(
@@ -82,7 +82,7 @@ class Hsm:
         evidence = fmt.generate(request)
         unused = sorted(set(params) - tracked.read)
         if unused:
-            raise UnsupportedKeyError(f"{fmt.name} has no parameter {', '.join(map(repr, unused))}")
+            raise ParameterError(f"{fmt.name} has no parameter {', '.join(map(repr, unused))}")
         return evidence
 
 

@@ -164,6 +164,17 @@ def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
     assert extracted.returncode == 2 and extracted.stderr.strip().endswith(f"File exists: {occupied}")
 
 
+def test_a_bad_parameter_value_is_one_line_and_exit_2(tmp_path):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    result = hsmsim("attest", "--format", "pkix-evidence", "--key", "k", "--out", str(tmp_path / "o"),
+                    "--param", "fips_level=abc", state=state)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "hsmsim: error: parameter fips_level must be an integer from 1 to 4, not 'abc'"]
+    assert not (tmp_path / "o").exists()
+
+
 def test_vectors_list_and_show(tmp_path):
     corpus = ["--vectors", str(ROOT / "vectors")]
     listed = hsmsim("vectors", "list", "--format", "primus", "--flag", "Golden", *corpus)

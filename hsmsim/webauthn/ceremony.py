@@ -19,8 +19,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.device import AttestationRequest
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.device import AttestationRequest, flag_parameter
+from hsmsim.errors import ParameterError
 from hsmsim.keystore.base import PublicKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.seed import drbg
@@ -148,22 +148,20 @@ def _challenge(value: object, seed: str, label: str, at: datetime) -> bytes:
     if isinstance(value, str):
         try:
             return from_b64url(value, "parameter challenge")
-        except Rejected as exc:
-            raise UnsupportedKeyError(exc.detail) from None
-    raise UnsupportedKeyError("parameter challenge must be bytes or base64url text")
+        except Rejected:
+            raise ParameterError.invalid("challenge", "bytes or canonical base64url text", value) from None
+    raise ParameterError.invalid("challenge", "bytes or canonical base64url text", value)
 
 
 def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credential_key: PublicKey) -> Ceremony:
     """The registration of the request's key as a browser and authenticator run it. Parameters: ``challenge``
     (bytes or base64url; default derived from the seed, label and time), ``rp_id``, ``origin`` (default
-    ``https://<rp_id>``), ``user_verified`` (default true; the text ``false``, ``0`` or ``no`` is false).
+    ``https://<rp_id>``), ``user_verified`` (default true; :func:`hsmsim.device.flag_parameter`).
     The credential id is derived from the seed."""
     params = request.parameters
     device, label = request.device, request.key.label
     rp_id = str(params.get("rp_id", DEFAULT_RP_ID))
-    verified = params.get("user_verified", True)
-    if isinstance(verified, str):  # from the CLI's --param
-        verified = verified.strip().lower() not in ("false", "0", "no")
+    verified = flag_parameter(params, "user_verified", True)
     return Ceremony(
         fmt=fmt, label=label, challenge=_challenge(params.get("challenge"), device.seed, label, request.at),
         credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(32),

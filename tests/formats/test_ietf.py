@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 
 from hsmsim.device import Device
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
@@ -143,7 +143,7 @@ def test_crmf_matches_an_independent_rfc4211_codec(hsm: Hsm) -> None:
 
 
 def test_crmf_form_must_be_known(hsm: Hsm) -> None:
-    with pytest.raises(UnsupportedKeyError, match="form must be one of"):
+    with pytest.raises(ParameterError, match="parameter form must be one of"):
         hsm.attest("key-ec-p256", "csr-attestation", {"attest_time": AT, "form": "cmc"})
 
 

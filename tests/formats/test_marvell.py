@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from hsmsim.corpus.build import DEFAULT_SEED
 from hsmsim.device import Device
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell import envelopes
@@ -558,7 +558,7 @@ def test_envelope_options(world):
     assert azure_doc(served)["key"]["kid"] == uri
     assert mb.parse_blob(azure_blobs(served)[0]).objects[0].get(mb.ID).rstrip(b"\0") == uri.encode()
     assert fmt.verify(served, world.trust(Cloud.AZURE), at=VALIDATION_TIME).accepted
-    with pytest.raises(UnsupportedKeyError, match="key_id"):
+    with pytest.raises(ParameterError, match="parameter key_id"):
         world.attest(Cloud.AZURE, "rsa-3072", key_id="x" * 200)
 
 

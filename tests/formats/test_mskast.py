@@ -18,7 +18,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import der_children, der_content, pem, spki_der
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME
@@ -107,7 +107,7 @@ def test_pkcs10_output_and_parameters(kit: KastKit) -> None:
     request = AttestationRequest(device=tpm_kit.device, partition="default", key=key,
                                  key_signer=tpm_kit.store.signer(key), attesting=tpm_kit.identity,
                                  parameters={"output": "json"}, at=ATTEST_TIME)
-    with pytest.raises(UnsupportedKeyError):
+    with pytest.raises(ParameterError, match="parameter output must be one of cmc, pkcs10, not 'json'"):
         FMT.generate(request)
 
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 import hsmsim.formats as formats_registry
 from hsmsim.device import Device
 from hsmsim.encoding import spki_der
-from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedFormatError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.purebred import catalogue
 from hsmsim.formats.purebred.envelope import ANDROID, YUBIKEY, read_request, read_signed_data, unwrap
@@ -196,7 +196,7 @@ def test_windows_without_ms_kast_is_unsupported(hsm: Hsm, monkeypatch: pytest.Mo
 
 
 def test_a_kind_that_is_not_known_is_refused(hsm: Hsm) -> None:
-    with pytest.raises(UnsupportedKeyError, match="kind must be one of"):
+    with pytest.raises(ParameterError, match="parameter kind must be one of"):
         hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "kind": "blackberry"})
 
 

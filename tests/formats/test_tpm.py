@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import cert_pem, spki_der
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError
 from hsmsim.formats import get_format
 from hsmsim.formats.tpm import TPM_ATTESTATION
 from hsmsim.formats.tpm.acme import acme_draft_for, jwk_thumbprint
@@ -622,7 +622,7 @@ def test_the_pki_profile_parameter_gives_the_ak_a_provider_of_that_profile_provi
     assert recertified.attesting.chain_der == profiled.provision(device, "default").chain_der
     assert recertified.attesting.root == tpm_pki(SEED, "ecdsa-p384").root
     assert fmt.profiled(replace(request, parameters={})) == (replace(request, parameters={}), "rsa")
-    with pytest.raises(UnsupportedKeyError, match="pki_profile must be one of rsa, ecdsa-p384, not 'p384'"):
+    with pytest.raises(ParameterError, match="parameter pki_profile must be one of rsa, ecdsa-p384, not 'p384'"):
         fmt.profiled(replace(request, parameters={"pki_profile": "p384"}))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography import x509
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import BundleError
+from hsmsim.errors import BundleError, ParameterError
 from hsmsim.formats.android.acme import (
     ATTOBJ_SUFFIX,
     KEYAUTH_SUFFIX,
@@ -117,7 +117,8 @@ class AndroidKeyFormat:
         ``android-acme`` also ``key_authorization`` (text).
         """
         options = request.parameters.get("options", self.options)
-        assert isinstance(options, AndroidOptions)
+        if not isinstance(options, AndroidOptions):
+            raise ParameterError.invalid("options", "an AndroidOptions", options)
         return self._generator(request, options)
 
     def verify(

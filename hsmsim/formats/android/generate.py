@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem, spki_der
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.android.keydescription import (
     Algorithm,
     ApplicationId,
@@ -155,7 +155,7 @@ def request_inputs(request: AttestationRequest, options: AndroidOptions) -> tupl
 
     Parameters (``request.parameters``): ``security_level`` (``TRUSTED_ENVIRONMENT`` or ``STRONG_BOX``),
     ``shape`` (a :class:`ChainShape` value). Raises :class:`UnsupportedKeyError` for keys KeyMint cannot
-    attest (secret, extractable).
+    attest (secret, extractable), :class:`ParameterError` for another level or shape.
     """
     key = request.key
     public_key = key.public_key
@@ -164,8 +164,14 @@ def request_inputs(request: AttestationRequest, options: AndroidOptions) -> tupl
     if key.attributes.extractable:
         raise UnsupportedKeyError("KeyMint keys are never extractable; create the key without --extractable")
     params = request.parameters
-    level = SecurityLevel[str(params.get("security_level", options.security_level.name)).upper()]
-    shape = ChainShape(str(params.get("shape", options.shape.value)))
+    given_level = params.get("security_level", options.security_level.name)
+    level = SecurityLevel.__members__.get(str(given_level).upper())
+    if level is None:
+        raise ParameterError.invalid("security_level", f"one of {', '.join(SecurityLevel.__members__)}", given_level)
+    given_shape = str(params.get("shape", options.shape.value))
+    if given_shape not in tuple(ChainShape):
+        raise ParameterError.invalid("shape", f"one of {', '.join(ChainShape)}", params.get("shape"))
+    shape = ChainShape(given_shape)
     purposes = [Purpose.SIGN, Purpose.VERIFY] if key.attributes.sign else []
     purposes += [Purpose.ENCRYPT, Purpose.DECRYPT] if key.attributes.decrypt else []
     purposes += [Purpose.AGREE_KEY] if key.attributes.derive else []

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import indented_json
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.apple.acme import apple_claims
 from hsmsim.formats.apple.extensions import OID_NONCE, check_x5c, load_x5c, nonce_extension_value, read_nonce
 from hsmsim.formats.apple.pki import APP_ATTEST, ApplePki, apple_pki, raw_extension
@@ -264,13 +264,13 @@ def app_attest_draft_for(request: AttestationRequest) -> AppAttestDraft:
     seed, label, params = request.device.seed, request.key.label, request.parameters
     environment = str(params.get("environment") or "production")
     if environment not in AAGUID:
-        raise ValueError("environment is production or development")
+        raise ParameterError.invalid("environment", f"one of {', '.join(AAGUID)}", params.get("environment"))
     given = params.get("challenge")
     challenge = str(given).encode() if given is not None else drbg(
         seed, f"{FORMAT}/challenge/{label}/{request.at:%Y%m%dT%H%M%S}").read(32)
     app_id = str(params.get("app_id") or default_app_id(seed))
     if not re.fullmatch(r"[A-Z0-9]{10}\.[A-Za-z0-9.-]+", app_id):
-        raise ValueError("app_id is TEAMID.bundle.id (a 10-character team id)")
+        raise ParameterError.invalid("app_id", "TEAMID.bundle.id (a 10-character team id)", params.get("app_id"))
     return AppAttestDraft(pki=apple_pki(seed, APP_ATTEST), label=label, at=request.at,
                           public_key=signer.public_key(), app_id=app_id, environment=environment,
                           challenge=challenge, receipt=receipt_bytes(seed, label))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hsmsim.device import AttestationRequest, Device
+from hsmsim.errors import ParameterError
 from hsmsim.formats.fortanix.generate import JSON_PREFIX, generate_evidence
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import fortanix_pki
@@ -70,7 +71,8 @@ class FortanixFormat:
         Parameters: ``options`` (a :class:`FortanixOptions`).
         """
         options = request.parameters.get("options", self.options)
-        assert isinstance(options, FortanixOptions)
+        if not isinstance(options, FortanixOptions):
+            raise ParameterError.invalid("options", "a FortanixOptions", options)
         return generate_evidence(request, options)
 
     def verify(

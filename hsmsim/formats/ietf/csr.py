@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_der_publ
 from hsmsim.checks import check_csr_signature
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem, der_children, der_sequence, pem, spki_der
-from hsmsim.errors import UnsupportedFormatError, UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, tcg
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE, TCG_ATTEST_CERTIFY, Bundle, Statement
@@ -232,7 +232,7 @@ def make_statement(request: AttestationRequest, statement_name: str, nonce: byte
 def draft_for(request: AttestationRequest, statement_names: Sequence[str], form: str = PKCS10) -> CsrDraft:
     """The draft request (``form``) of the request's key with one statement per name, in order."""
     if form not in FORMS:
-        raise UnsupportedKeyError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
+        raise ParameterError.invalid("form", f"one of {', '.join(FORMS)}", form)
     if request.key.public_key is None or request.key_signer is None:
         raise UnsupportedKeyError("a CSR needs an asymmetric key the store can sign with")
     nonce = request_nonce(request)
@@ -265,11 +265,12 @@ def default_statements(request: AttestationRequest) -> list[str]:
     """The ``statements`` parameter, else the device's own format's statement (if it has one) and PKIX Evidence."""
     given = request.parameters.get("statements")
     if given is not None:
-        if isinstance(given, str):
-            return [s for s in given.split(",") if s]
-        if isinstance(given, list | tuple) and all(isinstance(s, str) for s in given):
-            return list(given)
-        raise UnsupportedKeyError("parameter statements must be a list of statement names")
+        chosen = ([s for s in given.split(",") if s] if isinstance(given, str)
+                  else list(given) if isinstance(given, list | tuple) else None)
+        if chosen is None or not all(isinstance(s, str) and s in STATEMENT_TYPES for s in chosen):
+            raise ParameterError.invalid("statements", f"statement names from {', '.join(sorted(STATEMENT_TYPES))}",
+                                         given)
+        return chosen
     own = request.device.format
     return [own, PKIX_EVIDENCE] if own in PRIVATE_TYPES else [PKIX_EVIDENCE]
 

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_der_publ
 from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem, key_facts, pem, spki_der
+from hsmsim.errors import ParameterError
 from hsmsim.formats.ietf import asn1
 from hsmsim.formats.ietf.asn1 import (
     ELEMENT_KEY,
@@ -146,20 +147,27 @@ def golden_entities(request: AttestationRequest, vendor: str, nonce: bytes) -> t
 
 
 def request_nonce(request: AttestationRequest) -> bytes:
-    """The ``nonce`` parameter (bytes or hex), else 16 bytes derived from the seed, the key and the time."""
+    """The ``nonce`` parameter (bytes or hex text), else 16 bytes derived from the seed, the key and the time.
+    Raises :class:`ParameterError` for another value."""
     given = request.parameters.get("nonce")
     if isinstance(given, bytes):
         return given
     if isinstance(given, str):
-        return bytes.fromhex(given)
+        try:
+            return bytes.fromhex(given)
+        except ValueError:
+            raise ParameterError.invalid("nonce", "bytes or hex text", given) from None
+    if given is not None:
+        raise ParameterError.invalid("nonce", "bytes or hex text", given)
     return drbg(request.device.seed, f"ietf/nonce/{request.key.label}/{request.at.isoformat()}").read(16)
 
 
 def request_platform(request: AttestationRequest, vendor: str) -> Platform:
-    """The platform the device reports; ``fips_level`` (int) is a parameter (default 3)."""
+    """The platform the device reports; ``fips_level`` (the FIPS 140-3 level, 1 to 4) is a parameter (default 3).
+    Raises :class:`ParameterError` for another value."""
     level = request.parameters.get("fips_level", 3)
-    if not isinstance(level, int):
-        raise ValueError("parameter fips_level must be an int")
+    if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 4:
+        raise ParameterError.invalid("fips_level", "an integer from 1 to 4", level)
     device = request.device
     return Platform(vendor=vendor, model=device.model or device.format, serial=device.serial,
                     firmware=device.firmware or "1.0.0", fips_level=level)

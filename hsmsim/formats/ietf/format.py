@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import der_oid
-from hsmsim.errors import BundleError, UnsupportedFormatError, UnsupportedKeyError
+from hsmsim.errors import BundleError, ParameterError, UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import catalogue, csr, evidence
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE
@@ -84,7 +84,7 @@ class PkixEvidenceFormat:
             except UnsupportedFormatError:
                 vendor = request.device.format
         if not isinstance(vendor, str):
-            raise UnsupportedKeyError("parameter vendor must be a string")
+            raise ParameterError.invalid("vendor", "a string", vendor)
         return evidence.generate(request, vendor)
 
     def verify(self, evidence_: Evidence, trust: TrustAnchors, *, at: datetime | None = None,

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem, spki_der
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.luna.der_reader import OID_DATA, OID_SIGNED_DATA
 from hsmsim.formats.luna.files import FORMAT_NAME, root_file_for
 from hsmsim.formats.luna.options import LunaOptions
@@ -128,16 +128,16 @@ def generate_pkc(request: AttestationRequest, options: LunaOptions) -> Evidence:
     """The PKC, CSR and root file for the request's key, written with ``options``.
 
     Request parameters: ``pkc_type`` (1 or 2, as ``cmu getpkc -pkctype``) and ``options`` (a
-    :class:`LunaOptions` replacing the given one). Raises :class:`UnsupportedKeyError` for a bad
-    parameter or a key Luna issues no PKC for.
+    :class:`LunaOptions` replacing the given one). Raises :class:`ParameterError` for a bad parameter,
+    :class:`UnsupportedKeyError` for a key Luna issues no PKC for.
     """
     chosen = request.parameters.get("options", options)
     if not isinstance(chosen, LunaOptions):
-        raise UnsupportedKeyError("parameter options must be a LunaOptions")
+        raise ParameterError.invalid("options", "a LunaOptions", chosen)
     pkc_type = request.parameters.get("pkc_type")
     if pkc_type is not None:
         if pkc_type not in (1, 2):
-            raise UnsupportedKeyError(f"parameter pkc_type must be 1 or 2, not {pkc_type!r}")
+            raise ParameterError.invalid("pkc_type", "1 or 2", pkc_type)
         chosen = replace(chosen, pkc_type=pkc_type)
     bundle = assemble(request.key, request.key_signer, request.device.seed, device_serial(request.device),
                       request.partition, chosen)

@@ -18,7 +18,7 @@ from dataclasses import replace
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.envelopes import MarvellAttestation, package
 from hsmsim.formats.marvell.options import (
@@ -103,17 +103,19 @@ def generate(cloud: Cloud, request: AttestationRequest, options: MarvellOptions 
 
     Parameters: ``options`` (a :class:`MarvellOptions`, else ``options``), ``names`` (a
     :class:`KeyNames`), ``key_id`` (the key URI to attest as OBJ_ATTR_ID and JWK ``kid``, e.g. a
-    server's). Raises :class:`UnsupportedKeyError` for Ed25519, curves LiquidSecurity does not
-    attest, and a ``key_id`` that is not a URI of at most 128 bytes.
+    server's). Raises :class:`UnsupportedKeyError` for Ed25519 and curves LiquidSecurity does not
+    attest, :class:`ParameterError` for a ``key_id`` that is not a URI of at most 128 bytes.
     """
     chosen = request.parameters.get("options", options)
-    assert isinstance(chosen, MarvellOptions)
+    if not isinstance(chosen, MarvellOptions):
+        raise ParameterError.invalid("options", "a MarvellOptions", chosen)
     names = request.parameters.get("names") or KeyNames.derive(request.device, request.key.label)
-    assert isinstance(names, KeyNames)
+    if not isinstance(names, KeyNames):
+        raise ParameterError.invalid("names", "a KeyNames", names)
     key_id = request.parameters.get("key_id")
     if key_id is not None:
         if not isinstance(key_id, str) or "/keys/" not in key_id or len(key_id.encode()) > mb.FIXED_TEXT_BYTES:
-            raise UnsupportedKeyError("parameter key_id must be a key URI (.../keys/...) of at most 128 bytes")
+            raise ParameterError.invalid("key_id", "a key URI (.../keys/...) of at most 128 bytes", key_id)
         names = replace(names, uri=key_id)
     att = assemble(cloud, request.key, request.attesting, request.device, names, chosen)
     return package(att, chosen)

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.primus import catalogue, fuzz
 from hsmsim.formats.primus.bundle import CHAIN_FILE, assemble
 from hsmsim.formats.primus.options import PrimusOptions
@@ -72,17 +72,20 @@ class PrimusFormat:
     def generate(self, request: AttestationRequest) -> Evidence:
         """The TSB zip + CSR + root for the request's key.
 
-        Parameters: ``key_use_count`` (int), ``options`` (a :class:`PrimusOptions`),
+        Parameters: ``key_use_count`` (an integer >= 0; 0 omits it), ``options`` (a :class:`PrimusOptions`),
         ``csr_common_name`` (str, the CSR's CN; default the key's label).
         """
         options = request.parameters.get("options", self.options)
-        assert isinstance(options, PrimusOptions)
+        if not isinstance(options, PrimusOptions):
+            raise ParameterError.invalid("options", "a PrimusOptions", options)
         count = request.parameters.get("key_use_count")
-        if isinstance(count, int):
+        if count is not None:
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                raise ParameterError.invalid("key_use_count", "an integer >= 0", count)
             options = replace(options, key_use_count=count)
         common_name = request.parameters.get("csr_common_name")
         if common_name is not None and not isinstance(common_name, str):
-            raise UnsupportedKeyError("parameter csr_common_name must be a string")
+            raise ParameterError.invalid("csr_common_name", "a string", common_name)
         bundle = assemble(request.key, request.key_signer, request.attesting, request.at, options,
                           common_name=common_name)
         return bundle.evidence(request.at)

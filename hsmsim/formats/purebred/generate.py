@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import cert_pem, spki_der
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred.envelope import (
     ANDROID,
@@ -52,7 +52,7 @@ def kind_for(device: Device, parameters: Mapping[str, object]) -> Kind:
     if given is None:
         return _KIND_OF_FORMAT.get(device.format, ANDROID)
     if given not in KINDS:
-        raise UnsupportedKeyError(f"kind must be one of {', '.join(KINDS)}, not {given!r}")
+        raise ParameterError.invalid("kind", f"one of {', '.join(KINDS)}", given)
     return KINDS[str(given)]
 
 
@@ -82,7 +82,7 @@ def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
     parameters = {k: v for k, v in request.parameters.items() if k not in _OWN_PARAMETERS}
     refused = [name for name in _REFUSED_PARAMETERS if name in parameters]
     if refused:
-        raise UnsupportedKeyError(f"purebred cannot pass {', '.join(refused)} to {kind.inner_format}: "
+        raise ParameterError(f"purebred cannot pass {', '.join(refused)} to {kind.inner_format}: "
                                   f"{ROOTS_FILE} holds the root the inner format provisions")
     if kind is YUBIKEY:
         parameters = {"slot": "9e", **parameters, "profile": "ykman"}
@@ -146,7 +146,8 @@ def generate(request: AttestationRequest) -> Evidence:
     kind = kind_for(request.device, request.parameters)
     container = str(request.parameters.get("container", "request"))
     if container not in CONTAINERS:
-        raise UnsupportedKeyError(f"container must be one of {', '.join(CONTAINERS)}, not {container!r}")
+        raise ParameterError.invalid("container", f"one of {', '.join(CONTAINERS)}",
+                                     request.parameters.get("container"))
     preenroll = container == "preenroll" and kind is not YUBIKEY  # a YubiKey pre-enrolls with its request
     parts = inner_parts(request, kind)
     envelope = parts.content if preenroll else draft(request, kind, parts.content).build()

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim.checks import check_csr_binding
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import indented_json
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
@@ -229,6 +229,9 @@ def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> A
     token = str(params.get("token") or b64url(drbg(seed, f"tpm-acme/token/{label}/{request.at:%Y%m%dT%H%M%S}")
                                               .read(32)))
     account = params.get("account_key") or derive_key(seed, "tpm-acme/account", ACCOUNT_KEY_SPEC).public_key()
+    if not isinstance(account, rsa.RSAPublicKey | ec.EllipticCurvePublicKey) or (
+            isinstance(account, ec.EllipticCurvePublicKey) and account.curve.name not in ("secp256r1", "secp384r1")):
+        raise ParameterError.invalid("account_key", "an RSA, EC P-256 or P-384 public key", account)
     csr = build_csr(name(("CN", label, UTF8)), request.key_signer)
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine = genuine_tpm(request, tpm, key_name=TpmAcmeFormat.ak_name, names_device=True)
@@ -236,7 +239,7 @@ def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> A
     device_urn = ek_urn(genuine.ek_chain[0].public_key()) if genuine is not None else tpm.ek_urn()  # type: ignore[arg-type]
     return AcmeDraft(
         tpm=tpm, identity=request.attesting, area=area, at=request.at, label=label, genuine=genuine,
-        token=token, thumbprint=jwk_thumbprint(account),  # type: ignore[arg-type]
+        token=token, thumbprint=jwk_thumbprint(account),
         identifier=str(params.get("identifier") or device_urn), csr_pem=csr.public_bytes(Encoding.PEM))
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
 from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft, StatementDraft
 from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
@@ -63,7 +63,8 @@ def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineT
     ``signature_encoding``."""
     encoding = str(request.parameters.get("signature_encoding", "bare"))
     if encoding not in SIGNATURE_ENCODINGS:
-        raise UnsupportedKeyError(f"signature_encoding must be one of {SIGNATURE_ENCODINGS}")
+        raise ParameterError.invalid("signature_encoding", f"one of {', '.join(SIGNATURE_ENCODINGS)}",
+                                     request.parameters.get("signature_encoding"))
     genuine = genuine_tpm(request, tpm, key_name=WEBAUTHN_AK, names_device=False)
     area = genuine.key_public() if genuine is not None else tpm.key_public(request.key)
     return genuine, area, encoding
@@ -134,12 +135,11 @@ class TpmAkProvider:
     def profiled(self, request: AttestationRequest) -> tuple[AttestationRequest, TpmPkiProfile]:
         """``request`` with its AK certified by the hierarchy it asks for (parameter ``pki_profile``, one of
         :data:`PKI_PROFILES`; default :attr:`pki_profile`), and that hierarchy (:meth:`EmulatedTpm.recertify`:
-        what :meth:`provision_ak` gives a provider of that profile). Raises UnsupportedKeyError for another name."""
+        what :meth:`provision_ak` gives a provider of that profile). Raises ParameterError for another name."""
         requested = request.parameters.get("pki_profile", self.pki_profile)
         profile = next((known for known in PKI_PROFILES if known == requested), None)
         if profile is None:
-            raise UnsupportedKeyError(f"parameter pki_profile must be one of {', '.join(PKI_PROFILES)}, "
-                                      f"not {requested!r}")
+            raise ParameterError.invalid("pki_profile", f"one of {', '.join(PKI_PROFILES)}", requested)
         if profile == self.pki_profile:
             return request, profile
         tpm = EmulatedTpm.for_device(request.device, profile)

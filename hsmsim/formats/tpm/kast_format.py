@@ -46,9 +46,9 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest
+from hsmsim.device import AttestationRequest, flag_parameter
 from hsmsim.encoding import cert_pem, der_content, der_sequence, der_tlv, spki_der
-from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
@@ -276,7 +276,7 @@ def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> K
     params = request.parameters
     output = str(params.get("output", "cmc"))
     if output not in OUTPUTS:
-        raise UnsupportedKeyError(f"parameter output must be one of {', '.join(OUTPUTS)}")
+        raise ParameterError.invalid("output", f"one of {', '.join(OUTPUTS)}", params.get("output"))
     if request.key_signer is None or request.key.public_key is None:
         raise UnsupportedKeyError("a key attestation request is signed by the key: it needs an asymmetric key")
     seed, label = request.device.seed, request.key.label
@@ -295,7 +295,7 @@ def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> K
         ca_key=ca_key, ca_certificate=ca_cert, cek=rng.read(16), iv=rng.read(16), oaep_seed=rng.read(20),
         private_blob=tpm2b(rng.read(94 + key_bytes)), policy_digests=_policy_digests(rng.read(160)),
         output=output, ksp_name=str(params.get("ksp_name", DEFAULT_KSP)),
-        id_binding=str(params.get("id_binding", "false")).lower() in ("true", "1", "yes"))
+        id_binding=flag_parameter(params, "id_binding", False))
 
 
 # -- verification ---------------------------------------------------------------------------------

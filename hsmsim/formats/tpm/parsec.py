@@ -33,9 +33,9 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest
+from hsmsim.device import AttestationRequest, flag_parameter
 from hsmsim.encoding import indented_json, spki_der
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError
 from hsmsim.formats.tpm.credential import activate_credential, make_credential, release_credential
 from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmStatementFormat
@@ -206,14 +206,17 @@ def _ek_certificate_der(tpm: EmulatedTpm) -> bytes:
 
 
 def _bytes_parameter(value: object, what: str) -> bytes | None:
-    if value is None or isinstance(value, bytes):
-        return value
+    if value is None:
+        return None
+    data = value if isinstance(value, bytes) else None
     if isinstance(value, str):
         try:
-            return base64.b64decode(value, validate=True)
+            data = base64.b64decode(value, validate=True)
         except ValueError:
-            raise UnsupportedKeyError(f"parameter {what} is not base64") from None
-    raise UnsupportedKeyError(f"parameter {what} must be bytes or base64 text")
+            data = None
+    if data is None or len(data) > 64:
+        raise ParameterError.invalid(what, "bytes or base64 text of at most 64 bytes", value)
+    return data
 
 
 def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> ParsecDraft:
@@ -227,10 +230,8 @@ def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) ->
     nonce = _bytes_parameter(params.get("nonce"), "nonce") or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32)
     credential = (_bytes_parameter(params.get("credential"), "credential")
                   or drbg(seed, f"parsec-tpm/credential/{moment}").read(32))
-    if len(nonce) > 64 or len(credential) > 64:
-        raise UnsupportedKeyError("nonce and credential are at most 64 bytes (TPM2B_DATA, TPM2B_DIGEST)")
     exchange = drbg(seed, f"parsec-tpm/make-credential/{moment}")
-    activation = str(params.get("activate_credential", "true")).lower() not in ("false", "0", "no")
+    activation = flag_parameter(params, "activate_credential", True)
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine = genuine_tpm(request, tpm, key_name=ParsecTpmFormat.ak_name, names_device=False)
     return ParsecDraft(

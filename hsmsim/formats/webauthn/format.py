@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import names
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import Evidence, TrustAnchors
@@ -47,6 +47,7 @@ from hsmsim.webauthn.statements import (
     SignedData,
     StatementVectors,
     statement_format,
+    statement_names,
     statement_provisioner,
     statement_vectors,
 )
@@ -120,8 +121,9 @@ class WebAuthnFormat:
         names()
         try:
             statement = statement_format(fmt)
-        except Rejected as exc:
-            raise UnsupportedKeyError(exc.detail) from None
+        except Rejected:
+            raise ParameterError.invalid("fmt", f"one of {', '.join(statement_names())}",
+                                         request.parameters.get("fmt")) from None
         if request.key.public_key is None:
             raise UnsupportedKeyError("a WebAuthn credential is an asymmetric key")
         ceremony = ceremony_for(request, fmt, statement.aaguid(request), request.key.public_key)

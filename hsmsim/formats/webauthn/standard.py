@@ -35,7 +35,7 @@ from cryptography.x509.oid import NameOID
 from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import key_facts, spki_der
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
@@ -137,7 +137,8 @@ def attestation_type(request: AttestationRequest) -> str:
     """The ``packed`` parameter ``attestation``: ``full`` (default) or ``self``."""
     kind = str(request.parameters.get("attestation", "full"))
     if kind not in ATTESTATION_TYPES:
-        raise UnsupportedKeyError(f"parameter attestation must be one of {ATTESTATION_TYPES}")
+        raise ParameterError.invalid("attestation", f"one of {', '.join(ATTESTATION_TYPES)}",
+                                     request.parameters.get("attestation"))
     return kind
 
 

@@ -8,12 +8,13 @@ they carry the same certificates and the verifier reads each of them.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hsmsim.device import AttestationRequest, Device
-from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.device import AttestationRequest, Device, flag_parameter
+from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy
 from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_FORMAT, assemble_hsm
 from hsmsim.formats.yubico.piv import (
@@ -52,10 +53,15 @@ def device_serial(device: Device) -> int:
     return 10_000_000 + int.from_bytes(drbg(device.seed, "yubico/serial").read(4), "big") % 30_000_000
 
 
+def _policy_names(policy: type[enum.Enum]) -> str:
+    """``one of ...``: the ykman names of ``policy``'s members."""
+    return "one of " + ", ".join(member.lower().replace("_", "-") for member in policy.__members__)
+
+
 def yubikey(device: Device, generation: str = LEGACY, *, fips: bool = False) -> YubiKeyDevice:
     """The emulated YubiKey behind ``device``: firmware 5.4.3 (legacy PKI) or 5.7.4 (2024 PKI), USB-A keychain."""
     if generation not in GENERATIONS:
-        raise UnsupportedKeyError(f"generation must be one of {', '.join(GENERATIONS)}, not {generation!r}")
+        raise ParameterError.invalid("generation", f"one of {', '.join(GENERATIONS)}", generation)
     firmware = (5, 4, 3) if generation == LEGACY else (5, 7, 4)
     return YubiKeyDevice(device_serial(device), firmware, 1, generation, fips=fips)
 
@@ -134,12 +140,13 @@ class YubicoPivFormat(_YubicoFormat):
         params = request.parameters
         if request.key_signer is None:
             raise UnsupportedKeyError("PIV attests asymmetric keys only")
-        try:
-            pin = PinPolicy[str(params.get("pin_policy", "once")).upper().replace("-", "_")]
-            touch = TouchPolicy[str(params.get("touch_policy", "always")).upper()]
-        except KeyError as exc:
-            raise UnsupportedKeyError(f"unknown PIN or touch policy {exc}") from None
-        fips = str(params.get("fips", "false")).lower() in ("1", "true", "yes")
+        pin = PinPolicy.__members__.get(str(params.get("pin_policy", "once")).upper().replace("-", "_"))
+        if pin is None:
+            raise ParameterError.invalid("pin_policy", _policy_names(PinPolicy), params.get("pin_policy"))
+        touch = TouchPolicy.__members__.get(str(params.get("touch_policy", "always")).upper())
+        if touch is None:
+            raise ParameterError.invalid("touch_policy", _policy_names(TouchPolicy), params.get("touch_policy"))
+        fips = flag_parameter(params, "fips", False)
         device = yubikey(request.device, str(params.get("generation", LEGACY)), fips=fips)
         slot = str(params.get("slot", "9a"))
         bundle = assemble(request.device.seed, device, request.key, request.key_signer, slot=slot, pin=pin,

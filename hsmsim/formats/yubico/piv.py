@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from hsmsim.encoding import cert_pem, indented_json
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy, piv_extensions
 from hsmsim.formats.yubico.pki import LEGACY, YubiKeyDevice, f9_certificate, f9_key, piv_pki
 from hsmsim.keystore.base import PrivateKey, PublicKey, StoredKey
@@ -223,9 +223,9 @@ def assemble(seed: str, device: YubiKeyDevice, key: StoredKey, signer: PrivateKe
     """Attest ``key`` in ``slot`` of ``device`` and package it as ``profile`` (the generator's pure core)."""
     check_key(key, device)
     if profile not in PROFILES:
-        raise UnsupportedKeyError(f"unknown yubico-piv profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        raise ParameterError.invalid("profile", f"one of {', '.join(PROFILES)}", profile)
     if slot not in SLOTS:
-        raise UnsupportedKeyError(f"{slot!r} is not a PIV key slot")
+        raise ParameterError.invalid("slot", "a PIV key slot (9a, 9c, 9d, 9e, 82 to 95)", slot)
     assert key.public_key is not None
     if profile == "step" and isinstance(key.public_key, ec.EllipticCurvePublicKey) \
             and key.public_key.curve.name != "secp256r1":
