@@ -9,6 +9,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 import warnings
 from datetime import UTC, datetime
@@ -177,6 +178,9 @@ def key_list(state_dir: Path) -> None:
 
 # Format parameters whose values are Python objects (e.g. PrimusOptions), never a command-line string.
 _PYTHON_ONLY_PARAMS = frozenset({"options", "names", "account_key"})
+# A value reaches the format as an int only when it is an integer's one decimal spelling, so text a format reads
+# (hex ``0011``, ``+5``) keeps its characters and an int converts back to the digits given.
+_CANONICAL_INT = re.compile(r"-?[1-9][0-9]*|0")
 
 
 @cli.command()
@@ -206,7 +210,7 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
             _fail(f"--param {raw!r} is not KEY=VALUE")
         if key_name in _PYTHON_ONLY_PARAMS:
             _fail(f"--param {key_name} takes a Python object; set it through the Python API")
-        params[key_name] = int(value) if value.lstrip("-").isdigit() else value
+        params[key_name] = int(value) if _CANONICAL_INT.fullmatch(value) else value
     at = _parse_time(at_text)
     if at is not None:
         params["attest_time"] = at

@@ -85,3 +85,15 @@ def flag_parameter(parameters: Mapping[str, object], name: str, default: bool) -
         if text in ("false", "no", "0"):
             return False
     raise ParameterError.invalid(name, "true or false (yes/no, 1/0)", given)
+
+
+def text_parameter(parameters: Mapping[str, object], name: str, must: str = "text") -> str | None:
+    """The text parameter ``name`` (None when absent or None). An int stands for its decimal digits, as
+    ``--param`` hands a canonical decimal value over as an int (``--param nonce=1234`` is the hex text ``1234``).
+    Raises :class:`ParameterError` (saying the value ``must`` be that) for another type."""
+    given = parameters.get(name)
+    if given is None or isinstance(given, str):
+        return given
+    if isinstance(given, int) and not isinstance(given, bool):
+        return str(given)
+    raise ParameterError.invalid(name, must, given)

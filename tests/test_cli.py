@@ -164,15 +164,28 @@ def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
     assert extracted.returncode == 2 and extracted.stderr.strip().endswith(f"File exists: {occupied}")
 
 
-def test_a_bad_parameter_value_is_one_line_and_exit_2(tmp_path):
+@pytest.mark.parametrize("given", ["abc", "\u00b2"])  # '²' is a digit to str.isdigit, not to int()
+def test_a_bad_parameter_value_is_one_line_and_exit_2(tmp_path, given):
     state = tmp_path / "hsm"
     assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
     result = hsmsim("attest", "--format", "pkix-evidence", "--key", "k", "--out", str(tmp_path / "o"),
-                    "--param", "fips_level=abc", state=state)
+                    "--param", f"fips_level={given}", state=state)
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
-        "hsmsim: error: parameter fips_level must be an integer from 1 to 4, not 'abc'"]
+        f"hsmsim: error: parameter fips_level must be an integer from 1 to 4, not {given!r}"]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("given", ["1234", "0011"])
+def test_a_digit_only_text_parameter_keeps_its_characters(tmp_path, given):
+    """``--param`` passes a canonical decimal as an int; a text parameter reads it back as those digits, and a
+    value that is not an integer's one spelling (leading zero) stays text."""
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    result = hsmsim("attest", "--format", "pkix-evidence", "--key", "k", "--out", str(tmp_path / "o"),
+                    "--param", f"nonce={given}", "--param", "fips_level=2", state=state)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "o" / "k.nonce").read_text() == given + "\n"
 
 
 def test_vectors_list_and_show(tmp_path):

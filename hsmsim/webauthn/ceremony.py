@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.device import AttestationRequest, flag_parameter
+from hsmsim.device import AttestationRequest, flag_parameter, text_parameter
 from hsmsim.errors import ParameterError
 from hsmsim.keystore.base import PublicKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
@@ -140,17 +140,18 @@ class Ceremony:
         return Evidence(FORMAT_NAME, {record: registration.to_json(), **beside}, record)
 
 
-def _challenge(value: object, seed: str, label: str, at: datetime) -> bytes:
-    if value is None:
+def _challenge(parameters: Mapping[str, object], seed: str, label: str, at: datetime) -> bytes:
+    must = "bytes or canonical base64url text"
+    given = parameters.get("challenge")
+    if isinstance(given, bytes):
+        return given
+    text = text_parameter(parameters, "challenge", must)
+    if text is None:
         return drbg(seed, f"webauthn/challenge/{label}/{at:%Y%m%dT%H%M%S}").read(32)
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        try:
-            return from_b64url(value, "parameter challenge")
-        except Rejected:
-            raise ParameterError.invalid("challenge", "bytes or canonical base64url text", value) from None
-    raise ParameterError.invalid("challenge", "bytes or canonical base64url text", value)
+    try:
+        return from_b64url(text, "parameter challenge")
+    except Rejected:
+        raise ParameterError.invalid("challenge", must, given) from None
 
 
 def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credential_key: PublicKey) -> Ceremony:
@@ -163,7 +164,7 @@ def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credentia
     rp_id = str(params.get("rp_id", DEFAULT_RP_ID))
     verified = flag_parameter(params, "user_verified", True)
     return Ceremony(
-        fmt=fmt, label=label, challenge=_challenge(params.get("challenge"), device.seed, label, request.at),
+        fmt=fmt, label=label, challenge=_challenge(params, device.seed, label, request.at),
         credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(32),
         credential_key=credential_key, aaguid=aaguid, rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")),
         flags=FLAG_UP | FLAG_AT | (FLAG_UV if verified else 0))

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest
+from hsmsim.device import AttestationRequest, text_parameter
 from hsmsim.encoding import cert_pem, key_facts, pem, spki_der
 from hsmsim.errors import ParameterError
 from hsmsim.formats.ietf import asn1
@@ -152,13 +152,12 @@ def request_nonce(request: AttestationRequest) -> bytes:
     given = request.parameters.get("nonce")
     if isinstance(given, bytes):
         return given
-    if isinstance(given, str):
+    text = text_parameter(request.parameters, "nonce", "bytes or hex text")
+    if text is not None:
         try:
-            return bytes.fromhex(given)
+            return bytes.fromhex(text)
         except ValueError:
             raise ParameterError.invalid("nonce", "bytes or hex text", given) from None
-    if given is not None:
-        raise ParameterError.invalid("nonce", "bytes or hex text", given)
     return drbg(request.device.seed, f"ietf/nonce/{request.key.label}/{request.at.isoformat()}").read(16)
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from hsmsim.device import AttestationRequest, Device
+from hsmsim.device import AttestationRequest, Device, text_parameter
 from hsmsim.encoding import der_oid
-from hsmsim.errors import BundleError, ParameterError, UnsupportedFormatError, UnsupportedKeyError
+from hsmsim.errors import BundleError, UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import catalogue, csr, evidence
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE
@@ -77,14 +77,12 @@ class PkixEvidenceFormat:
     def generate(self, request: AttestationRequest) -> Evidence:
         """The Evidence PEM, nonce and root. Parameters: ``nonce`` (bytes or hex), ``fips_level`` (int),
         ``vendor`` (str; default the title of the device's own format)."""
-        vendor = request.parameters.get("vendor")
+        vendor = text_parameter(request.parameters, "vendor")
         if vendor is None:
             try:
                 vendor = get_format(request.device.format).title
             except UnsupportedFormatError:
                 vendor = request.device.format
-        if not isinstance(vendor, str):
-            raise ParameterError.invalid("vendor", "a string", vendor)
         return evidence.generate(request, vendor)
 
     def verify(self, evidence_: Evidence, trust: TrustAnchors, *, at: datetime | None = None,

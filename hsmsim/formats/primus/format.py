@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hsmsim.device import AttestationRequest, Device
+from hsmsim.device import AttestationRequest, Device, text_parameter
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.primus import catalogue, fuzz
 from hsmsim.formats.primus.bundle import CHAIN_FILE, assemble
@@ -83,9 +83,7 @@ class PrimusFormat:
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                 raise ParameterError.invalid("key_use_count", "an integer >= 0", count)
             options = replace(options, key_use_count=count)
-        common_name = request.parameters.get("csr_common_name")
-        if common_name is not None and not isinstance(common_name, str):
-            raise ParameterError.invalid("csr_common_name", "a string", common_name)
+        common_name = text_parameter(request.parameters, "csr_common_name")
         bundle = assemble(request.key, request.key_signer, request.attesting, request.at, options,
                           common_name=common_name)
         return bundle.evidence(request.at)

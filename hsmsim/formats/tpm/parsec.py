@@ -21,7 +21,7 @@ import base64
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest, flag_parameter
+from hsmsim.device import AttestationRequest, flag_parameter, text_parameter
 from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import ParameterError
 from hsmsim.formats.tpm.credential import activate_credential, make_credential, release_credential
@@ -205,17 +205,20 @@ def _ek_certificate_der(tpm: EmulatedTpm) -> bytes:
                           tpm.initialised).public_bytes(Encoding.DER)
 
 
-def _bytes_parameter(value: object, what: str) -> bytes | None:
-    if value is None:
+def _bytes_parameter(parameters: Mapping[str, object], name: str) -> bytes | None:
+    must = "bytes or base64 text of at most 64 bytes"
+    given = parameters.get(name)
+    data = given if isinstance(given, bytes) else None
+    text = None if data is not None else text_parameter(parameters, name, must)
+    if text is None and data is None:
         return None
-    data = value if isinstance(value, bytes) else None
-    if isinstance(value, str):
+    if text is not None:
         try:
-            data = base64.b64decode(value, validate=True)
+            data = base64.b64decode(text, validate=True)
         except ValueError:
             data = None
     if data is None or len(data) > 64:
-        raise ParameterError.invalid(what, "bytes or base64 text of at most 64 bytes", value)
+        raise ParameterError.invalid(name, must, given)
     return data
 
 
@@ -227,8 +230,8 @@ def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) ->
     params = request.parameters
     seed, label = request.device.seed, request.key.label
     moment = f"{label}/{request.at:%Y%m%dT%H%M%S}"
-    nonce = _bytes_parameter(params.get("nonce"), "nonce") or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32)
-    credential = (_bytes_parameter(params.get("credential"), "credential")
+    nonce = _bytes_parameter(params, "nonce") or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32)
+    credential = (_bytes_parameter(params, "credential")
                   or drbg(seed, f"parsec-tpm/credential/{moment}").read(32))
     exchange = drbg(seed, f"parsec-tpm/make-credential/{moment}")
     activation = flag_parameter(params, "activate_credential", True)
