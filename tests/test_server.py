@@ -267,6 +267,20 @@ def test_azure_sdk_attestation_verifies(server: Server):
     assert verdict.accepted, verdict.summary()
 
 
+@pytest.mark.skipif("marvell-azure" not in names(), reason="the marvell-azure format is not installed")
+def test_azure_attestation_of_a_key_whose_uri_outgrows_the_blob_is_a_400(server: Server):
+    """Azure allows 127-character names; Marvell's OBJ_ATTR_ID holds 128 bytes of key URI, which a long name
+    outgrows: the emulator says so (400), it does not fail (500)."""
+    name = "k" * 127
+    status, _, body = call(server, f"/keys/{name}/create?api-version=7.6", {"kty": "EC", "crv": "P-256"})
+    assert status == 200, body
+    version = json.loads(body)["key"]["kid"].rsplit("/", 1)[1]
+    status, _, body = call(server, f"/keys/{name}/{version}/attestation?api-version=7.6")
+    assert status == 400, body
+    error = json.loads(body)["error"]
+    assert error["code"] == "BadParameter" and "128-byte OBJ_ATTR_ID" in error["message"]
+
+
 # -- hostile input, faults and concurrency -------------------------------------------------------
 
 class _Crash(BaseException):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.responses import JSONResponse, Response
 
-from hsmsim.errors import HsmsimError
+from hsmsim.errors import HsmsimError, ParameterError
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.server.app import ApiError, Call, token_matches
 
@@ -141,8 +141,13 @@ def _get(app: HsmsimApp, state: HsmState, call: Call, name: str, version: str, *
 
 
 def attestation_object(state: HsmState, key: StoredKey, kid: str) -> dict[str, object]:
-    """``attributes.attestation`` of the KeyBundle, from the ``marvell-azure`` format."""
-    evidence = state.hsm(key.label).attest(key.label, FORMAT, {"key_id": kid})
+    """``attributes.attestation`` of the KeyBundle, from the ``marvell-azure`` format. Raises a 400 ApiError when
+    the format cannot attest the key as named (its URI is longer than the 128 bytes of Marvell's OBJ_ATTR_ID)."""
+    try:
+        evidence = state.hsm(key.label).attest(key.label, FORMAT, {"key_id": kid})
+    except ParameterError:
+        raise _bad(f"hsmsim cannot attest this key: its URI is {len(kid.encode())} bytes, and the emulated "
+                   "attestation holds it in Marvell's 128-byte OBJ_ATTR_ID (use a shorter key name)") from None
     bundle = json.loads(evidence.files[evidence.primary])
     attestation = bundle.get("attributes", {}).get("attestation", bundle)
     assert isinstance(attestation, dict)
