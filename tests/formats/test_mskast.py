@@ -284,6 +284,9 @@ def test_the_emulated_aik_ca_has_the_extensions_of_the_real_ones(kit: KastKit, s
         assert _aik_ca_own_shape(pki.intermediate, pki.root) == real_shape
         aki = pki.intermediate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
         assert aki.key_identifier == pki.root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        # the SKI is the CA key's own (RFC 5280 method 1, as Microsoft's), which the AIK certificates' AKI name
+        ski = pki.intermediate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        assert ski == x509.SubjectKeyIdentifier.from_public_key(pki.intermediate.public_key())
         assert all(urlsplit(uri).netloc == "pki.hsmsim.example" for uri in _ca_uris(pki.intermediate))
 
 

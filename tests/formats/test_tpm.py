@@ -249,14 +249,24 @@ def test_names_and_qualified_names(kit):
 
 @pytest.mark.parametrize("profile", ["rsa", "ecdsa-p384"])
 def test_every_draft_is_made_by_the_requests_device_tpm(kit, profile):
-    """The draft functions take the hierarchy, not a TPM: the TPM is always the request's device's."""
+    """The draft functions take the hierarchy, not a TPM: the TPM is always the request's device's, and with the
+    AK :meth:`TpmAkProvider.profiled` certifies under that hierarchy the evidence verifies under its root only."""
     key = kit.keys["ec-p256"]
     request = AttestationRequest(device=kit.device, partition="default", key=key, key_signer=kit.store.signer(key),
-                                 attesting=kit.identity, parameters={"rp_id": kit.rp_id},
+                                 attesting=kit.identity, parameters={"rp_id": kit.rp_id, "pki_profile": profile},
                                  at=datetime(2026, 3, 2, tzinfo=UTC))
+    request, chosen = get_format("tpm-acme").profiled(request)
+    assert chosen == profile
     expected = EmulatedTpm.for_device(kit.device, profile)
     for draft_of in (draft_for, statement_draft_for, acme_draft_for, kast_draft_for, parsec_draft_for):
         assert draft_of(request, profile).tpm == expected, draft_of.__name__
+    roots = {name: tpm_pki(SEED, name).root for name in ("rsa", "ecdsa-p384")}
+    for format_name, draft_of in (("tpm-acme", acme_draft_for), ("ms-kast", kast_draft_for),
+                                  ("parsec-tpm", parsec_draft_for)):
+        evidence = draft_of(request, profile).evidence()
+        for name, root in roots.items():
+            verdict = get_format(format_name).verify(evidence, TrustAnchors({"root": (root,)}), at=request.at)
+            assert verdict.accepted == (name == profile), (format_name, name, verdict.summary())
 
 
 def test_ek_and_ak_certificates_follow_the_tcg_profile(kit):
@@ -270,6 +280,10 @@ def test_ek_and_ak_certificates_follow_the_tcg_profile(kit):
     assert names.get_attributes_for_oid(TPM_MANUFACTURER)[0].value == "id:49424D00"
     assert list(ek.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [EKU_EK_CERTIFICATE]
     ek.verify_directly_issued_by(pki.intermediate)
+    intermediate_ski = pki.intermediate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    for issued in (ek, kit.identity.certificate):
+        aki = issued.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        assert aki.key_identifier == intermediate_ski
     assert "EMULATED" in pki.root.subject.rfc4514_string()
     facts = check_ak_certificate(kit.identity.certificate, kit.draft("ec-p256").aaguid)
     assert (facts.vendor, facts.manufacturer) == ("IBM", "id:49424D00")

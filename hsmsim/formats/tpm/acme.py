@@ -218,10 +218,11 @@ class AcmeDraft(StatementDraft):
 
 
 def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> AcmeDraft:
-    """The draft of ``request`` by the request's device's emulated TPM, certified by the hierarchy of
-    ``pki_profile``. Parameters:
-    ``token`` (base64url), ``account_key`` (a public key whose thumbprint binds the answer; default: an account
-    key derived from the seed), ``identifier`` (default: the TPM's EK URN)."""
+    """The draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK). The AK
+    certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
+    :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign AKs.
+    Parameters: ``token`` (base64url), ``account_key`` (a public key whose thumbprint binds the answer; default: an
+    account key derived from the seed), ``identifier`` (default: the TPM's EK URN)."""
     if request.key_signer is None:
         raise UnsupportedKeyError("ACME device attestation needs an asymmetric key (for the finalize CSR)")
     params = request.parameters

@@ -72,7 +72,10 @@ def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineT
 
 def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> StatementDraft:
     """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in the request's device's
-    emulated TPM, certified by the hierarchy of ``pki_profile``; parameter ``signature_encoding`` (bare | tpmt)."""
+    emulated TPM of the hierarchy ``pki_profile`` (its EK); parameter ``signature_encoding`` (bare | tpmt). The AK
+    certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
+    :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
+    AKs."""
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine, area, encoding = _tpm_inputs(request, tpm)
     return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
@@ -80,9 +83,12 @@ def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile)
 
 
 def draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> Draft:
-    """The registration draft of ``request`` by the request's device's emulated TPM, certified by the hierarchy of
-    ``pki_profile``: exactly what the ``webauthn`` format generates with fmt ``tpm`` (parameters:
-    :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``)."""
+    """The registration draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile``
+    (its EK): exactly what the ``webauthn`` format generates with fmt ``tpm`` (parameters:
+    :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``). The AK certificate, its chain and
+    root come from ``request.attesting``, which must be an AK of that hierarchy (what
+    :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
+    AKs."""
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine, area, encoding = _tpm_inputs(request, tpm)
     ceremony = ceremony_for(request, "tpm", EMULATED_AAGUID.bytes, area.public_key())

@@ -270,9 +270,11 @@ class KastDraft:
 
 
 def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> KastDraft:
-    """The draft of ``request`` by the request's device's emulated TPM, certified by the hierarchy of
-    ``pki_profile``. Parameters: ``output``
-    (cmc | pkcs10), ``ksp_name``, ``id_binding`` (true: write the idBinding that real requests leave empty)."""
+    """The draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK). The AK
+    certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
+    :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign AKs.
+    Parameters: ``output`` (cmc | pkcs10), ``ksp_name``, ``id_binding`` (true: write the idBinding that real requests
+    leave empty)."""
     params = request.parameters
     output = str(params.get("output", "cmc"))
     if output not in OUTPUTS:

@@ -223,9 +223,10 @@ def _bytes_parameter(parameters: Mapping[str, object], name: str) -> bytes | Non
 
 
 def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> ParsecDraft:
-    """The draft of ``request`` by the request's device's emulated TPM, certified by the hierarchy of
-    ``pki_profile``. Parameters:
-    ``nonce`` (bytes or base64, ≤ 64 bytes; default derived), ``activate_credential`` (default true),
+    """The draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK). The AK
+    certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
+    :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign AKs.
+    Parameters: ``nonce`` (bytes or base64, ≤ 64 bytes; default derived), ``activate_credential`` (default true),
     ``credential`` (the third party's, bytes or base64)."""
     params = request.parameters
     seed, label = request.device.seed, request.key.label
