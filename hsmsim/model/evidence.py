@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -98,6 +98,45 @@ def bundle_entries(directory: Path) -> list[Path]:
     """The entries of ``directory`` (not below it), sorted, at most ``MAX_BUNDLE_ENTRIES`` of them looked
     at: for format detection, which must stay cheap in a directory of a million files."""
     return sorted(islice(directory.iterdir(), MAX_BUNDLE_ENTRIES))
+
+
+def _claimed_files(directory: Path, claims: Callable[[Path], bool]) -> list[Path]:
+    found = []
+    for entry in bundle_entries(directory):
+        try:
+            regular = stat.S_ISREG(entry.lstat().st_mode)
+        except OSError:
+            continue
+        if regular and claims(entry):
+            found.append(entry)
+    return found
+
+
+def claimed_file(directory: Path, claims: Callable[[Path], bool]) -> Path | None:
+    """The one regular file (not a symlink) among :func:`bundle_entries` of ``directory`` that ``claims``
+    accepts; None when none or several do, or the directory cannot be listed. ``claims`` must not raise."""
+    try:
+        found = _claimed_files(directory, claims)
+    except OSError:
+        return None
+    return found[0] if len(found) == 1 else None
+
+
+def primary_file(path: Path, claims: Callable[[Path], bool]) -> Path:
+    """``path`` when it is not a directory, else the one file in it that ``claims`` accepts (as
+    :func:`claimed_file`): how a format whose evidence is one record file with siblings reads the directory
+    ``hsmsim attest`` writes. Raises :class:`BundleError` when the directory holds none or several."""
+    if not path.is_dir():
+        return path
+    try:
+        found = _claimed_files(path, claims)
+    except OSError as exc:
+        raise BundleError(f"cannot list {path}: {exc.strerror}") from exc
+    if len(found) != 1:
+        named = ", ".join(p.name for p in found[:4]) + (", ..." if len(found) > 4 else "")
+        raise BundleError(f"{path} holds {len(found)} evidence records{f' ({named})' if found else ''}; "
+                          "name the one to verify")
+    return found[0]
 
 
 def read_bundle_dir(directory: Path, budget: ReadBudget | None = None) -> dict[str, bytes]:

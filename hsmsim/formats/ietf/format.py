@@ -28,6 +28,8 @@ from hsmsim.model.evidence import (
     Evidence,
     TrustAnchors,
     bundle_entries,
+    claimed_file,
+    primary_file,
     read_bundle_dir,
 )
 from hsmsim.model.fuzz import FuzzModel
@@ -166,7 +168,9 @@ class CsrAttestationFormat:
         return csr.verify_csr(evidence_, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
-        """The CSR (PEM or DER) or CertReqMsg (DER) with its ``<label>.nonce`` beside it."""
+        """The CSR (PEM or DER) or CertReqMsg (DER), or the one in a directory, with its ``<label>.nonce`` beside
+        it."""
+        path = primary_file(path, self.detect)
         try:
             files = _read_with_nonce(path, path.stem)
         except OSError as exc:
@@ -174,7 +178,10 @@ class CsrAttestationFormat:
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
-        """A CSR (PEM or DER) or CertReqMsg file that carries the id-aa-attestation OID."""
+        """A CSR (PEM or DER) or CertReqMsg file that carries the id-aa-attestation OID, or a directory holding
+        one."""
+        if path.is_dir():
+            return claimed_file(path, self.detect) is not None
         data = peek_regular_file(path, csr.MAX_CSR_BYTES)
         if data is None:
             return False

@@ -19,7 +19,14 @@ from hsmsim.formats import get_format
 from hsmsim.formats.purebred import generate, verify
 from hsmsim.formats.purebred.envelope import ANDROID_KEY_DESCRIPTION, KINDS, is_certs_bag, is_request
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, MAX_SIBLING_BYTES, Evidence, TrustAnchors, read_bundle_dir
+from hsmsim.model.evidence import (
+    MAX_BUNDLE_FILE_BYTES,
+    MAX_SIBLING_BYTES,
+    Evidence,
+    TrustAnchors,
+    claimed_file,
+    read_bundle_dir,
+)
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
@@ -104,9 +111,9 @@ class PurebredFormat:
 
     def detect(self, path: Path) -> bool:
         """A PKCS#10 request carrying a Purebred evidence attribute, or an Android pre-enrollment container
-        (not a bare CMC request: that is ``ms-kast``'s); never raises."""
+        (not a bare CMC request: that is ``ms-kast``'s), or a directory holding one; never raises."""
         if path.is_dir():
-            return False
+            return claimed_file(path, lambda p: not verify.is_target_name(p.name) and self.detect(p)) is not None
         data = peek_regular_file(path, verify.MAX_REQUEST_BYTES)
         return data is not None and claims_envelope(data, path.name)
 

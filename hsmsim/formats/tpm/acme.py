@@ -55,7 +55,7 @@ from hsmsim.formats.tpm.statement import (
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
 from hsmsim.keystore.base import KeySpec, PublicKey
-from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
+from hsmsim.model.evidence import Evidence, TrustAnchors, claimed_file, primary_file, safe_file_stem
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.seed import derive_key, drbg
@@ -264,11 +264,14 @@ class TpmAcmeFormat(TpmStatementFormat):
         return _verify_record(AcmeRecord.parse(record), csrs[0] if len(csrs) == 1 else None, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:
-        """Read ``<label>.acme-tpm.json`` and the ``<label>.csr`` beside it."""
+        """Read ``<label>.acme-tpm.json`` (or the one in a directory) and the ``<label>.csr`` beside it."""
+        path = primary_file(path, self.detect)
         return self.read_record(path, [path.with_name(path.name.removesuffix(RECORD_SUFFIX) + ".csr")])
 
     def detect(self, path: Path) -> bool:
-        """A ``*.acme-tpm.json`` file."""
+        """A ``*.acme-tpm.json`` file, or a directory holding one."""
+        if path.is_dir():
+            return claimed_file(path, self.detect) is not None
         return path.is_file() and path.name.endswith(RECORD_SUFFIX)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:

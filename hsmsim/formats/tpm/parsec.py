@@ -56,7 +56,7 @@ from hsmsim.formats.tpm.statement import (
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
 from hsmsim.keystore.base import PublicKey
-from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
+from hsmsim.model.evidence import Evidence, TrustAnchors, claimed_file, primary_file, safe_file_stem
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.seed import drbg
@@ -403,13 +403,18 @@ class ParsecTpmFormat(TpmStatementFormat):
         return _verify(evidence, record, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:
-        """Read ``<label>.parsec-tpm.json`` with its AK chain and ActivateCredential record beside it."""
+        """Read ``<label>.parsec-tpm.json`` (or the one in a directory) with its AK chain and ActivateCredential
+        record beside it."""
+        path = primary_file(path, self.detect)
         stem = path.name.removesuffix(RECORD_SUFFIX)
         return self.read_record(path, [path.parent / f"{stem}{AK_CHAIN_SUFFIX}",
                                        path.parent / f"{stem}{ACTIVATION_SUFFIX}"])
 
     def detect(self, path: Path) -> bool:
-        """A ``*.parsec-tpm.json`` file, or a ``.json`` record naming both ``kat`` and ``expectedNonce``."""
+        """A ``*.parsec-tpm.json`` file, or a ``.json`` record naming both ``kat`` and ``expectedNonce``; a
+        directory holding one."""
+        if path.is_dir():
+            return claimed_file(path, self.detect) is not None
         return self.detect_record(path, RECORD_SUFFIX, (b'"kat"', b'"expectedNonce"'))
 
     def vector_cases(self, seed: str) -> list[VectorCase]:

@@ -23,7 +23,7 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import names
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import Evidence, TrustAnchors, claimed_file, primary_file
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
@@ -142,12 +142,17 @@ class WebAuthnFormat:
             return Verdict(rejection.reason, rejection.detail)
 
     def load(self, path: Path) -> Evidence:
-        """Read a ``.webauthn.json`` record, bounded (the roots are given separately, as trust anchors)."""
+        """Read a ``.webauthn.json`` record (or the one in a directory), bounded (the roots are given separately, as
+        trust anchors)."""
+        path = primary_file(path, self.detect)
         return Evidence(format=self.name, files={path.name: read_regular_file(path, MAX_RECORD_BYTES, ReadBudget())},
                         primary=path.name)
 
     def detect(self, path: Path) -> bool:
-        """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject."""
+        """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject; a
+        directory holding one."""
+        if path.is_dir():
+            return claimed_file(path, self.detect) is not None
         return is_json_record(path, RECORD_SUFFIX, (b'"attestationObject"', b'"expectedRpId"'), MAX_RECORD_BYTES)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
