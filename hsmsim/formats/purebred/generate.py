@@ -83,7 +83,7 @@ def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
     refused = [name for name in _REFUSED_PARAMETERS if name in parameters]
     if refused:
         raise ParameterError(f"purebred cannot pass {', '.join(refused)} to {kind.inner_format}: "
-                                  f"{ROOTS_FILE} holds the root the inner format provisions")
+                             f"{ROOTS_FILE} holds the root the inner format provisions")
     if kind is YUBIKEY:
         parameters = {"slot": "9e", **parameters, "profile": "ykman"}
     inner_request = replace(request, attesting=fmt.provision(request.device, request.partition),
