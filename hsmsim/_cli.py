@@ -210,6 +210,8 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
             _fail(f"--param {raw!r} is not KEY=VALUE")
         if key_name in _PYTHON_ONLY_PARAMS:
             _fail(f"--param {key_name} takes a Python object; set it through the Python API")
+        if key_name in params:
+            _fail(f"--param {key_name} is given twice")
         params[key_name] = int(value) if _CANONICAL_INT.fullmatch(value) else value
     at = _parse_time(at_text)
     if at is not None:

@@ -164,6 +164,15 @@ def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
     assert extracted.returncode == 2 and extracted.stderr.strip().endswith(f"File exists: {occupied}")
 
 
+def test_a_parameter_given_twice_is_one_line_and_exit_2(tmp_path):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    result = hsmsim("attest", "--format", "pkix-evidence", "--key", "k", "--out", str(tmp_path / "o"),
+                    "--param", "fips_level=2", "--param", "fips_level=3", state=state)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == ["hsmsim: error: --param fips_level is given twice"]
+
+
 @pytest.mark.parametrize("given", ["abc", "\u00b2"])  # '²' is a digit to str.isdigit, not to int()
 def test_a_bad_parameter_value_is_one_line_and_exit_2(tmp_path, given):
     state = tmp_path / "hsm"
