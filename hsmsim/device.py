@@ -6,7 +6,7 @@ These sit below the formats: a format's generator receives an :class:`Attestatio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +14,7 @@ from hsmsim.errors import ParameterError
 from hsmsim.keystore.base import PrivateKey, StoredKey, TpmCertifier
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
+from hsmsim.verdict import Rejected
 
 # A fixed epoch for everything derived from the seed; 2025-01-06 is a Monday morning in Zurich.
 DEVICE_EPOCH = datetime(2025, 1, 6, 7, 30, 0, tzinfo=UTC)
@@ -97,3 +98,20 @@ def text_parameter(parameters: Mapping[str, object], name: str, must: str = "tex
     if isinstance(given, int) and not isinstance(given, bool):
         return str(given)
     raise ParameterError.invalid(name, must, given)
+
+
+def bytes_parameter(parameters: Mapping[str, object], name: str, decode: Callable[[str], bytes],
+                    must: str) -> bytes | None:
+    """The bytes parameter ``name`` (None when absent or None): bytes as given, or text (:func:`text_parameter`)
+    through ``decode``, which raises ValueError or :class:`~hsmsim.verdict.Rejected` for text it cannot read.
+    Raises :class:`ParameterError` (saying the value ``must`` be that) for another value."""
+    given = parameters.get(name)
+    if isinstance(given, bytes):
+        return given
+    text = text_parameter(parameters, name, must)
+    if text is None:
+        return None
+    try:
+        return decode(text)
+    except (ValueError, Rejected):
+        raise ParameterError.invalid(name, must, given) from None

@@ -19,12 +19,10 @@ from typing import Any, Generic, Protocol, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.device import AttestationRequest, flag_parameter, text_parameter
-from hsmsim.errors import ParameterError
+from hsmsim.device import AttestationRequest, bytes_parameter, flag_parameter
 from hsmsim.keystore.base import PublicKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.seed import drbg
-from hsmsim.verdict import Rejected
 from hsmsim.webauthn.container import (
     FLAG_AT,
     FLAG_UP,
@@ -141,17 +139,9 @@ class Ceremony:
 
 
 def _challenge(parameters: Mapping[str, object], seed: str, label: str, at: datetime) -> bytes:
-    must = "bytes or canonical base64url text"
-    given = parameters.get("challenge")
-    if isinstance(given, bytes):
-        return given
-    text = text_parameter(parameters, "challenge", must)
-    if text is None:
-        return drbg(seed, f"webauthn/challenge/{label}/{at:%Y%m%dT%H%M%S}").read(32)
-    try:
-        return from_b64url(text, "parameter challenge")
-    except Rejected:
-        raise ParameterError.invalid("challenge", must, given) from None
+    given = bytes_parameter(parameters, "challenge", lambda text: from_b64url(text, "parameter challenge"),
+                            "bytes or canonical base64url text")
+    return given if given is not None else drbg(seed, f"webauthn/challenge/{label}/{at:%Y%m%dT%H%M%S}").read(32)
 
 
 def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credential_key: PublicKey) -> Ceremony:

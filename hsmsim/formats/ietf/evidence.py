@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest, text_parameter
+from hsmsim.device import AttestationRequest, bytes_parameter
 from hsmsim.encoding import cert_pem, key_facts, pem, spki_der
 from hsmsim.errors import ParameterError
 from hsmsim.formats.ietf import asn1
@@ -149,15 +149,9 @@ def golden_entities(request: AttestationRequest, vendor: str, nonce: bytes) -> t
 def request_nonce(request: AttestationRequest) -> bytes:
     """The ``nonce`` parameter (bytes or hex text), else 16 bytes derived from the seed, the key and the time.
     Raises :class:`ParameterError` for another value."""
-    given = request.parameters.get("nonce")
-    if isinstance(given, bytes):
+    given = bytes_parameter(request.parameters, "nonce", bytes.fromhex, "bytes or hex text")
+    if given is not None:
         return given
-    text = text_parameter(request.parameters, "nonce", "bytes or hex text")
-    if text is not None:
-        try:
-            return bytes.fromhex(text)
-        except ValueError:
-            raise ParameterError.invalid("nonce", "bytes or hex text", given) from None
     return drbg(request.device.seed, f"ietf/nonce/{request.key.label}/{request.at.isoformat()}").read(16)
 
 

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest, flag_parameter, text_parameter
+from hsmsim.device import AttestationRequest, bytes_parameter, flag_parameter
 from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import ParameterError
 from hsmsim.formats.tpm.credential import activate_credential, make_credential, release_credential
@@ -207,18 +207,9 @@ def _ek_certificate_der(tpm: EmulatedTpm) -> bytes:
 
 def _bytes_parameter(parameters: Mapping[str, object], name: str) -> bytes | None:
     must = "bytes or base64 text of at most 64 bytes"
-    given = parameters.get(name)
-    data = given if isinstance(given, bytes) else None
-    text = None if data is not None else text_parameter(parameters, name, must)
-    if text is None and data is None:
-        return None
-    if text is not None:
-        try:
-            data = base64.b64decode(text, validate=True)
-        except ValueError:
-            data = None
-    if data is None or len(data) > 64:
-        raise ParameterError.invalid(name, must, given)
+    data = bytes_parameter(parameters, name, lambda text: base64.b64decode(text, validate=True), must)
+    if data is not None and len(data) > 64:  # TPM2B_DATA, TPM2B_DIGEST
+        raise ParameterError.invalid(name, must, parameters.get(name))
     return data
 
 
