@@ -82,7 +82,9 @@ class Hsm:
         evidence = fmt.generate(request)
         unused = sorted(set(params) - tracked.read)
         if unused:
-            raise ParameterError(f"{fmt.name} has no parameter {', '.join(map(repr, unused))}")
+            read = ", ".join(map(repr, sorted(tracked.read))) or "none"
+            raise ParameterError(f"{fmt.name} has no parameter {', '.join(map(repr, unused))} "
+                                 f"(the parameters it reads for this request: {read})")
         return evidence
 
 

@@ -92,6 +92,12 @@ def _other_key(bench: RegistrationBench) -> None:
     bench.draft.certified_key = other.public_key()
 
 
+def _ed25519_credential(bench: RegistrationBench) -> None:
+    key = attested_key(bench.seed, "apple-webauthn", "ed25519").public_key()
+    bench.ceremony.credential_key = key
+    bench.draft.credential_key = key
+
+
 def _forged(bench: RegistrationBench) -> None:
     bench.draft.signer = attested_key(bench.seed, "apple-webauthn", "ec-p256")
 
@@ -172,6 +178,11 @@ def mutations() -> list[Mutation]:
               "structural verifiers tolerate it; the strict profile allows only x5c"),
         "attStmt.alg = -7", "cbor.insert", "/attStmt/alg", _draft(extra={"alg": -7}),
         strict_only(Reason.UNEXPECTED_CONTENT))
+    add("credential-ed25519", "AppleCredentialEd25519",
+        _note("PROFILE", low, "an Ed25519 credential key (Apple's passkeys are P-256), correctly attested",
+              "valid evidence; the strict profile rejects the key with KEY_POLICY (CA/B Forum code signing)"),
+        "credential key and credCert's key = Ed25519", "key.replace",
+        "authData.attestedCredentialData.credentialPublicKey", _ed25519_credential, strict_only(Reason.KEY_POLICY))
     return m
 
 

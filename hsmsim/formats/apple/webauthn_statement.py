@@ -6,7 +6,8 @@ issues credCert for the credential key, with the nonce SHA-256(authData || clien
 
 Verification, in order: x5c present (MALFORMED); the chain to the roots given (the chain reasons); the nonce
 extension present (ATTR_MISSING), DER (MALFORMED), equal to the computed nonce (CHALLENGE_MISMATCH); credCert's
-key is the credential key (KEY_MISMATCH); under the strict profile nothing beside x5c (UNEXPECTED_CONTENT).
+key is the credential key (KEY_MISMATCH); under the strict profile nothing beside x5c (UNEXPECTED_CONTENT) and
+the CA/B Forum code-signing key rule on the credential key (KEY_POLICY), as for ``packed`` and ``tpm``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.errors import UnsupportedKeyError
@@ -121,6 +123,8 @@ class AppleAnonymousAttestation:
             if unknown:
                 raise Rejected(Reason.UNEXPECTED_CONTENT, f"apple attStmt carries members beyond x5c: {unknown[:4]}")
         key_type, size = key_facts(signed.credential_key)
+        if profile is Profile.STRICT:
+            require_code_signing_key(key_type, size)
         return {"spki_der": spki_der(signed.credential_key), "key_type": key_type, "key_size": size,
                 "generated_on_device": True, "extractable": None, "never_extractable": None, "sensitive": None,
                 "always_sensitive": None, "vendor": "Apple", "model": "anonymous attestation",
