@@ -210,6 +210,10 @@ def test_generate_refuses_what_the_statement_cannot_hold():
         hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "apple-ish"})
     with pytest.raises(ParameterError, match="has no parameter 'signature_encoding'"):
         hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "packed", "signature_encoding": "tpmt"})
+    # a TPM-only parameter with another statement: the message lists what this request reads, fmt among them
+    with pytest.raises(ParameterError, match=r"has no parameter 'pki_profile' \(the parameters it reads for this "
+                                             r"request: 'attestation', 'challenge', 'fmt', "):
+        hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "packed", "pki_profile": "ecdsa-p384"})
 
 
 def _hsmsim(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
