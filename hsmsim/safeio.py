@@ -16,6 +16,7 @@ headers that disagree with each other or with the data, or expansion past the bo
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import struct
@@ -165,6 +166,27 @@ def read_regular_file(path: Path, limit: int, budget: ReadBudget) -> bytes:
         raise BundleError(f"reading {path} passes {passed}")
     budget.spend(len(data), str(path))
     return data
+
+
+def read_local_file(path: Path, limit: int) -> bytes:
+    """A file hsmsim keeps or is pointed at outside any evidence (adapter, corpus, state, findings, results,
+    waivers, caches): :func:`read_regular_file` against a budget of its own ``limit``, with its guarantees
+    (regular files only, never blocks, never reads past ``limit``); raises BundleError naming the file."""
+    return read_regular_file(path, limit, ReadBudget(limit))
+
+
+def load_json_file(path: Path, limit: int) -> object:
+    """The JSON value of the regular file ``path`` (at most ``limit`` bytes, read by :func:`read_local_file`).
+
+    Raises BundleError naming the file when it cannot be read, is not UTF-8 JSON, or nests too deeply for the
+    parser; the caller checks the value's shape."""
+    data = read_local_file(path, limit)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise BundleError(f"{path} nests too deeply to be read as JSON") from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise BundleError(f"{path} is not valid JSON: {str(exc)[:120]}") from None
 
 
 def peek_regular_file(path: Path, count: int, *, from_end: bool = False) -> bytes | None:

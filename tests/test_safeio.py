@@ -297,3 +297,21 @@ def test_one_verify_command_reads_at_most_one_budget_in_all(tmp_path, primus_bun
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "read budget of this call" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_load_json_file_refuses_what_it_cannot_bound(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text('{"a": [1, 2]}')
+    assert safeio.load_json_file(good, 100) == {"a": [1, 2]}
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.json"
+    big.write_text("[" + "0," * 100 + "0]")
+    junk = tmp_path / "junk.json"
+    junk.write_bytes(b"\xff{")
+    for path, message in ((deep, "nests too deeply"), (fifo, "not a regular file"), (big, "larger than 150 bytes"),
+                          (junk, "not valid JSON"), (tmp_path / "missing.json", "No such file")):
+        with pytest.raises(BundleError, match=message):
+            safeio.load_json_file(path, 150 if path is big else 300_000)
