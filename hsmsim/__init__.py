@@ -7,7 +7,9 @@ real vendor root.
 The Python API (:mod:`hsmsim.api`, documented in ``docs/api.md``) is available here:
 ``hsmsim.create_key``, ``hsmsim.attest``, ``hsmsim.roots``, ``hsmsim.verify``, ``hsmsim.load_corpus``,
 ``hsmsim.vectors``, ``hsmsim.format_names``, and the types ``Hsm``, ``HsmState``, ``Evidence``, ``Verdict``,
-``Reason``, ``Profile``, ``Claims``, ``TrustAnchors``, ``Corpus``, ``Vector``. They are resolved on first
+``Reason``, ``Profile``, ``Claims``, ``TrustAnchors``, ``Corpus``, ``Vector``, and the exceptions ``HsmsimError``
+(the base of every error hsmsim raises), ``ParameterError``, ``UnsupportedFormatError`` and ``CorpusLoadError``.
+They are resolved on first
 use, so ``import hsmsim`` (done by the auto-loaded pytest plugin) imports nothing else.
 """
 
@@ -22,12 +24,16 @@ if TYPE_CHECKING:
     from hsmsim.api import (
         Claims,
         Corpus,
+        CorpusLoadError,
         Evidence,
         Hsm,
+        HsmsimError,
         HsmState,
+        ParameterError,
         Profile,
         Reason,
         TrustAnchors,
+        UnsupportedFormatError,
         Vector,
         Verdict,
         attest,
@@ -40,8 +46,9 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
-    "Claims", "Corpus", "Evidence", "Hsm", "HsmState", "Profile", "Reason", "TrustAnchors", "Vector", "Verdict",
-    "__version__", "attest", "create_key", "format_names", "load_corpus", "roots", "vectors", "verify",
+    "Claims", "Corpus", "CorpusLoadError", "Evidence", "Hsm", "HsmState", "HsmsimError", "ParameterError", "Profile",
+    "Reason", "TrustAnchors", "UnsupportedFormatError", "Vector", "Verdict", "__version__", "attest", "create_key",
+    "format_names", "load_corpus", "roots", "vectors", "verify",
 ]
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from cryptography import x509
 
 from hsmsim.corpus.listing import select
-from hsmsim.errors import UnsupportedFormatError
+from hsmsim.errors import HsmsimError, ParameterError, UnsupportedFormatError
 from hsmsim.formats import detect, get_format, names
 from hsmsim.harness import vectors as harness_vectors
-from hsmsim.harness.vectors import Corpus, Vector, default_vectors_root
+from hsmsim.harness.vectors import Corpus, CorpusLoadError, Vector, default_vectors_root
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import new_key_material
@@ -27,8 +27,9 @@ from hsmsim.state import HsmState
 from hsmsim.verdict import Claims, Profile, Reason, Verdict
 
 __all__ = [
-    "Claims", "Corpus", "Evidence", "Hsm", "HsmState", "Profile", "Reason", "TrustAnchors", "Vector", "Verdict",
-    "attest", "create_key", "format_names", "load_corpus", "roots", "vectors", "verify",
+    "Claims", "Corpus", "CorpusLoadError", "Evidence", "Hsm", "HsmState", "HsmsimError", "ParameterError", "Profile",
+    "Reason", "TrustAnchors", "UnsupportedFormatError", "Vector", "Verdict", "attest", "create_key",
+    "format_names", "load_corpus", "roots", "vectors", "verify",
 ]
 
 StrPath = str | os.PathLike[str]

@@ -46,6 +46,9 @@ def test_every_exported_name_resolves() -> None:
         assert getattr(hsmsim, name) is not None
     with pytest.raises(AttributeError):
         hsmsim.no_such_thing  # noqa: B018 - the attribute access is the test
+    assert all(issubclass(error, hsmsim.HsmsimError)
+               for error in (hsmsim.ParameterError, hsmsim.UnsupportedFormatError, hsmsim.CorpusLoadError))
+    assert hsmsim.HsmsimError is HsmsimError
 
 
 def test_api_misuse_raises_hsmsim_errors(tmp_path: Path) -> None:

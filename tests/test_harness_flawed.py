@@ -175,3 +175,25 @@ def test_every_documented_openssl_walk_accepts_its_golden(path, corpus, openssl)
             assert check.ok, check.message
     finally:
         session.close()
+
+
+README_FLAW_ROWS = {"signature only": "flawed-signature-only", "no chain validation": "flawed-no-chain",
+                    "chain by name, not signature": "flawed-chain-by-name", "no CSR binding": "flawed-no-csr-binding",
+                    "attributes ignored": "flawed-attributes-ignored",
+                    "trusts the loose PEM (persistent process)": "flawed-loose-pem"}
+
+
+def test_readme_flawed_verifier_table_is_current(flawed_run):
+    run, _ = flawed_run
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| flawed verifier | unexpected ACCEPTs over the Primus set |"):]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        label, count = (cell.strip() for cell in line.strip("|").split("|"))
+        rows[label] = int(count.split()[0])
+    measured = {label: sum(r.outcome is Outcome.UNEXPECTED_ACCEPT
+                           for r in next(v for v in run.verifiers if v.info.name == name).results)
+                for label, name in README_FLAW_ROWS.items()}
+    assert rows == measured
