@@ -432,3 +432,30 @@ def test_every_primus_vector_is_detected_as_primus(vector_id, tmp_path):
 def test_primus_claims_no_fips_level(primus, primus_bundles, primus_trust):
     verdict = primus.verify(primus_bundles["rsa-3072"], primus_trust, at=VALIDATION_TIME)
     assert verdict.accepted and verdict.claims.fips_level is None, "neither XML nor chain states a FIPS level"
+
+
+def test_an_unzipped_bundle_is_verified_from_its_xml(primus, tmp_path):
+    """The key description of an unzipped TSB export names its bundle: the .sig, chain, public keys and CSR beside it
+    are read with it (they were ignored, and the verdict said the .sig was missing)."""
+    vector = find_vector(VECTORS, "primus::golden::rsa-3072")
+    extract_vector(VECTORS, "primus::golden::rsa-3072", tmp_path)
+    with zipfile.ZipFile(tmp_path / vector.inputs.primary) as archive:
+        archive.extractall(tmp_path / "loose")
+    (tmp_path / vector.inputs.primary).unlink()
+    for csr in tmp_path.glob("*.csr"):
+        csr.rename(tmp_path / "loose" / csr.name)
+    xml = next((tmp_path / "loose").glob("*.xml"))
+    assert detect(xml).name == "primus"
+    trust = TrustAnchors.from_pem_files([tmp_path / "hsm_rsa_root.crt"])
+    assert primus.verify(primus.load(xml), trust, at=VALIDATION_TIME, profile=Profile.STRICT).accepted
+    xml.with_suffix(".sig").unlink()
+    verdict = primus.verify(primus.load(xml), trust, at=VALIDATION_TIME)
+    assert verdict.reason is Reason.MISSING_INPUT and ".sig" in verdict.detail
+
+
+def test_the_real_export_is_verified_from_its_xml(primus, shared_dir):
+    sample = shared_dir / "interop" / "securosys"
+    evidence = primus.load(sample / "rsa_4096_sign.xml")  # the real export, its CSR saved as csr.pem
+    assert sorted(evidence.files) == ["PrimusHSM_Attestation.crt", "csr.pem", "rsa_4096_sign.sig", "rsa_4096_sign.xml"]
+    assert primus.verify(evidence, TrustAnchors.from_pem_files([sample / "securosys_primus_root.crt"]),
+                         profile=Profile.STRICT).accepted

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hsmsim.device import AttestationRequest, Device, text_parameter
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.primus import catalogue, fuzz
-from hsmsim.formats.primus.bundle import CHAIN_FILE, assemble
+from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, assemble
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.pki import primus_attestation_identity
 from hsmsim.formats.primus.verify import verify_evidence
@@ -96,14 +96,24 @@ class PrimusFormat:
         return verify_evidence(evidence, trust, at=at, profile=profile, options=self.options)
 
     def load(self, path: Path) -> Evidence:
-        """Read a TSB zip (with the ``<label>.csr`` beside it) or a directory of loose files, regular
-        files only, within one :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`."""
+        """Read a TSB zip (with the ``<label>.csr`` beside it), the loose ``<label>.xml`` of an unzipped one
+        (with the members that exist beside it: ``<label>.sig``, ``<label>.pem``, the chain, the second public-key
+        name, and the CSR), or a directory of loose files; regular files only, within one
+        :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`."""
         budget = ReadBudget()
         if path.is_dir():
             return Evidence(format=self.name, files=read_bundle_dir(path, budget), primary=path.name)
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
         stem = path.name.removesuffix(".zip").removesuffix("_attestation")
+        if path.suffix.lower() == ".xml":
+            stem = path.stem
+            for member in (f"{stem}.sig", f"{stem}.pem", CHAIN_FILE, PUBKEY_FILE):
+                if (path.parent / member).is_file():
+                    files[member] = read_regular_file(path.parent / member, MAX_SIBLING_BYTES, budget)
         csrs = sorted(path.parent.glob("*.csr"))
+        if not csrs and path.suffix.lower() == ".xml":  # a CSR saved as PEM under another name (csr.pem)
+            csrs = [pem for pem in sorted(path.parent.glob("*.pem"))
+                    if b"CERTIFICATE REQUEST-----" in (peek_regular_file(pem, 64) or b"")]
         for sibling in csrs:
             if sibling.stem == stem or len(csrs) == 1:
                 files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
@@ -111,8 +121,8 @@ class PrimusFormat:
 
     def detect(self, path: Path) -> bool:
         """A zip (local-header magic or ``.zip`` name) that names ``PrimusHSM_Attestation.crt`` near its
-        start or in its last 128 KiB (where the central directory is), or a directory holding that file
-        or such a zip.
+        start or in its last 128 KiB (where the central directory is), a directory holding that file
+        or such a zip, or an unzipped bundle's ``<label>.xml`` with ``<label>.sig`` and that file beside it.
 
         Only the envelope and the member names are looked at (the name's bytes, not a parsed
         central directory), so evidence with a defect inside — a damaged member, trailing bytes,
@@ -126,6 +136,8 @@ class PrimusFormat:
         except OSError:
             return False
         head = peek_regular_file(path, _DETECT_WINDOW)
+        if head is not None and path.suffix.lower() == ".xml":  # an unzipped bundle's key description
+            return (path.parent / f"{path.stem}.sig").is_file() and (path.parent / CHAIN_FILE).is_file()
         if head is None or not (head.startswith(b"PK\x03\x04") or path.suffix.lower() == ".zip"):
             return False
         name = CHAIN_FILE.encode()
