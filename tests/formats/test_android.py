@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import Device
-from hsmsim.errors import BundleError, UnsupportedKeyError
+from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.android import cbor, keydescription
 from hsmsim.formats.android import verify as android_verify
@@ -579,13 +579,17 @@ def android_hsm() -> Hsm:
 
 @pytest.mark.parametrize("shape", [s.value for s in ChainShape])
 @pytest.mark.parametrize("level", ["TRUSTED_ENVIRONMENT", "STRONG_BOX"])
-def test_hsm_attests_every_shape_and_level(android, android_hsm, trust, shape, level):
+def test_hsm_attests_every_shape_and_level(android, android_hsm, shape, level):
     at = ATTEST_TIME + timedelta(days=200)
     evidence = android_hsm.attest("key-ec-p384", "android-key", {
         "attest_time": at, "shape": shape, "security_level": level, "challenge": "nonce-42"})
-    assert sorted(evidence.files) == ["key-ec-p384.challenge", "key-ec-p384.pem"]
+    assert sorted(evidence.files) == ["attestation_roots.pem", "key-ec-p384.challenge", "key-ec-p384.pem"]
     assert evidence.files["key-ec-p384.challenge"] == b"nonce-42"
-    verdict = android.verify(evidence, trust, at=at + timedelta(minutes=5), profile=Profile.STRICT)
+    # the roots written beside the evidence are the ones a relying party pins, whatever the shape
+    beside = x509.load_pem_x509_certificates(evidence.files["attestation_roots.pem"])
+    assert tuple(beside) == trust_roots(SEED)
+    verdict = android.verify(evidence, TrustAnchors({"root": tuple(beside)}), at=at + timedelta(minutes=5),
+                             profile=Profile.STRICT)
     assert verdict.accepted, verdict.summary()
     assert f"securityLevel={level}" in verdict.detail
     chain = x509.load_pem_x509_certificates(evidence.files[evidence.primary])
@@ -738,5 +742,12 @@ def test_acme_through_the_hsm(tmp_path, acme, trust):
         hsm.attest("acme-p384", "android-acme", {"attest_time": ATTEST_TIME})
     evidence.write(tmp_path)
     assert detect(tmp_path).name == "android-acme" and detect(tmp_path / evidence.primary).name == "android-acme"
-    assert acme.load(tmp_path / evidence.primary).files == evidence.files
+    loaded = acme.load(tmp_path / evidence.primary).files
+    assert loaded == {name: data for name, data in evidence.files.items() if name != "attestation_roots.pem"}
     assert not get_format("android-key").detect(tmp_path)
+
+
+def test_attest_refuses_software_attestation(android_hsm):
+    """Software attestation (the Keymaster 1 golden) is the corpus's; attest says so instead of failing inside."""
+    with pytest.raises(ParameterError, match=r"must be TRUSTED_ENVIRONMENT or STRONG_BOX, not 'software'"):
+        android_hsm.attest("key-ec-p384", "android-key", {"attest_time": ATTEST_TIME, "security_level": "software"})

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim.device import AttestationRequest
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.android import cbor
-from hsmsim.formats.android.generate import generate_evidence
+from hsmsim.formats.android.generate import ROOTS_FILE, generate_evidence
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.status import STATUS_FILE
 from hsmsim.formats.android.verify import MAX_CHAIN_CERTIFICATES, check_chain
@@ -93,7 +93,8 @@ def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions)
     alg, sig = sign_key_authorization(signer, key_auth)
     stem = request.key.label
     return Evidence(FORMAT, {f"{stem}{ATTOBJ_SUFFIX}": attestation_object(certificates, alg, sig),
-                             f"{stem}{KEYAUTH_SUFFIX}": key_auth}, f"{stem}{ATTOBJ_SUFFIX}")
+                             f"{stem}{KEYAUTH_SUFFIX}": key_auth, ROOTS_FILE: chain.files[ROOTS_FILE]},
+                    f"{stem}{ATTOBJ_SUFFIX}")
 
 
 @dataclass(frozen=True)

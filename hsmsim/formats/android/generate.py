@@ -33,7 +33,13 @@ from hsmsim.formats.android.keydescription import (
     encode_key_description,
 )
 from hsmsim.formats.android.options import AndroidOptions
-from hsmsim.formats.android.pki import ChainShape, android_identity, attestation_key, attestation_leaf
+from hsmsim.formats.android.pki import (
+    ChainShape,
+    android_identity,
+    attestation_key,
+    attestation_leaf,
+    trust_roots,
+)
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import Evidence
 from hsmsim.pki.identity import AttestationIdentity
@@ -142,6 +148,17 @@ def evidence_files(stem: str, pem: bytes, challenge: bytes | None) -> dict[str, 
     return files
 
 
+ROOTS_FILE = "attestation_roots.pem"
+"""Written beside what ``attest`` produces (not part of what the device sends): the emulated roots a relying party
+pins, PEM, as Google's ``roots.json`` lists them: the legacy RSA root and the 2026 P-384 root. ``verify --root``
+takes it; a chain of any shape ends at one of them."""
+
+
+def pinned_roots_pem(seed: str) -> bytes:
+    """The contents of :data:`ROOTS_FILE` for a device of ``seed``."""
+    return b"".join(cert_pem(root) for root in trust_roots(seed))
+
+
 def _user_attesting_key(request: AttestationRequest) -> PrivateKey | None:
     """The request's attesting key when it is a user's key; None for the device's own (derived per level)."""
     device = request.device
@@ -153,7 +170,7 @@ def request_inputs(request: AttestationRequest, options: AndroidOptions) -> tupl
                                                                                  SecurityLevel, ChainShape]:
     """The key, what KeyMint records about it, the security level and the chain shape of ``request``.
 
-    Parameters (``request.parameters``): ``security_level`` (``TRUSTED_ENVIRONMENT`` or ``STRONG_BOX``),
+    Parameters (``request.parameters``): ``security_level`` (``TRUSTED_ENVIRONMENT`` or ``STRONG_BOX``, any case),
     ``shape`` (a :class:`ChainShape` value). Raises :class:`UnsupportedKeyError` for keys KeyMint cannot
     attest (secret, extractable), :class:`ParameterError` for another level or shape.
     """
@@ -166,8 +183,8 @@ def request_inputs(request: AttestationRequest, options: AndroidOptions) -> tupl
     params = request.parameters
     given_level = params.get("security_level", options.security_level.name)
     level = SecurityLevel.__members__.get(str(given_level).upper())
-    if level is None:
-        raise ParameterError.invalid("security_level", f"one of {', '.join(SecurityLevel.__members__)}", given_level)
+    if level is None or level is SecurityLevel.SOFTWARE:  # software attestation: the corpus's Keymaster 1 golden only
+        raise ParameterError.invalid("security_level", "TRUSTED_ENVIRONMENT or STRONG_BOX", given_level)
     given_shape = str(params.get("shape", options.shape.value))
     if given_shape not in tuple(ChainShape):
         raise ParameterError.invalid("shape", f"one of {', '.join(ChainShape)}", params.get("shape"))
@@ -198,4 +215,5 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
                             factory=shape is ChainShape.FACTORY)
     pem = chain_pem([leaf, *above_leaf(identity, shape)])
     stem = key.label
-    return Evidence("android-key", evidence_files(stem, pem, challenge), f"{stem}.pem")
+    files = {**evidence_files(stem, pem, challenge), ROOTS_FILE: pinned_roots_pem(request.device.seed)}
+    return Evidence("android-key", files, f"{stem}.pem")
