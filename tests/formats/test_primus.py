@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from hsmsim import mutate
 from hsmsim.corpus.check import extract_vector, find_vector
+from hsmsim.errors import BundleError
 from hsmsim.formats import detect
 from hsmsim.formats.primus import PrimusOptions
 from hsmsim.formats.primus.archive import build_zip, deflated
@@ -459,3 +460,12 @@ def test_the_real_export_is_verified_from_its_xml(primus, shared_dir):
     assert sorted(evidence.files) == ["PrimusHSM_Attestation.crt", "csr.pem", "rsa_4096_sign.sig", "rsa_4096_sign.xml"]
     assert primus.verify(evidence, TrustAnchors.from_pem_files([sample / "securosys_primus_root.crt"]),
                          profile=Profile.STRICT).accepted
+
+
+def test_a_directory_of_two_bundles_is_refused(primus, tmp_path):
+    extract_vector(VECTORS, "primus::golden::rsa-3072", tmp_path)
+    zip_path = next(tmp_path.glob("*.zip"))
+    shutil.copy(zip_path, tmp_path / "other_attestation.zip")
+    with pytest.raises(BundleError, match=r"holds 2 zips .*; name the one to verify"):
+        primus.load(tmp_path)
+    assert primus.load(zip_path).primary == zip_path.name  # naming one still works

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device, text_parameter
-from hsmsim.errors import ParameterError, UnsupportedKeyError
+from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats.primus import catalogue, fuzz
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, assemble
 from hsmsim.formats.primus.options import PrimusOptions
@@ -102,6 +102,9 @@ class PrimusFormat:
         :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`."""
         budget = ReadBudget()
         if path.is_dir():
+            zips = [entry.name for entry in bundle_entries(path) if entry.suffix.lower() == ".zip"]
+            if len(zips) > 1:  # pooling their members would verify a mix of bundles
+                raise BundleError(f"{path} holds {len(zips)} zips ({', '.join(zips[:3])}); name the one to verify")
             return Evidence(format=self.name, files=read_bundle_dir(path, budget), primary=path.name)
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
         stem = path.name.removesuffix(".zip").removesuffix("_attestation")
