@@ -272,6 +272,16 @@ def test_attest_refuses_a_csr_common_name_no_certificate_can_carry(tmp_path, com
                      "parameter csr_common_name must")
 
 
+def test_an_android_key_labelled_like_a_path_is_written_inside_the_bundle_directory(tmp_path):
+    state = tmp_path / "s"
+    assert hsmsim("key", "create", "--label", "../../evil", "--spec", "ec-p256", "--format", "android-key",
+                  state=state).returncode == 0
+    out = tmp_path / "a" / "b" / "out"
+    written = hsmsim("attest", "--key", "../../evil", "--out", str(out / "x.pem"), state=state)
+    assert written.returncode == 0, written.stderr
+    assert {p.parent for p in tmp_path.rglob("*evil*")} == {out}
+
+
 def test_serve_refuses_an_empty_host(tmp_path):
     _one_line_exit_2(hsmsim("serve", "--host", "", "--no-tls", "--port", "0", "--state", str(tmp_path / "srv")),
                      "--host must not be empty")

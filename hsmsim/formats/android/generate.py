@@ -35,7 +35,7 @@ from hsmsim.formats.android.keydescription import (
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import ChainShape, android_identity, attestation_key, attestation_leaf
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 
@@ -197,5 +197,5 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
     leaf = attestation_leaf(public_key, encode_key_description(description), identity,
                             factory=shape is ChainShape.FACTORY)
     pem = chain_pem([leaf, *above_leaf(identity, shape)])
-    stem = key.label
+    stem = safe_file_stem(key.label)
     return Evidence("android-key", evidence_files(stem, pem, challenge), f"{stem}.pem")
