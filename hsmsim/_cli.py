@@ -24,7 +24,7 @@ from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, names, verify_guarded
 from hsmsim.hsm import GENERIC_MECHANISMS
 from hsmsim.keystore import BACKENDS
-from hsmsim.keystore.base import KeyPolicy, KeySpec
+from hsmsim.keystore.base import KeyPolicy, KeySpec, label_problem
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.model.vectors import Severity
 from hsmsim.safeio import call_budget
@@ -141,8 +141,9 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
         if format_name not in (None, deprecated_vendor):
             _fail(f"--vendor {deprecated_vendor} contradicts --format {format_name}")
         format_name = deprecated_vendor
-    if not label.strip():
-        _fail("--label must not be empty")
+    problem = label_problem(label, "--label")
+    if problem is not None:
+        _fail(problem)
     if format_name is not None:
         get_format(format_name)
     spec = KeySpec.parse(spec_text)

@@ -20,6 +20,12 @@ from hsmsim.keystore.base import KeyStore
 from hsmsim.model.evidence import Evidence
 from hsmsim.pki.identity import AttestationIdentity
 
+ATTEST_TIME_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(8999, 12, 31, 23, 59, 59, tzinfo=UTC))
+"""The attestation times every format can encode: from the Unix epoch (formats carry Unix timestamps, and
+cryptography refuses a certificate valid before 1950), to years before 9999, so that certificates valid for years
+after the attestation stay within X.509's GeneralizedTime and Python's datetime. A format may hold less (a zip's
+MS-DOS times: 1980 to 2107) and says so with a :class:`ParameterError`."""
+
 GENERIC_MECHANISMS = frozenset({"pkix-evidence", "csr-attestation"})
 """Formats every device speaks besides its own: the IETF generic profiles (PKIX Evidence of any HSM,
 and a CSR attestation bundle carrying the device's own evidence with PKIX Evidence)."""
@@ -72,6 +78,10 @@ class Hsm:
         at = params.pop("attest_time", None) or self.clock()
         if not isinstance(at, datetime):
             raise ParameterError.invalid("attest_time", "a datetime", at)
+        earliest, latest = ATTEST_TIME_RANGE
+        if not earliest <= (at if at.tzinfo else at.replace(tzinfo=UTC)) <= latest:
+            raise ParameterError(f"the attestation time {at.isoformat()} is outside what {fmt.name} evidence can "
+                                 f"hold: it must be between {earliest:%Y-%m-%d} and {latest:%Y-%m-%d}")
         signer = self.keystore.signer(key) if key.public_key is not None else None
         tracked = _ReadTracking(params)
         request = AttestationRequest(

@@ -227,6 +227,83 @@ def test_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == [message]
 
 
+def _one_line_exit_2(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hsmsim: error: ") and message in lines[0], result.stderr
+
+
+@pytest.mark.parametrize(("label", "message"), [
+    ("x" * 65, "at most 64 bytes in UTF-8"),
+    ("\U0001F600" * 17, "limit), not 68"),
+    ("\udcff\udcfe", "not UTF-8"),  # the bytes ff fe on the command line
+    ("bad\uffff", "noncharacters"),
+    ("a\tb", "control characters"),
+    ("  ", "must not be empty"),
+])
+def test_key_create_refuses_a_label_no_device_can_attest(tmp_path, label: str, message: str):
+    _one_line_exit_2(hsmsim("key", "create", "--label", label, "--spec", "ec-p256", state=tmp_path / "s"), message)
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(("format_name", "times"), [
+    ("primus", ("0001-01-01T00:00:00Z", "1979-12-31T23:59:59Z", "2108-01-01T00:00:00Z", "9999-12-31T23:59:59Z")),
+    ("fortanix", ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")),
+    ("android-key", ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")),
+    ("apple-acme", ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")),
+])
+def test_attest_at_a_time_the_format_cannot_encode_is_one_line_and_exit_2(tmp_path, format_name: str,
+                                                                           times: tuple[str, ...]):
+    state = tmp_path / "s"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--format", format_name,
+                  state=state).returncode == 0
+    for at in times:
+        _one_line_exit_2(hsmsim("attest", "--key", "k", "--out", str(tmp_path / "o" / "x.zip"), "--at", at,
+                                state=state), "must be between")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("common_name", ["x" * 100, ""])
+def test_attest_refuses_a_csr_common_name_no_certificate_can_carry(tmp_path, common_name: str):
+    state = tmp_path / "s"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    _one_line_exit_2(hsmsim("attest", "--key", "k", "--out", str(tmp_path / "x.zip"),
+                            "--param", f"csr_common_name={common_name}", state=state),
+                     "parameter csr_common_name must")
+
+
+def test_an_android_key_labelled_like_a_path_is_written_inside_the_bundle_directory(tmp_path):
+    state = tmp_path / "s"
+    assert hsmsim("key", "create", "--label", "../../evil", "--spec", "ec-p256", "--format", "android-key",
+                  state=state).returncode == 0
+    out = tmp_path / "a" / "b" / "out"
+    written = hsmsim("attest", "--key", "../../evil", "--out", str(out / "x.pem"), state=state)
+    assert written.returncode == 0, written.stderr
+    assert {p.parent for p in tmp_path.rglob("*evil*")} == {out}
+
+
+def test_serve_refuses_an_empty_host(tmp_path):
+    _one_line_exit_2(hsmsim("serve", "--host", "", "--no-tls", "--port", "0", "--state", str(tmp_path / "srv")),
+                     "--host must not be empty")
+
+
+def test_serve_with_a_token_option_does_not_claim_a_token_file(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "hsmsim", "serve", "--no-tls", "--port", str(port),
+                                "--state", str(tmp_path / "srv"), "--token", "T"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "bearer token given with --token" in line and "token)" in line, line
+    assert not (tmp_path / "srv" / "token").exists()
+
+
 def test_verify_prints_one_line_for_a_certificate_with_a_negative_serial(tmp_path: Path) -> None:
     """cryptography warns at parse time about a non-positive serial; the CLI prints only the verdict."""
     golden = Path(__file__).resolve().parents[1] / "vectors" / "android-key" / "golden" / "tee-rkp-ec-p256"

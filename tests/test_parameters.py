@@ -8,13 +8,14 @@ the Python API hands it anything. For every registered format and every paramete
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import pytest
 
 from hsmsim.device import Device, flag_parameter
 from hsmsim.errors import HsmsimError, ParameterError
 from hsmsim.formats import names
-from hsmsim.hsm import Hsm
+from hsmsim.hsm import ATTEST_TIME_RANGE, Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED
@@ -120,3 +121,24 @@ def test_a_yes_no_parameter_takes_bools_0_1_and_their_words(given: object, expec
 def test_a_yes_no_parameter_refuses_anything_else(given: object) -> None:
     with pytest.raises(ParameterError, match="parameter fips must be true or false"):
         flag_parameter({"fips": given}, "fips", False)
+
+
+@pytest.mark.parametrize("format_name", names())
+@pytest.mark.parametrize("at", [datetime(1, 1, 1, tzinfo=UTC), datetime(1979, 12, 31, 23, 59, 59, tzinfo=UTC),
+                                datetime(2108, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)],
+                         ids=["0001", "1979", "2108", "9999"])
+def test_an_attestation_time_a_format_cannot_encode_is_a_parameter_error_naming_the_range(format_name: str,
+                                                                                           at: datetime) -> None:
+    earliest, latest = ATTEST_TIME_RANGE
+    try:
+        _hsm(format_name).attest(LABEL, format_name, {"attest_time": at})
+    except ParameterError as exc:
+        assert "must be between" in str(exc)
+    else:
+        assert earliest <= at <= latest  # a time outside the common range is never taken
+
+
+@pytest.mark.parametrize("common_name", ["x" * 65, "\U0001F600" * 17, "", " ", "a\uffff", "a\ud800", "a\nb"])
+def test_a_csr_common_name_no_certificate_can_carry_is_a_parameter_error(common_name: str) -> None:
+    with pytest.raises(ParameterError, match="parameter csr_common_name must"):
+        _hsm("primus").attest(LABEL, "primus", {"csr_common_name": common_name, "attest_time": ATTEST_TIME})

@@ -419,3 +419,87 @@ def test_concurrent_creates_keep_every_password_and_one_owner_per_label(server: 
     for index in range(8):
         assert call(server, "/v1/key/keyAttestation", {"label": f"k{index}"})[0] == 403
         assert call(server, "/v1/key/keyAttestation", {"label": f"k{index}", "password": chars(f"pw{index}")})[0] == 200
+
+
+def _asgi(app, method: str, path: str, body: bytes = b"", *, declared: int | None = None) -> tuple[int, dict]:
+    """One request through the whole ASGI app in-process: the status and the JSON body."""
+    import asyncio
+
+    target, _, query = path.partition("?")
+    scope = {"type": "http", "method": method, "path": unquote(target), "raw_path": target.encode(),
+             "query_string": query.encode(), "scheme": "https", "server": ("127.0.0.1", 443),
+             "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), (b"host", b"127.0.0.1"),
+                         (b"content-length", str(len(body) if declared is None else declared).encode())]}
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(payload) if payload.startswith(b"{") else {}
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    from hsmsim.server.app import HsmsimApp
+    from hsmsim.server.store import ServerStore
+
+    return HsmsimApp(ServerStore(tmp_path / "state", "hsmsim-tests"), TOKEN)
+
+
+def _nothing_stored(app) -> bool:
+    directory = app.store.directory
+    passwords = directory / "primus" / "passwords.json"
+    return (not list(directory.glob("*/soft/*.json"))
+            and (not passwords.exists() or json.loads(passwords.read_text()) == {})
+            and not (directory / "azure" / "versions.json").exists())
+
+
+_P256 = {"algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"}
+
+
+@pytest.mark.parametrize("body", [
+    {"label": "bad\uffff"}, {"label": "bad\ufffe"}, {"label": "\U0001F600" * 17}, {"label": "\U0001F600" * 64},
+    {"label": "x\ud800"}, {"label": " "}, {"label": "k", "password": ["\ud800"]},
+], ids=["U+FFFF", "U+FFFE", "17-emoji-68-bytes", "64-emoji", "lone-surrogate", "space", "password-surrogate"])
+def test_a_tsb_create_the_device_cannot_carry_is_a_400_and_stores_nothing(app, body: dict[str, object]):
+    raw = json.dumps({**body, **_P256}).encode()
+    for _ in range(2):  # the same answer again: nothing half-made is left to say 409 or 500
+        status, answer = _asgi(app, "POST", "/v1/key", raw)
+        assert status == 400 and answer["reason"] == "res.error.bad.request" and answer["errorCode"] == 400, answer
+    assert _nothing_stored(app)
+
+
+def test_a_label_of_64_utf8_bytes_is_served_everywhere(app):
+    label = "\U0001F600" * 16  # 16 characters, 64 bytes: X.509's commonName limit, as cryptography counts it
+    assert _asgi(app, "POST", "/v1/key", json.dumps({"label": label, **_P256}).encode())[0] == 200
+    for path in ("/v1/key/attributes", "/v1/certificate/request"):
+        assert _asgi(app, "POST", path, json.dumps({"label": label}).encode())[0] == 200
+
+
+@pytest.mark.parametrize("common_name", ["a\ud800", "a\uffff", "\U0001F600" * 17, "", "a\nb"])
+def test_a_csr_common_name_the_device_cannot_carry_is_a_400(app, common_name: str):
+    assert _asgi(app, "POST", "/v1/key", json.dumps({"label": "k1", **_P256}).encode())[0] == 200
+    status, answer = _asgi(app, "POST", "/v1/certificate/request",
+                           json.dumps({"label": "k1", "commonName": common_name}).encode())
+    assert status == 400 and answer["reason"] == "res.error.bad.request", answer
+
+
+def test_an_azure_tag_with_a_lone_surrogate_is_a_400_and_stores_nothing(app):
+    path = "/keys/az8/create?api-version=7.6"
+    status, answer = _asgi(app, "POST", path, b'{"kty": "EC", "tags": {"a": "\\ud800"}}')
+    assert status == 400 and answer["error"]["code"] == "BadParameter", answer
+    assert _nothing_stored(app)
+    assert _asgi(app, "GET", "/keys/az8/?api-version=7.6")[0] == 404
+
+
+def test_a_body_too_large_is_refused_in_the_shape_of_the_api_it_was_sent_to(app):
+    status, answer = _asgi(app, "POST", "/v1/key", declared=2 * 1024 * 1024)
+    assert status == 413 and answer["errorCode"] == 413 and answer["reason"] == "res.error.request.too.large"
+    status, answer = _asgi(app, "POST", "/keys/k/create?api-version=7.6", declared=2 * 1024 * 1024)
+    assert status == 413 and answer["error"]["code"] == "RequestTooLarge"

@@ -7,6 +7,7 @@ read back from where the key lives (for PKCS#11, from the token), never assumed.
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
@@ -18,6 +19,39 @@ from hsmsim.errors import UnsupportedKeyError
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+MAX_LABEL_BYTES = 64
+"""The upper bound of an X.509 commonName (ub-common-name), which carries a key's label into certificates and
+CSRs; counted, as cryptography counts it, in UTF-8 bytes."""
+# Controls, lone surrogates (and undecodable bytes, which Python carries as surrogates), line/paragraph separators.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def _is_noncharacter(char: str) -> bool:
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+def label_problem(label: str, what: str = "a key label") -> str | None:
+    """Why a device could not attest a key labelled ``label``, as a sentence about ``what``; None when it can.
+
+    The label is the commonName of certificates and CSRs and sits in attestation XML and JSON, so it must be
+    1 to :data:`MAX_LABEL_BYTES` UTF-8 bytes, not only spaces, with no control character, line separator, lone
+    surrogate (an undecodable byte on the command line arrives as one) or Unicode noncharacter (U+FFFE, U+FFFF, ...).
+    ``key create``, the server and a CSR's commonName share this rule.
+    """
+    if not label.strip():
+        return f"{what} must not be empty"
+    if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in label):
+        return (f"{what} must not contain control characters, line separators, lone surrogates or bytes that are "
+                "not UTF-8")
+    if any(_is_noncharacter(char) for char in label):
+        return f"{what} must not contain Unicode noncharacters (such as U+FFFE or U+FFFF)"
+    size = len(label.encode())
+    if size > MAX_LABEL_BYTES:
+        return f"{what} must be at most {MAX_LABEL_BYTES} bytes in UTF-8 (an X.509 commonName's limit), not {size}"
+    return None
 
 
 class KeyType(enum.StrEnum):

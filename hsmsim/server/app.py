@@ -109,6 +109,8 @@ class HsmsimApp:
         self.apis: list[tuple[str, Callable[[HsmsimApp, Call], Response]]] = [
             ("v1", tsb.dispatch), ("keys", azure.dispatch),
         ]
+        # The error bodies of the refusals made before a request reaches its API (413, 408), by path prefix.
+        self.error_shapes: dict[str, Callable[[int, str], ApiError]] = {"v1": tsb.early_error}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -126,22 +128,30 @@ class HsmsimApp:
         response = await self._respond(request)
         await response(scope, receive, send)
 
+    def _early_error(self, segments: list[str], status: int, code: str, message: str,
+                     headers: dict[str, str] | None = None) -> Response:
+        """A refusal made before the request reaches its API, in that API's error shape (Azure's otherwise)."""
+        shape = self.error_shapes.get(segments[0] if segments else "")
+        if shape is None:
+            return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+        return JSONResponse(shape(status, message).body, status, headers=headers)
+
     async def _respond(self, request: Request) -> Response:
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        path = raw_path.decode("latin-1").split("?", 1)[0]
+        segments = [unquote(s) for s in path.split("/")[1:]]
         declared = request.headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-            return JSONResponse({"error": {"code": "RequestTooLarge", "message": "body too large"}}, 413)
+            return self._early_error(segments, 413, "RequestTooLarge", "body too large")
         try:
             body = await asyncio.wait_for(_read_body(request), BODY_TIMEOUT)
         except TimeoutError:
-            return JSONResponse({"error": {"code": "RequestTimeout", "message": "body too slow"}}, 408,
-                                headers={"Connection": "close"})
+            return self._early_error(segments, 408, "RequestTimeout", "body too slow", {"Connection": "close"})
         if body is None:
-            return JSONResponse({"error": {"code": "RequestTooLarge", "message": "body too large"}}, 413)
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        path = raw_path.decode("latin-1").split("?", 1)[0]
+            return self._early_error(segments, 413, "RequestTooLarge", "body too large")
         call = Call(
             method=request.method,
-            segments=[unquote(s) for s in path.split("/")[1:]],
+            segments=segments,
             query=dict(request.query_params),
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,

@@ -120,6 +120,10 @@ def _create(app: HsmsimApp, state: HsmState, call: Call, name: str) -> Response:
     tags = body.get("tags") or {}
     if not isinstance(tags, dict) or len(json.dumps(tags)) > 4096:
         raise _bad("tags must be a small object")
+    try:  # checked before the key is stored: a tag the JSON response cannot carry would break every later GET
+        json.dumps(tags, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise _bad("tags must not contain lone surrogates") from None
     version = secrets.token_hex(16)
     label = f"{name}/{version}"
     extractable = bool(attributes.get("exportable", False))

@@ -57,6 +57,9 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
     """Serve the Securosys TSB and Azure Managed HSM key APIs from the emulated HSM."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    if not host.strip():  # an empty host (an unset variable, say) would listen on every interface
+        click.echo("hsmsim: error: --host must not be empty (use 0.0.0.0 to listen on every interface)", err=True)
+        sys.exit(2)
     if print_ca:
         click.echo(tls_ca(state_dir / "tls", seed)[0].public_bytes(Encoding.PEM).decode(), nl=False)
         return
@@ -78,8 +81,10 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
             click.echo(f"warning: the TLS CA is constrained to loopback; the certificate does not name {host}",
                        err=True)
     scheme = "https" if tls else "http"
+    # A --token is not written to STATE/token: a token given for one run must not become the next run's default.
+    where = "given with --token" if token else f"in {state_dir / 'token'}"
     click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{host}:{port} "
-               f"(bearer token in {state_dir / 'token'})", err=True)
+               f"(bearer token {where})", err=True)
     sys.stderr.flush()
     app = HsmsimApp(ServerStore(state_dir, seed or DEFAULT_SEED), bearer)
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-import unicodedata
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -20,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from hsmsim.encoding import spki_der
 from hsmsim.errors import KeyNotFoundError, UnsupportedKeyError
-from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
+from hsmsim.keystore.base import MAX_LABEL_BYTES, KeyPolicy, KeySpec, KeyType, StoredKey, label_problem
 from hsmsim.safeio import parse_xml, read_zip
 from hsmsim.server.app import ApiError, Call, token_matches
 from hsmsim.server.store import PasswordError
@@ -32,12 +31,18 @@ if TYPE_CHECKING:
 NAMESPACE = "primus"
 _EC_SPECS_BY_CURVE_OID = {EllipticCurveOID.SECP256R1.dotted_string: "ec-p256",
                           EllipticCurveOID.SECP384R1.dotted_string: "ec-p384"}
-_MAX_LABEL = 64  # the upper bound of an X.509 commonName, which carries the label
-_FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}  # controls, lone surrogates, line/paragraph separators
 
 
 def _error(status: int, reason: str, message: str) -> ApiError:
     return ApiError(status, {"errorCode": status, "reason": reason, "message": message})
+
+
+_EARLY_REASONS = {408: "res.error.request.timeout", 413: "res.error.request.too.large"}
+
+
+def early_error(status: int, message: str) -> ApiError:
+    """The TSB-shaped refusal of a request the server turned away before routing it (413, 408)."""
+    return _error(status, _EARLY_REASONS.get(status, "res.error.bad.request"), message)
 
 
 def _bad_request(message: str) -> ApiError:
@@ -48,25 +53,34 @@ def _password(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, list) and all(isinstance(c, str) and len(c) == 1 for c in value) and len(value) <= 256:
-        return "".join(value)
+        password = "".join(value)
+        if any(0xD800 <= ord(char) <= 0xDFFF for char in password):  # no UTF-8 for it to be hashed from
+            raise _bad_request("password must not contain lone surrogates")
+        return password
     raise _bad_request("password must be null or an array of single characters")
+
+
+def _name_text(key: str, value: object) -> str:
+    """``value`` if it is text a device can attest and write as a certificate's commonName (the shared rule,
+    :func:`~hsmsim.keystore.base.label_problem`); else the 400 naming ``key``."""
+    if not isinstance(value, str):
+        raise _bad_request(f"{key} must be a string of 1 to {MAX_LABEL_BYTES} bytes in UTF-8")
+    problem = label_problem(value, key)
+    if problem is not None:
+        raise _bad_request(problem)
+    return value
 
 
 def _label(body: dict[str, object], *keys: str) -> str:
     """The first of ``keys`` the body has, checked to be a label every later step can carry.
 
     Labels go into the key-attributes XML (UTF-8), certificate and CSR common names (at most
-    64 characters) and download names, so they are checked here, before anything is stored.
+    64 UTF-8 bytes) and download names, so they are checked here, before anything is stored.
     """
     for key in keys:
         value = body.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str) or not 0 < len(value) <= _MAX_LABEL:
-            raise _bad_request(f"{key} must be a string of 1 to {_MAX_LABEL} characters")
-        if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in value):
-            raise _bad_request(f"{key} must not contain control characters, line separators or lone surrogates")
-        return value
+        if value is not None:
+            return _name_text(key, value)
     raise _bad_request(f"{keys[0]} is required")
 
 
@@ -196,9 +210,7 @@ def _csr(app: HsmsimApp, state: HsmState, call: Call) -> Response:
     key = _authorised_key(app, state, body, "signKeyName", "label")
     if key.public_key is None:
         raise _bad_request(f"key {key.label!r} is a secret key; no CSR can be made")
-    common_name = body.get("commonName", key.label)
-    if not isinstance(common_name, str) or not 0 < len(common_name) <= 64:
-        raise _bad_request("commonName must be a string of 1 to 64 characters")
+    common_name = _name_text("commonName", body.get("commonName", key.label))
     evidence = state.hsm(key.label).attest(key.label, mechanism="primus",
                                            parameters={"csr_common_name": common_name})
     csr = next(data for file_name, data in evidence.files.items() if file_name.endswith(".csr"))

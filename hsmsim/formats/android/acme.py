@@ -32,7 +32,7 @@ from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.status import STATUS_FILE
 from hsmsim.formats.android.verify import MAX_CHAIN_CERTIFICATES, check_chain
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
@@ -91,7 +91,7 @@ def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions)
     chain = generate_evidence(chain_request, options)
     certificates = x509.load_pem_x509_certificates(chain.files[chain.primary])
     alg, sig = sign_key_authorization(signer, key_auth)
-    stem = request.key.label
+    stem = safe_file_stem(request.key.label)
     return Evidence(FORMAT, {f"{stem}{ATTOBJ_SUFFIX}": attestation_object(certificates, alg, sig),
                              f"{stem}{KEYAUTH_SUFFIX}": key_auth, ROOTS_FILE: chain.files[ROOTS_FILE]},
                     f"{stem}{ATTOBJ_SUFFIX}")

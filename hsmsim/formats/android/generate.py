@@ -41,7 +41,7 @@ from hsmsim.formats.android.pki import (
     trust_roots,
 )
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 
@@ -214,6 +214,6 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
     leaf = attestation_leaf(public_key, encode_key_description(description), identity,
                             factory=shape is ChainShape.FACTORY)
     pem = chain_pem([leaf, *above_leaf(identity, shape)])
-    stem = key.label
+    stem = safe_file_stem(key.label)
     files = {**evidence_files(stem, pem, challenge), ROOTS_FILE: pinned_roots_pem(request.device.seed)}
     return Evidence("android-key", files, f"{stem}.pem")

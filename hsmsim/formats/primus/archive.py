@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal
 
+from hsmsim.errors import ParameterError
+
 ZipLayout = Literal["java", "python"]
 
 _JAVA_VERSION = 20  # java.util.zip: version made by and needed for DEFLATED entries
@@ -46,8 +48,22 @@ STORED = 0
 DEFLATED = 8
 
 
-def _dos_time(when: datetime) -> tuple[int, int]:
+ZIP_EARLIEST = datetime(1980, 1, 1, tzinfo=UTC)
+ZIP_LATEST = datetime(2107, 12, 31, 23, 59, 59, tzinfo=UTC)
+"""The times an MS-DOS date and time (a zip member's stamp) can hold: years 1980 to 2107."""
+
+
+def _zip_stamp(when: datetime) -> datetime:
+    """``when`` in UTC; raises :class:`ParameterError` when a zip member cannot be stamped with it."""
     stamp = when.astimezone(UTC)
+    if not ZIP_EARLIEST <= stamp <= ZIP_LATEST:
+        raise ParameterError(f"the attestation time {stamp:%Y-%m-%dT%H:%M:%SZ} cannot be a zip member's MS-DOS "
+                             f"time: it must be between {ZIP_EARLIEST:%Y-%m-%d} and {ZIP_LATEST:%Y-%m-%d} (UTC)")
+    return stamp
+
+
+def _dos_time(when: datetime) -> tuple[int, int]:
+    stamp = _zip_stamp(when)
     return (stamp.hour << 11 | stamp.minute << 5 | stamp.second // 2,
             (stamp.year - 1980) << 9 | stamp.month << 5 | stamp.day)
 
@@ -133,7 +149,7 @@ def java_zip(entries: list[ZipEntry], when: datetime) -> bytes:
 
 def _python_zip(members: list[tuple[str, bytes]], when: datetime) -> bytes:
     buffer = io.BytesIO()
-    stamp = when.astimezone(UTC)
+    stamp = _zip_stamp(when)
     with zipfile.ZipFile(buffer, "w") as archive:
         for member, data in members:
             info = zipfile.ZipInfo(member, date_time=(stamp.year, stamp.month, stamp.day,

@@ -23,7 +23,7 @@ from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, assemble
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.pki import primus_attestation_identity
 from hsmsim.formats.primus.verify import verify_evidence
-from hsmsim.keystore.base import PrivateKey
+from hsmsim.keystore.base import PrivateKey, label_problem
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
@@ -84,6 +84,9 @@ class PrimusFormat:
                 raise ParameterError.invalid("key_use_count", "an integer >= 0", count)
             options = replace(options, key_use_count=count)
         common_name = text_parameter(request.parameters, "csr_common_name")
+        problem = None if common_name is None else label_problem(common_name, "parameter csr_common_name")
+        if problem is not None:
+            raise ParameterError(problem)
         bundle = assemble(request.key, request.key_signer, request.attesting, request.at, options,
                           common_name=common_name)
         return bundle.evidence(request.at)
