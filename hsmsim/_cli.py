@@ -160,7 +160,23 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
                f"extractable={str(attrs.extractable).lower()} "
                f"never_extractable={str(attrs.never_extractable).lower()} "
                f"sensitive={str(attrs.sensitive).lower()}")
+    _note_unattestable(state.device.format, spec)
     state.close()
+
+
+def _note_unattestable(format_name: str, spec: KeySpec) -> None:
+    """A note on stderr when the device's own format cannot attest ``spec`` keys (the key is kept: a generic
+    format may attest it), naming what can."""
+    from hsmsim.hsm import GENERIC_MECHANISMS
+
+    own = get_format(format_name)
+    if spec.name in own.key_specs:
+        return
+    generic = [name for name in sorted(GENERIC_MECHANISMS) if spec.name in get_format(name).key_specs]
+    instead = (f"; attest it with {' or '.join(f'--format {name}' for name in generic)}" if generic
+               else "; no format here can attest it")
+    click.echo(f"hsmsim: note: {format_name} evidence attests {', '.join(own.key_specs)} keys, not {spec.name}"
+               f"{instead}", err=True)
 
 
 @key.command("list")

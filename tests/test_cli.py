@@ -144,6 +144,16 @@ def test_key_create_takes_the_format_and_still_the_deprecated_vendor_alias(tmp_p
     assert "--format" in shown and "--vendor" not in shown
 
 
+def test_key_create_notes_a_spec_the_device_format_cannot_attest(tmp_path):
+    created = hsmsim("key", "create", "--label", "a", "--format", "apple-appattest", state=tmp_path / "a")
+    assert created.returncode == 0, "the key is kept: a generic format can attest it"
+    assert created.stderr.strip() == ("hsmsim: note: apple-appattest evidence attests ec-p256 keys, not rsa-3072; "
+                                      "attest it with --format csr-attestation or --format pkix-evidence")
+    attested = hsmsim("attest", "--key", "a", "--format", "pkix-evidence", "--out", str(tmp_path / "e"),
+                      state=tmp_path / "a")
+    assert attested.returncode == 0, attested.stderr
+
+
 def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
     state = tmp_path / "hsm"
     assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
