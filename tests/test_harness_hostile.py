@@ -263,6 +263,7 @@ def test_cli_worker_death_still_writes_the_report(tmp_path):
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 REFERENCE = str(ROOT / "examples" / "verifiers" / "reference.toml")
 GOLDEN = "primus::golden::rsa-2048"
+ONESHOT = 'command = ["true"]\nmode = "oneshot"\n'
 
 
 def refused(*args: str, message: str, subprocess_run: bool = False) -> None:
@@ -287,19 +288,17 @@ def run_args(tmp_path: Path, verifier: str, *extra: str) -> tuple[str, ...]:
     ("deep.json", DEEP_JSON, "deep.json nests too deeply to be read as JSON"),
     ("deep.toml", "a = " + "[" * 5000 + "]" * 5000, "deep.toml nests too deeply to be read as TOML"),
     ("deep2.toml", "a = " + "{b=" * 5000 + "1" + "}" * 5000, "deep2.toml nests too deeply to be read as TOML"),
-    ("inf.toml", 'command = ["true"]\nmode = "oneshot"\ntimeout_s = inf', "timeout_s must be a number of seconds"),
-    ("nan.toml", 'command = ["true"]\nmode = "oneshot"\ntimeout_s = nan', "timeout_s must be a number of seconds"),
-    ("huge.toml", 'command = ["true"]\nmode = "oneshot"\ntimeout_s = 1e308', "at most 86400 (got 1e+308)"),
-    ("bool.toml", 'command = ["true"]\nmode = "oneshot"\ntimeout_s = true', "(got True)"),
+    ("inf.toml", ONESHOT + 'timeout_s = inf', "timeout_s must be a number of seconds"),
+    ("nan.toml", ONESHOT + 'timeout_s = nan', "timeout_s must be a number of seconds"),
+    ("huge.toml", ONESHOT + 'timeout_s = 1e308', "at most 86400 (got 1e+308)"),
+    ("bool.toml", ONESHOT + 'timeout_s = true', "(got True)"),
     ("hello.toml", 'command = ["true"]\nmode = "persistent"\nhello_timeout_s = inf', "hello_timeout_s must be"),
-    ("profile.toml", 'command = ["true"]\nmode = "oneshot"\nprofile = "bogus"',
-     "profile must be one of structural, strict (got 'bogus')"),
-    ("envnul.toml", 'command = ["true"]\nmode = "oneshot"\nenv = {A = "x\\u0000y"}', "env holds a NUL character"),
-    ("envkey.toml", 'command = ["true"]\nmode = "oneshot"\nenv = {"A=B" = "x"}', "env names must be non-empty"),
+    ("profile.toml", ONESHOT + 'profile = "bogus"', "profile must be one of structural, strict (got 'bogus')"),
+    ("envnul.toml", ONESHOT + 'env = {A = "x\\u0000y"}', "env holds a NUL character"),
+    ("envkey.toml", ONESHOT + 'env = {"A=B" = "x"}', "env names must be non-empty"),
     ("argnul.toml", 'command = ["echo", "a\\u0000b"]\nmode = "oneshot"', "command holds a NUL character"),
     ("linenul.toml", 'command = "echo a\\u0000b"\nmode = "oneshot"', "command holds a NUL character"),
-    ("waivers.toml", 'command = ["true"]\nmode = "oneshot"\nwaivers = "deep.json"',
-     "cannot read waivers: "),
+    ("waivers.toml", ONESHOT + 'waivers = "deep.json"', "cannot read waivers: "),
 ])
 def test_a_bad_adapter_file_is_one_line(tmp_path, name, body, message):
     (tmp_path / "deep.json").write_text(DEEP_JSON)
@@ -316,7 +315,7 @@ def test_an_adapter_file_is_read_bounded_and_never_blocks(tmp_path):
     refused(*run_args(tmp_path, str(tmp_path / "fifo.toml")), message="fifo.toml is not a regular file",
             subprocess_run=True)
     os.mkfifo(tmp_path / "waivers.json")
-    write(tmp_path, "w.toml", 'command = ["true"]\nmode = "oneshot"\nwaivers = "waivers.json"\n')
+    write(tmp_path, "w.toml", ONESHOT + 'waivers = "waivers.json"\n')
     refused(*run_args(tmp_path, str(tmp_path / "w.toml")), message="waivers.json is not a regular file",
             subprocess_run=True)
 
