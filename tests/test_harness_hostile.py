@@ -299,6 +299,9 @@ def run_args(tmp_path: Path, verifier: str, *extra: str) -> tuple[str, ...]:
     ("argnul.toml", 'command = ["echo", "a\\u0000b"]\nmode = "oneshot"', "command holds a NUL character"),
     ("linenul.toml", 'command = "echo a\\u0000b"\nmode = "oneshot"', "command holds a NUL character"),
     ("waivers.toml", ONESHOT + 'waivers = "deep.json"', "cannot read waivers: "),
+    ("cwd.toml", ONESHOT + 'cwd = "a\\u0000b"', "cwd holds a NUL character"),
+    ("version.toml", ONESHOT + 'version_cmd = ["a\\u0000"]', "version_cmd holds a NUL character"),
+    ("restarts.toml", ONESHOT + 'max_restarts = true', "max_restarts must be a non-negative integer"),
 ])
 def test_a_bad_adapter_file_is_one_line(tmp_path, name, body, message):
     (tmp_path / "deep.json").write_text(DEEP_JSON)

@@ -95,14 +95,14 @@ def _strings(value: object, key: str, origin: str) -> tuple[str, ...]:
     raise AdapterConfigError(f"{origin}: {key} must be a string or a list of strings")
 
 
-def _command(value: object, origin: str) -> tuple[str, ...]:
+def _command(value: object, key: str, origin: str) -> tuple[str, ...]:
     if isinstance(value, str):
-        _no_nul([value], "command", origin)
+        _no_nul([value], key, origin)
         try:
             return tuple(shlex.split(value))
         except ValueError as exc:
-            raise AdapterConfigError(f"{origin}: command does not split like a shell line: {exc}") from exc
-    return _strings(value, "command", origin)
+            raise AdapterConfigError(f"{origin}: {key} does not split like a shell line: {exc}") from exc
+    return _strings(value, key, origin)
 
 
 def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name: str, origin: str) -> AdapterConfig:
@@ -120,7 +120,7 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
         entry = entry.removeprefix("python:")
     if mode == "python" and (not isinstance(entry, str) or ":" not in entry):
         raise AdapterConfigError(f"{origin}: a python adapter needs entry = \"module:function\"")
-    command = _command(data["command"], origin) if "command" in data else ()
+    command = _command(data["command"], "command", origin) if "command" in data else ()
     if mode in ("oneshot", "persistent") and not command:
         raise AdapterConfigError(f"{origin}: a {mode} adapter needs a command (a list of arguments)")
     timeout = check_timeout(data.get("timeout_s", DEFAULT_TIMEOUT_S), f"{origin}: timeout_s")
@@ -145,20 +145,24 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name:
         raise AdapterConfigError(f"{origin}: name must be a non-empty string")
+    cwd = data.get("cwd", ".")
+    if not isinstance(cwd, str):
+        raise AdapterConfigError(f"{origin}: cwd must be a string (a directory)")
+    _no_nul([cwd], "cwd", origin)
     max_restarts = data.get("max_restarts", 20)
-    if not isinstance(max_restarts, int) or max_restarts < 0:
+    if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
         raise AdapterConfigError(f"{origin}: max_restarts must be a non-negative integer")
     return AdapterConfig(
         name=name, mode=str(mode), entry=entry if isinstance(entry, str) else None,
         hello=str(data["hello"]).removeprefix("python:") if data.get("hello") else None,
         pythonpath=tuple(str((base / p).resolve()) for p in _strings(data.get("pythonpath", []), "pythonpath", origin)),
         isolate=bool(data.get("isolate", False)), command=command,
-        cwd=str((base / str(data.get("cwd", "."))).resolve()), env=dict(env),
+        cwd=str((base / cwd).resolve()), env=dict(env),
         formats=_strings(data["formats"], "formats", origin) if "formats" in data else None,
         features=_strings(data["features"], "features", origin) if "features" in data else None,
         profile=str(profile) if profile is not None else None, timeout_s=timeout, hello_timeout_s=hello_timeout,
         version=str(version) if version is not None else None,
-        version_cmd=_command(data["version_cmd"], origin) if "version_cmd" in data else (),
+        version_cmd=_command(data["version_cmd"], "version_cmd", origin) if "version_cmd" in data else (),
         max_restarts=max_restarts, waivers=waivers, description=str(data.get("description", "")), source=origin,
     )
 
