@@ -432,11 +432,11 @@ def vectors_show(vector_id: str, corpus: Path) -> None:
 def vectors_promote(finding: Path, corpus: Path, expect: str | None) -> None:
     """Add a fuzz finding (a findings/<name> directory) to the corpus, then regenerate it."""
     from hsmsim.corpus.build import build_corpus
+    from hsmsim.corpus.check import master_seed
     from hsmsim.fuzz.findings import parse_expectation, promote
 
     vector_id = promote(finding, corpus, parse_expectation(expect) if expect is not None else None)
-    seed = json.loads((corpus / "manifest.json").read_text())["masterSeed"]
-    report = build_corpus(corpus, seed=seed)
+    report = build_corpus(corpus, seed=master_seed(corpus))
     click.echo(f"promoted {vector_id}; {report.vectors} vectors in {corpus}")
 
 

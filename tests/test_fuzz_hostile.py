@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 HOSTILE = """
 import os
@@ -54,3 +56,45 @@ def test_a_verifier_that_kills_its_worker_is_a_crash_finding_not_a_hang(tmp_path
     fixed = hsmsim("fuzz", "replay", str(next(iter(details.values()))), "--verifier",
                    "examples/verifiers/reference.toml")
     assert fixed.returncode == 0 and fixed.stdout.startswith("FIXED: target "), fixed.stdout + fixed.stderr
+
+
+# -- bad finding and summary files (exit 2, one line) ---------------------------------------------
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+REFERENCE = str(Path(__file__).resolve().parents[1] / "examples" / "verifiers" / "reference.toml")
+
+
+def refused(*args: str, message: str) -> None:
+    done = hsmsim(*args)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert message in done.stderr, done.stderr
+
+
+def test_a_bad_finding_is_one_line(tmp_path):
+    for name, make, message in (
+            ("fifo", lambda path: os.mkfifo(path), "finding.json is not a regular file"),
+            ("deep", lambda path: path.write_text(DEEP_JSON), "holds no readable finding.json: the document: "),
+            ("list", lambda path: path.write_text("[]"), "holds no readable finding.json: "),
+    ):
+        finding = tmp_path / name
+        finding.mkdir()
+        make(finding / "finding.json")
+        refused("fuzz", "replay", str(finding), "--verifier", REFERENCE, message=message)
+        refused("vectors", "promote", str(finding), "--vectors", str(tmp_path / "corpus"), message=message)
+
+
+def test_a_bad_campaign_summary_is_one_line(tmp_path):
+    for name, make, message in (
+            ("fifo", lambda path: os.mkfifo(path), "summary.json is not a regular file"),
+            ("deep", lambda path: path.write_text(DEEP_JSON), "holds no readable summary.json"),
+    ):
+        run = tmp_path / name
+        run.mkdir()
+        make(run / "summary.json")
+        refused("fuzz", "merge", str(run), str(run), "--out", str(tmp_path / f"merged-{name}"), message=message)
+
+
+def test_a_nan_duration_is_refused(tmp_path):
+    refused("fuzz", "--format", "primus", "--duration", "nan", "--out", str(tmp_path / "out"),
+            message="--duration must be a number of seconds, not nan")

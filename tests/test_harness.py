@@ -75,7 +75,7 @@ def test_toml_and_json_adapter_files(tmp_path):
     ({"mode": "python", "entry": "nocolon"}, "module:function"),
     ({"mode": "batch", "command": ["x"]}, "mode must be one of"),
     ({"mode": "oneshot", "command": ["x"], "timeout": 3}, "unknown key(s) timeout"),
-    ({"mode": "oneshot", "command": ["x"], "timeout_s": -1}, "positive"),
+    ({"mode": "oneshot", "command": ["x"], "timeout_s": -1}, "above 0"),
 ])
 def test_bad_adapter_files_are_one_line_errors(tmp_path, data, message):
     with pytest.raises(AdapterConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -90,7 +90,7 @@ def test_waivers_need_a_reason():
 
 
 def test_missing_adapter_file_is_an_hsmsim_error(tmp_path):
-    with pytest.raises(AdapterConfigError, match="cannot read adapter file"):
+    with pytest.raises(AdapterConfigError, match="adapter file: cannot read"):
         load_adapter(tmp_path / "nope.toml")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from hsmsim._cli import cli
 from hsmsim.harness.adapters import open_verifier
 from hsmsim.harness.config import load_adapter
 from hsmsim.harness.model import Actual, Answer, CaseResult, Outcome
@@ -253,3 +256,207 @@ def test_cli_worker_death_still_writes_the_report(tmp_path):
     document = json.loads((report / "results" / "exits.json").read_text())
     assert document["summary"]["CRASH"] == 1 and document["summary"]["PASS"] >= 10
     ET.fromstring((report / "junit.xml").read_bytes())
+
+
+# -- bad input files: adapters, corpus, manifest, results, waivers (exit 2, one line) ----------------
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+REFERENCE = str(ROOT / "examples" / "verifiers" / "reference.toml")
+GOLDEN = "primus::golden::rsa-2048"
+ONESHOT = 'command = ["true"]\nmode = "oneshot"\n'
+
+
+def refused(*args: str, message: str, subprocess_run: bool = False) -> None:
+    """The CLI exits 2 with ``message`` on one line of stderr (a subprocess where a regression would block)."""
+    if subprocess_run:
+        done = subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=60)
+        code, stderr = done.returncode, done.stderr
+    else:
+        result = CliRunner().invoke(cli, list(args))
+        code, stderr = result.exit_code, result.stderr
+    assert code == 2, stderr
+    assert len(stderr.splitlines()) == 1, stderr
+    assert message in stderr, stderr
+
+
+def run_args(tmp_path: Path, verifier: str, *extra: str) -> tuple[str, ...]:
+    return ("conformance", "run", "--verifier", verifier, "-k", GOLDEN, "--report", str(tmp_path / "report"),
+            "--vectors", str(VECTORS), *extra)
+
+
+@pytest.mark.parametrize(("name", "body", "message"), [
+    ("deep.json", DEEP_JSON, "deep.json nests too deeply to be read as JSON"),
+    ("deep.toml", "a = " + "[" * 5000 + "]" * 5000, "deep.toml nests too deeply to be read as TOML"),
+    ("deep2.toml", "a = " + "{b=" * 5000 + "1" + "}" * 5000, "deep2.toml nests too deeply to be read as TOML"),
+    ("inf.toml", ONESHOT + 'timeout_s = inf', "timeout_s must be a number of seconds"),
+    ("nan.toml", ONESHOT + 'timeout_s = nan', "timeout_s must be a number of seconds"),
+    ("huge.toml", ONESHOT + 'timeout_s = 1e308', "at most 86400 (got 1e+308)"),
+    ("bool.toml", ONESHOT + 'timeout_s = true', "(got True)"),
+    ("hello.toml", 'command = ["true"]\nmode = "persistent"\nhello_timeout_s = inf', "hello_timeout_s must be"),
+    ("profile.toml", ONESHOT + 'profile = "bogus"', "profile must be one of structural, strict (got 'bogus')"),
+    ("envnul.toml", ONESHOT + 'env = {A = "x\\u0000y"}', "env holds a NUL character"),
+    ("envkey.toml", ONESHOT + 'env = {"A=B" = "x"}', "env names must be non-empty"),
+    ("argnul.toml", 'command = ["echo", "a\\u0000b"]\nmode = "oneshot"', "command holds a NUL character"),
+    ("linenul.toml", 'command = "echo a\\u0000b"\nmode = "oneshot"', "command holds a NUL character"),
+    ("waivers.toml", ONESHOT + 'waivers = "deep.json"', "cannot read waivers: "),
+    ("cwd.toml", ONESHOT + 'cwd = "a\\u0000b"', "cwd holds a NUL character"),
+    ("version.toml", ONESHOT + 'version_cmd = ["a\\u0000"]', "version_cmd holds a NUL character"),
+    ("restarts.toml", ONESHOT + 'max_restarts = true', "max_restarts must be a non-negative integer"),
+])
+def test_a_bad_adapter_file_is_one_line(tmp_path, name, body, message):
+    (tmp_path / "deep.json").write_text(DEEP_JSON)
+    (tmp_path / name).write_text(body)
+    refused(*run_args(tmp_path, str(tmp_path / name)), message=message)
+
+
+def test_an_adapter_file_is_read_bounded_and_never_blocks(tmp_path):
+    big = tmp_path / "big.toml"
+    with big.open("wb") as handle:
+        handle.truncate(2 * 1024 * 1024)
+    refused(*run_args(tmp_path, str(big)), message="big.toml is larger than 1048576 bytes")
+    os.mkfifo(tmp_path / "fifo.toml")
+    refused(*run_args(tmp_path, str(tmp_path / "fifo.toml")), message="fifo.toml is not a regular file",
+            subprocess_run=True)
+    os.mkfifo(tmp_path / "waivers.json")
+    write(tmp_path, "w.toml", ONESHOT + 'waivers = "waivers.json"\n')
+    refused(*run_args(tmp_path, str(tmp_path / "w.toml")), message="waivers.json is not a regular file",
+            subprocess_run=True)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e308", "0"])
+def test_a_timeout_that_is_not_a_finite_positive_number_is_refused(tmp_path, value):
+    refused(*run_args(tmp_path, REFERENCE, "--timeout", value), message="--timeout must be a number of seconds")
+
+
+def small_corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    shutil.copy(VECTORS / "primus_verify.json", root)
+    return root
+
+
+@pytest.mark.parametrize(("manifest", "message"), [
+    ("[]", "manifest.json is not a corpus manifest (a JSON object)"),
+    (DEEP_JSON, "manifest.json nests too deeply to be read as JSON"),
+])
+def test_a_bad_corpus_manifest_is_one_line(tmp_path, manifest, message):
+    root = small_corpus(tmp_path)
+    (root / "manifest.json").write_text(manifest)
+    for args in (("vectors", "list"), ("vectors", "show", GOLDEN), ("vectors", "check")):
+        refused(*args, "--vectors", str(root), message=message)
+    refused(*run_args(tmp_path, REFERENCE)[:-2], "--vectors", str(root), message=message)
+
+
+def test_a_corpus_is_read_bounded_and_never_blocks(tmp_path):
+    root = small_corpus(tmp_path)
+    os.mkfifo(root / "manifest.json")
+    refused("vectors", "list", "--vectors", str(root), message="manifest.json is not a regular file",
+            subprocess_run=True)
+    (root / "manifest.json").unlink()
+    with (root / "fortanix_verify.json").open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024 + 1)
+    refused("vectors", "list", "--vectors", str(root), message="fortanix_verify.json is larger than 67108864 bytes")
+    (root / "fortanix_verify.json").unlink()
+    os.mkfifo(root / "fortanix_verify.json")
+    for args in (("vectors", "list"), ("vectors", "show", GOLDEN), ("vectors", "extract", GOLDEN, str(tmp_path / "x"))):
+        refused(*args, "--vectors", str(root), message="fortanix_verify.json is not a regular file",
+                subprocess_run=True)
+
+
+def test_bad_base64_in_a_vector_file_is_one_line(tmp_path):
+    root = small_corpus(tmp_path)
+    document = json.loads((root / "primus_verify.json").read_text())
+    document["tests"][0]["inputs"]["files"][0]["base64"] = "!!!notbase64"
+    (root / "primus_verify.json").write_text(json.dumps(document))
+    vector_id = document["tests"][0]["id"]
+    for args in (("vectors", "list"), ("vectors", "show", vector_id),
+                 ("vectors", "extract", vector_id, str(tmp_path / "x"))):
+        refused(*args, "--vectors", str(root), message="is not valid base64")
+    refused(*run_args(tmp_path, REFERENCE)[:-2], "--vectors", str(root), message="is not valid base64")
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (DEEP_JSON, "results.json nests too deeply to be read as JSON"),
+    ("[]", "not an object with a list of result objects under 'results'"),
+    ('{"verifier": "v", "results": [1]}', "not an object with a list of result objects under 'results'"),
+    ('{"verifier": "v", "results": [{"id": "a"}]}', "results.json is not a hsmsim conformance results file: "),
+])
+def test_a_bad_results_file_is_one_line(tmp_path, body, message):
+    (tmp_path / "results.json").write_text(body)
+    refused(*run_args(tmp_path, REFERENCE, "--previous", str(tmp_path / "results.json")), message=message)
+    refused("conformance", "merge", str(tmp_path / "results.json"), "--report", str(tmp_path / "merged"),
+            "--vectors", str(VECTORS), message=message)
+
+
+def test_a_results_file_is_read_never_blocking(tmp_path):
+    (tmp_path / "shard" / "results").mkdir(parents=True)
+    os.mkfifo(tmp_path / "shard" / "results" / "x.json")
+    refused(*run_args(tmp_path, REFERENCE, "--previous", str(tmp_path / "shard")),
+            message="x.json is not a regular file", subprocess_run=True)
+    refused("conformance", "merge", str(tmp_path / "shard"), "--report", str(tmp_path / "merged"),
+            "--vectors", str(VECTORS), message="x.json is not a regular file", subprocess_run=True)
+
+
+DEEP_PERSISTENT = """\
+import json, sys
+for line in sys.stdin:
+    request = json.loads(line)
+    if request["op"] == "hello":
+        print(json.dumps({"formats": ["primus"]}) if sys.argv[1] == "verify" else '{"name":' + DEEP + '}',
+              flush=True)
+    else:
+        print('{"id":' + json.dumps(request["id"]) + ',"verdict":"ACCEPT","detail":' + DEEP + '}', flush=True)
+"""
+
+
+def test_a_persistent_verifier_answering_deep_json_is_an_error_and_the_run_goes_on(tmp_path, corpus):
+    (tmp_path / "deep.py").write_text(f"DEEP = {DEEP_JSON!r}\n" + DEEP_PERSISTENT)
+    config = load_adapter(write(tmp_path, "deep.toml", 'mode = "persistent"\n'
+                                                       'command = ["{python}", "deep.py", "verify"]\n'))
+    with open_verifier(config) as live:
+        first, second = (live.verify(corpus.get(GOLDEN)) for _ in range(2))
+    assert first.verdict is second.verdict is Actual.ERROR
+    assert "answered JSON that nests too deeply to read" in first.detail
+    hello = write(tmp_path, "hello.toml", 'mode = "persistent"\ncommand = ["{python}", "deep.py", "hello"]\n')
+    refused(*run_args(tmp_path, str(hello)), message="hello: answered JSON that nests too deeply to read")
+
+
+HELLO_MODULE = """\
+def deep(request):
+    detail = {}
+    for _ in range(100_000):
+        detail = {"a": detail}
+    return {"verdict": "ACCEPT", "detail": detail}
+
+def nested(request):
+    value = []
+    for _ in range(100_000):
+        value = [value]
+    return value
+
+def missing():
+    import hsmsim_no_such_library  # noqa: F401
+
+def weird():
+    return {"formats": 123}
+"""
+
+
+def test_a_python_verifier_returning_deep_values_is_an_error(tmp_path, corpus):
+    write(tmp_path, "mod.py", HELLO_MODULE)
+    for function, detail in (("deep", "nests too deeply to read"), ("nested", "returned a list that nests too deeply")):
+        config = load_adapter(write(tmp_path, f"{function}.toml", f'entry = "mod.py:{function}"\n'))
+        with open_verifier(config) as live:
+            answer = live.verify(corpus.get(GOLDEN))
+        assert answer.verdict is Actual.ERROR and detail in answer.detail
+
+
+@pytest.mark.parametrize(("hello", "message"), [
+    ("missing", "hello mod.py:missing raised ModuleNotFoundError: No module named 'hsmsim_no_such_library'"),
+    ("weird", "hello formats must be a list of strings"),
+])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_python_hello_that_raises_or_misanswers_is_one_line(tmp_path, hello, message, jobs):
+    write(tmp_path, "mod.py", HELLO_MODULE)
+    adapter = write(tmp_path, "a.toml", f'entry = "mod.py:deep"\nhello = "mod.py:{hello}"\n')
+    refused(*run_args(tmp_path, str(adapter), "-j", jobs), message=f"a: {message}")

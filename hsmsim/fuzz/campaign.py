@@ -21,8 +21,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from hsmsim.corpus.build import DEFAULT_SEED
-from hsmsim.errors import HsmsimError
+from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.formats import get_format
 from hsmsim.fuzz.engine import (
     CampaignStats,
@@ -41,14 +43,17 @@ from hsmsim.fuzz.engine import (
 from hsmsim.fuzz.findings import write_finding
 from hsmsim.fuzz.generic import generic_fuzz_model, with_evidence_operators
 from hsmsim.fuzz.targets import is_reference
+from hsmsim.harness.vectors import validation_summary
 from hsmsim.harness.workers import WorkerDied, WorkerPool
 from hsmsim.model.corpus_schema import WireModel
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
+from hsmsim.safeio import read_local_file
 from hsmsim.verdict import Profile
 
 CHUNK = 64
 SUMMARY_FILE = "summary.json"
+SUMMARY_FILE_LIMIT = 16 * 1024 * 1024
 MEMORY_BOUND_BYTES = 2 * 1024**3
 
 
@@ -116,10 +121,12 @@ class CampaignSummary(WireModel):
     def read(cls, out: Path) -> CampaignSummary:
         """The summary of the run written to ``out``; raises :class:`FuzzError` when there is none."""
         try:
-            return cls.model_validate_json((out / SUMMARY_FILE).read_bytes())
-        except (OSError, ValueError) as exc:
-            raise FuzzError(f"{out} holds no readable {SUMMARY_FILE} (a 'hsmsim fuzz --out' directory): {exc}") \
-                from None
+            return cls.model_validate_json(read_local_file(out / SUMMARY_FILE, SUMMARY_FILE_LIMIT))
+        except BundleError as exc:
+            why = str(exc)
+        except ValidationError as exc:
+            why = validation_summary(exc)
+        raise FuzzError(f"{out} holds no readable {SUMMARY_FILE} (a 'hsmsim fuzz --out' directory): {why}")
 
     def write(self, out: Path) -> None:
         """Write ``out/summary.json``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -25,6 +26,12 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def _duration(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and math.isnan(value):
+        raise FuzzError("--duration must be a number of seconds, not nan")
+    return value
+
+
 def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
     table = Table(show_header=False, box=None)
     table.add_row("executed", str(stats.executed))
@@ -41,7 +48,7 @@ def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
 @click.option("--verifier", "verifier", default=None,
               help="Adapter file of the verifier under test (default: the reference verifier itself).")
 @click.option("--iterations", type=click.IntRange(1), default=None)
-@click.option("--duration", type=click.FloatRange(0.1), default=None, help="Seconds to run.")
+@click.option("--duration", type=click.FloatRange(0.1), default=None, callback=_duration, help="Seconds to run.")
 @click.option("--seed", default="hsmsim-fuzz", show_default=True)
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--shard", "shard_text", default="0/1", show_default=True,

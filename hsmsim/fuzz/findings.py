@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from hsmsim._atomic import write_atomic
 from hsmsim.corpus.build import PROMOTED_DIR, CorpusError, promoted_json, read_promoted
+from hsmsim.errors import BundleError
 from hsmsim.fuzz.engine import HAVOC, BuiltCase, Finding
+from hsmsim.harness.vectors import validation_summary
 from hsmsim.model.corpus_schema import (
     FlagName,
     InputsRecord,
@@ -35,7 +37,11 @@ from hsmsim.model.corpus_schema import (
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import Provenance, Signing
+from hsmsim.safeio import read_local_file
 from hsmsim.verdict import Profile, Reason
+
+FINDING_FILE_LIMIT = 64 * 1024 * 1024
+"""A finding carries its evidence in base64, and evidence is read within a 32 MiB budget."""
 
 
 class FindingReport(WireModel):
@@ -162,9 +168,11 @@ def write_finding(out: Path, finding: Finding, model: FuzzModel, seed: str, targ
 def read_finding(finding_dir: Path) -> FindingFile:
     """The ``finding.json`` of a finding directory; raises :class:`CorpusError` when it is unreadable."""
     try:
-        return FindingFile.model_validate_json((finding_dir / "finding.json").read_bytes())
-    except (OSError, ValueError) as exc:
-        raise CorpusError(f"{finding_dir} holds no readable finding.json: {exc}") from exc
+        return FindingFile.model_validate_json(read_local_file(finding_dir / "finding.json", FINDING_FILE_LIMIT))
+    except BundleError as exc:
+        raise CorpusError(f"no readable finding: {exc}") from None
+    except ValidationError as exc:
+        raise CorpusError(f"{finding_dir} holds no readable finding.json: {validation_summary(exc)}") from None
 
 
 def promote(finding_dir: Path, corpus: Path, expected: Mapping[Profile, Reason] | None = None) -> str:

@@ -56,7 +56,7 @@ from hsmsim.harness.processes import (
 from hsmsim.harness.text import one_line
 from hsmsim.harness.vectors import Inputs, Subject, materialise
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.verdict import Verdict
+from hsmsim.verdict import Profile, Verdict
 
 MAX_LINE_BYTES = 1 << 20
 """Longest JSON line a persistent verifier may send."""
@@ -158,6 +158,15 @@ class Verifier(ABC):
             return None
 
         config = self.config
+        for key in ("formats", "features"):
+            if hello.get(key) is not None and strings(hello[key]) is None:
+                raise VerifierStartError(f"{self.name}: hello {key} must be a list of strings")
+        if hello.get("profile") is not None and hello["profile"] not in tuple(Profile):
+            raise VerifierStartError(f"{self.name}: hello profile must be one of {', '.join(Profile)} "
+                                     f"(got {one_line(repr(hello['profile']), 40)})")
+        if hello.get("version") is not None and (isinstance(hello["version"], bool)
+                                                 or not isinstance(hello["version"], str | int | float)):
+            raise VerifierStartError(f"{self.name}: hello version must be a string or a number")
         version = config.version
         if version is None and config.version_cmd:
             version = self._run_version_cmd()
@@ -293,8 +302,11 @@ def response_answer(data: Mapping[str, object]) -> Answer:
         return Answer(Actual.ERROR, None, f"verdict {verdict!r} is not ACCEPT, REJECT, SKIPPED or ERROR")
     reason = data.get("reason")
     detail = data.get("detail")
-    return Answer(Actual(str(verdict)), None if reason in (None, "") else str(reason),
-                  "" if detail is None else str(detail))
+    try:
+        return Answer(Actual(str(verdict)), None if reason in (None, "") else str(reason),
+                      "" if detail is None else str(detail))
+    except RecursionError:
+        return Answer(Actual.ERROR, None, "answered a reason or detail that nests too deeply to read")
 
 
 @functools.lru_cache(maxsize=256)
@@ -327,14 +339,19 @@ class PythonVerifier(Verifier):
         self._function = import_entry(self.config.entry, self.config.pythonpath, self.config.cwd)
         hello: Mapping[str, object] = {}
         if self.config.hello:
-            result = import_entry(self.config.hello, self.config.pythonpath, self.config.cwd)()
+            hello_function = import_entry(self.config.hello, self.config.pythonpath, self.config.cwd)
+            try:
+                result = hello_function()
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a hello that raises: the verifier cannot start
+                raise VerifierStartError(f"{self.name}: hello {self.config.hello} raised {type(exc).__name__}: "
+                                         f"{one_line(str(exc), 200)}") from None
             if not isinstance(result, Mapping):
                 raise VerifierStartError(f"{self.name}: hello {self.config.hello} returned {type(result).__name__}")
             hello = result
         if self.config.version is None and not self.config.version_cmd and "version" not in hello:
             module = sys.modules.get(getattr(self._function, "__module__", ""), None)
             version = getattr(module, "__version__", None) or getattr(module, "VERSION", None)
-            hello = {**hello, "version": version} if version else hello
+            hello = {**hello, "version": str(version)} if version else hello
         self.info = self._resolve_info(hello)
         return self.info
 
@@ -358,7 +375,10 @@ class PythonVerifier(Verifier):
             where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
             at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
             return Answer(Actual.CRASH, None, f"{type(exc).__name__}: {exc}{at}", elapsed)
-        answer = answer_from(call.value)
+        try:
+            answer = answer_from(call.value)
+        except RecursionError:  # repr() of a value that is not a verdict
+            answer = Answer(Actual.ERROR, None, f"returned a {type(call.value).__name__} that nests too deeply to read")
         return Answer(answer.verdict, answer.reason, answer.detail, elapsed)
 
     def close(self) -> None:
@@ -598,6 +618,8 @@ class PersistentVerifier(Verifier):
                 break
         try:
             reply = json.loads(line)
+        except RecursionError:
+            raise ValueError("answered JSON that nests too deeply to read") from None
         except ValueError:
             raise ValueError(f"answered a line that is not JSON: {one_line(line.decode('utf-8', 'replace'), 120)}") \
                 from None
@@ -665,8 +687,9 @@ class PersistentVerifier(Verifier):
             elapsed = (time.perf_counter() - start) * 1000
         if reply.get("id") != subject.id:
             self._stop()
-            return Answer(Actual.ERROR, None, f"answered id {reply.get('id')!r} to a request for {subject.id!r}",
-                          elapsed)
+            answered = reply.get("id")
+            shown = repr(answered) if isinstance(answered, str | int | None) else f"a {type(answered).__name__}"
+            return Answer(Actual.ERROR, None, f"answered id {shown} to a request for {subject.id!r}", elapsed)
         answer = response_answer(reply)
         return Answer(answer.verdict, answer.reason, answer.detail, elapsed)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from hsmsim.errors import HsmsimError
-from hsmsim.harness.config import load_adapter
+from hsmsim.harness.config import check_timeout, load_adapter
 from hsmsim.harness.model import SEVERITY_ORDER, CaseResult, Outcome
 from hsmsim.harness.report import (
     check_report_dir,
@@ -41,6 +41,10 @@ def _shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> S
         return Shard.parse(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+
+
+def _timeout(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    return None if value is None else check_timeout(value, "--timeout")
 
 
 def _vectors_option(fn: click.decorators.FC) -> click.decorators.FC:
@@ -117,7 +121,7 @@ def _finish(conformance_run: ConformanceRun, report_dir: Path, previous: tuple[P
               help="Only shard K (0..N-1) of N of the selected vectors, assigned by a hash of the vector id.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes (0 = one per CPU).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--timeout", type=float, default=None, callback=_timeout,
               help="Per-case deadline in seconds, overriding the adapters' timeout_s.")
 @click.option("--strict-reasons", is_flag=True, help="Count 'right verdict, wrong reason' as a failure.")
 @click.option("--fail-on", type=click.Choice(SEVERITY_ORDER), default=None, metavar="SEVERITY",

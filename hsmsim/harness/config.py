@@ -13,19 +13,24 @@ See ``docs/conformance.md`` for every key. A verifier can also be named without 
 
 from __future__ import annotations
 
-import json
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hsmsim.errors import HsmsimError
+from hsmsim.errors import BundleError, HsmsimError
+from hsmsim.harness.text import one_line
 from hsmsim.harness.waivers import Waiver, load_waivers, parse_waivers
+from hsmsim.safeio import load_json_file, read_local_file
+from hsmsim.verdict import Profile
 
 MODES = ("python", "oneshot", "persistent")
 DEFAULT_TIMEOUT_S = 5.0
 """Per-case deadline, as x509-limbo's certvalidator harness uses."""
+MAX_TIMEOUT_S = 86400.0
+"""The longest deadline taken (a day): past it a deadline is a typo, and past ~1e9 s the clocks overflow."""
+ADAPTER_FILE_LIMIT = 1024 * 1024
 
 _KEYS = {"name", "description", "mode", "entry", "hello", "pythonpath", "isolate", "command", "cwd", "env",
          "formats", "features", "profile", "timeout_s", "hello_timeout_s", "version", "version_cmd",
@@ -67,21 +72,37 @@ class AdapterConfig:
     """The adapter file (or the ``python:`` spec) it came from."""
 
 
+def check_timeout(value: object, what: str) -> float:
+    """``value`` as a deadline in seconds: a finite number (not a bool) above 0 and at most
+    :data:`MAX_TIMEOUT_S`; raises :class:`AdapterConfigError` naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT_S:
+        raise AdapterConfigError(f"{what} must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g} "
+                                 f"(got {one_line(repr(value), 40)})")
+    return float(value)
+
+
+def _no_nul(values: Iterable[str], key: str, origin: str) -> None:
+    if any("\0" in value for value in values):
+        raise AdapterConfigError(f"{origin}: {key} holds a NUL character")
+
+
 def _strings(value: object, key: str, origin: str) -> tuple[str, ...]:
     if isinstance(value, str):
-        return (value,)
+        value = [value]
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        _no_nul(value, key, origin)
         return tuple(value)
     raise AdapterConfigError(f"{origin}: {key} must be a string or a list of strings")
 
 
-def _command(value: object, origin: str) -> tuple[str, ...]:
+def _command(value: object, key: str, origin: str) -> tuple[str, ...]:
     if isinstance(value, str):
+        _no_nul([value], key, origin)
         try:
             return tuple(shlex.split(value))
         except ValueError as exc:
-            raise AdapterConfigError(f"{origin}: command does not split like a shell line: {exc}") from exc
-    return _strings(value, "command", origin)
+            raise AdapterConfigError(f"{origin}: {key} does not split like a shell line: {exc}") from exc
+    return _strings(value, key, origin)
 
 
 def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name: str, origin: str) -> AdapterConfig:
@@ -99,16 +120,17 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
         entry = entry.removeprefix("python:")
     if mode == "python" and (not isinstance(entry, str) or ":" not in entry):
         raise AdapterConfigError(f"{origin}: a python adapter needs entry = \"module:function\"")
-    command = _command(data["command"], origin) if "command" in data else ()
+    command = _command(data["command"], "command", origin) if "command" in data else ()
     if mode in ("oneshot", "persistent") and not command:
         raise AdapterConfigError(f"{origin}: a {mode} adapter needs a command (a list of arguments)")
-    timeout = data.get("timeout_s", DEFAULT_TIMEOUT_S)
-    hello_timeout = data.get("hello_timeout_s", 30.0)
-    if not isinstance(timeout, int | float) or timeout <= 0 or not isinstance(hello_timeout, int | float):
-        raise AdapterConfigError(f"{origin}: timeout_s must be a positive number of seconds")
+    timeout = check_timeout(data.get("timeout_s", DEFAULT_TIMEOUT_S), f"{origin}: timeout_s")
+    hello_timeout = check_timeout(data.get("hello_timeout_s", 30.0), f"{origin}: hello_timeout_s")
     env = data.get("env", {})
     if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
         raise AdapterConfigError(f"{origin}: env must be a table of strings")
+    _no_nul([*env, *env.values()], "env", origin)
+    if any("=" in key or not key for key in env):
+        raise AdapterConfigError(f"{origin}: env names must be non-empty and hold no '='")
     waivers_value = data.get("waivers", {})
     if isinstance(waivers_value, str):
         waivers = load_waivers(base / waivers_value)
@@ -117,26 +139,30 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
     else:
         raise AdapterConfigError(f"{origin}: waivers must be a file name or a table {{id = {{...}}}}")
     profile = data.get("profile")
-    if profile is not None and not isinstance(profile, str):
-        raise AdapterConfigError(f"{origin}: profile must be a string such as \"structural\"")
+    if profile is not None and profile not in tuple(Profile):
+        raise AdapterConfigError(f"{origin}: profile must be one of {', '.join(Profile)} (got {profile!r})")
     version = data.get("version")
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name:
         raise AdapterConfigError(f"{origin}: name must be a non-empty string")
+    cwd = data.get("cwd", ".")
+    if not isinstance(cwd, str):
+        raise AdapterConfigError(f"{origin}: cwd must be a string (a directory)")
+    _no_nul([cwd], "cwd", origin)
     max_restarts = data.get("max_restarts", 20)
-    if not isinstance(max_restarts, int) or max_restarts < 0:
+    if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
         raise AdapterConfigError(f"{origin}: max_restarts must be a non-negative integer")
     return AdapterConfig(
         name=name, mode=str(mode), entry=entry if isinstance(entry, str) else None,
         hello=str(data["hello"]).removeprefix("python:") if data.get("hello") else None,
         pythonpath=tuple(str((base / p).resolve()) for p in _strings(data.get("pythonpath", []), "pythonpath", origin)),
         isolate=bool(data.get("isolate", False)), command=command,
-        cwd=str((base / str(data.get("cwd", "."))).resolve()), env=dict(env),
+        cwd=str((base / cwd).resolve()), env=dict(env),
         formats=_strings(data["formats"], "formats", origin) if "formats" in data else None,
         features=_strings(data["features"], "features", origin) if "features" in data else None,
-        profile=profile, timeout_s=float(timeout), hello_timeout_s=float(hello_timeout),
+        profile=str(profile) if profile is not None else None, timeout_s=timeout, hello_timeout_s=hello_timeout,
         version=str(version) if version is not None else None,
-        version_cmd=_command(data["version_cmd"], origin) if "version_cmd" in data else (),
+        version_cmd=_command(data["version_cmd"], "version_cmd", origin) if "version_cmd" in data else (),
         max_restarts=max_restarts, waivers=waivers, description=str(data.get("description", "")), source=origin,
     )
 
@@ -156,13 +182,20 @@ def load_adapter(spec: str | Path) -> AdapterConfig:
                                     origin=text)
     path = Path(text)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise AdapterConfigError(f"cannot read adapter file {path}: {exc.strerror}") from exc
-    try:
-        data = json.loads(raw) if path.suffix.lower() == ".json" else tomllib.loads(raw.decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AdapterConfigError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}") from exc
+        data = load_json_file(path, ADAPTER_FILE_LIMIT) if path.suffix.lower() == ".json" else _load_toml(path)
+    except BundleError as exc:
+        raise AdapterConfigError(f"adapter file: {exc}") from None
     if not isinstance(data, dict):
         raise AdapterConfigError(f"{path}: an adapter file holds one table/object")
     return adapter_from_mapping(data, base=path.resolve().parent, default_name=path.stem, origin=str(path))
+
+
+def _load_toml(path: Path) -> object:
+    """The TOML table of the adapter file ``path``, read as :func:`~hsmsim.safeio.load_json_file` reads JSON."""
+    raw = read_local_file(path, ADAPTER_FILE_LIMIT)
+    try:
+        return tomllib.loads(raw.decode())
+    except RecursionError:
+        raise BundleError(f"{path} nests too deeply to be read as TOML") from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise BundleError(f"{path} is not valid TOML: {one_line(str(exc), 120)}") from None

@@ -9,15 +9,15 @@ rebuilds a :class:`~hsmsim.harness.runner.ConformanceRun` over the corpus, which
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import AdapterConfig
 from hsmsim.harness.model import CaseResult, VerifierInfo
-from hsmsim.harness.report import RESULTS_VERSION
+from hsmsim.harness.report import RESULTS_VERSION, ReportError, read_results_document
 from hsmsim.harness.runner import ConformanceRun, RunOptions, SanityCheck, VerifierRun
+from hsmsim.harness.text import one_line
 from hsmsim.harness.vectors import Corpus
 
 
@@ -57,20 +57,23 @@ def _files(paths: list[Path]) -> list[Path]:
 
 def _read(path: Path, corpus: Corpus) -> _ShardResults:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data, records = read_results_document(path)
+    except ReportError as exc:
+        raise MergeError(str(exc)) from None
+    try:
         if data.get("version") != RESULTS_VERSION:
             raise ValueError(f"results version {data.get('version')!r}, this hsmsim reads {RESULTS_VERSION}")
         info = VerifierInfo.from_json({**data, "name": data["verifier"], "version": data.get("verifierVersion", "")})
         shard = _ShardResults(
             path=path, info=info, description=str(data.get("description", "")),
             options=RunOptions.from_json(data.get("run") or {}),
-            results=[CaseResult.from_json(info.name, r) for r in data["results"]],
+            results=[CaseResult.from_json(info.name, r) for r in records],
             sanity=[SanityCheck.from_json(info.name, s) for s in data.get("sanity", [])],
             stale_waivers=[str(m) for m in data.get("staleWaivers", [])],
             verifiers=[str(n) for n in (data.get("run") or {}).get("verifiers", [])])
         suite = str(data.get("suiteVersion", ""))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise MergeError(f"{path} is not a hsmsim conformance results file: {exc}") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise MergeError(f"{path} is not a hsmsim conformance results file: {one_line(str(exc), 200)}") from exc
     if suite != corpus.suite_version:
         raise MergeError(f"{path} holds results of suite {suite}, the corpus at {corpus.root} is "
                          f"{corpus.suite_version}: merge with the corpus the shards ran (--vectors)")

@@ -26,16 +26,19 @@ import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hsmsim import __version__
-from hsmsim.errors import HsmsimError
+from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.model import FAILING, Actual, CaseResult, Outcome, severity_rank
 from hsmsim.harness.runner import ConformanceRun, RunOptions, VerifierRun, skip_reason
-from hsmsim.harness.text import TEXT_LIMIT, visible
+from hsmsim.harness.text import TEXT_LIMIT, one_line, visible
 from hsmsim.harness.vectors import Corpus, Vector
 from hsmsim.model.vectors import Expected
+from hsmsim.safeio import load_json_file
 
 RESULTS_VERSION = 1
+RESULTS_FILE_LIMIT = 64 * 1024 * 1024
 _OK = (Outcome.PASS, Outcome.WAIVED, Outcome.SKIPPED)
 
 
@@ -79,14 +82,28 @@ class PreviousResults:
     results: dict[str, CaseResult]
 
 
+def read_results_document(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The JSON object of a results file and its ``results``, a list of objects, read bounded (a regular file of
+    at most :data:`RESULTS_FILE_LIMIT` bytes); raises :class:`ReportError` naming the file."""
+    try:
+        data = load_json_file(path, RESULTS_FILE_LIMIT)
+    except BundleError as exc:
+        raise ReportError(f"not a hsmsim conformance results file: {exc}") from None
+    records = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ReportError(f"{path} is not a hsmsim conformance results file: not an object with a list of "
+                          "result objects under 'results'")
+    return data, records
+
+
 def load_results(path: Path) -> PreviousResults:
     """Read a ``results/<verifier>.json``; raises :class:`ReportError`."""
+    data, records = read_results_document(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         verifier = str(data["verifier"])
-        results = {str(r["id"]): CaseResult.from_json(verifier, r) for r in data["results"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReportError(f"{path} is not a hsmsim conformance results file: {exc}") from exc
+        results = {str(r["id"]): CaseResult.from_json(verifier, r) for r in records}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ReportError(f"{path} is not a hsmsim conformance results file: {one_line(str(exc), 200)}") from exc
     return PreviousResults(verifier, str(data.get("verifierVersion", "")), str(data.get("suiteVersion", "")), results)
 
 

@@ -10,25 +10,31 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import os
 import shutil
 import tempfile
+from binascii import a2b_base64
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from hsmsim.errors import HsmsimError
+from hsmsim.errors import BundleError, HsmsimError
+from hsmsim.harness.text import one_line
 from hsmsim.model.corpus_schema import NoteRecord, VectorFile, VectorRecord
 from hsmsim.model.evidence import Evidence, relative_parts
 from hsmsim.model.vectors import Expected
+from hsmsim.safeio import load_json_file, read_local_file
 from hsmsim.verdict import Profile
 
 VECTOR_GLOB = "*_verify.json"
+
+VECTOR_FILE_LIMIT = 64 * 1024 * 1024
+"""The largest vector file read; the largest committed one is 1.6 MB."""
+MANIFEST_LIMIT = 16 * 1024 * 1024
 
 
 class CorpusLoadError(HsmsimError):
@@ -198,6 +204,46 @@ def default_vectors_root() -> Path:
     return local if local.is_dir() else packaged_vectors_root() or local
 
 
+def read_vector_file(path: Path) -> VectorFile:
+    """The vector file ``path``, read bounded (a regular file of at most :data:`VECTOR_FILE_LIMIT` bytes),
+    validated, and every native file's base64 checked; raises :class:`CorpusLoadError` on one line."""
+    try:
+        document = VectorFile.model_validate_json(read_local_file(path, VECTOR_FILE_LIMIT))
+    except BundleError as exc:
+        raise CorpusLoadError(f"not a readable vector file: {exc}") from None
+    except ValidationError as exc:
+        raise CorpusLoadError(f"{path} is not a readable vector file: {validation_summary(exc)}") from None
+    for record in document.tests:
+        for entry in record.inputs.files:
+            try:
+                a2b_base64(entry.base64)  # as NativeFileRecord.data() decodes it
+            except ValueError:
+                raise CorpusLoadError(f"{path}: vector {record.id!r} file {entry.path!r} is not valid base64") \
+                    from None
+    return document
+
+
+def read_manifest(path: Path) -> dict[str, object]:
+    """The corpus manifest ``path`` (a JSON object, a regular file of at most :data:`MANIFEST_LIMIT` bytes);
+    raises :class:`CorpusLoadError` on one line."""
+    try:
+        manifest = load_json_file(path, MANIFEST_LIMIT)
+    except BundleError as exc:
+        raise CorpusLoadError(f"not a readable corpus manifest: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise CorpusLoadError(f"{path} is not a corpus manifest (a JSON object)")
+    return manifest
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """A pydantic validation error on one line: how many errors, and the first with where it is."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the document"
+    count = exc.error_count()
+    more = f" (and {count - 1} more error{'s' if count > 2 else ''})" if count > 1 else ""
+    return one_line(f"{where}: {first['msg']}{more}", 300)
+
+
 def load_corpus(root: Path) -> Corpus:
     """Read and validate every ``*_verify.json`` under ``root``; raises :class:`CorpusLoadError`."""
     paths = sorted(root.glob(VECTOR_GLOB))
@@ -208,10 +254,7 @@ def load_corpus(root: Path) -> Corpus:
     versions: set[str] = set()
     seen: dict[str, str] = {}
     for path in paths:
-        try:
-            document = VectorFile.model_validate_json(path.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise CorpusLoadError(f"{path} is not a readable vector file: {exc}") from exc
+        document = read_vector_file(path)
         versions.add(document.suite_version)
         notes.update(document.notes)
         for record in document.tests:
@@ -221,9 +264,8 @@ def load_corpus(root: Path) -> Corpus:
             vectors.append(Vector.of(record, document.format, path.name))
     manifest = root / "manifest.json"
     suite_version = max(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
-    if manifest.exists():
-        with suppress(OSError, ValueError):
-            suite_version = str(json.loads(manifest.read_text()).get("suiteVersion", suite_version))
+    if manifest.exists() or manifest.is_symlink():
+        suite_version = str(read_manifest(manifest).get("suiteVersion", suite_version))
     return Corpus(root=root, suite_version=suite_version, vectors=tuple(vectors), notes=notes)
 
 

@@ -13,15 +13,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hsmsim.errors import HsmsimError
+from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.model import Actual, CaseResult, Outcome, reason_code
 from hsmsim.model.vectors import Expected
+from hsmsim.safeio import load_json_file
 
 BASELINE_REASON = "baseline: {outcome} when the suite was adopted (hsmsim conformance run --write-baseline)"
 """The reason a baseline entry carries until a person replaces it with the real one (and a ``bug_url``)."""
 
 _BASELINED = frozenset({Outcome.UNEXPECTED_ACCEPT, Outcome.UNEXPECTED_REJECT, Outcome.WRONG_REASON, Outcome.HANG,
                         Outcome.CRASH, Outcome.ERROR})
+
+WAIVERS_FILE_LIMIT = 16 * 1024 * 1024
 
 
 class WaiverError(HsmsimError):
@@ -88,9 +91,9 @@ def parse_waivers(entries: Mapping[str, object], origin: str) -> dict[str, Waive
 def load_waivers(path: Path) -> dict[str, Waiver]:
     """Waivers from a JSON file; raises :class:`WaiverError`."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise WaiverError(f"cannot read waivers {path}: {exc}") from exc
+        data = load_json_file(path, WAIVERS_FILE_LIMIT)
+    except BundleError as exc:
+        raise WaiverError(f"cannot read waivers: {exc}") from None
     if not isinstance(data, dict):
         raise WaiverError(f"{path}: waivers must be a JSON object {{id: {{expected, actual, reason}}}}")
     return parse_waivers(data, str(path))
