@@ -278,3 +278,18 @@ def test_primus_vendor_walk_never_writes_outside_its_temp_dir(tmp_path, openssl)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     assert not list(directory.parent.glob("*.xml")) and not list(VECTORS.rglob("*.xml"))
     assert _primus_walk(test, "verify_primus_openssl_careful.sh") == "REJECT unzip"
+
+
+def test_a_vector_shows_its_own_formats_note_of_a_shared_flag():
+    from hsmsim.corpus.listing import describe
+    from hsmsim.harness.vectors import load_corpus
+
+    corpus = load_corpus(VECTORS)
+    shown = {vector_id: "\n".join(describe(corpus.get(vector_id), corpus))
+             for vector_id in ("primus::attr::extractable-true", "yubico-piv::chain::f9-expired")}
+    primus_note = json.loads((VECTORS / "primus_verify.json").read_text())["notes"]["Resigned"]["description"]
+    yubico_note = json.loads((VECTORS / "yubico-piv_verify.json").read_text())["notes"]["Resigned"]["description"]
+    assert primus_note != yubico_note
+    primus_shown = shown["primus::attr::extractable-true"]
+    assert primus_note in primus_shown and "f9" not in primus_shown
+    assert yubico_note in shown["yubico-piv::chain::f9-expired"]

@@ -28,7 +28,7 @@ def describe(vector: Vector, corpus: Corpus) -> Iterable[str]:
     yield f"  result:    {vector.result.value} {vector.expected_reason.value} (severity {vector.severity.value})"
     yield "  flags:"
     for flag in vector.flags:
-        note = corpus.notes.get(flag)
+        note = corpus.note(vector, flag)
         if note is None:
             yield f"    {flag}"
             continue

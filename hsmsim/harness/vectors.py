@@ -149,7 +149,10 @@ class Corpus:
     suite_version: str
     vectors: tuple[Vector, ...]
     notes: dict[str, NoteRecord]
-    """Flag name -> its definition, merged over every file."""
+    """Flag name -> its definition, merged over every file (a flag several formats define, such as ``Resigned``,
+    keeps the last file's wording: :meth:`note` gives a vector's own)."""
+    format_notes: dict[str, dict[str, NoteRecord]] = field(default_factory=dict)
+    """Format -> its vector file's flag definitions."""
     _by_id: dict[str, Vector] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -161,6 +164,10 @@ class Corpus:
 
     def __contains__(self, vector_id: object) -> bool:
         return vector_id in self._by_id
+
+    def note(self, vector: Vector, flag: str) -> NoteRecord | None:
+        """The definition of ``flag`` as the vector's own format file gives it (else the merged one)."""
+        return self.format_notes.get(vector.format, {}).get(flag) or self.notes.get(flag)
 
     def formats(self) -> list[str]:
         """Formats present in the corpus, in first-seen order."""
@@ -251,12 +258,14 @@ def load_corpus(root: Path) -> Corpus:
         raise CorpusLoadError(f"no {VECTOR_GLOB} files in {root} (pass the corpus with --vectors / --vectors-root)")
     vectors: list[Vector] = []
     notes: dict[str, NoteRecord] = {}
+    format_notes: dict[str, dict[str, NoteRecord]] = {}
     versions: set[str] = set()
     seen: dict[str, str] = {}
     for path in paths:
         document = read_vector_file(path)
         versions.add(document.suite_version)
         notes.update(document.notes)
+        format_notes.setdefault(document.format, {}).update(document.notes)
         for record in document.tests:
             if record.id in seen:
                 raise CorpusLoadError(f"vector id {record.id!r} appears in {seen[record.id]} and {path.name}")
@@ -266,7 +275,8 @@ def load_corpus(root: Path) -> Corpus:
     suite_version = max(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
     if manifest.exists() or manifest.is_symlink():
         suite_version = str(read_manifest(manifest).get("suiteVersion", suite_version))
-    return Corpus(root=root, suite_version=suite_version, vectors=tuple(vectors), notes=notes)
+    return Corpus(root=root, suite_version=suite_version, vectors=tuple(vectors), notes=notes,
+                  format_notes=format_notes)
 
 
 @dataclass(frozen=True)
