@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -25,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hsmsim._atomic import write_atomic
-from hsmsim.errors import HsmsimError
+from hsmsim.errors import BundleError, HsmsimError
+from hsmsim.safeio import load_json_file
 from hsmsim.state import HsmState
+from hsmsim.verdict import escaped
 
 _PBKDF2_ROUNDS = 20_000
 
@@ -35,15 +38,20 @@ class PasswordError(HsmsimError):
     """The key password is missing or wrong."""
 
 
+_MAX_METADATA_BYTES = 16 * 1024 * 1024
+_METADATA_FILES = ("passwords.json", "versions.json")
+
+
 def _read_json(path: Path) -> dict[str, object]:
-    if not path.exists():
+    """The JSON object in ``path`` ({} when absent), read bounded; raises :class:`HsmsimError` naming the file."""
+    if not os.path.lexists(path):
         return {}
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise HsmsimError(f"corrupt server state {path}: {exc}") from exc
+        data = load_json_file(path, _MAX_METADATA_BYTES)
+    except BundleError as exc:
+        raise HsmsimError(f"corrupt server state: {exc}") from None
     if not isinstance(data, dict):
-        raise HsmsimError(f"corrupt server state {path}: not an object")
+        raise HsmsimError(f"corrupt server state {escaped(str(path))}: not an object")
     return data
 
 
@@ -65,6 +73,18 @@ class ServerStore:
             if namespace not in self._states:
                 self._states[namespace] = HsmState.open(self.directory / namespace, format=format, seed=self.seed)
             return self._states[namespace]
+
+    def read_existing(self) -> None:
+        """Read the devices' ``hsm.json`` and the metadata files already on disk, so corrupt state is one
+        :class:`HsmsimError` at start (``hsmsim serve`` exits 2) rather than a failing request later."""
+        if not self.directory.is_dir():
+            return
+        for namespace in sorted(self.directory.iterdir()):
+            if os.path.lexists(namespace / "hsm.json"):
+                HsmState.open(namespace, create=False)
+            for name in _METADATA_FILES:
+                if os.path.lexists(namespace / name):
+                    self._records(namespace / name)
 
     def key_lock(self, namespace: str, label: str) -> threading.Lock:
         """The lock that serialises changes to one key (e.g. its check-and-create)."""
