@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -125,3 +126,28 @@ def test_a_store_sees_keys_other_processes_made(tmp_path):
     assert second.get("from-first").attributes == made.attributes
     with pytest.raises(KeystoreError, match="already exists"):
         second.generate(KeySpec.parse("ec-p256"), "from-first")
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    ("fifo", "is not a regular file"),
+    ("/dev/zero", "is not a regular file"),
+    ("directory", "is not a regular file"),
+    ("[" * 5000 + "]" * 5000, "nests too deeply"),
+    ("[]", "not a JSON object"),
+    ("{}", "no 'material'"),
+    ('{"material": "!!", "secret": true}', "Only base64 data is allowed"),
+])
+def test_a_corrupt_key_record_is_one_keystore_error_naming_it(tmp_path, record, message):
+    """Key records are read bounded (a FIFO or device is never opened blocking, a deep one never recurses out)."""
+    path = tmp_path / "bad.json"
+    if record == "fifo":
+        os.mkfifo(path)
+    elif record == "/dev/zero":
+        path.symlink_to(record)
+    elif record == "directory":
+        path.mkdir()
+    else:
+        path.write_text(record)
+    with pytest.raises(KeystoreError, match="corrupt key file") as caught:
+        SoftKeyStore(directory=tmp_path)
+    assert str(path) in str(caught.value) and message in str(caught.value) and "\n" not in str(caught.value)

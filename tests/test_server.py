@@ -419,3 +419,36 @@ def test_concurrent_creates_keep_every_password_and_one_owner_per_label(server: 
     for index in range(8):
         assert call(server, "/v1/key/keyAttestation", {"label": f"k{index}"})[0] == 403
         assert call(server, "/v1/key/keyAttestation", {"label": f"k{index}", "password": chars(f"pw{index}")})[0] == 200
+
+
+def _serve(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", "serve", "--state", str(state), "--port", "0", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("file", "content", "message"), [
+    ("token", "fifo", "corrupt server state: {path} is not a regular file"),
+    ("token", "/dev/zero", "corrupt server state: {path} is not a regular file"),
+    ("tls/ca.key", "garbage", "corrupt server state {path}: not an unencrypted PEM private key"),
+    ("tls/ca.key", "fifo", "corrupt server state: {path} is not a regular file"),
+    ("azure/versions.json", "[" * 5000 + "]" * 5000,
+     "corrupt server state: {path} nests too deeply to be read as JSON"),
+    ("primus/passwords.json", "[]", "corrupt server state {path}: not an object"),
+    ("primus/hsm.json", '{"format": "nope"}', "corrupt HSM state {path}: serial is not a string"),
+])
+def test_corrupt_server_state_is_one_line_and_exit_2_at_start(tmp_path: Path, file: str, content: str, message: str):
+    """Server state files are read bounded (a FIFO never blocks, a device is never read) and checked at start."""
+    path = tmp_path / "state" / file
+    path.parent.mkdir(parents=True)
+    if content == "fifo":
+        os.mkfifo(path)
+    elif content == "/dev/zero":
+        path.symlink_to(content)
+    else:
+        path.write_text(content)
+    runs = [_serve(tmp_path / "state")]
+    if file == "tls/ca.key":
+        runs.append(_serve(tmp_path / "state", "--print-ca"))
+    for result in runs:
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [f"hsmsim: error: {message.format(path=path)}"]

@@ -641,6 +641,35 @@ def test_trust_anchors_from_roots_json_and_pem(tmp_path, android):
         android.trust_anchors_from_files([roots])
 
 
+@pytest.mark.parametrize(("kind", "message"), [
+    ("fifo", "roots.json is not a regular file"),
+    ("/dev/zero", "roots.json is not a regular file"),
+    ("big", "roots.json is larger than 1048576 bytes"),
+    ("deep", "roots.json nests too deeply to be a JSON list of PEM roots"),
+    ("junk", "roots.json is not a JSON list of PEM roots"),
+])
+def test_roots_json_is_read_with_the_bounds_of_pem_roots(tmp_path, kind, message):
+    """Google's roots.json is a --root like a PEM file: a regular file of at most 1 MiB, read against the call's
+    budget; a FIFO never blocks, a device or a huge file is never read whole, deep JSON is one line."""
+    roots = tmp_path / "roots.json"
+    if kind == "fifo":
+        os.mkfifo(roots)
+    elif kind == "/dev/zero":
+        roots.symlink_to(kind)
+    elif kind == "big":
+        with roots.open("wb") as sparse:
+            sparse.truncate(3 * 1024 * 1024)
+    else:
+        roots.write_bytes(b"[" * 5000 + b"]" * 5000 if kind == "deep" else b"\xff\xfe[1")
+    golden = ROOT / "vectors" / "android-key" / "golden" / "tee-rkp-ec-p256"
+    result = hsmsim("verify", str(golden), "--format", "android-key", "--root", str(roots))
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"hsmsim: error: {roots.parent}/{message}"), result.stderr
+    with pytest.raises(BundleError, match=message):
+        get_format("android-acme").trust_anchors_from_files([roots])
+
+
 def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--state", str(state)] if state is not None else []
     return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
