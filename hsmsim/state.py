@@ -147,14 +147,21 @@ def existing_directory(directory: Path) -> bool:
     return True
 
 
+def read_json_object(path: Path, limit: int, what: str) -> dict[str, object]:
+    """The JSON object in the regular file ``path`` of at most ``limit`` bytes (read by :func:`load_json_file`:
+    never blocks, never reads past ``limit``); raises :class:`HsmsimError` (``corrupt <what>``) naming the file."""
+    try:
+        value = load_json_file(path, limit)
+    except BundleError as exc:
+        raise HsmsimError(f"corrupt {what}: {exc}") from None
+    if not isinstance(value, dict):
+        raise HsmsimError(f"corrupt {what} {escaped(str(path))}: not a JSON object")
+    return value
+
+
 def _read_device(path: Path) -> Device:
     """The device ``hsm.json`` describes, read bounded; raises :class:`HsmsimError` naming the file."""
-    try:
-        config = load_json_file(path, MAX_STATE_FILE_BYTES)
-    except BundleError as exc:
-        raise HsmsimError(f"corrupt HSM state: {exc}") from None
-    if not isinstance(config, dict):
-        raise HsmsimError(f"corrupt HSM state {escaped(str(path))}: not a JSON object")
+    config = read_json_object(path, MAX_STATE_FILE_BYTES, "HSM state")
     # states written before the rename call the format "profile"
     raw = {"format": config.get("format") or config.get("profile"), "serial": config.get("serial"),
            "seed": config.get("seed"), "initialised": config.get("initialised")}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hsmsim import __version__
+from tests.hostile_files import DEEP_JSON, make_hostile
 
 ROOT = Path(__file__).resolve().parents[1]
 WALK = ROOT / "scripts" / "verify_primus_openssl.sh"
@@ -266,7 +266,7 @@ _CONFIG = '{"format": %s, "serial": "1", "seed": "x", "initialised": %s}'
     ("fifo", "hsm.json is not a regular file"),
     ("/dev/zero", "hsm.json is not a regular file"),
     ("dangling", "hsm.json: No such file or directory"),
-    ("[" * 5000 + "]" * 5000, "hsm.json nests too deeply"),
+    (DEEP_JSON, "hsm.json nests too deeply"),
     ("[]", "hsm.json: not a JSON object"),
     (_CONFIG % ('"primus"', "5"), "hsm.json: initialised is not a string"),
     (_CONFIG % ('"nope"', '"2025-02-27T13:24:33+00:00"'), "hsm.json: unknown format 'nope'"),
@@ -276,14 +276,8 @@ def test_a_corrupt_hsm_json_is_one_line_and_exit_2(tmp_path, config, message):
     """hsm.json is read bounded (never a FIFO or device, never deeper than the parser goes) and must be the
     object hsmsim writes; a dangling link is corrupt state, not "no state" (key create does not replace it)."""
     state = tmp_path / "s"
-    state.mkdir()
     path = state / "hsm.json"
-    if config == "fifo":
-        os.mkfifo(path)
-    elif config in ("/dev/zero", "dangling"):
-        path.symlink_to(config if config != "dangling" else tmp_path / "nothing")
-    else:
-        path.write_text(config)
+    make_hostile(path, config)
     commands = [["key", "create", "--label", "k", "--spec", "ec-p256"]]
     if config == "fifo":
         commands += [["key", "list"], ["attest", "--key", "k", "--out", str(tmp_path / "o.zip")],
@@ -296,12 +290,9 @@ def test_a_corrupt_hsm_json_is_one_line_and_exit_2(tmp_path, config, message):
 
 
 def test_a_state_that_is_not_a_usable_directory_is_one_line_and_exit_2(tmp_path):
-    junk = tmp_path / "junk"
-    junk.write_text("x")
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    dangling = tmp_path / "dangling"
-    dangling.symlink_to(tmp_path / "nothing")
+    junk, fifo, dangling = tmp_path / "junk", tmp_path / "fifo", tmp_path / "dangling"
+    for path, kind in ((junk, "x"), (fifo, "fifo"), (dangling, "dangling")):
+        make_hostile(path, kind)
     for state, message in [
         (junk, f"the state directory {junk} is not a directory"),
         (fifo, f"the state directory {fifo} is not a directory"),

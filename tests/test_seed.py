@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from hsmsim.keystore.base import KeySpec
 from hsmsim.pki import seed as seed_module
 from hsmsim.pki.seed import DERIVATION_VERSION, Drbg, cache_entry, derive_key, derive_serial
+from tests.hostile_files import make_hostile
 
 
 def _pkcs8(key) -> bytes:
@@ -97,9 +98,8 @@ def test_a_cache_entry_that_is_not_a_regular_file_is_rederived_never_opened(tmp_
     monkeypatch.setenv("HSMSIM_CACHE_DIR", str(tmp_path))
     spec = KeySpec.parse("rsa-2048")
     fifo, device = cache_entry("f", "r", spec), cache_entry("d", "r", spec)
-    fifo.parent.mkdir(parents=True)
-    os.mkfifo(fifo)
-    device.symlink_to("/dev/zero")
+    make_hostile(fifo, "fifo")
+    make_hostile(device, "/dev/zero")
     derive_key.cache_clear()
     for entry, seed in ((fifo, "f"), (device, "d")):
         key = _pkcs8(derive_key(seed, "r", spec))

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from hsmsim.formats import get_format, names
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.state import HsmState
+from tests.hostile_files import DEEP_JSON, make_hostile
 
 TOKEN = "test-token-7f3a"
 
@@ -431,21 +432,15 @@ def _serve(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     ("token", "/dev/zero", "corrupt server state: {path} is not a regular file"),
     ("tls/ca.key", "garbage", "corrupt server state {path}: not an unencrypted PEM private key"),
     ("tls/ca.key", "fifo", "corrupt server state: {path} is not a regular file"),
-    ("azure/versions.json", "[" * 5000 + "]" * 5000,
+    ("azure/versions.json", DEEP_JSON,
      "corrupt server state: {path} nests too deeply to be read as JSON"),
-    ("primus/passwords.json", "[]", "corrupt server state {path}: not an object"),
+    ("primus/passwords.json", "[]", "corrupt server state {path}: not a JSON object"),
     ("primus/hsm.json", '{"format": "nope"}', "corrupt HSM state {path}: serial is not a string"),
 ])
 def test_corrupt_server_state_is_one_line_and_exit_2_at_start(tmp_path: Path, file: str, content: str, message: str):
     """Server state files are read bounded (a FIFO never blocks, a device is never read) and checked at start."""
     path = tmp_path / "state" / file
-    path.parent.mkdir(parents=True)
-    if content == "fifo":
-        os.mkfifo(path)
-    elif content == "/dev/zero":
-        path.symlink_to(content)
-    else:
-        path.write_text(content)
+    make_hostile(path, content)
     runs = [_serve(tmp_path / "state")]
     if file == "tls/ca.key":
         runs.append(_serve(tmp_path / "state", "--print-ca"))

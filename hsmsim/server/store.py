@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hsmsim._atomic import write_atomic
-from hsmsim.errors import BundleError, HsmsimError
-from hsmsim.safeio import load_json_file
-from hsmsim.state import HsmState
-from hsmsim.verdict import escaped
+from hsmsim.errors import HsmsimError
+from hsmsim.state import HsmState, read_json_object
 
 _PBKDF2_ROUNDS = 20_000
 
@@ -44,15 +42,7 @@ _METADATA_FILES = ("passwords.json", "versions.json")
 
 def _read_json(path: Path) -> dict[str, object]:
     """The JSON object in ``path`` ({} when absent), read bounded; raises :class:`HsmsimError` naming the file."""
-    if not os.path.lexists(path):
-        return {}
-    try:
-        data = load_json_file(path, _MAX_METADATA_BYTES)
-    except BundleError as exc:
-        raise HsmsimError(f"corrupt server state: {exc}") from None
-    if not isinstance(data, dict):
-        raise HsmsimError(f"corrupt server state {escaped(str(path))}: not an object")
-    return data
+    return read_json_object(path, _MAX_METADATA_BYTES, "server state") if os.path.lexists(path) else {}
 
 
 @dataclass

@@ -73,6 +73,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.container import cbor_decode
 from tests.conftest import KEY_CREATED, SEED
+from tests.hostile_files import DEEP_JSON, make_hostile
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFECT_FLAGS_EXCLUDED = {"Resigned", "Stale", "Golden", "StrictKeyPolicy"}
@@ -644,23 +645,15 @@ def test_trust_anchors_from_roots_json_and_pem(tmp_path, android):
 @pytest.mark.parametrize(("kind", "message"), [
     ("fifo", "roots.json is not a regular file"),
     ("/dev/zero", "roots.json is not a regular file"),
-    ("big", "roots.json is larger than 1048576 bytes"),
-    ("deep", "roots.json nests too deeply to be a JSON list of PEM roots"),
-    ("junk", "roots.json is not a JSON list of PEM roots"),
+    ("sparse", "roots.json is larger than 1048576 bytes"),
+    (DEEP_JSON, "roots.json nests too deeply to be a JSON list of PEM roots"),
+    ('["not PEM"]', "roots.json is not a JSON list of PEM roots"),
 ])
 def test_roots_json_is_read_with_the_bounds_of_pem_roots(tmp_path, kind, message):
     """Google's roots.json is a --root like a PEM file: a regular file of at most 1 MiB, read against the call's
     budget; a FIFO never blocks, a device or a huge file is never read whole, deep JSON is one line."""
     roots = tmp_path / "roots.json"
-    if kind == "fifo":
-        os.mkfifo(roots)
-    elif kind == "/dev/zero":
-        roots.symlink_to(kind)
-    elif kind == "big":
-        with roots.open("wb") as sparse:
-            sparse.truncate(3 * 1024 * 1024)
-    else:
-        roots.write_bytes(b"[" * 5000 + b"]" * 5000 if kind == "deep" else b"\xff\xfe[1")
+    make_hostile(roots, kind)
     golden = ROOT / "vectors" / "android-key" / "golden" / "tee-rkp-ec-p256"
     result = hsmsim("verify", str(golden), "--format", "android-key", "--root", str(roots))
     lines = result.stderr.splitlines()
