@@ -13,6 +13,8 @@ A key label is looked up in every backend that has been used.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,14 +22,19 @@ from pathlib import Path
 
 from hsmsim._atomic import write_atomic
 from hsmsim.device import Device
-from hsmsim.errors import HsmsimError, KeyNotFoundError
+from hsmsim.errors import BundleError, HsmsimError, KeyNotFoundError
+from hsmsim.formats import names
 from hsmsim.hsm import Hsm
 from hsmsim.keystore import BACKENDS, open_keystore
 from hsmsim.keystore.base import KeyStore
 from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.safeio import load_json_file
+from hsmsim.verdict import escaped
 
 DEFAULT_SEED = "hsmsim-default"
 _SUBDIRS = {"soft": "soft", "pkcs11": "token", "swtpm": "swtpm"}
+MAX_STATE_FILE_BYTES = 64 * 1024
+"""The most ``hsm.json`` may hold (it holds four short strings)."""
 
 
 @dataclass
@@ -46,38 +53,43 @@ class HsmState:
     ) -> HsmState:
         """Open the state in ``directory``, creating it with ``format`` (default primus) and ``seed`` if new.
 
-        Raises :class:`HsmsimError` when an existing state disagrees with ``format``/``seed``, or when
+        Raises :class:`HsmsimError` (one line) when an existing state disagrees with ``format``/``seed`` or is
+        corrupt (``hsm.json`` not a regular file of at most :data:`MAX_STATE_FILE_BYTES`, not JSON, or not
+        the object hsmsim writes), when ``directory`` is not a usable directory or cannot be written, or when
         there is none and ``create`` is false.
         """
         config_path = directory / "hsm.json"
-        if not create and not config_path.exists():
-            raise HsmsimError(f"no hsmsim state in {directory} (create it with 'hsmsim key create --state DIR')")
-        if config_path.exists():
-            try:
-                config = json.loads(config_path.read_text())
-                device = Device(  # states written before the rename call the format "profile"
-                    format=config.get("format") or config["profile"], serial=config["serial"], seed=config["seed"],
-                    initialised=datetime.fromisoformat(config["initialised"]),
-                )
-            except (OSError, ValueError, KeyError) as exc:
-                raise HsmsimError(f"corrupt HSM state {config_path}: {exc}") from exc
+        present = existing_directory(directory) and os.path.lexists(config_path)
+        if not create and not present:
+            raise HsmsimError(f"no hsmsim state in {escaped(str(directory))} "
+                              "(create it with 'hsmsim key create --state DIR')")
+        if present:
+            device = _read_device(config_path)
             if seed is not None and seed != device.seed:
-                raise HsmsimError(f"{directory} was created with another seed; use a new --state")
+                raise HsmsimError(f"{escaped(str(directory))} was created with another seed; use a new --state")
             if format is not None and format != device.format:
-                raise HsmsimError(f"{directory} emulates a {device.format} HSM, not {format}")
+                raise HsmsimError(f"{escaped(str(directory))} emulates a {device.format} HSM, not {format}")
             return cls(directory, device)
         device = Device.from_seed(format or "primus", seed or DEFAULT_SEED)
-        directory.mkdir(parents=True, exist_ok=True)
         config = {"format": device.format, "serial": device.serial, "seed": device.seed,
                   "initialised": device.initialised.isoformat()}
-        write_atomic(config_path, json.dumps(config, indent=1).encode())
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            write_atomic(config_path, json.dumps(config, indent=1).encode())
+        except OSError as exc:
+            raise HsmsimError(f"cannot write the HSM state {escaped(str(config_path))}: {exc.strerror}") from exc
         return cls(directory, device)
 
     def store(self, backend: str) -> KeyStore:
         """The key store of ``backend`` (opened once, also when threads ask at the same time)."""
         with self._lock:
             if backend not in self._stores:
-                self._stores[backend] = open_keystore(backend, self.directory / _SUBDIRS.get(backend, backend))
+                where = self.directory / _SUBDIRS.get(backend, backend)
+                try:
+                    self._stores[backend] = open_keystore(backend, where)
+                except OSError as exc:
+                    raise HsmsimError(f"cannot open the {backend} key store {escaped(str(where))}: "
+                                      f"{exc.strerror}") from exc
             return self._stores[backend]
 
     def backends_in_use(self) -> list[str]:
@@ -110,6 +122,61 @@ class HsmState:
             for store in self._stores.values():
                 store.close()
             self._stores.clear()
+
+
+def existing_directory(directory: Path) -> bool:
+    """Whether ``directory`` exists (as a directory, after symlinks); False when nothing is there.
+
+    Raises :class:`HsmsimError` (one line) when something is there but is not a directory (a file, FIFO,
+    device, dangling or looping symlink) or the name cannot be looked at (too long, no permission).
+    Nothing is opened, so nothing blocks.
+    """
+    shown = escaped(str(directory))
+    try:
+        os.lstat(directory)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise HsmsimError(f"cannot use the state directory {shown}: {exc.strerror}") from exc
+    try:
+        is_directory = stat.S_ISDIR(os.stat(directory).st_mode)
+    except OSError as exc:
+        raise HsmsimError(f"cannot use the state directory {shown}: {exc.strerror}") from exc
+    if not is_directory:
+        raise HsmsimError(f"the state directory {shown} is not a directory")
+    return True
+
+
+def read_json_object(path: Path, limit: int, what: str) -> dict[str, object]:
+    """The JSON object in the regular file ``path`` of at most ``limit`` bytes (read by :func:`load_json_file`:
+    never blocks, never reads past ``limit``); raises :class:`HsmsimError` (``corrupt <what>``) naming the file."""
+    try:
+        value = load_json_file(path, limit)
+    except BundleError as exc:
+        raise HsmsimError(f"corrupt {what}: {exc}") from None
+    if not isinstance(value, dict):
+        raise HsmsimError(f"corrupt {what} {escaped(str(path))}: not a JSON object")
+    return value
+
+
+def _read_device(path: Path) -> Device:
+    """The device ``hsm.json`` describes, read bounded; raises :class:`HsmsimError` naming the file."""
+    config = read_json_object(path, MAX_STATE_FILE_BYTES, "HSM state")
+    # states written before the rename call the format "profile"
+    raw = {"format": config.get("format") or config.get("profile"), "serial": config.get("serial"),
+           "seed": config.get("seed"), "initialised": config.get("initialised")}
+    fields: dict[str, str] = {}
+    for name, value in raw.items():
+        if not isinstance(value, str):
+            raise HsmsimError(f"corrupt HSM state {escaped(str(path))}: {name} is not a string")
+        fields[name] = value
+    if fields["format"] not in names():
+        raise HsmsimError(f"corrupt HSM state {escaped(str(path))}: unknown format {escaped(fields['format'])!r}")
+    try:
+        initialised = datetime.fromisoformat(fields["initialised"])
+    except ValueError:
+        raise HsmsimError(f"corrupt HSM state {escaped(str(path))}: initialised is not an ISO 8601 time") from None
+    return Device(format=fields["format"], serial=fields["serial"], seed=fields["seed"], initialised=initialised)
 
 
 @dataclass

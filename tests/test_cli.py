@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hsmsim import __version__
+from tests.hostile_files import DEEP_JSON, make_hostile
 
 ROOT = Path(__file__).resolve().parents[1]
 WALK = ROOT / "scripts" / "verify_primus_openssl.sh"
@@ -337,3 +338,63 @@ def test_verify_prints_one_line_for_a_certificate_with_a_negative_serial(tmp_pat
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stderr
     assert result.stderr == "" and len(result.stdout.splitlines()) == 1, (result.stdout, result.stderr)
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, (result.returncode, result.stderr)
+    return lines[0]
+
+
+_CONFIG = '{"format": %s, "serial": "1", "seed": "x", "initialised": %s}'
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("fifo", "hsm.json is not a regular file"),
+    ("/dev/zero", "hsm.json is not a regular file"),
+    ("dangling", "hsm.json: No such file or directory"),
+    (DEEP_JSON, "hsm.json nests too deeply"),
+    ("[]", "hsm.json: not a JSON object"),
+    (_CONFIG % ('"primus"', "5"), "hsm.json: initialised is not a string"),
+    (_CONFIG % ('"nope"', '"2025-02-27T13:24:33+00:00"'), "hsm.json: unknown format 'nope'"),
+    (_CONFIG % ("1", '"2025-02-27T13:24:33+00:00"'), "hsm.json: format is not a string"),
+])
+def test_a_corrupt_hsm_json_is_one_line_and_exit_2(tmp_path, config, message):
+    """hsm.json is read bounded (never a FIFO or device, never deeper than the parser goes) and must be the
+    object hsmsim writes; a dangling link is corrupt state, not "no state" (key create does not replace it)."""
+    state = tmp_path / "s"
+    path = state / "hsm.json"
+    make_hostile(path, config)
+    commands = [["key", "create", "--label", "k", "--spec", "ec-p256"]]
+    if config == "fifo":
+        commands += [["key", "list"], ["attest", "--key", "k", "--out", str(tmp_path / "o.zip")],
+                     ["pki", "export", str(tmp_path / "pki")]]
+    for args in commands:
+        line = _one_line_error(hsmsim(*args, state=state))
+        assert line.startswith("hsmsim: error: corrupt HSM state") and message in line, (args, line)
+    left_as_it_was = path.is_symlink() or config == "fifo" or path.read_text() == config
+    assert left_as_it_was and not (state / "soft").exists()
+
+
+def test_a_state_that_is_not_a_usable_directory_is_one_line_and_exit_2(tmp_path):
+    junk, fifo, dangling = tmp_path / "junk", tmp_path / "fifo", tmp_path / "dangling"
+    for path, kind in ((junk, "x"), (fifo, "fifo"), (dangling, "dangling")):
+        make_hostile(path, kind)
+    for state, message in [
+        (junk, f"the state directory {junk} is not a directory"),
+        (fifo, f"the state directory {fifo} is not a directory"),
+        (Path("/dev/null"), "the state directory /dev/null is not a directory"),
+        (dangling, f"cannot use the state directory {dangling}: No such file or directory"),
+        (tmp_path / ("a" * 5000), "File name too long"),
+    ]:
+        for args in (["key", "create", "--label", "k", "--spec", "ec-p256"], ["key", "list"]):
+            line = _one_line_error(hsmsim(*args, state=state))
+            assert message in line, (state, args, line)
+    assert not dangling.exists() and dangling.is_symlink()
+    for args, message in [
+        (["key", "create", "--label", "k", "--spec", "ec-p256"], "cannot write the HSM state /proc/hsm.json"),
+        (["serve", "--print-ca"], "cannot write the TLS CA in /proc"),
+    ]:
+        assert message in _one_line_error(hsmsim(*args, state=Path("/proc")))
+    for args in (["serve", "--no-tls", "--port", "0"], ["serve", "--print-ca"]):
+        assert f"the state directory {junk} is not a directory" in _one_line_error(hsmsim(*args, state=junk))

@@ -15,6 +15,7 @@ from hsmsim.errors import KeyNotFoundError, KeystoreError, UnsupportedKeyError
 from hsmsim.keystore.base import KeyClass, KeyPolicy, KeySpec, KeyType
 from hsmsim.keystore.soft import SoftKeyStore, aes_check_value, new_key_material, spki_der
 from hsmsim.pki.builder import UTF8, build_csr, name
+from tests.hostile_files import DEEP_JSON, make_hostile
 
 
 @pytest.mark.parametrize("spec", ["rsa-2048", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256"])
@@ -125,3 +126,21 @@ def test_a_store_sees_keys_other_processes_made(tmp_path):
     assert second.get("from-first").attributes == made.attributes
     with pytest.raises(KeystoreError, match="already exists"):
         second.generate(KeySpec.parse("ec-p256"), "from-first")
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    ("fifo", "is not a regular file"),
+    ("/dev/zero", "is not a regular file"),
+    ("directory", "is not a regular file"),
+    (DEEP_JSON, "nests too deeply"),
+    ("[]", "not a JSON object"),
+    ("{}", "no 'material'"),
+    ('{"material": "!!", "secret": true}', "Only base64 data is allowed"),
+])
+def test_a_corrupt_key_record_is_one_keystore_error_naming_it(tmp_path, record, message):
+    """Key records are read bounded (a FIFO or device is never opened blocking, a deep one never recurses out)."""
+    path = tmp_path / "bad.json"
+    make_hostile(path, record)
+    with pytest.raises(KeystoreError, match="corrupt key file") as caught:
+        SoftKeyStore(directory=tmp_path)
+    assert str(path) in str(caught.value) and message in str(caught.value) and "\n" not in str(caught.value)

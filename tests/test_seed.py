@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from hsmsim.keystore.base import KeySpec
 from hsmsim.pki import seed as seed_module
 from hsmsim.pki.seed import DERIVATION_VERSION, Drbg, cache_entry, derive_key, derive_serial
+from tests.hostile_files import make_hostile
 
 
 def _pkcs8(key) -> bytes:
@@ -90,3 +91,16 @@ def test_roles_give_distinct_keys():
     spec = KeySpec.parse("ec-p256")
     assert _pkcs8(derive_key("z", "a", spec)) != _pkcs8(derive_key("z", "b", spec))
     assert derive_key("z", "a", KeySpec.parse("rsa-2048")).key_size == 2048
+
+
+def test_a_cache_entry_that_is_not_a_regular_file_is_rederived_never_opened(tmp_path, monkeypatch):
+    """A FIFO (or a link to a device) in the cache is corrupt: re-derived and replaced, never read blocking."""
+    monkeypatch.setenv("HSMSIM_CACHE_DIR", str(tmp_path))
+    spec = KeySpec.parse("rsa-2048")
+    fifo, device = cache_entry("f", "r", spec), cache_entry("d", "r", spec)
+    make_hostile(fifo, "fifo")
+    make_hostile(device, "/dev/zero")
+    derive_key.cache_clear()
+    for entry, seed in ((fifo, "f"), (device, "d")):
+        key = _pkcs8(derive_key(seed, "r", spec))
+        assert not entry.is_symlink() and entry.is_file() and entry.read_bytes() == key

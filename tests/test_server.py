@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from hsmsim.formats import get_format, names
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.state import HsmState
+from tests.hostile_files import DEEP_JSON, make_hostile
 
 TOKEN = "test-token-7f3a"
 
@@ -503,3 +504,30 @@ def test_a_body_too_large_is_refused_in_the_shape_of_the_api_it_was_sent_to(app)
     assert status == 413 and answer["errorCode"] == 413 and answer["reason"] == "res.error.request.too.large"
     status, answer = _asgi(app, "POST", "/keys/k/create?api-version=7.6", declared=2 * 1024 * 1024)
     assert status == 413 and answer["error"]["code"] == "RequestTooLarge"
+
+
+def _serve(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hsmsim", "serve", "--state", str(state), "--port", "0", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("file", "content", "message"), [
+    ("token", "fifo", "corrupt server state: {path} is not a regular file"),
+    ("token", "/dev/zero", "corrupt server state: {path} is not a regular file"),
+    ("tls/ca.key", "garbage", "corrupt server state {path}: not an unencrypted PEM private key"),
+    ("tls/ca.key", "fifo", "corrupt server state: {path} is not a regular file"),
+    ("azure/versions.json", DEEP_JSON,
+     "corrupt server state: {path} nests too deeply to be read as JSON"),
+    ("primus/passwords.json", "[]", "corrupt server state {path}: not a JSON object"),
+    ("primus/hsm.json", '{"format": "nope"}', "corrupt HSM state {path}: serial is not a string"),
+])
+def test_corrupt_server_state_is_one_line_and_exit_2_at_start(tmp_path: Path, file: str, content: str, message: str):
+    """Server state files are read bounded (a FIFO never blocks, a device is never read) and checked at start."""
+    path = tmp_path / "state" / file
+    make_hostile(path, content)
+    runs = [_serve(tmp_path / "state")]
+    if file == "tls/ca.key":
+        runs.append(_serve(tmp_path / "state", "--print-ca"))
+    for result in runs:
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [f"hsmsim: error: {message.format(path=path)}"]

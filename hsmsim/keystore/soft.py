@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from hsmsim._atomic import locked, write_atomic
 from hsmsim.encoding import spki_der
-from hsmsim.errors import KeyNotFoundError, KeystoreError, UnsupportedKeyError
+from hsmsim.errors import BundleError, KeyNotFoundError, KeystoreError, UnsupportedKeyError
 from hsmsim.keystore.base import (
     KeyAttributes,
     KeyClass,
@@ -38,6 +38,8 @@ from hsmsim.keystore.base import (
     TpmCertifier,
 )
 from hsmsim.pki.seed import derive_key, derive_secret
+from hsmsim.safeio import load_json_file
+from hsmsim.verdict import escaped
 
 _GEN_MECHANISM = {
     KeyType.RSA: "RSA_PKCS_KEY_PAIR_GEN",
@@ -45,6 +47,8 @@ _GEN_MECHANISM = {
     KeyType.EC_EDWARDS: "EC_EDWARDS_KEY_PAIR_GEN",
     KeyType.AES: "AES_KEY_GEN",
 }
+MAX_KEY_FILE_BYTES = 256 * 1024
+"""The most one persisted key record may hold (an RSA-4096 record is under 4 KiB)."""
 _EC_PARAMS = {  # DER OID of the named curve, as CKA_EC_PARAMS holds it
     "secp256r1": bytes.fromhex("06082a8648ce3d030107"),
     "secp384r1": bytes.fromhex("06052b81040022"),
@@ -162,10 +166,13 @@ class SoftKeyStore:
             with self._lock:
                 self._claim(label, key, material)
             return key
-        with locked(self._directory / ".lock"):
-            self._refresh()
-            self._claim(label, key, material)
-            self._save(key, material)
+        try:
+            with locked(self._directory / ".lock"):
+                self._refresh()
+                self._claim(label, key, material)
+                self._save(key, material)
+        except OSError as exc:
+            raise KeystoreError(f"cannot store {label!r} in {escaped(str(self._directory))}: {exc.strerror}") from exc
         return key
 
     def _claim(self, label: str, key: StoredKey, material: PrivateKey | bytes) -> None:
@@ -235,32 +242,40 @@ class SoftKeyStore:
 
     def _load(self, path: Path) -> None:
         try:
-            record = json.loads(path.read_text())
-            raw = base64.b64decode(record["material"])
-            material: PrivateKey | bytes = raw if record["secret"] else _load_private(raw)
+            record = load_json_file(path, MAX_KEY_FILE_BYTES)
+            if not isinstance(record, dict):
+                raise TypeError("not a JSON object")
+            raw = base64.b64decode(record["material"], validate=True)
+            material: PrivateKey | bytes = raw if record["secret"] is True else _load_private(raw)
             attrs = dict(record["attributes"])
             attrs["id"] = bytes.fromhex(attrs["id"])
             attrs["ec_params"] = bytes.fromhex(attrs["ec_params"]) if attrs["ec_params"] else None
             attrs["key_class"] = KeyClass(attrs["key_class"])
             attrs["key_type"] = KeyType(attrs["key_type"])
             attributes = KeyAttributes(**attrs)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise KeystoreError(f"corrupt key file {path}: {exc}") from exc
-        spec = spec_of(material)
-        key = StoredKey(
-            spec=spec,
-            attributes=attributes,
-            public_key=None if isinstance(material, bytes) else material.public_key(),
-            created=datetime.fromisoformat(record["created"]),
-            check_value=aes_check_value(material) if isinstance(material, bytes) else None,
-        )
+            if not isinstance(attributes.label, str):
+                raise TypeError("the label is not a string")
+            key = StoredKey(
+                spec=spec_of(material),
+                attributes=attributes,
+                public_key=None if isinstance(material, bytes) else material.public_key(),
+                created=datetime.fromisoformat(record["created"]),
+                check_value=aes_check_value(material) if isinstance(material, bytes) else None,
+            )
+        except BundleError as exc:
+            raise KeystoreError(f"corrupt key file: {exc}") from None
+        except KeyError as exc:
+            raise KeystoreError(f"corrupt key file {escaped(str(path))}: no {exc}") from None
+        except (ValueError, TypeError, UnsupportedKeyError) as exc:
+            raise KeystoreError(f"corrupt key file {escaped(str(path))}: {escaped(str(exc)[:120])}") from None
         self._keys.setdefault(attributes.label, (key, material))
         self._loaded.add(path.name)
 
 
 def _load_private(der: bytes) -> PrivateKey:
     key = serialization.load_der_private_key(der, None)
-    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        raise UnsupportedKeyError(f"unsupported key material {type(key).__name__}")
     return key
 
 

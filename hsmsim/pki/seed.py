@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hsmsim._atomic import write_atomic
+from hsmsim.errors import BundleError
 from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey
+from hsmsim.safeio import read_local_file
 
 _SMALL_PRIMES_PRODUCT = math.prod(
     p for p in range(3, 20000, 2) if all(p % d for d in range(3, math.isqrt(p) + 1, 2))
@@ -140,6 +142,10 @@ def derive_secret(seed: str, role: str, length: int) -> bytes:
     return drbg(seed, f"{role}/secret{length}").read(length)
 
 
+MAX_CACHE_ENTRY_BYTES = 64 * 1024
+"""The most a cached key may hold (an RSA-4096 PKCS#8 key is under 2.5 KiB)."""
+
+
 def cache_dir() -> Path:
     """Where derived keys are cached: ``$HSMSIM_CACHE_DIR`` or ``~/.cache/hsmsim``."""
     env = os.environ.get("HSMSIM_CACHE_DIR")
@@ -148,7 +154,8 @@ def cache_dir() -> Path:
 
 def _load_der(der: bytes) -> PrivateKey:
     key = serialization.load_der_private_key(der, None, unsafe_skip_rsa_key_validation=True)
-    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        raise ValueError(f"a cached {type(key).__name__} is not a key hsmsim derives")
     return key
 
 
@@ -163,14 +170,15 @@ def derive_key(seed: str, role: str, spec: KeySpec) -> PrivateKey:
     """The private key for ``(seed, role, spec)``: identical in every process.
 
     RSA keys are cached on disk under the current :data:`DERIVATION_VERSION` (atomic writes;
-    a corrupt cache entry is re-derived).
+    a corrupt cache entry, also one that is not a regular file of at most :data:`MAX_CACHE_ENTRY_BYTES`,
+    is re-derived and replaced; a FIFO or device there is never opened blocking).
     """
     if spec.key_type is not KeyType.RSA:
         return _derive_uncached(seed, role, spec)
     path = cache_entry(seed, role, spec)
     try:
-        return _load_der(path.read_bytes())
-    except (OSError, ValueError):
+        return _load_der(read_local_file(path, MAX_CACHE_ENTRY_BYTES))
+    except (BundleError, ValueError):
         pass
     key = _derive_uncached(seed, role, spec)
     der = key.private_bytes(

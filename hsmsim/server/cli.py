@@ -11,16 +11,30 @@ from pathlib import Path
 import click
 
 from hsmsim._atomic import write_atomic
+from hsmsim.errors import BundleError, HsmsimError
+from hsmsim.safeio import read_local_file
 from hsmsim.server.tls import ensure_tls_files, is_loopback, tls_ca
-from hsmsim.state import DEFAULT_SEED
+from hsmsim.state import DEFAULT_SEED, existing_directory
+from hsmsim.verdict import escaped
+
+_MAX_TOKEN_BYTES = 4096
 
 
 def _token(state: Path, given: str | None) -> str:
+    """The bearer token: ``given``, else the one kept in ``STATE/token`` (read bounded), else a new one kept there."""
     path = state / "token"
     if given:
         return given
-    if path.exists():
-        return path.read_text().strip()
+    if os.path.lexists(path):
+        try:
+            token = read_local_file(path, _MAX_TOKEN_BYTES).decode("ascii").strip()
+        except BundleError as exc:
+            raise HsmsimError(f"corrupt server state: {exc}") from None
+        except UnicodeDecodeError:
+            raise HsmsimError(f"corrupt server state {escaped(str(path))}: the token is not ASCII") from None
+        if not token:
+            raise HsmsimError(f"corrupt server state {escaped(str(path))}: the token is empty")
+        return token
     token = secrets.token_urlsafe(24)
     write_atomic(path, token.encode())
     path.chmod(0o600)
@@ -60,8 +74,13 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
     if not host.strip():  # an empty host (an unset variable, say) would listen on every interface
         click.echo("hsmsim: error: --host must not be empty (use 0.0.0.0 to listen on every interface)", err=True)
         sys.exit(2)
+    existing_directory(state_dir)
     if print_ca:
-        click.echo(tls_ca(state_dir / "tls", seed)[0].public_bytes(Encoding.PEM).decode(), nl=False)
+        try:
+            ca = tls_ca(state_dir / "tls", seed)[0]
+        except OSError as exc:
+            raise HsmsimError(f"cannot write the TLS CA in {escaped(str(state_dir))}: {exc.strerror}") from exc
+        click.echo(ca.public_bytes(Encoding.PEM).decode(), nl=False)
         return
     import uvicorn
 
@@ -70,11 +89,16 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
     from hsmsim.server.transport import uvicorn_options
 
     _require_free_port(host, port)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    bearer = _token(state_dir, token)
     options = uvicorn_options()
-    if tls:
-        files = ensure_tls_files(state_dir / "tls", seed, [host])
+    store = ServerStore(state_dir, seed or DEFAULT_SEED)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        bearer = _token(state_dir, token)
+        store.read_existing()
+        files = ensure_tls_files(state_dir / "tls", seed, [host]) if tls else None
+    except OSError as exc:
+        raise HsmsimError(f"cannot write the server state in {escaped(str(state_dir))}: {exc.strerror}") from exc
+    if files is not None:
         options.update(ssl_certfile=str(files.cert), ssl_keyfile=str(files.key))
         click.echo(f"TLS CA: {files.ca}", err=True)
         if not is_loopback(host):
@@ -86,6 +110,6 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
     click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{host}:{port} "
                f"(bearer token {where})", err=True)
     sys.stderr.flush()
-    app = HsmsimApp(ServerStore(state_dir, seed or DEFAULT_SEED), bearer)
+    app = HsmsimApp(store, bearer)
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3,
                 **options)  # type: ignore[arg-type]

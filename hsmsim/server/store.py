@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from hsmsim._atomic import write_atomic
 from hsmsim.errors import HsmsimError
-from hsmsim.state import HsmState
+from hsmsim.state import HsmState, read_json_object
 
 _PBKDF2_ROUNDS = 20_000
 
@@ -35,16 +36,13 @@ class PasswordError(HsmsimError):
     """The key password is missing or wrong."""
 
 
+_MAX_METADATA_BYTES = 16 * 1024 * 1024
+_METADATA_FILES = ("passwords.json", "versions.json")
+
+
 def _read_json(path: Path) -> dict[str, object]:
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise HsmsimError(f"corrupt server state {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise HsmsimError(f"corrupt server state {path}: not an object")
-    return data
+    """The JSON object in ``path`` ({} when absent), read bounded; raises :class:`HsmsimError` naming the file."""
+    return read_json_object(path, _MAX_METADATA_BYTES, "server state") if os.path.lexists(path) else {}
 
 
 @dataclass
@@ -65,6 +63,18 @@ class ServerStore:
             if namespace not in self._states:
                 self._states[namespace] = HsmState.open(self.directory / namespace, format=format, seed=self.seed)
             return self._states[namespace]
+
+    def read_existing(self) -> None:
+        """Read the devices' ``hsm.json`` and the metadata files already on disk, so corrupt state is one
+        :class:`HsmsimError` at start (``hsmsim serve`` exits 2) rather than a failing request later."""
+        if not self.directory.is_dir():
+            return
+        for namespace in sorted(self.directory.iterdir()):
+            if os.path.lexists(namespace / "hsm.json"):
+                HsmState.open(namespace, create=False)
+            for name in _METADATA_FILES:
+                if os.path.lexists(namespace / name):
+                    self._records(namespace / name)
 
     def key_lock(self, namespace: str, label: str) -> threading.Lock:
         """The lock that serialises changes to one key (e.g. its check-and-create)."""

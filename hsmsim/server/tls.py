@@ -22,12 +22,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from hsmsim._atomic import locked, write_atomic
+from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.keystore.base import KeySpec
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.seed import derive_key, derive_serial
+from hsmsim.safeio import read_local_file
+from hsmsim.verdict import escaped
 
 _NOT_BEFORE = datetime(2025, 1, 1, tzinfo=UTC)
 _NOT_AFTER = datetime(2045, 1, 1, tzinfo=UTC)
+_MAX_CA_KEY_BYTES = 64 * 1024
 _LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 _LOOPBACK_CONSTRAINTS = x509.NameConstraints(
     permitted_subtrees=[x509.DNSName("localhost"), *(x509.IPAddress(net) for net in _LOOPBACK_NETWORKS)],
@@ -63,8 +67,16 @@ def _ca_key(directory: Path, seed: str | None) -> ec.EllipticCurvePrivateKey:
     with locked(directory / ".lock"):
         if not path.exists():
             _write_secret(path, _private_pem(ec.generate_private_key(ec.SECP256R1())))
-        loaded = serialization.load_pem_private_key(path.read_bytes(), None)
-    assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        try:
+            data = read_local_file(path, _MAX_CA_KEY_BYTES)
+        except BundleError as exc:
+            raise HsmsimError(f"corrupt server state: {exc}") from None
+    try:
+        loaded = serialization.load_pem_private_key(data, None)
+    except (ValueError, TypeError) as exc:  # TypeError: an encrypted key
+        raise HsmsimError(f"corrupt server state {escaped(str(path))}: not an unencrypted PEM private key") from exc
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise HsmsimError(f"corrupt server state {escaped(str(path))}: not an EC private key")
     return loaded
 
 

@@ -73,6 +73,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.container import cbor_decode
 from tests.conftest import KEY_CREATED, SEED
+from tests.hostile_files import DEEP_JSON, make_hostile
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFECT_FLAGS_EXCLUDED = {"Resigned", "Stale", "Golden", "StrictKeyPolicy"}
@@ -643,6 +644,27 @@ def test_trust_anchors_from_roots_json_and_pem(tmp_path, android):
     roots.write_text('{"not": "a list"}')
     with pytest.raises(BundleError, match="JSON list of PEM roots"):
         android.trust_anchors_from_files([roots])
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("fifo", "roots.json is not a regular file"),
+    ("/dev/zero", "roots.json is not a regular file"),
+    ("sparse", "roots.json is larger than 1048576 bytes"),
+    (DEEP_JSON, "roots.json nests too deeply to be a JSON list of PEM roots"),
+    ('["not PEM"]', "roots.json is not a JSON list of PEM roots"),
+])
+def test_roots_json_is_read_with_the_bounds_of_pem_roots(tmp_path, kind, message):
+    """Google's roots.json is a --root like a PEM file: a regular file of at most 1 MiB, read against the call's
+    budget; a FIFO never blocks, a device or a huge file is never read whole, deep JSON is one line."""
+    roots = tmp_path / "roots.json"
+    make_hostile(roots, kind)
+    golden = ROOT / "vectors" / "android-key" / "golden" / "tee-rkp-ec-p256"
+    result = hsmsim("verify", str(golden), "--format", "android-key", "--root", str(roots))
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"hsmsim: error: {roots.parent}/{message}"), result.stderr
+    with pytest.raises(BundleError, match=message):
+        get_format("android-acme").trust_anchors_from_files([roots])
 
 
 def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -34,6 +34,7 @@ from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
+    MAX_TRUST_ANCHOR_BYTES,
     Evidence,
     TrustAnchors,
     bundle_entries,
@@ -44,7 +45,7 @@ from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Rejected, Verdict
+from hsmsim.verdict import Profile, Rejected, Verdict, escaped
 
 MAX_CHAIN_FILE_BYTES = 256 * 1024
 DEFAULT_OPTIONS = AndroidOptions()
@@ -169,24 +170,29 @@ class AndroidKeyFormat:
         return catalogue.notes()
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
-        """PEM or DER roots, or Google's ``roots.json`` (a JSON list of PEM strings), under the role ``root``."""
+        """PEM or DER roots, or Google's ``roots.json`` (a JSON list of PEM strings), under the role ``root``;
+        every file read as ``TrustAnchors.from_pem_files`` reads one (a regular file of at most
+        ``MAX_TRUST_ANCHOR_BYTES``), all against one read budget. Raises BundleError naming the bad file."""
+        budget = ReadBudget()
         certs: list[x509.Certificate] = []
         pem_paths = []
         for path in paths:
             if path.suffix.lower() != ".json":
                 pem_paths.append(path)
                 continue
+            data = read_regular_file(path, MAX_TRUST_ANCHOR_BYTES, budget)
             try:
-                entries = json.loads(path.read_text(encoding="utf-8"))
+                entries = json.loads(data)
                 if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
                     raise ValueError("not a list of PEM strings")
                 certs += [x509.load_pem_x509_certificate(e.encode()) for e in entries]
-            except OSError as exc:
-                raise BundleError(f"cannot read trust anchor {path}: {exc.strerror}") from exc
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise BundleError(f"{path} is not a JSON list of PEM roots: {str(exc)[:80]}") from exc
+            except RecursionError:
+                raise BundleError(f"{escaped(str(path))} nests too deeply to be a JSON list of PEM roots") from None
+            except ValueError as exc:  # UnicodeDecodeError included
+                raise BundleError(f"{escaped(str(path))} is not a JSON list of PEM roots: "
+                                  f"{escaped(str(exc)[:80])}") from None
         if pem_paths:
-            certs += TrustAnchors.from_pem_files(pem_paths).get("root")
+            certs += TrustAnchors.from_pem_files(pem_paths, budget=budget).get("root")
         return TrustAnchors({"root": tuple(certs)})
 
     def fuzz_model(self, seed: str) -> FuzzModel | None:
