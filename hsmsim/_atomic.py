@@ -1,18 +1,24 @@
-"""Atomic file writes and a cross-process file lock.
+"""Atomic file writes, new output files, and a cross-process file lock.
 
-A reader sees the old file or the new one, never a torn one; :func:`locked` serialises
-read-check-write sequences between threads and processes sharing a directory.
+A reader sees the old file or the new one, never a torn one; :func:`write_new_files` puts a command's
+outputs into a user's directory without following a symlink or opening what is already there;
+:func:`locked` serialises read-check-write sequences between threads and processes sharing a directory.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from hsmsim.errors import HsmsimError
+from hsmsim.model.evidence import relative_parts
+from hsmsim.verdict import escaped
 
 _THREAD_LOCKS: dict[Path, _PathLock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
@@ -31,6 +37,89 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# O_EXCL with O_CREAT: a name that exists (a file, a FIFO, a device, a symlink, even a dangling one) is never
+# opened or followed, so a name swapped in after the check cannot redirect or block the write either.
+_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def output_directory(directory: Path) -> None:
+    """Make ``directory`` (and its parents) unless it is one already; raises :class:`HsmsimError` with one line
+    when it names something else or cannot be made (no permission, a name too long, a file on the way)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise HsmsimError(f"{escaped(str(directory))} exists and is not a directory") from None
+    except OSError as exc:
+        raise HsmsimError(f"cannot make the directory {escaped(str(directory))}: {exc.strerror or exc}") from None
+
+
+def check_empty_directory(directory: Path, option: str, *, replace_flag: str) -> None:
+    """Make ``directory`` when it does not exist; refuse (:class:`HsmsimError`, one line) one that is not a
+    directory, cannot be made or read, or is not empty: one command's outputs never mix with an earlier one's.
+    ``replace_flag`` names the option that lets the caller replace what is there, said in the message."""
+    shown = escaped(str(directory))
+    try:
+        info = os.stat(directory)
+    except FileNotFoundError:
+        output_directory(directory)
+        return
+    except OSError as exc:
+        raise HsmsimError(f"{option} {shown}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise HsmsimError(f"{option} {shown} exists and is not a directory")
+    try:
+        occupied = next(os.scandir(directory), None) is not None
+    except OSError as exc:
+        raise HsmsimError(f"{option} {shown}: {exc.strerror or exc}") from None
+    if occupied:
+        raise HsmsimError(f"{option} {shown} is not empty (the output of an earlier run?); "
+                          f"pass {replace_flag} to replace it, or name a new directory")
+
+
+def write_new_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write each ``/``-separated relative name of ``files`` below ``root`` as a new file; returns the paths
+    in ``files`` order.
+
+    Before anything is written (raising :class:`HsmsimError` with one line): every name is a plain relative
+    name (nothing outside ``root``), and nothing exists at any name, whatever it is (a regular file, FIFO,
+    device or symlink: an occupied output is misuse, never overwritten, followed or opened). ``root`` and the
+    directories on the way are made when missing; one below ``root`` that is a symlink is refused. Each file
+    is created exclusively and without following a symlink, so one planted after the check is refused too.
+    """
+    paths = []
+    for rel in files:
+        try:
+            paths.append(root.joinpath(*relative_parts(rel)))
+        except ValueError:
+            raise HsmsimError(f"not writing '{escaped(rel)}': it is not a plain relative path "
+                              f"below {escaped(str(root))}") from None
+    output_directory(root)
+    for path in paths:
+        try:
+            through = [p for p in path.parents if len(p.parts) > len(root.parts) and os.path.islink(p)]
+            if through:
+                raise HsmsimError(f"{escaped(str(through[-1]))} is a symlink; not writing through it")
+            if os.path.lexists(path):
+                raise HsmsimError(f"{escaped(str(path))} already exists; remove it or write elsewhere")
+        except OSError as exc:
+            raise HsmsimError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}") from None
+    written = []
+    try:
+        for path, data in zip(paths, files.values(), strict=True):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, _CREATE_NEW, 0o666)
+            try:
+                remaining = memoryview(data)
+                while remaining:
+                    remaining = remaining[os.write(fd, remaining):]
+            finally:
+                os.close(fd)
+            written.append(path)
+    except OSError as exc:
+        raise HsmsimError(f"cannot write {escaped(str(exc.filename or root))}: {exc.strerror or exc}") from None
+    return written
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import click
 from cryptography.utils import CryptographyDeprecationWarning
 
 from hsmsim import __version__
+from hsmsim._atomic import write_new_files
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, names, verify_guarded
 from hsmsim.hsm import GENERIC_MECHANISMS
@@ -219,15 +220,12 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
     evidence = state.hsm(label).attest(label, format_name, params, attesting_key)
     as_file = bool(out.suffix) and not out.is_dir()
     directory = out.parent if as_file else out
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for rel, data in evidence.files.items():
-            target = out if rel == evidence.primary and as_file else directory / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            click.echo(str(target))
-    except OSError as exc:
-        _fail(f"cannot write the bundle: {exc.strerror}: {exc.filename}")
+    outputs = {(out.name if rel == evidence.primary and as_file else rel): data for rel, data in evidence.files.items()}
+    if len(outputs) < len(evidence.files):
+        _fail(f"--out {escaped(out.name)} is the name of another file of the bundle "
+              f"({', '.join(rel for rel in evidence.files if rel != evidence.primary)}); name the main file otherwise")
+    for target in write_new_files(directory, outputs):
+        click.echo(escaped(str(target)))
     state.close()
 
 
@@ -290,13 +288,9 @@ def pki_export(directory: Path, state_dir: Path) -> None:
     outputs = {"root.crt": identity.root, "attestation.crt": identity.certificate}
     for index, cert in enumerate(identity.chain[1:], start=1):
         outputs[f"intermediate-{index}.crt"] = cert
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for file_name, cert in outputs.items():
-            (directory / file_name).write_bytes(cert.public_bytes(Encoding.PEM))
-            click.echo(f"{directory / file_name}\t{cert.subject.rfc4514_string()}")
-    except OSError as exc:
-        _fail(f"cannot write the certificates: {exc.strerror}: {exc.filename}")
+    written = write_new_files(directory, {name: cert.public_bytes(Encoding.PEM) for name, cert in outputs.items()})
+    for path, cert in zip(written, outputs.values(), strict=True):
+        click.echo(f"{escaped(str(path))}\t{cert.subject.rfc4514_string()}")
 
 
 # -- vectors -----------------------------------------------------------------------------------
@@ -362,12 +356,8 @@ def vectors_extract(vector_id: str, dest: Path, unzip: bool, corpus: Path) -> No
     """Write one vector's native files and trust anchor into DEST."""
     from hsmsim.corpus.check import extract_vector
 
-    try:
-        written = extract_vector(corpus, vector_id, dest, unzip=unzip)
-    except OSError as exc:
-        _fail(f"cannot write the vector's files: {exc.strerror}: {exc.filename}")
-    for path in written:
-        click.echo(str(path))
+    for path in extract_vector(corpus, vector_id, dest, unzip=unzip):
+        click.echo(escaped(str(path)))
 
 
 @vectors.command("list")
