@@ -55,26 +55,23 @@ def output_directory(directory: Path) -> None:
         raise HsmsimError(f"cannot make the directory {escaped(str(directory))}: {exc.strerror or exc}") from None
 
 
-def check_empty_directory(directory: Path, option: str, *, replace_flag: str) -> None:
-    """Make ``directory`` when it does not exist; refuse (:class:`HsmsimError`, one line) one that is not a
-    directory, cannot be made or read, or is not empty: one command's outputs never mix with an earlier one's.
-    ``replace_flag`` names the option that lets the caller replace what is there, said in the message."""
+def check_output_directory(directory: Path, option: str, *, holds: str, replace_flag: str, replace: bool) -> None:
+    """Refuse (:class:`HsmsimError`, one line) an output directory that names something other than a directory,
+    cannot be looked at (a name too long, a file on the way), or, unless ``replace``, is not empty: one run's
+    outputs never mix with an earlier one's. A directory that does not exist passes (it is made when written).
+    Called before a long run, so misuse fails in a second; ``holds`` says what an earlier run left ("a report"),
+    ``replace_flag`` which option replaces it."""
     shown = escaped(str(directory))
     try:
-        info = os.stat(directory)
+        if not stat.S_ISDIR(os.stat(directory).st_mode):
+            raise HsmsimError(f"{option} {shown} exists and is not a directory")
+        occupied = not replace and next(os.scandir(directory), None) is not None
     except FileNotFoundError:
-        output_directory(directory)
         return
     except OSError as exc:
         raise HsmsimError(f"{option} {shown}: {exc.strerror or exc}") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise HsmsimError(f"{option} {shown} exists and is not a directory")
-    try:
-        occupied = next(os.scandir(directory), None) is not None
-    except OSError as exc:
-        raise HsmsimError(f"{option} {shown}: {exc.strerror or exc}") from None
     if occupied:
-        raise HsmsimError(f"{option} {shown} is not empty (the output of an earlier run?); "
+        raise HsmsimError(f"{option} {shown} is not empty ({holds} of an earlier run?); "
                           f"pass {replace_flag} to replace it, or name a new directory")
 
 
@@ -120,6 +117,34 @@ def write_new_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
     except OSError as exc:
         raise HsmsimError(f"cannot write {escaped(str(exc.filename or root))}: {exc.strerror or exc}") from None
     return written
+
+
+def check_replaceable_file(path: Path, option: str) -> None:
+    """Refuse (:class:`HsmsimError`, one line) an output file that :func:`replace_file` is to write when ``path``
+    names something other than a regular file (a directory, FIFO, device or symlink) or cannot be looked at (a
+    name too long, a file on the way); a missing file passes. Called before a long run, so misuse fails first."""
+    try:
+        regular = stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise HsmsimError(f"{option} {escaped(str(path))}: {exc.strerror or exc}") from None
+    if not regular:
+        raise HsmsimError(f"{option} {escaped(str(path))} exists and is not a regular file")
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a new file beside it (created under the umask, exclusively, never through
+    a symlink) and a rename: a reader sees the old file or the new one, and what ``path`` named before (a file, a
+    symlink, a FIFO) is replaced, never followed or opened. Raises OSError, or :class:`HsmsimError` as
+    :func:`write_new_files`."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        write_new_files(path.parent, {partial.name: data})
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @contextmanager
