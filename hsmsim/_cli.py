@@ -318,10 +318,9 @@ def vectors_generate(seed: str | None, out: Path) -> None:
     """Regenerate every vector, native file, the manifest and the changelog into --out."""
     from rich.progress import Progress
 
-    from hsmsim.corpus.build import DEFAULT_SEED, MANIFEST_FILE, build_corpus
+    from hsmsim.corpus.build import DEFAULT_SEED, build_corpus, committed_seed
 
-    if seed is None and (out / MANIFEST_FILE).exists():
-        seed = json.loads((out / MANIFEST_FILE).read_text()).get("masterSeed")
+    seed = seed or committed_seed(out)  # also refuses an --out that is no directory, before the long work
     todo = names()
     with Progress(transient=True) as progress:
         task = progress.add_task("generating vectors", total=len(todo))
@@ -371,7 +370,10 @@ def vectors_list(format_name: str | None, flag: str | None, severity: str | None
     from hsmsim.corpus.listing import select, summary_line
     from hsmsim.harness.vectors import load_corpus
 
-    loaded = load_corpus(corpus)
+    try:
+        loaded = load_corpus(corpus)
+    except OSError as exc:  # a name too long, no permission, ...
+        _fail(f"cannot read the corpus {escaped(str(corpus))}: {exc.strerror or exc}")
     if format_name is not None and format_name not in loaded.formats():
         _fail(f"no vectors of format {format_name!r} in {corpus} (formats: {', '.join(loaded.formats())})")
     if flag is not None and flag not in loaded.notes:

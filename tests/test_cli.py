@@ -309,3 +309,19 @@ def test_verify_prints_one_line_for_a_certificate_with_a_negative_serial(tmp_pat
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stderr
     assert result.stderr == "" and len(result.stdout.splitlines()) == 1, (result.stdout, result.stderr)
+
+
+def test_corpus_directories_that_cannot_be_used_are_one_line_and_exit_2(tmp_path):
+    (tmp_path / "file").write_text("")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "piped").mkdir()
+    os.mkfifo(tmp_path / "piped" / "manifest.json")  # read for the seed: it must not block
+    for args, message in [
+        (["vectors", "generate", "--out", str(tmp_path / "file")], "exists and is not a directory"),
+        (["vectors", "generate", "--out", str(tmp_path / "fifo")], "exists and is not a directory"),
+        (["vectors", "generate", "--out", str(tmp_path / ("a" * 5000))], "File name too long"),
+        (["vectors", "generate", "--out", str(tmp_path / "piped")], "manifest.json is not a regular file"),
+        (["vectors", "list", "--vectors", str(tmp_path / ("a" * 5000))], "File name too long"),
+    ]:
+        _one_line_exit_2(hsmsim(*args), message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "file", "piped"]
