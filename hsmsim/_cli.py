@@ -48,6 +48,20 @@ def _parse_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class _OutputPath(click.Path):
+    """A path to write to, as a :class:`Path`; an empty one is misuse (one line, exit 2), not the current directory."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: str | os.PathLike[str], param: click.Parameter | None,
+                ctx: click.Context | None) -> str | bytes | os.PathLike[str]:
+        if value == "":
+            name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name if param else "path"
+            _fail(f"{name} must not be empty")
+        return super().convert(value, param, ctx)
+
+
 def _state_option(fn: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--state", "state_dir", type=click.Path(path_type=Path),
@@ -188,7 +202,7 @@ _CANONICAL_INT = re.compile(r"-?[1-9][0-9]*|0")
 @click.option("--format", "format_name", default=None,
               help="Evidence format to produce (default: the device's, which is primus for a new state).")
 @click.option("--key", "label", required=True, help="Label of the key to attest.")
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", "out", type=_OutputPath(), required=True,
               help="Where the main file goes (e.g. bundle.zip); the other files are written beside it. "
                    "A path without a suffix is a directory.")
 @click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
@@ -277,7 +291,7 @@ def pki() -> None:
 
 
 @pki.command("export")
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("directory", type=_OutputPath())
 @_state_option
 def pki_export(directory: Path, state_dir: Path) -> None:
     """Write the device's root, device and attestation certificates as PEM files."""
@@ -313,7 +327,7 @@ _VECTORS_OPTION = click.option("--vectors", "corpus", type=click.Path(path_type=
 
 @vectors.command("generate")
 @click.option("--seed", default=None, help="Master seed (default: the committed manifest's, else the built-in).")
-@click.option("--out", "out", type=click.Path(path_type=Path), default="vectors", show_default=True)
+@click.option("--out", "out", type=_OutputPath(), default="vectors", show_default=True)
 def vectors_generate(seed: str | None, out: Path) -> None:
     """Regenerate every vector, native file, the manifest and the changelog into --out."""
     from rich.progress import Progress
@@ -348,7 +362,7 @@ def vectors_check(corpus: Path) -> None:
 
 @vectors.command("extract")
 @click.argument("vector_id")
-@click.argument("dest", type=click.Path(path_type=Path))
+@click.argument("dest", type=_OutputPath())
 @click.option("--unzip", is_flag=True, help="Also write the bundle zip's members (bounded, no zip-slip).")
 @_VECTORS_OPTION
 def vectors_extract(vector_id: str, dest: Path, unzip: bool, corpus: Path) -> None:

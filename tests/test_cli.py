@@ -325,3 +325,14 @@ def test_corpus_directories_that_cannot_be_used_are_one_line_and_exit_2(tmp_path
     ]:
         _one_line_exit_2(hsmsim(*args), message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "file", "piped"]
+
+
+def test_an_empty_output_path_is_not_the_current_directory(tmp_path):
+    for args, message in [(["attest", "--key", "k", "--out", ""], "--out must not be empty"),
+                          (["pki", "export", ""], "DIRECTORY must not be empty"),
+                          (["vectors", "extract", "primus::golden::rsa-2048", ""], "DEST must not be empty"),
+                          (["vectors", "generate", "--out", ""], "--out must not be empty")]:
+        result = subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120,
+                                cwd=tmp_path)
+        _one_line_exit_2(result, message)
+    assert list(tmp_path.iterdir()) == []
