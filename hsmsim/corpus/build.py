@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from pydantic import ValidationError
 
 from hsmsim import __version__
+from hsmsim._atomic import create_file
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import get_format, names
 from hsmsim.model.corpus_schema import (
@@ -51,7 +52,6 @@ SCHEMA_DIR = "schema"
 PROMOTED_DIR = "promoted"
 _SEVERITY_ORDER = list(Severity)
 _PROVENANCE_FLAGS = {"Resigned", "Stale", "Golden"}
-_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 class CorpusError(HsmsimError):
@@ -140,14 +140,7 @@ class _OutputTree:
             if directory not in self.made:
                 os.mkdir(f"{self.root}/{directory}")
                 self.made.add(directory)
-        # A descriptor rather than a file object: thousands of small files, each written whole at once.
-        fd = os.open(f"{self.root}/{rel}", _CREATE_NEW, 0o666)  # exclusive: never an existing file or a symlink
-        try:
-            remaining = memoryview(data)
-            while remaining:
-                remaining = remaining[os.write(fd, remaining):]
-        finally:
-            os.close(fd)
+        create_file(f"{self.root}/{rel}", data)
         self.digests[rel] = sha256 or hashlib.sha256(data).hexdigest()
 
     def sorted_digests(self) -> dict[str, str]:
