@@ -111,10 +111,12 @@ def write_new_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
             through = [p for p in path.parents if len(p.parts) > len(root.parts) and os.path.islink(p)]
             if through:
                 raise HsmsimError(f"{escaped(str(through[-1]))} is a symlink; not writing through it")
-            if os.path.lexists(path):
-                raise HsmsimError(f"{escaped(str(path))} already exists; remove it or write elsewhere")
+            os.lstat(path)  # not os.path.lexists, which takes a name too long for a missing one
+        except FileNotFoundError:
+            continue
         except OSError as exc:
             raise HsmsimError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}") from None
+        raise HsmsimError(f"{escaped(str(path))} already exists; remove it or write elsewhere")
     written = []
     try:
         for path, data in zip(paths, files.values(), strict=True):

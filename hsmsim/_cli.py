@@ -232,7 +232,7 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
     if at is not None:
         params["attest_time"] = at
     evidence = state.hsm(label).attest(label, format_name, params, attesting_key)
-    as_file = bool(out.suffix) and not out.is_dir()
+    as_file = bool(out.suffix) and not os.path.isdir(out)  # isdir: a name too long is refused when written
     directory = out.parent if as_file else out
     outputs = {(out.name if rel == evidence.primary and as_file else rel): data for rel, data in evidence.files.items()}
     if len(outputs) < len(evidence.files):
