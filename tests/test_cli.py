@@ -208,6 +208,8 @@ def test_attest_out_named_like_a_sibling_is_refused(tmp_path):
     result = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "o" / "k.csr"), state=state)
     _one_line_exit_2(result, "--out k.csr is the name of another file of the bundle")
     assert not (tmp_path / "o").exists()
+    too_long = hsmsim("attest", "--key", "k", "--out", str(tmp_path / ("a" * 5000 + ".zip")), state=state)
+    _one_line_exit_2(too_long, "File name too long")
 
 
 def test_extract_refuses_a_corpus_path_outside_dest(tmp_path):
