@@ -40,13 +40,13 @@ bench: setup
 fuzz: setup
 	status=0; seed="fuzz-$$(date +%s)"; \
 	$(foreach format,$(FORMATS),$(BIN)/hsmsim fuzz --format $(format) --duration $(FUZZ_SECONDS) -j 2 \
-	  --seed "$$seed" --out build/fuzz/$(format) || status=1;) exit $$status
+	  --seed "$$seed" --out build/fuzz/$(format) --overwrite || status=1;) exit $$status
 
 # CI: a short campaign per format with a fixed seed (seconds each). Exit 1 on any finding.
 fuzz-smoke: setup
 	status=0; \
 	$(foreach format,$(FORMATS),$(BIN)/hsmsim fuzz --format $(format) --iterations $(FUZZ_SMOKE_ITERATIONS) -j 1 \
-	  --seed ci-smoke --out build/fuzz-smoke/$(format) || status=1;) exit $$status
+	  --seed ci-smoke --out build/fuzz-smoke/$(format) --overwrite || status=1;) exit $$status
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hsmsim

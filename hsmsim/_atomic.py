@@ -1,18 +1,24 @@
-"""Atomic file writes and a cross-process file lock.
+"""Atomic file writes, new output files, and a cross-process file lock.
 
-A reader sees the old file or the new one, never a torn one; :func:`locked` serialises
-read-check-write sequences between threads and processes sharing a directory.
+A reader sees the old file or the new one, never a torn one; :func:`write_new_files` puts a command's
+outputs into a user's directory without following a symlink or opening what is already there;
+:func:`locked` serialises read-check-write sequences between threads and processes sharing a directory.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from hsmsim.errors import HsmsimError
+from hsmsim.model.evidence import relative_parts
+from hsmsim.verdict import escaped
 
 _THREAD_LOCKS: dict[Path, _PathLock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
@@ -31,6 +37,123 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# O_EXCL with O_CREAT: a name that exists (a file, a FIFO, a device, a symlink, even a dangling one) is never
+# opened or followed, so a name swapped in after the check cannot redirect or block the write either.
+_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def create_file(path: str | Path, data: bytes) -> None:
+    """Create ``path`` (under the umask) holding ``data``; raises FileExistsError when the name exists, whatever it
+    names (nothing there is followed or opened). A descriptor written whole, not a file object: cheap enough for
+    the thousands of small files of a corpus."""
+    fd = os.open(path, _CREATE_NEW, 0o666)
+    try:
+        remaining = memoryview(data)
+        while remaining:
+            remaining = remaining[os.write(fd, remaining):]
+    finally:
+        os.close(fd)
+
+
+def output_directory(directory: Path) -> None:
+    """Make ``directory`` (and its parents) unless it is one already; raises :class:`HsmsimError` with one line
+    when it names something else or cannot be made (no permission, a name too long, a file on the way)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise HsmsimError(f"{escaped(str(directory))} exists and is not a directory") from None
+    except OSError as exc:
+        raise HsmsimError(f"cannot make the directory {escaped(str(directory))}: {exc.strerror or exc}") from None
+
+
+def check_output_directory(directory: Path, option: str, *, holds: str, replace_flag: str, replace: bool) -> None:
+    """Refuse (:class:`HsmsimError`, one line) an output directory that names something other than a directory,
+    cannot be looked at (a name too long, a file on the way), or, unless ``replace``, is not empty: one run's
+    outputs never mix with an earlier one's. A directory that does not exist passes (it is made when written).
+    Called before a long run, so misuse fails in a second; ``holds`` says what an earlier run left ("a report"),
+    ``replace_flag`` which option replaces it."""
+    shown = escaped(str(directory))
+    try:
+        if not stat.S_ISDIR(os.stat(directory).st_mode):
+            raise HsmsimError(f"{option} {shown} exists and is not a directory")
+        occupied = not replace and next(os.scandir(directory), None) is not None
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise HsmsimError(f"{option} {shown}: {exc.strerror or exc}") from None
+    if occupied:
+        raise HsmsimError(f"{option} {shown} is not empty ({holds} of an earlier run?); "
+                          f"pass {replace_flag} to replace it, or name a new directory")
+
+
+def write_new_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write each ``/``-separated relative name of ``files`` below ``root`` as a new file; returns the paths
+    in ``files`` order.
+
+    Before anything is written (raising :class:`HsmsimError` with one line): every name is a plain relative
+    name (nothing outside ``root``), and nothing exists at any name, whatever it is (a regular file, FIFO,
+    device or symlink: an occupied output is misuse, never overwritten, followed or opened). ``root`` and the
+    directories on the way are made when missing; one below ``root`` that is a symlink is refused. Each file
+    is created exclusively and without following a symlink, so one planted after the check is refused too.
+    """
+    paths = []
+    for rel in files:
+        try:
+            paths.append(root.joinpath(*relative_parts(rel)))
+        except ValueError:
+            raise HsmsimError(f"not writing '{escaped(rel)}': it is not a plain relative path "
+                              f"below {escaped(str(root))}") from None
+    output_directory(root)
+    for path in paths:
+        try:
+            through = [p for p in path.parents if len(p.parts) > len(root.parts) and os.path.islink(p)]
+            if through:
+                raise HsmsimError(f"{escaped(str(through[-1]))} is a symlink; not writing through it")
+            os.lstat(path)  # not os.path.lexists, which takes a name too long for a missing one
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise HsmsimError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}") from None
+        raise HsmsimError(f"{escaped(str(path))} already exists; remove it or write elsewhere")
+    written = []
+    try:
+        for path, data in zip(paths, files.values(), strict=True):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            create_file(path, data)
+            written.append(path)
+    except OSError as exc:
+        raise HsmsimError(f"cannot write {escaped(str(exc.filename or root))}: {exc.strerror or exc}") from None
+    return written
+
+
+def check_replaceable_file(path: Path, option: str) -> None:
+    """Refuse (:class:`HsmsimError`, one line) an output file that :func:`replace_file` is to write when ``path``
+    names something other than a regular file (a directory, FIFO, device or symlink) or cannot be looked at (a
+    name too long, a file on the way); a missing file passes. Called before a long run, so misuse fails first."""
+    try:
+        regular = stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise HsmsimError(f"{option} {escaped(str(path))}: {exc.strerror or exc}") from None
+    if not regular:
+        raise HsmsimError(f"{option} {escaped(str(path))} exists and is not a regular file")
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a new file beside it (created under the umask, exclusively, never through
+    a symlink) and a rename: a reader sees the old file or the new one, and what ``path`` named before (a file, a
+    symlink, a FIFO) is replaced, never followed or opened. Raises OSError, or :class:`HsmsimError` as
+    :func:`write_new_files`."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        write_new_files(path.parent, {partial.name: data})
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import click
 from cryptography.utils import CryptographyDeprecationWarning
 
 from hsmsim import __version__
+from hsmsim._atomic import write_new_files
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, names, verify_guarded
 from hsmsim.hsm import GENERIC_MECHANISMS
@@ -45,6 +46,20 @@ def _parse_time(text: str | None) -> datetime | None:
     except ValueError:
         _fail(f"--at {text!r} is not an ISO 8601 time such as 2026-01-31T12:00:00Z")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class _OutputPath(click.Path):
+    """A path to write to, as a :class:`Path`; an empty one is misuse (one line, exit 2), not the current directory."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: str | os.PathLike[str], param: click.Parameter | None,
+                ctx: click.Context | None) -> str | bytes | os.PathLike[str]:
+        if value == "":
+            name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name if param else "path"
+            _fail(f"{name} must not be empty")
+        return super().convert(value, param, ctx)
 
 
 def _state_option(fn: click.decorators.FC) -> click.decorators.FC:
@@ -204,7 +219,7 @@ _CANONICAL_INT = re.compile(r"-?[1-9][0-9]*|0")
 @click.option("--format", "format_name", default=None,
               help="Evidence format to produce (default: the device's, which is primus for a new state).")
 @click.option("--key", "label", required=True, help="Label of the key to attest.")
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", "out", type=_OutputPath(), required=True,
               help="Where the main file goes (e.g. bundle.zip); the other files are written beside it. "
                    "A path without a suffix is a directory.")
 @click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
@@ -234,17 +249,14 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
     if at is not None:
         params["attest_time"] = at
     evidence = state.hsm(label).attest(label, format_name, params, attesting_key)
-    as_file = bool(out.suffix) and not out.is_dir()
+    as_file = bool(out.suffix) and not os.path.isdir(out)  # isdir: a name too long is refused when written
     directory = out.parent if as_file else out
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for rel, data in evidence.files.items():
-            target = out if rel == evidence.primary and as_file else directory / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            click.echo(str(target))
-    except OSError as exc:
-        _fail(f"cannot write the bundle: {exc.strerror}: {exc.filename}")
+    outputs = {(out.name if rel == evidence.primary and as_file else rel): data for rel, data in evidence.files.items()}
+    if len(outputs) < len(evidence.files):
+        _fail(f"--out {escaped(out.name)} is the name of another file of the bundle "
+              f"({', '.join(rel for rel in evidence.files if rel != evidence.primary)}); name the main file otherwise")
+    for target in write_new_files(directory, outputs):
+        click.echo(escaped(str(target)))
     state.close()
 
 
@@ -296,7 +308,7 @@ def pki() -> None:
 
 
 @pki.command("export")
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("directory", type=_OutputPath())
 @_state_option
 def pki_export(directory: Path, state_dir: Path) -> None:
     """Write the device's root, device and attestation certificates as PEM files."""
@@ -307,13 +319,9 @@ def pki_export(directory: Path, state_dir: Path) -> None:
     outputs = {"root.crt": identity.root, "attestation.crt": identity.certificate}
     for index, cert in enumerate(identity.chain[1:], start=1):
         outputs[f"intermediate-{index}.crt"] = cert
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for file_name, cert in outputs.items():
-            (directory / file_name).write_bytes(cert.public_bytes(Encoding.PEM))
-            click.echo(f"{directory / file_name}\t{cert.subject.rfc4514_string()}")
-    except OSError as exc:
-        _fail(f"cannot write the certificates: {exc.strerror}: {exc.filename}")
+    written = write_new_files(directory, {name: cert.public_bytes(Encoding.PEM) for name, cert in outputs.items()})
+    for path, cert in zip(written, outputs.values(), strict=True):
+        click.echo(f"{escaped(str(path))}\t{cert.subject.rfc4514_string()}")
 
 
 # -- vectors -----------------------------------------------------------------------------------
@@ -336,15 +344,14 @@ _VECTORS_OPTION = click.option("--vectors", "corpus", type=click.Path(path_type=
 
 @vectors.command("generate")
 @click.option("--seed", default=None, help="Master seed (default: the committed manifest's, else the built-in).")
-@click.option("--out", "out", type=click.Path(path_type=Path), default="vectors", show_default=True)
+@click.option("--out", "out", type=_OutputPath(), default="vectors", show_default=True)
 def vectors_generate(seed: str | None, out: Path) -> None:
     """Regenerate every vector, native file, the manifest and the changelog into --out."""
     from rich.progress import Progress
 
-    from hsmsim.corpus.build import DEFAULT_SEED, MANIFEST_FILE, build_corpus
+    from hsmsim.corpus.build import DEFAULT_SEED, build_corpus, committed_seed
 
-    if seed is None and (out / MANIFEST_FILE).exists():
-        seed = json.loads((out / MANIFEST_FILE).read_text()).get("masterSeed")
+    seed = seed or committed_seed(out)  # also refuses an --out that is no directory, before the long work
     todo = names()
     with Progress(transient=True) as progress:
         task = progress.add_task("generating vectors", total=len(todo))
@@ -372,19 +379,15 @@ def vectors_check(corpus: Path) -> None:
 
 @vectors.command("extract")
 @click.argument("vector_id")
-@click.argument("dest", type=click.Path(path_type=Path))
+@click.argument("dest", type=_OutputPath())
 @click.option("--unzip", is_flag=True, help="Also write the bundle zip's members (bounded, no zip-slip).")
 @_VECTORS_OPTION
 def vectors_extract(vector_id: str, dest: Path, unzip: bool, corpus: Path) -> None:
     """Write one vector's native files and trust anchor into DEST."""
     from hsmsim.corpus.check import extract_vector
 
-    try:
-        written = extract_vector(corpus, vector_id, dest, unzip=unzip)
-    except OSError as exc:
-        _fail(f"cannot write the vector's files: {exc.strerror}: {exc.filename}")
-    for path in written:
-        click.echo(str(path))
+    for path in extract_vector(corpus, vector_id, dest, unzip=unzip):
+        click.echo(escaped(str(path)))
 
 
 @vectors.command("list")
@@ -398,7 +401,10 @@ def vectors_list(format_name: str | None, flag: str | None, severity: str | None
     from hsmsim.corpus.listing import select, summary_line
     from hsmsim.harness.vectors import load_corpus
 
-    loaded = load_corpus(corpus)
+    try:
+        loaded = load_corpus(corpus)
+    except OSError as exc:  # a name too long, no permission, ...
+        _fail(f"cannot read the corpus {escaped(str(corpus))}: {exc.strerror or exc}")
     if format_name is not None and format_name not in loaded.formats():
         _fail(f"no vectors of format {format_name!r} in {corpus} (formats: {', '.join(loaded.formats())})")
     if flag is not None and flag not in loaded.notes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -164,15 +165,75 @@ def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
         (["attest", "--key", "k", "--out", "x.zip", "--param", "colour=red"], "primus has no parameter 'colour'"),
         (["attest", "--key", "k", "--out", "x.zip", "--param", "options=x"], "--param options takes a Python object"),
         (["attest", "--key", "k", "--out", "x.zip", "--format", "nope"], "unknown format 'nope'"),
-        (["attest", "--key", "k", "--out", str(occupied)], f"File exists: {occupied}"),
-        (["pki", "export", str(occupied)], f"File exists: {occupied}"),
+        (["attest", "--key", "k", "--out", str(occupied)], f"{occupied} exists and is not a directory"),
+        (["pki", "export", str(occupied)], f"{occupied} exists and is not a directory"),
     ]:
         result = hsmsim(*args, state=state)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and message in lines[0], (args, result.stderr)
     extracted = hsmsim("vectors", "extract", "primus::golden::rsa-2048", str(occupied),
                        "--vectors", str(ROOT / "vectors"))
-    assert extracted.returncode == 2 and extracted.stderr.strip().endswith(f"File exists: {occupied}")
+    assert extracted.returncode == 2 and extracted.stderr.strip().endswith(f"{occupied} exists and is not a directory")
+
+
+def _one_line_exit_2(result: subprocess.CompletedProcess[str], message: str) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_outputs_never_overwrite_follow_a_symlink_or_open_a_fifo(tmp_path):
+    """An occupied output (a file, a FIFO, a symlink) is refused before anything is written: nothing is
+    replaced, nothing outside the output directory is written, no FIFO is opened (the call would hang)."""
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    victim = tmp_path / "victim"
+    (tmp_path / "fifo").mkdir()
+    for name in ("k.csr", "root.crt"):
+        os.mkfifo(tmp_path / "fifo" / name)
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / "hsm_rsa_root.crt").symlink_to(victim)
+    (tmp_path / "link" / "root.crt").symlink_to(victim)
+    for args, occupied in [
+        (["attest", "--key", "k", "--out", str(tmp_path / "fifo" / "x.zip")], "fifo/k.csr"),
+        (["attest", "--key", "k", "--out", str(tmp_path / "link" / "x.zip")], "link/hsm_rsa_root.crt"),
+        (["pki", "export", str(tmp_path / "fifo")], "fifo/root.crt"),
+        (["pki", "export", str(tmp_path / "link")], "link/root.crt"),
+        (["vectors", "extract", "primus::golden::rsa-2048", str(tmp_path / "link"), "--vectors", str(ROOT / "vectors")],
+         "link/hsm_rsa_root.crt"),
+    ]:
+        result = hsmsim(*args, state=state if args[0] != "vectors" else None)
+        _one_line_exit_2(result, f"{tmp_path / occupied} already exists")
+    assert not victim.exists() and not (tmp_path / "fifo" / "x.zip").exists()
+    assert sorted(p.name for p in (tmp_path / "link").iterdir()) == ["hsm_rsa_root.crt", "root.crt"]
+    first = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "a" / "x.zip"), state=state)
+    assert first.returncode == 0, first.stderr
+    before = (tmp_path / "a" / "x.zip").read_bytes()
+    again = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "a" / "x.zip"), state=state)
+    _one_line_exit_2(again, f"{tmp_path / 'a' / 'x.zip'} already exists")
+    assert (tmp_path / "a" / "x.zip").read_bytes() == before
+
+
+def test_attest_out_named_like_a_sibling_is_refused(tmp_path):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    result = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "o" / "k.csr"), state=state)
+    _one_line_exit_2(result, "--out k.csr is the name of another file of the bundle")
+    assert not (tmp_path / "o").exists()
+    too_long = hsmsim("attest", "--key", "k", "--out", str(tmp_path / ("a" * 5000 + ".zip")), state=state)
+    _one_line_exit_2(too_long, "File name too long")
+
+
+def test_extract_refuses_a_corpus_path_outside_dest(tmp_path):
+    """H1: a corpus is input like any other; a file path leaving DEST is refused before anything is written."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    document = json.loads((ROOT / "vectors" / "primus_verify.json").read_text())
+    document["tests"][0]["inputs"]["files"][1]["path"] = "../../escaped.txt"
+    (corpus / "primus_verify.json").write_text(json.dumps(document))
+    vector_id = document["tests"][0]["id"]
+    result = hsmsim("vectors", "extract", vector_id, str(tmp_path / "a" / "dest"), "--vectors", str(corpus))
+    _one_line_exit_2(result, "'../../escaped.txt': it is not a plain relative path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
 
 
 def test_a_parameter_given_twice_is_one_line_and_exit_2(tmp_path):
@@ -398,3 +459,30 @@ def test_a_state_that_is_not_a_usable_directory_is_one_line_and_exit_2(tmp_path)
         assert message in _one_line_error(hsmsim(*args, state=Path("/proc")))
     for args in (["serve", "--no-tls", "--port", "0"], ["serve", "--print-ca"]):
         assert f"the state directory {junk} is not a directory" in _one_line_error(hsmsim(*args, state=junk))
+
+
+def test_corpus_directories_that_cannot_be_used_are_one_line_and_exit_2(tmp_path):
+    (tmp_path / "file").write_text("")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "piped").mkdir()
+    os.mkfifo(tmp_path / "piped" / "manifest.json")  # read for the seed: it must not block
+    for args, message in [
+        (["vectors", "generate", "--out", str(tmp_path / "file")], "exists and is not a directory"),
+        (["vectors", "generate", "--out", str(tmp_path / "fifo")], "exists and is not a directory"),
+        (["vectors", "generate", "--out", str(tmp_path / ("a" * 5000))], "File name too long"),
+        (["vectors", "generate", "--out", str(tmp_path / "piped")], "manifest.json is not a regular file"),
+        (["vectors", "list", "--vectors", str(tmp_path / ("a" * 5000))], "File name too long"),
+    ]:
+        _one_line_exit_2(hsmsim(*args), message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "file", "piped"]
+
+
+def test_an_empty_output_path_is_not_the_current_directory(tmp_path):
+    for args, message in [(["attest", "--key", "k", "--out", ""], "--out must not be empty"),
+                          (["pki", "export", ""], "DIRECTORY must not be empty"),
+                          (["vectors", "extract", "primus::golden::rsa-2048", ""], "DEST must not be empty"),
+                          (["vectors", "generate", "--out", ""], "--out must not be empty")]:
+        result = subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120,
+                                cwd=tmp_path)
+        _one_line_exit_2(result, message)
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import io
 import json
+import os
 import random
 import struct
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import zipfile
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -186,8 +188,37 @@ def test_cli_runs_and_reports(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--iterations or --duration" in bad.stderr
     unknown = subprocess.run([sys.executable, "-m", "hsmsim", "fuzz", "--format", "primus", "--iterations", "1",
-                              "--without-operator", "zip.nope", "--out", str(tmp_path)], capture_output=True, text=True)
+                              "--without-operator", "zip.nope", "--out", str(tmp_path / "new")],
+                             capture_output=True, text=True)
     assert unknown.returncode == 2 and "primus has no operator(s) zip.nope" in unknown.stderr
+
+
+def test_cli_out_is_checked_before_the_campaign_and_never_mixes_campaigns(tmp_path):
+    """A million iterations would run for minutes: each refusal comes first, in one line with exit 2."""
+    def fuzz(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hsmsim", "fuzz", "--format", "primus", "--iterations", "1000000",
+                               "--out", str(out), *extra], capture_output=True, text=True, timeout=60)
+
+    (tmp_path / "file").write_text("")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "summary.json").write_text("{}")
+    for out, message in [(tmp_path / "file", "exists and is not a directory"),
+                         (tmp_path / "fifo", "exists and is not a directory"),
+                         (Path("/dev/null"), "exists and is not a directory"),
+                         (tmp_path / ("a" * 5000), "File name too long"),
+                         (tmp_path / "used", "is not empty (a campaign of an earlier run?); pass --overwrite")]:
+        result = fuzz(out)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and message in lines[0], (out, result.stderr)
+    assert (tmp_path / "used" / "summary.json").read_text() == "{}"
+    (tmp_path / "used" / "findings" / "old").mkdir(parents=True)
+    replaced = subprocess.run([sys.executable, "-m", "hsmsim", "fuzz", "--format", "primus", "--iterations", "5",
+                               "--out", str(tmp_path / "used"), "--overwrite"], capture_output=True, text=True,
+                              timeout=300)
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads((tmp_path / "used" / "summary.json").read_text())["executed"] > 0
+    assert not (tmp_path / "used" / "findings").exists()
 
 
 @dataclass

@@ -354,3 +354,25 @@ def test_plugin_takes_hsmsim_back_from_pytests_assert_rewriting(tmp_path):
         pytest.skip("pytest's rewrite hook has no private _must_rewrite set: the plugin leaves it alone")
     assert "marked: True" in inert.stdout, inert.stdout + inert.stderr
     assert "marked: False" in active.stdout, active.stdout + active.stderr
+
+
+def test_report_and_baseline_paths_are_checked_before_the_run(tmp_path):
+    """Each refusal is one line with exit 2 before a case runs (the whole corpus would take minutes), and a FIFO
+    or symlink named as the baseline is neither opened nor followed."""
+    (tmp_path / "file").write_text("")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(tmp_path / "victim")
+    run = ("conformance", "run", "--verifier", str(EXAMPLES / "reference.toml"), "--vectors", str(VECTORS))
+    for extra, message in [
+        (("--report", str(tmp_path / ("a" * 5000))), "File name too long"),
+        (("--report", str(tmp_path / "file")), "exists and is not a directory"),
+        (("--report", str(tmp_path / "fifo"), "--overwrite"), "exists and is not a directory"),
+        (("--report", "/dev/null"), "exists and is not a directory"),
+        (("--report", str(tmp_path / "r"), "--write-baseline", str(tmp_path / "fifo")), "is not a regular file"),
+        (("--report", str(tmp_path / "r"), "--write-baseline", str(tmp_path / "link")), "is not a regular file"),
+        (("--report", str(tmp_path / "r"), "--write-baseline", str(tmp_path / ("b" * 5000))), "File name too long"),
+    ]:
+        result = hsmsim(*run, *extra)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and message in lines[0], (extra, result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "file", "link"]

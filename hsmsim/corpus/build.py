@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from pydantic import ValidationError
 
 from hsmsim import __version__
+from hsmsim._atomic import create_file
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import get_format, names
 from hsmsim.model.corpus_schema import (
@@ -37,17 +39,19 @@ from hsmsim.model.corpus_schema import (
 )
 from hsmsim.model.evidence import relative_parts
 from hsmsim.model.vectors import PROVENANCE_NOTES, Expected, FlagNote, Severity, VectorCase
+from hsmsim.safeio import load_json_file
 
 SUITE_VERSION = "1.0.0"
 DEFAULT_SEED = "hsmsim-corpus-v1"
 REGISTRY_FILE = "ids.json"
 MANIFEST_FILE = "manifest.json"
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+"""The largest ``manifest.json`` read (a corpus of thousands of vectors has one of about 0.5 MiB)."""
 CHANGELOG_FILE = "CHANGELOG.md"
 SCHEMA_DIR = "schema"
 PROMOTED_DIR = "promoted"
 _SEVERITY_ORDER = list(Severity)
 _PROVENANCE_FLAGS = {"Resigned", "Stale", "Golden"}
-_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 class CorpusError(HsmsimError):
@@ -136,14 +140,7 @@ class _OutputTree:
             if directory not in self.made:
                 os.mkdir(f"{self.root}/{directory}")
                 self.made.add(directory)
-        # A descriptor rather than a file object: thousands of small files, each written whole at once.
-        fd = os.open(f"{self.root}/{rel}", _CREATE_NEW, 0o666)  # exclusive: never an existing file or a symlink
-        try:
-            remaining = memoryview(data)
-            while remaining:
-                remaining = remaining[os.write(fd, remaining):]
-        finally:
-            os.close(fd)
+        create_file(f"{self.root}/{rel}", data)
         self.digests[rel] = sha256 or hashlib.sha256(data).hexdigest()
 
     def sorted_digests(self) -> dict[str, str]:
@@ -214,6 +211,37 @@ def _anchor_entry(anchor: x509.Certificate, format_name: str) -> dict[str, str]:
     return {"format": format_name, "subject": anchor.subject.rfc4514_string(), "sha256": fingerprint}
 
 
+def _corpus_directory(out: Path) -> bool:
+    """Whether ``out`` holds a corpus (a regular ``manifest.json``); raises :class:`CorpusError` when ``out`` is not
+    a directory that can be looked at, or its manifest is something else (a FIFO would block the reading of it)."""
+    try:
+        if not stat.S_ISDIR(os.stat(out).st_mode):
+            raise CorpusError(f"{out} exists and is not a directory")
+        manifest = os.lstat(out / MANIFEST_FILE).st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise CorpusError(f"cannot use {out} for the corpus: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(manifest):
+        raise CorpusError(f"{out / MANIFEST_FILE} is not a regular file")
+    return True
+
+
+def committed_seed(out: Path) -> str | None:
+    """The master seed of the corpus in ``out`` (its manifest's ``masterSeed``), None when ``out`` holds no corpus;
+    raises :class:`CorpusError` as :func:`build_corpus` does on an unusable ``out``, or on an unreadable manifest."""
+    if not _corpus_directory(out):
+        return None
+    try:
+        manifest = load_json_file(out / MANIFEST_FILE, MAX_MANIFEST_BYTES)
+    except HsmsimError as exc:
+        raise CorpusError(str(exc)) from None
+    seed = manifest.get("masterSeed") if isinstance(manifest, dict) else None
+    if not isinstance(seed, str):
+        raise CorpusError(f"{out / MANIFEST_FILE} has no masterSeed string")
+    return seed
+
+
 def build_corpus(
     out: Path, *, seed: str = DEFAULT_SEED, registry: IdRegistry | None = None,
     promoted: dict[str, tuple[VectorDraft, ...]] | None = None, formats: list[str] | None = None,
@@ -225,8 +253,8 @@ def build_corpus(
     Raises :class:`CorpusError` on an invalid catalogue, or when ``out`` is a non-empty directory
     that does not hold a corpus (no ``manifest.json``).
     """
-    if out.exists() and any(out.iterdir()) and not (out / MANIFEST_FILE).exists():
-        raise CorpusError(f"{out} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
+    if not _corpus_directory(out) and out.exists() and any(out.iterdir()):
+            raise CorpusError(f"{out} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
     registry = registry if registry is not None else IdRegistry.load(out / REGISTRY_FILE)
     promoted = promoted if promoted is not None else promoted_drafts(out)
     per_format: dict[str, tuple[list[VectorCase], dict[str, FlagNote]]] = {}

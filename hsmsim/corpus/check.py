@@ -6,6 +6,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hsmsim._atomic import write_new_files
 from hsmsim.corpus.build import (
     MANIFEST_FILE,
     REGISTRY_FILE,
@@ -87,29 +88,20 @@ def extract_vector(corpus: Path, vector_id: str, dest: Path, *, unzip: bool = Fa
     """Write a vector's native files (and its trust anchor as ``trust-anchor-N.pem``) into ``dest``.
 
     With ``unzip`` the primary zip's members are written too, read with the same bounds as the
-    reference verifier; a hostile archive raises :class:`CorpusError` with the reason.
+    reference verifier; a hostile archive raises :class:`CorpusError` with the reason. Nothing is written
+    unless every file can be: a name that is not a plain relative path (a corpus is input like any
+    other) or an occupied output raises :class:`hsmsim.errors.HsmsimError` first (:func:`write_new_files`).
     """
     vector = find_vector(corpus, vector_id)
-    dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    for entry in vector.inputs.files:
-        target = dest / entry.path
-        target.write_bytes(entry.data())
-        written.append(target)
-    for index, anchor in enumerate(vector.trust.anchors, start=1):
-        target = dest / f"trust-anchor-{index}.pem"
-        target.write_text(anchor)
-        written.append(target)
+    outputs = {entry.path: entry.data() for entry in vector.inputs.files}
+    extra = {f"trust-anchor-{index}.pem": anchor.encode() for index, anchor in enumerate(vector.trust.anchors, 1)}
     if unzip:
-        # the bytes of the vector, not the file just written: dest is the user's, and may be a FIFO by now
-        primary = next(entry.data() for entry in vector.inputs.files if entry.path == vector.inputs.primary)
         try:
-            members = read_zip(primary)
+            extra.update(read_zip(outputs.get(vector.inputs.primary, b"")))
         except Rejected as rejection:
             raise CorpusError(f"not unzipping {vector.inputs.primary}: {rejection.reason.value}: "
                               f"{rejection.detail}") from None
-        for member, data in members.items():
-            target = dest / member
-            target.write_bytes(data)
-            written.append(target)
-    return written
+    clashes = sorted(set(extra) & set(outputs))
+    if clashes:
+        raise CorpusError(f"{vector_id}: two files named {clashes[0]}")
+    return write_new_files(dest, {**outputs, **extra})

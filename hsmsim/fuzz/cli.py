@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from hsmsim.fuzz.campaign import CampaignSpec, FuzzError, reference_target, run_campaign
+from hsmsim._atomic import check_output_directory
+from hsmsim.fuzz.campaign import SUMMARY_FILE, CampaignSpec, FuzzError, reference_target, run_campaign
 from hsmsim.fuzz.engine import CampaignStats, TargetAnswer
 from hsmsim.fuzz.targets import target_factory
 
@@ -55,11 +57,13 @@ def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
               help="Run cases i with i % N == K (merge the shards' --out directories with 'hsmsim fuzz merge').")
 @click.option("--without-operator", "without", multiple=True, metavar="NAME",
               help="Leave this operator out (e.g. one whose findings await a fix); repeatable.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Findings and summary.json go here.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Findings and summary.json go here: a new or empty directory, one campaign per directory.")
+@click.option("--overwrite", is_flag=True, help="Replace the findings and summary.json of a non-empty --out.")
 @click.pass_context
 def fuzz(ctx: click.Context, format_name: str | None, verifier: str | None, iterations: int | None,
          duration: float | None, seed: str, jobs: int, shard_text: str, without: tuple[str, ...],
-         out: Path | None) -> None:
+         out: Path | None, overwrite: bool) -> None:
     """Fuzz a verifier with structure-aware mutations of the format's golden bundles.
 
     Exit 0 without findings, 1 with findings, 2 on misuse. 'hsmsim fuzz merge' and 'hsmsim fuzz replay'
@@ -71,6 +75,7 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: str | None, iter
         raise FuzzError("give --format and --out (or a subcommand: merge, replay)")
     if iterations is None and duration is None:
         raise FuzzError("give --iterations or --duration")
+    _prepare_out(out, overwrite=overwrite)
     factory = target_factory(Path(verifier), format_name) if verifier else reference_target(format_name)
     spec = CampaignSpec(format=format_name, seed=seed, target=factory, iterations=iterations, duration=duration,
                         shard=_shard(shard_text), jobs=jobs, without=without)
@@ -85,6 +90,23 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: str | None, iter
     click.echo(f"{result.stats.executed} cases, {skipped} skipped (see summary.json), "
                f"{result.stats.execs_per_second:,.0f} execs/s, {len(result.findings)} finding(s) in {out}")
     sys.exit(1 if result.findings else 0)
+
+
+def _prepare_out(out: Path, *, overwrite: bool) -> None:
+    """Check ``--out`` before the campaign runs (a campaign's findings never mix with another's, and misuse fails in
+    a second, not after the run); with ``overwrite``, remove the earlier campaign's findings and summary."""
+    check_output_directory(out, "--out", holds="a campaign", replace_flag="--overwrite", replace=overwrite)
+    if not overwrite:
+        return
+    try:
+        findings = out / "findings"
+        if findings.is_dir() and not findings.is_symlink():
+            shutil.rmtree(findings)
+        for stale in (findings, out / SUMMARY_FILE):
+            if stale.is_symlink() or stale.exists():
+                stale.unlink()
+    except OSError as exc:
+        raise FuzzError(f"cannot replace the campaign in {out}: {exc.strerror or exc}: {exc.filename}") from None
 
 
 @fuzz.command("merge")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from hsmsim._atomic import check_replaceable_file, replace_file
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import check_timeout, load_adapter
 from hsmsim.harness.model import SEVERITY_ORDER, CaseResult, Outcome
@@ -73,7 +74,10 @@ def _baseline_targets(path: Path | None, names: list[str]) -> dict[str, Path]:
     if len(names) > 1 and "{verifier}" not in str(path):
         raise click.UsageError("--write-baseline with several verifiers needs {verifier} in FILE "
                                "(e.g. waivers/{verifier}.json): one waiver file per verifier")
-    return {name: Path(str(path).replace("{verifier}", safe_name(name))) for name in names}
+    targets = {name: Path(str(path).replace("{verifier}", safe_name(name))) for name in names}
+    for target in targets.values():
+        check_replaceable_file(target, "--write-baseline")
+    return targets
 
 
 def _finish(conformance_run: ConformanceRun, report_dir: Path, previous: tuple[Path, ...],
@@ -98,8 +102,7 @@ def _finish(conformance_run: ConformanceRun, report_dir: Path, previous: tuple[P
         if target is not None:
             waivers = baseline(verifier.results, verifier.config.waivers)
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(waivers_json(waivers))
+                replace_file(target, waivers_json(waivers).encode())
             except OSError as exc:
                 raise HsmsimError(f"cannot write the baseline {target}: {exc.strerror}") from exc
             source = Path(verifier.config.source)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hsmsim import __version__
+from hsmsim._atomic import check_output_directory, replace_file
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.model import FAILING, Actual, CaseResult, Outcome, severity_rank
 from hsmsim.harness.runner import ConformanceRun, RunOptions, VerifierRun, skip_reason
@@ -533,16 +533,10 @@ def render_html(run: ConformanceRun, changes: dict[str, list[Change]] | None = N
 def _write(path: Path, text: str) -> None:
     """Write ``text`` as UTF-8 through a temporary file and a rename: a crash leaves the old file, not an empty one.
 
-    (Not :func:`hsmsim._atomic.write_atomic`: its private 0600 temporary file would make the report unreadable to
-    the CI server that publishes it; this one is created under the umask.)
+    (:func:`hsmsim._atomic.replace_file`, not ``write_atomic``: its private 0600 temporary file would make the report
+    unreadable to the CI server that publishes it; this one is created under the umask.)
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(text.encode())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    replace_file(path, text.encode())
 
 
 @dataclass(frozen=True)
@@ -557,19 +551,14 @@ class ReportPaths:
 
 
 def check_report_dir(directory: Path, *, overwrite: bool) -> None:
-    """Refuse (:class:`ReportError`) a report directory that exists and is not empty, unless ``overwrite``.
+    """Refuse (:class:`HsmsimError`) a report directory that is not a directory or cannot be looked at, or that
+    exists and is not empty, unless ``overwrite``.
 
     One run, one report: a results file left by an earlier run with another verifier would otherwise be
     published, diffed or merged as if it belonged to this run. Called before the run starts, so a CI job
     fails in a second, not after the suite.
     """
-    if overwrite or not directory.exists():
-        return
-    if not directory.is_dir():
-        raise ReportError(f"--report {directory} exists and is not a directory")
-    if any(directory.iterdir()):
-        raise ReportError(f"--report {directory} is not empty (a report of an earlier run?); "
-                          "pass --overwrite to replace it, or name a new directory")
+    check_output_directory(directory, "--report", holds="a report", replace_flag="--overwrite", replace=overwrite)
 
 
 def write_report(run: ConformanceRun, directory: Path, previous: list[Path] | None = None) -> ReportPaths:
