@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hsmsim.errors import HsmsimError
 from hsmsim.model.evidence import relative_parts
+from hsmsim.safeio import read_local_file
 from hsmsim.verdict import escaped
 
 _THREAD_LOCKS: dict[Path, _PathLock] = {}
@@ -94,7 +95,8 @@ def write_new_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
 
     Before anything is written (raising :class:`HsmsimError` with one line): every name is a plain relative
     name (nothing outside ``root``), and nothing exists at any name, whatever it is (a regular file, FIFO,
-    device or symlink: an occupied output is misuse, never overwritten, followed or opened). ``root`` and the
+    device or symlink: an occupied output is misuse, never overwritten, followed or opened), except a regular
+file that already holds exactly what would be written, which is left as it is. ``root`` and the
     directories on the way are made when missing; one below ``root`` that is a symlink is refused. Each file
     is created exclusively and without following a symlink, so one planted after the check is refused too.
     """
@@ -106,26 +108,44 @@ def write_new_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
             raise HsmsimError(f"not writing '{escaped(rel)}': it is not a plain relative path "
                               f"below {escaped(str(root))}") from None
     output_directory(root)
-    for path in paths:
+    present: set[Path] = set()
+    for path, data in zip(paths, files.values(), strict=True):
         try:
             through = [p for p in path.parents if len(p.parts) > len(root.parts) and os.path.islink(p)]
             if through:
                 raise HsmsimError(f"{escaped(str(through[-1]))} is a symlink; not writing through it")
-            os.lstat(path)  # not os.path.lexists, which takes a name too long for a missing one
+            info = os.lstat(path)  # not os.path.lexists, which takes a name too long for a missing one
         except FileNotFoundError:
             continue
         except OSError as exc:
             raise HsmsimError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}") from None
+        if _holds(path, info, data):
+            present.add(path)
+            continue
         raise HsmsimError(f"{escaped(str(path))} already exists; remove it or write elsewhere")
     written = []
     try:
         for path, data in zip(paths, files.values(), strict=True):
+            if path in present:
+                written.append(path)
+                continue
             path.parent.mkdir(parents=True, exist_ok=True)
             create_file(path, data)
             written.append(path)
     except OSError as exc:
         raise HsmsimError(f"cannot write {escaped(str(exc.filename or root))}: {exc.strerror or exc}") from None
     return written
+
+
+def _holds(path: Path, info: os.stat_result, data: bytes) -> bool:
+    """Whether ``path`` (``info`` from lstat) is a regular file holding exactly ``data``: the same output written
+    again (a second key's bundle beside the first shares its root, ``pki export`` re-run) is no conflict."""
+    if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
+        return False
+    try:
+        return read_local_file(path, len(data)) == data
+    except HsmsimError:
+        return False
 
 
 def check_replaceable_file(path: Path, option: str) -> None:

@@ -205,12 +205,22 @@ def test_outputs_never_overwrite_follow_a_symlink_or_open_a_fifo(tmp_path):
         _one_line_exit_2(result, f"{tmp_path / occupied} already exists")
     assert not victim.exists() and not (tmp_path / "fifo" / "x.zip").exists()
     assert sorted(p.name for p in (tmp_path / "link").iterdir()) == ["hsm_rsa_root.crt", "root.crt"]
-    first = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "a" / "x.zip"), state=state)
+    first = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "a" / "x.zip"), "--at", "2026-01-01T00:00:00Z",
+                   state=state)
     assert first.returncode == 0, first.stderr
     before = (tmp_path / "a" / "x.zip").read_bytes()
-    again = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "a" / "x.zip"), state=state)
+    again = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "a" / "x.zip"), "--at", "2026-01-02T00:00:00Z",
+                   state=state)
     _one_line_exit_2(again, f"{tmp_path / 'a' / 'x.zip'} already exists")
     assert (tmp_path / "a" / "x.zip").read_bytes() == before
+    # the same bytes again are no conflict: a second key's bundle beside the first shares the root; export re-run
+    assert hsmsim("key", "create", "--label", "k2", "--spec", "ec-p256", state=state).returncode == 0
+    second = hsmsim("attest", "--key", "k2", "--out", str(tmp_path / "a" / "y.zip"), state=state)
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "a" / "x.zip").read_bytes() == before and (tmp_path / "a" / "y.zip").exists()
+    for _ in range(2):
+        exported = hsmsim("pki", "export", str(tmp_path / "pki"), state=state)
+        assert exported.returncode == 0, exported.stderr
 
 
 def test_attest_out_named_like_a_sibling_is_refused(tmp_path):
