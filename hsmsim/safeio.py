@@ -189,6 +189,15 @@ def load_json_file(path: Path, limit: int) -> object:
         raise BundleError(f"{path} is not valid JSON: {str(exc)[:120]}") from None
 
 
+def load_json_object(path: Path, limit: int) -> dict[str, object]:
+    """The JSON object of the regular file ``path`` (:func:`load_json_file`); raises BundleError naming the file when
+    it cannot be read or parsed, or holds another JSON value."""
+    value = load_json_file(path, limit)
+    if not isinstance(value, dict):
+        raise BundleError(f"{path} is not a JSON object")
+    return value
+
+
 def peek_regular_file(path: Path, count: int, *, from_end: bool = False) -> bytes | None:
     """The first (or with ``from_end`` the last) ``count`` bytes of the regular file at ``path``, or
     None when it is not a regular file or cannot be read: for format detection, so it never raises

@@ -28,7 +28,7 @@ from hsmsim.hsm import Hsm
 from hsmsim.keystore import BACKENDS, open_keystore
 from hsmsim.keystore.base import KeyStore
 from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.safeio import load_json_file
+from hsmsim.safeio import load_json_object
 from hsmsim.verdict import escaped
 
 DEFAULT_SEED = "hsmsim-default"
@@ -148,15 +148,12 @@ def existing_directory(directory: Path) -> bool:
 
 
 def read_json_object(path: Path, limit: int, what: str) -> dict[str, object]:
-    """The JSON object in the regular file ``path`` of at most ``limit`` bytes (read by :func:`load_json_file`:
+    """The JSON object in the regular file ``path`` of at most ``limit`` bytes (read by :func:`load_json_object`:
     never blocks, never reads past ``limit``); raises :class:`HsmsimError` (``corrupt <what>``) naming the file."""
     try:
-        value = load_json_file(path, limit)
+        return load_json_object(path, limit)
     except BundleError as exc:
-        raise HsmsimError(f"corrupt {what}: {exc}") from None
-    if not isinstance(value, dict):
-        raise HsmsimError(f"corrupt {what} {escaped(str(path))}: not a JSON object")
-    return value
+        raise HsmsimError(f"corrupt {what}: {escaped(str(exc))}") from None
 
 
 def _read_device(path: Path) -> Device:

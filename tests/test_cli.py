@@ -425,7 +425,7 @@ _CONFIG = '{"format": %s, "serial": "1", "seed": "x", "initialised": %s}'
     ("/dev/zero", "hsm.json is not a regular file"),
     ("dangling", "hsm.json: No such file or directory"),
     (DEEP_JSON, "hsm.json nests too deeply"),
-    ("[]", "hsm.json: not a JSON object"),
+    ("[]", "hsm.json is not a JSON object"),
     (_CONFIG % ('"primus"', "5"), "hsm.json: initialised is not a string"),
     (_CONFIG % ('"nope"', '"2025-02-27T13:24:33+00:00"'), "hsm.json: unknown format 'nope'"),
     (_CONFIG % ("1", '"2025-02-27T13:24:33+00:00"'), "hsm.json: format is not a string"),

@@ -298,7 +298,7 @@ def run_args(tmp_path: Path, verifier: str, *extra: str) -> tuple[str, ...]:
     ("envkey.toml", ONESHOT + 'env = {"A=B" = "x"}', "env names must be non-empty"),
     ("argnul.toml", 'command = ["echo", "a\\u0000b"]\nmode = "oneshot"', "command holds a NUL character"),
     ("linenul.toml", 'command = "echo a\\u0000b"\nmode = "oneshot"', "command holds a NUL character"),
-    ("waivers.toml", ONESHOT + 'waivers = "deep.json"', "cannot read waivers: "),
+    ("waivers.toml", ONESHOT + 'waivers = "deep.json"', "cannot read waivers ({id: {expected, actual, reason}}): "),
     ("cwd.toml", ONESHOT + 'cwd = "a\\u0000b"', "cwd holds a NUL character"),
     ("version.toml", ONESHOT + 'version_cmd = ["a\\u0000"]', "version_cmd holds a NUL character"),
     ("restarts.toml", ONESHOT + 'max_restarts = true', "max_restarts must be a non-negative integer"),
@@ -336,7 +336,7 @@ def small_corpus(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("manifest", "message"), [
-    ("[]", "manifest.json is not a corpus manifest (a JSON object)"),
+    ("[]", "manifest.json is not a JSON object"),
     (DEEP_JSON, "manifest.json nests too deeply to be read as JSON"),
 ])
 def test_a_bad_corpus_manifest_is_one_line(tmp_path, manifest, message):

@@ -27,7 +27,7 @@ from hsmsim.harness.text import one_line
 from hsmsim.model.corpus_schema import NoteRecord, VectorFile, VectorRecord
 from hsmsim.model.evidence import Evidence, relative_parts
 from hsmsim.model.vectors import Expected
-from hsmsim.safeio import load_json_file, read_local_file
+from hsmsim.safeio import load_json_object, read_local_file
 from hsmsim.verdict import Profile
 
 VECTOR_GLOB = "*_verify.json"
@@ -234,12 +234,9 @@ def read_manifest(path: Path) -> dict[str, object]:
     """The corpus manifest ``path`` (a JSON object, a regular file of at most :data:`MANIFEST_LIMIT` bytes);
     raises :class:`CorpusLoadError` on one line."""
     try:
-        manifest = load_json_file(path, MANIFEST_LIMIT)
+        return load_json_object(path, MANIFEST_LIMIT)
     except BundleError as exc:
         raise CorpusLoadError(f"not a readable corpus manifest: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise CorpusLoadError(f"{path} is not a corpus manifest (a JSON object)")
-    return manifest
 
 
 def validation_summary(exc: ValidationError) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.model import Actual, CaseResult, Outcome, reason_code
 from hsmsim.model.vectors import Expected
-from hsmsim.safeio import load_json_file
+from hsmsim.safeio import load_json_object
 
 BASELINE_REASON = "baseline: {outcome} when the suite was adopted (hsmsim conformance run --write-baseline)"
 """The reason a baseline entry carries until a person replaces it with the real one (and a ``bug_url``)."""
@@ -91,11 +91,9 @@ def parse_waivers(entries: Mapping[str, object], origin: str) -> dict[str, Waive
 def load_waivers(path: Path) -> dict[str, Waiver]:
     """Waivers from a JSON file; raises :class:`WaiverError`."""
     try:
-        data = load_json_file(path, WAIVERS_FILE_LIMIT)
+        data = load_json_object(path, WAIVERS_FILE_LIMIT)
     except BundleError as exc:
-        raise WaiverError(f"cannot read waivers: {exc}") from None
-    if not isinstance(data, dict):
-        raise WaiverError(f"{path}: waivers must be a JSON object {{id: {{expected, actual, reason}}}}")
+        raise WaiverError(f"cannot read waivers ({{id: {{expected, actual, reason}}}}): {exc}") from None
     return parse_waivers(data, str(path))
 
 
