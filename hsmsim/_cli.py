@@ -458,4 +458,16 @@ def main(argv: list[str] | None = None) -> None:
     # Evidence is often broken on purpose (a non-positive serial, say): cryptography's parse-time deprecation
     # warnings about it would interleave with the one-line verdicts; verifiers report defects in verdicts.
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
-    cli.main(args=argv, prog_name="hsmsim")
+    try:
+        code = cli.main(args=argv, prog_name="hsmsim", standalone_mode=False)
+    except click.UsageError as exc:  # click's own four lines (usage, hint, blank, error) become one
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"hsmsim: error: {escaped(exc.format_message())}{where}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

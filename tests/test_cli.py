@@ -176,11 +176,6 @@ def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
     assert extracted.returncode == 2 and extracted.stderr.strip().endswith(f"{occupied} exists and is not a directory")
 
 
-def _one_line_exit_2(result: subprocess.CompletedProcess[str], message: str) -> None:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
-
-
 def test_outputs_never_overwrite_follow_a_symlink_or_open_a_fifo(tmp_path):
     """An occupied output (a file, a FIFO, a symlink) is refused before anything is written: nothing is
     replaced, nothing outside the output directory is written, no FIFO is opened (the call would hang)."""
@@ -496,3 +491,12 @@ def test_an_empty_output_path_is_not_the_current_directory(tmp_path):
                                 cwd=tmp_path)
         _one_line_exit_2(result, message)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["verify", "bundle.zip"], "Missing option '--root'. (see 'hsmsim verify --help')"),
+    (["nosuch"], "No such command 'nosuch'. (see 'hsmsim --help')"),
+    (["fuzz", "--format", "primus", "--iterations", "0", "--out", "o"], "Invalid value for '--iterations'"),
+])
+def test_click_usage_errors_are_one_line_and_exit_2(tmp_path, args: list[str], message: str):
+    _one_line_exit_2(hsmsim(*args, state=None), message)
