@@ -84,6 +84,8 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: str | None, iter
     # Refreshed from the campaign's own thread: no display thread may hold a lock when workers are forked.
     with Live(_table(CampaignStats(), 0, operators), console=console, auto_refresh=False, transient=False) as live:
         result = run_campaign(spec, out, progress=lambda s, n: live.update(_table(s, n, operators), refresh=True))
+    if not console.is_terminal:  # rich ends its last frame without a newline there; stdout's lines follow it
+        console.line()
     for finding, path in zip(result.findings, result.written, strict=True):
         click.echo(f"{finding.kind}\t{finding.target.verdict}/{finding.reference.verdict}\t{path}")
     skipped = sum(result.stats.skipped.values())
