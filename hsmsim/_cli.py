@@ -48,8 +48,9 @@ def _parse_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class _OutputPath(click.Path):
-    """A path to write to, as a :class:`Path`; an empty one is misuse (one line, exit 2), not the current directory."""
+class _GivenPath(click.Path):
+    """A path as a :class:`Path`; an empty one (an unset variable, say) is misuse (one line, exit 2), not the current
+    directory."""
 
     def __init__(self) -> None:
         super().__init__(path_type=Path)
@@ -64,8 +65,8 @@ class _OutputPath(click.Path):
 
 def _state_option(fn: click.decorators.FC) -> click.decorators.FC:
     return click.option(
-        "--state", "state_dir", type=click.Path(path_type=Path),
-        default=lambda: os.environ.get("HSMSIM_STATE", ".hsmsim"), show_default=".hsmsim",
+        "--state", "state_dir", type=_GivenPath(),
+        default=lambda: os.environ.get("HSMSIM_STATE") or ".hsmsim", show_default=".hsmsim",
         help="Directory holding the emulated HSM's device identity and keys.",
     )(fn)
 
@@ -219,7 +220,7 @@ _CANONICAL_INT = re.compile(r"-?[1-9][0-9]*|0")
 @click.option("--format", "format_name", default=None,
               help="Evidence format to produce (default: the device's, which is primus for a new state).")
 @click.option("--key", "label", required=True, help="Label of the key to attest.")
-@click.option("--out", "out", type=_OutputPath(), required=True,
+@click.option("--out", "out", type=_GivenPath(), required=True,
               help="Where the main file goes (e.g. bundle.zip); the other files are written beside it. "
                    "A path without a suffix is a directory.")
 @click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
@@ -261,8 +262,8 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
 
 
 @cli.command()
-@click.argument("bundle", type=click.Path(path_type=Path))
-@click.option("--root", "roots", type=click.Path(path_type=Path), multiple=True, required=True,
+@click.argument("bundle", type=_GivenPath())
+@click.option("--root", "roots", type=_GivenPath(), multiple=True, required=True,
               help="Trusted root certificate (PEM or DER); repeatable.")
 @click.option("--format", "format_name", default=None, help="Evidence format (default: detected).")
 @click.option("--at", "at_text", default=None, help="Validation time (ISO 8601); default now.")
@@ -308,7 +309,7 @@ def pki() -> None:
 
 
 @pki.command("export")
-@click.argument("directory", type=_OutputPath())
+@click.argument("directory", type=_GivenPath())
 @_state_option
 def pki_export(directory: Path, state_dir: Path) -> None:
     """Write the device's root, device and attestation certificates as PEM files."""
@@ -337,14 +338,14 @@ def _default_corpus() -> Path:
     return default_vectors_root()
 
 
-_VECTORS_OPTION = click.option("--vectors", "corpus", type=click.Path(path_type=Path), default=_default_corpus,
+_VECTORS_OPTION = click.option("--vectors", "corpus", type=_GivenPath(), default=_default_corpus,
                                show_default="$HSMSIM_VECTORS, else ./vectors, else the installed corpus",
                                help="The corpus directory.")
 
 
 @vectors.command("generate")
 @click.option("--seed", default=None, help="Master seed (default: the committed manifest's, else the built-in).")
-@click.option("--out", "out", type=_OutputPath(), default="vectors", show_default=True)
+@click.option("--out", "out", type=_GivenPath(), default="vectors", show_default=True)
 def vectors_generate(seed: str | None, out: Path) -> None:
     """Regenerate every vector, native file, the manifest and the changelog into --out."""
     from rich.progress import Progress
@@ -379,7 +380,7 @@ def vectors_check(corpus: Path) -> None:
 
 @vectors.command("extract")
 @click.argument("vector_id")
-@click.argument("dest", type=_OutputPath())
+@click.argument("dest", type=_GivenPath())
 @click.option("--unzip", is_flag=True, help="Also write the bundle zip's members (bounded, no zip-slip).")
 @_VECTORS_OPTION
 def vectors_extract(vector_id: str, dest: Path, unzip: bool, corpus: Path) -> None:

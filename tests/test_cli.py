@@ -497,6 +497,9 @@ def test_an_empty_output_path_is_not_the_current_directory(tmp_path):
     (["verify", "bundle.zip"], "Missing option '--root'. (see 'hsmsim verify --help')"),
     (["nosuch"], "No such command 'nosuch'. (see 'hsmsim --help')"),
     (["fuzz", "--format", "primus", "--iterations", "0", "--out", "o"], "Invalid value for '--iterations'"),
+    (["key", "list", "--state", ""], "--state must not be empty"),  # not the current directory
+    (["verify", "", "--root", "r.pem"], "BUNDLE must not be empty"),
+    (["verify", "b.zip", "--root", ""], "--root must not be empty"),
 ])
 def test_click_usage_errors_are_one_line_and_exit_2(tmp_path, args: list[str], message: str):
     _one_line_exit_2(hsmsim(*args, state=None), message)
