@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hsmsim.errors import HsmsimError
 from hsmsim.model.evidence import relative_parts
-from hsmsim.safeio import read_local_file
+from hsmsim.safeio import file_holds
 from hsmsim.verdict import escaped
 
 _THREAD_LOCKS: dict[Path, _PathLock] = {}
@@ -140,12 +140,7 @@ file that already holds exactly what would be written, which is left as it is. `
 def _holds(path: Path, info: os.stat_result, data: bytes) -> bool:
     """Whether ``path`` (``info`` from lstat) is a regular file holding exactly ``data``: the same output written
     again (a second key's bundle beside the first shares its root, ``pki export`` re-run) is no conflict."""
-    if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
-        return False
-    try:
-        return read_local_file(path, len(data)) == data
-    except HsmsimError:
-        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == len(data) and file_holds(path, data)
 
 
 def check_replaceable_file(path: Path, option: str) -> None:

@@ -175,6 +175,15 @@ def read_local_file(path: Path, limit: int) -> bytes:
     return read_regular_file(path, limit, ReadBudget(limit))
 
 
+def file_holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` names a regular file holding exactly ``data``: read no further than ``len(data) + 1`` bytes,
+    never blocking; False when it is missing, unreadable, something else or different."""
+    try:
+        return read_local_file(path, len(data)) == data
+    except BundleError:
+        return False
+
+
 def load_json_file(path: Path, limit: int) -> object:
     """The JSON value of the regular file ``path`` (at most ``limit`` bytes, read by :func:`read_local_file`).
 

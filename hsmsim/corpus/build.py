@@ -26,6 +26,7 @@ from hsmsim import __version__
 from hsmsim._atomic import create_file
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import get_format, names
+from hsmsim.harness.vectors import CorpusLoadError, read_manifest
 from hsmsim.model.corpus_schema import (
     PROMOTED_DRAFTS,
     SCHEMA_NAME,
@@ -39,14 +40,11 @@ from hsmsim.model.corpus_schema import (
 )
 from hsmsim.model.evidence import relative_parts
 from hsmsim.model.vectors import PROVENANCE_NOTES, Expected, FlagNote, Severity, VectorCase
-from hsmsim.safeio import load_json_file
 
 SUITE_VERSION = "1.0.0"
 DEFAULT_SEED = "hsmsim-corpus-v1"
 REGISTRY_FILE = "ids.json"
 MANIFEST_FILE = "manifest.json"
-MAX_MANIFEST_BYTES = 16 * 1024 * 1024
-"""The largest ``manifest.json`` read (a corpus of thousands of vectors has one of about 0.5 MiB)."""
 CHANGELOG_FILE = "CHANGELOG.md"
 SCHEMA_DIR = "schema"
 PROMOTED_DIR = "promoted"
@@ -233,10 +231,9 @@ def committed_seed(out: Path) -> str | None:
     if not _corpus_directory(out):
         return None
     try:
-        manifest = load_json_file(out / MANIFEST_FILE, MAX_MANIFEST_BYTES)
-    except HsmsimError as exc:
+        seed = read_manifest(out / MANIFEST_FILE).get("masterSeed")
+    except CorpusLoadError as exc:
         raise CorpusError(str(exc)) from None
-    seed = manifest.get("masterSeed") if isinstance(manifest, dict) else None
     if not isinstance(seed, str):
         raise CorpusError(f"{out / MANIFEST_FILE} has no masterSeed string")
     return seed
@@ -254,7 +251,7 @@ def build_corpus(
     that does not hold a corpus (no ``manifest.json``).
     """
     if not _corpus_directory(out) and out.exists() and any(out.iterdir()):
-            raise CorpusError(f"{out} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
+        raise CorpusError(f"{out} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
     registry = registry if registry is not None else IdRegistry.load(out / REGISTRY_FILE)
     promoted = promoted if promoted is not None else promoted_drafts(out)
     per_format: dict[str, tuple[list[VectorCase], dict[str, FlagNote]]] = {}
