@@ -30,7 +30,7 @@ from hsmsim.keystore.soft import new_key_material
 from hsmsim.model.vectors import Severity
 from hsmsim.safeio import call_budget
 from hsmsim.state import HsmState
-from hsmsim.verdict import Profile, escaped
+from hsmsim.verdict import Profile, Reason, escaped
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -263,8 +263,10 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
 
 @cli.command()
 @click.argument("bundle", type=_GivenPath())
-@click.option("--root", "roots", type=_GivenPath(), multiple=True, required=True,
-              help="Trusted root certificate (PEM or DER); repeatable.")
+@click.option("--root", "roots", type=_GivenPath(), multiple=True,
+              help="Trusted root certificate (PEM or DER); repeatable. Without one, nothing is trusted: only "
+                   "evidence that names no issuer (WebAuthn packed self attestation) can be accepted, and a chain "
+                   "is rejected CHAIN_UNTRUSTED ('hsmsim pki export' writes the emulated roots).")
 @click.option("--format", "format_name", default=None, help="Evidence format (default: detected).")
 @click.option("--at", "at_text", default=None, help="Validation time (ISO 8601); default now.")
 @click.option("--profile", type=click.Choice([p.value for p in Profile]), default="structural",
@@ -272,7 +274,8 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict and claims as JSON.")
 def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_text: str | None,
            profile: str, as_json: bool) -> None:
-    """Verify an attestation bundle with hsmsim's reference verifier (exit 0 accept, 1 reject)."""
+    """Verify an attestation bundle with hsmsim's reference verifier, trusting the --root certificates (exit 0
+    accept, 1 reject)."""
     with call_budget():  # the evidence, its siblings, the anchors and what verifying inflates: one total
         try:
             if not bundle.exists():
@@ -291,8 +294,14 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
                     "validationTime": validation_time.isoformat(), "hsmsimVersion": __version__}
         _echo_line(json.dumps(document, indent=1))
     else:
-        _echo_line(verdict.summary())
+        hint = _NO_ROOT_HINT if not roots and verdict.reason is Reason.CHAIN_UNTRUSTED else ""
+        _echo_line(verdict.summary() + hint)
     sys.exit(0 if verdict.accepted else 1)
+
+
+# Appended to the one line (never to --json, whose detail is the verifier's) when a chain found no anchor because
+# none was given: the likely cause is the command line, not the evidence.
+_NO_ROOT_HINT = " (hint: no --root was given)"
 
 
 def _echo_line(text: str) -> None:

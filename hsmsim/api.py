@@ -92,11 +92,14 @@ def roots(state: StrPath = DEFAULT_STATE) -> list[x509.Certificate]:
 
 
 def verify(
-    evidence: StrPath | Evidence, roots: Sequence[StrPath | x509.Certificate] | TrustAnchors, *,
+    evidence: StrPath | Evidence, roots: Sequence[StrPath | x509.Certificate] | TrustAnchors = (), *,
     at: datetime | None = None, profile: str | Profile = Profile.STRUCTURAL, format: str | None = None,
 ) -> Verdict:
     """Verify evidence (a file or directory as a user received it, or :class:`Evidence`) with hsmsim's
     reference verifier, trusting ``roots`` (certificate files, certificates, or :class:`TrustAnchors`).
+
+    Without ``roots`` nothing is trusted: evidence that names no issuer (WebAuthn ``packed`` self attestation)
+    can still be accepted, and a certificate chain is rejected ``CHAIN_UNTRUSTED``.
 
     ``at`` is the validation time (default now). The format is ``format``, else the evidence's, else
     detected from the file. Bad evidence never raises: it is a REJECT :class:`Verdict` with a reason.
