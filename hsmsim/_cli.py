@@ -23,7 +23,7 @@ from hsmsim import __version__
 from hsmsim._atomic import write_new_files
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, names, verify_guarded
-from hsmsim.hsm import GENERIC_MECHANISMS
+from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
 from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec, label_problem
 from hsmsim.keystore.soft import new_key_material
@@ -321,14 +321,20 @@ def pki() -> None:
 @click.argument("directory", type=_GivenPath())
 @_state_option
 def pki_export(directory: Path, state_dir: Path) -> None:
-    """Write the device's root, device and attestation certificates as PEM files."""
+    """Write, as PEM files in DIRECTORY, every emulated PKI a verifier of the device's evidence may need.
+
+    root.crt, intermediate-N.crt (N from 1, nearest the attestation certificate first) and attestation.crt are
+    the PKI of the device's default attestation identity. Every other PKI its evidence can chain to goes to
+    NAME-root.crt, NAME-intermediate-N.crt and NAME-attestation.crt, NAME saying which: the parameter value
+    that chooses it (ecdsa-p384 for --param pki_profile=ecdsa-p384), the WebAuthn statement (packed,
+    android-key, tpm-ecdsa-p384) or the generic mechanism (pkix-evidence). Give a verifier NAME-root.crt with
+    --root. Prints one line per file: its path and the certificate's subject.
+    """
     from cryptography.hazmat.primitives.serialization import Encoding
 
     state = HsmState.open(state_dir, create=False)
-    identity = get_format(state.device.format).provision(state.device, "default")
-    outputs = {"root.crt": identity.root, "attestation.crt": identity.certificate}
-    for index, cert in enumerate(identity.chain[1:], start=1):
-        outputs[f"intermediate-{index}.crt"] = cert
+    outputs = {name: cert for export in pki_exports(state.device) for name, cert in export.files().items()}
+    state.close()
     written = write_new_files(directory, {name: cert.public_bytes(Encoding.PEM) for name, cert in outputs.items()})
     for path, cert in zip(written, outputs.values(), strict=True):
         click.echo(f"{escaped(str(path))}\t{cert.subject.rfc4514_string()}")

@@ -19,7 +19,7 @@ from hsmsim.errors import HsmsimError, ParameterError, UnsupportedFormatError
 from hsmsim.formats import detect, get_format, names
 from hsmsim.harness import vectors as harness_vectors
 from hsmsim.harness.vectors import Corpus, CorpusLoadError, Vector, default_vectors_root
-from hsmsim.hsm import Hsm
+from hsmsim.hsm import Hsm, pki_exports
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
@@ -83,10 +83,16 @@ def attest(
 
 
 def roots(state: StrPath = DEFAULT_STATE) -> list[x509.Certificate]:
-    """The emulated manufacturer root(s) a verifier of ``state``'s evidence trusts."""
+    """Every emulated root a verifier of ``state``'s evidence may trust, each once: the default attestation
+    identity's first, then those of the other PKIs ``hsmsim pki export`` writes (parameter choices, WebAuthn
+    statements, generic mechanisms)."""
     opened = HsmState.open(Path(state), create=False)
     try:
-        return [get_format(opened.device.format).provision(opened.device, "default").root]
+        found: list[x509.Certificate] = []
+        for export in pki_exports(opened.device):
+            if export.root not in found:
+                found.append(export.root)
+        return found
     finally:
         opened.close()
 
