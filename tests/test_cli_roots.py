@@ -3,16 +3,25 @@ and ``hsmsim pki export`` writing every PKI a verifier of the device's evidence 
 
 from __future__ import annotations
 
+import itertools
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim import api
 from hsmsim.corpus.check import extract_vector
+from hsmsim.device import Device
+from hsmsim.formats import names
 from hsmsim.harness.vectors import Vector, load_corpus
+from hsmsim.hsm import pki_exports
 from hsmsim.model.vectors import Expected
+from hsmsim.pki.chain import issued_by
+from hsmsim.pki.identity import PkiExport
 from hsmsim.verdict import Profile, Reason
+from hsmsim.webauthn.statements import statement_names
 from tests.test_cli import ROOT, hsmsim
 
 CORPUS = ROOT / "vectors"
@@ -105,3 +114,101 @@ def test_the_api_verifies_without_roots(tmp_path: Path) -> None:
     chained = next(v for v in _chain_goldens() if v.format == "primus")
     rejected = api.verify(_extracted(tmp_path / "chain", chained), at=chained.at)
     assert rejected.reason is Reason.CHAIN_UNTRUSTED
+
+
+# -- pki export -----------------------------------------------------------------------------------------------------
+
+def _create(state: Path, format_name: str, spec: str = "ec-p256") -> None:
+    created = hsmsim("key", "create", "--format", format_name, "--label", "k", "--spec", spec, state=state)
+    assert created.returncode == 0, created.stderr
+
+
+def _export(state: Path, directory: Path) -> list[str]:
+    """``pki export``'s file names, in the order it printed them."""
+    exported = hsmsim("pki", "export", str(directory), state=state)
+    assert exported.returncode == 0, exported.stderr
+    return [Path(line.split("\t")[0]).name for line in exported.stdout.splitlines()]
+
+
+def _attest_and_verify(state: Path, out: Path, root: Path, *params: str) -> subprocess.CompletedProcess[str]:
+    attested = hsmsim("attest", "--key", "k", "--out", str(out), *(a for p in params for a in ("--param", p)),
+                      state=state)
+    assert attested.returncode == 0, attested.stderr
+    return hsmsim("verify", str(out), "--root", str(root))
+
+
+def test_the_exported_roots_of_a_tpm_device_verify_both_hierarchies(tmp_path: Path) -> None:
+    """pki_profile chooses the hierarchy above the AK: root.crt is the default (rsa), ecdsa-p384-root.crt the other;
+    each verifies what the device attests under it, and not what it attests under the other."""
+    state = tmp_path / "st"
+    _create(state, "tpm-acme")
+    files = _export(state, tmp_path / "pki")
+    assert files[:3] == ["root.crt", "attestation.crt", "intermediate-1.crt"]  # the default PKI, named as before
+    assert {"ecdsa-p384-root.crt", "ecdsa-p384-intermediate-1.crt", "ecdsa-p384-attestation.crt"} <= set(files)
+    for profile, root in (("rsa", "root.crt"), ("ecdsa-p384", "ecdsa-p384-root.crt")):
+        verified = _attest_and_verify(state, tmp_path / profile, tmp_path / "pki" / root, f"pki_profile={profile}")
+        assert (verified.returncode, verified.stdout) == (0, "ACCEPT\n"), (profile, verified.stdout)
+    crossed = hsmsim("verify", str(tmp_path / "ecdsa-p384"), "--root", str(tmp_path / "pki" / "root.crt"))
+    assert crossed.returncode == 1 and crossed.stdout.startswith("REJECT "), crossed.stdout
+
+
+# (fmt, attest parameters, the exported root that must verify it)
+WEBAUTHN_CASES = [
+    ("tpm", (), "root.crt"),
+    ("tpm", ("pki_profile=ecdsa-p384",), "tpm-ecdsa-p384-root.crt"),
+    ("packed", (), "packed-root.crt"),
+    ("fido-u2f", (), "fido-u2f-root.crt"),
+    ("android-key", (), "android-key-root.crt"),
+    ("android-key", ("shape=rkp-2026",), "android-key-rkp-2026-root.crt"),
+    ("apple", (), "apple-root.crt"),
+]
+
+
+def test_the_webauthn_cases_cover_every_statement_that_chains() -> None:
+    names()  # the registry imports every family, which registers its statements
+    assert {fmt for fmt, _, _ in WEBAUTHN_CASES} == set(statement_names()) - {"none"}
+
+
+def test_the_exported_roots_of_a_webauthn_device_verify_every_statement(tmp_path: Path) -> None:
+    """A WebAuthn device emits any statement (--param fmt): pki export writes each one's PKI, named after it."""
+    state = tmp_path / "st"
+    _create(state, "webauthn")
+    files = _export(state, tmp_path / "pki")
+    assert files[:3] == ["root.crt", "attestation.crt", "intermediate-1.crt"]
+    for index, (fmt, params, root) in enumerate(WEBAUTHN_CASES):
+        assert root in files
+        verified = _attest_and_verify(state, tmp_path / f"{index}-{fmt}", tmp_path / "pki" / root, f"fmt={fmt}",
+                                      *params)
+        assert (verified.returncode, verified.stdout) == (0, "ACCEPT\n"), (fmt, params, verified.stdout)
+
+
+@pytest.mark.parametrize("format_name", names())
+def test_every_exported_pki_is_a_chain_from_its_certificate_to_its_root(format_name: str) -> None:
+    """Each export's certificate is issued by its first intermediate, each intermediate by the next, the last by
+    the root; names are unique, the default one (empty) first."""
+    exports = pki_exports(Device.from_seed(format_name, "test-cli-roots"))
+    assert exports[0].name == "" and len({e.name for e in exports}) == len(exports)
+    for export in exports:
+        path = [export.certificate, *export.intermediates, export.root]
+        assert all(issued_by(child, issuer) for child, issuer in itertools.pairwise(path)), (format_name, export.name)
+
+
+def test_pki_export_names() -> None:
+    export = pki_exports(Device.from_seed("primus", "test-cli-roots"))[0]
+    assert list(export.within("pkix-evidence").files()) == [
+        "pkix-evidence-root.crt", "pkix-evidence-attestation.crt", "pkix-evidence-intermediate-1.crt"]
+    assert export.within("a").within("b").name == "b-a"
+    for bad in ("A", "-x", "x-", "x--y", "x/y", "x.y", " "):
+        with pytest.raises(ValueError, match="lower-case words"):
+            PkiExport(bad, export.root, (), export.certificate)
+
+
+def test_api_roots_verify_every_statement_of_a_webauthn_device(tmp_path: Path) -> None:
+    state = tmp_path / "st"
+    api.create_key("k", spec="ec-p256", state=state, format="webauthn")
+    trusted = api.roots(state)
+    assert len({root.public_bytes(Encoding.DER) for root in trusted}) == len(trusted), "each root once"
+    for fmt, params, _ in WEBAUTHN_CASES:
+        evidence = api.attest("k", state=state, params={"fmt": fmt, **dict(p.split("=") for p in params)})
+        verdict = api.verify(evidence, trusted)
+        assert verdict.accepted, (fmt, params, verdict.summary())
