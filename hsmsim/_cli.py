@@ -23,14 +23,14 @@ from hsmsim import __version__
 from hsmsim._atomic import write_new_files
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, names, verify_guarded
-from hsmsim.hsm import GENERIC_MECHANISMS
+from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
 from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec, label_problem
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.model.vectors import Severity
 from hsmsim.safeio import call_budget
 from hsmsim.state import HsmState
-from hsmsim.verdict import Profile, escaped
+from hsmsim.verdict import Profile, Reason, escaped
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -263,8 +263,10 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
 
 @cli.command()
 @click.argument("bundle", type=_GivenPath())
-@click.option("--root", "roots", type=_GivenPath(), multiple=True, required=True,
-              help="Trusted root certificate (PEM or DER); repeatable.")
+@click.option("--root", "roots", type=_GivenPath(), multiple=True,
+              help="Trusted root certificate (PEM or DER); repeatable. Without one, nothing is trusted: only "
+                   "evidence that names no issuer (WebAuthn packed self attestation) can be accepted, and a chain "
+                   "is rejected CHAIN_UNTRUSTED ('hsmsim pki export' writes the emulated roots).")
 @click.option("--format", "format_name", default=None, help="Evidence format (default: detected).")
 @click.option("--at", "at_text", default=None, help="Validation time (ISO 8601); default now.")
 @click.option("--profile", type=click.Choice([p.value for p in Profile]), default="structural",
@@ -272,7 +274,8 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict and claims as JSON.")
 def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_text: str | None,
            profile: str, as_json: bool) -> None:
-    """Verify an attestation bundle with hsmsim's reference verifier (exit 0 accept, 1 reject)."""
+    """Verify an attestation bundle with hsmsim's reference verifier, trusting the --root certificates (exit 0
+    accept, 1 reject)."""
     with call_budget():  # the evidence, its siblings, the anchors and what verifying inflates: one total
         try:
             if not bundle.exists():
@@ -291,8 +294,14 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
                     "validationTime": validation_time.isoformat(), "hsmsimVersion": __version__}
         _echo_line(json.dumps(document, indent=1))
     else:
-        _echo_line(verdict.summary())
+        hint = _NO_ROOT_HINT if not roots and verdict.reason is Reason.CHAIN_UNTRUSTED else ""
+        _echo_line(verdict.summary() + hint)
     sys.exit(0 if verdict.accepted else 1)
+
+
+# Appended to the one line (never to --json, whose detail is the verifier's) when a chain found no anchor because
+# none was given: the likely cause is the command line, not the evidence.
+_NO_ROOT_HINT = " (hint: no --root was given)"
 
 
 def _echo_line(text: str) -> None:
@@ -312,14 +321,20 @@ def pki() -> None:
 @click.argument("directory", type=_GivenPath())
 @_state_option
 def pki_export(directory: Path, state_dir: Path) -> None:
-    """Write the device's root, device and attestation certificates as PEM files."""
+    """Write, as PEM files in DIRECTORY, every emulated PKI a verifier of the device's evidence may need.
+
+    root.crt, intermediate-N.crt (N from 1, nearest the attestation certificate first) and attestation.crt are
+    the PKI of the device's default attestation identity. Every other PKI its evidence can chain to goes to
+    NAME-root.crt, NAME-intermediate-N.crt and NAME-attestation.crt, NAME saying which: the parameter value
+    that chooses it (ecdsa-p384 for --param pki_profile=ecdsa-p384), the WebAuthn statement (packed,
+    android-key, tpm-ecdsa-p384) or the generic mechanism (pkix-evidence). Give a verifier NAME-root.crt with
+    --root. Prints one line per file: its path and the certificate's subject.
+    """
     from cryptography.hazmat.primitives.serialization import Encoding
 
     state = HsmState.open(state_dir, create=False)
-    identity = get_format(state.device.format).provision(state.device, "default")
-    outputs = {"root.crt": identity.root, "attestation.crt": identity.certificate}
-    for index, cert in enumerate(identity.chain[1:], start=1):
-        outputs[f"intermediate-{index}.crt"] = cert
+    outputs = {name: cert for export in pki_exports(state.device) for name, cert in export.files().items()}
+    state.close()
     written = write_new_files(directory, {name: cert.public_bytes(Encoding.PEM) for name, cert in outputs.items()})
     for path, cert in zip(written, outputs.values(), strict=True):
         click.echo(f"{escaped(str(path))}\t{cert.subject.rfc4514_string()}")

@@ -19,7 +19,7 @@ from hsmsim.errors import HsmsimError, ParameterError, UnsupportedFormatError
 from hsmsim.formats import detect, get_format, names
 from hsmsim.harness import vectors as harness_vectors
 from hsmsim.harness.vectors import Corpus, CorpusLoadError, Vector, default_vectors_root
-from hsmsim.hsm import Hsm
+from hsmsim.hsm import Hsm, pki_exports
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
@@ -83,20 +83,29 @@ def attest(
 
 
 def roots(state: StrPath = DEFAULT_STATE) -> list[x509.Certificate]:
-    """The emulated manufacturer root(s) a verifier of ``state``'s evidence trusts."""
+    """Every emulated root a verifier of ``state``'s evidence may trust, each once: the default attestation
+    identity's first, then those of the other PKIs ``hsmsim pki export`` writes (parameter choices, WebAuthn
+    statements, generic mechanisms)."""
     opened = HsmState.open(Path(state), create=False)
     try:
-        return [get_format(opened.device.format).provision(opened.device, "default").root]
+        found: list[x509.Certificate] = []
+        for export in pki_exports(opened.device):
+            if export.root not in found:
+                found.append(export.root)
+        return found
     finally:
         opened.close()
 
 
 def verify(
-    evidence: StrPath | Evidence, roots: Sequence[StrPath | x509.Certificate] | TrustAnchors, *,
+    evidence: StrPath | Evidence, roots: Sequence[StrPath | x509.Certificate] | TrustAnchors = (), *,
     at: datetime | None = None, profile: str | Profile = Profile.STRUCTURAL, format: str | None = None,
 ) -> Verdict:
     """Verify evidence (a file or directory as a user received it, or :class:`Evidence`) with hsmsim's
     reference verifier, trusting ``roots`` (certificate files, certificates, or :class:`TrustAnchors`).
+
+    Without ``roots`` nothing is trusted: evidence that names no issuer (WebAuthn ``packed`` self attestation)
+    can still be accepted, and a certificate chain is rejected ``CHAIN_UNTRUSTED``.
 
     ``at`` is the validation time (default now). The format is ``format``, else the evidence's, else
     detected from the file. Bad evidence never raises: it is a REJECT :class:`Verdict` with a reason.

@@ -18,7 +18,7 @@ from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.keystore.base import KeyStore
 from hsmsim.model.evidence import Evidence
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 ATTEST_TIME_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(8999, 12, 31, 23, 59, 59, tzinfo=UTC))
 """The attestation times every format can encode: from the Unix epoch (formats carry Unix timestamps, and
@@ -30,6 +30,19 @@ GENERIC_MECHANISMS = frozenset({"pkix-evidence", "csr-attestation"})
 """Formats every device speaks besides its own: the IETF generic profiles (PKIX Evidence of any HSM,
 and a CSR attestation bundle carrying the device's own evidence with PKIX Evidence)."""
 
+
+def pki_exports(device: Device) -> tuple[PkiExport, ...]:
+    """Every emulated PKI a verifier of ``device``'s evidence may need: its own format's
+    (:meth:`~hsmsim.formats.contract.Format.pki_exports`, the default identity's first, named ``""``), then each
+    generic mechanism's, named after it (``pkix-evidence``, ``csr-attestation-tcg-attest-certify``), so that each
+    name says which evidence it verifies even where two hold the same certificates. Names are unique."""
+    exports = list(get_format(device.format).pki_exports(device))
+    for mechanism in sorted(GENERIC_MECHANISMS - {device.format}):
+        exports += [export.within(mechanism) for export in get_format(mechanism).pki_exports(device)]
+    names = [export.name for export in exports]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{device.format}: two emulated PKIs share a name: {sorted(names)}")
+    return tuple(exports)
 
 @dataclass
 class Hsm:

@@ -494,7 +494,7 @@ def test_an_empty_output_path_is_not_the_current_directory(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["verify", "bundle.zip"], "Missing option '--root'. (see 'hsmsim verify --help')"),
+    (["attest", "--out", "bundle.zip"], "Missing option '--key'. (see 'hsmsim attest --help')"),
     (["nosuch"], "No such command 'nosuch'. (see 'hsmsim --help')"),
     (["fuzz", "--format", "primus", "--iterations", "0", "--out", "o"], "Invalid value for '--iterations'"),
     (["key", "list", "--state", ""], "--state must not be empty"),  # not the current directory

@@ -19,7 +19,7 @@ from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.verdict import Profile, Verdict
 
 
@@ -41,6 +41,12 @@ class Format(Protocol):
 
         ``attesting`` (label, signer, created) certifies a user key as the attesting key.
         """
+        ...
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """Every emulated PKI a verifier of this format's evidence from ``device`` may need, whichever parameter
+        chose it: first the PKI of ``provision(device, "default")`` (named ``""``), then the others, named after
+        the parameter values or statements that choose them (``hsmsim pki export`` writes them all)."""
         ...
 
     def generate(self, request: AttestationRequest) -> Evidence:

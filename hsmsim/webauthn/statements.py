@@ -24,7 +24,7 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.verdict import Profile, Reason, Rejected
 
 
@@ -67,6 +67,11 @@ class StatementFormat(Protocol):
 
     def aaguid(self, request: AttestationRequest) -> bytes:
         """The 16-byte AAGUID the authenticator puts into authData."""
+        ...
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """Every emulated PKI this statement from ``device`` may chain to, the default one first (named ``""``),
+        others named after the parameter values that choose them; none when nothing vouches (``none``)."""
         ...
 
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:

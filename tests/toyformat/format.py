@@ -32,7 +32,7 @@ from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, build_certificate, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.pki.seed import derive_key, derive_serial
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
@@ -148,6 +148,10 @@ class ToyFormat:
             return certify(device.seed, label, key, created)
         key = derive_key(device.seed, f"toy/{device.serial}/{partition}/attestation", _ED25519)
         return certify(device.seed, f"{partition}-attestation", key, device.attestation_created)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The one PKI: the default partition's attestation certificate under TOY_ROOT_EMULATED."""
+        return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """A signed statement about the request's key."""

@@ -27,7 +27,7 @@ from hsmsim.formats.android.acme import (
 )
 from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, generate_evidence
 from hsmsim.formats.android.options import AndroidOptions
-from hsmsim.formats.android.pki import android_identity
+from hsmsim.formats.android.pki import android_identity, android_pki_exports
 from hsmsim.formats.android.status import STATUS_FILE
 from hsmsim.formats.android.verify import CHAIN_SUFFIXES, key_description_der, verify_evidence
 from hsmsim.keystore.base import PrivateKey
@@ -43,7 +43,7 @@ from hsmsim.model.evidence import (
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Rejected, Verdict, escaped
 
@@ -106,6 +106,11 @@ class AndroidKeyFormat:
             at = max(at, created)
         return android_identity(device.seed, device.serial, self.options.security_level, self.options.shape, at,
                                 key=key)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The default shape's chain, then each other root a ``shape`` parameter reaches (``rkp-2026``)."""
+        return android_pki_exports(device.seed, device.serial, self.options.security_level, self.options.shape,
+                                   device.attestation_created)
 
     _generator: Callable[[AttestationRequest, AndroidOptions], Evidence] = staticmethod(generate_evidence)
     _verifier: Callable[..., Verdict] = staticmethod(verify_evidence)

@@ -34,7 +34,7 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 from hsmsim.formats.android.keydescription import OID_KEY_DESCRIPTION, OID_PROVISIONING_INFO, SecurityLevel
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, Issuer, key_usage, sign_args
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.pki.seed import derive_key, drbg
 
 LEGACY_ROOT_CN = "Google Hardware Attestation Root EMULATED"
@@ -320,3 +320,16 @@ def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: byt
     subject = _name((NameOID.COMMON_NAME, LEAF_CN, UTF8 if factory else PRINTABLE))
     return issue(subject, public_key, identity.certificate.subject, identity.key, 1, not_before,
                  LEAF_NOT_AFTER, extensions)
+
+
+def android_pki_exports(seed: str, serial: str, level: SecurityLevel, shape: ChainShape,
+                        at: datetime) -> tuple[PkiExport, ...]:
+    """The attestation key's chain of ``level`` for ``shape`` at ``at`` (named ``""``), then that of every other
+    shape whose root differs from those before, named after the shape (``rkp-2026``: the 2026 root): what the
+    parameter ``shape`` can make a chain end at."""
+    exports = [PkiExport.of(android_identity(seed, serial, level, shape, at))]
+    for other in ChainShape:
+        identity = android_identity(seed, serial, level, other, at)
+        if all(identity.root != export.root for export in exports):
+            exports.append(PkiExport.of(identity, other.value))
+    return tuple(exports)

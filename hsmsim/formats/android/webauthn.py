@@ -41,7 +41,7 @@ from hsmsim.formats.android.keydescription import (
     with_lists,
 )
 from hsmsim.formats.android.options import AndroidOptions
-from hsmsim.formats.android.pki import ChainShape, android_identity, attestation_leaf
+from hsmsim.formats.android.pki import ChainShape, android_identity, android_pki_exports, attestation_leaf
 from hsmsim.formats.android.verify import MAX_CHAIN_CERTIFICATES, check_webauthn_chain
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
@@ -49,7 +49,7 @@ from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case,
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.ceremony import Workbench as RegistrationBench
@@ -160,6 +160,11 @@ class AndroidKeyAttestation:
     def aaguid(self, request: AttestationRequest) -> bytes:
         """Android's AAGUID for android-key attestation."""
         return ANDROID_KEY_AAGUID.bytes
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The device's KeyMint chains, as the ``android-key`` format exports them."""
+        return android_pki_exports(device.seed, device.serial, self.options.security_level, self.options.shape,
+                                   device.attestation_created)
 
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
         """``{alg, sig, x5c}``: the credential key signs, its KeyMint leaf and the device chain follow."""

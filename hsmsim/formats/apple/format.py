@@ -20,7 +20,7 @@ from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, read_regular_file
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
@@ -49,6 +49,10 @@ class _AppleFormat:
         pki = apple_pki(device.seed, self.pki_spec)
         return AttestationIdentity(key=pki.intermediate.key, certificate=pki.intermediate.certificate,
                                    chain=(pki.intermediate.certificate,), root=pki.root.certificate)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """This format's intermediate under its root (each Apple format has its own PKI)."""
+        return (PkiExport.of(self.provision(device, "default")),)
 
     def verify(
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest
+from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.apple.extensions import OID_NONCE, check_x5c, load_x5c, nonce_extension_value, read_nonce
@@ -30,6 +30,7 @@ from hsmsim.formats.apple.pki import WEBAUTHN, ApplePki, apple_pki, leaf_name, r
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.pki.builder import Ext, reissue
+from hsmsim.pki.identity import PkiExport
 from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.statements import ProducedStatement, SignedData
 
@@ -101,6 +102,11 @@ class AppleAnonymousAttestation:
     def aaguid(self, request: AttestationRequest) -> bytes:
         """Apple's platform authenticator reports the zero AAGUID."""
         return AAGUID
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The emulated Apple WebAuthn CA 1 under its root."""
+        pki = apple_pki(device.seed, WEBAUTHN)
+        return (PkiExport("", pki.root.certificate, (), pki.intermediate.certificate),)
 
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
         """credCert and Apple WebAuthn CA 1 over the ceremony's nonce; the emulated Apple WebAuthn root beside it."""

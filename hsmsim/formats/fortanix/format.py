@@ -30,7 +30,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
@@ -64,6 +64,10 @@ class FortanixFormat:
         _label, key, created = attesting
         return fortanix_pki(device.seed, device.serial, max(created, at), key=key,
                             captured_encoding=captured).identity()
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The cluster's authority PKI (re-certified per period under the same root)."""
+        return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The response JSON, the key's CSR and the emulated root for the request's key.

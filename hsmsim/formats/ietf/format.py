@@ -20,7 +20,7 @@ from hsmsim.errors import BundleError, UnsupportedFormatError, UnsupportedKeyErr
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import catalogue, csr, evidence
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE
-from hsmsim.formats.ietf.pki import evidence_identity
+from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
@@ -34,7 +34,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
@@ -75,6 +75,10 @@ class PkixEvidenceFormat:
                   attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
         """The device's PKIX Evidence AK (ECDSA P-256) under the emulated RootCA -> IntCA, or a user attesting key."""
         return _provision(device, partition, attesting)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The PKIX Evidence AK's chain under the emulated RootCA."""
+        return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The Evidence PEM, nonce and root. Parameters: ``nonce`` (bytes or hex), ``fips_level`` (int),
@@ -154,6 +158,12 @@ class CsrAttestationFormat:
                   attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
         """The device's PKIX Evidence AK (each statement's format provisions its own attestation key)."""
         return _provision(device, partition, attesting)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The PKIX Evidence AK's chain (named ``""``) and the TcgAttestCertify AK's (``tcg-attest-certify``).
+        A statement of another format chains to that format's own PKIs (its ``pki_exports``)."""
+        tcg_ak = tpm_identity(device.seed, device.serial, created=device.attestation_created)
+        return PkiExport.of(_provision(device, "default", None)), PkiExport.of(tcg_ak, csr.TCG_CERTIFY)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The CSR with its bundle, the nonce and the roots. Parameter ``statements``: statement names

@@ -19,14 +19,14 @@ from hsmsim.formats.luna.der_reader import MAX_CSR_BYTES, MAX_PKC_BYTES, OID_SIG
 from hsmsim.formats.luna.files import FORMAT_NAME, PKC_SUFFIXES, pkc_stem
 from hsmsim.formats.luna.generate import device_serial, generate_pkc
 from hsmsim.formats.luna.options import LunaOptions
-from hsmsim.formats.luna.pki import luna_attestation_identity
+from hsmsim.formats.luna.pki import luna_attestation_identity, luna_pki_exports
 from hsmsim.formats.luna.trust_anchor import load_trust_anchor
 from hsmsim.formats.luna.verify import verify_pkc
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors, bundle_entries, read_bundle_dir
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
@@ -60,6 +60,11 @@ class LunaFormat:
             raise UnsupportedKeyError("a Luna PKC is issued by the HSM's DAC (or HOC); no user key can attest")
         return luna_attestation_identity(device.seed, device_serial(device), model=self.options.model,
                                          firmware=self.options.firmware, ca_extensions=self.options.ca_extensions)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The RSA hierarchy (DAC -> HOC -> MIC -> root), the ECC one (``ecc``) and pkctype 1's (``pkc-type-1``)."""
+        return luna_pki_exports(device.seed, device_serial(device), model=self.options.model,
+                                firmware=self.options.firmware, ca_extensions=self.options.ca_extensions)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The PKC, CSR and root file for the request's key.

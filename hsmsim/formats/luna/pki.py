@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hsmsim.encoding import der_oid, der_sequence, der_tlv, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.pki.seed import derive_key, drbg
 
 ARC = "1.3.6.1.4.1.12383"
@@ -475,3 +475,20 @@ def luna_attestation_identity(seed: str, serial: int, *, model: str = "K7", firm
     pki = luna_pki(seed, serial, model=model, firmware=firmware, encoding=PARSEABLE, ca_extensions=ca_extensions)
     dac, hoc, mic, root = (x509.load_der_x509_certificate(ca.der) for ca in pki.issuers(False))
     return AttestationIdentity(key=pki.dac.key, certificate=dac, chain=(dac, hoc, mic), root=root)
+
+
+LUNA_HIERARCHIES = ((False, 2, ""), (True, 2, "ecc"), (False, 1, "pkc-type-1"))
+"""(EC key, pkctype, export name) of every hierarchy a PKC chains to."""
+
+
+def luna_pki_exports(seed: str, serial: int, *, model: str = "K7", firmware: tuple[int, int, int] = (7, 8, 4),
+                     ca_extensions: bool = False) -> tuple[PkiExport, ...]:
+    """Every hierarchy a PKC of the device chains to, as strict DER: an RSA key's (named ``""``: the partition
+    identity's), an EC key's (``ecc``: the HOC under the ECC root) and pkctype 1's (``pkc-type-1``: the DAC under
+    the TC root); each export's ``certificate`` is the CA that issues the PKC."""
+    pki = luna_pki(seed, serial, model=model, firmware=firmware, encoding=PARSEABLE, ca_extensions=ca_extensions)
+    exports = []
+    for ec_key, pkc_type, name in LUNA_HIERARCHIES:
+        issuer, *above = (x509.load_der_x509_certificate(ca.der) for ca in pki.issuers(ec_key, pkc_type))
+        exports.append(PkiExport(name, above[-1], tuple(above[:-1]), issuer))
+    return tuple(exports)

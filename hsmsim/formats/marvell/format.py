@@ -18,7 +18,7 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.formats.marvell import generate, verify
 from hsmsim.formats.marvell.envelopes import MAX_BUNDLE_CERTS, MAX_JSON_BYTES, document_cloud
 from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, Cloud, MarvellOptions
-from hsmsim.formats.marvell.pki import marvell_pki
+from hsmsim.formats.marvell.pki import google_owner_pki, marvell_pki
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
@@ -30,7 +30,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
@@ -85,6 +85,16 @@ class MarvellFormat:
         return marvell_pki(device.seed, device.serial, partition, initialised=device.initialised,
                            created=max(created, device.initialised), legacy_root=self.options.legacy_root,
                            partition_key=key, key_role=f"attesting/{label}").identity()
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The manufacturer PKI (partition and card certificates under the LiquidSecurity root); for Google also
+        the owner's (``owner``: the owner partition certificate under the Hawksbill root), which its bundles carry
+        as the second chain."""
+        identity = self.provision(device, "default")
+        if self.cloud is Cloud.AZURE:  # Azure's owner root is per key pool and travels inside the bundle
+            return (PkiExport.of(identity),)
+        owner = google_owner_pki(device.seed, identity.certificate, identity.chain[1])
+        return PkiExport.of(identity), PkiExport("owner", owner.root, (), owner.partition)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The cloud's evidence for the request's key (see :func:`hsmsim.formats.marvell.generate.generate`)."""

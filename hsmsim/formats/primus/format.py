@@ -34,7 +34,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
@@ -68,6 +68,10 @@ class PrimusFormat:
         return primus_attestation_identity(
             device.seed, device.serial, partition, initialised=device.initialised,
             created=max(created, device.initialised), key_name=label, key=key)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The default partition's PKI: every partition's attestation key chains to the same device and root."""
+        return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The TSB zip + CSR + root for the request's key.

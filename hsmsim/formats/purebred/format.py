@@ -29,7 +29,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
@@ -71,6 +71,17 @@ class PurebredFormat:
         """The attestation identity of the inner format of the device's kind (``yubico-piv`` for a YubiKey,
         ``ms-kast`` for a TPM, else ``android-key``)."""
         return get_format(generate.kind_for(device, {}).inner_format).provision(device, partition, attesting)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The PKIs of the inner format of the device's kind, as that format exports them (its default one named
+        ``""``), then every other kind's, named after the kind (``windows``, ``yubikey-2024``). A superset: an inner
+        variant chosen by a parameter purebred refuses (``pki_profile``) is among them."""
+        own = generate.kind_for(device, {})
+        exports = list(get_format(own.inner_format).pki_exports(device))
+        for name, kind in sorted(KINDS.items()):
+            if kind != own:
+                exports += [export.within(name) for export in get_format(kind.inner_format).pki_exports(device)]
+        return tuple(exports)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The request with its evidence attribute, the target certificate, the challenge and roots.

@@ -44,7 +44,7 @@ from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, is_json_record, read_regular_file
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.ceremony import ceremony_for
@@ -165,6 +165,16 @@ class TpmAkProvider:
             raise UnsupportedKeyError("a TPM attestation key must be RSA or ECC")
         return tpm.ak_identity(created=max(created, device.initialised), key=key, key_name=f"{self.ak_name}/{label}",
                                permanent_id=permanent_id)
+
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The default AK's chain in the hierarchy of :attr:`pki_profile` (named ``""``), then the same AK certified
+        by each other hierarchy (:data:`PKI_PROFILES`), named after it (``ecdsa-p384``): what the parameter
+        ``pki_profile`` chooses."""
+        identity = self.provision_ak(device)
+        others = (PkiExport.of(EmulatedTpm.for_device(device, profile).recertify(identity), profile)
+                  for profile in PKI_PROFILES if profile != self.pki_profile)
+        return PkiExport.of(identity), *others
 
 
 class TpmStatementFormat(TpmAkProvider):

@@ -26,7 +26,7 @@ from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import Evidence, TrustAnchors, claimed_file, primary_file
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, is_json_record, read_regular_file
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.ceremony import RECORD_SUFFIX, ceremony_for
@@ -113,6 +113,16 @@ class WebAuthnFormat:
         """The default statement's attestation identity (the TPM's AK); other statements bring their own."""
         names()
         return statement_provisioner(DEFAULT_STATEMENT)(device, partition, attesting)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """Every statement's PKIs, the default statement's first: its default one named ``""`` (the identity
+        :meth:`provision` gives), each other named after its ``fmt`` (``tpm-ecdsa-p384``, ``packed``, ``apple``)."""
+        names()
+        exports: list[PkiExport] = []
+        for fmt in sorted(statement_names(), key=lambda name: (name != DEFAULT_STATEMENT, name)):
+            for index, export in enumerate(statement_format(fmt).pki_exports(device)):
+                exports.append(export if fmt == DEFAULT_STATEMENT and index == 0 else export.within(fmt))
+        return tuple(exports)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The relying party's record of a registration of the request's key. Parameters: ``fmt`` (default

@@ -33,12 +33,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.device import AttestationRequest
+from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.identity import PkiExport
 from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.container import AuthenticatorData, cbor_decode, cose_alg_for, parse_cose_key
 from hsmsim.webauthn.cose import cose_sign, verify_cose_signature
@@ -59,6 +60,15 @@ def authenticator(request: AttestationRequest) -> FidoAuthenticator:
         return fido_authenticator(DEFAULT_AUTHENTICATOR, request.device.seed)
     except KeyError:
         raise UnsupportedKeyError(f"no FIDO authenticator {DEFAULT_AUTHENTICATOR!r} is registered") from None
+
+
+def authenticator_exports(device: Device) -> tuple[PkiExport, ...]:
+    """The FIDO PKI of the security key :func:`authenticator` emulates (none when no family registered it)."""
+    try:
+        fido = fido_authenticator(DEFAULT_AUTHENTICATOR, device.seed)
+    except KeyError:
+        return ()
+    return (PkiExport("", fido.root, fido.chain, fido.certificate),)
 
 
 def x5c_der(*certificates: x509.Certificate) -> list[bytes]:
@@ -246,6 +256,10 @@ class PackedAttestation:
         """The security key's AAGUID; zero for self attestation (a model no certificate names)."""
         return authenticator(request).aaguid if attestation_type(request) == "full" else bytes(16)
 
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The security key's FIDO attestation PKI (:func:`authenticator_exports`)."""
+        return authenticator_exports(device)
+
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
         """``{alg, sig, x5c}`` by the security key's attestation key, or ``{alg, sig}`` by the credential key."""
         draft = draft_for(self.name, request)
@@ -289,6 +303,10 @@ class FidoU2fAttestation:
         """Zero: a U2F authenticator has no AAGUID (the client writes zeros into authData)."""
         return bytes(16)
 
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The security key's FIDO attestation PKI (:func:`authenticator_exports`)."""
+        return authenticator_exports(device)
+
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
         """``{sig, x5c: [attestation certificate]}`` over the U2F verificationData."""
         draft = draft_for(self.name, request)
@@ -331,6 +349,10 @@ class NoneAttestation:
     def aaguid(self, request: AttestationRequest) -> bytes:
         """Zero, as clients write it when they strip attestation."""
         return bytes(16)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """None: nothing vouches for the key."""
+        return ()
 
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
         """An empty attStmt and no roots."""

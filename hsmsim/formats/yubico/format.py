@@ -38,7 +38,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.pki.seed import drbg
 from hsmsim.safeio import ReadBudget, read_regular_file
 from hsmsim.verdict import Profile, Verdict
@@ -64,6 +64,14 @@ def yubikey(device: Device, generation: str = LEGACY, *, fips: bool = False) -> 
         raise ParameterError.invalid("generation", f"one of {', '.join(GENERATIONS)}", generation)
     firmware = (5, 4, 3) if generation == LEGACY else (5, 7, 4)
     return YubiKeyDevice(device_serial(device), firmware, 1, generation, fips=fips)
+
+
+def _f9_identity(device: Device, generation: str) -> AttestationIdentity:
+    """The f9 key and certificate of the device's YubiKey of ``generation``, under that generation's PKI."""
+    key = yubikey(device, generation)
+    pki = piv_pki(device.seed, key.generation)
+    return AttestationIdentity(f9_key(device.seed, key), f9_certificate(device.seed, key),
+                               tuple(i.certificate for i in pki.intermediates), pki.root.certificate)
 
 
 def _load(name: str, path: Path, primaries: tuple[str, ...]) -> Evidence:
@@ -129,10 +137,13 @@ class YubicoPivFormat(_YubicoFormat):
         """
         if attesting is not None:
             raise UnsupportedKeyError("hsmsim emulates the factory f9 key only")
-        key = yubikey(device)
-        pki = piv_pki(device.seed, key.generation)
-        return AttestationIdentity(f9_key(device.seed, key), f9_certificate(device.seed, key),
-                                   tuple(i.certificate for i in pki.intermediates), pki.root.certificate)
+        return _f9_identity(device, LEGACY)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The f9 certificate of each PKI generation (parameter ``generation``): ``legacy`` (named ``""``) and the
+        others by name (``2024``)."""
+        return tuple(PkiExport.of(_f9_identity(device, generation), "" if generation == LEGACY else generation)
+                     for generation in (LEGACY, *(g for g in GENERATIONS if g != LEGACY)))
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The evidence for the request's key. Parameters: ``profile`` (ykman, sectigo, step), ``generation``
@@ -187,6 +198,10 @@ class YubiHsm2Format(_YubicoFormat):
         pki = hsm_pki(device.seed, device_serial(device))
         return AttestationIdentity(pki.device.key, pki.device.certificate,
                                    (pki.device.certificate, pki.sub_ca.certificate), pki.root.certificate)
+
+    def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
+        """The attestation key 0's chain under the root."""
+        return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The chain file, CSR, request and root for the request's key (no parameters)."""
