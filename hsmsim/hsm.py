@@ -44,6 +44,7 @@ def pki_exports(device: Device) -> tuple[PkiExport, ...]:
         raise ValueError(f"{device.format}: two emulated PKIs share a name: {sorted(names)}")
     return tuple(exports)
 
+
 @dataclass
 class Hsm:
     """A device with one partition backed by a key store.

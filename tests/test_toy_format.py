@@ -133,6 +133,7 @@ def test_the_plugin_gets_vectors_conformance_and_fuzzing(plugin_env, tmp_path):
 @pytest.mark.parametrize(("entry_point", "message"), [
     ("toy = tests.toyformat.nowhere:FORMAT", "format plugin 'toy' (tests.toyformat.nowhere:FORMAT) cannot be loaded"),
     ("other = tests.toyformat:FORMAT", "is not a format named 'other'"),
+    ("toy = tests.toyformat:WITHOUT_PKI_EXPORTS", "lacks the contract's pki_exports"),
 ])
 def test_a_broken_plugin_is_one_clear_error(tmp_path, entry_point, message):
     result = _hsmsim(_write_plugin(tmp_path, entry_point), "formats")

@@ -37,6 +37,10 @@ PLUGIN_GROUP = "hsmsim.formats"
 """The entry-point group under which installed distributions advertise format objects."""
 
 _REGISTRY: dict[str, Format] = {}
+_CONTRACT_HOOKS = tuple(sorted({*Format.__annotations__,
+                                *(name for name, value in vars(Format).items()
+                                  if callable(value) and not name.startswith("_"))}))
+"""The attributes and methods of :class:`~hsmsim.formats.contract.Format`, which a plugin object must all have."""
 _loaded = False
 _loading = False
 _load_lock = threading.RLock()
@@ -66,6 +70,11 @@ def _load_plugins() -> None:
         if getattr(fmt, "name", None) != entry.name:
             raise UnsupportedFormatError(
                 f"format plugin {entry.name!r} ({entry.value}) is not a format named {entry.name!r}"
+            )
+        missing = [hook for hook in _CONTRACT_HOOKS if not hasattr(fmt, hook)]
+        if missing:  # checked once here, so that no command later fails on a hook the plugin lacks
+            raise UnsupportedFormatError(
+                f"format plugin {entry.name!r} ({entry.value}) lacks the contract's {', '.join(missing)}"
             )
         try:
             register(fmt)
