@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import Device
+from hsmsim.encoding import der_explicit
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.android import cbor, keydescription
@@ -47,7 +48,6 @@ from hsmsim.formats.android.keydescription import (
     RootOfTrust,
     SecurityLevel,
     encode_key_description,
-    encode_tagged,
     key_description_json,
     parse_key_description,
     read_authorization_list,
@@ -213,7 +213,7 @@ def test_hostile_key_descriptions_are_rejected_with_a_reason(der, reason):
 def test_root_of_trust_with_a_foreign_field_is_malformed(tail):
     """asn1crypto reads an application-class field there as a value without ``native`` (AttributeError)."""
     body = bytes.fromhex("0400" "0101ff" "0a0100" + tail)
-    entry = encode_tagged(704, b"\x30" + bytes([len(body)]) + body)
+    entry = der_explicit(704, b"\x30" + bytes([len(body)]) + body)
     with pytest.raises(Rejected) as caught:
         read_authorization_list(entry, "hardwareEnforced")
     assert caught.value.reason is Reason.MALFORMED and "rootOfTrust" in caught.value.detail
