@@ -472,6 +472,28 @@ def test_chain_shapes(kit, shape):
         assert identity.certificate.not_valid_before_utc <= VALIDATION_TIME < identity.certificate.not_valid_after_utc
 
 
+@pytest.mark.parametrize(("shape", "real_chain"), [(ChainShape.RKP, "caiman/sdk36/TEE_EC_RKP.pem"),
+                                                   (ChainShape.RKP_2026, "tegu/sdk36/TEE_EC_2026_ROOT.pem")])
+def test_rkp_cas_match_the_real_ones_in_shape(shared_dir, kit, shape, real_chain):
+    """The RKP certificate, Droid CA3 and Droid CA2 against a real device's: extensions in order with their
+    criticality, and keyUsage byte for byte (Droid CA3: keyCertSign only)."""
+    real = x509.load_pem_x509_certificates((shared_dir / "interop" / "android" / real_chain).read_bytes())[1:4]
+    ours = android_identity(SEED, kit.device.serial, SecurityLevel.TRUSTED_ENVIRONMENT, shape, ATTEST_TIME).chain[:3]
+    for emulated, genuine in zip(ours, real, strict=True):
+        assert _layout(emulated) == _layout(genuine), genuine.subject.rfc4514_string()
+        usage = x509.ExtensionOID.KEY_USAGE
+        assert (emulated.extensions.get_extension_for_oid(usage).value.public_bytes()
+                == genuine.extensions.get_extension_for_oid(usage).value.public_bytes())
+    assert ours[1].extensions.get_extension_for_class(x509.KeyUsage).value.public_bytes() == b"\x03\x02\x02\x04"
+    if shape is ChainShape.RKP_2026:
+        ca2_crl = ours[2].extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        assert ca2_crl[0].full_name[0].value == "https://android.googleapis.com/attestation/key_ca1.crl"
+        ca3_crl = ours[1].extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0].full_name[0].value
+        ca3_aia = ours[1].extensions.get_extension_for_class(x509.AuthorityInformationAccess).value[0]
+        assert ca3_crl.startswith("http://privateca-content-") and ca3_crl.endswith("/crl.crl")
+        assert ca3_aia.access_location.value == ca3_crl.removesuffix("crl.crl") + "ca.crt"
+
+
 def test_rkp_certificates_rotate_with_the_same_key(kit):
     first = android_identity(SEED, kit.device.serial, SecurityLevel.TRUSTED_ENVIRONMENT, ChainShape.RKP, ATTEST_TIME)
     later = android_identity(SEED, kit.device.serial, SecurityLevel.TRUSTED_ENVIRONMENT, ChainShape.RKP,
