@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs7
 
 from hsmsim.device import Device
-from hsmsim.encoding import der_explicit
+from hsmsim.encoding import der_explicit, der_integer, der_tlv
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.android import cbor, keydescription
@@ -38,6 +38,7 @@ from hsmsim.formats.android.catalogue import (
 )
 from hsmsim.formats.android.format import AndroidKeyFormat
 from hsmsim.formats.android.keydescription import (
+    OID_KEY_DESCRIPTION,
     TAGS,
     ApplicationId,
     AuthorizationList,
@@ -433,6 +434,24 @@ def test_invalid_real_chains_are_rejected_for_the_right_reason(shared_dir, andro
     lenient = parse_key_description(leaf_description(rot))
     assert lenient.hardware_enforced.root_of_trust is not None and lenient.hardware_enforced.root_of_trust.device_locked
     assert android.verify(rot, trust, at=at).accepted
+
+
+def test_a_genuine_unsorted_set_of_is_structural_only(shared_dir):
+    """The real Pixel 2 (Purebred) writes its padding SET OF as {4, 2, 3, 5}: the one non-DER byte run in its
+    KeyDescription. The structural profile reads it as Google's parser does; strict keeps X.690's order (a
+    choice: docs/formats/android.md)."""
+    bag = (shared_dir / "interop" / "purebred" / "Pixel2" / "1_device_preenroll_attestation.bin").read_bytes()
+    leaf = next(c for c in pkcs7.load_der_pkcs7_certificates(bag)
+                if any(e.oid.dotted_string == OID_KEY_DESCRIPTION for e in c.extensions))
+    der = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier(OID_KEY_DESCRIPTION)).value.value
+    description = parse_key_description(der)
+    assert description.hardware_enforced.paddings == (4, 2, 3, 5)
+    as_written, sorted_ = (der_explicit(6, der_tlv(0x31, b"".join(der_integer(v) for v in order)))
+                           for order in ((4, 2, 3, 5), (2, 3, 4, 5)))
+    assert der.count(as_written) == 1 and encode_key_description(description) == der.replace(as_written, sorted_)
+    with pytest.raises(Rejected) as caught:
+        parse_key_description(der, strict=True)
+    assert caught.value.reason is Reason.MALFORMED and "SET OF order" in caught.value.detail
 
 
 # -- the emulated PKI --------------------------------------------------------------------------
