@@ -37,6 +37,17 @@ def der_tlv(tag: int, content: bytes) -> bytes:
     return bytes([tag, 0x80 | len(length)]) + length + content
 
 
+def der_explicit(number: int, inner: bytes) -> bytes:
+    """One context-specific ``[number] EXPLICIT`` TLV around an already encoded value, in the high-tag-number
+    form from 31 on (as Android's KeyDescription and Apple's App Attest extensions write their tags)."""
+    if number < 31:
+        return der_tlv(0xA0 | number, inner)
+    digits = [number & 0x7F]
+    while number := number >> 7:
+        digits.append(0x80 | number & 0x7F)
+    return bytes([0xBF, *reversed(digits)]) + der_tlv(0, inner)[1:]  # high-tag-number form, then length and value
+
+
 def der_integer(value: int, tag: int = 0x02) -> bytes:
     """A minimal two's-complement DER INTEGER (or ENUMERATED with ``tag`` 0x0A); TypeError for a non-int."""
     if not isinstance(value, int):

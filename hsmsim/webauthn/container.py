@@ -350,6 +350,23 @@ def from_b64url(text: object, what: str) -> bytes:
     return data
 
 
+def from_base64_lenient(text: object, what: str) -> bytes:
+    """Decode base64url as relying-party libraries read PublicKeyCredential JSON (py_webauthn, SimpleWebAuthn):
+    ``=`` padding of the right length is allowed, and so is the standard alphabet (``+/``) in place of the
+    URL-safe one, though not both alphabets in one string; anything else :func:`from_b64url` refuses is still
+    refused (Rejected MALFORMED)."""
+    if not isinstance(text, str):
+        raise Rejected(Reason.MALFORMED, f"{what} is not base64 text")
+    body = text.rstrip("=")
+    if body != text and (len(text) % 4 or len(text) - len(body) != -len(body) % 4):
+        raise Rejected(Reason.MALFORMED, f"{what} base64 padding is wrong")
+    if "+" in body or "/" in body:
+        if "-" in body or "_" in body:
+            raise Rejected(Reason.MALFORMED, f"{what} mixes the base64 and base64url alphabets")
+        body = body.translate(str.maketrans("+/", "-_"))
+    return from_b64url(body, what)
+
+
 def client_data_json(challenge: bytes, origin: str, *, type_: str = "webauthn.create",
                      cross_origin: bool = False) -> bytes:
     """clientDataJSON as a browser serialises it (WebAuthn L3 §5.8.1.1, compact, fixed member order)."""
@@ -426,8 +443,12 @@ class Registration:
         return indented_json(document, 2)
 
     @classmethod
-    def parse(cls, data: bytes) -> Registration:
-        """Read a record (bounded); Rejected MALFORMED / MISSING_INPUT / LIMIT_EXCEEDED / ATTR_CONFLICT."""
+    def parse(cls, data: bytes, *, lenient_base64: bool = False) -> Registration:
+        """Read a record (bounded); Rejected MALFORMED / MISSING_INPUT / LIMIT_EXCEEDED / ATTR_CONFLICT. Its byte
+        members are unpadded base64url (WebAuthn L3 §3 "Base64url Encoding", the ``Base64URLString`` of
+        ``toJSON()``); with ``lenient_base64`` they may also be padded or standard base64
+        (:func:`from_base64_lenient`), as real client libraries have sent them."""
+        decode = from_base64_lenient if lenient_base64 else from_b64url
         doc = parse_json_object(data, "registration record", 2 * MAX_ATTESTATION_OBJECT)
         credential = doc.get("credential")
         if not isinstance(credential, dict):
@@ -447,12 +468,12 @@ class Registration:
             if member not in response:
                 raise Rejected(Reason.MISSING_INPUT, f"the credential response has no {member}")
         return cls(
-            credential_id=from_b64url(credential.get("id"), "credential.id"),
-            client_data_json=from_b64url(response["clientDataJSON"], "clientDataJSON"),
-            attestation_object=from_b64url(response["attestationObject"], "attestationObject"),
-            expected_challenge=from_b64url(doc["expectedChallenge"], "expectedChallenge"),
+            credential_id=decode(credential.get("id"), "credential.id"),
+            client_data_json=decode(response["clientDataJSON"], "clientDataJSON"),
+            attestation_object=decode(response["attestationObject"], "attestationObject"),
+            expected_challenge=decode(doc["expectedChallenge"], "expectedChallenge"),
             expected_origin=origin, expected_rp_id=rp_id,
-            raw_id=from_b64url(credential.get("rawId"), "credential.rawId"))
+            raw_id=decode(credential.get("rawId"), "credential.rawId"))
 
 
 def rp_id_hash(rp_id: str) -> bytes:

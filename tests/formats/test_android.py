@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs7
 
 from hsmsim.device import Device
+from hsmsim.encoding import der_explicit, der_integer, der_tlv
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.android import cbor, keydescription
@@ -37,6 +38,7 @@ from hsmsim.formats.android.catalogue import (
 )
 from hsmsim.formats.android.format import AndroidKeyFormat
 from hsmsim.formats.android.keydescription import (
+    OID_KEY_DESCRIPTION,
     TAGS,
     ApplicationId,
     AuthorizationList,
@@ -47,7 +49,6 @@ from hsmsim.formats.android.keydescription import (
     RootOfTrust,
     SecurityLevel,
     encode_key_description,
-    encode_tagged,
     key_description_json,
     parse_key_description,
     read_authorization_list,
@@ -213,7 +214,7 @@ def test_hostile_key_descriptions_are_rejected_with_a_reason(der, reason):
 def test_root_of_trust_with_a_foreign_field_is_malformed(tail):
     """asn1crypto reads an application-class field there as a value without ``native`` (AttributeError)."""
     body = bytes.fromhex("0400" "0101ff" "0a0100" + tail)
-    entry = encode_tagged(704, b"\x30" + bytes([len(body)]) + body)
+    entry = der_explicit(704, b"\x30" + bytes([len(body)]) + body)
     with pytest.raises(Rejected) as caught:
         read_authorization_list(entry, "hardwareEnforced")
     assert caught.value.reason is Reason.MALFORMED and "rootOfTrust" in caught.value.detail
@@ -435,6 +436,24 @@ def test_invalid_real_chains_are_rejected_for_the_right_reason(shared_dir, andro
     assert android.verify(rot, trust, at=at).accepted
 
 
+def test_a_genuine_unsorted_set_of_is_structural_only(shared_dir):
+    """The real Pixel 2 (Purebred) writes its padding SET OF as {4, 2, 3, 5}: the one non-DER byte run in its
+    KeyDescription. The structural profile reads it as Google's parser does; strict keeps X.690's order (a
+    choice: docs/formats/android.md)."""
+    bag = (shared_dir / "interop" / "purebred" / "Pixel2" / "1_device_preenroll_attestation.bin").read_bytes()
+    leaf = next(c for c in pkcs7.load_der_pkcs7_certificates(bag)
+                if any(e.oid.dotted_string == OID_KEY_DESCRIPTION for e in c.extensions))
+    der = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier(OID_KEY_DESCRIPTION)).value.value
+    description = parse_key_description(der)
+    assert description.hardware_enforced.paddings == (4, 2, 3, 5)
+    as_written, sorted_ = (der_explicit(6, der_tlv(0x31, b"".join(der_integer(v) for v in order)))
+                           for order in ((4, 2, 3, 5), (2, 3, 4, 5)))
+    assert der.count(as_written) == 1 and encode_key_description(description) == der.replace(as_written, sorted_)
+    with pytest.raises(Rejected) as caught:
+        parse_key_description(der, strict=True)
+    assert caught.value.reason is Reason.MALFORMED and "SET OF order" in caught.value.detail
+
+
 # -- the emulated PKI --------------------------------------------------------------------------
 
 def _layout(cert: x509.Certificate) -> list[tuple[x509.ObjectIdentifier, bool]]:
@@ -470,6 +489,28 @@ def test_chain_shapes(kit, shape):
         extension_oids = [e.oid.dotted_string for e in identity.certificate.extensions]
         assert extension_oids[-1] == "1.3.6.1.4.1.11129.2.1.30"
         assert identity.certificate.not_valid_before_utc <= VALIDATION_TIME < identity.certificate.not_valid_after_utc
+
+
+@pytest.mark.parametrize(("shape", "real_chain"), [(ChainShape.RKP, "caiman/sdk36/TEE_EC_RKP.pem"),
+                                                   (ChainShape.RKP_2026, "tegu/sdk36/TEE_EC_2026_ROOT.pem")])
+def test_rkp_cas_match_the_real_ones_in_shape(shared_dir, kit, shape, real_chain):
+    """The RKP certificate, Droid CA3 and Droid CA2 against a real device's: extensions in order with their
+    criticality, and keyUsage byte for byte (Droid CA3: keyCertSign only)."""
+    real = x509.load_pem_x509_certificates((shared_dir / "interop" / "android" / real_chain).read_bytes())[1:4]
+    ours = android_identity(SEED, kit.device.serial, SecurityLevel.TRUSTED_ENVIRONMENT, shape, ATTEST_TIME).chain[:3]
+    for emulated, genuine in zip(ours, real, strict=True):
+        assert _layout(emulated) == _layout(genuine), genuine.subject.rfc4514_string()
+        usage = x509.ExtensionOID.KEY_USAGE
+        assert (emulated.extensions.get_extension_for_oid(usage).value.public_bytes()
+                == genuine.extensions.get_extension_for_oid(usage).value.public_bytes())
+    assert ours[1].extensions.get_extension_for_class(x509.KeyUsage).value.public_bytes() == b"\x03\x02\x02\x04"
+    if shape is ChainShape.RKP_2026:
+        ca2_crl = ours[2].extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        assert ca2_crl[0].full_name[0].value == "https://android.googleapis.com/attestation/key_ca1.crl"
+        ca3_crl = ours[1].extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0].full_name[0].value
+        ca3_aia = ours[1].extensions.get_extension_for_class(x509.AuthorityInformationAccess).value[0]
+        assert ca3_crl.startswith("http://privateca-content-") and ca3_crl.endswith("/crl.crl")
+        assert ca3_aia.access_location.value == ca3_crl.removesuffix("crl.crl") + "ca.crt"
 
 
 def test_rkp_certificates_rotate_with_the_same_key(kit):

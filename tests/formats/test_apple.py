@@ -19,13 +19,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import AttestationRequest, Device
+from hsmsim.encoding import der_explicit, der_tlv
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.apple import acme_catalogue, appattest_catalogue, webauthn_catalogue
 from hsmsim.formats.apple.acme import OID_FRESHNESS, OID_SERIAL, OID_UDID, AcmeRecord
 from hsmsim.formats.apple.appattest import AAGUID, AppAttestRecord
-from hsmsim.formats.apple.extensions import OID_NONCE, extension_value
+from hsmsim.formats.apple.extensions import (
+    OID_APP_ATTEST_DEVICE,
+    OID_APP_ATTEST_OS,
+    OID_NONCE,
+    app_attest_device_value,
+    extension_value,
+)
 from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, WEBAUTHN, apple_pki
+from hsmsim.formats.apple.vectors import ATTEST_TIME
 from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation, draft_for
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
@@ -33,7 +41,7 @@ from hsmsim.model.catalogue import Mutation
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
 from hsmsim.verdict import Profile, Reason
-from hsmsim.webauthn.container import cbor_decode
+from hsmsim.webauthn.container import Registration, cbor_decode
 from hsmsim.webauthn.statements import SignedData, statement_format
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,6 +115,80 @@ def test_app_attest_object_is_apples_shape(cases):
     nonce = hashlib.sha256(auth + hashlib.sha256(record.challenge).digest()).digest()
     assert extension_value(cred_cert, OID_NONCE) == bytes.fromhex("3024a1220420") + nonce
     assert base64.b64decode(_record(case.evidence)["keyId"]) == record.key_id
+
+
+DATA = ROOT / "tests" / "data"
+REAL_APP_ATTEST_CRED_CERT = DATA / "fido2-net-lib" / "app_attest_cred_cert.der"
+REAL_PASSKEY = DATA / "py_webauthn" / "apple_passkey.webauthn.json"
+REAL_WEBAUTHN_ROOT = DATA / "py_webauthn" / "apple_webauthn_root.pem"
+
+
+def _profile(cert: x509.Certificate) -> list[tuple[str, bool]]:
+    return [(ext.oid.dotted_string, ext.critical) for ext in cert.extensions]
+
+
+def _real_passkey_cred_cert() -> x509.Certificate:
+    response = json.loads(REAL_PASSKEY.read_bytes())["credential"]["response"]
+    obj = cbor_decode(base64.urlsafe_b64decode(response["attestationObject"] + "=="), "attestationObject")
+    return x509.load_der_x509_certificate(obj["attStmt"]["x5c"][0])
+
+
+def _webauthn_object(case: VectorCase) -> tuple[dict, Registration]:
+    record = Registration.parse(case.evidence.files[case.evidence.primary])
+    return cbor_decode(record.attestation_object, "attestationObject"), record
+
+
+def _assert_cred_cert_profile(emulated: x509.Certificate, real: x509.Certificate, at: datetime) -> None:
+    assert _profile(emulated) == _profile(real)
+    assert extension_value(emulated, "2.5.29.15") == extension_value(real, "2.5.29.15") == bytes.fromhex("030204f0")
+    # The serial is the issuance time in milliseconds: six bytes, notBefore a day earlier, notAfter three days on.
+    for cert in (emulated, real):
+        issued = datetime.fromtimestamp(cert.serial_number // 1000, UTC)
+        assert 1 <= cert.serial_number >> 40 < 0x80  # a positive 6-byte INTEGER
+        assert cert.not_valid_before_utc == issued - timedelta(days=1)
+        assert cert.not_valid_after_utc == issued + timedelta(days=2)
+    assert emulated.serial_number // 1000 == int(at.timestamp())
+
+
+def test_cred_certs_follow_the_published_ones(cases):
+    """The App Attest and WebAuthn credCerts against real ones (tests/data: fido2-net-lib, py_webauthn)."""
+    case = cases["apple-appattest"]["apple-appattest::golden::production"]
+    record = AppAttestRecord.parse(case.evidence.files[case.evidence.primary])
+    emulated = x509.load_der_x509_certificate(cbor_decode(record.attestation, "attestation")["attStmt"]["x5c"][0])
+    real = x509.load_der_x509_certificate(REAL_APP_ATTEST_CRED_CERT.read_bytes())
+    _assert_cred_cert_profile(emulated, real, ATTEST_TIME)
+    # 8.5 is the real one's with the App ID in [1204] (bf 89 34) swapped for the record's.
+    assert app_attest_device_value("VNP5A9S22V.76R387MAVZ") == extension_value(real, OID_APP_ATTEST_DEVICE)
+    device = extension_value(emulated, OID_APP_ATTEST_DEVICE)
+    assert device == app_attest_device_value(record.app_id)
+    assert der_explicit(1204, der_tlv(0x04, record.app_id.encode())) in device
+    assert extension_value(emulated, OID_APP_ATTEST_OS) == extension_value(real, OID_APP_ATTEST_OS)
+
+    obj, _ = _webauthn_object(cases["webauthn"]["webauthn::golden::apple-ec-p256"])
+    emulated = x509.load_der_x509_certificate(obj["attStmt"]["x5c"][0])
+    _assert_cred_cert_profile(emulated, _real_passkey_cred_cert(), ATTEST_TIME)
+
+
+def test_managed_device_attestation_leaf_keeps_its_own_profile(cases):
+    """No MDA leaf is published: the emulated one keeps keyUsage digitalSignature and a 16-byte serial."""
+    case = cases["apple-acme"]["apple-acme::golden::ec-p256-serial"]
+    att_obj = cbor_decode(AcmeRecord.parse(case.evidence.files[case.evidence.primary]).att_obj, "attObj")
+    leaf = x509.load_der_x509_certificate(att_obj["attStmt"]["x5c"][0])
+    assert extension_value(leaf, "2.5.29.15") == bytes.fromhex("03020780")
+    assert leaf.serial_number >> 127 == 1
+
+
+def test_real_apple_passkey_registration_verifies():
+    """py_webauthn's real WebAuthn ``apple`` registration under Apple's real root: accepted while its credCert is
+    valid, CERT_EXPIRED after."""
+    webauthn = get_format("webauthn")
+    evidence = webauthn.load(REAL_PASSKEY)
+    trust = webauthn.trust_anchors_from_files([REAL_WEBAUTHN_ROOT])
+    for profile in Profile:
+        verdict = webauthn.verify(evidence, trust, at=datetime(2021, 9, 1, 23, 30, tzinfo=UTC), profile=profile)
+        assert verdict.accepted, (profile, verdict.detail)
+    late = webauthn.verify(evidence, trust, at=datetime(2021, 9, 4, tzinfo=UTC))
+    assert late.reason is Reason.CERT_EXPIRED
 
 
 # -- the verifiers: every vector, every reason -------------------------------------------------

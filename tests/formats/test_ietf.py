@@ -13,7 +13,7 @@ from cryptography import x509
 from hsmsim.device import Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
-from hsmsim.formats.ietf import asn1, csr, evidence, tcg
+from hsmsim.formats.ietf import asn1, csr, evidence, pki, tcg
 from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
@@ -226,6 +226,22 @@ def test_pkix_evidence_samples_with_loose_certificates(evidence_dir: Path) -> No
     with pytest.raises(Rejected) as caught:  # both signatures verify; the published CA did not sign IntCA
         evidence.check_signatures(decoded, [], trust, SAMPLE_AT)
     assert caught.value.reason is Reason.CERT_SIGNATURE_INVALID
+
+
+def test_emulated_evidence_chain_has_the_samples_profile(evidence_dir: Path) -> None:
+    """AK, IntCA and RootCA against the samples' ak.crt, int.crt, ca.crt: extensions in order with criticality
+    and keyUsage; each AKI names its issuer's SKI, the root's its own."""
+    identity = pki.evidence_identity(SEED, "0001", "p", created=AT)
+    ours = [identity.certificate, identity.chain[1], identity.root]
+    theirs = [x509.load_pem_x509_certificate((evidence_dir / name).read_bytes())
+              for name in ("ak.crt", "int.crt", "ca.crt")]
+    for emulated, real in zip(ours, theirs, strict=True):
+        assert [(e.oid, e.critical) for e in emulated.extensions] == [(e.oid, e.critical) for e in real.extensions]
+        assert (emulated.extensions.get_extension_for_class(x509.KeyUsage).value
+                == real.extensions.get_extension_for_class(x509.KeyUsage).value)
+    for cert, issuer in zip(ours, ours[1:] + ours[2:], strict=True):
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+        assert aki == issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
 
 
 def test_tcg_attest_certify_sample(shared_dir: Path) -> None:

@@ -30,7 +30,14 @@ from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
-from hsmsim.webauthn.container import AuthenticatorData, Registration, cbor_decode, parse_cose_key
+from hsmsim.webauthn.container import (
+    AuthenticatorData,
+    Registration,
+    cbor_decode,
+    from_b64url,
+    from_base64_lenient,
+    parse_cose_key,
+)
 from hsmsim.webauthn.cose import alg_fits, check_alg
 from hsmsim.webauthn.statements import statement_format, statement_names
 
@@ -240,3 +247,35 @@ def test_cli_round_trip_packed(tmp_path):
     record = Registration.parse(out.read_bytes())
     flags = AuthenticatorData.parse(cbor2.loads(record.attestation_object)["authData"]).flags
     assert flags & 0x04 == 0  # user_verified=false
+
+
+# -- base64 in the record: what real relying-party input carries -----------------------------------
+
+REAL_TPM = ROOT / "tests" / "data" / "py_webauthn" / "surface_pro_4.webauthn.json"
+MS_TPM_ROOT = ("interop/purebred/TrustAnchors/SurfacePro/Roots/Microsoft/RootCA/"
+               "Microsoft_TPM_Root_Certificate_Authority_2014.cer")
+
+
+def test_lenient_base64_takes_padding_and_the_standard_alphabet_only():
+    data = bytes.fromhex("fbffbffe")  # base64 '+/+//g==', base64url '-_-__g'
+    for text in ("-_-__g", "-_-__g==", "+/+//g==", "+/+//g"):
+        assert from_base64_lenient(text, "x") == data, text
+    for bad in ("-_-__g=", "-_-__g===", "-/-__g", "-_-__g==A", "-_-__h", 7):
+        with pytest.raises(Rejected) as raised:
+            from_base64_lenient(bad, "x")
+        assert raised.value.reason is Reason.MALFORMED, bad
+    for spec_only in ("-_-__g==", "+/+//g"):
+        with pytest.raises(Rejected):
+            from_b64url(spec_only, "x")
+
+
+def test_real_windows_hello_registration_with_padded_base64(webauthn, shared_dir):
+    """py_webauthn's Surface Pro 4 sample: padded clientDataJSON, standard-alphabet attestationObject. Relying-party
+    libraries accept it, so the structural profile does; strict keeps WebAuthn's unpadded base64url."""
+    evidence = webauthn.load(REAL_TPM)
+    trust = webauthn.trust_anchors_from_files([shared_dir / MS_TPM_ROOT])
+    at = datetime(2021, 6, 1, tzinfo=UTC)
+    structural = webauthn.verify(evidence, trust, at=at, profile=Profile.STRUCTURAL)
+    assert structural.accepted, structural.detail
+    strict = webauthn.verify(evidence, trust, at=at, profile=Profile.STRICT)
+    assert strict.reason is Reason.MALFORMED and "clientDataJSON" in strict.detail

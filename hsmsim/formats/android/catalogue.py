@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim import mutate
 from hsmsim.device import Device
-from hsmsim.encoding import der_sequence, der_tlv
+from hsmsim.encoding import der_explicit, der_sequence, der_tlv
 from hsmsim.formats.android.generate import (
     AttestedPublicKey,
     KeyFacts,
@@ -48,7 +48,6 @@ from hsmsim.formats.android.keydescription import (
     VerifiedBootState,
     encode_key_description,
     encode_root_of_trust,
-    encode_tagged,
     read_children,
     with_lists,
 )
@@ -326,22 +325,22 @@ def _non_der_device_locked(bench: Workbench, entries: list[bytes]) -> list[bytes
     rot = bench.description.hardware_enforced.root_of_trust
     assert rot is not None and rot.device_locked
     der = mutate.replace_once(encode_root_of_trust(rot), b"\x01\x01\xff", b"\x01\x01\x01")
-    entries[_entry_index(entries, 704)] = encode_tagged(704, der)
+    entries[_entry_index(entries, 704)] = der_explicit(704, der)
     return entries
 
 
 def _unsorted_purposes(_bench: Workbench, entries: list[bytes]) -> list[bytes]:
-    entries[_entry_index(entries, 1)] = encode_tagged(1, der_tlv(0x31, b"\x02\x01\x03\x02\x01\x02"))
+    entries[_entry_index(entries, 1)] = der_explicit(1, der_tlv(0x31, b"\x02\x01\x03\x02\x01\x02"))
     return entries
 
 
 def _unknown_tag(_bench: Workbench, entries: list[bytes]) -> list[bytes]:
-    return [*entries, encode_tagged(899, b"\x05\x00")]
+    return [*entries, der_explicit(899, b"\x05\x00")]
 
 
 def _origin_twice(_bench: Workbench, entries: list[bytes]) -> list[bytes]:
     index = _entry_index(entries, 702)
-    return [*entries[:index + 1], encode_tagged(702, b"\x02\x01\x02"), *entries[index + 1:]]
+    return [*entries[:index + 1], der_explicit(702, b"\x02\x01\x02"), *entries[index + 1:]]
 
 
 def _raw_description(fn: Callable[[list[bytes]], bytes]) -> Operator:
@@ -359,7 +358,7 @@ def _long_form_challenge(children: list[bytes]) -> bytes:
 
 def _garbage_application_id(children: list[bytes]) -> bytes:
     software = [e for e in _children(children[6]) if _tag_number(e) != 709]
-    software.append(encode_tagged(709, der_tlv(0x04, b"\x30\x05\x31\x03\x30\x01")))
+    software.append(der_explicit(709, der_tlv(0x04, b"\x30\x05\x31\x03\x30\x01")))
     return der_sequence(*children[:6], der_sequence(*software), children[7])
 
 

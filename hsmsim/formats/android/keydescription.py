@@ -25,7 +25,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from asn1crypto import core, parser
 
-from hsmsim.encoding import der_integer, der_sequence, der_tlv
+from hsmsim.encoding import der_explicit, der_integer, der_sequence, der_tlv
 from hsmsim.verdict import Reason, Rejected
 
 OID_KEY_DESCRIPTION = "1.3.6.1.4.1.11129.2.1.17"
@@ -423,18 +423,8 @@ def _value_der(spec: TagSpec, value: Any) -> bytes:
 
 
 def _list_der(auth: AuthorizationList) -> bytes:
-    return der_sequence(*(encode_tagged(spec.number, _value_der(spec, value)) for spec in TAGS
+    return der_sequence(*(der_explicit(spec.number, _value_der(spec, value)) for spec in TAGS
                           if _is_set(value := getattr(auth, spec.attr))))
-
-
-def encode_tagged(number: int, inner: bytes) -> bytes:
-    """One ``[number] EXPLICIT`` entry around an already encoded value (for hand-built lists)."""
-    if number < 31:
-        return der_tlv(0xA0 | number, inner)
-    digits = [number & 0x7F]
-    while number := number >> 7:
-        digits.append(0x80 | number & 0x7F)
-    return bytes([0xBF, *reversed(digits)]) + der_tlv(0, inner)[1:]  # high-tag-number form, then length and value
 
 
 def encode_key_description(kd: KeyDescription) -> bytes:

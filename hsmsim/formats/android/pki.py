@@ -15,9 +15,14 @@ Keymaster sends (the real Pixel1 sample of ``shared/interop/purebred``). AOSP sh
 attestation key for every device, so the emulated ones are derived from :data:`SOFTWARE_SEED`, not from the
 device's seed: a verifier recognises the root by its key (``verify.EMULATED_SOFTWARE_ROOT_SPKI_SHA256``).
 
-Names, key types, signature algorithms, extension order and criticality follow the real certificates;
-the RKP attestation certificate (30 days) and Droid CA3 (70 days) are re-issued per period from the
-same keys, so evidence can be made for any time.
+Names, key types, signature algorithms, extension order and criticality follow the real certificates
+(``shared/interop/android``: caiman and akita under the legacy root, tegu under the 2026 root); the RKP
+attestation certificate (30 days) and Droid CA3 (70 days) are re-issued per period from the same keys, so
+evidence can be made for any time. Droid CA3's keyUsage is keyCertSign alone (``03 02 02 04``), as on every
+real chain. Under the 2026 root, as there, Droid CA2 carries a CRL distribution point (Google's real URL for
+the root's CRL, :data:`CA2_2026_CRL`) and Droid CA3 an AIA caIssuers and a CRL distribution point in a Google
+Cloud Private CA bucket (real-looking: the bucket's id derives from the seed, so it resolves nowhere). No
+verifier fetches them; Android revokes through the attestation status list.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.name import _ASN1Type
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, ObjectIdentifier
 
 from hsmsim.formats.android.keydescription import OID_KEY_DESCRIPTION, OID_PROVISIONING_INFO, SecurityLevel
 from hsmsim.keystore.base import KeySpec, PrivateKey
@@ -46,6 +51,8 @@ LEAF_CN = "Android Keystore Key"
 LEAF_NOT_BEFORE = datetime(1970, 1, 1, tzinfo=UTC)
 LEAF_NOT_AFTER = datetime(2048, 1, 1, tzinfo=UTC)
 RKP_EPOCH = datetime(2025, 1, 6, tzinfo=UTC)
+CA2_2026_CRL = "https://android.googleapis.com/attestation/key_ca1.crl"
+"""The CRL distribution point of the real Droid CA2 under the 2026 root (the root's CRL)."""
 _RKP_CERT_PERIOD = timedelta(days=28)
 _CA3_PERIOD = timedelta(days=56)
 
@@ -199,10 +206,27 @@ def droid_ca2(seed: str, *, under_2026: bool) -> Issuer:
     else:
         root = legacy_root(seed)
         start, days, hash_name, path_length = datetime(2022, 1, 26, 22, 47, 52, tzinfo=UTC), 5475, "sha256", 2
+    ski, aki, basic, usage = _ca_extensions(key.public_key(), root.key, path_length=path_length, crl_sign=True)
+    extensions = [_crl_distribution_point(CA2_2026_CRL), ski, usage, basic, aki] if under_2026 else [
+        ski, aki, basic, usage]
     cert = issue(_google("Droid CA2 EMULATED"), key.public_key(), root.certificate.subject, root.key,
-                 _serial(seed, f"android/droid-ca2/{family}"), start, start + timedelta(days=days),
-                 _ca_extensions(key.public_key(), root.key, path_length=path_length, crl_sign=True), hash_name)
+                 _serial(seed, f"android/droid-ca2/{family}"), start, start + timedelta(days=days), extensions,
+                 hash_name)
     return Issuer(key, cert)
+
+
+def _crl_distribution_point(url: str) -> tuple[x509.ExtensionType, bool]:
+    point = x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)
+    return x509.CRLDistributionPoints([point]), False
+
+
+def _private_ca_bucket(seed: str, role: str) -> str:
+    """A Google Cloud Private CA content bucket, as the real 2026-root Droid CA3 names: ``http://privateca-content-
+    <uuid>.storage.googleapis.com/<20 hex digits>``, derived from the seed."""
+    rng = drbg(seed, f"{role}/bucket")
+    uuid = rng.read(16).hex()
+    return (f"http://privateca-content-{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+            f".storage.googleapis.com/{rng.read(10).hex()}")
 
 
 def droid_ca3(seed: str, at: datetime, *, under_2026: bool) -> Issuer:
@@ -218,10 +242,17 @@ def _droid_ca3(seed: str, index: int, under_2026: bool) -> Issuer:
     start = RKP_EPOCH + index * _CA3_PERIOD
     key = derive_key(seed, f"android/droid-ca3/{family}", KeySpec.parse("ec-p256"))
     not_before = start - timedelta(days=2)
-    extensions = _ca_extensions(key.public_key(), ca2.key, crl_sign=True)
+    ski, aki, basic, usage = _ca_extensions(key.public_key(), ca2.key)
+    extensions = [usage, basic, ski, aki]
+    if under_2026:
+        bucket = _private_ca_bucket(seed, f"android/droid-ca3/{family}")
+        issuers = x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
+                                         x509.UniformResourceIdentifier(f"{bucket}/ca.crt"))
+        extensions += [(x509.AuthorityInformationAccess([issuers]), False),
+                       _crl_distribution_point(f"{bucket}/crl.crl")]
     cert = issue(_google("Droid CA3 EMULATED"), key.public_key(), ca2.certificate.subject, ca2.key,
                  _serial(seed, f"android/droid-ca3/{family}/{index}", 19), not_before, not_before + timedelta(days=70),
-                 [extensions[3], extensions[2], extensions[0], extensions[1]], "sha384")
+                 extensions, "sha384")
     return Issuer(key, cert)
 
 

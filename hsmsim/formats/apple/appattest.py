@@ -10,6 +10,8 @@ Facts (``shared/specs/other_formats.md`` 4.2, Apple "Validating apps that connec
 * The key identifier is SHA-256 of the key's uncompressed point; authData's rpIdHash is SHA-256 of the App ID
   (``TEAMID.bundle.id``), the counter 0, the aaguid ``appattestdevelop`` (development) or ``appattest`` and
   seven zero bytes (production), and the credentialId the key identifier.
+* credCert also carries 1.2.840.113635.100.8.5 (a device description naming the App ID) and 8.7 (the OS
+  version), undocumented; the emulation writes them as the published credCert does and the verifier ignores them.
 * The receipt is an opaque PKCS#7 blob for Apple's fraud-metric service; the emulation writes seed-derived
   bytes and the verifier only requires a non-empty byte string.
 
@@ -39,11 +41,20 @@ from hsmsim.device import AttestationRequest
 from hsmsim.encoding import indented_json
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.apple.acme import apple_claims
-from hsmsim.formats.apple.extensions import OID_NONCE, check_x5c, load_x5c, nonce_extension_value, read_nonce
+from hsmsim.formats.apple.extensions import (
+    OID_APP_ATTEST_DEVICE,
+    OID_APP_ATTEST_OS,
+    OID_NONCE,
+    app_attest_device_value,
+    app_attest_os_value,
+    check_x5c,
+    load_x5c,
+    nonce_extension_value,
+    read_nonce,
+)
 from hsmsim.formats.apple.pki import APP_ATTEST, ApplePki, apple_pki, raw_extension
 from hsmsim.formats.apple.record import b64, from_b64, text_member
 from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
-from hsmsim.pki.builder import Ext
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import (
@@ -65,6 +76,8 @@ RECORD_SUFFIX = ".appattest.json"
 AAGUID = {"development": b"appattestdevelop", "production": b"appattest" + bytes(7)}
 MAX_ATTESTATION = 64 * 1024
 MAX_RECORD = 2 * MAX_ATTESTATION
+OS_VERSION = "15.5"
+"""The OS version credCert's extension 8.7 names (the published sample's)."""
 _TEAM_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
@@ -230,7 +243,10 @@ class AppAttestDraft:
             return self.cred_cert_override
         value = self.nonce_value if self.nonce_value is not None else nonce_extension_value(
             attestation_nonce(self.auth_data(), self.challenge))
-        extensions: list[Ext] = [] if self.omit_nonce else [raw_extension(OID_NONCE, value)]
+        extensions = [raw_extension(OID_APP_ATTEST_DEVICE, app_attest_device_value(self.app_id)),
+                      raw_extension(OID_APP_ATTEST_OS, app_attest_os_value(OS_VERSION))]
+        if not self.omit_nonce:
+            extensions.append(raw_extension(OID_NONCE, value))
         return self.pki.leaf(self.public_key, self.key_id.hex(), extensions, self.at)
 
     def attestation(self) -> bytes:

@@ -3,6 +3,10 @@
 * **8.2**, the App Attest and WebAuthn ``apple`` nonce: ``SEQUENCE { [1] EXPLICIT OCTET STRING (32) }``,
   i.e. DER ``30 24 a1 22 04 20 || nonce``. The reader parses the structure and insists on that one DER
   encoding (parsers slicing ``value[6:]`` accept long-form or re-wrapped encodings; this one does not).
+* **8.5 / 8.7**, on App Attest credCerts only: a device description and the OS version, each a SEQUENCE of
+  ``[n] EXPLICIT`` entries in Android's KeyDescription style. Apple documents neither; the emulation writes
+  what the published 2022 credCert (fido2-net-lib's App Attest sample) carries, with the App ID in
+  ``[1204]`` and the OS version in ``[1400]``. The verifier does not read them (App Attest's steps do not).
 * **9.1 / 9.2** device serial number / UDID, **10.1 / 10.2 / 10.3** OS / sepOS / LLB version, **11.1** the
   ACME freshness code: Managed Device Attestation values are the **raw** bytes of the extnValue (UTF-8 text,
   the freshness code 32 bytes), not DER, as step-ca reads them.
@@ -16,11 +20,13 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
-from hsmsim.encoding import der_content, der_tlv
+from hsmsim.encoding import der_content, der_explicit, der_integer, der_sequence, der_tlv
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.verdict import Reason, Rejected
 
 OID_NONCE = "1.2.840.113635.100.8.2"
+OID_APP_ATTEST_DEVICE = "1.2.840.113635.100.8.5"
+OID_APP_ATTEST_OS = "1.2.840.113635.100.8.7"
 OID_SERIAL = "1.2.840.113635.100.8.9.1"
 OID_UDID = "1.2.840.113635.100.8.9.2"
 OID_OS_VERSION = "1.2.840.113635.100.8.10.1"
@@ -33,6 +39,23 @@ MAX_DEVICE_TEXT = 256
 def nonce_extension_value(nonce: bytes) -> bytes:
     """The DER value of extension 8.2 carrying ``nonce``."""
     return der_tlv(0x30, der_tlv(0xA1, der_tlv(0x04, nonce)))
+
+
+def app_attest_device_value(app_id: str) -> bytes:
+    """The DER value of extension 8.5 as the published App Attest credCert writes it: its entries and integers
+    (meanings undocumented) in its order, the App ID in ``[1204]``, ``"sks "`` in ``[5]``."""
+    def integer(number: int, value: int) -> bytes:
+        return der_explicit(number, der_integer(value))
+
+    return der_sequence(
+        integer(4, 10), integer(1200, 1), integer(1201, 0), integer(1202, 1), integer(1203, 1),
+        der_explicit(1204, der_tlv(0x04, app_id.encode())), der_explicit(5, der_tlv(0x04, b"sks ")),
+        integer(1206, 5), integer(1207, 0), integer(1209, 0), integer(1210, 0))
+
+
+def app_attest_os_value(os_version: str) -> bytes:
+    """The DER value of extension 8.7: ``SEQUENCE { [1400] EXPLICIT OCTET STRING os_version }``."""
+    return der_sequence(der_explicit(1400, der_tlv(0x04, os_version.encode())))
 
 
 def extension_value(cert: x509.Certificate, oid: str) -> bytes | None:

@@ -10,8 +10,12 @@ and keyUsage on every CA. Apple sends ``x5c = [leaf, intermediate]``, never the 
 * ``APP_ATTEST``: "Apple App Attestation Root CA" -> "Apple App Attestation CA 1" -> credCert;
 * ``WEBAUTHN``: "Apple WebAuthn Root CA" -> "Apple WebAuthn CA 1" -> credCert (WebAuthn ``apple``).
 
-Apple publishes nothing about leaf lifetimes; the emulation issues leaves valid from five minutes before
-the attestation for three days (short-lived, as the real App Attest and WebAuthn credCerts are).
+Leaves. The App Attest and WebAuthn credCerts follow the published real ones (py_webauthn's 2021 WebAuthn
+``apple`` passkey sample, fido2-net-lib's 2022 App Attest sample): critical CA:FALSE, keyUsage
+digitalSignature, nonRepudiation, keyEncipherment and dataEncipherment (``03 02 04 f0``), a 6-byte serial that
+is the issuance time in milliseconds since the epoch, valid from a day before issuance to two days after.
+No Managed Device Attestation leaf is published; the emulation keeps keyUsage digitalSignature, a seed-derived
+serial, and a validity from five minutes before the attestation for three days.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.keystore.base import KeySpec, PublicKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, Issuer, build_certificate, key_usage, name
-from hsmsim.pki.seed import derive_key, derive_serial
+from hsmsim.pki.seed import derive_key, derive_serial, drbg
 
 LEAF_LEAD = timedelta(minutes=5)
 LEAF_LIFETIME = timedelta(days=3)
+CRED_CERT_LEAD = timedelta(days=1)
+"""The real credCerts' notBefore is their issuance time (the serial) less one day; notAfter three days later."""
 LEAF_OU = "AAA Certification"
 
 
@@ -47,6 +53,8 @@ class PkiSpec:
     root_days: int
     intermediate_start: datetime
     intermediate_days: int
+    cred_certs: bool = False
+    """Leaves are credCerts with the real ones' keyUsage, timestamp serial and validity (module notes)."""
 
 
 ENTERPRISE = PkiSpec("apple/enterprise", "Apple Enterprise Attestation Root CA EMULATED",
@@ -56,10 +64,10 @@ ENTERPRISE = PkiSpec("apple/enterprise", "Apple Enterprise Attestation Root CA E
 APP_ATTEST = PkiSpec("apple/app-attest", "Apple App Attestation Root CA EMULATED",
                      "Apple App Attestation CA 1 EMULATED", ("ST", "California"),
                      datetime(2020, 3, 18, 18, 32, 53, tzinfo=UTC), 9125,
-                     datetime(2020, 3, 18, 18, 39, 55, tzinfo=UTC), 3647)
+                     datetime(2020, 3, 18, 18, 39, 55, tzinfo=UTC), 3647, cred_certs=True)
 WEBAUTHN = PkiSpec("apple/webauthn", "Apple WebAuthn Root CA EMULATED", "Apple WebAuthn CA 1 EMULATED",
                    ("ST", "California"), datetime(2020, 3, 18, 18, 21, 32, tzinfo=UTC), 9125,
-                   datetime(2020, 3, 18, 18, 38, 1, tzinfo=UTC), 3647)
+                   datetime(2020, 3, 18, 18, 38, 1, tzinfo=UTC), 3647, cred_certs=True)
 
 _P384 = KeySpec.parse("ec-p384")
 
@@ -75,18 +83,27 @@ class ApplePki:
 
     def leaf(self, public_key: PublicKey, common_name: str, extensions: Sequence[Ext], at: datetime, *,
              serial: int | None = None, organizational_unit: str | None = LEAF_OU) -> x509.Certificate:
-        """A leaf for ``public_key`` issued by the intermediate, valid around ``at`` (see the module notes).
+        """A leaf for ``public_key`` issued by the intermediate at ``at`` (the profile of the module notes).
 
         The extensions are written in the given order after the leaf's critical basicConstraints (CA false)
-        and keyUsage (digitalSignature).
+        and keyUsage.
         """
-        number = serial if serial is not None else derive_serial(
-            self.seed, f"{self.spec.role}/leaf/{common_name}/{at.isoformat()}")
+        role = f"{self.spec.role}/leaf/{common_name}/{at.isoformat()}"
+        if self.spec.cred_certs:
+            # Apple's serials have millisecond resolution; the milliseconds come from the seed when ``at`` has none.
+            millis = at.microsecond // 1000 or int.from_bytes(drbg(self.seed, f"{role}/ms").read(2), "big") % 1000
+            number = serial if serial is not None else int(at.timestamp()) * 1000 + millis
+            not_before, not_after = at - CRED_CERT_LEAD, at - CRED_CERT_LEAD + LEAF_LIFETIME
+            usage = key_usage("digital_signature", "content_commitment", "key_encipherment", "data_encipherment")
+        else:
+            number = serial if serial is not None else derive_serial(self.seed, role)
+            not_before, not_after = at - LEAF_LEAD, at - LEAF_LEAD + LEAF_LIFETIME
+            usage = key_usage("digital_signature")
         spec = CertSpec(subject=apple_name(self.spec, common_name, organizational_unit),
                         issuer=self.intermediate.certificate.subject, public_key=public_key, serial=number,
-                        not_before=at - LEAF_LEAD, not_after=at - LEAF_LEAD + LEAF_LIFETIME,
+                        not_before=not_before, not_after=not_after,
                         extensions=(Ext(x509.BasicConstraints(ca=False, path_length=None), True),
-                                    Ext(key_usage("digital_signature"), True), *extensions))
+                                    Ext(usage, True), *extensions))
         return build_certificate(spec, self.intermediate.key)
 
 

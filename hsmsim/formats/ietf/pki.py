@@ -2,7 +2,8 @@
 
 * PKIX Evidence: ``RootCA EMULATED`` -> ``IntCA EMULATED`` -> the device's attestation key (AK), all
   ECDSA P-256 like the draft's sample data (``O=ietf-rats, OU=pkix-key-attestation``), the AK with
-  keyUsage digitalSignature and EKU ``id-kp-attestationKey``.
+  keyUsage digitalSignature and EKU ``id-kp-attestationKey``. Every certificate carries an authority key
+  identifier after its SKI, the root's equal to its SKI, as the samples' ``ca.crt``, ``int.crt``, ``ak.crt``.
 * TcgAttestCertify: ``test-rootCA EMULATED`` -> the TPM's AK, shaped like the draft's sample
   (``O=ietf-lamps, OU=ietf-lamps-csr``), the AK with EKU ``tcg-kp-AIKCertificate`` (2.23.133.8.3).
 """
@@ -29,8 +30,16 @@ def _name(organisation: str, unit: str, cn: str) -> x509.Name:
     return name(("O", organisation, UTF8), ("OU", unit, UTF8), ("CN", cn, UTF8))
 
 
+def _authority_key_id(issuer_key: PrivateKey, wanted: bool) -> tuple[Ext, ...]:
+    """The AKI naming ``issuer_key`` (as the SKI of its certificate), if ``wanted``."""
+    if not wanted:
+        return ()
+    return (Ext(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+        x509.SubjectKeyIdentifier.from_public_key(issuer_key.public_key()))),)
+
+
 def _ca(seed: str, role: str, subject: x509.Name, issuer: tuple[x509.Name, PrivateKey] | None,
-        not_before: datetime) -> tuple[PrivateKey, x509.Certificate]:
+        not_before: datetime, *, aki: bool = False) -> tuple[PrivateKey, x509.Certificate]:
     key = derive_key(seed, role, _P256)
     issuer_name, issuer_key = issuer or (subject, key)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -38,13 +47,15 @@ def _ca(seed: str, role: str, subject: x509.Name, issuer: tuple[x509.Name, Priva
         subject=subject, issuer=issuer_name, public_key=key.public_key(), serial=derive_serial(seed, role),
         not_before=not_before, not_after=ROOT_NOT_BEFORE + LIFETIME,
         extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True), Ext(ski),
+                    *_authority_key_id(issuer_key, aki),
                     Ext(key_usage("digital_signature", "key_cert_sign"), critical=True)),
     ), issuer_key)
     return key, cert
 
 
 def _leaf(seed: str, role: str, subject: x509.Name, issuer: tuple[x509.Certificate, PrivateKey],
-          eku: str, not_before: datetime, key: PrivateKey | None = None) -> tuple[PrivateKey, x509.Certificate]:
+          eku: str, not_before: datetime, key: PrivateKey | None = None, *,
+          aki: bool = False) -> tuple[PrivateKey, x509.Certificate]:
     key = key or derive_key(seed, role, _P256)
     issuer_cert, issuer_key = issuer
     cert = build_certificate(CertSpec(
@@ -53,6 +64,7 @@ def _leaf(seed: str, role: str, subject: x509.Name, issuer: tuple[x509.Certifica
         extensions=(
             Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),
             Ext(x509.SubjectKeyIdentifier.from_public_key(key.public_key())),
+            *_authority_key_id(issuer_key, aki),
             Ext(key_usage("digital_signature"), critical=True),
             Ext(x509.ExtendedKeyUsage([ObjectIdentifier(eku)])),
         ),
@@ -65,12 +77,12 @@ def evidence_identity(seed: str, serial: str, partition: str, *, created: dateti
     """The PKIX Evidence AK of device ``serial``'s ``partition`` (or ``key``, a user's attesting key) and its chain."""
     unit = "pkix-key-attestation"
     root_key, root = _ca(seed, "ietf/evidence/root", _name("ietf-rats", unit, "RootCA EMULATED"), None,
-                         ROOT_NOT_BEFORE)
+                         ROOT_NOT_BEFORE, aki=True)
     int_key, intermediate = _ca(seed, "ietf/evidence/int", _name("ietf-rats", unit, "IntCA EMULATED"),
-                                (root.subject, root_key), ROOT_NOT_BEFORE)
+                                (root.subject, root_key), ROOT_NOT_BEFORE, aki=True)
     ak_key, ak = _leaf(seed, f"ietf/evidence/{serial}/{partition}/{key_name}",
                        _name("ietf-rats", unit, f"{key_name} {serial}"), (intermediate, int_key),
-                       ID_KP_ATTESTATION_KEY, max(created, ROOT_NOT_BEFORE), key)
+                       ID_KP_ATTESTATION_KEY, max(created, ROOT_NOT_BEFORE), key, aki=True)
     return AttestationIdentity(key=ak_key, certificate=ak, chain=(ak, intermediate), root=root)
 
 

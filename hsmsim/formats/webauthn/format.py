@@ -146,8 +146,10 @@ class WebAuthnFormat:
     ) -> Verdict:
         """The relying-party and statement checks; bad evidence becomes a Verdict, never an exception."""
         try:
-            record = Registration.parse(evidence.primary_record(MAX_RECORD_BYTES))
-            return verify_registration(record, trust, at or datetime.now(UTC), Profile(profile))
+            profile = Profile(profile)
+            record = Registration.parse(evidence.primary_record(MAX_RECORD_BYTES),
+                                        lenient_base64=profile is Profile.STRUCTURAL)
+            return verify_registration(record, trust, at or datetime.now(UTC), profile)
         except Rejected as rejection:
             return Verdict(rejection.reason, rejection.detail)
 
