@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,9 +82,22 @@ def test_slot_certificate_has_the_device_shape(kit):
     assert extension_value(att, PIV_POLICY) == bytes([PinPolicy.ONCE, TouchPolicy.ALWAYS])
     assert extension_value(att, PIV_FORM_FACTOR) == b"\x01"
     assert len(att.serial_number.to_bytes(16, "big")) == 16
-    with pytest.raises(x509.ExtensionNotFound):  # the factory f9 quirk
-        f9.extensions.get_extension_for_class(x509.BasicConstraints)
-    assert [e.oid for e in f9.extensions] == [PIV_FIRMWARE]
+    # firmware 5.4.3: the f9 ends with a critical CA:TRUE pathlen:0, as the real 5.4.3 f9s (30 06 01 01 ff 02 01 00)
+    assert [e.oid for e in f9.extensions] == [PIV_FIRMWARE, x509.BasicConstraints.oid]
+    bc = f9.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and (bc.value.ca, bc.value.path_length) == (True, 0)
+    assert bc.value.public_bytes() == bytes.fromhex("30060101ff020100")
+    assert f9.serial_number.bit_length() == 64  # 8 bytes, top bit set: 9 in DER, as the real ones
+
+
+def test_firmware_4_f9_has_no_basic_constraints(kit):
+    bench = piv(kit)
+    old = replace(bench.device, firmware=(4, 3, 3))
+    bundle = assemble(SEED, old, kit.keys["ec-p256"], kit.store.signer(kit.keys["ec-p256"]))
+    assert [e.oid for e in bundle.f9.extensions] == [PIV_FIRMWARE]  # the real YubiKey 4.3.3 f9's shape
+    assert PIV_FORM_FACTOR not in [e.oid for e in bundle.attestation.extensions]
+    verdict = verify("yubico-piv", bundle.evidence(), (bundle.root,))
+    assert verdict.accepted and verdict.claims.firmware == "4.3.3", verdict.summary()
 
 
 def test_roots_say_emulated_and_the_2024_pki_has_two_intermediates():
@@ -300,6 +314,8 @@ def test_openssl_walk_accepts_every_valid_piv_golden(tmp_path, openssl):
         at = datetime.fromisoformat(test["trust"]["validationTime"].replace("Z", "+00:00"))
         result = walk(ROOT / "vectors" / test["inputs"]["dir"], anchor, at)
         assert result.stdout.splitlines()[-1] == "ACCEPT", test["id"] + result.stdout + result.stderr
+        # firmware 5.4.3 / 5.7.4 f9s say CA:TRUE pathlen:0: Yubico's documented command passes as on real 5.4.3
+        assert "documented verify OK" in result.stdout, test["id"] + result.stdout + result.stderr
 
 
 @pytest.mark.openssl
@@ -308,11 +324,14 @@ def test_openssl_walk_accepts_every_valid_piv_golden(tmp_path, openssl):
     ("chain/user-loaded-f9", "REJECT f9"), ("binding/csr-other-key", "REJECT binding"),
     ("step/signature-other-challenge", "REJECT step-signature"),
     ("policy/touch-never", "ACCEPT"),  # the documented walk reads no policy: the reference verifier does
+    ("variant/f9-without-basic-constraints", "ACCEPT"),  # a YubiKey 4 f9: error 79, then the link-by-link walk
 ])
 def test_openssl_walk_on_defects(openssl, vector, step):
     directory = ROOT / "vectors" / "yubico-piv" / vector
     result = walk(directory, directory / "piv-attestation-ca.pem", VALIDATION_TIME)
     assert result.stdout.splitlines()[-1] == step, result.stdout + result.stderr
+    if vector.startswith("variant/"):
+        assert "error 79" in result.stdout + result.stderr and "documented verify failed" in result.stdout
 
 
 @pytest.mark.shared
