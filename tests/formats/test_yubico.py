@@ -135,7 +135,12 @@ def _b64url(text: str) -> bytes:
 
 def test_fips_series_marker_sits_on_the_f9_and_is_claimed(kit):
     bench = piv(kit, profile="sectigo", fips=True)
-    assert extension_value(bench.bundle.f9, x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.10")) == b""
+    # as the real YubiKey 5 FIPS 25515137: f9 3.3, 3.10 = 02 01 07, basicConstraints; slot 3.9 with bit 0x80
+    assert [e.oid.dotted_string for e in bench.bundle.f9.extensions] == [
+        "1.3.6.1.4.1.41482.3.3", "1.3.6.1.4.1.41482.3.10", "2.5.29.19"]
+    assert extension_value(bench.bundle.f9, x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.10")) == b"\x02\x01\x07"
+    assert extension_value(bench.bundle.attestation, PIV_FORM_FACTOR) == b"\x81"
+    assert extension_value(piv(kit).bundle.attestation, PIV_FORM_FACTOR) == b"\x01"
     verdict = verify("yubico-piv", bench.evidence(), bench.anchors)
     assert verdict.accepted and verdict.claims.fips_level == "FIPS 140-2 Level 2"
     assert verdict.claims.model == "YubiKey 5 FIPS Series, USB-A keychain"

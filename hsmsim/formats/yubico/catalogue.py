@@ -625,7 +625,8 @@ PIV_COMMON_NOTES = {
                       "another key signed it", "the chain, signature or binding checks should catch it", ()),
     "StrictKeyPolicy": FlagNote("PROFILE", Severity.LOW, "key type or size outside the CA/B Forum code-signing rules",
                                 "valid evidence; the strict profile rejects it with KEY_POLICY", (CSBR,)),
-    "FipsSeries": FlagNote("BASIC", Severity.INFO, "a FIPS-series YubiKey: the f9 carries 1.3.6.1.4.1.41482.3.10",
+    "FipsSeries": FlagNote("BASIC", Severity.INFO, "a FIPS-series YubiKey: the f9 carries 1.3.6.1.4.1.41482.3.10 "
+                           "(02 01 07, as a real YubiKey 5 FIPS) and the form factor (3.9) has bit 0x80 set",
                            "none: the verifier states fips_level", (SPEC, ROUND2)),
 }
 
