@@ -108,6 +108,11 @@ def test_roots_say_emulated_and_the_2024_pki_has_two_intermediates():
     assert [i.certificate.subject.rfc4514_string() for i in new.intermediates] == [
         "CN=Yubico PIV Attestation B 1", "CN=Yubico Attestation Intermediate B 1"]
     assert new.root.certificate.signature_hash_algorithm.name == "sha512"
+    for intermediate in new.intermediates:  # as published in developers.yubico.com/PKI/yubico-intermediate.pem
+        cert = intermediate.certificate
+        assert cert.signature_hash_algorithm.name == "sha256"
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+        assert usage.critical and usage.value.public_bytes() == bytes.fromhex("03020186")
 
 
 def test_profiles_carry_the_same_certificates(kit):

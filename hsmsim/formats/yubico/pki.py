@@ -15,9 +15,11 @@ Shapes follow the real certificates in ``shared/interop`` (``purebred/Yubikey_4_
 * **PIV, 2024 PKI** (firmware >= 5.7.4): "Yubico Attestation Root 1" (RSA-2048, sha512WithRSA,
   2024-12-01 to 9999-12-31, SKI, AKI, critical basicConstraints pathlen 3, critical keyUsage
   digitalSignature+keyCertSign+cRLSign) -> "Yubico Attestation Intermediate B 1" -> "Yubico PIV
-  Attestation B 1" -> f9. GUESSES: the intermediates' extensions (SKI, AKI, critical basicConstraints,
-  critical keyUsage keyCertSign+cRLSign) and the f9 shape (as the legacy one, valid from the device's
-  manufacture to 9999-12-31): no intermediate or f9 of the new PKI is published.
+  Attestation B 1" -> f9. The intermediates are shaped as the published ones
+  (``developers.yubico.com/PKI/yubico-intermediate.pem``): sha256WithRSA, SKI, AKI, critical
+  basicConstraints pathlen 2 / 1, critical keyUsage digitalSignature+keyCertSign+cRLSign, 20-byte
+  serials, 2024-12-01 to 9999-12-31. GUESS: the f9 (shaped as the firmware-5.4 one, valid from
+  2024-12-01 to 9999-12-31): no f9 of the new PKI is published.
 * **YubiHSM 2**: "Yubico YubiHSM Root CA" (RSA-4096, SKI, critical basicConstraints pathlen 2, critical
   keyUsage) -> "Yubico YubiHSM <n> Sub-CA" (RSA-2048, serial n, SKI, AKI, pathlen 1, keyUsage) -> the
   device's "YubiHSM Attestation (<serial>)" (RSA-2048, firmware 4.1, 4.10, serial 4.2, SKI, AKI, critical
@@ -133,10 +135,9 @@ def piv_pki(seed: str, generation: str) -> PivPki:
         cert = build_certificate(CertSpec(
             subject=cn(common_name), issuer=parent.certificate.subject, public_key=child_key.public_key(),
             serial=serial_bytes(seed, role, 20) >> 1, not_before=NEW_NOT_BEFORE, not_after=NO_EXPIRY,
-            hash_name="sha512",
             extensions=(ski(child_key.public_key()), aki(parent.key.public_key()),
                         Ext(x509.BasicConstraints(ca=True, path_length=path_length), critical=True),
-                        Ext(key_usage(*_CA_KU), critical=True))), parent.key)
+                        Ext(key_usage("digital_signature", *_CA_KU), critical=True))), parent.key)
         chain.append(Issuer(child_key, cert))
     return PivPki(NEW, chain[0], tuple(reversed(chain[1:])))
 
