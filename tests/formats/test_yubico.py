@@ -167,6 +167,7 @@ def test_hsm_key_certificate_shape(kit):
     assert leaf.issuer == device.subject and leaf.not_valid_after_utc == device.not_valid_after_utc
     assert extension_value(leaf, HSM_KEY_OIDS[2]) == b"\x03\x02\x00\x01"  # origin generated
     assert device.subject.rfc4514_string() == f"CN=YubiHSM Attestation ({kit.hsm.serial})"
+    assert device.serial_number.bit_length() == 64  # 8 bytes, as the real e7:ab:b6:52:43:32:41:35
 
 
 def test_generation_is_deterministic():

@@ -22,8 +22,8 @@ Shapes follow the real certificates in ``shared/interop`` (``purebred/Yubikey_4_
   2024-12-01 to 9999-12-31): no f9 of the new PKI is published.
 * **YubiHSM 2**: "Yubico YubiHSM Root CA" (RSA-4096, SKI, critical basicConstraints pathlen 2, critical
   keyUsage) -> "Yubico YubiHSM <n> Sub-CA" (RSA-2048, serial n, SKI, AKI, pathlen 1, keyUsage) -> the
-  device's "YubiHSM Attestation (<serial>)" (RSA-2048, firmware 4.1, 4.10, serial 4.2, SKI, AKI, critical
-  basicConstraints CA pathlen 0, no keyUsage), all valid 2017-01-01 to 2071-10-05.
+  device's "YubiHSM Attestation (<serial>)" (RSA-2048, a random 8-byte serial, firmware 4.1, 4.10, serial
+  4.2, SKI, AKI, critical basicConstraints CA pathlen 0, no keyUsage), all valid 2017-01-01 to 2071-10-05.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def hsm_pki(seed: str, serial: int, firmware: tuple[int, int, int] = (2, 4, 0)) 
     device_key = derive_key(seed, f"yubico/yubihsm/{serial}/attestation", _RSA2048)
     device = build_certificate(CertSpec(
         subject=cn(f"YubiHSM Attestation ({serial})"), issuer=sub.subject, public_key=device_key.public_key(),
-        serial=serial_bytes(seed, f"yubico/yubihsm/{serial}", 16), not_before=HSM_NOT_BEFORE,
+        serial=serial_bytes(seed, f"yubico/yubihsm/{serial}", 8), not_before=HSM_NOT_BEFORE,
         not_after=HSM_NOT_AFTER,
         extensions=(Ext(x509.UnrecognizedExtension(HSM_FIRMWARE, b"\x04\x03" + bytes(firmware))),
                     Ext(x509.UnrecognizedExtension(HSM_FIPS_CERTIFICATE, der_integer(5))),
