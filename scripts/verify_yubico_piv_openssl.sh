@@ -4,11 +4,12 @@
 #   1. the certificates: <stem>.attestation.pem + <stem>.f9.pem (+ yubico-intermediate.pem under the 2024
 #      PKI), or Sectigo's <stem>.sectigo.pem package (attestation, f9, intermediates)
 #   2. openssl verify -CAfile ROOT -untrusted <f9 + intermediates> attestation.pem    (the documented command)
-#      Factory f9 certificates carry no basicConstraints, so OpenSSL >= 1.1 refuses them as CAs (error 79,
-#      yubikey-manager #522; Yubico: "doesn't work with OpenSSL 1.1.0 and newer"). Then the walk does what
-#      the note leads to: the f9 verified under the root as an end entity, the attestation's issuer is the
-#      f9's subject, its signature checked with the f9 key by openssl dgst over its TBSCertificate, and its
-#      dates checked by a verify that trusts it alone.
+#      It passes on an f9 with basicConstraints CA pathlen 0 (firmware 5.4 and later, as the real 5.4.3 f9s).
+#      YubiKey 4 and 5.2 f9 certificates carry no basicConstraints, so OpenSSL >= 1.1 refuses them as CAs
+#      (error 79, yubikey-manager #522; Yubico: "doesn't work with OpenSSL 1.1.0 and newer"). Then the walk
+#      does what the note leads to: the f9 verified under the root as an end entity, the attestation's
+#      issuer is the f9's subject, its signature checked with the f9 key by openssl dgst over its
+#      TBSCertificate, and its dates checked by a verify that trusts it alone.
 #   3. openssl req -verify, and cmp of the CSR's key with the attested key.
 # Like the documentation it reads none of Yubico's extensions (serial, PIN/touch policy, firmware): the
 # reference verifier does. For step-ca's <stem>.acme-step.json it cuts the x5c certificates out of the CBOR

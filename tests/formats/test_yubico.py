@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,9 +82,22 @@ def test_slot_certificate_has_the_device_shape(kit):
     assert extension_value(att, PIV_POLICY) == bytes([PinPolicy.ONCE, TouchPolicy.ALWAYS])
     assert extension_value(att, PIV_FORM_FACTOR) == b"\x01"
     assert len(att.serial_number.to_bytes(16, "big")) == 16
-    with pytest.raises(x509.ExtensionNotFound):  # the factory f9 quirk
-        f9.extensions.get_extension_for_class(x509.BasicConstraints)
-    assert [e.oid for e in f9.extensions] == [PIV_FIRMWARE]
+    # firmware 5.4.3: the f9 ends with a critical CA:TRUE pathlen:0, as the real 5.4.3 f9s (30 06 01 01 ff 02 01 00)
+    assert [e.oid for e in f9.extensions] == [PIV_FIRMWARE, x509.BasicConstraints.oid]
+    bc = f9.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and (bc.value.ca, bc.value.path_length) == (True, 0)
+    assert bc.value.public_bytes() == bytes.fromhex("30060101ff020100")
+    assert f9.serial_number.bit_length() == 64  # 8 bytes, top bit set: 9 in DER, as the real ones
+
+
+def test_firmware_4_f9_has_no_basic_constraints(kit):
+    bench = piv(kit)
+    old = replace(bench.device, firmware=(4, 3, 3))
+    bundle = assemble(SEED, old, kit.keys["ec-p256"], kit.store.signer(kit.keys["ec-p256"]))
+    assert [e.oid for e in bundle.f9.extensions] == [PIV_FIRMWARE]  # the real YubiKey 4.3.3 f9's shape
+    assert PIV_FORM_FACTOR not in [e.oid for e in bundle.attestation.extensions]
+    verdict = verify("yubico-piv", bundle.evidence(), (bundle.root,))
+    assert verdict.accepted and verdict.claims.firmware == "4.3.3", verdict.summary()
 
 
 def test_roots_say_emulated_and_the_2024_pki_has_two_intermediates():
@@ -94,6 +108,11 @@ def test_roots_say_emulated_and_the_2024_pki_has_two_intermediates():
     assert [i.certificate.subject.rfc4514_string() for i in new.intermediates] == [
         "CN=Yubico PIV Attestation B 1", "CN=Yubico Attestation Intermediate B 1"]
     assert new.root.certificate.signature_hash_algorithm.name == "sha512"
+    for intermediate in new.intermediates:  # as published in developers.yubico.com/PKI/yubico-intermediate.pem
+        cert = intermediate.certificate
+        assert cert.signature_hash_algorithm.name == "sha256"
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+        assert usage.critical and usage.value.public_bytes() == bytes.fromhex("03020186")
 
 
 def test_profiles_carry_the_same_certificates(kit):
@@ -121,7 +140,12 @@ def _b64url(text: str) -> bytes:
 
 def test_fips_series_marker_sits_on_the_f9_and_is_claimed(kit):
     bench = piv(kit, profile="sectigo", fips=True)
-    assert extension_value(bench.bundle.f9, x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.10")) == b""
+    # as the real YubiKey 5 FIPS 25515137: f9 3.3, 3.10 = 02 01 07, basicConstraints; slot 3.9 with bit 0x80
+    assert [e.oid.dotted_string for e in bench.bundle.f9.extensions] == [
+        "1.3.6.1.4.1.41482.3.3", "1.3.6.1.4.1.41482.3.10", "2.5.29.19"]
+    assert extension_value(bench.bundle.f9, x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.10")) == b"\x02\x01\x07"
+    assert extension_value(bench.bundle.attestation, PIV_FORM_FACTOR) == b"\x81"
+    assert extension_value(piv(kit).bundle.attestation, PIV_FORM_FACTOR) == b"\x01"
     verdict = verify("yubico-piv", bench.evidence(), bench.anchors)
     assert verdict.accepted and verdict.claims.fips_level == "FIPS 140-2 Level 2"
     assert verdict.claims.model == "YubiKey 5 FIPS Series, USB-A keychain"
@@ -143,6 +167,7 @@ def test_hsm_key_certificate_shape(kit):
     assert leaf.issuer == device.subject and leaf.not_valid_after_utc == device.not_valid_after_utc
     assert extension_value(leaf, HSM_KEY_OIDS[2]) == b"\x03\x02\x00\x01"  # origin generated
     assert device.subject.rfc4514_string() == f"CN=YubiHSM Attestation ({kit.hsm.serial})"
+    assert device.serial_number.bit_length() == 64  # 8 bytes, as the real e7:ab:b6:52:43:32:41:35
 
 
 def test_generation_is_deterministic():
@@ -300,6 +325,8 @@ def test_openssl_walk_accepts_every_valid_piv_golden(tmp_path, openssl):
         at = datetime.fromisoformat(test["trust"]["validationTime"].replace("Z", "+00:00"))
         result = walk(ROOT / "vectors" / test["inputs"]["dir"], anchor, at)
         assert result.stdout.splitlines()[-1] == "ACCEPT", test["id"] + result.stdout + result.stderr
+        # firmware 5.4.3 / 5.7.4 f9s say CA:TRUE pathlen:0: Yubico's documented command passes as on real 5.4.3
+        assert "documented verify OK" in result.stdout, test["id"] + result.stdout + result.stderr
 
 
 @pytest.mark.openssl
@@ -308,11 +335,14 @@ def test_openssl_walk_accepts_every_valid_piv_golden(tmp_path, openssl):
     ("chain/user-loaded-f9", "REJECT f9"), ("binding/csr-other-key", "REJECT binding"),
     ("step/signature-other-challenge", "REJECT step-signature"),
     ("policy/touch-never", "ACCEPT"),  # the documented walk reads no policy: the reference verifier does
+    ("variant/f9-without-basic-constraints", "ACCEPT"),  # a YubiKey 4 f9: error 79, then the link-by-link walk
 ])
 def test_openssl_walk_on_defects(openssl, vector, step):
     directory = ROOT / "vectors" / "yubico-piv" / vector
     result = walk(directory, directory / "piv-attestation-ca.pem", VALIDATION_TIME)
     assert result.stdout.splitlines()[-1] == step, result.stdout + result.stderr
+    if vector.startswith("variant/"):
+        assert "error 79" in result.stdout + result.stderr and "documented verify failed" in result.stdout
 
 
 @pytest.mark.shared

@@ -272,11 +272,22 @@ def _reissue_f9(**changes: object) -> PivOp:
     return apply
 
 
-def _f9_extensions(*extra: Ext) -> PivOp:
+def _f9_extensions(*changed: Ext) -> PivOp:
+    """Re-issue the f9 with ``changed`` replacing its extensions of the same type (the firmware-5.4 f9 already
+    carries basicConstraints: a second one would be a second defect)."""
     def apply(bench: PivBench) -> None:
-        current = tuple(Ext(e.value, e.critical) for e in bench.bundle.f9.extensions)
-        _reissue_f9(extensions=current + extra)(bench)
+        oids = {e.value.oid for e in changed}
+        kept = tuple(Ext(e.value, e.critical) for e in bench.bundle.f9.extensions if e.oid not in oids)
+        _reissue_f9(extensions=kept + changed)(bench)
     return apply
+
+
+def _firmware_4_device(bench: PivBench) -> None:
+    """The same key attested by a YubiKey 4.3.3: its f9 has no basicConstraints, its slot certificate no form
+    factor (the real Purebred sample's shape)."""
+    bench.device = replace(bench.device, serial=bench.device.serial + 40, firmware=(4, 3, 3))
+    bench.bundle = assemble(bench.kit.seed, bench.device, bench.key, bench.kit.store.signer(bench.key),
+                            profile=bench.bundle.profile)
 
 
 def _f9_expired(bench: PivBench) -> None:
@@ -450,6 +461,12 @@ def piv_mutations() -> list[Mutation]:
         _note("CHAIN", med, "the f9 certificate's keyUsage is digitalSignature only", "its key may not certify"),
         "f9 re-issued with keyUsage digitalSignature", "cert.reissue", "f9/keyUsage",
         _f9_extensions(Ext(key_usage("digital_signature"), critical=True)), invalid(Reason.CERT_NOT_CA), resign=False)
+    add("variant::f9-without-basic-constraints", "F9WithoutBasicConstraints",
+        _note("CHAIN", info, "a YubiKey 4.3.3: its factory f9 carries no basicConstraints (firmware 5.4 and later "
+                             "write CA pathlen 0), its slot certificate no form factor",
+              "a verifier requiring basicConstraints on the f9 (openssl verify error 79, Go x509, cryptography's "
+              "CA policy) rejects genuine YubiKey 4 and 5.2 evidence", ROUND2, "yubikey-manager #522"),
+        "device firmware 4.3.3", "device.replace", "f9/basicConstraints", _firmware_4_device, valid(), resign=True)
     add("chain::f9-expired", "F9Expired",
         _note("CHAIN", med, "the f9 and slot certificates expired 2025-12-31", "expired evidence is accepted"),
         "f9 and slot certificate notAfter 2025-12-31", "cert.reissue", "f9/validity", _f9_expired,
@@ -608,7 +625,8 @@ PIV_COMMON_NOTES = {
                       "another key signed it", "the chain, signature or binding checks should catch it", ()),
     "StrictKeyPolicy": FlagNote("PROFILE", Severity.LOW, "key type or size outside the CA/B Forum code-signing rules",
                                 "valid evidence; the strict profile rejects it with KEY_POLICY", (CSBR,)),
-    "FipsSeries": FlagNote("BASIC", Severity.INFO, "a FIPS-series YubiKey: the f9 carries 1.3.6.1.4.1.41482.3.10",
+    "FipsSeries": FlagNote("BASIC", Severity.INFO, "a FIPS-series YubiKey: the f9 carries 1.3.6.1.4.1.41482.3.10 "
+                           "(02 01 07, as a real YubiKey 5 FIPS) and the form factor (3.9) has bit 0x80 set",
                            "none: the verifier states fips_level", (SPEC, ROUND2)),
 }
 

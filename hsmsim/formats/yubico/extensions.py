@@ -6,8 +6,12 @@ samples in ``shared/interop``):
 
 * PIV extnValue contents are **raw bytes**, except the serial: firmware ``.3.3`` is three bytes
   (``04 03 03``), the serial ``.3.7`` a DER INTEGER (``02 03 50 1c e0``), the policy ``.3.8`` two bytes
-  (PIN, touch), the form factor ``.3.9`` one byte (bit 0x80 masked), FIPS ``.3.10`` and CSPN ``.3.11``
-  are markers whose presence counts.
+  (PIN, touch), the form factor ``.3.9`` one byte whose bit 0x80 marks the FIPS series (yubikit's
+  ``FORM_FACTOR`` reading; a real YubiKey 5 FIPS USB-C keychain writes ``83``), FIPS ``.3.10`` and CSPN
+  ``.3.11`` are markers whose presence counts. A real YubiKey 5 FIPS (firmware 5.4.3, docker/tuf
+  ``ceremony/2024-04-09/keys/25515137``) writes ``.3.10`` as ``02 01 07``, a DER INTEGER 7 whose meaning
+  Yubico does not document; hsmsim writes those bytes and reads only the presence. The CSPN value is
+  not published: hsmsim writes it empty.
 * YubiHSM extnValue contents are DER: firmware an OCTET STRING of three bytes, serial and object id
   INTEGERs, origin a BIT STRING ``03 02 00 <flags>``, domains ``03 03 00 hi lo``, capabilities
   ``03 09 00 <8 bytes>``, the label a UTF8String. python-yubihsm reads them with short-form lengths
@@ -35,6 +39,10 @@ PIV_FORM_FACTOR = ObjectIdentifier(f"{YUBICO_ARC}.3.9")
 PIV_FIPS = ObjectIdentifier(f"{YUBICO_ARC}.3.10")
 PIV_CSPN = ObjectIdentifier(f"{YUBICO_ARC}.3.11")
 PIV_OIDS = (PIV_FIRMWARE, PIV_SERIAL, PIV_POLICY, PIV_FORM_FACTOR, PIV_FIPS, PIV_CSPN)
+PIV_FIPS_VALUE = b"\x02\x01\x07"
+"""The FIPS marker's extnValue as a real YubiKey 5 FIPS writes it (an INTEGER 7, meaning undocumented)."""
+FORM_FACTOR_FIPS = 0x80
+"""The form-factor bit of a FIPS-series device (yubikit ``DeviceInfo``: ``form_factor & 0x80``)."""
 
 HSM_FIRMWARE = ObjectIdentifier(f"{YUBICO_ARC}.4.1")
 HSM_SERIAL = ObjectIdentifier(f"{YUBICO_ARC}.4.2")
@@ -137,14 +145,20 @@ class PivExtensions:
     pin: PinPolicy | None
     touch: TouchPolicy | None
     form_factor: int | None
+    """The form factor with the FIPS bit masked."""
     fips: bool
+    """The ``.3.10`` marker is present, or the form-factor byte has bit 0x80 set."""
     cspn: bool
 
 
 def piv_extensions(*, firmware: tuple[int, int, int] | None, serial: int | None = None,
                    policy: tuple[int, int] | None = None, form_factor: int | None = None,
                    fips: bool = False, cspn: bool = False) -> list[x509.UnrecognizedExtension]:
-    """The PIV extensions in the device's order (3, 7, 8, 9, 10, 11), each only when given."""
+    """The PIV extensions in the device's order (3, 7, 8, 9, 10, 11), each only when given.
+
+    ``form_factor`` is the raw byte (the caller sets :data:`FORM_FACTOR_FIPS` on a FIPS device); ``fips``
+    adds the ``.3.10`` marker with the real device's value.
+    """
     out = []
     if firmware is not None:
         out.append(x509.UnrecognizedExtension(PIV_FIRMWARE, bytes(firmware)))
@@ -155,7 +169,7 @@ def piv_extensions(*, firmware: tuple[int, int, int] | None, serial: int | None 
     if form_factor is not None:
         out.append(x509.UnrecognizedExtension(PIV_FORM_FACTOR, bytes([form_factor])))
     if fips:
-        out.append(x509.UnrecognizedExtension(PIV_FIPS, b""))
+        out.append(x509.UnrecognizedExtension(PIV_FIPS, PIV_FIPS_VALUE))
     if cspn:
         out.append(x509.UnrecognizedExtension(PIV_CSPN, b""))
     return out
@@ -183,7 +197,8 @@ def read_piv_extensions(cert: x509.Certificate, what: str) -> PivExtensions:
         firmware=(firmware[0], firmware[1], firmware[2]) if firmware is not None else None,
         serial=read_der_integer(serial, f"{what} serial (.3.7)") if serial is not None else None,
         pin=pin, touch=touch, form_factor=form[0] & 0x7F if form is not None else None,
-        fips=_marker(cert, PIV_FIPS), cspn=_marker(cert, PIV_CSPN))
+        fips=_marker(cert, PIV_FIPS) or (form is not None and bool(form[0] & FORM_FACTOR_FIPS)),
+        cspn=_marker(cert, PIV_CSPN))
 
 
 def _marker(cert: x509.Certificate, oid: ObjectIdentifier) -> bool:

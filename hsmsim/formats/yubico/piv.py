@@ -3,7 +3,8 @@
 The slot certificate (``docs.yubico.com`` PIV attestation OID arc, ``shared/specs/other_formats.md`` 2.1):
 a random 16-byte serial, issuer = the f9 subject, validity copied from the f9 certificate, subject
 ``YubiKey PIV Attestation <slot>``, the slot key's SPKI, SHA-256 PKCS#1 v1.5 (RSA f9) signature, and
-the extensions 3.3 firmware, 3.7 serial, 3.8 PIN/touch policy, 3.9 form factor (firmware 5 and later).
+the extensions 3.3 firmware, 3.7 serial, 3.8 PIN/touch policy, 3.9 form factor (firmware 5 and later; bit
+0x80 set on a FIPS-series device, as a real YubiKey 5 FIPS writes ``83`` for a USB-C keychain).
 The device refuses to attest an imported key, so a slot certificate implies a key generated on it.
 
 Output profiles (``profile`` parameter):
@@ -37,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from hsmsim.encoding import cert_pem, indented_json
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy, piv_extensions
+from hsmsim.formats.yubico.extensions import FORM_FACTOR_FIPS, PinPolicy, TouchPolicy, piv_extensions
 from hsmsim.formats.yubico.pki import LEGACY, YubiKeyDevice, f9_certificate, f9_key, piv_pki
 from hsmsim.keystore.base import PrivateKey, PublicKey, StoredKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
@@ -146,8 +147,9 @@ def slot_certificate(seed: str, device: YubiKeyDevice, slot: str, public: Public
     f9 = f9 or f9_certificate(seed, device)
     serial = int.from_bytes(drbg(seed, f"yubico/yubikey/{device.serial}/{slot}/{public_fingerprint(public)}")
                             .read(16), "big") & ((1 << 127) - 1)
+    form_factor = device.form_factor | (FORM_FACTOR_FIPS if device.fips else 0)
     extensions = piv_extensions(firmware=device.firmware, serial=device.serial, policy=(pin, touch),
-                                form_factor=device.form_factor if device.firmware[0] >= 5 else None)
+                                form_factor=form_factor if device.firmware[0] >= 5 else None)
     return build_certificate(CertSpec(
         subject=name(("CN", f"YubiKey PIV Attestation {slot}", UTF8)), issuer=f9.subject, public_key=public,
         serial=serial or 1, not_before=f9.not_valid_before_utc, not_after=f9.not_valid_after_utc,

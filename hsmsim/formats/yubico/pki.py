@@ -6,18 +6,24 @@ Shapes follow the real certificates in ``shared/interop`` (``purebred/Yubikey_4_
 * **PIV, legacy** ("Yubico PIV Root CA Serial 263751"): RSA-2048 root, serial 263751, 2016-03-14 to
   2052-04-17, SKI, basicConstraints CA pathlen 1 (the 2018 re-issue; the 2016 issue had pathlen 0),
   critical keyUsage keyCertSign+cRLSign. The device's f9 certificate ``CN=Yubico PIV Attestation``
-  has an 8-byte serial, the root's validity, and **no basicConstraints**: only the firmware extension
-  (and the FIPS marker on a FIPS-series device), as every published f9 (YubiKey 4.3.3, 5.2.4).
+  has an 8-byte serial, the root's validity, the firmware extension (and the FIPS marker on a
+  FIPS-series device), then, from firmware 5.4, a critical basicConstraints CA pathlen 0: the real
+  5.4.3 f9s carry it (docker/tuf ``ceremony/2024-04-09/keys/25515137``, ``ceremony/2024-06-04/keys/
+  28751259``, ``tools/key-verification/test-keys/12345678``), the real 4.3.3 (Purebred) and 5.2.4
+  (yubikey-manager #522) f9s have none. Which firmware between 5.2.4 and 5.4.3 first wrote it is not
+  published: hsmsim draws the line at 5.4.
 * **PIV, 2024 PKI** (firmware >= 5.7.4): "Yubico Attestation Root 1" (RSA-2048, sha512WithRSA,
   2024-12-01 to 9999-12-31, SKI, AKI, critical basicConstraints pathlen 3, critical keyUsage
   digitalSignature+keyCertSign+cRLSign) -> "Yubico Attestation Intermediate B 1" -> "Yubico PIV
-  Attestation B 1" -> f9. GUESSES: the intermediates' extensions (SKI, AKI, critical basicConstraints,
-  critical keyUsage keyCertSign+cRLSign) and the f9 shape (as the legacy one, valid from the device's
-  manufacture to 9999-12-31): no intermediate or f9 of the new PKI is published.
+  Attestation B 1" -> f9. The intermediates are shaped as the published ones
+  (``developers.yubico.com/PKI/yubico-intermediate.pem``): sha256WithRSA, SKI, AKI, critical
+  basicConstraints pathlen 2 / 1, critical keyUsage digitalSignature+keyCertSign+cRLSign, 20-byte
+  serials, 2024-12-01 to 9999-12-31. GUESS: the f9 (shaped as the firmware-5.4 one, valid from
+  2024-12-01 to 9999-12-31): no f9 of the new PKI is published.
 * **YubiHSM 2**: "Yubico YubiHSM Root CA" (RSA-4096, SKI, critical basicConstraints pathlen 2, critical
   keyUsage) -> "Yubico YubiHSM <n> Sub-CA" (RSA-2048, serial n, SKI, AKI, pathlen 1, keyUsage) -> the
-  device's "YubiHSM Attestation (<serial>)" (RSA-2048, firmware 4.1, 4.10, serial 4.2, SKI, AKI, critical
-  basicConstraints CA pathlen 0, no keyUsage), all valid 2017-01-01 to 2071-10-05.
+  device's "YubiHSM Attestation (<serial>)" (RSA-2048, a random 8-byte serial, firmware 4.1, 4.10, serial
+  4.2, SKI, AKI, critical basicConstraints CA pathlen 0, no keyUsage), all valid 2017-01-01 to 2071-10-05.
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ GENERATIONS = (LEGACY, NEW)
 
 _RSA2048 = KeySpec.parse("rsa-2048")
 _CA_KU = ("key_cert_sign", "crl_sign")
+F9_BASIC_CONSTRAINTS_FROM = (5, 4, 0)
+"""The first firmware whose factory f9 says CA:TRUE pathlen:0 (real 5.4.3 f9s do, 4.3.3 and 5.2.4 do not)."""
 
 
 def cn(value: str) -> x509.Name:
@@ -127,10 +135,9 @@ def piv_pki(seed: str, generation: str) -> PivPki:
         cert = build_certificate(CertSpec(
             subject=cn(common_name), issuer=parent.certificate.subject, public_key=child_key.public_key(),
             serial=serial_bytes(seed, role, 20) >> 1, not_before=NEW_NOT_BEFORE, not_after=NO_EXPIRY,
-            hash_name="sha512",
             extensions=(ski(child_key.public_key()), aki(parent.key.public_key()),
                         Ext(x509.BasicConstraints(ca=True, path_length=path_length), critical=True),
-                        Ext(key_usage(*_CA_KU), critical=True))), parent.key)
+                        Ext(key_usage("digital_signature", *_CA_KU), critical=True))), parent.key)
         chain.append(Issuer(child_key, cert))
     return PivPki(NEW, chain[0], tuple(reversed(chain[1:])))
 
@@ -159,7 +166,8 @@ def f9_key(seed: str, device: YubiKeyDevice) -> PrivateKey:
 
 
 def f9_certificate(seed: str, device: YubiKeyDevice, key: PrivateKey | None = None) -> x509.Certificate:
-    """The device's f9 certificate as Yubico's factory writes it (no basicConstraints)."""
+    """The device's f9 certificate as Yubico's factory writes it: the PIV extensions, then from firmware 5.4 a
+    critical basicConstraints CA pathlen 0 (none before, as the real 4.3.3 and 5.2.4 f9s)."""
     pki = piv_pki(seed, device.generation)
     issuer = pki.f9_issuer
     public = (key or f9_key(seed, device)).public_key()
@@ -167,11 +175,13 @@ def f9_certificate(seed: str, device: YubiKeyDevice, key: PrivateKey | None = No
         not_before, not_after = LEGACY_NOT_BEFORE, LEGACY_NOT_AFTER
     else:
         not_before, not_after = NEW_NOT_BEFORE, NO_EXPIRY
-    extensions = piv_extensions(firmware=device.firmware, fips=device.fips, cspn=device.cspn)
+    extensions = [Ext(e) for e in piv_extensions(firmware=device.firmware, fips=device.fips, cspn=device.cspn)]
+    if device.firmware >= F9_BASIC_CONSTRAINTS_FROM:
+        extensions.append(Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True))
     return build_certificate(CertSpec(
         subject=cn(F9_CN), issuer=issuer.certificate.subject, public_key=public,
         serial=serial_bytes(seed, f"yubico/yubikey/{device.serial}/f9", 8),
-        not_before=not_before, not_after=not_after, extensions=tuple(Ext(e) for e in extensions)), issuer.key)
+        not_before=not_before, not_after=not_after, extensions=tuple(extensions)), issuer.key)
 
 
 # -- YubiHSM 2 ---------------------------------------------------------------------------------------
@@ -215,7 +225,7 @@ def hsm_pki(seed: str, serial: int, firmware: tuple[int, int, int] = (2, 4, 0)) 
     device_key = derive_key(seed, f"yubico/yubihsm/{serial}/attestation", _RSA2048)
     device = build_certificate(CertSpec(
         subject=cn(f"YubiHSM Attestation ({serial})"), issuer=sub.subject, public_key=device_key.public_key(),
-        serial=serial_bytes(seed, f"yubico/yubihsm/{serial}", 16), not_before=HSM_NOT_BEFORE,
+        serial=serial_bytes(seed, f"yubico/yubihsm/{serial}", 8), not_before=HSM_NOT_BEFORE,
         not_after=HSM_NOT_AFTER,
         extensions=(Ext(x509.UnrecognizedExtension(HSM_FIRMWARE, b"\x04\x03" + bytes(firmware))),
                     Ext(x509.UnrecognizedExtension(HSM_FIPS_CERTIFICATE, der_integer(5))),

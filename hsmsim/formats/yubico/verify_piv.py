@@ -8,8 +8,9 @@ What it checks (``shared/specs/other_formats.md`` 2.3, ``round2_formats.md`` 2.3
    it is **signed by the f9 key** — not merely accompanied by a good f9 (go-ykpiv #30);
 3. the f9 certificate chains to a pinned root through the intermediates the evidence carries (the
    2024 PKI needs every one; nothing is fetched). The f9 is the device's attestation key, validated as
-   the end of that chain: firmware never sets basicConstraints on it, so it is a CA by position (as
-   go-ykpiv marks it), unless it says otherwise (``CA:FALSE``, or a keyUsage without keyCertSign);
+   the end of that chain: firmware 5.4 and later write basicConstraints CA pathlen 0 on it, YubiKey 4
+   and 5.2 firmware none, so an f9 without the extension is a CA by position (as go-ykpiv marks it);
+   one that says ``CA:FALSE``, or has a keyUsage without keyCertSign, is not;
 4. the slot certificate is valid at the time, names its slot, and carries firmware, serial and policy
    with their exact encodings (3.7 a DER INTEGER, 3.3 raw bytes); the f9's firmware agrees;
 5. the CSR asks to certify the attested key; the serial, slot and policies meet the request (a policy
@@ -250,7 +251,7 @@ def _check_f9_role(f9: x509.Certificate) -> None:
         if not bc.ca:
             raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate says basicConstraints CA:FALSE")
     except x509.ExtensionNotFound:
-        pass  # every factory f9 lacks basicConstraints: a CA by position
+        pass  # the YubiKey 4 and 5.2 factory f9s lack basicConstraints: a CA by position
     try:
         ku = f9.extensions.get_extension_for_class(x509.KeyUsage).value
         if not ku.key_cert_sign:
