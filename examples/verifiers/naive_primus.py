@@ -2,7 +2,8 @@
 
 With no flaw it checks, in order: the chain to the trust anchor (by signature, with dates,
 CA bits and the leaf's keyUsage), the XML signature with the *certificate's* key, the CSR's
-self-signature and its key against ``<public_key>`` (and ``<algorithm>``), and the attributes (``creation="generated"``,
+self-signature and its key against ``<public_key>`` (and ``<algorithm>``, ``<algorithm_oid>``, an EC key's
+``<curve_oid>`` and ``<key_size>``), and the attributes (``creation="generated"``,
 ``extractable=false``, ``never_extractable=true``). Each flaw breaks exactly one step the way
 real verifiers do:
 
@@ -39,6 +40,8 @@ from hsmsim.verdict import Rejected
 __version__ = "1.0"
 FLAWS = ("signature-only", "no-chain", "chain-by-name", "no-csr-binding", "attributes-ignored", "loose-pem")
 CHAIN_FILE = "PrimusHSM_Attestation.crt"
+ALGORITHM_OIDS = {"RSA": "1.2.840.113549.1.1.1", "EC": "1.2.840.10045.2.1", "ED": "1.3.101.112"}
+CURVE_OIDS = {"1.2.840.10045.3.1.7": "secp256r1", "1.3.132.0.34": "secp384r1", "1.3.132.0.35": "secp521r1"}
 LOOSE_PEM = "PrimusHSM_Attestation_PublicKey.pem"
 
 
@@ -175,6 +178,14 @@ def _check(members: dict[str, bytes], anchors: list[x509.Certificate], at: datet
         wanted = next((t for cls, t in key_type.items() if isinstance(csr.public_key(), cls)), "?")
         if _one(root, "algorithm") != wanted:
             raise Reject("binding", f"<algorithm> does not name the {wanted} key type")
+        if _one(root, "algorithm_oid") != ALGORITHM_OIDS.get(wanted):
+            raise Reject("binding", f"<algorithm_oid> does not name the {wanted} key type")
+        public = csr.public_key()
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            if root.findall("curve_oid") and CURVE_OIDS.get(_one(root, "curve_oid")) != public.curve.name:
+                raise Reject("binding", f"<curve_oid> does not name {public.curve.name}")
+            if root.findall("key_size") and _one(root, "key_size") != str(public.curve.key_size):
+                raise Reject("binding", f"<key_size> is not {public.curve.key_size}")
     if "attributes-ignored" not in flaws:
         if root.get("creation") != "generated":
             raise Reject("attributes", f"creation is {root.get('creation')!r}")

@@ -562,6 +562,106 @@ def test_envelope_options(world):
         world.attest(Cloud.AZURE, "rsa-3072", key_id="x" * 200)
 
 
+def test_az_cli_file_is_what_json_dump_writes(world):
+    """azure-cli writes ``json.dump(todict(_encode_hex(attestation)), outfile)``: json.dump's default separators, no
+    indent, no final newline, and the SDK's None kept as null (knack ``todict`` drops only callables and _names)."""
+    hsm = world.hsms[Cloud.AZURE]
+    key = world.store.get("key-aes-256")
+    names = KeyNames.derive(hsm.device, key.label)
+    att = assemble(Cloud.AZURE, key, hsm.attestation_identity(), hsm.device, names)
+    cli = package(att, MarvellOptions(azure_envelope=AzureEnvelope.AZ_CLI))
+    data = cli.files[f"{names.azure_key}.attestation.json"]
+    document = json.loads(data)
+    assert data == json.dumps(document).encode() and not data.endswith(b"\n")
+    assert list(document) == ["certificatePemFile", "privateKeyAttestation", "publicKeyAttestation", "version"]
+    assert document["publicKeyAttestation"] is None and b'"publicKeyAttestation": null, "version": "MRVL-1"}' in data
+    for profile in Profile:  # an AES key: strict adds its key policy, nothing about the null
+        verdict = get_format("marvell-azure").verify(cli, world.trust(Cloud.AZURE), at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is (Reason.OK if profile is Profile.STRUCTURAL else Reason.KEY_POLICY)
+    omitted = json.loads(package(att, MarvellOptions(azure_envelope=AzureEnvelope.AZ_CLI, az_cli_public_null=False))
+                         .files[f"{names.azure_key}.attestation.json"])
+    assert "publicKeyAttestation" not in omitted
+    rest = azure_doc(package(att))["attributes"]["attestation"]
+    assert "publicKeyAttestation" not in rest  # the REST shapes omit an absent blob
+
+
+def test_null_public_attestation_reads_as_absent(world):
+    """null is absent (as the SDK reads it); in a REST-shaped (base64url) attestation, which the service writes
+    without nulls, the strict profile flags it."""
+    fmt, trust = get_format("marvell-azure"), world.trust(Cloud.AZURE)
+    evidence = world.attest(Cloud.AZURE, "rsa-3072")
+    document = azure_doc(evidence)
+    document["attributes"]["attestation"]["publicKeyAttestation"] = None
+    nulled = Evidence(evidence.format, {**evidence.files, evidence.primary: json.dumps(document).encode()},
+                      evidence.primary)
+    assert fmt.verify(nulled, trust, at=VALIDATION_TIME).reason is Reason.OK
+    assert fmt.verify(nulled, trust, at=VALIDATION_TIME, profile=Profile.STRICT).reason is Reason.UNEXPECTED_CONTENT
+
+
+def test_pem_bundle_base64_is_either_style():
+    """base64 of PEM text never holds + or /, so a bundle whose length is a multiple of 3 is canonical in both
+    alphabets: it must not make a standard-base64 (az CLI) file look mixed."""
+    text = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    text += "x" * (-len(text) % 3)
+    encoded = base64.b64encode(text.encode()).decode()
+    assert "+" not in encoded and "/" not in encoded and "=" not in encoded
+    assert envelopes.b64_decode(encoded, "pem", 1 << 10)[1] is envelopes.Base64Style.EITHER
+    assert envelopes.b64_decode(encoded + "==", "pem", 1 << 10)[1] is envelopes.Base64Style.OTHER
+
+
+def test_public_blob_of_the_private_object_is_acceptable(world):
+    """The REST example's publicKeyAttestation holds a CLASS 03 object: the same key, so structural accepts; strict
+    wants a public-key object. A public blob describing another key stays a rejection in both."""
+    fmt, trust = get_format("marvell-azure"), world.trust(Cloud.AZURE)
+    evidence = world.attest(Cloud.AZURE, "ec-p256")
+    document = azure_doc(evidence)
+    attestation = document["attributes"]["attestation"]
+    attestation["publicKeyAttestation"] = attestation["privateKeyAttestation"]
+    copied = Evidence(evidence.format, {**evidence.files, evidence.primary: json.dumps(document).encode()},
+                      evidence.primary)
+    assert mb.byte_value(mb.parse_blob(azure_blobs(copied)[1]).objects[0], mb.CLASS) == mb.ObjectClass.PRIVATE_KEY
+    assert fmt.verify(copied, trust, at=VALIDATION_TIME).reason is Reason.OK
+    assert fmt.verify(copied, trust, at=VALIDATION_TIME, profile=Profile.STRICT).reason is Reason.ATTR_CONFLICT
+    attestation["publicKeyAttestation"] = azure_doc(world.attest(Cloud.AZURE, "ec-p384"))["attributes"][
+        "attestation"]["privateKeyAttestation"]
+    other = Evidence(evidence.format, {**evidence.files, evidence.primary: json.dumps(document).encode()},
+                     evidence.primary)
+    assert fmt.verify(other, trust, at=VALIDATION_TIME).reason is Reason.ATTR_CONFLICT
+
+
+@pytest.mark.parametrize("removed", [mb.KCV, mb.EKCV])
+def test_check_values_are_checked_when_present_and_required_in_strict(world, removed):
+    """marvell.md 7.12: KCV/EKCV "if emitted"; structural checks what is there, strict wants both."""
+    evidence = world.attest(Cloud.AZURE, "rsa-3072")
+    blob, _ = azure_blobs(evidence)
+    parsed = mb.parse_blob(blob)
+    changed = mb.encode_body([parsed.objects[0].without(removed)], header=parsed.header_style,
+                             info_flags=parsed.info_flags) + b"\x00" * 256
+    bad = with_azure_blob(evidence, resigned(world, Cloud.AZURE, changed))
+    fmt, trust = get_format("marvell-azure"), world.trust(Cloud.AZURE)
+    assert fmt.verify(bad, trust, at=VALIDATION_TIME).reason is Reason.OK
+    assert fmt.verify(bad, trust, at=VALIDATION_TIME, profile=Profile.STRICT).reason is Reason.ATTR_MISSING
+
+
+def test_imported_google_keys_are_a_single_private_object(world):
+    """The real imported sample (gcp-rsa-4096, LOCAL 0) is one private object; generated keys get the pair
+    (the real generated EC sample); google_key_pair forces either shape."""
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(world.hsms[Cloud.GOOGLE].device, store)
+    store.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported", created=KEY_CREATED)
+    store.generate(KeySpec.parse("ec-p256"), "generated", created=KEY_CREATED)
+
+    def classes(label: str, **params: object) -> list[int | None]:
+        evidence = hsm.attest(label, "marvell-google", {"attest_time": ATTEST_TIME, **params})
+        blob = envelopes.gunzip_bounded(evidence.files[evidence.primary])
+        return [mb.byte_value(obj, mb.CLASS) for obj in mb.parse_blob(blob).objects]
+
+    assert classes("imported") == [mb.ObjectClass.PRIVATE_KEY]
+    assert classes("generated") == [mb.ObjectClass.PUBLIC_KEY, mb.ObjectClass.PRIVATE_KEY]
+    assert len(classes("imported", options=MarvellOptions(google_key_pair=True))) == 2
+    assert len(classes("generated", options=MarvellOptions(google_key_pair=False))) == 1
+
+
 # -- a key inside SoftHSM2 ----------------------------------------------------------------------------
 
 @pytest.mark.softhsm

@@ -28,6 +28,7 @@ from hsmsim.formats import detect
 from hsmsim.formats.primus import PrimusOptions
 from hsmsim.formats.primus.archive import build_zip, deflated
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for
+from hsmsim.formats.primus.format import PrimusFormat
 from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
@@ -245,6 +246,96 @@ def test_loose_public_key_must_match_leaf(primus, primus_bundles, primus_trust):
     foreign = csr_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     swapped = rebuilt(primus_bundles["rsa-3072"], {PUBKEY_FILE: foreign})
     assert primus.verify(swapped, primus_trust, at=VALIDATION_TIME).reason is Reason.ATTESTATION_KEY_MISMATCH
+
+
+# -- the documented grep/sed step and the signed algorithm claims (primus.md 1.3) ------------
+
+SKA_POLICY = (b'\t<policy>\n\t\t<key_status>\n\t\t\t<blocked>false</blocked>\n\t\t</key_status>\n\t\t<rule_use>\n'
+              b'\t\t\t<token name="t">\n\t\t\t\t<timelock>0</timelock>\n\t\t\t\t<timeout>0</timeout>\n'
+              b'\t\t\t\t<group name="g">\n\t\t\t\t\t<quorum>1</quorum>\n'
+              b'\t\t\t\t\t<approval type="public_key" name="a">MFkwEwYHKoZIzj0CAQ==</approval>\n'
+              b'\t\t\t\t</group>\n\t\t\t</token>\n\t\t</rule_use>\n\t</policy>\n')
+
+
+def test_a_label_mentioning_public_key_is_genuine_output(primus, primus_trust):
+    """A Primus accepts any label; ``my_public_key`` puts the substring on a second line, which breaks the
+    vendor's ``grep public_key`` recipe but not the evidence."""
+    hsm = make_hsm()
+    hsm.keystore.generate(KeySpec.parse("rsa-3072"), "my_public_key", created=KEY_CREATED)
+    evidence = hsm.attest("my_public_key", "primus", {"attest_time": ATTEST_TIME})
+    xml = xml_of(evidence)[1]
+    mentions = [line for line in xml.split(b"\n") if b"public_key" in line]
+    assert mentions[0] == b"\t<label>my_public_key</label>" and len(mentions) == 2
+    for profile in Profile:
+        assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME, profile=profile).reason is Reason.OK
+
+
+def test_an_ska_policy_key_is_accepted(primus, primus_bundles, primus_trust, attestation_key):
+    """An SKA key's approvals are ``<approval type="public_key" name=...>``: documented layout, so both
+    profiles accept it; an attribute the policy layout does not define is still unknown content."""
+    name, xml = xml_of(primus_bundles["rsa-3072"])
+    with_policy = xml.replace(b"\t</attributes>\n", b"\t</attributes>\n" + SKA_POLICY)
+    evidence = rebuilt(primus_bundles["rsa-3072"], {name: with_policy}, resign=attestation_key)
+    for profile in Profile:
+        assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME, profile=profile).reason is Reason.OK
+    odd = with_policy.replace(b'<quorum>', b'<quorum unit="x">')
+    evidence = rebuilt(primus_bundles["rsa-3072"], {name: odd}, resign=attestation_key)
+    assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME, profile=Profile.STRICT).reason \
+        is Reason.UNEXPECTED_CONTENT
+
+
+def test_a_second_public_key_tag_line_is_still_refused(primus, primus_bundles, primus_trust, attestation_key):
+    """The binding guard stays: the key's tags on more than one line (here a wrapped value) is not one clean line."""
+    name, xml = xml_of(primus_bundles["rsa-3072"])
+    value = re.search(rb"<public_key>(.+)</public_key>", xml).group(1)
+    split = xml.replace(value, value[:40] + b"\n" + value[40:])
+    evidence = rebuilt(primus_bundles["rsa-3072"], {name: split}, resign=attestation_key)
+    assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME).reason is Reason.MALFORMED
+
+
+@pytest.mark.parametrize(("spec", "old", "new"), [
+    ("rsa-3072", b"<algorithm_oid>1.2.840.113549.1.1.1<", b"<algorithm_oid>1.2.840.10045.2.1<"),
+    ("ed25519", b"<algorithm_oid>1.3.101.112<", b"<algorithm_oid>1.3.101.113<"),
+    ("ec-p256", b"<curve_oid>1.2.840.10045.3.1.7<", b"<curve_oid>1.3.132.0.34<"),
+    ("ec-p384", b"<curve_oid>1.3.132.0.34<", b"<curve_oid>not-an-oid<"),
+    ("ec-p256", b"<curve_oid>", b"<key_size>384</key_size>\n\t<curve_oid>"),
+])
+def test_signed_algorithm_claims_must_describe_the_key(primus, primus_bundles, primus_trust, attestation_key, spec,
+                                                       old, new):
+    name, xml = xml_of(primus_bundles[spec])
+    assert old in xml
+    evidence = rebuilt(primus_bundles[spec], {name: xml.replace(old, new)}, resign=attestation_key)
+    for profile in Profile:
+        assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME, profile=profile).reason is Reason.ATTR_CONFLICT
+
+
+def test_an_ec_key_size_equal_to_the_curve_is_accepted(primus, primus_bundles, primus_trust, attestation_key):
+    name, xml = xml_of(primus_bundles["ec-p384"])
+    sized = xml.replace(b"\t<curve_oid>", b"\t<key_size>384</key_size>\n\t<curve_oid>")
+    evidence = rebuilt(primus_bundles["ec-p384"], {name: sized}, resign=attestation_key)
+    assert primus.verify(evidence, primus_trust, at=VALIDATION_TIME, profile=Profile.STRICT).reason is Reason.OK
+
+
+def test_spec_guesses_are_switches():
+    """primus.md 1.3 marks the EC ``<curve_oid>``, the ``EC`` algorithm name and the AES OID as guesses."""
+    store = SoftKeyStore(seed="guesses")
+    ec_key = store.generate(KeySpec.parse("ec-p256"), "ec", created=KEY_CREATED)
+    aes_key = store.generate(KeySpec.parse("aes-256"), "aes", created=KEY_CREATED)
+    options = PrimusOptions(curve_oid=False, ec_algorithm_name="ECDSA", secret_algorithm_oid="2.16.840.1.101.3.4.1.42")
+    ec_xml = render_xml(ec_key, ATTEST_TIME, options).decode()
+    assert "<curve_oid>" not in ec_xml and "\t<algorithm>ECDSA</algorithm>\n" in ec_xml
+    aes_xml = render_xml(aes_key, ATTEST_TIME, options).decode()
+    assert "<algorithm_oid>2.16.840.1.101.3.4.1.42</algorithm_oid>" in aes_xml
+    default = render_xml(ec_key, ATTEST_TIME).decode()
+    assert "\t<algorithm>EC</algorithm>\n" in default and "<curve_oid>1.2.840.10045.3.1.7</curve_oid>" in default
+
+
+def test_the_verifier_follows_the_ec_algorithm_name_switch(primus_trust):
+    hsm = make_hsm()
+    options = PrimusOptions(curve_oid=False, ec_algorithm_name="ECDSA")
+    evidence = hsm.attest("key-ec-p256", "primus", {"attest_time": ATTEST_TIME, "options": options})
+    assert PrimusFormat(options).verify(evidence, primus_trust, at=VALIDATION_TIME).reason is Reason.OK
+    assert PrimusFormat().verify(evidence, primus_trust, at=VALIDATION_TIME).reason is Reason.ATTR_CONFLICT
 
 
 # -- hostile input: a reason, never an exception ------------------------------------------

@@ -4,6 +4,7 @@ the openssl walk."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -45,6 +46,7 @@ from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.verdict import Profile, Reason
 from tests.conftest import KEY_CREATED, SEED
 
@@ -258,6 +260,51 @@ def test_real_yubihsm2_sample_is_accepted_with_its_root(shared_dir):
         assert (verdict.claims.serial, verdict.claims.label) == (expected["hsmSerialNumber"], "Swish Sign RSA4096")
     swapped = fmt.trust_anchors_from_files([shared_dir / "interop" / "roots" / "yubico_piv_root_ca_263751.pem"])
     assert fmt.verify(evidence, swapped, at=datetime(2026, 11, 22, tzinfo=UTC)).reason is Reason.CHAIN_UNTRUSTED
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("primary", ["chain.pem", "key_attestation.crt"])
+def test_real_yubihsm2_layout_is_detected_and_its_csr_found(shared_dir, primary):
+    """The real sample's files (chain.pem, key_attestation.crt, csr.pem) are YubiHSM 2 evidence without --format;
+    the CSR is found by content, so strict binds it (expected.json: the CSR's key is the attested key)."""
+    sample = shared_dir / "interop" / "yubihsm2"
+    fmt = detect(sample / primary)
+    assert fmt.name == "yubihsm2"
+    evidence = fmt.load(sample / primary)
+    assert evidence.files["csr.pem"] == (sample / "csr.pem").read_bytes()
+    trust = fmt.trust_anchors_from_files([sample / "yubihsm2_attest_root.crt"])
+    verdict = fmt.verify(evidence, trust, at=datetime(2026, 11, 22, tzinfo=UTC), profile=Profile.STRICT)
+    assert verdict.accepted, verdict.summary()
+    expected = json.loads((sample / "expected.json").read_text())
+    fingerprint = hashlib.sha256(verdict.claims.spki_der).hexdigest()
+    assert ":".join(fingerprint[i:i + 2] for i in range(0, 64, 2)) == expected["attestedPublicKeyFingerprint"]
+    assert detect(sample).name == "yubihsm2"
+
+
+@pytest.mark.shared
+def test_real_key_attestation_certificate_alone_chains_through_the_loose_certificates(shared_dir, tmp_path):
+    """Without chain.pem: key_attestation.crt beside the device certificate and the sub-CA, as yubihsm-shell and
+    Yubico's download give them; a CSR for another key is a mismatch, no CSR is missing input under strict."""
+    sample = shared_dir / "interop" / "yubihsm2"
+    for file_name in ("key_attestation.crt", "device_attestation_20783176.crt", "yubihsm_subca_6742036.crt", "csr.pem"):
+        (tmp_path / file_name).write_bytes((sample / file_name).read_bytes())
+    fmt = get_format("yubihsm2")
+    trust = fmt.trust_anchors_from_files([sample / "yubihsm2_attest_root.crt"])
+    at = datetime(2026, 11, 22, tzinfo=UTC)
+
+    def verdict(profile: Profile = Profile.STRICT) -> Reason:
+        return fmt.verify(fmt.load(tmp_path / "key_attestation.crt"), trust, at=at, profile=profile).reason
+
+    assert verdict() is Reason.OK
+    store = SoftKeyStore(seed="other-csr")
+    other = store.generate(KeySpec.parse("ec-p256"), "other", created=KEY_CREATED)
+    csr = build_csr(name(("CN", "other", UTF8)), store.signer(other))
+    (tmp_path / "csr.pem").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    assert verdict() is Reason.KEY_MISMATCH
+    (tmp_path / "csr.pem").unlink()
+    assert verdict() is Reason.MISSING_INPUT and verdict(Profile.STRUCTURAL) is Reason.OK
+    (tmp_path / "device_attestation_20783176.crt").unlink()
+    assert verdict(Profile.STRUCTURAL) is Reason.CHAIN_INCOMPLETE
 
 
 # -- python-yubihsm as an oracle --------------------------------------------------------------------

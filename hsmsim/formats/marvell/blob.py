@@ -534,16 +534,14 @@ def text_value(obj: KeyObject, attr: int) -> str:
 
 
 def object_key(obj: KeyObject) -> ObjectKey:
-    """The public key an object describes, cross-checked with KEY_TYPE, MODULUS_BITS, KCV and EKCV."""
+    """The public key an object describes, cross-checked with KEY_TYPE, MODULUS_BITS, and KCV and EKCV when present."""
     object_class, key_type = byte_value(obj, CLASS), byte_value(obj, KEY_TYPE)
     assert object_class is not None and key_type is not None
     if object_class == ObjectClass.SECRET_KEY:
         if key_type not in (KeyTypeCode.AES, KeyTypeCode.GENERIC_SECRET, KeyTypeCode.DES3):
             raise Rejected(Reason.ATTR_CONFLICT, f"a secret-key object has KEY_TYPE {key_type:#04x}")
         kcv = obj.get(KCV)
-        if kcv is None:
-            raise Rejected(Reason.ATTR_MISSING, "the secret key has no KCV")
-        if len(kcv) != 3:
+        if kcv is not None and len(kcv) != 3:
             raise Rejected(Reason.MALFORMED, f"KCV is {len(kcv)} bytes, not 3")
         length = obj.get(VALUE_LEN)
         size = int.from_bytes(length, "big") * 8 if length is not None and len(length) == 4 else None
@@ -583,13 +581,20 @@ def object_key(obj: KeyObject) -> ObjectKey:
         raise Rejected(Reason.ATTR_CONFLICT, f"an asymmetric object has KEY_TYPE {key_type:#04x}")
     spki = spki_der(public)
     kcv, ekcv = obj.get(KCV), obj.get(EKCV)
-    if kcv is None or ekcv is None:
-        raise Rejected(Reason.ATTR_MISSING, f"object {obj.handle:#x} lacks KCV or EKCV")
-    if kcv != hashlib.sha1(spki).digest()[:3]:
+    if kcv is not None and kcv != hashlib.sha1(spki).digest()[:3]:
         raise Rejected(Reason.ATTR_CONFLICT, "KCV is not SHA-1(SubjectPublicKeyInfo)[:3] of the attested key")
-    if ekcv != hashlib.sha256(spki).digest():
+    if ekcv is not None and ekcv != hashlib.sha256(spki).digest():
         raise Rejected(Reason.ATTR_CONFLICT, "EKCV is not SHA-256(SubjectPublicKeyInfo) of the attested key")
     return ObjectKey(object_class, key_type, spki, description, size)
+
+
+def require_check_values(obj: KeyObject) -> None:
+    """Strict profile: the object carries its check values, as every real blob does (KCV; EKCV too for an asymmetric
+    key). ``marvell.md`` 7.12 defines them only "if emitted", so :func:`object_key` checks them when present."""
+    wanted = (KCV,) if byte_value(obj, CLASS) == ObjectClass.SECRET_KEY else (KCV, EKCV)
+    missing = [ATTRIBUTE_NAMES[attr] for attr in wanted if obj.get(attr) is None]
+    if missing:
+        raise Rejected(Reason.ATTR_MISSING, f"object {obj.handle:#x} lacks {' and '.join(missing)}")
 
 
 def check_layout(objects: list[KeyObject]) -> None:

@@ -168,6 +168,10 @@ def _public_object_other_key(bench: Workbench) -> None:
     bench.set_objects([mb.KeyObject(public.handle, foreign.attributes), private])
 
 
+def _public_blob_holds_private_object(bench: Workbench) -> None:
+    bench.att.public_blob = bench.att.blob
+
+
 def _two_objects_in_azure_blob(bench: Workbench) -> None:
     assert bench.att.public_blob is not None
     public = mb.parse_blob(bench.att.public_blob).objects[0]
@@ -497,6 +501,10 @@ def mutations(cloud: Cloud) -> list[Mutation]:
     attr("boolean-not-canonical", "AttrBooleanNotCanonical", med, "OBJ_ATTR_EXTRACTABLE = 02",
          "truthiness-based parsers read it as extractable, byte-equality parsers as not", "EXTRACTABLE",
          _set(extractable=b"\x02"), invalid(Reason.MALFORMED), SPEC + " 7.5")
+    attr("ekcv-removed", "AttrEkcvRemoved", low, "OBJ_ATTR_EKCV removed from the private object (KCV kept)",
+         "check values are defined 'if emitted': structural verifiers check what is there; a strict verifier "
+         "wants both, as every real blob carries them", "EKCV", lambda o: o.without(mb.EKCV),
+         strict_only(Reason.ATTR_MISSING), SPEC + " 7.12")
     attr("kcv-mismatch", "AttrKcvMismatch", high, "KCV is not SHA-1(SPKI)[:3] of the attested key",
          "the check value vouches for another key", "KCV", _set(kcv=b"\x00\x00\x00"),
          invalid(Reason.ATTR_CONFLICT), SPEC + " 1.5")
@@ -630,11 +638,23 @@ def _azure_mutations(add: Adder) -> None:
         "gzip of the genuine blob", "bytes.gzip", "privateKeyAttestation", _gzip_azure_blob,
         invalid(Reason.MALFORMED), resign=False)
     add("encoding::public-attestation-null", "PublicAttestationNull",
-        _note("ENCODING", low, '"publicKeyAttestation": null', "the Azure script crashes; omit the key instead",
-              SPEC + " 7.11"),
+        _note("ENCODING", low, '"publicKeyAttestation": null in the REST KeyBundle (base64url)',
+              "acceptable: the SDKs and the az CLI read null as absent (the az CLI file writes it for every key "
+              "without a public blob), so structural verifiers accept; the REST service omits an absent member, "
+              "so a strict verifier flags the shape; the Azure script crashes on null (a script limitation, not "
+              "malformed evidence)", SPEC + " 4.1, 7.11", "azure-cli keyvault custom.py get_key_attestation"),
         "publicKeyAttestation set to null", "json.set", "attributes/attestation/publicKeyAttestation",
-        _attestation_edit(_put("publicKeyAttestation", None)), invalid(Reason.MALFORMED),
+        _attestation_edit(_put("publicKeyAttestation", None)), strict_only(Reason.UNEXPECTED_CONTENT),
         resign=False)
+    add("variant::public-blob-class-private", "PublicBlobClassPrivate",
+        _note("ATTRIBUTE_POLICY", low, "publicKeyAttestation holds a CLASS 03 (private-key) object of the attested "
+              "key, as the REST example's public blob does",
+              "acceptable until a real Managed HSM response is seen: the key is the attested one, so structural "
+              "verifiers accept; a strict verifier rejects a public blob whose object is not a public key",
+              SPEC + " 4.1", "shared/interop/azure-mhsm/GetKeyAttestation-example"),
+        "publicKeyAttestation = a blob of the private object (CLASS 03, the private layout), re-signed",
+        "blob.replace", "publicKeyAttestation", _public_blob_holds_private_object,
+        strict_only(Reason.ATTR_CONFLICT), resign=True, golden="ec-p256")
     add("encoding::version-mrvl-2", "VersionNotMrvl1",
         _note("ENCODING", med, 'version "MRVL-2"', "the Azure script raises; verifiers ignoring it guess the layout",
               SPEC + " 5.1"),
@@ -690,6 +710,15 @@ def _azure_mutations(add: Adder) -> None:
             _note("BASIC", info, what, "none: a correct verifier accepts it", SPEC + " 4.1, 7.1"),
             f"{what}, signed by the genuine partition key", "options.set", "envelope", _with_options(**change),
             valid(), resign=True)
+    add("variant::az-cli-file-public-null", "EnvelopeAzCliPublicNull",
+        _note("BASIC", info, 'the az CLI file of a key without a public blob: "publicKeyAttestation": null, as '
+              "json.dump(todict(...)) writes the SDK's None (every AES key; every asymmetric key if the Azure "
+              "README's reading holds)",
+              "none: a correct verifier reads null as absent, as the SDK does; the Azure script crashes on it",
+              SPEC + " 4.1, 7.11", "azure-cli keyvault custom.py get_key_attestation"),
+        "az keyvault key get-attestation --file with no public blob (azure_public_blob=False), signed by the "
+        "genuine partition key", "options.set", "envelope",
+        _with_options(azure_envelope=AzureEnvelope.AZ_CLI, azure_public_blob=False), valid(), resign=True)
 
 
 def _google_mutations(add: Adder) -> None:

@@ -4,7 +4,8 @@ Facts are from ``shared/specs/marvell.md`` 4 and 5:
 
 * Azure: a KeyBundle JSON (``key`` JWK, ``attributes.attestation`` = ``certificatePemFile``,
   ``privateKeyAttestation``, ``publicKeyAttestation``, ``version: "MRVL-1"``, base64url), the bare
-  attestation object, or the ``az keyvault key get-attestation`` file (standard base64). Blobs are
+  attestation object, or the ``az keyvault key get-attestation`` file (standard base64, compact
+  ``json.dump`` output, ``null`` for an absent blob). Blobs are
   raw and hold exactly one object; the key ID attribute is the key URI.
 * Google: the gcloud pair (gzip'd blob + the four-certificate PEM chain) or the CryptoKeyVersion
   JSON whose ``attestation`` is a KeyOperationAttestation (``content`` = base64 of the gzip'd blob,
@@ -19,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import json
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -118,14 +120,19 @@ def _b64_standard(data: bytes) -> str:
 
 
 def azure_document(att: MarvellAttestation, envelope: AzureEnvelope, options: MarvellOptions) -> dict[str, object]:
-    """The Azure JSON document; a missing public blob is omitted, never ``null``."""
-    encode = _b64_standard if envelope is AzureEnvelope.AZ_CLI else b64url
+    """The Azure JSON document. A missing public blob is omitted from the REST shapes; the az CLI file
+    writes it as ``null`` (``options.az_cli_public_null``), as ``json.dump(todict(...))`` writes the SDK's
+    ``KeyAttestation`` whose ``public_key_attestation`` is None."""
+    az_cli = envelope is AzureEnvelope.AZ_CLI
+    encode = _b64_standard if az_cli else b64url
     attestation: dict[str, object] = {
         "certificatePemFile": encode(b"".join(_pem_of(c) for c in att.certs)),
         "privateKeyAttestation": encode(att.blob),
     }
     if att.public_blob is not None:
         attestation["publicKeyAttestation"] = encode(att.public_blob)
+    elif az_cli and options.az_cli_public_null:
+        attestation["publicKeyAttestation"] = None
     attestation["version"] = AZURE_VERSION
     if envelope is not AzureEnvelope.KEY_BUNDLE:
         return attestation
@@ -169,11 +176,20 @@ def dump_json(document: object) -> bytes:
     return indented_json(document, 2)
 
 
+def dump_document(document: object, cloud: Cloud, options: MarvellOptions) -> bytes:
+    """The envelope JSON's bytes: as the tools print it (:func:`dump_json`), except the az CLI file, which
+    ``az keyvault key get-attestation --file`` writes with ``json.dump`` and its defaults (``", "`` and ``": "``
+    separators, ASCII escapes, no indent) and no trailing newline (azure-cli keyvault ``custom.py``)."""
+    if cloud is Cloud.AZURE and options.azure_envelope is AzureEnvelope.AZ_CLI:
+        return json.dumps(document).encode("ascii")
+    return dump_json(document)
+
+
 def package(att: MarvellAttestation, options: MarvellOptions = DEFAULT_OPTIONS) -> Evidence:
     """The files a relying party receives: the cloud's envelope, the public key (Google) and the roots."""
     if att.cloud is Cloud.AZURE:
         primary = f"{att.stem}.attestation.json"
-        files = {primary: dump_json(azure_document(att, options.azure_envelope, options)),
+        files = {primary: dump_document(azure_document(att, options.azure_envelope, options), att.cloud, options),
                  MARVELL_ROOT_FILE: _pem_of(att.marvell_root)}
         return Evidence(AZURE_FORMAT_NAME, files, primary)
     compressed = _gzipped(att.blob)
@@ -245,6 +261,9 @@ class Base64Style(enum.StrEnum):
     """base64url without padding (Azure REST)."""
     STANDARD = "standard"
     """Standard alphabet with padding (az CLI files, Google ``content``)."""
+    EITHER = "either"
+    """Canonical in both styles: no ``+/-_`` and no padding needed (base64 of PEM text never holds ``+`` or ``/``,
+    so a PEM bundle whose length is a multiple of 3 always reads this way)."""
     OTHER = "other"
     """Decodable but not canonical in either style (mixed alphabets, odd padding)."""
 
@@ -276,7 +295,10 @@ def b64_decode(text: object, what: str, max_bytes: int) -> tuple[bytes, Base64St
     except (binascii.Error, ValueError):
         raise Rejected(Reason.MALFORMED, f"{what} is not valid base64") from None
     standard = binascii.b2a_base64(data, newline=False)
-    if raw == standard.translate(_STANDARD_TO_URLSAFE).rstrip(b"="):
+    urlsafe = standard.translate(_STANDARD_TO_URLSAFE).rstrip(b"=")
+    if raw == standard == urlsafe:
+        style = Base64Style.EITHER
+    elif raw == urlsafe:
         style = Base64Style.URLSAFE
     elif raw == standard:
         style = Base64Style.STANDARD
@@ -420,9 +442,9 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
             raise Rejected(Reason.MISSING_INPUT, f"the attestation has no {required!r}")
     if node["version"] != AZURE_VERSION:
         raise Rejected(Reason.UNSUPPORTED, f"attestation version {node['version']!r} is not {AZURE_VERSION!r}")
-    if "publicKeyAttestation" in node and node["publicKeyAttestation"] is None:
-        raise Rejected(Reason.MALFORMED, "publicKeyAttestation is null (the Azure script crashes on it); "
-                                         "a missing blob is omitted")
+    # The az CLI file writes an absent blob as null; the SDKs read null as absent. Only the Azure script
+    # crashes on it, which makes it a script limitation, not a malformed attestation.
+    public_null = "publicKeyAttestation" in node and node["publicKeyAttestation"] is None
     findings: list[tuple[Reason, str]] = []
     unknown = sorted(set(node) - set(_ATTESTATION_FIELDS))
     if unknown:
@@ -434,14 +456,19 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
     blob, blob_style = b64_decode(node["privateKeyAttestation"], "privateKeyAttestation", mb.MAX_BLOB_BYTES)
     styles = {pem_style, blob_style}
     public_blob = None
-    if "publicKeyAttestation" in node:
+    if "publicKeyAttestation" in node and not public_null:
         public_blob, public_style = b64_decode(node["publicKeyAttestation"], "publicKeyAttestation",
                                                mb.MAX_BLOB_BYTES)
         styles.add(public_style)
-    allowed = [{Base64Style.URLSAFE}] if wants_urlsafe else [{Base64Style.URLSAFE}, {Base64Style.STANDARD}]
+    styles.discard(Base64Style.EITHER)
+    allowed = [set(), {Base64Style.URLSAFE}] + ([] if wants_urlsafe else [{Base64Style.STANDARD}])
     if styles not in allowed:
         expected = "base64url without padding" if wants_urlsafe else "one consistent base64 style"
         findings.append((Reason.MALFORMED, f"attestation values are {sorted(s.value for s in styles)}, not {expected}"))
+    if public_null and Base64Style.STANDARD not in styles:
+        findings.append((Reason.UNEXPECTED_CONTENT, "publicKeyAttestation is null in a REST-shaped (base64url) "
+                                                    "attestation; the service omits an absent blob, only the az CLI "
+                                                    "file writes null"))
     jwk = document.get("key") if wants_urlsafe else None
     if jwk is not None and not isinstance(jwk, dict):
         raise Rejected(Reason.MALFORMED, "key is not a JSON object")

@@ -5,7 +5,8 @@ Facts are from ``shared/specs/marvell.md`` (byte-verified against the real Googl
 (:mod:`hsmsim.formats.marvell.blob`) holds one or two objects of PKCS#11 attribute TLVs in the
 observed order and encodings and a 256-byte RSASSA-PKCS1-v1_5/SHA-256 signature by the partition's
 RSA-2048 key over everything before it. Azure blobs hold the private (or secret) object alone, with
-the public object in a second blob; Google blobs hold the pair, with Google's fixed key template
+the public object in a second blob; Google blobs hold the pair (an imported key's the private object
+alone, as the real imported sample), with Google's fixed key template
 (LABEL ``app_key``; DECRYPT, UNWRAP, SIGN on the private object) as both real Google blobs show.
 GUESSES and the template are switchable through :class:`hsmsim.formats.marvell.options.MarvellOptions`.
 """
@@ -92,7 +93,8 @@ def assemble(cloud: Cloud, key: StoredKey, identity: AttestationIdentity, device
             public_blob = mb.sign_body(mb.encode_body([public], header=options.azure_header,
                                                       info_flags=options.azure_info_flags), signer)
     else:
-        objects = [public, private] if public is not None and options.google_key_pair else [private]
+        pair = key.attributes.local if options.google_key_pair is None else options.google_key_pair
+        objects = [public, private] if public is not None and pair else [private]
         blob = mb.sign_body(mb.encode_body(objects, header=options.google_header,
                                            info_flags=options.google_info_flags), signer)
     return MarvellAttestation(cloud, key, names, blob, public_blob, certs, identity.root, owner.root)

@@ -35,7 +35,8 @@ class AzureEnvelope(enum.StrEnum):
     ATTESTATION = "attestation"
     """Just the ``attestation`` object (base64url)."""
     AZ_CLI = "az-cli"
-    """``az keyvault key get-attestation --file``: the attestation object, standard padded base64."""
+    """``az keyvault key get-attestation --file``: the attestation object, standard padded base64, written by
+    ``json.dump`` (compact, no final newline), ``null`` for an absent blob."""
 
 
 class GoogleEnvelope(enum.StrEnum):
@@ -76,14 +77,20 @@ class MarvellOptions:
     google_info_flags: int = mb.RESPONSE_FLAGS
     azure_public_blob: bool = True
     """Asymmetric keys get a publicKeyAttestation (REST example, SDK docs; the README says otherwise)."""
-    google_key_pair: bool = True
-    """Asymmetric Google blobs carry the public and the private object (as the EC sample)."""
+    google_key_pair: bool | None = None
+    """Whether asymmetric Google blobs carry the public and the private object: None (default) gives generated
+    keys the pair (as the generated EC sample) and imported keys the private object alone (as the imported RSA
+    sample, LOCAL 0); True or False forces one shape for every key."""
     token_true: int = 2
     """The observed OBJ_ATTR_TOKEN byte of token objects."""
     ec_modulus_bits: int = 0x19F
     """OBJ_ATTR_MODULUS_BITS of EC objects: the P-256 sample's value, used for every curve."""
     google_template: GoogleTemplate = GoogleTemplate.CLOUD_HSM
     """The label and usages of Google objects: the real template by default, or the key's own."""
+    az_cli_public_null: bool = True
+    """The az CLI file writes an absent publicKeyAttestation as ``null`` (azure-cli ``json.dump(todict(...))``
+    keeps the SDK's None; ``marvell.md`` 4.1 says so from the source, not from a run); False omits it, the only
+    shape the Azure script reads (it crashes on null)."""
     jwk_hsm_kty: bool = True
     """JWK ``kty`` ``RSA-HSM``/``EC-HSM``/``oct-HSM`` (Managed HSM) rather than ``RSA``/``EC``/``oct``."""
     legacy_root: bool = False

@@ -61,18 +61,21 @@ def _verify(cloud: Cloud, evidence: Evidence, trust: TrustAnchors, at: datetime,
     if public_obj is not None:
         _check_pair(key, public_obj, "public")
     layout = [*parsed.objects]
+    findings = list(inputs.strict_findings)
     if inputs.public_blob is not None:
         public_parsed = mb.parse_blob(inputs.public_blob)
         if len(public_parsed.objects) != 1:
             raise Rejected(Reason.MALFORMED, "publicKeyAttestation holds more than one object")
         mb.check_encodings(public_parsed.objects[0])
-        _check_pair(key, public_parsed.objects[0], "publicKeyAttestation")
+        findings += _check_public_attestation(key, public_parsed.objects[0])
         layout += public_parsed.objects
     _check_binding(cloud, inputs, private_obj, key)
     _check_policy(private_obj, profile)
     if profile is Profile.STRICT:
-        for reason, detail in inputs.strict_findings:
+        for reason, detail in findings:
             raise Rejected(reason, detail)
+        for obj in layout:
+            mb.require_check_values(obj)
         if chains.unused:
             raise Rejected(Reason.UNEXPECTED_CONTENT, "the bundle carries certificates outside both chains: "
                            + ", ".join(_describe(c) for c in chains.unused))
@@ -287,6 +290,22 @@ def _check_pair(private: mb.ObjectKey, public_obj: mb.KeyObject, what: str) -> N
         raise Rejected(Reason.ATTR_CONFLICT, f"the {what} object is not a public key")
     if public.spki != private.spki:
         raise Rejected(Reason.ATTR_CONFLICT, f"the {what} object describes another key than the private object")
+
+
+def _check_public_attestation(private: mb.ObjectKey, obj: mb.KeyObject) -> list[tuple[Reason, str]]:
+    """publicKeyAttestation must describe the attested key. Its object should be CLASS 02 (public key), but the only
+    Azure-originated bytes, the REST example, hold a CLASS 03 object there (``docs/formats/marvell.md``): a private-key
+    object of the same key is a strict-profile finding (returned), anything else a rejection."""
+    public = mb.object_key(obj)
+    if public.spki is None or public.spki != private.spki:
+        raise Rejected(Reason.ATTR_CONFLICT, "the publicKeyAttestation object describes another key than the "
+                                             "private object")
+    if public.object_class == mb.ObjectClass.PRIVATE_KEY:
+        return [(Reason.ATTR_CONFLICT, "the publicKeyAttestation object has CLASS 03 (private key), not 02; "
+                                       "the REST example shows this, the SDK docs describe a public-key object")]
+    if public.object_class != mb.ObjectClass.PUBLIC_KEY:
+        raise Rejected(Reason.ATTR_CONFLICT, "the publicKeyAttestation object is not a public key")
+    return []
 
 
 def _check_policy(obj: mb.KeyObject, profile: Profile) -> None:

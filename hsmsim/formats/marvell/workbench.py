@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.formats.marvell import blob as mb
-from hsmsim.formats.marvell.envelopes import MarvellAttestation, dump_json, package
+from hsmsim.formats.marvell.envelopes import MarvellAttestation, dump_document, package
 from hsmsim.formats.marvell.generate import assemble, owner_pki
 from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, Cloud, KeyNames, MarvellOptions
 from hsmsim.formats.marvell.pki import MarvellPki, OwnerPki, marvell_pki
@@ -177,7 +177,7 @@ class Workbench:
             document = json.loads(files[primary])
             for edit in self.json_edits:
                 edit(document)
-            files[primary] = dump_json(document)
+            files[primary] = dump_document(document, self.att.cloud, self.options)
         if self.text_edit is not None:
             files[primary] = self.text_edit(files[primary])
         if self.compressed_edit is not None:

@@ -15,7 +15,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -388,6 +388,39 @@ def _storage_external(bench: Workbench) -> None:
     bench.xml = mutate.insert_after(xml, "label", b"\t<uuid>6B1F0C2A-93D4E715-0A55C3E1-7F2B9D04</uuid>")
 
 
+def _relabel(suffix: str) -> Operator:
+    """The bundle TSB writes for the same key labelled ``<label><suffix>``: XML, file names, README and CSR
+    follow the label, as they would for a key created under that label."""
+    def apply(bench: Workbench) -> None:
+        signer = bench.kit.store.signer(bench.key)
+        key = replace(bench.key, attributes=replace(bench.key.attributes, label=bench.key.label + suffix))
+        evidence = assemble(key, signer, bench.kit.identity, ATTEST_TIME).evidence(ATTEST_TIME)
+        with zipfile.ZipFile(io.BytesIO(evidence.files[evidence.primary])) as archive:
+            bench.members = {info.filename: archive.read(info) for info in archive.infolist()}
+        bench.outer = {k: v for k, v in evidence.files.items() if k != evidence.primary}
+        bench.key, bench.stem = key, evidence.primary.removesuffix("_attestation.zip")
+    return apply
+
+
+def _ska_policy_block(bench: Workbench) -> bytes:
+    """An SKA key's ``<policy>`` in the layout ``primus.md`` 1.3 documents: ``key_status/blocked``, then the four
+    rules, each one token with one group of one approver (``approval type="public_key"``, base64 SPKI)."""
+    approver = derive_key(bench.kit.seed, "primus/ska-approver", KeySpec.parse("ec-p256"))
+    spki = base64.b64encode(spki_der(approver.public_key())).decode()
+    lines = ["\t<policy>", "\t\t<key_status>", "\t\t\t<blocked>false</blocked>", "\t\t</key_status>"]
+    for rule in ("rule_use", "rule_block", "rule_unblock", "rule_modify"):
+        lines += [f"\t\t<{rule}>", '\t\t\t<token name="custodians">', "\t\t\t\t<timelock>0</timelock>",
+                  "\t\t\t\t<timeout>0</timeout>", '\t\t\t\t<group name="approvers">', "\t\t\t\t\t<quorum>1</quorum>",
+                  f'\t\t\t\t\t<approval type="public_key" name="approver-1">{spki}</approval>',
+                  "\t\t\t\t</group>", "\t\t\t</token>", f"\t\t</{rule}>"]
+    lines.append("\t</policy>")
+    return "".join(line + "\n" for line in lines).encode()
+
+
+def _add_ska_policy(bench: Workbench) -> None:
+    bench.xml = mutate.replace_once(bench.xml, b"\t</attributes>\n", b"\t</attributes>\n" + _ska_policy_block(bench))
+
+
 # -- the catalogue --------------------------------------------------------------------------
 
 CSBR = "CA/B Forum Code Signing BR 6.2.7.4"
@@ -576,6 +609,28 @@ def _mutations() -> tuple[Mutation, ...]:
               "verifiers that trust <algorithm> misparse the key"),
         "<algorithm>EC</algorithm> on an RSA key, re-signed", "xml.set", "/private_key/algorithm",
         xml_op(lambda x: mutate.set_element(x, "algorithm", b"EC")), invalid(Reason.ATTR_CONFLICT), resign=True)
+    add("binding::algorithm-oid-mismatch", "AlgorithmOidMismatch",
+        _note("WRONG_PRIMITIVE", med, "<algorithm_oid> is id-ecPublicKey (1.2.840.10045.2.1) for an RSA public key",
+              "the signed XML contradicts the key it attests; verifiers that trust the OID misparse the key",
+              SPEC + " 1.3"),
+        "<algorithm_oid>1.2.840.10045.2.1</algorithm_oid> on an RSA key, <algorithm> left RSA, re-signed", "xml.set",
+        "/private_key/algorithm_oid", xml_op(lambda x: mutate.set_element(x, "algorithm_oid", b"1.2.840.10045.2.1")),
+        invalid(Reason.ATTR_CONFLICT), resign=True)
+    add("binding::curve-oid-mismatch", "CurveOidMismatch",
+        _note("WRONG_PRIMITIVE", med, "<curve_oid> names P-384 (1.3.132.0.34) for a P-256 public key",
+              "the signed XML claims a stronger curve than the key it attests; a policy on the curve is fooled",
+              SPEC + " 1.3"),
+        "<curve_oid>1.3.132.0.34</curve_oid> on the P-256 key, re-signed", "xml.set", "/private_key/curve_oid",
+        xml_op(lambda x: mutate.set_element(x, "curve_oid", b"1.3.132.0.34")), invalid(Reason.ATTR_CONFLICT),
+        resign=True, golden="ec-p256")
+    add("binding::ec-key-size-mismatch", "EcKeySizeMismatch",
+        _note("WRONG_PRIMITIVE", med, "<key_size> 384 on a P-256 key (EC keys may carry <key_size>: a GUESS switch)",
+              "the signed XML claims a stronger key than it attests; a policy on <key_size> is fooled",
+              SPEC + " 1.3"),
+        "<key_size>384</key_size> after <algorithm_oid> on the P-256 key, re-signed", "xml.insert",
+        "/private_key/key_size",
+        xml_op(lambda x: mutate.insert_after(x, "algorithm_oid", b"\t<key_size>384</key_size>")),
+        invalid(Reason.ATTR_CONFLICT), resign=True, golden="ec-p256")
 
     # attributes
     def attr(slug: str, flag: str, severity: Severity, description: str, effect: str, operator: str, path: str,
@@ -771,6 +826,20 @@ def _mutations() -> tuple[Mutation, ...]:
               "none: a correct verifier accepts it", SPEC + " 1.3"),
         'storage="external" and <uuid> added, re-signed', "xml.set", "/private_key/@storage", _storage_external,
         valid(), resign=True)
+    add("variant::label-mentions-public-key", "LabelMentionsPublicKey",
+        _note("BASIC", Severity.INFO, "a key labelled <label>_public_key, so a second line of the XML contains "
+              "'public_key'",
+              "none: a correct verifier accepts it; the vendor's documented `grep public_key | sed` step finds two "
+              "lines and fails", SPEC + " 1.3 (the grep/sed step)"),
+        "the same key attested under the label <label>_public_key (file names, README and CSR follow it)",
+        "key.relabel", "/private_key/label", _relabel("_public_key"), valid(), resign=True)
+    add("variant::ska-policy", "SkaPolicy",
+        _note("BASIC", Severity.INFO, "an SKA key: a <policy> block whose approvals are "
+              '<approval type="public_key" name="...">, as primus.md documents',
+              "none: a correct verifier accepts it; the vendor's documented `grep public_key | sed` step fails on "
+              "every SKA-policy key (the spec's caveat)", SPEC + " 1.3 (policy; the grep/sed caveat)"),
+        "<policy> (key_status, rule_use/block/unblock/modify, one approver each) after <attributes>, re-signed",
+        "xml.insert", "/private_key/policy", _add_ska_policy, valid(), resign=True)
     add("variant::chain-without-root-copy", "ChainWithoutRootCopy",
         _note("BASIC", Severity.INFO, "PrimusHSM_Attestation.crt holds leaf and device only, as in the real capture",
               "none: a correct verifier accepts it", SPEC + " 1.5"),

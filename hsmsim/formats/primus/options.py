@@ -17,7 +17,10 @@ class PrimusOptions:
     ``zip_layout``: ``java`` (``java.util.zip.ZipOutputStream``, as TSB is a Java service) or
     ``python`` (``zipfile``, what hsmsim wrote before; see :mod:`~hsmsim.formats.primus.archive`);
     ``csr_key_usage``: the CSR requests a non-critical keyUsage digitalSignature in an
-    extensionRequest attribute, as the real Primus CSR does (False: no attributes, the old shape).
+    extensionRequest attribute, as the real Primus CSR does (False: no attributes, the old shape);
+    ``curve_oid``: EC keys carry ``<curve_oid>`` (the JSON mirror has ``curveOid``; no XML sample shows it);
+    ``ec_algorithm_name``: the ``<algorithm>`` of an EC key (``EC``; the key-creation API's name);
+    ``secret_algorithm_oid``: the ``<algorithm_oid>`` of an AES key (NIST's ``aes`` arc).
     """
 
     secret_key_root: str = "secret_key"
@@ -26,3 +29,6 @@ class PrimusOptions:
     key_use_count: int = 0
     zip_layout: ZipLayout = "java"
     csr_key_usage: bool = True
+    curve_oid: bool = True
+    ec_algorithm_name: str = "EC"
+    secret_algorithm_oid: str = "2.16.840.1.101.3.4.1"

@@ -23,7 +23,7 @@ from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE
 from hsmsim.formats.primus.options import PrimusOptions
-from hsmsim.formats.primus.xml import MAX_XML_BYTES, Document, read_document
+from hsmsim.formats.primus.xml import MAX_XML_BYTES, SPKI_ALGORITHM_OIDS, Document, read_document
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, subject_and_issuer, validate_chain
 from hsmsim.safeio import ZIP_DEFLATED, ReadBudget, ZipMember, read_zip_members
@@ -154,11 +154,17 @@ def _parse_spki(text: str) -> tuple[bytes, PublicKeyTypes]:
 
 
 def _check_grep_contract(xml: bytes) -> None:
-    """The vendor's documented ``grep public_key | sed`` must find exactly one clean line."""
-    lines = [line for line in xml.split(b"\n") if b"public_key" in line]
+    """The vendor's documented ``grep public_key | sed`` extraction needs the key on one clean line.
+
+    Exactly one line may hold a ``<public_key>`` or ``</public_key>`` tag, and it is
+    ``<TAB><public_key>base64</public_key>``. Other lines that merely mention ``public_key`` (a label
+    such as ``my_public_key``, an SKA policy's ``approval type="public_key"``) are genuine Primus
+    output: they break the vendor's shell recipe, not the evidence (``primus.md`` 1.3, the caveat).
+    """
+    lines = [line for line in xml.split(b"\n") if b"<public_key>" in line or b"</public_key>" in line]
     if len(lines) != 1:
         raise Rejected(Reason.ATTR_CONFLICT,
-                       f"{len(lines)} lines mention public_key; the documented extraction needs exactly one")
+                       f"{len(lines)} lines hold a public_key tag; the documented extraction needs exactly one")
     if not re.fullmatch(rb"\t<public_key>[A-Za-z0-9+/=]+</public_key>", lines[0]):
         raise Rejected(Reason.MALFORMED, "the public_key line is not '<TAB><public_key>base64</public_key>'")
 
@@ -176,14 +182,34 @@ def _key_facts(doc: Document, key: PublicKeyTypes | None) -> tuple[str, int | No
     return key_facts(key)
 
 
-def _check_algorithm(doc: Document, key: PublicKeyTypes | None, key_type: str, size: int | None) -> None:
-    expected = {"RSA": "RSA", "EC": "EC", "Ed25519": "ED"}.get(key_type.split("-")[0])
-    if key is not None and doc.values["algorithm"] != expected:
+def _check_algorithm(doc: Document, key: PublicKeyTypes | None, key_type: str, size: int | None,
+                     options: PrimusOptions) -> None:
+    """The signed algorithm claims describe the key ``<public_key>`` carries: ``<algorithm>``,
+    ``<algorithm_oid>`` (the SPKI's algorithm), an EC key's ``<curve_oid>`` (its named curve) and
+    ``<key_size>`` (RSA modulus or curve bits) when present."""
+    family = key_type.split("-")[0]
+    if key is not None:
+        expected = {"RSA": "RSA", "EC": options.ec_algorithm_name, "Ed25519": "ED"}.get(family)
+        if doc.values["algorithm"] != expected:
+            raise Rejected(Reason.ATTR_CONFLICT,
+                           f"<algorithm> {doc.values['algorithm']} contradicts the {key_type} public key")
+        if doc.values["algorithm_oid"] != SPKI_ALGORITHM_OIDS.get(family):
+            raise Rejected(Reason.ATTR_CONFLICT,
+                           f"<algorithm_oid> {doc.values['algorithm_oid'][:64]} contradicts the {key_type} public key")
+    if isinstance(key, ec.EllipticCurvePublicKey) and "curve_oid" in doc.values:
+        _check_curve_oid(doc.values["curve_oid"], key)
+    if "key_size" in doc.values and family in ("RSA", "EC") and doc.values["key_size"] != str(size):
         raise Rejected(Reason.ATTR_CONFLICT,
-                       f"<algorithm> {doc.values['algorithm']} contradicts the {key_type} public key")
-    if "key_size" in doc.values and key_type == "RSA" and doc.values["key_size"] != str(size):
-        raise Rejected(Reason.ATTR_CONFLICT,
-                       f"<key_size> {doc.values['key_size']} contradicts the {size}-bit public key")
+                       f"<key_size> {doc.values['key_size'][:16]} contradicts the {size}-bit public key")
+
+
+def _check_curve_oid(text: str, key: ec.EllipticCurvePublicKey) -> None:
+    try:
+        named = isinstance(key.curve, ec.get_curve_for_oid(x509.ObjectIdentifier(text)))
+    except (ValueError, LookupError):  # not an OID, or no curve cryptography knows
+        named = False
+    if not named:
+        raise Rejected(Reason.ATTR_CONFLICT, f"<curve_oid> {text[:64]} contradicts the {key.curve.name} public key")
 
 
 def _require_attr(doc: Document, name: str) -> bool:
@@ -255,7 +281,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         _check_grep_contract(inputs.xml)
         _check_binding(spki, inputs.csr)
     key_type, size = _key_facts(doc, key)
-    _check_algorithm(doc, key, key_type, size)
+    _check_algorithm(doc, key, key_type, size, options)
     _check_attributes(doc, profile)
     if profile is Profile.STRICT:
         _check_strict_policy(doc, key_type, size)
@@ -281,7 +307,8 @@ def verify_evidence(
     """Check chain, signature, key binding and attributes at ``at`` (default now) under ``profile``.
 
     Never raises on bad evidence: every defect is a :class:`Verdict` with its
-    :class:`~hsmsim.verdict.Reason`. ``options`` says which secret-key root element to accept.
+    :class:`~hsmsim.verdict.Reason`. ``options`` says which secret-key root element and EC
+    ``<algorithm>`` name to accept.
     """
     try:
         return _verify(evidence, trust, at or datetime.now(UTC), Profile(profile), options)

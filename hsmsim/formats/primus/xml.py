@@ -24,12 +24,8 @@ from hsmsim.verdict import Reason, Rejected
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 MAX_XML_BYTES = 1024 * 1024
 
-ALGORITHM_OIDS = {
-    KeyType.RSA: ("RSA", "1.2.840.113549.1.1.1"),
-    KeyType.EC: ("EC", "1.2.840.10045.2.1"),
-    KeyType.EC_EDWARDS: ("ED", "1.3.101.112"),
-    KeyType.AES: ("AES", "2.16.840.1.101.3.4.1"),
-}
+SPKI_ALGORITHM_OIDS = {"RSA": "1.2.840.113549.1.1.1", "EC": "1.2.840.10045.2.1", "Ed25519": "1.3.101.112"}
+"""``<algorithm_oid>`` of an asymmetric key: the algorithm OID of its SubjectPublicKeyInfo (``primus.md`` 1.3)."""
 CURVE_OIDS = {"secp256r1": "1.2.840.10045.3.1.7", "secp384r1": "1.3.132.0.34"}
 ATTRIBUTE_ORDER = (
     "decrypt", "sign", "unwrap", "derive", "sensitive", "always_sensitive", "extractable",
@@ -43,6 +39,11 @@ TOP_LEVEL_ORDER = (
 _ROOT_ATTRIBUTES = ("creation", "storage")
 """The XML attributes a Primus HSM writes: on the root element only (``storage="external"`` for keys in
 an external store)."""
+_ELEMENT_ATTRIBUTES: dict[str, tuple[str, ...]] = {"derivation_value": ("type",)}
+"""The XML attributes ``primus.md`` 1.3 documents on top-level elements."""
+_POLICY_ATTRIBUTES: dict[str, tuple[str, ...]] = {"token": ("name",), "group": ("name",), "approval": ("type", "name")}
+"""The XML attributes of an SKA key's ``<policy>`` block (``token[@name]``, ``group[@name]``,
+``approval[@type="public_key"][@name]``, ``primus.md`` 1.3)."""
 _REQUIRED_TOP_LEVEL = ("label", "create_time", "attest_time", "algorithm", "algorithm_oid",
                        "attributes")
 
@@ -62,10 +63,20 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
+def algorithm_of(key_type: KeyType, options: PrimusOptions = PrimusOptions()) -> tuple[str, str]:
+    """``<algorithm>`` and ``<algorithm_oid>`` as a Primus HSM writes them for a ``key_type`` key."""
+    return {
+        KeyType.RSA: ("RSA", SPKI_ALGORITHM_OIDS["RSA"]),
+        KeyType.EC: (options.ec_algorithm_name, SPKI_ALGORITHM_OIDS["EC"]),
+        KeyType.EC_EDWARDS: ("ED", SPKI_ALGORITHM_OIDS["Ed25519"]),
+        KeyType.AES: ("AES", options.secret_algorithm_oid),
+    }[key_type]
+
+
 def render_xml(key: StoredKey, attest_time: datetime, options: PrimusOptions = PrimusOptions()) -> bytes:
     """The key-attributes XML exactly as a Primus HSM writes it for ``key``."""
     attrs = key.attributes
-    algorithm, algorithm_oid = ALGORITHM_OIDS[key.spec.key_type]
+    algorithm, algorithm_oid = algorithm_of(key.spec.key_type, options)
     root = "private_key" if key.public_key is not None else options.secret_key_root
     lines = [XML_DECLARATION.rstrip("\n"),
              f'<{root} creation="{"generated" if attrs.local else "imported"}">']
@@ -83,7 +94,7 @@ def render_xml(key: StoredKey, attest_time: datetime, options: PrimusOptions = P
     if key.spec.key_type in (KeyType.RSA, KeyType.AES) or (
             key.spec.key_type is KeyType.EC and options.ec_key_size):
         element("key_size", str(key.spec.bits))
-    if key.spec.key_type is KeyType.EC:
+    if key.spec.key_type is KeyType.EC and options.curve_oid:
         element("curve_oid", CURVE_OIDS[key.spec.curve or ""])
     if key.public_key is not None:
         element("public_key", base64.b64encode(spki_der(key.public_key)).decode())
@@ -110,7 +121,8 @@ class Document:
 
     ``values`` and ``attributes`` keep document order; ``unknown`` names the elements and XML
     attributes the format does not define (``attributes/<tag>`` for an unknown flag, ``<tag>/@<name>``
-    for an XML attribute other than the root's ``creation`` and ``storage``).
+    for an XML attribute other than the root's ``creation`` and ``storage``, ``derivation_value``'s
+    ``type`` and the names and types inside an SKA ``<policy>``).
     """
 
     root: str
@@ -160,10 +172,17 @@ def read_document(xml: bytes, options: PrimusOptions = PrimusOptions()) -> Docum
     for node in root.iter():
         if not isinstance(node.tag, str) or node.tag.startswith("{") or node.prefix:
             raise Rejected(Reason.MALFORMED, f"namespaced element {node.tag!r}")
+        documented: tuple[str, ...]
+        if node is root:
+            documented = _ROOT_ATTRIBUTES
+        elif [ancestor.tag for ancestor in node.iterancestors()][-2:-1] == ["policy"]:
+            documented = _POLICY_ATTRIBUTES.get(node.tag, ())
+        else:
+            documented = _ELEMENT_ATTRIBUTES.get(node.tag, ()) if node.getparent() is root else ()
         for attr_name in map(str, node.attrib):
             if attr_name.startswith("{"):
                 raise Rejected(Reason.MALFORMED, f"namespaced attribute {attr_name!r}")
-            if node is not root or attr_name not in _ROOT_ATTRIBUTES:
+            if attr_name not in documented:
                 unknown.append(f"{node.tag}/@{attr_name}")
     if root.tag not in ("private_key", options.secret_key_root):
         raise Rejected(Reason.MALFORMED, f"root element is <{root.tag}>, not <private_key>")

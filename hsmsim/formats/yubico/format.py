@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography import x509
+
 from hsmsim.device import AttestationRequest, Device, flag_parameter
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy
-from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_FORMAT, assemble_hsm
+from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_FORMAT, assemble_hsm, is_key_attestation
 from hsmsim.formats.yubico.piv import (
     PIV_FORMAT,
     SECTIGO_SUFFIX,
@@ -40,10 +42,12 @@ from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.pki.seed import drbg
-from hsmsim.safeio import ReadBudget, read_regular_file
+from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
 _PIV_PRIMARY = (".attestation.pem", SECTIGO_SUFFIX, STEP_SUFFIX)
+_PEEK_BYTES = 8192
+"""Enough for the first PEM certificate of a chain file (a key attestation certificate is about 1.6 KB)."""
 
 
 def device_serial(device: Device) -> int:
@@ -189,6 +193,47 @@ class YubiHsm2Format(_YubicoFormat):
     title = "Yubico YubiHSM 2 key attestation"
     primaries = (CHAIN_SUFFIX,)
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
+
+    def load(self, path: Path) -> Evidence:
+        """A ``<stem>_chain.pem`` with the files beside it sharing its stem, a directory, or a file of the real
+        sample's layout (``chain.pem``, ``key_attestation.crt``) with every certificate or CSR file beside it
+        (``csr.pem``, the device certificate, the sub-CA), found by content."""
+        if path.is_dir() or path.name.endswith(CHAIN_SUFFIX):
+            return _load(self.name, path, self.primaries)
+        try:
+            budget = ReadBudget()
+            files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
+            for sibling in bundle_entries(path.parent):
+                head = peek_regular_file(sibling, 64) or b""
+                if sibling != path and (b"-----BEGIN CERTIFICATE-----" in head or b"CERTIFICATE REQUEST-----" in head):
+                    files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+        except OSError as exc:
+            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        return Evidence(self.name, files, path.name)
+
+    def detect(self, path: Path) -> bool:
+        """A ``<stem>_chain.pem``, a PEM file whose first certificate is a key attestation certificate (the real
+        ``chain.pem`` or ``key_attestation.crt``), or a directory holding either; never raises."""
+        try:
+            if path.is_dir():
+                return any(self._claims_file(entry) for entry in bundle_entries(path))
+            return self._claims_file(path)
+        except OSError:
+            return False
+
+    def _claims_file(self, path: Path) -> bool:
+        if path.name.endswith(CHAIN_SUFFIX):
+            return True
+        if path.suffix.lower() not in (".pem", ".crt"):
+            return False
+        head = peek_regular_file(path, _PEEK_BYTES) or b""
+        end = head.find(b"-----END CERTIFICATE-----")
+        if not head.startswith(b"-----BEGIN CERTIFICATE-----") or end < 0:
+            return False
+        try:
+            return is_key_attestation(x509.load_pem_x509_certificate(head[:end + 25]))
+        except ValueError:
+            return False
 
     def provision(self, device: Device, partition: str,
                   attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:

@@ -7,9 +7,11 @@ Attestation (<serial>)``), its validity copied, subject ``YubiHSM Attestation id
 SHA-256 PKCS#1 v1.5, and the seven key extensions 4.1, 4.2, 4.3, 4.4, 4.5, 4.6, 4.9 in that order
 (firmware, serial, origin, domains, capabilities, object id, label).
 
-Evidence on disk, as the published fixture: ``<stem>_chain.pem`` (key attestation, device attestation,
-sub-CA: leaf first), the key's CSR ``<stem>.csr``, ``<stem>.request.json`` (the serial the relying
-party expects) and the emulated root ``yubihsm2_attest_root.crt``.
+Evidence on disk: ``<stem>_chain.pem`` (key attestation, device attestation, sub-CA: leaf first), the
+key's CSR ``<stem>.csr``, ``<stem>.request.json`` (the serial the relying party expects) and the
+emulated root ``yubihsm2_attest_root.crt``. The real sample's layout is read too: ``chain.pem`` (the
+same three certificates), or ``key_attestation.crt`` beside the device certificate and the sub-CA,
+and the CSR as ``csr.pem`` (found by content).
 """
 
 from __future__ import annotations
@@ -34,6 +36,18 @@ from hsmsim.pki.seed import drbg
 HSM_FORMAT = "yubihsm2"
 HSM_ROOT_FILE = "yubihsm2_attest_root.crt"
 CHAIN_SUFFIX = "_chain.pem"
+KEY_SUBJECT_PREFIX = "YubiHSM Attestation id:0x"
+"""The common name of every key attestation certificate (``YubiHSM Attestation id:0x<object id>``)."""
+
+
+def is_key_attestation(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` is named as a YubiHSM 2 key attestation certificate (subject CN
+    ``YubiHSM Attestation id:0x...``)."""
+    try:
+        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    except ValueError:
+        return False
+    return any(str(a.value).startswith(KEY_SUBJECT_PREFIX) for a in names)
 
 
 def capabilities_of(key: StoredKey) -> int:

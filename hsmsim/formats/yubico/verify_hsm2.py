@@ -28,7 +28,7 @@ from hsmsim.formats.yubico.extensions import (
     read_der_integer,
     read_hsm_key_extensions,
 )
-from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX
+from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, is_key_attestation
 from hsmsim.formats.yubico.verify_piv import bundle_files, json_object, load_certs
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import validate_chain
@@ -43,16 +43,35 @@ def verify_hsm2(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: 
         return Verdict(rejection.reason, rejection.detail)
 
 
+def _is_csr(name: str, data: bytes) -> bool:
+    return name.endswith(".csr") or b"CERTIFICATE REQUEST-----" in data[:64]
+
+
+def _chain(files: dict[str, bytes]) -> list[x509.Certificate]:
+    """Leaf first: the chain file (``<stem>_chain.pem``, or the real sample's ``chain.pem``), else the one key
+    attestation certificate among the bundle's certificate files (the real ``key_attestation.crt``) followed by
+    every other certificate there (the device certificate, the sub-CA), which the path is built from."""
+    chains = [n for n in files if n.endswith(CHAIN_SUFFIX) or n == "chain.pem"]
+    if len(chains) > 1:
+        raise Rejected(Reason.MISSING_INPUT, f"{len(chains)} chain files (<stem>{CHAIN_SUFFIX}), not one")
+    if chains:
+        return load_certs(files[chains[0]], chains[0])
+    held = [cert for name, data in sorted(files.items()) if b"-----BEGIN CERTIFICATE-----" in data
+            and not _is_csr(name, data) for cert in load_certs(data, name)]
+    leaves = list(dict.fromkeys(cert for cert in held if is_key_attestation(cert)))  # a Certificate hashes by DER
+    if len(leaves) != 1:
+        raise Rejected(Reason.MISSING_INPUT, f"no chain file (<stem>{CHAIN_SUFFIX}) and {len(leaves)} key attestation "
+                                             "certificates, not one")
+    return [leaves[0], *(cert for cert in held if cert != leaves[0])]
+
+
 def _gather(evidence: Evidence) -> tuple[list[x509.Certificate], bytes | None, dict[str, object] | None]:
     files = bundle_files(evidence)
-    chains = [n for n in files if n.endswith(CHAIN_SUFFIX) or n == "chain.pem"]
-    if len(chains) != 1:
-        raise Rejected(Reason.MISSING_INPUT, f"{len(chains)} chain files (<stem>{CHAIN_SUFFIX}), not one")
-    csrs = [data for n, data in files.items() if n.endswith((".csr", "csr.pem"))]
+    csrs = [data for n, data in files.items() if _is_csr(n, data)]
     if len(csrs) > 1:
         raise Rejected(Reason.MISSING_INPUT, f"{len(csrs)} CSRs: which one to bind the attested key to is ambiguous")
     requests = [data for n, data in files.items() if n.endswith(".request.json")]
-    return (load_certs(files[chains[0]], chains[0]), csrs[0] if csrs else None,
+    return (_chain(files), csrs[0] if csrs else None,
             json_object(requests[0], "the request") if len(requests) == 1 else None)
 
 
@@ -72,7 +91,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     if csr is not None:
         check_csr_binding(spki, csr, "the attested key")
     elif profile is Profile.STRICT:
-        raise Rejected(Reason.MISSING_INPUT, "no CSR (one .csr) to bind the attested key to")
+        raise Rejected(Reason.MISSING_INPUT, "no CSR (a .csr, or a PEM certificate request) to bind the key to")
     if request is not None and request.get("serial") is not None and request["serial"] != fields.serial:
         raise Rejected(Reason.ATTR_CONFLICT, f"the key is on YubiHSM {fields.serial}, the request names "
                                              f"{str(request['serial'])[:12]}")
