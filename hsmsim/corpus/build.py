@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from pydantic import ValidationError
 
 from hsmsim import __version__
-from hsmsim._atomic import create_file
+from hsmsim._atomic import create_file, relative_parts
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import get_format, names
 from hsmsim.harness.vectors import CorpusLoadError, read_manifest
@@ -38,7 +38,6 @@ from hsmsim.model.corpus_schema import (
     corpus_json,
     vector_schema,
 )
-from hsmsim.model.evidence import relative_parts
 from hsmsim.model.vectors import PROVENANCE_NOTES, Expected, FlagNote, Severity, VectorCase
 
 SUITE_VERSION = "1.0.0"

@@ -22,10 +22,11 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import Field, ValidationError
 
+from hsmsim._atomic import relative_parts
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.text import one_line
 from hsmsim.model.corpus_schema import NoteRecord, VectorFile, VectorRecord
-from hsmsim.model.evidence import Evidence, relative_parts
+from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import Expected
 from hsmsim.safeio import load_json_object, read_local_file
 from hsmsim.verdict import Profile
