@@ -570,3 +570,34 @@ def test_a_fifo_left_as_swtpm_pid_file_neither_blocks_nor_fails_the_start(tmp_pa
     _plant(state / "swtpm" / "swtpm.pid", "fifo")
     result = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--backend", "swtpm", state=state)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("sensitive", "yes", "attribute sensitive is a string, not a boolean"),
+    ("sensitive", 1, "attribute sensitive is an integer, not a boolean"),
+    ("sensitive", None, "attribute sensitive is null, not a boolean"),
+    ("modulus_bits", "x", "attribute modulus_bits is a string, not an integer or null"),
+    ("modulus_bits", True, "attribute modulus_bits is a boolean, not an integer or null"),
+    ("value_len", 1.5, "attribute value_len is a number, not an integer or null"),
+    ("label", 5, "attribute label is an integer, not a string"),
+    ("key_gen_mechanism", [], "attribute key_gen_mechanism is a list, not a string or null"),
+    ("id", "zz", "attribute id is 'zz', not a bytes value"),
+    ("key_type", "DSA", "attribute key_type is 'DSA', not a KeyType value"),
+    ("unheard_of", True, "attributes have unknown unheard_of"),
+    ("local", "delete", "attributes lack local"),
+])
+def test_a_key_record_with_a_field_of_the_wrong_type_is_one_line_and_exit_2(tmp_path, field, value, message):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "rsa-2048", state=state).returncode == 0
+    assert hsmsim("key", "list", state=state).returncode == 0
+    path = next((state / "soft").glob("*.json"))
+    record = json.loads(path.read_text())
+    if value == "delete":
+        del record["attributes"][field]
+    else:
+        record["attributes"][field] = value
+    path.write_text(json.dumps(record))
+    result = hsmsim("key", "list", state=state)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0] == f"hsmsim: error: corrupt key file {path}: {message}", lines[0]
