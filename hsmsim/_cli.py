@@ -72,13 +72,14 @@ def _state_option(fn: click.decorators.FC) -> click.decorators.FC:
 
 
 class _Group(click.Group):
-    """Turns every :class:`HsmsimError` into one line on stderr and exit code 2."""
+    """Turns every :class:`HsmsimError` into one line on stderr and exit code 2 (escaped here too, so a message that
+    interpolates a name holding a newline stays one line)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except HsmsimError as exc:
-            _fail(str(exc))
+            _fail(escaped(str(exc)))
 
 
 # Subcommands that live with their concern, imported only when used: name -> "module:attribute".

@@ -601,3 +601,29 @@ def test_a_key_record_with_a_field_of_the_wrong_type_is_one_line_and_exit_2(tmp_
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0] == f"hsmsim: error: corrupt key file {path}: {message}", lines[0]
+
+
+@pytest.mark.parametrize("case", ["detected", "primus", "ms-kast", "vectors", "fuzz-merge"])
+def test_a_file_name_holding_a_newline_is_shown_escaped_on_one_line(tmp_path, case):
+    """Messages that name a file print it escaped: a name with a newline cannot split the one-line error."""
+    root = tmp_path / "root.pem"
+    root.write_text("")
+    odd = tmp_path / "two\nlines"
+    if case in ("detected", "primus"):
+        os.mkfifo(odd)
+        args = ["verify", str(odd), "--root", str(root), *(["--format", "primus"] if case == "primus" else [])]
+    elif case == "ms-kast":
+        odd.mkdir()
+        for name in ("a.kast.cmc", "b.kast.cmc"):
+            (odd / name).write_bytes(b"0")
+        args = ["verify", str(odd), "--root", str(root), "--format", "ms-kast"]
+    elif case == "vectors":
+        odd.mkdir()
+        args = ["vectors", "list", "--vectors", str(odd)]
+    else:
+        odd.mkdir()
+        args = ["fuzz", "merge", str(odd), "--out", str(tmp_path / "out")]
+    result = hsmsim(*args)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("hsmsim: error: ") and "two\\nlines" in lines[0], lines[0]

@@ -233,12 +233,12 @@ def _corpus_directory(out: Path) -> bool:
     a directory that can be looked at, or its manifest is something else (a FIFO would block the reading of it)."""
     try:
         if not stat.S_ISDIR(os.stat(out).st_mode):
-            raise CorpusError(f"{out} exists and is not a directory")
+            raise CorpusError(f"{escaped(str(out))} exists and is not a directory")
         manifest = os.lstat(out / MANIFEST_FILE).st_mode
     except FileNotFoundError:
         return False
     except OSError as exc:
-        raise CorpusError(f"cannot use {out} for the corpus: {exc.strerror or exc}") from None
+        raise CorpusError(f"cannot use {escaped(str(out))} for the corpus: {exc.strerror or exc}") from None
     if not stat.S_ISREG(manifest):
         raise CorpusError(f"{out / MANIFEST_FILE} is not a regular file")
     return True
@@ -270,7 +270,7 @@ def build_corpus(
     that does not hold a corpus (no ``manifest.json``).
     """
     if not _corpus_directory(out) and out.exists() and any(out.iterdir()):
-        raise CorpusError(f"{out} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
+        raise CorpusError(f"{escaped(str(out))} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
     registry = registry if registry is not None else IdRegistry.load(out / REGISTRY_FILE)
     promoted = promoted if promoted is not None else promoted_drafts(out)
     per_format: dict[str, tuple[list[VectorCase], dict[str, FlagNote]]] = {}

@@ -50,7 +50,7 @@ from hsmsim.model.corpus_schema import WireModel
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.safeio import read_local_file
-from hsmsim.verdict import Profile
+from hsmsim.verdict import Profile, escaped
 
 CHUNK = 64
 SUMMARY_FILE = "summary.json"
@@ -127,7 +127,8 @@ class CampaignSummary(WireModel):
             why = str(exc)
         except ValidationError as exc:
             why = validation_summary(exc)
-        raise FuzzError(f"{out} holds no readable {SUMMARY_FILE} (a 'hsmsim fuzz --out' directory): {why}")
+        raise FuzzError(f"{escaped(str(out))} holds no readable {SUMMARY_FILE} (a 'hsmsim fuzz --out' directory): "
+                        f"{why}")
 
     def write(self, out: Path) -> None:
         """Write ``out/summary.json`` (making ``out``) through :func:`hsmsim._atomic.replace_file`: what that name

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from hsmsim._atomic import relative_parts, replace_files
 from hsmsim.errors import BundleError
 from hsmsim.safeio import ReadBudget, read_regular_file
-from hsmsim.verdict import Reason, Rejected
+from hsmsim.verdict import Reason, Rejected, escaped
 
 MAX_BUNDLE_FILE_BYTES = 16 * 1024 * 1024
 """One evidence file; what one verification reads in all is bounded by :class:`ReadBudget`."""
@@ -95,7 +95,7 @@ class TrustAnchors:
                 certs += (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                           else [x509.load_der_x509_certificate(data)])
             except ValueError as exc:
-                raise BundleError(f"{path} is not a PEM or DER certificate") from exc
+                raise BundleError(f"{escaped(str(path))} is not a PEM or DER certificate") from exc
         return cls({role: tuple(certs)})
 
 
@@ -136,10 +136,10 @@ def primary_file(path: Path, claims: Callable[[Path], bool]) -> Path:
     try:
         found = _claimed_files(path, claims)
     except OSError as exc:
-        raise BundleError(f"cannot list {path}: {exc.strerror}") from exc
+        raise BundleError(f"cannot list {escaped(str(path))}: {exc.strerror}") from exc
     if len(found) != 1:
-        named = ", ".join(p.name for p in found[:4]) + (", ..." if len(found) > 4 else "")
-        raise BundleError(f"{path} holds {len(found)} evidence records{f' ({named})' if found else ''}; "
+        named = ", ".join(escaped(p.name) for p in found[:4]) + (", ..." if len(found) > 4 else "")
+        raise BundleError(f"{escaped(str(path))} holds {len(found)} evidence records{f' ({named})' if found else ''}; "
                           "name the one to verify")
     return found[0]
 
@@ -152,7 +152,7 @@ def read_bundle_dir(directory: Path, budget: ReadBudget | None = None) -> dict[s
     budget = budget if budget is not None else ReadBudget()
     entries = list(islice(directory.rglob("*"), MAX_BUNDLE_ENTRIES + 1))
     if len(entries) > MAX_BUNDLE_ENTRIES:
-        raise BundleError(f"{directory} holds more than {MAX_BUNDLE_ENTRIES} entries")
+        raise BundleError(f"{escaped(str(directory))} holds more than {MAX_BUNDLE_ENTRIES} entries")
     files: dict[str, bytes] = {}
     for path in sorted(entries):
         try:
@@ -161,7 +161,7 @@ def read_bundle_dir(directory: Path, budget: ReadBudget | None = None) -> dict[s
         except OSError:
             continue
         if len(files) >= MAX_BUNDLE_FILES:
-            raise BundleError(f"{directory} holds more than {MAX_BUNDLE_FILES} files")
+            raise BundleError(f"{escaped(str(directory))} holds more than {MAX_BUNDLE_FILES} files")
         files[path.relative_to(directory).as_posix()] = read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)
     return files
 

@@ -74,7 +74,7 @@ from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict, escaped
 
 FORMAT_NAME = "ms-kast"
 CMC_SUFFIX = ".kast.cmc"
@@ -551,7 +551,8 @@ class MsKastFormat(TpmStatementFormat):
         if path.is_dir():
             requests = _request_files(path)
             if len(requests) != 1:
-                raise BundleError(f"{path} holds {len(requests)} *{CMC_SUFFIX} / *{PKCS10_SUFFIX} files, not one")
+                raise BundleError(f"{escaped(str(path))} holds {len(requests)} *{CMC_SUFFIX} / *{PKCS10_SUFFIX} "
+                                  "files, not one")
             path = requests[0]
         stem = path.name.removesuffix(CMC_SUFFIX).removesuffix(PKCS10_SUFFIX)
         siblings = [path.parent / f"{stem}{suffix}" for suffix in (CA_KEY_SUFFIX, AIK_CA_SUFFIX)]
@@ -608,7 +609,7 @@ def _private_key(data: bytes, path: Path) -> PrivateKeyTypes | None:
         try:
             return _loaded_ca_key(data)
         except (ValueError, TypeError, UnsupportedAlgorithm):
-            raise BundleError(f"{path} is not an unencrypted PKCS#8 private key") from None
+            raise BundleError(f"{escaped(str(path))} is not an unencrypted PKCS#8 private key") from None
     try:
         return load_der_private_key(data, None)
     except (ValueError, TypeError, UnsupportedAlgorithm):

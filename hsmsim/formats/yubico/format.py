@@ -41,7 +41,7 @@ from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 from hsmsim.safeio import ReadBudget, read_regular_file
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile, Verdict, escaped
 
 _PIV_PRIMARY = (".attestation.pem", SECTIGO_SUFFIX, STEP_SUFFIX)
 
@@ -79,7 +79,7 @@ def _load(name: str, path: Path, primaries: tuple[str, ...]) -> Evidence:
             if sibling.name.startswith(stem) and sibling != path:
                 files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
     except OSError as exc:
-        raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
     return Evidence(name, files, path.name)
 
 
