@@ -108,3 +108,19 @@ def test_merge_never_writes_through_a_symlink_at_its_output(runs, tmp_path):
     assert merged.returncode == 1, merged.stderr  # shard 0 holds findings
     assert not (elsewhere / "summary.json").exists() and (out / "summary.json").is_file()
     assert not (out / "summary.json").is_symlink()
+
+
+def test_merge_refuses_two_kept_findings_of_one_name(runs, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(runs / "shard0", first)
+    shutil.copytree(runs / "shard1", second)
+    keys = {json.loads((path / "finding.json").read_text())["finding"]["key"]: path.name
+            for path in (first / "findings").iterdir()}
+    other = next(path for path in sorted((second / "findings").iterdir())
+                 if json.loads((path / "finding.json").read_text())["finding"]["key"] not in keys)
+    taken = next(iter(keys.values()))
+    shutil.rmtree(second / "findings" / taken, ignore_errors=True)  # the first run's finding of that name stays kept
+    other.rename(second / "findings" / taken)
+    merged = hsmsim("fuzz", "merge", str(first), str(second), "--out", str(tmp_path / "out"))
+    assert merged.returncode == 2 and merged.stderr.count("\n") == 1, merged.stderr
+    assert "two kept findings are named" in merged.stderr and not (tmp_path / "out" / "findings").exists()

@@ -127,6 +127,10 @@ def write_merged(merged: Merged, out: Path) -> list[Path]:
         raise FuzzError(f"cannot look at {escaped(str(findings))}: {exc.strerror or exc}") from None
     if occupied:
         raise FuzzError(f"{escaped(str(findings))} is not empty; merge into a new directory")
+    slugs = Counter(finding.source.name for finding in merged.findings)
+    repeated = sorted(slug for slug, count in slugs.items() if count > 1)
+    if repeated:
+        raise FuzzError(f"two kept findings are named {escaped(repeated[0])} (renamed by hand?); not merging them")
     files = {f"findings/{finding.source.name}/{rel}": data
              for finding in merged.findings for rel, data in _finding_files(finding.source).items()}
     write_new_files(out, files)
