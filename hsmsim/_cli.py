@@ -34,7 +34,8 @@ from hsmsim.verdict import Profile, escaped
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"hsmsim: error: {message}", err=True)
+    """Print ``message`` as one line (escaped: a name or option value holding a newline cannot split it) and exit."""
+    click.echo(f"hsmsim: error: {escaped(message)}", err=True)
     sys.exit(code)
 
 
@@ -72,14 +73,13 @@ def _state_option(fn: click.decorators.FC) -> click.decorators.FC:
 
 
 class _Group(click.Group):
-    """Turns every :class:`HsmsimError` into one line on stderr and exit code 2 (escaped here too, so a message that
-    interpolates a name holding a newline stays one line)."""
+    """Turns every :class:`HsmsimError` into one line on stderr and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except HsmsimError as exc:
-            _fail(escaped(str(exc)))
+            _fail(str(exc))
 
 
 # Subcommands that live with their concern, imported only when used: name -> "module:attribute".
