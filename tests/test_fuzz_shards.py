@@ -101,6 +101,7 @@ def test_merge_never_writes_through_a_symlink_at_its_output(runs, tmp_path):
     (out / "findings").symlink_to(elsewhere)
     merged = hsmsim("fuzz", "merge", str(runs / "shard0"), "--out", str(out))
     assert merged.returncode == 2 and merged.stderr.count("\n") == 1, merged.stderr
+    assert "findings exists and is not a directory (a symlink?)" in merged.stderr
     assert not any(elsewhere.iterdir())
     (out / "findings").unlink()
     (out / "summary.json").symlink_to(elsewhere / "summary.json")

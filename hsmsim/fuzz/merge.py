@@ -119,8 +119,11 @@ def write_merged(merged: Merged, out: Path) -> list[Path]:
     """
     findings = out / "findings"
     try:
-        info = os.lstat(findings)
-        occupied = not stat.S_ISDIR(info.st_mode) or next(os.scandir(findings), None) is not None
+        if not stat.S_ISDIR(os.lstat(findings).st_mode):
+            raise FuzzError(f"{escaped(str(findings))} exists and is not a directory (a symlink?); "
+                            "merge into a new directory")
+        with os.scandir(findings) as scan:
+            occupied = next(scan, None) is not None
     except FileNotFoundError:
         occupied = False
     except OSError as exc:
