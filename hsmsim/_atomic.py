@@ -17,12 +17,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hsmsim.errors import HsmsimError
-from hsmsim.model.evidence import relative_parts
 from hsmsim.safeio import file_holds
 from hsmsim.verdict import escaped
 
 _THREAD_LOCKS: dict[Path, _PathLock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def relative_parts(rel: str) -> list[str]:
+    """The components of the relative ``/``-separated name ``rel``; raises ValueError when it is empty, absolute,
+    or has an empty, ``.`` or ``..`` component, i.e. whenever joining it to a directory could name anything but
+    a distinct entry below that directory."""
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{rel!r} is not a plain relative file name")
+    return parts
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -155,6 +164,45 @@ def check_replaceable_file(path: Path, option: str) -> None:
         raise HsmsimError(f"{option} {escaped(str(path))}: {exc.strerror or exc}") from None
     if not regular:
         raise HsmsimError(f"{option} {escaped(str(path))} exists and is not a regular file")
+
+
+def replace_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write each ``/``-separated relative name of ``files`` below ``root``, replacing a regular file already there
+    (each through :func:`replace_file`); returns the paths in ``files`` order.
+
+    Before anything is written (raising :class:`HsmsimError` with one line): every name is a plain relative name,
+    none names anything but a regular file or nothing (a symlink, directory, FIFO, device or socket there is
+    refused, never followed or opened), and no directory on the way below ``root`` is a symlink or something other
+    than a directory. ``root`` and the directories on the way are made when missing."""
+    paths = []
+    for rel in files:
+        try:
+            paths.append(root.joinpath(*relative_parts(rel)))
+        except ValueError:
+            raise HsmsimError(f"not writing '{escaped(rel)}': it is not a plain relative path "
+                              f"below {escaped(str(root))}") from None
+    for path in paths:
+        for step in [*reversed([p for p in path.parents if len(p.parts) > len(root.parts)]), path]:
+            try:
+                mode = os.lstat(step).st_mode
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                raise HsmsimError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}") from None
+            if stat.S_ISLNK(mode):
+                raise HsmsimError(f"{escaped(str(step))} is a symlink; not writing through it")
+            if step != path and not stat.S_ISDIR(mode):
+                raise HsmsimError(f"{escaped(str(step))} exists and is not a directory")
+            if step == path and not stat.S_ISREG(mode):
+                raise HsmsimError(f"{escaped(str(path))} exists and is not a regular file; not writing over it")
+    output_directory(root)
+    for path, data in zip(paths, files.values(), strict=True):
+        output_directory(path.parent)
+        try:
+            replace_file(path, data)
+        except OSError as exc:
+            raise HsmsimError(f"cannot write {escaped(str(exc.filename or path))}: {exc.strerror or exc}") from None
+    return paths
 
 
 def replace_file(path: Path, data: bytes) -> None:

@@ -34,7 +34,8 @@ from hsmsim.verdict import Profile, Reason, escaped
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"hsmsim: error: {message}", err=True)
+    """Print ``message`` as one line (escaped: a name or option value holding a newline cannot split it) and exit."""
+    click.echo(f"hsmsim: error: {escaped(message)}", err=True)
     sys.exit(code)
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from lxml import etree
 
 from hsmsim.errors import BundleError
-from hsmsim.verdict import Reason, Rejected
+from hsmsim.verdict import Reason, Rejected, escaped
 
 READ_BUDGET_BYTES = 32 * 1024 * 1024
 """The default total of a :class:`ReadBudget` (evidence with its siblings, the anchors, and inflated members each)."""
@@ -116,12 +116,12 @@ def _open_regular(path: Path) -> tuple[int, int]:
     after (the name may have been swapped in between).
     """
     if not stat.S_ISREG(os.stat(path).st_mode):
-        raise BundleError(f"{path} is not a regular file")
+        raise BundleError(f"{escaped(str(path))} is not a regular file")
     fd = os.open(path, _OPEN_FLAGS)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise BundleError(f"{path} is not a regular file")
+            raise BundleError(f"{escaped(str(path))} is not a regular file")
     except BaseException:
         os.close(fd)
         raise
@@ -158,12 +158,12 @@ def read_regular_file(path: Path, limit: int, budget: ReadBudget) -> bytes:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
     if max(size, len(data)) > limit:
-        raise BundleError(f"{path} is larger than {limit} bytes")
+        raise BundleError(f"{escaped(str(path))} is larger than {limit} bytes")
     passed = budget.passed_by(max(size, len(data)))
     if passed is not None:
-        raise BundleError(f"reading {path} passes {passed}")
+        raise BundleError(f"reading {escaped(str(path))} passes {passed}")
     budget.spend(len(data), str(path))
     return data
 
@@ -193,9 +193,9 @@ def load_json_file(path: Path, limit: int) -> object:
     try:
         return json.loads(data)
     except RecursionError:
-        raise BundleError(f"{path} nests too deeply to be read as JSON") from None
+        raise BundleError(f"{escaped(str(path))} nests too deeply to be read as JSON") from None
     except ValueError as exc:  # UnicodeDecodeError included
-        raise BundleError(f"{path} is not valid JSON: {str(exc)[:120]}") from None
+        raise BundleError(f"{escaped(str(path))} is not valid JSON: {str(exc)[:120]}") from None
 
 
 def load_json_object(path: Path, limit: int) -> dict[str, object]:
@@ -203,7 +203,7 @@ def load_json_object(path: Path, limit: int) -> dict[str, object]:
     it cannot be read or parsed, or holds another JSON value."""
     value = load_json_file(path, limit)
     if not isinstance(value, dict):
-        raise BundleError(f"{path} is not a JSON object")
+        raise BundleError(f"{escaped(str(path))} is not a JSON object")
     return value
 
 

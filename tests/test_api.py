@@ -71,3 +71,39 @@ def test_verify_takes_certificates_or_files_and_str_or_path(tmp_path: Path) -> N
     assert primary in written
     by_file = hsmsim.verify(str(primary), [anchor], at=vector.at, profile=hsmsim.Profile.STRICT)
     assert by_file == by_certificate
+
+
+def test_evidence_write_replaces_regular_files_and_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    from hsmsim.model.evidence import Evidence
+
+    evidence = Evidence(format="toy", files={"a.bin": b"new", "sub/b.bin": b"nested"}, primary="a.bin")
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    outside.mkdir()
+    out.mkdir()
+    (out / "a.bin").write_bytes(b"old evidence, a longer file")
+    assert evidence.write(out) == [out / "a.bin", out / "sub" / "b.bin"]  # a regular file is replaced
+    assert (out / "a.bin").read_bytes() == b"new" and (out / "sub" / "b.bin").read_bytes() == b"nested"
+
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (planted / "a.bin").symlink_to(outside / "a.bin")  # a dangling link, and one to an existing file
+    with pytest.raises(HsmsimError, match=r"a\.bin is a symlink; not writing through it"):
+        evidence.write(planted)
+    (outside / "a.bin").write_bytes(b"keep")
+    with pytest.raises(HsmsimError, match="is a symlink"):
+        evidence.write(planted)
+    assert (outside / "a.bin").read_bytes() == b"keep"
+
+    through = tmp_path / "through"
+    through.mkdir()
+    (through / "sub").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(HsmsimError, match=r"sub is a symlink; not writing through it"):
+        evidence.write(through)
+    assert sorted(p.name for p in outside.iterdir()) == ["a.bin"] and not (through / "a.bin").exists()
+
+    fifo = tmp_path / "fifo"
+    (fifo / "sub").mkdir(parents=True)
+    os.mkfifo(fifo / "sub" / "b.bin")  # opening it for writing would block
+    with pytest.raises(HsmsimError, match="exists and is not a regular file"):
+        evidence.write(fifo)
+    assert not (fifo / "a.bin").exists()

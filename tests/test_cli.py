@@ -503,3 +503,127 @@ def test_an_empty_output_path_is_not_the_current_directory(tmp_path):
 ])
 def test_click_usage_errors_are_one_line_and_exit_2(tmp_path, args: list[str], message: str):
     _one_line_exit_2(hsmsim(*args, state=None), message)
+
+
+def _plant(path: Path, kind: str) -> None:
+    """A hostile file hsmsim keeps: a FIFO (opening it would wait for a writer), a sparse 80 MiB file, or JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "huge":
+        with path.open("wb") as fh:
+            fh.truncate(80 * 1024 * 1024)
+    else:
+        path.write_text(kind)
+
+
+def _swtpm_unavailable() -> str | None:
+    try:
+        from hsmsim.keystore.swtpm import swtpm_available
+    except ImportError as exc:
+        return str(exc)
+    return swtpm_available()
+
+
+@pytest.mark.skipif(not _softhsm_available(), reason="SoftHSM2 is not installed (make setup installs it)")
+@pytest.mark.parametrize(("kind", "message"), [
+    ("fifo", "is not a regular file"),
+    ("huge", "is larger than 4194304 bytes"),
+    ('{"00": "yes"}', "the time of key '00' is not an ISO 8601 time"),
+    ('{"00": 5}', "the time of key '00' is not an ISO 8601 time"),
+    ("[]", "is not a JSON object"),
+])
+def test_a_hostile_pkcs11_creation_time_file_is_one_line_and_exit_2(tmp_path, kind, message):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--backend", "pkcs11",
+                  state=state).returncode == 0
+    sidecar = state / "token" / "hsmsim-created.json"
+    sidecar.unlink()
+    _plant(sidecar, kind)
+    result = hsmsim("key", "list", state=state)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "corrupt creation-time file" in lines[0], result.stderr
+    assert message in lines[0], result.stderr
+
+
+@pytest.mark.skipif(_swtpm_unavailable() is not None, reason=f"swtpm backend unavailable: {_swtpm_unavailable()}")
+@pytest.mark.parametrize(("kind", "message"), [
+    ("fifo", "is not a regular file"),
+    ("huge", "is larger than 65536 bytes"),
+    ('{"label": "k", "order": "1", "created": "2025-01-01T00:00:00+00:00", "public": "", "private": ""}',
+     "order an integer"),
+    ('{"label": 5, "order": 1}', "label, created, public and private must be strings"),
+])
+def test_a_hostile_swtpm_key_record_is_one_line_and_exit_2(tmp_path, kind, message):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    _plant(state / "swtpm" / "keys" / "planted.json", kind)
+    result = hsmsim("key", "list", state=state)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "corrupt swtpm key record" in lines[0], result.stderr
+    assert message in lines[0], result.stderr
+
+
+@pytest.mark.skipif(_swtpm_unavailable() is not None, reason=f"swtpm backend unavailable: {_swtpm_unavailable()}")
+def test_a_fifo_left_as_swtpm_pid_file_neither_blocks_nor_fails_the_start(tmp_path):
+    state = tmp_path / "hsm"
+    _plant(state / "swtpm" / "swtpm.pid", "fifo")
+    result = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--backend", "swtpm", state=state)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("sensitive", "yes", "attribute sensitive is a string, not a boolean"),
+    ("sensitive", 1, "attribute sensitive is an integer, not a boolean"),
+    ("sensitive", None, "attribute sensitive is null, not a boolean"),
+    ("modulus_bits", "x", "attribute modulus_bits is a string, not an integer or null"),
+    ("modulus_bits", True, "attribute modulus_bits is a boolean, not an integer or null"),
+    ("value_len", 1.5, "attribute value_len is a number, not an integer or null"),
+    ("label", 5, "attribute label is an integer, not a string"),
+    ("key_gen_mechanism", [], "attribute key_gen_mechanism is a list, not a string or null"),
+    ("id", "zz", "attribute id is 'zz', not a bytes value"),
+    ("key_type", "DSA", "attribute key_type is 'DSA', not a KeyType value"),
+    ("unheard_of", True, "attributes have unknown unheard_of"),
+    ("local", "delete", "attributes lack local"),
+])
+def test_a_key_record_with_a_field_of_the_wrong_type_is_one_line_and_exit_2(tmp_path, field, value, message):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "rsa-2048", state=state).returncode == 0
+    assert hsmsim("key", "list", state=state).returncode == 0
+    path = next((state / "soft").glob("*.json"))
+    record = json.loads(path.read_text())
+    if value == "delete":
+        del record["attributes"][field]
+    else:
+        record["attributes"][field] = value
+    path.write_text(json.dumps(record))
+    result = hsmsim("key", "list", state=state)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0] == f"hsmsim: error: corrupt key file {path}: {message}", lines[0]
+
+
+@pytest.mark.parametrize("case", ["detected", "primus", "ms-kast", "vectors", "fuzz-merge"])
+def test_a_file_name_holding_a_newline_is_shown_escaped_on_one_line(tmp_path, case):
+    """Messages that name a file print it escaped: a name with a newline cannot split the one-line error."""
+    root = tmp_path / "root.pem"
+    root.write_text("")
+    odd = tmp_path / "two\nlines"
+    if case in ("detected", "primus"):
+        os.mkfifo(odd)
+        args = ["verify", str(odd), "--root", str(root), *(["--format", "primus"] if case == "primus" else [])]
+    elif case == "ms-kast":
+        odd.mkdir()
+        for name in ("a.kast.cmc", "b.kast.cmc"):
+            (odd / name).write_bytes(b"0")
+        args = ["verify", str(odd), "--root", str(root), "--format", "ms-kast"]
+    elif case == "vectors":
+        odd.mkdir()
+        args = ["vectors", "list", "--vectors", str(odd)]
+    else:
+        odd.mkdir()
+        args = ["fuzz", "merge", str(odd), "--out", str(tmp_path / "out")]
+    result = hsmsim(*args)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("hsmsim: error: ") and "two\\nlines" in lines[0], lines[0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +72,56 @@ def test_a_finding_replays_against_the_flawed_and_the_fixed_verifier(runs):
     assert flawed.returncode == 1 and flawed.stdout.startswith("REPRODUCES specification: target ACCEPT")
     fixed = hsmsim("fuzz", "replay", str(finding), "--verifier", "examples/verifiers/reference.toml")
     assert fixed.returncode == 0 and fixed.stdout.startswith("FIXED: target REJECT"), fixed.stdout + fixed.stderr
+
+
+@pytest.mark.parametrize("planted", ["symlink", "fifo"])
+def test_merge_refuses_a_finding_holding_a_symlink_or_fifo(runs, tmp_path, planted):
+    shard = tmp_path / "shard"
+    shutil.copytree(runs / "shard0", shard)
+    finding = next(path for path in sorted((shard / "findings").iterdir()))
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not part of any finding")
+    entry = finding / "files" / "planted"
+    if planted == "symlink":
+        entry.symlink_to(secret)
+    else:
+        os.mkfifo(entry)
+    merged = hsmsim("fuzz", "merge", str(shard), "--out", str(tmp_path / "out"))
+    assert merged.returncode == 2, merged.stdout + merged.stderr
+    assert merged.stderr.count("\n") == 1 and "Traceback" not in merged.stderr
+    assert str(entry) in merged.stderr and "not a regular file" in merged.stderr
+    assert not (tmp_path / "out" / "findings").exists()
+
+
+def test_merge_never_writes_through_a_symlink_at_its_output(runs, tmp_path):
+    out = tmp_path / "out"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "findings").symlink_to(elsewhere)
+    merged = hsmsim("fuzz", "merge", str(runs / "shard0"), "--out", str(out))
+    assert merged.returncode == 2 and merged.stderr.count("\n") == 1, merged.stderr
+    assert "findings exists and is not a directory (a symlink?)" in merged.stderr
+    assert not any(elsewhere.iterdir())
+    (out / "findings").unlink()
+    (out / "summary.json").symlink_to(elsewhere / "summary.json")
+    merged = hsmsim("fuzz", "merge", str(runs / "shard0"), "--out", str(out))
+    assert merged.returncode == 1, merged.stderr  # shard 0 holds findings
+    assert not (elsewhere / "summary.json").exists() and (out / "summary.json").is_file()
+    assert not (out / "summary.json").is_symlink()
+
+
+def test_merge_refuses_two_kept_findings_of_one_name(runs, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(runs / "shard0", first)
+    shutil.copytree(runs / "shard1", second)
+    keys = {json.loads((path / "finding.json").read_text())["finding"]["key"]: path.name
+            for path in (first / "findings").iterdir()}
+    other = next(path for path in sorted((second / "findings").iterdir())
+                 if json.loads((path / "finding.json").read_text())["finding"]["key"] not in keys)
+    taken = next(iter(keys.values()))
+    shutil.rmtree(second / "findings" / taken, ignore_errors=True)  # the first run's finding of that name stays kept
+    other.rename(second / "findings" / taken)
+    merged = hsmsim("fuzz", "merge", str(first), str(second), "--out", str(tmp_path / "out"))
+    assert merged.returncode == 2 and merged.stderr.count("\n") == 1, merged.stderr
+    assert "two kept findings are named" in merged.stderr and not (tmp_path / "out" / "findings").exists()

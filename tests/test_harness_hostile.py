@@ -460,3 +460,30 @@ def test_a_python_hello_that_raises_or_misanswers_is_one_line(tmp_path, hello, m
     write(tmp_path, "mod.py", HELLO_MODULE)
     adapter = write(tmp_path, "a.toml", f'entry = "mod.py:deep"\nhello = "mod.py:{hello}"\n')
     refused(*run_args(tmp_path, str(adapter), "-j", jobs), message=f"a: {message}")
+
+
+def test_the_shim_answers_error_for_inputs_it_cannot_read_and_keeps_serving(tmp_path):
+    (tmp_path / "accepting.py").write_text("def verify(request):\n    return 'ACCEPT'\n")
+    (tmp_path / "anchors").mkdir()
+    (tmp_path / "e.bin").write_bytes(b"evidence")
+    os.mkfifo(tmp_path / "fifo")  # opening it for reading would wait for a writer
+    with (tmp_path / "huge").open("wb") as fh:
+        fh.truncate(80 * 1024 * 1024)  # sparse: past the 16 MiB an evidence file may hold
+
+    def request(vector_id: str, evidence: Path) -> str:
+        inputs = {"files": {"e.bin": str(evidence)}, "anchors_dir": str(tmp_path / "anchors"),
+                  "primary": str(tmp_path / "e.bin"), "dir": str(tmp_path), "time": "2025-01-01T00:00:00+00:00"}
+        return json.dumps({"op": "verify", "id": vector_id, "format": "primus", "inputs": inputs})
+
+    lines = [request("fifo", tmp_path / "fifo"), request("huge", tmp_path / "huge"), '{"op": "verify", "id": "bad"}',
+             request("fine", tmp_path / "e.bin")]
+    done = subprocess.run([sys.executable, "-m", "hsmsim.harness.shim", "accepting:verify", "--pythonpath",
+                           str(tmp_path)], input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["id"], r["verdict"]) for r in replies] == [("fifo", "ERROR"), ("huge", "ERROR"), ("bad", "ERROR"),
+                                                          ("fine", "ACCEPT")]
+    assert "is not a regular file" in replies[0]["detail"]
+    assert "larger than 16777216 bytes" in replies[1]["detail"]
+    assert replies[2]["detail"] == "malformed verify request: KeyError: 'inputs'"

@@ -282,6 +282,29 @@ def test_azure_attestation_of_a_key_whose_uri_outgrows_the_blob_is_a_400(server:
     assert error["code"] == "BadParameter" and "128-byte OBJ_ATTR_ID" in error["message"]
 
 
+@pytest.mark.skipif("marvell-azure" not in names(), reason="the marvell-azure format is not installed")
+def test_azure_attestation_refused_for_another_reason_says_that_reason(tmp_path: Path):
+    """Only a URI past the 128 bytes of OBJ_ATTR_ID is reported as too long; another refusal by the format (here a
+    short kid that is no key URI) carries the format's own message, on one line."""
+    from hsmsim.keystore.base import KeySpec
+    from hsmsim.server.app import ApiError
+    from hsmsim.server.azure import attestation_object
+
+    state = HsmState.open(tmp_path / "state", format="marvell-azure")
+    key = state.store("soft").generate(KeySpec.parse("ec-p256"), "k")
+    with pytest.raises(ApiError) as caught:
+        attestation_object(state, key, "urn:no-key-uri\nsecond line")
+    error = caught.value.body["error"]
+    assert caught.value.status == 400 and isinstance(error, dict)
+    message = str(error["message"])
+    assert message.startswith("hsmsim cannot attest this key: parameter key_id must be a key URI"), message
+    assert "OBJ_ATTR_ID" not in message and "\n" not in message
+    with pytest.raises(ApiError) as caught:
+        attestation_object(state, key, "https://p.managedhsm.azure.net/keys/" + "k" * 127 + "/0")
+    assert "is 165 bytes" in str(caught.value.body["error"]["message"])  # type: ignore[index]
+    state.close()
+
+
 # -- hostile input, faults and concurrency -------------------------------------------------------
 
 class _Crash(BaseException):

@@ -201,6 +201,41 @@ def test_id_registry_never_reuses_retired_ids():
     assert "Retired (1):" in registry.changelog()
 
 
+def _hostile_corpus_file(path: Path, kind: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it for reading would wait for a writer
+    elif kind == "huge":
+        with path.open("wb") as fh:
+            fh.truncate(80 * 1024 * 1024)  # sparse: past every limit, costs nothing on disk
+    elif kind == "ids-not-object":
+        path.write_text('{"ids": 5}')
+    elif kind == "tcid-string":
+        path.write_text('{"ids": {"primus::golden::rsa-3072": {"tcId": "1", "added": "1.0.0", "retired": null}}}')
+    else:
+        path.write_text('[{"id": 5}]')
+
+
+@pytest.mark.parametrize(("name", "kind", "message"), [
+    ("ids.json", "fifo", "is not a regular file"),
+    ("ids.json", "huge", "is larger than 16777216 bytes"),
+    ("ids.json", "ids-not-object", "'ids' is not an object"),
+    ("ids.json", "tcid-string", "is not {tcId: integer"),
+    ("promoted/primus.json", "fifo", "is not a regular file"),
+    ("promoted/primus.json", "huge", "is larger than 67108864 bytes"),
+    ("promoted/primus.json", "invalid", "corrupt promoted vectors"),
+])
+def test_a_hostile_registry_or_promoted_file_is_one_line_and_exit_2(tmp_path, name, kind, message):
+    corpus = tmp_path / "vectors"
+    corpus.mkdir()
+    (corpus / "manifest.json").write_text('{"masterSeed": "hsmsim-corpus-v1"}')
+    _hostile_corpus_file(corpus / name, kind)
+    result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "check", "--vectors", str(corpus)],
+                            capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
+
+
 def test_regeneration_is_byte_identical():
     result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "check", "--vectors", str(VECTORS)],
                             capture_output=True, text=True, timeout=600)

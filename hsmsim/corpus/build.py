@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import shutil
 import stat
@@ -23,10 +22,10 @@ from cryptography.hazmat.primitives import hashes
 from pydantic import ValidationError
 
 from hsmsim import __version__
-from hsmsim._atomic import create_file
-from hsmsim.errors import HsmsimError
+from hsmsim._atomic import create_file, relative_parts
+from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.formats import get_format, names
-from hsmsim.harness.vectors import CorpusLoadError, read_manifest
+from hsmsim.harness.vectors import VECTOR_FILE_LIMIT, CorpusLoadError, read_manifest, validation_summary
 from hsmsim.model.corpus_schema import (
     PROMOTED_DRAFTS,
     SCHEMA_NAME,
@@ -38,8 +37,9 @@ from hsmsim.model.corpus_schema import (
     corpus_json,
     vector_schema,
 )
-from hsmsim.model.evidence import relative_parts
 from hsmsim.model.vectors import PROVENANCE_NOTES, Expected, FlagNote, Severity, VectorCase
+from hsmsim.safeio import load_json_object, read_local_file
+from hsmsim.verdict import escaped
 
 SUITE_VERSION = "1.0.0"
 DEFAULT_SEED = "hsmsim-corpus-v1"
@@ -48,6 +48,12 @@ MANIFEST_FILE = "manifest.json"
 CHANGELOG_FILE = "CHANGELOG.md"
 SCHEMA_DIR = "schema"
 PROMOTED_DIR = "promoted"
+REGISTRY_LIMIT = 16 * 1024 * 1024
+"""The largest ``ids.json`` read, as the manifest's: an id takes about 110 bytes, so room for 150,000 ids (1,071 in
+2026)."""
+PROMOTED_LIMIT = VECTOR_FILE_LIMIT
+"""The largest ``promoted/<format>.json`` read: its drafts, evidence in base64, become vectors of that format's vector
+file, which is read within the same limit."""
 _SEVERITY_ORDER = list(Severity)
 _PROVENANCE_FLAGS = {"Resigned", "Stale", "Golden"}
 
@@ -64,14 +70,24 @@ class IdRegistry:
 
     @classmethod
     def load(cls, path: Path) -> IdRegistry:
-        """The registry at ``path``, or an empty one when the file does not exist."""
-        if not path.exists():
+        """The registry at ``path`` (a regular file of at most :data:`REGISTRY_LIMIT` bytes), or an empty one when
+        nothing is there. Raises :class:`CorpusError` (one line) when it cannot be read, or is not an object whose
+        ``ids`` maps each id to its ``tcId`` (an integer), ``added`` (a version) and ``retired`` (a version or null)."""
+        if not os.path.lexists(path):
             return cls()
         try:
-            data = json.loads(path.read_text())
-            return cls(dict(data["ids"]))
-        except (OSError, ValueError, KeyError) as exc:
-            raise CorpusError(f"corrupt id registry {path}: {exc}") from exc
+            data = load_json_object(path, REGISTRY_LIMIT)
+        except BundleError as exc:
+            raise CorpusError(f"corrupt id registry: {exc}") from None
+        ids = data.get("ids")
+        if not isinstance(ids, dict):
+            raise CorpusError(f"corrupt id registry {escaped(str(path))}: 'ids' is not an object")
+        for vector_id, entry in ids.items():
+            if not (isinstance(entry, dict) and type(entry.get("tcId")) is int and isinstance(entry.get("added"), str)
+                    and isinstance(entry.get("retired"), str | None)):
+                raise CorpusError(f"corrupt id registry {escaped(str(path))}: the entry of {escaped(vector_id)!r} "
+                                  "is not {tcId: integer, added: version, retired: version or null}")
+        return cls(ids)
 
     def assign(self, ids: Iterable[str], version: str) -> dict[str, int]:
         """tcIds for ``ids``: existing ones kept, new ones appended; ids now absent are retired."""
@@ -155,14 +171,17 @@ def _schema_bytes() -> bytes:
 def read_promoted(path: Path) -> tuple[VectorDraft, ...]:
     """The drafts promoted into one format (``promoted/<format>.json``); none when the file does not exist.
 
-    Raises :class:`CorpusError` when the file is unreadable or not a list of vector drafts.
+    Raises :class:`CorpusError` (one line) when the file is unreadable (not a regular file, larger than
+    :data:`PROMOTED_LIMIT` bytes) or not a list of vector drafts.
     """
-    if not path.exists():
+    if not os.path.lexists(path):
         return ()
     try:
-        return PROMOTED_DRAFTS.validate_json(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise CorpusError(f"corrupt promoted vectors {path}: {exc}") from exc
+        return PROMOTED_DRAFTS.validate_json(read_local_file(path, PROMOTED_LIMIT))
+    except BundleError as exc:
+        raise CorpusError(f"corrupt promoted vectors: {exc}") from None
+    except ValidationError as exc:
+        raise CorpusError(f"corrupt promoted vectors {escaped(str(path))}: {validation_summary(exc)}") from None
 
 
 def promoted_json(drafts: tuple[VectorDraft, ...]) -> bytes:
@@ -214,12 +233,12 @@ def _corpus_directory(out: Path) -> bool:
     a directory that can be looked at, or its manifest is something else (a FIFO would block the reading of it)."""
     try:
         if not stat.S_ISDIR(os.stat(out).st_mode):
-            raise CorpusError(f"{out} exists and is not a directory")
+            raise CorpusError(f"{escaped(str(out))} exists and is not a directory")
         manifest = os.lstat(out / MANIFEST_FILE).st_mode
     except FileNotFoundError:
         return False
     except OSError as exc:
-        raise CorpusError(f"cannot use {out} for the corpus: {exc.strerror or exc}") from None
+        raise CorpusError(f"cannot use {escaped(str(out))} for the corpus: {exc.strerror or exc}") from None
     if not stat.S_ISREG(manifest):
         raise CorpusError(f"{out / MANIFEST_FILE} is not a regular file")
     return True
@@ -251,7 +270,7 @@ def build_corpus(
     that does not hold a corpus (no ``manifest.json``).
     """
     if not _corpus_directory(out) and out.exists() and any(out.iterdir()):
-        raise CorpusError(f"{out} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
+        raise CorpusError(f"{escaped(str(out))} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
     registry = registry if registry is not None else IdRegistry.load(out / REGISTRY_FILE)
     promoted = promoted if promoted is not None else promoted_drafts(out)
     per_format: dict[str, tuple[list[VectorCase], dict[str, FlagNote]]] = {}

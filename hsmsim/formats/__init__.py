@@ -117,11 +117,12 @@ def detect(path: Path) -> Format:
     raises :class:`UnsupportedFormatError`."""
     _load_formats()
     if not path.is_dir() and not path.is_file():
-        raise UnsupportedFormatError(f"{path} is neither a regular file nor a directory")
+        raise UnsupportedFormatError(f"{escaped(str(path))} is neither a regular file nor a directory")
     claimed = [fmt for fmt in _REGISTRY.values() if fmt.detect(path)]
     if len(claimed) != 1:
         found = ", ".join(sorted(f.name for f in claimed)) or "none"
-        raise UnsupportedFormatError(f"cannot tell the format of {path} (matches: {found}); pass --format")
+        raise UnsupportedFormatError(f"cannot tell the format of {escaped(str(path))} (matches: {found}); "
+                                     "pass --format")
     return claimed[0]
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from hsmsim._atomic import output_directory, replace_file
 from hsmsim.corpus.build import DEFAULT_SEED
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.formats import get_format
@@ -49,7 +50,7 @@ from hsmsim.model.corpus_schema import WireModel
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.safeio import read_local_file
-from hsmsim.verdict import Profile
+from hsmsim.verdict import Profile, escaped
 
 CHUNK = 64
 SUMMARY_FILE = "summary.json"
@@ -126,11 +127,14 @@ class CampaignSummary(WireModel):
             why = str(exc)
         except ValidationError as exc:
             why = validation_summary(exc)
-        raise FuzzError(f"{out} holds no readable {SUMMARY_FILE} (a 'hsmsim fuzz --out' directory): {why}")
+        raise FuzzError(f"{escaped(str(out))} holds no readable {SUMMARY_FILE} (a 'hsmsim fuzz --out' directory): "
+                        f"{why}")
 
     def write(self, out: Path) -> None:
-        """Write ``out/summary.json``."""
-        (out / SUMMARY_FILE).write_text(json.dumps(self.wire(), indent=1) + "\n")
+        """Write ``out/summary.json`` (making ``out``) through :func:`hsmsim._atomic.replace_file`: what that name
+        held (a file, a symlink) is replaced, never followed. Raises :class:`HsmsimError` or OSError."""
+        output_directory(out)
+        replace_file(out / SUMMARY_FILE, (json.dumps(self.wire(), indent=1) + "\n").encode())
 
 
 @dataclass

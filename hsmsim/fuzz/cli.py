@@ -16,6 +16,7 @@ from hsmsim._atomic import check_output_directory
 from hsmsim.fuzz.campaign import SUMMARY_FILE, CampaignSpec, FuzzError, reference_target, run_campaign
 from hsmsim.fuzz.engine import CampaignStats, TargetAnswer
 from hsmsim.fuzz.targets import target_factory
+from hsmsim.verdict import escaped
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -108,7 +109,8 @@ def _prepare_out(out: Path, *, overwrite: bool) -> None:
             if stale.is_symlink() or stale.exists():
                 stale.unlink()
     except OSError as exc:
-        raise FuzzError(f"cannot replace the campaign in {out}: {exc.strerror or exc}: {exc.filename}") from None
+        raise FuzzError(f"cannot replace the campaign in {escaped(str(out))}: {exc.strerror or exc}: "
+                        f"{escaped(str(exc.filename))}") from None
 
 
 @fuzz.command("merge")

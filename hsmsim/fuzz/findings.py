@@ -38,7 +38,7 @@ from hsmsim.model.corpus_schema import (
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import Provenance, Signing
 from hsmsim.safeio import read_local_file
-from hsmsim.verdict import Profile, Reason
+from hsmsim.verdict import Profile, Reason, escaped
 
 FINDING_FILE_LIMIT = 64 * 1024 * 1024
 """A finding carries its evidence in base64, and evidence is read within a 32 MiB budget."""
@@ -172,7 +172,8 @@ def read_finding(finding_dir: Path) -> FindingFile:
     except BundleError as exc:
         raise CorpusError(f"no readable finding: {exc}") from None
     except ValidationError as exc:
-        raise CorpusError(f"{finding_dir} holds no readable finding.json: {validation_summary(exc)}") from None
+        raise CorpusError(f"{escaped(str(finding_dir))} holds no readable finding.json: "
+                          f"{validation_summary(exc)}") from None
 
 
 def promote(finding_dir: Path, corpus: Path, expected: Mapping[Profile, Reason] | None = None) -> str:

@@ -6,15 +6,28 @@ case before minimisation, then the lowest case index); counters are summed.
 
 from __future__ import annotations
 
-import shutil
+import os
+import stat
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from hsmsim._atomic import write_new_files
 from hsmsim.corpus.build import CorpusError
+from hsmsim.errors import BundleError
 from hsmsim.fuzz.campaign import CampaignSummary, FuzzError, SummaryFinding
-from hsmsim.fuzz.findings import FindingReport, read_finding
+from hsmsim.fuzz.findings import FINDING_FILE_LIMIT, FindingReport, read_finding
+from hsmsim.safeio import READ_BUDGET_BYTES, ReadBudget, read_regular_file
+from hsmsim.verdict import escaped
+
+FINDING_COPY_BUDGET = FINDING_FILE_LIMIT + READ_BUDGET_BYTES
+"""What one finding directory may hold in all: its ``finding.json`` (at most :data:`FINDING_FILE_LIMIT`) and the
+evidence's native files, which a campaign read within one 32 MiB verification budget."""
+
+FINDING_MAX_ENTRIES = 256
+"""Files and directories one finding may hold: ``finding.json``, ``files/`` and the evidence's native files (a
+format's evidence is a handful of files; a zip's members stay inside the zip)."""
 
 
 @dataclass(frozen=True)
@@ -97,15 +110,69 @@ def merge_runs(runs: list[Path]) -> Merged:
 def write_merged(merged: Merged, out: Path) -> list[Path]:
     """Write ``out/summary.json`` and copy each kept finding to ``out/findings/<slug>``; returns their directories.
 
-    Raises :class:`FuzzError` when ``out`` already holds findings (a merge never mixes with an older run).
+    Only directories and regular files are copied, each read bounded (:data:`FINDING_COPY_BUDGET` per finding,
+    :data:`FINDING_MAX_ENTRIES` entries), and written as new files (:func:`hsmsim._atomic.write_new_files`: never
+    through a symlink, never over something already there); ``summary.json`` replaces what that name held without
+    following it. Raises :class:`FuzzError` (one line) when ``out`` already holds findings (a merge never mixes
+    with an older run), or a finding holds a symlink, FIFO, device or socket, too much, or cannot be read, before
+    anything is written; :class:`hsmsim.errors.HsmsimError` when an output cannot be written.
     """
-    if (out / "findings").exists() and any((out / "findings").iterdir()):
-        raise FuzzError(f"{out}/findings is not empty; merge into a new directory")
-    written = []
-    for finding in merged.findings:
-        target = out / "findings" / finding.source.name
-        shutil.copytree(finding.source, target)
-        written.append(target)
-    out.mkdir(parents=True, exist_ok=True)
+    findings = out / "findings"
+    try:
+        if not stat.S_ISDIR(os.lstat(findings).st_mode):
+            raise FuzzError(f"{escaped(str(findings))} exists and is not a directory (a symlink?); "
+                            "merge into a new directory")
+        with os.scandir(findings) as scan:
+            occupied = next(scan, None) is not None
+    except FileNotFoundError:
+        occupied = False
+    except OSError as exc:
+        raise FuzzError(f"cannot look at {escaped(str(findings))}: {exc.strerror or exc}") from None
+    if occupied:
+        raise FuzzError(f"{escaped(str(findings))} is not empty; merge into a new directory")
+    slugs = Counter(finding.source.name for finding in merged.findings)
+    repeated = sorted(slug for slug, count in slugs.items() if count > 1)
+    if repeated:
+        raise FuzzError(f"two kept findings are named {escaped(repeated[0])} (renamed by hand?); not merging them")
+    files = {f"findings/{finding.source.name}/{rel}": data
+             for finding in merged.findings for rel, data in _finding_files(finding.source).items()}
+    write_new_files(out, files)
     merged.summary.write(out)
-    return written
+    return [findings / finding.source.name for finding in merged.findings]
+
+
+def _finding_files(source: Path) -> dict[str, bytes]:
+    """The regular files below the finding directory ``source`` by ``/``-separated relative name, read within
+    :data:`FINDING_COPY_BUDGET`; raises :class:`FuzzError` naming an entry that is neither a directory nor a
+    regular file (symlinks included), or past the bounds."""
+    budget = ReadBudget(FINDING_COPY_BUDGET)
+    files: dict[str, bytes] = {}
+    pending = [(source, "")]
+    entries = 0
+    while pending:
+        directory, prefix = pending.pop()
+        try:
+            if not stat.S_ISDIR(os.lstat(directory).st_mode):
+                raise FuzzError(f"{escaped(str(directory))} in a finding is not a directory (a symlink?); "
+                                "not copying it")
+            with os.scandir(directory) as scan:
+                listed = sorted(scan, key=lambda entry: entry.name)
+        except OSError as exc:
+            raise FuzzError(f"cannot read {escaped(str(directory))}: {exc.strerror or exc}") from None
+        entries += len(listed)
+        if entries > FINDING_MAX_ENTRIES:
+            raise FuzzError(f"{escaped(str(source))} holds more than {FINDING_MAX_ENTRIES} files and directories; "
+                            "not a finding")
+        for entry in listed:
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((path, f"{prefix}{entry.name}/"))
+            elif entry.is_file(follow_symlinks=False):
+                try:
+                    files[f"{prefix}{entry.name}"] = read_regular_file(path, FINDING_FILE_LIMIT, budget)
+                except BundleError as exc:
+                    raise FuzzError(str(exc)) from None
+            else:
+                raise FuzzError(f"{escaped(str(path))} in a finding is not a regular file or a directory "
+                                "(a symlink, FIFO, device or socket); not copying it")
+    return files

@@ -56,7 +56,7 @@ from hsmsim.harness.processes import (
 from hsmsim.harness.text import one_line
 from hsmsim.harness.vectors import Inputs, Subject, materialise
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile, Verdict, escaped
 
 MAX_LINE_BYTES = 1 << 20
 """Longest JSON line a persistent verifier may send."""
@@ -253,7 +253,7 @@ def import_entry(entry: str, pythonpath: tuple[str, ...] = (), base: str = ".") 
                         sys.path.insert(0, str(file.parent))
                     spec = importlib.util.spec_from_file_location(f"hsmsim_adapter_{file.stem}", file)
                     if spec is None or spec.loader is None:
-                        raise AdapterConfigError(f"cannot import {file}")
+                        raise AdapterConfigError(f"cannot import {escaped(str(file))}")
                     module = importlib.util.module_from_spec(spec)
                     sys.modules[spec.name] = module
                     spec.loader.exec_module(module)

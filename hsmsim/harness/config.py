@@ -23,7 +23,7 @@ from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.text import one_line
 from hsmsim.harness.waivers import Waiver, load_waivers, parse_waivers
 from hsmsim.safeio import load_json_file, read_local_file
-from hsmsim.verdict import Profile
+from hsmsim.verdict import Profile, escaped
 
 MODES = ("python", "oneshot", "persistent")
 DEFAULT_TIMEOUT_S = 5.0
@@ -186,7 +186,7 @@ def load_adapter(spec: str | Path) -> AdapterConfig:
     except BundleError as exc:
         raise AdapterConfigError(f"adapter file: {exc}") from None
     if not isinstance(data, dict):
-        raise AdapterConfigError(f"{path}: an adapter file holds one table/object")
+        raise AdapterConfigError(f"{escaped(str(path))}: an adapter file holds one table/object")
     return adapter_from_mapping(data, base=path.resolve().parent, default_name=path.stem, origin=str(path))
 
 
@@ -196,6 +196,6 @@ def _load_toml(path: Path) -> object:
     try:
         return tomllib.loads(raw.decode())
     except RecursionError:
-        raise BundleError(f"{path} nests too deeply to be read as TOML") from None
+        raise BundleError(f"{escaped(str(path))} nests too deeply to be read as TOML") from None
     except ValueError as exc:  # UnicodeDecodeError included
-        raise BundleError(f"{path} is not valid TOML: {one_line(str(exc), 120)}") from None
+        raise BundleError(f"{escaped(str(path))} is not valid TOML: {one_line(str(exc), 120)}") from None

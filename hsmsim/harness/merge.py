@@ -19,6 +19,7 @@ from hsmsim.harness.report import RESULTS_VERSION, ReportError, read_results_doc
 from hsmsim.harness.runner import ConformanceRun, RunOptions, SanityCheck, VerifierRun
 from hsmsim.harness.text import one_line
 from hsmsim.harness.vectors import Corpus
+from hsmsim.verdict import escaped
 
 
 class MergeError(HsmsimError):
@@ -46,12 +47,12 @@ def _files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = sorted((path / "results").glob("*.json"))
             if not found:
-                raise MergeError(f"{path} holds no results/*.json (is it a report directory of a shard?)")
+                raise MergeError(f"{escaped(str(path))} holds no results/*.json (is it a report directory of a shard?)")
             files += found
         elif path.is_file():
             files.append(path)
         else:
-            raise MergeError(f"{path}: no such report directory or results file")
+            raise MergeError(f"{escaped(str(path))}: no such report directory or results file")
     return files
 
 
@@ -73,12 +74,14 @@ def _read(path: Path, corpus: Corpus) -> _ShardResults:
             verifiers=[str(n) for n in (data.get("run") or {}).get("verifiers", [])])
         suite = str(data.get("suiteVersion", ""))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise MergeError(f"{path} is not a hsmsim conformance results file: {one_line(str(exc), 200)}") from exc
+        raise MergeError(f"{escaped(str(path))} is not a hsmsim conformance results file: "
+                         f"{one_line(str(exc), 200)}") from exc
     if suite != corpus.suite_version:
-        raise MergeError(f"{path} holds results of suite {suite}, the corpus at {corpus.root} is "
+        raise MergeError(f"{escaped(str(path))} holds results of suite {suite}, the corpus at "
+                         f"{escaped(str(corpus.root))} is "
                          f"{corpus.suite_version}: merge with the corpus the shards ran (--vectors)")
     if shard.options.shard is None:
-        raise MergeError(f"{path} is not the report of a shard (run with --shard K/N)")
+        raise MergeError(f"{escaped(str(path))} is not the report of a shard (run with --shard K/N)")
     return shard
 
 
@@ -108,8 +111,8 @@ def _merge_verifier(name: str, shards: list[_ShardResults], corpus: Corpus, opti
     extra_ids = sorted(set(results) - {v.id for v in selection})
     if missing_ids or extra_ids:
         raise MergeError(f"verifier {name!r}: the shards do not cover the selection of the corpus at "
-                         f"{corpus.root} ({len(missing_ids)} vector(s) missing, {len(extra_ids)} unknown, e.g. "
-                         f"{(missing_ids + extra_ids)[0]})")
+                         f"{escaped(str(corpus.root))} ({len(missing_ids)} vector(s) missing, {len(extra_ids)} "
+                         f"unknown, e.g. {(missing_ids + extra_ids)[0]})")
     sanity: dict[str, SanityCheck] = {}
     for shard in shards:
         for check in shard.sanity:

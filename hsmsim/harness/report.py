@@ -36,6 +36,7 @@ from hsmsim.harness.text import TEXT_LIMIT, one_line, visible
 from hsmsim.harness.vectors import Corpus, Vector
 from hsmsim.model.vectors import Expected
 from hsmsim.safeio import load_json_file
+from hsmsim.verdict import escaped
 
 RESULTS_VERSION = 1
 RESULTS_FILE_LIMIT = 64 * 1024 * 1024
@@ -91,8 +92,8 @@ def read_results_document(path: Path) -> tuple[dict[str, Any], list[dict[str, An
         raise ReportError(f"not a hsmsim conformance results file: {exc}") from None
     records = data.get("results") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise ReportError(f"{path} is not a hsmsim conformance results file: not an object with a list of "
-                          "result objects under 'results'")
+        raise ReportError(f"{escaped(str(path))} is not a hsmsim conformance results file: not an object with a "
+                          "list of result objects under 'results'")
     return data, records
 
 
@@ -103,7 +104,8 @@ def load_results(path: Path) -> PreviousResults:
         verifier = str(data["verifier"])
         results = {str(r["id"]): CaseResult.from_json(verifier, r) for r in records}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ReportError(f"{path} is not a hsmsim conformance results file: {one_line(str(exc), 200)}") from exc
+        raise ReportError(f"{escaped(str(path))} is not a hsmsim conformance results file: "
+                          f"{one_line(str(exc), 200)}") from exc
     return PreviousResults(verifier, str(data.get("verifierVersion", "")), str(data.get("suiteVersion", "")), results)
 
 
@@ -114,7 +116,7 @@ def load_previous(paths: list[Path]) -> dict[str, PreviousResults]:
         if path.is_dir():
             files = sorted((path / "results").glob("*.json")) or sorted(path.glob("*.json"))
             if not files:
-                raise ReportError(f"{path} holds no results/*.json")
+                raise ReportError(f"{escaped(str(path))} holds no results/*.json")
         else:
             files = [path]
         for file in files:
@@ -592,7 +594,7 @@ def write_report(run: ConformanceRun, directory: Path, previous: list[Path] | No
         page = directory / "index.html"
         _write(page, render_html(run, changes))
     except OSError as exc:
-        raise ReportError(f"cannot write the report into {directory}: {exc.strerror}") from exc
+        raise ReportError(f"cannot write the report into {escaped(str(directory))}: {exc.strerror}") from exc
     return ReportPaths(directory, written, junit, page, changes)
 
 

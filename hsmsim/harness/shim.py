@@ -17,25 +17,45 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
+from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.adapters import answer_from, build_request, import_entry
 from hsmsim.harness.model import Actual
+from hsmsim.harness.text import one_line
 from hsmsim.harness.vectors import Submission
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, MAX_BUNDLE_FILES, MAX_TRUST_ANCHOR_BYTES, Evidence
+from hsmsim.safeio import ReadBudget, read_regular_file
+
+
+class ShimRequestError(HsmsimError):
+    """A ``verify`` request the shim cannot put to the function: malformed, or naming inputs it cannot read (missing,
+    not regular files, past the limits a format's ``load`` keeps). Answered ``ERROR`` with this one line."""
 
 
 def _submission(request: Mapping[str, object]) -> Submission:
-    """What a ``verify`` request puts to the verifier, read back from the files the harness wrote."""
-    inputs = request["inputs"]
-    assert isinstance(inputs, dict)
-    files = {rel: Path(path).read_bytes() for rel, path in inputs["files"].items()}
-    anchors = sorted(Path(inputs["anchors_dir"]).glob("anchor-*.pem"), key=lambda p: int(p.stem.split("-")[1]))
-    format_name = str(request["format"])
-    primary = Path(inputs["primary"]).relative_to(inputs["dir"]).as_posix()
-    features = request.get("features") or ()
-    assert isinstance(features, list | tuple)
-    return Submission(id=str(request["id"]), format=format_name, evidence=Evidence(format_name, files, primary),
-                      anchors_pem=tuple(p.read_text() for p in anchors),
-                      at=datetime.fromisoformat(str(inputs["time"])), features=tuple(str(f) for f in features))
+    """What a ``verify`` request puts to the verifier, read back from the files the harness wrote, as a format's
+    ``load`` reads evidence: regular files only, each evidence file at most 16 MiB and all within one
+    :class:`ReadBudget`, at most 64 anchors of 1 MiB each. Raises :class:`ShimRequestError`."""
+    try:
+        inputs = request["inputs"]
+        features = request.get("features") or ()
+        if not (isinstance(inputs, dict) and isinstance(inputs["files"], dict) and isinstance(features, list | tuple)):
+            raise ShimRequestError("malformed verify request: inputs, inputs.files or features of the wrong type")
+        budget, anchor_budget = ReadBudget(), ReadBudget()
+        files = {str(rel): read_regular_file(Path(path), MAX_BUNDLE_FILE_BYTES, budget)
+                 for rel, path in inputs["files"].items()}
+        anchors = sorted(Path(inputs["anchors_dir"]).glob("anchor-*.pem"), key=lambda p: int(p.stem.split("-")[1]))
+        if len(anchors) > MAX_BUNDLE_FILES:
+            raise ShimRequestError(f"the request names {len(anchors)} anchors; at most {MAX_BUNDLE_FILES} are read")
+        anchors_pem = tuple(read_regular_file(p, MAX_TRUST_ANCHOR_BYTES, anchor_budget).decode() for p in anchors)
+        vector_id, format_name = str(request["id"]), str(request["format"])
+        primary = Path(inputs["primary"]).relative_to(inputs["dir"]).as_posix()
+        at = datetime.fromisoformat(str(inputs["time"]))
+    except BundleError as exc:
+        raise ShimRequestError(one_line(str(exc), 300)) from None
+    except (KeyError, TypeError, ValueError) as exc:  # UnicodeDecodeError included
+        raise ShimRequestError(one_line(f"malformed verify request: {type(exc).__name__}: {exc}", 300)) from None
+    return Submission(id=vector_id, format=format_name, evidence=Evidence(format_name, files, primary),
+                      anchors_pem=anchors_pem, at=at, features=tuple(str(f) for f in features))
 
 
 def serve(entry: str, pythonpath: tuple[str, ...] = (), hello: str | None = None) -> int:
@@ -53,7 +73,12 @@ def serve(entry: str, pythonpath: tuple[str, ...] = (), hello: str | None = None
         if request.get("op") == "hello":
             out.write(json.dumps({"op": "hello", **hello_data}) + "\n")
         elif request.get("op") == "verify":
-            submission = _submission(request)
+            try:
+                submission = _submission(request)
+            except ShimRequestError as exc:
+                out.write(json.dumps({"id": request.get("id"), "verdict": "ERROR", "detail": str(exc)}) + "\n")
+                out.flush()
+                continue
             answer = answer_from(function(build_request(submission, str(request.get("profile", "structural")))))
             reply = {"id": request["id"], "verdict": answer.verdict.value, "reason": answer.reason,
                      "detail": answer.detail}

@@ -22,13 +22,14 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import Field, ValidationError
 
+from hsmsim._atomic import relative_parts
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.text import one_line
 from hsmsim.model.corpus_schema import NoteRecord, VectorFile, VectorRecord
-from hsmsim.model.evidence import Evidence, relative_parts
+from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import Expected
 from hsmsim.safeio import load_json_object, read_local_file
-from hsmsim.verdict import Profile
+from hsmsim.verdict import Profile, escaped
 
 VECTOR_GLOB = "*_verify.json"
 
@@ -219,14 +220,15 @@ def read_vector_file(path: Path) -> VectorFile:
     except BundleError as exc:
         raise CorpusLoadError(f"not a readable vector file: {exc}") from None
     except ValidationError as exc:
-        raise CorpusLoadError(f"{path} is not a readable vector file: {validation_summary(exc)}") from None
+        raise CorpusLoadError(f"{escaped(str(path))} is not a readable vector file: "
+                              f"{validation_summary(exc)}") from None
     for record in document.tests:
         for entry in record.inputs.files:
             try:
                 a2b_base64(entry.base64)  # as NativeFileRecord.data() decodes it
             except ValueError:
-                raise CorpusLoadError(f"{path}: vector {record.id!r} file {entry.path!r} is not valid base64") \
-                    from None
+                raise CorpusLoadError(f"{escaped(str(path))}: vector {record.id!r} file {entry.path!r} is not "
+                                      "valid base64") from None
     return document
 
 
@@ -252,7 +254,8 @@ def load_corpus(root: Path) -> Corpus:
     """Read and validate every ``*_verify.json`` under ``root``; raises :class:`CorpusLoadError`."""
     paths = sorted(root.glob(VECTOR_GLOB))
     if not paths:
-        raise CorpusLoadError(f"no {VECTOR_GLOB} files in {root} (pass the corpus with --vectors / --vectors-root)")
+        raise CorpusLoadError(f"no {VECTOR_GLOB} files in {escaped(str(root))} (pass the corpus with --vectors / "
+                              "--vectors-root)")
     vectors: list[Vector] = []
     notes: dict[str, NoteRecord] = {}
     format_notes: dict[str, dict[str, NoteRecord]] = {}
@@ -265,7 +268,8 @@ def load_corpus(root: Path) -> Corpus:
         format_notes.setdefault(document.format, {}).update(document.notes)
         for record in document.tests:
             if record.id in seen:
-                raise CorpusLoadError(f"vector id {record.id!r} appears in {seen[record.id]} and {path.name}")
+                raise CorpusLoadError(f"vector id {record.id!r} appears in {escaped(seen[record.id])} and "
+                                      f"{escaped(path.name)}")
             seen[record.id] = path.name
             vectors.append(Vector.of(record, document.format, path.name))
     manifest = root / "manifest.json"

@@ -100,6 +100,7 @@ from hsmsim._atomic import locked, write_atomic
 from hsmsim.encoding import spki_der
 from hsmsim.errors import (
     BackendUnavailableError,
+    BundleError,
     KeyNotFoundError,
     KeystoreError,
     UnsupportedKeyError,
@@ -117,6 +118,8 @@ from hsmsim.keystore.base import (
 )
 from hsmsim.keystore.held import HeldECKey, HeldEd25519Key, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import spec_of
+from hsmsim.safeio import load_json_object
+from hsmsim.verdict import escaped
 
 try:  # python-pkcs11 is optional: without it the backend is unavailable, not broken
     import pkcs11
@@ -144,6 +147,8 @@ SOFTHSM_CANDIDATES = (
 MODULE_ENV = "HSMSIM_PKCS11_MODULE"
 _INSTALL_HINT = "install SoftHSM2 with `apt-get install softhsm2` or `make setup`"
 _SIDECAR = "hsmsim-created.json"
+SIDECAR_LIMIT = 4 * 1024 * 1024
+"""The creation-time file beside a token: one CKA_ID and ISO 8601 time (about 60 bytes) per key, room for 70,000."""
 _LOCK = ".hsmsim.lock"  # serialises token initialisation and key creation between processes
 _STAGING = ".init-"  # where a token is initialised before it is renamed into tokens/
 _RESCANS = 25
@@ -878,15 +883,22 @@ class Pkcs11KeyStore:
 
     # -- creation-time sidecar --------------------------------------------------------------
     def _read_sidecar(self) -> dict[str, str]:
-        if self._sidecar is None or not self._sidecar.is_file():
+        """The creation times recorded beside the token (none when nothing is there); raises :class:`KeystoreError`
+        (one line) when the file is not a regular file of at most :data:`SIDECAR_LIMIT` bytes holding an object
+        of ISO 8601 times."""
+        if self._sidecar is None or not os.path.lexists(self._sidecar):
             return {}
         try:
-            data = json.loads(self._sidecar.read_text())
-        except (OSError, ValueError) as exc:
-            raise KeystoreError(f"corrupt creation-time file {self._sidecar}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise KeystoreError(f"corrupt creation-time file {self._sidecar}: not an object")
-        return {str(k): str(v) for k, v in data.items()}
+            data = load_json_object(self._sidecar, SIDECAR_LIMIT)
+        except BundleError as exc:
+            raise KeystoreError(f"corrupt creation-time file: {exc}") from None
+        for key_id, when in data.items():
+            try:
+                datetime.fromisoformat(when)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise KeystoreError(f"corrupt creation-time file {escaped(str(self._sidecar))}: the time of key "
+                                    f"{escaped(key_id)!r} is not an ISO 8601 time") from None
+        return {key_id: str(when) for key_id, when in data.items()}
 
     def _record_created(self, key_id: bytes, created: datetime | None) -> None:
         when = created or datetime.now(UTC).replace(microsecond=0)

@@ -16,9 +16,11 @@ import hashlib
 import json
 import os
 import threading
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -247,14 +249,7 @@ class SoftKeyStore:
                 raise TypeError("not a JSON object")
             raw = base64.b64decode(record["material"], validate=True)
             material: PrivateKey | bytes = raw if record["secret"] is True else _load_private(raw)
-            attrs = dict(record["attributes"])
-            attrs["id"] = bytes.fromhex(attrs["id"])
-            attrs["ec_params"] = bytes.fromhex(attrs["ec_params"]) if attrs["ec_params"] else None
-            attrs["key_class"] = KeyClass(attrs["key_class"])
-            attrs["key_type"] = KeyType(attrs["key_type"])
-            attributes = KeyAttributes(**attrs)
-            if not isinstance(attributes.label, str):
-                raise TypeError("the label is not a string")
+            attributes = _attributes(record["attributes"])
             key = StoredKey(
                 spec=spec_of(material),
                 attributes=attributes,
@@ -270,6 +265,52 @@ class SoftKeyStore:
             raise KeystoreError(f"corrupt key file {escaped(str(path))}: {escaped(str(exc)[:120])}") from None
         self._keys.setdefault(attributes.label, (key, material))
         self._loaded.add(path.name)
+
+
+# Attribute types a key record writes as a string: bytes in hex, enums by value.
+_FROM_TEXT: dict[str, Callable[[str], object]] = {"bytes": bytes.fromhex, "KeyClass": KeyClass, "KeyType": KeyType}
+
+
+def _attributes(raw: object) -> KeyAttributes:
+    """The attributes of a key record: an object holding exactly :class:`KeyAttributes`' fields, each as its declared
+    type is written (booleans JSON booleans, integers JSON integers, strings and enum values strings, bytes hex
+    strings; null only where the type is optional). Raises TypeError or ValueError naming the first field that is
+    not."""
+    if not isinstance(raw, dict):
+        raise TypeError(f"attributes is {_json_kind(raw)}, not an object")
+    declared = {field.name: str(field.type) for field in fields(KeyAttributes)}
+    missing, unknown = [name for name in declared if name not in raw], sorted(set(raw) - set(declared))
+    if missing:
+        raise ValueError(f"attributes lack {', '.join(missing)}")
+    if unknown:
+        raise ValueError(f"attributes have unknown {escaped(', '.join(unknown))[:120]}")
+    values: dict[str, Any] = {name: _attribute(name, kind, raw[name]) for name, kind in declared.items()}
+    return KeyAttributes(**values)
+
+
+def _attribute(name: str, declared: str, value: object) -> object:
+    """``value`` read as the attribute ``name`` of type ``declared`` (its annotation, e.g. ``int | None``)."""
+    base = declared.removesuffix(" | None")
+    if value is None and base != declared:
+        return None
+    if (base == "bool" and type(value) is bool) or (base == "int" and type(value) is int) or (
+            base == "str" and isinstance(value, str)):
+        return value
+    parse = _FROM_TEXT.get(base)
+    if isinstance(value, str) and parse is not None:
+        try:
+            return parse(value)
+        except ValueError:
+            raise ValueError(f"attribute {name} is '{escaped(value[:40])}', not a {base} value") from None
+    wanted = {"bool": "a boolean", "int": "an integer", "bytes": "a hex string"}.get(base, "a string")
+    raise TypeError(f"attribute {name} is {_json_kind(value)}, not {wanted}{' or null' if base != declared else ''}")
+
+
+def _json_kind(value: object) -> str:
+    """What JSON value ``value`` is, as a message names it."""
+    kinds = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"), (list, "a list"),
+             (dict, "an object"))
+    return "null" if value is None else next((kind for cls, kind in kinds if isinstance(value, cls)), "a value")
 
 
 def _load_private(der: bytes) -> PrivateKey:

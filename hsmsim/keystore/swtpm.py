@@ -95,6 +95,7 @@ from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 from hsmsim._atomic import locked, write_atomic
 from hsmsim.errors import (
     BackendUnavailableError,
+    BundleError,
     KeyNotFoundError,
     KeystoreError,
     UnsupportedKeyError,
@@ -111,7 +112,9 @@ from hsmsim.keystore.base import (
 )
 from hsmsim.keystore.held import HeldECKey, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import build_attributes, spec_of
+from hsmsim.safeio import load_json_object, peek_regular_file
 from hsmsim.tpm.marshal import HASH_ALGS, TpmAlg, TpmaObject, TpmEccCurve
+from hsmsim.verdict import escaped
 
 try:  # tpm2-pytss is optional (the ``tpm`` extra): without it the backend is unavailable
     from tpm2_pytss import ESAPI, TCTILdr, TSS2_Exception
@@ -164,6 +167,10 @@ _INSTALL_HINT = (
 )
 _DEFAULT_POLICY = KeyPolicy()
 _LOG_TAIL = 4096
+_RECORD_LIMIT = 64 * 1024
+"""A key record: a label, two times and the TPM2B_PUBLIC and TPM2B_PRIVATE in hex (under 4 KiB for RSA-4096)."""
+_PID_FILE_LIMIT = 4096
+"""``swtpm.pid``: a pid and a temporary directory's path."""
 _SOCKDIR_PREFIX = "hsmsim-swtpm-"
 _SETUP_TIMEOUT = 120.0  # swtpm_setup makes RSA keys and certificates: slow on a loaded machine
 _MAX_EXTRA_DATA = 64  # sizeof(TPMU_HA): TPM2B_DATA's buffer
@@ -467,15 +474,25 @@ def _check_policy(policy: KeyPolicy, *, extractable: bool | None) -> None:
 
 
 def _read_record(path: Path) -> _Record:
+    """The key record ``path`` (a regular file of at most 64 KiB); raises :class:`KeystoreError` (one line) when it
+    cannot be read or does not hold a key of this backend."""
     try:
-        data = json.loads(path.read_text())
-        record = _Record(
-            label=str(data["label"]), order=int(data["order"]), created=datetime.fromisoformat(data["created"]),
-            public=bytes.fromhex(data["public"]), private=bytes.fromhex(data["private"]),
-        )
+        data = load_json_object(path, _RECORD_LIMIT)
+    except BundleError as exc:
+        raise KeystoreError(f"corrupt swtpm key record: {exc}") from None
+    shown = escaped(str(path))
+    label, order, created, public, private = (data.get(name) for name in ("label", "order", "created", "public",
+                                                                           "private"))
+    if not (isinstance(label, str) and type(order) is int and isinstance(created, str) and isinstance(public, str)
+            and isinstance(private, str)):
+        raise KeystoreError(f"corrupt swtpm key record {shown}: label, created, public and private must be "
+                            "strings, order an integer")
+    try:
+        record = _Record(label=label, order=order, created=datetime.fromisoformat(created),
+                         public=bytes.fromhex(public), private=bytes.fromhex(private))
         _stored(record)
-    except (OSError, ValueError, KeyError, TypeError, UnsupportedKeyError, TSS2_Exception) as exc:
-        raise KeystoreError(f"corrupt swtpm key record {path}: {exc}") from exc
+    except (ValueError, KeyError, TypeError, UnsupportedKeyError, TSS2_Exception) as exc:
+        raise KeystoreError(f"corrupt swtpm key record {shown}: {escaped(str(exc))}") from exc
     return record
 
 
@@ -646,9 +663,9 @@ class _Swtpm:
         """Stop a swtpm that a killed process left running on this state, and remove its socket
         directory (we hold the lock, so no live store uses either)."""
         try:
-            left = json.loads((self.root / "swtpm.pid").read_text())
-            pid, sockets = int(left["pid"]), Path(str(left["sockets"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            left = load_json_object(self.root / "swtpm.pid", _PID_FILE_LIMIT)
+            pid, sockets = int(left["pid"]), Path(str(left["sockets"]))  # type: ignore[call-overload]
+        except (BundleError, ValueError, KeyError, TypeError):
             return
         if _is_swtpm_on(pid, self.root / "tpm"):
             with contextlib.suppress(ProcessLookupError):
@@ -697,8 +714,8 @@ class _Swtpm:
             raise KeystoreError(f"swtpm_setup did not finish within {timeout:g} s") from exc
         if setup.returncode != 0:
             text = (stderr or stdout)[-_LOG_TAIL:].decode(errors="replace").strip()
-            if not text and log.is_file():
-                text = log.read_bytes()[-_LOG_TAIL:].decode(errors="replace").strip()
+            if not text:
+                text = (peek_regular_file(log, _LOG_TAIL, from_end=True) or b"").decode(errors="replace").strip()
             lines = text.splitlines()
             raise KeystoreError(f"swtpm_setup failed: {lines[-1] if lines else setup.returncode}")
 
@@ -792,10 +809,8 @@ class _Swtpm:
             watchdog.cancel()
 
     def _log_tail(self) -> str:
-        try:
-            lines = (self.root / "swtpm.log").read_bytes()[-_LOG_TAIL:].decode(errors="replace").strip().splitlines()
-        except OSError:
-            lines = []
+        tail = peek_regular_file(self.root / "swtpm.log", _LOG_TAIL, from_end=True) or b""
+        lines = tail.decode(errors="replace").strip().splitlines()
         meaningful = [line for line in lines if "client disconnected" not in line]
         return meaningful[-1] if meaningful else f"no message (see {self.root / 'swtpm.log'})"
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from hsmsim._atomic import relative_parts, replace_files
 from hsmsim.errors import BundleError
 from hsmsim.safeio import ReadBudget, read_regular_file
-from hsmsim.verdict import Reason, Rejected
+from hsmsim.verdict import Reason, Rejected, escaped
 
 MAX_BUNDLE_FILE_BYTES = 16 * 1024 * 1024
 """One evidence file; what one verification reads in all is bounded by :class:`ReadBudget`."""
@@ -48,14 +49,18 @@ class Evidence:
         return data
 
     def write(self, directory: Path) -> list[Path]:
-        """Write every file under ``directory``, making each missing directory once; returns the written paths
-        in ``files`` order. Raises ValueError, before writing anything, when a name would leave ``directory``."""
-        paths = [directory.joinpath(*relative_parts(rel)) for rel in self.files]
-        for parent in dict.fromkeys(path.parent for path in paths):
-            parent.mkdir(parents=True, exist_ok=True)
-        for path, data in zip(paths, self.files.values(), strict=True):
-            path.write_bytes(data)
-        return paths
+        """Write every file under ``directory`` (made when missing, as are the directories on the way); returns the
+        written paths in ``files`` order.
+
+        A regular file already at a name is replaced (a script run again writes its new evidence over the old),
+        through a new file beside it and a rename, so a reader sees the old file or the new one. Nothing is ever
+        written through a symlink or into something other than a regular file: before anything is written, raises
+        ValueError when a name would leave ``directory``, and :class:`hsmsim.errors.HsmsimError` (one line) when
+        a name holds a symlink, directory, FIFO, device or socket, or a directory on the way below ``directory``
+        is a symlink (:func:`hsmsim._atomic.replace_files`)."""
+        for rel in self.files:
+            relative_parts(rel)
+        return replace_files(directory, self.files)
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class TrustAnchors:
                 certs += (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                           else [x509.load_der_x509_certificate(data)])
             except ValueError as exc:
-                raise BundleError(f"{path} is not a PEM or DER certificate") from exc
+                raise BundleError(f"{escaped(str(path))} is not a PEM or DER certificate") from exc
         return cls({role: tuple(certs)})
 
 
@@ -131,10 +136,10 @@ def primary_file(path: Path, claims: Callable[[Path], bool]) -> Path:
     try:
         found = _claimed_files(path, claims)
     except OSError as exc:
-        raise BundleError(f"cannot list {path}: {exc.strerror}") from exc
+        raise BundleError(f"cannot list {escaped(str(path))}: {exc.strerror}") from exc
     if len(found) != 1:
-        named = ", ".join(p.name for p in found[:4]) + (", ..." if len(found) > 4 else "")
-        raise BundleError(f"{path} holds {len(found)} evidence records{f' ({named})' if found else ''}; "
+        named = ", ".join(escaped(p.name) for p in found[:4]) + (", ..." if len(found) > 4 else "")
+        raise BundleError(f"{escaped(str(path))} holds {len(found)} evidence records{f' ({named})' if found else ''}; "
                           "name the one to verify")
     return found[0]
 
@@ -147,7 +152,7 @@ def read_bundle_dir(directory: Path, budget: ReadBudget | None = None) -> dict[s
     budget = budget if budget is not None else ReadBudget()
     entries = list(islice(directory.rglob("*"), MAX_BUNDLE_ENTRIES + 1))
     if len(entries) > MAX_BUNDLE_ENTRIES:
-        raise BundleError(f"{directory} holds more than {MAX_BUNDLE_ENTRIES} entries")
+        raise BundleError(f"{escaped(str(directory))} holds more than {MAX_BUNDLE_ENTRIES} entries")
     files: dict[str, bytes] = {}
     for path in sorted(entries):
         try:
@@ -156,7 +161,7 @@ def read_bundle_dir(directory: Path, budget: ReadBudget | None = None) -> dict[s
         except OSError:
             continue
         if len(files) >= MAX_BUNDLE_FILES:
-            raise BundleError(f"{directory} holds more than {MAX_BUNDLE_FILES} files")
+            raise BundleError(f"{escaped(str(directory))} holds more than {MAX_BUNDLE_FILES} files")
         files[path.relative_to(directory).as_posix()] = read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)
     return files
 
@@ -165,13 +170,3 @@ def safe_file_stem(label: str) -> str:
     """The key label as a file-name stem: characters outside ``[A-Za-z0-9._-]`` become ``_``, leading dots go,
     and an empty result is ``key``; the stem never names a path outside the bundle directory."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", label).lstrip(".") or "key"
-
-
-def relative_parts(rel: str) -> list[str]:
-    """The components of the relative ``/``-separated name ``rel``; raises ValueError when it is empty, absolute,
-    or has an empty, ``.`` or ``..`` component, i.e. whenever joining it to a directory could name anything but
-    a distinct entry below that directory."""
-    parts = rel.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise ValueError(f"{rel!r} is not a plain relative file name")
-    return parts

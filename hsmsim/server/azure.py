@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from hsmsim.errors import HsmsimError, ParameterError
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.server.app import ApiError, Call, token_matches
+from hsmsim.verdict import escaped
 
 if TYPE_CHECKING:
     from hsmsim.server.app import HsmsimApp
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 NAMESPACE = "azure"
 FORMAT = "marvell-azure"
+OBJ_ATTR_ID_BYTES = 128
+"""What the Marvell attestation's OBJ_ATTR_ID holds: the key URI, which a 127-character key name outgrows."""
 API_VERSIONS = {"7.4", "7.5", "7.6-preview.1", "7.6-preview.2", "7.6", "2025-06-01-preview", "2025-07-01"}
 ATTESTATION_API_VERSIONS = {"7.6-preview.1", "7.6-preview.2", "7.6", "2025-06-01-preview", "2025-07-01"}
 CHALLENGE = ('Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", '
@@ -146,12 +149,16 @@ def _get(app: HsmsimApp, state: HsmState, call: Call, name: str, version: str, *
 
 def attestation_object(state: HsmState, key: StoredKey, kid: str) -> dict[str, object]:
     """``attributes.attestation`` of the KeyBundle, from the ``marvell-azure`` format. Raises a 400 ApiError when
-    the format cannot attest the key as named (its URI is longer than the 128 bytes of Marvell's OBJ_ATTR_ID)."""
+    the format cannot attest the key as named: its URI is longer than the 128 bytes of Marvell's OBJ_ATTR_ID (said
+    so), or the format refuses it for another reason (its own message, escaped)."""
     try:
         evidence = state.hsm(key.label).attest(key.label, FORMAT, {"key_id": kid})
-    except ParameterError:
-        raise _bad(f"hsmsim cannot attest this key: its URI is {len(kid.encode())} bytes, and the emulated "
-                   "attestation holds it in Marvell's 128-byte OBJ_ATTR_ID (use a shorter key name)") from None
+    except ParameterError as exc:
+        if len(kid.encode()) > OBJ_ATTR_ID_BYTES:
+            raise _bad(f"hsmsim cannot attest this key: its URI is {len(kid.encode())} bytes, and the emulated "
+                       f"attestation holds it in Marvell's {OBJ_ATTR_ID_BYTES}-byte OBJ_ATTR_ID (use a shorter key "
+                       "name)") from None
+        raise _bad(f"hsmsim cannot attest this key: {escaped(str(exc))}") from None
     bundle = json.loads(evidence.files[evidence.primary])
     attestation = bundle.get("attributes", {}).get("attestation", bundle)
     assert isinstance(attestation, dict)

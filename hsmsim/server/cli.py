@@ -48,7 +48,7 @@ def _require_free_port(host: str, port: int) -> None:
             pass
     except OSError as exc:
         why = os.strerror(exc.errno) if exc.errno else str(exc)
-        click.echo(f"hsmsim: error: cannot listen on {host}:{port}: {why}", err=True)
+        click.echo(f"hsmsim: error: cannot listen on {escaped(host)}:{port}: {why}", err=True)
         sys.exit(2)
 
 

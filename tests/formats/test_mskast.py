@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import der_children, der_content, pem, spki_der
-from hsmsim.errors import ParameterError
+from hsmsim.errors import BundleError, ParameterError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME
@@ -302,6 +303,46 @@ def test_detect_claims_requests_only(kit: KastKit, tmp_path: Path) -> None:
         assert detect(tmp_path / output).name == "ms-kast"
         assert FMT.load(tmp_path / output).files == FMT.load(primary).files
     assert not FMT.detect(tmp_path)
+
+
+def test_request_file_names_in_a_directory(kit: KastKit, tmp_path: Path) -> None:
+    """Detection and load agree on which entry of a directory is the request: a regular file (not a link, FIFO or
+    directory) named ``<stem>.kast.cmc`` / ``<stem>.kast.p10`` in lower case; its siblings share the stem
+    without that one suffix."""
+    written = kit.draft("ec-p256").evidence()
+    request = written.files[written.primary]
+    ca_key = next(data for name, data in written.files.items() if name.endswith(CA_KEY_SUFFIX))
+
+    both = tmp_path / "both"  # the stem keeps the other suffix: its siblings are a.kast.p10.*, not a.*
+    both.mkdir()
+    (both / "a.kast.p10.kast.cmc").write_bytes(request)
+    (both / f"a.kast.p10{CA_KEY_SUFFIX}").write_bytes(ca_key)
+    (both / f"a{CA_KEY_SUFFIX}").write_bytes(b"not this one")
+    assert FMT.detect(both)
+    assert set(FMT.load(both).files) == {"a.kast.p10.kast.cmc", f"a.kast.p10{CA_KEY_SUFFIX}"}
+
+    bare = tmp_path / "bare"  # a name that is only the suffix: an empty stem
+    bare.mkdir()
+    (bare / ".kast.cmc").write_bytes(request)
+    (bare / CA_KEY_SUFFIX).write_bytes(ca_key)
+    assert FMT.detect(bare) and set(FMT.load(bare).files) == {".kast.cmc", CA_KEY_SUFFIX}
+
+    others = tmp_path / "others"  # entries so named that are not regular files do not count
+    (others / "nested.kast.cmc").mkdir(parents=True)
+    (others / "nested.kast.cmc" / "k.kast.cmc").write_bytes(request)
+    os.mkfifo(others / "fifo.kast.p10")
+    (others / "link.kast.cmc").symlink_to(others / "nested.kast.cmc" / "k.kast.cmc")
+    assert not FMT.detect(others)
+    with pytest.raises(BundleError, match="holds 0 evidence records"):
+        FMT.load(others)
+    (others / "k.kast.cmc").write_bytes(request)
+    assert FMT.detect(others) and list(FMT.load(others).files) == ["k.kast.cmc"]
+
+    upper = tmp_path / "upper"  # suffixes are matched in lower case, as hsmsim writes them
+    upper.mkdir()
+    (upper / "K.KAST.CMC").write_bytes(request)
+    assert not FMT.detect(upper) and FMT.detect(upper / "K.KAST.CMC")
+    assert list(FMT.load(upper / "K.KAST.CMC").files) == ["K.KAST.CMC"]  # no stem, so no siblings
 
 
 def test_detect_real_requests_but_not_the_purebred_envelope(shared_dir: Path) -> None:

@@ -76,7 +76,7 @@ def _with_siblings(format_name: str, path: Path, suffix: str) -> Evidence:
             if sibling.exists():
                 files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
     except OSError as exc:
-        raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
     return Evidence(format=format_name, files=files, primary=path.name)
 
 
@@ -142,10 +142,11 @@ class AndroidKeyFormat:
             if path.is_dir():
                 chains = sorted(p for p in path.iterdir() if p.is_file() and self._carries_extension(p))
                 if len(chains) != 1:
-                    raise BundleError(f"{path} holds {len(chains)} Android attestation chains (expected 1)")
+                    raise BundleError(f"{escaped(str(path))} holds {len(chains)} Android attestation chains "
+                                      "(expected 1)")
                 path = chains[0]
         except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+            raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return _with_siblings(self.name, path, CHALLENGE_SUFFIX)
 
     @staticmethod
@@ -224,7 +225,7 @@ class AndroidAcmeFormat(AndroidKeyFormat):
                 primary = next((rel for rel in sorted(files) if rel.endswith(ATTOBJ_SUFFIX)), path.name)
                 return Evidence(format=self.name, files=files, primary=primary)
         except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+            raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return _with_siblings(self.name, path, KEYAUTH_SUFFIX)
 
     def detect(self, path: Path) -> bool:

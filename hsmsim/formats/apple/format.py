@@ -22,7 +22,7 @@ from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, read_regular_file
-from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict, escaped
 
 
 class _AppleFormat:
@@ -79,7 +79,8 @@ class _AppleFormat:
             if path.is_dir():
                 records = sorted(p for p in path.iterdir() if p.name.endswith(self.record_suffix))
                 if len(records) != 1:
-                    raise BundleError(f"{path} holds {len(records)} {self.record_suffix} records (expected 1)")
+                    raise BundleError(f"{escaped(str(path))} holds {len(records)} {self.record_suffix} records "
+                                      "(expected 1)")
                 path = records[0]
             budget = ReadBudget()
             files = {path.name: read_regular_file(path, self.record_limit, budget)}
@@ -88,7 +89,7 @@ class _AppleFormat:
                 if sibling.exists():
                     files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
         except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+            raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def detect(self, path: Path) -> bool:

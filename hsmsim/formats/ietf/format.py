@@ -36,7 +36,7 @@ from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile, Verdict, escaped
 
 ALL_SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256")
 _EVIDENCE_ARC = der_oid(ID_EVIDENCE)[2:]
@@ -103,11 +103,11 @@ class PkixEvidenceFormat:
                 files = read_bundle_dir(path)
                 primary = next((n for n in sorted(files) if evidence.is_evidence_name(n.rsplit("/", 1)[-1])), None)
                 if primary is None:
-                    raise BundleError(f"{path} holds no Evidence file")
+                    raise BundleError(f"{escaped(str(path))} holds no Evidence file")
                 return Evidence(self.name, files, primary)
             files = _read_with_nonce(path, path.name.removesuffix(evidence.EVIDENCE_SUFFIX))
         except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+            raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
@@ -184,7 +184,7 @@ class CsrAttestationFormat:
         try:
             files = _read_with_nonce(path, path.stem)
         except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+            raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:

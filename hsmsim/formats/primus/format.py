@@ -36,7 +36,7 @@ from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile, Verdict, escaped
 
 _DETECT_WINDOW = 64 * 1024
 
@@ -111,7 +111,8 @@ class PrimusFormat:
         if path.is_dir():
             zips = [entry.name for entry in bundle_entries(path) if entry.suffix.lower() == ".zip"]
             if len(zips) > 1:  # pooling their members would verify a mix of bundles
-                raise BundleError(f"{path} holds {len(zips)} zips ({', '.join(zips[:3])}); name the one to verify")
+                raise BundleError(f"{escaped(str(path))} holds {len(zips)} zips ({escaped(', '.join(zips[:3]))}); "
+                                  "name the one to verify")
             return Evidence(format=self.name, files=read_bundle_dir(path, budget), primary=path.name)
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
         stem = path.name.removesuffix(".zip").removesuffix("_attestation")

@@ -31,7 +31,7 @@ from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile, Verdict, escaped
 
 _ATTRIBUTE_OIDS = tuple(der_oid(kind.oid) for kind in KINDS.values())
 _KEY_DESCRIPTION = der_oid(ANDROID_KEY_DESCRIPTION)
@@ -106,7 +106,7 @@ class PurebredFormat:
                 primaries = [rel for rel, data in sorted(files.items())
                              if not verify.is_target_name(rel) and claims_envelope(data, rel)]
                 if len(primaries) != 1:
-                    raise BundleError(f"{path} holds {len(primaries)} Purebred requests (expected 1)")
+                    raise BundleError(f"{escaped(str(path))} holds {len(primaries)} Purebred requests (expected 1)")
                 return Evidence(self.name, files, primaries[0])
             budget = ReadBudget()
             files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
@@ -117,7 +117,7 @@ class PurebredFormat:
                 if sibling.is_file():
                     files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
         except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+            raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:

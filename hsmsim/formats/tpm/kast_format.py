@@ -67,14 +67,21 @@ from hsmsim.formats.tpm.statement import (
 )
 from hsmsim.formats.tpm.structures import OpaqueAttested, TpmsAttest, TpmtPublic, qualified_name
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
-from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors, bundle_entries, safe_file_stem
+from hsmsim.model.evidence import (
+    MAX_TRUST_ANCHOR_BYTES,
+    Evidence,
+    TrustAnchors,
+    claimed_file,
+    primary_file,
+    safe_file_stem,
+)
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.verdict import Profile, Reason, Rejected, Verdict, escaped
 
 FORMAT_NAME = "ms-kast"
 CMC_SUFFIX = ".kast.cmc"
@@ -546,23 +553,22 @@ class MsKastFormat(TpmStatementFormat):
         return _verify(evidence, record, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:
-        """Read the request file, with ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it when present;
-        a directory is read through its one ``*.kast.cmc`` / ``*.kast.p10`` file."""
-        if path.is_dir():
-            requests = _request_files(path)
-            if len(requests) != 1:
-                raise BundleError(f"{path} holds {len(requests)} *{CMC_SUFFIX} / *{PKCS10_SUFFIX} files, not one")
-            path = requests[0]
-        stem = path.name.removesuffix(CMC_SUFFIX).removesuffix(PKCS10_SUFFIX)
+        """Read the request file, with ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it when present
+        (``<stem>`` is the name without its one ``.kast.cmc`` or ``.kast.p10`` suffix; a file named otherwise has
+        no siblings); a directory is read through its one request file (:func:`_is_request_file`). Raises
+        BundleError when the directory holds none or several."""
+        path = primary_file(path, _is_request_file)
+        stem = _stem(path.name)
         siblings = [path.parent / f"{stem}{suffix}" for suffix in (CA_KEY_SUFFIX, AIK_CA_SUFFIX)]
-        return self.read_record(path, siblings if stem != path.name else [])
+        return self.read_record(path, siblings if stem is not None else [])
 
     def detect(self, path: Path) -> bool:
         """A regular file holding (DER or PEM) a CMC request or PKCS#10 with szOID_ENROLL_ATTESTATION_STATEMENT, or
-        a directory holding one ``*.kast.cmc`` / ``*.kast.p10`` file that does."""
+        a directory holding exactly one request file (:func:`_is_request_file`) that does: the file ``load``
+        reads."""
         if path.is_dir():
-            requests = _request_files(path)
-            return len(requests) == 1 and self.detect(requests[0])
+            request = claimed_file(path, _is_request_file)
+            return request is not None and self.detect(request)
         head = peek_regular_file(path, self.record_limit)
         return head is not None and _looks_like_request(head)
 
@@ -596,8 +602,19 @@ class MsKastFormat(TpmStatementFormat):
         return notes()
 
 
-def _request_files(directory: Path) -> list[Path]:
-    return [p for p in bundle_entries(directory) if p.name.endswith((CMC_SUFFIX, PKCS10_SUFFIX))]
+def _is_request_file(path: Path) -> bool:
+    """How a directory's request file is named: ``<stem>.kast.cmc`` or ``<stem>.kast.p10``, suffixes in lower case
+    as ``hsmsim attest`` writes them, any stem (even empty). Only a regular file, not a symlink, counts
+    (:func:`~hsmsim.model.evidence.claimed_file`): a subdirectory, FIFO or link so named is not a request."""
+    return _stem(path.name) is not None
+
+
+def _stem(name: str) -> str | None:
+    """``name`` without its one request suffix (``a.kast.p10.kast.cmc`` -> ``a.kast.p10``), or None without one."""
+    for suffix in (CMC_SUFFIX, PKCS10_SUFFIX):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return None
 
 
 def _private_key(data: bytes, path: Path) -> PrivateKeyTypes | None:
@@ -608,7 +625,7 @@ def _private_key(data: bytes, path: Path) -> PrivateKeyTypes | None:
         try:
             return _loaded_ca_key(data)
         except (ValueError, TypeError, UnsupportedAlgorithm):
-            raise BundleError(f"{path} is not an unencrypted PKCS#8 private key") from None
+            raise BundleError(f"{escaped(str(path))} is not an unencrypted PKCS#8 private key") from None
     try:
         return load_der_private_key(data, None)
     except (ValueError, TypeError, UnsupportedAlgorithm):

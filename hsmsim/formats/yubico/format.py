@@ -43,7 +43,7 @@ from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.pki.seed import drbg
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile, Verdict, escaped
 
 _PIV_PRIMARY = (".attestation.pem", SECTIGO_SUFFIX, STEP_SUFFIX)
 _PEEK_BYTES = 8192
@@ -91,7 +91,7 @@ def _load(name: str, path: Path, primaries: tuple[str, ...]) -> Evidence:
             if sibling.name.startswith(stem) and sibling != path:
                 files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
     except OSError as exc:
-        raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+        raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
     return Evidence(name, files, path.name)
 
 
@@ -208,7 +208,7 @@ class YubiHsm2Format(_YubicoFormat):
                 if sibling != path and (b"-----BEGIN CERTIFICATE-----" in head or b"CERTIFICATE REQUEST-----" in head):
                     files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
         except OSError as exc:
-            raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+            raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
