@@ -56,12 +56,21 @@ from hsmsim.tpm.hierarchy import (
     KeyHierarchy,
     Parent,
     ak_public,
+    obfuscated,
     public_area,
     signing_scheme,
     tpm_sign,
 )
 from hsmsim.tpm.marshal import TpmSt
-from hsmsim.tpm.structures import CertifyInfo, ClockInfo, TpmsAttest, TpmtPublic, TpmtSignature, object_attributes
+from hsmsim.tpm.structures import (
+    Attested,
+    CertifyInfo,
+    ClockInfo,
+    TpmsAttest,
+    TpmtPublic,
+    TpmtSignature,
+    object_attributes,
+)
 
 __all__ = [
     "AES_128_CFB", "AK_ATTRIBUTES", "EK_ATTRIBUTES", "EK_POLICY", "SRK_ATTRIBUTES", "TPM_KEY_SPECS", "Certification",
@@ -208,13 +217,22 @@ class EmulatedTpm:
         """Milliseconds since initialisation; reset and restart counts derived from the seed; safe."""
         return _clock_info(self, at)
 
-    def certify_info(self, area: TpmtPublic, ak: PublicKey, qualifying_data: bytes, at: datetime) -> TpmsAttest:
-        """The TPMS_ATTEST TPM2_Certify(object=area, signHandle=ak, qualifyingData) returns at time ``at``."""
-        return TpmsAttest(
-            type=TpmSt.ATTEST_CERTIFY, qualified_signer=self.ak_qualified_name(ak),
-            extra_data=qualifying_data, clock_info=self.clock_info(at),
-            firmware_version=self.model.firmware_version,
-            attested=CertifyInfo(area.name(), self.key_qualified_name(area)))
+    def attest(self, type_: TpmSt, ak: PublicKey, qualifying_data: bytes, at: datetime, attested: Attested,
+               parent: Parent = Parent.EK) -> TpmsAttest:
+        """The TPMS_ATTEST this TPM signs with ``ak`` (a child of ``parent``) at time ``at``: qualifiedSigner =
+        QN(AK); under the SRK (outside the endorsement and platform hierarchies) resetCount, restartCount and
+        firmwareVersion obfuscated with the storage hierarchy's shProof (:func:`hsmsim.tpm.hierarchy.obfuscated`)."""
+        attest = TpmsAttest(
+            type=type_, qualified_signer=self.ak_qualified_name(ak, parent), extra_data=qualifying_data,
+            clock_info=self.clock_info(at), firmware_version=self.model.firmware_version, attested=attested)
+        return obfuscated(attest, self.hierarchy.sh_proof) if parent is Parent.SRK else attest
+
+    def certify_info(self, area: TpmtPublic, ak: PublicKey, qualifying_data: bytes, at: datetime,
+                     parent: Parent = Parent.EK) -> TpmsAttest:
+        """The TPMS_ATTEST TPM2_Certify(object=area, signHandle=ak, qualifyingData) returns at time ``at`` (see
+        :meth:`attest`)."""
+        return self.attest(TpmSt.ATTEST_CERTIFY, ak, qualifying_data, at,
+                           CertifyInfo(area.name(), self.key_qualified_name(area)), parent)
 
     def certify(self, area: TpmtPublic, ak: PrivateKey, qualifying_data: bytes, at: datetime) -> Certification:
         """TPM2_Certify with inScheme NULL: certifyInfo signed with the AK's own scheme."""
