@@ -42,9 +42,10 @@ from hsmsim.formats.tpm.pki import (
     ak_certificate_extensions,
     authority_key_identifier,
     tpm_pki,
+    windows_aik_extensions,
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
-from hsmsim.pki.builder import CertSpec, build_certificate, spec_of_certificate
+from hsmsim.pki.builder import CertSpec, Ext, build_certificate, spec_of_certificate
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.tpm.hierarchy import (
@@ -130,19 +131,25 @@ class EmulatedTpm:
     def ak_certificate(self, public_key: PublicKey, *, created: datetime, key_name: str = "ak",
                        permanent_id: str | None = None) -> x509.Certificate:
         """The AK certificate :attr:`pki`'s attestation CA issues for ``public_key``, this TPM's AK ``key_name``
-        (WebAuthn §8.3.1 profile, see :mod:`hsmsim.formats.tpm.pki`).
+        (WebAuthn §8.3.1 profile, see :mod:`hsmsim.formats.tpm.pki`); under the ``rsa`` profile shaped as a Windows
+        AIK certificate (:func:`~hsmsim.formats.tpm.pki.windows_aik_extensions`).
 
         With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
         """
         pki = self.pki
-        aaguid = EMULATED_AAGUID if permanent_id is None else None
-        extensions = (*ak_certificate_extensions(self.model, aaguid, permanent_id),
-                      authority_key_identifier(pki.intermediate_key.public_key()))
         return build_certificate(CertSpec(
             subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=public_key,
             serial=derive_serial(self.seed, self.role(key_name)), not_before=created,
-            not_after=created + AK_LIFETIME, extensions=extensions, hash_name=pki.algorithms.hash_name,
+            not_after=created + AK_LIFETIME, extensions=self._ak_extensions(public_key, permanent_id),
+            hash_name=pki.algorithms.hash_name,
         ), pki.intermediate_key)
+
+    def _ak_extensions(self, public_key: PublicKey, permanent_id: str | None) -> tuple[Ext, ...]:
+        issuer_key = self.pki.intermediate_key.public_key()
+        if permanent_id is None and self.pki_profile == "rsa":
+            return windows_aik_extensions(self.model, public_key, issuer_key)
+        aaguid = EMULATED_AAGUID if permanent_id is None else None
+        return (*ak_certificate_extensions(self.model, aaguid, permanent_id), authority_key_identifier(issuer_key))
 
     def ak_identity(self, *, created: datetime, key: PrivateKey | None = None, key_name: str = "ak",
                     permanent_id: str | None = None, spec: str = "ec-p256") -> AttestationIdentity:
@@ -158,13 +165,17 @@ class EmulatedTpm:
 
     def recertify(self, identity: AttestationIdentity) -> AttestationIdentity:
         """``identity``'s AK certified by :attr:`pki` instead: its certificate re-issued by this hierarchy's
-        attestation CA with the same subject, key, serial, validity and extensions (the AKI names the new CA), in
-        the hierarchy's digest. The AK this TPM would provision under its own hierarchy, when ``identity`` is
-        that AK under another."""
+        attestation CA with the same subject, key, serial and validity, in the hierarchy's digest, with the
+        extensions :meth:`ak_certificate` gives under this hierarchy (an ACME AK keeps its own, the AKI naming the
+        new CA). The AK this TPM would provision under its own hierarchy, when ``identity`` is that AK under
+        another."""
         pki = self.pki
         aki = authority_key_identifier(pki.intermediate_key.public_key())
         spec = spec_of_certificate(identity.certificate)
-        extensions = tuple(aki if isinstance(e.value, x509.AuthorityKeyIdentifier) else e for e in spec.extensions)
+        if _names_device(identity.certificate):
+            extensions = tuple(aki if isinstance(e.value, x509.AuthorityKeyIdentifier) else e for e in spec.extensions)
+        else:
+            extensions = self._ak_extensions(identity.key.public_key(), None)
         cert = build_certificate(replace(spec, issuer=pki.intermediate.subject, extensions=extensions,
                                          hash_name=pki.algorithms.hash_name), pki.intermediate_key)
         return AttestationIdentity(key=identity.key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
@@ -238,6 +249,15 @@ class EmulatedTpm:
         """TPM2_Certify with inScheme NULL: certifyInfo signed with the AK's own scheme."""
         attest = self.certify_info(area, ak.public_key(), qualifying_data, at)
         return Certification(attest, tpm_sign(ak, attest.marshal(), signing_scheme(ak.public_key())))
+
+
+def _names_device(certificate: x509.Certificate) -> bool:
+    """Whether an AK certificate names its device (an ACME AK: an otherName permanentIdentifier in its SAN)."""
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    return bool(san.get_values_for_type(x509.OtherName))
 
 
 # A TPM's primaries and its reset counts never change, nor does an AK's public area or a derived AK's identity: each
