@@ -545,6 +545,23 @@ def test_parsec_goldens_verify_with_the_activation(parsec, parsec_cases, spec):
     assert sig[:6] == bytes.fromhex("0018000b0020")  # TPMT_SIGNATURE, as the CCC sample ("ABgACwAg...")
 
 
+def test_accepted_parsec_tokens_veraison_refuses_are_flagged(parsec, parsec_cases):
+    # Veraison parsec/tpm KAT.Validate: sig a TPMT_SIGNATURE with sigAlg ECDSA (0x0018), pubArea of type ECC (0x0023)
+    flagged = set()
+    for case in parsec_cases.values():
+        if all(reason is not Reason.OK for reason in case.expected.values()):
+            assert "VeraisonIncompatible" not in case.flags, case.id
+            continue
+        kat = json.loads(case.evidence.files[case.evidence.primary])["kat"]
+        ecc_and_ecdsa = (base64.b64decode(kat["pubArea"])[:2] == b"\x00\x23"
+                         and base64.b64decode(kat["sig"])[:2] == b"\x00\x18")
+        assert ("VeraisonIncompatible" in case.flags) is not ecc_and_ecdsa, case.id
+        if not ecc_and_ecdsa:
+            flagged.add(case.id)
+    assert flagged == {"parsec-tpm::golden::rsa-2048", "parsec-tpm::golden::rsa-3072", "parsec-tpm::variant::rsa-ak"}
+    assert "Veraison" in parsec.vector_notes()["VeraisonIncompatible"].effect
+
+
 @pytest.mark.parametrize("mutation", parsec_mutations(), ids=lambda m: m.id)
 def test_every_parsec_defect_gets_its_stated_reason(parsec, parsec_cases, mutation):
     for profile, reason in mutation.expected.items():
