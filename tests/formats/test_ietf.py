@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from hsmsim.device import Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
@@ -19,8 +21,9 @@ from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.tpm.marshal import TpmSt
-from hsmsim.tpm.structures import TpmsAttest, TpmtPublic
+from hsmsim.tpm.hierarchy import ak_public as hierarchy_ak_area
+from hsmsim.tpm.marshal import TpmAlg, TpmSt
+from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic, TpmtSignature
 from hsmsim.verdict import Profile, Reason, Rejected
 
 SEED = "hsmsim-tests"
@@ -126,6 +129,72 @@ def test_crmf_cert_req_msg_verifies(hsm: Hsm, tmp_path: Path, statements: list[s
     assert verdict.accepted, verdict.summary()
     ev.write(tmp_path)
     assert detect(tmp_path / ev.primary).name == "csr-attestation"
+
+
+def _tcg_statement(hsm: Hsm, key: str, **parameters: object) -> tuple[Evidence, bytes]:
+    ev = hsm.attest(key, "csr-attestation", {"attest_time": AT, "statements": ["tcg-attest-certify"], **parameters})
+    bundle = asn1.decode_bundle(asn1.decode_request(csr.csr_der(ev.files[f"{key}.csr"])).attributes[0][1][0])
+    return ev, bundle.statements[0].stmt
+
+
+def _sha256_name(data: bytes) -> bytes:
+    return b"\x00\x0b" + hashlib.sha256(data).digest()
+
+
+def test_tcg_qualified_names_are_a_real_tpms(hsm: Hsm) -> None:
+    _ev, stmt = _tcg_statement(hsm, "key-ec-p256")
+    attest_bytes, _signature, public_bytes = tcg.parse(stmt)
+    assert public_bytes is not None
+    attest = TpmsAttest.unmarshal(attest_bytes)
+    assert isinstance(attest.attested, CertifyInfo)
+    hierarchy = tcg.tpm_hierarchy(SEED, hsm.device.serial)
+    # Part 1: QN(primary) = H(hierarchy handle ‖ Name), QN(child) = H(QN(parent) ‖ Name(child))
+    qn_ek = _sha256_name(bytes.fromhex("4000000b") + _sha256_name(hierarchy.ek_public().marshal()))
+    qn_srk = _sha256_name(bytes.fromhex("40000001") + _sha256_name(hierarchy.srk_public().marshal()))
+    ak = pki.tpm_identity(SEED, hsm.device.serial, created=hsm.device.attestation_created)
+    ak_area = hierarchy_ak_area(ak.key.public_key())
+    assert attest.qualified_signer == _sha256_name(qn_ek + _sha256_name(ak_area.marshal()))
+    assert attest.attested.name == _sha256_name(public_bytes)
+    assert attest.attested.qualified_name == _sha256_name(qn_srk + attest.attested.name)
+    assert attest.attested.qualified_name != attest.attested.name
+
+
+def test_tcg_signature_is_bare_by_default_and_tpmt_on_request(hsm: Hsm) -> None:
+    ev, stmt = _tcg_statement(hsm, "key-ec-p256")
+    assert tcg.parse(stmt)[1][:1] == b"\x30"  # a DER ECDSA-Sig-Value
+    tpmt_ev, tpmt_stmt = _tcg_statement(hsm, "key-ec-p256", sig_encoding="tpmt")
+    signature = TpmtSignature.unmarshal(tcg.parse(tpmt_stmt)[1])
+    assert (signature.sig_alg, signature.hash_alg, len(signature.r)) == (TpmAlg.ECDSA, TpmAlg.SHA256, 32)
+    for evidence_ in (ev, tpmt_ev):
+        verdict = get_format("csr-attestation").verify(evidence_, _anchors(evidence_, csr.ROOTS_FILE), at=LATER)
+        assert verdict.accepted, verdict.summary()
+    with pytest.raises(ParameterError):
+        _tcg_statement(hsm, "key-ec-p256", sig_encoding="der")
+
+
+def test_tcg_reads_both_signature_encodings_and_refuses_other_schemes(hsm: Hsm) -> None:
+    raw, algorithm = tcg.read_signature(b"\x30\x06\x02\x01\x01\x02\x01\x01")
+    assert raw == b"\x30\x06\x02\x01\x01\x02\x01\x01" and isinstance(algorithm, hashes.SHA256)
+    rsa_tpmt = TpmtSignature(TpmAlg.RSASSA, TpmAlg.SHA384, signature=bytes(range(256))).marshal()
+    raw, algorithm = tcg.read_signature(rsa_tpmt)
+    assert raw == bytes(range(256)) and isinstance(algorithm, hashes.SHA384)
+    with pytest.raises(Rejected) as caught:
+        tcg.read_signature(TpmtSignature(TpmAlg.RSAPSS, TpmAlg.SHA256, signature=bytes(256)).marshal())
+    assert caught.value.reason is Reason.UNSUPPORTED
+
+
+def test_tcg_without_tpm_public_parses_and_is_missing_input(hsm: Hsm) -> None:
+    ev, stmt = _tcg_statement(hsm, "key-ec-p256")
+    attest, signature, _public = tcg.parse(stmt)
+    short = tcg.statement(attest, signature, None)
+    assert tcg.parse(short) == (attest, signature, None)
+    request = asn1.decode_request(csr.csr_der(ev.files["key-ec-p256.csr"]))
+    bundle = asn1.decode_bundle(request.attributes[0][1][0])
+    certs = [x509.load_der_x509_certificate(c) for c in bundle.certs or ()]
+    with pytest.raises(Rejected) as caught:
+        tcg.verify_statement(short, certs, request.spki, _anchors(ev, csr.ROOTS_FILE), LATER, Profile.STRUCTURAL,
+                             None)
+    assert caught.value.reason is Reason.MISSING_INPUT
 
 
 def test_crmf_matches_an_independent_rfc4211_codec(hsm: Hsm) -> None:

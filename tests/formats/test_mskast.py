@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
 import json
 import os
 import struct
@@ -27,6 +29,7 @@ from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_
 from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, MsKastFormat, pkcs8_pem, request_der
 from hsmsim.formats.tpm.pki import tpm_pki
 from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.tpm.structures import TpmsAttest
 from hsmsim.verdict import Profile, Reason
 
 FMT = get_format("ms-kast")
@@ -70,6 +73,37 @@ def test_golden_verifies_with_the_tpm_signature(kit: KastKit, spec: str) -> None
     assert verdict.claims.spki_der == spki_der(key)  # type: ignore[arg-type]
     assert verdict.claims.vendor == "IBM" and verdict.claims.generated_on_device is True
     assert verdict.claims.to_json()["extra"]["envelope"] == "cmc"
+
+
+def _name(data: bytes) -> bytes:
+    return b"\x00\x0b" + hashlib.sha256(data).digest()
+
+
+def test_the_aik_is_in_the_storage_hierarchy_and_its_attest_obfuscated(kit: KastKit) -> None:
+    draft = dataclasses.replace(kit.draft("rsa-3072"), id_binding=True)
+    tpm = kit.tpm_kit.tpm
+    aik_area = tpm.ak_public(kit.tpm_kit.identity.key.public_key()).marshal()
+    # QN(AIK) = H(QN(SRK) ‖ Name(AIK)), QN(SRK) = H(TPM_RH_OWNER ‖ Name(SRK)): the parent the creation data names
+    qn_srk = _name(bytes.fromhex("40000001") + _name(tpm.srk_public().marshal()))
+    qn_aik = _name(qn_srk + _name(aik_area))
+    # the reference implementation's FillInAttestInfo: KDFa(SHA-256, shProof, "OBFUSCATE", QN(signer), "", 128)
+    mask = hmac.new(tpm.hierarchy.sh_proof, b"\x00\x00\x00\x01OBFUSCATE\x00" + qn_aik + b"\x00\x00\x00\x80",
+                    "sha256").digest()[:16]
+    word0, word1 = struct.unpack("<QQ", mask)
+    clear = tpm.clock_info(ATTEST_TIME)
+    expected = ((tpm.model.firmware_version + word0) % 2**64, (clear.reset_count + (word1 >> 32)) % 2**32,
+                (clear.restart_count + word1) % 2**32)
+    kast = wire.parse_kast(draft.key_attestation())
+    binding = wire.IdBinding.unmarshal(kast.id_binding)
+    assert b"\x00\x22" + _name(tpm.srk_public().marshal()) + b"\x00\x22" + qn_srk in binding.creation_data
+    for attest in (TpmsAttest.unmarshal(kast.key_attest),
+                   TpmsAttest.unmarshal(binding.attest)):
+        assert attest.qualified_signer == qn_aik
+        assert (attest.firmware_version, attest.clock_info.reset_count, attest.clock_info.restart_count) == expected
+        assert attest.firmware_version != tpm.model.firmware_version
+        assert attest.clock_info.clock == clear.clock and attest.clock_info.safe == clear.safe
+    verdict = FMT.verify(draft.evidence(), trust_of(kit), at=VALIDATION_TIME)
+    assert verdict.accepted, verdict.summary()
 
 
 def test_every_vector_is_judged_as_its_catalogue_says(cases: list) -> None:

@@ -11,8 +11,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
+import cbor2
 import pytest
 from asn1crypto import core, csr, pem
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -39,6 +41,8 @@ from hsmsim.formats.tpm.pki import (
     DEFAULT_PKI_PROFILE,
     EKU_EK_CERTIFICATE,
     TPM_MANUFACTURER,
+    TPM_MODEL,
+    TPM_VERSION,
     ek_certificate,
     tpm_pki,
 )
@@ -289,6 +293,59 @@ def test_ek_and_ak_certificates_follow_the_tcg_profile(kit):
     assert (facts.vendor, facts.manufacturer) == ("IBM", "id:49424D00")
 
 
+# certificatePolicies of py_webauthn's Surface Pro 4 AIK certificate (issuer WUS-INTC-KEYID-E7083F22...): policy
+# 1.3.6.1.4.1.311.21.31, user notice with a BMPString explicitText
+REAL_WINDOWS_AIK_POLICIES = bytes.fromhex(
+    "3061305f06092b060104018237151f3052305006082b0601050507020230441e420054004300500041002000200054007200750073"
+    "007400650064002000200050006c006100740066006f0072006d00200020004900640065006e0074006900740079")
+
+
+def _extension_shape(cert: x509.Certificate) -> list[tuple[str, bool]]:
+    return [(e.oid.dotted_string, e.critical) for e in cert.extensions]
+
+
+def test_the_rsa_profile_ak_certificate_is_shaped_as_a_windows_aik_certificate(webauthn, kit):
+    cert = kit.identity.certificate
+    # the real certificate's order: KU, BC, CP, EKU, SAN, AKI, SKI, AIA (hsmsim adds its AAGUID after the SAN)
+    assert _extension_shape(cert) == [
+        ("2.5.29.15", True), ("2.5.29.19", True), ("2.5.29.32", True), ("2.5.29.37", False), ("2.5.29.17", True),
+        ("1.3.6.1.4.1.45724.1.1.4", False), ("2.5.29.35", False), ("2.5.29.14", False), ("1.3.6.1.5.5.7.1.1", False)]
+    tbs = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]
+    raw = {e["extn_id"].dotted: e["extn_value"].contents for e in tbs["extensions"]}
+    assert raw["2.5.29.32"] == REAL_WINDOWS_AIK_POLICIES  # byte for byte (cryptography re-encodes a UTF8String)
+    ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert ski == x509.SubjectKeyIdentifier.from_public_key(kit.identity.key.public_key())
+    # the SAN's directoryName: three RDNs of one attribute each (31 .. / 31 .. / 31 ..), as the real one
+    (directory,) = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DirectoryName)
+    assert [len(rdn) for rdn in directory.rdns] == [1, 1, 1]
+    assert [rdn.get_attributes_for_oid(oid)[0].value for rdn, oid in zip(
+        directory.rdns, (TPM_MANUFACTURER, TPM_MODEL, TPM_VERSION), strict=True)] == [
+        "id:49424D00", "hsmsim-vTPM", "id:20250106"]
+    ecdsa = EmulatedTpm(SEED, kit.device.serial, kit.device.initialised, pki_profile="ecdsa-p384")
+    p384_cert = ecdsa.ak_identity(created=kit.device.attestation_created).certificate
+    assert [oid for oid, _ in _extension_shape(p384_cert)] == [
+        "2.5.29.15", "2.5.29.19", "2.5.29.17", "2.5.29.37", "1.3.6.1.4.1.45724.1.1.4", "2.5.29.35"]
+
+
+def test_the_windows_hello_rs1_variant_signs_certinfo_with_sha1(webauthn, cases):
+    case = cases["webauthn::variant::windows-hello-rs1"]
+    record = json.loads(case.evidence.files[case.evidence.primary])
+    response = record["credential"]["response"]
+    attestation = cbor2.loads(from_b64url(response["attestationObject"], "attestationObject"))
+    statement = attestation["attStmt"]
+    assert statement["alg"] == -65535
+    aik = x509.load_der_x509_certificate(statement["x5c"][0])
+    assert isinstance(aik.public_key(), rsa.RSAPublicKey) and aik.public_key().key_size == 2048
+    aik.public_key().verify(statement["sig"], statement["certInfo"], padding.PKCS1v15(), hashes.SHA1())
+    client_hash = hashlib.sha256(from_b64url(response["clientDataJSON"], "clientDataJSON")).digest()
+    extra = TpmsAttest.unmarshal(statement["certInfo"]).extra_data
+    assert extra == hashlib.sha1(attestation["authData"] + client_hash).digest()
+    assert TpmtPublic.unmarshal(statement["pubArea"]).public_key().key_size == 2048
+    assert _verify(webauthn, case, Profile.STRUCTURAL).accepted
+    assert _verify(webauthn, case, Profile.STRICT).reason is Reason.KEY_POLICY
+
+
 @pytest.mark.parametrize(("profile", "root_key", "intermediate_key", "signature"), [
     ("rsa", "RSA-4096", "RSA-2048", x509.SignatureAlgorithmOID.RSA_WITH_SHA256),
     ("ecdsa-p384", "EC-secp384r1", "EC-secp384r1", x509.SignatureAlgorithmOID.ECDSA_WITH_SHA384),
@@ -486,6 +543,23 @@ def test_parsec_goldens_verify_with_the_activation(parsec, parsec_cases, spec):
     assert list(record["kat"]) == ["tpmVer", "kid", "sig", "certInfo", "pubArea"]
     sig = base64.b64decode(record["kat"]["sig"])
     assert sig[:6] == bytes.fromhex("0018000b0020")  # TPMT_SIGNATURE, as the CCC sample ("ABgACwAg...")
+
+
+def test_accepted_parsec_tokens_veraison_refuses_are_flagged(parsec, parsec_cases):
+    # Veraison parsec/tpm KAT.Validate: sig a TPMT_SIGNATURE with sigAlg ECDSA (0x0018), pubArea of type ECC (0x0023)
+    flagged = set()
+    for case in parsec_cases.values():
+        if all(reason is not Reason.OK for reason in case.expected.values()):
+            assert "VeraisonIncompatible" not in case.flags, case.id
+            continue
+        kat = json.loads(case.evidence.files[case.evidence.primary])["kat"]
+        ecc_and_ecdsa = (base64.b64decode(kat["pubArea"])[:2] == b"\x00\x23"
+                         and base64.b64decode(kat["sig"])[:2] == b"\x00\x18")
+        assert ("VeraisonIncompatible" in case.flags) is not ecc_and_ecdsa, case.id
+        if not ecc_and_ecdsa:
+            flagged.add(case.id)
+    assert flagged == {"parsec-tpm::golden::rsa-2048", "parsec-tpm::golden::rsa-3072", "parsec-tpm::variant::rsa-ak"}
+    assert "Veraison" in parsec.vector_notes()["VeraisonIncompatible"].effect
 
 
 @pytest.mark.parametrize("mutation", parsec_mutations(), ids=lambda m: m.id)

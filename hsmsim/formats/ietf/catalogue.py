@@ -38,7 +38,7 @@ from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key
 from hsmsim.pki.signing import sign
 from hsmsim.tpm.marshal import TpmaObject, TpmSt
-from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic, name_of
+from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic
 from hsmsim.verdict import Profile, Reason
 
 EVIDENCE_SPECS = ("ec-p256", "ec-p384", "rsa-3072", "rsa-2048", "ed25519", "aes-256")
@@ -693,8 +693,14 @@ def _csr_signed_by_other(bench: CsrBench) -> None:
     bench.draft.signer = bench.kit.store.signer(bench.kit.other[bench.key.spec.name])
 
 
-def _tcg_parts(bench: CsrBench) -> tuple[bytes, bytes, bytes]:
+def _tcg_parts(bench: CsrBench) -> tuple[bytes, bytes, bytes | None]:
     return tcg.parse(bench.draft.statements[0].stmt)
+
+
+def _tcg_public(bench: CsrBench) -> bytes:
+    public = _tcg_parts(bench)[2]
+    assert public is not None  # the generator always writes tpmTPublic
+    return public
 
 
 def _tcg_ak(bench: CsrBench) -> AttestationIdentity:
@@ -705,18 +711,33 @@ def _tcg_resigned(edit_attest: Callable[[TpmsAttest], TpmsAttest] | None = None,
                   edit_public: Callable[[TpmtPublic], TpmtPublic] | None = None) -> CsrOp:
     """Edit the TPMS_ATTEST or TPMT_PUBLIC and have the TPM's AK sign the result."""
     def apply(bench: CsrBench) -> None:
-        attest_bytes, _sig, public_bytes = _tcg_parts(bench)
-        attest = TpmsAttest.unmarshal(attest_bytes)
+        attest = TpmsAttest.unmarshal(_tcg_parts(bench)[0])
+        public_bytes = _tcg_public(bench)
         if edit_public is not None:
-            public_bytes = edit_public(TpmtPublic.unmarshal(public_bytes)).marshal()
-            name = name_of(TpmtPublic.unmarshal(public_bytes).name_alg, public_bytes)
-            attest = replace(attest, attested=CertifyInfo(name, name))
+            area = edit_public(TpmtPublic.unmarshal(public_bytes))
+            public_bytes = area.marshal()
+            hierarchy = tcg.tpm_hierarchy(bench.kit.seed, bench.kit.device.serial)
+            attest = replace(attest, attested=CertifyInfo(area.name(), hierarchy.key_qualified_name(area)))
         if edit_attest is not None:
             attest = edit_attest(attest)
         raw = attest.marshal()
         stmt = tcg.statement(raw, tcg.sign_attest(_tcg_ak(bench), raw), public_bytes)
         bench.draft.statements[0] = Statement(asn1.TCG_ATTEST_CERTIFY, stmt)
     return apply
+
+
+def _tcg_signature(sig_encoding: str) -> CsrOp:
+    """The AK's signature over the same TPMS_ATTEST, written as ``sig_encoding``."""
+    def apply(bench: CsrBench) -> None:
+        attest, _sig, public = _tcg_parts(bench)
+        stmt = tcg.statement(attest, tcg.sign_attest(_tcg_ak(bench), attest, sig_encoding), public)
+        bench.draft.statements[0] = Statement(asn1.TCG_ATTEST_CERTIFY, stmt)
+    return apply
+
+
+def _tcg_without_public(bench: CsrBench) -> None:
+    attest, signature, _public = _tcg_parts(bench)
+    bench.draft.statements[0] = Statement(asn1.TCG_ATTEST_CERTIFY, tcg.statement(attest, signature, None))
 
 
 def _tcg_foreign_signature(bench: CsrBench) -> None:
@@ -870,17 +891,26 @@ def csr_mutations() -> list[Mutation]:
         "/attested/name", _tcg_resigned(lambda a: replace(a, attested=CertifyInfo(b"\x00\x0b" + bytes(32),
                                                                                  b"\x00\x0b" + bytes(32)))),
         invalid(Reason.KEY_MISMATCH), golden=TCG)
-    add("tcg::duplicable-key", "TcgDefect", tpm, "keyPublic without fixedTPM/fixedParent, re-signed",
-        "tpm.public", "/keyPublic/objectAttributes", _tcg_resigned(edit_public=lambda p: replace(
+    add("tcg::duplicable-key", "TcgDefect", tpm, "tpmTPublic without fixedTPM/fixedParent, re-signed",
+        "tpm.public", "/tpmTPublic/objectAttributes", _tcg_resigned(edit_public=lambda p: replace(
             p, object_attributes=p.object_attributes & ~(TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT))),
         invalid(Reason.ATTR_EXTRACTABLE), golden=TCG)
-    add("tcg::imported-key", "TcgDefect", tpm, "keyPublic without sensitiveDataOrigin, re-signed",
-        "tpm.public", "/keyPublic/objectAttributes", _tcg_resigned(edit_public=lambda p: replace(
+    add("tcg::imported-key", "TcgDefect", tpm, "tpmTPublic without sensitiveDataOrigin, re-signed",
+        "tpm.public", "/tpmTPublic/objectAttributes", _tcg_resigned(edit_public=lambda p: replace(
             p, object_attributes=p.object_attributes & ~TpmaObject.SENSITIVE_DATA_ORIGIN)),
         invalid(Reason.ATTR_NOT_LOCAL), golden=TCG)
-    add("tcg::truncated", "TcgDefect", tpm, "TcgAttestCertify without keyPublic", "der.rewrite", "/attestations/0",
+    add("tcg::truncated", "TcgDefect", tpm, "TcgAttestCertify cut after signature, its SEQUENCE length unchanged",
+        "der.rewrite", "/attestations/0",
         lambda b: _statement_edit(lambda s: replace(s, stmt=tcg.statement(*_tcg_parts(b)[:2], b"")[:-2]))(b),
         invalid(Reason.MALFORMED), golden=TCG)
+    add("tcg::no-tpm-public", "TcgDefect", tpm, "TcgAttestCertify without the OPTIONAL tpmTPublic: nothing ties "
+        "the certified Name to the CSR's key", "der.rewrite", "/attestations/0/tpmTPublic", _tcg_without_public,
+        invalid(Reason.MISSING_INPUT), golden=TCG)
+    add("variant::tcg-tpmt-signature", "TcgSignatureEncoding", _csr_note("BASIC", Severity.INFO,
+        "TcgAttestCertify.signature as a marshalled TPMT_SIGNATURE instead of the bare signature",
+        "the draft leaves the encoding open (its helpers say TPMT_SIGNATURE, its sample is bare): a verifier that "
+        "reads one form rejects the other"), "signature as TPMT_SIGNATURE", "tpm.sign", "/signature",
+        _tcg_signature("tpmt"), valid(), golden=TCG)
     add("primus::zip-damaged", "InnerDefect", inner, "one bit of the Primus zip flipped", "bytes.flip_bit",
         "/attestations/0/stmt/files/zip", _native_edit(_flip_primary), invalid(Reason.MALFORMED), golden=PRIMUS,
         resign=False)

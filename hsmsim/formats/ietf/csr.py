@@ -213,7 +213,9 @@ def make_statement(request: AttestationRequest, statement_name: str, nonce: byte
     if statement_name == TCG_CERTIFY:
         ak = tpm_identity(request.device.seed, request.device.serial, created=request.device.attestation_created)
         clock = int((request.at - request.device.initialised).total_seconds() * 1000)
-        stmt = tcg.certify(request.key, ak, nonce=nonce, clock=clock, firmware=0x2015011300154822)
+        stmt = tcg.certify(request.key, ak, tcg.tpm_hierarchy(request.device.seed, request.device.serial),
+                           nonce=nonce, clock=clock, firmware=0x2015011300154822,
+                           sig_encoding=str(request.parameters.get("sig_encoding", "bare")))
         return Statement(TCG_ATTEST_CERTIFY, stmt), [ak.certificate.public_bytes(Encoding.DER)], [ak.root]
     if statement_name == PKIX_EVIDENCE:
         inner = get_format(PKIX_EVIDENCE).generate(

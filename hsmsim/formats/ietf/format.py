@@ -169,7 +169,8 @@ class CsrAttestationFormat:
         """The CSR with its bundle, the nonce and the roots. Parameter ``statements``: statement names
         (registered formats or ``tcg-attest-certify``), a list or comma-separated; default the device's
         own format (when it has a statement type) and ``pkix-evidence``. Parameter ``form``: ``pkcs10``
-        (default) or ``crmf`` (a CertReqMsg carrying the bundle as its template's extension)."""
+        (default) or ``crmf`` (a CertReqMsg carrying the bundle as its template's extension). Parameter
+        ``sig_encoding``: how a TcgAttestCertify carries its signature, ``bare`` (default) or ``tpmt``."""
         return csr.generate(request)
 
     def verify(self, evidence_: Evidence, trust: TrustAnchors, *, at: datetime | None = None,

@@ -48,6 +48,8 @@ from hsmsim.webauthn.container import FLAG_AT, FLAG_BS, FLAG_UP, FLAG_UV, client
 GOLDEN_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
 IMPORTED, EXTRACTABLE, DECRYPT_ONLY = "imported", "extractable", "decrypt-only"
 VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+RS1 = -65535
+"""COSE RSASSA-PKCS1-v1_5 with SHA-1, the ``alg`` of most Windows Hello TPM registrations."""
 ATTEST_TIME = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
 KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
 WEBAUTHN = "WebAuthn L3 §8.3 (tpm attestation)"
@@ -252,6 +254,11 @@ def _rsa_ak(bench: Workbench) -> None:
     kit = bench.kit
     key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
     bench.draft.identity = kit.tpm.ak_identity(created=kit.device.attestation_created, key=key, key_name="ak-rsa")
+
+
+def _windows_hello_rs1(bench: Workbench) -> None:
+    _rsa_ak(bench)
+    bench.draft.alg = RS1
 
 
 def provided_rsa_ak(bench: Workbench) -> None:
@@ -662,6 +669,13 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
     add("variant::rsa-ak", "RsaAk",
         _note("BASIC", Severity.INFO, "an RSA-2048 AK signing with RS256", "none: a correct verifier accepts it"),
         "AK RSA-2048 (RSASSA-SHA256), alg RS256", "ak.replace", "attStmt.alg", _rsa_ak, valid(), resign=True)
+    add("variant::windows-hello-rs1", "WindowsHelloRs1",
+        _note("BASIC", Severity.INFO, "Windows Hello's common shape: an RSA-2048 AIK signing certInfo with RS1 "
+              "(RSASSA-SHA1, alg -65535, extraData SHA-1) for an RSA-2048 credential",
+              "none: WebAuthn §8.3 lets alg name SHA-1, and real Windows Hello registrations use it",
+              "py_webauthn test_verify_attestation_surface_pro_4"),
+        "AIK RSA-2048 (Windows AIK certificate under the rsa profile), alg RS1", "ak.replace", "attStmt.alg",
+        _windows_hello_rs1, strict_only(Reason.KEY_POLICY), resign=True, golden="rsa-2048")
     add("variant::no-user-verification", "NoUserVerification",
         _note("BASIC", Severity.INFO, "UV clear (user present, not verified)",
               "none: key attestation does not depend on user verification"),

@@ -11,6 +11,9 @@ build on a real TPM:
   Name is TPMS_ATTEST.qualifiedSigner.
 * SRK: ECC P-256 storage primary under the owner hierarchy; attested keys are its children.
 
+The templates, qualified names and signing are :mod:`hsmsim.tpm.hierarchy`, shared with the ``ietf``
+family's TcgAttestCertify.
+
 An hsmsim key becomes a TPM object whose TPMA_OBJECT says what its :class:`KeyAttributes` say:
 generated keys have sensitiveDataOrigin (an imported key lacks it, as TPM2_Import leaves it
 clear), non-extractable keys have fixedTPM and fixedParent (an extractable key is duplicable).
@@ -21,20 +24,14 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.device import Device
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.tpm.marshal import TPM_RH_ENDORSEMENT, TPM_RH_OWNER, TpmAlg, TpmaObject, TpmSt, u32
 from hsmsim.formats.tpm.pki import (
     AK_LIFETIME,
     DEFAULT_MODEL,
@@ -45,82 +42,44 @@ from hsmsim.formats.tpm.pki import (
     ak_certificate_extensions,
     authority_key_identifier,
     tpm_pki,
+    windows_aik_extensions,
 )
-from hsmsim.formats.tpm.structures import (
-    NULL_SCHEME,
-    NULL_SYMMETRIC,
+from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
+from hsmsim.pki.builder import CertSpec, Ext, build_certificate, spec_of_certificate
+from hsmsim.pki.identity import AttestationIdentity
+from hsmsim.pki.seed import derive_key, derive_serial, drbg
+from hsmsim.tpm.hierarchy import (
+    AES_128_CFB,
+    AK_ATTRIBUTES,
+    EK_ATTRIBUTES,
+    EK_POLICY,
+    SRK_ATTRIBUTES,
+    KeyHierarchy,
+    Parent,
+    ak_public,
+    obfuscated,
+    public_area,
+    signing_scheme,
+    tpm_sign,
+)
+from hsmsim.tpm.marshal import TpmSt
+from hsmsim.tpm.structures import (
+    Attested,
     CertifyInfo,
     ClockInfo,
-    Scheme,
-    SymDef,
     TpmsAttest,
     TpmtPublic,
     TpmtSignature,
-    ecc_public,
-    qualified_name,
-    rsa_public,
+    object_attributes,
 )
-from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
-from hsmsim.pki.builder import CertSpec, build_certificate, spec_of_certificate
-from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.pki.seed import derive_key, derive_serial, drbg
-from hsmsim.tpm.structures import object_attributes
 
-A = TpmaObject
-EK_ATTRIBUTES = A.FIXED_TPM | A.FIXED_PARENT | A.SENSITIVE_DATA_ORIGIN | A.ADMIN_WITH_POLICY | A.RESTRICTED | A.DECRYPT
-"""0x000300B2: the TCG EK Credential Profile's default template (policy-only, no userWithAuth)."""
-EK_POLICY = bytes.fromhex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa")
-"""PolicySecret(TPM_RH_ENDORSEMENT): the authPolicy of the default EK template."""
-SRK_ATTRIBUTES = (A.FIXED_TPM | A.FIXED_PARENT | A.SENSITIVE_DATA_ORIGIN | A.USER_WITH_AUTH | A.NO_DA
-                  | A.RESTRICTED | A.DECRYPT)
-AK_ATTRIBUTES = (A.FIXED_TPM | A.FIXED_PARENT | A.SENSITIVE_DATA_ORIGIN | A.USER_WITH_AUTH | A.RESTRICTED
-                 | A.SIGN_ENCRYPT)
-"""0x00050072: what ``tpm2_createak`` gives an AK."""
-AES_128_CFB = SymDef(TpmAlg.AES, 128, TpmAlg.CFB)
+__all__ = [
+    "AES_128_CFB", "AK_ATTRIBUTES", "EK_ATTRIBUTES", "EK_POLICY", "SRK_ATTRIBUTES", "TPM_KEY_SPECS", "Certification",
+    "EmulatedTpm", "Parent", "ek_urn", "object_attributes", "public_area", "signing_scheme", "tpm_sign",
+]
+
 TPM_KEY_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
 """What the emulated TPM can create or import (TPM 2.0 PC Client: RSA-2048/3072, NIST P-256/P-384)."""
-
-
-def public_area(public_key: PublicKey, attributes: TpmaObject, *, symmetric: SymDef = NULL_SYMMETRIC,
-                scheme: Scheme = NULL_SCHEME, auth_policy: bytes = b"") -> TpmtPublic:
-    """The TPMT_PUBLIC (nameAlg SHA-256) of an RSA or EC public key with these attributes."""
-    if isinstance(public_key, rsa.RSAPublicKey):
-        area = rsa_public(public_key, attributes, symmetric=symmetric, scheme=scheme)
-    elif isinstance(public_key, ec.EllipticCurvePublicKey):
-        area = ecc_public(public_key, attributes, symmetric=symmetric, scheme=scheme)
-    else:
-        raise UnsupportedKeyError(f"a TPM holds RSA and ECC keys, not {type(public_key).__name__}")
-    return TpmtPublic(area.type, area.name_alg, area.object_attributes, area.parameters, area.unique, auth_policy)
-
-
-def signing_scheme(key: PublicKey) -> Scheme:
-    """The AK scheme: ECDSA with the curve's hash, or RSASSA-SHA256."""
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return Scheme(TpmAlg.ECDSA, TpmAlg.SHA384 if key.curve.key_size > 256 else TpmAlg.SHA256)
-    return Scheme(TpmAlg.RSASSA, TpmAlg.SHA256)
-
-
-_HASHES: dict[int, Callable[[], hashes.HashAlgorithm]] = {
-    TpmAlg.SHA1: hashes.SHA1, TpmAlg.SHA256: hashes.SHA256, TpmAlg.SHA384: hashes.SHA384,
-           TpmAlg.SHA512: hashes.SHA512}
-
-
-def _deterministic(key: PrivateKey) -> bool:
-    # cryptography's own keys sign with RFC 6979; token keys (PKCS#11) cannot.
-    return type(key).__module__.startswith("cryptography.")
-
-
-def tpm_sign(key: PrivateKey, message: bytes, scheme: Scheme) -> TpmtSignature:
-    """What TPM2_Sign / TPM2_Certify return: a TPMT_SIGNATURE over H_scheme(message)."""
-    assert scheme.hash_alg is not None
-    algorithm = _HASHES[scheme.hash_alg]()
-    if isinstance(key, ec.EllipticCurvePrivateKey) and scheme.scheme == TpmAlg.ECDSA:
-        r, s = decode_dss_signature(key.sign(message, ec.ECDSA(algorithm, deterministic_signing=_deterministic(key))))
-        width = (key.curve.key_size + 7) // 8
-        return TpmtSignature(TpmAlg.ECDSA, scheme.hash_alg, r=r.to_bytes(width, "big"), s=s.to_bytes(width, "big"))
-    if isinstance(key, rsa.RSAPrivateKey) and scheme.scheme == TpmAlg.RSASSA:
-        return TpmtSignature(TpmAlg.RSASSA, scheme.hash_alg, signature=key.sign(message, padding.PKCS1v15(), algorithm))
-    raise UnsupportedKeyError(f"an AK of type {type(key).__name__} cannot sign with scheme 0x{scheme.scheme:04x}")
 
 
 def ek_urn(ek: PublicKey) -> str:
@@ -172,19 +131,25 @@ class EmulatedTpm:
     def ak_certificate(self, public_key: PublicKey, *, created: datetime, key_name: str = "ak",
                        permanent_id: str | None = None) -> x509.Certificate:
         """The AK certificate :attr:`pki`'s attestation CA issues for ``public_key``, this TPM's AK ``key_name``
-        (WebAuthn §8.3.1 profile, see :mod:`hsmsim.formats.tpm.pki`).
+        (WebAuthn §8.3.1 profile, see :mod:`hsmsim.formats.tpm.pki`); under the ``rsa`` profile shaped as a Windows
+        AIK certificate (:func:`~hsmsim.formats.tpm.pki.windows_aik_extensions`).
 
         With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
         """
         pki = self.pki
-        aaguid = EMULATED_AAGUID if permanent_id is None else None
-        extensions = (*ak_certificate_extensions(self.model, aaguid, permanent_id),
-                      authority_key_identifier(pki.intermediate_key.public_key()))
         return build_certificate(CertSpec(
             subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=public_key,
             serial=derive_serial(self.seed, self.role(key_name)), not_before=created,
-            not_after=created + AK_LIFETIME, extensions=extensions, hash_name=pki.algorithms.hash_name,
+            not_after=created + AK_LIFETIME, extensions=self._ak_extensions(public_key, permanent_id),
+            hash_name=pki.algorithms.hash_name,
         ), pki.intermediate_key)
+
+    def _ak_extensions(self, public_key: PublicKey, permanent_id: str | None) -> tuple[Ext, ...]:
+        issuer_key = self.pki.intermediate_key.public_key()
+        if permanent_id is None and self.pki_profile == "rsa":
+            return windows_aik_extensions(self.model, public_key, issuer_key)
+        aaguid = EMULATED_AAGUID if permanent_id is None else None
+        return (*ak_certificate_extensions(self.model, aaguid, permanent_id), authority_key_identifier(issuer_key))
 
     def ak_identity(self, *, created: datetime, key: PrivateKey | None = None, key_name: str = "ak",
                     permanent_id: str | None = None, spec: str = "ec-p256") -> AttestationIdentity:
@@ -200,13 +165,17 @@ class EmulatedTpm:
 
     def recertify(self, identity: AttestationIdentity) -> AttestationIdentity:
         """``identity``'s AK certified by :attr:`pki` instead: its certificate re-issued by this hierarchy's
-        attestation CA with the same subject, key, serial, validity and extensions (the AKI names the new CA), in
-        the hierarchy's digest. The AK this TPM would provision under its own hierarchy, when ``identity`` is
-        that AK under another."""
+        attestation CA with the same subject, key, serial and validity, in the hierarchy's digest, with the
+        extensions :meth:`ak_certificate` gives under this hierarchy (an ACME AK keeps its own, the AKI naming the
+        new CA). The AK this TPM would provision under its own hierarchy, when ``identity`` is that AK under
+        another."""
         pki = self.pki
         aki = authority_key_identifier(pki.intermediate_key.public_key())
         spec = spec_of_certificate(identity.certificate)
-        extensions = tuple(aki if isinstance(e.value, x509.AuthorityKeyIdentifier) else e for e in spec.extensions)
+        if _names_device(identity.certificate):
+            extensions = tuple(aki if isinstance(e.value, x509.AuthorityKeyIdentifier) else e for e in spec.extensions)
+        else:
+            extensions = self._ak_extensions(identity.key.public_key(), None)
         cert = build_certificate(replace(spec, issuer=pki.intermediate.subject, extensions=extensions,
                                          hash_name=pki.algorithms.hash_name), pki.intermediate_key)
         return AttestationIdentity(key=identity.key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
@@ -216,9 +185,14 @@ class EmulatedTpm:
         return f"tpm/{self.serial}/{name}"
 
     @property
+    def hierarchy(self) -> KeyHierarchy:
+        """This TPM's primaries (roles ``tpm/<serial>/ek``, ``/srk``, ``/shProof``)."""
+        return KeyHierarchy(self.seed, f"tpm/{self.serial}")
+
+    @property
     def ek_key(self) -> PrivateKey:
         """The endorsement key (RSA-2048)."""
-        return derive_key(self.seed, self.role("ek"), KeySpec.parse("rsa-2048"))
+        return self.hierarchy.ek_key
 
     def ek_urn(self) -> str:
         """This TPM's EK URN (:func:`ek_urn`)."""
@@ -226,24 +200,23 @@ class EmulatedTpm:
 
     def ek_public(self) -> TpmtPublic:
         """The EK's public area from the TCG default RSA template."""
-        return public_area(self.ek_key.public_key(), EK_ATTRIBUTES, symmetric=AES_128_CFB, auth_policy=EK_POLICY)
+        return self.hierarchy.ek_public()
 
     def srk_public(self) -> TpmtPublic:
         """The storage primary's public area (ECC P-256, AES-128-CFB)."""
-        srk = derive_key(self.seed, self.role("srk"), KeySpec.parse("ec-p256"))
-        return public_area(srk.public_key(), SRK_ATTRIBUTES, symmetric=AES_128_CFB)
+        return self.hierarchy.srk_public()
 
     def ak_public(self, ak: PublicKey) -> TpmtPublic:
         """The public area of an attestation key: restricted signing with its fixed scheme."""
-        return _ak_area(spki_der(ak))  # by its SubjectPublicKeyInfo: a key object is not hashable
+        return ak_public(ak)
 
-    def ak_qualified_name(self, ak: PublicKey) -> bytes:
-        """QN(AK) = H(QN(EK) ‖ Name(AK)), QN(EK) = H(TPM_RH_ENDORSEMENT ‖ Name(EK))."""
-        return qualified_name(_primary_qualified_names(self)[0], self.ak_public(ak).name())
+    def ak_qualified_name(self, ak: PublicKey, parent: Parent = Parent.EK) -> bytes:
+        """QN(AK) = H(QN(parent) ‖ Name(AK)); the parent is the EK (``tpm2_createak``) unless said otherwise."""
+        return self.hierarchy.ak_qualified_name(ak, parent)
 
     def key_qualified_name(self, area: TpmtPublic) -> bytes:
         """QN of a child of the SRK: H(QN(SRK) ‖ Name(key))."""
-        return qualified_name(_primary_qualified_names(self)[1], area.name())
+        return self.hierarchy.key_qualified_name(area)
 
     def key_public(self, key: StoredKey) -> TpmtPublic:
         """The TPMT_PUBLIC the TPM holds for an hsmsim key (symmetric and scheme NULL, as WebAuthn needs)."""
@@ -255,13 +228,22 @@ class EmulatedTpm:
         """Milliseconds since initialisation; reset and restart counts derived from the seed; safe."""
         return _clock_info(self, at)
 
-    def certify_info(self, area: TpmtPublic, ak: PublicKey, qualifying_data: bytes, at: datetime) -> TpmsAttest:
-        """The TPMS_ATTEST TPM2_Certify(object=area, signHandle=ak, qualifyingData) returns at time ``at``."""
-        return TpmsAttest(
-            type=TpmSt.ATTEST_CERTIFY, qualified_signer=self.ak_qualified_name(ak),
-            extra_data=qualifying_data, clock_info=self.clock_info(at),
-            firmware_version=self.model.firmware_version,
-            attested=CertifyInfo(area.name(), self.key_qualified_name(area)))
+    def attest(self, type_: TpmSt, ak: PublicKey, qualifying_data: bytes, at: datetime, attested: Attested,
+               parent: Parent = Parent.EK) -> TpmsAttest:
+        """The TPMS_ATTEST this TPM signs with ``ak`` (a child of ``parent``) at time ``at``: qualifiedSigner =
+        QN(AK); under the SRK (outside the endorsement and platform hierarchies) resetCount, restartCount and
+        firmwareVersion obfuscated with the storage hierarchy's shProof (:func:`hsmsim.tpm.hierarchy.obfuscated`)."""
+        attest = TpmsAttest(
+            type=type_, qualified_signer=self.ak_qualified_name(ak, parent), extra_data=qualifying_data,
+            clock_info=self.clock_info(at), firmware_version=self.model.firmware_version, attested=attested)
+        return obfuscated(attest, self.hierarchy.sh_proof) if parent is Parent.SRK else attest
+
+    def certify_info(self, area: TpmtPublic, ak: PublicKey, qualifying_data: bytes, at: datetime,
+                     parent: Parent = Parent.EK) -> TpmsAttest:
+        """The TPMS_ATTEST TPM2_Certify(object=area, signHandle=ak, qualifyingData) returns at time ``at`` (see
+        :meth:`attest`)."""
+        return self.attest(TpmSt.ATTEST_CERTIFY, ak, qualifying_data, at,
+                           CertifyInfo(area.name(), self.key_qualified_name(area)), parent)
 
     def certify(self, area: TpmtPublic, ak: PrivateKey, qualifying_data: bytes, at: datetime) -> Certification:
         """TPM2_Certify with inScheme NULL: certifyInfo signed with the AK's own scheme."""
@@ -269,17 +251,17 @@ class EmulatedTpm:
         return Certification(attest, tpm_sign(ak, attest.marshal(), signing_scheme(ak.public_key())))
 
 
+def _names_device(certificate: x509.Certificate) -> bool:
+    """Whether an AK certificate names its device (an ACME AK: an otherName permanentIdentifier in its SAN)."""
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    return bool(san.get_values_for_type(x509.OtherName))
+
+
 # A TPM's primaries and its reset counts never change, nor does an AK's public area or a derived AK's identity: each
 # is derived once, not at every TPM2_Certify.
-
-@functools.lru_cache(maxsize=64)
-def _ak_area(spki: bytes) -> TpmtPublic:
-    """The public area of the AK whose DER SubjectPublicKeyInfo is ``spki``."""
-    ak = load_der_public_key(spki)
-    if not isinstance(ak, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise UnsupportedKeyError(f"a TPM holds RSA and ECC keys, not {type(ak).__name__}")
-    return public_area(ak, AK_ATTRIBUTES, scheme=signing_scheme(ak))
-
 
 @functools.lru_cache(maxsize=64)
 def _derived_ak_identity(tpm: EmulatedTpm, created: datetime, key_name: str, permanent_id: str | None,
@@ -292,13 +274,6 @@ def _ak_identity(tpm: EmulatedTpm, created: datetime, key: PrivateKey, key_name:
                  permanent_id: str | None) -> AttestationIdentity:
     cert = tpm.ak_certificate(key.public_key(), created=created, key_name=key_name, permanent_id=permanent_id)
     return AttestationIdentity(key=key, certificate=cert, chain=(cert, tpm.pki.intermediate), root=tpm.pki.root)
-
-
-@functools.lru_cache(maxsize=16)
-def _primary_qualified_names(tpm: EmulatedTpm) -> tuple[bytes, bytes]:
-    """(QN(EK), QN(SRK)) of ``tpm``."""
-    return (qualified_name(u32(TPM_RH_ENDORSEMENT), tpm.ek_public().name()),
-            qualified_name(u32(TPM_RH_OWNER), tpm.srk_public().name()))
 
 
 @functools.lru_cache(maxsize=64)

@@ -50,7 +50,7 @@ from hsmsim.device import AttestationRequest, flag_parameter
 from hsmsim.encoding import cert_pem, der_content, der_sequence, der_tlv, spki_der
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats.tpm import kast as wire
-from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
+from hsmsim.formats.tpm.device import EmulatedTpm, Parent, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
@@ -185,10 +185,8 @@ class KastDraft:
         public = self.id_binding_public or self.tpm.ak_public(aik.public_key())
         srk = self.tpm.srk_public().name()
         data = wire.creation_data(srk, qualified_name(u32(TPM_RH_OWNER), srk))
-        attest = TpmsAttest(
-            type=TpmSt.ATTEST_CREATION, qualified_signer=self.tpm.ak_qualified_name(aik.public_key()), extra_data=b"",
-            clock_info=self.tpm.clock_info(self.at), firmware_version=self.tpm.model.firmware_version,
-            attested=wire.creation_info(public.name(), hashlib.sha256(data).digest()))
+        attest = self.tpm.attest(TpmSt.ATTEST_CREATION, aik.public_key(), b"", self.at,
+                                 wire.creation_info(public.name(), hashlib.sha256(data).digest()), Parent.SRK)
         if self.creation_data_edit:
             data = self.creation_data_edit(data)
         if self.creation_attest_edit:
@@ -203,7 +201,7 @@ class KastDraft:
         """The KAST: TPM2_Certify of the key by the AIK, the AIK's signature and the key's PCP blob."""
         aik = self.identity.key
         attest = self.tpm.certify_info(self.certified_area or self.area, aik.public_key(), self.qualifying_data,
-                                       self.at)
+                                       self.at, Parent.SRK)
         if self.attest_edit:
             attest = self.attest_edit(attest)
         attest_bytes = attest.marshal()

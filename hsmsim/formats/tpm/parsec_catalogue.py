@@ -10,6 +10,7 @@ the defect, ``Stale`` when it does not). The statement defects shared by every T
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -30,9 +31,10 @@ from hsmsim.formats.tpm.catalogue import (
     shared_mutations,
 )
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, public_area, signing_scheme
-from hsmsim.formats.tpm.marshal import TpmaObject
+from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject
 from hsmsim.formats.tpm.parsec import ParsecDraft, ParsecTpmFormat, key_id, parsec_draft_for
 from hsmsim.formats.tpm.pki import ek_certificate
+from hsmsim.formats.tpm.structures import TpmtPublic, TpmtSignature
 from hsmsim.keystore.base import KeySpec
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.vectors import FlagNote, Severity, VectorCase
@@ -286,13 +288,35 @@ def mutations() -> list[Mutation]:
     return in_catalogue_order(m)
 
 
+VERAISON_INCOMPATIBLE = "VeraisonIncompatible"
+VERAISON_NOTE = FlagNote(
+    "PROFILE", Severity.INFO, "an accepted token whose attested key is not ECC or whose sig is not ECDSA",
+    "valid for hsmsim (Parsec's TPM provider makes and attests RSA keys too), but Veraison's parsec/tpm verifier "
+    "rejects it: KAT.Validate wants a TPMT_SIGNATURE of sigAlg ECDSA and a pubArea of type ECC",
+    ("veraison/parsec tpm/kat.go (Validate, validateCertAndPub)", CCC))
+
+
+def veraison_incompatible(case: VectorCase) -> bool:
+    """Whether Veraison's parsec/tpm ``KAT.Validate`` refuses the token of a case some profile accepts: a pubArea
+    (the attested key) of another type than ECC, or a sig whose sigAlg is not ECDSA."""
+    if all(reason is not Reason.OK for reason in case.expected.values()):
+        return False
+    kat = json.loads(case.evidence.files[case.evidence.primary])["kat"]
+    area = TpmtPublic.unmarshal(base64.b64decode(kat["pubArea"]))
+    signature = TpmtSignature.unmarshal(base64.b64decode(kat["sig"]))
+    return area.type != TpmAlg.ECC or signature.sig_alg != TpmAlg.ECDSA
+
+
 def notes() -> dict[str, FlagNote]:
     """Every flag the parsec-tpm vectors use, with its definition."""
-    return flag_notes(COMMON_NOTES, mutations())
+    return {**flag_notes(COMMON_NOTES, mutations()), VERAISON_INCOMPATIBLE: VERAISON_NOTE}
 
 
 def vector_cases(seed: str, fmt: ParsecTpmFormat) -> list[VectorCase]:
-    """The parsec-tpm vectors for ``seed`` by ``fmt``'s TPM: goldens first, then every mutation of the catalogue."""
+    """The parsec-tpm vectors for ``seed`` by ``fmt``'s TPM: goldens first, then every mutation of the catalogue;
+    an accepted token Veraison would refuse also carries the flag :data:`VERAISON_INCOMPATIBLE`."""
     kit = TpmKit.build(seed, fmt)
-    return build_cases("parsec-tpm", seed, kit, lambda spec: parsec_draft(kit, spec), mutations(),
-                       "Parsec key attestation token")
+    cases = build_cases("parsec-tpm", seed, kit, lambda spec: parsec_draft(kit, spec), mutations(),
+                        "Parsec key attestation token")
+    return [replace(case, flags=(*case.flags, VERAISON_INCOMPATIBLE)) if veraison_incompatible(case) else case
+            for case in cases]

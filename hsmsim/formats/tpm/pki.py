@@ -12,10 +12,13 @@ TPM vendor's production root. The leaf profiles follow the TCG EK Credential Pro
   2.23.133.8.3, keyUsage digitalSignature (critical), basicConstraints CA:FALSE (critical), the
   FIDO AAGUID extension 1.3.6.1.4.1.45724.1.1.4 (non-critical), AKI.
 
+Under the ``rsa`` (Windows) profile an AK certificate (other than ACME's, which names the device) is a Windows
+AIK certificate: :func:`windows_aik_extensions` adds Microsoft's critical certificatePolicies, SKI and AIA.
+
 CHOICES: one intermediate issues both (a real AK is certified by an attestation CA after
 MakeCredential/ActivateCredential; hsmsim emulates that outcome, see ``docs/formats/tpm.md``);
-the SAN is one multi-valued RDN, as Windows AIK certificates carry it. The CAs' algorithms are a
-:data:`TpmPkiProfile`, by default ``rsa`` (an RSA-4096 root and an RSA-2048 intermediate, every
+the SAN's three attributes are three RDNs, as Windows AIK and swtpm EK certificates carry them. The CAs'
+algorithms are a :data:`TpmPkiProfile`, by default ``rsa`` (an RSA-4096 root and an RSA-2048 intermediate, every
 certificate sha256WithRSAEncryption), as the Windows AIK hierarchy the ms-kast and Windows Hello TPM
 chains end in: Microsoft TPM Root Certificate Authority 2014 is RSA-4096 and self-signs
 sha256WithRSAEncryption; the AIK CAs it issues (``EUS-IFX-KeyId-…``, ``EUS-NTC-KEYID-…``, bundled in
@@ -114,13 +117,14 @@ def permanent_identifier(value: str) -> x509.OtherName:
 
 
 def tpm_san(model: TpmModel, permanent_id: str | None = None) -> x509.SubjectAlternativeName:
-    """The TCG SAN: one directoryName holding manufacturer, model and version in one RDN, then (for ACME
-    device attestation) the permanentIdentifier of the device."""
-    names: list[x509.GeneralName] = [x509.DirectoryName(x509.Name([x509.RelativeDistinguishedName([
+    """The TCG SAN: one directoryName holding manufacturer, model and version, each in its own RDN (as real
+    Windows AIK and swtpm EK certificates write them), then (for ACME device attestation) the permanentIdentifier
+    of the device."""
+    names: list[x509.GeneralName] = [x509.DirectoryName(x509.Name([
         x509.NameAttribute(TPM_MANUFACTURER, model.manufacturer_id, _type=UTF8),
         x509.NameAttribute(TPM_MODEL, model.model, _type=UTF8),
         x509.NameAttribute(TPM_VERSION, model.version_id, _type=UTF8),
-    ])]))]
+    ]))]
     if permanent_id is not None:
         names.append(permanent_identifier(permanent_id))
     return x509.SubjectAlternativeName(names)
@@ -269,13 +273,49 @@ def ek_certificate(pki: TpmPki, seed: str, serial: str, ek_public: PublicKey, mo
     ), pki.intermediate_key)
 
 
+WINDOWS_AIK_NOTICE = "TCPA  Trusted  Platform  Identity"
+"""The user notice of Microsoft's AIK certificates, two spaces between the words as the real BMPString has them."""
+
+
+def windows_aik_policies() -> x509.UnrecognizedExtension:
+    """certificatePolicies of a Windows AIK certificate, byte for byte as Microsoft's AIK CAs write it: policy
+    1.3.6.1.4.1.311.21.31 qualified by a user notice whose explicitText is the BMPString :data:`WINDOWS_AIK_NOTICE`
+    (cryptography's encoder would write a UTF8String)."""
+    notice = der_sequence(der_tlv(0x1E, WINDOWS_AIK_NOTICE.encode("utf-16-be")))
+    qualifier = der_sequence(der_oid("1.3.6.1.5.5.7.2.2"), notice)  # id-qt-unotice
+    policy = der_sequence(der_oid(POLICY_MS_AIK_CA.dotted_string), der_sequence(qualifier))
+    return x509.UnrecognizedExtension(x509.oid.ExtensionOID.CERTIFICATE_POLICIES, der_sequence(policy))
+
+
 def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULATED_AAGUID,
                               permanent_id: str | None = None) -> tuple[Ext, ...]:
-    """The AK certificate's extensions in hsmsim's order (without the AKI)."""
+    """The AK certificate's extensions in hsmsim's order (without AKI): keyUsage, basicConstraints, SAN, EKU,
+    the AAGUID."""
     out = [Ext(key_usage("digital_signature"), critical=True),
            Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),
            Ext(tpm_san(model, permanent_id), critical=True),
            Ext(x509.ExtendedKeyUsage([EKU_AIK_CERTIFICATE]))]
     if aaguid is not None:
         out.append(Ext(aaguid_extension(aaguid)))
+    return tuple(out)
+
+
+def windows_aik_extensions(model: TpmModel, public_key: PublicKey, issuer_key: PublicKey,
+                           aaguid: uuid.UUID | None = EMULATED_AAGUID) -> tuple[Ext, ...]:
+    """The AK certificate's extensions as a Windows AIK certificate (py_webauthn's Surface Pro 4 sample, issued by
+    ``WUS-INTC-KEYID-…``) carries them, in its order: keyUsage (critical), basicConstraints (critical),
+    certificatePolicies (critical, :func:`windows_aik_policies`), EKU, SAN (critical), then hsmsim's AAGUID, AKI,
+    SKI and AIA caIssuers naming the attestation CA's certificate under :data:`PKI_BASE`."""
+    issuer_url = f"{PKI_BASE}/certs/{urllib.parse.quote(INTERMEDIATE_CN)}.crt"
+    out = [Ext(key_usage("digital_signature"), critical=True),
+           Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),
+           Ext(windows_aik_policies(), critical=True),
+           Ext(x509.ExtendedKeyUsage([EKU_AIK_CERTIFICATE])),
+           Ext(tpm_san(model), critical=True)]
+    if aaguid is not None:
+        out.append(Ext(aaguid_extension(aaguid)))
+    out += [authority_key_identifier(issuer_key),
+            Ext(x509.SubjectKeyIdentifier.from_public_key(public_key)),
+            Ext(x509.AuthorityInformationAccess([x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(issuer_url))]))]
     return tuple(out)
