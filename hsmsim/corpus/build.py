@@ -41,7 +41,22 @@ from hsmsim.model.vectors import PROVENANCE_NOTES, Expected, FlagNote, Severity,
 from hsmsim.safeio import load_json_object, read_local_file
 from hsmsim.verdict import escaped
 
-SUITE_VERSION = "1.0.0"
+SUITE_VERSION = "1.1.0"
+SUITE_CHANGES: dict[str, tuple[str, ...]] = {
+    "1.1.0": (
+        "Goldens follow the real devices more closely, so their bytes changed: YubiKey 5.4+ f9 certificates carry "
+        "basicConstraints, FIPS devices their marker value and form-factor bit, the 2024 PIV intermediates are "
+        "the published ones; Apple credential certificates have the real key usage, serials and App Attest "
+        "extensions; Android's Droid CA3/CA2 profiles, PKIX Evidence AKIs, the Windows AIK certificate profile, "
+        "TcgAttestCertify qualified names, ms-kast's obfuscated TPMS_ATTEST counters, the az CLI file's bytes and "
+        "YubiHSM 2 device serials are as real ones.",
+        "Expectation changed: `marvell-azure::encoding::public-attestation-null` is acceptable (was invalid "
+        "MALFORMED): the az CLI writes `null` for an absent blob.",
+        "New flag `VeraisonIncompatible` on the parsec-tpm tokens Veraison's verifier refuses (RSA keys or AKs).",
+    ),
+}
+"""What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes
+to existing vectors and changed expectations, which a user comparing results across versions must know."""
 DEFAULT_SEED = "hsmsim-corpus-v1"
 REGISTRY_FILE = "ids.json"
 MANIFEST_FILE = "manifest.json"
@@ -113,14 +128,17 @@ class IdRegistry:
         return {"ids": dict(ordered)}
 
     def changelog(self) -> str:
-        """CHANGELOG.md: ids added and retired, by suite version."""
+        """CHANGELOG.md: by suite version, what changed in existing vectors (:data:`SUITE_CHANGES`), then the ids
+        added and retired."""
         versions = sorted({str(e["added"]) for e in self.entries.values()}
                           | {str(e["retired"]) for e in self.entries.values() if e.get("retired")},
                           key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
-        lines = ["# Vector changelog", "", "Generated from `ids.json`. Ids are never reused; a retired id stays "
-                 "retired.", ""]
+        lines = ["# Vector changelog", "", "Generated from `ids.json` and the suite's notes. Ids are never reused; a "
+                 "retired id stays retired.", ""]
         for version in versions:
             lines += [f"## {version}", ""]
+            if version in SUITE_CHANGES:
+                lines += ["Changed:", ""] + [f"- {change}" for change in SUITE_CHANGES[version]] + [""]
             added = [i for i, e in self.entries.items() if e["added"] == version]
             retired = [i for i, e in self.entries.items() if e.get("retired") == version]
             if added:
