@@ -53,6 +53,16 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "Expectation changed: `marvell-azure::encoding::public-attestation-null` is acceptable (was invalid "
         "MALFORMED): the az CLI writes `null` for an absent blob.",
         "New flag `VeraisonIncompatible` on the parsec-tpm tokens Veraison's verifier refuses (RSA keys or AKs).",
+        "One defect per vector in apple-acme, apple-appattest and pkix-evidence (expectations unchanged): "
+        "`apple-appattest::nonce::auth-data-edited` sends counter 0 under a nonce over counter 7; "
+        "`apple-acme::key::csr-bad-signature` stays PEM; `apple-acme::identifier::serial-der-utf8string` keeps "
+        "the UDID; `apple-acme::chain::root-name-collision` and `apple-appattest::key::p384` keep the leaf's "
+        "subject or serial; `pkix-evidence::validate::boolean-not-der` writes a TRUE claim 01; "
+        "`pkix-evidence::validate::claim-without-value` empties the vendor, not the nonce; "
+        "`pkix-evidence::validate::empty-reported-entities` is re-signed; `pkix-evidence::signature::foreign-spki-"
+        "signer` and `chain::root-impostor` name their signer in ak-spki. `Resigned`/`Stale` now follow who signed: "
+        "leaves and Evidence signed by another key or by none are Stale, re-signed `cred-cert-expired` and "
+        "`apple-acme::chain::intermediate-not-ca` Resigned.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -274,6 +275,101 @@ def test_catalogue_goldens_first_and_thirty_defects(cases, format_name):
     assert len({m.id for m in mutations}) == len(mutations) and len({m.flag for m in mutations}) == len(mutations)
     notes = module.notes()
     assert all(flag in notes for case in cases[format_name].values() for flag in case.flags)
+
+
+# -- one defect per vector: each differs from its golden by the named defect only -------------------------------
+
+def _acme_chain(case: VectorCase) -> list[x509.Certificate]:
+    record = AcmeRecord.parse(case.evidence.files[case.evidence.primary])
+    return [x509.load_der_x509_certificate(der) for der in cbor_decode(record.att_obj, "attObj")["attStmt"]["x5c"]]
+
+
+def _app_attest(case: VectorCase) -> tuple[AppAttestRecord, x509.Certificate, bytes]:
+    record = AppAttestRecord.parse(case.evidence.files[case.evidence.primary])
+    document = cbor_decode(record.attestation, "attestation")
+    return record, x509.load_der_x509_certificate(document["attStmt"]["x5c"][0]), document["authData"]
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def test_acme_identifier_and_csr_defects_change_one_thing(cases):
+    acme = cases["apple-acme"]
+    golden = acme["apple-acme::golden::ec-p256-serial"]
+    golden_leaf = _acme_chain(golden)[0]
+    identifier = AcmeRecord.parse(golden.evidence.files[golden.evidence.primary]).identifier
+    wrapped = _acme_chain(acme["apple-acme::identifier::serial-der-utf8string"])[0]
+    assert extension_value(wrapped, OID_SERIAL) == der_tlv(0x0C, identifier.encode())
+    assert extension_value(wrapped, OID_UDID) == extension_value(golden_leaf, OID_UDID)  # the UDID stays
+    # the CSR keeps its PEM form; only its signature is broken
+    data = acme["apple-acme::key::csr-bad-signature"].evidence.files["ec-p256-serial.csr"]
+    assert data.startswith(b"-----BEGIN CERTIFICATE REQUEST-----")
+    csr = x509.load_pem_x509_csr(data)
+    golden_csr = x509.load_pem_x509_csr(golden.evidence.files["ec-p256-serial.csr"])
+    assert csr.tbs_certrequest_bytes == golden_csr.tbs_certrequest_bytes and not csr.is_signature_valid
+
+
+def test_acme_root_name_collision_keeps_the_leaf_identity(cases):
+    acme = cases["apple-acme"]
+    golden_leaf, golden_sub_ca = _acme_chain(acme["apple-acme::golden::ec-p256-serial"])
+    leaf, sub_ca = _acme_chain(acme["apple-acme::chain::root-name-collision"])
+    assert (leaf.subject, leaf.serial_number, leaf.public_key()) == (
+        golden_leaf.subject, golden_leaf.serial_number, golden_leaf.public_key())
+    assert sub_ca.subject == golden_sub_ca.subject and sub_ca.public_key() != golden_sub_ca.public_key()
+    assert _signed_by(leaf, sub_ca) and not _signed_by(leaf, golden_sub_ca)
+
+
+def test_app_attest_auth_data_edit_leaves_the_counter_zero(cases):
+    """The nonce covers authData with counter 7; the authData sent is the genuine one (counter 0), so only the
+    nonce check (CHALLENGE_MISMATCH) fails, not the counter check (ATTR_CONFLICT)."""
+    app = cases["apple-appattest"]
+    _, golden_cert, golden_auth = _app_attest(app["apple-appattest::golden::production"])
+    record, cred_cert, auth = _app_attest(app["apple-appattest::nonce::auth-data-edited"])
+    assert auth == golden_auth and auth[33:37] == bytes(4)
+    client_data_hash = hashlib.sha256(record.challenge).digest()
+    edited = auth[:33] + (7).to_bytes(4, "big") + auth[37:]
+    assert extension_value(cred_cert, OID_NONCE) == bytes.fromhex("3024a1220420") + hashlib.sha256(
+        edited + client_data_hash).digest()
+    assert cred_cert.subject == golden_cert.subject and cred_cert.serial_number == golden_cert.serial_number
+
+
+def test_app_attest_p384_key_keeps_the_serial(cases):
+    app = cases["apple-appattest"]
+    _, golden_cert, _ = _app_attest(app["apple-appattest::golden::production"])
+    _, cred_cert, _ = _app_attest(app["apple-appattest::key::p384"])
+    assert cred_cert.serial_number == golden_cert.serial_number
+    assert isinstance(cred_cert.public_key(), ec.EllipticCurvePublicKey)
+    assert cred_cert.public_key().curve.name == "secp384r1"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("format_name", list(CATALOGUES))
+def test_resigned_means_the_genuine_ca_signed_the_leaf(cases, format_name):
+    """Resigned: the genuine CA key issued x5c[0] after the mutation (it verifies under the genuine
+    intermediate); chain vectors whose leaf another key signed are Stale."""
+    intermediate = apple_pki(SEED, ENTERPRISE if format_name == "apple-acme" else APP_ATTEST).intermediate.certificate
+    checked = 0
+    for case in cases[format_name].values():
+        if "Resigned" not in case.flags:
+            continue
+        leaf = _acme_chain(case)[0] if format_name == "apple-acme" else _app_attest(case)[1]
+        assert _signed_by(leaf, intermediate), case.id
+        checked += 1
+    assert checked >= 15
+    stale = {"chain::wrong-root", "chain::cred-cert-forged", "chain::webauthn-pki", "chain::root-name-collision",
+             "chain::leaf-signed-by-attested-key"}
+    for case in cases[format_name].values():
+        if case.id.split("::", 1)[1] in stale:
+            assert "Stale" in case.flags, case.id
+            leaf = _acme_chain(case)[0] if format_name == "apple-acme" else _app_attest(case)[1]
+            assert not _signed_by(leaf, intermediate), case.id
+    resigned = {"apple-acme": "apple-acme::chain::intermediate-not-ca",
+                "apple-appattest": "apple-appattest::chain::cred-cert-expired"}[format_name]
+    assert "Resigned" in cases[format_name][resigned].flags
 
 
 def test_webauthn_apple_statement_defects(cases):

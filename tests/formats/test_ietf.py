@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import subprocess
 import sys
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.device import Device
+from hsmsim.encoding import der_children, der_content, der_oid, read_tlv
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, csr, evidence, pki, tcg
@@ -21,6 +24,8 @@ from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.vectors import VectorCase
+from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.tpm.hierarchy import ak_public as hierarchy_ak_area
 from hsmsim.tpm.marshal import TpmAlg, TpmSt
 from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic, TpmtSignature
@@ -256,6 +261,78 @@ def test_catalogues_name_the_required_defects() -> None:
     assert bundle["nonce::pkix-evidence-mismatch"] is Reason.CHALLENGE_MISMATCH
     assert {g[0] for g in CSR_GOLDENS} >= {"primus", "luna-pkc", "marvell-azure", "marvell-google", "fortanix",
                                              "tcg-attest-certify", "pkix-evidence"}
+
+
+def _evidence_parts(case: VectorCase) -> tuple[bytes, list[list[bytes]], list[bytes]]:
+    """(TbsEvidence DER, each SignatureBlock's children, each entity TLV) of a vector's Evidence, split by hand."""
+    data = case.evidence.files[case.evidence.primary]
+    der = base64.b64decode(b"".join(line for line in data.splitlines() if not line.startswith(b"-----")))
+    _tag, start, end = read_tlv(der)  # the Evidence TLV, without what a defect appends after it
+    tbs, signatures = der_children(der[start:end])[:2]
+    blocks = [der_children(der_content(block)) for block in der_children(der_content(signatures))]
+    return tbs, blocks, der_children(der_content(der_children(der_content(tbs))[1]))
+
+
+def _claim_map(entity: bytes) -> dict[bytes, bytes]:
+    out = {}
+    for claim in der_children(der_content(der_children(der_content(entity))[1])):
+        parts = der_children(der_content(claim))
+        out[parts[0]] = parts[1] if len(parts) > 1 else b""
+    return out
+
+
+@pytest.fixture(scope="module")
+def pkix_cases() -> dict[str, VectorCase]:
+    return {c.id: c for c in get_format("pkix-evidence").vector_cases("hsmsim-vectors-v1")}
+
+
+def _signed_by_genuine_ak(case: VectorCase, ak: x509.Certificate) -> bool:
+    tbs, blocks, _ = _evidence_parts(case)
+    return any(verify_signature(ak.public_key(), block[1], der_content(block[2]), tbs) is True for block in blocks)
+
+
+def test_pkix_value_defects_keep_every_other_claim(pkix_cases: dict[str, VectorCase]) -> None:
+    """boolean-not-der writes a TRUE claim 01 (BER still reads TRUE, so only DER is broken); claim-without-value
+    empties the platform vendor, not the nonce the freshness check needs."""
+    _, _, golden = _evidence_parts(pkix_cases["pkix-evidence::golden::ec-p256"])
+    never = der_oid(asn1.claim_oid(asn1.ELEMENT_KEY, "never-extractable"))
+    vendor = der_oid(asn1.claim_oid(asn1.ELEMENT_PLATFORM, "vendor"))
+    _, _, ber = _evidence_parts(pkix_cases["pkix-evidence::validate::boolean-not-der"])
+    assert _claim_map(golden[2])[never] == b"\x01\x01\xff" and _claim_map(ber[2])[never] == b"\x01\x01\x01"
+    assert {k: v for k, v in _claim_map(ber[2]).items() if k != never} == {
+        k: v for k, v in _claim_map(golden[2]).items() if k != never}
+    assert ber[:2] == golden[:2]
+    _, _, valueless = _evidence_parts(pkix_cases["pkix-evidence::validate::claim-without-value"])
+    assert _claim_map(valueless[1])[vendor] == b"" and _claim_map(golden[1])[vendor] != b""
+    assert valueless[0] == golden[0] and valueless[2] == golden[2]  # the transaction (nonce) is the golden's
+
+
+def test_pkix_resigned_means_the_genuine_ak_signed(pkix_cases: dict[str, VectorCase]) -> None:
+    """Resigned: a signature by the genuine AK over the TbsEvidence as sent. Stale: none, or only another key's,
+    or the TbsEvidence changed after the AK signed; the two Stale edits outside the TbsEvidence (bytes after it, the
+    nonce file) keep the golden signature."""
+    _, blocks, _ = _evidence_parts(pkix_cases["pkix-evidence::golden::ec-p256"])
+    ak = x509.load_der_x509_certificate(der_content(der_children(der_content(blocks[0][0]))[0]))
+    tbs, _, entities = _evidence_parts(pkix_cases["pkix-evidence::validate::empty-reported-entities"])
+    assert tbs == bytes.fromhex("3005020101") + b"\x30\x00" and not entities
+    assert _signed_by_genuine_ak(pkix_cases["pkix-evidence::validate::empty-reported-entities"], ak)
+    wrong = [case.id for case in pkix_cases.values() if "Golden" not in case.flags and
+             ("Resigned" in case.flags) != _signed_by_genuine_ak(case, ak) and
+             case.id not in ("pkix-evidence::validate::trailing-bytes", "pkix-evidence::transaction::nonce-mismatch")]
+    assert not wrong
+    for name in ("signature::none", "signature::key-not-in-chain", "signature::foreign-spki-signer",
+                 "chain::root-impostor"):
+        assert "Stale" in pkix_cases[f"pkix-evidence::{name}"].flags
+
+
+def test_pkix_foreign_signers_name_themselves_in_ak_spki(pkix_cases: dict[str, VectorCase]) -> None:
+    """A forged report names the key that signs it; an ak-spki naming another key would be a second defect
+    (ATTESTATION_KEY_MISMATCH) beside the chain's."""
+    ak_spki = der_oid(asn1.claim_oid(asn1.ELEMENT_TRANSACTION, "ak-spki"))
+    for name in ("signature::foreign-spki-signer", "chain::root-impostor"):
+        tbs, blocks, entities = _evidence_parts(pkix_cases[f"pkix-evidence::{name}"])
+        named = load_der_public_key(der_content(_claim_map(entities[0])[ak_spki]))
+        assert verify_signature(named, blocks[0][1], der_content(blocks[0][2]), tbs) is True, name
 
 
 def test_vectors_are_deterministic() -> None:

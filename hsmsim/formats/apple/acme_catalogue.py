@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim import mutate
 from hsmsim.device import Device
-from hsmsim.encoding import der_children, der_content, der_oid, der_tlv
+from hsmsim.encoding import der_children, der_content, der_oid, der_tlv, pem
 from hsmsim.formats.apple.acme import (
     FORMAT,
     AcmeDraft,
@@ -115,7 +115,8 @@ class AcmeBench:
         return bench
 
     def resign(self) -> None:
-        """Issue the leaf for the current extensions with the genuine Sub CA key (or the bench's signer)."""
+        """Issue the leaf for the current extensions with the draft PKI's Sub CA key (the genuine one unless an
+        operator replaced the PKI) or the bench's signer."""
         leaf = mda_leaf(self.draft.pki, self.draft.public_key, self.extensions, self.draft.at, self.draft.label)
         if self.validity is not None or self.leaf_signer is not None:
             changes = {"not_before": self.validity[0], "not_after": self.validity[1]} if self.validity else {}
@@ -204,11 +205,18 @@ FOREIGN = replace(ENTERPRISE, role="apple/foreign-enterprise",
 
 def _pki(spec: PkiSpec, seed_suffix: str = "") -> Operator:
     """Issue the leaf under another PKI: ``spec`` (other names) or, with ``seed_suffix``, the same names and
-    other keys."""
+    other keys. The other Sub CA signs the leaf (Stale); with the same names the leaf keeps the genuine leaf's
+    subject and serial, so only the keys above it differ."""
     def apply(bench: AcmeBench) -> None:
+        genuine = bench.leaf
+        assert genuine is not None
         other = apple_pki(f"{bench.seed}{seed_suffix}", spec)
         bench.draft.pki = other
         bench.above = [other.intermediate.certificate]
+        if seed_suffix:
+            bench.raw_leaf_edit = lambda leaf: reissue(leaf, other.intermediate.key, subject=genuine.subject,
+                                                       serial=genuine.serial_number)
+        bench.resign()
     return apply
 
 
@@ -236,6 +244,7 @@ def _validity(start: timedelta, length: timedelta) -> Operator:
 
 def _signed_by_attested_key(bench: AcmeBench) -> None:
     bench.leaf_signer = attested_key(bench.seed, FORMAT, bench.golden.spec)
+    bench.resign()  # the attested key, not the Sub CA's, signs the leaf: Stale
 
 
 def _duplicate_freshness(bench: AcmeBench) -> None:
@@ -262,7 +271,7 @@ def _csr_other_key(bench: AcmeBench) -> None:
 def _csr_bad_signature(bench: AcmeBench) -> None:
     assert bench.draft.csr_pem is not None
     der = x509.load_pem_x509_csr(bench.draft.csr_pem).public_bytes(Encoding.DER)
-    bench.draft.csr_pem = mutate.flip_bit(der, -2)
+    bench.draft.csr_pem = pem(mutate.flip_bit(der, -2), "CERTIFICATE REQUEST")
 
 
 def _x5c(fn: Callable[[list[bytes]], list[bytes]]) -> Operator:
@@ -362,10 +371,10 @@ def mutations() -> list[Mutation]:
         "8.9.1 and 8.9.2 removed", "x509.remove_extension", f"{leaf_ext}/{OID_SERIAL}",
         _both(_without(OID_SERIAL), _without(OID_UDID)), invalid(Reason.ATTR_MISSING), resign=True)
     add("identifier::serial-der-utf8string", "IdentifierDerWrapped",
-        _note("ENCODING", low, "the serial number wrapped as a DER UTF8String (0C 0A ...), UDID removed",
+        _note("ENCODING", low, "the serial number wrapped as a DER UTF8String (0C 0A ...)",
               "servers that DER-decode the value accept what step-ca compares raw"),
-        "8.9.1 = 0C len serial; 8.9.2 removed", "x509.set_extension", f"{leaf_ext}/{OID_SERIAL}",
-        _both(_without(OID_UDID), _set_value(OID_SERIAL, lambda b: der_tlv(0x0C, b.draft.identifier.encode()))),
+        "8.9.1 = 0C len serial", "x509.set_extension", f"{leaf_ext}/{OID_SERIAL}",
+        _set_value(OID_SERIAL, lambda b: der_tlv(0x0C, b.draft.identifier.encode())),
         invalid(Reason.ATTR_CONFLICT), resign=True)
     add("identifier::case-folded", "IdentifierCaseFolded",
         _note("BINDING", low, "the order names the serial number in lower case",
@@ -388,12 +397,13 @@ def mutations() -> list[Mutation]:
         _note("CHAIN", crit, "leaf and Sub CA of another PKI, whose root is not trusted",
               "any CA can mint device attestations"),
         "leaf and Sub CA from a foreign Enterprise-Attestation-shaped PKI", "pki.replace", "/attStmt/x5c",
-        _pki(FOREIGN), invalid(Reason.CHAIN_UNTRUSTED), resign=True)
+        _pki(FOREIGN), invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::root-name-collision", "RootNameCollision",
         _note("CHAIN", crit, "a Sub CA named as Apple's, issued by a root with the genuine root's name and another key",
               "verifiers that match the root by name accept a forged PKI"),
-        "leaf and Sub CA from the same-named PKI of another seed", "pki.replace", "/attStmt/x5c",
-        _pki(ENTERPRISE, "/another-apple"), invalid(Reason.CERT_SIGNATURE_INVALID), resign=True)
+        "the leaf (same subject and serial) and Sub CA from the same-named PKI of another seed", "pki.replace",
+        "/attStmt/x5c",
+        _pki(ENTERPRISE, "/another-apple"), invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::foreign-root-appended", "ForeignRootAppended",
         _note("CHAIN", high, "a foreign self-signed root appended to x5c",
               "verifiers taking x5c[-1] as the root trust or reject by accident"),
@@ -415,12 +425,12 @@ def mutations() -> list[Mutation]:
         _note("SIGNATURE_BYPASS", crit, "the leaf names the Sub CA as issuer but is signed by the attested key",
               "verifiers that match issuer names without checking signatures accept a forged leaf"),
         "leaf signed with the attested key", "x509.resign", "/attStmt/x5c[0]/signature", _signed_by_attested_key,
-        invalid(Reason.CERT_SIGNATURE_INVALID), resign=True)
+        invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::intermediate-not-ca", "IntermediateNotCa",
         _note("CHAIN", high, "the Sub CA re-issued with basicConstraints CA:FALSE",
               "verifiers skipping basicConstraints accept leaf-issued leaves"),
         "Sub CA basicConstraints CA false, re-signed by the root", "x509.set_extension", "/attStmt/x5c[1]",
-        _intermediate_not_ca, invalid(Reason.CERT_NOT_CA), resign=False)
+        _intermediate_not_ca, invalid(Reason.CERT_NOT_CA), resign=True)
     add("chain::order-reversed", "X5cReversed",
         _note("ENCODING", med, "x5c lists the Sub CA first and the leaf second",
               "verifiers that pick the leaf by shape, not position, accept it"),
@@ -439,7 +449,7 @@ def mutations() -> list[Mutation]:
     add("key::csr-bad-signature", "CsrBadSignature",
         _note("SIGNATURE_BYPASS", high, "the CSR's self-signature has a flipped bit",
               "no proof of possession of the attested key"),
-        "CSR signature bit flipped (DER)", "bytes.flip_bit", "<golden>.csr", _csr_bad_signature,
+        "CSR signature bit flipped (PEM kept)", "bytes.flip_bit", "<golden>.csr", _csr_bad_signature,
         invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
     add("key::rsa", "AttestedKeyRsa",
         _note("KEY_POLICY", med, "the leaf certifies an RSA-2048 key (the CSR too)",

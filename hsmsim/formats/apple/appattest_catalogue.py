@@ -1,8 +1,9 @@
 """The apple-appattest vector set: attestations per environment, and one defect per Apple validation step.
 
 An :class:`AppBench` opens a golden draft with its credCert issued; ``Resigned`` mutations edit the draft
-and issue credCert again (the nonce covers the edited authData), ``Stale`` ones keep the golden credCert or
-edit what no Apple key signs (the record, the CBOR around the statement).
+and issue credCert again with the genuine CA key (the nonce covers the edited authData), ``Stale`` ones keep
+the golden credCert, edit what no Apple key signs (the record, the CBOR around the statement) or have credCert
+signed by another key than the genuine CA's.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -57,6 +58,8 @@ class AppBench:
     seed: str
     golden: str
     draft: AppAttestDraft
+    validity: tuple[datetime, datetime] | None = None
+    serial: int | None = None
     attestation_edit: Callable[[bytes], bytes] | None = None
     record_edit: Callable[[bytes], bytes] | None = None
 
@@ -74,9 +77,14 @@ class AppBench:
         return bench
 
     def resign(self) -> None:
-        """Issue credCert for the draft as it is now (nonce over its authData) with the genuine CA key."""
+        """Issue credCert for the draft as it is now (nonce over its authData) with the draft's CA key, and the
+        bench's validity and serial when set."""
         self.draft.cred_cert_override = None
-        self.draft.cred_cert_override = self.draft.cred_cert()
+        cert = self.draft.cred_cert()
+        changes: dict[str, object] = {} if self.serial is None else {"serial": self.serial}
+        if self.validity is not None:
+            changes.update(not_before=self.validity[0], not_after=self.validity[1])
+        self.draft.cred_cert_override = reissue(cert, self.draft.pki.intermediate.key, **changes) if changes else cert
 
     def evidence(self) -> Evidence:
         attestation = self.draft.attestation()
@@ -126,9 +134,11 @@ def _spki_key_id(bench: AppBench) -> None:
     bench.draft.record_key_id = digest
 
 
-def _pki(spec: PkiSpec, seed_suffix: str = "") -> Operator:
+def _pki(spec: PkiSpec) -> Operator:
+    """credCert issued by another PKI's CA (Stale: not the genuine CA key)."""
     def apply(bench: AppBench) -> None:
-        bench.draft.pki = apple_pki(f"{bench.seed}{seed_suffix}", spec)
+        bench.draft.pki = apple_pki(bench.seed, spec)
+        bench.resign()
     return apply
 
 
@@ -142,8 +152,7 @@ def _x5c(fn: Callable[[AppBench, list[bytes]], list[bytes]]) -> Operator:
 
 def _cred_cert_validity(start: timedelta, length: timedelta) -> Operator:
     def apply(bench: AppBench) -> None:
-        bench.draft.cred_cert_override = reissue(bench.draft.cred_cert(), bench.draft.pki.intermediate.key,
-                                                 not_before=ATTEST_TIME + start, not_after=ATTEST_TIME + start + length)
+        bench.validity = (ATTEST_TIME + start, ATTEST_TIME + start + length)
     return apply
 
 
@@ -155,7 +164,14 @@ def _cred_cert_forged(bench: AppBench) -> None:
 def _p384(bench: AppBench) -> None:
     key = attested_key(bench.seed, FORMAT, "ec-p384")
     assert isinstance(key, ec.EllipticCurvePrivateKey)
+    bench.serial = bench.draft.cred_cert().serial_number  # the key changes, not the issuance (the serial)
     bench.draft.public_key = key.public_key()
+
+
+def _nonce_over_edited_auth_data(bench: AppBench) -> None:
+    """8.2 over authData with the counter 7; authData is sent with the attestation's counter 0."""
+    edited = replace(bench.draft, sign_count=7, cred_cert_override=None)
+    bench.draft.nonce_value = nonce_extension_value(attestation_nonce(edited.auth_data(), bench.draft.challenge))
 
 
 def _document(fn: Callable[[dict[str, Any]], object]) -> Operator:
@@ -230,10 +246,11 @@ def mutations() -> list[Mutation]:
         "8.2 = 30 22 04 20 || nonce", "x509.set_extension", nonce_path,
         _nonce_value(lambda b: b"\x30\x22\x04\x20" + _genuine_nonce(b)), invalid(Reason.MALFORMED), resign=True)
     add("nonce::auth-data-edited", "AuthDataEditedAfterSigning",
-        _note("BINDING", crit, "authData's counter changed after credCert was issued",
+        _note("BINDING", crit, "authData's counter changed (7 to 0) after credCert was issued over it",
               "verifiers that skip the nonce accept any authData"),
-        "signCount set to 7 without re-issuing credCert", "bytes.set", "/authData/signCount", _set(sign_count=7),
-        invalid(Reason.CHALLENGE_MISMATCH), resign=False)
+        "credCert re-issued with 8.2 over authData with signCount 7; authData sent with signCount 0",
+        "x509.set_extension", nonce_path, _nonce_over_edited_auth_data, invalid(Reason.CHALLENGE_MISMATCH),
+        resign=True)
     # -- step 5 and 9: the key identifier --
     add("key-id::record-other-key", "KeyIdOtherKey",
         _note("BINDING", crit, "the app reports the key id of another key",
@@ -321,12 +338,12 @@ def mutations() -> list[Mutation]:
         _note("CHAIN", crit, "credCert and CA of another PKI, whose root is not trusted",
               "any CA can mint App Attest keys"),
         "credCert under a foreign App-Attestation-shaped PKI", "pki.replace", "/attStmt/x5c", _pki(FOREIGN),
-        invalid(Reason.CHAIN_UNTRUSTED), resign=True)
+        invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::webauthn-pki", "WebAuthnPki",
         _note("CHAIN", high, "credCert issued under the (emulated) Apple WebAuthn PKI",
               "verifiers trusting every Apple root accept a WebAuthn credCert as App Attest"),
         "credCert and CA from the Apple WebAuthn PKI", "pki.replace", "/attStmt/x5c", _pki(WEBAUTHN),
-        invalid(Reason.CHAIN_UNTRUSTED), resign=True)
+        invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::intermediate-missing", "IntermediateMissing",
         _note("CHAIN", high, "x5c without Apple App Attestation CA 1", "credCert's issuer is nowhere"),
         "x5c = [credCert]", "cert.remove", "/attStmt/x5c[1]", _x5c(lambda _b, x5c: x5c[:1]),
@@ -340,7 +357,7 @@ def mutations() -> list[Mutation]:
     add("chain::cred-cert-expired", "CredCertExpired",
         _note("CHAIN", high, "credCert expired a day before validation", "stale attestations are accepted"),
         "credCert valid for 3 days ending the day before", "x509.set_validity", "/attStmt/x5c[0]/validity",
-        _cred_cert_validity(timedelta(days=-4), timedelta(days=3)), invalid(Reason.CERT_EXPIRED), resign=False)
+        _cred_cert_validity(timedelta(days=-4), timedelta(days=3)), invalid(Reason.CERT_EXPIRED), resign=True)
     add("chain::cred-cert-forged", "CredCertForged",
         _note("SIGNATURE_BYPASS", crit, "credCert names Apple's CA as issuer but is signed by the attested key",
               "verifiers matching issuer names without signatures accept forged keys"),
@@ -349,7 +366,8 @@ def mutations() -> list[Mutation]:
     add("key::p384", "KeyP384",
         _note("KEY_POLICY", med, "credCert, authData and key id for a P-384 key",
               "App Attest keys are P-256: no Secure Enclave made this one"),
-        "attested key replaced by a P-384 key throughout", "x509.set_key", "/attStmt/x5c[0]/subjectPublicKeyInfo",
+        "attested key replaced by a P-384 key throughout (credCert serial kept)", "x509.set_key",
+        "/attStmt/x5c[0]/subjectPublicKeyInfo",
         _p384, invalid(Reason.KEY_POLICY), resign=True)
     # -- the statement and its CBOR --
     add("stmt::fmt-apple", "FmtApple",

@@ -4,7 +4,8 @@ The world (:class:`IetfKit`) is derived from the seed: a soft key store with one
 and another key for "statement about another key" defects, an emulated device per wrapped format,
 the PKIX Evidence AK and a foreign key. A PKIX Evidence defect edits an :class:`EvidenceBench`
 (entities, signers, files) which is then rendered: ``Resigned`` when the genuine AK signs the edited
-TbsEvidence, ``Stale`` when the golden signatures stay. A CSR defect edits a :class:`CsrBench` (the
+TbsEvidence, ``Stale`` when the golden TbsEvidence is signed as it was, by the genuine AK, by another key, or
+by none. A CSR defect edits a :class:`CsrBench` (the
 :class:`~hsmsim.formats.ietf.csr.CsrDraft`); the CSR itself is always re-signed by its key (its own
 signature is a separate defect), ``Resigned``/``Stale`` then say whether the statement's attestation
 key signed the defect.
@@ -28,7 +29,7 @@ from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, pem, spki_
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
-from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
+from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
@@ -177,6 +178,8 @@ class EvidenceBench:
     explicit_intermediates: bool = False
     extra_files: dict[str, bytes] = field(default_factory=dict)
     post: Callable[[bytes], bytes] | None = None
+    forged: bool = False
+    """Another key than the genuine AK signs the edited TbsEvidence, whose ak-spki names it (Stale all the same)."""
 
     @classmethod
     def open(cls, kit: IetfKit, spec: str) -> EvidenceBench:
@@ -196,7 +199,7 @@ class EvidenceBench:
     def render(self, resign: bool) -> Evidence:
         """The evidence files; the signatures cover the edited TbsEvidence when ``resign``, the golden one otherwise."""
         tbs = self.kit.encode_tbs(self.version, self.entities)
-        signed = tbs if resign else self.golden_tbs
+        signed = tbs if resign or self.forged else self.golden_tbs
         blocks: list[asn1.SignatureBlock] = []
         chain: list[bytes] = []
         for identity in self.signers:
@@ -284,9 +287,20 @@ def _no_signatures(bench: EvidenceBench) -> None:
     bench.signers = []
 
 
+def _names_signer(bench: EvidenceBench, public_key: PublicKey) -> None:
+    """The transaction's ak-spki names ``public_key``, which signs: a forger's report names its own key (else the
+    claim naming a key that did not sign would be a second defect)."""
+    _set_claim(ELEMENT_TRANSACTION, "ak-spki", asn1.octets(spki_der(public_key)))(bench)
+    bench.forged = True
+
+
 def _foreign_signer(sid: str) -> EvidenceOp:
+    """A foreign key signs; named by the genuine AK certificate it poses as, or by its own SPKI (then ak-spki names
+    it too)."""
     def apply(bench: EvidenceBench) -> None:
         bench.signing_key, bench.sid = bench.kit.foreign, sid
+        if sid == "spki":
+            _names_signer(bench, bench.kit.foreign.public_key())
     return apply
 
 
@@ -347,6 +361,7 @@ def _foreign_root(bench: EvidenceBench) -> None:
     identity = evidence_identity(f"{bench.kit.seed}/foreign-root", bench.kit.device.serial, "default",
                                  created=bench.kit.device.attestation_created)
     bench.signers = [identity]
+    _names_signer(bench, identity.key.public_key())
 
 
 def _nonce_file(value: bytes) -> EvidenceOp:
@@ -370,12 +385,6 @@ def _post(fn: Callable[[bytes], bytes]) -> EvidenceOp:
     def apply(bench: EvidenceBench) -> None:
         bench.post = fn
     return apply
-
-
-def _empty_elements(der: bytes) -> bytes:
-    ev = asn1.decode_evidence(der)
-    tbs = der_sequence(asn1.integer(1), der_sequence())
-    return asn1.encode_evidence(tbs, ev.signatures, ev.intermediates)
 
 
 def _note(bug: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
@@ -440,15 +449,16 @@ def evidence_mutations() -> list[Mutation]:
         invalid(Reason.ATTR_CONFLICT))
     value_note = _note("STRUCTURE", med, "a known claim with no or a mistyped value",
                        "a verifier reads a default where the HSM said nothing")
-    add("validate::claim-without-value", "ClaimValue", value_note, "nonce claim without its value", "claims.set",
-        "/transaction/nonce", _set_claim(t, "nonce", None), invalid(Reason.MALFORMED))
-    add("validate::boolean-not-der", "ClaimValue", value_note, "extractable BOOLEAN encoded 01 (BER)",
-        "claims.set", "/key/extractable", _set_claim(k, "extractable", der_tlv(0x01, b"\x01")),
-        invalid(Reason.MALFORMED))
+    add("validate::claim-without-value", "ClaimValue", value_note, "platform vendor claim without its value",
+        "claims.set", "/platform/vendor", _set_claim(p, "vendor", None), invalid(Reason.MALFORMED))
+    # TRUE written 01: BER reads TRUE still (any non-zero octet), only DER (X.690 11.1: FF) is broken.
+    add("validate::boolean-not-der", "ClaimValue", value_note, "never-extractable TRUE encoded 01 01 01 (BER, "
+        "not DER's FF)", "claims.set", "/key/never-extractable",
+        _set_claim(k, "never-extractable", der_tlv(0x01, b"\x01")), invalid(Reason.MALFORMED))
     add("validate::empty-reported-entities", "Structure", _note("STRUCTURE", med, "Evidence that breaks the module",
         "a lenient parser reports nothing and a verifier accepts nothing as something"),
-        "reportedElements SIZE 0", "der.rewrite", "/tbs/reportedEntities", _post(_empty_elements),
-        invalid(Reason.MALFORMED), resign=False)
+        "reportedElements SIZE 0, re-signed", "entities.remove", "/tbs/reportedEntities",
+        lambda b: b.entities.clear(), invalid(Reason.MALFORMED))
     add("validate::trailing-bytes", "Structure", _note("STRUCTURE", med, "Evidence that breaks the module",
         "a lenient parser reports nothing and a verifier accepts nothing as something"),
         "two bytes after the Evidence SEQUENCE", "bytes.extend", "/", _post(lambda d: mutate.extend(d, b"\x00\x00")),
@@ -465,7 +475,7 @@ def evidence_mutations() -> list[Mutation]:
     # signatures and chain
     add("signature::none", "Unsigned", _note("SIGNATURE_BYPASS", crit, "no SignatureBlock at all",
         "signatures are detachable: unsigned Evidence proves nothing", GO_CLI), "signatures SIZE 0",
-        "signatures.remove", "/signatures", _no_signatures, invalid(Reason.MISSING_INPUT))
+        "signatures.remove", "/signatures", _no_signatures, invalid(Reason.MISSING_INPUT), resign=False)
     add("signature::hwserial-changed", "TbsChanged", _note("SIGNATURE_BYPASS", crit,
         "a claim edited after signing", forged), "platform hwserial changed after signing", "claims.set",
         "/platform/hwserial", _set_claim(p, "hwserial", asn1.utf8("00000000")),
@@ -481,10 +491,12 @@ def evidence_mutations() -> list[Mutation]:
     add("signature::key-not-in-chain", "ForeignSigner", _note("SIGNATURE_BYPASS", crit,
         "signed by a key the chain does not certify", forged), "signed by a foreign key, sid = the genuine AK "
         "certificate", "signature.resign", "/signatures/0", _foreign_signer("certificate"),
-        invalid(Reason.SIGNATURE_INVALID))
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("signature::foreign-spki-signer", "ForeignSigner", _note("SIGNATURE_BYPASS", crit,
-        "signed by a key the chain does not certify", forged), "signed by a foreign key named only by its SPKI",
-        "signature.resign", "/signatures/0/sid", _foreign_signer("spki"), invalid(Reason.CHAIN_INCOMPLETE))
+        "signed by a key the chain does not certify", forged),
+        "signed by a foreign key named only by its SPKI (ak-spki names it)",
+        "signature.resign", "/signatures/0/sid", _foreign_signer("spki"), invalid(Reason.CHAIN_INCOMPLETE),
+        resign=False)
     add("signature::keyid-unresolvable", "SignerUnresolved", _note("CHAIN", high,
         "the signer is named by keyId but no certificate has that key identifier",
         "the reference CLI: signer keyId present but no matching certificate found", GO_CLI),
@@ -496,8 +508,8 @@ def evidence_mutations() -> list[Mutation]:
         invalid(Reason.CHAIN_INCOMPLETE))
     add("chain::root-impostor", "RootImpostor", _note("CHAIN", crit,
         "a complete chain under another root of the same name", "any CA could mint attestation keys"),
-        "AK and IntCA under a RootCA of another seed with the same name", "chain.replace",
-        "/signatures/0/sid/certificate", _foreign_root, invalid(Reason.CERT_SIGNATURE_INVALID))
+        "AK and IntCA under a RootCA of another seed with the same name, ak-spki naming that AK", "chain.replace",
+        "/signatures/0/sid/certificate", _foreign_root, invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::ak-expired", "CertExpired", _note("CHAIN", med, "the AK certificate expired before validation",
         "a retired attestation key still vouches"), "AK notAfter 30 days before the validation time",
         "cert.reissue", "/signatures/0/sid/certificate/notAfter", _ak_expired, invalid(Reason.CERT_EXPIRED))
