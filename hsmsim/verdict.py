@@ -50,9 +50,15 @@ class Reason(enum.StrEnum):
     UNSUPPORTED = "UNSUPPORTED"
     """The evidence uses an algorithm or variant the verifier does not implement."""
     CHAIN_INCOMPLETE = "CHAIN_INCOMPLETE"
-    """No certificate in the bundle or trust store is named as the issuer of a chain element."""
+    """No certificate in the bundle or trust store carries the name of a chain element's issuer, and the path
+    has a gap: the element is the leaf itself (a leaf without its intermediate), or the bundle still holds
+    certificates the path from the leaf did not reach. When the path has used up every certificate of the bundle
+    and its top names an issuer that is no anchor, the reason is CHAIN_UNTRUSTED instead."""
     CHAIN_UNTRUSTED = "CHAIN_UNTRUSTED"
-    """The chain ends at a certificate that is not one of the trust anchors."""
+    """The chain ends at a certificate that is not one of the trust anchors: a self-signed certificate that is no
+    anchor (e.g. the bundle's copy of a wrong root), or the top of a used-up bundle (every bundle certificate is on
+    the path, at least one above the leaf) whose named issuer is no anchor, which is what a wrong root gives
+    whether or not the bundle carries its own root copy. Also: no trust anchor given."""
     CERT_SIGNATURE_INVALID = "CERT_SIGNATURE_INVALID"
     """A certificate names its issuer, but the issuer's key did not sign it."""
     CERT_EXPIRED = "CERT_EXPIRED"
