@@ -386,7 +386,8 @@ def verify_pkc(evidence: Evidence, trust: TrustAnchors, *, at: datetime, profile
     """Check the PKC at ``at`` under ``profile``; never raises on bad evidence.
 
     Order: inputs and bounds, the container, every certificate, order, each link signed by the
-    next, the last equal to a trust anchor by DN and key, the hierarchy's length, validity at
+    next (strict: with DER ECDSA integers), the last equal to a trust anchor by DN and key, the
+    hierarchy's length (a skipped role is CERT_EKU), validity at
     ``at``, critical extensions, CA flags, EKU per position, HSM serial extensions, CSR binding,
     then the profile's policy. The verdict detail lists encoding quirks tolerated.
     """
