@@ -42,7 +42,9 @@ class Reason(enum.StrEnum):
     OK = "OK"
     """Every check of the selected profile passed."""
     MALFORMED = "MALFORMED"
-    """The evidence cannot be parsed, or its structure breaks the format (DTD, comment, bad base64, ...)."""
+    """The evidence cannot be parsed, or its structure breaks the format (DTD, comment, bad base64, non-DER where
+    DER is required, a field of the wrong width such as a CK_ULONG that is not 4 bytes, an extension repeated in a
+    chain certificate (RFC 5280 4.2), ...)."""
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     """A size, count, depth or expansion bound was hit before the evidence could be checked."""
     MISSING_INPUT = "MISSING_INPUT"
@@ -85,7 +87,8 @@ class Reason(enum.StrEnum):
     ATTR_MISSING = "ATTR_MISSING"
     """An attribute the verdict depends on is absent from the evidence."""
     ATTR_CONFLICT = "ATTR_CONFLICT"
-    """An attribute appears more than once, or contradicts another attribute."""
+    """An attribute of the attested key (a key attribute, claim or authorization entry, including a statement
+    extension that carries one) appears more than once, or contradicts another attribute."""
     ATTR_NOT_LOCAL = "ATTR_NOT_LOCAL"
     """The key was not generated on the device (imported, unwrapped or derived from outside)."""
     ATTR_EXTRACTABLE = "ATTR_EXTRACTABLE"
