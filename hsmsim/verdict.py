@@ -87,8 +87,9 @@ class Reason(enum.StrEnum):
     ATTR_MISSING = "ATTR_MISSING"
     """An attribute the verdict depends on is absent from the evidence."""
     ATTR_CONFLICT = "ATTR_CONFLICT"
-    """An attribute of the attested key (a key attribute, claim or authorization entry, including a statement
-    extension that carries one) appears more than once, or contradicts another attribute."""
+    """An attribute (a member, claim, key attribute or authorization entry the verdict reads, including an
+    attestation statement's claim extension) appears more than once, or contradicts another attribute. An
+    extension repeated in a chain certificate is MALFORMED instead (RFC 5280 4.2 forbids it)."""
     ATTR_NOT_LOCAL = "ATTR_NOT_LOCAL"
     """The key was not generated on the device (imported, unwrapped or derived from outside)."""
     ATTR_EXTRACTABLE = "ATTR_EXTRACTABLE"
