@@ -599,3 +599,11 @@ def test_expired_vectors_move_not_after_only(vector_id, position, tmp_path):
     assert cert.not_valid_before_utc < cert.not_valid_after_utc < find_vector(VECTORS, vector_id).trust.validation_time
     assert issuer.not_valid_before_utc <= cert.not_valid_before_utc
     assert _extensions(cert) == _extensions(golden[position])
+
+
+def test_processing_instruction_comment_names_its_bytes(tmp_path):
+    vector_id = "primus::encoding::processing-instruction"
+    extract_vector(VECTORS, vector_id, tmp_path, unzip=True)
+    (xml,) = tmp_path.glob("*.xml")
+    pi = '<?hsm extractable="false"?>'
+    assert pi in find_vector(VECTORS, vector_id).comment and f"\t{pi}\n".encode() in xml.read_bytes()
