@@ -42,7 +42,9 @@ class Reason(enum.StrEnum):
     OK = "OK"
     """Every check of the selected profile passed."""
     MALFORMED = "MALFORMED"
-    """The evidence cannot be parsed, or its structure breaks the format (DTD, comment, bad base64, ...)."""
+    """The evidence cannot be parsed, or its structure breaks the format (DTD, comment, bad base64, non-DER where
+    DER is required, a field of the wrong width such as a CK_ULONG that is not 4 bytes, an extension repeated in a
+    chain certificate (RFC 5280 4.2), ...)."""
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     """A size, count, depth or expansion bound was hit before the evidence could be checked."""
     MISSING_INPUT = "MISSING_INPUT"
@@ -50,9 +52,15 @@ class Reason(enum.StrEnum):
     UNSUPPORTED = "UNSUPPORTED"
     """The evidence uses an algorithm or variant the verifier does not implement."""
     CHAIN_INCOMPLETE = "CHAIN_INCOMPLETE"
-    """No certificate in the bundle or trust store is named as the issuer of a chain element."""
+    """No certificate in the bundle or trust store carries the name of a chain element's issuer, and the path
+    has a gap: the element is the leaf itself (a leaf without its intermediate), or the bundle still holds
+    certificates the path from the leaf did not reach. When the path has used up every certificate of the bundle
+    and its top names an issuer that is no anchor, the reason is CHAIN_UNTRUSTED instead."""
     CHAIN_UNTRUSTED = "CHAIN_UNTRUSTED"
-    """The chain ends at a certificate that is not one of the trust anchors."""
+    """The chain ends at a certificate that is not one of the trust anchors: a self-signed certificate that is no
+    anchor (e.g. the bundle's copy of a wrong root), or the top of a used-up bundle (every bundle certificate is on
+    the path, at least one above the leaf) whose named issuer is no anchor, which is what a wrong root gives
+    whether or not the bundle carries its own root copy. Also: no trust anchor given."""
     CERT_SIGNATURE_INVALID = "CERT_SIGNATURE_INVALID"
     """A certificate names its issuer, but the issuer's key did not sign it."""
     CERT_EXPIRED = "CERT_EXPIRED"
@@ -79,7 +87,9 @@ class Reason(enum.StrEnum):
     ATTR_MISSING = "ATTR_MISSING"
     """An attribute the verdict depends on is absent from the evidence."""
     ATTR_CONFLICT = "ATTR_CONFLICT"
-    """An attribute appears more than once, or contradicts another attribute."""
+    """An attribute (a member, claim, key attribute or authorization entry the verdict reads, including an
+    attestation statement's claim extension) appears more than once, or contradicts another attribute. An
+    extension repeated in a chain certificate is MALFORMED instead (RFC 5280 4.2 forbids it)."""
     ATTR_NOT_LOCAL = "ATTR_NOT_LOCAL"
     """The key was not generated on the device (imported, unwrapped or derived from outside)."""
     ATTR_EXTRACTABLE = "ATTR_EXTRACTABLE"

@@ -63,6 +63,18 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "signer` and `chain::root-impostor` name their signer in ak-spki. `Resigned`/`Stale` now follow who signed: "
         "leaves and Evidence signed by another key or by none are Stale, re-signed `cred-cert-expired` and "
         "`apple-acme::chain::intermediate-not-ca` Resigned.",
+        "Vectors that changed more than their named defect now change only it (bytes changed): "
+        "`primus::chain::device-not-ca` keeps the device's certificatePolicies; `primus::chain::leaf-expired`, "
+        "`primus::chain::device-expired` and `marvell-{azure,google}::chain::card-expired` keep the golden's "
+        "notBefore; `fortanix::chain::authority-duplicate-extension` starts from the golden's DSM-encoded "
+        "authority; `android-key::encoding::application-id-garbage` keeps the tag order; "
+        "`fortanix::variant::decrypt-only-key`'s files are named for its key.",
+        "Expectations changed, from the Reason definitions: `fortanix::chain::authority-duplicate-extension` is "
+        "MALFORMED (was ATTR_CONFLICT; a repeated extension in a chain certificate, as "
+        "`primus::chain::leaf-duplicate-extension`); `marvell-{azure,google}::attr::modulus-bits-oversize` is "
+        "MALFORMED (was ATTR_CONFLICT; a wrong attribute width, as `attr::class-as-ulong`); "
+        "`luna-pkc::variant::ecc-unpadded-s` is acceptable, strict MALFORMED (was valid; the ECDSA s is not DER); "
+        "`luna-pkc::chain::leaf-issued-by-hoc` is CERT_EKU (was CHAIN_INCOMPLETE; every named issuer is present).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

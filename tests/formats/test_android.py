@@ -814,3 +814,21 @@ def test_attest_refuses_software_attestation(android_hsm):
     """Software attestation (the Keymaster 1 golden) is the corpus's; attest says so instead of failing inside."""
     with pytest.raises(ParameterError, match=r"must be TRUSTED_ENVIRONMENT or STRONG_BOX, not 'software'"):
         android_hsm.attest("key-ec-p384", "android-key", {"attest_time": ATTEST_TIME, "security_level": "software"})
+
+
+def _software_entries(evidence: Evidence) -> list[tuple[int, bytes]]:
+    (top,) = read_children(leaf_description(evidence), "", 2)
+    return [(e.tag, e.der) for e in read_children(read_children(top.content, "", 9)[6].content, "", 99)]
+
+
+def test_application_id_garbage_replaces_the_entry_in_place(cases):
+    """Only [709]'s content changes: the softwareEnforced tags keep the golden's ascending order, so a verifier
+    checking tag order first still reaches the attestationApplicationId (MALFORMED: its content does not parse)."""
+    case = cases["android-key::encoding::application-id-garbage"]
+    golden = _software_entries(cases[case.provenance.golden].evidence)
+    vector = _software_entries(case.evidence)
+    assert [tag for tag, _ in vector] == [tag for tag, _ in golden] == sorted(tag for tag, _ in golden)
+    assert 709 in [tag for tag, _ in golden]
+    assert [(tag, der) for tag, der in vector if tag != 709] == [(tag, der) for tag, der in golden if tag != 709]
+    assert dict(vector)[709].endswith(b"\x04\x06\x30\x05\x31\x03\x30\x01")
+    assert set(case.expected.values()) == {Reason.MALFORMED}

@@ -44,7 +44,7 @@ from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.corpus_schema import vector_schema
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.builder import UTF8
+from hsmsim.pki.builder import UTF8, extension_tlvs
 from hsmsim.verdict import Profile, Reason, Rejected
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED
 
@@ -681,3 +681,50 @@ def test_real_response_under_the_openssl_walk(shared_dir, openssl):
     assert "claims present" in lines and lines[-1] == "REJECT csr", lines  # all but the CSR it does not have
     assert walk(sample / "key-attestation-response.json", Path("/dev/null"), root,
                 datetime(2023, 9, 1, 10, tzinfo=UTC))[-1] == "REJECT chain"  # before the authority's window
+
+
+# -- corpus vectors: one defect each, the reason from its definition -----------------------------------------
+
+@pytest.fixture(scope="module")
+def cases(fortanix: FortanixFormat) -> dict[str, object]:
+    return {case.id: case for case in fortanix.vector_cases(SEED)}
+
+
+def _authority_tlvs(case) -> list[bytes]:
+    der = base64.b64decode(response(case.evidence)["authority_chain"][0])
+    return extension_tlvs(x509.load_der_x509_certificate(der).tbs_certificate_bytes)[1]
+
+
+def test_authority_duplicate_extension_is_the_golden_authority_plus_one_extension(fortanix, cases):
+    """The vector's authority is the golden's, as DSM encodes it (non-DER keyUsage and basicConstraints), with its
+    first extension repeated; RFC 5280 4.2 forbids a repeated extension in a certificate, a structure defect:
+    MALFORMED, as for every chain certificate in the corpus (primus's leaf-duplicate-extension)."""
+    case = cases["fortanix::chain::authority-duplicate-extension"]
+    golden = _authority_tlvs(cases[case.provenance.golden])
+    assert _authority_tlvs(case) == [golden[0], *golden]
+    assert case.expected == {Profile.STRUCTURAL: Reason.MALFORMED, Profile.STRICT: Reason.MALFORMED}
+    for profile in Profile:
+        verdict = fortanix.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time,
+                                  profile=profile)
+        assert verdict.reason is Reason.MALFORMED and "authority_chain[0]" in verdict.detail, verdict
+
+
+def test_a_repeated_statement_claim_stays_an_attribute_conflict(fortanix, cases):
+    """The statement's extensions are the key's claims: one twice is an attribute that appears more than once."""
+    case = cases["fortanix::claims::generated-duplicate"]
+    assert case.expected[Profile.STRUCTURAL] is Reason.ATTR_CONFLICT
+    verdict = fortanix.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time)
+    assert verdict.reason is Reason.ATTR_CONFLICT and "statement" in verdict.detail
+
+
+def test_decrypt_only_key_files_are_named_for_its_key(cases):
+    """The statement of another key comes in the file the DSM CLI names for that key's id, with that key's CSR."""
+    case = cases["fortanix::variant::decrypt-only-key"]
+    statement = x509.load_der_x509_certificate(base64.b64decode(
+        response(case.evidence)["attestation_statement"]["statement"]))
+    kid = statement.subject.get_attributes_for_oid(KEY_ID_OID)[0].value
+    golden = cases[case.provenance.golden]
+    assert case.evidence.primary == f"key_attestation_{kid}.json" != golden.evidence.primary
+    (csr_name,) = [n for n in case.evidence.files if n.endswith(".csr")]
+    csr = x509.load_pem_x509_csr(case.evidence.files[csr_name])
+    assert csr.public_key() == statement.public_key() and csr_name not in golden.evidence.files

@@ -160,8 +160,11 @@ def test_unpadded_s_switch(luna, luna_hsm):
                                                            "options": LunaOptions(unpadded_ecdsa_s=True)})
     r, s = children(parse_document(bag(evidence)[0].signature, "signature"), "signature")
     assert r.value[0] < 0x80 and s.length == 48 and s.value[0] & 0x80, "s: 48 raw bytes, top bit set, no 0x00 pad"
-    verdict = luna.verify(evidence, trust_of(evidence), at=VALIDATION_TIME, profile=Profile.STRICT)
+    verdict = luna.verify(evidence, trust_of(evidence), at=VALIDATION_TIME)
     assert verdict.accepted and "ecdsa-s-unpadded" in verdict.detail
+    # The unpadded s is a negative INTEGER as DER reads it: the ECDSA-Sig-Value breaks its format.
+    strict = luna.verify(evidence, trust_of(evidence), at=VALIDATION_TIME, profile=Profile.STRICT)
+    assert strict.reason is Reason.MALFORMED and "ecdsa-s-unpadded" in strict.detail
     assert "ecdsa-s-unpadded" not in luna.verify(
         luna_hsm.attest("key-ec-p256", "luna-pkc", {"attest_time": ATTEST_TIME}), trust_of(evidence),
         at=VALIDATION_TIME).detail
@@ -245,6 +248,23 @@ def test_catalogue_vectors_return_their_declared_reasons(luna):
         for profile, reason in case.expected.items():
             verdict = luna.verify(case.evidence, trust, at=case.validation_time, profile=profile)
             assert verdict.reason is reason, f"{case.id} {profile}: {verdict.summary()}"
+
+
+def test_expectations_follow_the_reason_definitions(luna):
+    """A PKC issued by the HOC: every named issuer is present and every link verifies (not CHAIN_INCOMPLETE); the
+    certificate in the DAC's position carries an EKU reserved for another position (CERT_EKU). An unpadded ECDSA s
+    is a negative INTEGER as DER reads it: strict says MALFORMED, structural reads it unsigned."""
+    cases = {c.id: c for c in vector_cases(DEFAULT_SEED)}
+    by_hoc = cases["luna-pkc::chain::leaf-issued-by-hoc"]
+    certs = bag(by_hoc.evidence)
+    assert [c.issuer for c in certs[:-1]] == [c.subject for c in certs[1:]]
+    assert by_hoc.expected == {Profile.STRUCTURAL: Reason.CERT_EKU, Profile.STRICT: Reason.CERT_EKU}
+    verdict = luna.verify(by_hoc.evidence, TrustAnchors({"root": by_hoc.anchors}), at=by_hoc.validation_time)
+    assert verdict.reason is Reason.CERT_EKU and "DAC position" in verdict.detail, verdict.summary()
+    unpadded = cases["luna-pkc::variant::ecc-unpadded-s"]
+    _r, s = children(parse_document(bag(unpadded.evidence)[0].signature, "signature"), "signature")
+    assert s.value[0] & 0x80, "the leaf's s is negative as DER reads it"
+    assert unpadded.expected == {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.MALFORMED}
 
 
 def test_time_and_trust(luna, pkcs):
@@ -358,11 +378,12 @@ def test_real_samples_are_accepted(luna, shared_dir):
     with pytest.raises(ValueError):
         x509.load_pem_x509_certificate(ecc_root)  # cryptography refuses the NULL ECDSA parameters
     ecc_trust = TrustAnchors({"root": (load_trust_anchor(ecc_root),)})
-    for profile in Profile:
-        verdict = luna.verify(ecc, ecc_trust, profile=profile)
-        assert verdict.accepted, verdict.summary()
-        assert {"ecdsa-s-unpadded", "ecdsa-null-params", "explicit-critical-false"} <= set(
-            verdict.detail.split("flags: ")[1].split(", "))
+    verdict = luna.verify(ecc, ecc_trust)
+    assert verdict.accepted, verdict.summary()
+    assert {"ecdsa-s-unpadded", "ecdsa-null-params", "explicit-critical-false"} <= set(
+        verdict.detail.split("flags: ")[1].split(", "))
+    # The real leaf's s is not DER (negative as DER reads it; openssl error 7): strict refuses it.
+    assert luna.verify(ecc, ecc_trust, profile=Profile.STRICT).reason is Reason.MALFORMED
     assert verdict.claims.key_type == "EC-secp256r1" and verdict.claims.serial == "521174"
     assert luna.verify(ecc, rsa_trust).reason is Reason.CHAIN_UNTRUSTED
     assert verdict.claims.fips_level is None  # no Luna certificate states a FIPS mode or level

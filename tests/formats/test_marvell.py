@@ -710,3 +710,38 @@ def test_cli_attest_and_verify(tmp_path):
     out.write_text(json.dumps(document))
     rejected = run("verify", str(out), "--root", root)
     assert rejected.returncode == 1 and rejected.stdout.startswith("REJECT UNSUPPORTED")
+
+
+# -- catalogue vectors: one defect each, the reason from its definition -------------------------------------
+
+def _case(catalogue, cloud: Cloud, slug: str):
+    return next(c for c in catalogue[cloud] if c.id == f"marvell-{cloud.value}::{slug}")
+
+
+@pytest.mark.parametrize("cloud", list(Cloud))
+def test_card_expired_moves_not_after_only(catalogue, cloud):
+    """Expiry (CERT_EXPIRED) is notAfter before the validation time: the re-issued card keeps the golden's
+    notBefore, inside its issuer's validity."""
+    case = _case(catalogue, cloud, "chain::card-expired")
+    golden = next(c for c in catalogue[cloud] if c.id == case.provenance.golden)
+    old = envelopes.read_envelope(cloud, golden.evidence, Profile.STRUCTURAL).certs
+    new = envelopes.read_envelope(cloud, case.evidence, Profile.STRUCTURAL).certs
+    (card,) = [c for c in new if c not in old]
+    (was,) = [c for c in old if (c.subject, c.issuer) == (card.subject, card.issuer)]
+    issuer = next(c for c in (*old, *golden.anchors) if c.subject == card.issuer)
+    assert card.not_valid_before_utc == was.not_valid_before_utc >= issuer.not_valid_before_utc
+    assert card.not_valid_before_utc < card.not_valid_after_utc < case.validation_time < was.not_valid_after_utc
+    assert case.expected[Profile.STRICT] is Reason.CERT_EXPIRED
+
+
+@pytest.mark.parametrize("cloud", list(Cloud))
+def test_attribute_width_defects_are_malformed(catalogue, cloud):
+    """A CK_ULONG MODULUS_BITS of 1,800 bytes and a one-byte CLASS written as 4 bytes are the same defect, an
+    attribute of the wrong width: the structure breaks the format (MALFORMED), whatever the value would mean."""
+    fmt = get_format(f"marvell-{cloud.value}")
+    for slug in ("attr::modulus-bits-oversize", "attr::class-as-ulong"):
+        case = _case(catalogue, cloud, slug)
+        assert set(case.expected.values()) == {Reason.MALFORMED}, slug
+        verdict = fmt.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time)
+        assert verdict.reason is Reason.MALFORMED and "bytes" in verdict.detail, verdict.summary()
+    assert ", re-signed, re-signed" not in _case(catalogue, cloud, "attr::modulus-bits-oversize").comment

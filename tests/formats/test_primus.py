@@ -560,3 +560,50 @@ def test_a_directory_of_two_bundles_is_refused(primus, tmp_path):
     with pytest.raises(BundleError, match=r"holds 2 zips .*; name the one to verify"):
         primus.load(tmp_path)
     assert primus.load(zip_path).primary == zip_path.name  # naming one still works
+
+
+# -- corpus vectors differ from their golden by their named defect only ----------------------------------------
+
+def _vector_chain(vector_id: str, dest: Path) -> list[x509.Certificate]:
+    extract_vector(VECTORS, vector_id, dest, unzip=True)
+    return x509.load_pem_x509_certificates((dest / CHAIN_FILE).read_bytes())
+
+
+def _extensions(cert: x509.Certificate) -> list[tuple[str, bool, x509.ExtensionType]]:
+    return [(e.oid.dotted_string, e.critical, e.value) for e in cert.extensions]
+
+
+def test_device_not_ca_changes_basic_constraints_only(tmp_path):
+    """CA:FALSE is the defect (CERT_NOT_CA); keyUsage and the device policy stay, so a policy check cannot
+    reject the vector first."""
+    golden = _vector_chain("primus::golden::rsa-3072", tmp_path / "golden")[1]
+    device = _vector_chain("primus::chain::device-not-ca", tmp_path / "vector")[1]
+    swapped = [(oid, critical, x509.BasicConstraints(ca=False, path_length=None)
+                if isinstance(value, x509.BasicConstraints) else value)
+               for oid, critical, value in _extensions(golden)]
+    assert x509.CertificatePolicies.oid.dotted_string in [oid for oid, _c, _v in swapped]
+    assert _extensions(device) == swapped
+    assert (device.subject, device.issuer, device.not_valid_before_utc, device.not_valid_after_utc) == (
+        golden.subject, golden.issuer, golden.not_valid_before_utc, golden.not_valid_after_utc)
+
+
+@pytest.mark.parametrize(("vector_id", "position"), [("primus::chain::leaf-expired", 0),
+                                                     ("primus::chain::device-expired", 1)])
+def test_expired_vectors_move_not_after_only(vector_id, position, tmp_path):
+    """Expiry (CERT_EXPIRED) is notAfter before the validation time: notBefore stays the golden's, so the
+    validity stays inside the issuer's."""
+    golden = _vector_chain("primus::golden::rsa-3072", tmp_path / "golden")
+    chain = _vector_chain(vector_id, tmp_path / "vector")
+    cert, issuer = chain[position], golden[position + 1]
+    assert cert.not_valid_before_utc == golden[position].not_valid_before_utc
+    assert cert.not_valid_before_utc < cert.not_valid_after_utc < find_vector(VECTORS, vector_id).trust.validation_time
+    assert issuer.not_valid_before_utc <= cert.not_valid_before_utc
+    assert _extensions(cert) == _extensions(golden[position])
+
+
+def test_processing_instruction_comment_names_its_bytes(tmp_path):
+    vector_id = "primus::encoding::processing-instruction"
+    extract_vector(VECTORS, vector_id, tmp_path, unzip=True)
+    (xml,) = tmp_path.glob("*.xml")
+    pi = '<?hsm extractable="false"?>'
+    assert pi in find_vector(VECTORS, vector_id).comment and f"\t{pi}\n".encode() in xml.read_bytes()

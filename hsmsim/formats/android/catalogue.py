@@ -357,8 +357,11 @@ def _long_form_challenge(children: list[bytes]) -> bytes:
 
 
 def _garbage_application_id(children: list[bytes]) -> bytes:
-    software = [e for e in _children(children[6]) if _tag_number(e) != 709]
-    software.append(der_explicit(709, der_tlv(0x04, b"\x30\x05\x31\x03\x30\x01")))
+    """The [709] entry's content replaced in place: the tags stay in ascending order, as in the golden."""
+    garbage = der_explicit(709, der_tlv(0x04, b"\x30\x05\x31\x03\x30\x01"))
+    software = [garbage if _tag_number(e) == 709 else e for e in _children(children[6])]
+    if garbage not in software:
+        raise mutate.MutationError("softwareEnforced has no attestationApplicationId")
     return der_sequence(*children[:6], der_sequence(*software), children[7])
 
 

@@ -24,7 +24,7 @@ from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.encoding import der_children, der_content, der_oid, der_tlv
 from hsmsim.formats.fortanix.captured_encoding import with_captured_encoding
-from hsmsim.formats.fortanix.generate import assemble, build_statement, key_id
+from hsmsim.formats.fortanix.generate import JSON_PREFIX, assemble, build_statement, key_id
 from hsmsim.formats.fortanix.pki import (
     AUTHORITY_LIFETIME,
     ENROLLMENT_POLICY,
@@ -47,7 +47,7 @@ from hsmsim.formats.fortanix.statement import (
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, map_extensions, name, reissue, resign_tbs
 from hsmsim.pki.seed import derive_key
@@ -214,9 +214,9 @@ def _duplicate_generated_claim(bench: Workbench) -> None:
 
 def _duplicate_authority_extension(bench: Workbench) -> None:
     """The authority certificate with its first extension twice (DER by hand), re-signed by the CA."""
-    kit = bench.kit
-    tbs = map_extensions(kit.authority_der.tbs_certificate_bytes, lambda exts: [exts[0], *exts])
-    bench.set_cert(0, resign_tbs(kit.authority_der, tbs, kit.pki.ca_key))
+    golden = bench.chain[0]  # as DSM encodes it: the duplicate is the only difference from the golden
+    tbs = map_extensions(golden.tbs_certificate_bytes, lambda exts: [exts[0], *exts])
+    bench.set_cert(0, resign_tbs(golden, tbs, bench.kit.pki.ca_key))
 
 
 def _add_statement_ski(bench: Workbench) -> None:
@@ -301,11 +301,15 @@ def _der_authority(bench: Workbench) -> None:
 
 
 def _decrypt_only(bench: Workbench) -> None:
+    """The statement and CSR of the decrypt-only key, in files named for it as the DSM CLI names them."""
     key = bench.kit.keys[DECRYPT_ONLY]
+    kid = key_id(bench.kit.seed, key)
     bench.key = key
-    bench.statement = build_statement(key, key_id(bench.kit.seed, key), bench.kit.pki, ATTEST_TIME, bench.kit.seed)
-    bench.outer[bench.csr_name] = build_csr(name(("CN", key.label, UTF8)), bench.kit.store.signer(key)).public_bytes(
-        serialization.Encoding.PEM)
+    bench.statement = build_statement(key, kid, bench.kit.pki, ATTEST_TIME, bench.kit.seed)
+    bench.json_name = f"{JSON_PREFIX}{kid}.json"
+    del bench.outer[bench.csr_name]
+    bench.outer[f"{safe_file_stem(key.label)}.csr"] = build_csr(
+        name(("CN", key.label, UTF8)), bench.kit.store.signer(key)).public_bytes(serialization.Encoding.PEM)
 
 
 def _replace_csr(bench: Workbench) -> None:
@@ -486,7 +490,7 @@ def mutations() -> list[Mutation]:
               "RFC 5280 forbids repeated extensions; parsers differ on which one counts, and cryptography "
               "raises on first access", "RFC 5280 4.2"),
         "first extension of authority_chain[0] repeated (DER by hand), re-signed by the CA", "ext.duplicate",
-        "/authority_chain[0]/extensions", _duplicate_authority_extension, invalid(Reason.ATTR_CONFLICT),
+        "/authority_chain[0]/extensions", _duplicate_authority_extension, invalid(Reason.MALFORMED),
         resign=False)
 
     # key usage

@@ -82,14 +82,15 @@ def der_reencoding(der: bytes) -> tuple[bytes, tuple[str, ...]]:
     return der_tlv(0x30, rebuilt + algorithm + signature), names
 
 
-def _strictly_parsed(der: bytes, what: str) -> x509.Certificate:
-    """``cryptography``'s reading of ``der`` with every field the verifier uses (it parses lazily)."""
+def _strictly_parsed(der: bytes, what: str, repeated: Reason) -> x509.Certificate:
+    """``cryptography``'s reading of ``der`` with every field the verifier uses (it parses lazily); a repeated
+    extension is rejected with ``repeated``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # hostile input: negative serials, odd name lengths, ...
             cert = fully_parsed(x509.load_der_x509_certificate(der))
     except x509.DuplicateExtension as exc:
-        raise Rejected(Reason.ATTR_CONFLICT, f"{what} carries extension {exc.oid.dotted_string} twice") from None
+        raise Rejected(repeated, f"{what} carries extension {exc.oid.dotted_string} twice") from None
     except UnsupportedAlgorithm as exc:
         raise Rejected(Reason.UNSUPPORTED, f"{what} uses an unsupported algorithm: {str(exc)[:80]}") from None
     except (*CERT_PARSE_ERRORS, x509.UnsupportedGeneralNameType) as exc:
@@ -99,24 +100,26 @@ def _strictly_parsed(der: bytes, what: str) -> x509.Certificate:
     return cert
 
 
-def read_certificate(der: bytes, what: str) -> ReadCertificate:
+def read_certificate(der: bytes, what: str, *, repeated: Reason = Reason.MALFORMED) -> ReadCertificate:
     """Read one certificate of the response, leniently only inside extension values.
 
     Raises :class:`Rejected`: MALFORMED (not a certificate, non-DER outside extension values,
-    a field cryptography refuses), ATTR_CONFLICT (an extension twice), UNSUPPORTED (algorithm).
+    a field cryptography refuses), ``repeated`` (an extension twice: MALFORMED for a chain certificate, as
+    RFC 5280 4.2 forbids it; the statement passes ATTR_CONFLICT, as its extensions are the key's claims),
+    UNSUPPORTED (algorithm).
     """
     try:
         reencoded, non_der = der_reencoding(der)
     except ValueError as exc:
         raise Rejected(Reason.MALFORMED, f"{what} is not DER: {exc}") from None
     if not non_der:
-        cert = _strictly_parsed(der, what)
+        cert = _strictly_parsed(der, what, repeated)
         return ReadCertificate(cert, cert)
     try:
         received = x509.load_der_x509_certificate(der)
     except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"{what} is not an X.509 certificate: {str(exc)[:80]}") from None
-    return ReadCertificate(_strictly_parsed(reencoded, what), received, non_der)
+    return ReadCertificate(_strictly_parsed(reencoded, what, repeated), received, non_der)
 
 
 @lru_cache(maxsize=64)

@@ -323,7 +323,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
             options: FortanixOptions, limits: JsonLimits) -> Verdict:
     data, csrs = _gather(evidence)
     response = read_response(parse_json(data, limits), limits, profile)
-    read = {"statement": read_certificate(response.statement, "statement")}
+    read = {"statement": read_certificate(response.statement, "statement", repeated=Reason.ATTR_CONFLICT)}
     read.update({f"authority_chain[{i}]": read_chain_certificate(der, f"authority_chain[{i}]")
                  for i, der in enumerate(response.chain)})
     statement, *chain = read.values()

@@ -393,9 +393,11 @@ def mutations() -> list[Mutation]:
         _leaf_by_impostor, invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::leaf-issued-by-hoc", "LeafIssuedByHoc",
         _note(chain, high, "the PKC is issued by the HOC directly and the DAC is gone",
-              "a verifier checking only each link accepts a chain without the device certificate"),
+              "a verifier checking only each link accepts a chain without the device certificate. Every link "
+              "verifies and every named issuer is present, so nothing is CHAIN_INCOMPLETE: the certificate in the "
+              "DAC's position (the PKC's issuer) carries the HOC's EKU, reserved for another position (CERT_EKU)"),
         "leaf re-issued by the genuine HOC, DAC dropped (every link verifies)", "cert.reissue",
-        "certificates[0].issuer", _leaf_issued_by_hoc, invalid(Reason.CHAIN_INCOMPLETE), resign=True)
+        "certificates[0].issuer", _leaf_issued_by_hoc, invalid(Reason.CERT_EKU), resign=True)
     add("chain::hoc-missing", "HocMissing",
         _note(chain, high, "the Hardware Origin Certificate is missing from the bag",
               "the DAC cannot be tied to the manufacturer"),
@@ -599,9 +601,11 @@ def mutations() -> list[Mutation]:
         resign=True)
     add("variant::ecc-unpadded-s", "EcdsaUnpaddedS",
         _note("ENCODING", info, "the ECC PKC's ECDSA s has its top bit set and no 0x00 pad, as in the real sample",
-              "openssl verify fails with error 7; a correct Luna verifier reads r and s unsigned", SPEC, INTEROP),
-        "ECC leaf signed with unpadded_ecdsa_s=True", "options.set", "unpadded_ecdsa_s", _unchanged, valid(),
-        resign=True, golden="ec-p256")
+              "the INTEGER is negative as DER reads it, so the ECDSA-Sig-Value breaks its format: openssl verify "
+              "fails with error 7 and the strict profile says MALFORMED; a lenient Luna verifier (structural) reads "
+              "r and s unsigned, as the real device needs", SPEC, INTEROP),
+        "ECC leaf signed with unpadded_ecdsa_s=True", "options.set", "unpadded_ecdsa_s", _unchanged,
+        strict_only(Reason.MALFORMED), resign=True, golden="ec-p256")
     add("variant::root-omitted", "RootOmitted",
         _note("BASIC", low, "the bag ends at the MIC; the verifier must supply the root. No real Luna emits "
               "this: both real PKCs carry their root",

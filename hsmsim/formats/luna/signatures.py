@@ -2,7 +2,8 @@
 
 ECDSA ``r`` and ``s`` are read as unsigned, as the lenient link check of
 ``shared/interop/README.md`` prescribes, so Luna's unpadded ``s`` (and its NULL parameters in
-ecdsa-with-SHA*) are reported as quirks, not rejected. Failures raise
+ecdsa-with-SHA*) are reported as quirks, not rejected here (the strict profile then refuses a
+non-DER ``r`` or ``s``: :mod:`hsmsim.formats.luna.verify`). Failures raise
 :class:`hsmsim.verdict.Rejected` (MALFORMED, UNSUPPORTED); a signature that does not verify is a
 ``False`` result.
 """

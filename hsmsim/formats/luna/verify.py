@@ -174,6 +174,18 @@ def _check_links(chain: list[Cert], quirks: set[str]) -> None:
         _check_link(cert, issuer, index, quirks)
 
 
+_NON_DER_ECDSA = ("ecdsa-r-unpadded", "ecdsa-s-unpadded", "ecdsa-r-not-minimal", "ecdsa-s-not-minimal")
+
+
+def _refuse_non_der_ecdsa(quirks: set[str]) -> None:
+    """MALFORMED when a link's ECDSA-Sig-Value integers were not DER (the strict profile): an unpadded integer
+    with its top bit set is negative as DER reads it, which openssl (error 7) and cryptography refuse."""
+    seen = [quirk for quirk in _NON_DER_ECDSA if quirk in quirks]
+    if seen:
+        raise Rejected(Reason.MALFORMED, f"an ECDSA certificate signature's integers are not DER ({', '.join(seen)}): "
+                                         "strict requires a DER ECDSA-Sig-Value")
+
+
 def _issuer_text(cert: Cert) -> str:
     return name_text(cert.issuer)
 
@@ -251,10 +263,18 @@ def _layout(root: Cert) -> Layout:
 
 
 def _check_shape(path: list[Cert], layout: Layout) -> None:
+    """A path shorter than the hierarchy links every certificate to its named issuer (a missing issuer was
+    CHAIN_INCOMPLETE before), so it skips a role: some position holds a certificate without that role's EKU
+    (CERT_EKU), e.g. a PKC issued by the HOC where Luna's is issued by a DAC."""
     expected = len(layout.roles)
     if len(path) < expected:
-        raise Rejected(Reason.CHAIN_INCOMPLETE, f"the {layout.name} PKC path has {len(path)} certificates; Luna's "
-                                                f"has {expected} ({', '.join(layout.roles)})")
+        roles = zip(path, layout.roles, layout.ekus, strict=False)  # the path is the shorter
+        index = next((i for i, (cert, role, eku) in enumerate(roles)
+                      if eku is not None and eku not in _ekus(cert, role)), len(path) - 1)
+        raise Rejected(Reason.CERT_EKU, f"the {layout.name} PKC path skips a role: it has {len(path)} certificates, "
+                                        f"Luna's has {expected} ({', '.join(layout.roles)}); the "
+                                        f"{layout.roles[index]} position holds {path[index].name!r} with EKU "
+                                        f"{', '.join(_ekus(path[index], layout.roles[index])) or 'none'}")
     if len(path) > expected:
         raise Rejected(Reason.MALFORMED, f"the {layout.name} PKC path has {len(path)} certificates; Luna's has "
                                          f"{expected} ({', '.join(layout.roles)})")
@@ -366,7 +386,8 @@ def verify_pkc(evidence: Evidence, trust: TrustAnchors, *, at: datetime, profile
     """Check the PKC at ``at`` under ``profile``; never raises on bad evidence.
 
     Order: inputs and bounds, the container, every certificate, order, each link signed by the
-    next, the last equal to a trust anchor by DN and key, the hierarchy's length, validity at
+    next (strict: with DER ECDSA integers), the last equal to a trust anchor by DN and key, the
+    hierarchy's length (a skipped role is CERT_EKU), validity at
     ``at``, critical extensions, CA flags, EKU per position, HSM serial extensions, CSR binding,
     then the profile's policy. The verdict detail lists encoding quirks tolerated.
     """
@@ -389,6 +410,8 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     quirks: set[str] = set()
     chain = _ordered(certs, profile, quirks)
     _check_links(chain, quirks)
+    if profile is Profile.STRICT:
+        _refuse_non_der_ecdsa(quirks)
     path, root = _anchor(chain, _anchors(trust), quirks, profile)
     for issuer in chain[1:]:  # only a chain that reached a trust anchor: its issuers recur in real use
         remember_issuer(issuer.der)

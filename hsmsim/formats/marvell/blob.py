@@ -508,7 +508,8 @@ def byte_value(obj: KeyObject, attr: int) -> int | None:
 
 def check_encodings(obj: KeyObject) -> None:
     """Reject duplicated attributes (ATTR_CONFLICT), booleans other than 00/01, a CLASS or KEY_TYPE that
-    is not one byte or absent, and a LABEL or ID that is not UTF-8."""
+    is not one byte or absent, a MODULUS_BITS that is not a 4-byte CK_ULONG, and a LABEL or ID that is not UTF-8.
+    A value of the wrong width breaks the format (MALFORMED), whichever attribute it is."""
     duplicates = obj.duplicated_types
     if duplicates:
         names = [ATTRIBUTE_NAMES.get(t, f"{t:#010x}") for t in duplicates]
@@ -520,6 +521,9 @@ def check_encodings(obj: KeyObject) -> None:
     for attr in (CLASS, KEY_TYPE):
         if byte_value(obj, attr) is None:
             raise Rejected(Reason.ATTR_MISSING, f"object {obj.handle:#x} has no {ATTRIBUTE_NAMES[attr]}")
+    bits = obj.get(MODULUS_BITS)
+    if bits is not None and len(bits) != 4:
+        raise Rejected(Reason.MALFORMED, f"{ATTRIBUTE_NAMES[MODULUS_BITS]} is {len(bits)} bytes, not a 4-byte CK_ULONG")
     for attr in (LABEL, ID):
         value = obj.get(attr)
         try:

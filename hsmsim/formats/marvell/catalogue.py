@@ -185,8 +185,8 @@ def _objects_swapped(bench: Workbench) -> None:
 
 
 def _card_expired(bench: Workbench) -> None:
-    card = reissue_v1(bench.pki.card, bench.pki.root_key, not_before=datetime(2020, 6, 5, 16, 17, 26, tzinfo=UTC),
-                      not_after=datetime(2025, 6, 30, tzinfo=UTC))
+    # Only notAfter moves: the golden card's notBefore stays, inside the manufacturer root's validity.
+    card = reissue_v1(bench.pki.card, bench.pki.root_key, not_after=datetime(2025, 6, 30, tzinfo=UTC))
     bench.swap_cert("card", card)
 
 
@@ -519,9 +519,10 @@ def mutations(cloud: Cloud) -> list[Mutation]:
          "size-based policies read the wrong key size", "MODULUS_BITS", _set(modulus_bits=(2048).to_bytes(4, "big")),
          invalid(Reason.ATTR_CONFLICT), SPEC + " 1.5", golden="rsa-3072")
     attr("modulus-bits-oversize", "AttrModulusBitsOversize", low, "MODULUS_BITS 1,800 bytes long (not a 4-byte "
-         "CK_ULONG), re-signed", "its decimal value has more than 4,300 digits: printing it raised ValueError "
-         "in hsmsim's own verifier", "MODULUS_BITS", _set(modulus_bits=b"\x7f" * 1800),
-         invalid(Reason.ATTR_CONFLICT), SPEC + " 1.5", golden="rsa-3072")
+         "CK_ULONG)", "a value of the wrong width breaks the format (MALFORMED, as class-as-ulong); read as a number "
+         "it has more than 4,300 decimal digits: printing it raised ValueError in hsmsim's own verifier",
+         "MODULUS_BITS", _set(modulus_bits=b"\x7f" * 1800), invalid(Reason.MALFORMED), SPEC + " 1.5",
+         golden="rsa-3072")
     attr("id-not-utf8", "AttrIdNotUtf8", low, "OBJ_ATTR_ID with a byte that is not UTF-8",
          "the Azure script crashes decoding it", "ID", _id_not_utf8,
          invalid(Reason.MALFORMED), SPEC + " 7.4")

@@ -229,6 +229,16 @@ def _reissue_device(**changes: object) -> Operator:
     return apply
 
 
+def _device_not_ca(bench: Workbench) -> None:
+    """The device certificate re-issued by the root with basicConstraints CA:FALSE; every other extension (keyUsage,
+    certificatePolicies) stays as it was, in its place."""
+    leaf, device, *rest = bench.chain()
+    not_ca = x509.BasicConstraints(ca=False, path_length=None)
+    extensions = tuple(Ext(not_ca if isinstance(e.value, x509.BasicConstraints) else e.value, e.critical)
+                       for e in device.extensions)
+    bench.set_chain([leaf, reissue(device, bench.kit.pki.root_key, extensions=extensions), *rest])
+
+
 def _duplicate_leaf_extension(bench: Workbench) -> None:
     """The attestation certificate with its first extension twice (DER by hand), re-signed by the device."""
     leaf, *rest = bench.chain()
@@ -514,7 +524,8 @@ def _mutations() -> tuple[Mutation, ...]:
               "a verifier with several vendors' roots in one store would accept cross-vendor evidence"),
         "device cert re-issued by a YubiHSM-style root, which the chain file carries", "cert.reissue",
         CHAIN_FILE + "[1]", _other_vendor_root, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
-    expired = {"not_before": datetime(2025, 1, 10, tzinfo=UTC), "not_after": datetime(2025, 6, 30, tzinfo=UTC)}
+    # Only notAfter moves: the golden's notBefore (January 2025) stays, so the validity stays inside the issuer's.
+    expired = {"not_after": datetime(2025, 6, 30, tzinfo=UTC)}
     # Far enough ahead that the vector stays not-yet-valid for verifiers that use the wall clock.
     future = {"not_before": datetime(2045, 1, 1, tzinfo=UTC)}
     add("chain::leaf-expired", "LeafExpired",
@@ -540,10 +551,7 @@ def _mutations() -> tuple[Mutation, ...]:
         _note("CHAIN", crit, "device certificate has basicConstraints CA:FALSE but issues the leaf",
               "any end-entity key could issue attestation certificates"),
         "device cert re-issued with CA:FALSE", "cert.reissue", CHAIN_FILE + "[1]/basicConstraints",
-        _reissue_device(extensions=(
-            Ext(key_usage("content_commitment", "key_cert_sign", "crl_sign"), critical=True),
-            Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True))),
-        invalid(Reason.CERT_NOT_CA), resign=False)
+        _device_not_ca, invalid(Reason.CERT_NOT_CA), resign=False)
     add("chain::device-missing", "DeviceMissing",
         _note("CHAIN", high, "the device certificate is missing from PrimusHSM_Attestation.crt",
               "the leaf cannot be tied to the root"),
@@ -703,7 +711,7 @@ def _mutations() -> tuple[Mutation, ...]:
     add("encoding::processing-instruction", "XmlProcessingInstruction",
         _note("ENCODING", med, "a processing instruction inside the signed XML",
               "parsers differ on where PIs may stand"),
-        "<?hsm override?> line after <label>, re-signed", "xml.insert", "/private_key",
+        "<?hsm extractable=\"false\"?> line after <label>, re-signed", "xml.insert", "/private_key",
         xml_op(lambda x: mutate.insert_after(x, "label", b"\t<?hsm extractable=\"false\"?>")),
         invalid(Reason.MALFORMED), resign=True)
     add("encoding::namespace-shadow", "XmlNamespaceShadow",
