@@ -37,7 +37,7 @@ from hsmsim.formats.purebred.envelope import (
 )
 from hsmsim.formats.purebred.verify import FORMAT
 from hsmsim.keystore.base import KeySpec, StoredKey
-from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.keystore.soft import SoftKeyStore, spec_of
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
@@ -268,7 +268,9 @@ def _flip_leaf_signature(certs: list[bytes]) -> list[bytes]:
 
 def _slot_signed_by_foreign_key(bench: Bench) -> None:
     slot = x509.load_der_x509_certificate(bench.parts.certs[1])
-    foreign = derive_key(bench.kit.seed, "purebred/foreign/f9", KeySpec.parse("ec-p256"))
+    f9 = x509.load_der_x509_certificate(bench.parts.certs[0])
+    # the f9 key's spec: the forged signature differs from the genuine one in its bytes only, not its algorithm
+    foreign = derive_key(bench.kit.seed, "purebred/foreign/f9", spec_of(f9.public_key()))
     forged = reissue(slot, foreign).public_bytes(Encoding.DER)
     bench.parts = replace(bench.parts, certs=[bench.parts.certs[0], forged, *bench.parts.certs[2:]])
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH
@@ -54,7 +55,7 @@ from hsmsim.formats.yubico.pki import (
     piv_pki,
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, PrivateKey, StoredKey
-from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.keystore.soft import SoftKeyStore, spec_of
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
@@ -95,8 +96,8 @@ def _adder(m: list[Mutation], fmt: str, default_golden: str) -> Callable[..., No
 
 
 def _lookalike(seed: str, role: str, root: x509.Certificate) -> tuple[x509.Certificate, ...]:
-    """``root`` re-issued with an impostor key: same subject, no SKI."""
-    key = _impostor(seed, role)
+    """``root`` re-issued with an impostor key of the root key's type: same subject, no SKI."""
+    key = _impostor(seed, role, root.public_key())
     return (reissue(root, key, public_key=key.public_key(), extensions=tuple(
         Ext(e.value, e.critical) for e in root.extensions if e.oid != x509.SubjectKeyIdentifier.oid)),)
 
@@ -115,8 +116,10 @@ def _csr_for(kit: Kit, label: str, spec: str) -> bytes:
         serialization.Encoding.PEM)
 
 
-def _impostor(seed: str, role: str) -> PrivateKey:
-    return derive_key(seed, f"yubico/impostor/{role}", KeySpec.parse("ec-p256"))
+def _impostor(seed: str, role: str, genuine: PrivateKey | CertificatePublicKeyTypes) -> PrivateKey:
+    """An impostor key of the ``genuine`` signer's spec: a forged signature then differs from the genuine one
+    in its bytes only, never in its algorithm (a key-type guard must not be what rejects it)."""
+    return derive_key(seed, f"yubico/impostor/{role}", spec_of(genuine))
 
 
 # -- the seeded world -------------------------------------------------------------------------------
@@ -238,16 +241,17 @@ def _request(**changes: object) -> PivOp:
 
 
 def _slot_signed_by_impostor(bench: PivBench) -> None:
-    bench.reslot(signer=_impostor(bench.kit.seed, "f9"))
+    bench.reslot(signer=_impostor(bench.kit.seed, "f9", bench.f9_key))
 
 
 def _f9_signed_by_impostor(bench: PivBench) -> None:
-    bench.bundle.f9 = reissue(bench.bundle.f9, _impostor(bench.kit.seed, "root"))
+    genuine = piv_pki(bench.kit.seed, bench.device.generation).f9_issuer.key
+    bench.bundle.f9 = reissue(bench.bundle.f9, _impostor(bench.kit.seed, "root", genuine))
 
 
 def _user_loaded_f9(bench: PivBench) -> None:
     """A customer's own f9: self-signed, named like Yubico's, with the slot certificate re-issued under it."""
-    key = _impostor(bench.kit.seed, "user-f9")
+    key = _impostor(bench.kit.seed, "user-f9", bench.f9_key)
     f9 = bench.bundle.f9
     bench.bundle.f9 = build_certificate(CertSpec(
         subject=f9.subject, issuer=f9.subject, public_key=key.public_key(), serial=f9.serial_number,
@@ -404,7 +408,7 @@ def piv_mutations() -> list[Mutation]:
         _note("CHAIN", crit, "the attestation certificate is signed by another key while the genuine f9 is present",
               "a verifier that validates the f9 and not the attested certificate (go-ykpiv #30) always accepts",
               GO_YKPIV, ROUND2),
-        "slot certificate re-signed by an impostor EC key, f9 name kept", "cert.resign", att,
+        "slot certificate re-signed by an impostor key of the f9's type, f9 name kept", "cert.resign", att,
         _slot_signed_by_impostor, invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::f9-signed-by-other-key", "F9SignedByOtherKey",
         _note("CHAIN", crit, "the f9 certificate names the Yubico root but another key signed it",
@@ -737,7 +741,7 @@ def _hsm_sub_ca_path_length(bench: HsmBench) -> None:
 
 
 def _hsm_self_signed_device(bench: HsmBench) -> None:
-    key = _impostor(bench.kit.seed, "yubihsm-attestation")
+    key = _impostor(bench.kit.seed, "yubihsm-attestation", bench.kit.hsm.device.key)
     device = bench.bundle.chain[1]
     bench.bundle.chain[1] = reissue(device, key, issuer=device.subject, public_key=key.public_key())
     bench.reissue_leaf(signer=key)
@@ -870,13 +874,13 @@ def hsm_mutations() -> list[Mutation]:
         _note("CHAIN", crit, "the key certificate names the device but another key signed it",
               "a verifier checking only the device chain accepts any certificate"),
         "leaf re-signed by an impostor key", "cert.resign", leaf,
-        lambda b: b.reissue_leaf(signer=_impostor(b.kit.seed, "yubihsm-leaf")),
+        lambda b: b.reissue_leaf(signer=_impostor(b.kit.seed, "yubihsm-leaf", b.kit.hsm.device.key)),
         invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::device-cert-by-other-key", "DeviceCertByOtherKey",
         _note("CHAIN", crit, "the device attestation certificate is not signed by the sub-CA",
               "issuer names matched instead of signatures"),
         "chain.pem[1] re-signed by an impostor key", "cert.resign", "chain.pem[1]",
-        _hsm_reissue_device(lambda b: _impostor(b.kit.seed, "yubihsm-sub-ca")),
+        _hsm_reissue_device(lambda b: _impostor(b.kit.seed, "yubihsm-sub-ca", b.kit.hsm.sub_ca.key)),
         invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::custom-attestation-key", "CustomAttestationKey",
         _note("CHAIN", crit, "a user attestation key with a self-signed certificate named like the device's",
