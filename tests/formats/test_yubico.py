@@ -40,7 +40,7 @@ from hsmsim.formats.yubico.extensions import (
     extension_value,
 )
 from hsmsim.formats.yubico.hsm2 import assemble_hsm
-from hsmsim.formats.yubico.piv import SECTIGO_SUFFIX, STEP_SUFFIX, assemble
+from hsmsim.formats.yubico.piv import ROOT_FILES, SECTIGO_SUFFIX, STEP_SUFFIX, assemble
 from hsmsim.formats.yubico.pki import LEGACY, NEW, piv_pki
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
@@ -191,9 +191,20 @@ def test_reference_verifier_claims(kit):
 
 @pytest.mark.parametrize("spec", ["rsa-2048", "ec-p384"])
 def test_legacy_goldens_under_the_2024_root_are_rejected(kit, spec):
+    """Every certificate of the bundle is on the path and its top names an issuer no anchor is: a wrong root,
+    CHAIN_UNTRUSTED (Reason.CHAIN_UNTRUSTED: the chain ends at a non-anchor; validate_chain's used-up bundle rule)."""
     bench = piv(kit, LEGACY, spec)
     verdict = verify("yubico-piv", bench.evidence(), (piv_pki(SEED, NEW).root.certificate,))
-    assert verdict.reason is Reason.CHAIN_INCOMPLETE
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED, verdict.summary()
+
+
+def test_a_wrong_root_without_the_root_copy_leaves_the_f9_issuer_nowhere(kit):
+    """Without its root copy the bundle and the trust store hold no certificate named as the f9's issuer:
+    CHAIN_INCOMPLETE by that reason's definition."""
+    bench = piv(kit, LEGACY, "ec-p256")
+    bench.drop.add(ROOT_FILES[LEGACY])
+    verdict = verify("yubico-piv", bench.evidence(), (piv_pki(SEED, NEW).root.certificate,))
+    assert verdict.reason is Reason.CHAIN_INCOMPLETE, verdict.summary()
 
 
 def test_catalogues_cover_the_required_defects():

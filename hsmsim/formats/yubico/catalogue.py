@@ -422,10 +422,12 @@ def piv_mutations() -> list[Mutation]:
         "self-signed f9 with an impostor key; slot certificate re-issued under it", "cert.replace", "f9",
         _user_loaded_f9, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::wrong-root", "WrongRoot",
-        _note("CHAIN", high, "the verifier trusts the other PKI generation's root only",
+        _note("CHAIN", high, "the verifier trusts the other PKI generation's root only: the bundle's top names an "
+                             "issuer no anchor is (CHAIN_UNTRUSTED, whether or not the bundle carries its own root "
+                             "copy; see hsmsim.pki.chain.validate_chain)",
               "evidence must chain to the pinned root of its own PKI"),
         "trust anchor = the 2024 Attestation Root 1", "trust.replace", "anchors", _other_generation_root,
-        invalid(Reason.CHAIN_INCOMPLETE), resign=False)
+        invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::lookalike-root", "LookalikeRoot",
         _note("CHAIN", crit, "a trusted root with Yubico's name and another key",
               "a verifier matching the root by name trusts an attacker's root"),
