@@ -100,6 +100,9 @@ def test_firmware_4_f9_has_no_basic_constraints(kit):
     assert PIV_FORM_FACTOR not in [e.oid for e in bundle.attestation.extensions]
     verdict = verify("yubico-piv", bundle.evidence(), (bundle.root,))
     assert verdict.accepted and verdict.claims.firmware == "4.3.3", verdict.summary()
+    # RFC 5280 6.1.4(k): an issuer without basicConstraints is not a CA; strict holds to it
+    strict = verify("yubico-piv", bundle.evidence(), (bundle.root,), profile=Profile.STRICT)
+    assert strict.reason is Reason.CERT_NOT_CA, strict.summary()
 
 
 def test_roots_say_emulated_and_the_2024_pki_has_two_intermediates():
@@ -254,6 +257,9 @@ def test_real_yubikey_samples_are_accepted_with_their_roots(shared_dir, name):
         assert (verdict.claims.serial, verdict.claims.firmware) == ("5250272", "4.3.3")
         assert verdict.claims.spki_der == target.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        # the 4.3.3 f9 has no basicConstraints: not a CA by RFC 5280 6.1.4(k), which strict holds to
+        strict = fmt.verify(evidence, trust, at=PUREBRED_TIME, profile=Profile.STRICT)
+        assert strict.reason is Reason.CERT_NOT_CA, f"{root}: {strict.summary()}"
     swapped = fmt.trust_anchors_from_files([interop / "yubihsm2" / "yubihsm2_attest_root.crt"])
     assert not fmt.verify(evidence, swapped, at=PUREBRED_TIME).accepted
 

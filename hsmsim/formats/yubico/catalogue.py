@@ -470,9 +470,11 @@ def piv_mutations() -> list[Mutation]:
     add("variant::f9-without-basic-constraints", "F9WithoutBasicConstraints",
         _note("CHAIN", info, "a YubiKey 4.3.3: its factory f9 carries no basicConstraints (firmware 5.4 and later "
                              "write CA pathlen 0), its slot certificate no form factor",
-              "a verifier requiring basicConstraints on the f9 (openssl verify error 79, Go x509, cryptography's "
-              "CA policy) rejects genuine YubiKey 4 and 5.2 evidence", ROUND2, "yubikey-manager #522"),
-        "device firmware 4.3.3", "device.replace", "f9/basicConstraints", _firmware_4_device, valid(), resign=True)
+              "genuine YubiKey 4 and 5.2 evidence: structural takes the f9 as a CA by position; strict follows "
+              "RFC 5280 6.1.4(k) (no basicConstraints: not a CA), as openssl verify (error 79), Go x509 and "
+              "cryptography's CA policy do", ROUND2, "yubikey-manager #522", "RFC 5280 6.1.4(k)"),
+        "device firmware 4.3.3", "device.replace", "f9/basicConstraints", _firmware_4_device,
+        strict_only(Reason.CERT_NOT_CA), resign=True)
     add("chain::f9-expired", "F9Expired",
         _note("CHAIN", med, "the f9 and slot certificates expired 2025-12-31", "expired evidence is accepted"),
         "f9 and slot certificate notAfter 2025-12-31", "cert.reissue", "f9/validity", _f9_expired,

@@ -255,13 +255,18 @@ def _find_f9(attestation: x509.Certificate, others: list[x509.Certificate]) -> x
                                                   "(a verifier checking only the f9 would accept: go-ykpiv #30)")
 
 
-def _check_f9_role(f9: x509.Certificate) -> None:
+def _check_f9_role(f9: x509.Certificate, profile: Profile) -> None:
+    """CERT_NOT_CA for an f9 that says CA:FALSE or lacks keyCertSign, and under strict for one without
+    basicConstraints (a non-CA by RFC 5280 6.1.4(k); openssl verify error 79)."""
     try:
         bc = f9.extensions.get_extension_for_class(x509.BasicConstraints).value
         if not bc.ca:
             raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate says basicConstraints CA:FALSE")
     except x509.ExtensionNotFound:
-        pass  # the YubiKey 4 and 5.2 factory f9s lack basicConstraints: a CA by position
+        # the YubiKey 4 and 5.2 factory f9s lack basicConstraints: structural takes them as a CA by position
+        if profile is Profile.STRICT:
+            raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate has no basicConstraints (RFC 5280 6.1.4(k): "
+                                               "not a CA; real YubiKey 4 and 5.2 f9s)") from None
     try:
         ku = f9.extensions.get_extension_for_class(x509.KeyUsage).value
         if not ku.key_cert_sign:
@@ -359,7 +364,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         inputs.certs = [c for i, der in enumerate(statement.x5c) for c in load_certs(der, f"x5c[{i}]")]
     attestation, others = split_roles(inputs)
     f9 = _find_f9(attestation, others)
-    _check_f9_role(f9)
+    _check_f9_role(f9, profile)
     # The bundle's root copy is part of the bundle, so a wrong root ends the path at that self-signed copy
     # (CHAIN_UNTRUSTED) rather than at a missing issuer. A copy named like an anchor adds nothing: the anchor of
     # that name is the one whose signature counts (a lookalike anchor fails as CERT_SIGNATURE_INVALID).
