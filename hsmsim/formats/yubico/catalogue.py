@@ -142,7 +142,8 @@ class Kit:
                 for spec in ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")}
         keys["decrypt-only"] = store.generate(KeySpec.parse("rsa-3072"), "yubihsm-decrypt-only", created=KEYS_CREATED,
                                               policy=KeyPolicy(sign=False, decrypt=True))
-        keys["exportable"] = store.generate(KeySpec.parse("ec-p256"), "yubihsm-exportable", created=KEYS_CREATED,
+        # the yubihsm2 golden's spec (rsa-3072), so that the exportable key differs from it in its capability only
+        keys["exportable"] = store.generate(KeySpec.parse("rsa-3072"), "yubihsm-exportable", created=KEYS_CREATED,
                                             policy=KeyPolicy(extractable=True))
         serial = 20_000_000 + int.from_bytes(seed.encode()[:3].ljust(3, b"\0"), "big") % 9_000_000
         devices = {}
@@ -809,7 +810,7 @@ def hsm_mutations() -> list[Mutation]:
     add("attr::exportable-key", "ExportableKey",
         _note("ATTRIBUTE_POLICY", crit, "a key generated with exportable-under-wrap (its true capabilities)",
               "the key can leave the HSM"),
-        "the exportable P-256 key's attestation", "key.replace", leaf, _hsm_key("exportable"),
+        "the exportable RSA-3072 key's attestation", "key.replace", leaf, _hsm_key("exportable"),
         invalid(Reason.ATTR_EXTRACTABLE), resign=True)
     add("attr::no-sign-capability", "NoSignCapability",
         _note("PROFILE", low, "a decrypt-only key (no sign capability)",
@@ -896,11 +897,12 @@ def hsm_mutations() -> list[Mutation]:
         "chain.pem[1] removed", "cert.remove", "chain.pem[1]", _pop_chain(1),
         invalid(Reason.CHAIN_INCOMPLETE), resign=False)
     add("chain::sub-ca-missing", "SubCaMissing",
-        _note("CHAIN", high, "the chain lacks the sub-CA",
-              "no path to the root: the used-up bundle's top names an issuer no anchor is (CHAIN_UNTRUSTED, "
-              "as for a wrong root)"),
+        _note("CHAIN", high, "the chain lacks the sub-CA: no certificate in the bundle or trust store is named as "
+                             "the device certificate's issuer, and the bundle's root copy stays unreached "
+                             "(CHAIN_INCOMPLETE, a gap below a carried root; see hsmsim.pki.chain.validate_chain)",
+              "no path to the root"),
         "chain.pem[2] removed", "cert.remove", "chain.pem[2]", _pop_chain(2),
-        invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+        invalid(Reason.CHAIN_INCOMPLETE), resign=False)
     add("chain::wrong-root", "HsmWrongRoot",
         _note("CHAIN", high, "the verifier trusts the YubiKey PIV root only", "another product's root"),
         "anchor = PIV root", "trust.replace", "anchors", _hsm_wrong_root, invalid(Reason.CHAIN_UNTRUSTED),

@@ -366,10 +366,10 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     f9 = _find_f9(attestation, others)
     _check_f9_role(f9, profile)
     # The bundle's root copy is part of the bundle, so a wrong root ends the path at that self-signed copy
-    # (CHAIN_UNTRUSTED) rather than at a missing issuer. A copy named like an anchor adds nothing: the anchor of
-    # that name is the one whose signature counts (a lookalike anchor fails as CERT_SIGNATURE_INVALID).
+    # (CHAIN_UNTRUSTED) rather than at a missing issuer. The trust store's certificate of a name supersedes a copy
+    # of that name that is another certificate: a lookalike anchor fails on its signature (CERT_SIGNATURE_INVALID).
     anchors = trust.all()
-    copies = [c for c in inputs.root_copies if all(c.subject != a.subject for a in anchors)]
+    copies = [c for c in inputs.root_copies if all(c.subject != a.subject or c == a for a in anchors)]
     intermediates = [c for c in others if c is not f9] + copies
     try:
         path = validate_chain(f9, intermediates, anchors, at)
