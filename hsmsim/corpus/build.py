@@ -53,6 +53,15 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "Expectation changed: `marvell-azure::encoding::public-attestation-null` is acceptable (was invalid "
         "MALFORMED): the az CLI writes `null` for an absent blob.",
         "New flag `VeraisonIncompatible` on the parsec-tpm tokens Veraison's verifier refuses (RSA keys or AKs).",
+        "Expectations changed: `yubico-piv::chain::wrong-root` is CHAIN_UNTRUSTED (was CHAIN_INCOMPLETE: the bundle "
+        "carries the named root); `yubico-piv::variant::f9-without-basic-constraints` is acceptable, strict "
+        "CERT_NOT_CA (was valid: RFC 5280 6.1.4(k)); `yubihsm2::chain::sub-ca-missing` is CHAIN_INCOMPLETE (was "
+        "CHAIN_UNTRUSTED: the carried root copy stays unreached).",
+        "Yubico-family impostor keys have the genuine signer's key type, so forged signatures keep the algorithm "
+        "(yubico-piv and yubihsm2 other-key, lookalike-root, user-loaded-f9, custom-attestation-key; "
+        "purebred `inner::yubikey-slot-not-by-f9`); `purebred::inner::yubikey-foreign-root` re-issues only the f9 "
+        "and re-signs the golden slot certificate; `yubihsm2::attr::exportable-key` is an RSA-3072 key like its "
+        "golden; the purebred fuzz findings name their golden `purebred::golden::yubikey::ec-p384` and are Stale.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes
