@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hsmsim.fuzz.campaign import load_model
 from hsmsim.fuzz.engine import Finding, FuzzCase, TargetAnswer, build_case
-from hsmsim.fuzz.findings import write_finding
+from hsmsim.fuzz.findings import finding_case, write_finding
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "hsmsim-corpus-v1"
@@ -60,3 +60,27 @@ def test_promote_then_check_then_conformance_run(tmp_path):
     tests = json.loads((corpus / "primus_verify.json").read_text())["tests"]
     expected = {t["id"]: t["expectedReason"] for t in tests if t["id"] in ids}
     assert expected == {ids[0]: "ATTR_EXTRACTABLE", ids[1]: "MALFORMED"}
+
+
+def _case(fmt: str, golden: str, operators: tuple[tuple[str, int], ...]):
+    model = load_model(fmt, SEED)
+    built = build_case(model, FuzzCase(0, golden, operators, True), packed=True)
+    accept = TargetAnswer("ACCEPT", "OK")
+    return finding_case(Finding("robustness", "k", built, accept, accept), model, SEED, "t")
+
+
+def test_a_finding_names_its_golden_by_full_id_and_claims_resigned_only_when_signed():
+    """``provenance.golden`` is a golden vector's id; ``Resigned`` means the genuine key signed after the change
+    (PROVENANCE_NOTES), so a change the key never signed is ``Stale``."""
+    ids = set(json.loads((ROOT / "vectors" / "ids.json").read_text())["ids"])
+    # purebred's golden ids have a kind segment; its (generic) model re-signs nothing
+    purebred = _case("purebred", "ec-p384", (("bytes.flip", 1),))
+    assert purebred.provenance.golden == "purebred::golden::yubikey::ec-p384"
+    assert purebred.provenance.golden in ids
+    assert purebred.provenance.signing == "Stale" and "Stale" in purebred.flags
+    # primus re-signs its XML: a field edit it re-signed is Resigned, an edit of the rendered zip after it is not
+    signed = _case("primus", "rsa-3072", (("xml.remove", 3),))
+    assert signed.provenance.golden == "primus::golden::rsa-3072" and signed.provenance.golden in ids
+    assert signed.provenance.signing == "Resigned"
+    zipped = _case("primus", "rsa-3072", (("zip.member-method", 0),))
+    assert zipped.provenance.signing == "Stale"

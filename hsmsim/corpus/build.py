@@ -75,6 +75,15 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "MALFORMED (was ATTR_CONFLICT; a wrong attribute width, as `attr::class-as-ulong`); "
         "`luna-pkc::variant::ecc-unpadded-s` is acceptable, strict MALFORMED (was valid; the ECDSA s is not DER); "
         "`luna-pkc::chain::leaf-issued-by-hoc` is CERT_EKU (was CHAIN_INCOMPLETE; every named issuer is present).",
+        "Expectations changed: `yubico-piv::chain::wrong-root` is CHAIN_UNTRUSTED (was CHAIN_INCOMPLETE: the bundle "
+        "carries the named root); `yubico-piv::variant::f9-without-basic-constraints` is acceptable, strict "
+        "CERT_NOT_CA (was valid: RFC 5280 6.1.4(k)); `yubihsm2::chain::sub-ca-missing` is CHAIN_INCOMPLETE (was "
+        "CHAIN_UNTRUSTED: the carried root copy stays unreached).",
+        "Yubico-family impostor keys have the genuine signer's key type, so forged signatures keep the algorithm "
+        "(yubico-piv and yubihsm2 other-key, lookalike-root, user-loaded-f9, custom-attestation-key; "
+        "purebred `inner::yubikey-slot-not-by-f9`); `purebred::inner::yubikey-foreign-root` re-issues only the f9 "
+        "and re-signs the golden slot certificate; `yubihsm2::attr::exportable-key` is an RSA-3072 key like its "
+        "golden; the purebred fuzz findings name their golden `purebred::golden::yubikey::ec-p384` and are Stale.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

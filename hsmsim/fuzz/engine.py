@@ -294,7 +294,7 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
     """
     bench = model.open(case.golden)
     applied: list[tuple[str, str]] = []
-    stale = invalid = wants_resign = False
+    stale = invalid = wants_resign = after_signing = False
     for name, subseed in case.operators:
         op = model.operator(name)
         try:
@@ -304,14 +304,15 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
         applied.append((name, path))
         stale |= op.resign is False
         wants_resign |= op.resign is True
+        after_signing |= op.after_signing
         invalid = op.invalidating and op.catalogue
     # Invalid by construction only when one catalogue defect was applied alone: stacked operators can
     # undo each other (a random one duplicates the certificate another removes, a catalogue one
     # replaces the whole attestation).
     invalid &= len(applied) == 1
-    resigned = not stale and (wants_resign or case.resign)
+    resign = not stale and (wants_resign or case.resign)
     try:
-        if resigned:
+        if resign:
             model.resign(bench)
         evidence = model.render(bench, packed or case.havoc is not None)
     except _OPERATOR_FAILURES as exc:
@@ -324,6 +325,10 @@ def build_case(model: FuzzModel, case: FuzzCase, *, packed: bool) -> BuiltCase:
         else:
             applied.append((HAVOC, touched))
             invalid = False  # havoc can land anywhere, even in unsigned padding
+            after_signing = True
+    # Resigned only when the genuine key signed every change: not when the model cannot re-sign, nor when an
+    # edit of the rendered evidence (an evidence-level operator, havoc) came after the signature.
+    resigned = resign and model.resigns and not after_signing
     return BuiltCase(case, evidence, tuple(applied), invalid, resigned)
 
 

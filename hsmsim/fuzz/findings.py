@@ -136,7 +136,7 @@ def finding_case(finding: Finding, model: FuzzModel, seed: str, target_name: str
     operators = "+".join(name for name, _ in built.applied) or "none"
     signing = Signing.RESIGNED if built.resigned else Signing.STALE
     provenance = Provenance(seed=f"{seed}:{built.case.index}", signing=signing,
-                            golden=f"{model.format}::golden::{built.case.golden}", operator=operators,
+                            golden=model.golden_id(built.case.golden), operator=operators,
                             path="; ".join(path for _, path in built.applied) or None)
     known = catalogue_expectation(built, model)
     return FindingCase(

@@ -138,7 +138,8 @@ def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
 
     return FuzzModel(format=format_name, goldens=tuple(goldens), operators=operators, anchors=first.anchors,
                      validation_time=first.validation_time, open=open_bench, resign=lambda _bench: None,
-                     render=render, verifier_files=verifier_files)
+                     render=render, verifier_files=verifier_files, resigns=False,
+                     golden_ids={name: case.id for name, case in goldens.items()})
 
 
 def _is_private_key_file(data: bytes) -> bool:
@@ -187,7 +188,7 @@ def with_evidence_operators(model: FuzzModel) -> FuzzModel:
             path, edit = planner(dict(model.render(bench.inner, True).files), rng)
             bench.edits.append(edit)
             return path
-        return FuzzOperator(name, apply, goldens=goldens)
+        return FuzzOperator(name, apply, goldens=goldens, after_signing=True)
 
     def render(bench: Layered, packed: bool) -> Evidence:
         evidence = model.render(bench.inner, packed or bool(bench.edits))
@@ -203,7 +204,8 @@ def with_evidence_operators(model: FuzzModel) -> FuzzModel:
                      operators=(*(lift(op) for op in model.operators), *(op for op in added if op is not None)),
                      anchors=model.anchors, validation_time=model.validation_time,
                      open=lambda golden: Layered(model.open(golden)), resign=lambda bench: model.resign(bench.inner),
-                     render=render, verifier_files=model.verifier_files)
+                     render=render, verifier_files=model.verifier_files, resigns=model.resigns,
+                     golden_ids=model.golden_ids)
 
 
 def _plans(planner: Planner, files: dict[str, bytes]) -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from hsmsim._atomic import locked, write_atomic
@@ -64,15 +65,15 @@ def aes_check_value(value: bytes) -> bytes:
     return (encryptor.update(b"\x00" * 16) + encryptor.finalize())[:3]
 
 
-def spec_of(material: PrivateKey | bytes) -> KeySpec:
-    """The :class:`KeySpec` of existing key material; raises for unsupported keys."""
+def spec_of(material: PrivateKey | CertificatePublicKeyTypes | bytes) -> KeySpec:
+    """The :class:`KeySpec` of existing key material (private or public); raises for unsupported keys."""
     if isinstance(material, bytes):
         return KeySpec(KeyType.AES, len(material) * 8)
-    if isinstance(material, rsa.RSAPrivateKey):
+    if isinstance(material, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return KeySpec(KeyType.RSA, material.key_size)
-    if isinstance(material, ec.EllipticCurvePrivateKey):
+    if isinstance(material, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         return KeySpec(KeyType.EC, curve=material.curve.name)
-    if isinstance(material, ed25519.Ed25519PrivateKey):
+    if isinstance(material, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return KeySpec(KeyType.EC_EDWARDS, curve="ed25519")
     raise UnsupportedKeyError(f"unsupported key material {type(material).__name__}")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,8 @@ class FuzzOperator:
     other (e.g. one duplicates the certificate another removes).
     ``expected``: for a catalogue defect, what every profile must answer when it is applied alone (its
     vector's expectation): the only source of a promoted finding's verdict other than a person's word.
+    ``after_signing``: it edits the rendered evidence, after any re-signing (the evidence-level operators):
+    the genuine key never signs its change, so a case that applies it is ``Stale``.
     """
 
     name: str
@@ -42,6 +44,7 @@ class FuzzOperator:
     goldens: tuple[str, ...] | None = None
     catalogue: bool = False
     expected: Mapping[Profile, Reason] | None = None
+    after_signing: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,14 @@ class FuzzModel:
     verifier_files: frozenset[str] = frozenset()
     """Files laid beside the evidence that are the verifier's own configuration, not what a device sends (ms-kast's
     CA exchange key): held fixed like :attr:`anchors`, no random operator touches them."""
+    resigns: bool = True
+    """False when :attr:`resign` does nothing (the generic model): then no case is ``Resigned``."""
+    golden_ids: Mapping[str, str] = field(default_factory=dict)
+    """The vector id of each golden name, where it is not ``<format>::golden::<name>``."""
+
+    def golden_id(self, name: str) -> str:
+        """The vector id of the golden ``name`` (a finding's ``provenance.golden``)."""
+        return self.golden_ids.get(name, f"{self.format}::golden::{name}")
 
     def operator(self, name: str) -> FuzzOperator:
         """The operator named ``name``; raises KeyError when the model has none."""

@@ -85,6 +85,18 @@ def test_real_sample_marked_valid_is_accepted_with_its_anchor(shared_dir: Path, 
 
 
 @pytest.mark.shared
+def test_real_yubikey_samples_are_structural_only(shared_dir: Path) -> None:
+    """The YubiKey 4.3.3 f9 carries no basicConstraints: RFC 5280 6.1.4(k) makes it no CA, which strict holds to."""
+    yubikeys = [s for s in SAMPLES if _device_dir(s) == "Yubikey_4_3_3"]
+    if not yubikeys:
+        pytest.skip(f"no Yubikey_4_3_3 sample in {MANIFEST}")
+    for sample in yubikeys:
+        evidence, trust = _load(shared_dir, sample), _trust(shared_dir, sample["trust_root"]["root"])
+        strict = get_format("purebred").verify(evidence, trust, at=_at(sample), profile=Profile.STRICT)
+        assert strict.reason is Reason.CERT_NOT_CA, f"{sample['id']}: {strict.summary()}"
+
+
+@pytest.mark.shared
 def test_real_sample_is_rejected_with_another_samples_target(shared_dir: Path, sample: dict[str, object]) -> None:
     other = next(s for s in SAMPLES if _device_dir(s) != _device_dir(sample))
     evidence = _load(shared_dir, sample, str(other["files"]["target_cert"]))  # type: ignore[index]

@@ -40,7 +40,7 @@ from hsmsim.formats.yubico.extensions import (
     extension_value,
 )
 from hsmsim.formats.yubico.hsm2 import assemble_hsm
-from hsmsim.formats.yubico.piv import SECTIGO_SUFFIX, STEP_SUFFIX, assemble
+from hsmsim.formats.yubico.piv import ROOT_FILES, SECTIGO_SUFFIX, STEP_SUFFIX, assemble
 from hsmsim.formats.yubico.pki import LEGACY, NEW, piv_pki
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
@@ -100,6 +100,9 @@ def test_firmware_4_f9_has_no_basic_constraints(kit):
     assert PIV_FORM_FACTOR not in [e.oid for e in bundle.attestation.extensions]
     verdict = verify("yubico-piv", bundle.evidence(), (bundle.root,))
     assert verdict.accepted and verdict.claims.firmware == "4.3.3", verdict.summary()
+    # RFC 5280 6.1.4(k): an issuer without basicConstraints is not a CA; strict holds to it
+    strict = verify("yubico-piv", bundle.evidence(), (bundle.root,), profile=Profile.STRICT)
+    assert strict.reason is Reason.CERT_NOT_CA, strict.summary()
 
 
 def test_roots_say_emulated_and_the_2024_pki_has_two_intermediates():
@@ -191,9 +194,20 @@ def test_reference_verifier_claims(kit):
 
 @pytest.mark.parametrize("spec", ["rsa-2048", "ec-p384"])
 def test_legacy_goldens_under_the_2024_root_are_rejected(kit, spec):
+    """Every certificate of the bundle is on the path and its top names an issuer no anchor is: a wrong root,
+    CHAIN_UNTRUSTED (Reason.CHAIN_UNTRUSTED: the chain ends at a non-anchor; validate_chain's used-up bundle rule)."""
     bench = piv(kit, LEGACY, spec)
     verdict = verify("yubico-piv", bench.evidence(), (piv_pki(SEED, NEW).root.certificate,))
-    assert verdict.reason is Reason.CHAIN_INCOMPLETE
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED, verdict.summary()
+
+
+def test_a_wrong_root_without_the_root_copy_leaves_the_f9_issuer_nowhere(kit):
+    """Without its root copy the bundle and the trust store hold no certificate named as the f9's issuer:
+    CHAIN_INCOMPLETE by that reason's definition."""
+    bench = piv(kit, LEGACY, "ec-p256")
+    bench.drop.add(ROOT_FILES[LEGACY])
+    verdict = verify("yubico-piv", bench.evidence(), (piv_pki(SEED, NEW).root.certificate,))
+    assert verdict.reason is Reason.CHAIN_INCOMPLETE, verdict.summary()
 
 
 def test_catalogues_cover_the_required_defects():
@@ -243,6 +257,9 @@ def test_real_yubikey_samples_are_accepted_with_their_roots(shared_dir, name):
         assert (verdict.claims.serial, verdict.claims.firmware) == ("5250272", "4.3.3")
         assert verdict.claims.spki_der == target.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        # the 4.3.3 f9 has no basicConstraints: not a CA by RFC 5280 6.1.4(k), which strict holds to
+        strict = fmt.verify(evidence, trust, at=PUREBRED_TIME, profile=Profile.STRICT)
+        assert strict.reason is Reason.CERT_NOT_CA, f"{root}: {strict.summary()}"
     swapped = fmt.trust_anchors_from_files([interop / "yubihsm2" / "yubihsm2_attest_root.crt"])
     assert not fmt.verify(evidence, swapped, at=PUREBRED_TIME).accepted
 

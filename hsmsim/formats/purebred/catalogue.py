@@ -37,7 +37,7 @@ from hsmsim.formats.purebred.envelope import (
 )
 from hsmsim.formats.purebred.verify import FORMAT
 from hsmsim.keystore.base import KeySpec, StoredKey
-from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.keystore.soft import SoftKeyStore, spec_of
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
@@ -233,6 +233,20 @@ def _foreign_root(bench: Bench) -> None:
     bench.replace_parts(bench.key, seed=f"{bench.kit.seed}/foreign-root")
 
 
+def _yubikey_foreign_root(bench: Bench) -> None:
+    """The f9 re-issued (for another f9 key) by a root of the same name with another key; the golden slot
+    certificate re-signed by that f9 key. Nothing else changes: the slot serial and device extensions stay."""
+    f9 = x509.load_der_x509_certificate(bench.parts.certs[0])
+    slot = x509.load_der_x509_certificate(bench.parts.certs[1])
+    root = bench.parts.roots[0]
+    root_key = derive_key(bench.kit.seed, "purebred/foreign-root/yubico-root", spec_of(root.public_key()))
+    f9_key = derive_key(bench.kit.seed, "purebred/foreign-root/f9", spec_of(f9.public_key()))
+    forged_f9 = reissue(f9, root_key, public_key=f9_key.public_key())
+    resigned = reissue(slot, f9_key)
+    bench.parts = replace(bench.parts, certs=[forged_f9.public_bytes(Encoding.DER), resigned.public_bytes(Encoding.DER),
+                                              *bench.parts.certs[2:]])
+
+
 def _target_of_other_key(bench: Bench) -> None:
     other = bench.kit.other[bench.key.spec.name]
     bench.target = generate.target_certificate(bench.kit.request(bench.kind, other))
@@ -268,7 +282,9 @@ def _flip_leaf_signature(certs: list[bytes]) -> list[bytes]:
 
 def _slot_signed_by_foreign_key(bench: Bench) -> None:
     slot = x509.load_der_x509_certificate(bench.parts.certs[1])
-    foreign = derive_key(bench.kit.seed, "purebred/foreign/f9", KeySpec.parse("ec-p256"))
+    f9 = x509.load_der_x509_certificate(bench.parts.certs[0])
+    # the f9 key's spec: the forged signature differs from the genuine one in its bytes only, not its algorithm
+    foreign = derive_key(bench.kit.seed, "purebred/foreign/f9", spec_of(f9.public_key()))
     forged = reissue(slot, foreign).public_bytes(Encoding.DER)
     bench.parts = replace(bench.parts, certs=[bench.parts.certs[0], forged, *bench.parts.certs[2:]])
 
@@ -407,7 +423,8 @@ def mutations() -> list[Mutation]:
     add("inner::android-foreign-root", "InnerChain", chain, "the Android chain under another manufacturer PKI",
         "evidence.replace", "/attributes/1", _foreign_root, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("inner::yubikey-foreign-root", "InnerChain", chain, "the f9 certificate issued by another root of the same "
-        "name", "evidence.replace", "/attributes/1", _foreign_root, invalid(Reason.CERT_SIGNATURE_INVALID),
+        "name (another f9 key), the slot certificate re-signed by it", "cert.replace", "/certificates/0",
+        _yubikey_foreign_root, invalid(Reason.CERT_SIGNATURE_INVALID),
         resign=False, golden=YUBIKEY_REQUEST)
     add("inner::android-leaf-only", "InnerChain", chain, "the bag holds the attested certificate alone",
         "cms.certificates", "/certificates", _certs(lambda c: c[:1]), invalid(Reason.CHAIN_INCOMPLETE), resign=False)

@@ -16,6 +16,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH
@@ -54,7 +55,7 @@ from hsmsim.formats.yubico.pki import (
     piv_pki,
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, PrivateKey, StoredKey
-from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.keystore.soft import SoftKeyStore, spec_of
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
@@ -95,8 +96,8 @@ def _adder(m: list[Mutation], fmt: str, default_golden: str) -> Callable[..., No
 
 
 def _lookalike(seed: str, role: str, root: x509.Certificate) -> tuple[x509.Certificate, ...]:
-    """``root`` re-issued with an impostor key: same subject, no SKI."""
-    key = _impostor(seed, role)
+    """``root`` re-issued with an impostor key of the root key's type: same subject, no SKI."""
+    key = _impostor(seed, role, root.public_key())
     return (reissue(root, key, public_key=key.public_key(), extensions=tuple(
         Ext(e.value, e.critical) for e in root.extensions if e.oid != x509.SubjectKeyIdentifier.oid)),)
 
@@ -115,8 +116,10 @@ def _csr_for(kit: Kit, label: str, spec: str) -> bytes:
         serialization.Encoding.PEM)
 
 
-def _impostor(seed: str, role: str) -> PrivateKey:
-    return derive_key(seed, f"yubico/impostor/{role}", KeySpec.parse("ec-p256"))
+def _impostor(seed: str, role: str, genuine: PrivateKey | CertificatePublicKeyTypes) -> PrivateKey:
+    """An impostor key of the ``genuine`` signer's spec: a forged signature then differs from the genuine one
+    in its bytes only, never in its algorithm (a key-type guard must not be what rejects it)."""
+    return derive_key(seed, f"yubico/impostor/{role}", spec_of(genuine))
 
 
 # -- the seeded world -------------------------------------------------------------------------------
@@ -139,7 +142,8 @@ class Kit:
                 for spec in ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")}
         keys["decrypt-only"] = store.generate(KeySpec.parse("rsa-3072"), "yubihsm-decrypt-only", created=KEYS_CREATED,
                                               policy=KeyPolicy(sign=False, decrypt=True))
-        keys["exportable"] = store.generate(KeySpec.parse("ec-p256"), "yubihsm-exportable", created=KEYS_CREATED,
+        # the yubihsm2 golden's spec (rsa-3072), so that the exportable key differs from it in its capability only
+        keys["exportable"] = store.generate(KeySpec.parse("rsa-3072"), "yubihsm-exportable", created=KEYS_CREATED,
                                             policy=KeyPolicy(extractable=True))
         serial = 20_000_000 + int.from_bytes(seed.encode()[:3].ljust(3, b"\0"), "big") % 9_000_000
         devices = {}
@@ -238,16 +242,17 @@ def _request(**changes: object) -> PivOp:
 
 
 def _slot_signed_by_impostor(bench: PivBench) -> None:
-    bench.reslot(signer=_impostor(bench.kit.seed, "f9"))
+    bench.reslot(signer=_impostor(bench.kit.seed, "f9", bench.f9_key))
 
 
 def _f9_signed_by_impostor(bench: PivBench) -> None:
-    bench.bundle.f9 = reissue(bench.bundle.f9, _impostor(bench.kit.seed, "root"))
+    genuine = piv_pki(bench.kit.seed, bench.device.generation).f9_issuer.key
+    bench.bundle.f9 = reissue(bench.bundle.f9, _impostor(bench.kit.seed, "root", genuine))
 
 
 def _user_loaded_f9(bench: PivBench) -> None:
     """A customer's own f9: self-signed, named like Yubico's, with the slot certificate re-issued under it."""
-    key = _impostor(bench.kit.seed, "user-f9")
+    key = _impostor(bench.kit.seed, "user-f9", bench.f9_key)
     f9 = bench.bundle.f9
     bench.bundle.f9 = build_certificate(CertSpec(
         subject=f9.subject, issuer=f9.subject, public_key=key.public_key(), serial=f9.serial_number,
@@ -404,7 +409,7 @@ def piv_mutations() -> list[Mutation]:
         _note("CHAIN", crit, "the attestation certificate is signed by another key while the genuine f9 is present",
               "a verifier that validates the f9 and not the attested certificate (go-ykpiv #30) always accepts",
               GO_YKPIV, ROUND2),
-        "slot certificate re-signed by an impostor EC key, f9 name kept", "cert.resign", att,
+        "slot certificate re-signed by an impostor key of the f9's type, f9 name kept", "cert.resign", att,
         _slot_signed_by_impostor, invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::f9-signed-by-other-key", "F9SignedByOtherKey",
         _note("CHAIN", crit, "the f9 certificate names the Yubico root but another key signed it",
@@ -418,10 +423,12 @@ def piv_mutations() -> list[Mutation]:
         "self-signed f9 with an impostor key; slot certificate re-issued under it", "cert.replace", "f9",
         _user_loaded_f9, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::wrong-root", "WrongRoot",
-        _note("CHAIN", high, "the verifier trusts the other PKI generation's root only",
+        _note("CHAIN", high, "the verifier trusts the other PKI generation's root only: the bundle's top names an "
+                             "issuer no anchor is (CHAIN_UNTRUSTED, whether or not the bundle carries its own root "
+                             "copy; see hsmsim.pki.chain.validate_chain)",
               "evidence must chain to the pinned root of its own PKI"),
         "trust anchor = the 2024 Attestation Root 1", "trust.replace", "anchors", _other_generation_root,
-        invalid(Reason.CHAIN_INCOMPLETE), resign=False)
+        invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::lookalike-root", "LookalikeRoot",
         _note("CHAIN", crit, "a trusted root with Yubico's name and another key",
               "a verifier matching the root by name trusts an attacker's root"),
@@ -464,9 +471,11 @@ def piv_mutations() -> list[Mutation]:
     add("variant::f9-without-basic-constraints", "F9WithoutBasicConstraints",
         _note("CHAIN", info, "a YubiKey 4.3.3: its factory f9 carries no basicConstraints (firmware 5.4 and later "
                              "write CA pathlen 0), its slot certificate no form factor",
-              "a verifier requiring basicConstraints on the f9 (openssl verify error 79, Go x509, cryptography's "
-              "CA policy) rejects genuine YubiKey 4 and 5.2 evidence", ROUND2, "yubikey-manager #522"),
-        "device firmware 4.3.3", "device.replace", "f9/basicConstraints", _firmware_4_device, valid(), resign=True)
+              "genuine YubiKey 4 and 5.2 evidence: structural takes the f9 as a CA by position; strict follows "
+              "RFC 5280 6.1.4(k) (no basicConstraints: not a CA), as openssl verify (error 79), Go x509 and "
+              "cryptography's CA policy do", ROUND2, "yubikey-manager #522", "RFC 5280 6.1.4(k)"),
+        "device firmware 4.3.3", "device.replace", "f9/basicConstraints", _firmware_4_device,
+        strict_only(Reason.CERT_NOT_CA), resign=True)
     add("chain::f9-expired", "F9Expired",
         _note("CHAIN", med, "the f9 and slot certificates expired 2025-12-31", "expired evidence is accepted"),
         "f9 and slot certificate notAfter 2025-12-31", "cert.reissue", "f9/validity", _f9_expired,
@@ -737,7 +746,7 @@ def _hsm_sub_ca_path_length(bench: HsmBench) -> None:
 
 
 def _hsm_self_signed_device(bench: HsmBench) -> None:
-    key = _impostor(bench.kit.seed, "yubihsm-attestation")
+    key = _impostor(bench.kit.seed, "yubihsm-attestation", bench.kit.hsm.device.key)
     device = bench.bundle.chain[1]
     bench.bundle.chain[1] = reissue(device, key, issuer=device.subject, public_key=key.public_key())
     bench.reissue_leaf(signer=key)
@@ -801,7 +810,7 @@ def hsm_mutations() -> list[Mutation]:
     add("attr::exportable-key", "ExportableKey",
         _note("ATTRIBUTE_POLICY", crit, "a key generated with exportable-under-wrap (its true capabilities)",
               "the key can leave the HSM"),
-        "the exportable P-256 key's attestation", "key.replace", leaf, _hsm_key("exportable"),
+        "the exportable RSA-3072 key's attestation", "key.replace", leaf, _hsm_key("exportable"),
         invalid(Reason.ATTR_EXTRACTABLE), resign=True)
     add("attr::no-sign-capability", "NoSignCapability",
         _note("PROFILE", low, "a decrypt-only key (no sign capability)",
@@ -870,13 +879,13 @@ def hsm_mutations() -> list[Mutation]:
         _note("CHAIN", crit, "the key certificate names the device but another key signed it",
               "a verifier checking only the device chain accepts any certificate"),
         "leaf re-signed by an impostor key", "cert.resign", leaf,
-        lambda b: b.reissue_leaf(signer=_impostor(b.kit.seed, "yubihsm-leaf")),
+        lambda b: b.reissue_leaf(signer=_impostor(b.kit.seed, "yubihsm-leaf", b.kit.hsm.device.key)),
         invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::device-cert-by-other-key", "DeviceCertByOtherKey",
         _note("CHAIN", crit, "the device attestation certificate is not signed by the sub-CA",
               "issuer names matched instead of signatures"),
         "chain.pem[1] re-signed by an impostor key", "cert.resign", "chain.pem[1]",
-        _hsm_reissue_device(lambda b: _impostor(b.kit.seed, "yubihsm-sub-ca")),
+        _hsm_reissue_device(lambda b: _impostor(b.kit.seed, "yubihsm-sub-ca", b.kit.hsm.sub_ca.key)),
         invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("chain::custom-attestation-key", "CustomAttestationKey",
         _note("CHAIN", crit, "a user attestation key with a self-signed certificate named like the device's",
@@ -888,11 +897,12 @@ def hsm_mutations() -> list[Mutation]:
         "chain.pem[1] removed", "cert.remove", "chain.pem[1]", _pop_chain(1),
         invalid(Reason.CHAIN_INCOMPLETE), resign=False)
     add("chain::sub-ca-missing", "SubCaMissing",
-        _note("CHAIN", high, "the chain lacks the sub-CA",
-              "no path to the root: the used-up bundle's top names an issuer no anchor is (CHAIN_UNTRUSTED, "
-              "as for a wrong root)"),
+        _note("CHAIN", high, "the chain lacks the sub-CA: no certificate in the bundle or trust store is named as "
+                             "the device certificate's issuer, and the bundle's root copy stays unreached "
+                             "(CHAIN_INCOMPLETE, a gap below a carried root; see hsmsim.pki.chain.validate_chain)",
+              "no path to the root"),
         "chain.pem[2] removed", "cert.remove", "chain.pem[2]", _pop_chain(2),
-        invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+        invalid(Reason.CHAIN_INCOMPLETE), resign=False)
     add("chain::wrong-root", "HsmWrongRoot",
         _note("CHAIN", high, "the verifier trusts the YubiKey PIV root only", "another product's root"),
         "anchor = PIV root", "trust.replace", "anchors", _hsm_wrong_root, invalid(Reason.CHAIN_UNTRUSTED),

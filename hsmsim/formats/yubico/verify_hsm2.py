@@ -28,7 +28,7 @@ from hsmsim.formats.yubico.extensions import (
     read_der_integer,
     read_hsm_key_extensions,
 )
-from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, is_key_attestation
+from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_ROOT_FILE, is_key_attestation
 from hsmsim.formats.yubico.verify_piv import bundle_files, json_object, load_certs
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import validate_chain
@@ -55,7 +55,9 @@ def _chain(files: dict[str, bytes]) -> list[x509.Certificate]:
     if len(chains) > 1:
         raise Rejected(Reason.MISSING_INPUT, f"{len(chains)} chain files (<stem>{CHAIN_SUFFIX}), not one")
     if chains:
-        return load_certs(files[chains[0]], chains[0])
+        # the root copy beside the chain file is part of the bundle, as it is without a chain file
+        copies = [c for rel, data in files.items() if rel.endswith(HSM_ROOT_FILE) for c in load_certs(data, rel)]
+        return load_certs(files[chains[0]], chains[0]) + copies
     held = [cert for name, data in sorted(files.items()) if b"-----BEGIN CERTIFICATE-----" in data
             and not _is_csr(name, data) for cert in load_certs(data, name)]
     leaves = list(dict.fromkeys(cert for cert in held if is_key_attestation(cert)))  # a Certificate hashes by DER
@@ -75,10 +77,20 @@ def _gather(evidence: Evidence) -> tuple[list[x509.Certificate], bytes | None, d
             json_object(requests[0], "the request") if len(requests) == 1 else None)
 
 
+def _superseded(cert: x509.Certificate, anchors: list[x509.Certificate]) -> bool:
+    """A self-signed bundle certificate named like an anchor that is not that anchor."""
+    return cert.issuer == cert.subject and any(cert.subject == a.subject and cert != a for a in anchors)
+
+
 def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
     certs, csr, request = _gather(evidence)
     leaf = certs[0]
-    path = validate_chain(leaf, certs[1:], trust.all(), at)
+    # The trust store's certificate of a name supersedes a bundle root of that name that is another certificate:
+    # a lookalike anchor fails on its signature (CERT_SIGNATURE_INVALID). Another root's copy ends a wrong-root
+    # path (CHAIN_UNTRUSTED); a gap below the carried root leaves it unreached (CHAIN_INCOMPLETE: validate_chain).
+    anchors = trust.all()
+    bundle = [c for c in certs[1:] if not _superseded(c, anchors)]
+    path = validate_chain(leaf, bundle, anchors, at)
     fields = read_hsm_key_extensions(leaf)
     device_serial = extension_value(path[1], HSM_SERIAL)
     if device_serial is None or read_der_integer(device_serial, "the device certificate's serial") != fields.serial:

@@ -22,7 +22,7 @@ What it checks (``shared/specs/other_formats.md`` 2.3, ``round2_formats.md`` 2.3
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import cbor2
@@ -50,6 +50,7 @@ from hsmsim.formats.yubico.piv import (
     COSE_RS256,
     INTERMEDIATES_FILE,
     REQUEST_SUFFIX,
+    ROOT_FILES,
     SECTIGO_SUFFIX,
     STEP_SUFFIX,
     AcmeChallenge,
@@ -75,6 +76,8 @@ class PivInputs:
     csr: bytes | None
     request: dict[str, object] | None
     step: dict[str, object] | None = None
+    root_copies: list[x509.Certificate] = field(default_factory=list)
+    """The root copy the bundle carries beside the chain (``piv-attestation-ca.pem`` / ``yubico-ca-1.pem``)."""
 
 
 def load_certs(data: bytes, what: str) -> list[x509.Certificate]:
@@ -134,8 +137,15 @@ def bundle_files(evidence: Evidence) -> dict[str, bytes]:
 
 
 def gather(evidence: Evidence) -> PivInputs:
-    """Read the evidence's layout (MISSING_INPUT when none is recognised)."""
+    """Read the evidence's layout (MISSING_INPUT when none is recognised) and the root copy it carries."""
     files = bundle_files(evidence)
+    inputs = _gather_layout(files)
+    inputs.root_copies = [c for rel, data in files.items() if rel.endswith(tuple(ROOT_FILES.values()))
+                          for c in load_certs(data, rel)]
+    return inputs
+
+
+def _gather_layout(files: dict[str, bytes]) -> PivInputs:
     csrs = [data for n, data in files.items() if n.endswith(".csr")]
     if len(csrs) > 1:
         raise Rejected(Reason.MISSING_INPUT, f"{len(csrs)} CSRs: which one to bind the attested key to is ambiguous")
@@ -245,13 +255,18 @@ def _find_f9(attestation: x509.Certificate, others: list[x509.Certificate]) -> x
                                                   "(a verifier checking only the f9 would accept: go-ykpiv #30)")
 
 
-def _check_f9_role(f9: x509.Certificate) -> None:
+def _check_f9_role(f9: x509.Certificate, profile: Profile) -> None:
+    """CERT_NOT_CA for an f9 that says CA:FALSE or lacks keyCertSign, and under strict for one without
+    basicConstraints (a non-CA by RFC 5280 6.1.4(k); openssl verify error 79)."""
     try:
         bc = f9.extensions.get_extension_for_class(x509.BasicConstraints).value
         if not bc.ca:
             raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate says basicConstraints CA:FALSE")
     except x509.ExtensionNotFound:
-        pass  # the YubiKey 4 and 5.2 factory f9s lack basicConstraints: a CA by position
+        # the YubiKey 4 and 5.2 factory f9s lack basicConstraints: structural takes them as a CA by position
+        if profile is Profile.STRICT:
+            raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate has no basicConstraints (RFC 5280 6.1.4(k): "
+                                               "not a CA; real YubiKey 4 and 5.2 f9s)") from None
     try:
         ku = f9.extensions.get_extension_for_class(x509.KeyUsage).value
         if not ku.key_cert_sign:
@@ -349,10 +364,15 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         inputs.certs = [c for i, der in enumerate(statement.x5c) for c in load_certs(der, f"x5c[{i}]")]
     attestation, others = split_roles(inputs)
     f9 = _find_f9(attestation, others)
-    _check_f9_role(f9)
-    intermediates = [c for c in others if c is not f9]
+    _check_f9_role(f9, profile)
+    # The bundle's root copy is part of the bundle, so a wrong root ends the path at that self-signed copy
+    # (CHAIN_UNTRUSTED) rather than at a missing issuer. The trust store's certificate of a name supersedes a copy
+    # of that name that is another certificate: a lookalike anchor fails on its signature (CERT_SIGNATURE_INVALID).
+    anchors = trust.all()
+    copies = [c for c in inputs.root_copies if all(c.subject != a.subject or c == a for a in anchors)]
+    intermediates = [c for c in others if c is not f9] + copies
     try:
-        path = validate_chain(f9, intermediates, trust.all(), at)
+        path = validate_chain(f9, intermediates, anchors, at)
     except Rejected as rejection:
         raise Rejected(rejection.reason, f"f9 chain: {rejection.detail}") from None
     _check_time(attestation, at, "the attestation certificate")
