@@ -246,6 +246,7 @@ def _foreign_pki(bench: Workbench) -> None:
     """A complete TPM-shaped AK chain under another emulated root; its AK certifies the key."""
     kit = bench.kit
     foreign = replace(kit.tpm, seed=f"{kit.seed}/unknown-root").ak_identity(created=kit.device.attestation_created)
+    bench.draft.trusted_root = kit.identity.root
     bench.draft.identity = foreign
     bench.draft.x5c = chain_der([*foreign.chain, foreign.root])
 
@@ -410,9 +411,11 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
         lambda b: setattr(b.draft, "x5c", chain_der([b.kit.identity.certificate])),
         invalid(Reason.CHAIN_INCOMPLETE), resign=True)
     add("chain::unknown-root", "ChainUnknownRoot",
-        _note("CHAIN", crit, "a complete TPM-shaped AK chain under another emulated root; its AK certifies the key",
-              "any software 'TPM' with its own CA passes"),
-        "AK, AK certificate, intermediate and root from another seed", "chain.replace", "attStmt.x5c", _foreign_pki,
+        _note("CHAIN", crit, "a complete TPM-shaped AK chain under another emulated root, whose copy is in x5c; its AK "
+              "certifies the key. tpm_root_ca.pem stays the genuine root: it is hsmsim's copy of the anchor the "
+              "relying party trusts, not part of the evidence", "any software 'TPM' with its own CA passes"),
+        "AK, AK certificate, intermediate and root copy in x5c from another seed; tpm_root_ca.pem genuine",
+        "chain.replace", "attStmt.x5c", _foreign_pki,
         invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::ak-expired", "AkCertExpired",
         _note("CHAIN", high, "AK certificate expired before the validation time",

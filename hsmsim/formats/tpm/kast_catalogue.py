@@ -152,6 +152,7 @@ def _other_aik_key(bench: Bench) -> PrivateKey:
 def _foreign_root(bench: Bench) -> None:
     """The AIK certified under another emulated TPM root (same names, other keys); the CMC carries that chain."""
     tpm_kit = bench.kit.tpm_kit
+    bench.draft.trusted_root = tpm_kit.identity.root
     bench.draft.identity = replace(tpm_kit.tpm, seed=f"{bench.seed}/unknown-root").ak_identity(
         created=tpm_kit.device.attestation_created, key=bench.draft.identity.key, key_name="aik-windows")
 
@@ -433,9 +434,11 @@ def mutations() -> list[Mutation]:
         invalid(Reason.MALFORMED))
     # the AIK
     add("aik::chain-foreign-root", "AikForeignRoot",
-        _note("CHAIN", crit, "the AIK is certified under another (emulated) TPM root with the same names",
-              "any software 'TPM' with its own attestation CA passes", WCCE_AIK),
-        "AIK certificate, intermediate and root of another seed", "chain.replace", "AIK certificate",
+        _note("CHAIN", crit, "the AIK is certified under another (emulated) TPM root with the same names, whose copy "
+              "the CMC carries. tpm_root_ca.pem stays the genuine root: it is hsmsim's copy of the anchor the CA "
+              "trusts, not part of the request", "any software 'TPM' with its own attestation CA passes", WCCE_AIK),
+        "AIK certificate, intermediate and root copy in the CMC from another seed; tpm_root_ca.pem genuine",
+        "chain.replace", "AIK certificate",
         _foreign_root, invalid(Reason.CHAIN_UNTRUSTED))
     add("aik::expired", "AikExpired",
         _note("CHAIN", med, "the AIK certificate expired before the validation time", "a retired AIK still attests",
