@@ -39,7 +39,7 @@ from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.pki.builder import UTF8, Ext, name, reissue
+from hsmsim.pki.builder import UTF8, Ext, name, reissue, verbatim_extensions
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
@@ -205,13 +205,14 @@ def _extra_data_without_client_data(bench: Workbench) -> None:
 
 def _ak_reissue(*, extensions: Callable[[list[Ext]], list[Ext]] | None = None, issuer_key: Any = None,
                 **changes: object) -> Operator:
-    """Re-issue the AK certificate (by the genuine intermediate unless ``issuer_key``) and put it in x5c."""
+    """Re-issue the AK certificate (by the genuine intermediate unless ``issuer_key``) and put it in x5c. The
+    extensions ``extensions`` leaves alone keep their encoding byte for byte."""
     def apply(bench: Workbench) -> None:
         kit = bench.kit
         cert = kit.identity.certificate
-        if extensions is not None:
-            changes["extensions"] = tuple(extensions([Ext(e.value, e.critical) for e in cert.extensions]))
-        new = reissue(cert, issuer_key(kit) if issuer_key else kit.pki.intermediate_key, **changes)
+        kept = verbatim_extensions(cert)
+        new = reissue(cert, issuer_key(kit) if issuer_key else kit.pki.intermediate_key,
+                      **{**changes, "extensions": tuple(extensions(kept) if extensions is not None else kept)})
         bench.draft.x5c = chain_der([new, kit.pki.intermediate])
     return apply
 
@@ -273,8 +274,8 @@ def provided_rsa_ak(bench: Workbench) -> None:
 def _intermediate_not_ca(bench: Workbench) -> None:
     kit = bench.kit
     intermediate = reissue(kit.pki.intermediate, kit.pki.root_key, extensions=tuple(
-        Ext(x509.BasicConstraints(ca=False, path_length=None), True) if e.oid == ExtensionOID.BASIC_CONSTRAINTS
-        else Ext(e.value, e.critical) for e in kit.pki.intermediate.extensions))
+        Ext(x509.BasicConstraints(ca=False, path_length=None), True) if e.value.oid == ExtensionOID.BASIC_CONSTRAINTS
+        else e for e in verbatim_extensions(kit.pki.intermediate)))
     bench.draft.x5c = chain_der([kit.identity.certificate, intermediate])
 
 
