@@ -788,3 +788,20 @@ def test_an_ak_certificate_reissue_keeps_every_other_extension_byte_for_byte(cas
     assert "2.5.29.32" in golden
     assert {oid: tlv for oid, tlv in mutated.items() if oid not in named} == {
         oid: tlv for oid, tlv in golden.items() if oid not in named}
+
+
+def _acme_ak_certificate(case) -> x509.Certificate:
+    record = json.loads(case.evidence.files[case.evidence.primary])
+    attestation = cbor2.loads(from_b64url(record["payload"]["attObj"], "attObj"))
+    return x509.load_der_x509_certificate(attestation["attStmt"]["x5c"][0])
+
+
+def test_the_acme_unknown_root_ak_certificate_has_the_acme_profile(acme_cases):
+    # Only the PKI is foreign: the AK certificate names the genuine device as the golden's does, so the
+    # identifier checks pass and only the chain fails.
+    golden = _acme_ak_certificate(acme_cases["tpm-acme::golden::ec-p256"])
+    foreign = _acme_ak_certificate(acme_cases["tpm-acme::chain::unknown-root"])
+    assert [e.oid for e in foreign.extensions] == [e.oid for e in golden.extensions]
+    san = x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME
+    assert foreign.extensions.get_extension_for_oid(san) == golden.extensions.get_extension_for_oid(san)
+    assert foreign.issuer == golden.issuer and foreign.public_key() != golden.public_key()

@@ -244,9 +244,12 @@ def _impostor_key(kit: TpmKit) -> Any:
 
 
 def _foreign_pki(bench: Workbench) -> None:
-    """A complete TPM-shaped AK chain under another emulated root; its AK certifies the key."""
+    """A complete TPM-shaped AK chain under another emulated root; its AK certifies the key. Its AK certificate has
+    the kit's format's profile: for ACME it names the genuine device (the identifier the order asks for)."""
     kit = bench.kit
-    foreign = replace(kit.tpm, seed=f"{kit.seed}/unknown-root").ak_identity(created=kit.device.attestation_created)
+    permanent_id = kit.tpm.ek_urn() if kit.provider.names_device else None
+    foreign = replace(kit.tpm, seed=f"{kit.seed}/unknown-root").ak_identity(
+        created=kit.device.attestation_created, permanent_id=permanent_id)
     bench.draft.trusted_root = kit.identity.root
     bench.draft.identity = foreign
     bench.draft.x5c = chain_der([*foreign.chain, foreign.root])
