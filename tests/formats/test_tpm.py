@@ -805,3 +805,24 @@ def test_the_acme_unknown_root_ak_certificate_has_the_acme_profile(acme_cases):
     san = x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME
     assert foreign.extensions.get_extension_for_oid(san) == golden.extensions.get_extension_for_oid(san)
     assert foreign.issuer == golden.issuer and foreign.public_key() != golden.public_key()
+
+
+def _activation(case) -> dict:
+    name = next(n for n in case.evidence.files if n.endswith(".activate-credential.json"))
+    return json.loads(case.evidence.files[name])
+
+
+def test_the_foreign_ek_ca_vector_changes_only_the_ek_certificates_issuer(parsec_cases):
+    # ActivateEkUntrusted: the TPM's own EK under an untrusted CA. The credential is still sealed to that EK and
+    # released (else it would also be ActivateOtherTpmEk), so only the EK chain can fail.
+    golden = _activation(parsec_cases["parsec-tpm::golden::ec-p256"])
+    mutated = _activation(parsec_cases["parsec-tpm::activate::ek-certificate-foreign-root"])
+    assert {k: v for k, v in mutated.items() if k != "ekCertificate"} == {
+        k: v for k, v in golden.items() if k != "ekCertificate"}
+    assert mutated["activated"] == mutated["credential"]
+    genuine_ek, foreign_ek = (x509.load_der_x509_certificate(base64.b64decode(r["ekCertificate"]))
+                              for r in (golden, mutated))
+    assert (foreign_ek.serial_number, foreign_ek.public_key(), foreign_ek.issuer) == (
+        genuine_ek.serial_number, genuine_ek.public_key(), genuine_ek.issuer)
+    aki = x509.AuthorityKeyIdentifier
+    assert foreign_ek.extensions.get_extension_for_class(aki) != genuine_ek.extensions.get_extension_for_class(aki)
