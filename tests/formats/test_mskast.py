@@ -29,6 +29,7 @@ from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_
 from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, MsKastFormat, pkcs8_pem, request_der
 from hsmsim.formats.tpm.pki import tpm_pki
 from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.builder import extension_tlvs
 from hsmsim.tpm.structures import TpmsAttest
 from hsmsim.verdict import Profile, Reason
 
@@ -407,3 +408,28 @@ def test_cli_key_create_attest_verify(tmp_path: Path) -> None:
     request.write_bytes(bytes(data))
     rejected = run("verify", str(request), "--root", str(out / "tpm_root_ca.pem"))
     assert rejected.returncode == 1 and rejected.stdout.startswith("REJECT CSR_SIGNATURE_INVALID"), rejected.stdout
+
+
+def _aik_certificate(case) -> x509.Certificate:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from hsmsim.formats.tpm.kast_format import recover_aik
+
+    files = case.evidence.files
+    csr = wire.parse_csr(wire.parse_cmc(request_der(files[case.evidence.primary])).request)
+    ca_key = load_pem_private_key(next(v for k, v in files.items() if k.endswith(CA_KEY_SUFFIX)), None)
+    aik = recover_aik(csr, [ca_key])
+    assert aik is not None and aik.certificate is not None
+    return aik.certificate
+
+
+def test_the_expired_aik_certificate_moves_only_not_after(cases: list) -> None:
+    # AikExpired names notAfter only: serial, notBefore, extensions and key stay the golden's.
+    by_id = {case.id: case for case in cases}
+    golden = _aik_certificate(by_id["ms-kast::golden::rsa-3072"])
+    expired = _aik_certificate(by_id["ms-kast::aik::expired"])
+    assert expired.not_valid_after_utc < VALIDATION_TIME < golden.not_valid_after_utc
+    assert expired.not_valid_before_utc == golden.not_valid_before_utc < expired.not_valid_after_utc
+    assert (expired.serial_number, expired.public_key(), expired.issuer, expired.subject) == (
+        golden.serial_number, golden.public_key(), golden.issuer, golden.subject)
+    assert extension_tlvs(expired.tbs_certificate_bytes)[1] == extension_tlvs(golden.tbs_certificate_bytes)[1]

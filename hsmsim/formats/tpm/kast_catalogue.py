@@ -12,7 +12,7 @@ import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime
 
 from cryptography import x509
 
@@ -28,6 +28,7 @@ from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.pki.builder import reissue, verbatim_extensions
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
 
@@ -38,6 +39,8 @@ WCCE_AIK = "MS-WCCE 2.2.2.7.15 (szOID_ENROLL_AIK_INFO)"
 CMC = "RFC 5272 3.2 (Full PKI Request)"
 SPEC = "shared/specs/other_formats.md 1.7"
 SAMPLES = "shared/interop README 6 (Purebred Surface requests)"
+AIK_EXPIRED = datetime(2025, 12, 1, tzinfo=UTC)
+"""notAfter of the expired AIK certificate: before the validation time, after the genuine notBefore."""
 
 
 @dataclass(frozen=True)
@@ -158,10 +161,11 @@ def _foreign_root(bench: Bench) -> None:
 
 
 def _expired_aik(bench: Bench) -> None:
-    tpm_kit = bench.kit.tpm_kit
-    identity = bench.draft.identity
-    bench.draft.aik_certificate = tpm_kit.tpm.ak_certificate(
-        identity.key.public_key(), created=VALIDATION_TIME - timedelta(days=11 * 365), key_name="aik-windows/expired")
+    """The genuine AIK certificate re-issued by its CA with only notAfter moved before the validation time."""
+    draft = bench.draft
+    cert = draft.identity.certificate
+    draft.aik_certificate = reissue(cert, draft.tpm.pki.intermediate_key, extensions=tuple(verbatim_extensions(cert)),
+                                    not_after=AIK_EXPIRED)
 
 
 def _aik_certificate_of_other_key(bench: Bench) -> None:
@@ -443,7 +447,7 @@ def mutations() -> list[Mutation]:
     add("aik::expired", "AikExpired",
         _note("CHAIN", med, "the AIK certificate expired before the validation time", "a retired AIK still attests",
               WCCE_AIK),
-        "AIK certificate notAfter 2025 - ...", "cert.reissue", "AIK certificate.validity", _expired_aik,
+        f"AIK certificate notAfter {AIK_EXPIRED:%Y-%m-%d}", "cert.reissue", "AIK certificate.validity", _expired_aik,
         invalid(Reason.CERT_EXPIRED))
     add("aik::certificate-of-other-key", "AikCertOtherKey",
         _note("BINDING", crit, "the AIK info's certificate certifies another key than its AIK public key",
