@@ -357,11 +357,12 @@ def mutations() -> list[Mutation]:
     add("certify::signature-bit-flip", "CertifySigBitFlip",
         _note("SIGNATURE_BYPASS", crit, "one bit of the AIK's certify signature flipped", forged),
         "last bit of the KADS signature inverted", "bytes.flip_bit", "KADS.signature",
-        _set(signature_edit=_flip_last), invalid(Reason.SIGNATURE_INVALID))
+        _set(signature_edit=_flip_last), invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("certify::signed-by-other-aik", "CertifyByOtherAik",
         _note("SIGNATURE_BYPASS", crit, "another RSA key than the certified AIK signed the certification", forged),
         "KADS signature by another RSA-2048 key", "sig.replace", "KADS.signature",
-        lambda b: setattr(b.draft, "certify_signer", _other_aik_key(b)), invalid(Reason.SIGNATURE_INVALID))
+        lambda b: setattr(b.draft, "certify_signer", _other_aik_key(b)), invalid(Reason.SIGNATURE_INVALID),
+        resign=False)
     add("key::imported", "KeyImported",
         _note("KEY_PROTECTION", high, "the key's objectAttributes lack sensitiveDataOrigin",
               "a key generated outside the TPM passes as TPM-generated", WCCE, "TPM 2.0 Library Part 2"),
@@ -509,12 +510,14 @@ def mutations() -> list[Mutation]:
     add("id-binding::signed-by-other-key", "IdBindingSigOther",
         _note("SIGNATURE_BYPASS", crit, "another key than the AIK signed the idBinding attest", forged),
         "idBinding signature by another RSA-2048 key", "sig.replace", "idBinding.signature",
-        lambda b: _id_binding(id_binding_signer=_other_aik_key(b))(b), invalid(Reason.SIGNATURE_INVALID))
+        lambda b: _id_binding(id_binding_signer=_other_aik_key(b))(b), invalid(Reason.SIGNATURE_INVALID),
+        resign=False)
     add("id-binding::creation-data-edited", "IdBindingCreationData",
-        _note("BINDING", high, "the idBinding's creation data is not what the TPM hashed into creationHash",
-              "the AIK's creation circumstances (parent, PCRs) are forged"),
-        "last byte of TPMS_CREATION_DATA changed", "bytes.flip_bit", "idBinding.creationData",
-        _id_binding(creation_data_edit=_flip_last), invalid(Reason.ATTR_CONFLICT))
+        _note("BINDING", high, "the idBinding's creation data is not what the TPM hashed into creationHash "
+              "(it parses; only its locality differs)", "the AIK's creation circumstances (locality, parent, PCRs) "
+              "are forged"),
+        "creationData.locality = TPM_LOC_ONE (the TPM hashed TPM_LOC_ZERO)", "tpm.set",
+        "idBinding.creationData.locality", _id_binding(creation_data_edit=_locality_one), invalid(Reason.ATTR_CONFLICT))
     add("id-binding::aik-not-restricted", "IdBindingAikUnrestricted",
         _note("KEY_PROTECTION", crit, "the AIK's public area lacks restricted: it is an ordinary signing key",
               "it can sign a forged TPMS_ATTEST with magic TPM_GENERATED", WCCE, "shared/specs/other_formats.md 1.8"),
@@ -558,9 +561,24 @@ def vector_cases(seed: str, fmt: MsKastFormat) -> list[VectorCase]:
         signing = Signing.RESIGNED if mutation.resign else Signing.STALE
         cases.append(_case(mutation.id, mutation.comment, (mutation.flag, signing.value), mutation.expected,
                            bench.draft.evidence(), anchors,
-                           Provenance(seed=seed, signing=signing, golden=f"{NAMESPACE}::golden::{mutation.golden}",
+                           Provenance(seed=seed, signing=signing, golden=_base_of(mutation),
                                       operator=mutation.operator, path=mutation.path)))
     return cases
+
+
+def _base_of(mutation: Mutation) -> str:
+    """The vector ``mutation`` differs from by its one defect: an idBinding defect edits the idBinding that only
+    ``variant::id-binding`` carries (the goldens, as real requests, leave it empty), else its golden."""
+    if mutation.id.startswith(f"{NAMESPACE}::id-binding::"):
+        return f"{NAMESPACE}::variant::id-binding"
+    return f"{NAMESPACE}::golden::{mutation.golden}"
+
+
+def _locality_one(data: bytes) -> bytes:
+    # TPMS_CREATION_DATA: pcrSelect (an empty TPML_PCR_SELECTION, 4 bytes), pcrDigest (TPM2B of SHA-256), then the
+    # TPMA_LOCALITY byte: TPM_LOC_ZERO (0x01) becomes TPM_LOC_ONE (0x02), still a well-formed structure.
+    at = 4 + 2 + hashlib.sha256().digest_size
+    return data[:at] + bytes([0x02]) + data[at + 1:]
 
 
 def _case(id_: str, comment: str, flags: tuple[str, ...], expected: dict[Profile, Reason], evidence: Evidence,
