@@ -826,3 +826,14 @@ def test_the_foreign_ek_ca_vector_changes_only_the_ek_certificates_issuer(parsec
         genuine_ek.serial_number, genuine_ek.public_key(), genuine_ek.issuer)
     aki = x509.AuthorityKeyIdentifier
     assert foreign_ek.extensions.get_extension_for_class(aki) != genuine_ek.extensions.get_extension_for_class(aki)
+
+
+def test_the_imported_key_vector_isolates_sensitive_data_origin(cases):
+    # ImportedKey: only sensitiveDataOrigin is clear (ATTR_NOT_LOCAL); fixedTPM/fixedParent stay set, else the
+    # key would also be ATTR_EXTRACTABLE.
+    record = json.loads(cases["webauthn::attributes::imported-key"].evidence.files[
+        cases["webauthn::attributes::imported-key"].evidence.primary])
+    attestation = cbor2.loads(from_b64url(record["credential"]["response"]["attestationObject"], "attestationObject"))
+    attributes = TpmtPublic.unmarshal(attestation["attStmt"]["pubArea"]).object_attributes
+    assert not attributes & TpmaObject.SENSITIVE_DATA_ORIGIN
+    assert attributes & TpmaObject.FIXED_TPM and attributes & TpmaObject.FIXED_PARENT

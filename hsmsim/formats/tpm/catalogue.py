@@ -395,9 +395,11 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
         "objectAttributes | restricted, certified and re-signed", "tpm.set", "pubArea.objectAttributes",
         _attributes(lambda a: a | TpmaObject.RESTRICTED), invalid(Reason.KEY_PURPOSE), resign=True)
     add("attributes::imported-key", "ImportedKey",
-        _note("KEY_PROTECTION", crit, "an imported key: the emulated TPM certifies it without sensitiveDataOrigin",
-              "a key generated outside the TPM is accepted as generated on the device"),
-        "an imported EC P-256 key (TPM2_Import leaves sensitiveDataOrigin clear)", "key.import", "pubArea",
+        _note("KEY_PROTECTION", crit, "a key imported into the emulated TPM, certified with sensitiveDataOrigin "
+              "clear; fixedTPM and fixedParent stay set to isolate that one attribute (a TPM2_Import object has "
+              "them clear too, which is ATTR_EXTRACTABLE)", "a key generated outside the TPM is accepted as "
+              "generated on the device"),
+        "an imported EC P-256 key, sensitiveDataOrigin clear (fixedTPM, fixedParent set)", "key.import", "pubArea",
         _set(), invalid(Reason.ATTR_NOT_LOCAL), resign=True, golden=IMPORTED)
     add("akcert::no-eku", "AkCertNoEku",
         _note("CERT_PROFILE", high, "AK certificate without extendedKeyUsage tcg-kp-AIKCertificate",

@@ -364,7 +364,8 @@ def mutations() -> list[Mutation]:
         lambda b: setattr(b.draft, "certify_signer", _other_aik_key(b)), invalid(Reason.SIGNATURE_INVALID),
         resign=False)
     add("key::imported", "KeyImported",
-        _note("KEY_PROTECTION", high, "the key's objectAttributes lack sensitiveDataOrigin",
+        _note("KEY_PROTECTION", high, "the key's objectAttributes lack sensitiveDataOrigin; fixedTPM and fixedParent "
+              "stay set to isolate that one attribute (a TPM2_Import object has them clear too)",
               "a key generated outside the TPM passes as TPM-generated", WCCE, "TPM 2.0 Library Part 2"),
         "objectAttributes & ~sensitiveDataOrigin", "tpm.set", "KADS.keyBlob.public.objectAttributes",
         _area(lambda a: a & ~TpmaObject.SENSITIVE_DATA_ORIGIN), invalid(Reason.ATTR_NOT_LOCAL))
