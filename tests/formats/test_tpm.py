@@ -761,10 +761,14 @@ def test_cli_refuses_a_pki_profile_in_one_line_with_exit_2(tmp_path, format_name
     assert not (tmp_path / "out").exists()
 
 
-def _x5c(case) -> list[x509.Certificate]:
+def _att_stmt(case) -> dict:
     record = json.loads(case.evidence.files[case.evidence.primary])
-    attestation = cbor2.loads(from_b64url(record["credential"]["response"]["attestationObject"], "attestationObject"))
-    return [x509.load_der_x509_certificate(der) for der in attestation["attStmt"]["x5c"]]
+    return cbor2.loads(from_b64url(record["credential"]["response"]["attestationObject"], "attestationObject"))[
+        "attStmt"]
+
+
+def _x5c(case) -> list[x509.Certificate]:
+    return [x509.load_der_x509_certificate(der) for der in _att_stmt(case)["x5c"]]
 
 
 def _extension_tlvs(cert: x509.Certificate) -> dict[str, bytes]:
@@ -831,9 +835,18 @@ def test_the_foreign_ek_ca_vector_changes_only_the_ek_certificates_issuer(parsec
 def test_the_imported_key_vector_isolates_sensitive_data_origin(cases):
     # ImportedKey: only sensitiveDataOrigin is clear (ATTR_NOT_LOCAL); fixedTPM/fixedParent stay set, else the
     # key would also be ATTR_EXTRACTABLE.
-    record = json.loads(cases["webauthn::attributes::imported-key"].evidence.files[
-        cases["webauthn::attributes::imported-key"].evidence.primary])
-    attestation = cbor2.loads(from_b64url(record["credential"]["response"]["attestationObject"], "attestationObject"))
-    attributes = TpmtPublic.unmarshal(attestation["attStmt"]["pubArea"]).object_attributes
+    pub_area = _att_stmt(cases["webauthn::attributes::imported-key"])["pubArea"]
+    attributes = TpmtPublic.unmarshal(pub_area).object_attributes
     assert not attributes & TpmaObject.SENSITIVE_DATA_ORIGIN
     assert attributes & TpmaObject.FIXED_TPM and attributes & TpmaObject.FIXED_PARENT
+
+
+def test_pubarea_trailing_bytes_certifies_the_name_of_the_bytes_sent(cases):
+    # PubAreaTrailingBytes is an encoding defect only: attested.name = nameAlg ‖ H(pubArea as sent), so a
+    # verifier hashing what it received finds the Name right and only strict parsing (MALFORMED) catches it.
+    statement = _att_stmt(cases["webauthn::pubarea::trailing-bytes"])
+    pub_area = statement["pubArea"]
+    assert pub_area[-1:] == b"\x00"
+    attested = TpmsAttest.unmarshal(statement["certInfo"]).attested
+    assert attested.name == pub_area[2:4] + hashlib.sha256(pub_area).digest()
+    assert pub_area == _att_stmt(cases["webauthn::golden::ec-p256"])["pubArea"] + b"\x00"

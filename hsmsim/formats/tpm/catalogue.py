@@ -33,6 +33,7 @@ from hsmsim.formats.tpm.structures import (
     SymDef,
     TpmsAttest,
     TpmtPublic,
+    name_of,
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
@@ -182,6 +183,16 @@ def _quote(attest: TpmsAttest) -> TpmsAttest:
 def _other_name(bench: Workbench) -> None:
     other = bench.kit.tpm.key_public(bench.kit.other_key())
     bench.draft.attest_edit = lambda a: replace(a, attested=CertifyInfo(other.name(), a.attested.qualified_name))  # type: ignore[union-attr]
+
+
+def _pub_area_trailing_byte(bench: Workbench) -> None:
+    """pubArea with a byte after its TPMT_PUBLIC, and the AK certifying the Name of those bytes: a verifier that
+    hashes what it received (WebAuthn §8.3) finds the Name right, so the encoding is the one defect."""
+    draft = bench.draft
+    sent = draft.area.marshal() + b"\x00"
+    name = name_of(draft.area.name_alg, sent)
+    draft.pub_area = sent
+    draft.attest_edit = lambda a: replace(a, attested=CertifyInfo(name, a.attested.qualified_name))  # type: ignore[union-attr]
 
 
 def _other_credential_key(bench: Workbench) -> None:
@@ -374,11 +385,11 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
         "attested.name = Name of another key in the TPM, re-signed", "tpm.set", "certInfo.attested.name",
         _other_name, invalid(Reason.KEY_MISMATCH), resign=True)
     add("pubarea::trailing-bytes", "PubAreaTrailingBytes",
-        _note("ENCODING", med, "one byte after TPMT_PUBLIC in pubArea",
-              "the Name a verifier hashes and the structure it parses differ", TPM_PART2),
-        "00 appended to pubArea", "bytes.extend", "attStmt.pubArea",
-        lambda b: setattr(b.draft, "pub_area", b.draft.area.marshal() + b"\x00"), invalid(Reason.MALFORMED),
-        resign=True)
+        _note("ENCODING", med, "one byte after TPMT_PUBLIC in pubArea; attested.name is the Name of the bytes as "
+              "sent, so only a parser that reads to the end notices", "a lenient parser takes the extra byte as "
+              "part of a certified key", TPM_PART2),
+        "00 appended to pubArea, its Name certified", "bytes.extend", "attStmt.pubArea", _pub_area_trailing_byte,
+        invalid(Reason.MALFORMED), resign=True)
     add("attributes::no-fixed-tpm", "NoFixedTpm",
         _note("KEY_PROTECTION", crit, "objectAttributes lack fixedTPM: the key may be duplicated to another TPM",
               "a key that can leave the TPM is accepted as hardware-bound", SPEC + ".8", "go-attestation"),
