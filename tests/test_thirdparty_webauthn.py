@@ -43,7 +43,8 @@ PACKED_PROFILE = {f"webauthn::packed::{name}" for name in (
 MISSED = {
     "thirdparty-py-webauthn": BOTH | PACKED_PROFILE | {
         "webauthn::statement::fmt-none", "webauthn::attest::truncated", "webauthn::attest::clock-safe-invalid",
-        "webauthn::pubarea::reserved-attribute-bit", "webauthn::cbor::trailing-bytes",
+        "webauthn::pubarea::reserved-attribute-bit", "webauthn::pubarea::trailing-bytes",
+        "webauthn::cbor::trailing-bytes",
         "webauthn::cbor::indefinite-length-map", "webauthn::packed::ecdaa-key-id",
         "webauthn::android-key::levels-disagree",
         "webauthn::apple::nonce-set-not-sequence"},

@@ -343,3 +343,18 @@ def test_a_vector_shows_its_own_formats_note_of_a_shared_flag():
     primus_shown = shown["primus::attr::extractable-true"]
     assert primus_note in primus_shown and "f9" not in primus_shown
     assert yubico_note in shown["yubico-piv::chain::f9-expired"]
+
+
+ROOT_CA_FILES = [(file, test) for file, test in TESTS
+                 if any(f["path"].endswith("_root_ca.pem") for f in test["inputs"]["files"])]
+
+
+@pytest.mark.parametrize(("file", "test"), ROOT_CA_FILES, ids=[t["id"] for _, t in ROOT_CA_FILES])
+def test_the_native_root_ca_file_is_the_relying_partys_anchor(file, test):
+    # <fmt>_root_ca.pem is hsmsim's copy of the root the relying party trusts, never attacker evidence: a
+    # foreign-root defect carries its root copy inside the evidence and leaves this file genuine.
+    files = {f["path"]: base64.b64decode(f["base64"]) for f in test["inputs"]["files"]}
+    anchors = [x509.load_pem_x509_certificate(a.encode()) for a in test["trust"]["anchors"]]
+    for name, data in files.items():
+        if name.endswith("_root_ca.pem"):
+            assert x509.load_pem_x509_certificates(data) == anchors, name

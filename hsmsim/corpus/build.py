@@ -84,6 +84,19 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "purebred `inner::yubikey-slot-not-by-f9`); `purebred::inner::yubikey-foreign-root` re-issues only the f9 "
         "and re-signs the golden slot certificate; `yubihsm2::attr::exportable-key` is an RSA-3072 key like its "
         "golden; the purebred fuzz findings name their golden `purebred::golden::yubikey::ec-p384` and are Stale.",
+        "One defect per vector (TPM and WebAuthn statements): `<fmt>_root_ca.pem` is always the relying party's "
+        "anchor, also in the foreign-root vectors (their root copy is in the evidence); AK certificate re-issues "
+        "keep the other extensions byte for byte (the Windows AIK notice stays a BMPString); packed subject "
+        "defects edit only the named RDN; `packed::cert-not-yet-valid` moves only notBefore; "
+        "`tpm-acme::chain::unknown-root` has the ACME AK profile; `parsec-tpm::activate::ek-certificate-foreign-root` "
+        "certifies the TPM's own EK and activates; `ms-kast::aik::expired` keeps serial and notBefore; "
+        "`ms-kast::id-binding::creation-data-edited` edits the locality and still parses, and the id-binding "
+        "defects name `variant::id-binding` as their base; `pubarea::trailing-bytes` certifies the Name of the "
+        "bytes sent.",
+        "Expectation changed: `webauthn::packed::cert-no-aaguid-extension` is acceptable, strict CERT_PROFILE "
+        "(was valid): §8.2.1 requires the extension when the root serves several models.",
+        "Flags changed: `ms-kast::certify::signature-bit-flip`, `ms-kast::certify::signed-by-other-aik` and "
+        "`ms-kast::id-binding::signed-by-other-key` are Stale (were Resigned).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -95,8 +95,7 @@ def _splice_from(goldens: dict[str, VectorCase]) -> Callable[[FileBench, random.
     return apply
 
 
-def _catalogue(case: VectorCase) -> FuzzOperator:
-    golden = (case.provenance.golden or "").rsplit("::", 1)[-1]
+def _catalogue(case: VectorCase, golden: str) -> FuzzOperator:
 
     def apply(bench: FileBench, _rng: random.Random) -> str:
         if bench.touched:  # it replaces every file: on a changed bench it would undo the other operators
@@ -118,10 +117,18 @@ def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
         raise mutate.MutationError(f"format {format_name} has no golden vectors")
     first = next(iter(goldens.values()))
     # A mutated vector replays only where the model's trust and time are its own.
-    mutated = [c for c in cases if c.provenance.golden and c.provenance.golden.rsplit("::", 1)[-1] in goldens
+    by_id = {c.id: c for c in cases}
+
+    def golden_of(case: VectorCase) -> str:
+        # A defect of a variant (ms-kast's idBinding defects) replays where the variant's own golden does.
+        base = case.provenance.golden
+        while base in by_id and "Golden" not in by_id[base].flags:
+            base = by_id[base].provenance.golden
+        return (base or "").rsplit("::", 1)[-1]
+    mutated = [(c, golden_of(c)) for c in cases if c.provenance.golden and golden_of(c) in goldens
                and c.anchors == first.anchors and c.validation_time == first.validation_time]
     operators = (
-        *(_catalogue(c) for c in mutated),
+        *(_catalogue(c, golden) for c, golden in mutated),
         FuzzOperator("bytes.flip", _flip), FuzzOperator("bytes.truncate", _truncate),
         FuzzOperator("bytes.extend", _extend), FuzzOperator("splice", _splice_from(goldens)),
     )

@@ -150,6 +150,16 @@ def spec_of_certificate(cert: x509.Certificate) -> CertSpec:
     )
 
 
+def verbatim_extensions(cert: x509.Certificate) -> list[Ext]:
+    """``cert``'s extensions in order, each holding the DER value the certificate carries (an
+    :class:`~cryptography.x509.UnrecognizedExtension`), so a re-issue writes them byte for byte; cryptography would
+    re-encode a parsed value (a BMPString user notice becomes a UTF8String)."""
+    _fields, tlvs = extension_tlvs(cert.tbs_certificate_bytes)
+    # Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }: the value is last.
+    return [Ext(x509.UnrecognizedExtension(e.oid, der_content(der_children(der_content(tlv))[-1])), e.critical)
+            for e, tlv in zip(cert.extensions, tlvs, strict=True)]
+
+
 def reissue(cert: x509.Certificate, issuer_key: PrivateKey, **changes: object) -> x509.Certificate:
     """``cert`` rebuilt with ``changes`` (any :class:`CertSpec` field) and signed by ``issuer_key``."""
     return build_certificate(replace(spec_of_certificate(cert), **changes), issuer_key)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_
 from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, MsKastFormat, pkcs8_pem, request_der
 from hsmsim.formats.tpm.pki import tpm_pki
 from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.pki.builder import extension_tlvs
 from hsmsim.tpm.structures import TpmsAttest
 from hsmsim.verdict import Profile, Reason
 
@@ -407,3 +408,85 @@ def test_cli_key_create_attest_verify(tmp_path: Path) -> None:
     request.write_bytes(bytes(data))
     rejected = run("verify", str(request), "--root", str(out / "tpm_root_ca.pem"))
     assert rejected.returncode == 1 and rejected.stdout.startswith("REJECT CSR_SIGNATURE_INVALID"), rejected.stdout
+
+
+def _aik_certificate(case) -> x509.Certificate:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from hsmsim.formats.tpm.kast_format import recover_aik
+
+    files = case.evidence.files
+    csr = wire.parse_csr(wire.parse_cmc(request_der(files[case.evidence.primary])).request)
+    ca_key = load_pem_private_key(next(v for k, v in files.items() if k.endswith(CA_KEY_SUFFIX)), None)
+    aik = recover_aik(csr, [ca_key])
+    assert aik is not None and aik.certificate is not None
+    return aik.certificate
+
+
+def test_the_expired_aik_certificate_moves_only_not_after(cases: list) -> None:
+    # AikExpired names notAfter only: serial, notBefore, extensions and key stay the golden's.
+    by_id = {case.id: case for case in cases}
+    golden = _aik_certificate(by_id["ms-kast::golden::rsa-3072"])
+    expired = _aik_certificate(by_id["ms-kast::aik::expired"])
+    assert expired.not_valid_after_utc < VALIDATION_TIME < golden.not_valid_after_utc
+    assert expired.not_valid_before_utc == golden.not_valid_before_utc < expired.not_valid_after_utc
+    assert (expired.serial_number, expired.public_key(), expired.issuer, expired.subject) == (
+        golden.serial_number, golden.public_key(), golden.issuer, golden.subject)
+    assert extension_tlvs(expired.tbs_certificate_bytes)[1] == extension_tlvs(golden.tbs_certificate_bytes)[1]
+
+
+def _kast(case) -> wire.Kast:
+    csr = wire.parse_csr(wire.parse_cmc(request_der(case.evidence.files[case.evidence.primary])).request)
+    (statement,) = csr.attribute(wire.OID_STATEMENT)
+    return wire.parse_kast(der_content(statement.values[0]))
+
+
+SIGNED_ATTEST = {"attest", "signature"}  # the AIK re-signs an edited attest
+ID_BINDING_PARTS = {"attest-for-other-aik": SIGNED_ATTEST, "public-of-other-aik": {"aik_public", *SIGNED_ATTEST},
+                    "signed-by-other-key": {"signature"}, "creation-data-edited": {"creation_data"},
+                    "aik-not-restricted": {"aik_public", *SIGNED_ATTEST}}
+
+
+@pytest.mark.parametrize(("vector", "parts"), ID_BINDING_PARTS.items())
+def test_an_id_binding_defect_differs_from_its_base_only_in_the_named_part(cases: list, vector: str,
+                                                                           parts: set[str]) -> None:
+    # The goldens leave the idBinding empty as real requests do: an idBinding defect's one-defect base is
+    # variant::id-binding, and its provenance says so.
+    by_id = {case.id: case for case in cases}
+    case = by_id[f"ms-kast::id-binding::{vector}"]
+    assert case.provenance.golden == "ms-kast::variant::id-binding"
+    base, mutated = _kast(by_id[case.provenance.golden]), _kast(case)
+    assert (mutated.key_attest, mutated.signature, mutated.key_blob) == (base.key_attest, base.signature,
+                                                                         base.key_blob)
+    base_binding, mutated_binding = wire.IdBinding.unmarshal(base.id_binding), wire.IdBinding.unmarshal(
+        mutated.id_binding)
+    changed = {part for part in ("aik_public", "creation_data", "attest", "signature")
+               if getattr(mutated_binding, part) != getattr(base_binding, part)}
+    assert changed == parts
+
+
+def test_the_edited_creation_data_still_parses_and_differs_only_in_locality(cases: list) -> None:
+    # IdBindingCreationData: not what the TPM hashed (ATTR_CONFLICT), but a well-formed TPMS_CREATION_DATA.
+    by_id = {case.id: case for case in cases}
+    base = wire.IdBinding.unmarshal(_kast(by_id["ms-kast::variant::id-binding"]).id_binding).creation_data
+    edited = wire.IdBinding.unmarshal(_kast(by_id["ms-kast::id-binding::creation-data-edited"]).id_binding)
+    locality = 4 + 2 + 32  # empty TPML_PCR_SELECTION, TPM2B pcrDigest (SHA-256), then TPMA_LOCALITY
+    assert len(edited.creation_data) == len(base)
+    assert [i for i, (a, b) in enumerate(zip(base, edited.creation_data, strict=True)) if a != b] == [locality]
+    assert (base[locality], edited.creation_data[locality]) == (0x01, 0x02)
+    assert base[-2:] == edited.creation_data[-2:] == b"\x00\x00"  # outsideInfo stays empty
+
+
+def test_a_broken_aik_signature_is_flagged_stale() -> None:
+    # Stale: the final bytes are not signed by the genuine attestation key (the AIK) after the mutation.
+    flags = {m.id: m.resign for m in mutations()}
+    for vector in ("certify::signature-bit-flip", "certify::signed-by-other-aik", "id-binding::signed-by-other-key"):
+        assert flags[f"ms-kast::{vector}"] is False
+
+
+def test_the_generic_fuzz_model_still_replays_the_id_binding_defects_on_their_golden() -> None:
+    from hsmsim.fuzz.generic import generic_fuzz_model
+
+    operators = {op.name: op for op in generic_fuzz_model("ms-kast", SEED).operators}
+    for vector in ID_BINDING_PARTS:
+        assert operators[f"ms-kast::id-binding::{vector}"].goldens == ("rsa-3072",)

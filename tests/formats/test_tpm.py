@@ -62,6 +62,7 @@ from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import TrustAnchors
+from hsmsim.pki.builder import extension_tlvs
 from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.container import (
     AuthenticatorData,
@@ -758,3 +759,94 @@ def test_cli_refuses_a_pki_profile_in_one_line_with_exit_2(tmp_path, format_name
     lines = attest.stderr.strip().splitlines()
     assert attest.returncode == 2 and len(lines) == 1 and lines[0].startswith(message), attest.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _att_stmt(case) -> dict:
+    record = json.loads(case.evidence.files[case.evidence.primary])
+    return cbor2.loads(from_b64url(record["credential"]["response"]["attestationObject"], "attestationObject"))[
+        "attStmt"]
+
+
+def _x5c(case) -> list[x509.Certificate]:
+    return [x509.load_der_x509_certificate(der) for der in _att_stmt(case)["x5c"]]
+
+
+def _extension_tlvs(cert: x509.Certificate) -> dict[str, bytes]:
+    _fields, tlvs = extension_tlvs(cert.tbs_certificate_bytes)
+    return {e.oid.dotted_string: tlv for e, tlv in zip(cert.extensions, tlvs, strict=True)}
+
+
+SAN, EKU, BASIC_CONSTRAINTS = "2.5.29.17", "2.5.29.37", "2.5.29.19"
+AK_REISSUES = {"akcert::no-eku": {EKU}, "akcert::subject-present": set(), "akcert::ca-true": {BASIC_CONSTRAINTS},
+               "akcert::no-san": {SAN}, "akcert::san-not-critical": {SAN},
+               "akcert::manufacturer-fido-conformance": {SAN}, "akcert::manufacturer-swtpm-localca": {SAN},
+               "chain::ak-expired": set(), "chain::ak-forged-issuer": set()}
+
+
+@pytest.mark.parametrize(("vector", "named"), AK_REISSUES.items())
+def test_an_ak_certificate_reissue_keeps_every_other_extension_byte_for_byte(cases, vector, named):
+    # One named defect: the extensions it does not name (the Windows AIK policy's BMPString notice among them)
+    # are the golden's bytes.
+    golden = _extension_tlvs(_x5c(cases["webauthn::golden::ec-p256"])[0])
+    mutated = _extension_tlvs(_x5c(cases[f"webauthn::{vector}"])[0])
+    assert "2.5.29.32" in golden
+    assert {oid: tlv for oid, tlv in mutated.items() if oid not in named} == {
+        oid: tlv for oid, tlv in golden.items() if oid not in named}
+
+
+def _acme_ak_certificate(case) -> x509.Certificate:
+    record = json.loads(case.evidence.files[case.evidence.primary])
+    attestation = cbor2.loads(from_b64url(record["payload"]["attObj"], "attObj"))
+    return x509.load_der_x509_certificate(attestation["attStmt"]["x5c"][0])
+
+
+def test_the_acme_unknown_root_ak_certificate_has_the_acme_profile(acme_cases):
+    # Only the PKI is foreign: the AK certificate names the genuine device as the golden's does, so the
+    # identifier checks pass and only the chain fails.
+    golden = _acme_ak_certificate(acme_cases["tpm-acme::golden::ec-p256"])
+    foreign = _acme_ak_certificate(acme_cases["tpm-acme::chain::unknown-root"])
+    assert [e.oid for e in foreign.extensions] == [e.oid for e in golden.extensions]
+    san = x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME
+    assert foreign.extensions.get_extension_for_oid(san) == golden.extensions.get_extension_for_oid(san)
+    assert foreign.issuer == golden.issuer and foreign.public_key() != golden.public_key()
+
+
+def _activation(case) -> dict:
+    name = next(n for n in case.evidence.files if n.endswith(".activate-credential.json"))
+    return json.loads(case.evidence.files[name])
+
+
+def test_the_foreign_ek_ca_vector_changes_only_the_ek_certificates_issuer(parsec_cases):
+    # ActivateEkUntrusted: the TPM's own EK under an untrusted CA. The credential is still sealed to that EK and
+    # released (else it would also be ActivateOtherTpmEk), so only the EK chain can fail.
+    golden = _activation(parsec_cases["parsec-tpm::golden::ec-p256"])
+    mutated = _activation(parsec_cases["parsec-tpm::activate::ek-certificate-foreign-root"])
+    assert {k: v for k, v in mutated.items() if k != "ekCertificate"} == {
+        k: v for k, v in golden.items() if k != "ekCertificate"}
+    assert mutated["activated"] == mutated["credential"]
+    genuine_ek, foreign_ek = (x509.load_der_x509_certificate(base64.b64decode(r["ekCertificate"]))
+                              for r in (golden, mutated))
+    assert (foreign_ek.serial_number, foreign_ek.public_key(), foreign_ek.issuer) == (
+        genuine_ek.serial_number, genuine_ek.public_key(), genuine_ek.issuer)
+    aki = x509.AuthorityKeyIdentifier
+    assert foreign_ek.extensions.get_extension_for_class(aki) != genuine_ek.extensions.get_extension_for_class(aki)
+
+
+def test_the_imported_key_vector_isolates_sensitive_data_origin(cases):
+    # ImportedKey: only sensitiveDataOrigin is clear (ATTR_NOT_LOCAL); fixedTPM/fixedParent stay set, else the
+    # key would also be ATTR_EXTRACTABLE.
+    pub_area = _att_stmt(cases["webauthn::attributes::imported-key"])["pubArea"]
+    attributes = TpmtPublic.unmarshal(pub_area).object_attributes
+    assert not attributes & TpmaObject.SENSITIVE_DATA_ORIGIN
+    assert attributes & TpmaObject.FIXED_TPM and attributes & TpmaObject.FIXED_PARENT
+
+
+def test_pubarea_trailing_bytes_certifies_the_name_of_the_bytes_sent(cases):
+    # PubAreaTrailingBytes is an encoding defect only: attested.name = nameAlg ‖ H(pubArea as sent), so a
+    # verifier hashing what it received finds the Name right and only strict parsing (MALFORMED) catches it.
+    statement = _att_stmt(cases["webauthn::pubarea::trailing-bytes"])
+    pub_area = statement["pubArea"]
+    assert pub_area[-1:] == b"\x00"
+    attested = TpmsAttest.unmarshal(statement["certInfo"]).attested
+    assert attested.name == pub_area[2:4] + hashlib.sha256(pub_area).digest()
+    assert pub_area == _att_stmt(cases["webauthn::golden::ec-p256"])["pubArea"] + b"\x00"

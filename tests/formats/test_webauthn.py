@@ -279,3 +279,50 @@ def test_real_windows_hello_registration_with_padded_base64(webauthn, shared_dir
     assert structural.accepted, structural.detail
     strict = webauthn.verify(evidence, trust, at=at, profile=Profile.STRICT)
     assert strict.reason is Reason.MALFORMED and "clientDataJSON" in strict.detail
+
+
+def _attestation_certificate(case) -> x509.Certificate:
+    return x509.load_der_x509_certificate(_object(case)[0]["attStmt"]["x5c"][0])
+
+
+def _subject_attributes(cert: x509.Certificate) -> list[tuple[str, object, str]]:
+    return [(a.oid.dotted_string, a._type, a.value) for rdn in cert.subject.rdns for a in rdn]
+
+
+C_, O_, OU_, CN_ = (oid.dotted_string for oid in (x509.NameOID.COUNTRY_NAME, x509.NameOID.ORGANIZATION_NAME,
+                                             x509.NameOID.ORGANIZATIONAL_UNIT_NAME, x509.NameOID.COMMON_NAME))
+
+
+@pytest.mark.parametrize(("vector", "oid", "value"), [
+    ("cert-ou-wrong", OU_, "Yubico Attestation"), ("cert-no-ou", OU_, None), ("cert-no-country", C_, None),
+    ("cert-no-organisation", O_, None), ("cert-no-common-name", CN_, None)])
+def test_a_packed_subject_defect_changes_only_its_attribute(cases, vector, oid, value):
+    golden = _attestation_certificate(cases["webauthn::golden::packed-es256"])
+    assert ("2.5.4.6", x509.name._ASN1Type.PrintableString, "SE") in _subject_attributes(golden)
+    assert golden.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value.endswith(
+        f" Serial {golden.serial_number}")
+    expected = [(o, t, value if o == oid else v) for o, t, v in _subject_attributes(golden)
+                if o != oid or value is not None]
+    mutated = _attestation_certificate(cases[f"webauthn::packed::{vector}"])
+    assert _subject_attributes(mutated) == expected
+    assert mutated.serial_number == golden.serial_number
+
+
+def test_packed_not_yet_valid_moves_only_not_before(cases):
+    golden = _attestation_certificate(cases["webauthn::golden::packed-es256"])
+    mutated = _attestation_certificate(cases["webauthn::packed::cert-not-yet-valid"])
+    assert mutated.not_valid_before_utc > cases["webauthn::packed::cert-not-yet-valid"].validation_time
+    assert mutated.not_valid_after_utc == golden.not_valid_after_utc
+    golden_tbs, mutated_tbs = golden.tbs_certificate_bytes, mutated.tbs_certificate_bytes
+    assert b"\x18\x0f20500904000000Z" in golden_tbs and b"\x18\x0f20500904000000Z" in mutated_tbs
+
+
+def test_a_packed_certificate_without_the_aaguid_extension_fails_strict_only(webauthn, cases):
+    # §8.2.1: the extension MUST be present when the root serves several models, as the U2F root does; only
+    # metadata tells a verifier that, so the strict profile requires it and the structural one does not.
+    case = cases["webauthn::packed::cert-no-aaguid-extension"]
+    cert = _attestation_certificate(case)
+    with pytest.raises(x509.ExtensionNotFound):
+        cert.extensions.get_extension_for_oid(OID_FIDO_AAGUID)
+    assert _verify(webauthn, case, Profile.STRUCTURAL).accepted
+    assert _verify(webauthn, case, Profile.STRICT).reason is Reason.CERT_PROFILE

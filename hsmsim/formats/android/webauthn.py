@@ -87,11 +87,15 @@ class AndroidKeyDraft:
     leaf_public_key: PublicKey | None = None
     message_edit: Callable[[bytes], bytes] | None = None
     statement_edit: Callable[[dict[str, object]], None] | None = None
+    trusted_root: x509.Certificate | None = None
+    """The root the relying party trusts (default: the device chain's root); a foreign-PKI defect keeps the
+    genuine one here while x5c carries the foreign chain and its root copy."""
 
     @property
     def roots(self) -> tuple[x509.Certificate, ...]:
-        """The device chain's root, shipped beside the record."""
-        return (self.identity.root,)
+        """The root the relying party trusts, shipped beside the record as ``android-key_root_ca.pem`` (hsmsim's
+        copy of the verifier's anchor, never evidence)."""
+        return (self.trusted_root or self.identity.root,)
 
     def certificates(self, client_data_hash: bytes) -> list[x509.Certificate]:
         """The leaf (KeyDescription with attestationChallenge = ``client_data_hash``) and the chain above it."""
@@ -301,6 +305,7 @@ def _signed_by_attestation_key(bench: Workbench) -> None:
 
 def _foreign_device_pki(bench: Workbench) -> None:
     draft = bench.draft
+    draft.trusted_root = draft.identity.root
     draft.identity = android_identity(f"{bench.kit.seed}/foreign-android", draft.serial, draft.level, draft.shape,
                                       ATTEST_TIME)
 
@@ -410,9 +415,11 @@ def mutations() -> list[Mutation]:
         "signed authData", "message.edit", "attStmt.sig", _draft(message_edit=lambda message: message[:-32]),
         invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("chain-foreign-device-pki", "AndroidForeignPki",
-        _note("CHAIN", crit, "the chain comes from another (emulated) Google PKI of the same names",
-              "a verifier trusting the root inside x5c accepts any PKI"),
-        "device chain and root derived from another seed", "chain.replace", "x5c[1:]", _foreign_device_pki,
+        _note("CHAIN", crit, "the chain, root copy included, comes from another (emulated) Google PKI of the same "
+              "names. android-key_root_ca.pem stays the genuine root: it is hsmsim's copy of the anchor the relying "
+              "party trusts, not part of the evidence", "a verifier trusting the root inside x5c accepts any PKI"),
+        "device chain and root copy in x5c derived from another seed; android-key_root_ca.pem genuine",
+        "chain.replace", "x5c[1:]", _foreign_device_pki,
         invalid(Reason.CHAIN_UNTRUSTED))
     add("x5c-empty", "AndroidX5cEmpty",
         _note("CHAIN", high, "attStmt.x5c is an empty array", "no KeyMint attestation is checked"),

@@ -33,13 +33,14 @@ from hsmsim.formats.tpm.structures import (
     SymDef,
     TpmsAttest,
     TpmtPublic,
+    name_of,
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
-from hsmsim.pki.builder import UTF8, Ext, name, reissue
+from hsmsim.pki.builder import UTF8, Ext, name, reissue, verbatim_extensions
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
@@ -184,6 +185,16 @@ def _other_name(bench: Workbench) -> None:
     bench.draft.attest_edit = lambda a: replace(a, attested=CertifyInfo(other.name(), a.attested.qualified_name))  # type: ignore[union-attr]
 
 
+def _pub_area_trailing_byte(bench: Workbench) -> None:
+    """pubArea with a byte after its TPMT_PUBLIC, and the AK certifying the Name of those bytes: a verifier that
+    hashes what it received (WebAuthn §8.3) finds the Name right, so the encoding is the one defect."""
+    draft = bench.draft
+    sent = draft.area.marshal() + b"\x00"
+    name = name_of(draft.area.name_alg, sent)
+    draft.pub_area = sent
+    draft.attest_edit = lambda a: replace(a, attested=CertifyInfo(name, a.attested.qualified_name))  # type: ignore[union-attr]
+
+
 def _other_credential_key(bench: Workbench) -> None:
     bench.webauthn().credential_key = bench.kit.other_key().public_key
 
@@ -205,13 +216,14 @@ def _extra_data_without_client_data(bench: Workbench) -> None:
 
 def _ak_reissue(*, extensions: Callable[[list[Ext]], list[Ext]] | None = None, issuer_key: Any = None,
                 **changes: object) -> Operator:
-    """Re-issue the AK certificate (by the genuine intermediate unless ``issuer_key``) and put it in x5c."""
+    """Re-issue the AK certificate (by the genuine intermediate unless ``issuer_key``) and put it in x5c. The
+    extensions ``extensions`` leaves alone keep their encoding byte for byte."""
     def apply(bench: Workbench) -> None:
         kit = bench.kit
         cert = kit.identity.certificate
-        if extensions is not None:
-            changes["extensions"] = tuple(extensions([Ext(e.value, e.critical) for e in cert.extensions]))
-        new = reissue(cert, issuer_key(kit) if issuer_key else kit.pki.intermediate_key, **changes)
+        kept = verbatim_extensions(cert)
+        new = reissue(cert, issuer_key(kit) if issuer_key else kit.pki.intermediate_key,
+                      **{**changes, "extensions": tuple(extensions(kept) if extensions is not None else kept)})
         bench.draft.x5c = chain_der([new, kit.pki.intermediate])
     return apply
 
@@ -243,9 +255,13 @@ def _impostor_key(kit: TpmKit) -> Any:
 
 
 def _foreign_pki(bench: Workbench) -> None:
-    """A complete TPM-shaped AK chain under another emulated root; its AK certifies the key."""
+    """A complete TPM-shaped AK chain under another emulated root; its AK certifies the key. Its AK certificate has
+    the kit's format's profile: for ACME it names the genuine device (the identifier the order asks for)."""
     kit = bench.kit
-    foreign = replace(kit.tpm, seed=f"{kit.seed}/unknown-root").ak_identity(created=kit.device.attestation_created)
+    permanent_id = kit.tpm.ek_urn() if kit.provider.names_device else None
+    foreign = replace(kit.tpm, seed=f"{kit.seed}/unknown-root").ak_identity(
+        created=kit.device.attestation_created, permanent_id=permanent_id)
+    bench.draft.trusted_root = kit.identity.root
     bench.draft.identity = foreign
     bench.draft.x5c = chain_der([*foreign.chain, foreign.root])
 
@@ -272,8 +288,8 @@ def provided_rsa_ak(bench: Workbench) -> None:
 def _intermediate_not_ca(bench: Workbench) -> None:
     kit = bench.kit
     intermediate = reissue(kit.pki.intermediate, kit.pki.root_key, extensions=tuple(
-        Ext(x509.BasicConstraints(ca=False, path_length=None), True) if e.oid == ExtensionOID.BASIC_CONSTRAINTS
-        else Ext(e.value, e.critical) for e in kit.pki.intermediate.extensions))
+        Ext(x509.BasicConstraints(ca=False, path_length=None), True) if e.value.oid == ExtensionOID.BASIC_CONSTRAINTS
+        else e for e in verbatim_extensions(kit.pki.intermediate)))
     bench.draft.x5c = chain_der([kit.identity.certificate, intermediate])
 
 
@@ -369,11 +385,11 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
         "attested.name = Name of another key in the TPM, re-signed", "tpm.set", "certInfo.attested.name",
         _other_name, invalid(Reason.KEY_MISMATCH), resign=True)
     add("pubarea::trailing-bytes", "PubAreaTrailingBytes",
-        _note("ENCODING", med, "one byte after TPMT_PUBLIC in pubArea",
-              "the Name a verifier hashes and the structure it parses differ", TPM_PART2),
-        "00 appended to pubArea", "bytes.extend", "attStmt.pubArea",
-        lambda b: setattr(b.draft, "pub_area", b.draft.area.marshal() + b"\x00"), invalid(Reason.MALFORMED),
-        resign=True)
+        _note("ENCODING", med, "one byte after TPMT_PUBLIC in pubArea; attested.name is the Name of the bytes as "
+              "sent, so only a parser that reads to the end notices", "a lenient parser takes the extra byte as "
+              "part of a certified key", TPM_PART2),
+        "00 appended to pubArea, its Name certified", "bytes.extend", "attStmt.pubArea", _pub_area_trailing_byte,
+        invalid(Reason.MALFORMED), resign=True)
     add("attributes::no-fixed-tpm", "NoFixedTpm",
         _note("KEY_PROTECTION", crit, "objectAttributes lack fixedTPM: the key may be duplicated to another TPM",
               "a key that can leave the TPM is accepted as hardware-bound", SPEC + ".8", "go-attestation"),
@@ -390,9 +406,11 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
         "objectAttributes | restricted, certified and re-signed", "tpm.set", "pubArea.objectAttributes",
         _attributes(lambda a: a | TpmaObject.RESTRICTED), invalid(Reason.KEY_PURPOSE), resign=True)
     add("attributes::imported-key", "ImportedKey",
-        _note("KEY_PROTECTION", crit, "an imported key: the emulated TPM certifies it without sensitiveDataOrigin",
-              "a key generated outside the TPM is accepted as generated on the device"),
-        "an imported EC P-256 key (TPM2_Import leaves sensitiveDataOrigin clear)", "key.import", "pubArea",
+        _note("KEY_PROTECTION", crit, "a key imported into the emulated TPM, certified with sensitiveDataOrigin "
+              "clear; fixedTPM and fixedParent stay set to isolate that one attribute (a TPM2_Import object has "
+              "them clear too, which is ATTR_EXTRACTABLE)", "a key generated outside the TPM is accepted as "
+              "generated on the device"),
+        "an imported EC P-256 key, sensitiveDataOrigin clear (fixedTPM, fixedParent set)", "key.import", "pubArea",
         _set(), invalid(Reason.ATTR_NOT_LOCAL), resign=True, golden=IMPORTED)
     add("akcert::no-eku", "AkCertNoEku",
         _note("CERT_PROFILE", high, "AK certificate without extendedKeyUsage tcg-kp-AIKCertificate",
@@ -410,9 +428,11 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
         lambda b: setattr(b.draft, "x5c", chain_der([b.kit.identity.certificate])),
         invalid(Reason.CHAIN_INCOMPLETE), resign=True)
     add("chain::unknown-root", "ChainUnknownRoot",
-        _note("CHAIN", crit, "a complete TPM-shaped AK chain under another emulated root; its AK certifies the key",
-              "any software 'TPM' with its own CA passes"),
-        "AK, AK certificate, intermediate and root from another seed", "chain.replace", "attStmt.x5c", _foreign_pki,
+        _note("CHAIN", crit, "a complete TPM-shaped AK chain under another emulated root, whose copy is in x5c; its AK "
+              "certifies the key. tpm_root_ca.pem stays the genuine root: it is hsmsim's copy of the anchor the "
+              "relying party trusts, not part of the evidence", "any software 'TPM' with its own CA passes"),
+        "AK, AK certificate, intermediate and root copy in x5c from another seed; tpm_root_ca.pem genuine",
+        "chain.replace", "attStmt.x5c", _foreign_pki,
         invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::ak-expired", "AkCertExpired",
         _note("CHAIN", high, "AK certificate expired before the validation time",

@@ -68,6 +68,10 @@ class StatementDraft:
     statement_edit: Callable[[dict[str, Any]], None] | None = None
     object_edit: Callable[[bytes], bytes] | None = None
     genuine: GenuineTpm | None = None
+    trusted_root: x509.Certificate | None = None
+    """The root the relying party trusts, written beside the record as ``tpm_root_ca.pem`` (default: the
+    identity's root). That file is hsmsim's copy of the verifier's anchor, never part of the evidence, so a
+    foreign-PKI defect keeps the genuine root there and carries its own root copy in x5c."""
 
     def tpm_statement(self, bound_extra: Callable[[int], bytes]) -> dict[str, Any]:
         """The ``tpm`` attStmt: TPM2_Certify with qualifyingData ``bound_extra(alg)`` (unless ``extra_data``
@@ -102,7 +106,8 @@ class StatementDraft:
 
     def beside(self) -> dict[str, bytes]:
         """The files that come beside the record: the emulated root, and a real TPM's EK chain."""
-        files = {ROOT_FILE: self.identity.root_pem}
+        root = self.trusted_root or self.identity.root
+        files = {ROOT_FILE: root.public_bytes(Encoding.PEM)}
         if self.genuine is not None:
             files[f"{safe_file_stem(self.label)}{EK_CHAIN_SUFFIX}"] = self.genuine.ek_chain_pem()
         return files

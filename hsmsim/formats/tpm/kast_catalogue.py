@@ -12,7 +12,7 @@ import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime
 
 from cryptography import x509
 
@@ -28,6 +28,7 @@ from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.pki.builder import reissue, verbatim_extensions
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
 
@@ -38,6 +39,8 @@ WCCE_AIK = "MS-WCCE 2.2.2.7.15 (szOID_ENROLL_AIK_INFO)"
 CMC = "RFC 5272 3.2 (Full PKI Request)"
 SPEC = "shared/specs/other_formats.md 1.7"
 SAMPLES = "shared/interop README 6 (Purebred Surface requests)"
+AIK_EXPIRED = datetime(2025, 12, 1, tzinfo=UTC)
+"""notAfter of the expired AIK certificate: before the validation time, after the genuine notBefore."""
 
 
 @dataclass(frozen=True)
@@ -152,15 +155,17 @@ def _other_aik_key(bench: Bench) -> PrivateKey:
 def _foreign_root(bench: Bench) -> None:
     """The AIK certified under another emulated TPM root (same names, other keys); the CMC carries that chain."""
     tpm_kit = bench.kit.tpm_kit
+    bench.draft.trusted_root = tpm_kit.identity.root
     bench.draft.identity = replace(tpm_kit.tpm, seed=f"{bench.seed}/unknown-root").ak_identity(
         created=tpm_kit.device.attestation_created, key=bench.draft.identity.key, key_name="aik-windows")
 
 
 def _expired_aik(bench: Bench) -> None:
-    tpm_kit = bench.kit.tpm_kit
-    identity = bench.draft.identity
-    bench.draft.aik_certificate = tpm_kit.tpm.ak_certificate(
-        identity.key.public_key(), created=VALIDATION_TIME - timedelta(days=11 * 365), key_name="aik-windows/expired")
+    """The genuine AIK certificate re-issued by its CA with only notAfter moved before the validation time."""
+    draft = bench.draft
+    cert = draft.identity.certificate
+    draft.aik_certificate = reissue(cert, draft.tpm.pki.intermediate_key, extensions=tuple(verbatim_extensions(cert)),
+                                    not_after=AIK_EXPIRED)
 
 
 def _aik_certificate_of_other_key(bench: Bench) -> None:
@@ -352,13 +357,15 @@ def mutations() -> list[Mutation]:
     add("certify::signature-bit-flip", "CertifySigBitFlip",
         _note("SIGNATURE_BYPASS", crit, "one bit of the AIK's certify signature flipped", forged),
         "last bit of the KADS signature inverted", "bytes.flip_bit", "KADS.signature",
-        _set(signature_edit=_flip_last), invalid(Reason.SIGNATURE_INVALID))
+        _set(signature_edit=_flip_last), invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("certify::signed-by-other-aik", "CertifyByOtherAik",
         _note("SIGNATURE_BYPASS", crit, "another RSA key than the certified AIK signed the certification", forged),
         "KADS signature by another RSA-2048 key", "sig.replace", "KADS.signature",
-        lambda b: setattr(b.draft, "certify_signer", _other_aik_key(b)), invalid(Reason.SIGNATURE_INVALID))
+        lambda b: setattr(b.draft, "certify_signer", _other_aik_key(b)), invalid(Reason.SIGNATURE_INVALID),
+        resign=False)
     add("key::imported", "KeyImported",
-        _note("KEY_PROTECTION", high, "the key's objectAttributes lack sensitiveDataOrigin",
+        _note("KEY_PROTECTION", high, "the key's objectAttributes lack sensitiveDataOrigin; fixedTPM and fixedParent "
+              "stay set to isolate that one attribute (a TPM2_Import object has them clear too)",
               "a key generated outside the TPM passes as TPM-generated", WCCE, "TPM 2.0 Library Part 2"),
         "objectAttributes & ~sensitiveDataOrigin", "tpm.set", "KADS.keyBlob.public.objectAttributes",
         _area(lambda a: a & ~TpmaObject.SENSITIVE_DATA_ORIGIN), invalid(Reason.ATTR_NOT_LOCAL))
@@ -433,14 +440,16 @@ def mutations() -> list[Mutation]:
         invalid(Reason.MALFORMED))
     # the AIK
     add("aik::chain-foreign-root", "AikForeignRoot",
-        _note("CHAIN", crit, "the AIK is certified under another (emulated) TPM root with the same names",
-              "any software 'TPM' with its own attestation CA passes", WCCE_AIK),
-        "AIK certificate, intermediate and root of another seed", "chain.replace", "AIK certificate",
+        _note("CHAIN", crit, "the AIK is certified under another (emulated) TPM root with the same names, whose copy "
+              "the CMC carries. tpm_root_ca.pem stays the genuine root: it is hsmsim's copy of the anchor the CA "
+              "trusts, not part of the request", "any software 'TPM' with its own attestation CA passes", WCCE_AIK),
+        "AIK certificate, intermediate and root copy in the CMC from another seed; tpm_root_ca.pem genuine",
+        "chain.replace", "AIK certificate",
         _foreign_root, invalid(Reason.CHAIN_UNTRUSTED))
     add("aik::expired", "AikExpired",
         _note("CHAIN", med, "the AIK certificate expired before the validation time", "a retired AIK still attests",
               WCCE_AIK),
-        "AIK certificate notAfter 2025 - ...", "cert.reissue", "AIK certificate.validity", _expired_aik,
+        f"AIK certificate notAfter {AIK_EXPIRED:%Y-%m-%d}", "cert.reissue", "AIK certificate.validity", _expired_aik,
         invalid(Reason.CERT_EXPIRED))
     add("aik::certificate-of-other-key", "AikCertOtherKey",
         _note("BINDING", crit, "the AIK info's certificate certifies another key than its AIK public key",
@@ -502,12 +511,14 @@ def mutations() -> list[Mutation]:
     add("id-binding::signed-by-other-key", "IdBindingSigOther",
         _note("SIGNATURE_BYPASS", crit, "another key than the AIK signed the idBinding attest", forged),
         "idBinding signature by another RSA-2048 key", "sig.replace", "idBinding.signature",
-        lambda b: _id_binding(id_binding_signer=_other_aik_key(b))(b), invalid(Reason.SIGNATURE_INVALID))
+        lambda b: _id_binding(id_binding_signer=_other_aik_key(b))(b), invalid(Reason.SIGNATURE_INVALID),
+        resign=False)
     add("id-binding::creation-data-edited", "IdBindingCreationData",
-        _note("BINDING", high, "the idBinding's creation data is not what the TPM hashed into creationHash",
-              "the AIK's creation circumstances (parent, PCRs) are forged"),
-        "last byte of TPMS_CREATION_DATA changed", "bytes.flip_bit", "idBinding.creationData",
-        _id_binding(creation_data_edit=_flip_last), invalid(Reason.ATTR_CONFLICT))
+        _note("BINDING", high, "the idBinding's creation data is not what the TPM hashed into creationHash "
+              "(it parses; only its locality differs)", "the AIK's creation circumstances (locality, parent, PCRs) "
+              "are forged"),
+        "creationData.locality = TPM_LOC_ONE (the TPM hashed TPM_LOC_ZERO)", "tpm.set",
+        "idBinding.creationData.locality", _id_binding(creation_data_edit=_locality_one), invalid(Reason.ATTR_CONFLICT))
     add("id-binding::aik-not-restricted", "IdBindingAikUnrestricted",
         _note("KEY_PROTECTION", crit, "the AIK's public area lacks restricted: it is an ordinary signing key",
               "it can sign a forged TPMS_ATTEST with magic TPM_GENERATED", WCCE, "shared/specs/other_formats.md 1.8"),
@@ -551,9 +562,24 @@ def vector_cases(seed: str, fmt: MsKastFormat) -> list[VectorCase]:
         signing = Signing.RESIGNED if mutation.resign else Signing.STALE
         cases.append(_case(mutation.id, mutation.comment, (mutation.flag, signing.value), mutation.expected,
                            bench.draft.evidence(), anchors,
-                           Provenance(seed=seed, signing=signing, golden=f"{NAMESPACE}::golden::{mutation.golden}",
+                           Provenance(seed=seed, signing=signing, golden=_base_of(mutation),
                                       operator=mutation.operator, path=mutation.path)))
     return cases
+
+
+def _base_of(mutation: Mutation) -> str:
+    """The vector ``mutation`` differs from by its one defect: an idBinding defect edits the idBinding that only
+    ``variant::id-binding`` carries (the goldens, as real requests, leave it empty), else its golden."""
+    if mutation.id.startswith(f"{NAMESPACE}::id-binding::"):
+        return f"{NAMESPACE}::variant::id-binding"
+    return f"{NAMESPACE}::golden::{mutation.golden}"
+
+
+def _locality_one(data: bytes) -> bytes:
+    # TPMS_CREATION_DATA: pcrSelect (an empty TPML_PCR_SELECTION, 4 bytes), pcrDigest (TPM2B of SHA-256), then the
+    # TPMA_LOCALITY byte: TPM_LOC_ZERO (0x01) becomes TPM_LOC_ONE (0x02), still a well-formed structure.
+    at = 4 + 2 + hashlib.sha256().digest_size
+    return data[:at] + bytes([0x02]) + data[at + 1:]
 
 
 def _case(id_: str, comment: str, flags: tuple[str, ...], expected: dict[Profile, Reason], evidence: Evidence,

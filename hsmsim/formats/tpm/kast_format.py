@@ -178,6 +178,9 @@ class KastDraft:
     creation_data_edit: Callable[[bytes], bytes] | None = None
     id_binding_signer: PrivateKey | None = None
     id_binding_edit: Callable[[bytes], bytes] | None = None
+    trusted_root: x509.Certificate | None = None
+    """The root the CA trusts, written as ``tpm_root_ca.pem`` (default: the identity's root): hsmsim's copy of
+    the verifier's anchor, never evidence, so a foreign-PKI defect keeps the genuine root there."""
 
     def binding(self) -> bytes:
         """The idBinding: the AIK's public area and creation data, TPM2_CertifyCreation of the AIK by itself."""
@@ -270,7 +273,7 @@ class KastDraft:
             files[f"{stem}{CA_KEY_SUFFIX}"] = pkcs8_pem(self.ca_key)
         if self.output == "pkcs10":
             files[f"{stem}{AIK_CA_SUFFIX}"] = b"".join(cert_pem(c) for c in self.identity.chain[1:])
-        files[ROOT_FILE] = self.identity.root.public_bytes(Encoding.PEM)
+        files[ROOT_FILE] = (self.trusted_root or self.identity.root).public_bytes(Encoding.PEM)
         return Evidence(FORMAT_NAME, files, primary)
 
 

@@ -60,22 +60,31 @@ def _parsec(bench: Workbench) -> ParsecDraft:
     return bench.draft
 
 
-def _other_tpm(bench: Workbench, seed: str | None = None) -> EmulatedTpm:
+def _other_tpm(bench: Workbench) -> EmulatedTpm:
     tpm = bench.kit.tpm
-    return replace(tpm, seed=seed or tpm.seed, serial=f"{tpm.serial}-other")
+    return replace(tpm, serial=f"{tpm.serial}-other")
 
 
 def _seal_to_other_ek(bench: Workbench) -> None:
     _parsec(bench).make_for_ek = _other_tpm(bench).ek_key.public_key()  # type: ignore[assignment]
 
 
-def _other_tpm_ek_certificate(bench: Workbench, seed: str | None = None) -> None:
-    other = _other_tpm(bench, seed)
+def _other_tpm_ek_certificate(bench: Workbench) -> None:
+    other = _other_tpm(bench)
     cert = ek_certificate(other.pki, other.seed, other.serial, other.ek_key.public_key(), other.model,
                           other.initialised)
     draft = _parsec(bench)
     draft.make_for_ek = other.ek_key.public_key()  # type: ignore[assignment]
     draft.ek_certificate = cert.public_bytes(Encoding.DER)
+
+
+def _ek_certified_by_foreign_ca(bench: Workbench) -> None:
+    """This TPM's own EK (serial and key) certified by another seed's EK CA of the same names: the credential is
+    still sealed to, and released by, this EK; only the issuer is not the trusted one."""
+    tpm = bench.kit.tpm
+    foreign = replace(tpm, seed=f"{bench.kit.seed}/unknown-root")
+    cert = ek_certificate(foreign.pki, tpm.seed, tpm.serial, tpm.ek_key.public_key(), tpm.model, tpm.initialised)
+    _parsec(bench).ek_certificate = cert.public_bytes(Encoding.DER)
 
 
 def _sealed_for_attested_key(bench: Workbench) -> None:
@@ -236,11 +245,11 @@ def mutations() -> list[Mutation]:
         "ekCertificate and secret for another emulated TPM", "credential.make", "ekCertificate",
         _other_tpm_ek_certificate, invalid(Reason.CHALLENGE_MISMATCH), resign=True)
     add("activate::ek-certificate-foreign-root", "ActivateEkUntrusted",
-        _note("CHAIN", crit, "the EK certificate comes from another (emulated) TPM maker",
-              "any software 'TPM' with its own EK CA passes", SPEC, TPM_PART1),
-        "ekCertificate of a TPM under another seed's root", "credential.make", "ekCertificate",
-        lambda b: _other_tpm_ek_certificate(b, f"{b.kit.seed}/unknown-root"),
-        invalid(Reason.CERT_SIGNATURE_INVALID), resign=True)
+        _note("CHAIN", crit, "the TPM's EK certificate is issued by another (emulated) TPM maker's CA of the same "
+              "names; the credential is sealed to that EK and activates", "any software 'TPM' with its own EK CA "
+              "passes", SPEC, TPM_PART1),
+        "ekCertificate: the same EK and serial, issued by another seed's EK CA", "credential.make", "ekCertificate",
+        _ek_certified_by_foreign_ca, invalid(Reason.CERT_SIGNATURE_INVALID), resign=True)
     add("activate::ek-certificate-is-ak-certificate", "ActivateEkNotEk",
         _note("CERT_PROFILE", high, "the AK certificate stands in for the EK certificate",
               "a certificate without tcg-kp-EKCertificate anchors the exchange", SPEC, TPM_PART1),

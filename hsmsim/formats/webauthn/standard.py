@@ -207,9 +207,11 @@ def credential_claims(signed: SignedData, profile: Profile, *, attested: bool, v
 
 # -- packed ---------------------------------------------------------------------------------------
 
-def check_packed_certificate(cert: x509.Certificate, aaguid: bytes) -> tuple[str, str]:
+def check_packed_certificate(cert: x509.Certificate, aaguid: bytes, profile: Profile) -> tuple[str, str]:
     """WebAuthn §8.2.1: the attestation certificate profile; returns (O, CN). CERT_PROFILE, or ATTR_CONFLICT
-    for an AAGUID extension naming another authenticator model (MALFORMED when it is not 16 bytes)."""
+    for an AAGUID extension naming another authenticator model (MALFORMED when it is not 16 bytes). The strict
+    profile also requires the AAGUID extension: §8.2.1 makes it mandatory when the root serves several models,
+    which the evidence cannot tell."""
     if cert.version is not x509.Version.v3:
         raise Rejected(Reason.CERT_PROFILE, "attestation certificate is not X.509 v3")
     subject = cert.subject
@@ -231,6 +233,9 @@ def check_packed_certificate(cert: x509.Certificate, aaguid: bytes) -> tuple[str
     try:
         extension = cert.extensions.get_extension_for_oid(OID_FIDO_AAGUID)
     except x509.ExtensionNotFound:
+        if profile is Profile.STRICT:
+            raise Rejected(Reason.CERT_PROFILE, "attestation certificate has no AAGUID extension "
+                                                "(1.3.6.1.4.1.45724.1.1.4): it does not name its model") from None
         return organisation, common
     if extension.critical:
         raise Rejected(Reason.CERT_PROFILE, "the AAGUID extension (1.3.6.1.4.1.45724.1.1.4) is critical")
@@ -283,7 +288,7 @@ class PackedAttestation:
             return credential_claims(signed, profile, attested=False, vendor="unknown", model=None,
                                      detail="packed self attestation (no attestation certificate)")
         x5c = load_x5c(att_stmt["x5c"], self.name)
-        organisation, common = check_packed_certificate(x5c[0], signed.aaguid)
+        organisation, common = check_packed_certificate(x5c[0], signed.aaguid, profile)
         validate_chain(x5c[0], x5c[1:], trust.get("root"), at)
         verify_cose_signature(x5c[0].public_key(), att_stmt["alg"], sig, data,  # type: ignore[arg-type]
                               "packed attStmt")
