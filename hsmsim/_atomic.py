@@ -98,6 +98,19 @@ def check_output_directory(directory: Path, option: str, *, holds: str, replace_
                           f"pass {replace_flag} to replace it, or name a new directory")
 
 
+
+def _paths_below(root: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """The path below ``root`` of each ``/``-separated relative name of ``files``, in order; raises
+    :class:`HsmsimError` (one line) for a name that is not a plain relative path."""
+    paths = []
+    for rel in files:
+        try:
+            paths.append(root.joinpath(*relative_parts(rel)))
+        except ValueError:
+            raise HsmsimError(f"not writing '{escaped(rel)}': it is not a plain relative path "
+                              f"below {escaped(str(root))}") from None
+    return paths
+
 def write_new_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
     """Write each ``/``-separated relative name of ``files`` below ``root`` as a new file; returns the paths
     in ``files`` order.
@@ -109,13 +122,7 @@ file that already holds exactly what would be written, which is left as it is. `
     directories on the way are made when missing; one below ``root`` that is a symlink is refused. Each file
     is created exclusively and without following a symlink, so one planted after the check is refused too.
     """
-    paths = []
-    for rel in files:
-        try:
-            paths.append(root.joinpath(*relative_parts(rel)))
-        except ValueError:
-            raise HsmsimError(f"not writing '{escaped(rel)}': it is not a plain relative path "
-                              f"below {escaped(str(root))}") from None
+    paths = _paths_below(root, files)
     output_directory(root)
     present: set[Path] = set()
     for path, data in zip(paths, files.values(), strict=True):
@@ -174,13 +181,7 @@ def replace_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:
     none names anything but a regular file or nothing (a symlink, directory, FIFO, device or socket there is
     refused, never followed or opened), and no directory on the way below ``root`` is a symlink or something other
     than a directory. ``root`` and the directories on the way are made when missing."""
-    paths = []
-    for rel in files:
-        try:
-            paths.append(root.joinpath(*relative_parts(rel)))
-        except ValueError:
-            raise HsmsimError(f"not writing '{escaped(rel)}': it is not a plain relative path "
-                              f"below {escaped(str(root))}") from None
+    paths = _paths_below(root, files)
     for path in paths:
         for step in [*reversed([p for p in path.parents if len(p.parts) > len(root.parts)]), path]:
             try:
