@@ -95,6 +95,9 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "bytes sent.",
         "Expectation changed: `webauthn::packed::cert-no-aaguid-extension` is acceptable, strict CERT_PROFILE "
         "(was valid): §8.2.1 requires the extension when the root serves several models.",
+        "Expectation changed: `marvell-azure::encoding::duplicate-json-key` is ATTR_CONFLICT (was MALFORMED), as "
+        "every other member named twice in JSON or CBOR (`fortanix::json::duplicate-statement-member`, "
+        "`webauthn::cbor::duplicate-fmt`).",
         "Flags changed: `ms-kast::certify::signature-bit-flip`, `ms-kast::certify::signed-by-other-aik` and "
         "`ms-kast::id-binding::signed-by-other-key` are Stale (were Resigned).",
     ),

@@ -670,7 +670,7 @@ def _azure_mutations(add: Adder) -> None:
         _note("ENCODING", med, '"version" twice in the attestation object',
               "first-wins and last-wins JSON parsers read different versions"),
         'a second "version": "MRVL-2" after the first', "text.insert", "attributes/attestation/version",
-        _text_op(_duplicate_json_key), invalid(Reason.MALFORMED), resign=False)
+        _text_op(_duplicate_json_key), invalid(Reason.ATTR_CONFLICT), resign=False)
     add("encoding::standard-base64", "StandardBase64InKeyBundle",
         _note("ENCODING", low, "standard padded base64 inside the REST KeyBundle (base64url expected)",
               "the Azure script accepts both alphabets; a strict verifier wants the REST encoding", SPEC + " 4.1"),

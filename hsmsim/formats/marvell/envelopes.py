@@ -12,7 +12,8 @@ Facts are from ``shared/specs/marvell.md`` 4 and 5:
   ``certChains`` with ``caviumCerts``, ``googleCardCerts``, ``googlePartitionCerts``).
 
 Every reader here is bounded (JSON, PEM, base64 and gzip sizes, certificate counts) and raises
-:class:`hsmsim.verdict.Rejected` with MALFORMED, LIMIT_EXCEEDED, MISSING_INPUT or UNSUPPORTED.
+:class:`hsmsim.verdict.Rejected` with MALFORMED, LIMIT_EXCEEDED, MISSING_INPUT, UNSUPPORTED or ATTR_CONFLICT
+(a JSON member named twice).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from hsmsim.encoding import cert_pem, indented_json, json_strings, load_json, pem, spki_der
+from hsmsim.encoding import cert_pem, indented_json, json_strings, load_json, pem, spki_der, unique_json_members
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.options import (
     AZURE_FORMAT_NAME,
@@ -354,16 +355,8 @@ def read_envelope(cloud: Cloud, evidence: Evidence, profile: Profile) -> Envelop
 def _load_json(data: bytes, what: str) -> object:
     if len(data) > MAX_JSON_BYTES:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} is {len(data)} bytes (limit {MAX_JSON_BYTES})")
-
-    def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
-        keys = [k for k, _ in pairs]
-        if len(set(keys)) != len(keys):
-            duplicate = next(k for k in keys if keys.count(k) > 1)
-            raise Rejected(Reason.MALFORMED, f"{what} has the key {duplicate!r} twice")
-        return dict(pairs)
-
-    try:
-        return load_json(data.decode("utf-8"), unique)
+    try:  # a member named twice is ATTR_CONFLICT, as in every format's JSON and CBOR
+        return load_json(data.decode("utf-8"), unique_json_members)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Rejected(Reason.MALFORMED, f"{what} is not JSON: {exc}") from None
 
