@@ -74,7 +74,7 @@ def test_a_finding_names_its_golden_by_full_id_and_claims_resigned_only_when_sig
     (PROVENANCE_NOTES), so a change the key never signed is ``Stale``."""
     ids = set(json.loads((ROOT / "vectors" / "ids.json").read_text())["ids"])
     # purebred's golden ids have a kind segment; its (generic) model re-signs nothing
-    purebred = _case("purebred", "ec-p384", (("bytes.flip", 1),))
+    purebred = _case("purebred", "yubikey::ec-p384", (("bytes.flip", 1),))
     assert purebred.provenance.golden == "purebred::golden::yubikey::ec-p384"
     assert purebred.provenance.golden in ids
     assert purebred.provenance.signing == "Stale" and "Stale" in purebred.flags

@@ -109,10 +109,17 @@ def _catalogue(case: VectorCase, golden: str) -> FuzzOperator:
                         expected=case.expected)
 
 
+def _golden_name(format_name: str, vector_id: str) -> str:
+    """A golden's name in the model: its id after ``<format>::golden::`` (``ec-p256``; ``yubikey::ec-p256`` where a
+    format has goldens of one key spec in several kinds, which must stay apart)."""
+    prefix = f"{format_name}::golden::"
+    return vector_id.removeprefix(prefix) if vector_id.startswith(prefix) else vector_id.rsplit("::", 1)[-1]
+
+
 def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
     """The catalogue-driven fuzz model of ``format_name`` (any registered format)."""
     cases = get_format(format_name).vector_cases(seed)
-    goldens = {c.id.rsplit("::", 1)[-1]: c for c in cases if "Golden" in c.flags}
+    goldens = {_golden_name(format_name, c.id): c for c in cases if "Golden" in c.flags}
     if not goldens:
         raise mutate.MutationError(f"format {format_name} has no golden vectors")
     first = next(iter(goldens.values()))
@@ -124,7 +131,7 @@ def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
         base = case.provenance.golden
         while base in by_id and "Golden" not in by_id[base].flags:
             base = by_id[base].provenance.golden
-        return (base or "").rsplit("::", 1)[-1]
+        return _golden_name(format_name, base or "")
     mutated = [(c, golden_of(c)) for c in cases if c.provenance.golden and golden_of(c) in goldens
                and c.anchors == first.anchors and c.validation_time == first.validation_time]
     operators = (
