@@ -410,3 +410,15 @@ def test_havoc_never_mutates_the_verifiers_configuration_even_when_nothing_else_
     assert _havoc(evidence, 1, frozenset({"a.p8"}))[1] == "b.cmc"
     with pytest.raises(MutationError):
         _havoc(evidence, 1, frozenset(evidence.files))
+
+
+@pytest.mark.parametrize("format_name", ["purebred", "csr-attestation", "webauthn"])
+def test_the_catalogue_model_fuzzes_every_golden(format_name):
+    """Goldens of one key spec in several kinds (purebred's yubikey::ec-p256 and android::ec-p256) stay apart."""
+    from hsmsim.fuzz.generic import generic_fuzz_model
+
+    model = generic_fuzz_model(format_name, "hsmsim-corpus-v1")
+    cases = get_format(format_name).vector_cases("hsmsim-corpus-v1")
+    golden_ids = {case.id for case in cases if "Golden" in case.flags}
+    assert set(model.golden_ids.values()) == golden_ids
+    assert len(model.goldens) == len(golden_ids)
