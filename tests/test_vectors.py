@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -16,10 +18,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hsmsim.corpus.build import CorpusError, IdRegistry, build_corpus
-from hsmsim.encoding import indented_json
+from hsmsim.encoding import der_children, der_content, indented_json, read_tlv
 from hsmsim.formats import detect, get_format, register, unregister
+from hsmsim.formats.ietf import asn1, csr, tcg
 from hsmsim.model.corpus_schema import (
     GeneratorRecord,
     VectorDraft,
@@ -30,6 +36,7 @@ from hsmsim.model.corpus_schema import (
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import Severity
+from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.verdict import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -358,3 +365,114 @@ def test_the_native_root_ca_file_is_the_relying_partys_anchor(file, test):
     for name, data in files.items():
         if name.endswith("_root_ca.pem"):
             assert x509.load_pem_x509_certificates(data) == anchors, name
+
+
+def _blobs(data: bytes) -> list[bytes]:
+    """``data`` and what it encodes: PEM bodies, and the base64 or base64url strings of a JSON document."""
+    blobs = [data]
+    for body in re.findall(rb"-----BEGIN [A-Z ]+-----([A-Za-z0-9+/=\s]+)-----END", data):
+        blobs.append(base64.b64decode(b"".join(body.split())))
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return blobs
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and len(value) >= 64:
+            padded = value.replace("+", "-").replace("/", "_") + "=" * (-len(value) % 4)
+            with contextlib.suppress(ValueError):
+                blobs.append(base64.urlsafe_b64decode(padded))
+    return blobs
+
+
+def _certificates(test: dict) -> dict[bytes, x509.Certificate]:
+    """Every DER certificate anywhere in the vector's files or trust anchors, nested ones included, by DER."""
+    found: dict[bytes, x509.Certificate] = {}
+    datas = [base64.b64decode(f["base64"]) for f in test["inputs"]["files"]]
+    datas += [a.encode() for a in test["trust"]["anchors"]]
+    for blob in (b for data in datas for b in _blobs(data)):
+        for start in (m.start() for m in re.finditer(rb"\x30\x82", blob)):
+            der = blob[start:start + 4 + int.from_bytes(blob[start + 2:start + 4], "big")]
+            try:
+                found[der] = x509.load_der_x509_certificate(der)
+            except ValueError:
+                continue
+    return found
+
+
+def _signs(issuer: x509.Certificate, cert: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+FOREIGN_SIGNED = ("webauthn::apple::chain-foreign-root", "webauthn::apple::chain-app-attest-pki",
+                  "webauthn::packed::chain-foreign-root", "webauthn::fido-u2f::chain-foreign-root",
+                  "android-key::chain::wrong-root", "csr-attestation::tcg::root-impostor")
+
+
+@pytest.mark.parametrize("vector_id", FOREIGN_SIGNED)
+def test_a_leaf_no_genuine_key_signs_is_stale(vector_id):
+    """Stale: the final bytes are not signed by the genuine attestation key. Every certificate these vectors add to
+    their golden's (the leaf, and the foreign CAs above it) is signed by none of the golden's certificate keys."""
+    tests = {t["id"]: t for _, t in TESTS}
+    test = tests[vector_id]
+    golden = _certificates(tests[test["provenance"]["golden"]])
+    added = [c for der, c in _certificates(test).items() if der not in golden]
+    assert added, "the vector carries certificates its golden does not"
+    for cert in added:
+        assert not any(_signs(issuer, cert) for issuer in golden.values()), cert.subject.rfc4514_string()
+    assert "Stale" in test["flags"] and test["provenance"]["signing"] == "Stale"
+
+
+def _statement_signature(test: dict) -> tuple[bytes, bytes, hashes.HashAlgorithm | bytes]:
+    """(signed bytes, signature, algorithm) of the first attestation statement of a CSR vector: a TPM signature's
+    hash, or a PKIX Evidence signature block's AlgorithmIdentifier DER."""
+    files = {f["path"]: base64.b64decode(f["base64"]) for f in test["inputs"]["files"]}
+    data = files[test["inputs"]["primary"]]
+    request = asn1.decode_request(csr.csr_der(data))
+    statement = asn1.decode_bundle(request.attributes[0][1][0]).statements[0]
+    if statement.type == asn1.TCG_ATTEST_CERTIFY:
+        attest, signature, _public = tcg.parse(statement.stmt)
+        raw, algorithm = tcg.read_signature(signature)
+        return attest, raw, algorithm
+    _tag, start, end = read_tlv(statement.stmt)
+    tbs, signatures = der_children(statement.stmt[start:end])[:2]
+    block = der_children(der_content(der_children(der_content(signatures))[0]))
+    return tbs, der_content(block[2]), block[1]
+
+
+def _signed_under(key: object, signed: bytes, signature: bytes, algorithm: hashes.HashAlgorithm | bytes) -> bool:
+    if isinstance(algorithm, bytes):
+        return verify_signature(key, algorithm, signature, signed) is True
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, signed, ec.ECDSA(algorithm))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, signed, padding.PKCS1v15(), algorithm)
+        else:
+            return False
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("vector_id", ["csr-attestation::tcg::signature-foreign-key",
+                                       "csr-attestation::pkix-evidence::key-not-in-chain"])
+def test_a_statement_signed_by_a_foreign_key_is_stale(vector_id):
+    """The outer CSR is re-signed by its subject key, but the attestation statement is signed by no key of the
+    golden's certificates (the golden's statement is, by one of them): Stale."""
+    tests = {t["id"]: t for _, t in TESTS}
+    test = tests[vector_id]
+    golden = tests[test["provenance"]["golden"]]
+    keys = [cert.public_key() for cert in _certificates(golden).values()]
+    assert any(_signed_under(key, *_statement_signature(golden)) for key in keys)
+    assert not any(_signed_under(key, *_statement_signature(test)) for key in keys)
+    assert "Stale" in test["flags"] and test["provenance"]["signing"] == "Stale"

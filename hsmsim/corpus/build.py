@@ -100,6 +100,12 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "`webauthn::cbor::duplicate-fmt`).",
         "Flags changed: `ms-kast::certify::signature-bit-flip`, `ms-kast::certify::signed-by-other-aik` and "
         "`ms-kast::id-binding::signed-by-other-key` are Stale (were Resigned).",
+        "Flags changed, a leaf or statement signed by a foreign key being Stale: "
+        "`webauthn::apple::chain-foreign-root`, `webauthn::apple::chain-app-attest-pki`, "
+        "`webauthn::packed::chain-foreign-root`, `webauthn::fido-u2f::chain-foreign-root`, "
+        "`android-key::chain::wrong-root`, `csr-attestation::pkix-evidence::key-not-in-chain`, "
+        "`csr-attestation::tcg::signature-foreign-key` and `csr-attestation::tcg::root-impostor` are Stale (were "
+        "Resigned).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -437,6 +437,7 @@ def _wrong_root(bench: Workbench) -> None:
                                 ATTEST_TIME)
     bench.identity = identity
     bench.above = [*identity.chain, identity.root]
+    bench.resign()  # the leaf under the other PKI's attestation key, not the genuine one: the vector is Stale
 
 
 def _foreign_root_appended(bench: Workbench) -> None:
@@ -781,7 +782,7 @@ def mutations() -> list[Mutation]:
         _note("CHAIN", crit, "a complete chain of the same shape under another emulated Google root",
               "verifiers that compare names, not keys, accept an attacker's PKI"),
         "attestation key, Droid CA3, Droid CA2 and root from another seed, leaf re-signed", "chain.replace", "chain",
-        _wrong_root, invalid(Reason.CHAIN_UNTRUSTED), resign=True)
+        _wrong_root, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain::foreign-root-appended", "ForeignRootAppended",
         _note("CHAIN", high, "an RKP chain ending at Droid CA2 with a foreign self-signed root appended",
               "verifiers taking x5c[-1] as the root trust or reject by accident"),

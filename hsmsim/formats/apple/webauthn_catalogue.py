@@ -150,12 +150,12 @@ def mutations() -> list[Mutation]:
         _note("CHAIN", crit, "credCert and CA of another PKI whose root is not trusted",
               "any CA can mint Apple attestations"),
         "credCert under a foreign WebAuthn-shaped PKI", "pki.replace", "/attStmt/x5c", _pki("foreign"),
-        invalid(Reason.CHAIN_UNTRUSTED))
+        invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("chain-app-attest-pki", "AppleChainAppAttestPki",
         _note("CHAIN", high, "credCert issued under the (emulated) Apple App Attestation PKI",
               "verifiers trusting every Apple root accept an App Attest key as a passkey"),
         "credCert and CA from the App Attest PKI", "pki.replace", "/attStmt/x5c", _pki("app-attest"),
-        invalid(Reason.CHAIN_UNTRUSTED))
+        invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("intermediate-missing", "AppleIntermediateMissing",
         _note("CHAIN", high, "x5c holds credCert only", "credCert's issuer is nowhere"),
         "x5c = [credCert]", "cert.remove", "/attStmt/x5c[1]", _draft(x5c_tail=[]), invalid(Reason.CHAIN_INCOMPLETE),

@@ -884,7 +884,7 @@ def csr_mutations() -> list[Mutation]:
         invalid(Reason.ATTR_EXTRACTABLE))
     add("pkix-evidence::key-not-in-chain", "InnerDefect", inner, "inner PKIX Evidence signed by a foreign key",
         "statement.replace", "/attestations/0", _pkix_inner(_foreign_signer("certificate")),
-        invalid(Reason.SIGNATURE_INVALID))
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("pkix-evidence::truncated", "InnerDefect", inner, "inner Evidence cut in half", "bytes.truncate",
         "/attestations/0/stmt", _statement_edit(lambda s: replace(s, stmt=s.stmt[: len(s.stmt) // 2])),
         invalid(Reason.MALFORMED))
@@ -895,10 +895,11 @@ def csr_mutations() -> list[Mutation]:
         "tpm.attest", "/type", _tcg_resigned(lambda a: replace(a, type=TpmSt.ATTEST_NV)), invalid(Reason.MALFORMED),
         golden=TCG)
     add("tcg::signature-foreign-key", "TcgDefect", tpm, "tpmSAttest signed by a key the AK certificate does not "
-        "certify", "tpm.sign", "/signature", _tcg_foreign_signature, invalid(Reason.SIGNATURE_INVALID), golden=TCG)
+        "certify", "tpm.sign", "/signature", _tcg_foreign_signature, invalid(Reason.SIGNATURE_INVALID), resign=False,
+        golden=TCG)
     add("tcg::root-impostor", "TcgDefect", tpm, "an AK under another root of the same name signs, its "
         "certificate in certs", "chain.replace", "/certs", _tcg_foreign_root, invalid(Reason.CERT_SIGNATURE_INVALID),
-        golden=TCG)
+        resign=False, golden=TCG)
     add("tcg::name-mismatch", "TcgDefect", tpm, "certify info names another object, re-signed", "tpm.attest",
         "/attested/name", _tcg_resigned(lambda a: replace(a, attested=CertifyInfo(b"\x00\x0b" + bytes(32),
                                                                                  b"\x00\x0b" + bytes(32)))),

@@ -356,7 +356,7 @@ def mutations() -> list[Mutation]:
         _note("CHAIN", crit, "the attestation certificate is issued by another root of the same name",
               "name matching without signature checks trusts any PKI"),
         "attestation certificate signed by a foreign 'Yubico U2F Root CA Serial 457200'", "cert.reissue",
-        "x5c[0]/signature", _reissue(foreign=True), invalid(Reason.CERT_SIGNATURE_INVALID))
+        "x5c[0]/signature", _reissue(foreign=True), invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("packed::chain-own-root-appended", "PackedChainOwnRoot",
         _note("CHAIN", crit, "x5c ends at the attacker's own root (same name as the trusted one)",
               "a verifier that trusts the last x5c certificate as the root accepts any PKI"),
@@ -494,7 +494,7 @@ def mutations() -> list[Mutation]:
         _note("CHAIN", crit, "the U2F attestation certificate is issued by another root of the same name",
               "name matching without signature checks trusts any PKI"),
         "attestation certificate signed by a foreign root", "cert.reissue", "x5c[0]/signature",
-        _reissue(foreign=True), invalid(Reason.CERT_SIGNATURE_INVALID))
+        _reissue(foreign=True), invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     u2f("cert-expired", "U2fCertExpired",
         _note("CHAIN", med, "the U2F attestation certificate expired before the validation time",
               "an expired attestation certificate is accepted"),
