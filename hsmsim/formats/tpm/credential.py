@@ -30,22 +30,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from hsmsim.formats.tpm.marshal import tpm2b, u32
+from hsmsim.formats.tpm.marshal import tpm2b
+from hsmsim.tpm.hierarchy import kdfa
+from hsmsim.tpm.marshal import TpmAlg
 from hsmsim.tpm.oaep import oaep_encrypt
 
 IDENTITY_LABEL = b"IDENTITY\x00"
 EK_SYMMETRIC_BITS = 128  # the TCG default EK template: AES-128-CFB
 MAX_CREDENTIAL = 64  # a TPM2B_DIGEST
-
-
-def kdfa(key: bytes, label: bytes, context_u: bytes, context_v: bytes, bits: int) -> bytes:
-    """KDFa with SHA-256 (SP 800-108 counter mode, TPM Part 1 §11.4.10.2): the leftmost ``bits``."""
-    out = b""
-    counter = 0
-    while len(out) * 8 < bits:
-        counter += 1
-        out += hmac.new(key, u32(counter) + label + b"\x00" + context_u + context_v + u32(bits), "sha256").digest()
-    return out[: bits // 8]
 
 
 def _cfb(key: bytes, data: bytes, *, decrypt: bool) -> bytes:
@@ -78,9 +70,9 @@ def _made_credential(ek_numbers: rsa.RSAPublicNumbers, object_name: bytes, crede
                      oaep_seed: bytes) -> MadeCredential:
     # Remembered by its exact inputs: the vector catalogue seals one golden exchange again for most of its
     # defects (the same credential, seeds, Name and EK), and a third party that did so would get these bytes.
-    sym_key = kdfa(seed, b"STORAGE", object_name, b"", EK_SYMMETRIC_BITS)
+    sym_key = kdfa(TpmAlg.SHA256, seed, b"STORAGE", object_name, b"", EK_SYMMETRIC_BITS)
     enc_identity = _cfb(sym_key, tpm2b(credential), decrypt=False)
-    hmac_key = kdfa(seed, b"INTEGRITY", b"", b"", 256)
+    hmac_key = kdfa(TpmAlg.SHA256, seed, b"INTEGRITY", b"", b"", 256)
     integrity = hmac.new(hmac_key, enc_identity + object_name, "sha256").digest()
     secret = oaep_encrypt(ek_numbers, seed, seed=oaep_seed, hash_name="sha256", label=IDENTITY_LABEL)
     return MadeCredential(tpm2b(integrity) + enc_identity, secret)
@@ -105,10 +97,11 @@ def release_credential(seed: bytes, object_name: bytes, credential_blob: bytes) 
         return None
     size = int.from_bytes(credential_blob[:2], "big")
     integrity, enc_identity = credential_blob[2:2 + size], credential_blob[2 + size:]
-    hmac_key = kdfa(seed, b"INTEGRITY", b"", b"", 256)
+    hmac_key = kdfa(TpmAlg.SHA256, seed, b"INTEGRITY", b"", b"", 256)
     if not hmac.compare_digest(integrity, hmac.new(hmac_key, enc_identity + object_name, "sha256").digest()):
         return None
-    plain = _cfb(kdfa(seed, b"STORAGE", object_name, b"", EK_SYMMETRIC_BITS), enc_identity, decrypt=True)
+    sym_key = kdfa(TpmAlg.SHA256, seed, b"STORAGE", object_name, b"", EK_SYMMETRIC_BITS)
+    plain = _cfb(sym_key, enc_identity, decrypt=True)
     if len(plain) < 2 or int.from_bytes(plain[:2], "big") != len(plain) - 2:
         return None
     return plain[2:]
