@@ -29,7 +29,7 @@ from hsmsim.formats.yubico.extensions import (
     read_hsm_key_extensions,
 )
 from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_ROOT_FILE, is_key_attestation
-from hsmsim.formats.yubico.verify_piv import bundle_files, json_object, load_certs
+from hsmsim.formats.yubico.verify_piv import bundle_files, json_object, load_certs, without_superseded_roots
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
@@ -77,11 +77,6 @@ def _gather(evidence: Evidence) -> tuple[list[x509.Certificate], bytes | None, d
             json_object(requests[0], "the request") if len(requests) == 1 else None)
 
 
-def _superseded(cert: x509.Certificate, anchors: list[x509.Certificate]) -> bool:
-    """A self-signed bundle certificate named like an anchor that is not that anchor."""
-    return cert.issuer == cert.subject and any(cert.subject == a.subject and cert != a for a in anchors)
-
-
 def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
     certs, csr, request = _gather(evidence)
     leaf = certs[0]
@@ -89,7 +84,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     # a lookalike anchor fails on its signature (CERT_SIGNATURE_INVALID). Another root's copy ends a wrong-root
     # path (CHAIN_UNTRUSTED); a gap below the carried root leaves it unreached (CHAIN_INCOMPLETE: validate_chain).
     anchors = trust.all()
-    bundle = [c for c in certs[1:] if not _superseded(c, anchors)]
+    bundle = without_superseded_roots(certs[1:], anchors)
     path = validate_chain(leaf, bundle, anchors, at)
     fields = read_hsm_key_extensions(leaf)
     device_serial = extension_value(path[1], HSM_SERIAL)

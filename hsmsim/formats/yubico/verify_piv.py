@@ -369,7 +369,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     # (CHAIN_UNTRUSTED) rather than at a missing issuer. The trust store's certificate of a name supersedes a copy
     # of that name that is another certificate: a lookalike anchor fails on its signature (CERT_SIGNATURE_INVALID).
     anchors = trust.all()
-    copies = [c for c in inputs.root_copies if all(c.subject != a.subject or c == a for a in anchors)]
+    copies = without_superseded_roots(inputs.root_copies, anchors)
     intermediates = [c for c in others if c is not f9] + copies
     try:
         path = validate_chain(f9, intermediates, anchors, at)
@@ -423,3 +423,8 @@ def _cn(cert: x509.Certificate) -> str:
     names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return str(names[0].value) if names else cert.subject.rfc4514_string()
 
+
+def without_superseded_roots(certs: list[x509.Certificate], anchors: list[x509.Certificate]) -> list[x509.Certificate]:
+    """``certs`` without each self-signed one named like an anchor that is another certificate: the trust store's
+    certificate of a name supersedes a bundle root of that name, so a lookalike fails on its signature."""
+    return [c for c in certs if not (c.issuer == c.subject and any(c.subject == a.subject and c != a for a in anchors))]
