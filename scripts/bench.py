@@ -5,7 +5,8 @@
 Sections (issue 19), each figure printed beside its goal and whether it is met:
 
 * ``verify``: the reference verifier per format, over the format's golden vectors of ``vectors/``
-  (decoded once, verified in-process), per bundle. Goal <= 1 ms. The note gives the crypto floor: the CPU
+  (decoded once, verified in-process), per bundle, timed in interleaved rounds (each round passes over
+  every format once). Goal <= 1 ms. The note gives the crypto floor: the CPU
   time inside signature checks and private-key decryptions in one profiled pass over the same bundles. A
   CSR's self-signature check is a property (``is_signature_valid``) the profiler cannot see: where a format
   checks one (tpm-acme, apple-acme, ms-kast, purebred, fortanix, primus, ...) the floor is that much higher
@@ -20,10 +21,12 @@ Sections (issue 19), each figure printed beside its goal and whether it is met:
   :class:`benchlib.Row`): openssl walks, conformance, fuzz, server. A row measured fewer times than
   ``--repeat`` says so in its note (the fuzz campaigns and the server's load test run once).
 
-The load average is printed first: on a shared machine wall figures grow with the load, so each
-figure also has its CPU time (``time.process_time``) beside it where it is measured, and a goal is
-judged on that CPU time where there is one (on a quiet machine the two agree for this single-threaded
-work); the corpus floor is likewise the CPU time inside the signing calls.
+The header gives the machine's speed at the primitives the figures rest on (a P-256, P-384 and RSA-2048
+signature check, a pure-Python loop), so figures from two machines can be compared, and the load average;
+both are printed again at the end, as a shared machine's speed drifts. On a shared machine wall figures grow
+with the load, so each figure also has its CPU time (``time.process_time``) beside it where it is measured,
+and a goal is judged on that CPU time where there is one (on a quiet machine the two agree for this
+single-threaded work); the corpus floor is likewise the CPU time inside the signing calls.
 """
 
 from __future__ import annotations
@@ -51,11 +54,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import Row, measure, runs_note  # noqa: E402
+from benchlib import Row, measure, measure_interleaved, runs_note  # noqa: E402
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
 SECTIONS = ("verify", "attest", "corpus", "keys", "extra")
 VERIFY_GOAL = 0.001
+VERIFY_ROUNDS_PER_REPEAT = 3
 ATTEST_GOALS = {"primus": 0.005, "marvell-azure": 0.002, "marvell-google": 0.002}
 CORPUS_FLOOR_FACTOR = 3.0
 
@@ -124,7 +128,8 @@ def _ms(seconds: float) -> str:
 
 
 def verify_rows(repeat: int) -> list[Row]:
-    """Per format: the reference verifier over its golden vectors, per bundle."""
+    """Per format: the reference verifier over its golden vectors, per bundle, in ``VERIFY_ROUNDS_PER_REPEAT *
+    repeat`` interleaved rounds (a pass over one format's goldens takes milliseconds)."""
     from cryptography import x509
 
     from hsmsim.formats import get_format
@@ -132,7 +137,8 @@ def verify_rows(repeat: int) -> list[Row]:
     from hsmsim.model.evidence import TrustAnchors
 
     corpus = load_corpus(ROOT / "vectors")
-    out = []
+    passes: dict[str, Callable[[], object]] = {}
+    counts: dict[str, int] = {}
     for name in corpus.formats():
         fmt = get_format(name)
         goldens = [v for v in corpus.select(formats=[name]) if v.golden]
@@ -146,13 +152,45 @@ def verify_rows(repeat: int) -> list[Row]:
             for evidence, trust, at in cases:
                 fmt.verify(evidence, trust, at=at)
 
-        sample = measure(run, repeat, per=len(cases))
+        passes[name], counts[name] = run, len(cases)
+    rounds = VERIFY_ROUNDS_PER_REPEAT * repeat
+    samples = measure_interleaved(passes, rounds, counts)
+    out = []
+    for name, run in passes.items():
         with CCallTimer(_is_checking_call) as crypto:
             run()
-        out.append(Row(f"verify {name} ({len(cases)} goldens, per bundle)", sample.wall, sample.cpu,
-                       VERIFY_GOAL, "<= 1 ms", f"crypto >= {_ms(crypto.cpu / len(cases))} ms CPU "
-                       f"({crypto.count / len(cases):.1f} checks/decryptions; CSR self-signatures not counted)"))
+        count = counts[name]
+        out.append(Row(f"verify {name} ({count} goldens, per bundle)", samples[name].wall, samples[name].cpu,
+                       VERIFY_GOAL, "<= 1 ms", f"crypto >= {_ms(crypto.cpu / count)} ms CPU "
+                       f"({crypto.count / count:.1f} checks/decryptions; CSR self-signatures not counted); "
+                       f"{runs_note(rounds)} interleaved rounds"))
     return out
+
+
+def machine_note(repeat: int) -> str:
+    """The machine's speed at the primitives the figures rest on, so runs on two machines can be compared: one
+    P-256, P-384 and RSA-2048 signature check through cryptography, and a pure-Python loop (medians)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    message = b"hsmsim bench"
+    checks: list[tuple[str, Callable[[], object]]] = []
+    for curve in (ec.SECP256R1(), ec.SECP384R1()):
+        ec_key = ec.derive_private_key(7, curve)
+        ec_signature = ec_key.sign(message, ec.ECDSA(hashes.SHA256()))
+        checks.append((curve.name, functools.partial(ec_key.public_key().verify, ec_signature, message,
+                                                     ec.ECDSA(hashes.SHA256()))))
+    rsa_key = rsa.generate_private_key(65537, 2048)
+    rsa_signature = rsa_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    checks.append(("rsa-2048", functools.partial(rsa_key.public_key().verify, rsa_signature, message,
+                                                 padding.PKCS1v15(), hashes.SHA256())))
+    figures = []
+    for label, fn in checks:
+        sample = measure(lambda fn=fn: [fn() for _ in range(200)], repeat, per=200)  # type: ignore[misc]
+        figures.append(f"{label} {sample.cpu * 1e6:.0f} us")
+    loop = measure(lambda: sum(i * i for i in range(100_000)), repeat)
+    return (f"machine, CPU per call: signature check {', '.join(figures)}; "
+            f"Python sum of 100,000 squares {loop.cpu * 1e3:.1f} ms")
 
 
 def _attest_specs(key_specs: tuple[str, ...]) -> list[str]:
@@ -369,6 +407,7 @@ def main() -> None:
     load = os.getloadavg()
     console.print(f"hsmsim bench at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC, tree {ROOT} ({_commit()}); "
                   f"{os.cpu_count()} CPUs; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    console.print(machine_note(args.repeat))
     started = time.perf_counter()
     rows = []
     for section in args.only:  # a table per section as it completes: a long run shows its figures early
@@ -380,6 +419,7 @@ def main() -> None:
     with_goal = [row for row in rows if row.goal is not None]
     met = sum(_met(row) for row in with_goal)
     load = os.getloadavg()
+    console.print(machine_note(args.repeat))
     console.print(f"{met}/{len(with_goal)} goals met; bench took {time.perf_counter() - started:.0f} s; "
                   f"load average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

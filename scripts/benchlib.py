@@ -53,6 +53,24 @@ def measure(fn: Callable[[], object], repeat: int, per: int = 1,
     return Sample(statistics.median(walls) / per, statistics.median(cpus) / per)
 
 
+def measure_interleaved(fns: dict[str, Callable[[], object]], rounds: int, per: dict[str, int]) -> dict[str, Sample]:
+    """:func:`measure` of each of ``fns`` (divided by its ``per``), timed round by round: every round times
+    each function once, so a slow spell of a shared machine stretches one call of many functions rather than
+    every call of one."""
+    for fn in fns.values():
+        fn()
+    walls: dict[str, list[float]] = {name: [] for name in fns}
+    cpus: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            cpu, start = time.process_time(), time.perf_counter()
+            fn()
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(time.process_time() - cpu)
+    return {name: Sample(statistics.median(walls[name]) / per[name], statistics.median(cpus[name]) / per[name])
+            for name in fns}
+
+
 def median_seconds(fn: Callable[[], object], repeat: int) -> float:
     """Median wall time of ``repeat`` calls of ``fn``, after one untimed warm-up call."""
     return measure(fn, repeat).wall
