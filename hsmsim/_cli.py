@@ -302,7 +302,7 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
 
 # Appended to the one line (never to --json, whose detail is the verifier's) when a chain found no anchor because
 # none was given: the likely cause is the command line, not the evidence.
-_NO_ROOT_HINT = " (hint: no --root was given)"
+_NO_ROOT_HINT = " (hint: no --root was given: pass the vendor root, e.g. from `hsmsim pki export`)"
 
 
 def _echo_line(text: str) -> None:

@@ -25,7 +25,7 @@ from hsmsim.webauthn.statements import statement_names
 from tests.test_cli import ROOT, hsmsim
 
 CORPUS = ROOT / "vectors"
-NO_ROOT_HINT = "(hint: no --root was given)"
+NO_ROOT_HINT = "(hint: no --root was given: pass the vendor root, e.g. from `hsmsim pki export`)"
 
 
 def _extracted(tmp_path: Path, vector: Vector) -> Path:
