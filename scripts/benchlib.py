@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,3 +80,64 @@ def median_seconds(fn: Callable[[], object], repeat: int) -> float:
 def runs_note(count: int) -> str:
     """How many runs a row's figure comes from, for a row measured other than the table's ``repeat`` times."""
     return "1 run" if count == 1 else f"median of {count}"
+
+
+# The C calls that compute a signature: a private key's ``sign`` and cryptography's builders (the
+# certificate/CSR/CRL builders sign inside one Rust call).
+_SIGNING_C_CALLS = {"create_x509_certificate", "create_x509_csr", "create_x509_crl", "create_ocsp_response",
+                    "sign_and_serialize"}
+
+
+def is_signing_call(name: str, owner: object) -> bool:
+    """A C call that computes a signature: a private key's ``sign`` or one of cryptography's signing builders."""
+    if name == "sign":
+        return "PrivateKey" in type(owner).__name__
+    return name in _SIGNING_C_CALLS
+
+
+def is_checking_call(name: str, owner: object) -> bool:
+    """A signature check or a private-key decryption: the cryptography a verifier cannot skip."""
+    if name == "verify":
+        return "PublicKey" in type(owner).__name__
+    if name == "decrypt":
+        return "PrivateKey" in type(owner).__name__
+    return name == "verify_directly_issued_by"
+
+
+class CCallTimer:
+    """Wall and CPU seconds spent inside C calls ``match(name, owner)`` selects, while active (``with``);
+    nested matches count once."""
+
+    def __init__(self, match: Callable[[str, object], bool]) -> None:
+        self._match = match
+        self._depth = 0
+        self._start = self._start_cpu = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was measured."""
+        self.wall = self.cpu = 0.0
+        self.count = 0
+
+    def _profile(self, frame: object, event: str, arg: object) -> None:
+        if event not in ("c_call", "c_return", "c_exception"):
+            return
+        if not self._match(getattr(arg, "__name__", ""), getattr(arg, "__self__", None)):
+            return
+        if event == "c_call":
+            if self._depth == 0:
+                self._start, self._start_cpu = time.perf_counter(), time.process_time()
+            self._depth += 1
+            return
+        self._depth -= 1
+        if self._depth == 0:
+            self.wall += time.perf_counter() - self._start
+            self.cpu += time.process_time() - self._start_cpu
+            self.count += 1
+
+    def __enter__(self) -> CCallTimer:
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.setprofile(None)

@@ -1,9 +1,9 @@
 """The ASGI application behind ``hsmsim serve``: routing, authentication, bounds, error shapes.
 
 Routes are matched on the *raw* path with empty segments kept, because the Azure SDK sends
-``/keys/NAME/`` and ``/keys/NAME//attestation`` when no version is given. Key generation
-runs in worker threads, concurrently with everything else; there is no global lock: the store
-serialises what must be (see :mod:`hsmsim.server.store`). Handlers raise :class:`ApiError` for
+``/keys/NAME/`` and ``/keys/NAME//attestation`` when no version is given. Every call runs in a
+worker thread, concurrently with the others and with the event loop's TLS and HTTP work; there is no
+global lock: the store serialises what must be (see :mod:`hsmsim.server.store`). Handlers raise :class:`ApiError` for
 every client error, and anything else becomes a 500 with no details. A body must arrive within
 :data:`~hsmsim.server.transport.BODY_TIMEOUT` seconds (else 408).
 """
@@ -27,10 +27,9 @@ from hsmsim.server.store import ServerStore
 from hsmsim.server.transport import BODY_TIMEOUT
 
 MAX_BODY_BYTES = 1024 * 1024
-# Last path segments of the calls that generate a key (TSB POST /v1/key, Azure POST /keys/NAME/create):
-# seconds of CPU for RSA-4096, so they run in worker threads. Every other call costs a few
-# milliseconds and runs on the event loop: under the GIL a thread hop buys no parallelism.
-_GENERATING = {"key", "create"}
+# Why worker threads: a call spends most of its CPU in key generation (seconds for RSA-4096), an attestation's
+# signatures (an RSA-3072 one is 1-3 ms) or PBKDF2, and cryptography and hashlib release the GIL for those, so
+# calls run on every core; on the event loop they would also stall every connection's TLS meanwhile.
 logger = logging.getLogger("hsmsim.server")
 
 Scope = MutableMapping[str, Any]
@@ -159,9 +158,7 @@ class HsmsimApp:
         )
         for prefix, dispatch in self.apis:
             if call.segments and call.segments[0] == prefix:
-                if call.method == "POST" and call.segments[-1] in _GENERATING:
-                    return await run_in_threadpool(self._guarded, dispatch, call)
-                return self._guarded(dispatch, call)
+                return await run_in_threadpool(self._guarded, dispatch, call)
         return JSONResponse({"error": {"code": "NotFound", "message": "no such endpoint"}}, 404)
 
     def _guarded(self, dispatch: Callable[[HsmsimApp, Call], Response], call: Call) -> Response:
