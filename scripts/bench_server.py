@@ -113,8 +113,10 @@ def rows(repeat: int) -> list[Row]:
                 note=f"{runs_note(1)}: mean of {REQUESTS // 4} requests"),
             Row(f"serve: TSB keyAttestation over HTTPS ({CLIENTS} clients, per request)", concurrent,
                 note=f"{runs_note(1)}: mean of {REQUESTS} requests"),
-            Row(f"serve: {LOAD_CLIENTS} TLS clients for {LOAD_SECONDS:g} s, per request (CPU: the server's)",
-                1 / result.rate if result.latencies else float("inf"), result.cpu_per_request, goal=1 / GOAL_RPS,
+            # Judged on the rate reached (wall): the server's calls run on every core, so its CPU per request
+            # no longer bounds the rate; it is in the note.
+            Row(f"serve: {LOAD_CLIENTS} TLS clients for {LOAD_SECONDS:g} s, per request",
+                1 / result.rate if result.latencies else float("inf"), goal=1 / GOAL_RPS,
                 goal_text=f">= {GOAL_RPS:g}/s", note=note),
             Row(f"serve: {LOAD_CLIENTS} TLS clients, p99 latency", result.percentile(0.99), goal=GOAL_P99,
                 goal_text=f"< {GOAL_P99 * 1000:g} ms",
