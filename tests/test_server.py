@@ -449,6 +449,12 @@ def _asgi(app, method: str, path: str, body: bytes = b"", *, declared: int | Non
     """One request through the whole ASGI app in-process: the status and the JSON body."""
     import asyncio
 
+    return asyncio.run(_asgi_call(app, method, path, body, declared=declared))
+
+
+async def _asgi_call(app, method: str, path: str, body: bytes = b"", *, declared: int | None = None
+                     ) -> tuple[int, dict]:
+    """:func:`_asgi` in a running event loop."""
     target, _, query = path.partition("?")
     scope = {"type": "http", "method": method, "path": unquote(target), "raw_path": target.encode(),
              "query_string": query.encode(), "scheme": "https", "server": ("127.0.0.1", 443),
@@ -462,7 +468,7 @@ def _asgi(app, method: str, path: str, body: bytes = b"", *, declared: int | Non
     async def send(message: dict) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    await app(scope, receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return status, json.loads(payload) if payload.startswith(b"{") else {}
@@ -497,6 +503,39 @@ def test_a_tsb_create_the_device_cannot_carry_is_a_400_and_stores_nothing(app, b
         status, answer = _asgi(app, "POST", "/v1/key", raw)
         assert status == 400 and answer["reason"] == "res.error.bad.request" and answer["errorCode"] == 400, answer
     assert _nothing_stored(app)
+
+
+def test_a_burst_of_slow_creations_does_not_hold_up_other_calls(app, monkeypatch):
+    """Key creations take a thread pool of their own: 50 creations stuck in key generation (an RSA-4096 one takes
+    seconds) leave threads for an attributes call, which answers at once."""
+    import asyncio
+
+    from hsmsim.keystore.soft import SoftKeyStore
+
+    assert _asgi(app, "POST", "/v1/key", json.dumps({"label": "k", **_P256}).encode())[0] == 200
+    release = threading.Event()
+    generate = SoftKeyStore.generate
+
+    def stuck(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        release.wait(60)
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(SoftKeyStore, "generate", stuck)
+
+    async def burst() -> tuple[int, list[int]]:
+        creations = [asyncio.create_task(_asgi_call(app, "POST", "/v1/key",
+                                                    json.dumps({"label": f"new{n}", **_P256}).encode()))
+                     for n in range(50)]
+        try:
+            await asyncio.sleep(0.5)  # every creation has reached its pool by now
+            status, _ = await asyncio.wait_for(
+                _asgi_call(app, "POST", "/v1/key/attributes", json.dumps({"label": "k"}).encode()), 10)
+        finally:
+            release.set()
+        return status, [answer[0] for answer in await asyncio.gather(*creations)]
+
+    status, created = asyncio.run(burst())
+    assert status == 200 and created == [200] * 50
 
 
 def test_a_label_of_64_utf8_bytes_is_served_everywhere(app):

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,6 +33,12 @@ MAX_BODY_BYTES = 1024 * 1024
 # Why worker threads: a call spends most of its CPU in key generation (seconds for RSA-4096), an attestation's
 # signatures (an RSA-3072 one is 1-3 ms) or PBKDF2, and cryptography and hashlib release the GIL for those, so
 # calls run on every core; on the event loop they would also stall every connection's TLS meanwhile.
+# Last path segments of the calls that generate a key (TSB POST /v1/key, Azure POST /keys/NAME/create): they
+# take a pool of their own, of CREATION_THREADS, so a burst of slow creations never holds every thread of the
+# pool the other calls use.
+_GENERATING = {"key", "create"}
+CREATION_THREADS = 4
+_creation_limiter: RunVar[CapacityLimiter] = RunVar("hsmsim_creation_limiter")
 logger = logging.getLogger("hsmsim.server")
 
 Scope = MutableMapping[str, Any]
@@ -158,6 +167,8 @@ class HsmsimApp:
         )
         for prefix, dispatch in self.apis:
             if call.segments and call.segments[0] == prefix:
+                if call.method == "POST" and call.segments[-1] in _GENERATING:
+                    return await anyio.to_thread.run_sync(self._guarded, dispatch, call, limiter=_creation_pool())
                 return await run_in_threadpool(self._guarded, dispatch, call)
         return JSONResponse({"error": {"code": "NotFound", "message": "no such endpoint"}}, 404)
 
@@ -169,3 +180,13 @@ class HsmsimApp:
         except Exception:
             logger.exception("internal error on %s /%s", call.method, "/".join(call.segments))
             return JSONResponse({"error": {"code": "InternalError", "message": "internal error"}}, 500)
+
+
+def _creation_pool() -> CapacityLimiter:
+    """The limiter of the key-creating calls' threads, one per event loop (as anyio keeps its default one)."""
+    try:
+        return _creation_limiter.get()
+    except LookupError:
+        limiter = CapacityLimiter(CREATION_THREADS)
+        _creation_limiter.set(limiter)
+        return limiter
