@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from cryptography.hazmat.primitives import serialization
 
@@ -104,3 +105,36 @@ def test_a_cache_entry_that_is_not_a_regular_file_is_rederived_never_opened(tmp_
     for entry, seed in ((fifo, "f"), (device, "d")):
         key = _pkcs8(derive_key(seed, "r", spec))
         assert not entry.is_symlink() and entry.is_file() and entry.read_bytes() == key
+
+
+def test_threads_missing_one_rsa_key_at_once_derive_it_once(tmp_path, monkeypatch):
+    """A server's first requests all need the device's keys: the threads that miss one wait for the first's
+    derivation and read its cache entry, rather than each deriving it (seconds of CPU for RSA-4096)."""
+    import threading
+
+    monkeypatch.setenv("HSMSIM_CACHE_DIR", str(tmp_path))
+    derive_key.cache_clear()
+    real = seed_module._derive_uncached
+    derived: list[tuple[str, ...]] = []
+    started = threading.Barrier(8)
+
+    def slow_derivation(*args):  # type: ignore[no-untyped-def]
+        derived.append(args)
+        time.sleep(0.2)  # long enough for every other thread to miss the cache meanwhile
+        return real(*args)
+
+    monkeypatch.setattr(seed_module, "_derive_uncached", slow_derivation)
+    keys = []
+
+    def derive() -> None:
+        started.wait()
+        keys.append(derive_key("s", "role", KeySpec.parse("rsa-2048")))
+
+    threads = [threading.Thread(target=derive) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    derive_key.cache_clear()
+    assert len(derived) == 1 and len(keys) == 8
+    assert len({key.private_numbers().d for key in keys}) == 1  # type: ignore[union-attr]

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import math
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -165,25 +166,34 @@ def cache_entry(seed: str, role: str, spec: KeySpec, version: int = DERIVATION_V
     return cache_dir() / f"keys-v{version}" / f"{digest}.der"
 
 
+_derivation_locks: dict[Path, threading.Lock] = {}
+_derivation_locks_guard = threading.Lock()
+
+
 @lru_cache(maxsize=256)
 def derive_key(seed: str, role: str, spec: KeySpec) -> PrivateKey:
     """The private key for ``(seed, role, spec)``: identical in every process.
 
     RSA keys are cached on disk under the current :data:`DERIVATION_VERSION` (atomic writes;
     a corrupt cache entry, also one that is not a regular file of at most :data:`MAX_CACHE_ENTRY_BYTES`,
-    is re-derived and replaced; a FIFO or device there is never opened blocking).
+    is re-derived and replaced; a FIFO or device there is never opened blocking). Threads that miss the
+    same RSA key at once derive it once: the others wait and read what the first wrote (a server's first
+    requests all need the device's keys).
     """
     if spec.key_type is not KeyType.RSA:
         return _derive_uncached(seed, role, spec)
     path = cache_entry(seed, role, spec)
-    try:
-        return _load_der(read_local_file(path, MAX_CACHE_ENTRY_BYTES))
-    except (BundleError, ValueError):
-        pass
-    key = _derive_uncached(seed, role, spec)
-    der = key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    with contextlib.suppress(OSError):  # a read-only home only costs speed
-        write_atomic(path, der)
-    return key
+    with _derivation_locks_guard:
+        lock = _derivation_locks.setdefault(path, threading.Lock())
+    with lock:
+        try:
+            return _load_der(read_local_file(path, MAX_CACHE_ENTRY_BYTES))
+        except (BundleError, ValueError):
+            pass
+        key = _derive_uncached(seed, role, spec)
+        der = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        with contextlib.suppress(OSError):  # a read-only home only costs speed
+            write_atomic(path, der)
+        return key
