@@ -144,3 +144,21 @@ def test_a_corrupt_key_record_is_one_keystore_error_naming_it(tmp_path, record, 
     with pytest.raises(KeystoreError, match="corrupt key file") as caught:
         SoftKeyStore(directory=tmp_path)
     assert str(path) in str(caught.value) and message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_key_that_could_not_be_stored_is_not_served(tmp_path, monkeypatch):
+    """A create that fails to write its key file fails whole: the key is not served from memory (a server would
+    otherwise attest a key it answered 500 for, and refuse its label with 409 until restarted)."""
+    store = SoftKeyStore(seed="s", directory=tmp_path)
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_save", disk_full)
+    with pytest.raises(KeystoreError, match="No space left on device"):
+        store.generate(KeySpec.parse("ec-p256"), "k")
+    with pytest.raises(KeyNotFoundError):
+        store.get("k")
+    monkeypatch.undo()
+    created = store.generate(KeySpec.parse("ec-p256"), "k")
+    assert SoftKeyStore(directory=tmp_path).get("k").public_key == created.public_key

@@ -173,7 +173,12 @@ class SoftKeyStore:
             with locked(self._directory / ".lock"):
                 self._refresh()
                 self._claim(label, key, material)
-                self._save(key, material)
+                try:
+                    self._save(key, material)
+                except BaseException:  # a key that was not stored must not stay served from memory
+                    with self._lock:
+                        del self._keys[label]
+                    raise
         except OSError as exc:
             raise KeystoreError(f"cannot store {label!r} in {escaped(str(self._directory))}: {exc.strerror}") from exc
         return key
