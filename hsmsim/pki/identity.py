@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.encoding import cert_pem
+from hsmsim.encoding import cert_pem, pem
 from hsmsim.keystore.base import PrivateKey
 
 
@@ -31,6 +31,11 @@ class AttestationIdentity:
     def chain_der(self) -> tuple[bytes, ...]:
         """The DER of each certificate of ``chain``, leaf first."""
         return tuple(cert.public_bytes(Encoding.DER) for cert in self.chain)
+
+    @functools.cached_property
+    def chain_pem(self) -> tuple[bytes, ...]:
+        """The PEM of each certificate of ``chain``, leaf first."""
+        return tuple(pem(der) for der in self.chain_der)
 
     @functools.cached_property
     def root_pem(self) -> bytes:

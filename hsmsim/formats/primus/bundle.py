@@ -23,7 +23,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from hsmsim.encoding import cert_pem, pem, spki_der
+from hsmsim.encoding import pem, spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.primus.archive import ZipLayout, build_zip
 from hsmsim.formats.primus.options import PrimusOptions
@@ -127,10 +127,10 @@ def assemble(
     """Render, sign and chain the attestation of ``key`` (the generator's pure core); the CSR's
     common name is ``common_name`` or the key's label."""
     xml = render_xml(key, at, options)
-    chain = identity.chain + ((identity.root,) if options.chain_includes_root else ())
+    chain = identity.chain_pem + ((identity.root_pem,) if options.chain_includes_root else ())
     csr_pem = csr_for(common_name or key.label, signer, options) if signer is not None else None
     return PrimusBundle(
         stem=safe_file_stem(key.label), xml=xml, signature=sign_xml(xml, identity.key),
-        chain_pem=b"".join(cert_pem(c) for c in chain), attestation_pubkey_pem=public_key_pem(identity.key),
-        csr_pem=csr_pem, root_pem=cert_pem(identity.root), zip_layout=options.zip_layout,
+        chain_pem=b"".join(chain), attestation_pubkey_pem=public_key_pem(identity.key),
+        csr_pem=csr_pem, root_pem=identity.root_pem, zip_layout=options.zip_layout,
     )
