@@ -338,7 +338,7 @@ def pki_export(directory: Path, state_dir: Path) -> None:
     state.close()
     written = write_new_files(directory, {name: cert.public_bytes(Encoding.PEM) for name, cert in outputs.items()})
     for path, cert in zip(written, outputs.values(), strict=True):
-        subject = cert.subject.rfc4514_string() or '<empty subject>'
+        subject = cert.subject.rfc4514_string() or "<empty subject>"
         click.echo(f"{escaped(str(path))}\t{escaped(subject)}")
 
 

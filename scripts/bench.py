@@ -59,14 +59,15 @@ sys.path.insert(0, str(ROOT))
 from benchlib import (  # noqa: E402
     CCallTimer,
     Row,
+    bench_attestation,
     is_checking_call,
     is_signing_call,
     measure,
     measure_interleaved,
     runs_note,
+    signing_cpu,
 )
 
-AT = datetime(2025, 6, 1, tzinfo=UTC)
 SECTIONS = ("verify", "attest", "corpus", "keys", "extra")
 VERIFY_GOAL = 0.001
 VERIFY_ROUNDS_PER_REPEAT = 3
@@ -154,32 +155,22 @@ def _attest_specs(key_specs: tuple[str, ...]) -> list[str]:
 
 def attest_rows(repeat: int) -> list[Row]:
     """Per format: ``Hsm.attest`` (soft keystore, warm) of an EC P-256 and an RSA key."""
-    from hsmsim.device import Device
     from hsmsim.errors import HsmsimError
     from hsmsim.formats import all_formats
-    from hsmsim.hsm import Hsm
-    from hsmsim.keystore.base import KeySpec
-    from hsmsim.keystore.soft import SoftKeyStore
 
     out = []
     for fmt in all_formats():
-        store = SoftKeyStore(seed="bench")
-        hsm = Hsm(Device.from_seed(fmt.name, "bench"), store)
         for spec in _attest_specs(fmt.key_specs):
-            label = f"bench-{spec}"
-            store.generate(KeySpec.parse(spec), label, created=AT)
             try:
-                hsm.attest(label, fmt.name, {"attest_time": AT})
+                attest = bench_attestation(fmt.name, spec)
             except HsmsimError:  # e.g. a device firmware without this key size: try the next spec
                 continue
-            attest = functools.partial(hsm.attest, label, fmt.name, {"attest_time": AT})
             sample = measure(attest, repeat)
-            with CCallTimer(is_signing_call) as signing:
-                attest()
+            signing, signatures = signing_cpu(attest)
             goal = ATTEST_GOALS.get(fmt.name)
             out.append(Row(f"attest {fmt.name} {spec}", sample.wall, sample.cpu, goal,
                            f"<= {goal * 1000:g} ms" if goal else "",
-                           f"signing >= {_ms(signing.cpu)} ms CPU ({signing.count} signatures)"))
+                           f"signing >= {_ms(signing)} ms CPU ({signatures} signatures)"))
     return out
 
 

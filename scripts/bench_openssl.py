@@ -12,21 +12,15 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import Row, median_seconds, runs_note  # noqa: E402
+from benchlib import BENCH_TIME, Row, bench_attestation, median_seconds, runs_note  # noqa: E402
 
-from hsmsim.device import Device  # noqa: E402
 from hsmsim.formats.fortanix.generate import ROOT_FILE  # noqa: E402
-from hsmsim.hsm import Hsm  # noqa: E402
-from hsmsim.keystore.base import KeySpec  # noqa: E402
-from hsmsim.keystore.soft import SoftKeyStore  # noqa: E402
 
-AT = datetime(2025, 6, 1, tzinfo=UTC)
 SCRIPTS = ROOT / "scripts"
 
 
@@ -42,7 +36,7 @@ def _luna(paths: dict[str, Path], primary: Path) -> list[str]:
 
 def _fortanix(paths: dict[str, Path], primary: Path) -> list[str]:
     return [str(SCRIPTS / "verify_fortanix_openssl.sh"), str(primary), str(paths["bench.csr"]),
-            str(paths[ROOT_FILE]), str(int(AT.timestamp()))]
+            str(paths[ROOT_FILE]), str(int(BENCH_TIME.timestamp()))]
 
 
 WALKS: tuple[tuple[str, Callable[[dict[str, Path], Path], list[str]]], ...] = (
@@ -56,10 +50,7 @@ def rows(repeat: int) -> list[Row]:
     out = []
     times = max(3, repeat // 3)
     for format_name, command in WALKS:
-        store = SoftKeyStore(seed="bench")
-        store.generate(KeySpec.parse("rsa-3072"), "bench", created=AT)
-        evidence = Hsm(Device.from_seed(format_name, "bench"), store).attest("bench", format_name,
-                                                                             {"attest_time": AT})
+        evidence = bench_attestation(format_name, "rsa-3072")()
         with tempfile.TemporaryDirectory() as work:
             paths = {path.name: path for path in evidence.write(Path(work))}
             argv = ["bash", *command(paths, Path(work) / evidence.primary)]

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib import CCallTimer, Row, is_signing_call, runs_note
+from benchlib import Row, bench_attestation, runs_note, signing_cpu
 
 TOKEN = "bench-token"
 REQUESTS = 120
@@ -126,21 +126,7 @@ def rows(repeat: int) -> list[Row]:
 def attestation_signing_cpu() -> float:
     """CPU seconds inside the signing calls of one Primus attestation of an EC P-256 key, in-process: what the
     server spends at least per keyAttestation request, whatever its HTTP and TLS layers cost."""
-    from datetime import UTC, datetime
-
-    from hsmsim.device import Device
-    from hsmsim.hsm import Hsm
-    from hsmsim.keystore.base import KeySpec
-    from hsmsim.keystore.soft import SoftKeyStore
-
-    at = datetime(2025, 6, 1, tzinfo=UTC)
-    store = SoftKeyStore(seed="bench")
-    hsm = Hsm(Device.from_seed("primus", "bench"), store)
-    store.generate(KeySpec.parse("ec-p256"), "bench", created=at)
-    hsm.attest("bench", "primus", {"attest_time": at})
-    with CCallTimer(is_signing_call) as signing:
-        hsm.attest("bench", "primus", {"attest_time": at})
-    return signing.cpu
+    return signing_cpu(bench_attestation("primus", "ec-p256"))[0]
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -44,17 +47,11 @@ def measure(fn: Callable[[], object], repeat: int, per: int = 1,
             clock: Callable[[], float] = time.process_time) -> Sample:
     """Median wall and CPU time of ``repeat`` calls of ``fn`` (after one untimed warm-up call), divided by ``per``;
     the CPU time is read from ``clock`` (:func:`cpu_with_children` to count the processes ``fn`` waits for)."""
-    fn()
-    walls, cpus = [], []
-    for _ in range(repeat):
-        cpu, start = clock(), time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - start)
-        cpus.append(clock() - cpu)
-    return Sample(statistics.median(walls) / per, statistics.median(cpus) / per)
+    return measure_interleaved({"": fn}, repeat, {"": per}, clock)[""]
 
 
-def measure_interleaved(fns: dict[str, Callable[[], object]], rounds: int, per: dict[str, int]) -> dict[str, Sample]:
+def measure_interleaved(fns: dict[str, Callable[[], object]], rounds: int, per: dict[str, int],
+                        clock: Callable[[], float] = time.process_time) -> dict[str, Sample]:
     """:func:`measure` of each of ``fns`` (divided by its ``per``), timed round by round: every round times
     each function once, so a slow spell of a shared machine stretches one call of many functions rather than
     every call of one."""
@@ -64,10 +61,10 @@ def measure_interleaved(fns: dict[str, Callable[[], object]], rounds: int, per: 
     cpus: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            cpu, start = time.process_time(), time.perf_counter()
+            cpu, start = clock(), time.perf_counter()
             fn()
             walls[name].append(time.perf_counter() - start)
-            cpus[name].append(time.process_time() - cpu)
+            cpus[name].append(clock() - cpu)
     return {name: Sample(statistics.median(walls[name]) / per[name], statistics.median(cpus[name]) / per[name])
             for name in fns}
 
@@ -141,3 +138,31 @@ class CCallTimer:
 
     def __exit__(self, *exc: object) -> None:
         sys.setprofile(None)
+
+
+def signing_cpu(fn: Callable[[], object]) -> tuple[float, int]:
+    """CPU seconds inside the signing calls of one call of ``fn``, and how many signatures it computed."""
+    with CCallTimer(is_signing_call) as signing:
+        fn()
+    return signing.cpu, signing.count
+
+
+BENCH_TIME = datetime(2025, 6, 1, tzinfo=UTC)
+"""The attestation time of the bench's attestations."""
+
+
+def bench_attestation(format_name: str, spec: str) -> Callable[[], Any]:
+    """``Hsm.attest`` of a ``spec`` key (soft keystore seeded ``bench``) on the ``format_name`` device seeded
+    ``bench``, at :data:`BENCH_TIME`, called once (warm) and returned as a call that returns the Evidence; raises
+    HsmsimError when the device cannot attest such a key."""
+    from hsmsim.device import Device
+    from hsmsim.hsm import Hsm
+    from hsmsim.keystore.base import KeySpec
+    from hsmsim.keystore.soft import SoftKeyStore
+
+    store = SoftKeyStore(seed="bench")
+    store.generate(KeySpec.parse(spec), "bench", created=BENCH_TIME)
+    attest = functools.partial(Hsm(Device.from_seed(format_name, "bench"), store).attest, "bench", format_name,
+                               {"attest_time": BENCH_TIME})
+    attest()
+    return attest
