@@ -422,3 +422,22 @@ def test_the_catalogue_model_fuzzes_every_golden(format_name):
     golden_ids = {case.id for case in cases if "Golden" in case.flags}
     assert set(model.golden_ids.values()) == golden_ids
     assert len(model.goldens) == len(golden_ids)
+
+
+def test_a_catalogue_whose_provenance_cycles_still_builds_its_model(monkeypatch):
+    """A plugin's catalogue may name, by mistake, two mutated vectors as each other's golden: the model is built
+    (neither replays, having no golden), rather than the walk up the provenance looping forever."""
+    from dataclasses import replace
+
+    from hsmsim.fuzz.generic import generic_fuzz_model
+
+    fmt = get_format("primus")
+    cases = fmt.vector_cases("hsmsim-corpus-v1")
+    first, second = [case for case in cases if case.provenance.golden][:2]
+    cycled = [replace(first, provenance=replace(first.provenance, golden=second.id)),
+              replace(second, provenance=replace(second.provenance, golden=first.id))]
+    rest = [case for case in cases if case.id not in (first.id, second.id)]
+    monkeypatch.setattr(type(fmt), "vector_cases", lambda _self, _seed: [*rest, *cycled])
+    model = generic_fuzz_model("primus", "hsmsim-corpus-v1")
+    catalogue = {op.name for op in model.operators}
+    assert model.goldens and first.id not in catalogue and second.id not in catalogue

@@ -96,7 +96,6 @@ def _splice_from(goldens: dict[str, VectorCase]) -> Callable[[FileBench, random.
 
 
 def _catalogue(case: VectorCase, golden: str) -> FuzzOperator:
-
     def apply(bench: FileBench, _rng: random.Random) -> str:
         if bench.touched:  # it replaces every file: on a changed bench it would undo the other operators
             raise mutate.MutationError("a catalogue vector applies to an untouched golden only")
@@ -128,8 +127,9 @@ def generic_fuzz_model(format_name: str, seed: str) -> FuzzModel:
 
     def golden_of(case: VectorCase) -> str:
         # A defect of a variant (ms-kast's idBinding defects) replays where the variant's own golden does.
-        base = case.provenance.golden
-        while base in by_id and "Golden" not in by_id[base].flags:
+        base, seen = case.provenance.golden, set()
+        while base in by_id and base not in seen and "Golden" not in by_id[base].flags:  # a plugin's cycle ends
+            seen.add(base)
             base = by_id[base].provenance.golden
         return _golden_name(format_name, base or "")
     mutated = [(c, golden_of(c)) for c in cases if c.provenance.golden and golden_of(c) in goldens
