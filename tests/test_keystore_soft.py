@@ -162,3 +162,42 @@ def test_a_key_that_could_not_be_stored_is_not_served(tmp_path, monkeypatch):
     monkeypatch.undo()
     created = store.generate(KeySpec.parse("ec-p256"), "k")
     assert SoftKeyStore(directory=tmp_path).get("k").public_key == created.public_key
+
+
+def test_a_lookup_listing_the_directory_does_not_stall_a_creation(tmp_path, monkeypatch):
+    """A lookup miss lists the key directory (another process may have made the key) without holding the store's
+    lock: a server answering many unknown labels over a big directory still creates keys."""
+    import threading
+    from pathlib import Path
+
+    store = SoftKeyStore(seed="s", directory=tmp_path)
+    listing, release = threading.Event(), threading.Event()
+    glob = Path.glob
+
+    def slow_first_listing(self, pattern):  # type: ignore[no-untyped-def]
+        if not listing.is_set():
+            listing.set()
+            release.wait(30)
+        return glob(self, pattern)
+
+    monkeypatch.setattr(Path, "glob", slow_first_listing)
+    missed: list[bool] = []
+
+    def look_up() -> None:
+        try:
+            store.get("missing")
+        except KeyNotFoundError:
+            missed.append(True)
+
+    lookup = threading.Thread(target=look_up)
+    lookup.start()
+    try:
+        assert listing.wait(5)
+        created = threading.Thread(target=store.generate, args=(KeySpec.parse("ec-p256"), "k"))
+        created.start()
+        created.join(10)
+        assert not created.is_alive(), "the creation waited for another call's directory listing"
+    finally:
+        release.set()
+        lookup.join(10)
+    assert missed == [True] and store.get("k").attributes.label == "k"

@@ -538,6 +538,30 @@ def test_a_burst_of_slow_creations_does_not_hold_up_other_calls(app, monkeypatch
     assert status == 200 and created == [200] * 50
 
 
+def test_a_label_lock_lives_only_while_a_call_holds_or_waits_for_it(app):
+    """Creations, repeats answered 409 and refused labels leave no per-label lock behind (a client trying a
+    million labels must not grow the server's memory), while two calls on one label still exclude each other."""
+    for label in ("a", "b", "a", "bad\uffff"):
+        _asgi(app, "POST", "/v1/key", json.dumps({"label": label, **_P256}).encode())
+    store = app.store
+    assert store._key_locks == {}
+    inside, order = threading.Event(), []
+
+    def hold() -> None:
+        with store.key_lock("primus", "c"):
+            inside.set()
+            time.sleep(0.2)
+            order.append("first")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    inside.wait(5)
+    with store.key_lock("primus", "c"):
+        order.append("second")
+    holder.join()
+    assert order == ["first", "second"] and store._key_locks == {}
+
+
 def test_a_label_of_64_utf8_bytes_is_served_everywhere(app):
     label = "\U0001F600" * 16  # 16 characters, 64 bytes: X.509's commonName limit, as cryptography counts it
     assert _asgi(app, "POST", "/v1/key", json.dumps({"label": label, **_P256}).encode())[0] == 200

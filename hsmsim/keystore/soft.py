@@ -221,8 +221,9 @@ class SoftKeyStore:
     def _refresh(self) -> None:
         """Load key files this store has not seen (made by other stores or processes)."""
         assert self._directory is not None
+        listed = sorted(self._directory.glob("*.json"))  # unlocked: a listing must not stall the store's other calls
         with self._lock:
-            for path in sorted(self._directory.glob("*.json")):
+            for path in listed:
                 if path.name not in self._loaded:
                     self._load(path)
 
