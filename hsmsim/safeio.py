@@ -20,6 +20,7 @@ import json
 import os
 import stat
 import struct
+import threading
 import unicodedata
 import zlib
 from collections.abc import Iterator, Mapping
@@ -476,11 +477,19 @@ class XmlLimits:
 XmlElement = etree._Element
 
 
+_xml_parsers = threading.local()
+
+
 def _hardened_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
-        remove_comments=False, remove_pis=False, strip_cdata=False,
-    )
+    """This thread's parser (building one costs as much as parsing a small document; lxml serialises the calls
+    of threads sharing one)."""
+    parser: etree.XMLParser | None = getattr(_xml_parsers, "parser", None)
+    if parser is None:
+        parser = _xml_parsers.parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
+            remove_comments=False, remove_pis=False, strip_cdata=False,
+        )
+    return parser
 
 
 def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> XmlElement:
@@ -501,8 +510,11 @@ def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> XmlElement:
         raise Rejected(Reason.MALFORMED, "XML has a DOCTYPE")
     if root.getprevious() is not None or root.getnext() is not None:
         raise Rejected(Reason.MALFORMED, "XML has content outside the root element")
-    attributes = 0
-    for count, node in enumerate(root.iter(), start=1):
+    attributes = count = 0
+    pending = [(root, 0)]  # document order, each node with its number of ancestors
+    while pending:
+        node, depth = pending.pop()
+        count += 1
         if count > limits.max_elements:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"XML has more than {limits.max_elements} nodes")
         attributes += len(node.attrib)
@@ -511,7 +523,8 @@ def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> XmlElement:
         if not isinstance(node.tag, str):
             kind = "comment" if node.tag is etree.Comment else "processing instruction or entity"
             raise Rejected(Reason.MALFORMED, f"XML contains a {kind}")
-        depth = sum(1 for _ in node.iterancestors())
         if depth >= limits.max_depth:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"XML nests deeper than {limits.max_depth}")
+        if len(node):
+            pending.extend([(child, depth + 1) for child in reversed(node)])
     return root

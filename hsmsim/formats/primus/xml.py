@@ -18,7 +18,7 @@ from typing import Protocol
 from hsmsim.encoding import spki_der
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.keystore.base import KeyType, StoredKey
-from hsmsim.safeio import XmlLimits, parse_xml
+from hsmsim.safeio import XmlElement, XmlLimits, parse_xml
 from hsmsim.verdict import Reason, Rejected
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -160,6 +160,18 @@ def _leaf_text(node: _Element) -> str:
     return node.text or ""
 
 
+def _check_names(node: XmlElement, documented: tuple[str, ...], unknown: list[str]) -> None:
+    """Reject a namespaced element or attribute; add each attribute not in ``documented`` to ``unknown``."""
+    tag = node.tag  # parse_xml refused comments and processing instructions: every tag is a string
+    if tag.startswith("{") or node.prefix:
+        raise Rejected(Reason.MALFORMED, f"namespaced element {tag!r}")
+    for attr_name in map(str, node.keys()):
+        if attr_name.startswith("{"):
+            raise Rejected(Reason.MALFORMED, f"namespaced attribute {attr_name!r}")
+        if attr_name not in documented:
+            unknown.append(f"{tag}/@{attr_name}")
+
+
 def read_document(xml: bytes, options: PrimusOptions = PrimusOptions()) -> Document:
     """Parse the key-attributes XML with hard bounds; raises :class:`Rejected` on anything the format forbids.
 
@@ -169,21 +181,12 @@ def read_document(xml: bytes, options: PrimusOptions = PrimusOptions()) -> Docum
     """
     root = parse_xml(xml, XmlLimits(max_bytes=MAX_XML_BYTES, max_depth=8))
     unknown: list[str] = []
-    for node in root.iter():
-        if not isinstance(node.tag, str) or node.tag.startswith("{") or node.prefix:
-            raise Rejected(Reason.MALFORMED, f"namespaced element {node.tag!r}")
-        documented: tuple[str, ...]
-        if node is root:
-            documented = _ROOT_ATTRIBUTES
-        elif [ancestor.tag for ancestor in node.iterancestors()][-2:-1] == ["policy"]:
-            documented = _POLICY_ATTRIBUTES.get(node.tag, ())
-        else:
-            documented = _ELEMENT_ATTRIBUTES.get(node.tag, ()) if node.getparent() is root else ()
-        for attr_name in map(str, node.attrib):
-            if attr_name.startswith("{"):
-                raise Rejected(Reason.MALFORMED, f"namespaced attribute {attr_name!r}")
-            if attr_name not in documented:
-                unknown.append(f"{node.tag}/@{attr_name}")
+    _check_names(root, _ROOT_ATTRIBUTES, unknown)
+    for child in root:
+        _check_names(child, _ELEMENT_ATTRIBUTES.get(child.tag, ()), unknown)
+        inside = _POLICY_ATTRIBUTES if child.tag == "policy" else {}
+        for node in child.iterdescendants():
+            _check_names(node, inside.get(node.tag, ()), unknown)
     if root.tag not in ("private_key", options.secret_key_root):
         raise Rejected(Reason.MALFORMED, f"root element is <{root.tag}>, not <private_key>")
     creation = root.get("creation")
