@@ -160,10 +160,14 @@ class CsrAttestationFormat:
         return _provision(device, partition, attesting)
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
-        """The PKIX Evidence AK's chain (named ``""``) and the TcgAttestCertify AK's (``tcg-attest-certify``).
-        A statement of another format chains to that format's own PKIs (its ``pki_exports``)."""
+        """The PKIX Evidence AK's chain (named ``""``), the TcgAttestCertify AK's (``tcg-attest-certify``), then
+        the PKIs of every other format a statement can carry, as that format exports them, named after it
+        (``primus``, ``marvell-google``, ``marvell-google-owner``). A superset: a statement is made with the
+        format's default identity. The device's own format is left out: its PKIs head the device's export."""
         tcg_ak = tpm_identity(device.seed, device.serial, created=device.attestation_created)
-        return PkiExport.of(_provision(device, "default", None)), PkiExport.of(tcg_ak, csr.TCG_CERTIFY)
+        statements = [export.within(name) for name in sorted(csr.PRIVATE_TYPES) if name != device.format
+                      for export in get_format(name).pki_exports(device)]
+        return PkiExport.of(_provision(device, "default", None)), PkiExport.of(tcg_ak, csr.TCG_CERTIFY), *statements
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The CSR with its bundle, the nonce and the roots. Parameter ``statements``: statement names
