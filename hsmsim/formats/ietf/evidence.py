@@ -27,7 +27,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
-from hsmsim.checks import require_code_signing_key
+from hsmsim.checks import check_csr_signature, require_code_signing_key
 from hsmsim.device import AttestationRequest, bytes_parameter
 from hsmsim.encoding import cert_pem, key_facts, pem, spki_der
 from hsmsim.errors import ParameterError
@@ -192,7 +192,7 @@ class Inputs:
     certs: tuple[x509.Certificate, ...]
     csr_spki: bytes | None = None
     """Without ``csr``: the key of a request the caller has already parsed and whose self-signature it has
-    verified, as :func:`csr_public_key` returns it (the CSR attestation's own PKCS#10)."""
+    verified, as :func:`~hsmsim.checks.check_csr_signature` returns it (the CSR attestation's own PKCS#10)."""
 
 
 def evidence_der(data: bytes) -> bytes:
@@ -500,19 +500,6 @@ def claims_of(ev: asn1.PkixEvidence, key: Entity) -> Claims:
     )
 
 
-def csr_public_key(csr: bytes) -> bytes:
-    """The SPKI of a PEM or DER CSR whose self-signature verifies; raises Rejected."""
-    try:
-        is_pem = csr.lstrip().startswith(b"-----BEGIN")  # a DER CSR may carry PEM text inside its attributes
-        request = x509.load_pem_x509_csr(csr) if is_pem else x509.load_der_x509_csr(csr)
-        spki, valid = spki_der(request.public_key()), request.is_signature_valid
-    except CERT_PARSE_ERRORS as exc:
-        raise Rejected(Reason.MALFORMED, f"CSR does not parse: {str(exc)[:120]}") from None
-    if not valid:
-        raise Rejected(Reason.CSR_SIGNATURE_INVALID, "CSR self-signature does not verify")
-    return spki
-
-
 def check(inputs: Inputs, trust: TrustAnchors, at: datetime, profile: Profile) -> Claims:
     """Every check of the profile, in the reference CLI's order (validate, then verify); raises Rejected."""
     try:
@@ -522,7 +509,7 @@ def check(inputs: Inputs, trust: TrustAnchors, at: datetime, profile: Profile) -
     validate_structure(ev, profile)
     signers = check_signatures(ev, inputs.certs, trust, at)
     check_transaction(ev, signers, inputs.nonce)
-    keys = attested_keys(ev, csr_public_key(inputs.csr) if inputs.csr is not None else inputs.csr_spki)
+    keys = attested_keys(ev, check_csr_signature(inputs.csr) if inputs.csr is not None else inputs.csr_spki)
     for key in keys:
         check_key(key, profile)
     claims = claims_of(ev, keys[0])
