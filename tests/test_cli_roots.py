@@ -190,26 +190,27 @@ def test_the_exported_roots_of_a_webauthn_device_verify_every_statement(tmp_path
         assert (verified.returncode, verified.stdout) == (0, "ACCEPT\n"), (fmt, params, verified.stdout)
 
 
-def test_the_exported_roots_verify_the_statements_of_other_formats_a_csr_attestation_carries(tmp_path: Path) -> None:
-    """A CSR attestation carries other formats' evidence on request (--param statements): pki export writes their
-    PKIs too, as csr-attestation-<format>-*.crt, and those roots verify it. (Azure's partition root is per key
-    pool: it travels in the bundle's csr_attestation_roots.pem, not in an export.)"""
+def test_a_csr_attestation_device_exports_the_pki_of_every_statement_it_can_carry(tmp_path: Path) -> None:
+    """A csr-attestation device's requests carry any vendor's evidence on request (--param statements): pki export
+    writes each statement format's PKIs, named after it, and those roots verify the request. (Azure's partition
+    root is per key pool: it travels in the bundle's csr_attestation_roots.pem, not in an export.) A vendor's
+    device exports no other vendor's PKI: its roots must not trust another vendor's evidence."""
     state = tmp_path / "st"
-    _create(state, "primus")
+    _create(state, "csr-attestation")
     files = _export(state, tmp_path / "pki")
-    statements = ("marvell-google", "fortanix", "webauthn", "luna-pkc", "tpm-acme")
-    assert {f"csr-attestation-{name}-root.crt" for name in statements} <= set(files)
-    assert not any(name.startswith("csr-attestation-primus") for name in files)  # the device's own: root.crt
+    statements = ("primus", "marvell-google", "fortanix", "webauthn", "luna-pkc", "tpm-acme")
+    assert {f"{name}-root.crt" for name in statements} <= set(files)
     out = tmp_path / "csr"
-    attested = hsmsim("attest", "--key", "k", "--format", "csr-attestation", "--out", f"{out}/", "--param",
-                      f"statements={','.join(statements)}", state=state)
+    attested = hsmsim("attest", "--key", "k", "--out", f"{out}/", "--param", f"statements={','.join(statements)}",
+                      state=state)
     assert attested.returncode == 0, attested.stderr
     roots = [a for name in files if name.endswith("root.crt") for a in ("--root", str(tmp_path / "pki" / name))]
     verified = hsmsim("verify", str(out), *roots)
     assert (verified.returncode, verified.stdout) == (0, "ACCEPT\n"), verified.stdout
     own = hsmsim("verify", str(out), "--root", str(tmp_path / "pki" / "root.crt"))
-    assert own.returncode == 1 and own.stdout.startswith("REJECT CHAIN_UNTRUSTED: statement 0 (marvell-google)"), \
-        own.stdout
+    assert own.returncode == 1 and own.stdout.startswith("REJECT CHAIN_UNTRUSTED: statement 0 (primus)"), own.stdout
+    vendor = [e.name for e in pki_exports(Device.from_seed("primus", "test-cli-roots"))]
+    assert vendor == ["", "csr-attestation", "csr-attestation-tcg-attest-certify", "pkix-evidence"], vendor
 
 
 @pytest.mark.parametrize("format_name", names())

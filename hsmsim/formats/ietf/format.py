@@ -160,14 +160,17 @@ class CsrAttestationFormat:
         return _provision(device, partition, attesting)
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
-        """The PKIX Evidence AK's chain (named ``""``), the TcgAttestCertify AK's (``tcg-attest-certify``), then
-        the PKIs of every other format a statement can carry, as that format exports them, named after it
-        (``primus``, ``marvell-google``, ``marvell-google-owner``). A superset: a statement is made with the
-        format's default identity. The device's own format is left out: its PKIs head the device's export."""
+        """The PKIX Evidence AK's chain (named ``""``) and the TcgAttestCertify AK's (``tcg-attest-certify``); on a
+        csr-attestation device, whose requests carry any vendor's statement, also the PKIs of every format a
+        statement can carry, as that format exports them, named after it (``primus``, ``marvell-google-owner``;
+        a superset: a statement is made with the format's default identity). A vendor's device carries its own
+        format's statement, whose PKIs head its export, and leaves other vendors' roots out of its trust."""
         tcg_ak = tpm_identity(device.seed, device.serial, created=device.attestation_created)
-        statements = [export.within(name) for name in sorted(csr.PRIVATE_TYPES) if name != device.format
-                      for export in get_format(name).pki_exports(device)]
-        return PkiExport.of(_provision(device, "default", None)), PkiExport.of(tcg_ak, csr.TCG_CERTIFY), *statements
+        own = PkiExport.of(_provision(device, "default", None)), PkiExport.of(tcg_ak, csr.TCG_CERTIFY)
+        if device.format != csr.FORMAT:
+            return own
+        return own + tuple(export.within(name) for name in sorted(csr.PRIVATE_TYPES)
+                           for export in get_format(name).pki_exports(device))
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The CSR with its bundle, the nonce and the roots. Parameter ``statements``: statement names
