@@ -6,14 +6,16 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from faker import Faker
 
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Signing, VectorCase
 from hsmsim.verdict import Profile, Reason
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 
 def valid() -> dict[Profile, Reason]:
@@ -64,6 +66,8 @@ def seeded_faker(seed: str, locales: list[str], namespace: str = "", *,
     """A Faker whose output is a pure function of ``(namespace, seed)`` (Faker is pinned in pyproject), with the
     ``providers`` (of :data:`FAKER_PROVIDERS`) the caller draws from: each one costs a search of its locales and
     an import per locale, and which are loaded does not change what the others return."""
+    from faker import Faker  # here, not at import: reading evidence never needs Faker's 80 ms of locale data
+
     fake = Faker(locales, providers=[f"faker.providers.{name}" for name in providers])
     material = f"{namespace}/{seed}" if namespace else seed
     fake.seed_instance(int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big"))

@@ -28,9 +28,17 @@ from hsmsim.errors import BundleError
 from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey
 from hsmsim.safeio import read_local_file
 
-_SMALL_PRIMES_PRODUCT = math.prod(
-    p for p in range(3, 20000, 2) if all(p % d for d in range(3, math.isqrt(p) + 1, 2))
-)
+
+def _odd_primes_below(limit: int) -> list[int]:
+    sieve = bytearray([1]) * limit
+    sieve[:2] = b"\x00\x00"
+    for p in range(2, math.isqrt(limit - 1) + 1):
+        if sieve[p]:
+            sieve[p * p::p] = bytes(len(range(p * p, limit, p)))
+    return [p for p in range(3, limit, 2) if sieve[p]]
+
+
+_SMALL_PRIMES_PRODUCT = math.prod(_odd_primes_below(20000))
 _E = 65537
 
 DERIVATION_VERSION = 1
