@@ -19,8 +19,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pydantic import BaseModel
-from pydantic_core import PydanticSerializationError, to_json
 
 from hsmsim.verdict import Reason, Rejected
 
@@ -175,6 +173,8 @@ def indented_json(data: object, indent: int) -> bytes:
     surrogates, so data holding either goes through json itself. (It would write some floats differently,
     ``1e-7`` for ``1e-07``: what hsmsim writes this way has none.)
     """
+    from pydantic_core import PydanticSerializationError, to_json  # here: reading evidence never needs pydantic
+
     try:
         encoded = to_json(data, indent=indent, ensure_ascii=True)
     except PydanticSerializationError:  # a lone surrogate
@@ -186,6 +186,8 @@ def indented_json(data: object, indent: int) -> bytes:
 
 
 def _model_json(value: object) -> object:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     raise TypeError(f"{type(value).__name__} is not JSON data")
