@@ -323,6 +323,29 @@ def test_imported_key_reports_not_local_and_is_certified(store):
 
 # -- lifecycle: each test has its own TPM ----------------------------------------------------------
 @live
+def test_a_connection_refused_while_swtpm_starts_listening_is_tried_again(tmp_path, monkeypatch):
+    """swtpm creates its socket files as it binds them, a moment before it listens: on a loaded machine libtss2's
+    first connection can land in that moment and fail (tcti:IO failure, seen once in CI). The store tries again
+    until its start deadline instead of failing the call."""
+    from tpm2_pytss import TSS2_Exception
+
+    import hsmsim.keystore.swtpm as swtpm_module
+
+    real, attempts = swtpm_module.TCTILdr, []
+
+    def refused_twice(*args: object) -> object:
+        attempts.append(args)
+        if len(attempts) <= 2:
+            raise TSS2_Exception(0xA000A)  # TSS2_TCTI_RC_IO_ERROR, what a refused connection gives
+        return real(*args)
+
+    monkeypatch.setattr(swtpm_module, "TCTILdr", refused_twice)
+    with SwtpmKeyStore(tmp_path / "store") as store:
+        store.generate(KeySpec.parse("ec-p256"), "k")
+        assert store.certify("k", b"n").attest and len(attempts) == 3
+
+
+@live
 def test_keys_survive_a_restart_and_no_swtpm_survives_close(tmp_path):
     directory = tmp_path / "store"
     first = SwtpmKeyStore(directory)

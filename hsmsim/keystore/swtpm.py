@@ -743,11 +743,23 @@ class _Swtpm:
                 raise KeystoreError("swtpm did not open its socket within 10 s")
             time.sleep(0.005)
         os.environ.setdefault("TSS2_LOG", "all+NONE")
-        try:
-            self._tcti = TCTILdr("swtpm", f"path={sock}")
-            self._esys = ESAPI(self._tcti)
-        except TSS2_Exception as exc:
-            raise KeystoreError(f"cannot reach swtpm through libtss2's swtpm TCTI: {exc}") from exc
+        while True:
+            tcti = None
+            try:
+                tcti = TCTILdr("swtpm", f"path={sock}")
+                self._esys = ESAPI(tcti)
+            except TSS2_Exception as exc:
+                if tcti is not None:
+                    with contextlib.suppress(TSS2_Exception):
+                        tcti.close()
+                # swtpm creates a socket's file when it binds it, a moment before it listens: on a loaded
+                # machine a connection in that moment is refused (tcti:IO failure), so try again until the deadline
+                if self._proc.poll() is not None or time.monotonic() >= deadline:
+                    raise KeystoreError(f"cannot reach swtpm through libtss2's swtpm TCTI: {exc}") from exc
+                time.sleep(0.01)
+            else:
+                self._tcti = tcti
+                return
 
     def _provision(self, esys: Any) -> None:
         """Persist the SRK (ECC P-256 storage primary) and the AK (child of the RSA EK)."""
