@@ -1,8 +1,9 @@
-"""Atomic file writes, new output files, and a cross-process file lock.
+"""Atomic file writes, new output files, a cross-process file lock, and in-process locks by name.
 
 A reader sees the old file or the new one, never a torn one; :func:`write_new_files` puts a command's
 outputs into a user's directory without following a symlink or opening what is already there;
-:func:`locked` serialises read-check-write sequences between threads and processes sharing a directory.
+:func:`locked` serialises read-check-write sequences between threads and processes sharing a directory;
+:class:`NamedLocks` serialises the threads working on one name (a key, a cache entry).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from hsmsim.errors import HsmsimError
 from hsmsim.safeio import file_holds
@@ -255,3 +257,42 @@ class _PathLock:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.depth = 0
+
+
+_Name = TypeVar("_Name", bound=Hashable)
+
+
+class NamedLocks(Generic[_Name]):
+    """One lock per name, which lives only while a thread holds or waits for it: names that come and go (labels
+    a client only tried, cache entries derived once) leave nothing behind."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[_Name, _NamedLock] = {}
+
+    @contextmanager
+    def hold(self, name: _Name) -> Iterator[None]:
+        """Hold ``name``'s lock (not re-entrant) for the block."""
+        with self._guard:
+            entry = self._locks.get(name)
+            if entry is None:
+                entry = self._locks[name] = _NamedLock()
+            entry.users += 1
+        try:
+            with entry.lock:
+                yield
+        finally:
+            with self._guard:
+                entry.users -= 1
+                if not entry.users:
+                    del self._locks[name]
+
+    def __len__(self) -> int:
+        """How many names have a lock now (held or waited for)."""
+        return len(self._locks)
+
+
+class _NamedLock:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0

@@ -544,7 +544,7 @@ def test_a_label_lock_lives_only_while_a_call_holds_or_waits_for_it(app):
     for label in ("a", "b", "a", "bad\uffff"):
         _asgi(app, "POST", "/v1/key", json.dumps({"label": label, **_P256}).encode())
     store = app.store
-    assert store._key_locks == {}
+    assert len(store._key_locks) == 0
     inside, order = threading.Event(), []
 
     def hold() -> None:
@@ -559,7 +559,7 @@ def test_a_label_lock_lives_only_while_a_call_holds_or_waits_for_it(app):
     with store.key_lock("primus", "c"):
         order.append("second")
     holder.join()
-    assert order == ["first", "second"] and store._key_locks == {}
+    assert order == ["first", "second"] and len(store._key_locks) == 0
 
 
 def test_a_label_of_64_utf8_bytes_is_served_everywhere(app):

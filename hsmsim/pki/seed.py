@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import math
 import os
-import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from gmpy2 import mpz, powmod
 
-from hsmsim._atomic import write_atomic
+from hsmsim._atomic import NamedLocks, write_atomic
 from hsmsim.errors import BundleError
 from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey
 from hsmsim.safeio import read_local_file
@@ -177,8 +176,7 @@ def cache_entry(seed: str, role: str, spec: KeySpec, version: int = DERIVATION_V
     return cache_dir() / f"keys-v{version}" / f"{digest}.der"
 
 
-_derivation_locks: dict[Path, threading.Lock] = {}
-_derivation_locks_guard = threading.Lock()
+_derivations: NamedLocks[Path] = NamedLocks()
 
 
 @lru_cache(maxsize=256)
@@ -194,9 +192,7 @@ def derive_key(seed: str, role: str, spec: KeySpec) -> PrivateKey:
     if spec.key_type is not KeyType.RSA:
         return _derive_uncached(seed, role, spec)
     path = cache_entry(seed, role, spec)
-    with _derivation_locks_guard:
-        lock = _derivation_locks.setdefault(path, threading.Lock())
-    with lock:
+    with _derivations.hold(path):
         try:
             return _load_der(read_local_file(path, MAX_CACHE_ENTRY_BYTES))
         except (BundleError, ValueError):

@@ -21,12 +21,12 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hsmsim._atomic import write_atomic
+from hsmsim._atomic import NamedLocks, write_atomic
 from hsmsim.errors import HsmsimError
 from hsmsim.state import HsmState, read_json_object
 
@@ -47,14 +47,6 @@ def _read_json(path: Path) -> dict[str, object]:
 
 
 @dataclass
-class _KeyLock:
-    """One key's lock and how many calls hold or wait for it."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    users: int = 0
-
-
-@dataclass
 class ServerStore:
     """The state behind every endpoint; thread-safe."""
 
@@ -62,7 +54,7 @@ class ServerStore:
     seed: str
     _states: dict[str, HsmState] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
-    _key_locks: dict[tuple[str, str], _KeyLock] = field(default_factory=dict)
+    _key_locks: NamedLocks[tuple[str, str]] = field(default_factory=NamedLocks)
     _file_locks: dict[Path, threading.Lock] = field(default_factory=dict)
     _cache: dict[Path, dict[str, object]] = field(default_factory=dict)
 
@@ -85,27 +77,13 @@ class ServerStore:
                 if os.path.lexists(namespace / name):
                     self._records(namespace / name)
 
-    @contextmanager
-    def key_lock(self, namespace: str, label: str) -> Iterator[None]:
-        """Hold the lock that serialises changes to one key (e.g. its check-and-create).
+    def key_lock(self, namespace: str, label: str) -> AbstractContextManager[None]:
+        """Hold the lock that serialises changes to one key (e.g. its check-and-create) for a ``with`` block.
 
         A label's lock lives only while a call holds or waits for it, so labels that were only tried (a 409,
         a failed creation) leave nothing behind.
         """
-        name = (namespace, label)
-        with self._guard:
-            entry = self._key_locks.get(name)
-            if entry is None:
-                entry = self._key_locks[name] = _KeyLock()
-            entry.users += 1
-        try:
-            with entry.lock:
-                yield
-        finally:
-            with self._guard:
-                entry.users -= 1
-                if not entry.users:
-                    del self._key_locks[name]
+        return self._key_locks.hold((namespace, label))
 
     def _file_lock(self, path: Path) -> threading.Lock:
         with self._guard:

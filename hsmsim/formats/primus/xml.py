@@ -165,7 +165,7 @@ def _check_names(node: XmlElement, documented: tuple[str, ...], unknown: list[st
     tag = node.tag  # parse_xml refused comments and processing instructions: every tag is a string
     if tag.startswith("{") or node.prefix:
         raise Rejected(Reason.MALFORMED, f"namespaced element {tag!r}")
-    for attr_name in map(str, node.keys()):
+    for attr_name in map(str, node.keys()):  # lxml-stubs type a name as str | bytes; lxml gives str
         if attr_name.startswith("{"):
             raise Rejected(Reason.MALFORMED, f"namespaced attribute {attr_name!r}")
         if attr_name not in documented:
