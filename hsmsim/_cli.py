@@ -21,6 +21,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from hsmsim import __version__
 from hsmsim._atomic import write_new_files
+from hsmsim.cli_params import GivenPath, given_text
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, names, verify_guarded
 from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
@@ -49,24 +50,9 @@ def _parse_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class _GivenPath(click.Path):
-    """A path as a :class:`Path`; an empty one (an unset variable, say) is misuse (one line, exit 2), not the current
-    directory."""
-
-    def __init__(self) -> None:
-        super().__init__(path_type=Path)
-
-    def convert(self, value: str | os.PathLike[str], param: click.Parameter | None,
-                ctx: click.Context | None) -> str | bytes | os.PathLike[str]:
-        if value == "":
-            name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name if param else "path"
-            _fail(f"{name} must not be empty")
-        return super().convert(value, param, ctx)
-
-
 def _state_option(fn: click.decorators.FC) -> click.decorators.FC:
     return click.option(
-        "--state", "state_dir", type=_GivenPath(),
+        "--state", "state_dir", type=GivenPath(),
         default=lambda: os.environ.get("HSMSIM_STATE") or ".hsmsim", show_default=".hsmsim",
         help="Directory holding the emulated HSM's device identity and keys.",
     )(fn)
@@ -145,7 +131,7 @@ def key() -> None:
               help="Format the emulated device speaks, fixed when the state is created (default: the state's, "
                    "else primus).")
 @click.option("--vendor", "deprecated_vendor", default=None, hidden=True, help="Deprecated alias of --format.")
-@click.option("--seed", default=None, help="Seed of the device PKI when the state is new.")
+@click.option("--seed", default=None, callback=given_text, help="Seed of the device PKI when the state is new.")
 @click.option("--extractable", is_flag=True, help="Create the key with CKA_EXTRACTABLE=true.")
 @click.option("--not-sensitive", is_flag=True, help="Create the key with CKA_SENSITIVE=false.")
 @click.option("--imported", is_flag=True, help="Make the material outside and import it (LOCAL=false).")
@@ -221,7 +207,7 @@ _CANONICAL_INT = re.compile(r"-?[1-9][0-9]*|0")
 @click.option("--format", "format_name", default=None,
               help="Evidence format to produce (default: the device's, which is primus for a new state).")
 @click.option("--key", "label", required=True, help="Label of the key to attest.")
-@click.option("--out", "out", type=_GivenPath(), required=True,
+@click.option("--out", "out", type=GivenPath(), required=True,
               help="Where the main file goes (e.g. bundle.zip); the other files are written beside it. "
                    "A path without a suffix is a directory.")
 @click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
@@ -263,8 +249,8 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
 
 
 @cli.command()
-@click.argument("bundle", type=_GivenPath())
-@click.option("--root", "roots", type=_GivenPath(), multiple=True,
+@click.argument("bundle", type=GivenPath())
+@click.option("--root", "roots", type=GivenPath(), multiple=True,
               help="Trusted root certificate (PEM or DER); repeatable. Without one, nothing is trusted: only "
                    "evidence that names no issuer (WebAuthn packed self attestation) can be accepted, and a chain "
                    "is rejected CHAIN_UNTRUSTED ('hsmsim pki export' writes the emulated roots).")
@@ -319,7 +305,7 @@ def pki() -> None:
 
 
 @pki.command("export")
-@click.argument("directory", type=_GivenPath())
+@click.argument("directory", type=GivenPath())
 @_state_option
 def pki_export(directory: Path, state_dir: Path) -> None:
     """Write, as PEM files in DIRECTORY, every emulated PKI a verifier of the device's evidence may need.
@@ -355,14 +341,15 @@ def _default_corpus() -> Path:
     return default_vectors_root()
 
 
-_VECTORS_OPTION = click.option("--vectors", "corpus", type=_GivenPath(), default=_default_corpus,
+_VECTORS_OPTION = click.option("--vectors", "corpus", type=GivenPath(), default=_default_corpus,
                                show_default="$HSMSIM_VECTORS, else ./vectors, else the installed corpus",
                                help="The corpus directory.")
 
 
 @vectors.command("generate")
-@click.option("--seed", default=None, help="Master seed (default: the committed manifest's, else the built-in).")
-@click.option("--out", "out", type=_GivenPath(), default="vectors", show_default=True)
+@click.option("--seed", default=None, callback=given_text,
+              help="Master seed (default: the committed manifest's, else the built-in).")
+@click.option("--out", "out", type=GivenPath(), default="vectors", show_default=True)
 def vectors_generate(seed: str | None, out: Path) -> None:
     """Regenerate every vector, native file, the manifest and the changelog into --out."""
     from rich.progress import Progress
@@ -397,7 +384,7 @@ def vectors_check(corpus: Path) -> None:
 
 @vectors.command("extract")
 @click.argument("vector_id")
-@click.argument("dest", type=_GivenPath())
+@click.argument("dest", type=GivenPath())
 @click.option("--unzip", is_flag=True, help="Also write the bundle zip's members (bounded, no zip-slip).")
 @_VECTORS_OPTION
 def vectors_extract(vector_id: str, dest: Path, unzip: bool, corpus: Path) -> None:
@@ -447,8 +434,8 @@ def vectors_show(vector_id: str, corpus: Path) -> None:
 
 
 @vectors.command("promote")
-@click.argument("finding", type=click.Path(path_type=Path))
-@click.option("--vectors", "corpus", type=click.Path(path_type=Path), default="vectors", show_default=True,
+@click.argument("finding", type=GivenPath())
+@click.option("--vectors", "corpus", type=GivenPath(), default="vectors", show_default=True,
               help="The corpus directory to promote into.")
 @click.option("--expect", "expect", default=None, metavar="ACCEPT|REJECT:REASON",
               help="What every profile must answer, when the finding is not one catalogue defect alone "

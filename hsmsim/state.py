@@ -53,11 +53,13 @@ class HsmState:
     ) -> HsmState:
         """Open the state in ``directory``, creating it with ``format`` (default primus) and ``seed`` if new.
 
-        Raises :class:`HsmsimError` (one line) when an existing state disagrees with ``format``/``seed`` or is
-        corrupt (``hsm.json`` not a regular file of at most :data:`MAX_STATE_FILE_BYTES`, not JSON, or not
-        the object hsmsim writes), when ``directory`` is not a usable directory or cannot be written, or when
-        there is none and ``create`` is false.
+        Raises :class:`HsmsimError` (one line) when ``seed`` is empty, when an existing state disagrees with
+        ``format``/``seed`` or is corrupt (``hsm.json`` not a regular file of at most
+        :data:`MAX_STATE_FILE_BYTES`, not JSON, or not the object hsmsim writes), when ``directory`` is not a
+        usable directory or cannot be written, or when there is none and ``create`` is false.
         """
+        if seed == "":
+            raise HsmsimError("the seed must not be empty")
         config_path = directory / "hsm.json"
         present = existing_directory(directory) and os.path.lexists(config_path)
         if not create and not present:
@@ -70,7 +72,7 @@ class HsmState:
             if format is not None and format != device.format:
                 raise HsmsimError(f"{escaped(str(directory))} emulates a {device.format} HSM, not {format}")
             return cls(directory, device)
-        device = Device.from_seed(format or "primus", seed or DEFAULT_SEED)
+        device = Device.from_seed(format or "primus", DEFAULT_SEED if seed is None else seed)
         config = {"format": device.format, "serial": device.serial, "seed": device.seed,
                   "initialised": device.initialised.isoformat()}
         try:

@@ -21,7 +21,7 @@ import of it (for type checkers) is the one upward import allowed."""
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     (ROOT, "hsmsim.errors", "hsmsim.verdict", "hsmsim.safeio", "hsmsim._atomic", "hsmsim.encoding",
-     "hsmsim.model", "hsmsim.keystore.base"),
+     "hsmsim.model", "hsmsim.keystore.base", "hsmsim.cli_params"),
     ("hsmsim.pki", "hsmsim.keystore", "hsmsim.device", "hsmsim.checks", "hsmsim.mutate", "hsmsim.tpm",
      "hsmsim.webauthn"),
     ("hsmsim.formats",),

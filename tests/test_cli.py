@@ -493,6 +493,69 @@ def test_an_empty_output_path_is_not_the_current_directory(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_empty_path_or_seed_of_any_command_is_misuse_not_a_default(tmp_path):
+    """Every command line refuses an empty path (not the current directory) and an empty seed or token (not the
+    built-in one), in one line before it writes anything."""
+    reference = str(ROOT / "examples" / "verifiers" / "reference.toml")
+    for args, message in [
+        (["serve", "--state", ""], "--state must not be empty"),
+        (["serve", "--state", "s", "--token", ""], "--token must not be empty"),
+        (["serve", "--state", "s", "--seed", ""], "--seed must not be empty"),
+        (["key", "create", "--label", "k", "--state", "s", "--seed", ""], "--seed must not be empty"),
+        (["vectors", "generate", "--out", "v", "--seed", ""], "--seed must not be empty"),
+        (["fuzz", "--format", "primus", "--iterations", "1", "--out", ""], "--out must not be empty"),
+        (["fuzz", "--format", "primus", "--iterations", "1", "--out", "f", "--verifier", ""],
+         "--verifier must not be empty"),
+        (["fuzz", "--format", "primus", "--iterations", "1", "--out", "f", "--seed", ""], "--seed must not be empty"),
+        (["conformance", "run", "--verifier", reference, "--report", ""], "--report must not be empty"),
+        (["conformance", "run", "--verifier", reference, "--report", "r", "--vectors", ""],
+         "--vectors must not be empty"),
+    ]:
+        result = subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120,
+                                cwd=tmp_path)
+        _one_line_exit_2(result, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_state_is_never_created_with_an_empty_seed(tmp_path):
+    from hsmsim.errors import HsmsimError
+    from hsmsim.state import HsmState
+
+    with pytest.raises(HsmsimError, match="the seed must not be empty"):
+        HsmState.open(tmp_path / "s", seed="")
+    assert not (tmp_path / "s").exists()
+
+
+def test_conformance_names_an_unknown_format(tmp_path):
+    result = hsmsim("conformance", "run", "--verifier", str(ROOT / "examples" / "verifiers" / "reference.toml"),
+                    "--format", "nosuch", "--report", str(tmp_path / "r"))
+    _one_line_exit_2(result, "hsmsim: error: --format 'nosuch': the corpus has no such format (it has android-acme,")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("adapter", "message"), [
+    ("nosuch.toml", "hsmsim: error: adapter file: cannot read"),
+    ('name = "bad-entry"\nmode = "python"\nentry = "no_such_module_here:verify"\nformats = ["primus"]\n',
+     "hsmsim: error: cannot import 'no_such_module_here'"),
+    ('name = "bad-command"\nmode = "persistent"\ncommand = ["/nonexistent/verifier"]\nformats = ["primus"]\n',
+     "command '/nonexistent/verifier' does not exist"),
+    ('name = "luna-only"\nmode = "python"\nentry = "hsmsim.harness.reference:verify"\nformats = ["luna-pkc"]\n',
+     "hsmsim: error: luna-only does not claim format primus (formats it claims: luna-pkc)"),
+])
+def test_fuzz_refuses_a_verifier_it_cannot_start_or_that_does_not_claim_the_format(tmp_path, adapter: str,
+                                                                                    message: str):
+    """Checked once before any case, with one line and no progress table: not a CRASH on every case, and not a
+    campaign of meaningless differentials against a verifier of another format."""
+    path = tmp_path / "nosuch.toml"
+    if adapter != "nosuch.toml":
+        path = tmp_path / "adapter.toml"
+        path.write_text(adapter)
+    result = hsmsim("fuzz", "--format", "primus", "--iterations", "5", "-j", "2", "--verifier", str(path),
+                    "--out", str(tmp_path / "out"))
+    _one_line_exit_2(result, message)
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["attest", "--out", "bundle.zip"], "Missing option '--key'. (see 'hsmsim attest --help')"),
     (["nosuch"], "No such command 'nosuch'. (see 'hsmsim --help')"),

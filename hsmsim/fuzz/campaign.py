@@ -43,7 +43,7 @@ from hsmsim.fuzz.engine import (
 )
 from hsmsim.fuzz.findings import write_finding
 from hsmsim.fuzz.generic import generic_fuzz_model, with_evidence_operators
-from hsmsim.fuzz.targets import is_reference
+from hsmsim.fuzz.targets import AdapterTarget, is_reference
 from hsmsim.harness.vectors import validation_summary
 from hsmsim.harness.workers import WorkerDied, WorkerPool
 from hsmsim.model.corpus_schema import WireModel
@@ -277,6 +277,7 @@ def run_campaign(
 
     findings: dict[str, Finding] = {}
     target = spec.target()
+    _check_claims(target, spec.format)
     if spec.jobs > 1:
         with WorkerPool(spec.jobs, _work, _init_worker, (spec, True), start_method="fork") as pool:
             _run_in_pool(pool, spec, model, deadline, absorb)
@@ -306,6 +307,19 @@ def run_campaign(
         out.mkdir(parents=True, exist_ok=True)
         summary.write(out)
     return result
+
+
+def _check_claims(target: Target, format_name: str) -> None:
+    """Start an adapter's verifier once, before any case: one that cannot start, or whose hello does not claim
+    ``format_name``, is misuse reported here (:class:`FuzzError`, or the adapter's own error), not a CRASH or a
+    differential on every case."""
+    if not isinstance(target, AdapterTarget):
+        return
+    info = target.hello()
+    target.close()  # each worker starts its own verifier; none may be running when the workers are forked
+    if not info.claims_format(format_name):
+        claimed = ", ".join(info.formats) or "none"
+        raise FuzzError(f"{target.name} does not claim format {format_name} (formats it claims: {claimed})")
 
 
 def _run_in_pool(pool: WorkerPool[Task, ChunkResult | Finding], spec: CampaignSpec, model: FuzzModel,

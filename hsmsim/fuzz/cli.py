@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.table import Table
 
 from hsmsim._atomic import check_output_directory
+from hsmsim.cli_params import GivenPath, given_text
 from hsmsim.fuzz.campaign import SUMMARY_FILE, CampaignSpec, FuzzError, reference_target, run_campaign
 from hsmsim.fuzz.engine import CampaignStats, TargetAnswer
 from hsmsim.fuzz.targets import target_factory
@@ -48,21 +49,21 @@ def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
 
 @click.group(invoke_without_command=True)
 @click.option("--format", "format_name", default=None, help="Format to fuzz (every registered format has a model).")
-@click.option("--verifier", "verifier", default=None,
+@click.option("--verifier", "verifier", type=GivenPath(), default=None,
               help="Adapter file of the verifier under test (default: the reference verifier itself).")
 @click.option("--iterations", type=click.IntRange(1), default=None)
 @click.option("--duration", type=click.FloatRange(0.1), default=None, callback=_duration, help="Seconds to run.")
-@click.option("--seed", default="hsmsim-fuzz", show_default=True)
+@click.option("--seed", default="hsmsim-fuzz", show_default=True, callback=given_text)
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--shard", "shard_text", default="0/1", show_default=True,
               help="Run cases i with i % N == K (merge the shards' --out directories with 'hsmsim fuzz merge').")
 @click.option("--without-operator", "without", multiple=True, metavar="NAME",
               help="Leave this operator out (e.g. one whose findings await a fix); repeatable.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=GivenPath(), default=None,
               help="Findings and summary.json go here: a new or empty directory, one campaign per directory.")
 @click.option("--overwrite", is_flag=True, help="Replace the findings and summary.json of a non-empty --out.")
 @click.pass_context
-def fuzz(ctx: click.Context, format_name: str | None, verifier: str | None, iterations: int | None,
+def fuzz(ctx: click.Context, format_name: str | None, verifier: Path | None, iterations: int | None,
          duration: float | None, seed: str, jobs: int, shard_text: str, without: tuple[str, ...],
          out: Path | None, overwrite: bool) -> None:
     """Fuzz a verifier with structure-aware mutations of the format's golden bundles.
@@ -77,14 +78,24 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: str | None, iter
     if iterations is None and duration is None:
         raise FuzzError("give --iterations or --duration")
     _prepare_out(out, overwrite=overwrite)
-    factory = target_factory(Path(verifier), format_name) if verifier else reference_target(format_name)
+    factory = target_factory(verifier, format_name) if verifier is not None else reference_target(format_name)
     spec = CampaignSpec(format=format_name, seed=seed, target=factory, iterations=iterations, duration=duration,
                         shard=_shard(shard_text), jobs=jobs, without=without)
     console = Console(stderr=True)
     operators = {op.name for op in spec.model().operators}
-    # Refreshed from the campaign's own thread: no display thread may hold a lock when workers are forked.
-    with Live(_table(CampaignStats(), 0, operators), console=console, auto_refresh=False, transient=False) as live:
-        result = run_campaign(spec, out, progress=lambda s, n: live.update(_table(s, n, operators), refresh=True))
+    # Refreshed from the campaign's own thread: no display thread may hold a lock when workers are forked. Shown
+    # from the first progress report on: a campaign that cannot start prints its one error line and nothing else.
+    live = Live(console=console, auto_refresh=False, transient=False)
+
+    def progress(stats: CampaignStats, found: int) -> None:
+        if not live.is_started:
+            live.start()
+        live.update(_table(stats, found, operators), refresh=True)
+
+    try:
+        result = run_campaign(spec, out, progress=progress)
+    finally:
+        live.stop()
     if not console.is_terminal:  # rich ends its last frame without a newline there; stdout's lines follow it
         console.line()
     for finding, path in zip(result.findings, result.written, strict=True):
@@ -114,8 +125,8 @@ def _prepare_out(out: Path, *, overwrite: bool) -> None:
 
 
 @fuzz.command("merge")
-@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="The merged findings and summary.json.")
+@click.argument("runs", nargs=-1, required=True, type=GivenPath())
+@click.option("--out", type=GivenPath(), required=True, help="The merged findings and summary.json.")
 def merge(runs: tuple[Path, ...], out: Path) -> None:
     """Merge the --out directories of shards (or of repeated runs) into one: findings deduplicated as one
     campaign deduplicates them, counters summed. Exit 1 when the merge holds findings."""
@@ -131,8 +142,8 @@ def merge(runs: tuple[Path, ...], out: Path) -> None:
 
 
 @fuzz.command("replay")
-@click.argument("finding", type=click.Path(path_type=Path))
-@click.option("--verifier", required=True, type=click.Path(path_type=Path), help="Adapter file of the verifier.")
+@click.argument("finding", type=GivenPath())
+@click.option("--verifier", required=True, type=GivenPath(), help="Adapter file of the verifier.")
 def replay(finding: Path, verifier: Path) -> None:
     """Put a finding's evidence (a findings/<name> directory) to a verifier again, e.g. once it is fixed.
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim.fuzz.engine import FUZZ_PROFILE, ReferenceTarget, Target, TargetAnswer, verdict_answer
 from hsmsim.harness.adapters import PythonVerifier, Verifier, VerifyRequest, answer_from, import_entry, open_verifier
 from hsmsim.harness.config import AdapterConfig, load_adapter
+from hsmsim.harness.model import VerifierInfo
 from hsmsim.harness.vectors import Submission
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
@@ -72,6 +73,14 @@ class AdapterTarget:
             return False
         info = self._started().info
         return info is not None and info.profile == FUZZ_PROFILE.value
+
+    def hello(self) -> VerifierInfo:
+        """What the verifier says of itself (name, profile, the formats it claims), starting it if need be;
+        raises the adapter's :class:`~hsmsim.harness.config.AdapterConfigError` or
+        :class:`~hsmsim.harness.adapters.VerifierStartError` when it cannot start."""
+        info = self._started().info
+        assert info is not None
+        return info
 
     def _started(self) -> Verifier:
         if self._verifier is None:

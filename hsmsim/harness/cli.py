@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from hsmsim._atomic import check_replaceable_file, replace_file
+from hsmsim.cli_params import GivenPath
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import check_timeout, load_adapter
 from hsmsim.harness.model import SEVERITY_ORDER, CaseResult, Outcome
@@ -49,18 +50,18 @@ def _timeout(_ctx: click.Context, _param: click.Parameter, value: float | None) 
 
 
 def _vectors_option(fn: click.decorators.FC) -> click.decorators.FC:
-    return click.option("--vectors", "corpus_dir", type=click.Path(path_type=Path), default=None,
+    return click.option("--vectors", "corpus_dir", type=GivenPath(), default=None,
                         help="The corpus directory (default: $HSMSIM_VECTORS, else ./vectors, else hsmsim's own).")(fn)
 
 
 def _report_options(fn: click.decorators.FC) -> click.decorators.FC:
     for option in reversed((
-        click.option("--report", "report_dir", type=click.Path(path_type=Path), required=True, metavar="DIR",
+        click.option("--report", "report_dir", type=GivenPath(), required=True, metavar="DIR",
                      help="Write results/<verifier>.json, junit.xml and index.html here (a new or empty directory)."),
         click.option("--overwrite", is_flag=True, help="Replace the report in a non-empty --report directory."),
-        click.option("--previous", multiple=True, type=click.Path(path_type=Path, exists=True), metavar="PATH",
+        click.option("--previous", multiple=True, type=GivenPath(exists=True), metavar="PATH",
                      help="Previous results file or report directory to diff against; repeatable."),
-        click.option("--write-baseline", "baseline_path", type=click.Path(path_type=Path), default=None,
+        click.option("--write-baseline", "baseline_path", type=GivenPath(), default=None,
                      metavar="FILE", help="Write a waiver file of the current anomalies (FILE may use {verifier})."),
     )):
         fn = option(fn)
@@ -147,9 +148,12 @@ def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str,
     options = RunOptions(jobs=jobs or os.cpu_count() or 1, timeout=timeout, formats=formats, patterns=patterns,
                          strict_reasons=strict_reasons, fail_on=None if fail_on is None else Severity(fail_on),
                          shard=shard)
+    unknown = sorted(set(formats) - set(corpus.formats()))
+    if unknown:
+        raise HsmsimError(f"--format {', '.join(map(repr, unknown))}: the corpus has no such format (it has "
+                          f"{', '.join(corpus.formats())})")
     if not corpus.select(formats=formats, patterns=patterns):
-        click.echo("no vector matches the --format / --id selection", err=True)
-        sys.exit(2)
+        raise HsmsimError("no vector matches the --format / --id selection")
     selected = len(corpus.select(formats=formats, patterns=patterns, shard=shard))
     console = Console(stderr=True)
     # Refreshed from this thread, not from a display thread of Rich's: with no other thread running, the
@@ -173,7 +177,7 @@ def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str,
 
 
 @conformance.command("merge")
-@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True),
+@click.argument("shards", nargs=-1, required=True, type=GivenPath(exists=True),
                 metavar="REPORT_DIR...")
 @_vectors_option
 @_report_options

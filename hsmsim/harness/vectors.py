@@ -254,8 +254,8 @@ def load_corpus(root: Path) -> Corpus:
     """Read and validate every ``*_verify.json`` under ``root``; raises :class:`CorpusLoadError`."""
     paths = sorted(root.glob(VECTOR_GLOB))
     if not paths:
-        raise CorpusLoadError(f"no {VECTOR_GLOB} files in {escaped(str(root))} (pass the corpus with --vectors / "
-                              "--vectors-root)")
+        raise CorpusLoadError(f"no {VECTOR_GLOB} files in {escaped(str(root))} (point --vectors, or the pytest "
+                              "plugin's --hsmsim-vectors, at the corpus directory)")
     vectors: list[Vector] = []
     notes: dict[str, NoteRecord] = {}
     format_notes: dict[str, dict[str, NoteRecord]] = {}

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from hsmsim._atomic import write_atomic
+from hsmsim.cli_params import GivenPath, given_text
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.safeio import read_local_file
 from hsmsim.server.tls import ensure_tls_files, is_loopback, tls_ca
@@ -57,13 +58,13 @@ def _require_free_port(host: str, port: int) -> None:
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--tls/--no-tls", default=True, show_default=True,
               help="HTTPS with a certificate from hsmsim's emulated TLS CA (the Azure SDK requires TLS).")
-@click.option("--state", "state_dir", type=click.Path(path_type=Path), default=".hsmsim-server", show_default=True,
+@click.option("--state", "state_dir", type=GivenPath(), default=".hsmsim-server", show_default=True,
               help="Where keys, passwords, versions and TLS files persist across restarts.")
-@click.option("--token", default=None, help="Bearer token clients must send (default: generated once, kept in "
-              "STATE/token).")
-@click.option("--seed", default=None, help=f"Seed of the emulated devices (default {DEFAULT_SEED}). Given, it "
-              "also derives the TLS CA and server keys (reproducible, for tests); otherwise they are random, "
-              "made once per state directory.")
+@click.option("--token", default=None, callback=given_text,
+              help="Bearer token clients must send (default: generated once, kept in STATE/token).")
+@click.option("--seed", default=None, callback=given_text,
+              help=f"Seed of the emulated devices (default {DEFAULT_SEED}). Given, it also derives the TLS CA and "
+                   "server keys (reproducible, for tests); otherwise they are random, made once per state directory.")
 @click.option("--print-ca", is_flag=True, help="Print the TLS CA certificate a client must trust (made in the "
               "state directory if new), and exit.")
 def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, seed: str | None,
