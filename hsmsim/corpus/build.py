@@ -44,6 +44,9 @@ from hsmsim.verdict import escaped
 SUITE_VERSION = "1.1.0"
 SUITE_CHANGES: dict[str, tuple[str, ...]] = {
     "1.1.0": (
+        "marvell-google's `<key>.certs.pem` lists the chains as gcloud's get-certificate-chain writes them: Cavium "
+        "partition, Cavium card, Google partition, Google card (was Google card before Google partition), so every "
+        "marvell-google vector's chain file changed.",
         "Goldens follow the real devices more closely, so their bytes changed: YubiKey 5.4+ f9 certificates carry "
         "basicConstraints, FIPS devices their marker value and form-factor bit, the 2024 PIV intermediates are "
         "the published ones; Apple credential certificates have the real key usage, serials and App Attest "

@@ -185,7 +185,8 @@ def test_google_pair_layout_and_envelope(world):
     assert mb.private_value_len(KeySpec.parse("rsa-4096")) == 2376  # as the real RSA-4096 sample
     chain = x509.load_pem_x509_certificates(evidence.files["key-ec-p256.certs.pem"])
     assert len(chain) == 4
-    partition, card, owner_card, owner_partition = chain
+    partition, card, owner_partition, owner_card = chain  # gcloud's order: see the chain-order test below
+    assert owner_partition.subject == partition.subject and owner_card.subject == card.subject
     assert spki(owner_card.public_key()) == spki(card.public_key())
     assert spki(owner_partition.public_key()) == spki(partition.public_key())
     assert owner_card.issuer == owner_partition.issuer
@@ -219,6 +220,25 @@ def test_encoder_reproduces_the_real_blobs(shared_dir):
         assert body == data[:-256]
         for obj in parsed.objects:
             assert obj.types == mb.expected_order(obj.get(mb.CLASS)[0], obj.get(mb.KEY_TYPE)[0])
+
+
+def _roles(chain: list[x509.Certificate]) -> list[str]:
+    """Each certificate's role, read from the chain itself: the Cavium partition certificate is the first, the
+    Cavium card certificate issued it, and Google's certificates re-certify the same two subjects."""
+    partition, card = chain[0].subject, chain[1].subject
+    assert chain[0].issuer == card
+    return ["partition" if c.subject == partition else "card" if c.subject == card else "?" for c in chain]
+
+
+def test_the_chain_file_lists_the_chains_in_gclouds_order(shared_dir, world):
+    """gcloud's get-certificate-chain joins caviumCerts, googlePartitionCerts and googleCardCerts (chain type all,
+    the default), each leaf first: the published sample and the emulated file alike."""
+    real = x509.load_pem_x509_certificates((shared_dir / "interop" / "marvell-gcp" / "certchain.pem").read_bytes())
+    evidence = world.attest(Cloud.GOOGLE, "ec-p256")
+    ours = x509.load_pem_x509_certificates(evidence.files["key-ec-p256.certs.pem"])
+    assert _roles(real) == _roles(ours) == ["partition", "card", "partition", "card"]
+    assert [c.issuer == real[1].subject for c in real] == [True, False, False, False]
+    assert ours[2].issuer == ours[3].issuer != ours[1].issuer
 
 
 def test_gzip_writer_reproduces_the_real_compressed_blobs(shared_dir):

@@ -166,8 +166,8 @@ def google_document(att: MarvellAttestation, content: bytes) -> dict[str, object
         "name": att.names.gcp_version_name, "state": "ENABLED", "protectionLevel": "HSM",
         "algorithm": _gcp_algorithm(att.key),
         "attestation": {"format": GOOGLE_FORMAT, "content": _b64_standard(content),
-                        "certChains": {"caviumCerts": text[:2], "googleCardCerts": text[2:3],
-                                       "googlePartitionCerts": text[3:]}},
+                        "certChains": {"caviumCerts": text[:2], "googleCardCerts": text[3:],
+                                       "googlePartitionCerts": text[2:3]}},
         "createTime": _rfc3339(att.key.created), "generateTime": _rfc3339(att.key.created),
     }
 

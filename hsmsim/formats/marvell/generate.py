@@ -77,7 +77,9 @@ def assemble(cloud: Cloud, key: StoredKey, identity: AttestationIdentity, device
             label, usages = GOOGLE_LABEL, GOOGLE_USAGES
         owner = google_owner_pki(device.seed, partition, card)
         assert owner.card is not None
-        certs = [partition, card, owner.card, owner.partition]
+        # gcloud's get-certificate-chain (chain type all, its default) writes caviumCerts, then
+        # googlePartitionCerts, then googleCardCerts: each chain leaf first.
+        certs = [partition, card, owner.partition, owner.card]
 
     def obj(object_class: mb.ObjectClass, handle: int) -> mb.KeyObject:
         return mb.key_object(key, object_class, handle=handle, label=label, identifier=identifier,
