@@ -445,20 +445,21 @@ def test_concurrent_creates_keep_every_password_and_one_owner_per_label(server: 
         assert call(server, "/v1/key/keyAttestation", {"label": f"k{index}", "password": chars(f"pw{index}")})[0] == 200
 
 
-def _asgi(app, method: str, path: str, body: bytes = b"", *, declared: int | None = None) -> tuple[int, dict]:
+def _asgi(app, method: str, path: str, body: bytes = b"", *, declared: int | None = None,
+          host: bytes = b"127.0.0.1") -> tuple[int, dict]:
     """One request through the whole ASGI app in-process: the status and the JSON body."""
     import asyncio
 
-    return asyncio.run(_asgi_call(app, method, path, body, declared=declared))
+    return asyncio.run(_asgi_call(app, method, path, body, declared=declared, host=host))
 
 
-async def _asgi_call(app, method: str, path: str, body: bytes = b"", *, declared: int | None = None
-                     ) -> tuple[int, dict]:
+async def _asgi_call(app, method: str, path: str, body: bytes = b"", *, declared: int | None = None,
+                     host: bytes = b"127.0.0.1") -> tuple[int, dict]:
     """:func:`_asgi` in a running event loop."""
     target, _, query = path.partition("?")
     scope = {"type": "http", "method": method, "path": unquote(target), "raw_path": target.encode(),
              "query_string": query.encode(), "scheme": "https", "server": ("127.0.0.1", 443),
-             "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), (b"host", b"127.0.0.1"),
+             "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), (b"host", host),
                          (b"content-length", str(len(body) if declared is None else declared).encode())]}
     sent: list[dict] = []
 
@@ -583,6 +584,74 @@ def test_an_azure_tag_with_a_lone_surrogate_is_a_400_and_stores_nothing(app):
     assert status == 400 and answer["error"]["code"] == "BadParameter", answer
     assert _nothing_stored(app)
     assert _asgi(app, "GET", "/keys/az8/?api-version=7.6")[0] == 404
+
+
+@pytest.mark.parametrize("tags", ['{"a": NaN}', '{"a": 1e400}', '{"a": 1}', '{"a": null}', '{"a": ["x"]}',
+                                  '{"a": ' + "[" * 984 + "]" * 984 + "}", '["a"]'])
+def test_an_azure_tag_that_is_not_a_string_is_a_400_and_stores_nothing(app, tags: str):
+    """Azure's tags map names to strings; anything else (a value the JSON response cannot carry, a nesting that
+    would outgrow the state file) is refused before the key is stored, never a version every GET fails on."""
+    status, answer = _asgi(app, "POST", "/keys/az9/create?api-version=7.6", b'{"kty": "EC", "tags": ' +
+                           tags.encode() + b"}")
+    assert status == 400 and answer["error"]["code"] == "BadParameter", answer
+    assert _nothing_stored(app)
+    assert _asgi(app, "GET", "/keys/az9/?api-version=7.6")[0] == 404
+
+
+@pytest.mark.parametrize("host", [b"", b"x y", b"h\x01", b"a" * 300, b"evil.example:port", b"[zz]"])
+def test_a_host_header_that_is_no_host_name_is_a_400(app, host: bytes):
+    """Azure's key URIs are built from the Host header: one that is no host name never reaches a kid."""
+    status, answer = _asgi(app, "POST", "/keys/az10/create?api-version=7.6", b'{"kty": "EC"}', host=host)
+    assert status == 400 and answer["error"]["code"] == "BadParameter" and "Host header" in answer["error"]["message"]
+    status, answer = _asgi(app, "POST", "/v1/key", json.dumps({"label": "k", **_P256}).encode(), host=host)
+    assert status == 400 and answer["reason"] == "res.error.bad.request"
+    assert _nothing_stored(app)
+    status, answer = _asgi(app, "POST", "/keys/az10/create?api-version=7.6", b'{"kty": "EC"}', host=b"[::1]:8443")
+    assert status == 200 and answer["key"]["kid"].startswith("https://[::1]:8443/keys/az10/")
+
+
+def test_the_server_refuses_a_change_its_restart_could_not_read_back(tmp_path: Path, monkeypatch):
+    """A metadata file never outgrows what a restart reads: the change is a 507 and the state stays readable."""
+    from hsmsim.server import store as store_module
+    from hsmsim.server.app import HsmsimApp
+    from hsmsim.server.store import ServerStore
+
+    monkeypatch.setattr(store_module, "_MAX_METADATA_BYTES", 2000)
+    app = HsmsimApp(ServerStore(tmp_path / "state", "hsmsim-tests"), TOKEN)
+    statuses = [_asgi(app, "POST", f"/keys/full{i}/create?api-version=7.6",
+                      b'{"kty": "EC", "tags": {"t": "' + b"x" * 200 + b'"}}')[0] for i in range(8)]
+    assert 200 in statuses and statuses[-1] == 507 and statuses == sorted(statuses)
+    answer = _asgi(app, "POST", "/keys/full9/create?api-version=7.6", b'{"kty": "EC"}')[1]
+    assert answer["error"]["code"] == "InsufficientStorage" and "new --state" in answer["error"]["message"]
+    assert (tmp_path / "state" / "azure" / "versions.json").stat().st_size <= 2000
+    ServerStore(tmp_path / "state", "hsmsim-tests").read_existing()  # a restart reads it back
+    assert _asgi(app, "GET", "/keys/full0/?api-version=7.6")[0] == 200
+
+
+def test_a_refused_body_closes_its_connection(server: Server):
+    """A 413 (declared or streamed) closes the connection, so its sender cannot keep a connection slot busy by
+    trickling the body it was refused."""
+    context = ssl.create_default_context(cafile=str(server.ca))
+    for framing in (b"Content-Length: 2000000\r\n", b"Transfer-Encoding: chunked\r\n"):
+        sock = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port)), server_hostname="127.0.0.1")
+        sock.sendall(b"POST /v1/key HTTP/1.1\r\nHost: 127.0.0.1\r\n" + framing + b"\r\n")
+        if b"chunked" in framing:
+            chunk = b"x" * 65536
+            for _ in range(18):  # past 1 MiB
+                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        sock.settimeout(5)
+        received = b""
+        started = time.monotonic()
+        try:
+            while data := sock.recv(4096):
+                received += data
+                sock.sendall(b"x")  # keep trickling: the server must close anyway
+                time.sleep(0.05)
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
+            pass
+        sock.close()
+        assert received.startswith(b"HTTP/1.1 413") and b"connection: close" in received.lower(), received[:200]
+        assert time.monotonic() - started < 4
 
 
 def test_a_body_too_large_is_refused_in_the_shape_of_the_api_it_was_sent_to(app):

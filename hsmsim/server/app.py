@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +27,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hsmsim.server.store import ServerStore
+from hsmsim.server.store import ServerStore, StateFullError
 from hsmsim.server.transport import BODY_TIMEOUT
+from hsmsim.verdict import escaped
 
 MAX_BODY_BYTES = 1024 * 1024
 # Why worker threads: a call spends most of its CPU in key generation (seconds for RSA-4096), an attestation's
@@ -104,6 +106,13 @@ async def _read_body(request: Request) -> bytes | None:
     return bytes(body)
 
 
+_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST = re.compile(rf"(?=.{{1,255}}$)({_LABEL}(\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]{{2,45}}\])(:[0-9]{{1,5}})?")
+"""A Host header the server accepts (RFC 9110 7.2): a DNS name (underscores allowed), an IPv4 address or a
+bracketed IPv6 literal, then an optional port. Azure's key URIs are built from it."""
+_CLOSE = {"Connection": "close"}
+
+
 class HsmsimApp:
     """An ASGI app dispatching to the vendor APIs by path prefix."""
 
@@ -148,22 +157,27 @@ class HsmsimApp:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
         segments = [unquote(s) for s in path.split("/")[1:]]
+        host = request.headers.get("host", request.url.netloc)
+        if not _HOST.fullmatch(host):
+            return self._early_error(segments, 400, "BadParameter",
+                                     f"the Host header '{escaped(host[:80])}' is not a host name with an optional port")
+        # A refused body is never read: the connection closes, so its sender cannot keep it busy.
         declared = request.headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-            return self._early_error(segments, 413, "RequestTooLarge", "body too large")
+            return self._early_error(segments, 413, "RequestTooLarge", "body too large", _CLOSE)
         try:
             body = await asyncio.wait_for(_read_body(request), BODY_TIMEOUT)
         except TimeoutError:
-            return self._early_error(segments, 408, "RequestTimeout", "body too slow", {"Connection": "close"})
+            return self._early_error(segments, 408, "RequestTimeout", "body too slow", _CLOSE)
         if body is None:
-            return self._early_error(segments, 413, "RequestTooLarge", "body too large")
+            return self._early_error(segments, 413, "RequestTooLarge", "body too large", _CLOSE)
         call = Call(
             method=request.method,
             segments=segments,
             query=dict(request.query_params),
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,
-            base_url=f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}",
+            base_url=f"{request.url.scheme}://{host}",
         )
         for prefix, dispatch in self.apis:
             if call.segments and call.segments[0] == prefix:
@@ -177,6 +191,8 @@ class HsmsimApp:
             return dispatch(self, call)
         except ApiError as error:
             return JSONResponse(error.body, error.status, headers=error.headers)
+        except StateFullError as error:
+            return JSONResponse({"error": {"code": "InsufficientStorage", "message": str(error)}}, 507)
         except Exception:
             logger.exception("internal error on %s /%s", call.method, "/".join(call.segments))
             return JSONResponse({"error": {"code": "InternalError", "message": "internal error"}}, 500)

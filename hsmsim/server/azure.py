@@ -38,6 +38,7 @@ ATTESTATION_API_VERSIONS = {"7.6-preview.1", "7.6-preview.2", "7.6", "2025-06-01
 CHALLENGE = ('Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", '
              'resource="https://managedhsm.azure.net"')
 _NAME = re.compile(r"[0-9A-Za-z-]{1,127}")
+_MAX_TAGS_JSON = 4096
 _KEY_OPS = {
     "RSA": ["sign", "verify", "wrapKey", "unwrapKey", "encrypt", "decrypt"],
     "EC": ["sign", "verify"],
@@ -114,19 +115,29 @@ def _find(app: HsmsimApp, name: str, version: str) -> dict[str, object]:
     raise _error(404, "KeyNotFound", f"A key with (name/id) {name}/{version} was not found in this key vault.")
 
 
+def _tags(body: dict[str, object]) -> dict[str, str]:
+    """The request's ``tags``: as Azure's API defines them, names and values that are strings (here also at most
+    4096 characters of JSON in all, and no lone surrogate). Checked before the key is stored, so a tag the server
+    cannot write back (a nested or non-finite value, say) is a 400, never a stored version every GET fails on."""
+    tags = body.get("tags") or {}
+    if not isinstance(tags, dict) or not all(isinstance(value, str) for value in tags.values()):
+        raise _bad("tags must be an object whose values are strings")
+    if len(json.dumps(tags)) > _MAX_TAGS_JSON:
+        raise _bad(f"tags must take at most {_MAX_TAGS_JSON} characters of JSON")
+    try:
+        json.dumps(tags, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise _bad("tags must not contain lone surrogates") from None
+    return tags
+
+
 def _create(app: HsmsimApp, state: HsmState, call: Call, name: str) -> Response:
     body = call.json(_bad)
     spec = _spec(body)
     attributes = body.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise _bad("attributes must be an object")
-    tags = body.get("tags") or {}
-    if not isinstance(tags, dict) or len(json.dumps(tags)) > 4096:
-        raise _bad("tags must be a small object")
-    try:  # checked before the key is stored: a tag the JSON response cannot carry would break every later GET
-        json.dumps(tags, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise _bad("tags must not contain lone surrogates") from None
+    tags = _tags(body)
     version = secrets.token_hex(16)
     label = f"{name}/{version}"
     extractable = bool(attributes.get("exportable", False))
@@ -157,7 +168,7 @@ def attestation_object(state: HsmState, key: StoredKey, kid: str) -> dict[str, o
         if len(kid.encode()) > OBJ_ATTR_ID_BYTES:
             raise _bad(f"hsmsim cannot attest this key: its URI is {len(kid.encode())} bytes, and the emulated "
                        f"attestation holds it in Marvell's {OBJ_ATTR_ID_BYTES}-byte OBJ_ATTR_ID (use a shorter key "
-                       "name)") from None
+                       "name or host name)") from None
         raise _bad(f"hsmsim cannot attest this key: {escaped(str(exc))}") from None
     bundle = json.loads(evidence.files[evidence.primary])
     attestation = bundle.get("attributes", {}).get("attestation", bundle)

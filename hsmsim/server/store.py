@@ -37,6 +37,10 @@ class PasswordError(HsmsimError):
     """The key password is missing or wrong."""
 
 
+class StateFullError(HsmsimError):
+    """A change would make a metadata file larger than the server reads back at start."""
+
+
 _MAX_METADATA_BYTES = 16 * 1024 * 1024
 _METADATA_FILES = ("passwords.json", "versions.json")
 
@@ -95,11 +99,16 @@ class ServerStore:
             return self._records_unlocked(path)
 
     def _update(self, path: Path, change: Callable[[dict[str, object]], None]) -> None:
-        """Apply ``change`` to a copy of the file's records, write it, then publish it to readers."""
+        """Apply ``change`` to a copy of the file's records, write it, then publish it to readers; raises
+        :class:`StateFullError`, changing nothing, when the file would outgrow what a restart reads back."""
         with self._file_lock(path):
             records = dict(self._records_unlocked(path))
             change(records)
-            write_atomic(path, json.dumps(records, indent=1, sort_keys=True).encode())
+            data = json.dumps(records, indent=1, sort_keys=True).encode()
+            if len(data) > _MAX_METADATA_BYTES:
+                raise StateFullError(f"the server state's {path.name} would exceed {_MAX_METADATA_BYTES} bytes, "
+                                     "more than a restart reads back: start a new --state")
+            write_atomic(path, data)
             self._cache[path] = records
 
     def _records_unlocked(self, path: Path) -> dict[str, object]:
