@@ -44,6 +44,15 @@ from hsmsim.verdict import escaped
 SUITE_VERSION = "1.1.0"
 SUITE_CHANGES: dict[str, tuple[str, ...]] = {
     "1.1.0": (
+        "android-key goldens follow the real chains: the RKP attestation certificate under the legacy root names "
+        "CN then O (O first stays under the 2026 root); RKP chains under the legacy root end with the 2019 issue "
+        "of the root (15 years, same name and key as the pinned 2022 issue; factory chains keep the 2022 issue); "
+        "StrongBox descriptions say attestation and KeyMint version 300 without moduleHash; StrongBox provisioning "
+        "info says 32 certificates issued; the software-keymaster1 leaf runs to 2106-02-07 (GeneralizedTime). "
+        "Every android-key and android-acme vector built on an RKP or software golden, and the webauthn android-key "
+        "and purebred Android vectors, changed bytes. `android-key::variant::older-root-reissue` changed meaning: "
+        "it now mutates `tee-factory-ec-p256` (a factory chain ending with the 2019 issue), as the RKP goldens send "
+        "that issue themselves.",
         "marvell-google's `<key>.certs.pem` lists the chains as gcloud's get-certificate-chain writes them: Cavium "
         "partition, Cavium card, Google partition, Google card (was Google card before Google partition), so every "
         "marvell-google vector's chain file changed.",

@@ -54,6 +54,7 @@ from hsmsim.formats.android.keydescription import (
     read_authorization_list,
     read_children,
 )
+from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import (
     LEGACY_ROOT_CN,
     ROOT_2026_CN,
@@ -529,6 +530,137 @@ def test_rkp_without_root_ends_at_droid_ca2(cases):
     assert chain[-1].issuer != chain[-1].subject
 
 
+# -- parity of the goldens with the real chains: names, root issue, versions, provisioning info ------------
+
+_LEVEL_OF_PREFIX = {"TEE": SecurityLevel.TRUSTED_ENVIRONMENT, "SB": SecurityLevel.STRONG_BOX}
+
+
+def _real_rkp_chains(shared: Path) -> list[tuple[Path, SecurityLevel, bool, list[x509.Certificate]]]:
+    """Every real RKP chain: path, level (from the file name), whether under the 2026 root, certificates."""
+    found = []
+    for path in _real_chains(shared):
+        chain = x509.load_pem_x509_certificates(path.read_bytes())
+        found.append((path, _LEVEL_OF_PREFIX[path.stem.split("_")[0]], "2026" in path.stem, chain))
+    assert {(level, under_2026) for _, level, under_2026, _ in found} == {
+        (level, under_2026) for level in _LEVEL_OF_PREFIX.values() for under_2026 in (False, True)}
+    return found
+
+
+def _golden_chain(cases, name: str) -> list[x509.Certificate]:
+    evidence = cases[f"android-key::golden::{name}"].evidence
+    return x509.load_pem_x509_certificates(evidence.files[evidence.primary])
+
+
+def _rkp_golden(level: SecurityLevel, under_2026: bool) -> str:
+    prefix = "tee" if level is SecurityLevel.TRUSTED_ENVIRONMENT else "strongbox"
+    return f"{prefix}-{'2026-root' if under_2026 else 'rkp'}-ec-p256"
+
+
+def _chain_evidence(chain: list[x509.Certificate]) -> Evidence:
+    pem = b"".join(c.public_bytes(Encoding.PEM) for c in chain)
+    return Evidence("android-key", {"chain.pem": pem}, "chain.pem")
+
+
+def _attribute_order(name: x509.Name) -> list[x509.ObjectIdentifier]:
+    return [attribute.oid for attribute in name]
+
+
+def test_rkp_attestation_certificate_names_order_as_the_real_ones(shared_dir, cases):
+    """CN then O under the legacy root (akita, caiman), O then CN under the 2026 root (tegu); the leaf's issuer
+    is the same name."""
+    for path, level, under_2026, real in _real_rkp_chains(shared_dir):
+        ours = _golden_chain(cases, _rkp_golden(level, under_2026))
+        assert _attribute_order(ours[1].subject) == _attribute_order(real[1].subject), path
+        assert ours[1].subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == \
+            real[1].subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value, path
+        assert _attribute_order(ours[0].issuer) == _attribute_order(real[0].issuer), path
+
+
+def test_legacy_root_chains_end_with_the_issue_real_devices_send(shared_dir, cases):
+    """Every real RKP chain under the legacy root ends with the 2019 issue (15 years), and so do the RKP
+    goldens; the factory golden, dated as the real 2022 factory chain, ends with the 2022 issue as that one does.
+    Both issues have the pinned root's name and key."""
+    pinned = legacy_root(SEED).certificate
+    real_2019 = {(c[-1].not_valid_before_utc, c[-1].not_valid_after_utc)
+                 for _, _, under_2026, c in _real_rkp_chains(shared_dir) if not under_2026}
+    assert len(real_2019) == 1
+    for golden in GOLDENS:
+        if golden.level is SecurityLevel.SOFTWARE or golden.shape in (ChainShape.RKP_NO_ROOT, ChainShape.RKP_2026):
+            continue
+        root = _golden_chain(cases, golden.name)[-1]
+        assert root.subject == pinned.subject and root.public_key() == pinned.public_key(), golden.name
+        if golden.shape is ChainShape.RKP:
+            assert {(root.not_valid_before_utc, root.not_valid_after_utc)} == real_2019, golden.name
+            assert root != pinned, golden.name
+        else:
+            assert root == pinned, golden.name
+    factory = x509.load_pem_x509_certificates(
+        (shared_dir / "interop" / "android" / "invalid" / "tags_not_in_ascending_order.pem").read_bytes())
+    assert factory[-1].not_valid_before_utc == pinned.not_valid_before_utc
+    assert factory[-1].not_valid_after_utc == pinned.not_valid_after_utc
+    assert factory[-2].not_valid_before_utc == _golden_chain(cases, "tee-factory-ec-p256")[-2].not_valid_before_utc
+    older = cases["android-key::variant::older-root-reissue"].evidence
+    assert {(c.not_valid_before_utc, c.not_valid_after_utc)
+            for c in x509.load_pem_x509_certificates(older.files[older.primary])[-1:]} == real_2019
+    assert older.primary == "tee-factory-ec-p256.pem"
+
+
+def test_the_sent_root_issue_is_accepted_with_the_pinned_one(android, cases, trust):
+    """A verifier pinning the 2022 issue (roots.json) accepts the RKP goldens ending with the 2019 issue."""
+    evidence = cases["android-key::golden::tee-rkp-ec-p256"].evidence
+    assert cases["android-key::golden::tee-rkp-ec-p256"].anchors == trust_roots(SEED)
+    assert android.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT).accepted
+
+
+def test_strongbox_is_keymint_300_without_module_hash_as_real(shared_dir, cases):
+    """Every real StrongBox chain says attestation and KeyMint version 300 and carries no moduleHash [724]; the
+    TEE beside it on the sdk36 phones 400 with one. The goldens do the same per level."""
+    for path, level, under_2026, real in _real_rkp_chains(shared_dir):
+        genuine = parse_key_description(leaf_description(_chain_evidence(real)))
+        ours = parse_key_description(leaf_description(
+            cases[f"android-key::golden::{_rkp_golden(level, under_2026)}"].evidence))
+        if level is SecurityLevel.STRONG_BOX:
+            assert (genuine.attestation_version, genuine.keymint_version) == (300, 300), path
+            assert genuine.software_enforced.module_hash is None, path
+        if "sdk36" in str(path):
+            assert (ours.attestation_version, ours.keymint_version) == (
+                genuine.attestation_version, genuine.keymint_version), path
+            assert (ours.software_enforced.module_hash is None) is (genuine.software_enforced.module_hash is None), path
+    for golden in GOLDENS:
+        if golden.level is SecurityLevel.STRONG_BOX:
+            description = parse_key_description(leaf_description(cases[f"android-key::golden::{golden.name}"].evidence))
+            assert (description.attestation_version, description.keymint_version) == (300, 300), golden.name
+            assert description.software_enforced.module_hash is None, golden.name
+
+
+def test_provisioning_info_counts_as_the_real_sdk36_chains(shared_dir, cases):
+    """certificatesIssued [1] is 32 for StrongBox and 64 for the TEE on every real sdk36 chain (a choice for the
+    rest: {1: n, 3: "Google"} as tegu, see docs/formats/android.md)."""
+    oid = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.1.30")
+    for path, level, under_2026, real in _real_rkp_chains(shared_dir):
+        ours = _golden_chain(cases, _rkp_golden(level, under_2026))[1].extensions.get_extension_for_oid(oid).value
+        issued = 32 if level is SecurityLevel.STRONG_BOX else 64
+        assert ours.public_bytes() == cbor.encode({1: issued, 3: "Google"}), path
+        genuine = cbor_decode(real[1].extensions.get_extension_for_oid(oid).value.public_bytes(), "provisioning info")
+        if "sdk36" in str(path):
+            assert genuine[1] == issued, path
+        if under_2026:
+            assert ours.public_bytes() == real[1].extensions.get_extension_for_oid(oid).value.public_bytes(), path
+
+
+def test_software_golden_leaf_validity_is_the_pixel1_ones(shared_dir, cases):
+    """Keystore's software Keymaster writes notAfter 2106-02-07 06:28:15 as a GeneralizedTime (the real Pixel1)."""
+    bag = (shared_dir / "interop" / "purebred" / "Pixel1" / "1_device_preenroll_attestation.bin").read_bytes()
+    real = next(c for c in pkcs7.load_der_pkcs7_certificates(bag)
+                if any(e.oid.dotted_string == OID_KEY_DESCRIPTION for e in c.extensions))
+    ours = _golden_chain(cases, "software-keymaster1-ec-p256")[0]
+    validity = b"\x30\x20\x17\x0d700101000000Z\x18\x0f21060207062815Z"
+    for cert in (real, ours):
+        assert cert.not_valid_before_utc == real.not_valid_before_utc
+        assert cert.not_valid_after_utc == real.not_valid_after_utc
+        assert validity in cert.tbs_certificate_bytes
+
+
 # -- the catalogue -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("golden", [g.name for g in GOLDENS])
@@ -636,6 +768,22 @@ def test_hsm_attests_every_shape_and_level(android, android_hsm, shape, level):
     assert f"securityLevel={level}" in verdict.detail
     chain = x509.load_pem_x509_certificates(evidence.files[evidence.primary])
     assert (chain[-1].issuer == chain[-1].subject) is ChainShape(shape).includes_root
+    # KeyMint 3 in StrongBox, 4 in the TEE, Keymaster 4 on factory chains; the 2019 root issue on RKP chains
+    description = parse_key_description(leaf_description(evidence))
+    want = 3 if shape == "factory" else 300 if level == "STRONG_BOX" else 400
+    assert description.attestation_version == want
+    assert (description.software_enforced.module_hash is not None) is (want == 400)
+    assert (chain[-1].not_valid_before_utc.year == 2019) is (shape == "rkp")
+
+
+def test_the_strongbox_version_is_an_option(android, android_hsm, trust):
+    options = AndroidOptions(strongbox_attestation_version=400)
+    evidence = android_hsm.attest("key-ec-p384", "android-key", {
+        "attest_time": ATTEST_TIME, "security_level": "STRONG_BOX", "options": options})
+    description = parse_key_description(leaf_description(evidence))
+    assert (description.attestation_version, description.keymint_version) == (400, 400)
+    assert description.software_enforced.module_hash is not None
+    assert android.verify(evidence, trust, at=ATTEST_TIME).accepted
 
 
 def test_hsm_key_facts_reach_the_description(android, android_hsm, trust):

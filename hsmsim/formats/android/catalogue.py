@@ -53,6 +53,8 @@ from hsmsim.formats.android.keydescription import (
 )
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import (
+    LEGACY_ROOT_2019,
+    SOFTWARE_LEAF_NOT_AFTER,
     ChainShape,
     android_identity,
     attestation_leaf,
@@ -210,7 +212,8 @@ class Workbench:
             seed=kit.seed, serial=kit.device.serial, public_key=public_key, facts=KeyFacts(created),
             challenge=challenge, level=golden.level,
             version=(SOFTWARE_ATTESTATION_VERSION if software
-                     else default_attestation_version(public_key, golden.shape, kit.options)), options=kit.options)
+                     else default_attestation_version(public_key, golden.shape, kit.options, golden.level)),
+            options=kit.options)
         if software:
             description = _keymaster1_under_software(description)
         bench = cls(kit, golden, private_key, identity, description, above_leaf(identity, golden.shape), challenge)
@@ -230,7 +233,8 @@ class Workbench:
         self.leaf = attestation_leaf(
             self.public_key, None if self.omit_description else self.der(), self.identity,
             factory=self.golden.shape is ChainShape.FACTORY, critical=self.critical,
-            **({"not_before": self.leaf_not_before} if self.leaf_not_before else {}))
+            **({"not_before": self.leaf_not_before} if self.leaf_not_before else {}),
+            **({"not_after": SOFTWARE_LEAF_NOT_AFTER} if self.golden.level is SOFTWARE else {}))
 
     def edit(self, *, software: Callable[[AuthorizationList], AuthorizationList] | None = None,
              hardware: Callable[[AuthorizationList], AuthorizationList] | None = None) -> None:
@@ -436,7 +440,7 @@ def _wrong_root(bench: Workbench) -> None:
     identity = android_identity(other_seed, bench.kit.device.serial, bench.golden.level, bench.golden.shape,
                                 ATTEST_TIME)
     bench.identity = identity
-    bench.above = [*identity.chain, identity.root]
+    bench.above = above_leaf(identity, bench.golden.shape)
     bench.resign()  # the leaf under the other PKI's attestation key, not the genuine one: the vector is Stale
 
 
@@ -455,7 +459,7 @@ def _shuffle_attestation_and_ca3(bench: Workbench) -> None:
 
 
 def _older_root_reissue(bench: Workbench) -> None:
-    bench.above[-1] = legacy_root(bench.kit.seed, reissue=1).certificate
+    bench.above[-1] = legacy_root(bench.kit.seed, reissue=LEGACY_ROOT_2019).certificate
 
 
 def _status(index: int, status: str, reason: str) -> Operator:
@@ -855,9 +859,11 @@ def mutations() -> list[Mutation]:
         "verifiedBootState SELF_SIGNED (1), re-signed", "asn1.set", f"{hw}/rootOfTrust/verifiedBootState",
         _root_of_trust(verified_boot_state=VerifiedBootState.SELF_SIGNED), valid(), resign=True)
     add("variant::older-root-reissue", "OlderRootReissue",
-        _note("BASIC", Severity.INFO, "the chain ends with the 2019 issue of the legacy root (same name and key as "
-              "the pinned 2022 issue), as akita and caiman send", "none: a verifier comparing root bytes rejects it"),
-        "root replaced by its older issue", "cert.replace", "chain[-1]", _older_root_reissue, valid(), resign=False)
+        _note("BASIC", Severity.INFO, "a factory chain ending with the 2019 issue of the legacy root (same name and "
+              "key as the pinned 2022 issue), as the real 2021 factory chain invalid/malformed_rot_device_locked "
+              "and every RKP golden do", "none: a verifier comparing root bytes rejects it"),
+        "root replaced by its older issue", "cert.replace", "chain[-1]", _older_root_reissue, valid(), resign=False,
+        golden="tee-factory-ec-p256")
     add("variant::id-attestation", "DeviceIdAttestation",
         _note("BASIC", Severity.INFO, "device ID attestation: serial, IMEI and second IMEI in hardwareEnforced",
               "none: a correct verifier accepts it"),

@@ -34,6 +34,7 @@ from hsmsim.formats.android.keydescription import (
 )
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import (
+    AndroidIdentity,
     ChainShape,
     android_identity,
     attestation_key,
@@ -79,12 +80,16 @@ def _key_tags(public_key: AttestedPublicKey) -> dict[str, object]:
     return {"algorithm": Algorithm.ML_DSA, "ml_dsa_variant": variant}
 
 
-def default_attestation_version(public_key: AttestedPublicKey, shape: ChainShape, options: AndroidOptions) -> int:
-    """KeyMint 5 (500) for ML-DSA keys, Keymaster 4 (3) for factory chains, else the options' version."""
+def default_attestation_version(public_key: AttestedPublicKey, shape: ChainShape, options: AndroidOptions,
+                                level: SecurityLevel = SecurityLevel.TRUSTED_ENVIRONMENT) -> int:
+    """KeyMint 5 (500) for ML-DSA keys, Keymaster 4 (3) for factory chains, else the options' version for the
+    level (StrongBox: ``strongbox_attestation_version``, KeyMint 3 as on every real StrongBox chain)."""
     if isinstance(public_key, mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey):
         return 500
     if shape is ChainShape.FACTORY:
         return FACTORY_ATTESTATION_VERSION
+    if level is SecurityLevel.STRONG_BOX:
+        return options.strongbox_attestation_version
     return options.attestation_version
 
 
@@ -135,9 +140,14 @@ def chain_pem(certificates: list[x509.Certificate]) -> bytes:
     return b"".join(cert_pem(cert) for cert in certificates)
 
 
-def above_leaf(identity: AttestationIdentity, shape: ChainShape) -> list[x509.Certificate]:
-    """The certificates the device sends after the leaf: the chain, and the root when the shape sends it."""
-    return [*identity.chain, *([identity.root] if shape.includes_root else [])]
+def above_leaf(identity: AttestationIdentity, shape: ChainShape, *, pinned_issue: bool = False
+               ) -> list[x509.Certificate]:
+    """The certificates the device sends after the leaf: the chain, and the root when the shape sends it, in the
+    issue the device sends (RKP under the legacy root: the 2019 issue; ``pinned_issue``: the pinned ``root``)."""
+    if not shape.includes_root:
+        return list(identity.chain)
+    sent = identity.sent_root if isinstance(identity, AndroidIdentity) and not pinned_issue else None
+    return [*identity.chain, sent or identity.root]
 
 
 def evidence_files(stem: str, pem: bytes, challenge: bytes | None) -> dict[str, bytes]:
@@ -208,7 +218,7 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
                  else default_challenge(request.device.seed, key.label, request.at))
     identity = android_identity(request.device.seed, request.device.serial, level, shape, request.at,
                                 key=_user_attesting_key(request))
-    version = default_attestation_version(public_key, shape, options)
+    version = default_attestation_version(public_key, shape, options, level)
     description = key_description(seed=request.device.seed, serial=request.device.serial, public_key=public_key,
                                   facts=facts, challenge=challenge, level=level, version=version, options=options)
     leaf = attestation_leaf(public_key, encode_key_description(description), identity,

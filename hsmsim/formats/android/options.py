@@ -17,7 +17,10 @@ class AndroidOptions:
     shape: ChainShape = ChainShape.RKP
     """Which chain the device sends (parameter ``shape``)."""
     attestation_version: int = 400
-    """KeyMint 4 (ML-DSA keys always get 500 and factory chains Keymaster 4's 3)."""
+    """KeyMint 4 in the TEE (ML-DSA keys always get 500 and factory chains Keymaster 4's 3)."""
+    strongbox_attestation_version: int = 300
+    """KeyMint 3 in StrongBox, as every real StrongBox chain (akita sdk34, caiman and tegu sdk36, whose TEEs say
+    400): no moduleHash [724], which KeyMint 4 added."""
     os_version: int = 160000
     os_patch_level: int = 20251105
     """``yyyyMMdd``: osPatchLevel carries ``yyyyMM``; vendor and boot patch levels the full date."""

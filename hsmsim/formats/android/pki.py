@@ -2,12 +2,18 @@
 
 Chain shapes real devices send (leaf first; ``shared/specs/other_formats.md`` 3, ``round2_formats.md`` 2.4):
 
-* ``rkp``: leaf <- remotely provisioned attestation certificate ``O=TEE|StrongBox, CN=<hex>`` <- ``Droid CA3``
-  <- ``Droid CA2`` <- the legacy RSA-4096 root, root included (Android 13+ devices, as the real samples);
+* ``rkp``: leaf <- remotely provisioned attestation certificate ``CN=<hex>, O=TEE|StrongBox`` <- ``Droid CA3``
+  <- ``Droid CA2`` <- the legacy RSA-4096 root, root included in its 2019 issue (Android 13+ devices, as every
+  real RKP chain under the legacy root: akita and caiman);
 * ``rkp-no-root``: the same chain ending at ``Droid CA2`` (clients that strip the root);
-* ``rkp-2026``: ``Droid CA2`` issued by the 2026 ECDSA P-384 root ``Key Attestation CA1``, root included;
-* ``factory``: leaf <- batch certificate ``title=TEE, serialNumber=<hex>`` <- intermediate <- legacy root
-  (factory-provisioned Keymaster 4 devices).
+* ``rkp-2026``: ``Droid CA2`` issued by the 2026 ECDSA P-384 root ``Key Attestation CA1``, root included; its
+  attestation certificate names ``O=TEE|StrongBox, CN=<hex>`` (O first, as the real tegu chains);
+* ``factory``: leaf <- batch certificate ``title=TEE, serialNumber=<hex>`` <- intermediate <- legacy root in its
+  2022 issue (factory-provisioned Keymaster 4 devices, as the real 2022 factory chain
+  ``invalid/tags_not_in_ascending_order.pem``, whose dates it copies).
+
+Which issue of the legacy root a chain ends with is :attr:`AndroidIdentity.sent_root`; verifiers pin the 2022
+issue (``roots.json``), and both issues have the same name and key.
 
 Software attestation (:func:`software_identity`, not a hardware shape): leaf <- ``Android Software
 Attestation Key`` <- the software attestation root, root included, as Android keystore's software
@@ -28,6 +34,7 @@ verifier fetches them; Android revokes through the attestation status list.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -50,6 +57,11 @@ SOFTWARE_SEED = "hsmsim/android/software-attestation"
 LEAF_CN = "Android Keystore Key"
 LEAF_NOT_BEFORE = datetime(1970, 1, 1, tzinfo=UTC)
 LEAF_NOT_AFTER = datetime(2048, 1, 1, tzinfo=UTC)
+SOFTWARE_LEAF_NOT_AFTER = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+"""The leaf notAfter keystore's software Keymaster writes (2^32 - 1 seconds after the epoch, a GeneralizedTime),
+as the real Pixel1 sample of ``shared/interop/purebred``."""
+LEGACY_ROOT_2019 = 1
+"""``legacy_root(seed, reissue=LEGACY_ROOT_2019)``: the 2019 issue, which RKP devices append."""
 RKP_EPOCH = datetime(2025, 1, 6, tzinfo=UTC)
 CA2_2026_CRL = "https://android.googleapis.com/attestation/key_ca1.crl"
 """The CRL distribution point of the real Droid CA2 under the 2026 root (the root's CRL)."""
@@ -72,6 +84,19 @@ class ChainShape(enum.StrEnum):
 
 
 LEVEL_NAMES = {SecurityLevel.TRUSTED_ENVIRONMENT: "TEE", SecurityLevel.STRONG_BOX: "StrongBox"}
+CERTIFICATES_ISSUED = {SecurityLevel.TRUSTED_ENVIRONMENT: 64, SecurityLevel.STRONG_BOX: 32}
+"""certificatesIssued of the provisioning information per level: 64 for the TEE and 32 for StrongBox, as the real
+sdk36 chains (caiman, tegu) say; akita's sdk34 chains say 8 (a choice, see docs/formats/android.md)."""
+
+
+@dataclass(frozen=True)
+class AndroidIdentity(AttestationIdentity):
+    """An attestation identity whose device appends another issue of the root than the pinned ``root``.
+
+    ``sent_root``: the certificate a root-sending shape appends (None: ``root`` itself), same name and key.
+    """
+
+    sent_root: x509.Certificate | None = None
 
 
 def _name(*attrs: tuple[ObjectIdentifier, str, _ASN1Type]) -> x509.Name:
@@ -117,14 +142,18 @@ def _ca_extensions(public_key: CertificatePublicKeyTypes, issuer_key: PrivateKey
 
 @lru_cache(maxsize=16)
 def legacy_root(seed: str, *, reissue: int = 0) -> Issuer:
-    """The emulated RSA-4096 root ``serialNumber=<hex>, CN=... EMULATED`` (``reissue`` 1: the older issue
-    with the same name and key, as devices still send)."""
+    """The emulated RSA-4096 root ``serialNumber=<hex>, CN=... EMULATED``: the 2022 issue verifiers pin (20 years),
+    or with ``reissue`` :data:`LEGACY_ROOT_2019` the 2019 issue with the same name and key (15 years, as the real
+    one: 2019-11-22 to 2034-11-18), which RKP devices append."""
     key = derive_key(seed, "android/root/legacy", KeySpec.parse("rsa-4096"))
     subject = _name((NameOID.SERIAL_NUMBER, _hex(seed, "android/root/legacy", 8), PRINTABLE),
                     (NameOID.COMMON_NAME, LEGACY_ROOT_CN, PRINTABLE))
-    start = datetime(2019, 11, 22, 20, 37, 58, tzinfo=UTC) if reissue else datetime(2022, 3, 20, 18, 7, 48, tzinfo=UTC)
+    if reissue:
+        start, days = datetime(2019, 11, 22, 20, 37, 58, tzinfo=UTC), 5475
+    else:
+        start, days = datetime(2022, 3, 20, 18, 7, 48, tzinfo=UTC), 7300
     cert = issue(subject, key.public_key(), subject, key, _serial(seed, f"android/root/legacy/{reissue}", 8),
-                 start, start + timedelta(days=7300), _ca_extensions(key.public_key(), None))
+                 start, start + timedelta(days=days), _ca_extensions(key.public_key(), None))
     return Issuer(key, cert)
 
 
@@ -257,7 +286,8 @@ def _droid_ca3(seed: str, index: int, under_2026: bool) -> Issuer:
 
 
 def provisioning_info(certificates_issued: int) -> bytes:
-    """The CBOR map ``{1: certificatesIssued, 3: "Google"}`` of the provisioning-information extension."""
+    """The CBOR map ``{1: certificatesIssued, 3: "Google"}`` of the provisioning-information extension (as the
+    real tegu chains; caiman's also carries ``2: true``, akita's only ``{1: 8}``)."""
     assert 24 <= certificates_issued < 256
     return b"\xa2\x01\x18" + bytes([certificates_issued]) + b"\x03\x66Google"
 
@@ -285,16 +315,19 @@ def _rkp_period_identity(seed: str, serial: str, level: SecurityLevel, shape: Ch
     role = f"android/device/{serial}/{LEVEL_NAMES[level]}/rkp/{index}"
     serial_hex = _hex(seed, role)
     not_before = start - timedelta(hours=7)
-    subject = _name((NameOID.ORGANIZATION_NAME, LEVEL_NAMES[level], PRINTABLE),
-                    (NameOID.COMMON_NAME, serial_hex, PRINTABLE))
+    organization = (NameOID.ORGANIZATION_NAME, LEVEL_NAMES[level], PRINTABLE)
+    common_name = (NameOID.COMMON_NAME, serial_hex, PRINTABLE)
+    # CN first under the legacy root (akita, caiman), O first under the 2026 root (tegu)
+    subject = _name(organization, common_name) if under_2026 else _name(common_name, organization)
+    info = provisioning_info(CERTIFICATES_ISSUED[level])
     certificate = issue(subject, key.public_key(), ca3.certificate.subject, ca3.key, int(serial_hex, 16), not_before,
                         not_before + timedelta(days=30),
                         [*_ca_extensions(key.public_key(), ca3.key),
-                         (x509.UnrecognizedExtension(ObjectIdentifier(OID_PROVISIONING_INFO), provisioning_info(64)),
-                          False)])
+                         (x509.UnrecognizedExtension(ObjectIdentifier(OID_PROVISIONING_INFO), info), False)])
     root = root_2026(seed) if under_2026 else legacy_root(seed)
-    return AttestationIdentity(key=key, certificate=certificate, chain=(certificate, ca3.certificate, ca2.certificate),
-                               root=root.certificate)
+    sent = None if under_2026 else legacy_root(seed, reissue=LEGACY_ROOT_2019).certificate
+    return AndroidIdentity(key=key, certificate=certificate, chain=(certificate, ca3.certificate, ca2.certificate),
+                           root=root.certificate, sent_root=sent)
 
 
 def _factory_name(seed: str, role: str) -> x509.Name:
@@ -333,10 +366,12 @@ def android_identity(seed: str, serial: str, level: SecurityLevel, shape: ChainS
 
 def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: bytes | None,
                      identity: AttestationIdentity, *, factory: bool = False, critical: bool = False,
-                     not_before: datetime = LEAF_NOT_BEFORE) -> x509.Certificate:
+                     not_before: datetime = LEAF_NOT_BEFORE, not_after: datetime = LEAF_NOT_AFTER
+                     ) -> x509.Certificate:
     """The ``CN=Android Keystore Key`` certificate of an attested key, signed by the attestation key.
 
-    Serial 1, valid 1970-01-01 to 2048-01-01 (KeyMint's defaults). RKP devices write a critical
+    Serial 1, valid 1970-01-01 to 2048-01-01 (KeyMint's defaults; keystore's software Keymaster writes
+    :data:`SOFTWARE_LEAF_NOT_AFTER`). RKP devices write a critical
     digitalSignature keyUsage then the KeyDescription; factory Keymaster 4 devices a non-critical keyUsage,
     the KeyDescription and an authority key identifier, with a UTF8String CN. ``key_description`` None
     leaves the extension out (a certificate no KeyMint writes).
@@ -350,7 +385,7 @@ def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: byt
             identity.key.public_key()), False))
     subject = _name((NameOID.COMMON_NAME, LEAF_CN, UTF8 if factory else PRINTABLE))
     return issue(subject, public_key, identity.certificate.subject, identity.key, 1, not_before,
-                 LEAF_NOT_AFTER, extensions)
+                 not_after, extensions)
 
 
 def android_pki_exports(seed: str, serial: str, level: SecurityLevel, shape: ChainShape,

@@ -102,12 +102,15 @@ class AndroidKeyDraft:
         description = key_description(
             seed=self.seed, serial=self.serial, public_key=self.public_key, facts=self.facts,
             challenge=self.challenge if self.challenge is not None else client_data_hash, level=self.level,
-            version=default_attestation_version(self.public_key, self.shape, self.options), options=self.options)
+            version=default_attestation_version(self.public_key, self.shape, self.options, self.level),
+            options=self.options)
         if self.description_edit:
             description = self.description_edit(description)
         leaf = attestation_leaf(self.leaf_public_key or self.public_key, encode_key_description(description),
                                 self.identity, factory=self.shape is ChainShape.FACTORY)
-        return [leaf, *above_leaf(self.identity, self.shape)]
+        # the root as the relying party pins it (android-key_root_ca.pem): py_webauthn compares x5c[-1]'s bytes
+        # with its roots, so the 2019 issue an RKP device appends would need the record to list that issue too
+        return [leaf, *above_leaf(self.identity, self.shape, pinned_issue=True)]
 
     def render(self, auth_data: bytes, client_data_hash: bytes) -> dict[str, object]:
         """``{alg, sig, x5c}``, then ``statement_edit``."""
