@@ -122,10 +122,11 @@ def _tags(body: dict[str, object]) -> dict[str, str]:
     tags = body.get("tags") or {}
     if not isinstance(tags, dict) or not all(isinstance(value, str) for value in tags.values()):
         raise _bad("tags must be an object whose values are strings")
-    if len(json.dumps(tags)) > _MAX_TAGS_JSON:
+    text = json.dumps(tags, ensure_ascii=False)
+    if len(text) > _MAX_TAGS_JSON:
         raise _bad(f"tags must take at most {_MAX_TAGS_JSON} characters of JSON")
     try:
-        json.dumps(tags, ensure_ascii=False).encode()
+        text.encode()
     except UnicodeEncodeError:
         raise _bad("tags must not contain lone surrogates") from None
     return tags

@@ -161,7 +161,7 @@ def _rfc3339(moment: datetime) -> str:
 
 def google_document(att: MarvellAttestation, content: bytes) -> dict[str, object]:
     """The CryptoKeyVersion JSON (``gcloud kms keys versions describe --format=json``) around ``content``."""
-    text = [_pem_of(c).decode() for c in att.certs]
+    text = [_pem_of(c).decode() for c in att.certs]  # in gcloud's order: Cavium, Google partition, Google card
     return {
         "name": att.names.gcp_version_name, "state": "ENABLED", "protectionLevel": "HSM",
         "algorithm": _gcp_algorithm(att.key),
