@@ -154,13 +154,15 @@ def _known_issuer(cert: x509.Certificate) -> tuple[x509.Certificate, _CertFields
 
 
 def name_keys(cert: x509.Certificate) -> tuple[NameKey, NameKey]:
-    """``(name_key(cert.subject), name_key(cert.issuer))``; for a certificate with the bytes of a remembered
-    issuer (a device's or vendor's intermediates and anchors, which recur in every bundle) read from what the
-    walk remembers rather than parsed again. Raises what ``cert.subject`` and ``cert.issuer`` raise."""
-    known = _known_issuer(cert)
-    if known is not None:
-        return known[1].subject_key, known[1].issuer_key
-    return name_key(cert.subject), name_key(cert.issuer)
+    """``(name_key(cert.subject), name_key(cert.issuer))``, read with everything else the chain walk reads of
+    ``cert`` (once per object, and once per DER for a remembered issuer: a device's or vendor's intermediates
+    and anchors), so a walk over the same objects parses nothing again. Raises what ``cert.subject`` and
+    ``cert.issuer`` raise, and only that: a certificate whose other fields do not parse still has its names."""
+    try:
+        fields = _fields(cert)
+    except CERT_PARSE_ERRORS:
+        return name_key(cert.subject), name_key(cert.issuer)
+    return fields.subject_key, fields.issuer_key
 
 
 def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
