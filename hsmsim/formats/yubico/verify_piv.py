@@ -56,7 +56,7 @@ from hsmsim.formats.yubico.piv import (
     AcmeChallenge,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, issued_by, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, issued_by, subject_and_issuer, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import from_b64url
 
@@ -230,13 +230,15 @@ def split_roles(inputs: PivInputs) -> tuple[x509.Certificate, list[x509.Certific
     certs = inputs.certs
     if not certs:
         raise Rejected(Reason.MISSING_INPUT, "no certificate in the evidence")
+    names = [subject_and_issuer(c) for c in certs]
     if inputs.layout in ("sectigo", "step", "ykman"):
         leaf = certs[0]
-        if any(c.issuer == leaf.subject and c is not leaf for c in certs):
+        if any(issuer == names[0][0] for _subject, issuer in names[1:]):
             raise Rejected(Reason.MALFORMED, f"the first certificate ({leaf.subject.rfc4514_string()!r}) issues "
                                              "another one: the attestation certificate must come first")
     else:
-        leaves = [c for c in certs if not any(o.issuer == c.subject and o is not c for o in certs)]
+        leaves = [c for i, c in enumerate(certs)
+                  if not any(names[o][1] == names[i][0] for o in range(len(certs)) if o != i)]
         if len(leaves) != 1:
             raise Rejected(Reason.MALFORMED, "cannot tell the attestation certificate from the chain")
         leaf = leaves[0]
@@ -244,7 +246,8 @@ def split_roles(inputs: PivInputs) -> tuple[x509.Certificate, list[x509.Certific
 
 
 def _find_f9(attestation: x509.Certificate, others: list[x509.Certificate]) -> x509.Certificate:
-    named = [c for c in others if c.subject == attestation.issuer]
+    issuer = subject_and_issuer(attestation)[1]
+    named = [c for c in others if subject_and_issuer(c)[0] == issuer]
     if not named:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "no f9 certificate (the attestation's issuer "
                                                 f"{attestation.issuer.rfc4514_string()!r}) in the evidence")
@@ -427,4 +430,9 @@ def _cn(cert: x509.Certificate) -> str:
 def without_superseded_roots(certs: list[x509.Certificate], anchors: list[x509.Certificate]) -> list[x509.Certificate]:
     """``certs`` without each self-signed one named like an anchor that is another certificate: the trust store's
     certificate of a name supersedes a bundle root of that name, so a lookalike fails on its signature."""
-    return [c for c in certs if not (c.issuer == c.subject and any(c.subject == a.subject and c != a for a in anchors))]
+    kept = []
+    for cert in certs:  # each loaded by load_certs, so its names are read once
+        subject, issuer = subject_and_issuer(cert)
+        if not (issuer == subject and any(subject == a.subject and cert != a for a in anchors)):
+            kept.append(cert)
+    return kept
