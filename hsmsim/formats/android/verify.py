@@ -58,7 +58,14 @@ from hsmsim.formats.android.keydescription import (
 )
 from hsmsim.formats.android.status import STATUS_FILE, check_revocation, read_status_list
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, ChainPolicy, fully_parsed, require_key_usage, validate_chain
+from hsmsim.pki.chain import (
+    CERT_PARSE_ERRORS,
+    ChainPolicy,
+    fully_parsed,
+    require_key_usage,
+    subject_text,
+    validate_chain,
+)
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 MAX_CHAIN_BYTES = 256 * 1024
@@ -361,7 +368,7 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
     _check_root_of_trust(kd, level, profile)
     if profile is Profile.STRICT:
         require_code_signing_key(key_type, size)
-    detail = f"{describe(kd)} root={path[-1].subject.rfc4514_string()!r}"
+    detail = f"{describe(kd)} root={subject_text(path[-1])!r}"
     return Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size, level))
 
 
@@ -404,7 +411,7 @@ def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes,
     _check_root_of_trust(view, level, profile)
     if strict:
         require_code_signing_key(key_type, size)
-    root = path[-1].subject.rfc4514_string()
+    root = subject_text(path[-1])
     return _claims(chain[0], view, key_type, size, level), f"android-key {describe(view)} root={root!r}"
 
 

@@ -51,7 +51,7 @@ from hsmsim.formats.fortanix.statement import (
 )
 from hsmsim.keystore.base import KeyType
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import require_key_usage, subject_and_issuer, validate_chain
+from hsmsim.pki.chain import require_key_usage, subject_and_issuer, subject_text, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _KU_FIELDS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
@@ -82,7 +82,7 @@ def _find_authority(statement: ReadCertificate, chain: list[ReadCertificate]) ->
 
 
 def _describe(cert: x509.Certificate) -> str:
-    return subject_and_issuer(cert)[0].rfc4514_string() or "<empty subject>"
+    return subject_text(cert) or "<empty subject>"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from hsmsim.formats.marvell.envelopes import EnvelopeContents, jwk_spki, loaded_
 from hsmsim.formats.marvell.options import Cloud
 from hsmsim.formats.marvell.pki import marvell_root_names
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import ChainPolicy, NameKey, name_key, require_key_usage, validate_chain
+from hsmsim.pki.chain import ChainPolicy, NameKey, name_key, require_key_usage, subject_text, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _MANUFACTURER_POLICY = ChainPolicy(allow_v1_ca=True)
@@ -78,7 +78,7 @@ def _verify(cloud: Cloud, evidence: Evidence, trust: TrustAnchors, at: datetime,
             mb.require_check_values(obj)
         if chains.unused:
             raise Rejected(Reason.UNEXPECTED_CONTENT, "the bundle carries certificates outside both chains: "
-                           + ", ".join(_describe(c) for c in chains.unused))
+                           + ", ".join(subject_text(c) for c in chains.unused))
         mb.check_layout(layout)
         require_code_signing_key(key.description, key.size)
     claims = Claims(
@@ -93,7 +93,7 @@ def _verify(cloud: Cloud, evidence: Evidence, trust: TrustAnchors, at: datetime,
         serial=_hsm_serial(chains.card), fips_level=_fips_mode(chains.partition, chains.card),
         label=mb.text_value(private_obj, mb.LABEL),
     )
-    return Verdict(Reason.OK, f"attested by {_describe(chains.partition)}", claims)
+    return Verdict(Reason.OK, f"attested by {subject_text(chains.partition)}", claims)
 
 
 # -- chains and signatures -----------------------------------------------------------------------------
@@ -151,10 +151,6 @@ def _distinct(certs: tuple[x509.Certificate, ...]) -> tuple[list[_Held], list[_H
         if cert not in distinct:
             distinct[cert] = _Held.of(cert)
     return list(distinct.values()), [distinct[cert] for cert in certs]
-
-
-def _describe(cert: x509.Certificate) -> str:
-    return cert.subject.rfc4514_string()
 
 
 def _owner_copy(of: _Held, held: list[_Held], what: str) -> _Held:

@@ -25,7 +25,7 @@ from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.xml import MAX_XML_BYTES, SPKI_ALGORITHM_OIDS, Document, read_document
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, subject_and_issuer, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, subject_and_issuer, subject_text, validate_chain
 from hsmsim.safeio import ZIP_DEFLATED, ReadBudget, ZipMember, read_zip_members
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
@@ -297,7 +297,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         # fips_level stays None: neither the XML nor the chain (certificate policies
         # 1.3.6.1.4.1.44668.4.1.x) states a FIPS 140 level; it is a product fact, not evidence.
     )
-    return Verdict(Reason.OK, f"attested by {subject_and_issuer(chain[0])[0].rfc4514_string()}", claims)
+    return Verdict(Reason.OK, f"attested by {subject_text(chain[0])}", claims)
 
 
 def verify_evidence(

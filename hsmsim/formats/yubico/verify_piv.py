@@ -56,7 +56,14 @@ from hsmsim.formats.yubico.piv import (
     AcmeChallenge,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, issued_by, subject_and_issuer, validate_chain
+from hsmsim.pki.chain import (
+    CERT_PARSE_ERRORS,
+    fully_parsed,
+    issued_by,
+    subject_and_issuer,
+    subject_text,
+    validate_chain,
+)
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import from_b64url
 
@@ -423,8 +430,8 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
 
 
 def _cn(cert: x509.Certificate) -> str:
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else cert.subject.rfc4514_string()
+    names = subject_and_issuer(cert)[0].get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else subject_text(cert)
 
 
 def without_superseded_roots(certs: list[x509.Certificate], anchors: list[x509.Certificate]) -> list[x509.Certificate]:
