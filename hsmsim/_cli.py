@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import sys
 import warnings
 from datetime import UTC, datetime
@@ -463,6 +464,9 @@ def main(argv: list[str] | None = None) -> None:
     # Evidence is often broken on purpose (a non-positive serial, say): cryptography's parse-time deprecation
     # warnings about it would interleave with the one-line verdicts; verifiers report defects in verdicts.
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+    # SIGTERM (timeout, a CI job's cancel, kill) ends a run as Ctrl-C does: through the finally blocks that stop
+    # the verifier and worker processes it started. `serve` hands both signals to uvicorn.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         code = cli.main(args=argv, prog_name="hsmsim", standalone_mode=False)
     except click.UsageError as exc:  # click's own four lines (usage, hint, blank, error) become one

@@ -441,3 +441,42 @@ def test_a_catalogue_whose_provenance_cycles_still_builds_its_model(monkeypatch)
     model = generic_fuzz_model("primus", "hsmsim-corpus-v1")
     catalogue = {op.name for op in model.operators}
     assert model.goldens and first.id not in catalogue and second.id not in catalogue
+
+
+@dataclass
+class _FlakyTarget:
+    """Accepts everything on its first call only, then rejects: a verifier whose answer does not reproduce."""
+
+    calls: int = 0
+    packed: bool = False
+    name: str = "flaky"
+
+    def verify(self, evidence, trust, at, profile, *, case_id):
+        self.calls += 1
+        return TargetAnswer("ACCEPT" if self.calls == 1 else "REJECT", None if self.calls == 1 else "MALFORMED")
+
+    def close(self) -> None:
+        pass
+
+
+def test_minimising_a_flaky_targets_finding_keeps_the_judgement_the_oracle_fired_on(model):
+    target = _FlakyTarget()
+    runner = CaseRunner(model, target)
+    case = next(c for c in (plan_case(model, "flaky", i) for i in range(200))
+                if len(c.operators) > 1 and _rejected(model, c))
+    built, answer, reference, kind = runner.judge(case)
+    assert answer.verdict == "ACCEPT" and kind is not None
+    shown = campaign.dedup_key(kind, built, answer, reference).split("|", 1)[1]
+    _built, minimised_answer, _reference = runner.minimise(case, kind, shown, (answer, reference))
+    assert minimised_answer == answer, "the finding is still the ACCEPT it was found with, not the later REJECT"
+    assert target.calls > 1, "minimisation tried smaller cases"
+    calls = target.calls
+    runner.minimise(case, kind, shown, (answer, reference), budget=0)
+    assert target.calls == calls, "no candidate is tried past the budget"
+
+
+def _rejected(model, case: FuzzCase) -> bool:
+    try:
+        return CaseRunner(model, ReferenceTarget("primus")).judge(case)[1].verdict == "REJECT"
+    except CaseBuildError:
+        return False

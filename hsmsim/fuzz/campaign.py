@@ -162,15 +162,21 @@ def load_model(format_name: str, seed: str = DEFAULT_SEED) -> FuzzModel:
 
 _worker: CaseRunner | None = None
 _worker_seed = ""
+_worker_deadline: float | None = None
+"""When a ``--duration`` campaign ends (``time.monotonic``, which every process of the machine shares): a chunk
+stops there, so a verifier that hangs on every case costs at most one case timeout past it."""
 
 
-def _init_worker(spec: CampaignSpec, bound_memory: bool) -> None:
-    global _worker, _worker_seed
-    if bound_memory:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND_BYTES, MEMORY_BOUND_BYTES))
+def _init_worker(spec: CampaignSpec, bound_memory: bool, deadline: float | None = None) -> None:
+    global _worker, _worker_seed, _worker_deadline
     target = spec.target()
+    # The bound is the in-process verifier's; a verifier process started from the worker would inherit it, and a
+    # JVM, which reserves gigabytes of address space at start, could not start under it.
+    if bound_memory and (not isinstance(target, AdapterTarget) or target.in_process):
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND_BYTES, MEMORY_BOUND_BYTES))
     _worker = CaseRunner(spec.model(), target, self_test=is_reference(target))
     _worker_seed = spec.seed
+    _worker_deadline = deadline
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,8 @@ def _run_chunk(indices: list[int]) -> ChunkResult:
     assert _worker is not None
     result = ChunkResult()
     for index in indices:
+        if _worker_deadline is not None and time.monotonic() > _worker_deadline:
+            break
         case = plan_case(_worker.model, _worker_seed, index)
         try:
             built, answer, reference, kind = _worker.judge(case)
@@ -224,7 +232,8 @@ def _run_chunk(indices: list[int]) -> ChunkResult:
 
 def _minimise(found: Found) -> Finding:
     assert _worker is not None
-    built, answer, reference = _worker.minimise(found.case, found.kind, found.key.split("|", 1)[1])
+    built, answer, reference = _worker.minimise(found.case, found.kind, found.key.split("|", 1)[1],
+                                                (found.target, found.reference))
     return Finding(found.kind, dedup_key(found.kind, built, answer, reference), built, answer, reference, found.key)
 
 
@@ -279,12 +288,12 @@ def run_campaign(
     target = spec.target()
     _check_claims(target, spec.format)
     if spec.jobs > 1:
-        with WorkerPool(spec.jobs, _work, _init_worker, (spec, True), start_method="fork") as pool:
+        with WorkerPool(spec.jobs, _work, _init_worker, (spec, True, deadline), start_method="fork") as pool:
             _run_in_pool(pool, spec, model, deadline, absorb)
             stats.seconds = time.monotonic() - started
             findings = _minimised(first, pool, model, target.packed)
     else:
-        _init_worker(spec, bound_memory=False)
+        _init_worker(spec, False, deadline)
         for chunk in _chunks(spec, deadline):
             absorb(_run_chunk(chunk))
         stats.seconds = time.monotonic() - started

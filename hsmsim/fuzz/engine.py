@@ -24,6 +24,7 @@ import hashlib
 import os
 import random
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -49,6 +50,8 @@ _RESIGN_RATE = 0.5
 _OPERATOR_FAILURES = (MutationError, Rejected, IndexError, KeyError, AssertionError, *CERT_PARSE_ERRORS)
 FUZZ_PROFILE = Profile.STRUCTURAL
 """The profile the reference verifier judges fuzz cases under."""
+MINIMISE_SECONDS = 60.0
+"""How long one finding's minimisation may try candidates; past it, the smallest case so far is the finding."""
 MEMORY_BUDGET_BYTES = 64 << 20
 """Most an in-process verifier's resident memory may grow on one case before the case is a MEMORY finding."""
 
@@ -405,18 +408,29 @@ class CaseRunner:
         return built, answer, reference, classify(built.invalid_by_construction, answer, reference,
                                                     self_test=bool(self.self_test))
 
-    def minimise(self, case: FuzzCase, kind: str, shown: str) -> tuple[BuiltCase, TargetAnswer, TargetAnswer]:
+    def minimise(self, case: FuzzCase, kind: str, shown: str, judged: tuple[TargetAnswer, TargetAnswer],
+                 *, budget: float = MINIMISE_SECONDS) -> tuple[BuiltCase, TargetAnswer, TargetAnswer]:
         """The smallest case with the same symptom (``shown``): drop operators and the havoc, then
         shrink values by trying other sub-seeds for each operator and keeping the one whose evidence
-        differs least from the golden's."""
-        def keeps(candidate: FuzzCase) -> BuiltCase | None:
+        differs least from the golden's.
+
+        ``judged`` is what the target and the reference said of ``case`` when the oracle fired. What is
+        returned is always a judgement on which the oracle fired with ``shown`` (a flaky target cannot turn
+        the finding into another one), and no candidate is tried once ``budget`` seconds have passed (a
+        target that hangs costs its timeout per candidate)."""
+        give_up = time.monotonic() + budget
+
+        def keeps(candidate: FuzzCase) -> tuple[BuiltCase, TargetAnswer, TargetAnswer] | None:
+            if time.monotonic() > give_up:
+                return None
             try:
                 built, answer, reference, found = self.judge(candidate)
             except CaseBuildError:
                 return None
-            return built if found == kind and symptom(kind, answer, reference) == shown else None
+            return (built, answer, reference) if found == kind and symptom(kind, answer, reference) == shown else None
 
         best = case
+        result = (build_case(self.model, case, packed=self.target.packed), *judged)
         changed = True
         while changed:
             changed = False
@@ -424,20 +438,20 @@ class CaseRunner:
             if best.havoc is not None:
                 candidates.append(FuzzCase(best.index, best.golden, best.operators, best.resign, None))
             for candidate in candidates:
-                if keeps(candidate) is not None:
-                    best, changed = candidate, True
+                kept = keeps(candidate)
+                if kept is not None:
+                    best, result, changed = candidate, kept, True
                     break
         golden = build_case(self.model, FuzzCase(best.index, best.golden, (), best.resign), packed=self.target.packed)
-        size = _distance(golden.evidence, build_case(self.model, best, packed=self.target.packed).evidence)
+        size = _distance(golden.evidence, result[0].evidence)
         for position, (name, _) in enumerate(best.operators):
             for alternative in range(_SHRINK_TRIES):
                 operators = (*best.operators[:position], (name, alternative), *best.operators[position + 1:])
                 candidate = FuzzCase(best.index, best.golden, operators, best.resign, best.havoc)
-                built = keeps(candidate)
-                if built is not None and (distance := _distance(golden.evidence, built.evidence)) < size:
-                    best, size = candidate, distance
-        built, answer, reference, _ = self.judge(best)
-        return built, answer, reference
+                kept = keeps(candidate)
+                if kept is not None and (distance := _distance(golden.evidence, kept[0].evidence)) < size:
+                    best, result, size = candidate, kept, distance
+        return result
 
 
 _SHRINK_TRIES = 8

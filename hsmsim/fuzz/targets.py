@@ -31,7 +31,6 @@ from hsmsim.harness.vectors import Submission
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
 
-CASE_TIMEOUT = 10.0
 REFERENCE_ENTRY = "hsmsim.harness.reference:verify"
 """The entry of hsmsim's reference verifier as a ``python`` adapter (``examples/verifiers/reference.toml``)."""
 
@@ -42,7 +41,6 @@ class AdapterTarget:
 
     adapter: Path
     format: str
-    timeout: float = CASE_TIMEOUT
     _config: AdapterConfig | None = field(default=None, init=False, repr=False)
     _verifier: Verifier | None = field(default=None, init=False, repr=False)
     _call: Callable[..., object] | None = field(default=None, init=False, repr=False)
@@ -59,6 +57,17 @@ class AdapterTarget:
     def name(self) -> str:
         """The adapter's verifier name."""
         return self.config.name
+
+    @property
+    def timeout(self) -> float:
+        """The per-case deadline: the adapter's ``timeout_s``, as in a conformance run."""
+        return self.config.timeout_s
+
+    @property
+    def in_process(self) -> bool:
+        """True when the verifier runs in the worker process itself (``python`` mode, not ``isolate``\\ d), so
+        the worker's memory bound is the verifier's; every other verifier is a process of its own."""
+        return self.config.mode == "python" and not self.config.isolate
 
     @property
     def packed(self) -> bool:

@@ -186,18 +186,20 @@ def run_bounded(argv: Sequence[str], *, cwd: str, env: Mapping[str, str], tag: s
     deadline = time.monotonic() + timeout
     exited = timed_out = False
     try:
-        while not exited and budget() > 0:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            for fd, _ in poller.poll(math.ceil(remaining * 1000)):
-                if fd == pidfd:
-                    exited = True
-                elif not drain(fd, streams[fd], budget()):
-                    poller.unregister(fd)
-        # What it wrote before exiting is still in the pipes, which its leftovers may hold open: kill, then read.
-        kill_group_and_tagged(proc, tag)
+        try:
+            while not exited and budget() > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                for fd, _ in poller.poll(math.ceil(remaining * 1000)):
+                    if fd == pidfd:
+                        exited = True
+                    elif not drain(fd, streams[fd], budget()):
+                        poller.unregister(fd)
+        finally:  # also when the harness is interrupted (Ctrl-C, SIGTERM): nothing it started outlives it
+            # What it wrote before exiting is still in the pipes, which its leftovers may hold open: kill, then read.
+            kill_group_and_tagged(proc, tag)
         for fd, tail in streams.items():
             drain(fd, tail, budget())
     finally:

@@ -12,6 +12,7 @@ batch goes back to the queue, the verifier processes the worker had started are 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 from collections import deque
@@ -67,8 +68,24 @@ def single_threaded() -> bool:
         return False
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when the parent process dies, and read SIGTERM as Ctrl-C is
+    read, so the worker's ``finally`` blocks kill the verifier processes it started. A parent killed outright
+    (SIGKILL) closes no pipe the worker would notice: forked siblings hold copies of the parent's ends."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere the parent's close() remains
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        raise SystemExit(1)
+
+
 def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initargs: tuple[Any, ...],
-           handler: Callable[[Any], Any]) -> None:
+           handler: Callable[[Any], Any], parent: int) -> None:
+    _end_with_parent(parent)
     os.environ[WORKER_ENV] = tag
     initializer(*initargs)
     conn.send(_READY)
@@ -144,7 +161,7 @@ class WorkerPool(Generic[Task, Result]):
         parent, child = context.Pipe()
         tag = new_tag()
         process = context.Process(target=_serve, args=(child, tag, self._initializer, self._initargs,
-                                                       self._handler), daemon=True)
+                                                       self._handler, os.getpid()), daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent, tag)
