@@ -6,6 +6,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -376,3 +377,41 @@ def test_report_and_baseline_paths_are_checked_before_the_run(tmp_path):
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and message in lines[0], (extra, result.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "file", "link"]
+
+
+def test_a_merge_judges_each_shard_against_the_corpus_it_is_given(tmp_path):
+    selection = ("--verifier", ATTRIBUTES_IGNORED, "-k", "primus::attr::*", "-k", "primus::golden::*")
+    for k in range(2):
+        shard = hsmsim("conformance", "run", *selection, "--vectors", str(VECTORS), "--shard", f"{k}/2",
+                       "--report", str(tmp_path / f"s{k}"))
+        assert shard.returncode in (0, 1), shard.stderr
+    results = tmp_path / "s1" / "results" / "flawed-attributes-ignored.json"
+    document = json.loads(results.read_text())
+    accepted = next(r for r in document["results"] if r["outcome"] == "UNEXPECTED_ACCEPT")
+    accepted["outcome"] = "PASS"
+    edited = tmp_path / "edited"
+    shutil.copytree(tmp_path / "s1", edited)
+    (edited / "results" / results.name).write_text(json.dumps(document))
+    refused = hsmsim("conformance", "merge", str(tmp_path / "s0"), str(edited), "--vectors", str(VECTORS),
+                     "--report", str(tmp_path / "m1"))
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert f"the outcome PASS of {accepted['id']!r} does not follow from its verdict ACCEPT" in refused.stderr
+
+    other = tmp_path / "other-corpus"  # the same suite version, with one expectation changed
+    shutil.copytree(VECTORS, other)
+    vector_file = other / "primus_verify.json"
+    corpus = json.loads(vector_file.read_text())
+    changed = next(t for t in corpus["tests"] if t["id"] == accepted["id"])
+    changed["result"] = "valid"
+    changed["expectedReason"] = "OK"
+    changed["profiles"] = {p: {"result": "valid", "reason": "OK"} for p in changed["profiles"]}
+    vector_file.write_text(json.dumps(corpus))
+    on_other = hsmsim("conformance", "run", *selection, "--vectors", str(other), "--shard", "1/2",
+                      "--report", str(tmp_path / "s1-other"))
+    assert on_other.returncode in (0, 1), on_other.stderr
+    mixed = hsmsim("conformance", "merge", str(tmp_path / "s0"), str(tmp_path / "s1-other"), "--vectors",
+                   str(VECTORS), "--report", str(tmp_path / "m2"))
+    assert mixed.returncode == 2 and f"judged {accepted['id']!r} as valid OK" in mixed.stderr, mixed.stderr
+    fine = hsmsim("conformance", "merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--vectors", str(VECTORS),
+                  "--report", str(tmp_path / "m3"))
+    assert fine.returncode == 1, fine.stderr

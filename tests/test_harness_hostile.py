@@ -302,6 +302,11 @@ def run_args(tmp_path: Path, verifier: str, *extra: str) -> tuple[str, ...]:
     ("cwd.toml", ONESHOT + 'cwd = "a\\u0000b"', "cwd holds a NUL character"),
     ("version.toml", ONESHOT + 'version_cmd = ["a\\u0000"]', "version_cmd holds a NUL character"),
     ("restarts.toml", ONESHOT + 'max_restarts = true', "max_restarts must be a non-negative integer"),
+    ("isolate.toml", 'entry = "m:f"\nmode = "python"\nisolate = "false"', "isolate must be true or false"),
+    ("versionlist.toml", ONESHOT + 'version = [1, 2]', "version must be a string or a number"),
+    ("description.toml", ONESHOT + 'description = {a = 1}', "description must be a string"),
+    ("noformats.toml", ONESHOT + 'formats = []', "formats is empty"),
+    ("longname.toml", f'name = "{"n" * 300}"\n' + ONESHOT, "name must be a non-empty string of at most 100"),
 ])
 def test_a_bad_adapter_file_is_one_line(tmp_path, name, body, message):
     (tmp_path / "deep.json").write_text(DEEP_JSON)
@@ -487,3 +492,26 @@ def test_the_shim_answers_error_for_inputs_it_cannot_read_and_keeps_serving(tmp_
     assert "is not a regular file" in replies[0]["detail"]
     assert "larger than 16777216 bytes" in replies[1]["detail"]
     assert replies[2]["detail"] == "malformed verify request: KeyError: 'inputs'"
+
+
+def test_a_hello_that_claims_no_format_is_one_line(tmp_path):
+    (tmp_path / "empty.py").write_text("def hello():\n    return {'formats': []}\n\ndef verify(request):\n"
+                                       "    return 'ACCEPT'\n")
+    adapter = tmp_path / "empty.toml"
+    adapter.write_text('mode = "python"\nentry = "empty.py:verify"\nhello = "empty.py:hello"\n')
+    refused(*run_args(tmp_path, str(adapter)), message="hello formats is empty: the verifier claims no format")
+
+
+def test_a_bad_previous_is_refused_before_the_run(tmp_path):
+    (tmp_path / "prev").mkdir()
+    (tmp_path / "prev" / "results.json").write_text("[]")
+    adapter = tmp_path / "slow.toml"
+    adapter.write_text('command = ["sh", "-c", "sleep 30"]\nmode = "oneshot"\nformats = ["*"]\n')
+    start = time.monotonic()
+    refused(*run_args(tmp_path, str(adapter)), "--previous", str(tmp_path / "prev"), message="prev")
+    assert time.monotonic() - start < 20, "refused only after the (hanging) run"
+
+
+def test_jobs_are_capped():
+    refused("conformance", "run", "-j", "1000", "--verifier", "x.toml", message="1000 is not in the range",
+            subprocess_run=True)

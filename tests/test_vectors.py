@@ -26,6 +26,7 @@ from hsmsim.corpus.build import CorpusError, IdRegistry, build_corpus
 from hsmsim.encoding import der_children, der_content, indented_json, read_tlv
 from hsmsim.formats import detect, get_format, register, unregister
 from hsmsim.formats.ietf import asn1, csr, tcg
+from hsmsim.harness.vectors import CorpusLoadError, load_corpus
 from hsmsim.model.corpus_schema import (
     GeneratorRecord,
     VectorDraft,
@@ -469,3 +470,45 @@ def test_a_statement_signed_by_a_foreign_key_is_stale(vector_id):
     assert any(_signed_under(key, *_statement_signature(golden)) for key in keys)
     assert not any(_signed_under(key, *_statement_signature(test)) for key in keys)
     assert "Stale" in test["flags"] and test["provenance"]["signing"] == "Stale"
+
+
+def _tampered_corpus(tmp_path: Path, edit) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    document = json.loads((VECTORS / "yubihsm2_verify.json").read_text())
+    edit(document)
+    (root / "yubihsm2_verify.json").write_text(json.dumps(document))
+    return root
+
+
+def _first_files(document: dict) -> list[dict]:
+    return document["tests"][0]["inputs"]["files"]
+
+
+def _add_file(document: dict, path: str) -> None:
+    data = b"x"
+    _first_files(document).append({"path": path, "sha256": hashlib.sha256(data).hexdigest(),
+                                   "base64": base64.b64encode(data).decode()})
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: _first_files(d)[0].update(sha256="0" * 64), "does not match its sha256"),
+    (lambda d: d["tests"][0]["trust"].update(anchors=["-----BEGIN CERTIFICATE-----\ngarbage\n"]),
+     "trust anchor 1 is not a PEM certificate"),
+    (lambda d: _add_file(d, "n" * 300), "is longer than a file system allows"),
+    (lambda d: _add_file(d, "/".join(["d"] * 600)), "is longer than a file system allows"),
+    (lambda d: (_add_file(d, "x.csr"), _add_file(d, "x.csr/inner")), "both as a file and as the directory"),
+    (lambda d: (_add_file(d, "twice.bin"), _add_file(d, "twice.bin")), "names file 'twice.bin' twice"),
+    (lambda d: d.update(suiteVersion="1.1." + "9" * 5000), "is not dotted numbers of at most 9 digits"),
+])
+def test_a_corpus_that_cannot_be_run_is_refused_when_loaded(tmp_path, edit, message):
+    root = _tampered_corpus(tmp_path, edit)
+    with pytest.raises(CorpusLoadError, match=re.escape(message)):
+        load_corpus(root)
+
+
+def test_an_id_registry_whose_versions_are_not_versions_is_refused(tmp_path):
+    registry = tmp_path / "ids.json"
+    registry.write_text(json.dumps({"ids": {"a::b": {"tcId": 1, "added": "one", "retired": None}}}))
+    with pytest.raises(CorpusError, match="corrupt id registry"):
+        IdRegistry.load(registry)

@@ -25,7 +25,13 @@ from hsmsim import __version__
 from hsmsim._atomic import create_file, relative_parts
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.formats import get_format, names
-from hsmsim.harness.vectors import VECTOR_FILE_LIMIT, CorpusLoadError, read_manifest, validation_summary
+from hsmsim.harness.vectors import (
+    VECTOR_FILE_LIMIT,
+    CorpusLoadError,
+    read_manifest,
+    validation_summary,
+    version_key,
+)
 from hsmsim.model.corpus_schema import (
     PROMOTED_DRAFTS,
     SCHEMA_NAME,
@@ -142,6 +148,17 @@ class CorpusError(HsmsimError):
     """The corpus cannot be built as asked (e.g. a retired id would be reused)."""
 
 
+def _is_version(value: object) -> bool:
+    """Whether ``value`` is a suite version (dotted numbers, :func:`~hsmsim.harness.vectors.version_key`)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        version_key(value)
+    except CorpusLoadError:
+        return False
+    return True
+
+
 @dataclass
 class IdRegistry:
     """Every id ever published: its tcId, the suite version that added it, and when it retired."""
@@ -163,8 +180,8 @@ class IdRegistry:
         if not isinstance(ids, dict):
             raise CorpusError(f"corrupt id registry {escaped(str(path))}: 'ids' is not an object")
         for vector_id, entry in ids.items():
-            if not (isinstance(entry, dict) and type(entry.get("tcId")) is int and isinstance(entry.get("added"), str)
-                    and isinstance(entry.get("retired"), str | None)):
+            if not (isinstance(entry, dict) and type(entry.get("tcId")) is int and _is_version(entry.get("added"))
+                    and (entry.get("retired") is None or _is_version(entry.get("retired")))):
                 raise CorpusError(f"corrupt id registry {escaped(str(path))}: the entry of {escaped(vector_id)!r} "
                                   "is not {tcId: integer, added: version, retired: version or null}")
         return cls(ids)
@@ -197,7 +214,7 @@ class IdRegistry:
         added and retired."""
         versions = sorted({str(e["added"]) for e in self.entries.values()}
                           | {str(e["retired"]) for e in self.entries.values() if e.get("retired")},
-                          key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
+                          key=version_key, reverse=True)
         lines = ["# Vector changelog", "", "Generated from `ids.json` and the suite's notes. Ids are never reused; a "
                  "retired id stays retired.", ""]
         for version in versions:

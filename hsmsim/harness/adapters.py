@@ -173,9 +173,13 @@ class Verifier(ABC):
         if version is None and hello.get("version") is not None:
             version = str(hello["version"])
         profile = config.profile or (str(hello["profile"]) if isinstance(hello.get("profile"), str) else "structural")
+        formats = config.formats if config.formats is not None else strings(hello.get("formats"))
+        if formats == ():
+            raise VerifierStartError(f"{self.name}: hello formats is empty: the verifier claims no format "
+                                     "(list the formats it verifies, or \"*\")")
         return VerifierInfo(
             name=config.name, version=one_line(version or "unknown", 100), mode=config.mode, profile=profile,
-            formats=config.formats or strings(hello.get("formats")) or ("*",),
+            formats=formats or ("*",),
             features=config.features if config.features is not None else strings(hello.get("features")) or (),
         )
 

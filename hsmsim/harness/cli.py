@@ -17,6 +17,7 @@ from hsmsim.harness.model import SEVERITY_ORDER, CaseResult, Outcome
 from hsmsim.harness.report import (
     check_report_dir,
     failing_lines,
+    load_previous,
     regression_lines,
     safe_name,
     skip_lines,
@@ -26,6 +27,7 @@ from hsmsim.harness.runner import ConformanceRun, RunOptions, run_conformance
 from hsmsim.harness.text import visible
 from hsmsim.harness.vectors import Shard, default_vectors_root, load_corpus
 from hsmsim.harness.waivers import baseline, waivers_json
+from hsmsim.harness.workers import MAX_JOBS
 from hsmsim.model.vectors import Severity
 
 _REFRESH_S = 0.1
@@ -123,8 +125,8 @@ def _finish(conformance_run: ConformanceRun, report_dir: Path, previous: tuple[P
               help="Only vectors whose id matches, e.g. 'primus::attr::*'; repeatable.")
 @click.option("--shard", callback=_shard, default=None, metavar="K/N",
               help="Only shard K (0..N-1) of N of the selected vectors, assigned by a hash of the vector id.")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Worker processes (0 = one per CPU).")
+@click.option("-j", "--jobs", type=click.IntRange(0, MAX_JOBS), default=1, show_default=True,
+              help=f"Worker processes (0 = one per CPU; at most {MAX_JOBS}).")
 @click.option("--timeout", type=float, default=None, callback=_timeout,
               help="Per-case deadline in seconds, overriding the adapters' timeout_s.")
 @click.option("--strict-reasons", is_flag=True, help="Count 'right verdict, wrong reason' as a failure.")
@@ -144,8 +146,10 @@ def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str,
     configs = [load_adapter(spec) for spec in verifiers]
     baselines = _baseline_targets(baseline_path, [c.name for c in configs])
     check_report_dir(report_dir, overwrite=overwrite)
+    load_previous(list(previous))  # a bad --previous is refused before the run, not after it
     corpus = load_corpus(corpus_dir or default_vectors_root())
-    options = RunOptions(jobs=jobs or os.cpu_count() or 1, timeout=timeout, formats=formats, patterns=patterns,
+    options = RunOptions(jobs=jobs or min(os.cpu_count() or 1, MAX_JOBS), timeout=timeout, formats=formats,
+                         patterns=patterns,
                          strict_reasons=strict_reasons, fail_on=None if fail_on is None else Severity(fail_on),
                          shard=shard)
     unknown = sorted(set(formats) - set(corpus.formats()))

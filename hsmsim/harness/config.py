@@ -32,6 +32,8 @@ MAX_TIMEOUT_S = 86400.0
 """The longest deadline taken (a day): past it a deadline is a typo, and past ~1e9 s the clocks overflow."""
 ADAPTER_FILE_LIMIT = 1024 * 1024
 
+NAME_LIMIT = 100
+"""The longest verifier name: it names the verifier's report files and temporary directories."""
 _KEYS = {"name", "description", "mode", "entry", "hello", "pythonpath", "isolate", "command", "cwd", "env",
          "formats", "features", "profile", "timeout_s", "hello_timeout_s", "version", "version_cmd",
          "max_restarts", "waivers"}
@@ -143,12 +145,22 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
         raise AdapterConfigError(f"{origin}: profile must be one of {', '.join(Profile)} (got {profile!r})")
     version = data.get("version")
     name = data.get("name", default_name)
-    if not isinstance(name, str) or not name:
-        raise AdapterConfigError(f"{origin}: name must be a non-empty string")
+    if not isinstance(name, str) or not name or len(name) > NAME_LIMIT:
+        raise AdapterConfigError(f"{origin}: name must be a non-empty string of at most {NAME_LIMIT} characters "
+                                 "(it names the verifier's report files)")
     cwd = data.get("cwd", ".")
     if not isinstance(cwd, str):
         raise AdapterConfigError(f"{origin}: cwd must be a string (a directory)")
     _no_nul([cwd], "cwd", origin)
+    isolate = data.get("isolate", False)
+    if not isinstance(isolate, bool):
+        raise AdapterConfigError(f"{origin}: isolate must be true or false")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, str | int | float)):
+        raise AdapterConfigError(f"{origin}: version must be a string or a number")
+    if not isinstance(data.get("description", ""), str):
+        raise AdapterConfigError(f"{origin}: description must be a string")
+    if "formats" in data and not data["formats"]:
+        raise AdapterConfigError(f'{origin}: formats is empty: list the formats the verifier claims, or "*"')
     max_restarts = data.get("max_restarts", 20)
     if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
         raise AdapterConfigError(f"{origin}: max_restarts must be a non-negative integer")
@@ -156,7 +168,7 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
         name=name, mode=str(mode), entry=entry if isinstance(entry, str) else None,
         hello=str(data["hello"]).removeprefix("python:") if data.get("hello") else None,
         pythonpath=tuple(str((base / p).resolve()) for p in _strings(data.get("pythonpath", []), "pythonpath", origin)),
-        isolate=bool(data.get("isolate", False)), command=command,
+        isolate=isolate, command=command,
         cwd=str((base / cwd).resolve()), env=dict(env),
         formats=_strings(data["formats"], "formats", origin) if "formats" in data else None,
         features=_strings(data["features"], "features", origin) if "features" in data else None,

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import AdapterConfig
-from hsmsim.harness.model import CaseResult, VerifierInfo
+from hsmsim.harness.model import Answer, CaseResult, Outcome, VerifierInfo
 from hsmsim.harness.report import RESULTS_VERSION, ReportError, read_results_document
-from hsmsim.harness.runner import ConformanceRun, RunOptions, SanityCheck, VerifierRun
+from hsmsim.harness.runner import ConformanceRun, RunOptions, SanityCheck, VerifierRun, classify
 from hsmsim.harness.text import one_line
-from hsmsim.harness.vectors import Corpus
+from hsmsim.harness.vectors import Corpus, Vector
 from hsmsim.verdict import escaped
 
 
@@ -101,11 +101,13 @@ def _merge_verifier(name: str, shards: list[_ShardResults], corpus: Corpus, opti
                    if missing else f"shard(s) {', '.join(f'{i}/{count}' for i in twice)} given twice")
         raise MergeError(f"verifier {name!r}: {problem}")
     results: dict[str, CaseResult] = {}
+    came_from: dict[str, Path] = {}
     for shard in shards:
         for result in shard.results:
             if result.id in results:
                 raise MergeError(f"vector {result.id!r} of verifier {name!r} appears in two shards")
             results[result.id] = result
+            came_from[result.id] = shard.path
     selection = corpus.select(formats=options.formats, patterns=options.patterns)
     missing_ids = [v.id for v in selection if v.id not in results]
     extra_ids = sorted(set(results) - {v.id for v in selection})
@@ -113,6 +115,8 @@ def _merge_verifier(name: str, shards: list[_ShardResults], corpus: Corpus, opti
         raise MergeError(f"verifier {name!r}: the shards do not cover the selection of the corpus at "
                          f"{escaped(str(corpus.root))} ({len(missing_ids)} vector(s) missing, {len(extra_ids)} "
                          f"unknown, e.g. {(missing_ids + extra_ids)[0]})")
+    for vector in selection:
+        _check_judged(results[vector.id], vector, first.info.profile, came_from[vector.id])
     sanity: dict[str, SanityCheck] = {}
     for shard in shards:
         for check in shard.sanity:
@@ -126,6 +130,29 @@ def _merge_verifier(name: str, shards: list[_ShardResults], corpus: Corpus, opti
                        sanity=sorted(sanity.values(), key=lambda c: order.get(c.format, len(order))),
                        stale_waivers=list(dict.fromkeys(m for s in shards for m in s.stale_waivers)),
                        strict_reasons=options.strict_reasons, fail_on=options.fail_on)
+
+
+_WAIVED_FROM: dict[Outcome, frozenset[Outcome]] = {
+    Outcome.PASS: frozenset({Outcome.PASS, Outcome.XPASS}),
+    Outcome.WRONG_REASON: frozenset({Outcome.WRONG_REASON, Outcome.WAIVED, Outcome.XPASS}),
+    Outcome.SKIPPED: frozenset({Outcome.SKIPPED}),
+}
+"""The outcomes a waiver (or none) can make of each outcome :func:`~hsmsim.harness.runner.classify` gives; any
+other failing outcome stays itself or becomes WAIVED."""
+
+
+def _check_judged(result: CaseResult, vector: Vector, profile: str, path: Path) -> None:
+    """A shard's result must be the judgement of its own answer against this corpus's vector: a shard run on
+    another corpus (same suite version, other expectations) or with an edited outcome is refused, not merged."""
+    expected, expected_reason = vector.expectation(profile)
+    if (result.expected, result.expected_reason) != (expected, expected_reason):
+        raise MergeError(f"{escaped(str(path))} judged {vector.id!r} as {result.expected.value} "
+                         f"{result.expected_reason}, the corpus (--vectors) says "
+                         f"{expected.value} {expected_reason}: merge with the corpus the shards ran")
+    raw = classify(expected, expected_reason, Answer(result.verdict, result.reason, result.detail))
+    if result.outcome not in _WAIVED_FROM.get(raw, frozenset({raw, Outcome.WAIVED})):
+        raise MergeError(f"{escaped(str(path))}: the outcome {result.outcome.value} of {vector.id!r} does not follow "
+                         f"from its verdict {result.verdict.value} (judged: {raw.value}); the results were edited")
 
 
 def merge_shards(paths: list[Path], corpus: Corpus) -> ConformanceRun:

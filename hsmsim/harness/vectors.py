@@ -9,6 +9,7 @@ inputs cannot disturb the committed corpus or another case.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
 import shutil
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from cryptography import x509
 from pydantic import Field, ValidationError
 
 from hsmsim._atomic import relative_parts
@@ -223,13 +225,66 @@ def read_vector_file(path: Path) -> VectorFile:
         raise CorpusLoadError(f"{escaped(str(path))} is not a readable vector file: "
                               f"{validation_summary(exc)}") from None
     for record in document.tests:
+        where = f"{escaped(str(path))}: vector {record.id!r}"
+        _check_paths(where, [entry.path for entry in record.inputs.files])
         for entry in record.inputs.files:
             try:
-                a2b_base64(entry.base64)  # as NativeFileRecord.data() decodes it
+                data = a2b_base64(entry.base64)  # as NativeFileRecord.data() decodes it
             except ValueError:
-                raise CorpusLoadError(f"{escaped(str(path))}: vector {record.id!r} file {entry.path!r} is not "
-                                      "valid base64") from None
+                raise CorpusLoadError(f"{where} file {entry.path!r} is not valid base64") from None
+            if hashlib.sha256(data).hexdigest() != entry.sha256:
+                raise CorpusLoadError(f"{where} file {entry.path!r} does not match its sha256")
+        for index, anchor in enumerate(record.trust.anchors, start=1):
+            if not _is_certificate(anchor):
+                raise CorpusLoadError(f"{where}: trust anchor {index} is not a PEM certificate")
     return document
+
+
+PATH_PART_LIMIT = 255
+PATH_LIMIT = 1024
+"""The longest native file path (and path component, in bytes) a vector may name: every case's files are
+written to disk for oneshot and persistent verifiers, and Linux refuses longer names."""
+
+
+def _check_paths(where: str, paths: list[str]) -> None:
+    """Every native file path of one vector can be written beside the others: a plain relative path of
+    writable length, named once, and no file's path is another's directory."""
+    seen: set[tuple[str, ...]] = set()
+    for rel in paths:
+        try:
+            parts = tuple(relative_parts(rel))
+        except ValueError:
+            raise CorpusLoadError(f"{where} file path {one_line(rel, 80)!r} is not a plain relative path") from None
+        if len(rel.encode()) > PATH_LIMIT or any(len(part.encode()) > PATH_PART_LIMIT for part in parts):
+            raise CorpusLoadError(f"{where} file path {one_line(rel, 80)!r} is longer than a file system allows "
+                                  f"({PATH_PART_LIMIT} bytes a name, {PATH_LIMIT} in all)")
+        if parts in seen:
+            raise CorpusLoadError(f"{where} names file {rel!r} twice")
+        seen.add(parts)
+    for parts in seen:
+        clash = next((parts[:n] for n in range(1, len(parts)) if parts[:n] in seen), None)
+        if clash is not None:
+            raise CorpusLoadError(f"{where} names {'/'.join(clash)!r} both as a file and as the directory of "
+                                  f"{'/'.join(parts)!r}")
+
+
+@functools.lru_cache(maxsize=256)
+def _is_certificate(pem: str) -> bool:
+    """Whether ``pem`` is one PEM certificate cryptography loads (the few anchors recur in every vector)."""
+    try:
+        x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        return False
+    return True
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A suite version's parts as numbers, to compare versions by; raises :class:`CorpusLoadError` for a version
+    that is not dotted numbers of at most 9 digits each."""
+    parts = version.split(".")
+    if not all(part.isascii() and part.isdigit() and len(part) <= 9 for part in parts):
+        raise CorpusLoadError(f"suite version {one_line(version, 40)!r} is not dotted numbers of at most 9 digits")
+    return tuple(int(part) for part in parts)
 
 
 def read_manifest(path: Path) -> dict[str, object]:
@@ -273,7 +328,7 @@ def load_corpus(root: Path) -> Corpus:
             seen[record.id] = path.name
             vectors.append(Vector.of(record, document.format, path.name))
     manifest = root / "manifest.json"
-    suite_version = max(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+    suite_version = max(versions, key=version_key)
     if manifest.exists() or manifest.is_symlink():
         suite_version = str(read_manifest(manifest).get("suiteVersion", suite_version))
     return Corpus(root=root, suite_version=suite_version, vectors=tuple(vectors), notes=notes,

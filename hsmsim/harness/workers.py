@@ -33,6 +33,8 @@ Result = TypeVar("Result")
 
 StartMethod = Literal["spawn", "fork", "fork-if-single-threaded"]
 
+MAX_JOBS = 64
+"""The most worker processes a run starts (each may start a verifier process of its own)."""
 _READY = "ready"
 _STOP_TIMEOUT_S = 5.0
 
