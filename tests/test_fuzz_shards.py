@@ -64,6 +64,12 @@ def test_merge_refuses_mixed_or_repeated_runs(runs, tmp_path):
     assert mixed.returncode == 2 and "the runs differ in seed" in mixed.stderr
     empty = hsmsim("fuzz", "merge", str(tmp_path), "--out", str(tmp_path / "c"))
     assert empty.returncode == 2 and "summary.json" in empty.stderr and "Traceback" not in empty.stderr
+    overlapping = tmp_path / "half"
+    run_campaign(CampaignSpec(format="primus", seed="shards", target=target_factory(FLAWED, "primus"),
+                              iterations=5, shard=(0, 2)), overlapping)
+    shared = hsmsim("fuzz", "merge", str(runs / "shard0"), str(overlapping), "--out", str(tmp_path / "d"))
+    assert shared.returncode == 2, shared.stderr
+    assert "shards 0/3 and 0/2 share cases (shard 0/3 and 0/2): merge the shards of one split" in shared.stderr
 
 
 def test_a_finding_replays_against_the_flawed_and_the_fixed_verifier(runs):

@@ -6,6 +6,8 @@ case before minimisation, then the lowest case index); counters are summed.
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import stat
 from collections import Counter
@@ -62,6 +64,19 @@ def _shards(shards: list[str]) -> str:
     return ",".join(sorted(shards))
 
 
+def _check_disjoint(shards: list[str]) -> None:
+    """Raise :class:`FuzzError` when two runs share a case: shard ``K/N`` holds the cases ``i`` with ``i % N == K``,
+    so ``K1/N1`` and ``K2/N2`` of two splits share one exactly when ``K1`` and ``K2`` agree modulo ``gcd(N1, N2)``
+    (``0/2`` and ``0/3`` share case 0; ``0/2`` and ``1/4`` share none)."""
+    runs = [[tuple(int(part) for part in shard.split("/")) for shard in text.split(",")] for text in shards]
+    for (a, first), (b, second) in itertools.combinations(enumerate(runs), 2):
+        for k1, n1 in first:
+            for k2, n2 in second:
+                if k1 % math.gcd(n1, n2) == k2 % math.gcd(n1, n2):
+                    raise FuzzError(f"shards {shards[a]} and {shards[b]} share cases (shard {k1}/{n1} and {k2}/{n2}): "
+                                    "merge the shards of one split")
+
+
 def _findings(run: Path) -> list[MergedFinding]:
     directory = run / "findings"
     try:
@@ -86,6 +101,7 @@ def merge_runs(runs: list[Path]) -> Merged:
     repeated = sorted(shard for shard, count in Counter(shards).items() if count > 1)
     if repeated:
         raise FuzzError(f"shard {repeated[0]} appears in more than one run")
+    _check_disjoint(shards)
     chosen: dict[str, MergedFinding] = {}
     candidates = [finding for run in runs for finding in _findings(run)]
     for candidate in sorted(candidates, key=lambda c: (c.report.found_key, c.report.case_index)):
