@@ -306,6 +306,9 @@ def run_args(tmp_path: Path, verifier: str, *extra: str) -> tuple[str, ...]:
     ("versionlist.toml", ONESHOT + 'version = [1, 2]', "version must be a string or a number"),
     ("description.toml", ONESHOT + 'description = {a = 1}', "description must be a string"),
     ("noformats.toml", ONESHOT + 'formats = []', "formats is empty"),
+    ("cwdmissing.toml", ONESHOT + 'cwd = "nowhere"', "nowhere is not a directory"),
+    ("noexec.toml", 'command = ["./deep.json"]\nmode = "oneshot"', "command './deep.json' is not an executable file"),
+    ("direxec.toml", 'command = ["./"]\nmode = "persistent"', "command './' is not an executable file"),
     ("longname.toml", f'name = "{"n" * 300}"\n' + ONESHOT, "name must be a non-empty string of at most 100"),
 ])
 def test_a_bad_adapter_file_is_one_line(tmp_path, name, body, message):
@@ -515,3 +518,12 @@ def test_a_bad_previous_is_refused_before_the_run(tmp_path):
 def test_jobs_are_capped():
     refused("conformance", "run", "-j", "1000", "--verifier", "x.toml", message="1000 is not in the range",
             subprocess_run=True)
+
+
+def test_here_is_the_adapter_files_directory_whatever_the_cwd(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    adapter = tmp_path / "here.toml"
+    adapter.write_text('mode = "oneshot"\ncwd = "elsewhere"\nenv = {WHERE = "{here}"}\n'
+                       f'command = ["sh", "-c", "test \\"$WHERE\\" = \'{tmp_path}\' && echo ACCEPT"]\n')
+    done = CliRunner().invoke(cli, list(run_args(tmp_path, str(adapter))))
+    assert done.exit_code == 0, done.output

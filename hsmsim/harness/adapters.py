@@ -145,7 +145,7 @@ class Verifier(ABC):
         return self._tmp
 
     def _extra(self) -> dict[str, str]:
-        return {"python": sys.executable, "here": self.config.cwd}
+        return {"python": sys.executable, "here": self.config.here}
 
     def _env(self) -> dict[str, str]:
         extra = self._extra()
@@ -459,11 +459,18 @@ def _last_line(text: str) -> str:
 
 
 def _check_program(argv0: str, cwd: str, origin: str) -> None:
+    """Refuse, before any case, a ``cwd`` that is not a directory and a program that cannot be run (every case
+    would otherwise be an ERROR blaming the verifier)."""
+    if not os.path.isdir(cwd):
+        raise AdapterConfigError(f"{origin}: cwd {escaped(cwd)} is not a directory")
     if "{" in argv0:
         return
     if os.sep in argv0:
-        if not (Path(cwd) / argv0).exists():
+        program = Path(cwd) / argv0
+        if not program.exists():
             raise AdapterConfigError(f"{origin}: command {argv0!r} does not exist (relative to {cwd})")
+        if not program.is_file() or not os.access(program, os.X_OK):
+            raise AdapterConfigError(f"{origin}: command {argv0!r} is not an executable file")
     elif shutil.which(argv0) is None:
         raise AdapterConfigError(f"{origin}: command {argv0!r} is not on PATH")
 

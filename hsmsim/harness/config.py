@@ -58,6 +58,8 @@ class AdapterConfig:
     """python: run the function in a child process through :mod:`hsmsim.harness.shim` (killable on HANG)."""
     command: tuple[str, ...] = ()
     cwd: str = "."
+    here: str = "."
+    """The adapter file's directory (``{here}``); ``cwd`` is the verifier's working directory."""
     env: Mapping[str, str] = field(default_factory=dict)
     formats: tuple[str, ...] | None = None
     """None: from the hello (persistent, python with ``hello``), else every format (``*``)."""
@@ -169,7 +171,7 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
         hello=str(data["hello"]).removeprefix("python:") if data.get("hello") else None,
         pythonpath=tuple(str((base / p).resolve()) for p in _strings(data.get("pythonpath", []), "pythonpath", origin)),
         isolate=isolate, command=command,
-        cwd=str((base / cwd).resolve()), env=dict(env),
+        cwd=str((base / cwd).resolve()), here=str(base.resolve()), env=dict(env),
         formats=_strings(data["formats"], "formats", origin) if "formats" in data else None,
         features=_strings(data["features"], "features", origin) if "features" in data else None,
         profile=str(profile) if profile is not None else None, timeout_s=timeout, hello_timeout_s=hello_timeout,
