@@ -527,3 +527,34 @@ def test_here_is_the_adapter_files_directory_whatever_the_cwd(tmp_path):
                        f'command = ["sh", "-c", "test \\"$WHERE\\" = \'{tmp_path}\' && echo ACCEPT"]\n')
     done = CliRunner().invoke(cli, list(run_args(tmp_path, str(adapter))))
     assert done.exit_code == 0, done.output
+
+
+STOPS_READING = """
+import fcntl, json, os, time
+fcntl.fcntl(0, 1031, 4096)  # F_SETPIPE_SZ: one page of stdin
+buffered = b""
+def request():
+    global buffered
+    while b"\\n" not in buffered:
+        buffered += os.read(0, 1)
+    line, _, buffered = buffered.partition(b"\\n")
+    return json.loads(line)
+request()
+os.write(1, b'{"formats": ["primus"], "version": "1"}\\n')
+os.write(1, (json.dumps({"id": request()["id"], "verdict": "ACCEPT"}) + "\\n").encode())  # the sanity probe
+time.sleep(120)  # and never reads again
+"""
+
+
+def test_a_persistent_verifier_that_stops_reading_is_a_hang_not_a_blocked_harness(tmp_path):
+    (tmp_path / "stops.py").write_text(textwrap.dedent(STOPS_READING))
+    adapter = tmp_path / "stops.toml"
+    adapter.write_text(f'mode = "persistent"\ncommand = ["{sys.executable}", "stops.py"]\ntimeout_s = 2\n')
+    long_tmp = tmp_path / ("d" * 200) / ("e" * 200) / ("f" * 200)  # a request longer than the verifier's pipe
+    long_tmp.mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-m", "hsmsim", "conformance", "run", "--verifier", str(adapter),
+                           "-k", "primus::attr::creation-imported", "--vectors", str(VECTORS),
+                           "--report", str(tmp_path / "report")],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(long_tmp)})
+    assert done.returncode == 1, done.stderr
+    assert "got HANG - no answer within 2 s" in done.stdout

@@ -557,6 +557,8 @@ class PersistentVerifier(Verifier):
                                           start_new_session=True)
         except OSError as exc:
             raise VerifierStartError(f"{self.name}: cannot run {argv[0]}: {exc.strerror}") from exc
+        assert self._proc.stdin is not None
+        os.set_blocking(self._proc.stdin.fileno(), False)  # requests are written within their deadline (_send)
         self._buffer = b""
         self._stderr = OutputTail()
         self._stderr_open = True
@@ -592,26 +594,48 @@ class PersistentVerifier(Verifier):
         if self._stderr.total > MAX_OUTPUT_BYTES:
             raise ValueError(f"wrote more than {MAX_OUTPUT_BYTES} bytes to stderr")
 
-    def _readline(self, deadline: float) -> bytes:
+    def _pump(self, deadline: float, to_write: memoryview | None = None) -> int:
+        """Wait until the deadline for output (read into the buffer and the stderr tail) or, with ``to_write``, for
+        room in stdin; returns how many bytes of ``to_write`` were written. Raises _Timeout, _Eof or ValueError.
+
+        A verifier that does not read its stdin while it writes answers cannot block the harness either way."""
         assert self._proc is not None and self._proc.stdout is not None and self._proc.stderr is not None
-        out, err = self._proc.stdout.fileno(), self._proc.stderr.fileno()
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Timeout
-            ready, _, _ = select.select([out, err] if self._stderr_open else [out], [], [], remaining)
-            if not ready:
-                raise _Timeout
-            if err in ready:
-                self._read_stderr(err)
-            if out not in ready:
-                continue
+        assert self._proc.stdin is not None
+        out, err, into = self._proc.stdout.fileno(), self._proc.stderr.fileno(), self._proc.stdin.fileno()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Timeout
+        readable, writable, _ = select.select([out, err] if self._stderr_open else [out],
+                                              [into] if to_write is not None else [], [], remaining)
+        if not readable and not writable:
+            raise _Timeout
+        if err in readable:
+            self._read_stderr(err)
+        if out in readable:
             chunk = os.read(out, 65536)
             if not chunk:
                 raise _Eof
             self._buffer += chunk
             if len(self._buffer) > MAX_LINE_BYTES:
                 raise ValueError(f"answer line longer than {MAX_LINE_BYTES} bytes")
+        if to_write is None or into not in writable:
+            return 0
+        try:
+            return os.write(into, to_write)
+        except BlockingIOError:
+            return 0
+        except (BrokenPipeError, ConnectionResetError):
+            raise _Eof from None
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        """Write ``data`` to stdin by the deadline; raises _Timeout, _Eof or ValueError."""
+        left = memoryview(data)
+        while left:
+            left = left[self._pump(deadline, left):]
+
+    def _readline(self, deadline: float) -> bytes:
+        while b"\n" not in self._buffer:
+            self._pump(deadline)
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
@@ -619,10 +643,9 @@ class PersistentVerifier(Verifier):
         """Send one request line and read one JSON object; raises _Timeout, _Eof or ValueError."""
         assert self._proc is not None and self._proc.stdin is not None
         deadline = time.monotonic() + timeout
-        try:
-            self._proc.stdin.write(json.dumps(request).encode() + b"\n")
-        except (BrokenPipeError, ConnectionResetError, ValueError):
-            raise _Eof from None
+        if self._proc.stdin.closed:
+            raise _Eof
+        self._send(json.dumps(request).encode() + b"\n", deadline)
         while True:
             line = self._readline(deadline).strip()
             if line:
