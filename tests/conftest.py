@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -79,3 +81,20 @@ def openssl() -> str:
     if path is None:
         pytest.skip("the openssl command line is not installed (make setup installs it)")
     return path
+
+
+class Blocked(BaseException):
+    """Raised by the ``deadline`` alarm: not an OSError (or Exception), so no reader's error handling swallows it."""
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Fail a test that blocks (opening or reading a FIFO) or crawls (a full listing of a huge directory) instead
+    of hanging the suite."""
+    def expire(_signum: int, _frame: object) -> None:
+        raise Blocked("blocked, or too slow")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(30)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

@@ -237,7 +237,7 @@ def test_extract_refuses_a_corpus_path_outside_dest(tmp_path):
     (corpus / "primus_verify.json").write_text(json.dumps(document))
     vector_id = document["tests"][0]["id"]
     result = hsmsim("vectors", "extract", vector_id, str(tmp_path / "a" / "dest"), "--vectors", str(corpus))
-    _one_line_exit_2(result, "'../../escaped.txt': it is not a plain relative path")
+    _one_line_exit_2(result, "file path '../../escaped.txt' is not a plain relative path")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
 
 

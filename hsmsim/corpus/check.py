@@ -18,8 +18,12 @@ from hsmsim.corpus.build import (
 )
 from hsmsim.harness.vectors import CorpusLoadError, read_vector_file
 from hsmsim.model.corpus_schema import VectorRecord
+from hsmsim.model.evidence import files_below
 from hsmsim.safeio import file_holds, read_zip
 from hsmsim.verdict import Rejected
+
+CORPUS_ENTRY_LIMIT = 65536
+"""Entries (files and directories) walked below a corpus; the committed corpus holds about 4,500."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +46,16 @@ def master_seed(corpus: Path) -> str:
 def check_corpus(committed: Path) -> CheckResult:
     """Regenerate with the committed master seed, id registry and promoted findings; list files that differ.
 
-    Raises :class:`CorpusError` when ``committed`` holds no manifest.
+    Raises :class:`CorpusError` when ``committed`` holds no manifest, :class:`hsmsim.errors.BundleError` when a
+    corpus holds more than :data:`CORPUS_ENTRY_LIMIT` entries or nests too deeply (:func:`files_below`).
     """
     seed = master_seed(committed)
     registry = IdRegistry.load(committed / REGISTRY_FILE)
+    theirs = set(files_below(committed, CORPUS_ENTRY_LIMIT))  # before the regeneration: a bad corpus fails at once
     with tempfile.TemporaryDirectory(prefix="hsmsim-check-") as tmp:
         fresh = Path(tmp) / "vectors"
         build_corpus(fresh, seed=seed, registry=registry, promoted=promoted_drafts(committed))
-        ours = {p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file()}
-        theirs = {p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file()}
+        ours = set(files_below(fresh, CORPUS_ENTRY_LIMIT))
         differences = [f"only in the regeneration: {name}" for name in sorted(ours - theirs)]
         differences += [f"only in {committed}: {name}" for name in sorted(theirs - ours)]
         differences += [f"differs: {name}" for name in sorted(ours & theirs)

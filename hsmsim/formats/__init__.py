@@ -27,7 +27,7 @@ from pathlib import Path
 
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats.contract import Format
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import Evidence, TrustAnchors, bundle_entries
 from hsmsim.verdict import Profile, Reason, Verdict, escaped
 
 __all__ = ["PLUGIN_GROUP", "Format", "all_formats", "detect", "get_format", "names", "register", "unregister",
@@ -114,10 +114,13 @@ def get_format(name: str) -> Format:
 
 def detect(path: Path) -> Format:
     """The one format whose ``detect`` claims ``path`` (a regular file or a directory, after symlinks);
-    raises :class:`UnsupportedFormatError`."""
+    raises :class:`UnsupportedFormatError`, or :class:`~hsmsim.errors.BundleError` for a directory that holds
+    more than :data:`~hsmsim.model.evidence.MAX_BUNDLE_ENTRIES` entries or cannot be listed."""
     _load_formats()
     if not path.is_dir() and not path.is_file():
         raise UnsupportedFormatError(f"{escaped(str(path))} is neither a regular file nor a directory")
+    if path.is_dir():
+        bundle_entries(path)  # a directory no format may list (too many entries, unreadable) says so, not "none"
     claimed = [fmt for fmt in _REGISTRY.values() if fmt.detect(path)]
     if len(claimed) != 1:
         found = ", ".join(sorted(f.name for f in claimed)) or "none"

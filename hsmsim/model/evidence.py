@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import stat
 from collections.abc import Callable, Mapping
@@ -25,7 +27,9 @@ MAX_TRUST_ANCHOR_BYTES = 1024 * 1024
 """One trust anchor file (PEM or DER, possibly several certificates)."""
 MAX_BUNDLE_FILES = 64
 MAX_BUNDLE_ENTRIES = 1024
-"""Entries (files, directories, anything) looked at below a bundle directory."""
+"""Entries (files, directories, anything) listed in a bundle directory, or in all below it."""
+MAX_BUNDLE_DEPTH = 16
+"""Directory levels walked below a bundle directory."""
 
 
 @dataclass(frozen=True)
@@ -99,15 +103,95 @@ class TrustAnchors:
         return cls({role: tuple(certs)})
 
 
+def _scan(directory: Path, limit: int) -> list[os.DirEntry[str]]:
+    """At most ``limit + 1`` entries of ``directory``, in directory order, listed with ``os.scandir`` (which, unlike
+    ``Path.iterdir``, stops reading the directory when asked to); raises BundleError when it cannot be listed."""
+    try:
+        with os.scandir(directory) as scan:
+            return list(islice(scan, limit + 1))
+    except OSError as exc:
+        raise BundleError(f"cannot list {escaped(str(directory))}: {exc.strerror or exc}") from exc
+
+
 def bundle_entries(directory: Path) -> list[Path]:
-    """The entries of ``directory`` (not below it), sorted, at most ``MAX_BUNDLE_ENTRIES`` of them looked
-    at: for format detection, which must stay cheap in a directory of a million files."""
-    return sorted(islice(directory.iterdir(), MAX_BUNDLE_ENTRIES))
+    """The entries of ``directory`` (not below it), sorted: of a bundle directory, or of the directory beside a
+    file whose siblings a format looks for. Never lists more than ``MAX_BUNDLE_ENTRIES + 1`` entries; raises
+    :class:`BundleError` (one line) when the directory holds more than ``MAX_BUNDLE_ENTRIES`` or cannot be listed
+    (a directory that can be entered but not read is never taken for an empty one)."""
+    entries = _scan(directory, MAX_BUNDLE_ENTRIES)
+    if len(entries) > MAX_BUNDLE_ENTRIES:
+        raise BundleError(f"{escaped(str(directory))} holds more than {MAX_BUNDLE_ENTRIES} entries; "
+                          "put the evidence in a directory of its own")
+    return sorted(directory / entry.name for entry in entries)
 
 
-def _claimed_files(directory: Path, claims: Callable[[Path], bool]) -> list[Path]:
+def peek_entries(directory: Path) -> list[Path]:
+    """:func:`bundle_entries` for format detection, which must stay cheap in a directory of a million files and
+    never raise: empty when the directory cannot be listed or holds more than ``MAX_BUNDLE_ENTRIES`` entries
+    (no bundle; ``load`` says why)."""
+    try:
+        return bundle_entries(directory)
+    except BundleError:
+        return []
+
+
+def files_below(directory: Path, max_entries: int = MAX_BUNDLE_ENTRIES,
+                max_depth: int = MAX_BUNDLE_DEPTH) -> list[str]:
+    """The ``/``-separated paths, relative to ``directory``, of the regular files below it, sorted as paths.
+    Walked with ``os.scandir`` and without recursion, so bounded in time, memory and stack: raises
+    :class:`BundleError` (one line) past ``max_entries`` entries of any kind at any depth, when a directory nests
+    deeper than ``max_depth`` levels below ``directory``, when a directory below cannot be listed, and for anything
+    that is neither a regular file nor a directory (a symlink, never followed, a FIFO, device or socket): left out,
+    a challenge or nonce under such a name would be taken for an absent one and its check skipped."""
+    files: list[tuple[str, ...]] = []
+    seen = 0
+    pending: list[tuple[Path, tuple[str, ...]]] = [(directory, ())]
+    while pending:
+        folder, parts = pending.pop()
+        entries = _scan(folder, max_entries - seen)
+        seen += len(entries)
+        if seen > max_entries:
+            raise BundleError(f"{escaped(str(directory))} holds more than {max_entries} entries")
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = entry.is_file(follow_symlinks=False)
+            except OSError:  # gone since it was listed
+                continue
+            if is_dir:
+                if len(parts) >= max_depth:
+                    raise BundleError(f"{escaped(str(directory))} nests deeper than {max_depth} levels")
+                pending.append((Path(entry.path), (*parts, entry.name)))
+            elif is_file:
+                files.append((*parts, entry.name))
+            else:
+                raise BundleError(f"{escaped(entry.path)} is not a regular file (a symlink, FIFO, device or socket): "
+                                  "a bundle directory holds regular files and directories only")
+    return ["/".join(parts) for parts in sorted(files)]
+
+
+def read_optional_sibling(path: Path, budget: ReadBudget, limit: int = MAX_SIBLING_BYTES) -> bytes | None:
+    """The content of the file a format reads beside the evidence when it is there (a challenge, a nonce, a CSR,
+    a key), read as :func:`read_regular_file` reads it; None only when nothing at all is under that name.
+    Anything else there (a dangling or looping symlink, a directory, FIFO, device or socket, a file that cannot
+    be read or is too large) raises :class:`BundleError` naming it: a binding file that cannot be read is never
+    taken for an absent one, which would skip its check."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # the evidence's own name leaves no room for the suffix: none can exist
+            return None
+        raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror or exc}") from exc
+    if not os.path.lexists(os.path.realpath(path)):  # else "No such file or directory" of a name ls lists
+        raise BundleError(f"{escaped(str(path))} is a symlink to nothing")
+    return read_regular_file(path, limit, budget)
+
+
+def _claimed_files(entries: list[Path], claims: Callable[[Path], bool]) -> list[Path]:
     found = []
-    for entry in bundle_entries(directory):
+    for entry in entries:
         try:
             regular = stat.S_ISREG(entry.lstat().st_mode)
         except OSError:
@@ -118,25 +202,21 @@ def _claimed_files(directory: Path, claims: Callable[[Path], bool]) -> list[Path
 
 
 def claimed_file(directory: Path, claims: Callable[[Path], bool]) -> Path | None:
-    """The one regular file (not a symlink) among :func:`bundle_entries` of ``directory`` that ``claims``
-    accepts; None when none or several do, or the directory cannot be listed. ``claims`` must not raise."""
-    try:
-        found = _claimed_files(directory, claims)
-    except OSError:
-        return None
+    """The one regular file (not a symlink) among :func:`peek_entries` of ``directory`` that ``claims``
+    accepts; None when none or several do, or the directory cannot be listed or holds too many entries.
+    ``claims`` must not raise."""
+    found = _claimed_files(peek_entries(directory), claims)
     return found[0] if len(found) == 1 else None
 
 
 def primary_file(path: Path, claims: Callable[[Path], bool]) -> Path:
     """``path`` when it is not a directory, else the one file in it that ``claims`` accepts (as
     :func:`claimed_file`): how a format whose evidence is one record file with siblings reads the directory
-    ``hsmsim attest`` writes. Raises :class:`BundleError` when the directory holds none or several."""
+    ``hsmsim attest`` writes. Raises :class:`BundleError` when the directory holds none or several, holds more
+    than ``MAX_BUNDLE_ENTRIES`` entries or cannot be listed."""
     if not path.is_dir():
         return path
-    try:
-        found = _claimed_files(path, claims)
-    except OSError as exc:
-        raise BundleError(f"cannot list {escaped(str(path))}: {exc.strerror}") from exc
+    found = _claimed_files(bundle_entries(path), claims)
     if len(found) != 1:
         named = ", ".join(escaped(p.name) for p in found[:4]) + (", ..." if len(found) > 4 else "")
         raise BundleError(f"{escaped(str(path))} holds {len(found)} evidence records{f' ({named})' if found else ''}; "
@@ -145,25 +225,15 @@ def primary_file(path: Path, claims: Callable[[Path], bool]) -> Path:
 
 
 def read_bundle_dir(directory: Path, budget: ReadBudget | None = None) -> dict[str, bytes]:
-    """Every regular file below ``directory``, keyed by relative path, read against ``budget`` (default:
-    a fresh one); symlinks, devices, FIFOs and sockets are skipped. Raises :class:`BundleError` past
-    ``MAX_BUNDLE_ENTRIES`` entries, ``MAX_BUNDLE_FILES`` files, ``MAX_BUNDLE_FILE_BYTES`` in one file
-    or the budget."""
+    """Every regular file below ``directory`` (:func:`files_below`), keyed by relative path, read against
+    ``budget`` (default: a fresh one). Raises :class:`BundleError` for a symlink, device, FIFO or socket below
+    it, past ``MAX_BUNDLE_ENTRIES`` entries, ``MAX_BUNDLE_DEPTH`` levels, ``MAX_BUNDLE_FILES`` files (before any
+    is read), ``MAX_BUNDLE_FILE_BYTES`` in one file or the budget."""
     budget = budget if budget is not None else ReadBudget()
-    entries = list(islice(directory.rglob("*"), MAX_BUNDLE_ENTRIES + 1))
-    if len(entries) > MAX_BUNDLE_ENTRIES:
-        raise BundleError(f"{escaped(str(directory))} holds more than {MAX_BUNDLE_ENTRIES} entries")
-    files: dict[str, bytes] = {}
-    for path in sorted(entries):
-        try:
-            if not stat.S_ISREG(path.lstat().st_mode):
-                continue
-        except OSError:
-            continue
-        if len(files) >= MAX_BUNDLE_FILES:
-            raise BundleError(f"{escaped(str(directory))} holds more than {MAX_BUNDLE_FILES} files")
-        files[path.relative_to(directory).as_posix()] = read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)
-    return files
+    names = files_below(directory)
+    if len(names) > MAX_BUNDLE_FILES:
+        raise BundleError(f"{escaped(str(directory))} holds more than {MAX_BUNDLE_FILES} files")
+    return {rel: read_regular_file(directory / rel, MAX_BUNDLE_FILE_BYTES, budget) for rel in names}
 
 
 def safe_file_stem(label: str) -> str:

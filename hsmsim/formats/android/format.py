@@ -10,6 +10,7 @@ the vectors :mod:`~hsmsim.formats.android.catalogue`; the ACME statement :mod:`~
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -33,12 +34,13 @@ from hsmsim.formats.android.verify import CHAIN_SUFFIXES, key_description_der, v
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
-    MAX_SIBLING_BYTES,
     MAX_TRUST_ANCHOR_BYTES,
     Evidence,
     TrustAnchors,
     bundle_entries,
+    peek_entries,
     read_bundle_dir,
+    read_optional_sibling,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -65,16 +67,18 @@ def _first_certificate(path: Path) -> x509.Certificate | None:
 
 
 def _with_siblings(format_name: str, path: Path, suffix: str) -> Evidence:
-    """``path`` with the ``suffix`` file beside it (same stem, else the only one) and the status list."""
+    """``path`` with the ``suffix`` file beside it (same stem, else the only one) and the status list; a sibling
+    name holding anything but a readable regular file raises BundleError (:func:`read_optional_sibling`)."""
     try:
         budget = ReadBudget()
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
-        candidates = sorted(path.parent.glob(f"*{suffix}"))
         own = path.with_suffix(suffix)
-        siblings = [own] if own in candidates else candidates if len(candidates) == 1 else []
-        for sibling in [*siblings, path.parent / STATUS_FILE]:
-            if sibling.exists():
-                files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+        candidates = [own] if os.path.lexists(own) else [
+            entry for entry in bundle_entries(path.parent) if entry.name.endswith(suffix)]
+        for sibling in [*(candidates if len(candidates) == 1 else []), path.parent / STATUS_FILE]:
+            data = read_optional_sibling(sibling, budget)
+            if data is not None:
+                files[sibling.name] = data
     except OSError as exc:
         raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
     return Evidence(format=format_name, files=files, primary=path.name)
@@ -140,7 +144,7 @@ class AndroidKeyFormat:
         ``.challenge``) and ``attestation-status.json``; or a directory holding one chain file."""
         try:
             if path.is_dir():
-                chains = sorted(p for p in path.iterdir() if p.is_file() and self._carries_extension(p))
+                chains = [p for p in bundle_entries(path) if p.is_file() and self._carries_extension(p)]
                 if len(chains) != 1:
                     raise BundleError(f"{escaped(str(path))} holds {len(chains)} Android attestation chains "
                                       "(expected 1)")
@@ -158,7 +162,7 @@ class AndroidKeyFormat:
         """A ``.pem``/``.crt`` chain whose first certificate carries the KeyDescription, or a directory with one."""
         try:
             if path.is_dir():
-                return any(p.is_file() and self._carries_extension(p) for p in sorted(path.iterdir())[:64])
+                return any(p.is_file() and self._carries_extension(p) for p in peek_entries(path)[:64])
             return self._carries_extension(path)
         except (OSError, ValueError):
             return False
@@ -232,7 +236,7 @@ class AndroidAcmeFormat(AndroidKeyFormat):
         """An ``.attobj`` file holding a CBOR map with ``fmt`` ``android-key``, or a directory with one."""
         try:
             if path.is_dir():
-                return any(p.suffix == ATTOBJ_SUFFIX and self.detect(p) for p in bundle_entries(path)[:64])
+                return any(p.suffix == ATTOBJ_SUFFIX and self.detect(p) for p in peek_entries(path)[:64])
             data = peek_regular_file(path, MAX_CHAIN_FILE_BYTES) if path.suffix == ATTOBJ_SUFFIX else None
             if data is None:
                 return False

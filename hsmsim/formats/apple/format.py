@@ -17,7 +17,7 @@ from hsmsim.errors import BundleError
 from hsmsim.formats.apple import acme, appattest
 from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, PkiSpec, apple_pki
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
+from hsmsim.model.evidence import Evidence, TrustAnchors, bundle_entries, peek_entries, read_optional_sibling
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
@@ -74,10 +74,12 @@ class _AppleFormat:
     _check: Callable[..., Verdict]
 
     def load(self, path: Path) -> Evidence:
-        """The record (bounded) and its sibling files; or a directory holding one record. Raises BundleError."""
+        """The record (bounded) and its sibling files; or a directory holding one record. Raises BundleError, also
+        when something other than a readable regular file is under a sibling's name
+        (:func:`~hsmsim.model.evidence.read_optional_sibling`)."""
         try:
             if path.is_dir():
-                records = sorted(p for p in path.iterdir() if p.name.endswith(self.record_suffix))
+                records = [p for p in bundle_entries(path) if p.name.endswith(self.record_suffix)]
                 if len(records) != 1:
                     raise BundleError(f"{escaped(str(path))} holds {len(records)} {self.record_suffix} records "
                                       "(expected 1)")
@@ -86,8 +88,9 @@ class _AppleFormat:
             files = {path.name: read_regular_file(path, self.record_limit, budget)}
             stem = path.name.removesuffix(self.record_suffix)
             for sibling in (path.with_name(stem + suffix) for suffix in self.sibling_suffixes):
-                if sibling.exists():
-                    files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+                data = read_optional_sibling(sibling, budget)
+                if data is not None:
+                    files[sibling.name] = data
         except OSError as exc:
             raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(format=self.name, files=files, primary=path.name)
@@ -96,7 +99,7 @@ class _AppleFormat:
         """A ``*<record suffix>`` regular file, or a directory holding one."""
         try:
             if path.is_dir():
-                return any(p.is_file() and p.name.endswith(self.record_suffix) for p in sorted(path.iterdir())[:64])
+                return any(p.is_file() and p.name.endswith(self.record_suffix) for p in peek_entries(path)[:64])
             return path.is_file() and path.name.endswith(self.record_suffix)
         except OSError:
             return False

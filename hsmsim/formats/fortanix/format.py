@@ -26,6 +26,7 @@ from hsmsim.model.evidence import (
     Evidence,
     TrustAnchors,
     bundle_entries,
+    peek_entries,
     read_bundle_dir,
 )
 from hsmsim.model.fuzz import FuzzModel
@@ -99,7 +100,7 @@ class FortanixFormat:
             primary = next((n for n in files if n.endswith(".json")), path.name)
             return Evidence(format=self.name, files=files, primary=primary)
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
-        for csr in sorted(path.parent.glob("*.csr"))[:_MAX_SIBLING_CSRS]:
+        for csr in [p for p in bundle_entries(path.parent) if p.name.endswith(".csr")][:_MAX_SIBLING_CSRS]:
             files[csr.name] = read_regular_file(csr, MAX_SIBLING_BYTES, budget)
         return Evidence(format=self.name, files=files, primary=path.name)
 
@@ -109,7 +110,7 @@ class FortanixFormat:
         content may be broken."""
         try:
             if path.is_dir():
-                return any(p.suffix.lower() == ".json" and self.detect(p) for p in bundle_entries(path)[:64])
+                return any(p.suffix.lower() == ".json" and self.detect(p) for p in peek_entries(path)[:64])
         except OSError:
             return False
         head = peek_regular_file(path, 4 * self.limits.max_bytes) if path.suffix.lower() == ".json" else None

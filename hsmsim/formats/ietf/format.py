@@ -24,13 +24,13 @@ from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
-    MAX_SIBLING_BYTES,
     Evidence,
     TrustAnchors,
-    bundle_entries,
     claimed_file,
+    peek_entries,
     primary_file,
     read_bundle_dir,
+    read_optional_sibling,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -44,13 +44,15 @@ _ATTESTATION_OID = der_oid(ID_AA_ATTESTATION)
 
 
 def _read_with_nonce(path: Path, label: str) -> dict[str, bytes]:
-    """The evidence file and the ``<label>.nonce`` beside it when it exists: regular files only, bounded,
-    within one read budget (raises BundleError)."""
+    """The evidence file and the ``<label>.nonce`` beside it when there is one: regular files only, bounded,
+    within one read budget; raises BundleError, also when something other than a readable regular file is
+    under the nonce's name (:func:`read_optional_sibling`)."""
     budget = ReadBudget()
     files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
     nonce = path.parent / f"{label}{evidence.NONCE_SUFFIX}"
-    if nonce.exists():
-        files[nonce.name] = read_regular_file(nonce, MAX_SIBLING_BYTES, budget)
+    data = read_optional_sibling(nonce, budget)
+    if data is not None:
+        files[nonce.name] = data
     return files
 
 
@@ -115,7 +117,7 @@ class PkixEvidenceFormat:
         id-evidence arc; a directory holding one."""
         try:
             if path.is_dir():
-                return any(evidence.is_evidence_name(p.name) and self.detect(p) for p in bundle_entries(path)[:64])
+                return any(evidence.is_evidence_name(p.name) and self.detect(p) for p in peek_entries(path)[:64])
         except OSError:
             return False
         data = peek_regular_file(path, evidence.MAX_EVIDENCE_BYTES)

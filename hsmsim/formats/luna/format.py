@@ -23,7 +23,14 @@ from hsmsim.formats.luna.pki import luna_attestation_identity, luna_pki_exports
 from hsmsim.formats.luna.trust_anchor import load_trust_anchor
 from hsmsim.formats.luna.verify import verify_pkc
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_TRUST_ANCHOR_BYTES, Evidence, TrustAnchors, bundle_entries, read_bundle_dir
+from hsmsim.model.evidence import (
+    MAX_TRUST_ANCHOR_BYTES,
+    Evidence,
+    TrustAnchors,
+    bundle_entries,
+    peek_entries,
+    read_bundle_dir,
+)
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
@@ -88,7 +95,7 @@ class LunaFormat:
         if path.is_dir():
             return Evidence(self.name, read_bundle_dir(path, budget), path.name)
         files = {path.name: read_regular_file(path, MAX_PKC_BYTES, budget)}
-        csrs = sorted(path.parent.glob("*.csr"))
+        csrs = [p for p in bundle_entries(path.parent) if p.name.endswith(".csr")]
         matching = [p for p in csrs if p.stem.startswith(pkc_stem(path.name))]
         for csr in matching if len(matching) == 1 else (csrs if len(csrs) == 1 else []):
             files[csr.name] = read_regular_file(csr, MAX_CSR_BYTES, budget)
@@ -100,7 +107,7 @@ class LunaFormat:
         overlong length): such a file is still a PKC for the verifier to reject."""
         try:
             if path.is_dir():
-                return any(p.suffix.lower() in PKC_SUFFIXES and self.detect(p) for p in bundle_entries(path))
+                return any(p.suffix.lower() in PKC_SUFFIXES and self.detect(p) for p in peek_entries(path))
         except OSError:
             return False
         head = peek_regular_file(path, _DETECT_WINDOW) if path.suffix.lower() in PKC_SUFFIXES else None

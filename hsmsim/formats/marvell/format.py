@@ -26,7 +26,9 @@ from hsmsim.model.evidence import (
     Evidence,
     TrustAnchors,
     bundle_entries,
+    peek_entries,
     read_bundle_dir,
+    read_optional_sibling,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -43,7 +45,7 @@ def _is_gcloud_attestation(path: Path) -> bool:
         return False
     if path.name.endswith((".attestation.dat", ".attestation.dat.gz")) or head == b"\x1f\x8b":
         return True
-    return any(p.is_file() for p in path.parent.glob("*certs.pem"))
+    return any(p.name.endswith("certs.pem") and p.is_file() for p in peek_entries(path.parent))
 
 
 def _json_cloud(path: Path) -> Cloud | None:
@@ -111,20 +113,24 @@ class MarvellFormat:
     def load(self, path: Path) -> Evidence:
         """Read a JSON document, a gcloud ``.dat`` (with its ``certs.pem`` / ``.pub.pem`` siblings) or a
         directory of such files, regular files only, within one :class:`~hsmsim.safeio.ReadBudget`;
-        raises :class:`BundleError`."""
+        raises :class:`BundleError`, also when something other than a readable regular file is under a
+        sibling's name (:func:`~hsmsim.model.evidence.read_optional_sibling`)."""
         budget = ReadBudget()
         if path.is_dir():
             return Evidence(self.name, read_bundle_dir(path, budget), path.name)
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
         stem = path.name.split(".attestation")[0].removesuffix(".json")
-        siblings: list[Path] = []
         if self.cloud is Cloud.GOOGLE and not path.name.endswith(".json"):
-            chains = sorted(path.parent.glob("*certs.pem")) + sorted(path.parent.glob("*chain.pem"))
+            entries = bundle_entries(path.parent)
+            chains = ([p for p in entries if p.name.endswith("certs.pem")]
+                      + [p for p in entries if p.name.endswith("chain.pem")])
             own = [p for p in chains if p.name.startswith(stem)]
-            siblings += own[:1] or (chains if len(chains) == 1 else [])
-        siblings += [p for p in (path.parent / f"{stem}.pub.pem", path.parent / f"{stem}.csr") if p.exists()]
-        for sibling in siblings:
-            files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+            for chain in own[:1] or (chains if len(chains) == 1 else []):
+                files[chain.name] = read_regular_file(chain, MAX_SIBLING_BYTES, budget)
+        for sibling in (path.parent / f"{stem}.pub.pem", path.parent / f"{stem}.csr"):
+            data = read_optional_sibling(sibling, budget)
+            if data is not None:
+                files[sibling.name] = data
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
@@ -132,7 +138,7 @@ class MarvellFormat:
         :func:`_is_gcloud_attestation`); a directory holding one. Only regular files are read."""
         try:
             if path.is_dir():
-                return any(self.detect(p) for p in bundle_entries(path)[:MAX_BUNDLE_CERTS * 8] if p.is_file())
+                return any(self.detect(p) for p in peek_entries(path)[:MAX_BUNDLE_CERTS * 8] if p.is_file())
             if path.suffix == ".json":
                 return _json_cloud(path) is self.cloud
             return self.cloud is Cloud.GOOGLE and _is_gcloud_attestation(path)

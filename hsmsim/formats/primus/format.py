@@ -9,6 +9,7 @@ the emulated manufacturer PKI :mod:`~hsmsim.formats.primus.pki`. Reading evidenc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -30,7 +31,9 @@ from hsmsim.model.evidence import (
     Evidence,
     TrustAnchors,
     bundle_entries,
+    peek_entries,
     read_bundle_dir,
+    read_optional_sibling,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -106,7 +109,9 @@ class PrimusFormat:
         """Read a TSB zip (with the ``<label>.csr`` beside it), the loose ``<label>.xml`` of an unzipped one
         (with the members that exist beside it: ``<label>.sig``, ``<label>.pem``, the chain, the second public-key
         name, and the CSR), or a directory of loose files; regular files only, within one
-        :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`."""
+        :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`, also when something other than a readable
+        regular file is under a member's or the own CSR's name (:func:`~hsmsim.model.evidence.read_optional_sibling`),
+        or the CSR is looked for in a directory that cannot be listed or holds too many entries."""
         budget = ReadBudget()
         if path.is_dir():
             zips = [entry.name for entry in bundle_entries(path) if entry.suffix.lower() == ".zip"]
@@ -119,15 +124,20 @@ class PrimusFormat:
         if path.suffix.lower() == ".xml":
             stem = path.stem
             for member in (f"{stem}.sig", f"{stem}.pem", CHAIN_FILE, PUBKEY_FILE):
-                if (path.parent / member).is_file():
-                    files[member] = read_regular_file(path.parent / member, MAX_SIBLING_BYTES, budget)
-        csrs = sorted(path.parent.glob("*.csr"))
-        if not csrs and path.suffix.lower() == ".xml":  # a CSR saved as PEM under another name (csr.pem)
-            csrs = [pem for pem in sorted(path.parent.glob("*.pem"))
-                    if b"CERTIFICATE REQUEST-----" in (peek_regular_file(pem, 64) or b"")]
-        for sibling in csrs:
-            if sibling.stem == stem or len(csrs) == 1:
-                files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+                data = read_optional_sibling(path.parent / member, budget)
+                if data is not None:
+                    files[member] = data
+        own = path.parent / f"{stem}.csr"
+        if os.path.lexists(own):
+            csrs = [own]
+        else:
+            entries = bundle_entries(path.parent)
+            csrs = [entry for entry in entries if entry.name.endswith(".csr")]
+            if not csrs and path.suffix.lower() == ".xml":  # a CSR saved as PEM under another name (csr.pem)
+                csrs = [pem for pem in entries if pem.name.endswith(".pem")
+                        and b"CERTIFICATE REQUEST-----" in (peek_regular_file(pem, 64) or b"")]
+        if len(csrs) == 1:
+            files[csrs[0].name] = read_regular_file(csrs[0], MAX_SIBLING_BYTES, budget)
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def detect(self, path: Path) -> bool:
@@ -143,7 +153,7 @@ class PrimusFormat:
         try:
             if path.is_dir():
                 return (path / CHAIN_FILE).is_file() or any(
-                    p.suffix.lower() == ".zip" and self.detect(p) for p in bundle_entries(path))
+                    p.suffix.lower() == ".zip" and self.detect(p) for p in peek_entries(path))
         except OSError:
             return False
         head = peek_regular_file(path, _DETECT_WINDOW)

@@ -21,11 +21,11 @@ from hsmsim.formats.purebred.envelope import ANDROID_KEY_DESCRIPTION, KINDS, is_
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
-    MAX_SIBLING_BYTES,
     Evidence,
     TrustAnchors,
     claimed_file,
     read_bundle_dir,
+    read_optional_sibling,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -99,7 +99,8 @@ class PurebredFormat:
     def load(self, path: Path) -> Evidence:
         """The request (or pre-enrollment container) with the files beside it: its target certificate and what the
         inner format reads (same stem; :data:`~hsmsim.formats.purebred.verify.SIBLING_SUFFIXES`), or a directory
-        holding one request."""
+        holding one request. A sibling name holding anything but a readable regular file raises BundleError
+        (:func:`~hsmsim.model.evidence.read_optional_sibling`)."""
         try:
             if path.is_dir():
                 files = read_bundle_dir(path)
@@ -114,8 +115,9 @@ class PurebredFormat:
             suffixes = {*verify.TARGET_SUFFIXES, *(s for kind in verify.SIBLING_SUFFIXES.values() for s in kind)}
             siblings = [n if n == verify.STATUS_FILE else f"{stem}{n}" for n in sorted(suffixes)]
             for sibling in (path.parent / n for n in siblings):
-                if sibling.is_file():
-                    files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+                data = read_optional_sibling(sibling, budget)
+                if data is not None:
+                    files[sibling.name] = data
         except OSError as exc:
             raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)

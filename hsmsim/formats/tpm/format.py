@@ -42,7 +42,7 @@ from hsmsim.formats.tpm.statement import (
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_SIBLING_BYTES, Evidence, TrustAnchors
+from hsmsim.model.evidence import Evidence, TrustAnchors, read_optional_sibling
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, is_json_record, read_regular_file
@@ -212,13 +212,15 @@ class TpmStatementFormat(TpmAkProvider):
             return Verdict(rejection.reason, rejection.detail)
 
     def read_record(self, path: Path, siblings: Sequence[Path] = ()) -> Evidence:
-        """The record at ``path`` (bounded) and the ``siblings`` that exist, regular files only, within
-        one :class:`~hsmsim.safeio.ReadBudget`; raises BundleError."""
+        """The record at ``path`` (bounded) and the ``siblings`` there are, regular files only, within one
+        :class:`~hsmsim.safeio.ReadBudget`; raises BundleError, also when something other than a readable regular
+        file is under a sibling's name (:func:`~hsmsim.model.evidence.read_optional_sibling`)."""
         budget = ReadBudget()
         files = {path.name: read_regular_file(path, self.record_limit, budget)}
         for sibling in siblings:
-            if sibling.exists():
-                files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+            data = read_optional_sibling(sibling, budget)
+            if data is not None:
+                files[sibling.name] = data
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def detect_record(self, path: Path, suffix: str, markers: tuple[bytes, ...]) -> bool:

@@ -36,6 +36,7 @@ from hsmsim.model.evidence import (
     Evidence,
     TrustAnchors,
     bundle_entries,
+    peek_entries,
     read_bundle_dir,
 )
 from hsmsim.model.fuzz import FuzzModel
@@ -46,6 +47,8 @@ from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict, escaped
 
 _PIV_PRIMARY = (".attestation.pem", SECTIGO_SUFFIX, STEP_SUFFIX)
+_CERTIFICATE_SUFFIXES = (".pem", ".crt", ".cer", ".csr")
+"""Names of the files beside a real-layout YubiHSM 2 attestation that may hold a certificate or CSR."""
 _PEEK_BYTES = 8192
 """Enough for the first PEM certificate of a chain file (a key attestation certificate is about 1.6 KB)."""
 
@@ -110,7 +113,7 @@ class _YubicoFormat:
         """A file named as a primary, or a directory holding one; never raises."""
         try:
             if path.is_dir():
-                return any(p.name.endswith(self.primaries) for p in bundle_entries(path))
+                return any(p.name.endswith(self.primaries) for p in peek_entries(path))
             return path.name.endswith(self.primaries)
         except OSError:
             return False
@@ -197,15 +200,21 @@ class YubiHsm2Format(_YubicoFormat):
     def load(self, path: Path) -> Evidence:
         """A ``<stem>_chain.pem`` with the files beside it sharing its stem, a directory, or a file of the real
         sample's layout (``chain.pem``, ``key_attestation.crt``) with every certificate or CSR file beside it
-        (``csr.pem``, the device certificate, the sub-CA), found by content."""
+        (``csr.pem``, the device certificate, the sub-CA), found by content: a ``.pem``, ``.crt``, ``.cer`` or
+        ``.csr`` name holding anything but a readable regular file raises BundleError."""
         if path.is_dir() or path.name.endswith(CHAIN_SUFFIX):
             return _load(self.name, path, self.primaries)
         try:
             budget = ReadBudget()
             files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
             for sibling in bundle_entries(path.parent):
-                head = peek_regular_file(sibling, 64) or b""
-                if sibling != path and (b"-----BEGIN CERTIFICATE-----" in head or b"CERTIFICATE REQUEST-----" in head):
+                if sibling == path:
+                    continue
+                head = peek_regular_file(sibling, 64)
+                if head is None and sibling.suffix.lower() in _CERTIFICATE_SUFFIXES:
+                    # found by content: one that cannot be read is not taken for none (an optional CSR's check)
+                    raise BundleError(f"{escaped(str(sibling))} is not a readable regular file")
+                if head is not None and (b"-----BEGIN CERTIFICATE-----" in head or b"CERTIFICATE REQUEST-----" in head):
                     files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
         except OSError as exc:
             raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
@@ -216,7 +225,7 @@ class YubiHsm2Format(_YubicoFormat):
         ``chain.pem`` or ``key_attestation.crt``), or a directory holding either; never raises."""
         try:
             if path.is_dir():
-                return any(self._claims_file(entry) for entry in bundle_entries(path))
+                return any(self._claims_file(entry) for entry in peek_entries(path))
             return self._claims_file(path)
         except OSError:
             return False
