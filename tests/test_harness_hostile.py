@@ -362,8 +362,8 @@ def test_a_corpus_is_read_bounded_and_never_blocks(tmp_path):
             subprocess_run=True)
     (root / "manifest.json").unlink()
     with (root / "fortanix_verify.json").open("wb") as handle:
-        handle.truncate(64 * 1024 * 1024 + 1)
-    refused("vectors", "list", "--vectors", str(root), message="fortanix_verify.json is larger than 67108864 bytes")
+        handle.truncate(16 * 1024 * 1024 + 1)
+    refused("vectors", "list", "--vectors", str(root), message="fortanix_verify.json is larger than 16777216 bytes")
     (root / "fortanix_verify.json").unlink()
     os.mkfifo(root / "fortanix_verify.json")
     for args in (("vectors", "list"), ("vectors", "show", GOLDEN), ("vectors", "extract", GOLDEN, str(tmp_path / "x"))):
@@ -558,3 +558,11 @@ def test_a_persistent_verifier_that_stops_reading_is_a_hang_not_a_blocked_harnes
                           capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(long_tmp)})
     assert done.returncode == 1, done.stderr
     assert "got HANG - no answer within 2 s" in done.stdout
+
+
+def test_a_corpus_is_bounded_in_all(tmp_path):
+    root = small_corpus(tmp_path)
+    for index in range(9):  # sparse: 9 x 15 MiB, each under the file limit, past the corpus's
+        with (root / f"x{index}_verify.json").open("wb") as handle:
+            handle.truncate(15 * 1024 * 1024)
+    refused("vectors", "list", "--vectors", str(root), message="(at most 134217728 in all)")

@@ -231,7 +231,7 @@ def _hostile_corpus_file(path: Path, kind: str) -> None:
     ("ids.json", "ids-not-object", "'ids' is not an object"),
     ("ids.json", "tcid-string", "is not {tcId: integer"),
     ("promoted/primus.json", "fifo", "is not a regular file"),
-    ("promoted/primus.json", "huge", "is larger than 67108864 bytes"),
+    ("promoted/primus.json", "huge", "is larger than 16777216 bytes"),
     ("promoted/primus.json", "invalid", "corrupt promoted vectors"),
 ])
 def test_a_hostile_registry_or_promoted_file_is_one_line_and_exit_2(tmp_path, name, kind, message):

@@ -8,9 +8,11 @@ inputs cannot disturb the committed corpus or another case.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -35,7 +37,7 @@ from hsmsim.verdict import Profile, escaped
 
 VECTOR_GLOB = "*_verify.json"
 
-VECTOR_FILE_LIMIT = 64 * 1024 * 1024
+VECTOR_FILE_LIMIT = 16 * 1024 * 1024
 """The largest vector file read; the largest committed one is 1.6 MB."""
 MANIFEST_LIMIT = 16 * 1024 * 1024
 
@@ -305,9 +307,40 @@ def validation_summary(exc: ValidationError) -> str:
     return one_line(f"{where}: {first['msg']}{more}", 300)
 
 
+CORPUS_FILES_LIMIT = 256
+CORPUS_BYTES_LIMIT = 128 * 1024 * 1024
+CORPUS_VECTORS_LIMIT = 20_000
+"""What one corpus may hold in all (hsmsim's own: 18 vector files, 15 MB, 1,077 vectors), so that reading one
+stays within a few hundred MB of memory whatever it holds."""
+_ROOT_ENTRIES_LIMIT = 65536
+
+
+def _vector_files(root: Path) -> list[Path]:
+    """The ``*_verify.json`` entries of ``root``, sorted, listed without reading a huge directory to its end."""
+    try:
+        with os.scandir(root) as scan:
+            entries = list(itertools.islice(scan, _ROOT_ENTRIES_LIMIT + 1))
+    except OSError as exc:
+        raise CorpusLoadError(f"cannot list the corpus {escaped(str(root))}: {exc.strerror or exc}") from None
+    if len(entries) > _ROOT_ENTRIES_LIMIT:
+        raise CorpusLoadError(f"{escaped(str(root))} holds more than {_ROOT_ENTRIES_LIMIT} entries: not a corpus")
+    paths = sorted(root / entry.name for entry in entries if fnmatch.fnmatchcase(entry.name, VECTOR_GLOB))
+    if len(paths) > CORPUS_FILES_LIMIT:
+        raise CorpusLoadError(f"{escaped(str(root))} holds {len(paths)} vector files (at most {CORPUS_FILES_LIMIT})")
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):  # read_vector_file says what is wrong with it
+            total += path.stat().st_size
+    if total > CORPUS_BYTES_LIMIT:
+        raise CorpusLoadError(f"the vector files in {escaped(str(root))} hold {total} bytes "
+                              f"(at most {CORPUS_BYTES_LIMIT} in all)")
+    return paths
+
+
 def load_corpus(root: Path) -> Corpus:
-    """Read and validate every ``*_verify.json`` under ``root``; raises :class:`CorpusLoadError`."""
-    paths = sorted(root.glob(VECTOR_GLOB))
+    """Read and validate every ``*_verify.json`` under ``root``, within :data:`CORPUS_FILES_LIMIT`,
+    :data:`CORPUS_BYTES_LIMIT` and :data:`CORPUS_VECTORS_LIMIT`; raises :class:`CorpusLoadError`."""
+    paths = _vector_files(root)
     if not paths:
         raise CorpusLoadError(f"no {VECTOR_GLOB} files in {escaped(str(root))} (point --vectors, or the pytest "
                               "plugin's --hsmsim-vectors, at the corpus directory)")
@@ -321,6 +354,8 @@ def load_corpus(root: Path) -> Corpus:
         versions.add(document.suite_version)
         notes.update(document.notes)
         format_notes.setdefault(document.format, {}).update(document.notes)
+        if len(vectors) + len(document.tests) > CORPUS_VECTORS_LIMIT:
+            raise CorpusLoadError(f"the corpus at {escaped(str(root))} holds more than {CORPUS_VECTORS_LIMIT} vectors")
         for record in document.tests:
             if record.id in seen:
                 raise CorpusLoadError(f"vector id {record.id!r} appears in {escaped(seen[record.id])} and "
