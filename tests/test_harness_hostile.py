@@ -566,3 +566,30 @@ def test_a_corpus_is_bounded_in_all(tmp_path):
         with (root / f"x{index}_verify.json").open("wb") as handle:
             handle.truncate(15 * 1024 * 1024)
     refused("vectors", "list", "--vectors", str(root), message="(at most 134217728 in all)")
+
+
+FLIPS_PROFILE = """
+import json, os, sys
+marker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "started")
+profile = "strict" if os.path.exists(marker) else "structural"  # the first start (the parent's) says structural
+open(marker, "a").close()
+for line in sys.stdin:
+    request = json.loads(line)
+    if request.get("op") == "hello":
+        print(json.dumps({"formats": ["primus"], "version": "1", "profile": profile}), flush=True)
+    else:
+        print(json.dumps({"id": request["id"], "verdict": "ACCEPT"}), flush=True)
+"""
+
+
+def test_workers_judge_with_the_hello_the_report_records(tmp_path):
+    (tmp_path / "flips.py").write_text(textwrap.dedent(FLIPS_PROFILE))
+    adapter = tmp_path / "flips.toml"
+    adapter.write_text(f'mode = "persistent"\ncommand = ["{sys.executable}", "flips.py"]\n')
+    done = CliRunner().invoke(cli, ["conformance", "run", "--verifier", str(adapter), "-j", "2",
+                                    "-k", "primus::golden::*", "--vectors", str(VECTORS),
+                                    "--report", str(tmp_path / "report")])
+    results = json.loads((tmp_path / "report" / "results" / "flips.json").read_text())
+    assert results["profile"] == "structural", done.output
+    golden = next(r for r in results["results"] if r["id"] == GOLDEN)  # strict expects it rejected (KEY_POLICY)
+    assert (golden["expected"], golden["outcome"]) == ("valid", "PASS"), golden

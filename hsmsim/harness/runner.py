@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hsmsim.harness.adapters import Verifier, entry_module, open_verifier
+from hsmsim.harness.adapters import Verifier, VerifierStartError, entry_module, open_verifier
 from hsmsim.harness.config import AdapterConfig
 from hsmsim.harness.model import (
     FAILING,
@@ -125,12 +125,14 @@ class Session:
     """Live verifiers of one process, started on first use; sanity results are cached per format."""
 
     def __init__(self, corpus: Corpus, configs: Iterable[AdapterConfig], *, timeout: float | None = None,
-                 sanity: Mapping[tuple[str, str], SanityCheck] | None = None) -> None:
+                 sanity: Mapping[tuple[str, str], SanityCheck] | None = None,
+                 infos: Mapping[str, VerifierInfo] | None = None) -> None:
         self.corpus = corpus
         self.configs = {c.name: c for c in configs}
         self.timeout = timeout
         self._live: dict[str, Verifier] = {}
-        self._infos: dict[str, VerifierInfo] = {}
+        self._infos: dict[str, VerifierInfo] = dict(infos or {})
+        """Given: a worker judges with what the run's report says of each verifier, whatever its own start said."""
         self._sanity: dict[tuple[str, str], SanityCheck] = dict(sanity or {})
         self._golden: dict[tuple[str, str], CaseResult] = {}
 
@@ -343,9 +345,10 @@ def _reload(root: str) -> _WorkerCorpus:
     return _WorkerCorpus(load_corpus(Path(root)))
 
 
-def _worker_init(corpus: _WorkerCorpus, configs: list[AdapterConfig], timeout: float | None) -> None:
+def _worker_init(corpus: _WorkerCorpus, configs: list[AdapterConfig], timeout: float | None,
+                 infos: dict[str, VerifierInfo]) -> None:
     global _WORKER
-    _WORKER = Session(corpus.corpus, configs, timeout=timeout)
+    _WORKER = Session(corpus.corpus, configs, timeout=timeout, infos=infos)
     multiprocessing.util.Finalize(None, _worker_close, exitpriority=10)
 
 
@@ -356,7 +359,12 @@ def _worker_close() -> None:
 
 def _worker_case(task: tuple[str, str]) -> CaseResult:
     assert _WORKER is not None
-    return _WORKER.answer(*task)
+    try:
+        return _WORKER.answer(*task)
+    except VerifierStartError as exc:  # it started in the parent: this case's ERROR, not the end of the run
+        name, vector_id = task
+        answer = Answer(Actual.ERROR, None, f"did not start again in a worker process: {exc}")
+        return judge(_WORKER.corpus.get(vector_id), _WORKER.info(name), answer, _WORKER.configs[name].waivers)
 
 
 def fork_safe(config: AdapterConfig) -> bool:
@@ -430,8 +438,8 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
             session.close()
             # forked workers start warm, with what the parent loaded for the hellos; spawned ones start cold
             start_method: StartMethod = "fork-if-single-threaded" if all(fork_safe(c) for c in configs) else "spawn"
-            pool = WorkerPool(options.jobs, _worker_case, _worker_init, (_WorkerCorpus(corpus), configs,
-                                                                         options.timeout), start_method=start_method)
+            pool = WorkerPool(options.jobs, _worker_case, _worker_init,
+                              (_WorkerCorpus(corpus), configs, options.timeout, dict(infos)), start_method=start_method)
             run = _in_workers(pool, corpus, infos, by_name)
         probes = {key: corpus.sanity_vector(key[1], infos[key[0]].profile)
                   for key in dict.fromkeys((name, vector.format) for name, vector in runnable)}
