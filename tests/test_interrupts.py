@@ -142,3 +142,15 @@ def test_a_fuzz_case_waits_the_adapters_timeout_and_a_duration_ends_mid_chunk(tm
     # A chunk is 64 cases: at 0.5 s a case, ending only between chunks would take 32 s before minimising.
     assert summary["executed"] < 64 and summary["verdicts"] == {"HANG": summary["executed"]}
     assert elapsed < 2 + 2 * 60 + 30, "minimisation is bounded per finding"
+
+
+def test_fuzz_workers_leave_no_scratch_directory(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run([sys.executable, "-m", "hsmsim", "fuzz", "--format", "primus", "--verifier",
+                           "examples/verifiers/tiny-oneshot.toml", "--iterations", "4", "-j", "2", "--seed", "scratch",
+                           "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "TMPDIR": str(scratch)},
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode in (0, 1), done.stderr
+    assert list(scratch.iterdir()) == []

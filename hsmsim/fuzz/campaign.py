@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import multiprocessing.util
 import resource
 import time
 from collections import Counter
@@ -177,6 +178,8 @@ def _init_worker(spec: CampaignSpec, bound_memory: bool, deadline: float | None 
     _worker = CaseRunner(spec.model(), target, self_test=is_reference(target))
     _worker_seed = spec.seed
     _worker_deadline = deadline
+    if bound_memory:  # a worker process: stop its verifier (and remove its scratch directory) when it exits
+        multiprocessing.util.Finalize(None, target.close, exitpriority=10)
 
 
 @dataclass(frozen=True)
