@@ -14,7 +14,7 @@ import stat
 import tempfile
 import threading
 from collections.abc import Hashable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -125,22 +125,29 @@ file that already holds exactly what would be written, which is left as it is. `
     is created exclusively and without following a symlink, so one planted after the check is refused too.
     """
     paths = _paths_below(root, files)
+    made = [d for d in (root, *root.parents) if not os.path.lexists(d)]  # what a refusal below leaves as it was
     output_directory(root)
     present: set[Path] = set()
-    for path, data in zip(paths, files.values(), strict=True):
-        try:
-            through = [p for p in path.parents if len(p.parts) > len(root.parts) and os.path.islink(p)]
-            if through:
-                raise HsmsimError(f"{escaped(str(through[-1]))} is a symlink; not writing through it")
-            info = os.lstat(path)  # not os.path.lexists, which takes a name too long for a missing one
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise HsmsimError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}") from None
-        if _holds(path, info, data):
-            present.add(path)
-            continue
-        raise HsmsimError(f"{escaped(str(path))} already exists; remove it or write elsewhere")
+    try:
+        for path, data in zip(paths, files.values(), strict=True):
+            try:
+                through = [p for p in path.parents if len(p.parts) > len(root.parts) and os.path.islink(p)]
+                if through:
+                    raise HsmsimError(f"{escaped(str(through[-1]))} is a symlink; not writing through it")
+                info = os.lstat(path)  # not os.path.lexists, which takes a name too long for a missing one
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise HsmsimError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}") from None
+            if _holds(path, info, data):
+                present.add(path)
+                continue
+            raise HsmsimError(f"{escaped(str(path))} already exists; remove it or write elsewhere")
+    except HsmsimError:
+        for directory in made:  # deepest first; each still empty, as nothing was written
+            with suppress(OSError):
+                directory.rmdir()
+        raise
     written = []
     try:
         for path, data in zip(paths, files.values(), strict=True):

@@ -690,3 +690,13 @@ def test_a_file_name_holding_a_newline_is_shown_escaped_on_one_line(tmp_path, ca
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith("hsmsim: error: ") and "two\\nlines" in lines[0], lines[0]
+
+
+def test_a_refused_write_leaves_no_directory_it_made(tmp_path):
+    from hsmsim._atomic import write_new_files
+    from hsmsim.errors import HsmsimError
+
+    dest = tmp_path.joinpath(*(["d" * 250] * 15))  # made, but no file name fits below it
+    with pytest.raises(HsmsimError, match="File name too long"):
+        write_new_files(dest, {"x" * 200 + "/" + "y" * 200: b"data"})
+    assert list(tmp_path.iterdir()) == []

@@ -593,3 +593,16 @@ def test_workers_judge_with_the_hello_the_report_records(tmp_path):
     assert results["profile"] == "structural", done.output
     golden = next(r for r in results["results"] if r["id"] == GOLDEN)  # strict expects it rejected (KEY_POLICY)
     assert (golden["expected"], golden["outcome"]) == ("valid", "PASS"), golden
+
+
+def test_a_report_is_never_written_through_a_results_symlink(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.json").write_text("{}")
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "results").symlink_to(elsewhere, target_is_directory=True)
+    refused("conformance", "run", "--verifier", str(ROOT / "examples" / "verifiers" / "reference.toml"),
+            "-k", GOLDEN, "--vectors", str(VECTORS), "--report", str(report), "--overwrite",
+            message="is not a directory of the report (a symlink?)")
+    assert [p.name for p in elsewhere.iterdir()] == ["precious.json"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
@@ -578,16 +579,21 @@ def write_report(run: ConformanceRun, directory: Path, previous: list[Path] | No
             match = next(iter(prior.values()))
         if match is not None:
             changes[verifier.info.name] = diff(match, verifier, corpus_ids)
+    results_dir = directory / "results"
+    if results_dir.is_symlink() or (os.path.lexists(results_dir) and not results_dir.is_dir()):
+        # an earlier run's results are replaced and removed in it: never in a directory elsewhere
+        raise ReportError(f"{escaped(str(results_dir))} is not a directory of the report (a symlink?); not writing "
+                          "through it")
     try:
         written = []
         for verifier in run.verifiers:
-            path = directory / "results" / f"{safe_name(verifier.info.name)}.json"
+            path = results_dir / f"{safe_name(verifier.info.name)}.json"
             # ensure_ascii: a lone surrogate is written as an escape sequence, never as invalid UTF-8
             document = json.dumps(results_document(verifier, run.corpus.suite_version, run.options,
                                                    [v.info.name for v in run.verifiers]), indent=1, ensure_ascii=True)
             _write(path, document + "\n")
             written.append(path)
-        for leftover in sorted(set((directory / "results").glob("*.json")) - set(written)):
+        for leftover in sorted(set(results_dir.glob("*.json")) - set(written)):
             leftover.unlink()
         junit = directory / "junit.xml"
         _write(junit, junit_xml(run))
