@@ -475,3 +475,36 @@ def test_verifier_info_json_carries_every_field():
     info = VerifierInfo("v", "1.0", "python", "structural", ("primus",), ("anchors",))
     assert set(info.to_json()) == {f.name for f in fields(VerifierInfo)}
     assert VerifierInfo.from_json(info.to_json()) == info
+
+
+def test_a_oneshot_verdict_line_that_contradicts_the_exit_status_gives_no_reason(tmp_path, corpus):
+    script(tmp_path, "says.sh", "echo 'REJECT MALFORMED: but exits 0'\nexit 0\n")
+    config = adapter(tmp_path, 'mode = "oneshot"\ncommand = ["sh", "says.sh"]\n')
+    live = open_verifier(config)
+    live.start()
+    try:
+        answer = live.verify(corpus.get("primus::golden::rsa-3072"))
+    finally:
+        live.close()
+    assert (answer.verdict, answer.reason) == (Actual.ACCEPT, None)
+    assert "REJECT MALFORMED" in answer.detail
+
+
+BIG_NUMBER_HELLO = """
+import json, sys
+for line in sys.stdin:
+    request = json.loads(line)
+    if request.get("op") == "hello":
+        print('{"formats": ["primus"], "version": ' + "9" * 5000 + '}', flush=True)
+"""
+
+
+def test_a_hello_python_cannot_read_is_not_called_not_json(tmp_path):
+    script(tmp_path, "big.py", BIG_NUMBER_HELLO)
+    config = adapter(tmp_path, 'mode = "persistent"\ncommand = ["{python}", "big.py"]\n')
+    live = open_verifier(config)
+    try:
+        with pytest.raises(VerifierStartError, match="answered JSON that cannot be read"):
+            live.start()
+    finally:
+        live.close()

@@ -503,7 +503,9 @@ class OneshotVerifier(Verifier):
             return Answer(Actual.HANG, None, f"no exit within {deadline:g} s (killed)", elapsed)
         last = _last_line(done.stdout.text())
         match = _VERDICT_LINE.match(last)
-        reason = match.group(2) if match else None
+        # The exit status is the verdict; a verdict line's reason counts only when the line says the same verdict.
+        said = {0: "ACCEPT", 1: "REJECT"}.get(code if code is not None else -1)
+        reason = match.group(2) if match and match.group(1) == said else None
         detail = last or _last_line(done.stderr.text())
         if code == 0:
             return Answer(Actual.ACCEPT, reason, detail, elapsed)
@@ -654,9 +656,11 @@ class PersistentVerifier(Verifier):
             reply = json.loads(line)
         except RecursionError:
             raise ValueError("answered JSON that nests too deeply to read") from None
-        except ValueError:
+        except json.JSONDecodeError:
             raise ValueError(f"answered a line that is not JSON: {one_line(line.decode('utf-8', 'replace'), 120)}") \
                 from None
+        except ValueError as exc:  # JSON, but beyond what Python reads (an integer of more than 4,300 digits)
+            raise ValueError(f"answered JSON that cannot be read: {one_line(str(exc), 120)}") from None
         if not isinstance(reply, dict):
             raise ValueError(f"answered {type(reply).__name__}, not a JSON object")
         return reply
