@@ -82,8 +82,9 @@ def test_no_verifier_outlives_an_interrupted_conformance_run(tmp_path, jobs, sig
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started = _started_verifiers(pids, jobs)
     run.send_signal(sig)
-    run.wait(timeout=60)
+    _, stderr = run.communicate(timeout=60)  # until every writer (workers included) has gone
     assert _gone(started), f"verifier processes {started} outlived the harness ({sig.name}, -j {jobs})"
+    assert b"Traceback" not in stderr, stderr.decode()
 
 
 def test_run_bounded_kills_its_process_when_interrupted(tmp_path):

@@ -89,14 +89,17 @@ def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initarg
            handler: Callable[[Any], Any], parent: int) -> None:
     _end_with_parent(parent)
     os.environ[WORKER_ENV] = tag
-    initializer(*initargs)
-    conn.send(_READY)
-    while (batch := conn.recv()) is not None:
-        for task in batch:
-            try:
-                conn.send((True, handler(task)))
-            except Exception as exc:  # noqa: BLE001 - the parent re-raises it
-                conn.send((False, exc))
+    try:
+        initializer(*initargs)
+        conn.send(_READY)
+        while (batch := conn.recv()) is not None:
+            for task in batch:
+                try:
+                    conn.send((True, handler(task)))
+                except Exception as exc:  # noqa: BLE001 - the parent re-raises it
+                    conn.send((False, exc))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, the parent's or its death's: the finally blocks ran; exit quietly
+        raise SystemExit(130) from None
 
 
 class _Lookahead(Generic[Task]):
