@@ -168,17 +168,17 @@ _worker_deadline: float | None = None
 stops there, so a verifier that hangs on every case costs at most one case timeout past it."""
 
 
-def _init_worker(spec: CampaignSpec, bound_memory: bool, deadline: float | None = None) -> None:
+def _init_worker(spec: CampaignSpec, in_worker: bool, deadline: float | None = None) -> None:
     global _worker, _worker_seed, _worker_deadline
     target = spec.target()
     # The bound is the in-process verifier's; a verifier process started from the worker would inherit it, and a
     # JVM, which reserves gigabytes of address space at start, could not start under it.
-    if bound_memory and (not isinstance(target, AdapterTarget) or target.in_process):
+    if in_worker and (not isinstance(target, AdapterTarget) or target.in_process):
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND_BYTES, MEMORY_BOUND_BYTES))
     _worker = CaseRunner(spec.model(), target, self_test=is_reference(target))
     _worker_seed = spec.seed
     _worker_deadline = deadline
-    if bound_memory:  # a worker process: stop its verifier (and remove its scratch directory) when it exits
+    if in_worker:  # stop its verifier (and remove its scratch directory) when the worker process exits
         multiprocessing.util.Finalize(None, target.close, exitpriority=10)
 
 

@@ -72,7 +72,8 @@ def _check_disjoint(shards: list[str]) -> None:
     for (a, first), (b, second) in itertools.combinations(enumerate(runs), 2):
         for k1, n1 in first:
             for k2, n2 in second:
-                if k1 % math.gcd(n1, n2) == k2 % math.gcd(n1, n2):
+                common = math.gcd(n1, n2)
+                if k1 % common == k2 % common:
                     raise FuzzError(f"shards {shards[a]} and {shards[b]} share cases (shard {k1}/{n1} and {k2}/{n2}): "
                                     "merge the shards of one split")
 

@@ -16,7 +16,6 @@ processes, and whatever they start, are killed as :mod:`hsmsim.harness.processes
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import json
@@ -39,8 +38,6 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
-from cryptography import x509
-
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import AdapterConfig, AdapterConfigError
 from hsmsim.harness.model import Actual, Answer, VerifierInfo
@@ -54,7 +51,7 @@ from hsmsim.harness.processes import (
     run_bounded,
 )
 from hsmsim.harness.text import one_line
-from hsmsim.harness.vectors import Inputs, Subject, materialise
+from hsmsim.harness.vectors import Inputs, Subject, anchor_certificate, materialise
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Verdict, escaped
 
@@ -313,15 +310,9 @@ def response_answer(data: Mapping[str, object]) -> Answer:
         return Answer(Actual.ERROR, None, "answered a reason or detail that nests too deeply to read")
 
 
-@functools.lru_cache(maxsize=256)
-def _anchor(pem: str) -> x509.Certificate:
-    """A trust anchor, parsed once per PEM text: the same few anchors come with every case."""
-    return x509.load_pem_x509_certificate(pem.encode())
-
-
 def build_request(subject: Subject, profile: str) -> VerifyRequest:
     """The in-memory request for a Python verifier."""
-    anchors = tuple(_anchor(pem) for pem in subject.anchors_pem)
+    anchors = tuple(anchor_certificate(pem) for pem in subject.anchors_pem)
     return VerifyRequest(
         id=subject.id, format=subject.format, profile=profile, evidence=subject.evidence,
         trust=TrustAnchors({"root": anchors}), at=subject.at, anchors_pem=subject.anchors_pem,

@@ -237,8 +237,10 @@ def read_vector_file(path: Path) -> VectorFile:
             if hashlib.sha256(data).hexdigest() != entry.sha256:
                 raise CorpusLoadError(f"{where} file {entry.path!r} does not match its sha256")
         for index, anchor in enumerate(record.trust.anchors, start=1):
-            if not _is_certificate(anchor):
-                raise CorpusLoadError(f"{where}: trust anchor {index} is not a PEM certificate")
+            try:
+                anchor_certificate(anchor)
+            except ValueError:
+                raise CorpusLoadError(f"{where}: trust anchor {index} is not a PEM certificate") from None
     return document
 
 
@@ -271,13 +273,10 @@ def _check_paths(where: str, paths: list[str]) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def _is_certificate(pem: str) -> bool:
-    """Whether ``pem`` is one PEM certificate cryptography loads (the few anchors recur in every vector)."""
-    try:
-        x509.load_pem_x509_certificate(pem.encode())
-    except ValueError:
-        return False
-    return True
+def anchor_certificate(pem: str) -> x509.Certificate:
+    """A trust anchor, parsed once per PEM text (the same few anchors come with every vector); raises ValueError
+    for a text that is not one PEM certificate."""
+    return x509.load_pem_x509_certificate(pem.encode())
 
 
 def version_key(version: str) -> tuple[int, ...]:
