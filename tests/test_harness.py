@@ -208,6 +208,12 @@ PY_VERIFIERS = """
     def reject_all(request):
         return {"verdict": "REJECT", "reason": "MALFORMED", "detail": "I reject everything"}
 
+    def skip_all(request):
+        return {"verdict": "SKIPPED", "detail": "not implemented yet"}
+
+    def skip_mutations(request):
+        return reference(request) if "::golden::" in request.id else {"verdict": "SKIPPED"}
+
     def wrong_reason(request):
         verdict = reference(request)
         return verdict if verdict.accepted else "REJECT MALFORMED"
@@ -390,6 +396,17 @@ def test_unclaimed_formats_and_features_are_skipped(tmp_path, corpus):
                for n in ("rsa-2048", "rsa-3072", "rsa-4096"))
     claiming = replace(reference, features=("exotic-feature",))
     assert run_conformance([claiming], small, RunOptions(formats=("primus",))).verifiers[0].counts()["PASS"] == 3
+
+
+def test_a_verifier_that_skips_every_vector_fails_the_run(tmp_path, corpus):
+    script(tmp_path, "pyv.py", PY_VERIFIERS)
+    options = RunOptions(patterns=("primus::golden::*", "primus::attr::*"))
+    for function, nothing in (("skip_all", True), ("skip_mutations", False)):
+        config = adapter(tmp_path, f'entry = "pyv.py:{function}"\nformats = ["primus"]\n')
+        verifier = run_conformance([config], corpus, options).verifiers[0]
+        assert verifier.counts()["SKIPPED"] > 0
+        assert verifier.tested_nothing() is nothing, function
+        assert verifier.failed is nothing, function
 
 
 def test_wrong_reason_is_reported_and_fails_only_when_strict(tmp_path, corpus):

@@ -293,6 +293,27 @@ def test_stdout_shows_skips_per_format_regressions_and_what_anomalies_test(tmp_p
 
 # -- pytest plugin: namespaced options, re-runnable ids, shards, --hsmsim-fail-on ---------------
 
+def test_a_verifier_that_ran_no_vector_fails_the_run_but_not_its_shard(tmp_path):
+    # naive-careful claims primus only: over luna-pkc vectors every case is SKIPPED (format not claimed)
+    common = ("--verifier", str(EXAMPLES / "naive-careful.toml"), "--vectors", str(VECTORS),
+              "-k", "luna-pkc::golden::*")
+    n_selected = len(CORPUS.select(patterns=("luna-pkc::golden::*",)))
+    whole = hsmsim("conformance", "run", *common, "--report", str(tmp_path / "whole"))
+    assert whole.returncode == 1, whole.stdout + whole.stderr
+    lines = whole.stdout.splitlines()
+    assert lines[0] == f"FAIL naive-careful 1.0 (structural): {n_selected} skipped"
+    assert lines[1] == f"     no vector was run: all {n_selected} selected were skipped (see below)"
+    assert json.loads((tmp_path / "whole" / "results" / "naive-careful.json").read_text())["failed"] is True
+    for k in (0, 1):  # a shard may hold none of a verifier's formats: only the merged run says so
+        shard = hsmsim("conformance", "run", *common, "--shard", f"{k}/2", "--report", str(tmp_path / f"s{k}"))
+        assert shard.returncode == 0, shard.stdout + shard.stderr
+        assert "no vector was run" not in shard.stdout
+    merged = hsmsim("conformance", "merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--vectors", str(VECTORS),
+                    "--report", str(tmp_path / "merged"))
+    assert merged.returncode == 1, merged.stdout + merged.stderr
+    assert f"     no vector was run: all {n_selected} selected were skipped (see below)" in merged.stdout.splitlines()
+
+
 def test_plugin_printed_ids_rerun_exactly_that_case(tmp_path):
     options = ("-p", "hsmsim", "--hsmsim-verifier", str(EXAMPLES / "reference.toml"),
                "--hsmsim-verifier", ATTRIBUTES_IGNORED, "--hsmsim-vectors", str(VECTORS), "--hsmsim-format", "primus")

@@ -137,8 +137,8 @@ def _finish(conformance_run: ConformanceRun, report_dir: Path, previous: tuple[P
 def run(verifiers: tuple[str, ...], corpus_dir: Path | None, formats: tuple[str, ...], patterns: tuple[str, ...],
         shard: Shard | None, jobs: int, timeout: float | None, strict_reasons: bool, fail_on: str | None,
         report_dir: Path, overwrite: bool, previous: tuple[Path, ...], baseline_path: Path | None) -> None:
-    """Run each verifier over the vectors. Exit 1 on unexpected verdicts (at or above --fail-on), XPASS or stale
-    waivers."""
+    """Run each verifier over the vectors. Exit 1 on unexpected verdicts (at or above --fail-on), XPASS, stale
+    waivers, or a verifier for which every selected vector was skipped."""
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

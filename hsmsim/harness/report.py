@@ -617,5 +617,7 @@ def failing_lines(verifier: VerifierRun) -> list[str]:
              for _, results in anomalies(verifier) for r in results if r.id in failing]
     lines += verifier.stale_waivers
     lines += [c.message for c in verifier.sanity if not c.ok]
+    if verifier.tested_nothing():
+        lines.append(f"no vector was run: all {len(verifier.results)} selected were skipped (see below)")
     return [visible(line, TEXT_LIMIT) for line in lines]
 

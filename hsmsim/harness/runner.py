@@ -271,6 +271,9 @@ class VerifierRun:
     strict_reasons: bool = False
     fail_on: Severity | None = None
     """See :attr:`RunOptions.fail_on`."""
+    whole: bool = True
+    """The results cover the run's whole selection, not one shard's (a shard may hold none of the formats a
+    verifier claims)."""
 
     def failing(self) -> list[CaseResult]:
         """Results that fail the run (see :func:`fails_run`)."""
@@ -285,10 +288,15 @@ class VerifierRun:
         return [c for c in self.sanity
                 if not c.ok and c.vector_id not in judged and c.vector_id not in self.config.waivers]
 
+    def tested_nothing(self) -> bool:
+        """True when every selected vector was SKIPPED (formats or features not claimed, or the verifier's own
+        SKIPPED answers) in a whole run: a green run would say the verifier was tested when it was not."""
+        return self.whole and bool(self.results) and all(r.outcome is Outcome.SKIPPED for r in self.results)
+
     @property
     def failed(self) -> bool:
         """True when this verifier makes the run fail."""
-        return bool(self.failing() or self.stale_waivers or self.unjudged_sanity_failures())
+        return bool(self.failing() or self.stale_waivers or self.unjudged_sanity_failures() or self.tested_nothing())
 
     def counts(self) -> dict[str, int]:
         """Results per outcome (every outcome present, zeros included)."""
@@ -471,6 +479,6 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
                         results=sorted(done[c.name].values(), key=lambda r: order[r.id]),
                         sanity=[s for (n, _), s in sanity.items() if n == c.name],
                         stale_waivers=unknown_waivers(c, corpus), strict_reasons=options.strict_reasons,
-                        fail_on=options.fail_on)
+                        fail_on=options.fail_on, whole=options.shard is None)
             for c in configs]
     return ConformanceRun(corpus=corpus, vectors=vectors, verifiers=runs, options=options)
