@@ -312,7 +312,14 @@ PERSISTENT = """
         if vid.endswith("ed25519"):
             print(json.dumps({"id": "someone-else", "verdict": "ACCEPT"}), flush=True)
             continue
-        print(json.dumps({"id": vid, "verdict": "ACCEPT", "reason": None, "detail": f"pid {os.getpid()}"}), flush=True)
+        answer = json.dumps({"id": vid, "verdict": "ACCEPT", "reason": None, "detail": f"pid {os.getpid()}"})
+        if vid.endswith("rsa-2048"):  # two lines at once
+            print(answer + "\\n" + answer, flush=True)
+            continue
+        print(answer, flush=True)
+        if vid.endswith("aes-256"):  # and again, after the harness took the first
+            time.sleep(0.3)
+            print(answer, flush=True)
 """
 
 
@@ -335,6 +342,17 @@ def test_persistent_restarts_after_crash_hang_and_garbage(tmp_path, corpus):
             assert again.verdict is Actual.ACCEPT, f"restarted after {name}"
         assert again.detail != first.detail, "a new process (new pid) answers after the restarts"
         assert live.restarts == 4
+        twice = live.verify(corpus.get("primus::golden::rsa-2048"))
+        assert (twice.verdict, twice.detail) == (Actual.ERROR, "answered this request with more than one line "
+                                                               "(process restarted)")
+        assert live.verify(corpus.get("primus::golden::aes-256")).verdict is Actual.ACCEPT
+        time.sleep(0.6)  # the second answer is written meanwhile: the next request reads it first
+        late = live.verify(golden)
+        assert (late.verdict, late.detail) == (Actual.ERROR, "answered the previous request "
+                                                             "('primus::golden::aes-256') a second time (process "
+                                                             "restarted)")
+        assert live.verify(golden).verdict is Actual.ACCEPT
+        assert live.restarts == 6
     finally:
         live.close()
 

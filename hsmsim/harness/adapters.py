@@ -535,6 +535,8 @@ class PersistentVerifier(Verifier):
         self._stderr = OutputTail()
         self._stderr_open = False
         self._starts = 0
+        self._answered: str | None = None
+        """The id of the last request this process answered."""
         self.restarts = 0
         """How many times the process was started again after the first start."""
 
@@ -553,6 +555,7 @@ class PersistentVerifier(Verifier):
         assert self._proc.stdin is not None
         os.set_blocking(self._proc.stdin.fileno(), False)  # requests are written within their deadline (_send)
         self._buffer = b""
+        self._answered = None
         self._stderr = OutputTail()
         self._stderr_open = True
         try:
@@ -714,11 +717,19 @@ class PersistentVerifier(Verifier):
                 return Answer(Actual.ERROR, None, f"{exc} (process restarted)",
                               (time.perf_counter() - start) * 1000)
             elapsed = (time.perf_counter() - start) * 1000
-        if reply.get("id") != subject.id:
+        answered, previous = reply.get("id"), self._answered
+        if answered != subject.id:
             self._stop()
-            answered = reply.get("id")
+            if answered is not None and answered == previous:
+                return Answer(Actual.ERROR, None, f"answered the previous request ({previous!r}) a second time "
+                                                  "(process restarted)", elapsed)
             shown = repr(answered) if isinstance(answered, str | int | None) else f"a {type(answered).__name__}"
             return Answer(Actual.ERROR, None, f"answered id {shown} to a request for {subject.id!r}", elapsed)
+        if self._buffer.strip():  # a second line already came with the answer
+            self._stop()
+            return Answer(Actual.ERROR, None, "answered this request with more than one line (process restarted)",
+                          elapsed)
+        self._answered = subject.id
         answer = response_answer(reply)
         return Answer(answer.verdict, answer.reason, answer.detail, elapsed)
 
