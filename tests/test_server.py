@@ -78,6 +78,14 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running.process.wait(timeout=10)
 
 
+def client_context(server: Server) -> ssl.SSLContext:
+    """A client's context trusting the server's CA, verifying as strictly as Python 3.13's default context does
+    (which, among other things, refuses a server certificate without an authority key identifier)."""
+    context = ssl.create_default_context(cafile=str(server.ca))
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    return context
+
+
 def call(server: Server, path: str, body: object = None, *, token: str | None = TOKEN,
          raw: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
@@ -85,7 +93,7 @@ def call(server: Server, path: str, body: object = None, *, token: str | None = 
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
-    context = ssl.create_default_context(cafile=str(server.ca))
+    context = client_context(server)
     try:
         with urllib.request.urlopen(request, context=context, timeout=60) as response:
             return response.status, dict(response.headers), response.read()
@@ -148,7 +156,7 @@ def test_tsb_security(server: Server):
     assert call(server, "/v1/key", {"label": "x", "algorithm": "RSA", "keySize": 1024})[0] == 400
     assert call(server, "/v1/key", {"label": "x", "password": "not-an-array"})[0] == 400
     connection = http.client.HTTPSConnection("127.0.0.1", server.port,
-                                             context=ssl.create_default_context(cafile=str(server.ca)))
+                                             context=client_context(server))
     connection.putrequest("POST", "/v1/key")
     connection.putheader("Authorization", f"Bearer {TOKEN}")
     connection.putheader("Content-Length", str(2 * 1024 * 1024))
@@ -385,7 +393,7 @@ def test_download_names_are_rfc_6266(server: Server, label: str):
 def test_slow_clients_are_disconnected(server: Server):
     from hsmsim.server.transport import BODY_TIMEOUT, HANDSHAKE_TIMEOUT, HEADER_TIMEOUT
 
-    context = ssl.create_default_context(cafile=str(server.ca))
+    context = client_context(server)
     slow_headers = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
                                        server_hostname="127.0.0.1")
     slow_headers.sendall(b"POST /v1/key HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -631,7 +639,7 @@ def test_the_server_refuses_a_change_its_restart_could_not_read_back(tmp_path: P
 def test_a_refused_body_closes_its_connection(server: Server):
     """A 413 (declared or streamed) closes the connection, so its sender cannot keep a connection slot busy by
     trickling the body it was refused."""
-    context = ssl.create_default_context(cafile=str(server.ca))
+    context = client_context(server)
     for framing in (b"Content-Length: 2000000\r\n", b"Transfer-Encoding: chunked\r\n"):
         sock = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port)), server_hostname="127.0.0.1")
         sock.sendall(b"POST /v1/key HTTP/1.1\r\nHost: 127.0.0.1\r\n" + framing + b"\r\n")

@@ -6,6 +6,10 @@ and server keys are derived from it instead (reproducible, and so only for tests
 EMULATED and name-constrained to loopback (``localhost``, 127.0.0.0/8, ::1): even a leaked CA
 key cannot vouch for another host. The server certificate names ``localhost``, ``127.0.0.1`` and
 ``::1`` plus the loopback hosts it is asked for, and is rebuilt on every start.
+
+Both carry the key identifiers RFC 5280 asks for (the CA its subject key identifier, the server
+certificate both), which clients that verify strictly require: Python 3.13's default context
+(``VERIFY_X509_STRICT``) refuses a server certificate without an authority key identifier.
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ def tls_ca(directory: Path, seed: str | None = None) -> tuple[x509.Certificate, 
         not_before=_NOT_BEFORE, not_after=_NOT_AFTER,
         extensions=(Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
                     Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
+                    Ext(x509.SubjectKeyIdentifier.from_public_key(key.public_key())),
                     Ext(_LOOPBACK_CONSTRAINTS, critical=True)),
     ), key)
     return cert, key
@@ -145,6 +150,8 @@ def ensure_tls_files(directory: Path, seed: str | None, hosts: list[str]) -> Tls
         extensions=(Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),
                     Ext(key_usage("digital_signature"), critical=True),
                     Ext(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])),
+                    Ext(x509.SubjectKeyIdentifier.from_public_key(key.public_key())),
+                    Ext(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())),
                     Ext(_san(hosts))),
     ), ca_key)
     files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
