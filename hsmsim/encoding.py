@@ -216,16 +216,56 @@ def _json_constant(text: str) -> object:
     raise ValueError(f"{text} is not JSON")
 
 
+JSON_DEPTH_LIMIT = 100
+"""Deepest nesting of arrays and objects :func:`parse_json` and :func:`load_json` accept. No JSON hsmsim reads
+nests more than a few levels; the limit sits well below the depth at which Python 3.11's ``json`` runs out of
+recursion (under 1,000 levels), while 3.13's reads thousands: a fixed bound gives one answer on every Python."""
+
+
+class JsonDepthError(ValueError):
+    """JSON whose arrays and objects nest more than :data:`JSON_DEPTH_LIMIT` levels deep."""
+
+
+def _nests_deeper(value: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels deep in a parsed JSON value (read level by
+    level, never recursing)."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        if not level:
+            return False
+        level = [child for node in level for child in (node.values() if isinstance(node, dict) else node)
+                 if isinstance(child, dict | list)]
+    return bool(level)
+
+
+def parse_json(data: str | bytes, object_pairs_hook: Callable[[list[tuple[str, object]]], object] | None = None,
+               *, i_json: bool = False) -> object:
+    """``json.loads(data, object_pairs_hook=...)`` with nesting bounded the same way on every Python: raises
+    :class:`JsonDepthError` past :data:`JSON_DEPTH_LIMIT` levels (where ``json`` itself runs out of recursion too),
+    :class:`ValueError` for what is not JSON (``UnicodeDecodeError`` included). ``i_json`` also refuses the numbers
+    :func:`load_json` refuses."""
+    try:
+        if i_json:
+            value = json.loads(data, object_pairs_hook=object_pairs_hook, parse_float=_json_float,
+                               parse_int=_json_int, parse_constant=_json_constant)
+        else:
+            value = json.loads(data, object_pairs_hook=object_pairs_hook)
+    except RecursionError:
+        raise JsonDepthError(f"arrays and objects nest more than {JSON_DEPTH_LIMIT} levels deep") from None
+    if _nests_deeper(value, JSON_DEPTH_LIMIT):
+        raise JsonDepthError(f"arrays and objects nest more than {JSON_DEPTH_LIMIT} levels deep")
+    return value
+
+
 def load_json(text: str, object_pairs_hook: Callable[[list[tuple[str, object]]], object] | None = None) -> object:
     """``json.loads(text)`` for hostile input; raises :class:`ValueError` on anything that is not I-JSON.
 
     Besides syntax errors that is NaN/Infinity, a number that is no finite double (``1e99999999999``) or
-    longer than :data:`MAX_JSON_NUMBER_CHARS`, and a member name or string holding a lone surrogate
-    (``"\\ud800"``: not Unicode, so it cannot be compared, printed or re-encoded). Nesting is the caller's
-    to bound before calling (``json`` recurses); what ``object_pairs_hook`` raises passes through.
+    longer than :data:`MAX_JSON_NUMBER_CHARS`, a member name or string holding a lone surrogate
+    (``"\\ud800"``: not Unicode, so it cannot be compared, printed or re-encoded), and nesting deeper than
+    :data:`JSON_DEPTH_LIMIT` (:class:`JsonDepthError`). What ``object_pairs_hook`` raises passes through.
     """
-    value = json.loads(text, object_pairs_hook=object_pairs_hook, parse_float=_json_float, parse_int=_json_int,
-                       parse_constant=_json_constant)
+    value = parse_json(text, object_pairs_hook, i_json=True)
     # A surrogate reaches a string only as a \u escape or a raw code point (ASCII text has none: an O(1) test);
     # searching every string costs more than parsing them.
     if (not text.isascii() or "\\u" in text) and any(_LONE_SURROGATE.search(s) for s in json_strings(value)):

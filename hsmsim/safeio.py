@@ -16,7 +16,6 @@ headers that disagree with each other or with the data, or expansion past the bo
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import struct
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from hsmsim.encoding import JsonDepthError, parse_json
 from hsmsim.errors import BundleError
 from hsmsim.verdict import Reason, Rejected, escaped
 
@@ -192,8 +192,8 @@ def load_json_file(path: Path, limit: int) -> object:
     parser; the caller checks the value's shape."""
     data = read_local_file(path, limit)
     try:
-        return json.loads(data)
-    except RecursionError:
+        return parse_json(data)
+    except JsonDepthError:
         raise BundleError(f"{escaped(str(path))} nests too deeply to be read as JSON") from None
     except ValueError as exc:  # UnicodeDecodeError included
         raise BundleError(f"{escaped(str(path))} is not valid JSON: {str(exc)[:120]}") from None

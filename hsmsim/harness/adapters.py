@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
+from hsmsim.encoding import JsonDepthError, parse_json
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import AdapterConfig, AdapterConfigError
 from hsmsim.harness.model import Actual, Answer, VerifierInfo
@@ -647,8 +648,8 @@ class PersistentVerifier(Verifier):
             if line:
                 break
         try:
-            reply = json.loads(line)
-        except RecursionError:
+            reply = parse_json(line)
+        except JsonDepthError:
             raise ValueError("answered JSON that nests too deeply to read") from None
         except json.JSONDecodeError:
             raise ValueError(f"answered a line that is not JSON: {one_line(line.decode('utf-8', 'replace'), 120)}") \

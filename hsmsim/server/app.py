@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -27,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hsmsim.encoding import parse_json
 from hsmsim.server.store import ServerStore, StateFullError
 from hsmsim.server.transport import BODY_TIMEOUT
 from hsmsim.verdict import escaped
@@ -73,8 +73,8 @@ class Call:
         if not self.body:
             return {}
         try:
-            data = json.loads(self.body)
-        except (ValueError, RecursionError):
+            data = parse_json(self.body)
+        except ValueError:
             raise error("request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise error("request body must be a JSON object")

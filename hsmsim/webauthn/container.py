@@ -394,7 +394,7 @@ def parse_json_object(data: bytes, what: str, limit: int) -> dict[str, Any]:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} holds more than 64 arrays and objects")
     try:
         value = load_json(data.decode("utf-8"), unique_json_members)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except ValueError:  # UnicodeDecodeError included
         raise Rejected(Reason.MALFORMED, f"{what} is not UTF-8 JSON") from None
     if not isinstance(value, dict):
         raise Rejected(Reason.MALFORMED, f"{what} is not a JSON object")

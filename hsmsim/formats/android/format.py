@@ -9,7 +9,6 @@ the vectors :mod:`~hsmsim.formats.android.catalogue`; the ACME statement :mod:`~
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 from cryptography import x509
 
 from hsmsim.device import AttestationRequest, Device
+from hsmsim.encoding import JsonDepthError, parse_json
 from hsmsim.errors import BundleError, ParameterError
 from hsmsim.formats.android.acme import (
     ATTOBJ_SUFFIX,
@@ -192,11 +192,11 @@ class AndroidKeyFormat:
                 continue
             data = read_regular_file(path, MAX_TRUST_ANCHOR_BYTES, budget)
             try:
-                entries = json.loads(data)
+                entries = parse_json(data)
                 if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
                     raise ValueError("not a list of PEM strings")
                 certs += [x509.load_pem_x509_certificate(e.encode()) for e in entries]
-            except RecursionError:
+            except JsonDepthError:
                 raise BundleError(f"{escaped(str(path))} nests too deeply to be a JSON list of PEM roots") from None
             except ValueError as exc:  # UnicodeDecodeError included
                 raise BundleError(f"{escaped(str(path))} is not a JSON list of PEM roots: "

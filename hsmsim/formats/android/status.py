@@ -8,12 +8,11 @@ emulated manufacturer serves the same shape as a local file beside the evidence
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 
 from cryptography import x509
 
-from hsmsim.encoding import indented_json
+from hsmsim.encoding import indented_json, parse_json
 from hsmsim.verdict import Reason, Rejected
 
 STATUS_FILE = "attestation-status.json"
@@ -39,8 +38,8 @@ def read_status_list(data: bytes) -> dict[str, str]:
     if data.count(b"{") + data.count(b"[") > 2 * MAX_STATUS_ENTRIES + 4:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{STATUS_FILE} nests or lists too much")
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:
+        document = parse_json(data.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError and JsonDepthError included
         raise Rejected(Reason.MALFORMED, f"{STATUS_FILE} is not JSON: {str(exc)[:80]}") from None
     entries = document.get("entries") if isinstance(document, dict) else None
     if not isinstance(entries, dict):

@@ -357,7 +357,7 @@ def _load_json(data: bytes, what: str) -> object:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} is {len(data)} bytes (limit {MAX_JSON_BYTES})")
     try:  # a member named twice is ATTR_CONFLICT, as in every format's JSON and CBOR
         return load_json(data.decode("utf-8"), unique_json_members)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError and JsonDepthError included
         raise Rejected(Reason.MALFORMED, f"{what} is not JSON: {exc}") from None
 
 

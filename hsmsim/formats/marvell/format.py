@@ -9,12 +9,12 @@ the generator (:mod:`.generate`, its switches in :mod:`.options`), the reference
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from hsmsim.device import AttestationRequest, Device
+from hsmsim.encoding import parse_json
 from hsmsim.formats.marvell import generate, verify
 from hsmsim.formats.marvell.envelopes import MAX_BUNDLE_CERTS, MAX_JSON_BYTES, document_cloud
 from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, Cloud, MarvellOptions
@@ -54,8 +54,8 @@ def _json_cloud(path: Path) -> Cloud | None:
     if data is None or len(data) > MAX_JSON_BYTES:
         return None
     try:
-        document = json.loads(data)
-    except (ValueError, RecursionError):
+        document = parse_json(data)
+    except ValueError:
         return None
     return document_cloud(document)
 

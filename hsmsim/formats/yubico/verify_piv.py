@@ -21,7 +21,6 @@ What it checks (``shared/specs/other_formats.md`` 2.3, ``round2_formats.md`` 2.3
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -32,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
-from hsmsim.encoding import der_children, der_content, der_oid, key_facts, spki_der
+from hsmsim.encoding import der_children, der_content, der_oid, key_facts, parse_json, spki_der
 from hsmsim.formats.yubico.extensions import (
     FORM_FACTORS,
     PIV_OIDS,
@@ -104,8 +103,8 @@ def json_object(data: bytes, what: str) -> dict[str, object]:
     if len(data) > MAX_FILE:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} is larger than {MAX_FILE} bytes")
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
+        doc = parse_json(data)
+    except ValueError:
         raise Rejected(Reason.MALFORMED, f"{what} is not JSON") from None
     if not isinstance(doc, dict):
         raise Rejected(Reason.MALFORMED, f"{what} is not a JSON object")
