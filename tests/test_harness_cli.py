@@ -113,6 +113,17 @@ def test_plugin_sanity_failure_is_one_clear_message(tmp_path):
     assert f"SKIPPED [{N_PRIMUS - 1}]" in result.stdout, "the format's skips share one message"
 
 
+def test_plugin_fails_a_session_whose_verifier_ran_no_vector(tmp_path):
+    n_apple = len(CORPUS.select(formats=("apple-acme",)))
+    result = pytest_run("-p", "hsmsim", "--hsmsim-verifier", str(EXAMPLES / "naive-careful.toml"),
+                        "--hsmsim-vectors", str(VECTORS), "--hsmsim-format", "apple-acme",
+                        "--pyargs", "hsmsim.conformance", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert f"{n_apple} skipped" in result.stdout
+    assert (f"hsmsim conformance: naive-careful: no vector was run: all {n_apple} selected were skipped"
+            in result.stdout.splitlines())
+
+
 def test_plugin_under_xdist_worksteal_merges_one_report(tmp_path):
     report = tmp_path / "report"
     result = pytest_run("-p", "hsmsim", "--hsmsim-verifier", str(EXAMPLES / "reference.toml"),

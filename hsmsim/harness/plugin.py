@@ -302,6 +302,8 @@ class ConformancePlugin:
         # failures no test case carries: waivers naming no vector, a golden outside the selection not accepted
         self._problems = [m for v in run.verifiers for m in v.stale_waivers]
         self._problems += [c.message for v in run.verifiers for c in v.unjudged_sanity_failures()]
+        self._problems += [f"{v.info.name}: no vector was run: all {len(v.results)} selected were skipped"
+                           for v in run.verifiers if v.tested_nothing()]
         if self._problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self._summary = [f"{v.info.name}: {line}" for v in run.verifiers for line in skip_lines(v, self.corpus)]
@@ -328,7 +330,8 @@ class ConformancePlugin:
             sanity = [SanityCheck.from_json(config.name, s) for s in entry["sanity"].values()]
             runs.append(VerifierRun(config=config, info=VerifierInfo.from_json(entry["info"]), results=results,
                                     sanity=sanity, stale_waivers=unknown_waivers(config, self.corpus),
-                                    strict_reasons=self.strict_reasons, fail_on=self.run_options.fail_on))
+                                    strict_reasons=self.strict_reasons, fail_on=self.run_options.fail_on,
+                                    whole=self.run_options.shard is None))
         ran = {r.id for run in runs for r in run.results}
         vectors = [v for v in self.vectors if v.id in ran]
         return ConformanceRun(corpus=self.corpus, vectors=vectors, verifiers=runs, options=self.run_options)
