@@ -36,8 +36,12 @@ def relative_parts(rel: str) -> list[str]:
     return parts
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a synced temporary file in the same directory and a rename."""
+def write_atomic(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` via a synced temporary file in the same directory and a rename.
+
+    ``exclusive`` links the temporary file to ``path`` instead, so that of processes racing to create ``path``
+    exactly one does, whole, and the others get FileExistsError (whatever the name holds: nothing is replaced).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
@@ -45,7 +49,11 @@ def write_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -28,7 +28,6 @@ from hsmsim.formats import detect, get_format, names, verify_guarded
 from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
 from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec, label_problem
-from hsmsim.keystore.soft import new_key_material
 from hsmsim.model.vectors import Severity
 from hsmsim.safeio import call_budget
 from hsmsim.state import HsmState
@@ -51,10 +50,16 @@ def _parse_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _default_state() -> str:
+    value = os.environ.get("HSMSIM_STATE", ".hsmsim")
+    if value == "":  # as --state '' is: an empty path is misuse, never the default in disguise
+        raise HsmsimError("HSMSIM_STATE is set but empty: unset it or name a directory")
+    return value
+
+
 def _state_option(fn: click.decorators.FC) -> click.decorators.FC:
     return click.option(
-        "--state", "state_dir", type=GivenPath(),
-        default=lambda: os.environ.get("HSMSIM_STATE") or ".hsmsim", show_default=".hsmsim",
+        "--state", "state_dir", type=GivenPath(), default=_default_state, show_default=".hsmsim, or $HSMSIM_STATE",
         help="Directory holding the emulated HSM's device identity and keys.",
     )(fn)
 
@@ -153,11 +158,7 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
     spec = KeySpec.parse(spec_text)
     state = HsmState.open(state_dir, format=format_name, seed=seed)
     policy = KeyPolicy(sensitive=not not_sensitive, extractable=extractable)
-    store = state.store(backend)
-    if imported:
-        created = store.import_key(new_key_material(spec), label, policy=policy)
-    else:
-        created = store.generate(spec, label, policy=policy)
+    created = state.new_key(backend, label, spec, policy, imported=imported)
     attrs = created.attributes
     click.echo(f"{created.label}: {spec.name} on {backend} (device {state.device.format} "
                f"SN {state.device.serial}) local={str(attrs.local).lower()} "
@@ -190,7 +191,7 @@ def key_list(state_dir: Path) -> None:
     state = HsmState.open(state_dir, create=False)
     for backend in state.backends_in_use():
         for stored in state.store(backend).all_keys():
-            click.echo(f"{stored.label}\t{stored.spec.name}\t{backend}\t"
+            click.echo(f"{escaped(stored.label)}\t{stored.spec.name}\t{backend}\t"
                        f"local={str(stored.attributes.local).lower()}")
     state.close()
 
@@ -201,22 +202,23 @@ def key_list(state_dir: Path) -> None:
 _PYTHON_ONLY_PARAMS = frozenset({"options", "names", "account_key"})
 # A value reaches the format as an int only when it is an integer's one decimal spelling, so text a format reads
 # (hex ``0011``, ``+5``) keeps its characters and an int converts back to the digits given.
-_CANONICAL_INT = re.compile(r"-?[1-9][0-9]*|0")
+# Longer digit strings stay text, which a format refuses where it wants a number (no format takes more than 18 digits).
+_CANONICAL_INT = re.compile(r"-?[1-9][0-9]{0,17}|0")
 
 
 @cli.command()
 @click.option("--format", "format_name", default=None,
               help="Evidence format to produce (default: the device's, which is primus for a new state).")
 @click.option("--key", "label", required=True, help="Label of the key to attest.")
-@click.option("--out", "out", type=GivenPath(), required=True,
+@click.option("--out", "out_text", required=True, callback=given_text,
               help="Where the main file goes (e.g. bundle.zip); the other files are written beside it. "
-                   "A path without a suffix is a directory.")
+                   "A path without a suffix, or ending in /, is a directory.")
 @click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
 @click.option("--at", "at_text", default=None, help="Attestation time (ISO 8601); default now.")
 @click.option("--param", "raw_params", multiple=True, metavar="KEY=VALUE",
               help="A format parameter, e.g. pkc_type=1 for luna-pkc (integers are passed as numbers).")
 @_state_option
-def attest(format_name: str | None, label: str, out: Path, attesting_key: str | None,
+def attest(format_name: str | None, label: str, out_text: str, attesting_key: str | None,
            at_text: str | None, raw_params: tuple[str, ...], state_dir: Path) -> None:
     """Write a key's attestation evidence in the device's format (like Parsec's AttestKey)."""
     if format_name is not None:
@@ -238,7 +240,9 @@ def attest(format_name: str | None, label: str, out: Path, attesting_key: str | 
     if at is not None:
         params["attest_time"] = at
     evidence = state.hsm(label).attest(label, format_name, params, attesting_key)
-    as_file = bool(out.suffix) and not os.path.isdir(out)  # isdir: a name too long is refused when written
+    out = Path(out_text)
+    # isdir: a name too long is refused when written
+    as_file = bool(out.suffix) and not out_text.endswith(os.sep) and not os.path.isdir(out)
     directory = out.parent if as_file else out
     outputs = {(out.name if rel == evidence.primary and as_file else rel): data for rel, data in evidence.files.items()}
     if len(outputs) < len(evidence.files):

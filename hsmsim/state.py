@@ -3,6 +3,7 @@
 Layout of a state directory::
 
     hsm.json      the device's format, seed and serial (written once, atomically)
+    labels.lock   serialises key creations, so that a label names one key in the whole state
     soft/         keys of the soft backend, one JSON file each
     token/        the SoftHSM2 token of the pkcs11 backend
     swtpm/        the software TPM of the swtpm backend (its state, private CA and key records)
@@ -14,24 +15,27 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from hsmsim._atomic import write_atomic
+from hsmsim._atomic import locked, write_atomic
 from hsmsim.device import Device
 from hsmsim.errors import BundleError, HsmsimError, KeyNotFoundError
 from hsmsim.formats import names
 from hsmsim.hsm import Hsm
 from hsmsim.keystore import BACKENDS, open_keystore
-from hsmsim.keystore.base import KeyStore
+from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyStore, StoredKey
+from hsmsim.keystore.soft import new_key_material
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.safeio import load_json_object
 from hsmsim.verdict import escaped
 
 DEFAULT_SEED = "hsmsim-default"
+_LABELS_LOCK = "labels.lock"
 _SUBDIRS = {"soft": "soft", "pkcs11": "token", "swtpm": "swtpm"}
 MAX_STATE_FILE_BYTES = 64 * 1024
 """The most ``hsm.json`` may hold (it holds four short strings)."""
@@ -65,21 +69,25 @@ class HsmState:
         if not create and not present:
             raise HsmsimError(f"no hsmsim state in {escaped(str(directory))} "
                               "(create it with 'hsmsim key create --state DIR')")
-        if present:
-            device = _read_device(config_path)
-            if seed is not None and seed != device.seed:
-                raise HsmsimError(f"{escaped(str(directory))} was created with another seed; use a new --state")
-            if format is not None and format != device.format:
-                raise HsmsimError(f"{escaped(str(directory))} emulates a {device.format} HSM, not {format}")
-            return cls(directory, device)
-        device = Device.from_seed(format or "primus", DEFAULT_SEED if seed is None else seed)
-        config = {"format": device.format, "serial": device.serial, "seed": device.seed,
-                  "initialised": device.initialised.isoformat()}
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(config_path, json.dumps(config, indent=1).encode())
-        except OSError as exc:
-            raise HsmsimError(f"cannot write the HSM state {escaped(str(config_path))}: {exc.strerror}") from exc
+        if not present:
+            device = Device.from_seed(format or "primus", DEFAULT_SEED if seed is None else seed)
+            config = {"format": device.format, "serial": device.serial, "seed": device.seed,
+                      "initialised": device.initialised.isoformat()}
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                write_atomic(config_path, json.dumps(config, indent=1).encode(), exclusive=True)
+            except FileExistsError:
+                pass  # another process created the state meanwhile: it is checked below like any existing one
+            except OSError as exc:
+                raise HsmsimError(f"cannot write the HSM state {escaped(str(config_path))}: {exc.strerror}") \
+                    from exc
+            else:
+                return cls(directory, device)
+        device = _read_device(config_path)
+        if seed is not None and seed != device.seed:
+            raise HsmsimError(f"{escaped(str(directory))} was created with another seed; use a new --state")
+        if format is not None and format != device.format:
+            raise HsmsimError(f"{escaped(str(directory))} emulates a {device.format} HSM, not {format}")
         return cls(directory, device)
 
     def store(self, backend: str) -> KeyStore:
@@ -93,6 +101,29 @@ class HsmState:
                     raise HsmsimError(f"cannot open the {backend} key store {escaped(str(where))}: "
                                       f"{exc.strerror}") from exc
             return self._stores[backend]
+
+    def new_key(self, backend: str, label: str, spec: KeySpec, policy: KeyPolicy, *,
+                imported: bool = False) -> StoredKey:
+        """Generate (or, ``imported``, make outside and import) a key labelled ``label`` in ``backend``.
+
+        A label names one key per state (``attest`` looks it up in every backend): raises :class:`HsmsimError`
+        when another backend holds ``label`` already, and what the store raises when ``backend`` does. Creations
+        in one state are serialised across processes, so two cannot both pass the check.
+        """
+        with locked(self.directory / _LABELS_LOCK):
+            for other in self.backends_in_use():
+                if other == backend:
+                    continue
+                try:
+                    self.store(other).get(label)
+                except KeyNotFoundError:
+                    continue
+                raise HsmsimError(f"a key labelled {escaped(label)!r} exists in the {other} backend of "
+                                  f"{escaped(str(self.directory))} (a label names one key per state)")
+            store = self.store(backend)
+            if imported:
+                return store.import_key(new_key_material(spec), label, policy=policy)
+            return store.generate(spec, label, policy=policy)
 
     def backends_in_use(self) -> list[str]:
         """Backends that hold (or have held) keys in this state."""
@@ -169,13 +200,26 @@ def _read_device(path: Path) -> Device:
         if not isinstance(value, str):
             raise HsmsimError(f"corrupt HSM state {escaped(str(path))}: {name} is not a string")
         fields[name] = value
+    shown = escaped(str(path))
     if fields["format"] not in names():
-        raise HsmsimError(f"corrupt HSM state {escaped(str(path))}: unknown format {escaped(fields['format'])!r}")
+        raise HsmsimError(f"corrupt HSM state {shown}: unknown format {escaped(fields['format'])!r}")
+    if not _SERIAL.fullmatch(fields["serial"]):
+        raise HsmsimError(f"corrupt HSM state {shown}: serial is not 1 to 20 decimal digits")
+    if not fields["seed"]:
+        raise HsmsimError(f"corrupt HSM state {shown}: seed is empty")
     try:
         initialised = datetime.fromisoformat(fields["initialised"])
     except ValueError:
-        raise HsmsimError(f"corrupt HSM state {escaped(str(path))}: initialised is not an ISO 8601 time") from None
+        raise HsmsimError(f"corrupt HSM state {shown}: initialised is not an ISO 8601 time") from None
+    if initialised.utcoffset() is None or not _INITIALISED_YEARS[0] <= initialised.year <= _INITIALISED_YEARS[1]:
+        raise HsmsimError(f"corrupt HSM state {shown}: initialised is not a time with a UTC offset in the years "
+                          f"{_INITIALISED_YEARS[0]} to {_INITIALISED_YEARS[1]}")
     return Device(format=fields["format"], serial=fields["serial"], seed=fields["seed"], initialised=initialised)
+
+
+_SERIAL = re.compile(r"[0-9]{1,20}")
+_INITIALISED_YEARS = (2000, 2049)
+"""The device certificates hsmsim derives from ``initialised`` run decades past it, within X.509's dates."""
 
 
 @dataclass

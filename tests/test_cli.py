@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from hsmsim import __version__
+from hsmsim.errors import HsmsimError
+from hsmsim.state import HsmState
 from tests.hostile_files import DEEP_JSON, make_hostile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -424,6 +426,13 @@ _CONFIG = '{"format": %s, "serial": "1", "seed": "x", "initialised": %s}'
     (_CONFIG % ('"primus"', "5"), "hsm.json: initialised is not a string"),
     (_CONFIG % ('"nope"', '"2025-02-27T13:24:33+00:00"'), "hsm.json: unknown format 'nope'"),
     (_CONFIG % ("1", '"2025-02-27T13:24:33+00:00"'), "hsm.json: format is not a string"),
+    (_CONFIG % ('"primus"', '"9999-01-01T00:00:00+00:00"'), "hsm.json: initialised is not a time with a UTC offset"),
+    (_CONFIG % ('"primus"', '"2025-02-27T13:24:33"'), "hsm.json: initialised is not a time with a UTC offset"),
+    (_CONFIG.replace('"1"', '"abc\\n"') % ('"primus"', '"2025-02-27T13:24:33+00:00"'),
+     "hsm.json: serial is not 1 to 20 decimal digits"),
+    (_CONFIG.replace('"1"', '"' + "9" * 3000 + '"') % ('"primus"', '"2025-02-27T13:24:33+00:00"'),
+     "hsm.json: serial is not 1 to 20 decimal digits"),
+    (_CONFIG.replace('"x"', '""') % ('"primus"', '"2025-02-27T13:24:33+00:00"'), "hsm.json: seed is empty"),
 ])
 def test_a_corrupt_hsm_json_is_one_line_and_exit_2(tmp_path, config, message):
     """hsm.json is read bounded (never a FIFO or device, never deeper than the parser goes) and must be the
@@ -440,6 +449,39 @@ def test_a_corrupt_hsm_json_is_one_line_and_exit_2(tmp_path, config, message):
         assert line.startswith("hsmsim: error: corrupt HSM state") and message in line, (args, line)
     left_as_it_was = path.is_symlink() or config == "fifo" or path.read_text() == config
     assert left_as_it_was and not (state / "soft").exists()
+
+
+def test_a_state_created_meanwhile_by_another_process_is_checked_not_replaced(tmp_path, monkeypatch):
+    """Of processes creating one state at once, one writes hsm.json; the others find it and are checked against it
+    (here: the window between the look and the write, opened wide)."""
+    first = HsmState.open(tmp_path / "s", format="fortanix", seed="one")
+    monkeypatch.setattr("hsmsim.state.existing_directory", lambda _directory: False)
+    with pytest.raises(HsmsimError, match="created with another seed"):
+        HsmState.open(tmp_path / "s", format="primus", seed="two")
+    again = HsmState.open(tmp_path / "s", format="fortanix", seed="one")
+    assert again.device == first.device
+    assert json.loads((tmp_path / "s" / "hsm.json").read_text())["seed"] == "one"
+
+
+def test_key_list_escapes_labels_and_an_empty_hsmsim_state_is_misuse(tmp_path):
+    state = tmp_path / "s"
+    assert hsmsim("key", "create", "--label", "plain", "--spec", "ec-p256", state=state).returncode == 0
+    record = next((state / "soft").glob("*.json"))  # as another tool, or a hand edit, could leave it
+    record.write_text(record.read_text().replace('"label": "plain"', '"label": "two\\nlines\\u001b[31m"'))
+    listed = hsmsim("key", "list", state=state)
+    assert listed.returncode == 0 and listed.stdout.splitlines() == ["two\\nlines\\x1b[31m\tec-p256\tsoft\tlocal=true"]
+    empty = subprocess.run([sys.executable, "-m", "hsmsim", "key", "list"], capture_output=True, text=True,
+                           timeout=120, cwd=tmp_path, env={**os.environ, "HSMSIM_STATE": ""})
+    assert _one_line_error(empty) == "hsmsim: error: HSMSIM_STATE is set but empty: unset it or name a directory"
+
+
+def test_attest_out_ending_in_a_slash_is_a_directory(tmp_path):
+    state = tmp_path / "s"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    done = hsmsim("attest", "--key", "k", "--out", f"{tmp_path / 'bundle.v2'}/", state=state)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "bundle.v2").iterdir()) == ["hsm_rsa_root.crt", "k.csr",
+                                                                         "k_attestation.zip"]
 
 
 def test_a_state_that_is_not_a_usable_directory_is_one_line_and_exit_2(tmp_path):

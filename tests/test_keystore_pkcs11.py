@@ -361,3 +361,21 @@ def test_a_token_torn_by_a_kill_during_login_is_repaired(tmp_path: Path) -> None
     with Pkcs11KeyStore(token_dir=token_dir) as store:
         assert store.get("kept").attributes == made.attributes
     assert len(list((token_dir / "tokens").iterdir())) == 1
+
+
+def test_a_label_names_one_key_across_the_backends_of_a_state(tmp_path: Path) -> None:
+    """attest looks a label up in every backend: key create refuses one another backend holds, in either order."""
+    from hsmsim.errors import HsmsimError
+    from hsmsim.state import HsmState
+
+    state = HsmState.open(tmp_path / "s", seed="labels")
+    try:
+        state.new_key("soft", "shared", KeySpec.parse("ec-p256"), KeyPolicy())
+        with pytest.raises(HsmsimError, match="a key labelled 'shared' exists in the soft backend"):
+            state.new_key("pkcs11", "shared", KeySpec.parse("ec-p256"), KeyPolicy())
+        state.new_key("pkcs11", "other", KeySpec.parse("ec-p256"), KeyPolicy())
+        with pytest.raises(HsmsimError, match="a key labelled 'other' exists in the pkcs11 backend"):
+            state.new_key("soft", "other", KeySpec.parse("ec-p256"), KeyPolicy(), imported=True)
+        assert [k.label for b in state.backends_in_use() for k in state.store(b).all_keys()] == ["shared", "other"]
+    finally:
+        state.close()
