@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -304,8 +305,14 @@ def test_temporary_token_is_removed_and_close_is_idempotent() -> None:
 def test_missing_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
                                          tmp_path: Path) -> None:
     monkeypatch.setenv("HSMSIM_PKCS11_MODULE", str(tmp_path / "no-such-libsofthsm2.so"))
-    with pytest.raises(BackendUnavailableError, match="apt-get install softhsm2"):
+    with pytest.raises(BackendUnavailableError, match=r"no-such-libsofthsm2\.so does not exist; .*apt-get install "
+                                                      r"softhsm2"):
         Pkcs11KeyStore(token_dir=tmp_path / "t")
+    monkeypatch.setenv("HSMSIM_PKCS11_MODULE", str(tmp_path))
+    with pytest.raises(BackendUnavailableError, match=re.escape(f"HSMSIM_PKCS11_MODULE={tmp_path} is not a file; ")):
+        Pkcs11KeyStore(token_dir=tmp_path / "t")
+    with pytest.raises(BackendUnavailableError, match=re.escape(f"PKCS#11 module {tmp_path} is not a file; ")):
+        Pkcs11KeyStore(module=str(tmp_path), token_dir=tmp_path / "t")
 
 
 _INIT_RACE = """

@@ -183,6 +183,11 @@ def find_softhsm_module() -> str | None:
     return next((path for path in SOFTHSM_CANDIDATES if Path(path).is_file()), None)
 
 
+def _not_a_file(path: str) -> str:
+    """Why ``path`` cannot be a module, in a few words."""
+    return "is not a file" if os.path.lexists(path) else "does not exist"
+
+
 def _is_softhsm(module: str) -> bool:
     return "softhsm" in Path(module).name.lower()
 
@@ -345,13 +350,13 @@ class Pkcs11KeyStore:
             if module is None:
                 where = os.environ.get(MODULE_ENV, "").strip()
                 raise BackendUnavailableError(
-                    f"{MODULE_ENV}={where} does not exist; {_INSTALL_HINT}" if where else
+                    f"{MODULE_ENV}={where} {_not_a_file(where)}; {_INSTALL_HINT}" if where else
                     f"SoftHSM2 not found (looked in {', '.join(SOFTHSM_CANDIDATES)}); "
                     f"{_INSTALL_HINT} or set {MODULE_ENV}"
                 )
         elif not Path(module).is_file():
             raise BackendUnavailableError(
-                f"PKCS#11 module {module} does not exist; {_INSTALL_HINT}"
+                f"PKCS#11 module {module} {_not_a_file(module)}; {_INSTALL_HINT}"
             )
         self.module = module
         self.token_label = token_label
