@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 
 from hsmsim.device import Device
 from hsmsim.encoding import der_explicit, der_integer, der_tlv
-from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
+from hsmsim.errors import BundleError, HsmsimError, ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.android import cbor, keydescription
 from hsmsim.formats.android import verify as android_verify
@@ -37,6 +37,7 @@ from hsmsim.formats.android.catalogue import (
     mutations,
 )
 from hsmsim.formats.android.format import AndroidKeyFormat
+from hsmsim.formats.android.generate import pinned_roots_pem
 from hsmsim.formats.android.keydescription import (
     OID_KEY_DESCRIPTION,
     TAGS,
@@ -962,6 +963,36 @@ def test_attest_refuses_software_attestation(android_hsm):
     """Software attestation (the Keymaster 1 golden) is the corpus's; attest says so instead of failing inside."""
     with pytest.raises(ParameterError, match=r"must be TRUSTED_ENVIRONMENT or STRONG_BOX, not 'software'"):
         android_hsm.attest("key-ec-p384", "android-key", {"attest_time": ATTEST_TIME, "security_level": "software"})
+
+
+@pytest.mark.parametrize("label", ["attestation_roots", "attestation roots"])
+def test_a_label_never_names_the_chain_after_the_roots_file(label):
+    """A chain whose file would be attestation_roots.pem would be lost under the pinned roots written there: attest
+    refuses the label, here and in the formats that carry an android-key chain, instead of writing the roots."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), label, created=KEY_CREATED)
+    for format_name in ("android-key", "android-acme", "purebred"):
+        hsm = Hsm(Device.from_seed(format_name, SEED), store)
+        with pytest.raises(HsmsimError, match=f"^android-key cannot attest a key labelled '{label}': its chain "
+                                              "would be written as attestation_roots.pem"):
+            hsm.attest(label, format_name, {"attest_time": ATTEST_TIME})
+    store.generate(KeySpec.parse("ec-p256"), "attestation_roots.pem", created=KEY_CREATED)
+    evidence = Hsm(Device.from_seed("android-key", SEED), store).attest("attestation_roots.pem", "android-key",
+                                                                        {"attest_time": ATTEST_TIME})
+    assert sorted(evidence.files) == ["attestation_roots.pem", "attestation_roots.pem.challenge",
+                                      "attestation_roots.pem.pem"]
+    assert evidence.files["attestation_roots.pem"] == pinned_roots_pem(SEED)
+
+
+def test_cli_refuses_a_label_that_names_the_roots_file(tmp_path):
+    state = tmp_path / "phone"
+    created = hsmsim("key", "create", "--format", "android-key", "--label", "attestation_roots", "--spec", "ec-p256",
+                     state=state)
+    assert created.returncode == 0, created.stderr
+    refused = hsmsim("attest", "--key", "attestation_roots", "--out", f"{tmp_path / 'out'}/", state=state)
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert refused.stderr.startswith("hsmsim: error: android-key cannot attest a key labelled 'attestation_roots'")
+    assert not (tmp_path / "out").exists()
 
 
 def _software_entries(evidence: Evidence) -> list[tuple[int, bytes]]:

@@ -221,6 +221,32 @@ def test_crmf_form_must_be_known(hsm: Hsm) -> None:
         hsm.attest("key-ec-p256", "csr-attestation", {"attest_time": AT, "form": "cmc"})
 
 
+@pytest.mark.parametrize("statements", ["", ",,", []])
+def test_csr_statements_must_name_at_least_one(hsm: Hsm, statements: str | list[str]) -> None:
+    """An AttestationBundle holds one statement or more: no statement is a bad parameter, not an empty bundle."""
+    with pytest.raises(ParameterError, match=r"^parameter statements must be one or more statement names from "):
+        hsm.attest("key-ec-p256", "csr-attestation", {"attest_time": AT, "statements": statements})
+
+
+@pytest.mark.parametrize(("format_name", "primary", "root_file"), [
+    ("pkix-evidence", "______x_y.evidence.pem", evidence.ROOT_FILE),
+    ("csr-attestation", "______x_y.csr", csr.ROOTS_FILE),
+])
+def test_files_are_named_by_the_labels_safe_stem(tmp_path: Path, format_name: str, primary: str,
+                                                 root_file: str) -> None:
+    """A key label is not a path: the evidence and its nonce are named by the label's safe stem, as every other
+    format's files are, so they land in the bundle directory and are detected and verified from it."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), "../Ключ x/y", created=datetime(2025, 3, 3, tzinfo=UTC))
+    ev = Hsm(Device.from_seed("primus", SEED), store).attest("../Ключ x/y", format_name, {"attest_time": AT})
+    assert (ev.primary, sorted(ev.files)) == (primary, sorted([primary, "______x_y.nonce", root_file]))
+    ev.write(tmp_path)
+    fmt = get_format(format_name)
+    assert detect(tmp_path) is fmt
+    verdict = fmt.verify(fmt.load(tmp_path), _anchors(ev, root_file), at=LATER)
+    assert verdict.accepted, verdict.summary()
+
+
 def test_native_statement_round_trip() -> None:
     inner = Evidence("primus", {"a.zip": b"PK", "a.csr": b"x"}, "a.zip")
     assert csr.decode_native(csr.encode_native(inner)) == inner
@@ -433,3 +459,13 @@ def test_cli_csr_wrapping_primus_luna_and_tpm(tmp_path: Path) -> None:
         checked = _hsmsim("verify", str(out / "k.csr"), "--root", str(out / csr.ROOTS_FILE),
                           "--at", "2025-11-04T00:00:00Z")
         assert (checked.returncode, checked.stdout.strip()) == (0, "ACCEPT"), checked.stdout + checked.stderr
+
+
+def test_cli_refuses_an_empty_statements_parameter(tmp_path: Path) -> None:
+    state = str(tmp_path / "state")
+    assert _hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--state", state).returncode == 0
+    made = _hsmsim("attest", "--key", "k", "--format", "csr-attestation", "--param", "statements=",
+                   "--out", f"{tmp_path / 'out'}/", "--state", state)
+    assert made.returncode == 2 and len(made.stderr.splitlines()) == 1, made.stderr
+    assert made.stderr.startswith("hsmsim: error: parameter statements must be one or more statement names from ")
+    assert not (tmp_path / "out").exists()

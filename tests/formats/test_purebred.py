@@ -222,6 +222,24 @@ def test_cli_verify_detects_a_generated_request(hsm: Hsm, tmp_path: Path) -> Non
     assert "ACCEPT" in result.stdout
 
 
+@pytest.mark.parametrize("kind", ["android", "windows"])
+def test_files_are_named_by_the_labels_safe_stem(tmp_path: Path, kind: str) -> None:
+    """A key label is not a path: the request, target and sibling files are named by its safe stem, as every
+    other format's are, so they land in the bundle directory and are detected and verified from it."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("rsa-3072"), "../Ключ x/y", created=datetime(2025, 3, 3, tzinfo=UTC))
+    evidence = Hsm(Device.from_seed("purebred", SEED), store).attest("../Ключ x/y", "purebred",
+                                                                     {"attest_time": AT, "kind": kind})
+    sibling = ".challenge" if kind == "android" else ".ca-exchange.p8"
+    assert sorted(evidence.files) == sorted(["______x_y_request.bin", "______x_y_target.der", f"______x_y{sibling}",
+                                             "purebred_roots.pem"])
+    evidence.write(tmp_path)
+    assert detect(tmp_path).name == "purebred"
+    verdict = get_format("purebred").verify(get_format("purebred").load(tmp_path), _roots(evidence),
+                                            at=AT + timedelta(hours=1))
+    assert verdict.accepted, verdict.summary()
+
+
 def test_the_bag_is_ordered_leaf_first_whatever_its_order(hsm: Hsm) -> None:
     evidence = hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "container": "preenroll"})
     certs = [x509.load_der_x509_certificate(c)

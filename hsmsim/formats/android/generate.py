@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem, spki_der
-from hsmsim.errors import ParameterError, UnsupportedKeyError
+from hsmsim.errors import HsmsimError, ParameterError, UnsupportedKeyError
 from hsmsim.formats.android.keydescription import (
     Algorithm,
     ApplicationId,
@@ -207,9 +207,11 @@ def request_inputs(request: AttestationRequest, options: AndroidOptions) -> tupl
 
 
 def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> Evidence:
-    """The chain PEM and the issued challenge for the request's key.
+    """The chain PEM and the issued challenge for the request's key, and :data:`ROOTS_FILE`.
 
-    Parameters: :func:`request_inputs`' and ``challenge`` (text).
+    Parameters: :func:`request_inputs`' and ``challenge`` (text). The evidence files never overwrite
+    :data:`ROOTS_FILE`: raises :class:`HsmsimError` (one line) for a key whose label's file stem is
+    ``attestation_roots``, whose chain would be named so.
     """
     key = request.key
     public_key, facts, level, shape = request_inputs(request, options)
@@ -225,5 +227,9 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
                             factory=shape is ChainShape.FACTORY)
     pem = chain_pem([leaf, *above_leaf(identity, shape)])
     stem = safe_file_stem(key.label)
-    files = {**evidence_files(stem, pem, challenge), ROOTS_FILE: pinned_roots_pem(request.device.seed)}
+    files = evidence_files(stem, pem, challenge)
+    if ROOTS_FILE in files:
+        raise HsmsimError(f"android-key cannot attest a key labelled {key.label!r}: its chain would be written "
+                          f"as {ROOTS_FILE}, the file of the pinned roots; give the key another label")
+    files[ROOTS_FILE] = pinned_roots_pem(request.device.seed)
     return Evidence("android-key", files, f"{stem}.pem")

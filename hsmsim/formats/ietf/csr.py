@@ -44,7 +44,7 @@ from hsmsim.formats.ietf.evidence import NONCE_SUFFIX, evidence_der, request_non
 from hsmsim.formats.ietf.evidence import check as check_evidence
 from hsmsim.formats.ietf.pki import tpm_identity
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import MAX_BUNDLE_FILES, Evidence, TrustAnchors
+from hsmsim.model.evidence import MAX_BUNDLE_FILES, Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.builder import UTF8, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
 from hsmsim.pki.signing import sign
@@ -249,38 +249,42 @@ def draft_for(request: AttestationRequest, statement_names: Sequence[str], form:
                     form=form)
 
 
-def request_name(label: str, draft: CsrDraft) -> str:
-    """``<label>.csr`` or ``<label>.crmf``."""
-    return f"{label}{SUFFIXES[draft.form]}"
+def request_name(stem: str, draft: CsrDraft) -> str:
+    """``<stem>.csr`` or ``<stem>.crmf``."""
+    return f"{stem}{SUFFIXES[draft.form]}"
 
 
-def draft_files(label: str, draft: CsrDraft, csr: bytes | None = None) -> dict[str, bytes]:
-    """The request (``<label>.csr`` PEM, or ``<label>.crmf`` DER), ``<label>.nonce`` and the roots of every
+def draft_files(stem: str, draft: CsrDraft, csr: bytes | None = None) -> dict[str, bytes]:
+    """The request (``<stem>.csr`` PEM, or ``<stem>.crmf`` DER), ``<stem>.nonce`` and the roots of every
     statement."""
     der = csr if csr is not None else draft.build()
-    return {request_name(label, draft): der if draft.form == CRMF else pem(der, "CERTIFICATE REQUEST"),
-            f"{label}{NONCE_SUFFIX}": draft.nonce.hex().encode() + b"\n",
+    return {request_name(stem, draft): der if draft.form == CRMF else pem(der, "CERTIFICATE REQUEST"),
+            f"{stem}{NONCE_SUFFIX}": draft.nonce.hex().encode() + b"\n",
             ROOTS_FILE: b"".join(cert_pem(r) for r in draft.roots)}
 
 
 def default_statements(request: AttestationRequest) -> list[str]:
-    """The ``statements`` parameter, else the device's own format's statement (if it has one) and PKIX Evidence."""
+    """The ``statements`` parameter, else the device's own format's statement (if it has one) and PKIX Evidence.
+    Raises :class:`ParameterError` unless the parameter names at least one statement, each a known one (an
+    AttestationBundle holds one or more)."""
     given = request.parameters.get("statements")
     if given is not None:
         chosen = ([s for s in given.split(",") if s] if isinstance(given, str)
                   else list(given) if isinstance(given, list | tuple) else None)
-        if chosen is None or not all(isinstance(s, str) and s in STATEMENT_TYPES for s in chosen):
-            raise ParameterError.invalid("statements", f"statement names from {', '.join(sorted(STATEMENT_TYPES))}",
-                                         given)
+        if not chosen or not all(isinstance(s, str) and s in STATEMENT_TYPES for s in chosen):
+            raise ParameterError.invalid(
+                "statements", f"one or more statement names from {', '.join(sorted(STATEMENT_TYPES))}", given)
         return chosen
     own = request.device.format
     return [own, PKIX_EVIDENCE] if own in PRIVATE_TYPES else [PKIX_EVIDENCE]
 
 
 def generate(request: AttestationRequest) -> Evidence:
-    """The CSR attestation of the request's key: its request (parameter ``form``), nonce and roots."""
+    """The CSR attestation of the request's key: its request (parameter ``form``), nonce and roots, named by the
+    key label's :func:`~hsmsim.model.evidence.safe_file_stem`, so they all lie in the bundle directory."""
     draft = draft_for(request, default_statements(request), str(request.parameters.get("form", PKCS10)))
-    return Evidence(FORMAT, draft_files(request.key.label, draft), request_name(request.key.label, draft))
+    stem = safe_file_stem(request.key.label)
+    return Evidence(FORMAT, draft_files(stem, draft), request_name(stem, draft))
 
 
 # -- verification -------------------------------------------------------------------------------

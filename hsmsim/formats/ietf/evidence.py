@@ -41,7 +41,7 @@ from hsmsim.formats.ietf.asn1 import (
     SignatureBlock,
 )
 from hsmsim.keystore.base import StoredKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
@@ -166,18 +166,21 @@ def request_platform(request: AttestationRequest, vendor: str) -> Platform:
                     firmware=device.firmware or "1.0.0", fips_level=level)
 
 
-def evidence_files(label: str, der: bytes, nonce: bytes, root_pem: bytes) -> dict[str, bytes]:
-    """The files a relying party receives: the Evidence PEM, its nonce and the emulated root (``root_pem``)."""
-    return {f"{label}{EVIDENCE_SUFFIX}": pem(der, PEM_LABEL), f"{label}{NONCE_SUFFIX}": nonce.hex().encode() + b"\n",
+def evidence_files(stem: str, der: bytes, nonce: bytes, root_pem: bytes) -> dict[str, bytes]:
+    """The files a relying party receives: the Evidence PEM (``<stem>.evidence.pem``), its nonce
+    (``<stem>.nonce``) and the emulated root (``root_pem``, as :data:`ROOT_FILE`)."""
+    return {f"{stem}{EVIDENCE_SUFFIX}": pem(der, PEM_LABEL), f"{stem}{NONCE_SUFFIX}": nonce.hex().encode() + b"\n",
             ROOT_FILE: root_pem}
 
 
 def generate(request: AttestationRequest, vendor: str) -> Evidence:
-    """PKIX Evidence for the request's key, signed by the request's attesting identity."""
+    """PKIX Evidence for the request's key, signed by the request's attesting identity; its files are named by
+    the key label's :func:`~hsmsim.model.evidence.safe_file_stem`, so they all lie in the bundle directory."""
     nonce = request_nonce(request)
     der = sign_evidence(asn1.encode_tbs(1, golden_entities(request, vendor, nonce)), [request.attesting])
-    files = evidence_files(request.key.label, der, nonce, cert_pem(request.attesting.root))
-    return Evidence(FORMAT, files, f"{request.key.label}{EVIDENCE_SUFFIX}")
+    stem = safe_file_stem(request.key.label)
+    files = evidence_files(stem, der, nonce, cert_pem(request.attesting.root))
+    return Evidence(FORMAT, files, f"{stem}{EVIDENCE_SUFFIX}")
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from hsmsim.formats.purebred.envelope import (
     wrap,
 )
 from hsmsim.formats.purebred.verify import FORMAT, SIBLING_SUFFIXES, request_der
-from hsmsim.model.evidence import Evidence
+from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, CertSpec, build_certificate, name
 from hsmsim.pki.seed import derive_serial, drbg
 
@@ -129,20 +129,21 @@ def target_certificate(request: AttestationRequest) -> bytes:
     return build_certificate(spec, request.key_signer).public_bytes(Encoding.DER)
 
 
-def evidence_files(label: str, container: bytes, preenroll: bool, target: bytes | None, parts: Parts
+def evidence_files(stem: str, container: bytes, preenroll: bool, target: bytes | None, parts: Parts
                    ) -> dict[str, bytes]:
-    """The generated files (module notes)."""
-    primary = f"{label}_attestation.bin" if preenroll else f"{label}_request.bin"
+    """The generated files (module notes), ``<stem>`` where the notes say ``<label>``."""
+    primary = f"{stem}_attestation.bin" if preenroll else f"{stem}_request.bin"
     files = {primary: container}
     if target is not None:
-        files[f"{label}_target.der"] = target
-    files.update({f"{label}{suffix}": data for suffix, data in parts.beside.items()})
+        files[f"{stem}_target.der"] = target
+    files.update({f"{stem}{suffix}": data for suffix, data in parts.beside.items()})
     files[ROOTS_FILE] = b"".join(cert_pem(r) for r in parts.roots)
     return files
 
 
 def generate(request: AttestationRequest) -> Evidence:
-    """The Purebred request (or pre-enrollment container) of the request's key with its target and roots."""
+    """The Purebred request (or pre-enrollment container) of the request's key with its target and roots, named
+    by the key label's :func:`~hsmsim.model.evidence.safe_file_stem`, so they all lie in the bundle directory."""
     kind = kind_for(request.device, request.parameters)
     container = str(request.parameters.get("container", "request"))
     if container not in CONTAINERS:
@@ -151,5 +152,6 @@ def generate(request: AttestationRequest) -> Evidence:
     preenroll = container == "preenroll" and kind is not YUBIKEY  # a YubiKey pre-enrolls with its request
     parts = inner_parts(request, kind)
     envelope = parts.content if preenroll else draft(request, kind, parts.content).build()
-    files = evidence_files(request.key.label, envelope, preenroll, target_certificate(request), parts)
+    files = evidence_files(safe_file_stem(request.key.label), envelope, preenroll, target_certificate(request),
+                           parts)
     return Evidence(FORMAT, files, next(iter(files)))
