@@ -211,8 +211,8 @@ _CANONICAL_INT = re.compile(r"-?[1-9][0-9]{0,17}|0")
               help="Evidence format to produce (default: the device's, which is primus for a new state).")
 @click.option("--key", "label", required=True, help="Label of the key to attest.")
 @click.option("--out", "out_text", required=True, callback=given_text,
-              help="Where the main file goes (e.g. bundle.zip); the other files are written beside it. "
-                   "A path without a suffix, or ending in /, is a directory.")
+              help="Where the main file goes (e.g. bundle.zip: the main file's suffix); the other files are written "
+                   "beside it. A path without a suffix, or ending in /, is a directory.")
 @click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
 @click.option("--at", "at_text", default=None, help="Attestation time (ISO 8601); default now.")
 @click.option("--param", "raw_params", multiple=True, metavar="KEY=VALUE",
@@ -248,6 +248,10 @@ def attest(format_name: str | None, label: str, out_text: str, attesting_key: st
     if len(outputs) < len(evidence.files):
         _fail(f"--out {escaped(out.name)} is the name of another file of the bundle "
               f"({', '.join(rel for rel in evidence.files if rel != evidence.primary)}); name the main file otherwise")
+    expected = Path(evidence.primary).suffix
+    if as_file and out.suffix != expected:
+        _fail(f"--out {escaped(out.name)}: the main file of {evidence.format} evidence is a {expected or 'file'} "
+              f"({escaped(evidence.primary)}); name it so, or give a directory")
     for target in write_new_files(directory, outputs):
         click.echo(escaped(str(target)))
     state.close()

@@ -482,6 +482,10 @@ def test_attest_out_ending_in_a_slash_is_a_directory(tmp_path):
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "bundle.v2").iterdir()) == ["hsm_rsa_root.crt", "k.csr",
                                                                          "k_attestation.zip"]
+    wrong = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "o" / "evidence.pem"), state=state)
+    assert _one_line_error(wrong) == ("hsmsim: error: --out evidence.pem: the main file of primus evidence is a .zip "
+                                      "(k_attestation.zip); name it so, or give a directory")
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_state_that_is_not_a_usable_directory_is_one_line_and_exit_2(tmp_path):

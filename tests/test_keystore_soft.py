@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 from cryptography import x509
@@ -201,3 +203,30 @@ def test_a_lookup_listing_the_directory_does_not_stall_a_creation(tmp_path, monk
         release.set()
         lookup.join(10)
     assert missed == [True] and store.get("k").attributes.label == "k"
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"attributes": {"extractable": True}}, "both extractable and never_extractable"),
+    ({"attributes": {"sensitive": False}}, "always_sensitive but not sensitive"),
+    ({"created": "2025-03-03T00:00:00"}, "created is a time without a UTC offset"),
+])
+def test_a_key_record_whose_fields_contradict_is_corrupt(tmp_path, edit, message):
+    """What the PKCS#11 attributes cannot say together (a key both extractable and never so) is a corrupt record,
+    not a key to attest."""
+    SoftKeyStore(directory=tmp_path).generate(KeySpec.parse("ec-p256"), "k")
+    path = next(tmp_path.glob("*.json"))
+    record = json.loads(path.read_text())
+    record["attributes"] |= edit.get("attributes", {})
+    record |= {key: value for key, value in edit.items() if key != "attributes"}
+    path.write_text(json.dumps(record))
+    with pytest.raises(KeystoreError, match=message):
+        SoftKeyStore(directory=tmp_path).all_keys()
+
+
+def test_keys_read_back_are_listed_in_creation_order(tmp_path):
+    """Records are named by key id: a store reading them lists the keys by creation time, not by file name."""
+    store = SoftKeyStore(directory=tmp_path)
+    labels = [f"key-{n}" for n in range(6)]
+    for n, label in enumerate(labels):
+        store.generate(KeySpec.parse("ec-p256"), label, created=datetime(2025, 1, 1 + n, tzinfo=UTC))
+    assert [key.label for key in SoftKeyStore(directory=tmp_path).all_keys()] == labels

@@ -201,10 +201,11 @@ class SoftKeyStore:
         return entry[0]
 
     def all_keys(self) -> list[StoredKey]:
-        """Every key, in creation order (this store's first, then those other stores made)."""
+        """Every key, in creation order: by creation time, keys created at the same time in the order this store
+        made or read them (records on disk are named by key id, so their listing order says nothing)."""
         if self._directory is not None:
             self._refresh()
-        return [entry[0] for entry in list(self._keys.values())]
+        return sorted((entry[0] for entry in list(self._keys.values())), key=lambda key: key.created)
 
     def signer(self, key: StoredKey) -> PrivateKey:
         """The in-process private key object for ``key``."""
@@ -257,11 +258,18 @@ class SoftKeyStore:
             raw = base64.b64decode(record["material"], validate=True)
             material: PrivateKey | bytes = raw if record["secret"] is True else _load_private(raw)
             attributes = _attributes(record["attributes"])
+            if attributes.never_extractable and attributes.extractable:
+                raise ValueError("attributes say both extractable and never_extractable")
+            if attributes.always_sensitive and not attributes.sensitive:
+                raise ValueError("attributes say always_sensitive but not sensitive")
+            created = datetime.fromisoformat(record["created"])
+            if created.utcoffset() is None:
+                raise ValueError("created is a time without a UTC offset")
             key = StoredKey(
                 spec=spec_of(material),
                 attributes=attributes,
                 public_key=None if isinstance(material, bytes) else material.public_key(),
-                created=datetime.fromisoformat(record["created"]),
+                created=created,
                 check_value=aes_check_value(material) if isinstance(material, bytes) else None,
             )
         except BundleError as exc:
