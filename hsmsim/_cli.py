@@ -211,8 +211,8 @@ _CANONICAL_INT = re.compile(r"-?[1-9][0-9]{0,17}|0")
               help="Evidence format to produce (default: the device's, which is primus for a new state).")
 @click.option("--key", "label", required=True, help="Label of the key to attest.")
 @click.option("--out", "out_text", required=True, callback=given_text,
-              help="Where the main file goes (e.g. bundle.zip: the main file's suffix); the other files are written "
-                   "beside it. A path without a suffix, or ending in /, is a directory.")
+              help="Where the main file goes, with the main file's suffix (e.g. bundle.zip for a zip); the other "
+                   "files are written beside it. A path without a suffix, or ending in /, is a directory.")
 @click.option("--attesting-key", default=None, help="Sign with this key instead of the partition's.")
 @click.option("--at", "at_text", default=None, help="Attestation time (ISO 8601); default now.")
 @click.option("--param", "raw_params", multiple=True, metavar="KEY=VALUE",

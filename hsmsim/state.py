@@ -39,6 +39,9 @@ _LABELS_LOCK = "labels.lock"
 _SUBDIRS = {"soft": "soft", "pkcs11": "token", "swtpm": "swtpm"}
 MAX_STATE_FILE_BYTES = 64 * 1024
 """The most ``hsm.json`` may hold (it holds four short strings)."""
+_SERIAL = re.compile(r"[0-9]{1,20}")
+_INITIALISED_YEARS = (2000, 2049)
+"""The device certificates hsmsim derives from ``initialised`` run decades past it, within X.509's dates."""
 
 
 @dataclass
@@ -215,11 +218,6 @@ def _read_device(path: Path) -> Device:
         raise HsmsimError(f"corrupt HSM state {shown}: initialised is not a time with a UTC offset in the years "
                           f"{_INITIALISED_YEARS[0]} to {_INITIALISED_YEARS[1]}")
     return Device(format=fields["format"], serial=fields["serial"], seed=fields["seed"], initialised=initialised)
-
-
-_SERIAL = re.compile(r"[0-9]{1,20}")
-_INITIALISED_YEARS = (2000, 2049)
-"""The device certificates hsmsim derives from ``initialised`` run decades past it, within X.509's dates."""
 
 
 @dataclass
