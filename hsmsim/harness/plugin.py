@@ -296,14 +296,13 @@ class ConformancePlugin:
             self._session.close()
         if hasattr(session.config, "workerinput"):
             return
-        from hsmsim.harness.report import regression_lines, skip_lines, write_report
+        from hsmsim.harness.report import nothing_run_line, regression_lines, skip_lines, write_report
 
         run = self._run()
         # failures no test case carries: waivers naming no vector, a golden outside the selection not accepted
         self._problems = [m for v in run.verifiers for m in v.stale_waivers]
         self._problems += [c.message for v in run.verifiers for c in v.unjudged_sanity_failures()]
-        self._problems += [f"{v.info.name}: no vector was run: all {len(v.results)} selected were skipped"
-                           for v in run.verifiers if v.tested_nothing()]
+        self._problems += [f"{v.info.name}: {nothing_run_line(v)}" for v in run.verifiers if v.tested_nothing()]
         if self._problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self._summary = [f"{v.info.name}: {line}" for v in run.verifiers for line in skip_lines(v, self.corpus)]

@@ -618,6 +618,11 @@ def failing_lines(verifier: VerifierRun) -> list[str]:
     lines += verifier.stale_waivers
     lines += [c.message for c in verifier.sanity if not c.ok]
     if verifier.tested_nothing():
-        lines.append(f"no vector was run: all {len(verifier.results)} selected were skipped (see below)")
+        lines.append(f"{nothing_run_line(verifier)} (see below)")
     return [visible(line, TEXT_LIMIT) for line in lines]
+
+
+def nothing_run_line(verifier: VerifierRun) -> str:
+    """Why a verifier whose every selected vector was skipped fails the run (see ``VerifierRun.tested_nothing``)."""
+    return f"no vector was run: all {len(verifier.results)} selected were skipped"
 
