@@ -189,11 +189,12 @@ def _note_unattestable(format_name: str, spec: KeySpec) -> None:
 def key_list(state_dir: Path) -> None:
     """List the keys of every backend in the state."""
     state = HsmState.open(state_dir, create=False)
-    for backend in state.backends_in_use():
-        for stored in state.store(backend).all_keys():
-            click.echo(f"{escaped(stored.label)}\t{stored.spec.name}\t{backend}\t"
-                       f"local={str(stored.attributes.local).lower()}")
+    # Every backend is read before anything is printed: a backend that cannot be opened fails the listing whole.
+    lines = [f"{escaped(stored.label)}\t{stored.spec.name}\t{backend}\tlocal={str(stored.attributes.local).lower()}"
+             for backend in state.backends_in_use() for stored in state.store(backend).all_keys()]
     state.close()
+    for line in lines:
+        click.echo(line)
 
 
 # -- attest / verify ------------------------------------------------------------------------

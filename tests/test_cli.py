@@ -655,6 +655,24 @@ def test_a_hostile_pkcs11_creation_time_file_is_one_line_and_exit_2(tmp_path, ki
     assert message in lines[0], result.stderr
 
 
+@pytest.mark.skipif(not _softhsm_available(), reason="SoftHSM2 is not installed (make setup installs it)")
+def test_a_deleted_token_with_recorded_keys_is_refused_not_made_again(tmp_path):
+    state = tmp_path / "hsm"
+    for label in ("a", "b"):
+        assert hsmsim("key", "create", "--label", label, "--spec", "ec-p256", "--backend", "pkcs11",
+                      state=state).returncode == 0
+    assert hsmsim("key", "create", "--label", "s", "--spec", "ec-p256", state=state).returncode == 0
+    for token in (state / "token" / "tokens").iterdir():
+        shutil.rmtree(token)
+    for args in (("key", "list"), ("attest", "--key", "a", "--out", str(tmp_path / "out") + "/")):
+        result = hsmsim(*args, state=state)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert "is empty, but hsmsim-created.json beside it records 2 keys made on it" in lines[0], result.stderr
+        assert result.stdout == ""  # the soft key is not listed before the failure
+    assert not any((state / "token" / "tokens").iterdir())
+
+
 @pytest.mark.skipif(_swtpm_unavailable() is not None, reason=f"swtpm backend unavailable: {_swtpm_unavailable()}")
 @pytest.mark.parametrize(("kind", "message"), [
     ("fifo", "is not a regular file"),

@@ -37,7 +37,8 @@ Guarantees
 SoftHSM2 setup
 --------------
 With SoftHSM2 (the default), each store gets a private directory: ``token_dir`` if given
-(persistent; an initialised token there is reused across process restarts), else a
+(persistent; an initialised token there is reused across process restarts, and an emptied
+``tokens/`` whose sidecar records keys is refused rather than initialised again), else a
 temporary directory removed by :meth:`Pkcs11KeyStore.close`. That directory holds
 ``softhsm2.conf`` (``objectstore.backend = file``, ``log.level = ERROR``), the SoftHSM token
 directory ``tokens/`` and the sidecar. The token is initialised with ``softhsm2-util
@@ -395,6 +396,7 @@ class Pkcs11KeyStore:
                 conf = str(self._write_conf(self.token_dir))
                 tokens = self.token_dir / "tokens"
                 if not any(tokens.iterdir()):  # fresh directory: init before C_Initialize
+                    self._refuse_lost_token(tokens)
                     self._init_token()
         self._lib = _acquire_lib(self.module, conf)
         try:
@@ -461,6 +463,16 @@ class Pkcs11KeyStore:
             target = self.token_dir / "tokens" / saved.stem / "token.object"
             if target.parent.is_dir() and (not target.exists() or target.read_bytes() != saved.read_bytes()):
                 write_atomic(target, saved.read_bytes())
+
+    def _refuse_lost_token(self, tokens: Path) -> None:
+        """Raise :class:`KeystoreError` when the creation-time file records keys but ``tokens`` is empty: the token
+        holding them was deleted, and initialising a fresh one would hide that they are gone."""
+        recorded = self._read_sidecar()
+        if recorded:
+            raise KeystoreError(
+                f"the token directory {escaped(str(tokens))} is empty, but {_SIDECAR} beside it records "
+                f"{len(recorded)} key{'s' if len(recorded) > 1 else ''} made on it: restore the token, or remove "
+                f"{escaped(str(self.token_dir))} to start an empty one")
 
     def _made_marker(self) -> Path:
         assert self.token_dir is not None
