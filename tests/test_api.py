@@ -64,7 +64,7 @@ def test_verify_takes_certificates_or_files_and_str_or_path(tmp_path: Path) -> N
     anchors = vector.trust.certificates()
     by_certificate = hsmsim.verify(vector.evidence, anchors, at=vector.at, profile="strict")
     assert by_certificate.reason is hsmsim.Reason.ATTR_EXTRACTABLE
-    written = vector.evidence.write(tmp_path / "bundle")
+    written = vector.evidence.write(str(tmp_path / "bundle"))  # docs/api.md: paths are str or pathlib.Path
     anchor = tmp_path / "root.pem"
     anchor.write_text(vector.anchors_pem[0])
     primary = tmp_path / "bundle" / vector.evidence.primary

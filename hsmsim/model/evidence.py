@@ -52,7 +52,7 @@ class Evidence:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"record is {len(data)} bytes (limit {limit})")
         return data
 
-    def write(self, directory: Path) -> list[Path]:
+    def write(self, directory: str | os.PathLike[str]) -> list[Path]:
         """Write every file under ``directory`` (made when missing, as are the directories on the way); returns the
         written paths in ``files`` order.
 
@@ -64,7 +64,7 @@ class Evidence:
         is a symlink (:func:`hsmsim._atomic.replace_files`)."""
         for rel in self.files:
             relative_parts(rel)
-        return replace_files(directory, self.files)
+        return replace_files(Path(directory), self.files)
 
 
 @dataclass(frozen=True)

@@ -128,12 +128,17 @@ def test_a_software_attestation_is_structural_only(shared_dir: Path, sample_id: 
 
 
 @pytest.mark.shared
-def test_detect_picks_purebred_for_every_request_and_android_container(shared_dir: Path,
-                                                                         sample: dict[str, object]) -> None:
+def test_detect_picks_purebred_for_every_request_and_android_container(shared_dir: Path, sample: dict[str, object],
+                                                                         tmp_path: Path) -> None:
     path = shared_dir / "interop" / str(sample["files"]["evidence"])  # type: ignore[index]
     if "preenroll" in path.name and _device_dir(sample).startswith("SP"):
-        assert get_format("purebred").detect(path) is False  # a bare CMC request is ms-kast's
-        assert detect(path).name == "ms-kast"
+        # A CMC request is ms-kast's evidence, and under Purebred's pre-enrollment name purebred's too: both apply.
+        assert get_format("purebred").detect(path) and get_format("ms-kast").detect(path)
+        with pytest.raises(UnsupportedFormatError, match=r"\(matches: ms-kast, purebred\); pass --format"):
+            detect(path)
+        renamed = tmp_path / "request.cmc"
+        renamed.write_bytes(path.read_bytes())
+        assert detect(renamed).name == "ms-kast"  # named otherwise, a bare CMC request is ms-kast's alone
         return
     assert detect(path).name == "purebred"
 
@@ -220,6 +225,20 @@ def test_cli_verify_detects_a_generated_request(hsm: Hsm, tmp_path: Path) -> Non
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ACCEPT" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["android", "windows"])
+def test_the_directory_of_a_pre_enrollment_container_verifies(hsm: Hsm, tmp_path: Path, kind: str) -> None:
+    """README: ``verify`` takes the directory ``attest --out DIR/`` wrote; a Windows container is a bare CMC
+    request, claimed by its pre-enrollment name."""
+    evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT, "kind": kind, "container": "preenroll"})
+    assert evidence.primary.endswith("_attestation.bin")
+    evidence.write(tmp_path)
+    assert detect(tmp_path).name == "purebred"
+    result = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(tmp_path), "--root",
+                             str(tmp_path / "purebred_roots.pem"), "--at", "2025-11-03T12:00:00Z"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stdout.splitlines()[-1] == "ACCEPT", result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("kind", ["android", "windows"])

@@ -147,10 +147,19 @@ def unwrap(kind: Kind, value: bytes) -> bytes:
 
 def is_certs_bag(der: bytes) -> bool:
     """True when ``der`` is a ContentInfo SignedData carrying plain data (a certs-only bag), not a CMC request."""
+    return _content_type(der) == ID_DATA
+
+
+def is_cmc_request(der: bytes) -> bool:
+    """True when ``der`` is a ContentInfo SignedData carrying CMC PKIData (a Windows pre-enrollment container)."""
+    return _content_type(der) == ID_CCT_PKI_DATA
+
+
+def _content_type(der: bytes) -> str | None:
     try:
-        return read_signed_data(der).content_type == ID_DATA
+        return read_signed_data(der).content_type
     except ValueError:
-        return False
+        return None
 
 
 # -- PKCS#10 ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from hsmsim.encoding import der_oid
 from hsmsim.errors import BundleError
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred import generate, verify
-from hsmsim.formats.purebred.envelope import ANDROID_KEY_DESCRIPTION, KINDS, is_certs_bag, is_request
+from hsmsim.formats.purebred.envelope import ANDROID_KEY_DESCRIPTION, KINDS, is_certs_bag, is_cmc_request, is_request
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
@@ -40,14 +40,18 @@ _PKCS7_SUFFIXES = (".p7b", ".p7c", ".p7")
 
 
 def claims_envelope(data: bytes, name: str) -> bool:
-    """True for a Purebred request (a PKCS#10 carrying one of the attributes' OIDs) or an Android pre-enrollment
-    container (a certs-only SignedData whose certificates carry the KeyDescription), PEM or DER."""
+    """True for a Purebred request (a PKCS#10 carrying one of the attributes' OIDs), an Android pre-enrollment
+    container (a certs-only SignedData whose certificates carry the KeyDescription), or a Windows one (a CMC
+    request named ``<stem>_attestation.bin`` as the generator names it: a CMC request named otherwise is
+    ``ms-kast``'s), PEM or DER."""
     try:
         der = verify.request_der(data)
     except ValueError:
         return False
     if any(oid in der for oid in _ATTRIBUTE_OIDS):
         return is_request(der)
+    if name.endswith(verify.PREENROLL_SUFFIX) and is_cmc_request(der):
+        return True
     return (_KEY_DESCRIPTION in der and not name.lower().endswith(_PKCS7_SUFFIXES) and is_certs_bag(der))
 
 

@@ -33,7 +33,7 @@ from hsmsim.formats.purebred.envelope import (
     printable,
     wrap,
 )
-from hsmsim.formats.purebred.verify import FORMAT, SIBLING_SUFFIXES, request_der
+from hsmsim.formats.purebred.verify import FORMAT, PREENROLL_SUFFIX, REQUEST_SUFFIX, SIBLING_SUFFIXES, request_der
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, CertSpec, build_certificate, name
 from hsmsim.pki.seed import derive_serial, drbg
@@ -132,7 +132,7 @@ def target_certificate(request: AttestationRequest) -> bytes:
 def evidence_files(stem: str, container: bytes, preenroll: bool, target: bytes | None, parts: Parts
                    ) -> dict[str, bytes]:
     """The generated files (module notes), ``<stem>`` where the notes say ``<label>``."""
-    primary = f"{stem}_attestation.bin" if preenroll else f"{stem}_request.bin"
+    primary = f"{stem}{PREENROLL_SUFFIX if preenroll else REQUEST_SUFFIX}"
     files = {primary: container}
     if target is not None:
         files[f"{stem}_target.der"] = target

@@ -66,7 +66,10 @@ SIBLING_SUFFIXES = {"android": (CHALLENGE_SUFFIX, STATUS_FILE), "windows": (".ca
 """The files beside a request that its inner format reads: Android's issued challenge and Google's status list;
 the Windows CA's exchange key (which opens the enveloped AIK information) and the AIK's CA certificates."""
 TARGET_SUFFIXES = ("_target.der", ".target.der", "_target.pem", ".target.pem")
-REQUEST_SUFFIXES = ("_request.bin", "_attestation.bin")
+REQUEST_SUFFIX = "_request.bin"
+PREENROLL_SUFFIX = "_attestation.bin"
+"""How the generator names a pre-enrollment container (a request otherwise)."""
+REQUEST_SUFFIXES = (REQUEST_SUFFIX, PREENROLL_SUFFIX)
 _KEY_DESCRIPTION_OID = x509.ObjectIdentifier(ANDROID_KEY_DESCRIPTION)
 
 
