@@ -233,10 +233,19 @@ def entry_module(entry: str) -> str | None:
     return None if target.endswith(".py") else target
 
 
+def _interrupts(exc: BaseException) -> bool:
+    """True for a Ctrl-C (alone or within a group), the one exception an import may raise that is not the module's
+    failure: ``sys.exit()``, a ``GeneratorExit`` or pytest's outcome exceptions raised at import time are."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(KeyboardInterrupt) is not None
+    return isinstance(exc, KeyboardInterrupt)
+
+
 def import_entry(entry: str, pythonpath: tuple[str, ...] = (), base: str = ".") -> Callable[..., object]:
     """The callable named by ``module:function`` or ``path/to/file.py:function``.
 
-    Raises :class:`AdapterConfigError` when it cannot be imported.
+    Raises :class:`AdapterConfigError` when it cannot be imported, whatever the module raised while it ran
+    (``SystemExit`` included); only a :class:`KeyboardInterrupt` goes through as it is.
     """
     target, _, attribute = entry.rpartition(":")
     if not target or not attribute:
@@ -258,15 +267,22 @@ def import_entry(entry: str, pythonpath: tuple[str, ...] = (), base: str = ".") 
                         raise AdapterConfigError(f"cannot import {escaped(str(file))}")
                     module = importlib.util.module_from_spec(spec)
                     sys.modules[spec.name] = module
-                    spec.loader.exec_module(module)
+                    try:
+                        spec.loader.exec_module(module)
+                    except BaseException:
+                        sys.modules.pop(spec.name, None)  # as the import system does: no half-run module stays behind
+                        raise
                     _MODULES[str(file)] = module
             else:
                 module = importlib.import_module(module_name)
         except AdapterConfigError:
             raise
-        except Exception as exc:
-            raise AdapterConfigError(f"cannot import {target!r} for entry {entry!r}: {type(exc).__name__}: {exc}") \
-                from exc
+        except BaseException as exc:
+            if _interrupts(exc):
+                raise
+            # the module's own message may span lines or be huge: the error stays one line
+            raise AdapterConfigError(f"cannot import {target!r} for entry {entry!r}: "
+                                     f"{one_line(f'{type(exc).__name__}: {exc}', 300)}") from exc
     function = getattr(module, attribute, None)
     if not callable(function):
         raise AdapterConfigError(f"{target!r} has no callable {attribute!r}")

@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 
 RESULT_PROPERTY = "hsmsim_conformance_result"
+START_ERROR_PROPERTY = "hsmsim_conformance_start_error"
+"""Carries ``[verifier name, why it did not start]`` of a case that failed so to the controller."""
 _PLUGIN_NAME = "hsmsim-conformance"
 
 _DEPRECATED = {"--verifier": "--hsmsim-verifier", "--vectors-root": "--hsmsim-vectors",
@@ -116,12 +118,29 @@ class PluginOptions:
                 f"hsmsim: {old} is deprecated and will be removed; use {new}"), stacklevel=2)
             values[new] = [*values[new], *value] if new in _REPEATABLE else values[new] or value
         timeout = values["--hsmsim-timeout"]
+        if timeout is not None and not isinstance(timeout, float):  # the old spelling is read as text
+            try:
+                timeout = float(timeout)
+            except ValueError:
+                raise pytest.UsageError(f"hsmsim conformance: --hsmsim-timeout must be a number of seconds "
+                                        f"(got {timeout!r})") from None
         return cls(verifiers=tuple(values["--hsmsim-verifier"]), vectors=values["--hsmsim-vectors"],
                    report=values["--hsmsim-report"], overwrite=bool(config.getoption("hsmsim_overwrite")),
                    formats=tuple(values["--hsmsim-format"]), shard=config.getoption("hsmsim_shard"),
-                   timeout=None if timeout is None else float(timeout), previous=tuple(values["--hsmsim-previous"]),
+                   timeout=timeout, previous=tuple(values["--hsmsim-previous"]),
                    strict_reasons=bool(values["--hsmsim-strict-reasons"]),
                    fail_on=config.getoption("hsmsim_fail_on"))
+
+
+def _refuse_empty(options: PluginOptions) -> None:
+    """Raise :class:`pytest.UsageError` for an empty path (an unset shell variable, say): it is misuse, never the
+    default corpus, the current directory or no report (as ``hsmsim.cli_params`` has it for the CLI)."""
+    given = [("--hsmsim-vectors", options.vectors), ("--hsmsim-report", options.report),
+             *(("--hsmsim-verifier", v) for v in options.verifiers),
+             *(("--hsmsim-previous", p) for p in options.previous)]
+    for option, value in given:
+        if value == "":
+            raise pytest.UsageError(f"hsmsim conformance: {option} must not be empty")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -180,15 +199,18 @@ class ConformancePlugin:
     """The active plugin: corpus, adapters, this process's live verifiers, the controller's results."""
 
     def __init__(self, config: pytest.Config, options: PluginOptions) -> None:
+        """Load the adapters and the corpus and check every option, as ``hsmsim conformance run`` does before its
+        run: misuse raises :class:`pytest.UsageError` (one line, exit 4) before any test runs."""
         from hsmsim.errors import HsmsimError
-        from hsmsim.harness.config import load_adapter
-        from hsmsim.harness.report import check_report_dir
+        from hsmsim.harness.config import check_timeout, load_adapter
+        from hsmsim.harness.report import check_report_dir, load_previous
         from hsmsim.harness.runner import RunOptions
         from hsmsim.harness.vectors import Shard, default_vectors_root, load_corpus
         from hsmsim.model.vectors import Severity
 
         self.config = config
         self.options = options
+        _refuse_empty(options)
         try:
             shard = None if options.shard is None else Shard.parse(options.shard)
         except ValueError as exc:
@@ -199,12 +221,25 @@ class ConformancePlugin:
         # only the controller writes the report, so only it insists on a fresh directory
         is_controller = not hasattr(config, "workerinput")
         try:
+            if options.timeout is not None:
+                check_timeout(options.timeout, "--hsmsim-timeout")
             self.configs = [load_adapter(spec) for spec in options.verifiers]
-            self.corpus = load_corpus(Path(options.vectors) if options.vectors else default_vectors_root())
-            if options.report and is_controller:
+            self.corpus = load_corpus(Path(options.vectors) if options.vectors is not None else default_vectors_root())
+            if options.report is not None and is_controller:
                 check_report_dir(Path(options.report), overwrite=options.overwrite)
         except HsmsimError as exc:
             raise pytest.UsageError(f"hsmsim conformance: {exc}") from exc
+        try:
+            if is_controller:
+                # read now, not after the run: a bad --hsmsim-previous would otherwise lose the whole run's report
+                load_previous([Path(p) for p in options.previous])
+        except HsmsimError as exc:
+            raise pytest.UsageError(f"hsmsim conformance: --hsmsim-previous: {exc}") from exc
+        unknown = sorted(set(options.formats) - set(self.corpus.formats()))
+        if unknown:
+            # an unknown format selects nothing: pytest would skip an empty parameter set and call the run green
+            raise pytest.UsageError(f"hsmsim conformance: --hsmsim-format {', '.join(map(repr, unknown))}: the corpus "
+                                    f"has no such format (it has {', '.join(self.corpus.formats())})")
         names = [c.name for c in self.configs]
         if len(set(names)) != len(names):
             raise pytest.UsageError(f"hsmsim conformance: two adapters share a name: {names}")
@@ -213,6 +248,8 @@ class ConformancePlugin:
         self._session: Any = None
         self._start_errors: dict[str, str] = {}
         self._collected: dict[str, dict[str, Any]] = {}
+        self._not_started: dict[str, str] = {}
+        """Verifier name -> why it did not start, as a worker reported it (on the controller)."""
         self._sent_checks: set[tuple[str, str]] = set()
 
     # -- collection -------------------------------------------------------------------------------
@@ -242,14 +279,16 @@ class ConformancePlugin:
         from hsmsim.harness.text import TEXT_LIMIT, visible
 
         name, vector_id = key
-        if name in self._start_errors:
-            pytest.fail(self._start_errors[name], pytrace=False)
         session = self._live()
-        try:
-            result = session.run_case(name, vector_id)
-            info = session.info(name)
-        except HsmsimError as exc:
-            self._start_errors[name] = f"cannot start verifier {name!r}: {exc}"
+        if name not in self._start_errors:
+            try:
+                result = session.run_case(name, vector_id)
+                info = session.info(name)
+            except HsmsimError as exc:
+                self._start_errors[name] = f"cannot start verifier {name!r}: {exc}"
+        # failed outside the except block, so that pytest shows the one line, not the chain of exceptions
+        if name in self._start_errors:
+            node.user_properties.append((START_ERROR_PROPERTY, json.dumps([name, self._start_errors[name]])))
             pytest.fail(self._start_errors[name], pytrace=False)
         # each sanity check travels once (pytest copies an item's properties into each of its three reports,
         # and xdist sends each report to the controller, which keeps the first check per format anyway)
@@ -281,6 +320,9 @@ class ConformancePlugin:
         if report.when != "call":
             return
         for key, value in report.user_properties:
+            if key == START_ERROR_PROPERTY and isinstance(value, str):
+                name, why = json.loads(value)
+                self._not_started.setdefault(name, why)
             if key == RESULT_PROPERTY and isinstance(value, str):
                 data = json.loads(value)
                 entry = self._collected.setdefault(data["info"]["name"], {"info": data["info"], "results": {},
@@ -296,6 +338,7 @@ class ConformancePlugin:
             self._session.close()
         if hasattr(session.config, "workerinput"):
             return
+        from hsmsim.errors import HsmsimError
         from hsmsim.harness.report import nothing_run_line, regression_lines, skip_lines, write_report
 
         run = self._run()
@@ -303,12 +346,22 @@ class ConformancePlugin:
         self._problems = [m for v in run.verifiers for m in v.stale_waivers]
         self._problems += [c.message for v in run.verifiers for c in v.unjudged_sanity_failures()]
         self._problems += [f"{v.info.name}: {nothing_run_line(v)}" for v in run.verifiers if v.tested_nothing()]
+        if self.run_options.shard is None:  # a shard may hold none of a verifier's formats
+            # a verifier that never started has no result, so it is absent from `run` (and from the report)
+            self._problems += [f"{name}: no vector was run: {why}" for name, why in self._not_started.items()
+                               if name not in self._collected]
         if self._problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self._summary = [f"{v.info.name}: {line}" for v in run.verifiers for line in skip_lines(v, self.corpus)]
         target = self.options.report
-        if target and self._collected:
-            paths = write_report(run, Path(target), [Path(p) for p in self.options.previous])
+        if target is not None and self._collected:
+            try:
+                paths = write_report(run, Path(target), [Path(p) for p in self.options.previous])
+            except HsmsimError as exc:  # the disk filled, or a previous file changed during the run
+                self._problems.append(str(exc))
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                return
             self._summary += [f"{name}: {line}" for name, changes in paths.changes.items()
                               for line in regression_lines(changes)]
             self._summary.append(f"report: {paths.html}")
