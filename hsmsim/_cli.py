@@ -264,7 +264,8 @@ def attest(format_name: str | None, label: str, out_text: str, attesting_key: st
               help="Trusted root certificate (PEM or DER); repeatable. Without one, nothing is trusted: only "
                    "evidence that names no issuer (WebAuthn packed self attestation) can be accepted, and a chain "
                    "is rejected CHAIN_UNTRUSTED ('hsmsim pki export' writes the emulated roots).")
-@click.option("--format", "format_name", default=None, help="Evidence format (default: detected).")
+@click.option("--format", "format_name", default=None, callback=given_text,
+              help="Evidence format (default: detected).")
 @click.option("--at", "at_text", default=None, help="Validation time (ISO 8601); default now.")
 @click.option("--profile", type=click.Choice([p.value for p in Profile]), default="structural",
               show_default=True)
@@ -275,7 +276,9 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
     accept, 1 reject)."""
     with call_budget():  # the evidence, its siblings, the anchors and what verifying inflates: one total
         try:
-            if not bundle.exists():
+            try:
+                os.stat(bundle)  # not Path.exists, which answers False for a symlink loop or a name too long
+            except FileNotFoundError:
                 _fail(f"{escaped(str(bundle))} does not exist")
             fmt = get_format(format_name) if format_name else detect(bundle)
             evidence = fmt.load(bundle)
@@ -416,10 +419,7 @@ def vectors_list(format_name: str | None, flag: str | None, severity: str | None
     from hsmsim.corpus.listing import select, summary_line
     from hsmsim.harness.vectors import load_corpus
 
-    try:
-        loaded = load_corpus(corpus)
-    except OSError as exc:  # a name too long, no permission, ...
-        _fail(f"cannot read the corpus {escaped(str(corpus))}: {exc.strerror or exc}")
+    loaded = load_corpus(corpus)
     if format_name is not None and format_name not in loaded.formats():
         _fail(f"no vectors of format {format_name!r} in {corpus} (formats: {', '.join(loaded.formats())})")
     if flag is not None and flag not in loaded.notes:
@@ -468,6 +468,10 @@ def formats_command() -> None:
         click.echo(f"{format_name}\t{get_format(format_name).title}")
 
 
+# Raised by click 8.2+ for a group given no subcommand (click 8.1 prints the help itself and exits 0).
+_NO_ARGS_IS_HELP: type[click.UsageError] | None = getattr(click.exceptions, "NoArgsIsHelpError", None)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     # Evidence is often broken on purpose (a non-positive serial, say): cryptography's parse-time deprecation
@@ -479,6 +483,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="hsmsim", standalone_mode=False)
     except click.UsageError as exc:  # click's own four lines (usage, hint, blank, error) become one
+        if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP) and exc.ctx is not None:
+            # A group given no subcommand: its help, on stdout as --help prints it, with click's usage-error exit
+            # code (a script whose arguments went missing fails).
+            click.echo(exc.ctx.get_help())
+            sys.exit(exc.exit_code)
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         click.echo(f"hsmsim: error: {escaped(exc.format_message())}{where}", err=True)
         sys.exit(exc.exit_code)

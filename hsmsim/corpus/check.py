@@ -16,11 +16,10 @@ from hsmsim.corpus.build import (
     committed_seed,
     promoted_drafts,
 )
-from hsmsim.harness.vectors import CorpusLoadError, read_vector_file
-from hsmsim.model.corpus_schema import VectorRecord
+from hsmsim.harness.vectors import check_paths, load_corpus
 from hsmsim.model.evidence import files_below
 from hsmsim.safeio import file_holds, read_zip
-from hsmsim.verdict import Rejected
+from hsmsim.verdict import Rejected, escaped
 
 CORPUS_ENTRY_LIMIT = 65536
 """Entries (files and directories) walked below a corpus; the committed corpus holds about 4,500."""
@@ -63,28 +62,21 @@ def check_corpus(committed: Path) -> CheckResult:
     return CheckResult(len(ours | theirs), tuple(differences))
 
 
-def find_vector(corpus: Path, vector_id: str) -> VectorRecord:
-    """One vector of the corpus; raises :class:`CorpusError` when no file holds it or a file is malformed."""
-    for path in sorted(corpus.glob("*_verify.json")):
-        try:
-            document = read_vector_file(path)
-        except CorpusLoadError as exc:
-            raise CorpusError(str(exc)) from None
-        for test in document.tests:
-            if test.id == vector_id:
-                return test
-    raise CorpusError(f"no vector {vector_id!r} in {corpus}")
-
-
 def extract_vector(corpus: Path, vector_id: str, dest: Path, *, unzip: bool = False) -> list[Path]:
     """Write a vector's native files (and its trust anchor as ``trust-anchor-N.pem``) into ``dest``.
 
     With ``unzip`` the primary zip's members are written too, read with the same bounds as the
-    reference verifier; a hostile archive raises :class:`CorpusError` with the reason. Nothing is written
-    unless every file can be: a name that is not a plain relative path (a corpus is input like any
-    other) or an occupied output raises :class:`hsmsim.errors.HsmsimError` first (:func:`write_new_files`).
+    reference verifier; a hostile archive raises :class:`CorpusError` with the reason. The corpus is read
+    as :func:`load_corpus` reads it (bounded, every file validated, ids unique), raising
+    :class:`CorpusLoadError`. Nothing is written unless every file can be: a name that is not a plain relative
+    path (a corpus is input like any other), named twice, or both a file and another's directory raises
+    :class:`CorpusLoadError`, and an occupied output :class:`hsmsim.errors.HsmsimError`, first
+    (:func:`check_paths`, :func:`write_new_files`).
     """
-    vector = find_vector(corpus, vector_id)
+    loaded = load_corpus(corpus)
+    if vector_id not in loaded:
+        raise CorpusError(f"no vector {vector_id!r} in {escaped(str(corpus))} (hsmsim vectors list shows the ids)")
+    vector = loaded.get(vector_id)
     outputs = {entry.path: entry.data() for entry in vector.inputs.files}
     extra = {f"trust-anchor-{index}.pem": anchor.encode() for index, anchor in enumerate(vector.trust.anchors, 1)}
     if unzip:
@@ -93,7 +85,5 @@ def extract_vector(corpus: Path, vector_id: str, dest: Path, *, unzip: bool = Fa
         except Rejected as rejection:
             raise CorpusError(f"not unzipping {vector.inputs.primary}: {rejection.reason.value}: "
                               f"{rejection.detail}") from None
-    clashes = sorted(set(extra) & set(outputs))
-    if clashes:
-        raise CorpusError(f"{vector_id}: two files named {clashes[0]}")
+    check_paths(f"the output of vector {vector_id!r}", [*outputs, *extra])
     return write_new_files(dest, {**outputs, **extra})

@@ -29,7 +29,7 @@ from pydantic import Field, ValidationError
 from hsmsim._atomic import relative_parts
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.text import one_line
-from hsmsim.model.corpus_schema import NoteRecord, VectorFile, VectorRecord
+from hsmsim.model.corpus_schema import InputsRecord, NoteRecord, TrustRecord, VectorFile, VectorRecord
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import Expected
 from hsmsim.safeio import load_json_object, read_local_file
@@ -209,9 +209,15 @@ def packaged_vectors_root() -> Path | None:
 
 
 def default_vectors_root() -> Path:
-    """``$HSMSIM_VECTORS``, else ``./vectors`` if it exists, else hsmsim's own corpus, else ``./vectors``."""
+    """``$HSMSIM_VECTORS``, else ``./vectors`` if it exists, else hsmsim's own corpus, else ``./vectors``.
+
+    An empty ``$HSMSIM_VECTORS`` raises :class:`CorpusLoadError` (one line): an empty path is misuse, never the
+    current directory."""
     if "HSMSIM_VECTORS" in os.environ:
-        return Path(os.environ["HSMSIM_VECTORS"])
+        value = os.environ["HSMSIM_VECTORS"]
+        if value == "":
+            raise CorpusLoadError("HSMSIM_VECTORS is set but empty: unset it or name the corpus directory")
+        return Path(value)
     local = Path("vectors")
     return local if local.is_dir() else packaged_vectors_root() or local
 
@@ -227,21 +233,27 @@ def read_vector_file(path: Path) -> VectorFile:
         raise CorpusLoadError(f"{escaped(str(path))} is not a readable vector file: "
                               f"{validation_summary(exc)}") from None
     for record in document.tests:
-        where = f"{escaped(str(path))}: vector {record.id!r}"
-        _check_paths(where, [entry.path for entry in record.inputs.files])
-        for entry in record.inputs.files:
-            try:
-                data = a2b_base64(entry.base64)  # as NativeFileRecord.data() decodes it
-            except ValueError:
-                raise CorpusLoadError(f"{where} file {entry.path!r} is not valid base64") from None
-            if hashlib.sha256(data).hexdigest() != entry.sha256:
-                raise CorpusLoadError(f"{where} file {entry.path!r} does not match its sha256")
-        for index, anchor in enumerate(record.trust.anchors, start=1):
-            try:
-                anchor_certificate(anchor)
-            except ValueError:
-                raise CorpusLoadError(f"{where}: trust anchor {index} is not a PEM certificate") from None
+        check_inputs(f"{escaped(str(path))}: vector {record.id!r}", record.inputs, record.trust)
     return document
+
+
+def check_inputs(where: str, inputs: InputsRecord, trust: TrustRecord) -> None:
+    """One vector's native files and trust anchors are what a vector file may hold: paths that can be written
+    beside each other (:func:`check_paths`), valid base64 matching each file's sha256, and PEM certificates as
+    anchors; raises :class:`CorpusLoadError` on one line starting with ``where``."""
+    check_paths(where, [entry.path for entry in inputs.files])
+    for entry in inputs.files:
+        try:
+            data = a2b_base64(entry.base64)  # as NativeFileRecord.data() decodes it
+        except ValueError:
+            raise CorpusLoadError(f"{where} file {entry.path!r} is not valid base64") from None
+        if hashlib.sha256(data).hexdigest() != entry.sha256:
+            raise CorpusLoadError(f"{where} file {entry.path!r} does not match its sha256")
+    for index, anchor in enumerate(trust.anchors, start=1):
+        try:
+            anchor_certificate(anchor)
+        except ValueError:
+            raise CorpusLoadError(f"{where}: trust anchor {index} is not a PEM certificate") from None
 
 
 PATH_PART_LIMIT = 255
@@ -250,9 +262,10 @@ PATH_LIMIT = 1024
 written to disk for oneshot and persistent verifiers, and Linux refuses longer names."""
 
 
-def _check_paths(where: str, paths: list[str]) -> None:
-    """Every native file path of one vector can be written beside the others: a plain relative path of
-    writable length, named once, and no file's path is another's directory."""
+def check_paths(where: str, paths: list[str]) -> None:
+    """Every path of ``paths`` (a vector's native files, or all a vector's extraction writes) can be written beside
+    the others: a plain relative path of writable length, named once, and no file's path is another's directory.
+    Raises :class:`CorpusLoadError` on one line starting with ``where``."""
     seen: set[tuple[str, ...]] = set()
     for rel in paths:
         try:
@@ -336,6 +349,18 @@ def _vector_files(root: Path) -> list[Path]:
     return paths
 
 
+def _entry_exists(path: Path) -> bool:
+    """Whether ``path`` names anything (a dangling symlink too, which the reader then refuses); raises
+    :class:`CorpusLoadError` when it cannot be looked at (a name too long, no permission, ...)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise CorpusLoadError(f"cannot read {escaped(str(path))}: {exc.strerror or exc}") from None
+    return True
+
+
 def load_corpus(root: Path) -> Corpus:
     """Read and validate every ``*_verify.json`` under ``root``, within :data:`CORPUS_FILES_LIMIT`,
     :data:`CORPUS_BYTES_LIMIT` and :data:`CORPUS_VECTORS_LIMIT`; raises :class:`CorpusLoadError`."""
@@ -363,7 +388,7 @@ def load_corpus(root: Path) -> Corpus:
             vectors.append(Vector.of(record, document.format, path.name))
     manifest = root / "manifest.json"
     suite_version = max(versions, key=version_key)
-    if manifest.exists() or manifest.is_symlink():
+    if _entry_exists(manifest):
         suite_version = str(read_manifest(manifest).get("suiteVersion", suite_version))
     return Corpus(root=root, suite_version=suite_version, vectors=tuple(vectors), notes=notes,
                   format_notes=format_notes)
