@@ -134,7 +134,7 @@ def test_the_writer_never_writes_through_a_symlink(tmp_path, target):
     if target == "elsewhere":
         outside.write_bytes(b"kept")
     (root / "a.json").symlink_to(outside)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(CorpusError, match=r"cannot write 'a\.json' into the corpus: File exists"):
         _OutputTree(str(root)).write("a.json", b"written")
     assert (outside.read_bytes() == b"kept") if target == "elsewhere" else not outside.exists()
 
@@ -237,7 +237,7 @@ def _hostile_corpus_file(path: Path, kind: str) -> None:
 def test_a_hostile_registry_or_promoted_file_is_one_line_and_exit_2(tmp_path, name, kind, message):
     corpus = tmp_path / "vectors"
     corpus.mkdir()
-    (corpus / "manifest.json").write_text('{"masterSeed": "hsmsim-corpus-v1"}')
+    (corpus / "manifest.json").write_text('{"masterSeed": "hsmsim-corpus-v1", "generator": {"name": "hsmsim"}}')
     _hostile_corpus_file(corpus / name, kind)
     result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "check", "--vectors", str(corpus)],
                             capture_output=True, text=True, timeout=120)

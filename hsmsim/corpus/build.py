@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import stat
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,8 +27,10 @@ from hsmsim._atomic import create_file, relative_parts
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.formats import get_format, names
 from hsmsim.harness.vectors import (
+    CORPUS_BYTES_LIMIT,
     VECTOR_FILE_LIMIT,
     CorpusLoadError,
+    check_inputs,
     read_manifest,
     validation_summary,
     version_key,
@@ -179,11 +182,17 @@ class IdRegistry:
         ids = data.get("ids")
         if not isinstance(ids, dict):
             raise CorpusError(f"corrupt id registry {escaped(str(path))}: 'ids' is not an object")
+        holders: dict[int, str] = {}
         for vector_id, entry in ids.items():
-            if not (isinstance(entry, dict) and type(entry.get("tcId")) is int and _is_version(entry.get("added"))
+            if not (isinstance(entry, dict) and type(entry.get("tcId")) is int and entry["tcId"] >= 1
+                    and _is_version(entry.get("added"))
                     and (entry.get("retired") is None or _is_version(entry.get("retired")))):
                 raise CorpusError(f"corrupt id registry {escaped(str(path))}: the entry of {escaped(vector_id)!r} "
-                                  "is not {tcId: integer, added: version, retired: version or null}")
+                                  "is not {tcId: integer from 1, added: version, retired: version or null}")
+            other = holders.setdefault(entry["tcId"], vector_id)
+            if other != vector_id:
+                raise CorpusError(f"corrupt id registry {escaped(str(path))}: {escaped(other)!r} and "
+                                  f"{escaped(vector_id)!r} have the same tcId {entry['tcId']}")
         return cls(ids)
 
     def assign(self, ids: Iterable[str], version: str) -> dict[str, int]:
@@ -249,12 +258,15 @@ class _OutputTree:
             raise CorpusError(f"not writing {rel!r}: {exc}") from None
         if rel in self.digests:
             raise CorpusError(f"{rel} would be written twice")
-        for depth in range(1, len(parts)):
-            directory = "/".join(parts[:depth])
-            if directory not in self.made:
-                os.mkdir(f"{self.root}/{directory}")
-                self.made.add(directory)
-        create_file(f"{self.root}/{rel}", data)
+        try:
+            for depth in range(1, len(parts)):
+                directory = "/".join(parts[:depth])
+                if directory not in self.made:
+                    os.mkdir(f"{self.root}/{directory}")
+                    self.made.add(directory)
+            create_file(f"{self.root}/{rel}", data)
+        except OSError as exc:  # e.g. one vector's file is another's directory
+            raise CorpusError(f"cannot write {escaped(rel)!r} into the corpus: {exc.strerror or exc}") from None
         self.digests[rel] = sha256 or hashlib.sha256(data).hexdigest()
 
     def sorted_digests(self) -> dict[str, str]:
@@ -272,16 +284,39 @@ def read_promoted(path: Path) -> tuple[VectorDraft, ...]:
     """The drafts promoted into one format (``promoted/<format>.json``); none when the file does not exist.
 
     Raises :class:`CorpusError` (one line) when the file is unreadable (not a regular file, larger than
-    :data:`PROMOTED_LIMIT` bytes) or not a list of vector drafts.
+    :data:`PROMOTED_LIMIT` bytes) or not a list of vector drafts of that format, each with distinct id, native files
+    a vector file could hold (:func:`check_draft`) and PEM trust anchors.
     """
     if not os.path.lexists(path):
         return ()
     try:
-        return PROMOTED_DRAFTS.validate_json(read_local_file(path, PROMOTED_LIMIT))
+        drafts = PROMOTED_DRAFTS.validate_json(read_local_file(path, PROMOTED_LIMIT))
     except BundleError as exc:
         raise CorpusError(f"corrupt promoted vectors: {exc}") from None
     except ValidationError as exc:
         raise CorpusError(f"corrupt promoted vectors {escaped(str(path))}: {validation_summary(exc)}") from None
+    seen: set[str] = set()
+    for draft in drafts:
+        if draft.id.split("::")[0] != path.stem:
+            raise CorpusError(f"corrupt promoted vectors {escaped(str(path))}: {escaped(draft.id)!r} is not a "
+                              f"{escaped(path.stem)} vector")
+        if draft.id in seen:
+            raise CorpusError(f"corrupt promoted vectors {escaped(str(path))}: {escaped(draft.id)!r} twice")
+        seen.add(draft.id)
+        check_draft(draft, f"{escaped(str(path))}: vector {escaped(draft.id)!r}")
+    return drafts
+
+
+def check_draft(draft: VectorDraft, where: str) -> None:
+    """Raise :class:`CorpusError` (one line, starting with ``where``) unless ``draft``'s format is registered and its
+    native files and trust anchors are what a vector file may hold (:func:`~hsmsim.harness.vectors.check_inputs`)."""
+    format_name = draft.id.split("::")[0]
+    if format_name not in names():
+        raise CorpusError(f"{where}: no format {escaped(format_name)!r} is registered")
+    try:
+        check_inputs(where, draft.inputs, draft.trust)
+    except CorpusLoadError as exc:
+        raise CorpusError(str(exc)) from None
 
 
 def promoted_json(drafts: tuple[VectorDraft, ...]) -> bytes:
@@ -290,10 +325,32 @@ def promoted_json(drafts: tuple[VectorDraft, ...]) -> bytes:
 
 
 def promoted_drafts(corpus: Path) -> dict[str, tuple[VectorDraft, ...]]:
-    """The fuzz findings promoted into the corpus at ``corpus``, by format (kept across regenerations)."""
+    """The fuzz findings promoted into the corpus at ``corpus``, by format (kept across regenerations).
+
+    Raises :class:`CorpusError` (one line) when ``promoted/`` holds anything but ``<format>.json`` files of
+    registered formats, when they hold more than :data:`~hsmsim.harness.vectors.CORPUS_BYTES_LIMIT` bytes together
+    (the bound on a whole corpus), or as :func:`read_promoted` does.
+    """
     directory = corpus / PROMOTED_DIR
-    paths = sorted(directory.glob("*.json")) if directory.exists() else []
-    return {path.stem: read_promoted(path) for path in paths}
+    if not os.path.lexists(directory):
+        return {}
+    known = set(names())
+    found: list[Path] = []
+    total = 0
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not (entry.name.endswith(".json") and entry.name.removesuffix(".json") in known):
+                    raise CorpusError(f"{escaped(str(directory))} holds {escaped(entry.name)!r}, not a "
+                                      "<format>.json of a registered format")
+                total += entry.stat(follow_symlinks=False).st_size
+                if total > CORPUS_BYTES_LIMIT:
+                    raise CorpusError(f"the promoted vectors in {escaped(str(directory))} hold more than "
+                                      f"{CORPUS_BYTES_LIMIT} bytes")
+                found.append(Path(entry.path))
+    except OSError as exc:
+        raise CorpusError(f"cannot read {escaped(str(directory))}: {exc.strerror or exc}") from None
+    return {path.stem: read_promoted(path) for path in sorted(found)}
 
 
 def _severity(case: VectorCase, notes: dict[str, FlagNote]) -> Severity:
@@ -346,15 +403,19 @@ def _corpus_directory(out: Path) -> bool:
 
 def committed_seed(out: Path) -> str | None:
     """The master seed of the corpus in ``out`` (its manifest's ``masterSeed``), None when ``out`` holds no corpus;
-    raises :class:`CorpusError` as :func:`build_corpus` does on an unusable ``out``, or on an unreadable manifest."""
+    raises :class:`CorpusError` as :func:`build_corpus` does on an unusable ``out``, or on a manifest that is
+    unreadable or not hsmsim's (generator ``hsmsim``, a ``masterSeed`` string)."""
     if not _corpus_directory(out):
         return None
     try:
-        seed = read_manifest(out / MANIFEST_FILE).get("masterSeed")
+        manifest = read_manifest(out / MANIFEST_FILE)
     except CorpusLoadError as exc:
         raise CorpusError(str(exc)) from None
+    generator, seed = manifest.get("generator"), manifest.get("masterSeed")
+    if not (isinstance(generator, dict) and generator.get("name") == "hsmsim"):
+        raise CorpusError(f"{escaped(str(out / MANIFEST_FILE))} is not an hsmsim corpus manifest")
     if not isinstance(seed, str):
-        raise CorpusError(f"{out / MANIFEST_FILE} has no masterSeed string")
+        raise CorpusError(f"{escaped(str(out / MANIFEST_FILE))} has no masterSeed string")
     return seed
 
 
@@ -365,11 +426,12 @@ def build_corpus(
 ) -> BuildReport:
     """Generate every format's vectors into ``out``, replacing a previous corpus there.
 
-    ``registry`` defaults to ``out/ids.json``, ``promoted`` to the findings promoted into ``out``.
-    Raises :class:`CorpusError` on an invalid catalogue, or when ``out`` is a non-empty directory
-    that does not hold a corpus (no ``manifest.json``).
+    ``registry`` defaults to ``out/ids.json``, ``promoted`` to the findings promoted into ``out``. The corpus is
+    written beside ``out`` and renamed into place when complete, so an error leaves a previous corpus as it was.
+    Raises :class:`CorpusError` on an invalid catalogue, registry or promoted finding, or when ``out`` is a
+    non-empty directory that does not hold an hsmsim corpus (:func:`committed_seed`).
     """
-    if not _corpus_directory(out) and out.exists() and any(out.iterdir()):
+    if committed_seed(out) is None and out.exists() and any(out.iterdir()):
         raise CorpusError(f"{escaped(str(out))} is not empty and holds no {MANIFEST_FILE}; refusing to overwrite it")
     registry = registry if registry is not None else IdRegistry.load(out / REGISTRY_FILE)
     promoted = promoted if promoted is not None else promoted_drafts(out)
@@ -386,10 +448,23 @@ def build_corpus(
         raise CorpusError(f"duplicate vector ids: {duplicates}")
     tc_ids = registry.assign(all_ids, SUITE_VERSION)
 
-    for child in list(out.iterdir()) if out.exists() else []:
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    tree = _OutputTree(os.fspath(out))
+    target = Path(os.path.realpath(out))  # a symlinked corpus directory is replaced where it lies
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        files = _write_corpus(staging, seed, registry, promoted, per_format, tc_ids, len(all_ids))
+        _replace_directory(target, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return BuildReport(out, len(all_ids), files)
+
+
+def _write_corpus(root: Path, seed: str, registry: IdRegistry, promoted: dict[str, tuple[VectorDraft, ...]],
+                  per_format: dict[str, tuple[list[VectorCase], dict[str, FlagNote]]], tc_ids: dict[str, int],
+                  count: int) -> int:
+    """Write the corpus into the empty directory ``root``; returns how many files it wrote."""
+    tree = _OutputTree(os.fspath(root))
     tree.write(f"{SCHEMA_DIR}/{SCHEMA_NAME}", _schema_bytes())
     for format_name, drafts in promoted.items():
         tree.write(f"{PROMOTED_DIR}/{format_name}.json", promoted_json(drafts))
@@ -425,10 +500,33 @@ def build_corpus(
         "generator": {"name": "hsmsim", "version": __version__},
         "masterSeed": seed,
         "schemas": [SCHEMA_NAME],
-        "numberOfTests": len(all_ids),
+        "numberOfTests": count,
         "counts": {k: dict(sorted(v.items())) for k, v in counts.items()},
         "trustAnchors": sorted((_anchor_entry(a, f) for a, f in anchor_formats.items()), key=lambda a: a["sha256"]),
         "files": files,
     }
     tree.write(MANIFEST_FILE, corpus_json(manifest))
-    return BuildReport(out, len(all_ids), len(files) + 1)
+    return len(files) + 1
+
+
+def _replace_directory(target: Path, new: Path) -> None:
+    """Put the directory ``new`` at ``target`` (same parent), replacing what is there (removed afterwards), with the
+    permissions a directory made there normally gets (or the replaced one's)."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o777 & ~umask
+    os.chmod(new, mode)
+    if not os.path.lexists(target):
+        os.rename(new, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rename(target, old)  # onto the empty directory just made
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

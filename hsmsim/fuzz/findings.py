@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from hsmsim._atomic import write_atomic
-from hsmsim.corpus.build import PROMOTED_DIR, CorpusError, promoted_json, read_promoted
+from hsmsim.corpus.build import PROMOTED_DIR, CorpusError, check_draft, committed_seed, promoted_json, read_promoted
 from hsmsim.errors import BundleError
 from hsmsim.fuzz.engine import HAVOC, BuiltCase, Finding
 from hsmsim.harness.vectors import validation_summary
@@ -180,11 +180,15 @@ def promote(finding_dir: Path, corpus: Path, expected: Mapping[Profile, Reason] 
     """Add the finding's case to ``corpus/promoted/<format>.json``, expecting the catalogue's verdict or
     ``expected`` (a person's); returns its id.
 
-    Raises :class:`CorpusError` when the finding is unreadable, neither says what it must answer, they
-    disagree, or it is already promoted. Run ``hsmsim vectors generate`` afterwards to number it and
-    write its native files.
+    Raises :class:`CorpusError`, writing nothing, when ``corpus`` is neither absent, empty nor an hsmsim corpus, the
+    finding is unreadable or its case is not one a vector file may hold (:func:`~hsmsim.corpus.build.check_draft`),
+    neither says what it must answer, they disagree, or it is already promoted. Run ``hsmsim vectors generate``
+    afterwards to number it and write its native files.
     """
+    if committed_seed(corpus) is None and corpus.exists() and any(corpus.iterdir()):
+        raise CorpusError(f"{escaped(str(corpus))} is not empty and holds no corpus manifest; not promoting into it")
     draft = read_finding(finding_dir).case.draft(expected)
+    check_draft(draft, f"{escaped(str(finding_dir))}: case {escaped(draft.id)!r}")
     path = corpus / PROMOTED_DIR / f"{draft.id.split('::')[0]}.json"
     promoted = read_promoted(path)
     if any(entry.id == draft.id for entry in promoted):
