@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import re
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from hsmsim import mutate
-from hsmsim.corpus.check import extract_vector, find_vector
+from hsmsim.corpus.check import extract_vector
 from hsmsim.errors import BundleError
 from hsmsim.formats import detect
 from hsmsim.formats.primus import PrimusOptions
@@ -30,6 +31,7 @@ from hsmsim.formats.primus.archive import build_zip, deflated
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for
 from hsmsim.formats.primus.format import PrimusFormat
 from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
+from hsmsim.harness.vectors import Corpus, Vector, load_corpus
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
@@ -38,6 +40,15 @@ from hsmsim.verdict import Profile, Reason
 from tests.conftest import ATTEST_TIME, KEY_CREATED, VALIDATION_TIME, make_hsm
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
+
+
+@functools.cache
+def _corpus() -> Corpus:
+    return load_corpus(VECTORS)
+
+
+def _vector(vector_id: str) -> Vector:
+    return _corpus().get(vector_id)
 
 
 def members(evidence: Evidence) -> dict[str, bytes]:
@@ -516,7 +527,7 @@ PRIMUS_VECTORS = [t["id"] for t in json.loads((VECTORS / "primus_verify.json").r
 @pytest.mark.parametrize("vector_id", PRIMUS_VECTORS)
 def test_every_primus_vector_is_detected_as_primus(vector_id, tmp_path):
     extract_vector(VECTORS, vector_id, tmp_path)
-    primary = find_vector(VECTORS, vector_id).inputs.primary
+    primary = _vector(vector_id).inputs.primary
     assert detect(tmp_path / primary).name == "primus"
     assert detect(tmp_path).name == "primus"
 
@@ -529,7 +540,7 @@ def test_primus_claims_no_fips_level(primus, primus_bundles, primus_trust):
 def test_an_unzipped_bundle_is_verified_from_its_xml(primus, tmp_path):
     """The key description of an unzipped TSB export names its bundle: the .sig, chain, public keys and CSR beside it
     are read with it (they were ignored, and the verdict said the .sig was missing)."""
-    vector = find_vector(VECTORS, "primus::golden::rsa-3072")
+    vector = _vector("primus::golden::rsa-3072")
     extract_vector(VECTORS, "primus::golden::rsa-3072", tmp_path)
     with zipfile.ZipFile(tmp_path / vector.inputs.primary) as archive:
         archive.extractall(tmp_path / "loose")
@@ -596,7 +607,7 @@ def test_expired_vectors_move_not_after_only(vector_id, position, tmp_path):
     chain = _vector_chain(vector_id, tmp_path / "vector")
     cert, issuer = chain[position], golden[position + 1]
     assert cert.not_valid_before_utc == golden[position].not_valid_before_utc
-    assert cert.not_valid_before_utc < cert.not_valid_after_utc < find_vector(VECTORS, vector_id).trust.validation_time
+    assert cert.not_valid_before_utc < cert.not_valid_after_utc < _vector(vector_id).trust.validation_time
     assert issuer.not_valid_before_utc <= cert.not_valid_before_utc
     assert _extensions(cert) == _extensions(golden[position])
 
@@ -606,4 +617,4 @@ def test_processing_instruction_comment_names_its_bytes(tmp_path):
     extract_vector(VECTORS, vector_id, tmp_path, unzip=True)
     (xml,) = tmp_path.glob("*.xml")
     pi = '<?hsm extractable="false"?>'
-    assert pi in find_vector(VECTORS, vector_id).comment and f"\t{pi}\n".encode() in xml.read_bytes()
+    assert pi in _vector(vector_id).comment and f"\t{pi}\n".encode() in xml.read_bytes()
