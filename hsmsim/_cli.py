@@ -468,10 +468,6 @@ def formats_command() -> None:
         click.echo(f"{format_name}\t{get_format(format_name).title}")
 
 
-# Raised by click 8.2+ for a group given no subcommand (click 8.1 prints the help itself and exits 0).
-_NO_ARGS_IS_HELP: type[click.UsageError] | None = getattr(click.exceptions, "NoArgsIsHelpError", None)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     # Evidence is often broken on purpose (a non-positive serial, say): cryptography's parse-time deprecation
@@ -483,7 +479,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="hsmsim", standalone_mode=False)
     except click.UsageError as exc:  # click's own four lines (usage, hint, blank, error) become one
-        if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP) and exc.ctx is not None:
+        if isinstance(exc, click.exceptions.NoArgsIsHelpError) and exc.ctx is not None:
             # A group given no subcommand: its help, on stdout as --help prints it, with click's usage-error exit
             # code (a script whose arguments went missing fails).
             click.echo(exc.ctx.get_help())

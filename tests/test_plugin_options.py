@@ -71,6 +71,13 @@ def test_bad_previous_results_are_refused_before_the_run(tmp_path, previous, mes
     assert not (tmp_path / "report").exists()
 
 
+def test_previous_results_without_a_report_are_refused(tmp_path):
+    """The comparison is written only into the report: a --hsmsim-previous without one would be ignored."""
+    result = pytest_run("--hsmsim-verifier", str(REFERENCE), *QUICK, "--hsmsim-previous", str(tmp_path),
+                        cwd=tmp_path)
+    assert_usage_error(result, "--hsmsim-previous needs --hsmsim-report: the regressions are written into the report")
+
+
 @pytest.mark.parametrize("timeout", ["nan", "-1", "inf", "1e12", "0"])
 def test_timeout_outside_the_clis_range_is_refused(tmp_path, timeout):
     result = pytest_run("--hsmsim-verifier", str(REFERENCE), *QUICK, f"--hsmsim-timeout={timeout}", cwd=tmp_path)

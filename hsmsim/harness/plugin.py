@@ -229,6 +229,9 @@ class ConformancePlugin:
                 check_report_dir(Path(options.report), overwrite=options.overwrite)
         except HsmsimError as exc:
             raise pytest.UsageError(f"hsmsim conformance: {exc}") from exc
+        if options.previous and options.report is None:
+            raise pytest.UsageError("hsmsim conformance: --hsmsim-previous needs --hsmsim-report: the regressions "
+                                    "are written into the report")
         try:
             if is_controller:
                 # read now, not after the run: a bad --hsmsim-previous would otherwise lose the whole run's report
