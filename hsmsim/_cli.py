@@ -158,7 +158,12 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
     spec = KeySpec.parse(spec_text)
     state = HsmState.open(state_dir, format=format_name, seed=seed)
     policy = KeyPolicy(sensitive=not not_sensitive, extractable=extractable)
-    created = state.new_key(backend, label, spec, policy, imported=imported)
+    try:
+        created = state.new_key(backend, label, spec, policy, imported=imported)
+    except BaseException:
+        state.close()
+        state.withdraw_if_unused()  # a failed first creation leaves no state behind: a retry may pick its seed
+        raise
     attrs = created.attributes
     click.echo(f"{created.label}: {spec.name} on {backend} (device {state.device.format} "
                f"SN {state.device.serial}) local={str(attrs.local).lower()} "

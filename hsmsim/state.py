@@ -13,6 +13,7 @@ A key label is looked up in every backend that has been used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -53,6 +54,8 @@ class HsmState:
     _stores: dict[str, KeyStore] = field(default_factory=dict)
     _identities: dict[str, AttestationIdentity] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    created: bool = False
+    """Whether :meth:`open` wrote this state's ``hsm.json`` (it was new)."""
 
     @classmethod
     def open(
@@ -85,7 +88,7 @@ class HsmState:
                 raise HsmsimError(f"cannot write the HSM state {escaped(str(config_path))}: {exc.strerror}") \
                     from exc
             else:
-                return cls(directory, device)
+                return cls(directory, device, created=True)
         device = _read_device(config_path)
         if seed is not None and seed != device.seed:
             raise HsmsimError(f"{escaped(str(directory))} was created with another seed; use a new --state")
@@ -114,6 +117,8 @@ class HsmState:
         in one state are serialised across processes, so two cannot both pass the check.
         """
         with locked(self.directory / _LABELS_LOCK):
+            if not os.path.lexists(self.directory / "hsm.json"):  # withdrawn by a failed first creation
+                raise HsmsimError(f"the hsmsim state in {escaped(str(self.directory))} was removed; create it again")
             for other in self.backends_in_use():
                 if other == backend:
                     continue
@@ -127,6 +132,20 @@ class HsmState:
             if imported:
                 return store.import_key(new_key_material(spec), label, policy=policy)
             return store.generate(spec, label, policy=policy)
+
+    def withdraw_if_unused(self) -> bool:
+        """Remove ``hsm.json`` when :meth:`open` created it and no backend has stored anything yet (a first
+        ``key create`` that failed), so the state can be created again with another seed or format; returns
+        whether it did. Under the creations' lock, so a concurrent creation either ran first (and the state stays)
+        or finds the state gone and says so (:meth:`new_key`)."""
+        if not self.created:
+            return False
+        with locked(self.directory / _LABELS_LOCK):
+            if self.backends_in_use():
+                return False
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / "hsm.json")
+        return True
 
     def backends_in_use(self) -> list[str]:
         """Backends that hold (or have held) keys in this state."""

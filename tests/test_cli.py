@@ -17,6 +17,7 @@ import pytest
 
 from hsmsim import __version__
 from hsmsim.errors import HsmsimError
+from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.state import HsmState
 from tests.hostile_files import DEEP_JSON, make_hostile
 
@@ -653,6 +654,30 @@ def test_a_hostile_pkcs11_creation_time_file_is_one_line_and_exit_2(tmp_path, ki
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and "corrupt creation-time file" in lines[0], result.stderr
     assert message in lines[0], result.stderr
+
+
+def test_a_failed_first_key_create_leaves_no_state_and_a_retry_may_choose_its_seed(tmp_path, monkeypatch):
+    state = tmp_path / "hsm"
+    monkeypatch.setenv("HSMSIM_PKCS11_MODULE", str(tmp_path / "missing.so"))
+    failed = hsmsim("key", "create", "--label", "k", "--backend", "pkcs11", "--seed", "one", state=state)
+    assert failed.returncode == 2 and "missing.so does not exist" in failed.stderr, failed.stderr
+    assert not (state / "hsm.json").exists()
+    monkeypatch.delenv("HSMSIM_PKCS11_MODULE")
+    retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--seed", "two", state=state)
+    assert retried.returncode == 0, retried.stderr
+    assert json.loads((state / "hsm.json").read_text())["seed"] == "two"
+    monkeypatch.setenv("HSMSIM_PKCS11_MODULE", str(tmp_path / "missing.so"))
+    again = hsmsim("key", "create", "--label", "k2", "--backend", "pkcs11", state=state)
+    assert again.returncode == 2 and (state / "hsm.json").exists()  # a state with a key is never withdrawn
+
+
+def test_a_creation_in_a_state_withdrawn_meanwhile_is_refused(tmp_path):
+    opened = HsmState.open(tmp_path / "s", seed="first")
+    assert opened.created and not HsmState.open(tmp_path / "s").created
+    assert opened.withdraw_if_unused() and not (tmp_path / "s" / "hsm.json").exists()
+    with pytest.raises(HsmsimError, match="was removed; create it again"):
+        opened.new_key("soft", "k", KeySpec.parse("ec-p256"), KeyPolicy())
+    assert not (tmp_path / "s" / "soft").exists()
 
 
 @pytest.mark.skipif(not _softhsm_available(), reason="SoftHSM2 is not installed (make setup installs it)")
