@@ -293,3 +293,26 @@ def test_every_vector_gets_its_declared_verdict() -> None:
             verdict = fmt.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time,
                                  profile=profile)
             assert verdict.reason is reason, f"{case.id} ({profile.value}): {verdict.summary()}"
+
+
+@pytest.mark.parametrize("profile", list(Profile))
+def test_a_bag_certificate_whose_issuer_does_not_parse_is_malformed(profile: Profile) -> None:
+    """cryptography parses names lazily: a bad tag inside the issuer Name must be a verdict, not a ValueError out of
+    the leaf search that reads the names."""
+    from hsmsim.harness.vectors import load_corpus
+
+    vector = load_corpus(Path(__file__).resolve().parents[2] / "vectors").get(
+        "purebred::golden::android-preenroll::ec-p256")
+    files = dict(vector.evidence.files)
+    bag = bytearray(files[vector.evidence.primary])
+    signed = read_signed_data(bytes(bag))
+    first = bytes(bag).index(signed.certificates[0])
+    issuer = x509.load_der_x509_certificate(signed.certificates[0]).issuer.public_bytes()
+    at = bytes(bag).index(issuer, first)
+    tag = at + issuer.index(b"\x13")  # the first PrintableString in the issuer Name
+    bag[tag] = 0x53  # a constructed application tag: not a string a Name may hold
+    files[vector.evidence.primary] = bytes(bag)
+    trust = TrustAnchors({"root": tuple(vector.trust.certificates())})
+    verdict = get_format("purebred").verify(Evidence("purebred", files, vector.evidence.primary), trust,
+                                            at=vector.at, profile=profile)
+    assert verdict.reason is Reason.MALFORMED and "does not parse" in verdict.detail, verdict.summary()

@@ -176,7 +176,7 @@ def _certificates(envelope: Envelope, profile: Profile) -> tuple[tuple[bytes, ..
             raise Rejected(Reason.UNSUPPORTED, f"certificate {index} of the {kind.name} SignedData is not an X.509 "
                                                "certificate choice")
         try:
-            certs.append(x509.load_der_x509_certificate(der))
+            certs.append(fully_parsed(x509.load_der_x509_certificate(der)))  # names are read (leaf_first) at once
         except CERT_PARSE_ERRORS as exc:
             raise Rejected(Reason.MALFORMED, f"certificate {index} does not parse: {str(exc)[:100]}") from None
     return signed.certificates, certs
