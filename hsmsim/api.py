@@ -8,23 +8,24 @@ in use. Importing :mod:`hsmsim` stays cheap: the root resolves these names on fi
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
 
 from hsmsim.corpus.listing import select
-from hsmsim.errors import HsmsimError, ParameterError, UnsupportedFormatError
-from hsmsim.formats import detect, get_format, names
+from hsmsim.errors import HsmsimError, KeystoreError, ParameterError, UnsupportedFormatError
+from hsmsim.formats import Format, detect, get_format, names
 from hsmsim.harness import vectors as harness_vectors
 from hsmsim.harness.vectors import Corpus, CorpusLoadError, Vector, default_vectors_root
-from hsmsim.hsm import Hsm, pki_exports
-from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
-from hsmsim.keystore.soft import new_key_material
+from hsmsim.hsm import GENERIC_MECHANISMS, Hsm, pki_exports
+from hsmsim.keystore import BACKENDS
+from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey, label_problem
 from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.vectors import Severity
 from hsmsim.state import HsmState
-from hsmsim.verdict import Claims, Profile, Reason, Verdict
+from hsmsim.verdict import Claims, Profile, Reason, Verdict, escaped
 
 __all__ = [
     "Claims", "Corpus", "CorpusLoadError", "Evidence", "Hsm", "HsmState", "HsmsimError", "ParameterError", "Profile",
@@ -34,6 +35,33 @@ __all__ = [
 
 StrPath = str | os.PathLike[str]
 DEFAULT_STATE = ".hsmsim"
+
+
+def _require(name: str, value: object, kind: type | tuple[type, ...], what: str) -> None:
+    """Raise TypeError (one line naming the argument) unless ``value`` is a ``kind``."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be {what}, not {type(value).__name__}")
+
+
+def _path(name: str, value: object) -> Path:
+    """``value`` as a Path: TypeError unless it is a str or a str PathLike, HsmsimError when it is empty (never
+    the current directory in disguise, as on the command line)."""
+    text = os.fspath(value) if isinstance(value, str | os.PathLike) else None
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a str or pathlib.Path, not {type(value).__name__}")
+    if text == "":
+        raise HsmsimError(f"{name} must not be empty")
+    return Path(text)
+
+
+def _moment(at: object) -> datetime | None:
+    """``at`` as an aware datetime (a naive one is UTC, as the CLI's ``--at``); TypeError unless None or a
+    datetime."""
+    if at is None:
+        return None
+    if not isinstance(at, datetime):
+        raise TypeError(f"at must be a datetime, not {type(at).__name__}")
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def format_names() -> list[str]:
@@ -48,35 +76,69 @@ def create_key(
 ) -> StoredKey:
     """Generate (or, with ``imported``, import) a key in the emulated HSM whose state lives in ``state``.
 
-    A new state directory is created emulating ``format`` (default ``primus``) from ``seed``. Raises
-    :class:`~hsmsim.errors.HsmsimError` on a bad spec, an unknown backend or a state of another format.
+    A new state directory is created emulating ``format`` (default ``primus``) from ``seed``. The label, spec,
+    backend and format are checked before the state is opened, so a refused call writes nothing; a creation that
+    fails in a state this call created leaves no state behind. Raises TypeError for an argument of the wrong type
+    and :class:`~hsmsim.errors.HsmsimError` for a label ``key create`` refuses (empty, control characters, too
+    long), a bad spec, an unknown backend or format, an empty ``state``, a state of another format, or a label
+    another backend of the state holds.
     """
-    opened = HsmState.open(Path(state), format=format, seed=seed)
+    _require("label", label, str, "a str")
+    _require("spec", spec, str, "a key spec name such as 'ec-p256'")
+    _require("backend", backend, str, "a backend name")
+    _require("format", format, (str, type(None)), "a format name or None")
+    _require("seed", seed, (str, type(None)), "a str or None")
+    for flag_name, flag in (("extractable", extractable), ("sensitive", sensitive), ("imported", imported)):
+        _require(flag_name, flag, bool, "a bool")
+    state_path = _path("state", state)
+    problem = label_problem(label, "label")
+    if problem is not None:
+        raise HsmsimError(problem)
+    if backend not in BACKENDS:
+        raise KeystoreError(f"unknown keystore backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if format is not None:
+        get_format(format)
+    key_spec = KeySpec.parse(spec)
+    opened = HsmState.open(state_path, format=format, seed=seed)
     try:
-        store = opened.store(backend)
-        key_spec = KeySpec.parse(spec)
-        policy = KeyPolicy(sensitive=sensitive, extractable=extractable)
-        if imported:
-            return store.import_key(new_key_material(key_spec), label, policy=policy)
-        return store.generate(key_spec, label, policy=policy)
-    finally:
+        created = opened.new_key(backend, label, key_spec, KeyPolicy(sensitive=sensitive, extractable=extractable),
+                                 imported=imported)
+    except BaseException:
         opened.close()
+        opened.withdraw_if_unused()  # a failed first creation leaves no state behind, as `key create` does
+        raise
+    opened.close()
+    return created
 
 
 def attest(
     label: str, *, state: StrPath = DEFAULT_STATE, format: str | None = None, at: datetime | None = None,
     params: Mapping[str, object] | None = None, attesting_key: str | None = None,
 ) -> Evidence:
-    """The attestation evidence of the key ``label`` in ``state``, in the device's format (or ``format``).
+    """The attestation evidence of the key ``label`` in ``state``, in the device's format (or ``format``, which
+    may also be a generic mechanism every device speaks: ``pkix-evidence``, ``csr-attestation``).
 
-    ``at`` fixes the attestation time (default now); ``params`` are the format's parameters. Write the
-    files with :meth:`Evidence.write`. Raises :class:`~hsmsim.errors.HsmsimError` on misuse.
+    ``at`` fixes the attestation time (default now; a naive datetime is UTC); ``params`` are the format's
+    parameters. Write the files with :meth:`Evidence.write`. Raises TypeError for an argument of the wrong type
+    and :class:`~hsmsim.errors.HsmsimError` on misuse (an empty ``state``, no state there, an unknown format or
+    key, a bad parameter).
     """
-    opened = HsmState.open(Path(state), format=format, create=False)
+    _require("label", label, str, "a str")
+    _require("format", format, (str, type(None)), "a format name or None")
+    _require("params", params, (Mapping, type(None)), "a mapping of parameter names to values or None")
+    _require("attesting_key", attesting_key, (str, type(None)), "a key label or None")
+    moment = _moment(at)
+    state_path = _path("state", state)
+    if format is not None:
+        get_format(format)
+    parameters: dict[str, object] = {}
+    for name, value in (params or {}).items():
+        _require("a parameter name", name, str, "a str")
+        parameters[name] = value
+    if moment is not None:
+        parameters["attest_time"] = moment
+    opened = HsmState.open(state_path, format=None if format in GENERIC_MECHANISMS else format, create=False)
     try:
-        parameters = dict(params or {})
-        if at is not None:
-            parameters["attest_time"] = at
         return opened.hsm(label).attest(label, format, parameters, attesting_key)
     finally:
         opened.close()
@@ -86,7 +148,7 @@ def roots(state: StrPath = DEFAULT_STATE) -> list[x509.Certificate]:
     """Every emulated root a verifier of ``state``'s evidence may trust, each once: the default attestation
     identity's first, then those of the other PKIs ``hsmsim pki export`` writes (parameter choices, WebAuthn
     statements, generic mechanisms)."""
-    opened = HsmState.open(Path(state), create=False)
+    opened = HsmState.open(_path("state", state), create=False)
     try:
         found: list[x509.Certificate] = []
         for export in pki_exports(opened.device):
@@ -97,48 +159,83 @@ def roots(state: StrPath = DEFAULT_STATE) -> list[x509.Certificate]:
         opened.close()
 
 
+def _trust(fmt: Format, roots: object) -> TrustAnchors:
+    """The anchors ``roots`` gives ``fmt``'s verifier: a TrustAnchors as it is, a single path as one file, else
+    an iterable (walked once) of paths and certificates. TypeError for anything else, HsmsimError for ``""``."""
+    if isinstance(roots, TrustAnchors):
+        return roots
+    if isinstance(roots, str | os.PathLike):
+        given: list[object] = [roots]
+    elif isinstance(roots, Iterable) and not isinstance(roots, bytes | bytearray | memoryview):
+        given = list(roots)
+    else:
+        raise TypeError(f"roots must be certificate files and/or x509.Certificates, a single file, or a TrustAnchors, "
+                        f"not {type(roots).__name__}")
+    certificates = [root for root in given if isinstance(root, x509.Certificate)]
+    files = [_path("a root", root) for root in given if not isinstance(root, x509.Certificate)]
+    trust = fmt.trust_anchors_from_files(files) if files else TrustAnchors()
+    if certificates:
+        trust = TrustAnchors({**trust.roots, "root": (*trust.get(), *certificates)})
+    return trust
+
+
 def verify(
-    evidence: StrPath | Evidence, roots: Sequence[StrPath | x509.Certificate] | TrustAnchors = (), *,
+    evidence: StrPath | Evidence,
+    roots: Iterable[StrPath | x509.Certificate] | StrPath | TrustAnchors = (), *,
     at: datetime | None = None, profile: str | Profile = Profile.STRUCTURAL, format: str | None = None,
 ) -> Verdict:
     """Verify evidence (a file or directory as a user received it, or :class:`Evidence`) with hsmsim's
-    reference verifier, trusting ``roots`` (certificate files, certificates, or :class:`TrustAnchors`).
+    reference verifier, trusting ``roots``: certificate files and/or certificates (any iterable, read once),
+    a single certificate file (a str or path), or :class:`TrustAnchors`.
 
     Without ``roots`` nothing is trusted: evidence that names no issuer (WebAuthn ``packed`` self attestation)
     can still be accepted, and a certificate chain is rejected ``CHAIN_UNTRUSTED``.
 
-    ``at`` is the validation time (default now). The format is ``format``, else the evidence's, else
-    detected from the file. Bad evidence never raises: it is a REJECT :class:`Verdict` with a reason.
-    Raises :class:`~hsmsim.errors.HsmsimError` when a file cannot be read or its format is unknown.
+    ``at`` is the validation time (default now; a naive datetime is UTC). The format is ``format``, else the
+    evidence's, else detected from the file. Bad evidence never raises: it is a REJECT :class:`Verdict` with a
+    reason. Raises TypeError for an argument of the wrong type, ValueError for an unknown ``profile``, and
+    :class:`~hsmsim.errors.HsmsimError` for an empty path, a file that cannot be read or an unknown format.
     """
+    _require("format", format, (str, type(None)), "a format name or None")
+    _require("profile", profile, str, "a profile name")
+    _require("evidence", evidence, (Evidence, str, os.PathLike), "an Evidence, a str or a pathlib.Path")
+    validation_profile = Profile(profile)
+    moment = _moment(at)
     if isinstance(evidence, Evidence):
         fmt = get_format(format or evidence.format)
         loaded = evidence
     else:
-        path = Path(evidence)
+        path = _path("evidence", evidence)
         fmt = get_format(format) if format else detect(path)
         loaded = fmt.load(path)
-    if isinstance(roots, TrustAnchors):
-        trust = roots
-    else:
-        certificates = [root for root in roots if isinstance(root, x509.Certificate)]
-        files = [Path(root) for root in roots if not isinstance(root, x509.Certificate)]
-        trust = fmt.trust_anchors_from_files(files) if files else TrustAnchors()
-        if certificates:
-            trust = TrustAnchors({**trust.roots, "root": (*trust.get(), *certificates)})
-    return fmt.verify(loaded, trust, at=at, profile=Profile(profile))
+    return fmt.verify(loaded, _trust(fmt, roots), at=moment, profile=validation_profile)
 
 
 def load_corpus(root: StrPath | None = None) -> Corpus:
-    """The vector corpus at ``root`` (default: ``$HSMSIM_VECTORS``, ``./vectors``, else the installed one)."""
-    return harness_vectors.load_corpus(Path(root) if root is not None else default_vectors_root())
+    """The vector corpus at ``root`` (default: ``$HSMSIM_VECTORS``, ``./vectors``, else the installed one).
+
+    Raises TypeError when ``root`` is not a path, :class:`~hsmsim.errors.HsmsimError` when it is empty and
+    :class:`CorpusLoadError` when it holds no vector file."""
+    return harness_vectors.load_corpus(_path("root", root) if root is not None else default_vectors_root())
 
 
 def vectors(
     *, format: str | None = None, flag: str | None = None, severity: str | None = None, root: StrPath | None = None,
 ) -> list[Vector]:
-    """The corpus's vectors, optionally only one format's, those carrying ``flag``, or of one ``severity``."""
+    """The corpus's vectors, optionally only one format's, those carrying ``flag``, or of one ``severity``.
+
+    A filter that can match nothing is misuse, as in ``hsmsim vectors list``: raises TypeError for a filter that
+    is not a str, :class:`UnsupportedFormatError` for a format the corpus lacks and
+    :class:`~hsmsim.errors.HsmsimError` for a severity that is not one of :class:`~hsmsim.model.vectors.Severity`
+    or a flag the corpus does not define; and what :func:`load_corpus` raises."""
+    for name, value in (("format", format), ("flag", flag), ("severity", severity)):
+        _require(name, value, (str, type(None)), "a str or None")
+    severities = [level.value for level in Severity]
+    if severity is not None and severity not in severities:
+        raise HsmsimError(f"no severity {severity!r} (severities: {', '.join(severities)})")
     loaded = load_corpus(root)
     if format is not None and format not in loaded.formats():
         raise UnsupportedFormatError(f"no vectors of format {format!r} (the corpus has {', '.join(loaded.formats())})")
+    if flag is not None and flag not in loaded.notes:
+        raise HsmsimError(f"no flag {flag!r} in {escaped(str(loaded.root))}")
     return select(loaded, format=format, flag=flag, severity=severity)

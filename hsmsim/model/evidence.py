@@ -6,10 +6,11 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import get_args
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -31,17 +32,46 @@ MAX_BUNDLE_ENTRIES = 1024
 MAX_BUNDLE_DEPTH = 16
 """Directory levels walked below a bundle directory."""
 
+_PRIVATE_KEY_TYPES: tuple[type, ...] = get_args(PrivateKeyTypes)
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
 
 @dataclass(frozen=True)
 class Evidence:
     """The native files of one attestation, keyed by relative path, exactly as a user gets them.
 
     ``primary`` names the file a user would hand to a verifier first (e.g. the zip).
+
+    Built with checked types: ``format`` and ``primary`` are ``str`` and ``files`` a mapping of ``str`` to
+    ``bytes``; a ``bytearray`` or ``memoryview`` value is copied into ``bytes`` (``files`` is then a new dict),
+    and anything else raises :class:`TypeError` naming the field, so misuse never reaches a verifier.
     """
 
     format: str
     files: Mapping[str, bytes]
     primary: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.format, str):
+            raise TypeError(f"Evidence format must be a str, not {_type_name(self.format)}")
+        if not isinstance(self.primary, str):
+            raise TypeError(f"Evidence primary must be a str, not {_type_name(self.primary)}")
+        if not isinstance(self.files, Mapping):
+            raise TypeError(f"Evidence files must be a mapping of str to bytes, not {_type_name(self.files)}")
+        converted: dict[str, bytes] | None = None
+        for name, data in self.files.items():
+            if not isinstance(name, str):
+                raise TypeError(f"Evidence file names must be str, not {_type_name(name)}")
+            if type(data) is not bytes:
+                if not isinstance(data, bytes | bytearray | memoryview):
+                    raise TypeError(f"Evidence file {name!r} must be bytes, not {_type_name(data)}")
+                converted = converted if converted is not None else dict(self.files)
+                converted[name] = bytes(data)
+        if converted is not None:
+            object.__setattr__(self, "files", converted)
 
     def primary_record(self, limit: int) -> bytes:
         """The primary file's bytes; Rejected MISSING_INPUT when it is absent, LIMIT_EXCEEDED past ``limit``."""
@@ -70,10 +100,18 @@ class Evidence:
 @dataclass(frozen=True)
 class TrustAnchors:
     """The roots a verifier trusts, keyed by role (``root`` for single-root formats), and the verifier's own
-    private keys by role (a CA's exchange key that opens what clients encrypt to it, e.g. ms-kast's AIK info)."""
+    private keys by role (a CA's exchange key that opens what clients encrypt to it, e.g. ms-kast's AIK info).
+
+    Built with checked types: each field is a mapping of ``str`` roles to ``x509.Certificate``s (``roots``) or
+    private keys (``keys``), given as a tuple or any other iterable (a list is made a tuple, in a new dict);
+    anything else raises :class:`TypeError` naming the field and role."""
 
     roots: Mapping[str, tuple[x509.Certificate, ...]] = field(default_factory=dict)
     keys: Mapping[str, tuple[PrivateKeyTypes, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roots", _checked_roles("roots", self.roots, (x509.Certificate,), "certificates"))
+        object.__setattr__(self, "keys", _checked_roles("keys", self.keys, _PRIVATE_KEY_TYPES, "private keys"))
 
     def get(self, role: str = "root") -> list[x509.Certificate]:
         """The anchors of one role (empty when none were given)."""
@@ -101,6 +139,28 @@ class TrustAnchors:
             except ValueError as exc:
                 raise BundleError(f"{escaped(str(path))} is not a PEM or DER certificate") from exc
         return cls({role: tuple(certs)})
+
+
+def _checked_roles(field_name: str, given: object, kinds: tuple[type, ...],
+                   kind_name: str) -> dict[str, tuple[object, ...]]:
+    """``given`` as a new dict of each role's items as a tuple (cheap: the items are not copied); raises
+    TypeError when ``given`` is not a mapping of str roles to iterables of ``kinds``."""
+    if not isinstance(given, Mapping):
+        raise TypeError(f"TrustAnchors {field_name} must be a mapping of role to {kind_name}, not {_type_name(given)}")
+    checked: dict[str, tuple[object, ...]] = {}
+    for role, items in given.items():
+        if not isinstance(role, str):
+            raise TypeError(f"TrustAnchors {field_name} roles must be str, not {_type_name(role)}")
+        if isinstance(items, str | bytes | bytearray | memoryview) or not isinstance(items, Iterable):
+            raise TypeError(f"TrustAnchors {field_name}[{role!r}] must be a tuple of {kind_name}, "
+                            f"not {_type_name(items)}")
+        as_tuple = tuple(items)
+        for item in as_tuple:
+            if not isinstance(item, kinds):
+                raise TypeError(f"TrustAnchors {field_name}[{role!r}] must hold {kind_name} only, "
+                                f"not {_type_name(item)}")
+        checked[role] = as_tuple
+    return checked
 
 
 def _scan(directory: Path, limit: int) -> list[os.DirEntry[str]]:
