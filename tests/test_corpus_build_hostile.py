@@ -4,6 +4,8 @@ an error part-way leaves the previous corpus byte for byte as it was (the corpus
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,13 @@ def test_promote_refuses_an_unknown_format_and_a_directory_that_is_no_corpus(tmp
         promote(known, other)
     assert sorted(p.name for p in other.iterdir()) == ["x"]
     assert promote(known, tmp_path / "corpus") == f"{FORMAT}::fuzz::new-one"  # the same finding, into a new corpus
+
+
+def test_a_built_corpus_gets_the_permissions_of_a_directory_made_there(small_corpus: Path, tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(small_corpus.stat().st_mode) == 0o777 & ~umask  # not mkdtemp's owner-only 0700
+    small_corpus.chmod(0o750)
+    build_corpus(small_corpus, seed=SEED, formats=[FORMAT])  # a rebuild keeps the replaced directory's
+    assert stat.S_IMODE(small_corpus.stat().st_mode) == 0o750
+    small_corpus.chmod(0o777 & ~umask)

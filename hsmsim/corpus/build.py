@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import secrets
 import shutil
 import stat
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -450,7 +450,7 @@ def build_corpus(
 
     target = Path(os.path.realpath(out))  # a symlinked corpus directory is replaced where it lies
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    staging = _new_sibling(target, "new")
     try:
         files = _write_corpus(staging, seed, registry, promoted, per_format, tc_ids, len(all_ids))
         _replace_directory(target, staging)
@@ -509,20 +509,26 @@ def _write_corpus(root: Path, seed: str, registry: IdRegistry, promoted: dict[st
     return len(files) + 1
 
 
+def _new_sibling(target: Path, role: str) -> Path:
+    """A new empty directory ``.<name>.<role>-<random>`` beside ``target``, with the permissions any directory made
+    there gets (``mkdir``'s, unlike ``mkdtemp``'s owner-only ones: it becomes the corpus)."""
+    while True:
+        candidate = target.parent / f".{target.name}.{role}-{secrets.token_hex(4)}"
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+
+
 def _replace_directory(target: Path, new: Path) -> None:
-    """Put the directory ``new`` at ``target`` (same parent), replacing what is there (removed afterwards), with the
-    permissions a directory made there normally gets (or the replaced one's)."""
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o777 & ~umask
-    os.chmod(new, mode)
+    """Put the directory ``new`` at ``target`` (same parent), replacing what is there (removed afterwards, keeping
+    its permissions)."""
     if not os.path.lexists(target):
         os.rename(new, target)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.chmod(new, stat.S_IMODE(os.stat(target).st_mode))
+    old = _new_sibling(target, "old")
     os.rename(target, old)  # onto the empty directory just made
     try:
         os.rename(new, target)
