@@ -155,3 +155,32 @@ def test_a_built_corpus_gets_the_permissions_of_a_directory_made_there(small_cor
     build_corpus(small_corpus, seed=SEED, formats=[FORMAT])  # a rebuild keeps the replaced directory's
     assert stat.S_IMODE(small_corpus.stat().st_mode) == 0o750
     small_corpus.chmod(0o777 & ~umask)
+
+
+def test_directories_abandoned_by_a_killed_build_are_removed_by_the_next(corpus: Path) -> None:
+    # What a build killed with SIGKILL leaves beside the corpus, an hour and more ago, and one a build running now
+    # is writing; and names that only look alike.
+    hour_ago = os.path.getmtime(corpus) - 3700
+    abandoned = [corpus.parent / ".corpus.new-0badc0de", corpus.parent / ".corpus.old-12345678"]
+    running = corpus.parent / ".corpus.new-abcdef01"
+    unrelated = [corpus.parent / ".other.new-0badc0de", corpus.parent / ".corpus.new-notahex0"]
+    for directory in (*abandoned, running, *unrelated):
+        (directory / "sub").mkdir(parents=True)
+        (directory / "sub" / "f").write_text("x")
+    for directory in (*abandoned, *unrelated):
+        os.utime(directory, (hour_ago, hour_ago))
+    build_corpus(corpus, seed=SEED, formats=[FORMAT])
+    assert not any(d.exists() for d in abandoned)
+    assert running.is_dir() and all(d.is_dir() for d in unrelated)
+    assert sorted(p.name for p in corpus.parent.iterdir()) == sorted(
+        [corpus.name, running.name, *(d.name for d in unrelated)])
+
+
+def test_abandoned_directories_are_kept_while_no_corpus_is_in_place(tmp_path: Path) -> None:
+    # A build killed between its two renames: no corpus at the target, and the directories hold the only copies.
+    corpus = tmp_path / "corpus"
+    left = tmp_path / ".corpus.old-0badc0de"
+    left.mkdir()
+    os.utime(left, (0, 0))
+    build_corpus(corpus, seed=SEED, formats=["pkix-evidence"])
+    assert left.is_dir() and (corpus / "manifest.json").is_file()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import stat
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -450,6 +452,7 @@ def build_corpus(
 
     target = Path(os.path.realpath(out))  # a symlinked corpus directory is replaced where it lies
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_siblings(target)
     staging = _new_sibling(target, "new")
     try:
         files = _write_corpus(staging, seed, registry, promoted, per_format, tc_ids, len(all_ids))
@@ -507,6 +510,35 @@ def _write_corpus(root: Path, seed: str, registry: IdRegistry, promoted: dict[st
     }
     tree.write(MANIFEST_FILE, corpus_json(manifest))
     return len(files) + 1
+
+
+ABANDONED_AFTER_SECONDS = 3600
+"""A staging directory beside the corpus untouched this long was left by a build that was killed (SIGKILL, a
+power cut): a build writes its files within seconds and removes its directories even on Ctrl-C or SIGTERM."""
+_SIBLING = re.compile(r"\.(?P<name>.+)\.(new|old)-[0-9a-f]{8}")
+
+
+def _remove_abandoned_siblings(target: Path) -> None:
+    """Remove the ``.<name>.new-*`` / ``.<name>.old-*`` directories beside ``target`` that builds killed mid-way left
+    and that have not changed for :data:`ABANDONED_AFTER_SECONDS`. Only while ``target`` holds a corpus: a build
+    killed between its two renames leaves none there, and its directories then hold the only copies (the caller
+    has refused a manifest that is not an hsmsim corpus's)."""
+    if not (target / MANIFEST_FILE).is_file():
+        return
+    cutoff = time.time() - ABANDONED_AFTER_SECONDS
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = _SIBLING.fullmatch(entry.name)
+        if match is None or match["name"] != target.name:
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _new_sibling(target: Path, role: str) -> Path:
