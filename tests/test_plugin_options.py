@@ -158,3 +158,20 @@ def test_import_entry_lets_ctrl_c_through(tmp_path, body):
     with pytest.raises((KeyboardInterrupt, BaseExceptionGroup)) as info:
         import_entry("stopper.py:verify", base=str(tmp_path))
     assert not isinstance(info.value, AdapterConfigError)
+
+
+def test_a_report_that_cannot_be_written_after_the_run_fails_it_in_one_line(tmp_path):
+    # --hsmsim-overwrite lets a non-empty report directory through the check made before the run; its `results` is
+    # then a file, which the report is never written through: the run's tests pass, and the session fails.
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "results").write_text("not a directory\n")
+    result = pytest_run("--hsmsim-verifier", str(REFERENCE), *QUICK, "--hsmsim-report", str(report),
+                        "--hsmsim-overwrite", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout
+    problems = [line for line in result.stdout.splitlines() if line.startswith("hsmsim conformance: ")]
+    assert problems == [f"hsmsim conformance: {report / 'results'} is not a directory of the report (a symlink?); "
+                        "not writing through it"]
+    assert "Traceback" not in result.stdout + result.stderr and "report: " not in result.stdout
+    assert (report / "results").read_text() == "not a directory\n"
