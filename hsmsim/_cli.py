@@ -15,6 +15,7 @@ import sys
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 import click
@@ -480,7 +481,7 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     # SIGTERM (timeout, a CI job's cancel, kill) ends a run as Ctrl-C does: through the finally blocks that stop
     # the verifier and worker processes it started. `serve` hands both signals to uvicorn.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = cli.main(args=argv, prog_name="hsmsim", standalone_mode=False)
     except click.UsageError as exc:  # click's own four lines (usage, hint, blank, error) become one
@@ -497,5 +498,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.Abort:
         click.echo("Aborted!", err=True)
-        sys.exit(1)
+        # 128 + the signal, as a shell reports a command a signal ended: never 1, which says "anomalies found"
+        sys.exit(128 + _interrupted_by)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_interrupted_by = signal.SIGINT.value
+"""The signal that interrupted the command: SIGINT (Ctrl-C) unless :func:`_terminated` saw SIGTERM."""
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM's handler: remember it, then interrupt as Ctrl-C does."""
+    global _interrupted_by
+    _interrupted_by = signum
+    signal.default_int_handler(signum, frame)

@@ -85,6 +85,8 @@ def test_no_verifier_outlives_an_interrupted_conformance_run(tmp_path, jobs, sig
     _, stderr = run.communicate(timeout=60)  # until every writer (workers included) has gone
     assert _gone(started), f"verifier processes {started} outlived the harness ({sig.name}, -j {jobs})"
     assert b"Traceback" not in stderr, stderr.decode()
+    # 128 + the signal, as a shell reports it: never 1, which a CI step reads as "anomalies found"
+    assert run.returncode == (-sig if sig is signal.SIGKILL else 128 + sig), stderr.decode()
 
 
 def test_run_bounded_kills_its_process_when_interrupted(tmp_path):
