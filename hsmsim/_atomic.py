@@ -90,23 +90,56 @@ def output_directory(directory: Path) -> None:
 
 def check_output_directory(directory: Path, option: str, *, holds: str, replace_flag: str, replace: bool) -> None:
     """Refuse (:class:`HsmsimError`, one line) an output directory that names something other than a directory,
-    cannot be looked at (a name too long, a file on the way), or, unless ``replace``, is not empty: one run's
-    outputs never mix with an earlier one's. A directory that does not exist passes (it is made when written).
-    Called before a long run, so misuse fails in a second; ``holds`` says what an earlier run left ("a report"),
-    ``replace_flag`` which option replaces it."""
+    is a symlink to nothing, cannot be looked at (a name too long, a file on the way), cannot be written in, or,
+    unless ``replace``, is not empty: one run's outputs never mix with an earlier one's. A directory that does not
+    exist passes when it can be made (it is made, with the missing directories above it, and removed again: no
+    permission bit tells a run as root that a read-only or virtual file system refuses it). Called before a long
+    run, so misuse fails in a second; ``holds`` says what an earlier run left ("a report"), ``replace_flag`` which
+    option replaces it."""
     shown = escaped(str(directory))
     try:
         if not stat.S_ISDIR(os.stat(directory).st_mode):
             raise HsmsimError(f"{option} {shown} exists and is not a directory")
         occupied = not replace and next(os.scandir(directory), None) is not None
     except FileNotFoundError:
+        _check_makeable(directory, option, directory)
         return
     except OSError as exc:
         raise HsmsimError(f"{option} {shown}: {exc.strerror or exc}") from None
     if occupied:
         raise HsmsimError(f"{option} {shown} is not empty ({holds} of an earlier run?); "
                           f"pass {replace_flag} to replace it, or name a new directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".hsmsim-probe-", dir=directory))
+    except OSError as exc:
+        raise HsmsimError(f"{option} {shown}: cannot write in it: {exc.strerror or exc}") from None
 
+
+def _check_makeable(directory: Path, option: str, output: Path) -> None:
+    """Raise :class:`HsmsimError` (one line, naming ``option`` and its ``output``) unless the missing ``directory``
+    can be made: neither it nor the nearest name above it that exists is a symlink to nothing, and making it (and
+    the missing directories above it) works; what was made is removed again."""
+    shown = escaped(str(output))
+    missing = []
+    for step in (directory, *directory.parents):
+        if os.path.lexists(step):
+            if os.path.islink(step) and not os.path.exists(step):
+                where = "" if step == output else f": {escaped(str(step))}"
+                raise HsmsimError(f"{option} {shown}{where} is a symlink to nothing; remove it or name a directory")
+            break
+        missing.append(step)
+    made: list[Path] = []
+    try:
+        for step in reversed(missing):
+            os.mkdir(step)
+            made.append(step)
+    except OSError as exc:
+        raise HsmsimError(f"{option} {shown}: cannot make the directory {escaped(str(exc.filename or step))}: "
+                          f"{exc.strerror or exc}") from None
+    finally:
+        for step in reversed(made):
+            with suppress(OSError):
+                os.rmdir(step)
 
 
 def _paths_below(root: Path, files: Mapping[str, bytes]) -> list[Path]:
@@ -178,16 +211,31 @@ def _holds(path: Path, info: os.stat_result, data: bytes) -> bool:
 
 def check_replaceable_file(path: Path, option: str) -> None:
     """Refuse (:class:`HsmsimError`, one line) an output file that :func:`replace_file` is to write when ``path``
-    names something other than a regular file (a directory, FIFO, device or symlink) or cannot be looked at (a
-    name too long, a file on the way); a missing file passes. Called before a long run, so misuse fails first."""
+    names something other than a regular file (a directory, FIFO, device or symlink), cannot be looked at (a
+    name too long, a file on the way), or cannot be written: its directory is a symlink to nothing, cannot be
+    made (see :func:`check_output_directory`), or takes no new file (one is made and removed, as
+    :func:`replace_file` makes one beside ``path``). Called before a long run, so misuse fails first."""
+    shown = escaped(str(path))
     try:
-        regular = stat.S_ISREG(os.lstat(path).st_mode)
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise HsmsimError(f"{option} {shown} exists and is not a regular file")
     except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise HsmsimError(f"{option} {shown}: {exc.strerror or exc}") from None
+    try:
+        os.stat(path.parent)
+    except FileNotFoundError:
+        _check_makeable(path.parent, option, path)
         return
     except OSError as exc:
-        raise HsmsimError(f"{option} {escaped(str(path))}: {exc.strerror or exc}") from None
-    if not regular:
-        raise HsmsimError(f"{option} {escaped(str(path))} exists and is not a regular file")
+        raise HsmsimError(f"{option} {shown}: {exc.strerror or exc}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.probe-", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise HsmsimError(f"{option} {shown} cannot be written: {exc.strerror or exc}") from None
 
 
 def replace_files(root: Path, files: Mapping[str, bytes]) -> list[Path]:

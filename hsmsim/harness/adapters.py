@@ -16,6 +16,7 @@ processes, and whatever they start, are killed as :mod:`hsmsim.harness.processes
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import importlib.util
 import json
@@ -25,9 +26,11 @@ import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import traceback
@@ -395,10 +398,12 @@ class PythonVerifier(Verifier):
 
     def close(self) -> None:
         """Let the call thread end, then what every verifier does."""
-        if self._caller is not None:
-            self._caller.stop_idle()  # an overrun call dropped its thread: this one runs none
-            self._caller = None
-        super().close()
+        try:
+            if self._caller is not None:
+                self._caller.stop_idle()  # an overrun call dropped its thread: this one runs none
+                self._caller = None
+        finally:
+            super().close()
 
 
 @dataclass(frozen=True)
@@ -466,9 +471,10 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _check_program(argv0: str, cwd: str, origin: str) -> None:
+def _check_program(argv0: str, cwd: str, origin: str, env: Mapping[str, str]) -> None:
     """Refuse, before any case, a ``cwd`` that is not a directory and a program that cannot be run (every case
-    would otherwise be an ERROR blaming the verifier)."""
+    would otherwise be an ERROR blaming the verifier). A bare program name is looked up as the child's exec looks
+    it up: on the ``PATH`` of ``env``, the environment the child gets, relative entries taken from ``cwd``."""
     if not os.path.isdir(cwd):
         raise AdapterConfigError(f"{origin}: cwd {escaped(cwd)} is not a directory")
     if "{" in argv0:
@@ -479,7 +485,8 @@ def _check_program(argv0: str, cwd: str, origin: str) -> None:
             raise AdapterConfigError(f"{origin}: command {argv0!r} does not exist (relative to {cwd})")
         if not program.is_file() or not os.access(program, os.X_OK):
             raise AdapterConfigError(f"{origin}: command {argv0!r} is not an executable file")
-    elif shutil.which(argv0) is None:
+    elif shutil.which(argv0, path=os.pathsep.join(os.path.join(cwd, entry) for entry in os.get_exec_path(env))) \
+            is None:
         raise AdapterConfigError(f"{origin}: command {argv0!r} is not on PATH")
 
 
@@ -489,7 +496,8 @@ class OneshotVerifier(Verifier):
     def start(self) -> VerifierInfo:
         """Check the command template and the program; run ``version_cmd``."""
         check_placeholders(self.config.command, self.config.source)
-        _check_program(expand_static(self.config.command[:1], self._extra())[0], self.config.cwd, self.config.source)
+        _check_program(expand_static(self.config.command[:1], self._extra())[0], self.config.cwd, self.config.source,
+                       self._env())
         self.info = self._resolve_info({})
         return self.info
 
@@ -534,7 +542,10 @@ class _Timeout(Exception):  # noqa: N818 - internal control flow
 
 
 class _Eof(Exception):  # noqa: N818 - internal control flow
-    pass
+    def __init__(self, unread: bool = False) -> None:
+        super().__init__()
+        self.unread = unread
+        """The process read no byte of the request: it ended before it took it."""
 
 
 class PersistentVerifier(Verifier):
@@ -554,6 +565,8 @@ class PersistentVerifier(Verifier):
         self._starts = 0
         self._answered: str | None = None
         """The id of the last request this process answered."""
+        self._written = 0
+        """Bytes of the request being sent that are in the pipe to stdin."""
         self.restarts = 0
         """How many times the process was started again after the first start."""
 
@@ -643,8 +656,23 @@ class PersistentVerifier(Verifier):
     def _send(self, data: bytes, deadline: float) -> None:
         """Write ``data`` to stdin by the deadline; raises _Timeout, _Eof or ValueError."""
         left = memoryview(data)
+        self._written = 0
         while left:
-            left = left[self._pump(deadline, left):]
+            written = self._pump(deadline, left)
+            self._written += written
+            left = left[written:]
+
+    def _request_unread(self) -> bool:
+        """True when the process read no byte of the request being sent: they are all still in the pipe (which
+        keeps them after the process has gone), or none was written."""
+        assert self._proc is not None and self._proc.stdin is not None
+        if not self._written:
+            return True
+        try:
+            pending = struct.unpack("i", fcntl.ioctl(self._proc.stdin.fileno(), termios.FIONREAD, bytes(4)))[0]
+        except OSError:
+            return False
+        return bool(pending >= self._written)
 
     def _readline(self, deadline: float) -> bytes:
         while b"\n" not in self._buffer:
@@ -658,11 +686,14 @@ class PersistentVerifier(Verifier):
         deadline = time.monotonic() + timeout
         if self._proc.stdin.closed:
             raise _Eof
-        self._send(json.dumps(request).encode() + b"\n", deadline)
-        while True:
-            line = self._readline(deadline).strip()
-            if line:
-                break
+        try:
+            self._send(json.dumps(request).encode() + b"\n", deadline)
+            while True:
+                line = self._readline(deadline).strip()
+                if line:
+                    break
+        except _Eof:
+            raise _Eof(self._request_unread()) from None
         try:
             reply = parse_json(line)
         except JsonDepthError:
@@ -676,7 +707,9 @@ class PersistentVerifier(Verifier):
             raise ValueError(f"answered {type(reply).__name__}, not a JSON object")
         return reply
 
-    def _death(self) -> str:
+    def _death(self, when: str = "") -> str:
+        """Why the process is gone (``verifier process exited with status 0``, then ``when`` and the tail of its
+        stderr), once it has exited (or 2 s passed) and everything it started is killed."""
         proc = self._proc
         try:
             code = proc.wait(timeout=2) if proc is not None else None
@@ -689,11 +722,12 @@ class PersistentVerifier(Verifier):
             how = f"killed by {_signal_name(-code)}"
         else:
             how = f"exited with status {code}"
-        return f"verifier process {how}{'; stderr: ' + stderr if stderr else ''}"
+        return f"verifier process {how}{when}{'; stderr: ' + stderr if stderr else ''}"
 
     def start(self) -> VerifierInfo:
         """Spawn the process and exchange the hello; raises :class:`VerifierStartError`."""
-        _check_program(expand_static(self._argv[:1], self._extra())[0], self.config.cwd, self.config.source)
+        _check_program(expand_static(self._argv[:1], self._extra())[0], self.config.cwd, self.config.source,
+                       self._env())
         try:
             hello = self._spawn()
         except VerifierStartError:
@@ -703,36 +737,48 @@ class PersistentVerifier(Verifier):
         return self.info
 
     def verify(self, subject: Subject, *, timeout: float | None = None) -> Answer:
-        """Send one ``verify`` request; restart the process first if the last one died or hung."""
+        """Send one ``verify`` request; restart the process first if the last one died or hung.
+
+        A process that ended before it read the request (it exited after its last answer) is not blamed for this
+        vector: it is restarted (a restart like any other, within ``max_restarts``) and the new one is asked."""
         if self.info is None:
             raise RuntimeError("start() the verifier first")
         deadline = timeout or self.config.timeout_s
-        if self._proc is None:
-            if self.restarts >= self.config.max_restarts:
-                return Answer(Actual.ERROR, None, f"verifier not restarted: it died {self.restarts + 1} times "
-                                                  f"(max_restarts = {self.config.max_restarts})")
-            try:
-                self._spawn()
-            except VerifierStartError as exc:
-                self._stop()
-                return Answer(Actual.ERROR, None, f"restart failed: {exc}")
+        gone = ""  # why the last process was not there to read this request
+        if self._proc is not None and self._proc.poll() is not None:
+            gone = self._death(" before this request")
         with materialise(subject, self.info.profile, self._workdir()) as inputs:
             request = {"op": "verify", "id": subject.id, "format": subject.format, "profile": self.info.profile,
                        "features": list(subject.features), "inputs": inputs.to_json()}
-            start = time.perf_counter()
-            try:
-                reply = self._exchange(request, deadline)
-            except _Timeout:
-                self._stop()
-                return Answer(Actual.HANG, None, f"no answer within {deadline:g} s (process killed, will restart)",
-                              (time.perf_counter() - start) * 1000)
-            except _Eof:
-                elapsed = (time.perf_counter() - start) * 1000
-                return Answer(Actual.CRASH, None, self._death() + " (will restart)", elapsed)
-            except ValueError as exc:
-                self._stop()
-                return Answer(Actual.ERROR, None, f"{exc} (process restarted)",
-                              (time.perf_counter() - start) * 1000)
+            while True:
+                if self._proc is None:
+                    if self.restarts >= self.config.max_restarts:
+                        return Answer(Actual.ERROR, None, f"verifier not restarted: it died {self.restarts + 1} "
+                                                          f"times (max_restarts = {self.config.max_restarts})"
+                                                          f"{'; ' + gone if gone else ''}")
+                    try:
+                        self._spawn()
+                    except VerifierStartError as exc:
+                        self._stop()
+                        return Answer(Actual.ERROR, None, f"restart failed: {exc}")
+                start = time.perf_counter()
+                try:
+                    reply = self._exchange(request, deadline)
+                except _Timeout:
+                    self._stop()
+                    return Answer(Actual.HANG, None, f"no answer within {deadline:g} s (process killed, will "
+                                                     "restart)", (time.perf_counter() - start) * 1000)
+                except _Eof as eof:
+                    if eof.unread:
+                        gone = self._death(" before it read this request")
+                        continue
+                    elapsed = (time.perf_counter() - start) * 1000
+                    return Answer(Actual.CRASH, None, self._death() + " (will restart)", elapsed)
+                except ValueError as exc:
+                    self._stop()
+                    return Answer(Actual.ERROR, None, f"{exc} (process restarted)",
+                                  (time.perf_counter() - start) * 1000)
+                break
             elapsed = (time.perf_counter() - start) * 1000
         answered, previous = reply.get("id"), self._answered
         if answered != subject.id:
@@ -751,17 +797,22 @@ class PersistentVerifier(Verifier):
         return Answer(answer.verdict, answer.reason, answer.detail, elapsed)
 
     def close(self) -> None:
-        """Close stdin (a well-behaved verifier exits on EOF), then kill what is left."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
+        """Close stdin (a well-behaved verifier exits on EOF), then kill what is left and remove the scratch
+        directory, whatever interrupts the wait for a clean exit (a second Ctrl-C)."""
+        try:
+            proc = self._proc
+            if proc is not None and proc.poll() is None:
+                try:
+                    if proc.stdin:
+                        proc.stdin.close()
+                    proc.wait(timeout=1)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+        finally:
             try:
-                if proc.stdin:
-                    proc.stdin.close()
-                proc.wait(timeout=1)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        self._stop()
-        super().close()
+                self._stop()
+            finally:
+                super().close()
 
 
 def open_verifier(config: AdapterConfig) -> Verifier:

@@ -15,7 +15,7 @@ from pathlib import Path
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.config import AdapterConfig
 from hsmsim.harness.model import Answer, CaseResult, Outcome, VerifierInfo
-from hsmsim.harness.report import RESULTS_VERSION, ReportError, read_results_document
+from hsmsim.harness.report import RESULTS_VERSION, ReportError, file_name_clash, read_results_document
 from hsmsim.harness.runner import ConformanceRun, RunOptions, SanityCheck, VerifierRun, classify
 from hsmsim.harness.text import one_line
 from hsmsim.harness.vectors import Corpus, Vector
@@ -143,7 +143,19 @@ other failing outcome stays itself or becomes WAIVED."""
 
 def _check_judged(result: CaseResult, vector: Vector, profile: str, path: Path) -> None:
     """A shard's result must be the judgement of its own answer against this corpus's vector: a shard run on
-    another corpus (same suite version, other expectations) or with an edited outcome is refused, not merged."""
+    another corpus (same suite version, other expectations) or with an edited outcome, severity, format, category
+    or flags, or a waived outcome without the waiver's text, is refused, not merged."""
+    for field, recorded, corpus_says in (("severity", result.severity, vector.severity.value),
+                                         ("format", result.format, vector.format),
+                                         ("category", result.category, vector.category),
+                                         ("flags", list(result.flags), list(vector.flags))):
+        if recorded != corpus_says:
+            raise MergeError(f"{escaped(str(path))} gives {vector.id!r} the {field} "
+                             f"{one_line(repr(recorded), 80)}, the corpus (--vectors) says {corpus_says!r}: the "
+                             "results were edited, or merge with the corpus the shards ran")
+    if result.outcome in (Outcome.WAIVED, Outcome.XPASS) and not result.waiver:
+        raise MergeError(f"{escaped(str(path))}: {vector.id!r} is {result.outcome.value} without the waiver it names "
+                         "(waiver is empty); the results were edited")
     expected, expected_reason = vector.expectation(profile)
     if (result.expected, result.expected_reason) != (expected, expected_reason):
         raise MergeError(f"{escaped(str(path))} judged {vector.id!r} as {result.expected.value} "
@@ -178,6 +190,9 @@ def merge_shards(paths: list[Path], corpus: Corpus) -> ConformanceRun:
     if sorted(expected) != sorted(by_name):
         raise MergeError(f"the shards ran verifiers {', '.join(expected)}, results were given for "
                          f"{', '.join(sorted(by_name))}")
+    clash = file_name_clash(expected)
+    if clash is not None:
+        raise MergeError(clash)
     verifiers = [_merge_verifier(name, by_name[name], corpus, options) for name in expected]
     return ConformanceRun(corpus=corpus, vectors=corpus.select(formats=options.formats, patterns=options.patterns),
                           verifiers=verifiers, options=options)

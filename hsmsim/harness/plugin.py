@@ -203,7 +203,7 @@ class ConformancePlugin:
         run: misuse raises :class:`pytest.UsageError` (one line, exit 4) before any test runs."""
         from hsmsim.errors import HsmsimError
         from hsmsim.harness.config import check_timeout, load_adapter
-        from hsmsim.harness.report import check_report_dir, load_previous
+        from hsmsim.harness.report import check_report_dir, file_name_clash, load_previous
         from hsmsim.harness.runner import RunOptions
         from hsmsim.harness.vectors import Shard, default_vectors_root, load_corpus
         from hsmsim.model.vectors import Severity
@@ -246,6 +246,9 @@ class ConformancePlugin:
         names = [c.name for c in self.configs]
         if len(set(names)) != len(names):
             raise pytest.UsageError(f"hsmsim conformance: two adapters share a name: {names}")
+        clash = file_name_clash(names)
+        if clash is not None:
+            raise pytest.UsageError(f"hsmsim conformance: {clash}")
         self.vectors = self.corpus.select(formats=options.formats, shard=shard)
         self.strict_reasons = options.strict_reasons
         self._session: Any = None

@@ -24,6 +24,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,18 @@ class ReportError(HsmsimError):
 def safe_name(name: str) -> str:
     """A file-system safe form of a verifier name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "verifier"
+
+
+def file_name_clash(names: Iterable[str]) -> str | None:
+    """A one-line message when two different verifier names have the same :func:`safe_name`, else None: their
+    results files (and ``--write-baseline`` files) would have one name, the second overwriting the first."""
+    seen: dict[str, str] = {}
+    for name in names:
+        first = seen.setdefault(safe_name(name), name)
+        if first != name:
+            return (f"verifiers {first!r} and {name!r} would write the same results file "
+                    f"results/{safe_name(name)}.json: rename one")
+    return None
 
 
 # -- results JSON ------------------------------------------------------------------------------

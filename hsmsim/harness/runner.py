@@ -205,10 +205,17 @@ class Session:
         return self.answer(name, vector_id)
 
     def close(self) -> None:
-        """Stop every live verifier."""
-        for live in self._live.values():
-            live.close()
-        self._live.clear()
+        """Stop every live verifier, each one even when stopping another raised (a Ctrl-C during its wait for a
+        clean exit); the first such exception is raised once all are stopped."""
+        live, self._live = list(self._live.values()), {}
+        raised: BaseException | None = None
+        for verifier in live:
+            try:
+                verifier.close()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, once every verifier is stopped
+                raised = raised or exc
+        if raised is not None:
+            raise raised
 
 
 @dataclass(frozen=True)
@@ -409,13 +416,18 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
                     progress: ProgressFn | None = None) -> ConformanceRun:
     """Run every verifier over the selected vectors; see the module docstring for the order.
 
-    Raises :class:`hsmsim.errors.HsmsimError` subclasses when a verifier cannot be started.
+    Raises :class:`hsmsim.errors.HsmsimError` subclasses, before any verifier starts, when two adapters share a
+    name or a results file name, and when a verifier cannot be started.
     """
+    from hsmsim.harness.config import AdapterConfigError
+    from hsmsim.harness.report import file_name_clash  # the report imports this module
+
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
-        from hsmsim.harness.config import AdapterConfigError
-
         raise AdapterConfigError(f"two adapters share a name: {sorted(n for n in names if names.count(n) > 1)}")
+    clash = file_name_clash(names)
+    if clash is not None:
+        raise AdapterConfigError(clash)
     vectors = corpus.select(formats=options.formats, patterns=options.patterns, shard=options.shard)
     by_name = {c.name: c for c in configs}
     done: dict[str, dict[str, CaseResult]] = {c.name: {} for c in configs}

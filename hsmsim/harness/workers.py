@@ -73,11 +73,23 @@ def single_threaded() -> bool:
 _PR_SET_PDEATHSIG = 1
 
 
+def _interrupt_once(_signum: int, _frame: object) -> None:
+    """Raise :class:`KeyboardInterrupt` for the first SIGINT or SIGTERM and ignore every later one: the clean-up
+    the first starts (stopping the worker's verifiers, removing their scratch directories) is bounded, and a
+    second Ctrl-C, or the parent's death, must not cut it short and leave a verifier running."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def _end_with_parent(parent: int) -> None:
     """Have the kernel send this worker SIGTERM when the parent process dies, and read SIGTERM as Ctrl-C is
-    read, so the worker's ``finally`` blocks kill the verifier processes it started. A parent killed outright
-    (SIGKILL) closes no pipe the worker would notice: forked siblings hold copies of the parent's ends."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    read (once: see :func:`_interrupt_once`), so the worker's ``finally`` blocks kill the verifier processes it
+    started. A parent killed outright (SIGKILL) closes no pipe the worker would notice: forked siblings hold
+    copies of the parent's ends."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a harness started in the background ignores Ctrl-C
+        signal.signal(signal.SIGINT, _interrupt_once)
+    signal.signal(signal.SIGTERM, _interrupt_once)
     with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere the parent's close() remains
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -99,6 +111,7 @@ def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initarg
                 except Exception as exc:  # noqa: BLE001 - the parent re-raises it
                     conn.send((False, exc))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM, the parent's or its death's: the finally blocks ran; exit quietly
+        # (the finalizers that run next, closing the verifiers, are no longer interrupted: see _interrupt_once)
         raise SystemExit(130) from None
 
 
@@ -249,18 +262,22 @@ class WorkerPool(Generic[Task, Result]):
         return answered, exited
 
     def close(self) -> None:
-        """Ask every worker to stop; kill those that do not, and whatever verifier processes they leave."""
-        for worker in self._workers:
-            with contextlib.suppress(OSError):
-                worker.conn.send(None)
-        for worker in self._workers:
-            worker.process.join(_STOP_TIMEOUT_S)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
-            worker.conn.close()
-            kill_tagged(WORKER_ENV, worker.tag)
-        self._workers.clear()
+        """Ask every worker to stop; kill those that do not, and whatever verifier processes they leave, also when
+        the wait for the workers is interrupted (a second Ctrl-C)."""
+        try:
+            for worker in self._workers:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+            for worker in self._workers:
+                worker.process.join(_STOP_TIMEOUT_S)
+                if worker.process.is_alive():
+                    worker.process.kill()
+                    worker.process.join()
+        finally:
+            for worker in self._workers:
+                worker.conn.close()
+                kill_tagged(WORKER_ENV, worker.tag)
+            self._workers.clear()
 
     def __enter__(self) -> WorkerPool[Task, Result]:
         return self
