@@ -457,13 +457,17 @@ def vectors_show(vector_id: str, corpus: Path) -> None:
               help="What every profile must answer, when the finding is not one catalogue defect alone "
                    "(the reference verifier's answer is never taken for it).")
 def vectors_promote(finding: Path, corpus: Path, expect: str | None) -> None:
-    """Add a fuzz finding (a findings/<name> directory) to the corpus, then regenerate it."""
+    """Add a fuzz finding (a findings/<name> directory) to the corpus, then regenerate it. A --vectors that holds no
+    generated corpus (missing, empty, or without its manifest) is refused before anything is written."""
     from hsmsim.corpus.build import build_corpus
     from hsmsim.corpus.check import master_seed
-    from hsmsim.fuzz.findings import parse_expectation, promote
+    from hsmsim.fuzz.findings import parse_expectation, promote, read_finding
 
-    vector_id = promote(finding, corpus, parse_expectation(expect) if expect is not None else None)
-    report = build_corpus(corpus, seed=master_seed(corpus))
+    expected = parse_expectation(expect) if expect is not None else None
+    read_finding(finding)  # a bad finding is named first, whatever the corpus
+    seed = master_seed(corpus)  # the regeneration needs it: refuse a corpus without one before promote() writes
+    vector_id = promote(finding, corpus, expected)
+    report = build_corpus(corpus, seed=seed)
     click.echo(f"promoted {vector_id}; {report.vectors} vectors in {corpus}")
 
 

@@ -44,7 +44,7 @@ from hsmsim.fuzz.engine import (
 )
 from hsmsim.fuzz.findings import write_finding
 from hsmsim.fuzz.generic import generic_fuzz_model, with_evidence_operators
-from hsmsim.fuzz.targets import AdapterTarget, is_reference
+from hsmsim.fuzz.targets import AdapterTarget, VerifierLostError, is_reference
 from hsmsim.harness.vectors import validation_summary
 from hsmsim.harness.workers import WorkerDied, WorkerPool
 from hsmsim.model.corpus_schema import WireModel
@@ -223,6 +223,8 @@ def _run_chunk(indices: list[int]) -> ChunkResult:
         except CaseBuildError as exc:
             result.skipped[exc.why] += 1
             continue
+        except VerifierLostError:
+            raise
         except Exception as exc:  # noqa: BLE001 - a bug in hsmsim's own case building: say which case, don't hang
             raise FuzzError(f"building or judging case {index} failed: {type(exc).__name__}: {exc}") from None
         result.executed += 1
@@ -261,11 +263,16 @@ def _chunks(spec: CampaignSpec, deadline: float | None) -> Iterator[list[int]]:
 
 def run_campaign(
     spec: CampaignSpec, out: Path | None = None, *, progress: Callable[[CampaignStats, int], None] | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> CampaignResult:
     """Run the campaign, then minimise and (when ``out`` is given) write each distinct finding.
 
     With ``spec.jobs > 1`` a case that kills its worker process is a robustness finding (CRASH) and the
-    campaign goes on; with one job the cases run in this process.
+    campaign goes on; with one job the cases run in this process. ``prepare`` is called once the campaign is
+    known to be able to run (the model and its operators exist, the verifier starts and claims the format) and
+    before any case runs: where a caller clears what an earlier campaign left in ``out``. Raises
+    :class:`FuzzError` (one line) when the verifier cannot be started again during the run, or when writing to
+    ``out`` fails.
     """
     if spec.iterations is None and spec.duration is None:
         raise FuzzError("give --iterations or --duration")
@@ -290,6 +297,8 @@ def run_campaign(
     findings: dict[str, Finding] = {}
     target = spec.target()
     _check_claims(target, spec.format)
+    if prepare is not None:
+        prepare()
     if spec.jobs > 1:
         with WorkerPool(spec.jobs, _work, _init_worker, (spec, True, deadline), start_method="fork") as pool:
             _run_in_pool(pool, spec, model, deadline, absorb)
@@ -305,10 +314,20 @@ def run_campaign(
         _worker.target.close()
     result = CampaignResult(stats, list(findings.values()))
     if out is not None:
+        _write(out, result, spec, model, target.name)
+    return result
+
+
+def _write(out: Path, result: CampaignResult, spec: CampaignSpec, model: FuzzModel, target_name: str) -> None:
+    """Write each finding, then ``summary.json``, into ``out``; raises :class:`FuzzError` with one line when the
+    file system refuses (``out`` was checked before the run, but the run can take hours)."""
+    stats = result.stats
+    try:
+        output_directory(out)
         for finding in result.findings:
-            result.written.append(write_finding(out, finding, model, spec.seed, target.name))
+            result.written.append(write_finding(out, finding, model, spec.seed, target_name))
         summary = CampaignSummary(
-            format=spec.format, seed=spec.seed, shard=f"{spec.shard[0]}/{spec.shard[1]}", target=target.name,
+            format=spec.format, seed=spec.seed, shard=f"{spec.shard[0]}/{spec.shard[1]}", target=target_name,
             executed=stats.executed, skipped=sum(stats.skipped.values()),
             skipped_by=dict(sorted(stats.skipped.items())),
             seconds=round(stats.seconds, 3), execs_per_second=round(stats.execs_per_second, 1),
@@ -316,9 +335,13 @@ def run_campaign(
             operators_never_hit=sorted({op.name for op in model.operators} - set(stats.operator_hits)),
             findings=[SummaryFinding(slug=f.slug, kind=f.kind, key=f.key) for f in result.findings],
         )
-        out.mkdir(parents=True, exist_ok=True)
         summary.write(out)
-    return result
+    except (OSError, HsmsimError) as exc:
+        why = str(exc)
+        if isinstance(exc, OSError):
+            why = f"{exc.strerror or exc}{': ' + escaped(str(exc.filename)) if exc.filename else ''}"
+        raise FuzzError(f"cannot write the campaign to {escaped(str(out))}: {why} ({len(result.findings)} finding(s), "
+                        f"{len(result.written)} written; run it again with another --out)") from None
 
 
 def _check_claims(target: Target, format_name: str) -> None:

@@ -78,10 +78,11 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: Path | None, ite
         raise FuzzError("give --format and --out (or a subcommand: merge, replay)")
     if iterations is None and duration is None:
         raise FuzzError("give --iterations or --duration")
-    _prepare_out(out, overwrite=overwrite)
+    shard = _shard(shard_text)
+    check_output_directory(out, "--out", holds="a campaign", replace_flag="--overwrite", replace=overwrite)
     factory = target_factory(verifier, format_name) if verifier is not None else reference_target(format_name)
     spec = CampaignSpec(format=format_name, seed=seed, target=factory, iterations=iterations, duration=duration,
-                        shard=_shard(shard_text), jobs=jobs, without=without)
+                        shard=shard, jobs=jobs, without=without)
     console = Console(stderr=True)
     operators = {op.name for op in spec.model().operators}
     # Refreshed from the campaign's own thread: no display thread may hold a lock when workers are forked. Shown
@@ -94,11 +95,15 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: Path | None, ite
         live.update(_table(stats, found, operators), refresh=True)
 
     try:
-        result = run_campaign(spec, out, progress=progress)
+        # The earlier campaign goes only once run_campaign has started and checked the verifier: a command refused
+        # for any reason leaves it as it was.
+        result = run_campaign(spec, out, progress=progress,
+                              prepare=(lambda: _remove_campaign(out)) if overwrite else None)
     finally:
-        live.stop()
-    if not console.is_terminal:  # rich ends its last frame without a newline there; stdout's lines follow it
-        console.line()
+        if live.is_started:
+            live.stop()
+            if not console.is_terminal:  # rich ends its last frame without a newline there; what follows needs one
+                console.line()
     for finding, path in zip(result.findings, result.written, strict=True):
         click.echo(f"{finding.kind}\t{finding.target.verdict}/{finding.reference.verdict}\t{path}")
     skipped = sum(result.stats.skipped.values())
@@ -107,12 +112,9 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: Path | None, ite
     sys.exit(1 if result.findings else 0)
 
 
-def _prepare_out(out: Path, *, overwrite: bool) -> None:
-    """Check ``--out`` before the campaign runs (a campaign's findings never mix with another's, and misuse fails in
-    a second, not after the run); with ``overwrite``, remove the earlier campaign's findings and summary."""
-    check_output_directory(out, "--out", holds="a campaign", replace_flag="--overwrite", replace=overwrite)
-    if not overwrite:
-        return
+def _remove_campaign(out: Path) -> None:
+    """Remove the earlier campaign's ``findings/`` and ``summary.json`` from ``out`` (never following a symlink);
+    raises :class:`FuzzError` with one line when that fails."""
     try:
         findings = out / "findings"
         if findings.is_dir() and not findings.is_symlink():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import re
 import signal
 import time
 from collections import Counter
@@ -366,15 +367,28 @@ def classify(invalid_by_construction: bool, target: TargetAnswer, reference: Tar
     return None
 
 
+_VARYING = re.compile(r"0x[0-9a-f]+|\b[0-9a-f]*[0-9][0-9a-f]*\b|'[^']*'|\"[^\"]*\"", re.IGNORECASE)
+_DETAIL_SYMPTOM_LIMIT = 80
+
+
+def detail_symptom(detail: str) -> str:
+    """The kind of failure a robustness finding's detail names, not the instance: the text before its first colon
+    (an exception's type name, ``verifier process exited with status N``), each number, hex run and quoted value
+    in it made ``#``, at most 80 characters. The detail is the verifier's own text: an offset or id in it must not
+    make every case a finding of its own."""
+    return _VARYING.sub("#", detail.split(":")[0])[:_DETAIL_SYMPTOM_LIMIT]
+
+
 def symptom(kind: str, target: TargetAnswer, reference: TargetAnswer) -> str:
-    """(oracle, verdict pair, reason): what a finding shows, whatever operators produced it."""
+    """(oracle, verdict pair, reason, and for robustness :func:`detail_symptom`): what a finding shows, whatever
+    operators produced it."""
     reason = target.reason if kind == "robustness" else reference.reason
-    detail = target.detail.split(":")[0] if kind == "robustness" else ""
+    detail = detail_symptom(target.detail) if kind == "robustness" else ""
     return f"{kind}|{target.verdict}/{reference.verdict}|{reason}|{detail}"
 
 
 def dedup_key(kind: str, built: BuiltCase, target: TargetAnswer, reference: TargetAnswer) -> str:
-    """(oracle, operators, verdict pair, reason): the identity of a finding."""
+    """(operators, then :func:`symptom`): the identity of a finding."""
     operators = "+".join(sorted({name for name, _ in built.applied}))
     return f"{operators}|{symptom(kind, target, reference)}"
 

@@ -10,6 +10,11 @@ thread per case: the worker is already a process of its own, which the campaign 
 verifier kills it. An adapter whose entry is hsmsim's own reference verifier, at the profile the
 fuzzer compares at, is the reference: its answer is not computed a second time.
 
+A persistent verifier is restarted after every case that kills it, however many: the adapter's ``max_restarts``
+bounds a conformance run, where a crashing verifier has already failed, while a fuzzer is looking for crashes. The
+bound the fuzzer keeps is per case (:data:`RESTARTS_PER_CASE`), and a verifier that cannot be started again ends the
+campaign (:class:`VerifierLostError`) instead of answering every later case with an ERROR it never produced.
+
 The harness modules are imported with this one, not when a worker starts its verifier: forked
 workers inherit them instead of each importing them again.
 """
@@ -17,22 +22,43 @@ workers inherit them instead of each importing them again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from hsmsim.errors import HsmsimError
 from hsmsim.fuzz.engine import FUZZ_PROFILE, ReferenceTarget, Target, TargetAnswer, verdict_answer
-from hsmsim.harness.adapters import PythonVerifier, Verifier, VerifyRequest, answer_from, import_entry, open_verifier
+from hsmsim.harness.adapters import (
+    PersistentVerifier,
+    PythonVerifier,
+    Verifier,
+    VerifyRequest,
+    answer_from,
+    import_entry,
+    open_verifier,
+)
 from hsmsim.harness.config import AdapterConfig, load_adapter
-from hsmsim.harness.model import VerifierInfo
+from hsmsim.harness.model import Actual, Answer, VerifierInfo
 from hsmsim.harness.vectors import Submission
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
 
 REFERENCE_ENTRY = "hsmsim.harness.reference:verify"
 """The entry of hsmsim's reference verifier as a ``python`` adapter (``examples/verifiers/reference.toml``)."""
+
+RESTARTS_PER_CASE = 3
+"""How many times one case may start a persistent verifier again: once after the case before killed it, and twice
+more for processes that end before they read the request (one that exits after each answer is restarted, not
+blamed). A verifier that needs more never reads a request."""
+
+_NOT_RUN = ("restart failed", "verifier not restarted")
+"""How the harness's answer begins when the case never reached a verifier because it could not be started again."""
+
+
+class VerifierLostError(HsmsimError):
+    """The verifier under fuzz died and cannot be started again: the campaign cannot go on."""
 
 
 @dataclass
@@ -94,7 +120,7 @@ class AdapterTarget:
     def _started(self) -> Verifier:
         if self._verifier is None:
             config = self.config
-            verifier = open_verifier(config)
+            verifier = open_verifier(replace(config, max_restarts=RESTARTS_PER_CASE))
             verifier.start()
             if isinstance(verifier, PythonVerifier):
                 assert config.entry is not None
@@ -119,8 +145,32 @@ class AdapterTarget:
             call = self._call
             return verdict_answer(lambda: call(request), self.timeout, other=_harness_answer)
         submission = Submission(id=case_id, format=self.format, evidence=evidence, anchors_pem=self._pem(trust), at=at)
-        answer = verifier.verify(submission, timeout=self.timeout)
+        answer = self._answer(verifier, submission)
+        if self._not_run(verifier, answer):
+            # Whether it really cannot start is learnt by starting it here, where a failure ends the campaign; a
+            # verifier that starts answers the case (a verifier's own ERROR worded like the harness's costs a restart).
+            self.close()
+            try:
+                verifier = self._started()
+            except HsmsimError as exc:  # VerifierStartError, or AdapterConfigError when its program is gone
+                raise VerifierLostError(f"the verifier died and cannot be started again; the campaign stops: "
+                                        f"{exc}") from None
+            answer = self._answer(verifier, submission)
+            if self._not_run(verifier, answer):
+                raise VerifierLostError(f"the verifier dies before it reads a request; the campaign stops: "
+                                        f"{self.name}: {answer.detail}")
         return TargetAnswer(answer.verdict.value, answer.reason, answer.detail)
+
+    def _answer(self, verifier: Verifier, submission: Submission) -> Answer:
+        if isinstance(verifier, PersistentVerifier):
+            verifier.restarts = 0  # RESTARTS_PER_CASE bounds one case, not the campaign
+        return verifier.verify(submission, timeout=self.timeout)
+
+    @staticmethod
+    def _not_run(verifier: Verifier, answer: Answer) -> bool:
+        """True when the harness answered for a persistent verifier that it could not start again during the case."""
+        return (isinstance(verifier, PersistentVerifier) and verifier.restarts > 0 and answer.verdict is Actual.ERROR
+                and answer.detail.startswith(_NOT_RUN))
 
     def close(self) -> None:
         """Stop the verifier process, if any."""
