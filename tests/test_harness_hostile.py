@@ -396,6 +396,12 @@ def test_a_bad_results_file_is_one_line(tmp_path, body, message):
             "--vectors", str(VECTORS), message=message)
 
 
+def test_previous_results_lacking_a_member_name_it(tmp_path):
+    (tmp_path / "results.json").write_text('{"verifier": "v", "results": [{}]}')
+    refused(*run_args(tmp_path, REFERENCE, "--previous", str(tmp_path / "results.json")),
+            message="results.json is not a hsmsim conformance results file: a member 'id' is missing")
+
+
 def test_a_results_file_is_read_never_blocking(tmp_path):
     (tmp_path / "shard" / "results").mkdir(parents=True)
     os.mkfifo(tmp_path / "shard" / "results" / "x.json")

@@ -117,7 +117,10 @@ def load_results(path: Path) -> PreviousResults:
     try:
         verifier = str(data["verifier"])
         results = {str(r["id"]): CaseResult.from_json(verifier, r) for r in records}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except KeyError as exc:  # str(exc) would be the bare key
+        raise ReportError(f"{escaped(str(path))} is not a hsmsim conformance results file: a member "
+                          f"{one_line(repr(exc.args[0]), 60)} is missing") from exc
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ReportError(f"{escaped(str(path))} is not a hsmsim conformance results file: "
                           f"{one_line(str(exc), 200)}") from exc
     return PreviousResults(verifier, str(data.get("verifierVersion", "")), str(data.get("suiteVersion", "")), results)
