@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim.errors import HsmsimError
 from hsmsim.fuzz.engine import FUZZ_PROFILE, ReferenceTarget, Target, TargetAnswer, verdict_answer
 from hsmsim.harness.adapters import (
+    NOT_RESTARTED,
+    RESTART_FAILED,
     PersistentVerifier,
     PythonVerifier,
     Verifier,
@@ -53,7 +55,7 @@ RESTARTS_PER_CASE = 3
 more for processes that end before they read the request (one that exits after each answer is restarted, not
 blamed). A verifier that needs more never reads a request."""
 
-_NOT_RUN = ("restart failed", "verifier not restarted")
+_NOT_RUN = (RESTART_FAILED, NOT_RESTARTED)
 """How the harness's answer begins when the case never reached a verifier because it could not be started again."""
 
 

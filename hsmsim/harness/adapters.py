@@ -548,6 +548,13 @@ class _Eof(Exception):  # noqa: N818 - internal control flow
         """The process read no byte of the request: it ended before it took it."""
 
 
+NOT_RESTARTED = "verifier not restarted"
+"""How the detail of a persistent verifier's ERROR begins when the case never reached a process: past
+``max_restarts``."""
+RESTART_FAILED = "restart failed"
+"""How the detail of a persistent verifier's ERROR begins when its process did not start again for the case."""
+
+
 class PersistentVerifier(Verifier):
     """``persistent`` mode: a JSON Lines process, restarted after a crash, hang or garbled answer.
 
@@ -753,14 +760,14 @@ class PersistentVerifier(Verifier):
             while True:
                 if self._proc is None:
                     if self.restarts >= self.config.max_restarts:
-                        return Answer(Actual.ERROR, None, f"verifier not restarted: it died {self.restarts + 1} "
+                        return Answer(Actual.ERROR, None, f"{NOT_RESTARTED}: it died {self.restarts + 1} "
                                                           f"times (max_restarts = {self.config.max_restarts})"
                                                           f"{'; ' + gone if gone else ''}")
                     try:
                         self._spawn()
                     except VerifierStartError as exc:
                         self._stop()
-                        return Answer(Actual.ERROR, None, f"restart failed: {exc}")
+                        return Answer(Actual.ERROR, None, f"{RESTART_FAILED}: {exc}")
                 start = time.perf_counter()
                 try:
                     reply = self._exchange(request, deadline)
