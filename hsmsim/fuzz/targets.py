@@ -42,7 +42,7 @@ from hsmsim.harness.adapters import (
     open_verifier,
 )
 from hsmsim.harness.config import AdapterConfig, load_adapter
-from hsmsim.harness.model import Actual, Answer, VerifierInfo
+from hsmsim.harness.model import Actual, VerifierInfo
 from hsmsim.harness.vectors import Submission
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile
@@ -54,10 +54,6 @@ RESTARTS_PER_CASE = 3
 """How many times one case may start a persistent verifier again: once after the case before killed it, and twice
 more for processes that end before they read the request (one that exits after each answer is restarted, not
 blamed). A verifier that needs more never reads a request."""
-
-_NOT_RUN = (RESTART_FAILED, NOT_RESTARTED)
-"""How the harness's answer begins when the case never reached a verifier because it could not be started again."""
-
 
 class VerifierLostError(HsmsimError):
     """The verifier under fuzz died and cannot be started again: the campaign cannot go on."""
@@ -147,32 +143,19 @@ class AdapterTarget:
             call = self._call
             return verdict_answer(lambda: call(request), self.timeout, other=_harness_answer)
         submission = Submission(id=case_id, format=self.format, evidence=evidence, anchors_pem=self._pem(trust), at=at)
-        answer = self._answer(verifier, submission)
-        if self._not_run(verifier, answer):
-            # Whether it really cannot start is learnt by starting it here, where a failure ends the campaign; a
-            # verifier that starts answers the case (a verifier's own ERROR worded like the harness's costs a restart).
-            self.close()
-            try:
-                verifier = self._started()
-            except HsmsimError as exc:  # VerifierStartError, or AdapterConfigError when its program is gone
+        if isinstance(verifier, PersistentVerifier):
+            verifier.restarts = 0  # RESTARTS_PER_CASE bounds one case, not the campaign
+        answer = verifier.verify(submission, timeout=self.timeout)
+        # The harness's own answer for a case no process read (only after a restart: a verifier may word its own
+        # ERROR alike): the restarts it made within the case did not help.
+        if isinstance(verifier, PersistentVerifier) and verifier.restarts > 0 and answer.verdict is Actual.ERROR:
+            if answer.detail.startswith(RESTART_FAILED):
                 raise VerifierLostError(f"the verifier died and cannot be started again; the campaign stops: "
-                                        f"{exc}") from None
-            answer = self._answer(verifier, submission)
-            if self._not_run(verifier, answer):
+                                        f"{self.name}: {answer.detail}")
+            if answer.detail.startswith(NOT_RESTARTED):
                 raise VerifierLostError(f"the verifier dies before it reads a request; the campaign stops: "
                                         f"{self.name}: {answer.detail}")
         return TargetAnswer(answer.verdict.value, answer.reason, answer.detail)
-
-    def _answer(self, verifier: Verifier, submission: Submission) -> Answer:
-        if isinstance(verifier, PersistentVerifier):
-            verifier.restarts = 0  # RESTARTS_PER_CASE bounds one case, not the campaign
-        return verifier.verify(submission, timeout=self.timeout)
-
-    @staticmethod
-    def _not_run(verifier: Verifier, answer: Answer) -> bool:
-        """True when the harness answered for a persistent verifier that it could not start again during the case."""
-        return (isinstance(verifier, PersistentVerifier) and verifier.restarts > 0 and answer.verdict is Actual.ERROR
-                and answer.detail.startswith(_NOT_RUN))
 
     def close(self) -> None:
         """Stop the verifier process, if any."""
