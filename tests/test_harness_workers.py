@@ -1,16 +1,23 @@
-"""The worker pool: batched tasks, a death blamed on the task that caused it, fork only when it is safe."""
+"""The worker pool: batched tasks, a death blamed on the task that caused it, a worker stuck where no signal
+reaches Python killed after its stall timeout, fork only when it is safe."""
 
 from __future__ import annotations
 
+import collections
+import itertools
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from hsmsim.harness.workers import WorkerDied, WorkerPool
+from hsmsim.harness.workers import WorkerDied, WorkerPool, mark_progress, mark_unwatched
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +54,55 @@ def test_a_death_is_the_first_unanswered_task_of_its_batch_and_the_rest_run_else
     assert [task for task, _ in died] == ["die", "die"]
     assert all(answer.exitcode == 3 for _, answer in died)
     assert all(answer == task.upper() for task, answer in answers if task != "die")
+
+
+STALL_S = 1.0
+
+
+@contextmanager
+def within(seconds: int) -> Iterator[None]:
+    """Fail, rather than hang the suite, when the block takes longer than ``seconds``: a pool's parent waits for its
+    workers where a signal reaches it, however stuck they are."""
+    def overdue(_signum: int, _frame: object) -> None:
+        raise AssertionError(f"still running after {seconds} s: a stalled worker was never killed")
+
+    previous = signal.signal(signal.SIGALRM, overdue)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _stuck_or_slow(task: str) -> str:
+    if task == "stuck":
+        collections.deque(itertools.repeat(None), maxlen=0)  # a loop inside C holding the GIL: no signal handler runs
+    elif task == "steps":  # longer than the stall timeout as a whole, never in one step
+        for _ in range(4):
+            mark_progress()
+            time.sleep(STALL_S * 0.3)
+    elif task == "unwatched":
+        mark_unwatched()
+        time.sleep(STALL_S * 1.5)
+    elif task == "slow":
+        time.sleep(STALL_S * 1.5)
+    return task.upper()
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_worker_stuck_in_c_code_is_killed_after_the_stall_timeout_and_blamed_alone(batch):
+    tasks = ["a", "b", "stuck", "c", "steps", "d", "unwatched", "slow", "e"]
+    with within(60), WorkerPool(2, _stuck_or_slow, _nothing, (), start_method="fork", stall_timeout=STALL_S) as pool:
+        answers = dict(pool.run(tasks, batch=batch))
+    assert sorted(answers) == sorted(tasks)
+    for task in ("stuck", "slow"):  # a unit longer than the timeout is a stall, whether a signal could end it or not
+        died = answers.pop(task)
+        assert isinstance(died, WorkerDied) and died.stalled and died.exitcode == -signal.SIGKILL, died
+        assert died.describe().startswith("the worker process was killed after 1 s without an answer: a verifier "
+                                          "stuck in code that signals cannot interrupt"), died.describe()
+    assert answers == {task: task.upper() for task in answers}  # the rest of a stalled batch ran elsewhere
+    assert not WorkerDied(3).stalled and "exited with status 3" in WorkerDied(3).describe()
 
 
 def test_a_handler_exception_is_raised_in_the_parent():

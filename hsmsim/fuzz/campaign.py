@@ -1,13 +1,16 @@
 """Run a fuzz campaign: workers judge cases in parallel, the parent deduplicates, minimises and writes.
 
-Workers are separate processes (``-j N``) on the harness's :class:`~hsmsim.harness.workers.WorkerPool`,
-each with its own model and target, an address-space bound, and an in-process time bound per case.
-The parent keeps the first case of every dedup key, has a worker minimise it, and writes it as a
-ready-to-add vector.
+Workers are separate processes (``-j N``, one with ``-j 1``) on the harness's
+:class:`~hsmsim.harness.workers.WorkerPool`, each with its own model and target, an address-space bound, and an
+in-process time bound per case; the parent runs no verifier. It keeps the first case of every dedup key, has a
+worker minimise it, and writes it as a ready-to-add vector.
 
 A worker that dies (a verifier calling ``os._exit`` or killing itself) takes only its task down: its
 chunk of cases runs again one case per task, and the case that kills a worker again is a robustness
-finding (CRASH, not minimised: a candidate that kills the worker says nothing about which one did).
+finding (CRASH, not minimised: a candidate that kills the worker says nothing about which one did). A
+worker whose in-process verifier is stuck where the time bound cannot interrupt it (C code holding the
+GIL) is killed by the pool once one case has run past its stall timeout, and goes the same way: the
+case that stalls a worker again is a robustness finding, HANG.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from hsmsim.corpus.build import DEFAULT_SEED
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.formats import get_format
 from hsmsim.fuzz.engine import (
+    REFERENCE_TIMEOUT_S,
     CampaignStats,
     CaseBuildError,
     CaseRunner,
@@ -46,7 +50,7 @@ from hsmsim.fuzz.findings import write_finding
 from hsmsim.fuzz.generic import generic_fuzz_model, with_evidence_operators
 from hsmsim.fuzz.targets import AdapterTarget, VerifierLostError, is_reference
 from hsmsim.harness.vectors import validation_summary
-from hsmsim.harness.workers import WorkerDied, WorkerPool
+from hsmsim.harness.workers import WorkerDied, WorkerPool, mark_progress, stall_timeout
 from hsmsim.model.corpus_schema import WireModel
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
@@ -168,18 +172,28 @@ _worker_deadline: float | None = None
 stops there, so a verifier that hangs on every case costs at most one case timeout past it."""
 
 
-def _init_worker(spec: CampaignSpec, in_worker: bool, deadline: float | None = None) -> None:
+def _init_worker(spec: CampaignSpec, deadline: float | None) -> None:
     global _worker, _worker_seed, _worker_deadline
     target = spec.target()
     # The bound is the in-process verifier's; a verifier process started from the worker would inherit it, and a
     # JVM, which reserves gigabytes of address space at start, could not start under it.
-    if in_worker and (not isinstance(target, AdapterTarget) or target.in_process):
+    if not isinstance(target, AdapterTarget) or target.in_process:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND_BYTES, MEMORY_BOUND_BYTES))
-    _worker = CaseRunner(spec.model(), target, self_test=is_reference(target))
+    _worker = CaseRunner(spec.model(), target, self_test=is_reference(target), on_case=mark_progress)
     _worker_seed = spec.seed
     _worker_deadline = deadline
-    if in_worker:  # stop its verifier (and remove its scratch directory) when the worker process exits
-        multiprocessing.util.Finalize(None, target.close, exitpriority=10)
+    # stop its verifier (and remove its scratch directory) when the worker process exits
+    multiprocessing.util.Finalize(None, target.close, exitpriority=10)
+
+
+def _stall_timeout(target: Target) -> float | None:
+    """The worker pool's stall timeout for ``target``: from its own deadline when it runs in the worker (a
+    ``python`` adapter; the built-in reference, and any other in-process target, at the reference's deadline).
+    None for a verifier process: its deadline always fires, and starting it again within a case may take longer
+    than a case (its ``hello_timeout_s``)."""
+    if isinstance(target, AdapterTarget):
+        return stall_timeout(target.timeout) if target.in_process else None
+    return stall_timeout(target.timeout if isinstance(target, ReferenceTarget) else REFERENCE_TIMEOUT_S)
 
 
 @dataclass(frozen=True)
@@ -265,12 +279,15 @@ def run_campaign(
     spec: CampaignSpec, out: Path | None = None, *, progress: Callable[[CampaignStats, int], None] | None = None,
     prepare: Callable[[], None] | None = None,
 ) -> CampaignResult:
-    """Run the campaign, then minimise and (when ``out`` is given) write each distinct finding.
+    """Run the campaign on ``spec.jobs`` worker processes (one with one job), then minimise and (when ``out`` is
+    given) write each distinct finding.
 
-    With ``spec.jobs > 1`` a case that kills its worker process is a robustness finding (CRASH) and the
-    campaign goes on; with one job the cases run in this process. ``prepare`` is called once the campaign is
-    known to be able to run (the model and its operators exist, the verifier starts and claims the format) and
-    before any case runs: where a caller clears what an earlier campaign left in ``out``. Raises
+    A case that kills its worker process is a robustness finding (CRASH), one that stalls it past the pool's stall
+    timeout (an in-process verifier stuck in C code) a robustness finding (HANG), and the campaign goes on; each
+    worker bounds an in-process verifier's address space, and ends with this process (killed outright included),
+    stopping the verifier processes it started. ``prepare`` is called once the campaign is known to be able to run
+    (the model and its operators exist, the verifier starts and claims the format) and before any case runs: where
+    a caller clears what an earlier campaign left in ``out``. Raises
     :class:`FuzzError` (one line) when the verifier cannot be started again during the run, or when writing to
     ``out`` fails.
     """
@@ -299,19 +316,11 @@ def run_campaign(
     _check_claims(target, spec.format)
     if prepare is not None:
         prepare()
-    if spec.jobs > 1:
-        with WorkerPool(spec.jobs, _work, _init_worker, (spec, True, deadline), start_method="fork") as pool:
-            _run_in_pool(pool, spec, model, deadline, absorb)
-            stats.seconds = time.monotonic() - started
-            findings = _minimised(first, pool, model, target.packed)
-    else:
-        _init_worker(spec, False, deadline)
-        for chunk in _chunks(spec, deadline):
-            absorb(_run_chunk(chunk))
+    with WorkerPool(spec.jobs, _work, _init_worker, (spec, deadline), start_method="fork",
+                    stall_timeout=_stall_timeout(target)) as pool:
+        _run_in_pool(pool, spec, model, deadline, absorb)
         stats.seconds = time.monotonic() - started
-        findings = deduplicated(_minimise(found) for found in first.values())
-        assert _worker is not None
-        _worker.target.close()
+        findings = _minimised(first, pool, model, target.packed)
     result = CampaignResult(stats, list(findings.values()))
     if out is not None:
         _write(out, result, spec, model, target.name)
@@ -359,8 +368,8 @@ def _check_claims(target: Target, format_name: str) -> None:
 
 def _run_in_pool(pool: WorkerPool[Task, ChunkResult | Finding], spec: CampaignSpec, model: FuzzModel,
                  deadline: float | None, absorb: Callable[[ChunkResult], None]) -> None:
-    """Run every chunk on the pool; a chunk whose worker died runs again case by case, and a case that kills
-    its worker again becomes a CRASH finding."""
+    """Run every chunk on the pool; a chunk whose worker died (or stalled) runs again case by case, and a case that
+    kills its worker again becomes a CRASH finding (one that stalls it again a HANG finding)."""
     tasks: Iterable[Task] = _chunks(spec, deadline)
     while tasks:
         again: list[Task] = []
@@ -376,7 +385,8 @@ def _run_in_pool(pool: WorkerPool[Task, ChunkResult | Finding], spec: CampaignSp
 
 
 def _worker_death(model: FuzzModel, spec: CampaignSpec, index: int, died: WorkerDied) -> ChunkResult:
-    """The chunk result of case ``index``, which killed its worker: a CRASH judged against the reference here."""
+    """The chunk result of case ``index``, which killed its worker: a CRASH (a HANG when the pool killed the worker
+    for stalling) judged against the reference here."""
     result = ChunkResult()
     case = plan_case(model, spec.seed, index)
     target = spec.target()
@@ -385,7 +395,7 @@ def _worker_death(model: FuzzModel, spec: CampaignSpec, index: int, died: Worker
     except CaseBuildError as exc:  # the worker would have skipped it: it died of something else, once
         result.skipped[exc.why] += 1
         return result
-    crash = TargetAnswer("CRASH", None, died.describe())
+    crash = TargetAnswer("HANG" if died.stalled else "CRASH", None, died.describe())
     reference = ReferenceTarget(model.format).verify(built.evidence, TrustAnchors({"root": model.anchors}),
                                                      model.validation_time, Profile.STRUCTURAL,
                                                      case_id=f"{model.format}::fuzz::case-{index}")

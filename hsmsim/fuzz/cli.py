@@ -55,7 +55,8 @@ def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
 @click.option("--iterations", type=click.IntRange(1), default=None)
 @click.option("--duration", type=click.FloatRange(0.1), default=None, callback=_duration, help="Seconds to run.")
 @click.option("--seed", default="hsmsim-fuzz", show_default=True, callback=given_text)
-@click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), default=1, show_default=True)
+@click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), default=1, show_default=True,
+              help="Worker processes, each with its own verifier (-j 1: one worker; no verifier runs in this process).")
 @click.option("--shard", "shard_text", default="0/1", show_default=True,
               help="Run cases i with i % N == K (merge the shards' --out directories with 'hsmsim fuzz merge').")
 @click.option("--without-operator", "without", multiple=True, metavar="NAME",

@@ -55,6 +55,8 @@ MINIMISE_SECONDS = 60.0
 """How long one finding's minimisation may try candidates; past it, the smallest case so far is the finding."""
 MEMORY_BUDGET_BYTES = 64 << 20
 """Most an in-process verifier's resident memory may grow on one case before the case is a MEMORY finding."""
+REFERENCE_TIMEOUT_S = 10.0
+"""How long the reference verifier may take on one case before it is a HANG."""
 
 
 class CaseBuildError(Exception):
@@ -210,7 +212,7 @@ class ReferenceTarget:
     """hsmsim's own reference verifier for the format, in-process."""
 
     format: str
-    timeout: float = 10.0
+    timeout: float = REFERENCE_TIMEOUT_S
     name: str = "reference"
     packed: bool = False
 
@@ -403,6 +405,9 @@ class CaseRunner:
     """The target is the reference verifier, so its answer is the reference's too (default: when it is a
     :class:`ReferenceTarget`)."""
     profile: Profile = FUZZ_PROFILE
+    on_case: Callable[[], None] | None = None
+    """Called as each case (one of a campaign's, or a candidate of a minimisation) starts: a worker's
+    :func:`~hsmsim.harness.workers.mark_progress`, so the worker pool times each case rather than a whole task."""
     reference: ReferenceTarget = field(init=False)
 
     def __post_init__(self) -> None:
@@ -413,6 +418,8 @@ class CaseRunner:
 
     def judge(self, case: FuzzCase) -> tuple[BuiltCase, TargetAnswer, TargetAnswer, str | None]:
         """Build the case, run target and reference, and apply the oracles."""
+        if self.on_case is not None:
+            self.on_case()
         built = build_case(self.model, case, packed=self.target.packed)
         at = self.model.validation_time
         case_id = f"{self.model.format}::fuzz::case-{case.index}"

@@ -13,6 +13,7 @@ or what a person states with ``--expect``.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -149,7 +150,12 @@ def finding_case(finding: Finding, model: FuzzModel, seed: str, target_name: str
 
 
 def write_finding(out: Path, finding: Finding, model: FuzzModel, seed: str, target_name: str) -> Path:
-    """Write ``out/findings/<slug>/`` (finding.json + native files); returns the directory."""
+    """Write ``out/findings/<slug>/`` (finding.json + native files) whole or not at all; returns the directory.
+
+    The files go into a staging directory beside it (``.<slug>.partial``), renamed into place once complete; the
+    staging directory is removed when the write fails or is interrupted (Ctrl-C, SIGTERM), so an interrupted
+    campaign leaves only complete findings. Raises OSError, also when ``<slug>`` names a directory that is not
+    empty (nothing is written into it)."""
     directory = out / "findings" / finding.slug
     record = FindingFile(
         case=finding_case(finding, model, seed, target_name),
@@ -159,9 +165,17 @@ def write_finding(out: Path, finding: Finding, model: FuzzModel, seed: str, targ
                               reference_reason=finding.reference.reason, found_key=finding.found_key or finding.key,
                               case_index=finding.built.case.index),
     )
-    for rel, data in finding.built.evidence.files.items():
-        write_atomic(directory / "files" / Path(rel).name, data)
-    write_atomic(directory / "finding.json", corpus_json(record.wire()))
+    staging = directory.with_name(f".{directory.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)  # what a campaign killed outright left (never through a symlink)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging.mkdir()
+    try:
+        for rel, data in finding.built.evidence.files.items():
+            write_atomic(staging / "files" / Path(rel).name, data)
+        write_atomic(staging / "finding.json", corpus_json(record.wire()))
+        staging.rename(directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return directory
 
 

@@ -1,8 +1,9 @@
 """``hsmsim fuzz replay``: one finding's evidence put again to a (fixed) verifier.
 
 The verifier runs in a worker process of its own, so a finding that killed the fuzzer's worker replays
-as a CRASH rather than taking the command down. The reference verifier judges the evidence again too
-(it may have been fixed since), and the finding's oracle is applied as the campaign applied it.
+as a CRASH (one that stalled it as a HANG) rather than taking the command down. The reference verifier
+judges the evidence again too (it may have been fixed since), and the finding's oracle is applied as the
+campaign applied it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from hsmsim.fuzz.engine import FUZZ_PROFILE, ReferenceTarget, TargetAnswer, classify
 from hsmsim.fuzz.findings import FindingFile, read_finding
 from hsmsim.fuzz.targets import AdapterTarget, is_reference
-from hsmsim.harness.workers import WorkerDied, WorkerPool
+from hsmsim.harness.workers import WorkerDied, WorkerPool, stall_timeout
 from hsmsim.model.evidence import Evidence, TrustAnchors
 
 
@@ -63,11 +64,14 @@ def replay(finding_dir: Path, adapter: Path) -> Replay:
     """
     record = read_finding(finding_dir)
     format_name = record.case.id.split("::")[0]
-    AdapterTarget(adapter, format_name).config  # noqa: B018 - a bad adapter file is a usage error, before any process
-    with WorkerPool(1, _verify, _start, (str(adapter), format_name)) as pool:
+    target = AdapterTarget(adapter, format_name)  # a bad adapter file is a usage error, before any process
+    # A verifier in the worker stuck where its deadline cannot reach it (C code holding the GIL) stalls the worker:
+    # the pool kills it, and the replay says HANG. A verifier process is awaited with a deadline that always fires.
+    stall = stall_timeout(target.timeout) if target.in_process else None
+    with WorkerPool(1, _verify, _start, (str(adapter), format_name), stall_timeout=stall) as pool:
         [(_, outcome)] = list(pool.run([str(finding_dir)]))
     if isinstance(outcome, WorkerDied):
-        answer, self_test = TargetAnswer("CRASH", None, outcome.describe()), False
+        answer, self_test = TargetAnswer("HANG" if outcome.stalled else "CRASH", None, outcome.describe()), False
     else:
         answer, self_test = outcome
     evidence, trust = _inputs(record)

@@ -9,7 +9,9 @@ message and the format's other vectors are SKIPPED. Vectors of formats it does n
 needing features it does not claim, are SKIPPED too. Every other vector is run and judged.
 
 With more than one job every case, sanity probes included, runs in a worker process
-(:mod:`hsmsim.harness.workers`): a verifier that kills its worker is a CRASH of that one case.
+(:mod:`hsmsim.harness.workers`): a verifier that kills its worker is a CRASH of that one case, and an
+in-process verifier stuck where its own deadline cannot interrupt it (C code holding the GIL) gets its
+worker killed once the pool's stall timeout passes: a HANG of that one case.
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ from hsmsim.harness.model import (
 )
 from hsmsim.harness.vectors import Corpus, Shard, Vector, load_corpus
 from hsmsim.harness.waivers import Waiver, apply_waiver
-from hsmsim.harness.workers import StartMethod, WorkerDied, WorkerPool
+from hsmsim.harness.workers import (
+    StartMethod,
+    WorkerDied,
+    WorkerPool,
+    mark_progress,
+    mark_unwatched,
+    stall_timeout,
+)
 from hsmsim.model.vectors import Expected, Severity
 
 ProgressFn = Callable[[CaseResult], None]
@@ -374,19 +383,39 @@ def _worker_close() -> None:
 
 def _worker_case(task: tuple[str, str]) -> CaseResult:
     assert _WORKER is not None
+    name, vector_id = task
+    # Starting the verifier (an import, a hello) is bounded as it was in the parent, where it ran first; the stall
+    # clock runs for the call alone, and only for a verifier in this process: a verifier process is awaited with a
+    # deadline that always fires, and restarting one may take longer than a case (its hello_timeout_s).
+    mark_unwatched()
     try:
-        return _WORKER.answer(*task)
+        _WORKER.verifier(name)
     except VerifierStartError as exc:  # it started in the parent: this case's ERROR, not the end of the run
-        name, vector_id = task
         answer = Answer(Actual.ERROR, None, f"did not start again in a worker process: {exc}")
         return judge(_WORKER.corpus.get(vector_id), _WORKER.info(name), answer, _WORKER.configs[name].waivers)
+    if _in_process(_WORKER.configs[name]):
+        mark_progress()
+    return _WORKER.answer(name, vector_id)
+
+
+def _in_process(config: AdapterConfig) -> bool:
+    """True when the verifier runs in the harness's (or its worker's) own process: ``python`` mode, not isolated."""
+    return config.mode == "python" and not config.isolate
+
+
+def _worker_stall_timeout(configs: Iterable[AdapterConfig], timeout: float | None) -> float | None:
+    """The stall timeout of workers running ``configs`` (``timeout`` overriding each one's ``timeout_s``): from the
+    longest deadline of the in-process verifiers (:func:`~hsmsim.harness.workers.stall_timeout`); None when none
+    runs in process."""
+    deadlines = [timeout or config.timeout_s for config in configs if _in_process(config)]
+    return stall_timeout(max(deadlines)) if deadlines else None
 
 
 def fork_safe(config: AdapterConfig) -> bool:
     """True when workers for ``config`` may be forked from a process that asked it for its hello: it runs out
     of process (oneshot, persistent, isolated), or in process but is hsmsim's own code. A third-party module
     imported in the parent may hold state a copy must not share (a connection, a file, a lock)."""
-    if config.mode != "python" or config.isolate:
+    if not _in_process(config):
         return True
     return all(_is_hsmsim_entry(entry) for entry in (config.entry, config.hello) if entry)
 
@@ -402,7 +431,7 @@ def _in_workers(pool: WorkerPool[tuple[str, str], CaseResult], corpus: Corpus, i
     def run(tasks: list[tuple[str, str]]) -> Iterator[CaseResult]:
         for (name, vector_id), result in pool.run(tasks, batch=_batch_size(len(tasks), pool.jobs)):
             if isinstance(result, WorkerDied):
-                answer = Answer(Actual.CRASH, None, result.describe())
+                answer = Answer(Actual.HANG if result.stalled else Actual.CRASH, None, result.describe())
                 result = judge(corpus.get(vector_id), infos[name], answer, configs[name].waivers)
             yield result
     return run
@@ -459,7 +488,8 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
             # forked workers start warm, with what the parent loaded for the hellos; spawned ones start cold
             start_method: StartMethod = "fork-if-single-threaded" if all(fork_safe(c) for c in configs) else "spawn"
             pool = WorkerPool(options.jobs, _worker_case, _worker_init,
-                              (_WorkerCorpus(corpus), configs, options.timeout, dict(infos)), start_method=start_method)
+                              (_WorkerCorpus(corpus), configs, options.timeout, dict(infos)), start_method=start_method,
+                              stall_timeout=_worker_stall_timeout(configs, options.timeout))
             run = _in_workers(pool, corpus, infos, by_name)
         probes = {key: corpus.sanity_vector(key[1], infos[key[0]].profile)
                   for key in dict.fromkeys((name, vector.format) for name, vector in runnable)}

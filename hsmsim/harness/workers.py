@@ -7,7 +7,14 @@ out in batches (one message for several tasks), answers come back one message pe
 so a death is the :class:`WorkerDied` of the first task the worker had not answered; the rest of its
 batch goes back to the queue, the verifier processes the worker had started are killed (they carry
 :data:`~hsmsim.harness.processes.WORKER_ENV`), a fresh worker takes its place and the run goes on.
-"""
+
+A worker can also stall without dying: an in-process verifier stuck in C code that holds the GIL and never
+looks for signals (a C loop over an endless iterator; a regular expression that backtracks for ever, in a
+thread other than the main one) keeps every in-process time bound (SIGALRM, a thread's deadline) from
+firing. With a ``stall_timeout`` the pool watches each worker from the parent: a worker publishes in shared
+memory when its current unit of work started (a task, or each case of a task that runs many:
+:func:`mark_progress`), and the parent SIGKILLs one whose unit has run longer than the timeout; that death
+is a :class:`WorkerDied` with :attr:`WorkerDied.stalled_after` set."""
 
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
+from time import monotonic
 from typing import Any, Generic, Literal, TypeVar
 
 from hsmsim.errors import HsmsimError
@@ -37,10 +45,21 @@ MAX_JOBS = 64
 """The most worker processes a run starts (each may start a verifier process of its own)."""
 _READY = "ready"
 _STOP_TIMEOUT_S = 5.0
+STALL_GRACE_S = 5.0
+"""The least a worker's unit of work may overrun its verifier's own time bound before :func:`stall_timeout` calls
+the worker stalled."""
+_WAKE_SLACK_S = 0.05
 
 
 class WorkerStartError(HsmsimError):
     """A worker process died before it was ready to take tasks (its initializer failed)."""
+
+
+def stall_timeout(timeout: float) -> float:
+    """The stall timeout of a pool whose units of work are each bounded in-process by ``timeout`` seconds: that
+    bound plus :data:`STALL_GRACE_S` or the bound itself, whichever is more, so a unit that only overruns a little
+    (a slow case, a loaded machine) is still answered by its own bound, as a HANG that says so."""
+    return timeout + max(STALL_GRACE_S, timeout)
 
 
 @dataclass(frozen=True)
@@ -48,9 +67,21 @@ class WorkerDied:
     """The answer to a task whose worker process died while running it."""
 
     exitcode: int | None
+    stalled_after: float | None = None
+    """Set when the pool killed the worker because its unit of work ran longer than this many seconds (the pool's
+    ``stall_timeout``)."""
+
+    @property
+    def stalled(self) -> bool:
+        """The pool killed the worker for running one unit of work too long (a HANG, not a crash)."""
+        return self.stalled_after is not None
 
     def describe(self) -> str:
-        """``worker process killed by SIGSEGV`` or ``worker process exited with status 3``."""
+        """``worker process killed by SIGSEGV``, ``worker process exited with status 3``, or, for a stalled worker,
+        ``killed after N s without an answer``."""
+        if self.stalled_after is not None:
+            return (f"the worker process was killed after {self.stalled_after:g} s without an answer: a verifier "
+                    "stuck in code that signals cannot interrupt (C code that holds the GIL, or never returns)")
         code = self.exitcode
         if code is not None and code < 0:
             try:
@@ -97,18 +128,46 @@ def _end_with_parent(parent: int) -> None:
         raise SystemExit(1)
 
 
+_clock: ctypes.c_double | None = None
+"""In a worker: when its current unit of work started (``time.monotonic``, which every process of the machine
+shares), 0 while it runs none; the parent reads it through shared memory."""
+
+
+def mark_progress() -> None:
+    """Say that a new unit of work starts now (the next of the many cases one task runs): a pool with a stall
+    timeout kills this worker only when one unit runs longer than that, however long the task. Outside a worker
+    this does nothing. One store into shared memory: cheap enough for every case."""
+    if _clock is not None:
+        _clock.value = monotonic()
+
+
+def mark_unwatched() -> None:
+    """Say that the rest of the current unit of work needs no watching, until the next task or
+    :func:`mark_progress`: it is bounded by means no C code in this process can hold off (a verifier process
+    awaited with a deadline), and may legitimately outlast the stall timeout (starting such a process again).
+    Outside a worker this does nothing."""
+    if _clock is not None:
+        _clock.value = 0.0
+
+
 def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initargs: tuple[Any, ...],
-           handler: Callable[[Any], Any], parent: int) -> None:
+           handler: Callable[[Any], Any], parent: int, clock: ctypes.c_double) -> None:
+    global _clock
     _end_with_parent(parent)
     os.environ[WORKER_ENV] = tag
+    _clock = clock
     try:
         initializer(*initargs)
         conn.send(_READY)
         while (batch := conn.recv()) is not None:
             for task in batch:
+                clock.value = monotonic()
                 try:
-                    conn.send((True, handler(task)))
+                    answer = handler(task)
+                    clock.value = 0.0  # a send that waits for the parent to read is no stall
+                    conn.send((True, answer))
                 except Exception as exc:  # noqa: BLE001 - the parent re-raises it
+                    clock.value = 0.0
                     conn.send((False, exc))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM, the parent's or its death's: the finally blocks ran; exit quietly
         # (the finalizers that run next, closing the verifiers, are no longer interrupted: see _interrupt_once)
@@ -142,9 +201,13 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     tag: str
+    clock: ctypes.c_double
+    """The worker's :data:`_clock`."""
     pending: deque[Any] = field(default_factory=deque)
     """Tasks sent and not answered yet, oldest first."""
     ready: bool = False
+    stalled: bool = False
+    """The pool killed it for running one unit of work longer than its stall timeout."""
 
 
 class WorkerPool(Generic[Task, Result]):
@@ -154,11 +217,17 @@ class WorkerPool(Generic[Task, Result]):
     it has loaded already, for callers that hold no threads or locks a copy could inherit mid-use;
     ``"fork-if-single-threaded"`` forks when :func:`single_threaded` holds at that moment, and spawns
     otherwise. A spawned worker starts a fresh interpreter: the initializer's arguments are pickled to it.
+
+    With a ``stall_timeout`` (seconds; see :func:`stall_timeout`) a worker whose unit of work (a task, or the
+    stretch since its handler last called :func:`mark_progress`) runs longer than that is SIGKILLed, even when it
+    is stuck where no signal reaches Python code, and its task answered with a stalled :class:`WorkerDied`.
     """
 
     def __init__(self, jobs: int, handler: Callable[[Task], Result], initializer: Callable[..., None],
-                 initargs: tuple[Any, ...], *, start_method: StartMethod = "spawn") -> None:
+                 initargs: tuple[Any, ...], *, start_method: StartMethod = "spawn",
+                 stall_timeout: float | None = None) -> None:
         self._start_method = start_method
+        self._stall_timeout = stall_timeout
         self._jobs = jobs
         self._handler = handler
         self._initializer = initializer
@@ -178,11 +247,12 @@ class WorkerPool(Generic[Task, Result]):
         context = self._context()
         parent, child = context.Pipe()
         tag = new_tag()
+        clock = context.RawValue(ctypes.c_double, 0.0)
         process = context.Process(target=_serve, args=(child, tag, self._initializer, self._initargs,
-                                                       self._handler, os.getpid()), daemon=True)
+                                                       self._handler, os.getpid(), clock), daemon=True)
         process.start()
         child.close()
-        return _Worker(process, parent, tag)
+        return _Worker(process, parent, tag, clock)
 
     def run(self, tasks: Iterable[Task], *, batch: int = 1) -> Iterator[tuple[Task, Result | WorkerDied]]:
         """Each task with its answer (or :class:`WorkerDied`), in completion order.
@@ -198,8 +268,8 @@ class WorkerPool(Generic[Task, Result]):
             self._assign(worker, queue, batch)
         while busy := [w for w in self._workers if w.pending]:
             owners: dict[object, _Worker] = {w.conn: w for w in busy} | {w.process.sentinel: w for w in busy}
-            for ready in wait([*(w.conn for w in busy), *(w.process.sentinel for w in busy)]):
-                worker = owners[ready]
+            ready = wait([*(w.conn for w in busy), *(w.process.sentinel for w in busy)], self._next_check(busy))
+            for worker in dict.fromkeys([*(owners[handle] for handle in ready), *self._kill_stalled(busy)]):
                 if not worker.pending or all(w is not worker for w in self._workers):
                     continue  # replaced, or drained through its other handle in this round
                 answered, exited = self._receive(worker)
@@ -210,9 +280,32 @@ class WorkerPool(Generic[Task, Result]):
                     if worker.pending:
                         task = worker.pending.popleft()
                         queue.give_back(worker.pending)
-                        yield task, WorkerDied(worker.process.exitcode)
+                        yield task, WorkerDied(worker.process.exitcode,
+                                               self._stall_timeout if worker.stalled else None)
                     worker = self._workers[index]
                 self._assign(worker, queue, batch)
+
+    def _next_check(self, busy: list[_Worker]) -> float | None:
+        """Seconds until the first of ``busy`` can have stalled (None: the pool does not watch for stalls). A worker
+        whose clock is not running now starts it no earlier than now: it cannot stall before a whole timeout."""
+        if self._stall_timeout is None:
+            return None
+        now = monotonic()
+        due = min((since + self._stall_timeout - now for w in busy if (since := w.clock.value)),
+                  default=self._stall_timeout)
+        return max(due, 0.0) + _WAKE_SLACK_S
+
+    def _kill_stalled(self, busy: list[_Worker]) -> list[_Worker]:
+        """SIGKILL (and reap) each of ``busy`` whose unit of work has run longer than the stall timeout."""
+        if self._stall_timeout is None:
+            return []
+        now = monotonic()
+        stalled = [w for w in busy if (since := w.clock.value) and now - since > self._stall_timeout]
+        for worker in stalled:
+            worker.stalled = True
+            worker.process.kill()
+            worker.process.join()
+        return stalled
 
     def _assign(self, worker: _Worker, queue: _Lookahead[Task], batch: int) -> None:
         if len(worker.pending) >= batch or not queue.fill(1):
