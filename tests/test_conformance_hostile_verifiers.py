@@ -1,7 +1,8 @@
 """``hsmsim conformance run`` and ``merge`` against verifiers and outputs that misbehave: an interrupted run stops its
 persistent verifier whatever interrupts the clean-up, outputs that cannot be written are refused before the run,
 two verifiers never share a results file, a merge refuses edited results, an adapter's own PATH finds its command,
-and a persistent verifier that exits between cases is restarted, not blamed for the next vector."""
+a persistent verifier that exits between cases is restarted, not blamed for the next vector, and a command template
+that cannot be filled in is refused before anything runs."""
 
 from __future__ import annotations
 
@@ -342,3 +343,20 @@ def test_a_verifier_that_exits_after_an_answer_past_max_restarts_is_an_error_say
     third = results[2]["detail"]
     assert third.startswith("verifier not restarted: it died 2 times (max_restarts = 1); verifier process exited "
                             "with status 0 before"), third
+
+
+# -- 8. a command template that cannot be filled in ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("argument", "problem"), [
+    ("{file:}", "command: placeholder {file:...} needs a file name or suffix, e.g. {file:.csr}"),
+    ("{primary:zip}", "command: unknown placeholder {primary:zip}; known: "),
+])
+def test_a_command_template_that_cannot_be_filled_in_is_a_usage_error_before_anything_runs(tmp_path, argument,
+                                                                                          problem):
+    """Refused when the adapter file is read: not at the first vector, after version_cmd (here: touch ./ran) ran."""
+    _script(tmp_path / "accept.sh", ACCEPT)
+    adapter = _adapter(tmp_path, "bad.toml", f'mode = "oneshot"\ncommand = ["./accept.sh", "{argument}"]\n'
+                                             'version_cmd = ["./accept.sh"]\n')
+    result = hsmsim("conformance", "run", "--verifier", str(adapter), *GOLDEN, "--report", "report", cwd=tmp_path)
+    _one_line_exit_2(result, f"{adapter}: {problem}")
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "report").exists()

@@ -1,4 +1,5 @@
-"""Conformance reports: results JSON, JUnit XML, the HTML matrix and anomalies, the diff, and a real browser render."""
+"""Conformance reports: results JSON, JUnit XML, the HTML matrix and anomalies, the diff, previous results files read
+within bounded memory, and a real browser render."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 import zlib
 from dataclasses import replace
@@ -15,9 +17,17 @@ import pytest
 
 from hsmsim.harness.config import load_adapter
 from hsmsim.harness.model import Actual, CaseResult, Outcome, VerifierInfo
-from hsmsim.harness.report import diff, junit_xml, load_results, render_html, write_report
+from hsmsim.harness.report import (
+    RESULTS_TOKEN_LIMIT,
+    ReportError,
+    diff,
+    junit_xml,
+    load_results,
+    render_html,
+    write_report,
+)
 from hsmsim.harness.runner import ConformanceRun, RunOptions, SanityCheck, VerifierRun, run_conformance
-from hsmsim.harness.vectors import load_corpus
+from hsmsim.harness.vectors import CORPUS_VECTORS_LIMIT, load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "verifiers"
@@ -115,6 +125,54 @@ def test_diff_against_previous_results(corpus, tmp_path):
     assert "Changes since the previous results" in page and 'class="kind-regression"' in page
     back = diff(load_results(report.results[0]), run_conformance([reference], corpus, options).verifiers[0])
     assert {c.kind for c in back if c.id == "primus::attr::extractable-true"} == {"fix"}
+
+
+# Loads the results file argv[1] as --previous does; prints the one-line error (or "loaded"), then by how many MiB
+# the load raised the process's peak resident memory.
+_PEAK = """
+import resource, sys
+from pathlib import Path
+from hsmsim.harness.report import ReportError, load_previous
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    load_previous([Path(sys.argv[1])])
+    print("loaded")
+except ReportError as exc:
+    print(exc)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+@pytest.mark.parametrize("entry", [b"{}", b"[]"])
+def test_a_results_file_of_millions_of_tiny_entries_is_refused_before_it_is_parsed(tmp_path, entry):
+    """1.1 million entries in 3.3 MB would take about 90 MB once parsed (a 64 MiB file of them 1.8 GB): counted
+    first, they are refused, and the load costs little more than the file's bytes."""
+    path = tmp_path / "results.json"
+    path.write_bytes(b'{"version": 1, "verifier": "x", "results": [' + b",".join([entry] * 1_100_000) + b"]}")
+    done = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True, timeout=120)
+    message, grown = done.stdout.splitlines()
+    assert message == (f"not a hsmsim conformance results file: {path} holds more than {RESULTS_TOKEN_LIMIT} JSON "
+                       f"strings, commas and brackets: more than the results of a corpus of {CORPUS_VECTORS_LIMIT} "
+                       "vectors take"), done.stderr
+    assert int(grown) < 40, f"loading it raised the peak resident memory by {grown} MiB"
+
+
+def test_a_results_file_of_more_results_than_a_corpus_holds_is_refused(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"version": 1, "verifier": "x", "results": [{}] * (CORPUS_VECTORS_LIMIT + 1)}))
+    with pytest.raises(ReportError, match=f"it holds {CORPUS_VECTORS_LIMIT + 1} results, more than the "
+                                          f"{CORPUS_VECTORS_LIMIT} vectors a corpus may hold"):
+        load_results(path)
+
+
+def test_a_results_file_whose_strings_are_full_of_commas_and_brackets_is_read(synthetic, tmp_path):
+    """More ``"[{,`` characters than the token bound, all inside one string: counted as the one token they are."""
+    path = write_report(synthetic, tmp_path / "report").results[0]
+    document = json.loads(path.read_text())
+    detail = '",[{' * (RESULTS_TOKEN_LIMIT // 2)
+    document["results"][0]["detail"] = detail
+    path.write_text(json.dumps(document))
+    assert load_results(path).results[document["results"][0]["id"]].detail == detail
 
 
 def _png_pixels_vary(png: bytes) -> tuple[int, int, int]:

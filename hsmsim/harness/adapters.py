@@ -43,7 +43,13 @@ from types import ModuleType
 
 from hsmsim.encoding import JsonDepthError, parse_json
 from hsmsim.errors import HsmsimError
-from hsmsim.harness.config import AdapterConfig, AdapterConfigError
+from hsmsim.harness.config import (
+    PLACEHOLDER,
+    AdapterConfig,
+    AdapterConfigError,
+    check_oneshot_command,
+    placeholder_problem,
+)
 from hsmsim.harness.model import Actual, Answer, VerifierInfo
 from hsmsim.harness.processes import (
     MAX_OUTPUT_BYTES,
@@ -62,8 +68,8 @@ from hsmsim.verdict import Profile, Verdict, escaped
 MAX_LINE_BYTES = 1 << 20
 """Longest JSON line a persistent verifier may send."""
 VERSION_CMD_TIMEOUT_S = 10.0
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)(?::([^{}]*))?\}")
 _VERDICT_LINE = re.compile(r"^\s*(ACCEPT|REJECT)\b[\s:]*([A-Za-z0-9_.-]+)?")
+_NOT_BLANK = re.compile(rb"\S")
 
 
 class VerifierStartError(HsmsimError):
@@ -91,7 +97,8 @@ def expand(template: tuple[str, ...], inputs: Inputs, extra: Mapping[str, str]) 
 
     ``{primary} {dir} {file:<name or suffix>} {anchor} {anchors_dir} {time} {unix_time} {profile}
     {id} {format}`` plus ``extra`` (``{python}``, ``{here}``); ``{{`` and ``}}`` are literal braces.
-    Raises :class:`AdapterConfigError` on an unknown placeholder.
+    Raises :class:`AdapterConfigError` on a placeholder it cannot fill in, by the rule
+    :func:`~hsmsim.harness.config.check_oneshot_command` applies when the adapter file is read.
     """
     values: dict[str, str] = {
         "primary": str(inputs.primary), "dir": str(inputs.dir), "anchor": str(inputs.anchor),
@@ -100,29 +107,15 @@ def expand(template: tuple[str, ...], inputs: Inputs, extra: Mapping[str, str]) 
     }
 
     def replace(match: re.Match[str]) -> str:
-        text = match.group(0)
-        if text in ("{{", "}}"):
-            return text[0]
+        problem = placeholder_problem(match, values)
+        if problem is not None:
+            raise AdapterConfigError(problem)
         key, arg = match.group(1), match.group(2)
-        if key == "file":
-            if not arg:
-                raise AdapterConfigError("placeholder {file:...} needs a file name or suffix, e.g. {file:.csr}")
-            return str(inputs.find_file(arg))
-        if key not in values or arg is not None:
-            raise AdapterConfigError(f"unknown placeholder {text}; known: {{{'} {'.join(sorted(values))}}} {{file:X}}")
-        return values[key]
+        if key is None:
+            return match.group(0)[0]
+        return str(inputs.find_file(arg)) if key == "file" else values[key]
 
-    return [_PLACEHOLDER.sub(replace, part) for part in template]
-
-
-def check_placeholders(template: tuple[str, ...], origin: str) -> None:
-    """Raise :class:`AdapterConfigError` now if a template names an unknown placeholder."""
-    known = {"primary", "dir", "anchor", "anchors_dir", "time", "unix_time", "profile", "id", "format", "file",
-             "python", "here"}
-    for part in template:
-        for match in _PLACEHOLDER.finditer(part):
-            if match.group(1) is not None and match.group(1) not in known:
-                raise AdapterConfigError(f"{origin}: unknown placeholder {match.group(0)} in command")
+    return [PLACEHOLDER.sub(replace, part) for part in template]
 
 
 class Verifier(ABC):
@@ -495,7 +488,7 @@ class OneshotVerifier(Verifier):
 
     def start(self) -> VerifierInfo:
         """Check the command template and the program; run ``version_cmd``."""
-        check_placeholders(self.config.command, self.config.source)
+        check_oneshot_command(self.config.command, self.config.source)
         _check_program(expand_static(self.config.command[:1], self._extra())[0], self.config.cwd, self.config.source,
                        self._env())
         self.info = self._resolve_info({})
@@ -517,12 +510,12 @@ class OneshotVerifier(Verifier):
             return Answer(Actual.ERROR, None, f"wrote more than {MAX_OUTPUT_BYTES} bytes of output (killed)", elapsed)
         if done.timed_out or code is None:
             return Answer(Actual.HANG, None, f"no exit within {deadline:g} s (killed)", elapsed)
-        last = _last_line(done.stdout.text())
+        last = _last_line(done.stdout.last_line())
         match = _VERDICT_LINE.match(last)
         # The exit status is the verdict; a verdict line's reason counts only when the line says the same verdict.
         said = {0: "ACCEPT", 1: "REJECT"}.get(code if code is not None else -1)
         reason = match.group(2) if match and match.group(1) == said else None
-        detail = last or _last_line(done.stderr.text())
+        detail = last or _last_line(done.stderr.last_line())
         if code == 0:
             return Answer(Actual.ACCEPT, reason, detail, elapsed)
         if code == 1:
@@ -566,7 +559,12 @@ class PersistentVerifier(Verifier):
         super().__init__(config)
         self._argv = argv or config.command
         self._proc: subprocess.Popen[bytes] | None = None
-        self._buffer = b""
+        self._buffer = bytearray()
+        """What the process wrote to stdout that no answer took yet."""
+        self._scanned = 0
+        """How much of the buffer is known to hold no end of line: each byte is looked at once."""
+        self._dropped = 0
+        """Bytes of blank lines dropped since the request being answered was sent."""
         self._stderr = OutputTail()
         self._stderr_open = False
         self._starts = 0
@@ -591,12 +589,13 @@ class PersistentVerifier(Verifier):
             raise VerifierStartError(f"{self.name}: cannot run {argv[0]}: {exc.strerror}") from exc
         assert self._proc.stdin is not None
         os.set_blocking(self._proc.stdin.fileno(), False)  # requests are written within their deadline (_send)
-        self._buffer = b""
+        self._buffer.clear()
+        self._scanned = 0
         self._answered = None
         self._stderr = OutputTail()
         self._stderr_open = True
         try:
-            reply = self._exchange({"op": "hello"}, self.config.hello_timeout_s)
+            reply = self._exchange({"op": "hello"}, self.config.hello_timeout_s, "the hello")
         except (_Timeout, _Eof, ValueError) as exc:
             why = {"_Timeout": f"no hello within {self.config.hello_timeout_s:g} s",
                    "_Eof": "exited before answering hello"}.get(type(exc).__name__, str(exc))
@@ -619,7 +618,7 @@ class PersistentVerifier(Verifier):
                 proc.stderr.close()
             if proc.stdout:
                 proc.stdout.close()
-        return one_line(_last_line(self._stderr.text()), 200)
+        return one_line(_last_line(self._stderr.last_line()), 200)
 
     def _read_stderr(self, fd: int) -> None:
         """Take what stderr holds now; raises ValueError past the output cap."""
@@ -649,8 +648,9 @@ class PersistentVerifier(Verifier):
             if not chunk:
                 raise _Eof
             self._buffer += chunk
-            if len(self._buffer) > MAX_LINE_BYTES:
-                raise ValueError(f"answer line longer than {MAX_LINE_BYTES} bytes")
+            if self._dropped + len(self._buffer) > MAX_LINE_BYTES:
+                raise ValueError(f"answer line {'and the blank lines before it ' if self._dropped else ''}longer "
+                                 f"than {MAX_LINE_BYTES} bytes")
         if to_write is None or into not in writable:
             return 0
         try:
@@ -681,24 +681,59 @@ class PersistentVerifier(Verifier):
             return False
         return bool(pending >= self._written)
 
-    def _readline(self, deadline: float) -> bytes:
-        while b"\n" not in self._buffer:
+    def _next_line(self, deadline: float) -> bytes:
+        """The next line of stdout that is not blank, stripped, read by the deadline; the blank lines before it are
+        dropped. Linear in what is read: runs of blank lines go at C speed, and no byte is searched twice for the end
+        of its line. Raises _Timeout, _Eof or ValueError (past :data:`MAX_LINE_BYTES`, blank lines included)."""
+        while True:
+            text = _NOT_BLANK.search(self._buffer)
+            if text is None:
+                self._dropped += len(self._buffer)
+                self._buffer.clear()
+                self._scanned = 0
+            else:
+                if text.start():
+                    self._dropped += text.start()
+                    del self._buffer[:text.start()]
+                    self._scanned = 0
+                end = self._buffer.find(b"\n", self._scanned)
+                if end >= 0:
+                    line = bytes(self._buffer[:end]).rstrip()
+                    del self._buffer[:end + 1]
+                    self._scanned = 0
+                    return line
+                self._scanned = len(self._buffer)
             self._pump(deadline)
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
 
-    def _exchange(self, request: Mapping[str, object], timeout: float) -> Mapping[str, object]:
-        """Send one request line and read one JSON object; raises _Timeout, _Eof or ValueError."""
+    def _unsolicited(self, what: str) -> str:
+        """Why output that was there before the request was all written is refused: no answer can come before its
+        request, so it is the previous request's second answer, or a line nobody asked for."""
+        line = bytes(self._buffer).strip().partition(b"\n")[0]
+        try:
+            data = parse_json(line)
+        except ValueError:  # not (yet) a whole JSON line: shown as it is
+            data = None
+        if self._answered is not None and isinstance(data, dict) and data.get("id") == self._answered:
+            return f"answered the previous request ({self._answered!r}) a second time"
+        return f"wrote a line before {what} was sent (no request asked for it): " \
+               f"{one_line(line.decode('utf-8', 'replace'), 120)}"
+
+    def _exchange(self, request: Mapping[str, object], timeout: float, what: str) -> Mapping[str, object]:
+        """Send one request line (``what`` names it in errors) and read one JSON object; raises _Timeout, _Eof or
+        ValueError.
+
+        Output read before the request is all written (it waited in the pipe since the hello or the last answer)
+        cannot answer it and is refused; that check costs no system call, as the writes read stdout first."""
         assert self._proc is not None and self._proc.stdin is not None
         deadline = time.monotonic() + timeout
         if self._proc.stdin.closed:
             raise _Eof
+        self._dropped = 0
         try:
             self._send(json.dumps(request).encode() + b"\n", deadline)
-            while True:
-                line = self._readline(deadline).strip()
-                if line:
-                    break
+            if self._buffer and _NOT_BLANK.search(self._buffer):
+                raise ValueError(self._unsolicited(what))
+            line = self._next_line(deadline)
         except _Eof:
             raise _Eof(self._request_unread()) from None
         try:
@@ -770,7 +805,7 @@ class PersistentVerifier(Verifier):
                         return Answer(Actual.ERROR, None, f"{RESTART_FAILED}: {exc}")
                 start = time.perf_counter()
                 try:
-                    reply = self._exchange(request, deadline)
+                    reply = self._exchange(request, deadline, "this request")
                 except _Timeout:
                     self._stop()
                     return Answer(Actual.HANG, None, f"no answer within {deadline:g} s (process killed, will "
@@ -795,7 +830,7 @@ class PersistentVerifier(Verifier):
                                                   "(process restarted)", elapsed)
             shown = repr(answered) if isinstance(answered, str | int | None) else f"a {type(answered).__name__}"
             return Answer(Actual.ERROR, None, f"answered id {shown} to a request for {subject.id!r}", elapsed)
-        if self._buffer.strip():  # a second line already came with the answer
+        if self._buffer and _NOT_BLANK.search(self._buffer):  # a second line already came with the answer
             self._stop()
             return Answer(Actual.ERROR, None, "answered this request with more than one line (process restarted)",
                           elapsed)

@@ -13,9 +13,10 @@ See ``docs/conformance.md`` for every key. A verifier can also be named without 
 
 from __future__ import annotations
 
+import re
 import shlex
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,8 +40,38 @@ _KEYS = {"name", "description", "mode", "entry", "hello", "pythonpath", "isolate
          "max_restarts", "waivers"}
 
 
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)(?::([^{}]*))?\}")
+"""What a command template's placeholders look like: ``{name}``, ``{file:NAME}``, or a literal ``{{`` or ``}}``."""
+ONESHOT_PLACEHOLDERS = ("primary", "dir", "anchor", "anchors_dir", "time", "unix_time", "profile", "id", "format",
+                        "python", "here")
+"""The names a oneshot command may use besides ``{file:NAME}``."""
+
+
 class AdapterConfigError(HsmsimError):
     """An adapter file is missing, unreadable or inconsistent."""
+
+
+def placeholder_problem(match: re.Match[str], known: Collection[str]) -> str | None:
+    """Why the :data:`PLACEHOLDER` ``match`` cannot be filled in from the names ``known`` (or ``{file:NAME}``), in one
+    line; None when it can, or is a literal brace."""
+    name, argument = match.group(1), match.group(2)
+    if name is None:
+        return None
+    if name == "file":
+        return None if argument else "placeholder {file:...} needs a file name or suffix, e.g. {file:.csr}"
+    if name not in known or argument is not None:
+        return f"unknown placeholder {match.group(0)}; known: {{{'} {'.join(sorted(known))}}} {{file:X}}"
+    return None
+
+
+def check_oneshot_command(command: Iterable[str], origin: str) -> None:
+    """Raise :class:`AdapterConfigError` (one line naming ``origin``) unless every placeholder of the oneshot
+    ``command`` can be filled in for any case, so a bad template is refused before anything runs."""
+    for part in command:
+        for match in PLACEHOLDER.finditer(part):
+            problem = placeholder_problem(match, ONESHOT_PLACEHOLDERS)
+            if problem is not None:
+                raise AdapterConfigError(f"{origin}: command: {problem}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +158,8 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
     command = _command(data["command"], "command", origin) if "command" in data else ()
     if mode in ("oneshot", "persistent") and not command:
         raise AdapterConfigError(f"{origin}: a {mode} adapter needs a command (a list of arguments)")
+    if mode == "oneshot":
+        check_oneshot_command(command, origin)
     timeout = check_timeout(data.get("timeout_s", DEFAULT_TIMEOUT_S), f"{origin}: timeout_s")
     hello_timeout = check_timeout(data.get("hello_timeout_s", 30.0), f"{origin}: hello_timeout_s")
     env = data.get("env", {})

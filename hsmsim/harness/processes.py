@@ -35,7 +35,10 @@ WORKER_ENV = "HSMSIM_HARNESS_WORKER"
 MAX_OUTPUT_BYTES = 1 << 20
 """Most bytes a verifier process may write to stdout and stderr together, per case (oneshot) or per process."""
 TAIL_BYTES = 4096
-"""How much of each output stream is kept for the reason and detail."""
+"""How much of the end of each output stream is kept."""
+LINE_HEAD_BYTES = 4096
+"""How much of the start of a stream's last non-empty line is kept: a verdict line names its verdict and reason
+first, so a line longer than the tail keeps them."""
 _READ_BYTES = 65536
 _SWEEP_ROUNDS = 20
 
@@ -115,20 +118,49 @@ def kill_group_and_tagged(proc: subprocess.Popen[bytes], tag: str) -> None:
 
 @dataclass
 class OutputTail:
-    """The last :data:`TAIL_BYTES` of one stream, and how many bytes it carried in all."""
+    """The last :data:`TAIL_BYTES` of one stream, the first :data:`LINE_HEAD_BYTES` of its last non-empty line, and
+    how many bytes it carried in all. Lines end at ``\\n``; a line of ASCII whitespace is empty."""
 
     total: int = 0
     tail: bytearray = field(default_factory=bytearray)
+    _line: bytearray = field(default_factory=bytearray, init=False, repr=False)
+    """The head of the line being written, its leading whitespace dropped: empty while the line is only whitespace."""
+    _last: bytes = field(default=b"", init=False, repr=False)
+    """The head of the last ended line that was not empty, its leading whitespace dropped."""
 
     def add(self, chunk: bytes) -> None:
-        """Count ``chunk`` and keep the end of the stream."""
+        """Count ``chunk`` and keep the end of the stream and the head of its last non-empty line; a few scans of
+        ``chunk`` at C speed, however many lines it holds."""
         self.total += len(chunk)
         self.tail += chunk
         del self.tail[:-TAIL_BYTES]
+        first = chunk.find(b"\n")
+        if first < 0:
+            self._extend(chunk)
+            return
+        self._extend(chunk[:first])
+        if self._line:
+            self._last = bytes(self._line)
+        last = chunk.rfind(b"\n")
+        ended = chunk[first + 1:last].rstrip()  # the lines that begin and end within the chunk, to the last non-empty
+        if ended:
+            self._last = ended[ended.rfind(b"\n") + 1:].lstrip()[:LINE_HEAD_BYTES]
+        self._line = bytearray()
+        self._extend(chunk[last + 1:])
+
+    def _extend(self, piece: bytes) -> None:
+        room = LINE_HEAD_BYTES - len(self._line)
+        if room > 0:
+            self._line += (piece if self._line else piece.lstrip())[:room]
 
     def text(self) -> str:
-        """The kept bytes as text (invalid UTF-8 replaced)."""
+        """The kept end of the stream as text (invalid UTF-8 replaced)."""
         return self.tail.decode("utf-8", "replace")
+
+    def last_line(self) -> str:
+        """The head of the stream's last non-empty line, ended or not, as text (invalid UTF-8 replaced); empty when
+        every line is. Its leading whitespace is dropped, and bytes past :data:`LINE_HEAD_BYTES` of it are not kept."""
+        return (self._line or self._last).decode("utf-8", "replace")
 
 
 def drain(fd: int, into: OutputTail, budget: int) -> bool:

@@ -19,6 +19,7 @@ and capped at :data:`TEXT_LIMIT` before it is embedded, and files are written at
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 import re
@@ -31,17 +32,27 @@ from typing import Any
 
 from hsmsim import __version__
 from hsmsim._atomic import check_output_directory, replace_file
+from hsmsim.encoding import JsonDepthError, parse_json
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.harness.model import FAILING, Actual, CaseResult, Outcome, severity_rank
 from hsmsim.harness.runner import ConformanceRun, RunOptions, VerifierRun, skip_reason
 from hsmsim.harness.text import TEXT_LIMIT, one_line, visible
-from hsmsim.harness.vectors import Corpus, Vector
+from hsmsim.harness.vectors import CORPUS_VECTORS_LIMIT, Corpus, Vector
 from hsmsim.model.vectors import Expected
-from hsmsim.safeio import load_json_file
+from hsmsim.safeio import read_local_file
 from hsmsim.verdict import escaped
 
 RESULTS_VERSION = 1
 RESULTS_FILE_LIMIT = 64 * 1024 * 1024
+RESULTS_TOKEN_LIMIT = 2 * 1024 * 1024
+"""The most JSON tokens (strings, commas and opening brackets) a results file may hold, counted before it is parsed:
+every JSON value is a token or follows one, so this bounds what parsing allocates (a 64 MiB file of ``{}`` would
+take 1.8 GB). hsmsim writes a result in about 40 tokens (64 with a dozen flags), so the results of the largest corpus
+(:data:`~hsmsim.harness.vectors.CORPUS_VECTORS_LIMIT` vectors) take 1.28 Mi, leaving 0.8 Mi for the rest (two per
+stale-waiver message)."""
+_JSON_TOKEN = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\Z)|[\[{,]', re.DOTALL)
+"""A JSON string, comma or opening bracket. A string left open runs to the end (parsing stops at it), so every match
+attempt that starts at a quote succeeds and the scan stays linear."""
 _OK = (Outcome.PASS, Outcome.WAIVED, Outcome.SKIPPED)
 
 
@@ -97,17 +108,52 @@ class PreviousResults:
     results: dict[str, CaseResult]
 
 
-def read_results_document(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The JSON object of a results file and its ``results``, a list of objects, read bounded (a regular file of
-    at most :data:`RESULTS_FILE_LIMIT` bytes); raises :class:`ReportError` naming the file."""
+def _load_results_json(path: Path) -> object:
+    """The JSON value of the regular file ``path`` (at most :data:`RESULTS_FILE_LIMIT` bytes, decoded as ``json``
+    decodes bytes), refused before it is parsed when it holds more than :data:`RESULTS_TOKEN_LIMIT` tokens; raises
+    BundleError naming the file."""
+    raw = read_local_file(path, RESULTS_FILE_LIMIT)
     try:
-        data = load_json_file(path, RESULTS_FILE_LIMIT)
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{escaped(str(path))} is not valid JSON: {str(exc)[:120]}") from None
+    del raw  # the text alone is parsed: the bytes need not outlive the decoding
+    if _more_tokens(text, RESULTS_TOKEN_LIMIT):
+        raise BundleError(f"{escaped(str(path))} holds more than {RESULTS_TOKEN_LIMIT} JSON strings, commas and "
+                          f"brackets: more than the results of a corpus of {CORPUS_VECTORS_LIMIT} vectors take")
+    try:
+        return parse_json(text)
+    except JsonDepthError:
+        raise BundleError(f"{escaped(str(path))} nests too deeply to be read as JSON") from None
+    except ValueError as exc:
+        raise BundleError(f"{escaped(str(path))} is not valid JSON: {str(exc)[:120]}") from None
+
+
+def _more_tokens(text: str, limit: int) -> bool:
+    """Whether ``text`` holds more than ``limit`` :data:`_JSON_TOKEN` matches. Each begins at one of the characters
+    ``"[{,``: when the text holds no more than ``limit`` of them (counted at C speed) it is not scanned; otherwise the
+    scan stops past ``limit`` matches."""
+    if sum(text.count(character) for character in '"[{,') <= limit:
+        return False
+    return sum(1 for _ in itertools.islice(_JSON_TOKEN.finditer(text), limit + 1)) > limit
+
+
+def read_results_document(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The JSON object of a results file and its ``results``, a list of at most
+    :data:`~hsmsim.harness.vectors.CORPUS_VECTORS_LIMIT` objects, read bounded (a regular file of at most
+    :data:`RESULTS_FILE_LIMIT` bytes and :data:`RESULTS_TOKEN_LIMIT` tokens, refused before it is parsed past
+    either); raises :class:`ReportError` naming the file."""
+    try:
+        data = _load_results_json(path)
     except BundleError as exc:
         raise ReportError(f"not a hsmsim conformance results file: {exc}") from None
     records = data.get("results") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ReportError(f"{escaped(str(path))} is not a hsmsim conformance results file: not an object with a "
                           "list of result objects under 'results'")
+    if len(records) > CORPUS_VECTORS_LIMIT:
+        raise ReportError(f"{escaped(str(path))} is not a hsmsim conformance results file: it holds {len(records)} "
+                          f"results, more than the {CORPUS_VECTORS_LIMIT} vectors a corpus may hold")
     return data, records
 
 
