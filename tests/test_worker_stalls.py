@@ -5,7 +5,12 @@ conformance run and in a fuzz campaign (``-j 1`` included), while the run goes o
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +24,7 @@ from hsmsim.harness.config import load_adapter
 from hsmsim.harness.model import Actual, Outcome
 from hsmsim.harness.runner import RunOptions, run_conformance
 from hsmsim.harness.vectors import load_corpus
+from tests.test_conformance_hostile_verifiers import _wait_gone
 from tests.test_harness_workers import within
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,3 +103,42 @@ def test_a_finding_that_stalls_its_worker_replays_as_a_hang(tmp_path):
         replayed = replay(finding_dir, _adapter(stuck_again, read_finding(finding_dir).case.id))
     assert (replayed.target.verdict, replayed.reproduces) == ("HANG", True), replayed.target
     assert STALLED in replayed.target.detail, replayed.target.detail
+
+
+PARENT = """
+import collections, itertools, os, sys, time
+from hsmsim.harness.workers import WorkerPool
+
+def stuck(pid_file):
+    with open(pid_file, "w") as out:
+        out.write(str(os.getpid()))
+    collections.deque(itertools.repeat(None), maxlen=0)  # holds the GIL: no SIGTERM handler can run
+
+def nothing():
+    pass
+
+with WorkerPool(1, stuck, nothing, (), start_method="fork", stall_timeout=600) as pool:
+    list(pool.run([sys.argv[1]]))
+"""
+
+
+def test_a_stuck_worker_dies_with_a_parent_killed_outright(tmp_path):
+    """The parent-death signal is SIGKILL while a watched unit runs: SIGTERM's handler is Python code, which the
+    stuck worker would never run, and it would spin on under PID 1."""
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    pid_file = tmp_path / "worker.pid"
+    parent = subprocess.Popen([sys.executable, str(script), str(pid_file)], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert time.monotonic() < deadline and parent.poll() is None, "the worker never started its task"
+            time.sleep(0.05)
+        worker = int(pid_file.read_text())
+    finally:
+        parent.kill()
+        parent.wait()
+    left = _wait_gone([worker], 10)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "the stuck worker outlived its parent"

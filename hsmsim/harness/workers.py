@@ -14,7 +14,9 @@ thread other than the main one) keeps every in-process time bound (SIGALRM, a th
 firing. With a ``stall_timeout`` the pool watches each worker from the parent: a worker publishes in shared
 memory when its current unit of work started (a task, or each case of a task that runs many:
 :func:`mark_progress`), and the parent SIGKILLs one whose unit has run longer than the timeout; that death
-is a :class:`WorkerDied` with :attr:`WorkerDied.stalled_after` set."""
+is a :class:`WorkerDied` with :attr:`WorkerDied.stalled_after` set. While a watched unit runs, the kernel
+SIGKILLs the worker if the parent dies (SIGTERM otherwise), so a stuck worker does not outlive a parent
+killed outright."""
 
 from __future__ import annotations
 
@@ -113,32 +115,66 @@ def _interrupt_once(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _end_with_parent(parent: int) -> None:
+def _end_with_parent(parent: int) -> Callable[[int], object] | None:
     """Have the kernel send this worker SIGTERM when the parent process dies, and read SIGTERM as Ctrl-C is
     read (once: see :func:`_interrupt_once`), so the worker's ``finally`` blocks kill the verifier processes it
     started. A parent killed outright (SIGKILL) closes no pipe the worker would notice: forked siblings hold
-    copies of the parent's ends."""
+    copies of the parent's ends. Returns the call that sets the parent-death signal (None where there is none)."""
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a harness started in the background ignores Ctrl-C
         signal.signal(signal.SIGINT, _interrupt_once)
     signal.signal(signal.SIGTERM, _interrupt_once)
+    death_signal: Callable[[int], object] | None = None
     with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere the parent's close() remains
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+        def death_signal(number: int) -> object:
+            return prctl(_PR_SET_PDEATHSIG, number, 0, 0, 0)
+
+        death_signal(signal.SIGTERM)
     if os.getppid() != parent:  # the parent died before the request took effect
         raise SystemExit(1)
+    return death_signal
 
 
-_clock: ctypes.c_double | None = None
-"""In a worker: when its current unit of work started (``time.monotonic``, which every process of the machine
-shares), 0 while it runs none; the parent reads it through shared memory."""
+@dataclass
+class _Clock:
+    """In a worker: when its current unit of work started (``time.monotonic``, which every process of the machine
+    shares), 0 while it runs none, in shared memory the parent reads.
+
+    In a watched pool (one with a stall timeout) the parent-death signal follows it: SIGKILL while a unit runs,
+    SIGTERM between units. A unit may be stuck in C code that holds the GIL, where the SIGTERM handler (Python code)
+    would never run and the worker would outlive a parent killed outright; between units, SIGTERM lets the worker
+    stop its verifier processes first. A change of signal is one system call, made only when it changes."""
+
+    shared: ctypes.c_double
+    death_signal: Callable[[int], object] | None
+    hard: bool = False
+
+    def start(self) -> None:
+        self.shared.value = monotonic()
+        if self.death_signal is not None and not self.hard:
+            self.death_signal(signal.SIGKILL)
+            self.hard = True
+
+    def stop(self) -> None:
+        self.shared.value = 0.0
+        if self.hard:
+            assert self.death_signal is not None
+            self.death_signal(signal.SIGTERM)
+            self.hard = False
+
+
+_clock: _Clock | None = None
+"""This worker's :class:`_Clock` (None outside a worker)."""
 
 
 def mark_progress() -> None:
     """Say that a new unit of work starts now (the next of the many cases one task runs): a pool with a stall
     timeout kills this worker only when one unit runs longer than that, however long the task. Outside a worker
-    this does nothing. One store into shared memory: cheap enough for every case."""
+    this does nothing. One store into shared memory (and in a watched pool, after a spell without a unit, one
+system call): cheap enough for every case."""
     if _clock is not None:
-        _clock.value = monotonic()
+        _clock.start()
 
 
 def mark_unwatched() -> None:
@@ -147,27 +183,27 @@ def mark_unwatched() -> None:
     awaited with a deadline), and may legitimately outlast the stall timeout (starting such a process again).
     Outside a worker this does nothing."""
     if _clock is not None:
-        _clock.value = 0.0
+        _clock.stop()
 
 
 def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initargs: tuple[Any, ...],
-           handler: Callable[[Any], Any], parent: int, clock: ctypes.c_double) -> None:
+           handler: Callable[[Any], Any], parent: int, shared: ctypes.c_double, watched: bool) -> None:
     global _clock
-    _end_with_parent(parent)
+    death_signal = _end_with_parent(parent)
     os.environ[WORKER_ENV] = tag
-    _clock = clock
+    _clock = clock = _Clock(shared, death_signal if watched else None)
     try:
         initializer(*initargs)
         conn.send(_READY)
         while (batch := conn.recv()) is not None:
             for task in batch:
-                clock.value = monotonic()
+                clock.start()
                 try:
                     answer = handler(task)
-                    clock.value = 0.0  # a send that waits for the parent to read is no stall
+                    clock.stop()  # a send that waits for the parent to read is no stall
                     conn.send((True, answer))
                 except Exception as exc:  # noqa: BLE001 - the parent re-raises it
-                    clock.value = 0.0
+                    clock.stop()
                     conn.send((False, exc))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM, the parent's or its death's: the finally blocks ran; exit quietly
         # (the finalizers that run next, closing the verifiers, are no longer interrupted: see _interrupt_once)
@@ -202,7 +238,7 @@ class _Worker:
     conn: Connection
     tag: str
     clock: ctypes.c_double
-    """The worker's :data:`_clock`."""
+    """The shared value of the worker's :class:`_Clock`."""
     pending: deque[Any] = field(default_factory=deque)
     """Tasks sent and not answered yet, oldest first."""
     ready: bool = False
@@ -249,7 +285,8 @@ class WorkerPool(Generic[Task, Result]):
         tag = new_tag()
         clock = context.RawValue(ctypes.c_double, 0.0)
         process = context.Process(target=_serve, args=(child, tag, self._initializer, self._initargs,
-                                                       self._handler, os.getpid(), clock), daemon=True)
+                                                       self._handler, os.getpid(), clock,
+                                                       self._stall_timeout is not None), daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent, tag, clock)
