@@ -35,6 +35,8 @@ for line in sys.stdin:
     request = json.loads(line)
     if request["op"] == "hello":
         reply = {{"name": "hostile", "version": "1", "formats": [{claims!r}], "features": []}}
+    elif "::golden::" in request["id"]:  # the campaign's golden probe
+        reply = {{"id": request["id"], "verdict": "ACCEPT", "reason": None, "detail": ""}}
     else:
         answered += 1
         if CRASH_EVERY and answered % CRASH_EVERY == 0:
@@ -50,8 +52,9 @@ for line in sys.stdin:
 
 def persistent(tmp_path: Path, *, crash_every: int = 0, marker: str = "", claims: str = "primus",
                verdict: str = "REJECT", reason: str | None = "MALFORMED") -> Path:
-    """A persistent verifier adapter in ``tmp_path``: answers ``verdict`` to every request, exits with status 7 on
-    every ``crash_every``-th request of a process, and (with ``marker``) cannot start again once it has crashed."""
+    """A persistent verifier adapter in ``tmp_path``: accepts the golden probe, answers ``verdict`` to every case,
+    exits with status 7 on every ``crash_every``-th case of a process, and (with ``marker``) cannot start again once
+    it has crashed."""
     (tmp_path / "hostile.py").write_text(textwrap.dedent(PERSISTENT.format(
         crash_every=crash_every, marker=marker, claims=claims, verdict=verdict, reason=reason)))
     adapter = tmp_path / "hostile.toml"

@@ -11,6 +11,10 @@ finding (CRASH, not minimised: a candidate that kills the worker says nothing ab
 worker whose in-process verifier is stuck where the time bound cannot interrupt it (C code holding the
 GIL) is killed by the pool once one case has run past its stall timeout, and goes the same way: the
 case that stalls a worker again is a robustness finding, HANG.
+
+Before any case, a worker puts the format's first golden bundle to the verifier: one that gives it no verdict would
+make every case a robustness finding, and stops the campaign as misuse. Ctrl-C or SIGTERM ends a campaign early
+keeping what it found: the findings until then are written, those not yet minimised as found.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.formats import get_format
 from hsmsim.fuzz.engine import (
     REFERENCE_TIMEOUT_S,
+    ROBUSTNESS_VERDICTS,
     CampaignStats,
     CaseBuildError,
     CaseRunner,
@@ -49,6 +54,7 @@ from hsmsim.fuzz.engine import (
 from hsmsim.fuzz.findings import write_finding
 from hsmsim.fuzz.generic import generic_fuzz_model, with_evidence_operators
 from hsmsim.fuzz.targets import AdapterTarget, VerifierLostError, is_reference
+from hsmsim.harness.text import one_line
 from hsmsim.harness.vectors import validation_summary
 from hsmsim.harness.workers import WorkerDied, WorkerPool, mark_progress, stall_timeout
 from hsmsim.model.corpus_schema import WireModel
@@ -122,6 +128,9 @@ class CampaignSummary(WireModel):
     operator_hits: dict[str, int]
     operators_never_hit: list[str]
     findings: list[SummaryFinding]
+    interrupted: bool = False
+    """Ctrl-C or SIGTERM ended the run (or one of the merged runs) before its ``--iterations`` or ``--duration``:
+    its findings are those found until then."""
 
     @classmethod
     def read(cls, out: Path) -> CampaignSummary:
@@ -149,6 +158,11 @@ class CampaignResult:
     stats: CampaignStats
     findings: list[Finding] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    interrupted: bool = False
+    """Ctrl-C or SIGTERM ended the run early: the findings found until then were written, those not yet minimised
+    as found."""
+    unminimised: int = 0
+    """How many of the findings are written as found, not minimised (an interrupted run's)."""
 
 
 @functools.cache
@@ -209,8 +223,15 @@ class Found:
     """The case killed the worker process that ran it (twice: alone and in its chunk)."""
 
 
-Task = list[int] | Found
-"""A worker's task: a chunk of case indices to run, or a finding to minimise."""
+@dataclass(frozen=True)
+class GoldenProbe:
+    """A worker's task before any case: put the golden bundle ``golden``, unmutated, to the verifier."""
+
+    golden: str
+
+
+Task = list[int] | Found | GoldenProbe
+"""A worker's task: a chunk of case indices to run, a finding to minimise, or the golden probe."""
 
 
 @dataclass
@@ -223,6 +244,10 @@ class ChunkResult:
     skipped: Counter[str] = field(default_factory=Counter)
     found: list[Found] = field(default_factory=list)
     """Every case an oracle fired on."""
+
+
+TaskAnswer = ChunkResult | Finding | TargetAnswer
+"""A worker's answer to a :data:`Task` of each kind, in that order."""
 
 
 def _run_chunk(indices: list[int]) -> ChunkResult:
@@ -256,8 +281,11 @@ def _minimise(found: Found) -> Finding:
     return Finding(found.kind, dedup_key(found.kind, built, answer, reference), built, answer, reference, found.key)
 
 
-def _work(task: Task) -> ChunkResult | Finding:
-    """A worker's task: run a chunk of cases, or minimise one finding."""
+def _work(task: Task) -> TaskAnswer:
+    """A worker's task: run a chunk of cases, minimise one finding, or probe with a golden."""
+    if isinstance(task, GoldenProbe):
+        assert _worker is not None
+        return _worker.probe(task.golden)
     return _minimise(task) if isinstance(task, Found) else _run_chunk(task)
 
 
@@ -286,10 +314,17 @@ def run_campaign(
     timeout (an in-process verifier stuck in C code) a robustness finding (HANG), and the campaign goes on; each
     worker bounds an in-process verifier's address space, and ends with this process (killed outright included),
     stopping the verifier processes it started. ``prepare`` is called once the campaign is known to be able to run
-    (the model and its operators exist, the verifier starts and claims the format) and before any case runs: where
-    a caller clears what an earlier campaign left in ``out``. Raises
-    :class:`FuzzError` (one line) when the verifier cannot be started again during the run, or when writing to
-    ``out`` fails.
+    (the model and its operators exist, the verifier starts, claims the format and answers its first golden bundle)
+    and before any case runs: where a caller clears what an earlier campaign left in ``out``.
+
+    Ctrl-C or SIGTERM (a :class:`KeyboardInterrupt`) during the cases or their minimisation ends the run there: the
+    workers are stopped, and the findings found so far are written as a finished campaign's are, those not yet
+    minimised as found (``interrupted`` and ``unminimised`` in the result; ``interrupted`` in ``summary.json``).
+    A second interrupt while they are written leaves only whole findings and no ``summary.json``.
+
+    Raises :class:`FuzzError` (one line) when the verifier answers its golden bundle with no verdict (ERROR, CRASH,
+    HANG, MEMORY: every case would be a robustness finding), when it cannot be started again during the run, or
+    when writing to ``out`` fails.
     """
     if spec.iterations is None and spec.duration is None:
         raise FuzzError("give --iterations or --duration")
@@ -311,20 +346,46 @@ def run_campaign(
         if progress:
             progress(stats, len(first))
 
-    findings: dict[str, Finding] = {}
+    minimised: dict[str, Finding] = {}
+    interrupted = False
     target = spec.target()
     _check_claims(target, spec.format)
-    if prepare is not None:
-        prepare()
     with WorkerPool(spec.jobs, _work, _init_worker, (spec, deadline), start_method="fork",
                     stall_timeout=_stall_timeout(target)) as pool:
-        _run_in_pool(pool, spec, model, deadline, absorb)
-        stats.seconds = time.monotonic() - started
-        findings = _minimised(first, pool, model, target.packed)
-    result = CampaignResult(stats, list(findings.values()))
+        _probe_golden(pool, model, target.name)
+        if prepare is not None:
+            prepare()
+        try:
+            _run_in_pool(pool, spec, model, deadline, absorb)
+            stats.seconds = time.monotonic() - started
+            _minimise_all(first, pool, minimised)
+        except KeyboardInterrupt:  # the pool's exit stops the workers; what was found is kept
+            interrupted = True
+            stats.seconds = time.monotonic() - started
+    findings = _with_unminimised(first, minimised, model, target.packed)
+    result = CampaignResult(stats, list(findings.values()), interrupted=interrupted,
+                            unminimised=sum(finding.found_key not in minimised for finding in findings.values()))
     if out is not None:
         _write(out, result, spec, model, target.name)
     return result
+
+
+def _probe_golden(pool: WorkerPool[Task, TaskAnswer], model: FuzzModel, name: str) -> None:
+    """Put the model's first golden bundle to the verifier on a worker; raise :class:`FuzzError` when it gives no
+    verdict (a wrong script path in a oneshot adapter, say), which would make every case a robustness finding. A
+    verifier that rejects or skips the golden is fuzzed: its differentials are findings of their own."""
+    golden = model.goldens[0]
+    for _, answer in pool.run([GoldenProbe(golden)]):
+        if isinstance(answer, WorkerDied):
+            said = f"{'HANG' if answer.stalled else 'CRASH'}: {answer.describe()}"
+        elif isinstance(answer, TargetAnswer) and answer.verdict in ROBUSTNESS_VERDICTS:
+            said = " ".join(part for part in (answer.verdict, answer.reason) if part)
+            said += f": {answer.detail}" if answer.detail else ""
+        else:
+            continue
+        raise FuzzError(f"{name} gives no verdict for the golden bundle {model.golden_id(golden)} "
+                        f"({one_line(said, 300)}); every case would be a robustness finding: fix the adapter or the "
+                        "verifier first")
 
 
 def _write(out: Path, result: CampaignResult, spec: CampaignSpec, model: FuzzModel, target_name: str) -> None:
@@ -343,6 +404,7 @@ def _write(out: Path, result: CampaignResult, spec: CampaignSpec, model: FuzzMod
             verdicts=dict(stats.verdicts), operator_hits=dict(sorted(stats.operator_hits.items())),
             operators_never_hit=sorted({op.name for op in model.operators} - set(stats.operator_hits)),
             findings=[SummaryFinding(slug=f.slug, kind=f.kind, key=f.key) for f in result.findings],
+            interrupted=result.interrupted,
         )
         summary.write(out)
     except (OSError, HsmsimError) as exc:
@@ -366,7 +428,7 @@ def _check_claims(target: Target, format_name: str) -> None:
         raise FuzzError(f"{target.name} does not claim format {format_name} (formats it claims: {claimed})")
 
 
-def _run_in_pool(pool: WorkerPool[Task, ChunkResult | Finding], spec: CampaignSpec, model: FuzzModel,
+def _run_in_pool(pool: WorkerPool[Task, TaskAnswer], spec: CampaignSpec, model: FuzzModel,
                  deadline: float | None, absorb: Callable[[ChunkResult], None]) -> None:
     """Run every chunk on the pool; a chunk whose worker died (or stalled) runs again case by case, and a case that
     kills its worker again becomes a CRASH finding (one that stalls it again a HANG finding)."""
@@ -407,19 +469,26 @@ def _worker_death(model: FuzzModel, spec: CampaignSpec, index: int, died: Worker
     return result
 
 
-def _minimised(first: Mapping[str, Found], pool: WorkerPool[Task, ChunkResult | Finding], model: FuzzModel,
-               packed: bool) -> dict[str, Finding]:
-    """Each first case minimised by a worker; one that killed a worker, or whose worker dies now, is kept as found."""
-    minimised: dict[str, Finding] = {}
+def _minimise_all(first: Mapping[str, Found], pool: WorkerPool[Task, TaskAnswer],
+                  minimised: dict[str, Finding]) -> None:
+    """Have workers minimise each first case but those that killed a worker, into ``minimised`` by found key as
+    each is done (an interrupt keeps those done)."""
     for found, answer in pool.run([found for found in first.values() if not found.killed_worker]):
         assert isinstance(found, Found)
         if isinstance(answer, Finding):
             minimised[found.key] = answer
+
+
+def _with_unminimised(first: Mapping[str, Found], minimised: Mapping[str, Finding], model: FuzzModel,
+                      packed: bool) -> dict[str, Finding]:
+    """The minimised findings, and as found each first case that was not minimised (it killed a worker, its worker
+    died now, or the run was interrupted), deduplicated."""
+    findings = dict(minimised)
     for key, found in first.items():
-        if key not in minimised:
+        if key not in findings:
             built = build_case(model, found.case, packed=packed)
-            minimised[key] = Finding(found.kind, found.key, built, found.target, found.reference, found.key)
-    return deduplicated(minimised.values())
+            findings[key] = Finding(found.kind, found.key, built, found.target, found.reference, found.key)
+    return deduplicated(findings.values())
 
 
 def deduplicated(findings: Iterable[Finding]) -> dict[str, Finding]:

@@ -53,7 +53,8 @@ def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
 @click.option("--verifier", "verifier", type=GivenPath(), default=None,
               help="Adapter file of the verifier under test (default: the reference verifier itself).")
 @click.option("--iterations", type=click.IntRange(1), default=None)
-@click.option("--duration", type=click.FloatRange(0.1), default=None, callback=_duration, help="Seconds to run.")
+@click.option("--duration", type=click.FloatRange(0.1), default=None, callback=_duration,
+              help="Seconds to run (inf: until Ctrl-C or SIGTERM, which end any campaign keeping its findings).")
 @click.option("--seed", default="hsmsim-fuzz", show_default=True, callback=given_text)
 @click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), default=1, show_default=True,
               help="Worker processes, each with its own verifier (-j 1: one worker; no verifier runs in this process).")
@@ -70,8 +71,9 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: Path | None, ite
          out: Path | None, overwrite: bool) -> None:
     """Fuzz a verifier with structure-aware mutations of the format's golden bundles.
 
-    Exit 0 without findings, 1 with findings, 2 on misuse. 'hsmsim fuzz merge' and 'hsmsim fuzz replay'
-    work on the --out directories afterwards.
+    Exit 0 without findings, 1 with findings, 2 on misuse, 130 or 143 when Ctrl-C or SIGTERM ended it (the
+    findings until then written). 'hsmsim fuzz merge' and 'hsmsim fuzz replay' work on the --out directories
+    afterwards.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -108,8 +110,12 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: Path | None, ite
     for finding, path in zip(result.findings, result.written, strict=True):
         click.echo(f"{finding.kind}\t{finding.target.verdict}/{finding.reference.verdict}\t{path}")
     skipped = sum(result.stats.skipped.values())
-    click.echo(f"{result.stats.executed} cases, {skipped} skipped (see summary.json), "
-               f"{result.stats.execs_per_second:,.0f} execs/s, {len(result.findings)} finding(s) in {out}")
+    ended = "interrupted after " if result.interrupted else ""
+    unminimised = f", {result.unminimised} not minimised" if result.unminimised else ""
+    click.echo(f"{ended}{result.stats.executed} cases, {skipped} skipped (see summary.json), "
+               f"{result.stats.execs_per_second:,.0f} execs/s, {len(result.findings)} finding(s){unminimised} in {out}")
+    if result.interrupted:
+        raise click.Abort  # exits 128 + the signal, as any interrupted command does
     sys.exit(1 if result.findings else 0)
 
 

@@ -357,10 +357,14 @@ class Finding:
         return f"{self.kind}-{hashlib.sha256(self.key.encode()).hexdigest()[:12]}"
 
 
+ROBUSTNESS_VERDICTS = frozenset({"CRASH", "HANG", "MEMORY", "ERROR"})
+"""The answers that are robustness findings whatever the case: the verifier failed to give a verdict."""
+
+
 def classify(invalid_by_construction: bool, target: TargetAnswer, reference: TargetAnswer, *,
              self_test: bool) -> str | None:
     """The oracle that fires for a case (invalid by construction or not), or None."""
-    if target.verdict in ("CRASH", "HANG", "MEMORY", "ERROR"):
+    if target.verdict in ROBUSTNESS_VERDICTS:
         return "robustness"
     if invalid_by_construction and target.verdict == "ACCEPT" and (self_test or reference.verdict == "REJECT"):
         return "specification"
@@ -428,6 +432,14 @@ class CaseRunner:
                                                                          case_id=case_id)
         return built, answer, reference, classify(built.invalid_by_construction, answer, reference,
                                                     self_test=bool(self.self_test))
+
+    def probe(self, golden: str) -> TargetAnswer:
+        """What the target says of the golden bundle ``golden`` itself, unmutated, under its vector id."""
+        if self.on_case is not None:
+            self.on_case()
+        built = build_case(self.model, FuzzCase(0, golden, (), False), packed=self.target.packed)
+        return self.target.verify(built.evidence, self.trust, self.model.validation_time, self.profile,
+                                  case_id=self.model.golden_id(golden))
 
     def minimise(self, case: FuzzCase, kind: str, shown: str, judged: tuple[TargetAnswer, TargetAnswer],
                  *, budget: float = MINIMISE_SECONDS) -> tuple[BuiltCase, TargetAnswer, TargetAnswer]:

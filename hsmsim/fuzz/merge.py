@@ -120,6 +120,7 @@ def merge_runs(runs: list[Path]) -> Merged:
         verdicts=_summed(summary.verdicts for summary in summaries), operator_hits=hits,
         operators_never_hit=sorted(operators - set(hits)),
         findings=[SummaryFinding(slug=c.source.name, kind=c.report.kind, key=c.report.key) for c in chosen.values()],
+        interrupted=any(summary.interrupted for summary in summaries),
     )
     return Merged(summary, tuple(chosen.values()))
 
