@@ -1,6 +1,7 @@
 """``hsmsim fuzz`` puts the format's first golden bundle to the verifier before any case: a verifier that gives no
-verdict for it (a oneshot adapter whose script path is wrong, a crash, a hang) is misuse, one line and exit 2, before
-an earlier campaign is replaced; one that rejects the golden is fuzzed, its differentials being findings."""
+verdict for it (a oneshot adapter whose script path is wrong, a crash, a hang) or declines it (SKIPPED) is misuse, one
+line and exit 2, before an earlier campaign is replaced; one that rejects the golden is fuzzed, its differentials
+being findings. A case the verifier declines is no finding."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hsmsim.fuzz.engine import TargetAnswer, classify
 from tests.test_fuzz_cli_hostile import REPO, hsmsim, one_line_error
 
 
@@ -53,6 +55,7 @@ def test_a_oneshot_adapter_whose_script_is_missing_is_misuse_and_keeps_the_earli
     ("os._exit(3)", "CRASH: the worker process exited with status 3"),
     ("time.sleep(30)", "HANG"),
     ("raise RuntimeError('no key loaded')", "no key loaded"),
+    ("return {'verdict': 'SKIPPED', 'detail': 'no RSA support'}", "SKIPPED: no RSA support"),
 ])
 def test_a_verifier_without_a_verdict_for_the_golden_stops_before_any_case(tmp_path, body, said):
     out = tmp_path / "out"
@@ -73,3 +76,11 @@ def test_a_verifier_that_rejects_the_golden_is_fuzzed(tmp_path):
                   "--seed", "probe", "--out", str(out))
     assert done.returncode in (0, 1), done.stderr
     assert json.loads((out / "summary.json").read_text())["executed"] > 0
+
+
+@pytest.mark.parametrize("invalid", [True, False])
+def test_a_declined_case_is_no_finding(invalid):
+    reference = TargetAnswer("REJECT", "SIGNATURE_INVALID", "")
+    assert classify(invalid, TargetAnswer("SKIPPED", None, "unsupported"), reference, self_test=False) is None
+    assert classify(invalid, TargetAnswer("ACCEPT"), reference, self_test=False) == \
+        ("specification" if invalid else "differential")

@@ -323,8 +323,8 @@ def run_campaign(
     A second interrupt while they are written leaves only whole findings and no ``summary.json``.
 
     Raises :class:`FuzzError` (one line) when the verifier answers its golden bundle with no verdict (ERROR, CRASH,
-    HANG, MEMORY: every case would be a robustness finding), when it cannot be started again during the run, or
-    when writing to ``out`` fails.
+    HANG, MEMORY: every case would be a robustness finding) or SKIPPED, when it cannot be started again during the
+    run, or when writing to ``out`` fails.
     """
     if spec.iterations is None and spec.duration is None:
         raise FuzzError("give --iterations or --duration")
@@ -372,13 +372,14 @@ def run_campaign(
 
 def _probe_golden(pool: WorkerPool[Task, TaskAnswer], model: FuzzModel, name: str) -> None:
     """Put the model's first golden bundle to the verifier on a worker; raise :class:`FuzzError` when it gives no
-    verdict (a wrong script path in a oneshot adapter, say), which would make every case a robustness finding. A
-    verifier that rejects or skips the golden is fuzzed: its differentials are findings of their own."""
+    verdict (a wrong script path in a oneshot adapter, say), which would make every case a robustness finding, or
+    declines it (SKIPPED), which would leave the campaign testing nothing. A verifier that rejects the golden is
+    fuzzed: its differentials are findings of their own."""
     golden = model.goldens[0]
     for _, answer in pool.run([GoldenProbe(golden)]):
         if isinstance(answer, WorkerDied):
             said = f"{'HANG' if answer.stalled else 'CRASH'}: {answer.describe()}"
-        elif isinstance(answer, TargetAnswer) and answer.verdict in ROBUSTNESS_VERDICTS:
+        elif isinstance(answer, TargetAnswer) and answer.verdict in ROBUSTNESS_VERDICTS | {"SKIPPED"}:
             said = " ".join(part for part in (answer.verdict, answer.reason) if part)
             said += f": {answer.detail}" if answer.detail else ""
         else:

@@ -363,13 +363,15 @@ ROBUSTNESS_VERDICTS = frozenset({"CRASH", "HANG", "MEMORY", "ERROR"})
 
 def classify(invalid_by_construction: bool, target: TargetAnswer, reference: TargetAnswer, *,
              self_test: bool) -> str | None:
-    """The oracle that fires for a case (invalid by construction or not), or None."""
+    """The oracle that fires for a case (invalid by construction or not), or None: robustness for an answer that is no
+    verdict, specification for an accepted defect, differential for another verdict than the reference's (SKIPPED,
+    the verifier declining the case, is none of these)."""
     if target.verdict in ROBUSTNESS_VERDICTS:
         return "robustness"
     if invalid_by_construction and target.verdict == "ACCEPT" and (self_test or reference.verdict == "REJECT"):
         return "specification"
-    if not self_test and target.verdict != reference.verdict:
-        return "differential"
+    if not self_test and target.verdict != reference.verdict and target.verdict != "SKIPPED":
+        return "differential"  # a verifier that declines a case (SKIPPED) disagrees with no one
     return None
 
 
