@@ -16,6 +16,7 @@ processes, and whatever they start, are killed as :mod:`hsmsim.harness.processes
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib
 import importlib.util
@@ -342,20 +343,22 @@ class PythonVerifier(Verifier):
         self._caller: _CallThread | None = None
 
     def start(self) -> VerifierInfo:
-        """Import the entry (and call ``hello`` when configured)."""
+        """Import the entry (and call ``hello`` when configured); what they print goes to standard error."""
         assert self.config.entry is not None
-        self._function = import_entry(self.config.entry, self.config.pythonpath, self.config.cwd)
-        hello: Mapping[str, object] = {}
-        if self.config.hello:
-            hello_function = import_entry(self.config.hello, self.config.pythonpath, self.config.cwd)
-            try:
-                result = hello_function()
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a hello that raises: the verifier cannot start
-                raise VerifierStartError(f"{self.name}: hello {self.config.hello} raised {type(exc).__name__}: "
-                                         f"{one_line(str(exc), 200)}") from None
-            if not isinstance(result, Mapping):
-                raise VerifierStartError(f"{self.name}: hello {self.config.hello} returned {type(result).__name__}")
-            hello = result
+        with contextlib.redirect_stdout(sys.stderr):
+            self._function = import_entry(self.config.entry, self.config.pythonpath, self.config.cwd)
+            hello: Mapping[str, object] = {}
+            if self.config.hello:
+                hello_function = import_entry(self.config.hello, self.config.pythonpath, self.config.cwd)
+                try:
+                    result = hello_function()
+                except (Exception, SystemExit) as exc:  # noqa: BLE001 - a hello that raises: it cannot start
+                    raise VerifierStartError(f"{self.name}: hello {self.config.hello} raised {type(exc).__name__}: "
+                                             f"{one_line(str(exc), 200)}") from None
+                if not isinstance(result, Mapping):
+                    raise VerifierStartError(f"{self.name}: hello {self.config.hello} returned "
+                                             f"{type(result).__name__}")
+                hello = result
         if self.config.version is None and not self.config.version_cmd and "version" not in hello:
             module = sys.modules.get(getattr(self._function, "__module__", ""), None)
             version = getattr(module, "__version__", None) or getattr(module, "VERSION", None)
@@ -364,7 +367,8 @@ class PythonVerifier(Verifier):
         return self.info
 
     def verify(self, subject: Subject, *, timeout: float | None = None) -> Answer:
-        """Call the function on the subject; HANG after the deadline, CRASH on an exception."""
+        """Call the function on the subject; HANG after the deadline, CRASH on an exception. What it prints goes to
+        standard error (standard output is the harness's report), but for a call abandoned at its deadline."""
         if self._function is None or self.info is None:
             raise RuntimeError("start() the verifier first")
         deadline = timeout or self.config.timeout_s
@@ -372,7 +376,8 @@ class PythonVerifier(Verifier):
         if self._caller is None:
             self._caller = _CallThread(self.name)
         start = time.perf_counter()
-        call = self._caller.call(self._function, request, deadline)
+        with contextlib.redirect_stdout(sys.stderr):
+            call = self._caller.call(self._function, request, deadline)
         elapsed = (time.perf_counter() - start) * 1000
         if call is None:
             self._caller.stop()  # its thread is stuck in the abandoned call: the next call gets a fresh one

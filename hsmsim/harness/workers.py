@@ -190,6 +190,9 @@ def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initarg
            handler: Callable[[Any], Any], parent: int, shared: ctypes.c_double, watched: bool) -> None:
     global _clock
     death_signal = _end_with_parent(parent)
+    # What the worker's verifier prints, from Python or C, goes to standard error: the parent's standard output is
+    # its report (findings lines, results), and the worker has nothing of its own to write there.
+    os.dup2(2, 1)
     os.environ[WORKER_ENV] = tag
     _clock = clock = _Clock(shared, death_signal if watched else None)
     try:
