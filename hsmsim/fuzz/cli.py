@@ -42,7 +42,7 @@ def _table(stats: CampaignStats, findings: int, operators: set[str]) -> Table:
     table.add_row("executed", str(stats.executed))
     table.add_row("skipped", str(sum(stats.skipped.values())))
     table.add_row("execs/s", f"{stats.execs_per_second:,.0f}")
-    table.add_row("findings", str(findings))
+    table.add_row("found", f"{findings} (before minimising and deduplicating)")
     table.add_row("operators hit", f"{len(operators & set(stats.operator_hits))}/{len(operators)}")
     table.add_row("verdicts", ", ".join(f"{k} {v}" for k, v in sorted(stats.verdicts.items())))
     return table

@@ -22,6 +22,7 @@ from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.yubico.catalogue import (
     VALIDATION_TIME,
+    HsmBench,
     Kit,
     PivBench,
     hsm_mutations,
@@ -42,11 +43,12 @@ from hsmsim.formats.yubico.extensions import (
 from hsmsim.formats.yubico.hsm2 import assemble_hsm
 from hsmsim.formats.yubico.piv import ROOT_FILES, SECTIGO_SUFFIX, STEP_SUFFIX, assemble
 from hsmsim.formats.yubico.pki import LEGACY, NEW, piv_pki
+from hsmsim.formats.yubico.verify_piv import common_names
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.builder import UTF8, build_csr, name
+from hsmsim.pki.builder import UTF8, Ext, build_csr, name
 from hsmsim.verdict import Profile, Reason
 from tests.conftest import KEY_CREATED, SEED
 
@@ -236,6 +238,71 @@ def test_hsm_verifier_rejects_an_imported_key_from_the_store(kit):
     imported = store.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported", created=KEY_CREATED)
     evidence = assemble_hsm(SEED, kit.hsm, imported, store.signer(imported)).evidence()
     assert verify("yubihsm2", evidence, (kit.hsm.root.certificate,)).reason is Reason.ATTR_NOT_LOCAL
+
+
+def test_common_names_are_listed_as_get_attributes_for_oid_lists_them():
+    cn, org = x509.NameOID.COMMON_NAME, x509.NameOID.ORGANIZATION_NAME
+    rdn = x509.RelativeDistinguishedName
+    subject = x509.Name([rdn([x509.NameAttribute(org, "Yubico")]),
+                         rdn([x509.NameAttribute(cn, "b"), x509.NameAttribute(cn, "a"), x509.NameAttribute(org, "x")]),
+                         rdn([x509.NameAttribute(cn, "c")])])
+    parsed = x509.Name.from_rfc4514_string("CN=YubiKey PIV Attestation 9a+CN=second,O=Yubico,CN=third")
+    for each in (subject, parsed, x509.Name([])):
+        assert common_names(each) == [str(a.value) for a in each.get_attributes_for_oid(cn)]
+    assert common_names(subject) == ["b", "a", "c"]
+
+
+def _with_slot_policy(bench: PivBench, policy: bytes) -> None:
+    bench.slot_extensions(lambda exts: [Ext(x509.UnrecognizedExtension(PIV_POLICY, policy)) if e.value.oid == PIV_POLICY
+                                        else e for e in exts])
+
+
+@pytest.mark.parametrize("policy", [b"\x06\x02", b"\x02\x04", b"\x09\x09"], ids=["pin-6", "touch-4", "both-9"])
+def test_an_unknown_pin_or_touch_policy_byte_is_malformed(kit, policy):
+    bench = piv(kit)
+    _with_slot_policy(bench, policy)
+    verdict = verify("yubico-piv", bench.evidence(), bench.anchors)
+    assert verdict.reason is Reason.MALFORMED, verdict.summary()
+    assert f"PIN/touch policy (.3.8) {policy.hex()} is unknown" in verdict.detail
+
+
+@pytest.mark.parametrize(("document", "expected"), [
+    ({"pinPolicy": "match-once"}, Reason.OK),  # as strong as once
+    ({"pinPolicy": "default", "touchPolicy": "cached"}, Reason.OK),
+    ({"pinPolicy": "always"}, Reason.ATTR_ACCESS_POLICY),
+    ({"pinPolicy": "Once"}, Reason.MALFORMED),  # ykman names are lower case
+    ({"pinPolicy": "match_once"}, Reason.MALFORMED),
+    ({"touchPolicy": 2}, Reason.MALFORMED),
+    ({"touchPolicy": ["always"]}, Reason.MALFORMED),
+    ({"pinPolicy": {"once": True}}, Reason.MALFORMED),
+])
+def test_request_policies_are_read_by_their_ykman_names(kit, document, expected):
+    bench = piv(kit)  # slot 9a, PIN once, touch always
+    request = next(n for n in bench.evidence().files if n.endswith(".request.json"))
+    bench.overrides[request] = json.dumps(document).encode()
+    verdict = verify("yubico-piv", bench.evidence(), bench.anchors)
+    assert verdict.reason is expected, verdict.summary()
+
+
+@pytest.mark.parametrize(("origin", "expected"), [
+    (0x01, Reason.OK), (0x04, Reason.MALFORMED), (0x21, Reason.MALFORMED), (0x81, Reason.MALFORMED),
+    (0x13, Reason.ATTR_CONFLICT), (0x10, Reason.ATTR_NOT_LOCAL), (0x00, Reason.ATTR_NOT_LOCAL),
+])
+def test_hsm_origin_bits(kit, origin, expected):
+    bench = HsmBench.open(kit, "ec-p256")
+    bench.with_fields(origin=origin)
+    verdict = verify("yubihsm2", bench.evidence(), bench.anchors)
+    assert verdict.reason is expected, verdict.summary()
+    if expected is Reason.MALFORMED:
+        assert verdict.detail == f"origin {origin:#04x} has unknown bits"
+
+
+def test_hsm_bit_string_defects_name_the_raw_value(kit):
+    bench = HsmBench.open(kit, "ec-p256")
+    bench.raw_extension(HSM_KEY_OIDS[3], b"\x03\x03\x01\x00\x01")  # domains with 1 unused bit
+    verdict = verify("yubihsm2", bench.evidence(), bench.anchors)
+    assert verdict.reason is Reason.MALFORMED
+    assert verdict.detail == "domains (4.4) is not a 16-bit DER BIT STRING (0303010001)"
 
 
 # -- real samples -----------------------------------------------------------------------------------

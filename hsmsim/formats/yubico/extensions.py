@@ -23,6 +23,7 @@ Readers raise :class:`hsmsim.verdict.Rejected` (``MALFORMED``) on a value that b
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -68,8 +69,7 @@ class PinPolicy(enum.IntEnum):
     @property
     def strength(self) -> int:
         """0 no PIN, 1 once per session, 2 before every use (biometric match counts as the PIN)."""
-        return {PinPolicy.NEVER: 0, PinPolicy.ONCE: 1, PinPolicy.MATCH_ONCE: 1,
-                PinPolicy.ALWAYS: 2, PinPolicy.MATCH_ALWAYS: 2}.get(self, 0)
+        return _PIN_STRENGTH.get(self, 0)
 
 
 class TouchPolicy(enum.IntEnum):
@@ -83,7 +83,14 @@ class TouchPolicy(enum.IntEnum):
     @property
     def strength(self) -> int:
         """0 no touch, 1 a touch cached for 15 s, 2 a touch for every use."""
-        return {TouchPolicy.CACHED: 1, TouchPolicy.ALWAYS: 2}.get(self, 0)
+        return _TOUCH_STRENGTH.get(self, 0)
+
+
+_PIN_POLICIES = {int(member): member for member in PinPolicy}
+_TOUCH_POLICIES = {int(member): member for member in TouchPolicy}
+_PIN_STRENGTH = {PinPolicy.NEVER: 0, PinPolicy.ONCE: 1, PinPolicy.MATCH_ONCE: 1, PinPolicy.ALWAYS: 2,
+                 PinPolicy.MATCH_ALWAYS: 2}
+_TOUCH_STRENGTH = {TouchPolicy.CACHED: 1, TouchPolicy.ALWAYS: 2}
 
 
 SLOT_DEFAULT_PIN = {"9a": PinPolicy.ONCE, "9c": PinPolicy.ALWAYS, "9d": PinPolicy.ONCE, "9e": PinPolicy.NEVER}
@@ -119,6 +126,26 @@ def read_der_integer(value: bytes, what: str) -> int:
     return int.from_bytes(body, "big")
 
 
+ExtensionMap = Mapping[ObjectIdentifier, x509.Extension[x509.ExtensionType]]
+"""A certificate's extensions by OID (:func:`extensions_by_oid`)."""
+
+
+def extensions_by_oid(cert: x509.Certificate) -> dict[ObjectIdentifier, x509.Extension[x509.ExtensionType]]:
+    """Every extension of ``cert`` by its OID, in the certificate's order, read in one pass (cryptography refuses
+    a duplicate OID, so none is lost). Raises what ``cert.extensions`` raises."""
+    return {ext.oid: ext for ext in cert.extensions}
+
+
+def raw_value(extensions: ExtensionMap, oid: ObjectIdentifier) -> bytes | None:
+    """The raw extnValue contents of ``oid`` among ``extensions``, None when absent or parsed by cryptography
+    into a known extension class."""
+    ext = extensions.get(oid)
+    if ext is None:
+        return None
+    value = ext.value
+    return value.value if isinstance(value, x509.UnrecognizedExtension) else None
+
+
 def extension_value(cert: x509.Certificate, oid: ObjectIdentifier) -> bytes | None:
     """The raw extnValue contents of ``oid`` in ``cert``, None when absent (cryptography refuses duplicates)."""
     try:
@@ -131,7 +158,7 @@ def extension_value(cert: x509.Certificate, oid: ObjectIdentifier) -> bytes | No
 
 def firmware_text(raw: tuple[int, int, int]) -> str:
     """``5.4.3``."""
-    return ".".join(str(part) for part in raw)
+    return f"{raw[0]}.{raw[1]}.{raw[2]}"
 
 
 # -- YubiKey PIV ------------------------------------------------------------------------------------
@@ -175,38 +202,29 @@ def piv_extensions(*, firmware: tuple[int, int, int] | None, serial: int | None 
     return out
 
 
-def read_piv_extensions(cert: x509.Certificate, what: str) -> PivExtensions:
-    """The PIV extensions of ``cert``, each checked against its encoding (MALFORMED)."""
-    firmware = extension_value(cert, PIV_FIRMWARE)
+def read_piv_extensions(extensions: ExtensionMap, what: str) -> PivExtensions:
+    """The PIV extensions among a certificate's ``extensions``, each checked against its encoding (MALFORMED)."""
+    firmware = raw_value(extensions, PIV_FIRMWARE)
     if firmware is not None and len(firmware) != 3:
         raise Rejected(Reason.MALFORMED, f"{what} firmware (.3.3) is {len(firmware)} bytes, not 3 raw bytes")
-    serial = extension_value(cert, PIV_SERIAL)
-    policy = extension_value(cert, PIV_POLICY)
+    serial = raw_value(extensions, PIV_SERIAL)
+    policy = raw_value(extensions, PIV_POLICY)
     pin = touch = None
     if policy is not None:
         if len(policy) != 2:
             raise Rejected(Reason.MALFORMED, f"{what} PIN/touch policy (.3.8) is {len(policy)} bytes, not 2")
-        try:
-            pin, touch = PinPolicy(policy[0]), TouchPolicy(policy[1])
-        except ValueError:
-            raise Rejected(Reason.MALFORMED, f"{what} PIN/touch policy (.3.8) {policy.hex()} is unknown") from None
-    form = extension_value(cert, PIV_FORM_FACTOR)
+        pin, touch = _PIN_POLICIES.get(policy[0]), _TOUCH_POLICIES.get(policy[1])
+        if pin is None or touch is None:
+            raise Rejected(Reason.MALFORMED, f"{what} PIN/touch policy (.3.8) {policy.hex()} is unknown")
+    form = raw_value(extensions, PIV_FORM_FACTOR)
     if form is not None and (len(form) != 1 or form[0] & 0x7F not in FORM_FACTORS):
         raise Rejected(Reason.MALFORMED, f"{what} form factor (.3.9) {form.hex()} is not one known byte")
     return PivExtensions(
         firmware=(firmware[0], firmware[1], firmware[2]) if firmware is not None else None,
         serial=read_der_integer(serial, f"{what} serial (.3.7)") if serial is not None else None,
         pin=pin, touch=touch, form_factor=form[0] & 0x7F if form is not None else None,
-        fips=_marker(cert, PIV_FIPS) or (form is not None and bool(form[0] & FORM_FACTOR_FIPS)),
-        cspn=_marker(cert, PIV_CSPN))
-
-
-def _marker(cert: x509.Certificate, oid: ObjectIdentifier) -> bool:
-    try:
-        cert.extensions.get_extension_for_oid(oid)
-    except x509.ExtensionNotFound:
-        return False
-    return True
+        fips=PIV_FIPS in extensions or (form is not None and bool(form[0] & FORM_FACTOR_FIPS)),
+        cspn=PIV_CSPN in extensions)
 
 
 # -- YubiHSM 2 ---------------------------------------------------------------------------------------
@@ -224,6 +242,7 @@ CAPABILITY_BITS = {"sign-pkcs": 5, "sign-pss": 6, "sign-ecdsa": 7, "sign-eddsa":
                    "sign-attestation-certificate": 34}
 """The capability bits an asymmetric key can carry (python-yubihsm ``CAPABILITY``), by yubihsm-shell name."""
 SIGN_CAPABILITIES = ("sign-pkcs", "sign-pss", "sign-ecdsa", "sign-eddsa")
+_CAPABILITY_ITEMS = tuple(CAPABILITY_BITS.items())
 
 
 def capability_mask(*names: str) -> int:
@@ -231,9 +250,13 @@ def capability_mask(*names: str) -> int:
     return sum(1 << CAPABILITY_BITS[n] for n in names)
 
 
+EXPORTABLE_MASK = capability_mask("exportable-under-wrap")
+SIGN_MASK = capability_mask(*SIGN_CAPABILITIES)
+
+
 def capability_names(mask: int) -> tuple[str, ...]:
     """The known capability names set in ``mask``."""
-    return tuple(n for n, bit in CAPABILITY_BITS.items() if mask >> bit & 1)
+    return tuple([n for n, bit in _CAPABILITY_ITEMS if mask >> bit & 1])
 
 
 @dataclass(frozen=True)
@@ -263,11 +286,13 @@ def hsm_key_extensions(fields: HsmKeyExtensions) -> list[x509.UnrecognizedExtens
     ]
 
 
-def _bit_string(value: bytes, octets: int, what: str) -> int:
-    """A BIT STRING of exactly ``octets`` content octets after a zero unused-bits octet, short-form length."""
-    if value[:2] != bytes([0x03, octets + 1]) or len(value) != octets + 3 or value[2] != 0:
+def _bit_string(content: bytes, octets: int, what: str) -> int:
+    """The contents of a BIT STRING (its short-form header checked by :func:`_short_form`): exactly ``octets``
+    octets after a zero unused-bits octet."""
+    if len(content) != octets + 1 or content[0] != 0:
+        value = bytes([0x03, len(content)]) + content
         raise Rejected(Reason.MALFORMED, f"{what} is not a {8 * octets}-bit DER BIT STRING ({value[:6].hex()})")
-    return int.from_bytes(value[3:], "big")
+    return int.from_bytes(content[1:], "big")
 
 
 def _short_form(value: bytes | None, tag: int, what: str) -> bytes:
@@ -279,26 +304,26 @@ def _short_form(value: bytes | None, tag: int, what: str) -> bytes:
     return value[2:]
 
 
-def read_hsm_key_extensions(cert: x509.Certificate) -> HsmKeyExtensions:
-    """The key extensions of a YubiHSM 2 key attestation certificate (ATTR_MISSING, MALFORMED)."""
-    firmware = _short_form(extension_value(cert, HSM_FIRMWARE), 0x04, "firmware (4.1)")
+def read_hsm_key_extensions(extensions: ExtensionMap) -> HsmKeyExtensions:
+    """The key extensions among a YubiHSM 2 key attestation certificate's ``extensions`` (ATTR_MISSING,
+    MALFORMED)."""
+    firmware = _short_form(raw_value(extensions, HSM_FIRMWARE), 0x04, "firmware (4.1)")
     if len(firmware) != 3:
         raise Rejected(Reason.MALFORMED, "firmware (4.1) is not an OCTET STRING of 3 bytes")
-    serial = extension_value(cert, HSM_SERIAL)
-    object_id = extension_value(cert, HSM_OBJECT_ID)
+    serial = raw_value(extensions, HSM_SERIAL)
+    object_id = raw_value(extensions, HSM_OBJECT_ID)
     if serial is None or object_id is None:
         raise Rejected(Reason.ATTR_MISSING, "the key attestation certificate lacks its serial (4.2) or object id (4.6)")
-    origin = _short_form(extension_value(cert, HSM_ORIGIN), 0x03, "origin (4.3)")
-    domains = _short_form(extension_value(cert, HSM_DOMAINS), 0x03, "domains (4.4)")
-    capabilities = _short_form(extension_value(cert, HSM_CAPABILITIES), 0x03, "capabilities (4.5)")
-    label = _short_form(extension_value(cert, HSM_LABEL), 0x0C, "label (4.9)")
+    origin = _short_form(raw_value(extensions, HSM_ORIGIN), 0x03, "origin (4.3)")
+    domains = _short_form(raw_value(extensions, HSM_DOMAINS), 0x03, "domains (4.4)")
+    capabilities = _short_form(raw_value(extensions, HSM_CAPABILITIES), 0x03, "capabilities (4.5)")
+    label = _short_form(raw_value(extensions, HSM_LABEL), 0x0C, "label (4.9)")
     try:
         text = label.decode()
     except UnicodeDecodeError:
         raise Rejected(Reason.MALFORMED, "label (4.9) is not UTF-8") from None
     return HsmKeyExtensions(
         firmware=(firmware[0], firmware[1], firmware[2]), serial=read_der_integer(serial, "serial (4.2)"),
-        origin=_bit_string(bytes([0x03, len(origin)]) + origin, 1, "origin (4.3)"),
-        domains=_bit_string(bytes([0x03, len(domains)]) + domains, 2, "domains (4.4)"),
-        capabilities=_bit_string(bytes([0x03, len(capabilities)]) + capabilities, 8, "capabilities (4.5)"),
+        origin=_bit_string(origin, 1, "origin (4.3)"), domains=_bit_string(domains, 2, "domains (4.4)"),
+        capabilities=_bit_string(capabilities, 8, "capabilities (4.5)"),
         object_id=read_der_integer(object_id, "object id (4.6)"), label=text)

@@ -17,22 +17,32 @@ from cryptography import x509
 from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.yubico.extensions import (
+    EXPORTABLE_MASK,
     HSM_KEY_OIDS,
     HSM_SERIAL,
-    SIGN_CAPABILITIES,
+    SIGN_MASK,
     Origin,
-    capability_mask,
     capability_names,
     extension_value,
+    extensions_by_oid,
     firmware_text,
     read_der_integer,
     read_hsm_key_extensions,
 )
 from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_ROOT_FILE, is_key_attestation
-from hsmsim.formats.yubico.verify_piv import bundle_files, json_object, load_certs, without_superseded_roots
+from hsmsim.formats.yubico.verify_piv import (
+    bundle_files,
+    common_names,
+    json_object,
+    load_certs,
+    without_superseded_roots,
+)
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+
+_GENERATED, _IMPORTED, _IMPORTED_WRAPPED = int(Origin.GENERATED), int(Origin.IMPORTED), int(Origin.IMPORTED_WRAPPED)
+_ORIGIN_BITS = _GENERATED | _IMPORTED | _IMPORTED_WRAPPED
 
 
 def verify_hsm2(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
@@ -86,15 +96,17 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     anchors = trust.all()
     bundle = without_superseded_roots(certs[1:], anchors)
     path = validate_chain(leaf, bundle, anchors, at)
-    fields = read_hsm_key_extensions(leaf)
+    extensions = extensions_by_oid(leaf)
+    fields = read_hsm_key_extensions(extensions)
     device_serial = extension_value(path[1], HSM_SERIAL)
     if device_serial is None or read_der_integer(device_serial, "the device certificate's serial") != fields.serial:
         raise Rejected(Reason.ATTR_CONFLICT, f"the key certificate's serial {fields.serial} is not the serial of the "
                                              "device attestation certificate that issued it")
-    names = [str(a.value) for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    names = common_names(leaf.subject)
     if names != [f"YubiHSM Attestation id:0x{fields.object_id:04x}"]:
         raise Rejected(Reason.ATTR_CONFLICT, f"subject {names!r} does not name object id 0x{fields.object_id:04x}")
-    spki = spki_der(leaf.public_key())
+    public_key = leaf.public_key()
+    spki = spki_der(public_key)
     if csr is not None:
         check_csr_binding(spki, csr, "the attested key")
     elif profile is Profile.STRICT:
@@ -102,23 +114,23 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     if request is not None and request.get("serial") is not None and request["serial"] != fields.serial:
         raise Rejected(Reason.ATTR_CONFLICT, f"the key is on YubiHSM {fields.serial}, the request names "
                                              f"{str(request['serial'])[:12]}")
-    origin = Origin(fields.origin & 0x13) if fields.origin == fields.origin & 0x13 else None
-    if origin is None:
-        raise Rejected(Reason.MALFORMED, f"origin {fields.origin:#04x} has unknown bits")
-    if Origin.GENERATED in origin and Origin.IMPORTED in origin:
+    origin = fields.origin
+    if origin & ~_ORIGIN_BITS:
+        raise Rejected(Reason.MALFORMED, f"origin {origin:#04x} has unknown bits")
+    if origin & _GENERATED and origin & _IMPORTED:
         raise Rejected(Reason.ATTR_CONFLICT, "origin says both generated and imported")
-    if Origin.GENERATED not in origin:
-        raise Rejected(Reason.ATTR_NOT_LOCAL, f"origin {fields.origin:#04x}: the key was imported, not generated")
-    if Origin.IMPORTED_WRAPPED in origin:
+    if not origin & _GENERATED:
+        raise Rejected(Reason.ATTR_NOT_LOCAL, f"origin {origin:#04x}: the key was imported, not generated")
+    if origin & _IMPORTED_WRAPPED:
         raise Rejected(Reason.ATTR_NOT_NEVER_EXTRACTABLE, "origin generated+imported_wrapped: the key was exported "
                                                           "under wrap and imported back")
-    if fields.capabilities & capability_mask("exportable-under-wrap"):
+    if fields.capabilities & EXPORTABLE_MASK:
         raise Rejected(Reason.ATTR_EXTRACTABLE, "the key has the exportable-under-wrap capability")
-    key_type, size = key_facts(leaf.public_key())
+    key_type, size = key_facts(public_key)
     if profile is Profile.STRICT:
-        if not fields.capabilities & capability_mask(*SIGN_CAPABILITIES):
+        if not fields.capabilities & SIGN_MASK:
             raise Rejected(Reason.KEY_PURPOSE, "the key has no sign capability")
-        unknown = [e.oid.dotted_string for e in leaf.extensions if e.oid not in HSM_KEY_OIDS]
+        unknown = [oid.dotted_string for oid in extensions if oid not in HSM_KEY_OIDS]
         if unknown:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown key certificate extensions: {', '.join(unknown)}")
         require_code_signing_key(key_type, size)

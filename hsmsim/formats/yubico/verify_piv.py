@@ -23,21 +23,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import cbor2
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.encoding import der_children, der_content, der_oid, key_facts, parse_json, spki_der
 from hsmsim.formats.yubico.extensions import (
     FORM_FACTORS,
     PIV_OIDS,
+    ExtensionMap,
     PinPolicy,
     PivExtensions,
     TouchPolicy,
+    extensions_by_oid,
     firmware_text,
     read_piv_extensions,
     resolved_pin,
@@ -59,6 +63,7 @@ from hsmsim.pki.chain import (
     CERT_PARSE_ERRORS,
     fully_parsed,
     issued_by,
+    name_keys,
     subject_and_issuer,
     subject_text,
     validate_chain,
@@ -70,6 +75,7 @@ PUREBRED_ATTRIBUTE = "1.3.6.1.4.1.37623.26.4"
 MAX_FILE = 256 * 1024
 MAX_CERTS = 8
 _SLOT_PREFIX = "YubiKey PIV Attestation "
+_COMMON_NAME = x509.NameOID.COMMON_NAME
 
 
 @dataclass
@@ -236,7 +242,7 @@ def split_roles(inputs: PivInputs) -> tuple[x509.Certificate, list[x509.Certific
     certs = inputs.certs
     if not certs:
         raise Rejected(Reason.MISSING_INPUT, "no certificate in the evidence")
-    names = [subject_and_issuer(c) for c in certs]
+    names = [name_keys(c) for c in certs]  # compared as Name.__eq__ compares, in C
     if inputs.layout in ("sectigo", "step", "ykman"):
         leaf = certs[0]
         if any(issuer == names[0][0] for _subject, issuer in names[1:]):
@@ -252,8 +258,8 @@ def split_roles(inputs: PivInputs) -> tuple[x509.Certificate, list[x509.Certific
 
 
 def _find_f9(attestation: x509.Certificate, others: list[x509.Certificate]) -> x509.Certificate:
-    issuer = subject_and_issuer(attestation)[1]
-    named = [c for c in others if subject_and_issuer(c)[0] == issuer]
+    issuer = name_keys(attestation)[1]
+    named = [c for c in others if name_keys(c)[0] == issuer]
     if not named:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "no f9 certificate (the attestation's issuer "
                                                 f"{attestation.issuer.rfc4514_string()!r}) in the evidence")
@@ -264,24 +270,21 @@ def _find_f9(attestation: x509.Certificate, others: list[x509.Certificate]) -> x
                                                   "(a verifier checking only the f9 would accept: go-ykpiv #30)")
 
 
-def _check_f9_role(f9: x509.Certificate, profile: Profile) -> None:
+def _check_f9_role(f9_extensions: ExtensionMap, profile: Profile) -> None:
     """CERT_NOT_CA for an f9 that says CA:FALSE or lacks keyCertSign, and under strict for one without
     basicConstraints (a non-CA by RFC 5280 6.1.4(k); openssl verify error 79)."""
-    try:
-        bc = f9.extensions.get_extension_for_class(x509.BasicConstraints).value
-        if not bc.ca:
+    # cryptography parses each of these OIDs into its one class
+    bc = f9_extensions.get(ExtensionOID.BASIC_CONSTRAINTS)
+    if bc is not None:
+        if not cast(x509.BasicConstraints, bc.value).ca:
             raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate says basicConstraints CA:FALSE")
-    except x509.ExtensionNotFound:
+    elif profile is Profile.STRICT:
         # the YubiKey 4 and 5.2 factory f9s lack basicConstraints: structural takes them as a CA by position
-        if profile is Profile.STRICT:
-            raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate has no basicConstraints (RFC 5280 6.1.4(k): "
-                                               "not a CA; real YubiKey 4 and 5.2 f9s)") from None
-    try:
-        ku = f9.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not ku.key_cert_sign:
-            raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate's keyUsage lacks keyCertSign")
-    except x509.ExtensionNotFound:
-        pass
+        raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate has no basicConstraints (RFC 5280 6.1.4(k): "
+                                           "not a CA; real YubiKey 4 and 5.2 f9s)")
+    ku = f9_extensions.get(ExtensionOID.KEY_USAGE)
+    if ku is not None and not cast(x509.KeyUsage, ku.value).key_cert_sign:
+        raise Rejected(Reason.CERT_NOT_CA, "the f9 certificate's keyUsage lacks keyCertSign")
 
 
 def _check_time(cert: x509.Certificate, at: datetime, what: str) -> None:
@@ -291,8 +294,13 @@ def _check_time(cert: x509.Certificate, at: datetime, what: str) -> None:
         raise Rejected(Reason.CERT_EXPIRED, f"{what} expired {cert.not_valid_after_utc:%Y-%m-%d}")
 
 
+def common_names(name: x509.Name) -> list[str]:
+    """The text of each CN attribute of ``name``, in the order ``name.get_attributes_for_oid`` lists them."""
+    return [str(attribute.value) for rdn in name.rdns for attribute in rdn if attribute.oid == _COMMON_NAME]
+
+
 def _slot(attestation: x509.Certificate) -> str:
-    names = [str(a.value) for a in attestation.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    names = common_names(attestation.subject)
     if len(names) != 1 or not names[0].startswith(_SLOT_PREFIX) or len(names[0]) != len(_SLOT_PREFIX) + 2:
         raise Rejected(Reason.CERT_PROFILE, f"attestation subject {names!r} is not 'YubiKey PIV Attestation <slot>'")
     return names[0][-2:].lower()
@@ -323,13 +331,18 @@ def _check_step(statement: StepStatement, attestation: x509.Certificate, serial:
                                                  "verify") from None
 
 
+_POLICY_NAMES: dict[type[PinPolicy] | type[TouchPolicy], dict[str, PinPolicy | TouchPolicy]] = {
+    kind: {member.name.lower().replace("_", "-"): member for member in kind} for kind in (PinPolicy, TouchPolicy)}
+"""Each policy member by its ykman name (``match-once``)."""
+
+
 def _policy_name(value: object, kind: type[PinPolicy] | type[TouchPolicy]) -> PinPolicy | TouchPolicy | None:
     if value is None:
         return None
-    for member in kind:
-        if isinstance(value, str) and member.name.lower().replace("_", "-") == value:
-            return member
-    raise Rejected(Reason.MALFORMED, f"the request's policy {str(value)[:20]!r} is not a {kind.__name__}")
+    member = _POLICY_NAMES[kind].get(value) if isinstance(value, str) else None
+    if member is None:
+        raise Rejected(Reason.MALFORMED, f"the request's policy {str(value)[:20]!r} is not a {kind.__name__}")
+    return member
 
 
 def _check_request(request: dict[str, object], facts: PivExtensions, slot: str, serial: int) -> None:
@@ -373,7 +386,8 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         inputs.certs = [c for i, der in enumerate(statement.x5c) for c in load_certs(der, f"x5c[{i}]")]
     attestation, others = split_roles(inputs)
     f9 = _find_f9(attestation, others)
-    _check_f9_role(f9, profile)
+    f9_extensions = extensions_by_oid(f9)
+    _check_f9_role(f9_extensions, profile)
     # The bundle's root copy is part of the bundle, so a wrong root ends the path at that self-signed copy
     # (CHAIN_UNTRUSTED) rather than at a missing issuer. The trust store's certificate of a name supersedes a copy
     # of that name that is another certificate: a lookalike anchor fails on its signature (CERT_SIGNATURE_INVALID).
@@ -385,19 +399,21 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     except Rejected as rejection:
         raise Rejected(rejection.reason, f"f9 chain: {rejection.detail}") from None
     _check_time(attestation, at, "the attestation certificate")
-    for ext in attestation.extensions:
+    extensions = extensions_by_oid(attestation)
+    for oid, ext in extensions.items():
         if ext.critical:
-            raise Rejected(Reason.CERT_UNKNOWN_CRITICAL, f"attestation extension {ext.oid.dotted_string} is critical")
+            raise Rejected(Reason.CERT_UNKNOWN_CRITICAL, f"attestation extension {oid.dotted_string} is critical")
     slot = _slot(attestation)
-    facts = read_piv_extensions(attestation, "the attestation certificate")
-    device = read_piv_extensions(f9, "the f9 certificate")
+    facts = read_piv_extensions(extensions, "the attestation certificate")
+    device = read_piv_extensions(f9_extensions, "the f9 certificate")
     if facts.firmware is None or facts.serial is None or facts.pin is None or facts.touch is None:
         raise Rejected(Reason.ATTR_MISSING, "the attestation certificate lacks its firmware (3.3), serial (3.7) "
                                             "or PIN/touch policy (3.8)")
     if device.firmware is not None and device.firmware != facts.firmware:
         raise Rejected(Reason.ATTR_CONFLICT, f"f9 firmware {firmware_text(device.firmware)} differs from the "
                                              f"attestation's {firmware_text(facts.firmware)}")
-    spki = spki_der(attestation.public_key())
+    public_key = attestation.public_key()
+    spki = spki_der(public_key)
     if inputs.csr is not None:
         check_csr_binding(spki, inputs.csr, "the attested key")
     elif profile is Profile.STRICT:
@@ -406,9 +422,9 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         _check_step(statement, attestation, facts.serial)
     if inputs.request is not None:
         _check_request(inputs.request, facts, slot, facts.serial)
-    key_type, size = key_facts(attestation.public_key())
+    key_type, size = key_facts(public_key)
     if profile is Profile.STRICT:
-        unknown = [e.oid.dotted_string for e in attestation.extensions if e.oid not in PIV_OIDS]
+        unknown = [oid.dotted_string for oid in extensions if oid not in PIV_OIDS]
         if unknown:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown attestation extensions: {', '.join(unknown)}")
         require_code_signing_key(key_type, size)
@@ -429,8 +445,8 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
 
 
 def _cn(cert: x509.Certificate) -> str:
-    names = subject_and_issuer(cert)[0].get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else subject_text(cert)
+    names = common_names(subject_and_issuer(cert)[0])
+    return names[0] if names else subject_text(cert)
 
 
 def without_superseded_roots(certs: list[x509.Certificate], anchors: list[x509.Certificate]) -> list[x509.Certificate]:
@@ -438,7 +454,8 @@ def without_superseded_roots(certs: list[x509.Certificate], anchors: list[x509.C
     certificate of a name supersedes a bundle root of that name, so a lookalike fails on its signature."""
     kept = []
     for cert in certs:  # each loaded by load_certs, so its names are read once
-        subject, issuer = subject_and_issuer(cert)
-        if not (issuer == subject and any(subject == a.subject and cert != a for a in anchors)):
+        subject_key, issuer_key = name_keys(cert)
+        if not (issuer_key == subject_key
+                and any(subject_and_issuer(cert)[0] == a.subject and cert != a for a in anchors)):
             kept.append(cert)
     return kept
