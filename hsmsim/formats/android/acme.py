@@ -15,6 +15,7 @@ the statement signature (SIGNATURE_INVALID; a key ES256/RS256 cannot express: UN
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -68,10 +69,12 @@ def sign_key_authorization(key: PrivateKey, key_auth: bytes) -> tuple[int, bytes
     raise ValueError("device-attest-01 android-key statements are ES256 (P-256) or RS256 (RSA)")
 
 
-def attestation_object(certificates: list[x509.Certificate], alg: int, sig: bytes) -> bytes:
-    """The CBOR attestation object (authData omitted)."""
-    x5c = [cert.public_bytes(Encoding.DER) for cert in certificates]
-    return cbor.encode({"fmt": "android-key", "attStmt": {"alg": alg, "sig": sig, "x5c": x5c}})
+def attestation_object(x5c: list[bytes], alg: int, sig: bytes, *, fmt: str = "android-key",
+                       extra: Mapping[str, object] | None = None) -> bytes:
+    """The CBOR attestation object (authData omitted) of the chain ``x5c`` (DER, leaf first): ``fmt``, ``attStmt``,
+    then the ``extra`` members (a member of the same name as one before replaces its value in place), in that order.
+    Vectors pass another ``fmt`` or ``extra``; a device writes neither."""
+    return cbor.encode({"fmt": fmt, "attStmt": {"alg": alg, "sig": sig, "x5c": x5c}, **(extra or {})})
 
 
 def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions) -> Evidence:
@@ -89,10 +92,10 @@ def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions)
     chain_request = AttestationRequest(request.device, request.partition, request.key, signer, request.attesting,
                                        {**request.parameters, "challenge": key_auth.decode()}, request.at)
     chain = generate_evidence(chain_request, options)
-    certificates = x509.load_pem_x509_certificates(chain.files[chain.primary])
+    x5c = [cert.public_bytes(Encoding.DER) for cert in x509.load_pem_x509_certificates(chain.files[chain.primary])]
     alg, sig = sign_key_authorization(signer, key_auth)
     stem = safe_file_stem(request.key.label)
-    return Evidence(FORMAT, {f"{stem}{ATTOBJ_SUFFIX}": attestation_object(certificates, alg, sig),
+    return Evidence(FORMAT, {f"{stem}{ATTOBJ_SUFFIX}": attestation_object(x5c, alg, sig),
                              f"{stem}{KEYAUTH_SUFFIX}": key_auth, ROOTS_FILE: chain.files[ROOTS_FILE]},
                     f"{stem}{ATTOBJ_SUFFIX}")
 
@@ -175,7 +178,8 @@ def verify_acme_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetim
         statement = read_statement(files[attobjs[0]])
         chain = _certificates(statement.x5c)
         status = next((data for rel, data in files.items() if rel.rsplit("/", 1)[-1] == STATUS_FILE), None)
-        verdict = check_chain(chain, key_auth, status, trust, at or datetime.now(UTC), Profile(profile))
+        verdict = check_chain(chain, key_auth, status, trust, at or datetime.now(UTC), Profile(profile),
+                              ders=statement.x5c)
         check_signature(chain[0], statement.alg, statement.sig, key_auth)
         return verdict
     except Rejected as rejection:

@@ -52,12 +52,8 @@ class AcmeBench:
     @classmethod
     def open(cls, kit: AndroidKit, name: str) -> AcmeBench:
         """The golden ``name``: the chain made for the keyAuthorization, the statement signed."""
-        chain = Workbench.open(kit, name)
         key_auth = key_authorization(kit.seed, name, ATTEST_TIME)
-        chain.challenge = key_auth
-        chain.description = replace(chain.description, attestation_challenge=key_auth)
-        chain.resign()
-        bench = cls(chain, key_auth)
+        bench = cls(Workbench.golden_for(kit, name, key_auth), key_auth)
         bench.resign()
         return bench
 
@@ -75,11 +71,8 @@ class AcmeBench:
     def attobj(self) -> bytes:
         if self.attobj_override is not None:
             return self.attobj_override
-        document = cbor_decode(attestation_object(self.chain.certificates(), self.alg, self.sig), "attObj")
-        assert isinstance(document, dict)
-        document["fmt"] = self.fmt
-        document.update(self.extra)
-        return cbor.encode(document)
+        return attestation_object([der for der, _ in self.chain.encodings()], self.alg, self.sig, fmt=self.fmt,
+                                  extra=self.extra)
 
     def evidence(self) -> Evidence:
         stem = self.chain.golden.name

@@ -25,12 +25,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim import mutate
 from hsmsim.device import Device
-from hsmsim.encoding import der_explicit, der_sequence, der_tlv
+from hsmsim.encoding import der_explicit, der_sequence, der_tlv, pem
 from hsmsim.formats.android.generate import (
     AttestedPublicKey,
     KeyFacts,
     above_leaf,
-    chain_pem,
     default_attestation_version,
     default_challenge,
     evidence_files,
@@ -123,10 +122,17 @@ GOLDENS = tuple(Golden(*row) for row in (
     ("software-keymaster1-ec-p256", "ec-p256", SOFTWARE, ChainShape.FACTORY),
 ))
 GOLDEN_BY_NAME = {g.name: g for g in GOLDENS}
+KEY_SPECS = tuple(dict.fromkeys(g.spec for g in GOLDENS))
+"""The goldens' key specs, in the order their keys are made (each made 7 s after the one before)."""
 _WEAK_SPECS = ("rsa-2048", "ed25519", "ml-dsa-65", "ml-dsa-87")  # outside CA/B code signing: strict KEY_POLICY
 
 
 # -- the seeded world ------------------------------------------------------------------------
+
+def _encoded(cert: x509.Certificate) -> tuple[bytes, bytes]:
+    der = cert.public_bytes(Encoding.DER)
+    return der, pem(der)
+
 
 @dataclass(frozen=True)
 class AndroidKit:
@@ -135,29 +141,44 @@ class AndroidKit:
     seed: str
     device: Device
     options: AndroidOptions
-    keys: dict[str, tuple[PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey, datetime]]
+    store: SoftKeyStore
     goldens: dict[str, Workbench] = field(default_factory=dict, compare=False)
     """Each golden workbench built (its leaf signed) once: :meth:`Workbench.open` hands out copies."""
+    keys: dict[str, tuple[PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey, datetime]] = field(
+        default_factory=dict, compare=False)
+    """The attested key of each golden key spec made so far, with its creation time (see :meth:`key`)."""
+    encodings: dict[x509.Certificate, tuple[bytes, bytes]] = field(default_factory=dict, compare=False)
+    """The DER and PEM of each certificate above a leaf (see :meth:`encoding`)."""
 
     @classmethod
     def build(cls, seed: str) -> AndroidKit:
-        """Seed -> Faker app package, device, one attested key per golden key spec."""
+        """Seed -> Faker app package, device, the store the attested keys are made in."""
         fake = seeded_faker(seed, ["en_US"], FORMAT, providers=("company", "lorem", "person"))
         company = re.sub(r"[^a-z]+", "", fake.company().lower())[:16] or "example"
         options = AndroidOptions(package=f"com.{company}.{fake.word().lower()}")
-        device = Device.from_seed(FORMAT, seed)
-        store = SoftKeyStore(seed=seed)
-        keys: dict[str, tuple[PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey, datetime]] = {}
-        for index, spec in enumerate(dict.fromkeys(g.spec for g in GOLDENS)):
-            created = KEYS_CREATED + timedelta(seconds=index * 7)
+        return cls(seed, Device.from_seed(FORMAT, seed), options, SoftKeyStore(seed=seed))
+
+    def key(self, spec: str) -> tuple[PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey, datetime]:
+        """The attested key of golden key spec ``spec`` (of :data:`KEY_SPECS`) and its creation time, made on first
+        use (a key is a function of the seed and its spec alone; android-acme's goldens need two of the eight)."""
+        if spec not in self.keys:
+            created = KEYS_CREATED + timedelta(seconds=KEY_SPECS.index(spec) * 7)
             if spec.startswith("ml-dsa-"):
-                material = drbg(seed, f"android/keys/{spec}").read(32)
-                keys[spec] = ((mldsa.MLDSA65PrivateKey if spec == "ml-dsa-65" else mldsa.MLDSA87PrivateKey)
-                              .from_seed_bytes(material), created)
+                material = drbg(self.seed, f"android/keys/{spec}").read(32)
+                self.keys[spec] = ((mldsa.MLDSA65PrivateKey if spec == "ml-dsa-65" else mldsa.MLDSA87PrivateKey)
+                                   .from_seed_bytes(material), created)
             else:
-                stored = store.generate(KeySpec.parse(spec), f"{FORMAT}-{spec}", created=created)
-                keys[spec] = (store.signer(stored), created)
-        return cls(seed, device, options, keys)
+                stored = self.store.generate(KeySpec.parse(spec), f"{FORMAT}-{spec}", created=created)
+                self.keys[spec] = (self.store.signer(stored), created)
+        return self.keys[spec]
+
+    def encoding(self, cert: x509.Certificate) -> tuple[bytes, bytes]:
+        """``cert``'s DER and PEM, encoded once per catalogue (found by the certificate, equal exactly when the DER
+        is): the certificates above a golden's leaf recur in every vector made from it."""
+        encoded = self.encodings.get(cert)
+        if encoded is None:
+            encoded = self.encodings[cert] = _encoded(cert)
+        return encoded
 
     @property
     def anchors(self) -> tuple[x509.Certificate, ...]:
@@ -195,19 +216,22 @@ class Workbench:
     def open(cls, kit: AndroidKit, name: str) -> Workbench:
         """The golden ``name`` as a workbench, its leaf signed (a copy: the workbench is the mutation's own)."""
         if name not in kit.goldens:
-            kit.goldens[name] = cls._golden(kit, name)
+            kit.goldens[name] = cls.golden_for(kit, name)
         golden = kit.goldens[name]
         return replace(golden, above=list(golden.above))
 
     @classmethod
-    def _golden(cls, kit: AndroidKit, name: str) -> Workbench:
+    def golden_for(cls, kit: AndroidKit, name: str, challenge: bytes | None = None) -> Workbench:
+        """The golden ``name`` made afresh, its leaf signed, for ``challenge`` (default: the challenge derived for
+        the golden)."""
         golden = GOLDEN_BY_NAME[name]
-        private_key, created = kit.keys[golden.spec]
+        private_key, created = kit.key(golden.spec)
         public_key: AttestedPublicKey = private_key.public_key()
         software = golden.level is SOFTWARE
         identity = (software_identity() if software
                     else android_identity(kit.seed, kit.device.serial, golden.level, golden.shape, ATTEST_TIME))
-        challenge = default_challenge(kit.seed, name, ATTEST_TIME)
+        if challenge is None:
+            challenge = default_challenge(kit.seed, name, ATTEST_TIME)
         description = key_description(
             seed=kit.seed, serial=kit.device.serial, public_key=public_key, facts=KeyFacts(created),
             challenge=challenge, level=golden.level,
@@ -241,14 +265,16 @@ class Workbench:
         """Change the description's lists."""
         self.description = with_lists(self.description, software=software, hardware=hardware)
 
-    def certificates(self) -> list[x509.Certificate]:
+    def encodings(self) -> list[tuple[bytes, bytes]]:
+        """The DER and PEM of the certificates the device sends, in order: ``extra_below``, the leaf, ``above`` (those
+        from :meth:`AndroidKit.encoding`)."""
         assert self.leaf is not None
         below = [self.extra_below] if self.extra_below is not None else []
-        return [*below, self.leaf, *self.above]
+        return [*map(_encoded, [*below, self.leaf]), *map(self.kit.encoding, self.above)]
 
     def evidence(self) -> Evidence:
         stem = self.golden.name
-        files = evidence_files(stem, chain_pem(self.certificates()), self.challenge)
+        files = evidence_files(stem, b"".join(pem_text for _, pem_text in self.encodings()), self.challenge)
         if self.status is not None:
             files[STATUS_FILE] = self.status
         return Evidence(FORMAT, files, f"{stem}.pem")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, NamedTuple
 
 from asn1crypto import core, parser
@@ -408,23 +408,28 @@ def encode_application_id(app: ApplicationId) -> bytes:
         _set_of([_octets(digest) for digest in app.signatures]))
 
 
-def _value_der(spec: TagSpec, value: Any) -> bytes:
-    if spec.kind is Kind.NULL:
-        return b"\x05\x00"
-    if spec.kind is Kind.INT_SET:
-        return _set_of([der_integer(member) for member in value])
-    if spec.kind is Kind.ROOT_OF_TRUST:
-        return encode_root_of_trust(value)
-    if spec.kind is Kind.APPLICATION_ID:
-        return _octets(encode_application_id(value))
-    if spec.kind is Kind.OCTETS:
-        return _octets(value)
-    return der_integer(value)
+_VALUE_WRITERS: dict[Kind, Callable[[Any], bytes]] = {
+    Kind.NULL: lambda _value: b"\x05\x00",
+    Kind.INT_SET: lambda value: _set_of([der_integer(member) for member in value]),
+    Kind.ROOT_OF_TRUST: encode_root_of_trust,
+    Kind.APPLICATION_ID: lambda value: _octets(encode_application_id(value)),
+    Kind.OCTETS: _octets,
+    Kind.INT: der_integer,
+}
+_TAG_WRITERS = tuple((spec.attr, der_explicit(spec.number, b"")[:-1], _VALUE_WRITERS[spec.kind]) for spec in TAGS)
+"""Per tag, ascending: its attribute, its identifier octets (``der_explicit`` less the length and value) and the
+writer of its value."""
 
 
 def _list_der(auth: AuthorizationList) -> bytes:
-    return der_sequence(*(der_explicit(spec.number, _value_der(spec, value)) for spec in TAGS
-                          if _is_set(value := getattr(auth, spec.attr))))
+    parts = []
+    for attr, identifier, write in _TAG_WRITERS:
+        value = getattr(auth, attr)
+        if value is not None and value is not False:  # _is_set, inlined: this runs for every tag of every list
+            inner = write(value)
+            # der_explicit: the identifier, the minimal length, the value
+            parts.append(identifier + (bytes([len(inner)]) + inner if len(inner) < 0x80 else der_tlv(0, inner)[1:]))
+    return der_sequence(*parts)
 
 
 def encode_key_description(kd: KeyDescription) -> bytes:
@@ -697,8 +702,203 @@ def _read_value(spec: TagSpec, tlv: Tlv, strict: bool) -> object:
     return value.native
 
 
+# The common DER shapes of a whole list (and of a whole KeyDescription) are also read in one pass over positions:
+# ``_span_*`` return None wherever the readers above would take another path or raise, and the caller then reads
+# the bytes with them from the start, so what is returned and what is raised stays theirs.
+
+_Span = tuple[int, int, int]
+"""One TLV of a one-octet identifier and a definite length: identifier, content start, content end."""
+
+
+def _bounds(data: bytes, pos: int, end: int) -> tuple[int, int] | None:
+    """``(start, stop)`` of the content whose length octets begin at ``pos`` (a definite length, read as
+    :func:`_walk_der` reads it), when it ends by ``end``; None otherwise."""
+    if pos >= end:
+        return None
+    length = data[pos]
+    pos += 1
+    if length & 0x80:
+        count = length & 127
+        if count == 0 or pos + count > end:
+            return None
+        length = int.from_bytes(data[pos:pos + count], "big")
+        pos += count
+    stop = pos + length
+    return None if stop > end else (pos, stop)
+
+
+def _spans(data: bytes, pos: int, end: int, limit: int) -> list[_Span] | None:
+    """The TLVs that fill ``data[pos:end]`` when each has a one-octet identifier and a definite length and there are
+    at most ``limit``; None otherwise."""
+    out: list[_Span] = []
+    while pos < end:
+        if len(out) >= limit or pos + 1 >= end:
+            return None
+        identifier, length = data[pos], data[pos + 1]
+        if identifier & 31 == 31:
+            return None
+        if length < 0x80:
+            start = pos + 2
+            pos = start + length
+            if pos > end:
+                return None
+        else:
+            bounds = _bounds(data, pos + 1, end)
+            if bounds is None:
+                return None
+            start, pos = bounds
+        out.append((identifier, start, pos))
+    return out
+
+
+def _span_root_of_trust(data: bytes, pos: int, end: int, strict: bool) -> RootOfTrust | None:
+    """:func:`_read_root_of_trust` of the SEQUENCE content ``data[pos:end]`` in the shape :func:`_fast_root_of_trust`
+    reads (raising what it raises)."""
+    children = _spans(data, pos, end, 4)
+    if children is None or len(children) < 3 or [c[0] for c in children] != [0x04, 0x01, 0x0A, 0x04][:len(children)]:
+        return None
+    (_, key_start, key_end), (_, locked_start, locked_end), (_, state_start, state_end) = children[:3]
+    return RootOfTrust(
+        verified_boot_key=data[key_start:key_end],
+        device_locked=_boolean(data[locked_start:locked_end], "rootOfTrust.deviceLocked", strict),
+        verified_boot_state=int.from_bytes(data[state_start:state_end], "big", signed=True),
+        verified_boot_hash=data[children[3][1]:children[3][2]] if len(children) == 4 else None)
+
+
+def _span_application_id(data: bytes, pos: int, end: int) -> ApplicationId | None:
+    """:func:`_read_application_id` of the OCTET STRING content ``data[pos:end]`` in the shape
+    :func:`_fast_application_id` reads."""
+    outer = _spans(data, pos, end, 1)
+    if not outer or outer[0][0] != 0x30:
+        return None
+    sets = _spans(data, outer[0][1], outer[0][2], 2)
+    if sets is None or len(sets) != 2 or sets[0][0] != 0x31 or sets[1][0] != 0x31:
+        return None
+    packages, digests = _spans(data, sets[0][1], sets[0][2], MAX_PACKAGES), _spans(data, sets[1][1], sets[1][2],
+                                                                                   MAX_SIGNATURES)
+    if packages is None or digests is None or any(identifier != 0x04 for identifier, _, _ in digests):
+        return None
+    infos = []
+    for identifier, start, stop in packages:
+        fields_ = _spans(data, start, stop, 2) if identifier == 0x30 else None
+        if fields_ is None or len(fields_) != 2 or fields_[0][0] != 0x04 or fields_[1][0] != 0x02:
+            return None
+        (_, name_start, name_end), (_, version_start, version_end) = fields_
+        infos.append(PackageInfo(data[name_start:name_end],
+                                 int.from_bytes(data[version_start:version_end], "big", signed=True)))
+    return ApplicationId(tuple(infos), tuple(data[start:stop] for _, start, stop in digests))
+
+
+def _identifier(number: int) -> int | bytes:
+    """The identifier octets of EXPLICIT context tag ``number`` in DER, as :func:`_span_authorization_list` looks
+    them up: the octet itself for a low tag number."""
+    if number < 31:
+        return 0xA0 | number
+    digits = [number & 127]
+    while number >= 128:
+        number >>= 7
+        digits.append(0x80 | number & 127)
+    return bytes([0xBF, *reversed(digits)])
+
+
+_INT, _OCTETS, _NULL_VALUE, _INT_SET, _ROOT, _APP_ID = range(6)
+_SPAN_KINDS = {Kind.INT: (_INT, 0x02), Kind.OCTETS: (_OCTETS, 0x04), Kind.NULL: (_NULL_VALUE, 0x05),
+               Kind.INT_SET: (_INT_SET, 0x31), Kind.ROOT_OF_TRUST: (_ROOT, 0x30), Kind.APPLICATION_ID: (_APP_ID, 0x04)}
+_SPAN_TAGS = {_identifier(spec.number): (spec.number, spec.attr, *_SPAN_KINDS[spec.kind]) for spec in TAGS}
+"""Identifier octets -> (tag number, attribute, how its value is read, the identifier octet of that value in DER)."""
+_LIST_DEFAULTS = {f.name: f.default for f in fields(AuthorizationList)}
+
+
+def _authorization_list(values: dict[str, object], ordered: bool) -> AuthorizationList:
+    """``AuthorizationList(**values, tags_ordered=ordered)``, the same object (its instance dict holds every field,
+    in order) at a tenth of the cost: the generated ``__init__`` of that frozen dataclass sets its 52 fields one
+    ``object.__setattr__`` call at a time, and has nothing else to do (every field has a plain default)."""
+    auth = object.__new__(AuthorizationList)
+    auth.__dict__.update(_LIST_DEFAULTS, **values, tags_ordered=ordered)
+    return auth
+
+
+def _span_authorization_list(data: bytes, pos: int, end: int, strict: bool) -> AuthorizationList | None:
+    """:func:`read_authorization_list` of the SEQUENCE content ``data[pos:end]`` when every entry is a known tag
+    (its identifier in DER), given once, holding exactly one value of its kind's DER type (and, under ``strict``,
+    the tags ascend)."""
+    values: dict[str, object] = {}
+    previous, ordered = -1, True
+    while pos < end:
+        first = data[pos]
+        key: int | bytes = first
+        if first == 0xBF:  # a high tag number: the known ones take two octets (any other is left to read_children)
+            key = data[pos:pos + 3]
+            pos += 3
+        else:
+            pos += 1
+        known = _SPAN_TAGS.get(key)
+        if known is None or pos >= end or len(values) >= MAX_LIST_ENTRIES:
+            return None
+        if data[pos] < 0x80:
+            value_pos, pos = pos + 1, pos + 1 + data[pos]
+            if pos > end:
+                return None
+        else:
+            entry = _bounds(data, pos, end)
+            if entry is None:
+                return None
+            value_pos, pos = entry
+        tag, attr, code, identifier = known
+        if attr in values or value_pos + 1 >= pos or data[value_pos] != identifier:
+            return None
+        length = data[value_pos + 1]
+        if length < 0x80:  # the value fills the entry: one value, nothing after it
+            start, stop = value_pos + 2, value_pos + 2 + length
+        else:
+            bounds = _bounds(data, value_pos + 1, pos)
+            if bounds is None:
+                return None
+            start, stop = bounds
+        if stop != pos:
+            return None
+        if tag < previous:
+            ordered = False
+        previous = tag
+        value: object
+        if code == _INT:
+            value = int.from_bytes(data[start:stop], "big", signed=True)
+        elif code == _OCTETS:
+            value = data[start:stop]
+        elif code == _NULL_VALUE:
+            if start != stop:
+                return None
+            value = True
+        elif code == _INT_SET:
+            members: list[int] = []
+            while start < stop:  # INTEGERs of a short-form length
+                if (data[start] != 0x02 or start + 1 >= stop or data[start + 1] >= 0x80
+                        or len(members) >= MAX_SET_MEMBERS):
+                    return None
+                member, start = start + 2, start + 2 + data[start + 1]
+                if start > stop:
+                    return None
+                members.append(int.from_bytes(data[member:start], "big", signed=True))
+            value = tuple(members)
+        else:
+            try:
+                value = (_span_root_of_trust(data, start, stop, strict) if code == _ROOT
+                         else _span_application_id(data, start, stop))
+            except Rejected:
+                return None
+            if value is None:
+                return None
+        values[attr] = value
+    if strict and not ordered:
+        return None
+    return _authorization_list(values, ordered)
+
+
 def read_authorization_list(content: bytes, what: str, *, strict: bool = False) -> AuthorizationList:
     """The AuthorizationList whose SEQUENCE content is ``content``; see the module notes on strictness."""
+    fast = _span_authorization_list(content, 0, len(content), strict)
+    if fast is not None:
+        return fast
     entries = read_children(content, what, MAX_LIST_ENTRIES)
     values: dict[str, object] = {}
     unknown: list[tuple[int, bytes]] = []
@@ -739,6 +939,27 @@ def _read_head(cls: Any, tlv: Tlv, name: str) -> Any:
     return _load(cls, tlv.der, name).native if fast is None else fast
 
 
+_HEAD_TYPES = [0x02, 0x0A, 0x02, 0x0A, 0x04, 0x04, 0x30, 0x30]
+"""The identifier octets of the KeyDescription's eight fields in DER."""
+
+
+def _span_key_description(der: bytes, strict: bool) -> KeyDescription | None:
+    """:func:`parse_key_description` of ``der`` (less the strict re-encoding check) in one pass, when its fields
+    have their DER types and both lists read as :func:`_span_authorization_list` reads them; None otherwise."""
+    outer = _spans(der, 0, len(der), 1)
+    children = _spans(der, outer[0][1], outer[0][2], 8) if outer and outer[0][0] == 0x30 else None
+    if children is None or [identifier for identifier, _, _ in children] != _HEAD_TYPES:
+        return None
+    version, level, keymint_version, keymint_level = [int.from_bytes(der[start:stop], "big", signed=True)
+                                                      for _, start, stop in children[:4]]
+    software = _span_authorization_list(der, children[6][1], children[6][2], strict)
+    hardware = _span_authorization_list(der, children[7][1], children[7][2], strict)
+    if software is None or hardware is None:
+        return None
+    return KeyDescription(version, level, keymint_version, keymint_level, der[children[4][1]:children[4][2]],
+                          der[children[5][1]:children[5][2]], software, hardware)
+
+
 def parse_key_description(der: bytes, *, strict: bool = False) -> KeyDescription:
     """Read the KeyDescription in ``der`` (the extension value).
 
@@ -748,6 +969,13 @@ def parse_key_description(der: bytes, *, strict: bool = False) -> KeyDescription
     if len(der) > MAX_KEY_DESCRIPTION_BYTES:
         raise Rejected(Reason.LIMIT_EXCEEDED,
                        f"KeyDescription is {len(der)} bytes (limit {MAX_KEY_DESCRIPTION_BYTES})")
+    kd = _span_key_description(der, strict) or _read_key_description(der, strict)
+    if strict and encode_key_description(kd) != der:
+        raise _malformed("", "not DER (a re-encoding differs: lengths, INTEGER or SET OF order)")
+    return kd
+
+
+def _read_key_description(der: bytes, strict: bool) -> KeyDescription:
     outer = read_children(der, "", MAX_LIST_ENTRIES)
     if len(outer) != 1:
         raise _malformed("", "bytes after the KeyDescription SEQUENCE")
@@ -761,14 +989,11 @@ def parse_key_description(der: bytes, *, strict: bool = False) -> KeyDescription
     for name, child in zip(("softwareEnforced", "hardwareEnforced"), children[6:], strict=True):
         if (child.class_, child.constructed, child.tag) != (_UNIVERSAL, True, 16):
             raise _malformed(name, "not a SEQUENCE")
-    kd = KeyDescription(
+    return KeyDescription(
         head[0], head[1], head[2], head[3], head[4], head[5],
         software_enforced=read_authorization_list(children[6].content, "softwareEnforced", strict=strict),
         hardware_enforced=read_authorization_list(children[7].content, "hardwareEnforced", strict=strict),
     )
-    if strict and encode_key_description(kd) != der:
-        raise _malformed("", "not DER (a re-encoding differs: lengths, INTEGER or SET OF order)")
-    return kd
 
 
 # -- JSON in the style of android/keyattestation ------------------------------------------------

@@ -192,9 +192,10 @@ def _software_ca_extensions(public_key: CertificatePublicKeyTypes, issuer_key: P
     return [*extensions[:3], (key_usage("digital_signature", "key_cert_sign"), True)]
 
 
+@lru_cache(maxsize=1)
 def software_root() -> Issuer:
     """The emulated Android software attestation root (RSA-2048 where Google's is RSA-1024; its name as
-    Google's, C=US ... OU=Android, plus ``CN=Android Software Attestation Root EMULATED``)."""
+    Google's, C=US ... OU=Android, plus ``CN=Android Software Attestation Root EMULATED``); built once per process."""
     key = derive_key(SOFTWARE_SEED, "android/software/root", KeySpec.parse("rsa-2048"))
     subject = _software_name(locality=True, cn=SOFTWARE_ROOT_CN)
     start = datetime(2016, 1, 4, 12, 31, 8, tzinfo=UTC)
@@ -203,8 +204,10 @@ def software_root() -> Issuer:
     return Issuer(key, cert)
 
 
+@lru_cache(maxsize=1)
 def software_identity() -> AttestationIdentity:
-    """The ``Android Software Attestation Key EMULATED`` (pathlen 0) under :func:`software_root`."""
+    """The ``Android Software Attestation Key EMULATED`` (pathlen 0) under :func:`software_root`; built once per
+    process."""
     root = software_root()
     key = derive_key(SOFTWARE_SEED, "android/software/attestation-key", KeySpec.parse("rsa-2048"))
     start = datetime(2016, 1, 4, 12, 40, 53, tzinfo=UTC)

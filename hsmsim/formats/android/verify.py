@@ -29,9 +29,12 @@ patch levels, the calling app. The claims' ``extra`` ``security_level`` is the l
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from enum import IntEnum
 from functools import lru_cache
 
 from cryptography import x509
@@ -39,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import mldsa
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.checks import require_code_signing_key
-from hsmsim.encoding import key_facts, spki_der
+from hsmsim.encoding import der_content, der_oid, key_facts, spki_der
 from hsmsim.formats.android.generate import CHALLENGE_SUFFIX
 from hsmsim.formats.android.keydescription import (
     KNOWN_ATTESTATION_VERSIONS,
@@ -62,6 +65,7 @@ from hsmsim.pki.chain import (
     CERT_PARSE_ERRORS,
     ChainPolicy,
     fully_parsed,
+    name_keys,
     require_key_usage,
     subject_text,
     validate_chain,
@@ -76,6 +80,11 @@ _OID = ObjectIdentifier(OID_KEY_DESCRIPTION)
 _HARDWARE = (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.STRONG_BOX)
 _STRICT_PURPOSES = {Purpose.SIGN, Purpose.VERIFY}
 _TRUSTED_BOOT = (VerifiedBootState.VERIFIED, VerifiedBootState.SELF_SIGNED)
+_LEVELS = {level.value: level for level in SecurityLevel}
+_NAMES: dict[type[IntEnum], dict[int, str]] = {kind: {member.value: member.name for member in kind}
+                                                for kind in (SecurityLevel, Origin, Purpose, VerifiedBootState)}
+"""Members, and member names, by value: looked up as ``kind(value)`` and ``in kind.__members__.values()`` look them
+up (by equality, for the integers a KeyDescription holds), without enum's Python-level calls."""
 GOOGLE_SOFTWARE_ROOT_SPKI_SHA256 = bytes.fromhex("f2c4746f545946c100e72297f8f946344d7052f03a2f694221f9c893b0e6f711")
 """Google's Android software attestation root (C=US, ST=California, L=Mountain View, O=Google, Inc.,
 OU=Android; RSA-1024, 2016-01-04 to 2035-12-30), to which AOSP keystore's software Keymaster chains:
@@ -122,17 +131,52 @@ def gather(evidence: Evidence) -> ChainInputs:
     return ChainInputs(files[chain_name], challenge, files[statuses[0]] if statuses else None)
 
 
-def load_chain(chain_pem: bytes) -> list[x509.Certificate]:
-    """The PEM certificates, fully parsed; MISSING_INPUT when there are none."""
-    if chain_pem.count(b"-----BEGIN") > MAX_CHAIN_CERTIFICATES:
+_BEGIN_CERTIFICATE = b"-----BEGIN CERTIFICATE-----\n"
+_END_CERTIFICATE = b"-----END CERTIFICATE-----\n"
+
+
+def _canonical_pem_ders(chain_pem: bytes) -> list[bytes] | None:
+    """The DER of each certificate when ``chain_pem`` is nothing but certificates armoured exactly as
+    :func:`~hsmsim.encoding.pem` writes them (as cryptography and OpenSSL do), which cryptography's PEM reader
+    decodes to the same DER; None for any other text, which is left to that reader (it costs several times
+    more than decoding this form)."""
+    blocks = chain_pem.split(_END_CERTIFICATE)
+    if len(blocks) < 2 or blocks[-1]:
+        return None
+    ders = []
+    for block in blocks[:-1]:
+        if not block.startswith(_BEGIN_CERTIFICATE):
+            return None
+        body = block[len(_BEGIN_CERTIFICATE):]
+        try:
+            der = binascii.a2b_base64(body)
+        except binascii.Error:
+            return None
+        # The canonical body: the base64 of the DER in lines of 64 characters, each ended by a newline.
+        text = binascii.b2a_base64(der, newline=False)
+        if (len(body) != len(text) - (-len(text) // 64) or body[-1:] != b"\n"
+                or body[64::65] != b"\n" * (len(text) // 64) or body.replace(b"\n", b"") != text):
+            return None
+        ders.append(der)
+    return ders
+
+
+def load_chain(chain_pem: bytes) -> tuple[list[x509.Certificate], list[bytes] | None]:
+    """The PEM certificates, fully parsed, and their DER when the text is in the canonical form (else None);
+    MISSING_INPUT when there are none."""
+    ders = _canonical_pem_ders(chain_pem)
+    # canonical text holds one "-----BEGIN" per certificate, and no other
+    if (chain_pem.count(b"-----BEGIN") if ders is None else len(ders)) > MAX_CHAIN_CERTIFICATES:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"the chain holds more than {MAX_CHAIN_CERTIFICATES} certificates")
     try:
-        chain = [fully_parsed(cert) for cert in x509.load_pem_x509_certificates(chain_pem)]
+        loaded = (x509.load_pem_x509_certificates(chain_pem) if ders is None
+                  else [x509.load_der_x509_certificate(der) for der in ders])
+        chain = [fully_parsed(cert) for cert in loaded]
     except (*CERT_PARSE_ERRORS, x509.DuplicateExtension) as exc:
         raise Rejected(Reason.MALFORMED, f"the chain is not PEM certificates: {str(exc)[:120]}") from None
     if not chain:
         raise Rejected(Reason.MISSING_INPUT, "the chain holds no certificate")
-    return chain
+    return chain, ders
 
 
 def key_description_der(cert: x509.Certificate) -> bytes | None:
@@ -146,11 +190,19 @@ def key_description_der(cert: x509.Certificate) -> bytes | None:
     return value.value
 
 
-def _check_extension_position(chain: list[x509.Certificate]) -> bytes:
+_OID_CONTENT = der_content(der_oid(OID_KEY_DESCRIPTION))
+
+
+def _check_extension_position(chain: list[x509.Certificate], ders: Sequence[bytes] | None) -> bytes:
+    """The leaf's KeyDescription; raises when the leaf has none or another certificate has one. ``ders``: the
+    certificates' DER, when the caller has it: a certificate whose DER lacks the extension's OID (its content
+    octets, which a parsed certificate encodes only so) has no such extension, and its extensions are not read."""
     der = key_description_der(chain[0])
     if der is None:
         raise Rejected(Reason.ATTR_MISSING, f"the leaf carries no KeyDescription ({OID_KEY_DESCRIPTION})")
     for depth, cert in enumerate(chain[1:], start=1):
+        if ders is not None and _OID_CONTENT not in ders[depth]:
+            continue
         if key_description_der(cert) is not None:
             raise Rejected(Reason.ATTR_CONFLICT,
                            f"chain certificate {depth} ({cert.subject.rfc4514_string()!r}) also carries a "
@@ -159,11 +211,16 @@ def _check_extension_position(chain: list[x509.Certificate]) -> bytes:
 
 
 def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
-    return a.subject == b.subject and a.public_key() == b.public_key()
+    """Same subject (compared as :func:`~hsmsim.pki.chain.name_keys` keys: equal exactly when the Names are, and read
+    once per certificate by the chain walk) and same public key."""
+    return name_keys(a)[0] == name_keys(b)[0] and a.public_key() == b.public_key()
+
+
+_POLICY = ChainPolicy(leaf_issuer_by_position=True)
 
 
 def _check_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], at: datetime) -> list[x509.Certificate]:
-    path = validate_chain(chain[0], chain[1:], anchors, at, ChainPolicy(leaf_issuer_by_position=True))
+    path = validate_chain(chain[0], chain[1:], anchors, at, _POLICY)
     below_anchor = path[:-1]
     if chain[:len(below_anchor)] != below_anchor:
         raise Rejected(Reason.MALFORMED, "the chain is not in leaf-to-root order")
@@ -216,23 +273,30 @@ def is_software_root(root: x509.Certificate) -> bool:
     return hashlib.sha256(spki_der(root.public_key())).digest() in SOFTWARE_ROOT_SPKI_SHA256
 
 
+def _levels_differ(attested: SecurityLevel, keymint: SecurityLevel) -> str:
+    return f"attestationSecurityLevel {attested.name} differs from keyMintSecurityLevel {keymint.name}"
+
+
 def _check_levels(kd: KeyDescription, root: x509.Certificate, profile: Profile, *,
                   allow_software: bool = False) -> SecurityLevel:
     """The attested level (the attestation's); raises on a contradiction or a level the profile refuses.
     ``allow_software``: a Software level under a hardware root passes (WebAuthn §8.4's default)."""
     if kd.attestation_version not in KNOWN_ATTESTATION_VERSIONS:
         raise Rejected(Reason.UNSUPPORTED, f"attestationVersion {kd.attestation_version} is not a known version")
-    for name, level in (("attestationSecurityLevel", kd.attestation_security_level),
+    levels = []
+    for name, value in (("attestationSecurityLevel", kd.attestation_security_level),
                         ("keyMintSecurityLevel", kd.keymint_security_level)):
-        if level not in SecurityLevel.__members__.values():
-            raise Rejected(Reason.MALFORMED, f"{name} {level} is not a SecurityLevel")
-    attested, keymint = SecurityLevel(kd.attestation_security_level), SecurityLevel(kd.keymint_security_level)
-    differ = f"attestationSecurityLevel {attested.name} differs from keyMintSecurityLevel {keymint.name}"
+        level = _LEVELS.get(value)
+        if level is None:
+            raise Rejected(Reason.MALFORMED, f"{name} {value} is not a SecurityLevel")
+        levels.append(level)
+    attested, keymint = levels
     if attested > keymint:
-        raise Rejected(Reason.ATTR_CONFLICT, f"{differ}: the attestation cannot be stronger than the key's KeyMint")
+        raise Rejected(Reason.ATTR_CONFLICT, f"{_levels_differ(attested, keymint)}: the attestation cannot be "
+                                             "stronger than the key's KeyMint")
     if not is_software_root(root):
         if attested != keymint:
-            raise Rejected(Reason.ATTR_CONFLICT, differ)
+            raise Rejected(Reason.ATTR_CONFLICT, _levels_differ(attested, keymint))
         if attested not in _HARDWARE and not allow_software:
             raise Rejected(Reason.SECURITY_LEVEL, "the key is attested by Software under a hardware attestation "
                                                   "root, not by a TEE or StrongBox")
@@ -264,7 +328,7 @@ def _check_origin(kd: KeyDescription) -> None:
     if sw.origin is not None and sw.origin != origin:
         raise Rejected(Reason.ATTR_CONFLICT,
                        f"softwareEnforced origin {sw.origin} contradicts hardwareEnforced origin {origin}")
-    if origin not in Origin.__members__.values():
+    if origin not in _NAMES[Origin]:
         raise Rejected(Reason.MALFORMED, f"origin {origin} is not a KeyOrigin")
     if origin != Origin.GENERATED:
         raise Rejected(Reason.ATTR_NOT_LOCAL, f"origin is {Origin(origin).name}, not GENERATED in the secure hardware")
@@ -290,7 +354,7 @@ def _check_root_of_trust(kd: KeyDescription, level: SecurityLevel, profile: Prof
     if rot is None:
         where = " (only softwareEnforced has one)" if kd.software_enforced.root_of_trust is not None else ""
         raise Rejected(Reason.ATTR_MISSING, f"hardwareEnforced has no rootOfTrust{where}")
-    if rot.verified_boot_state not in VerifiedBootState.__members__.values():
+    if rot.verified_boot_state not in _NAMES[VerifiedBootState]:
         raise Rejected(Reason.MALFORMED, f"verifiedBootState {rot.verified_boot_state} is not a VerifiedBootState")
     if profile is not Profile.STRICT:
         return
@@ -301,21 +365,26 @@ def _check_root_of_trust(kd: KeyDescription, level: SecurityLevel, profile: Prof
                        f"verifiedBootState is {VerifiedBootState(rot.verified_boot_state).name}")
 
 
+def _name(kind: type[IntEnum], value: int) -> str:
+    """``kind(value).name`` (raising its ValueError for a value that is no member)."""
+    name = _NAMES[kind].get(value)
+    return name if name is not None else kind(value).name
+
+
 def describe(kd: KeyDescription) -> str:
     """The accepted attestation's facts as ``key=value`` pairs (the documented extra of the verdict)."""
     hw, sw = kd.hardware_enforced, kd.software_enforced
     rot = hw.root_of_trust
     app = sw.attestation_application_id or hw.attestation_application_id
     pairs = {
-        "securityLevel": SecurityLevel(kd.attestation_security_level).name,
-        "keyMintSecurityLevel": (SecurityLevel(kd.keymint_security_level).name
+        "securityLevel": _name(SecurityLevel, kd.attestation_security_level),
+        "keyMintSecurityLevel": (_name(SecurityLevel, kd.keymint_security_level)
                                  if kd.keymint_security_level != kd.attestation_security_level else None),
         "attestationVersion": kd.attestation_version,
         "keyMintVersion": kd.keymint_version,
-        "origin": Origin(hw.origin).name if hw.origin is not None else None,
-        "purposes": ",".join(Purpose(p).name if p in Purpose.__members__.values() else str(p)
-                             for p in hw.purposes or ()),
-        "verifiedBootState": VerifiedBootState(rot.verified_boot_state).name if rot else None,
+        "origin": _name(Origin, hw.origin) if hw.origin is not None else None,
+        "purposes": ",".join(_NAMES[Purpose].get(p) or str(p) for p in hw.purposes or ()),
+        "verifiedBootState": _name(VerifiedBootState, rot.verified_boot_state) if rot else None,
         "deviceLocked": str(rot.device_locked).lower() if rot else None,
         "osVersion": hw.os_version,
         "osPatchLevel": patch_level_text(hw.os_patch_level) if hw.os_patch_level is not None else None,
@@ -348,9 +417,11 @@ def _claims(leaf: x509.Certificate, kd: KeyDescription, key_type: str, size: int
 
 
 def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: bytes | None,
-                trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
-    """Checks 2-8 of the module notes over a loaded chain; raises :class:`Rejected`."""
-    der = _check_extension_position(chain)
+                trust: TrustAnchors, at: datetime, profile: Profile, *, ders: Sequence[bytes] | None = None
+                ) -> Verdict:
+    """Checks 2-8 of the module notes over a loaded chain (``ders``: the certificates' DER, when the caller has
+    it: some checks read it instead of parsed fields, to the same effect); raises :class:`Rejected`."""
+    der = _check_extension_position(chain, ders)
     path = _check_path(chain, trust.all(), at)
     if status is not None:
         check_revocation([*chain, *path], read_status_list(status))
@@ -385,15 +456,15 @@ _UNION_FIELDS = tuple(f.name for f in fields(AuthorizationList) if f.compare)
 
 
 def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes, trust: TrustAnchors, at: datetime,
-                         profile: Profile) -> tuple[Claims, str]:
+                         profile: Profile, *, ders: Sequence[bytes] | None = None) -> tuple[Claims, str]:
     """WebAuthn §8.4 over the x5c chain of an ``android-key`` statement (the signature is the caller's):
     the KeyDescription only in the leaf, the chain to ``trust.get("root")``, attestationChallenge =
     clientDataHash, no allApplications in either list, and origin GENERATED and purpose exactly SIGN. Structural:
     read from the union of both lists, any security level (the specification's default). Strict: from
     hardwareEnforced only, a TEE or StrongBox, device locked with verified boot, the CA/B Forum key rule.
-    Returns the claims and the accepting detail; raises :class:`Rejected`."""
+    ``ders`` as :func:`check_chain`'s. Returns the claims and the accepting detail; raises :class:`Rejected`."""
     strict = profile is Profile.STRICT
-    der = _check_extension_position(chain)
+    der = _check_extension_position(chain, ders)
     path = _check_path(chain, trust.get("root"), at)
     require_key_usage(chain[0])
     kd = parse_key_description(der, strict=strict)
@@ -423,7 +494,8 @@ def verify_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetime | N
     """
     try:
         inputs = gather(evidence)
-        return check_chain(load_chain(inputs.chain_pem), inputs.challenge, inputs.status, trust,
-                           at or datetime.now(UTC), Profile(profile))
+        chain, ders = load_chain(inputs.chain_pem)
+        return check_chain(chain, inputs.challenge, inputs.status, trust, at or datetime.now(UTC), Profile(profile),
+                           ders=ders)
     except Rejected as rejection:
         return Verdict(rejection.reason, rejection.detail)

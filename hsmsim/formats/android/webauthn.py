@@ -141,7 +141,8 @@ def draft_for(request: AttestationRequest, options: AndroidOptions) -> AndroidKe
         alg=alg, sign_alg=alg)
 
 
-def _certificates(x5c: object) -> list[x509.Certificate]:
+def _certificates(x5c: object) -> tuple[list[x509.Certificate], list[bytes]]:
+    """The x5c certificates, fully parsed, and their DER; raises :class:`Rejected`."""
     if not isinstance(x5c, list):
         raise Rejected(Reason.MALFORMED, "android-key attStmt.x5c is not an array")
     if not x5c:
@@ -150,8 +151,9 @@ def _certificates(x5c: object) -> list[x509.Certificate]:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"x5c holds more than {MAX_CHAIN_CERTIFICATES} certificates")
     if not all(isinstance(der, bytes) for der in x5c):
         raise Rejected(Reason.MALFORMED, "android-key attStmt.x5c holds a non-bytes entry")
+    ders = [der for der in x5c if isinstance(der, bytes)]
     try:
-        return [fully_parsed(x509.load_der_x509_certificate(der)) for der in x5c]
+        return [fully_parsed(x509.load_der_x509_certificate(der)) for der in ders], ders
     except (*CERT_PARSE_ERRORS, x509.DuplicateExtension) as exc:
         raise Rejected(Reason.MALFORMED, f"an x5c entry is not a DER certificate: {str(exc)[:80]}") from None
 
@@ -190,13 +192,13 @@ class AndroidKeyAttestation:
         unknown = sorted(str(k) for k in att_stmt if k not in MEMBERS)
         if unknown and profile is Profile.STRICT:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown android-key attStmt members: {', '.join(unknown)[:80]}")
-        chain = _certificates(att_stmt["x5c"])
+        chain, ders = _certificates(att_stmt["x5c"])
         leaf_key = chain[0].public_key()
         if spki_der(leaf_key) != spki_der(signed.credential_key):
             raise Rejected(Reason.KEY_MISMATCH, "the leaf certificate's key is not the credential public key")
         verify_cose_signature(signed.credential_key, alg, sig, signed.auth_data + signed.client_data_hash,
                               "android-key attStmt")
-        claims, detail = check_webauthn_chain(chain, signed.client_data_hash, trust, at, profile)
+        claims, detail = check_webauthn_chain(chain, signed.client_data_hash, trust, at, profile, ders=ders)
         return {**vars(claims), "detail": detail}  # the fields as they are: asdict would deep-copy them
 
 
