@@ -6,6 +6,7 @@ import base64
 import functools
 import io
 import json
+import os
 import re
 import shutil
 import struct
@@ -27,7 +28,7 @@ from hsmsim.corpus.check import extract_vector
 from hsmsim.errors import BundleError
 from hsmsim.formats import detect
 from hsmsim.formats.primus import PrimusOptions
-from hsmsim.formats.primus.archive import build_zip, deflated
+from hsmsim.formats.primus.archive import build_zip, crc32_combine, deflated
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for
 from hsmsim.formats.primus.format import PrimusFormat
 from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
@@ -487,15 +488,35 @@ def test_zip_python_layout_is_an_option(hsm):
 
 def test_a_repeated_piece_deflates_as_the_whole_content():
     piece = b"A" * 4096
-    for repeat in (3, 300):  # under and over the size from which members are deflated with Z_RLE
-        whole = piece * repeat
-        compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS, 8,
-                                      zlib.Z_RLE if len(whole) > 1 << 20 else zlib.Z_DEFAULT_STRATEGY)
-        entry = deflated("m", piece, repeat=repeat)
-        assert (entry.crc, entry.size) == (zlib.crc32(whole), len(whole))
-        assert entry.body == compressor.compress(whole) + compressor.flush()
+    whole = piece * 3  # small: as Java deflates it, with one compressor
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    entry = deflated("m", piece, repeat=3)
+    assert (entry.crc, entry.size) == (zlib.crc32(whole), len(whole))
+    assert entry.body == compressor.compress(whole) + compressor.flush()
     with pytest.raises(ValueError, match="at least 1"):
         deflated("m", piece, repeat=0)
+
+
+@pytest.mark.parametrize(("content", "repeat"), [
+    (b"A" * 4096, 300),  # one piece of less than 1 MiB, recurring
+    (bytes(1 << 20), 5),  # exactly one piece, recurring
+    (b"<head>" + b"A" * (3 << 20) + b"B" * 1000 + b"<tail>", 2),  # unequal pieces, a short last one
+    (os.urandom(3 << 20), 1),  # incompressible
+])
+def test_a_large_member_inflates_to_its_content_with_its_checksum(content, repeat):
+    whole = content * repeat
+    entry = deflated("m", content, 9, repeat=repeat)
+    assert (entry.crc, entry.size) == (zlib.crc32(whole), len(whole))
+    assert zlib.decompress(entry.body, -zlib.MAX_WBITS) == whole
+    if len(set(whole)) <= 4:  # runs of a few bytes: close to what one compressor gives
+        one = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_RLE)
+        assert len(entry.body) <= 1.05 * len(one.compress(whole) + one.flush()) + 64
+
+
+def test_crc32_combine_is_zlibs():
+    first, second = os.urandom(1000), os.urandom(77_777)
+    for a, b in [(b"", b""), (b"abc", b""), (b"", b"xyz"), (first, second)]:
+        assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
 
 
 def test_set_element_writes_a_value_repeated():

@@ -15,10 +15,13 @@ byte against OpenJDK 17 (``tests/formats/TsbZip.java``):
   time, no extra field or comment, internal and external attributes 0;
 * end record without a comment.
 
-A member larger than 1 MiB is deflated with zlib's run-length strategy (``Z_RLE``) instead of the default
-one Java uses. No real TSB export has such a member: only hsmsim's deliberately oversized synthetic members
-(the 50 MB ``<label>`` and the 64 MiB ``padding.bin`` bomb of the corpus), which are runs of one byte, so
-``Z_RLE`` gives them about the same compressed size (within 0.5 %) for less than half of the CPU time.
+A member larger than 1 MiB is not deflated as Java would. No real TSB export has such a member: only
+hsmsim's deliberately oversized synthetic members (the 50 MB ``<label>`` and the 64 MiB ``padding.bin`` bomb
+of the corpus), which are runs of one byte. Their stream is made of 1 MiB pieces, each deflated by a fresh
+compressor with zlib's run-length strategy (``Z_RLE``) and ended with a full flush (an empty stored block,
+so the next piece starts on a byte boundary and refers to nothing before it), then one final empty block.
+A piece equal to the one before it is not compressed again, so a 64 MiB run costs one 1 MiB compression; the
+stream is within 1 % of the size one compressor would give, and any inflater reads it as one member.
 The headers are the same either way; every member of real size is deflated as Java does.
 
 The ``python`` layout is what hsmsim wrote before (``zipfile``: Unix host, sizes in the local
@@ -88,33 +91,97 @@ class ZipEntry:
 
 _LARGE_MEMBER_BYTES = 1 << 20
 """Members up to this size are deflated with the default strategy, each distinct one once per process; larger
-ones (only the synthetic oversized members) with ``Z_RLE`` (see above)."""
+ones (only the synthetic oversized members) in pieces of this size (see above)."""
 
 
 def deflated(name: str, content: bytes, level: int = 6, *, repeat: int = 1) -> ZipEntry:
     """``content`` written ``repeat`` times (``repeat`` >= 1), as java.util.zip deflates it (raw deflate at
-    ``level``); over :data:`_LARGE_MEMBER_BYTES` in all, with the run-length strategy (see above). Repeated content
-    is never built: the one piece is checksummed and fed to one compressor ``repeat`` times (zlib's output does
-    not depend on how its input is split without flushes; the corpus check pins the bytes)."""
+    ``level``); over :data:`_LARGE_MEMBER_BYTES` in all, in pieces (see above). Repeated content is never built:
+    the one piece is checksummed and compressed as often as it recurs (the corpus check pins the bytes)."""
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, not {repeat}")
     size = len(content) * repeat
     if size > _LARGE_MEMBER_BYTES:
-        crc, body = _raw_deflate(content, level, repeat, zlib.Z_RLE)
+        crc, body = _deflate_in_pieces(content, level, repeat)
     else:
         crc, body = _recurring_deflate(content * repeat, level)
     return ZipEntry(name, crc, size, DEFLATED, body)
 
 
-def _raw_deflate(content: bytes, level: int, repeat: int = 1,
-                 strategy: int = zlib.Z_DEFAULT_STRATEGY) -> tuple[int, bytes]:
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, strategy)
+def _raw_deflate(content: bytes, level: int) -> tuple[int, bytes]:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return zlib.crc32(content), compressor.compress(content) + compressor.flush()
+
+
+def _deflate_in_pieces(content: bytes, level: int, repeat: int) -> tuple[int, bytes]:
+    """The CRC-32 of ``content`` written ``repeat`` times and its raw deflate stream in 1 MiB pieces."""
+    step = _LARGE_MEMBER_BYTES
+    if len(content) < step:  # whole copies of a short content, up to a piece's size, then the copies left over
+        copies = step // len(content)
+        runs = [(content * copies, repeat // copies), (content * (repeat % copies), 1)]
+    else:
+        runs = [(content, repeat)]
     crc, parts = 0, []
-    for _ in range(repeat):
-        crc = zlib.crc32(content, crc)
-        parts.append(compressor.compress(content))
-    parts.append(compressor.flush())
+    piece = b""
+    piece_crc, stream = 0, b""
+    for source, times in runs:
+        for _ in range(times):
+            for at in range(0, len(source), step):
+                end = min(at + step, len(source))
+                # A piece equal to the one before (a memcmp in place, no copy) reuses its stream and checksum.
+                if not (end - at == len(piece) and (piece is source or source.startswith(piece, at))):
+                    piece = source if end - at == len(source) else source[at:end]
+                    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_RLE)
+                    piece_crc = zlib.crc32(piece)
+                    stream = compressor.compress(piece) + compressor.flush(zlib.Z_FULL_FLUSH)
+                crc = crc32_combine(crc, piece_crc, len(piece))
+                parts.append(stream)
+    parts.append(zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS).flush())  # the final, empty block
     return crc, b"".join(parts)
+
+
+_CRC32_POLYNOMIAL = 0xEDB88320  # reflected, as zlib's
+
+
+def _times_modulo_polynomial(a: int, b: int) -> int:
+    """a(x) * b(x) modulo the CRC-32 polynomial, both reflected (zlib's multmodp)."""
+    m, product = 1 << 31, 0
+    while True:
+        if a & m:
+            product ^= b
+            if not a & (m - 1):
+                return product
+        m >>= 1
+        b = (b >> 1) ^ _CRC32_POLYNOMIAL if b & 1 else b >> 1
+
+
+def _x_to_the_power_of_two(n: int) -> int:
+    power = 1 << 30  # x^1
+    for _ in range(n):
+        power = _times_modulo_polynomial(power, power)
+    return power
+
+
+_X_POWERS = tuple(_x_to_the_power_of_two(n) for n in range(32))
+"""x^(2^n) modulo the polynomial: multiplying by x^(8 * length) appends ``length`` zero bytes to a CRC."""
+
+
+@lru_cache(maxsize=64)
+def _zero_bytes_operator(length: int) -> int:
+    """x^(8 * length) modulo the polynomial (zlib's x2nmodp(length, 3))."""
+    power, k = 1 << 31, 3  # x^0
+    while length:
+        if length & 1:
+            power = _times_modulo_polynomial(_X_POWERS[k & 31], power)
+        length >>= 1
+        k += 1
+    return power
+
+
+def crc32_combine(first: int, second: int, second_length: int) -> int:
+    """The CRC-32 of A + B from A's CRC ``first``, B's ``second`` and B's length, as zlib's ``crc32_combine``:
+    without reading either."""
+    return _times_modulo_polynomial(_zero_bytes_operator(second_length), first) ^ second
 
 
 _recurring_deflate = lru_cache(maxsize=512)(_raw_deflate)
