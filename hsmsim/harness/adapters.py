@@ -56,6 +56,7 @@ from hsmsim.harness.processes import (
     MAX_OUTPUT_BYTES,
     TAG_ENV,
     OutputTail,
+    bound_data_segment,
     drain,
     kill_group_and_tagged,
     new_tag,
@@ -142,6 +143,10 @@ class Verifier(ABC):
     def _extra(self) -> dict[str, str]:
         return {"python": sys.executable, "here": self.config.here}
 
+    def _max_data(self) -> int | None:
+        """The data-segment bound of the verifier's processes in bytes (``max_memory_mib``), None for none."""
+        return self.config.max_memory_mib << 20 or None
+
     def _env(self) -> dict[str, str]:
         extra = self._extra()
         return {**os.environ, **{k: expand_static((v,), extra)[0] for k, v in self.config.env.items()}}
@@ -181,7 +186,7 @@ class Verifier(ABC):
     def _run_version_cmd(self) -> str | None:
         try:
             done = run_bounded(expand_static(self.config.version_cmd, self._extra()), cwd=self.config.cwd,
-                               env=self._env(), tag=self.tag, timeout=VERSION_CMD_TIMEOUT_S)
+                               env=self._env(), tag=self.tag, timeout=VERSION_CMD_TIMEOUT_S, max_data=self._max_data())
         except OSError:
             return None
         if done.status is None:
@@ -507,7 +512,8 @@ class OneshotVerifier(Verifier):
         with materialise(subject, self.info.profile, self._workdir()) as inputs:
             argv = expand(self.config.command, inputs, self._extra())
             try:
-                done = run_bounded(argv, cwd=self.config.cwd, env=self._env(), tag=self.tag, timeout=deadline)
+                done = run_bounded(argv, cwd=self.config.cwd, env=self._env(), tag=self.tag, timeout=deadline,
+                                   max_data=self._max_data())
             except OSError as exc:
                 return Answer(Actual.ERROR, None, f"cannot run {argv[0]}: {exc.strerror}")
         elapsed, code = done.elapsed_ms, done.status
@@ -592,6 +598,7 @@ class PersistentVerifier(Verifier):
                                           start_new_session=True)
         except OSError as exc:
             raise VerifierStartError(f"{self.name}: cannot run {argv[0]}: {exc.strerror}") from exc
+        bound_data_segment(self._proc.pid, self._max_data())
         assert self._proc.stdin is not None
         os.set_blocking(self._proc.stdin.fileno(), False)  # requests are written within their deadline (_send)
         self._buffer.clear()

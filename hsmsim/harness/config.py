@@ -33,11 +33,13 @@ MAX_TIMEOUT_S = 86400.0
 """The longest deadline taken (a day): past it a deadline is a typo, and past ~1e9 s the clocks overflow."""
 ADAPTER_FILE_LIMIT = 1024 * 1024
 
+DEFAULT_MAX_MEMORY_MIB = 4096
+"""The default bound on a verifier process's data segment (``max_memory_mib``)."""
 NAME_LIMIT = 100
 """The longest verifier name: it names the verifier's report files and temporary directories."""
 _KEYS = {"name", "description", "mode", "entry", "hello", "pythonpath", "isolate", "command", "cwd", "env",
          "formats", "features", "profile", "timeout_s", "hello_timeout_s", "version", "version_cmd",
-         "max_restarts", "waivers"}
+         "max_restarts", "max_memory_mib", "waivers"}
 
 
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)(?::([^{}]*))?\}")
@@ -101,6 +103,8 @@ class AdapterConfig:
     version: str | None = None
     version_cmd: tuple[str, ...] = ()
     max_restarts: int = 20
+    max_memory_mib: int = DEFAULT_MAX_MEMORY_MIB
+    """oneshot, persistent, isolated python: the bound on each verifier process's data segment, in MiB (0: none)."""
     waivers: Mapping[str, Waiver] = field(default_factory=dict)
     description: str = ""
     source: str = ""
@@ -199,6 +203,10 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
     max_restarts = data.get("max_restarts", 20)
     if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
         raise AdapterConfigError(f"{origin}: max_restarts must be a non-negative integer")
+    max_memory = data.get("max_memory_mib", DEFAULT_MAX_MEMORY_MIB)
+    if isinstance(max_memory, bool) or not isinstance(max_memory, int) or not 0 <= max_memory <= 1 << 30:
+        raise AdapterConfigError(f"{origin}: max_memory_mib must be an integer from 0 (no bound) to {1 << 30} "
+                                 f"(got {one_line(repr(max_memory), 40)})")
     return AdapterConfig(
         name=name, mode=str(mode), entry=entry if isinstance(entry, str) else None,
         hello=str(data["hello"]).removeprefix("python:") if data.get("hello") else None,
@@ -210,7 +218,8 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
         profile=str(profile) if profile is not None else None, timeout_s=timeout, hello_timeout_s=hello_timeout,
         version=str(version) if version is not None else None,
         version_cmd=_command(data["version_cmd"], "version_cmd", origin) if "version_cmd" in data else (),
-        max_restarts=max_restarts, waivers=waivers, description=str(data.get("description", "")), source=origin,
+        max_restarts=max_restarts, max_memory_mib=max_memory, waivers=waivers,
+        description=str(data.get("description", "")), source=origin,
     )
 
 

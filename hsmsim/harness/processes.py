@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -41,6 +42,26 @@ LINE_HEAD_BYTES = 4096
 first, so a line longer than the tail keeps them."""
 _READ_BYTES = 65536
 _SWEEP_ROUNDS = 20
+
+
+def bound_data_segment(pid: int, limit_bytes: int | None) -> None:
+    """Cap the data segment of the running process ``pid`` (``RLIMIT_DATA``: its heap and private writable
+    mappings, which is where an allocation without end goes) at ``limit_bytes``, or at the hard limit it already
+    has when that is lower; None leaves it unbounded. An allocation past the cap fails inside the process (a
+    MemoryError, an OutOfMemoryError, an abort), so a runaway verifier cannot take the machine's memory.
+
+    Set from outside right after the process started, so it is inherited by every process it starts later
+    (one it started in the first microseconds keeps the old limit). Unlike ``RLIMIT_AS`` it does not count
+    reserved address space that is never written, so a JVM or a V8 runtime still starts. A process that has
+    already exited, or that this one may not change, is left as it is."""
+    if limit_bytes is None:
+        return
+    try:
+        _, hard = resource.prlimit(pid, resource.RLIMIT_DATA)
+        cap = limit_bytes if hard == resource.RLIM_INFINITY else min(limit_bytes, hard)
+        resource.prlimit(pid, resource.RLIMIT_DATA, (cap, cap))
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def new_tag() -> str:
@@ -193,17 +214,18 @@ class Finished:
 
 
 def run_bounded(argv: Sequence[str], *, cwd: str, env: Mapping[str, str], tag: str, timeout: float,
-                max_output: int = MAX_OUTPUT_BYTES) -> Finished:
+                max_output: int = MAX_OUTPUT_BYTES, max_data: int | None = None) -> Finished:
     """Run ``argv`` to its end, its deadline or its output cap, whichever comes first; then kill what it left.
 
     stdout and stderr are pipes read in bounded chunks as they fill (only their tails are kept);
-    the process runs in a new session with ``tag`` in its environment, and everything in its group
-    or carrying the tag is killed once it exits or is cut short. Raises :class:`OSError` when it
-    cannot be started.
+    the process runs in a new session with ``tag`` in its environment, its data segment bounded by
+    ``max_data`` bytes (:func:`bound_data_segment`), and everything in its group or carrying the tag is
+    killed once it exits or is cut short. Raises :class:`OSError` when it cannot be started.
     """
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env={**env, TAG_ENV: tag}, start_new_session=True)
+    bound_data_segment(proc.pid, max_data)
     assert proc.stdout is not None and proc.stderr is not None
     stdout, stderr = OutputTail(), OutputTail()
     streams = {proc.stdout.fileno(): stdout, proc.stderr.fileno(): stderr}
