@@ -18,7 +18,7 @@ from hsmsim.device import Device
 from hsmsim.encoding import der_children, der_content, der_oid, read_tlv
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
-from hsmsim.formats.ietf import asn1, csr, evidence, pki, tcg
+from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
 from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
@@ -365,6 +365,22 @@ def test_vectors_are_deterministic() -> None:
     fmt = get_format("csr-attestation")
     first, second = fmt.vector_cases("hsmsim-vectors-v1"), fmt.vector_cases("hsmsim-vectors-v1")
     assert [dict(c.evidence.files) for c in first] == [dict(c.evidence.files) for c in second]
+
+
+def test_vectors_do_not_depend_on_the_set_made_before() -> None:
+    """Both vector sets draw from one kit per seed, made once per process: making one set first changes nothing
+    in the other."""
+    pkix, bundle = get_format("pkix-evidence"), get_format("csr-attestation")
+
+    def files(cases: list[VectorCase]) -> list[dict[str, bytes]]:
+        return [dict(case.evidence.files) for case in cases]
+
+    catalogue.seeded_kit.cache_clear()
+    pkix_first, bundle_second = files(pkix.vector_cases("hsmsim-vectors-v1")), files(bundle.vector_cases(
+        "hsmsim-vectors-v1"))
+    catalogue.seeded_kit.cache_clear()
+    assert files(bundle.vector_cases("hsmsim-vectors-v1")) == bundle_second
+    assert files(pkix.vector_cases("hsmsim-vectors-v1")) == pkix_first
 
 
 # -- the IETF samples ---------------------------------------------------------------------------

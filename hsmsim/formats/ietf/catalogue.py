@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -88,8 +88,6 @@ class IetfKit:
     foreign: PrivateKey
     evidence_goldens: dict[str, EvidenceGolden] = field(default_factory=dict, compare=False, repr=False)
     """Each spec's golden Evidence parts, made on first use: every defect of a golden starts from them."""
-    entity_ders: dict[Entity, bytes] = field(default_factory=dict, compare=False, repr=False)
-    """Each distinct entity's DER: a defect edits one entity of a golden's three, the others recur."""
 
     @classmethod
     def build(cls, seed: str) -> IetfKit:
@@ -126,16 +124,6 @@ class IetfKit:
         """The PEM of the emulated root every Evidence comes with."""
         return cert_pem(self.identity.root)
 
-    def encode_tbs(self, version: int, entities: Sequence[Entity]) -> bytes:
-        """:func:`asn1.encode_tbs`, each distinct entity encoded once."""
-        ders = []
-        for entity in entities:
-            der = self.entity_ders.get(entity)
-            if der is None:
-                der = self.entity_ders[entity] = asn1.encode_entity(entity)
-            ders.append(der)
-        return asn1.tbs_of(version, ders)
-
     def evidence_golden(self, spec: str) -> EvidenceGolden:
         """The parts of the golden Evidence of ``spec`` (what ``pkix-evidence`` generates for the key)."""
         golden = self.evidence_goldens.get(spec)
@@ -143,8 +131,18 @@ class IetfKit:
             request = self.request(self.keys[spec])
             nonce = evidence.request_nonce(request)
             entities = evidence.golden_entities(request, VENDOR, nonce)
-            golden = self.evidence_goldens[spec] = EvidenceGolden(entities, nonce, self.encode_tbs(1, entities))
+            ders = tuple(asn1.encode_entity(e) for e in entities)
+            tbs = asn1.tbs_of(1, ders)
+            golden = self.evidence_goldens[spec] = EvidenceGolden(entities, ders, nonce, tbs,
+                                                                  sign(self.identity.key, tbs))
         return golden
+
+
+@functools.lru_cache(maxsize=4)
+def seeded_kit(seed: str) -> IetfKit:
+    """:meth:`IetfKit.build` of ``seed``, once per process: both vector sets draw from the same world, and nothing
+    changes a kit (its caches fill only with values it derives)."""
+    return IetfKit.build(seed)
 
 
 # -- PKIX Evidence ------------------------------------------------------------------------------
@@ -154,11 +152,14 @@ VENDOR = "hsmsim Emulated HSM"
 
 @dataclass(frozen=True)
 class EvidenceGolden:
-    """A golden PKIX Evidence's signed content: its entities, the nonce they carry and the TbsEvidence DER."""
+    """A golden PKIX Evidence's signed content: its entities and their DER, the nonce they carry, the
+    TbsEvidence DER and the AK's signature over it (``(AlgorithmIdentifier DER, value)``)."""
 
     entities: tuple[Entity, ...]
+    entity_ders: tuple[bytes, ...]
     nonce: bytes
     tbs: bytes
+    signature: tuple[bytes, bytes]
 
 
 @dataclass
@@ -171,7 +172,7 @@ class EvidenceBench:
     entities: list[Entity]
     signers: list[AttestationIdentity]
     nonce: bytes
-    golden_tbs: bytes
+    golden: EvidenceGolden
     sid: str = "certificate"
     signing_key: PrivateKey | None = None
     intermediates: list[x509.Certificate] | None = None
@@ -185,7 +186,7 @@ class EvidenceBench:
     def open(cls, kit: IetfKit, spec: str) -> EvidenceBench:
         """The golden Evidence of ``spec`` as a bench (what ``pkix-evidence`` generates for the key)."""
         golden = kit.evidence_golden(spec)
-        return cls(kit, kit.keys[spec], 1, list(golden.entities), [kit.identity], golden.nonce, golden.tbs)
+        return cls(kit, kit.keys[spec], 1, list(golden.entities), [kit.identity], golden.nonce, golden)
 
     def entity(self, element: str, occurrence: int = 0) -> int:
         """The index of the ``occurrence``-th entity of ``element``."""
@@ -196,14 +197,29 @@ class EvidenceBench:
         index = self.entity(element)
         self.entities[index] = Entity(element, tuple(fn(list(self.entities[index].claims))))
 
+    def tbs(self) -> bytes:
+        """The TbsEvidence DER of the bench's version and entities (:func:`asn1.encode_tbs`)."""
+        golden = self.golden
+        # A defect edits one entity of the golden's, or none: those it leaves in place keep their encoding.
+        ders = [golden.entity_ders[i] if i < len(golden.entities) and entity is golden.entities[i]
+                else asn1.encode_entity(entity) for i, entity in enumerate(self.entities)]
+        return asn1.tbs_of(self.version, ders)
+
+    def sign(self, key: PrivateKey, tbs: bytes) -> tuple[bytes, bytes]:
+        """:func:`~hsmsim.pki.signing.sign`; the AK's signature over the golden TbsEvidence is the golden's
+        (signing is deterministic), which a dozen defects outside the TbsEvidence carry."""
+        if key is self.kit.identity.key and tbs == self.golden.tbs:
+            return self.golden.signature
+        return sign(key, tbs)
+
     def render(self, resign: bool) -> Evidence:
         """The evidence files; the signatures cover the edited TbsEvidence when ``resign``, the golden one otherwise."""
-        tbs = self.kit.encode_tbs(self.version, self.entities)
-        signed = tbs if resign or self.forged else self.golden_tbs
+        tbs = self.tbs()
+        signed = tbs if resign or self.forged else self.golden.tbs
         blocks: list[asn1.SignatureBlock] = []
         chain: list[bytes] = []
         for identity in self.signers:
-            algorithm, value = sign(self.signing_key or identity.key, signed)
+            algorithm, value = self.sign(self.signing_key or identity.key, signed)
             cert = identity.certificate
             ders = self.kit.identity_ders if identity is self.kit.identity else evidence.signer_ders(identity)
             blocks.append(asn1.SignatureBlock(
@@ -392,7 +408,13 @@ def _note(bug: str, severity: Severity, description: str, effect: str, *refs: st
 
 
 def evidence_mutations() -> list[Mutation]:
-    """Every PKIX Evidence defect, in catalogue order."""
+    """Every PKIX Evidence defect, in catalogue order (made once per process: the vectors and their notes both
+    read it; the mutations are shared, not to be edited)."""
+    return list(_evidence_mutations())
+
+
+@functools.cache
+def _evidence_mutations() -> tuple[Mutation, ...]:
     m: list[Mutation] = []
     t, p, k = ELEMENT_TRANSACTION, ELEMENT_PLATFORM, ELEMENT_KEY
     crit, high, med, low = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
@@ -569,7 +591,7 @@ def evidence_mutations() -> list[Mutation]:
         invalid(Reason.KEY_MISMATCH))
     add("key::csr-of-the-key", "LegalVariant", valid_note, "the CSR of the attested key beside the Evidence",
         "file.add", "<label>.csr", _csr_of("own"), valid())
-    return m
+    return tuple(m)
 
 
 STRICT_KEY_POLICY = FlagNote("PROFILE", Severity.LOW, "key type or size outside the CA/B Forum code-signing rules",
@@ -588,7 +610,7 @@ def evidence_notes() -> dict[str, FlagNote]:
 
 def evidence_cases(seed: str) -> list[VectorCase]:
     """Goldens (one per :data:`EVIDENCE_SPECS`) then every PKIX Evidence mutation."""
-    kit = IetfKit.build(seed)
+    kit = seeded_kit(seed)
     anchors = (kit.identity.root,)
     cases = []
     for spec in EVIDENCE_SPECS:
@@ -802,7 +824,12 @@ def _csr_note(bug: str, severity: Severity, description: str, effect: str, *refs
 
 
 def csr_mutations() -> list[Mutation]:
-    """Every CSR attestation defect, in catalogue order."""
+    """Every CSR attestation defect, in catalogue order (made once per process, as :func:`evidence_mutations`)."""
+    return list(_csr_mutations())
+
+
+@functools.cache
+def _csr_mutations() -> tuple[Mutation, ...]:
     m: list[Mutation] = []
     crit, high, med = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 
@@ -964,7 +991,7 @@ def csr_mutations() -> list[Mutation]:
     add("crmf::truncated", "CsrStructure", _csr_note("STRUCTURE", med, "the CSR does not parse",
         "a lenient parser reads a partial request"), "CertReqMsg cut after 100 bytes", "bytes.truncate", "/",
         _csr_post(lambda d: mutate.truncate(d, 100)), invalid(Reason.MALFORMED), golden=crmf, form=csr.CRMF)
-    return m
+    return tuple(m)
 
 
 def csr_notes() -> dict[str, FlagNote]:
@@ -974,7 +1001,7 @@ def csr_notes() -> dict[str, FlagNote]:
 
 def csr_cases(seed: str) -> list[VectorCase]:
     """Goldens (:data:`CSR_GOLDENS`, :data:`CRMF_GOLDENS`) then every CSR attestation mutation."""
-    kit = IetfKit.build(seed)
+    kit = seeded_kit(seed)
     goldens: dict[str, tuple[tuple[str, str, tuple[str, ...]], str]] = {
         _golden_id(g): (g, csr.PKCS10) for g in CSR_GOLDENS}
     goldens.update({_golden_id(g, csr.CRMF): (g, csr.CRMF) for g in CRMF_GOLDENS})
