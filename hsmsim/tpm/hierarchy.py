@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -88,9 +87,25 @@ def signing_scheme(key: PublicKey) -> Scheme:
     return Scheme(TpmAlg.RSASSA, TpmAlg.SHA256)
 
 
-def ak_public(ak: PublicKey) -> TpmtPublic:
-    """The public area of an attestation key: :data:`AK_ATTRIBUTES` with its fixed :func:`signing_scheme`."""
-    return _ak_area(spki_der(ak))  # by its SubjectPublicKeyInfo: a key object is not hashable
+def key_spki(key: PublicKey | PrivateKey) -> bytes:
+    """The DER SubjectPublicKeyInfo of a public key, or of a private key's public half (encoded once per private key
+    object)."""
+    if isinstance(key, PrivateKey):
+        return _public_half_spki(key)
+    return spki_der(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _public_half_spki(key: PrivateKey) -> bytes:
+    # A private key object never changes and hashes by identity, while public_key() makes a new, unhashable object
+    # at every call: a TPM's AK signs many statements, each of which names it.
+    return spki_der(key.public_key())
+
+
+def ak_public(ak: PublicKey | PrivateKey) -> TpmtPublic:
+    """The public area of an attestation key (given by its public or private key): :data:`AK_ATTRIBUTES` with its
+    fixed :func:`signing_scheme`."""
+    return _ak_area(key_spki(ak))  # by its SubjectPublicKeyInfo: a public key object is not hashable
 
 
 @functools.lru_cache(maxsize=64)
@@ -132,8 +147,7 @@ def kdfa(hash_alg: int, key: bytes, label: bytes, context_u: bytes, context_v: b
     counter = 0
     while len(out) * 8 < bits:
         counter += 1
-        out += hmac.new(key, u32(counter) + label + b"\x00" + context_u + context_v + u32(bits),
-                        getattr(hashlib, name)).digest()
+        out += hmac.digest(key, u32(counter) + label + b"\x00" + context_u + context_v + u32(bits), name)
     return out[:(bits + 7) // 8]
 
 
@@ -188,16 +202,22 @@ class KeyHierarchy:
         """QN(EK) = H(TPM_RH_ENDORSEMENT ‖ Name(EK)) or QN(SRK) = H(TPM_RH_OWNER ‖ Name(SRK))."""
         return _primary_qualified_names(self)[0 if parent is Parent.EK else 1]
 
-    def ak_qualified_name(self, ak: PublicKey, parent: Parent = Parent.EK) -> bytes:
+    def ak_qualified_name(self, ak: PublicKey | PrivateKey, parent: Parent = Parent.EK) -> bytes:
         """QN(AK) = H(QN(parent) ‖ Name(AK)), the AK's public area from :func:`ak_public`."""
-        return qualified_name(self.primary_qualified_name(parent), ak_public(ak).name())
+        return _child_qualified_name(self, parent, ak_public(ak).name())
 
     def key_qualified_name(self, area: TpmtPublic) -> bytes:
         """QN of a child of the SRK: H(QN(SRK) ‖ Name(key))."""
-        return qualified_name(self.primary_qualified_name(Parent.SRK), area.name())
+        return _child_qualified_name(self, Parent.SRK, area.name())
 
 
 @functools.lru_cache(maxsize=16)
 def _primary_qualified_names(hierarchy: KeyHierarchy) -> tuple[bytes, bytes]:
     return (qualified_name(u32(TPM_RH_ENDORSEMENT), hierarchy.ek_public().name()),
             qualified_name(u32(TPM_RH_OWNER), hierarchy.srk_public().name()))
+
+
+@functools.lru_cache(maxsize=256)
+def _child_qualified_name(hierarchy: KeyHierarchy, parent: Parent, name: bytes) -> bytes:
+    # A TPM names the same AK and keys in every TPMS_ATTEST it signs with them.
+    return qualified_name(hierarchy.primary_qualified_name(parent), name)

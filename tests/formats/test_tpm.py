@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -28,15 +29,16 @@ from hsmsim.formats import get_format
 from hsmsim.formats.tpm import TPM_ATTESTATION
 from hsmsim.formats.tpm.acme import acme_draft_for, jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
-from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, VALIDATION_TIME, TpmKit, Workbench, mutations
-from hsmsim.formats.tpm.credential import _made_credential, activate_credential, make_credential
+from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, VALIDATION_TIME, TpmKit, Workbench, _faked, mutations
+from hsmsim.formats.tpm.credential import _made_credential, _secret, activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
 from hsmsim.formats.tpm.format import draft_for, statement_draft_for
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.kast_format import kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
-from hsmsim.formats.tpm.parsec import parsec_draft_for
+from hsmsim.formats.tpm.parsec import parsec_draft_for, pem_chain
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
+from hsmsim.formats.tpm.parsec_catalogue import parsec_draft
 from hsmsim.formats.tpm.pki import (
     DEFAULT_PKI_PROFILE,
     EKU_EK_CERTIFICATE,
@@ -61,8 +63,10 @@ from hsmsim.formats.tpm.webauthn import TpmAttestation
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
+from hsmsim.model.catalogue import seeded_faker
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.pki.builder import extension_tlvs
+from hsmsim.tpm.hierarchy import key_spki
 from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.container import (
     AuthenticatorData,
@@ -617,6 +621,60 @@ def test_activate_credential_opens_what_tpm2_pytss_makes(kit):
     blob, secret = utils.make_credential(public, b"pytss credential", types.TPM2B_NAME(name))
     released = activate_credential(kit.tpm.ek_key, name, bytes(blob.marshal())[2:], bytes(secret.marshal())[2:])
     assert released == b"pytss credential"
+
+
+def test_make_credential_seals_again_the_same_bytes_from_cold_caches(kit):
+    ek = kit.tpm.ek_key.public_key()
+    name = kit.tpm.ak_public(kit.identity.key).name()
+    made = make_credential(ek, name, b"c" * 32, b"s" * 32, b"o" * 32)
+    _made_credential.cache_clear()
+    _secret.cache_clear()  # the OAEP ciphertext is remembered apart from the blob
+    assert made == make_credential(ek, name, b"c" * 32, b"s" * 32, b"o" * 32)
+    assert activate_credential(kit.tpm.ek_key, name, made.credential_blob, made.secret) == b"c" * 32
+
+
+@pytest.mark.parametrize("sealed_to", ["own-ek", "own-ek-given", "other-ek"])
+def test_parsec_exchange_releases_what_activate_credential_does(parsec, sealed_to):
+    draft = parsec_draft(TpmKit.build(SEED, parsec), "ec-p256")
+    ek = draft.tpm.ek_key
+    if sealed_to == "own-ek-given":
+        draft.make_for_ek = ek.public_key()
+    elif sealed_to == "other-ek":
+        draft.make_for_ek = replace(draft.tpm, serial=f"{draft.tpm.serial}-other").ek_key.public_key()
+    record = draft.exchange()
+    released = activate_credential(ek, base64.b64decode(record["objectName"]),
+                                   base64.b64decode(record["credentialBlob"]), base64.b64decode(record["secret"]))
+    assert (released is None) is (sealed_to == "other-ek")
+    assert record["activated"] == (None if released is None else base64.b64encode(released).decode())
+
+
+def test_key_spki_of_a_private_key_is_that_of_its_public_key(kit):
+    key = kit.identity.key
+    assert key_spki(key) == key_spki(key.public_key()) == spki_der(key.public_key())
+    assert kit.tpm.ak_public(key) == kit.tpm.ak_public(key.public_key())
+    assert kit.tpm.ak_qualified_name(key) == kit.tpm.ak_qualified_name(key.public_key())
+
+
+def test_kit_draws_from_faker_what_a_faker_with_every_provider_draws():
+    fake = seeded_faker(SEED, ["en_US"], "webauthn")
+    assert _faked(SEED) == (fake.domain_word(), fake.numerify("VTPM-########"), fake.random_int(0, 60 * 24 * 20),
+                            tuple(fake.random_int(0, 59) for _ in GOLDEN_SPECS))
+
+
+def test_pem_chain_armours_each_entry_in_lines_of_64():
+    ders = [bytes(range(256)) * 3, b"", b"\x30" * 16, bytes(range(256)) * 3]
+    assert pem_chain(ders) == "".join(
+        f"-----BEGIN CERTIFICATE-----\n{textwrap.fill(base64.b64encode(der).decode(), 64)}\n-----END CERTIFICATE-----\n"
+        for der in ders).encode()
+
+
+def test_the_root_beside_a_statement_is_the_trusted_roots_pem(parsec):
+    kit = TpmKit.build(SEED, parsec)
+    draft = parsec_draft(kit, "ec-p256")
+    assert draft.beside()[ROOT_FILE] == kit.identity.root.public_bytes(Encoding.PEM)
+    other = tpm_pki(SEED, "ecdsa-p384").root
+    draft.trusted_root = other
+    assert draft.beside()[ROOT_FILE] == other.public_bytes(Encoding.PEM)
 
 
 

@@ -9,6 +9,7 @@ seed: keys, serials, challenges, credential ids, Faker relying-party names, fixe
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -84,15 +85,15 @@ class TpmKit:
     def build(cls, seed: str, provider: TpmAkProvider) -> TpmKit:
         """Seed → Faker relying party, a device with ``provider``'s TPM and AK, one key per golden spec and the odd
         keys."""
-        fake = seeded_faker(seed, ["en_US"], "webauthn")
-        rp_id = f"{fake.domain_word()}.example"
-        device = Device(format="webauthn", serial=fake.numerify("VTPM-########"), seed=seed,
-                        initialised=DEVICE_EPOCH + timedelta(minutes=fake.random_int(0, 60 * 24 * 20)))
+        domain_word, serial, initialised_minutes, key_minutes = _faked(seed)
+        rp_id = f"{domain_word}.example"
+        device = Device(format="webauthn", serial=serial, seed=seed,
+                        initialised=DEVICE_EPOCH + timedelta(minutes=initialised_minutes))
         store = SoftKeyStore(seed=seed)
         keys = {}
-        for index, spec in enumerate(GOLDEN_SPECS):
+        for index, (spec, minutes) in enumerate(zip(GOLDEN_SPECS, key_minutes, strict=True)):
             keys[spec] = store.generate(KeySpec.parse(spec), f"passkey-{spec}",
-                                        created=KEYS_CREATED + timedelta(hours=index, minutes=fake.random_int(0, 59)))
+                                        created=KEYS_CREATED + timedelta(hours=index, minutes=minutes))
         p256 = KeySpec.parse("ec-p256")
         keys[IMPORTED] = store.import_key(derive_key(seed, "webauthn/imported", p256), "passkey-imported-ec-p256",
                                           created=KEYS_CREATED + timedelta(hours=5))
@@ -117,6 +118,16 @@ class TpmKit:
     def other_key(self, spec: str = "ec-p256") -> StoredKey:
         """A second key of ``spec`` (another credential the TPM holds)."""
         return self.keys[IMPORTED] if spec == "ec-p256" else self.keys["rsa-3072"]
+
+
+@functools.lru_cache(maxsize=8)
+def _faked(seed: str) -> tuple[str, str, int, tuple[int, ...]]:
+    """What a kit of ``seed`` draws from Faker, in the order it draws: the relying party's domain word, the TPM's
+    serial, its initialisation (minutes after the device epoch) and each golden key's creation minute. Drawn once
+    per seed and process: every TPM format's catalogue builds a kit, and Faker costs more than the rest of one."""
+    fake = seeded_faker(seed, ["en_US"], "webauthn", providers=("company", "internet", "person"))
+    return (fake.domain_word(), fake.numerify("VTPM-########"), fake.random_int(0, 60 * 24 * 20),
+            tuple(fake.random_int(0, 59) for _ in GOLDEN_SPECS))
 
 
 @dataclass

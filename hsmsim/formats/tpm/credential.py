@@ -73,9 +73,15 @@ def _made_credential(ek_numbers: rsa.RSAPublicNumbers, object_name: bytes, crede
     sym_key = kdfa(TpmAlg.SHA256, seed, b"STORAGE", object_name, b"", EK_SYMMETRIC_BITS)
     enc_identity = _cfb(sym_key, tpm2b(credential), decrypt=False)
     hmac_key = kdfa(TpmAlg.SHA256, seed, b"INTEGRITY", b"", b"", 256)
-    integrity = hmac.new(hmac_key, enc_identity + object_name, "sha256").digest()
-    secret = oaep_encrypt(ek_numbers, seed, seed=oaep_seed, hash_name="sha256", label=IDENTITY_LABEL)
-    return MadeCredential(tpm2b(integrity) + enc_identity, secret)
+    integrity = hmac.digest(hmac_key, enc_identity + object_name, "sha256")
+    return MadeCredential(tpm2b(integrity) + enc_identity, _secret(ek_numbers, seed, oaep_seed))
+
+
+@functools.lru_cache(maxsize=64)
+def _secret(ek_numbers: rsa.RSAPublicNumbers, seed: bytes, oaep_seed: bytes) -> bytes:
+    # Remembered apart from the blob: the catalogue seals one seed again for other Names (an RSA public
+    # operation in Python is most of the cost of MakeCredential).
+    return oaep_encrypt(ek_numbers, seed, seed=oaep_seed, hash_name="sha256", label=IDENTITY_LABEL)
 
 
 def activate_credential(ek: rsa.RSAPrivateKey, object_name: bytes, credential_blob: bytes,
@@ -98,7 +104,7 @@ def release_credential(seed: bytes, object_name: bytes, credential_blob: bytes) 
     size = int.from_bytes(credential_blob[:2], "big")
     integrity, enc_identity = credential_blob[2:2 + size], credential_blob[2 + size:]
     hmac_key = kdfa(TpmAlg.SHA256, seed, b"INTEGRITY", b"", b"", 256)
-    if not hmac.compare_digest(integrity, hmac.new(hmac_key, enc_identity + object_name, "sha256").digest()):
+    if not hmac.compare_digest(integrity, hmac.digest(hmac_key, enc_identity + object_name, "sha256")):
         return None
     sym_key = kdfa(TpmAlg.SHA256, seed, b"STORAGE", object_name, b"", EK_SYMMETRIC_BITS)
     plain = _cfb(sym_key, enc_identity, decrypt=True)

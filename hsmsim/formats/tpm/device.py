@@ -184,7 +184,7 @@ class EmulatedTpm:
         """The derivation role of this TPM's object ``name`` (``tpm/<serial>/<name>``)."""
         return f"tpm/{self.serial}/{name}"
 
-    @property
+    @functools.cached_property
     def hierarchy(self) -> KeyHierarchy:
         """This TPM's primaries (roles ``tpm/<serial>/ek``, ``/srk``, ``/shProof``)."""
         return KeyHierarchy(self.seed, f"tpm/{self.serial}")
@@ -206,11 +206,12 @@ class EmulatedTpm:
         """The storage primary's public area (ECC P-256, AES-128-CFB)."""
         return self.hierarchy.srk_public()
 
-    def ak_public(self, ak: PublicKey) -> TpmtPublic:
-        """The public area of an attestation key: restricted signing with its fixed scheme."""
+    def ak_public(self, ak: PublicKey | PrivateKey) -> TpmtPublic:
+        """The public area of an attestation key (its public or private key): restricted signing with its fixed
+        scheme."""
         return ak_public(ak)
 
-    def ak_qualified_name(self, ak: PublicKey, parent: Parent = Parent.EK) -> bytes:
+    def ak_qualified_name(self, ak: PublicKey | PrivateKey, parent: Parent = Parent.EK) -> bytes:
         """QN(AK) = H(QN(parent) ‖ Name(AK)); the parent is the EK (``tpm2_createak``) unless said otherwise."""
         return self.hierarchy.ak_qualified_name(ak, parent)
 
@@ -228,17 +229,18 @@ class EmulatedTpm:
         """Milliseconds since initialisation; reset and restart counts derived from the seed; safe."""
         return _clock_info(self, at)
 
-    def attest(self, type_: TpmSt, ak: PublicKey, qualifying_data: bytes, at: datetime, attested: Attested,
-               parent: Parent = Parent.EK) -> TpmsAttest:
-        """The TPMS_ATTEST this TPM signs with ``ak`` (a child of ``parent``) at time ``at``: qualifiedSigner =
-        QN(AK); under the SRK (outside the endorsement and platform hierarchies) resetCount, restartCount and
-        firmwareVersion obfuscated with the storage hierarchy's shProof (:func:`hsmsim.tpm.hierarchy.obfuscated`)."""
+    def attest(self, type_: TpmSt, ak: PublicKey | PrivateKey, qualifying_data: bytes, at: datetime,
+               attested: Attested, parent: Parent = Parent.EK) -> TpmsAttest:
+        """The TPMS_ATTEST this TPM signs with ``ak`` (its public or private key; a child of ``parent``) at time
+        ``at``: qualifiedSigner = QN(AK); under the SRK (outside the endorsement and platform hierarchies)
+        resetCount, restartCount and firmwareVersion obfuscated with the storage hierarchy's shProof
+        (:func:`hsmsim.tpm.hierarchy.obfuscated`)."""
         attest = TpmsAttest(
             type=type_, qualified_signer=self.ak_qualified_name(ak, parent), extra_data=qualifying_data,
             clock_info=self.clock_info(at), firmware_version=self.model.firmware_version, attested=attested)
         return obfuscated(attest, self.hierarchy.sh_proof) if parent is Parent.SRK else attest
 
-    def certify_info(self, area: TpmtPublic, ak: PublicKey, qualifying_data: bytes, at: datetime,
+    def certify_info(self, area: TpmtPublic, ak: PublicKey | PrivateKey, qualifying_data: bytes, at: datetime,
                      parent: Parent = Parent.EK) -> TpmsAttest:
         """The TPMS_ATTEST TPM2_Certify(object=area, signHandle=ak, qualifyingData) returns at time ``at`` (see
         :meth:`attest`)."""
@@ -247,7 +249,7 @@ class EmulatedTpm:
 
     def certify(self, area: TpmtPublic, ak: PrivateKey, qualifying_data: bytes, at: datetime) -> Certification:
         """TPM2_Certify with inScheme NULL: certifyInfo signed with the AK's own scheme."""
-        attest = self.certify_info(area, ak.public_key(), qualifying_data, at)
+        attest = self.certify_info(area, ak, qualifying_data, at)
         return Certification(attest, tpm_sign(ak, attest.marshal(), signing_scheme(ak.public_key())))
 
 

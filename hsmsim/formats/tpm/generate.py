@@ -77,14 +77,14 @@ class StatementDraft:
         """The ``tpm`` attStmt: TPM2_Certify with qualifyingData ``bound_extra(alg)`` (unless ``extra_data``
         overrides it), signed by the AK, then ``statement_edit``."""
         signer = self.signer or self.identity.key
-        ak = self.genuine.ak_public if self.genuine is not None else signer.public_key()
+        ak = self.genuine.ak_public if self.genuine is not None else signer
         alg = self.alg if self.alg is not None else cose_alg_of_signer(ak)
         extra = self.extra_data if self.extra_data is not None else bound_extra(alg)
         if self.genuine is not None:
             cert_info, sig, pub_area = self.genuine.certify(extra, self.signature_encoding)
             x5c = chain_der([self.genuine.ak_certificate, *self.identity.chain[1:]])
         else:
-            attest = self.tpm.certify_info(self.area, self.identity.key.public_key(), extra, self.at)
+            attest = self.tpm.certify_info(self.area, self.identity.key, extra, self.at)
             if self.attest_edit:
                 attest = self.attest_edit(attest)
             cert_info = attest.marshal()
@@ -106,8 +106,8 @@ class StatementDraft:
 
     def beside(self) -> dict[str, bytes]:
         """The files that come beside the record: the emulated root, and a real TPM's EK chain."""
-        root = self.trusted_root or self.identity.root
-        files = {ROOT_FILE: root.public_bytes(Encoding.PEM)}
+        root = self.identity.root_pem if self.trusted_root is None else self.trusted_root.public_bytes(Encoding.PEM)
+        files = {ROOT_FILE: root}
         if self.genuine is not None:
             files[f"{safe_file_stem(self.label)}{EK_CHAIN_SUFFIX}"] = self.genuine.ek_chain_pem()
         return files

@@ -18,6 +18,7 @@ secret, and what the TPM released), and the emulated root ``tpm_root_ca.pem``.
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -36,7 +37,7 @@ from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest, bytes_parameter, flag_parameter
 from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import ParameterError
-from hsmsim.formats.tpm.credential import activate_credential, make_credential, release_credential
+from hsmsim.formats.tpm.credential import make_credential, release_credential
 from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
@@ -55,11 +56,12 @@ from hsmsim.formats.tpm.statement import (
     tpm_claims,
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
-from hsmsim.keystore.base import PublicKey
+from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.model.evidence import Evidence, TrustAnchors, claimed_file, primary_file, safe_file_stem
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.seed import drbg
+from hsmsim.tpm.hierarchy import key_spki
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import parse_json_object
 
@@ -77,9 +79,9 @@ _SIGNATURE_ALGS: dict[tuple[int, int], int] = {(TpmAlg.ECDSA, TpmAlg.SHA256): -7
 """TPMT_SIGNATURE (sigAlg, hashAlg) → the COSE algorithm the signature check runs."""
 
 
-def key_id(key: PublicKey) -> bytes:
-    """The ``kid`` of an attesting key: 0x01 ‖ SHA-256(DER SubjectPublicKeyInfo)."""
-    return _key_id(spki_der(key))
+def key_id(key: PublicKey | PrivateKey) -> bytes:
+    """The ``kid`` of an attesting key (its public or private key): 0x01 ‖ SHA-256(DER SubjectPublicKeyInfo)."""
+    return _key_id(key_spki(key))
 
 
 def _key_id(spki: bytes) -> bytes:
@@ -87,7 +89,7 @@ def _key_id(spki: bytes) -> bytes:
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+    return binascii.b2a_base64(data, newline=False).decode()  # base64.b64encode, without its wrapper
 
 
 def _from_b64(value: object, what: str) -> bytes:
@@ -101,8 +103,13 @@ def _from_b64(value: object, what: str) -> bytes:
 
 def pem_chain(ders: list[bytes]) -> bytes:
     """PEM armour around each DER entry (as received: entries need not parse)."""
-    return "".join(f"-----BEGIN CERTIFICATE-----\n{_lines_of_64(_b64(der))}\n-----END CERTIFICATE-----\n"
-                   for der in ders).encode()
+    return "".join(map(_armoured, ders)).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _armoured(der: bytes) -> str:
+    # Remembered: the vector catalogue writes one AK chain into most of its vectors.
+    return f"-----BEGIN CERTIFICATE-----\n{_lines_of_64(_b64(der))}\n-----END CERTIFICATE-----\n"
 
 
 def _lines_of_64(text: str) -> str:
@@ -142,10 +149,14 @@ class ParsecDraft(StatementDraft):
         """The attesting key's public key (the TPM's own AK for a genuine TPM)."""
         return self.genuine.ak_public if self.genuine is not None else self.identity.key.public_key()
 
+    def _ak(self) -> PublicKey | PrivateKey:
+        # The AK's private key where there is one: what names it is encoded once per key, not once per statement.
+        return self.genuine.ak_public if self.genuine is not None else self.identity.key
+
     def token(self) -> tuple[dict[str, Any], list[bytes]]:
         """The key attestation token (JSON members) and the AK chain (DER, leaf first)."""
         statement = self.tpm_statement(lambda _alg: self.nonce)
-        kat: dict[str, Any] = {"tpmVer": statement.pop("ver"), "kid": _b64(self.kid or key_id(self.ak_key()))}
+        kat: dict[str, Any] = {"tpmVer": statement.pop("ver"), "kid": _b64(self.kid or key_id(self._ak()))}
         statement.pop("alg")
         chain = statement.pop("x5c")
         for member, value in statement.items():
@@ -156,15 +167,15 @@ class ParsecDraft(StatementDraft):
         """The third party's record of MakeCredential against the EK and the TPM's ActivateCredential."""
         ek = self.tpm.ek_key
         assert isinstance(ek, rsa.RSAPrivateKey)
-        target = self.activation_key or self.tpm.ak_public(self.ak_key())
-        made = make_credential(self.make_for_ek or ek.public_key(), target.name(), self.credential,
-                               self.credential_seed, self.oaep_seed)
-        if self.make_for_ek is None:
-            # Sealed to this TPM's own EK: its OAEP decryption gives back credential_seed, so the emulated TPM
-            # goes on from there instead of spending an RSA private operation on a known result.
-            released = _released_credential(self.credential_seed, target.name(), made.credential_blob)
-        else:
-            released = activate_credential(ek, target.name(), made.credential_blob, made.secret)
+        target = self.activation_key or self.tpm.ak_public(self._ak())
+        own_ek = ek.public_key()
+        made = make_credential(self.make_for_ek or own_ek, target.name(), self.credential, self.credential_seed,
+                               self.oaep_seed)
+        # Neither answer needs the RSA private operation: sealed to this TPM's own EK, its OAEP decryption gives
+        # back credential_seed and the emulated TPM goes on from there; sealed to another EK, the decryption fails
+        # OAEP's checks (but for a chance below 2^-256) and the TPM refuses, as activate_credential would.
+        released = (_released_credential(self.credential_seed, target.name(), made.credential_blob)
+                    if self.make_for_ek is None or self.make_for_ek == own_ek else None)
         ek_cert = self.ek_certificate or _ek_certificate_der(self.tpm)
         record: dict[str, Any] = {
             "ekCertificate": _b64(ek_cert), "akPublic": _b64(target.marshal()), "objectName": _b64(target.name()),

@@ -64,9 +64,9 @@ _SIGN_ENCRYPT = int(TpmaObject.SIGN_ENCRYPT)
 _ATTESTATION_KEY = _RESTRICTED | _SIGN_ENCRYPT | _BOUND
 
 
-def cose_alg_of_signer(key: PublicKey) -> int:
-    """The COSE ``alg`` of an AK: ES256 / ES384 by curve, RS256 for RSA."""
-    if isinstance(key, ec.EllipticCurvePublicKey):
+def cose_alg_of_signer(key: PublicKey | PrivateKey) -> int:
+    """The COSE ``alg`` of an AK (its public or private key): ES256 / ES384 by curve, RS256 for RSA."""
+    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
         return -35 if key.curve.key_size > 256 else -7
     return -257
 
