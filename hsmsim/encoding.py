@@ -8,6 +8,7 @@ writes differently from DER are produced where that vendor's quirk is reproduced
 from __future__ import annotations
 
 import base64
+import codecs
 import functools
 import json
 import math
@@ -168,7 +169,8 @@ def indented_json(data: object, indent: int) -> bytes:
     """``json.dumps(data, indent=indent) + "\\n"`` as bytes (ASCII), for JSON data without floats; a pydantic
     model stands for its JSON-mode dump.
 
-    pydantic-core encodes it (json indents in pure Python, a few times slower): its output is json's for
+    pydantic-core encodes it as UTF-8 (json indents in pure Python, a few times slower; pydantic-core's own
+    ASCII escaping looks at every character, slower than escaping its output): its output is json's for
     strings, integers, booleans, null, lists and objects, except that it writes DEL unescaped and refuses lone
     surrogates, so data holding either goes through json itself. (It would write some floats differently,
     ``1e-7`` for ``1e-07``: what hsmsim writes this way has none.)
@@ -176,13 +178,35 @@ def indented_json(data: object, indent: int) -> bytes:
     from pydantic_core import PydanticSerializationError, to_json  # here: reading evidence never needs pydantic
 
     try:
-        encoded = to_json(data, indent=indent, ensure_ascii=True)
+        encoded = to_json(data, indent=indent)
+        if not encoded.isascii():  # only inside strings, where json writes \uXXXX (a surrogate pair past U+FFFF)
+            encoded = encoded.decode().encode("ascii", _JSON_ESCAPES)
     except PydanticSerializationError:  # a lone surrogate
         pass
     else:
         if b"\x7f" not in encoded:
             return encoded + b"\n"
     return (json.dumps(data, indent=indent, default=_model_json) + "\n").encode()
+
+
+def _json_escapes(error: UnicodeError) -> tuple[str, int]:
+    """The codec error handler writing each character ASCII cannot hold as json does (``\\uXXXX``, a surrogate pair
+    past U+FFFF): the encoder stays in C between them, where a regular expression over the text would not."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escapes = []
+    for char in error.object[error.start:error.end]:
+        code = ord(char)
+        if code >= 0x10000:
+            code -= 0x10000
+            escapes.append(f"\\u{0xD800 | code >> 10:04x}\\u{0xDC00 | code & 0x3FF:04x}")
+        else:
+            escapes.append(f"\\u{code:04x}")
+    return "".join(escapes), error.end
+
+
+_JSON_ESCAPES = "hsmsim-json-escapes"
+codecs.register_error(_JSON_ESCAPES, _json_escapes)
 
 
 def _model_json(value: object) -> object:
