@@ -175,3 +175,31 @@ def test_a_oneshot_command_of_known_placeholders_and_literal_braces_is_taken(tmp
     path.write_text('mode = "oneshot"\ncommand = ["{python}", "{here}/v.py", "{{primary}}", "{file:.csr}", '
                     '"--json={\\"a\\": 1}", "{anchors_dir}", "{unix_time}"]\n')
     assert load_adapter(path).command[2] == "{{primary}}"
+
+
+@pytest.mark.parametrize(("lines", "key", "placeholder"), [
+    ('mode = "persistent"\ncommand = ["{python}", "{here}/s.py", "{primary}"]\n', "command", "{primary}"),
+    ('mode = "persistent"\ncommand = ["{python}", "s.py"]\nversion_cmd = ["./v", "{id}"]\n', "version_cmd", "{id}"),
+    ('mode = "oneshot"\ncommand = ["./v", "{primary}"]\nversion_cmd = ["./v", "{file:.csr}"]\n', "version_cmd",
+     "{file:.csr}"),
+    ('mode = "oneshot"\ncommand = ["./v", "{primary}"]\nenv = {TRUST = "{anchor}"}\n', "env", "{anchor}"),
+    ('mode = "persistent"\ncommand = ["./s"]\nenv = {PY = "{python:3}"}\n', "env", "{python:3}"),
+])
+def test_a_case_placeholder_outside_a_oneshot_command_is_refused_when_read(tmp_path, lines, key, placeholder):
+    """Only a oneshot command is filled in per case: elsewhere a case's placeholder would reach the verifier as its
+    literal text."""
+    path = tmp_path / "bad.toml"
+    path.write_text(lines)
+    with pytest.raises(AdapterConfigError) as raised:
+        load_adapter(path)
+    assert str(raised.value) == (f"{path}: {key}: placeholder {placeholder} is not filled in here: {key} is set up "
+                                 "outside any case, so it may use only {python} and {here} (only a oneshot command "
+                                 "is filled in per case)")
+
+
+def test_python_here_and_literal_braces_outside_a_oneshot_command_are_taken(tmp_path):
+    path = tmp_path / "good.toml"
+    path.write_text('mode = "persistent"\ncommand = ["{python}", "{here}/s.py", "--json={{\\"a\\": 1}}"]\n'
+                    'version_cmd = ["{python}", "--version"]\nenv = {PYTHONPATH = "{here}/lib"}\n')
+    config = load_adapter(path)
+    assert config.command[2] == '--json={{"a": 1}}' and config.env == {"PYTHONPATH": "{here}/lib"}

@@ -76,6 +76,22 @@ def check_oneshot_command(command: Iterable[str], origin: str) -> None:
                 raise AdapterConfigError(f"{origin}: command: {problem}")
 
 
+STATIC_PLACEHOLDERS = ("python", "here")
+"""The placeholders of what runs outside a case (a persistent command, ``version_cmd``, ``env`` values)."""
+
+
+def check_static_template(template: Iterable[str], key: str, origin: str) -> None:
+    """Raise :class:`AdapterConfigError` (one line naming ``origin`` and ``key``) when ``template`` holds a placeholder
+    other than :data:`STATIC_PLACEHOLDERS`: it runs outside any case, so a case's placeholder would reach the
+    verifier as the literal text."""
+    for part in template:
+        for match in PLACEHOLDER.finditer(part):
+            if match.group(1) is not None and (match.group(1) not in STATIC_PLACEHOLDERS or match.group(2) is not None):
+                raise AdapterConfigError(
+                    f"{origin}: {key}: placeholder {match.group(0)} is not filled in here: {key} is set up outside "
+                    "any case, so it may use only {python} and {here} (only a oneshot command is filled in per case)")
+
+
 @dataclass(frozen=True)
 class AdapterConfig:
     """One verifier as its adapter file describes it. Paths are absolute."""
@@ -164,6 +180,8 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
         raise AdapterConfigError(f"{origin}: a {mode} adapter needs a command (a list of arguments)")
     if mode == "oneshot":
         check_oneshot_command(command, origin)
+    else:
+        check_static_template(command, "command", origin)
     timeout = check_timeout(data.get("timeout_s", DEFAULT_TIMEOUT_S), f"{origin}: timeout_s")
     hello_timeout = check_timeout(data.get("hello_timeout_s", 30.0), f"{origin}: hello_timeout_s")
     env = data.get("env", {})
@@ -172,6 +190,7 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
     _no_nul([*env, *env.values()], "env", origin)
     if any("=" in key or not key for key in env):
         raise AdapterConfigError(f"{origin}: env names must be non-empty and hold no '='")
+    check_static_template(env.values(), "env", origin)
     waivers_value = data.get("waivers", {})
     if isinstance(waivers_value, str):
         waivers = load_waivers(base / waivers_value)
@@ -203,6 +222,8 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
     max_restarts = data.get("max_restarts", 20)
     if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
         raise AdapterConfigError(f"{origin}: max_restarts must be a non-negative integer")
+    version_cmd = _command(data["version_cmd"], "version_cmd", origin) if "version_cmd" in data else ()
+    check_static_template(version_cmd, "version_cmd", origin)
     max_memory = data.get("max_memory_mib", DEFAULT_MAX_MEMORY_MIB)
     if isinstance(max_memory, bool) or not isinstance(max_memory, int) or not 0 <= max_memory <= 1 << 30:
         raise AdapterConfigError(f"{origin}: max_memory_mib must be an integer from 0 (no bound) to {1 << 30} "
@@ -217,7 +238,7 @@ def adapter_from_mapping(data: Mapping[str, object], *, base: Path, default_name
         features=_strings(data["features"], "features", origin) if "features" in data else None,
         profile=str(profile) if profile is not None else None, timeout_s=timeout, hello_timeout_s=hello_timeout,
         version=str(version) if version is not None else None,
-        version_cmd=_command(data["version_cmd"], "version_cmd", origin) if "version_cmd" in data else (),
+        version_cmd=version_cmd,
         max_restarts=max_restarts, max_memory_mib=max_memory, waivers=waivers,
         description=str(data.get("description", "")), source=origin,
     )
