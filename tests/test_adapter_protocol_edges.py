@@ -15,7 +15,7 @@ from hsmsim.harness.adapters import MAX_LINE_BYTES, open_verifier
 from hsmsim.harness.config import AdapterConfig, AdapterConfigError, load_adapter
 from hsmsim.harness.model import Actual
 from hsmsim.harness.processes import LINE_HEAD_BYTES, TAIL_BYTES, OutputTail
-from hsmsim.harness.vectors import Corpus, load_corpus
+from hsmsim.harness.vectors import Corpus, load_corpus, materialise
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ("primus::golden::rsa-2048", "primus::golden::rsa-3072", "primus::golden::ec-p256")
@@ -203,3 +203,12 @@ def test_python_here_and_literal_braces_outside_a_oneshot_command_are_taken(tmp_
                     'version_cmd = ["{python}", "--version"]\nenv = {PYTHONPATH = "{here}/lib"}\n')
     config = load_adapter(path)
     assert config.command[2] == '--json={{"a": 1}}' and config.env == {"PYTHONPATH": "{here}/lib"}
+
+
+@pytest.mark.parametrize("key", ["nonesuch.csr", ".csr-none", "../../etc/passwd", ".x/../..", "a/b/../../.."])
+def test_a_file_placeholder_that_matches_nothing_names_a_missing_file_directly_in_the_case_directory(
+        tmp_path, corpus, key):
+    with materialise(corpus.get(GOLDEN[0]), "structural", tmp_path) as inputs:
+        found = inputs.find_file(key)
+        assert found.parent == inputs.dir and found.name.startswith("missing") and not found.exists(), found
+        assert inputs.find_file("attestation.zip").is_file()

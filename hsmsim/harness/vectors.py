@@ -426,7 +426,8 @@ class Inputs:
         ends = sorted(rel for rel in self.files if rel.endswith(key))
         if ends:
             return self.files[ends[0]]
-        return self.dir / f"missing{key if key.startswith('.') else '-' + key.replace('/', '_')}"
+        name = key.replace("/", "_")  # one component: whatever the key, the path names nothing outside dir
+        return self.dir / (f"missing{name}" if name.startswith(".") else f"missing-{name}")
 
     def to_json(self) -> dict[str, object]:
         """The ``inputs`` object of a persistent ``verify`` request."""
