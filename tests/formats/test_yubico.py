@@ -347,6 +347,25 @@ def test_real_yubihsm2_sample_is_accepted_with_its_root(shared_dir):
 
 
 @pytest.mark.shared
+def test_emulated_yubihsm2_chain_serials_take_as_many_octets_as_the_published_ones(shared_dir):
+    def octets(serial: int) -> int:  # the DER INTEGER's content length
+        return serial.bit_length() // 8 + 1
+
+    sample = shared_dir / "interop" / "yubihsm2"
+    real = [x509.load_pem_x509_certificate((sample / name).read_bytes()) for name in (
+        "key_attestation.crt", "device_attestation_20783176.crt", "yubihsm_subca_6742036.crt",
+        "yubihsm2_attest_root.crt")]
+    golden = next(case for case in get_format("yubihsm2").vector_cases(SEED) if case.id.startswith(
+        "yubihsm2::golden::"))
+    files = golden.evidence.files
+    emulated = [*x509.load_pem_x509_certificates(files[golden.evidence.primary]),
+                x509.load_pem_x509_certificate(files["yubihsm2_attest_root.crt"])]
+    assert [c.subject.rfc4514_string().split(" ")[1] for c in emulated] == \
+        [c.subject.rfc4514_string().split(" ")[1] for c in real]  # key, device, sub-CA, root
+    assert [octets(c.serial_number) for c in emulated] == [octets(c.serial_number) for c in real]
+
+
+@pytest.mark.shared
 @pytest.mark.parametrize("primary", ["chain.pem", "key_attestation.crt"])
 def test_real_yubihsm2_layout_is_detected_and_its_csr_found(shared_dir, primary):
     """The real sample's files (chain.pem, key_attestation.crt, csr.pem) are YubiHSM 2 evidence without --format;

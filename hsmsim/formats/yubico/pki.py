@@ -20,8 +20,8 @@ Shapes follow the real certificates in ``shared/interop`` (``purebred/Yubikey_4_
   basicConstraints pathlen 2 / 1, critical keyUsage digitalSignature+keyCertSign+cRLSign, 20-byte
   serials, 2024-12-01 to 9999-12-31. GUESS: the f9 (shaped as the firmware-5.4 one, valid from
   2024-12-01 to 9999-12-31): no f9 of the new PKI is published.
-* **YubiHSM 2**: "Yubico YubiHSM Root CA" (RSA-4096, SKI, critical basicConstraints pathlen 2, critical
-  keyUsage) -> "Yubico YubiHSM <n> Sub-CA" (RSA-2048, serial n, SKI, AKI, pathlen 1, keyUsage) -> the
+* **YubiHSM 2**: "Yubico YubiHSM Root CA" (RSA-4096, a 4-octet serial, SKI, critical basicConstraints pathlen 2,
+  critical keyUsage) -> "Yubico YubiHSM <n> Sub-CA" (RSA-2048, serial n, SKI, AKI, pathlen 1, keyUsage) -> the
   device's "YubiHSM Attestation (<serial>)" (RSA-2048, a random 8-byte serial, firmware 4.1, 4.10, serial
   4.2, SKI, AKI, critical basicConstraints CA pathlen 0, no keyUsage), all valid 2017-01-01 to 2071-10-05.
 """
@@ -203,7 +203,10 @@ def hsm_root(seed: str) -> Issuer:
     key = derive_key(seed, "yubico/yubihsm-root", KeySpec.parse("rsa-4096"))
     subject = cn(HSM_ROOT_CN)
     cert = build_certificate(CertSpec(
-        subject=subject, issuer=subject, public_key=key.public_key(), serial=serial_bytes(seed, "yubico/hsm-root", 4),
+        # four octets in DER with the top bit clear, as the published root's 1CCE92EB (a 4-byte random serial with its
+        # top bit set would take five)
+        subject=subject, issuer=subject, public_key=key.public_key(),
+        serial=serial_bytes(seed, "yubico/hsm-root", 4) >> 1,
         not_before=HSM_NOT_BEFORE, not_after=HSM_NOT_AFTER,
         extensions=(ski(key.public_key()), Ext(x509.BasicConstraints(ca=True, path_length=2), critical=True),
                     Ext(key_usage(*_CA_KU), critical=True))), key)
