@@ -1011,3 +1011,35 @@ def test_application_id_garbage_replaces_the_entry_in_place(cases):
     assert [(tag, der) for tag, der in vector if tag != 709] == [(tag, der) for tag, der in golden if tag != 709]
     assert dict(vector)[709].endswith(b"\x04\x06\x30\x05\x31\x03\x30\x01")
     assert set(case.expected.values()) == {Reason.MALFORMED}
+
+
+@pytest.mark.shared
+def test_emulated_google_ca_certificates_take_as_many_serial_octets_as_the_real_ones(shared_dir):
+    """The legacy root (both issues), Droid CA2 under it, and the 2026 Key Attestation CA1 root with its Droid CA2
+    copy real certificates' names and dates: their serials are as long in DER as the real ones."""
+    def role(cert: x509.Certificate) -> str | None:
+        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        name = str(names[0].value).removesuffix(" EMULATED") if names else ""
+        if cert.subject == cert.issuer and cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER):
+            return "legacy root"  # serialNumber=f92009e853b6b045 (and the emulated one's CN)
+        if name in ("Droid CA2", "Key Attestation CA1"):
+            assert cert.signature_hash_algorithm is not None
+            return f"{name}, {cert.signature_hash_algorithm.name}"  # Droid CA2: sha256 under the legacy root
+        return None
+
+    def octets_by_role(certs: list[x509.Certificate]) -> dict[str, set[int]]:
+        found: dict[str, set[int]] = {}
+        for cert in certs:
+            if (name := role(cert)) is not None:
+                found.setdefault(name, set()).add(cert.serial_number.bit_length() // 8 + 1)
+        return found
+
+    real = [cert for path in sorted((shared_dir / "interop" / "android").rglob("*.pem"))
+            for cert in x509.load_pem_x509_certificates(path.read_bytes())]
+    emulated = [cert for case in get_format("android-key").vector_cases(SEED) if "::golden::" in case.id
+                for data in case.evidence.files.values() if b"-----BEGIN CERTIFICATE-----" in data
+                for cert in x509.load_pem_x509_certificates(data)]
+    emulated += [anchor for case in get_format("android-key").vector_cases(SEED) for anchor in case.anchors]
+    expected = octets_by_role(real)
+    assert set(expected) == {"legacy root", "Droid CA2, sha256", "Droid CA2, sha384", "Key Attestation CA1, sha384"}
+    assert octets_by_role(emulated) == expected
