@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import csr as asn1_csr
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -316,3 +317,27 @@ def test_a_bag_certificate_whose_issuer_does_not_parse_is_malformed(profile: Pro
     verdict = get_format("purebred").verify(Evidence("purebred", files, vector.evidence.primary), trust,
                                             at=vector.at, profile=profile)
     assert verdict.reason is Reason.MALFORMED and "does not parse" in verdict.detail, verdict.summary()
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("golden", "sample"), [
+    (catalogue.ANDROID_REQUEST, "Pixel2"), (catalogue.WINDOWS_REQUEST, "SP2017_1803"),
+    (catalogue.YUBIKEY_REQUEST, "Yubikey_4_3_3")])
+def test_emulated_requests_are_shaped_as_the_real_devices_requests(shared_dir, golden, sample):
+    """Subject attribute types, the attributes in order (an extensionRequest for the subject key identifier first
+    for Android and Windows), the requested extensions and the challengePassword's length, as the real requests."""
+    def shape(der: bytes) -> tuple[object, ...]:
+        info = asn1_csr.CertificationRequest.load(der)["certification_request_info"]
+        subject = [(a["type"].dotted, a["value"].name) for rdn in info["subject"].chosen for a in rdn]
+        attributes = {a["type"].dotted: a["values"] for a in info["attributes"]}
+        request = x509.load_der_x509_csr(der)
+        requested = [(e.oid.dotted_string, e.critical) for e in request.extensions]
+        if requested:
+            ski = request.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+            assert ski == x509.SubjectKeyIdentifier.from_public_key(request.public_key())
+        password = attributes["1.2.840.113549.1.9.7"][0].native
+        return subject[0], subject[1][0], list(attributes), requested, len(password), password[8]
+
+    case = next(c for c in get_format("purebred").vector_cases(SEED) if c.id == catalogue.golden_id(golden))
+    real = (shared_dir / "interop" / "purebred" / sample / "2_device_scep_request.bin").read_bytes()
+    assert shape(case.evidence.files[case.evidence.primary]) == shape(real)

@@ -321,17 +321,17 @@ def mutations() -> list[Mutation]:
     add("attribute::android-and-yubikey", "AttributeCount", count, "an Android and a YubiKey attribute about the "
         "same key", "csr.attributes", "/attributes", _second_kind, invalid(Reason.ATTR_CONFLICT))
     add("attribute::two-values", "AttributeCount", count, "the Android attribute with its value twice",
-        "csr.attributes", "/attributes/1/values", _evidence_values([EVIDENCE, EVIDENCE]), invalid(Reason.ATTR_CONFLICT))
+        "csr.attributes", "/attributes/2/values", _evidence_values([EVIDENCE, EVIDENCE]), invalid(Reason.ATTR_CONFLICT))
     add("attribute::no-value", "AttributeCount", count, "the Android attribute with an empty value set",
-        "csr.attributes", "/attributes/1/values", _evidence_values([]), invalid(Reason.MALFORMED))
+        "csr.attributes", "/attributes/2/values", _evidence_values([]), invalid(Reason.MALFORMED))
     add("attribute::unknown-kind", "UnknownKind", _note("EXTENSIBILITY", high, "an attribute under the Purebred "
         "arc that names no known evidence kind", "skipping it would enroll on evidence nobody checked"),
-        "the evidence under 1.3.6.1.4.1.37623.26.9", "csr.attributes", "/attributes/1/type",
+        "the evidence under 1.3.6.1.4.1.37623.26.9", "csr.attributes", "/attributes/2/type",
         _attributes(lambda b, attrs: [(f"{PUREBRED_ARC}.9" if oid == b.kind.oid else oid, v) for oid, v in attrs]),
         invalid(Reason.UNSUPPORTED))
     add("attribute::challenge-password-absent", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of "
         "the request", "a verifier that rejects it is too strict"), "no SCEP challengePassword",
-        "csr.attributes", "/attributes/0", _attributes(lambda b, attrs: [a for a in attrs if a[0] !=
+        "csr.attributes", "/attributes/1", _attributes(lambda b, attrs: [a for a in attrs if a[0] !=
                                                                          CHALLENGE_PASSWORD]), valid())
     add("request::pem-armoured", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of the request",
         "a verifier that rejects it is too strict"), "the request PEM-armoured", "file.encode", "/",
@@ -340,15 +340,15 @@ def mutations() -> list[Mutation]:
     wrapping = _note("STRUCTURE", med, "the attribute value is not wrapped the way the real requests wrap it",
                      "a verifier tolerant of either wrapping reads a value no Purebred client sends")
     add("wrap::android-bare-content-info", "Wrapping", wrapping, "the Android ContentInfo not wrapped in an OCTET "
-        "STRING", "asn1.unwrap", "/attributes/1/values/0", _set(wrapper=lambda c: c), invalid(Reason.MALFORMED))
+        "STRING", "asn1.unwrap", "/attributes/2/values/0", _set(wrapper=lambda c: c), invalid(Reason.MALFORMED))
     add("wrap::yubikey-octet-wrapped", "Wrapping", wrapping, "the YubiKey ContentInfo wrapped in an OCTET STRING",
         "asn1.wrap", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, c)), invalid(Reason.MALFORMED),
         golden=YUBIKEY_REQUEST)
     add("wrap::android-octet-trailing", "Wrapping", wrapping, "two bytes after the ContentInfo inside the OCTET "
-        "STRING", "asn1.append", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, c + b"\x05\x00")),
+        "STRING", "asn1.append", "/attributes/2/values/0", _set(wrapper=lambda c: der_tlv(0x04, c + b"\x05\x00")),
         invalid(Reason.MALFORMED))
     add("wrap::android-octet-double", "Wrapping", wrapping, "the OCTET STRING wrapped in a second OCTET STRING",
-        "asn1.wrap", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, der_tlv(0x04, c))),
+        "asn1.wrap", "/attributes/2/values/0", _set(wrapper=lambda c: der_tlv(0x04, der_tlv(0x04, c))),
         invalid(Reason.MALFORMED))
 
     bag = _note("STRUCTURE", med, "the ContentInfo is not a certs-only SignedData holding the chain",
@@ -359,7 +359,7 @@ def mutations() -> list[Mutation]:
         "nothing is attested"), "certificates removed", "cms.certificates", "/certificates", _certs(lambda c: []),
         invalid(Reason.MISSING_INPUT))
     add("cms::truncated", "ContentShape", bag, "the SignedData cut in half inside its OCTET STRING", "bytes.truncate",
-        "/attributes/1/values/0", lambda b: _set(content=b.content_info()[: len(b.content_info()) // 2])(b),
+        "/attributes/2/values/0", lambda b: _set(content=b.content_info()[: len(b.content_info()) // 2])(b),
         invalid(Reason.MALFORMED))
     extra = _note("STRUCTURE", low, "a SignedData that is not certs-only",
                   "strict refuses content a certs-only bag never carries")
@@ -378,7 +378,7 @@ def mutations() -> list[Mutation]:
     binding = _note("BINDING", crit, "the evidence, the request and the target certificate do not concern one key",
                     "a CA certifies a key no evidence vouches for")
     add("binding::android-other-key", "EvidenceOtherKey", binding, "the Android chain of another key of the device",
-        "evidence.replace", "/attributes/1", _other_key, invalid(Reason.KEY_MISMATCH))
+        "evidence.replace", "/attributes/2", _other_key, invalid(Reason.KEY_MISMATCH))
     add("binding::yubikey-other-key", "EvidenceOtherKey", binding, "the YubiKey attestation of another key",
         "evidence.replace", "/attributes/1", _other_key, invalid(Reason.KEY_MISMATCH), golden=YUBIKEY_REQUEST)
     add("binding::request-of-other-key", "EvidenceOtherKey", binding, "the request and target of another key carry "
@@ -421,7 +421,7 @@ def mutations() -> list[Mutation]:
     chain = _note("INNER", high, "the inner evidence's own format rejects it",
                   "a Purebred verifier that only unwraps enrolls any device")
     add("inner::android-foreign-root", "InnerChain", chain, "the Android chain under another manufacturer PKI",
-        "evidence.replace", "/attributes/1", _foreign_root, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+        "evidence.replace", "/attributes/2", _foreign_root, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
     add("inner::yubikey-foreign-root", "InnerChain", chain, "the f9 certificate issued by another root of the same "
         "name (another f9 key), the slot certificate re-signed by it", "cert.replace", "/certificates/0",
         _yubikey_foreign_root, invalid(Reason.CERT_SIGNATURE_INVALID),
@@ -448,10 +448,10 @@ def mutations() -> list[Mutation]:
         "pre-enrollment does): a SET OF has no order", "cms.certificates", "/certificates",
         _certs(lambda c: c[::-1]), valid())
     add("wrap::windows-octet-wrapped", "Wrapping", wrapping, "the CMC ContentInfo wrapped in an OCTET STRING",
-        "asn1.wrap", "/attributes/1/values/0", _set(wrapper=lambda c: der_tlv(0x04, c)),
+        "asn1.wrap", "/attributes/2/values/0", _set(wrapper=lambda c: der_tlv(0x04, c)),
         invalid(Reason.MALFORMED), golden=WINDOWS_REQUEST)
     add("binding::windows-other-key", "EvidenceOtherKey", binding, "the CMC request of another key",
-        "evidence.replace", "/attributes/1", _other_key, invalid(Reason.KEY_MISMATCH), golden=WINDOWS_REQUEST)
+        "evidence.replace", "/attributes/2", _other_key, invalid(Reason.KEY_MISMATCH), golden=WINDOWS_REQUEST)
     add("binding::windows-target-other-key", "TargetOtherKey", binding, "a target certificate for another key",
         "file.replace", "<label>_target.der", _target_of_other_key, invalid(Reason.KEY_MISMATCH),
         golden=WINDOWS_REQUEST)

@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
-from hsmsim.keystore.base import PrivateKey
+from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.pki.signing import sign
 
 PUREBRED_ARC = "1.3.6.1.4.1.37623.26"
@@ -33,6 +34,7 @@ ID_DATA = "1.2.840.113549.1.7.1"
 ID_CCT_PKI_DATA = "1.3.6.1.5.5.7.12.2"
 """eContentType of a CMC Full PKI Request (RFC 5272)."""
 CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7"
+EXTENSION_REQUEST = "1.2.840.113549.1.9.14"
 ANDROID_KEY_DESCRIPTION = "1.3.6.1.4.1.11129.2.1.17"
 OCTET_STRING, SEQUENCE = 0x04, 0x30
 
@@ -47,11 +49,17 @@ class Kind:
     octet_wrapped: bool
     certs_only: bool
     """The ContentInfo is a certs-only SignedData (else the inner format reads it whole)."""
+    requests_key_identifier: bool
+    """The request asks for a subject key identifier (an extensionRequest before the challengePassword), as the
+    real Android and Windows requests do and the YubiKey ones do not."""
 
 
-ANDROID = Kind("android", f"{PUREBRED_ARC}.2", "android-key", octet_wrapped=True, certs_only=True)
-WINDOWS = Kind("windows", f"{PUREBRED_ARC}.3", "ms-kast", octet_wrapped=False, certs_only=False)
-YUBIKEY = Kind("yubikey", f"{PUREBRED_ARC}.4", "yubico-piv", octet_wrapped=False, certs_only=True)
+ANDROID = Kind("android", f"{PUREBRED_ARC}.2", "android-key", octet_wrapped=True, certs_only=True,
+               requests_key_identifier=True)
+WINDOWS = Kind("windows", f"{PUREBRED_ARC}.3", "ms-kast", octet_wrapped=False, certs_only=False,
+               requests_key_identifier=True)
+YUBIKEY = Kind("yubikey", f"{PUREBRED_ARC}.4", "yubico-piv", octet_wrapped=False, certs_only=True,
+               requests_key_identifier=False)
 KINDS = {kind.name: kind for kind in (ANDROID, WINDOWS, YUBIKEY)}
 KINDS_BY_OID = {kind.oid: kind for kind in KINDS.values()}
 
@@ -215,6 +223,14 @@ class RequestDraft:
         info = der_sequence(der_tlv(0x02, b"\x00"), self.subject.public_bytes(), self.spki, der_tlv(0xA0, attrs))
         algorithm, signature = sign(self.signer, info)
         return der_sequence(info, algorithm, der_tlv(0x03, b"\x00" + signature))
+
+
+def key_identifier_request(public_key: PublicKey) -> bytes:
+    """The extensionRequest value asking for the key's subject key identifier (SHA-1 of its subjectPublicKey,
+    not critical), as the real requests carry it."""
+    digest = x509.SubjectKeyIdentifier.from_public_key(public_key).digest
+    return der_sequence(der_sequence(der_oid(ExtensionOID.SUBJECT_KEY_IDENTIFIER.dotted_string),
+                                     der_tlv(OCTET_STRING, der_tlv(OCTET_STRING, digest))))
 
 
 def printable(text: str) -> bytes:

@@ -1,15 +1,18 @@
 """The Purebred generator: hsmsim's own evidence of the request's key, made by its format through the
 registry, carried the way the real Purebred requests carry it.
 
-Files: ``<label>_request.bin`` (the DER PKCS#10 with a SCEP challengePassword and the evidence attribute;
+Files: ``<label>_request.bin`` (the DER PKCS#10 with, for Android and Windows, an extensionRequest for the subject
+key identifier, then a SCEP challengePassword and the evidence attribute, as the real requests;
 ``<label>_attestation.bin`` for an Android or Windows pre-enrollment container), ``<label>_target.der`` (the
-certificate issued for the key: self-signed, as the real pre-enrollment targets are), the relying party's
+certificate issued for the key: self-signed, as the real pre-enrollment targets are; a real SCEP request's is
+issued by the Purebred CA, not emulated), the relying party's
 ``<label>.challenge`` for Android (for Windows the emulated CA's ``<label>.ca-exchange.p8``), and
 ``purebred_roots.pem`` (the inner format's root).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -24,18 +27,20 @@ from hsmsim.formats import get_format
 from hsmsim.formats.purebred.envelope import (
     ANDROID,
     CHALLENGE_PASSWORD,
+    EXTENSION_REQUEST,
     KINDS,
     WINDOWS,
     YUBIKEY,
     Kind,
     RequestDraft,
     certs_only,
+    key_identifier_request,
     printable,
     wrap,
 )
 from hsmsim.formats.purebred.verify import FORMAT, PREENROLL_SUFFIX, REQUEST_SUFFIX, SIBLING_SUFFIXES, request_der
 from hsmsim.model.evidence import Evidence, safe_file_stem
-from hsmsim.pki.builder import UTF8, CertSpec, build_certificate, name
+from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, build_certificate, name
 from hsmsim.pki.seed import derive_serial, drbg
 
 ROOTS_FILE = "purebred_roots.pem"
@@ -106,21 +111,34 @@ def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
 
 
 def challenge_password(request: AttestationRequest) -> str:
-    """The SCEP one-time password the device puts in its request, derived from the seed and label."""
-    return drbg(request.device.seed, f"purebred/otp/{request.key.label}").read(12).hex().upper()
+    """The SCEP one-time password the device puts in its request, shaped as the real ones (an eight-digit number,
+    a colon and 256 bytes in base64: 353 characters), derived from the seed and label."""
+    stream = drbg(request.device.seed, f"purebred/otp/{request.key.label}")
+    number = int.from_bytes(stream.read(8), "big") % 10**8
+    return f"{number:08d}:{base64.b64encode(stream.read(256)).decode()}"
+
+
+def request_subject(request: AttestationRequest) -> x509.Name:
+    """The request's subject as the real devices write it: ``C=US, CN=<device identifier>`` (PrintableStrings),
+    the identifier 40 hex digits derived from the seed and label."""
+    identifier = drbg(request.device.seed, f"purebred/subject/{request.key.label}").read(20).hex()
+    return name(("C", "US", PRINTABLE), ("CN", identifier, PRINTABLE))
 
 
 def draft(request: AttestationRequest, kind: Kind, content: bytes) -> RequestDraft:
-    """The request for the request's key: challengePassword, then the kind's attribute wrapping ``content``."""
+    """The request for the request's key: for Android and Windows an extensionRequest for its subject key
+    identifier, then the challengePassword and the kind's attribute wrapping ``content``."""
     if request.key.public_key is None or request.key_signer is None:
         raise UnsupportedKeyError("a Purebred request needs an asymmetric key the store can sign with")
-    return RequestDraft(name(("CN", request.key.label, UTF8)), spki_der(request.key.public_key), request.key_signer,
-                        [(CHALLENGE_PASSWORD, [printable(challenge_password(request))]),
-                         (kind.oid, [wrap(kind, content)])])
+    attributes = [(EXTENSION_REQUEST, [key_identifier_request(request.key.public_key)])] \
+        if kind.requests_key_identifier else []
+    attributes += [(CHALLENGE_PASSWORD, [printable(challenge_password(request))]), (kind.oid, [wrap(kind, content)])]
+    return RequestDraft(request_subject(request), spki_der(request.key.public_key), request.key_signer, attributes)
 
 
 def target_certificate(request: AttestationRequest) -> bytes:
-    """The certificate issued for the key, self-signed by it (as the real pre-enrollment targets are)."""
+    """The certificate issued for the key, self-signed by it, as the real pre-enrollment targets are (a real SCEP
+    request's target is issued by the Purebred CA, which hsmsim does not emulate)."""
     assert request.key.public_key is not None and request.key_signer is not None
     subject = name(("CN", request.key.label, UTF8))
     spec = CertSpec(subject, subject, request.key.public_key,
