@@ -4,8 +4,10 @@
   ECDSA P-256 like the draft's sample data (``O=ietf-rats, OU=pkix-key-attestation``), the AK with
   keyUsage digitalSignature and EKU ``id-kp-attestationKey``. Every certificate carries an authority key
   identifier after its SKI, the root's equal to its SKI, as the samples' ``ca.crt``, ``int.crt``, ``ak.crt``.
-* TcgAttestCertify: ``test-rootCA EMULATED`` -> the TPM's AK, shaped like the draft's sample
-  (``O=ietf-lamps, OU=ietf-lamps-csr``), the AK with EKU ``tcg-kp-AIKCertificate`` (2.23.133.8.3).
+* TcgAttestCertify: ``test-rootCA EMULATED`` -> the TPM's AK, named as in the draft's sample
+  (``O=ietf-lamps, OU=ietf-lamps-csr``), the AK with EKU ``tcg-kp-AIKCertificate`` (2.23.133.8.3). Only named so:
+  the sample's AK is RSA-2048 with an issuer-and-serial AKI and a non-critical keyUsage, under a v1 root without
+  extensions, where hsmsim's CAs are this module's usual P-256 profile (a draft's test data, not a device's).
 """
 
 from __future__ import annotations
