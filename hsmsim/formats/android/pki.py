@@ -23,8 +23,8 @@ device's seed: a verifier recognises the root by its key (``verify.EMULATED_SOFT
 
 Names, key types, signature algorithms, extension order and criticality follow the real certificates
 (``shared/interop/android``: caiman and akita under the legacy root, tegu under the 2026 root); the RKP
-attestation certificate (30 days) and Droid CA3 (70 days) are re-issued per period from the same keys, so
-evidence can be made for any time. Droid CA3's keyUsage is keyCertSign alone (``03 02 02 04``), as on every
+attestation certificate (30 days; the real ones run 9 to 29 days, what is left of the provisioned key's life) and
+Droid CA3 (70 days) are re-issued per period from the same keys, so evidence can be made for any time. Droid CA3's keyUsage is keyCertSign alone (``03 02 02 04``), as on every
 real chain. Under the 2026 root, as there, Droid CA2 carries a CRL distribution point (Google's real URL for
 the root's CRL, :data:`CA2_2026_CRL`) and Droid CA3 an AIA caIssuers and a CRL distribution point in a Google
 Cloud Private CA bucket (real-looking: the bucket's id derives from the seed, so it resolves nowhere). No
