@@ -485,3 +485,15 @@ def test_cli_refuses_an_empty_statements_parameter(tmp_path: Path) -> None:
     assert made.returncode == 2 and len(made.stderr.splitlines()) == 1, made.stderr
     assert made.stderr.startswith("hsmsim: error: parameter statements must be one or more statement names from ")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.shared
+def test_emulated_evidence_certificates_take_as_many_serial_octets_as_the_drafts_samples(shared_dir: Path) -> None:
+    sample = shared_dir / "interop" / "ietf-pkix-evidence"
+    real = [x509.load_pem_x509_certificate((sample / name).read_bytes()) for name in ("ak.crt", "int.crt", "ca.crt")]
+    identity = catalogue.seeded_kit("hsmsim-vectors-v1").identity
+    emulated = [*identity.chain, identity.root]
+    assert [c.subject.rfc4514_string().split(",")[0].split(" ")[0] for c in emulated] == [
+        "CN=attestation-key", "CN=IntCA", "CN=RootCA"]
+    assert [c.serial_number.bit_length() // 8 + 1 for c in emulated] == \
+        [c.serial_number.bit_length() // 8 + 1 for c in real] == [20, 20, 20]
