@@ -22,13 +22,13 @@ attestation key for every device, so the emulated ones are derived from :data:`S
 device's seed: a verifier recognises the root by its key (``verify.EMULATED_SOFTWARE_ROOT_SPKI_SHA256``).
 
 Names, key types, signature algorithms, extension order and criticality follow the real certificates
-(``shared/interop/android``: caiman and akita under the legacy root, tegu under the 2026 root); the RKP
-attestation certificate (30 days; the real ones run 9 to 29 days, what is left of the provisioned key's life) and
-Droid CA3 (70 days) are re-issued per period from the same keys, so evidence can be made for any time. Droid CA3's keyUsage is keyCertSign alone (``03 02 02 04``), as on every
-real chain. Under the 2026 root, as there, Droid CA2 carries a CRL distribution point (Google's real URL for
-the root's CRL, :data:`CA2_2026_CRL`) and Droid CA3 an AIA caIssuers and a CRL distribution point in a Google
-Cloud Private CA bucket (real-looking: the bucket's id derives from the seed, so it resolves nowhere). No
-verifier fetches them; Android revokes through the attestation status list.
+(``shared/interop/android``: caiman and akita under the legacy root, tegu under the 2026 root); the RKP attestation
+certificate (30 days; the real ones run 9 to 29 days, what is left of the provisioned key's life) and Droid CA3 (70
+days) are re-issued per period from the same keys, so evidence can be made for any time. Droid CA3's keyUsage is
+keyCertSign alone (``03 02 02 04``), as on every real chain. Under the 2026 root, as there, Droid CA2 carries a CRL
+distribution point (Google's real URL for the root's CRL, :data:`CA2_2026_CRL`) and Droid CA3 an AIA caIssuers and
+a CRL distribution point in a Google Cloud Private CA bucket (real-looking: the bucket's id derives from the seed,
+so it resolves nowhere). No verifier fetches them; Android revokes through the attestation status list.
 """
 
 from __future__ import annotations
