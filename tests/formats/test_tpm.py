@@ -908,3 +908,36 @@ def test_pubarea_trailing_bytes_certifies_the_name_of_the_bytes_sent(cases):
     attested = TpmsAttest.unmarshal(statement["certInfo"]).attested
     assert attested.name == pub_area[2:4] + hashlib.sha256(pub_area).digest()
     assert pub_area == _att_stmt(cases["webauthn::golden::ec-p256"])["pubArea"] + b"\x00"
+
+
+def _certificates_in(data: bytes) -> list[x509.Certificate]:
+    """Every DER certificate found in ``data`` (a CMC request nests them deeply), by scanning for SEQUENCEs."""
+    found, at = [], 0
+    while (at := data.find(b"\x30\x82", at)) >= 0:
+        end = at + 4 + int.from_bytes(data[at + 2:at + 4], "big")
+        try:
+            found.append(x509.load_der_x509_certificate(data[at:end]))
+            at = end
+        except ValueError:
+            at += 1
+    return found
+
+
+@pytest.mark.shared
+def test_the_rsa_profiles_cas_are_shaped_as_microsofts_tpm_root_and_aik_ca(shared_dir):
+    """Subject attribute types, extensions in order with their criticality, and serial lengths of Microsoft TPM Root
+    Certificate Authority 2014 and the AIK CA a Surface Pro sent (Purebred)."""
+    def shape(cert: x509.Certificate) -> tuple[object, ...]:
+        tbs = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]
+        return ([(a["type"].dotted, a["value"].name) for rdn in tbs["subject"].chosen for a in rdn],
+                [(e["extn_id"].dotted, e["critical"].native) for e in tbs["extensions"]],
+                cert.serial_number.bit_length() // 8 + 1)
+
+    sent = (shared_dir / "interop" / "purebred" / "SP4_1709" / "1_device_preenroll_attestation.bin").read_bytes()
+    aik_ca, root = _certificates_in(sent)
+    assert "EUS-IFX-KeyId" in aik_ca.subject.rfc4514_string() and root.subject == root.issuer
+    pki = tpm_pki(SEED, "rsa")
+    assert shape(pki.root) == shape(root)
+    assert shape(pki.intermediate) == shape(aik_ca)
+    assert pki.root.extensions.get_extension_for_class(x509.KeyUsage).value == \
+        root.extensions.get_extension_for_class(x509.KeyUsage).value

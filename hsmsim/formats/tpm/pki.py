@@ -23,7 +23,10 @@ certificate sha256WithRSAEncryption), as the Windows AIK hierarchy the ms-kast a
 chains end in: Microsoft TPM Root Certificate Authority 2014 is RSA-4096 and self-signs
 sha256WithRSAEncryption; the AIK CAs it issues (``EUS-IFX-KeyId-…``, ``EUS-NTC-KEYID-…``, bundled in
 the Purebred Surface Pro requests) are RSA-2048, signed sha256WithRSAEncryption; the intermediate carries
-their extensions (:func:`aik_ca_extensions`) in every profile. Most RSA EK roots
+their extensions (:func:`aik_ca_extensions`) in every profile. In the ``rsa`` profile the CAs are also named and
+numbered as those: the root ``C, ST, L, O, CN`` and the intermediate a lone ``CN``, all PrintableStrings, with
+16- and 19-octet serials, and the root carries Microsoft's extensions in its order (keyUsage digitalSignature,
+keyCertSign, cRLSign, not critical; basicConstraints; SKI; CA version 0). Most RSA EK roots
 are RSA-2048 (Infineon, Nuvoton, STMicro, AMD), Infineon OPTIGA RSA Root CA RSA-4096. ``ecdsa-p384``
 keeps the keys and root hsmsim emitted before: P-384 CAs signing ecdsa-with-SHA384, as the P-384 EK roots
 do (GlobalSign Trusted Platform Module ECC Root CA, STM TPM ECC Root CA 01, Infineon OPTIGA ECC Root
@@ -45,7 +48,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ObjectIdentifie
 from hsmsim.encoding import der_oid, der_sequence, der_tlv
 from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey, PublicKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
-from hsmsim.pki.seed import derive_key, derive_serial
+from hsmsim.pki.seed import derive_key, derive_serial, drbg
 
 TPM_MANUFACTURER = ObjectIdentifier("2.23.133.2.1")
 TPM_MODEL = ObjectIdentifier("2.23.133.2.2")
@@ -132,6 +135,22 @@ def tpm_san(model: TpmModel, permanent_id: str | None = None) -> x509.SubjectAlt
 
 def _ca_name(cn: str) -> x509.Name:
     return name(("C", "CH", PRINTABLE), ("O", "hsmsim", UTF8), ("OU", "Emulated TPM", UTF8), ("CN", cn, UTF8))
+
+
+MS_CA_VERSION = ObjectIdentifier("1.3.6.1.4.1.311.21.1")
+"""Microsoft's CA version extension (an INTEGER: 0 for a CA's first key), which its TPM root carries."""
+WINDOWS_ROOT_NAME = name(("C", "CH", PRINTABLE), ("ST", "Zurich", PRINTABLE), ("L", "Zurich", PRINTABLE),
+                         ("O", "hsmsim", PRINTABLE), ("CN", ROOT_CN, PRINTABLE))
+"""The ``rsa`` profile's root, named as Microsoft TPM Root Certificate Authority 2014 is: C, ST, L, O and CN, all
+PrintableStrings (the values hsmsim's)."""
+WINDOWS_INTERMEDIATE_NAME = name(("CN", INTERMEDIATE_CN, PRINTABLE))
+"""The ``rsa`` profile's intermediate, named as Microsoft's AIK CAs (``EUS-IFX-KeyId-…``) are: one PrintableString
+CN."""
+
+
+def _windows_serial(seed: str, role: str, octets: int) -> int:
+    """A serial of ``octets`` DER octets, its top bit clear, as Microsoft's TPM root (16) and AIK CAs (19)."""
+    return int.from_bytes(drbg(seed, f"{role}/serial").read(octets), "big") >> 1 | 1 << (8 * octets - 8)
 
 
 def authority_key_identifier(issuer_key: PublicKey) -> Ext:
@@ -237,19 +256,29 @@ def tpm_pki(seed: str, profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> TpmPki:
 @functools.lru_cache(maxsize=16)
 def _tpm_pki(seed: str, algorithms: CaAlgorithms) -> TpmPki:
     root_key = derive_key(seed, "tpm/root", KeySpec.parse(algorithms.root_key_spec))
-    root_name = _ca_name(ROOT_CN)
+    ski = Ext(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()))
+    root_extensions: tuple[Ext, ...]
+    if algorithms == _PROFILES["rsa"]:  # shaped as Microsoft TPM Root Certificate Authority 2014 and its AIK CAs
+        root_name, intermediate_name = WINDOWS_ROOT_NAME, WINDOWS_INTERMEDIATE_NAME
+        root_serial, intermediate_serial = _windows_serial(seed, "tpm/root", 16), _windows_serial(
+            seed, "tpm/intermediate", 19)
+        root_extensions = (Ext(key_usage("digital_signature", "key_cert_sign", "crl_sign")),
+                           Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True), ski,
+                           Ext(x509.UnrecognizedExtension(MS_CA_VERSION, der_tlv(0x02, b"\x00"))))
+    else:
+        root_name, intermediate_name = _ca_name(ROOT_CN), _ca_name(INTERMEDIATE_CN)
+        root_serial, intermediate_serial = derive_serial(seed, "tpm/root"), derive_serial(seed, "tpm/intermediate")
+        root_extensions = (Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True),
+                           Ext(key_usage("key_cert_sign", "crl_sign"), critical=True), ski)
     root = build_certificate(CertSpec(
         subject=root_name, issuer=root_name, public_key=root_key.public_key(),
-        serial=derive_serial(seed, "tpm/root"), not_before=ROOT_NOT_BEFORE, not_after=ROOT_NOT_BEFORE + ROOT_LIFETIME,
-        extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True),
-                    Ext(key_usage("key_cert_sign", "crl_sign"), critical=True),
-                    Ext(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()))),
-        hash_name=algorithms.hash_name,
+        serial=root_serial, not_before=ROOT_NOT_BEFORE, not_after=ROOT_NOT_BEFORE + ROOT_LIFETIME,
+        extensions=root_extensions, hash_name=algorithms.hash_name,
     ), root_key)
     intermediate_key = derive_key(seed, "tpm/intermediate", KeySpec.parse(algorithms.intermediate_key_spec))
     intermediate = build_certificate(CertSpec(
-        subject=_ca_name(INTERMEDIATE_CN), issuer=root_name, public_key=intermediate_key.public_key(),
-        serial=derive_serial(seed, "tpm/intermediate"), not_before=ROOT_NOT_BEFORE + timedelta(days=1),
+        subject=intermediate_name, issuer=root_name, public_key=intermediate_key.public_key(),
+        serial=intermediate_serial, not_before=ROOT_NOT_BEFORE + timedelta(days=1),
         not_after=ROOT_NOT_BEFORE + ROOT_LIFETIME - timedelta(days=1),
         extensions=aik_ca_extensions(intermediate_key.public_key(), root_key.public_key(), ROOT_CN),
         hash_name=algorithms.hash_name,
