@@ -787,6 +787,24 @@ def test_the_strongbox_version_is_an_option(android, android_hsm, trust):
     assert android.verify(evidence, trust, at=ATTEST_TIME).accepted
 
 
+@pytest.mark.shared
+def test_the_key_description_first_is_an_option_ordered_as_caimans_leaf(shared_dir, android, android_hsm, trust):
+    def order(cert: x509.Certificate) -> list[tuple[str, bool]]:
+        return [(ext.oid.dotted_string, ext.critical) for ext in cert.extensions]
+
+    caiman = x509.load_pem_x509_certificates(
+        (shared_dir / "interop" / "android" / "caiman" / "sdk36" / "TEE_EC_RKP.pem").read_bytes())[0]
+    akita = x509.load_pem_x509_certificates(
+        (shared_dir / "interop" / "android" / "akita" / "sdk34" / "TEE_EC_NONE.pem").read_bytes())[0]
+    leaves = {}
+    for first in (False, True):
+        evidence = android_hsm.attest("key-ec-p384", "android-key", {
+            "attest_time": ATTEST_TIME, "options": AndroidOptions(key_description_first=first)})
+        assert android.verify(evidence, trust, at=ATTEST_TIME).accepted
+        leaves[first] = x509.load_pem_x509_certificates(evidence.files[evidence.primary])[0]
+    assert order(leaves[True]) == order(caiman) != order(akita) == order(leaves[False])
+
+
 def test_hsm_key_facts_reach_the_description(android, android_hsm, trust):
     at = ATTEST_TIME
     imported = android_hsm.attest("imported", "android-key", {"attest_time": at})

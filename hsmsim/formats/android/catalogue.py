@@ -208,6 +208,7 @@ class Workbench:
     description_der: bytes | None = None
     omit_description: bool = False
     critical: bool = False
+    description_first: bool = False
     leaf_not_before: datetime | None = None
     status: bytes | None = None
     extra_below: x509.Certificate | None = None
@@ -257,6 +258,7 @@ class Workbench:
         self.leaf = attestation_leaf(
             self.public_key, None if self.omit_description else self.der(), self.identity,
             factory=self.golden.shape is ChainShape.FACTORY, critical=self.critical,
+            description_first=self.description_first,
             **({"not_before": self.leaf_not_before} if self.leaf_not_before else {}),
             **({"not_after": SOFTWARE_LEAF_NOT_AFTER} if self.golden.level is SOFTWARE else {}))
 
@@ -890,6 +892,11 @@ def mutations() -> list[Mutation]:
               "and every RKP golden do", "none: a verifier comparing root bytes rejects it"),
         "root replaced by its older issue", "cert.replace", "chain[-1]", _older_root_reissue, valid(), resign=False,
         golden="tee-factory-ec-p256")
+    add("variant::key-description-first", "ExtensionOrder",
+        _note("BASIC", Severity.INFO, "the KeyDescription written before the leaf's keyUsage, as caiman (sdk 36) "
+              "writes it", "none: a verifier that finds the extension by its OID accepts it"),
+        "leaf issued with the KeyDescription first, re-signed", "cert.reorder", "chain[0]/extensions",
+        _set(description_first=True), valid(), resign=True)
     add("variant::id-attestation", "DeviceIdAttestation",
         _note("BASIC", Severity.INFO, "device ID attestation: serial, IMEI and second IMEI in hardwareEnforced",
               "none: a correct verifier accepts it"),

@@ -224,7 +224,7 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
     description = key_description(seed=request.device.seed, serial=request.device.serial, public_key=public_key,
                                   facts=facts, challenge=challenge, level=level, version=version, options=options)
     leaf = attestation_leaf(public_key, encode_key_description(description), identity,
-                            factory=shape is ChainShape.FACTORY)
+                            factory=shape is ChainShape.FACTORY, description_first=options.key_description_first)
     pem = chain_pem([leaf, *above_leaf(identity, shape)])
     stem = safe_file_stem(key.label)
     files = evidence_files(stem, pem, challenge)

@@ -21,6 +21,9 @@ class AndroidOptions:
     strongbox_attestation_version: int = 300
     """KeyMint 3 in StrongBox, as every real StrongBox chain (akita sdk34, caiman and tegu sdk36, whose TEEs say
     400): no moduleHash [724], which KeyMint 4 added."""
+    key_description_first: bool = False
+    """Write the KeyDescription before the leaf's keyUsage, as caiman (sdk 36) does; akita and tegu write keyUsage
+    first (RKP chains only: factory leaves keep Keymaster 4's order)."""
     os_version: int = 160000
     os_patch_level: int = 20251105
     """``yyyyMMdd``: osPatchLevel carries ``yyyyMM``; vendor and boot patch levels the full date."""

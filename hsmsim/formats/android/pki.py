@@ -376,20 +376,20 @@ def android_identity(seed: str, serial: str, level: SecurityLevel, shape: ChainS
 
 def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: bytes | None,
                      identity: AttestationIdentity, *, factory: bool = False, critical: bool = False,
-                     not_before: datetime = LEAF_NOT_BEFORE, not_after: datetime = LEAF_NOT_AFTER
-                     ) -> x509.Certificate:
+                     description_first: bool = False, not_before: datetime = LEAF_NOT_BEFORE,
+                     not_after: datetime = LEAF_NOT_AFTER) -> x509.Certificate:
     """The ``CN=Android Keystore Key`` certificate of an attested key, signed by the attestation key.
 
     Serial 1, valid 1970-01-01 to 2048-01-01 (KeyMint's defaults; keystore's software Keymaster writes
-    :data:`SOFTWARE_LEAF_NOT_AFTER`). RKP devices write a critical
-    digitalSignature keyUsage then the KeyDescription; factory Keymaster 4 devices a non-critical keyUsage,
-    the KeyDescription and an authority key identifier, with a UTF8String CN. ``key_description`` None
-    leaves the extension out (a certificate no KeyMint writes).
+    :data:`SOFTWARE_LEAF_NOT_AFTER`). RKP devices write a critical digitalSignature keyUsage then the
+    KeyDescription (akita, tegu), or with ``description_first`` the KeyDescription first (caiman); factory
+    Keymaster 4 devices a non-critical keyUsage, the KeyDescription and an authority key identifier, with a
+    UTF8String CN. ``key_description`` None leaves the extension out (a certificate no KeyMint writes).
     """
     extensions: list[tuple[x509.ExtensionType, bool]] = [(key_usage("digital_signature"), not factory)]
     if key_description is not None:
-        extensions.append((x509.UnrecognizedExtension(ObjectIdentifier(OID_KEY_DESCRIPTION), key_description),
-                           critical))
+        extensions.insert(0 if description_first and not factory else 1, (
+            x509.UnrecognizedExtension(ObjectIdentifier(OID_KEY_DESCRIPTION), key_description), critical))
     if factory:
         extensions.append((x509.AuthorityKeyIdentifier.from_issuer_public_key(
             identity.key.public_key()), False))
