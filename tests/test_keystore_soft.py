@@ -230,3 +230,16 @@ def test_keys_read_back_are_listed_in_creation_order(tmp_path):
     for n, label in enumerate(labels):
         store.generate(KeySpec.parse("ec-p256"), label, created=datetime(2025, 1, 1 + n, tzinfo=UTC))
     assert [key.label for key in SoftKeyStore(directory=tmp_path).all_keys()] == labels
+
+
+def test_a_discarded_key_is_gone_from_the_store_and_its_directory(tmp_path):
+    store = SoftKeyStore(seed="discard", directory=tmp_path)
+    kept = store.generate(KeySpec.parse("ec-p256"), "kept")
+    store.generate(KeySpec.parse("ec-p256"), "gone")
+    store.discard("gone")
+    with pytest.raises(KeyNotFoundError):
+        store.get("gone")
+    assert [key.label for key in SoftKeyStore(directory=tmp_path).all_keys()] == ["kept"]
+    assert len(list(tmp_path.glob("*.json"))) == 1 and store.get("kept") == kept
+    with pytest.raises(KeyNotFoundError):
+        store.discard("never")

@@ -631,6 +631,8 @@ def test_the_server_refuses_a_change_its_restart_could_not_read_back(tmp_path: P
     assert 200 in statuses and statuses[-1] == 507 and statuses == sorted(statuses)
     answer = _asgi(app, "POST", "/keys/full9/create?api-version=7.6", b'{"kty": "EC"}')[1]
     assert answer["error"]["code"] == "InsufficientStorage" and "new --state" in answer["error"]["message"]
+    # a refused version leaves no key behind: only the listed ones are on disk
+    assert len(list((tmp_path / "state" / "azure" / "soft").glob("*.json"))) == statuses.count(200)
     assert (tmp_path / "state" / "azure" / "versions.json").stat().st_size <= 2000
     ServerStore(tmp_path / "state", "hsmsim-tests").read_existing()  # a restart reads it back
     assert _asgi(app, "GET", "/keys/full0/?api-version=7.6")[0] == 200

@@ -189,6 +189,22 @@ class SoftKeyStore:
                 raise KeystoreError(f"a key labelled {label!r} already exists")
             self._keys[label] = (key, material)
 
+    def discard(self, label: str) -> None:
+        """Remove the key ``label`` and its file, for a caller whose record of the key could not be written just
+        after it was made (nothing else refers to it yet); raises :class:`KeyNotFoundError` when there is none."""
+        key = self.get(label)
+        if self._directory is not None:
+            name = f"{key.attributes.id.hex()}.json"
+            try:
+                with locked(self._directory / ".lock"):
+                    (self._directory / name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise KeystoreError(f"cannot remove {label!r} from {escaped(str(self._directory))}: "
+                                    f"{exc.strerror}") from exc
+            self._loaded.discard(name)
+        with self._lock:
+            self._keys.pop(label, None)
+
     # -- lookup -----------------------------------------------------------------------
     def get(self, label: str) -> StoredKey:
         """The key with this label (looking on disk for keys other stores made since)."""

@@ -22,7 +22,9 @@ from starlette.responses import JSONResponse, Response
 
 from hsmsim.errors import HsmsimError, ParameterError
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
+from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.server.app import ApiError, Call, token_matches
+from hsmsim.server.store import StateFullError
 from hsmsim.verdict import escaped
 
 if TYPE_CHECKING:
@@ -142,9 +144,15 @@ def _create(app: HsmsimApp, state: HsmState, call: Call, name: str) -> Response:
     version = secrets.token_hex(16)
     label = f"{name}/{version}"
     extractable = bool(attributes.get("exportable", False))
-    key = state.store("soft").generate(spec, label, policy=KeyPolicy(extractable=extractable))
+    store = state.store("soft")
+    assert isinstance(store, SoftKeyStore)
+    key = store.generate(spec, label, policy=KeyPolicy(extractable=extractable))
     record = {"version": version, "label": label, "created": int(datetime.now(UTC).timestamp()), "tags": tags}
-    app.store.add_version(NAMESPACE, name, record)
+    try:
+        app.store.add_version(NAMESPACE, name, record)
+    except StateFullError:
+        store.discard(label)  # no version lists it: it would stay on disk, never served
+        raise
     return JSONResponse(_bundle(call, name, record, key))
 
 
