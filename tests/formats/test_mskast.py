@@ -69,11 +69,19 @@ def test_golden_verifies_with_the_tpm_signature(kit: KastKit, spec: str) -> None
     assert verdict.claims is not None
     extra = verdict.claims.extra
     assert extra["tpm_signature_checked"] is True
-    key = kit.tpm_kit.keys[spec].public_key
+    key = kit.keys[spec].public_key
     assert extra["key_spki_sha256"] == hashlib.sha256(spki_der(key)).hexdigest()  # type: ignore[arg-type]
     assert verdict.claims.spki_der == spki_der(key)  # type: ignore[arg-type]
     assert verdict.claims.vendor == "IBM" and verdict.claims.generated_on_device is True
     assert verdict.claims.to_json()["extra"]["envelope"] == "cmc"
+
+
+@pytest.mark.parametrize(("spec", "attributes"), [("rsa-2048", 0x00060072), ("rsa-3072", 0x00060072),
+                                                  ("ec-p256", 0x00040072), ("ec-p384", 0x00040072)])
+def test_a_golden_key_signs_and_decrypts_as_the_real_windows_keys(kit: KastKit, spec: str, attributes: int) -> None:
+    """The three real Surface Pro requests attest RSA keys with TPMA_OBJECT 0x00060072 (fixedTPM, fixedParent,
+    sensitiveDataOrigin, userWithAuth, decrypt, sign); EC keys, of which there is no real request, sign only."""
+    assert int(kit.draft(spec).area.object_attributes) == attributes
 
 
 def _name(data: bytes) -> bytes:
@@ -139,7 +147,7 @@ def test_pkcs10_output_and_parameters(kit: KastKit) -> None:
     assert evidence.primary.endswith(".kast.p10") and not wire.is_content_info(evidence.files[evidence.primary])
     assert FMT.verify(evidence, trust_of(kit), at=VALIDATION_TIME).accepted
     tpm_kit = kit.tpm_kit
-    key = tpm_kit.keys["ec-p256"]
+    key = kit.keys["ec-p256"]
     request = AttestationRequest(device=tpm_kit.device, partition="default", key=key,
                                  key_signer=tpm_kit.store.signer(key), attesting=tpm_kit.identity,
                                  parameters={"output": "json"}, at=ATTEST_TIME)

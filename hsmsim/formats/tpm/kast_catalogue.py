@@ -24,7 +24,7 @@ from hsmsim.formats.tpm.device import AK_ATTRIBUTES, public_area, signing_scheme
 from hsmsim.formats.tpm.kast_format import KastDraft, MsKastFormat, ca_exchange, kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.formats.tpm.structures import OpaqueAttested, PcrSelection, QuoteInfo, TpmsAttest, TpmtPublic
-from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
+from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, PrivateKey, PublicKey, StoredKey
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
@@ -45,19 +45,27 @@ AIK_EXPIRED = datetime(2025, 12, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class KastKit:
-    """The webauthn world of a seed with the Windows AIK as attestation identity."""
+    """The webauthn world of a seed with the Windows AIK as attestation identity, and the Windows keys it
+    attests."""
 
     tpm_kit: TpmKit
+    keys: dict[str, StoredKey]
+    """One key per golden spec, in the TPM's store: RSA keys may sign and decrypt, as the keys of the three real
+    Surface Pro requests (TPMA_OBJECT ``0x00060072``); EC keys sign (there is no real EC request)."""
 
     @classmethod
     def build(cls, seed: str, fmt: MsKastFormat) -> KastKit:
         """The kit of ``seed`` with ``fmt``'s TPM and AIK."""
-        return cls(TpmKit.build(seed, fmt))
+        tpm_kit = TpmKit.build(seed, fmt)
+        keys = {spec: tpm_kit.store.generate(
+            KeySpec.parse(spec), f"windows-{spec}", created=tpm_kit.keys[spec].created,
+            policy=KeyPolicy(decrypt=KeySpec.parse(spec).key_type is KeyType.RSA)) for spec in GOLDEN_SPECS}
+        return cls(tpm_kit, keys)
 
     def draft(self, spec: str, output: str = "cmc") -> KastDraft:
         """The golden draft of ``spec``: exactly what the format's ``generate`` renders for that key."""
         kit = self.tpm_kit
-        key = kit.keys[spec]
+        key = self.keys[spec]
         request = AttestationRequest(device=kit.device, partition="default", key=key,
                                      key_signer=kit.store.signer(key), attesting=kit.identity,
                                      parameters={"output": output}, at=ATTEST_TIME)
@@ -77,7 +85,7 @@ class Bench:
         return self.kit.tpm_kit.seed
 
     def other_area(self) -> TpmtPublic:
-        """The public area of another key the TPM holds (the RSA-2048 golden key)."""
+        """The public area of another key the TPM holds (the RSA-2048 passkey of the TPM kit)."""
         tpm_kit = self.kit.tpm_kit
         return replace(tpm_kit.tpm.key_public(tpm_kit.keys["rsa-2048"]), auth_policy=self.draft.area.auth_policy)
 
