@@ -336,7 +336,7 @@ def test_emulated_requests_are_shaped_as_the_real_devices_requests(shared_dir, g
             ski = request.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
             assert ski == x509.SubjectKeyIdentifier.from_public_key(request.public_key())
         password = attributes["1.2.840.113549.1.9.7"][0].native
-        return subject[0], subject[1][0], list(attributes), requested, len(password), password[8]
+        return subject, list(attributes), requested, len(password), password[8]
 
     case = next(c for c in get_format("purebred").vector_cases(SEED) if c.id == catalogue.golden_id(golden))
     real = (shared_dir / "interop" / "purebred" / sample / "2_device_scep_request.bin").read_bytes()

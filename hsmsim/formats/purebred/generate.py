@@ -118,11 +118,11 @@ def challenge_password(request: AttestationRequest) -> str:
     return f"{number:08d}:{base64.b64encode(stream.read(256)).decode()}"
 
 
-def request_subject(request: AttestationRequest) -> x509.Name:
-    """The request's subject as the real devices write it: ``C=US, CN=<device identifier>`` (PrintableStrings),
-    the identifier 40 hex digits derived from the seed and label."""
+def request_subject(request: AttestationRequest, kind: Kind) -> x509.Name:
+    """The request's subject as the real devices write it: ``C=US, CN=<device identifier>``, C a PrintableString
+    and CN one too, but a UTF8String from Windows; the identifier 40 hex digits derived from the seed and label."""
     identifier = drbg(request.device.seed, f"purebred/subject/{request.key.label}").read(20).hex()
-    return name(("C", "US", PRINTABLE), ("CN", identifier, PRINTABLE))
+    return name(("C", "US", PRINTABLE), ("CN", identifier, UTF8 if kind is WINDOWS else PRINTABLE))
 
 
 def draft(request: AttestationRequest, kind: Kind, content: bytes) -> RequestDraft:
@@ -133,7 +133,8 @@ def draft(request: AttestationRequest, kind: Kind, content: bytes) -> RequestDra
     attributes = [(EXTENSION_REQUEST, [key_identifier_request(request.key.public_key)])] \
         if kind.requests_key_identifier else []
     attributes += [(CHALLENGE_PASSWORD, [printable(challenge_password(request))]), (kind.oid, [wrap(kind, content)])]
-    return RequestDraft(request_subject(request), spki_der(request.key.public_key), request.key_signer, attributes)
+    return RequestDraft(request_subject(request, kind), spki_der(request.key.public_key), request.key_signer,
+                        attributes)
 
 
 def target_certificate(request: AttestationRequest) -> bytes:
