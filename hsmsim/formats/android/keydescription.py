@@ -489,19 +489,10 @@ def _walk_der(content: bytes, limit: int) -> list[Tlv] | None:
                     break
             if tag < 31:
                 return None
-        if pos >= size:
+        bounds = _bounds(content, pos, size)
+        if bounds is None:
             return None
-        length = content[pos]
-        pos += 1
-        if length & 0x80:
-            count = length & 127
-            if count == 0 or pos + count > size:
-                return None
-            length = int.from_bytes(content[pos:pos + count], "big")
-            pos += count
-        end = pos + length
-        if end > size:
-            return None
+        pos, end = bounds
         out.append(_new_tlv(Tlv, (first >> 6, first & 0x20 != 0, tag, content[start:end], content[pos:end], True)))
         pos = end
     return out
@@ -711,8 +702,8 @@ _Span = tuple[int, int, int]
 
 
 def _bounds(data: bytes, pos: int, end: int) -> tuple[int, int] | None:
-    """``(start, stop)`` of the content whose length octets begin at ``pos`` (a definite length, read as
-    :func:`_walk_der` reads it), when it ends by ``end``; None otherwise."""
+    """``(start, stop)`` of the content whose length octets begin at ``pos`` (a definite length), when it ends by
+    ``end``; None otherwise."""
     if pos >= end:
         return None
     length = data[pos]
