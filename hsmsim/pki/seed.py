@@ -80,9 +80,10 @@ def drbg(seed: str, role: str) -> Drbg:
     return Drbg(f"hsmsim/v1\x00{seed}\x00{role}".encode())
 
 
-def derive_serial(seed: str, role: str) -> int:
-    """A 16-byte certificate serial with its top bit set (a 17-byte DER INTEGER), as Primus uses."""
-    return int.from_bytes(drbg(seed, f"{role}/serial").read(16), "big") | (1 << 127)
+def derive_serial(seed: str, role: str, bits: int = 128) -> int:
+    """A certificate serial of exactly ``bits`` bits, so its DER INTEGER takes ``bits // 8 + 1`` octets: by default
+    16 bytes with the top bit set (17 octets), as Primus uses; other lengths copy other real certificates'."""
+    return int.from_bytes(drbg(seed, f"{role}/serial").read((bits + 7) // 8), "big") >> (-bits % 8) | 1 << (bits - 1)
 
 
 def _is_probable_prime(n: int, rng: Drbg, rounds: int = 5) -> bool:

@@ -47,7 +47,7 @@ from hsmsim.formats.android.keydescription import OID_KEY_DESCRIPTION, OID_PROVI
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, Issuer, key_usage, sign_args
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
-from hsmsim.pki.seed import derive_key, drbg
+from hsmsim.pki.seed import derive_key, derive_serial, drbg
 
 LEGACY_ROOT_CN = "Google Hardware Attestation Root EMULATED"
 ROOT_2026_CN = "Key Attestation CA1 EMULATED"
@@ -112,12 +112,6 @@ def _serial(seed: str, role: str, size: int = 16) -> int:
     return int.from_bytes(drbg(seed, f"{role}/serial").read(size), "big") | 1 << (8 * size - 8)
 
 
-def _serial_bits(seed: str, role: str, bits: int) -> int:
-    """A serial of exactly ``bits`` bits, so its DER takes as many octets as the real certificate's whose dates and
-    names the emulated one copies (``bits // 8 + 1``)."""
-    return int.from_bytes(drbg(seed, f"{role}/serial").read((bits + 7) // 8), "big") >> (-bits % 8) | 1 << (bits - 1)
-
-
 def issue(subject: x509.Name, public_key: CertificatePublicKeyTypes, issuer: x509.Name, issuer_key: PrivateKey,
           serial: int, not_before: datetime, not_after: datetime, extensions: list[tuple[x509.ExtensionType, bool]],
           hash_name: str = "sha256") -> x509.Certificate:
@@ -158,7 +152,7 @@ def legacy_root(seed: str, *, reissue: int = 0) -> Issuer:
         start, days = datetime(2019, 11, 22, 20, 37, 58, tzinfo=UTC), 5475
     else:
         start, days = datetime(2022, 3, 20, 18, 7, 48, tzinfo=UTC), 7300
-    cert = issue(subject, key.public_key(), subject, key, _serial_bits(seed, f"android/root/legacy/{reissue}", 64),
+    cert = issue(subject, key.public_key(), subject, key, derive_serial(seed, f"android/root/legacy/{reissue}", 64),
                  start, start + timedelta(days=days), _ca_extensions(key.public_key(), None))
     return Issuer(key, cert)
 
@@ -171,7 +165,7 @@ def root_2026(seed: str) -> Issuer:
                     (NameOID.ORGANIZATION_NAME, "Google LLC", UTF8), (NameOID.COUNTRY_NAME, "US", PRINTABLE))
     start = datetime(2025, 7, 17, 22, 32, 18, tzinfo=UTC)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = issue(subject, key.public_key(), subject, key, _serial_bits(seed, "android/root/2026", 128), start,
+    cert = issue(subject, key.public_key(), subject, key, derive_serial(seed, "android/root/2026", 128), start,
                  start + timedelta(days=3650),
                  [(x509.BasicConstraints(ca=True, path_length=None), True),
                   (key_usage("key_cert_sign", "crl_sign"), True), (ski, False)], "sha384")
@@ -248,7 +242,7 @@ def droid_ca2(seed: str, *, under_2026: bool) -> Issuer:
     extensions = [_crl_distribution_point(CA2_2026_CRL), ski, usage, basic, aki] if under_2026 else [
         ski, aki, basic, usage]
     cert = issue(_google("Droid CA2 EMULATED"), key.public_key(), root.certificate.subject, root.key,
-                 _serial_bits(seed, f"android/droid-ca2/{family}", 128 if under_2026 else 74), start,
+                 derive_serial(seed, f"android/droid-ca2/{family}", 128 if under_2026 else 74), start,
                  start + timedelta(days=days), extensions,
                  hash_name)
     return Issuer(key, cert)

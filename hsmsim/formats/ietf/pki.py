@@ -21,11 +21,13 @@ from hsmsim.formats.ietf.asn1 import ID_KP_ATTESTATION_KEY, TCG_KP_AIK_CERTIFICA
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.identity import AttestationIdentity
-from hsmsim.pki.seed import derive_key, drbg
+from hsmsim.pki.seed import derive_key, derive_serial
 
 ROOT_NOT_BEFORE = datetime(2024, 9, 2, 8, 0, 0, tzinfo=UTC)
 LIFETIME = timedelta(days=3650)
 _P256 = KeySpec.parse("ec-p256")
+SERIAL_BITS = 159
+"""Every certificate's serial: 20 octets, top bit clear, as OpenSSL's random serials in the drafts' samples."""
 
 
 def _name(organisation: str, unit: str, cn: str) -> x509.Name:
@@ -40,18 +42,14 @@ def _authority_key_id(issuer_key: PrivateKey, wanted: bool) -> tuple[Ext, ...]:
         x509.SubjectKeyIdentifier.from_public_key(issuer_key.public_key()))),)
 
 
-def _serial(seed: str, role: str) -> int:
-    """A 20-octet serial with its top bit clear, as OpenSSL's random serials in the drafts' sample certificates."""
-    return int.from_bytes(drbg(seed, f"{role}/serial").read(20), "big") >> 1 | 1 << 152
-
-
 def _ca(seed: str, role: str, subject: x509.Name, issuer: tuple[x509.Name, PrivateKey] | None,
         not_before: datetime, *, aki: bool = False) -> tuple[PrivateKey, x509.Certificate]:
     key = derive_key(seed, role, _P256)
     issuer_name, issuer_key = issuer or (subject, key)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = build_certificate(CertSpec(
-        subject=subject, issuer=issuer_name, public_key=key.public_key(), serial=_serial(seed, role),
+        subject=subject, issuer=issuer_name, public_key=key.public_key(),
+        serial=derive_serial(seed, role, SERIAL_BITS),
         not_before=not_before, not_after=ROOT_NOT_BEFORE + LIFETIME,
         extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True), Ext(ski),
                     *_authority_key_id(issuer_key, aki),
@@ -66,7 +64,8 @@ def _leaf(seed: str, role: str, subject: x509.Name, issuer: tuple[x509.Certifica
     key = key or derive_key(seed, role, _P256)
     issuer_cert, issuer_key = issuer
     cert = build_certificate(CertSpec(
-        subject=subject, issuer=issuer_cert.subject, public_key=key.public_key(), serial=_serial(seed, role),
+        subject=subject, issuer=issuer_cert.subject, public_key=key.public_key(),
+        serial=derive_serial(seed, role, SERIAL_BITS),
         not_before=not_before, not_after=issuer_cert.not_valid_after_utc,
         extensions=(
             Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),

@@ -48,7 +48,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ObjectIdentifie
 from hsmsim.encoding import der_oid, der_sequence, der_tlv
 from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey, PublicKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
-from hsmsim.pki.seed import derive_key, derive_serial, drbg
+from hsmsim.pki.seed import derive_key, derive_serial
 
 TPM_MANUFACTURER = ObjectIdentifier("2.23.133.2.1")
 TPM_MODEL = ObjectIdentifier("2.23.133.2.2")
@@ -146,11 +146,6 @@ PrintableStrings (the values hsmsim's)."""
 WINDOWS_INTERMEDIATE_NAME = name(("CN", INTERMEDIATE_CN, PRINTABLE))
 """The ``rsa`` profile's intermediate, named as Microsoft's AIK CAs (``EUS-IFX-KeyId-…``) are: one PrintableString
 CN."""
-
-
-def _windows_serial(seed: str, role: str, octets: int) -> int:
-    """A serial of ``octets`` DER octets, its top bit clear, as Microsoft's TPM root (16) and AIK CAs (19)."""
-    return int.from_bytes(drbg(seed, f"{role}/serial").read(octets), "big") >> 1 | 1 << (8 * octets - 8)
 
 
 def authority_key_identifier(issuer_key: PublicKey) -> Ext:
@@ -260,8 +255,9 @@ def _tpm_pki(seed: str, algorithms: CaAlgorithms) -> TpmPki:
     root_extensions: tuple[Ext, ...]
     if algorithms == _PROFILES["rsa"]:  # shaped as Microsoft TPM Root Certificate Authority 2014 and its AIK CAs
         root_name, intermediate_name = WINDOWS_ROOT_NAME, WINDOWS_INTERMEDIATE_NAME
-        root_serial, intermediate_serial = _windows_serial(seed, "tpm/root", 16), _windows_serial(
-            seed, "tpm/intermediate", 19)
+        # 16 and 19 octets, as Microsoft's TPM root and AIK CAs
+        root_serial, intermediate_serial = derive_serial(seed, "tpm/root", 127), derive_serial(
+            seed, "tpm/intermediate", 151)
         root_extensions = (Ext(key_usage("digital_signature", "key_cert_sign", "crl_sign")),
                            Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True), ski,
                            Ext(x509.UnrecognizedExtension(MS_CA_VERSION, der_tlv(0x02, b"\x00"))))

@@ -44,7 +44,7 @@ from hsmsim.formats.yubico.extensions import (
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, Issuer, build_certificate, key_usage, name
-from hsmsim.pki.seed import derive_key, drbg
+from hsmsim.pki.seed import derive_key, derive_serial, drbg
 
 LEGACY_ROOT_CN = "Yubico PIV Root CA Serial 263751 EMULATED"
 NEW_ROOT_CN = "Yubico Attestation Root 1 EMULATED"
@@ -206,7 +206,7 @@ def hsm_root(seed: str) -> Issuer:
         # four octets in DER with the top bit clear, as the published root's 1CCE92EB (a 4-byte random serial with its
         # top bit set would take five)
         subject=subject, issuer=subject, public_key=key.public_key(),
-        serial=serial_bytes(seed, "yubico/hsm-root", 4) >> 1,
+        serial=derive_serial(seed, "yubico/hsm-root", 31),
         not_before=HSM_NOT_BEFORE, not_after=HSM_NOT_AFTER,
         extensions=(ski(key.public_key()), Ext(x509.BasicConstraints(ca=True, path_length=2), critical=True),
                     Ext(key_usage(*_CA_KU), critical=True))), key)
