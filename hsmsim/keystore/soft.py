@@ -201,8 +201,9 @@ class SoftKeyStore:
             except OSError as exc:
                 raise KeystoreError(f"cannot remove {label!r} from {escaped(str(self._directory))}: "
                                     f"{exc.strerror}") from exc
-            self._loaded.discard(name)
         with self._lock:
+            if self._directory is not None:
+                self._loaded.discard(f"{key.attributes.id.hex()}.json")
             self._keys.pop(label, None)
 
     # -- lookup -----------------------------------------------------------------------
