@@ -6,7 +6,7 @@ These sit below the formats: a format's generator receives an :class:`Attestatio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -67,6 +67,43 @@ class AttestationRequest:
     parameters: Mapping[str, object] = field(default_factory=dict)
     at: datetime = DEVICE_EPOCH
     tpm: TpmCertifier | None = None
+
+
+class ForwardedParameters(Mapping[str, object]):
+    """A request's ``parameters`` as a format passes them on to the format it wraps: ``override`` replaces a name,
+    ``default`` gives one when the caller did not, ``hidden`` names are the wrapper's own and absent here.
+
+    Every other name is looked up in ``parameters`` only when the wrapped format asks for it, so the mapping the
+    wrapper received (which remembers the names read, to refuse unknown ones) learns exactly what the wrapped
+    format read; copying it (``{**parameters}``) would mark every name as read.
+    """
+
+    def __init__(self, parameters: Mapping[str, object], *, override: Mapping[str, object] | None = None,
+                 default: Mapping[str, object] | None = None, hidden: tuple[str, ...] = ()) -> None:
+        self._parameters = parameters
+        self._override = dict(override or {})
+        self._default = dict(default or {})
+        self._hidden = frozenset(hidden)
+
+    def __getitem__(self, name: str) -> object:
+        if name in self._override:
+            return self._override[name]
+        if name not in self._hidden and name in self._parameters:
+            return self._parameters[name]
+        if name in self._default:
+            return self._default[name]
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self._override or name in self._default
+                                          or (name not in self._hidden and name in self._parameters))
+
+    def __iter__(self) -> Iterator[str]:
+        given = (name for name in self._parameters if name not in self._hidden)  # a format walking them reads them
+        return iter(dict.fromkeys([*self._override, *given, *self._default]))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def flag_parameter(parameters: Mapping[str, object], name: str, default: bool) -> bool:

@@ -33,7 +33,8 @@ _CEREMONY = ("rp_id", "user_verified", "challenge", "origin")  # webauthn/ceremo
 PARAMETERS: Mapping[str, tuple[tuple[Mapping[str, object], tuple[str, ...]], ...]] = {
     # name -> (fixed parameters, the parameter names swept under them), ...
     # ``options``, ``names`` and ``account_key`` are Python objects (the CLI refuses them): swept all the same
-    "android-acme": (({}, (*_ANDROID, "key_authorization", "options")),),  # android/acme.py generate_acme_evidence
+    # android/acme.py generate_acme_evidence: the challenge is the key authorization, not a parameter
+    "android-acme": (({}, ("security_level", "shape", "key_authorization", "options")),),
     "android-key": (({}, (*_ANDROID, "options")),),  # options: android/format.py generate
     "apple-acme": (({}, ("token", "identifier", "identifier_type")),),  # apple/acme.py acme_draft_for
     "apple-appattest": (({}, ("environment", "challenge", "app_id")),),  # apple/appattest.py app_attest_draft_for
@@ -50,7 +51,7 @@ PARAMETERS: Mapping[str, tuple[tuple[Mapping[str, object], tuple[str, ...]], ...
     "purebred": (  # purebred/generate.py kind_for, generate; the rest go to the kind's inner format
         ({}, ("kind", "container")),
         ({"kind": "android"}, _ANDROID),
-        ({"kind": "yubikey"}, _PIV),
+        ({"kind": "yubikey"}, tuple(name for name in _PIV if name != "profile")),  # purebred writes ykman's
         ({"kind": "windows"}, ("output", "ksp_name", "id_binding")),
     ),
     "tpm-acme": (({}, ("token", "identifier", "pki_profile", "account_key")),),  # tpm/acme.py acme_draft_for
@@ -100,6 +101,14 @@ def test_a_bad_parameter_value_is_used_or_refused(format_name: str, fixed: Mappi
         assert f"parameter {parameter} " in str(exc)
     except HsmsimError:
         pass
+
+
+@pytest.mark.parametrize(("format_name", "fixed"), [(format_name, fixed) for format_name, sweeps in PARAMETERS.items()
+                                                   for fixed, _ in sweeps])
+def test_an_unknown_parameter_is_refused_naming_it(format_name: str, fixed: Mapping[str, object]) -> None:
+    # also where a format hands the request to another one (android-acme to android-key, purebred to its kind's)
+    with pytest.raises(ParameterError, match=f"{format_name} has no parameter 'colour'"):
+        _hsm(format_name).attest(LABEL, format_name, {**fixed, "colour": "red", "attest_time": ATTEST_TIME})
 
 
 def test_the_message_names_the_parameter_and_cuts_a_long_value() -> None:

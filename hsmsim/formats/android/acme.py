@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.device import AttestationRequest
+from hsmsim.device import AttestationRequest, ForwardedParameters
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.android import cbor
 from hsmsim.formats.android.generate import ROOTS_FILE, generate_evidence
@@ -89,8 +89,9 @@ def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions)
     given = request.parameters.get("key_authorization")
     key_auth = str(given).encode() if given is not None else key_authorization(
         request.device.seed, request.key.label, request.at)
+    parameters = ForwardedParameters(request.parameters, override={"challenge": key_auth.decode()})
     chain_request = AttestationRequest(request.device, request.partition, request.key, signer, request.attesting,
-                                       {**request.parameters, "challenge": key_auth.decode()}, request.at)
+                                       parameters, request.at)
     chain = generate_evidence(chain_request, options)
     x5c = [cert.public_bytes(Encoding.DER) for cert in x509.load_pem_x509_certificates(chain.files[chain.primary])]
     alg, sig = sign_key_authorization(signer, key_auth)

@@ -20,7 +20,7 @@ from datetime import timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.device import AttestationRequest, Device
+from hsmsim.device import AttestationRequest, Device, ForwardedParameters
 from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import get_format
@@ -84,13 +84,13 @@ def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
     fmt = get_format(kind.inner_format)
     if request.key.spec.name not in fmt.key_specs:
         raise UnsupportedKeyError(f"{kind.inner_format} cannot attest a {request.key.spec.name} key")
-    parameters = {k: v for k, v in request.parameters.items() if k not in _OWN_PARAMETERS}
-    refused = [name for name in _REFUSED_PARAMETERS if name in parameters]
+    refused = [name for name in _REFUSED_PARAMETERS if name in request.parameters]
     if refused:
         raise ParameterError(f"purebred cannot pass {', '.join(refused)} to {kind.inner_format}: "
                              f"{ROOTS_FILE} holds the root the inner format provisions")
-    if kind is YUBIKEY:
-        parameters = {"slot": "9e", **parameters, "profile": "ykman"}
+    parameters = (ForwardedParameters(request.parameters, hidden=_OWN_PARAMETERS, default={"slot": "9e"},
+                                      override={"profile": "ykman"}) if kind is YUBIKEY
+                  else ForwardedParameters(request.parameters, hidden=_OWN_PARAMETERS))
     inner_request = replace(request, attesting=fmt.provision(request.device, request.partition),
                             parameters=parameters)
     inner = fmt.generate(inner_request)
