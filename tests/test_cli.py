@@ -7,9 +7,11 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -382,6 +384,32 @@ def test_serve_with_a_token_option_does_not_claim_a_token_file(tmp_path):
         process.wait(timeout=10)
     assert "bearer token given with --token" in line and "token)" in line, line
     assert not (tmp_path / "srv" / "token").exists()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_serve_stopped_by_a_signal_exits_128_plus_it(tmp_path, signum, code):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "hsmsim", "serve", "--no-tls", "--port", str(port),
+                                "--state", str(tmp_path / "srv")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        assert "hsmsim serving" in process.stderr.readline()
+        deadline = time.monotonic() + 20
+        while True:  # once it listens, uvicorn has its signal handlers
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.05)
+        process.send_signal(signum)
+        assert process.wait(timeout=20) == code, process.stderr.read()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def test_verify_prints_one_line_for_a_certificate_with_a_negative_serial(tmp_path: Path) -> None:

@@ -112,5 +112,10 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
                f"(bearer token {where})", err=True)
     sys.stderr.flush()
     app = HsmsimApp(store, bearer)
-    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3,
-                **options)  # type: ignore[arg-type]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=3, **options))  # type: ignore[arg-type]
+    # Not uvicorn.run, which swallows the Ctrl-C or SIGTERM that the server re-raises once it has shut down: the
+    # command then exits 130 or 143 as every other interrupted one does.
+    server.run()
+    if not server.started:
+        raise HsmsimError(f"the server could not start on {host}:{port} (see uvicorn's message above)")
