@@ -101,11 +101,17 @@ class HsmState:
         with self._lock:
             if backend not in self._stores:
                 where = self.directory / _SUBDIRS.get(backend, backend)
+                existed = os.path.lexists(where)
                 try:
                     self._stores[backend] = open_keystore(backend, where)
                 except OSError as exc:
                     raise HsmsimError(f"cannot open the {backend} key store {escaped(str(where))}: "
                                       f"{exc.strerror}") from exc
+                finally:
+                    if backend not in self._stores and not existed:
+                        # the empty directory a failed opening made would count as a backend in use
+                        with contextlib.suppress(OSError):
+                            os.rmdir(where)
             return self._stores[backend]
 
     def new_key(self, backend: str, label: str, spec: KeySpec, policy: KeyPolicy, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _hashlib
 import base64
 import io
 import json
@@ -684,17 +685,26 @@ def test_a_hostile_pkcs11_creation_time_file_is_one_line_and_exit_2(tmp_path, ki
     assert message in lines[0], result.stderr
 
 
-def test_a_failed_first_key_create_leaves_no_state_and_a_retry_may_choose_its_seed(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("module", "message"), [
+    ("missing.so", "missing.so does not exist"),
+    ("empty.so", "cannot load PKCS#11 module"),
+    (os.__file__, "cannot load PKCS#11 module"),  # a file that is no shared library
+    (_hashlib.__file__, "cannot load PKCS#11 module"),  # a shared library without C_GetFunctionList
+])
+def test_a_failed_first_key_create_leaves_no_state_and_a_retry_may_choose_its_seed(tmp_path, monkeypatch, module,
+                                                                                    message):
     state = tmp_path / "hsm"
-    monkeypatch.setenv("HSMSIM_PKCS11_MODULE", str(tmp_path / "missing.so"))
+    (tmp_path / "empty.so").touch()
+    path = str(tmp_path / module)  # the module itself when absolute
+    monkeypatch.setenv("HSMSIM_PKCS11_MODULE", path)
     failed = hsmsim("key", "create", "--label", "k", "--backend", "pkcs11", "--seed", "one", state=state)
-    assert failed.returncode == 2 and "missing.so does not exist" in failed.stderr, failed.stderr
-    assert not (state / "hsm.json").exists()
+    assert failed.returncode == 2 and message in failed.stderr, failed.stderr
+    assert not (state / "hsm.json").exists() and not (state / "token").exists()
     monkeypatch.delenv("HSMSIM_PKCS11_MODULE")
     retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--seed", "two", state=state)
     assert retried.returncode == 0, retried.stderr
     assert json.loads((state / "hsm.json").read_text())["seed"] == "two"
-    monkeypatch.setenv("HSMSIM_PKCS11_MODULE", str(tmp_path / "missing.so"))
+    monkeypatch.setenv("HSMSIM_PKCS11_MODULE", path)
     again = hsmsim("key", "create", "--label", "k2", "--backend", "pkcs11", state=state)
     assert again.returncode == 2 and (state / "hsm.json").exists()  # a state with a key is never withdrawn
 
