@@ -116,6 +116,14 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "`ms-kast::id-binding::creation-data-edited` edits the locality and still parses, and the id-binding "
         "defects name `variant::id-binding` as their base; `pubarea::trailing-bytes` certifies the Name of the "
         "bytes sent.",
+        "android-key software attestations follow AOSP's software Keymaster, which picks its chain by the key's "
+        "algorithm: `android-key::golden::software-keymaster1-ec-p256` and the three vectors built on it "
+        "(`level::software-root-claims-tee`, `level::software-root-keymint-below-attestation`, "
+        "`variant::software-both-levels`) are signed under an emulated EC P-256 software chain (named, dated and "
+        "extended as AOSP's `Android Keystore Software Attestation Intermediate` and `Root`) instead of the RSA one, "
+        "and are made and validated on 2018-07-24, the Pixel1 sample's date, as AOSP's EC intermediate expired on "
+        "2026-01-08; software vectors pin both emulated software roots, and the emulated RSA software root has a "
+        "64-bit serial as Google's (same key).",
         "Expectation changed: `webauthn::packed::cert-no-aaguid-extension` is acceptable, strict CERT_PROFILE "
         "(was valid): §8.2.1 requires the extension when the root serves several models.",
         "Expectation changed: `marvell-azure::encoding::duplicate-json-key` is ATTR_CONFLICT (was MALFORMED), as "

@@ -41,6 +41,7 @@ from hsmsim.formats.android.generate import pinned_roots_pem
 from hsmsim.formats.android.keydescription import (
     OID_KEY_DESCRIPTION,
     TAGS,
+    Algorithm,
     ApplicationId,
     AuthorizationList,
     KeyDescription,
@@ -65,6 +66,7 @@ from hsmsim.formats.android.pki import (
     root_2026,
     software_identity,
     software_root,
+    software_roots,
     trust_roots,
 )
 from hsmsim.formats.android.status import STATUS_FILE, render_status_list, serial_key
@@ -303,6 +305,7 @@ def _validation_time(chain: list[x509.Certificate], roots: list[x509.Certificate
 # -- software attestation: decided by the root, not by the level the description claims -------------
 
 SOFTWARE_GOLDEN, HARDWARE_GOLDEN = "software-keymaster1-ec-p256", "tee-rkp-ec-p256"
+SOFTWARE_VALIDATION_TIME = GOLDEN_BY_NAME[SOFTWARE_GOLDEN].validation_time
 
 
 def _levels_evidence(kit: AndroidKit, golden: str, attestation: SecurityLevel, keymint: SecurityLevel) -> Evidence:
@@ -315,17 +318,22 @@ def _levels_evidence(kit: AndroidKit, golden: str, attestation: SecurityLevel, k
 
 @pytest.fixture(scope="module")
 def with_software_root(kit) -> TrustAnchors:
-    """A relying party that pins the software root beside the hardware roots."""
+    """A relying party that pins the software roots beside the hardware roots."""
     return TrustAnchors({"root": kit.anchors_for(SOFTWARE_GOLDEN)})
 
 
-def test_the_emulated_software_root_is_recognised_by_its_key(kit):
-    root = software_root().certificate
-    assert kit.anchors_for(SOFTWARE_GOLDEN) == (*trust_roots(SEED), root)
+@pytest.mark.parametrize(("algorithm", "constant"), [
+    (Algorithm.RSA, android_verify.EMULATED_SOFTWARE_ROOT_SPKI_SHA256),
+    (Algorithm.EC, android_verify.EMULATED_EC_SOFTWARE_ROOT_SPKI_SHA256),
+])
+def test_the_emulated_software_roots_are_recognised_by_their_keys(kit, algorithm, constant):
+    root = software_root(algorithm).certificate
+    assert kit.anchors_for(SOFTWARE_GOLDEN) == (*trust_roots(SEED), *software_roots())
+    assert root in software_roots()
     assert kit.anchors_for(HARDWARE_GOLDEN) == trust_roots(SEED)
-    assert "EMULATED" in root.subject.rfc4514_string() and software_identity().root == root
+    assert "EMULATED" in root.subject.rfc4514_string() and software_identity(algorithm).root == root
     spki = root.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    assert hashlib.sha256(spki).digest() == android_verify.EMULATED_SOFTWARE_ROOT_SPKI_SHA256
+    assert hashlib.sha256(spki).digest() == constant
     assert android_verify.is_software_root(root)
     assert not any(android_verify.is_software_root(r) for r in trust_roots(SEED))
 
@@ -335,12 +343,12 @@ def test_the_emulated_software_root_is_recognised_by_its_key(kit):
 def test_software_attestation_under_a_software_root_is_structural_only(android, kit, with_software_root, keymint):
     # the Keymaster 1 golden: no rootOfTrust, keyMint level at or above Software
     evidence = _levels_evidence(kit, SOFTWARE_GOLDEN, SecurityLevel.SOFTWARE, keymint)
-    verdict = android.verify(evidence, with_software_root, at=VALIDATION_TIME)
+    verdict = android.verify(evidence, with_software_root, at=SOFTWARE_VALIDATION_TIME)
     assert verdict.accepted, verdict.summary()
     assert verdict.claims.extra == {"security_level": "SOFTWARE"}
     assert verdict.detail.startswith("securityLevel=SOFTWARE ")
     assert (f"keyMintSecurityLevel={keymint.name}" in verdict.detail) is (keymint is not SecurityLevel.SOFTWARE)
-    strict = android.verify(evidence, with_software_root, at=VALIDATION_TIME, profile=Profile.STRICT)
+    strict = android.verify(evidence, with_software_root, at=SOFTWARE_VALIDATION_TIME, profile=Profile.STRICT)
     assert strict.reason is Reason.SECURITY_LEVEL, strict.summary()
 
 
@@ -359,7 +367,8 @@ def test_levels_the_root_cannot_vouch_for_are_rejected_in_both_profiles(android,
                                                                           attestation, keymint, reason):
     evidence = _levels_evidence(kit, golden, attestation, keymint)
     for profile in Profile:
-        verdict = android.verify(evidence, with_software_root, at=VALIDATION_TIME, profile=profile)
+        verdict = android.verify(evidence, with_software_root, at=GOLDEN_BY_NAME[golden].validation_time,
+                                 profile=profile)
         assert verdict.reason is reason, f"{profile}: {verdict.summary()}"
 
 
@@ -668,7 +677,8 @@ def test_software_golden_leaf_validity_is_the_pixel1_ones(shared_dir, cases):
 def test_goldens_verify(android, cases, golden):
     case = cases[f"android-key::golden::{golden}"]
     trust = TrustAnchors({"root": case.anchors})
-    verdict = android.verify(case.evidence, trust, at=VALIDATION_TIME)
+    assert case.validation_time == GOLDEN_BY_NAME[golden].validation_time
+    verdict = android.verify(case.evidence, trust, at=case.validation_time)
     assert verdict.accepted, verdict.summary()
     claims = verdict.claims
     assert claims.generated_on_device and claims.extractable is False and claims.never_extractable
@@ -678,7 +688,7 @@ def test_goldens_verify(android, cases, golden):
         assert claims.model is None and claims.vendor == "Android"
     else:
         assert claims.model == "hsmsim Emulated Phone" and claims.vendor == "hsmsim"
-    strict = android.verify(case.evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT)
+    strict = android.verify(case.evidence, trust, at=case.validation_time, profile=Profile.STRICT)
     assert strict.reason is case.expected[Profile.STRICT], strict.summary()
 
 
@@ -687,7 +697,7 @@ def test_each_defect_is_rejected_for_its_stated_reason(android, cases, mutation)
     case = cases[mutation.id]
     assert case.expected == mutation.expected
     for profile, reason in mutation.expected.items():
-        verdict = android.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=VALIDATION_TIME,
+        verdict = android.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time,
                                  profile=profile)
         assert verdict.reason is reason, f"{mutation.id} {profile}: {verdict.summary()}"
 

@@ -1,9 +1,12 @@
 """The android-key vector set: goldens per key type and chain shape, and one-defect mutations.
 
-The ``software-keymaster1`` golden is a software attestation as the real Pixel1 sample of
+The ``software-keymaster1`` goldens are software attestations as the real Pixel1 sample of
 ``shared/interop/purebred`` is one: keystore's software (attestation version 2) attests a key of a
-Keymaster 1 TEE, which reports no rootOfTrust nor OS facts, under the emulated software root; its
-vectors pin that root beside the hardware roots.
+Keymaster 1 TEE, which reports no rootOfTrust nor OS facts, under the emulated software chain of the key's
+algorithm (an EC key under the P-256 chain, an RSA key under the RSA one, as AOSP picks them). They are made at
+:data:`SOFTWARE_ATTEST_TIME`, when such devices were in use: AOSP's EC software intermediate, whose dates the
+emulated one copies, expired before :data:`ATTEST_TIME`. Their vectors pin both software roots beside the
+hardware roots.
 
 A :class:`Workbench` opens a golden attestation (the description, the leaf, the certificates above it,
 the challenge and status files); a :class:`Mutation` edits it. ``Resigned`` mutations rebuild the leaf
@@ -36,6 +39,7 @@ from hsmsim.formats.android.generate import (
     key_description,
 )
 from hsmsim.formats.android.keydescription import (
+    Algorithm,
     ApplicationId,
     AuthorizationList,
     KeyDescription,
@@ -62,7 +66,7 @@ from hsmsim.formats.android.pki import (
     issue,
     legacy_root,
     software_identity,
-    software_root,
+    software_roots,
     trust_roots,
 )
 from hsmsim.formats.android.status import STATUS_FILE, render_status_list, serial_key
@@ -82,13 +86,17 @@ KEYS_CREATED = ATTEST_TIME - timedelta(minutes=3)
 TEE, STRONGBOX, SOFTWARE = SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.STRONG_BOX, SecurityLevel.SOFTWARE
 SOFTWARE_ATTESTATION_VERSION = 2
 """Keystore's software attestation of the Pixel1 sample: attestation version 2 over a Keymaster 1 TEE."""
+SOFTWARE_ATTEST_TIME = datetime(2018, 7, 24, 16, 33, 2, tzinfo=UTC)
+"""When the software goldens are made: the creationDateTime of the Pixel1 sample's key, inside the validity of both
+AOSP software chains (the EC intermediate's ends on 2026-01-08)."""
 
 
 @dataclass(frozen=True)
 class Golden:
     """One golden: key spec (a KeySpec name or ``ml-dsa-65``/``ml-dsa-87``), security level, chain shape.
 
-    Level SOFTWARE is a software attestation under the software root; its leaf is written as a factory one.
+    Level SOFTWARE is a software attestation under the software chain of the key's algorithm, made at
+    :data:`SOFTWARE_ATTEST_TIME`; its leaf is written as a factory one.
     """
 
     name: str
@@ -100,6 +108,17 @@ class Golden:
     def chain(self) -> str:
         """The chain's name: its shape, or ``software``."""
         return "software" if self.level is SOFTWARE else self.shape.value
+
+    @property
+    def attest_time(self) -> datetime:
+        """When the golden is made: :data:`SOFTWARE_ATTEST_TIME` for a software attestation, else
+        :data:`ATTEST_TIME`; its key is made three minutes before (and 7 s per key spec, see :data:`KEY_SPECS`)."""
+        return SOFTWARE_ATTEST_TIME if self.level is SOFTWARE else ATTEST_TIME
+
+    @property
+    def validation_time(self) -> datetime:
+        """When the golden's vectors are verified: two hours after :attr:`attest_time`."""
+        return self.attest_time + (VALIDATION_TIME - ATTEST_TIME)
 
 
 GOLDENS = tuple(Golden(*row) for row in (
@@ -120,6 +139,7 @@ GOLDENS = tuple(Golden(*row) for row in (
     ("tee-factory-ec-p256", "ec-p256", TEE, ChainShape.FACTORY),
     ("tee-factory-rsa-3072", "rsa-3072", TEE, ChainShape.FACTORY),
     ("software-keymaster1-ec-p256", "ec-p256", SOFTWARE, ChainShape.FACTORY),
+    ("software-keymaster1-rsa-2048", "rsa-2048", SOFTWARE, ChainShape.FACTORY),
 ))
 GOLDEN_BY_NAME = {g.name: g for g in GOLDENS}
 KEY_SPECS = tuple(dict.fromkeys(g.spec for g in GOLDENS))
@@ -186,9 +206,15 @@ class AndroidKit:
         return trust_roots(self.seed)
 
     def anchors_for(self, golden: str) -> tuple[x509.Certificate, ...]:
-        """The roots pinned for vectors of ``golden``: the software root too under a software attestation."""
+        """The roots pinned for vectors of ``golden``: both software roots too under a software attestation."""
         software = golden in GOLDEN_BY_NAME and GOLDEN_BY_NAME[golden].level is SOFTWARE
-        return (*self.anchors, software_root().certificate) if software else self.anchors
+        return (*self.anchors, *software_roots()) if software else self.anchors
+
+    @staticmethod
+    def validation_time_for(golden: str) -> datetime:
+        """The validation time of vectors of ``golden``: its :attr:`Golden.validation_time` (else
+        :data:`VALIDATION_TIME`, for goldens of other catalogues)."""
+        return GOLDEN_BY_NAME[golden].validation_time if golden in GOLDEN_BY_NAME else VALIDATION_TIME
 
 
 # -- the attestation under construction ------------------------------------------------------
@@ -229,18 +255,22 @@ class Workbench:
         private_key, created = kit.key(golden.spec)
         public_key: AttestedPublicKey = private_key.public_key()
         software = golden.level is SOFTWARE
-        identity = (software_identity() if software
-                    else android_identity(kit.seed, kit.device.serial, golden.level, golden.shape, ATTEST_TIME))
         if challenge is None:
-            challenge = default_challenge(kit.seed, name, ATTEST_TIME)
+            challenge = default_challenge(kit.seed, name, golden.attest_time)
         description = key_description(
-            seed=kit.seed, serial=kit.device.serial, public_key=public_key, facts=KeyFacts(created),
-            challenge=challenge, level=golden.level,
+            seed=kit.seed, serial=kit.device.serial, public_key=public_key,
+            facts=KeyFacts(created - (ATTEST_TIME - golden.attest_time)), challenge=challenge, level=golden.level,
             version=(SOFTWARE_ATTESTATION_VERSION if software
                      else default_attestation_version(public_key, golden.shape, kit.options, golden.level)),
             options=kit.options)
         if software:
             description = _keymaster1_under_software(description)
+            # as AOSP's software Keymaster, the key's algorithm picks the attestation key and chain
+            algorithm = description.hardware_enforced.algorithm
+            assert algorithm is not None
+            identity = software_identity(Algorithm(algorithm))
+        else:
+            identity = android_identity(kit.seed, kit.device.serial, golden.level, golden.shape, ATTEST_TIME)
         bench = cls(kit, golden, private_key, identity, description, above_leaf(identity, golden.shape), challenge)
         bench.resign()
         return bench
@@ -921,6 +951,13 @@ def notes() -> dict[str, FlagNote]:
     return flag_notes(common, mutations())
 
 
+def _golden_flags(golden: Golden) -> tuple[str, ...]:
+    """The flag of what decides the golden's strict verdict (see :func:`golden_expected`), if any."""
+    if golden.level is SOFTWARE:
+        return ("SoftwareAttestation",)
+    return ("StrictKeyPolicy",) if golden.spec in _WEAK_SPECS else ()
+
+
 def golden_expected(golden: Golden) -> dict[Profile, Reason]:
     """Goldens verify under both profiles, except keys outside the code-signing rules and software
     attestations under strict."""
@@ -939,10 +976,11 @@ class Bench(Protocol):
 
 def golden_case(kit: AndroidKit, case_id: str, comment: str, flags: tuple[str, ...],
                 expected: dict[Profile, Reason], evidence: Evidence,
-                anchors: tuple[x509.Certificate, ...] = ()) -> VectorCase:
-    """A golden vector of the kit's world, pinning ``anchors`` (default: the kit's hardware roots)."""
+                anchors: tuple[x509.Certificate, ...] = (), validation_time: datetime = VALIDATION_TIME) -> VectorCase:
+    """A golden vector of the kit's world, pinning ``anchors`` (default: the kit's hardware roots), verified at
+    ``validation_time``."""
     return VectorCase(id=case_id, comment=comment, flags=flags, expected=expected, evidence=evidence,
-                      anchors=anchors or kit.anchors, validation_time=VALIDATION_TIME,
+                      anchors=anchors or kit.anchors, validation_time=validation_time,
                       provenance=Provenance(seed=kit.seed, signing=Signing.GENUINE))
 
 
@@ -956,8 +994,9 @@ def mutation_cases(kit: AndroidKit, catalogue: list[Mutation], open_bench: Calla
         if mutation.resign:
             bench.resign()
         prefix = mutation.id.split("::", 1)[0]
-        cases.append(mutation_case(mutation, bench.evidence(), kit.anchors_for(mutation.golden), VALIDATION_TIME,
-                                   kit.seed, f"{prefix}::golden::{mutation.golden}"))
+        cases.append(mutation_case(mutation, bench.evidence(), kit.anchors_for(mutation.golden),
+                                   kit.validation_time_for(mutation.golden), kit.seed,
+                                   f"{prefix}::golden::{mutation.golden}"))
     return cases
 
 
@@ -967,7 +1006,6 @@ def vector_cases(seed: str) -> list[VectorCase]:
     goldens = [golden_case(
         kit, f"{FORMAT}::golden::{golden.name}",
         f"unmutated {golden.level.name} attestation of a generated {golden.spec} key, {golden.chain} chain",
-        ("Golden", *(("StrictKeyPolicy",) if golden.spec in _WEAK_SPECS else ()),
-         *(("SoftwareAttestation",) if golden.level is SOFTWARE else ())), golden_expected(golden),
-        Workbench.open(kit, golden.name).evidence(), kit.anchors_for(golden.name)) for golden in GOLDENS]
+        ("Golden", *_golden_flags(golden)), golden_expected(golden), Workbench.open(kit, golden.name).evidence(),
+        kit.anchors_for(golden.name), golden.validation_time) for golden in GOLDENS]
     return goldens + mutation_cases(kit, mutations(), Workbench.open)

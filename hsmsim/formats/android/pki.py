@@ -15,11 +15,14 @@ Chain shapes real devices send (leaf first; ``shared/specs/other_formats.md`` 3,
 Which issue of the legacy root a chain ends with is :attr:`AndroidIdentity.sent_root`; verifiers pin the 2022
 issue (``roots.json``), and both issues have the same name and key.
 
-Software attestation (:func:`software_identity`, not a hardware shape): leaf <- ``Android Software
-Attestation Key`` <- the software attestation root, root included, as Android keystore's software
-Keymaster sends (the real Pixel1 sample of ``shared/interop/purebred``). AOSP ships one software root and
-attestation key for every device, so the emulated ones are derived from :data:`SOFTWARE_SEED`, not from the
-device's seed: a verifier recognises the root by its key (``verify.EMULATED_SOFTWARE_ROOT_SPKI_SHA256``).
+Software attestation (:func:`software_identity`, not a hardware shape): leaf <- attestation key certificate <-
+software attestation root, root included, as Android keystore's software Keymaster sends. AOSP's
+``system/keymaster/contexts/soft_attestation_cert.cpp`` holds two such chains, and the key's algorithm picks one
+(``getAttestationChain(algorithm)``): an RSA key is attested under the RSA-1024 ``Android Software Attestation Key``
+and its root (the real Pixel1 sample of ``shared/interop/purebred``), an EC key under the P-256 ``Android Keystore
+Software Attestation Intermediate`` and ``... Root`` (:data:`SOFTWARE_PKIS`). Every device ships the same two, so
+the emulated ones are derived from :data:`SOFTWARE_SEED`, not from the device's seed: a verifier recognises their
+roots by their keys (``verify.SOFTWARE_ROOT_SPKI_SHA256``).
 
 Names, key types, signature algorithms, extension order and criticality follow the real certificates
 (``shared/interop/android``: caiman and akita under the legacy root, tegu under the 2026 root); the RKP attestation
@@ -43,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, ObjectIdentifier
 
-from hsmsim.formats.android.keydescription import OID_KEY_DESCRIPTION, OID_PROVISIONING_INFO, SecurityLevel
+from hsmsim.formats.android.keydescription import OID_KEY_DESCRIPTION, OID_PROVISIONING_INFO, Algorithm, SecurityLevel
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, Issuer, key_usage, sign_args
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
@@ -51,7 +54,6 @@ from hsmsim.pki.seed import derive_key, derive_serial, drbg
 
 LEGACY_ROOT_CN = "Google Hardware Attestation Root EMULATED"
 ROOT_2026_CN = "Key Attestation CA1 EMULATED"
-SOFTWARE_ROOT_CN = "Android Software Attestation Root EMULATED"
 SOFTWARE_SEED = "hsmsim/android/software-attestation"
 """The one seed of the emulated software attestation PKI, whatever the device's seed (see the module notes)."""
 LEAF_CN = "Android Keystore Key"
@@ -192,30 +194,77 @@ def _software_ca_extensions(public_key: CertificatePublicKeyTypes, issuer_key: P
     return [*extensions[:3], (key_usage("digital_signature", "key_cert_sign"), True)]
 
 
-@lru_cache(maxsize=1)
-def software_root() -> Issuer:
-    """The emulated Android software attestation root (RSA-2048 where Google's is RSA-1024; its name as
-    Google's, C=US ... OU=Android, plus ``CN=Android Software Attestation Root EMULATED``); built once per process."""
-    key = derive_key(SOFTWARE_SEED, "android/software/root", KeySpec.parse("rsa-2048"))
-    subject = _software_name(locality=True, cn=SOFTWARE_ROOT_CN)
-    start = datetime(2016, 1, 4, 12, 31, 8, tzinfo=UTC)
-    cert = issue(subject, key.public_key(), subject, key, _serial(SOFTWARE_SEED, "android/software/root", 8), start,
-                 start + timedelta(days=7300), _software_ca_extensions(key.public_key(), None, path_length=None))
+@dataclass(frozen=True)
+class SoftwarePki:
+    """One of AOSP's software attestation chains as emulated: the derivation role and key spec of its root and
+    attestation key, their common names, and the real chain's dates and attestation key serial (the root's serial
+    is 64 bits, as both real roots')."""
+
+    role: str
+    key_spec: str
+    root_cn: str
+    root_start: datetime
+    key_cn: str
+    key_start: datetime
+    key_days: int
+    key_serial: int
+
+
+SOFTWARE_PKIS = {
+    # RSA-2048 where AOSP's are RSA-1024; its root has no CN, the emulated one names itself EMULATED
+    Algorithm.RSA: SoftwarePki("android/software", "rsa-2048", "Android Software Attestation Root EMULATED",
+                               datetime(2016, 1, 4, 12, 31, 8, tzinfo=UTC), "Android Software Attestation Key EMULATED",
+                               datetime(2016, 1, 4, 12, 40, 53, tzinfo=UTC), 7300, 0x1000),
+    # as AOSP's, the intermediate runs 10 years: it expired on 2026-01-08 00:46:09
+    Algorithm.EC: SoftwarePki("android/software/ec", "ec-p256", "Android Keystore Software Attestation Root EMULATED",
+                              datetime(2016, 1, 11, 0, 43, 50, tzinfo=UTC),
+                              "Android Keystore Software Attestation Intermediate EMULATED",
+                              datetime(2016, 1, 11, 0, 46, 9, tzinfo=UTC), 3650, 0x1001),
+}
+"""The emulated software attestation chain of each algorithm keystore's software Keymaster attests (RSA, EC)."""
+_SOFTWARE_ROOT_DAYS = 7300
+"""Both real software attestation roots run 20 years (7300 days)."""
+
+
+def _software_pki(algorithm: Algorithm) -> SoftwarePki:
+    pki = SOFTWARE_PKIS.get(algorithm)
+    if pki is None:
+        raise ValueError(f"keystore's software Keymaster attests RSA and EC keys only, not algorithm {algorithm!r}")
+    return pki
+
+
+@lru_cache(maxsize=len(SOFTWARE_PKIS))
+def software_root(algorithm: Algorithm) -> Issuer:
+    """The emulated software attestation root that attests keys of ``algorithm`` (RSA or EC; else ValueError),
+    named as AOSP's (``C=US, ST=California, L=Mountain View, O=Google, Inc., OU=Android``) plus its
+    :attr:`SoftwarePki.root_cn`; the same for every seed, built once per process."""
+    pki = _software_pki(algorithm)
+    key = derive_key(SOFTWARE_SEED, f"{pki.role}/root", KeySpec.parse(pki.key_spec))
+    subject = _software_name(locality=True, cn=pki.root_cn)
+    cert = issue(subject, key.public_key(), subject, key, derive_serial(SOFTWARE_SEED, f"{pki.role}/root", 64),
+                 pki.root_start, pki.root_start + timedelta(days=_SOFTWARE_ROOT_DAYS),
+                 _software_ca_extensions(key.public_key(), None, path_length=None))
     return Issuer(key, cert)
 
 
-@lru_cache(maxsize=1)
-def software_identity() -> AttestationIdentity:
-    """The ``Android Software Attestation Key EMULATED`` (pathlen 0) under :func:`software_root`; built once per
-    process."""
-    root = software_root()
-    key = derive_key(SOFTWARE_SEED, "android/software/attestation-key", KeySpec.parse("rsa-2048"))
-    start = datetime(2016, 1, 4, 12, 40, 53, tzinfo=UTC)
-    certificate = issue(_software_name(locality=False, cn="Android Software Attestation Key EMULATED"),
-                        key.public_key(), root.certificate.subject, root.key, 4096, start,
-                        start + timedelta(days=7300), _software_ca_extensions(key.public_key(), root.key,
-                                                                             path_length=0))
+@lru_cache(maxsize=len(SOFTWARE_PKIS))
+def software_identity(algorithm: Algorithm) -> AttestationIdentity:
+    """The emulated software attestation key that attests keys of ``algorithm`` (RSA or EC; else ValueError), its
+    certificate (pathlen 0, no locality in its name) issued by :func:`software_root` of the same algorithm; built
+    once per process."""
+    pki = _software_pki(algorithm)
+    root = software_root(algorithm)
+    key = derive_key(SOFTWARE_SEED, f"{pki.role}/attestation-key", KeySpec.parse(pki.key_spec))
+    certificate = issue(_software_name(locality=False, cn=pki.key_cn), key.public_key(), root.certificate.subject,
+                        root.key, pki.key_serial, pki.key_start, pki.key_start + timedelta(days=pki.key_days),
+                        _software_ca_extensions(key.public_key(), root.key, path_length=0))
     return AttestationIdentity(key=key, certificate=certificate, chain=(certificate,), root=root.certificate)
+
+
+def software_roots() -> tuple[x509.Certificate, ...]:
+    """Every emulated software attestation root (RSA, then EC): what a relying party that recognises software
+    attestations pins."""
+    return tuple(software_root(algorithm).certificate for algorithm in SOFTWARE_PKIS)
 
 
 def _google(cn: str) -> x509.Name:

@@ -12,10 +12,10 @@ Order of the checks (each raises :class:`Rejected` at the first failure):
 4. the KeyDescription parses (``strict``: DER, tags ascending, no unknown tag) and its version is known;
 5. the security levels, decided by the root the chain ends at. The attestation level is never above the
    KeyMint level (ATTR_CONFLICT). Under a hardware root both agree (ATTR_CONFLICT) and are TEE or StrongBox
-   (SECURITY_LEVEL). Under a known Android software attestation root (its SPKI SHA-256) the attestation
-   level is Software (else SECURITY_LEVEL), KeyMint may be higher (a Keymaster 1 TEE key attested by the
-   keystore's software), and the key is attested at Software: structural accepts it, saying so in the
-   claims, strict rejects it (SECURITY_LEVEL);
+   (SECURITY_LEVEL). Under a known Android software attestation root (its SPKI SHA-256: Google's RSA or EC
+   root, or hsmsim's emulation of either) the attestation level is Software (else SECURITY_LEVEL), KeyMint
+   may be higher (a Keymaster 1 TEE key attested by the keystore's software), and the key is attested at
+   Software: structural accepts it, saying so in the claims, strict rejects it (SECURITY_LEVEL);
 6. the challenge equals the one the relying party issued (CHALLENGE_MISMATCH; strict: it must be given);
 7. from ``hardwareEnforced`` only: origin GENERATED, purpose SIGN, no allApplications, algorithm and
    size match the leaf's key, rootOfTrust present (a software attestation may lack it);
@@ -86,13 +86,26 @@ _NAMES: dict[type[IntEnum], dict[int, str]] = {kind: {member.value: member.name 
 """Members, and member names, by value: looked up as ``kind(value)`` and ``in kind.__members__.values()`` look them
 up (by equality, for the integers a KeyDescription holds), without enum's Python-level calls."""
 GOOGLE_SOFTWARE_ROOT_SPKI_SHA256 = bytes.fromhex("f2c4746f545946c100e72297f8f946344d7052f03a2f694221f9c893b0e6f711")
-"""Google's Android software attestation root (C=US, ST=California, L=Mountain View, O=Google, Inc.,
-OU=Android; RSA-1024, 2016-01-04 to 2035-12-30), to which AOSP keystore's software Keymaster chains:
-the SPKI of ``TrustAnchors/Pixel/Pixel1.der`` in Purebred's SampleAttestations. The private key of the
-software attestation key below it ships in AOSP, so anything it signs is only the OS's word."""
+"""Google's Android software attestation root for RSA keys (C=US, ST=California, L=Mountain View, O=Google, Inc.,
+OU=Android; RSA-1024, 2016-01-04 to 2035-12-30), to which AOSP keystore's software Keymaster chains an RSA key:
+the SPKI of ``TrustAnchors/Pixel/Pixel1.der`` in Purebred's SampleAttestations (``kRsaAttestRootCert`` in AOSP).
+The private key of the software attestation key below it ships in AOSP, so anything it signs is only the OS's
+word."""
+GOOGLE_EC_SOFTWARE_ROOT_SPKI_SHA256 = bytes.fromhex("d5100c7942ef2e8310dc30ef82729680cf48d690735c3f68179a33c7c370f286")
+"""Google's Android software attestation root for EC keys (the names above plus CN=Android Keystore Software
+Attestation Root; P-256, 2016-01-11 to 2036-01-06), to which the software Keymaster chains an EC key through
+``Android Keystore Software Attestation Intermediate``: the SPKI of ``kEcAttestRootCert`` in AOSP
+``system/keymaster/contexts/soft_attestation_cert.cpp`` (identical in an Android 11 tree and in LineageOS's
+android_system_keymaster). Its attestation key ships in AOSP as well."""
 EMULATED_SOFTWARE_ROOT_SPKI_SHA256 = bytes.fromhex("c87bedcd62a54e5376056db9d33565a066409f5562d06137e72d26a1390de937")
-"""hsmsim's emulated software attestation root (``pki.software_root``: one for every seed, as Google's)."""
-SOFTWARE_ROOT_SPKI_SHA256 = frozenset({GOOGLE_SOFTWARE_ROOT_SPKI_SHA256, EMULATED_SOFTWARE_ROOT_SPKI_SHA256})
+"""hsmsim's emulated software attestation root for RSA keys (``pki.software_root(Algorithm.RSA)``: one for every
+seed, as Google's)."""
+EMULATED_EC_SOFTWARE_ROOT_SPKI_SHA256 = bytes.fromhex(
+    "67b6ff0836d9cb2987be50492aa015ce26270bfcbce2f4a8878b39564e1c7b99")
+"""hsmsim's emulated software attestation root for EC keys (``pki.software_root(Algorithm.EC)``)."""
+SOFTWARE_ROOT_SPKI_SHA256 = frozenset({GOOGLE_SOFTWARE_ROOT_SPKI_SHA256, GOOGLE_EC_SOFTWARE_ROOT_SPKI_SHA256,
+                                       EMULATED_SOFTWARE_ROOT_SPKI_SHA256, EMULATED_EC_SOFTWARE_ROOT_SPKI_SHA256})
+"""The keys of every known Android software attestation root: a chain ending at one is a software attestation."""
 
 
 @dataclass(frozen=True)
