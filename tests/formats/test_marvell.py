@@ -367,6 +367,35 @@ def test_a_wrong_root_is_untrusted_on_the_real_bundle(shared_dir, world):
     assert verdict.reason is Reason.CHAIN_INCOMPLETE, verdict.summary()
 
 
+@pytest.mark.parametrize("cloud", list(Cloud))
+def test_another_vendors_root_in_the_trust_store_changes_nothing(world, cloud):
+    """A relying party keeps every vendor's root in one store: a root that is neither Marvell's nor an owner root of
+    the cloud plays no part, where Azure took any such anchor as its pinned partition root (CHAIN_UNTRUSTED)."""
+    fmt = get_format(f"marvell-{cloud.value}")
+    evidence = world.attest(cloud, "ec-p256")
+    primus_root = Hsm(Device.from_seed("primus", SEED), world.store).attestation_identity().root
+    other_cloud_owner = world.trust(Cloud.GOOGLE if cloud is Cloud.AZURE else Cloud.AZURE).all()[1]
+    for extra in (primus_root, other_cloud_owner):
+        trust = TrustAnchors({"root": (*world.trust(cloud).all(), extra)})
+        verdict = fmt.verify(evidence, trust, at=VALIDATION_TIME)
+        assert verdict.accepted, verdict.summary()
+    if cloud is Cloud.AZURE:  # the Azure script's model: without a pinned owner root, the bundle's own
+        manufacturer = world.trust(cloud).all()[0]
+        assert fmt.verify(evidence, TrustAnchors({"root": (manufacturer, primus_root)}), at=VALIDATION_TIME).accepted
+
+
+def test_azure_pins_an_azure_partition_root_of_another_pool(world):
+    """An anchor named as an Azure partition root that did not issue the owner partition certificate (another
+    HSM pool's) is a wrong pin: CHAIN_UNTRUSTED."""
+    evidence = world.attest(Cloud.AZURE, "ec-p256")
+    manufacturer = world.trust(Cloud.AZURE).all()[0]
+    other_pool = World("another seed").trust(Cloud.AZURE).all()[1]
+    assert "Azure Managed HSM Partition Root" in other_pool.subject.rfc4514_string()
+    verdict = get_format("marvell-azure").verify(evidence, TrustAnchors({"root": (manufacturer, other_pool)}),
+                                                 at=VALIDATION_TIME)
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED, verdict.summary()
+
+
 def test_real_rsa_4096_sample_parses_only(shared_dir):
     base = shared_dir / "interop" / "marvell-gcp"
     blob = envelopes.gunzip_bounded((base / "gcp-rsa-4096.attestation.dat.gz").read_bytes())

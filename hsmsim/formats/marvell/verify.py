@@ -3,7 +3,7 @@
 Order: envelope and bounds (:mod:`hsmsim.formats.marvell.envelopes`), the response header's
 framing, the manufacturer chain (partition -> v1 card -> a LiquidSecurity root among the anchors)
 and the owner chain (identical SPKI; Google: Hawksbill anchor; Azure: the bundle's partition root,
-pinned when an owner anchor is given), the signature with the key both partition certificates carry,
+pinned when an anchor names an Azure partition root), the signature with the key both partition certificates carry,
 the full parse, the objects' key and check values, the JWK / public key / CSR binding, the attribute
 policy, then the strict profile's layout and key rules. Checks raise :class:`Rejected` at the first failure;
 :func:`verify` turns that into the Verdict.
@@ -20,12 +20,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.envelopes import EnvelopeContents, jwk_spki, loaded_key_spki, read_envelope
 from hsmsim.formats.marvell.options import Cloud
-from hsmsim.formats.marvell.pki import marvell_root_names
+from hsmsim.formats.marvell.pki import AZURE_PARTITION_ROOT_CN, marvell_root_names
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import ChainPolicy, NameKey, name_key, require_key_usage, subject_text, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
@@ -166,6 +167,17 @@ def _owner_copy(of: _Held, held: list[_Held], what: str) -> _Held:
     raise Rejected(Reason.CHAIN_INCOMPLETE, f"no owner certificate re-certifies the {what} key")
 
 
+def _pins_azure_owner_root(anchor: x509.Certificate, owner_partition: _Held) -> bool:
+    """Whether ``anchor`` pins Azure's partition root: it is named as the owner partition certificate's issuer (an
+    impostor root of that name included), or named as an Azure partition root (``CN=Azure Managed HSM Partition
+    Root``, hsmsim's emulated one included: the real DN is not published), such as another pool's. Any other anchor,
+    another vendor's root in a trust store shared across formats, plays no part in the owner chain."""
+    if name_key(anchor.subject) == owner_partition.issuer:
+        return True
+    names = anchor.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return any(isinstance(cn.value, str) and cn.value.startswith(AZURE_PARTITION_ROOT_CN) for cn in names)
+
+
 def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: list[x509.Certificate],
                   at: datetime) -> _Chains:
     """Manufacturer chain (partition -> v1 card -> LiquidSecurity root) and the owner chain(s)."""
@@ -195,6 +207,8 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
     card = next(h for h in manufacturer_pool if h.cert == path[1])  # the path's card comes from the pool
     owner_partition = _owner_copy(partition, held, "partition")
     owner_anchors = [a for a in anchors if a != path[2]]
+    if cloud is Cloud.AZURE:
+        owner_anchors = [a for a in owner_anchors if _pins_azure_owner_root(a, owner_partition)]
     used = [partition, card, owner_partition]
     if cloud is Cloud.GOOGLE:
         # Google's owner root issues both owner certificates directly: an issuer that is no owner
