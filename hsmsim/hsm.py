@@ -94,8 +94,8 @@ class Hsm:
             raise ParameterError.invalid("attest_time", "a datetime", at)
         earliest, latest = ATTEST_TIME_RANGE
         if not earliest <= (at if at.tzinfo else at.replace(tzinfo=UTC)) <= latest:
-            raise ParameterError(f"the attestation time {at.isoformat()} is outside what {fmt.name} evidence can "
-                                 f"hold: it must be between {earliest:%Y-%m-%d} and {latest:%Y-%m-%d}")
+            raise ParameterError(f"the attestation time {at.isoformat()} is outside the times hsmsim attests at: it "
+                                 f"must be between {earliest:%Y-%m-%d} and {latest:%Y-%m-%d} (a format may hold fewer)")
         signer = self.keystore.signer(key) if key.public_key is not None else None
         tracked = _ReadTracking(params)
         request = AttestationRequest(
