@@ -25,7 +25,7 @@ from hsmsim import __version__
 from hsmsim._atomic import write_new_files
 from hsmsim.cli_params import GivenPath, given_text
 from hsmsim.errors import HsmsimError
-from hsmsim.formats import detect, get_format, names, verify_guarded
+from hsmsim.formats import detect, get_format, load_evidence, names, verify_guarded
 from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
 from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec, label_problem
@@ -287,7 +287,7 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
             except FileNotFoundError:
                 _fail(f"{escaped(str(bundle))} does not exist")
             fmt = get_format(format_name) if format_name else detect(bundle)
-            evidence = fmt.load(bundle)
+            evidence = load_evidence(fmt, bundle, ignore=roots)
             trust = fmt.trust_anchors_from_files(list(roots))
         except OSError as exc:  # a name too long, a directory where a file belongs, no permission, ...
             _fail(f"cannot read {escaped(str(exc.filename or bundle))}: {exc.strerror or exc}")

@@ -16,7 +16,7 @@ from cryptography import x509
 
 from hsmsim.corpus.listing import select
 from hsmsim.errors import HsmsimError, KeystoreError, ParameterError, UnsupportedFormatError
-from hsmsim.formats import Format, detect, get_format, names
+from hsmsim.formats import Format, detect, get_format, load_evidence, names
 from hsmsim.harness import vectors as harness_vectors
 from hsmsim.harness.vectors import Corpus, CorpusLoadError, Vector, default_vectors_root
 from hsmsim.hsm import GENERIC_MECHANISMS, Hsm, pki_exports
@@ -159,11 +159,12 @@ def roots(state: StrPath = DEFAULT_STATE) -> list[x509.Certificate]:
         opened.close()
 
 
-def _trust(fmt: Format, roots: object) -> TrustAnchors:
-    """The anchors ``roots`` gives ``fmt``'s verifier: a TrustAnchors as it is, a single path as one file, else
-    an iterable (walked once) of paths and certificates. TypeError for anything else, HsmsimError for ``""``."""
+def _trust(fmt: Format, roots: object) -> tuple[TrustAnchors, list[Path]]:
+    """The anchors ``roots`` gives ``fmt``'s verifier, and the files they were read from: a TrustAnchors as it is,
+    a single path as one file, else an iterable (walked once) of paths and certificates. TypeError for anything
+    else, HsmsimError for ``""``."""
     if isinstance(roots, TrustAnchors):
-        return roots
+        return roots, []
     if isinstance(roots, str | os.PathLike):
         given: list[object] = [roots]
     elif isinstance(roots, Iterable) and not isinstance(roots, bytes | bytearray | memoryview):
@@ -176,7 +177,7 @@ def _trust(fmt: Format, roots: object) -> TrustAnchors:
     trust = fmt.trust_anchors_from_files(files) if files else TrustAnchors()
     if certificates:
         trust = TrustAnchors({**trust.roots, "root": (*trust.get(), *certificates)})
-    return trust
+    return trust, files
 
 
 def verify(
@@ -203,12 +204,14 @@ def verify(
     moment = _moment(at)
     if isinstance(evidence, Evidence):
         fmt = get_format(format or evidence.format)
+        trust, _files = _trust(fmt, roots)
         loaded = evidence
     else:
         path = _path("evidence", evidence)
         fmt = get_format(format) if format else detect(path)
-        loaded = fmt.load(path)
-    return fmt.verify(loaded, _trust(fmt, roots), at=moment, profile=validation_profile)
+        trust, files = _trust(fmt, roots)
+        loaded = load_evidence(fmt, path, ignore=files)  # a root file in the evidence's directory is no record
+    return fmt.verify(loaded, trust, at=moment, profile=validation_profile)
 
 
 def load_corpus(root: StrPath | None = None) -> Corpus:

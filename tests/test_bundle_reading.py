@@ -24,12 +24,11 @@ from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.formats import all_formats, get_format
 from hsmsim.harness.vectors import load_corpus
 from hsmsim.model.evidence import (
-    MAX_BUNDLE_DEPTH,
     MAX_BUNDLE_ENTRIES,
+    BundleLayout,
     bundle_entries,
     files_below,
     peek_entries,
-    read_bundle_dir,
     read_optional_sibling,
 )
 from hsmsim.safeio import ReadBudget
@@ -83,17 +82,20 @@ def _unnest(directory: Path, levels: int) -> None:
         directory.joinpath(*["d"] * level).rmdir()
 
 
-# -- finding 1: a deep directory tree is a one-line error, never a RecursionError ---------------------------------
+# -- finding 1: a deep directory tree is never walked, and a walk of one is a one-line error -----------------------
 
 
 @pytest.mark.parametrize("format_name", ["primus", "luna-pkc", "marvell-azure", "yubico-piv", "purebred"])
-def test_a_bundle_directory_nesting_1000_levels_is_one_line_and_exit_2(tmp_path: Path, format_name: str) -> None:
-    directory, _primary, at = _golden(tmp_path, format_name)
+def test_a_directory_nesting_1000_levels_beside_the_record_is_never_walked(tmp_path: Path, format_name: str) -> None:
+    """A bundle directory is read through its record and the files named for it: what nests below is not looked
+    into, however deep."""
+    directory, primary, at = _golden(tmp_path, format_name)
     _nest(directory, DEEP)
     try:
-        with pytest.raises(BundleError, match=f"nests deeper than {MAX_BUNDLE_DEPTH} levels"):
-            get_format(format_name).load(directory)
-        _one_line_exit_2(_verify(directory, at, "--format", format_name), "nests deeper than")
+        fmt = get_format(format_name)
+        assert fmt.load(directory) == fmt.load(primary)
+        result = _verify(directory, at, "--format", format_name)
+        assert result.returncode == 0 and result.stdout.splitlines()[-1] == "ACCEPT", result.stdout + result.stderr
     finally:
         _unnest(directory, DEEP)
 
@@ -120,7 +122,6 @@ def test_files_below_walks_regular_files_within_its_bounds(tmp_path: Path) -> No
         files_below(bundle, max_depth=2)
     with pytest.raises(BundleError, match="holds more than 4 entries"):  # a, d, d, d, deep
         files_below(bundle, max_entries=4)
-    assert read_bundle_dir(bundle) == {"a": b"a", "d/d/d/deep": b"x"}
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory-link", "file-link"])
@@ -190,20 +191,22 @@ def _crowd(directory: Path, count: int, suffix: str = "") -> None:
 
 
 @pytest.mark.parametrize(("format_name", "crowd_suffix", "own_sibling"),
-                         [("android-key", ".pem", ".challenge"), ("primus", ".csr", ".csr"), ("luna-pkc", ".csr", None),
-                          ("fortanix", ".csr", None), ("marvell-google", ".pem", None), ("yubico-piv", "", None),
+                         [("android-key", ".pem", ".challenge"), ("primus", ".csr", ".csr"),
+                          ("luna-pkc", ".csr", ".csr"), ("fortanix", ".csr", None),
+                          ("marvell-google", ".pem", ".certs.pem"), ("yubico-piv", "", None),
                           ("apple-acme", ".json", None)])
 def test_a_crowded_directory_is_listed_boundedly_and_refused(tmp_path: Path, listings: list[int], deadline: None,
                                                              format_name: str, crowd_suffix: str,
                                                              own_sibling: str | None) -> None:
     """As the bundle directory, or as the directory beside a file whose siblings are looked for by listing (an
-    own-named sibling is found by its name: it is removed here so that the others are looked for)."""
+    own-named sibling is found by its name: it is removed here so that the others are looked for; yubico-piv and
+    apple-acme read their siblings by name only)."""
     directory, primary, _at = _golden(tmp_path, format_name)
     if own_sibling is not None:
         _sibling(directory, own_sibling).unlink()
     _crowd(directory, 3 * MAX_BUNDLE_ENTRIES, crowd_suffix)
     fmt = get_format(format_name)
-    for target in (directory, primary) if format_name != "apple-acme" else (directory,):
+    for target in (directory, primary) if format_name not in ("apple-acme", "yubico-piv") else (directory,):
         with pytest.raises(BundleError, match=f"holds more than {MAX_BUNDLE_ENTRIES} entries"):
             fmt.load(target)
     assert not any(each.detect(directory) for each in all_formats())
@@ -216,7 +219,7 @@ def test_detection_and_loading_never_list_more_than_the_bound(tmp_path: Path, li
     with pytest.raises(BundleError, match="put the evidence in a directory of its own"):
         bundle_entries(tmp_path)
     with pytest.raises(BundleError, match=f"holds more than {MAX_BUNDLE_ENTRIES} entries"):
-        read_bundle_dir(tmp_path)
+        get_format("webauthn").load(tmp_path)
     assert listings == [MAX_BUNDLE_ENTRIES + 1] * 3
 
 
@@ -319,8 +322,9 @@ def test_read_optional_sibling_tells_absent_from_unreadable(tmp_path: Path) -> N
 # -- finding 4: a directory that can be entered but not listed says so ---------------------------------------------
 
 
-@pytest.mark.parametrize(("format_name", "unlink"), [("primus", ".csr"), ("luna-pkc", ""), ("android-acme", ".keyauth"),
-                                                     ("marvell-google", ""), ("yubico-piv", ""), ("fortanix", "")])
+@pytest.mark.parametrize(("format_name", "unlink"), [("primus", ".csr"), ("luna-pkc", ".csr"),
+                                                     ("android-acme", ".keyauth"), ("marvell-google", ".certs.pem"),
+                                                     ("fortanix", "")])
 def test_an_unlistable_directory_is_a_cannot_list_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         format_name: str, unlink: str) -> None:
     """EACCES from listing (a mode 311 directory, as a user other than root) is never taken for an empty one."""
@@ -353,6 +357,7 @@ def test_cli_a_mode_311_directory_is_one_line_and_exit_2() -> None:
         base = Path(tmp)
         base.chmod(0o755)
         directory, primary, at = _golden(base, "luna-pkc")
+        _sibling(directory, ".csr").unlink()  # so that a CSR is looked for by listing
         roots = base / "roots"
         roots.mkdir()
         for anchor in directory.glob("trust-anchor-*.pem"):
@@ -372,3 +377,50 @@ def test_cli_a_mode_311_directory_is_one_line_and_exit_2() -> None:
             assert Reason.MISSING_INPUT.value not in result.stdout
         finally:
             directory.chmod(0o755)
+
+
+# -- finding 5: a directory is read through the record its format's layout finds -----------------------------------
+
+LAYOUT = BundleLayout(("*_record.bin", "*.bin"), lambda path: path.read_bytes().startswith(b"RECORD"), ("shared.bin",))
+"""Records ``<stem>_record.bin`` (preferred) or ``<stem>.bin``, known by content as ``RECORD...``."""
+
+
+def test_a_record_is_found_by_content_then_by_name(tmp_path: Path) -> None:
+    (tmp_path / "shared.bin").write_bytes(b"RECORD, but a companion")
+    assert LAYOUT.record_in(tmp_path) is None
+    (tmp_path / "a_record.bin").write_bytes(b"damaged")
+    assert LAYOUT.record_in(tmp_path) == tmp_path / "a_record.bin"
+    (tmp_path / "real-sample.dat").write_bytes(b"RECORD under another name")
+    assert LAYOUT.record_in(tmp_path) == tmp_path / "real-sample.dat"
+    assert LAYOUT.record_in(tmp_path, ignore=[tmp_path / "real-sample.dat"]) == tmp_path / "a_record.bin"
+    (tmp_path / "b_record.bin").write_bytes(b"damaged too")
+    with pytest.raises(BundleError, match=r"holds 2 evidence records \(a_record.bin, b_record.bin\); name "):
+        LAYOUT.record_in(tmp_path, ignore=[tmp_path / "real-sample.dat"])
+
+
+def test_of_several_records_the_first_pattern_naming_one_wins(tmp_path: Path) -> None:
+    (tmp_path / "k_record.bin").write_bytes(b"RECORD")
+    (tmp_path / "k.bin").write_bytes(b"RECORD, the same unpacked")
+    assert LAYOUT.record_in(tmp_path) == tmp_path / "k_record.bin"
+    (tmp_path / "j_record.bin").write_bytes(b"RECORD")
+    with pytest.raises(BundleError, match="holds 3 evidence records"):
+        LAYOUT.record_in(tmp_path)
+
+
+def test_a_sibling_named_for_another_record_is_not_a_candidate(tmp_path: Path) -> None:
+    for name in ("k1_record.bin", "k10_record.bin", "k10.csr", "k100.csr", "sample.csr"):
+        (tmp_path / name).write_bytes(b"x")
+    candidates = [tmp_path / name for name in ("k10.csr", "k100.csr", "sample.csr")]
+    assert LAYOUT.unowned(tmp_path / "k1_record.bin", candidates, ".csr") == [tmp_path / "k100.csr",
+                                                                                tmp_path / "sample.csr"]
+    assert LAYOUT.stem("k1_record.bin") == "k1" and LAYOUT.stem("k1.bin") == "k1" and LAYOUT.stem("k1.csr") is None
+
+
+def test_every_format_declares_a_layout_whose_patterns_name_its_vectors_records() -> None:
+    """The layout's patterns are the names the generator writes: every corpus vector's record matches one."""
+    corpus = load_corpus(CORPUS)
+    for fmt in all_formats():
+        assert isinstance(fmt.layout, BundleLayout)
+        records = {vector.inputs.primary for vector in corpus.select(formats=[fmt.name])}
+        assert all(fmt.layout.stem(os.path.basename(record)) is not None for record in records), (fmt.name, records)
+    assert get_format("android-key").layout.companions == ("attestation_roots.pem",)

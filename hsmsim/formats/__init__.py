@@ -22,6 +22,7 @@ import importlib
 import importlib.metadata
 import pkgutil
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -30,8 +31,8 @@ from hsmsim.formats.contract import Format
 from hsmsim.model.evidence import Evidence, TrustAnchors, bundle_entries
 from hsmsim.verdict import Profile, Reason, Verdict, escaped
 
-__all__ = ["PLUGIN_GROUP", "Format", "all_formats", "detect", "get_format", "names", "register", "unregister",
-           "verify_guarded"]
+__all__ = ["PLUGIN_GROUP", "Format", "all_formats", "detect", "get_format", "load_evidence", "names", "register",
+           "unregister", "verify_guarded"]
 
 PLUGIN_GROUP = "hsmsim.formats"
 """The entry-point group under which installed distributions advertise format objects."""
@@ -127,6 +128,15 @@ def detect(path: Path) -> Format:
         raise UnsupportedFormatError(f"cannot tell the format of {escaped(str(path))} (matches: {found}); "
                                      "pass --format")
     return claimed[0]
+
+
+def load_evidence(fmt: Format, path: Path, *, ignore: Iterable[Path] = ()) -> Evidence:
+    """``fmt.load(path)``, except that a directory's record is never one of ``ignore``: the evidence as ``hsmsim
+    verify`` and :func:`hsmsim.verify` read it, the trust anchors given with it (which may sit in the directory)
+    left out. A directory is read as its record file is (:meth:`~hsmsim.model.evidence.BundleLayout.load`); one
+    holding no record gives evidence without files, which the verifier rejects ``MISSING_INPUT``. Raises
+    :class:`~hsmsim.errors.BundleError` as ``fmt.load`` does."""
+    return fmt.layout.load(path, fmt.load, fmt.name, ignore)
 
 
 def names() -> list[str]:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
@@ -32,6 +32,11 @@ class Format(Protocol):
     """Human name of the product and envelope, e.g. ``Securosys Primus HSM``."""
     key_specs: tuple[str, ...]
     """The key specs (:class:`hsmsim.keystore.base.KeySpec` names) this format can attest."""
+    layout: BundleLayout
+    """How the format names the files of a bundle: the patterns of its record (the primary file the generator
+    writes), what recognises a record by content, and the fixed names beside it that are never one. A directory
+    is read through the record it finds (:meth:`~hsmsim.model.evidence.BundleLayout.record_in`), so ``load`` of a
+    directory gives what ``load`` of its record file gives."""
 
     def provision(
         self, device: Device, partition: str,
@@ -61,11 +66,18 @@ class Format(Protocol):
         ...
 
     def load(self, path: Path) -> Evidence:
-        """Read evidence from disk as a user received it (file or directory); raises BundleError."""
+        """Read evidence from disk as a user received it: a record file with the siblings named for it, or a
+        directory, read as ``layout.load`` reads it (the one record found by content, else by a record pattern, so
+        a damaged record is still read and rejected by ``verify``; evidence without files, rejected
+        ``MISSING_INPUT``, when there is none). Raises BundleError for what cannot be read, and for a directory
+        holding several records ("name the one to verify")."""
         ...
 
     def detect(self, path: Path) -> bool:
-        """True when ``path`` (file or directory) looks like this format's evidence; never raises."""
+        """True when ``path`` looks like this format's evidence: a file ``layout.claims`` recognises (by content,
+        or by a name no other format writes), or a directory holding one or more (``layout.holds_record``: with
+        several, ``load`` asks to name one); never raises. A directory whose only record is damaged beyond
+        recognition is claimed by no format: ``load`` still reads it when ``--format`` names the format."""
         ...
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:

@@ -28,9 +28,9 @@ MAX_TRUST_ANCHOR_BYTES = 1024 * 1024
 """One trust anchor file (PEM or DER, possibly several certificates)."""
 MAX_BUNDLE_FILES = 64
 MAX_BUNDLE_ENTRIES = 1024
-"""Entries (files, directories, anything) listed in a bundle directory, or in all below it."""
+"""Entries (files, directories, anything) listed in a bundle directory, or (:func:`files_below`) in all below one."""
 MAX_BUNDLE_DEPTH = 16
-"""Directory levels walked below a bundle directory."""
+"""Directory levels :func:`files_below` walks by default."""
 
 _PRIVATE_KEY_TYPES: tuple[type, ...] = get_args(PrivateKeyTypes)
 
@@ -202,7 +202,7 @@ def files_below(directory: Path, max_entries: int = MAX_BUNDLE_ENTRIES,
     :class:`BundleError` (one line) past ``max_entries`` entries of any kind at any depth, when a directory nests
     deeper than ``max_depth`` levels below ``directory``, when a directory below cannot be listed, and for anything
     that is neither a regular file nor a directory (a symlink, never followed, a FIFO, device or socket): left out,
-    a challenge or nonce under such a name would be taken for an absent one and its check skipped."""
+    a file under such a name would be taken for an absent one."""
     files: list[tuple[str, ...]] = []
     seen = 0
     pending: list[tuple[Path, tuple[str, ...]]] = [(directory, ())]
@@ -249,51 +249,152 @@ def read_optional_sibling(path: Path, budget: ReadBudget, limit: int = MAX_SIBLI
     return read_regular_file(path, limit, budget)
 
 
-def _claimed_files(entries: list[Path], claims: Callable[[Path], bool]) -> list[Path]:
-    found = []
-    for entry in entries:
-        try:
-            regular = stat.S_ISREG(entry.lstat().st_mode)
-        except OSError:
-            continue
-        if regular and claims(entry):
-            found.append(entry)
+def read_siblings(record: Path, names: Iterable[str], budget: ReadBudget,
+                  limit: int = MAX_SIBLING_BYTES) -> dict[str, bytes]:
+    """The files of ``names`` beside ``record`` that are there, keyed by name, each read as
+    :func:`read_optional_sibling` reads it (so a name holding anything but a readable regular file raises
+    :class:`BundleError` naming it)."""
+    found = {}
+    for name in names:
+        data = read_optional_sibling(record.parent / name, budget, limit)
+        if data is not None:
+            found[name] = data
     return found
 
 
-def claimed_file(directory: Path, claims: Callable[[Path], bool]) -> Path | None:
-    """The one regular file (not a symlink) among :func:`peek_entries` of ``directory`` that ``claims``
-    accepts; None when none or several do, or the directory cannot be listed or holds too many entries.
-    ``claims`` must not raise."""
-    found = _claimed_files(peek_entries(directory), claims)
-    return found[0] if len(found) == 1 else None
+def _is_regular(entry: Path) -> bool:
+    """True for a regular file, never following a symlink (a listing never leads out of its directory)."""
+    try:
+        return stat.S_ISREG(entry.lstat().st_mode)
+    except OSError:  # gone since it was listed
+        return False
 
 
-def primary_file(path: Path, claims: Callable[[Path], bool]) -> Path:
-    """``path`` when it is not a directory, else the one file in it that ``claims`` accepts (as
-    :func:`claimed_file`): how a format whose evidence is one record file with siblings reads the directory
-    ``hsmsim attest`` writes. Raises :class:`BundleError` when the directory holds none or several, holds more
-    than ``MAX_BUNDLE_ENTRIES`` entries or cannot be listed."""
-    if not path.is_dir():
-        return path
-    found = _claimed_files(bundle_entries(path), claims)
-    if len(found) != 1:
-        named = ", ".join(escaped(p.name) for p in found[:4]) + (", ..." if len(found) > 4 else "")
-        raise BundleError(f"{escaped(str(path))} holds {len(found)} evidence records{f' ({named})' if found else ''}; "
-                          "name the one to verify")
-    return found[0]
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except (OSError, ValueError):
+        return None
+    return found.st_dev, found.st_ino
 
 
-def read_bundle_dir(directory: Path, budget: ReadBudget | None = None) -> dict[str, bytes]:
-    """Every regular file below ``directory`` (:func:`files_below`), keyed by relative path, read against
-    ``budget`` (default: a fresh one). Raises :class:`BundleError` for a symlink, device, FIFO or socket below
-    it, past ``MAX_BUNDLE_ENTRIES`` entries, ``MAX_BUNDLE_DEPTH`` levels, ``MAX_BUNDLE_FILES`` files (before any
-    is read), ``MAX_BUNDLE_FILE_BYTES`` in one file or the budget."""
-    budget = budget if budget is not None else ReadBudget()
-    names = files_below(directory)
-    if len(names) > MAX_BUNDLE_FILES:
-        raise BundleError(f"{escaped(str(directory))} holds more than {MAX_BUNDLE_FILES} files")
-    return {rel: read_regular_file(directory / rel, MAX_BUNDLE_FILE_BYTES, budget) for rel in names}
+def _stem(pattern: str, name: str) -> str | None:
+    """What ``*`` stands for when ``name`` matches ``pattern`` (``PREFIX*SUFFIX``, or an exact name whose stem is
+    empty), else None."""
+    if "*" not in pattern:
+        return "" if name == pattern else None
+    prefix, suffix = pattern.split("*")
+    if len(name) >= len(prefix) + len(suffix) and name.startswith(prefix) and name.endswith(suffix):
+        return name[len(prefix):len(name) - len(suffix)]
+    return None
+
+
+def files_beside(record: Path, suffix: str) -> list[Path]:
+    """The entries of ``record``'s directory, other than ``record``, whose names end with ``suffix`` and that are not
+    directories, sorted: the candidates for a sibling the names do not give (a CSR saved under another name). One
+    that is no readable regular file (a FIFO, a dangling link) stays a candidate, so that reading it is an error,
+    never an absence that would skip a check. Lists as :func:`bundle_entries` does, so raises :class:`BundleError`
+    for a directory that holds too many entries or cannot be listed."""
+    return [entry for entry in bundle_entries(record.parent)
+            if entry.name.endswith(suffix) and entry.name != record.name and not entry.is_dir()]
+
+
+@dataclass(frozen=True)
+class BundleLayout:
+    """How a format names the files of the bundles it writes: what finds its record (the primary file) in a
+    directory, so that a directory is read exactly as the record file in it is.
+
+    ``records``: the names the format's generator gives a record, as ``PREFIX*SUFFIX`` patterns whose ``*`` is the
+    bundle's stem (``*.webauthn.json``, ``key_attestation_*.json``), or exact names, the preferred one first; they
+    also tell whose a sibling is (``k10.csr`` is the bundle ``k10_attestation.zip``'s). ``claims``: recognises a
+    record by content (or by a distinctive name) whatever the patterns say, e.g. a real sample's; it must never
+    raise.
+    ``companions``: the fixed names of the files a bundle carries beside its record (a root copy, a status list),
+    never a record even where a pattern matches them (Android's ``attestation_roots.pem`` is a ``*.pem``).
+    """
+
+    records: tuple[str, ...]
+    claims: Callable[[Path], bool]
+    companions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.records or any(pattern.count("*") > 1 for pattern in self.records):
+            raise ValueError(f"record patterns must each hold at most one '*': {self.records!r}")
+
+    def stem(self, name: str) -> str | None:
+        """The stem of ``name`` under the first record pattern it matches, or None when it matches none."""
+        return next((stem for stem in (_stem(pattern, name) for pattern in self.records) if stem is not None), None)
+
+    def _preferred(self, found: list[Path]) -> Path | None:
+        """The one of ``found``; of several, the one the first pattern naming any of them names, when it names
+        one (a TSB zip before the key description unzipped beside it); None when that leaves several."""
+        if len(found) == 1:
+            return found[0]
+        for pattern in self.records:
+            named = [entry for entry in found if _stem(pattern, entry.name) is not None]
+            if named:
+                return named[0] if len(named) == 1 else None
+        return None
+
+    def record_in(self, directory: Path, ignore: Iterable[Path] = ()) -> Path | None:
+        """The record of the one bundle in ``directory``: the regular file ``claims`` recognises; when none does,
+        the one named by a record pattern, so that a record damaged beyond recognition is still read, and its
+        verifier says what is wrong with it. Several of either kind are narrowed by :meth:`_preferred`. Only a
+        regular file counts (a subdirectory, link, FIFO or device so named is no record, so a directory holding
+        nothing else gives ``MISSING_INPUT``, never an accepted verdict); companions and the files of ``ignore``
+        (the trust anchors given with the directory, which may sit in it) are never the record. None when the
+        directory holds nothing the format could read as its record. Raises :class:`BundleError` (one line) when
+        several remain ("name the one to verify"), and as :func:`bundle_entries` for a directory that holds too
+        many entries or cannot be listed."""
+        ignored = {found for found in map(_identity, ignore) if found is not None}
+        candidates = [entry for entry in bundle_entries(directory) if entry.name not in self.companions
+                      and _is_regular(entry) and not (ignored and _identity(entry) in ignored)]
+        claimed = [entry for entry in candidates if self.claims(entry)]
+        for found in (claimed, [entry for entry in candidates if self.stem(entry.name) is not None]):
+            if found:
+                chosen = self._preferred(found)
+                if chosen is None:
+                    named = ", ".join(escaped(p.name) for p in found[:4]) + (", ..." if len(found) > 4 else "")
+                    raise BundleError(f"{escaped(str(directory))} holds {len(found)} evidence records ({named}); "
+                                      "name the one to verify")
+                return chosen
+        return None
+
+    def holds_record(self, directory: Path) -> bool:
+        """True when a regular file of ``directory`` (not a companion) is one ``claims`` recognises: format detection,
+        so never by a pattern alone (a ``*.pem`` is no Android chain), and never raising (False for a directory that
+        cannot be listed or holds too many entries: :meth:`record_in` says why)."""
+        return any(self.claims(entry) for entry in peek_entries(directory)
+                   if entry.name not in self.companions and _is_regular(entry))
+
+    def detect(self, path: Path) -> bool:
+        """``claims`` for a file, :meth:`holds_record` for a directory; never raises."""
+        try:
+            return self.holds_record(path) if path.is_dir() else self.claims(path)
+        except OSError:
+            return False
+
+    def unowned(self, record: Path, candidates: Iterable[Path], suffix: str) -> list[Path]:
+        """The ``candidates`` beside ``record`` that are not named ``<stem><suffix>`` for another record there:
+        ``k10.csr`` is the sibling of ``k10-pkc.p7b`` when that file exists, never a candidate of ``k1-pkc.p7b``."""
+        def owned(candidate: Path) -> bool:
+            if not candidate.name.endswith(suffix):
+                return False
+            stem = candidate.name[:len(candidate.name) - len(suffix)]
+            owners = (pattern.replace("*", stem) for pattern in self.records if "*" in pattern)
+            return any(name != record.name and os.path.lexists(record.parent / name) for name in owners)
+        return [candidate for candidate in candidates if not owned(candidate)]
+
+    def load(self, path: Path, read: Callable[[Path], Evidence], format_name: str,
+             ignore: Iterable[Path] = ()) -> Evidence:
+        """``read(path)`` for a file; for a directory ``read`` of its record (:meth:`record_in`, never one of
+        ``ignore``), so that a directory and its record file give the same evidence. A directory holding no record
+        gives evidence without files, which every verifier rejects ``MISSING_INPUT``. Raises what
+        :meth:`record_in` and ``read`` raise."""
+        if not path.is_dir():
+            return read(path)
+        record = self.record_in(path, ignore)
+        return read(record) if record is not None else Evidence(format_name, {}, self.records[0])
 
 
 def safe_file_stem(label: str) -> str:

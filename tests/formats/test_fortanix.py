@@ -406,10 +406,15 @@ def test_a_response_without_csr_binds_nothing(fortanix, bundles, trust, tmp_path
     assert verdict.claims.spki_der == certs(evidence)[0].public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert fortanix.verify(alone, trust, at=AT, profile=Profile.STRICT).reason is Reason.MISSING_INPUT
-    evidence.write(tmp_path)  # load takes every .csr beside the response, so two stay ambiguous
+    evidence.write(tmp_path)  # of several CSRs beside the response, load takes the attested key's
     (tmp_path / "other.csr").write_bytes(bundles["key-ec-p256"].files["key-ec-p256.csr"])
     loaded = fortanix.load(tmp_path / evidence.primary)
-    assert sorted(loaded.files) == sorted([evidence.primary, "key-rsa-3072.csr", "other.csr"])
+    assert sorted(loaded.files) == sorted([evidence.primary, "key-rsa-3072.csr"])
+    assert fortanix.verify(loaded, trust, at=AT, profile=Profile.STRICT).accepted
+    (tmp_path / "key-rsa-3072.csr").unlink()  # none of them the key's: ambiguous
+    (tmp_path / "third.csr").write_bytes(bundles["key-rsa-2048"].files["key-rsa-2048.csr"])
+    loaded = fortanix.load(tmp_path / evidence.primary)
+    assert sorted(loaded.files) == sorted([evidence.primary, "other.csr", "third.csr"])
     assert fortanix.verify(loaded, trust, at=AT).reason is Reason.MISSING_INPUT
 
 

@@ -589,7 +589,7 @@ def test_a_directory_of_two_bundles_is_refused(primus, tmp_path):
     extract_vector(VECTORS, "primus::golden::rsa-3072", tmp_path)
     zip_path = next(tmp_path.glob("*.zip"))
     shutil.copy(zip_path, tmp_path / "other_attestation.zip")
-    with pytest.raises(BundleError, match=r"holds 2 zips .*; name the one to verify"):
+    with pytest.raises(BundleError, match=r"holds 2 evidence records .*; name the one to verify"):
         primus.load(tmp_path)
     assert primus.load(zip_path).primary == zip_path.name  # naming one still works
 

@@ -27,7 +27,7 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.keystore.base import KeySpec, PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors
+from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, build_certificate, name
@@ -133,12 +133,20 @@ def _claims(statement: bytes) -> Claims:
                   vendor="hsmsim toy", label=label)
 
 
+def _is_statement(path: Path) -> bool:
+    try:
+        return path.name == STATEMENT and STATEMENT_TYPE.encode() in path.read_bytes()[:4096]
+    except OSError:
+        return False
+
+
 class ToyFormat:
     """The toy format's hooks (:class:`hsmsim.formats.contract.Format`)."""
 
     name = NAME
     title = "hsmsim toy signed statement"
     key_specs = ("ec-p256", "ed25519")
+    layout = BundleLayout((STATEMENT,), lambda path: _is_statement(path))
 
     def provision(self, device: Device, partition: str,
                   attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
@@ -187,11 +195,7 @@ class ToyFormat:
 
     def detect(self, path: Path) -> bool:
         """True for a toy statement file, or a directory holding one."""
-        statement = path / STATEMENT if path.is_dir() else path
-        try:
-            return statement.name == STATEMENT and STATEMENT_TYPE.encode() in statement.read_bytes()[:4096]
-        except OSError:
-            return False
+        return _is_statement(path / STATEMENT if path.is_dir() else path)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER roots."""

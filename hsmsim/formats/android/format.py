@@ -26,7 +26,7 @@ from hsmsim.formats.android.acme import (
     read_statement,
     verify_acme_evidence,
 )
-from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, generate_evidence
+from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, ROOTS_FILE, generate_evidence
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import android_identity, android_pki_exports
 from hsmsim.formats.android.status import STATUS_FILE
@@ -35,11 +35,10 @@ from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_TRUST_ANCHOR_BYTES,
+    BundleLayout,
     Evidence,
     TrustAnchors,
-    bundle_entries,
-    peek_entries,
-    read_bundle_dir,
+    files_beside,
     read_optional_sibling,
 )
 from hsmsim.model.fuzz import FuzzModel
@@ -66,15 +65,33 @@ def _first_certificate(path: Path) -> x509.Certificate | None:
         return None
 
 
-def _with_siblings(format_name: str, path: Path, suffix: str) -> Evidence:
-    """``path`` with the ``suffix`` file beside it (same stem, else the only one) and the status list; a sibling
-    name holding anything but a readable regular file raises BundleError (:func:`read_optional_sibling`)."""
+def _carries_extension(path: Path) -> bool:
+    cert = _first_certificate(path)
+    return cert is not None and key_description_der(cert) is not None
+
+
+def _is_attestation_object(path: Path) -> bool:
+    """An ``.attobj`` regular file holding a CBOR map with ``fmt`` ``android-key`` (never raises)."""
+    data = peek_regular_file(path, MAX_CHAIN_FILE_BYTES) if path.suffix == ATTOBJ_SUFFIX else None
+    if data is None:
+        return False
+    try:
+        read_statement(data)
+    except Rejected:
+        return False
+    return True
+
+
+def _with_siblings(format_name: str, layout: BundleLayout, path: Path, suffix: str) -> Evidence:
+    """``path`` with the ``suffix`` file beside it (same stem, else the only one there that no other record of the
+    directory is named for) and the status list; a sibling name holding anything but a readable regular file
+    raises BundleError (:func:`read_optional_sibling`)."""
     try:
         budget = ReadBudget()
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
         own = path.with_suffix(suffix)
-        candidates = [own] if os.path.lexists(own) else [
-            entry for entry in bundle_entries(path.parent) if entry.name.endswith(suffix)]
+        candidates = [own] if os.path.lexists(own) else layout.unowned(path, files_beside(path, suffix),
+                                                                        suffix)
         for sibling in [*(candidates if len(candidates) == 1 else []), path.parent / STATUS_FILE]:
             data = read_optional_sibling(sibling, budget)
             if data is not None:
@@ -90,6 +107,9 @@ class AndroidKeyFormat:
     name = "android-key"
     title = "Android Keystore (KeyMint) key attestation"
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
+    layout = BundleLayout(tuple(f"*{suffix}" for suffix in CHAIN_SUFFIXES), _carries_extension, (ROOTS_FILE,))
+    """The chain ``<label>.pem`` (a ``.pem``/``.crt`` whose first certificate carries the KeyDescription), with
+    ``<label>.challenge``, ``attestation-status.json`` and the pinned roots ``attestation_roots.pem`` beside it."""
 
     def __init__(self, options: AndroidOptions = DEFAULT_OPTIONS) -> None:
         self.options = options
@@ -141,31 +161,14 @@ class AndroidKeyFormat:
 
     def load(self, path: Path) -> Evidence:
         """A PEM chain file with, when present beside it, its challenge (``<stem>.challenge``, else the only
-        ``.challenge``) and ``attestation-status.json``; or a directory holding one chain file."""
-        try:
-            if path.is_dir():
-                chains = [p for p in bundle_entries(path) if p.is_file() and self._carries_extension(p)]
-                if len(chains) != 1:
-                    raise BundleError(f"{escaped(str(path))} holds {len(chains)} Android attestation chains "
-                                      "(expected 1)")
-                path = chains[0]
-        except OSError as exc:
-            raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
-        return _with_siblings(self.name, path, CHALLENGE_SUFFIX)
-
-    @staticmethod
-    def _carries_extension(path: Path) -> bool:
-        cert = _first_certificate(path)
-        return cert is not None and key_description_der(cert) is not None
+        ``.challenge`` no other chain there is named for) and ``attestation-status.json``; or a directory's chain
+        (:attr:`layout`)."""
+        return self.layout.load(path, lambda record: _with_siblings(self.name, self.layout, record,
+                                                                    CHALLENGE_SUFFIX), self.name)
 
     def detect(self, path: Path) -> bool:
         """A ``.pem``/``.crt`` chain whose first certificate carries the KeyDescription, or a directory with one."""
-        try:
-            if path.is_dir():
-                return any(p.is_file() and self._carries_extension(p) for p in peek_entries(path)[:64])
-            return self._carries_extension(path)
-        except (OSError, ValueError):
-            return False
+        return self.layout.detect(path)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens per key type and chain shape, and the one-defect mutations of the catalogue."""
@@ -217,33 +220,20 @@ class AndroidAcmeFormat(AndroidKeyFormat):
     title = "Android key attestation in an ACME device-attest-01 statement"
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256")
 
+    layout = BundleLayout((f"*{ATTOBJ_SUFFIX}",), _is_attestation_object)
+    """The statement ``<label>.attobj``, with ``<label>.keyauth`` and ``attestation-status.json`` beside it."""
     _generator = staticmethod(generate_acme_evidence)
     _verifier = staticmethod(verify_acme_evidence)
 
     def load(self, path: Path) -> Evidence:
-        """An ``.attobj`` file with its ``.keyauth`` (same stem, else the only one) and the status list beside it,
-        or a directory holding them."""
-        try:
-            if path.is_dir():
-                files = read_bundle_dir(path)
-                primary = next((rel for rel in sorted(files) if rel.endswith(ATTOBJ_SUFFIX)), path.name)
-                return Evidence(format=self.name, files=files, primary=primary)
-        except OSError as exc:
-            raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
-        return _with_siblings(self.name, path, KEYAUTH_SUFFIX)
+        """An ``.attobj`` file with its ``.keyauth`` (same stem, else the only one no other statement there is
+        named for) and the status list beside it, or a directory's (:attr:`layout`)."""
+        return self.layout.load(path, lambda record: _with_siblings(self.name, self.layout, record,
+                                                                    KEYAUTH_SUFFIX), self.name)
 
     def detect(self, path: Path) -> bool:
         """An ``.attobj`` file holding a CBOR map with ``fmt`` ``android-key``, or a directory with one."""
-        try:
-            if path.is_dir():
-                return any(p.suffix == ATTOBJ_SUFFIX and self.detect(p) for p in peek_entries(path)[:64])
-            data = peek_regular_file(path, MAX_CHAIN_FILE_BYTES) if path.suffix == ATTOBJ_SUFFIX else None
-            if data is None:
-                return False
-            read_statement(data)
-        except (OSError, Rejected):
-            return False
-        return True
+        return self.layout.detect(path)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens for P-256 and RSA keys and the statement-level defects."""

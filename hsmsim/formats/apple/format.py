@@ -17,12 +17,17 @@ from hsmsim.errors import BundleError
 from hsmsim.formats.apple import acme, appattest
 from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, PkiSpec, apple_pki
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors, bundle_entries, peek_entries, read_optional_sibling
+from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors, read_optional_sibling
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, read_regular_file
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict, escaped
+
+
+def _named(suffix: str) -> Callable[[Path], bool]:
+    """Whether a path is a regular file named ``*<suffix>``: how an Apple record is known."""
+    return lambda path: path.is_file() and path.name.endswith(suffix)
 
 
 class _AppleFormat:
@@ -34,6 +39,8 @@ class _AppleFormat:
     pki_spec: PkiSpec
     record_suffix: str
     record_limit: int
+    layout: BundleLayout
+    """The record ``<stem><record suffix>``, known by its name."""
     sibling_suffixes: tuple[str, ...] = ()
     """Files read beside the record, ``<stem><suffix>`` (apple-acme: the finalize CSR)."""
 
@@ -74,16 +81,13 @@ class _AppleFormat:
     _check: Callable[..., Verdict]
 
     def load(self, path: Path) -> Evidence:
-        """The record (bounded) and its sibling files; or a directory holding one record. Raises BundleError, also
-        when something other than a readable regular file is under a sibling's name
+        """The record (bounded) and its sibling files; or a directory's record (:attr:`layout`). Raises BundleError,
+        also when something other than a readable regular file is under a sibling's name
         (:func:`~hsmsim.model.evidence.read_optional_sibling`)."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         try:
-            if path.is_dir():
-                records = [p for p in bundle_entries(path) if p.name.endswith(self.record_suffix)]
-                if len(records) != 1:
-                    raise BundleError(f"{escaped(str(path))} holds {len(records)} {self.record_suffix} records "
-                                      "(expected 1)")
-                path = records[0]
             budget = ReadBudget()
             files = {path.name: read_regular_file(path, self.record_limit, budget)}
             stem = path.name.removesuffix(self.record_suffix)
@@ -97,12 +101,7 @@ class _AppleFormat:
 
     def detect(self, path: Path) -> bool:
         """A ``*<record suffix>`` regular file, or a directory holding one."""
-        try:
-            if path.is_dir():
-                return any(p.is_file() and p.name.endswith(self.record_suffix) for p in peek_entries(path)[:64])
-            return path.is_file() and path.name.endswith(self.record_suffix)
-        except OSError:
-            return False
+        return self.layout.detect(path)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""
@@ -122,6 +121,7 @@ class AppleAcmeFormat(_AppleFormat):
     pki_spec = ENTERPRISE
     record_suffix = acme.RECORD_SUFFIX
     record_limit = acme.MAX_RECORD
+    layout = BundleLayout((f"*{acme.RECORD_SUFFIX}",), _named(acme.RECORD_SUFFIX))
     sibling_suffixes = (".csr",)
 
     def generate(self, request: AttestationRequest) -> Evidence:
@@ -156,6 +156,7 @@ class AppAttestFormat(_AppleFormat):
     pki_spec = APP_ATTEST
     record_suffix = appattest.RECORD_SUFFIX
     record_limit = appattest.MAX_RECORD
+    layout = BundleLayout((f"*{appattest.RECORD_SUFFIX}",), _named(appattest.RECORD_SUFFIX))
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The server's record of the app's attestation of the request's key."""

@@ -12,30 +12,59 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography import x509
+
 from hsmsim.device import AttestationRequest, Device
+from hsmsim.encoding import spki_der
 from hsmsim.errors import ParameterError
 from hsmsim.formats.fortanix.generate import JSON_PREFIX, generate_evidence
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import fortanix_pki
-from hsmsim.formats.fortanix.statement import TOP_LEVEL_MEMBERS, JsonLimits
+from hsmsim.formats.fortanix.statement import TOP_LEVEL_MEMBERS, JsonLimits, parse_json, read_response
 from hsmsim.formats.fortanix.verify import verify_evidence
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
+    BundleLayout,
     Evidence,
     TrustAnchors,
-    bundle_entries,
-    peek_entries,
-    read_bundle_dir,
+    files_beside,
+    read_siblings,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.pki.chain import CERT_PARSE_ERRORS
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile, Rejected, Verdict
 
 _MAX_SIBLING_CSRS = 8
+"""CSRs read beside a response when none is the attested key's: enough for the verifier to call them ambiguous."""
+_MAX_MATCHED_CSRS = 64
+"""CSRs looked into for the attested key's (a folder of many keys' bundles)."""
+_CSR_PEEK_BYTES = 64 * 1024
+
+
+def _attested_spki(response: bytes, limits: JsonLimits) -> bytes | None:
+    """The SPKI DER of the key ``response`` attests, or None when the response or its statement does not read (the
+    verifier says why)."""
+    try:
+        statement = read_response(parse_json(response, limits), limits, Profile.STRUCTURAL).statement
+        return spki_der(x509.load_der_x509_certificate(statement).public_key())
+    except (Rejected, *CERT_PARSE_ERRORS):
+        return None
+
+
+def _csr_spki(data: bytes | None) -> bytes | None:
+    """The SPKI DER a CSR (PEM or DER) asks to certify, or None when it does not parse (never raises)."""
+    if data is None:
+        return None
+    try:
+        csr = x509.load_pem_x509_csr(data) if b"-----BEGIN" in data else x509.load_der_x509_csr(data)
+        return spki_der(csr.public_key())
+    except CERT_PARSE_ERRORS:
+        return None
 
 
 class FortanixFormat:
@@ -48,6 +77,9 @@ class FortanixFormat:
     def __init__(self, options: FortanixOptions = FortanixOptions(), limits: JsonLimits = JsonLimits()) -> None:
         self.options = options
         self.limits = limits
+        self.layout = BundleLayout((f"{JSON_PREFIX}*.json",), self._is_response)
+        """The response ``key_attestation_<kid>.json`` (or a JSON naming its members), with the key's
+        ``<label>.csr`` and the root copy beside it."""
 
     def provision(
         self, device: Device, partition: str,
@@ -88,19 +120,31 @@ class FortanixFormat:
         return verify_evidence(evidence, trust, at or datetime.now(UTC), Profile(profile), self.options, self.limits)
 
     def load(self, path: Path) -> Evidence:
-        """Read a response JSON with the ``.csr`` files beside it, or a directory holding them, regular
-        files only, within one :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`.
+        """Read a response JSON with its CSR beside it, or a directory's response (:attr:`layout`), regular files
+        only, within one :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`.
 
-        The verifier binds the attested key to the one CSR; DSM's response itself names none, so a
-        response alone (the published one) is read as it is, and several CSRs stay ambiguous.
+        DSM's response names no CSR: the CSR is the one named for the response (``<kid>.csr``,
+        ``key_attestation_<kid>.csr``), else the only ``.csr`` beside it, else, of several (a folder of many keys'
+        bundles), the one whose key is the attested key; when none is, at most 8 of them, which the verifier
+        calls ambiguous. A response alone (the published one) is read as it is.
         """
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         budget = ReadBudget()
-        if path.is_dir():
-            files = read_bundle_dir(path, budget)
-            primary = next((n for n in files if n.endswith(".json")), path.name)
-            return Evidence(format=self.name, files=files, primary=primary)
-        files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
-        for csr in [p for p in bundle_entries(path.parent) if p.name.endswith(".csr")][:_MAX_SIBLING_CSRS]:
+        response = read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)
+        files = {path.name: response}
+        kid = self.layout.stem(path.name)
+        named = read_siblings(path, dict.fromkeys([*([f"{kid}.csr"] if kid else []), f"{path.stem}.csr"]), budget)
+        if named:
+            return Evidence(format=self.name, files={**files, **named}, primary=path.name)
+        csrs = self.layout.unowned(path, files_beside(path, ".csr"), ".csr")
+        if len(csrs) > 1:
+            key = _attested_spki(response, self.limits)
+            mine = [csr for csr in csrs[:_MAX_MATCHED_CSRS]
+                    if key is not None and _csr_spki(peek_regular_file(csr, _CSR_PEEK_BYTES)) == key]
+            csrs = mine if len(mine) == 1 else csrs[:_MAX_SIBLING_CSRS]
+        for csr in csrs:
             files[csr.name] = read_regular_file(csr, MAX_SIBLING_BYTES, budget)
         return Evidence(format=self.name, files=files, primary=path.name)
 
@@ -108,11 +152,9 @@ class FortanixFormat:
         """A ``.json`` regular file named as the DSM CLI names it (``key_attestation_<kid>.json``) or naming
         ``authority_chain`` or ``attestation_statement`` near its start, or a directory with one; the
         content may be broken."""
-        try:
-            if path.is_dir():
-                return any(p.suffix.lower() == ".json" and self.detect(p) for p in peek_entries(path)[:64])
-        except OSError:
-            return False
+        return self.layout.detect(path)
+
+    def _is_response(self, path: Path) -> bool:
         head = peek_regular_file(path, 4 * self.limits.max_bytes) if path.suffix.lower() == ".json" else None
         if head is None:
             return False

@@ -24,13 +24,10 @@ from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
+    BundleLayout,
     Evidence,
     TrustAnchors,
-    claimed_file,
-    peek_entries,
-    primary_file,
-    read_bundle_dir,
-    read_optional_sibling,
+    read_siblings,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -43,16 +40,13 @@ _EVIDENCE_ARC = der_oid(ID_EVIDENCE)[2:]
 _ATTESTATION_OID = der_oid(ID_AA_ATTESTATION)
 
 
-def _read_with_nonce(path: Path, label: str) -> dict[str, bytes]:
-    """The evidence file and the ``<label>.nonce`` beside it when there is one: regular files only, bounded,
+def _read_with_siblings(path: Path, label: str, suffixes: tuple[str, ...]) -> dict[str, bytes]:
+    """The evidence file and each ``<label><suffix>`` beside it that is there: regular files only, bounded,
     within one read budget; raises BundleError, also when something other than a readable regular file is
-    under the nonce's name (:func:`read_optional_sibling`)."""
+    under a sibling's name (:func:`read_siblings`)."""
     budget = ReadBudget()
     files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
-    nonce = path.parent / f"{label}{evidence.NONCE_SUFFIX}"
-    data = read_optional_sibling(nonce, budget)
-    if data is not None:
-        files[nonce.name] = data
+    files.update(read_siblings(path, (f"{label}{suffix}" for suffix in suffixes), budget))
     return files
 
 
@@ -66,12 +60,42 @@ def _provision(device: Device, partition: str, attesting: tuple[str, PrivateKey,
     return evidence_identity(device.seed, device.serial, partition, created=created, key_name=label, key=key)
 
 
+def _is_evidence(path: Path) -> bool:
+    """A PEM ``EVIDENCE`` file, or an Evidence-named file holding the id-evidence arc (never raises)."""
+    data = peek_regular_file(path, evidence.MAX_EVIDENCE_BYTES)
+    if data is None:
+        return False
+    if b"-----BEGIN EVIDENCE-----" in data:
+        return True
+    if not evidence.is_evidence_name(path.name):
+        return False
+    try:
+        return _EVIDENCE_ARC in evidence.evidence_der(data)
+    except ValueError:
+        return False
+
+
+def _is_attestation_request(path: Path) -> bool:
+    """A CSR (PEM or DER) or CertReqMsg file that carries the id-aa-attestation OID (never raises)."""
+    data = peek_regular_file(path, csr.MAX_CSR_BYTES)
+    if data is None:
+        return False
+    try:
+        return _ATTESTATION_OID in csr.csr_der(data)
+    except ValueError:
+        return False
+
+
 class PkixEvidenceFormat:
     """``pkix-evidence``: PKIX Evidence of any emulated device (the generic profile)."""
 
     name = evidence.FORMAT
     title = "PKIX Evidence (draft-ietf-rats-pkix-key-attestation)"
     key_specs: tuple[str, ...] = ALL_SPECS
+    layout = BundleLayout((f"*{evidence.EVIDENCE_SUFFIX}", "*.evidence.der", "*.evidence", "evidence*.pem",
+                           "evidence*.b64", "evidence*.der"), _is_evidence)
+    """The Evidence ``<label>.evidence.pem`` (or a file named as the draft's samples are, ``evidence*.pem``), with
+    ``<label>.nonce`` and, when a CA binds a request, ``<label>.csr`` beside it."""
 
     def provision(self, device: Device, partition: str,
                   attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
@@ -99,15 +123,14 @@ class PkixEvidenceFormat:
         return evidence.verify_evidence(evidence_, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
-        """An Evidence file (PEM, base64 or DER) with its ``<label>.nonce`` beside it, or a directory."""
+        """An Evidence file (PEM, base64 or DER) with its ``<label>.nonce`` and ``<label>.csr`` beside it, or a
+        directory's (:attr:`layout`)."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
+        label = path.name.removesuffix(evidence.EVIDENCE_SUFFIX)
         try:
-            if path.is_dir():
-                files = read_bundle_dir(path)
-                primary = next((n for n in sorted(files) if evidence.is_evidence_name(n.rsplit("/", 1)[-1])), None)
-                if primary is None:
-                    raise BundleError(f"{escaped(str(path))} holds no Evidence file")
-                return Evidence(self.name, files, primary)
-            files = _read_with_nonce(path, path.name.removesuffix(evidence.EVIDENCE_SUFFIX))
+            files = _read_with_siblings(path, label, (evidence.NONCE_SUFFIX, ".csr"))
         except OSError as exc:
             raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)
@@ -115,22 +138,7 @@ class PkixEvidenceFormat:
     def detect(self, path: Path) -> bool:
         """A PEM ``EVIDENCE`` file, or an Evidence-named file (``*.evidence.pem``, ``evidence*.b64``) holding the
         id-evidence arc; a directory holding one."""
-        try:
-            if path.is_dir():
-                return any(evidence.is_evidence_name(p.name) and self.detect(p) for p in peek_entries(path)[:64])
-        except OSError:
-            return False
-        data = peek_regular_file(path, evidence.MAX_EVIDENCE_BYTES)
-        if data is None:
-            return False
-        if b"-----BEGIN EVIDENCE-----" in data:
-            return True
-        if not evidence.is_evidence_name(path.name):
-            return False
-        try:
-            return _EVIDENCE_ARC in evidence.evidence_der(data)
-        except ValueError:
-            return False
+        return self.layout.detect(path)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""
@@ -155,6 +163,8 @@ class CsrAttestationFormat:
     name = csr.FORMAT
     title = "CSR attestation bundle (draft-ietf-lamps-csr-attestation)"
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
+    layout = BundleLayout(tuple(f"*{suffix}" for suffix in csr.SUFFIXES.values()), _is_attestation_request)
+    """The request ``<label>.csr`` (or CertReqMsg ``<label>.crmf``) with ``<label>.nonce`` beside it."""
 
     def provision(self, device: Device, partition: str,
                   attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
@@ -188,11 +198,13 @@ class CsrAttestationFormat:
         return csr.verify_csr(evidence_, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
-        """The CSR (PEM or DER) or CertReqMsg (DER), or the one in a directory, with its ``<label>.nonce`` beside
-        it."""
-        path = primary_file(path, self.detect)
+        """The CSR (PEM or DER) or CertReqMsg (DER), or a directory's (:attr:`layout`), with its ``<label>.nonce``
+        beside it."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         try:
-            files = _read_with_nonce(path, path.stem)
+            files = _read_with_siblings(path, path.stem, (evidence.NONCE_SUFFIX,))
         except OSError as exc:
             raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)
@@ -200,15 +212,7 @@ class CsrAttestationFormat:
     def detect(self, path: Path) -> bool:
         """A CSR (PEM or DER) or CertReqMsg file that carries the id-aa-attestation OID, or a directory holding
         one."""
-        if path.is_dir():
-            return claimed_file(path, self.detect) is not None
-        data = peek_regular_file(path, csr.MAX_CSR_BYTES)
-        if data is None:
-            return False
-        try:
-            return _ATTESTATION_OID in csr.csr_der(data)
-        except ValueError:
-            return False
+        return self.layout.detect(path)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates of every statement's format, under the role ``root``."""

@@ -22,3 +22,11 @@ def pkc_stem(name: str) -> str:
 def root_file_for(ec_key: bool, pkc_type: int) -> str:
     """The file name of the root a verifier trusts for this hierarchy (the real ones' names)."""
     return ECC_ROOT_FILE if ec_key else (TC_ROOT_FILE if pkc_type == 1 else RSA_ROOT_FILE)
+
+
+def names_the_pkc(csr_name: str, stem: str) -> bool:
+    """True when the CSR file ``csr_name`` is named for the PKC of ``stem``: ``<stem>.csr``, or the stem and a
+    separator then more (the published samples' ``rsa-test.csr`` beside ``rsa-pkc.p7b``). ``k10.csr`` is not
+    ``k1``'s."""
+    csr_stem = pkc_stem(csr_name)
+    return csr_stem == stem or (csr_stem.startswith(stem) and csr_stem[len(stem):len(stem) + 1] in ("-", "_", "."))

@@ -16,7 +16,7 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import der_oid
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.luna.der_reader import MAX_CSR_BYTES, MAX_PKC_BYTES, OID_SIGNED_DATA
-from hsmsim.formats.luna.files import FORMAT_NAME, PKC_SUFFIXES, pkc_stem
+from hsmsim.formats.luna.files import FORMAT_NAME, PKC_SUFFIXES, names_the_pkc, pkc_stem
 from hsmsim.formats.luna.generate import device_serial, generate_pkc
 from hsmsim.formats.luna.options import LunaOptions
 from hsmsim.formats.luna.pki import luna_attestation_identity, luna_pki_exports
@@ -25,11 +25,11 @@ from hsmsim.formats.luna.verify import verify_pkc
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_TRUST_ANCHOR_BYTES,
+    BundleLayout,
     Evidence,
     TrustAnchors,
-    bundle_entries,
-    peek_entries,
-    read_bundle_dir,
+    files_beside,
+    read_optional_sibling,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -42,12 +42,21 @@ _PKCS7_CONTENT_TYPE_ARC = der_oid(OID_SIGNED_DATA)[:-1]
 _DETECT_WINDOW = 32
 
 
+def _is_pkc(path: Path) -> bool:
+    """A ``.p7b`` (``.p7c``, ``.p7``) regular file that starts as a DER SEQUENCE naming a PKCS#7 content type near
+    its start (never raises)."""
+    head = peek_regular_file(path, _DETECT_WINDOW) if path.suffix.lower() in PKC_SUFFIXES else None
+    return head is not None and head[:1] == b"\x30" and _PKCS7_CONTENT_TYPE_ARC in head
+
+
 class LunaFormat:
     """The ``luna-pkc`` format: Thales Luna Public Key Confirmation (certs-only PKCS#7)."""
 
     name = FORMAT_NAME
     title = "Thales Luna Network HSM 7 (Public Key Confirmation)"
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
+    layout = BundleLayout(("*-pkc.p7b", *(f"*{suffix}" for suffix in PKC_SUFFIXES)), _is_pkc)
+    """The PKC ``<stem>-pkc.p7b`` with the key's ``<stem>.csr`` and the root file beside it."""
 
     def __init__(self, options: LunaOptions | None = None) -> None:
         self.options = options or LunaOptions()
@@ -88,16 +97,23 @@ class LunaFormat:
         return verify_pkc(evidence, trust, at=at or datetime.now(UTC), profile=Profile(profile))
 
     def load(self, path: Path) -> Evidence:
-        """Read a PKC file (with the CSR beside it whose name starts like it, or the only CSR there)
-        or a directory of loose files, regular files only, within one :class:`~hsmsim.safeio.ReadBudget`;
-        raises :class:`BundleError`."""
+        """Read a PKC file with its CSR: ``<stem>.csr`` beside it, else the one CSR there named for it
+        (:func:`~hsmsim.formats.luna.files.names_the_pkc`, as the published ``rsa-test.csr``), else the only one,
+        never a CSR another PKC there is named for; or a directory's PKC (:attr:`layout`). Regular files only,
+        within one :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         budget = ReadBudget()
-        if path.is_dir():
-            return Evidence(self.name, read_bundle_dir(path, budget), path.name)
         files = {path.name: read_regular_file(path, MAX_PKC_BYTES, budget)}
-        csrs = [p for p in bundle_entries(path.parent) if p.name.endswith(".csr")]
-        matching = [p for p in csrs if p.stem.startswith(pkc_stem(path.name))]
-        for csr in matching if len(matching) == 1 else (csrs if len(csrs) == 1 else []):
+        stem = pkc_stem(path.name)
+        own = read_optional_sibling(path.parent / f"{stem}.csr", budget, MAX_CSR_BYTES)
+        if own is not None:
+            files[f"{stem}.csr"] = own
+            return Evidence(self.name, files, path.name)
+        csrs = self.layout.unowned(path, files_beside(path, ".csr"), ".csr")
+        named = [csr for csr in csrs if names_the_pkc(csr.name, stem)]
+        for csr in named if len(named) == 1 else (csrs if len(csrs) == 1 else []):
             files[csr.name] = read_regular_file(csr, MAX_CSR_BYTES, budget)
         return Evidence(self.name, files, path.name)
 
@@ -105,13 +121,7 @@ class LunaFormat:
         """A ``.p7b`` (``.p7c``, ``.p7``) regular file that starts as a DER SEQUENCE naming a PKCS#7 content
         type near its start, or a directory with one. Tolerant of a defect inside (another content type, an
         overlong length): such a file is still a PKC for the verifier to reject."""
-        try:
-            if path.is_dir():
-                return any(p.suffix.lower() in PKC_SUFFIXES and self.detect(p) for p in peek_entries(path))
-        except OSError:
-            return False
-        head = peek_regular_file(path, _DETECT_WINDOW) if path.suffix.lower() in PKC_SUFFIXES else None
-        return head is not None and head[:1] == b"\x30" and _PKCS7_CONTENT_TYPE_ARC in head
+        return self.layout.detect(path)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden PKCs for every key type and both pkctypes, and the one-defect mutations."""

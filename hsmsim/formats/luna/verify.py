@@ -33,7 +33,7 @@ from hsmsim.formats.luna.der_reader import (
     parse_recurring_certificate,
     remember_issuer,
 )
-from hsmsim.formats.luna.files import PKC_SUFFIXES, pkc_stem
+from hsmsim.formats.luna.files import PKC_SUFFIXES, names_the_pkc, pkc_stem
 from hsmsim.formats.luna.pki import (
     EKU_DAC,
     EKU_ECC_HOC,
@@ -99,7 +99,7 @@ def _gather(evidence: Evidence) -> _Inputs:
     csrs = [rel for rel, data in evidence.files.items()
             if rel.lower().endswith((".csr", ".req")) or b"CERTIFICATE REQUEST-----" in data[:64]]
     stem = pkc_stem(pkcs[0])
-    matching = [rel for rel in csrs if pkc_stem(rel).startswith(stem)]
+    matching = [rel for rel in csrs if names_the_pkc(rel, stem)]
     chosen = matching if len(matching) == 1 else csrs
     return _Inputs(evidence.files[pkcs[0]], evidence.files[chosen[0]] if len(chosen) == 1 else None)
 

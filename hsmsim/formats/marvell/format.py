@@ -16,19 +16,19 @@ from pathlib import Path
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import parse_json
 from hsmsim.formats.marvell import generate, verify
-from hsmsim.formats.marvell.envelopes import MAX_BUNDLE_CERTS, MAX_JSON_BYTES, document_cloud
+from hsmsim.formats.marvell.envelopes import MAX_JSON_BYTES, document_cloud
 from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, Cloud, MarvellOptions
 from hsmsim.formats.marvell.pki import google_owner_pki, marvell_pki
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
+    BundleLayout,
     Evidence,
     TrustAnchors,
-    bundle_entries,
+    files_beside,
     peek_entries,
-    read_bundle_dir,
-    read_optional_sibling,
+    read_siblings,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -71,6 +71,11 @@ class MarvellFormat:
         self.name = cloud.format_name
         self.title = ("Marvell LiquidSecurity via Azure Managed HSM (MRVL-1)" if cloud is Cloud.AZURE
                       else "Marvell LiquidSecurity via Google Cloud HSM (CAVIUM_V2_COMPRESSED)")
+        records = (("*.attestation.json",) if cloud is Cloud.AZURE
+                   else ("*.attestation.dat", "*.attestation.dat.gz", "*.json"))
+        self.layout = BundleLayout(records, self._claims)
+        """Azure's ``<stem>.attestation.json``; Google's ``<stem>.attestation.dat`` with ``<stem>.certs.pem``, or its
+        ``<stem>.json``; either with ``<stem>.pub.pem`` and ``<stem>.csr`` beside it."""
 
     def provision(
         self, device: Device, partition: str,
@@ -111,39 +116,37 @@ class MarvellFormat:
         return verify.verify(self.cloud, evidence, trust, at or datetime.now(UTC), Profile(profile))
 
     def load(self, path: Path) -> Evidence:
-        """Read a JSON document, a gcloud ``.dat`` (with its ``certs.pem`` / ``.pub.pem`` siblings) or a
-        directory of such files, regular files only, within one :class:`~hsmsim.safeio.ReadBudget`;
-        raises :class:`BundleError`, also when something other than a readable regular file is under a
-        sibling's name (:func:`~hsmsim.model.evidence.read_optional_sibling`)."""
+        """Read a JSON document, a gcloud ``.dat`` (with its chain: ``<stem>.certs.pem``, else the only ``*certs.pem``
+        or ``*chain.pem`` beside it that no other attestation there is named for), with ``<stem>.pub.pem`` and
+        ``<stem>.csr``, or a directory's (:attr:`layout`), regular files only, within one
+        :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`, also when something other than a readable
+        regular file is under a sibling's name (:func:`~hsmsim.model.evidence.read_optional_sibling`)."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         budget = ReadBudget()
-        if path.is_dir():
-            return Evidence(self.name, read_bundle_dir(path, budget), path.name)
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
         stem = path.name.split(".attestation")[0].removesuffix(".json")
         if self.cloud is Cloud.GOOGLE and not path.name.endswith(".json"):
-            entries = bundle_entries(path.parent)
-            chains = ([p for p in entries if p.name.endswith("certs.pem")]
-                      + [p for p in entries if p.name.endswith("chain.pem")])
-            own = [p for p in chains if p.name.startswith(stem)]
-            for chain in own[:1] or (chains if len(chains) == 1 else []):
-                files[chain.name] = read_regular_file(chain, MAX_SIBLING_BYTES, budget)
-        for sibling in (path.parent / f"{stem}.pub.pem", path.parent / f"{stem}.csr"):
-            data = read_optional_sibling(sibling, budget)
-            if data is not None:
-                files[sibling.name] = data
+            chain = read_siblings(path, (f"{stem}.certs.pem",), budget)
+            if not chain:
+                others = self.layout.unowned(path, [pem for pem in files_beside(path, ".pem")
+                                                    if pem.name.endswith(("certs.pem", "chain.pem"))], ".certs.pem")
+                if len(others) == 1:
+                    chain = {others[0].name: read_regular_file(others[0], MAX_SIBLING_BYTES, budget)}
+            files.update(chain)
+        files.update(read_siblings(path, (f"{stem}.pub.pem", f"{stem}.csr"), budget))
         return Evidence(self.name, files, path.name)
 
     def detect(self, path: Path) -> bool:
         """A JSON document of this cloud; for Google also gcloud's ``.dat``/``.gz`` attestation file (see
         :func:`_is_gcloud_attestation`); a directory holding one. Only regular files are read."""
-        try:
-            if path.is_dir():
-                return any(self.detect(p) for p in peek_entries(path)[:MAX_BUNDLE_CERTS * 8] if p.is_file())
-            if path.suffix == ".json":
-                return _json_cloud(path) is self.cloud
-            return self.cloud is Cloud.GOOGLE and _is_gcloud_attestation(path)
-        except OSError:
-            return False
+        return self.layout.detect(path)
+
+    def _claims(self, path: Path) -> bool:
+        if path.suffix == ".json":
+            return _json_cloud(path) is self.cloud
+        return self.cloud is Cloud.GOOGLE and _is_gcloud_attestation(path)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden and mutated vectors of this cloud's envelope (see :mod:`hsmsim.formats.marvell.catalogue`)."""

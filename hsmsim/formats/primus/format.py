@@ -9,7 +9,6 @@ the emulated manufacturer PKI :mod:`~hsmsim.formats.primus.pki`. Reading evidenc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -18,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device, text_parameter
-from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.primus import catalogue, fuzz
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, assemble
 from hsmsim.formats.primus.options import PrimusOptions
@@ -28,20 +27,30 @@ from hsmsim.keystore.base import PrivateKey, label_problem
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
+    BundleLayout,
     Evidence,
     TrustAnchors,
-    bundle_entries,
-    peek_entries,
-    read_bundle_dir,
-    read_optional_sibling,
+    files_beside,
+    read_siblings,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
-from hsmsim.verdict import Profile, Verdict, escaped
+from hsmsim.verdict import Profile, Verdict
 
 _DETECT_WINDOW = 64 * 1024
+
+
+def _is_bundle(path: Path) -> bool:
+    """A TSB zip naming the chain file, or an unzipped bundle's ``<label>.xml`` beside its ``.sig`` and chain."""
+    head = peek_regular_file(path, _DETECT_WINDOW)
+    if head is not None and path.suffix.lower() == ".xml":
+        return (path.parent / f"{path.stem}.sig").is_file() and (path.parent / CHAIN_FILE).is_file()
+    if head is None or not (head.startswith(b"PK\x03\x04") or path.suffix.lower() == ".zip"):
+        return False
+    name = CHAIN_FILE.encode()
+    return name in head or name in (peek_regular_file(path, 2 * _DETECT_WINDOW, from_end=True) or b"")
 
 
 class PrimusFormat:
@@ -52,6 +61,10 @@ class PrimusFormat:
     key_specs: tuple[str, ...] = (
         "rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256",
     )
+
+    layout = BundleLayout(("*_attestation.zip", "*.zip", "*.xml"), _is_bundle)
+    """The TSB zip ``<label>_attestation.zip`` (or an unzipped export's ``<label>.xml``, the zip preferred when
+    both are there), with ``<label>.csr`` and the root copy beside it."""
 
     def __init__(self, options: PrimusOptions = PrimusOptions()) -> None:
         self.options = options
@@ -108,61 +121,43 @@ class PrimusFormat:
     def load(self, path: Path) -> Evidence:
         """Read a TSB zip (with the ``<label>.csr`` beside it), the loose ``<label>.xml`` of an unzipped one
         (with the members that exist beside it: ``<label>.sig``, ``<label>.pem``, the chain, the second public-key
-        name, and the CSR), or a directory of loose files; regular files only, within one
-        :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`, also when something other than a readable
-        regular file is under a member's or the own CSR's name (:func:`~hsmsim.model.evidence.read_optional_sibling`),
-        or the CSR is looked for in a directory that cannot be listed or holds too many entries."""
+        name, and the CSR), or a directory's (:attr:`layout`); regular files only, within one
+        :class:`~hsmsim.safeio.ReadBudget`. The CSR is ``<label>.csr``, else the only ``.csr`` beside it that no
+        other bundle there is named for (for a loose XML, else the one PEM file holding a certificate request).
+        Raises :class:`BundleError`, also when something other than a readable regular file is under a member's or
+        the own CSR's name (:func:`~hsmsim.model.evidence.read_optional_sibling`), or the CSR is looked for in a
+        directory that cannot be listed or holds too many entries."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         budget = ReadBudget()
-        if path.is_dir():
-            zips = [entry.name for entry in bundle_entries(path) if entry.suffix.lower() == ".zip"]
-            if len(zips) > 1:  # pooling their members would verify a mix of bundles
-                raise BundleError(f"{escaped(str(path))} holds {len(zips)} zips ({escaped(', '.join(zips[:3]))}); "
-                                  "name the one to verify")
-            return Evidence(format=self.name, files=read_bundle_dir(path, budget), primary=path.name)
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
-        stem = path.name.removesuffix(".zip").removesuffix("_attestation")
-        if path.suffix.lower() == ".xml":
-            stem = path.stem
-            for member in (f"{stem}.sig", f"{stem}.pem", CHAIN_FILE, PUBKEY_FILE):
-                data = read_optional_sibling(path.parent / member, budget)
-                if data is not None:
-                    files[member] = data
-        own = path.parent / f"{stem}.csr"
-        if os.path.lexists(own):
-            csrs = [own]
-        else:
-            entries = bundle_entries(path.parent)
-            csrs = [entry for entry in entries if entry.name.endswith(".csr")]
-            if not csrs and path.suffix.lower() == ".xml":  # a CSR saved as PEM under another name (csr.pem)
-                csrs = [pem for pem in entries if pem.name.endswith(".pem")
-                        and b"CERTIFICATE REQUEST-----" in (peek_regular_file(pem, 64) or b"")]
+        xml = path.suffix.lower() == ".xml"
+        stem = path.stem if xml else path.name.removesuffix(".zip").removesuffix("_attestation")
+        if xml:
+            files.update(read_siblings(path, (f"{stem}.sig", f"{stem}.pem", CHAIN_FILE, PUBKEY_FILE), budget))
+        own = read_siblings(path, (f"{stem}.csr",), budget)
+        if own:
+            return Evidence(format=self.name, files={**files, **own}, primary=path.name)
+        csrs = self.layout.unowned(path, files_beside(path, ".csr"), ".csr")
+        if not csrs and xml:  # a CSR saved as PEM under another name (csr.pem)
+            csrs = [pem for pem in files_beside(path, ".pem")
+                    if b"CERTIFICATE REQUEST-----" in (peek_regular_file(pem, 64) or b"")]
         if len(csrs) == 1:
             files[csrs[0].name] = read_regular_file(csrs[0], MAX_SIBLING_BYTES, budget)
         return Evidence(format=self.name, files=files, primary=path.name)
 
     def detect(self, path: Path) -> bool:
         """A zip (local-header magic or ``.zip`` name) that names ``PrimusHSM_Attestation.crt`` near its
-        start or in its last 128 KiB (where the central directory is), a directory holding that file
-        or such a zip, or an unzipped bundle's ``<label>.xml`` with ``<label>.sig`` and that file beside it.
+        start or in its last 128 KiB (where the central directory is), an unzipped bundle's ``<label>.xml`` with
+        ``<label>.sig`` and that file beside it, or a directory holding either.
 
         Only the envelope and the member names are looked at (the name's bytes, not a parsed
         central directory), so evidence with a defect inside — a damaged member, trailing bytes,
         a hostile member name — is still recognised, and the verifier says what is wrong with it.
         Only regular files are peeked at; nothing is read in full.
         """
-        try:
-            if path.is_dir():
-                return (path / CHAIN_FILE).is_file() or any(
-                    p.suffix.lower() == ".zip" and self.detect(p) for p in peek_entries(path))
-        except OSError:
-            return False
-        head = peek_regular_file(path, _DETECT_WINDOW)
-        if head is not None and path.suffix.lower() == ".xml":  # an unzipped bundle's key description
-            return (path.parent / f"{path.stem}.sig").is_file() and (path.parent / CHAIN_FILE).is_file()
-        if head is None or not (head.startswith(b"PK\x03\x04") or path.suffix.lower() == ".zip"):
-            return False
-        name = CHAIN_FILE.encode()
-        return name in head or name in (peek_regular_file(path, 2 * _DETECT_WINDOW, from_end=True) or b"")
+        return self.layout.detect(path)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden bundles for every key type and the one-defect mutations of the catalogue."""

@@ -21,10 +21,11 @@ from hsmsim.formats.purebred.envelope import ANDROID_KEY_DESCRIPTION, KINDS, is_
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
+    MAX_SIBLING_BYTES,
+    BundleLayout,
     Evidence,
     TrustAnchors,
-    claimed_file,
-    read_bundle_dir,
+    files_beside,
     read_optional_sibling,
 )
 from hsmsim.model.fuzz import FuzzModel
@@ -55,6 +56,14 @@ def claims_envelope(data: bytes, name: str) -> bool:
     return (_KEY_DESCRIPTION in der and not name.lower().endswith(_PKCS7_SUFFIXES) and is_certs_bag(der))
 
 
+def _is_envelope(path: Path) -> bool:
+    """A request or pre-enrollment container file (:func:`claims_envelope`), not a target certificate."""
+    if verify.is_target_name(path.name):
+        return False
+    data = peek_regular_file(path, verify.MAX_REQUEST_BYTES)
+    return data is not None and claims_envelope(data, path.name)
+
+
 def stem_of(name: str) -> str:
     """The stem a request shares with its target and challenge: ``1_device_scep_request.bin`` -> ``1_device_scep``."""
     for suffix in verify.REQUEST_SUFFIXES:
@@ -69,6 +78,9 @@ class PurebredFormat:
     name = verify.FORMAT
     title = "Purebred enrollment request (DISA mobile derived credentials)"
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
+    layout = BundleLayout(tuple(f"*{suffix}" for suffix in verify.REQUEST_SUFFIXES), _is_envelope)
+    """The request ``<stem>_request.bin`` or container ``<stem>_attestation.bin``, with its target, challenge,
+    status list and Windows CA files beside it."""
 
     def provision(self, device: Device, partition: str,
                   attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
@@ -102,17 +114,14 @@ class PurebredFormat:
 
     def load(self, path: Path) -> Evidence:
         """The request (or pre-enrollment container) with the files beside it: its target certificate and what the
-        inner format reads (same stem; :data:`~hsmsim.formats.purebred.verify.SIBLING_SUFFIXES`), or a directory
-        holding one request. A sibling name holding anything but a readable regular file raises BundleError
-        (:func:`~hsmsim.model.evidence.read_optional_sibling`)."""
+        inner format reads (same stem; :data:`~hsmsim.formats.purebred.verify.SIBLING_SUFFIXES`), or a directory's
+        (:attr:`layout`). A target certificate no other request there is named for is read too, as the verifier
+        rejects a request beside two targets. A sibling name holding anything but a readable regular file raises
+        BundleError (:func:`~hsmsim.model.evidence.read_optional_sibling`)."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         try:
-            if path.is_dir():
-                files = read_bundle_dir(path)
-                primaries = [rel for rel, data in sorted(files.items())
-                             if not verify.is_target_name(rel) and claims_envelope(data, rel)]
-                if len(primaries) != 1:
-                    raise BundleError(f"{escaped(str(path))} holds {len(primaries)} Purebred requests (expected 1)")
-                return Evidence(self.name, files, primaries[0])
             budget = ReadBudget()
             files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
             stem = stem_of(path.name)
@@ -122,6 +131,10 @@ class PurebredFormat:
                 data = read_optional_sibling(sibling, budget)
                 if data is not None:
                     files[sibling.name] = data
+            for suffix in verify.TARGET_SUFFIXES:
+                for stray in self.layout.unowned(path, files_beside(path, suffix), suffix):
+                    if stray.name not in files:
+                        files[stray.name] = read_regular_file(stray, MAX_SIBLING_BYTES, budget)
         except OSError as exc:
             raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)
@@ -130,7 +143,7 @@ class PurebredFormat:
         """A PKCS#10 request carrying a Purebred evidence attribute, or an Android pre-enrollment container
         (not a bare CMC request: that is ``ms-kast``'s), or a directory holding one; never raises."""
         if path.is_dir():
-            return claimed_file(path, lambda p: not verify.is_target_name(p.name) and self.detect(p)) is not None
+            return self.layout.holds_record(path)
         data = peek_regular_file(path, verify.MAX_REQUEST_BYTES)
         return data is not None and claims_envelope(data, path.name)
 

@@ -55,7 +55,7 @@ from hsmsim.formats.tpm.statement import (
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
 from hsmsim.keystore.base import KeySpec, PublicKey
-from hsmsim.model.evidence import Evidence, TrustAnchors, claimed_file, primary_file, safe_file_stem
+from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors, safe_file_stem
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.seed import derive_key, drbg
@@ -249,6 +249,8 @@ class TpmAcmeFormat(TpmStatementFormat):
 
     name = "tpm-acme"
     title = "ACME device-attest-01 with TPM 2.0 attestation"
+    layout = BundleLayout((f"*{RECORD_SUFFIX}",), lambda path: path.is_file() and path.name.endswith(RECORD_SUFFIX))
+    """The record ``<label>.acme-tpm.json``, known by its name (the CSR ``<label>.csr`` beside it)."""
     ak_name = "ak-acme"
     names_device = True
 
@@ -264,15 +266,13 @@ class TpmAcmeFormat(TpmStatementFormat):
         return _verify_record(AcmeRecord.parse(record), csrs[0] if len(csrs) == 1 else None, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:
-        """Read ``<label>.acme-tpm.json`` (or the one in a directory) and the ``<label>.csr`` beside it."""
-        path = primary_file(path, self.detect)
-        return self.read_record(path, [path.with_name(path.name.removesuffix(RECORD_SUFFIX) + ".csr")])
+        """Read ``<label>.acme-tpm.json`` (or a directory's, :attr:`layout`) and the ``<label>.csr`` beside it."""
+        return self.layout.load(path, lambda record: self.read_record(
+            record, [record.with_name(record.name.removesuffix(RECORD_SUFFIX) + ".csr")]), self.name)
 
     def detect(self, path: Path) -> bool:
         """A ``*.acme-tpm.json`` file, or a directory holding one."""
-        if path.is_dir():
-            return claimed_file(path, self.detect) is not None
-        return path.is_file() and path.name.endswith(RECORD_SUFFIX)
+        return self.layout.detect(path)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden answers for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""

@@ -45,7 +45,7 @@ from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import Evidence, TrustAnchors, read_optional_sibling
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
-from hsmsim.safeio import ReadBudget, is_json_record, read_regular_file
+from hsmsim.safeio import ReadBudget, read_regular_file
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.ceremony import ceremony_for
 from hsmsim.webauthn.container import (
@@ -222,10 +222,6 @@ class TpmStatementFormat(TpmAkProvider):
             if data is not None:
                 files[sibling.name] = data
         return Evidence(format=self.name, files=files, primary=path.name)
-
-    def detect_record(self, path: Path, suffix: str, markers: tuple[bytes, ...]) -> bool:
-        """``path`` is a ``*<suffix>`` file, or a bounded ``.json`` file holding every one of ``markers``."""
-        return is_json_record(path, suffix, markers, self.record_limit)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""

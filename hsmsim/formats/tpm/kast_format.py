@@ -69,10 +69,9 @@ from hsmsim.formats.tpm.structures import OpaqueAttested, TpmsAttest, TpmtPublic
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.model.evidence import (
     MAX_TRUST_ANCHOR_BYTES,
+    BundleLayout,
     Evidence,
     TrustAnchors,
-    claimed_file,
-    primary_file,
     safe_file_stem,
 )
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -542,6 +541,9 @@ class MsKastFormat(TpmStatementFormat):
     record_limit = wire.MAX_REQUEST_BYTES
     ak_name = AIK_NAME
     ak_spec = "rsa-2048"
+    layout = BundleLayout((f"*{CMC_SUFFIX}", f"*{PKCS10_SUFFIX}"), lambda path: _is_request_file(path))
+    """The request ``<stem>.kast.cmc`` or ``<stem>.kast.p10`` (:func:`_is_request_file`), with
+    ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it."""
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The Windows client's request for the key (see :func:`kast_draft_for`), by a TPM of the hierarchy of
@@ -556,22 +558,20 @@ class MsKastFormat(TpmStatementFormat):
     def load(self, path: Path) -> Evidence:
         """Read the request file, with ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it when present
         (``<stem>`` is the name without its one ``.kast.cmc`` or ``.kast.p10`` suffix; a file named otherwise has
-        no siblings); a directory is read through its one request file (:func:`_is_request_file`). Raises
-        BundleError when the directory holds none or several."""
-        path = primary_file(path, _is_request_file)
+        no siblings); a directory is read through its request file (:attr:`layout`)."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         stem = _stem(path.name)
         siblings = [path.parent / f"{stem}{suffix}" for suffix in (CA_KEY_SUFFIX, AIK_CA_SUFFIX)]
         return self.read_record(path, siblings if stem is not None else [])
 
     def detect(self, path: Path) -> bool:
         """A regular file holding (DER or PEM) a CMC request or PKCS#10 with szOID_ENROLL_ATTESTATION_STATEMENT, or
-        a directory holding exactly one request file (:func:`_is_request_file`) that does: the file ``load``
-        reads."""
+        a directory holding such a request under a request name (:attr:`layout`)."""
         if path.is_dir():
-            request = claimed_file(path, _is_request_file)
-            return request is not None and self.detect(request)
-        head = peek_regular_file(path, self.record_limit)
-        return head is not None and _looks_like_request(head)
+            return self.layout.holds_record(path)
+        return _is_request(path)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """Certificates (PEM or DER): AIK certificates (EKU tcg-kp-AIKCertificate, CA:FALSE) under ``aik``, the
@@ -603,11 +603,17 @@ class MsKastFormat(TpmStatementFormat):
         return notes()
 
 
+def _is_request(path: Path) -> bool:
+    head = peek_regular_file(path, wire.MAX_REQUEST_BYTES)
+    return head is not None and _looks_like_request(head)
+
+
 def _is_request_file(path: Path) -> bool:
-    """How a directory's request file is named: ``<stem>.kast.cmc`` or ``<stem>.kast.p10``, suffixes in lower case
-    as ``hsmsim attest`` writes them, any stem (even empty). Only a regular file, not a symlink, counts
-    (:func:`~hsmsim.model.evidence.claimed_file`): a subdirectory, FIFO or link so named is not a request."""
-    return _stem(path.name) is not None
+    """A request as a directory holds it: named ``<stem>.kast.cmc`` or ``<stem>.kast.p10`` (as ``hsmsim attest``
+    writes it, any stem) and holding a request. A CMC request named otherwise (Purebred's
+    ``<stem>_attestation.bin``) is another format's record in a directory, though ``verify`` of the file is this
+    format's."""
+    return _stem(path.name) is not None and _is_request(path)
 
 
 def _stem(name: str) -> str | None:

@@ -57,10 +57,11 @@ from hsmsim.formats.tpm.statement import (
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
 from hsmsim.keystore.base import PrivateKey, PublicKey
-from hsmsim.model.evidence import Evidence, TrustAnchors, claimed_file, primary_file, safe_file_stem
+from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors, safe_file_stem
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.seed import drbg
+from hsmsim.safeio import is_json_record
 from hsmsim.tpm.hierarchy import key_spki
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import parse_json_object
@@ -393,6 +394,10 @@ class ParsecTpmFormat(TpmStatementFormat):
     title = "Parsec TPM key attestation token with ActivateCredential"
     ak_name = "ak-parsec"
     record_limit = MAX_RECORD_BYTES
+    layout = BundleLayout((f"*{RECORD_SUFFIX}",), lambda path: is_json_record(
+        path, RECORD_SUFFIX, (b'"kat"', b'"expectedNonce"'), MAX_RECORD_BYTES))
+    """The token ``<label>.parsec-tpm.json`` (or a ``.json`` record naming ``kat`` and ``expectedNonce``), with
+    ``<label>.ak-chain.pem`` and ``<label>.activate-credential.json`` beside it."""
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The token of the request's key by the default attesting key (the AK), see :func:`parsec_draft_for`, by a
@@ -405,9 +410,11 @@ class ParsecTpmFormat(TpmStatementFormat):
         return _verify(evidence, record, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:
-        """Read ``<label>.parsec-tpm.json`` (or the one in a directory) with its AK chain and ActivateCredential
-        record beside it."""
-        path = primary_file(path, self.detect)
+        """Read ``<label>.parsec-tpm.json`` (or a directory's, :attr:`layout`) with its AK chain and
+        ActivateCredential record beside it."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         stem = path.name.removesuffix(RECORD_SUFFIX)
         return self.read_record(path, [path.parent / f"{stem}{AK_CHAIN_SUFFIX}",
                                        path.parent / f"{stem}{ACTIVATION_SUFFIX}"])
@@ -415,9 +422,7 @@ class ParsecTpmFormat(TpmStatementFormat):
     def detect(self, path: Path) -> bool:
         """A ``*.parsec-tpm.json`` file, or a ``.json`` record naming both ``kat`` and ``expectedNonce``; a
         directory holding one."""
-        if path.is_dir():
-            return claimed_file(path, self.detect) is not None
-        return self.detect_record(path, RECORD_SUFFIX, (b'"kat"', b'"expectedNonce"'))
+        return self.layout.detect(path)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""

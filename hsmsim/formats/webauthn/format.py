@@ -23,7 +23,7 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import names
 from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors, claimed_file, primary_file
+from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
@@ -99,12 +99,19 @@ def verify_registration(record: Registration, trust: TrustAnchors, at: datetime,
     return Verdict(Reason.OK, detail, Claims(**claims))  # type: ignore[arg-type]
 
 
+def _is_record(path: Path) -> bool:
+    """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject."""
+    return is_json_record(path, RECORD_SUFFIX, (b'"attestationObject"', b'"expectedRpId"'), MAX_RECORD_BYTES)
+
+
 class WebAuthnFormat:
     """The ``webauthn`` format: a WebAuthn registration with any registered attestation statement."""
 
     name = "webauthn"
     title = "WebAuthn registration"
     key_specs: tuple[str, ...] = KEY_SPECS
+    layout = BundleLayout((f"*{RECORD_SUFFIX}",), _is_record)
+    """The record ``<label>.webauthn.json``; the statement's root copies beside it are not evidence."""
 
     def provision(
         self, device: Device, partition: str,
@@ -154,18 +161,18 @@ class WebAuthnFormat:
             return Verdict(rejection.reason, rejection.detail)
 
     def load(self, path: Path) -> Evidence:
-        """Read a ``.webauthn.json`` record (or the one in a directory), bounded (the roots are given separately, as
-        trust anchors)."""
-        path = primary_file(path, self.detect)
+        """Read a ``.webauthn.json`` record, or a directory's (:attr:`layout`), bounded (the roots are given
+        separately, as trust anchors)."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
         return Evidence(format=self.name, files={path.name: read_regular_file(path, MAX_RECORD_BYTES, ReadBudget())},
                         primary=path.name)
 
     def detect(self, path: Path) -> bool:
         """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject; a
         directory holding one."""
-        if path.is_dir():
-            return claimed_file(path, self.detect) is not None
-        return is_json_record(path, RECORD_SUFFIX, (b'"attestationObject"', b'"expectedRpId"'), MAX_RECORD_BYTES)
+        return self.layout.detect(path)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER root certificates, under the role ``root``."""

@@ -9,7 +9,7 @@ they carry the same certificates and the verifier reads each of them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,9 +18,12 @@ from cryptography import x509
 from hsmsim.device import AttestationRequest, Device, flag_parameter
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy
-from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_FORMAT, assemble_hsm, is_key_attestation
+from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_FORMAT, HSM_ROOT_FILE, assemble_hsm, is_key_attestation
 from hsmsim.formats.yubico.piv import (
+    INTERMEDIATES_FILE,
     PIV_FORMAT,
+    REQUEST_SUFFIX,
+    ROOT_FILES,
     SECTIGO_SUFFIX,
     STEP_SUFFIX,
     PivRequest,
@@ -33,11 +36,11 @@ from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
+    BundleLayout,
     Evidence,
     TrustAnchors,
     bundle_entries,
-    peek_entries,
-    read_bundle_dir,
+    read_siblings,
 )
 from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -47,6 +50,11 @@ from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict, escaped
 
 _PIV_PRIMARY = (".attestation.pem", SECTIGO_SUFFIX, STEP_SUFFIX)
+_PIV_SIBLINGS = ("{stem}.f9.pem", "{stem}.csr", f"{{stem}}{REQUEST_SUFFIX}", *ROOT_FILES.values(), INTERMEDIATES_FILE)
+"""What ``yubico-piv`` reads beside a record, ``{stem}`` standing for its stem: the f9 certificate, the CSR and
+the request, and the root copy and intermediates every bundle of a PKI generation carries under one name."""
+_HSM_SIBLINGS = ("{stem}.csr", "{stem}.request.json", HSM_ROOT_FILE)
+"""What ``yubihsm2`` reads beside a ``<stem>_chain.pem``."""
 _CERTIFICATE_SUFFIXES = (".pem", ".crt", ".cer", ".csr")
 """Names of the files beside a real-layout YubiHSM 2 attestation that may hold a certificate or CSR."""
 _PEEK_BYTES = 8192
@@ -81,42 +89,51 @@ def _f9_identity(device: Device, generation: str) -> AttestationIdentity:
                                tuple(i.certificate for i in pki.intermediates), pki.root.certificate)
 
 
-def _load(name: str, path: Path, primaries: tuple[str, ...]) -> Evidence:
+def _named(primaries: tuple[str, ...]) -> Callable[[Path], bool]:
+    """Whether a path is a regular file named as one of ``primaries`` ends."""
+    return lambda path: path.is_file() and path.name.endswith(primaries)
+
+
+def _read(name: str, layout: BundleLayout, path: Path, siblings: tuple[str, ...]) -> Evidence:
+    """``path`` and each of ``siblings`` (``{stem}`` standing for the record's stem) beside it that is there: the
+    names the generator writes, never a file whose name merely starts like the record's (``k10.csr`` beside
+    ``k1.attestation.pem``)."""
+    stem = layout.stem(path.name)
+    stem = stem if stem is not None else path.name.split(".", 1)[0]
     try:
-        if path.is_dir():
-            files = read_bundle_dir(path)
-            primary = next((n for n in files if n.endswith(primaries)), path.name)
-            return Evidence(name, files, primary)
         budget = ReadBudget()
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
-        stem = path.name.split(".", 1)[0].removesuffix("_chain")
-        for sibling in bundle_entries(path.parent):
-            if sibling.name.startswith(stem) and sibling != path:
-                files[sibling.name] = read_regular_file(sibling, MAX_SIBLING_BYTES, budget)
+        files.update(read_siblings(path, (template.replace("{stem}", stem) for template in siblings), budget))
     except OSError as exc:
         raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
     return Evidence(name, files, path.name)
 
 
+def _claims_file(path: Path) -> bool:
+    """A ``<stem>_chain.pem``, or a PEM file whose first certificate is a key attestation certificate."""
+    if path.name.endswith(CHAIN_SUFFIX):
+        return path.is_file()
+    if path.suffix.lower() not in (".pem", ".crt"):
+        return False
+    head = peek_regular_file(path, _PEEK_BYTES) or b""
+    end = head.find(b"-----END CERTIFICATE-----")
+    if not head.startswith(b"-----BEGIN CERTIFICATE-----") or end < 0:
+        return False
+    try:
+        return is_key_attestation(x509.load_pem_x509_certificate(head[:end + 25]))
+    except ValueError:
+        return False
+
+
 class _YubicoFormat:
-    """What both Yubico formats share: reading evidence by its primary files' suffixes, PEM/DER roots,
-    no structure-aware fuzz model."""
+    """What both Yubico formats share: detection through the layout, PEM/DER roots, no structure-aware fuzz model."""
 
     name: str
-    primaries: tuple[str, ...]
-
-    def load(self, path: Path) -> Evidence:
-        """A primary file with the files beside it sharing its stem, or a directory."""
-        return _load(self.name, path, self.primaries)
+    layout: BundleLayout
 
     def detect(self, path: Path) -> bool:
-        """A file named as a primary, or a directory holding one; never raises."""
-        try:
-            if path.is_dir():
-                return any(p.name.endswith(self.primaries) for p in peek_entries(path))
-            return path.name.endswith(self.primaries)
-        except OSError:
-            return False
+        """A record (:attr:`layout`), or a directory holding one; never raises."""
+        return self.layout.detect(path)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """PEM or DER roots (for PIV, the legacy and the 2024 root may both be given)."""
@@ -132,8 +149,8 @@ class YubicoPivFormat(_YubicoFormat):
 
     name = PIV_FORMAT
     title = "Yubico YubiKey PIV attestation"
-    primaries = _PIV_PRIMARY
-    """``.attestation.pem`` (ykman), ``.sectigo.pem``, ``.acme-step.json``."""
+    layout = BundleLayout(tuple(f"*{suffix}" for suffix in _PIV_PRIMARY), _named(_PIV_PRIMARY))
+    """Records ``<stem>.attestation.pem`` (ykman), ``<stem>.sectigo.pem``, ``<stem>.acme-step.json``, known by name."""
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
 
     def provision(self, device: Device, partition: str,
@@ -172,6 +189,11 @@ class YubicoPivFormat(_YubicoFormat):
                           request=PivRequest(device.serial, slot, pin, touch))
         return bundle.evidence()
 
+    def load(self, path: Path) -> Evidence:
+        """A record with the files the generator writes beside it (:data:`_PIV_SIBLINGS`), or a directory's
+        (:attr:`layout`)."""
+        return self.layout.load(path, lambda record: _read(self.name, self.layout, record, _PIV_SIBLINGS), self.name)
+
     def verify(self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
                profile: Profile = Profile.STRUCTURAL) -> Verdict:
         """See :func:`hsmsim.formats.yubico.verify_piv.verify_piv`."""
@@ -194,16 +216,22 @@ class YubiHsm2Format(_YubicoFormat):
 
     name = HSM_FORMAT
     title = "Yubico YubiHSM 2 key attestation"
-    primaries = (CHAIN_SUFFIX,)
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
+    layout = BundleLayout((f"*{CHAIN_SUFFIX}", "chain.pem"), _claims_file)
+    """``<stem>_chain.pem``, or a real layout's ``chain.pem`` or key attestation certificate (known by content;
+    ``chain.pem`` preferred to the ``key_attestation.crt`` beside it)."""
 
     def load(self, path: Path) -> Evidence:
-        """A ``<stem>_chain.pem`` with the files beside it sharing its stem, a directory, or a file of the real
-        sample's layout (``chain.pem``, ``key_attestation.crt``) with every certificate or CSR file beside it
-        (``csr.pem``, the device certificate, the sub-CA), found by content: a ``.pem``, ``.crt``, ``.cer`` or
-        ``.csr`` name holding anything but a readable regular file raises BundleError."""
-        if path.is_dir() or path.name.endswith(CHAIN_SUFFIX):
-            return _load(self.name, path, self.primaries)
+        """A ``<stem>_chain.pem`` with the files the generator writes beside it (:data:`_HSM_SIBLINGS`), a
+        directory's record (:attr:`layout`), or a file of the real sample's layout (``chain.pem``,
+        ``key_attestation.crt``) with every certificate or CSR file beside it (``csr.pem``, the device certificate,
+        the sub-CA), found by content: a ``.pem``, ``.crt``, ``.cer`` or ``.csr`` name holding anything but a
+        readable regular file raises BundleError."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
+        if path.name.endswith(CHAIN_SUFFIX):
+            return _read(self.name, self.layout, path, _HSM_SIBLINGS)
         try:
             budget = ReadBudget()
             files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
@@ -223,26 +251,7 @@ class YubiHsm2Format(_YubicoFormat):
     def detect(self, path: Path) -> bool:
         """A ``<stem>_chain.pem``, a PEM file whose first certificate is a key attestation certificate (the real
         ``chain.pem`` or ``key_attestation.crt``), or a directory holding either; never raises."""
-        try:
-            if path.is_dir():
-                return any(self._claims_file(entry) for entry in peek_entries(path))
-            return self._claims_file(path)
-        except OSError:
-            return False
-
-    def _claims_file(self, path: Path) -> bool:
-        if path.name.endswith(CHAIN_SUFFIX):
-            return True
-        if path.suffix.lower() not in (".pem", ".crt"):
-            return False
-        head = peek_regular_file(path, _PEEK_BYTES) or b""
-        end = head.find(b"-----END CERTIFICATE-----")
-        if not head.startswith(b"-----BEGIN CERTIFICATE-----") or end < 0:
-            return False
-        try:
-            return is_key_attestation(x509.load_pem_x509_certificate(head[:end + 25]))
-        except ValueError:
-            return False
+        return self.layout.detect(path)
 
     def provision(self, device: Device, partition: str,
                   attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
