@@ -124,6 +124,12 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "and are made and validated on 2018-07-24, the Pixel1 sample's date, as AOSP's EC intermediate expired on "
         "2026-01-08; software vectors pin both emulated software roots, and the emulated RSA software root has a "
         "64-bit serial as Google's (same key).",
+        "purebred's Windows goldens attest their own RSA-3072 key, which signs and decrypts (TPMA_OBJECT "
+        "0x00060072) as the TPM keys of the three real Surface requests (it was the Android golden's sign-only key): "
+        "every purebred Windows vector's request, target and evidence bytes changed.",
+        "webauthn fido-u2f registrations are shaped as a real U2F key's: authData flags 0x41 (UP|AT, no UV) and a "
+        "64-byte key handle as credential id (were 0x45 and 32 bytes): every `webauthn::fido-u2f::` vector and "
+        "`webauthn::golden::fido-u2f` changed bytes.",
         "Expectation changed: `webauthn::packed::cert-no-aaguid-extension` is acceptable, strict CERT_PROFILE "
         "(was valid): §8.2.1 requires the extension when the root serves several models.",
         "Expectation changed: `marvell-azure::encoding::duplicate-json-key` is ATTR_CONFLICT (was MALFORMED), as "
