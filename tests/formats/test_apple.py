@@ -494,3 +494,19 @@ def test_cli_create_attest_export_verify(tmp_path, format_name, record):
     out.write_text(json.dumps(document))
     rejected = hsmsim("verify", str(out), "--root", root, "--at", "2026-03-02T11:00:00Z")
     assert (rejected.returncode, rejected.stdout.split(":")[0]) == (1, "REJECT CHALLENGE_MISMATCH")
+
+
+def test_the_webauthn_pki_is_dated_as_apples():
+    """Apple WebAuthn Root CA and CA 1 (the real root, and x5c[1] of the real passkey registration) end at midnight,
+    2045-03-15 and 2030-03-13; the emulated ones copy both validity periods."""
+    real_root = x509.load_pem_x509_certificate(REAL_WEBAUTHN_ROOT.read_bytes())
+    response = json.loads(REAL_PASSKEY.read_bytes())["credential"]["response"]
+    real_ca = x509.load_der_x509_certificate(cbor_decode(base64.urlsafe_b64decode(
+        response["attestationObject"] + "=="), "attestationObject")["attStmt"]["x5c"][1])
+    pki = apple_pki(SEED, WEBAUTHN)
+    for emulated, real in ((pki.root.certificate, real_root), (pki.intermediate.certificate, real_ca)):
+        assert (emulated.not_valid_before_utc, emulated.not_valid_after_utc) == (real.not_valid_before_utc,
+                                                                                 real.not_valid_after_utc)
+    app_attest = apple_pki(SEED, APP_ATTEST)  # Apple's App Attestation Root CA ends 2045-03-15 00:00:00 as well
+    assert app_attest.root.certificate.not_valid_after_utc == datetime(2045, 3, 15, tzinfo=UTC)
+    assert app_attest.intermediate.certificate.not_valid_after_utc == datetime(2030, 3, 13, tzinfo=UTC)
