@@ -147,7 +147,9 @@ def test_packed_full_shape(cases):
     assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert AuthenticatorData.parse(obj["authData"]).credential.aaguid == YUBIKEY_5_NFC_AAGUID.bytes
     root = x509.load_pem_x509_certificate(case.evidence.files["packed_root_ca.pem"])
-    assert root.serial_number == 457200 and "EMULATED" in root.subject.rfc4514_string()
+    # as the real root: serial 457200631, named "Yubico U2F Root CA Serial 457200631" in a PrintableString
+    assert root.serial_number == 457200631 and "EMULATED" in root.subject.rfc4514_string()
+    assert root.subject.public_bytes()[-46:-44] == b"\x13\x2c"  # CN as PrintableString, 44 characters
     cert.public_key().verify(obj["attStmt"]["sig"], obj["authData"] + hashlib.sha256(record.client_data_json).digest(),
                              ec.ECDSA(hashes.SHA256()))
 
