@@ -496,9 +496,10 @@ def test_cli_create_attest_export_verify(tmp_path, format_name, record):
     assert (rejected.returncode, rejected.stdout.split(":")[0]) == (1, "REJECT CHALLENGE_MISMATCH")
 
 
-def test_the_webauthn_pki_is_dated_as_apples():
+def test_the_webauthn_pki_is_dated_and_numbered_as_apples():
     """Apple WebAuthn Root CA and CA 1 (the real root, and x5c[1] of the real passkey registration) end at midnight,
-    2045-03-15 and 2030-03-13; the emulated ones copy both validity periods."""
+    2045-03-15 and 2030-03-13, and have 16-octet serials; the emulated ones copy both validity periods and the
+    serial length."""
     real_root = x509.load_pem_x509_certificate(REAL_WEBAUTHN_ROOT.read_bytes())
     response = json.loads(REAL_PASSKEY.read_bytes())["credential"]["response"]
     real_ca = x509.load_der_x509_certificate(cbor_decode(base64.urlsafe_b64decode(
@@ -507,6 +508,7 @@ def test_the_webauthn_pki_is_dated_as_apples():
     for emulated, real in ((pki.root.certificate, real_root), (pki.intermediate.certificate, real_ca)):
         assert (emulated.not_valid_before_utc, emulated.not_valid_after_utc) == (real.not_valid_before_utc,
                                                                                  real.not_valid_after_utc)
+        assert emulated.serial_number.bit_length() // 8 + 1 == real.serial_number.bit_length() // 8 + 1 == 16
     app_attest = apple_pki(SEED, APP_ATTEST)  # Apple's App Attestation Root CA ends 2045-03-15 00:00:00 as well
     assert app_attest.root.certificate.not_valid_after_utc == datetime(2045, 3, 15, tzinfo=UTC)
     assert app_attest.intermediate.certificate.not_valid_after_utc == datetime(2030, 3, 13, tzinfo=UTC)
