@@ -124,6 +124,18 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "and are made and validated on 2018-07-24, the Pixel1 sample's date, as AOSP's EC intermediate expired on "
         "2026-01-08; software vectors pin both emulated software roots, and the emulated RSA software root has a "
         "64-bit serial as Google's (same key).",
+        "purebred's Windows goldens attest their own RSA-3072 key, which signs and decrypts (TPMA_OBJECT "
+        "0x00060072) as the TPM keys of the three real Surface requests (it was the Android golden's sign-only key): "
+        "every purebred Windows vector's request, target and evidence bytes changed.",
+        "webauthn fido-u2f registrations are shaped as a real U2F key's: authData flags 0x41 (UP|AT, no UV) and a "
+        "64-byte key handle as credential id (were 0x45 and 32 bytes): every `webauthn::fido-u2f::` vector and "
+        "`webauthn::golden::fido-u2f` changed bytes. WebAuthn `apple` registrations name Apple's AAGUID "
+        "f24a8e70-d0d3-f82c-2937-32523cc4de5a, as the real 2021 passkey (was zero): every `webauthn::apple::` "
+        "vector and `webauthn::golden::apple-ec-p256` changed bytes. The emulated Apple WebAuthn and App Attestation "
+        "roots and CAs end as Apple's, at midnight on 2045-03-15 and 2030-03-13, and have 16-octet serials as theirs: "
+        "every apple-appattest and WebAuthn `apple` vector changed bytes. The emulated Yubico U2F root is named and "
+        "numbered as the real one (`Yubico U2F Root CA Serial 457200631`, a PrintableString, serial 457200631; was "
+        "457200 in a UTF8String): every WebAuthn packed and fido-u2f vector changed bytes.",
         "Expectation changed: `webauthn::packed::cert-no-aaguid-extension` is acceptable, strict CERT_PROFILE "
         "(was valid): §8.2.1 requires the extension when the root serves several models.",
         "Expectation changed: `marvell-azure::encoding::duplicate-json-key` is ATTR_CONFLICT (was MALFORMED), as "

@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest, bytes_parameter, flag_parameter
+from hsmsim.errors import ParameterError
 from hsmsim.keystore.base import PublicKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.seed import drbg
@@ -144,18 +145,29 @@ def _challenge(parameters: Mapping[str, object], seed: str, label: str, at: date
     return given if given is not None else drbg(seed, f"webauthn/challenge/{label}/{at:%Y%m%dT%H%M%S}").read(32)
 
 
+CREDENTIAL_ID_BYTES = {"fido-u2f": 64, "apple": 20}
+"""Credential id lengths of the real registrations of each statement format: a YubiKey's U2F key handle (py_webauthn's
+fido-u2f test), an Apple passkey's id (its apple test); every other format's are 32 bytes."""
+
+
 def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credential_key: PublicKey) -> Ceremony:
     """The registration of the request's key as a browser and authenticator run it. Parameters: ``challenge``
     (bytes or base64url; default derived from the seed, label and time), ``rp_id``, ``origin`` (default
-    ``https://<rp_id>``), ``user_verified`` (default true; :func:`hsmsim.device.flag_parameter`).
-    The credential id is derived from the seed."""
+    ``https://<rp_id>``), ``user_verified`` (default true, but false for ``fido-u2f``, whose CTAP1 authenticators
+    cannot verify the user: true is refused there; :func:`hsmsim.device.flag_parameter`).
+    The credential id is derived from the seed, as long as the authenticator writes it (:data:`CREDENTIAL_ID_BYTES`)."""
     params = request.parameters
     device, label = request.device, request.key.label
     rp_id = str(params.get("rp_id", DEFAULT_RP_ID))
-    verified = flag_parameter(params, "user_verified", True)
+    u2f = fmt == "fido-u2f"
+    verified = flag_parameter(params, "user_verified", not u2f)
+    if u2f and verified:
+        raise ParameterError("parameter user_verified must be false for fido-u2f: a U2F (CTAP1) authenticator "
+                             "cannot verify the user")
     return Ceremony(
         fmt=fmt, label=label, challenge=_challenge(params, device.seed, label, request.at),
-        credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(32),
+        credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(
+            CREDENTIAL_ID_BYTES.get(fmt, 32)),
         credential_key=credential_key, aaguid=aaguid, rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")),
         flags=FLAG_UP | FLAG_AT | (FLAG_UV if verified else 0))
 

@@ -35,6 +35,7 @@ from hsmsim.formats.apple.extensions import (
 from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, WEBAUTHN, apple_pki
 from hsmsim.formats.apple.vectors import ATTEST_TIME
 from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation, draft_for
+from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation
@@ -42,7 +43,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
 from hsmsim.pki.chain import issued_by
 from hsmsim.verdict import Profile, Reason
-from hsmsim.webauthn.container import Registration, cbor_decode
+from hsmsim.webauthn.container import AuthenticatorData, Registration, cbor_decode
 from hsmsim.webauthn.statements import SignedData, statement_format
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,6 +169,25 @@ def test_cred_certs_follow_the_published_ones(cases):
     obj, _ = _webauthn_object(cases["webauthn"]["webauthn::golden::apple-ec-p256"])
     emulated = x509.load_der_x509_certificate(obj["attStmt"]["x5c"][0])
     _assert_cred_cert_profile(emulated, _real_passkey_cred_cert(), ATTEST_TIME)
+
+
+def test_apple_registrations_name_the_real_passkeys_aaguid_and_id_length(cases):
+    """The real 2021 passkey's authData: AAGUID f24a8e70-d0d3-f82c-2937-32523cc4de5a, a 20-byte credential id, as the
+    golden and what ``attest`` makes."""
+    response = json.loads(REAL_PASSKEY.read_bytes())["credential"]["response"]
+    real = AuthenticatorData.parse(cbor_decode(base64.urlsafe_b64decode(response["attestationObject"] + "=="),
+                                               "attestationObject")["authData"])
+    obj, _ = _webauthn_object(cases["webauthn"]["webauthn::golden::apple-ec-p256"])
+    golden = AuthenticatorData.parse(obj["authData"])
+    assert golden.credential.aaguid == real.credential.aaguid == bytes.fromhex("f24a8e70d0d3f82c293732523cc4de5a")
+    assert len(golden.credential.credential_id) == len(real.credential.credential_id) == 20
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), "passkey")
+    evidence = Hsm(Device.from_seed("webauthn", SEED), store).attest("passkey", "webauthn", {"fmt": "apple"})
+    record = json.loads(evidence.files[evidence.primary])["credential"]["response"]
+    made = AuthenticatorData.parse(cbor_decode(base64.urlsafe_b64decode(record["attestationObject"] + "=="),
+                                               "attestationObject")["authData"])
+    assert (made.credential.aaguid, len(made.credential.credential_id)) == (real.credential.aaguid, 20)
 
 
 def test_managed_device_attestation_leaf_keeps_its_own_profile(cases):
@@ -401,7 +421,7 @@ def test_statement_is_registered_and_round_trips():
     statement = statement_format("apple")
     assert isinstance(statement, AppleAnonymousAttestation)
     request = _request("ec-p256")
-    assert statement.aaguid(request) == bytes(16)
+    assert statement.aaguid(request) == bytes.fromhex("f24a8e70d0d3f82c293732523cc4de5a")
     evidence = get_format("webauthn").generate(request)
     root = x509.load_pem_x509_certificate(evidence.files["apple_root_ca.pem"])
     verdict = get_format("webauthn").verify(evidence, TrustAnchors({"root": (root,)}),
@@ -474,3 +494,21 @@ def test_cli_create_attest_export_verify(tmp_path, format_name, record):
     out.write_text(json.dumps(document))
     rejected = hsmsim("verify", str(out), "--root", root, "--at", "2026-03-02T11:00:00Z")
     assert (rejected.returncode, rejected.stdout.split(":")[0]) == (1, "REJECT CHALLENGE_MISMATCH")
+
+
+def test_the_webauthn_pki_is_dated_and_numbered_as_apples():
+    """Apple WebAuthn Root CA and CA 1 (the real root, and x5c[1] of the real passkey registration) end at midnight,
+    2045-03-15 and 2030-03-13, and have 16-octet serials; the emulated ones copy both validity periods and the
+    serial length."""
+    real_root = x509.load_pem_x509_certificate(REAL_WEBAUTHN_ROOT.read_bytes())
+    response = json.loads(REAL_PASSKEY.read_bytes())["credential"]["response"]
+    real_ca = x509.load_der_x509_certificate(cbor_decode(base64.urlsafe_b64decode(
+        response["attestationObject"] + "=="), "attestationObject")["attStmt"]["x5c"][1])
+    pki = apple_pki(SEED, WEBAUTHN)
+    for emulated, real in ((pki.root.certificate, real_root), (pki.intermediate.certificate, real_ca)):
+        assert (emulated.not_valid_before_utc, emulated.not_valid_after_utc) == (real.not_valid_before_utc,
+                                                                                 real.not_valid_after_utc)
+        assert emulated.serial_number.bit_length() // 8 + 1 == real.serial_number.bit_length() // 8 + 1 == 16
+    app_attest = apple_pki(SEED, APP_ATTEST)  # Apple's App Attestation Root CA ends 2045-03-15 00:00:00 as well
+    assert app_attest.root.certificate.not_valid_after_utc == datetime(2045, 3, 15, tzinfo=UTC)
+    assert app_attest.intermediate.certificate.not_valid_after_utc == datetime(2030, 3, 13, tzinfo=UTC)

@@ -341,3 +341,15 @@ def test_emulated_requests_are_shaped_as_the_real_devices_requests(shared_dir, g
     case = next(c for c in get_format("purebred").vector_cases(SEED) if c.id == catalogue.golden_id(golden))
     real = (shared_dir / "interop" / "purebred" / sample / "2_device_scep_request.bin").read_bytes()
     assert shape(case.evidence.files[case.evidence.primary]) == shape(real)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("golden", [g for g in catalogue.goldens() if g[0] == "windows"], ids=catalogue.golden_id)
+def test_windows_goldens_attest_a_key_that_signs_and_decrypts_as_the_real_surface_keys(shared_dir, golden):
+    """Every real Surface request attests an RSA key whose TPMT_PUBLIC starts type RSA, nameAlg SHA-256,
+    TPMA_OBJECT 0x00060072 (fixedTPM, fixedParent, sensitiveDataOrigin, userWithAuth, decrypt, sign)."""
+    area_head = bytes.fromhex("0001000b00060072")
+    for device in ("SP2017_1803", "SP3_1803", "SP4_1709"):
+        assert area_head in (shared_dir / "interop" / "purebred" / device / "2_device_scep_request.bin").read_bytes()
+    case = next(c for c in get_format("purebred").vector_cases(SEED) if c.id == catalogue.golden_id(golden))
+    assert area_head in case.evidence.files[case.evidence.primary]

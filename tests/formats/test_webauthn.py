@@ -147,7 +147,9 @@ def test_packed_full_shape(cases):
     assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert AuthenticatorData.parse(obj["authData"]).credential.aaguid == YUBIKEY_5_NFC_AAGUID.bytes
     root = x509.load_pem_x509_certificate(case.evidence.files["packed_root_ca.pem"])
-    assert root.serial_number == 457200 and "EMULATED" in root.subject.rfc4514_string()
+    # as the real root: serial 457200631, named "Yubico U2F Root CA Serial 457200631" in a PrintableString
+    assert root.serial_number == 457200631 and "EMULATED" in root.subject.rfc4514_string()
+    assert root.subject.public_bytes()[-46:-44] == b"\x13\x2c"  # CN as PrintableString, 44 characters
     cert.public_key().verify(obj["attStmt"]["sig"], obj["authData"] + hashlib.sha256(record.client_data_json).digest(),
                              ec.ECDSA(hashes.SHA256()))
 
@@ -164,10 +166,12 @@ def test_fido_u2f_shape(cases):
     assert obj["fmt"] == "fido-u2f" and sorted(obj["attStmt"]) == ["sig", "x5c"]
     auth = AuthenticatorData.parse(obj["authData"])
     assert auth.credential.aaguid == bytes(16)
+    # as a real YubiKey's U2F registration (py_webauthn's fido-u2f test): UP|AT, no UV, a 64-byte key handle
+    assert auth.flags == 0x41 and len(auth.credential.credential_id) == 64
     key = parse_cose_key(cbor_decode(auth.credential.public_key_cbor, "key"))
     message = u2f_signed_bytes(auth.rp_id_hash, hashlib.sha256(record.client_data_json).digest(),
                                auth.credential.credential_id, key)
-    assert message[0] == 0 and len(message) == 1 + 32 + 32 + 32 + 65
+    assert message[0] == 0 and len(message) == 1 + 32 + 32 + 64 + 65
     cert = x509.load_der_x509_certificate(obj["attStmt"]["x5c"][0])
     cert.public_key().verify(obj["attStmt"]["sig"], message, ec.ECDSA(hashes.SHA256()))
 
@@ -215,6 +219,8 @@ def test_generate_refuses_what_the_statement_cannot_hold():
         hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "fido-u2f"})
     with pytest.raises(ParameterError, match=r"parameter fmt must be one of .*, not 'apple-ish'"):
         hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "apple-ish"})
+    with pytest.raises(ParameterError, match="user_verified must be false for fido-u2f"):
+        hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "fido-u2f", "user_verified": True})
     with pytest.raises(ParameterError, match="has no parameter 'signature_encoding'"):
         hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "packed", "signature_encoding": "tpmt"})
     # a TPM-only parameter with another statement: the message lists what this request reads, fmt among them

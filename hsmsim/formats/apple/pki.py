@@ -50,24 +50,31 @@ class PkiSpec:
     locality: tuple[str, str]
     """The attribute after ``O=Apple Inc.``: ``("ST", "California")`` or ``("C", "US")``."""
     root_start: datetime
-    root_days: int
+    root_end: datetime
     intermediate_start: datetime
-    intermediate_days: int
+    intermediate_end: datetime
     cred_certs: bool = False
     """Leaves are credCerts with the real ones' keyUsage, timestamp serial and validity (module notes)."""
+    ca_serial_bits: int = 128
+    """The length of the root's and intermediate's serials (:func:`~hsmsim.pki.seed.derive_serial`)."""
 
 
 ENTERPRISE = PkiSpec("apple/enterprise", "Apple Enterprise Attestation Root CA EMULATED",
                      "Apple Enterprise Attestation Sub CA 1 EMULATED", ("C", "US"),
-                     datetime(2022, 2, 16, 19, 1, 24, tzinfo=UTC), 9135,
-                     datetime(2022, 2, 16, 19, 22, 46, tzinfo=UTC), 3650)
+                     datetime(2022, 2, 16, 19, 1, 24, tzinfo=UTC), datetime(2047, 2, 20, 19, 1, 24, tzinfo=UTC),
+                     datetime(2022, 2, 16, 19, 22, 46, tzinfo=UTC), datetime(2032, 2, 14, 19, 22, 46, tzinfo=UTC))
+# The App Attest and WebAuthn PKIs end at midnight, as Apple's real roots (2045-03-15) and CAs (2030-03-13) do, and
+# have 16-octet serials, as theirs.
 APP_ATTEST = PkiSpec("apple/app-attest", "Apple App Attestation Root CA EMULATED",
                      "Apple App Attestation CA 1 EMULATED", ("ST", "California"),
-                     datetime(2020, 3, 18, 18, 32, 53, tzinfo=UTC), 9125,
-                     datetime(2020, 3, 18, 18, 39, 55, tzinfo=UTC), 3647, cred_certs=True)
+                     datetime(2020, 3, 18, 18, 32, 53, tzinfo=UTC), datetime(2045, 3, 15, tzinfo=UTC),
+                     datetime(2020, 3, 18, 18, 39, 55, tzinfo=UTC), datetime(2030, 3, 13, tzinfo=UTC), cred_certs=True,
+                     ca_serial_bits=127)
 WEBAUTHN = PkiSpec("apple/webauthn", "Apple WebAuthn Root CA EMULATED", "Apple WebAuthn CA 1 EMULATED",
-                   ("ST", "California"), datetime(2020, 3, 18, 18, 21, 32, tzinfo=UTC), 9125,
-                   datetime(2020, 3, 18, 18, 38, 1, tzinfo=UTC), 3647, cred_certs=True)
+                   ("ST", "California"),
+                   datetime(2020, 3, 18, 18, 21, 32, tzinfo=UTC), datetime(2045, 3, 15, tzinfo=UTC),
+                   datetime(2020, 3, 18, 18, 38, 1, tzinfo=UTC), datetime(2030, 3, 13, tzinfo=UTC), cred_certs=True,
+                   ca_serial_bits=127)
 
 _P384 = KeySpec.parse("ec-p384")
 
@@ -123,15 +130,15 @@ def apple_pki(seed: str, spec: PkiSpec) -> ApplePki:
     root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
     root = build_certificate(CertSpec(
         subject=root_name, issuer=root_name, public_key=root_key.public_key(),
-        serial=derive_serial(seed, f"{spec.role}/root"), not_before=spec.root_start,
-        not_after=spec.root_start + timedelta(days=spec.root_days), hash_name="sha384",
+        serial=derive_serial(seed, f"{spec.role}/root", spec.ca_serial_bits), not_before=spec.root_start,
+        not_after=spec.root_end, hash_name="sha384",
         extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), True), Ext(root_ski),
                     Ext(key_usage("key_cert_sign", "crl_sign"), True))), root_key)
     inter_key = derive_key(seed, f"{spec.role}/intermediate", _P384)
     inter = build_certificate(CertSpec(
         subject=apple_name(spec, spec.intermediate_cn), issuer=root_name, public_key=inter_key.public_key(),
-        serial=derive_serial(seed, f"{spec.role}/intermediate"), not_before=spec.intermediate_start,
-        not_after=spec.intermediate_start + timedelta(days=spec.intermediate_days), hash_name="sha384",
+        serial=derive_serial(seed, f"{spec.role}/intermediate", spec.ca_serial_bits),
+        not_before=spec.intermediate_start, not_after=spec.intermediate_end, hash_name="sha384",
         extensions=(Ext(x509.BasicConstraints(ca=True, path_length=0), True),
                     Ext(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski)),
                     Ext(x509.SubjectKeyIdentifier.from_public_key(inter_key.public_key())),

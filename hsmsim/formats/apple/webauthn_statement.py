@@ -2,7 +2,9 @@
 
 attStmt is ``{"x5c": [credCert, "Apple WebAuthn CA 1"]}``: no ``alg``, no ``sig``. Apple's anonymization CA
 issues credCert for the credential key, with the nonce SHA-256(authData || clientDataHash) in extension
-1.2.840.113635.100.8.2 (``SEQUENCE { [1] EXPLICIT OCTET STRING }``). The authenticator's AAGUID is zero.
+1.2.840.113635.100.8.2 (``SEQUENCE { [1] EXPLICIT OCTET STRING }``). The authenticator's AAGUID is
+``f24a8e70-d0d3-f82c-2937-32523cc4de5a`` and its credential ids are 20 bytes, as in the real 2021 passkey
+registration of py_webauthn's tests (``tests/data/py_webauthn/apple_passkey.webauthn.json``).
 
 Verification, in order: x5c present (MALFORMED); the chain to the roots given (the chain reasons); the nonce
 extension present (ATTR_MISSING), DER (MALFORMED), equal to the computed nonce (CHALLENGE_MISMATCH); credCert's
@@ -35,7 +37,8 @@ from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.statements import ProducedStatement, SignedData
 
 FMT = "apple"
-AAGUID = bytes(16)
+AAGUID = bytes.fromhex("f24a8e70d0d3f82c293732523cc4de5a")
+"""The AAGUID of Apple's platform authenticator in its ``apple`` registrations (the real 2021 passkey's)."""
 
 
 def apple_nonce(auth_data: bytes, client_data_hash: bytes) -> bytes:
@@ -100,7 +103,7 @@ class AppleAnonymousAttestation:
     name = FMT
 
     def aaguid(self, request: AttestationRequest) -> bytes:
-        """Apple's platform authenticator reports the zero AAGUID."""
+        """Apple's platform authenticator's AAGUID (:data:`AAGUID`)."""
         return AAGUID
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:

@@ -36,7 +36,7 @@ from hsmsim.formats.purebred.envelope import (
     wrap,
 )
 from hsmsim.formats.purebred.verify import FORMAT
-from hsmsim.keystore.base import KeySpec, StoredKey
+from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore, spec_of
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
@@ -85,20 +85,32 @@ class PurebredKit:
     store: SoftKeyStore
     keys: dict[str, StoredKey]
     other: dict[str, StoredKey]
+    windows: dict[str, StoredKey]
+    """The Windows goldens' keys: an RSA one may sign and decrypt, as the TPM keys of the three real Surface
+    requests (TPMA_OBJECT 0x00060072); the Android and YubiKey goldens' keys sign only."""
     generated: dict[tuple[str, str], tuple[generate.Parts, RequestDraft, bytes]] = field(
         default_factory=dict, compare=False)
     """What ``purebred`` generates for each (kind, spec), made (and signed) once: every bench starts from a copy."""
 
     @classmethod
     def build(cls, seed: str) -> PurebredKit:
-        """Seed -> a soft key store with a key and another key per golden spec."""
+        """Seed -> a soft key store with a key and another key per golden spec, and a Windows key per Windows
+        golden spec."""
         store = SoftKeyStore(seed=seed)
-        keys, other = {}, {}
+        keys, other, windows = {}, {}, {}
         for index, spec in enumerate(sorted({g[1] for g in GOLDENS})):
             created = KEYS_CREATED + timedelta(hours=index)
             keys[spec] = store.generate(KeySpec.parse(spec), f"purebred-{spec}", created=created)
             other[spec] = store.generate(KeySpec.parse(spec), f"other-{spec}", created=created)
-        return cls(seed, store, keys, other)
+        for spec in sorted({g[1] for g in GOLDENS if g[0] == WINDOWS.name}):
+            key_spec = KeySpec.parse(spec)
+            windows[spec] = store.generate(key_spec, f"windows-{spec}", created=keys[spec].created,
+                                           policy=KeyPolicy(decrypt=key_spec.key_type is KeyType.RSA))
+        return cls(seed, store, keys, other, windows)
+
+    def key(self, kind: Kind, spec: str) -> StoredKey:
+        """The golden key of ``spec`` for evidence of ``kind``."""
+        return self.windows[spec] if kind is WINDOWS else self.keys[spec]
 
     def request(self, kind: Kind, key: StoredKey, seed: str | None = None) -> AttestationRequest:
         """The request for ``key`` on the device of ``kind`` (of another seed: another manufacturer PKI)."""
@@ -140,7 +152,7 @@ class Bench:
         """The golden ``(kind, spec, container)`` as a bench (what ``purebred`` generates for the key)."""
         kind, spec, container = KINDS[golden[0]], golden[1], golden[2]
         if (kind.name, spec) not in kit.generated:
-            request = kit.request(kind, kit.keys[spec])
+            request = kit.request(kind, kit.key(kind, spec))
             made = generate.inner_parts(request, kind)
             kit.generated[kind.name, spec] = (made, generate.draft(request, kind, made.content),
                                               generate.target_certificate(request))
@@ -150,7 +162,7 @@ class Bench:
         attributes: list[tuple[str, list[bytes | str]]] = [
             (oid, list(values)) for oid, values in draft.attributes if oid != kind.oid]
         attributes.append((kind.oid, [EVIDENCE]))
-        return cls(kit, kind, kit.keys[spec], container == "preenroll", parts, draft, attributes, target)
+        return cls(kit, kind, kit.key(kind, spec), container == "preenroll", parts, draft, attributes, target)
 
     def replace_parts(self, key: StoredKey, seed: str | None = None, kind: Kind | None = None) -> None:
         """The inner evidence of ``key`` (of a device under another seed's PKI), the rest unchanged."""

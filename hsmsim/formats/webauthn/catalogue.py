@@ -355,7 +355,7 @@ def mutations() -> list[Mutation]:
     add("packed::chain-foreign-root", "PackedChainForeignRoot",
         _note("CHAIN", crit, "the attestation certificate is issued by another root of the same name",
               "name matching without signature checks trusts any PKI"),
-        "attestation certificate signed by a foreign 'Yubico U2F Root CA Serial 457200'", "cert.reissue",
+        "attestation certificate signed by a foreign 'Yubico U2F Root CA Serial 457200631'", "cert.reissue",
         "x5c[0]/signature", _reissue(foreign=True), invalid(Reason.CERT_SIGNATURE_INVALID), resign=False)
     add("packed::chain-own-root-appended", "PackedChainOwnRoot",
         _note("CHAIN", crit, "x5c ends at the attacker's own root (same name as the trusted one)",

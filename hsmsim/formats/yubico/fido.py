@@ -3,7 +3,8 @@ statements with, deterministic from the seed (the root's name ends in EMULATED).
 
 Shape of the real certificates (YubiKey 5 Series, firmware 5.1-5.4):
 
-* root "Yubico U2F Root CA Serial 457200": RSA-2048, serial 457200, 2014-08-01 to 2050-09-04, SKI,
+* root "Yubico U2F Root CA Serial 457200631" (a PrintableString): RSA-2048, serial 457200631, 2014-08-01 to
+  2050-09-04, SKI,
   basicConstraints CA pathlen 0, critical keyUsage keyCertSign+cRLSign;
 * attestation certificate ``C=SE, O=Yubico AB, OU=Authenticator Attestation, CN=Yubico U2F EE Serial <n>``:
   a batch EC P-256 key shared by a production lot (one per seed here), issued by the root with
@@ -31,7 +32,8 @@ from hsmsim.webauthn.statements import FidoAuthenticator
 YUBIKEY_5 = "yubikey-5"
 YUBIKEY_5_NFC_AAGUID = uuid.UUID("ee882879-721c-4913-9775-3dfcce97072a")
 """The AAGUID of the YubiKey 5 Series with NFC (firmware 5.2 / 5.4), as the FIDO MDS lists it."""
-U2F_ROOT_CN = "Yubico U2F Root CA Serial 457200 EMULATED"
+U2F_ROOT_SERIAL = 457200631
+U2F_ROOT_CN = f"Yubico U2F Root CA Serial {U2F_ROOT_SERIAL} EMULATED"
 U2F_NOT_BEFORE = datetime(2014, 8, 1, tzinfo=UTC)
 U2F_NOT_AFTER = datetime(2050, 9, 4, tzinfo=UTC)
 OID_YUBICO_DEVICE_ID = x509.ObjectIdentifier("1.3.6.1.4.1.41482.2")
@@ -59,9 +61,9 @@ def attestation_extensions(aaguid: bytes) -> tuple[Ext, ...]:
 def yubikey5_fido(seed: str) -> FidoAuthenticator:
     """The YubiKey 5 NFC's FIDO PKI for ``seed``: the emulated U2F root and one batch attestation certificate."""
     root_key = derive_key(seed, "yubico/u2f-root-457200", KeySpec.parse("rsa-2048"))
-    subject = name(("CN", U2F_ROOT_CN, UTF8))
+    subject = name(("CN", U2F_ROOT_CN, PRINTABLE))
     root = build_certificate(CertSpec(
-        subject=subject, issuer=subject, public_key=root_key.public_key(), serial=457200,
+        subject=subject, issuer=subject, public_key=root_key.public_key(), serial=U2F_ROOT_SERIAL,
         not_before=U2F_NOT_BEFORE, not_after=U2F_NOT_AFTER,
         extensions=(ski(root_key.public_key()), Ext(x509.BasicConstraints(ca=True, path_length=0)),
                     Ext(key_usage("key_cert_sign", "crl_sign"), critical=True))), root_key)
