@@ -37,7 +37,8 @@ PARAMETERS: Mapping[str, tuple[tuple[Mapping[str, object], tuple[str, ...]], ...
     "android-acme": (({}, ("security_level", "shape", "key_authorization", "options")),),
     "android-key": (({}, (*_ANDROID, "options")),),  # options: android/format.py generate
     "apple-acme": (({}, ("token", "identifier", "identifier_type")),),  # apple/acme.py acme_draft_for
-    "apple-appattest": (({}, ("environment", "challenge", "app_id")),),  # apple/appattest.py app_attest_draft_for
+    # apple/appattest.py app_attest_draft_for
+    "apple-appattest": (({}, ("environment", "challenge", "app_id", "receipt_environment")),),
     "csr-attestation": (({}, ("statements", "form", "nonce")),  # ietf/csr.py generate, draft_for (request_nonce)
                         ({"statements": "tcg-attest-certify"}, ("sig_encoding",))),  # ietf/csr.py make_statement
     "fortanix": (({}, ("options",)),),  # fortanix/format.py generate

@@ -21,7 +21,7 @@ MISSED = {f"apple-appattest::{defect}" for defect in (
     "cose-key::other-key", "chain::foreign-root-appended", "aaguid::production-in-development",
     "flags::no-attested-data", "key::p384", "stmt::fmt-apple", "stmt::receipt-missing", "flags::extension-data",
     "auth-data::trailing-byte", "auth-data::cose-key-truncated", "stmt::receipt-text", "cbor::trailing-bytes",
-    "record::environment-unknown")}
+    "record::environment-unknown", "receipt::other-key", "receipt::other-app")}
 """Invalid vectors pyattest 1.0.5 accepts."""
 
 

@@ -149,6 +149,13 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "`android-key::chain::wrong-root`, `csr-attestation::pkix-evidence::key-not-in-chain`, "
         "`csr-attestation::tcg::signature-foreign-key` and `csr-attestation::tcg::root-impostor` are Stale (were "
         "Resigned).",
+        "apple-appattest receipts are shaped as the real one fido2-net-lib publishes: `attStmt.receipt` is a BER "
+        "CMS SignedData whose content is Apple's receipt attributes (App ID, credCert, clientDataHash, token, "
+        "`ATTEST`, `sandbox` in development, creation and expiration times), signed by `Application Attestation "
+        "Fraud Receipt Signing EMULATED` under `Apple Root CA - G3 EMULATED` (was 183 seeded bytes), so every "
+        "apple-appattest vector changed bytes. The verifier requires a receipt that parses to attest credCert's "
+        "key and the App ID (new `apple-appattest::receipt::other-key`, `receipt::other-app`); strict rejects one "
+        "that does not parse (`receipt::not-cms`).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -4,8 +4,10 @@ statement: byte shape, every reason of the verifiers, the catalogues, determinis
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -14,13 +16,14 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import AttestationRequest, Device
-from hsmsim.encoding import der_explicit, der_tlv
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.encoding import der_explicit, der_integer, der_sequence, der_tlv
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.apple import acme_catalogue, appattest_catalogue, webauthn_catalogue
 from hsmsim.formats.apple.acme import OID_FRESHNESS, OID_SERIAL, OID_UDID, AcmeRecord
@@ -33,6 +36,23 @@ from hsmsim.formats.apple.extensions import (
     extension_value,
 )
 from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, WEBAUTHN, apple_pki
+from hsmsim.formats.apple.receipt import (
+    APP_ID,
+    ATTESTED_KEY,
+    CLIENT_HASH,
+    CREATION_TIME,
+    ENVIRONMENT,
+    EXPIRATION_TIME,
+    RECEIPT_TYPE,
+    TOKEN,
+    Ber,
+    ParsedReceipt,
+    parse_receipt,
+    read_ber,
+    receipt_binding,
+    receipt_pki,
+)
+from hsmsim.formats.apple.record import b64
 from hsmsim.formats.apple.vectors import ATTEST_TIME
 from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation, draft_for
 from hsmsim.hsm import Hsm
@@ -43,7 +63,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
 from hsmsim.pki.chain import issued_by
 from hsmsim.verdict import Profile, Reason
-from hsmsim.webauthn.container import AuthenticatorData, Registration, cbor_decode
+from hsmsim.webauthn.container import AuthenticatorData, Registration, cbor_decode, cbor_encode
 from hsmsim.webauthn.statements import SignedData, statement_format
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,6 +190,246 @@ def test_cred_certs_follow_the_published_ones(cases):
     emulated = x509.load_der_x509_certificate(obj["attStmt"]["x5c"][0])
     _assert_cred_cert_profile(emulated, _real_passkey_cred_cert(), ATTEST_TIME)
 
+
+
+# -- the App Attest receipt against the real one (tests/data/fido2-net-lib/app_attest_receipt.ber) ------------
+
+REAL_APP_ATTEST_RECEIPT = DATA / "fido2-net-lib" / "app_attest_receipt.ber"
+SHA256_NULL = bytes.fromhex("300d06096086480165030402010500")
+ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
+
+
+def _document(case: VectorCase) -> dict:
+    return cbor_decode(AppAttestRecord.parse(case.evidence.files[case.evidence.primary]).attestation, "attestation")
+
+
+def _receipt(case: VectorCase) -> bytes:
+    return _document(case)["attStmt"]["receipt"]
+
+
+def _frame(element: Ber) -> tuple:
+    """The BER framing: tags, which lengths are indefinite, the nesting; no content, no definite lengths."""
+    return element.tag, element.indefinite, tuple(_frame(child) for child in element.children)
+
+
+def _payload(data: bytes) -> tuple[list[int], bytes]:
+    """The sizes of the eContent pieces and the eContent they make up."""
+    signed_data = read_ber(data).children[1].children[0]
+    pieces = signed_data.children[2].children[1].children[0].children
+    return [len(piece.content) for piece in pieces], b"".join(piece.content for piece in pieces)
+
+
+def _issued(cred_cert: x509.Certificate) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=cred_cert.serial_number)
+
+
+def _assert_attest_receipt(receipt: ParsedReceipt, cred_cert: x509.Certificate, app_id: str,
+                           environment: bytes | None) -> None:
+    assert {version for _kind, version, _value in receipt.attributes} == {1}
+    assert receipt.value(APP_ID) == app_id.encode()
+    assert receipt.value(ATTESTED_KEY) == cred_cert.public_bytes(Encoding.DER)
+    assert len(receipt.value(CLIENT_HASH)) == 32
+    token = receipt.value(TOKEN)
+    assert len(token) == 88 and len(base64.b64decode(token, validate=True)) == 64
+    assert (receipt.value(RECEIPT_TYPE), receipt.value(ENVIRONMENT)) == (b"ATTEST", environment)
+    created, expires = (receipt.value(kind) for kind in (CREATION_TIME, EXPIRATION_TIME))
+    assert all(re.fullmatch(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", value) for value in (created, expires))
+    created_at, expires_at = (datetime.strptime(value.decode(), "%Y-%m-%dT%H:%M:%S.%f%z")
+                              for value in (created, expires))
+    assert expires_at - created_at == timedelta(days=90)
+    assert timedelta(0) < created_at - _issued(cred_cert) < timedelta(seconds=1)  # made just after credCert
+
+
+def test_app_attest_receipt_is_framed_as_apples(cases):
+    """BER ContentInfo / SignedData / encapContentInfo / certificates with indefinite lengths, the eContent a
+    constructed OCTET STRING of 1000-byte pieces, everything else definite: tag for tag as the real receipt."""
+    real = REAL_APP_ATTEST_RECEIPT.read_bytes()
+    head = bytes.fromhex("308006092a864886f70d010702a0803080020101310f300d060960864801650304020105003080"
+                         "06092a864886f70d010701a080248004" "8203e8")
+    for environment in ("development", "production"):
+        emulated = _receipt(cases["apple-appattest"][f"apple-appattest::golden::{environment}"])
+        assert _frame(read_ber(emulated)) == _frame(read_ber(real))
+        assert emulated.startswith(head) and real.startswith(head)
+        for data in (emulated, real):
+            sizes, payload = _payload(data)
+            assert sizes[0] == 1000 and len(sizes) == 2
+            tree = read_ber(payload)  # the attributes: a definite DER SET in type order, not DER-sorted
+            assert tree.encoding == payload and not any(element.indefinite for element in _walk(tree))
+            encoded = [attribute.encoding for attribute in tree.children]
+            assert encoded != sorted(encoded)
+
+
+def _walk(element: Ber) -> list[Ber]:
+    return [element, *(found for child in element.children for found in _walk(child))]
+
+
+def test_app_attest_receipt_attributes_are_apples(cases):
+    """Fields 2, 3, 4, 5, 6, 7 (development only), 12, 21, version 1, valued as the real receipt's."""
+    real = parse_receipt(REAL_APP_ATTEST_RECEIPT.read_bytes())
+    real_cred_cert = x509.load_der_x509_certificate(REAL_APP_ATTEST_CRED_CERT.read_bytes())
+    assert [kind for kind, _version, _value in real.attributes] == [2, 3, 4, 5, 6, 7, 12, 21]
+    _assert_attest_receipt(real, real_cred_cert, "VNP5A9S22V.76R387MAVZ", b"sandbox")
+    for environment, field7 in (("development", b"sandbox"), ("production", None)):
+        case = cases["apple-appattest"][f"apple-appattest::golden::{environment}"]
+        record, cred_cert, _ = _app_attest(case)
+        emulated = parse_receipt(_receipt(case))
+        assert [kind for kind, _version, _value in emulated.attributes] == [
+            kind for kind, _version, _value in real.attributes if kind != ENVIRONMENT or field7]
+        _assert_attest_receipt(emulated, cred_cert, record.app_id, field7)
+        assert emulated.value(CLIENT_HASH) == hashlib.sha256(record.challenge).digest()
+
+
+def _name_profile(name: x509.Name) -> list[tuple[bytes, int]]:
+    """Each RDN's attribute type and string tag."""
+    return [(rdn.children[0].children[0].encoding, rdn.children[0].children[1].tag)
+            for rdn in read_ber(name.public_bytes()).children]
+
+
+def _receipt_cert_profile(cert: x509.Certificate) -> tuple:
+    key = cert.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    extensions = [(ext.oid.dotted_string, ext.critical, _frame(read_ber(extension_value(cert, ext.oid.dotted_string))))
+                  for ext in cert.extensions]
+    return (extensions, _name_profile(cert.subject), _name_profile(cert.issuer), key.curve.name,
+            cert.signature_hash_algorithm.name, len(der_integer(cert.serial_number)),
+            [extension_value(cert, oid) for oid in ("2.5.29.15", "2.5.29.19", "1.2.840.113635.100.12.15",
+                                                   "1.2.840.113635.100.6.2.3")],
+            cert.not_valid_after_utc - cert.not_valid_before_utc)
+
+
+def test_app_attest_receipt_is_signed_as_apples(cases):
+    """One SignerInfo (v1, issuerAndSerialNumber, sha256, no signed attributes, ecdsa-with-SHA256 over the
+    eContent) and the chain signer, Application Integration CA 5 - G1, Root CA - G3, profiled as the real ones."""
+    real = REAL_APP_ATTEST_RECEIPT.read_bytes()
+    emulated = _receipt(cases["apple-appattest"]["apple-appattest::golden::development"])
+    profiles, names = [], []
+    for data in (real, emulated):
+        receipt = parse_receipt(data)
+        certs = [x509.load_der_x509_certificate(der) for der in receipt.certificates]
+        version, sid, digest, algorithm, signature = receipt.signer_info.children
+        assert version.encoding == bytes.fromhex("020101") and signature.tag == 0x04
+        assert sid.encoding == der_sequence(certs[0].issuer.public_bytes(), der_integer(certs[0].serial_number))
+        assert (digest.encoding, algorithm.encoding) == (SHA256_NULL, ECDSA_SHA256)
+        certs[0].public_key().verify(signature.content, _payload(data)[1], ec.ECDSA(hashes.SHA256()))
+        assert issued_by(certs[0], certs[1]) and issued_by(certs[1], certs[2]) and issued_by(certs[2], certs[2])
+        profiles.append([_receipt_cert_profile(cert) for cert in certs])
+        names.append([cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value for cert in certs])
+    assert profiles[0] == profiles[1]
+    assert names[1] == [f"{real_name} EMULATED" for real_name in names[0]] == [
+        "Application Attestation Fraud Receipt Signing EMULATED", "Apple Application Integration CA 5 - G1 EMULATED",
+        "Apple Root CA - G3 EMULATED"]
+    root, ca = (x509.load_der_x509_certificate(der) for der in parse_receipt(real).certificates[2:0:-1])
+    pki = receipt_pki(SEED, ATTEST_TIME)
+    for emulated_cert, real_cert in ((pki.root.certificate, root), (pki.ca.certificate, ca)):
+        assert (emulated_cert.not_valid_before_utc, emulated_cert.not_valid_after_utc) == (
+            real_cert.not_valid_before_utc, real_cert.not_valid_after_utc)
+
+
+def test_the_receipt_signer_is_reissued_yearly():
+    """Each year's signing certificate starts on the real 2022 one's date (04-19 13:33:03) and runs 395 days
+    less a second, so the one in force covers the attestation; the root and CA stay."""
+    for at, start in ((ATTEST_TIME, datetime(2025, 4, 19, 13, 33, 3, tzinfo=UTC)),
+                      (datetime(2026, 4, 19, 13, 33, 3, tzinfo=UTC), datetime(2026, 4, 19, 13, 33, 3, tzinfo=UTC))):
+        signer = receipt_pki(SEED, at).signer.certificate
+        assert signer.not_valid_before_utc == start <= at < signer.not_valid_after_utc
+    first, second = receipt_pki(SEED, ATTEST_TIME), receipt_pki(SEED, ATTEST_TIME + timedelta(days=60))
+    assert first.signer.certificate != second.signer.certificate and first.root == second.root
+    assert receipt_pki("other", ATTEST_TIME).root.certificate != first.root.certificate
+
+
+def test_app_attest_verifier_reads_the_receipt(cases):
+    """A receipt that parses must attest credCert's key (KEY_MISMATCH) for the App ID (RELYING_PARTY_MISMATCH);
+    one that does not is accepted unread by the structural profile and MALFORMED under strict; the claims say
+    which."""
+    app = cases["apple-appattest"]
+    for environment in ("production", "development"):
+        for profile in Profile:
+            verdict = _verify("apple-appattest", app[f"apple-appattest::golden::{environment}"], profile)
+            assert verdict.accepted and verdict.claims.extra == {"receipt_parsed": True}
+    stand_in = app["apple-appattest::receipt::not-cms"]
+    verdict = _verify("apple-appattest", stand_in)
+    assert verdict.accepted and verdict.claims.extra == {"receipt_parsed": False}
+    assert _verify("apple-appattest", stand_in, Profile.STRICT).reason is Reason.MALFORMED
+    for defect, reason in (("receipt::other-key", Reason.KEY_MISMATCH),
+                           ("receipt::other-app", Reason.RELYING_PARTY_MISMATCH)):
+        for profile in Profile:
+            verdict = _verify("apple-appattest", app[f"apple-appattest::{defect}"], profile)
+            assert verdict.reason is reason and "receipt" in verdict.detail
+    app_id, key = receipt_binding(REAL_APP_ATTEST_RECEIPT.read_bytes())
+    assert app_id == b"VNP5A9S22V.76R387MAVZ"
+    assert key == x509.load_der_x509_certificate(REAL_APP_ATTEST_CRED_CERT.read_bytes()).public_key()
+
+
+def test_app_attest_receipt_defects_change_only_the_receipt(cases):
+    app = cases["apple-appattest"]
+    golden = _document(app["apple-appattest::golden::production"])
+    genuine = parse_receipt(golden["attStmt"]["receipt"])
+    for defect in ("receipt::other-key", "receipt::other-app", "receipt::not-cms"):
+        document = _document(app[f"apple-appattest::{defect}"])
+        assert (document["authData"], document["attStmt"]["x5c"]) == (golden["authData"], golden["attStmt"]["x5c"])
+        assert document["attStmt"]["receipt"] != golden["attStmt"]["receipt"]
+    other_key = parse_receipt(_receipt(app["apple-appattest::receipt::other-key"]))
+    assert other_key.certificates == genuine.certificates and other_key.value(APP_ID) == genuine.value(APP_ID)
+    other_cert = x509.load_der_x509_certificate(other_key.value(ATTESTED_KEY))
+    golden_cert = x509.load_der_x509_certificate(golden["attStmt"]["x5c"][0])
+    assert other_cert.public_key() != golden_cert.public_key() and other_cert.issuer == golden_cert.issuer
+    other_app = parse_receipt(_receipt(app["apple-appattest::receipt::other-app"]))
+    assert other_app.value(APP_ID) == b"ZZZZZZZZZZ.com.example.other"
+    assert [a for a in other_app.attributes if a[0] != APP_ID] == [a for a in genuine.attributes if a[0] != APP_ID]
+    stand_in = _receipt(app["apple-appattest::receipt::not-cms"])
+    assert stand_in[:3] == b"\x30\x81\xb4" and len(stand_in) == 183
+
+
+def _with_receipt(case: VectorCase, receipt: bytes) -> Evidence:
+    record = _record(case.evidence)
+    document = cbor_decode(base64.b64decode(record["attestation"]), "attestation")
+    document["attStmt"]["receipt"] = receipt
+    record["attestation"] = b64(cbor_encode(document))
+    return Evidence(case.evidence.format, {case.evidence.primary: json.dumps(record).encode()}, case.evidence.primary)
+
+
+def test_broken_receipts_are_verdicts(cases):
+    """Truncated, bit-flipped, deeply nested or over-long receipts: the reader raises ValueError only, and the
+    verifier answers (structural accepts what does not parse, strict rejects it MALFORMED)."""
+    golden = cases["apple-appattest"]["apple-appattest::golden::production"]
+    data = _receipt(golden)
+    broken = [data[:n] for n in (1, 2, 17, 60, 1100, len(data) - 2, len(data) - 1)]
+    broken += [data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:] for i in range(0, len(data), 97)]
+    broken += [b"\x30\x80" * 200, b"\x30\x84\xff\xff\xff\xff", b"\x30\x85" + bytes(5), b"\x00\x00",
+               b"\x1f\x81\x00", data + b"\x00", b"\x04\x80" + data]
+    fmt = get_format("apple-appattest")
+    for receipt in broken:
+        with contextlib.suppress(ValueError):
+            parse_receipt(receipt)
+        evidence = _with_receipt(golden, receipt)
+        for profile in Profile:
+            verdict = fmt.verify(evidence, TrustAnchors({"root": golden.anchors}), at=golden.validation_time,
+                                 profile=profile)
+            assert verdict.reason in (Reason.OK, Reason.MALFORMED, Reason.KEY_MISMATCH,
+                                      Reason.RELYING_PARTY_MISMATCH), (receipt[:8].hex(), verdict.summary())
+            if verdict.accepted:
+                assert profile is Profile.STRUCTURAL or verdict.claims.extra == {"receipt_parsed": True}
+
+
+def test_receipt_environment_parameter_sets_field_7():
+    """Development receipts say sandbox (both real ones do); production ones have no field 7 (a GUESS) unless
+    ``receipt_environment`` names one."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), "app")
+    hsm = Hsm(Device.from_seed("apple-appattest", SEED), store)
+    for parameters, field7 in (({"environment": "development"}, b"sandbox"), ({}, None),
+                               ({"receipt_environment": "production"}, b"production"),
+                               ({"environment": "development", "receipt_environment": "absent"}, None)):
+        evidence = hsm.attest("app", "apple-appattest", {**parameters, "attest_time": ATTEST_TIME})
+        record = AppAttestRecord.parse(evidence.files[evidence.primary])
+        receipt = parse_receipt(cbor_decode(record.attestation, "attestation")["attStmt"]["receipt"])
+        assert receipt.value(ENVIRONMENT) == field7
+        verdict = get_format("apple-appattest").verify(evidence, TrustAnchors({"root": (
+            apple_pki(SEED, APP_ATTEST).root.certificate,)}), at=ATTEST_TIME + timedelta(hours=1),
+            profile=Profile.STRICT)
+        assert verdict.accepted, verdict.summary()
+    with pytest.raises(ParameterError, match="receipt_environment"):
+        hsm.attest("app", "apple-appattest", {"receipt_environment": "staging", "attest_time": ATTEST_TIME})
 
 def test_apple_registrations_name_the_real_passkeys_aaguid_and_id_length(cases):
     """The real 2021 passkey's authData: AAGUID f24a8e70-d0d3-f82c-2937-32523cc4de5a, a 20-byte credential id, as the

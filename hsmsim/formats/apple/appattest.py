@@ -12,14 +12,24 @@ Facts (``shared/specs/other_formats.md`` 4.2, Apple "Validating apps that connec
   seven zero bytes (production), and the credentialId the key identifier.
 * credCert also carries 1.2.840.113635.100.8.5 (a device description naming the App ID) and 8.7 (the OS
   version), undocumented; the emulation writes them as the published credCert does and the verifier ignores them.
-* The receipt is an opaque PKCS#7 blob for Apple's fraud-metric service; the emulation writes seed-derived
-  bytes and the verifier only requires a non-empty byte string.
+* The receipt is Apple's CMS SignedData for its fraud-metric service (:mod:`~hsmsim.formats.apple.receipt`):
+  the emulation writes it as the published real ones are, over credCert, under an emulated receipt PKI.
 
 Apple's nine server steps, in order, with the reason each failure gets: chain to the App Attestation root (the
 chain reasons); nonce (ATTR_MISSING / MALFORMED / CHALLENGE_MISMATCH); SHA-256(credCert key) = key id
 (KEY_MISMATCH); rpIdHash = SHA-256(App ID) (RELYING_PARTY_MISMATCH); counter 0 (ATTR_CONFLICT); aaguid of the
 expected environment (ATTR_CONFLICT); credentialId = key id (KEY_MISMATCH). This verifier also requires the
 authData credential key to be credCert's key (KEY_MISMATCH) and ``fmt`` to be ``apple-appattest`` (UNSUPPORTED).
+
+The receipt. Apple's steps do not read it (the server keeps it to ask Apple for fraud metrics); it must be a
+byte string (MALFORMED). When it parses as an App Attest receipt (``receipt.receipt_binding``), its attested
+key (field 3) must be credCert's (KEY_MISMATCH) and its App ID (field 2) the attested one
+(RELYING_PARTY_MISMATCH), as "Assessing fraud risk" asks of a receipt and devicecheck-appattest checks; when it
+does not, the structural profile accepts (fido2-net-lib and pyattest never read it) and the strict one rejects
+(MALFORMED). Claims ``extra["receipt_parsed"]`` says which. Not checked: the receipt's
+signature and chain (its root, Apple Root CA - G3, is no anchor of this format) and the five-minute freshness
+of its creation time (meant for a receipt just fetched from Apple; the vectors are validated two hours after
+attesting).
 
 On disk: ``<label>.appattest.json`` with ``appId``, ``environment``, ``challenge`` (base64url), and the app's
 ``keyId`` and ``attestation`` (standard base64, as the app receives them from DCAppAttestService).
@@ -29,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +63,13 @@ from hsmsim.formats.apple.extensions import (
     read_nonce,
 )
 from hsmsim.formats.apple.pki import APP_ATTEST, ApplePki, apple_pki, raw_extension
+from hsmsim.formats.apple.receipt import (
+    DEFAULT_RECEIPT_ENVIRONMENT,
+    RECEIPT_ENVIRONMENTS,
+    AttestReceipt,
+    attest_receipt,
+    receipt_binding,
+)
 from hsmsim.formats.apple.record import b64, from_b64, text_member
 from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.seed import drbg
@@ -186,14 +203,25 @@ def verify_record(record: AppAttestRecord, trust: TrustAnchors, at: datetime, pr
         raise Rejected(Reason.KEY_MISMATCH, "authData credentialId is not the key identifier")
     if parse_cose_key(cbor_decode(credential.public_key_cbor, "credentialPublicKey")) != key:
         raise Rejected(Reason.KEY_MISMATCH, "authData's credential public key is not credCert's key")
+    binding = receipt_binding(receipt)
+    if binding is None:
+        if profile is Profile.STRICT:
+            raise Rejected(Reason.MALFORMED, "the receipt is not an App Attest receipt (CMS SignedData whose content "
+                                             "is a SET of receipt attributes with the App ID and credCert)")
+    elif binding[1] != key:
+        raise Rejected(Reason.KEY_MISMATCH, "the receipt's attested public key (field 3) is not credCert's key")
+    elif binding[0] != record.app_id.encode():
+        raise Rejected(Reason.RELYING_PARTY_MISMATCH, f"the receipt names the App ID {binding[0][:60]!r}, not "
+                                                      f"{record.app_id[:60]!r}")
     if profile is Profile.STRICT:
         unknown = sorted(str(k)[:20] for k in stmt if k not in ("x5c", "receipt"))
         if unknown:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"attStmt carries members beyond x5c and receipt: {unknown[:4]}")
+    claims = apple_claims(key, serial=None, firmware=None, model=f"App Attest ({record.environment})",
+                          label=record.app_id)
     return Verdict(Reason.OK, f"App Attest key {record.key_id.hex()[:16]}... of {record.app_id[:60]} "
                               f"({record.environment})",
-                   apple_claims(key, serial=None, firmware=None, model=f"App Attest ({record.environment})",
-                                label=record.app_id))
+                   replace(claims, extra={"receipt_parsed": binding is not None}))
 
 
 @dataclass
@@ -207,7 +235,10 @@ class AppAttestDraft:
     app_id: str
     environment: str
     challenge: bytes
-    receipt: bytes
+    receipt_environment: bytes | None
+    """Field 7 of the receipt (:func:`receipt_environment`); None: absent."""
+    receipt: bytes | None = None
+    """attStmt.receipt; None: the genuine receipt over the draft's credCert."""
     fmt: str = FORMAT
     flags: int = FLAG_AT
     sign_count: int = 0
@@ -249,11 +280,19 @@ class AppAttestDraft:
             extensions.append(raw_extension(OID_NONCE, value))
         return self.pki.leaf(self.public_key, self.key_id.hex(), extensions, self.at)
 
+    def receipt_content(self, cred_cert: x509.Certificate) -> AttestReceipt:
+        """What Apple's receipt for ``cred_cert`` says: the attested App ID, the clientDataHash, field 7."""
+        return AttestReceipt.issued(self.pki.seed, self.rp_id if self.rp_id is not None else self.app_id, cred_cert,
+                                    client_data_hash(self.challenge), self.receipt_environment)
+
     def attestation(self) -> bytes:
         """The CBOR attestation object."""
+        cred_cert = self.cred_cert()
         x5c = self.x5c_override if self.x5c_override is not None else [
-            self.cred_cert().public_bytes(Encoding.DER), self.pki.intermediate.certificate.public_bytes(Encoding.DER)]
-        statement: dict[str, object] = {"x5c": x5c, "receipt": self.receipt, **self.statement_extra}
+            cred_cert.public_bytes(Encoding.DER), self.pki.intermediate.certificate.public_bytes(Encoding.DER)]
+        receipt = self.receipt if self.receipt is not None else attest_receipt(
+            self.pki.seed, self.receipt_content(cred_cert))
+        statement: dict[str, object] = {"x5c": x5c, "receipt": receipt, **self.statement_extra}
         return cbor_encode({"fmt": self.fmt, "attStmt": statement, "authData": self.auth_data()})
 
     def evidence(self, attestation: bytes | None = None) -> Evidence:
@@ -265,15 +304,17 @@ class AppAttestDraft:
         return Evidence(FORMAT, {f"{stem}{RECORD_SUFFIX}": record.to_json()}, f"{stem}{RECORD_SUFFIX}")
 
 
-def receipt_bytes(seed: str, label: str) -> bytes:
-    """An opaque stand-in for Apple's receipt: a DER SEQUENCE header and seed-derived content."""
-    body = drbg(seed, f"{FORMAT}/receipt/{label}").read(180)
-    return b"\x30\x81\xb4" + body
+def receipt_environment(environment: str, choice: str | None = None) -> bytes | None:
+    """Field 7 of the receipt: what ``choice`` names in :data:`~hsmsim.formats.apple.receipt.RECEIPT_ENVIRONMENTS`,
+    by default ``sandbox`` in development (as the real receipts) and absent in production (a GUESS)."""
+    return RECEIPT_ENVIRONMENTS[choice or DEFAULT_RECEIPT_ENVIRONMENT[environment]]
 
 
 def app_attest_draft_for(request: AttestationRequest) -> AppAttestDraft:
     """The draft of ``request``. Parameters: ``challenge`` (text; default derived from the seed), ``app_id``
-    (``TEAMID.bundle.id``; default derived), ``environment`` (``production`` or ``development``)."""
+    (``TEAMID.bundle.id``; default derived), ``environment`` (``production`` or ``development``),
+    ``receipt_environment`` (the receipt's field 7: ``absent``, ``sandbox`` or ``production``; default
+    ``sandbox`` in development, absent in production)."""
     signer = request.key_signer
     if not isinstance(signer, ec.EllipticCurvePrivateKey) or signer.curve.name != "secp256r1":
         raise UnsupportedKeyError("App Attest keys are P-256 keys")
@@ -281,6 +322,10 @@ def app_attest_draft_for(request: AttestationRequest) -> AppAttestDraft:
     environment = str(params.get("environment") or "production")
     if environment not in AAGUID:
         raise ParameterError.invalid("environment", f"one of {', '.join(AAGUID)}", params.get("environment"))
+    given_field7 = params.get("receipt_environment")
+    field7 = None if given_field7 is None else str(given_field7)
+    if field7 is not None and field7 not in RECEIPT_ENVIRONMENTS:
+        raise ParameterError.invalid("receipt_environment", f"one of {', '.join(RECEIPT_ENVIRONMENTS)}", given_field7)
     given = params.get("challenge")
     challenge = str(given).encode() if given is not None else drbg(
         seed, f"{FORMAT}/challenge/{label}/{request.at:%Y%m%dT%H%M%S}").read(32)
@@ -289,4 +334,4 @@ def app_attest_draft_for(request: AttestationRequest) -> AppAttestDraft:
         raise ParameterError.invalid("app_id", "TEAMID.bundle.id (a 10-character team id)", params.get("app_id"))
     return AppAttestDraft(pki=apple_pki(seed, APP_ATTEST), label=label, at=request.at,
                           public_key=signer.public_key(), app_id=app_id, environment=environment,
-                          challenge=challenge, receipt=receipt_bytes(seed, label))
+                          challenge=challenge, receipt_environment=receipt_environment(environment, field7))

@@ -26,10 +26,11 @@ from hsmsim.formats.apple.appattest import (
     cose_ec2,
     default_app_id,
     key_id,
-    receipt_bytes,
+    receipt_environment,
 )
 from hsmsim.formats.apple.extensions import nonce_extension_value
 from hsmsim.formats.apple.pki import APP_ATTEST, WEBAUTHN, PkiSpec, apple_pki
+from hsmsim.formats.apple.receipt import attest_receipt
 from hsmsim.formats.apple.record import b64
 from hsmsim.formats.apple.vectors import ATTEST_TIME, attested_key, golden_case, mutation_cases, note
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
@@ -71,7 +72,8 @@ class AppBench:
         label = f"app-{environment}"
         draft = AppAttestDraft(pki=apple_pki(seed, APP_ATTEST), label=label, at=ATTEST_TIME,
                                public_key=key.public_key(), app_id=default_app_id(seed), environment=environment,
-                               challenge=_challenge(seed, environment), receipt=receipt_bytes(seed, label))
+                               challenge=_challenge(seed, environment),
+                               receipt_environment=receipt_environment(environment))
         bench = cls(seed, environment, draft)
         bench.resign()
         return bench
@@ -193,6 +195,25 @@ def _record_app_id(app_id: str) -> Operator:
     def apply(bench: AppBench) -> None:
         bench.draft.rp_id, bench.draft.app_id = bench.draft.app_id, app_id
     return apply
+
+
+def _receipt_of_other_key(bench: AppBench) -> None:
+    """Apple's receipt of the attestation of another key (same app, same time)."""
+    other = replace(bench.draft, public_key=_other_key(bench), cred_cert_override=None)
+    bench.draft.receipt = attest_receipt(bench.seed, other.receipt_content(other.cred_cert()))
+
+
+def _receipt_naming(app_id: str) -> Operator:
+    """The genuine receipt with field 2 naming ``app_id``, signed by the genuine receipt key."""
+    def apply(bench: AppBench) -> None:
+        content = bench.draft.receipt_content(bench.draft.cred_cert())
+        bench.draft.receipt = attest_receipt(bench.seed, replace(content, app_id=app_id))
+    return apply
+
+
+def _stand_in_receipt(bench: AppBench) -> None:
+    """What hsmsim wrote before it made Apple's CMS receipt: a DER SEQUENCE header over 180 seeded bytes."""
+    bench.draft.receipt = b"\x30\x81\xb4" + drbg(bench.seed, f"{FORMAT}/receipt/{bench.draft.label}").read(180)
 
 
 def _record_text(old: Callable[[AppBench], str], new: Callable[[AppBench], str]) -> Operator:
@@ -383,6 +404,24 @@ def mutations() -> list[Mutation]:
         "attStmt.receipt = base64 text", "cbor.set", "/attStmt/receipt",
         _statement(lambda stmt: stmt.__setitem__("receipt", b64(stmt["receipt"]))), invalid(Reason.MALFORMED),
         resign=False)
+    add("receipt::other-key", "ReceiptOtherKey",
+        _note("BINDING", high, "the receipt is Apple's receipt of another key's attestation (field 3 holds that "
+                               "key's credCert)",
+              "the server asks Apple for the fraud metric of another key: a device serving many attestations "
+              "passes off a fresh key's clean count"),
+        "attStmt.receipt = the receipt of another P-256 key's credCert, signed by the receipt key", "cms.replace",
+        "/attStmt/receipt/eContent/3", _receipt_of_other_key, invalid(Reason.KEY_MISMATCH), resign=True)
+    add("receipt::other-app", "ReceiptOtherApp",
+        _note("RELYING_PARTY", med, "the receipt names another App ID (field 2) than the attested one",
+              "the server stores a receipt Apple keeps for another app"),
+        "receipt field 2 = another App ID, re-signed by the receipt key", "cms.set", "/attStmt/receipt/eContent/2",
+        _receipt_naming("ZZZZZZZZZZ.com.example.other"), invalid(Reason.RELYING_PARTY_MISMATCH), resign=True)
+    add("receipt::not-cms", "ReceiptNotCms",
+        _note("ENCODING", low, "the receipt is a DER SEQUENCE of 180 random bytes, not a CMS SignedData",
+              "Apple's steps, fido2-net-lib and pyattest never read it (structural accepts); Apple's fraud service "
+              "cannot use it (strict rejects)"),
+        "attStmt.receipt = 30 81 b4 || 180 seeded bytes", "cbor.set", "/attStmt/receipt", _stand_in_receipt,
+        strict_only(Reason.MALFORMED), resign=False)
     add("stmt::x5c-missing", "X5cMissing",
         _note("CHAIN", high, "attStmt has no x5c", "nothing is attested"),
         "attStmt.x5c removed", "cbor.remove", "/attStmt/x5c", _statement(lambda stmt: stmt.pop("x5c")),
