@@ -52,6 +52,8 @@ from hsmsim.formats.tpm.structures import (
     NULL_SYMMETRIC,
     CertifyInfo,
     EccParms,
+    PcrSelection,
+    QuoteInfo,
     RsaParms,
     Scheme,
     TpmsAttest,
@@ -518,6 +520,24 @@ def test_genuine_parsec_token_is_accepted_without_an_activation(store):
     attest = TpmsAttest.unmarshal(base64.b64decode(kat["certInfo"]))
     assert attest.qualified_signer == store.attestation_key().qualified_name
     assert base64.b64decode(kat["sig"])[:4] == bytes.fromhex("0018000b")  # the TPMT_SIGNATURE as the TPM returned it
+    pat = json.loads(evidence.files[evidence.primary])["pat"]
+    quote = TpmsAttest.unmarshal(base64.b64decode(pat["attestInfo"]))  # the TPM's own TPM2_Quote, by the same AK
+    assert (quote.type, quote.qualified_signer, quote.extra_data) == (
+        TpmSt.ATTEST_QUOTE, attest.qualified_signer, attest.extra_data)
+    assert (quote.firmware_version, quote.clock_info.reset_count) == (attest.firmware_version,
+                                                                      attest.clock_info.reset_count)
+    assert quote.clock_info.clock >= attest.clock_info.clock
+    assert quote.attested == QuoteInfo((PcrSelection(TpmAlg.SHA256, b"\xff\x00\x00"),),  # PCRs 0-7 as Startup left them
+                                       hashlib.sha256(bytes(32 * 8)).digest())
+    assert verdict.claims is not None and verdict.claims.extra["pcr_selection"] == "sha256:0,1,2,3,4,5,6,7"
+
+
+@live
+def test_quote_refuses_what_a_tpm_refuses(store):
+    with pytest.raises(KeystoreError, match="TPM2B_DATA"):
+        store.quote(bytes.fromhex("00000001000b03ff0000"), bytes(65))
+    with pytest.raises(KeystoreError, match="after its TPML_PCR_SELECTION"):
+        store.quote(bytes.fromhex("00000001000b03ff000000"), b"")
 
 
 @live

@@ -156,6 +156,11 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "apple-appattest vector changed bytes. The verifier requires a receipt that parses to attest credCert's "
         "key and the App ID (new `apple-appattest::receipt::other-key`, `receipt::other-app`); strict rejects one "
         "that does not parse (`receipt::not-cms`).",
+        "parsec-tpm records carry Parsec's platform attestation token `pat` beside the `kat` (a TPM2_Quote by the "
+        "same AK of the SHA-256 PCRs 0-7 of an emulated measured boot, extraData the nonce, kid the kat's), as "
+        "Parsec's CertifyAndQuote writes it and Veraison requires: every parsec-tpm vector's record changed bytes, "
+        "and the new `parsec-tpm::pat::` vectors take it away (rejected, MISSING_INPUT), sign it with another key, "
+        "change its kid, type, nonce, PCR bank or length, or add a member (strict only).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -202,6 +202,14 @@ class TpmCertification(NamedTuple):
     public: bytes
 
 
+class TpmQuote(NamedTuple):
+    """What ``TPM2_Quote`` returned: the signed TPMS_ATTEST (type QUOTE) and the AK's TPMT_SIGNATURE over it (both
+    marshalled, without TPM2B size prefixes)."""
+
+    attest: bytes
+    signature: bytes
+
+
 @dataclass(frozen=True)
 class TpmAttestationKey:
     """A TPM's attestation key (AK): its handle, TPMT_PUBLIC, TPM Name, qualified name (what
@@ -225,8 +233,13 @@ class TpmCertifier(Protocol):
         """``TPM2_Certify`` of the key ``label`` by the AK, with ``extra_data`` as qualifyingData."""
         ...
 
+    def quote(self, pcr_selection: bytes, extra_data: bytes) -> TpmQuote:
+        """``TPM2_Quote`` by the AK of the PCRs ``pcr_selection`` (a marshalled TPML_PCR_SELECTION), with
+        ``extra_data`` as qualifyingData."""
+        ...
+
     def attestation_key(self) -> TpmAttestationKey:
-        """The AK that :meth:`certify` signs with."""
+        """The AK that :meth:`certify` and :meth:`quote` sign with."""
         ...
 
     def endorsement_chain(self) -> tuple[x509.Certificate, ...]:

@@ -1,9 +1,10 @@
 """The ``swtpm`` backend: keys live inside a real software TPM 2.0 (swtpm + libtpms).
 
 This backend is the genuine-evidence oracle for the TPM formats: its keys are made by
-``TPM2_Create`` inside libtpms and :meth:`SwtpmKeyStore.certify` returns what ``TPM2_Certify``
-produced, byte for byte. The emulated TPM format stays pure Python; this store is for comparing
-with it, never for golden vectors (TPM keys are random).
+``TPM2_Create`` inside libtpms, :meth:`SwtpmKeyStore.certify` returns what ``TPM2_Certify``
+produced, byte for byte, and :meth:`SwtpmKeyStore.quote` what ``TPM2_Quote`` did. The emulated
+TPM format stays pure Python; this store is for comparing with it, never for golden vectors (TPM
+keys are random).
 
 Guarantees
 ----------
@@ -25,7 +26,7 @@ Guarantees
 * The attestation key (AK) is an ECC P-256 restricted signing key with scheme ECDSA/SHA-256
   (objectAttributes ``0x00050072``, as ``tpm2_createak`` makes it), a child of the RSA-2048 EK
   that ``swtpm_setup`` persisted at ``0x81010001``, itself persisted at ``0x81010002``. It is in
-  the endorsement hierarchy, so ``TPM2_Certify`` reports clock, reset/restart counts and the
+  the endorsement hierarchy, so ``TPM2_Certify`` and ``TPM2_Quote`` report clock, reset/restart counts and the
   firmware version unobfuscated.
 * The EK certificate comes from ``swtpm_setup --create-ek-cert`` with a private swtpm-localca
   (``localca/`` here: root ``swtpm-localca-rootca`` → intermediate ``swtpm-localca`` → EK), so
@@ -109,6 +110,7 @@ from hsmsim.keystore.base import (
     TpmAttestationKey,
     TpmCertification,
     TpmCertifier,
+    TpmQuote,
 )
 from hsmsim.keystore.held import HeldECKey, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import build_attributes, spec_of
@@ -133,6 +135,7 @@ try:  # tpm2-pytss is optional (the ``tpm`` extra): without it the backend is un
         TPM2B_PRIVATE,
         TPM2B_PUBLIC,
         TPM2B_SENSITIVE,
+        TPML_PCR_SELECTION,
         TPMT_PUBLIC,
         TPMT_SIG_SCHEME,
         TPMT_SYM_DEF,
@@ -371,10 +374,7 @@ class SwtpmKeyStore:
         64 bytes of ``extra_data`` (a TPM2B_DATA) or when the TPM refuses.
         """
         record = self._record(label)
-        if len(extra_data) > _MAX_EXTRA_DATA:
-            raise KeystoreError(
-                f"extra_data is {len(extra_data)} bytes; a TPM2B_DATA holds at most {_MAX_EXTRA_DATA}"
-            )
+        self._check_extra_data(extra_data)
 
         def certify(esys: Any) -> TpmCertification:
             with self._tpm.loaded(record) as handle:
@@ -384,6 +384,30 @@ class SwtpmKeyStore:
             return TpmCertification(bytes(attest), signature.marshal(), _public_area(record.public))
 
         return self._tpm.run("TPM2_Certify", certify)
+
+    def quote(self, pcr_selection: bytes, extra_data: bytes) -> TpmQuote:
+        """``TPM2_Quote`` by the AK of the PCRs ``pcr_selection`` (a marshalled TPML_PCR_SELECTION), with
+        ``extra_data`` as qualifyingData.
+
+        The AK's own scheme (ECDSA/SHA-256) signs; the TPM's only active bank is SHA-256, whose PCRs nothing
+        extends (no firmware boots swtpm), so they are as TPM2_Startup(CLEAR) left them. Raises
+        :class:`KeystoreError` for more than 64 bytes of ``extra_data``, a selection that does not unmarshal, or when
+        the TPM refuses.
+        """
+        self._check_extra_data(extra_data)
+        try:
+            selection, used = TPML_PCR_SELECTION.unmarshal(pcr_selection)
+        except (TSS2_Exception, ValueError) as exc:
+            raise KeystoreError(f"pcr_selection is not a TPML_PCR_SELECTION: {exc}") from exc
+        if used != len(pcr_selection):
+            raise KeystoreError("pcr_selection has bytes after its TPML_PCR_SELECTION")
+
+        def quote(esys: Any) -> TpmQuote:
+            attest, signature = esys.quote(self._tpm.ak, pcr_select=selection, qualifying_data=extra_data,
+                                           in_scheme=TPMT_SIG_SCHEME(scheme=TPM2_ALG.NULL))
+            return TpmQuote(bytes(attest), signature.marshal())
+
+        return self._tpm.run("TPM2_Quote", quote)
 
     def attestation_key(self) -> TpmAttestationKey:
         """The persistent AK (created at provisioning)."""
@@ -414,6 +438,13 @@ class SwtpmKeyStore:
             )
         except (OSError, ValueError) as exc:
             raise KeystoreError(f"the EK certificate chain in {self.directory} is unreadable: {exc}") from exc
+
+    @staticmethod
+    def _check_extra_data(extra_data: bytes) -> None:
+        if len(extra_data) > _MAX_EXTRA_DATA:
+            raise KeystoreError(
+                f"extra_data is {len(extra_data)} bytes; a TPM2B_DATA holds at most {_MAX_EXTRA_DATA}"
+            )
 
     def _sign(self, label: str, digest: bytes, scheme: TpmAlg, hash_alg: int) -> Any:
         """``TPM2_Sign`` of ``digest`` with the key ``label``; returns the TPMT_SIGNATURE object."""

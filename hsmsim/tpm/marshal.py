@@ -128,6 +128,11 @@ def hash_bytes(alg: int, data: bytes) -> bytes:
     return hashlib.new(name, data).digest()
 
 
+def digest_size(alg: int) -> int:
+    """The digest size in bytes of a TPM hash algorithm; raises Rejected(UNSUPPORTED) for any other algorithm."""
+    return len(hash_bytes(alg, b""))
+
+
 def alg_name(value: int) -> str:
     """``TPM_ALG_<NAME>`` or the hex value of an unknown algorithm."""
     try:

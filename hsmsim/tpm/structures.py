@@ -109,12 +109,39 @@ class CertifyInfo:
                    reader.tpm2b("attested.certify.qualifiedName", MAX_NAME))
 
 
+PCR_SELECT_MIN = 3
+"""sizeofSelect of a PC Client TPM's selections: 24 PCRs, one bit each (Part 2 TPMS_PCR_SELECTION)."""
+
+
 @dataclass(frozen=True)
 class PcrSelection:
-    """TPMS_PCR_SELECTION: a hash bank and a bitmap of selected PCRs."""
+    """TPMS_PCR_SELECTION: a hash bank and a bitmap of selected PCRs (PCR n is bit n % 8 of byte n // 8)."""
 
     hash_alg: int
     select: bytes
+
+    @classmethod
+    def of(cls, hash_alg: int, indices: tuple[int, ...], size: int = PCR_SELECT_MIN) -> PcrSelection:
+        """The selection of PCRs ``indices`` in the bank ``hash_alg``, ``size`` bytes of bitmap."""
+        bitmap = bytearray(size)
+        for index in indices:
+            bitmap[index // 8] |= 1 << (index % 8)
+        return cls(hash_alg, bytes(bitmap))
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        """The selected PCRs, ascending: the order TPM2_Quote concatenates them in."""
+        return tuple(8 * offset + bit for offset, byte in enumerate(self.select) for bit in range(8)
+                     if byte >> bit & 1)
+
+    def marshal(self) -> bytes:
+        """hash u16 ‖ sizeofSelect u8 ‖ pcrSelect."""
+        return u16(self.hash_alg) + bytes([len(self.select)]) + self.select
+
+
+def pcr_selection_list(selections: tuple[PcrSelection, ...]) -> bytes:
+    """TPML_PCR_SELECTION: count u32, then each TPMS_PCR_SELECTION."""
+    return u32(len(selections)) + b"".join(sel.marshal() for sel in selections)
 
 
 @dataclass(frozen=True)
@@ -127,11 +154,8 @@ class QuoteInfo:
     MAX_BANKS = 16  # HASH_COUNT of any real TPM is far below this
 
     def marshal(self) -> bytes:
-        """count u32, then per bank hash u16 ‖ sizeofSelect u8 ‖ pcrSelect, then the digest."""
-        out = u32(len(self.selections))
-        for sel in self.selections:
-            out += u16(sel.hash_alg) + bytes([len(sel.select)]) + sel.select
-        return out + tpm2b(self.pcr_digest)
+        """The TPML_PCR_SELECTION, then the digest."""
+        return pcr_selection_list(self.selections) + tpm2b(self.pcr_digest)
 
     @classmethod
     def read(cls, reader: Reader) -> QuoteInfo:
@@ -182,9 +206,10 @@ class TpmsAttest:
                 + self.clock_info.marshal() + u64(self.firmware_version) + self.attested.marshal())
 
     @classmethod
-    def unmarshal(cls, data: bytes) -> TpmsAttest:
-        """Parse certInfo strictly. CERTIFY and QUOTE bodies are decoded; other types are kept opaque."""
-        reader = Reader(data, "certInfo")
+    def unmarshal(cls, data: bytes, what: str = "certInfo") -> TpmsAttest:
+        """Parse a TPMS_ATTEST strictly (``what`` names it in a rejection). CERTIFY and QUOTE bodies are decoded;
+        other types are kept opaque."""
+        reader = Reader(data, what)
         magic = reader.u32("magic")
         type_ = reader.u16("type")
         signer = reader.tpm2b("qualifiedSigner", MAX_NAME)

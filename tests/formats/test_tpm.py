@@ -57,6 +57,7 @@ from hsmsim.formats.tpm.structures import (
     TpmtPublic,
     TpmtSignature,
     ecc_public,
+    pcr_selection_list,
     qualified_name,
 )
 from hsmsim.formats.tpm.webauthn import TpmAttestation
@@ -534,6 +535,9 @@ def test_parsec_catalogue_names_at_least_thirty_defects():
     ids = {m.id for m in parsec_mutations()}
     assert {"parsec-tpm::signature::bare-der", "parsec-tpm::binding::kid-mismatch",
             "parsec-tpm::activate::sealed-to-other-ek", "parsec-tpm::activate::ek-certificate-of-other-tpm"} <= ids
+    assert {i for i in ids if i.startswith("parsec-tpm::pat::")} == {
+        f"parsec-tpm::pat::{name}" for name in ("missing", "signed-by-other-key", "kid-mismatch", "type-certify",
+                                                 "nonce-replayed", "sha1-bank", "trailing-bytes", "unknown-member")}
     assert not any(i.startswith("parsec-tpm::cbor::") for i in ids)
 
 
@@ -545,7 +549,9 @@ def test_parsec_goldens_verify_with_the_activation(parsec, parsec_cases, spec):
     assert verdict.claims.generated_on_device and not verdict.claims.extractable
     assert _verify(parsec, case, Profile.STRICT).reason is (Reason.KEY_POLICY if spec == "rsa-2048" else Reason.OK)
     record = json.loads(case.evidence.files[case.evidence.primary])
+    assert list(record) == ["expectedNonce", "kat", "pat"]
     assert list(record["kat"]) == ["tpmVer", "kid", "sig", "certInfo", "pubArea"]
+    assert list(record["pat"]) == ["tpmVer", "kid", "sig", "attestInfo"]
     sig = base64.b64decode(record["kat"]["sig"])
     assert sig[:6] == bytes.fromhex("0018000b0020")  # TPMT_SIGNATURE, as the CCC sample ("ABgACwAg...")
 
@@ -557,9 +563,10 @@ def test_accepted_parsec_tokens_veraison_refuses_are_flagged(parsec, parsec_case
         if all(reason is not Reason.OK for reason in case.expected.values()):
             assert "VeraisonIncompatible" not in case.flags, case.id
             continue
-        kat = json.loads(case.evidence.files[case.evidence.primary])["kat"]
-        ecc_and_ecdsa = (base64.b64decode(kat["pubArea"])[:2] == b"\x00\x23"
-                         and base64.b64decode(kat["sig"])[:2] == b"\x00\x18")
+        record = json.loads(case.evidence.files[case.evidence.primary])
+        ecc_and_ecdsa = (base64.b64decode(record["kat"]["pubArea"])[:2] == b"\x00\x23"
+                         and base64.b64decode(record["kat"]["sig"])[:2] == b"\x00\x18"
+                         and base64.b64decode(record["pat"]["sig"])[:2] == b"\x00\x18")
         assert ("VeraisonIncompatible" in case.flags) is not ecc_and_ecdsa, case.id
         if not ecc_and_ecdsa:
             flagged.add(case.id)
@@ -596,6 +603,121 @@ def test_parsec_through_the_hsm_with_the_default_ak_loads_and_detects(parsec, tm
     assert "tls_key.activate-credential.json" not in without.files
     assert parsec.verify(without, anchors, at=at).accepted
     assert parsec.verify(without, anchors, at=at, profile=Profile.STRICT).reason is Reason.MISSING_INPUT
+
+
+def _pat_of(evidence) -> tuple[dict, dict, dict]:
+    record = json.loads(evidence.files[evidence.primary])
+    return record, record["kat"], record["pat"]
+
+
+@pytest.mark.parametrize("spec", GOLDEN_SPECS)
+def test_parsec_golden_pat_is_a_quote_of_the_boot_pcrs_by_the_ak_for_the_nonce(parsec, parsec_cases, spec):
+    case = parsec_cases[f"parsec-tpm::golden::{spec}"]
+    record, kat, pat = _pat_of(case.evidence)
+    nonce = base64.b64decode(record["expectedNonce"])
+    assert (pat["tpmVer"], pat["kid"]) == ("2.0", kat["kid"])
+    attest_info, sig = base64.b64decode(pat["attestInfo"]), TpmtSignature.unmarshal(base64.b64decode(pat["sig"]))
+    ak = x509.load_pem_x509_certificates(case.evidence.files[f"passkey-{spec}.ak-chain.pem"])[0].public_key()
+    assert (sig.sig_alg, sig.hash_alg) == (TpmAlg.ECDSA, TpmAlg.SHA256)
+    ak.verify(sig.bare(), attest_info, ec.ECDSA(hashes.SHA256()))  # the AK that signed the kat
+    quote, certify = TpmsAttest.unmarshal(attest_info), TpmsAttest.unmarshal(base64.b64decode(kat["certInfo"]))
+    assert (quote.magic, quote.type, quote.extra_data) == (0xFF544347, TpmSt.ATTEST_QUOTE, nonce)
+    assert quote.extra_data == certify.extra_data and quote.qualified_signer == certify.qualified_signer
+    # the same TPM a moment later, in the same boot: the AK is in the endorsement hierarchy, nothing obfuscated
+    assert quote.clock_info.clock == certify.clock_info.clock + 50
+    assert (quote.clock_info.reset_count, quote.clock_info.restart_count, quote.clock_info.safe,
+            quote.firmware_version) == (certify.clock_info.reset_count, certify.clock_info.restart_count,
+                                        certify.clock_info.safe, certify.firmware_version)
+    assert quote.attested.selections == (PcrSelection(TpmAlg.SHA256, b"\xff\x00\x00"),)  # the bank of sig's hash
+    boot = EmulatedTpm.for_device(TpmKit.build(SEED, parsec).device, DEFAULT_PKI_PROFILE).measured_boot()
+    pcrs = []
+    for measurements in boot.log[:8]:  # TPM 2.0 Part 1: extend from zero; pcrDigest = H(PCR0 ‖ ... ‖ PCR7)
+        value = bytes(32)
+        for measurement in measurements:
+            value = hashlib.sha256(value + hashlib.sha256(measurement).digest()).digest()
+        pcrs.append(value)
+        assert measurements[-1] == bytes(4) and 2 <= len(measurements) <= 5  # ... then EV_SEPARATOR
+    assert quote.attested.pcr_digest == hashlib.sha256(b"".join(pcrs)).digest()
+    claims = _verify(parsec, case, Profile.STRUCTURAL).claims
+    assert claims.extra == {"pcr_selection": "sha256:0,1,2,3,4,5,6,7", "pcr_digest": hashlib.sha256(
+        b"".join(pcrs)).hexdigest(), "pcr_values_appraised": False}
+
+
+def test_parsec_pat_attest_info_is_a_tpms_attest_quote_byte_for_byte(parsec_cases):
+    record, kat, pat = _pat_of(parsec_cases["parsec-tpm::golden::ec-p256"].evidence)
+    data, cert_info = base64.b64decode(pat["attestInfo"]), base64.b64decode(kat["certInfo"])
+    nonce = base64.b64decode(record["expectedNonce"])
+    assert data[:6] == bytes.fromhex("ff544347" "8018")  # magic TPM_GENERATED_VALUE, type TPM_ST_ATTEST_QUOTE
+    assert data[6:8] == b"\x00\x22" and data[8:10] == b"\x00\x0b"  # qualifiedSigner: 34-byte SHA-256 name
+    assert data[6:42] == cert_info[6:42]  # the same AK's qualified name as the kat's
+    assert data[42:44] + data[44:76] == b"\x00\x20" + nonce  # extraData
+    # clockInfo (17 bytes) and firmwareVersion (8): the clock 50 ms on, the rest as the kat's
+    assert int.from_bytes(data[76:84], "big") == int.from_bytes(cert_info[76:84], "big") + 50
+    assert data[84:101] == cert_info[84:101]
+    # TPMS_QUOTE_INFO: TPML_PCR_SELECTION count 1, hash SHA-256, sizeofSelect 3, bitmap PCRs 0-7; TPM2B_DIGEST
+    assert data[101:111] == bytes.fromhex("00000001" "000b" "03" "ff0000")
+    assert data[111:113] == b"\x00\x20" and len(data) == 113 + 32
+
+
+def test_pcr_selection_bitmap_follows_part_2():
+    selection = PcrSelection.of(TpmAlg.SHA256, (0, 1, 2, 3, 4, 5, 6, 7, 10, 23))
+    assert selection.select == bytes.fromhex("ff0480") and selection.indices == (0, 1, 2, 3, 4, 5, 6, 7, 10, 23)
+    assert pcr_selection_list((selection, PcrSelection.of(TpmAlg.SHA1, (16,)))) == bytes.fromhex(
+        "00000002" "000b03ff0480" "000403000001")
+    assert QuoteInfo((selection,), b"d").marshal() == bytes.fromhex("00000001000b03ff0480" "000164")
+
+
+def test_platform_token_false_writes_the_kat_alone_which_is_not_parsec_evidence(parsec, tmp_path):
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(Device.from_seed("parsec-tpm", SEED), store)
+    store.generate(KeySpec.parse("ec-p256"), "tls key", created=datetime(2025, 3, 3, tzinfo=UTC))
+    at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+    with_pat = hsm.attest("tls key", "parsec-tpm", {"attest_time": at, "platform_token": "true"})
+    without = hsm.attest("tls key", "parsec-tpm", {"attest_time": at, "platform_token": "false"})
+    record, kat, _ = _pat_of(with_pat)
+    assert json.loads(without.files[without.primary]) == {"expectedNonce": record["expectedNonce"], "kat": kat}
+    anchors = TrustAnchors({"root": (hsm.attestation_identity().root,)})
+    assert parsec.verify(with_pat, anchors, at=at, profile=Profile.STRICT).accepted
+    for profile in Profile:
+        verdict = parsec.verify(without, anchors, at=at, profile=profile)
+        assert verdict.reason is Reason.MISSING_INPUT and "no pat" in verdict.detail
+    with pytest.raises(ParameterError, match="platform_token"):
+        hsm.attest("tls key", "parsec-tpm", {"attest_time": at, "platform_token": "maybe"})
+
+
+def _requote(draft, edit):
+    def edited(data: bytes) -> bytes:
+        return edit(TpmsAttest.unmarshal(data)).marshal()
+    draft.attest_info_edit = edited  # before the AK signs
+    return draft.evidence()
+
+
+def _edit_pat(draft, edit):
+    draft.record_edit = edit  # after the AK signs
+    return draft.evidence()
+
+
+@pytest.mark.parametrize(("make", "reason", "detail"), [
+    (lambda d: _requote(d, lambda a: replace(a, attested=replace(a.attested, selections=()))),
+     Reason.ATTR_MISSING, "selects no PCR"),
+    (lambda d: _requote(d, lambda a: replace(a, attested=replace(a.attested, selections=(
+        PcrSelection(TpmAlg.SHA256, bytes(3)),)))), Reason.ATTR_MISSING, "selects no PCR"),
+    (lambda d: _requote(d, lambda a: replace(a, attested=replace(a.attested, pcr_digest=bytes(20)))),
+     Reason.MALFORMED, "pcrDigest is 20 bytes"),
+    (lambda d: _requote(d, lambda a: replace(a, magic=0x00544347)), Reason.MALFORMED, "magic"),
+    (lambda d: _edit_pat(d, lambda r: r.update(pat="quote")), Reason.MALFORMED, "pat is not a JSON object"),
+    (lambda d: _edit_pat(d, lambda r: r["pat"].pop("attestInfo")), Reason.MISSING_INPUT, "pat has no attestInfo"),
+    (lambda d: _edit_pat(d, lambda r: r["pat"].update(kid="not base64!")), Reason.MALFORMED, "pat.kid"),
+    (lambda d: _edit_pat(d, lambda r: r["pat"].update(tpmVer=2)), Reason.MALFORMED, "pat.tpmVer"),
+    (lambda d: _edit_pat(d, lambda r: r["pat"].update(tpmVer="1.2")), Reason.UNSUPPORTED, "pat.tpmVer"),
+    (lambda d: _edit_pat(d, lambda r: r["pat"].update(sig=r["kat"]["sig"])), Reason.SIGNATURE_INVALID,
+     "over pat.attestInfo"),
+])
+def test_every_pat_check_rejects_for_its_reason(parsec, make, reason, detail):
+    kit = TpmKit.build(SEED, parsec)
+    evidence = make(parsec_draft(kit, "ec-p256"))
+    verdict = parsec.verify(evidence, TrustAnchors({"root": (kit.identity.root,)}), at=VALIDATION_TIME)
+    assert (verdict.reason, detail in verdict.detail) == (reason, True), verdict.summary()
 
 
 def test_activate_credential_releases_only_for_the_ek_and_the_name(kit):

@@ -466,7 +466,7 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
 
 
 CATEGORY_ORDER = ("golden", "signature", "attest", "binding", "authdata", "pubarea", "attributes", "akcert", "chain",
-                  "statement", "kat", "record", "activate", "cbor", "variant")
+                  "statement", "kat", "pat", "record", "activate", "cbor", "variant")
 
 
 def in_catalogue_order(mutations: list[Mutation]) -> list[Mutation]:

@@ -10,6 +10,8 @@ build on a real TPM:
 * AK: a restricted signing key (ECC P-256 / ECDSA-SHA256 by default) under the EK; its qualified
   Name is TPMS_ATTEST.qualifiedSigner.
 * SRK: ECC P-256 storage primary under the owner hierarchy; attested keys are its children.
+* PCRs: one measured boot per TPM, its measurements derived from the seed (:meth:`EmulatedTpm.measured_boot`);
+  TPM2_Quote signs their digest.
 
 The templates, qualified names and signing are :mod:`hsmsim.tpm.hierarchy`, shared with the ``ietf``
 family's TcgAttestCertify.
@@ -63,10 +65,13 @@ from hsmsim.tpm.hierarchy import (
     tpm_sign,
 )
 from hsmsim.tpm.marshal import TpmSt
+from hsmsim.tpm.pcr import BOOT_PCRS, EV_SEPARATOR, MeasuredBoot, pcr_digest
 from hsmsim.tpm.structures import (
     Attested,
     CertifyInfo,
     ClockInfo,
+    PcrSelection,
+    QuoteInfo,
     TpmsAttest,
     TpmtPublic,
     TpmtSignature,
@@ -247,6 +252,22 @@ class EmulatedTpm:
         return self.attest(TpmSt.ATTEST_CERTIFY, ak, qualifying_data, at,
                            CertifyInfo(area.name(), self.key_qualified_name(area)), parent)
 
+    def measured_boot(self) -> MeasuredBoot:
+        """This TPM's boot since its last TPM2_Startup: PCRs 0-7 each extended with one to four measurements
+        derived from the seed (32 bytes each, stand-ins for firmware code and data), then EV_SEPARATOR. Emulated:
+        the values are those of no real platform."""
+        return _measured_boot(self)
+
+    def quote_info(self, selections: tuple[PcrSelection, ...], ak: PublicKey | PrivateKey, qualifying_data: bytes,
+                   at: datetime, parent: Parent = Parent.EK) -> TpmsAttest:
+        """The TPMS_ATTEST TPM2_Quote(signHandle=ak, qualifyingData, PCRselect=selections) returns at time ``at``:
+        pcrDigest is the digest, under the hash of the AK's signing scheme, of the selected PCRs of
+        :meth:`measured_boot` (see :meth:`attest`)."""
+        hash_alg = ak_public(ak).parameters.scheme.hash_alg
+        assert hash_alg is not None  # an AK's scheme is never NULL
+        digest = pcr_digest(hash_alg, self.measured_boot().values(selections))
+        return self.attest(TpmSt.ATTEST_QUOTE, ak, qualifying_data, at, QuoteInfo(selections, digest), parent)
+
     def certify(self, area: TpmtPublic, ak: PrivateKey, qualifying_data: bytes, at: datetime) -> Certification:
         """TPM2_Certify with inScheme NULL: certifyInfo signed with the AK's own scheme."""
         attest = self.certify_info(area, ak, qualifying_data, at)
@@ -276,6 +297,16 @@ def _ak_identity(tpm: EmulatedTpm, created: datetime, key: PrivateKey, key_name:
                  permanent_id: str | None) -> AttestationIdentity:
     cert = tpm.ak_certificate(key.public_key(), created=created, key_name=key_name, permanent_id=permanent_id)
     return AttestationIdentity(key=key, certificate=cert, chain=(cert, tpm.pki.intermediate), root=tpm.pki.root)
+
+
+@functools.lru_cache(maxsize=64)
+def _measured_boot(tpm: EmulatedTpm) -> MeasuredBoot:
+    rng = drbg(tpm.seed, tpm.role("measured-boot"))
+    log = []
+    for _ in BOOT_PCRS:
+        count = 1 + rng.randint_bits(8) % 4
+        log.append((*(rng.read(32) for _ in range(count)), EV_SEPARATOR))
+    return MeasuredBoot(tuple(log))
 
 
 @functools.lru_cache(maxsize=64)

@@ -2,9 +2,10 @@
 
 When the attested key lives in a TPM-backed key store (the ``swtpm`` backend), the request carries
 that store's :class:`~hsmsim.keystore.base.TpmCertifier`. The evidence then holds the TPM's genuine
-TPMS_ATTEST, its genuine signature and the key's genuine TPMT_PUBLIC. The emulated attestation CA
-issues the certificate for the real AK's public key, so the evidence chains to the emulated root a
-verifier is given with ``--root``; the real EK chain (swtpm-localca) is written beside it.
+TPMS_ATTEST, its genuine signature and the key's genuine TPMT_PUBLIC (and Parsec's platform token the TPM's
+genuine TPM2_Quote). The emulated attestation CA issues the certificate for the real AK's public key, so the
+evidence chains to the emulated root a verifier is given with ``--root``; the real EK chain (swtpm-localca) is
+written beside it.
 
 A real AK certificate comes after MakeCredential / ActivateCredential shows the AK sits next to
 the EK; hsmsim's CA issues it without that protocol, since the AK and the EK share one local TPM.
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest
 from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
-from hsmsim.formats.tpm.structures import TpmtPublic, TpmtSignature
+from hsmsim.formats.tpm.structures import PcrSelection, TpmtPublic, TpmtSignature, pcr_selection_list
 from hsmsim.keystore.base import TpmCertifier
 
 EK_CHAIN_SUFFIX = ".ek-chain.pem"
@@ -46,6 +47,11 @@ class GenuineTpm:
         signature = TpmtSignature.unmarshal(result.signature)
         sig = signature.marshal() if signature_encoding == "tpmt" else signature.bare()
         return result.attest, sig, result.public
+
+    def quote(self, selections: tuple[PcrSelection, ...], qualifying_data: bytes) -> tuple[bytes, bytes]:
+        """TPM2_Quote of the PCRs ``selections`` in the TPM by its AK: (attestInfo, TPMT_SIGNATURE), byte for byte."""
+        result = self.certifier.quote(pcr_selection_list(selections), qualifying_data)
+        return result.attest, result.signature
 
     def ek_chain_pem(self) -> bytes:
         """The EK certificate and its issuers as concatenated PEM, leaf first."""

@@ -1,15 +1,16 @@
-"""The ``parsec-tpm`` format: Parsec's TPM key attestation token, with the ActivateCredential exchange.
+"""The ``parsec-tpm`` format: Parsec's TPM key and platform attestation tokens, with the ActivateCredential exchange.
 
-Parsec's AttestKey on a TPM backend (CCC ``parsec-key-evidence-tpm``, as Veraison verifies it) gives a
-key attestation token ``kat = {tpmVer, kid, sig, pubArea, certInfo}``: TPM2_Certify of the key by the
-default attesting key (the AK), certInfo.extraData = the verifier's nonce, ``sig`` a marshalled
-TPMT_SIGNATURE, ``kid`` the identifier by which the verifier knows the AK. Parsec's
-``ActivateCredential`` mechanism lets a third party learn that the AK is resident with the TPM's EK:
-it runs TPM2_MakeCredential against the EK (from its certificate) for the AK's Name, and the TPM answers
-with TPM2_ActivateCredential (``hsmsim.formats.tpm.credential``).
+Parsec's AttestKey on a TPM backend (mechanism CertifyAndQuote; CCC ``parsec-evidence-tpm``, as Veraison
+verifies it) gives a key attestation token ``kat = {tpmVer, kid, sig, pubArea, certInfo}``: TPM2_Certify of the
+key by the default attesting key (the AK), certInfo.extraData = the verifier's nonce, ``sig`` a marshalled
+TPMT_SIGNATURE, ``kid`` the identifier by which the verifier knows the AK; and a platform attestation token
+``pat = {tpmVer, kid, sig, attestInfo}``: TPM2_Quote of the platform's PCRs by the same AK with the same nonce,
+the same ``kid``. Parsec's ``ActivateCredential`` mechanism lets a third party learn that the AK is resident with
+the TPM's EK: it runs TPM2_MakeCredential against the EK (from its certificate) for the AK's Name, and the TPM
+answers with TPM2_ActivateCredential (``hsmsim.formats.tpm.credential``).
 
 On disk (``docs/formats/tpm.md``): the verifier's record ``<label>.parsec-tpm.json``
-(``{"expectedNonce", "kat"}``, base64 members), the AK chain ``<label>.ak-chain.pem`` (AK certificate,
+(``{"expectedNonce", "kat", "pat"}``, base64 members), the AK chain ``<label>.ak-chain.pem`` (AK certificate,
 intermediate), the exchange ``<label>.activate-credential.json`` (the third party's record: EK
 certificate, AK public area, the Name it sealed the credential for, the credential, credentialBlob,
 secret, and what the TPM released), and the emulated root ``tpm_root_ca.pem``.
@@ -24,7 +25,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,11 @@ from hsmsim.device import AttestationRequest, bytes_parameter, flag_parameter
 from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import ParameterError
 from hsmsim.formats.tpm.credential import make_credential, release_credential
-from hsmsim.formats.tpm.device import EmulatedTpm
+from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
-from hsmsim.formats.tpm.marshal import TpmAlg
+from hsmsim.formats.tpm.marshal import HASH_NAMES, TPM_GENERATED_VALUE, TpmAlg, TpmSt, alg_name, digest_size
 from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, TpmPkiProfile, ek_certificate
 from hsmsim.formats.tpm.statement import (
     area_key_facts,
@@ -55,7 +56,14 @@ from hsmsim.formats.tpm.statement import (
     is_bound_attestation_key,
     tpm_claims,
 )
-from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
+from hsmsim.formats.tpm.structures import (
+    PcrSelection,
+    QuoteInfo,
+    TpmsAttest,
+    TpmtPublic,
+    TpmtSignature,
+    attest_type_name,
+)
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors, safe_file_stem
 from hsmsim.model.vectors import FlagNote, VectorCase
@@ -63,6 +71,7 @@ from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.seed import drbg
 from hsmsim.safeio import is_json_record
 from hsmsim.tpm.hierarchy import key_spki
+from hsmsim.tpm.pcr import BOOT_PCRS
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import parse_json_object
 
@@ -70,6 +79,7 @@ RECORD_SUFFIX = ".parsec-tpm.json"
 AK_CHAIN_SUFFIX = ".ak-chain.pem"
 ACTIVATION_SUFFIX = ".activate-credential.json"
 KAT_MEMBERS = ("tpmVer", "kid", "sig", "pubArea", "certInfo")
+PAT_MEMBERS = ("tpmVer", "kid", "sig", "attestInfo")
 ACTIVATION_MEMBERS = ("ekCertificate", "akPublic", "objectName", "credential", "credentialBlob", "secret")
 MAX_RECORD_BYTES = 16 * 1024
 MAX_CHAIN_CERTS = 4
@@ -78,6 +88,11 @@ KID_TYPE = b"\x01"
 _SIGNATURE_ALGS: dict[tuple[int, int], int] = {(TpmAlg.ECDSA, TpmAlg.SHA256): -7, (TpmAlg.ECDSA, TpmAlg.SHA384): -35,
                    (TpmAlg.RSASSA, TpmAlg.SHA256): -257}
 """TPMT_SIGNATURE (sigAlg, hashAlg) → the COSE algorithm the signature check runs."""
+QUOTE_PCRS = BOOT_PCRS
+"""What the platform token quotes: PCRs 0-7, the measured boot up to the OS loader (Parsec quotes the PCRs its
+``root_of_trust`` configuration lists; a boot-state quote typically takes these)."""
+QUOTE_AFTER_CERTIFY = timedelta(milliseconds=50)
+"""How long after TPM2_Certify the emulated TPM runs TPM2_Quote (Parsec issues them back to back)."""
 
 
 def key_id(key: PublicKey | PrivateKey) -> bytes:
@@ -124,7 +139,9 @@ def _lines_of_64(text: str) -> str:
 class ParsecDraft(StatementDraft):
     """One Parsec key attestation before rendering (see :class:`StatementDraft` for the token's fields).
 
-    ``activation`` adds the ActivateCredential exchange and ``chain_file`` the AK chain.
+    ``platform_token`` adds the platform attestation token (:meth:`platform`); ``pcr_bank`` (default: the AK's
+    signing hash), ``quote_signer``, ``quote_kid``, ``quote_extra_data`` and ``attest_info_edit`` (run before
+    signing) change it. ``activation`` adds the ActivateCredential exchange and ``chain_file`` the AK chain.
     ``make_for_ek`` seals the credential to another EK than the TPM's. ``activation_key`` (a TPMT_PUBLIC)
     is the object the credential is sealed for and the TPM activates with (default: the AK).
     ``ek_certificate`` replaces the EK certificate the third party used. ``activation_edit`` and
@@ -138,6 +155,12 @@ class ParsecDraft(StatementDraft):
     oaep_seed: bytes
     expected_nonce: bytes | None = None
     kid: bytes | None = None
+    platform_token: bool = True
+    pcr_bank: int | None = None
+    quote_signer: PrivateKey | None = None
+    quote_kid: bytes | None = None
+    quote_extra_data: bytes | None = None
+    attest_info_edit: Callable[[bytes], bytes] | None = None
     activation: bool = True
     chain_file: bool = True
     make_for_ek: rsa.RSAPublicKey | None = None
@@ -164,6 +187,27 @@ class ParsecDraft(StatementDraft):
             kat[member] = _b64(value) if isinstance(value, bytes) else value
         return kat, chain
 
+    def platform(self) -> dict[str, Any]:
+        """The platform attestation token (JSON members): TPM2_Quote by the AK of :data:`QUOTE_PCRS` in the bank of
+        the AK's signing hash, with qualifyingData = the nonce, :data:`QUOTE_AFTER_CERTIFY` after the kat's
+        TPM2_Certify (same TPM, same boot, same hierarchy: the counters are as certInfo's); ``kid`` the kat's. A
+        genuine TPM quotes its own PCRs."""
+        bank = self.pcr_bank or signing_scheme(self.ak_key()).hash_alg
+        assert bank is not None  # an AK's scheme is never NULL
+        selections = (PcrSelection.of(bank, QUOTE_PCRS),)
+        extra = self.quote_extra_data if self.quote_extra_data is not None else self.nonce
+        if self.genuine is not None:
+            attest_info, sig = self.genuine.quote(selections, extra)
+        else:
+            ak = self.identity.key
+            attest_info = self.tpm.quote_info(selections, ak, extra, self.at + QUOTE_AFTER_CERTIFY).marshal()
+            if self.attest_info_edit:
+                attest_info = self.attest_info_edit(attest_info)
+            signer = self.quote_signer or ak
+            sig = tpm_sign(signer, attest_info, signing_scheme(signer.public_key())).marshal()
+        return {"tpmVer": "2.0", "kid": _b64(self.quote_kid or key_id(self._ak())), "sig": _b64(sig),
+                "attestInfo": _b64(attest_info)}
+
     def exchange(self) -> dict[str, Any]:
         """The third party's record of MakeCredential against the EK and the TPM's ActivateCredential."""
         ek = self.tpm.ek_key
@@ -187,11 +231,14 @@ class ParsecDraft(StatementDraft):
         return record
 
     def evidence(self) -> Evidence:
-        """``<label>.parsec-tpm.json``, ``<label>.ak-chain.pem``, the exchange (unless off), the root."""
+        """``<label>.parsec-tpm.json`` (the pat unless off), ``<label>.ak-chain.pem``, the exchange (unless off), the
+        root."""
         stem = safe_file_stem(self.label)
         kat, chain = self.token()
         nonce = self.expected_nonce if self.expected_nonce is not None else self.nonce
         record: dict[str, Any] = {"expectedNonce": _b64(nonce), "kat": kat}
+        if self.platform_token:
+            record["pat"] = self.platform()
         if self.record_edit:
             self.record_edit(record)
         files = {f"{stem}{RECORD_SUFFIX}": indented_json(record, 2)}
@@ -229,8 +276,8 @@ def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) ->
     """The draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK). The AK
     certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign AKs.
-    Parameters: ``nonce`` (bytes or base64, ≤ 64 bytes; default derived), ``activate_credential`` (default true),
-    ``credential`` (the third party's, bytes or base64)."""
+    Parameters: ``nonce`` (bytes or base64, ≤ 64 bytes; default derived), ``platform_token`` (default true: the pat),
+    ``activate_credential`` (default true), ``credential`` (the third party's, bytes or base64)."""
     params = request.parameters
     seed, label = request.device.seed, request.key.label
     moment = f"{label}/{request.at:%Y%m%dT%H%M%S}"
@@ -238,6 +285,7 @@ def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) ->
     credential = (_bytes_parameter(params, "credential")
                   or drbg(seed, f"parsec-tpm/credential/{moment}").read(32))
     exchange = drbg(seed, f"parsec-tpm/make-credential/{moment}")
+    platform_token = flag_parameter(params, "platform_token", True)
     activation = flag_parameter(params, "activate_credential", True)
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine = genuine_tpm(request, tpm, key_name=ParsecTpmFormat.ak_name, names_device=False)
@@ -245,7 +293,7 @@ def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) ->
         tpm=tpm, identity=request.attesting, at=request.at, label=label, genuine=genuine,
         area=genuine.key_public() if genuine is not None else tpm.key_public(request.key),
         nonce=nonce, credential=credential, credential_seed=exchange.read(32), oaep_seed=exchange.read(32),
-        activation=activation)
+        platform_token=platform_token, activation=activation)
 
 
 # -- verification -------------------------------------------------------------------------------
@@ -262,23 +310,56 @@ class Kat:
     unknown: tuple[str, ...]
 
 
-def read_record(data: bytes) -> tuple[bytes, Kat]:
-    """(expectedNonce, kat) of a record (MISSING_INPUT / MALFORMED / ATTR_CONFLICT / LIMIT_EXCEEDED)."""
+@dataclass(frozen=True)
+class Pat:
+    """The decoded platform attestation token."""
+
+    tpm_ver: str
+    kid: bytes
+    sig: bytes
+    attest_info: bytes
+    unknown: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParsecRecord:
+    """The verifier's record: the nonce it sent, the kat and the pat (None when the record has none)."""
+
+    expected_nonce: bytes
+    kat: Kat
+    pat: Pat | None
+
+
+def _token(doc: dict[str, Any], name: str, members: tuple[str, ...]) -> tuple[str, dict[str, bytes], tuple[str, ...]]:
+    """(tpmVer, the other members decoded, the unknown member names) of the token ``name`` of the record."""
+    token = doc[name]
+    if not isinstance(token, dict):
+        raise Rejected(Reason.MALFORMED, f"{name} is not a JSON object")
+    for member in members:
+        if member not in token:
+            raise Rejected(Reason.MISSING_INPUT, f"{name} has no {member}")
+    if not isinstance(token["tpmVer"], str):
+        raise Rejected(Reason.MALFORMED, f"{name}.tpmVer is not a string")
+    values = {m: _from_b64(token[m], f"{name}.{m}") for m in members[1:]}
+    return token["tpmVer"], values, tuple(sorted(k for k in token if k not in members))
+
+
+def read_record(data: bytes) -> ParsecRecord:
+    """The record's nonce, kat and pat (MISSING_INPUT for an absent member but pat, MALFORMED, ATTR_CONFLICT,
+    LIMIT_EXCEEDED); whether a pat is required is the verifier's to say."""
     doc = parse_json_object(data, "Parsec record", MAX_RECORD_BYTES)
     if "expectedNonce" not in doc:
         raise Rejected(Reason.MISSING_INPUT, "the record has no expectedNonce")
     nonce = _from_b64(doc["expectedNonce"], "expectedNonce")
-    kat = doc.get("kat")
-    if not isinstance(kat, dict):
-        raise Rejected(Reason.MISSING_INPUT, "the record has no kat object")
-    for member in KAT_MEMBERS:
-        if member not in kat:
-            raise Rejected(Reason.MISSING_INPUT, f"kat has no {member}")
-    if not isinstance(kat["tpmVer"], str):
-        raise Rejected(Reason.MALFORMED, "kat.tpmVer is not a string")
-    values = {m: _from_b64(kat[m], f"kat.{m}") for m in KAT_MEMBERS[1:]}
-    unknown = tuple(sorted(k for k in kat if k not in KAT_MEMBERS))
-    return nonce, Kat(kat["tpmVer"], values["kid"], values["sig"], values["pubArea"], values["certInfo"], unknown)
+    if "kat" not in doc:
+        raise Rejected(Reason.MISSING_INPUT, "the record has no kat (key attestation token)")
+    tpm_ver, values, unknown = _token(doc, "kat", KAT_MEMBERS)
+    kat = Kat(tpm_ver, values["kid"], values["sig"], values["pubArea"], values["certInfo"], unknown)
+    pat = None
+    if "pat" in doc:
+        tpm_ver, values, unknown = _token(doc, "pat", PAT_MEMBERS)
+        pat = Pat(tpm_ver, values["kid"], values["sig"], values["attestInfo"], unknown)
+    return ParsecRecord(nonce, kat, pat)
 
 
 def load_chain(data: bytes | None) -> list[x509.Certificate]:
@@ -294,18 +375,63 @@ def load_chain(data: bytes | None) -> list[x509.Certificate]:
     return certs
 
 
-def check_kat_signature(ak: PublicKeyTypes, cert_info: bytes, sig: bytes) -> None:
-    """``sig`` is a TPMT_SIGNATURE (ECDSA/SHA-256|384 or RSASSA/SHA-256) by the AK's public key ``ak`` over
-    certInfo."""
+def check_tpmt_signature(ak: PublicKeyTypes, token: str, signed: bytes, member: str, sig: bytes) -> TpmtSignature:
+    """``sig`` (``<token>.sig``) is a TPMT_SIGNATURE (ECDSA/SHA-256|384 or RSASSA/SHA-256) by the AK's public key
+    ``ak`` over ``signed`` (``<token>.<member>``); returns it, or raises SIGNATURE_INVALID."""
     try:
         signature = TpmtSignature.unmarshal(sig)
     except Rejected:
-        raise Rejected(Reason.SIGNATURE_INVALID, "kat.sig is not a marshalled TPMT_SIGNATURE") from None
+        raise Rejected(Reason.SIGNATURE_INVALID, f"{token}.sig is not a marshalled TPMT_SIGNATURE") from None
     alg = _SIGNATURE_ALGS.get((signature.sig_alg, signature.hash_alg))
     if alg is None:
         raise Rejected(Reason.SIGNATURE_INVALID, f"TPMT_SIGNATURE 0x{signature.sig_alg:04x}/"
                                                  f"0x{signature.hash_alg:04x} is not a supported scheme")
-    check_signature(ak, alg, cert_info, signature.bare())
+    check_signature(ak, alg, signed, signature.bare(), f"{token}.{member}")
+    return signature
+
+
+def check_platform_token(pat: Pat, kid: bytes, ak: PublicKeyTypes, nonce: bytes) -> QuoteInfo:
+    """The pat of a token whose kat is ``kid`` and signed by ``ak``, made for ``nonce`` (CCC parsec-platform-evidence-
+    tpm; Veraison's PAT.Validate): tpmVer "2.0" (UNSUPPORTED); kid the kat's (ATTESTATION_KEY_MISMATCH); sig a
+    TPMT_SIGNATURE by the AK over attestInfo (SIGNATURE_INVALID); attestInfo a strict TPMS_ATTEST, magic
+    TPM_GENERATED and type ATTEST_QUOTE (MALFORMED), extraData the nonce (CHALLENGE_MISMATCH); a PCR selected
+    (ATTR_MISSING), every bank that of the signature's hash (ATTR_CONFLICT), pcrDigest that hash's size (MALFORMED).
+
+    Returns the quote. Its PCR values are not appraised: that needs the platform's reference values."""
+    if pat.tpm_ver != "2.0":
+        raise Rejected(Reason.UNSUPPORTED, f"pat.tpmVer is {pat.tpm_ver[:10]!r}, not '2.0'")
+    if not hmac.compare_digest(pat.kid, kid):
+        raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "pat.kid is not kat.kid: the platform token names another "
+                                                        "attesting key")
+    signature = check_tpmt_signature(ak, "pat", pat.attest_info, "attestInfo", pat.sig)
+    attest = TpmsAttest.unmarshal(pat.attest_info, "pat.attestInfo")
+    if attest.magic != TPM_GENERATED_VALUE:
+        raise Rejected(Reason.MALFORMED, f"pat.attestInfo.magic is 0x{attest.magic:08x}, not TPM_GENERATED_VALUE")
+    if attest.type != TpmSt.ATTEST_QUOTE or not isinstance(attest.attested, QuoteInfo):
+        raise Rejected(Reason.MALFORMED, f"pat.attestInfo.type is {attest_type_name(attest.type)}, not "
+                                         "TPM_ST_ATTEST_QUOTE: the platform token is no TPM2_Quote")
+    if not hmac.compare_digest(attest.extra_data, nonce):
+        shown = attest.extra_data.hex()[:16]
+        raise Rejected(Reason.CHALLENGE_MISMATCH, f"pat.attestInfo.extraData ({shown}…) is not the verifier's nonce")
+    quote = attest.attested
+    if not any(selection.indices for selection in quote.selections):
+        raise Rejected(Reason.ATTR_MISSING, "the quote selects no PCR: it attests no platform state")
+    for selection in quote.selections:
+        if selection.hash_alg != signature.hash_alg:
+            raise Rejected(Reason.ATTR_CONFLICT, f"the quote's PCR bank {alg_name(selection.hash_alg)} is not the "
+                                                 f"signature's hash {alg_name(signature.hash_alg)}")
+    if len(quote.pcr_digest) != digest_size(signature.hash_alg):
+        raise Rejected(Reason.MALFORMED, f"pcrDigest is {len(quote.pcr_digest)} bytes, not a "
+                                         f"{alg_name(signature.hash_alg)} digest")
+    return quote
+
+
+def quote_claims(quote: QuoteInfo) -> dict[str, str | bool | int]:
+    """The claims of a checked quote: ``pcr_selection`` (``sha256:0,1,...``, banks joined by ``+``), ``pcr_digest``
+    (hex), and ``pcr_values_appraised`` false (hsmsim has no reference values for the PCRs)."""
+    selection = "+".join(f"{HASH_NAMES.get(s.hash_alg, alg_name(s.hash_alg))}:"  # type: ignore[call-overload]
+                         f"{','.join(map(str, s.indices))}" for s in quote.selections)
+    return {"pcr_selection": selection, "pcr_digest": quote.pcr_digest.hex(), "pcr_values_appraised": False}
 
 
 def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certificate],
@@ -354,7 +480,8 @@ def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certi
 
 
 def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
-    nonce, kat = read_record(record)
+    parsed = read_record(record)
+    kat, pat = parsed.kat, parsed.pat
     if kat.tpm_ver != "2.0":
         raise Rejected(Reason.UNSUPPORTED, f"kat.tpmVer is {kat.tpm_ver[:10]!r}, not '2.0'")
     stem = evidence.primary.removesuffix(RECORD_SUFFIX)
@@ -367,11 +494,15 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
     ak_spki = spki_der(ak_key)
     if not hmac.compare_digest(kat.kid, _key_id(ak_spki)):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "kat.kid does not identify the AK certificate's key")
-    check_kat_signature(ak_key, kat.cert_info, kat.sig)
-    certify = check_attest(TpmsAttest.unmarshal(kat.cert_info), nonce, "the verifier's nonce")
+    check_tpmt_signature(ak_key, "kat", kat.cert_info, "certInfo", kat.sig)
+    certify = check_attest(TpmsAttest.unmarshal(kat.cert_info), parsed.expected_nonce, "the verifier's nonce")
     area = TpmtPublic.unmarshal(kat.pub_area)
     check_attested_name(area, certify)
     check_object_attributes(area)
+    if pat is None:
+        raise Rejected(Reason.MISSING_INPUT, "the record has no pat: Parsec's evidence carries a platform "
+                                             "attestation token beside the kat")
+    quote = check_platform_token(pat, kat.kid, ak_key, parsed.expected_nonce)
     activation = evidence.files.get(f"{stem}{ACTIVATION_SUFFIX}")
     if activation is not None:
         check_activation(activation, ak_spki, chain[1:], trust.get("root"), at)
@@ -379,12 +510,14 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
         if activation is None:
             raise Rejected(Reason.MISSING_INPUT, "no ActivateCredential exchange: nothing shows the AK is "
                                                  "resident with a certified EK")
-        if kat.unknown:
-            raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown kat members: {', '.join(kat.unknown)[:80]}")
+        for name, unknown in (("kat", kat.unknown), ("pat", pat.unknown)):
+            if unknown:
+                raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown {name} members: {', '.join(unknown)[:80]}")
         require_code_signing_key(*area_key_facts(area))
     proof = "AK resident with the EK" if activation is not None else "no ActivateCredential"
-    return Verdict(Reason.OK, f"TPM key certified by an AK of {facts.vendor} {facts.model} ({proof})",
-                   tpm_claims(area, facts))
+    claims = quote_claims(quote)
+    return Verdict(Reason.OK, f"TPM key certified by an AK of {facts.vendor} {facts.model} ({proof}); PCRs "
+                              f"{claims['pcr_selection']} quoted, not appraised", tpm_claims(area, facts, extra=claims))
 
 
 class ParsecTpmFormat(TpmStatementFormat):
@@ -406,7 +539,8 @@ class ParsecTpmFormat(TpmStatementFormat):
 
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:
-        """Chain, kid, TPMT_SIGNATURE, certInfo, pubArea, then the ActivateCredential exchange."""
+        """Chain, kid, TPMT_SIGNATURE, certInfo, pubArea, the platform token, then the ActivateCredential
+        exchange."""
         return _verify(evidence, record, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:

@@ -1,5 +1,5 @@
-"""The parsec-tpm vector set: golden Parsec key attestation tokens with their ActivateCredential exchange,
-and one-defect mutations.
+"""The parsec-tpm vector set: golden Parsec key and platform attestation tokens with their ActivateCredential
+exchange, and one-defect mutations.
 
 The world is the webauthn catalogue's (same seed, device, TPM and keys) with the Parsec AK. Each mutation
 edits one field of a golden :class:`ParsecDraft`, which is then rendered (``Resigned`` when the AK signs
@@ -43,7 +43,9 @@ from hsmsim.verdict import Profile, Reason
 
 SPEC = "shared/specs/other_formats.md 6"
 CCC = "CCC parsec-key-evidence-tpm (Veraison parsec/tpm)"
+CCC_PAT = "CCC parsec-platform-evidence-tpm (Veraison parsec/tpm pat.go)"
 TPM_PART1 = "TPM 2.0 Library Part 1 §24 (credential protection)"
+TPM_PART2 = "TPM 2.0 Library Part 2"
 
 
 def parsec_draft(kit: TpmKit, spec: str) -> ParsecDraft:
@@ -155,10 +157,34 @@ def _sig_field(offset: int, value: bytes) -> Operator:
     return _statement(edit)
 
 
-def _kid_of_other_key(bench: Workbench) -> None:
+def _other_key_id(bench: Workbench) -> bytes:
     other = bench.kit.keys["ec-p384"].public_key
     assert other is not None
-    _parsec(bench).kid = key_id(other)
+    return key_id(other)
+
+
+def _kid_of_other_key(bench: Workbench) -> None:
+    _parsec(bench).kid = _other_key_id(bench)
+
+
+def _pat_kid_of_other_key(bench: Workbench) -> None:
+    _parsec(bench).quote_kid = _other_key_id(bench)
+
+
+def _pat_edit(edit: Callable[[dict[str, object], dict[str, object]], None]) -> Operator:
+    def record_edit(record: dict[str, object]) -> None:
+        kat, pat = record["kat"], record["pat"]
+        assert isinstance(kat, dict) and isinstance(pat, dict)
+        edit(pat, kat)
+    return _set(record_edit=record_edit)
+
+
+def _kat_as_pat(pat: dict[str, object], kat: dict[str, object]) -> None:
+    pat["attestInfo"], pat["sig"] = kat["certInfo"], kat["sig"]
+
+
+def _pat_alg_member(pat: dict[str, object], _kat: dict[str, object]) -> None:
+    pat["alg"] = 11
 
 
 def _note(bug_type: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
@@ -220,6 +246,57 @@ def mutations() -> list[Mutation]:
     add("kat::sig-not-string", "SigNotString",
         _note("ENCODING", low, "kat.sig is a JSON array of byte values, not base64", "a lenient decoder guesses"),
         "kat.sig = [0, 24, ...]", "json.set", "kat.sig", _kat_edit(_sig_as_array), invalid(Reason.MALFORMED),
+        resign=True)
+    add("pat::missing", "PatMissing",
+        _note("TPM_STRUCTURE", high, "the record holds a kat and no pat (platform attestation token), the shape "
+              "hsmsim wrote before 1.1.0 and writes with platform_token=false", "nothing attests the platform the "
+              "key lives on; Parsec's evidence always carries both tokens and Veraison refuses it ('nil platform "
+              "attestation token supplied')", CCC_PAT, "veraison/parsec tpm/common.go (validateKatPat)"),
+        "pat not written", "json.remove", "pat", _set(platform_token=False), invalid(Reason.MISSING_INPUT),
+        resign=True)
+    add("pat::signed-by-other-key", "PatSigByOtherKey",
+        _note("SIGNATURE_BYPASS", crit, "the pat's TPM2_Quote is signed by a P-256 key that is not the AK",
+              "a quote from another TPM, or from software, vouches for this platform", CCC_PAT),
+        "an uncertified P-256 key signs attestInfo", "sig.sign", "pat.sig",
+        lambda b: setattr(_parsec(b), "quote_signer",
+                          derive_key(b.kit.seed, "parsec-tpm/foreign-ak", KeySpec.parse("ec-p256"))),
+        invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("pat::kid-mismatch", "PatKidMismatch",
+        _note("BINDING", high, "pat.kid names another key than kat.kid, though the AK signs both",
+              "a verifier that looks each token's key up by its own kid checks the quote with a key it did not mean "
+              "to trust; Veraison refuses the mismatch", CCC_PAT, "veraison/parsec tpm/common.go (validateKatPat)"),
+        "pat.kid = 0x01 ‖ SHA-256(SPKI of the P-384 user key)", "json.set", "pat.kid", _pat_kid_of_other_key,
+        invalid(Reason.ATTESTATION_KEY_MISMATCH), resign=True)
+    add("pat::type-certify", "PatTypeCertify",
+        _note("TPM_STRUCTURE", crit, "pat.attestInfo and pat.sig are the kat's certInfo and sig: a TPM2_Certify "
+              "(TPM_ST_ATTEST_CERTIFY) signed by the AK, not a TPM2_Quote",
+              "a verifier that checks only the signature takes a key certification for a platform quote of no PCRs",
+              CCC_PAT, TPM_PART2 + " 10.12.8"),
+        "pat.attestInfo = kat.certInfo, pat.sig = kat.sig", "json.set", "pat.attestInfo", _pat_edit(_kat_as_pat),
+        invalid(Reason.MALFORMED), resign=True)
+    add("pat::nonce-replayed", "PatNonceReplayed",
+        _note("BINDING", crit, "the quote's extraData is the nonce of an earlier request while the kat's is the "
+              "verifier's", "a recorded platform quote is replayed beside a fresh key certification", CCC_PAT),
+        "pat.attestInfo.extraData = another request's nonce, re-signed", "tpm.set", "pat.attestInfo.extraData",
+        lambda b: setattr(_parsec(b), "quote_extra_data", drbg(b.kit.seed, "parsec-tpm/other-nonce").read(32)),
+        invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("pat::sha1-bank", "PatBankHashMismatch",
+        _note("WRONG_PRIMITIVE", med, "the quote selects the SHA-1 PCR bank while the AK signs ECDSA/SHA-256 "
+              "(pcrDigest is SHA-256 over the SHA-1 PCRs, as a TPM computes it)",
+              "reference values of one bank are compared with a digest over another; the CCC procedure and "
+              "Veraison want the bank of the signature's hash", CCC_PAT, "veraison/parsec tpm/pat.go (Validate)"),
+        "pcrSelect = sha1:0-7, re-signed", "tpm.set", "pat.attestInfo.attested.quote.pcrSelect",
+        _set(pcr_bank=TpmAlg.SHA1), invalid(Reason.ATTR_CONFLICT), resign=True)
+    add("pat::trailing-bytes", "PatTrailingBytes",
+        _note("ENCODING", med, "two bytes after TPMS_QUOTE_INFO in attestInfo, covered by the signature",
+              "a lenient parser lets signed garbage through", CCC_PAT, TPM_PART2 + " 10.12.8"),
+        "00 00 appended to attestInfo before signing", "bytes.extend", "pat.attestInfo",
+        _set(attest_info_edit=lambda b: b + b"\x00\x00"), invalid(Reason.MALFORMED), resign=True)
+    add("pat::unknown-member", "PatUnknownMember",
+        _note("PROFILE", Severity.INFO, "the pat carries an extra member alg = 11, as the tokens of Veraison's "
+              "tpm/test evidence do", "valid under the structural profile; the strict profile rejects unknown "
+              "content", CCC_PAT, "veraison/parsec tpm/test/evidence_invalid_pat.json"),
+        "pat['alg'] = 11", "json.set", "pat.alg", _pat_edit(_pat_alg_member), strict_only(Reason.UNEXPECTED_CONTENT),
         resign=True)
     add("record::kat-missing", "KatMissing",
         _note("TPM_STRUCTURE", med, "the record holds no kat", "nothing is attested"),
@@ -299,21 +376,23 @@ def mutations() -> list[Mutation]:
 
 VERAISON_INCOMPATIBLE = "VeraisonIncompatible"
 VERAISON_NOTE = FlagNote(
-    "PROFILE", Severity.INFO, "an accepted token whose attested key is not ECC or whose sig is not ECDSA",
+    "PROFILE", Severity.INFO, "an accepted token whose attested key is not ECC or whose kat or pat sig is not ECDSA",
     "valid for hsmsim (Parsec's TPM provider makes and attests RSA keys too), but Veraison's parsec/tpm verifier "
-    "rejects it: KAT.Validate wants a TPMT_SIGNATURE of sigAlg ECDSA and a pubArea of type ECC",
-    ("veraison/parsec tpm/kat.go (Validate, validateCertAndPub)", CCC))
+    "rejects it: KAT.Validate wants a TPMT_SIGNATURE of sigAlg ECDSA and a pubArea of type ECC, PAT.Validate a "
+    "TPMT_SIGNATURE of sigAlg ECDSA",
+    ("veraison/parsec tpm/kat.go (Validate, validateCertAndPub)", "veraison/parsec tpm/pat.go (Validate)", CCC))
 
 
 def veraison_incompatible(case: VectorCase) -> bool:
-    """Whether Veraison's parsec/tpm ``KAT.Validate`` refuses the token of a case some profile accepts: a pubArea
-    (the attested key) of another type than ECC, or a sig whose sigAlg is not ECDSA."""
+    """Whether Veraison's parsec/tpm ``KAT.Validate`` or ``PAT.Validate`` refuses the tokens of a case some profile
+    accepts: a pubArea (the attested key) of another type than ECC, or a kat or pat sig whose sigAlg is not ECDSA.
+    (Every accepted case carries a pat: hsmsim requires one, as Veraison does.)"""
     if all(reason is not Reason.OK for reason in case.expected.values()):
         return False
-    kat = json.loads(case.evidence.files[case.evidence.primary])["kat"]
-    area = TpmtPublic.unmarshal(base64.b64decode(kat["pubArea"]))
-    signature = TpmtSignature.unmarshal(base64.b64decode(kat["sig"]))
-    return area.type != TpmAlg.ECC or signature.sig_alg != TpmAlg.ECDSA
+    record = json.loads(case.evidence.files[case.evidence.primary])
+    area = TpmtPublic.unmarshal(base64.b64decode(record["kat"]["pubArea"]))
+    signatures = (TpmtSignature.unmarshal(base64.b64decode(record[token]["sig"])) for token in ("kat", "pat"))
+    return area.type != TpmAlg.ECC or any(signature.sig_alg != TpmAlg.ECDSA for signature in signatures)
 
 
 def notes() -> dict[str, FlagNote]:

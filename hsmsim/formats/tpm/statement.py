@@ -137,8 +137,9 @@ def check_chain(x5c: list[x509.Certificate], anchors: list[x509.Certificate], at
     validate_chain(x5c[0], x5c[1:], anchors, at)
 
 
-def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes) -> None:
-    """``sig`` is the bare signature of ``cert_info`` under ``alg`` by the AK's public key ``ak``."""
+def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes, signed: str = "certInfo") -> None:
+    """``sig`` is the bare signature of ``cert_info`` (named ``signed`` in a rejection) under ``alg`` by the AK's
+    public key ``ak``."""
     if alg not in COSE_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not a supported COSE algorithm")
     name, hash_name = COSE_ALGS[alg]
@@ -154,7 +155,7 @@ def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes) 
             raise Rejected(Reason.SIGNATURE_INVALID, f"attStmt.alg {name} does not fit the AK's "
                                                      f"{type(ak).__name__.removeprefix('_')} key")
     except (InvalidSignature, ValueError, UnsupportedAlgorithm):
-        raise Rejected(Reason.SIGNATURE_INVALID, f"sig is not the AK's bare {name} signature over certInfo") from None
+        raise Rejected(Reason.SIGNATURE_INVALID, f"sig is not the AK's bare {name} signature over {signed}") from None
 
 
 def check_attest(attest: TpmsAttest, expected_extra: bytes,

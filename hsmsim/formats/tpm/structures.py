@@ -7,6 +7,7 @@ from hsmsim.tpm.structures import (
     DEFAULT_RSA_EXPONENT,
     NULL_SCHEME,
     NULL_SYMMETRIC,
+    PCR_SELECT_MIN,
     Attested,
     CertifyInfo,
     ClockInfo,
@@ -25,14 +26,14 @@ from hsmsim.tpm.structures import (
     ecc_public,
     name_of,
     object_attributes,
+    pcr_selection_list,
     qualified_name,
     rsa_public,
 )
 
 __all__ = [
-    "CURVE_IDS", "CURVES", "DEFAULT_RSA_EXPONENT", "NULL_SCHEME", "NULL_SYMMETRIC", "Attested", "CertifyInfo",
-    "ClockInfo", "EccParms", "EccPoint", "OpaqueAttested", "PcrSelection", "QuoteInfo", "RsaParms", "Scheme",
-    "SymDef", "TpmsAttest", "TpmtPublic", "TpmtSignature", "attest_type_name", "ecc_public", "name_of",
-    "object_attributes",
-    "qualified_name", "rsa_public",
+    "CURVE_IDS", "CURVES", "DEFAULT_RSA_EXPONENT", "NULL_SCHEME", "NULL_SYMMETRIC", "PCR_SELECT_MIN", "Attested",
+    "CertifyInfo", "ClockInfo", "EccParms", "EccPoint", "OpaqueAttested", "PcrSelection", "QuoteInfo", "RsaParms",
+    "Scheme", "SymDef", "TpmsAttest", "TpmtPublic", "TpmtSignature", "attest_type_name", "ecc_public", "name_of",
+    "object_attributes", "pcr_selection_list", "qualified_name", "rsa_public",
 ]
