@@ -260,16 +260,18 @@ class Ber:
     encoding: bytes
 
 
-def read_ber(data: bytes) -> Ber:
+def read_ber(data: bytes, expand: int = MAX_DEPTH) -> Ber:
     """The single BER element ``data`` holds, with low tag numbers, lengths of at most four octets, at most
-    :data:`MAX_DEPTH` levels, and nothing after it; raises :class:`ValueError` on anything else."""
-    element, end = _read(data, 0, len(data), 0)
+    :data:`MAX_DEPTH` levels, and nothing after it; raises :class:`ValueError` on anything else. A constructed
+    element of definite length ``expand`` levels down or deeper keeps its encoding but no children (its content is
+    not read: a verifier that needs only the receipt's top levels skips the certificates' insides)."""
+    element, end = _read(data, 0, len(data), 0, expand)
     if end != len(data):
         raise ValueError("bytes after the element")
     return element
 
 
-def _read(data: bytes, pos: int, limit: int, depth: int) -> tuple[Ber, int]:
+def _read(data: bytes, pos: int, limit: int, depth: int, expand: int) -> tuple[Ber, int]:
     if depth > MAX_DEPTH:
         raise ValueError("nested too deeply")
     if pos + 2 > limit:
@@ -283,7 +285,7 @@ def _read(data: bytes, pos: int, limit: int, depth: int) -> tuple[Ber, int]:
             raise ValueError("a primitive element with an indefinite length")
         children, at = [], start
         while not (at + 2 <= limit and data[at:at + 2] == b"\x00\x00"):
-            child, at = _read(data, at, limit, depth + 1)
+            child, at = _read(data, at, limit, depth + 1, expand)
             children.append(child)
         return Ber(tag, True, b"", tuple(children), data[pos:at + 2]), at + 2
     if first > 0x80:
@@ -298,9 +300,11 @@ def _read(data: bytes, pos: int, limit: int, depth: int) -> tuple[Ber, int]:
         raise ValueError("the element runs past its parent")
     if not constructed:
         return Ber(tag, False, data[start:end], (), data[pos:end]), end
+    if depth >= expand:
+        return Ber(tag, False, b"", (), data[pos:end]), end
     children, at = [], start
     while at < end:
-        child, at = _read(data, at, end, depth + 1)
+        child, at = _read(data, at, end, depth + 1, expand)
         children.append(child)
     return Ber(tag, False, b"", tuple(children), data[pos:end]), end
 
@@ -348,11 +352,17 @@ def _econtent(encap: Ber) -> bytes:
     return b"".join(piece.content for piece in pieces)
 
 
+_RECEIPT_LEVELS = 6
+"""The levels of a receipt :func:`parse_receipt` reads into: down to the eContent's pieces (ContentInfo, [0],
+SignedData, encapContentInfo, [0], OCTET STRING, its pieces)."""
+
+
 def parse_receipt(data: bytes) -> ParsedReceipt:
     """``data`` read as an App Attest receipt: a CMS ContentInfo (BER or DER) holding SignedData with id-data
     content, one SignerInfo, and an eContent that is a SET of ``SEQUENCE {INTEGER, INTEGER, OCTET STRING}``
-    with no type repeated. Raises :class:`ValueError` when it is not one."""
-    oid, explicit = _expect(read_ber(data), 0x30, "ContentInfo", 2)
+    with no type repeated. Raises :class:`ValueError` when it is not one. Elements below the eContent's level are
+    not read into (the certificates and SignerInfo are returned as their encodings' elements)."""
+    oid, explicit = _expect(read_ber(data, _RECEIPT_LEVELS), 0x30, "ContentInfo", 2)
     _oid(oid, OID_SIGNED_DATA, "contentType")
     (signed_data,) = _expect(explicit, 0xA0, "content [0]", 1)
     fields = _expect(signed_data, 0x30, "SignedData")
