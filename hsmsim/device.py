@@ -99,7 +99,9 @@ class ForwardedParameters(Mapping[str, object]):
                                           or (name not in self._hidden and name in self._parameters))
 
     def __iter__(self) -> Iterator[str]:
-        given = (name for name in self._parameters if name not in self._hidden)  # a format walking them reads them
+        """Every name; walking the names (``len``, ``keys``, ``items`` and a ``**`` copy do) reads each given one,
+        as walking the request's own parameters does: a format that walks them uses them all."""
+        given = (name for name in self._parameters if name not in self._hidden)
         return iter(dict.fromkeys([*self._override, *given, *self._default]))
 
     def __len__(self) -> int:
