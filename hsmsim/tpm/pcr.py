@@ -13,7 +13,7 @@ of the signing scheme whatever the bank.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hsmsim.tpm.marshal import digest_size, hash_bytes
 from hsmsim.tpm.structures import PcrSelection
@@ -31,12 +31,17 @@ class MeasuredBoot:
     Every bank sees the same measurements, each hashed with its own algorithm, as a TPM extends all its banks."""
 
     log: tuple[tuple[bytes, ...], ...]
+    # Each PCR is computed once per bank: a TPM quotes the same boot again and again.
+    _computed: dict[tuple[int, int], bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def pcr(self, hash_alg: int, index: int) -> bytes:
         """PCR ``index`` of the bank ``hash_alg`` after the boot (raises Rejected(UNSUPPORTED) for an unknown bank)."""
-        value = bytes(digest_size(hash_alg))
-        for measurement in self.log[index] if index < len(self.log) else ():
-            value = hash_bytes(hash_alg, value + hash_bytes(hash_alg, measurement))
+        value = self._computed.get((hash_alg, index))
+        if value is None:
+            value = bytes(digest_size(hash_alg))
+            for measurement in self.log[index] if index < len(self.log) else ():
+                value = hash_bytes(hash_alg, value + hash_bytes(hash_alg, measurement))
+            self._computed[hash_alg, index] = value
         return value
 
     def values(self, selections: Iterable[PcrSelection]) -> tuple[bytes, ...]:
