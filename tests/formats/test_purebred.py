@@ -353,3 +353,29 @@ def test_windows_goldens_attest_a_key_that_signs_and_decrypts_as_the_real_surfac
         assert area_head in (shared_dir / "interop" / "purebred" / device / "2_device_scep_request.bin").read_bytes()
     case = next(c for c in get_format("purebred").vector_cases(SEED) if c.id == catalogue.golden_id(golden))
     assert area_head in case.evidence.files[case.evidence.primary]
+
+
+@pytest.mark.shared
+def test_emulated_yubikey_4_3_3_certificates_are_shaped_as_the_real_ones(shared_dir):
+    """inner::yubikey-firmware-4-3-3 against the real YubiKey 4.3.3 request: the bag's certificates in order, each
+    with the real one's subject, serial length, validity, signature hash and extensions (OIDs, order, criticality),
+    and the same firmware and PIN/touch policy values; only the device serial and the keys differ."""
+    from hsmsim.formats.yubico.extensions import PIV_FIRMWARE, PIV_POLICY, extension_value
+
+    def shape(der: bytes) -> list[tuple[object, ...]]:
+        values = next(v for oid, v in read_request(der).attributes if oid == YUBIKEY.oid)
+        bag = read_signed_data(unwrap(YUBIKEY, values[0]))
+        assert bag.certificates is not None
+        out = []
+        for cert in map(x509.load_der_x509_certificate, bag.certificates):
+            values = tuple(extension_value(cert, oid) for oid in (PIV_FIRMWARE, PIV_POLICY)
+                           if oid in [e.oid for e in cert.extensions])
+            out.append((cert.subject.rfc4514_string(), (cert.serial_number.bit_length() + 7) // 8,
+                        cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature_hash_algorithm.name,
+                        [(e.oid.dotted_string, e.critical) for e in cert.extensions], values))
+        return out
+
+    case = next(c for c in get_format("purebred").vector_cases(SEED)
+                if c.id == "purebred::inner::yubikey-firmware-4-3-3")
+    real = (shared_dir / "interop" / "purebred" / "Yubikey_4_3_3" / "2_device_scep_request.bin").read_bytes()
+    assert shape(case.evidence.files[case.evidence.primary]) == shape(real)

@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from hsmsim.device import Device
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.yubico.catalogue import (
     VALIDATION_TIME,
@@ -448,6 +448,47 @@ def test_cli_attest_and_verify(tmp_path):
                                   timeout=120, cwd=ROOT)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert json.loads(verified.stdout)["claims"]["label"] == "9a"
+
+
+def _piv_attest(firmware: str | None = None, generation: str | None = None, spec: str = "ec-p256") -> Evidence:
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse(spec), "piv", created=KEY_CREATED)
+    parameters = {k: v for k, v in (("firmware", firmware), ("generation", generation)) if v is not None}
+    return Hsm(Device.from_seed("yubico-piv", SEED), store).attest("piv", parameters=parameters)
+
+
+def test_firmware_parameter_shapes_the_certificates_as_that_firmware():
+    """firmware=4.3.3: the f9 without basicConstraints and the slot certificate without form factor, as the real
+    YubiKey 4.3.3 ones; the verifier reads the firmware back."""
+    evidence = _piv_attest("4.3.3")
+    f9 = x509.load_pem_x509_certificate(evidence.files["piv.f9.pem"])
+    slot = x509.load_pem_x509_certificate(evidence.files["piv.attestation.pem"])
+    assert [e.oid for e in f9.extensions] == [PIV_FIRMWARE]
+    assert [e.oid for e in slot.extensions] == [PIV_FIRMWARE, PIV_SERIAL, PIV_POLICY]
+    assert extension_value(slot, PIV_FIRMWARE) == bytes([4, 3, 3])
+    root = x509.load_pem_x509_certificate(evidence.files[ROOT_FILES[LEGACY]])
+    verdict = verify("yubico-piv", evidence, (root,))
+    assert verdict.accepted and verdict.claims.firmware == "4.3.3", verdict.summary()
+    # 5.7.4 belongs to the 2024 PKI: its bundle names the new root
+    assert ROOT_FILES[NEW] in _piv_attest("5.7.4").files
+
+
+@pytest.mark.parametrize(("firmware", "generation", "message"), [
+    ("4.3", None, "parameter firmware must be a version major.minor.patch"),
+    ("4.3.x", None, "parameter firmware must be a version major.minor.patch"),
+    ("4.3.256", None, "parameter firmware must be a version major.minor.patch"),
+    ("4.2.9", None, "PIV attestation needs firmware 4.3.0 or later"),
+    ("4.3.3", "2024", "firmware 4.3.3 is certified under the legacy PKI, not 2024"),
+    ("5.7.4", "legacy", "firmware 5.7.4 is certified under the 2024 PKI, not legacy"),
+])
+def test_firmware_parameter_refusals(firmware, generation, message):
+    with pytest.raises(ParameterError, match=message):
+        _piv_attest(firmware, generation)
+
+
+def test_firmware_before_5_7_has_no_rsa_4096():
+    with pytest.raises(UnsupportedKeyError, match=r"firmware 4\.3\.3 has no rsa-4096 keys \(5\.7 and later do\)"):
+        _piv_attest("4.3.3", spec="rsa-4096")
 
 
 def test_hsm_attest_through_the_hsm_model():

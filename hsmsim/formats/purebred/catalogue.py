@@ -259,6 +259,15 @@ def _yubikey_foreign_root(bench: Bench) -> None:
                                               *bench.parts.certs[2:]])
 
 
+def _yubikey_firmware_4(bench: Bench) -> None:
+    """The golden key attested by a YubiKey 4.3.3 whose slot 9e keeps its default policies (PIN never, touch
+    never): the shape of the real Purebred YubiKey requests."""
+    request = bench.kit.request(YUBIKEY, bench.key)
+    request = replace(request, parameters={**request.parameters, "firmware": "4.3.3", "pin_policy": "never",
+                                           "touch_policy": "never"})
+    bench.parts = replace(generate.inner_parts(request, YUBIKEY), roots=bench.parts.roots)
+
+
 def _target_of_other_key(bench: Bench) -> None:
     other = bench.kit.other[bench.key.spec.name]
     bench.target = generate.target_certificate(bench.kit.request(bench.kind, other))
@@ -459,6 +468,12 @@ def mutations() -> list[Mutation]:
         "request", "a verifier that rejects it is too strict"), "the bag lists the chain root first (as the Pixel 1 "
         "pre-enrollment does): a SET OF has no order", "cms.certificates", "/certificates",
         _certs(lambda c: c[::-1]), valid())
+    add("inner::yubikey-firmware-4-3-3", "YubiKey4", _note("CHAIN", Severity.INFO, "a YubiKey 4 (firmware 4.3.3), "
+        "as every published Purebred YubiKey request: its f9 carries no basicConstraints, its slot certificate no "
+        "form factor", "genuine evidence: structural takes the f9 as a CA by position; strict follows RFC 5280 "
+        "6.1.4(k) (no basicConstraints: not a CA)", "Purebred/SampleAttestations Yubikey_4_3_3", "RFC 5280 6.1.4(k)"),
+        "YubiKey firmware 4.3.3, slot 9e with its default policies (PIN never, touch never)", "device.replace",
+        "/certificates", _yubikey_firmware_4, strict_only(Reason.CERT_NOT_CA), golden=YUBIKEY_REQUEST)
     add("wrap::windows-octet-wrapped", "Wrapping", wrapping, "the CMC ContentInfo wrapped in an OCTET STRING",
         "asn1.wrap", "/attributes/2/values/0", _set(wrapper=lambda c: der_tlv(0x04, c)),
         invalid(Reason.MALFORMED), golden=WINDOWS_REQUEST)

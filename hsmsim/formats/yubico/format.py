@@ -29,7 +29,7 @@ from hsmsim.formats.yubico.piv import (
     PivRequest,
     assemble,
 )
-from hsmsim.formats.yubico.pki import GENERATIONS, LEGACY, YubiKeyDevice, f9_certificate, f9_key, hsm_pki, piv_pki
+from hsmsim.formats.yubico.pki import GENERATIONS, LEGACY, NEW, YubiKeyDevice, f9_certificate, f9_key, hsm_pki, piv_pki
 from hsmsim.formats.yubico.verify_hsm2 import verify_hsm2
 from hsmsim.formats.yubico.verify_piv import verify_piv
 from hsmsim.keystore.base import PrivateKey
@@ -73,12 +73,42 @@ def _policy_names(policy: type[enum.Enum]) -> str:
     return "one of " + ", ".join(member.lower().replace("_", "-") for member in policy.__members__)
 
 
-def yubikey(device: Device, generation: str = LEGACY, *, fips: bool = False) -> YubiKeyDevice:
-    """The emulated YubiKey behind ``device``: firmware 5.4.3 (legacy PKI) or 5.7.4 (2024 PKI), USB-A keychain."""
-    if generation not in GENERATIONS:
+DEFAULT_FIRMWARE = {LEGACY: (5, 4, 3), NEW: (5, 7, 4)}
+"""The firmware of an emulated YubiKey of each PKI generation unless the ``firmware`` parameter names another."""
+FIRST_ATTESTING_FIRMWARE = (4, 3, 0)
+"""PIV attestation (the f9 slot and YKPIV_INS_ATTEST) came with YubiKey 4.3."""
+FIRST_NEW_PKI_FIRMWARE = (5, 7, 4)
+"""YubiKeys from firmware 5.7.4 are certified under the 2024 PKI, earlier ones under the legacy PIV root."""
+
+
+def firmware_version(text: object) -> tuple[int, int, int]:
+    """``major.minor.patch``, each 0 to 255 (the firmware extension holds one byte each), from 4.3 on (the first
+    YubiKey firmware with PIV attestation); raises :class:`ParameterError` for anything else."""
+    parts = str(text).split(".")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+        raise ParameterError.invalid("firmware", "a version major.minor.patch (e.g. 4.3.3)", text)
+    version = (int(parts[0]), int(parts[1]), int(parts[2]))
+    if version < FIRST_ATTESTING_FIRMWARE:
+        raise ParameterError(f"parameter firmware {text}: PIV attestation needs firmware 4.3.0 or later")
+    return version
+
+
+def yubikey(device: Device, generation: str | None = None, *, fips: bool = False,
+            firmware: tuple[int, int, int] | None = None) -> YubiKeyDevice:
+    """The emulated YubiKey behind ``device``, a USB-A keychain: firmware ``firmware`` under the PKI generation
+    it belongs to (:data:`FIRST_NEW_PKI_FIRMWARE`), else firmware 5.4.3 (legacy PKI) or 5.7.4 (2024 PKI) for
+    ``generation`` (default legacy). Raises :class:`ParameterError` for an unknown generation, or one the given
+    firmware does not belong to."""
+    if generation is not None and generation not in GENERATIONS:
         raise ParameterError.invalid("generation", f"one of {', '.join(GENERATIONS)}", generation)
-    firmware = (5, 4, 3) if generation == LEGACY else (5, 7, 4)
-    return YubiKeyDevice(device_serial(device), firmware, 1, generation, fips=fips)
+    if firmware is None:
+        firmware = DEFAULT_FIRMWARE[generation or LEGACY]
+    version = ".".join(map(str, firmware))
+    own = NEW if firmware >= FIRST_NEW_PKI_FIRMWARE else LEGACY
+    if generation is not None and generation != own:
+        raise ParameterError(f"firmware {version} is certified under the {own} PKI, not {generation} (the 2024 PKI "
+                             "certifies firmware 5.7.4 and later)")
+    return YubiKeyDevice(device_serial(device), firmware, 1, own, fips=fips)
 
 
 def _f9_identity(device: Device, generation: str) -> AttestationIdentity:
@@ -171,7 +201,8 @@ class YubicoPivFormat(_YubicoFormat):
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The evidence for the request's key. Parameters: ``profile`` (ykman, sectigo, step), ``generation``
-        (legacy, 2024), ``slot`` (9a...), ``pin_policy`` and ``touch_policy`` (ykman names), ``fips`` (true/false)."""
+        (legacy, 2024), ``firmware`` (e.g. 4.3.3: the certificates' shape follows it, :func:`yubikey`), ``slot``
+        (9a...), ``pin_policy`` and ``touch_policy`` (ykman names), ``fips`` (true/false)."""
         params = request.parameters
         if request.key_signer is None:
             raise UnsupportedKeyError("PIV attests asymmetric keys only")
@@ -182,7 +213,10 @@ class YubicoPivFormat(_YubicoFormat):
         if touch is None:
             raise ParameterError.invalid("touch_policy", _policy_names(TouchPolicy), params.get("touch_policy"))
         fips = flag_parameter(params, "fips", False)
-        device = yubikey(request.device, str(params.get("generation", LEGACY)), fips=fips)
+        generation = params.get("generation")
+        firmware = params.get("firmware")
+        device = yubikey(request.device, None if generation is None else str(generation), fips=fips,
+                         firmware=None if firmware is None else firmware_version(firmware))
         slot = str(params.get("slot", "9a"))
         bundle = assemble(request.device.seed, device, request.key, request.key_signer, slot=slot, pin=pin,
                           touch=touch, profile=str(params.get("profile", "ykman")),

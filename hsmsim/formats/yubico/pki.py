@@ -155,8 +155,12 @@ class YubiKeyDevice:
 
     @property
     def model(self) -> str:
-        """The product line and form factor, e.g. ``YubiKey 5 FIPS Series, USB-A keychain``."""
-        series = "YubiKey 5 FIPS Series" if self.fips else "YubiKey 5 CSPN Series" if self.cspn else "YubiKey 5 Series"
+        """The product line and, from firmware 5 (which reports it), the form factor, e.g. ``YubiKey 5 FIPS Series,
+        USB-A keychain`` or ``YubiKey 4 Series``."""
+        line = f"YubiKey {self.firmware[0]}"
+        series = f"{line} FIPS Series" if self.fips else f"{line} CSPN Series" if self.cspn else f"{line} Series"
+        if self.firmware[0] < 5:
+            return series
         return f"{series}, {FORM_FACTORS.get(self.form_factor, 'unknown form factor')}"
 
 
