@@ -161,6 +161,10 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "Parsec's CertifyAndQuote writes it and Veraison requires: every parsec-tpm vector's record changed bytes, "
         "and the new `parsec-tpm::pat::` vectors take it away (rejected, MISSING_INPUT), sign it with another key, "
         "change its kid, type, nonce, PCR bank or length, or add a member (strict only).",
+        "android-key factory chains come from a KeyMint 3 device, as the real 2022 factory chain whose dates they "
+        "copy: the factory goldens and the two vectors built on them say attestation and KeyMint version 300 (was "
+        "Keymaster 4's 3 and 4), carry no attestation ids (brand, device, product, manufacturer, model), and their "
+        "leaf is KeyMint's (critical keyUsage, PrintableString CN, no authority key identifier).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -178,7 +178,8 @@ def test_ml_dsa_and_keymint_500_fields(cases):
     assert (kd.hardware_enforced.algorithm, kd.hardware_enforced.ml_dsa_variant) == (4, 2)
     assert kd.software_enforced.module_hash is not None and len(kd.software_enforced.module_hash) == 32
     factory = parse_key_description(leaf_description(cases["android-key::golden::tee-factory-ec-p256"].evidence))
-    assert (factory.attestation_version, factory.keymint_version, factory.software_enforced.module_hash) == (3, 4, None)
+    assert (factory.attestation_version, factory.keymint_version, factory.software_enforced.module_hash) == (
+        300, 300, None)
 
 
 def test_lenient_reader_records_what_strict_refuses():
@@ -524,6 +525,28 @@ def test_rkp_cas_match_the_real_ones_in_shape(shared_dir, kit, shape, real_chain
         assert ca3_aia.access_location.value == ca3_crl.removesuffix("crl.crl") + "ca.crt"
 
 
+def test_factory_golden_leaf_is_shaped_as_the_real_2022_factory_leaf(shared_dir, cases):
+    """The factory golden against the real KeyMint 3 factory chain of 2022 (its chain dates are the emulated
+    factory PKI's): the leaf's extensions in order with their criticality, its CN's string type, validity,
+    versions, and the hardware-enforced tags outside the key's own parameters: no attestation IDs (710-717),
+    vendor and boot patch levels (718, 719)."""
+    real = x509.load_pem_x509_certificates(
+        (shared_dir / "interop" / "android" / "invalid" / "tags_not_in_ascending_order.pem").read_bytes())[0]
+    ours = _golden_chain(cases, "tee-factory-ec-p256")[0]
+    assert _layout(ours) == _layout(real)
+    common_name = [a for a in ours.subject if a.oid == x509.NameOID.COMMON_NAME]
+    assert [a._type for a in common_name] == [a._type for a in real.subject if a.oid == x509.NameOID.COMMON_NAME]
+    assert (ours.not_valid_before_utc, ours.not_valid_after_utc) == (real.not_valid_before_utc,
+                                                                      real.not_valid_after_utc)
+    key_parameters = {1, 2, 3, 5, 6, 10, 200}  # purpose, algorithm, size, digest, padding, curve, exponent
+
+    def facts(cert: x509.Certificate) -> tuple[object, ...]:
+        kd = parse_key_description(key_description_der(cert))
+        return kd.attestation_version, kd.keymint_version, sorted(set(kd.hardware_enforced.present()) - key_parameters)
+
+    assert facts(ours) == facts(real)
+
+
 def test_rkp_certificates_rotate_with_the_same_key(kit):
     first = android_identity(SEED, kit.device.serial, SecurityLevel.TRUSTED_ENVIRONMENT, ChainShape.RKP, ATTEST_TIME)
     later = android_identity(SEED, kit.device.serial, SecurityLevel.TRUSTED_ENVIRONMENT, ChainShape.RKP,
@@ -684,7 +707,8 @@ def test_goldens_verify(android, cases, golden):
     assert claims.generated_on_device and claims.extractable is False and claims.never_extractable
     level = GOLDEN_BY_NAME[golden].level
     assert claims.extra == {"security_level": level.name}
-    if level is SecurityLevel.SOFTWARE:  # Keymaster 1 reports no attestation ids
+    if level is SecurityLevel.SOFTWARE or GOLDEN_BY_NAME[golden].shape is ChainShape.FACTORY:
+        # Keymaster 1 reports no attestation ids, and neither published factory chain does
         assert claims.model is None and claims.vendor == "Android"
     else:
         assert claims.model == "hsmsim Emulated Phone" and claims.vendor == "hsmsim"
@@ -779,9 +803,9 @@ def test_hsm_attests_every_shape_and_level(android, android_hsm, shape, level):
     assert f"securityLevel={level}" in verdict.detail
     chain = x509.load_pem_x509_certificates(evidence.files[evidence.primary])
     assert (chain[-1].issuer == chain[-1].subject) is ChainShape(shape).includes_root
-    # KeyMint 3 in StrongBox, 4 in the TEE, Keymaster 4 on factory chains; the 2019 root issue on RKP chains
+    # KeyMint 3 in StrongBox and on factory chains, 4 in the TEE; the 2019 root issue on RKP chains
     description = parse_key_description(leaf_description(evidence))
-    want = 3 if shape == "factory" else 300 if level == "STRONG_BOX" else 400
+    want = 300 if shape == "factory" or level == "STRONG_BOX" else 400
     assert description.attestation_version == want
     assert (description.software_enforced.module_hash is not None) is (want == 400)
     assert (chain[-1].not_valid_before_utc.year == 2019) is (shape == "rkp")

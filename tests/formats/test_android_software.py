@@ -138,7 +138,7 @@ def _under_the_aosp_ec_chain(kit: AndroidKit, **changes: object) -> Evidence:
     description: KeyDescription = replace(bench.description, **changes)  # type: ignore[arg-type]
     identity = AttestationIdentity(key=AOSP_EC_ATTESTATION_KEY, certificate=AOSP_EC_INTERMEDIATE,
                                    chain=(AOSP_EC_INTERMEDIATE,), root=AOSP_EC_ROOT)
-    leaf = attestation_leaf(bench.public_key, encode_key_description(description), identity, factory=True,
+    leaf = attestation_leaf(bench.public_key, encode_key_description(description), identity, keymaster=True,
                             not_after=SOFTWARE_LEAF_NOT_AFTER)
     return Evidence("android-key", evidence_files("aosp-ec", chain_pem([leaf, AOSP_EC_INTERMEDIATE, AOSP_EC_ROOT]),
                                                   bench.challenge), "aosp-ec.pem")

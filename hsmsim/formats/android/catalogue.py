@@ -262,7 +262,7 @@ class Workbench:
             facts=KeyFacts(created - (ATTEST_TIME - golden.attest_time)), challenge=challenge, level=golden.level,
             version=(SOFTWARE_ATTESTATION_VERSION if software
                      else default_attestation_version(public_key, golden.shape, kit.options, golden.level)),
-            options=kit.options)
+            options=kit.options, shape=golden.shape)
         if software:
             description = _keymaster1_under_software(description)
             # as AOSP's software Keymaster, the key's algorithm picks the attestation key and chain
@@ -287,7 +287,7 @@ class Workbench:
         """Issue the leaf for the current description with the genuine attestation key."""
         self.leaf = attestation_leaf(
             self.public_key, None if self.omit_description else self.der(), self.identity,
-            factory=self.golden.shape is ChainShape.FACTORY, critical=self.critical,
+            keymaster=self.golden.level is SOFTWARE, critical=self.critical,
             description_first=self.description_first,
             **({"not_before": self.leaf_not_before} if self.leaf_not_before else {}),
             **({"not_after": SOFTWARE_LEAF_NOT_AFTER} if self.golden.level is SOFTWARE else {}))

@@ -47,8 +47,10 @@ from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 
 CHALLENGE_SUFFIX = ".challenge"
-FACTORY_ATTESTATION_VERSION = 3
-"""Factory-provisioned chains come from Keymaster 4 devices (attestation version 3, keymasterVersion 4)."""
+FACTORY_ATTESTATION_VERSION = 300
+"""A factory-provisioned chain comes from a KeyMint 3 device (attestation and keyMint version 300), as the real 2022
+factory chain ``shared/interop/android/invalid/tags_not_in_ascending_order.pem`` (whose chain dates the emulated
+factory PKI follows)."""
 _KEYMASTER_VERSIONS = {1: 2, 2: 3, 3: 4, 4: 41}
 _SHA256, _SHA384 = 4, 5
 
@@ -82,7 +84,7 @@ def _key_tags(public_key: AttestedPublicKey) -> dict[str, object]:
 
 def default_attestation_version(public_key: AttestedPublicKey, shape: ChainShape, options: AndroidOptions,
                                 level: SecurityLevel = SecurityLevel.TRUSTED_ENVIRONMENT) -> int:
-    """KeyMint 5 (500) for ML-DSA keys, Keymaster 4 (3) for factory chains, else the options' version for the
+    """KeyMint 5 (500) for ML-DSA keys, KeyMint 3 (300) for factory chains, else the options' version for the
     level (StrongBox: ``strongbox_attestation_version``, KeyMint 3 as on every real StrongBox chain)."""
     if isinstance(public_key, mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey):
         return 500
@@ -106,10 +108,12 @@ def application_id(seed: str, package: str) -> ApplicationId:
 
 
 def key_description(*, seed: str, serial: str, public_key: AttestedPublicKey, facts: KeyFacts, challenge: bytes,
-                    level: SecurityLevel, version: int, options: AndroidOptions) -> KeyDescription:
-    """The KeyDescription a KeyMint of ``version`` at ``level`` writes for the key, DER-ready."""
+                    level: SecurityLevel, version: int, options: AndroidOptions, shape: ChainShape) -> KeyDescription:
+    """The KeyDescription a KeyMint of ``version`` at ``level`` writes for the key, DER-ready: from version 3 with
+    the device's brand, device, product, manufacturer and model, as the caiman (sdk 36) RKP samples, except on a
+    factory chain (``shape``), as neither published factory chain carries them."""
     keymint = version if version >= 100 else _KEYMASTER_VERSIONS.get(version, version)
-    ids = {} if version < 3 else {
+    ids = {} if version < 3 or shape is ChainShape.FACTORY else {
         "attestation_id_brand": options.brand.encode(), "attestation_id_device": options.device.encode(),
         "attestation_id_product": options.device.encode(), "attestation_id_manufacturer": options.manufacturer.encode(),
         "attestation_id_model": options.model.encode()}
@@ -222,9 +226,10 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
                                 key=_user_attesting_key(request))
     version = default_attestation_version(public_key, shape, options, level)
     description = key_description(seed=request.device.seed, serial=request.device.serial, public_key=public_key,
-                                  facts=facts, challenge=challenge, level=level, version=version, options=options)
+                                  facts=facts, challenge=challenge, level=level, version=version, options=options,
+                                  shape=shape)
     leaf = attestation_leaf(public_key, encode_key_description(description), identity,
-                            factory=shape is ChainShape.FACTORY, description_first=options.key_description_first)
+                            description_first=options.key_description_first)
     pem = chain_pem([leaf, *above_leaf(identity, shape)])
     stem = safe_file_stem(key.label)
     files = evidence_files(stem, pem, challenge)

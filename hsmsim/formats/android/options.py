@@ -17,13 +17,13 @@ class AndroidOptions:
     shape: ChainShape = ChainShape.RKP
     """Which chain the device sends (parameter ``shape``)."""
     attestation_version: int = 400
-    """KeyMint 4 in the TEE (ML-DSA keys always get 500 and factory chains Keymaster 4's 3)."""
+    """KeyMint 4 in the TEE (ML-DSA keys always get 500 and factory chains KeyMint 3's 300)."""
     strongbox_attestation_version: int = 300
     """KeyMint 3 in StrongBox, as every real StrongBox chain (akita sdk34, caiman and tegu sdk36, whose TEEs say
     400): no moduleHash [724], which KeyMint 4 added."""
     key_description_first: bool = False
     """Write the KeyDescription before the leaf's keyUsage, as caiman (sdk 36) does; akita and tegu write keyUsage
-    first (RKP chains only: factory leaves keep Keymaster 4's order)."""
+    first."""
     os_version: int = 160000
     os_patch_level: int = 20251105
     """``yyyyMMdd``: osPatchLevel carries ``yyyyMM``; vendor and boot patch levels the full date."""

@@ -418,25 +418,27 @@ def android_identity(seed: str, serial: str, level: SecurityLevel, shape: ChainS
 
 
 def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: bytes | None,
-                     identity: AttestationIdentity, *, factory: bool = False, critical: bool = False,
+                     identity: AttestationIdentity, *, keymaster: bool = False, critical: bool = False,
                      description_first: bool = False, not_before: datetime = LEAF_NOT_BEFORE,
                      not_after: datetime = LEAF_NOT_AFTER) -> x509.Certificate:
     """The ``CN=Android Keystore Key`` certificate of an attested key, signed by the attestation key.
 
     Serial 1, valid 1970-01-01 to 2048-01-01 (KeyMint's defaults; keystore's software Keymaster writes
-    :data:`SOFTWARE_LEAF_NOT_AFTER`). RKP devices write a critical digitalSignature keyUsage then the
-    KeyDescription (akita, tegu), or with ``description_first`` the KeyDescription first (caiman); factory
-    Keymaster 4 devices a non-critical keyUsage, the KeyDescription and an authority key identifier, with a
-    UTF8String CN. ``key_description`` None leaves the extension out (a certificate no KeyMint writes).
+    :data:`SOFTWARE_LEAF_NOT_AFTER`). KeyMint devices, RKP or factory-provisioned, write a critical
+    digitalSignature keyUsage then the KeyDescription (akita, tegu, the 2022 factory chain), or with
+    ``description_first`` the KeyDescription first (caiman); a ``keymaster`` (before KeyMint) writes a
+    non-critical keyUsage, the KeyDescription and an authority key identifier, with a UTF8String CN (the real
+    Keymaster 4 factory leaf, AOSP's software Keymaster). ``key_description`` None leaves the extension out (a
+    certificate no KeyMint writes).
     """
-    extensions: list[tuple[x509.ExtensionType, bool]] = [(key_usage("digital_signature"), not factory)]
+    extensions: list[tuple[x509.ExtensionType, bool]] = [(key_usage("digital_signature"), not keymaster)]
     if key_description is not None:
-        extensions.insert(0 if description_first and not factory else 1, (
+        extensions.insert(0 if description_first and not keymaster else 1, (
             x509.UnrecognizedExtension(ObjectIdentifier(OID_KEY_DESCRIPTION), key_description), critical))
-    if factory:
+    if keymaster:
         extensions.append((x509.AuthorityKeyIdentifier.from_issuer_public_key(
             identity.key.public_key()), False))
-    subject = _name((NameOID.COMMON_NAME, LEAF_CN, UTF8 if factory else PRINTABLE))
+    subject = _name((NameOID.COMMON_NAME, LEAF_CN, UTF8 if keymaster else PRINTABLE))
     return issue(subject, public_key, identity.certificate.subject, identity.key, 1, not_before,
                  not_after, extensions)
 

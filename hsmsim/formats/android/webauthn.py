@@ -103,11 +103,11 @@ class AndroidKeyDraft:
             seed=self.seed, serial=self.serial, public_key=self.public_key, facts=self.facts,
             challenge=self.challenge if self.challenge is not None else client_data_hash, level=self.level,
             version=default_attestation_version(self.public_key, self.shape, self.options, self.level),
-            options=self.options)
+            options=self.options, shape=self.shape)
         if self.description_edit:
             description = self.description_edit(description)
         leaf = attestation_leaf(self.leaf_public_key or self.public_key, encode_key_description(description),
-                                self.identity, factory=self.shape is ChainShape.FACTORY)
+                                self.identity)
         # the root as the relying party pins it (android-key_root_ca.pem): py_webauthn compares x5c[-1]'s bytes
         # with its roots, so the 2019 issue an RKP device appends would need the record to list that issue too
         return [leaf, *above_leaf(self.identity, self.shape, pinned_issue=True)]
