@@ -165,6 +165,13 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "copy: the factory goldens and the two vectors built on them say attestation and KeyMint version 300 (was "
         "Keymaster 4's 3 and 4), carry no attestation ids (brand, device, product, manufacturer, model), and their "
         "leaf is KeyMint's (critical keyUsage, PrintableString CN, no authority key identifier).",
+        "The webauthn TPM statement's AK is Windows Hello's, as in every published sample: an RSA-2048 AIK in the "
+        "storage hierarchy (signing RS256; Windows' own RS1 is `variant::windows-hello-rs1`, now by that AIK), so "
+        "certInfo's resetCount, restartCount and firmwareVersion are obfuscated, which changed the bytes of every "
+        "`webauthn::` TPM vector and of the csr-attestation golden carrying a webauthn statement; "
+        "`signature::alg-mismatch` now says ES256 over the RS256 signature, `signature::other-key` signs with an "
+        "RSA-2048 key, and `variant::rsa-ak` is retired for `variant::ecc-ak` (an EC P-256 AK: legal, but not what "
+        "Windows sends).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

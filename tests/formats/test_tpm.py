@@ -10,6 +10,7 @@ import sys
 import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 import cbor2
@@ -29,9 +30,17 @@ from hsmsim.formats import get_format
 from hsmsim.formats.tpm import TPM_ATTESTATION
 from hsmsim.formats.tpm.acme import acme_draft_for, jwk_thumbprint
 from hsmsim.formats.tpm.acme_catalogue import mutations as acme_mutations
-from hsmsim.formats.tpm.catalogue import GOLDEN_SPECS, VALIDATION_TIME, TpmKit, Workbench, _faked, mutations
+from hsmsim.formats.tpm.catalogue import (
+    ATTEST_TIME,
+    GOLDEN_SPECS,
+    VALIDATION_TIME,
+    TpmKit,
+    Workbench,
+    _faked,
+    mutations,
+)
 from hsmsim.formats.tpm.credential import _made_credential, _secret, activate_credential, make_credential
-from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, object_attributes, tpm_sign
+from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, Parent, object_attributes, tpm_sign
 from hsmsim.formats.tpm.format import draft_for, statement_draft_for
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.kast_format import kast_draft_for
@@ -42,6 +51,7 @@ from hsmsim.formats.tpm.parsec_catalogue import parsec_draft
 from hsmsim.formats.tpm.pki import (
     DEFAULT_PKI_PROFILE,
     EKU_EK_CERTIFICATE,
+    FIDO_AAGUID_EXTENSION,
     TPM_MANUFACTURER,
     TPM_MODEL,
     TPM_VERSION,
@@ -76,6 +86,7 @@ from hsmsim.webauthn.container import (
     cose_alg_for,
     cose_key,
     from_b64url,
+    from_base64_lenient,
     parse_cose_key,
 )
 
@@ -183,8 +194,8 @@ def test_marshal_round_trips(kit):
     signature = tpm_sign(kit.identity.key, attest.marshal(), kit.tpm.ak_public(kit.identity.key.public_key())
                          .parameters.scheme)
     assert TpmtSignature.unmarshal(signature.marshal()) == signature
-    assert signature.marshal()[:4] == bytes.fromhex("0018000b")
-    kit.identity.key.public_key().verify(signature.bare(), attest.marshal(), ec.ECDSA(hashes.SHA256()))
+    assert signature.marshal()[:4] == bytes.fromhex("0014000b")  # RSASSA, SHA-256: the webauthn AK is an RSA AIK
+    kit.identity.key.public_key().verify(signature.bare(), attest.marshal(), padding.PKCS1v15(), hashes.SHA256())
 
 
 def test_unmarshal_rejects_every_truncation_and_trailing_bytes(kit):
@@ -350,6 +361,61 @@ def test_the_windows_hello_rs1_variant_signs_certinfo_with_sha1(webauthn, cases)
     assert TpmtPublic.unmarshal(statement["pubArea"]).public_key().key_size == 2048
     assert _verify(webauthn, case, Profile.STRUCTURAL).accepted
     assert _verify(webauthn, case, Profile.STRICT).reason is Reason.KEY_POLICY
+
+
+# Real Windows Hello registrations from py_webauthn's test suite (BSD-3; tests/data/py_webauthn/README.md):
+# test_verify_attestation_surface_pro_4 (RSA-2048 credential, Intel TPM) and test_verify_tpm_with_ecc_public_area_type
+# (EC P-256 credential, Nuvoton NPCT75x). Both, like every published one, are certified by an RSA-2048 AIK.
+REAL_WINDOWS_HELLO = {"rsa-2048": "surface_pro_4.webauthn.json", "ec-p256": "windows_hello_ecc.webauthn.json"}
+PY_WEBAUTHN_DATA = Path(__file__).resolve().parents[1] / "data" / "py_webauthn"
+EXTRA_DATA_LENGTH = {-65535: 20, -257: 32}
+"""H_alg(attToBeSigned): SHA-1 under RS1, SHA-256 under RS256."""
+
+
+def _statement_of_record(record: dict) -> dict:
+    encoded = record["credential"]["response"]["attestationObject"]
+    statement: dict = cbor2.loads(from_base64_lenient(encoded, "attestationObject"))["attStmt"]
+    return statement
+
+
+def _windows_hello_shape(statement: dict) -> dict[str, object]:
+    """What a Windows Hello ``tpm`` statement shows, leaving out what differs between devices (keys, names, times)
+    and the hash RS1 and RS256 differ in."""
+    aik = x509.load_der_x509_certificate(statement["x5c"][0])
+    attest = TpmsAttest.unmarshal(statement["certInfo"])
+    area = TpmtPublic.unmarshal(statement["pubArea"])
+    key = aik.public_key()
+    return {
+        "aik": (isinstance(key, rsa.RSAPublicKey), key.key_size if isinstance(key, rsa.RSAPublicKey) else None),
+        "alg is RSASSA": statement["alg"] in EXTRA_DATA_LENGTH,
+        "extraData is H_alg": len(attest.extra_data) == EXTRA_DATA_LENGTH.get(statement["alg"]),
+        "aik subject empty": aik.subject == x509.Name([]),
+        "aik serial octets": (aik.serial_number.bit_length() + 7) // 8,
+        # hsmsim's AK certificates keep the FIDO AAGUID extension (Windows' have none) for akcert::aaguid-mismatch
+        "aik extensions": [e.oid.dotted_string for e in aik.extensions if e.oid != FIDO_AAGUID_EXTENSION],
+        "pubArea": (area.type, area.name_alg, area.parameters.symmetric.algorithm, area.parameters.scheme.scheme),
+        "certInfo type": attest.type,
+        "qualifiedSigner nameAlg": attest.qualified_signer[:2],
+        "clock safe": attest.clock_info.safe,
+        # a storage-hierarchy AK's certInfo adds a 32-bit mask to the boot counters (TPM 2.0 Part 1 36.7): a plain
+        # resetCount or restartCount counts boots and is small
+        "counters obfuscated": min(attest.clock_info.reset_count, attest.clock_info.restart_count) > 0xFFFF,
+    }
+
+
+@pytest.mark.parametrize("spec", sorted(REAL_WINDOWS_HELLO))
+def test_tpm_goldens_have_the_shape_of_a_real_windows_hello_registration(cases, kit, spec):
+    real = _statement_of_record(json.loads((PY_WEBAUTHN_DATA / REAL_WINDOWS_HELLO[spec]).read_text()))
+    assert real["alg"] == -65535  # Windows sends RS1; the goldens sign RS256, RS1 is variant::windows-hello-rs1
+    case = cases[f"webauthn::golden::{spec}"]
+    golden = _statement_of_record(json.loads(case.evidence.files[case.evidence.primary]))
+    assert _windows_hello_shape(golden) == _windows_hello_shape(real)
+    assert _windows_hello_shape(golden)["aik"] == (True, 2048) and golden["alg"] == -257
+    # the counters and firmwareVersion are those of the emulated TPM, obfuscated as under the SRK
+    attest = TpmsAttest.unmarshal(golden["certInfo"])
+    area = TpmtPublic.unmarshal(golden["pubArea"])
+    assert attest == kit.tpm.certify_info(area, kit.identity.key, attest.extra_data, ATTEST_TIME, Parent.SRK)
+    assert attest.firmware_version != kit.tpm.model.firmware_version
 
 
 @pytest.mark.parametrize(("profile", "root_key", "intermediate_key", "signature"), [

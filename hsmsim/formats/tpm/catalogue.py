@@ -271,21 +271,16 @@ def _foreign_pki(bench: Workbench) -> None:
     kit = bench.kit
     permanent_id = kit.tpm.ek_urn() if kit.provider.names_device else None
     foreign = replace(kit.tpm, seed=f"{kit.seed}/unknown-root").ak_identity(
-        created=kit.device.attestation_created, permanent_id=permanent_id)
+        created=kit.device.attestation_created, permanent_id=permanent_id, spec=kit.provider.ak_spec)
     bench.draft.trusted_root = kit.identity.root
     bench.draft.identity = foreign
     bench.draft.x5c = chain_der([*foreign.chain, foreign.root])
 
 
-def _rsa_ak(bench: Workbench) -> None:
+def _ecc_ak(bench: Workbench) -> None:
     kit = bench.kit
-    key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-rsa", KeySpec.parse("rsa-2048"))
-    bench.draft.identity = kit.tpm.ak_identity(created=kit.device.attestation_created, key=key, key_name="ak-rsa")
-
-
-def _windows_hello_rs1(bench: Workbench) -> None:
-    _rsa_ak(bench)
-    bench.draft.alg = RS1
+    key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-ecc", KeySpec.parse("ec-p256"))
+    bench.draft.identity = kit.tpm.ak_identity(created=kit.device.attestation_created, key=key, key_name="ak-ecc")
 
 
 def provided_rsa_ak(bench: Workbench) -> None:
@@ -341,10 +336,11 @@ def _note(bug_type: str, severity: Severity, description: str, effect: str, *ref
     return FlagNote(bug_type, severity, description, effect, refs or (WEBAUTHN, SPEC))
 
 
-def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
+def shared_mutations(namespace: str, refs: tuple[str, ...], ak_title: str = "P-256") -> list[Mutation]:
     """The defects of the TPM statement itself, the same for every consumer (``namespace::<id>``, golden ec-p256).
 
-    ``refs`` are the flag notes' default references (the consumer's specification).
+    ``refs`` are the flag notes' default references (the consumer's specification); ``ak_title`` names the key type
+    of the consumer's AK (:attr:`TpmAkProvider.ak_spec`), which an uncertified key of the same type impersonates.
     """
     m: list[Mutation] = []
 
@@ -364,10 +360,11 @@ def shared_mutations(namespace: str, refs: tuple[str, ...]) -> list[Mutation]:
         "last bit of attStmt.sig inverted", "bytes.flip_bit", "attStmt.sig", _statement(_flip("sig", -1)),
         invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("signature::other-key", "SigByOtherKey",
-        _note("SIGNATURE_BYPASS", crit, "certInfo signed by a P-256 key that is not the certified AK",
+        _note("SIGNATURE_BYPASS", crit, f"certInfo signed by a {ak_title} key that is not the certified AK",
               "anyone with a key could mint TPM attestations"),
-        "an uncertified P-256 key signs certInfo", "sig.sign", "attStmt.sig",
-        lambda b: setattr(b.draft, "signer", derive_key(b.kit.seed, "webauthn/foreign-ak", KeySpec.parse("ec-p256"))),
+        f"an uncertified {ak_title} key signs certInfo", "sig.sign", "attStmt.sig",
+        lambda b: setattr(b.draft, "signer", derive_key(b.kit.seed, "webauthn/foreign-ak",
+                                                        KeySpec.parse(b.kit.provider.ak_spec))),
         invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("attest::magic-not-generated", "MagicNotGenerated",
         _note("TPM_STRUCTURE", crit, "certInfo.magic is not TPM_GENERATED_VALUE (0xff544347)", not_tpm,
@@ -477,7 +474,7 @@ def in_catalogue_order(mutations: list[Mutation]) -> list[Mutation]:
 def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation]:
     """Every webauthn/tpm defect, in catalogue order, as a TPM of ``pki_profile`` shows them (a comment names the
     hierarchy's key types)."""
-    m = shared_mutations("webauthn", (WEBAUTHN, SPEC))
+    m = shared_mutations("webauthn", (WEBAUTHN, SPEC), ak_title="RSA-2048")
 
     def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
             expected: dict[Profile, Reason], *, resign: bool, golden: str = "ec-p256") -> None:
@@ -503,10 +500,10 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
         "genuine AK signature as TPMT_SIGNATURE", "sig.encode", "attStmt.sig", _set(signature_encoding="tpmt"),
         invalid(Reason.SIGNATURE_INVALID), resign=True)
     add("signature::alg-mismatch", "AlgMismatch",
-        _note("WRONG_PRIMITIVE", high, "attStmt.alg says RS256 but the AK is an ECDSA key",
+        _note("WRONG_PRIMITIVE", high, "attStmt.alg says ES256 but the AK is an RSA key",
               "a verifier that picks the algorithm from alg alone can be steered to another primitive"),
-        "attStmt.alg -257 (RS256) over an ES256 signature", "cbor.set", "attStmt.alg",
-        _statement(_set_member("alg", -257)), invalid(Reason.SIGNATURE_INVALID), resign=False)
+        "attStmt.alg -7 (ES256) over an RS256 signature", "cbor.set", "attStmt.alg",
+        _statement(_set_member("alg", -7)), invalid(Reason.SIGNATURE_INVALID), resign=False)
 
     # TPMS_ATTEST structure
     add("attest::truncated", "CertInfoTruncated",
@@ -697,16 +694,17 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
         invalid(Reason.MALFORMED), resign=True)
 
     # valid variants
-    add("variant::rsa-ak", "RsaAk",
-        _note("BASIC", Severity.INFO, "an RSA-2048 AK signing with RS256", "none: a correct verifier accepts it"),
-        "AK RSA-2048 (RSASSA-SHA256), alg RS256", "ak.replace", "attStmt.alg", _rsa_ak, valid(), resign=True)
+    add("variant::ecc-ak", "EccAk",
+        _note("BASIC", Severity.INFO, "an EC P-256 AK signing with ES256: legal WebAuthn (§8.3 allows any AK "
+              "type), but not what Windows Hello sends (its AIK is RSA-2048)", "none: a correct verifier accepts it"),
+        "AK EC P-256 (ECDSA-SHA256), alg ES256", "ak.replace", "attStmt.alg", _ecc_ak, valid(), resign=True)
     add("variant::windows-hello-rs1", "WindowsHelloRs1",
-        _note("BASIC", Severity.INFO, "Windows Hello's common shape: an RSA-2048 AIK signing certInfo with RS1 "
-              "(RSASSA-SHA1, alg -65535, extraData SHA-1) for an RSA-2048 credential",
+        _note("BASIC", Severity.INFO, "what every published Windows Hello registration sends: the RSA-2048 AIK "
+              "signing certInfo with RS1 (RSASSA-SHA1, alg -65535, extraData SHA-1), here for an RSA-2048 credential",
               "none: WebAuthn §8.3 lets alg name SHA-1, and real Windows Hello registrations use it",
               "py_webauthn test_verify_attestation_surface_pro_4"),
-        "AIK RSA-2048 (Windows AIK certificate under the rsa profile), alg RS1", "ak.replace", "attStmt.alg",
-        _windows_hello_rs1, strict_only(Reason.KEY_POLICY), resign=True, golden="rsa-2048")
+        "the golden's AIK signs certInfo with RS1 (extraData SHA-1)", "sig.sign", "attStmt.alg",
+        _set(alg=RS1), strict_only(Reason.KEY_POLICY), resign=True, golden="rsa-2048")
     add("variant::no-user-verification", "NoUserVerification",
         _note("BASIC", Severity.INFO, "UV clear (user present, not verified)",
               "none: key attestation does not depend on user verification"),

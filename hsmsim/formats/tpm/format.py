@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm
+from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm, Parent
 from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft, StatementDraft
 from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
 from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, PKI_PROFILES, TpmPkiProfile
@@ -56,6 +56,11 @@ from hsmsim.webauthn.statements import SignedData
 MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
 WEBAUTHN_AK = "ak"
 """Derivation role of the WebAuthn AK (a TPM holds one AK per use)."""
+WEBAUTHN_AK_SPEC = "rsa-2048"
+"""Key spec of the WebAuthn AK: Windows Hello's AIK is RSA-2048 whatever the credential's key type."""
+WEBAUTHN_AK_PARENT = Parent.SRK
+"""Windows creates its AIKs in the storage hierarchy, so the TPM obfuscates resetCount, restartCount and
+firmwareVersion in their certInfo."""
 
 
 def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineTpm | None, TpmtPublic, str]:
@@ -71,20 +76,22 @@ def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineT
 
 
 def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> StatementDraft:
-    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK) in the request's device's
-    emulated TPM of the hierarchy ``pki_profile`` (its EK); parameter ``signature_encoding`` (bare | tpmt). The AK
+    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK, a child of
+    :data:`WEBAUTHN_AK_PARENT`) in the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK);
+    parameter ``signature_encoding`` (bare | tpmt). The AK
     certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
     AKs."""
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine, area, encoding = _tpm_inputs(request, tpm)
     return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
-                          genuine=genuine, signature_encoding=encoding)
+                          genuine=genuine, signature_encoding=encoding, ak_parent=WEBAUTHN_AK_PARENT)
 
 
 def draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> Draft:
     """The registration draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile``
-    (its EK): exactly what the ``webauthn`` format generates with fmt ``tpm`` (parameters:
+    (its EK), the AK a child of :data:`WEBAUTHN_AK_PARENT`: exactly what the ``webauthn`` format generates with fmt
+    ``tpm`` (parameters:
     :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``). The AK certificate, its chain and
     root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
@@ -95,7 +102,7 @@ def draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> Draft:
     return Draft(
         tpm=tpm, identity=request.attesting, at=request.at, label=ceremony.label, genuine=genuine, area=area,
         challenge=ceremony.challenge, credential_id=ceremony.credential_id, rp_id=ceremony.rp_id,
-        origin=ceremony.genuine_origin, flags=ceremony.flags, signature_encoding=encoding)
+        origin=ceremony.genuine_origin, flags=ceremony.flags, signature_encoding=encoding, ak_parent=WEBAUTHN_AK_PARENT)
 
 
 def verify_tpm_statement(att_stmt: Mapping[str, object], signed: SignedData, trust: TrustAnchors, at: datetime,

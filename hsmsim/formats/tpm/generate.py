@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.formats.tpm.device import EmulatedTpm
+from hsmsim.formats.tpm.device import EmulatedTpm, Parent
 from hsmsim.formats.tpm.genuine import EK_CHAIN_SUFFIX, GenuineTpm
 from hsmsim.formats.tpm.pki import EMULATED_AAGUID
 from hsmsim.formats.tpm.statement import cose_alg_of_signer, extra_data_for, sign_cert_info
@@ -68,6 +68,8 @@ class StatementDraft:
     statement_edit: Callable[[dict[str, Any]], None] | None = None
     object_edit: Callable[[bytes], bytes] | None = None
     genuine: GenuineTpm | None = None
+    ak_parent: Parent = Parent.EK
+    """The AK's parent: under the SRK the TPM obfuscates certInfo's reset and restart counts and firmware version."""
     trusted_root: x509.Certificate | None = None
     """The root the relying party trusts, written beside the record as ``tpm_root_ca.pem`` (default: the
     identity's root). That file is hsmsim's copy of the verifier's anchor, never part of the evidence, so a
@@ -84,7 +86,7 @@ class StatementDraft:
             cert_info, sig, pub_area = self.genuine.certify(extra, self.signature_encoding)
             x5c = chain_der([self.genuine.ak_certificate, *self.identity.chain[1:]])
         else:
-            attest = self.tpm.certify_info(self.area, self.identity.key, extra, self.at)
+            attest = self.tpm.certify_info(self.area, self.identity.key, extra, self.at, self.ak_parent)
             if self.attest_edit:
                 attest = self.attest_edit(attest)
             cert_info = attest.marshal()

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from hsmsim.device import AttestationRequest
-from hsmsim.formats.tpm.format import TpmAkProvider, statement_draft_for, verify_tpm_statement
+from hsmsim.formats.tpm.format import WEBAUTHN_AK_SPEC, TpmAkProvider, statement_draft_for, verify_tpm_statement
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.pki import EMULATED_AAGUID
 from hsmsim.formats.tpm.statement import extra_data_for
@@ -21,18 +21,20 @@ from hsmsim.webauthn.statements import ProducedStatement, SignedData
 class TpmAttestation(TpmAkProvider):
     """WebAuthn ``tpm`` (§8.3): TPM2_Certify of the credential key by the TPM's AK, the AK certificate in x5c.
 
-    Its AK (:meth:`provision_ak`) is the ``webauthn`` format's attestation identity."""
+    Its AK (:meth:`provision_ak`) is the ``webauthn`` format's attestation identity: an RSA-2048 AIK in the storage
+    hierarchy, as Windows Hello's (:data:`~hsmsim.formats.tpm.format.WEBAUTHN_AK_PARENT`)."""
 
     name = "tpm"
+    ak_spec = WEBAUTHN_AK_SPEC
 
     def aaguid(self, request: AttestationRequest) -> bytes:
         """The emulated TPM authenticator's AAGUID (also in its AK certificate)."""
         return EMULATED_AAGUID.bytes
 
     def produce(self, request: AttestationRequest, auth_data: bytes, client_data_hash: bytes) -> ProducedStatement:
-        """TPM2_Certify by ``request.attesting`` (the AK) with qualifyingData = H_alg(authData ‖ clientDataHash),
-        by a TPM of the hierarchy of parameter ``pki_profile`` (:meth:`profiled`); a real TPM's EK chain comes beside
-        the record when the key lives in one."""
+        """TPM2_Certify by ``request.attesting`` (the AK; RS256 when it is the default RSA AIK) with qualifyingData =
+        H_alg(authData ‖ clientDataHash), by a TPM of the hierarchy of parameter ``pki_profile`` (:meth:`profiled`); a
+        real TPM's EK chain comes beside the record when the key lives in one."""
         request, profile = self.profiled(request)
         draft = statement_draft_for(request, profile)
         att_stmt = draft.tpm_statement(lambda alg: extra_data_for(alg, auth_data, client_data_hash))
