@@ -29,7 +29,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check hsmsim tests scripts
+	$(BIN)/ruff check hsmsim tests scripts examples
 	$(BIN)/mypy hsmsim
 
 bench: setup

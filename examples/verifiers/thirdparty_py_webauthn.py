@@ -68,7 +68,7 @@ def verify(request: Any) -> dict[str, str]:
                 expected_challenge=base64url_to_bytes(record["expectedChallenge"]),
                 expected_rp_id=record["expectedRpId"],
                 expected_origin=record["expectedOrigin"],
-                pem_root_certs_bytes_by_fmt={fmt: roots for fmt in formats},
+                pem_root_certs_bytes_by_fmt=dict.fromkeys(formats, roots),
             )
     except Exception as exc:  # noqa: BLE001 - py_webauthn raises many types; all mean "not verified"
         return {"verdict": "REJECT", "detail": f"{type(exc).__name__}: {exc}"}

@@ -78,10 +78,9 @@ def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineT
 def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> StatementDraft:
     """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK, a child of
     :data:`WEBAUTHN_AK_PARENT`) in the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK);
-    parameter ``signature_encoding`` (bare | tpmt). The AK
-    certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
-    :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
-    AKs."""
+    parameter ``signature_encoding`` (bare | tpmt). The AK certificate, its chain and root come from
+    ``request.attesting``, which must be an AK of that hierarchy (what :meth:`TpmAkProvider.profiled` returns);
+    nothing checks it, as the catalogues make defect drafts with foreign AKs."""
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine, area, encoding = _tpm_inputs(request, tpm)
     return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
@@ -91,9 +90,8 @@ def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile)
 def draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> Draft:
     """The registration draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile``
     (its EK), the AK a child of :data:`WEBAUTHN_AK_PARENT`: exactly what the ``webauthn`` format generates with fmt
-    ``tpm`` (parameters:
-    :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``). The AK certificate, its chain and
-    root come from ``request.attesting``, which must be an AK of that hierarchy (what
+    ``tpm`` (parameters: :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``). The AK
+    certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
     AKs."""
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
