@@ -171,7 +171,9 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "`webauthn::` TPM vector and of the csr-attestation golden carrying a webauthn statement; "
         "`signature::alg-mismatch` now says ES256 over the RS256 signature, `signature::other-key` signs with an "
         "RSA-2048 key, and `variant::rsa-ak` is retired for `variant::ecc-ak` (an EC P-256 AK: legal, but not what "
-        "Windows sends).",
+        "Windows sends); and its credential key's pubArea is Windows Hello's: the authPolicy 9dffcbf3… of the real "
+        "samples, and RSA keys noDA and sign+decrypt (objectAttributes 0x00060472, ECC keys still 0x00040072), which "
+        "changed the pubArea of those vectors again (no expected verdict changed).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

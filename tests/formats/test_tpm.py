@@ -394,6 +394,10 @@ def _windows_hello_shape(statement: dict) -> dict[str, object]:
         # hsmsim's AK certificates keep the FIDO AAGUID extension (Windows' have none) for akcert::aaguid-mismatch
         "aik extensions": [e.oid.dotted_string for e in aik.extensions if e.oid != FIDO_AAGUID_EXTENSION],
         "pubArea": (area.type, area.name_alg, area.parameters.symmetric.algorithm, area.parameters.scheme.scheme),
+        # Windows Hello's credential keys: its authPolicy; RSA ones noDA and sign+decrypt (0x00060472), ECC ones
+        # sign only (0x00040072)
+        "pubArea authPolicy": area.auth_policy.hex(),
+        "pubArea objectAttributes": f"0x{int(area.object_attributes):08x}",
         "certInfo type": attest.type,
         "qualifiedSigner nameAlg": attest.qualified_signer[:2],
         "clock safe": attest.clock_info.safe,
@@ -416,6 +420,24 @@ def test_tpm_goldens_have_the_shape_of_a_real_windows_hello_registration(cases, 
     area = TpmtPublic.unmarshal(golden["pubArea"])
     assert attest == kit.tpm.certify_info(area, kit.identity.key, attest.extra_data, ATTEST_TIME, Parent.SRK)
     assert attest.firmware_version != kit.tpm.model.firmware_version
+
+
+@pytest.mark.parametrize(("spec", "decrypt", "attributes"), [
+    ("rsa-2048", True, 0x00060472), ("rsa-2048", False, 0x00040472), ("ec-p256", False, 0x00040072)])
+def test_the_webauthn_credential_key_is_created_as_windows_hellos_its_usage_from_the_key(kit, spec, decrypt,
+                                                                                        attributes):
+    store = SoftKeyStore(seed=SEED)
+    key = store.generate(KeySpec.parse(spec), f"hello-{spec}", policy=KeyPolicy(decrypt=decrypt))
+    request = AttestationRequest(device=kit.device, partition="default", key=key, key_signer=store.signer(key),
+                                 attesting=kit.identity, parameters={}, at=ATTEST_TIME)
+    area = statement_draft_for(request, DEFAULT_PKI_PROFILE).area
+    # 0x00040472: a sign-only RSA key keeps Windows Hello's noDA but does not claim decrypt
+    assert f"0x{int(area.object_attributes):08x}" == f"0x{attributes:08x}"
+    real = _statement_of_record(json.loads((PY_WEBAUTHN_DATA / REAL_WINDOWS_HELLO["rsa-2048"]).read_text()))
+    assert area.auth_policy == TpmtPublic.unmarshal(real["pubArea"]).auth_policy
+    # the other TPM consumers create keys without a policy or noDA
+    plain = kit.tpm.key_public(key)
+    assert (plain.auth_policy, int(plain.object_attributes) & TpmaObject.NO_DA) == (b"", 0)
 
 
 @pytest.mark.parametrize(("profile", "root_key", "intermediate_key", "signature"), [

@@ -36,7 +36,7 @@ from hsmsim.formats.tpm.structures import (
     TpmtPublic,
     name_of,
 )
-from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
+from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
@@ -83,8 +83,8 @@ class TpmKit:
 
     @classmethod
     def build(cls, seed: str, provider: TpmAkProvider) -> TpmKit:
-        """Seed → Faker relying party, a device with ``provider``'s TPM and AK, one key per golden spec and the odd
-        keys."""
+        """Seed → Faker relying party, a device with ``provider``'s TPM and AK, one key per golden spec (an RSA one
+        also decrypts when ``provider``'s key template says its creator's RSA keys do) and the odd keys."""
         domain_word, serial, initialised_minutes, key_minutes = _faked(seed)
         rp_id = f"{domain_word}.example"
         device = Device(format="webauthn", serial=serial, seed=seed,
@@ -92,7 +92,9 @@ class TpmKit:
         store = SoftKeyStore(seed=seed)
         keys = {}
         for index, (spec, minutes) in enumerate(zip(GOLDEN_SPECS, key_minutes, strict=True)):
-            keys[spec] = store.generate(KeySpec.parse(spec), f"passkey-{spec}",
+            key_spec = KeySpec.parse(spec)
+            decrypt = provider.key_template.rsa_decrypt and key_spec.key_type is KeyType.RSA
+            keys[spec] = store.generate(key_spec, f"passkey-{spec}", policy=KeyPolicy(decrypt=decrypt),
                                         created=KEYS_CREATED + timedelta(hours=index, minutes=minutes))
         p256 = KeySpec.parse("ec-p256")
         keys[IMPORTED] = store.import_key(derive_key(seed, "webauthn/imported", p256), "passkey-imported-ec-p256",
@@ -192,7 +194,7 @@ def _quote(attest: TpmsAttest) -> TpmsAttest:
 
 
 def _other_name(bench: Workbench) -> None:
-    other = bench.kit.tpm.key_public(bench.kit.other_key())
+    other = bench.kit.tpm.key_public(bench.kit.other_key(), bench.kit.provider.key_template)
     bench.draft.attest_edit = lambda a: replace(a, attested=CertifyInfo(other.name(), a.attested.qualified_name))  # type: ignore[union-attr]
 
 

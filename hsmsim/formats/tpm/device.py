@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hsmsim.device import Device
 from hsmsim.encoding import spki_der
@@ -64,7 +65,7 @@ from hsmsim.tpm.hierarchy import (
     signing_scheme,
     tpm_sign,
 )
-from hsmsim.tpm.marshal import TpmSt
+from hsmsim.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.tpm.pcr import BOOT_PCRS, EV_SEPARATOR, MeasuredBoot, pcr_digest
 from hsmsim.tpm.structures import (
     Attested,
@@ -79,12 +80,46 @@ from hsmsim.tpm.structures import (
 )
 
 __all__ = [
-    "AES_128_CFB", "AK_ATTRIBUTES", "EK_ATTRIBUTES", "EK_POLICY", "SRK_ATTRIBUTES", "TPM_KEY_SPECS", "Certification",
-    "EmulatedTpm", "Parent", "ek_urn", "object_attributes", "public_area", "signing_scheme", "tpm_sign",
+    "AES_128_CFB", "AK_ATTRIBUTES", "EK_ATTRIBUTES", "EK_POLICY", "PLAIN_KEY_TEMPLATE", "SRK_ATTRIBUTES",
+    "TPM_KEY_SPECS", "WINDOWS_HELLO_AUTH_POLICY", "WINDOWS_HELLO_KEY_TEMPLATE", "Certification", "EmulatedTpm",
+    "KeyTemplate", "Parent", "ek_urn", "object_attributes", "public_area", "signing_scheme", "tpm_sign",
 ]
 
 TPM_KEY_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
 """What the emulated TPM can create or import (TPM 2.0 PC Client: RSA-2048/3072, NIST P-256/P-384)."""
+
+
+NO_ATTRIBUTES = TpmaObject(0)
+
+
+@dataclass(frozen=True)
+class KeyTemplate:
+    """How the software that creates a TPM key fills in what the key's own attributes do not decide: the
+    authPolicy, and TPMA_OBJECT bits it sets on RSA keys. Usage (sign, decrypt) and protection come from the key
+    (:func:`object_attributes`), never from the template."""
+
+    auth_policy: bytes = b""
+    rsa_attributes: TpmaObject = NO_ATTRIBUTES
+    """Added to an RSA key's attributes (Windows Hello: noDA on RSA keys, not on ECC ones)."""
+    rsa_decrypt: bool = False
+    """Whether this creator's RSA keys also decrypt, as Windows Hello's do: what a vector catalogue generates its RSA
+    keys with. :meth:`public_area` does not add decrypt; the key's attributes do."""
+
+    def public_area(self, public_key: PublicKey, attributes: TpmaObject) -> TpmtPublic:
+        """The TPMT_PUBLIC (nameAlg SHA-256, symmetric and scheme NULL) of ``public_key`` with ``attributes``,
+        :attr:`rsa_attributes` for an RSA key, and :attr:`auth_policy`."""
+        extra = self.rsa_attributes if isinstance(public_key, rsa.RSAPublicKey) else NO_ATTRIBUTES
+        return public_area(public_key, attributes | extra, auth_policy=self.auth_policy)
+
+
+PLAIN_KEY_TEMPLATE = KeyTemplate()
+"""No authPolicy, nothing beyond the key's attributes: what ``tpm2_create`` makes without options."""
+WINDOWS_HELLO_AUTH_POLICY = bytes.fromhex("9dffcbf36c383ae699fb9868dc6dcb89d7153884be2803922c124158bfad22ae")
+"""The authPolicy of Windows Hello credential keys in 5 of the 6 published ``tpm`` registrations (Intel and Nuvoton
+TPMs, RSA and ECC keys; py_webauthn's surface_pro_4 and ECC samples carry it)."""
+WINDOWS_HELLO_KEY_TEMPLATE = KeyTemplate(WINDOWS_HELLO_AUTH_POLICY, TpmaObject.NO_DA, rsa_decrypt=True)
+"""Windows Hello's credential keys: :data:`WINDOWS_HELLO_AUTH_POLICY`; RSA keys noDA and sign+decrypt
+(objectAttributes 0x00060472), ECC keys sign only, without noDA (0x00040072)."""
 
 
 def ek_urn(ek: PublicKey) -> str:
@@ -224,11 +259,12 @@ class EmulatedTpm:
         """QN of a child of the SRK: H(QN(SRK) ‖ Name(key))."""
         return self.hierarchy.key_qualified_name(area)
 
-    def key_public(self, key: StoredKey) -> TpmtPublic:
-        """The TPMT_PUBLIC the TPM holds for an hsmsim key (symmetric and scheme NULL, as WebAuthn needs)."""
+    def key_public(self, key: StoredKey, template: KeyTemplate = PLAIN_KEY_TEMPLATE) -> TpmtPublic:
+        """The TPMT_PUBLIC the TPM holds for an hsmsim key (symmetric and scheme NULL, as WebAuthn needs), created
+        with ``template`` (its attributes from the key's, :func:`object_attributes`)."""
         if key.spec.name not in TPM_KEY_SPECS or key.public_key is None:
             raise UnsupportedKeyError(f"the emulated TPM holds {', '.join(TPM_KEY_SPECS)} keys, not {key.spec.name}")
-        return public_area(key.public_key, object_attributes(key.attributes))
+        return template.public_area(key.public_key, object_attributes(key.attributes))
 
     def clock_info(self, at: datetime) -> ClockInfo:
         """Milliseconds since initialisation; reset and restart counts derived from the seed; safe."""

@@ -23,7 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.tpm.device import TPM_KEY_SPECS, EmulatedTpm, Parent
+from hsmsim.formats.tpm.device import (
+    PLAIN_KEY_TEMPLATE,
+    TPM_KEY_SPECS,
+    WINDOWS_HELLO_KEY_TEMPLATE,
+    EmulatedTpm,
+    KeyTemplate,
+    Parent,
+)
 from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft, StatementDraft
 from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
 from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, PKI_PROFILES, TpmPkiProfile
@@ -61,26 +68,29 @@ WEBAUTHN_AK_SPEC = "rsa-2048"
 WEBAUTHN_AK_PARENT = Parent.SRK
 """Windows creates its AIKs in the storage hierarchy, so the TPM obfuscates resetCount, restartCount and
 firmwareVersion in their certInfo."""
+WEBAUTHN_KEY_TEMPLATE = WINDOWS_HELLO_KEY_TEMPLATE
+"""The WebAuthn credential key is created as Windows Hello creates it: its authPolicy, noDA on RSA keys."""
 
 
 def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineTpm | None, TpmtPublic, str]:
-    """The real TPM when the key lives in one, the key's pubArea (from it, or from ``tpm``), and the
-    ``signature_encoding``."""
+    """The real TPM when the key lives in one, the key's pubArea (from it as the key store created it, or from
+    ``tpm`` with :data:`WEBAUTHN_KEY_TEMPLATE`), and the ``signature_encoding``."""
     encoding = str(request.parameters.get("signature_encoding", "bare"))
     if encoding not in SIGNATURE_ENCODINGS:
         raise ParameterError.invalid("signature_encoding", f"one of {', '.join(SIGNATURE_ENCODINGS)}",
                                      request.parameters.get("signature_encoding"))
     genuine = genuine_tpm(request, tpm, key_name=WEBAUTHN_AK, names_device=False)
-    area = genuine.key_public() if genuine is not None else tpm.key_public(request.key)
+    area = genuine.key_public() if genuine is not None else tpm.key_public(request.key, WEBAUTHN_KEY_TEMPLATE)
     return genuine, area, encoding
 
 
 def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> StatementDraft:
-    """The ``tpm`` statement of the request's key by ``request.attesting`` (the AK, a child of
-    :data:`WEBAUTHN_AK_PARENT`) in the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK);
-    parameter ``signature_encoding`` (bare | tpmt). The AK certificate, its chain and root come from
-    ``request.attesting``, which must be an AK of that hierarchy (what :meth:`TpmAkProvider.profiled` returns);
-    nothing checks it, as the catalogues make defect drafts with foreign AKs."""
+    """The ``tpm`` statement of the request's key (created with :data:`WEBAUTHN_KEY_TEMPLATE`) by
+    ``request.attesting`` (the AK, a child of :data:`WEBAUTHN_AK_PARENT`) in the request's device's emulated TPM of
+    the hierarchy ``pki_profile`` (its EK); parameter ``signature_encoding`` (bare | tpmt). The AK certificate, its
+    chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
+    :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
+    AKs."""
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine, area, encoding = _tpm_inputs(request, tpm)
     return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
@@ -89,9 +99,10 @@ def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile)
 
 def draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> Draft:
     """The registration draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile``
-    (its EK), the AK a child of :data:`WEBAUTHN_AK_PARENT`: exactly what the ``webauthn`` format generates with fmt
-    ``tpm`` (parameters: :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``). The AK
-    certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
+    (its EK), the key created with :data:`WEBAUTHN_KEY_TEMPLATE`, the AK a child of :data:`WEBAUTHN_AK_PARENT`:
+    exactly what the ``webauthn`` format generates with fmt ``tpm`` (parameters:
+    :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``). The AK certificate, its chain and
+    root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
     AKs."""
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
@@ -138,6 +149,8 @@ class TpmAkProvider:
     """The AK certificate names the TPM by its EK URN (permanentIdentifier), as ACME needs."""
     pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
     """The hierarchy that certifies the TPM (its EK and AK certificates)."""
+    key_template: KeyTemplate = PLAIN_KEY_TEMPLATE
+    """How the keys this consumer certifies are created (authPolicy, attributes beyond the key's own)."""
 
     def emulated_tpm(self, device: Device) -> EmulatedTpm:
         """The emulated TPM of ``device``, certified by the hierarchy of :attr:`pki_profile`."""

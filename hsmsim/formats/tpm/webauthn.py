@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from hsmsim.device import AttestationRequest
-from hsmsim.formats.tpm.format import WEBAUTHN_AK_SPEC, TpmAkProvider, statement_draft_for, verify_tpm_statement
+from hsmsim.formats.tpm.format import (
+    WEBAUTHN_AK_SPEC,
+    WEBAUTHN_KEY_TEMPLATE,
+    TpmAkProvider,
+    statement_draft_for,
+    verify_tpm_statement,
+)
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.pki import EMULATED_AAGUID
 from hsmsim.formats.tpm.statement import extra_data_for
@@ -22,10 +28,12 @@ class TpmAttestation(TpmAkProvider):
     """WebAuthn ``tpm`` (§8.3): TPM2_Certify of the credential key by the TPM's AK, the AK certificate in x5c.
 
     Its AK (:meth:`provision_ak`) is the ``webauthn`` format's attestation identity: an RSA-2048 AIK in the storage
-    hierarchy, as Windows Hello's (:data:`~hsmsim.formats.tpm.format.WEBAUTHN_AK_PARENT`)."""
+    hierarchy, as Windows Hello's (:data:`~hsmsim.formats.tpm.format.WEBAUTHN_AK_PARENT`); the credential keys it
+    certifies are created as Windows Hello's (:data:`~hsmsim.formats.tpm.format.WEBAUTHN_KEY_TEMPLATE`)."""
 
     name = "tpm"
     ak_spec = WEBAUTHN_AK_SPEC
+    key_template = WEBAUTHN_KEY_TEMPLATE
 
     def aaguid(self, request: AttestationRequest) -> bytes:
         """The emulated TPM authenticator's AAGUID (also in its AK certificate)."""
