@@ -387,14 +387,23 @@ def test_serve_with_a_token_option_does_not_claim_a_token_file(tmp_path):
     assert not (tmp_path / "srv" / "token").exists()
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_serve_stopped_by_a_signal_exits_128_plus_it(tmp_path, signum, code):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(("signum", "code", "started_ignoring_sigint"), [
+    (signal.SIGINT, 130, False), (signal.SIGTERM, 143, False), (signal.SIGINT, 130, True),
+], ids=["SIGINT", "SIGTERM", "SIGINT-in-background"])
+def test_serve_stopped_by_a_signal_exits_128_plus_it(tmp_path, signum, code, started_ignoring_sigint):
+    """Also when started as a non-interactive shell starts `hsmsim serve &`, with SIGINT ignored: uvicorn still
+    stops on it, so the command must still say it was interrupted, never exit 0."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "hsmsim", "serve", "--no-tls", "--port", str(port),
                                 "--state", str(tmp_path / "srv")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_ignore_sigint if started_ignoring_sigint else None)
     try:
         assert process.stderr is not None
         assert "hsmsim serving" in process.stderr.readline()

@@ -87,7 +87,7 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
 
     from hsmsim.server.app import HsmsimApp
     from hsmsim.server.store import ServerStore
-    from hsmsim.server.transport import uvicorn_options
+    from hsmsim.server.transport import SignalledServer, uvicorn_options
 
     _require_free_port(host, port)
     options = uvicorn_options()
@@ -112,10 +112,14 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
                f"(bearer token {where})", err=True)
     sys.stderr.flush()
     app = HsmsimApp(store, bearer)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=3, **options))  # type: ignore[arg-type]
+    server = SignalledServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                                            timeout_graceful_shutdown=3, **options))  # type: ignore[arg-type]
     # Not uvicorn.run, which swallows the Ctrl-C or SIGTERM that the server re-raises once it has shut down: the
     # command then exits 130 or 143 as every other interrupted one does.
     server.run()
+    if server.stopped_by is not None:
+        # SIGINT ignored when hsmsim started, so uvicorn's re-raise did nothing (SIGTERM has main's handler, which
+        # raises): the command was interrupted all the same, and main exits 130.
+        raise click.Abort
     if not server.started:
         raise HsmsimError(f"the server could not start on {host}:{port} (see uvicorn's message above)")
