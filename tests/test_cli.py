@@ -310,6 +310,48 @@ def test_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == [message]
 
 
+def test_serve_on_a_host_that_does_not_resolve_says_why(tmp_path):
+    result = hsmsim("serve", "--no-tls", "--host", "999.1.1.1", "--port", "18443", "--state", str(tmp_path / "srv"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hsmsim: error: cannot listen on 999.1.1.1:18443: "), lines
+    assert "Unknown error" not in lines[0] and "while attempting" not in lines[0], lines
+
+
+def _ipv6_loopback_port() -> int | None:
+    """A free port on ::1, or None when this machine cannot listen on IPv6."""
+    try:
+        with socket.create_server(("::1", 0), family=socket.AF_INET6) as probe:
+            return int(probe.getsockname()[1])
+    except OSError:
+        return None
+
+
+def test_serve_listens_on_an_ipv6_host(tmp_path):
+    """The free-port check binds as the server does: ``--host ::1`` was refused, its probe being IPv4 only."""
+    port = _ipv6_loopback_port()
+    if port is None:
+        pytest.skip("this machine cannot listen on ::1")
+    process = subprocess.Popen([sys.executable, "-m", "hsmsim", "serve", "--no-tls", "--host", "::1", "--port",
+                                str(port), "--state", str(tmp_path / "srv")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert f"on http://[::1]:{port} " in line, line + process.stderr.read()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("::1", port), timeout=5).close()
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def _one_line_exit_2(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()

@@ -43,13 +43,19 @@ def _token(state: Path, given: str | None) -> str:
 
 
 def _require_free_port(host: str, port: int) -> None:
-    """Exit 2 with one line when ``host:port`` cannot be listened on (uvicorn would log and exit 1)."""
+    """Exit 2 with one line when ``host:port`` cannot be listened on (uvicorn would log and exit 1). Every address
+    ``host`` resolves to is tried, IPv4 or IPv6, as asyncio's server binds them."""
     try:
-        with socket.create_server((host, port)):
-            pass
-    except OSError as exc:
-        why = os.strerror(exc.errno) if exc.errno else str(exc)
-        click.echo(f"hsmsim: error: cannot listen on {escaped(host)}:{port}: {why}", err=True)
+        for family, kind, protocol, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                     flags=socket.AI_PASSIVE):
+            with socket.socket(family, kind, protocol) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
+    except (OSError, UnicodeError) as exc:  # a name that does not resolve, or that IDNA cannot encode
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        click.echo(f"hsmsim: error: cannot listen on {escaped(host)}:{port}: {escaped(why)}", err=True)
         sys.exit(2)
 
 
@@ -108,7 +114,8 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
     scheme = "https" if tls else "http"
     # A --token is not written to STATE/token: a token given for one run must not become the next run's default.
     where = "given with --token" if token else f"in {state_dir / 'token'}"
-    click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{host}:{port} "
+    authority = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
+    click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{authority}:{port} "
                f"(bearer token {where})", err=True)
     sys.stderr.flush()
     app = HsmsimApp(store, bearer)
