@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -316,6 +317,21 @@ def test_serve_on_a_host_that_does_not_resolve_says_why(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hsmsim: error: cannot listen on 999.1.1.1:18443: "), lines
     assert "Unknown error" not in lines[0] and "while attempting" not in lines[0], lines
+
+
+def test_serve_on_port_0_says_the_port_it_listens_on(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "hsmsim", "serve", "--no-tls", "--port", "0",
+                                "--state", str(tmp_path / "srv")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        found = re.search(r" on http://127\.0\.0\.1:(\d+) ", line)
+        assert found is not None and found[1] != "0", line
+        socket.create_connection(("127.0.0.1", int(found[1])), timeout=5).close()  # listening once it says so
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def _ipv6_loopback_port() -> int | None:

@@ -61,7 +61,8 @@ def _require_free_port(host: str, port: int) -> None:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535),
+              help="0 takes a free port, which the serving line names.")
 @click.option("--tls/--no-tls", default=True, show_default=True,
               help="HTTPS with a certificate from hsmsim's emulated TLS CA (the Azure SDK requires TLS).")
 @click.option("--state", "state_dir", type=GivenPath(), default=".hsmsim-server", show_default=True,
@@ -93,7 +94,7 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
 
     from hsmsim.server.app import HsmsimApp
     from hsmsim.server.store import ServerStore
-    from hsmsim.server.transport import SignalledServer, uvicorn_options
+    from hsmsim.server.transport import HsmsimServer, uvicorn_options
 
     _require_free_port(host, port)
     options = uvicorn_options()
@@ -115,12 +116,16 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
     # A --token is not written to STATE/token: a token given for one run must not become the next run's default.
     where = "given with --token" if token else f"in {state_dir / 'token'}"
     authority = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
-    click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{authority}:{port} "
-               f"(bearer token {where})", err=True)
-    sys.stderr.flush()
+
+    def announce(listening: int) -> None:  # once listening, with the port the system chose for --port 0
+        click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{authority}:{listening} "
+                   f"(bearer token {where})", err=True)
+        sys.stderr.flush()
+
     app = HsmsimApp(store, bearer)
-    server = SignalledServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                                            timeout_graceful_shutdown=3, **options))  # type: ignore[arg-type]
+    server = HsmsimServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                                         timeout_graceful_shutdown=3, **options))  # type: ignore[arg-type]
+    server.on_listening = announce
     # Not uvicorn.run, which swallows the Ctrl-C or SIGTERM that the server re-raises once it has shut down: the
     # command then exits 130 or 143 as every other interrupted one does.
     server.run()
