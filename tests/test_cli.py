@@ -776,6 +776,22 @@ def test_a_failed_first_key_create_leaves_no_state_and_a_retry_may_choose_its_se
     assert again.returncode == 2 and (state / "hsm.json").exists()  # a state with a key is never withdrawn
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    (["--spec", "ed25519"], "not ed25519"), (["--spec", "aes-128"], "not aes-128"),
+    (["--spec", "ec-p256", "--extractable"], "extractable=True"),
+    (["--spec", "ec-p256", "--not-sensitive"], "sensitive=False"),
+])
+def test_a_first_swtpm_key_create_the_tpm_cannot_hold_leaves_no_state(tmp_path, options, message):
+    """Refused before the swtpm store is opened: its directory would have kept the state from being withdrawn."""
+    state = tmp_path / "hsm"
+    failed = hsmsim("key", "create", "--label", "k", "--backend", "swtpm", "--seed", "one", *options, state=state)
+    _one_line_exit_2(failed, message)
+    assert not (state / "hsm.json").exists() and not (state / "swtpm").exists()
+    retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--seed", "two", state=state)
+    assert retried.returncode == 0, retried.stderr
+    assert json.loads((state / "hsm.json").read_text())["seed"] == "two"
+
+
 def test_a_creation_in_a_state_withdrawn_meanwhile_is_refused(tmp_path):
     opened = HsmState.open(tmp_path / "s", seed="first")
     assert opened.created and not HsmState.open(tmp_path / "s").created
