@@ -28,7 +28,7 @@ from hsmsim.device import Device
 from hsmsim.errors import BundleError, HsmsimError, KeyNotFoundError
 from hsmsim.formats import names
 from hsmsim.hsm import Hsm
-from hsmsim.keystore import BACKENDS, open_keystore
+from hsmsim.keystore import BACKENDS, check_creatable, open_keystore
 from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyStore, StoredKey
 from hsmsim.keystore.soft import new_key_material
 from hsmsim.pki.identity import AttestationIdentity
@@ -122,6 +122,7 @@ class HsmState:
         when another backend holds ``label`` already, and what the store raises when ``backend`` does. Creations
         in one state are serialised across processes, so two cannot both pass the check.
         """
+        check_creatable(backend, spec, policy, imported=imported)  # before the store's directory is made
         with locked(self.directory / _LABELS_LOCK):
             if not os.path.lexists(self.directory / "hsm.json"):  # withdrawn by a failed first creation
                 raise HsmsimError(f"the hsmsim state in {escaped(str(self.directory))} was removed; create it again")

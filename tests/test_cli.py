@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -310,6 +311,63 @@ def test_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == [message]
 
 
+def test_serve_on_a_host_that_does_not_resolve_says_why(tmp_path):
+    result = hsmsim("serve", "--no-tls", "--host", "999.1.1.1", "--port", "18443", "--state", str(tmp_path / "srv"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hsmsim: error: cannot listen on 999.1.1.1:18443: "), lines
+    assert "Unknown error" not in lines[0] and "while attempting" not in lines[0], lines
+
+
+def test_serve_on_port_0_says_the_port_it_listens_on(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "hsmsim", "serve", "--no-tls", "--port", "0",
+                                "--state", str(tmp_path / "srv")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        found = re.search(r" on http://127\.0\.0\.1:(\d+) ", line)
+        assert found is not None and found[1] != "0", line
+        socket.create_connection(("127.0.0.1", int(found[1])), timeout=5).close()  # listening once it says so
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _ipv6_loopback_port() -> int | None:
+    """A free port on ::1, or None when this machine cannot listen on IPv6."""
+    try:
+        with socket.create_server(("::1", 0), family=socket.AF_INET6) as probe:
+            return int(probe.getsockname()[1])
+    except OSError:
+        return None
+
+
+def test_serve_listens_on_an_ipv6_host(tmp_path):
+    """The free-port check binds as the server does: ``--host ::1`` was refused, its probe being IPv4 only."""
+    port = _ipv6_loopback_port()
+    if port is None:
+        pytest.skip("this machine cannot listen on ::1")
+    process = subprocess.Popen([sys.executable, "-m", "hsmsim", "serve", "--no-tls", "--host", "::1", "--port",
+                                str(port), "--state", str(tmp_path / "srv")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert f"on http://[::1]:{port} " in line, line + process.stderr.read()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("::1", port), timeout=5).close()
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def _one_line_exit_2(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -387,14 +445,23 @@ def test_serve_with_a_token_option_does_not_claim_a_token_file(tmp_path):
     assert not (tmp_path / "srv" / "token").exists()
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_serve_stopped_by_a_signal_exits_128_plus_it(tmp_path, signum, code):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(("signum", "code", "started_ignoring_sigint"), [
+    (signal.SIGINT, 130, False), (signal.SIGTERM, 143, False), (signal.SIGINT, 130, True),
+], ids=["SIGINT", "SIGTERM", "SIGINT-in-background"])
+def test_serve_stopped_by_a_signal_exits_128_plus_it(tmp_path, signum, code, started_ignoring_sigint):
+    """Also when started as a non-interactive shell starts `hsmsim serve &`, with SIGINT ignored: uvicorn still
+    stops on it, so the command must still say it was interrupted, never exit 0."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "hsmsim", "serve", "--no-tls", "--port", str(port),
                                 "--state", str(tmp_path / "srv")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_ignore_sigint if started_ignoring_sigint else None)
     try:
         assert process.stderr is not None
         assert "hsmsim serving" in process.stderr.readline()
@@ -707,6 +774,22 @@ def test_a_failed_first_key_create_leaves_no_state_and_a_retry_may_choose_its_se
     monkeypatch.setenv("HSMSIM_PKCS11_MODULE", path)
     again = hsmsim("key", "create", "--label", "k2", "--backend", "pkcs11", state=state)
     assert again.returncode == 2 and (state / "hsm.json").exists()  # a state with a key is never withdrawn
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--spec", "ed25519"], "not ed25519"), (["--spec", "aes-128"], "not aes-128"),
+    (["--spec", "ec-p256", "--extractable"], "extractable=True"),
+    (["--spec", "ec-p256", "--not-sensitive"], "sensitive=False"),
+])
+def test_a_first_swtpm_key_create_the_tpm_cannot_hold_leaves_no_state(tmp_path, options, message):
+    """Refused before the swtpm store is opened: its directory would have kept the state from being withdrawn."""
+    state = tmp_path / "hsm"
+    failed = hsmsim("key", "create", "--label", "k", "--backend", "swtpm", "--seed", "one", *options, state=state)
+    _one_line_exit_2(failed, message)
+    assert not (state / "hsm.json").exists() and not (state / "swtpm").exists()
+    retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--seed", "two", state=state)
+    assert retried.returncode == 0, retried.stderr
+    assert json.loads((state / "hsm.json").read_text())["seed"] == "two"
 
 
 def test_a_creation_in_a_state_withdrawn_meanwhile_is_refused(tmp_path):

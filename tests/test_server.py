@@ -606,6 +606,24 @@ def test_an_azure_tag_that_is_not_a_string_is_a_400_and_stores_nothing(app, tags
     assert _asgi(app, "GET", "/keys/az9/?api-version=7.6")[0] == 404
 
 
+@pytest.mark.parametrize("exportable", ['"false"', '"true"', "0", "1", '["x"]', "{}"])
+def test_an_azure_exportable_that_is_not_a_boolean_is_a_400_and_stores_nothing(app, exportable: str):
+    """attributes.exportable is a JSON boolean: the string "false" (or 0) never creates an exportable key, nor any."""
+    status, answer = _asgi(app, "POST", "/keys/az11/create?api-version=7.6",
+                           b'{"kty": "EC", "attributes": {"exportable": ' + exportable.encode() + b"}}")
+    assert status == 400 and answer["error"]["code"] == "BadParameter", answer
+    assert "exportable" in answer["error"]["message"]
+    assert _nothing_stored(app)
+    assert _asgi(app, "GET", "/keys/az11/?api-version=7.6")[0] == 404
+
+
+@pytest.mark.parametrize(("exportable", "created"), [("false", False), ("true", True), ("null", False)])
+def test_an_azure_exportable_boolean_is_what_the_key_gets(app, exportable: str, created: bool):
+    status, answer = _asgi(app, "POST", "/keys/az12/create?api-version=7.6",
+                           b'{"kty": "EC", "attributes": {"exportable": ' + exportable.encode() + b"}}")
+    assert status == 200 and answer["attributes"]["exportable"] is created, answer
+
+
 @pytest.mark.parametrize("host", [b"", b"x y", b"h\x01", b"a" * 300, b"evil.example:port", b"[zz]"])
 def test_a_host_header_that_is_no_host_name_is_a_400(app, host: bytes):
     """Azure's key URIs are built from the Host header: one that is no host name never reaches a kid."""

@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from hsmsim.errors import KeystoreError
-from hsmsim.keystore.base import KeyStore
+from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyStore
 
 BACKENDS = ("soft", "pkcs11", "swtpm")
+
+
+def check_creatable(backend: str, spec: KeySpec, policy: KeyPolicy, *, imported: bool) -> None:
+    """Raise :class:`~hsmsim.errors.UnsupportedKeyError` when ``backend`` cannot hold a key of ``spec`` with
+    ``policy`` whatever its store holds (the swtpm backend's fixed templates), before any store is opened."""
+    if backend == "swtpm":
+        from hsmsim.keystore.swtpm import check_creatable as check_swtpm
+
+        check_swtpm(spec, policy, imported=imported)
 
 
 def open_keystore(backend: str, directory: Path | None = None, *, seed: str | None = None) -> KeyStore:

@@ -257,14 +257,8 @@ class SwtpmKeyStore:
 
     def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime | None) -> StoredKey:
         self._check_label_free(label)
-        template = _TEMPLATES.get(_spec_text(spec))
-        if template is None:
-            raise UnsupportedKeyError(
-                f"the swtpm backend creates {', '.join(_TEMPLATES)} keys, not {_spec_text(spec)} "
-                "(libtpms has no RSA-4096, Ed25519 or AES signing keys)"
-            )
-        _check_policy(policy, extractable=False)
-        public = TPM2B_PUBLIC.parse(template, objectAttributes=SIGNING_KEY_ATTRIBUTES)
+        check_creatable(spec, policy, imported=False)
+        public = TPM2B_PUBLIC.parse(_TEMPLATES[spec.name], objectAttributes=SIGNING_KEY_ATTRIBUTES)
 
         def create(esys: Any) -> tuple[Any, Any]:
             private, out_public, *_ = esys.create(self._tpm.srk, None, public)
@@ -290,10 +284,7 @@ class SwtpmKeyStore:
         self._check_label_free(label)
         if not isinstance(material, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise UnsupportedKeyError("the swtpm backend imports RSA and EC private keys only")
-        spec = spec_of(material)
-        if spec.name not in _TEMPLATES:
-            raise UnsupportedKeyError(f"the swtpm backend imports {', '.join(_TEMPLATES)} keys, not {spec.name}")
-        _check_policy(policy, extractable=None)
+        check_creatable(spec_of(material), policy, imported=True)
         der = material.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
@@ -487,6 +478,18 @@ def _spec_text(spec: KeySpec) -> str:
         return spec.name
     except UnsupportedKeyError:
         return repr(spec)
+
+
+def check_creatable(spec: KeySpec, policy: KeyPolicy, *, imported: bool) -> None:
+    """Raise :class:`UnsupportedKeyError` when the backend cannot create (or, ``imported``, import) a key of ``spec``
+    with ``policy``. Pure: callers run it before a store is opened, so a refused first creation stores nothing."""
+    if _spec_text(spec) not in _TEMPLATES:
+        made = "imports" if imported else "creates"
+        raise UnsupportedKeyError(
+            f"the swtpm backend {made} {', '.join(_TEMPLATES)} keys, not {_spec_text(spec)} "
+            "(libtpms has no RSA-4096, Ed25519 or AES signing keys)"
+        )
+    _check_policy(policy, extractable=None if imported else False)
 
 
 def _check_policy(policy: KeyPolicy, *, extractable: bool | None) -> None:

@@ -140,10 +140,14 @@ def _create(app: HsmsimApp, state: HsmState, call: Call, name: str) -> Response:
     attributes = body.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise _bad("attributes must be an object")
+    extractable = attributes.get("exportable")
+    if extractable is None:
+        extractable = False
+    elif not isinstance(extractable, bool):  # bool("false") is True: a key the client asked to keep in
+        raise _bad("attributes.exportable must be a boolean")
     tags = _tags(body)
     version = secrets.token_hex(16)
     label = f"{name}/{version}"
-    extractable = bool(attributes.get("exportable", False))
     store = state.store("soft")
     assert isinstance(store, SoftKeyStore)
     key = store.generate(spec, label, policy=KeyPolicy(extractable=extractable))

@@ -43,19 +43,26 @@ def _token(state: Path, given: str | None) -> str:
 
 
 def _require_free_port(host: str, port: int) -> None:
-    """Exit 2 with one line when ``host:port`` cannot be listened on (uvicorn would log and exit 1)."""
+    """Exit 2 with one line when ``host:port`` cannot be listened on (uvicorn would log and exit 1). Every address
+    ``host`` resolves to is tried, IPv4 or IPv6, as asyncio's server binds them."""
     try:
-        with socket.create_server((host, port)):
-            pass
-    except OSError as exc:
-        why = os.strerror(exc.errno) if exc.errno else str(exc)
-        click.echo(f"hsmsim: error: cannot listen on {escaped(host)}:{port}: {why}", err=True)
+        for family, kind, protocol, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                     flags=socket.AI_PASSIVE):
+            with socket.socket(family, kind, protocol) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
+    except (OSError, UnicodeError) as exc:  # a name that does not resolve, or that IDNA cannot encode
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        click.echo(f"hsmsim: error: cannot listen on {escaped(host)}:{port}: {escaped(why)}", err=True)
         sys.exit(2)
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535),
+              help="0 takes a free port, which the serving line names.")
 @click.option("--tls/--no-tls", default=True, show_default=True,
               help="HTTPS with a certificate from hsmsim's emulated TLS CA (the Azure SDK requires TLS).")
 @click.option("--state", "state_dir", type=GivenPath(), default=".hsmsim-server", show_default=True,
@@ -87,7 +94,7 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
 
     from hsmsim.server.app import HsmsimApp
     from hsmsim.server.store import ServerStore
-    from hsmsim.server.transport import uvicorn_options
+    from hsmsim.server.transport import HsmsimServer, uvicorn_options
 
     _require_free_port(host, port)
     options = uvicorn_options()
@@ -108,14 +115,23 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
     scheme = "https" if tls else "http"
     # A --token is not written to STATE/token: a token given for one run must not become the next run's default.
     where = "given with --token" if token else f"in {state_dir / 'token'}"
-    click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{host}:{port} "
-               f"(bearer token {where})", err=True)
-    sys.stderr.flush()
+    authority = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
+
+    def announce(listening: int) -> None:  # once listening, with the port the system chose for --port 0
+        click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{authority}:{listening} "
+                   f"(bearer token {where})", err=True)
+        sys.stderr.flush()
+
     app = HsmsimApp(store, bearer)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=3, **options))  # type: ignore[arg-type]
+    server = HsmsimServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                                         timeout_graceful_shutdown=3, **options))  # type: ignore[arg-type]
+    server.on_listening = announce
     # Not uvicorn.run, which swallows the Ctrl-C or SIGTERM that the server re-raises once it has shut down: the
     # command then exits 130 or 143 as every other interrupted one does.
     server.run()
+    if server.stopped_by is not None:
+        # SIGINT ignored when hsmsim started, so uvicorn's re-raise did nothing (SIGTERM has main's handler, which
+        # raises): the command was interrupted all the same, and main exits 130.
+        raise click.Abort
     if not server.started:
         raise HsmsimError(f"the server could not start on {host}:{port} (see uvicorn's message above)")

@@ -9,14 +9,20 @@ timeout, so a few hundred half-open connections pin the server (slowloris). Here
 * the body within :data:`BODY_TIMEOUT` (enforced by the app, which answers 408);
 * at most :data:`MAX_CONNECTIONS` connections are served at once (uvicorn answers 503 beyond),
   and an idle keep-alive connection is closed after :data:`KEEP_ALIVE_TIMEOUT` seconds.
+
+:class:`HsmsimServer` also says where the server listens, once it does, and which signal stopped it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HANDSHAKE_TIMEOUT = 5.0
@@ -70,3 +76,27 @@ def uvicorn_options() -> dict[str, object]:
     return {"http": BoundedH11Protocol, "loop": f"{__name__}:BoundedLoop", "limit_concurrency": MAX_CONNECTIONS,
             "timeout_keep_alive": KEEP_ALIVE_TIMEOUT, "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
             "backlog": 2048}
+
+
+class HsmsimServer(uvicorn.Server):
+    """uvicorn's server, which calls :attr:`on_listening` with the port it listens on once it does (the one the
+    system chose for port 0), and remembers the first signal that stopped it (:attr:`stopped_by`).
+
+    Once shut down, uvicorn re-raises that signal with the handler it found at start; when that handler ignored it
+    (SIGINT, as a non-interactive shell starts `hsmsim serve &`), ``run()`` returns as if the server had ended by
+    itself, and only :attr:`stopped_by` tells the command it was interrupted.
+    """
+
+    stopped_by: int | None = None
+    on_listening: Callable[[int], None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        listening = [sock.getsockname()[1] for server in self.servers for sock in server.sockets]
+        if listening and self.on_listening is not None:
+            self.on_listening(listening[0])
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.stopped_by is None:
+            self.stopped_by = sig
+        super().handle_exit(sig, frame)
