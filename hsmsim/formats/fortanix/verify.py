@@ -272,8 +272,8 @@ def _check_strict(unknown: tuple[str, ...], key_type: str, size: int | None, usa
     if unknown:
         raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown content: {', '.join(unknown)}")
     if key_type != "RSA":
-        raise Rejected(Reason.UNSUPPORTED, f"the statement attests a {key_type} key: DSM's published statements "
-                                           "and the vendor's verifier know RSA statement keys only")
+        raise Rejected(Reason.UNSUPPORTED, f"the statement attests a key of type {key_type}: DSM's published "
+                                           "statements and the vendor's verifier know RSA statement keys only")
     require_code_signing_key(key_type, size)
     if "digital_signature" not in usages:
         raise Rejected(Reason.KEY_POLICY, "the key may not sign (statement keyUsage lacks digitalSignature)")

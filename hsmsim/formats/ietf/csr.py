@@ -202,7 +202,7 @@ class CsrDraft:
 def _inner_request(request: AttestationRequest, format_name: str) -> AttestationRequest:
     fmt = get_format(format_name)
     if request.key.spec.name not in fmt.key_specs:
-        raise UnsupportedKeyError(f"{format_name} cannot attest a {request.key.spec.name} key")
+        raise UnsupportedKeyError(f"{format_name} cannot attest {request.key.spec.name} keys")
     return replace(request, attesting=fmt.provision(request.device, request.partition), parameters={})
 
 

@@ -83,7 +83,7 @@ def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
     """The inner format's evidence of the request's key, generated through the registry, as envelope parts."""
     fmt = get_format(kind.inner_format)
     if request.key.spec.name not in fmt.key_specs:
-        raise UnsupportedKeyError(f"{kind.inner_format} cannot attest a {request.key.spec.name} key")
+        raise UnsupportedKeyError(f"{kind.inner_format} cannot attest {request.key.spec.name} keys")
     refused = [name for name in _REFUSED_PARAMETERS if name in request.parameters]
     if refused:
         raise ParameterError(f"purebred cannot pass {', '.join(refused)} to {kind.inner_format}: "
