@@ -257,6 +257,32 @@ def test_isolated_python_verifier_is_killed_on_hang(tmp_path, corpus):
         assert (answer.verdict, answer.reason) == (Actual.REJECT, "MALFORMED")
 
 
+def test_isolated_python_verifier_may_print(tmp_path, corpus):
+    """What an isolated function prints (at import, in hello, per case; Python or C on file descriptor 1) goes to
+    standard error, as in-process, and it reads an empty stdin: the shim's stdin and stdout carry only the protocol."""
+    script(tmp_path, "chatty.py", """
+        import os
+        import sys
+        print("importing")
+        os.write(1, b"raw at import\\n")
+
+        def hello():
+            print("saying hello")
+            return {"formats": ["primus"]}
+
+        def verify(request):
+            print("verifying", request.id)
+            os.write(1, b"raw per case\\n")
+            return {"verdict": "REJECT", "reason": "MALFORMED", "detail": f"chatty, read {sys.stdin.read()!r}"}
+    """)
+    config = adapter(tmp_path, 'entry = "chatty.py:verify"\nhello = "chatty:hello"\npythonpath = ["."]\n'
+                               'isolate = true\n')
+    with open_verifier(config) as live:
+        answers = [live.verify(corpus.get(f"primus::golden::{name}")) for name in ("rsa-3072", "ec-p256")]
+    expected = (Actual.REJECT, "MALFORMED", "chatty, read ''")
+    assert [(a.verdict, a.reason, a.detail) for a in answers] == [expected] * 2, answers
+
+
 # -- oneshot mode --------------------------------------------------------------------------------
 
 def test_oneshot_exit_codes(tmp_path, corpus):
