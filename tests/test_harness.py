@@ -311,6 +311,22 @@ def test_oneshot_exit_codes(tmp_path, corpus):
                 assert "exit status 3" in answer.detail and "oops" in answer.detail
 
 
+def test_oneshot_status_detail_without_output_ends_with_the_status(tmp_path, corpus):
+    script(tmp_path, "quiet.sh", """
+        case "$1" in
+          *rsa-3072) kill -SEGV $$;;
+          *rsa-4096) exit 3;;
+          *) exit 134;;
+        esac
+    """)
+    config = adapter(tmp_path, 'mode = "oneshot"\ncommand = ["bash", "quiet.sh", "{id}"]\nformats = ["primus"]\n')
+    with open_verifier(config) as live:
+        details = [live.verify(corpus.get(f"primus::golden::{name}")).detail
+                   for name in ("rsa-3072", "rsa-4096", "ec-p256")]
+    assert details == ["killed by SIGSEGV", "exit status 3 (0 = ACCEPT, 1 = REJECT)",
+                       "exit status 134 (SIGABRT in the command's child)"]
+
+
 def test_oneshot_missing_program_fails_at_start(tmp_path):
     config = adapter(tmp_path, 'mode = "oneshot"\ncommand = ["./nope.sh", "{primary}"]\n')
     with pytest.raises(AdapterConfigError, match="does not exist"):
