@@ -360,3 +360,9 @@ def test_a_command_template_that_cannot_be_filled_in_is_a_usage_error_before_any
     result = hsmsim("conformance", "run", "--verifier", str(adapter), *GOLDEN, "--report", "report", cwd=tmp_path)
     _one_line_exit_2(result, f"{adapter}: {problem}")
     assert not (tmp_path / "ran").exists() and not (tmp_path / "report").exists()
+
+
+def test_merge_names_a_fifo_as_what_it_is_not(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    result = hsmsim("conformance", "merge", "pipe", "--vectors", str(VECTORS), "--report", "merged", cwd=tmp_path)
+    _one_line_exit_2(result, "pipe is not a report directory or a results file")

@@ -257,6 +257,32 @@ def test_isolated_python_verifier_is_killed_on_hang(tmp_path, corpus):
         assert (answer.verdict, answer.reason) == (Actual.REJECT, "MALFORMED")
 
 
+def test_isolated_python_verifier_may_print(tmp_path, corpus):
+    """What an isolated function prints (at import, in hello, per case; Python or C on file descriptor 1) goes to
+    standard error, as in-process, and it reads an empty stdin: the shim's stdin and stdout carry only the protocol."""
+    script(tmp_path, "chatty.py", """
+        import os
+        import sys
+        print("importing")
+        os.write(1, b"raw at import\\n")
+
+        def hello():
+            print("saying hello")
+            return {"formats": ["primus"]}
+
+        def verify(request):
+            print("verifying", request.id)
+            os.write(1, b"raw per case\\n")
+            return {"verdict": "REJECT", "reason": "MALFORMED", "detail": f"chatty, read {sys.stdin.read()!r}"}
+    """)
+    config = adapter(tmp_path, 'entry = "chatty.py:verify"\nhello = "chatty:hello"\npythonpath = ["."]\n'
+                               'isolate = true\n')
+    with open_verifier(config) as live:
+        answers = [live.verify(corpus.get(f"primus::golden::{name}")) for name in ("rsa-3072", "ec-p256")]
+    expected = (Actual.REJECT, "MALFORMED", "chatty, read ''")
+    assert [(a.verdict, a.reason, a.detail) for a in answers] == [expected] * 2, answers
+
+
 # -- oneshot mode --------------------------------------------------------------------------------
 
 def test_oneshot_exit_codes(tmp_path, corpus):
@@ -283,6 +309,22 @@ def test_oneshot_exit_codes(tmp_path, corpus):
                 assert "SIGSEGV" in answer.detail
             if verdict is Actual.ERROR:
                 assert "exit status 3" in answer.detail and "oops" in answer.detail
+
+
+def test_oneshot_status_detail_without_output_ends_with_the_status(tmp_path, corpus):
+    script(tmp_path, "quiet.sh", """
+        case "$1" in
+          *rsa-3072) kill -SEGV $$;;
+          *rsa-4096) exit 3;;
+          *) exit 134;;
+        esac
+    """)
+    config = adapter(tmp_path, 'mode = "oneshot"\ncommand = ["bash", "quiet.sh", "{id}"]\nformats = ["primus"]\n')
+    with open_verifier(config) as live:
+        details = [live.verify(corpus.get(f"primus::golden::{name}")).detail
+                   for name in ("rsa-3072", "rsa-4096", "ec-p256")]
+    assert details == ["killed by SIGSEGV", "exit status 3 (0 = ACCEPT, 1 = REJECT)",
+                       "exit status 134 (SIGABRT in the command's child)"]
 
 
 def test_oneshot_missing_program_fails_at_start(tmp_path):

@@ -355,7 +355,8 @@ def test_plugin_shard_fail_on_and_deprecated_spellings(tmp_path):
     assert [r["id"] for r in document["results"]] == expected and document["run"]["shard"] == "1/4"
     refused = pytest_run("-p", "hsmsim", "--hsmsim-verifier", str(EXAMPLES / "reference.toml"), "--hsmsim-vectors",
                          str(VECTORS), "--hsmsim-report", "r", cwd=tmp_path)
-    assert refused.returncode == 4 and "--report r is not empty" in refused.stderr
+    assert refused.returncode == 4 and "--hsmsim-report r is not empty (a report of an earlier run?); pass " \
+        "--hsmsim-overwrite to replace it" in refused.stderr, refused.stderr
 
     tolerant = pytest_run("-p", "hsmsim", "--hsmsim-verifier", ATTRIBUTES_IGNORED, "--hsmsim-vectors", str(VECTORS),
                           "--hsmsim-fail-on", "medium", "-k", "golden or boolean-uppercase", cwd=tmp_path)

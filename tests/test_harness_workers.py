@@ -198,3 +198,17 @@ def test_a_hang_and_a_death_in_the_workers_are_one_case_each(tmp_path):
     assert (hung.verdict, hung.outcome) == (Actual.HANG, Outcome.HANG)
     assert (died.verdict, died.outcome) == (Actual.CRASH, Outcome.CRASH) and "status 3" in died.detail
     assert {r.outcome for r in results.values()} == {Outcome.PASS}
+
+
+def test_one_selected_case_of_an_in_process_verifier_still_runs_in_a_worker(tmp_path):
+    """``-j 2`` puts an in-process verifier in a worker process however few cases are selected (re-running one
+    failing case with ``-k``): one that ends its process is that case's CRASH, not the end of the run."""
+    (tmp_path / "hostile.py").write_text(HANG_AND_DEATH)
+    (tmp_path / "hostile.toml").write_text('entry = "hostile.py:hang_then_die"\nformats = ["primus"]\n')
+    done = subprocess.run([sys.executable, "-m", "hsmsim", "conformance", "run", "--verifier",
+                           str(tmp_path / "hostile.toml"), "-k", "primus::attr::sensitive-false", "-j", "2",
+                           "--vectors", str(ROOT / "vectors"), "--report", str(tmp_path / "report")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    assert "CRASH primus::attr::sensitive-false" in done.stdout and "status 3" in done.stdout, done.stdout
+    assert (tmp_path / "report" / "results" / "hostile.json").is_file()

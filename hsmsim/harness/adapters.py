@@ -531,12 +531,13 @@ class OneshotVerifier(Verifier):
             return Answer(Actual.ACCEPT, reason, detail, elapsed)
         if code == 1:
             return Answer(Actual.REJECT, reason, detail, elapsed)
+        output = f"; {detail}" if detail else ""
         if code < 0:
-            return Answer(Actual.CRASH, None, f"killed by {_signal_name(-code)}; {detail}", elapsed)
+            return Answer(Actual.CRASH, None, f"killed by {_signal_name(-code)}{output}", elapsed)
         if 128 < code < 160:
             return Answer(Actual.CRASH, None, f"exit status {code} ({_signal_name(code - 128)} in the "
-                                              f"command's child); {detail}", elapsed)
-        return Answer(Actual.ERROR, None, f"exit status {code} (0 = ACCEPT, 1 = REJECT); {detail}", elapsed)
+                                              f"command's child){output}", elapsed)
+        return Answer(Actual.ERROR, None, f"exit status {code} (0 = ACCEPT, 1 = REJECT){output}", elapsed)
 
 
 # -- persistent --------------------------------------------------------------------------------

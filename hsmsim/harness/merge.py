@@ -52,7 +52,7 @@ def _files(paths: list[Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise MergeError(f"{escaped(str(path))}: no such report directory or results file")
+            raise MergeError(f"{escaped(str(path))} is not a report directory or a results file")
     return files
 
 

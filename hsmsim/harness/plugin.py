@@ -226,7 +226,8 @@ class ConformancePlugin:
             self.configs = [load_adapter(spec) for spec in options.verifiers]
             self.corpus = load_corpus(Path(options.vectors) if options.vectors is not None else default_vectors_root())
             if options.report is not None and is_controller:
-                check_report_dir(Path(options.report), overwrite=options.overwrite)
+                check_report_dir(Path(options.report), overwrite=options.overwrite, option="--hsmsim-report",
+                                 overwrite_flag="--hsmsim-overwrite")
         except HsmsimError as exc:
             raise pytest.UsageError(f"hsmsim conformance: {exc}") from exc
         if options.previous and options.report is None:

@@ -615,15 +615,17 @@ class ReportPaths:
     changes: dict[str, list[Change]]
 
 
-def check_report_dir(directory: Path, *, overwrite: bool) -> None:
+def check_report_dir(directory: Path, *, overwrite: bool, option: str = "--report",
+                     overwrite_flag: str = "--overwrite") -> None:
     """Refuse (:class:`HsmsimError`) a report directory that is not a directory or cannot be looked at, or that
-    exists and is not empty, unless ``overwrite``.
+    exists and is not empty, unless ``overwrite``; the message names the caller's ``option`` and ``overwrite_flag``
+    (the pytest plugin's are ``--hsmsim-report`` and ``--hsmsim-overwrite``).
 
     One run, one report: a results file left by an earlier run with another verifier would otherwise be
     published, diffed or merged as if it belonged to this run. Called before the run starts, so a CI job
     fails in a second, not after the suite.
     """
-    check_output_directory(directory, "--report", holds="a report", replace_flag="--overwrite", replace=overwrite)
+    check_output_directory(directory, option, holds="a report", replace_flag=overwrite_flag, replace=overwrite)
 
 
 def write_report(run: ConformanceRun, directory: Path, previous: list[Path] | None = None) -> ReportPaths:

@@ -483,7 +483,9 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
             return (session.answer(name, vector_id) for name, vector_id in tasks)
 
         run: CaseRunner = in_process
-        if options.jobs > 1 and len(runnable) > 1:
+        # one case of a verifier process gains nothing from a pool, but an in-process verifier is promised a worker
+        # process under -j N (one that ends or stalls it is that case's CRASH or HANG) however few cases are selected
+        if options.jobs > 1 and (len(runnable) > 1 or any(_in_process(by_name[name]) for name, _ in runnable)):
             session.close()
             # forked workers start warm, with what the parent loaded for the hellos; spawned ones start cold
             start_method: StartMethod = "fork-if-single-threaded" if all(fork_safe(c) for c in configs) else "spawn"

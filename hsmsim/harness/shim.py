@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping
 from datetime import datetime
@@ -59,14 +60,22 @@ def _submission(request: Mapping[str, object]) -> Submission:
 
 
 def serve(entry: str, pythonpath: tuple[str, ...] = (), hello: str | None = None) -> int:
-    """Answer requests on stdin until EOF; returns the exit status."""
+    """Answer requests on stdin until EOF; returns the exit status.
+
+    The protocol keeps stdin and stdout to itself: the function (on import, in ``hello``, per case; Python or C) reads
+    an empty standard input and writes to standard error whatever it prints, as it does in-process."""
+    requests = os.fdopen(os.dup(0), encoding="utf-8")
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    with open(os.devnull, "rb") as nothing:
+        os.dup2(nothing.fileno(), 0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     function = import_entry(entry, pythonpath, ".")
     hello_data: dict[str, object] = {}
     if hello:
         value = import_entry(hello, pythonpath, ".")()
         hello_data = dict(value) if isinstance(value, Mapping) else {}
-    out = sys.stdout
-    for line in sys.stdin:
+    for line in requests:
         if not line.strip():
             continue
         request = json.loads(line)
