@@ -12,14 +12,12 @@ import os
 import re
 import signal
 import sys
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
 import click
-from cryptography.utils import CryptographyDeprecationWarning
 
 from hsmsim import __version__
 from hsmsim._atomic import write_new_files
@@ -30,6 +28,7 @@ from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
 from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec, label_problem
 from hsmsim.model.vectors import Severity
+from hsmsim.pki.chain import quiet_certificate_warnings
 from hsmsim.safeio import call_budget
 from hsmsim.state import HsmState
 from hsmsim.verdict import Profile, Reason, escaped
@@ -480,9 +479,7 @@ def formats_command() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
-    # Evidence is often broken on purpose (a non-positive serial, say): cryptography's parse-time deprecation
-    # warnings about it would interleave with the one-line verdicts; verifiers report defects in verdicts.
-    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+    quiet_certificate_warnings()
     # SIGTERM (timeout, a CI job's cancel, kill) ends a run as Ctrl-C does: through the finally blocks that stop
     # the verifier and worker processes it started. `serve` hands both signals to uvicorn.
     signal.signal(signal.SIGTERM, _terminated)

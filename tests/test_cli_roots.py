@@ -243,3 +243,28 @@ def test_api_roots_verify_every_statement_of_a_webauthn_device(tmp_path: Path) -
         evidence = api.attest("k", state=state, params={"fmt": fmt, **dict(p.split("=") for p in params)})
         verdict = api.verify(evidence, trusted)
         assert verdict.accepted, (fmt, params, verdict.summary())
+
+
+def test_a_root_whose_name_cryptography_warns_about_leaves_standard_error_empty(tmp_path):
+    """A country name of nine characters makes cryptography warn (UserWarning) each time the name is parsed; the
+    verdict is the command's one line, and nothing else reaches standard error."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    with pytest.warns(UserWarning, match="Attribute's length must be"):
+        country = x509.NameAttribute(NameOID.COUNTRY_NAME, "ABCDEFGHI", _validate=False)
+    subject = x509.Name([country, x509.NameAttribute(NameOID.COMMON_NAME, "odd root")])
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    root = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(5).not_valid_before(start).not_valid_after(start + timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "odd.pem").write_bytes(root.public_bytes(Encoding.PEM))
+    vector = load_corpus(CORPUS).get("yubihsm2::golden::rsa-2048")
+    done = hsmsim("verify", str(_extracted(tmp_path, vector)), "--root", str(tmp_path / "odd.pem"))
+    assert done.returncode == 1 and _one_line(done.stdout).startswith("REJECT CHAIN_UNTRUSTED"), done
+    assert done.stderr == ""

@@ -37,6 +37,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.processes import WORKER_ENV, kill_tagged, new_tag
+from hsmsim.pki.chain import quiet_certificate_warnings
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -193,6 +194,7 @@ def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initarg
     # What the worker's verifier prints, from Python or C, goes to standard error: the parent's standard output is
     # its report (findings lines, results), and the worker has nothing of its own to write there.
     os.dup2(2, 1)
+    quiet_certificate_warnings()  # as the command did in the parent, which a spawned worker does not inherit
     os.environ[WORKER_ENV] = tag
     _clock = clock = _Clock(shared, death_signal if watched else None)
     try:

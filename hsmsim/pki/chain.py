@@ -10,6 +10,7 @@ Failures raise :class:`hsmsim.verdict.Rejected`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.verdict import Reason, Rejected
@@ -50,6 +52,15 @@ CERT_PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVe
 """What cryptography raises on a malformed certificate, eagerly or on first field access: its lazy
 accessors (extensions, names, public_key, signature algorithm, validity) raise these, and
 ``DuplicateExtension`` / ``UnsupportedGeneralNameType`` are not ``ValueError`` subclasses."""
+
+
+def quiet_certificate_warnings() -> None:
+    """Silence, process-wide, the warnings cryptography gives while it parses a malformed certificate: a deprecated
+    encoding (a non-positive serial, say) or a name attribute of the wrong length (a country name of nine
+    characters). Evidence is often broken on purpose; verifiers report its defects in verdicts, and the CLI's
+    standard error keeps its one line. A spawned worker process inherits no filter, so each calls this too."""
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+    warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
 
 
 NameKey = tuple[frozenset[tuple[x509.ObjectIdentifier, str | bytes]], ...]
