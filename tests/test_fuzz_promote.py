@@ -60,6 +60,13 @@ def test_promote_then_check_then_conformance_run(tmp_path):
     tests = json.loads((corpus / "primus_verify.json").read_text())["tests"]
     expected = {t["id"]: t["expectedReason"] for t in tests if t["id"] in ids}
     assert expected == {ids[0]: "ATTR_EXTRACTABLE", ids[1]: "MALFORMED"}
+    # the finding that is one catalogue defect carries that defect's flags, so its severity: --fail-on judges it
+    # as it judges the defect's own vector
+    by_id = {t["id"]: t for t in tests}
+    defect = by_id["primus::attr::extractable-true"]
+    defect_flags = [f for f in defect["flags"] if f not in ("Resigned", "Stale")]
+    assert set(defect_flags) <= set(by_id[ids[0]]["flags"]) and "FuzzFinding" in by_id[ids[0]]["flags"]
+    assert by_id[ids[0]]["severity"] == defect["severity"]
 
 
 def _case(fmt: str, golden: str, operators: tuple[tuple[str, int], ...]):
@@ -84,3 +91,17 @@ def test_a_finding_names_its_golden_by_full_id_and_claims_resigned_only_when_sig
     assert signed.provenance.signing == "Resigned"
     zipped = _case("primus", "rsa-3072", (("zip.member-method", 0),))
     assert zipped.provenance.signing == "Stale"
+
+
+def test_a_finding_that_is_one_catalogue_defect_carries_its_flags_in_every_kind_of_model():
+    """primus's own fuzz model (catalogue mutations as operators) and purebred's generic one (catalogue vectors
+    as operators): the defect's flags but the provenance ones; a case of no single defect carries none."""
+    tests = {t["id"]: t for name in ("primus", "purebred")
+             for t in json.loads((ROOT / "vectors" / f"{name}_verify.json").read_text())["tests"]}
+    for fmt, golden, defect in (("primus", "rsa-3072", "primus::attr::extractable-true"),
+                                ("purebred", "android::ec-p256", "purebred::binding::android-other-key")):
+        case = _case(fmt, golden, ((defect, 0),))
+        own = [f for f in tests[defect]["flags"] if f not in ("Resigned", "Stale", "Golden")]
+        assert own and case.expected_from == defect
+        assert list(case.flags) == ["FuzzFinding", case.provenance.signing, *own]
+    assert _case("primus", "rsa-3072", (("xml.remove", 3),)).flags == ("FuzzFinding", "Resigned")

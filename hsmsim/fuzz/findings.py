@@ -36,7 +36,7 @@ from hsmsim.model.corpus_schema import (
     WireModel,
     corpus_json,
 )
-from hsmsim.model.fuzz import FuzzModel
+from hsmsim.model.fuzz import FuzzModel, FuzzOperator
 from hsmsim.model.vectors import Provenance, Signing
 from hsmsim.safeio import read_local_file
 from hsmsim.verdict import Profile, Reason, escaped
@@ -121,13 +121,13 @@ def parse_expectation(text: str) -> dict[Profile, Reason]:
                       f"(e.g. REJECT:{Reason.MALFORMED.value})")
 
 
-def catalogue_expectation(built: BuiltCase, model: FuzzModel) -> tuple[str, Mapping[Profile, Reason]] | None:
-    """The catalogue defect the case is, with its expectation, when it is one such defect alone (no havoc)."""
+def catalogue_defect(built: BuiltCase, model: FuzzModel) -> FuzzOperator | None:
+    """The catalogue defect the case is, when it is one such defect alone (no havoc) with an expectation."""
     names = [name for name, _ in built.applied]
     if len(names) != 1 or names[0] == HAVOC:
         return None
     operator = next(op for op in model.operators if op.name == names[0])
-    return (operator.name, operator.expected) if operator.expected is not None else None
+    return operator if operator.expected is not None else None
 
 
 def finding_case(finding: Finding, model: FuzzModel, seed: str, target_name: str) -> FindingCase:
@@ -139,12 +139,13 @@ def finding_case(finding: Finding, model: FuzzModel, seed: str, target_name: str
     provenance = Provenance(seed=f"{seed}:{built.case.index}", signing=signing,
                             golden=model.golden_id(built.case.golden), operator=operators,
                             path="; ".join(path for _, path in built.applied) or None)
-    known = catalogue_expectation(built, model)
+    known = catalogue_defect(built, model)
     return FindingCase(
         id=vector_id, comment=f"fuzz finding ({finding.kind}) against {target_name}: {operators}",
-        flags=("FuzzFinding", signing.value),
-        profiles={profile: ProfileRecord.of(reason) for profile, reason in known[1].items()} if known else None,
-        expected_from=known[0] if known else None, features=(), inputs=InputsRecord.of(vector_id, built.evidence),
+        flags=("FuzzFinding", signing.value, *(known.flags if known else ())),
+        profiles=({profile: ProfileRecord.of(reason) for profile, reason in known.expected.items()}
+                  if known is not None and known.expected is not None else None),
+        expected_from=known.name if known else None, features=(), inputs=InputsRecord.of(vector_id, built.evidence),
         trust=TrustRecord.of(model.anchors, model.validation_time), provenance=ProvenanceRecord.of(provenance),
     )
 

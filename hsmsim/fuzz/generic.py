@@ -39,7 +39,7 @@ from hsmsim.formats import get_format
 from hsmsim.fuzz.engine import mutable_names
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.fuzz import FuzzModel, FuzzOperator
-from hsmsim.model.vectors import VectorCase
+from hsmsim.model.vectors import PROVENANCE_NOTES, VectorCase
 from hsmsim.verdict import Profile, Reason
 
 
@@ -105,7 +105,7 @@ def _catalogue(case: VectorCase, golden: str) -> FuzzOperator:
         return case.provenance.path or case.id
     invalid = case.expected.get(Profile.STRUCTURAL, Reason.OK) is not Reason.OK
     return FuzzOperator(case.id, apply, invalidating=invalid, resign=False, goldens=(golden,), catalogue=True,
-                        expected=case.expected)
+                        expected=case.expected, flags=tuple(f for f in case.flags if f not in PROVENANCE_NOTES))
 
 
 def _golden_name(format_name: str, vector_id: str) -> str:

@@ -18,6 +18,7 @@ from cryptography import x509
 
 from hsmsim.model.catalogue import Mutation
 from hsmsim.model.evidence import Evidence
+from hsmsim.model.vectors import PROVENANCE_NOTES
 from hsmsim.verdict import Profile, Reason
 
 
@@ -35,6 +36,8 @@ class FuzzOperator:
     vector's expectation): the only source of a promoted finding's verdict other than a person's word.
     ``after_signing``: it edits the rendered evidence, after any re-signing (the evidence-level operators):
     the genuine key never signs its change, so a case that applies it is ``Stale``.
+    ``flags``: for a catalogue defect, its vector's flags but the provenance ones: a promoted finding that is
+    this defect alone carries them, and so their severity (``--fail-on`` judges it as the defect's vector).
     """
 
     name: str
@@ -45,6 +48,7 @@ class FuzzOperator:
     catalogue: bool = False
     expected: Mapping[Profile, Reason] | None = None
     after_signing: bool = False
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,4 +104,5 @@ def catalogue_operator(mutation: Mutation) -> FuzzOperator:
         return mutation.path
     invalid = mutation.expected[Profile.STRUCTURAL] is not Reason.OK
     return FuzzOperator(mutation.id, apply, invalidating=invalid, resign=mutation.resign, goldens=(mutation.golden,),
-                        catalogue=True, expected=mutation.expected)
+                        catalogue=True, expected=mutation.expected, flags=tuple(
+                            f for f in (mutation.flag, *mutation.extra_flags) if f not in PROVENANCE_NOTES))
