@@ -69,6 +69,22 @@ def test_pkix_evidence_of_any_device_verifies(hsm: Hsm) -> None:
     assert (claims.extractable, claims.never_extractable, claims.generated_on_device) == (False, True, True)
 
 
+def test_an_ed25519_key_has_one_size_in_every_format() -> None:
+    """The claims of one Ed25519 key say the same key_size whichever format attests it (primus's own evidence,
+    PKIX Evidence, a CSR with evidence): 256 bits, as :func:`hsmsim.encoding.key_facts` counts them."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ed25519"), "key-ed25519", created=datetime(2025, 3, 3, tzinfo=UTC))
+    device = Hsm(Device.from_seed("primus", SEED), store)
+    sizes = {}
+    for format_name, root_file in (("primus", "hsm_rsa_root.crt"), ("pkix-evidence", evidence.ROOT_FILE),
+                                   ("csr-attestation", "csr_attestation_roots.pem")):
+        ev = device.attest("key-ed25519", format_name, {"attest_time": AT})
+        verdict = get_format(format_name).verify(ev, _anchors(ev, root_file), at=LATER)
+        assert verdict.accepted and verdict.claims is not None, (format_name, verdict.summary())
+        sizes[format_name] = (verdict.claims.key_type, verdict.claims.key_size)
+    assert set(sizes.values()) == {("Ed25519", 256)}, sizes
+
+
 def test_evidence_structure(hsm: Hsm) -> None:
     ev = hsm.attest("key-rsa-3072", "pkix-evidence", {"attest_time": AT, "nonce": "00112233"})
     decoded = asn1.decode_evidence(evidence.evidence_der(ev.files[ev.primary]))

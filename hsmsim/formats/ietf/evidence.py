@@ -279,11 +279,9 @@ def describe_key(spki: bytes) -> tuple[str, int | None]:
 
 
 def describe_public_key(key: object) -> tuple[str, int | None]:
-    """:func:`describe_key` of a loaded public key: :func:`~hsmsim.encoding.key_facts`, but Ed25519 counts the
-    curve's 255 bits (what this family has always claimed), and any other key is a ValueError."""
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 255
-    if isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+    """:func:`describe_key` of a loaded public key: :func:`~hsmsim.encoding.key_facts` (as every format claims
+    it: Ed25519 256 bits), and any other key is a ValueError."""
+    if isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
         return key_facts(key)
     raise ValueError(f"unsupported key type {type(key).__name__}")
 
