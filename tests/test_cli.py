@@ -35,6 +35,18 @@ def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess
                           timeout=120)
 
 
+def _wait_until_listening(process: subprocess.Popen[str], host: str, port: int) -> None:
+    """Return once ``host:port`` accepts a connection; fail when 20 s pass or ``process`` ends first."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+            return
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+
+
 def walk(bundle: Path, csr: Path, root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(WALK), str(bundle), str(csr), str(root)], capture_output=True, text=True,
                           timeout=60)
@@ -355,14 +367,7 @@ def test_serve_listens_on_an_ipv6_host(tmp_path):
         assert process.stderr is not None
         line = process.stderr.readline()
         assert f"on http://[::1]:{port} " in line, line + process.stderr.read()
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("::1", port), timeout=5).close()
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.05)
+        _wait_until_listening(process, "::1", port)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -465,14 +470,7 @@ def test_serve_stopped_by_a_signal_exits_128_plus_it(tmp_path, signum, code, sta
     try:
         assert process.stderr is not None
         assert "hsmsim serving" in process.stderr.readline()
-        deadline = time.monotonic() + 20
-        while True:  # once it listens, uvicorn has its signal handlers
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=5).close()
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.05)
+        _wait_until_listening(process, "127.0.0.1", port)  # once it listens, uvicorn has its signal handlers
         process.send_signal(signum)
         assert process.wait(timeout=20) == code, process.stderr.read()
     finally:
