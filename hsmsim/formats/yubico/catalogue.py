@@ -658,7 +658,7 @@ def piv_vector_cases(seed: str) -> list[VectorCase]:
         cases.append(VectorCase(
             id=f"{PIV_FORMAT}::golden::{_piv_golden_id(generation, spec, profile)}",
             comment=f"{spec} key in slot 9a of a {bench.device.model} (firmware "
-                    f"{'.'.join(map(str, bench.device.firmware))}, {generation} PKI), {profile} profile",
+                    f"{bench.device.firmware_version}, {generation} PKI), {profile} profile",
             flags=tuple(flags), expected=_piv_expected(spec), evidence=bench.evidence(), anchors=bench.anchors,
             validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
     goldens = {_piv_golden_id(g, s, p): (g, s, p, f) for g, s, p, f in PIV_GOLDENS}

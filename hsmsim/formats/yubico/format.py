@@ -103,12 +103,12 @@ def yubikey(device: Device, generation: str | None = None, *, fips: bool = False
         raise ParameterError.invalid("generation", f"one of {', '.join(GENERATIONS)}", generation)
     if firmware is None:
         firmware = DEFAULT_FIRMWARE[generation or LEGACY]
-    version = ".".join(map(str, firmware))
     own = NEW if firmware >= FIRST_NEW_PKI_FIRMWARE else LEGACY
+    made = YubiKeyDevice(device_serial(device), firmware, 1, own, fips=fips)
     if generation is not None and generation != own:
-        raise ParameterError(f"firmware {version} is certified under the {own} PKI, not {generation} (the 2024 PKI "
-                             "certifies firmware 5.7.4 and later)")
-    return YubiKeyDevice(device_serial(device), firmware, 1, own, fips=fips)
+        raise ParameterError(f"firmware {made.firmware_version} is certified under the {own} PKI, not "
+                             f"{generation} (the 2024 PKI certifies firmware 5.7.4 and later)")
+    return made
 
 
 def _f9_identity(device: Device, generation: str) -> AttestationIdentity:

@@ -216,8 +216,7 @@ def check_key(key: StoredKey, device: YubiKeyDevice) -> None:
     if not key.attributes.local:
         raise UnsupportedKeyError(f"{key.label} was imported: a YubiKey refuses to attest an imported key")
     if device.firmware < (5, 7, 0) and key.spec.name not in LEGACY_SPECS:
-        version = ".".join(map(str, device.firmware))
-        raise UnsupportedKeyError(f"firmware {version} has no {key.spec.name} keys (5.7 and later do)")
+        raise UnsupportedKeyError(f"firmware {device.firmware_version} has no {key.spec.name} keys (5.7 and later do)")
 
 
 def assemble(seed: str, device: YubiKeyDevice, key: StoredKey, signer: PrivateKey, *, slot: str = "9a",

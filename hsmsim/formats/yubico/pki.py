@@ -154,6 +154,11 @@ class YubiKeyDevice:
     cspn: bool = False
 
     @property
+    def firmware_version(self) -> str:
+        """The firmware as ykman shows it, ``5.4.3``."""
+        return ".".join(map(str, self.firmware))
+
+    @property
     def model(self) -> str:
         """The product line and, from firmware 5 (which reports it), the form factor, e.g. ``YubiKey 5 FIPS Series,
         USB-A keychain`` or ``YubiKey 4 Series``."""
