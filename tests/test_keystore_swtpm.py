@@ -533,6 +533,22 @@ def test_genuine_parsec_token_is_accepted_without_an_activation(store):
 
 
 @live
+def test_genuine_parsec_quote_of_chosen_pcrs_has_the_pc_client_startup_values(store):
+    # What the emulated TPM assumes of PCRs it does not measure, checked against a real one: swtpm after
+    # TPM2_Startup(CLEAR) holds zeros in PCRs 0-16 and 23 and all ones in 17-22 (the DRTM PCRs).
+    device = Device.from_seed("parsec-tpm", "genuine")
+    at = datetime.now(UTC).replace(microsecond=0)
+    evidence = Hsm(device, store).attest("ec-p256", "parsec-tpm", {"attest_time": at, "pcrs": "0,16-18,23"})
+    quote = TpmsAttest.unmarshal(base64.b64decode(json.loads(evidence.files[evidence.primary])["pat"]["attestInfo"]))
+    assert quote.attested == QuoteInfo((PcrSelection.of(TpmAlg.SHA256, (0, 16, 17, 18, 23)),), hashlib.sha256(
+        bytes(64) + b"\xff" * 64 + bytes(32)).digest())
+    root = tuple(x509.load_pem_x509_certificates(evidence.files["tpm_root_ca.pem"]))
+    verdict = get_format("parsec-tpm").verify(evidence, TrustAnchors({"root": root}), at=at)
+    assert verdict.accepted and verdict.claims is not None
+    assert verdict.claims.extra["pcr_selection"] == "sha256:0,16,17,18,23"
+
+
+@live
 def test_quote_refuses_what_a_tpm_refuses(store):
     with pytest.raises(KeystoreError, match="TPM2B_DATA"):
         store.quote(bytes.fromhex("00000001000b03ff0000"), bytes(65))

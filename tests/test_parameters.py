@@ -47,7 +47,7 @@ PARAMETERS: Mapping[str, tuple[tuple[Mapping[str, object], tuple[str, ...]], ...
     "marvell-google": (({}, ("key_id", "options", "names")),),
     "ms-kast": (({}, _KAST),),
     # tpm/parsec.py parsec_draft_for
-    "parsec-tpm": (({}, ("nonce", "credential", "platform_token", "activate_credential", "pki_profile")),),
+    "parsec-tpm": (({}, ("nonce", "credential", "platform_token", "pcrs", "activate_credential", "pki_profile")),),
     "pkix-evidence": (({}, ("nonce", "fips_level", "vendor")),),  # ietf/evidence.py, ietf/format.py generate
     "primus": (({}, ("key_use_count", "csr_common_name", "options")),),  # primus/format.py generate
     "purebred": (  # purebred/generate.py kind_for, generate; the rest go to the kind's inner format

@@ -1,6 +1,7 @@
 """PCR banks as a TPM keeps them, and the digest TPM2_Quote signs of them (TPM 2.0 Library Part 1 §17, Part 3 §18.4).
 
-A PC Client TPM's PCRs 0-15 are zero after TPM2_Startup(CLEAR) and change only by extension:
+A PC Client TPM's PCRs 0-16 and 23 are zero after TPM2_Startup(CLEAR), PCRs 17-22 all ones (no DRTM launch
+resets them here), and all change only by extension:
 PCR ← H_bank(PCR ‖ H_bank(measurement)). In a measured boot the firmware extends PCRs 0-7 with what it runs and
 reads (its own code, its configuration, option ROMs, the boot manager, the GPT, the Secure Boot policy), and each
 of them last with EV_SEPARATOR (four zero bytes) when it hands over to the OS loader.
@@ -22,11 +23,15 @@ BOOT_PCRS = tuple(range(8))
 """PCRs 0-7: what UEFI firmware measures before the OS loader runs (TCG PC Client Platform Firmware Profile)."""
 EV_SEPARATOR = b"\x00\x00\x00\x00"
 """The measurement that closes each boot PCR when the firmware hands over to the OS loader."""
+DRTM_PCRS = range(17, 23)
+"""PCRs 17-22, the dynamic root of trust's: all ones after TPM2_Startup, zero only once a DRTM event resets them
+(PC Client Platform TPM Profile, "PCR Initial and Reset Values"); the other PCRs start at zero."""
 
 
 @dataclass(frozen=True)
 class MeasuredBoot:
-    """One boot's measurements: ``log[i]`` is what was measured into PCR i, in order (PCRs past the log stay zero).
+    """One boot's measurements: ``log[i]`` is what was measured into PCR i, in order (PCRs past the log keep their
+    value after TPM2_Startup).
 
     Every bank sees the same measurements, each hashed with its own algorithm, as a TPM extends all its banks."""
 
@@ -38,7 +43,8 @@ class MeasuredBoot:
         """PCR ``index`` of the bank ``hash_alg`` after the boot (raises Rejected(UNSUPPORTED) for an unknown bank)."""
         value = self._computed.get((hash_alg, index))
         if value is None:
-            value = bytes(digest_size(hash_alg))
+            size = digest_size(hash_alg)
+            value = b"\xff" * size if index in DRTM_PCRS else bytes(size)
             for measurement in self.log[index] if index < len(self.log) else ():
                 value = hash_bytes(hash_alg, value + hash_bytes(hash_alg, measurement))
             self._computed[hash_alg, index] = value

@@ -773,6 +773,38 @@ def test_platform_token_false_writes_the_kat_alone_which_is_not_parsec_evidence(
         hsm.attest("tls key", "parsec-tpm", {"attest_time": at, "platform_token": "maybe"})
 
 
+@pytest.mark.parametrize(("given", "indices"), [
+    ("0-2", (0, 1, 2)), ("0,1,2", (0, 1, 2)), (" 7, 0-1 ", (0, 1, 7)), ("ALL", tuple(range(24))), (17, (17,)),
+    ([23, 4], (4, 23)), ("16-23", tuple(range(16, 24))),
+])
+def test_parsec_pcrs_parameter_chooses_what_the_pat_quotes(parsec, given, indices):
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(Device.from_seed("parsec-tpm", SEED), store)
+    store.generate(KeySpec.parse("ec-p256"), "tls key", created=datetime(2025, 3, 3, tzinfo=UTC))
+    at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+    evidence = hsm.attest("tls key", "parsec-tpm", {"attest_time": at, "pcrs": given})
+    _, _, pat = _pat_of(evidence)
+    quote = TpmsAttest.unmarshal(base64.b64decode(pat["attestInfo"])).attested
+    assert quote.selections == (PcrSelection.of(TpmAlg.SHA256, indices),)
+    # PC Client TPM Profile: PCRs 17-22 are all ones after TPM2_Startup, the others zero; the boot extends 0-7
+    boot = EmulatedTpm.for_device(hsm.device, DEFAULT_PKI_PROFILE).measured_boot()
+    values = [boot.pcr(TpmAlg.SHA256, i) if i < 8 else b"\xff" * 32 if 17 <= i <= 22 else bytes(32) for i in indices]
+    assert quote.pcr_digest == hashlib.sha256(b"".join(values)).digest()
+    verdict = parsec.verify(evidence, TrustAnchors({"root": (hsm.attestation_identity().root,)}), at=at,
+                            profile=Profile.STRICT)
+    assert verdict.accepted and verdict.claims.extra["pcr_selection"] == "sha256:" + ",".join(map(str, indices))
+
+
+@pytest.mark.parametrize("given", ["", "24", "0-24", "3-1", "0,0", "1,0-2", "0;1", "-1", "1-", "sha256:0", "٣", -1,
+                                   24, True, [], [0, "1"], "9" * 50, 2.0])
+def test_parsec_pcrs_parameter_refuses_what_selects_no_pc_client_pcr_once(given):
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(Device.from_seed("parsec-tpm", SEED), store)
+    store.generate(KeySpec.parse("ec-p256"), "tls key", created=datetime(2025, 3, 3, tzinfo=UTC))
+    with pytest.raises(ParameterError, match="parameter pcrs must be PCR indices 0-23"):
+        hsm.attest("tls key", "parsec-tpm", {"attest_time": datetime(2025, 3, 4, tzinfo=UTC), "pcrs": given})
+
+
 def _requote(draft, edit):
     def edited(data: bytes) -> bytes:
         return edit(TpmsAttest.unmarshal(data)).marshal()

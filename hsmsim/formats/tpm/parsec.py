@@ -23,6 +23,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,8 +90,10 @@ _SIGNATURE_ALGS: dict[tuple[int, int], int] = {(TpmAlg.ECDSA, TpmAlg.SHA256): -7
                    (TpmAlg.RSASSA, TpmAlg.SHA256): -257}
 """TPMT_SIGNATURE (sigAlg, hashAlg) → the COSE algorithm the signature check runs."""
 QUOTE_PCRS = BOOT_PCRS
-"""What the platform token quotes: PCRs 0-7, the measured boot up to the OS loader (Parsec quotes the PCRs its
-``root_of_trust`` configuration lists; a boot-state quote typically takes these)."""
+"""What the platform token quotes by default: PCRs 0-7, the measured boot up to the OS loader (Parsec quotes the
+PCRs its ``root_of_trust`` configuration lists; a boot-state quote typically takes these)."""
+PCR_COUNT = 24
+"""A PC Client TPM's PCRs per bank (TCG PC Client Platform TPM Profile): what parameter ``pcrs`` may select."""
 QUOTE_AFTER_CERTIFY = timedelta(milliseconds=50)
 """How long after TPM2_Certify the emulated TPM runs TPM2_Quote (Parsec issues them back to back)."""
 
@@ -139,13 +142,13 @@ def _lines_of_64(text: str) -> str:
 class ParsecDraft(StatementDraft):
     """One Parsec key attestation before rendering (see :class:`StatementDraft` for the token's fields).
 
-    ``platform_token`` adds the platform attestation token (:meth:`platform`); ``pcr_bank`` (default: the AK's
-    signing hash), ``quote_signer``, ``quote_kid``, ``quote_extra_data`` and ``attest_info_edit`` (run before
-    signing) change it. ``activation`` adds the ActivateCredential exchange and ``chain_file`` the AK chain.
-    ``make_for_ek`` seals the credential to another EK than the TPM's. ``activation_key`` (a TPMT_PUBLIC)
-    is the object the credential is sealed for and the TPM activates with (default: the AK).
-    ``ek_certificate`` replaces the EK certificate the third party used. ``activation_edit`` and
-    ``record_edit`` edit the JSON before it is written.
+    ``platform_token`` adds the platform attestation token (:meth:`platform`) quoting ``pcrs``; ``pcr_bank``
+    (default: the AK's signing hash), ``quote_signer``, ``quote_kid``, ``quote_extra_data`` and ``attest_info_edit``
+    (run before signing) change it. ``activation`` adds the ActivateCredential exchange and ``chain_file`` the AK
+    chain. ``make_for_ek`` seals the credential to another EK than the TPM's. ``activation_key`` (a TPMT_PUBLIC) is
+    the object the credential is sealed for and the TPM activates with (default: the AK). ``ek_certificate``
+    replaces the EK certificate the third party used. ``activation_edit`` and ``record_edit`` edit the JSON before
+    it is written.
     """
 
     signature_encoding: str = "tpmt"
@@ -157,6 +160,7 @@ class ParsecDraft(StatementDraft):
     kid: bytes | None = None
     platform_token: bool = True
     pcr_bank: int | None = None
+    pcrs: tuple[int, ...] = QUOTE_PCRS
     quote_signer: PrivateKey | None = None
     quote_kid: bytes | None = None
     quote_extra_data: bytes | None = None
@@ -188,13 +192,13 @@ class ParsecDraft(StatementDraft):
         return kat, chain
 
     def platform(self) -> dict[str, Any]:
-        """The platform attestation token (JSON members): TPM2_Quote by the AK of :data:`QUOTE_PCRS` in the bank of
+        """The platform attestation token (JSON members): TPM2_Quote by the AK of ``pcrs`` in the bank of
         the AK's signing hash, with qualifyingData = the nonce, :data:`QUOTE_AFTER_CERTIFY` after the kat's
         TPM2_Certify (same TPM, same boot, same hierarchy: the counters are as certInfo's); ``kid`` the kat's. A
         genuine TPM quotes its own PCRs."""
         bank = self.pcr_bank or signing_scheme(self.ak_key()).hash_alg
         assert bank is not None  # an AK's scheme is never NULL
-        selections = (PcrSelection.of(bank, QUOTE_PCRS),)
+        selections = (PcrSelection.of(bank, self.pcrs),)
         extra = self.quote_extra_data if self.quote_extra_data is not None else self.nonce
         if self.genuine is not None:
             attest_info, sig = self.genuine.quote(selections, extra)
@@ -272,11 +276,46 @@ def _bytes_parameter(parameters: Mapping[str, object], name: str) -> bytes | Non
     return data
 
 
+_PCR_SPAN = re.compile(r"([0-9]{1,2})(?:-([0-9]{1,2}))?")
+
+
+def pcr_indices_parameter(parameters: Mapping[str, object], name: str) -> tuple[int, ...] | None:
+    """The PCRs parameter ``name`` selects, ascending (None when absent or None): text such as ``0,1,2``, ``0-7,14``
+    or ``all`` (PCRs 0-23), one index as an int, or a list of ints. Raises :class:`ParameterError` for anything
+    else, an index past 23, a PCR named twice, or no PCR."""
+    given = parameters.get(name)
+    if given is None:
+        return None
+    must = f"PCR indices 0-{PCR_COUNT - 1} such as 0,1,2 or 0-7 or all, each once"
+    indices: list[int] = []
+    if isinstance(given, str):
+        text = given.strip().lower()
+        items = [f"0-{PCR_COUNT - 1}"] if text == "all" else text.split(",")
+        for item in items:
+            span = _PCR_SPAN.fullmatch(item.strip())
+            if span is None:
+                raise ParameterError.invalid(name, must, given)
+            low, high = int(span[1]), int(span[2] or span[1])
+            if not low <= high < PCR_COUNT:
+                raise ParameterError.invalid(name, must, given)
+            indices.extend(range(low, high + 1))
+    elif isinstance(given, int) and not isinstance(given, bool):
+        indices = [given]
+    elif isinstance(given, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in given):
+        indices = list(given)
+    else:
+        raise ParameterError.invalid(name, must, given)
+    if not indices or len(set(indices)) != len(indices) or not all(0 <= i < PCR_COUNT for i in indices):
+        raise ParameterError.invalid(name, must, given)
+    return tuple(sorted(indices))
+
+
 def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> ParsecDraft:
     """The draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK). The AK
     certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign AKs.
     Parameters: ``nonce`` (bytes or base64, ≤ 64 bytes; default derived), ``platform_token`` (default true: the pat),
+    ``pcrs`` (what the pat quotes, :func:`pcr_indices_parameter`; default :data:`QUOTE_PCRS`),
     ``activate_credential`` (default true), ``credential`` (the third party's, bytes or base64)."""
     params = request.parameters
     seed, label = request.device.seed, request.key.label
@@ -286,6 +325,7 @@ def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) ->
                   or drbg(seed, f"parsec-tpm/credential/{moment}").read(32))
     exchange = drbg(seed, f"parsec-tpm/make-credential/{moment}")
     platform_token = flag_parameter(params, "platform_token", True)
+    pcrs = pcr_indices_parameter(params, "pcrs") or QUOTE_PCRS
     activation = flag_parameter(params, "activate_credential", True)
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     genuine = genuine_tpm(request, tpm, key_name=ParsecTpmFormat.ak_name, names_device=False)
@@ -293,7 +333,7 @@ def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) ->
         tpm=tpm, identity=request.attesting, at=request.at, label=label, genuine=genuine,
         area=genuine.key_public() if genuine is not None else tpm.key_public(request.key),
         nonce=nonce, credential=credential, credential_seed=exchange.read(32), oaep_seed=exchange.read(32),
-        platform_token=platform_token, activation=activation)
+        platform_token=platform_token, pcrs=pcrs, activation=activation)
 
 
 # -- verification -------------------------------------------------------------------------------
