@@ -174,6 +174,11 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "Windows sends); and its credential key's pubArea is Windows Hello's: the authPolicy 9dffcbf3… of the real "
         "samples, and RSA keys noDA and sign+decrypt (objectAttributes 0x00060472, ECC keys still 0x00040072), which "
         "changed the pubArea of those vectors again (no expected verdict changed).",
+        "Windows-shaped AK certificates (the default `rsa` TPM PKI: webauthn TPM, ms-kast, parsec-tpm, purebred "
+        "windows, and the csr-attestation golden carrying a webauthn statement) no longer carry the FIDO AAGUID "
+        "extension, as no published Windows AIK certificate does; `webauthn::akcert::aaguid-mismatch` now puts "
+        "Windows Hello's AAGUID into that extension (it set authData's aaguid to zero) and "
+        "`webauthn::variant::ak-aaguid-extension` keeps a matching one (no expected verdict changed).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -323,10 +323,10 @@ def _extension_shape(cert: x509.Certificate) -> list[tuple[str, bool]]:
 
 def test_the_rsa_profile_ak_certificate_is_shaped_as_a_windows_aik_certificate(webauthn, kit):
     cert = kit.identity.certificate
-    # the real certificate's order: KU, BC, CP, EKU, SAN, AKI, SKI, AIA (hsmsim adds its AAGUID after the SAN)
+    # the real certificate's order: KU, BC, CP, EKU, SAN, AKI, SKI, AIA; no FIDO AAGUID extension
     assert _extension_shape(cert) == [
         ("2.5.29.15", True), ("2.5.29.19", True), ("2.5.29.32", True), ("2.5.29.37", False), ("2.5.29.17", True),
-        ("1.3.6.1.4.1.45724.1.1.4", False), ("2.5.29.35", False), ("2.5.29.14", False), ("1.3.6.1.5.5.7.1.1", False)]
+        ("2.5.29.35", False), ("2.5.29.14", False), ("1.3.6.1.5.5.7.1.1", False)]
     tbs = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]
     raw = {e["extn_id"].dotted: e["extn_value"].contents for e in tbs["extensions"]}
     assert raw["2.5.29.32"] == REAL_WINDOWS_AIK_POLICIES  # byte for byte (cryptography re-encodes a UTF8String)
@@ -391,8 +391,7 @@ def _windows_hello_shape(statement: dict) -> dict[str, object]:
         "extraData is H_alg": len(attest.extra_data) == EXTRA_DATA_LENGTH.get(statement["alg"]),
         "aik subject empty": aik.subject == x509.Name([]),
         "aik serial octets": (aik.serial_number.bit_length() + 7) // 8,
-        # hsmsim's AK certificates keep the FIDO AAGUID extension (Windows' have none) for akcert::aaguid-mismatch
-        "aik extensions": [e.oid.dotted_string for e in aik.extensions if e.oid != FIDO_AAGUID_EXTENSION],
+        "aik extensions": [(e.oid.dotted_string, e.critical) for e in aik.extensions],
         "pubArea": (area.type, area.name_alg, area.parameters.symmetric.algorithm, area.parameters.scheme.scheme),
         # Windows Hello's credential keys: its authPolicy; RSA ones noDA and sign+decrypt (0x00060472), ECC ones
         # sign only (0x00040072)
@@ -420,6 +419,32 @@ def test_tpm_goldens_have_the_shape_of_a_real_windows_hello_registration(cases, 
     area = TpmtPublic.unmarshal(golden["pubArea"])
     assert attest == kit.tpm.certify_info(area, kit.identity.key, attest.extra_data, ATTEST_TIME, Parent.SRK)
     assert attest.firmware_version != kit.tpm.model.firmware_version
+
+
+def _ak_aaguid_and_auth_data_aaguid(case) -> tuple[bytes | None, bytes]:
+    record = json.loads(case.evidence.files[case.evidence.primary])
+    attestation = cbor2.loads(from_base64_lenient(record["credential"]["response"]["attestationObject"], "attObj"))
+    aik = x509.load_der_x509_certificate(attestation["attStmt"]["x5c"][0])
+    try:
+        ext = aik.extensions.get_extension_for_oid(FIDO_AAGUID_EXTENSION)
+    except x509.ExtensionNotFound:
+        return None, attestation["authData"][37:53]
+    assert not ext.critical and ext.value.value[:2] == b"\x04\x10"  # an OCTET STRING of 16 octets
+    return ext.value.value[2:], attestation["authData"][37:53]
+
+
+def test_the_ak_certificate_aaguid_extension_is_absent_from_goldens_equal_in_the_variant_foreign_in_the_defect(
+        webauthn, cases):
+    # WebAuthn §8.3.1: if the AK certificate has the extension, its value must be authData's aaguid
+    for spec in GOLDEN_SPECS:
+        assert _ak_aaguid_and_auth_data_aaguid(cases[f"webauthn::golden::{spec}"])[0] is None
+    in_cert, in_auth_data = _ak_aaguid_and_auth_data_aaguid(cases["webauthn::variant::ak-aaguid-extension"])
+    assert in_cert == in_auth_data
+    assert _verify(webauthn, cases["webauthn::variant::ak-aaguid-extension"], Profile.STRICT).accepted
+    in_cert, in_auth_data = _ak_aaguid_and_auth_data_aaguid(cases["webauthn::akcert::aaguid-mismatch"])
+    assert in_cert is not None and in_cert != in_auth_data
+    assert _verify(webauthn, cases["webauthn::akcert::aaguid-mismatch"], Profile.STRUCTURAL).reason is \
+        Reason.ATTR_CONFLICT
 
 
 @pytest.mark.parametrize(("spec", "decrypt", "attributes"), [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,16 @@ from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmAkProvider, draft_for
 from hsmsim.formats.tpm.generate import Draft, StatementDraft, chain_der
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, TpmPki, TpmPkiProfile, ca_algorithms, tpm_san
+from hsmsim.formats.tpm.pki import (
+    DEFAULT_PKI_PROFILE,
+    EMULATED_AAGUID,
+    FIDO_AAGUID_EXTENSION,
+    TpmPki,
+    TpmPkiProfile,
+    aaguid_extension,
+    ca_algorithms,
+    tpm_san,
+)
 from hsmsim.formats.tpm.structures import (
     CertifyInfo,
     PcrSelection,
@@ -251,6 +261,23 @@ def _replacing(oid: x509.ObjectIdentifier, new: Ext) -> Callable[[list[Ext]], li
 
 def _non_critical(oid: x509.ObjectIdentifier) -> Callable[[list[Ext]], list[Ext]]:
     return lambda exts: [Ext(e.value, False) if e.value.oid == oid else e for e in exts]
+
+
+WINDOWS_HELLO_AAGUID = uuid.UUID("08987058-cadc-4b81-b6e1-30de50dcbe96")
+"""The AAGUID Windows Hello registrations with a hardware TPM carry (py_webauthn's and python-fido2's samples)."""
+
+
+def _with_aaguid(aaguid: uuid.UUID) -> Callable[[list[Ext]], list[Ext]]:
+    """The FIDO AAGUID extension (non-critical) holding ``aaguid``: in place of the certificate's own, else right
+    after the SAN."""
+    new = Ext(aaguid_extension(aaguid))
+
+    def edit(exts: list[Ext]) -> list[Ext]:
+        if any(e.value.oid == FIDO_AAGUID_EXTENSION for e in exts):
+            return _replacing(FIDO_AAGUID_EXTENSION, new)(exts)
+        at = next(i for i, e in enumerate(exts) if e.value.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME) + 1
+        return [*exts[:at], new, *exts[at:]]
+    return edit
 
 
 def _manufacturer(manufacturer: int) -> Operator:
@@ -651,8 +678,9 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
     add("akcert::aaguid-mismatch", "AkCertAaguidMismatch",
         _note("CERT_PROFILE", med, "AK certificate AAGUID extension differs from authData's aaguid",
               "an AK certified for one authenticator model vouches for another", WEBAUTHN + ".1"),
-        "authData aaguid all zero", "authdata.set", "authData.attestedCredentialData.aaguid",
-        _set(aaguid=bytes(16)), invalid(Reason.ATTR_CONFLICT), resign=True)
+        f"AK certificate AAGUID extension {WINDOWS_HELLO_AAGUID} (Windows Hello's), authData hsmsim's",
+        "cert.reissue", "x5c[0]/extensions/id-fido-gen-ce-aaguid",
+        _ak_reissue(extensions=_with_aaguid(WINDOWS_HELLO_AAGUID)), invalid(Reason.ATTR_CONFLICT), resign=True)
 
     # chain
     add("chain::intermediate-not-ca", "IntermediateNotCa",
@@ -700,6 +728,13 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
         _note("BASIC", Severity.INFO, "an EC P-256 AK signing with ES256: legal WebAuthn (§8.3 allows any AK "
               "type), but not what Windows Hello sends (its AIK is RSA-2048)", "none: a correct verifier accepts it"),
         "AK EC P-256 (ECDSA-SHA256), alg ES256", "ak.replace", "attStmt.alg", _ecc_ak, valid(), resign=True)
+    add("variant::ak-aaguid-extension", "AkAaguidExtension",
+        _note("BASIC", Severity.INFO, "the AK certificate carries the FIDO AAGUID extension, equal to authData's "
+              "aaguid: optional in WebAuthn §8.3.1, absent from every published Windows AIK certificate",
+              "none: a correct verifier compares it when present and accepts it"),
+        "AK certificate with id-fido-gen-ce-aaguid = authData's aaguid (non-critical, after the SAN)",
+        "cert.reissue", "x5c[0]/extensions/id-fido-gen-ce-aaguid",
+        _ak_reissue(extensions=_with_aaguid(EMULATED_AAGUID)), valid(), resign=True)
     add("variant::windows-hello-rs1", "WindowsHelloRs1",
         _note("BASIC", Severity.INFO, "what every published Windows Hello registration sends: the RSA-2048 AIK "
               "signing certInfo with RS1 (RSASSA-SHA1, alg -65535, extraData SHA-1), here for an RSA-2048 credential",

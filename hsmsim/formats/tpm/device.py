@@ -172,7 +172,8 @@ class EmulatedTpm:
                        permanent_id: str | None = None) -> x509.Certificate:
         """The AK certificate :attr:`pki`'s attestation CA issues for ``public_key``, this TPM's AK ``key_name``
         (WebAuthn §8.3.1 profile, see :mod:`hsmsim.formats.tpm.pki`); under the ``rsa`` profile shaped as a Windows
-        AIK certificate (:func:`~hsmsim.formats.tpm.pki.windows_aik_extensions`).
+        AIK certificate (:func:`~hsmsim.formats.tpm.pki.windows_aik_extensions`), without the AAGUID extension
+        the other profile's carries.
 
         With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
         """

@@ -13,7 +13,8 @@ TPM vendor's production root. The leaf profiles follow the TCG EK Credential Pro
   FIDO AAGUID extension 1.3.6.1.4.1.45724.1.1.4 (non-critical), AKI.
 
 Under the ``rsa`` (Windows) profile an AK certificate (other than ACME's, which names the device) is a Windows
-AIK certificate: :func:`windows_aik_extensions` adds Microsoft's critical certificatePolicies, SKI and AIA.
+AIK certificate: :func:`windows_aik_extensions` adds Microsoft's critical certificatePolicies, SKI and AIA, and
+leaves out the AAGUID extension, as every published Windows AIK certificate does.
 
 CHOICES: one intermediate issues both (a real AK is certified by an attestation CA after
 MakeCredential/ActivateCredential; hsmsim emulates that outcome, see ``docs/formats/tpm.md``);
@@ -326,11 +327,12 @@ def ak_certificate_extensions(model: TpmModel, aaguid: uuid.UUID | None = EMULAT
 
 
 def windows_aik_extensions(model: TpmModel, public_key: PublicKey, issuer_key: PublicKey,
-                           aaguid: uuid.UUID | None = EMULATED_AAGUID) -> tuple[Ext, ...]:
+                           aaguid: uuid.UUID | None = None) -> tuple[Ext, ...]:
     """The AK certificate's extensions as a Windows AIK certificate (py_webauthn's Surface Pro 4 sample, issued by
     ``WUS-INTC-KEYID-…``) carries them, in its order: keyUsage (critical), basicConstraints (critical),
-    certificatePolicies (critical, :func:`windows_aik_policies`), EKU, SAN (critical), then hsmsim's AAGUID, AKI,
-    SKI and AIA caIssuers naming the attestation CA's certificate under :data:`PKI_BASE`."""
+    certificatePolicies (critical, :func:`windows_aik_policies`), EKU, SAN (critical), AKI, SKI and AIA caIssuers
+    naming the attestation CA's certificate under :data:`PKI_BASE`. No Windows AIK certificate carries the FIDO
+    AAGUID extension (six published Windows Hello registrations); with ``aaguid`` it follows the SAN."""
     issuer_url = f"{PKI_BASE}/certs/{urllib.parse.quote(INTERMEDIATE_CN)}.crt"
     out = [Ext(key_usage("digital_signature"), critical=True),
            Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True),
