@@ -174,6 +174,12 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "Windows sends); and its credential key's pubArea is Windows Hello's: the authPolicy 9dffcbf3… of the real "
         "samples, and RSA keys noDA and sign+decrypt (objectAttributes 0x00060472, ECC keys still 0x00040072), which "
         "changed the pubArea of those vectors again (no expected verdict changed).",
+        "webauthn packed and fido-u2f registrations are shaped as real YubiKey ones (py_webauthn's samples): packed "
+        "authData has a 64-byte credential id (128 for Ed25519; was 32) and a small non-zero signCount (the "
+        "YubiKey's global counter; was 0), and both formats' records say transports `[\"nfc\", \"usb\"]` and "
+        "`cross-platform` (were `[\"internal\"]` and `platform`): every `webauthn::packed::` and "
+        "`webauthn::fido-u2f::` vector and the packed and fido-u2f goldens changed bytes, and "
+        "`webauthn::packed::auth-data-edited-after-signing` signs the counter plus one (was 1 over 0).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes
