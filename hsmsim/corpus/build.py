@@ -179,6 +179,12 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "extension, as no published Windows AIK certificate does; `webauthn::akcert::aaguid-mismatch` now puts "
         "Windows Hello's AAGUID into that extension (it set authData's aaguid to zero) and "
         "`webauthn::variant::ak-aaguid-extension` keeps a matching one (no expected verdict changed).",
+        "webauthn packed and fido-u2f registrations are shaped as real YubiKey ones (py_webauthn's samples): packed "
+        "authData has a 64-byte credential id (128 for Ed25519; was 32) and a small non-zero signCount (the "
+        "YubiKey's global counter; was 0), and both formats' records say transports `[\"nfc\", \"usb\"]` and "
+        "`cross-platform` (were `[\"internal\"]` and `platform`): every `webauthn::packed::` and "
+        "`webauthn::fido-u2f::` vector and the packed and fido-u2f goldens changed bytes, and "
+        "`webauthn::packed::auth-data-edited-after-signing` signs the counter plus one (was 1 over 0).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

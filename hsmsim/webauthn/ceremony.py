@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest, bytes_parameter, flag_parameter
@@ -83,6 +84,8 @@ class Ceremony:
     expected_origin: str | None = None
     expected_rp_id: str | None = None
     raw_id: bytes | None = None
+    transports: tuple[str, ...] = ("internal",)
+    attachment: str = "platform"
     auth_data_edit: Callable[[bytes], bytes] | None = None
     object_edit: Callable[[bytes], bytes] | None = None
 
@@ -118,7 +121,7 @@ class Ceremony:
             expected_challenge=self.expected_challenge if self.expected_challenge is not None else self.challenge,
             expected_origin=self.expected_origin if self.expected_origin is not None else self.genuine_origin,
             expected_rp_id=self.expected_rp_id if self.expected_rp_id is not None else self.rp_id,
-            raw_id=self.raw_id)
+            raw_id=self.raw_id, transports=self.transports, attachment=self.attachment)
 
     def produce_evidence(self, produce: Callable[[bytes, bytes], ProducedStatement]) -> Evidence:
         """The record with the attStmt ``produce(authData, clientDataHash)`` returns, its roots beside it as
@@ -145,9 +148,42 @@ def _challenge(parameters: Mapping[str, object], seed: str, label: str, at: date
     return given if given is not None else drbg(seed, f"webauthn/challenge/{label}/{at:%Y%m%dT%H%M%S}").read(32)
 
 
-CREDENTIAL_ID_BYTES = {"fido-u2f": 64, "apple": 20}
-"""Credential id lengths of the real registrations of each statement format: a YubiKey's U2F key handle (py_webauthn's
-fido-u2f test), an Apple passkey's id (its apple test); every other format's are 32 bytes."""
+@dataclass(frozen=True)
+class AuthenticatorShape:
+    """What the authenticator emitting a statement format writes around the statement, as the real registrations
+    of ``docs/formats/webauthn.md`` show it (Windows Hello's by default)."""
+
+    credential_id_bytes: int = 32
+    eddsa_credential_id_bytes: int | None = None
+    """The credential id length of an Ed25519 credential, when it differs."""
+    global_counter: bool = False
+    """A signature counter shared by every credential (a YubiKey's): a fresh registration carries the signatures
+    made so far, a small non-zero count. Otherwise 0, as TPMs, Apple, Android and a U2F registration (its counter
+    written by the client) have it."""
+    transports: tuple[str, ...] = ("internal",)
+    attachment: str = "platform"
+
+
+YUBIKEY_5_NFC = AuthenticatorShape(credential_id_bytes=64, eddsa_credential_id_bytes=128, global_counter=True,
+                                   transports=("nfc", "usb"), attachment="cross-platform")
+"""A YubiKey 5 NFC's CTAP2 registration (py_webauthn's and python-fido2's packed samples: 64-byte ids for ES256,
+128 for the 5Ci's EdDSA credential; counters 2 to 52; transports nfc and usb)."""
+AUTHENTICATOR_SHAPES = {
+    "packed": YUBIKEY_5_NFC,
+    "fido-u2f": replace(YUBIKEY_5_NFC, global_counter=False),
+    "apple": AuthenticatorShape(credential_id_bytes=20),
+}
+"""The shape of each statement format's authenticator: the YubiKey for ``packed`` and ``fido-u2f`` (whose 64-byte
+key handle and zero counter py_webauthn's YubiKey U2F sample has), an Apple passkey's 20-byte id; the default
+for every other."""
+
+
+def credential_id_length(fmt: str, key: PublicKey) -> int:
+    """The length of the credential id the authenticator of ``fmt`` writes for ``key``."""
+    shape = AUTHENTICATOR_SHAPES.get(fmt, AuthenticatorShape())
+    if shape.eddsa_credential_id_bytes is not None and isinstance(key, ed25519.Ed25519PublicKey):
+        return shape.eddsa_credential_id_bytes
+    return shape.credential_id_bytes
 
 
 def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credential_key: PublicKey) -> Ceremony:
@@ -155,7 +191,9 @@ def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credentia
     (bytes or base64url; default derived from the seed, label and time), ``rp_id``, ``origin`` (default
     ``https://<rp_id>``), ``user_verified`` (default true, but false for ``fido-u2f``, whose CTAP1 authenticators
     cannot verify the user: true is refused there; :func:`hsmsim.device.flag_parameter`).
-    The credential id is derived from the seed, as long as the authenticator writes it (:data:`CREDENTIAL_ID_BYTES`)."""
+    The credential id and signature counter are derived from the seed, as long and as counted as the statement's
+    authenticator writes them, its transports and attachment as the client reports them
+    (:data:`AUTHENTICATOR_SHAPES`)."""
     params = request.parameters
     device, label = request.device, request.key.label
     rp_id = str(params.get("rp_id", DEFAULT_RP_ID))
@@ -164,12 +202,15 @@ def ceremony_for(request: AttestationRequest, fmt: str, aaguid: bytes, credentia
     if u2f and verified:
         raise ParameterError("parameter user_verified must be false for fido-u2f: a U2F (CTAP1) authenticator "
                              "cannot verify the user")
+    shape = AUTHENTICATOR_SHAPES.get(fmt, AuthenticatorShape())
+    counter = drbg(device.seed, f"webauthn/{device.serial}/counter/{label}").read(1)[0] % 64 + 1
     return Ceremony(
         fmt=fmt, label=label, challenge=_challenge(params, device.seed, label, request.at),
         credential_id=drbg(device.seed, f"webauthn/{device.serial}/credential/{label}").read(
-            CREDENTIAL_ID_BYTES.get(fmt, 32)),
+            credential_id_length(fmt, credential_key)),
         credential_key=credential_key, aaguid=aaguid, rp_id=rp_id, origin=str(params.get("origin", f"https://{rp_id}")),
-        flags=FLAG_UP | FLAG_AT | (FLAG_UV if verified else 0))
+        flags=FLAG_UP | FLAG_AT | (FLAG_UV if verified else 0), sign_count=counter if shape.global_counter else 0,
+        transports=shape.transports, attachment=shape.attachment)
 
 
 class StatementDraft(Protocol):

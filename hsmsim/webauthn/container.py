@@ -426,6 +426,10 @@ class Registration:
     expected_origin: str
     expected_rp_id: str
     raw_id: bytes | None = None
+    transports: tuple[str, ...] = ("internal",)
+    """``response.transports`` (``getTransports()``: sorted, as WebAuthn L3 §5.2.1 has the client return them)."""
+    attachment: str = "platform"
+    """``authenticatorAttachment``: ``platform``, or ``cross-platform`` for a roaming authenticator (a security key)."""
 
     def to_json(self) -> bytes:
         """The record file: two-space indented JSON, newline-terminated."""
@@ -434,8 +438,8 @@ class Registration:
             "rawId": b64url(self.raw_id if self.raw_id is not None else self.credential_id),
             "type": "public-key",
             "response": {"clientDataJSON": b64url(self.client_data_json),
-                         "attestationObject": b64url(self.attestation_object), "transports": ["internal"]},
-            "authenticatorAttachment": "platform",
+                         "attestationObject": b64url(self.attestation_object), "transports": sorted(self.transports)},
+            "authenticatorAttachment": self.attachment,
             "clientExtensionResults": {},
         }
         document = {"expectedChallenge": b64url(self.expected_challenge), "expectedOrigin": self.expected_origin,

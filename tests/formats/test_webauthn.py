@@ -15,6 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from hsmsim.device import Device
 from hsmsim.encoding import spki_der
@@ -174,6 +175,75 @@ def test_fido_u2f_shape(cases):
     assert message[0] == 0 and len(message) == 1 + 32 + 32 + 64 + 65
     cert = x509.load_der_x509_certificate(obj["attStmt"]["x5c"][0])
     cert.public_key().verify(obj["attStmt"]["sig"], message, ec.ECDSA(hashes.SHA256()))
+
+
+# Real YubiKey registrations from py_webauthn's test suite (BSD-3; tests/data/py_webauthn/README.md), under the real
+# "Yubico U2F Root CA Serial 457200631": packed ES256 by a Yubico Security Key NFC, packed EdDSA by a YubiKey 5Ci, and
+# fido-u2f by the same Security Key NFC. Each golden is compared with the one of its kind.
+REAL_YUBIKEY = {"packed-es256": "yubikey_security_key_nfc_packed.webauthn.json",
+                "packed-eddsa": "yubikey_5ci_packed_eddsa.webauthn.json",
+                "fido-u2f": "yubikey_fido_u2f.webauthn.json"}
+PY_WEBAUTHN_DATA = ROOT / "tests" / "data" / "py_webauthn"
+FLAGS_BE_BS_ED = 0x08 | 0x10 | 0x80
+
+
+def _security_key_shape(record: dict) -> dict[str, object]:
+    """What a YubiKey registration shows, leaving out what differs between devices and models: keys, serials,
+    AAGUIDs, the values of the device-id and transports extensions."""
+    obj = cbor2.loads(from_base64_lenient(record["credential"]["response"]["attestationObject"], "attestationObject"))
+    statement = obj["attStmt"]
+    auth = AuthenticatorData.parse(obj["authData"])
+    cert = x509.load_der_x509_certificate(statement["x5c"][0])
+    prefix, _, number = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value.rpartition(" ")
+    aaguid = cert.extensions.get_extension_for_oid(OID_FIDO_AAGUID).value.value
+    return {
+        "fmt and members": (obj["fmt"], sorted(statement)), "alg": statement.get("alg"), "x5c": len(statement["x5c"]),
+        "UP and AT, no BE BS ED": (auth.flags & 0x41, auth.flags & FLAGS_BE_BS_ED),
+        # a YubiKey's counter is global: a CTAP2 registration carries the signatures made so far (py_webauthn's
+        # samples 52 and 2, python-fido2's 28), a U2F one 0 (the client writes the counter CTAP1 does not send)
+        "signCount": "zero" if auth.sign_count == 0 else "small" if auth.sign_count < 1 << 16 else "large",
+        "credential id bytes": len(auth.credential.credential_id),
+        "authData AAGUID zero": auth.credential.aaguid == bytes(16),
+        "credential alg": cbor2.loads(auth.credential.public_key_cbor)[3],
+        "subject": [(a.oid.dotted_string, a._type) for a in cert.subject],
+        "CN": prefix, "serial is the CN's number": str(cert.serial_number) == number,
+        "serial octets": (cert.serial_number.bit_length() + 7) // 8,
+        "issuer": [(a.oid.dotted_string, a._type) for a in cert.issuer],
+        "validity": (cert.not_valid_before_utc, cert.not_valid_after_utc),
+        "signature": cert.signature_algorithm_oid.dotted_string, "key": cert.public_key().curve.name,
+        "extensions and criticality": [(e.oid.dotted_string, e.critical) for e in cert.extensions],
+        "basicConstraints": cert.extensions.get_extension_for_class(x509.BasicConstraints).value,
+        "AAGUID extension": (aaguid[:2], len(aaguid), aaguid[2:] == auth.credential.aaguid),
+    }
+
+
+@pytest.mark.parametrize("golden", sorted(REAL_YUBIKEY))
+def test_security_key_goldens_have_the_shape_of_a_real_yubikey_registration(cases, golden):
+    real = json.loads((PY_WEBAUTHN_DATA / REAL_YUBIKEY[golden]).read_text())
+    case = cases[f"webauthn::golden::{golden}"]
+    ours = json.loads(case.evidence.files[case.evidence.primary])
+    assert _security_key_shape(ours) == _security_key_shape(real)
+    assert _security_key_shape(ours)["credential id bytes"] == (128 if golden == "packed-eddsa" else 64)
+    # a roaming authenticator, as its certificate's transports extension says: USB and NFC (the Security Key NFC's
+    # browser reported ["nfc", "usb"]; the 5Ci has no NFC)
+    assert ours["credential"]["response"]["transports"] == ["nfc", "usb"]
+    assert ours["credential"]["authenticatorAttachment"] == "cross-platform"
+    if golden == "packed-es256":
+        assert real["credential"]["transports"] == ["nfc", "usb"]
+
+
+@pytest.mark.parametrize(("golden", "strict"), [("packed-es256", None), ("packed-eddsa", Reason.KEY_POLICY),
+                                                ("fido-u2f", None)])
+def test_real_yubikey_registrations_verify_under_the_real_yubico_root(webauthn, cases, golden, strict):
+    path = PY_WEBAUTHN_DATA / REAL_YUBIKEY[golden]
+    evidence = webauthn.load(path)
+    trust = webauthn.trust_anchors_from_files([PY_WEBAUTHN_DATA / "yubico_u2f_root.pem"])
+    assert webauthn.verify(evidence, trust, at=LATER, profile=Profile.STRUCTURAL).accepted
+    verdict = webauthn.verify(evidence, trust, at=LATER, profile=Profile.STRICT)
+    assert verdict.accepted if strict is None else verdict.reason is strict
+    # under the emulated root ("... EMULATED") nothing carries the leaf's issuer name (verdict.py: CHAIN_INCOMPLETE)
+    emulated = TrustAnchors({"root": cases[f"webauthn::golden::{golden}"].anchors})
+    assert webauthn.verify(evidence, emulated, at=LATER).reason is Reason.CHAIN_INCOMPLETE
 
 
 def test_android_key_shape(cases):

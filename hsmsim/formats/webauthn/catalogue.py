@@ -242,12 +242,13 @@ def _without_leading_zero(message: bytes) -> bytes:
 
 
 def _other_credential_id(message: bytes) -> bytes:
-    # 0x00 ‖ rpIdHash(32) ‖ clientDataHash(32) ‖ credentialId(32) ‖ point: flip the credential id's first byte
+    # 0x00 ‖ rpIdHash(32) ‖ clientDataHash(32) ‖ credentialId ‖ point: flip the credential id's first byte
     return message[:65] + bytes([message[65] ^ 0xFF]) + message[66:]
 
 
 def _sign_count_after_signing(message: bytes) -> bytes:
-    return message[:33] + (1).to_bytes(4, "big") + message[37:]
+    # the counter one signature on from the one authData carries
+    return message[:33] + (int.from_bytes(message[33:37], "big") + 1).to_bytes(4, "big") + message[37:]
 
 
 def _auth_data_only(message: bytes) -> bytes:
@@ -406,7 +407,7 @@ def mutations() -> list[Mutation]:
     add("packed::auth-data-edited-after-signing", "PackedAuthDataStale",
         _note("SIGNATURE_BYPASS", high, "authData's signCount differs from what was signed",
               "authData fields are trusted without the signature over them"),
-        "signCount 1 signed, 0 sent", "message.edit", "authData.signCount",
+        "signCount n + 1 signed, n sent", "message.edit", "authData.signCount",
         _draft(message_edit=_sign_count_after_signing), invalid(Reason.SIGNATURE_INVALID), resign=False)
     add("packed::ecdaa-key-id", "PackedEcdaa",
         _note("ALGORITHM", low, "attStmt carries ecdaaKeyId (ECDAA, removed from WebAuthn Level 2)",
