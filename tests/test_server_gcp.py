@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -374,3 +379,52 @@ def test_a_refusal_before_routing_has_googles_shape(app):
         answer["error"]["message"]
     status, answer = _asgi(app, "POST", "/v1/key", declared=2 * 1024 * 1024)  # the TSB's other /v1 paths keep theirs
     assert status == 413 and answer["reason"] == "res.error.request.too.large"
+
+
+def test_kill_9_during_creations_loses_no_acknowledged_key(tmp_path: Path):
+    """Concurrent crypto key creations, SIGKILL, restart: every key the server acknowledged is there, with the
+    attestation its creation answered, and a name it never acknowledged can be created again."""
+    state = tmp_path / "state"
+    server = start_server(state)
+    assert call(server, f"/v1/{LOCATION}/keyRings?keyRingId=r", {})[0] == 200
+    acknowledged: dict[str, str] = {}
+    tried: list[str] = []
+    stop = threading.Event()
+
+    def create(worker: int) -> None:
+        for index in range(100):
+            if stop.is_set():
+                return
+            key_id = f"w{worker}-{index}"
+            tried.append(key_id)
+            try:
+                status, _, body = call(server, f"{_RING}/cryptoKeys?cryptoKeyId={key_id}", raw=_EC_KEY)
+            except OSError:
+                return
+            if status == 200:
+                acknowledged[key_id] = json.loads(body)["createTime"]
+
+    threads = [threading.Thread(target=create, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(server.process.pid, signal.SIGKILL)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    server.process.wait(timeout=10)
+    assert len(acknowledged) >= 8
+    restarted = start_server(state)
+    try:
+        for key_id, created in acknowledged.items():
+            status, _, body = call(restarted, f"{_RING}/cryptoKeys/{key_id}/cryptoKeyVersions/1")
+            assert status == 200 and json.loads(body)["createTime"] == created, (key_id, body[:200])
+            assert gzip.decompress(base64.b64decode(json.loads(body)["attestation"]["content"]))
+        for key_id in set(tried) - set(acknowledged):
+            status, _, body = call(restarted, f"{_RING}/cryptoKeys?cryptoKeyId={key_id}", raw=_EC_KEY)
+            assert status in (200, 409), body  # 409: created, its answer lost with the process
+    finally:
+        restarted.process.terminate()
+        restarted.process.wait(timeout=10)
