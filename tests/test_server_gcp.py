@@ -221,12 +221,16 @@ def test_client_errors_are_googles(server: Server, monkeypatch: pytest.MonkeyPat
     ("POST", f"/v1/{LOCATION}/keyRings/r/cryptoKeys?cryptoKeyId=k",
      {"purpose": "ENCRYPT_DECRYPT", "rotationPeriod": "86400s"}, 400, "INVALID_ARGUMENT"),
     ("POST", f"/v1/{LOCATION}/keyRings/r/cryptoKeys?cryptoKeyId=k", [], 400, "INVALID_ARGUMENT"),
+    ("GET", f"/v1/{LOCATION}/keyRings/r/cryptoKeys/k0/cryptoKeyVersions?filter=state%3DENABLED", None, 400,
+     "INVALID_ARGUMENT"),
     ("DELETE", f"/v1/{LOCATION}/keyRings/r", None, 404, "NOT_FOUND"),
     ("GET", "/v1/projects/p", None, 404, "NOT_FOUND"),
 ])
 def test_refusals_have_googles_error_shape(server: Server, method: str, path: str, body: object, status: int,
                                            code: str):
     assert call(server, f"/v1/{LOCATION}/keyRings?keyRingId=r", {})[0] == 200
+    status_k0 = call(server, f"/v1/{LOCATION}/keyRings/r/cryptoKeys?cryptoKeyId=k0", {"purpose": "ENCRYPT_DECRYPT"})[0]
+    assert status_k0 == 200
     request_token = None if status == 401 else TOKEN
     if method == "DELETE":
         import urllib.error

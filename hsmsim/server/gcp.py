@@ -412,6 +412,8 @@ def _discard(state: HsmState, versions: list[dict[str, object]]) -> None:
 
 def _list_versions(app: HsmsimApp, state: HsmState, call: Call, key_name: str, encoder: _Encoder) -> Response:
     key = _crypto_key(app, key_name)
+    if call.query.get("filter") or call.query.get("orderBy"):
+        raise _bad("hsmsim does not emulate filter or orderBy when listing versions")
     full = _enum_in(_number_or_name(call.query.get("view", "0")), VERSION_VIEWS, "view") == "FULL"
     versions = _versions(key)
     size_text, token = call.query.get("pageSize", "0"), call.query.get("pageToken", "")
