@@ -702,6 +702,7 @@ def _serve(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     ("azure/versions.json", DEEP_JSON,
      "corrupt server state: {path} nests too deeply to be read as JSON"),
     ("primus/passwords.json", "[]", "corrupt server state: {path} is not a JSON object"),
+    ("gcp/resources.json", "[]", "corrupt server state: {path} is not a JSON object"),
     ("primus/hsm.json", '{"format": "nope"}', "corrupt HSM state {path}: serial is not a string"),
 ])
 def test_corrupt_server_state_is_one_line_and_exit_2_at_start(tmp_path: Path, file: str, content: str, message: str):

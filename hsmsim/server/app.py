@@ -35,10 +35,10 @@ MAX_BODY_BYTES = 1024 * 1024
 # Why worker threads: a call spends most of its CPU in key generation (seconds for RSA-4096), an attestation's
 # signatures (an RSA-3072 one is 1-3 ms) or PBKDF2, and cryptography and hashlib release the GIL for those, so
 # calls run on every core; on the event loop they would also stall every connection's TLS meanwhile.
-# Last path segments of the calls that generate a key (TSB POST /v1/key, Azure POST /keys/NAME/create): they
-# take a pool of their own, of CREATION_THREADS, so a burst of slow creations never holds every thread of the
-# pool the other calls use.
-_GENERATING = {"key", "create"}
+# Last path segments of the calls that generate a key (TSB POST /v1/key, Azure POST /keys/NAME/create, Cloud KMS
+# POST .../cryptoKeys and .../cryptoKeyVersions): they take a pool of their own, of CREATION_THREADS, so a burst of
+# slow creations never holds every thread of the pool the other calls use.
+_GENERATING = {"key", "create", "cryptoKeys", "cryptoKeyVersions"}
 CREATION_THREADS = 4
 _creation_limiter: RunVar[CapacityLimiter] = RunVar("hsmsim_creation_limiter")
 logger = logging.getLogger("hsmsim.server")
@@ -118,16 +118,19 @@ class HsmsimApp:
 
     def __init__(self, store: ServerStore, token: str) -> None:
         from hsmsim.formats import names
-        from hsmsim.server import azure, tsb
+        from hsmsim.server import azure, gcp, tsb
 
         names()  # load the format registry now: its lazy first load is not safe under concurrent handlers
         self.store = store
         self.token = token
-        self.apis: list[tuple[str, Callable[[HsmsimApp, Call], Response]]] = [
-            ("v1", tsb.dispatch), ("keys", azure.dispatch),
+        # By path prefix, the first that matches: Cloud KMS's /v1/projects/... before the TSB's other /v1/...
+        self.apis: list[tuple[tuple[str, ...], Callable[[HsmsimApp, Call], Response]]] = [
+            (("v1", "projects"), gcp.dispatch), (("v1",), tsb.dispatch), (("keys",), azure.dispatch),
         ]
         # The error bodies of the refusals made before a request reaches its API (413, 408), by path prefix.
-        self.error_shapes: dict[str, Callable[[int, str], ApiError]] = {"v1": tsb.early_error}
+        self.error_shapes: list[tuple[tuple[str, ...], Callable[[int, str], ApiError]]] = [
+            (("v1", "projects"), gcp.early_error), (("v1",), tsb.early_error),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -148,7 +151,7 @@ class HsmsimApp:
     def _early_error(self, segments: list[str], status: int, code: str, message: str,
                      headers: dict[str, str] | None = None) -> Response:
         """A refusal made before the request reaches its API, in that API's error shape (Azure's otherwise)."""
-        shape = self.error_shapes.get(segments[0] if segments else "")
+        shape = next((shape for prefix, shape in self.error_shapes if _has_prefix(segments, prefix)), None)
         if shape is None:
             return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
         return JSONResponse(shape(status, message).body, status, headers=headers)
@@ -180,7 +183,7 @@ class HsmsimApp:
             base_url=f"{request.url.scheme}://{host}",
         )
         for prefix, dispatch in self.apis:
-            if call.segments and call.segments[0] == prefix:
+            if _has_prefix(call.segments, prefix):
                 if call.method == "POST" and call.segments[-1] in _GENERATING:
                     return await anyio.to_thread.run_sync(self._guarded, dispatch, call, limiter=_creation_pool())
                 return await run_in_threadpool(self._guarded, dispatch, call)
@@ -196,6 +199,10 @@ class HsmsimApp:
         except Exception:
             logger.exception("internal error on %s /%s", call.method, "/".join(call.segments))
             return JSONResponse({"error": {"code": "InternalError", "message": "internal error"}}, 500)
+
+
+def _has_prefix(segments: list[str], prefix: tuple[str, ...]) -> bool:
+    return tuple(segments[:len(prefix)]) == prefix
 
 
 def _creation_pool() -> CapacityLimiter:

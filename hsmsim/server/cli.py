@@ -76,7 +76,7 @@ def _require_free_port(host: str, port: int) -> None:
               "state directory if new), and exit.")
 def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, seed: str | None,
           print_ca: bool) -> None:
-    """Serve the Securosys TSB and Azure Managed HSM key APIs from the emulated HSM."""
+    """Serve the Securosys TSB, Azure Managed HSM and Google Cloud KMS key APIs from the emulated HSMs."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     if not host.strip():  # an empty host (an unset variable, say) would listen on every interface
@@ -118,8 +118,8 @@ def serve(host: str, port: int, tls: bool, state_dir: Path, token: str | None, s
     authority = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
 
     def announce(listening: int) -> None:  # once listening, with the port the system chose for --port 0
-        click.echo(f"hsmsim serving TSB (/v1/...) and Managed HSM (/keys/...) on {scheme}://{authority}:{listening} "
-                   f"(bearer token {where})", err=True)
+        click.echo(f"hsmsim serving TSB (/v1/...), Managed HSM (/keys/...) and Cloud KMS (/v1/projects/...) on "
+                   f"{scheme}://{authority}:{listening} (bearer token {where})", err=True)
         sys.stderr.flush()
 
     app = HsmsimApp(store, bearer)

@@ -4,6 +4,7 @@ Layout under the state directory::
 
     primus/       HsmState of the emulated Primus (TSB); passwords.json (PBKDF2 hashes)
     azure/        HsmState of the emulated Managed HSM (Marvell); versions.json
+    gcp/          HsmState of the emulated Cloud HSM (Marvell); resources.json (key rings, crypto keys, versions)
 
 Every write is atomic and happens before the HTTP response, so an acknowledged key
 survives a ``kill -9``. A key's password record is written *before* the key, so a crash
@@ -41,8 +42,12 @@ class StateFullError(HsmsimError):
     """A change would make a metadata file larger than the server reads back at start."""
 
 
+class ResourceExistsError(HsmsimError):
+    """A resource of that name exists already."""
+
+
 _MAX_METADATA_BYTES = 16 * 1024 * 1024
-_METADATA_FILES = ("passwords.json", "versions.json")
+_METADATA_FILES = ("passwords.json", "versions.json", "resources.json")
 
 
 def _read_json(path: Path) -> dict[str, object]:
@@ -161,6 +166,30 @@ class ServerStore:
             records[name] = [*(existing if isinstance(existing, list) else []), record]
 
         self._update(self.directory / namespace / "versions.json", change)
+
+    # -- named resources (Cloud KMS key rings and crypto keys) ---------------------------------
+    def resources(self, namespace: str) -> dict[str, object]:
+        """``{name: record}`` of every resource of ``namespace`` (records are replaced, never changed in place)."""
+        return self._records(self.directory / namespace / "resources.json")
+
+    def add_resource(self, namespace: str, name: str, record: dict[str, object]) -> None:
+        """Store ``record`` under ``name``; raises :class:`ResourceExistsError`, changing nothing, when ``name`` is
+        taken (the check and the write happen under the file's lock)."""
+
+        def change(records: dict[str, object]) -> None:
+            if name in records:
+                raise ResourceExistsError(f"{name} exists already")
+            records[name] = record
+
+        self._update(self.directory / namespace / "resources.json", change)
+
+    def replace_resource(self, namespace: str, name: str, record: dict[str, object]) -> None:
+        """Store ``record`` under ``name`` in place of what was there (the caller serialises changes to ``name``)."""
+
+        def change(records: dict[str, object]) -> None:
+            records[name] = record
+
+        self._update(self.directory / namespace / "resources.json", change)
 
     def close(self) -> None:
         """Close every device's key stores."""
