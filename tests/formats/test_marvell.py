@@ -587,6 +587,26 @@ def test_same_seed_gives_the_same_bytes(world):
     assert out.stdout.strip() == "".join(hashlib.sha256(ours.files[k]).hexdigest() for k in sorted(ours.files))
 
 
+@pytest.mark.parametrize("cloud", list(Cloud))
+def test_long_labels_sharing_a_start_get_distinct_cloud_and_file_names(cloud):
+    # what hsmsim serve's Cloud KMS keys are labelled with: full resource names, longer than a key id may be
+    ring = "projects/my-project/locations/us-east1/keyRings/ring1/cryptoKeys"
+    labels = [f"{ring}/sig/cryptoKeyVersions/1", f"{ring}/sig2/cryptoKeyVersions/1", "k" * 200, "k" * 201]
+    world = World()
+    for label in labels:
+        world.store.generate(KeySpec.parse("ec-p256"), label, created=KEY_CREATED)
+    evidence = [world.hsms[cloud].attest(label, f"marvell-{cloud.value}", {"attest_time": ATTEST_TIME})
+                for label in labels]
+    assert len({e.primary for e in evidence}) == len(labels)  # they can be written into one directory
+    fmt = get_format(f"marvell-{cloud.value}")
+    for item in evidence:
+        assert fmt.verify(item, world.trust(cloud), at=VALIDATION_TIME, profile=Profile.STRICT).accepted
+    names = [KeyNames.derive(world.hsms[cloud].device, label) for label in labels]
+    assert all(len(n.key_uri) <= 128 and len(n.gcp_key) <= 63 for n in names)
+    # a label that is a CryptoKeyVersion name is that key's Google name
+    assert [n.gcp_version_name for n in names[:2]] == labels[:2]
+
+
 def test_envelope_options(world):
     hsm = world.hsms[Cloud.AZURE]
     key = world.store.get("key-ec-p384")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -101,6 +102,22 @@ class MarvellOptions:
 DEFAULT_OPTIONS = MarvellOptions()
 
 
+_GCP_VERSION_NAME = re.compile(r"projects/([^/]+)/locations/([^/]+)/keyRings/([a-zA-Z0-9_-]{1,63})"
+                               r"/cryptoKeys/([a-zA-Z0-9_-]{1,63})/cryptoKeyVersions/([1-9][0-9]{0,9})")
+"""A Cloud KMS CryptoKeyVersion resource name (what ``hsmsim serve`` labels its Cloud KMS keys with)."""
+
+
+def _name_within(text: str, allowed: str, room: int) -> str:
+    """``text`` with every character outside ``allowed`` (a regex class) as ``-``, at most ``room`` characters: a
+    longer one keeps its start and ends in ``-`` and 8 hex digits of its SHA-256, so two labels that share a long
+    start keep distinct names (and distinct file names)."""
+    name = re.sub(f"[^{allowed}]", "-", text) or "key"
+    if len(name) <= room:
+        return name
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{name[:max(room - 9, 1)]}-{digest}"
+
+
 @dataclass(frozen=True)
 class KeyNames:
     """How the cloud names one key: the Azure key URI and the Google CryptoKeyVersion resource."""
@@ -114,6 +131,7 @@ class KeyNames:
     gcp_key: str
     uri: str | None = None
     """The key URI a server exposes, when it is not the derived Managed HSM URI."""
+    gcp_version: str = "1"
 
     @property
     def key_uri(self) -> str:
@@ -122,17 +140,23 @@ class KeyNames:
 
     @property
     def gcp_version_name(self) -> str:
-        """``projects/…/cryptoKeys/<key>/cryptoKeyVersions/1``."""
+        """``projects/…/cryptoKeys/<key>/cryptoKeyVersions/<version>``."""
         return (f"projects/{self.gcp_project}/locations/{self.gcp_location}/keyRings/{self.gcp_key_ring}"
-                f"/cryptoKeys/{self.gcp_key}/cryptoKeyVersions/1")
+                f"/cryptoKeys/{self.gcp_key}/cryptoKeyVersions/{self.gcp_version}")
 
     @classmethod
     def derive(cls, device: Device, label: str, *, pool: str | None = None, project: str | None = None,
                location: str = "us-east1", key_ring: str = "hsmsim") -> KeyNames:
-        """Names from the device and the key label (valid Azure and Google identifiers, URI ≤ 128 bytes)."""
+        """Names from the device and the key label (valid Azure and Google identifiers, URI ≤ 128 bytes; a label
+        too long for them ends in a hash of itself, so two long labels sharing a start keep distinct names). A label
+        that is a CryptoKeyVersion resource name is that key's Google name."""
         pool = pool or f"hsmsim-{device.serial}"
         version = drbg(device.seed, f"azure/{pool}/key/{label}/version").read(16).hex()
         room = mb.FIXED_TEXT_BYTES - len(f"https://{pool}.managedhsm.azure.net/keys//{version}")
-        azure_key = (re.sub(r"[^0-9A-Za-z-]", "-", label) or "key")[:max(room, 1)]
-        gcp_key = (re.sub(r"[^0-9A-Za-z_-]", "-", label) or "key")[:63]
+        azure_key = _name_within(label, "0-9A-Za-z-", max(room, 1))
+        resource = _GCP_VERSION_NAME.fullmatch(label)
+        if resource is not None:
+            project, location, key_ring, key, number = resource.groups()
+            return cls(pool, azure_key, version, project, location, key_ring, key, gcp_version=number)
+        gcp_key = _name_within(label, "0-9A-Za-z_-", 63)
         return cls(pool, azure_key, version, project or f"hsmsim-{device.serial}", location, key_ring, gcp_key)
