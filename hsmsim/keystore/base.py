@@ -100,6 +100,16 @@ class KeySpec:
         raise UnsupportedKeyError(f"unsupported key spec {self!r}")
 
     @property
+    def known(self) -> bool:
+        """Whether this is one of the specs :meth:`parse` accepts (a token can hold others: RSA-1024, secp256k1)."""
+        return self in _KEY_SPECS.values()
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """The spec strings :meth:`parse` accepts, in the order ``key create --help`` lists them."""
+        return tuple(_KEY_SPECS)
+
+    @property
     def key_class(self) -> KeyClass:
         """PRIVATE_KEY for asymmetric specs, SECRET_KEY for AES."""
         return KeyClass.SECRET_KEY if self.key_type is KeyType.AES else KeyClass.PRIVATE_KEY
