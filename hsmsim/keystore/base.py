@@ -183,6 +183,13 @@ class KeyAttributes:
     ec_params: bytes | None = None
     value_len: int | None = None
 
+    @property
+    def generated_and_never_extractable(self) -> bool:
+        """Whether the key was made where it lives (LOCAL) and never could leave it (not EXTRACTABLE, and
+        NEVER_EXTRACTABLE: not extractable now nor at any time before): what evidence that carries no attributes (a
+        YubiKey slot, Apple, FIDO and KeyMint attestation) states of every key it attests."""
+        return self.local and not self.extractable and self.never_extractable
+
 
 @dataclass(frozen=True)
 class StoredKey:
