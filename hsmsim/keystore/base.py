@@ -190,6 +190,13 @@ class KeyAttributes:
         YubiKey slot, Apple, FIDO and KeyMint attestation) states of every key it attests."""
         return self.local and not self.extractable and self.never_extractable
 
+    @property
+    def ever_extractable(self) -> bool:
+        """Whether the key is extractable, or was at some time: a generated key whose NEVER_EXTRACTABLE is false (a
+        key made extractable and changed since). An imported key's NEVER_EXTRACTABLE is false by PKCS#11 whatever
+        became of it, so for one this is its EXTRACTABLE alone."""
+        return self.extractable or (self.local and not self.never_extractable)
+
 
 @dataclass(frozen=True)
 class StoredKey:
