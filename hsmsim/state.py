@@ -19,6 +19,7 @@ import os
 import re
 import stat
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -123,7 +124,7 @@ class HsmState:
         in one state are serialised across processes, so two cannot both pass the check.
         """
         check_creatable(backend, spec, policy, imported=imported)  # before the store's directory is made
-        with locked(self.directory / _LABELS_LOCK):
+        with self._creations_locked():
             if not os.path.lexists(self.directory / "hsm.json"):  # withdrawn by a failed first creation
                 raise HsmsimError(f"the hsmsim state in {escaped(str(self.directory))} was removed; create it again")
             for other in self.backends_in_use():
@@ -147,12 +148,23 @@ class HsmState:
         or finds the state gone and says so (:meth:`new_key`)."""
         if not self.created:
             return False
-        with locked(self.directory / _LABELS_LOCK):
+        with self._creations_locked():
             if self.backends_in_use():
                 return False
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.directory / "hsm.json")
         return True
+
+    @contextlib.contextmanager
+    def _creations_locked(self) -> Iterator[None]:
+        """Hold the lock that serialises key creations in this state; raises :class:`HsmsimError` (one line) when its
+        file cannot be opened (a read-only or full state directory)."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(locked(self.directory / _LABELS_LOCK))
+            except OSError as exc:
+                raise HsmsimError(f"cannot create keys in {escaped(str(self.directory))}: {exc.strerror}") from exc
+            yield
 
     def backends_in_use(self) -> list[str]:
         """Backends that hold (or have held) keys in this state."""

@@ -175,6 +175,22 @@ def test_key_create_notes_a_spec_the_device_format_cannot_attest(tmp_path):
     assert attested.returncode == 0, attested.stderr
 
 
+def test_key_create_in_a_state_whose_creation_lock_cannot_be_opened_is_one_line_and_exit_2(tmp_path):
+    """A read-only or full state directory (here the lock file is a directory, an open every user sees fail): key
+    create says so in one line, and the state stays usable once the lock can be opened."""
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    (state / "labels.lock").unlink()
+    (state / "labels.lock").mkdir()
+    refused = hsmsim("key", "create", "--label", "k2", "--spec", "ec-p256", state=state)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == f"hsmsim: error: cannot create keys in {state}: Is a directory\n"
+    (state / "labels.lock").rmdir()
+    assert hsmsim("key", "create", "--label", "k2", "--spec", "ec-p256", state=state).returncode == 0
+    assert hsmsim("key", "list", state=state).stdout.split("\n")[:2] == ["k\tec-p256\tsoft\tlocal=true",
+                                                                        "k2\tec-p256\tsoft\tlocal=true"]
+
+
 def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
     state = tmp_path / "hsm"
     assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0

@@ -386,3 +386,69 @@ def test_a_label_names_one_key_across_the_backends_of_a_state(tmp_path: Path) ->
         assert [k.label for b in state.backends_in_use() for k in state.store(b).all_keys()] == ["shared", "other"]
     finally:
         state.close()
+
+
+# Keys a user made on hsmsim's token with another PKCS#11 tool (python-pkcs11 in a process of its own, as pkcs11-tool
+# or p11tool would): hsmsim logs in with the user PIN 1234 to the token labelled hsmsim.
+_OTHER_TOOL = """
+import os, sys
+import pkcs11
+from pkcs11 import Attribute, KeyType, Mechanism
+os.environ["SOFTHSM2_CONF"] = sys.argv[1]
+token = pkcs11.lib(sys.argv[2]).get_token(token_label="hsmsim")
+p256 = {Attribute.EC_PARAMS: bytes.fromhex("06082a8648ce3d030107")}
+with token.open(rw=True, user_pin="1234") as session:
+    def ec_pair(label, key_id, params=p256):
+        return session.generate_keypair(KeyType.EC, None, mechanism=Mechanism.EC_KEY_PAIR_GEN, store=True,
+                                        label=label, id=key_id, public_template=params)
+    public, _ = ec_pair("no-public", b"\\x01")
+    public.destroy()
+    ec_pair("shared-id-a", b"\\x02")
+    ec_pair("shared-id-b", b"\\x02")
+    ec_pair("k1", b"\\x03", {Attribute.EC_PARAMS: bytes.fromhex("06052b8104000a")})
+    session.generate_keypair(KeyType.RSA, 1024, store=True, label="rsa-1024", id=b"\\x04")
+    ec_pair("fine", b"\\x05")
+"""
+
+
+def test_keys_another_tool_made_are_read_or_refused_never_misdescribed(tmp_path: Path) -> None:
+    """A private key whose public key cannot be told is refused, never read as a key without one (which formats
+    attest as a secret key); a key of a spec hsmsim has no name for is refused by name, and listing leaves both out."""
+    token_dir = tmp_path / "token"
+    with Pkcs11KeyStore(token_dir=token_dir) as store:
+        store.generate(KeySpec.parse("ec-p256"), "mine")
+        module = store.module
+    subprocess.run([sys.executable, "-c", _OTHER_TOOL, str(token_dir / "softhsm2.conf"), module],
+                   check=True, timeout=120, capture_output=True)
+    with Pkcs11KeyStore(token_dir=token_dir) as store:
+        assert [key.label for key in store.all_keys()] == ["mine", "fine"]
+        fine = store.get("fine")
+        assert fine.spec == KeySpec.parse("ec-p256") and fine.public_key is not None
+        for label in ("no-public", "shared-id-a", "shared-id-b"):
+            with pytest.raises(UnsupportedKeyError, match=f"key '{label}': its public key cannot be told"):
+                store.get(label)
+        with pytest.raises(UnsupportedKeyError, match="key 'k1' is EC secp256k1, not one of hsmsim's key specs"):
+            store.get("k1")
+        with pytest.raises(UnsupportedKeyError, match="key 'rsa-1024' is RSA-1024, not one of hsmsim's key specs"):
+            store.get("rsa-1024")
+
+
+def test_a_creation_time_that_cannot_be_written_leaves_nothing_on_the_token(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk when the creation time is written: one KeystoreError, no key on the token, the label free."""
+    import hsmsim.keystore.pkcs11 as module
+
+    def disk_full(path: Path, text: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    with Pkcs11KeyStore(token_dir=tmp_path / "token") as store:
+        store.generate(KeySpec.parse("ec-p256"), "before")
+        with monkeypatch.context() as patch:
+            patch.setattr(module, "_atomic_write", disk_full)
+            with pytest.raises(KeystoreError, match=r"cannot write the creation-time file .*: No space left on device"):
+                store.generate(KeySpec.parse("ec-p256"), "full")
+            with pytest.raises(KeystoreError, match="No space left on device"):
+                store.import_key(ec.generate_private_key(ec.SECP256R1()), "full-import")
+            assert [key.label for key in store.all_keys()] == ["before"]
+        assert store.generate(KeySpec.parse("ec-p256"), "full").label == "full"
+    assert len(json.loads((tmp_path / "token" / "hsmsim-created.json").read_text())) == 2

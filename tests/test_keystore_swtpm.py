@@ -573,3 +573,42 @@ def test_cli_attests_a_swtpm_key_with_genuine_evidence(tmp_path):
                               capture_output=True, text=True, timeout=120, check=False, env=env)
     assert (verified.returncode, verified.stdout.strip()) == (0, "ACCEPT"), verified.stderr
     assert _swtpm_pids(tmp_path / "st" / "swtpm") == []
+
+
+@live
+def test_swtpm_state_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
+    """attest on a swtpm state whose lock file cannot be opened (read-only, full; here a directory in its place) is
+    one line and exit 2, as is a key record that cannot be written; neither leaves a key or a swtpm behind."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    state = tmp_path / "st"
+
+    def hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hsmsim", *args, "--state", str(state)],
+                              capture_output=True, text=True, timeout=300, check=False, env=env)
+
+    assert hsmsim("key", "create", "--backend", "swtpm", "--format", "tpm-acme", "--label", "k").returncode == 0
+    lock = state / "swtpm" / "swtpm.lock"
+    lock.unlink()
+    lock.mkdir()
+    refused = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "out"))
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == f"hsmsim: error: cannot run swtpm on {state / 'swtpm'}: Is a directory ({lock})\n"
+    lock.rmdir()
+    assert hsmsim("attest", "--key", "k", "--out", str(tmp_path / "out")).returncode == 0
+    assert _swtpm_pids(state / "swtpm") == []
+
+
+@live
+def test_a_key_record_that_cannot_be_written_is_refused_and_leaves_the_label_free(store, monkeypatch):
+    import hsmsim.keystore.swtpm as module
+
+    def disk_full(path: Path, data: bytes, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "write_atomic", disk_full)
+        with pytest.raises(KeystoreError, match=r"cannot store 'unwritten' in .*/keys: No space left on device \("):
+            store.generate(KeySpec.parse("ec-p256"), "unwritten")
+    with pytest.raises(KeyNotFoundError):
+        store.get("unwritten")
+    assert store.generate(KeySpec.parse("ec-p256"), "unwritten").label == "unwritten"

@@ -100,6 +100,16 @@ class KeySpec:
         raise UnsupportedKeyError(f"unsupported key spec {self!r}")
 
     @property
+    def known(self) -> bool:
+        """Whether this is one of the specs :meth:`parse` accepts (a token can hold others: RSA-1024, secp256k1)."""
+        return self in _KEY_SPECS.values()
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """The spec strings :meth:`parse` accepts, in the order ``key create --help`` lists them."""
+        return tuple(_KEY_SPECS)
+
+    @property
     def key_class(self) -> KeyClass:
         """PRIVATE_KEY for asymmetric specs, SECRET_KEY for AES."""
         return KeyClass.SECRET_KEY if self.key_type is KeyType.AES else KeyClass.PRIVATE_KEY
@@ -172,6 +182,20 @@ class KeyAttributes:
     modulus_bits: int | None = None
     ec_params: bytes | None = None
     value_len: int | None = None
+
+    @property
+    def generated_and_never_extractable(self) -> bool:
+        """Whether the key was made where it lives (LOCAL) and never could leave it (not EXTRACTABLE, and
+        NEVER_EXTRACTABLE: not extractable now nor at any time before): what evidence that carries no attributes (a
+        YubiKey slot, Apple, FIDO and KeyMint attestation) states of every key it attests."""
+        return self.local and not self.extractable and self.never_extractable
+
+    @property
+    def ever_extractable(self) -> bool:
+        """Whether the key is extractable, or was at some time: a generated key whose NEVER_EXTRACTABLE is false (a
+        key made extractable and changed since). An imported key's NEVER_EXTRACTABLE is false by PKCS#11 whatever
+        became of it, so for one this is its EXTRACTABLE alone."""
+        return self.extractable or (self.local and not self.never_extractable)
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,17 @@ Guarantees
   public key is only known after generation, and SoftHSM does not let ``CKA_MODIFIABLE``
   change after creation, so a SHA-1 ``CKA_ID`` could not be written afterwards for keys whose
   policy makes them unmodifiable.
+* A key made on the token by another tool is read like any other, except one :meth:`Pkcs11KeyStore.get`
+  refuses with :class:`~hsmsim.errors.UnsupportedKeyError`: a spec hsmsim has no name for (RSA-1024,
+  secp256k1, AES-192, DES) or a private key whose public key object is missing or shares its ``CKA_ID``
+  with another (the public key, and so what the key is, cannot be told).
 * Labels are unique among private and secret keys: creating a second key with a label in use
   raises :class:`~hsmsim.errors.KeystoreError`.
 * Tokens have no creation-time attribute. ``created`` comes from a JSON sidecar,
   ``hsmsim-created.json``, in the store directory. It maps hex ``CKA_ID`` to an ISO time and is
   rewritten atomically. Its order is the creation order used by :meth:`Pkcs11KeyStore.keys`.
+  A key's time is written before the key is made, so a file that cannot be written (a full disk)
+  stops the creation with :class:`~hsmsim.errors.KeystoreError` and leaves nothing on the token.
   A key made by another tool gets its first-seen time. Without a store directory (a
   non-SoftHSM module and no ``token_dir``) the sidecar stays in memory.
 
@@ -86,6 +92,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -561,9 +568,15 @@ class Pkcs11KeyStore:
         self._check_label_free(label)
         key_id = os.urandom(20)
         private_tpl = self._private_template(label, key_id, policy)
+        with self._creation_recorded(key_id, created):
+            self._generate_on_token(session, spec, label, key_id, policy, private_tpl)
+        return self.get(label)
+
+    def _generate_on_token(self, session: Any, spec: KeySpec, label: str, key_id: bytes, policy: KeyPolicy,
+                           private_tpl: dict[Any, Any]) -> None:
         try:
             if spec.key_type is KeyType.AES:
-                if spec.size not in (128, 192, 256):
+                if spec.size not in (128, 256):
                     raise UnsupportedKeyError(f"unsupported AES size {spec.size}")
                 tpl = {**private_tpl, **self._secret_usage(policy)}
                 self._with_v240_fallback(lambda t: session.generate_key(
@@ -599,8 +612,6 @@ class Pkcs11KeyStore:
                 f"token refused to generate {spec.key_type} {spec.size or spec.curve} key "
                 f"{label!r}: {_p11_name(exc)}"
             ) from exc
-        self._record_created(key_id, created)
-        return self.get(label)
 
     def import_key(
         self, material: PrivateKey | bytes, label: str, *, policy: KeyPolicy = _DEFAULT_POLICY,
@@ -621,6 +632,8 @@ class Pkcs11KeyStore:
         session = self._live()
         spec = spec_of(material)
         self._check_label_free(label)
+        if not spec.known:
+            raise UnsupportedKeyError(f"unsupported key spec {_described(spec)}")
         private_tpl = self._private_template(label, b"", policy)
         public_tpl: dict[Any, Any] | None = None
         if isinstance(material, bytes):
@@ -639,19 +652,19 @@ class Pkcs11KeyStore:
             private_tpl[Attribute.CLASS] = ObjectClass.PRIVATE_KEY
             _add_components(material, private_tpl, public_tpl)
         private_tpl[Attribute.ID] = key_id
-        public_obj = None
-        try:
-            if public_tpl is not None:
-                public_obj = session.create_object(public_tpl)
-            self._with_v240_fallback(session.create_object, private_tpl)
-        except PKCS11Error as exc:
-            if public_obj is not None:
-                with contextlib.suppress(PKCS11Error):
-                    public_obj.destroy()
-            raise KeystoreError(
-                f"token refused to import {spec.key_type} key {label!r}: {_p11_name(exc)}"
-            ) from exc
-        self._record_created(key_id, created)
+        with self._creation_recorded(key_id, created):
+            public_obj = None
+            try:
+                if public_tpl is not None:
+                    public_obj = session.create_object(public_tpl)
+                self._with_v240_fallback(session.create_object, private_tpl)
+            except PKCS11Error as exc:
+                if public_obj is not None:
+                    with contextlib.suppress(PKCS11Error):
+                        public_obj.destroy()
+                raise KeystoreError(
+                    f"token refused to import {spec.key_type} key {label!r}: {_p11_name(exc)}"
+                ) from exc
         return self.get(label)
 
     def _private_template(self, label: str, key_id: bytes, policy: KeyPolicy) -> dict[Any, Any]:
@@ -714,7 +727,10 @@ class Pkcs11KeyStore:
     def get(self, label: str) -> StoredKey:
         """The key with this CKA_LABEL, attributes read from the token.
 
-        Raises :class:`KeyNotFoundError` when no private or secret key has that label.
+        Raises :class:`KeyNotFoundError` when no private or secret key has that label, and
+        :class:`UnsupportedKeyError` when the key is not one of :meth:`KeySpec.names` (RSA-1024, secp256k1 or
+        DES keys another tool made) or is a private key whose public key object is missing or not alone with its
+        CKA_ID (its public key, and so what it is, cannot be told).
         """
         objects = self._key_objects(label)
         if not objects:
@@ -726,8 +742,9 @@ class Pkcs11KeyStore:
     def all_keys(self) -> list[StoredKey]:
         """Every private and secret key on the token, in creation order.
 
-        Keys made by other tools come last, by label. Keys whose type hsmsim does not model
-        (DES, generic secrets, Ed448, ...) are left out.
+        Keys made by other tools come last, by label. The keys :meth:`get` refuses as
+        unsupported (DES, Ed448, RSA-1024, secp256k1, a private key without its one public key
+        object, ...) are left out.
         """
         found: list[StoredKey] = []
         for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.SECRET_KEY):
@@ -838,6 +855,7 @@ class Pkcs11KeyStore:
             raise UnsupportedKeyError(f"key {label!r} has unsupported key type {p11_type!r}")
         key_id = read.get(Attribute.ID) or b""
         public_obj = None
+        pubs: list[Any] = []
         if key_class is KeyClass.PRIVATE_KEY:
             pubs = self._search({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key_id})
             public_obj = _Reader(pubs[0]) if len(pubs) == 1 else None
@@ -877,6 +895,16 @@ class Pkcs11KeyStore:
             value_len = read.get(Attribute.VALUE_LEN)
             check_value = read.get(Attribute.CHECK_VALUE)
             spec = KeySpec(KeyType.AES, (value_len or 0) * 8)
+        # A key another tool made may be one no format models (RSA-1024, secp256k1, AES-192), or a private key whose
+        # public key cannot be told (no public key object with its CKA_ID, or several): refused here, so that it is
+        # never attested as something else (a private key without a public key would pass for a secret key).
+        if not spec.known:
+            raise UnsupportedKeyError(f"key {label!r} is {_described(spec)}, not one of hsmsim's key specs "
+                                      f"({', '.join(KeySpec.names())})")
+        if key_class is KeyClass.PRIVATE_KEY and public is None:
+            raise UnsupportedKeyError(
+                f"key {label!r}: its public key cannot be told: {len(pubs)} public key objects on the token have "
+                f"its CKA_ID {key_id.hex() or '(empty)'}; hsmsim needs exactly one")
 
         mech = read.get(Attribute.KEY_GEN_MECHANISM)
         attributes = KeyAttributes(
@@ -917,21 +945,51 @@ class Pkcs11KeyStore:
                                     f"{escaped(key_id)!r} is not an ISO 8601 time") from None
         return {key_id: str(when) for key_id, when in data.items()}
 
+    @contextlib.contextmanager
+    def _creation_recorded(self, key_id: bytes, created: datetime | None) -> Iterator[None]:
+        """Record the creation time of ``key_id`` before the body puts the key on the token, and withdraw it when the
+        body fails: a time that cannot be written (a full or read-only disk) stops the creation before the token
+        holds a key that ``key create`` reported as not made."""
+        self._record_created(key_id, created)
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(KeystoreError):
+                self._update_sidecar(lambda times: times.pop(key_id.hex(), None))
+            raise
+
     def _record_created(self, key_id: bytes, created: datetime | None) -> None:
-        when = created or datetime.now(UTC).replace(microsecond=0)
-        self._created[key_id.hex()] = when.isoformat()
-        if self._sidecar is not None:
-            with self._exclusive():  # keep what other processes recorded since this store read it
-                self._created = {**self._read_sidecar(), **self._created}
-                _atomic_write(self._sidecar, json.dumps(self._created, indent=1) + "\n")
+        """Add ``key_id``'s creation time (now, unless given) to the sidecar; raises :class:`KeystoreError` (one line)
+        when it cannot be written, and then keeps nothing of it."""
+        when = (created or datetime.now(UTC).replace(microsecond=0)).isoformat()
+        self._update_sidecar(lambda times: times.__setitem__(key_id.hex(), when))
+
+    def _update_sidecar(self, change: Callable[[dict[str, str]], object]) -> None:
+        times = dict(self._created)
+        if self._sidecar is None:
+            change(times)
+            self._created = times
+            return
+        with self._exclusive():  # keep what other processes recorded since this store read it
+            times = {**self._read_sidecar(), **times}
+            change(times)
+            try:
+                _atomic_write(self._sidecar, json.dumps(times, indent=1) + "\n")
+            except OSError as exc:
+                raise KeystoreError(f"cannot write the creation-time file {escaped(str(self._sidecar))}: "
+                                    f"{exc.strerror}") from exc
+        self._created = times
 
     def _created_at(self, key_id: bytes) -> datetime:
         text = self._created.get(key_id.hex())
         if text is None:  # made by another process?
             self._created = {**self._read_sidecar(), **self._created}
             text = self._created.get(key_id.hex())
-        if text is None:  # made by another tool: remember when hsmsim first saw it
-            self._record_created(key_id, None)
+        if text is None:  # made by another tool: remember when hsmsim first saw it (in memory if it cannot be written)
+            try:
+                self._record_created(key_id, None)
+            except KeystoreError:
+                self._created[key_id.hex()] = datetime.now(UTC).replace(microsecond=0).isoformat()
             text = self._created[key_id.hex()]
         return datetime.fromisoformat(text)
 
@@ -1075,6 +1133,13 @@ class _Reader:
     def flag(self, attribute: Any, *, default: bool = False) -> bool:
         value = self.get(attribute)
         return default if value is None else bool(value)
+
+
+def _described(spec: KeySpec) -> str:
+    """A key spec in words, also one :meth:`KeySpec.parse` does not accept (``RSA-1024``, ``EC secp256k1``)."""
+    if spec.key_type is KeyType.RSA or spec.key_type is KeyType.AES:
+        return f"{spec.key_type.value}-{spec.size}"
+    return f"{spec.key_type.value} {spec.curve}"
 
 
 def _mechanism_name(value: int | None) -> str | None:

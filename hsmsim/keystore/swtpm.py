@@ -194,6 +194,11 @@ class _Record:
     private: bytes
 
 
+def _os_error(exc: OSError) -> str:
+    """An OSError as ``reason (path)``, the path escaped."""
+    return f"{exc.strerror} ({escaped(str(exc.filename))})" if exc.filename else str(exc.strerror or exc)
+
+
 def swtpm_available() -> str | None:
     """None when this backend can run here, else the one-line reason it cannot."""
     if not _HAVE_PYTSS:
@@ -309,7 +314,11 @@ class SwtpmKeyStore:
             "label": label, "order": order, "created": record.created.isoformat(),
             "public": public.hex(), "private": private.hex(),
         }, indent=1)
-        write_atomic(self.directory / "keys" / f"{key.attributes.id.hex()}.json", text.encode())
+        path = self.directory / "keys" / f"{key.attributes.id.hex()}.json"
+        try:  # the TPM keeps nothing of a key without its record (no persistent handle): no key is left behind
+            write_atomic(path, text.encode())
+        except OSError as exc:
+            raise KeystoreError(f"cannot store {label!r} in {escaped(str(path.parent))}: {_os_error(exc)}") from exc
         self._records[label] = record
         return key
 
@@ -672,12 +681,18 @@ class _Swtpm:
                 }, indent=1).encode())
             self.srk, self.ak = self._guarded("finding the SRK and AK", lambda esys: (
                 esys.tr_from_tpmpublic(SRK_HANDLE), esys.tr_from_tpmpublic(AK_HANDLE)))
+        except OSError as exc:  # a state directory that is read-only or full
+            self.stop()
+            raise KeystoreError(f"cannot run swtpm on {escaped(str(self.root))}: {_os_error(exc)}") from exc
         except BaseException:
             self.stop()
             raise
 
     def _lock(self) -> None:
-        fd = os.open(self.root / "swtpm.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self.root / "swtpm.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise KeystoreError(f"cannot run swtpm on {escaped(str(self.root))}: {_os_error(exc)}") from exc
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:

@@ -488,11 +488,12 @@ def ecc_public(key: ec.EllipticCurvePublicKey, attributes: TpmaObject, *, name_a
 def object_attributes(attributes: KeyAttributes) -> TpmaObject:
     """TPMA_OBJECT of a user key from its PKCS#11 attributes.
 
-    userWithAuth always; fixedTPM + fixedParent unless extractable; sensitiveDataOrigin when it was
-    generated on the device (CKA_LOCAL); sign / decrypt from CKA_SIGN / CKA_DECRYPT.
+    userWithAuth always; fixedTPM + fixedParent unless it is or was extractable (a TPM object's attributes never
+    change, so a key once duplicable stays so); sensitiveDataOrigin when it was generated on the device (CKA_LOCAL);
+    sign / decrypt from CKA_SIGN / CKA_DECRYPT.
     """
     out = TpmaObject.USER_WITH_AUTH
-    if not attributes.extractable:
+    if not attributes.ever_extractable:
         out |= TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT
     if attributes.local:
         out |= TpmaObject.SENSITIVE_DATA_ORIGIN

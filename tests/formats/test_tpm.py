@@ -254,6 +254,10 @@ def test_object_attributes_follow_the_key(kit):
     assert not object_attributes(imported.attributes) & TpmaObject.SENSITIVE_DATA_ORIGIN
     duplicable = store.generate(spec, "x", policy=KeyPolicy(extractable=True))
     assert not object_attributes(duplicable.attributes) & (TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT)
+    # generated extractable, then made non-extractable on a PKCS#11 token: a TPM object's attributes never change
+    once_duplicable = replace(duplicable.attributes, extractable=False, never_extractable=False)
+    assert not object_attributes(once_duplicable) & (TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT)
+    assert object_attributes(imported.attributes) & TpmaObject.FIXED_TPM  # PKCS#11 says NEVER_EXTRACTABLE=false of it
     assert AK_ATTRIBUTES == 0x00050072
 
 

@@ -192,7 +192,7 @@ def request_inputs(request: AttestationRequest, options: AndroidOptions) -> tupl
     public_key = key.public_key
     if public_key is None:
         raise UnsupportedKeyError("android-key attests asymmetric keys only (KeyMint secret keys have no certificate)")
-    if key.attributes.extractable:
+    if key.attributes.ever_extractable:
         raise UnsupportedKeyError("KeyMint keys are never extractable; create the key without --extractable")
     params = request.parameters
     given_level = params.get("security_level", options.security_level.name)

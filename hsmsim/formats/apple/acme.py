@@ -250,6 +250,9 @@ def acme_draft_for(request: AttestationRequest) -> AcmeDraft:
     signer = request.key_signer
     if not isinstance(signer, ec.EllipticCurvePrivateKey) or signer.curve.name not in SECURE_ENCLAVE_CURVES:
         raise UnsupportedKeyError("Apple Managed Device Attestation attests Secure Enclave keys: EC P-256 or P-384")
+    if not request.key.attributes.generated_and_never_extractable:
+        raise UnsupportedKeyError(f"{request.key.label} was imported or is (or was) extractable; Apple attests Secure "
+                                  "Enclave keys, generated there and never extractable")
     seed, label, params = request.device.seed, request.key.label, request.parameters
     facts = DeviceFacts.derive(seed, request.device.serial)
     token = str(params.get("token") or b64url(drbg(seed, f"{FORMAT}/token/{label}/{request.at:%Y%m%dT%H%M%S}")

@@ -318,6 +318,9 @@ def app_attest_draft_for(request: AttestationRequest) -> AppAttestDraft:
     signer = request.key_signer
     if not isinstance(signer, ec.EllipticCurvePrivateKey) or signer.curve.name != "secp256r1":
         raise UnsupportedKeyError("App Attest keys are P-256 keys")
+    if not request.key.attributes.generated_and_never_extractable:
+        raise UnsupportedKeyError(f"{request.key.label} was imported or is (or was) extractable; App Attest keys are "
+                                  "generated in the Secure Enclave and never leave it")
     seed, label, params = request.device.seed, request.key.label, request.parameters
     environment = str(params.get("environment") or "production")
     if environment not in AAGUID:

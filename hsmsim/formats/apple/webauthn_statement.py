@@ -94,6 +94,9 @@ def draft_for(request: AttestationRequest) -> AppleStatementDraft:
     key = request.key.public_key
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
         raise UnsupportedKeyError("Apple platform authenticators make ES256 (P-256) credentials")
+    if not request.key.attributes.generated_and_never_extractable:
+        raise UnsupportedKeyError(f"{request.key.label} was imported or is (or was) extractable; an Apple platform "
+                                  "authenticator attests only credentials it generated")
     return AppleStatementDraft(apple_pki(request.device.seed, WEBAUTHN), key, request.key.label, request.at)
 
 

@@ -123,7 +123,13 @@ class SecurityKeyDraft:
 
 def draft_for(fmt: str, request: AttestationRequest) -> SecurityKeyDraft:
     """The statement a security key emits for the request's key: ``fido-u2f`` (P-256 credentials only), or
-    ``packed`` full (parameter ``attestation`` = ``full``, the default) or self (``self``) attestation."""
+    ``packed`` full (parameter ``attestation`` = ``full``, the default) or self (``self``) attestation. A statement
+    by the authenticator's attestation key says the credential was generated in it and cannot leave it, so it is
+    refused for a key that was imported or is (or was) extractable; self attestation vouches for nothing."""
+    if (fmt == "fido-u2f" or attestation_type(request) == "full") \
+            and not request.key.attributes.generated_and_never_extractable:
+        raise UnsupportedKeyError(f"{request.key.label} was imported or is (or was) extractable; a security key's "
+                                  f"{fmt} attestation vouches only for credentials it generated")
     if fmt == "fido-u2f":
         key = request.key.public_key
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":

@@ -215,6 +215,8 @@ def check_key(key: StoredKey, device: YubiKeyDevice) -> None:
         raise UnsupportedKeyError("PIV attests asymmetric keys only")
     if not key.attributes.local:
         raise UnsupportedKeyError(f"{key.label} was imported: a YubiKey refuses to attest an imported key")
+    if not key.attributes.generated_and_never_extractable:
+        raise UnsupportedKeyError(f"{key.label} is (or was) extractable: a YubiKey's slot keys never leave it")
     if device.firmware < (5, 7, 0) and key.spec.name not in LEGACY_SPECS:
         raise UnsupportedKeyError(f"firmware {device.firmware_version} has no {key.spec.name} keys (5.7 and later do)")
 
