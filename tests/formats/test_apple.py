@@ -449,6 +449,16 @@ def test_apple_acme_refuses_a_token_or_identifier_type_its_verifier_would_reject
         assert verdict.accepted, (parameters, verdict.summary())
 
 
+def test_app_attest_refuses_parameters_that_make_a_record_its_verifier_will_not_read():
+    """A 100,000-character challenge makes an App Attest record over what the verifier reads: a ParameterError, not
+    a file `hsmsim verify` refuses."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), "app")
+    hsm = Hsm(Device.from_seed("apple-appattest", SEED), store)
+    with pytest.raises(ParameterError, match=r"app.appattest.json \d+ bytes, more than the \d+ its verifier reads"):
+        hsm.attest("app", "apple-appattest", {"challenge": "A" * 100_000, "attest_time": ATTEST_TIME})
+
+
 def test_apple_registrations_name_the_real_passkeys_aaguid_and_id_length(cases):
     """The real 2021 passkey's authData: AAGUID f24a8e70-d0d3-f82c-2937-32523cc4de5a, a 20-byte credential id, as the
     golden and what ``attest`` makes."""
