@@ -266,7 +266,9 @@ def attest(format_name: str | None, label: str, out_text: str, attesting_key: st
 @cli.command()
 @click.argument("bundle", type=GivenPath())
 @click.option("--root", "roots", type=GivenPath(), multiple=True,
-              help="Trusted root certificate (PEM or DER); repeatable. Without one, nothing is trusted: only "
+              help="Trusted root certificate (PEM or DER), or a trust file the format reads: Google's roots.json "
+                   "(android-key), an AIK certificate or the CA's PKCS#8 exchange key (ms-kast); repeatable. "
+                   "Without one, nothing is trusted: only "
                    "evidence that names no issuer (WebAuthn packed self attestation) can be accepted, and a chain "
                    "is rejected CHAIN_UNTRUSTED ('hsmsim pki export' writes the emulated roots).")
 @click.option("--format", "format_name", default=None, callback=given_text,

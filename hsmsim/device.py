@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from hsmsim.errors import ParameterError
 from hsmsim.keystore.base import PrivateKey, StoredKey, TpmCertifier
+from hsmsim.model.evidence import Evidence
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Rejected
@@ -137,6 +138,17 @@ def text_parameter(parameters: Mapping[str, object], name: str, must: str = "tex
     if isinstance(given, int) and not isinstance(given, bool):
         return str(given)
     raise ParameterError.invalid(name, must, given)
+
+
+def record_within(evidence: Evidence, limit: int) -> Evidence:
+    """``evidence`` when its primary file is at most ``limit`` bytes, the most the format's verifier reads. Raises
+    :class:`ParameterError` otherwise: only a parameter (a long challenge, origin or identifier) makes a record that
+    large, and the format's own verifier would refuse to read what ``attest`` wrote."""
+    size = len(evidence.files[evidence.primary])
+    if size > limit:
+        raise ParameterError(f"the parameters make {evidence.primary} {size} bytes, more than the {limit} its "
+                             "verifier reads; give a shorter value")
+    return evidence
 
 
 def bytes_parameter(parameters: Mapping[str, object], name: str, decode: Callable[[str], bytes],

@@ -133,6 +133,13 @@ def test_errors_are_one_line_and_exit_2(tmp_path, args, message):
     assert len(lines) == 1 and message in lines[0], result.stderr
 
 
+def test_verify_help_names_every_kind_of_root_file_the_formats_read():
+    """``--root`` takes more than certificates (docs/formats/android.md: roots.json; ms-kast.md: the CA's PKCS#8
+    exchange key, an AIK certificate): its help says so, where it said "Trusted root certificate" only."""
+    shown = " ".join(hsmsim("verify", "--help").stdout.split())
+    assert "roots.json" in shown and "PKCS#8" in shown and "AIK certificate" in shown
+
+
 def test_verify_json_and_pki_export(tmp_path):
     state = tmp_path / "hsm"
     hsmsim("key", "create", "--label", "k", "--spec", "ec-p384", state=state)

@@ -109,6 +109,18 @@ def test_results_json_round_trips_and_junit_counts(synthetic, tmp_path):
     assert junit_xml(synthetic) == paths.junit.read_text()
 
 
+def test_junit_failure_text_is_the_detail_then_what_the_vector_tests_on_its_own_line(synthetic):
+    """docs/conformance.md 5: a failure's text is the detail and ``tests: <comment> [<flags>]``: two lines, not one
+    with the separator escaped as ``\\x0a``; a control character inside the detail is still escaped."""
+    vector = synthetic.corpus.get("primus::encoding::zip-bomb")
+    crash = replace(synthetic.verifiers[0].results[3], detail="killed by SIGSEGV\x1b[2J", flags=tuple(vector.flags))
+    run = replace(synthetic, verifiers=[replace(synthetic.verifiers[0], results=[crash])])
+    (case,) = ET.fromstring(junit_xml(run)).iter("testcase")
+    assert crash.id == vector.id and vector.flags
+    assert case.find("error").text.split("\n") == [
+        "killed by SIGSEGV\\x1b[2J", f"tests: {vector.comment} [{', '.join(vector.flags)}]"]
+
+
 def test_diff_against_previous_results(corpus, tmp_path):
     reference = load_adapter("python:hsmsim.harness.reference:verify")
     options = RunOptions(patterns=("primus::attr::*", "primus::golden::*"))

@@ -305,7 +305,8 @@ def junit_xml(run: ConformanceRun) -> str:
                                  name=_x(result.id), time=f"{result.duration_ms / 1000:.3f}")
             counts["tests"] += 1
             message = _x(result.describe())
-            body = _x("\n".join(t for t in (result.detail, f"tests: {_tests_text(result, run.corpus)}") if t))
+            # each line escaped on its own: the newline between them is the report's, not the verifier's
+            body = "\n".join(_x(t) for t in (result.detail, f"tests: {_tests_text(result, run.corpus)}") if t)
             if result.id in failing:
                 broken = result.outcome in (Outcome.HANG, Outcome.CRASH, Outcome.ERROR)
                 ET.SubElement(case, "error" if broken else "failure", message=message,

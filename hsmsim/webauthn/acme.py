@@ -6,10 +6,13 @@ The device sends ``{"attObj": base64url(CBOR)}``; the object is a WebAuthn attes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from hsmsim.device import text_parameter
+from hsmsim.errors import ParameterError
 from hsmsim.verdict import Reason, Rejected
-from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, cbor_decode
+from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, cbor_decode, from_b64url
 
 
 def decode_att_obj(data: bytes) -> tuple[str, dict[Any, Any]]:
@@ -28,3 +31,17 @@ def decode_att_obj(data: bytes) -> tuple[str, dict[Any, Any]]:
     if extra or not isinstance(value.get("authData", b""), bytes):
         raise Rejected(Reason.MALFORMED, f"attObj has unknown or mistyped members {extra[:4]}")
     return value["fmt"], value["attStmt"]
+
+
+def token_parameter(parameters: Mapping[str, object]) -> str | None:
+    """The ``token`` parameter of an ACME generator (None when absent or empty): canonical unpadded base64url, as
+    RFC 8555 8.1 makes a challenge token and as the ACME verifiers read the record's ``challenge.token``. Raises
+    :class:`ParameterError` for another value, so no evidence is written that its own verifier rejects MALFORMED."""
+    token = text_parameter(parameters, "token", "base64url text")
+    if not token:
+        return None
+    try:
+        from_b64url(token, "token")
+    except Rejected:
+        raise ParameterError.invalid("token", "canonical unpadded base64url", token) from None
+    return token

@@ -1036,6 +1036,20 @@ def test_a_label_never_names_the_chain_after_the_roots_file(label):
     assert evidence.files["attestation_roots.pem"] == pinned_roots_pem(SEED)
 
 
+def test_attest_refuses_a_challenge_longer_than_the_verifier_reads():
+    """``--param challenge`` of more than 4096 bytes is a ParameterError, not evidence its own verifier rejects
+    LIMIT_EXCEEDED; 4096 bytes are attested and verify."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), "k", created=KEY_CREATED)
+    hsm = Hsm(Device.from_seed("android-key", SEED), store)
+    with pytest.raises(ParameterError, match="parameter challenge must be text of at most 4096 bytes"):
+        hsm.attest("k", "android-key", {"attest_time": ATTEST_TIME, "challenge": "a" * 4097})
+    evidence = hsm.attest("k", "android-key", {"attest_time": ATTEST_TIME, "challenge": "a" * 4096})
+    verdict = get_format("android-key").verify(evidence, TrustAnchors({"root": trust_roots(SEED)}),
+                                               at=ATTEST_TIME + timedelta(hours=1))
+    assert verdict.accepted, verdict.summary()
+
+
 def test_cli_refuses_a_label_that_names_the_roots_file(tmp_path):
     state = tmp_path / "phone"
     created = hsmsim("key", "create", "--format", "android-key", "--label", "attestation_roots", "--spec", "ec-p256",

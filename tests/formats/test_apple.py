@@ -431,6 +431,34 @@ def test_receipt_environment_parameter_sets_field_7():
     with pytest.raises(ParameterError, match="receipt_environment"):
         hsm.attest("app", "apple-appattest", {"receipt_environment": "staging", "attest_time": ATTEST_TIME})
 
+def test_apple_acme_refuses_a_token_or_identifier_type_its_verifier_would_reject():
+    """A ``token`` that is not canonical unpadded base64url, or an ``identifier_type`` other than the two the format
+    defines, is a parameter the format cannot use (ParameterError), not evidence its own verifier rejects
+    MALFORMED / UNSUPPORTED; the two types and a canonical token verify."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), "mdm")
+    hsm = Hsm(Device.from_seed("apple-acme", SEED), store)
+    for parameters in ({"token": "not base64!"}, {"token": "abcDEF_-123"}, {"token": "AAECAw=="},
+                       {"identifier_type": "dns"}, {"identifier_type": "Permanent-Identifier"}):
+        with pytest.raises(ParameterError, match=next(iter(parameters))):
+            hsm.attest("mdm", "apple-acme", {**parameters, "attest_time": ATTEST_TIME})
+    anchors = TrustAnchors({"root": (apple_pki(SEED, ENTERPRISE).root.certificate,)})
+    for parameters in ({"token": "abcDEF_-12A"}, {"identifier_type": "hardware-module"}, {}):
+        evidence = hsm.attest("mdm", "apple-acme", {**parameters, "attest_time": ATTEST_TIME})
+        verdict = get_format("apple-acme").verify(evidence, anchors, at=ATTEST_TIME + timedelta(hours=1))
+        assert verdict.accepted, (parameters, verdict.summary())
+
+
+def test_app_attest_refuses_parameters_that_make_a_record_its_verifier_will_not_read():
+    """A 100,000-character challenge makes an App Attest record over what the verifier reads: a ParameterError, not
+    a file `hsmsim verify` refuses."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), "app")
+    hsm = Hsm(Device.from_seed("apple-appattest", SEED), store)
+    with pytest.raises(ParameterError, match=r"app.appattest.json \d+ bytes, more than the \d+ its verifier reads"):
+        hsm.attest("app", "apple-appattest", {"challenge": "A" * 100_000, "attest_time": ATTEST_TIME})
+
+
 def test_apple_registrations_name_the_real_passkeys_aaguid_and_id_length(cases):
     """The real 2021 passkey's authData: AAGUID f24a8e70-d0d3-f82c-2937-32523cc4de5a, a 20-byte credential id, as the
     golden and what ``attest`` makes."""

@@ -834,6 +834,22 @@ def test_parsec_pcrs_parameter_refuses_what_selects_no_pc_client_pcr_once(given)
         hsm.attest("tls key", "parsec-tpm", {"attest_time": datetime(2025, 3, 4, tzinfo=UTC), "pcrs": given})
 
 
+def test_tpm_acme_refuses_a_token_that_is_not_canonical_base64url():
+    """``--param token`` must be canonical unpadded base64url (RFC 8555 8.1), as the verifier reads
+    challenge.token: another value is a ParameterError, never evidence the verifier rejects MALFORMED."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), "tls")
+    hsm = Hsm(Device.from_seed("tpm-acme", SEED), store)
+    at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+    for token in ("not base64!", "abcDEF_-123", "AAECAw==", "a"):
+        with pytest.raises(ParameterError, match="parameter token must be canonical unpadded base64url"):
+            hsm.attest("tls", "tpm-acme", {"attest_time": at, "token": token})
+    evidence = hsm.attest("tls", "tpm-acme", {"attest_time": at, "token": "abcDEF_-12A"})
+    assert json.loads(evidence.files[evidence.primary])["challenge"]["token"] == "abcDEF_-12A"
+    anchors = TrustAnchors({"root": (hsm.attestation_identity().root,)})
+    assert get_format("tpm-acme").verify(evidence, anchors, at=at).accepted
+
+
 def _requote(draft, edit):
     def edited(data: bytes) -> bytes:
         return edit(TpmsAttest.unmarshal(data)).marshal()

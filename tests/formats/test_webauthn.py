@@ -69,6 +69,18 @@ def _object(case):
 
 # -- the registry -----------------------------------------------------------------------------------
 
+def test_attest_refuses_parameters_that_make_a_record_its_verifier_will_not_read():
+    """A challenge of 100,000 bytes makes a record over the 128 KiB the webauthn verifier reads: a ParameterError,
+    never a file that `hsmsim verify` then refuses; a challenge of 64 bytes is written."""
+    store = SoftKeyStore(seed=SEED)
+    store.generate(KeySpec.parse("ec-p256"), "passkey")
+    hsm = Hsm(Device.from_seed("webauthn", SEED), store)
+    with pytest.raises(ParameterError, match=r"passkey.webauthn.json \d+ bytes, more than the 131072 its verifier"):
+        hsm.attest("passkey", "webauthn", {"challenge": b"A" * 100_000})
+    evidence = hsm.attest("passkey", "webauthn", {"challenge": b"A" * 64})
+    assert len(evidence.files[evidence.primary]) <= 131072
+
+
 def test_every_statement_is_registered(webauthn):
     assert {"tpm", "packed", "fido-u2f", "android-key", "none"} <= set(statement_names())
     with pytest.raises(Rejected) as raised:

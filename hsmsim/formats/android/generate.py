@@ -47,6 +47,8 @@ from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 
 CHALLENGE_SUFFIX = ".challenge"
+MAX_CHALLENGE_BYTES = 4096
+"""The largest challenge the verifier reads (``LIMIT_EXCEEDED`` past it), so the largest ``attest`` writes."""
 FACTORY_ATTESTATION_VERSION = 300
 """A factory-provisioned chain comes from a KeyMint 3 device (attestation and keyMint version 300), as the real 2022
 factory chain ``shared/interop/android/invalid/tags_not_in_ascending_order.pem`` (whose chain dates the emulated
@@ -213,7 +215,8 @@ def request_inputs(request: AttestationRequest, options: AndroidOptions) -> tupl
 def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> Evidence:
     """The chain PEM and the issued challenge for the request's key, and :data:`ROOTS_FILE`.
 
-    Parameters: :func:`request_inputs`' and ``challenge`` (text). The evidence files never overwrite
+    Parameters: :func:`request_inputs`' and ``challenge`` (text of at most :data:`MAX_CHALLENGE_BYTES` bytes, else
+    :class:`ParameterError`, as the verifier reads no more). The evidence files never overwrite
     :data:`ROOTS_FILE`: raises :class:`HsmsimError` (one line) for a key whose label's file stem is
     ``attestation_roots``, whose chain would be named so.
     """
@@ -222,6 +225,8 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
     challenge_text = request.parameters.get("challenge")
     challenge = (str(challenge_text).encode() if challenge_text is not None
                  else default_challenge(request.device.seed, key.label, request.at))
+    if len(challenge) > MAX_CHALLENGE_BYTES:
+        raise ParameterError.invalid("challenge", f"text of at most {MAX_CHALLENGE_BYTES} bytes", challenge_text)
     identity = android_identity(request.device.seed, request.device.serial, level, shape, request.at,
                                 key=_user_attesting_key(request))
     version = default_attestation_version(public_key, shape, options, level)

@@ -43,7 +43,7 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.checks import require_code_signing_key
 from hsmsim.encoding import der_content, der_oid, key_facts, spki_der
-from hsmsim.formats.android.generate import CHALLENGE_SUFFIX
+from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, MAX_CHALLENGE_BYTES
 from hsmsim.formats.android.keydescription import (
     KNOWN_ATTESTATION_VERSIONS,
     OID_KEY_DESCRIPTION,
@@ -74,7 +74,6 @@ from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 MAX_CHAIN_BYTES = 256 * 1024
 MAX_CHAIN_CERTIFICATES = 8
-MAX_CHALLENGE_BYTES = 4096
 CHAIN_SUFFIXES = (".pem", ".crt")
 _OID = ObjectIdentifier(OID_KEY_DESCRIPTION)
 _HARDWARE = (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.STRONG_BOX)

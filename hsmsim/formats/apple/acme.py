@@ -32,9 +32,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import check_csr_binding
-from hsmsim.device import AttestationRequest
+from hsmsim.device import AttestationRequest, text_parameter
 from hsmsim.encoding import indented_json, spki_der
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.apple.extensions import (
     OID_FRESHNESS,
     OID_OS_VERSION,
@@ -52,7 +52,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
-from hsmsim.webauthn.acme import decode_att_obj
+from hsmsim.webauthn.acme import decode_att_obj, token_parameter
 from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, b64url, cbor_encode, from_b64url, parse_json_object
 
 FORMAT = "apple-acme"
@@ -246,7 +246,8 @@ class AcmeDraft:
 
 def acme_draft_for(request: AttestationRequest) -> AcmeDraft:
     """The draft of ``request``. Parameters: ``token`` (base64url; default derived from the seed),
-    ``identifier`` (default: the device's serial number), ``identifier_type`` (``permanent-identifier``)."""
+    ``identifier`` (default: the device's serial number), ``identifier_type`` (``permanent-identifier``, the default,
+    or ``hardware-module``). Raises :class:`ParameterError` for a token or identifier type the verifier refuses."""
     signer = request.key_signer
     if not isinstance(signer, ec.EllipticCurvePrivateKey) or signer.curve.name not in SECURE_ENCLAVE_CURVES:
         raise UnsupportedKeyError("Apple Managed Device Attestation attests Secure Enclave keys: EC P-256 or P-384")
@@ -255,11 +256,13 @@ def acme_draft_for(request: AttestationRequest) -> AcmeDraft:
                                   "Enclave keys, generated there and never extractable")
     seed, label, params = request.device.seed, request.key.label, request.parameters
     facts = DeviceFacts.derive(seed, request.device.serial)
-    token = str(params.get("token") or b64url(drbg(seed, f"{FORMAT}/token/{label}/{request.at:%Y%m%dT%H%M%S}")
-                                              .read(32)))
+    token = token_parameter(params) or b64url(drbg(seed, f"{FORMAT}/token/{label}/{request.at:%Y%m%dT%H%M%S}")
+                                              .read(32))
+    identifier_type = text_parameter(params, "identifier_type") or IDENTIFIER_TYPES[0]
+    if identifier_type not in IDENTIFIER_TYPES:
+        raise ParameterError.invalid("identifier_type", f"one of {', '.join(IDENTIFIER_TYPES)}", identifier_type)
     csr = build_csr(name(("CN", label, UTF8)), signer)
     return AcmeDraft(pki=apple_pki(seed, ENTERPRISE), label=label, at=request.at, public_key=signer.public_key(),
-                     facts=facts, token=token,
-                     identifier_type=str(params.get("identifier_type") or "permanent-identifier"),
+                     facts=facts, token=token, identifier_type=identifier_type,
                      identifier=str(params.get("identifier") or facts.serial),
                      csr_pem=csr.public_bytes(Encoding.PEM))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hsmsim.device import AttestationRequest, Device
+from hsmsim.device import AttestationRequest, Device, record_within
 from hsmsim.errors import BundleError
 from hsmsim.formats.apple import acme, appattest
 from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, PkiSpec, apple_pki
@@ -126,7 +126,7 @@ class AppleAcmeFormat(_AppleFormat):
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The ACME server's record of the device's answer for the request's key, with the finalize CSR."""
-        return acme.acme_draft_for(request).evidence()
+        return record_within(acme.acme_draft_for(request).evidence(), self.record_limit)
 
     @staticmethod
     def _check(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
@@ -160,7 +160,7 @@ class AppAttestFormat(_AppleFormat):
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The server's record of the app's attestation of the request's key."""
-        return appattest.app_attest_draft_for(request).evidence()
+        return record_within(appattest.app_attest_draft_for(request).evidence(), self.record_limit)
 
     @staticmethod
     def _check(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:

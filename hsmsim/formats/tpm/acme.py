@@ -60,7 +60,7 @@ from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
-from hsmsim.webauthn.acme import decode_att_obj
+from hsmsim.webauthn.acme import decode_att_obj, token_parameter
 from hsmsim.webauthn.container import (
     COSE_ALGS,
     MAX_ATTESTATION_OBJECT,
@@ -221,14 +221,15 @@ def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> A
     """The draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK). The AK
     certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign AKs.
-    Parameters: ``token`` (base64url), ``account_key`` (a public key whose thumbprint binds the answer; default: an
-    account key derived from the seed), ``identifier`` (default: the TPM's EK URN)."""
+    Parameters: ``token`` (canonical unpadded base64url, else :class:`ParameterError`), ``account_key`` (a public
+    key whose thumbprint binds the answer; default: an account key derived from the seed), ``identifier`` (default:
+    the TPM's EK URN)."""
     if request.key_signer is None:
         raise UnsupportedKeyError("ACME device attestation needs an asymmetric key (for the finalize CSR)")
     params = request.parameters
     seed, label = request.device.seed, request.key.label
-    token = str(params.get("token") or b64url(drbg(seed, f"tpm-acme/token/{label}/{request.at:%Y%m%dT%H%M%S}")
-                                              .read(32)))
+    token = token_parameter(params) or b64url(drbg(seed, f"tpm-acme/token/{label}/{request.at:%Y%m%dT%H%M%S}")
+                                              .read(32))
     account = params.get("account_key") or derive_key(seed, "tpm-acme/account", ACCOUNT_KEY_SPEC).public_key()
     if not isinstance(account, rsa.RSAPublicKey | ec.EllipticCurvePublicKey) or (
             isinstance(account, ec.EllipticCurvePublicKey) and account.curve.name not in ("secp256r1", "secp384r1")):

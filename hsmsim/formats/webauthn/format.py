@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hsmsim.device import AttestationRequest, Device
+from hsmsim.device import AttestationRequest, Device, record_within
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import names
 from hsmsim.keystore.base import PrivateKey
@@ -144,8 +144,8 @@ class WebAuthnFormat:
         if request.key.public_key is None:
             raise UnsupportedKeyError("a WebAuthn credential is an asymmetric key")
         ceremony = ceremony_for(request, fmt, statement.aaguid(request), request.key.public_key)
-        return ceremony.produce_evidence(lambda auth_data, client_data_hash: statement.produce(
-            request, auth_data, client_data_hash))
+        return record_within(ceremony.produce_evidence(lambda auth_data, client_data_hash: statement.produce(
+            request, auth_data, client_data_hash)), MAX_RECORD_BYTES)
 
     def verify(
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
