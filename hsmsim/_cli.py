@@ -21,7 +21,7 @@ import click
 
 from hsmsim import __version__
 from hsmsim._atomic import write_new_files
-from hsmsim.cli_params import GivenPath, given_text
+from hsmsim.cli_params import GivenPath, ReportedInterrupt, given_text
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, load_evidence, names, verify_guarded
 from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
@@ -499,8 +499,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("Aborted!", err=True)
+    except click.Abort as exc:
+        if not isinstance(exc, ReportedInterrupt):
+            click.echo("Aborted!", err=True)
         # 128 + the signal, as a shell reports a command a signal ended: never 1, which says "anomalies found"
         sys.exit(128 + _interrupted_by)
     sys.exit(code if isinstance(code, int) else 0)

@@ -1,4 +1,5 @@
-"""Click parameter types every ``hsmsim`` command line shares (the main CLI, ``conformance``, ``fuzz``, ``serve``).
+"""Click parameter types every ``hsmsim`` command line shares (the main CLI, ``conformance``, ``fuzz``, ``serve``), and
+the interrupt a command that reported its own end raises.
 
 An empty value (an unset shell variable, say) is misuse reported in one line, never a default in disguise: an
 empty path is not the current directory, an empty seed not the built-in one.
@@ -12,6 +13,11 @@ from pathlib import Path
 import click
 
 from hsmsim.errors import HsmsimError
+
+
+class ReportedInterrupt(click.Abort):
+    """Ctrl-C or SIGTERM ended a command that has already said so (``fuzz``: "interrupted after N cases"): exits
+    128 + the signal as any interrupted command does, without click's generic "Aborted!" after that line."""
 
 
 def _name(param: click.Parameter | None) -> str:

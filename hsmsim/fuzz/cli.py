@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 
 from hsmsim._atomic import check_output_directory
-from hsmsim.cli_params import GivenPath, given_text
+from hsmsim.cli_params import GivenPath, ReportedInterrupt, given_text
 from hsmsim.fuzz.campaign import SUMMARY_FILE, CampaignSpec, FuzzError, reference_target, run_campaign
 from hsmsim.fuzz.engine import CampaignStats, TargetAnswer
 from hsmsim.fuzz.targets import target_factory
@@ -115,7 +115,7 @@ def fuzz(ctx: click.Context, format_name: str | None, verifier: Path | None, ite
     click.echo(f"{ended}{result.stats.executed} cases, {skipped} skipped (see summary.json), "
                f"{result.stats.execs_per_second:,.0f} execs/s, {len(result.findings)} finding(s){unminimised} in {out}")
     if result.interrupted:
-        raise click.Abort  # exits 128 + the signal, as any interrupted command does
+        raise ReportedInterrupt  # exits 128 + the signal, as any interrupted command does
     sys.exit(1 if result.findings else 0)
 
 
