@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import stat
 import threading
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class HsmState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     created: bool = False
     """Whether :meth:`open` wrote this state's ``hsm.json`` (it was new)."""
+    made_directory: bool = False
+    """Whether :meth:`open` made ``directory`` itself (it did not exist)."""
 
     @classmethod
     def open(
@@ -71,7 +74,8 @@ class HsmState:
         if seed == "":
             raise HsmsimError("the seed must not be empty")
         config_path = directory / "hsm.json"
-        present = existing_directory(directory) and os.path.lexists(config_path)
+        existed = existing_directory(directory)
+        present = existed and os.path.lexists(config_path)
         if not create and not present:
             raise HsmsimError(f"no hsmsim state in {escaped(str(directory))} "
                               "(create it with 'hsmsim key create --state DIR')")
@@ -88,7 +92,7 @@ class HsmState:
                 raise HsmsimError(f"cannot write the HSM state {escaped(str(config_path))}: {exc.strerror}") \
                     from exc
             else:
-                return cls(directory, device, created=True)
+                return cls(directory, device, created=True, made_directory=not existed)
         device = _read_device(config_path)
         if seed is not None and seed != device.seed:
             raise HsmsimError(f"{escaped(str(directory))} was created with another seed; use a new --state")
@@ -120,7 +124,8 @@ class HsmState:
 
         A label names one key per state (``attest`` looks it up in every backend): raises :class:`HsmsimError`
         when another backend holds ``label`` already, and what the store raises when ``backend`` does. Creations
-        in one state are serialised across processes, so two cannot both pass the check.
+        in one state are serialised across processes, so two cannot both pass the check. A creation that fails in a
+        backend this call began to use leaves no store directory behind (it would count as a backend in use).
         """
         check_creatable(backend, spec, policy, imported=imported)  # before the store's directory is made
         with locked(self.directory / _LABELS_LOCK):
@@ -135,23 +140,43 @@ class HsmState:
                     continue
                 raise HsmsimError(f"a key labelled {escaped(label)!r} exists in the {other} backend of "
                                   f"{escaped(str(self.directory))} (a label names one key per state)")
-            store = self.store(backend)
-            if imported:
-                return store.import_key(new_key_material(spec), label, policy=policy)
-            return store.generate(spec, label, policy=policy)
+            began = backend not in self._stores and not os.path.lexists(self.directory / _SUBDIRS[backend])
+            try:
+                store = self.store(backend)
+                if imported:
+                    return store.import_key(new_key_material(spec), label, policy=policy)
+                return store.generate(spec, label, policy=policy)
+            except BaseException:
+                if began:  # under the lock: no other creation can have stored a key there meanwhile
+                    self._discard_store(backend)
+                raise
+
+    def _discard_store(self, backend: str) -> None:
+        """Close ``backend``'s store and remove its directory, which a failed first creation in it made."""
+        with self._lock:
+            opened = self._stores.pop(backend, None)
+        if opened is not None:
+            opened.close()
+        shutil.rmtree(self.directory / _SUBDIRS[backend], ignore_errors=True)
 
     def withdraw_if_unused(self) -> bool:
-        """Remove ``hsm.json`` when :meth:`open` created it and no backend has stored anything yet (a first
-        ``key create`` that failed), so the state can be created again with another seed or format; returns
-        whether it did. Under the creations' lock, so a concurrent creation either ran first (and the state stays)
-        or finds the state gone and says so (:meth:`new_key`)."""
+        """Remove ``hsm.json`` and ``labels.lock`` when :meth:`open` created the state and no backend has stored
+        anything yet (a first ``key create`` that failed), and the directory too when :meth:`open` made it and
+        nothing else is in it, so the state can be created again with another seed or format and nothing is left
+        behind; returns whether it did. Under the creations' lock, so a concurrent creation either ran first (and
+        the state stays) or finds the state gone and says so (:meth:`new_key`); the lock file is removed while
+        held, which :func:`~hsmsim._atomic.locked` allows."""
         if not self.created:
             return False
         with locked(self.directory / _LABELS_LOCK):
             if self.backends_in_use():
                 return False
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.directory / "hsm.json")
+            for name in ("hsm.json", _LABELS_LOCK):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.directory / name)
+        if self.made_directory:
+            with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
+                os.rmdir(self.directory)
         return True
 
     def backends_in_use(self) -> list[str]:

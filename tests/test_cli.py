@@ -764,7 +764,7 @@ def test_a_failed_first_key_create_leaves_no_state_and_a_retry_may_choose_its_se
     monkeypatch.setenv("HSMSIM_PKCS11_MODULE", path)
     failed = hsmsim("key", "create", "--label", "k", "--backend", "pkcs11", "--seed", "one", state=state)
     assert failed.returncode == 2 and message in failed.stderr, failed.stderr
-    assert not (state / "hsm.json").exists() and not (state / "token").exists()
+    assert not state.exists()  # the directory the creation made is gone too, not left holding labels.lock
     monkeypatch.delenv("HSMSIM_PKCS11_MODULE")
     retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--seed", "two", state=state)
     assert retried.returncode == 0, retried.stderr
@@ -772,6 +772,25 @@ def test_a_failed_first_key_create_leaves_no_state_and_a_retry_may_choose_its_se
     monkeypatch.setenv("HSMSIM_PKCS11_MODULE", path)
     again = hsmsim("key", "create", "--label", "k2", "--backend", "pkcs11", state=state)
     assert again.returncode == 2 and (state / "hsm.json").exists()  # a state with a key is never withdrawn
+    assert sorted(path.name for path in state.iterdir()) == ["hsm.json", "labels.lock", "soft"]
+
+
+@pytest.mark.skipif(not _softhsm_available(), reason="SoftHSM2 is not installed (make setup installs it)")
+def test_a_first_pkcs11_key_create_failing_after_its_token_directory_was_made_leaves_nothing(tmp_path):
+    """softhsm2-util missing: the library loads and the token directory is made before initialising the token
+    fails. Neither it nor the state may stay: the state would refuse a retry with another seed."""
+    state = tmp_path / "hsm"
+    bare = tmp_path / "bin"  # a PATH without softhsm2-util
+    bare.mkdir()
+    failed = subprocess.run([sys.executable, "-m", "hsmsim", "key", "create", "--label", "k", "--spec", "ec-p256",
+                             "--backend", "pkcs11", "--seed", "one", "--state", str(state)],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": str(bare)})
+    _one_line_exit_2(failed, "softhsm2-util is not on PATH")
+    assert not state.exists()
+    retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--backend", "pkcs11", "--seed", "two",
+                     state=state)
+    assert retried.returncode == 0, retried.stderr
+    assert json.loads((state / "hsm.json").read_text())["seed"] == "two"
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -784,7 +803,7 @@ def test_a_first_swtpm_key_create_the_tpm_cannot_hold_leaves_no_state(tmp_path, 
     state = tmp_path / "hsm"
     failed = hsmsim("key", "create", "--label", "k", "--backend", "swtpm", "--seed", "one", *options, state=state)
     _one_line_exit_2(failed, message)
-    assert not (state / "hsm.json").exists() and not (state / "swtpm").exists()
+    assert not state.exists()
     retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--seed", "two", state=state)
     assert retried.returncode == 0, retried.stderr
     assert json.loads((state / "hsm.json").read_text())["seed"] == "two"
