@@ -21,7 +21,7 @@ import shutil
 import stat
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hsmsim._atomic import locked, write_atomic
@@ -119,15 +119,19 @@ class HsmState:
             return self._stores[backend]
 
     def new_key(self, backend: str, label: str, spec: KeySpec, policy: KeyPolicy, *,
-                imported: bool = False) -> StoredKey:
-        """Generate (or, ``imported``, make outside and import) a key labelled ``label`` in ``backend``.
+                imported: bool = False, created: datetime | None = None) -> StoredKey:
+        """Generate (or, ``imported``, make outside and import) a key labelled ``label`` in ``backend``, created at
+        ``created`` (default now; naive means UTC), which every backend records and reports as the key's
+        creation time.
 
         A label names one key per state (``attest`` looks it up in every backend): raises :class:`HsmsimError`
-        when another backend holds ``label`` already, and what the store raises when ``backend`` does. Creations
-        in one state are serialised across processes, so two cannot both pass the check. A creation that fails in a
-        backend this call began to use leaves no store directory behind (it would count as a backend in use).
+        when another backend holds ``label`` already, when ``created`` is in the future or before the device was
+        initialised, and what the store raises when ``backend`` does. Creations in one state are serialised across
+        processes, so two cannot both pass the check. A creation that fails in a backend this call began to use
+        leaves no store directory behind (it would count as a backend in use).
         """
         check_creatable(backend, spec, policy, imported=imported)  # before the store's directory is made
+        when = None if created is None else self._creation_time(created)
         with locked(self.directory / _LABELS_LOCK):
             if not os.path.lexists(self.directory / "hsm.json"):  # withdrawn by a failed first creation
                 raise HsmsimError(f"the hsmsim state in {escaped(str(self.directory))} was removed; create it again")
@@ -144,12 +148,25 @@ class HsmState:
             try:
                 store = self.store(backend)
                 if imported:
-                    return store.import_key(new_key_material(spec), label, policy=policy)
-                return store.generate(spec, label, policy=policy)
+                    return store.import_key(new_key_material(spec), label, policy=policy, created=when)
+                return store.generate(spec, label, policy=policy, created=when)
             except BaseException:
                 if began:  # under the lock: no other creation can have stored a key there meanwhile
                     self._discard_store(backend)
                 raise
+
+    def _creation_time(self, created: datetime) -> datetime:
+        """``created`` (naive meaning UTC) in UTC; raises :class:`HsmsimError` when it is later than now or before
+        the device was initialised: no key is older than its HSM, nor made in the future."""
+        moment = (created if created.tzinfo is not None else created.replace(tzinfo=UTC)).astimezone(UTC)
+        now = datetime.now(UTC)
+        if moment > now:
+            raise HsmsimError(f"the creation time {moment.isoformat()} is in the future (now is "
+                              f"{now.replace(microsecond=0).isoformat()}): a key cannot be created later than now")
+        if moment < self.device.initialised:
+            raise HsmsimError(f"the creation time {moment.isoformat()} is before the device was initialised "
+                              f"({self.device.initialised.isoformat()}): a key cannot be older than its HSM")
+        return moment
 
     def _discard_store(self, backend: str) -> None:
         """Close ``backend``'s store and remove its directory, which a failed first creation in it made."""

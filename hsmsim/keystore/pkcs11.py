@@ -87,7 +87,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,7 @@ from hsmsim.keystore.base import (
     PublicKey,
     StoredKey,
     TpmCertifier,
+    creation_time,
 )
 from hsmsim.keystore.held import HeldECKey, HeldEd25519Key, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import spec_of
@@ -553,10 +554,11 @@ class Pkcs11KeyStore:
         generation mechanism. Raises :class:`KeystoreError` for a duplicate label, also when
         another process sharing the token directory made it.
         """
+        when = creation_time(created)  # refused before anything is made on the token
         with self._exclusive():
-            return self._generate(spec, label, policy, created)
+            return self._generate(spec, label, policy, when)
 
-    def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime | None) -> StoredKey:
+    def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime) -> StoredKey:
         session = self._live()
         self._check_label_free(label)
         key_id = os.urandom(20)
@@ -612,11 +614,12 @@ class Pkcs11KeyStore:
         object. The token itself then reports LOCAL=false, ALWAYS_SENSITIVE=false,
         NEVER_EXTRACTABLE=false and no KEY_GEN_MECHANISM; those values are read back.
         """
+        when = creation_time(created)
         with self._exclusive():
-            return self._import(material, label, policy, created)
+            return self._import(material, label, policy, when)
 
     def _import(
-        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy, created: datetime | None,
+        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy, created: datetime,
     ) -> StoredKey:
         session = self._live()
         spec = spec_of(material)
@@ -902,7 +905,8 @@ class Pkcs11KeyStore:
     def _read_sidecar(self) -> dict[str, str]:
         """The creation times recorded beside the token (none when nothing is there); raises :class:`KeystoreError`
         (one line) when the file is not a regular file of at most :data:`SIDECAR_LIMIT` bytes holding an object
-        of ISO 8601 times."""
+        of ISO 8601 times with a UTC offset (as the other stores, which refuse a time that is another instant on
+        another machine)."""
         if self._sidecar is None or not os.path.lexists(self._sidecar):
             return {}
         try:
@@ -911,15 +915,16 @@ class Pkcs11KeyStore:
             raise KeystoreError(f"corrupt creation-time file: {exc}") from None
         for key_id, when in data.items():
             try:
-                datetime.fromisoformat(when)  # type: ignore[arg-type]
+                offset = datetime.fromisoformat(when).utcoffset()  # type: ignore[arg-type]
             except (TypeError, ValueError):
+                offset = None
+            if offset is None:
                 raise KeystoreError(f"corrupt creation-time file {escaped(str(self._sidecar))}: the time of key "
-                                    f"{escaped(key_id)!r} is not an ISO 8601 time") from None
+                                    f"{escaped(key_id)!r} is not an ISO 8601 time with a UTC offset") from None
         return {key_id: str(when) for key_id, when in data.items()}
 
-    def _record_created(self, key_id: bytes, created: datetime | None) -> None:
-        when = created or datetime.now(UTC).replace(microsecond=0)
-        self._created[key_id.hex()] = when.isoformat()
+    def _record_created(self, key_id: bytes, created: datetime) -> None:
+        self._created[key_id.hex()] = created.isoformat()
         if self._sidecar is not None:
             with self._exclusive():  # keep what other processes recorded since this store read it
                 self._created = {**self._read_sidecar(), **self._created}
@@ -931,7 +936,7 @@ class Pkcs11KeyStore:
             self._created = {**self._read_sidecar(), **self._created}
             text = self._created.get(key_id.hex())
         if text is None:  # made by another tool: remember when hsmsim first saw it
-            self._record_created(key_id, None)
+            self._record_created(key_id, creation_time(None))
             text = self._created[key_id.hex()]
         return datetime.fromisoformat(text)
 
