@@ -125,7 +125,8 @@ def attest(
     ``at`` fixes the attestation time (default now; a naive datetime is UTC); ``params`` are the format's
     parameters. Write the files with :meth:`Evidence.write`. Raises TypeError for an argument of the wrong type
     and :class:`~hsmsim.errors.HsmsimError` on misuse (an empty ``state``, no state there, an unknown format or
-    key, a bad parameter, an ``at`` before the key, or ``attesting_key``, was created).
+    key, a bad parameter, an ``at`` before the key, or ``attesting_key``, was created, an ``attesting_key`` that
+    is ``label`` itself).
     """
     _require("label", label, str, "a str")
     _require("format", format, (str, type(None)), "a format name or None")

@@ -79,9 +79,10 @@ class Hsm:
         format, its default, or one of :data:`GENERIC_MECHANISMS`).
 
         ``parameters`` are format-specific; ``attest_time`` (a datetime, naive meaning UTC) fixes the time.
-        Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse, and :class:`ParameterError`
-        for a parameter the format does not read or cannot use, and for an attestation time before the attested (or
-        attesting) key was created.
+        Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse (also when ``attesting_key``
+        names the attested key itself: no format hsmsim emulates lets a key vouch for itself through an
+        attestation key's chain), and :class:`ParameterError` for a parameter the format does not read or cannot
+        use, and for an attestation time before the attested (or attesting) key was created.
         """
         fmt = get_format(mechanism or self.device.format)
         if fmt.name != self.device.format and fmt.name not in GENERIC_MECHANISMS:
@@ -89,6 +90,11 @@ class Hsm:
                 f"a {self.device.format} device cannot produce {fmt.name} evidence"
             )
         key = self.keystore.get(attested_key)
+        if attesting_key is not None and attesting_key == attested_key:
+            raise UnsupportedKeyError(
+                f"the attesting key is the attested key {attested_key!r} itself: a key cannot attest itself "
+                "(name another key, or none for the partition's attestation key; WebAuthn self attestation is "
+                "the parameter attestation=self)")
         params = dict(parameters or {})
         at = params.pop("attest_time", None) or self.clock()
         if not isinstance(at, datetime):

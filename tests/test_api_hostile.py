@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import hsmsim
+from hsmsim.device import Device
 from hsmsim.errors import (
     BackendUnavailableError,
     HsmsimError,
@@ -21,8 +22,11 @@ from hsmsim.errors import (
     UnsupportedFormatError,
     UnsupportedKeyError,
 )
+from hsmsim.formats import get_format
 from hsmsim.harness.vectors import Vector
 from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.state import HsmState
 
@@ -128,6 +132,18 @@ def test_create_key_records_a_chosen_creation_time_and_attest_refuses_an_earlier
         hsmsim.create_key("later", spec="ec-p256", state=path, created=datetime.now(UTC) + timedelta(hours=1))
     with pytest.raises(HsmsimError, match="before the device was initialised"):
         hsmsim.create_key("older", spec="ec-p256", state=path, created=datetime(2001, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("format_name", hsmsim.format_names())
+def test_no_format_lets_a_key_be_its_own_attesting_key(format_name: str) -> None:
+    """Every format's attesting key is an attestation key the device's PKI certifies to vouch for other keys
+    (WebAuthn's self attestation is its parameter attestation=self, without that PKI)."""
+    store = SoftKeyStore(seed="self-attesting")
+    spec = "ec-p256" if "ec-p256" in get_format(format_name).key_specs else get_format(format_name).key_specs[0]
+    store.generate(KeySpec.parse(spec), "k", created=CREATED)
+    hsm = Hsm(Device.from_seed(format_name, "self-attesting"), store)
+    with pytest.raises(UnsupportedKeyError, match="the attesting key is the attested key 'k' itself"):
+        hsm.attest("k", format_name, {"attest_time": AT}, attesting_key="k")
 
 
 # -- 2. format and spec checked before the state is written ---------------------------------------------------------

@@ -990,3 +990,13 @@ def test_key_create_refuses_a_creation_time_no_key_can_have_and_leaves_nothing(t
                      message)
     assert not state.exists()
 
+
+def test_attest_refuses_a_key_as_its_own_attesting_key(tmp_path):
+    state = tmp_path / "hsm"
+    for label in ("k", "other"):
+        assert hsmsim("key", "create", "--label", label, "--spec", "ec-p256", state=state).returncode == 0
+    _one_line_exit_2(hsmsim("attest", "--key", "k", "--attesting-key", "k", "--out", str(tmp_path / "o") + "/",
+                            state=state), "the attesting key is the attested key 'k' itself")
+    assert not (tmp_path / "o").exists()
+    assert hsmsim("attest", "--key", "k", "--attesting-key", "other", "--out", str(tmp_path / "o") + "/",
+                  state=state).returncode == 0  # another key still may
