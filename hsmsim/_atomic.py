@@ -292,7 +292,8 @@ def locked(path: Path) -> Iterator[None]:
     The lock is ``flock(2)`` on the file, so the kernel releases it when a holder dies (even by
     ``kill -9``); nothing stale is left behind. Threads of one process queue on a lock of their
     own first, because ``flock`` locks belong to open file descriptions, not threads. A thread
-    already holding the lock may take it again.
+    already holding the lock may take it again. A holder may remove ``path``: a waiter that then
+    gets the removed file's lock lets it go and locks the file now at ``path`` instead.
     """
     path = path.resolve()
     with _THREAD_LOCKS_GUARD:
@@ -303,15 +304,34 @@ def locked(path: Path) -> Iterator[None]:
             if thread_lock.depth > 1:
                 yield
                 return
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = _lock_current(path)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
             finally:
                 os.close(fd)  # closing the descriptor releases the flock
         finally:
             thread_lock.depth -= 1
+
+
+def _lock_current(path: Path) -> int:
+    """A descriptor of the file at ``path`` (created if absent) holding its ``flock``, the file being still the one at
+    ``path`` once locked (not one a holder removed meanwhile)."""
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            current = os.stat(path)
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        if (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino):
+            return fd
+        os.close(fd)
 
 
 class _PathLock:

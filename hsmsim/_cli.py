@@ -40,13 +40,13 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def _parse_time(text: str | None) -> datetime | None:
+def _parse_time(text: str | None, option: str = "--at") -> datetime | None:
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        _fail(f"--at {text!r} is not an ISO 8601 time such as 2026-01-31T12:00:00Z")
+        _fail(f"{option} {text!r} is not an ISO 8601 time such as 2026-01-31T12:00:00Z")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -141,10 +141,14 @@ def key() -> None:
 @click.option("--extractable", is_flag=True, help="Create the key with CKA_EXTRACTABLE=true.")
 @click.option("--not-sensitive", is_flag=True, help="Create the key with CKA_SENSITIVE=false.")
 @click.option("--imported", is_flag=True, help="Make the material outside and import it (LOCAL=false).")
+@click.option("--created", "created_text", default=None,
+              help="The key's creation time (ISO 8601, as --at of attest); default now. Not in the future, not "
+                   "before the device was initialised.")
 @_state_option
 def key_create(label: str, spec_text: str, backend: str, format_name: str | None, deprecated_vendor: str | None,
-               seed: str | None, extractable: bool, not_sensitive: bool, imported: bool, state_dir: Path) -> None:
-    """Generate (or import) a key and print its attributes."""
+               seed: str | None, extractable: bool, not_sensitive: bool, imported: bool, created_text: str | None,
+               state_dir: Path) -> None:
+    """Generate (or import) a key and print its attributes and creation time."""
     if deprecated_vendor is not None:
         click.echo("hsmsim: warning: --vendor is deprecated; use --format", err=True)
         if format_name not in (None, deprecated_vendor):
@@ -156,10 +160,11 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
     if format_name is not None:
         get_format(format_name)
     spec = KeySpec.parse(spec_text)
+    created_at = _parse_time(created_text, "--created")
     state = HsmState.open(state_dir, format=format_name, seed=seed)
     policy = KeyPolicy(sensitive=not not_sensitive, extractable=extractable)
     try:
-        created = state.new_key(backend, label, spec, policy, imported=imported)
+        created = state.new_key(backend, label, spec, policy, imported=imported, created=created_at)
     except BaseException:
         state.close()
         state.withdraw_if_unused()  # a failed first creation leaves no state behind: a retry may pick its seed
@@ -169,7 +174,7 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
                f"SN {state.device.serial}) local={str(attrs.local).lower()} "
                f"extractable={str(attrs.extractable).lower()} "
                f"never_extractable={str(attrs.never_extractable).lower()} "
-               f"sensitive={str(attrs.sensitive).lower()}")
+               f"sensitive={str(attrs.sensitive).lower()} created={created.created.isoformat()}")
     _note_unattestable(state.device.format, spec)
     state.close()
 
@@ -192,10 +197,11 @@ def _note_unattestable(format_name: str, spec: KeySpec) -> None:
 @key.command("list")
 @_state_option
 def key_list(state_dir: Path) -> None:
-    """List the keys of every backend in the state."""
+    """List the keys of every backend in the state: label, spec, backend, LOCAL and creation time (tab-separated)."""
     state = HsmState.open(state_dir, create=False)
     # Every backend is read before anything is printed: a backend that cannot be opened fails the listing whole.
     lines = [f"{escaped(stored.label)}\t{stored.spec.name}\t{backend}\tlocal={str(stored.attributes.local).lower()}"
+             f"\tcreated={stored.created.isoformat()}"
              for backend in state.backends_in_use() for stored in state.store(backend).all_keys()]
     state.close()
     for line in lines:

@@ -72,10 +72,13 @@ def format_names() -> list[str]:
 def create_key(
     label: str, *, spec: str = "rsa-3072", state: StrPath = DEFAULT_STATE, backend: str = "soft",
     format: str | None = None, seed: str | None = None, extractable: bool = False, sensitive: bool = True,
-    imported: bool = False,
+    imported: bool = False, created: datetime | None = None,
 ) -> StoredKey:
     """Generate (or, with ``imported``, import) a key in the emulated HSM whose state lives in ``state``.
 
+    ``created`` is the key's creation time (default now; a naive datetime is UTC), which the evidence of formats
+    carrying one holds and before which ``attest`` refuses to attest the key; it may not be in the future nor
+    before the device was initialised (:class:`~hsmsim.errors.HsmsimError`).
     A new state directory is created emulating ``format`` (default ``primus``) from ``seed``. The label, spec,
     backend and format are checked before the state is opened, so a refused call writes nothing; a creation that
     fails in a state this call created leaves no state behind. Raises TypeError for an argument of the wrong type
@@ -90,6 +93,7 @@ def create_key(
     _require("seed", seed, (str, type(None)), "a str or None")
     for flag_name, flag in (("extractable", extractable), ("sensitive", sensitive), ("imported", imported)):
         _require(flag_name, flag, bool, "a bool")
+    _require("created", created, (datetime, type(None)), "a datetime or None")
     state_path = _path("state", state)
     problem = label_problem(label, "label")
     if problem is not None:
@@ -101,14 +105,14 @@ def create_key(
     key_spec = KeySpec.parse(spec)
     opened = HsmState.open(state_path, format=format, seed=seed)
     try:
-        created = opened.new_key(backend, label, key_spec, KeyPolicy(sensitive=sensitive, extractable=extractable),
-                                 imported=imported)
+        stored = opened.new_key(backend, label, key_spec, KeyPolicy(sensitive=sensitive, extractable=extractable),
+                                imported=imported, created=created)
     except BaseException:
         opened.close()
         opened.withdraw_if_unused()  # a failed first creation leaves no state behind, as `key create` does
         raise
     opened.close()
-    return created
+    return stored
 
 
 def attest(
@@ -121,7 +125,8 @@ def attest(
     ``at`` fixes the attestation time (default now; a naive datetime is UTC); ``params`` are the format's
     parameters. Write the files with :meth:`Evidence.write`. Raises TypeError for an argument of the wrong type
     and :class:`~hsmsim.errors.HsmsimError` on misuse (an empty ``state``, no state there, an unknown format or
-    key, a bad parameter).
+    key, a bad parameter, an ``at`` before the key, or ``attesting_key``, was created, an ``attesting_key`` that
+    is ``label`` itself).
     """
     _require("label", label, str, "a str")
     _require("format", format, (str, type(None)), "a format name or None")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import get_format
-from hsmsim.keystore.base import KeyStore
+from hsmsim.keystore.base import KeyStore, StoredKey
 from hsmsim.model.evidence import Evidence
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
@@ -78,9 +78,11 @@ class Hsm:
         """Attest the key labelled ``attested_key`` with ``mechanism`` (a format name: the device's own
         format, its default, or one of :data:`GENERIC_MECHANISMS`).
 
-        ``parameters`` are format-specific; ``attest_time`` (a datetime) fixes the time.
-        Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse, and :class:`ParameterError`
-        for a parameter the format does not read or cannot use.
+        ``parameters`` are format-specific; ``attest_time`` (a datetime, naive meaning UTC) fixes the time.
+        Raises :class:`KeyNotFoundError` or :class:`UnsupportedKeyError` on misuse (also when ``attesting_key``
+        names the attested key itself: no format hsmsim emulates lets a key vouch for itself through an
+        attestation key's chain), and :class:`ParameterError` for a parameter the format does not read or cannot
+        use, and for an attestation time before the attested (or attesting) key was created.
         """
         fmt = get_format(mechanism or self.device.format)
         if fmt.name != self.device.format and fmt.name not in GENERIC_MECHANISMS:
@@ -88,14 +90,23 @@ class Hsm:
                 f"a {self.device.format} device cannot produce {fmt.name} evidence"
             )
         key = self.keystore.get(attested_key)
+        if attesting_key is not None and attesting_key == attested_key:
+            raise UnsupportedKeyError(
+                f"the attesting key is the attested key {attested_key!r} itself: a key cannot attest itself "
+                "(name another key, or none for the partition's attestation key; WebAuthn self attestation is "
+                "the parameter attestation=self)")
         params = dict(parameters or {})
         at = params.pop("attest_time", None) or self.clock()
         if not isinstance(at, datetime):
             raise ParameterError.invalid("attest_time", "a datetime", at)
+        moment = at if at.tzinfo else at.replace(tzinfo=UTC)
         earliest, latest = ATTEST_TIME_RANGE
-        if not earliest <= (at if at.tzinfo else at.replace(tzinfo=UTC)) <= latest:
+        if not earliest <= moment <= latest:
             raise ParameterError(f"the attestation time {at.isoformat()} is outside the times hsmsim attests at: it "
                                  f"must be between {earliest:%Y-%m-%d} and {latest:%Y-%m-%d} (a format may hold fewer)")
+        _created_by(moment, key, "attested")
+        if attesting_key is not None:
+            _created_by(moment, self.keystore.get(attesting_key), "attesting")
         signer = self.keystore.signer(key) if key.public_key is not None else None
         tracked = _ReadTracking(params)
         request = AttestationRequest(
@@ -110,6 +121,15 @@ class Hsm:
             raise ParameterError(f"{fmt.name} has no parameter {', '.join(map(repr, unused))} "
                                  f"(the parameters it reads for this request: {read})")
         return evidence
+
+
+def _created_by(at: datetime, key: StoredKey, role: str) -> None:
+    """Raise :class:`ParameterError` when the aware time ``at`` precedes ``key``'s creation: no device signs
+    evidence about (or with) a key it does not hold yet."""
+    if at < key.created:
+        raise ParameterError(f"the attestation time {at.isoformat()} is before the {role} key {key.label!r} was "
+                             f"created ({key.created.isoformat()}): attest at or after that time, or create the key "
+                             "with an earlier creation time (key create --created, create_key(created=...))")
 
 
 class _ReadTracking(Mapping[str, object]):

@@ -17,11 +17,12 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hsmsim._atomic import locked, write_atomic
@@ -57,6 +58,8 @@ class HsmState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     created: bool = False
     """Whether :meth:`open` wrote this state's ``hsm.json`` (it was new)."""
+    made_directory: bool = False
+    """Whether :meth:`open` made ``directory`` itself (it did not exist)."""
 
     @classmethod
     def open(
@@ -72,7 +75,8 @@ class HsmState:
         if seed == "":
             raise HsmsimError("the seed must not be empty")
         config_path = directory / "hsm.json"
-        present = existing_directory(directory) and os.path.lexists(config_path)
+        existed = existing_directory(directory)
+        present = existed and os.path.lexists(config_path)
         if not create and not present:
             raise HsmsimError(f"no hsmsim state in {escaped(str(directory))} "
                               "(create it with 'hsmsim key create --state DIR')")
@@ -89,7 +93,7 @@ class HsmState:
                 raise HsmsimError(f"cannot write the HSM state {escaped(str(config_path))}: {exc.strerror}") \
                     from exc
             else:
-                return cls(directory, device, created=True)
+                return cls(directory, device, created=True, made_directory=not existed)
         device = _read_device(config_path)
         if seed is not None and seed != device.seed:
             raise HsmsimError(f"{escaped(str(directory))} was created with another seed; use a new --state")
@@ -116,14 +120,19 @@ class HsmState:
             return self._stores[backend]
 
     def new_key(self, backend: str, label: str, spec: KeySpec, policy: KeyPolicy, *,
-                imported: bool = False) -> StoredKey:
-        """Generate (or, ``imported``, make outside and import) a key labelled ``label`` in ``backend``.
+                imported: bool = False, created: datetime | None = None) -> StoredKey:
+        """Generate (or, ``imported``, make outside and import) a key labelled ``label`` in ``backend``, created at
+        ``created`` (default now; naive means UTC), which every backend records and reports as the key's
+        creation time.
 
         A label names one key per state (``attest`` looks it up in every backend): raises :class:`HsmsimError`
-        when another backend holds ``label`` already, and what the store raises when ``backend`` does. Creations
-        in one state are serialised across processes, so two cannot both pass the check.
+        when another backend holds ``label`` already, when ``created`` is in the future or before the device was
+        initialised, and what the store raises when ``backend`` does. Creations in one state are serialised across
+        processes, so two cannot both pass the check. A creation that fails in a backend this call began to use
+        leaves no store directory behind (it would count as a backend in use).
         """
         check_creatable(backend, spec, policy, imported=imported)  # before the store's directory is made
+        when = None if created is None else self._creation_time(created)
         with self._creations_locked():
             if not os.path.lexists(self.directory / "hsm.json"):  # withdrawn by a failed first creation
                 raise HsmsimError(f"the hsmsim state in {escaped(str(self.directory))} was removed; create it again")
@@ -136,23 +145,56 @@ class HsmState:
                     continue
                 raise HsmsimError(f"a key labelled {escaped(label)!r} exists in the {other} backend of "
                                   f"{escaped(str(self.directory))} (a label names one key per state)")
-            store = self.store(backend)
-            if imported:
-                return store.import_key(new_key_material(spec), label, policy=policy)
-            return store.generate(spec, label, policy=policy)
+            began = backend not in self._stores and not os.path.lexists(self.directory / _SUBDIRS[backend])
+            try:
+                store = self.store(backend)
+                if imported:
+                    return store.import_key(new_key_material(spec), label, policy=policy, created=when)
+                return store.generate(spec, label, policy=policy, created=when)
+            except BaseException:
+                if began:  # under the lock: no other creation can have stored a key there meanwhile
+                    self._discard_store(backend)
+                raise
+
+    def _creation_time(self, created: datetime) -> datetime:
+        """``created`` (naive meaning UTC) in UTC; raises :class:`HsmsimError` when it is later than now or before
+        the device was initialised: no key is older than its HSM, nor made in the future."""
+        moment = (created if created.tzinfo is not None else created.replace(tzinfo=UTC)).astimezone(UTC)
+        now = datetime.now(UTC)
+        if moment > now:
+            raise HsmsimError(f"the creation time {moment.isoformat()} is in the future (now is "
+                              f"{now.replace(microsecond=0).isoformat()}): a key cannot be created later than now")
+        if moment < self.device.initialised:
+            raise HsmsimError(f"the creation time {moment.isoformat()} is before the device was initialised "
+                              f"({self.device.initialised.isoformat()}): a key cannot be older than its HSM")
+        return moment
+
+    def _discard_store(self, backend: str) -> None:
+        """Close ``backend``'s store and remove its directory, which a failed first creation in it made."""
+        with self._lock:
+            opened = self._stores.pop(backend, None)
+        if opened is not None:
+            opened.close()
+        shutil.rmtree(self.directory / _SUBDIRS[backend], ignore_errors=True)
 
     def withdraw_if_unused(self) -> bool:
-        """Remove ``hsm.json`` when :meth:`open` created it and no backend has stored anything yet (a first
-        ``key create`` that failed), so the state can be created again with another seed or format; returns
-        whether it did. Under the creations' lock, so a concurrent creation either ran first (and the state stays)
-        or finds the state gone and says so (:meth:`new_key`)."""
+        """Remove ``hsm.json`` and ``labels.lock`` when :meth:`open` created the state and no backend has stored
+        anything yet (a first ``key create`` that failed), and the directory too when :meth:`open` made it and
+        nothing else is in it, so the state can be created again with another seed or format and nothing is left
+        behind; returns whether it did. Under the creations' lock, so a concurrent creation either ran first (and
+        the state stays) or finds the state gone and says so (:meth:`new_key`); the lock file is removed while
+        held, which :func:`~hsmsim._atomic.locked` allows."""
         if not self.created:
             return False
         with self._creations_locked():
             if self.backends_in_use():
                 return False
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.directory / "hsm.json")
+            for name in ("hsm.json", _LABELS_LOCK):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.directory / name)
+        if self.made_directory:
+            with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
+                os.rmdir(self.directory)
         return True
 
     @contextlib.contextmanager

@@ -13,21 +13,28 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import hsmsim
+from hsmsim.device import Device
 from hsmsim.errors import (
     BackendUnavailableError,
     HsmsimError,
     KeystoreError,
+    ParameterError,
     UnsupportedFormatError,
     UnsupportedKeyError,
 )
+from hsmsim.formats import get_format
 from hsmsim.harness.vectors import Vector
 from hsmsim.hsm import Hsm
+from hsmsim.keystore.base import KeySpec
+from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.state import HsmState
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "vectors"
 AT = datetime(2026, 1, 2, 12, tzinfo=UTC)
+CREATED = AT - timedelta(days=1)
+"""When the keys attested at ``AT`` are created: an attestation never precedes its key."""
 
 
 def _golden() -> list[Vector]:
@@ -47,7 +54,7 @@ PRIMUS = hsmsim.load_corpus(VECTORS).get("primus::golden::rsa-3072")
 def state(tmp_path: Path) -> Path:
     """A state holding the soft EC key ``k``."""
     path = tmp_path / "state"
-    hsmsim.create_key("k", spec="ec-p256", state=path)
+    hsmsim.create_key("k", spec="ec-p256", state=path, created=CREATED)
     return path
 
 
@@ -86,7 +93,7 @@ def test_create_key_refuses_a_label_key_create_refuses_and_writes_nothing(tmp_pa
 def test_create_key_refuses_a_label_that_is_not_a_str_and_the_state_stays_usable(state: Path, label: object) -> None:
     with pytest.raises(TypeError, match="label must be a str"):
         hsmsim.create_key(label, spec="ec-p256", state=state)  # type: ignore[arg-type]
-    hsmsim.create_key("second", spec="ec-p256", state=state)
+    hsmsim.create_key("second", spec="ec-p256", state=state, created=CREATED)
     assert _accepts(state, "k") and _accepts(state, "second")
 
 
@@ -107,10 +114,36 @@ def test_a_failed_first_creation_leaves_no_state_behind(tmp_path: Path, monkeypa
     monkeypatch.setattr(HsmState, "new_key", fail)
     with pytest.raises(KeystoreError, match="the token refused"):
         hsmsim.create_key("k", spec="ec-p256", state=path, format="luna-pkc")
-    assert not (path / "hsm.json").exists()
+    assert not path.exists()  # nor the directory it made, which held labels.lock
     monkeypatch.undo()
-    hsmsim.create_key("k", spec="ec-p256", state=path)  # primus now: the failed luna-pkc state is gone
+    hsmsim.create_key("k", spec="ec-p256", state=path, created=CREATED)  # primus now: the failed luna-pkc state is gone
     assert _accepts(path, "k")
+
+
+def test_create_key_records_a_chosen_creation_time_and_attest_refuses_an_earlier_time(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    stored = hsmsim.create_key("k", spec="ec-p256", state=path, created=CREATED.replace(tzinfo=None))  # naive: UTC
+    assert stored.created == CREATED and stored.created.tzinfo is not None
+    with pytest.raises(ParameterError, match=r"before the attested key 'k' was created \(2026-01-01T12:00:00\+00:00\)"):
+        hsmsim.attest("k", state=path, at=CREATED - timedelta(seconds=1))
+    evidence = hsmsim.attest("k", state=path, at=CREATED)
+    assert hsmsim.verify(evidence, hsmsim.roots(path), at=CREATED + timedelta(minutes=5)).accepted
+    with pytest.raises(HsmsimError, match="is in the future"):
+        hsmsim.create_key("later", spec="ec-p256", state=path, created=datetime.now(UTC) + timedelta(hours=1))
+    with pytest.raises(HsmsimError, match="before the device was initialised"):
+        hsmsim.create_key("older", spec="ec-p256", state=path, created=datetime(2001, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("format_name", hsmsim.format_names())
+def test_no_format_lets_a_key_be_its_own_attesting_key(format_name: str) -> None:
+    """Every format's attesting key is an attestation key the device's PKI certifies to vouch for other keys
+    (WebAuthn's self attestation is its parameter attestation=self, without that PKI)."""
+    store = SoftKeyStore(seed="self-attesting")
+    spec = "ec-p256" if "ec-p256" in get_format(format_name).key_specs else get_format(format_name).key_specs[0]
+    store.generate(KeySpec.parse(spec), "k", created=CREATED)
+    hsm = Hsm(Device.from_seed(format_name, "self-attesting"), store)
+    with pytest.raises(UnsupportedKeyError, match="the attesting key is the attested key 'k' itself"):
+        hsm.attest("k", format_name, {"attest_time": AT}, attesting_key="k")
 
 
 # -- 2. format and spec checked before the state is written ---------------------------------------------------------
@@ -126,7 +159,7 @@ def test_create_key_checks_format_spec_and_backend_before_writing_the_state(
     with pytest.raises(error, match=phrase):
         hsmsim.create_key("k", state=path, **kwargs)  # type: ignore[arg-type]
     assert not path.exists()
-    hsmsim.create_key("k", spec="ec-p256", state=path)
+    hsmsim.create_key("k", spec="ec-p256", state=path, created=CREATED)
     assert _accepts(path, "k")
 
 
@@ -263,6 +296,7 @@ def test_trust_anchors_take_any_iterable_as_a_tuple() -> None:
     ({"format": 5}, "format must be a format name or None, not int"),
     ({"seed": b"seed"}, "seed must be a str or None, not bytes"),
     ({"extractable": "no"}, "extractable must be a bool, not str"),
+    ({"created": "2026-01-01T00:00:00Z"}, "created must be a datetime or None, not str"),
     ({"state": 5}, "state must be a str or pathlib.Path, not int"),
 ])
 def test_create_key_refuses_arguments_of_a_wrong_type(tmp_path: Path, kwargs: dict[str, object], phrase: str) -> None:

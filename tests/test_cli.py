@@ -142,7 +142,7 @@ def test_verify_help_names_every_kind_of_root_file_the_formats_read():
 
 def test_verify_json_and_pki_export(tmp_path):
     state = tmp_path / "hsm"
-    hsmsim("key", "create", "--label", "k", "--spec", "ec-p384", state=state)
+    hsmsim("key", "create", "--label", "k", "--spec", "ec-p384", "--created", "2026-01-01T00:00:00Z", state=state)
     out = tmp_path / "b" / "k_attestation.zip"
     hsmsim("attest", "--key", "k", "--out", str(out), "--at", "2026-02-01T00:00:00Z", state=state)
     result = hsmsim("verify", str(out), "--root", str(out.parent / "hsm_rsa_root.crt"), "--json",
@@ -194,8 +194,9 @@ def test_key_create_in_a_state_whose_creation_lock_cannot_be_opened_is_one_line_
     assert refused.stderr == f"hsmsim: error: cannot create keys in {state}: Is a directory\n"
     (state / "labels.lock").rmdir()
     assert hsmsim("key", "create", "--label", "k2", "--spec", "ec-p256", state=state).returncode == 0
-    assert hsmsim("key", "list", state=state).stdout.split("\n")[:2] == ["k\tec-p256\tsoft\tlocal=true",
-                                                                        "k2\tec-p256\tsoft\tlocal=true"]
+    listed = hsmsim("key", "list", state=state).stdout.splitlines()
+    assert [line.rsplit("\t", 1)[0] for line in listed] == ["k\tec-p256\tsoft\tlocal=true",
+                                                           "k2\tec-p256\tsoft\tlocal=true"]
 
 
 def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
@@ -222,7 +223,8 @@ def test_outputs_never_overwrite_follow_a_symlink_or_open_a_fifo(tmp_path):
     """An occupied output (a file, a FIFO, a symlink) is refused before anything is written: nothing is
     replaced, nothing outside the output directory is written, no FIFO is opened (the call would hang)."""
     state = tmp_path / "hsm"
-    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--created", "2025-12-01T00:00:00Z",
+                  state=state).returncode == 0
     victim = tmp_path / "victim"
     (tmp_path / "fifo").mkdir()
     for name in ("k.csr", "root.crt"):
@@ -427,8 +429,10 @@ def test_attest_at_a_time_the_format_cannot_encode_is_one_line_and_exit_2(tmp_pa
     assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--format", format_name,
                   state=state).returncode == 0
     for at in times:
+        # 1979 is within hsmsim's range and refused by the zip's: a key made through the CLI is younger than both
+        expected = "is before the attested key 'k' was created" if at.startswith("1979") else "must be between"
         _one_line_exit_2(hsmsim("attest", "--key", "k", "--out", str(tmp_path / "o" / "x.zip"), "--at", at,
-                                state=state), "must be between")
+                                state=state), expected)
     assert not (tmp_path / "o").exists()
 
 
@@ -583,11 +587,13 @@ def test_a_state_created_meanwhile_by_another_process_is_checked_not_replaced(tm
 
 def test_key_list_escapes_labels_and_an_empty_hsmsim_state_is_misuse(tmp_path):
     state = tmp_path / "s"
-    assert hsmsim("key", "create", "--label", "plain", "--spec", "ec-p256", state=state).returncode == 0
+    assert hsmsim("key", "create", "--label", "plain", "--spec", "ec-p256", "--created", "2026-01-01T00:00:00Z",
+                  state=state).returncode == 0
     record = next((state / "soft").glob("*.json"))  # as another tool, or a hand edit, could leave it
     record.write_text(record.read_text().replace('"label": "plain"', '"label": "two\\nlines\\u001b[31m"'))
     listed = hsmsim("key", "list", state=state)
-    assert listed.returncode == 0 and listed.stdout.splitlines() == ["two\\nlines\\x1b[31m\tec-p256\tsoft\tlocal=true"]
+    assert listed.returncode == 0 and listed.stdout.splitlines() == [
+        "two\\nlines\\x1b[31m\tec-p256\tsoft\tlocal=true\tcreated=2026-01-01T00:00:00+00:00"]
     empty = subprocess.run([sys.executable, "-m", "hsmsim", "key", "list"], capture_output=True, text=True,
                            timeout=120, cwd=tmp_path, env={**os.environ, "HSMSIM_STATE": ""})
     assert _one_line_error(empty) == "hsmsim: error: HSMSIM_STATE is set but empty: unset it or name a directory"
@@ -758,6 +764,7 @@ def _swtpm_unavailable() -> str | None:
     ("huge", "is larger than 4194304 bytes"),
     ('{"00": "yes"}', "the time of key '00' is not an ISO 8601 time"),
     ('{"00": 5}', "the time of key '00' is not an ISO 8601 time"),
+    ('{"00": "2025-01-01T00:00:00"}', "the time of key '00' is not an ISO 8601 time with a UTC offset"),
     ("[]", "is not a JSON object"),
 ])
 def test_a_hostile_pkcs11_creation_time_file_is_one_line_and_exit_2(tmp_path, kind, message):
@@ -787,7 +794,7 @@ def test_a_failed_first_key_create_leaves_no_state_and_a_retry_may_choose_its_se
     monkeypatch.setenv("HSMSIM_PKCS11_MODULE", path)
     failed = hsmsim("key", "create", "--label", "k", "--backend", "pkcs11", "--seed", "one", state=state)
     assert failed.returncode == 2 and message in failed.stderr, failed.stderr
-    assert not (state / "hsm.json").exists() and not (state / "token").exists()
+    assert not state.exists()  # the directory the creation made is gone too, not left holding labels.lock
     monkeypatch.delenv("HSMSIM_PKCS11_MODULE")
     retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--seed", "two", state=state)
     assert retried.returncode == 0, retried.stderr
@@ -795,6 +802,25 @@ def test_a_failed_first_key_create_leaves_no_state_and_a_retry_may_choose_its_se
     monkeypatch.setenv("HSMSIM_PKCS11_MODULE", path)
     again = hsmsim("key", "create", "--label", "k2", "--backend", "pkcs11", state=state)
     assert again.returncode == 2 and (state / "hsm.json").exists()  # a state with a key is never withdrawn
+    assert sorted(path.name for path in state.iterdir()) == ["hsm.json", "labels.lock", "soft"]
+
+
+@pytest.mark.skipif(not _softhsm_available(), reason="SoftHSM2 is not installed (make setup installs it)")
+def test_a_first_pkcs11_key_create_failing_after_its_token_directory_was_made_leaves_nothing(tmp_path):
+    """softhsm2-util missing: the library loads and the token directory is made before initialising the token
+    fails. Neither it nor the state may stay: the state would refuse a retry with another seed."""
+    state = tmp_path / "hsm"
+    bare = tmp_path / "bin"  # a PATH without softhsm2-util
+    bare.mkdir()
+    failed = subprocess.run([sys.executable, "-m", "hsmsim", "key", "create", "--label", "k", "--spec", "ec-p256",
+                             "--backend", "pkcs11", "--seed", "one", "--state", str(state)],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": str(bare)})
+    _one_line_exit_2(failed, "softhsm2-util is not on PATH")
+    assert not state.exists()
+    retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--backend", "pkcs11", "--seed", "two",
+                     state=state)
+    assert retried.returncode == 0, retried.stderr
+    assert json.loads((state / "hsm.json").read_text())["seed"] == "two"
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -807,7 +833,7 @@ def test_a_first_swtpm_key_create_the_tpm_cannot_hold_leaves_no_state(tmp_path, 
     state = tmp_path / "hsm"
     failed = hsmsim("key", "create", "--label", "k", "--backend", "swtpm", "--seed", "one", *options, state=state)
     _one_line_exit_2(failed, message)
-    assert not (state / "hsm.json").exists() and not (state / "swtpm").exists()
+    assert not state.exists()
     retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--seed", "two", state=state)
     assert retried.returncode == 0, retried.stderr
     assert json.loads((state / "hsm.json").read_text())["seed"] == "two"
@@ -847,6 +873,8 @@ def test_a_deleted_token_with_recorded_keys_is_refused_not_made_again(tmp_path):
     ('{"label": "k", "order": "1", "created": "2025-01-01T00:00:00+00:00", "public": "", "private": ""}',
      "order an integer"),
     ('{"label": 5, "order": 1}', "label, created, public and private must be strings"),
+    ('{"label": "k", "order": 1, "created": "2025-01-01T00:00:00", "public": "", "private": ""}',
+     "created is a time without a UTC offset"),  # another instant on another machine
 ])
 def test_a_hostile_swtpm_key_record_is_one_line_and_exit_2(tmp_path, kind, message):
     state = tmp_path / "hsm"
@@ -931,3 +959,68 @@ def test_a_refused_write_leaves_no_directory_it_made(tmp_path):
     with pytest.raises(HsmsimError, match="File name too long"):
         write_new_files(dest, {"x" * 200 + "/" + "y" * 200: b"data"})
     assert list(tmp_path.iterdir()) == []
+
+
+# -- creation times, and who may attest -----------------------------------------------------------------------------
+
+_SWTPM = pytest.param("swtpm", marks=pytest.mark.skipif(_swtpm_unavailable() is not None,
+                                                        reason=f"swtpm backend unavailable: {_swtpm_unavailable()}"))
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, _SWTPM])
+def test_a_chosen_creation_time_is_recorded_listed_carried_and_nothing_is_attested_before_it(tmp_path, backend):
+    state = tmp_path / "hsm"
+    created = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--backend", backend,
+                     "--created", "2025-10-01T10:00:00+02:00", state=state)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.rstrip().endswith(" created=2025-10-01T08:00:00+00:00"), created.stdout
+    listed = hsmsim("key", "list", state=state)  # a new process: the time is read back from the backend's records
+    assert listed.stdout.splitlines() == [f"k\tec-p256\t{backend}\tlocal=true\tcreated=2025-10-01T08:00:00+00:00"]
+    early = hsmsim("attest", "--key", "k", "--out", str(tmp_path / "early") + "/", "--at", "2025-10-01T07:59:59Z",
+                   state=state)
+    _one_line_exit_2(early, "before the attested key 'k' was created (2025-10-01T08:00:00+00:00)")
+    assert not (tmp_path / "early").exists()
+    out = tmp_path / "out"
+    attested = hsmsim("attest", "--key", "k", "--out", str(out) + "/", "--at", "2025-10-01T08:00:00Z", state=state)
+    assert attested.returncode == 0, attested.stderr
+    with zipfile.ZipFile(out / "k_attestation.zip") as bundle:
+        xml = bundle.read("k.xml").decode()
+    assert "<create_time>2025-10-01T08:00:00Z</create_time>" in xml and "<attest_time>2025-10-01T08:00:00Z<" in xml
+    verified = hsmsim("verify", str(out / "k_attestation.zip"), "--root", str(out / "hsm_rsa_root.crt"),
+                      "--at", "2025-10-01T09:00:00Z")
+    assert verified.returncode == 0, verified.stdout
+
+
+def test_attest_refuses_a_time_before_the_attested_or_the_attesting_key_was_created(tmp_path):
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", state=state).returncode == 0  # created now
+    _one_line_exit_2(hsmsim("attest", "--key", "k", "--out", str(tmp_path / "o") + "/", "--at", "2026-01-01T00:00:00Z",
+                            state=state), "is before the attested key 'k' was created")
+    assert hsmsim("key", "create", "--label", "old", "--spec", "ec-p256", "--created", "2025-10-01T00:00:00Z",
+                  state=state).returncode == 0
+    _one_line_exit_2(hsmsim("attest", "--key", "old", "--attesting-key", "k", "--out", str(tmp_path / "o") + "/",
+                            "--at", "2026-01-01T00:00:00Z", state=state), "is before the attesting key 'k' was created")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("created", "message"), [
+    ("2999-01-01T00:00:00Z", "the creation time 2999-01-01T00:00:00+00:00 is in the future"),
+    ("2001-01-01T00:00:00", "the creation time 2001-01-01T00:00:00+00:00 is before the device was initialised"),
+    ("last week", "--created 'last week' is not an ISO 8601 time"),
+])
+def test_key_create_refuses_a_creation_time_no_key_can_have_and_leaves_nothing(tmp_path, created, message):
+    state = tmp_path / "hsm"
+    _one_line_exit_2(hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--created", created, state=state),
+                     message)
+    assert not state.exists()
+
+
+def test_attest_refuses_a_key_as_its_own_attesting_key(tmp_path):
+    state = tmp_path / "hsm"
+    for label in ("k", "other"):
+        assert hsmsim("key", "create", "--label", label, "--spec", "ec-p256", state=state).returncode == 0
+    _one_line_exit_2(hsmsim("attest", "--key", "k", "--attesting-key", "k", "--out", str(tmp_path / "o") + "/",
+                            state=state), "the attesting key is the attested key 'k' itself")
+    assert not (tmp_path / "o").exists()
+    assert hsmsim("attest", "--key", "k", "--attesting-key", "other", "--out", str(tmp_path / "o") + "/",
+                  state=state).returncode == 0  # another key still may

@@ -142,8 +142,10 @@ def test_a_yes_no_parameter_refuses_anything_else(given: object) -> None:
 def test_an_attestation_time_a_format_cannot_encode_is_a_parameter_error_naming_the_range(format_name: str,
                                                                                            at: datetime) -> None:
     earliest, latest = ATTEST_TIME_RANGE
+    store = SoftKeyStore(seed=SEED)  # its key exists at every time tried: only the format's range can refuse one
+    store.generate(KeySpec.parse("ec-p256"), LABEL, created=earliest)
     try:
-        _hsm(format_name).attest(LABEL, format_name, {"attest_time": at})
+        Hsm(Device.from_seed(format_name, SEED), store).attest(LABEL, format_name, {"attest_time": at})
     except ParameterError as exc:
         assert "must be between" in str(exc)
     else:

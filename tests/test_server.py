@@ -19,7 +19,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import unquote
@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from hsmsim.formats import get_format, names
+from hsmsim.keystore.base import KeySpec
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.state import HsmState
+from hsmsim.state import DEFAULT_SEED, HsmState
 from tests.hostile_files import DEEP_JSON, make_hostile
 
 TOKEN = "test-token-7f3a"
@@ -106,6 +107,27 @@ def chars(text: str) -> list[str]:
 
 
 # -- Securosys TSB ---------------------------------------------------------------------------
+
+def test_tsb_answers_400_for_a_key_recorded_as_created_after_the_servers_now(tmp_path: Path):
+    """The TSB attests at the server's clock: a key whose record says it was made later (a clock that stepped back
+    since) is refused in the TSB error shape, never evidence dated before the key, nor a 500."""
+    state = tmp_path / "state"
+    device = HsmState.open(state / "primus", format="primus", seed=DEFAULT_SEED)
+    created = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    device.store("soft").generate(KeySpec.parse("ec-p256"), "ahead", created=created)  # below the CLI's check
+    device.close()
+    running = start_server(state)
+    try:
+        for path in ("/v1/key/attributes", "/v1/key/keyAttestation", "/v1/certificate/request"):
+            status, _, body = call(running, path, {"label": "ahead", "signKeyName": "ahead"})
+            assert status == 400, (path, status, body)
+            error = json.loads(body)
+            assert error["errorCode"] == 400 and error["reason"] == "res.error.bad.request", error
+            assert f"before the attested key 'ahead' was created ({created.isoformat()})" in error["message"], error
+    finally:
+        running.process.terminate()
+        running.process.wait(timeout=10)
+
 
 def test_tsb_create_attest_and_verify_end_to_end(server: Server):
     status, _, body = call(server, "/v1/key", {

@@ -9,13 +9,13 @@ from __future__ import annotations
 import enum
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import KeystoreError, UnsupportedKeyError
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -196,6 +196,17 @@ class KeyAttributes:
         key made extractable and changed since). An imported key's NEVER_EXTRACTABLE is false by PKCS#11 whatever
         became of it, so for one this is its EXTRACTABLE alone."""
         return self.extractable or (self.local and not self.never_extractable)
+
+
+def creation_time(created: datetime | None) -> datetime:
+    """The creation time a store records for a new key: ``created`` in UTC, or now (in whole seconds) when None.
+    Raises :class:`KeystoreError` for a time without a UTC offset, which every store refuses when reading it back
+    (it would be a different instant on another machine)."""
+    if created is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    if created.utcoffset() is None:
+        raise KeystoreError(f"the creation time {created.isoformat()} has no UTC offset")
+    return created.astimezone(UTC)
 
 
 @dataclass(frozen=True)

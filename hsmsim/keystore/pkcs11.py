@@ -94,7 +94,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,7 @@ from hsmsim.keystore.base import (
     PublicKey,
     StoredKey,
     TpmCertifier,
+    creation_time,
 )
 from hsmsim.keystore.held import HeldECKey, HeldEd25519Key, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import spec_of
@@ -560,10 +561,11 @@ class Pkcs11KeyStore:
         generation mechanism. Raises :class:`KeystoreError` for a duplicate label, also when
         another process sharing the token directory made it.
         """
+        when = creation_time(created)  # refused before anything is made on the token
         with self._exclusive():
-            return self._generate(spec, label, policy, created)
+            return self._generate(spec, label, policy, when)
 
-    def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime | None) -> StoredKey:
+    def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime) -> StoredKey:
         session = self._live()
         self._check_label_free(label)
         key_id = os.urandom(20)
@@ -623,11 +625,12 @@ class Pkcs11KeyStore:
         object. The token itself then reports LOCAL=false, ALWAYS_SENSITIVE=false,
         NEVER_EXTRACTABLE=false and no KEY_GEN_MECHANISM; those values are read back.
         """
+        when = creation_time(created)
         with self._exclusive():
-            return self._import(material, label, policy, created)
+            return self._import(material, label, policy, when)
 
     def _import(
-        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy, created: datetime | None,
+        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy, created: datetime,
     ) -> StoredKey:
         session = self._live()
         spec = spec_of(material)
@@ -930,7 +933,8 @@ class Pkcs11KeyStore:
     def _read_sidecar(self) -> dict[str, str]:
         """The creation times recorded beside the token (none when nothing is there); raises :class:`KeystoreError`
         (one line) when the file is not a regular file of at most :data:`SIDECAR_LIMIT` bytes holding an object
-        of ISO 8601 times."""
+        of ISO 8601 times with a UTC offset (as the other stores, which refuse a time that is another instant on
+        another machine)."""
         if self._sidecar is None or not os.path.lexists(self._sidecar):
             return {}
         try:
@@ -939,14 +943,16 @@ class Pkcs11KeyStore:
             raise KeystoreError(f"corrupt creation-time file: {exc}") from None
         for key_id, when in data.items():
             try:
-                datetime.fromisoformat(when)  # type: ignore[arg-type]
+                offset = datetime.fromisoformat(when).utcoffset()  # type: ignore[arg-type]
             except (TypeError, ValueError):
+                offset = None
+            if offset is None:
                 raise KeystoreError(f"corrupt creation-time file {escaped(str(self._sidecar))}: the time of key "
-                                    f"{escaped(key_id)!r} is not an ISO 8601 time") from None
+                                    f"{escaped(key_id)!r} is not an ISO 8601 time with a UTC offset") from None
         return {key_id: str(when) for key_id, when in data.items()}
 
     @contextlib.contextmanager
-    def _creation_recorded(self, key_id: bytes, created: datetime | None) -> Iterator[None]:
+    def _creation_recorded(self, key_id: bytes, created: datetime) -> Iterator[None]:
         """Record the creation time of ``key_id`` before the body puts the key on the token, and withdraw it when the
         body fails: a time that cannot be written (a full or read-only disk) stops the creation before the token
         holds a key that ``key create`` reported as not made."""
@@ -958,10 +964,10 @@ class Pkcs11KeyStore:
                 self._update_sidecar(lambda times: times.pop(key_id.hex(), None))
             raise
 
-    def _record_created(self, key_id: bytes, created: datetime | None) -> None:
-        """Add ``key_id``'s creation time (now, unless given) to the sidecar; raises :class:`KeystoreError` (one line)
-        when it cannot be written, and then keeps nothing of it."""
-        when = (created or datetime.now(UTC).replace(microsecond=0)).isoformat()
+    def _record_created(self, key_id: bytes, created: datetime) -> None:
+        """Add ``key_id``'s creation time to the sidecar; raises :class:`KeystoreError` (one line) when it cannot be
+        written, and then keeps nothing of it."""
+        when = created.isoformat()
         self._update_sidecar(lambda times: times.__setitem__(key_id.hex(), when))
 
     def _update_sidecar(self, change: Callable[[dict[str, str]], object]) -> None:
@@ -987,9 +993,9 @@ class Pkcs11KeyStore:
             text = self._created.get(key_id.hex())
         if text is None:  # made by another tool: remember when hsmsim first saw it (in memory if it cannot be written)
             try:
-                self._record_created(key_id, None)
+                self._record_created(key_id, creation_time(None))
             except KeystoreError:
-                self._created[key_id.hex()] = datetime.now(UTC).replace(microsecond=0).isoformat()
+                self._created[key_id.hex()] = creation_time(None).isoformat()
             text = self._created[key_id.hex()]
         return datetime.fromisoformat(text)
 

@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from hsmsim.keystore.base import (
     PrivateKey,
     StoredKey,
     TpmCertifier,
+    creation_time,
 )
 from hsmsim.pki.seed import derive_key, derive_secret
 from hsmsim.safeio import load_json_file
@@ -162,7 +163,7 @@ class SoftKeyStore:
             spec=spec,
             attributes=build_attributes(spec, label, key_id, policy, local=local),
             public_key=public,
-            created=created or datetime.now(UTC).replace(microsecond=0),
+            created=creation_time(created),
             check_value=check_value,
         )
         if self._directory is None:

@@ -111,6 +111,7 @@ from hsmsim.keystore.base import (
     TpmCertification,
     TpmCertifier,
     TpmQuote,
+    creation_time,
 )
 from hsmsim.keystore.held import HeldECKey, HeldKey, HeldRSAKey
 from hsmsim.keystore.soft import build_attributes, spec_of
@@ -257,10 +258,11 @@ class SwtpmKeyStore:
         Raises :class:`UnsupportedKeyError` for a spec or policy the template cannot give and
         :class:`KeystoreError` for a label in use (also by another process on this directory).
         """
+        when = creation_time(created)
         with locked(self.directory / "keys" / ".lock"):
-            return self._generate(spec, label, policy, created)
+            return self._generate(spec, label, policy, when)
 
-    def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime | None) -> StoredKey:
+    def _generate(self, spec: KeySpec, label: str, policy: KeyPolicy, created: datetime) -> StoredKey:
         self._check_label_free(label)
         check_creatable(spec, policy, imported=False)
         public = TPM2B_PUBLIC.parse(_TEMPLATES[spec.name], objectAttributes=SIGNING_KEY_ATTRIBUTES)
@@ -280,11 +282,12 @@ class SwtpmKeyStore:
 
         The key reports LOCAL=false and EXTRACTABLE=true (fixedTPM clear), as the TPM says.
         """
+        when = creation_time(created)
         with locked(self.directory / "keys" / ".lock"):
-            return self._import(material, label, policy, created)
+            return self._import(material, label, policy, when)
 
     def _import(
-        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy, created: datetime | None,
+        self, material: PrivateKey | bytes, label: str, policy: KeyPolicy, created: datetime,
     ) -> StoredKey:
         self._check_label_free(label)
         if not isinstance(material, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
@@ -306,9 +309,9 @@ class SwtpmKeyStore:
         private = self._tpm.run("TPM2_Import", import_)
         return self._add(label, public.marshal(), private.marshal(), created)
 
-    def _add(self, label: str, public: bytes, private: bytes, created: datetime | None) -> StoredKey:
+    def _add(self, label: str, public: bytes, private: bytes, created: datetime) -> StoredKey:
         order = 1 + max((r.order for r in self._records.values()), default=0)
-        record = _Record(label, order, created or datetime.now(UTC).replace(microsecond=0), public, private)
+        record = _Record(label, order, created, public, private)
         key = _stored(record)
         text = json.dumps({
             "label": label, "order": order, "created": record.created.isoformat(),
@@ -533,6 +536,8 @@ def _read_record(path: Path) -> _Record:
     try:
         record = _Record(label=label, order=order, created=datetime.fromisoformat(created),
                          public=bytes.fromhex(public), private=bytes.fromhex(private))
+        if record.created.utcoffset() is None:
+            raise ValueError("created is a time without a UTC offset")
         _stored(record)
     except (ValueError, KeyError, TypeError, UnsupportedKeyError, TSS2_Exception) as exc:
         raise KeystoreError(f"corrupt swtpm key record {shown}: {escaped(str(exc))}") from exc

@@ -18,13 +18,14 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurveOID
 from starlette.responses import JSONResponse, Response
 
 from hsmsim.encoding import spki_der
-from hsmsim.errors import KeyNotFoundError, UnsupportedKeyError
+from hsmsim.errors import KeyNotFoundError, ParameterError, UnsupportedKeyError
 from hsmsim.keystore.base import MAX_LABEL_BYTES, KeyPolicy, KeySpec, KeyType, StoredKey, label_problem
 from hsmsim.safeio import parse_xml, read_zip
 from hsmsim.server.app import ApiError, Call, token_matches
 from hsmsim.server.store import PasswordError
 
 if TYPE_CHECKING:
+    from hsmsim.model.evidence import Evidence
     from hsmsim.server.app import HsmsimApp
     from hsmsim.state import HsmState
 
@@ -134,9 +135,18 @@ def _authorised_key(app: HsmsimApp, state: HsmState, body: dict[str, object], *l
     return key
 
 
+def _attest(state: HsmState, key: StoredKey, parameters: dict[str, object]) -> Evidence:
+    """The key's Primus evidence; a 400 when the HSM refuses to attest it (say, the server's clock now reads a
+    time before the key's recorded creation)."""
+    try:
+        return state.hsm(key.label).attest(key.label, mechanism="primus", parameters=parameters)
+    except ParameterError as exc:
+        raise _bad_request(f"cannot attest key {key.label!r}: {exc}") from None
+
+
 def _signed_xml(state: HsmState, key: StoredKey, at: datetime) -> tuple[bytes, bytes]:
     """The key-attributes XML and its signature: the members of the attestation zip the HSM makes at ``at``."""
-    evidence = state.hsm(key.label).attest(key.label, mechanism="primus", parameters={"attest_time": at})
+    evidence = _attest(state, key, {"attest_time": at})
     members = read_zip(evidence.files[evidence.primary])
     xml = next(data for member, data in members.items() if member.endswith(".xml"))
     signature = next(data for member, data in members.items() if member.endswith(".sig"))
@@ -200,7 +210,7 @@ def _attributes(app: HsmsimApp, state: HsmState, call: Call) -> Response:
 
 def _attestation_zip(app: HsmsimApp, state: HsmState, call: Call) -> Response:
     key = _authorised_key(app, state, call.json(_bad_request), "label")
-    evidence = state.hsm(key.label).attest(key.label, mechanism="primus")
+    evidence = _attest(state, key, {})
     return Response(evidence.files[evidence.primary], media_type="application/octet-stream",
                     headers={"Content-Disposition": _attachment(evidence.primary)})
 
@@ -211,8 +221,7 @@ def _csr(app: HsmsimApp, state: HsmState, call: Call) -> Response:
     if key.public_key is None:
         raise _bad_request(f"key {key.label!r} is a secret key; no CSR can be made")
     common_name = _name_text("commonName", body.get("commonName", key.label))
-    evidence = state.hsm(key.label).attest(key.label, mechanism="primus",
-                                           parameters={"csr_common_name": common_name})
+    evidence = _attest(state, key, {"csr_common_name": common_name})
     csr = next(data for file_name, data in evidence.files.items() if file_name.endswith(".csr"))
     return Response(csr, media_type="application/octet-stream",
                     headers={"Content-Disposition": _attachment(f"{key.label}.csr")})

@@ -917,7 +917,8 @@ def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess
 
 def test_cli_attest_export_and_verify(tmp_path):
     state = tmp_path / "phone"
-    created = hsmsim("key", "create", "--vendor", "android-key", "--label", "signer", "--spec", "ec-p256", state=state)
+    created = hsmsim("key", "create", "--vendor", "android-key", "--label", "signer", "--spec", "ec-p256",
+                     "--created", "2026-03-01T00:00:00Z", state=state)
     assert created.returncode == 0, created.stderr
     out = tmp_path / "out" / "signer.pem"
     attested = hsmsim("attest", "--format", "android-key", "--key", "signer", "--out", str(out),

@@ -415,7 +415,7 @@ def test_receipt_environment_parameter_sets_field_7():
     """Development receipts say sandbox (both real ones do); production ones have no field 7 (a GUESS) unless
     ``receipt_environment`` names one."""
     store = SoftKeyStore(seed=SEED)
-    store.generate(KeySpec.parse("ec-p256"), "app")
+    store.generate(KeySpec.parse("ec-p256"), "app", created=ATTEST_TIME - timedelta(days=1))
     hsm = Hsm(Device.from_seed("apple-appattest", SEED), store)
     for parameters, field7 in (({"environment": "development"}, b"sandbox"), ({}, None),
                                ({"receipt_environment": "production"}, b"production"),
@@ -761,7 +761,8 @@ def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess
                                                      ("apple-appattest", "mdm.appattest.json")])
 def test_cli_create_attest_export_verify(tmp_path, format_name, record):
     state = tmp_path / "device"
-    created = hsmsim("key", "create", "--format", format_name, "--label", "mdm", "--spec", "ec-p256", state=state)
+    created = hsmsim("key", "create", "--format", format_name, "--label", "mdm", "--spec", "ec-p256",
+                     "--created", "2026-03-01T00:00:00Z", state=state)
     assert created.returncode == 0, created.stderr
     out = tmp_path / "out" / record
     attested = hsmsim("attest", "--key", "mdm", "--out", str(out), "--at", "2026-03-02T10:00:00Z", state=state)

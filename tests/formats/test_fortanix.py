@@ -551,7 +551,7 @@ def test_pkcs11_key_attests_and_verifies(tmp_path, fortanix):
     store = Pkcs11KeyStore(token_dir=tmp_path / "token")
     try:
         hsm = Hsm(Device.from_seed("fortanix", SEED), store)
-        key = store.generate(KeySpec.parse("rsa-3072"), "token-key")
+        key = store.generate(KeySpec.parse("rsa-3072"), "token-key", created=KEY_CREATED)
         assert key.attributes.local and key.attributes.never_extractable
         evidence = hsm.attest("token-key", "fortanix", {"attest_time": ATTEST_TIME})
     finally:

@@ -482,7 +482,8 @@ def _hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_csr_wrapping_primus_luna_and_tpm(tmp_path: Path) -> None:
     state = str(tmp_path / "state")
-    assert _hsmsim("key", "create", "--label", "k", "--spec", "rsa-3072", "--state", state).returncode == 0
+    assert _hsmsim("key", "create", "--label", "k", "--spec", "rsa-3072", "--created", "2025-11-01T00:00:00Z",
+                   "--state", state).returncode == 0
     for statements in ("primus", "luna-pkc", "tcg-attest-certify"):
         out = tmp_path / statements
         made = _hsmsim("attest", "--key", "k", "--format", "csr-attestation", "--param", f"statements={statements}",

@@ -543,7 +543,7 @@ def test_pkcs11_key_attests_and_verifies(tmp_path, luna):
     try:
         hsm = Hsm(Device.from_seed("luna-pkc", SEED), store)
         for spec in ("rsa-3072", "ec-p256"):
-            stored = store.generate(KeySpec.parse(spec), f"token-{spec}")
+            stored = store.generate(KeySpec.parse(spec), f"token-{spec}", created=KEY_CREATED)
             assert stored.attributes.local and stored.attributes.never_extractable
             evidence = hsm.attest(f"token-{spec}", "luna-pkc", {"attest_time": ATTEST_TIME})
             verdict = luna.verify(evidence, trust_of(evidence), at=VALIDATION_TIME, profile=Profile.STRICT)

@@ -741,8 +741,8 @@ def test_pkcs11_key_attests_and_verifies(tmp_path):
     with pkcs11.Pkcs11KeyStore(token_dir=tmp_path / "token") as store:
         device = Device.from_seed("marvell-google", SEED)
         hsm = Hsm(device, store)
-        store.generate(KeySpec.parse("ec-p256"), "token-key")
-        store.generate(KeySpec.parse("aes-256"), "token-aes")
+        store.generate(KeySpec.parse("ec-p256"), "token-key", created=KEY_CREATED)
+        store.generate(KeySpec.parse("aes-256"), "token-aes", created=KEY_CREATED)
         evidence = hsm.attest("token-key", "marvell-google", {"attest_time": ATTEST_TIME})
         identity = hsm.attestation_identity()
         trust = TrustAnchors({"root": (identity.root, owner_pki(Cloud.GOOGLE, device, identity,
@@ -764,7 +764,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_attest_and_verify(tmp_path):
     state = str(tmp_path / "state")
-    created = run("key", "create", "--state", state, "--vendor", "marvell-azure", "--label", "L", "--spec", "ec-p256")
+    created = run("key", "create", "--state", state, "--vendor", "marvell-azure", "--label", "L", "--spec", "ec-p256",
+                  "--created", "2025-05-01T00:00:00Z")
     assert created.returncode == 0, created.stderr
     out = tmp_path / "out" / "x.json"
     attest = run("attest", "--format", "marvell-azure", "--key", "L", "--out", str(out), "--state", state,

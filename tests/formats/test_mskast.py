@@ -400,7 +400,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_key_create_attest_verify(tmp_path: Path) -> None:
     state = str(tmp_path / "state")
-    created = run("key", "create", "--state", state, "--format", "ms-kast", "--label", "L", "--spec", "ec-p256")
+    created = run("key", "create", "--state", state, "--format", "ms-kast", "--label", "L", "--spec", "ec-p256",
+                  "--created", "2025-05-01T00:00:00Z")
     assert created.returncode == 0, created.stderr
     out = tmp_path / "out"
     attest = run("attest", "--format", "ms-kast", "--key", "L", "--out", str(out), "--state", state,

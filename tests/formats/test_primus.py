@@ -214,8 +214,9 @@ def test_resigned_attribute_defects(primus, primus_bundles, primus_trust, attest
 
 def test_imported_and_extractable_keys_are_rejected(primus, primus_trust):
     hsm = make_hsm("other-keys")
-    hsm.keystore.generate(KeySpec.parse("ec-p256"), "exportable", policy=KeyPolicy(extractable=True))
-    hsm.keystore.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported")
+    hsm.keystore.generate(KeySpec.parse("ec-p256"), "exportable", policy=KeyPolicy(extractable=True),
+                          created=KEY_CREATED)
+    hsm.keystore.import_key(new_key_material(KeySpec.parse("ec-p256")), "imported", created=KEY_CREATED)
     root = hsm.attestation_identity().root
     trust = TrustAnchors({"root": (root,)})
     for label, reason in (("exportable", Reason.ATTR_EXTRACTABLE), ("imported", Reason.ATTR_NOT_LOCAL)):

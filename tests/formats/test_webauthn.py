@@ -45,6 +45,8 @@ from hsmsim.webauthn.statements import statement_format, statement_names
 SEED = "hsmsim-tests"
 ROOT = Path(__file__).resolve().parents[2]
 AT = datetime(2025, 11, 3, 14, 22, 7, tzinfo=UTC)
+CREATED = datetime(2025, 11, 1, tzinfo=UTC)
+"""When the keys attested at ``AT`` were created."""
 LATER = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -283,7 +285,7 @@ def test_android_key_shape(cases):
 ])
 def test_generate_through_the_hsm_and_verify(webauthn, fmt, params, spec, root_file):
     store = SoftKeyStore(seed=SEED)
-    store.generate(KeySpec.parse(spec), "passkey")
+    store.generate(KeySpec.parse(spec), "passkey", created=CREATED)
     hsm = Hsm(Device.from_seed("webauthn", SEED), store)
     evidence = hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": fmt, **params})
     assert hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": fmt, **params}).files == evidence.files
@@ -295,7 +297,7 @@ def test_generate_through_the_hsm_and_verify(webauthn, fmt, params, spec, root_f
 
 def test_generate_refuses_what_the_statement_cannot_hold():
     store = SoftKeyStore(seed=SEED)
-    store.generate(KeySpec.parse("rsa-3072"), "passkey")
+    store.generate(KeySpec.parse("rsa-3072"), "passkey", created=CREATED)
     hsm = Hsm(Device.from_seed("webauthn", SEED), store)
     with pytest.raises(UnsupportedKeyError, match="P-256"):
         hsm.attest("passkey", "webauthn", {"attest_time": AT, "fmt": "fido-u2f"})
@@ -318,7 +320,8 @@ def _hsmsim(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
 
 def test_cli_round_trip_packed(tmp_path):
     state = tmp_path / "st"
-    created = _hsmsim("key", "create", "--format", "webauthn", "--label", "passkey", "--spec", "ec-p256", state=state)
+    created = _hsmsim("key", "create", "--format", "webauthn", "--label", "passkey", "--spec", "ec-p256",
+                      "--created", "2025-11-01T00:00:00Z", state=state)
     assert created.returncode == 0, created.stderr
     out = tmp_path / "out" / "passkey.webauthn.json"
     attested = _hsmsim("attest", "--format", "webauthn", "--key", "passkey", "--out", str(out),
