@@ -436,7 +436,7 @@ def test_apple_acme_refuses_a_token_or_identifier_type_its_verifier_would_reject
     defines, is a parameter the format cannot use (ParameterError), not evidence its own verifier rejects
     MALFORMED / UNSUPPORTED; the two types and a canonical token verify."""
     store = SoftKeyStore(seed=SEED)
-    store.generate(KeySpec.parse("ec-p256"), "mdm")
+    store.generate(KeySpec.parse("ec-p256"), "mdm", created=ATTEST_TIME - timedelta(days=1))
     hsm = Hsm(Device.from_seed("apple-acme", SEED), store)
     for parameters in ({"token": "not base64!"}, {"token": "abcDEF_-123"}, {"token": "AAECAw=="},
                        {"identifier_type": "dns"}, {"identifier_type": "Permanent-Identifier"}):
@@ -453,7 +453,7 @@ def test_app_attest_refuses_parameters_that_make_a_record_its_verifier_will_not_
     """A 100,000-character challenge makes an App Attest record over what the verifier reads: a ParameterError, not
     a file `hsmsim verify` refuses."""
     store = SoftKeyStore(seed=SEED)
-    store.generate(KeySpec.parse("ec-p256"), "app")
+    store.generate(KeySpec.parse("ec-p256"), "app", created=ATTEST_TIME - timedelta(days=1))
     hsm = Hsm(Device.from_seed("apple-appattest", SEED), store)
     with pytest.raises(ParameterError, match=r"app.appattest.json \d+ bytes, more than the \d+ its verifier reads"):
         hsm.attest("app", "apple-appattest", {"challenge": "A" * 100_000, "attest_time": ATTEST_TIME})

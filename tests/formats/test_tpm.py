@@ -838,7 +838,7 @@ def test_tpm_acme_refuses_a_token_that_is_not_canonical_base64url():
     """``--param token`` must be canonical unpadded base64url (RFC 8555 8.1), as the verifier reads
     challenge.token: another value is a ParameterError, never evidence the verifier rejects MALFORMED."""
     store = SoftKeyStore(seed=SEED)
-    store.generate(KeySpec.parse("ec-p256"), "tls")
+    store.generate(KeySpec.parse("ec-p256"), "tls", created=datetime(2025, 3, 3, tzinfo=UTC))
     hsm = Hsm(Device.from_seed("tpm-acme", SEED), store)
     at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
     for token in ("not base64!", "abcDEF_-123", "AAECAw==", "a"):
