@@ -81,3 +81,23 @@ def test_the_installed_wheel_runs_the_conformance_suite_over_its_own_corpus(inst
         assert (tmp_path / "out" / entry.path).read_bytes() == entry.data()
     where = _run(installed / "python", "-c", "import hsmsim; print(hsmsim.load_corpus().root)", cwd=tmp_path, env=env)
     assert where.returncode == 0 and where.stdout.strip().endswith("site-packages/hsmsim/_corpus"), where.stderr
+
+
+@pytest.mark.wheel
+def test_the_installed_plugin_prints_case_ids_that_rerun_that_case(installed: Path, tmp_path: Path) -> None:
+    # An installed hsmsim lies outside pytest's rootdir, so the path pytest prints before ::test_vector[...] is not
+    # the module's: the plugin reads a printed id back as the case in hsmsim.conformance.
+    env = _outside_env()
+    pip = _run(installed / "python", "-m", "pip", "install", "-q", "pytest>=8.0", cwd=tmp_path, env=env, timeout=300)
+    assert pip.returncode == 0, pip.stderr
+    (tmp_path / "accept_all.py").write_text(ACCEPT_ALL)
+    (tmp_path / "accept-all.toml").write_text('entry = "accept_all.py:verify"\nformats = ["*"]\n')
+    options = ("-m", "pytest", "-p", "no:cacheprovider", "-p", "hsmsim", "--hsmsim-verifier", "accept-all.toml",
+               "--hsmsim-format", "yubihsm2", "-q", "-rf")
+    full = _run(installed / "python", *options, cwd=tmp_path, env=env, timeout=300)
+    assert full.returncode == 1, full.stdout[-1500:]
+    failed = [line.removeprefix("FAILED ").split(" - ")[0] for line in full.stdout.splitlines()
+              if line.startswith("FAILED ")]
+    assert failed and all("::test_vector[yubihsm2::" in f for f in failed)
+    again = _run(installed / "python", *options, failed[0], cwd=tmp_path, env=env, timeout=300)
+    assert again.returncode == 1 and "1 failed in" in again.stdout, again.stdout[-1500:]

@@ -151,10 +151,24 @@ def pytest_configure(config: pytest.Config) -> None:
     _import_hsmsim_unrewritten(config)
     plugin = ConformancePlugin(config, options)
     config.pluginmanager.register(plugin, _PLUGIN_NAME)
-    if getattr(config, "args_source", None) is not pytest.Config.ArgsSource.ARGS:
-        import hsmsim.conformance
+    import hsmsim.conformance
 
-        config.args[:] = [str(Path(hsmsim.conformance.__file__))]
+    module = str(Path(hsmsim.conformance.__file__))
+    if getattr(config, "args_source", None) is not pytest.Config.ArgsSource.ARGS:
+        config.args[:] = [module]
+    else:
+        config.args[:] = [_printed_case(arg, module) for arg in config.args]
+
+
+def _printed_case(arg: str, module: str) -> str:
+    """A test path as pytest should collect it: a printed case id, ``<path>::test_vector[...]``, whose path is not a
+    file (pytest prints the path relative to its rootdir, which an installed hsmsim lies outside: an empty path, or
+    the rootdir seen from where it ran) names the case in ``module``, :mod:`hsmsim.conformance`; any other argument
+    is kept as given."""
+    path, separator, rest = arg.partition("::")
+    if not separator or not rest.startswith("test_vector[") or Path(path).is_file():
+        return arg
+    return f"{module}::{rest}"
 
 
 def _import_hsmsim_unrewritten(config: pytest.Config) -> None:
