@@ -32,7 +32,7 @@ def rows(repeat: int) -> list[Row]:
     if swtpm_available() is not None:
         return []
     with tempfile.TemporaryDirectory() as tmp, SwtpmKeyStore(Path(tmp) / "swtpm") as store:
-        store.generate(KeySpec.parse("ec-p256"), "bench-ec")
+        store.generate(KeySpec.parse("ec-p256"), "bench-ec", created=AT)
         hsm = Hsm(Device.from_seed("webauthn", "bench"), store)
         hsm.attest("bench-ec", "webauthn", {"attest_time": AT})  # swtpm started, AK read
         times = max(3, repeat // 3)
