@@ -223,6 +223,12 @@ def test_client_errors_are_googles(server: Server, monkeypatch: pytest.MonkeyPat
     ("POST", f"/v1/{LOCATION}/keyRings/r/cryptoKeys?cryptoKeyId=k", [], 400, "INVALID_ARGUMENT"),
     ("GET", f"/v1/{LOCATION}/keyRings/r/cryptoKeys/k0/cryptoKeyVersions?filter=state%3DENABLED", None, 400,
      "INVALID_ARGUMENT"),
+    ("GET", f"/v1/{LOCATION}/keyRings/r/cryptoKeys/k0/cryptoKeyVersions?pageSize={'9' * 5000}", None, 400,
+     "INVALID_ARGUMENT"),  # more digits than int() takes: a 400, never a 500
+    ("GET", f"/v1/{LOCATION}/keyRings/r/cryptoKeys/k0/cryptoKeyVersions?pageToken=%D9%A3", None, 400,
+     "INVALID_ARGUMENT"),
+    ("GET", f"/v1/{LOCATION}/keyRings/r/cryptoKeys/k0/cryptoKeyVersions?view={'1' * 5000}", None, 400,
+     "INVALID_ARGUMENT"),
     ("DELETE", f"/v1/{LOCATION}/keyRings/r", None, 404, "NOT_FOUND"),
     ("GET", "/v1/projects/p", None, 404, "NOT_FOUND"),
 ])

@@ -41,6 +41,8 @@ _ID = re.compile(r"[a-zA-Z0-9_-]{1,63}")
 _PARENT_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,62}")
 """A project or location segment (lenient: Google's own rules for them are not the KMS API's)."""
 _VERSION_ID = re.compile(r"[1-9][0-9]{0,9}")
+_SMALL_NUMBER = re.compile(r"[0-9]{1,9}")
+"""A query number (pageSize, pageToken, an enum's number): ASCII digits, few enough for ``int`` to stay cheap."""
 _DESTROY_SCHEDULED_DURATION = "2592000s"
 """The documented default (30 days) a key created without one reports."""
 _MAX_LABELS = 64
@@ -417,7 +419,7 @@ def _list_versions(app: HsmsimApp, state: HsmState, call: Call, key_name: str, e
     full = _enum_in(_number_or_name(call.query.get("view", "0")), VERSION_VIEWS, "view") == "FULL"
     versions = _versions(key)
     size_text, token = call.query.get("pageSize", "0"), call.query.get("pageToken", "")
-    if not size_text.isdigit() or (token and not token.isdigit()):
+    if not _SMALL_NUMBER.fullmatch(size_text) or (token and not _SMALL_NUMBER.fullmatch(token)):
         raise _bad("pageSize must be a whole number and pageToken one this server returned")
     start, size = int(token or 0), int(size_text) or len(versions)
     page = versions[start:start + size]
@@ -430,7 +432,7 @@ def _list_versions(app: HsmsimApp, state: HsmState, call: Call, key_name: str, e
 
 
 def _number_or_name(text: str) -> str | int:
-    return int(text) if text.isdigit() else text
+    return int(text) if _SMALL_NUMBER.fullmatch(text) else text
 
 
 def _public_key(state: HsmState, key: Mapping[str, object], key_name: str, version_id: str, call: Call,
