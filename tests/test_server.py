@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
@@ -206,37 +206,52 @@ def test_restart_keeps_keys(tmp_path: Path):
         second.process.wait(timeout=10)
 
 
-def test_kill_9_during_creation_loses_no_acknowledged_key(tmp_path: Path):
-    state = tmp_path / "state"
-    server = start_server(state)
-    acknowledged: list[str] = []
+def kill_during_creations(server: Server, create: Callable[[str], str | None], *, enough: int,
+                          seconds: float) -> tuple[dict[str, str], list[str]]:
+    """Four threads create keys named ``w<thread>-<n>`` with ``create`` (the server's acknowledgement, or None when
+    it refuses one) until ``enough`` are acknowledged or ``seconds`` pass, then SIGKILL ends the server mid-way.
+    Returns the acknowledged names with their acknowledgements, and every name tried."""
+    acknowledged: dict[str, str] = {}
+    tried: list[str] = []
     stop = threading.Event()
 
-    def create(worker: int) -> None:
+    def run(worker: int) -> None:
         for index in range(200):
             if stop.is_set():
                 return
-            label = f"w{worker}-{index}"
+            name = f"w{worker}-{index}"
+            tried.append(name)
             try:
-                status, _, _ = call(server, "/v1/key", {"label": label, "algorithm": "EC",
-                                                        "curveOid": "1.3.132.0.34"})
-            except OSError:
+                answer = create(name)
+            except OSError:  # the server died under it
                 return
-            if status == 200:
-                acknowledged.append(label)
+            if answer is not None:
+                acknowledged[name] = answer
 
-    threads = [threading.Thread(target=create, args=(w,)) for w in range(4)]
+    threads = [threading.Thread(target=run, args=(worker,)) for worker in range(4)]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 20
-    while len(acknowledged) < 12 and time.monotonic() < deadline:
+    deadline = time.monotonic() + seconds
+    while len(acknowledged) < enough and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(server.process.pid, signal.SIGKILL)
     stop.set()
     for thread in threads:
         thread.join(timeout=30)
     server.process.wait(timeout=10)
-    assert len(acknowledged) >= 12
+    assert len(acknowledged) >= enough
+    return acknowledged, tried
+
+
+def test_kill_9_during_creation_loses_no_acknowledged_key(tmp_path: Path):
+    state = tmp_path / "state"
+    server = start_server(state)
+
+    def create(label: str) -> str | None:
+        status, _, _ = call(server, "/v1/key", {"label": label, "algorithm": "EC", "curveOid": "1.3.132.0.34"})
+        return label if status == 200 else None
+
+    acknowledged, _ = kill_during_creations(server, create, enough=12, seconds=20)
     restarted = start_server(state)
     try:
         for label in acknowledged:

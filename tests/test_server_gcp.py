@@ -5,25 +5,17 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
-import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_server import TOKEN, Server, _asgi, call, start_server
+from tests.test_server import TOKEN, Server, _asgi, call, kill_during_creations, start_server
 
 kms_v1 = pytest.importorskip("google.cloud.kms_v1", reason="google-cloud-kms is in the test extra")
 exceptions = pytest.importorskip("google.api_core.exceptions")
-
-pytestmark = pytest.mark.skipif(
-    "marvell-google" not in __import__("hsmsim.formats", fromlist=["names"]).names(),
-    reason="the marvell-google format is not installed")
 
 LOCATION = "projects/my-project/locations/us-east1"
 Algorithm = kms_v1.CryptoKeyVersion.CryptoKeyVersionAlgorithm
@@ -397,35 +389,12 @@ def test_kill_9_during_creations_loses_no_acknowledged_key(tmp_path: Path):
     state = tmp_path / "state"
     server = start_server(state)
     assert call(server, f"/v1/{LOCATION}/keyRings?keyRingId=r", {})[0] == 200
-    acknowledged: dict[str, str] = {}
-    tried: list[str] = []
-    stop = threading.Event()
 
-    def create(worker: int) -> None:
-        for index in range(100):
-            if stop.is_set():
-                return
-            key_id = f"w{worker}-{index}"
-            tried.append(key_id)
-            try:
-                status, _, body = call(server, f"{_RING}/cryptoKeys?cryptoKeyId={key_id}", raw=_EC_KEY)
-            except OSError:
-                return
-            if status == 200:
-                acknowledged[key_id] = json.loads(body)["createTime"]
+    def create(key_id: str) -> str | None:
+        status, _, body = call(server, f"{_RING}/cryptoKeys?cryptoKeyId={key_id}", raw=_EC_KEY)
+        return json.loads(body)["createTime"] if status == 200 else None
 
-    threads = [threading.Thread(target=create, args=(worker,)) for worker in range(4)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 30
-    while len(acknowledged) < 8 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(server.process.pid, signal.SIGKILL)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    server.process.wait(timeout=10)
-    assert len(acknowledged) >= 8
+    acknowledged, tried = kill_during_creations(server, create, enough=8, seconds=30)
     restarted = start_server(state)
     try:
         for key_id, created in acknowledged.items():
