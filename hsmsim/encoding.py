@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from asn1crypto import core
 from cryptography import x509
@@ -320,3 +321,11 @@ def unique_json_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
             raise Rejected(Reason.ATTR_CONFLICT, f"JSON member {key[:40]!r} appears twice")
         members[key] = value
     return members
+
+
+def rfc3339(moment: datetime) -> str:
+    """``moment`` as the cloud APIs write a time (protobuf's JSON Timestamp): UTC, ``Z``, and the microseconds only
+    when there are any (``2026-01-05T09:00:00Z``, ``2026-01-05T09:00:00.250000Z``)."""
+    moment = moment.astimezone(UTC)
+    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"

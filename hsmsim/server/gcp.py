@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse, Response
 
-from hsmsim.encoding import pem, spki_der
+from hsmsim.encoding import pem, rfc3339, spki_der
 from hsmsim.errors import KeyNotFoundError
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
@@ -152,9 +152,6 @@ def _fields(body: dict[str, object], known: set[str], what: str) -> dict[str, ob
         fields[camel] = value
     return fields
 
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -352,14 +349,14 @@ def _generate_version(state: HsmState, key_name: str, version_id: str, algorithm
                        decrypt=emulated.purpose != "ASYMMETRIC_SIGN",
                        unwrap=emulated.purpose == "ENCRYPT_DECRYPT")
     key = store.generate(spec, label, policy=policy)
-    return {"id": version_id, "label": label, "createTime": _rfc3339(key.created)}
+    return {"id": version_id, "label": label, "createTime": rfc3339(key.created)}
 
 
 def _create_key_ring(app: HsmsimApp, call: Call, location: str) -> Response:
     key_ring_id = _required_id(call, "keyRingId")
     _fields(call.json(_bad), {"name", "createTime"}, "key_ring")
     name = f"{location}/keyRings/{key_ring_id}"
-    record: dict[str, object] = {"kind": "keyRing", "createTime": _rfc3339(datetime.now(UTC))}
+    record: dict[str, object] = {"kind": "keyRing", "createTime": rfc3339(datetime.now(UTC))}
     try:
         app.store.add_resource(NAMESPACE, name, record)
     except ResourceExistsError:
@@ -380,7 +377,7 @@ def _create_crypto_key(app: HsmsimApp, state: HsmState, call: Call, ring: str, e
         record = {"kind": "cryptoKey", "purpose": new.purpose, "algorithm": new.algorithm,
                   "protectionLevel": new.protection, "labels": new.labels,
                   "destroyScheduledDuration": new.destroy_scheduled_duration,
-                  "createTime": versions[0]["createTime"] if versions else _rfc3339(datetime.now(UTC)),
+                  "createTime": versions[0]["createTime"] if versions else rfc3339(datetime.now(UTC)),
                   "versions": versions}
         try:
             app.store.add_resource(NAMESPACE, name, record)

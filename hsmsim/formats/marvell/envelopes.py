@@ -25,7 +25,6 @@ import json
 import struct
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 
 from cryptography import x509
@@ -34,7 +33,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from hsmsim.encoding import cert_pem, indented_json, json_strings, load_json, pem, spki_der, unique_json_members
+from hsmsim.encoding import (
+    cert_pem,
+    indented_json,
+    json_strings,
+    load_json,
+    pem,
+    rfc3339,
+    spki_der,
+    unique_json_members,
+)
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.options import (
     AZURE_FORMAT_NAME,
@@ -153,11 +161,6 @@ def _gcp_algorithm(key: StoredKey) -> str:
     return f"RSA_{purpose}_{spec.bits}_SHA256"
 
 
-def _rfc3339(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
-
 
 def google_document(att: MarvellAttestation, content: bytes) -> dict[str, object]:
     """The CryptoKeyVersion JSON (``gcloud kms keys versions describe --format=json``) around ``content``."""
@@ -168,7 +171,7 @@ def google_document(att: MarvellAttestation, content: bytes) -> dict[str, object
         "attestation": {"format": GOOGLE_FORMAT, "content": _b64_standard(content),
                         "certChains": {"caviumCerts": text[:2], "googleCardCerts": text[3:],
                                        "googlePartitionCerts": text[2:3]}},
-        "createTime": _rfc3339(att.key.created), "generateTime": _rfc3339(att.key.created),
+        "createTime": rfc3339(att.key.created), "generateTime": rfc3339(att.key.created),
     }
 
 
