@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import get_format
+from hsmsim.formats.contract import Format
 from hsmsim.keystore.base import KeyStore, StoredKey
 from hsmsim.model.evidence import Evidence
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
@@ -64,7 +65,10 @@ class Hsm:
         fmt = get_format(mechanism or self.device.format)
         if attesting_key is None:
             return fmt.provision(self.device, self.partition)
-        key = self.keystore.get(attesting_key)
+        return self._certifying(self.keystore.get(attesting_key), fmt)
+
+    def _certifying(self, key: StoredKey, fmt: Format) -> AttestationIdentity:
+        """The attestation identity of ``fmt`` whose attestation key is the stored ``key``."""
         return fmt.provision(self.device, self.partition,
                              attesting=(key.label, self.keystore.signer(key), key.created))
 
@@ -105,14 +109,16 @@ class Hsm:
             raise ParameterError(f"the attestation time {at.isoformat()} is outside the times hsmsim attests at: it "
                                  f"must be between {earliest:%Y-%m-%d} and {latest:%Y-%m-%d} (a format may hold fewer)")
         _created_by(moment, key, "attested")
-        if attesting_key is not None:
-            _created_by(moment, self.keystore.get(attesting_key), "attesting")
+        # The attesting key is looked up once: its creation time is checked on the key that signs.
+        attesting = self.keystore.get(attesting_key) if attesting_key is not None else None
+        if attesting is not None:
+            _created_by(moment, attesting, "attesting")
         signer = self.keystore.signer(key) if key.public_key is not None else None
         tracked = _ReadTracking(params)
+        identity = self.attestation_identity(None, fmt.name) if attesting is None else self._certifying(attesting, fmt)
         request = AttestationRequest(
-            device=self.device, partition=self.partition, key=key, key_signer=signer,
-            attesting=self.attestation_identity(attesting_key, fmt.name), parameters=tracked, at=at,
-            tpm=self.keystore.tpm,
+            device=self.device, partition=self.partition, key=key, key_signer=signer, attesting=identity,
+            parameters=tracked, at=at, tpm=self.keystore.tpm,
         )
         evidence = fmt.generate(request)
         unused = sorted(set(params) - tracked.read)

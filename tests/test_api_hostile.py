@@ -146,6 +146,39 @@ def test_no_format_lets_a_key_be_its_own_attesting_key(format_name: str) -> None
         hsm.attest("k", format_name, {"attest_time": AT}, attesting_key="k")
 
 
+
+class _CountingKeyStore(SoftKeyStore):
+    """A soft key store counting its lookups by label: a store backed by a token can change between two."""
+
+    def __init__(self, seed: str) -> None:
+        super().__init__(seed=seed)
+        self.lookups: list[str] = []
+
+        self._inside_signer = False
+
+    def get(self, label: str):  # type: ignore[no-untyped-def]
+        if not self._inside_signer:  # the soft store's signer re-reads its record: not a caller's lookup
+            self.lookups.append(label)
+        return super().get(label)
+
+    def signer(self, key):  # type: ignore[no-untyped-def]
+        self._inside_signer = True
+        try:
+            return super().signer(key)
+        finally:
+            self._inside_signer = False
+
+
+def test_attest_looks_the_attesting_key_up_once() -> None:
+    """The key whose creation time attest checks is the key that signs: one lookup, not one per use."""
+    store = _CountingKeyStore("attesting-once")
+    store.generate(KeySpec.parse("ec-p256"), "k", created=CREATED)
+    store.generate(KeySpec.parse("ec-p256"), "signer", created=CREATED)
+    hsm = Hsm(Device.from_seed("primus", "attesting-once"), store)
+    evidence = hsm.attest("k", "primus", {"attest_time": AT}, attesting_key="signer")
+    assert store.lookups.count("signer") == 1 and store.lookups.count("k") == 1
+    assert evidence.files
+
 # -- 2. format and spec checked before the state is written ---------------------------------------------------------
 
 @pytest.mark.parametrize(("kwargs", "error", "phrase"), [
