@@ -69,6 +69,7 @@ from hsmsim.keystore.swtpm import (
     IMPORTED_KEY_ATTRIBUTES,
     SIGNING_KEY_ATTRIBUTES,
     SwtpmKeyStore,
+    setup_failure,
     swtpm_available,
 )
 from hsmsim.model.evidence import TrustAnchors
@@ -612,3 +613,40 @@ def test_a_key_record_that_cannot_be_written_is_refused_and_leaves_the_label_fre
     with pytest.raises(KeyNotFoundError):
         store.get("unwritten")
     assert store.generate(KeySpec.parse("ec-p256"), "unwritten").label == "unwritten"
+
+
+# -- why swtpm_setup failed, in one line (no swtpm needed: its outputs are given) ------------------------------------
+
+_FULL_DISK_LOG = b"""Creating root CA and a local CA's signing key and issuer cert.
+Successfully created EK certificate locally.
+SWTPM_NVRAM_StoreData: Error (fatal), data write of 3576 only wrote 4294967295
+libtpms/tpm2: Entering failure mode; code: 3, location: ExecuteCommand line 308
+TPM2_NV_DefineSpace failed: 0x101
+Could not create NVRAM area 0x1c00002 for EK Certificate.
+An error occurred. Authoring the TPM state failed.
+"""
+
+
+def test_setup_failure_names_a_state_that_could_not_be_written(tmp_path: Path) -> None:
+    """swtpm_setup on a full file system prints only "TPM is listening on Unix socket." to stdout; its log holds
+    the short NVRAM write, which the user must hear about as a full (or read-only) file system."""
+    log = tmp_path / "swtpm_setup.log"
+    log.write_bytes(_FULL_DISK_LOG)
+    why = setup_failure(tmp_path, 1, b"TPM is listening on Unix socket.\n", b"", log)
+    assert why.startswith(f"swtpm could not write the TPM state in {tmp_path}: is its file system full or read-only?")
+    assert "\n" not in why
+
+
+def test_setup_failure_gives_the_first_error_line_not_the_last(tmp_path: Path) -> None:
+    """The first error line is the cause; the last ones only say that authoring failed."""
+    log = tmp_path / "swtpm_setup.log"
+    log.write_bytes(b"Starting vTPM manufacturing\nswtpm_localca: Could not create the local CA: permission denied\n"
+                    b"An error occurred. Authoring the TPM state failed.\n")
+    assert setup_failure(tmp_path, 1, b"TPM is listening on Unix socket.\n", b"", log) == (
+        "swtpm_localca: Could not create the local CA: permission denied")
+
+
+def test_setup_failure_falls_back_to_the_output_then_the_status(tmp_path: Path) -> None:
+    missing = tmp_path / "no-log"
+    assert setup_failure(tmp_path, 3, b"one\nlast line\n", b"", missing) == "last line"
+    assert setup_failure(tmp_path, 3, b"", b"", missing) == "exit status 3"

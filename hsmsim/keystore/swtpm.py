@@ -73,6 +73,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -171,6 +172,11 @@ _INSTALL_HINT = (
 )
 _DEFAULT_POLICY = KeyPolicy()
 _LOG_TAIL = 4096
+_SETUP_MIN_FREE = 1 << 20
+"""Below this many free bytes a failed swtpm_setup is put down to the full file system (a TPM state is ~100 KB)."""
+_SHORT_WRITE = "only wrote"
+"""What swtpm logs when writing its NVRAM state came short (SWTPM_NVRAM_StoreData)."""
+_SETUP_CAUSE = re.compile(r"error|could not|cannot|failed|no space|denied", re.IGNORECASE)
 _RECORD_LIMIT = 64 * 1024
 """A key record: a label, two times and the TPM2B_PUBLIC and TPM2B_PRIVATE in hex (under 4 KiB for RSA-4096)."""
 _PID_FILE_LIMIT = 4096
@@ -590,6 +596,30 @@ def _stop_and_remove(tpm: _Swtpm, tempdir: Path | None) -> None:
 
 
 # -- the swtpm process and its ESAPI context ---------------------------------------------------
+
+def setup_failure(root: Path, status: int, stdout: bytes, stderr: bytes, log: Path) -> str:
+    """Why swtpm_setup failed on the state directory ``root``, in one line: a state that could not be written (a
+    full file system, which its output only shows as a short NVRAM write) said so, else the first error line of
+    its stderr and log (the cause; the last ones say that authoring failed), else its last line of output, else
+    its exit status."""
+    logged = peek_regular_file(log, _LOG_TAIL, from_end=True) or b""
+    said = [line.strip() for part in (stderr[-_LOG_TAIL:], logged)
+            for line in part.decode(errors="replace").splitlines() if line.strip()]
+    try:
+        free: int | None = shutil.disk_usage(root).free
+    except OSError:
+        free = None
+    if any(_SHORT_WRITE in line for line in said) or (free is not None and free < _SETUP_MIN_FREE):
+        room = f"{free:,} bytes free" if free is not None else "free space unknown"
+        return (f"swtpm could not write the TPM state in {escaped(str(root))}: is its file system full or "
+                f"read-only? ({room})")
+    causes = [line for line in said if _SETUP_CAUSE.search(line)]
+    if causes:
+        return escaped(causes[0])
+    last = [line.strip() for line in stdout[-_LOG_TAIL:].decode(errors="replace").splitlines() if line.strip()]
+    return escaped((said or last)[-1]) if said or last else f"exit status {status}"
+
+
 class _Swtpm:
     """One swtpm process on a state directory, started on demand, and the ESAPI context on it."""
 
@@ -767,11 +797,8 @@ class _Swtpm:
             setup.communicate()
             raise KeystoreError(f"swtpm_setup did not finish within {timeout:g} s") from exc
         if setup.returncode != 0:
-            text = (stderr or stdout)[-_LOG_TAIL:].decode(errors="replace").strip()
-            if not text:
-                text = (peek_regular_file(log, _LOG_TAIL, from_end=True) or b"").decode(errors="replace").strip()
-            lines = text.splitlines()
-            raise KeystoreError(f"swtpm_setup failed: {lines[-1] if lines else setup.returncode}")
+            why = setup_failure(self.root, setup.returncode, stdout, stderr, log)
+            raise KeystoreError(f"swtpm_setup failed: {why}")
 
     def _spawn(self) -> None:
         self._sockdir = Path(tempfile.mkdtemp(prefix=_SOCKDIR_PREFIX))  # 0700, short: AF_UNIX paths are limited
