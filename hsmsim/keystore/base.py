@@ -245,6 +245,17 @@ class TpmQuote(NamedTuple):
     signature: bytes
 
 
+class AkTemplate(enum.Enum):
+    """Which of a real TPM's attestation keys signs: the TPM holds one AK per template."""
+
+    TPM2_TOOLS = "tpm2-tools"
+    """ECC P-256, ECDSA/SHA-256, a child of the EK (what ``tpm2_createak`` makes): the AK of ``webauthn``,
+    ``tpm-acme`` and ``parsec-tpm``."""
+    WINDOWS = "windows"
+    """RSA-2048, RSASSA/SHA-256, a child of the SRK (the storage hierarchy, so the TPM obfuscates the counters
+    and firmwareVersion of what it signs): a Windows AIK, the AK of ``ms-kast``."""
+
+
 @dataclass(frozen=True)
 class TpmAttestationKey:
     """A TPM's attestation key (AK): its handle, TPMT_PUBLIC, TPM Name, qualified name (what
@@ -254,7 +265,7 @@ class TpmAttestationKey:
     public_area: bytes
     name: bytes
     qualified_name: bytes
-    public_key: ec.EllipticCurvePublicKey
+    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 
 class TpmCertifier(Protocol):
@@ -264,8 +275,9 @@ class TpmCertifier(Protocol):
         """The TPMT_PUBLIC (marshalled, no size prefix) the TPM holds for the key ``label``."""
         ...
 
-    def certify(self, label: str, extra_data: bytes) -> TpmCertification:
-        """``TPM2_Certify`` of the key ``label`` by the AK, with ``extra_data`` as qualifyingData."""
+    def certify(self, label: str, extra_data: bytes, ak: AkTemplate = AkTemplate.TPM2_TOOLS) -> TpmCertification:
+        """``TPM2_Certify`` of the key ``label`` by the AK of template ``ak``, with ``extra_data`` as
+        qualifyingData."""
         ...
 
     def quote(self, pcr_selection: bytes, extra_data: bytes) -> TpmQuote:
@@ -273,12 +285,12 @@ class TpmCertifier(Protocol):
         ``extra_data`` as qualifyingData."""
         ...
 
-    def attestation_key(self) -> TpmAttestationKey:
-        """The AK that :meth:`certify` and :meth:`quote` sign with."""
+    def attestation_key(self, ak: AkTemplate = AkTemplate.TPM2_TOOLS) -> TpmAttestationKey:
+        """The AK of template ``ak``: the default one is what :meth:`quote` signs with."""
         ...
 
     def endorsement_chain(self) -> tuple[x509.Certificate, ...]:
-        """The EK certificate (the AK's parent) and its issuers, leaf first."""
+        """The EK certificate (the default AK's parent) and its issuers, leaf first."""
         ...
 
 

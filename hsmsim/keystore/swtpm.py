@@ -28,6 +28,12 @@ Guarantees
   that ``swtpm_setup`` persisted at ``0x81010001``, itself persisted at ``0x81010002``. It is in
   the endorsement hierarchy, so ``TPM2_Certify`` and ``TPM2_Quote`` report clock, reset/restart counts and the
   firmware version unobfuscated.
+* A second AK, of :attr:`~hsmsim.keystore.base.AkTemplate.WINDOWS`, is created on the first
+  :meth:`SwtpmKeyStore.certify` or :meth:`SwtpmKeyStore.attestation_key` that asks for it: an RSA-2048
+  restricted signing key with scheme RSASSA/SHA-256 (objectAttributes ``0x00050072``, the emulated Windows
+  AIK's template), a child of the SRK as Windows' Platform Crypto Provider creates its AIKs, persisted at
+  ``0x81000002``. Its signer is in the storage hierarchy, so the TPM obfuscates resetCount, restartCount and
+  firmwareVersion in what it signs, as in every real Windows key attestation.
 * The EK certificate comes from ``swtpm_setup --create-ek-cert`` with a private swtpm-localca
   (``localca/`` here: root ``swtpm-localca-rootca`` → intermediate ``swtpm-localca`` → EK), so
   nothing under ``/var/lib`` or ``/etc`` is written.
@@ -103,6 +109,7 @@ from hsmsim.errors import (
     UnsupportedKeyError,
 )
 from hsmsim.keystore.base import (
+    AkTemplate,
     KeyPolicy,
     KeySpec,
     KeyType,
@@ -153,6 +160,7 @@ except ImportError:  # pragma: no cover - exercised only where tpm2-pytss is mis
 SRK_HANDLE = 0x81000001
 EK_HANDLE = 0x81010001  # where swtpm_setup persists the RSA-2048 EK
 AK_HANDLE = 0x81010002
+WINDOWS_AIK_HANDLE = 0x81000002  # the Windows AIK: a child of the SRK, in the owner's persistent range
 SIGNING_KEY_ATTRIBUTES = 0x00040472  # fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|noDA|sign
 IMPORTED_KEY_ATTRIBUTES = 0x00040440  # userWithAuth|noDA|sign: TPM2_Import needs fixedTPM/fixedParent clear
 AK_ATTRIBUTES = (TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT | TpmaObject.SENSITIVE_DATA_ORIGIN
@@ -376,19 +384,20 @@ class SwtpmKeyStore:
         """The TPMT_PUBLIC of the key ``label`` as the TPM returned it (no size prefix; swtpm is not started)."""
         return _public_area(self._record(label).public)
 
-    def certify(self, label: str, extra_data: bytes) -> TpmCertification:
-        """``TPM2_Certify`` of the key ``label`` by the AK, with ``extra_data`` as qualifyingData.
+    def certify(self, label: str, extra_data: bytes, ak: AkTemplate = AkTemplate.TPM2_TOOLS) -> TpmCertification:
+        """``TPM2_Certify`` of the key ``label`` by the AK of template ``ak``, with ``extra_data`` as qualifyingData.
 
-        The AK's own scheme (ECDSA/SHA-256) signs. Raises :class:`KeystoreError` for more than
-        64 bytes of ``extra_data`` (a TPM2B_DATA) or when the TPM refuses.
+        The AK's own scheme (ECDSA/SHA-256, or RSASSA/SHA-256 for the Windows AIK) signs. Raises
+        :class:`KeystoreError` for more than 64 bytes of ``extra_data`` (a TPM2B_DATA) or when the TPM refuses.
         """
         record = self._record(label)
         self._check_extra_data(extra_data)
 
         def certify(esys: Any) -> TpmCertification:
+            signer = self._tpm.attestation_handle(ak)
             with self._tpm.loaded(record) as handle:
                 attest, signature = esys.certify(
-                    handle, self._tpm.ak, extra_data, TPMT_SIG_SCHEME(scheme=TPM2_ALG.NULL)
+                    handle, signer, extra_data, TPMT_SIG_SCHEME(scheme=TPM2_ALG.NULL)
                 )
             return TpmCertification(bytes(attest), signature.marshal(), _public_area(record.public))
 
@@ -418,16 +427,18 @@ class SwtpmKeyStore:
 
         return self._tpm.run("TPM2_Quote", quote)
 
-    def attestation_key(self) -> TpmAttestationKey:
-        """The persistent AK (created at provisioning)."""
+    def attestation_key(self, ak: AkTemplate = AkTemplate.TPM2_TOOLS) -> TpmAttestationKey:
+        """The persistent AK of template ``ak`` (the default one created at provisioning, the Windows AIK on
+        first use)."""
         self._live()
 
         def read(esys: Any) -> TpmAttestationKey:
-            public, name, qualified_name = esys.read_public(self._tpm.ak)
+            public, name, qualified_name = esys.read_public(self._tpm.attestation_handle(ak))
             area = public.publicArea.marshal()
             key = serialization.load_der_public_key(public.publicArea.to_der())
-            assert isinstance(key, ec.EllipticCurvePublicKey)
-            return TpmAttestationKey(AK_HANDLE, area, bytes(name), bytes(qualified_name), key)
+            assert isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey)
+            handle = WINDOWS_AIK_HANDLE if ak is AkTemplate.WINDOWS else AK_HANDLE
+            return TpmAttestationKey(handle, area, bytes(name), bytes(qualified_name), key)
 
         return self._tpm.run("TPM2_ReadPublic", read)
 
@@ -635,6 +646,7 @@ class _Swtpm:
         self._tcti: Any = None
         self.srk: Any = None
         self.ak: Any = None
+        self.windows_aik: Any = None
         self._timed_out = False
 
     @property
@@ -686,6 +698,25 @@ class _Swtpm:
             yield handle
         finally:
             self._esys.flush_context(handle)
+
+    def attestation_handle(self, ak: AkTemplate) -> Any:
+        """The ESYS handle of the AK of template ``ak`` in the started TPM; the Windows AIK is created and
+        persisted the first time (under the state's file lock: no other process runs this TPM meanwhile)."""
+        if ak is AkTemplate.TPM2_TOOLS:
+            return self.ak
+        if self.windows_aik is None:
+            esys = self._esys
+            _, handles = esys.get_capability(TPM2_CAP.HANDLES, TPM2_HC.HR_PERSISTENT, 64)
+            if WINDOWS_AIK_HANDLE not in set(handles.data.handles):
+                template = TPM2B_PUBLIC.parse("rsa2048:rsassa-sha256:null", objectAttributes=AK_ATTRIBUTES)
+                private, public, *_ = esys.create(self.srk, None, template)
+                handle = esys.load(self.srk, private, public)
+                try:
+                    esys.evict_control(ESYS_TR.OWNER, handle, WINDOWS_AIK_HANDLE)
+                finally:
+                    esys.flush_context(handle)
+            self.windows_aik = esys.tr_from_tpmpublic(WINDOWS_AIK_HANDLE)
+        return self.windows_aik
 
     def srk_public(self) -> Any:
         """The SRK's TPMT_PUBLIC (to wrap imported keys for it)."""
@@ -867,7 +898,7 @@ class _Swtpm:
         """Shut the TPM down, stop swtpm, remove the socket directory and release the lock."""
         with self._mutex:
             proc, esys = self._proc, self._esys
-            self._esys = self.srk = self.ak = None
+            self._esys = self.srk = self.ak = self.windows_aik = None
             if esys is not None:
                 if proc is not None and proc.poll() is None:
                     with contextlib.suppress(TSS2_Exception):
@@ -1028,7 +1059,7 @@ class TpmECPrivateKey(_TpmKey, HeldECKey):
 
 
 __all__ = [
-    "AK_HANDLE", "EK_HANDLE", "IMPORTED_KEY_ATTRIBUTES", "SIGNING_KEY_ATTRIBUTES", "SRK_HANDLE",
+    "AK_HANDLE", "EK_HANDLE", "IMPORTED_KEY_ATTRIBUTES", "SIGNING_KEY_ATTRIBUTES", "SRK_HANDLE", "WINDOWS_AIK_HANDLE",
     "SwtpmKeyStore", "TpmECPrivateKey", "TpmRSAPrivateKey",
     "swtpm_available",
 ]

@@ -7,7 +7,10 @@ the CA's exchange certificate (:mod:`hsmsim.formats.tpm.kast`).
 
 hsmsim's emulated Windows client uses the emulated TPM (:mod:`hsmsim.formats.tpm.device`): an RSA-2048 AIK
 certified by the emulated TPM attestation CA; the emulator is the CA too, so the AIK info is enveloped to
-an emulated CA exchange certificate derived from the seed, whose key opens it.
+an emulated CA exchange certificate derived from the seed, whose key opens it. A key in a real TPM (the
+``swtpm`` backend) is certified there (:mod:`hsmsim.formats.tpm.genuine`): the KADS's TPMS_ATTEST, signature
+and the key blob's TPMT_PUBLIC are that TPM's, by its Windows-template AIK (RSA-2048, RSASSA/SHA-256, a child
+of the SRK), whose certificate the emulated CA issues; the rest of the request is made as for an emulated key.
 
 On disk (``docs/formats/ms-kast.md``): ``<label>.kast.cmc`` (or ``<label>.kast.p10``), DER or PEM; beside it
 the emulated CA's exchange key ``<label>.ca-exchange.p8`` (PKCS#8 PEM, TEST-ONLY: the CA's own input), for a
@@ -53,6 +56,7 @@ from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.device import EmulatedTpm, Parent, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
+from hsmsim.formats.tpm.genuine import EK_CHAIN_SUFFIX, GenuineTpm, genuine_tpm
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
 from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
@@ -66,7 +70,7 @@ from hsmsim.formats.tpm.statement import (
     tpm_claims,
 )
 from hsmsim.formats.tpm.structures import OpaqueAttested, TpmsAttest, TpmtPublic, qualified_name
-from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
+from hsmsim.keystore.base import AkTemplate, KeySpec, PrivateKey, PublicKey
 from hsmsim.model.evidence import (
     MAX_TRUST_ANCHOR_BYTES,
     BundleLayout,
@@ -180,6 +184,15 @@ class KastDraft:
     trusted_root: x509.Certificate | None = None
     """The root the CA trusts, written as ``tpm_root_ca.pem`` (default: the identity's root): hsmsim's copy of
     the verifier's anchor, never evidence, so a foreign-PKI defect keeps the genuine root there."""
+    genuine: GenuineTpm | None = None
+    """The real TPM holding the key: it certifies the key by its Windows AIK (the KADS's TPMS_ATTEST, signature
+    and the blob's TPMT_PUBLIC as it returned them; ``certified_area``, ``blob_area``, ``attest_edit`` and
+    ``certify_signer`` do not apply), the AIK info carries that AIK and its certificate, and the real EK chain is
+    written beside the request."""
+
+    def aik_public(self) -> PublicKey:
+        """The AIK's public key: the real TPM's Windows AIK, or the emulated identity's."""
+        return self.genuine.ak_public if self.genuine is not None else self.identity.key.public_key()
 
     def binding(self) -> bytes:
         """The idBinding: the AIK's public area and creation data, TPM2_CertifyCreation of the AIK by itself."""
@@ -201,18 +214,21 @@ class KastDraft:
 
     def key_attestation(self) -> bytes:
         """The KAST: TPM2_Certify of the key by the AIK, the AIK's signature and the key's PCP blob."""
-        aik = self.identity.key
-        attest = self.tpm.certify_info(self.certified_area or self.area, aik.public_key(), self.qualifying_data,
-                                       self.at, Parent.SRK)
-        if self.attest_edit:
-            attest = self.attest_edit(attest)
-        attest_bytes = attest.marshal()
-        signer = self.certify_signer or aik
-        signature = tpm_sign(signer, attest_bytes, signing_scheme(signer.public_key())).bare()
+        if self.genuine is not None:
+            attest_bytes, signature, public = self.genuine.certify(self.qualifying_data, "bare")
+        else:
+            aik = self.identity.key
+            attest = self.tpm.certify_info(self.certified_area or self.area, aik.public_key(), self.qualifying_data,
+                                           self.at, Parent.SRK)
+            if self.attest_edit:
+                attest = self.attest_edit(attest)
+            attest_bytes = attest.marshal()
+            signer = self.certify_signer or aik
+            signature = tpm_sign(signer, attest_bytes, signing_scheme(signer.public_key())).bare()
+            public = (self.blob_area or self.area).marshal()
         if self.signature_edit:
             signature = self.signature_edit(signature)
-        blob = wire.pcp_key_blob(tpm2b((self.blob_area or self.area).marshal()), self.private_blob,
-                                 self.policy_digests)
+        blob = wire.pcp_key_blob(tpm2b(public), self.private_blob, self.policy_digests)
         kads = wire.kads_bytes(attest_bytes, signature, blob)
         if self.kads_edit:
             kads = self.kads_edit(kads)
@@ -221,9 +237,9 @@ class KastDraft:
 
     def aik_info(self) -> bytes:
         """szOID_ENROLL_AIK_INFO's value: the AIK SPKI and certificate enveloped to the CA exchange certificate."""
-        cert = self.aik_certificate or self.identity.certificate
-        plaintext = der_sequence(self.aik_spki or spki_der(self.identity.key.public_key()),
-                                      cert.public_bytes(Encoding.DER))
+        cert = self.aik_certificate or (self.genuine.ak_certificate if self.genuine is not None
+                                        else self.identity.certificate)
+        plaintext = der_sequence(self.aik_spki or spki_der(self.aik_public()), cert.public_bytes(Encoding.DER))
         if self.aik_plaintext_edit:
             plaintext = self.aik_plaintext_edit(plaintext)
         recipient = self.envelope_recipient or self.ca_certificate
@@ -264,7 +280,8 @@ class KastDraft:
         return self.cmc_edit(cmc) if self.cmc_edit else cmc
 
     def evidence(self) -> Evidence:
-        """``<label>.kast.cmc`` (or ``.kast.p10``), the CA's exchange key and the emulated root."""
+        """``<label>.kast.cmc`` (or ``.kast.p10``), the CA's exchange key, the emulated root, and a real TPM's EK
+        chain (``<label>.ek-chain.pem``)."""
         stem = safe_file_stem(self.label)
         primary = f"{stem}{PKCS10_SUFFIX if self.output == 'pkcs10' else CMC_SUFFIX}"
         files = {primary: self.rendered()}
@@ -273,6 +290,8 @@ class KastDraft:
         if self.output == "pkcs10":
             files[f"{stem}{AIK_CA_SUFFIX}"] = b"".join(cert_pem(c) for c in self.identity.chain[1:])
         files[ROOT_FILE] = (self.trusted_root or self.identity.root).public_bytes(Encoding.PEM)
+        if self.genuine is not None:
+            files[f"{stem}{EK_CHAIN_SUFFIX}"] = self.genuine.ek_chain_pem()
         return Evidence(FORMAT_NAME, files, primary)
 
 
@@ -281,7 +300,9 @@ def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> K
     certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign AKs.
     Parameters: ``output`` (cmc | pkcs10), ``ksp_name``, ``id_binding`` (true: write the idBinding that real requests
-    leave empty)."""
+    leave empty). A key in a real TPM (``request.tpm``) is certified there by its Windows AIK (:class:`GenuineTpm`);
+    ``id_binding`` is then refused (ParameterError): TPM2_CertifyCreation of that AIK needs the creation ticket of
+    its TPM2_Create, which the key store does not keep."""
     params = request.parameters
     output = str(params.get("output", "cmc"))
     if output not in OUTPUTS:
@@ -292,7 +313,12 @@ def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> K
     rng = drbg(seed, f"ms-kast/{request.device.serial}/{label}/{request.at:%Y%m%dT%H%M%S}")
     policy = rng.read(32)
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
-    area = replace(tpm.key_public(request.key), auth_policy=policy)
+    id_binding = flag_parameter(params, "id_binding", False)
+    genuine = genuine_tpm(request, tpm, key_name=AIK_NAME, names_device=False, ak_template=AkTemplate.WINDOWS)
+    if genuine is not None and id_binding:
+        raise ParameterError("id_binding=true cannot be written for a key in a real TPM: TPM2_CertifyCreation of "
+                             "its AIK needs the AIK's creation ticket, which the key store does not keep")
+    area = genuine.key_public() if genuine is not None else replace(tpm.key_public(request.key), auth_policy=policy)
     public = request.key.public_key
     if not isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise UnsupportedKeyError("a TPM key is RSA or ECC")
@@ -303,8 +329,7 @@ def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> K
         area=area, at=request.at, label=label, subject_cn=str(uuid.UUID(bytes=rng.read(16), version=4)),
         ca_key=ca_key, ca_certificate=ca_cert, cek=rng.read(16), iv=rng.read(16), oaep_seed=rng.read(20),
         private_blob=tpm2b(rng.read(94 + key_bytes)), policy_digests=_policy_digests(rng.read(160)),
-        output=output, ksp_name=str(params.get("ksp_name", DEFAULT_KSP)),
-        id_binding=flag_parameter(params, "id_binding", False))
+        output=output, ksp_name=str(params.get("ksp_name", DEFAULT_KSP)), id_binding=id_binding, genuine=genuine)
 
 
 # -- verification ---------------------------------------------------------------------------------
