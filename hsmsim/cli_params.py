@@ -74,7 +74,7 @@ def pkcs11_options(fn: _F) -> _F:
                           "SoftHSM2 token; hsmsim never creates one. Recorded in the state: later commands need "
                           "not repeat it, and another is refused."),
         click.option("--pin-file", "pin_file", type=GivenPath(), default=None,
-                     help=f"File holding the token's user PIN on its first line (default: ${PIN_ENV}). Never "
+                     help=f"File holding the token's user PIN, one line (default: ${PIN_ENV}). Never "
                           "recorded."),
     )
     for option in reversed(options):

@@ -622,8 +622,7 @@ class Pkcs11KeyStore:
         else:
             self._session = _acquire_session(self.module, token, self._user_pin)
         self._session_key = bytes(token.serial)
-        self.token_serial = bytes(token.serial).decode("latin-1")
-        """The token's ``CK_TOKEN_INFO.serialNumber``, without its padding blanks."""
+        self.token_serial = bytes(token.serial).decode("latin-1")  # CK_TOKEN_INFO.serialNumber, unpadded
         self._created = self._read_sidecar()
 
     def _find_token_again(self) -> Any:
