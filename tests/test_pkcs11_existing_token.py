@@ -360,3 +360,24 @@ def test_python_api_uses_the_users_token(tmp_path, user_env, monkeypatch):
     with pytest.raises(HsmsimError, match="token_label names the pkcs11 backend's token"):
         api.create_key("soft", backend="soft", state=state, token_label="mytoken", user_pin=PIN)
     assert "pykey" in token_keys(user_env)
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    ("fifo", "is not a regular file"),
+    ('{"module": "relative.so", "token_label": "mytoken", "token_serial": "1"}', "module is not an absolute path"),
+    ('{"module": "/x.so", "token_label": "' + "x" * 40 + '", "token_serial": "1"}', "token_label is not a token label"),
+    ('{"module": "/x.so", "token_label": "mytoken"}', "token_serial is not a token's serial number"),
+    ("[]", "is not a JSON object"),
+])
+def test_a_corrupt_token_record_is_one_line(tmp_path, user_env, record, message):
+    state = tmp_path / "state"
+    assert hsmsim(user_env, "key", "create", "--label", "k", "--spec", "ec-p256", "--backend", "pkcs11",
+                  "--token-label", "mytoken", "--state", str(state), pin=PIN).returncode == 0
+    path = state / "token" / "pkcs11-token.json"
+    path.unlink()
+    if record == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text(record)
+    one_line_exit_2(hsmsim(user_env, "key", "list", "--state", str(state), pin=PIN), "corrupt PKCS#11 token record",
+                    message)
