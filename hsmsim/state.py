@@ -6,8 +6,8 @@ Layout of a state directory::
     labels.lock   serialises key creations, so that a label names one key in the whole state
     soft/         keys of the soft backend, one JSON file each
     token/        the SoftHSM2 token of the pkcs11 backend, or, when the state uses a token that exists already
-                  (``--token-label``), pkcs11-token.json naming it (module path and token label, never the PIN)
-                  and the keys' creation times
+                  (``--token-label``), pkcs11-token.json naming it (module path, token label and serial number,
+                  never the PIN) and the keys' creation times
     swtpm/        the software TPM of the swtpm backend (its state, private CA and key records)
 
 A key label is looked up in every backend that has been used.
