@@ -15,13 +15,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from hsmsim import __version__
 from hsmsim._atomic import write_new_files
-from hsmsim.cli_params import GivenPath, ReportedInterrupt, given_text
+from hsmsim.cli_params import GivenPath, ReportedInterrupt, given_text, pkcs11_options, user_pin
 from hsmsim.errors import HsmsimError
 from hsmsim.formats import detect, get_format, load_evidence, names, verify_guarded
 from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
@@ -32,6 +32,9 @@ from hsmsim.pki.chain import quiet_certificate_warnings
 from hsmsim.safeio import call_budget
 from hsmsim.state import HsmState
 from hsmsim.verdict import Profile, Reason, escaped
+
+if TYPE_CHECKING:
+    from hsmsim.keystore.pkcs11 import ExistingToken
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -128,6 +131,20 @@ def key() -> None:
     """Create and list keys in the emulated HSM."""
 
 
+def _pkcs11_token(pkcs11_module: Path | None, token_label: str | None,
+                  pin_file: Path | None) -> tuple[ExistingToken | None, str | None]:
+    """The existing token the pkcs11 options name (None: the state's recorded one, else hsmsim's own) and the user
+    PIN to log in with (None when neither ``--pin-file`` nor ``$HSMSIM_PKCS11_PIN`` gives one), checked before
+    any state is opened: raises :class:`HsmsimError` (one line) as :func:`~hsmsim.keystore.pkcs11.requested_token`
+    and :func:`~hsmsim.cli_params.user_pin` do."""
+    token = None
+    if token_label is not None or pkcs11_module is not None:
+        from hsmsim.keystore.pkcs11 import requested_token
+
+        token = requested_token(pkcs11_module, token_label)
+    return token, user_pin(pin_file)
+
+
 @key.command("create")
 @click.option("--label", required=True, help="CKA_LABEL of the new key.")
 @click.option("--spec", "spec_text", default="rsa-3072", show_default=True,
@@ -144,10 +161,11 @@ def key() -> None:
 @click.option("--created", "created_text", default=None,
               help="The key's creation time (ISO 8601, as --at of attest); default now. Not in the future, not "
                    "before the device was initialised.")
+@pkcs11_options
 @_state_option
 def key_create(label: str, spec_text: str, backend: str, format_name: str | None, deprecated_vendor: str | None,
                seed: str | None, extractable: bool, not_sensitive: bool, imported: bool, created_text: str | None,
-               state_dir: Path) -> None:
+               pkcs11_module: Path | None, token_label: str | None, pin_file: Path | None, state_dir: Path) -> None:
     """Generate (or import) a key and print its attributes and creation time."""
     if deprecated_vendor is not None:
         click.echo("hsmsim: warning: --vendor is deprecated; use --format", err=True)
@@ -161,7 +179,11 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
         get_format(format_name)
     spec = KeySpec.parse(spec_text)
     created_at = _parse_time(created_text, "--created")
-    state = HsmState.open(state_dir, format=format_name, seed=seed)
+    if backend != "pkcs11" and (token_label is not None or pkcs11_module is not None):
+        _fail(f"--{'token-label' if token_label is not None else 'pkcs11-module'} names the pkcs11 backend's token: "
+              f"add --backend pkcs11 (this key would go to the {backend} backend)")
+    token, pin = _pkcs11_token(pkcs11_module, token_label, pin_file)
+    state = HsmState.open(state_dir, format=format_name, seed=seed, pkcs11_token=token, pkcs11_pin=pin)
     policy = KeyPolicy(sensitive=not not_sensitive, extractable=extractable)
     try:
         created = state.new_key(backend, label, spec, policy, imported=imported, created=created_at)
@@ -195,10 +217,12 @@ def _note_unattestable(format_name: str, spec: KeySpec) -> None:
 
 
 @key.command("list")
+@pkcs11_options
 @_state_option
-def key_list(state_dir: Path) -> None:
+def key_list(pkcs11_module: Path | None, token_label: str | None, pin_file: Path | None, state_dir: Path) -> None:
     """List the keys of every backend in the state: label, spec, backend, LOCAL and creation time (tab-separated)."""
-    state = HsmState.open(state_dir, create=False)
+    token, pin = _pkcs11_token(pkcs11_module, token_label, pin_file)
+    state = HsmState.open(state_dir, create=False, pkcs11_token=token, pkcs11_pin=pin)
     # Every backend is read before anything is printed: a backend that cannot be opened fails the listing whole.
     lines = [f"{escaped(stored.label)}\t{stored.spec.name}\t{backend}\tlocal={str(stored.attributes.local).lower()}"
              f"\tcreated={stored.created.isoformat()}"
@@ -229,15 +253,18 @@ _CANONICAL_INT = re.compile(r"-?[1-9][0-9]{0,17}|0")
 @click.option("--at", "at_text", default=None, help="Attestation time (ISO 8601); default now.")
 @click.option("--param", "raw_params", multiple=True, metavar="KEY=VALUE",
               help="A format parameter, e.g. pkc_type=1 for luna-pkc (integers are passed as numbers).")
+@pkcs11_options
 @_state_option
 def attest(format_name: str | None, label: str, out_text: str, attesting_key: str | None,
-           at_text: str | None, raw_params: tuple[str, ...], state_dir: Path) -> None:
+           at_text: str | None, raw_params: tuple[str, ...], pkcs11_module: Path | None, token_label: str | None,
+           pin_file: Path | None, state_dir: Path) -> None:
     """Write a key's attestation evidence in the device's format (like Parsec's AttestKey)."""
     if format_name is not None:
         get_format(format_name)
+    token, pin = _pkcs11_token(pkcs11_module, token_label, pin_file)
     # A generic mechanism (pkix-evidence, csr-attestation) is produced by a device of any format.
     state = HsmState.open(state_dir, format=None if format_name in GENERIC_MECHANISMS else format_name,
-                          create=False)
+                          create=False, pkcs11_token=token, pkcs11_pin=pin)
     params: dict[str, object] = {}
     for raw in raw_params:
         key_name, sep, value = raw.partition("=")

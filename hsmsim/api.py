@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
@@ -26,6 +27,9 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import Severity
 from hsmsim.state import HsmState
 from hsmsim.verdict import Claims, Profile, Reason, Verdict, escaped
+
+if TYPE_CHECKING:
+    from hsmsim.keystore.pkcs11 import ExistingToken
 
 __all__ = [
     "Claims", "Corpus", "CorpusLoadError", "Evidence", "Hsm", "HsmState", "HsmsimError", "ParameterError", "Profile",
@@ -72,9 +76,14 @@ def format_names() -> list[str]:
 def create_key(
     label: str, *, spec: str = "rsa-3072", state: StrPath = DEFAULT_STATE, backend: str = "soft",
     format: str | None = None, seed: str | None = None, extractable: bool = False, sensitive: bool = True,
-    imported: bool = False, created: datetime | None = None,
+    imported: bool = False, created: datetime | None = None, pkcs11_module: StrPath | None = None,
+    token_label: str | None = None, user_pin: str | None = None,
 ) -> StoredKey:
     """Generate (or, with ``imported``, import) a key in the emulated HSM whose state lives in ``state``.
+
+    ``token_label`` (with ``pkcs11_module``, default SoftHSM2) makes the state's pkcs11 backend that existing
+    token, logged into with ``user_pin``, as ``hsmsim key create --token-label`` does: hsmsim never creates a token
+    there; the state records the module, label and serial number, never the PIN, and refuses another token later.
 
     ``created`` is the key's creation time (default now; a naive datetime is UTC), which the evidence of formats
     carrying one holds and before which ``attest`` refuses to attest the key; it may not be in the future nor
@@ -83,8 +92,9 @@ def create_key(
     backend and format are checked before the state is opened, so a refused call writes nothing; a creation that
     fails in a state this call created leaves no state behind. Raises TypeError for an argument of the wrong type
     and :class:`~hsmsim.errors.HsmsimError` for a label ``key create`` refuses (empty, control characters, too
-    long), a bad spec, an unknown backend or format, an empty ``state``, a state of another format, or a label
-    another backend of the state holds.
+    long), a bad spec, an unknown backend or format, an empty ``state``, a state of another format, a label
+    another backend of the state holds, a token option with another backend than ``pkcs11``, a module path that
+    is no regular file, a missing token, a missing or wrong PIN, or another token than the state records.
     """
     _require("label", label, str, "a str")
     _require("spec", spec, str, "a key spec name such as 'ec-p256'")
@@ -94,6 +104,9 @@ def create_key(
     for flag_name, flag in (("extractable", extractable), ("sensitive", sensitive), ("imported", imported)):
         _require(flag_name, flag, bool, "a bool")
     _require("created", created, (datetime, type(None)), "a datetime or None")
+    token = _pkcs11_token(pkcs11_module, token_label, user_pin)
+    if token is not None and backend != "pkcs11":
+        raise HsmsimError(f"token_label names the pkcs11 backend's token, but backend is {backend!r}")
     state_path = _path("state", state)
     problem = label_problem(label, "label")
     if problem is not None:
@@ -103,7 +116,7 @@ def create_key(
     if format is not None:
         get_format(format)
     key_spec = KeySpec.parse(spec)
-    opened = HsmState.open(state_path, format=format, seed=seed)
+    opened = HsmState.open(state_path, format=format, seed=seed, pkcs11_token=token, pkcs11_pin=user_pin)
     try:
         stored = opened.new_key(backend, label, key_spec, KeyPolicy(sensitive=sensitive, extractable=extractable),
                                 imported=imported, created=created)
@@ -115,15 +128,33 @@ def create_key(
     return stored
 
 
+def _pkcs11_token(module: StrPath | None, label: str | None, user_pin: str | None) -> ExistingToken | None:
+    """The existing token ``module`` and ``label`` name (:func:`~hsmsim.keystore.pkcs11.requested_token`), None for
+    neither; TypeError for an argument of the wrong type, HsmsimError for an empty ``user_pin`` or ``module``."""
+    _require("token_label", label, (str, type(None)), "a str or None")
+    _require("user_pin", user_pin, (str, type(None)), "a str or None")
+    if user_pin == "":
+        raise HsmsimError("user_pin must not be empty")
+    path = None if module is None else _path("pkcs11_module", module)
+    if path is None and label is None:
+        return None
+    from hsmsim.keystore.pkcs11 import requested_token
+
+    return requested_token(path, label, names=("pkcs11_module", "token_label"))
+
+
 def attest(
     label: str, *, state: StrPath = DEFAULT_STATE, format: str | None = None, at: datetime | None = None,
     params: Mapping[str, object] | None = None, attesting_key: str | None = None,
+    pkcs11_module: StrPath | None = None, token_label: str | None = None, user_pin: str | None = None,
 ) -> Evidence:
     """The attestation evidence of the key ``label`` in ``state``, in the device's format (or ``format``, which
     may also be a generic mechanism every device speaks: ``pkix-evidence``, ``csr-attestation``).
 
     ``at`` fixes the attestation time (default now; a naive datetime is UTC); ``params`` are the format's
-    parameters. Write the files with :meth:`Evidence.write`. Raises TypeError for an argument of the wrong type
+    parameters. ``user_pin`` logs into the existing PKCS#11 token the state records (``create_key(token_label=...)``);
+    ``pkcs11_module`` and ``token_label``, optional, must name that token. Write the files with
+    :meth:`Evidence.write`. Raises TypeError for an argument of the wrong type
     and :class:`~hsmsim.errors.HsmsimError` on misuse (an empty ``state``, no state there, an unknown format or
     key, a bad parameter, an ``at`` before the key, or ``attesting_key``, was created, an ``attesting_key`` that
     is ``label`` itself).
@@ -133,6 +164,7 @@ def attest(
     _require("params", params, (Mapping, type(None)), "a mapping of parameter names to values or None")
     _require("attesting_key", attesting_key, (str, type(None)), "a key label or None")
     moment = _moment(at)
+    token = _pkcs11_token(pkcs11_module, token_label, user_pin)
     state_path = _path("state", state)
     if format is not None:
         get_format(format)
@@ -142,7 +174,8 @@ def attest(
         parameters[name] = value
     if moment is not None:
         parameters["attest_time"] = moment
-    opened = HsmState.open(state_path, format=None if format in GENERIC_MECHANISMS else format, create=False)
+    opened = HsmState.open(state_path, format=None if format in GENERIC_MECHANISMS else format, create=False,
+                           pkcs11_token=token, pkcs11_pin=user_pin)
     try:
         return opened.hsm(label).attest(label, format, parameters, attesting_key)
     finally:

@@ -5,7 +5,9 @@ Layout of a state directory::
     hsm.json      the device's format, seed and serial (written once, atomically)
     labels.lock   serialises key creations, so that a label names one key in the whole state
     soft/         keys of the soft backend, one JSON file each
-    token/        the SoftHSM2 token of the pkcs11 backend
+    token/        the SoftHSM2 token of the pkcs11 backend, or, when the state uses a token that exists already
+                  (``--token-label``), pkcs11-token.json naming it (module path, token label and serial number,
+                  never the PIN) and the keys' creation times
     swtpm/        the software TPM of the swtpm backend (its state, private CA and key records)
 
 A key label is looked up in every backend that has been used.
@@ -14,6 +16,7 @@ A key label is looked up in every backend that has been used.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -24,8 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hsmsim._atomic import locked, write_atomic
+from hsmsim.cli_params import PIN_ENV
 from hsmsim.device import Device
 from hsmsim.errors import BundleError, HsmsimError, KeyNotFoundError
 from hsmsim.formats import names
@@ -36,6 +41,9 @@ from hsmsim.keystore.soft import new_key_material
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.safeio import load_json_object
 from hsmsim.verdict import escaped
+
+if TYPE_CHECKING:
+    from hsmsim.keystore.pkcs11 import ExistingToken
 
 DEFAULT_SEED = "hsmsim-default"
 _LABELS_LOCK = "labels.lock"
@@ -60,12 +68,19 @@ class HsmState:
     """Whether :meth:`open` wrote this state's ``hsm.json`` (it was new)."""
     made_directory: bool = False
     """Whether :meth:`open` made ``directory`` itself (it did not exist)."""
+    pkcs11_token: ExistingToken | None = None
+    """The existing token asked for the pkcs11 backend (None: the one the state records, else hsmsim's own)."""
+    pkcs11_pin: str | None = field(default=None, repr=False)
+    """The user PIN of the existing token the pkcs11 backend uses (never written anywhere)."""
 
     @classmethod
     def open(
         cls, directory: Path, *, format: str | None = None, seed: str | None = None, create: bool = True,
+        pkcs11_token: ExistingToken | None = None, pkcs11_pin: str | None = None,
     ) -> HsmState:
         """Open the state in ``directory``, creating it with ``format`` (default primus) and ``seed`` if new.
+
+        ``pkcs11_token`` and ``pkcs11_pin`` choose the pkcs11 backend's token when it is opened (:meth:`store`).
 
         Raises :class:`HsmsimError` (one line) when ``seed`` is empty, when an existing state disagrees with
         ``format``/``seed`` or is corrupt (``hsm.json`` not a regular file of at most
@@ -93,22 +108,28 @@ class HsmState:
                 raise HsmsimError(f"cannot write the HSM state {escaped(str(config_path))}: {exc.strerror}") \
                     from exc
             else:
-                return cls(directory, device, created=True, made_directory=not existed)
+                return cls(directory, device, created=True, made_directory=not existed, pkcs11_token=pkcs11_token,
+                           pkcs11_pin=pkcs11_pin)
         device = _read_device(config_path)
         if seed is not None and seed != device.seed:
             raise HsmsimError(f"{escaped(str(directory))} was created with another seed; use a new --state")
         if format is not None and format != device.format:
             raise HsmsimError(f"{escaped(str(directory))} emulates a {device.format} HSM, not {format}")
-        return cls(directory, device)
+        return cls(directory, device, pkcs11_token=pkcs11_token, pkcs11_pin=pkcs11_pin)
 
     def store(self, backend: str) -> KeyStore:
-        """The key store of ``backend`` (opened once, also when threads ask at the same time)."""
+        """The key store of ``backend`` (opened once, also when threads ask at the same time).
+
+        The pkcs11 store is the token :meth:`_open_pkcs11` chooses. Raises :class:`HsmsimError` (one line) when a
+        store cannot be opened.
+        """
         with self._lock:
             if backend not in self._stores:
                 where = self.directory / _SUBDIRS.get(backend, backend)
                 existed = os.path.lexists(where)
                 try:
-                    self._stores[backend] = open_keystore(backend, where)
+                    self._stores[backend] = (self._open_pkcs11(where) if backend == "pkcs11"
+                                             else open_keystore(backend, where))
                 except OSError as exc:
                     raise HsmsimError(f"cannot open the {backend} key store {escaped(str(where))}: "
                                       f"{exc.strerror}") from exc
@@ -118,6 +139,48 @@ class HsmState:
                         with contextlib.suppress(OSError):
                             os.rmdir(where)
             return self._stores[backend]
+
+    def _open_pkcs11(self, where: Path) -> KeyStore:
+        """The pkcs11 store in ``where``: the existing token :attr:`pkcs11_token` names, else the one ``where``
+        records, else hsmsim's own SoftHSM2 token. An existing token is never initialised, is logged into with
+        :attr:`pkcs11_pin`, and is recorded in ``where`` the first time (module path, label and serial number, not
+        the PIN), so a later process reopens it unasked.
+
+        A state's pkcs11 backend is one token: raises :class:`HsmsimError` (one line) when :attr:`pkcs11_token`
+        names another token than the recorded one, or any when the state uses hsmsim's own token, and when the
+        PIN of an existing token was not given, or the token found has another serial number than the recorded
+        one (another token of that label: the module's configuration changed)."""
+        from hsmsim.keystore.pkcs11 import Pkcs11KeyStore, read_token_record, write_token_record
+
+        recorded = read_token_record(where)
+        asked = self.pkcs11_token
+        state = escaped(str(self.directory))
+        if asked is not None and recorded is None and os.path.lexists(where):
+            raise HsmsimError(f"{state} keeps its pkcs11 keys in hsmsim's own SoftHSM2 token, not in {asked}: a "
+                              "state's pkcs11 backend is one token (use a new --state for another)")
+        if asked is not None and recorded is not None and not recorded.same_as(asked):
+            raise HsmsimError(f"{state} uses the PKCS#11 {recorded}, not {asked}: a state's pkcs11 backend is one "
+                              "token (use a new --state for another)")
+        token = recorded or asked
+        if token is None:
+            return open_keystore("pkcs11", where)
+        if self.pkcs11_pin is None:
+            raise HsmsimError(f"the user PIN of the PKCS#11 {token} is needed: set {PIN_ENV} or pass --pin-file "
+                              "(user_pin in Python); hsmsim never stores it")
+        store = Pkcs11KeyStore(module=token.module, token_label=token.label, user_pin=self.pkcs11_pin,
+                               token_dir=where, existing_token=True)
+        try:
+            if recorded is None:
+                write_token_record(where, dataclasses.replace(token, serial=store.token_serial))
+            elif recorded.serial != store.token_serial:
+                raise HsmsimError(f"the PKCS#11 {token} has serial number {escaped(store.token_serial)!r}, but "
+                                  f"{state} recorded {escaped(recorded.serial or '')!r}: another token has this "
+                                  "label (is SOFTHSM2_CONF, or the module's configuration, the one the keys were "
+                                  "made with?)")
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def new_key(self, backend: str, label: str, spec: KeySpec, policy: KeyPolicy, *,
                 imported: bool = False, created: datetime | None = None) -> StoredKey:

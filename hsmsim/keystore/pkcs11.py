@@ -50,6 +50,15 @@ temporary directory removed by :meth:`Pkcs11KeyStore.close`. That directory hold
 directory ``tokens/`` and the sidecar. The token is initialised with ``softhsm2-util
 --init-token --free`` (python-pkcs11 cannot call ``C_InitToken``) and found by label.
 
+A token that exists already
+---------------------------
+``existing_token=True`` opens the token labelled ``token_label`` of ``module`` as the module finds it (for
+SoftHSM2, in the tokens of the caller's ``SOFTHSM2_CONF``), logged in with ``user_pin``: hsmsim writes no
+configuration and never initialises a token there, so a missing token, a wrong PIN or a module that cannot be
+loaded is a :class:`~hsmsim.errors.KeystoreError` in one line. ``token_dir`` then holds only the creation-time
+file (and the lock serialising creations). A state records the token it uses in :data:`TOKEN_RECORD`
+(:func:`read_token_record`, :func:`write_token_record`): the module's path and the token's label, never the PIN.
+
 SoftHSM reads ``SOFTHSM2_CONF`` only in ``C_Initialize``, once per process. So the store sets
 that variable (restoring it when the last store closes) and re-initialises the library when
 it was already initialised with another configuration. The library is finalised when the last
@@ -87,6 +96,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import tempfile
@@ -140,8 +150,13 @@ try:  # python-pkcs11 is optional: without it the backend is unavailable, not br
         AttributeSensitive,
         AttributeTypeInvalid,
         NoSuchToken,
+        PinExpired,
         PinIncorrect,
+        PinInvalid,
+        PinLenRange,
+        PinLocked,
         PKCS11Error,
+        UserPinNotInitialized,
     )
     from pkcs11.util.ec import encode_ecdsa_signature
     _HAVE_PKCS11 = True
@@ -154,6 +169,11 @@ SOFTHSM_CANDIDATES = (
     "/usr/local/lib/softhsm/libsofthsm2.so",
 )
 MODULE_ENV = "HSMSIM_PKCS11_MODULE"
+TOKEN_RECORD = "pkcs11-token.json"
+"""The file, in a state's ``token/`` directory, naming the existing token its pkcs11 backend uses."""
+TOKEN_RECORD_LIMIT = 64 * 1024
+TOKEN_LABEL_BYTES = 32
+"""``CK_TOKEN_INFO.label`` is 32 bytes, blank-padded."""
 _INSTALL_HINT = "install SoftHSM2 with `apt-get install softhsm2` or `make setup`"
 _SIDECAR = "hsmsim-created.json"
 SIDECAR_LIMIT = 4 * 1024 * 1024
@@ -195,6 +215,141 @@ def find_softhsm_module() -> str | None:
 def _not_a_file(path: str) -> str:
     """Why ``path`` cannot be a module, in a few words."""
     return "is not a file" if os.path.lexists(path) else "does not exist"
+
+
+def module_problem(path: str) -> str | None:
+    """Why ``path`` cannot be loaded as a PKCS#11 module, in a few words ("does not exist", "is a directory", ...),
+    or None when it names a regular file (after symlinks). Only looked at, never opened: a FIFO or device named
+    here is refused before ``dlopen`` could block on it or have an effect."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "is a dangling symbolic link" if os.path.islink(path) else "does not exist"
+    except OSError as exc:
+        return f"cannot be looked at: {exc.strerror}"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a shared library"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a FIFO, socket or device), not a shared library"
+    return None
+
+
+def token_label_problem(label: str) -> str | None:
+    """Why ``label`` cannot be a PKCS#11 token label, or None: it is 1 to :data:`TOKEN_LABEL_BYTES` bytes of UTF-8
+    with no control character and no trailing blank (the padding of ``CK_TOKEN_INFO.label``)."""
+    try:
+        size = len(label.encode())
+    except UnicodeEncodeError:
+        return "a token label must be UTF-8"
+    if not label:
+        return "a token label must not be empty"
+    if size > TOKEN_LABEL_BYTES:
+        return f"a PKCS#11 token label is at most {TOKEN_LABEL_BYTES} bytes in UTF-8, not {size}"
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in label):
+        return "a token label must not hold control characters"
+    if label.endswith(" "):
+        return "a token label must not end with a blank (PKCS#11 pads labels with blanks)"
+    return None
+
+
+@dataclass(frozen=True)
+class ExistingToken:
+    """A token that exists already in a PKCS#11 module hsmsim did not set up: ``module`` is an absolute path,
+    ``label`` a valid token label (:meth:`named` checks both), ``serial`` its ``CK_TOKEN_INFO.serialNumber`` once
+    a state has recorded it (None in a request)."""
+
+    module: str
+    label: str
+    serial: str | None = None
+
+    @classmethod
+    def named(cls, module: str | os.PathLike[str], label: str) -> ExistingToken:
+        """The token ``label`` of the module at ``module`` (made absolute: never searched in the library path);
+        raises :class:`BackendUnavailableError` (one line) when the path is no regular file and
+        :class:`KeystoreError` when ``label`` is no token label."""
+        path = os.path.abspath(os.fspath(module))
+        problem = module_problem(path)
+        if problem is not None:
+            raise BackendUnavailableError(f"PKCS#11 module {escaped(path)} {problem}")
+        label_issue = token_label_problem(label)
+        if label_issue is not None:
+            raise KeystoreError(f"{label_issue}: {escaped(label)!r}")
+        return cls(path, label)
+
+    def same_as(self, other: ExistingToken) -> bool:
+        """Whether ``other`` names this token: the same label, and the same module path or file (the serial is
+        checked against the token found when it is opened)."""
+        if self.label != other.label:
+            return False
+        if self.module == other.module:
+            return True
+        try:
+            return os.path.samefile(self.module, other.module)
+        except OSError:
+            return False
+
+    def __str__(self) -> str:
+        return f"token {escaped(self.label)!r} of {escaped(self.module)}"
+
+
+def requested_token(module: str | os.PathLike[str] | None, label: str | None, *,
+                    names: tuple[str, str] = ("--pkcs11-module", "--token-label")) -> ExistingToken | None:
+    """The existing token a caller names by ``module`` and ``label`` (:meth:`ExistingToken.named`), None when it
+    names neither. Without ``module`` the token is SoftHSM2's (:func:`find_softhsm_module`). Raises
+    :class:`KeystoreError` (one line, the arguments called ``names``) for a module without a label: hsmsim
+    opens a token of a module it did not set up by its label, and never creates one."""
+    module_name, label_name = names
+    if label is None:
+        if module is None:
+            return None
+        raise KeystoreError(f"{module_name} needs {label_name}: hsmsim uses an existing token of another module, "
+                            "named by its label, and never creates one there")
+    found = module if module is not None else find_softhsm_module()
+    if found is None:
+        raise BackendUnavailableError(f"{label_name}: SoftHSM2 was not found (and ${MODULE_ENV} names none); "
+                                      f"name the token's module with {module_name}")
+    return ExistingToken.named(found, label)
+
+
+def read_token_record(directory: Path) -> ExistingToken | None:
+    """The existing token recorded in ``directory`` (a state's ``token/``), or None when there is no record (no
+    such directory, or hsmsim's own SoftHSM2 token there). Read bounded; raises :class:`KeystoreError` (one line,
+    ``corrupt ...``) when the record is not a regular file holding ``{"module": ABSOLUTE PATH, "token_label":
+    LABEL, "token_serial": SERIAL}``."""
+    path = directory / TOKEN_RECORD
+    if not os.path.lexists(path):
+        return None
+    try:
+        data = load_json_object(path, TOKEN_RECORD_LIMIT)
+    except BundleError as exc:
+        raise KeystoreError(f"corrupt PKCS#11 token record: {exc}") from None
+    module, label = data.get("module"), data.get("token_label")
+    if not isinstance(module, str) or not os.path.isabs(module) or "\x00" in module:
+        raise KeystoreError(f"corrupt PKCS#11 token record {escaped(str(path))}: module is not an absolute path")
+    if not isinstance(label, str) or token_label_problem(label) is not None:
+        raise KeystoreError(f"corrupt PKCS#11 token record {escaped(str(path))}: token_label is not a token label")
+    serial = data.get("token_serial")
+    if not isinstance(serial, str) or len(serial) > 16:
+        raise KeystoreError(f"corrupt PKCS#11 token record {escaped(str(path))}: token_serial is not a token's "
+                            "serial number (at most 16 characters)")
+    return ExistingToken(module, label, serial)
+
+
+def write_token_record(directory: Path, token: ExistingToken) -> None:
+    """Record ``token`` in ``directory`` (atomically, once: a record another process wrote meanwhile is kept and
+    raises :class:`KeystoreError` when it names another token). Raises :class:`KeystoreError` (one line) when the
+    file cannot be written."""
+    path = directory / TOKEN_RECORD
+    text = json.dumps({"module": token.module, "token_label": token.label, "token_serial": token.serial},
+                      indent=1) + "\n"
+    try:
+        write_atomic(path, text.encode(), exclusive=True)
+    except FileExistsError:
+        recorded = read_token_record(directory)
+        if recorded is None or not recorded.same_as(token):
+            raise KeystoreError(f"{escaped(str(path))} was written meanwhile naming another token") from None
+    except OSError as exc:
+        raise KeystoreError(f"cannot write the PKCS#11 token record {escaped(str(path))}: {exc.strerror}") from exc
 
 
 def _is_softhsm(module: str) -> bool:
@@ -285,7 +440,10 @@ def _acquire_session(module: str, token: Any, pin: str) -> Any:
             try:
                 session = token.open(rw=True, user_pin=pin, attribute_mapper=_attribute_mapper())
             except PinIncorrect as exc:
-                raise KeystoreError(f"wrong user PIN for token {token.label!r}") from exc
+                raise KeystoreError(f"wrong user PIN for token {token.label!r} (CKR_PIN_INCORRECT)") from exc
+            except (PinLenRange, PinLocked, PinExpired, PinInvalid, UserPinNotInitialized) as exc:
+                raise KeystoreError(f"cannot log in to token {token.label!r} with the user PIN: "
+                                    f"{_LOGIN_REFUSALS[type(exc).__name__]}") from exc
             except PKCS11Error as exc:
                 raise KeystoreError(
                     f"cannot open token {token.label!r}: {_p11_name(exc)}"
@@ -297,6 +455,15 @@ def _acquire_session(module: str, token: Any, pin: str) -> Any:
             )
         shared.users += 1
         return shared.session
+
+
+_LOGIN_REFUSALS = {  # python-pkcs11's exception -> the CKR_ its module returned, and what it means
+    "PinLenRange": "CKR_PIN_LEN_RANGE (the PIN is too short or too long for this token)",
+    "PinLocked": "CKR_PIN_LOCKED (too many wrong PINs: the token's security officer must unlock it)",
+    "PinExpired": "CKR_PIN_EXPIRED (set a new user PIN with the token's own tools)",
+    "PinInvalid": "CKR_PIN_INVALID (the PIN holds characters the token does not accept)",
+    "UserPinNotInitialized": "CKR_USER_PIN_NOT_INITIALIZED (the token has no user PIN yet)",
+}
 
 
 def _release_session(module: str, key: bytes) -> None:
@@ -343,11 +510,17 @@ class Pkcs11KeyStore:
     def __init__(
         self, *, module: str | None = None, token_dir: Path | None = None,
         token_label: str = "hsmsim", user_pin: str = "1234", so_pin: str = "12345678",
+        existing_token: bool = False,
     ) -> None:
         """Open (and for SoftHSM2, create if needed) the token labelled ``token_label``.
 
-        Raises :class:`BackendUnavailableError` when python-pkcs11 or the module is missing,
-        :class:`KeystoreError` when the token cannot be opened or logged into.
+        With ``existing_token`` the token must exist already in ``module`` as the module finds it (SoftHSM2: in the
+        caller's ``SOFTHSM2_CONF``): no configuration is written, no token initialised, ``so_pin`` is unused and
+        ``token_dir`` (optional) holds only the creation-time file.
+
+        Raises :class:`BackendUnavailableError` when python-pkcs11 or the module is missing (or its path names no
+        regular file, refused before it is loaded), :class:`KeystoreError` when the token is missing or cannot be
+        opened or logged into (a wrong PIN says ``CKR_PIN_INCORRECT``).
         """
         if not _HAVE_PKCS11:
             raise BackendUnavailableError(
@@ -363,6 +536,8 @@ class Pkcs11KeyStore:
                     f"SoftHSM2 not found (looked in {', '.join(SOFTHSM_CANDIDATES)}); "
                     f"{_INSTALL_HINT} or set {MODULE_ENV}"
                 )
+        elif existing_token and module_problem(module) is not None:
+            raise BackendUnavailableError(f"PKCS#11 module {escaped(module)} {module_problem(module)}")
         elif not Path(module).is_file():
             raise BackendUnavailableError(
                 f"PKCS#11 module {module} {_not_a_file(module)}; {_INSTALL_HINT}"
@@ -371,11 +546,14 @@ class Pkcs11KeyStore:
         self.token_label = token_label
         self._user_pin = user_pin
         self._so_pin = so_pin
-        self._softhsm = _is_softhsm(module)
+        # hsmsim configures SoftHSM2 and initialises its token itself, unless told the token exists already
+        self._softhsm = _is_softhsm(module) and not existing_token
+        self._existing = existing_token
         self._tempdir: Path | None = None
         self._lib: Any = None
         self._session: Any = None
         self._session_key = b""
+        self.token_serial = ""
         self._handles: dict[tuple[int, bytes], Any] = {}
         self._created: dict[str, str] = {}
         self._closed = False
@@ -427,7 +605,14 @@ class Pkcs11KeyStore:
                     self._lib.reinitialize()
                     token = self._find_token()
         if token is None:
-            raise KeystoreError(f"no token labelled {self.token_label!r} in {self.module}")
+            where = ""
+            if self._existing and _is_softhsm(self.module):
+                conf = os.environ.get(_CONF_ENV)
+                where = (f" (SoftHSM2 reads its tokens from {_CONF_ENV}={escaped(conf)})" if conf else
+                         f" (SoftHSM2 reads its tokens from its default configuration: {_CONF_ENV} is not set)")
+            never = "; hsmsim never initialises a token it did not set up" if self._existing else ""
+            raise KeystoreError(f"no token labelled {escaped(self.token_label)!r} in {escaped(self.module)}"
+                                f"{where}{never}")
         if self._softhsm:
             assert self.token_dir is not None
             # SoftHSM rewrites token.object in place at each login: logins of several processes on one
@@ -437,6 +622,7 @@ class Pkcs11KeyStore:
         else:
             self._session = _acquire_session(self.module, token, self._user_pin)
         self._session_key = bytes(token.serial)
+        self.token_serial = bytes(token.serial).decode("latin-1")  # CK_TOKEN_INFO.serialNumber, unpadded
         self._created = self._read_sidecar()
 
     def _find_token_again(self) -> Any:
