@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 import subprocess
 import sys
@@ -388,3 +389,11 @@ def test_cli_round_trip_with_detection_and_pki_export(tmp_path):
     (out / "sign.cvreq").write_bytes((out / "sign.cvreq").read_bytes()[:-3])
     broken = hsmsim("verify", str(out), "--root", str(out / ROOT_FILE))
     assert (broken.returncode, broken.stdout.split(":")[0]) == (1, "REJECT MALFORMED")
+
+
+def test_a_fifo_named_as_a_request_is_refused_at_once(tmp_path, fmt, deadline):
+    path = tmp_path / "k.cvreq"
+    os.mkfifo(path)
+    assert not fmt.detect(path) and not fmt.detect(tmp_path)
+    with pytest.raises(BundleError):
+        fmt.load(path)
