@@ -56,6 +56,7 @@ PARAMETERS: Mapping[str, tuple[tuple[Mapping[str, object], tuple[str, ...]], ...
         ({"kind": "yubikey"}, tuple(name for name in _PIV if name != "profile")),  # purebred writes ykman's
         ({"kind": "windows"}, ("output", "ksp_name", "id_binding")),
     ),
+    "smartcard-hsm": (({}, ()),),  # cardcontact/format.py generate: no parameters
     "tpm-acme": (({}, ("token", "identifier", "pki_profile", "account_key")),),  # tpm/acme.py acme_draft_for
     "webauthn": (  # webauthn/format.py generate (fmt), then the ceremony's and the statement's own
         ({}, ("fmt", *_CEREMONY, "signature_encoding", "pki_profile")),  # tpm/format.py _tpm_inputs, profiled

@@ -185,6 +185,9 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "`cross-platform` (were `[\"internal\"]` and `platform`): every `webauthn::packed::` and "
         "`webauthn::fido-u2f::` vector and the packed and fido-u2f goldens changed bytes, and "
         "`webauthn::packed::auth-data-edited-after-signing` signs the counter plus one (was 1 over 0).",
+        "New format `smartcard-hsm` (CardContact SmartCard-HSM / Nitrokey HSM): a key's authenticated CV request "
+        "with EF.C_DevAut under an emulated SRCA, whose trust anchor is an X.509 carrier of the SRCA CV "
+        "certificate (`docs/formats/cardcontact.md`); its 34 vectors are new, no existing vector changed.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes
