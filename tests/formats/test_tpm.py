@@ -437,14 +437,16 @@ def _aik_ca_profile(ca: x509.Certificate) -> tuple:
 def test_windows_aik_chain_is_shaped_as_the_real_ones(cases, spec):
     """The golden's AIK CA against the real one of the Windows Hello sample (WUS-INTC-KEYID-… 2019-2025,
     EUS-NTC-KEYID-E4A8… 2021-2027): RSA-4096, sha256WithRSAEncryption, a critical keyUsage digitalSignature and
-    keyCertSign without cRLSign, the extensions in their order; and the AIK certificate expires with its CA, as in both
-    samples."""
+    keyCertSign without cRLSign, the extensions in their order; and the AIK certificate has a 16-octet serial and
+    expires with its CA, as in both samples."""
     real = _statement_of_record(json.loads((PY_WEBAUTHN_DATA / REAL_WINDOWS_HELLO[spec]).read_text()))["x5c"]
     case = cases[f"webauthn::golden::{spec}"]
     golden = _statement_of_record(json.loads(case.evidence.files[case.evidence.primary]))["x5c"]
     real_aik, real_ca = (x509.load_der_x509_certificate(der) for der in real)
     golden_aik, golden_ca = (x509.load_der_x509_certificate(der) for der in golden)
     assert _aik_ca_profile(golden_ca) == _aik_ca_profile(real_ca)
+    # the AIK certificate's serial: 16 octets in DER, its top bit clear (the real ones: 125 and 127 bits)
+    assert [c.serial_number.bit_length() // 8 + 1 for c in (golden_aik, real_aik)] == [16, 16]
     assert real_aik.not_valid_after_utc == real_ca.not_valid_after_utc
     assert golden_aik.not_valid_after_utc == golden_ca.not_valid_after_utc
 

@@ -173,15 +173,16 @@ class EmulatedTpm:
         """The AK certificate :attr:`pki`'s attestation CA issues for ``public_key``, this TPM's AK ``key_name``
         (WebAuthn §8.3.1 profile, see :mod:`hsmsim.formats.tpm.pki`); under the ``rsa`` profile shaped as a Windows
         AIK certificate (:func:`~hsmsim.formats.tpm.pki.windows_aik_extensions`), without the AAGUID extension
-        the other profile's carries, that expires with its CA (as real ones do); otherwise valid for
-        :data:`~hsmsim.formats.tpm.pki.AK_LIFETIME`.
+        the other profile's carries, expiring with its CA (as real ones); otherwise valid for
+        :data:`~hsmsim.formats.tpm.pki.AK_LIFETIME`. Its serial has 127 bits, 16 octets in DER, as Windows AIK
+        certificates'.
 
         With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
         """
         pki = self.pki
         return build_certificate(CertSpec(
             subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=public_key,
-            serial=derive_serial(self.seed, self.role(key_name)), not_before=created,
+            serial=derive_serial(self.seed, self.role(key_name), 127), not_before=created,
             not_after=self._ak_not_after(created, permanent_id),
             extensions=self._ak_extensions(public_key, permanent_id), hash_name=pki.algorithms.hash_name,
         ), pki.intermediate_key)
