@@ -192,9 +192,9 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "The default `rsa` TPM PKI's attestation CA is shaped as the Windows AIK CAs Microsoft has issued since 2019 "
         "(py_webauthn's Windows Hello samples): an RSA-4096 key (was RSA-2048) and a critical keyUsage "
         "digitalSignature+keyCertSign (was cRLSign too, not critical), and a Windows AIK certificate ends when its "
-        "CA does (was ten years after its creation): every webauthn TPM, ms-kast, parsec-tpm, tpm-acme and purebred "
-        "Windows vector, and the csr-attestation vectors carrying a TPM statement, changed bytes (no expected "
-        "verdict changed).",
+        "CA does (was ten years after its creation); every AK certificate, in either TPM PKI profile, has a "
+        "16-octet serial (was 17): every webauthn TPM, ms-kast, parsec-tpm, tpm-acme and purebred Windows vector, "
+        "and the csr-attestation vectors carrying a TPM statement, changed bytes (no expected verdict changed).",
         "The 2024 YubiKey PIV PKI's f9 certificate is named `CN=YubiKey PIV Attestation`, as a real YubiKey 5.7.4's "
         "(was `Yubico PIV Attestation`, the legacy PKI's name), so every 2024-PKI yubico-piv vector changed bytes, "
         "and `yubico-piv::ext::subject-not-a-slot` names the slot certificate after the f9 it has.",
