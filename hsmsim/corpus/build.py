@@ -188,6 +188,19 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "New format `smartcard-hsm` (CardContact SmartCard-HSM / Nitrokey HSM): a key's authenticated CV request "
         "with EF.C_DevAut under an emulated SRCA, whose trust anchor is an X.509 carrier of the SRCA CV "
         "certificate (`docs/formats/cardcontact.md`); its 34 vectors are new, no existing vector changed.",
+        "The emulated Apple Enterprise Attestation PKI is shaped as Apple's real root and Sub CA 1: 20-octet serials, "
+        "the root ending at midnight on 2047-02-20 and the Sub CA on 2032-02-18, and the Managed Device Attestation "
+        "leaf named `CN=<hash>, OU=AAA Certification, O=Apple Inc.` (was `CN=<hash>, O=Apple Inc., C=US`): every "
+        "apple-acme vector changed bytes (no expected verdict changed).",
+        "The default `rsa` TPM PKI's attestation CA is shaped as the Windows AIK CAs Microsoft has issued since 2019 "
+        "(py_webauthn's Windows Hello samples): an RSA-4096 key (was RSA-2048) and a critical keyUsage "
+        "digitalSignature+keyCertSign (was cRLSign too, not critical), and a Windows AIK certificate ends when its "
+        "CA does (was ten years after its creation); every AK certificate, in either TPM PKI profile, has a "
+        "16-octet serial (was 17): every webauthn TPM, ms-kast, parsec-tpm, tpm-acme and purebred Windows vector, "
+        "and the csr-attestation vectors carrying a TPM statement, changed bytes (no expected verdict changed).",
+        "The 2024 YubiKey PIV PKI's f9 certificate is named `CN=YubiKey PIV Attestation`, as a real YubiKey 5.7.4's "
+        "(was `Yubico PIV Attestation`, the legacy PKI's name), so every 2024-PKI yubico-piv vector changed bytes, "
+        "and `yubico-piv::ext::subject-not-a-slot` names the slot certificate after the f9 it has.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -141,6 +141,7 @@ def test_app_attest_object_is_apples_shape(cases):
 
 DATA = ROOT / "tests" / "data"
 REAL_APP_ATTEST_CRED_CERT = DATA / "fido2-net-lib" / "app_attest_cred_cert.der"
+REAL_ENTERPRISE_ROOT = DATA / "apple" / "apple_enterprise_attestation_root_ca.pem"
 REAL_PASSKEY = DATA / "py_webauthn" / "apple_passkey.webauthn.json"
 REAL_WEBAUTHN_ROOT = DATA / "py_webauthn" / "apple_webauthn_root.pem"
 
@@ -479,12 +480,38 @@ def test_apple_registrations_name_the_real_passkeys_aaguid_and_id_length(cases):
 
 
 def test_managed_device_attestation_leaf_keeps_its_own_profile(cases):
-    """No MDA leaf is published: the emulated one keeps keyUsage digitalSignature and a 16-byte serial."""
+    """No MDA leaf is published: the emulated one keeps keyUsage digitalSignature and a 16-byte serial, and is named
+    as round2_formats.md 2.0 reports real ones (``CN=<hash>, OU=AAA Certification, O=Apple Inc.``)."""
     case = cases["apple-acme"]["apple-acme::golden::ec-p256-serial"]
     att_obj = cbor_decode(AcmeRecord.parse(case.evidence.files[case.evidence.primary]).att_obj, "attObj")
     leaf = x509.load_der_x509_certificate(att_obj["attStmt"]["x5c"][0])
     assert extension_value(leaf, "2.5.29.15") == bytes.fromhex("03020780")
     assert leaf.serial_number >> 127 == 1
+    assert [(a.oid._name, a.value) for a in leaf.subject][1:] == [
+        ("organizationalUnitName", "AAA Certification"), ("organizationName", "Apple Inc.")]
+    assert re.fullmatch("[0-9a-f]{64}", leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
+
+
+def _ca_profile(cert: x509.Certificate) -> tuple:
+    serial = cert.serial_number
+    return (len(serial.to_bytes(serial.bit_length() // 8 + 1, "big")), serial.bit_length(),
+            cert.not_valid_after_utc.time(), cert.signature_hash_algorithm.name,
+            [(a.oid, a._type) for a in cert.subject],
+            [(e.oid, e.critical) for e in cert.extensions])
+
+
+def test_enterprise_pki_is_shaped_as_apples_real_root():
+    """The emulated Enterprise Attestation root against Apple's real one (tests/data/apple): serial length (20
+    octets, 159 bits), notAfter at midnight (2047-02-20 00:00:00), names, extensions and their order; the Sub CA has a
+    20-octet serial and ends on 2032-02-18 (an audit of live chains, docs/formats/apple.md)."""
+    real = x509.load_pem_x509_certificate(REAL_ENTERPRISE_ROOT.read_bytes())
+    pki = apple_pki(SEED, ENTERPRISE)
+    root, sub_ca = pki.root.certificate, pki.intermediate.certificate
+    assert _ca_profile(root) == _ca_profile(real)
+    assert (root.not_valid_before_utc, root.not_valid_after_utc) == (real.not_valid_before_utc,
+                                                                     real.not_valid_after_utc)
+    assert len(sub_ca.serial_number.to_bytes(20, "big")) == 20 and sub_ca.serial_number.bit_length() == 159
+    assert sub_ca.not_valid_after_utc.date().isoformat() == "2032-02-18"
 
 
 def test_real_apple_passkey_registration_verifies():

@@ -425,6 +425,32 @@ def test_tpm_goldens_have_the_shape_of_a_real_windows_hello_registration(cases, 
     assert attest.firmware_version != kit.tpm.model.firmware_version
 
 
+def _aik_ca_profile(ca: x509.Certificate) -> tuple:
+    usage = ca.extensions.get_extension_for_class(x509.KeyUsage)
+    key = ca.public_key()
+    assert isinstance(key, rsa.RSAPublicKey) and ca.signature_hash_algorithm is not None
+    return (key.key_size, ca.signature_hash_algorithm.name, usage.critical, usage.value.digital_signature,
+            usage.value.key_cert_sign, usage.value.crl_sign, [(e.oid.dotted_string, e.critical) for e in ca.extensions])
+
+
+@pytest.mark.parametrize("spec", sorted(REAL_WINDOWS_HELLO))
+def test_windows_aik_chain_is_shaped_as_the_real_ones(cases, spec):
+    """The golden's AIK CA against the real one of the Windows Hello sample (WUS-INTC-KEYID-… 2019-2025,
+    EUS-NTC-KEYID-E4A8… 2021-2027): RSA-4096, sha256WithRSAEncryption, a critical keyUsage digitalSignature and
+    keyCertSign without cRLSign, the extensions in their order; and the AIK certificate has a 16-octet serial and
+    expires with its CA, as in both samples."""
+    real = _statement_of_record(json.loads((PY_WEBAUTHN_DATA / REAL_WINDOWS_HELLO[spec]).read_text()))["x5c"]
+    case = cases[f"webauthn::golden::{spec}"]
+    golden = _statement_of_record(json.loads(case.evidence.files[case.evidence.primary]))["x5c"]
+    real_aik, real_ca = (x509.load_der_x509_certificate(der) for der in real)
+    golden_aik, golden_ca = (x509.load_der_x509_certificate(der) for der in golden)
+    assert _aik_ca_profile(golden_ca) == _aik_ca_profile(real_ca)
+    # the AIK certificate's serial: 16 octets in DER, its top bit clear (the real ones: 125 and 127 bits)
+    assert [c.serial_number.bit_length() // 8 + 1 for c in (golden_aik, real_aik)] == [16, 16]
+    assert real_aik.not_valid_after_utc == real_ca.not_valid_after_utc
+    assert golden_aik.not_valid_after_utc == golden_ca.not_valid_after_utc
+
+
 def _ak_aaguid_and_auth_data_aaguid(case) -> tuple[bytes | None, bytes]:
     record = json.loads(case.evidence.files[case.evidence.primary])
     attestation = cbor2.loads(from_base64_lenient(record["credential"]["response"]["attestationObject"], "attObj"))
@@ -470,7 +496,7 @@ def test_the_webauthn_credential_key_is_created_as_windows_hellos_its_usage_from
 
 
 @pytest.mark.parametrize(("profile", "root_key", "intermediate_key", "signature"), [
-    ("rsa", "RSA-4096", "RSA-2048", x509.SignatureAlgorithmOID.RSA_WITH_SHA256),
+    ("rsa", "RSA-4096", "RSA-4096", x509.SignatureAlgorithmOID.RSA_WITH_SHA256),
     ("ecdsa-p384", "EC-secp384r1", "EC-secp384r1", x509.SignatureAlgorithmOID.ECDSA_WITH_SHA384),
 ])
 def test_pki_profile_sets_every_ca_algorithm(kit, profile, root_key, intermediate_key, signature):
@@ -1012,7 +1038,7 @@ def test_a_webauthn_tpm_registration_draft_of_the_ecdsa_profile_chains_to_that_r
     assert rejected.reason in (Reason.CERT_SIGNATURE_INVALID, Reason.CHAIN_UNTRUSTED), rejected.summary()
 
 
-@pytest.mark.parametrize(("profile", "intermediate"), [("rsa", "RSA-2048"), ("ecdsa-p384", "P-384")])
+@pytest.mark.parametrize(("profile", "intermediate"), [("rsa", "RSA-4096"), ("ecdsa-p384", "P-384")])
 def test_the_forged_ak_issuer_has_the_intermediates_key_type_as_its_comment_says(profile, intermediate):
     mutation = next(m for m in mutations(profile) if m.id == "webauthn::chain::ak-forged-issuer")
     assert f"an impostor {intermediate} key" in mutation.comment
@@ -1213,7 +1239,9 @@ def _certificates_in(data: bytes) -> list[x509.Certificate]:
 @pytest.mark.shared
 def test_the_rsa_profiles_cas_are_shaped_as_microsofts_tpm_root_and_aik_ca(shared_dir):
     """Subject attribute types, extensions in order with their criticality, and serial lengths of Microsoft TPM Root
-    Certificate Authority 2014 and the AIK CA a Surface Pro sent (Purebred)."""
+    Certificate Authority 2014 and the AIK CA a Surface Pro sent (Purebred, 2015), but for the keyUsage's criticality,
+    which follows the AIK CA of a 2022 Windows Hello registration (py_webauthn; Microsoft's CAs since 2019 mark it
+    critical)."""
     def shape(cert: x509.Certificate) -> tuple[object, ...]:
         tbs = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]
         return ([(a["type"].dotted, a["value"].name) for rdn in tbs["subject"].chosen for a in rdn],
@@ -1225,6 +1253,10 @@ def test_the_rsa_profiles_cas_are_shaped_as_microsofts_tpm_root_and_aik_ca(share
     assert "EUS-IFX-KeyId" in aik_ca.subject.rfc4514_string() and root.subject == root.issuer
     pki = tpm_pki(SEED, "rsa")
     assert shape(pki.root) == shape(root)
-    assert shape(pki.intermediate) == shape(aik_ca)
+    names, extensions, serial_octets = shape(aik_ca)
+    assert extensions[0] == ("2.5.29.15", False)
+    assert shape(pki.intermediate) == (names, [("2.5.29.15", True), *extensions[1:]], serial_octets)
+    recent = _statement_of_record(json.loads((PY_WEBAUTHN_DATA / REAL_WINDOWS_HELLO["ec-p256"]).read_text()))
+    assert shape(pki.intermediate) == shape(x509.load_der_x509_certificate(recent["x5c"][1]))
     assert pki.root.extensions.get_extension_for_class(x509.KeyUsage).value == \
         root.extensions.get_extension_for_class(x509.KeyUsage).value

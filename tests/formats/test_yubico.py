@@ -122,6 +122,43 @@ def test_roots_say_emulated_and_the_2024_pki_has_two_intermediates():
         assert usage.critical and usage.value.public_bytes() == bytes.fromhex("03020186")
 
 
+REAL_YUBICO = Path(__file__).resolve().parents[1] / "data" / "yubico"
+
+
+def _real(name: str) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates((REAL_YUBICO / name).read_bytes())
+
+
+def _piv_shape(cert: x509.Certificate) -> tuple:
+    """What a YubiKey PIV certificate shows beside its keys and values: names (CN and string type), serial octets and
+    top bit, validity, signature algorithm, extensions in order with their criticality."""
+    serial = cert.serial_number
+
+    def names(name: x509.Name) -> list:
+        return [(str(a.value).removesuffix(" EMULATED"), a._type) for a in name]
+
+    return (names(cert.subject), names(cert.issuer),
+            serial.bit_length() // 8 + 1, serial.bit_length() % 8 == 0,
+            cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature_algorithm_oid,
+            [(e.oid, e.critical) for e in cert.extensions])
+
+
+def test_the_2024_pki_is_shaped_as_a_real_yubikey_5_7_4(kit):
+    """A real YubiKey 5.7.4 (ovh/yubico-piv-checker, tests/data/yubico): its f9 is ``CN=YubiKey PIV Attestation``
+    under Yubico PIV Attestation B 1, and the emulated 2024 PKI's chain (slot 9a, f9, both intermediates, root) has
+    its shape, names aside from EMULATED."""
+    (real_slot,), (real_f9,) = _real("yubikey_5_7_4_9a.pem"), _real("yubikey_5_7_4_f9.pem")
+    piv_b1, intermediate_b1 = _real("yubico_piv_attestation_b_1_bundle.pem")
+    real_root = _real("yubico_attestation_root_1.pem")[0]
+    real_slot.verify_directly_issued_by(real_f9)
+    real_f9.verify_directly_issued_by(piv_b1)
+    bundle = piv(kit, NEW, "rsa-2048").bundle
+    emulated = [bundle.attestation, bundle.f9, *bundle.intermediates]
+    real = [real_slot, real_f9, piv_b1, intermediate_b1]
+    assert [_piv_shape(c) for c in emulated] == [_piv_shape(c) for c in real]
+    assert _piv_shape(piv_pki(kit.seed, NEW).root.certificate) == _piv_shape(real_root)
+
+
 def test_profiles_carry_the_same_certificates(kit):
     sectigo = piv(kit, NEW, "rsa-3072", "sectigo", fips=True)
     package = sectigo.evidence().files[f"yubikey-rsa-3072{SECTIGO_SUFFIX}"]

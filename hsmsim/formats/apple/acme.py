@@ -97,9 +97,9 @@ def freshness_code(token: str) -> bytes:
 
 def mda_leaf(pki: ApplePki, public_key: ec.EllipticCurvePublicKey, extensions: list[Ext], at: datetime,
              label: str) -> x509.Certificate:
-    """The Managed Device Attestation leaf for ``public_key``."""
-    return pki.leaf(public_key, leaf_name(pki.seed, f"{FORMAT}/{label}/{at.isoformat()}"), extensions, at,
-                    organizational_unit=None)
+    """The Managed Device Attestation leaf for ``public_key``, named ``CN=<64 hex digits>, OU=AAA Certification,
+    O=Apple Inc.``."""
+    return pki.leaf(public_key, leaf_name(pki.seed, f"{FORMAT}/{label}/{at.isoformat()}"), extensions, at)
 
 
 def attestation_object(certificates: list[x509.Certificate], extra: Mapping[str, object] | None = None) -> bytes:

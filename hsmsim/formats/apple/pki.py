@@ -15,7 +15,13 @@ Leaves. The App Attest and WebAuthn credCerts follow the published real ones (py
 digitalSignature, nonRepudiation, keyEncipherment and dataEncipherment (``03 02 04 f0``), a 6-byte serial that
 is the issuance time in milliseconds since the epoch, valid from a day before issuance to two days after.
 No Managed Device Attestation leaf is published; the emulation keeps keyUsage digitalSignature, a seed-derived
-serial, and a validity from five minutes before the attestation for three days.
+serial, and a validity from five minutes before the attestation for three days, and names it as
+``shared/specs/round2_formats.md`` 2.0 reports real ones: ``CN=<hash>, OU=AAA Certification, O=Apple Inc.``.
+
+The Enterprise Attestation root is shaped as Apple's (``tests/data/apple``): a 20-octet (159-bit) serial and a
+notAfter of 2047-02-20 00:00:00. Its Sub CA 1 has a 20-octet serial (``70:31:e0:…``) and ends on 2032-02-18, as an
+audit of live chains reports (``docs/formats/apple.md``); the times of day of its validity are GUESSES (midnight
+for the end, as every other Apple CA here ends).
 """
 
 from __future__ import annotations
@@ -57,12 +63,15 @@ class PkiSpec:
     """Leaves are credCerts with the real ones' keyUsage, timestamp serial and validity (module notes)."""
     ca_serial_bits: int = 128
     """The length of the root's and intermediate's serials (:func:`~hsmsim.pki.seed.derive_serial`)."""
+    leaf_locality: bool = True
+    """Whether a leaf's name ends with :attr:`locality` after ``O=Apple Inc.`` (credCerts) or at it (MDA leaves)."""
 
 
 ENTERPRISE = PkiSpec("apple/enterprise", "Apple Enterprise Attestation Root CA EMULATED",
                      "Apple Enterprise Attestation Sub CA 1 EMULATED", ("C", "US"),
-                     datetime(2022, 2, 16, 19, 1, 24, tzinfo=UTC), datetime(2047, 2, 20, 19, 1, 24, tzinfo=UTC),
-                     datetime(2022, 2, 16, 19, 22, 46, tzinfo=UTC), datetime(2032, 2, 14, 19, 22, 46, tzinfo=UTC))
+                     datetime(2022, 2, 16, 19, 1, 24, tzinfo=UTC), datetime(2047, 2, 20, tzinfo=UTC),
+                     datetime(2022, 2, 16, 19, 22, 46, tzinfo=UTC), datetime(2032, 2, 18, tzinfo=UTC),
+                     ca_serial_bits=159, leaf_locality=False)
 # The App Attest and WebAuthn PKIs end at midnight, as Apple's real roots (2045-03-15) and CAs (2030-03-13) do, and
 # have 16-octet serials, as theirs.
 APP_ATTEST = PkiSpec("apple/app-attest", "Apple App Attestation Root CA EMULATED",
@@ -89,7 +98,7 @@ class ApplePki:
     intermediate: Issuer
 
     def leaf(self, public_key: PublicKey, common_name: str, extensions: Sequence[Ext], at: datetime, *,
-             serial: int | None = None, organizational_unit: str | None = LEAF_OU) -> x509.Certificate:
+             serial: int | None = None) -> x509.Certificate:
         """A leaf for ``public_key`` issued by the intermediate at ``at`` (the profile of the module notes).
 
         The extensions are written in the given order after the leaf's critical basicConstraints (CA false)
@@ -106,7 +115,7 @@ class ApplePki:
             number = serial if serial is not None else derive_serial(self.seed, role)
             not_before, not_after = at - LEAF_LEAD, at - LEAF_LEAD + LEAF_LIFETIME
             usage = key_usage("digital_signature")
-        spec = CertSpec(subject=apple_name(self.spec, common_name, organizational_unit),
+        spec = CertSpec(subject=apple_name(self.spec, common_name, LEAF_OU, self.spec.leaf_locality),
                         issuer=self.intermediate.certificate.subject, public_key=public_key, serial=number,
                         not_before=not_before, not_after=not_after,
                         extensions=(Ext(x509.BasicConstraints(ca=False, path_length=None), True),
@@ -114,11 +123,12 @@ class ApplePki:
         return build_certificate(spec, self.intermediate.key)
 
 
-def apple_name(spec: PkiSpec, common_name: str, organizational_unit: str | None = None) -> x509.Name:
-    """``CN, [OU,] O=Apple Inc., ST=California | C=US`` (C as PrintableString, the rest UTF8String)."""
+def apple_name(spec: PkiSpec, common_name: str, organizational_unit: str | None = None,
+               locality: bool = True) -> x509.Name:
+    """``CN, [OU,] O=Apple Inc.[, ST=California | C=US]`` (C as PrintableString, the rest UTF8String)."""
     unit = [("OU", organizational_unit, UTF8)] if organizational_unit is not None else []
-    return name(("CN", common_name, UTF8), *unit, ("O", "Apple Inc.", UTF8),
-                (spec.locality[0], spec.locality[1], PRINTABLE if spec.locality[0] == "C" else UTF8))
+    tail = [(spec.locality[0], spec.locality[1], PRINTABLE if spec.locality[0] == "C" else UTF8)] if locality else []
+    return name(("CN", common_name, UTF8), *unit, ("O", "Apple Inc.", UTF8), *tail)
 
 
 @functools.lru_cache(maxsize=16)

@@ -173,21 +173,32 @@ class EmulatedTpm:
         """The AK certificate :attr:`pki`'s attestation CA issues for ``public_key``, this TPM's AK ``key_name``
         (WebAuthn §8.3.1 profile, see :mod:`hsmsim.formats.tpm.pki`); under the ``rsa`` profile shaped as a Windows
         AIK certificate (:func:`~hsmsim.formats.tpm.pki.windows_aik_extensions`), without the AAGUID extension
-        the other profile's carries.
+        the other profile's carries, expiring with its CA (as real ones); otherwise valid for
+        :data:`~hsmsim.formats.tpm.pki.AK_LIFETIME`. Its serial has 127 bits, 16 octets in DER, as Windows AIK
+        certificates'.
 
         With ``permanent_id`` (ACME device attestation) it names the device in its SAN and carries no AAGUID.
         """
         pki = self.pki
         return build_certificate(CertSpec(
             subject=x509.Name([]), issuer=pki.intermediate.subject, public_key=public_key,
-            serial=derive_serial(self.seed, self.role(key_name)), not_before=created,
-            not_after=created + AK_LIFETIME, extensions=self._ak_extensions(public_key, permanent_id),
-            hash_name=pki.algorithms.hash_name,
+            serial=derive_serial(self.seed, self.role(key_name), 127), not_before=created,
+            not_after=self._ak_not_after(created, permanent_id),
+            extensions=self._ak_extensions(public_key, permanent_id), hash_name=pki.algorithms.hash_name,
         ), pki.intermediate_key)
+
+    def _windows_aik(self, permanent_id: str | None) -> bool:
+        """Whether the AK certificate is a Windows AIK certificate: under the ``rsa`` profile, unless ACME's."""
+        return permanent_id is None and self.pki_profile == "rsa"
+
+    def _ak_not_after(self, created: datetime, permanent_id: str | None) -> datetime:
+        """A Windows AIK certificate ends with its CA (py_webauthn's two Windows Hello samples); another AK certificate
+        :data:`~hsmsim.formats.tpm.pki.AK_LIFETIME` after ``created``."""
+        return self.pki.intermediate.not_valid_after_utc if self._windows_aik(permanent_id) else created + AK_LIFETIME
 
     def _ak_extensions(self, public_key: PublicKey, permanent_id: str | None) -> tuple[Ext, ...]:
         issuer_key = self.pki.intermediate_key.public_key()
-        if permanent_id is None and self.pki_profile == "rsa":
+        if self._windows_aik(permanent_id):
             return windows_aik_extensions(self.model, public_key, issuer_key)
         aaguid = EMULATED_AAGUID if permanent_id is None else None
         return (*ak_certificate_extensions(self.model, aaguid, permanent_id), authority_key_identifier(issuer_key))
@@ -206,19 +217,22 @@ class EmulatedTpm:
 
     def recertify(self, identity: AttestationIdentity) -> AttestationIdentity:
         """``identity``'s AK certified by :attr:`pki` instead: its certificate re-issued by this hierarchy's
-        attestation CA with the same subject, key, serial and validity, in the hierarchy's digest, with the
-        extensions :meth:`ak_certificate` gives under this hierarchy (an ACME AK keeps its own, the AKI naming the
-        new CA). The AK this TPM would provision under its own hierarchy, when ``identity`` is that AK under
-        another."""
+        attestation CA with the same subject, key, serial and notBefore, in the hierarchy's digest, with the
+        notAfter and extensions :meth:`ak_certificate` gives under this hierarchy (an ACME AK keeps its own
+        extensions and validity, the AKI naming the new CA). The AK this TPM would provision under its own hierarchy,
+        when ``identity`` is that AK under another."""
         pki = self.pki
         aki = authority_key_identifier(pki.intermediate_key.public_key())
         spec = spec_of_certificate(identity.certificate)
         if _names_device(identity.certificate):
             extensions = tuple(aki if isinstance(e.value, x509.AuthorityKeyIdentifier) else e for e in spec.extensions)
+            not_after = spec.not_after
         else:
             extensions = self._ak_extensions(identity.key.public_key(), None)
+            not_after = self._ak_not_after(spec.not_before, None)
         cert = build_certificate(replace(spec, issuer=pki.intermediate.subject, extensions=extensions,
-                                         hash_name=pki.algorithms.hash_name), pki.intermediate_key)
+                                         not_after=not_after, hash_name=pki.algorithms.hash_name),
+                                 pki.intermediate_key)
         return AttestationIdentity(key=identity.key, certificate=cert, chain=(cert, pki.intermediate), root=pki.root)
 
     def role(self, name: str) -> str:

@@ -19,15 +19,20 @@ leaves out the AAGUID extension, as every published Windows AIK certificate does
 CHOICES: one intermediate issues both (a real AK is certified by an attestation CA after
 MakeCredential/ActivateCredential; hsmsim emulates that outcome, see ``docs/formats/tpm.md``);
 the SAN's three attributes are three RDNs, as Windows AIK and swtpm EK certificates carry them. The CAs'
-algorithms are a :data:`TpmPkiProfile`, by default ``rsa`` (an RSA-4096 root and an RSA-2048 intermediate, every
+algorithms are a :data:`TpmPkiProfile`, by default ``rsa`` (an RSA-4096 root and an RSA-4096 intermediate, every
 certificate sha256WithRSAEncryption), as the Windows AIK hierarchy the ms-kast and Windows Hello TPM
 chains end in: Microsoft TPM Root Certificate Authority 2014 is RSA-4096 and self-signs
-sha256WithRSAEncryption; the AIK CAs it issues (``EUS-IFX-KeyId-…``, ``EUS-NTC-KEYID-…``, bundled in
-the Purebred Surface Pro requests) are RSA-2048, signed sha256WithRSAEncryption; the intermediate carries
-their extensions (:func:`aik_ca_extensions`) in every profile. In the ``rsa`` profile the CAs are also named and
-numbered as those: the root ``C, ST, L, O, CN`` and the intermediate a lone ``CN``, all PrintableStrings, with
-16- and 19-octet serials, and the root carries Microsoft's extensions in its order (keyUsage digitalSignature,
-keyCertSign, cRLSign, not critical; basicConstraints; SKI; CA version 0). Most RSA EK roots
+sha256WithRSAEncryption; the AIK CAs it has issued since 2019 (``WUS-INTC-KEYID-…`` 2019-2025,
+``EUS-NTC-KEYID-E4A8…`` 2021-2027, in py_webauthn's two Windows Hello samples) are RSA-4096, signed
+sha256WithRSAEncryption, with a critical keyUsage digitalSignature+keyCertSign; the intermediate carries their
+extensions (:func:`aik_ca_extensions`) in every profile. (The older AIK CAs bundled in the Purebred Surface Pro
+requests, issued 2014-2017, are RSA-2048 with a non-critical keyUsage that adds cRLSign; the AIK certificates hsmsim
+issues are shaped as the newer CAs' ones, so their CA is too.) A Windows AIK certificate expires with its CA, as in
+both samples; the CA outlives Microsoft's six years, to its root's end less a day, so that an attestation made at
+any time in the root's life chains (a real AIK made later comes from a newer CA). In the ``rsa`` profile the CAs are
+also named and numbered as those: the root ``C, ST, L, O, CN`` and the intermediate a lone ``CN``, all
+PrintableStrings, with 16- and 19-octet serials, and the root carries Microsoft's extensions in its order (keyUsage
+digitalSignature, keyCertSign, cRLSign, not critical; basicConstraints; SKI; CA version 0). Most RSA EK roots
 are RSA-2048 (Infineon, Nuvoton, STMicro, AMD), Infineon OPTIGA RSA Root CA RSA-4096. ``ecdsa-p384``
 keeps the keys and root hsmsim emitted before: P-384 CAs signing ecdsa-with-SHA384, as the P-384 EK roots
 do (GlobalSign Trusted Platform Module ECC Root CA, STM TPM ECC Root CA 01, Infineon OPTIGA ECC Root
@@ -71,6 +76,7 @@ ROOT_LIFETIME = timedelta(days=25 * 365)
 PKI_BASE = "http://pki.hsmsim.example/pkiops"
 """Where the emulated root's CRL and certificate would be published (an example domain; the paths are Microsoft's)."""
 AK_LIFETIME = timedelta(days=10 * 365)
+"""The validity of an AK certificate that is not Windows-shaped (a Windows AIK certificate ends with its CA)."""
 EK_NOT_AFTER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 """GeneralizedTime 99991231235959Z: "no well-defined expiration", as TPM vendors issue EK certificates."""
 
@@ -161,11 +167,11 @@ def _der_uint(value: int) -> bytes:
 
 def aik_ca_extensions(ca_key: PublicKey, issuer_key: PublicKey, issuer_cn: str) -> tuple[Ext, ...]:
     """The extensions of an AIK CA certificate, in the order and with the criticality of Microsoft's
-    ``EUS-*-KEYID-…`` AIK CAs: keyUsage digitalSignature, keyCertSign, cRLSign; EKU 1.3.6.1.4.1.311.21.36 and
-    tcg-kp-AIKCertificate; certificatePolicies 1.3.6.1.4.1.311.21.31; basicConstraints CA, pathLen 0 (critical);
-    SKI; AKI; the issuer's CRL (CDP) and certificate (AIA caIssuers) under :data:`PKI_BASE`."""
+    ``EUS-*-KEYID-…`` AIK CAs since 2019: keyUsage digitalSignature, keyCertSign (critical); EKU
+    1.3.6.1.4.1.311.21.36 and tcg-kp-AIKCertificate; certificatePolicies 1.3.6.1.4.1.311.21.31; basicConstraints CA,
+    pathLen 0 (critical); SKI; AKI; the issuer's CRL (CDP) and certificate (AIA caIssuers) under :data:`PKI_BASE`."""
     published = f"{PKI_BASE}/{{}}/{urllib.parse.quote(issuer_cn)}.{{}}"
-    return (Ext(key_usage("digital_signature", "key_cert_sign", "crl_sign")),
+    return (Ext(key_usage("digital_signature", "key_cert_sign"), critical=True),
             Ext(x509.ExtendedKeyUsage([EKU_MS_AIK_CA, EKU_AIK_CERTIFICATE])),
             Ext(x509.CertificatePolicies([x509.PolicyInformation(POLICY_MS_AIK_CA, None)])),
             Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
@@ -215,7 +221,7 @@ class CaAlgorithms:
 
 
 _PROFILES: dict[TpmPkiProfile, CaAlgorithms] = {
-    "rsa": CaAlgorithms("rsa-4096", "rsa-2048", "sha256"),
+    "rsa": CaAlgorithms("rsa-4096", "rsa-4096", "sha256"),
     "ecdsa-p384": CaAlgorithms("ec-p384", "ec-p384", "sha384"),
 }
 PKI_PROFILES: tuple[TpmPkiProfile, ...] = tuple(_PROFILES)

@@ -44,7 +44,6 @@ from hsmsim.formats.yubico.piv import (
     step_signature,
 )
 from hsmsim.formats.yubico.pki import (
-    F9_CN,
     LEGACY,
     NEW,
     HsmPki,
@@ -328,7 +327,7 @@ def _no_csr(bench: PivBench) -> None:
 
 
 def _slot_subject(bench: PivBench) -> None:
-    bench.reslot(subject=cn(F9_CN))
+    bench.reslot(subject=bench.bundle.f9.subject)
 
 
 def _unknown_extension(bench: PivBench) -> None:
@@ -577,7 +576,7 @@ def piv_mutations() -> list[Mutation]:
         invalid(Reason.ATTR_CONFLICT), resign=True)
     add("ext::subject-not-a-slot", "SubjectNotASlot",
         _note("ENCODING", low, "the slot certificate's subject is the f9's name", "the attested slot is unknown"),
-        "subject CN=Yubico PIV Attestation", "cert.reissue", f"{att}/subject", _slot_subject,
+        "subject = the f9's name", "cert.reissue", f"{att}/subject", _slot_subject,
         invalid(Reason.CERT_PROFILE), resign=True)
     add("variant::unknown-extension", "UnknownExtension",
         _note("EXTENSIBILITY", info, "a non-critical extension 1.3.6.1.4.1.41482.3.99",

@@ -18,8 +18,10 @@ Shapes follow the real certificates in ``shared/interop`` (``purebred/Yubikey_4_
   Attestation B 1" -> f9. The intermediates are shaped as the published ones
   (``developers.yubico.com/PKI/yubico-intermediate.pem``): sha256WithRSA, SKI, AKI, critical
   basicConstraints pathlen 2 / 1, critical keyUsage digitalSignature+keyCertSign+cRLSign, 20-byte
-  serials, 2024-12-01 to 9999-12-31. GUESS: the f9 (shaped as the firmware-5.4 one, valid from
-  2024-12-01 to 9999-12-31): no f9 of the new PKI is published.
+  serials, 2024-12-01 to 9999-12-31. The f9 is shaped as a real firmware-5.7.4 one (ovh/yubico-piv-checker's test
+  key, serial 32718477; ``tests/data/yubico``): ``CN=YubiKey PIV Attestation`` (not Yubico's), issued by Yubico PIV
+  Attestation B 1, valid 2024-12-01 to 9999-12-31, an 8-byte serial, the firmware extension then a critical
+  basicConstraints CA pathlen 0, as the firmware-5.4 f9.
 * **YubiHSM 2**: "Yubico YubiHSM Root CA" (RSA-4096, a 4-octet serial, SKI, critical basicConstraints pathlen 2,
   critical keyUsage) -> "Yubico YubiHSM <n> Sub-CA" (RSA-2048, serial n, SKI, AKI, pathlen 1, keyUsage) -> the
   device's "YubiHSM Attestation (<serial>)" (RSA-2048, a random 8-byte serial, firmware 4.1, 4.10, serial
@@ -51,6 +53,8 @@ NEW_ROOT_CN = "Yubico Attestation Root 1 EMULATED"
 NEW_INTERMEDIATE_CN = "Yubico Attestation Intermediate B 1"
 NEW_PIV_INTERMEDIATE_CN = "Yubico PIV Attestation B 1"
 F9_CN = "Yubico PIV Attestation"
+NEW_F9_CN = "YubiKey PIV Attestation"
+"""The f9's CN under the 2024 PKI (a real firmware-5.7.4 f9; before it, :data:`F9_CN`)."""
 HSM_ROOT_CN = "Yubico YubiHSM Root CA EMULATED"
 
 LEGACY_NOT_BEFORE = datetime(2016, 3, 14, tzinfo=UTC)
@@ -175,20 +179,21 @@ def f9_key(seed: str, device: YubiKeyDevice) -> PrivateKey:
 
 
 def f9_certificate(seed: str, device: YubiKeyDevice, key: PrivateKey | None = None) -> x509.Certificate:
-    """The device's f9 certificate as Yubico's factory writes it: the PIV extensions, then from firmware 5.4 a
-    critical basicConstraints CA pathlen 0 (none before, as the real 4.3.3 and 5.2.4 f9s)."""
+    """The device's f9 certificate as Yubico's factory writes it: named ``Yubico PIV Attestation`` (legacy PKI) or
+    ``YubiKey PIV Attestation`` (2024 PKI), the PIV extensions, then from firmware 5.4 a critical basicConstraints CA
+    pathlen 0 (none before, as the real 4.3.3 and 5.2.4 f9s)."""
     pki = piv_pki(seed, device.generation)
     issuer = pki.f9_issuer
     public = (key or f9_key(seed, device)).public_key()
     if device.generation == LEGACY:
-        not_before, not_after = LEGACY_NOT_BEFORE, LEGACY_NOT_AFTER
+        not_before, not_after, common_name = LEGACY_NOT_BEFORE, LEGACY_NOT_AFTER, F9_CN
     else:
-        not_before, not_after = NEW_NOT_BEFORE, NO_EXPIRY
+        not_before, not_after, common_name = NEW_NOT_BEFORE, NO_EXPIRY, NEW_F9_CN
     extensions = [Ext(e) for e in piv_extensions(firmware=device.firmware, fips=device.fips, cspn=device.cspn)]
     if device.firmware >= F9_BASIC_CONSTRAINTS_FROM:
         extensions.append(Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True))
     return build_certificate(CertSpec(
-        subject=cn(F9_CN), issuer=issuer.certificate.subject, public_key=public,
+        subject=cn(common_name), issuer=issuer.certificate.subject, public_key=public,
         serial=serial_bytes(seed, f"yubico/yubikey/{device.serial}/f9", 8),
         not_before=not_before, not_after=not_after, extensions=tuple(extensions)), issuer.key)
 
