@@ -304,7 +304,7 @@ def mutations() -> list[Mutation]:
         m("ec-signer-missing", "SignerMissing", signer, "the ECDSA signature block left out", "drop",
           "signatures[0]", _set_field(drop=("ec",)), invalid(Reason.MISSING_INPUT), False),
         m("foreign-aki", "WrongChain", chain, "both authorities certified under another seed's C4A_RCA",
-          "replace_pki", "signatures[*].signer.certificate", _foreign, invalid(Reason.CHAIN_UNTRUSTED), True),
+          "replace_pki", "signatures[*].signer.certificate", _foreign, invalid(Reason.CHAIN_UNTRUSTED), False),
         m("sub-ca-not-attached", "ChainIncomplete", incomplete, "no attached certificates", "drop",
           "attached", _no_attached, invalid(Reason.CHAIN_INCOMPLETE), False),
         m("hss-certificate-forged", "HssCertificateForged", hss_chain,
