@@ -185,6 +185,9 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "`cross-platform` (were `[\"internal\"]` and `platform`): every `webauthn::packed::` and "
         "`webauthn::fido-u2f::` vector and the packed and fido-u2f goldens changed bytes, and "
         "`webauthn::packed::auth-data-edited-after-signing` signs the counter plus one (was 1 over 0).",
+        "New format `crypto4a`: the Crypto4A QASM attestation message (DER claims signed by an ECDSA P-384 and an "
+        "HSS/LMS assertion authority under an emulated C4A_RCA), with goldens for EC P-256, RSA-3072 and EC P-384 "
+        "keys and the `crypto4a::` defects.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes
