@@ -138,6 +138,17 @@ def test_the_verifier_reads_damaged_real_messages_without_raising():
         assert verdict.reason is not Reason.OK
 
 
+def test_an_hss_certificate_whose_issuer_does_not_parse_is_malformed():
+    """The HSS signer's certificate is read field by field (cryptography cannot load its key): a broken name is
+    a verdict, not an exception."""
+    der = bytearray(real_der())
+    assert der[1383:1386] == bytes.fromhex("301731")  # the HSS authority's issuer Name, its first RDN's SET
+    der[1385] = 0x81
+    evidence = Evidence("crypto4a", {"attestation.pem": armour(bytes(der))}, "attestation.pem")
+    verdict = FORMAT.verify(evidence, TrustAnchors({"root": (real_root(),)}), at=SAMPLE_TIME)
+    assert verdict.reason is Reason.MALFORMED, verdict.detail
+
+
 # -- HSS/LMS --------------------------------------------------------------------------------------------------
 
 def test_hss_signatures_verify_and_nothing_else_does(tmp_path, monkeypatch):

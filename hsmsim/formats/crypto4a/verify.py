@@ -180,6 +180,16 @@ def _parsed(cert: x509.Certificate, what: str) -> x509.Certificate:
         raise Rejected(Reason.MALFORMED, f"{what} does not parse") from None
 
 
+def _touch_all_but_key(cert: x509.Certificate, what: str) -> None:
+    """Parse every field of ``cert`` a verifier reads except its key (an HSS key, which cryptography cannot load):
+    a malformed one is MALFORMED here, not an exception later."""
+    try:
+        _ = (len(cert.subject), len(cert.issuer), list(cert.extensions), cert.not_valid_before_utc,
+             cert.not_valid_after_utc, cert.signature_hash_algorithm, cert.serial_number)
+    except CERT_PARSE_ERRORS:
+        raise Rejected(Reason.MALFORMED, f"{what} does not parse") from None
+
+
 def _spki_of(cert: x509.Certificate) -> tuple[str, bytes]:
     """(algorithm OID, subjectPublicKey bits) of ``cert``, read from its TBSCertificate DER."""
     fields = der_children(der_content(cert.tbs_certificate_bytes))
@@ -275,6 +285,7 @@ def check_signature(block: SignatureBlock, message: Message, pool: list[x509.Cer
     except ValueError as exc:
         raise Rejected(Reason.MALFORMED, f"signature {index}: {exc}") from None
     if oid == HSS_LMS_HASHSIG:
+        _touch_all_but_key(cert, f"signature {index}: the signer certificate")
         if key_oid != HSS_LMS_HASHSIG:
             raise Rejected(Reason.UNSUPPORTED, f"signature {index}: HSS signature by a {key_oid} key")
         if der_children(der_content(block.algorithm))[1:]:
