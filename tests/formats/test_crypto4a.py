@@ -311,6 +311,10 @@ def test_cli_attest_verify_and_detect(tmp_path):
     assert json.loads(verified.stdout)["claims"]["vendor"] == "Crypto4A"
     assert detect(out / "tls_attestation.pem").name == "crypto4a" and detect(DATA / "attestation.pem").name == \
         "crypto4a"
+    real = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(DATA / "attestation.pem"), "--root",
+                           str(DATA / "c4a_rca.pem"), "--at", "2024-06-12T15:00:00Z"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert (real.returncode, real.stdout.strip(), real.stderr) == (0, "ACCEPT", "")
     bad = hsmsim("attest", "--key", "tls", "--out", f"{tmp_path}/bad/", "--param", "hss=H7", state=state)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     (out / "tls_attestation.pem").write_bytes((out / "tls_attestation.pem").read_bytes().replace(b"MII", b"MIJ", 1))
