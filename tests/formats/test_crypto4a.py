@@ -172,6 +172,15 @@ def test_hss_signatures_verify_and_nothing_else_does(tmp_path, monkeypatch):
     assert not hss.hss_verify(rng.randbytes(60), b"message", signature)
 
 
+def test_lm_ots_gives_rfc_8554_test_case_1s_known_answer():
+    signature = bytes.fromhex("".join((DATA / "rfc8554-tc1-lmots-signature.hex").read_text().split()))
+    message = bytes.fromhex("0000000500000004d2f14ff6346af964569f7d6cb880a1b66c5004917da6eafe4d9ef6c6407b3db0e5485b1"
+                            "22d9ebe15cda93cfec582d7ab")  # the second level's LMS public key
+    candidate = hss._ots_candidate(bytes.fromhex("61a5d57d37f5e46bfb7520806b07a1b8"), 5, message, signature, 4)
+    assert candidate == bytes.fromhex("87be83923a22106731e8f10f826faf4d0217b07d99694d1174d350fba7d578a1")
+    assert hss._ots_candidate(bytes.fromhex("61a5d57d37f5e46bfb7520806b07a1b8"), 6, message, signature, 4) != candidate
+
+
 def test_hss_trees_are_cached_once_computed(tmp_path, monkeypatch):
     monkeypatch.setenv("HSMSIM_CACHE_DIR", str(tmp_path))
     first = hss.derive_hss_key(b"cache-material", 1, 5, 4)
