@@ -45,7 +45,6 @@ LMS_TYPES: dict[int, int] = {5: 5, 6: 10, 7: 15, 8: 20, 9: 25}
 """RFC 8554 table 2: each LMS typecode (LMS_SHA256_M32_H5 .. H25) and its tree height."""
 LMS_NAMES = {5: "LMS_SHA256_M32_H5", 6: "LMS_SHA256_M32_H10", 7: "LMS_SHA256_M32_H15", 8: "LMS_SHA256_M32_H20",
              9: "LMS_SHA256_M32_H25"}
-LMOTS_NAMES = {1: "LMOTS_SHA256_N32_W1", 2: "LMOTS_SHA256_N32_W2", 3: "LMOTS_SHA256_N32_W4", 4: "LMOTS_SHA256_N32_W8"}
 MAX_SIGNING_HEIGHT = 10
 """The tallest tree :func:`derive_hss_key` computes (2**10 leaves; H15 would take half an hour in Python)."""
 

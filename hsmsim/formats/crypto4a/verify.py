@@ -52,7 +52,7 @@ MAX_CLAIMS = 256
 MAX_SIGNATURES = 8
 MAX_ATTACHED = 16
 
-_DEVICE, _KEY, _NONE = "device", "key", "none"
+_DEVICE, _KEY = "device", "key"
 
 
 @dataclass(frozen=True)
