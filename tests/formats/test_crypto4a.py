@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import Device
-from hsmsim.errors import ParameterError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.crypto4a import catalogue
 from hsmsim.formats.crypto4a.generate import hss_choice
@@ -271,6 +271,17 @@ def test_a_csr_of_another_key_is_a_key_mismatch(qasm):
     verdict = FORMAT.verify(Evidence("crypto4a", files, evidence.primary), TrustAnchors({"root": (root,)}),
                             at=ATTEST_TIME)
     assert verdict.reason is Reason.KEY_MISMATCH
+
+
+def test_a_users_ec_key_can_be_the_ecdsa_authority_an_rsa_key_cannot(qasm):
+    evidence = qasm.attest("key-rsa-3072", "crypto4a", {"attest_time": ATTEST_TIME}, attesting_key="key-ec-p256")
+    message = decode_message(unarmour(evidence.files[evidence.primary]))
+    signer = x509.load_der_x509_certificate(message.signatures[0].certificate)
+    assert signer.subject.rfc4514_string().endswith("Assertion Authority key-ec-p256")
+    root = x509.load_pem_x509_certificate(evidence.files["c4a_rca_root.pem"])
+    assert FORMAT.verify(evidence, TrustAnchors({"root": (root,)}), at=ATTEST_TIME).reason is Reason.OK
+    with pytest.raises(UnsupportedKeyError):
+        qasm.attest("key-ec-p256", "crypto4a", {"attest_time": ATTEST_TIME}, attesting_key="key-rsa-3072")
 
 
 # -- the catalogue --------------------------------------------------------------------------------------------

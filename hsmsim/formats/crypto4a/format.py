@@ -59,8 +59,8 @@ class Crypto4aFormat:
     def provision(self, device: Device, partition: str,
                   attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
         """The QASM's ECDSA P-384 assertion authority under the emulated C4A_SCA_MFG4 and C4A_RCA (a QASM has no
-        partitions: ``partition`` is ignored), or ``attesting``'s EC or RSA key certified as one. The HSS authority
-        is made by :meth:`generate` beside it."""
+        partitions: ``partition`` is ignored), or ``attesting``'s EC key certified as one (a QASM signs with EC and
+        HSS keys; UnsupportedKeyError for another). The HSS authority is made by :meth:`generate` beside it."""
         return device_pki(device, attesting=attesting).ec
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
@@ -189,7 +189,7 @@ def with_spki(cert: x509.Certificate, spki: bytes, issuer_key: PrivateKey) -> x5
 def crypto4a_pki(seed: str, serial: str, created: datetime, hss: HssChoice,
                  attesting: tuple[str, PrivateKey] | None = None) -> Crypto4aPki:
     """The AKI and the QASM ``serial``'s assertion authorities created at ``created`` (the HSS one a second
-    earlier); ``attesting`` = (label, key) replaces the EC authority by a user's EC or RSA key so certified.
+    earlier); ``attesting`` = (label, key) replaces the EC authority by a user's EC key so certified.
     Raises UnsupportedKeyError for another key."""
     root_key, root, sca_key, sca = _ca(seed)
     number = qasm_number(serial)
@@ -199,8 +199,8 @@ def crypto4a_pki(seed: str, serial: str, created: datetime, hss: HssChoice,
     else:
         label, ec_key = attesting
         cn, ec_role = f"C4A{number} Assertion Authority {label}", f"user/{label}"
-    if not isinstance(ec_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise UnsupportedKeyError("a Crypto4A assertion authority key is EC or RSA")
+    if not isinstance(ec_key, ec.EllipticCurvePrivateKey):
+        raise UnsupportedKeyError("a Crypto4A assertion authority key is an EC key, as the QASM's")
     ec_cert = authority_certificate(seed, f"{role}/{ec_role}", cn, ec_key,
                                     x509.SubjectKeyIdentifier.from_public_key(ec_key.public_key()),
                                     (sca_key, sca), created)
