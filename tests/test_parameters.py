@@ -39,6 +39,7 @@ PARAMETERS: Mapping[str, tuple[tuple[Mapping[str, object], tuple[str, ...]], ...
     "apple-acme": (({}, ("token", "identifier", "identifier_type")),),  # apple/acme.py acme_draft_for
     # apple/appattest.py app_attest_draft_for
     "apple-appattest": (({}, ("environment", "challenge", "app_id", "receipt_environment")),),
+    "crypto4a": (({}, ("hss",)),),  # crypto4a/generate.py hss_choice
     "csr-attestation": (({}, ("statements", "form", "nonce")),  # ietf/csr.py generate, draft_for (request_nonce)
                         ({"statements": "tcg-attest-certify"}, ("sig_encoding",))),  # ietf/csr.py make_statement
     "fortanix": (({}, ("options",)),),  # fortanix/format.py generate

@@ -201,6 +201,9 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "The 2024 YubiKey PIV PKI's f9 certificate is named `CN=YubiKey PIV Attestation`, as a real YubiKey 5.7.4's "
         "(was `Yubico PIV Attestation`, the legacy PKI's name), so every 2024-PKI yubico-piv vector changed bytes, "
         "and `yubico-piv::ext::subject-not-a-slot` names the slot certificate after the f9 it has.",
+        "New format `crypto4a`: the Crypto4A QASM attestation message (DER claims signed by an ECDSA P-384 and an "
+        "HSS/LMS assertion authority under an emulated C4A_RCA), with goldens for EC P-256, RSA-3072 and EC P-384 "
+        "keys and the `crypto4a::` defects.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes
