@@ -66,10 +66,15 @@ def _coefficients(digest: bytes, w: int, p: int, ls: int) -> list[int]:
     return digits
 
 
+_STEPS = tuple(bytes((j,)) for j in range(256))
+"""The one-byte chain step ``j`` of RFC 8554's ``u8str(j)``, made once: verification hashes thousands of steps."""
+
+
 def _chain(prefix: bytes, start: int, stop: int, value: bytes) -> bytes:
     """``value`` hashed from step ``start`` up to ``stop`` (exclusive) of chain ``prefix`` (= I || q || i)."""
+    sha256, steps = hashlib.sha256, _STEPS  # local names: this loop is the whole cost of an HSS verification
     for j in range(start, stop):
-        value = _h(prefix + bytes((j,)) + value)
+        value = sha256(prefix + steps[j] + value).digest()
     return value
 
 
