@@ -57,6 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchlib import (  # noqa: E402
+    PYTHON_CHECKING,
+    PYTHON_SIGNING,
     CCallTimer,
     CsrSelfChecks,
     Row,
@@ -109,7 +111,7 @@ def verify_rows(repeat: int) -> list[Row]:
     samples = measure_interleaved(passes, rounds, counts)
     out = []
     for name, run in passes.items():
-        with CCallTimer(is_checking_call) as crypto, CsrSelfChecks() as csrs:
+        with CCallTimer(is_checking_call, PYTHON_CHECKING) as crypto, CsrSelfChecks() as csrs:
             run()
         count = counts[name]
         checks = crypto.count + len(csrs.loaded)
@@ -206,7 +208,7 @@ def corpus_child(mode: str, out: Path) -> None:
     cpu, start = time.process_time(), time.perf_counter()
     importlib.import_module("faker")
     shared = {"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}
-    timer = CCallTimer(is_signing_call)
+    timer = CCallTimer(is_signing_call, PYTHON_SIGNING)
     result: dict[str, dict[str, float]] = {}
     for name in names():
         timer.reset()

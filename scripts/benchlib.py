@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import resource
 import statistics
 import sys
@@ -101,15 +102,62 @@ def is_checking_call(name: str, owner: object) -> bool:
     return name == "verify_directly_issued_by"
 
 
-class CCallTimer:
-    """Wall and CPU seconds spent inside C calls ``match(name, owner)`` selects, while active (``with``);
-    nested matches count once."""
+PYTHON_SIGNING = (("hsmsim.pki.hss", "HssKey", "sign"),)
+"""Signing primitives written in Python, so no C call shows them: HSS/LMS (the hash chains are the cost)."""
+PYTHON_CHECKING = (("hsmsim.pki.hss", None, "hss_verify"),)
+"""Signature checks written in Python: HSS/LMS."""
 
-    def __init__(self, match: Callable[[str, object], bool]) -> None:
+
+class CCallTimer:
+    """Wall and CPU seconds spent inside C calls ``match(name, owner)`` selects, and inside the Python primitives
+    ``python`` names (module, class or None, function), while active (``with``); nested matches count once."""
+
+    def __init__(self, match: Callable[[str, object], bool],
+                 python: tuple[tuple[str, str | None, str], ...] = ()) -> None:
         self._match = match
+        self._python = python
+        self._patched: list[tuple[object, str, object]] = []
         self._depth = 0
         self._start = self._start_cpu = 0.0
         self.reset()
+
+    def _timed(self, original: Callable[..., object]) -> Callable[..., object]:
+        """``original`` counted as one primitive call, with the profiler off inside it (its per-call hook would
+        otherwise inflate a loop of thousands of hashes)."""
+
+        @functools.wraps(original)
+        def timed(*args: object, **kwargs: object) -> object:
+            if self._depth:
+                return original(*args, **kwargs)
+            sys.setprofile(None)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.wall += time.perf_counter() - start
+                self.cpu += time.process_time() - start_cpu
+                self.count += 1
+                sys.setprofile(self._profile)
+
+        return timed
+
+    def _patch(self) -> None:
+        """Replace each Python primitive by its timed self: on its class, or in every loaded module that holds the
+        function (a format imports it by name)."""
+        for module_name, class_name, name in self._python:
+            module = importlib.import_module(module_name)
+            if class_name is not None:
+                owner = getattr(module, class_name)
+                original = getattr(owner, name)
+                self._patched.append((owner, name, original))
+                setattr(owner, name, self._timed(original))
+                continue
+            original = getattr(module, name)
+            timed = self._timed(original)
+            for loaded in list(sys.modules.values()):
+                if getattr(loaded, name, None) is original:
+                    self._patched.append((loaded, name, original))
+                    setattr(loaded, name, timed)
 
     def reset(self) -> None:
         """Forget what was measured."""
@@ -133,11 +181,15 @@ class CCallTimer:
             self.count += 1
 
     def __enter__(self) -> CCallTimer:
+        self._patch()
         sys.setprofile(self._profile)
         return self
 
     def __exit__(self, *exc: object) -> None:
         sys.setprofile(None)
+        for owner, name, original in reversed(self._patched):
+            setattr(owner, name, original)
+        self._patched.clear()
 
 
 class CsrSelfChecks:
@@ -181,7 +233,7 @@ class CsrSelfChecks:
 
 def signing_cpu(fn: Callable[[], object]) -> tuple[float, int]:
     """CPU seconds inside the signing calls of one call of ``fn``, and how many signatures it computed."""
-    with CCallTimer(is_signing_call) as signing:
+    with CCallTimer(is_signing_call, PYTHON_SIGNING) as signing:
         fn()
     return signing.cpu, signing.count
 
