@@ -4,7 +4,6 @@ and the real device chain under CardContact's root (``tests/data/cardcontact``).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -13,14 +12,12 @@ import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-import jsonschema
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from hsmsim.corpus.build import build_corpus
 from hsmsim.device import Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
@@ -33,10 +30,10 @@ from hsmsim.formats.cardcontact.verify import check_device_chain
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
-from hsmsim.model.corpus_schema import vector_schema
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED
+from tests.formats import check_catalogue_verdicts
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "cardcontact"
@@ -316,18 +313,7 @@ def test_trust_anchor_files_of_both_kinds(fmt, tmp_path, trust):
 # -- the catalogue ----------------------------------------------------------------------------------
 
 def test_every_vector_verifies_as_its_definition_says(tmp_path, fmt):
-    report = build_corpus(tmp_path / "v", seed=SEED, formats=["smartcard-hsm"])
-    document = json.loads((tmp_path / "v" / "smartcard-hsm_verify.json").read_text())
-    jsonschema.Draft202012Validator(json.loads(json.dumps(vector_schema()))).validate(document)
-    assert report.vectors == document["numberOfTests"] == len(document["tests"])
-    for test in document["tests"]:
-        files = {f["path"]: base64.b64decode(f["base64"]) for f in test["inputs"]["files"]}
-        anchors = tuple(x509.load_pem_x509_certificate(a.encode()) for a in test["trust"]["anchors"])
-        at = datetime.fromisoformat(test["trust"]["validationTime"].replace("Z", "+00:00"))
-        evidence = Evidence("smartcard-hsm", files, test["inputs"]["primary"])
-        for profile, expected in test["profiles"].items():
-            verdict = fmt.verify(evidence, TrustAnchors({"root": anchors}), at=at, profile=Profile(profile))
-            assert verdict.reason.value == expected["reason"], f"{test['id']} {profile}: {verdict.summary()}"
+    document = check_catalogue_verdicts(tmp_path / "v", fmt, SEED)
     reasons = {t["expectedReason"] for t in document["tests"]}
     assert reasons >= {"SIGNATURE_INVALID", "CSR_SIGNATURE_INVALID", "CERT_SIGNATURE_INVALID", "CHAIN_UNTRUSTED",
                        "CHAIN_INCOMPLETE", "CERT_EXPIRED", "CERT_NOT_YET_VALID", "KEY_MISMATCH", "MALFORMED",
