@@ -130,7 +130,8 @@ remembered by its bytes: every bundle's is parsed afresh."""
 _signatures: dict[tuple[int, int], tuple[x509.Certificate, x509.Certificate, bool]] = {}
 """Whether one remembered issuer signed another, by the identity of the objects :data:`_issuers` holds:
 the signatures between a vendor's or device's intermediates and its anchor are checked once per process.
-A leaf's signature, new in every bundle, is always checked afresh."""
+A leaf's signature, new in every bundle, is checked afresh, unless the leaf has the bytes of a remembered
+issuer: a CA certificate validated on its own (crypto4a validates the issuer of its HSS authority so)."""
 
 
 def _fields(cert: x509.Certificate) -> _CertFields:
@@ -254,8 +255,8 @@ def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def _issuer_signed(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """:func:`issued_by` for a ``child`` that is itself an issuer on the path (never the leaf), remembered when
-    both are remembered issuers (by the bytes of both: a pure function of them)."""
+    """:func:`issued_by`, remembered when ``child`` and ``issuer`` are both remembered issuers (by the bytes of
+    both: a pure function of them); otherwise checked afresh, as every leaf's signature is."""
     known_child, known_issuer = _remembered(child), _remembered(issuer)
     if known_child is None or known_issuer is None:
         return issued_by(child, issuer)
@@ -377,8 +378,7 @@ def validate_chain(
         signed = received.get(cert, cert) if received else cert
         current_fields = fields[current]
         candidates = by_subject.get(current_fields.issuer_key, [])
-        issued = issued_by if current == 0 else _issuer_signed
-        anchor = next((i for i in candidates if i >= first_anchor and issued(signed, certs[i])), None)
+        anchor = next((i for i in candidates if i >= first_anchor and _issuer_signed(signed, certs[i])), None)
         if anchor is not None:
             path.append(anchor)
             break
@@ -396,7 +396,7 @@ def validate_chain(
             raise Rejected(Reason.CHAIN_INCOMPLETE, f"issuer {current_fields.issuer.rfc4514_string()!r} of "
                                                     f"{_describe(cert)!r} is not in the chain")
         # the anchors among the candidates were tried above
-        issuer = next((i for i in named if i < first_anchor and issued(signed, certs[i])), None)
+        issuer = next((i for i in named if i < first_anchor and _issuer_signed(signed, certs[i])), None)
         if issuer is None:
             raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(cert)!r} is not signed by its named issuer")
         path.append(issuer)

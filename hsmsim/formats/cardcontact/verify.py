@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -46,22 +47,41 @@ def _reading(what: str) -> Iterator[None]:
         raise Rejected(Reason.MALFORMED, f"{what}: {exc}") from None
 
 
-def trusted_roots(trust: TrustAnchors) -> list[cvc.CvCertificate]:
+def trusted_roots(trust: TrustAnchors) -> list[tuple[cvc.CvCertificate, ec.EllipticCurvePublicKey]]:
     """The self-signed SRCA certificates the anchors carry (X.509 carriers whose CV certificate is a root whose
-    own key signed it); anchors of any other kind are ignored."""
+    own key signed it), each with its key; anchors of any other kind are ignored."""
     roots = []
     for cert in trust.all():
         cv = carried_cvc(cert)
-        if cv is None:
-            continue
-        try:
-            root = cvc.parse_certificate_file(cv, 1, "root")[0]
-            key = root.public_key.ec_key(None)
-        except cvc.CvcError:
-            continue
-        if root.car == root.chr and root.role == cvc.ROLE_ROOT and cvc.verifies(key, root.signature, root.body):
+        root = None if cv is None else _self_signed_root(cv)
+        if root is not None:
             roots.append(root)
     return roots
+
+
+@lru_cache(maxsize=64)
+def _self_signed_root(cv: bytes) -> tuple[cvc.CvCertificate, ec.EllipticCurvePublicKey] | None:
+    """The SRCA ``cv`` holds, with its key, when it is a root its own key signed; else None. A pure function of
+    the bytes, so each anchor is parsed and its signature checked once per process: a verifier passes the same
+    anchors to every call."""
+    try:
+        root = cvc.parse_certificate_file(cv, 1, "root")[0]
+        key = root.public_key.ec_key(None)
+    except cvc.CvcError:
+        return None
+    if root.car == root.chr and root.role == cvc.ROLE_ROOT and cvc.verifies(key, root.signature, root.body):
+        return root, key
+    return None
+
+
+@lru_cache(maxsize=256)
+def _signed_by_root(root: bytes, signature: bytes, body: bytes) -> bool:
+    """Whether the trusted SRCA whose CV bytes are ``root`` made ``signature`` over ``body`` (a DICA's). A pure
+    function of the bytes: a DICA recurs in every bundle of its batch, so its signature is checked once per
+    process, as the X.509 walk remembers the signatures between intermediates and anchors. A device
+    certificate's and a request's signatures are checked afresh on every call."""
+    trusted = _self_signed_root(root)
+    return trusted is not None and cvc.verifies(trusted[1], signature, body)
 
 
 def _check_days(cert: cvc.CvCertificate, what: str, at: datetime) -> None:
@@ -91,7 +111,7 @@ def check_device_chain(c_devaut: bytes, trust: TrustAnchors, at: datetime) -> De
     if not roots:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no SmartCard-HSM root CA (a self-signed SRCA CV certificate in "
                                                "its X.509 carrier) among the trust anchors")
-    named = [root for root in roots if root.chr == dica.car]
+    named = [root for root, _key in roots if root.chr == dica.car]
     if not named:
         raise Rejected(Reason.CHAIN_UNTRUSTED, f"the DICA {dica.chr} names {dica.car}, which is no trusted SRCA")
     if dica.public_key.has_domain or device.public_key.has_domain or not dica.public_key.is_ec \
@@ -101,8 +121,7 @@ def check_device_chain(c_devaut: bytes, trust: TrustAnchors, at: datetime) -> De
         srca_curve = cvc.curve_of(named[0].public_key.elements)
         dica_key = dica.public_key.ec_key(srca_curve)
         device_key = device.public_key.ec_key(srca_curve)
-    srca = next((root for root in named if cvc.verifies(root.public_key.ec_key(None), dica.signature, dica.body)),
-                None)
+    srca = next((root for root in named if _signed_by_root(root.raw, dica.signature, dica.body)), None)
     if srca is None:
         raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"no trusted {dica.car} key signed the DICA {dica.chr}")
     if device.car != dica.chr:
