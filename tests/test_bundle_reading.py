@@ -33,6 +33,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.safeio import ReadBudget
 from hsmsim.verdict import Reason
+from tests.cli_process import run_hsmsim
 from tests.test_cli import ROOT
 
 CORPUS = ROOT / "vectors"
@@ -54,8 +55,7 @@ def _roots(directory: Path) -> list[str]:
 
 def _verify(path: Path, at: str, *args: str, roots: Path | None = None) -> subprocess.CompletedProcess[str]:
     anchors = _roots(roots if roots is not None else (path if path.is_dir() else path.parent))
-    return subprocess.run([sys.executable, "-m", "hsmsim", "verify", "--at", at, *anchors, *args, str(path)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return run_hsmsim(["verify", "--at", at, *anchors, *args, str(path)])
 
 
 def _one_line_exit_2(result: subprocess.CompletedProcess[str], *expected: str) -> None:

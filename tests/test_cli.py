@@ -23,6 +23,7 @@ from hsmsim import __version__
 from hsmsim.errors import HsmsimError
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.state import HsmState
+from tests.cli_process import run_hsmsim
 from tests.hostile_files import DEEP_JSON, make_hostile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +31,9 @@ WALK = ROOT / "scripts" / "verify_primus_openssl.sh"
 
 
 def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``hsmsim *args [--state state]``, run as :func:`tests.cli_process.run_hsmsim` runs it."""
     extra = ["--state", str(state)] if state is not None else []
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
-                          timeout=120)
+    return run_hsmsim([*args, *extra])
 
 
 def _wait_until_listening(process: subprocess.Popen[str], host: str, port: int) -> None:
@@ -195,8 +196,9 @@ def test_key_create_in_a_state_whose_creation_lock_cannot_be_opened_is_one_line_
     (state / "labels.lock").rmdir()
     assert hsmsim("key", "create", "--label", "k2", "--spec", "ec-p256", state=state).returncode == 0
     listed = hsmsim("key", "list", state=state).stdout.splitlines()
-    assert [line.rsplit("\t", 1)[0] for line in listed] == ["k\tec-p256\tsoft\tlocal=true",
-                                                           "k2\tec-p256\tsoft\tlocal=true"]
+    # two keys made in one second by two processes list in either order (created= has whole seconds)
+    assert sorted(line.rsplit("\t", 1)[0] for line in listed) == ["k\tec-p256\tsoft\tlocal=true",
+                                                                 "k2\tec-p256\tsoft\tlocal=true"]
 
 
 def test_misuse_of_an_existing_state_is_one_line_and_exit_2(tmp_path):
@@ -523,9 +525,8 @@ def test_verify_prints_one_line_for_a_certificate_with_a_negative_serial(tmp_pat
     (tmp_path / "chain.pem").write_text("-----END CERTIFICATE-----".join(blocks))
     (tmp_path / "chain.challenge").write_bytes((golden / "tee-rkp-ec-p256.challenge").read_bytes())
     (tmp_path / "root.pem").write_text(pem_text[pem_text.rindex("-----BEGIN CERTIFICATE-----"):])
-    result = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(tmp_path / "chain.pem"), "--format",
-                             "android-key", "--root", str(tmp_path / "root.pem")],
-                            capture_output=True, text=True, timeout=60)
+    result = hsmsim("verify", str(tmp_path / "chain.pem"), "--format", "android-key", "--root",
+                    str(tmp_path / "root.pem"))
     assert result.returncode == 1, result.stderr
     assert result.stderr == "" and len(result.stdout.splitlines()) == 1, (result.stdout, result.stderr)
 
@@ -594,8 +595,7 @@ def test_key_list_escapes_labels_and_an_empty_hsmsim_state_is_misuse(tmp_path):
     listed = hsmsim("key", "list", state=state)
     assert listed.returncode == 0 and listed.stdout.splitlines() == [
         "two\\nlines\\x1b[31m\tec-p256\tsoft\tlocal=true\tcreated=2026-01-01T00:00:00+00:00"]
-    empty = subprocess.run([sys.executable, "-m", "hsmsim", "key", "list"], capture_output=True, text=True,
-                           timeout=120, cwd=tmp_path, env={**os.environ, "HSMSIM_STATE": ""})
+    empty = run_hsmsim(["key", "list"], cwd=tmp_path, env={**os.environ, "HSMSIM_STATE": ""})
     assert _one_line_error(empty) == "hsmsim: error: HSMSIM_STATE is set but empty: unset it or name a directory"
 
 
@@ -657,8 +657,7 @@ def test_an_empty_output_path_is_not_the_current_directory(tmp_path):
                           (["pki", "export", ""], "DIRECTORY must not be empty"),
                           (["vectors", "extract", "primus::golden::rsa-2048", ""], "DEST must not be empty"),
                           (["vectors", "generate", "--out", ""], "--out must not be empty")]:
-        result = subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120,
-                                cwd=tmp_path)
+        result = run_hsmsim(args, cwd=tmp_path)
         _one_line_exit_2(result, message)
     assert list(tmp_path.iterdir()) == []
 
@@ -681,8 +680,7 @@ def test_an_empty_path_or_seed_of_any_command_is_misuse_not_a_default(tmp_path):
         (["conformance", "run", "--verifier", reference, "--report", "r", "--vectors", ""],
          "--vectors must not be empty"),
     ]:
-        result = subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120,
-                                cwd=tmp_path)
+        result = run_hsmsim(args, cwd=tmp_path)
         _one_line_exit_2(result, message)
     assert list(tmp_path.iterdir()) == []
 
@@ -812,9 +810,8 @@ def test_a_first_pkcs11_key_create_failing_after_its_token_directory_was_made_le
     state = tmp_path / "hsm"
     bare = tmp_path / "bin"  # a PATH without softhsm2-util
     bare.mkdir()
-    failed = subprocess.run([sys.executable, "-m", "hsmsim", "key", "create", "--label", "k", "--spec", "ec-p256",
-                             "--backend", "pkcs11", "--seed", "one", "--state", str(state)],
-                            capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": str(bare)})
+    failed = run_hsmsim(["key", "create", "--label", "k", "--spec", "ec-p256", "--backend", "pkcs11", "--seed", "one",
+                         "--state", str(state)], env={**os.environ, "PATH": str(bare)})
     _one_line_exit_2(failed, "softhsm2-util is not on PATH")
     assert not state.exists()
     retried = hsmsim("key", "create", "--label", "k", "--spec", "ec-p256", "--backend", "pkcs11", "--seed", "two",

@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("pkcs11", reason="python-pkcs11 is not installed")
 
 from hsmsim.keystore.pkcs11 import find_softhsm_module
+from tests.cli_process import run_hsmsim
 
 if find_softhsm_module() is None or shutil.which("softhsm2-util") is None:
     pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2, or make setup)", allow_module_level=True)
@@ -52,8 +53,7 @@ def user_env(tmp_path: Path) -> dict[str, str]:
 
 def hsmsim(env: dict[str, str], *args: str, pin: str | None = None) -> subprocess.CompletedProcess[str]:
     run_env = dict(env) if pin is None else {**env, "HSMSIM_PKCS11_PIN": pin}
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, env=run_env,
-                          timeout=120)
+    return run_hsmsim(list(args), env=run_env)
 
 
 def one_line_exit_2(result: subprocess.CompletedProcess[str], *messages: str) -> str:
