@@ -150,6 +150,13 @@ def _as_a_fresh_interpreter(args: list[str], env: Mapping[str, str] | None, cwd:
     for finalizer in list(weakref.finalize._registry):  # type: ignore[attr-defined]
         finalizer.detach()
     weakref.finalize._registered_with_atexit = False  # type: ignore[attr-defined]
+    if "multiprocessing.util" in sys.modules:  # as multiprocessing does in the children it forks itself
+        import multiprocessing.process
+        import multiprocessing.util
+
+        multiprocessing.util._finalizer_registry.clear()  # type: ignore[attr-defined]
+        multiprocessing.process._children.clear()  # type: ignore[attr-defined]
+        atexit.register(multiprocessing.util._exit_function)  # type: ignore[attr-defined]
 
 
 def _main(args: list[str]) -> int:
@@ -165,5 +172,6 @@ def _main(args: list[str]) -> int:
         else:
             print(exc.code, file=sys.stderr)
             code = 1
-    atexit._run_exitfuncs()
+    finally:  # after a traceback too, as Python runs them
+        atexit._run_exitfuncs()
     return code
