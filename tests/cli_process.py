@@ -85,7 +85,7 @@ def _import_the_command() -> None:
 
 
 def _must_spawn(args: list[str]) -> bool:
-    if any(arg in _SPAWNED for arg in args[:1]):
+    if args and args[0] in _SPAWNED:
         return True
     # A library finalised again (every store on it closed) is initialised afresh by a child that needs it, as
     # PKCS#11 asks of a forked process; one in use in the test process is not the child's to touch.
