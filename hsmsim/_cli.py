@@ -220,16 +220,28 @@ def _note_unattestable(format_name: str, spec: KeySpec) -> None:
 @pkcs11_options
 @_state_option
 def key_list(pkcs11_module: Path | None, token_label: str | None, pin_file: Path | None, state_dir: Path) -> None:
-    """List the keys of every backend in the state: label, spec, backend, LOCAL and creation time (tab-separated)."""
+    """List the keys of every backend in the state: label, spec, backend, LOCAL and creation time (tab-separated).
+
+    A backend that cannot be opened or read does not hide the others' keys: they are listed, and the command
+    then names what was not listed on one line and exits 2."""
     token, pin = _pkcs11_token(pkcs11_module, token_label, pin_file)
     state = HsmState.open(state_dir, create=False, pkcs11_token=token, pkcs11_pin=pin)
-    # Every backend is read before anything is printed: a backend that cannot be opened fails the listing whole.
-    lines = [f"{escaped(stored.label)}\t{stored.spec.name}\t{backend}\tlocal={str(stored.attributes.local).lower()}"
-             f"\tcreated={stored.created.isoformat()}"
-             for backend in state.backends_in_use() for stored in state.store(backend).all_keys()]
+    lines: list[str] = []
+    unlisted: list[str] = []
+    for backend in state.backends_in_use():
+        try:
+            keys = state.store(backend).all_keys()
+        except HsmsimError as exc:
+            unlisted.append(f"the keys of the {backend} backend are not listed: {exc}")
+            continue
+        lines += [f"{escaped(stored.label)}\t{stored.spec.name}\t{backend}"
+                  f"\tlocal={str(stored.attributes.local).lower()}\tcreated={stored.created.isoformat()}"
+                  for stored in keys]
     state.close()
     for line in lines:
         click.echo(line)
+    if unlisted:
+        _fail("; ".join(unlisted))
 
 
 # -- attest / verify ------------------------------------------------------------------------

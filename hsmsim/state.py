@@ -276,14 +276,26 @@ class HsmState:
         return [b for b in BACKENDS if b in self._stores or (self.directory / _SUBDIRS[b]).exists()]
 
     def store_holding(self, label: str) -> KeyStore:
-        """The store that holds a key labelled ``label``; raises :class:`KeyNotFoundError`."""
+        """The store that holds a key labelled ``label``.
+
+        A backend that cannot be opened or read does not hide the keys of the others (a state's swtpm keys are
+        still attested on a machine where its PKCS#11 token is gone): its error is raised only when no other
+        backend holds ``label``, since the key may be there. Raises :class:`KeyNotFoundError` when every backend
+        was read and none holds ``label``, else the first unreadable backend's :class:`HsmsimError`.
+        """
+        unreadable: HsmsimError | None = None
         for backend in self.backends_in_use():
-            store = self.store(backend)
             try:
+                store = self.store(backend)
                 store.get(label)
             except KeyNotFoundError:
                 continue
+            except HsmsimError as exc:
+                unreadable = unreadable or exc
+                continue
             return store
+        if unreadable is not None:
+            raise unreadable
         raise KeyNotFoundError(f"no key labelled {label!r} in {self.directory}")
 
     def hsm(self, label: str) -> Hsm:

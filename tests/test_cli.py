@@ -854,13 +854,42 @@ def test_a_deleted_token_with_recorded_keys_is_refused_not_made_again(tmp_path):
     assert hsmsim("key", "create", "--label", "s", "--spec", "ec-p256", state=state).returncode == 0
     for token in (state / "token" / "tokens").iterdir():
         shutil.rmtree(token)
-    for args in (("key", "list"), ("attest", "--key", "a", "--out", str(tmp_path / "out") + "/")):
-        result = hsmsim(*args, state=state)
-        lines = result.stderr.strip().splitlines()
-        assert result.returncode == 2 and len(lines) == 1, result.stderr
-        assert "is empty, but hsmsim-created.json beside it records 2 keys made on it" in lines[0], result.stderr
-        assert result.stdout == ""  # the soft key is not listed before the failure
+    gone = "is empty, but hsmsim-created.json beside it records 2 keys made on it"
+    listed = hsmsim("key", "list", state=state)
+    lines = listed.stderr.strip().splitlines()
+    assert listed.returncode == 2 and len(lines) == 1, listed.stderr
+    assert lines[0].startswith("hsmsim: error: the keys of the pkcs11 backend are not listed: ") and gone in lines[0]
+    assert [line.split("\t")[:3] for line in listed.stdout.splitlines()] == [["s", "ec-p256", "soft"]]
+    attested = hsmsim("attest", "--key", "a", "--out", str(tmp_path / "out") + "/", state=state)
+    lines = attested.stderr.strip().splitlines()
+    assert attested.returncode == 2 and len(lines) == 1 and gone in lines[0], attested.stderr  # "a" may be there
+    assert attested.stdout == "" and not (tmp_path / "out").exists()
     assert not any((state / "token" / "tokens").iterdir())
+
+
+@pytest.mark.skipif(not _softhsm_available(), reason="SoftHSM2 is not installed (make setup installs it)")
+def test_a_backend_that_cannot_be_read_hides_no_key_of_another(tmp_path):
+    """A corrupt record in the soft store (read first) neither hides the pkcs11 keys from attest nor from the
+    listing; a soft key is refused with the record's error, and the listing still exits 2 naming it."""
+    state = tmp_path / "hsm"
+    assert hsmsim("key", "create", "--label", "s", "--spec", "ec-p256", state=state).returncode == 0
+    assert hsmsim("key", "create", "--label", "p", "--spec", "ec-p256", "--backend", "pkcs11",
+                  state=state).returncode == 0
+    (state / "soft" / "00.json").write_text("[]")  # sorts before the key's own record
+    attested = hsmsim("attest", "--key", "p", "--out", str(tmp_path / "p") + "/", state=state)
+    assert attested.returncode == 0 and attested.stderr == "", attested.stderr
+    refused = hsmsim("attest", "--key", "s", "--out", str(tmp_path / "s") + "/", state=state)
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1, refused.stderr
+    assert lines[0] == f"hsmsim: error: corrupt key file {state / 'soft' / '00.json'}: not a JSON object", lines[0]
+    listed = hsmsim("key", "list", state=state)
+    lines = listed.stderr.strip().splitlines()
+    assert listed.returncode == 2 and lines == [
+        "hsmsim: error: the keys of the soft backend are not listed: corrupt key file "
+        f"{state / 'soft' / '00.json'}: not a JSON object"], listed.stderr
+    assert [line.split("\t")[:3] for line in listed.stdout.splitlines()] == [["p", "ec-p256", "pkcs11"]]
+    created = hsmsim("key", "create", "--label", "n", "--spec", "ec-p256", "--backend", "pkcs11", state=state)
+    assert created.returncode == 2 and "corrupt key file" in created.stderr  # "n" might be in the soft store
 
 
 @pytest.mark.skipif(_swtpm_unavailable() is not None, reason=f"swtpm backend unavailable: {_swtpm_unavailable()}")
@@ -919,7 +948,8 @@ def test_a_key_record_with_a_field_of_the_wrong_type_is_one_line_and_exit_2(tmp_
     result = hsmsim("key", "list", state=state)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
-    assert lines[0] == f"hsmsim: error: corrupt key file {path}: {message}", lines[0]
+    assert lines[0] == (f"hsmsim: error: the keys of the soft backend are not listed: corrupt key file {path}: "
+                        f"{message}"), lines[0]
 
 
 @pytest.mark.parametrize("case", ["detected", "primus", "ms-kast", "vectors", "fuzz-merge"])
