@@ -428,9 +428,22 @@ def test_download_names_are_rfc_6266(server: Server, label: str):
 
 
 def test_slow_clients_are_disconnected(server: Server):
-    from hsmsim.server.transport import BODY_TIMEOUT, HANDSHAKE_TIMEOUT, HEADER_TIMEOUT
+    """Each slow client is cut off at its deadline, and an idle pooled keep-alive connection (a client that does
+    not read its socket, so never answers the server's close_notify) is closed down to TCP soon after."""
+    from hsmsim.server.transport import (
+        BODY_TIMEOUT,
+        HANDSHAKE_TIMEOUT,
+        HEADER_TIMEOUT,
+        KEEP_ALIVE_TIMEOUT,
+        TLS_CLOSE_TIMEOUT,
+    )
 
     context = client_context(server)
+    pooled = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=30)
+    pooled.request("GET", "/v1/key", headers={"Authorization": f"Bearer {TOKEN}"})
+    pooled.getresponse().read()
+    assert pooled.sock is not None
+    pooled_at = time.monotonic()
     slow_headers = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
                                        server_hostname="127.0.0.1")
     slow_headers.sendall(b"POST /v1/key HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -450,6 +463,15 @@ def test_slow_clients_are_disconnected(server: Server):
             pass
         sock.close()
     assert time.monotonic() - started < max(HEADER_TIMEOUT, HANDSHAKE_TIMEOUT, BODY_TIMEOUT) + 3
+    # Beneath TLS: the server's close_notify, then its TCP close, which asyncio alone held back 30 s.
+    with socket.socket(fileno=os.dup(pooled.sock.fileno())) as raw:
+        raw.settimeout(max(0.1, pooled_at + KEEP_ALIVE_TIMEOUT + TLS_CLOSE_TIMEOUT + 5 - time.monotonic()))
+        try:
+            while raw.recv(4096):
+                pass
+        except TimeoutError:
+            pytest.fail("the server still holds an idle keep-alive connection it closed at the TLS layer")
+    pooled.close()
     assert call(server, "/v1/key", {"label": "after", "algorithm": "ED"})[0] == 200
 
 

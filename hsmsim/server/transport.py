@@ -8,7 +8,11 @@ timeout, so a few hundred half-open connections pin the server (slowloris). Here
   opening or of the previous response (trickling bytes does not extend it);
 * the body within :data:`BODY_TIMEOUT` (enforced by the app, which answers 408);
 * at most :data:`MAX_CONNECTIONS` connections are served at once (uvicorn answers 503 beyond),
-  and an idle keep-alive connection is closed after :data:`KEEP_ALIVE_TIMEOUT` seconds.
+  and an idle keep-alive connection is closed after :data:`KEEP_ALIVE_TIMEOUT` seconds;
+* a closing connection waits at most :data:`TLS_CLOSE_TIMEOUT` seconds for the client's close_notify.
+  asyncio waits 30 s, and a client's pooled idle connection (urllib3, httpx, the vendors' SDKs) does not read
+  its socket, so it never answers: every keep-alive close held a connection slot for 30 s, and stopping the
+  server waited out its 3 s graceful-shutdown limit whenever such a client was connected.
 
 :class:`HsmsimServer` also says where the server listens, once it does, and which signal stopped it.
 """
@@ -29,6 +33,7 @@ HANDSHAKE_TIMEOUT = 5.0
 HEADER_TIMEOUT = 5.0
 BODY_TIMEOUT = 10.0
 KEEP_ALIVE_TIMEOUT = 5
+TLS_CLOSE_TIMEOUT = 1.0
 MAX_CONNECTIONS = 1000
 MAX_HEADER_BYTES = 16 * 1024
 
@@ -63,11 +68,13 @@ class BoundedH11Protocol(H11Protocol):
 
 
 class BoundedLoop(asyncio.SelectorEventLoop):
-    """An event loop whose TLS servers give up on a handshake after :data:`HANDSHAKE_TIMEOUT`."""
+    """An event loop whose TLS servers give up on a handshake after :data:`HANDSHAKE_TIMEOUT`, and on the
+    client's close_notify after :data:`TLS_CLOSE_TIMEOUT`."""
 
     async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
         if kwargs.get("ssl") is not None:
             kwargs.setdefault("ssl_handshake_timeout", HANDSHAKE_TIMEOUT)
+            kwargs.setdefault("ssl_shutdown_timeout", TLS_CLOSE_TIMEOUT)
         return await super().create_server(*args, **kwargs)
 
 
