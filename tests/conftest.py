@@ -98,3 +98,10 @@ def deadline() -> Iterator[None]:
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` or ``wheel`` run first, in their collected order. pytest-xdist gives each worker a
+    contiguous share of this list and lets an idle worker take only tests another has not started, so a long test
+    collected near the end kept one worker busy for up to a minute after the other had run out of tests."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None and item.get_closest_marker("wheel") is None)

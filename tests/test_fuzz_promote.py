@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hsmsim.fuzz.campaign import load_model
 from hsmsim.fuzz.engine import Finding, FuzzCase, TargetAnswer, build_case
 from hsmsim.fuzz.findings import finding_case, write_finding
@@ -30,6 +32,7 @@ def _finding(out: Path, operators: tuple[tuple[str, int], ...]) -> Path:
                          model, "loop", "accepts-everything")
 
 
+@pytest.mark.long
 def test_promote_then_check_then_conformance_run(tmp_path):
     corpus = tmp_path / "vectors"
     shutil.copytree(ROOT / "vectors", corpus)

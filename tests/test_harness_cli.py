@@ -124,6 +124,7 @@ def test_plugin_fails_a_session_whose_verifier_ran_no_vector(tmp_path):
             in result.stdout.splitlines())
 
 
+@pytest.mark.long
 def test_plugin_under_xdist_worksteal_merges_one_report(tmp_path):
     report = tmp_path / "report"
     result = pytest_run("-p", "hsmsim", "--hsmsim-verifier", str(EXAMPLES / "reference.toml"),

@@ -130,6 +130,7 @@ def test_a_verifier_process_does_not_inherit_a_fuzz_workers_memory_bound(tmp_pat
     assert result.stats.verdicts == {"ACCEPT": 4}
 
 
+@pytest.mark.long
 def test_a_fuzz_case_waits_the_adapters_timeout_and_a_duration_ends_mid_chunk(tmp_path):
     adapter, _ = _adapter(tmp_path, SLEEPER, timeout=0.5)  # the campaign's golden probe is accepted, every case hangs
     assert AdapterTarget(adapter, "primus").timeout == 0.5

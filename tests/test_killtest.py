@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "killtest.py"
 
 
@@ -19,6 +21,7 @@ def _targets() -> str:
     return "server,soft" + (",pkcs11" if softhsm else "")
 
 
+@pytest.mark.long
 def test_three_kill_9_trials_per_target_lose_nothing():
     done = subprocess.run([sys.executable, str(SCRIPT), "--trials", "3", "--targets", _targets()],
                           capture_output=True, text=True, timeout=900, check=False)

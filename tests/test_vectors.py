@@ -274,6 +274,7 @@ def test_generate_refuses_to_overwrite_a_foreign_directory(tmp_path):
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
+@pytest.mark.long
 def test_openssl_walk_table_in_readme_is_current(openssl):
     sys.path.insert(0, str(ROOT / "scripts"))
     from openssl_walk_report import report
