@@ -280,8 +280,10 @@ class HsmState:
 
         A backend that cannot be opened or read does not hide the keys of the others (a state's swtpm keys are
         still attested on a machine where its PKCS#11 token is gone): its error is raised only when no other
-        backend holds ``label``, since the key may be there. Raises :class:`KeyNotFoundError` when every backend
-        was read and none holds ``label``, else the first unreadable backend's :class:`HsmsimError`.
+        backend holds ``label``, since the key may be there. hsmsim gives a label to one key per state, but another
+        PKCS#11 tool may reuse one on the token: a label two backends hold names the key of the first readable one
+        in the order of :data:`~hsmsim.keystore.BACKENDS`. Raises :class:`KeyNotFoundError` when every backend was
+        read and none holds ``label``, else the first unreadable backend's :class:`HsmsimError`.
         """
         unreadable: HsmsimError | None = None
         for backend in self.backends_in_use():
