@@ -25,6 +25,7 @@ from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey, label_problem
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import Severity
+from hsmsim.pki.chain import certificate_warnings_ignored
 from hsmsim.state import HsmState
 from hsmsim.verdict import Claims, Profile, Reason, Verdict, escaped
 
@@ -232,8 +233,10 @@ def verify(
 
     ``at`` is the validation time (default now; a naive datetime is UTC). The format is ``format``, else the
     evidence's, else detected from the file. Bad evidence never raises: it is a REJECT :class:`Verdict` with a
-    reason. Raises TypeError for an argument of the wrong type, ValueError for an unknown ``profile``, and
-    :class:`~hsmsim.errors.HsmsimError` for an empty path, a file that cannot be read or an unknown format.
+    reason, whatever the process's warning filters (the warnings cryptography gives on a malformed certificate are
+    ignored during the call). Raises TypeError for an argument of the wrong type, ValueError for an unknown
+    ``profile``, and :class:`~hsmsim.errors.HsmsimError` for an empty path, a file that cannot be read or an unknown
+    format.
     """
     _require("format", format, (str, type(None)), "a format name or None")
     _require("profile", profile, str, "a profile name")
@@ -249,7 +252,8 @@ def verify(
         fmt = get_format(format) if format else detect(path)
         trust, files = _trust(fmt, roots)
         loaded = load_evidence(fmt, path, ignore=files)  # a root file in the evidence's directory is no record
-    return fmt.verify(loaded, trust, at=moment, profile=validation_profile)
+    with certificate_warnings_ignored():
+        return fmt.verify(loaded, trust, at=moment, profile=validation_profile)
 
 
 def load_corpus(root: StrPath | None = None) -> Corpus:

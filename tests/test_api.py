@@ -6,9 +6,11 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 import hsmsim
 from hsmsim.errors import HsmsimError, UnsupportedFormatError
@@ -71,6 +73,20 @@ def test_verify_takes_certificates_or_files_and_str_or_path(tmp_path: Path) -> N
     assert primary in written
     by_file = hsmsim.verify(str(primary), [anchor], at=vector.at, profile=hsmsim.Profile.STRICT)
     assert by_file == by_certificate
+
+
+def test_verify_gives_its_verdict_when_the_caller_makes_warnings_errors() -> None:
+    """cryptography warns as it parses the real Crypto4A root's ``C=Canada``; a caller's ``-W error`` (a strict
+    test suite) must not turn that into an exception out of ``verify``, and gets its filters back as they were."""
+    vector = hsmsim.load_corpus(ROOT / "vectors").get("crypto4a::golden::ec-p256")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="Attribute's length must be"):
+            _ = x509.load_pem_x509_certificate(vector.anchors_pem[0].encode()).subject
+        filters = list(warnings.filters)
+        verdict = hsmsim.verify(vector.evidence, vector.trust.certificates(), at=vector.at)
+        assert warnings.filters == filters
+    assert verdict.accepted, verdict
 
 
 def test_evidence_write_replaces_regular_files_and_never_writes_through_a_symlink(tmp_path: Path) -> None:

@@ -124,6 +124,19 @@ def test_plugin_fails_a_session_whose_verifier_ran_no_vector(tmp_path):
             in result.stdout.splitlines())
 
 
+def test_plugin_run_has_no_warnings_from_evidence_and_its_verdicts_ignore_w_error(tmp_path):
+    """The real Crypto4A root's ``C=Canada`` makes cryptography warn as it parses names: the session ends without a
+    warnings summary, as the CLI's stderr has none, and a user's ``-W error::UserWarning`` leaves the reference
+    verifier's verdicts as they are."""
+    n_crypto4a = len(CORPUS.select(formats=("crypto4a",)))
+    for strict in ((), ("-W", "error::UserWarning")):
+        result = pytest_run("-p", "hsmsim", "--hsmsim-verifier", str(EXAMPLES / "reference.toml"),
+                            "--hsmsim-vectors", str(VECTORS), "--hsmsim-format", "crypto4a", *strict, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert f"{n_crypto4a} passed" in result.stdout
+        assert "warnings summary" not in result.stdout and "Warning" not in result.stdout + result.stderr
+
+
 @pytest.mark.long
 def test_plugin_under_xdist_worksteal_merges_one_report(tmp_path):
     report = tmp_path / "report"

@@ -29,6 +29,7 @@ from pathlib import Path
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats.contract import Format
 from hsmsim.model.evidence import Evidence, TrustAnchors, bundle_entries
+from hsmsim.pki.chain import certificate_warnings_ignored
 from hsmsim.verdict import Profile, Reason, Verdict, escaped
 
 __all__ = ["PLUGIN_GROUP", "Format", "all_formats", "detect", "get_format", "load_evidence", "names", "register",
@@ -160,10 +161,13 @@ def verify_guarded(
     The last line of defence for every caller that must print or record a verdict (CLI, conformance
     harness, fuzzer): the contract says ``verify`` never raises, so an exception here is a bug in the
     verifier; the detail starts with the exception's class name so the bug can be found and fixed at
-    its root. ``MemoryError`` and non-``Exception`` errors (``KeyboardInterrupt``) still propagate.
+    its root. ``MemoryError`` and non-``Exception`` errors (``KeyboardInterrupt``) still propagate. The warnings
+    cryptography gives on a malformed certificate are ignored during the call (:func:`certificate_warnings_ignored`),
+    so ``-W error`` cannot turn evidence's defect into an exception.
     """
     try:
-        return fmt.verify(evidence, trust, at=at, profile=profile)
+        with certificate_warnings_ignored():
+            return fmt.verify(evidence, trust, at=at, profile=profile)
     except Exception as exc:  # the contract's last line of defence, reported as a bug
         if isinstance(exc, MemoryError):
             raise
