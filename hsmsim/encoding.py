@@ -159,6 +159,11 @@ def pem(der: bytes, label: str = "CERTIFICATE", newline: bytes = b"\n") -> bytes
     return newline.join(lines) + newline
 
 
+def spki_pem(public_key: PublicKeyTypes) -> bytes:
+    """The PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo) of any public key, as OpenSSL writes it."""
+    return pem(spki_der(public_key), "PUBLIC KEY")
+
+
 def cert_pem(cert: x509.Certificate) -> bytes:
     """The PEM of a certificate, newline-terminated (as OpenSSL and cryptography write it)."""
     return pem(cert.public_bytes(Encoding.DER))

@@ -8,7 +8,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -242,10 +242,11 @@ BENCH_TIME = datetime(2025, 6, 1, tzinfo=UTC)
 """The attestation time of the bench's attestations."""
 
 
-def bench_attestation(format_name: str, spec: str) -> Callable[[], Any]:
+def bench_attestation(format_name: str, spec: str,
+                      parameters: Mapping[str, object] | None = None) -> Callable[[], Any]:
     """``Hsm.attest`` of a ``spec`` key (soft keystore seeded ``bench``) on the ``format_name`` device seeded
-    ``bench``, at :data:`BENCH_TIME`, called once (warm) and returned as a call that returns the Evidence; raises
-    HsmsimError when the device cannot attest such a key."""
+    ``bench``, at :data:`BENCH_TIME` (with the format's ``parameters``), called once (warm) and returned as a call
+    that returns the Evidence; raises HsmsimError when the device cannot attest such a key."""
     from hsmsim.device import Device
     from hsmsim.hsm import Hsm
     from hsmsim.keystore.base import KeySpec
@@ -254,6 +255,6 @@ def bench_attestation(format_name: str, spec: str) -> Callable[[], Any]:
     store = SoftKeyStore(seed="bench")
     store.generate(KeySpec.parse(spec), "bench", created=BENCH_TIME)
     attest = functools.partial(Hsm(Device.from_seed(format_name, "bench"), store).attest, "bench", format_name,
-                               {"attest_time": BENCH_TIME})
+                               {**(parameters or {}), "attest_time": BENCH_TIME})
     attest()
     return attest

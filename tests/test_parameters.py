@@ -50,7 +50,7 @@ PARAMETERS: Mapping[str, tuple[tuple[Mapping[str, object], tuple[str, ...]], ...
     # tpm/parsec.py parsec_draft_for
     "parsec-tpm": (({}, ("nonce", "credential", "platform_token", "pcrs", "activate_credential", "pki_profile")),),
     "pkix-evidence": (({}, ("nonce", "fips_level", "vendor")),),  # ietf/evidence.py, ietf/format.py generate
-    "primus": (({}, ("key_use_count", "csr_common_name", "options")),),  # primus/format.py generate
+    "primus": (({}, ("key_use_count", "csr_common_name", "csr", "options")),),  # primus/format.py generate
     "purebred": (  # purebred/generate.py kind_for, generate; the rest go to the kind's inner format
         ({}, ("kind", "container")),
         ({"kind": "android"}, _ANDROID),

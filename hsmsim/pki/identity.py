@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.encoding import cert_pem, pem
+from hsmsim.encoding import cert_pem, pem, spki_pem
 from hsmsim.keystore.base import PrivateKey
 
 
@@ -41,6 +41,11 @@ class AttestationIdentity:
     def root_pem(self) -> bytes:
         """The PEM of ``root``."""
         return cert_pem(self.root)
+
+    @functools.cached_property
+    def public_key_pem(self) -> bytes:
+        """The PEM SubjectPublicKeyInfo of ``key``'s public half."""
+        return spki_pem(self.key.public_key())
 
 
 _EXPORT_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")

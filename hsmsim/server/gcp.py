@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse, Response
 
-from hsmsim.encoding import pem, rfc3339, spki_der
+from hsmsim.encoding import rfc3339, spki_pem
 from hsmsim.errors import KeyNotFoundError
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
@@ -444,7 +444,7 @@ def _public_key(state: HsmState, key: Mapping[str, object], key_name: str, versi
             "exist for ASYMMETRIC_SIGN and ASYMMETRIC_DECRYPT only.")}})
     public = _soft(state).get(str(version["label"])).public_key
     assert public is not None
-    text = pem(spki_der(public), "PUBLIC KEY").decode("ascii")
+    text = spki_pem(public).decode("ascii")
     return JSONResponse({"pem": text, "algorithm": encoder.enum(str(key["algorithm"]), ALGORITHMS),
                          "pemCrc32c": str(crc32c(text.encode())), "name": f"{key_name}/cryptoKeyVersions/{version_id}",
                          "protectionLevel": encoder.enum(str(key["protectionLevel"]), PROTECTION_LEVELS)})

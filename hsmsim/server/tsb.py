@@ -146,7 +146,7 @@ def _attest(state: HsmState, key: StoredKey, parameters: dict[str, object]) -> E
 
 def _signed_xml(state: HsmState, key: StoredKey, at: datetime) -> tuple[bytes, bytes]:
     """The key-attributes XML and its signature: the members of the attestation zip the HSM makes at ``at``."""
-    evidence = _attest(state, key, {"attest_time": at})
+    evidence = _attest(state, key, {"attest_time": at, "csr": False})
     members = read_zip(evidence.files[evidence.primary])
     xml = next(data for member, data in members.items() if member.endswith(".xml"))
     signature = next(data for member, data in members.items() if member.endswith(".sig"))
@@ -210,7 +210,7 @@ def _attributes(app: HsmsimApp, state: HsmState, call: Call) -> Response:
 
 def _attestation_zip(app: HsmsimApp, state: HsmState, call: Call) -> Response:
     key = _authorised_key(app, state, call.json(_bad_request), "label")
-    evidence = _attest(state, key, {})
+    evidence = _attest(state, key, {"csr": False})  # the zip alone: the CSR is the CSR endpoint's
     return Response(evidence.files[evidence.primary], media_type="application/octet-stream",
                     headers={"Content-Disposition": _attachment(evidence.primary)})
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from hsmsim import mutate
 from hsmsim.corpus.check import extract_vector
-from hsmsim.errors import BundleError
+from hsmsim.errors import BundleError, ParameterError
 from hsmsim.formats import detect
 from hsmsim.formats.primus import PrimusOptions
 from hsmsim.formats.primus.archive import build_zip, crc32_combine, deflated
@@ -104,6 +104,17 @@ def test_xml_layout_is_byte_exact(primus_bundles):
     assert "\t<create_time>2025-03-03T09:00:00Z</create_time>" in lines
     assert "\t<attest_time>2025-03-04T10:30:00Z</attest_time>" in lines
     assert len([line for line in lines if "public_key" in line]) == 1
+
+
+def test_csr_false_gives_the_same_zip_and_root_without_the_csr(hsm, primus_bundles):
+    label = next(key.label for key in hsm.keystore.all_keys() if key.spec.name == "ec-p256")
+    with_csr = primus_bundles["ec-p256"]
+    without = hsm.attest(label, "primus", {"attest_time": ATTEST_TIME, "csr": "false"})
+    assert sorted(without.files) == sorted(name for name in with_csr.files if not name.endswith(".csr"))
+    assert len(with_csr.files) == len(without.files) + 1
+    assert all(without.files[name] == with_csr.files[name] for name in without.files)
+    with pytest.raises(ParameterError, match="csr=false leaves the CSR out"):
+        hsm.attest(label, "primus", {"attest_time": ATTEST_TIME, "csr": False, "csr_common_name": "signer"})
 
 
 def test_public_key_is_the_csr_spki(primus_bundles):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hsmsim import mutate
-from hsmsim.encoding import pem, spki_der
+from hsmsim.encoding import spki_pem
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.envelopes import MarvellAttestation, b64_decode, gzip_deterministic, jwk_uint
 from hsmsim.formats.marvell.generate import assemble
@@ -294,7 +294,7 @@ def _duplicate_json_key(data: bytes) -> bytes:
 def _pub_pem_of_other_key(bench: Workbench) -> None:
     other = bench.kit.keys["ec-p384" if bench.spec.startswith("ec") else "rsa-4096"].public_key
     assert other is not None
-    bench.file_changes[f"{bench.att.stem}.pub.pem"] = pem(spki_der(other), "PUBLIC KEY")
+    bench.file_changes[f"{bench.att.stem}.pub.pem"] = spki_pem(other)
 
 
 def blob_op(fn: Callable[[bytes], bytes]) -> Operator:

@@ -38,9 +38,9 @@ from hsmsim.encoding import (
     indented_json,
     json_strings,
     load_json,
-    pem,
     rfc3339,
     spki_der,
+    spki_pem,
     unique_json_members,
 )
 from hsmsim.formats.marvell import blob as mb
@@ -204,7 +204,7 @@ def package(att: MarvellAttestation, options: MarvellOptions = DEFAULT_OPTIONS) 
         primary = f"{att.stem}.attestation.dat"
         files = {primary: compressed, f"{att.stem}.certs.pem": b"".join(_pem_of(c) for c in att.certs)}
     if att.key.public_key is not None:
-        files[f"{att.stem}.pub.pem"] = pem(spki_der(att.key.public_key), "PUBLIC KEY")
+        files[f"{att.stem}.pub.pem"] = spki_pem(att.key.public_key)
     files |= {MARVELL_ROOT_FILE: _pem_of(att.marvell_root), HAWKSBILL_ROOT_FILE: _pem_of(att.owner_root)}
     return Evidence(GOOGLE_FORMAT_NAME, files, primary)
 

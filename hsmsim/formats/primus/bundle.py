@@ -23,7 +23,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from hsmsim.encoding import pem, spki_der
+from hsmsim.encoding import spki_pem
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.primus.archive import ZipLayout, build_zip
 from hsmsim.formats.primus.options import PrimusOptions
@@ -51,7 +51,7 @@ def sign_xml(xml: bytes, key: PrivateKey) -> bytes:
 def public_key_pem(key: PrivateKey) -> bytes:
     """A loose public-key member (``<label>.pem``, ``PrimusHSM_Attestation_PublicKey.pem``): the
     PEM SubjectPublicKeyInfo of ``key``'s public half."""
-    return pem(spki_der(key.public_key()), "PUBLIC KEY")
+    return spki_pem(key.public_key())
 
 
 def readme_text(stem: str) -> bytes:
@@ -131,6 +131,6 @@ def assemble(
     csr_pem = csr_for(common_name or key.label, signer, options) if signer is not None else None
     return PrimusBundle(
         stem=safe_file_stem(key.label), xml=xml, signature=sign_xml(xml, identity.key),
-        chain_pem=b"".join(chain), attestation_pubkey_pem=public_key_pem(identity.key),
+        chain_pem=b"".join(chain), attestation_pubkey_pem=identity.public_key_pem,
         csr_pem=csr_pem, root_pem=identity.root_pem, zip_layout=options.zip_layout,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hsmsim.device import AttestationRequest, Device, text_parameter
+from hsmsim.device import AttestationRequest, Device, flag_parameter, text_parameter
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.primus import catalogue, fuzz
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, assemble
@@ -93,7 +93,8 @@ class PrimusFormat:
         """The TSB zip + CSR + root for the request's key.
 
         Parameters: ``key_use_count`` (an integer >= 0; 0 omits it), ``options`` (a :class:`PrimusOptions`),
-        ``csr_common_name`` (str, the CSR's CN; default the key's label).
+        ``csr_common_name`` (str, the CSR's CN; default the key's label), ``csr`` (default true; false leaves the
+        CSR out: the zip and root alone, as TSB's keyAttestation endpoint returns the zip alone).
         """
         options = request.parameters.get("options", self.options)
         if not isinstance(options, PrimusOptions):
@@ -107,8 +108,11 @@ class PrimusFormat:
         problem = None if common_name is None else label_problem(common_name, "parameter csr_common_name")
         if problem is not None:
             raise ParameterError(problem)
-        bundle = assemble(request.key, request.key_signer, request.attesting, request.at, options,
-                          common_name=common_name)
+        with_csr = flag_parameter(request.parameters, "csr", True)
+        if common_name is not None and not with_csr:
+            raise ParameterError("parameter csr_common_name names the CSR's subject, and csr=false leaves the CSR out")
+        signer = request.key_signer if with_csr else None
+        bundle = assemble(request.key, signer, request.attesting, request.at, options, common_name=common_name)
         return bundle.evidence(request.at)
 
     def verify(
