@@ -209,6 +209,9 @@ def test_a_lookup_listing_the_directory_does_not_stall_a_creation(tmp_path, monk
     ({"attributes": {"extractable": True}}, "both extractable and never_extractable"),
     ({"attributes": {"sensitive": False}}, "always_sensitive but not sensitive"),
     ({"created": "2025-03-03T00:00:00"}, "created is a time without a UTC offset"),
+    ({"order": 0}, "order is not a positive integer"),
+    ({"order": True}, "order is not a positive integer"),
+    ({"order": "1"}, "order is not a positive integer"),
 ])
 def test_a_key_record_whose_fields_contradict_is_corrupt(tmp_path, edit, message):
     """What the PKCS#11 attributes cannot say together (a key both extractable and never so) is a corrupt record,
@@ -230,6 +233,30 @@ def test_keys_read_back_are_listed_in_creation_order(tmp_path):
     for n, label in enumerate(labels):
         store.generate(KeySpec.parse("ec-p256"), label, created=datetime(2025, 1, 1 + n, tzinfo=UTC))
     assert [key.label for key in SoftKeyStore(directory=tmp_path).all_keys()] == labels
+
+
+def test_keys_created_in_one_second_by_separate_stores_are_listed_in_the_order_they_were_made(tmp_path):
+    """Creation times have whole seconds, and each CLI call opens its own store: the records say the order."""
+    labels = [f"key-{n}" for n in range(6)]
+    same_second = datetime(2025, 1, 1, tzinfo=UTC)
+    for label in labels:
+        SoftKeyStore(seed="order", directory=tmp_path).generate(KeySpec.parse("ec-p256"), label, created=same_second)
+    listed = SoftKeyStore(directory=tmp_path).all_keys()
+    assert [key.attributes.id.hex() for key in listed] != sorted(key.attributes.id.hex() for key in listed), \
+        "the records' names (key ids) alone would give another order"
+    assert [key.label for key in listed] == labels
+
+
+def test_records_written_before_they_held_an_order_still_load_and_list_first_in_their_second(tmp_path):
+    same_second = datetime(2025, 1, 1, tzinfo=UTC)
+    store = SoftKeyStore(seed="order", directory=tmp_path)
+    old = store.generate(KeySpec.parse("ec-p256"), "old", created=same_second)
+    path = tmp_path / f"{old.attributes.id.hex()}.json"
+    record = json.loads(path.read_text())
+    del record["order"]
+    path.write_text(json.dumps(record))
+    SoftKeyStore(seed="order", directory=tmp_path).generate(KeySpec.parse("ec-p256"), "new", created=same_second)
+    assert [key.label for key in SoftKeyStore(directory=tmp_path).all_keys()] == ["old", "new"]
 
 
 def test_a_discarded_key_is_gone_from_the_store_and_its_directory(tmp_path):

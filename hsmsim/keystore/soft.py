@@ -119,6 +119,9 @@ class SoftKeyStore:
         self._seed = seed
         self._directory = directory
         self._keys: dict[str, tuple[StoredKey, PrivateKey | bytes]] = {}
+        self._order: dict[str, int] = {}
+        """Each key's place in creation order (1, 2, ...; 0 for a record written before records held one): keys
+        are listed by creation time, which has whole seconds, and created in the same second by this number."""
         self._loaded: set[str] = set()
         self._lock = threading.RLock()
         if directory is not None:
@@ -171,24 +174,27 @@ class SoftKeyStore:
                 self._claim(label, key, material)
             return key
         try:
-            with locked(self._directory / ".lock"):
+            with locked(self._directory / ".lock"):  # every record is read under it: the order is the next one
                 self._refresh()
-                self._claim(label, key, material)
+                order = self._claim(label, key, material)
                 try:
-                    self._save(key, material)
+                    self._save(key, material, order)
                 except BaseException:  # a key that was not stored must not stay served from memory
                     with self._lock:
-                        del self._keys[label]
+                        del self._keys[label], self._order[label]
                     raise
         except OSError as exc:
             raise KeystoreError(f"cannot store {label!r} in {escaped(str(self._directory))}: {exc.strerror}") from exc
         return key
 
-    def _claim(self, label: str, key: StoredKey, material: PrivateKey | bytes) -> None:
+    def _claim(self, label: str, key: StoredKey, material: PrivateKey | bytes) -> int:
+        """Hold the new key under ``label`` as the last one created; return its place in creation order."""
         with self._lock:
             if label in self._keys:
                 raise KeystoreError(f"a key labelled {label!r} already exists")
             self._keys[label] = (key, material)
+            self._order[label] = order = 1 + max(self._order.values(), default=0)
+            return order
 
     def discard(self, label: str) -> None:
         """Remove the key ``label`` and its file, for a caller whose record of the key could not be written just
@@ -206,6 +212,7 @@ class SoftKeyStore:
             if self._directory is not None:
                 self._loaded.discard(f"{key.attributes.id.hex()}.json")
             self._keys.pop(label, None)
+            self._order.pop(label, None)
 
     # -- lookup -----------------------------------------------------------------------
     def get(self, label: str) -> StoredKey:
@@ -219,11 +226,13 @@ class SoftKeyStore:
         return entry[0]
 
     def all_keys(self) -> list[StoredKey]:
-        """Every key, in creation order: by creation time, keys created at the same time in the order this store
-        made or read them (records on disk are named by key id, so their listing order says nothing)."""
+        """Every key, in creation order: by creation time, keys created in the same second in the order they were
+        made (records written before records held that order first, in the order this store read them)."""
         if self._directory is not None:
             self._refresh()
-        return sorted((entry[0] for entry in list(self._keys.values())), key=lambda key: key.created)
+        with self._lock:
+            entries = [(entry[0], self._order.get(label, 0)) for label, entry in self._keys.items()]
+        return [key for key, _ in sorted(entries, key=lambda entry: (entry[0].created, entry[1]))]
 
     def signer(self, key: StoredKey) -> PrivateKey:
         """The in-process private key object for ``key``."""
@@ -246,7 +255,7 @@ class SoftKeyStore:
                 if path.name not in self._loaded:
                     self._load(path)
 
-    def _save(self, key: StoredKey, material: PrivateKey | bytes) -> None:
+    def _save(self, key: StoredKey, material: PrivateKey | bytes, order: int) -> None:
         assert self._directory is not None
         if isinstance(material, bytes):
             secret = material
@@ -262,6 +271,7 @@ class SoftKeyStore:
             "attributes": attrs,
             "created": key.created.isoformat(),
             "material": base64.b64encode(secret).decode(),
+            "order": order,
             "secret": isinstance(material, bytes),
         }
         path = self._directory / f"{key.attributes.id.hex()}.json"
@@ -283,6 +293,9 @@ class SoftKeyStore:
             created = datetime.fromisoformat(record["created"])
             if created.utcoffset() is None:
                 raise ValueError("created is a time without a UTC offset")
+            order = record.get("order", 0)  # absent from records hsmsim wrote before 2026-12
+            if "order" in record and (type(order) is not int or order < 1):
+                raise ValueError("order is not a positive integer")
             key = StoredKey(
                 spec=spec_of(material),
                 attributes=attributes,
@@ -296,7 +309,9 @@ class SoftKeyStore:
             raise KeystoreError(f"corrupt key file {escaped(str(path))}: no {exc}") from None
         except (ValueError, TypeError, UnsupportedKeyError) as exc:
             raise KeystoreError(f"corrupt key file {escaped(str(path))}: {escaped(str(exc)[:120])}") from None
-        self._keys.setdefault(attributes.label, (key, material))
+        if attributes.label not in self._keys:
+            self._keys[attributes.label] = (key, material)
+            self._order[attributes.label] = order
         self._loaded.add(path.name)
 
 
