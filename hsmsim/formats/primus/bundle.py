@@ -23,7 +23,6 @@ from datetime import datetime
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from hsmsim.encoding import spki_pem
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.primus.archive import ZipLayout, build_zip
 from hsmsim.formats.primus.options import PrimusOptions
@@ -46,12 +45,6 @@ def sign_xml(xml: bytes, key: PrivateKey) -> bytes:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(xml, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     raise UnsupportedKeyError("a Primus attestation key must be RSA or EC")
-
-
-def public_key_pem(key: PrivateKey) -> bytes:
-    """A loose public-key member (``<label>.pem``, ``PrimusHSM_Attestation_PublicKey.pem``): the
-    PEM SubjectPublicKeyInfo of ``key``'s public half."""
-    return spki_pem(key.public_key())
 
 
 def readme_text(stem: str) -> bytes:

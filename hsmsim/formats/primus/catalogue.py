@@ -25,14 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
-from hsmsim.encoding import cert_pem, pem, spki_der
+from hsmsim.encoding import cert_pem, pem, spki_der, spki_pem
 from hsmsim.formats.primus.archive import STORED, ZipEntry, build_zip, deflated, java_zip
 from hsmsim.formats.primus.bundle import (
     CHAIN_FILE,
     PUBKEY_FILE,
     assemble,
     csr_for,
-    public_key_pem,
     sign_xml,
 )
 from hsmsim.formats.primus.pki import PrimusPki, primus_attestation_identity, primus_pki
@@ -158,7 +157,7 @@ class Workbench:
 
     def set_loose_pubkey(self, key: PrivateKey) -> None:
         """Put ``key``'s public half in both loose public-key members."""
-        self.members[f"{self.stem}.pem"] = self.members[PUBKEY_FILE] = public_key_pem(key)
+        self.members[f"{self.stem}.pem"] = self.members[PUBKEY_FILE] = spki_pem(key.public_key())
 
     def resign(self) -> None:
         """Sign the current XML with the genuine attestation key."""

