@@ -77,11 +77,15 @@ class _Group(click.Group):
             _fail(str(exc))
 
 
-# Subcommands that live with their concern, imported only when used: name -> "module:attribute".
+# Subcommands that live with their concern, imported only when used: name -> ("module:attribute", the first
+# paragraph of the command's help, which `hsmsim --help` lists without importing the module).
 _LAZY_COMMANDS = {
-    "conformance": "hsmsim.harness.cli:conformance",
-    "fuzz": "hsmsim.fuzz.cli:fuzz",
-    "serve": "hsmsim.server.cli:serve",
+    "conformance": ("hsmsim.harness.cli:conformance",
+                    "Run verifiers over the vector corpus; report a verifier x vector matrix."),
+    "fuzz": ("hsmsim.fuzz.cli:fuzz",
+             "Fuzz a verifier with structure-aware mutations of the format's golden bundles."),
+    "serve": ("hsmsim.server.cli:serve",
+              "Serve the Securosys TSB, Azure Managed HSM and Google Cloud KMS key APIs from the emulated HSMs."),
 }
 
 
@@ -92,7 +96,7 @@ class _RootGroup(_Group):
         target = _LAZY_COMMANDS.get(name)
         if target is None:
             return None
-        module_name, attribute = target.split(":")
+        module_name, attribute = target[0].split(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -103,12 +107,20 @@ class _RootGroup(_Group):
         assert isinstance(command, click.Command)
         return command
 
+    def _installed_lazy(self) -> list[str]:
+        return [name for name, (target, _) in _LAZY_COMMANDS.items() if _module_exists(target.split(":")[0])]
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        present = [n for n, t in _LAZY_COMMANDS.items() if _module_exists(t.split(":")[0])]
-        return sorted([*super().list_commands(ctx), *present])
+        return sorted([*super().list_commands(ctx), *self._installed_lazy()])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or self._lazy(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, each lazy subcommand shown by its recorded summary instead of imported: the
+        imports would double the time ``hsmsim --help`` takes."""
+        stand_ins = {name: click.Command(name, help=_LAZY_COMMANDS[name][1]) for name in self._installed_lazy()}
+        click.Group(commands={**self.commands, **stand_ins}).format_commands(ctx, formatter)
 
 
 def _module_exists(name: str) -> bool:

@@ -17,6 +17,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import click
 import pytest
 
 from hsmsim import __version__
@@ -139,6 +140,27 @@ def test_verify_help_names_every_kind_of_root_file_the_formats_read():
     exchange key, an AIK certificate): its help says so, where it said "Trusted root certificate" only."""
     shown = " ".join(hsmsim("verify", "--help").stdout.split())
     assert "roots.json" in shown and "PKCS#8" in shown and "AIK certificate" in shown
+
+
+def test_top_level_help_lists_the_lazy_commands_as_click_would_without_importing_them(monkeypatch):
+    """``hsmsim --help`` describes conformance, fuzz and serve by their recorded summaries: the listing is what
+    click prints from the imported commands themselves, and printing it imports none of them."""
+    probe = ("import sys\n"
+             "from hsmsim._cli import main\n"
+             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "lazy = ('hsmsim.harness.cli', 'hsmsim.fuzz.cli', 'hsmsim.server.cli')\n"
+             "print('imported:', [m for m in lazy if m in sys.modules])\n")
+    monkeypatch.setenv("COLUMNS", "80")  # one width for both listings
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    listing, imported = shown.stdout.rsplit("imported: ", 1)
+    assert imported.strip() == "[]"
+    from hsmsim._cli import cli
+    imported_group = click.Group(commands={name: cli.get_command(click.Context(cli), name)
+                                           for name in cli.list_commands(click.Context(cli))})
+    formatter = click.HelpFormatter()
+    imported_group.format_commands(click.Context(cli), formatter)
+    assert formatter.getvalue() in listing and "conformance  Run verifiers" in listing
 
 
 def test_verify_json_and_pki_export(tmp_path):
