@@ -1,9 +1,9 @@
 """Build hook: the wheel carries the vector corpus as package data, copied from ``vectors/`` at build time.
 
 ``vectors/`` is the corpus's one place in git. ``build_py`` copies the part a verifier run needs (the
-``*_verify.json`` files, whose base64 inputs rebuild every native file, the schema, the manifest and the
-id registry) into ``hsmsim/_corpus/`` of the build, where ``hsmsim.harness.vectors.packaged_vectors_root``
-finds it after ``pip install``.
+``*_verify.json`` files, whose base64 inputs rebuild every native file, the schema) and what ``vectors check``
+regenerates it from (the manifest, the id registry, the promoted fuzz findings) into ``hsmsim/_corpus/`` of the
+build, where ``hsmsim.harness.vectors.packaged_vectors_root`` finds it after ``pip install``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 CORPUS_SOURCE = Path(__file__).resolve().parent / "vectors"
-CORPUS_FILES = ("*_verify.json", "manifest.json", "ids.json", "schema/*.json")
+CORPUS_FILES = ("*_verify.json", "manifest.json", "ids.json", "schema/*.json", "promoted/*.json")
+"""hsmsim.harness.vectors.PACKAGED_CORPUS_FILES, which `vectors check` of an installed corpus compares (this
+build runs without hsmsim's dependencies, so it cannot import it; tests/test_wheel.py holds the two equal)."""
 
 
 class BuildPyWithCorpus(build_py):

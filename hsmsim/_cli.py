@@ -456,7 +456,8 @@ def vectors_check(corpus: Path) -> None:
         click.echo(f"vectors differ from a regeneration: {result.differences[0]} "
                    f"({len(result.differences)} difference(s))")
         sys.exit(1)
-    click.echo(f"OK: {result.files_compared} files identical to a regeneration")
+    scope = " (a packaged corpus: its vector files, manifest, ids and schema)" if result.packaged else ""
+    click.echo(f"OK: {result.files_compared} files identical to a regeneration{scope}")
 
 
 @vectors.command("extract")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hsmsim.harness.vectors import load_corpus
+from hsmsim.harness.vectors import PACKAGED_CORPUS_FILES, load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
@@ -81,6 +82,32 @@ def test_the_installed_wheel_runs_the_conformance_suite_over_its_own_corpus(inst
         assert (tmp_path / "out" / entry.path).read_bytes() == entry.data()
     where = _run(installed / "python", "-c", "import hsmsim; print(hsmsim.load_corpus().root)", cwd=tmp_path, env=env)
     assert where.returncode == 0 and where.stdout.strip().endswith("site-packages/hsmsim/_corpus"), where.stderr
+
+
+@pytest.mark.wheel
+def test_the_installed_corpus_checks_against_a_regeneration(installed: Path, tmp_path: Path) -> None:
+    """``vectors check`` outside a checkout compares the installed corpus on the files the wheel carries (it has no
+    native files or changelog to compare), and still finds a changed vector file."""
+    env = _outside_env()
+    expected = [p for pattern in PACKAGED_CORPUS_FILES for p in (ROOT / "vectors").glob(pattern)]
+    checked = _run(installed / "hsmsim", "vectors", "check", cwd=tmp_path, env=env, timeout=300)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.strip() == (f"OK: {len(expected)} files identical to a regeneration "
+                                      "(a packaged corpus: its vector files, manifest, ids and schema)")
+    where = _run(installed / "python", "-c", "import hsmsim; print(hsmsim.load_corpus().root)", cwd=tmp_path, env=env)
+    changed = shutil.copytree(where.stdout.strip(), tmp_path / "copy")
+    with (changed / "primus_verify.json").open("ab") as vector_file:
+        vector_file.write(b"\n")
+    copied = _run(installed / "hsmsim", "vectors", "check", "--vectors", changed, cwd=tmp_path, env=env, timeout=300)
+    assert copied.returncode == 1, copied.stdout + copied.stderr
+    assert copied.stdout.strip() == "vectors differ from a regeneration: differs: primus_verify.json (1 difference(s))"
+
+
+def test_setup_copies_the_files_an_installed_corpus_check_compares() -> None:
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    copied = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == "CORPUS_FILES" for t in node.targets))
+    assert ast.literal_eval(copied) == PACKAGED_CORPUS_FILES
 
 
 @pytest.mark.wheel

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 from hsmsim._atomic import write_new_files
@@ -16,7 +17,7 @@ from hsmsim.corpus.build import (
     committed_seed,
     promoted_drafts,
 )
-from hsmsim.harness.vectors import check_paths, load_corpus
+from hsmsim.harness.vectors import PACKAGED_CORPUS_FILES, check_paths, load_corpus
 from hsmsim.model.evidence import files_below
 from hsmsim.safeio import file_holds, read_zip
 from hsmsim.verdict import Rejected, escaped
@@ -31,6 +32,9 @@ class CheckResult:
 
     files_compared: int
     differences: tuple[str, ...]
+    packaged: bool = False
+    """The corpus checked holds :data:`PACKAGED_CORPUS_FILES` only, as a wheel carries it, and was compared on
+    those files."""
 
 
 def master_seed(corpus: Path) -> str:
@@ -45,6 +49,9 @@ def master_seed(corpus: Path) -> str:
 def check_corpus(committed: Path) -> CheckResult:
     """Regenerate with the committed master seed, id registry and promoted findings; list files that differ.
 
+    A corpus holding :data:`PACKAGED_CORPUS_FILES` only (as a wheel carries it: the vector files, whose base64
+    inputs hold every native file) is compared on those files, not on the native files and changelog that a
+    checkout's ``vectors/`` also has.
     Raises :class:`CorpusError` when ``committed`` holds no manifest, :class:`hsmsim.errors.BundleError` when a
     corpus holds more than :data:`CORPUS_ENTRY_LIMIT` entries or nests too deeply (:func:`files_below`).
     """
@@ -55,11 +62,14 @@ def check_corpus(committed: Path) -> CheckResult:
         fresh = Path(tmp) / "vectors"
         build_corpus(fresh, seed=seed, registry=registry, promoted=promoted_drafts(committed))
         ours = set(files_below(fresh, CORPUS_ENTRY_LIMIT))
+        packaged = all(any(fnmatch(name, pattern) for pattern in PACKAGED_CORPUS_FILES) for name in theirs)
+        if packaged:
+            ours = {name for name in ours if any(fnmatch(name, pattern) for pattern in PACKAGED_CORPUS_FILES)}
         differences = [f"only in the regeneration: {name}" for name in sorted(ours - theirs)]
         differences += [f"only in {committed}: {name}" for name in sorted(theirs - ours)]
         differences += [f"differs: {name}" for name in sorted(ours & theirs)
                         if not file_holds(committed / name, (fresh / name).read_bytes())]
-    return CheckResult(len(ours | theirs), tuple(differences))
+    return CheckResult(len(ours | theirs), tuple(differences), packaged)
 
 
 def extract_vector(corpus: Path, vector_id: str, dest: Path, *, unzip: bool = False) -> list[Path]:

@@ -200,6 +200,12 @@ class Corpus:
         return next(iter(goldens or candidates), None)
 
 
+PACKAGED_CORPUS_FILES = ("*_verify.json", "manifest.json", "ids.json", "schema/*.json", "promoted/*.json")
+"""The part of ``vectors/`` a wheel carries in ``hsmsim/_corpus/`` (``setup.py`` copies these): what a verifier run
+needs (the vector files, whose base64 inputs hold every native file) and what ``vectors check`` regenerates it
+from (the manifest's seed, the id registry, the promoted fuzz findings)."""
+
+
 def packaged_vectors_root() -> Path | None:
     """The corpus that comes with hsmsim: ``hsmsim/_corpus/`` of an installed wheel (copied from ``vectors/`` by
     the build), else the ``vectors/`` of the checkout hsmsim runs from (source tree, editable install)."""
