@@ -40,6 +40,7 @@ __all__ = [
 
 StrPath = str | os.PathLike[str]
 DEFAULT_STATE = ".hsmsim"
+_API_PIN_HINT = "pass user_pin= (the Python API never reads $HSMSIM_PKCS11_PIN)"
 
 
 def _require(name: str, value: object, kind: type | tuple[type, ...], what: str) -> None:
@@ -117,7 +118,8 @@ def create_key(
     if format is not None:
         get_format(format)
     key_spec = KeySpec.parse(spec)
-    opened = HsmState.open(state_path, format=format, seed=seed, pkcs11_token=token, pkcs11_pin=user_pin)
+    opened = HsmState.open(state_path, format=format, seed=seed, pkcs11_token=token, pkcs11_pin=user_pin,
+                           pin_hint=_API_PIN_HINT)
     try:
         stored = opened.new_key(backend, label, key_spec, KeyPolicy(sensitive=sensitive, extractable=extractable),
                                 imported=imported, created=created)
@@ -176,7 +178,8 @@ def attest(
     if moment is not None:
         parameters["attest_time"] = moment
     opened = HsmState.open(state_path, format=None if format in GENERIC_MECHANISMS else format, create=False,
-                           pkcs11_token=token, pkcs11_pin=user_pin)
+                           pkcs11_token=token, pkcs11_pin=user_pin,
+                           pin_hint=_API_PIN_HINT)
     try:
         return opened.hsm(label).attest(label, format, parameters, attesting_key)
     finally:

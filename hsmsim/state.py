@@ -49,6 +49,8 @@ DEFAULT_SEED = "hsmsim-default"
 _LABELS_LOCK = "labels.lock"
 _SUBDIRS = {"soft": "soft", "pkcs11": "token", "swtpm": "swtpm"}
 MAX_STATE_FILE_BYTES = 64 * 1024
+CLI_PIN_HINT = f"set {PIN_ENV} or pass --pin-file"
+"""How a command is given an existing PKCS#11 token's user PIN (see :attr:`HsmState.pin_hint`)."""
 """The most ``hsm.json`` may hold (it holds four short strings)."""
 _SERIAL = re.compile(r"[0-9]{1,20}")
 _INITIALISED_YEARS = (2000, 2049)
@@ -72,15 +74,18 @@ class HsmState:
     """The existing token asked for the pkcs11 backend (None: the one the state records, else hsmsim's own)."""
     pkcs11_pin: str | None = field(default=None, repr=False)
     """The user PIN of the existing token the pkcs11 backend uses (never written anywhere)."""
+    pin_hint: str = CLI_PIN_HINT
+    """How the caller gives :attr:`pkcs11_pin`, for the error that asks for it (the Python API's differs)."""
 
     @classmethod
     def open(
         cls, directory: Path, *, format: str | None = None, seed: str | None = None, create: bool = True,
-        pkcs11_token: ExistingToken | None = None, pkcs11_pin: str | None = None,
+        pkcs11_token: ExistingToken | None = None, pkcs11_pin: str | None = None, pin_hint: str = CLI_PIN_HINT,
     ) -> HsmState:
         """Open the state in ``directory``, creating it with ``format`` (default primus) and ``seed`` if new.
 
-        ``pkcs11_token`` and ``pkcs11_pin`` choose the pkcs11 backend's token when it is opened (:meth:`store`).
+        ``pkcs11_token`` and ``pkcs11_pin`` choose the pkcs11 backend's token when it is opened (:meth:`store`);
+        ``pin_hint`` says how the caller gives the PIN, in the error when it is needed and missing.
 
         Raises :class:`HsmsimError` (one line) when ``seed`` is empty, when an existing state disagrees with
         ``format``/``seed`` or is corrupt (``hsm.json`` not a regular file of at most
@@ -109,13 +114,13 @@ class HsmState:
                     from exc
             else:
                 return cls(directory, device, created=True, made_directory=not existed, pkcs11_token=pkcs11_token,
-                           pkcs11_pin=pkcs11_pin)
+                           pkcs11_pin=pkcs11_pin, pin_hint=pin_hint)
         device = _read_device(config_path)
         if seed is not None and seed != device.seed:
             raise HsmsimError(f"{escaped(str(directory))} was created with another seed; use a new --state")
         if format is not None and format != device.format:
             raise HsmsimError(f"{escaped(str(directory))} emulates a {device.format} HSM, not {format}")
-        return cls(directory, device, pkcs11_token=pkcs11_token, pkcs11_pin=pkcs11_pin)
+        return cls(directory, device, pkcs11_token=pkcs11_token, pkcs11_pin=pkcs11_pin, pin_hint=pin_hint)
 
     def store(self, backend: str) -> KeyStore:
         """The key store of ``backend`` (opened once, also when threads ask at the same time).
@@ -165,8 +170,8 @@ class HsmState:
         if token is None:
             return open_keystore("pkcs11", where)
         if self.pkcs11_pin is None:
-            raise HsmsimError(f"the user PIN of the PKCS#11 {token} is needed: set {PIN_ENV} or pass --pin-file "
-                              "(user_pin in Python); hsmsim never stores it")
+            raise HsmsimError(f"the user PIN of the PKCS#11 {token} is needed: {self.pin_hint}; hsmsim never "
+                              "stores it")
         store = Pkcs11KeyStore(module=token.module, token_label=token.label, user_pin=self.pkcs11_pin,
                                token_dir=where, existing_token=True)
         try:

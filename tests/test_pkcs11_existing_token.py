@@ -351,8 +351,10 @@ def test_python_api_uses_the_users_token(tmp_path, user_env, monkeypatch):
     stored = api.create_key("pykey", spec="ec-p256", backend="pkcs11", state=state, token_label="mytoken",
                             user_pin=PIN)
     assert stored.attributes.local and stored.attributes.never_extractable
-    with pytest.raises(HsmsimError, match="user PIN of the PKCS#11 token 'mytoken'"):
+    monkeypatch.setenv("HSMSIM_PKCS11_PIN", PIN)  # a command's way, which the API does not take: it says its own
+    with pytest.raises(HsmsimError, match="user PIN of the PKCS#11 token 'mytoken'") as missing:
         api.attest("pykey", state=state)
+    assert "pass user_pin=" in str(missing.value) and "--pin-file" not in str(missing.value)
     with pytest.raises(HsmsimError, match="CKR_PIN_INCORRECT"):
         api.attest("pykey", state=state, user_pin="0000")
     evidence = api.attest("pykey", state=state, user_pin=PIN)
