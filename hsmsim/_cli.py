@@ -23,10 +23,11 @@ from hsmsim import __version__
 from hsmsim._atomic import write_new_files
 from hsmsim.cli_params import GivenPath, ReportedInterrupt, given_text, pkcs11_options, user_pin
 from hsmsim.errors import HsmsimError
-from hsmsim.formats import detect, get_format, load_evidence, names, verify_guarded
+from hsmsim.formats import Format, detect, get_format, load_evidence, names, verify_guarded
 from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
 from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec, label_problem
+from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.vectors import Severity
 from hsmsim.pki.chain import quiet_certificate_warnings
 from hsmsim.safeio import call_budget
@@ -346,9 +347,9 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
                 _fail(f"{escaped(str(bundle))} does not exist")
             fmt = get_format(format_name) if format_name else detect(bundle)
             evidence = load_evidence(fmt, bundle, ignore=roots)
-            trust = fmt.trust_anchors_from_files(list(roots))
         except OSError as exc:  # a name too long, a directory where a file belongs, no permission, ...
             _fail(f"cannot read {escaped(str(exc.filename or bundle))}: {exc.strerror or exc}")
+        trust = _trust_anchors(fmt, roots)
         validation_time = _parse_time(at_text) or datetime.now(UTC).replace(microsecond=0)
         verdict = verify_guarded(fmt, evidence, trust, at=validation_time, profile=Profile(profile))
     # json.dumps escapes every non-ASCII character and summary() every unprintable one: the output is
@@ -361,6 +362,17 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
         hint = _NO_ROOT_HINT if not roots and verdict.reason is Reason.CHAIN_UNTRUSTED else ""
         _echo_line(verdict.summary() + hint)
     sys.exit(0 if verdict.accepted else 1)
+
+
+def _trust_anchors(fmt: Format, roots: tuple[Path, ...]) -> TrustAnchors:
+    """``fmt``'s trust anchors from the ``--root`` files; a file it cannot use is one line that says it is a
+    ``--root``, so it is not taken for the evidence."""
+    try:
+        return fmt.trust_anchors_from_files(list(roots))
+    except OSError as exc:
+        _fail(f"--root: cannot read {escaped(str(exc.filename))}: {exc.strerror or exc}")
+    except HsmsimError as exc:
+        _fail(f"--root: {exc}")
 
 
 # Appended to the one line (never to --json, whose detail is the verifier's) when a chain found no anchor because

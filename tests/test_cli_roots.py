@@ -268,3 +268,27 @@ def test_a_root_whose_name_cryptography_warns_about_leaves_standard_error_empty(
     done = hsmsim("verify", str(_extracted(tmp_path, vector)), "--root", str(tmp_path / "odd.pem"))
     assert done.returncode == 1 and _one_line(done.stdout).startswith("REJECT CHAIN_UNTRUSTED"), done
     assert done.stderr == ""
+
+
+def test_a_root_file_that_cannot_be_used_is_one_line_naming_the_root_option(tmp_path):
+    """A ``--root`` that is a directory, missing, or no certificate is the command's error, and says it is the
+    ``--root`` (not the evidence) that is wrong; a certificate cryptography refuses says cryptography's reason."""
+    vector = load_corpus(CORPUS).get("yubihsm2::golden::rsa-2048")
+    bundle = str(_extracted(tmp_path, vector))
+    (tmp_path / "junk.der").write_bytes(b"\x30\x03\x02\x01")
+    for root, message in ((tmp_path, f"--root: {tmp_path} is not a regular file"),
+                          (tmp_path / "nosuch.pem", f"--root: cannot read {tmp_path / 'nosuch.pem'}: No such file"),
+                          (tmp_path / "junk.der", f"--root: {tmp_path / 'junk.der'} is not a PEM or DER certificate "
+                                                  "cryptography reads: ")):
+        done = hsmsim("verify", bundle, "--root", str(root))
+        assert done.returncode == 2 and done.stdout == "", done
+        assert _one_line(done.stderr).startswith(f"hsmsim: error: {message}"), done.stderr
+
+
+def test_a_real_root_whose_names_are_not_der_sorted_is_refused_with_cryptographys_reason(tmp_path, shared_dir):
+    """Nuvoton's EK root (a Purebred trust anchor) encodes a SET OF unsorted: openssl reads it, cryptography does
+    not, and the error says so rather than that the file is no certificate."""
+    root = shared_dir / "interop/purebred/TrustAnchors/SurfacePro/Roots/Nuvoton/RootCA/NTC_TPM_EK_Root_CA_ARSUF_01.cer"
+    vector = load_corpus(CORPUS).get("yubihsm2::golden::rsa-2048")
+    done = hsmsim("verify", str(_extracted(tmp_path, vector)), "--root", str(root))
+    assert done.returncode == 2 and "cryptography reads: " in done.stderr and "InvalidSetOrdering" in done.stderr

@@ -136,8 +136,9 @@ class TrustAnchors:
             try:
                 certs += (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                           else [x509.load_der_x509_certificate(data)])
-            except ValueError as exc:
-                raise BundleError(f"{escaped(str(path))} is not a PEM or DER certificate") from exc
+            except ValueError as exc:  # cryptography's reason: a strict DER rule broken, which openssl may accept
+                raise BundleError(f"{escaped(str(path))} is not a PEM or DER certificate cryptography reads: "
+                                  f"{escaped(str(exc))[:200]}") from exc
         return cls({role: tuple(certs)})
 
 

@@ -904,7 +904,7 @@ def test_roots_json_is_read_with_the_bounds_of_pem_roots(tmp_path, kind, message
     result = hsmsim("verify", str(golden), "--format", "android-key", "--root", str(roots))
     lines = result.stderr.splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"hsmsim: error: {roots.parent}/{message}"), result.stderr
+    assert lines[0].startswith(f"hsmsim: error: --root: {roots.parent}/{message}"), result.stderr
     with pytest.raises(BundleError, match=message):
         get_format("android-acme").trust_anchors_from_files([roots])
 
