@@ -274,6 +274,24 @@ def test_generate_refuses_to_overwrite_a_foreign_directory(tmp_path):
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
+def test_the_readmes_corpus_figures_are_the_corpus():
+    """The README's corpus bullets (the suite version, the vectors per format, the files, mebibytes and vectors of
+    hsmsim's own corpus) say what ``vectors/`` holds: the counts went stale twice as vectors were added."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    corpus = load_corpus(VECTORS)
+    manifest = json.loads((VECTORS / "manifest.json").read_text())
+    summary = re.search(r"\* (\d+) vectors in suite ([0-9.]+) .*?: ((?:`[a-z0-9-]+` \d+,? )+)", readme)
+    assert summary is not None, "the README's bullet '* N vectors in suite V ...' is gone"
+    per_format = Counter(vector.format for vector in corpus.vectors)
+    assert (int(summary[1]), summary[2]) == (len(corpus.vectors), manifest["suiteVersion"])
+    assert {name: int(count) for name, count in re.findall(r"`([a-z0-9-]+)` (\d+)", summary[3])} == per_format
+    own = re.search(r"hsmsim's own: (\d+) files, (\d+) MiB, ([0-9,]+) vectors", readme)
+    assert own is not None, "the README's figures of hsmsim's own corpus are gone"
+    files = sorted(VECTORS.glob("*_verify.json"))
+    mebibytes = round(sum(path.stat().st_size for path in files) / 2**20)
+    assert (int(own[1]), int(own[2]), int(own[3].replace(",", ""))) == (len(files), mebibytes, len(corpus.vectors))
+
+
 @pytest.mark.long
 def test_openssl_walk_table_in_readme_is_current(openssl):
     sys.path.insert(0, str(ROOT / "scripts"))

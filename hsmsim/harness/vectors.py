@@ -328,7 +328,7 @@ def validation_summary(exc: ValidationError) -> str:
 CORPUS_FILES_LIMIT = 256
 CORPUS_BYTES_LIMIT = 128 * 1024 * 1024
 CORPUS_VECTORS_LIMIT = 20_000
-"""What one corpus may hold in all (hsmsim's own: 18 vector files, 15 MB, 1,077 vectors), so that reading one
+"""What one corpus may hold in all (hsmsim's own: 20 vector files, 16 MiB, 1,151 vectors), so that reading one
 stays within a few hundred MB of memory whatever it holds."""
 _ROOT_ENTRIES_LIMIT = 65536
 
