@@ -370,7 +370,8 @@ def _trust_anchors(fmt: Format, roots: tuple[Path, ...]) -> TrustAnchors:
     try:
         return fmt.trust_anchors_from_files(list(roots))
     except OSError as exc:
-        _fail(f"--root: cannot read {escaped(str(exc.filename))}: {exc.strerror or exc}")
+        where = exc.filename if exc.filename is not None else " ".join(map(str, roots))
+        _fail(f"--root: cannot read {escaped(str(where))}: {exc.strerror or exc}")
     except HsmsimError as exc:
         _fail(f"--root: {exc}")
 

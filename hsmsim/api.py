@@ -178,8 +178,7 @@ def attest(
     if moment is not None:
         parameters["attest_time"] = moment
     opened = HsmState.open(state_path, format=None if format in GENERIC_MECHANISMS else format, create=False,
-                           pkcs11_token=token, pkcs11_pin=user_pin,
-                           pin_hint=_API_PIN_HINT)
+                           pkcs11_token=token, pkcs11_pin=user_pin, pin_hint=_API_PIN_HINT)
     try:
         return opened.hsm(label).attest(label, format, parameters, attesting_key)
     finally:

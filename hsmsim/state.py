@@ -49,9 +49,9 @@ DEFAULT_SEED = "hsmsim-default"
 _LABELS_LOCK = "labels.lock"
 _SUBDIRS = {"soft": "soft", "pkcs11": "token", "swtpm": "swtpm"}
 MAX_STATE_FILE_BYTES = 64 * 1024
+"""The most ``hsm.json`` may hold (it holds four short strings)."""
 CLI_PIN_HINT = f"set {PIN_ENV} or pass --pin-file"
 """How a command is given an existing PKCS#11 token's user PIN (see :attr:`HsmState.pin_hint`)."""
-"""The most ``hsm.json`` may hold (it holds four short strings)."""
 _SERIAL = re.compile(r"[0-9]{1,20}")
 _INITIALISED_YEARS = (2000, 2049)
 """The device certificates hsmsim derives from ``initialised`` run decades past it, within X.509's dates."""
