@@ -108,11 +108,8 @@ class _RootGroup(_Group):
         assert isinstance(command, click.Command)
         return command
 
-    def _installed_lazy(self) -> list[str]:
-        return [name for name, (target, _) in _LAZY_COMMANDS.items() if _module_exists(target.split(":")[0])]
-
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self._installed_lazy()])
+        return sorted([*super().list_commands(ctx), *_installed_lazy_commands()])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or self._lazy(cmd_name)
@@ -120,8 +117,12 @@ class _RootGroup(_Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """click's listing, each lazy subcommand shown by its recorded summary instead of imported: the
         imports would double the time ``hsmsim --help`` takes."""
-        stand_ins = {name: click.Command(name, help=_LAZY_COMMANDS[name][1]) for name in self._installed_lazy()}
+        stand_ins = {name: click.Command(name, help=_LAZY_COMMANDS[name][1]) for name in _installed_lazy_commands()}
         click.Group(commands={**self.commands, **stand_ins}).format_commands(ctx, formatter)
+
+
+def _installed_lazy_commands() -> list[str]:
+    return [name for name, (target, _) in _LAZY_COMMANDS.items() if _module_exists(target.split(":")[0])]
 
 
 def _module_exists(name: str) -> bool:
@@ -369,7 +370,7 @@ def _trust_anchors(fmt: Format, roots: tuple[Path, ...]) -> TrustAnchors:
     ``--root``, so it is not taken for the evidence."""
     try:
         return fmt.trust_anchors_from_files(list(roots))
-    except OSError as exc:
+    except OSError as exc:  # hsmsim's readers raise BundleError; a plugin format's may not
         where = exc.filename if exc.filename is not None else " ".join(map(str, roots))
         _fail(f"--root: cannot read {escaped(str(where))}: {exc.strerror or exc}")
     except HsmsimError as exc:

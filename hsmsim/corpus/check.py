@@ -62,14 +62,18 @@ def check_corpus(committed: Path) -> CheckResult:
         fresh = Path(tmp) / "vectors"
         build_corpus(fresh, seed=seed, registry=registry, promoted=promoted_drafts(committed))
         ours = set(files_below(fresh, CORPUS_ENTRY_LIMIT))
-        packaged = all(any(fnmatch(name, pattern) for pattern in PACKAGED_CORPUS_FILES) for name in theirs)
+        packaged = all(map(_packaged, theirs))
         if packaged:
-            ours = {name for name in ours if any(fnmatch(name, pattern) for pattern in PACKAGED_CORPUS_FILES)}
+            ours = set(filter(_packaged, ours))
         differences = [f"only in the regeneration: {name}" for name in sorted(ours - theirs)]
         differences += [f"only in {committed}: {name}" for name in sorted(theirs - ours)]
         differences += [f"differs: {name}" for name in sorted(ours & theirs)
                         if not file_holds(committed / name, (fresh / name).read_bytes())]
     return CheckResult(len(ours | theirs), tuple(differences), packaged)
+
+
+def _packaged(name: str) -> bool:
+    return any(fnmatch(name, pattern) for pattern in PACKAGED_CORPUS_FILES)
 
 
 def extract_vector(corpus: Path, vector_id: str, dest: Path, *, unzip: bool = False) -> list[Path]:
