@@ -353,11 +353,12 @@ def _check_entries(entries: list[_Entry], limits: ZipLimits, budget: ReadBudget)
         name = entry.name
         if _unsafe_member_name(name):
             raise _malformed(f"unsafe zip member name {name!r}")
-        if _folded(name) in seen:
-            other = seen[_folded(name)]
+        folded = _folded(name)
+        other = seen.get(folded)
+        if other is not None:
             kind = "duplicate" if other == name else f"case-duplicate (of {other!r})"
             raise _malformed(f"{kind} zip member {name!r}")
-        seen[_folded(name)] = name
+        seen[folded] = name
         if entry.flags & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION):
             raise Rejected(Reason.UNSUPPORTED, f"zip member {name!r} is encrypted")
         if entry.method not in (ZIP_STORED, ZIP_DEFLATED):
