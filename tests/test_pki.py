@@ -120,6 +120,20 @@ def test_chain_reasons():
     assert _reason(leaf3, [mid3, mid], [root]) is Reason.CERT_PATH_LENGTH
 
 
+def test_an_anchors_path_length_binds_only_under_anchor_path_length():
+    """RFC 5280 6.1 takes no pathLenConstraint from the trust anchor (openssl does, error 25): without
+    ``anchor_path_length`` a pathlen-0 root may sit above an intermediate, whose own pathlen still binds."""
+    root, root_key = _ca("tight-root", path_length=0)
+    mid, mid_key = _ca("tight-mid", issuer=root, issuer_key=root_key, path_length=0)
+    leaf, _ = _ca("tight-leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
+    lenient = ChainPolicy(anchor_path_length=False)
+    assert _reason(leaf, [mid], [root]) is Reason.CERT_PATH_LENGTH
+    assert validate_chain(leaf, [mid], [root], AT, lenient) == [leaf, mid, root]
+    sub, sub_key = _ca("tight-sub", issuer=mid, issuer_key=mid_key)
+    leaf2, _ = _ca("tight-leaf2", ca=False, issuer=sub, issuer_key=sub_key, ku=("digital_signature",))
+    assert _reason(leaf2, [sub, mid], [root], policy=lenient) is Reason.CERT_PATH_LENGTH
+
+
 def _signed_by_root(root_key, issuer: x509.Name, label: str) -> x509.Certificate:
     key = derive_key("chain-tests", label, KeySpec.parse("ec-p256"))
     return build_certificate(CertSpec(

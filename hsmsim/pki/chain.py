@@ -46,6 +46,10 @@ class ChainPolicy:
     """The certificate that signs the leaf is the device's attestation key, an issuer by its position: it
     need not say CA:TRUE or keyCertSign (Android Keymaster 3 factory batch certificates say CA:FALSE and
     digitalSignature only; Google's Key Attestation path validator checks neither)."""
+    anchor_path_length: bool = True
+    """Hold the trust anchor to its own pathLenConstraint, as openssl does (error 25). RFC 5280 6.1 does not: the
+    anchor is no element of the path and max_path_length starts at the path's length. Yubico's PIV root of 2016
+    says pathlen 0 above the f9, which issues the slot certificates."""
 
 
 CERT_PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension,
@@ -299,8 +303,9 @@ def _check_critical(cert: _CertFields, what: object) -> None:
                        f"{what} has unknown critical extension {cert.unknown_critical.dotted_string}")
 
 
-def _check_issuer(cert: _CertFields, below: int, policy: ChainPolicy, what: object) -> None:
-    """``below`` is the number of non-self-issued intermediates between ``cert`` and the leaf."""
+def _check_issuer(cert: _CertFields, below: int | None, policy: ChainPolicy, what: object) -> None:
+    """``below`` is the number of non-self-issued intermediates between ``cert`` and the leaf; None: the path length
+    is not checked (an anchor under ``anchor_path_length=False``)."""
     if cert.is_v1:
         if policy.allow_v1_ca:
             return
@@ -313,7 +318,7 @@ def _check_issuer(cert: _CertFields, below: int, policy: ChainPolicy, what: obje
     ku = cert.key_usage
     if ku is not None and not ku.key_cert_sign:
         raise Rejected(Reason.CERT_NOT_CA, f"{what} keyUsage lacks keyCertSign")
-    if bc.path_length is not None and below > bc.path_length:
+    if bc.path_length is not None and below is not None and below > bc.path_length:
         raise Rejected(Reason.CERT_PATH_LENGTH, f"{what} allows {bc.path_length} intermediates below it, found {below}")
 
 
@@ -425,7 +430,8 @@ def validate_chain(
             _check_time(fields[index], at, what)
         _check_critical(fields[index], what)
         if depth > 1 or (depth == 1 and not policy.leaf_issuer_by_position):
-            _check_issuer(fields[index], depth - 1, policy, what)
+            counted = depth < len(path) - 1 or policy.anchor_path_length
+            _check_issuer(fields[index], depth - 1 if counted else None, policy, what)
     chain = [certs[i] for i in path]
     for cert in chain[1:]:
         _remember_issuer(cert)

@@ -296,6 +296,20 @@ def test_every_vector_gets_its_declared_verdict() -> None:
             assert verdict.reason is reason, f"{case.id} ({profile.value}): {verdict.summary()}"
 
 
+def test_a_yubikey_slot_certificate_issued_by_another_slot_is_rejected_in_both_profiles() -> None:
+    """A request for a software key whose bag carries a slot certificate the golden slot's key issued, the golden
+    slot certificate and the f9: yubico-piv validates the path from the attested certificate, where the f9's
+    pathlen 0 forbids the slot certificate between them."""
+    kit = catalogue.PurebredKit.build("hsmsim-tests")
+    bench = catalogue.Bench.open(kit, catalogue.YUBIKEY_REQUEST)
+    mutation = next(m for m in catalogue.mutations() if m.id.endswith("::inner::yubikey-issued-by-another-slot"))
+    mutation.apply(bench)
+    for profile in Profile:
+        verdict = get_format("purebred").verify(bench.render(), TrustAnchors({"root": bench.anchors}),
+                                                at=catalogue.VALIDATION_TIME, profile=profile)
+        assert verdict.reason is Reason.CERT_PATH_LENGTH, f"{profile.value}: {verdict.summary()}"
+
+
 @pytest.mark.parametrize("profile", list(Profile))
 def test_a_bag_certificate_whose_issuer_does_not_parse_is_malformed(profile: Profile) -> None:
     """cryptography parses names lazily: a bad tag inside the issuer Name must be a verdict, not a ValueError out of

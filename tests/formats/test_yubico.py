@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from hsmsim.device import Device
+from hsmsim.encoding import cert_pem
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.yubico.catalogue import (
@@ -48,7 +49,8 @@ from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.builder import UTF8, Ext, build_csr, name
+from hsmsim.pki.builder import UTF8, Ext, build_csr, name, reissue
+from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 from tests.conftest import KEY_CREATED, SEED
 
@@ -240,13 +242,60 @@ def test_legacy_goldens_under_the_2024_root_are_rejected(kit, spec):
     assert verdict.reason is Reason.CHAIN_UNTRUSTED, verdict.summary()
 
 
-def test_a_wrong_root_without_the_root_copy_leaves_the_f9_issuer_nowhere(kit):
-    """Without its root copy the bundle and the trust store hold no certificate named as the f9's issuer:
-    CHAIN_INCOMPLETE by that reason's definition."""
+def test_a_wrong_root_without_the_root_copy_ends_the_path_at_the_f9(kit):
+    """Without its root copy the path from the slot certificate uses up the bundle at the f9, whose named issuer
+    is no anchor: CHAIN_UNTRUSTED by that reason's definition (the path starts at the slot certificate, so the
+    f9 is above the leaf)."""
     bench = piv(kit, LEGACY, "ec-p256")
     bench.drop.add(ROOT_FILES[LEGACY])
     verdict = verify("yubico-piv", bench.evidence(), (piv_pki(SEED, NEW).root.certificate,))
-    assert verdict.reason is Reason.CHAIN_INCOMPLETE, verdict.summary()
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED, verdict.summary()
+
+
+def _slot_key_certifies_a_software_key(kit: Kit, bundle) -> Evidence:
+    """What a YubiKey's owner can make: the slot 9a key issues 'YubiKey PIV Attestation 9c' for a software key
+    (the 9a certificate's device extensions, PIN once / touch always), carried with the 9a certificate, the f9,
+    the intermediates and the software key's CSR."""
+    slot_key = kit.store.signer(kit.keys["ec-p256"])
+    software = derive_key(SEED, "test/software-key", KeySpec.parse("ec-p256"))
+    genuine = bundle.attestation
+    extensions = tuple(Ext(x509.UnrecognizedExtension(PIV_POLICY, b"\x02\x02")) if e.oid == PIV_POLICY
+                       else Ext(e.value, e.critical) for e in genuine.extensions)
+    bundle.attestation = reissue(genuine, slot_key, issuer=genuine.subject, public_key=software.public_key(),
+                                 subject=name(("CN", "YubiKey PIV Attestation 9c", UTF8)), extensions=extensions)
+    bundle.csr_pem = build_csr(name(("CN", "software", UTF8)), software).public_bytes(serialization.Encoding.PEM)
+    bundle.request = None
+    evidence = bundle.evidence()
+    stem = evidence.primary.removesuffix(".attestation.pem")
+    return Evidence(evidence.format, {**evidence.files, f"{stem}.f9.pem": cert_pem(genuine) + cert_pem(bundle.f9)},
+                    evidence.primary)
+
+
+@pytest.mark.parametrize(("generation", "firmware", "expected"), [
+    (LEGACY, (5, 4, 3), Reason.CERT_PATH_LENGTH), (NEW, (5, 7, 4), Reason.CERT_PATH_LENGTH),
+    (LEGACY, (4, 3, 3), Reason.CERT_NOT_CA)])
+def test_a_slot_certificate_issued_by_another_slots_key_is_rejected_in_both_profiles(kit, generation, firmware,
+                                                                                      expected):
+    """The path is validated from the attestation certificate, so the f9 sits above the 9a certificate that
+    issued it: from firmware 5.4 the f9's pathlen 0 forbids that (RFC 5280 6.1.4(l)); the YubiKey 4 f9 without
+    basicConstraints is no CA once it is not the attestation's issuer (6.1.4(k)), whatever the profile."""
+    device = replace(kit.devices[(generation, False)], firmware=firmware)
+    bundle = assemble(SEED, device, kit.keys["ec-p256"], kit.store.signer(kit.keys["ec-p256"]))
+    evidence = _slot_key_certifies_a_software_key(kit, bundle)
+    for profile in Profile:
+        verdict = verify("yubico-piv", evidence, (bundle.root,), profile=profile)
+        assert verdict.reason is expected, f"{profile}: {verdict.summary()}"
+
+
+def test_the_slot_certificates_path_holds_the_f9_and_every_ca_above_it(kit):
+    """An accepted verdict names the path from the slot certificate to the root; a slot certificate that is a
+    trust anchor itself has no f9 in its path."""
+    bench = piv(kit, NEW, "rsa-3072")
+    verdict = verify("yubico-piv", bench.evidence(), bench.anchors)
+    assert ("chain YubiKey PIV Attestation 9a <- YubiKey PIV Attestation <- Yubico PIV Attestation B 1 <- Yubico "
+            "Attestation Intermediate B 1 <- Yubico Attestation Root 1 EMULATED (ykman)") in verdict.detail
+    pinned = verify("yubico-piv", bench.evidence(), (*bench.anchors, bench.bundle.attestation))
+    assert pinned.reason is Reason.CHAIN_INCOMPLETE, pinned.summary()
 
 
 def test_catalogues_cover_the_required_defects():

@@ -310,6 +310,21 @@ def _slot_signed_by_foreign_key(bench: Bench) -> None:
     bench.parts = replace(bench.parts, certs=[bench.parts.certs[0], forged, *bench.parts.certs[2:]])
 
 
+def _issued_by_another_slot(bench: Bench) -> None:
+    """The request (and target) of another key, whose slot certificate the golden slot's key issued: named for
+    another slot, the golden slot certificate's extensions, the golden slot certificate as issuer; the bag holds
+    the f9, the golden slot certificate and that one."""
+    f9, slot = bench.parts.certs[:2]
+    genuine = x509.load_der_x509_certificate(slot)
+    other = bench.kit.other[bench.key.spec.name]
+    assert other.public_key is not None
+    forged = reissue(genuine, bench.kit.store.signer(bench.key), issuer=genuine.subject,
+                     subject=x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "YubiKey PIV Attestation 9c")]),
+                     public_key=other.public_key)
+    _request_of_other_key(bench)
+    bench.parts = replace(bench.parts, certs=[f9, slot, forged.public_bytes(Encoding.DER), *bench.parts.certs[2:]])
+
+
 def _pkcs7_type(content_type: str) -> Op:
     def apply(bench: Bench) -> None:
         bench.content = content_info(content_type, der_sequence(der_tlv(0x02, b"\x00")))
@@ -460,6 +475,13 @@ def mutations() -> list[Mutation]:
     add("inner::yubikey-slot-not-by-f9", "InnerChain", chain, "the slot certificate signed by a key that is not "
         "the f9's", "cert.sign", "/certificates/1", _slot_signed_by_foreign_key,
         invalid(Reason.CERT_SIGNATURE_INVALID), resign=False, golden=YUBIKEY_REQUEST)
+    add("inner::yubikey-issued-by-another-slot", "InnerIssuedByAnotherSlot", _note("CHAIN", crit, "the YubiKey "
+        "attestation certificate is issued by another slot's attestation certificate, chained through the real f9",
+        "a verifier that takes whatever certificate signs the attestation as the f9 enrolls a software key as a "
+        "YubiKey's; on the path from the attestation, the f9's pathlen 0 forbids a CA below it",
+        SPEC, "RFC 5280 6.1.4(l)"), "the request and target of another key, its slot 9c certificate issued by the "
+        "golden slot key; the bag holds f9, golden slot certificate, that one", "cert.replace", "/certificates",
+        _issued_by_another_slot, invalid(Reason.CERT_PATH_LENGTH), resign=False, golden=YUBIKEY_REQUEST)
     add("inner::android-challenge-mismatch", "InnerChallenge", chain, "the relying party's challenge differs from "
         "the attested one", "file.set", "<label>.challenge",
         lambda b: _set(parts=replace(b.parts, beside={".challenge": b"another-challenge"}))(b),

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH
-from hsmsim.encoding import der_integer, der_tlv, indented_json
+from hsmsim.encoding import cert_pem, der_integer, der_tlv, indented_json
 from hsmsim.formats.yubico.extensions import (
     HSM_LABEL,
     HSM_ORIGIN,
@@ -260,6 +260,21 @@ def _user_loaded_f9(bench: PivBench) -> None:
     bench.reslot(signer=key)
 
 
+def _issued_by_another_slot(bench: PivBench) -> None:
+    """The owner's slot 9a key certifies a software key as slot 9c: its certificate copies the genuine slot
+    certificate's device extensions and names the 9a certificate as issuer; the f9 file carries the 9a certificate
+    before the genuine f9 (pathlen 0); the CSR and request are the software key's, for slot 9c."""
+    genuine = bench.bundle.attestation
+    software = _impostor(bench.kit.seed, "software-key", genuine.public_key())
+    bench.bundle.attestation = reissue(genuine, bench.kit.store.signer(bench.key), issuer=genuine.subject,
+                                       subject=name(("CN", "YubiKey PIV Attestation 9c", UTF8)),
+                                       public_key=software.public_key())
+    bench.bundle.csr_pem = build_csr(name(("CN", "software-key", UTF8)), software).public_bytes(
+        serialization.Encoding.PEM)
+    _request(slot="9c")(bench)
+    bench.overrides[f"{bench.bundle.stem}.f9.pem"] = cert_pem(genuine) + cert_pem(bench.bundle.f9)
+
+
 def _other_generation_root(bench: PivBench) -> None:
     other = NEW if bench.device.generation == LEGACY else LEGACY
     bench.anchors = (piv_pki(bench.kit.seed, other).root.certificate,)
@@ -421,6 +436,15 @@ def piv_mutations() -> list[Mutation]:
               "a verifier that stops at the f9 accepts any key the user chose", ROUND2, YUBICO_DOC),
         "self-signed f9 with an impostor key; slot certificate re-issued under it", "cert.replace", "f9",
         _user_loaded_f9, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+    add("chain::issued-by-another-slot", "IssuedByAnotherSlot",
+        _note("CHAIN", crit, "the attestation certificate is issued by another slot's attestation certificate, "
+                             "chained through the real f9: the owner's slot 9a key certifies a software key as 9c",
+              "a verifier that takes whatever certificate signs the attestation as the f9 and validates the path "
+              "from that one accepts an exportable key as generated on the YubiKey, with the serial and policies the "
+              "owner chose; on the path from the attestation, the f9's pathlen 0 forbids a CA below it",
+              ROUND2, "RFC 5280 6.1.4(l)"),
+        "slot certificate re-issued by the slot 9a key for a software key as 9c; f9 file = 9a certificate + f9",
+        "cert.replace", att, _issued_by_another_slot, invalid(Reason.CERT_PATH_LENGTH), resign=False)
     add("chain::wrong-root", "WrongRoot",
         _note("CHAIN", high, "the verifier trusts the other PKI generation's root only: the bundle's top names an "
                              "issuer no anchor is (CHAIN_UNTRUSTED, whether or not the bundle carries its own root "

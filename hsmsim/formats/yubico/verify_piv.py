@@ -4,14 +4,17 @@ What it checks (``shared/specs/other_formats.md`` 2.3, ``round2_formats.md`` 2.3
 
 1. the evidence's layout: the ykman pair, Sectigo's package, step-ca's ``attObj`` record, or a PKCS#10
    request carrying the Purebred attribute ``1.3.6.1.4.1.37623.26.4`` (the real YubiKey 4.3.3 samples);
-2. the attested certificate is the slot certificate (``x5c[0]``, the package's first certificate), and
-   it is **signed by the f9 key** — not merely accompanied by a good f9 (go-ykpiv #30);
-3. the f9 certificate chains to a pinned root through the intermediates the evidence carries (the
-   2024 PKI needs every one; nothing is fetched). The f9 is the device's attestation key, validated as
-   the end of that chain: firmware 5.4 and later write basicConstraints CA pathlen 0 on it, YubiKey 4
-   and 5.2 firmware none, so an f9 without the extension is a CA by position (as go-ykpiv marks it);
-   one that says ``CA:FALSE``, or has a keyUsage without keyCertSign, is not;
-4. the slot certificate is valid at the time, names its slot, and carries firmware, serial and policy
+2. the attested certificate is the slot certificate (``x5c[0]``, the package's first certificate), valid at
+   the time and without critical extensions; it is **signed by the f9 key** — not merely accompanied by a
+   good f9 (go-ykpiv #30);
+3. the path from the slot certificate through the f9 reaches a pinned root through the intermediates the
+   evidence carries (the 2024 PKI needs every one; nothing is fetched). It starts at the slot certificate, so
+   the f9 is counted below its issuers: a slot certificate passed off as the f9 (another slot's key signing)
+   fails on the real f9's pathlen 0 or missing basicConstraints. The f9, the device's attestation key, issues
+   by position: firmware 5.4 and later write basicConstraints CA pathlen 0 on it, YubiKey 4 and 5.2 firmware
+   none (a CA by position, as go-ykpiv marks it; strict: not a CA); one that says ``CA:FALSE``, or has a
+   keyUsage without keyCertSign, is not. The root's own pathlen is not applied (RFC 5280 6.1);
+4. the slot certificate names its slot, and carries firmware, serial and policy
    with their exact encodings (3.7 a DER INTEGER, 3.3 raw bytes); the f9's firmware agrees;
 5. the CSR asks to certify the attested key; the serial, slot and policies meet the request (a policy
    of 0 is resolved to the slot's default first); step: the order's permanent-identifier is the serial
@@ -61,8 +64,8 @@ from hsmsim.formats.yubico.piv import (
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import (
     CERT_PARSE_ERRORS,
+    ChainPolicy,
     fully_parsed,
-    issued_by,
     name_keys,
     subject_and_issuer,
     subject_text,
@@ -75,6 +78,10 @@ PUREBRED_ATTRIBUTE = "1.3.6.1.4.1.37623.26.4"
 MAX_FILE = 256 * 1024
 MAX_CERTS = 8
 _SLOT_PREFIX = "YubiKey PIV Attestation "
+_PATH_POLICY = ChainPolicy(leaf_issuer_by_position=True, anchor_path_length=False)
+"""The f9 signs the slot certificates by position (the YubiKey 4 and 5.2 f9s lack basicConstraints: _check_f9_role
+judges it per profile); the root's own pathLenConstraint is not applied (RFC 5280 6.1), as the 2016 issue of the
+legacy root says pathlen 0 above the f9."""
 _COMMON_NAME = x509.NameOID.COMMON_NAME
 
 
@@ -257,19 +264,6 @@ def split_roles(inputs: PivInputs) -> tuple[x509.Certificate, list[x509.Certific
     return leaf, [c for c in certs if c is not leaf]
 
 
-def _find_f9(attestation: x509.Certificate, others: list[x509.Certificate]) -> x509.Certificate:
-    issuer = name_keys(attestation)[1]
-    named = [c for c in others if name_keys(c)[0] == issuer]
-    if not named:
-        raise Rejected(Reason.CHAIN_INCOMPLETE, "no f9 certificate (the attestation's issuer "
-                                                f"{attestation.issuer.rfc4514_string()!r}) in the evidence")
-    for candidate in named:
-        if issued_by(attestation, candidate):
-            return candidate
-    raise Rejected(Reason.CERT_SIGNATURE_INVALID, "the attestation certificate is not signed by the f9 key "
-                                                  "(a verifier checking only the f9 would accept: go-ykpiv #30)")
-
-
 def _check_f9_role(f9_extensions: ExtensionMap, profile: Profile) -> None:
     """CERT_NOT_CA for an f9 that says CA:FALSE or lacks keyCertSign, and under strict for one without
     basicConstraints (a non-CA by RFC 5280 6.1.4(k); openssl verify error 79)."""
@@ -385,24 +379,26 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
         statement = read_step(inputs.step)
         inputs.certs = [c for i, der in enumerate(statement.x5c) for c in load_certs(der, f"x5c[{i}]")]
     attestation, others = split_roles(inputs)
-    f9 = _find_f9(attestation, others)
-    f9_extensions = extensions_by_oid(f9)
-    _check_f9_role(f9_extensions, profile)
-    # The bundle's root copy is part of the bundle, so a wrong root ends the path at that self-signed copy
-    # (CHAIN_UNTRUSTED) rather than at a missing issuer. The trust store's certificate of a name supersedes a copy
-    # of that name that is another certificate: a lookalike anchor fails on its signature (CERT_SIGNATURE_INVALID).
-    anchors = trust.all()
-    copies = without_superseded_roots(inputs.root_copies, anchors)
-    intermediates = [c for c in others if c is not f9] + copies
-    try:
-        path = validate_chain(f9, intermediates, anchors, at)
-    except Rejected as rejection:
-        raise Rejected(rejection.reason, f"f9 chain: {rejection.detail}") from None
     _check_time(attestation, at, "the attestation certificate")
     extensions = extensions_by_oid(attestation)
     for oid, ext in extensions.items():
         if ext.critical:
             raise Rejected(Reason.CERT_UNKNOWN_CRITICAL, f"attestation extension {oid.dotted_string} is critical")
+    # The bundle's root copy is part of the bundle, so a wrong root ends the path at that self-signed copy
+    # (CHAIN_UNTRUSTED) rather than at a missing issuer. The trust store's certificate of a name supersedes a copy
+    # of that name that is another certificate: a lookalike anchor fails on its signature (CERT_SIGNATURE_INVALID).
+    anchors = trust.all()
+    intermediates = others + without_superseded_roots(inputs.root_copies, anchors)
+    # The path starts at the attestation certificate, so the f9 is counted below its issuers: a slot certificate
+    # passed off as the f9 puts the real f9 (pathlen 0, or no basicConstraints) above an issuing certificate.
+    try:
+        path = validate_chain(attestation, intermediates, anchors, at, _PATH_POLICY)
+    except Rejected as rejection:
+        raise Rejected(rejection.reason, f"attestation chain: {rejection.detail}") from None
+    if len(path) < 2:
+        raise Rejected(Reason.CHAIN_INCOMPLETE, "the attestation certificate is itself a trust anchor: no f9 issued it")
+    f9_extensions = extensions_by_oid(path[1])
+    _check_f9_role(f9_extensions, profile)
     slot = _slot(attestation)
     facts = read_piv_extensions(extensions, "the attestation certificate")
     device = read_piv_extensions(f9_extensions, "the f9 certificate")
@@ -440,7 +436,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     pin = resolved_pin(facts.pin, slot).name.lower()
     touch = resolved_touch(facts.touch).name.lower()
     detail = (f"slot {slot} of YubiKey {facts.serial} (firmware {claims.firmware}, {form}); PIN policy {pin}, "
-              f"touch policy {touch}; chain {' <- '.join(_cn(c) for c in [attestation, *path])} ({inputs.layout})")
+              f"touch policy {touch}; chain {' <- '.join(_cn(c) for c in path)} ({inputs.layout})")
     return Verdict(Reason.OK, detail, claims)
 
 
