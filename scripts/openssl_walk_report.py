@@ -28,14 +28,15 @@ from hsmsim.verdict import Reason  # noqa: E402
 
 
 def walk_verdict(vector: VectorRecord, corpus: Path, walk: Path = WALK) -> str:
-    """``ACCEPT`` or ``REJECT <step>`` from ``walk`` over the vector's native files, run in a fresh
-    temporary directory (its working directory and ``TMPDIR``)."""
+    """``ACCEPT`` or ``REJECT <step>`` from ``walk`` over the vector's native files and every trust anchor of the
+    vector (one PEM file, the walk's ``-CAfile``), run in a fresh temporary directory (its working directory and
+    ``TMPDIR``)."""
     directory = corpus / vector.inputs.dir
     names = [f.path for f in vector.inputs.files]
     csr = next((directory / n for n in names if n.endswith(".csr")), Path("/dev/null"))
     with tempfile.TemporaryDirectory() as tmp:
         anchor = Path(tmp) / "anchor.pem"
-        anchor.write_text(vector.trust.anchors[0])
+        anchor.write_text("".join(vector.trust.anchors))  # every anchor in one file, as the harness's {anchor}
         at = int(vector.trust.validation_time.timestamp())
         result = subprocess.run(["bash", str(walk), str(directory / vector.inputs.primary), str(csr),
                                  str(anchor), str(at)], capture_output=True, text=True,

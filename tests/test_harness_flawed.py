@@ -24,8 +24,9 @@ EXAMPLES = ROOT / "examples" / "verifiers"
 ATTRS = {"primus::attr::extractable-true", "primus::attr::never-extractable-false", "primus::attr::creation-imported",
          "primus::attr::extractable-missing", "primus::attr::creation-missing"}
 CHAIN_SIGNATURE = {"primus::chain::unknown-root", "primus::chain::device-forged-signature"}
+CROSS_VENDOR = "primus::chain::other-vendor-root-also-trusted"
 CHAIN_ALL = CHAIN_SIGNATURE | {"primus::chain::other-vendor-root", "primus::chain::leaf-expired",
-                               "primus::chain::device-missing", "primus::chain::device-not-yet-valid"}
+                               "primus::chain::device-missing", "primus::chain::device-not-yet-valid", CROSS_VENDOR}
 BINDING = {"primus::binding::csr-other-key", "primus::binding::csr-signature-broken", "primus::binding::csr-missing"}
 LOOSE = {"primus::signature::loose-pubkey-swapped"}
 
@@ -34,7 +35,7 @@ FLAWS = {
     "flawed-signature-only": (ATTRS | CHAIN_ALL | BINDING, {"primus::signature::sig-bit-flip", *LOOSE}),
     "flawed-no-chain": (CHAIN_ALL, ATTRS | BINDING | LOOSE),
     "flawed-chain-by-name": (CHAIN_SIGNATURE, {"primus::chain::other-vendor-root", "primus::chain::leaf-expired",
-                                               "primus::chain::device-missing", *ATTRS}),
+                                               "primus::chain::device-missing", CROSS_VENDOR, *ATTRS}),
     "flawed-no-csr-binding": (BINDING, ATTRS | CHAIN_ALL | LOOSE),
     "flawed-attributes-ignored": (ATTRS, CHAIN_ALL | BINDING | LOOSE),
     "flawed-loose-pem": (LOOSE, ATTRS | CHAIN_ALL | BINDING),

@@ -1,11 +1,11 @@
 """A hand-written Securosys Primus verifier that follows the vendor's documented steps, with switchable mistakes.
 
 With no flaw it checks, in order: the chain to the trust anchor (by signature, with dates,
-CA bits and the leaf's keyUsage), the XML signature with the *certificate's* key, the CSR's
-self-signature and its key against ``<public_key>`` (and ``<algorithm>``, ``<algorithm_oid>``, an EC key's
-``<curve_oid>`` and ``<key_size>``), and the attributes (``creation="generated"``,
-``extractable=false``, ``never_extractable=true``). Each flaw breaks exactly one step the way
-real verifiers do:
+CA bits, the leaf's keyUsage, and the leaf's issuer a Primus device certificate by its policy), the XML
+signature with the *certificate's* key, the CSR's self-signature and its key against ``<public_key>`` (and
+``<algorithm>``, ``<algorithm_oid>``, an EC key's ``<curve_oid>`` and ``<key_size>``), and the attributes
+(``creation="generated"``, ``extractable=false``, ``never_extractable=true``). Each flaw breaks exactly one
+step the way real verifiers do:
 
 =====================  ===============================================================
 ``signature-only``     checks the XML signature with the bundled certificate, nothing else
@@ -43,6 +43,7 @@ CHAIN_FILE = "PrimusHSM_Attestation.crt"
 ALGORITHM_OIDS = {"RSA": "1.2.840.113549.1.1.1", "EC": "1.2.840.10045.2.1", "ED": "1.3.101.112"}
 CURVE_OIDS = {"1.2.840.10045.3.1.7": "secp256r1", "1.3.132.0.34": "secp384r1", "1.3.132.0.35": "secp521r1"}
 LOOSE_PEM = "PrimusHSM_Attestation_PublicKey.pem"
+DEVICE_POLICY = x509.ObjectIdentifier("1.3.6.1.4.1.44668.4.1.3")
 
 
 class Reject(Exception):  # noqa: N818 - a verdict, not an error
@@ -68,21 +69,36 @@ def _members(files: Mapping[str, bytes]) -> dict[str, bytes]:
 
 
 def _walk_by_name(leaf: x509.Certificate, untrusted: list[x509.Certificate],
-                  anchors: list[x509.Certificate], at: datetime) -> None:
-    """The mistake: an issuer is whoever carries the right *name*; no signature is checked."""
-    current = leaf
+                  anchors: list[x509.Certificate], at: datetime) -> list[x509.Certificate]:
+    """The mistake: an issuer is whoever carries the right *name*; no signature is checked. Returns the path,
+    leaf first, ending at the anchor."""
+    path = [leaf]
     for _ in range(8):
+        current = path[-1]
         if not current.not_valid_before_utc <= at <= current.not_valid_after_utc:
             raise Reject("chain", f"{current.subject.rfc4514_string()} is not valid at {at:%Y-%m-%d}")
-        if any(anchor.subject == current.issuer for anchor in anchors):
-            return
+        anchor = next((anchor for anchor in anchors if anchor.subject == current.issuer), None)
+        if anchor is not None:
+            return [*path, anchor]
         if current.issuer == current.subject:
             raise Reject("chain", "chain ends at a root that is not trusted")
         issuer = next((c for c in untrusted if c.subject == current.issuer and c is not current), None)
         if issuer is None:
             raise Reject("chain", f"issuer {current.issuer.rfc4514_string()} not found")
-        current = issuer
+        path.append(issuer)
     raise Reject("chain", "chain too long")
+
+
+def _require_device_issuer(issuer: x509.Certificate) -> None:
+    """The attestation certificate's issuer is a Primus device certificate (certificate policy
+    1.3.6.1.4.1.44668.4.1.3): a path that ends at *some* trusted root is not enough when the store holds other
+    vendors' roots too."""
+    try:
+        policies = issuer.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    except x509.ExtensionNotFound:
+        policies = x509.CertificatePolicies([])
+    if DEVICE_POLICY not in {policy.policy_identifier for policy in policies}:
+        raise Reject("chain", f"{issuer.subject.rfc4514_string()} is not a Primus device certificate")
 
 
 def _verify_signature(public_key: object, signature: bytes, xml: bytes) -> None:
@@ -135,9 +151,10 @@ def _check(members: dict[str, bytes], anchors: list[x509.Certificate], at: datet
     if "signature-only" not in flaws and "no-chain" not in flaws:
         try:
             if "chain-by-name" in flaws:
-                _walk_by_name(leaf, chain[1:], anchors, at)
+                path = _walk_by_name(leaf, chain[1:], anchors, at)
             else:
-                validate_chain(leaf, chain[1:], anchors, at)
+                path = validate_chain(leaf, chain[1:], anchors, at)
+            _require_device_issuer(path[1])
             require_key_usage(leaf)
         except Rejected as exc:
             raise Reject("chain", exc.detail) from None

@@ -123,6 +123,8 @@ class _CertFields:
     key_usage: x509.KeyUsage | None
     unknown_critical: x509.ObjectIdentifier | None
     """The first critical extension the walk does not know."""
+    policies: frozenset[x509.ObjectIdentifier]
+    """The policy identifiers of its certificatePolicies extension (empty without one)."""
 
 
 def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
@@ -217,17 +219,20 @@ def _parsed_fields(cert: x509.Certificate) -> _CertFields:
     _ = (len(subject), len(issuer), cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid,
          cert.serial_number)
     basic_constraints = key_usage = unknown_critical = None
+    policies: frozenset[x509.ObjectIdentifier] = frozenset()
     for ext in cert.extensions:  # by OID, each of which cryptography parses to its one class
         oid = ext.oid
         if oid == ExtensionOID.BASIC_CONSTRAINTS:
             basic_constraints = ext.value  # a second one raised DuplicateExtension
         elif oid == ExtensionOID.KEY_USAGE:
             key_usage = ext.value
+        elif oid == ExtensionOID.CERTIFICATE_POLICIES:
+            policies = frozenset(info.policy_identifier for info in ext.value)
         elif unknown_critical is None and ext.critical and oid not in _KNOWN_EXTENSIONS:
             unknown_critical = oid
     return _CertFields(subject, issuer, name_key(subject), name_key(issuer), cert.not_valid_before_utc,
                       cert.not_valid_after_utc, cert.version is x509.Version.v1, basic_constraints, key_usage,
-                      unknown_critical)
+                      unknown_critical, policies)
 
 
 def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
@@ -235,6 +240,14 @@ def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
     (and once per DER for a recurring issuer)."""
     fields = _fields(cert)
     return fields.subject, fields.issuer
+
+
+def certificate_policies(cert: x509.Certificate) -> frozenset[x509.ObjectIdentifier]:
+    """The policy identifiers ``cert``'s certificatePolicies extension asserts (empty without one), read with
+    everything else the chain walk reads of a certificate :func:`fully_parsed` accepted: once per object, and
+    once per DER for a remembered issuer (a device's or vendor's intermediates and anchors), so asking about a
+    certificate of a validated path costs a dictionary look-up."""
+    return _fields(cert).policies
 
 
 @lru_cache(maxsize=256)

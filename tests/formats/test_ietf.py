@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import subprocess
 import sys
+import zipfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,11 +18,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.device import Device
-from hsmsim.encoding import der_children, der_content, der_oid, read_tlv
+from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, read_tlv, spki_pem
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
 from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
+from hsmsim.formats.primus.archive import build_zip
+from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, sign_xml
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
@@ -266,6 +271,34 @@ def test_files_are_named_by_the_labels_safe_stem(tmp_path: Path, format_name: st
 def test_native_statement_round_trip() -> None:
     inner = Evidence("primus", {"a.zip": b"PK", "a.csr": b"x"}, "a.zip")
     assert csr.decode_native(csr.encode_native(inner)) == inner
+
+
+@pytest.mark.parametrize("profile", list(Profile))
+def test_a_primus_statement_signed_by_the_requests_tpm_ak_is_untrusted(hsm: Hsm, profile: Profile) -> None:
+    """The roots file merges every statement's roots and each inner format is handed all of them: the TPM AK
+    (certified under test-rootCA, there for the TcgAttestCertify statement) signing the Primus statement's genuine
+    XML does not make it a Primus attestation (CHAIN_UNTRUSTED); the genuine statement passes with the same store."""
+    ev = hsm.attest("key-rsa-3072", "csr-attestation",
+                    {"attest_time": AT, "statements": ["primus", "tcg-attest-certify"]})
+    trust, nonce = _anchors(ev, csr.ROOTS_FILE), csr.read_nonce(ev.files)
+    request = csr.read_request(ev.files[ev.primary], profile)
+    statement = request.bundle.statements[0]
+    assert csr.check_statement(statement, request, nonce, trust, LATER, profile).spki_der == request.spki
+    ak = pki.tpm_identity(SEED, hsm.device.serial, created=hsm.device.attestation_created)
+    assert ak.root in trust.get()
+    inner = csr.decode_native(statement.stmt)
+    with zipfile.ZipFile(io.BytesIO(inner.files[inner.primary])) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    stem = next(name for name in members if name.endswith(".xml"))[:-4]
+    members[f"{stem}.sig"] = sign_xml(members[f"{stem}.xml"], ak.key)
+    members[CHAIN_FILE] = cert_pem(ak.certificate)
+    members[f"{stem}.pem"] = members[PUBKEY_FILE] = spki_pem(ak.key.public_key())
+    files = {**inner.files, inner.primary: build_zip(list(members.items()), AT)}
+    forged = replace(statement, stmt=csr.encode_native(replace(inner, files=files)))
+    with pytest.raises(Rejected) as rejected:
+        csr.check_statement(forged, request, nonce, trust, LATER, profile)
+    assert rejected.value.reason is Reason.CHAIN_UNTRUSTED, rejected.value.detail
+    assert "1.3.6.1.4.1.44668.4.1.3" in rejected.value.detail
 
 
 # -- vectors ------------------------------------------------------------------------------------

@@ -27,18 +27,20 @@ from hsmsim import mutate
 from hsmsim.corpus.check import extract_vector
 from hsmsim.errors import BundleError, ParameterError
 from hsmsim.formats import detect
+from hsmsim.formats.ietf.pki import tpm_identity
 from hsmsim.formats.primus import PrimusOptions
 from hsmsim.formats.primus.archive import build_zip, crc32_combine, deflated
-from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for
+from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for, sign_xml
 from hsmsim.formats.primus.format import PrimusFormat
+from hsmsim.formats.primus.pki import PRIMUS_POLICY_ROOT, primus_pki
 from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
 from hsmsim.harness.vectors import Corpus, Vector, load_corpus
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.builder import key_usage
+from hsmsim.pki.builder import Ext, key_usage, reissue
 from hsmsim.verdict import Profile, Reason
-from tests.conftest import ATTEST_TIME, KEY_CREATED, VALIDATION_TIME, make_hsm
+from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME, make_hsm
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 
@@ -270,6 +272,59 @@ def test_loose_public_key_must_match_leaf(primus, primus_bundles, primus_trust):
     foreign = csr_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     swapped = rebuilt(primus_bundles["rsa-3072"], {PUBKEY_FILE: foreign})
     assert primus.verify(swapped, primus_trust, at=VALIDATION_TIME).reason is Reason.ATTESTATION_KEY_MISMATCH
+
+
+# -- the attestation certificate's issuer is a Securosys device certificate (primus.md 1.5) ------------
+
+DEVICE_POLICY = "1.3.6.1.4.1.44668.4.1.3"
+
+
+def _signed_by(evidence: Evidence, key, chain: list[x509.Certificate]) -> Evidence:
+    """The bundle with its XML signed by ``key``, ``chain`` as the chain file and ``key``'s public half in both
+    loose PEMs: what anyone holding a certified key can make of a genuine export."""
+    name, xml = xml_of(evidence)
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return rebuilt(evidence, {name[:-4] + ".sig": sign_xml(xml, key), name[:-4] + ".pem": pub, PUBKEY_FILE: pub,
+                              CHAIN_FILE: b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)})
+
+
+@pytest.mark.parametrize("profile", list(Profile))
+def test_a_key_under_another_trusted_vendor_root_cannot_sign_primus_xml(primus, primus_bundles, primus_trust, hsm,
+                                                                        profile):
+    """A store holding another vendor's root beside the Primus root (``--root`` twice; csr-attestation's merged
+    roots file): a TPM AK that root certifies signs the genuine XML. The path ends at a trusted anchor, but the
+    AK's issuer is no Primus device certificate, so the chain is untrusted for Primus."""
+    ak = tpm_identity(SEED, hsm.device.serial, created=hsm.device.attestation_created)
+    both = TrustAnchors({"root": (*primus_trust.get(), ak.root)})
+    genuine = primus_bundles["rsa-3072"]
+    assert primus.verify(genuine, both, at=VALIDATION_TIME, profile=profile).accepted
+    forged = _signed_by(genuine, ak.key, [ak.certificate])
+    verdict = primus.verify(forged, both, at=VALIDATION_TIME, profile=profile)
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED, verdict.summary()
+    assert ak.root.subject.rfc4514_string() in verdict.detail and DEVICE_POLICY in verdict.detail
+
+
+def test_the_leaf_issuer_must_carry_the_device_policy(primus, primus_bundles, primus_trust, hsm):
+    """The Primus root itself issuing the attestation certificate, and a device certificate re-issued by the root
+    without the device policy or with the root's, are refused; a device certificate pinned as the anchor carries
+    the policy and is accepted (the rule is about the leaf's issuer, whichever certificate that is)."""
+    genuine = primus_bundles["rsa-3072"]
+    leaf, device, root = x509.load_pem_x509_certificates(members(genuine)[CHAIN_FILE])
+    pki = primus_pki(SEED, hsm.device.serial, initialised=hsm.device.initialised)
+    under_root = _signed_by(genuine, hsm.attestation_identity().key,
+                            [reissue(leaf, pki.root_key, issuer=root.subject), root])
+    verdict = primus.verify(under_root, primus_trust, at=VALIDATION_TIME)
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED and "PRIMUS_HSM_ROOTKEY" in verdict.detail, verdict.summary()
+    for policies in ((), (PRIMUS_POLICY_ROOT,)):
+        extensions = tuple(Ext(e.value, e.critical) for e in device.extensions
+                           if not isinstance(e.value, x509.CertificatePolicies))
+        if policies:
+            extensions += (Ext(x509.CertificatePolicies([x509.PolicyInformation(p, None) for p in policies])),)
+        reissued = rebuilt(genuine, {CHAIN_FILE: b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (
+            leaf, reissue(device, pki.root_key, extensions=extensions), root))})
+        verdict = primus.verify(reissued, primus_trust, at=VALIDATION_TIME)
+        assert verdict.reason is Reason.CHAIN_UNTRUSTED and DEVICE_POLICY in verdict.detail, verdict.summary()
+    assert primus.verify(genuine, TrustAnchors({"root": (device,)}), at=VALIDATION_TIME).accepted
 
 
 # -- the documented grep/sed step and the signed algorithm claims (primus.md 1.3) ------------

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -25,10 +27,12 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
-from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, pem, spki_der
+from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, pem, spki_der, spki_pem
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
+from hsmsim.formats.primus.archive import build_zip
+from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, sign_xml
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
@@ -798,6 +802,23 @@ def _native_edit(fn: Callable[[Evidence], Evidence]) -> CsrOp:
     return apply
 
 
+def _primus_signed_by_tpm_ak(bench: CsrBench) -> None:
+    """The Primus statement (the first) with its XML signed by the request's TPM AK, whose certificate is the whole
+    chain file and whose public key both loose PEMs carry: the AK chains to test-rootCA, which the request's merged
+    roots file carries for its TcgAttestCertify statement. A TPM owner can sign such bytes with the AK."""
+    ak = _tcg_ak(bench)
+
+    def resign(inner: Evidence) -> Evidence:
+        with zipfile.ZipFile(io.BytesIO(inner.files[inner.primary])) as archive:
+            members = {info.filename: archive.read(info) for info in archive.infolist()}
+        stem = next(member for member in members if member.endswith(".xml"))[: -len(".xml")]
+        members[f"{stem}.sig"] = sign_xml(members[f"{stem}.xml"], ak.key)
+        members[CHAIN_FILE] = cert_pem(ak.certificate)
+        members[f"{stem}.pem"] = members[PUBKEY_FILE] = spki_pem(ak.key.public_key())
+        return replace(inner, files={**inner.files, inner.primary: build_zip(list(members.items()), ATTEST_TIME)})
+    _native_edit(resign)(bench)
+
+
 def _flip_primary(inner: Evidence) -> Evidence:
     data = inner.files[inner.primary]
     return replace(inner, files={**inner.files, inner.primary: mutate.flip_bit(data, len(data) * 4)})
@@ -954,6 +975,15 @@ def _csr_mutations() -> tuple[Mutation, ...]:
     add("primus::zip-damaged", "InnerDefect", inner, "one bit of the Primus zip flipped", "bytes.flip_bit",
         "/attestations/0/stmt/files/zip", _native_edit(_flip_primary), invalid(Reason.MALFORMED), golden=PRIMUS,
         resign=False)
+    add("primus::signed-by-tpm-ak", "InnerCrossVendorKey", _csr_note("CHAIN", crit,
+        "the Primus statement's XML is signed by the request's TPM AK, certified under the TcgAttestCertify root "
+        "that the merged roots file carries",
+        "a CSR verifier that hands every inner format the whole roots file, with a Primus verifier that only asks "
+        "whether the path ends at some trusted root, accepts a TPM owner's made-up Primus XML claiming a key was "
+        "generated on the HSM and never extractable", "shared/specs/primus.md 1.5", CSR_DRAFT),
+        "Primus zip: .sig by the TPM AK, chain file = the AK certificate, loose PEMs = the AK's key",
+        "sig.sign+chain.replace", "/attestations/0/stmt/files/zip", _primus_signed_by_tpm_ak,
+        invalid(Reason.CHAIN_UNTRUSTED), golden=MULTI, resign=False)
     add("primus::format-name-mismatch", "NativeStatement", _csr_note("STRUCTURE", med,
         "an HsmsimStatement whose format name is not its type's", "a verifier would check it with the wrong format"),
         "Primus type, format name luna-pkc", "statement.rewrite", "/attestations/0/stmt/format",

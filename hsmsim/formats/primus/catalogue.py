@@ -113,6 +113,8 @@ class Workbench:
     members: dict[str, bytes]
     outer: dict[str, bytes]
     zip_override: bytes | None = None
+    anchors: tuple[x509.Certificate, ...] = ()
+    """The trust store of the vector, when a defect changes it; empty: the kit's Primus root alone."""
 
     @classmethod
     def open(cls, kit: PrimusKit, spec: str) -> Workbench:
@@ -267,20 +269,52 @@ def _foreign_pki(bench: Workbench) -> None:
     bench.members[bench.sig_name] = sign_xml(bench.xml, identity.key)
 
 
+def _other_vendor_cert(kit: PrimusKit, what: str, subject: x509.Name, key: PrivateKey,
+                       issuer: tuple[x509.Name, PrivateKey] | None = None, *, ca: bool = True) -> x509.Certificate:
+    """A certificate of another vendor's emulated PKI (a YubiHSM-style one): a CA, or with ``ca=False`` a signing
+    key's certificate; self-signed when ``issuer`` (its name and key) is None."""
+    issuer_name, issuer_key = issuer or (subject, key)
+    extensions = (Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True),
+                  Ext(key_usage("key_cert_sign", "crl_sign"), critical=True)) if ca else (
+                  Ext(key_usage("digital_signature"), critical=True),
+                  Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+    return build_certificate(CertSpec(
+        subject=subject, issuer=issuer_name, public_key=key.public_key(),
+        serial=derive_serial(kit.seed, f"other-vendor/{what}"),
+        not_before=datetime(2024, 1, 1, tzinfo=UTC), not_after=datetime(2054, 1, 1, tzinfo=UTC),
+        extensions=extensions), issuer_key)
+
+
+def _other_vendor_root_key(kit: PrimusKit) -> tuple[PrivateKey, x509.Certificate]:
+    """Another vendor's emulated root (a YubiHSM-style CA) and its key."""
+    key = derive_key(kit.seed, "other-vendor/root", KeySpec.parse("rsa-2048"))
+    subject = name(("CN", "YubiHSM Attestation Root EMULATED", UTF8), ("O", "Yubico", UTF8))
+    return key, _other_vendor_cert(kit, "root", subject, key)
+
+
 def _other_vendor_root(bench: Workbench) -> None:
     """The device certificate issued by another vendor's emulated root (a YubiHSM-style CA)."""
-    kit = bench.kit
-    root_key = derive_key(kit.seed, "other-vendor/root", KeySpec.parse("rsa-2048"))
-    subject = name(("CN", "YubiHSM Attestation Root EMULATED", UTF8), ("O", "Yubico", UTF8))
-    root = build_certificate(CertSpec(
-        subject=subject, issuer=subject, public_key=root_key.public_key(),
-        serial=derive_serial(kit.seed, "other-vendor/root"),
-        not_before=datetime(2024, 1, 1, tzinfo=UTC), not_after=datetime(2054, 1, 1, tzinfo=UTC),
-        extensions=(Ext(x509.BasicConstraints(ca=True, path_length=None), critical=True),
-                    Ext(key_usage("key_cert_sign", "crl_sign"), critical=True)),
-    ), root_key)
+    root_key, root = _other_vendor_root_key(bench.kit)
     leaf, device, *_ = bench.chain()
     bench.set_chain([leaf, reissue(device, root_key, issuer=root.subject), root])
+
+
+def _other_vendor_key_signs(bench: Workbench) -> None:
+    """A key another vendor's PKI certifies (root -> attestation CA -> key, as a YubiKey slot key or a TPM AK is)
+    signs the XML; the chain file carries that PKI, both loose PEMs that key, and the trust store holds its root beside
+    the Primus root."""
+    kit = bench.kit
+    root_key, root = _other_vendor_root_key(kit)
+    ca_key = derive_key(kit.seed, "other-vendor/attestation-ca", KeySpec.parse("rsa-2048"))
+    ca = _other_vendor_cert(kit, "attestation-ca", name(("CN", "YubiHSM Attestation CA EMULATED", UTF8),
+                                                        ("O", "Yubico", UTF8)), ca_key, (root.subject, root_key))
+    key = derive_key(kit.seed, "other-vendor/attested-key", KeySpec.parse("rsa-2048"))
+    leaf = _other_vendor_cert(kit, "attested-key", name(("CN", "YubiHSM Attested Key EMULATED", UTF8)), key,
+                              (ca.subject, ca_key), ca=False)
+    bench.set_chain([leaf, ca, root])
+    bench.set_loose_pubkey(key)
+    bench.members[bench.sig_name] = sign_xml(bench.xml, key)
+    bench.anchors = (kit.identity.root, root)
 
 
 def _replace_csr_with_other_key(bench: Workbench) -> None:
@@ -523,6 +557,16 @@ def _mutations() -> tuple[Mutation, ...]:
               "a verifier with several vendors' roots in one store would accept cross-vendor evidence"),
         "device cert re-issued by a YubiHSM-style root, which the chain file carries", "cert.reissue",
         CHAIN_FILE + "[1]", _other_vendor_root, invalid(Reason.CHAIN_UNTRUSTED), resign=False)
+    add("chain::other-vendor-root-also-trusted", "ChainOtherVendorRootAlsoTrusted",
+        _note("CHAIN", crit, "the XML is signed by a key another vendor's PKI certifies (root -> attestation CA -> "
+              "key), and the trust store holds that vendor's root beside the Primus root",
+              "a verifier that only asks whether the path ends at some trusted anchor, not that the attestation "
+              "certificate's issuer is a Primus device certificate (policy 1.3.6.1.4.1.44668.4.1.3), accepts XML "
+              "signed by any YubiKey slot key or TPM AK whose root it trusts: made-up attributes claiming a key "
+              "was generated on the HSM and never extractable", SPEC + " 1.5"),
+        "chain file = a YubiHSM-style root, attestation CA and certified key, which signs; both roots trusted",
+        "chain.replace+trust.add", CHAIN_FILE, _other_vendor_key_signs, invalid(Reason.CHAIN_UNTRUSTED),
+        resign=False)
     # Only notAfter moves: the golden's notBefore (January 2025) stays, so the validity stays inside the issuer's.
     expired = {"not_after": datetime(2025, 6, 30, tzinfo=UTC)}
     # Far enough ahead that the vector stays not-yet-valid for verifiers that use the wall clock.
@@ -899,7 +943,7 @@ def vector_cases(seed: str) -> list[VectorCase]:
         cases.append(VectorCase(
             id=mutation.id, comment=mutation.comment,
             flags=(mutation.flag, signing.value, *mutation.extra_flags), expected=mutation.expected,
-            evidence=bench.evidence(), anchors=anchors, validation_time=VALIDATION_TIME,
+            evidence=bench.evidence(), anchors=bench.anchors or anchors, validation_time=VALIDATION_TIME,
             provenance=Provenance(seed=seed, signing=signing, golden=f"primus::golden::{mutation.golden}",
                                   operator=mutation.operator, path=mutation.path),
         ))

@@ -23,8 +23,11 @@ from hsmsim.pki.seed import derive_key, derive_serial
 PRIMUS_ROOT_CN = "PRIMUS_HSM_ROOTKEY_EMULATED"
 PRIMUS_ROOT_NOT_BEFORE = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
 PRIMUS_ROOT_LIFETIME = timedelta(days=10950)  # the real root: 2024-08-21 .. 2054-08-14
-_PRIMUS_POLICY_ROOT = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.1")
-_PRIMUS_POLICY_DEVICE = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.3")
+PRIMUS_POLICY_ROOT = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.1")
+"""The certificate policy ``PRIMUS_HSM_ROOTKEY`` asserts (``primus.md`` 1.5)."""
+PRIMUS_POLICY_DEVICE = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.3")
+"""The certificate policy a device certificate ``PRIMUS HSM KEY (SN: ...)`` asserts: the verifier requires it of
+the attestation certificate's issuer (``primus.md`` 1.5)."""
 
 
 def _primus_name(cn: str, *, cn_utf8: bool = False) -> x509.Name:
@@ -65,7 +68,7 @@ def primus_root(seed: str) -> tuple[PrivateKey, x509.Certificate]:
         extensions=(
             Ext(key_usage("content_commitment", "key_cert_sign", "crl_sign"), critical=True),
             Ext(x509.BasicConstraints(ca=True, path_length=1), critical=True),
-            _policies(_PRIMUS_POLICY_ROOT),
+            _policies(PRIMUS_POLICY_ROOT),
         ),
     ), key)
     return key, cert
@@ -84,7 +87,7 @@ def primus_pki(seed: str, serial: str, *, initialised: datetime) -> PrimusPki:
         extensions=(
             Ext(key_usage("content_commitment", "key_cert_sign", "crl_sign"), critical=True),
             Ext(x509.BasicConstraints(ca=True, path_length=0), critical=True),
-            _policies(_PRIMUS_POLICY_DEVICE),
+            _policies(PRIMUS_POLICY_DEVICE),
         ),
     ), root_key)
     return PrimusPki(root_key, root, device_key, device)

@@ -1,9 +1,9 @@
 """The Primus reference verifier: bundle + root + time + profile -> :class:`~hsmsim.verdict.Verdict`.
 
-Order of the checks: inputs and bounds, chain to the anchor, signature with the *leaf
-certificate's* key, loose public keys equal to the leaf, XML structure, CSR binding,
-attributes, then the profile's policy. Each check raises :class:`Rejected` at the first
-failure; :func:`verify_evidence` turns that into the verdict.
+Order of the checks: inputs and bounds, chain to the anchor, the attestation certificate's issuer a
+Securosys device certificate, signature with the *leaf certificate's* key, loose public keys equal to the
+leaf, XML structure, CSR binding, attributes, then the profile's policy. Each check raises
+:class:`Rejected` at the first failure; :func:`verify_evidence` turns that into the verdict.
 """
 
 from __future__ import annotations
@@ -23,9 +23,17 @@ from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE
 from hsmsim.formats.primus.options import PrimusOptions
+from hsmsim.formats.primus.pki import PRIMUS_POLICY_DEVICE
 from hsmsim.formats.primus.xml import MAX_XML_BYTES, SPKI_ALGORITHM_OIDS, Document, read_document
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, require_key_usage, subject_and_issuer, subject_text, validate_chain
+from hsmsim.pki.chain import (
+    CERT_PARSE_ERRORS,
+    certificate_policies,
+    require_key_usage,
+    subject_and_issuer,
+    subject_text,
+    validate_chain,
+)
 from hsmsim.safeio import ZIP_DEFLATED, ReadBudget, ZipMember, read_zip_members
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
@@ -249,6 +257,20 @@ def _check_strict_policy(doc: Document, key_type: str, size: int | None) -> None
     require_code_signing_key(key_type, size)
 
 
+def _require_device_issuer(path: list[x509.Certificate]) -> None:
+    """The attestation certificate's issuer on the validated path is a Securosys device certificate: it asserts
+    certificate policy 1.3.6.1.4.1.44668.4.1.3 (``primus.md`` 1.5). A path that merely ends at a trusted anchor
+    is not enough when the store holds other vendors' roots too (``hsmsim verify --root`` given twice, and
+    csr-attestation's merged roots): any key certified under any of them, a YubiKey slot key or a TPM AK, would
+    otherwise vouch for Primus keys. A leaf issued directly by an anchor is held to the same rule: the Primus
+    root itself (policy .4.1.1) issuing the leaf is refused, a device certificate pinned as the anchor accepted."""
+    issuer = path[1]
+    if PRIMUS_POLICY_DEVICE not in certificate_policies(issuer):
+        raise Rejected(Reason.CHAIN_UNTRUSTED,
+                       f"the attestation certificate's issuer {subject_text(issuer)!r} is not a Securosys device "
+                       f"certificate: it lacks certificate policy {PRIMUS_POLICY_DEVICE.dotted_string}")
+
+
 def _device_serial(chain: list[x509.Certificate]) -> str | None:
     for cert in chain[1:]:
         subject, _issuer = subject_and_issuer(cert)
@@ -266,6 +288,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     if not chain:
         raise Rejected(Reason.MISSING_INPUT, f"{CHAIN_FILE} holds no certificate")
     path = validate_chain(chain[0], chain[1:], trust.get("root"), at)
+    _require_device_issuer(path)
     require_key_usage(chain[0])
     if len(inputs.xml) > MAX_XML_BYTES:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"XML is {len(inputs.xml)} bytes (limit {MAX_XML_BYTES})")
