@@ -57,6 +57,8 @@ COSE_ALGS = {-7: ("ES256", "sha256"), -35: ("ES384", "sha384"), -36: ("ES512", "
 COSE_EDDSA = -8
 """EdDSA (Ed25519 credentials): hashes internally, so it is not in :data:`COSE_ALGS`."""
 _COSE_CURVES: dict[int, type[ec.EllipticCurve]] = {1: ec.SECP256R1, 2: ec.SECP384R1, 3: ec.SECP521R1}
+_ES_CURVE_IDS = {-7: 1, -35: 2, -36: 3}
+"""The one crv each ECDSA alg takes (WebAuthn L3 §5.8.5, RFC 9053 §2.1): ES256 P-256, ES384 P-384, ES512 P-521."""
 _COSE_CURVE_IDS = {"secp256r1": 1, "secp384r1": 2, "secp521r1": 3}
 
 
@@ -182,7 +184,8 @@ def cose_alg_for(public_key: PublicKey) -> int:
 
 
 def parse_cose_key(key: object) -> PublicKey:
-    """The public key of a COSE_Key map whose alg fits its kty; Rejected MALFORMED / UNSUPPORTED."""
+    """The public key of a COSE_Key map whose alg fits its kty and, for ES256/ES384/ES512, its crv (P-256/P-384/P-521,
+    WebAuthn L3 §5.8.5); Rejected MALFORMED / UNSUPPORTED."""
     if not isinstance(key, dict):
         raise Rejected(Reason.MALFORMED, "credentialPublicKey is not a CBOR map")
     kty, alg = key.get(1), key.get(3)
@@ -193,10 +196,13 @@ def parse_cose_key(key: object) -> PublicKey:
         raise Rejected(Reason.MALFORMED, f"credentialPublicKey alg {name} does not fit kty {kty!r}")
     try:
         if kty == 2:
-            curve_class = _COSE_CURVES.get(key.get(-1))  # type: ignore[arg-type]
+            crv = key.get(-1)
+            curve_class = None if isinstance(crv, bool) else _COSE_CURVES.get(crv)  # type: ignore[arg-type]
             x, y = key.get(-2), key.get(-3)
             if curve_class is None or not isinstance(x, bytes) or not isinstance(y, bytes):
                 raise Rejected(Reason.MALFORMED, "EC2 credentialPublicKey lacks crv, x or y")
+            if crv != _ES_CURVE_IDS[alg]:
+                raise Rejected(Reason.MALFORMED, f"credentialPublicKey alg {name} does not fit crv {crv}")
             curve = curve_class()
             width = (curve.key_size + 7) // 8
             if len(x) != width or len(y) != width:

@@ -35,6 +35,7 @@ from hsmsim.webauthn.container import (
     AuthenticatorData,
     Registration,
     cbor_decode,
+    cose_key,
     from_b64url,
     from_base64_lenient,
     parse_cose_key,
@@ -99,6 +100,23 @@ def test_cose_alg_fits_the_key_and_its_curve():
     with pytest.raises(Rejected) as wrong:
         check_alg(p256, -8, "x")
     assert wrong.value.reason is Reason.SIGNATURE_INVALID
+
+
+def test_an_ecdsa_cose_key_must_name_the_curve_of_its_alg():
+    """WebAuthn L3 §5.8.5: ES256 takes P-256, ES384 P-384, ES512 P-521; any other pairing (and a boolean crv,
+    which Python would compare equal to 1) is a malformed COSE_Key."""
+    keys = {-7: ec.SECP256R1(), -35: ec.SECP384R1(), -36: ec.SECP521R1()}
+    for alg, curve in keys.items():
+        public = ec.generate_private_key(curve).public_key()
+        assert parse_cose_key(cose_key(public, alg)).public_numbers() == public.public_numbers()
+        for other in set(keys) - {alg}:
+            with pytest.raises(Rejected) as caught:
+                parse_cose_key(cose_key(public, other))
+            assert caught.value.reason is Reason.MALFORMED and "does not fit crv" in caught.value.detail
+    p256 = cose_key(ec.generate_private_key(ec.SECP256R1()).public_key(), -7)
+    with pytest.raises(Rejected) as caught:
+        parse_cose_key({**p256, -1: True})
+    assert caught.value.reason is Reason.MALFORMED
 
 
 # -- the catalogue ----------------------------------------------------------------------------------

@@ -381,6 +381,14 @@ def mutations() -> list[Mutation]:
               "the curve implied by alg is not checked", PACKED + ".2"),
         "alg = sign alg = -35", "cbor.set", "attStmt.alg", _draft(alg=-35, sign_alg=-35),
         invalid(Reason.SIGNATURE_INVALID))
+    add("packed::credential-alg-curve-mismatch", "CredentialAlgCurveMismatch",
+        _note("ALGORITHM", med, "the credential's COSE_Key announces alg ES384 (-35) with crv P-256 (1)",
+              "the relying party stores a P-256 credential announced as ES384 and later verifies its assertions "
+              "with SHA-384 on P-256 or refuses them; WebAuthn L3 §5.8.5 pairs ES256/ES384/ES512 with "
+              "P-256/P-384/P-521", "WebAuthn L3 §5.8.5", "RFC 9053 §2.1"),
+        "credentialPublicKey alg = -35 on the P-256 key, signed", "authdata.set",
+        "authData.attestedCredentialData.credentialPublicKey.alg", _ceremony(credential_alg=-35),
+        invalid(Reason.MALFORMED))
     add("packed::alg-unknown", "PackedAlgUnknown",
         _note("ALGORITHM", med, "alg -999 is no COSE algorithm", "an unknown algorithm is guessed"),
         "alg = -999", "cbor.set", "attStmt.alg", _draft(alg=-999), invalid(Reason.UNSUPPORTED))
