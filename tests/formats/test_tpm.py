@@ -58,7 +58,7 @@ from hsmsim.formats.tpm.pki import (
     ek_certificate,
     tpm_pki,
 )
-from hsmsim.formats.tpm.statement import check_ak_certificate
+from hsmsim.formats.tpm.statement import check_ak_certificate, check_signature, sign_cert_info
 from hsmsim.formats.tpm.structures import (
     EccPoint,
     PcrSelection,
@@ -608,6 +608,21 @@ def test_cose_keys_round_trip_and_alg_must_fit_the_key(kit):
     with pytest.raises(Rejected) as caught:
         parse_cose_key(cose_key(ec_key, -257))
     assert caught.value.reason is Reason.MALFORMED
+
+
+def test_an_ec_aks_attstmt_alg_must_name_its_curve():
+    """WebAuthn L3 §5.8.5 pairs ES256 with P-256 and ES384 with P-384: a P-384 AK signing certInfo with ES256 (or a
+    P-256 AK with ES384) is SIGNATURE_INVALID, as packed's alg check; a Parsec TPMT_SIGNATURE, whose hash the TPM
+    scheme names whatever the curve, is checked without the pairing."""
+    message = b"certInfo"
+    for curve, good, bad in ((ec.SECP256R1(), -7, -35), (ec.SECP384R1(), -35, -7)):
+        key = ec.generate_private_key(curve)
+        check_signature(key.public_key(), good, message, sign_cert_info(key, message, good))
+        sig = sign_cert_info(key, message, bad)
+        with pytest.raises(Rejected) as caught:
+            check_signature(key.public_key(), bad, message, sig)
+        assert caught.value.reason is Reason.SIGNATURE_INVALID and "does not fit the AK's" in caught.value.detail
+        check_signature(key.public_key(), bad, message, sig, cose_curve=False)
 
 
 # -- tpm-acme -------------------------------------------------------------------------------

@@ -312,6 +312,11 @@ def _ecc_ak(bench: Workbench) -> None:
     bench.draft.identity = kit.tpm.ak_identity(created=kit.device.attestation_created, key=key, key_name="ak-ecc")
 
 
+def _ecc_ak_signing_es384(bench: Workbench) -> None:
+    _ecc_ak(bench)
+    bench.draft.alg = -35
+
+
 def provided_rsa_ak(bench: Workbench) -> None:
     """An RSA-2048 AK that the kit's provider provisions (with that format's AK certificate profile) signs
     instead."""
@@ -533,6 +538,12 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
               "a verifier that picks the algorithm from alg alone can be steered to another primitive"),
         "attStmt.alg -7 (ES256) over an RS256 signature", "cbor.set", "attStmt.alg",
         _statement(_set_member("alg", -7)), invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::alg-curve-mismatch", "AlgCurveMismatch",
+        _note("ALGORITHM", med, "an EC P-256 AK signs certInfo with alg ES384 (ECDSA with SHA-384, extraData "
+              "SHA-384)", "the curve implied by alg is not checked against the AK's (WebAuthn L3 §5.8.5 pairs ES384 "
+              "with P-384), as packed::alg-curve-mismatch for packed", WEBAUTHN, "WebAuthn L3 §5.8.5"),
+        "AK EC P-256 (as variant::ecc-ak), alg -35 (ES384), signed", "cbor.set", "attStmt.alg",
+        _ecc_ak_signing_es384, invalid(Reason.SIGNATURE_INVALID), resign=True)
 
     # TPMS_ATTEST structure
     add("attest::truncated", "CertInfoTruncated",

@@ -52,6 +52,7 @@ from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.signing import HASH_ALGORITHMS
 from hsmsim.verdict import Claims, Reason, Rejected
 from hsmsim.webauthn.container import COSE_ALGS
+from hsmsim.webauthn.cose import alg_fits
 
 STATEMENT_MEMBERS = ("ver", "alg", "x5c", "sig", "certInfo", "pubArea")
 MAX_X5C = 8
@@ -137,12 +138,16 @@ def check_chain(x5c: list[x509.Certificate], anchors: list[x509.Certificate], at
     validate_chain(x5c[0], x5c[1:], anchors, at)
 
 
-def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes, signed: str = "certInfo") -> None:
+def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes, signed: str = "certInfo", *,
+                    cose_curve: bool = True) -> None:
     """``sig`` is the bare signature of ``cert_info`` (named ``signed`` in a rejection) under ``alg`` by the AK's
-    public key ``ak``."""
+    public key ``ak``. With ``cose_curve`` (``alg`` is an attStmt's COSE alg) an EC AK's curve is the one ``alg``
+    names, as for packed (WebAuthn L3 §5.8.5: ES256 P-256, ES384 P-384, ES512 P-521); SIGNATURE_INVALID otherwise."""
     if alg not in COSE_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not a supported COSE algorithm")
     name, hash_name = COSE_ALGS[alg]
+    if cose_curve and isinstance(ak, ec.EllipticCurvePublicKey) and not alg_fits(ak, alg):
+        raise Rejected(Reason.SIGNATURE_INVALID, f"attStmt.alg {name} does not fit the AK's {ak.curve.name} key")
     algorithm = HASH_ALGORITHMS[hash_name]()
     try:
         if name.startswith("ES") and isinstance(ak, ec.EllipticCurvePublicKey):
