@@ -55,7 +55,7 @@ MISSED = {
         "webauthn::packed::cert-expired", "webauthn::packed::cert-not-yet-valid",
         "webauthn::fido-u2f::two-certificates", "webauthn::fido-u2f::aaguid-not-zero",
         "webauthn::fido-u2f::credential-not-p256", "webauthn::fido-u2f::cert-expired",
-        "webauthn::packed::credential-alg-curve-mismatch",
+        "webauthn::packed::credential-alg-curve-mismatch", "webauthn::packed::cose-key-boolean-label",
         "webauthn::apple::cert-of-other-key", "webauthn::apple::cert-expired",
         "webauthn::apple::nonce-set-not-sequence"},
 }

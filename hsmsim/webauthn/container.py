@@ -11,8 +11,10 @@ Layout facts from ``shared/specs/other_formats.md`` 0 and WebAuthn Level 3 §6.1
   compact, in that member order, as browsers serialise it.
 
 Decoding is bounded: before cbor2 sees any bytes, :func:`cbor_item_end` walks the encoding and
-rejects indefinite lengths, tags, floats, non-minimal integers, duplicate map keys, nesting past
-:data:`MAX_CBOR_DEPTH` and lengths that run past the end (Rejected MALFORMED / LIMIT_EXCEEDED).
+rejects indefinite lengths, tags, floats, non-minimal integers, map keys other than integers and text strings
+(CTAP2 canonical CBOR, RFC 9052 §7: a COSE label is an int or a tstr; cbor2 would fold ``true`` into ``1``),
+duplicate map keys, nesting past :data:`MAX_CBOR_DEPTH` and lengths that run past the end (Rejected MALFORMED /
+LIMIT_EXCEEDED).
 
 The container is statement-format agnostic: each ``fmt`` is a :class:`hsmsim.webauthn.statements.StatementFormat`
 registered by the family that owns it.
@@ -84,9 +86,11 @@ def _head(data: bytes, pos: int) -> tuple[int, int, int]:
 
 
 def cbor_item_end(data: bytes, pos: int = 0) -> int:
-    """The end offset of the one well-formed CBOR data item at ``pos`` (WebAuthn's subset).
+    """The end offset of the one well-formed CBOR data item at ``pos`` (WebAuthn's subset: every map key an integer
+    or a text string, none twice).
 
-    Raises Rejected: LIMIT_EXCEEDED past :data:`MAX_CBOR_DEPTH`; MALFORMED for anything else.
+    Raises Rejected: LIMIT_EXCEEDED past :data:`MAX_CBOR_DEPTH`; ATTR_CONFLICT for a map key twice; MALFORMED for
+    anything else.
     """
     size = len(data)
     # The containers the scan is inside, innermost last, as [items left, the keys a map holds so far (None in
@@ -124,6 +128,8 @@ def cbor_item_end(data: bytes, pos: int = 0) -> int:
             container = open_containers[-1]
             keys = container[1]
             if container[2] >= 0:
+                if data[container[2]] >> 5 not in (0, 1, 3):
+                    raise Rejected(Reason.MALFORMED, "a CBOR map key is not an integer or a text string")
                 key = data[container[2]:pos]
                 if key in keys:
                     raise Rejected(Reason.ATTR_CONFLICT, "a CBOR map holds the same key twice")

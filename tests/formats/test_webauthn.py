@@ -119,6 +119,20 @@ def test_an_ecdsa_cose_key_must_name_the_curve_of_its_alg():
     assert caught.value.reason is Reason.MALFORMED
 
 
+@pytest.mark.parametrize("label", [b"\xf5", b"\xf4", b"\xf6", b"\x41\x01", b"\x81\x01", b"\xa1\x01\x02"],
+                         ids=["true", "false", "null", "bytes", "array", "map"])
+def test_a_cbor_map_key_is_an_integer_or_a_text_string(label):
+    """RFC 9052 §7: a COSE label is an int or a tstr. {1: 2, true: 2} would reach cbor2 as one key (True == 1, the last
+    value wins) past a duplicate check on encoded keys: any other key type is MALFORMED before cbor2 runs."""
+    assert cbor_decode(b"\xa3\x01\x02\x20\x01\x61k\xf5", "map") == {1: 2, -1: 1, "k": True}
+    with pytest.raises(Rejected) as caught:
+        cbor_decode(b"\xa2\x01\x02" + label + b"\x02", "map")
+    assert caught.value.reason is Reason.MALFORMED and "map key" in caught.value.detail
+    with pytest.raises(Rejected) as nested:
+        cbor_decode(b"\x81\xa1" + label + b"\x02", "array")
+    assert nested.value.reason is Reason.MALFORMED
+
+
 # -- the catalogue ----------------------------------------------------------------------------------
 
 def test_catalogue_sizes(cases):
