@@ -380,10 +380,14 @@ def from_base64_lenient(text: object, what: str) -> bytes:
 
 
 def client_data_json(challenge: bytes, origin: str, *, type_: str = "webauthn.create",
-                     cross_origin: bool = False) -> bytes:
-    """clientDataJSON as a browser serialises it (WebAuthn L3 §5.8.1.1, compact, fixed member order)."""
-    return json.dumps({"type": type_, "challenge": b64url(challenge), "origin": origin,
-                       "crossOrigin": cross_origin}, separators=(",", ":")).encode()
+                     cross_origin: bool = False, top_origin: str | None = None) -> bytes:
+    """clientDataJSON as a browser serialises it (WebAuthn L3 §5.8.1.1, compact, fixed member order; ``topOrigin``
+    last, when given)."""
+    members: dict[str, object] = {"type": type_, "challenge": b64url(challenge), "origin": origin,
+                                  "crossOrigin": cross_origin}
+    if top_origin is not None:
+        members["topOrigin"] = top_origin
+    return json.dumps(members, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from hsmsim.formats import get_format
 from hsmsim.formats.android.webauthn import ANDROID_KEY_AAGUID
 from hsmsim.formats.android.webauthn import mutations as android_mutations
 from hsmsim.formats.webauthn.catalogue import GOLDENS, mutations
+from hsmsim.formats.webauthn.format import signed_data
 from hsmsim.formats.webauthn.standard import OID_FIDO_AAGUID, u2f_signed_bytes
 from hsmsim.formats.yubico.fido import YUBIKEY_5_NFC_AAGUID
 from hsmsim.hsm import Hsm
@@ -131,6 +133,28 @@ def test_a_cbor_map_key_is_an_integer_or_a_text_string(label):
     with pytest.raises(Rejected) as nested:
         cbor_decode(b"\x81\xa1" + label + b"\x02", "array")
     assert nested.value.reason is Reason.MALFORMED
+
+
+@pytest.mark.parametrize(("members", "reason"), [
+    ({"crossOrigin": True}, Reason.RELYING_PARTY_MISMATCH),
+    ({"crossOrigin": True, "topOrigin": "https://attacker.example"}, Reason.RELYING_PARTY_MISMATCH),
+    ({"crossOrigin": False, "topOrigin": "https://attacker.example"}, Reason.RELYING_PARTY_MISMATCH),
+    ({"crossOrigin": "true"}, Reason.MALFORMED),
+    ({"crossOrigin": False}, Reason.OK),
+])
+def test_the_relying_party_expects_no_framing(cases, members, reason):
+    """WebAuthn L3 §7.1 steps 10-11: crossOrigin true or any topOrigin means a cross-origin iframe, which a record
+    naming one expected origin and no top origin does not expect (RELYING_PARTY_MISMATCH); crossOrigin is a
+    boolean."""
+    _, record = _object(cases["webauthn::golden::packed-es256"])
+    client = {**json.loads(record.client_data_json), **members}
+    edited = replace(record, client_data_json=json.dumps(client, separators=(",", ":")).encode())
+    if reason is Reason.OK:
+        signed_data(edited)
+        return
+    with pytest.raises(Rejected) as caught:
+        signed_data(edited)
+    assert caught.value.reason is reason
 
 
 # -- the catalogue ----------------------------------------------------------------------------------

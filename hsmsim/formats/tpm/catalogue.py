@@ -233,6 +233,15 @@ def _client_data_type_get(bench: Workbench) -> None:
     draft.client_data = client_data_json(draft.challenge, draft.origin, type_="webauthn.get")
 
 
+def _client_data_framed(cross_origin: bool) -> Operator:
+    """clientDataJSON of a page framed by https://attacker.example: topOrigin, and crossOrigin ``cross_origin``."""
+    def apply(bench: Workbench) -> None:
+        draft = bench.webauthn()
+        draft.client_data = client_data_json(draft.challenge, draft.origin, cross_origin=cross_origin,
+                                             top_origin="https://attacker.example")
+    return apply
+
+
 def _extra_data_without_client_data(bench: Workbench) -> None:
     bench.draft.extra_data = hashlib.sha256(bench.webauthn().auth_data()).digest()
 
@@ -599,6 +608,19 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
               "an assertion's client data is accepted for a registration"),
         "clientData.type webauthn.get, re-bound and re-signed", "json.set", "clientDataJSON.type",
         _client_data_type_get, invalid(Reason.MALFORMED), resign=True)
+    add("binding::cross-origin-iframe", "CrossOriginIframe",
+        _note("BINDING", high, "clientData says the registration ran in a cross-origin iframe (crossOrigin true, "
+              "topOrigin https://attacker.example), where the record expects no framing",
+              "a page of another site that frames the relying party registers a credential the relying party "
+              "never meant to offer there", "WebAuthn L3 §7.1 step 10"),
+        "clientData crossOrigin true, topOrigin https://attacker.example, re-bound and re-signed", "json.set",
+        "clientDataJSON.crossOrigin", _client_data_framed(True), invalid(Reason.RELYING_PARTY_MISMATCH), resign=True)
+    add("binding::top-origin-present", "TopOriginPresent",
+        _note("BINDING", med, "clientData carries topOrigin https://attacker.example with crossOrigin false",
+              "a verifier that reads crossOrigin only misses the framing page that step 11 checks on its own",
+              "WebAuthn L3 §7.1 step 11"),
+        "clientData crossOrigin false, topOrigin https://attacker.example, re-bound and re-signed", "json.set",
+        "clientDataJSON.topOrigin", _client_data_framed(False), invalid(Reason.RELYING_PARTY_MISMATCH), resign=True)
 
     # authenticator data
     add("authdata::up-missing", "UserPresenceMissing",
