@@ -36,7 +36,8 @@ ATTRIBUTES = {"webauthn::attributes::no-fixed-tpm", "webauthn::attributes::no-se
               "webauthn::attributes::imported-key", "webauthn::attributes::duplicable-key",
               "webauthn::attributes::restricted", "webauthn::attributes::decrypt-only-key"}
 BOTH = ATTRIBUTES | {"webauthn::attest::trailing-bytes", "webauthn::attest::qualified-signer-oversized",
-                     "webauthn::akcert::aaguid-mismatch", "webauthn::akcert::san-not-critical",
+                     "webauthn::akcert::aaguid-mismatch", "webauthn::akcert::aaguid-not-octet-string",
+                     "webauthn::akcert::san-not-critical",
                      "webauthn::binding::cross-origin-iframe", "webauthn::binding::top-origin-present"}
 PACKED_PROFILE = {f"webauthn::packed::{name}" for name in (
     "cert-aaguid-mismatch", "cert-aaguid-not-octet-string", "cert-ou-wrong", "cert-no-ou", "cert-no-country",

@@ -276,10 +276,10 @@ WINDOWS_HELLO_AAGUID = uuid.UUID("08987058-cadc-4b81-b6e1-30de50dcbe96")
 """The AAGUID Windows Hello registrations with a hardware TPM carry (py_webauthn's and python-fido2's samples)."""
 
 
-def _with_aaguid(aaguid: uuid.UUID) -> Callable[[list[Ext]], list[Ext]]:
-    """The FIDO AAGUID extension (non-critical) holding ``aaguid``: in place of the certificate's own, else right
-    after the SAN."""
-    new = Ext(aaguid_extension(aaguid))
+def _with_aaguid(aaguid: uuid.UUID, *, wrapped: bool = True) -> Callable[[list[Ext]], list[Ext]]:
+    """The FIDO AAGUID extension (non-critical) holding ``aaguid`` (its 16 bytes bare unless ``wrapped`` in their
+    OCTET STRING): in place of the certificate's own, else right after the SAN."""
+    new = Ext(aaguid_extension(aaguid) if wrapped else x509.UnrecognizedExtension(FIDO_AAGUID_EXTENSION, aaguid.bytes))
 
     def edit(exts: list[Ext]) -> list[Ext]:
         if any(e.value.oid == FIDO_AAGUID_EXTENSION for e in exts):
@@ -714,6 +714,13 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
         f"AK certificate AAGUID extension {WINDOWS_HELLO_AAGUID} (Windows Hello's), authData hsmsim's",
         "cert.reissue", "x5c[0]/extensions/id-fido-gen-ce-aaguid",
         _ak_reissue(extensions=_with_aaguid(WINDOWS_HELLO_AAGUID)), invalid(Reason.ATTR_CONFLICT), resign=True)
+    add("akcert::aaguid-not-octet-string", "AkCertAaguidMalformed",
+        _note("ENCODING", med, "the AK certificate's AAGUID extension holds authData's 16 bytes without their OCTET "
+              "STRING wrapping", "a verifier slicing fixed offsets reads a shifted AAGUID; the value does not decode "
+              "(MALFORMED, as packed::cert-aaguid-not-octet-string)", WEBAUTHN + ".1"),
+        "extnValue = authData's aaguid (16 bytes, no 04 10), non-critical after the SAN", "cert.reissue",
+        "x5c[0]/extensions/id-fido-gen-ce-aaguid",
+        _ak_reissue(extensions=_with_aaguid(EMULATED_AAGUID, wrapped=False)), invalid(Reason.MALFORMED), resign=True)
 
     # chain
     add("chain::intermediate-not-ca", "IntermediateNotCa",

@@ -250,7 +250,9 @@ def _san_attributes(san: x509.SubjectAlternativeName) -> tuple[dict[str, str], l
 
 
 def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFacts:
-    """The AK certificate profile of WebAuthn §8.3.1 (CERT_PROFILE; CERT_EKU; ATTR_CONFLICT for the AAGUID).
+    """The AK certificate profile of WebAuthn §8.3.1 (CERT_PROFILE, also for a critical AAGUID extension; CERT_EKU;
+    MALFORMED for an AAGUID extension that is not an OCTET STRING of 16 bytes, ATTR_CONFLICT for one naming another
+    AAGUID than authData's).
 
     ``aaguid`` is authData's (WebAuthn); None skips the AAGUID extension check (ACME has no authData).
     """
@@ -284,7 +286,11 @@ def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFact
     ext = extensions.get(FIDO_AAGUID_EXTENSION)
     if ext is not None and aaguid is not None:
         value = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else b""
-        if ext.critical or value != b"\x04\x10" + aaguid:
+        if ext.critical:
+            raise Rejected(Reason.CERT_PROFILE, "AK certificate AAGUID extension (1.3.6.1.4.1.45724.1.1.4) is critical")
+        if len(value) != 18 or value[:2] != b"\x04\x10":
+            raise Rejected(Reason.MALFORMED, "AK certificate AAGUID extension is not an OCTET STRING of 16 bytes")
+        if value[2:] != aaguid:
             shown = str(uuid.UUID(bytes=aaguid)) if len(aaguid) == 16 else aaguid.hex()
             raise Rejected(Reason.ATTR_CONFLICT, f"AK certificate AAGUID extension does not match authData "
                                                  f"aaguid {shown}")
