@@ -36,7 +36,9 @@ ATTRIBUTES = {"webauthn::attributes::no-fixed-tpm", "webauthn::attributes::no-se
               "webauthn::attributes::imported-key", "webauthn::attributes::duplicable-key",
               "webauthn::attributes::restricted", "webauthn::attributes::decrypt-only-key"}
 BOTH = ATTRIBUTES | {"webauthn::attest::trailing-bytes", "webauthn::attest::qualified-signer-oversized",
-                     "webauthn::akcert::aaguid-mismatch", "webauthn::akcert::san-not-critical"}
+                     "webauthn::akcert::aaguid-mismatch", "webauthn::akcert::aaguid-not-octet-string",
+                     "webauthn::akcert::san-not-critical",
+                     "webauthn::binding::cross-origin-iframe", "webauthn::binding::top-origin-present"}
 PACKED_PROFILE = {f"webauthn::packed::{name}" for name in (
     "cert-aaguid-mismatch", "cert-aaguid-not-octet-string", "cert-ou-wrong", "cert-no-ou", "cert-no-country",
     "cert-no-organisation", "cert-no-common-name", "cert-ca-true", "cert-no-basic-constraints")}
@@ -55,6 +57,7 @@ MISSED = {
         "webauthn::packed::cert-expired", "webauthn::packed::cert-not-yet-valid",
         "webauthn::fido-u2f::two-certificates", "webauthn::fido-u2f::aaguid-not-zero",
         "webauthn::fido-u2f::credential-not-p256", "webauthn::fido-u2f::cert-expired",
+        "webauthn::packed::credential-alg-curve-mismatch", "webauthn::packed::cose-key-boolean-label",
         "webauthn::apple::cert-of-other-key", "webauthn::apple::cert-expired",
         "webauthn::apple::nonce-set-not-sequence"},
 }

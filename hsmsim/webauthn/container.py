@@ -11,8 +11,10 @@ Layout facts from ``shared/specs/other_formats.md`` 0 and WebAuthn Level 3 §6.1
   compact, in that member order, as browsers serialise it.
 
 Decoding is bounded: before cbor2 sees any bytes, :func:`cbor_item_end` walks the encoding and
-rejects indefinite lengths, tags, floats, non-minimal integers, duplicate map keys, nesting past
-:data:`MAX_CBOR_DEPTH` and lengths that run past the end (Rejected MALFORMED / LIMIT_EXCEEDED).
+rejects indefinite lengths, tags, floats, non-minimal integers, map keys other than integers and text strings
+(CTAP2 canonical CBOR, RFC 9052 §7: a COSE label is an int or a tstr; cbor2 would fold ``true`` into ``1``),
+duplicate map keys, nesting past :data:`MAX_CBOR_DEPTH` and lengths that run past the end (Rejected MALFORMED /
+LIMIT_EXCEEDED).
 
 The container is statement-format agnostic: each ``fmt`` is a :class:`hsmsim.webauthn.statements.StatementFormat`
 registered by the family that owns it.
@@ -57,6 +59,8 @@ COSE_ALGS = {-7: ("ES256", "sha256"), -35: ("ES384", "sha384"), -36: ("ES512", "
 COSE_EDDSA = -8
 """EdDSA (Ed25519 credentials): hashes internally, so it is not in :data:`COSE_ALGS`."""
 _COSE_CURVES: dict[int, type[ec.EllipticCurve]] = {1: ec.SECP256R1, 2: ec.SECP384R1, 3: ec.SECP521R1}
+_ES_CURVE_IDS = {-7: 1, -35: 2, -36: 3}
+"""The one crv each ECDSA alg takes (WebAuthn L3 §5.8.5, RFC 9053 §2.1): ES256 P-256, ES384 P-384, ES512 P-521."""
 _COSE_CURVE_IDS = {"secp256r1": 1, "secp384r1": 2, "secp521r1": 3}
 
 
@@ -82,9 +86,11 @@ def _head(data: bytes, pos: int) -> tuple[int, int, int]:
 
 
 def cbor_item_end(data: bytes, pos: int = 0) -> int:
-    """The end offset of the one well-formed CBOR data item at ``pos`` (WebAuthn's subset).
+    """The end offset of the one well-formed CBOR data item at ``pos`` (WebAuthn's subset: every map key an integer
+    or a text string, none twice).
 
-    Raises Rejected: LIMIT_EXCEEDED past :data:`MAX_CBOR_DEPTH`; MALFORMED for anything else.
+    Raises Rejected: LIMIT_EXCEEDED past :data:`MAX_CBOR_DEPTH`; ATTR_CONFLICT for a map key twice; MALFORMED for
+    anything else.
     """
     size = len(data)
     # The containers the scan is inside, innermost last, as [items left, the keys a map holds so far (None in
@@ -122,6 +128,8 @@ def cbor_item_end(data: bytes, pos: int = 0) -> int:
             container = open_containers[-1]
             keys = container[1]
             if container[2] >= 0:
+                if data[container[2]] >> 5 not in (0, 1, 3):
+                    raise Rejected(Reason.MALFORMED, "a CBOR map key is not an integer or a text string")
                 key = data[container[2]:pos]
                 if key in keys:
                     raise Rejected(Reason.ATTR_CONFLICT, "a CBOR map holds the same key twice")
@@ -182,7 +190,8 @@ def cose_alg_for(public_key: PublicKey) -> int:
 
 
 def parse_cose_key(key: object) -> PublicKey:
-    """The public key of a COSE_Key map whose alg fits its kty; Rejected MALFORMED / UNSUPPORTED."""
+    """The public key of a COSE_Key map whose alg fits its kty and, for ES256/ES384/ES512, its crv (P-256/P-384/P-521,
+    WebAuthn L3 §5.8.5); Rejected MALFORMED / UNSUPPORTED."""
     if not isinstance(key, dict):
         raise Rejected(Reason.MALFORMED, "credentialPublicKey is not a CBOR map")
     kty, alg = key.get(1), key.get(3)
@@ -193,10 +202,13 @@ def parse_cose_key(key: object) -> PublicKey:
         raise Rejected(Reason.MALFORMED, f"credentialPublicKey alg {name} does not fit kty {kty!r}")
     try:
         if kty == 2:
-            curve_class = _COSE_CURVES.get(key.get(-1))  # type: ignore[arg-type]
+            crv = key.get(-1)
+            curve_class = None if isinstance(crv, bool) else _COSE_CURVES.get(crv)  # type: ignore[arg-type]
             x, y = key.get(-2), key.get(-3)
             if curve_class is None or not isinstance(x, bytes) or not isinstance(y, bytes):
                 raise Rejected(Reason.MALFORMED, "EC2 credentialPublicKey lacks crv, x or y")
+            if crv != _ES_CURVE_IDS[alg]:
+                raise Rejected(Reason.MALFORMED, f"credentialPublicKey alg {name} does not fit crv {crv}")
             curve = curve_class()
             width = (curve.key_size + 7) // 8
             if len(x) != width or len(y) != width:
@@ -368,10 +380,14 @@ def from_base64_lenient(text: object, what: str) -> bytes:
 
 
 def client_data_json(challenge: bytes, origin: str, *, type_: str = "webauthn.create",
-                     cross_origin: bool = False) -> bytes:
-    """clientDataJSON as a browser serialises it (WebAuthn L3 §5.8.1.1, compact, fixed member order)."""
-    return json.dumps({"type": type_, "challenge": b64url(challenge), "origin": origin,
-                       "crossOrigin": cross_origin}, separators=(",", ":")).encode()
+                     cross_origin: bool = False, top_origin: str | None = None) -> bytes:
+    """clientDataJSON as a browser serialises it (WebAuthn L3 §5.8.1.1, compact, fixed member order; ``topOrigin``
+    last, when given)."""
+    members: dict[str, object] = {"type": type_, "challenge": b64url(challenge), "origin": origin,
+                                  "crossOrigin": cross_origin}
+    if top_origin is not None:
+        members["topOrigin"] = top_origin
+    return json.dumps(members, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)

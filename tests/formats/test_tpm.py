@@ -51,6 +51,7 @@ from hsmsim.formats.tpm.parsec_catalogue import parsec_draft
 from hsmsim.formats.tpm.pki import (
     DEFAULT_PKI_PROFILE,
     EKU_EK_CERTIFICATE,
+    EMULATED_AAGUID,
     FIDO_AAGUID_EXTENSION,
     TPM_MANUFACTURER,
     TPM_MODEL,
@@ -58,7 +59,7 @@ from hsmsim.formats.tpm.pki import (
     ek_certificate,
     tpm_pki,
 )
-from hsmsim.formats.tpm.statement import check_ak_certificate
+from hsmsim.formats.tpm.statement import check_ak_certificate, check_signature, sign_cert_info
 from hsmsim.formats.tpm.structures import (
     EccPoint,
     PcrSelection,
@@ -76,7 +77,7 @@ from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import seeded_faker
 from hsmsim.model.evidence import TrustAnchors
-from hsmsim.pki.builder import extension_tlvs
+from hsmsim.pki.builder import Ext, extension_tlvs, reissue, verbatim_extensions
 from hsmsim.tpm.hierarchy import key_spki
 from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.container import (
@@ -312,6 +313,28 @@ def test_ek_and_ak_certificates_follow_the_tcg_profile(kit):
     assert "EMULATED" in pki.root.subject.rfc4514_string()
     facts = check_ak_certificate(kit.identity.certificate, kit.draft("ec-p256").aaguid)
     assert (facts.vendor, facts.manufacturer) == ("IBM", "id:49424D00")
+
+
+@pytest.mark.parametrize(("value", "critical", "reason"), [
+    (b"\x04\x10" + EMULATED_AAGUID.bytes, False, Reason.OK),
+    (EMULATED_AAGUID.bytes, False, Reason.MALFORMED),
+    (b"\x04\x11" + EMULATED_AAGUID.bytes + b"\x00", False, Reason.MALFORMED),
+    (b"\x04\x10" + bytes(16), False, Reason.ATTR_CONFLICT),
+    (b"\x04\x10" + EMULATED_AAGUID.bytes, True, Reason.CERT_PROFILE),
+], ids=["wrapped", "bare", "17-bytes", "other-aaguid", "critical"])
+def test_the_ak_certificates_aaguid_extension(kit, value, critical, reason):
+    """WebAuthn §8.3.1: the AAGUID extension, when present, is a non-critical OCTET STRING of authData's 16 bytes; a
+    value that does not decode is MALFORMED (as for packed), another AAGUID ATTR_CONFLICT, critical CERT_PROFILE."""
+    cert = kit.identity.certificate
+    new = Ext(x509.UnrecognizedExtension(FIDO_AAGUID_EXTENSION, value), critical)
+    exts = [e for e in verbatim_extensions(cert) if e.value.oid != FIDO_AAGUID_EXTENSION] + [new]
+    reissued = reissue(cert, kit.pki.intermediate_key, extensions=tuple(exts))
+    if reason is Reason.OK:
+        check_ak_certificate(reissued, EMULATED_AAGUID.bytes)
+        return
+    with pytest.raises(Rejected) as caught:
+        check_ak_certificate(reissued, EMULATED_AAGUID.bytes)
+    assert caught.value.reason is reason
 
 
 # certificatePolicies of py_webauthn's Surface Pro 4 AIK certificate (issuer WUS-INTC-KEYID-E7083F22...): policy
@@ -608,6 +631,21 @@ def test_cose_keys_round_trip_and_alg_must_fit_the_key(kit):
     with pytest.raises(Rejected) as caught:
         parse_cose_key(cose_key(ec_key, -257))
     assert caught.value.reason is Reason.MALFORMED
+
+
+def test_an_ec_aks_attstmt_alg_must_name_its_curve():
+    """WebAuthn L3 §5.8.5 pairs ES256 with P-256 and ES384 with P-384: a P-384 AK signing certInfo with ES256 (or a
+    P-256 AK with ES384) is SIGNATURE_INVALID, as packed's alg check; a Parsec TPMT_SIGNATURE, whose hash the TPM
+    scheme names whatever the curve, is checked without the pairing."""
+    message = b"certInfo"
+    for curve, good, bad in ((ec.SECP256R1(), -7, -35), (ec.SECP384R1(), -35, -7)):
+        key = ec.generate_private_key(curve)
+        check_signature(key.public_key(), good, message, sign_cert_info(key, message, good))
+        sig = sign_cert_info(key, message, bad)
+        with pytest.raises(Rejected) as caught:
+            check_signature(key.public_key(), bad, message, sig)
+        assert caught.value.reason is Reason.SIGNATURE_INVALID and "does not fit the AK's" in caught.value.detail
+        check_signature(key.public_key(), bad, message, sig, cose_curve=False)
 
 
 # -- tpm-acme -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from hsmsim.formats import get_format
 from hsmsim.formats.android.webauthn import ANDROID_KEY_AAGUID
 from hsmsim.formats.android.webauthn import mutations as android_mutations
 from hsmsim.formats.webauthn.catalogue import GOLDENS, mutations
+from hsmsim.formats.webauthn.format import signed_data
 from hsmsim.formats.webauthn.standard import OID_FIDO_AAGUID, u2f_signed_bytes
 from hsmsim.formats.yubico.fido import YUBIKEY_5_NFC_AAGUID
 from hsmsim.hsm import Hsm
@@ -35,6 +37,7 @@ from hsmsim.webauthn.container import (
     AuthenticatorData,
     Registration,
     cbor_decode,
+    cose_key,
     from_b64url,
     from_base64_lenient,
     parse_cose_key,
@@ -99,6 +102,59 @@ def test_cose_alg_fits_the_key_and_its_curve():
     with pytest.raises(Rejected) as wrong:
         check_alg(p256, -8, "x")
     assert wrong.value.reason is Reason.SIGNATURE_INVALID
+
+
+def test_an_ecdsa_cose_key_must_name_the_curve_of_its_alg():
+    """WebAuthn L3 §5.8.5: ES256 takes P-256, ES384 P-384, ES512 P-521; any other pairing (and a boolean crv,
+    which Python would compare equal to 1) is a malformed COSE_Key."""
+    keys = {-7: ec.SECP256R1(), -35: ec.SECP384R1(), -36: ec.SECP521R1()}
+    for alg, curve in keys.items():
+        public = ec.generate_private_key(curve).public_key()
+        assert parse_cose_key(cose_key(public, alg)).public_numbers() == public.public_numbers()
+        for other in set(keys) - {alg}:
+            with pytest.raises(Rejected) as caught:
+                parse_cose_key(cose_key(public, other))
+            assert caught.value.reason is Reason.MALFORMED and "does not fit crv" in caught.value.detail
+    p256 = cose_key(ec.generate_private_key(ec.SECP256R1()).public_key(), -7)
+    with pytest.raises(Rejected) as caught:
+        parse_cose_key({**p256, -1: True})
+    assert caught.value.reason is Reason.MALFORMED
+
+
+@pytest.mark.parametrize("label", [b"\xf5", b"\xf4", b"\xf6", b"\x41\x01", b"\x81\x01", b"\xa1\x01\x02"],
+                         ids=["true", "false", "null", "bytes", "array", "map"])
+def test_a_cbor_map_key_is_an_integer_or_a_text_string(label):
+    """RFC 9052 §7: a COSE label is an int or a tstr. {1: 2, true: 2} would reach cbor2 as one key (True == 1, the last
+    value wins) past a duplicate check on encoded keys: any other key type is MALFORMED before cbor2 runs."""
+    assert cbor_decode(b"\xa3\x01\x02\x20\x01\x61k\xf5", "map") == {1: 2, -1: 1, "k": True}
+    with pytest.raises(Rejected) as caught:
+        cbor_decode(b"\xa2\x01\x02" + label + b"\x02", "map")
+    assert caught.value.reason is Reason.MALFORMED and "map key" in caught.value.detail
+    with pytest.raises(Rejected) as nested:
+        cbor_decode(b"\x81\xa1" + label + b"\x02", "array")
+    assert nested.value.reason is Reason.MALFORMED
+
+
+@pytest.mark.parametrize(("members", "reason"), [
+    ({"crossOrigin": True}, Reason.RELYING_PARTY_MISMATCH),
+    ({"crossOrigin": True, "topOrigin": "https://attacker.example"}, Reason.RELYING_PARTY_MISMATCH),
+    ({"crossOrigin": False, "topOrigin": "https://attacker.example"}, Reason.RELYING_PARTY_MISMATCH),
+    ({"crossOrigin": "true"}, Reason.MALFORMED),
+    ({"crossOrigin": False}, Reason.OK),
+])
+def test_the_relying_party_expects_no_framing(cases, members, reason):
+    """WebAuthn L3 §7.1 steps 10-11: crossOrigin true or any topOrigin means a cross-origin iframe, which a record
+    naming one expected origin and no top origin does not expect (RELYING_PARTY_MISMATCH); crossOrigin is a
+    boolean."""
+    _, record = _object(cases["webauthn::golden::packed-es256"])
+    client = {**json.loads(record.client_data_json), **members}
+    edited = replace(record, client_data_json=json.dumps(client, separators=(",", ":")).encode())
+    if reason is Reason.OK:
+        signed_data(edited)
+        return
+    with pytest.raises(Rejected) as caught:
+        signed_data(edited)
+    assert caught.value.reason is reason
 
 
 # -- the catalogue ----------------------------------------------------------------------------------

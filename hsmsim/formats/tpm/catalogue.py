@@ -233,6 +233,15 @@ def _client_data_type_get(bench: Workbench) -> None:
     draft.client_data = client_data_json(draft.challenge, draft.origin, type_="webauthn.get")
 
 
+def _client_data_framed(cross_origin: bool) -> Operator:
+    """clientDataJSON of a page framed by https://attacker.example: topOrigin, and crossOrigin ``cross_origin``."""
+    def apply(bench: Workbench) -> None:
+        draft = bench.webauthn()
+        draft.client_data = client_data_json(draft.challenge, draft.origin, cross_origin=cross_origin,
+                                             top_origin="https://attacker.example")
+    return apply
+
+
 def _extra_data_without_client_data(bench: Workbench) -> None:
     bench.draft.extra_data = hashlib.sha256(bench.webauthn().auth_data()).digest()
 
@@ -267,10 +276,10 @@ WINDOWS_HELLO_AAGUID = uuid.UUID("08987058-cadc-4b81-b6e1-30de50dcbe96")
 """The AAGUID Windows Hello registrations with a hardware TPM carry (py_webauthn's and python-fido2's samples)."""
 
 
-def _with_aaguid(aaguid: uuid.UUID) -> Callable[[list[Ext]], list[Ext]]:
-    """The FIDO AAGUID extension (non-critical) holding ``aaguid``: in place of the certificate's own, else right
-    after the SAN."""
-    new = Ext(aaguid_extension(aaguid))
+def _with_aaguid(aaguid: uuid.UUID, *, wrapped: bool = True) -> Callable[[list[Ext]], list[Ext]]:
+    """The FIDO AAGUID extension (non-critical) holding ``aaguid`` (its 16 bytes bare unless ``wrapped`` in their
+    OCTET STRING): in place of the certificate's own, else right after the SAN."""
+    new = Ext(aaguid_extension(aaguid) if wrapped else x509.UnrecognizedExtension(FIDO_AAGUID_EXTENSION, aaguid.bytes))
 
     def edit(exts: list[Ext]) -> list[Ext]:
         if any(e.value.oid == FIDO_AAGUID_EXTENSION for e in exts):
@@ -310,6 +319,11 @@ def _ecc_ak(bench: Workbench) -> None:
     kit = bench.kit
     key = derive_key(kit.seed, f"tpm/{kit.device.serial}/ak-ecc", KeySpec.parse("ec-p256"))
     bench.draft.identity = kit.tpm.ak_identity(created=kit.device.attestation_created, key=key, key_name="ak-ecc")
+
+
+def _ecc_ak_signing_es384(bench: Workbench) -> None:
+    _ecc_ak(bench)
+    bench.draft.alg = -35
 
 
 def provided_rsa_ak(bench: Workbench) -> None:
@@ -533,6 +547,12 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
               "a verifier that picks the algorithm from alg alone can be steered to another primitive"),
         "attStmt.alg -7 (ES256) over an RS256 signature", "cbor.set", "attStmt.alg",
         _statement(_set_member("alg", -7)), invalid(Reason.SIGNATURE_INVALID), resign=False)
+    add("signature::alg-curve-mismatch", "AlgCurveMismatch",
+        _note("ALGORITHM", med, "an EC P-256 AK signs certInfo with alg ES384 (ECDSA with SHA-384, extraData "
+              "SHA-384)", "the curve implied by alg is not checked against the AK's (WebAuthn L3 §5.8.5 pairs ES384 "
+              "with P-384), as packed::alg-curve-mismatch for packed", WEBAUTHN, "WebAuthn L3 §5.8.5"),
+        "AK EC P-256 (as variant::ecc-ak), alg -35 (ES384), signed", "cbor.set", "attStmt.alg",
+        _ecc_ak_signing_es384, invalid(Reason.SIGNATURE_INVALID), resign=True)
 
     # TPMS_ATTEST structure
     add("attest::truncated", "CertInfoTruncated",
@@ -588,6 +608,19 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
               "an assertion's client data is accepted for a registration"),
         "clientData.type webauthn.get, re-bound and re-signed", "json.set", "clientDataJSON.type",
         _client_data_type_get, invalid(Reason.MALFORMED), resign=True)
+    add("binding::cross-origin-iframe", "CrossOriginIframe",
+        _note("BINDING", high, "clientData says the registration ran in a cross-origin iframe (crossOrigin true, "
+              "topOrigin https://attacker.example), where the record expects no framing",
+              "a page of another site that frames the relying party registers a credential the relying party "
+              "never meant to offer there", "WebAuthn L3 §7.1 step 10"),
+        "clientData crossOrigin true, topOrigin https://attacker.example, re-bound and re-signed", "json.set",
+        "clientDataJSON.crossOrigin", _client_data_framed(True), invalid(Reason.RELYING_PARTY_MISMATCH), resign=True)
+    add("binding::top-origin-present", "TopOriginPresent",
+        _note("BINDING", med, "clientData carries topOrigin https://attacker.example with crossOrigin false",
+              "a verifier that reads crossOrigin only misses the framing page that step 11 checks on its own",
+              "WebAuthn L3 §7.1 step 11"),
+        "clientData crossOrigin false, topOrigin https://attacker.example, re-bound and re-signed", "json.set",
+        "clientDataJSON.topOrigin", _client_data_framed(False), invalid(Reason.RELYING_PARTY_MISMATCH), resign=True)
 
     # authenticator data
     add("authdata::up-missing", "UserPresenceMissing",
@@ -681,6 +714,13 @@ def mutations(pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE) -> list[Mutation
         f"AK certificate AAGUID extension {WINDOWS_HELLO_AAGUID} (Windows Hello's), authData hsmsim's",
         "cert.reissue", "x5c[0]/extensions/id-fido-gen-ce-aaguid",
         _ak_reissue(extensions=_with_aaguid(WINDOWS_HELLO_AAGUID)), invalid(Reason.ATTR_CONFLICT), resign=True)
+    add("akcert::aaguid-not-octet-string", "AkCertAaguidMalformed",
+        _note("ENCODING", med, "the AK certificate's AAGUID extension holds authData's 16 bytes without their OCTET "
+              "STRING wrapping", "a verifier slicing fixed offsets reads a shifted AAGUID; the value does not decode "
+              "(MALFORMED, as packed::cert-aaguid-not-octet-string)", WEBAUTHN + ".1"),
+        "extnValue = authData's aaguid (16 bytes, no 04 10), non-critical after the SAN", "cert.reissue",
+        "x5c[0]/extensions/id-fido-gen-ce-aaguid",
+        _ak_reissue(extensions=_with_aaguid(EMULATED_AAGUID, wrapped=False)), invalid(Reason.MALFORMED), resign=True)
 
     # chain
     add("chain::intermediate-not-ca", "IntermediateNotCa",

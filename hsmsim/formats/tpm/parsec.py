@@ -426,7 +426,9 @@ def check_tpmt_signature(ak: PublicKeyTypes, token: str, signed: bytes, member: 
     if alg is None:
         raise Rejected(Reason.SIGNATURE_INVALID, f"TPMT_SIGNATURE 0x{signature.sig_alg:04x}/"
                                                  f"0x{signature.hash_alg:04x} is not a supported scheme")
-    check_signature(ak, alg, signed, signature.bare(), f"{token}.{member}")
+    # alg is read off the TPMT_SIGNATURE's scheme, not sent as a COSE alg: a TPM signs with the hash the scheme names,
+    # whatever the AK's curve, so the COSE curve pairing does not apply.
+    check_signature(ak, alg, signed, signature.bare(), f"{token}.{member}", cose_curve=False)
     return signature
 
 

@@ -52,6 +52,7 @@ from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.signing import HASH_ALGORITHMS
 from hsmsim.verdict import Claims, Reason, Rejected
 from hsmsim.webauthn.container import COSE_ALGS
+from hsmsim.webauthn.cose import alg_fits
 
 STATEMENT_MEMBERS = ("ver", "alg", "x5c", "sig", "certInfo", "pubArea")
 MAX_X5C = 8
@@ -137,12 +138,16 @@ def check_chain(x5c: list[x509.Certificate], anchors: list[x509.Certificate], at
     validate_chain(x5c[0], x5c[1:], anchors, at)
 
 
-def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes, signed: str = "certInfo") -> None:
+def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes, signed: str = "certInfo", *,
+                    cose_curve: bool = True) -> None:
     """``sig`` is the bare signature of ``cert_info`` (named ``signed`` in a rejection) under ``alg`` by the AK's
-    public key ``ak``."""
+    public key ``ak``. With ``cose_curve`` (``alg`` is an attStmt's COSE alg) an EC AK's curve is the one ``alg``
+    names, as for packed (WebAuthn L3 §5.8.5: ES256 P-256, ES384 P-384, ES512 P-521); SIGNATURE_INVALID otherwise."""
     if alg not in COSE_ALGS:
         raise Rejected(Reason.UNSUPPORTED, f"attStmt.alg {alg} is not a supported COSE algorithm")
     name, hash_name = COSE_ALGS[alg]
+    if cose_curve and isinstance(ak, ec.EllipticCurvePublicKey) and not alg_fits(ak, alg):
+        raise Rejected(Reason.SIGNATURE_INVALID, f"attStmt.alg {name} does not fit the AK's {ak.curve.name} key")
     algorithm = HASH_ALGORITHMS[hash_name]()
     try:
         if name.startswith("ES") and isinstance(ak, ec.EllipticCurvePublicKey):
@@ -245,7 +250,9 @@ def _san_attributes(san: x509.SubjectAlternativeName) -> tuple[dict[str, str], l
 
 
 def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFacts:
-    """The AK certificate profile of WebAuthn §8.3.1 (CERT_PROFILE; CERT_EKU; ATTR_CONFLICT for the AAGUID).
+    """The AK certificate profile of WebAuthn §8.3.1 (CERT_PROFILE, also for a critical AAGUID extension; CERT_EKU;
+    MALFORMED for an AAGUID extension that is not an OCTET STRING of 16 bytes, ATTR_CONFLICT for one naming another
+    AAGUID than authData's).
 
     ``aaguid`` is authData's (WebAuthn); None skips the AAGUID extension check (ACME has no authData).
     """
@@ -279,7 +286,11 @@ def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFact
     ext = extensions.get(FIDO_AAGUID_EXTENSION)
     if ext is not None and aaguid is not None:
         value = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else b""
-        if ext.critical or value != b"\x04\x10" + aaguid:
+        if ext.critical:
+            raise Rejected(Reason.CERT_PROFILE, "AK certificate AAGUID extension (1.3.6.1.4.1.45724.1.1.4) is critical")
+        if len(value) != 18 or value[:2] != b"\x04\x10":
+            raise Rejected(Reason.MALFORMED, "AK certificate AAGUID extension is not an OCTET STRING of 16 bytes")
+        if value[2:] != aaguid:
             shown = str(uuid.UUID(bytes=aaguid)) if len(aaguid) == 16 else aaguid.hex()
             raise Rejected(Reason.ATTR_CONFLICT, f"AK certificate AAGUID extension does not match authData "
                                                  f"aaguid {shown}")

@@ -29,12 +29,14 @@ from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
+from hsmsim.mutate import MutationError
 from hsmsim.pki.builder import Ext, name_attribute, reissue
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 from hsmsim.webauthn.ceremony import Workbench as RegistrationBench
 from hsmsim.webauthn.ceremony import ceremony_for, set_draft
+from hsmsim.webauthn.container import FLAG_ED
 from hsmsim.webauthn.statements import FidoAuthenticator, fido_authenticator, statement_format
 
 VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -237,6 +239,15 @@ def _packed_message_in_u2f(bench: Workbench) -> None:
     bench.draft.fmt = "packed"
 
 
+def _cose_key_boolean_label(auth_data: bytes) -> bytes:
+    # The COSE_Key ends authData (no extensions): map(5) -> map(6) with a last entry true (f5): 2, kty again under a
+    # label cbor2 and Python fold into 1 (True == 1), so a walker comparing encoded keys sees no duplicate.
+    start = 37 + 16 + 2 + int.from_bytes(auth_data[53:55], "big")
+    if auth_data[start] != 0xA5 or auth_data[32] & FLAG_ED:
+        raise MutationError("the credential's COSE_Key is not a 5-entry map ending authData")
+    return auth_data[:start] + b"\xa6" + auth_data[start + 1:] + b"\xf5\x02"
+
+
 def _without_leading_zero(message: bytes) -> bytes:
     return message[1:]
 
@@ -381,6 +392,23 @@ def mutations() -> list[Mutation]:
               "the curve implied by alg is not checked", PACKED + ".2"),
         "alg = sign alg = -35", "cbor.set", "attStmt.alg", _draft(alg=-35, sign_alg=-35),
         invalid(Reason.SIGNATURE_INVALID))
+    add("packed::credential-alg-curve-mismatch", "CredentialAlgCurveMismatch",
+        _note("ALGORITHM", med, "the credential's COSE_Key announces alg ES384 (-35) with crv P-256 (1)",
+              "the relying party stores a P-256 credential announced as ES384 and later verifies its assertions "
+              "with SHA-384 on P-256 or refuses them; WebAuthn L3 §5.8.5 pairs ES256/ES384/ES512 with "
+              "P-256/P-384/P-521", "WebAuthn L3 §5.8.5", "RFC 9053 §2.1"),
+        "credentialPublicKey alg = -35 on the P-256 key, signed", "authdata.set",
+        "authData.attestedCredentialData.credentialPublicKey.alg", _ceremony(credential_alg=-35),
+        invalid(Reason.MALFORMED))
+    add("packed::cose-key-boolean-label", "CoseKeyBooleanLabel",
+        _note("ENCODING", high, "the credential's COSE_Key carries a sixth entry labelled true (CBOR f5) holding kty "
+              "again", "a COSE label is an int or a tstr (RFC 9052 §7); a decoder that folds true into 1 (cbor2, "
+              "Python) takes the last kty, one that keeps both labels or the first takes another, so the parsers "
+              "disagree on the credential key while a duplicate-key check on encoded keys sees none",
+              "RFC 9052 §7"),
+        "credentialPublicKey map(6) with true: 2 appended, signed", "bytes.edit",
+        "authData.attestedCredentialData.credentialPublicKey", _ceremony(auth_data_edit=_cose_key_boolean_label),
+        invalid(Reason.MALFORMED))
     add("packed::alg-unknown", "PackedAlgUnknown",
         _note("ALGORITHM", med, "alg -999 is no COSE algorithm", "an unknown algorithm is guessed"),
         "alg = -999", "cbor.set", "attStmt.alg", _draft(alg=-999), invalid(Reason.UNSUPPORTED))

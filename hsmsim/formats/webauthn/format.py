@@ -60,8 +60,9 @@ KEY_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384", "ed25519")
 
 
 def signed_data(record: Registration) -> tuple[AttestationObject, SignedData]:
-    """WebAuthn §7.1 relying-party steps 5-21 over ``record``; the attestation object and what its statement
-    signs. Raises Rejected (MALFORMED, CHALLENGE_MISMATCH, RELYING_PARTY_MISMATCH, ATTR_MISSING, ATTR_CONFLICT)."""
+    """WebAuthn §7.1 relying-party steps 5-21 over ``record`` (steps 10-11: no crossOrigin true, no topOrigin, as the
+    record expects no framing); the attestation object and what its statement signs. Raises Rejected (MALFORMED,
+    CHALLENGE_MISMATCH, RELYING_PARTY_MISMATCH, ATTR_MISSING, ATTR_CONFLICT)."""
     client = parse_client_data(record.client_data_json)
     if client.type != "webauthn.create":
         raise Rejected(Reason.MALFORMED, f"clientData.type is {client.type[:30]!r}, not 'webauthn.create'")
@@ -70,6 +71,14 @@ def signed_data(record: Registration) -> tuple[AttestationObject, SignedData]:
     if client.origin != record.expected_origin:
         raise Rejected(Reason.RELYING_PARTY_MISMATCH, f"clientData.origin {client.origin[:60]!r} is not "
                                                       f"{record.expected_origin[:60]!r}")
+    # §7.1 steps 10-11: the record names the one origin the relying party serves and no page it expects to be framed
+    # in, so a registration made in a cross-origin iframe is not one it expected.
+    if client.cross_origin:
+        raise Rejected(Reason.RELYING_PARTY_MISMATCH, "clientData.crossOrigin is true: the relying party does not "
+                                                      "expect to be framed by another origin")
+    if client.top_origin is not None:
+        raise Rejected(Reason.RELYING_PARTY_MISMATCH, f"clientData.topOrigin {client.top_origin[:60]!r} is present: "
+                                                      "the relying party expects no top origin")
     obj = AttestationObject.decode(record.attestation_object)
     auth = AuthenticatorData.parse(obj.auth_data)
     if auth.rp_id_hash != rp_id_hash(record.expected_rp_id):
