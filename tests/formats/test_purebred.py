@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -308,6 +309,50 @@ def test_a_yubikey_slot_certificate_issued_by_another_slot_is_rejected_in_both_p
         verdict = get_format("purebred").verify(bench.render(), TrustAnchors({"root": bench.anchors}),
                                                 at=catalogue.VALIDATION_TIME, profile=profile)
         assert verdict.reason is Reason.CERT_PATH_LENGTH, f"{profile.value}: {verdict.summary()}"
+
+
+
+def _windows_bench(mutation_id: str) -> catalogue.Bench:
+    kit = catalogue.PurebredKit.build("hsmsim-tests")
+    bench = catalogue.Bench.open(kit, catalogue.WINDOWS_REQUEST)
+    next(m for m in catalogue.mutations() if m.id.endswith(mutation_id)).apply(bench)
+    return bench
+
+
+@pytest.mark.parametrize("trusted", ["tpm-root", "another-formats-root"])
+def test_a_windows_request_whose_cmc_carries_only_a_copy_of_the_anchor_is_rejected(trusted: str) -> None:
+    """Check 5 (red-team: any certificate chaining to any anchor passed): with the AIK not recovered, a CMC request
+    carrying a copy of the trusted root, and no AIK CA, vouches for nothing, whichever root that copy is."""
+    bench = _windows_bench("::aik::windows-anchor-copy-only")
+    anchors = bench.anchors
+    if trusted == "another-formats-root":
+        anchors = catalogue.Bench.open(bench.kit, catalogue.YUBIKEY_REQUEST).anchors
+        bench.parts = replace(bench.parts, content=catalogue._cmc_certificates(
+            bench.parts.content, [anchors[0].public_bytes(Encoding.DER)]))
+    verdict = get_format("purebred").verify(bench.render(), TrustAnchors({"root": anchors}),
+                                            at=catalogue.VALIDATION_TIME)
+    assert verdict.reason is Reason.MISSING_INPUT and "no AIK CA" in verdict.detail, verdict.summary()
+
+
+def test_a_windows_aik_ca_under_another_tpm_root_is_untrusted() -> None:
+    bench = _windows_bench("::aik::windows-foreign-aik-ca")
+    verdict = get_format("purebred").verify(bench.render(), TrustAnchors({"root": bench.anchors}),
+                                            at=catalogue.VALIDATION_TIME)
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED and "AIK CA" in verdict.detail, verdict.summary()
+
+
+def test_an_unrecovered_aik_claims_no_more_than_ms_kast() -> None:
+    """The AIK CA is a public certificate: accepting on it, purebred says the TPM signature is unchecked and claims
+    none of the key's attributes (the key blob's word), as ms-kast does."""
+    bench = _windows_bench("::aik::windows-exchange-key-absent")
+    verdict = get_format("purebred").verify(bench.render(), TrustAnchors({"root": bench.anchors}),
+                                            at=catalogue.VALIDATION_TIME)
+    assert verdict.accepted and verdict.claims is not None, verdict.summary()
+    assert verdict.claims.extra["tpm_signature_checked"] is False
+    assert "the TPM's signature is not checked" in verdict.detail
+    claims = verdict.claims
+    assert (claims.generated_on_device, claims.extractable, claims.never_extractable, claims.sensitive,
+            claims.always_sensitive) == (None, None, None, None, None)
 
 
 @pytest.mark.parametrize("profile", list(Profile))

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
-from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem
+from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, pem
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred import generate
 from hsmsim.formats.purebred.envelope import (
@@ -325,6 +325,38 @@ def _issued_by_another_slot(bench: Bench) -> None:
     bench.parts = replace(bench.parts, certs=[f9, slot, forged.public_bytes(Encoding.DER), *bench.parts.certs[2:]])
 
 
+EXCHANGE_KEY = ".ca-exchange.p8"
+
+
+def _without_exchange_key(bench: Bench) -> None:
+    """The Windows CA's exchange key not given, as for every real Surface request (its AIK information is enveloped
+    to the Purebred CA): ``ms-kast`` cannot recover the AIK, so check 5 reads the CMC request's AIK CA."""
+    bench.parts = replace(bench.parts, beside={s: d for s, d in bench.parts.beside.items() if s != EXCHANGE_KEY})
+
+
+def _cmc_certificates(content: bytes, certificates: list[bytes]) -> bytes:
+    """The CMC ContentInfo ``content`` with its SignedData's certificates replaced (outside what its signerInfo
+    signs)."""
+    oid, explicit = der_children(der_content(content))
+    fields = der_children(der_content(der_content(explicit)))
+    fields = [der_tlv(0xA0, b"".join(certificates)) if f[0] == 0xA0 else f for f in fields]
+    return der_sequence(oid, der_tlv(0xA0, der_sequence(*fields)))
+
+
+def _anchor_copy_only(bench: Bench) -> None:
+    """The AIK unrecoverable and the CMC request carrying only a copy of the trust anchor, no AIK CA."""
+    _without_exchange_key(bench)
+    root = bench.anchors[0].public_bytes(Encoding.DER)
+    bench.parts = replace(bench.parts, content=_cmc_certificates(bench.parts.content, [root]))
+
+
+def _foreign_aik_ca(bench: Bench) -> None:
+    """The key's CMC request made under another TPM PKI (another seed's root and AIK CA, which the CMC carries),
+    the AIK unrecoverable."""
+    _foreign_root(bench)
+    _without_exchange_key(bench)
+
+
 def _pkcs7_type(content_type: str) -> Op:
     def apply(bench: Bench) -> None:
         bench.content = content_info(content_type, der_sequence(der_tlv(0x02, b"\x00")))
@@ -504,6 +536,24 @@ def mutations() -> list[Mutation]:
     add("binding::windows-target-other-key", "TargetOtherKey", binding, "a target certificate for another key",
         "file.replace", "<label>_target.der", _target_of_other_key, invalid(Reason.KEY_MISMATCH),
         golden=WINDOWS_REQUEST)
+    add("aik::windows-exchange-key-absent", "AikUnrecovered", _note("CHAIN", Severity.INFO, "the Windows CA's exchange "
+        "key is not given, as for every real Surface request (the AIK information is enveloped to the Purebred CA)",
+        "genuine evidence: structural accepts on the CMC's AIK CA under the TPM root, with tpm_signature_checked "
+        "false and no key-attribute claims; strict needs the TPM signature checked"), "the .ca-exchange.p8 removed",
+        "file.remove", "<label>.ca-exchange.p8", _without_exchange_key, strict_only(Reason.MISSING_INPUT),
+        golden=WINDOWS_REQUEST)
+    aik_ca = _note("CHAIN", crit, "the AIK is not recovered and the CMC request carries no AIK CA issued under the "
+                   "trusted TPM root", "a verifier content with any certificate that chains to an anchor (a copy of "
+                   "the anchor itself, or another PKI's) accepts a request made entirely in software: a software "
+                   "key, a key blob claiming fixedTPM, a KADS signed by any key", SPEC, "docs/formats/purebred.md "
+                   "check 5")
+    add("aik::windows-anchor-copy-only", "AikCaMissing", aik_ca, "the exchange key removed; the CMC request carries "
+        "only a copy of the trust anchor, no AIK CA", "cms.certificates", "/certificates", _anchor_copy_only,
+        invalid(Reason.MISSING_INPUT), resign=False, golden=WINDOWS_REQUEST)
+    add("aik::windows-foreign-aik-ca", "AikCaUntrusted", aik_ca, "the exchange key removed; the key's CMC request "
+        "made under another TPM PKI, its AIK CA and root in the CMC", "evidence.replace", "/attributes/2",
+        _foreign_aik_ca, {Profile.STRUCTURAL: Reason.CHAIN_UNTRUSTED, Profile.STRICT: Reason.MISSING_INPUT},
+        resign=False, golden=WINDOWS_REQUEST)
     return m
 
 
