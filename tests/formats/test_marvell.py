@@ -549,6 +549,34 @@ def test_hostile_google_files(world):
     assert verdict(evidence.files[evidence.primary], **{"key-ec-p256.certs.pem": many}) is Reason.LIMIT_EXCEEDED
 
 
+@pytest.mark.parametrize("cloud", list(Cloud))
+def test_the_primary_is_verified_and_a_duplicated_piece_is_malformed(world, cloud):
+    """Evidence whose primary is garbage is rejected even when another file of the same base name (in another
+    folder, so the Evidence holds both) is a genuine attestation of another key: which one is meant is
+    ambiguous (red-team: the first file of a base name was verified, the primary never read)."""
+    fmt, trust = get_format(f"marvell-{cloud.value}"), world.trust(cloud)
+    other = world.attest(cloud, "ec-p384")
+    genuine = {f"genuine/{name}": data for name, data in other.files.items()}
+    assert fmt.verify(Evidence(other.format, genuine, f"genuine/{other.primary}"), trust,
+                      at=VALIDATION_TIME).accepted
+    evidence = Evidence(other.format, {**genuine, other.primary: b"{}"}, other.primary)
+    for profile in Profile:
+        verdict = fmt.verify(evidence, trust, at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is Reason.MALFORMED and "two files named" in verdict.detail, verdict.summary()
+
+
+def test_google_verifies_the_primary_gcloud_file_beside_a_json(world):
+    """A garbage gcloud ``.dat`` primary beside a genuine CryptoKeyVersion JSON (of another key) is rejected:
+    the primary is the evidence, the JSON was verified in its place."""
+    fmt, trust = get_format("marvell-google"), world.trust(Cloud.GOOGLE)
+    pair = world.attest(Cloud.GOOGLE, "ec-p256")
+    described = world.attest(Cloud.GOOGLE, "ec-p384", options=MarvellOptions(google_envelope=GoogleEnvelope.JSON))
+    files = {name: data for name, data in pair.files.items() if not name.endswith(".pub.pem")}
+    files |= {pair.primary: b"garbage", described.primary: described.files[described.primary]}
+    assert fmt.verify(Evidence(pair.format, files, pair.primary), trust, at=VALIDATION_TIME).reason is Reason.MALFORMED
+    assert fmt.verify(Evidence(pair.format, files, described.primary), trust, at=VALIDATION_TIME).accepted
+
+
 def test_random_resigned_corruption_never_raises(world):
     """Bytes of the signed blob changed at random and re-signed: the parser answers, it never crashes."""
     fmt, trust = get_format("marvell-google"), world.trust(Cloud.GOOGLE)
