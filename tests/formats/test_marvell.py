@@ -496,6 +496,50 @@ def test_imported_and_extractable_keys_are_rejected(world):
         assert fmt.verify(evidence, world.trust(Cloud.GOOGLE), at=VALIDATION_TIME).reason is reason
 
 
+POLICY = {"contentType": "application/json; charset=utf-8", "immutable": False,
+          "data": "eyJ2ZXJzaW9uIjoiMS4wLjAiLCJhbnlPZiI6W119"}
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    ({"exportable": True}, Reason.ATTR_CONFLICT),
+    ({"release_policy": POLICY}, Reason.ATTR_CONFLICT),
+    ({"exportable": True, "release_policy": POLICY}, Reason.ATTR_CONFLICT),
+    ({"exportable": "true"}, Reason.MALFORMED),
+    ({"exportable": 1}, Reason.MALFORMED),
+    ({"exportable": False}, Reason.OK),
+    ({"exportable": None, "release_policy": None}, Reason.OK),
+])
+def test_a_keybundle_declaring_export_contradicts_a_never_extractable_blob(world, edit, reason):
+    """KeyAttributes.exportable "indicates if the private key can be exported" and a release_policy holds "the policy
+    rules under which the key can be exported": beside a blob saying EXTRACTABLE=0, NEVER_EXTRACTABLE=1 the evidence
+    contradicts itself, and no verdict may claim never_extractable (red-team: it was accepted with that claim)."""
+    fmt, trust = get_format("marvell-azure"), world.trust(Cloud.AZURE)
+    evidence = world.attest(Cloud.AZURE, "ec-p256")
+    document = azure_doc(evidence)
+    for name, value in edit.items():
+        (document["attributes"] if name == "exportable" else document)[name] = value
+    edited = Evidence(evidence.format, {**evidence.files, evidence.primary: json.dumps(document).encode()},
+                      evidence.primary)
+    for profile in (Profile.STRUCTURAL, Profile.STRICT):
+        verdict = fmt.verify(edited, trust, at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is reason, verdict.summary()
+        assert (verdict.claims is None) is (reason is not Reason.OK)
+
+
+def test_a_keybundle_and_a_blob_both_saying_exportable_is_extractable(world):
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(world.hsms[Cloud.AZURE].device, store)
+    store.generate(KeySpec.parse("ec-p256"), "exportable", policy=KeyPolicy(extractable=True), created=KEY_CREATED)
+    evidence = hsm.attest("exportable", "marvell-azure", {"attest_time": ATTEST_TIME})
+    document = azure_doc(evidence)
+    document["attributes"]["exportable"], document["release_policy"] = True, POLICY
+    edited = Evidence(evidence.format, {**evidence.files, evidence.primary: json.dumps(document).encode()},
+                      evidence.primary)
+    for candidate in (evidence, edited):
+        verdict = get_format("marvell-azure").verify(candidate, world.trust(Cloud.AZURE), at=VALIDATION_TIME)
+        assert verdict.reason is Reason.ATTR_EXTRACTABLE, verdict.summary()
+
+
 def test_ed25519_is_not_attested():
     store = SoftKeyStore(seed=SEED)
     hsm = Hsm(Device.from_seed("marvell-azure", SEED), store)

@@ -333,6 +333,9 @@ class EnvelopeContents:
     bind_spki: tuple[tuple[str, bytes], ...]
     csr: bytes | None
     strict_findings: tuple[tuple[Reason, str], ...] = field(default_factory=tuple)
+    declared_exportable: str | None = None
+    """What in an Azure KeyBundle declares the key exportable (``attributes.exportable`` true, a
+    ``release_policy``: Secure Key Release), None when nothing does or the envelope has no KeyBundle."""
 
 
 def loaded_key_spki(public_key: PublicKeyTypes) -> bytes:
@@ -482,7 +485,21 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
         raise Rejected(Reason.MALFORMED, "key is not a JSON object")
     keys, csr = _binding_inputs(flat)
     return EnvelopeContents(blob, public_blob, _load_certs(pem_bundle, "certificatePemFile"), jwk, keys, csr,
-                            tuple(findings) if profile is Profile.STRICT else ())
+                            tuple(findings) if profile is Profile.STRICT else (),
+                            _declared_exportable(document) if wants_urlsafe else None)
+
+
+def _declared_exportable(bundle: dict[str, object]) -> str | None:
+    """What in the KeyBundle says the private key can leave the HSM: ``attributes.exportable`` true ("indicates if
+    the private key can be exported") or a ``release_policy`` ("the policy rules under which the key can be
+    exported"; the service keeps one only on an exportable key). MALFORMED when ``exportable`` is not a boolean."""
+    attributes = bundle["attributes"]
+    exportable = attributes.get("exportable") if isinstance(attributes, dict) else None
+    if exportable is not None and not isinstance(exportable, bool):
+        raise Rejected(Reason.MALFORMED, f"attributes.exportable is {type(exportable).__name__}, not a boolean")
+    declared = (["attributes.exportable is true"] if exportable else []) + (
+        ["a release_policy is set"] if bundle.get("release_policy") is not None else [])
+    return " and ".join(declared) or None
 
 
 def _google_contents(flat: dict[str, bytes], primary_is_gcloud_file: bool) -> EnvelopeContents:
