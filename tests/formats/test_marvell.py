@@ -496,6 +496,50 @@ def test_imported_and_extractable_keys_are_rejected(world):
         assert fmt.verify(evidence, world.trust(Cloud.GOOGLE), at=VALIDATION_TIME).reason is reason
 
 
+POLICY = {"contentType": "application/json; charset=utf-8", "immutable": False,
+          "data": "eyJ2ZXJzaW9uIjoiMS4wLjAiLCJhbnlPZiI6W119"}
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    ({"exportable": True}, Reason.ATTR_CONFLICT),
+    ({"release_policy": POLICY}, Reason.ATTR_CONFLICT),
+    ({"exportable": True, "release_policy": POLICY}, Reason.ATTR_CONFLICT),
+    ({"exportable": "true"}, Reason.MALFORMED),
+    ({"exportable": 1}, Reason.MALFORMED),
+    ({"exportable": False}, Reason.OK),
+    ({"exportable": None, "release_policy": None}, Reason.OK),
+])
+def test_a_keybundle_declaring_export_contradicts_a_never_extractable_blob(world, edit, reason):
+    """KeyAttributes.exportable "indicates if the private key can be exported" and a release_policy holds "the policy
+    rules under which the key can be exported": beside a blob saying EXTRACTABLE=0, NEVER_EXTRACTABLE=1 the evidence
+    contradicts itself, and no verdict may claim never_extractable (red-team: it was accepted with that claim)."""
+    fmt, trust = get_format("marvell-azure"), world.trust(Cloud.AZURE)
+    evidence = world.attest(Cloud.AZURE, "ec-p256")
+    document = azure_doc(evidence)
+    for name, value in edit.items():
+        (document["attributes"] if name == "exportable" else document)[name] = value
+    edited = Evidence(evidence.format, {**evidence.files, evidence.primary: json.dumps(document).encode()},
+                      evidence.primary)
+    for profile in (Profile.STRUCTURAL, Profile.STRICT):
+        verdict = fmt.verify(edited, trust, at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is reason, verdict.summary()
+        assert (verdict.claims is None) is (reason is not Reason.OK)
+
+
+def test_a_keybundle_and_a_blob_both_saying_exportable_is_extractable(world):
+    store = SoftKeyStore(seed=SEED)
+    hsm = Hsm(world.hsms[Cloud.AZURE].device, store)
+    store.generate(KeySpec.parse("ec-p256"), "exportable", policy=KeyPolicy(extractable=True), created=KEY_CREATED)
+    evidence = hsm.attest("exportable", "marvell-azure", {"attest_time": ATTEST_TIME})
+    document = azure_doc(evidence)
+    document["attributes"]["exportable"], document["release_policy"] = True, POLICY
+    edited = Evidence(evidence.format, {**evidence.files, evidence.primary: json.dumps(document).encode()},
+                      evidence.primary)
+    for candidate in (evidence, edited):
+        verdict = get_format("marvell-azure").verify(candidate, world.trust(Cloud.AZURE), at=VALIDATION_TIME)
+        assert verdict.reason is Reason.ATTR_EXTRACTABLE, verdict.summary()
+
+
 def test_ed25519_is_not_attested():
     store = SoftKeyStore(seed=SEED)
     hsm = Hsm(Device.from_seed("marvell-azure", SEED), store)
@@ -547,6 +591,34 @@ def test_hostile_google_files(world):
                                                         b"AAAA\n-----END CERTIFICATE-----\n"}) is Reason.MALFORMED
     many = b"".join([evidence.files["key-ec-p256.certs.pem"]] * 3)
     assert verdict(evidence.files[evidence.primary], **{"key-ec-p256.certs.pem": many}) is Reason.LIMIT_EXCEEDED
+
+
+@pytest.mark.parametrize("cloud", list(Cloud))
+def test_the_primary_is_verified_and_a_duplicated_piece_is_malformed(world, cloud):
+    """Evidence whose primary is garbage is rejected even when another file of the same base name (in another
+    folder, so the Evidence holds both) is a genuine attestation of another key: which one is meant is
+    ambiguous (red-team: the first file of a base name was verified, the primary never read)."""
+    fmt, trust = get_format(f"marvell-{cloud.value}"), world.trust(cloud)
+    other = world.attest(cloud, "ec-p384")
+    genuine = {f"genuine/{name}": data for name, data in other.files.items()}
+    assert fmt.verify(Evidence(other.format, genuine, f"genuine/{other.primary}"), trust,
+                      at=VALIDATION_TIME).accepted
+    evidence = Evidence(other.format, {**genuine, other.primary: b"{}"}, other.primary)
+    for profile in Profile:
+        verdict = fmt.verify(evidence, trust, at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is Reason.MALFORMED and "two files named" in verdict.detail, verdict.summary()
+
+
+def test_google_verifies_the_primary_gcloud_file_beside_a_json(world):
+    """A garbage gcloud ``.dat`` primary beside a genuine CryptoKeyVersion JSON (of another key) is rejected:
+    the primary is the evidence, the JSON was verified in its place."""
+    fmt, trust = get_format("marvell-google"), world.trust(Cloud.GOOGLE)
+    pair = world.attest(Cloud.GOOGLE, "ec-p256")
+    described = world.attest(Cloud.GOOGLE, "ec-p384", options=MarvellOptions(google_envelope=GoogleEnvelope.JSON))
+    files = {name: data for name, data in pair.files.items() if not name.endswith(".pub.pem")}
+    files |= {pair.primary: b"garbage", described.primary: described.files[described.primary]}
+    assert fmt.verify(Evidence(pair.format, files, pair.primary), trust, at=VALIDATION_TIME).reason is Reason.MALFORMED
+    assert fmt.verify(Evidence(pair.format, files, described.primary), trust, at=VALIDATION_TIME).accepted
 
 
 def test_random_resigned_corruption_never_raises(world):

@@ -287,6 +287,23 @@ def _jwk_other_kid(document: dict[str, object]) -> None:
     jwk["kid"] = str(jwk["kid"]).rsplit("/", 1)[0] + "/" + "0" * 32
 
 
+RELEASE_POLICY = {"contentType": "application/json; charset=utf-8", "immutable": False,
+                  "data": "eyJ2ZXJzaW9uIjoiMS4wLjAiLCJhbnlPZiI6W119"}
+"""A Secure Key Release policy as a KeyBundle carries it (``data``: base64url of ``{"version":"1.0.0","anyOf":[]}``)."""
+
+
+def _declared_exportable(document: dict[str, object]) -> None:
+    attributes = document["attributes"]
+    assert isinstance(attributes, dict)
+    attributes["exportable"] = True
+    document["release_policy"] = RELEASE_POLICY
+
+
+def _exportable_both_ways(bench: Workbench) -> None:
+    edit_private(_set(extractable=b"\x01", never_extractable=b"\x00"))(bench)
+    _json(_declared_exportable)(bench)
+
+
 def _duplicate_json_key(data: bytes) -> bytes:
     return mutate.replace_once(data, b'"version": "MRVL-1"', b'"version": "MRVL-1",\n      "version": "MRVL-2"')
 
@@ -634,6 +651,21 @@ def _azure_mutations(add: Adder) -> None:
               "the attestation may describe another key version"),
         "key.kid with another version", "json.set", "key/kid", _json(_jwk_other_kid),
         invalid(Reason.KEY_MISMATCH), resign=False)
+    add("attr::keybundle-exportable", "KeyBundleExportable",
+        _note("ATTRIBUTE_POLICY", crit, "the KeyBundle says attributes.exportable true and carries a release_policy "
+              "(Secure Key Release); the signed blob says EXTRACTABLE=0, NEVER_EXTRACTABLE=1",
+              "a verifier reading only the blob certifies as never-extractable a key the service declares releasable",
+              "Azure Key Vault REST KeyAttributes.exportable, KeyBundle.release_policy"),
+        "attributes.exportable = true, release_policy added", "json.set", "attributes/exportable",
+        _json(_declared_exportable), invalid(Reason.ATTR_CONFLICT), resign=False)
+    add("attr::keybundle-exportable-extractable", "KeyBundleExportableExtractable",
+        _note("ATTRIBUTE_POLICY", crit, "the KeyBundle says exportable with a release_policy, and the signed blob "
+              "says EXTRACTABLE=1, NEVER_EXTRACTABLE=0: both halves agree the key can leave the HSM",
+              "a CA would certify a key that can leave the HSM", CSBR,
+              "Azure Key Vault REST KeyAttributes.exportable, KeyBundle.release_policy"),
+        "EXTRACTABLE=1, NEVER_EXTRACTABLE=0, re-signed; attributes.exportable = true, release_policy added",
+        "object.edit", "privateKeyAttestation/object[0]/EXTRACTABLE", _exportable_both_ways,
+        invalid(Reason.ATTR_EXTRACTABLE), resign=True)
     add("signature::gzip-blob", "AzureBlobGzipped",
         _note("ENCODING", med, "privateKeyAttestation is gzip'd (Google's transport)",
               "Azure ships raw blobs; the signature is over the raw bytes", SPEC + " 7.10"),

@@ -68,6 +68,8 @@ MAX_PEM_BYTES = 64 * 1024
 MAX_BUNDLE_CERTS = 8
 MAX_GZIP_INPUT = 1024 * 1024
 _ATTESTATION_FIELDS = ("certificatePemFile", "privateKeyAttestation", "publicKeyAttestation", "version")
+_GCLOUD_SUFFIXES = (".dat", ".gz", ".bin")
+"""What the gcloud attestation file may be named (it is found by suffix)."""
 _JWK_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
@@ -331,6 +333,9 @@ class EnvelopeContents:
     bind_spki: tuple[tuple[str, bytes], ...]
     csr: bytes | None
     strict_findings: tuple[tuple[Reason, str], ...] = field(default_factory=tuple)
+    declared_exportable: str | None = None
+    """What in an Azure KeyBundle declares the key exportable (``attributes.exportable`` true, a
+    ``release_policy``: Secure Key Release), None when nothing does or the envelope has no KeyBundle."""
 
 
 def loaded_key_spki(public_key: PublicKeyTypes) -> bytes:
@@ -343,16 +348,24 @@ def read_envelope(cloud: Cloud, evidence: Evidence, profile: Profile) -> Envelop
     """The blob(s), certificates and binding inputs of ``cloud``'s envelope in ``evidence``.
 
     Files are looked up by base name; raises :class:`Rejected` for an oversized file, a missing or
-    duplicated envelope piece, bad JSON, base64, PEM or gzip. Strict-profile findings (unknown
-    fields, inconsistent base64 styles) are returned, not raised, so the chain and signature checks
-    still run first.
+    duplicated envelope piece (two files of one base name are MALFORMED: which one was meant is
+    ambiguous), bad JSON, base64, PEM or gzip. Google's envelope is the one the primary file is when it
+    is one (the gcloud ``.dat`` or the JSON), so the primary is always what is verified. Strict-profile
+    findings (unknown fields, inconsistent base64 styles) are returned, not raised, so the chain and
+    signature checks still run first.
     """
     flat: dict[str, bytes] = {}
     for rel, data in evidence.files.items():
         if len(data) > MAX_BUNDLE_FILE_BYTES:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{rel} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-        flat.setdefault(rel.rsplit("/", 1)[-1], data)
-    return _azure_contents(flat, profile) if cloud is Cloud.AZURE else _google_contents(flat)
+        base = rel.rsplit("/", 1)[-1]
+        if base in flat:
+            raise Rejected(Reason.MALFORMED, f"two files named {base!r} in the bundle: which one is the evidence "
+                                             "is ambiguous")
+        flat[base] = data
+    if cloud is Cloud.AZURE:
+        return _azure_contents(flat, profile)
+    return _google_contents(flat, evidence.primary.rsplit("/", 1)[-1].endswith(_GCLOUD_SUFFIXES))
 
 
 def _load_json(data: bytes, what: str) -> object:
@@ -472,11 +485,26 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
         raise Rejected(Reason.MALFORMED, "key is not a JSON object")
     keys, csr = _binding_inputs(flat)
     return EnvelopeContents(blob, public_blob, _load_certs(pem_bundle, "certificatePemFile"), jwk, keys, csr,
-                            tuple(findings) if profile is Profile.STRICT else ())
+                            tuple(findings) if profile is Profile.STRICT else (),
+                            _declared_exportable(document) if wants_urlsafe else None)
 
 
-def _google_contents(flat: dict[str, bytes]) -> EnvelopeContents:
-    found_json = _one(flat, [n for n in flat if n.endswith(".json")], "JSON document")
+def _declared_exportable(bundle: dict[str, object]) -> str | None:
+    """What in the KeyBundle says the private key can leave the HSM: ``attributes.exportable`` true ("indicates if
+    the private key can be exported") or a ``release_policy`` ("the policy rules under which the key can be
+    exported"; the service keeps one only on an exportable key). MALFORMED when ``exportable`` is not a boolean."""
+    attributes = bundle["attributes"]
+    exportable = attributes.get("exportable") if isinstance(attributes, dict) else None
+    if exportable is not None and not isinstance(exportable, bool):
+        raise Rejected(Reason.MALFORMED, f"attributes.exportable is {type(exportable).__name__}, not a boolean")
+    declared = (["attributes.exportable is true"] if exportable else []) + (
+        ["a release_policy is set"] if bundle.get("release_policy") is not None else [])
+    return " and ".join(declared) or None
+
+
+def _google_contents(flat: dict[str, bytes], primary_is_gcloud_file: bool) -> EnvelopeContents:
+    found_json = None if primary_is_gcloud_file else _one(flat, [n for n in flat if n.endswith(".json")],
+                                                          "JSON document")
     if found_json is not None:
         document = _load_json(found_json[1], found_json[0])
         node = document.get("attestation", document) if isinstance(document, dict) else None
@@ -492,7 +520,7 @@ def _google_contents(flat: dict[str, bytes]) -> EnvelopeContents:
                 raise Rejected(Reason.MALFORMED, f"certChains.{chain_name} is not a list of PEM strings")
             certs += _load_certs("".join(chain).encode(), f"certChains.{chain_name}")
     else:
-        blob_file = _one(flat, [n for n in flat if n.endswith((".dat", ".gz", ".bin"))], "attestation file")
+        blob_file = _one(flat, [n for n in flat if n.endswith(_GCLOUD_SUFFIXES)], "attestation file")
         if blob_file is None:
             raise Rejected(Reason.MISSING_INPUT, "no attestation file (.dat) in the bundle")
         compressed = blob_file[1]

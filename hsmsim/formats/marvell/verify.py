@@ -71,7 +71,7 @@ def _verify(cloud: Cloud, evidence: Evidence, trust: TrustAnchors, at: datetime,
         findings += _check_public_attestation(key, public_parsed.objects[0])
         layout += public_parsed.objects
     _check_binding(cloud, inputs, private_obj, key)
-    _check_policy(private_obj, profile)
+    _check_policy(private_obj, profile, inputs.declared_exportable)
     if profile is Profile.STRICT:
         for reason, detail in findings:
             raise Rejected(reason, detail)
@@ -318,11 +318,17 @@ def _check_public_attestation(private: mb.ObjectKey, obj: mb.KeyObject) -> list[
     return []
 
 
-def _check_policy(obj: mb.KeyObject, profile: Profile) -> None:
+def _check_policy(obj: mb.KeyObject, profile: Profile, declared_exportable: str | None) -> None:
+    """The signed attributes, and the KeyBundle's word on export (``declared_exportable``): a key the service
+    declares exportable whose blob says EXTRACTABLE=0 is ATTR_CONFLICT (the two halves of the evidence disagree, so
+    neither claim can stand); with EXTRACTABLE=1 it is ATTR_EXTRACTABLE as any extractable key."""
     extractable, never = mb.flag_value(obj, mb.EXTRACTABLE), mb.flag_value(obj, mb.NEVER_EXTRACTABLE)
     local = mb.flag_value(obj, mb.LOCAL)
     if extractable and never:
         raise Rejected(Reason.ATTR_CONFLICT, "EXTRACTABLE=1 contradicts NEVER_EXTRACTABLE=1")
+    if declared_exportable is not None and not extractable:
+        raise Rejected(Reason.ATTR_CONFLICT, f"the KeyBundle declares the key exportable ({declared_exportable}); "
+                                             "the signed blob says EXTRACTABLE=0")
     if not local:
         raise Rejected(Reason.ATTR_NOT_LOCAL, "LOCAL=0: the key was not generated on the HSM")
     if extractable:
