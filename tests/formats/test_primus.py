@@ -448,6 +448,22 @@ def test_hostile_zip(primus, primus_bundles, primus_trust):
     assert primus.verify(trailing, primus_trust, at=VALIDATION_TIME).reason is Reason.MALFORMED
 
 
+def test_two_different_files_of_one_name_are_malformed_and_an_identical_copy_is_not(primus, primus_bundles,
+                                                                                     primus_trust):
+    """Which of two files of one base name a verifier reads must not decide the verdict: a loose copy of a zip member
+    (an export unzipped beside its zip) is the same file; a different one is refused, wherever it sits."""
+    evidence = primus_bundles["rsa-3072"]
+    inside = members(evidence)
+    xml_name = next(name for name in inside if name.endswith(".xml"))
+    same = Evidence("primus", {**evidence.files, f"loose/{xml_name}": inside[xml_name]}, evidence.primary)
+    assert primus.verify(same, primus_trust, at=VALIDATION_TIME).accepted
+    other = inside[xml_name].replace(b"<extractable>false</extractable>", b"<extractable>true</extractable>")
+    assert other != inside[xml_name]
+    for files in ({f"loose/{xml_name}": other, **evidence.files}, {**evidence.files, f"loose/{xml_name}": other}):
+        verdict = primus.verify(Evidence("primus", files, evidence.primary), primus_trust, at=VALIDATION_TIME)
+        assert verdict.reason is Reason.MALFORMED and xml_name in verdict.detail
+
+
 # -- interop: the real published Securosys sample ------------------------------------------
 
 def test_real_securosys_sample_is_accepted(primus, shared_dir):

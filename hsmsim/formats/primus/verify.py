@@ -66,9 +66,16 @@ def _check_strict_archive(rel: str, members: list[ZipMember]) -> None:
 
 
 def _flatten(files: dict[str, bytes], profile: Profile) -> dict[str, bytes]:
-    """Loose files and zip members by base name, all read within one budget for the verification."""
+    """Loose files and zip members by base name, all read within one budget for the verification. A name met
+    twice must hold the same bytes (an export unzipped beside its zip); two different files of one name are
+    MALFORMED: which one a verifier reads would decide the verdict."""
     budget = ReadBudget.for_files(files)
     flat: dict[str, bytes] = {}
+
+    def put(name: str, data: bytes, where: str) -> None:
+        if flat.setdefault(name, data) != data:
+            raise Rejected(Reason.MALFORMED, f"two different files named {name[:80]!r} in the bundle ({where})")
+
     for rel, data in files.items():
         if len(data) > MAX_BUNDLE_FILE_BYTES:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{rel} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
@@ -77,9 +84,9 @@ def _flatten(files: dict[str, bytes], profile: Profile) -> dict[str, bytes]:
             if profile is Profile.STRICT:
                 _check_strict_archive(rel, members)
             for member in members:
-                flat.setdefault(member.name, member.data)
+                put(member.name, member.data, f"a member of {rel}")
         else:
-            flat.setdefault(rel.rsplit("/", 1)[-1], data)
+            put(rel.rsplit("/", 1)[-1], data, rel)
     return flat
 
 
