@@ -45,7 +45,7 @@ from hsmsim.formats.tpm.format import draft_for, statement_draft_for
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.kast_format import kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
-from hsmsim.formats.tpm.parsec import parsec_draft_for, pem_chain
+from hsmsim.formats.tpm.parsec import MIN_NONCE_BYTES, ParsecTpmFormat, parsec_draft_for, pem_chain
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.parsec_catalogue import parsec_draft
 from hsmsim.formats.tpm.pki import (
@@ -947,6 +947,40 @@ def test_every_pat_check_rejects_for_its_reason(parsec, make, reason, detail):
     evidence = make(parsec_draft(kit, "ec-p256"))
     verdict = parsec.verify(evidence, TrustAnchors({"root": (kit.identity.root,)}), at=VALIDATION_TIME)
     assert (verdict.reason, detail in verdict.detail) == (reason, True), verdict.summary()
+
+
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 32])
+def test_parsec_nonce_shorter_than_the_minimum_is_no_challenge_even_when_the_record_agrees(parsec, length):
+    # The record travels with the token: a producer that certifies without a nonce writes expectedNonce = '' too.
+    kit = TpmKit.build(SEED, parsec)
+    draft = parsec_draft(kit, "ec-p256")
+    draft.nonce = bytes(range(100, 100 + length))
+    evidence = draft.evidence()
+    record = json.loads(evidence.files[evidence.primary])
+    assert base64.b64decode(record["expectedNonce"]) == draft.nonce
+    anchors = TrustAnchors({"root": (kit.identity.root,)})
+    for profile in Profile:
+        verdict = parsec.verify(evidence, anchors, at=VALIDATION_TIME, profile=profile)
+        if length >= MIN_NONCE_BYTES:
+            assert verdict.accepted, verdict.summary()
+        else:
+            assert verdict.reason is Reason.CHALLENGE_MISMATCH and "fewer than 16" in verdict.detail, verdict.summary()
+
+
+def test_parsec_nonce_minimum_is_switchable_per_format_instance_and_bounds_the_nonce_parameter(parsec):
+    kit = TpmKit.build(SEED, parsec)
+    draft = parsec_draft(kit, "ec-p256")
+    draft.nonce = b"\x07" * 8
+    lenient = ParsecTpmFormat()
+    lenient.min_nonce_bytes = 8
+    anchors = TrustAnchors({"root": (kit.identity.root,)})
+    assert lenient.verify(draft.evidence(), anchors, at=VALIDATION_TIME).accepted
+    assert parsec.verify(draft.evidence(), anchors, at=VALIDATION_TIME).reason is Reason.CHALLENGE_MISMATCH
+    request = AttestationRequest(device=kit.device, partition="default", key=kit.keys["ec-p256"],
+                                 key_signer=kit.store.signer(kit.keys["ec-p256"]), attesting=kit.identity,
+                                 parameters={"nonce": base64.b64encode(b"\x07" * 15).decode()}, at=VALIDATION_TIME)
+    with pytest.raises(ParameterError, match="parameter nonce must be bytes or base64 text of 16 to 64 bytes"):
+        parsec_draft_for(request, kit.tpm.pki_profile)
 
 
 def test_activate_credential_releases_only_for_the_ek_and_the_name(kit):

@@ -235,6 +235,20 @@ def mutations() -> list[Mutation]:
               "a certification made without any nonce passes as fresh"),
         "extraData = '', re-signed", "tpm.set", "certInfo.extraData", _set(extra_data=b""),
         invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("binding::nonce-empty", "NonceEmpty",
+        _note("BINDING", crit, "no nonce anywhere: certInfo's and the quote's extraData are empty, and so is the "
+              "record's expectedNonce", "the token's producer also writes the record, so a comparison of equal "
+              "empty values passes a certification made without any challenge as fresh", CCC,
+              "TPM 2.0 Library Part 3 §11.1 (nonceCaller at least 16 octets)"),
+        "nonce = '' (expectedNonce and both extraData), re-signed", "tpm.set", "expectedNonce",
+        lambda b: setattr(_parsec(b), "nonce", b""), invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("binding::nonce-short", "NonceShort",
+        _note("BINDING", high, "a 15-byte nonce (expectedNonce and both extraData), one byte under the 16 the "
+              "verifier requires", "a nonce this short can be guessed or collected in advance: the token is not "
+              "shown fresh", CCC, "TPM 2.0 Library Part 3 §11.1 (nonceCaller at least 16 octets)"),
+        "nonce = the golden's first 15 bytes, re-signed", "tpm.set", "expectedNonce",
+        lambda b: setattr(_parsec(b), "nonce", _parsec(b).nonce[:15]), invalid(Reason.CHALLENGE_MISMATCH),
+        resign=True)
     add("kat::kid-missing", "KidMissing",
         _note("TPM_STRUCTURE", med, "kat without kid", "nothing names the attesting key"),
         "kat.kid removed", "json.remove", "kat.kid", _kat_edit(_drop("kid")), invalid(Reason.MISSING_INPUT),
