@@ -99,6 +99,9 @@ MIN_NONCE_BYTES = 16
 a CHOICE, the floor TPM 2.0 sets for its own session nonces (Part 3 §11.1, TPM2_StartAuthSession: nonceCaller of at
 least 16 octets) and 128 bits of freshness. The emulator sends 32 bytes. Parsec and the CCC procedure name no
 minimum; :attr:`ParsecTpmFormat.min_nonce_bytes` changes it per format instance."""
+AK_RESIDENCY_ASSERTED = "record-asserted"
+"""Claim ``ak_residency`` of a token with an ActivateCredential record: the record says the TPM released the
+credential, which no offline check can confirm (``none`` without a record)."""
 QUOTE_AFTER_CERTIFY = timedelta(milliseconds=50)
 """How long after TPM2_Certify the emulated TPM runs TPM2_Quote (Parsec issues them back to back)."""
 
@@ -484,7 +487,10 @@ def quote_claims(quote: QuoteInfo) -> dict[str, str | bool | int]:
 
 def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certificate],
                      anchors: list[x509.Certificate], at: datetime) -> None:
-    """The ActivateCredential exchange shows the AK resident with a certified EK.
+    """The ActivateCredential record is consistent and says the TPM released the credential: what an offline verifier
+    can check. It does not prove the AK resident with the EK: only the EK's holder can open credentialBlob and secret
+    (TPM 2.0 Part 1 §24), and ``activated`` is written by whoever wrote the record, so the proof is the challenger's
+    own comparison at the time of the exchange.
 
     The EK certificate chains to the root with EKU tcg-kp-EKCertificate; akPublic is a restricted signing
     key bound to its TPM whose key is the AK certificate's (SPKI ``ak_spki``); the credential was sealed for
@@ -560,14 +566,15 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
         check_activation(activation, ak_spki, chain[1:], trust.get("root"), at)
     if profile is Profile.STRICT:
         if activation is None:
-            raise Rejected(Reason.MISSING_INPUT, "no ActivateCredential exchange: nothing shows the AK is "
-                                                 "resident with a certified EK")
+            raise Rejected(Reason.MISSING_INPUT, "no ActivateCredential record: nothing says a challenger saw the "
+                                                 "AK activate a credential sealed to a certified EK")
         for name, unknown in (("kat", kat.unknown), ("pat", pat.unknown)):
             if unknown:
                 raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown {name} members: {', '.join(unknown)[:80]}")
         require_code_signing_key(*area_key_facts(area))
-    proof = "AK resident with the EK" if activation is not None else "no ActivateCredential"
-    claims = quote_claims(quote)
+    proof = ("AK residency with the EK asserted by the ActivateCredential record, not verifiable offline"
+             if activation is not None else "no ActivateCredential")
+    claims = {**quote_claims(quote), "ak_residency": AK_RESIDENCY_ASSERTED if activation is not None else "none"}
     return Verdict(Reason.OK, f"TPM key certified by an AK of {facts.vendor} {facts.model} ({proof}); PCRs "
                               f"{claims['pcr_selection']} quoted, not appraised", tpm_claims(area, facts, extra=claims))
 

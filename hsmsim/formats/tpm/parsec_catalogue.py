@@ -325,14 +325,17 @@ def mutations() -> list[Mutation]:
         "<label>.ak-chain.pem removed", "file.remove", "<label>.ak-chain.pem", _set(chain_file=False),
         invalid(Reason.MISSING_INPUT), resign=True)
     add("activate::sealed-to-other-ek", "ActivateWrongEk",
-        _note("BINDING", crit, "MakeCredential sealed the credential to another TPM's EK than the certified one",
-              "the TPM cannot release it; a verifier that skips the comparison accepts an unproven AK",
+        _note("BINDING", crit, "MakeCredential sealed the credential to another TPM's EK than the certified one; "
+              "the TPM cannot release it and the record says so (activated null)", "a verifier that ignores the "
+              "exchange's recorded outcome accepts an unproven AK (a record that claims the release cannot be "
+              "refuted offline: only the EK's holder opens the blob)",
               SPEC, TPM_PART1),
         "secret = OAEP to another EK; ActivateCredential fails", "credential.make", "secret", _seal_to_other_ek,
         invalid(Reason.CHALLENGE_MISMATCH), resign=True)
     add("activate::ek-certificate-of-other-tpm", "ActivateOtherTpmEk",
         _note("BINDING", crit, "the EK certificate (genuine, same root) is another TPM's; the credential is "
-              "sealed to that EK", not_resident, SPEC, TPM_PART1),
+              "sealed to that EK, which this TPM cannot open, and the record says so (activated null)",
+              not_resident, SPEC, TPM_PART1),
         "ekCertificate and secret for another emulated TPM", "credential.make", "ekCertificate",
         _other_tpm_ek_certificate, invalid(Reason.CHALLENGE_MISMATCH), resign=True)
     add("activate::ek-certificate-foreign-root", "ActivateEkUntrusted",
@@ -377,8 +380,8 @@ def mutations() -> list[Mutation]:
         invalid(Reason.MISSING_INPUT), resign=True)
     add("activate::missing", "ActivateMissing",
         _note("PROFILE", low, "no ActivateCredential exchange beside the token",
-              "valid under the structural profile; the strict profile requires the AK be shown resident with "
-              "a certified EK"),
+              "valid under the structural profile; the strict profile requires the challenger's record of the "
+              "exchange (which asserts, and cannot prove offline, that the AK is resident with a certified EK)"),
         "<label>.activate-credential.json not written", "file.remove", "<label>.activate-credential.json",
         _set(activation=False), strict_only(Reason.MISSING_INPUT), resign=True)
     add("variant::rsa-ak", "RsaAk",
