@@ -204,6 +204,10 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "New format `crypto4a`: the Crypto4A QASM attestation message (DER claims signed by an ECDSA P-384 and an "
         "HSS/LMS assertion authority under an emulated C4A_RCA), with goldens for EC P-256, RSA-3072 and EC P-384 "
         "keys and the `crypto4a::` defects.",
+        "parsec-tpm: the ActivateCredential record is the record's assertion, which no offline verifier can confirm "
+        "(only the EK's holder opens the credential): the notes of `ActivateWrongEk`, `ActivateOtherTpmEk` and "
+        "`ActivateMissing` say the defect is caught because the record itself reports the failure, and an accepted "
+        "token's claim `ak_residency` is `record-asserted` (or `none`); no expected verdict changed.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

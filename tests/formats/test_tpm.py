@@ -45,7 +45,7 @@ from hsmsim.formats.tpm.format import draft_for, statement_draft_for
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.kast_format import kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
-from hsmsim.formats.tpm.parsec import parsec_draft_for, pem_chain
+from hsmsim.formats.tpm.parsec import MIN_NONCE_BYTES, ParsecTpmFormat, parsec_draft_for, pem_chain
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.parsec_catalogue import parsec_draft
 from hsmsim.formats.tpm.pki import (
@@ -726,7 +726,8 @@ def test_parsec_catalogue_names_at_least_thirty_defects():
 def test_parsec_goldens_verify_with_the_activation(parsec, parsec_cases, spec):
     case = parsec_cases[f"parsec-tpm::golden::{spec}"]
     verdict = _verify(parsec, case, Profile.STRUCTURAL)
-    assert verdict.accepted and "AK resident with the EK" in verdict.detail, verdict.summary()
+    assert verdict.accepted and "asserted by the ActivateCredential record, not verifiable offline" in verdict.detail, (
+        verdict.summary())
     assert verdict.claims.generated_on_device and not verdict.claims.extractable
     assert _verify(parsec, case, Profile.STRICT).reason is (Reason.KEY_POLICY if spec == "rsa-2048" else Reason.OK)
     record = json.loads(case.evidence.files[case.evidence.primary])
@@ -821,7 +822,7 @@ def test_parsec_golden_pat_is_a_quote_of_the_boot_pcrs_by_the_ak_for_the_nonce(p
     assert quote.attested.pcr_digest == hashlib.sha256(b"".join(pcrs)).digest()
     claims = _verify(parsec, case, Profile.STRUCTURAL).claims
     assert claims.extra == {"pcr_selection": "sha256:0,1,2,3,4,5,6,7", "pcr_digest": hashlib.sha256(
-        b"".join(pcrs)).hexdigest(), "pcr_values_appraised": False}
+        b"".join(pcrs)).hexdigest(), "pcr_values_appraised": False, "ak_residency": "record-asserted"}
 
 
 def test_parsec_pat_attest_info_is_a_tpms_attest_quote_byte_for_byte(parsec_cases):
@@ -947,6 +948,70 @@ def test_every_pat_check_rejects_for_its_reason(parsec, make, reason, detail):
     evidence = make(parsec_draft(kit, "ec-p256"))
     verdict = parsec.verify(evidence, TrustAnchors({"root": (kit.identity.root,)}), at=VALIDATION_TIME)
     assert (verdict.reason, detail in verdict.detail) == (reason, True), verdict.summary()
+
+
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 32])
+def test_parsec_nonce_shorter_than_the_minimum_is_no_challenge_even_when_the_record_agrees(parsec, length):
+    # The record travels with the token: a producer that certifies without a nonce writes expectedNonce = '' too.
+    kit = TpmKit.build(SEED, parsec)
+    draft = parsec_draft(kit, "ec-p256")
+    draft.nonce = bytes(range(100, 100 + length))
+    evidence = draft.evidence()
+    record = json.loads(evidence.files[evidence.primary])
+    assert base64.b64decode(record["expectedNonce"]) == draft.nonce
+    anchors = TrustAnchors({"root": (kit.identity.root,)})
+    for profile in Profile:
+        verdict = parsec.verify(evidence, anchors, at=VALIDATION_TIME, profile=profile)
+        if length >= MIN_NONCE_BYTES:
+            assert verdict.accepted, verdict.summary()
+        else:
+            assert verdict.reason is Reason.CHALLENGE_MISMATCH and "fewer than 16" in verdict.detail, verdict.summary()
+
+
+def test_parsec_nonce_minimum_is_switchable_per_format_instance_and_bounds_the_nonce_parameter(parsec):
+    kit = TpmKit.build(SEED, parsec)
+    draft = parsec_draft(kit, "ec-p256")
+    draft.nonce = b"\x07" * 8
+    lenient = ParsecTpmFormat()
+    lenient.min_nonce_bytes = 8
+    anchors = TrustAnchors({"root": (kit.identity.root,)})
+    assert lenient.verify(draft.evidence(), anchors, at=VALIDATION_TIME).accepted
+    assert parsec.verify(draft.evidence(), anchors, at=VALIDATION_TIME).reason is Reason.CHALLENGE_MISMATCH
+    request = AttestationRequest(device=kit.device, partition="default", key=kit.keys["ec-p256"],
+                                 key_signer=kit.store.signer(kit.keys["ec-p256"]), attesting=kit.identity,
+                                 parameters={"nonce": base64.b64encode(b"\x07" * 15).decode()}, at=VALIDATION_TIME)
+    with pytest.raises(ParameterError, match="parameter nonce must be bytes or base64 text of 16 to 64 bytes"):
+        parsec_draft_for(request, kit.tpm.pki_profile)
+
+
+@pytest.mark.parametrize("forged", ["sealed-to-other-ek", "random-blob-and-secret"])
+def test_parsec_activation_record_is_reported_as_an_assertion_not_a_proof(parsec, forged):
+    # Only the EK's holder can open credentialBlob/secret (TPM 2.0 Part 1 §24): a record whose writer copies
+    # credential into activated cannot be told from a genuine one offline, so no verdict may call it a proof.
+    kit = TpmKit.build(SEED, parsec)
+    draft = parsec_draft(kit, "ec-p256")
+    if forged == "sealed-to-other-ek":
+        draft.make_for_ek = replace(draft.tpm, serial=f"{draft.tpm.serial}-other").ek_key.public_key()
+
+    def claim_release(record: dict) -> None:
+        if forged == "random-blob-and-secret":
+            record["credentialBlob"] = base64.b64encode(bytes(range(68))).decode()
+            record["secret"] = base64.b64encode(bytes(256)).decode()
+        record["activated"] = record["credential"]
+    draft.activation_edit = claim_release
+    evidence = draft.evidence()
+    anchors = TrustAnchors({"root": (kit.identity.root,)})
+    for profile in Profile:
+        verdict = parsec.verify(evidence, anchors, at=VALIDATION_TIME, profile=profile)
+        assert "resident with the EK" not in verdict.detail.replace("residency with the EK asserted", ""), (
+            verdict.summary())
+        if verdict.accepted:
+            assert verdict.claims.extra["ak_residency"] == "record-asserted"
+            assert "not verifiable offline" in verdict.detail
+    without = parsec_draft(kit, "ec-p256")
+    without.activation = False
+    verdict = parsec.verify(without.evidence(), anchors, at=VALIDATION_TIME)
+    assert verdict.accepted and verdict.claims.extra["ak_residency"] == "none", verdict.summary()
 
 
 def test_activate_credential_releases_only_for_the_ek_and_the_name(kit):

@@ -94,6 +94,14 @@ QUOTE_PCRS = BOOT_PCRS
 PCRs its ``root_of_trust`` configuration lists; a boot-state quote typically takes these)."""
 PCR_COUNT = 24
 """A PC Client TPM's PCRs per bank (TCG PC Client Platform TPM Profile): what parameter ``pcrs`` may select."""
+MIN_NONCE_BYTES = 16
+"""The shortest nonce (expectedNonce, and so certInfo's and the quote's extraData) the verifier takes as a challenge:
+a CHOICE, the floor TPM 2.0 sets for its own session nonces (Part 3 §11.1, TPM2_StartAuthSession: nonceCaller of at
+least 16 octets) and 128 bits of freshness. The emulator sends 32 bytes. Parsec and the CCC procedure name no
+minimum; :attr:`ParsecTpmFormat.min_nonce_bytes` changes it per format instance."""
+AK_RESIDENCY_ASSERTED = "record-asserted"
+"""Claim ``ak_residency`` of a token with an ActivateCredential record: the record says the TPM released the
+credential, which no offline check can confirm (``none`` without a record)."""
 QUOTE_AFTER_CERTIFY = timedelta(milliseconds=50)
 """How long after TPM2_Certify the emulated TPM runs TPM2_Quote (Parsec issues them back to back)."""
 
@@ -268,10 +276,10 @@ def _ek_certificate_der(tpm: EmulatedTpm) -> bytes:
                           tpm.initialised).public_bytes(Encoding.DER)
 
 
-def _bytes_parameter(parameters: Mapping[str, object], name: str) -> bytes | None:
-    must = "bytes or base64 text of at most 64 bytes"
+def _bytes_parameter(parameters: Mapping[str, object], name: str, minimum: int = 0) -> bytes | None:
+    must = f"bytes or base64 text of {minimum} to 64 bytes" if minimum else "bytes or base64 text of at most 64 bytes"
     data = bytes_parameter(parameters, name, lambda text: base64.b64decode(text, validate=True), must)
-    if data is not None and len(data) > 64:  # TPM2B_DATA, TPM2B_DIGEST
+    if data is not None and not minimum <= len(data) <= 64:  # TPM2B_DATA, TPM2B_DIGEST
         raise ParameterError.invalid(name, must, parameters.get(name))
     return data
 
@@ -314,13 +322,14 @@ def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) ->
     """The draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK). The AK
     certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign AKs.
-    Parameters: ``nonce`` (bytes or base64, ≤ 64 bytes; default derived), ``platform_token`` (default true: the pat),
-    ``pcrs`` (what the pat quotes, :func:`pcr_indices_parameter`; default :data:`QUOTE_PCRS`),
-    ``activate_credential`` (default true), ``credential`` (the third party's, bytes or base64)."""
+    Parameters: ``nonce`` (bytes or base64, :data:`MIN_NONCE_BYTES` to 64 bytes; default derived, 32 bytes),
+    ``platform_token`` (default true: the pat), ``pcrs`` (what the pat quotes, :func:`pcr_indices_parameter`;
+    default :data:`QUOTE_PCRS`), ``activate_credential`` (default true),
+    ``credential`` (the third party's, bytes or base64)."""
     params = request.parameters
     seed, label = request.device.seed, request.key.label
     moment = f"{label}/{request.at:%Y%m%dT%H%M%S}"
-    nonce = _bytes_parameter(params, "nonce") or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32)
+    nonce = _bytes_parameter(params, "nonce", MIN_NONCE_BYTES) or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32)
     credential = (_bytes_parameter(params, "credential")
                   or drbg(seed, f"parsec-tpm/credential/{moment}").read(32))
     exchange = drbg(seed, f"parsec-tpm/make-credential/{moment}")
@@ -478,7 +487,10 @@ def quote_claims(quote: QuoteInfo) -> dict[str, str | bool | int]:
 
 def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certificate],
                      anchors: list[x509.Certificate], at: datetime) -> None:
-    """The ActivateCredential exchange shows the AK resident with a certified EK.
+    """The ActivateCredential record is consistent and says the TPM released the credential: what an offline verifier
+    can check. It does not prove the AK resident with the EK: only the EK's holder can open credentialBlob and secret
+    (TPM 2.0 Part 1 §24), and ``activated`` is written by whoever wrote the record, so the proof is the challenger's
+    own comparison at the time of the exchange.
 
     The EK certificate chains to the root with EKU tcg-kp-EKCertificate; akPublic is a restricted signing
     key bound to its TPM whose key is the AK certificate's (SPKI ``ak_spki``); the credential was sealed for
@@ -521,7 +533,8 @@ def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certi
         raise Rejected(Reason.CHALLENGE_MISMATCH, "the TPM released another credential than the one sealed")
 
 
-def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile,
+            min_nonce: int) -> Verdict:
     parsed = read_record(record)
     kat, pat = parsed.kat, parsed.pat
     if kat.tpm_ver != "2.0":
@@ -537,6 +550,9 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
     if not hmac.compare_digest(kat.kid, _key_id(ak_spki)):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "kat.kid does not identify the AK certificate's key")
     check_tpmt_signature(ak_key, "kat", kat.cert_info, "certInfo", kat.sig)
+    if len(parsed.expected_nonce) < min_nonce:
+        raise Rejected(Reason.CHALLENGE_MISMATCH, f"expectedNonce is {len(parsed.expected_nonce)} bytes, fewer than "
+                                                  f"{min_nonce}: no verifier's challenge, the token is not shown fresh")
     certify = check_attest(TpmsAttest.unmarshal(kat.cert_info), parsed.expected_nonce, "the verifier's nonce")
     area = TpmtPublic.unmarshal(kat.pub_area)
     check_attested_name(area, certify)
@@ -550,14 +566,15 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
         check_activation(activation, ak_spki, chain[1:], trust.get("root"), at)
     if profile is Profile.STRICT:
         if activation is None:
-            raise Rejected(Reason.MISSING_INPUT, "no ActivateCredential exchange: nothing shows the AK is "
-                                                 "resident with a certified EK")
+            raise Rejected(Reason.MISSING_INPUT, "no ActivateCredential record: nothing says a challenger saw the "
+                                                 "AK activate a credential sealed to a certified EK")
         for name, unknown in (("kat", kat.unknown), ("pat", pat.unknown)):
             if unknown:
                 raise Rejected(Reason.UNEXPECTED_CONTENT, f"unknown {name} members: {', '.join(unknown)[:80]}")
         require_code_signing_key(*area_key_facts(area))
-    proof = "AK resident with the EK" if activation is not None else "no ActivateCredential"
-    claims = quote_claims(quote)
+    proof = ("AK residency with the EK asserted by the ActivateCredential record, not verifiable offline"
+             if activation is not None else "no ActivateCredential")
+    claims = {**quote_claims(quote), "ak_residency": AK_RESIDENCY_ASSERTED if activation is not None else "none"}
     return Verdict(Reason.OK, f"TPM key certified by an AK of {facts.vendor} {facts.model} ({proof}); PCRs "
                               f"{claims['pcr_selection']} quoted, not appraised", tpm_claims(area, facts, extra=claims))
 
@@ -569,6 +586,8 @@ class ParsecTpmFormat(TpmStatementFormat):
     title = "Parsec TPM key attestation token with ActivateCredential"
     ak_name = "ak-parsec"
     record_limit = MAX_RECORD_BYTES
+    min_nonce_bytes = MIN_NONCE_BYTES
+    """The shortest expectedNonce the verifier takes (shorter: CHALLENGE_MISMATCH under every profile)."""
     layout = BundleLayout((f"*{RECORD_SUFFIX}",), lambda path: is_json_record(
         path, RECORD_SUFFIX, (b'"kat"', b'"expectedNonce"'), MAX_RECORD_BYTES))
     """The token ``<label>.parsec-tpm.json`` (or a ``.json`` record naming ``kat`` and ``expectedNonce``), with
@@ -582,8 +601,8 @@ class ParsecTpmFormat(TpmStatementFormat):
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:
         """Chain, kid, TPMT_SIGNATURE, certInfo, pubArea, the platform token, then the ActivateCredential
-        exchange."""
-        return _verify(evidence, record, trust, at, profile)
+        exchange. An expectedNonce shorter than :attr:`min_nonce_bytes` is CHALLENGE_MISMATCH."""
+        return _verify(evidence, record, trust, at, profile, self.min_nonce_bytes)
 
     def load(self, path: Path) -> Evidence:
         """Read ``<label>.parsec-tpm.json`` (or a directory's, :attr:`layout`) with its AK chain and

@@ -235,6 +235,20 @@ def mutations() -> list[Mutation]:
               "a certification made without any nonce passes as fresh"),
         "extraData = '', re-signed", "tpm.set", "certInfo.extraData", _set(extra_data=b""),
         invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("binding::nonce-empty", "NonceEmpty",
+        _note("BINDING", crit, "no nonce anywhere: certInfo's and the quote's extraData are empty, and so is the "
+              "record's expectedNonce", "the token's producer also writes the record, so a comparison of equal "
+              "empty values passes a certification made without any challenge as fresh", CCC,
+              "TPM 2.0 Library Part 3 §11.1 (nonceCaller at least 16 octets)"),
+        "nonce = '' (expectedNonce and both extraData), re-signed", "tpm.set", "expectedNonce",
+        lambda b: setattr(_parsec(b), "nonce", b""), invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("binding::nonce-short", "NonceShort",
+        _note("BINDING", high, "a 15-byte nonce (expectedNonce and both extraData), one byte under the 16 the "
+              "verifier requires", "a nonce this short can be guessed or collected in advance: the token is not "
+              "shown fresh", CCC, "TPM 2.0 Library Part 3 §11.1 (nonceCaller at least 16 octets)"),
+        "nonce = the golden's first 15 bytes, re-signed", "tpm.set", "expectedNonce",
+        lambda b: setattr(_parsec(b), "nonce", _parsec(b).nonce[:15]), invalid(Reason.CHALLENGE_MISMATCH),
+        resign=True)
     add("kat::kid-missing", "KidMissing",
         _note("TPM_STRUCTURE", med, "kat without kid", "nothing names the attesting key"),
         "kat.kid removed", "json.remove", "kat.kid", _kat_edit(_drop("kid")), invalid(Reason.MISSING_INPUT),
@@ -311,14 +325,17 @@ def mutations() -> list[Mutation]:
         "<label>.ak-chain.pem removed", "file.remove", "<label>.ak-chain.pem", _set(chain_file=False),
         invalid(Reason.MISSING_INPUT), resign=True)
     add("activate::sealed-to-other-ek", "ActivateWrongEk",
-        _note("BINDING", crit, "MakeCredential sealed the credential to another TPM's EK than the certified one",
-              "the TPM cannot release it; a verifier that skips the comparison accepts an unproven AK",
+        _note("BINDING", crit, "MakeCredential sealed the credential to another TPM's EK than the certified one; "
+              "the TPM cannot release it and the record says so (activated null)", "a verifier that ignores the "
+              "exchange's recorded outcome accepts an unproven AK (a record that claims the release cannot be "
+              "refuted offline: only the EK's holder opens the blob)",
               SPEC, TPM_PART1),
         "secret = OAEP to another EK; ActivateCredential fails", "credential.make", "secret", _seal_to_other_ek,
         invalid(Reason.CHALLENGE_MISMATCH), resign=True)
     add("activate::ek-certificate-of-other-tpm", "ActivateOtherTpmEk",
         _note("BINDING", crit, "the EK certificate (genuine, same root) is another TPM's; the credential is "
-              "sealed to that EK", not_resident, SPEC, TPM_PART1),
+              "sealed to that EK, which this TPM cannot open, and the record says so (activated null)",
+              not_resident, SPEC, TPM_PART1),
         "ekCertificate and secret for another emulated TPM", "credential.make", "ekCertificate",
         _other_tpm_ek_certificate, invalid(Reason.CHALLENGE_MISMATCH), resign=True)
     add("activate::ek-certificate-foreign-root", "ActivateEkUntrusted",
@@ -363,8 +380,8 @@ def mutations() -> list[Mutation]:
         invalid(Reason.MISSING_INPUT), resign=True)
     add("activate::missing", "ActivateMissing",
         _note("PROFILE", low, "no ActivateCredential exchange beside the token",
-              "valid under the structural profile; the strict profile requires the AK be shown resident with "
-              "a certified EK"),
+              "valid under the structural profile; the strict profile requires the challenger's record of the "
+              "exchange (which asserts, and cannot prove offline, that the AK is resident with a certified EK)"),
         "<label>.activate-credential.json not written", "file.remove", "<label>.activate-credential.json",
         _set(activation=False), strict_only(Reason.MISSING_INPUT), resign=True)
     add("variant::rsa-ak", "RsaAk",
