@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs7
 
@@ -966,6 +967,32 @@ def test_acme_statement_binds_the_key_authorization(acme_cases):
     leaf = x509.load_der_x509_certificate(statement.x5c[0])
     description = parse_key_description(key_description_der(leaf) or b"")
     assert description.attestation_challenge == key_auth
+
+
+def test_acme_binds_the_order_identifier_and_the_finalize_csr(acme, acme_cases, trust):
+    """draft-ietf-acme-device-attest (shared/specs/other_formats.md 4.3, round2_formats.md 2.4): the attested device
+    (attestationIdSerial) is the order's identifier and the finalize CSR requests the attested key; without a CSR
+    nothing ties the certificate to the attested key."""
+    case = acme_cases["android-acme::golden::tee-rkp-ec-p256"]
+    files = dict(case.evidence.files)
+    leaf = x509.load_der_x509_certificate(read_statement(files[case.evidence.primary]).x5c[0])
+    description = parse_key_description(key_description_der(leaf) or b"")
+    assert description.hardware_enforced.attestation_id_serial == files["tee-rkp-ec-p256.identifier"]
+    csr = x509.load_pem_x509_csr(files["tee-rkp-ec-p256.csr"])
+    assert csr.public_key() == leaf.public_key()
+    other = ec.generate_private_key(ec.SECP256R1())
+    foreign_csr = x509.CertificateSigningRequestBuilder().subject_name(csr.subject).sign(other, hashes.SHA256())
+
+    def verdicts(**changes):
+        edited = {k: v for k, v in {**files, **changes}.items() if v is not None}
+        return {acme.verify(Evidence("android-acme", edited, case.evidence.primary), trust, at=VALIDATION_TIME,
+                            profile=profile).reason for profile in Profile}
+
+    assert verdicts() == {Reason.OK}
+    assert verdicts(**{"tee-rkp-ec-p256.csr": foreign_csr.public_bytes(Encoding.PEM)}) == {Reason.KEY_MISMATCH}
+    assert verdicts(**{"tee-rkp-ec-p256.csr": None}) == {Reason.MISSING_INPUT}
+    assert verdicts(**{"tee-rkp-ec-p256.identifier": b"ANOTHER-DEVICE"}) == {Reason.ATTR_CONFLICT}
+    assert verdicts(**{"tee-rkp-ec-p256.identifier": None}) == {Reason.MISSING_INPUT}
 
 
 @pytest.mark.parametrize(("data", "reason"), [

@@ -430,9 +430,10 @@ def _claims(leaf: x509.Certificate, kd: KeyDescription, key_type: str, size: int
 
 def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: bytes | None,
                 trust: TrustAnchors, at: datetime, profile: Profile, *, ders: Sequence[bytes] | None = None
-                ) -> Verdict:
+                ) -> tuple[KeyDescription, Verdict]:
     """Checks 2-8 of the module notes over a loaded chain (``ders``: the certificates' DER, when the caller has
-    it: some checks read it instead of parsed fields, to the same effect); raises :class:`Rejected`."""
+    it: some checks read it instead of parsed fields, to the same effect); returns the leaf's KeyDescription and the
+    accepting verdict, raises :class:`Rejected`."""
     der = _check_extension_position(chain, ders)
     path = _check_path(chain, trust.all(), at)
     if status is not None:
@@ -452,7 +453,7 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
     if profile is Profile.STRICT:
         require_code_signing_key(key_type, size)
     detail = f"{describe(kd)} root={subject_text(path[-1])!r}"
-    return Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size, level))
+    return kd, Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size, level))
 
 
 def union_view(kd: KeyDescription) -> KeyDescription:
@@ -508,6 +509,6 @@ def verify_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetime | N
         inputs = gather(evidence)
         chain, ders = load_chain(inputs.chain_pem)
         return check_chain(chain, inputs.challenge, inputs.status, trust, at or datetime.now(UTC), Profile(profile),
-                           ders=ders)
+                           ders=ders)[1]
     except Rejected as rejection:
         return Verdict(rejection.reason, rejection.detail)
