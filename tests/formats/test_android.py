@@ -1137,3 +1137,49 @@ def test_emulated_google_ca_certificates_take_as_many_serial_octets_as_the_real_
     expected = octets_by_role(real)
     assert set(expected) == {"legacy root", "Droid CA2, sha256", "Droid CA2, sha384", "Key Attestation CA1, sha384"}
     assert octets_by_role(emulated) == expected
+
+
+# -- WebAuthn android-key (§8.4) through check_webauthn_chain ------------------------------------------
+
+@pytest.fixture(scope="module")
+def passkey_kit():
+    from hsmsim.formats import names
+    from hsmsim.formats.android.webauthn import AndroidWebAuthnKit
+
+    names()
+    return AndroidWebAuthnKit.build(SEED)
+
+
+def _passkey_verdicts(kit, edit=None):
+    """The webauthn verdict per profile of the android-key golden registration, ``edit`` applied to its workbench."""
+    from hsmsim.formats.android.webauthn import VALIDATION_TIME as PASSKEY_TIME
+    from hsmsim.formats.webauthn.format import WebAuthnFormat
+
+    bench = kit.workbench("android-key-tee-es256")
+    anchors = TrustAnchors(roots={"root": tuple(bench.draft.roots)})
+    if edit is not None:
+        edit(bench)
+    return {profile: WebAuthnFormat().verify(bench.evidence(), anchors, at=PASSKEY_TIME, profile=profile).reason
+            for profile in Profile}
+
+
+def _key_description_edit(**lists):
+    def edit(bench):
+        bench.draft.description_edit = lambda kd: keydescription.with_lists(kd, **{
+            name: (lambda auth, changes=changes: replace(auth, **changes)) for name, changes in lists.items()})
+    return edit
+
+
+def test_webauthn_purposes_are_exactly_sign_over_both_lists(passkey_kit):
+    """WebAuthn §8.4.2: purpose == KM_PURPOSE_SIGN over the union of teeEnforced and softwareEnforced (the structural
+    profile's reading), so a DECRYPT in softwareEnforced beside SIGN in teeEnforced is a second purpose, as
+    teeEnforced {SIGN, DECRYPT} is; and the union cannot hold two key sizes."""
+    assert set(_passkey_verdicts(passkey_kit).values()) == {Reason.OK}
+    decrypt = _key_description_edit(software={"purposes": (keydescription.Purpose.DECRYPT,)})
+    both = _passkey_verdicts(passkey_kit, decrypt)
+    assert both == {Profile.STRUCTURAL: Reason.KEY_PURPOSE, Profile.STRICT: Reason.KEY_PURPOSE}
+    sizes = _passkey_verdicts(passkey_kit, _key_description_edit(software={"key_size": 384}))
+    assert sizes == {Profile.STRUCTURAL: Reason.ATTR_CONFLICT, Profile.STRICT: Reason.ATTR_CONFLICT}
+    # the same SIGN in both lists is still exactly SIGN
+    same = _passkey_verdicts(passkey_kit, _key_description_edit(software={"purposes": (keydescription.Purpose.SIGN,)}))
+    assert set(same.values()) == {Reason.OK}

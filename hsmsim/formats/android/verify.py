@@ -457,23 +457,41 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
 
 
 def union_view(kd: KeyDescription) -> KeyDescription:
-    """``kd`` whose hardwareEnforced list is completed by softwareEnforced: what WebAuthn §8.4 reads when the
-    relying party accepts keys outside a TEE (the union of both lists)."""
+    """``kd`` whose hardwareEnforced list is the union of both lists: what WebAuthn §8.4 reads when the relying party
+    accepts keys outside a TEE. A field only softwareEnforced sets is taken from it; a repeated field both set
+    (purposes, digests...) holds the values of both, so softwareEnforced DECRYPT beside hardwareEnforced SIGN makes
+    purposes {SIGN, DECRYPT}; a key fact both set differently (algorithm, keySize, ecCurve, mlDsaVariant) is
+    ATTR_CONFLICT, as a contradicting origin is (:func:`_check_origin`). Raises :class:`Rejected`."""
     hw, sw = vars(kd.hardware_enforced), vars(kd.software_enforced)
-    filled = {name: sw[name] for name in _UNION_FIELDS
-              if (hw[name] is None or hw[name] is False) and sw[name] is not None and sw[name] is not False}
-    return replace(kd, hardware_enforced=replace(kd.hardware_enforced, **filled)) if filled else kd
+    filled: dict[str, object] = {}
+    for name in _UNION_FIELDS:
+        theirs = sw[name]
+        if theirs is None or theirs is False:
+            continue
+        ours = hw[name]
+        if ours is None or ours is False:
+            filled[name] = theirs
+        elif name in _REPEATED_FIELDS:
+            if not set(theirs) <= set(ours):
+                filled[name] = tuple(sorted({*ours, *theirs}))
+        elif name in _KEY_FACT_FIELDS and ours != theirs:
+            raise Rejected(Reason.ATTR_CONFLICT, f"softwareEnforced {name} {theirs} contradicts hardwareEnforced "
+                                                 f"{name} {ours}")
+    return replace(kd, hardware_enforced=replace(kd.hardware_enforced, **filled)) if filled else kd  # type: ignore[arg-type]
 
 
 _UNION_FIELDS = tuple(f.name for f in fields(AuthorizationList) if f.compare)
+_REPEATED_FIELDS = frozenset({"purposes", "block_modes", "digests", "paddings", "rsa_oaep_mgf_digests"})
+_KEY_FACT_FIELDS = frozenset({"algorithm", "key_size", "ec_curve", "ml_dsa_variant"})
 
 
 def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes, trust: TrustAnchors, at: datetime,
                          profile: Profile, *, ders: Sequence[bytes] | None = None) -> tuple[Claims, str]:
     """WebAuthn §8.4 over the x5c chain of an ``android-key`` statement (the signature is the caller's):
     the KeyDescription only in the leaf, the chain to ``trust.get("root")``, attestationChallenge =
-    clientDataHash, no allApplications in either list, and origin GENERATED and purpose exactly SIGN. Structural:
-    read from the union of both lists, any security level (the specification's default). Strict: from
+    clientDataHash, no allApplications in either list, origin GENERATED, and purposes exactly SIGN over the union of
+    both lists (:func:`union_view`, whose contradicting key facts are ATTR_CONFLICT) in either profile. Structural:
+    the other facts read from that union, any security level (the specification's default). Strict: from
     hardwareEnforced only, a TEE or StrongBox, device locked with verified boot, the CA/B Forum key rule.
     ``ders`` as :func:`check_chain`'s. Returns the claims and the accepting detail; raises :class:`Rejected`."""
     strict = profile is Profile.STRICT
@@ -484,12 +502,14 @@ def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes,
     level = _check_levels(kd, path[-1], profile, allow_software=not strict)
     if kd.attestation_challenge != client_data_hash:
         raise Rejected(Reason.CHALLENGE_MISMATCH, "attestationChallenge is not the clientDataHash")
-    view = kd if strict else union_view(kd)
+    union = union_view(kd)
+    view = kd if strict else union
     _check_origin(view)
     _check_purposes(view, profile)
-    if view.hardware_enforced.purposes != (Purpose.SIGN,):
-        raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(view.hardware_enforced.purposes or ())} are not exactly "
-                                           "SIGN, as WebAuthn requires")
+    # exactly SIGN over both lists in either profile: a purpose softwareEnforced adds is a purpose of the key
+    if union.hardware_enforced.purposes != (Purpose.SIGN,):
+        raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(union.hardware_enforced.purposes or ())} (both lists) "
+                                           "are not exactly SIGN, as WebAuthn requires")
     key_type, size = _key_facts(chain[0].public_key())
     _check_key_match(view.hardware_enforced, key_type, size)
     _check_root_of_trust(view, level, profile)

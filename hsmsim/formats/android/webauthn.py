@@ -402,6 +402,20 @@ def mutations() -> list[Mutation]:
               WEBAUTHN + " step 4"),
         "teeEnforced purpose = {SIGN, DECRYPT}", "keydescription.set", "x5c[0]/KeyDescription/teeEnforced/purpose",
         _hardware(purposes=(Purpose.DECRYPT, Purpose.SIGN)), invalid(Reason.KEY_PURPOSE))
+    add("purpose-decrypt-in-software-list", "AndroidPurposeDecryptSoftware",
+        _note("KEY_PROTECTION", med, "teeEnforced purpose SIGN, softwareEnforced purpose DECRYPT",
+              "the union of both lists holds SIGN and DECRYPT, not exactly SIGN; a verifier that fills the union "
+              "only with fields teeEnforced lacks (or reads teeEnforced alone) accepts a key with a second "
+              "purpose", WEBAUTHN + " step 4"),
+        "softwareEnforced purpose = {DECRYPT}", "keydescription.set",
+        "x5c[0]/KeyDescription/softwareEnforced/purpose", _software(purposes=(Purpose.DECRYPT,)),
+        invalid(Reason.KEY_PURPOSE))
+    add("key-size-conflict-in-software-list", "AndroidKeySizeConflictSoftware",
+        _note("ENCODING", med, "softwareEnforced keySize 384 beside teeEnforced keySize 256 (P-256 leaf)",
+              "the union of both lists contradicts itself; a verifier that keeps the first value it reads "
+              "misses the contradiction", WEBAUTHN + " step 4"),
+        "softwareEnforced keySize = 384", "keydescription.set", "x5c[0]/KeyDescription/softwareEnforced/keySize",
+        _software(key_size=384), invalid(Reason.ATTR_CONFLICT))
     add("signed-by-attestation-key", "AndroidSigByAttestationKey",
         _note("SIGNATURE_BYPASS", crit, "sig by the device's attestation key instead of the credential key",
               "the credential's possession of its key is not shown", WEBAUTHN + " step 1"),
