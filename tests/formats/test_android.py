@@ -11,7 +11,7 @@ import random
 import subprocess
 import sys
 from dataclasses import fields, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -1183,3 +1183,41 @@ def test_webauthn_purposes_are_exactly_sign_over_both_lists(passkey_kit):
     # the same SIGN in both lists is still exactly SIGN
     same = _passkey_verdicts(passkey_kit, _key_description_edit(software={"purposes": (keydescription.Purpose.SIGN,)}))
     assert set(same.values()) == {Reason.OK}
+
+
+def test_webauthn_reads_the_leaf_key_usage_only_under_strict(passkey_kit):
+    """WebAuthn §8.4.2 checks the purposes, not the leaf's keyUsage (py_webauthn and SimpleWebAuthn neither), and
+    Keymaster 3 leaves say keyEncipherment|dataEncipherment for a signing key: structural accepts such a leaf, strict
+    requires digitalSignature (as check_chain does)."""
+    def keymaster3(bench):
+        bench.draft.leaf_key_usage = ("key_encipherment", "data_encipherment")
+
+    assert _passkey_verdicts(passkey_kit, keymaster3) == {Profile.STRUCTURAL: Reason.OK,
+                                                          Profile.STRICT: Reason.CERT_KEY_USAGE}
+
+
+@pytest.mark.shared
+def test_webauthn_checks_pass_the_real_keymaster3_leaf_key_usage(shared_dir):
+    """The real Pixel 2 chain (Purebred, Keymaster 3: leaf keyUsage without digitalSignature, purposes ENCRYPT,
+    DECRYPT, SIGN, VERIFY): structural gets past the keyUsage and stops at the purposes (WebAuthn wants exactly
+    SIGN), strict at the keyUsage."""
+    from hsmsim.formats.purebred.envelope import read_signed_data
+    from hsmsim.formats.purebred.verify import leaf_first
+
+    folder = shared_dir / "interop" / "purebred"
+    bag = read_signed_data((folder / "Pixel2" / "1_device_preenroll_attestation.bin").read_bytes()).certificates
+    certs = [x509.load_der_x509_certificate(der) for der in bag or ()]
+    chain = [certs[i] for i in leaf_first(certs)]
+    assert not chain[0].extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    description = parse_key_description(key_description_der(chain[0]) or b"")
+    trust = TrustAnchors({"root": (x509.load_der_x509_certificate(
+        (folder / "TrustAnchors" / "Pixel" / "Pixel2.der").read_bytes()),)})
+    at = datetime(2018, 9, 6, tzinfo=UTC)
+
+    def reason(profile):
+        with pytest.raises(Rejected) as caught:
+            android_verify.check_webauthn_chain(chain, description.attestation_challenge, trust, at, profile)
+        return caught.value.reason
+
+    assert reason(Profile.STRUCTURAL) is Reason.KEY_PURPOSE
+    assert reason(Profile.STRICT) is Reason.CERT_KEY_USAGE

@@ -491,13 +491,17 @@ def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes,
     the KeyDescription only in the leaf, the chain to ``trust.get("root")``, attestationChallenge =
     clientDataHash, no allApplications in either list, origin GENERATED, and purposes exactly SIGN over the union of
     both lists (:func:`union_view`, whose contradicting key facts are ATTR_CONFLICT) in either profile. Structural:
-    the other facts read from that union, any security level (the specification's default). Strict: from
-    hardwareEnforced only, a TEE or StrongBox, device locked with verified boot, the CA/B Forum key rule.
+    the other facts read from that union, any security level (the specification's default), the leaf's keyUsage
+    unread (§8.4 does not read it). Strict: from hardwareEnforced only, a TEE or StrongBox, a leaf keyUsage allowing
+    signatures, device locked with verified boot, the CA/B Forum key rule.
     ``ders`` as :func:`check_chain`'s. Returns the claims and the accepting detail; raises :class:`Rejected`."""
     strict = profile is Profile.STRICT
     der = _check_extension_position(chain, ders)
     path = _check_path(chain, trust.get("root"), at)
-    require_key_usage(chain[0])
+    if strict:
+        # §8.4 reads the purposes, not the leaf's keyUsage: Keymaster 3 leaves (Pixel 2) say
+        # keyEncipherment|dataEncipherment for a key whose purposes include SIGN, as check_chain allows
+        require_key_usage(chain[0])
     kd = parse_key_description(der, strict=strict)
     level = _check_levels(kd, path[-1], profile, allow_software=not strict)
     if kd.attestation_challenge != client_data_hash:
