@@ -456,12 +456,34 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
     return kd, Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size, level))
 
 
+def _union_of(ours: tuple[int, ...] | None, theirs: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """A repeated tag over both lists: ``ours`` when ``theirs`` adds nothing, else the sorted values of both."""
+    if not theirs:
+        return ours
+    if ours is None:
+        return theirs
+    return ours if set(theirs) <= set(ours) else tuple(sorted({*ours, *theirs}))
+
+
+def _check_key_facts_agree(kd: KeyDescription) -> None:
+    """ATTR_CONFLICT when both lists give a key fact (algorithm, keySize, ecCurve, mlDsaVariant) differently."""
+    hw, sw = kd.hardware_enforced, kd.software_enforced
+    for name in _KEY_FACT_FIELDS:
+        theirs = getattr(sw, name)
+        if theirs is not None:
+            ours = getattr(hw, name)
+            if ours is not None and ours != theirs:
+                raise Rejected(Reason.ATTR_CONFLICT, f"softwareEnforced {name} {theirs} contradicts "
+                                                     f"hardwareEnforced {name} {ours}")
+
+
 def union_view(kd: KeyDescription) -> KeyDescription:
     """``kd`` whose hardwareEnforced list is the union of both lists: what WebAuthn §8.4 reads when the relying party
     accepts keys outside a TEE. A field only softwareEnforced sets is taken from it; a repeated field both set
     (purposes, digests...) holds the values of both, so softwareEnforced DECRYPT beside hardwareEnforced SIGN makes
     purposes {SIGN, DECRYPT}; a key fact both set differently (algorithm, keySize, ecCurve, mlDsaVariant) is
     ATTR_CONFLICT, as a contradicting origin is (:func:`_check_origin`). Raises :class:`Rejected`."""
+    _check_key_facts_agree(kd)
     hw, sw = vars(kd.hardware_enforced), vars(kd.software_enforced)
     filled: dict[str, object] = {}
     for name in _UNION_FIELDS:
@@ -471,18 +493,14 @@ def union_view(kd: KeyDescription) -> KeyDescription:
         ours = hw[name]
         if ours is None or ours is False:
             filled[name] = theirs
-        elif name in _REPEATED_FIELDS:
-            if not set(theirs) <= set(ours):
-                filled[name] = tuple(sorted({*ours, *theirs}))
-        elif name in _KEY_FACT_FIELDS and ours != theirs:
-            raise Rejected(Reason.ATTR_CONFLICT, f"softwareEnforced {name} {theirs} contradicts hardwareEnforced "
-                                                 f"{name} {ours}")
+        elif name in _REPEATED_FIELDS and ours is not (both := _union_of(ours, theirs)):
+            filled[name] = both
     return replace(kd, hardware_enforced=replace(kd.hardware_enforced, **filled)) if filled else kd  # type: ignore[arg-type]
 
 
 _UNION_FIELDS = tuple(f.name for f in fields(AuthorizationList) if f.compare)
 _REPEATED_FIELDS = frozenset({"purposes", "block_modes", "digests", "paddings", "rsa_oaep_mgf_digests"})
-_KEY_FACT_FIELDS = frozenset({"algorithm", "key_size", "ec_curve", "ml_dsa_variant"})
+_KEY_FACT_FIELDS = ("algorithm", "key_size", "ec_curve", "ml_dsa_variant")
 
 
 def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes, trust: TrustAnchors, at: datetime,
@@ -506,14 +524,19 @@ def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes,
     level = _check_levels(kd, path[-1], profile, allow_software=not strict)
     if kd.attestation_challenge != client_data_hash:
         raise Rejected(Reason.CHALLENGE_MISMATCH, "attestationChallenge is not the clientDataHash")
-    union = union_view(kd)
-    view = kd if strict else union
+    if strict:
+        _check_key_facts_agree(kd)
+        view = kd
+        purposes = _union_of(kd.hardware_enforced.purposes, kd.software_enforced.purposes)
+    else:
+        view = union_view(kd)
+        purposes = view.hardware_enforced.purposes
     _check_origin(view)
     _check_purposes(view, profile)
     # exactly SIGN over both lists in either profile: a purpose softwareEnforced adds is a purpose of the key
-    if union.hardware_enforced.purposes != (Purpose.SIGN,):
-        raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(union.hardware_enforced.purposes or ())} (both lists) "
-                                           "are not exactly SIGN, as WebAuthn requires")
+    if purposes != (Purpose.SIGN,):
+        raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(purposes or ())} (both lists) are not exactly SIGN, "
+                                           "as WebAuthn requires")
     key_type, size = _key_facts(chain[0].public_key())
     _check_key_match(view.hardware_enforced, key_type, size)
     _check_root_of_trust(view, level, profile)
