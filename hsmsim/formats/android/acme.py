@@ -202,8 +202,8 @@ def check_binding(kd: KeyDescription, leaf: x509.Certificate, identifier: bytes,
     strict: a serial is attested (ATTR_MISSING)."""
     serial = kd.hardware_enforced.attestation_id_serial
     if serial is not None and serial != identifier:
-        raise Rejected(Reason.ATTR_CONFLICT, f"the order's identifier {identifier[:60]!r} is not the attested "
-                                             "serial (hardwareEnforced attestationIdSerial)")
+        raise Rejected(Reason.ATTR_CONFLICT, f"the order's identifier {identifier[:60].decode('utf-8', 'replace')!r} "
+                                             "is not the attested serial (hardwareEnforced attestationIdSerial)")
     if csr is None:
         raise Rejected(Reason.MISSING_INPUT, f"no finalize CSR (<label>{CSR_SUFFIX}) to bind the attested key to")
     check_csr_binding(spki_der(leaf.public_key()), csr, "the attested key")
