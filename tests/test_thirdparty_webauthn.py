@@ -48,7 +48,8 @@ MISSED = {
         "webauthn::pubarea::reserved-attribute-bit", "webauthn::pubarea::trailing-bytes",
         "webauthn::cbor::trailing-bytes",
         "webauthn::cbor::indefinite-length-map", "webauthn::packed::ecdaa-key-id",
-        "webauthn::android-key::levels-disagree",
+        "webauthn::android-key::levels-disagree", "webauthn::android-key::purpose-decrypt-in-software-list",
+        "webauthn::android-key::key-size-conflict-in-software-list",
         "webauthn::apple::nonce-set-not-sequence"},
     "thirdparty-fido2": BOTH | {
         "webauthn::chain::ak-expired", "webauthn::chain::intermediate-not-ca",

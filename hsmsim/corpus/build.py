@@ -107,6 +107,10 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "purebred `inner::yubikey-slot-not-by-f9`); `purebred::inner::yubikey-foreign-root` re-issues only the f9 "
         "and re-signs the golden slot certificate; `yubihsm2::attr::exportable-key` is an RSA-3072 key like its "
         "golden; the purebred fuzz findings name their golden `purebred::golden::yubikey::ec-p384` and are Stale.",
+        "android-acme bundles now carry the order's identifier (`<label>.identifier`) and the finalize CSR "
+        "(`<label>.csr`), and the goldens attest the device's serial (attestationIdSerial), so every android-acme "
+        "vector changed bytes; the verifier binds the attested serial to the identifier and the CSR to the "
+        "attested key, as tpm-acme and apple-acme do.",
         "One defect per vector (TPM and WebAuthn statements): `<fmt>_root_ca.pem` is always the relying party's "
         "anchor, also in the foreign-root vectors (their root copy is in the evidence); AK certificate re-issues "
         "keep the other extensions byte for byte (the Windows AIK notice stays a BMPString); packed subject "

@@ -11,11 +11,12 @@ import random
 import subprocess
 import sys
 from dataclasses import fields, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs7
 
@@ -968,6 +969,32 @@ def test_acme_statement_binds_the_key_authorization(acme_cases):
     assert description.attestation_challenge == key_auth
 
 
+def test_acme_binds_the_order_identifier_and_the_finalize_csr(acme, acme_cases, trust):
+    """draft-ietf-acme-device-attest (shared/specs/other_formats.md 4.3, round2_formats.md 2.4): the attested device
+    (attestationIdSerial) is the order's identifier and the finalize CSR requests the attested key; without a CSR
+    nothing ties the certificate to the attested key."""
+    case = acme_cases["android-acme::golden::tee-rkp-ec-p256"]
+    files = dict(case.evidence.files)
+    leaf = x509.load_der_x509_certificate(read_statement(files[case.evidence.primary]).x5c[0])
+    description = parse_key_description(key_description_der(leaf) or b"")
+    assert description.hardware_enforced.attestation_id_serial == files["tee-rkp-ec-p256.identifier"]
+    csr = x509.load_pem_x509_csr(files["tee-rkp-ec-p256.csr"])
+    assert csr.public_key() == leaf.public_key()
+    other = ec.generate_private_key(ec.SECP256R1())
+    foreign_csr = x509.CertificateSigningRequestBuilder().subject_name(csr.subject).sign(other, hashes.SHA256())
+
+    def verdicts(**changes):
+        edited = {k: v for k, v in {**files, **changes}.items() if v is not None}
+        return {acme.verify(Evidence("android-acme", edited, case.evidence.primary), trust, at=VALIDATION_TIME,
+                            profile=profile).reason for profile in Profile}
+
+    assert verdicts() == {Reason.OK}
+    assert verdicts(**{"tee-rkp-ec-p256.csr": foreign_csr.public_bytes(Encoding.PEM)}) == {Reason.KEY_MISMATCH}
+    assert verdicts(**{"tee-rkp-ec-p256.csr": None}) == {Reason.MISSING_INPUT}
+    assert verdicts(**{"tee-rkp-ec-p256.identifier": b"ANOTHER-DEVICE"}) == {Reason.ATTR_CONFLICT}
+    assert verdicts(**{"tee-rkp-ec-p256.identifier": None}) == {Reason.MISSING_INPUT}
+
+
 @pytest.mark.parametrize(("data", "reason"), [
     (b"", Reason.MALFORMED),
     (b"\xa1\x63fmt", Reason.MALFORMED),
@@ -1110,3 +1137,87 @@ def test_emulated_google_ca_certificates_take_as_many_serial_octets_as_the_real_
     expected = octets_by_role(real)
     assert set(expected) == {"legacy root", "Droid CA2, sha256", "Droid CA2, sha384", "Key Attestation CA1, sha384"}
     assert octets_by_role(emulated) == expected
+
+
+# -- WebAuthn android-key (§8.4) through check_webauthn_chain ------------------------------------------
+
+@pytest.fixture(scope="module")
+def passkey_kit():
+    from hsmsim.formats import names
+    from hsmsim.formats.android.webauthn import AndroidWebAuthnKit
+
+    names()
+    return AndroidWebAuthnKit.build(SEED)
+
+
+def _passkey_verdicts(kit, edit=None):
+    """The webauthn verdict per profile of the android-key golden registration, ``edit`` applied to its workbench."""
+    from hsmsim.formats.android.webauthn import VALIDATION_TIME as PASSKEY_TIME
+    from hsmsim.formats.webauthn.format import WebAuthnFormat
+
+    bench = kit.workbench("android-key-tee-es256")
+    anchors = TrustAnchors(roots={"root": tuple(bench.draft.roots)})
+    if edit is not None:
+        edit(bench)
+    return {profile: WebAuthnFormat().verify(bench.evidence(), anchors, at=PASSKEY_TIME, profile=profile).reason
+            for profile in Profile}
+
+
+def _key_description_edit(**lists):
+    def edit(bench):
+        bench.draft.description_edit = lambda kd: keydescription.with_lists(kd, **{
+            name: (lambda auth, changes=changes: replace(auth, **changes)) for name, changes in lists.items()})
+    return edit
+
+
+def test_webauthn_purposes_are_exactly_sign_over_both_lists(passkey_kit):
+    """WebAuthn §8.4.2: purpose == KM_PURPOSE_SIGN over the union of teeEnforced and softwareEnforced (the structural
+    profile's reading), so a DECRYPT in softwareEnforced beside SIGN in teeEnforced is a second purpose, as
+    teeEnforced {SIGN, DECRYPT} is; and the union cannot hold two key sizes."""
+    assert set(_passkey_verdicts(passkey_kit).values()) == {Reason.OK}
+    decrypt = _key_description_edit(software={"purposes": (keydescription.Purpose.DECRYPT,)})
+    both = _passkey_verdicts(passkey_kit, decrypt)
+    assert both == {Profile.STRUCTURAL: Reason.KEY_PURPOSE, Profile.STRICT: Reason.KEY_PURPOSE}
+    sizes = _passkey_verdicts(passkey_kit, _key_description_edit(software={"key_size": 384}))
+    assert sizes == {Profile.STRUCTURAL: Reason.ATTR_CONFLICT, Profile.STRICT: Reason.ATTR_CONFLICT}
+    # the same SIGN in both lists is still exactly SIGN
+    same = _passkey_verdicts(passkey_kit, _key_description_edit(software={"purposes": (keydescription.Purpose.SIGN,)}))
+    assert set(same.values()) == {Reason.OK}
+
+
+def test_webauthn_reads_the_leaf_key_usage_only_under_strict(passkey_kit):
+    """WebAuthn §8.4.2 checks the purposes, not the leaf's keyUsage (py_webauthn and SimpleWebAuthn neither), and
+    Keymaster 3 leaves say keyEncipherment|dataEncipherment for a signing key: structural accepts such a leaf, strict
+    requires digitalSignature (as check_chain does)."""
+    def keymaster3(bench):
+        bench.draft.leaf_key_usage = ("key_encipherment", "data_encipherment")
+
+    assert _passkey_verdicts(passkey_kit, keymaster3) == {Profile.STRUCTURAL: Reason.OK,
+                                                          Profile.STRICT: Reason.CERT_KEY_USAGE}
+
+
+@pytest.mark.shared
+def test_webauthn_checks_pass_the_real_keymaster3_leaf_key_usage(shared_dir):
+    """The real Pixel 2 chain (Purebred, Keymaster 3: leaf keyUsage without digitalSignature, purposes ENCRYPT,
+    DECRYPT, SIGN, VERIFY): structural gets past the keyUsage and stops at the purposes (WebAuthn wants exactly
+    SIGN), strict at the keyUsage."""
+    from hsmsim.formats.purebred.envelope import read_signed_data
+    from hsmsim.formats.purebred.verify import leaf_first
+
+    folder = shared_dir / "interop" / "purebred"
+    bag = read_signed_data((folder / "Pixel2" / "1_device_preenroll_attestation.bin").read_bytes()).certificates
+    certs = [x509.load_der_x509_certificate(der) for der in bag or ()]
+    chain = [certs[i] for i in leaf_first(certs)]
+    assert not chain[0].extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    description = parse_key_description(key_description_der(chain[0]) or b"")
+    trust = TrustAnchors({"root": (x509.load_der_x509_certificate(
+        (folder / "TrustAnchors" / "Pixel" / "Pixel2.der").read_bytes()),)})
+    at = datetime(2018, 9, 6, tzinfo=UTC)
+
+    def reason(profile):
+        with pytest.raises(Rejected) as caught:
+            android_verify.check_webauthn_chain(chain, description.attestation_challenge, trust, at, profile)
+        return caught.value.reason
+
+    assert reason(Profile.STRUCTURAL) is Reason.KEY_PURPOSE
+    assert reason(Profile.STRICT) is Reason.CERT_KEY_USAGE

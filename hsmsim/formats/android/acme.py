@@ -6,17 +6,27 @@ generated with ``attestationChallenge = keyAuthorization`` (``token "." base64ur
 and ``sig`` is the attested key's ES256 (P-256) or RS256 signature over the keyAuthorization, i.e. over
 SHA-256(keyAuthorization) (``shared/specs/round2_formats.md`` 2.4).
 
-Evidence files: ``<label>.attobj`` (the CBOR) and ``<label>.keyauth`` (the keyAuthorization the ACME
-server computed). Verification is the chain and KeyDescription checks of
-:func:`hsmsim.formats.android.verify.check_chain` with the keyAuthorization as the challenge, then
-the statement signature (SIGNATURE_INVALID; a key ES256/RS256 cannot express: UNSUPPORTED).
+Evidence files: ``<label>.attobj`` (the CBOR), ``<label>.keyauth`` (the keyAuthorization the ACME
+server computed), ``<label>.identifier`` (the value of the order's ``permanent-identifier``, UTF-8 text) and
+``<label>.csr`` (the finalize CSR, PEM or DER), as tpm-acme and apple-acme hold the same roles. The device
+names itself by device ID attestation: ``hardwareEnforced.attestationIdSerial`` [713], which step-ca compares
+with the order's identifier (``shared/specs/round2_formats.md`` 2.4); the draft's CA "verifies the identifier
+matches the attested device" and, at finalize, that the CSR requests the attested key
+(``shared/specs/other_formats.md`` 4.3).
+
+Verification is the chain and KeyDescription checks of :func:`hsmsim.formats.android.verify.check_chain` with
+the keyAuthorization as the challenge, then the statement signature (SIGNATURE_INVALID; a key ES256/RS256
+cannot express: UNSUPPORTED), then the identifier (an attestationIdSerial other than it: ATTR_CONFLICT),
+then the CSR (none: MISSING_INPUT; another key: KEY_MISMATCH). Strict also requires attestationIdSerial
+(ATTR_MISSING): without it nothing ties the key to the device the order names. A missing ``.identifier``
+is MISSING_INPUT in both profiles, as a record without an identifier is for tpm-acme and apple-acme.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -25,15 +35,19 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from hsmsim.checks import check_csr_binding
 from hsmsim.device import AttestationRequest, ForwardedParameters
+from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.android import cbor
 from hsmsim.formats.android.generate import ROOTS_FILE, generate_evidence
+from hsmsim.formats.android.keydescription import KeyDescription
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.status import STATUS_FILE
 from hsmsim.formats.android.verify import MAX_CHAIN_CERTIFICATES, check_chain
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
+from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
@@ -42,10 +56,13 @@ from hsmsim.webauthn.container import cbor_decode
 FORMAT = "android-acme"
 ATTOBJ_SUFFIX = ".attobj"
 KEYAUTH_SUFFIX = ".keyauth"
+IDENTIFIER_SUFFIX = ".identifier"
+CSR_SUFFIX = ".csr"
 COSE_ES256 = -7
 COSE_RS256 = -257
 MAX_ATTOBJ_BYTES = 256 * 1024
 MAX_KEYAUTH_BYTES = 1024
+MAX_IDENTIFIER_BYTES = 256
 
 
 def _b64url(data: bytes) -> str:
@@ -77,10 +94,17 @@ def attestation_object(x5c: list[bytes], alg: int, sig: bytes, *, fmt: str = "an
     return cbor.encode({"fmt": fmt, "attStmt": {"alg": alg, "sig": sig, "x5c": x5c}, **(extra or {})})
 
 
-def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions) -> Evidence:
-    """``<label>.attobj`` and ``<label>.keyauth`` for the request's key (a P-256 or RSA key).
+def finalize_csr(signer: PrivateKey, label: str) -> bytes:
+    """The finalize CSR (PEM) a client sends for the attested key: ``CN=<label>``, signed by that key."""
+    return build_csr(name(("CN", label, UTF8)), signer).public_bytes(Encoding.PEM)
 
-    Parameter ``key_authorization`` (text) replaces the derived one; the others are ``android-key``'s.
+
+def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions) -> Evidence:
+    """``<label>.attobj``, ``<label>.keyauth``, ``<label>.identifier`` and ``<label>.csr`` for the request's key (a
+    P-256 or RSA key), the KeyDescription attesting the device's serial (``options.attest_serial`` set).
+
+    Parameters: ``key_authorization`` (text) replaces the derived one, ``identifier`` (text; default: the device's
+    serial) the order's identifier; the others are ``android-key``'s.
     """
     signer = request.key_signer
     if not isinstance(signer, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) or (
@@ -92,12 +116,15 @@ def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions)
     parameters = ForwardedParameters(request.parameters, override={"challenge": key_auth.decode()})
     chain_request = AttestationRequest(request.device, request.partition, request.key, signer, request.attesting,
                                        parameters, request.at)
-    chain = generate_evidence(chain_request, options)
+    chain = generate_evidence(chain_request, replace(options, attest_serial=True))
     x5c = [cert.public_bytes(Encoding.DER) for cert in x509.load_pem_x509_certificates(chain.files[chain.primary])]
     alg, sig = sign_key_authorization(signer, key_auth)
     stem = safe_file_stem(request.key.label)
+    identifier = str(request.parameters.get("identifier") or request.device.serial).encode()
     return Evidence(FORMAT, {f"{stem}{ATTOBJ_SUFFIX}": attestation_object(x5c, alg, sig),
-                             f"{stem}{KEYAUTH_SUFFIX}": key_auth, ROOTS_FILE: chain.files[ROOTS_FILE]},
+                             f"{stem}{KEYAUTH_SUFFIX}": key_auth, f"{stem}{IDENTIFIER_SUFFIX}": identifier,
+                             f"{stem}{CSR_SUFFIX}": finalize_csr(signer, request.key.label),
+                             ROOTS_FILE: chain.files[ROOTS_FILE]},
                     f"{stem}{ATTOBJ_SUFFIX}")
 
 
@@ -160,6 +187,30 @@ def check_signature(leaf: x509.Certificate, alg: int, sig: bytes, key_auth: byte
                        "sig does not verify over the keyAuthorization with the attested key") from None
 
 
+def _one_file(files: dict[str, bytes], suffix: str, what: str) -> bytes | None:
+    """The one ``suffix`` file's bytes, None when there is none; MALFORMED when there are several."""
+    found = [rel for rel in files if rel.endswith(suffix)]
+    if len(found) > 1:
+        raise Rejected(Reason.MALFORMED, f"expected one {suffix} file ({what}), found {len(found)}")
+    return files[found[0]] if found else None
+
+
+def check_binding(kd: KeyDescription, leaf: x509.Certificate, identifier: bytes, csr: bytes | None,
+                  profile: Profile) -> None:
+    """The device and key binding of the module notes: an attested serial equals the order's ``identifier``
+    (ATTR_CONFLICT), the finalize ``csr`` is given (MISSING_INPUT) and requests the leaf's key (KEY_MISMATCH);
+    strict: a serial is attested (ATTR_MISSING)."""
+    serial = kd.hardware_enforced.attestation_id_serial
+    if serial is not None and serial != identifier:
+        raise Rejected(Reason.ATTR_CONFLICT, f"the order's identifier {identifier[:60].decode('utf-8', 'replace')!r} "
+                                             "is not the attested serial (hardwareEnforced attestationIdSerial)")
+    if csr is None:
+        raise Rejected(Reason.MISSING_INPUT, f"no finalize CSR (<label>{CSR_SUFFIX}) to bind the attested key to")
+    check_csr_binding(spki_der(leaf.public_key()), csr, "the attested key")
+    if profile is Profile.STRICT and serial is None:
+        raise Rejected(Reason.ATTR_MISSING, "hardwareEnforced has no attestationIdSerial naming the device")
+
+
 def verify_acme_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
                          profile: Profile = Profile.STRUCTURAL) -> Verdict:
     """Verify an ``android-acme`` statement against its keyAuthorization; never raises on bad evidence."""
@@ -176,12 +227,19 @@ def verify_acme_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetim
         key_auth = files[key_auths[0]]
         if len(key_auth) > MAX_KEYAUTH_BYTES:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"the keyAuthorization is larger than {MAX_KEYAUTH_BYTES} bytes")
+        identifier = _one_file(files, IDENTIFIER_SUFFIX, "the order's identifier")
+        if identifier is None:
+            raise Rejected(Reason.MISSING_INPUT, f"no {IDENTIFIER_SUFFIX} file: the order's identifier is unknown")
+        if len(identifier) > MAX_IDENTIFIER_BYTES:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"the identifier is larger than {MAX_IDENTIFIER_BYTES} bytes")
+        csr = _one_file(files, CSR_SUFFIX, "the finalize CSR")
         statement = read_statement(files[attobjs[0]])
         chain = _certificates(statement.x5c)
         status = next((data for rel, data in files.items() if rel.rsplit("/", 1)[-1] == STATUS_FILE), None)
-        verdict = check_chain(chain, key_auth, status, trust, at or datetime.now(UTC), Profile(profile),
-                              ders=statement.x5c)
+        kd, verdict = check_chain(chain, key_auth, status, trust, at or datetime.now(UTC), Profile(profile),
+                                  ders=statement.x5c)
         check_signature(chain[0], statement.alg, statement.sig, key_auth)
+        check_binding(kd, chain[0], identifier, csr, Profile(profile))
         return verdict
     except Rejected as rejection:
         return Verdict(rejection.reason, rejection.detail)

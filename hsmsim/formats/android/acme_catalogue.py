@@ -1,8 +1,9 @@
 """The android-acme vector set: ACME device-attest-01 ``android-key`` statements and their defects.
 
-Goldens reuse the android-key workbench with ``attestationChallenge = keyAuthorization``; the defects
-here are the statement's own (CBOR, fmt, alg, sig, x5c, keyAuthorization binding). The chain and
-KeyDescription defects are the android-key set's.
+Goldens reuse the android-key workbench with ``attestationChallenge = keyAuthorization`` and the device's
+serial attested (attestationIdSerial), beside the order's identifier (that serial) and the finalize CSR; the
+defects here are the statement's own (CBOR, fmt, alg, sig, x5c, keyAuthorization binding) and its binding to
+the order (identifier, CSR). The chain and KeyDescription defects are the android-key set's.
 """
 
 from __future__ import annotations
@@ -19,17 +20,22 @@ from hsmsim.formats.android import cbor
 from hsmsim.formats.android.acme import (
     ATTOBJ_SUFFIX,
     COSE_RS256,
+    CSR_SUFFIX,
     FORMAT,
+    IDENTIFIER_SUFFIX,
     KEYAUTH_SUFFIX,
     attestation_object,
+    finalize_csr,
     key_authorization,
     sign_key_authorization,
 )
 from hsmsim.formats.android.catalogue import ATTEST_TIME, AndroidKit, Workbench, golden_case, mutation_cases
 from hsmsim.formats.android.keydescription import SecurityLevel
-from hsmsim.model.catalogue import Mutation, flag_notes, invalid, valid
+from hsmsim.keystore.base import KeySpec
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCase
+from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 from hsmsim.webauthn.container import cbor_decode
 
@@ -43,6 +49,8 @@ class AcmeBench:
 
     chain: Workbench
     key_auth: bytes | None
+    identifier: bytes | None
+    csr: bytes | None
     alg: int = 0
     sig: bytes = b""
     fmt: str = "android-key"
@@ -51,9 +59,13 @@ class AcmeBench:
 
     @classmethod
     def open(cls, kit: AndroidKit, name: str) -> AcmeBench:
-        """The golden ``name``: the chain made for the keyAuthorization, the statement signed."""
+        """The golden ``name``: the chain made for the keyAuthorization, the statement signed, the order naming the
+        device's serial, the finalize CSR for the attested key."""
         key_auth = key_authorization(kit.seed, name, ATTEST_TIME)
-        bench = cls(Workbench.golden_for(kit, name, key_auth), key_auth)
+        chain = Workbench.golden_for(kit, name, key_auth)
+        key = chain.private_key
+        assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+        bench = cls(chain, key_auth, kit.device.serial.encode(), finalize_csr(key, name))
         bench.resign()
         return bench
 
@@ -79,6 +91,10 @@ class AcmeBench:
         files = {f"{stem}{ATTOBJ_SUFFIX}": self.attobj()}
         if self.key_auth is not None:
             files[f"{stem}{KEYAUTH_SUFFIX}"] = self.key_auth
+        if self.identifier is not None:
+            files[f"{stem}{IDENTIFIER_SUFFIX}"] = self.identifier
+        if self.csr is not None:
+            files[f"{stem}{CSR_SUFFIX}"] = self.csr
         return Evidence(FORMAT, files, f"{stem}{ATTOBJ_SUFFIX}")
 
 
@@ -119,6 +135,19 @@ def _software_level(bench: AcmeBench) -> None:
     bench.chain.description = replace(bench.chain.description, attestation_security_level=software,
                                       keymint_security_level=software)
     bench.chain.resign()
+
+
+def _unattested_serial(bench: AcmeBench) -> None:
+    hw = bench.chain.description.hardware_enforced
+    bench.chain.description = replace(bench.chain.description,
+                                      hardware_enforced=replace(hw, attestation_id_serial=None))
+    bench.chain.resign()
+
+
+def _other_key_csr(bench: AcmeBench) -> None:
+    other = derive_key(bench.chain.kit.seed, f"{FORMAT}/unattested-csr-key", KeySpec.parse("ec-p256"))
+    assert isinstance(other, ec.EllipticCurvePrivateKey)
+    bench.csr = finalize_csr(other, bench.chain.golden.name)
 
 
 def _indefinite_x5c(bench: AcmeBench) -> None:
@@ -208,6 +237,35 @@ def mutations() -> list[Mutation]:
         _note("BINDING", high, "no .keyauth beside the statement", "nothing to bind the statement to"),
         "the .keyauth file removed", "file.remove", "<golden>.keyauth", lambda bench: setattr(bench, "key_auth", None),
         invalid(Reason.MISSING_INPUT), resign=False)
+    add("file::identifier-missing", "AcmeIdentifierMissing",
+        _note("BINDING", high, "no .identifier beside the statement: the order's permanent-identifier is unknown",
+              "a verifier that never reads the order's identifier certifies any device's key for any order"),
+        "the .identifier file removed", "file.remove", "<golden>.identifier",
+        lambda bench: setattr(bench, "identifier", None), invalid(Reason.MISSING_INPUT), resign=False)
+    add("identifier::other-device", "AcmeIdentifierOtherDevice",
+        _note("BINDING", crit, "the order names another device's serial than the attested attestationIdSerial",
+              "a verifier that skips the identifier check issues a certificate naming a device that never "
+              "attested the key"),
+        "the .identifier file holds another serial", "file.replace", "<golden>.identifier",
+        lambda bench: setattr(bench, "identifier", b"HSMSIM0THERDEVICE"), invalid(Reason.ATTR_CONFLICT),
+        resign=False)
+    add("identifier::serial-not-attested", "AcmeSerialNotAttested",
+        _note("BINDING", med, "no attestationIdSerial in hardwareEnforced (no device ID attestation)",
+              "nothing ties the key to the device the order names (structural accepts: ID attestation needs a "
+              "device owner; strict, as step-ca, requires it)"),
+        "attestationIdSerial removed from hardwareEnforced, leaf re-signed", "asn1.remove",
+        "/x5c[0]/KeyDescription/hardwareEnforced/attestationIdSerial", _unattested_serial,
+        strict_only(Reason.ATTR_MISSING), resign=True)
+    add("csr::missing", "AcmeCsrMissing",
+        _note("BINDING", high, "no finalize CSR beside the statement",
+              "a verifier that never reads the CSR cannot tie the certificate it issues to the attested key"),
+        "the .csr file removed", "file.remove", "<golden>.csr", lambda bench: setattr(bench, "csr", None),
+        invalid(Reason.MISSING_INPUT), resign=False)
+    add("csr::other-key", "AcmeCsrOtherKey",
+        _note("BINDING", crit, "the finalize CSR requests a software P-256 key no TEE attested",
+              "a verifier that skips the CSR binding certifies an unattested (exportable) key as hardware-backed"),
+        "the .csr file replaced by a CSR of another key", "file.replace", "<golden>.csr", _other_key_csr,
+        invalid(Reason.KEY_MISMATCH), resign=False)
     add("level::software", "AcmeSecurityLevelSoftware",
         _note("ATTRIBUTE_POLICY", crit, "a Software-level KeyDescription (step-ca requires level >= 1)",
               "a software key passes as hardware-backed"),
@@ -246,7 +304,8 @@ def notes() -> dict[str, FlagNote]:
 
 def vector_cases(seed: str) -> list[VectorCase]:
     """The android-acme vectors for ``seed``: goldens, then every mutation."""
-    kit = AndroidKit.build(seed)
+    built = AndroidKit.build(seed)
+    kit = replace(built, options=replace(built.options, attest_serial=True))
     made: dict[str, AcmeBench] = {}
 
     def open_copy(kit: AndroidKit, name: str) -> AcmeBench:

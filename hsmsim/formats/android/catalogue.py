@@ -56,6 +56,8 @@ from hsmsim.formats.android.keydescription import (
 )
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import (
+    LEAF_NOT_AFTER,
+    LEAF_NOT_BEFORE,
     LEGACY_ROOT_2019,
     SOFTWARE_LEAF_NOT_AFTER,
     ChainShape,
@@ -288,9 +290,8 @@ class Workbench:
         self.leaf = attestation_leaf(
             self.public_key, None if self.omit_description else self.der(), self.identity,
             keymaster=self.golden.level is SOFTWARE, critical=self.critical,
-            description_first=self.description_first,
-            **({"not_before": self.leaf_not_before} if self.leaf_not_before else {}),
-            **({"not_after": SOFTWARE_LEAF_NOT_AFTER} if self.golden.level is SOFTWARE else {}))
+            description_first=self.description_first, not_before=self.leaf_not_before or LEAF_NOT_BEFORE,
+            not_after=SOFTWARE_LEAF_NOT_AFTER if self.golden.level is SOFTWARE else LEAF_NOT_AFTER)
 
     def edit(self, *, software: Callable[[AuthorizationList], AuthorizationList] | None = None,
              hardware: Callable[[AuthorizationList], AuthorizationList] | None = None) -> None:

@@ -21,6 +21,8 @@ from hsmsim.encoding import JsonDepthError, parse_json
 from hsmsim.errors import BundleError, ParameterError
 from hsmsim.formats.android.acme import (
     ATTOBJ_SUFFIX,
+    CSR_SUFFIX,
+    IDENTIFIER_SUFFIX,
     KEYAUTH_SUFFIX,
     generate_acme_evidence,
     read_statement,
@@ -82,17 +84,20 @@ def _is_attestation_object(path: Path) -> bool:
     return True
 
 
-def _with_siblings(format_name: str, layout: BundleLayout, path: Path, suffix: str) -> Evidence:
-    """``path`` with the ``suffix`` file beside it (same stem, else the only one there that no other record of the
-    directory is named for) and the status list; a sibling name holding anything but a readable regular file
-    raises BundleError (:func:`read_optional_sibling`)."""
+def _with_siblings(format_name: str, layout: BundleLayout, path: Path, *suffixes: str) -> Evidence:
+    """``path`` with, for each of ``suffixes``, the file beside it (same stem, else the only one there that no other
+    record of the directory is named for) and the status list; a sibling name holding anything but a readable
+    regular file raises BundleError (:func:`read_optional_sibling`)."""
     try:
         budget = ReadBudget()
         files = {path.name: read_regular_file(path, MAX_BUNDLE_FILE_BYTES, budget)}
-        own = path.with_suffix(suffix)
-        candidates = [own] if os.path.lexists(own) else layout.unowned(path, files_beside(path, suffix),
-                                                                        suffix)
-        for sibling in [*(candidates if len(candidates) == 1 else []), path.parent / STATUS_FILE]:
+        siblings = []
+        for suffix in suffixes:
+            own = path.with_suffix(suffix)
+            candidates = [own] if os.path.lexists(own) else layout.unowned(path, files_beside(path, suffix),
+                                                                            suffix)
+            siblings += candidates if len(candidates) == 1 else []
+        for sibling in [*siblings, path.parent / STATUS_FILE]:
             data = read_optional_sibling(sibling, budget)
             if data is not None:
                 files[sibling.name] = data
@@ -141,10 +146,10 @@ class AndroidKeyFormat:
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The evidence for the request's key: ``<label>.pem`` (the chain, leaf first) and ``<label>.challenge``
-        (``android-acme``: ``<label>.attobj`` and ``<label>.keyauth``).
+        (``android-acme``: ``<label>.attobj``, ``<label>.keyauth``, ``<label>.identifier`` and ``<label>.csr``).
 
         Parameters: ``challenge`` (text), ``security_level``, ``shape``, ``options`` (an :class:`AndroidOptions`);
-        ``android-acme`` also ``key_authorization`` (text).
+        ``android-acme`` also ``key_authorization`` and ``identifier`` (text).
         """
         options = request.parameters.get("options", self.options)
         if not isinstance(options, AndroidOptions):
@@ -156,7 +161,8 @@ class AndroidKeyFormat:
         profile: Profile = Profile.STRUCTURAL,
     ) -> Verdict:
         """Check the chain, the KeyDescription and the profile's policy (see :mod:`hsmsim.formats.android.verify`;
-        ``android-acme`` then checks the statement signature, :mod:`hsmsim.formats.android.acme`)."""
+        ``android-acme`` then checks the statement signature, the order's identifier and the finalize CSR,
+        :mod:`hsmsim.formats.android.acme`)."""
         return self._verifier(evidence, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
@@ -221,15 +227,17 @@ class AndroidAcmeFormat(AndroidKeyFormat):
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256")
 
     layout = BundleLayout((f"*{ATTOBJ_SUFFIX}",), _is_attestation_object)
-    """The statement ``<label>.attobj``, with ``<label>.keyauth`` and ``attestation-status.json`` beside it."""
+    """The statement ``<label>.attobj``, with ``<label>.keyauth``, ``<label>.identifier``, the finalize CSR
+    ``<label>.csr`` and ``attestation-status.json`` beside it."""
     _generator = staticmethod(generate_acme_evidence)
     _verifier = staticmethod(verify_acme_evidence)
 
     def load(self, path: Path) -> Evidence:
-        """An ``.attobj`` file with its ``.keyauth`` (same stem, else the only one no other statement there is
-        named for) and the status list beside it, or a directory's (:attr:`layout`)."""
-        return self.layout.load(path, lambda record: _with_siblings(self.name, self.layout, record,
-                                                                    KEYAUTH_SUFFIX), self.name)
+        """An ``.attobj`` file with its ``.keyauth``, ``.identifier`` and ``.csr`` (each: same stem, else the only
+        one no other statement there is named for) and the status list beside it, or a directory's
+        (:attr:`layout`)."""
+        return self.layout.load(path, lambda record: _with_siblings(
+            self.name, self.layout, record, KEYAUTH_SUFFIX, IDENTIFIER_SUFFIX, CSR_SUFFIX), self.name)
 
     def detect(self, path: Path) -> bool:
         """An ``.attobj`` file holding a CBOR map with ``fmt`` ``android-key``, or a directory with one."""

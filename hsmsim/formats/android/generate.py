@@ -113,12 +113,15 @@ def key_description(*, seed: str, serial: str, public_key: AttestedPublicKey, fa
                     level: SecurityLevel, version: int, options: AndroidOptions, shape: ChainShape) -> KeyDescription:
     """The KeyDescription a KeyMint of ``version`` at ``level`` writes for the key, DER-ready: from version 3 with
     the device's brand, device, product, manufacturer and model, as the caiman (sdk 36) RKP samples, except on a
-    factory chain (``shape``), as neither published factory chain carries them."""
+    factory chain (``shape``), as neither published factory chain carries them; with ``options.attest_serial`` the
+    device's serial too (attestationIdSerial), whatever the version and shape."""
     keymint = version if version >= 100 else _KEYMASTER_VERSIONS.get(version, version)
     ids = {} if version < 3 or shape is ChainShape.FACTORY else {
         "attestation_id_brand": options.brand.encode(), "attestation_id_device": options.device.encode(),
         "attestation_id_product": options.device.encode(), "attestation_id_manufacturer": options.manufacturer.encode(),
         "attestation_id_model": options.model.encode()}
+    if options.attest_serial:
+        ids["attestation_id_serial"] = serial.encode()
     hardware = AuthorizationList(
         purposes=tuple(sorted(facts.purposes)), **_key_tags(public_key),  # type: ignore[arg-type]
         no_auth_required=True, origin=facts.origin, root_of_trust=device_root_of_trust(seed, serial, version),

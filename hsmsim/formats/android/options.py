@@ -33,3 +33,7 @@ class AndroidOptions:
     device: str = "emu64"
     manufacturer: str = "hsmsim"
     model: str = "hsmsim Emulated Phone"
+    attest_serial: bool = False
+    """Device ID attestation of the serial number: hardwareEnforced carries attestationIdSerial [713] = the device's
+    serial, as on a managed device whose owner asks for ``ID_TYPE_SERIAL``. ``android-acme`` turns it on: step-ca
+    compares it with the order's ``permanent-identifier``."""

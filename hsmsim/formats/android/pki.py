@@ -420,7 +420,8 @@ def android_identity(seed: str, serial: str, level: SecurityLevel, shape: ChainS
 def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: bytes | None,
                      identity: AttestationIdentity, *, keymaster: bool = False, critical: bool = False,
                      description_first: bool = False, not_before: datetime = LEAF_NOT_BEFORE,
-                     not_after: datetime = LEAF_NOT_AFTER) -> x509.Certificate:
+                     not_after: datetime = LEAF_NOT_AFTER, usages: tuple[str, ...] = ("digital_signature",)
+                     ) -> x509.Certificate:
     """The ``CN=Android Keystore Key`` certificate of an attested key, signed by the attestation key.
 
     Serial 1, valid 1970-01-01 to 2048-01-01 (KeyMint's defaults; keystore's software Keymaster writes
@@ -429,9 +430,10 @@ def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: byt
     ``description_first`` the KeyDescription first (caiman); a ``keymaster`` (before KeyMint) writes a
     non-critical keyUsage, the KeyDescription and an authority key identifier, with a UTF8String CN (the real
     Keymaster 4 factory leaf, AOSP's software Keymaster). ``key_description`` None leaves the extension out (a
-    certificate no KeyMint writes).
+    certificate no KeyMint writes). ``usages``: the keyUsage bits (Keymaster 3 leaves, as the Pixel 2's, say
+    ``key_encipherment`` and ``data_encipherment`` for a key whose purposes include SIGN).
     """
-    extensions: list[tuple[x509.ExtensionType, bool]] = [(key_usage("digital_signature"), not keymaster)]
+    extensions: list[tuple[x509.ExtensionType, bool]] = [(key_usage(*usages), not keymaster)]
     if key_description is not None:
         extensions.insert(0 if description_first and not keymaster else 1, (
             x509.UnrecognizedExtension(ObjectIdentifier(OID_KEY_DESCRIPTION), key_description), critical))

@@ -430,9 +430,10 @@ def _claims(leaf: x509.Certificate, kd: KeyDescription, key_type: str, size: int
 
 def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: bytes | None,
                 trust: TrustAnchors, at: datetime, profile: Profile, *, ders: Sequence[bytes] | None = None
-                ) -> Verdict:
+                ) -> tuple[KeyDescription, Verdict]:
     """Checks 2-8 of the module notes over a loaded chain (``ders``: the certificates' DER, when the caller has
-    it: some checks read it instead of parsed fields, to the same effect); raises :class:`Rejected`."""
+    it: some checks read it instead of parsed fields, to the same effect); returns the leaf's KeyDescription and the
+    accepting verdict, raises :class:`Rejected`."""
     der = _check_extension_position(chain, ders)
     path = _check_path(chain, trust.all(), at)
     if status is not None:
@@ -452,43 +453,90 @@ def check_chain(chain: list[x509.Certificate], challenge: bytes | None, status: 
     if profile is Profile.STRICT:
         require_code_signing_key(key_type, size)
     detail = f"{describe(kd)} root={subject_text(path[-1])!r}"
-    return Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size, level))
+    return kd, Verdict(Reason.OK, detail, _claims(chain[0], kd, key_type, size, level))
+
+
+def _union_of(ours: tuple[int, ...] | None, theirs: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """A repeated tag over both lists: ``ours`` when ``theirs`` adds nothing, else the sorted values of both."""
+    if not theirs:
+        return ours
+    if ours is None:
+        return theirs
+    return ours if set(theirs) <= set(ours) else tuple(sorted({*ours, *theirs}))
+
+
+def _check_key_facts_agree(kd: KeyDescription) -> None:
+    """ATTR_CONFLICT when both lists give a key fact (algorithm, keySize, ecCurve, mlDsaVariant) differently."""
+    hw, sw = kd.hardware_enforced, kd.software_enforced
+    for name in _KEY_FACT_FIELDS:
+        theirs = getattr(sw, name)
+        if theirs is not None:
+            ours = getattr(hw, name)
+            if ours is not None and ours != theirs:
+                raise Rejected(Reason.ATTR_CONFLICT, f"softwareEnforced {name} {theirs} contradicts "
+                                                     f"hardwareEnforced {name} {ours}")
 
 
 def union_view(kd: KeyDescription) -> KeyDescription:
-    """``kd`` whose hardwareEnforced list is completed by softwareEnforced: what WebAuthn §8.4 reads when the
-    relying party accepts keys outside a TEE (the union of both lists)."""
+    """``kd`` whose hardwareEnforced list is the union of both lists: what WebAuthn §8.4 reads when the relying party
+    accepts keys outside a TEE. A field only softwareEnforced sets is taken from it; a repeated field both set
+    (purposes, digests...) holds the values of both, so softwareEnforced DECRYPT beside hardwareEnforced SIGN makes
+    purposes {SIGN, DECRYPT}; a key fact both set differently (algorithm, keySize, ecCurve, mlDsaVariant) is
+    ATTR_CONFLICT, as a contradicting origin is (:func:`_check_origin`). Raises :class:`Rejected`."""
+    _check_key_facts_agree(kd)
     hw, sw = vars(kd.hardware_enforced), vars(kd.software_enforced)
-    filled = {name: sw[name] for name in _UNION_FIELDS
-              if (hw[name] is None or hw[name] is False) and sw[name] is not None and sw[name] is not False}
-    return replace(kd, hardware_enforced=replace(kd.hardware_enforced, **filled)) if filled else kd
+    filled: dict[str, object] = {}
+    for name in _UNION_FIELDS:
+        theirs = sw[name]
+        if theirs is None or theirs is False:
+            continue
+        ours = hw[name]
+        if ours is None or ours is False:
+            filled[name] = theirs
+        elif name in _REPEATED_FIELDS and ours is not (both := _union_of(ours, theirs)):
+            filled[name] = both
+    return replace(kd, hardware_enforced=replace(kd.hardware_enforced, **filled)) if filled else kd  # type: ignore[arg-type]
 
 
 _UNION_FIELDS = tuple(f.name for f in fields(AuthorizationList) if f.compare)
+_REPEATED_FIELDS = frozenset({"purposes", "block_modes", "digests", "paddings", "rsa_oaep_mgf_digests"})
+_KEY_FACT_FIELDS = ("algorithm", "key_size", "ec_curve", "ml_dsa_variant")
 
 
 def check_webauthn_chain(chain: list[x509.Certificate], client_data_hash: bytes, trust: TrustAnchors, at: datetime,
                          profile: Profile, *, ders: Sequence[bytes] | None = None) -> tuple[Claims, str]:
     """WebAuthn §8.4 over the x5c chain of an ``android-key`` statement (the signature is the caller's):
     the KeyDescription only in the leaf, the chain to ``trust.get("root")``, attestationChallenge =
-    clientDataHash, no allApplications in either list, and origin GENERATED and purpose exactly SIGN. Structural:
-    read from the union of both lists, any security level (the specification's default). Strict: from
-    hardwareEnforced only, a TEE or StrongBox, device locked with verified boot, the CA/B Forum key rule.
+    clientDataHash, no allApplications in either list, origin GENERATED, and purposes exactly SIGN over the union of
+    both lists (:func:`union_view`, whose contradicting key facts are ATTR_CONFLICT) in either profile. Structural:
+    the other facts read from that union, any security level (the specification's default), the leaf's keyUsage
+    unread (§8.4 does not read it). Strict: from hardwareEnforced only, a TEE or StrongBox, a leaf keyUsage allowing
+    signatures, device locked with verified boot, the CA/B Forum key rule.
     ``ders`` as :func:`check_chain`'s. Returns the claims and the accepting detail; raises :class:`Rejected`."""
     strict = profile is Profile.STRICT
     der = _check_extension_position(chain, ders)
     path = _check_path(chain, trust.get("root"), at)
-    require_key_usage(chain[0])
+    if strict:
+        # §8.4 reads the purposes, not the leaf's keyUsage: Keymaster 3 leaves (Pixel 2) say
+        # keyEncipherment|dataEncipherment for a key whose purposes include SIGN, as check_chain allows
+        require_key_usage(chain[0])
     kd = parse_key_description(der, strict=strict)
     level = _check_levels(kd, path[-1], profile, allow_software=not strict)
     if kd.attestation_challenge != client_data_hash:
         raise Rejected(Reason.CHALLENGE_MISMATCH, "attestationChallenge is not the clientDataHash")
-    view = kd if strict else union_view(kd)
+    if strict:
+        _check_key_facts_agree(kd)
+        view = kd
+        purposes = _union_of(kd.hardware_enforced.purposes, kd.software_enforced.purposes)
+    else:
+        view = union_view(kd)
+        purposes = view.hardware_enforced.purposes
     _check_origin(view)
     _check_purposes(view, profile)
-    if view.hardware_enforced.purposes != (Purpose.SIGN,):
-        raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(view.hardware_enforced.purposes or ())} are not exactly "
-                                           "SIGN, as WebAuthn requires")
+    # exactly SIGN over both lists in either profile: a purpose softwareEnforced adds is a purpose of the key
+    if purposes != (Purpose.SIGN,):
+        raise Rejected(Reason.KEY_PURPOSE, f"purposes {list(purposes or ())} (both lists) are not exactly SIGN, "
+                                           "as WebAuthn requires")
     key_type, size = _key_facts(chain[0].public_key())
     _check_key_match(view.hardware_enforced, key_type, size)
     _check_root_of_trust(view, level, profile)
@@ -508,6 +556,6 @@ def verify_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetime | N
         inputs = gather(evidence)
         chain, ders = load_chain(inputs.chain_pem)
         return check_chain(chain, inputs.challenge, inputs.status, trust, at or datetime.now(UTC), Profile(profile),
-                           ders=ders)
+                           ders=ders)[1]
     except Rejected as rejection:
         return Verdict(rejection.reason, rejection.detail)

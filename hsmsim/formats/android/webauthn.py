@@ -67,7 +67,8 @@ MEMBERS = ("alg", "sig", "x5c")
 class AndroidKeyDraft:
     """The inputs of one ``android-key`` statement. Fields left ``None`` take their genuine value.
 
-    ``description_edit`` and ``leaf_public_key`` change the leaf before the attestation key signs it;
+    ``description_edit``, ``leaf_public_key`` and ``leaf_key_usage`` change the leaf before the attestation key
+    signs it;
     ``message_edit``, ``signer`` and ``sign_alg`` what the credential key signs; ``statement_edit`` the map.
     """
 
@@ -85,6 +86,7 @@ class AndroidKeyDraft:
     challenge: bytes | None = None
     description_edit: Callable[[KeyDescription], KeyDescription] | None = None
     leaf_public_key: PublicKey | None = None
+    leaf_key_usage: tuple[str, ...] = ("digital_signature",)
     message_edit: Callable[[bytes], bytes] | None = None
     statement_edit: Callable[[dict[str, object]], None] | None = None
     trusted_root: x509.Certificate | None = None
@@ -107,7 +109,7 @@ class AndroidKeyDraft:
         if self.description_edit:
             description = self.description_edit(description)
         leaf = attestation_leaf(self.leaf_public_key or self.public_key, encode_key_description(description),
-                                self.identity)
+                                self.identity, usages=self.leaf_key_usage)
         # the root as the relying party pins it (android-key_root_ca.pem): py_webauthn compares x5c[-1]'s bytes
         # with its roots, so the 2019 issue an RKP device appends would need the record to list that issue too
         return [leaf, *above_leaf(self.identity, self.shape, pinned_issue=True)]
@@ -402,6 +404,28 @@ def mutations() -> list[Mutation]:
               WEBAUTHN + " step 4"),
         "teeEnforced purpose = {SIGN, DECRYPT}", "keydescription.set", "x5c[0]/KeyDescription/teeEnforced/purpose",
         _hardware(purposes=(Purpose.DECRYPT, Purpose.SIGN)), invalid(Reason.KEY_PURPOSE))
+    add("purpose-decrypt-in-software-list", "AndroidPurposeDecryptSoftware",
+        _note("KEY_PROTECTION", med, "teeEnforced purpose SIGN, softwareEnforced purpose DECRYPT",
+              "the union of both lists holds SIGN and DECRYPT, not exactly SIGN; a verifier that fills the union "
+              "only with fields teeEnforced lacks (or reads teeEnforced alone) accepts a key with a second "
+              "purpose", WEBAUTHN + " step 4"),
+        "softwareEnforced purpose = {DECRYPT}", "keydescription.set",
+        "x5c[0]/KeyDescription/softwareEnforced/purpose", _software(purposes=(Purpose.DECRYPT,)),
+        invalid(Reason.KEY_PURPOSE))
+    add("key-size-conflict-in-software-list", "AndroidKeySizeConflictSoftware",
+        _note("ENCODING", med, "softwareEnforced keySize 384 beside teeEnforced keySize 256 (P-256 leaf)",
+              "the union of both lists contradicts itself; a verifier that keeps the first value it reads "
+              "misses the contradiction", WEBAUTHN + " step 4"),
+        "softwareEnforced keySize = 384", "keydescription.set", "x5c[0]/KeyDescription/softwareEnforced/keySize",
+        _software(key_size=384), invalid(Reason.ATTR_CONFLICT))
+    add("leaf-key-usage-keymaster3", "AndroidLeafKeyUsageKeymaster3",
+        _note("CERT_PROFILE", Severity.LOW, "leaf keyUsage keyEncipherment|dataEncipherment, purposes SIGN (as "
+              "Keymaster 3 leaves, the Pixel 2's)",
+              "valid WebAuthn: §8.4 reads the purposes, not the leaf's keyUsage (py_webauthn and SimpleWebAuthn "
+              "neither); a verifier requiring digitalSignature refuses genuine Keymaster 3 devices; strict "
+              "requires it", WEBAUTHN),
+        "leaf keyUsage = keyEncipherment, dataEncipherment", "cert.reissue", "x5c[0]/extensions/keyUsage",
+        _draft(leaf_key_usage=("key_encipherment", "data_encipherment")), strict_only(Reason.CERT_KEY_USAGE))
     add("signed-by-attestation-key", "AndroidSigByAttestationKey",
         _note("SIGNATURE_BYPASS", crit, "sig by the device's attestation key instead of the credential key",
               "the credential's possession of its key is not shown", WEBAUTHN + " step 1"),
