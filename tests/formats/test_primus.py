@@ -325,6 +325,8 @@ def test_the_leaf_issuer_must_carry_the_device_policy(primus, primus_bundles, pr
         verdict = primus.verify(reissued, primus_trust, at=VALIDATION_TIME)
         assert verdict.reason is Reason.CHAIN_UNTRUSTED and DEVICE_POLICY in verdict.detail, verdict.summary()
     assert primus.verify(genuine, TrustAnchors({"root": (device,)}), at=VALIDATION_TIME).accepted
+    verdict = primus.verify(genuine, TrustAnchors({"root": (leaf,)}), at=VALIDATION_TIME)  # no issuer on the path
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED and "itself a trust anchor" in verdict.detail, verdict.summary()
 
 
 # -- the documented grep/sed step and the signed algorithm claims (primus.md 1.3) ------------

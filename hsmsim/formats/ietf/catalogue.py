@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ObjectIdentifier
 
@@ -31,8 +33,6 @@ from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, pem, spki_
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
-from hsmsim.formats.primus.archive import build_zip
-from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, sign_xml
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
@@ -807,15 +807,25 @@ def _primus_signed_by_tpm_ak(bench: CsrBench) -> None:
     chain file and whose public key both loose PEMs carry: the AK chains to test-rootCA, which the request's merged
     roots file carries for its TcgAttestCertify statement. A TPM owner can sign such bytes with the AK."""
     ak = _tcg_ak(bench)
+    key = ak.key
+    assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
 
     def resign(inner: Evidence) -> Evidence:
+        # The Primus names and signature scheme (primus.md 1.3-1.5) are spelled here: a family imports no other.
         with zipfile.ZipFile(io.BytesIO(inner.files[inner.primary])) as archive:
             members = {info.filename: archive.read(info) for info in archive.infolist()}
         stem = next(member for member in members if member.endswith(".xml"))[: -len(".xml")]
-        members[f"{stem}.sig"] = sign_xml(members[f"{stem}.xml"], ak.key)
-        members[CHAIN_FILE] = cert_pem(ak.certificate)
-        members[f"{stem}.pem"] = members[PUBKEY_FILE] = spki_pem(ak.key.public_key())
-        return replace(inner, files={**inner.files, inner.primary: build_zip(list(members.items()), ATTEST_TIME)})
+        xml = members[f"{stem}.xml"]
+        members[f"{stem}.sig"] = (key.sign(xml, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+                                  if isinstance(key, ec.EllipticCurvePrivateKey)
+                                  else key.sign(xml, padding.PKCS1v15(), hashes.SHA256()))
+        members["PrimusHSM_Attestation.crt"] = cert_pem(ak.certificate)
+        members[f"{stem}.pem"] = members["PrimusHSM_Attestation_PublicKey.pem"] = spki_pem(key.public_key())
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(zipfile.ZipInfo(name, ATTEST_TIME.timetuple()[:6]), data, zipfile.ZIP_DEFLATED)
+        return replace(inner, files={**inner.files, inner.primary: out.getvalue()})
     _native_edit(resign)(bench)
 
 

@@ -271,6 +271,9 @@ def _require_device_issuer(path: list[x509.Certificate]) -> None:
     csr-attestation's merged roots): any key certified under any of them, a YubiKey slot key or a TPM AK, would
     otherwise vouch for Primus keys. A leaf issued directly by an anchor is held to the same rule: the Primus
     root itself (policy .4.1.1) issuing the leaf is refused, a device certificate pinned as the anchor accepted."""
+    if len(path) < 2:
+        raise Rejected(Reason.CHAIN_UNTRUSTED, "the attestation certificate is itself a trust anchor: no Securosys "
+                                               "device certificate issued it")
     issuer = path[1]
     if PRIMUS_POLICY_DEVICE not in certificate_policies(issuer):
         raise Rejected(Reason.CHAIN_UNTRUSTED,
