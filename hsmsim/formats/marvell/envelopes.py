@@ -441,8 +441,8 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
     if not isinstance(document, dict):
         raise Rejected(Reason.MALFORMED, f"{file_name} is not a JSON object")
     node: object = document
-    wants_urlsafe = "attributes" in document
-    if wants_urlsafe:
+    is_key_bundle = "attributes" in document  # a KeyBundle (REST, SDKs), not the bare attestation object
+    if is_key_bundle:
         node = document["attributes"]
     if isinstance(node, dict) and "attestation" in node:
         node = node["attestation"]
@@ -472,21 +472,21 @@ def _azure_contents(flat: dict[str, bytes], profile: Profile) -> EnvelopeContent
                                                mb.MAX_BLOB_BYTES)
         styles.add(public_style)
     styles.discard(Base64Style.EITHER)
-    allowed = [set(), {Base64Style.URLSAFE}] + ([] if wants_urlsafe else [{Base64Style.STANDARD}])
+    allowed = [set(), {Base64Style.URLSAFE}] + ([] if is_key_bundle else [{Base64Style.STANDARD}])
     if styles not in allowed:
-        expected = "base64url without padding" if wants_urlsafe else "one consistent base64 style"
+        expected = "base64url without padding" if is_key_bundle else "one consistent base64 style"
         findings.append((Reason.MALFORMED, f"attestation values are {sorted(s.value for s in styles)}, not {expected}"))
     if public_null and Base64Style.STANDARD not in styles:
         findings.append((Reason.UNEXPECTED_CONTENT, "publicKeyAttestation is null in a REST-shaped (base64url) "
                                                     "attestation; the service omits an absent blob, only the az CLI "
                                                     "file writes null"))
-    jwk = document.get("key") if wants_urlsafe else None
+    jwk = document.get("key") if is_key_bundle else None
     if jwk is not None and not isinstance(jwk, dict):
         raise Rejected(Reason.MALFORMED, "key is not a JSON object")
     keys, csr = _binding_inputs(flat)
     return EnvelopeContents(blob, public_blob, _load_certs(pem_bundle, "certificatePemFile"), jwk, keys, csr,
                             tuple(findings) if profile is Profile.STRICT else (),
-                            _declared_exportable(document) if wants_urlsafe else None)
+                            _declared_exportable(document) if is_key_bundle else None)
 
 
 def _declared_exportable(bundle: dict[str, object]) -> str | None:
