@@ -253,7 +253,8 @@ AIK_CA_EKUS = (x509.ObjectIdentifier("2.23.133.8.3"), x509.ObjectIdentifier("1.3
 def is_aik_ca(cert: x509.Certificate) -> bool:
     """True for an AIK CA certificate: issued by another CA (not self-issued, so no copy of a root), basicConstraints
     CA:TRUE and extendedKeyUsage naming both :data:`AIK_CA_EKUS`."""
-    if name_keys(cert)[0] == name_keys(cert)[1]:
+    subject, issuer = name_keys(cert)
+    if subject == issuer:
         return False
     try:
         basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
