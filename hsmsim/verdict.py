@@ -44,7 +44,10 @@ class Reason(enum.StrEnum):
     MALFORMED = "MALFORMED"
     """The evidence cannot be parsed, or its structure breaks the format (DTD, comment, bad base64, non-DER where
     DER is required, a field of the wrong width such as a CK_ULONG that is not 4 bytes, an extension repeated in a
-    chain certificate (RFC 5280 4.2), ...)."""
+    chain certificate (RFC 5280 4.2), ...). Also an ambiguous bundle: two different files for one role the format
+    reads once (two files of one base name in different folders, two CSRs, two request files, two nonce files),
+    which is rejected, never resolved by the order of the files; the detail names two of the candidates. Copies of
+    one file (the same bytes) are not ambiguous (``hsmsim.checks.one_file``, ``hsmsim.checks.by_base_name``)."""
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     """A size, count, depth or expansion bound was hit before the evidence could be checked."""
     MISSING_INPUT = "MISSING_INPUT"

@@ -212,6 +212,18 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "(only the EK's holder opens the credential): the notes of `ActivateWrongEk`, `ActivateOtherTpmEk` and "
         "`ActivateMissing` say the defect is caught because the record itself reports the failure, and an accepted "
         "token's claim `ak_residency` is `record-asserted` (or `none`); no expected verdict changed.",
+        "An ambiguous bundle, two different files for one role a format reads once (two CSRs, two request files, "
+        "two files of one base name in different folders), is MALFORMED in every format, never resolved by file "
+        "order (two CSRs were ATTR_CONFLICT in crypto4a and smartcard-hsm, MISSING_INPUT in fortanix, yubico-piv, "
+        "yubihsm2, apple-acme and tpm-acme; a copy of one file is no longer refused): new "
+        "`{fortanix,yubico-piv,yubihsm2,crypto4a}::binding::second-csr`, `smartcard-hsm::csr::second-csr`, "
+        "`apple-acme::key::second-csr` and `{yubico-piv,yubihsm2}::request::second-request`. fortanix takes, of "
+        "several authority certificates that signed the statement, the one whose path validates, in any order (new "
+        "`fortanix::variant::renewed-authority-listed-first`, `variant::expired-authority-listed-first`). An ACME "
+        "challenge token that decodes to fewer than 16 bytes is CHALLENGE_MISMATCH (RFC 8555 8.3: 128 bits of "
+        "entropy; new `apple-acme::freshness::token-empty`, `freshness::token-15-bytes`, "
+        "`tpm-acme::binding::token-15-bytes`, `android-acme::challenge::token-15-bytes`). No existing vector's "
+        "expectation changed.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

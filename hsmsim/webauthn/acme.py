@@ -33,15 +33,35 @@ def decode_att_obj(data: bytes) -> tuple[str, dict[Any, Any]]:
     return value["fmt"], value["attStmt"]
 
 
+MIN_TOKEN_BYTES = 16
+"""RFC 8555 8.3 (and 8.4, which device-attest-01 follows): a challenge token "MUST have at least 128 bits of
+entropy", so a token that decodes to fewer than 16 bytes cannot be one. hsmsim's ACME verifiers reject it
+CHALLENGE_MISMATCH, as parsec-tpm rejects a nonce under 16 bytes: an empty token makes every answer the same."""
+
+
+def check_token(token: str, what: str = "the challenge token") -> None:
+    """``token`` is canonical unpadded base64url of at least :data:`MIN_TOKEN_BYTES` bytes (RFC 8555 8.1, 8.3);
+    else CHALLENGE_MISMATCH: a short token, or one that is not base64url, binds the answer to no fresh challenge."""
+    try:
+        raw = from_b64url(token, what)
+    except Rejected as rejection:
+        raise Rejected(Reason.CHALLENGE_MISMATCH, rejection.detail) from None
+    if len(raw) < MIN_TOKEN_BYTES:
+        raise Rejected(Reason.CHALLENGE_MISMATCH, f"{what} decodes to {len(raw)} bytes: RFC 8555 8.3 requires at "
+                                                  f"least 128 bits of entropy ({MIN_TOKEN_BYTES} bytes)")
+
+
 def token_parameter(parameters: Mapping[str, object]) -> str | None:
-    """The ``token`` parameter of an ACME generator (None when absent or empty): canonical unpadded base64url, as
-    RFC 8555 8.1 makes a challenge token and as the ACME verifiers read the record's ``challenge.token``. Raises
-    :class:`ParameterError` for another value, so no evidence is written that its own verifier rejects MALFORMED."""
+    """The ``token`` parameter of an ACME generator (None when absent or empty): canonical unpadded base64url of at
+    least :data:`MIN_TOKEN_BYTES` bytes, as RFC 8555 8.1 and 8.3 make a challenge token and as the ACME verifiers
+    read the record's ``challenge.token``. Raises :class:`ParameterError` for another value, so no evidence is
+    written that its own verifier rejects."""
     token = text_parameter(parameters, "token", "base64url text")
     if not token:
         return None
     try:
-        from_b64url(token, "token")
+        check_token(token, "token")
     except Rejected:
-        raise ParameterError.invalid("token", "canonical unpadded base64url", token) from None
+        raise ParameterError.invalid("token", f"canonical unpadded base64url of at least {MIN_TOKEN_BYTES} bytes",
+                                     token) from None
     return token

@@ -1027,8 +1027,11 @@ def test_acme_through_the_hsm(tmp_path, acme, trust):
     hsm = Hsm(Device.from_seed("android-acme", SEED), store)
     store.generate(KeySpec.parse("ec-p256"), "acme-p256", created=KEY_CREATED)
     store.generate(KeySpec.parse("ec-p384"), "acme-p384", created=KEY_CREATED)
-    evidence = hsm.attest("acme-p256", "android-acme", {"attest_time": ATTEST_TIME, "key_authorization": "tok.thumb"})
-    assert evidence.files["acme-p256.keyauth"] == b"tok.thumb"
+    with pytest.raises(ParameterError, match=r"key_authorization must be token\.thumbprint"):  # a 3-byte token
+        hsm.attest("acme-p256", "android-acme", {"attest_time": ATTEST_TIME, "key_authorization": "tok.thumb"})
+    key_auth = "A" * 22 + ".thumb"  # a 16-byte token (RFC 8555 8.3: at least 128 bits)
+    evidence = hsm.attest("acme-p256", "android-acme", {"attest_time": ATTEST_TIME, "key_authorization": key_auth})
+    assert evidence.files["acme-p256.keyauth"] == key_auth.encode()
     assert acme.verify(evidence, trust, at=VALIDATION_TIME, profile=Profile.STRICT).accepted
     with pytest.raises(UnsupportedKeyError):
         hsm.attest("acme-p384", "android-acme", {"attest_time": ATTEST_TIME})

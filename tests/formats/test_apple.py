@@ -440,11 +440,12 @@ def test_apple_acme_refuses_a_token_or_identifier_type_its_verifier_would_reject
     store.generate(KeySpec.parse("ec-p256"), "mdm", created=ATTEST_TIME - timedelta(days=1))
     hsm = Hsm(Device.from_seed("apple-acme", SEED), store)
     for parameters in ({"token": "not base64!"}, {"token": "abcDEF_-123"}, {"token": "AAECAw=="},
+                       {"token": "abcDEF_-12A"}, {"token": "A" * 20},  # 8 and 15 bytes: under 128 bits
                        {"identifier_type": "dns"}, {"identifier_type": "Permanent-Identifier"}):
         with pytest.raises(ParameterError, match=next(iter(parameters))):
             hsm.attest("mdm", "apple-acme", {**parameters, "attest_time": ATTEST_TIME})
     anchors = TrustAnchors({"root": (apple_pki(SEED, ENTERPRISE).root.certificate,)})
-    for parameters in ({"token": "abcDEF_-12A"}, {"identifier_type": "hardware-module"}, {}):
+    for parameters in ({"token": "abcDEF_-12AabcDEF_-12A"}, {"identifier_type": "hardware-module"}, {}):
         evidence = hsm.attest("mdm", "apple-acme", {**parameters, "attest_time": ATTEST_TIME})
         verdict = get_format("apple-acme").verify(evidence, anchors, at=ATTEST_TIME + timedelta(hours=1))
         assert verdict.accepted, (parameters, verdict.summary())

@@ -211,10 +211,16 @@ def test_dates_are_whole_days(fmt, bundles, trust, card):
     assert fmt.verify(bundles["ec-p256"], trust, at=after).reason is Reason.CERT_EXPIRED
 
 
-def test_two_csrs_are_a_conflict(fmt, bundles, trust):
+def test_two_different_csrs_are_malformed_and_a_copy_is_not(fmt, bundles, trust):
+    """Two different CSRs make the bundle ambiguous (MALFORMED, naming both; it was ATTR_CONFLICT); a copy of the
+    key's CSR under another name is the same file."""
     golden = bundles["ec-p256"]
     csr = next(v for k, v in golden.files.items() if k.endswith(".csr"))
-    assert fmt.verify(with_file(golden, "second.csr", csr), trust, at=AT).reason is Reason.ATTR_CONFLICT
+    assert fmt.verify(with_file(golden, "second.csr", csr), trust, at=AT).accepted
+    other = next(v for k, v in bundles["rsa-2048"].files.items() if k.endswith(".csr"))
+    for profile in Profile:
+        verdict = fmt.verify(with_file(golden, "second.csr", other), trust, at=AT, profile=profile)
+        assert verdict.reason is Reason.MALFORMED and "'second.csr'" in verdict.detail, verdict.summary()
 
 
 def test_random_corruption_gives_reasons_not_exceptions(fmt, bundles, trust):

@@ -391,8 +391,9 @@ def test_missing_response_and_ambiguous_csr(fortanix, bundles, trust):
     assert fortanix.verify(only_csr, trust, at=AT).reason is Reason.MISSING_INPUT
     two_csrs = Evidence("fortanix", {**evidence.files, "other.csr": bundles["key-ec-p256"].files["key-ec-p256.csr"]},
                         evidence.primary)
-    for profile in Profile:
-        assert fortanix.verify(two_csrs, trust, at=AT, profile=profile).reason is Reason.MISSING_INPUT
+    for profile in Profile:  # ambiguous: MALFORMED, naming both (it was MISSING_INPUT)
+        verdict = fortanix.verify(two_csrs, trust, at=AT, profile=profile)
+        assert verdict.reason is Reason.MALFORMED and "'other.csr'" in verdict.detail, verdict.summary()
 
 
 def test_a_response_without_csr_binds_nothing(fortanix, bundles, trust, tmp_path):
@@ -413,7 +414,7 @@ def test_a_response_without_csr_binds_nothing(fortanix, bundles, trust, tmp_path
     (tmp_path / "third.csr").write_bytes(bundles["key-rsa-2048"].files["key-rsa-2048.csr"])
     loaded = fortanix.load(tmp_path / evidence.primary)
     assert sorted(loaded.files) == sorted([evidence.primary, "other.csr", "third.csr"])
-    assert fortanix.verify(loaded, trust, at=AT).reason is Reason.MISSING_INPUT
+    assert fortanix.verify(loaded, trust, at=AT).reason is Reason.MALFORMED
 
 
 # -- the vector catalogue ---------------------------------------------------------------------

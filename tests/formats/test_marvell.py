@@ -606,7 +606,7 @@ def test_the_primary_is_verified_and_a_duplicated_piece_is_malformed(world, clou
     evidence = Evidence(other.format, {**genuine, other.primary: b"{}"}, other.primary)
     for profile in Profile:
         verdict = fmt.verify(evidence, trust, at=VALIDATION_TIME, profile=profile)
-        assert verdict.reason is Reason.MALFORMED and "two files named" in verdict.detail, verdict.summary()
+        assert verdict.reason is Reason.MALFORMED and "ambiguous" in verdict.detail, verdict.summary()
 
 
 def test_google_verifies_the_primary_gcloud_file_beside_a_json(world):

@@ -906,11 +906,11 @@ def test_tpm_acme_refuses_a_token_that_is_not_canonical_base64url():
     store.generate(KeySpec.parse("ec-p256"), "tls", created=datetime(2025, 3, 3, tzinfo=UTC))
     hsm = Hsm(Device.from_seed("tpm-acme", SEED), store)
     at = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
-    for token in ("not base64!", "abcDEF_-123", "AAECAw==", "a"):
+    for token in ("not base64!", "abcDEF_-123", "AAECAw==", "a", "abcDEF_-12A"):  # the last: 8 bytes, under 128 bits
         with pytest.raises(ParameterError, match="parameter token must be canonical unpadded base64url"):
             hsm.attest("tls", "tpm-acme", {"attest_time": at, "token": token})
-    evidence = hsm.attest("tls", "tpm-acme", {"attest_time": at, "token": "abcDEF_-12A"})
-    assert json.loads(evidence.files[evidence.primary])["challenge"]["token"] == "abcDEF_-12A"
+    evidence = hsm.attest("tls", "tpm-acme", {"attest_time": at, "token": "abcDEF_-12AabcDEF_-12A"})
+    assert json.loads(evidence.files[evidence.primary])["challenge"]["token"] == "abcDEF_-12AabcDEF_-12A"
     anchors = TrustAnchors({"root": (hsm.attestation_identity().root,)})
     assert get_format("tpm-acme").verify(evidence, anchors, at=at).accepted
 

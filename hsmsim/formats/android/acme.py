@@ -19,7 +19,9 @@ the keyAuthorization as the challenge, then the statement signature (SIGNATURE_I
 cannot express: UNSUPPORTED), then the identifier (an attestationIdSerial other than it: ATTR_CONFLICT),
 then the CSR (none: MISSING_INPUT; another key: KEY_MISMATCH). Strict also requires attestationIdSerial
 (ATTR_MISSING): without it nothing ties the key to the device the order names. A missing ``.identifier``
-is MISSING_INPUT in both profiles, as a record without an identifier is for tpm-acme and apple-acme.
+is MISSING_INPUT in both profiles, as a record without an identifier is for tpm-acme and apple-acme. After the
+chain, the keyAuthorization's token (before its first ``.``) must decode to at least 16 bytes (RFC 8555 8.3, as
+tpm-acme and apple-acme require of theirs): else CHALLENGE_MISMATCH.
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.checks import check_csr_binding
+from hsmsim.checks import check_csr_binding, one_file
 from hsmsim.device import AttestationRequest, ForwardedParameters
 from hsmsim.encoding import spki_der
-from hsmsim.errors import UnsupportedKeyError
+from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.android import cbor
 from hsmsim.formats.android.generate import ROOTS_FILE, generate_evidence
 from hsmsim.formats.android.keydescription import KeyDescription
@@ -51,6 +53,7 @@ from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.acme import MIN_TOKEN_BYTES, check_token
 from hsmsim.webauthn.container import cbor_decode
 
 FORMAT = "android-acme"
@@ -75,6 +78,17 @@ def key_authorization(seed: str, label: str, at: datetime) -> bytes:
     token = _b64url(drbg(seed, f"android/acme/token/{label}/{at.isoformat()}").read(32))
     thumbprint = _b64url(drbg(seed, "android/acme/account-thumbprint").read(32))
     return f"{token}.{thumbprint}".encode()
+
+
+def check_key_authorization_token(key_auth: bytes) -> None:
+    """The token of ``key_auth`` (``token "." thumbprint``: what precedes the first ``.``) is canonical base64url of
+    at least :data:`~hsmsim.webauthn.acme.MIN_TOKEN_BYTES` bytes; else CHALLENGE_MISMATCH
+    (:func:`~hsmsim.webauthn.acme.check_token`)."""
+    try:
+        token = key_auth.decode("ascii").split(".", 1)[0]
+    except UnicodeDecodeError:
+        raise Rejected(Reason.CHALLENGE_MISMATCH, "the keyAuthorization is not ASCII text") from None
+    check_token(token, "the keyAuthorization's token")
 
 
 def sign_key_authorization(key: PrivateKey, key_auth: bytes) -> tuple[int, bytes]:
@@ -103,7 +117,8 @@ def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions)
     """``<label>.attobj``, ``<label>.keyauth``, ``<label>.identifier`` and ``<label>.csr`` for the request's key (a
     P-256 or RSA key), the KeyDescription attesting the device's serial (``options.attest_serial`` set).
 
-    Parameters: ``key_authorization`` (text) replaces the derived one, ``identifier`` (text; default: the device's
+    Parameters: ``key_authorization`` (text, ``token.thumbprint`` with a token of at least 16 bytes, else
+    :class:`ParameterError`) replaces the derived one, ``identifier`` (text; default: the device's
     serial) the order's identifier; the others are ``android-key``'s.
     """
     signer = request.key_signer
@@ -113,6 +128,11 @@ def generate_acme_evidence(request: AttestationRequest, options: AndroidOptions)
     given = request.parameters.get("key_authorization")
     key_auth = str(given).encode() if given is not None else key_authorization(
         request.device.seed, request.key.label, request.at)
+    try:
+        check_key_authorization_token(key_auth)
+    except Rejected:
+        raise ParameterError.invalid("key_authorization", f"token.thumbprint, the token canonical base64url of at "
+                                     f"least {MIN_TOKEN_BYTES} bytes", given) from None
     parameters = ForwardedParameters(request.parameters, override={"challenge": key_auth.decode()})
     chain_request = AttestationRequest(request.device, request.partition, request.key, signer, request.attesting,
                                        parameters, request.at)
@@ -188,11 +208,9 @@ def check_signature(leaf: x509.Certificate, alg: int, sig: bytes, key_auth: byte
 
 
 def _one_file(files: dict[str, bytes], suffix: str, what: str) -> bytes | None:
-    """The one ``suffix`` file's bytes, None when there is none; MALFORMED when there are several."""
-    found = [rel for rel in files if rel.endswith(suffix)]
-    if len(found) > 1:
-        raise Rejected(Reason.MALFORMED, f"expected one {suffix} file ({what}), found {len(found)}")
-    return files[found[0]] if found else None
+    """The one ``suffix`` file's bytes, None when there is none; MALFORMED when there are several different ones
+    (:func:`~hsmsim.checks.one_file`)."""
+    return one_file(files, [rel for rel in files if rel.endswith(suffix)], f"{what} ({suffix})")
 
 
 def check_binding(kd: KeyDescription, leaf: x509.Certificate, identifier: bytes, csr: bytes | None,
@@ -235,9 +253,11 @@ def verify_acme_evidence(evidence: Evidence, trust: TrustAnchors, *, at: datetim
         csr = _one_file(files, CSR_SUFFIX, "the finalize CSR")
         statement = read_statement(files[attobjs[0]])
         chain = _certificates(statement.x5c)
-        status = next((data for rel, data in files.items() if rel.rsplit("/", 1)[-1] == STATUS_FILE), None)
+        status = one_file(files, [rel for rel in files if rel.rsplit("/", 1)[-1] == STATUS_FILE],
+                          f"the status list ({STATUS_FILE})")
         kd, verdict = check_chain(chain, key_auth, status, trust, at or datetime.now(UTC), Profile(profile),
                                   ders=statement.x5c)
+        check_key_authorization_token(key_auth)
         check_signature(chain[0], statement.alg, statement.sig, key_auth)
         check_binding(kd, chain[0], identifier, csr, Profile(profile))
         return verdict

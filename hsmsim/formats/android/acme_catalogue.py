@@ -35,9 +35,9 @@ from hsmsim.keystore.base import KeySpec
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCase
-from hsmsim.pki.seed import derive_key
+from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
-from hsmsim.webauthn.container import cbor_decode
+from hsmsim.webauthn.container import b64url, cbor_decode
 
 GOLDENS = ("tee-rkp-ec-p256", "tee-rkp-rsa-3072", "tee-2026-root-ec-p256", "strongbox-rkp-no-root-ec-p256")
 REFS = ("shared/specs/round2_formats.md 2.4", "draft-ietf-acme-device-attest", "smallstep/certificates acme")
@@ -121,6 +121,14 @@ def _raw_ecdsa(bench: AcmeBench) -> None:
 
 def _sign_other(message: Callable[[AcmeBench], bytes]) -> Operator:
     return lambda bench: bench.sign(message(bench))
+
+
+def _short_token(bench: AcmeBench) -> None:
+    """A keyAuthorization whose token is 15 bytes (120 bits), which the device attests and signs as any other."""
+    assert bench.key_auth is not None
+    token = b64url(drbg(bench.chain.kit.seed, "android/acme/short-token").read(15))
+    bench.key_auth = token.encode() + b"." + bench.key_auth.split(b".", 1)[1]
+    _chain_challenge(lambda b: b.key_auth or b"")(bench)
 
 
 def _chain_challenge(challenge: Callable[[AcmeBench], bytes]) -> Operator:
@@ -233,6 +241,12 @@ def mutations() -> list[Mutation]:
         "/x5c[0]/KeyDescription/attestationChallenge",
         _chain_challenge(lambda bench: hashlib.sha256(bench.key_auth or b"").digest()),
         invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("challenge::token-15-bytes", "AcmeTokenShort",
+        _note("BINDING", med, "the keyAuthorization's token is 15 bytes (120 bits); chain and sig are made for it",
+              "RFC 8555 8.3 requires at least 128 bits of entropy: a verifier that only compares the challenge with "
+              "the keyAuthorization accepts an answer to a guessable challenge"),
+        "keyAuthorization with a 15-byte token, attestationChallenge and sig over it, leaf re-signed", "file.replace",
+        "<golden>.keyauth", _short_token, invalid(Reason.CHALLENGE_MISMATCH), resign=True)
     add("file::key-authorization-missing", "AcmeKeyAuthorizationMissing",
         _note("BINDING", high, "no .keyauth beside the statement", "nothing to bind the statement to"),
         "the .keyauth file removed", "file.remove", "<golden>.keyauth", lambda bench: setattr(bench, "key_auth", None),

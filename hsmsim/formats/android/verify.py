@@ -41,7 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import mldsa
 from cryptography.x509.oid import ObjectIdentifier
 
-from hsmsim.checks import require_code_signing_key
+from hsmsim.checks import one_file, require_code_signing_key
 from hsmsim.encoding import der_content, der_oid, key_facts, spki_der
 from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, MAX_CHALLENGE_BYTES
 from hsmsim.formats.android.keydescription import (
@@ -134,13 +134,14 @@ def gather(evidence: Evidence) -> ChainInputs:
     challenges = [rel for rel in files if rel.endswith(CHALLENGE_SUFFIX)]
     if len(challenges) > 1:
         raise Rejected(Reason.MALFORMED, f"more than one {CHALLENGE_SUFFIX} file: {sorted(challenges)}")
-    statuses = [rel for rel in files if _basename(rel) == STATUS_FILE]
+    status = one_file(files, [rel for rel in files if _basename(rel) == STATUS_FILE],
+                      f"the status list ({STATUS_FILE})")
     if len(files[chain_name]) > MAX_CHAIN_BYTES:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{chain_name} is larger than {MAX_CHAIN_BYTES} bytes")
     challenge = files[challenges[0]] if challenges else None
     if challenge is not None and len(challenge) > MAX_CHALLENGE_BYTES:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"the challenge is larger than {MAX_CHALLENGE_BYTES} bytes")
-    return ChainInputs(files[chain_name], challenge, files[statuses[0]] if statuses else None)
+    return ChainInputs(files[chain_name], challenge, status)
 
 
 _BEGIN_CERTIFICATE = b"-----BEGIN CERTIFICATE-----\n"

@@ -13,7 +13,9 @@ Facts (``shared/specs/other_formats.md`` 4.3, draft-ietf-acme-device-attest, sma
   ``permanent-identifier`` (or ``hardware-module``) value is the attested serial number or UDID, and at
   finalize that the CSR requests the leaf's key.
 
-This verifier never skips the freshness check when the extension is absent (step-ca does: ATTR_MISSING here).
+This verifier never skips the freshness check when the extension is absent (step-ca does: ATTR_MISSING here),
+and a token that decodes to fewer than 16 bytes is CHALLENGE_MISMATCH (RFC 8555 8.3: at least 128 bits of entropy;
+SHA-256 of an empty token is a constant any answer could carry).
 
 On disk (``docs/formats/apple.md``): ``<label>.acme-apple.json`` (what the ACME server holds: identifier,
 challenge token, the device's payload) and the finalize CSR ``<label>.csr``.
@@ -52,7 +54,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
-from hsmsim.webauthn.acme import decode_att_obj, token_parameter
+from hsmsim.webauthn.acme import check_token, decode_att_obj, token_parameter
 from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, b64url, cbor_encode, from_b64url, parse_json_object
 
 FORMAT = "apple-acme"
@@ -182,6 +184,7 @@ def verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, at
         raise Rejected(Reason.ATTR_MISSING, f"the leaf has no freshness code {OID_FRESHNESS}")
     if freshness != freshness_code(record.token):
         raise Rejected(Reason.CHALLENGE_MISMATCH, "the freshness code is not SHA-256 of the challenge token")
+    check_token(record.token)
     serial = device_text(leaf, OID_SERIAL, "serial number")
     udid = device_text(leaf, OID_UDID, "UDID")
     if serial is None and udid is None:

@@ -69,8 +69,8 @@ GOLDENS = tuple(Golden(*row) for row in (
 GOLDEN_BY_NAME = {g.name: g for g in GOLDENS}
 
 
-def _token(seed: str, role: str) -> str:
-    return b64url(drbg(seed, f"{FORMAT}/token/{role}").read(32))
+def _token_text(seed: str, role: str, size: int = 32) -> str:
+    return b64url(drbg(seed, f"{FORMAT}/token/{role}").read(size))
 
 
 def _csr(key: PrivateKey, label: str) -> bytes:
@@ -96,6 +96,8 @@ class AcmeBench:
     x5c_override: list[bytes] | None = None
     att_obj_override: bytes | None = None
     record_edit: Callable[[bytes], bytes] | None = None
+    extra: dict[str, bytes] = field(default_factory=dict)
+    """Files added beside the record and its CSR."""
 
     @classmethod
     def open(cls, seed: str, name: str) -> AcmeBench:
@@ -108,7 +110,7 @@ class AcmeBench:
         assert identifier is not None
         pki = apple_pki(seed, ENTERPRISE)
         draft = AcmeDraft(pki=pki, label=name, at=ATTEST_TIME, public_key=key.public_key(), facts=facts,
-                          token=_token(seed, name), identifier_type=golden.identifier_type, identifier=identifier,
+                          token=_token_text(seed, name), identifier_type=golden.identifier_type, identifier=identifier,
                           csr_pem=_csr(key, name))
         bench = cls(seed, golden, draft, draft.extensions(), [pki.intermediate.certificate])
         bench.resign()
@@ -139,10 +141,11 @@ class AcmeBench:
 
     def evidence(self) -> Evidence:
         evidence = self.draft.evidence(self.att_obj())
-        if self.record_edit is None:
+        if self.record_edit is None and not self.extra:
             return evidence
-        record = self.record_edit(evidence.files[evidence.primary])
-        return Evidence(evidence.format, {**evidence.files, evidence.primary: record}, evidence.primary)
+        record = self.record_edit(evidence.files[evidence.primary]) if self.record_edit else None
+        files = {**evidence.files, **self.extra, **({evidence.primary: record} if record is not None else {})}
+        return Evidence(evidence.format, files, evidence.primary)
 
 
 Operator = Callable[[AcmeBench], None]
@@ -268,6 +271,19 @@ def _csr_other_key(bench: AcmeBench) -> None:
     bench.draft.csr_pem = _csr(attested_key(bench.seed, FORMAT, "ec-p384"), bench.draft.label)
 
 
+def _token(token: Callable[[AcmeBench], str]) -> Operator:
+    """The order's token replaced, and the device's freshness code made for it (the leaf is re-issued)."""
+    def apply(bench: AcmeBench) -> None:
+        bench.draft.token = token(bench)
+        bench.draft.freshness = freshness_code(bench.draft.token)
+        bench.extensions = bench.draft.extensions()
+    return apply
+
+
+def _second_csr(bench: AcmeBench) -> None:
+    bench.extra["other.csr"] = _csr(attested_key(bench.seed, FORMAT, "ec-p384"), bench.draft.label)
+
+
 def _csr_bad_signature(bench: AcmeBench) -> None:
     assert bench.draft.csr_pem is not None
     der = x509.load_pem_x509_csr(bench.draft.csr_pem).public_bytes(Encoding.DER)
@@ -320,7 +336,7 @@ def mutations() -> list[Mutation]:
         _note("BINDING", crit, "freshness code = SHA-256 of another challenge's token",
               "an attestation made for another order is replayed"),
         "8.11.1 = SHA-256(another token)", "x509.set_extension", f"{leaf_ext}/{OID_FRESHNESS}",
-        _freshness(lambda b: freshness_code(_token(b.seed, "another-order"))), invalid(Reason.CHALLENGE_MISMATCH),
+        _freshness(lambda b: freshness_code(_token_text(b.seed, "another-order"))), invalid(Reason.CHALLENGE_MISMATCH),
         resign=True)
     add("freshness::sha256-key-authorization", "FreshnessOverKeyAuthorization",
         _note("BINDING", med, "freshness code = SHA-256(keyAuthorization) instead of SHA-256(token)",
@@ -348,6 +364,19 @@ def mutations() -> list[Mutation]:
               "first-wins and last-wins parsers disagree (RFC 5280 forbids it)"),
         "8.11.1 written twice, leaf re-signed", "x509.duplicate_extension", f"{leaf_ext}/{OID_FRESHNESS}",
         _duplicate_freshness, invalid(Reason.MALFORMED), resign=True)
+    short = ("SHA-256 of a token the server made too short is a value any device answer for such an order "
+             "carries, so the answer replays across orders; a verifier comparing the code only accepts it "
+             "(RFC 8555 8.3: a token has at least 128 bits of entropy)")
+    add("freshness::token-empty", "TokenEmpty",
+        _note("BINDING", high, "the order's challenge token is empty, the freshness code SHA-256(\"\")", short),
+        "challenge.token = \"\", 8.11.1 = SHA-256(\"\"), leaf re-issued", "json.set", "/challenge/token",
+        _token(lambda b: ""), invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("freshness::token-15-bytes", "TokenShort",
+        _note("BINDING", med, "the order's challenge token is 15 bytes (120 bits), the freshness code its SHA-256",
+              short),
+        "challenge.token = base64url of 15 bytes, 8.11.1 its SHA-256, leaf re-issued", "json.set",
+        "/challenge/token", _token(lambda b: _token_text(b.seed, "short-order", 15)),
+        invalid(Reason.CHALLENGE_MISMATCH), resign=True)
     add("freshness::critical", "FreshnessCritical",
         _note("CHAIN", low, "the freshness extension marked critical",
               "path validators must reject an unknown critical extension"),
@@ -451,6 +480,12 @@ def mutations() -> list[Mutation]:
               "no proof of possession of the attested key"),
         "CSR signature bit flipped (PEM kept)", "bytes.flip_bit", "<golden>.csr", _csr_bad_signature,
         invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
+    add("key::second-csr", "SecondCsr",
+        _note("BINDING", high, "a second finalize CSR, for another key, beside the attested key's own",
+              "which CSR binds the attested key is ambiguous: a verifier that reads one of them by file order "
+              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)"),
+        "other.csr for another key added", "file.add", "other.csr", _second_csr, invalid(Reason.MALFORMED),
+        resign=False)
     add("key::rsa", "AttestedKeyRsa",
         _note("KEY_POLICY", med, "the leaf certifies an RSA-2048 key (the CSR too)",
               "the Secure Enclave holds only P-256 and P-384 keys: this attestation was not made by one"),

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hsmsim.checks import one_file
 from hsmsim.device import AttestationRequest, Device, record_within
 from hsmsim.errors import BundleError
 from hsmsim.formats.apple import acme, appattest
@@ -130,9 +131,8 @@ class AppleAcmeFormat(_AppleFormat):
 
     @staticmethod
     def _check(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
-        csrs = [data for rel, data in evidence.files.items() if rel.endswith(".csr")]
-        return acme.verify_record(acme.AcmeRecord.parse(record), csrs[0] if len(csrs) == 1 else None, trust, at,
-                                  profile)
+        csr = one_file(evidence.files, [rel for rel in evidence.files if rel.endswith(".csr")], "the finalize CSR")
+        return acme.verify_record(acme.AcmeRecord.parse(record), csr, trust, at, profile)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens per key type and identifier, and the one-defect mutations."""

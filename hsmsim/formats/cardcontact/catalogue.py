@@ -116,6 +116,8 @@ class Workbench:
     request_edit: Callable[[bytes], bytes] | None = None
     devaut_edit: Callable[[bytes], bytes] | None = None
     drop: set[str] = field(default_factory=set)
+    extra: dict[str, bytes] = field(default_factory=dict)
+    """Files added beside the bundle's own."""
 
     @classmethod
     def open(cls, kit: CardContactKit, spec: str) -> Workbench:
@@ -149,6 +151,7 @@ class Workbench:
                  ROOT_FILE: cert_pem(self.kit.pki.carriers[0])}
         if self.csr_pem is not None:
             files[f"{stem}.csr"] = self.csr_pem
+        files.update(self.extra)
         return Evidence(format=FORMAT, files={k: v for k, v in files.items() if k not in self.drop},
                         primary=f"{stem}{REQUEST_SUFFIX}")
 
@@ -209,6 +212,11 @@ def _other_key_in_request(bench: Workbench) -> None:
 def _csr_of_other_key(bench: Workbench) -> None:
     csr = build_csr(name(("CN", bench.kit.keys[bench.spec].label, UTF8)), bench.kit.other[bench.spec])
     bench.csr_pem = csr.public_bytes(serialization.Encoding.PEM)
+
+
+def _second_csr(bench: Workbench) -> None:
+    csr = build_csr(name(("CN", bench.kit.keys[bench.spec].label, UTF8)), bench.kit.other[bench.spec])
+    bench.extra["other.csr"] = csr.public_bytes(serialization.Encoding.PEM)
 
 
 def _break_csr(bench: Workbench) -> None:
@@ -402,6 +410,13 @@ def mutations() -> list[Mutation]:
         _note("POP", Severity.HIGH, "the CSR's self-signature does not verify", "no proof of possession", CSBR),
         "last byte of the CSR's signature flipped", "bytes.flip", "<label>.csr", _break_csr,
         invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
+    add("csr::second-csr", "SecondCsr",
+        _note("KEY_BINDING", Severity.HIGH, "a second CSR, for another key, beside the key's own",
+              "which CSR binds the request's key is ambiguous: a verifier that reads one of them by file order "
+              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)",
+              CSBR),
+        "other.csr made by another key added", "file.add", "other.csr", _second_csr, invalid(Reason.MALFORMED),
+        resign=False)
     add("key::wrong-curve-b", "WrongCurveParameters",
         _note("PARAMETERS", Severity.HIGH, "the request's EC key carries a changed coefficient b (83): parameters "
                                            "of no curve the card generates on",

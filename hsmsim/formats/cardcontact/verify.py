@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from hsmsim.checks import check_csr_binding, require_code_signing_key
+from hsmsim.checks import check_csr_binding, one_file, require_code_signing_key
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.cardcontact import cvc
 from hsmsim.formats.cardcontact.generate import C_DEVAUT_FILE, FORMAT
@@ -146,10 +146,8 @@ def attested_key(request: cvc.AuthenticatedRequest) -> ec.EllipticCurvePublicKey
 
 
 def _csr(evidence: Evidence) -> bytes | None:
-    csrs = [data for file_name, data in evidence.files.items() if file_name.endswith(".csr")]
-    if len(csrs) > 1:
-        raise Rejected(Reason.ATTR_CONFLICT, f"{len(csrs)} CSRs beside the request: which one is the key's?")
-    return csrs[0] if csrs else None
+    return one_file(evidence.files, [file_name for file_name in evidence.files if file_name.endswith(".csr")],
+                    "the CSR")
 
 
 def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:

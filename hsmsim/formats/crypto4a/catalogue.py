@@ -245,6 +245,10 @@ def _no_attached(bench: Bench) -> None:
     bench.attached = []
 
 
+def _second_csr(bench: Bench) -> None:
+    bench.extra_files["other.csr"] = bench.kit.csrs["rsa-3072" if bench.spec != "rsa-3072" else "ec-p256"]
+
+
 def mutations() -> list[Mutation]:
     """Every one-defect vector of the set."""
     ec, rsa = "ec-p256", "rsa-3072"
@@ -269,6 +273,10 @@ def mutations() -> list[Mutation]:
                              "the key may have been generated outside or extracted", (PAGE,))
     key_mismatch = FlagNote("BINDING", Severity.CRITICAL, "key-spki is not the CSR's key",
                             "the attestation vouches for another key than the one to be certified", (PAGE,))
+    second_csr = FlagNote("BINDING", Severity.HIGH, "a second CSR, for another key, beside the key's own",
+                          "which CSR binds the attested key is ambiguous: a verifier that reads one of them by file "
+                          "order accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)",
+                          (PAGE,))
     time = FlagNote("TIME", Severity.MEDIUM, "the attestation time is before the authorities' certificates",
                     "a message dated outside its signer's validity", (PAGE,))
     version = FlagNote("STRUCTURE", Severity.MEDIUM, "message version 2, a structure this verifier does not know",
@@ -321,6 +329,8 @@ def mutations() -> list[Mutation]:
           "tbs.claims[key-is-confined]", _drop_claim("key-is-confined"), invalid(Reason.ATTR_MISSING), True),
         m("binding::key-spki-not-csr", "KeyMismatch", key_mismatch, "key-spki holds another key than the CSR's",
           "replace_value", "tbs.claims[key-spki]", _other_spki, invalid(Reason.KEY_MISMATCH), True),
+        m("binding::second-csr", "SecondCsr", second_csr, "other.csr for the RSA-3072 key added", "add_file",
+          "other.csr", _second_csr, invalid(Reason.MALFORMED), False),
         m("time::before-authority", "AttestationTimeOutsideValidity", time,
           "attestation-time 30 days before the EC authority's notBefore", "replace_value",
           "tbs.claims[attestation-time]", _early_time, invalid(Reason.CERT_NOT_YET_VALID), True),

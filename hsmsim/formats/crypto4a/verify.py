@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
-from hsmsim.checks import check_csr_signature, require_code_signing_key
+from hsmsim.checks import check_csr_signature, one_file, one_that_passes, require_code_signing_key
 from hsmsim.encoding import der_children, der_content, key_facts, read_tlv
 from hsmsim.formats.crypto4a.generate import OBJECT_CLASS_PRIVATE_KEY
 from hsmsim.formats.crypto4a.message import (
@@ -103,10 +103,8 @@ def read_inputs(evidence: Evidence) -> Inputs:
         der = unarmour(data)
     except ValueError as exc:
         raise Rejected(Reason.MALFORMED, f"{evidence.primary}: {exc}") from None
-    csrs = [name for name in evidence.files if name.endswith(".csr")]
-    if len(csrs) > 1:
-        raise Rejected(Reason.ATTR_CONFLICT, f"{len(csrs)} CSRs beside the message: which key is meant?")
-    return Inputs(der, evidence.files[csrs[0]] if csrs else None)
+    return Inputs(der, one_file(evidence.files, [name for name in evidence.files if name.endswith(".csr")],
+                                "the CSR"))
 
 
 def decode(der: bytes) -> Message:
@@ -234,32 +232,39 @@ def _hss_public_key(bits: bytes, index: int) -> bytes:
     return bits
 
 
+def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
 def _check_hss_chain(cert: x509.Certificate, pool: Sequence[x509.Certificate], anchors: list[x509.Certificate],
                      at: datetime, index: int) -> None:
     """The HSS authority certificate (whose key cryptography cannot load) was issued by a CA that validates to an
-    anchor, and is valid at ``at``."""
+    anchor, and is valid at ``at``. Of several certificates named as its issuer that signed it, any one that
+    validates will do; the chain's order never decides (when none does, the reason is the first's by DER)."""
     candidates = [c for c in [*pool, *anchors] if c.subject == cert.issuer]
     if not candidates:
         reason = Reason.CHAIN_UNTRUSTED if not anchors else Reason.CHAIN_INCOMPLETE
         raise Rejected(reason, f"signature {index}: issuer {cert.issuer.rfc4514_string()!r} of the HSS "
                                f"authority is not in the chain")
-    issuer = None
-    for candidate in candidates:
-        try:
-            cert.verify_directly_issued_by(candidate)
-        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-            continue
-        issuer = candidate
-        break
-    if issuer is None:
+    signers = [candidate for candidate in candidates if _issued(cert, candidate)]
+    if not signers:
         raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"signature {index}: HSS authority certificate is not signed "
                                                       f"by its named issuer")
-    constraints = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value \
-        if any(e.oid.dotted_string == "2.5.29.19" for e in issuer.extensions) else None
-    if constraints is None or not constraints.ca:
-        raise Rejected(Reason.CERT_NOT_CA, f"signature {index}: the HSS authority's issuer is not a CA")
-    if issuer not in anchors:
-        validate_chain(issuer, [c for c in pool if c != issuer], anchors, at)
+
+    def issuer_validates(issuer: x509.Certificate) -> None:
+        constraints = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value \
+            if any(e.oid.dotted_string == "2.5.29.19" for e in issuer.extensions) else None
+        if constraints is None or not constraints.ca:
+            raise Rejected(Reason.CERT_NOT_CA, f"signature {index}: the HSS authority's issuer is not a CA")
+        if issuer not in anchors:
+            validate_chain(issuer, [c for c in pool if c != issuer], anchors, at)
+
+    # any order: of several issuers that signed (a CA and its renewal), one whose path validates is enough
+    one_that_passes(signers, issuer_validates, lambda issuer: issuer.public_bytes(Encoding.DER))
     if at < cert.not_valid_before_utc:
         raise Rejected(Reason.CERT_NOT_YET_VALID, f"signature {index}: HSS authority certificate not valid before "
                                                   f"{cert.not_valid_before_utc.isoformat()}")

@@ -260,6 +260,20 @@ def _renewed_authority(bench: Workbench) -> None:
     bench.validation_time = RENEWED_VALIDATION_TIME
 
 
+def _both_authorities(renewed_first: bool) -> Operator:
+    """authority_chain with the period's authority certificate and its renewal (same name and key) both before the
+    CA: the renewal first, validated in the first period, or the period's first, validated in the renewal's."""
+    def apply(bench: Workbench) -> None:
+        kit = bench.kit
+        renewed = fortanix_pki(kit.seed, kit.device.serial, ATTEST_TIME + AUTHORITY_LIFETIME,
+                               captured_encoding=True).authority
+        current = bench.chain[0]
+        bench.chain[0:1] = [renewed, current] if renewed_first else [current, renewed]
+        if not renewed_first:
+            bench.validation_time = RENEWED_VALIDATION_TIME
+    return apply
+
+
 def _ca_exts(fn: Callable[[list[Ext]], list[Ext]]) -> Operator:
     def apply(bench: Workbench) -> None:
         current = [Ext(e.value, e.critical) for e in bench.chain[1].extensions]
@@ -316,6 +330,12 @@ def _replace_csr(bench: Workbench) -> None:
     other = bench.kit.keys["rsa-4096"]
     csr = build_csr(name(("CN", bench.key.label, UTF8)), bench.kit.store.signer(other))
     bench.outer[bench.csr_name] = csr.public_bytes(serialization.Encoding.PEM)
+
+
+def _second_csr(bench: Workbench) -> None:
+    other = bench.kit.keys["rsa-4096"]
+    csr = build_csr(name(("CN", other.label, UTF8)), bench.kit.store.signer(other))
+    bench.outer["other.csr"] = csr.public_bytes(serialization.Encoding.PEM)
 
 
 def _remove_csr(bench: Workbench) -> None:
@@ -582,6 +602,12 @@ def mutations() -> list[Mutation]:
         _note("KEY_BINDING", high, "the CSR self-signature does not verify", "no proof of possession"),
         "one bit of the CSR signature flipped", "bytes.flip_bit", "<label>.csr", _break_csr_signature,
         invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
+    add("binding::second-csr", "SecondCsr",
+        _note("KEY_BINDING", high, "a second CSR, for another key, beside the key's own",
+              "which CSR binds the statement's key is ambiguous: a verifier that reads one of them by file order "
+              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)"),
+        "other.csr for the RSA-4096 key added", "file.add", "other.csr", _second_csr, invalid(Reason.MALFORMED),
+        resign=False)
 
     # JSON shape and robustness
     robustness = "ROBUSTNESS"
@@ -730,6 +756,24 @@ def mutations() -> list[Mutation]:
               "the statement is verified and claims.spki_der names the attested key; nothing binds it to a "
               "request, which the strict (CA code-signing) profile requires (MISSING_INPUT)", DOC, CSBR),
         "CSR removed", "file.remove", "<label>.csr", _remove_csr, strict_only(Reason.MISSING_INPUT), resign=False)
+    order_note = ("a verifier that takes the first certificate named as the issuer that signed the statement "
+                  "validates the other period's certificate and rejects ({}) what the other order accepts; the "
+                  "documentation takes the chain in any order, so the candidate whose path validates is the "
+                  "authority (the strict profile, the vendor's [authority, CA, root] layout, rejects four entries: "
+                  "MALFORMED)")
+    add("variant::renewed-authority-listed-first", "RenewedAuthorityListedFirst",
+        _note("CHAIN", Severity.LOW, "authority_chain holds the renewed authority certificate (same name and key) "
+                                     "before the period's own, validated in the period",
+              order_note.format("CERT_NOT_YET_VALID"), SPEC, DOC),
+        "authority_chain = [renewed authority, authority, CA, root]", "cert.insert", "authority_chain[0]",
+        _both_authorities(renewed_first=True), strict_only(Reason.MALFORMED), resign=False)
+    add("variant::expired-authority-listed-first", "ExpiredAuthorityListedFirst",
+        _note("CHAIN", Severity.LOW, "authority_chain holds the previous period's authority certificate (same name "
+                                     "and key, expired) before the renewed one, validated in the renewed period",
+              order_note.format("CERT_EXPIRED"), SPEC, DOC),
+        "authority_chain = [authority, renewed authority, CA, root]; validation time in the renewed period",
+        "cert.insert", "authority_chain[1]", _both_authorities(renewed_first=False), strict_only(Reason.MALFORMED),
+        resign=False)
     return m
 
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID, ObjectIdentifier
 
-from hsmsim.checks import check_csr_binding, require_code_signing_key
+from hsmsim.checks import by_base_name, check_csr_binding, one_file, one_that_passes, require_code_signing_key
 from hsmsim.encoding import der_children, der_content, der_oid, key_facts, spki_der
 from hsmsim.formats.fortanix.certificates import ReadCertificate, read_certificate, read_chain_certificate
 from hsmsim.formats.fortanix.options import FortanixOptions
@@ -69,16 +69,42 @@ def _signed_by(child: ReadCertificate, issuer: ReadCertificate) -> bool:
     return True
 
 
-def _find_authority(statement: ReadCertificate, chain: list[ReadCertificate]) -> ReadCertificate:
+def _authority_candidates(statement: ReadCertificate, chain: list[ReadCertificate]) -> list[ReadCertificate]:
+    """Every ``authority_chain`` certificate named as the statement's issuer whose key signed it (an authority and
+    its re-certification with the same key are both); CHAIN_INCOMPLETE when none is named, CERT_SIGNATURE_INVALID
+    when none signed."""
     issuer_name = subject_and_issuer(statement.cert)[1]
     named = [c for c in chain if subject_and_issuer(c.cert)[0] == issuer_name]
     if not named:
         issuer = issuer_name.rfc4514_string()
         raise Rejected(Reason.CHAIN_INCOMPLETE, f"no authority_chain certificate is the statement's issuer {issuer!r}")
-    for candidate in named:
-        if _signed_by(statement, candidate):
-            return candidate
-    raise Rejected(Reason.CERT_SIGNATURE_INVALID, "the statement is not signed by the authority it names")
+    signed = [candidate for candidate in named if _signed_by(statement, candidate)]
+    if not signed:
+        raise Rejected(Reason.CERT_SIGNATURE_INVALID, "the statement is not signed by the authority it names")
+    return signed
+
+
+def _find_authority(statement: ReadCertificate, chain: list[ReadCertificate], trust: TrustAnchors, when: datetime,
+                    options: FortanixOptions) -> tuple[ReadCertificate, list[x509.Certificate]]:
+    """The authority (:func:`_authority_candidates`) and its path to an anchor at ``when``, with the path's key
+    identifiers, policies and the authority's role checked. The chain is taken in any order: of several
+    candidates (the period's authority and its renewal) the one whose path passes is the authority; when none
+    passes, the reason is that of the first candidate by DER, never of the first in the chain."""
+
+    def path_of(authority: ReadCertificate) -> tuple[ReadCertificate, list[x509.Certificate]]:
+        try:
+            path = validate_chain(authority.cert, [c.cert for c in chain if c is not authority], trust.get("root"),
+                                  when, as_received={c.cert: c.received for c in chain})
+        except Rejected as rejection:
+            detail = f"authority chain at {when:%Y-%m-%dT%H:%M:%SZ}: {rejection.detail}"
+            raise Rejected(rejection.reason, detail) from None
+        _check_key_identifiers(statement.cert, path)
+        _check_policies(path)
+        _check_authority(authority.cert, options)
+        return authority, path
+
+    return one_that_passes(_authority_candidates(statement, chain), path_of,
+                           lambda candidate: candidate.received.public_bytes(Encoding.DER))
 
 
 def _describe(cert: x509.Certificate) -> str:
@@ -238,19 +264,17 @@ def _claim(statement: x509.Certificate, oid: ObjectIdentifier) -> bool:
     return True
 
 
-def _check_binding(spki: bytes, csrs: list[bytes], profile: Profile) -> bool:
+def _check_binding(spki: bytes, csr: bytes | None, profile: Profile) -> bool:
     """Whether a CSR binds the statement's key; no CSR is acceptable to the structural profile only.
 
     The response is the whole of DSM's evidence (the vendor's verifier takes no CSR); a CA binding
-    the attested key to a request (the strict profile) needs exactly one CSR.
+    the attested key to a request (the strict profile) needs a CSR (two different ones were MALFORMED already).
     """
-    if len(csrs) > 1:
-        raise Rejected(Reason.MISSING_INPUT, f"{len(csrs)} CSRs: which one to bind the attested key to is ambiguous")
-    if not csrs:
+    if csr is None:
         if profile is Profile.STRICT:
             raise Rejected(Reason.MISSING_INPUT, "no CSR (one .csr) to bind the attested key to")
         return False
-    check_csr_binding(spki, csrs[0], "the statement's")
+    check_csr_binding(spki, csr, "the statement's")
     return True
 
 
@@ -279,8 +303,10 @@ def _check_strict(unknown: tuple[str, ...], key_type: str, size: int | None, usa
         raise Rejected(Reason.KEY_POLICY, "the key may not sign (statement keyUsage lacks digitalSignature)")
 
 
-def _gather(evidence: Evidence) -> tuple[bytes, list[bytes]]:
-    files = {rel.rsplit("/", 1)[-1]: data for rel, data in evidence.files.items()}
+def _gather(evidence: Evidence) -> tuple[bytes, bytes | None]:
+    """The response and the CSR; files are read by base name, two different files for one of them are MALFORMED
+    (:func:`~hsmsim.checks.by_base_name`, :func:`~hsmsim.checks.one_file`)."""
+    files = by_base_name(evidence.files)
     responses = [n for n in files if n.lower().endswith(".json")]
     if evidence.primary in files and evidence.primary.lower().endswith(".json"):
         responses = [evidence.primary]
@@ -288,7 +314,7 @@ def _gather(evidence: Evidence) -> tuple[bytes, list[bytes]]:
         raise Rejected(Reason.MISSING_INPUT, "no key attestation response (.json) in the evidence")
     if len(responses) > 1:
         raise Rejected(Reason.MALFORMED, f"more than one response JSON: {sorted(responses)[:4]}")
-    return files[responses[0]], [data for name, data in files.items() if name.lower().endswith(".csr")]
+    return files[responses[0]], one_file(files, [name for name in files if name.lower().endswith(".csr")], "the CSR")
 
 
 def _notes(read: dict[str, ReadCertificate], bound: bool) -> str:
@@ -321,24 +347,15 @@ def verify_evidence(evidence: Evidence, trust: TrustAnchors, at: datetime, profi
 
 def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile,
             options: FortanixOptions, limits: JsonLimits) -> Verdict:
-    data, csrs = _gather(evidence)
+    data, csr = _gather(evidence)
     response = read_response(parse_json(data, limits), limits, profile)
     read = {"statement": read_certificate(response.statement, "statement", repeated=Reason.ATTR_CONFLICT)}
     read.update({f"authority_chain[{i}]": read_chain_certificate(der, f"authority_chain[{i}]")
                  for i, der in enumerate(response.chain)})
     statement, *chain = read.values()
     _check_statement_time(statement.cert, at)
-    authority = _find_authority(statement, chain)
     when = at if options.chain_time == "verifier" else statement.cert.not_valid_before_utc
-    try:
-        path = validate_chain(authority.cert, [c.cert for c in chain if c is not authority], trust.get("root"),
-                              when, as_received={c.cert: c.received for c in chain})
-    except Rejected as rejection:
-        detail = f"authority chain at {when:%Y-%m-%dT%H:%M:%SZ}: {rejection.detail}"
-        raise Rejected(rejection.reason, detail) from None
-    _check_key_identifiers(statement.cert, path)
-    _check_policies(path)
-    _check_authority(authority.cert, options)
+    authority, path = _find_authority(statement, chain, trust, when, options)
     kid, unknown_extensions = _statement_structure(statement.cert)
     public = statement.cert.public_key()
     key_type, size = key_facts(public)
@@ -346,7 +363,7 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     generated = _claim(statement.cert, CLAIM_GENERATED)
     never_exportable = _claim(statement.cert, CLAIM_NEVER_EXPORTABLE)
     spki = spki_der(public)
-    bound = _check_binding(spki, csrs, profile)
+    bound = _check_binding(spki, csr, profile)
     if not generated:
         raise Rejected(Reason.ATTR_NOT_LOCAL, "no 'generated in DSM' claim (1.3.6.1.4.1.49690.2.4.1.1)")
     if not never_exportable:

@@ -27,7 +27,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
-from hsmsim.checks import check_csr_signature, require_code_signing_key
+from hsmsim.checks import check_csr_signature, one_file, one_name, require_code_signing_key
 from hsmsim.device import AttestationRequest, bytes_parameter
 from hsmsim.encoding import cert_pem, key_facts, pem, spki_der
 from hsmsim.errors import ParameterError
@@ -218,23 +218,25 @@ def is_evidence_name(name: str) -> bool:
 
 
 def read_inputs(files: Mapping[str, bytes], primary: str) -> Inputs:
-    """The Evidence (``primary``), the nonce, the CSR and loose certificates; raises Rejected."""
+    """The Evidence (``primary``), the nonce, the CSR and loose certificates; raises Rejected (two different nonce
+    files or CSRs are MALFORMED, :func:`~hsmsim.checks.one_file`)."""
     if primary not in files:
         raise Rejected(Reason.MISSING_INPUT, f"the evidence file {primary} is missing")
     der = _evidence_of(files[primary], primary)
-    nonce = csr = None
+    others = [name for name in files if name != primary]
+    nonce_name = one_name(files, [name for name in others if name.endswith(NONCE_SUFFIX)],
+                          f"the nonce ({NONCE_SUFFIX})")
+    nonce = None
+    if nonce_name is not None:
+        try:
+            nonce = bytes.fromhex(files[nonce_name].decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            raise Rejected(Reason.MALFORMED, f"{nonce_name} is not a hex nonce") from None
+    csr = one_file(files, [name for name in others if name.endswith(".csr")], "the CSR")
     certs: list[x509.Certificate] = []
-    for name, data in files.items():
-        if name == primary:
-            continue
-        if name.endswith(NONCE_SUFFIX):
-            try:
-                nonce = bytes.fromhex(data.decode("ascii").strip())
-            except (UnicodeDecodeError, ValueError):
-                raise Rejected(Reason.MALFORMED, f"{name} is not a hex nonce") from None
-        elif name.endswith(".csr"):
-            csr = data
-        elif name.endswith((".crt", ".pem", ".cer")) and (b"CERTIFICATE-----" in data or data[:1] == b"\x30"):
+    for name in others:
+        data = files[name]
+        if name.endswith((".crt", ".pem", ".cer")) and (b"CERTIFICATE-----" in data or data[:1] == b"\x30"):
             certs += _certificates_of(data, name)
     return Inputs(der, nonce, csr, tuple(certs))
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.checks import require_code_signing_key
+from hsmsim.checks import one_file, require_code_signing_key
 from hsmsim.encoding import key_facts
 from hsmsim.formats.luna.der_reader import (
     Cert,
@@ -100,8 +100,7 @@ def _gather(evidence: Evidence) -> _Inputs:
             if rel.lower().endswith((".csr", ".req")) or b"CERTIFICATE REQUEST-----" in data[:64]]
     stem = pkc_stem(pkcs[0])
     matching = [rel for rel in csrs if names_the_pkc(rel, stem)]
-    chosen = matching if len(matching) == 1 else csrs
-    return _Inputs(evidence.files[pkcs[0]], evidence.files[chosen[0]] if len(chosen) == 1 else None)
+    return _Inputs(evidence.files[pkcs[0]], one_file(evidence.files, matching or csrs, "the CSR"))
 
 
 def _linked(certs: list[Cert]) -> bool:

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from hsmsim.checks import by_base_name
 from hsmsim.encoding import (
     cert_pem,
     indented_json,
@@ -348,21 +349,17 @@ def read_envelope(cloud: Cloud, evidence: Evidence, profile: Profile) -> Envelop
     """The blob(s), certificates and binding inputs of ``cloud``'s envelope in ``evidence``.
 
     Files are looked up by base name; raises :class:`Rejected` for an oversized file, a missing or
-    duplicated envelope piece (two files of one base name are MALFORMED: which one was meant is
-    ambiguous), bad JSON, base64, PEM or gzip. Google's envelope is the one the primary file is when it
-    is one (the gcloud ``.dat`` or the JSON), so the primary is always what is verified. Strict-profile
+    duplicated envelope piece (two different files of one base name are MALFORMED: which one was meant is
+    ambiguous; an identical copy is the same file, :func:`hsmsim.checks.by_base_name`), bad JSON, base64, PEM
+    or gzip. Google's envelope is the one the primary file is when it is one (the gcloud ``.dat`` or the JSON),
+    so the primary is always what is verified. Strict-profile
     findings (unknown fields, inconsistent base64 styles) are returned, not raised, so the chain and
     signature checks still run first.
     """
-    flat: dict[str, bytes] = {}
     for rel, data in evidence.files.items():
         if len(data) > MAX_BUNDLE_FILE_BYTES:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{rel} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
-        base = rel.rsplit("/", 1)[-1]
-        if base in flat:
-            raise Rejected(Reason.MALFORMED, f"two files named {base!r} in the bundle: which one is the evidence "
-                                             "is ambiguous")
-        flat[base] = data
+    flat = by_base_name(evidence.files)
     if cloud is Cloud.AZURE:
         return _azure_contents(flat, profile)
     return _google_contents(flat, evidence.primary.rsplit("/", 1)[-1].endswith(_GCLOUD_SUFFIXES))

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from hsmsim.checks import check_csr_binding, require_code_signing_key
+from hsmsim.checks import FilesByName, check_csr_binding, one_file, require_code_signing_key
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE
 from hsmsim.formats.primus.options import PrimusOptions
@@ -70,12 +70,7 @@ def _flatten(files: dict[str, bytes], profile: Profile) -> dict[str, bytes]:
     twice must hold the same bytes (an export unzipped beside its zip); two different files of one name are
     MALFORMED: which one a verifier reads would decide the verdict."""
     budget = ReadBudget.for_files(files)
-    flat: dict[str, bytes] = {}
-
-    def put(name: str, data: bytes, where: str) -> None:
-        if flat.setdefault(name, data) != data:
-            raise Rejected(Reason.MALFORMED, f"two different files named {name[:80]!r} in the bundle ({where})")
-
+    flat = FilesByName()
     for rel, data in files.items():
         if len(data) > MAX_BUNDLE_FILE_BYTES:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{rel} is larger than {MAX_BUNDLE_FILE_BYTES} bytes")
@@ -84,10 +79,10 @@ def _flatten(files: dict[str, bytes], profile: Profile) -> dict[str, bytes]:
             if profile is Profile.STRICT:
                 _check_strict_archive(rel, members)
             for member in members:
-                put(member.name, member.data, f"a member of {rel}")
+                flat.add(member.name, member.data, f"{rel}:{member.name}")
         else:
-            put(rel.rsplit("/", 1)[-1], data, rel)
-    return flat
+            flat.add(rel.rsplit("/", 1)[-1], data, rel)
+    return flat.files
 
 
 def _gather(evidence: Evidence, profile: Profile) -> _Inputs:
@@ -104,7 +99,7 @@ def _gather(evidence: Evidence, profile: Profile) -> _Inputs:
         raise Rejected(Reason.MISSING_INPUT, f"no {CHAIN_FILE} in the bundle")
     csrs = [n for n in flat if n.endswith(".csr")] or [
         n for n, data in flat.items() if b"CERTIFICATE REQUEST-----" in data[:64]]
-    csr = flat.get(f"{stem}.csr") or (flat[csrs[0]] if len(csrs) == 1 else None)
+    csr = flat.get(f"{stem}.csr") or one_file(flat, csrs, "the CSR (none is named <label>.csr)")
     pubkeys = tuple(flat[n] for n in (f"{stem}.pem", PUBKEY_FILE) if n in flat)
     return _Inputs(stem, flat[f"{stem}.xml"], flat[f"{stem}.sig"], flat[CHAIN_FILE], pubkeys, csr)
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from hsmsim.checks import check_csr_signature, one_csr_check
+from hsmsim.checks import by_base_name, check_csr_signature, one_csr_check
 from hsmsim.encoding import pem, spki_der
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
@@ -209,7 +209,9 @@ def leaf_first(certs: list[x509.Certificate]) -> list[int]:
 
 
 def _siblings(files: Mapping[str, bytes], suffix: str) -> dict[str, bytes]:
-    return {basename(rel): data for rel, data in files.items() if basename(rel).endswith(suffix)}
+    """The ``suffix`` files by base name; two different files of one base name are MALFORMED
+    (:func:`~hsmsim.checks.by_base_name`)."""
+    return by_base_name({rel: data for rel, data in files.items() if basename(rel).endswith(suffix)})
 
 
 def _beside(kind: Kind, files: Mapping[str, bytes], stem: str) -> dict[str, bytes]:

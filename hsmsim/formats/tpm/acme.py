@@ -13,6 +13,8 @@ smallstep ``acme/challenge.go`` ``doTPMAttestationFormat``):
 * The attested key must be generated in the TPM and bound to it (fixedTPM, fixedParent,
   sensitiveDataOrigin) and not restricted, as go-attestation checks; the finalize CSR must
   request that key.
+* The challenge token has at least 128 bits of entropy (RFC 8555 8.3): one that decodes to fewer than 16 bytes
+  is CHALLENGE_MISMATCH.
 
 On disk (``docs/formats/tpm.md``): ``<label>.acme-tpm.json`` (what the ACME server holds:
 identifier, challenge token, account key thumbprint, the client's payload), the finalize CSR
@@ -31,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsmsim.checks import check_csr_binding
+from hsmsim.checks import check_csr_binding, one_file
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import indented_json
 from hsmsim.errors import ParameterError, UnsupportedKeyError
@@ -60,7 +62,7 @@ from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
-from hsmsim.webauthn.acme import decode_att_obj, token_parameter
+from hsmsim.webauthn.acme import check_token, decode_att_obj, token_parameter
 from hsmsim.webauthn.container import (
     COSE_ALGS,
     MAX_ATTESTATION_OBJECT,
@@ -171,6 +173,7 @@ def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, a
     check_tpmt_signature(x5c[0].public_key(), stmt.alg, stmt.cert_info, stmt.sig)
     expected = hashlib.sha256(key_authorization(record.token, record.thumbprint)).digest()
     certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info), expected, "SHA-256(keyAuthorization)")
+    check_token(record.token)
     area = TpmtPublic.unmarshal(stmt.pub_area)
     check_attested_name(area, certify)
     check_object_attributes(area)
@@ -263,8 +266,8 @@ class TpmAcmeFormat(TpmStatementFormat):
     def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
                      profile: Profile) -> Verdict:
         """The step-ca ``tpm`` checks, the permanent identifier, the CSR binding and the key's TPM attributes."""
-        csrs = [v for k, v in evidence.files.items() if k.endswith(".csr")]
-        return _verify_record(AcmeRecord.parse(record), csrs[0] if len(csrs) == 1 else None, trust, at, profile)
+        csr = one_file(evidence.files, [k for k in evidence.files if k.endswith(".csr")], "the finalize CSR")
+        return _verify_record(AcmeRecord.parse(record), csr, trust, at, profile)
 
     def load(self, path: Path) -> Evidence:
         """Read ``<label>.acme-tpm.json`` (or a directory's, :attr:`layout`) and the ``<label>.csr`` beside it."""

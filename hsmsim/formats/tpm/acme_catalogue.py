@@ -39,9 +39,9 @@ from hsmsim.keystore.base import KeySpec
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.vectors import FlagNote, Severity, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name
-from hsmsim.pki.seed import derive_key
+from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
-from hsmsim.webauthn.container import cbor_encode
+from hsmsim.webauthn.container import b64url, cbor_encode
 
 STEP_CA = "smallstep acme/challenge.go (doTPMAttestationFormat)"
 SPEC = "shared/specs/other_formats.md 1.6"
@@ -68,6 +68,11 @@ def _other_account(bench: Workbench) -> None:
 
 def _token_only(bench: Workbench) -> None:
     bench.draft.extra_data = hashlib.sha256(_acme(bench).token.encode()).digest()
+
+
+def _short_token(bench: Workbench) -> None:
+    """A 15-byte token (120 bits), which the TPM answers as it would any other."""
+    _acme(bench).token = b64url(drbg(bench.kit.seed, "tpm-acme/short-token").read(15))
 
 
 def _csr_of_other_key(bench: Workbench) -> None:
@@ -135,6 +140,12 @@ def mutations() -> list[Mutation]:
               "one account's device attestation is accepted for another account"),
         "keyAuthorization with another account's thumbprint, re-signed", "tpm.set", "certInfo.extraData",
         _other_account, invalid(Reason.CHALLENGE_MISMATCH), resign=True)
+    add("binding::token-15-bytes", "TokenShort",
+        _note("BINDING", med, "the order's challenge token is 15 bytes (120 bits)",
+              "RFC 8555 8.3 requires at least 128 bits of entropy: a verifier that only compares extraData with "
+              "SHA-256(keyAuthorization) accepts an answer to a guessable challenge", "RFC 8555 8.3"),
+        "challenge.token = base64url of 15 bytes, extraData over its keyAuthorization, re-signed", "record.set",
+        "challenge.token", _short_token, invalid(Reason.CHALLENGE_MISMATCH), resign=True)
     add("binding::csr-other-key", "CsrOtherKey",
         _note("BINDING", crit, "the finalize CSR requests another key than the attested one",
               "the certificate is issued for a key the TPM never attested"),

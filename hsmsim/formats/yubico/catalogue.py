@@ -37,6 +37,7 @@ from hsmsim.formats.yubico.extensions import (
 from hsmsim.formats.yubico.hsm2 import HSM_FORMAT, HsmBundle, assemble_hsm, key_certificate, key_fields
 from hsmsim.formats.yubico.piv import (
     PIV_FORMAT,
+    REQUEST_SUFFIX,
     AcmeChallenge,
     PivBundle,
     assemble,
@@ -341,6 +342,18 @@ def _no_csr(bench: PivBench) -> None:
     bench.bundle.csr_pem = None
 
 
+def _second_csr(bench: PivBench) -> None:
+    """Another key's CSR beside the key's own (``other.csr``): two different files for the one CSR role."""
+    bench.overrides["other.csr"] = _csr_for(bench.kit, bench.key.label, "rsa-3072" if bench.key.spec.name !=
+                                            "rsa-3072" else "ec-p256")
+
+
+def _second_request(bench: PivBench) -> None:
+    """A second request (``other.request.json``) naming another YubiKey beside the genuine one."""
+    assert bench.bundle.request is not None
+    bench.overrides[f"other{REQUEST_SUFFIX}"] = replace(bench.bundle.request, serial=bench.device.serial + 7).to_json()
+
+
 def _slot_subject(bench: PivBench) -> None:
     bench.reslot(subject=bench.bundle.f9.subject)
 
@@ -536,6 +549,12 @@ def piv_mutations() -> list[Mutation]:
         _note("KEY_BINDING", info, "no CSR beside the attestation",
               "the attestation verifies; nothing binds it to a request, which the strict profile requires", CSBR),
         "CSR removed", "file.remove", "<stem>.csr", _no_csr, strict_only(Reason.MISSING_INPUT), resign=False)
+    add("binding::second-csr", "SecondCsr",
+        _note("KEY_BINDING", high, "a second CSR, for another key, beside the key's own",
+              "which CSR binds the attested key is ambiguous: a verifier that reads one of them by file order "
+              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)"),
+        "other.csr for another key added", "file.add", "other.csr", _second_csr, invalid(Reason.MALFORMED),
+        resign=False)
     # request and policy
     add("request::serial-mismatch", "SerialMismatch",
         _note("POLICY", high, "the key is on another YubiKey than the request names",
@@ -547,6 +566,12 @@ def piv_mutations() -> list[Mutation]:
               "a key of the authentication slot passes for a signature key"),
         "request slot 9c", "json.set", "<stem>.request.json/slot", _request(slot="9c"),
         invalid(Reason.ATTR_CONFLICT), resign=False)
+    add("request::second-request", "SecondRequest",
+        _note("POLICY", high, "a second request file naming another YubiKey beside the genuine one",
+              "a verifier that reads the request only when there is exactly one ignores both and accepts a key "
+              "the relying party's request may not name (MALFORMED: an ambiguous bundle is rejected)"),
+        "other.request.json with another serial added", "file.add", f"other{REQUEST_SUFFIX}", _second_request,
+        invalid(Reason.MALFORMED), resign=False)
     add("policy::touch-cached", "TouchCachedWeaker",
         _note("POLICY", high, "touch policy cached (15 s) where the request asks always",
               "malware may use the key for 15 s after each touch", YUBICO_DOC),
@@ -700,6 +725,8 @@ class HsmBench:
     bundle: HsmBundle
     anchors: tuple[x509.Certificate, ...]
     validation_time: datetime = VALIDATION_TIME
+    extra: dict[str, bytes] = field(default_factory=dict)
+    """Files added beside the bundle's own."""
 
     @classmethod
     def open(cls, kit: Kit, spec: str) -> HsmBench:
@@ -724,7 +751,8 @@ class HsmBench:
         self.reissue_leaf(extensions=tuple(exts))
 
     def evidence(self) -> Evidence:
-        return self.bundle.evidence()
+        evidence = self.bundle.evidence()
+        return Evidence(evidence.format, {**evidence.files, **self.extra}, evidence.primary)
 
 
 HsmOp = Callable[[HsmBench], None]
@@ -851,6 +879,13 @@ def hsm_mutations() -> list[Mutation]:
         "request serial = another", "json.set", "<stem>.request.json/serial",
         lambda b: setattr(b.bundle, "expected_serial", b.kit.hsm.serial + 5), invalid(Reason.ATTR_CONFLICT),
         resign=False)
+    add("request::second-request", "HsmSecondRequest",
+        _note("POLICY", high, "a second request file naming another YubiHSM beside the genuine one",
+              "a verifier that reads the request only when there is exactly one ignores both and accepts a key "
+              "of an HSM the relying party's request may not name (MALFORMED: an ambiguous bundle is rejected)"),
+        "other.request.json with another serial added", "file.add", "other.request.json",
+        lambda b: b.extra.update({"other.request.json": indented_json({"serial": b.kit.hsm.serial + 5}, 2)}),
+        invalid(Reason.MALFORMED), resign=False)
     add("attr::object-id-mismatch", "ObjectIdMismatch",
         _note("ENCODING", low, "the subject names another object id than 4.6", "which key is attested is unclear"),
         "subject id:0x0001", "cert.reissue", f"{leaf}/subject",
@@ -972,6 +1007,13 @@ def hsm_mutations() -> list[Mutation]:
         _note("KEY_BINDING", info, "no CSR beside the chain", "the strict profile requires one", CSBR),
         "CSR removed", "file.remove", "<stem>.csr", lambda b: setattr(b.bundle, "csr_pem", None),
         strict_only(Reason.MISSING_INPUT), resign=False)
+    add("binding::second-csr", "HsmSecondCsr",
+        _note("KEY_BINDING", high, "a second CSR, for another key, beside the key's own",
+              "which CSR binds the attested key is ambiguous: a verifier that reads one of them by file order "
+              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)"),
+        "other.csr for the P-256 key added", "file.add", "other.csr",
+        lambda b: b.extra.update({"other.csr": _csr_for(b.kit, b.key.label, "ec-p256")}), invalid(Reason.MALFORMED),
+        resign=False)
     return m
 
 

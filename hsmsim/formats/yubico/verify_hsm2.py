@@ -14,7 +14,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from hsmsim.checks import check_csr_binding, require_code_signing_key
+from hsmsim.checks import check_csr_binding, one_file, one_name, require_code_signing_key
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.yubico.extensions import (
     EXPORTABLE_MASK,
@@ -61,13 +61,12 @@ def _chain(files: dict[str, bytes]) -> list[x509.Certificate]:
     """Leaf first: the chain file (``<stem>_chain.pem``, or the real sample's ``chain.pem``), else the one key
     attestation certificate among the bundle's certificate files (the real ``key_attestation.crt``) followed by
     every other certificate there (the device certificate, the sub-CA), which the path is built from."""
-    chains = [n for n in files if n.endswith(CHAIN_SUFFIX) or n == "chain.pem"]
-    if len(chains) > 1:
-        raise Rejected(Reason.MISSING_INPUT, f"{len(chains)} chain files (<stem>{CHAIN_SUFFIX}), not one")
-    if chains:
+    chain = one_name(files, [n for n in files if n.endswith(CHAIN_SUFFIX) or n == "chain.pem"],
+                     f"the chain (<stem>{CHAIN_SUFFIX})")
+    if chain is not None:
         # the root copy beside the chain file is part of the bundle, as it is without a chain file
         copies = [c for rel, data in files.items() if rel.endswith(HSM_ROOT_FILE) for c in load_certs(data, rel)]
-        return load_certs(files[chains[0]], chains[0]) + copies
+        return load_certs(files[chain], chain) + copies
     held = [cert for name, data in sorted(files.items()) if b"-----BEGIN CERTIFICATE-----" in data
             and not _is_csr(name, data) for cert in load_certs(data, name)]
     leaves = list(dict.fromkeys(cert for cert in held if is_key_attestation(cert)))  # a Certificate hashes by DER
@@ -79,12 +78,9 @@ def _chain(files: dict[str, bytes]) -> list[x509.Certificate]:
 
 def _gather(evidence: Evidence) -> tuple[list[x509.Certificate], bytes | None, dict[str, object] | None]:
     files = bundle_files(evidence)
-    csrs = [data for n, data in files.items() if _is_csr(n, data)]
-    if len(csrs) > 1:
-        raise Rejected(Reason.MISSING_INPUT, f"{len(csrs)} CSRs: which one to bind the attested key to is ambiguous")
-    requests = [data for n, data in files.items() if n.endswith(".request.json")]
-    return (_chain(files), csrs[0] if csrs else None,
-            json_object(requests[0], "the request") if len(requests) == 1 else None)
+    csr = one_file(files, [n for n, data in files.items() if _is_csr(n, data)], "the CSR")
+    request = one_file(files, [n for n in files if n.endswith(".request.json")], "the request (.request.json)")
+    return _chain(files), csr, json_object(request, "the request") if request is not None else None
 
 
 def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtensionOID
 
-from hsmsim.checks import check_csr_binding, require_code_signing_key
+from hsmsim.checks import by_base_name, check_csr_binding, one_file, one_name, require_code_signing_key
 from hsmsim.encoding import der_children, der_content, der_oid, key_facts, parse_json, spki_der
 from hsmsim.formats.yubico.extensions import (
     FORM_FACTORS,
@@ -148,11 +148,12 @@ def purebred_certificates(csr_der: bytes) -> list[bytes] | None:
 
 
 def bundle_files(evidence: Evidence) -> dict[str, bytes]:
-    files = {rel.rsplit("/", 1)[-1]: data for rel, data in evidence.files.items()}
-    for rel, data in files.items():
+    """The evidence's files by base name, each at most :data:`MAX_FILE` bytes (LIMIT_EXCEEDED); two different files
+    of one base name are MALFORMED (:func:`~hsmsim.checks.by_base_name`)."""
+    for rel, data in evidence.files.items():
         if len(data) > MAX_FILE:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{rel} is larger than {MAX_FILE} bytes")
-    return files
+    return by_base_name(evidence.files)
 
 
 def gather(evidence: Evidence) -> PivInputs:
@@ -165,23 +166,22 @@ def gather(evidence: Evidence) -> PivInputs:
 
 
 def _gather_layout(files: dict[str, bytes]) -> PivInputs:
-    csrs = [data for n, data in files.items() if n.endswith(".csr")]
-    if len(csrs) > 1:
-        raise Rejected(Reason.MISSING_INPUT, f"{len(csrs)} CSRs: which one to bind the attested key to is ambiguous")
-    csr = csrs[0] if csrs else None
-    requests = [data for n, data in files.items() if n.endswith(REQUEST_SUFFIX)]
-    request = json_object(requests[0], "the request") if len(requests) == 1 else None
-    step = [n for n in files if n.endswith(STEP_SUFFIX)]
-    if step:
-        return PivInputs("step", [], csr, request, json_object(files[step[0]], step[0]))
-    package = [n for n in files if n.endswith(SECTIGO_SUFFIX)]
-    if package:
-        return PivInputs("sectigo", load_certs(files[package[0]], package[0]), csr, request)
-    attestation = [n for n in files if n.endswith(".attestation.pem")]
-    if attestation:
-        certs = load_certs(files[attestation[0]], attestation[0])
+    csr = one_file(files, [n for n in files if n.endswith(".csr")], "the CSR")
+    request_data = one_file(files, [n for n in files if n.endswith(REQUEST_SUFFIX)], f"the request ({REQUEST_SUFFIX})")
+    request = json_object(request_data, "the request") if request_data is not None else None
+    step = one_name(files, [n for n in files if n.endswith(STEP_SUFFIX)], f"the step record ({STEP_SUFFIX})")
+    if step is not None:
+        return PivInputs("step", [], csr, request, json_object(files[step], step))
+    package = one_name(files, [n for n in files if n.endswith(SECTIGO_SUFFIX)],
+                       f"the Sectigo package ({SECTIGO_SUFFIX})")
+    if package is not None:
+        return PivInputs("sectigo", load_certs(files[package], package), csr, request)
+    attestation = one_name(files, [n for n in files if n.endswith(".attestation.pem")],
+                           "the attestation certificate (.attestation.pem)")
+    if attestation is not None:
+        certs = load_certs(files[attestation], attestation)
         if len(certs) != 1:
-            raise Rejected(Reason.MALFORMED, f"{attestation[0]} holds {len(certs)} certificates, not one")
+            raise Rejected(Reason.MALFORMED, f"{attestation} holds {len(certs)} certificates, not one")
         for suffix in (".f9.pem", INTERMEDIATES_FILE):
             for rel in (n for n in files if n.endswith(suffix)):
                 certs += load_certs(files[rel], rel)
