@@ -212,6 +212,13 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "(only the EK's holder opens the credential): the notes of `ActivateWrongEk`, `ActivateOtherTpmEk` and "
         "`ActivateMissing` say the defect is caught because the record itself reports the failure, and an accepted "
         "token's claim `ak_residency` is `record-asserted` (or `none`); no expected verdict changed.",
+        "csr-attestation: a wrapped WebAuthn statement's challenge is the CSR attestation nonce's bytes and a wrapped "
+        "tpm-acme statement's ACME token base64url(nonce), which the verifier requires (CHALLENGE_MISMATCH), so "
+        "the webauthn and tpm-acme goldens changed bytes; the golden `primus-and-tcg-attest-certify-and-pkix-evidence`"
+        " (one non-extractable key claimed by a TPM and a Primus HSM at once) is replaced by "
+        "`primus-and-pkix-evidence` (a Primus statement and PKIX Evidence from the same HSM), on which "
+        "`binding::second-statement-other-key` (now statement 1) and `primus::signed-by-tpm-ak` (whose roots file "
+        "adds the TcgAttestCertify root a relying party keeps) are now built; no expected verdict changed.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

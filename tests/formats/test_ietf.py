@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import subprocess
 import sys
 import zipfile
@@ -25,6 +26,7 @@ from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
 from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
 from hsmsim.formats.primus.archive import build_zip
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, sign_xml
+from hsmsim.formats.webauthn import standard as webauthn_standard
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
@@ -299,6 +301,95 @@ def test_a_primus_statement_signed_by_the_requests_tpm_ak_is_untrusted(hsm: Hsm,
         csr.check_statement(forged, request, nonce, trust, LATER, profile)
     assert rejected.value.reason is Reason.CHAIN_UNTRUSTED, rejected.value.detail
     assert "1.3.6.1.4.1.44668.4.1.3" in rejected.value.detail
+
+
+def _webauthn_bench(parameters: dict[str, object], nonce: bytes | None = None) -> catalogue.CsrBench:
+    """The WebAuthn CSR golden with its statement made anew with ``parameters`` (the generator's challenge from
+    ``nonce``, default the CSR's), trusting the roots the statement ships."""
+    kit = catalogue.seeded_kit(SEED)
+    bench = catalogue.open_csr(kit, catalogue.WEBAUTHN)
+    request = csr.inner_request(kit.request(bench.key, "webauthn"), "webauthn",
+                                bench.draft.nonce if nonce is None else nonce)
+    inner, roots = csr.split_roots(get_format("webauthn").generate(
+        replace(request, parameters={**request.parameters, **parameters})))
+    bench.draft.statements = [asn1.Statement(csr.PRIVATE_TYPES["webauthn"], csr.encode_native(inner))]
+    bench.draft.roots += [r for r in roots if r not in bench.draft.roots]
+    return bench
+
+
+def _csr_verdicts(bench: catalogue.CsrBench) -> dict[Profile, str]:
+    trust = TrustAnchors({"root": tuple(bench.draft.roots)})
+    return {profile: get_format("csr-attestation").verify(bench.render(), trust, at=catalogue.VALIDATION_TIME,
+                                                          profile=profile).summary() for profile in Profile}
+
+
+@pytest.mark.parametrize("fmt", ["fido-u2f", "packed"])
+def test_a_wrapped_fido_statement_signed_by_the_requests_tpm_ak_is_untrusted(monkeypatch: pytest.MonkeyPatch,
+                                                                            fmt: str) -> None:
+    """The merged roots file holds test-rootCA (for TcgAttestCertify statements): a fido-u2f statement the TPM AK
+    signed (x5c = the AK certificate, P-256) is no security key's (CHAIN_UNTRUSTED); packed's certificate profile
+    already refuses it inside the webauthn verifier (CERT_PROFILE). The genuine security key's statements pass."""
+    genuine = _webauthn_bench({"fmt": fmt})
+    assert all(v == "ACCEPT" for v in _csr_verdicts(genuine).values()), _csr_verdicts(genuine)
+    kit = catalogue.seeded_kit(SEED)
+    ak = pki.tpm_identity(SEED, kit.device.serial, created=kit.device.attestation_created)
+    real_draft_for = webauthn_standard.draft_for
+    monkeypatch.setattr(webauthn_standard, "draft_for", lambda f, r: replace(
+        real_draft_for(f, r), signer=ak.key, certificates=[ak.certificate], roots=(ak.root,)))
+    forged = _webauthn_bench({"fmt": fmt})
+    assert ak.root in forged.draft.roots
+    expected = "CHAIN_UNTRUSTED" if fmt == "fido-u2f" else "CERT_PROFILE"
+    for profile, summary in _csr_verdicts(forged).items():
+        assert summary.startswith(f"REJECT {expected}"), (profile, summary)
+
+
+def test_a_self_attestation_alone_vouches_for_nothing() -> None:
+    """A packed self attestation (only the CSR key signed it; every claim None) is MISSING_INPUT in both profiles."""
+    verdicts = _csr_verdicts(_webauthn_bench({"fmt": "packed", "attestation": "self"}))
+    assert all(v.startswith("REJECT MISSING_INPUT") for v in verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("golden", [catalogue.WEBAUTHN, catalogue.TPM_ACME])
+def test_wrapped_challenges_are_the_csr_nonce(golden: tuple[str, str, tuple[str, ...]]) -> None:
+    """The generator makes the WebAuthn challenge the nonce's bytes and the ACME token base64url(nonce); the
+    verifier requires it: the same statement under another nonce is CHALLENGE_MISMATCH (a replay), without a nonce
+    file it is not checked."""
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), golden)
+    inner = csr.decode_native(bench.draft.statements[0].stmt)
+    document = json.loads(inner.files[inner.primary])
+    carried = document["expectedChallenge"] if golden == catalogue.WEBAUTHN else document["challenge"]["token"]
+    assert carried == base64.urlsafe_b64encode(bench.draft.nonce).rstrip(b"=").decode()
+    assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values())
+    bench.draft.nonce = bytes(range(16))
+    verdicts = _csr_verdicts(bench)
+    assert all(v.startswith("REJECT CHALLENGE_MISMATCH") for v in verdicts.values()), verdicts
+    files = {n: d for n, d in bench.render().files.items() if not n.endswith(".nonce")}
+    ev = Evidence("csr-attestation", files, bench.render().primary)
+    assert get_format("csr-attestation").verify(ev, TrustAnchors({"root": tuple(bench.draft.roots)}),
+                                                at=catalogue.VALIDATION_TIME).accepted
+
+
+def test_statements_about_one_key_name_one_hsm() -> None:
+    """Primus and PKIX Evidence about one key must name one HSM serial (ATTR_CONFLICT otherwise); a TPM's or a
+    Marvell's serial is another scheme and not compared."""
+    kit = catalogue.seeded_kit(SEED)
+    bench = catalogue.open_csr(kit, catalogue.MULTI)
+    assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values())
+    request = kit.request(bench.key, bench.device_format)
+    elsewhere = replace(request, device=replace(request.device, serial="99999999"))
+    bench.draft.statements[1], _certs, _roots = csr.make_statement(elsewhere, "pkix-evidence", bench.draft.nonce)
+    verdicts = _csr_verdicts(bench)
+    assert all(v.startswith("REJECT ATTR_CONFLICT") and "99999999" in v for v in verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("form", [csr.PKCS10, csr.CRMF])
+def test_inner_pkix_evidence_is_judged_for_the_requested_key_in_both_forms(form: str) -> None:
+    """PKIX Evidence reporting another, extractable key before the requested one: both forms hand the evidence
+    verifier the request's (proof-of-possession-checked) key, so only its entity is judged."""
+    golden = catalogue.PKIX if form == csr.PKCS10 else catalogue.CRMF_GOLDENS[0]
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), golden, form)
+    catalogue._pkix_inner(catalogue._extractable_other_key_first)(bench)
+    assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values()), _csr_verdicts(bench)
 
 
 # -- vectors ------------------------------------------------------------------------------------

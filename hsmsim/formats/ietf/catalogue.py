@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,12 +26,13 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
-from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, pem, spki_der, spki_pem
+from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, indented_json, pem, spki_der, spki_pem
+from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
@@ -45,7 +48,18 @@ from hsmsim.pki.signing import sign
 from hsmsim.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic
 from hsmsim.verdict import Profile, Reason
+from hsmsim.webauthn.container import (
+    AttestationObject,
+    AuthenticatorData,
+    b64url,
+    cbor_decode,
+    cbor_encode,
+    from_b64url,
+    parse_cose_key,
+)
+from hsmsim.webauthn.cose import cose_sign
 
+ES256 = -7
 EVIDENCE_SPECS = ("ec-p256", "ec-p384", "rsa-3072", "rsa-2048", "ed25519", "aes-256")
 CSR_GOLDENS = (
     ("pkix-evidence", "ec-p256", ("pkix-evidence",)),
@@ -59,9 +73,10 @@ CSR_GOLDENS = (
     ("fortanix", "rsa-3072", ("fortanix",)),
     ("webauthn", "ec-p256", ("webauthn",)),
     ("tpm-acme", "ec-p256", ("tpm-acme",)),
-    ("primus", "ec-p256", ("primus", "tcg-attest-certify", "pkix-evidence")),
+    ("primus", "ec-p256", ("primus", "pkix-evidence")),
 )
-"""``(device format, key spec, statements)`` of each CSR golden; the last one carries three vendors' statements."""
+"""``(device format, key spec, statements)`` of each CSR golden; the last one carries two statements about a key of
+one Primus HSM: its own and PKIX Evidence from the same device (statements about one key apply to one platform)."""
 CRMF_GOLDENS = (
     ("pkix-evidence", "ec-p256", ("pkix-evidence",)),
     ("tcg-attest-certify", "rsa-3072", ("tcg-attest-certify",)),
@@ -684,6 +699,7 @@ CsrOp = Callable[[CsrBench], None]
 PKIX, TCG = ("pkix-evidence", "ec-p256", ("pkix-evidence",)), ("tcg-attest-certify", "ec-p256",
                                                                  ("tcg-attest-certify",))
 PRIMUS, LUNA = ("primus", "rsa-3072", ("primus",)), ("luna-pkc", "rsa-3072", ("luna-pkc",))
+WEBAUTHN, TPM_ACME = ("webauthn", "ec-p256", ("webauthn",)), ("tpm-acme", "ec-p256", ("tpm-acme",))
 MULTI = CSR_GOLDENS[-1]
 
 
@@ -804,9 +820,11 @@ def _native_edit(fn: Callable[[Evidence], Evidence]) -> CsrOp:
 
 def _primus_signed_by_tpm_ak(bench: CsrBench) -> None:
     """The Primus statement (the first) with its XML signed by the request's TPM AK, whose certificate is the whole
-    chain file and whose public key both loose PEMs carry: the AK chains to test-rootCA, which the request's merged
-    roots file carries for its TcgAttestCertify statement. A TPM owner can sign such bytes with the AK."""
+    chain file and whose public key both loose PEMs carry: the AK chains to test-rootCA, which the relying party's
+    merged roots file carries (it accepts TcgAttestCertify statements too). A TPM owner can sign such bytes with
+    the AK."""
     ak = _tcg_ak(bench)
+    bench.draft.roots.append(ak.root)
     key = ak.key
     assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
 
@@ -829,6 +847,48 @@ def _primus_signed_by_tpm_ak(bench: CsrBench) -> None:
     _native_edit(resign)(bench)
 
 
+def _webauthn_statement(parameters: dict[str, object],
+                        edit: Callable[[CsrBench, Evidence], Evidence] | None = None) -> CsrOp:
+    """Replace the first statement by a WebAuthn registration of the bench's key, made with ``parameters`` over
+    the generator's (the CSR nonce as challenge), then ``edit``-ed."""
+    def apply(bench: CsrBench) -> None:
+        request = csr.inner_request(bench.kit.request(bench.key, csr.WEBAUTHN), csr.WEBAUTHN, bench.draft.nonce)
+        made = get_format(csr.WEBAUTHN).generate(replace(request, parameters={**request.parameters, **parameters}))
+        inner, _roots = csr.split_roots(made)
+        if edit is not None:
+            inner = edit(bench, inner)
+        bench.draft.statements[0] = Statement(csr.PRIVATE_TYPES[csr.WEBAUTHN], csr.encode_native(inner))
+    return apply
+
+
+def _u2f_signed_by_tpm_ak(bench: CsrBench, inner: Evidence) -> Evidence:
+    """A fido-u2f registration re-signed by the request's TPM AK (ES256 over the U2F verificationData, WebAuthn
+    8.6), its x5c the AK certificate (EC P-256, under test-rootCA, which the relying party's roots file carries for
+    TcgAttestCertify statements). The webauthn family's signing is spelled here: a family imports no other."""
+    ak = _tcg_ak(bench)
+    bench.draft.roots.append(ak.root)
+    document = json.loads(inner.files[inner.primary])
+    response = document["credential"]["response"]
+    obj = AttestationObject.decode(from_b64url(response["attestationObject"], "attestationObject"))
+    auth = AuthenticatorData.parse(obj.auth_data)
+    assert auth.credential is not None
+    key = parse_cose_key(cbor_decode(auth.credential.public_key_cbor, "credentialPublicKey"))
+    client_data_hash = hashlib.sha256(from_b64url(response["clientDataJSON"], "clientDataJSON")).digest()
+    message = (b"\x00" + auth.rp_id_hash + client_data_hash + auth.credential.credential_id
+               + key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+    att_stmt = {"sig": cose_sign(ak.key, ES256, message), "x5c": [ak.certificate.public_bytes(Encoding.DER)]}
+    response["attestationObject"] = b64url(cbor_encode({"fmt": "fido-u2f", "attStmt": att_stmt,
+                                                         "authData": obj.auth_data}))
+    return replace(inner, files={**inner.files, inner.primary: indented_json(document, 2)})
+
+
+def _pkix_of_another_hsm(bench: CsrBench) -> None:
+    """The PKIX Evidence statement (the second) made by another HSM (hwserial 99999999) about the same key."""
+    request = bench.kit.request(bench.key, bench.device_format)
+    elsewhere = replace(request, device=replace(request.device, serial="99999999"))
+    bench.draft.statements[1], _certs, _roots = csr.make_statement(elsewhere, csr.PKIX_EVIDENCE, bench.draft.nonce)
+
+
 def _flip_primary(inner: Evidence) -> Evidence:
     data = inner.files[inner.primary]
     return replace(inner, files={**inner.files, inner.primary: mutate.flip_bit(data, len(data) * 4)})
@@ -848,6 +908,14 @@ def _pkix_inner(fn: EvidenceOp) -> CsrOp:
         rendered = ebench.render(resign=True)
         bench.draft.statements[0] = Statement(asn1.ID_EVIDENCE, evidence.evidence_der(rendered.files[rendered.primary]))
     return apply
+
+
+def _extractable_other_key_first(bench: EvidenceBench) -> None:
+    """Another key of the HSM, extractable, reported before the requested key."""
+    other = evidence.key_entity(bench.kit.other[bench.key.spec.name])
+    oid = asn1.claim_oid(ELEMENT_KEY, "extractable")
+    other = Entity(ELEMENT_KEY, tuple(Claim(oid, asn1.boolean(True)) if c.type == oid else c for c in other.claims))
+    bench.entities.insert(bench.entity(ELEMENT_KEY), other)
 
 
 def _csr_note(bug: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
@@ -882,8 +950,8 @@ def _csr_mutations() -> tuple[Mutation, ...]:
     add("binding::luna-other-key", "StatementOtherKey", binding, "Luna PKC of another key",
         "statement.replace", "/attestations/0", _other_key_statement(), invalid(Reason.KEY_MISMATCH), golden=LUNA)
     add("binding::second-statement-other-key", "StatementOtherKey", binding,
-        "three statements, the last (PKIX Evidence) about another key", "statement.replace", "/attestations/2",
-        _other_key_statement(2), invalid(Reason.KEY_MISMATCH), golden=MULTI)
+        "two statements, the last (PKIX Evidence) about another key", "statement.replace", "/attestations/1",
+        _other_key_statement(1), invalid(Reason.KEY_MISMATCH), golden=MULTI)
     shape = _csr_note("STRUCTURE", high, "the attribute or bundle breaks the module's counts",
                       "a verifier that reads only the first one checks evidence the CA does not see whole")
     add("attribute::two-attributes", "AttributeCount", shape, "two id-aa-attestation attributes (COUNTS MAX 1)",
@@ -932,6 +1000,16 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH))
     add("nonce::tcg-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs from qualifyingData",
         "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=TCG)
+    wrapped_nonce = _csr_note("FRESHNESS", high, "a wrapped statement answers its own challenge, not the relying "
+                              "party's nonce", "a verifier that checks the challenge the statement carries accepts a "
+                              "statement replayed from any earlier ceremony, whatever nonce the CA issued",
+                              CSR_DRAFT, "docs/formats/ietf.md (nonce bindings)")
+    add("nonce::webauthn-mismatch", "NonceMismatch", wrapped_nonce, "the relying party's nonce differs from the "
+        "WebAuthn challenge", "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)),
+        invalid(Reason.CHALLENGE_MISMATCH), golden=WEBAUTHN)
+    add("nonce::tpm-acme-mismatch", "NonceMismatch", wrapped_nonce, "the relying party's nonce differs from the "
+        "ACME challenge token", "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)),
+        invalid(Reason.CHALLENGE_MISMATCH), golden=TPM_ACME)
     inner = _csr_note("INNER", high, "the inner statement's own format rejects it",
                       "a CSR verifier that only unwraps lets any vendor defect through")
     add("pkix-evidence::version-2", "InnerDefect", inner, "inner PKIX Evidence version 2, re-signed",
@@ -998,6 +1076,27 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "an HsmsimStatement whose format name is not its type's", "a verifier would check it with the wrong format"),
         "Primus type, format name luna-pkc", "statement.rewrite", "/attestations/0/stmt/format",
         _native_edit(lambda e: replace(e, format="luna-pkc")), invalid(Reason.MALFORMED), golden=PRIMUS)
+    add("webauthn::fido-u2f-signed-by-tpm-ak", "InnerCrossVendorKey", _csr_note("CHAIN", crit,
+        "the WebAuthn fido-u2f statement is signed by the request's TPM AK (x5c = its certificate), certified under "
+        "the TcgAttestCertify root that the merged roots file carries",
+        "a CSR verifier that hands the webauthn format the whole roots file, whose fido-u2f path asks only that x5c "
+        "chains to some trusted root, accepts a TPM owner vouching as a security key that any P-256 key was "
+        "generated in it and never leaves", "WebAuthn L3 7.1 step 23, 8.6", CSR_DRAFT),
+        "fido-u2f attStmt: sig by the TPM AK, x5c = the AK certificate", "sig.sign+chain.replace",
+        "/attestations/0/stmt/files/record", _webauthn_statement({"fmt": "fido-u2f"}, _u2f_signed_by_tpm_ak),
+        invalid(Reason.CHAIN_UNTRUSTED), golden=WEBAUTHN, resign=False)
+    add("webauthn::packed-self-attestation", "VouchesForNothing", _csr_note("BINDING", crit,
+        "the only statement is a WebAuthn packed self attestation: the CSR key signs its own registration",
+        "a verifier that only checks each statement's key accepts any software key: nothing says where it was "
+        "generated or that it cannot leave", CSR_DRAFT, "WebAuthn L3 8.2"),
+        "packed attStmt {alg, sig} by the credential key, no x5c", "statement.replace", "/attestations/0",
+        _webauthn_statement({"fmt": "packed", "attestation": "self"}), invalid(Reason.MISSING_INPUT),
+        golden=WEBAUTHN)
+    add("platform::pkix-evidence-of-another-hsm", "TwoPlatforms", _csr_note("BINDING", high,
+        "a Primus statement and PKIX Evidence about one key name two HSMs of the same vendor (hwserial 99999999)",
+        "a verifier that checks each statement alone accepts one non-extractable key held by two devices",
+        CSR_DRAFT), "PKIX Evidence of the same key from hwserial 99999999", "statement.replace", "/attestations/1",
+        _pkix_of_another_hsm, invalid(Reason.ATTR_CONFLICT), golden=MULTI)
     crmf, crmf_tcg, crmf_multi = CRMF_GOLDENS
     pop = _csr_note("BINDING", crit, "the CertReqMsg has no valid proof of possession by the template's key",
                     "a CA certifies a key the requester may not hold", CSR_DRAFT, "RFC 4211 4.1")
@@ -1025,6 +1124,12 @@ def _csr_mutations() -> tuple[Mutation, ...]:
     add("crmf::second-statement-other-key", "StatementOtherKey", binding, "Primus then PKIX Evidence of another "
         "key in a CertReqMsg", "statement.replace", "/attestations/1", _other_key_statement(1),
         invalid(Reason.KEY_MISMATCH), golden=crmf_multi, form=csr.CRMF)
+    add("crmf::variant::pkix-evidence-other-key-first", "EvidenceKeySelection", _csr_note("BINDING", high,
+        "inner PKIX Evidence reports another, extractable key of the HSM before the requested key",
+        "a verifier that judges the Evidence without the request's key (as for a CertReqMsg it once did) applies the "
+        "key policy to every key entity and rejects a genuine request", CSR_DRAFT, EVIDENCE_DRAFT),
+        "key entities: another key (extractable), then the requested key; re-signed by the AK", "statement.replace",
+        "/attestations/0", _pkix_inner(_extractable_other_key_first), valid(), golden=crmf, form=csr.CRMF)
     add("crmf::nonce-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs", "file.set",
         "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=crmf_tcg,
         form=csr.CRMF)
@@ -1040,20 +1145,19 @@ def csr_notes() -> dict[str, FlagNote]:
 
 
 def csr_cases(seed: str) -> list[VectorCase]:
-    """Goldens (:data:`CSR_GOLDENS`, :data:`CRMF_GOLDENS`) then every CSR attestation mutation."""
+    """Goldens (:data:`CSR_GOLDENS`, :data:`CRMF_GOLDENS`) then every CSR attestation mutation, each trusting its
+    roots file (a mutation may add the root a relying party keeps for another statement kind)."""
     kit = seeded_kit(seed)
     goldens: dict[str, tuple[tuple[str, str, tuple[str, ...]], str]] = {
         _golden_id(g): (g, csr.PKCS10) for g in CSR_GOLDENS}
     goldens.update({_golden_id(g, csr.CRMF): (g, csr.CRMF) for g in CRMF_GOLDENS})
-    anchors: dict[str, tuple[x509.Certificate, ...]] = {}
     cases = []
     for golden_id, (golden, form) in goldens.items():
         bench = open_csr(kit, golden, form)
-        anchors[golden_id] = tuple(bench.draft.roots)
         what = "CRMF CertReqMsg" if form == csr.CRMF else "CSR"
         cases.append(VectorCase(
             id=golden_id, comment=f"unmutated {what} of a {golden[1]} key with {', '.join(golden[2])}",
-            flags=("Golden",), expected=valid(), evidence=bench.render(), anchors=anchors[golden_id],
+            flags=("Golden",), expected=valid(), evidence=bench.render(), anchors=tuple(bench.draft.roots),
             validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
     for mutation in csr_mutations():
         bench = open_csr(kit, *goldens[mutation.golden])
@@ -1061,7 +1165,7 @@ def csr_cases(seed: str) -> list[VectorCase]:
         signing = Signing.RESIGNED if mutation.resign else Signing.STALE
         cases.append(VectorCase(
             id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.render(), anchors=anchors[mutation.golden],
+            expected=mutation.expected, evidence=bench.render(), anchors=tuple(bench.draft.roots),
             validation_time=VALIDATION_TIME,
             provenance=Provenance(seed=seed, signing=signing, golden=mutation.golden, operator=mutation.operator,
                                   path=mutation.path)))
