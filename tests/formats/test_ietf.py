@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
 from hsmsim.device import Device
 from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, read_tlv, spki_pem
@@ -32,6 +32,8 @@ from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
+from hsmsim.pki.builder import reissue
+from hsmsim.pki.seed import derive_key
 from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.tpm.hierarchy import ak_public as hierarchy_ak_area
 from hsmsim.tpm.marshal import TpmAlg, TpmSt
@@ -390,6 +392,25 @@ def test_inner_pkix_evidence_is_judged_for_the_requested_key_in_both_forms(form:
     bench = catalogue.open_csr(catalogue.seeded_kit(SEED), golden, form)
     catalogue._pkix_inner(catalogue._extractable_other_key_first)(bench)
     assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values()), _csr_verdicts(bench)
+
+
+def test_tcg_finds_the_signing_ak_certificate_anywhere_in_certs() -> None:
+    """certs is an unordered bag: another TPM's AK certificate listed first changes nothing; two different
+    certificates of the signing AK key make the statement ambiguous (MALFORMED)."""
+    kit = catalogue.seeded_kit(SEED)
+    bench = catalogue.open_csr(kit, catalogue.TCG)
+    genuine = list(bench.draft.certs or [])
+    other = pki.tpm_identity(SEED, "another-tpm", created=kit.device.attestation_created)
+    for certs in ([other.certificate.public_bytes(Encoding.DER), *genuine],
+                  [*genuine, other.certificate.public_bytes(Encoding.DER)]):
+        bench.draft.certs = certs
+        assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values()), _csr_verdicts(bench)
+    ak = pki.tpm_identity(SEED, kit.device.serial, created=kit.device.attestation_created)
+    root_key = derive_key(SEED, "ietf/tpm/root", KeySpec.parse("ec-p256"))
+    twin = reissue(ak.certificate, root_key, serial=ak.certificate.serial_number + 1)
+    bench.draft.certs = [twin.public_bytes(Encoding.DER), *genuine]
+    verdicts = _csr_verdicts(bench)
+    assert all(v.startswith("REJECT MALFORMED") for v in verdicts.values()), verdicts
 
 
 # -- vectors ------------------------------------------------------------------------------------

@@ -810,6 +810,21 @@ def _tcg_foreign_root(bench: CsrBench) -> None:
     bench.draft.certs = [foreign.certificate.public_bytes(Encoding.DER)]
 
 
+def _another_tpms_ak_first(bench: CsrBench) -> None:
+    """certs: another TPM's genuine AK certificate (same root) before the signing AK's."""
+    device = bench.kit.device
+    other = tpm_identity(bench.kit.seed, f"{device.serial}-other", created=device.attestation_created)
+    bench.draft.certs = [other.certificate.public_bytes(Encoding.DER), *(bench.draft.certs or [])]
+
+
+def _ak_certificate_reissued(bench: CsrBench) -> None:
+    """certs: the AK certificate and a second one for the same AK key (another serial), both under the root."""
+    ak = _tcg_ak(bench)
+    root_key = derive_key(bench.kit.seed, "ietf/tpm/root", KeySpec.parse("ec-p256"))
+    twin = reissue(ak.certificate, root_key, serial=ak.certificate.serial_number + 1)
+    bench.draft.certs = [*(bench.draft.certs or []), twin.public_bytes(Encoding.DER)]
+
+
 def _native_edit(fn: Callable[[Evidence], Evidence]) -> CsrOp:
     def apply(bench: CsrBench) -> None:
         statement = bench.draft.statements[0]
@@ -1060,6 +1075,16 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "the draft leaves the encoding open (its helpers say TPMT_SIGNATURE, its sample is bare): a verifier that "
         "reads one form rejects the other"), "signature as TPMT_SIGNATURE", "tpm.sign", "/signature",
         _tcg_signature("tpmt"), valid(), golden=TCG)
+    add("variant::tcg-another-tpms-ak-certificate-first", "TcgAkSelection", _csr_note("BASIC", Severity.INFO,
+        "certs lists another TPM's AK certificate (same root) before the signing AK's",
+        "certs is an unordered bag: a verifier that takes the first AK certificate rejects a genuine statement",
+        CSR_DRAFT), "certs = [another TPM's AK certificate, the signing AK's]", "chain.reorder", "/certs",
+        _another_tpms_ak_first, valid(), golden=TCG)
+    add("tcg::two-ak-certificates-verify", "TcgAkSelection", _csr_note("STRUCTURE", med,
+        "certs holds two different AK certificates for the key that signed tpmSAttest",
+        "which certificate vouches for the TPM (its name, its validity) is a matter of order"),
+        "certs = [the AK certificate, a second certificate of the same AK key with another serial]", "chain.add",
+        "/certs/1", _ak_certificate_reissued, invalid(Reason.MALFORMED), golden=TCG)
     add("primus::zip-damaged", "InnerDefect", inner, "one bit of the Primus zip flipped", "bytes.flip_bit",
         "/attestations/0/stmt/files/zip", _native_edit(_flip_primary), invalid(Reason.MALFORMED), golden=PRIMUS,
         resign=False)
