@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
 from hsmsim.device import Device
-from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, read_tlv, spki_pem
+from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, der_tlv, read_tlv, spki_pem
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
@@ -411,6 +411,22 @@ def test_tcg_finds_the_signing_ak_certificate_anywhere_in_certs() -> None:
     bench.draft.certs = [twin.public_bytes(Encoding.DER), *genuine]
     verdicts = _csr_verdicts(bench)
     assert all(v.startswith("REJECT MALFORMED") for v in verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("edit", [
+    catalogue._public_key_twice,
+    lambda _bench, fields: [fields[-1], *fields[:-1]],
+    lambda _bench, fields: [*fields, der_tlv(0x8F, b"\x00")],
+], ids=["public-key-twice", "out-of-order", "undefined-field-15"])
+def test_crmf_template_fields_are_0_to_9_each_once_in_order(edit: object) -> None:
+    """RFC 4211 5: a CertTemplate repeating publicKey (another key first), listing extensions before subject, or
+    carrying a [15] is MALFORMED, though the key signed the CertRequest anew (no field is silently kept or
+    dropped)."""
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), catalogue.CRMF_GOLDENS[0], csr.CRMF)
+    assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values())
+    catalogue._crmf_template(edit)(bench)  # type: ignore[arg-type]
+    verdicts = _csr_verdicts(bench)
+    assert all(v.startswith("REJECT MALFORMED") and "CertTemplate" in v for v in verdicts.values()), verdicts
 
 
 # -- vectors ------------------------------------------------------------------------------------

@@ -31,7 +31,18 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
-from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, indented_json, pem, spki_der, spki_pem
+from hsmsim.encoding import (
+    cert_pem,
+    der_children,
+    der_content,
+    der_oid,
+    der_sequence,
+    der_tlv,
+    indented_json,
+    pem,
+    spki_der,
+    spki_pem,
+)
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
@@ -743,6 +754,27 @@ def _csr_post(fn: Callable[[bytes], bytes]) -> CsrOp:
     return apply
 
 
+def _crmf_template(edit: Callable[[CsrBench, list[bytes]], list[bytes]]) -> CsrOp:
+    """Edit the CertTemplate's fields (DER TLVs, in order) and sign the CertRequest anew with the key (the
+    POPOSigningKey stays valid)."""
+    def apply(bench: CsrBench) -> None:
+        def post(der: bytes) -> bytes:
+            request = der_children(der_content(der_children(der_content(der))[0]))
+            fields = edit(bench, der_children(der_content(request[1])))
+            cert_request = der_sequence(request[0], der_sequence(*fields))
+            return asn1.encode_cert_req_msg(cert_request, *sign(bench.draft.signer, cert_request))
+        bench.post = post
+    return apply
+
+
+def _public_key_twice(bench: CsrBench, fields: list[bytes]) -> list[bytes]:
+    """``publicKey [6]`` of another key, then the request's own."""
+    other = bench.kit.other[bench.key.spec.name].public_key
+    assert other is not None
+    index = next(i for i, f in enumerate(fields) if f[0] == 0xA6)
+    return [*fields[:index], der_tlv(0xA6, der_content(spki_der(other))), *fields[index:]]
+
+
 def _csr_signed_by_other(bench: CsrBench) -> None:
     bench.draft.signer = bench.kit.store.signer(bench.kit.other[bench.key.spec.name])
 
@@ -1155,6 +1187,16 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "key policy to every key entity and rejects a genuine request", CSR_DRAFT, EVIDENCE_DRAFT),
         "key entities: another key (extractable), then the requested key; re-signed by the AK", "statement.replace",
         "/attestations/0", _pkix_inner(_extractable_other_key_first), valid(), golden=crmf, form=csr.CRMF)
+    template = _csr_note("STRUCTURE", high, "a CertTemplate field repeated or out of order (RFC 4211 5: [0] to [9], "
+                         "each at most once, in order)", "a lenient parser keeps one of two publicKey fields: which "
+                         "key the CA certifies is a matter of the parser", CSR_DRAFT, "RFC 4211 5")
+    add("crmf::template-public-key-twice", "CrmfTemplate", template, "publicKey [6] of another key, then the "
+        "request's own, the CertRequest signed anew by the key", "der.insert", "/certReq/certTemplate/publicKey",
+        _crmf_template(_public_key_twice), invalid(Reason.MALFORMED), golden=crmf, form=csr.CRMF)
+    add("crmf::template-out-of-order", "CrmfTemplate", template, "extensions [9] before subject [5] and publicKey "
+        "[6], the CertRequest signed anew by the key", "der.reorder", "/certReq/certTemplate",
+        _crmf_template(lambda _b, fields: [fields[-1], *fields[:-1]]), invalid(Reason.MALFORMED), golden=crmf,
+        form=csr.CRMF)
     add("crmf::nonce-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs", "file.set",
         "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=crmf_tcg,
         form=csr.CRMF)
