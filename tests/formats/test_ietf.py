@@ -429,6 +429,27 @@ def test_crmf_template_fields_are_0_to_9_each_once_in_order(edit: object) -> Non
     assert all(v.startswith("REJECT MALFORMED") and "CertTemplate" in v for v in verdicts.values()), verdicts
 
 
+def test_two_nonces_or_two_requests_are_malformed_in_either_order() -> None:
+    """A second nonce file naming another nonce, or a second (different) request, is MALFORMED naming both, whichever
+    comes first; an identical copy of either is harmless."""
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), catalogue.PKIX)
+    golden = bench.render()
+    nonce_name = next(n for n in golden.files if n.endswith(".nonce"))
+    trust = TrustAnchors({"root": tuple(bench.draft.roots)})
+    other_nonce = bytes(16).hex().encode()
+    another = catalogue._another_keys_request(bench)
+    for extra in ({"0.nonce": other_nonce}, {"z.nonce": other_nonce}, {"0.csr": another}, {"z.csr": another}):
+        ev = Evidence("csr-attestation", {**golden.files, **extra}, golden.primary)
+        for profile in Profile:
+            verdict = get_format("csr-attestation").verify(ev, trust, at=catalogue.VALIDATION_TIME, profile=profile)
+            name = next(iter(extra))
+            assert verdict.reason is Reason.MALFORMED and name in verdict.detail, (extra, verdict.summary())
+            assert (nonce_name if name.endswith(".nonce") else golden.primary) in verdict.detail
+    for copy in ({"0.nonce": golden.files[nonce_name]}, {"0.csr": golden.files[golden.primary]}):
+        ev = Evidence("csr-attestation", {**golden.files, **copy}, golden.primary)
+        assert get_format("csr-attestation").verify(ev, trust, at=catalogue.VALIDATION_TIME).accepted
+
+
 # -- vectors ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("format_name", ["pkix-evidence", "csr-attestation"])

@@ -520,20 +520,36 @@ def _acme_token(inner: Evidence) -> str | None:
 
 
 def read_nonce(files: Mapping[str, bytes]) -> bytes | None:
-    """The relying party's nonce (``*.nonce``, hex), if one was given; raises Rejected."""
+    """The relying party's nonce (``*.nonce``, hex), if one was given; raises Rejected: MALFORMED for a file that is
+    not hex, and for two nonce files naming different nonces (which one the statements must answer would be a
+    matter of order; identical copies are one nonce)."""
+    found: dict[bytes, str] = {}
     for file_name, data in files.items():
         if file_name.endswith(NONCE_SUFFIX):
             try:
-                return bytes.fromhex(data.decode("ascii").strip())
+                found.setdefault(bytes.fromhex(data.decode("ascii").strip()), file_name)
             except (UnicodeDecodeError, ValueError):
                 raise Rejected(Reason.MALFORMED, f"{file_name} is not a hex nonce") from None
-    return None
+    if len(found) > 1:
+        names = sorted(found.values())
+        raise Rejected(Reason.MALFORMED, f"two nonce files name different nonces: {names[0][:80]!r} and "
+                                         f"{names[1][:80]!r}")
+    return next(iter(found), None)
+
+
+def _require_one_request(files: Mapping[str, bytes], primary: str) -> None:
+    """No second request (``*.csr``, ``*.crmf``) beside the one verified, unless it is a copy: MALFORMED naming
+    both (which request the nonce and the statements belong to would be ambiguous)."""
+    for file_name, data in sorted(files.items()):
+        if file_name != primary and file_name.endswith(tuple(SUFFIXES.values())) and data != files[primary]:
+            raise Rejected(Reason.MALFORMED, f"two requests: {primary[:80]!r} and {file_name[:80]!r}")
 
 
 def check(files: Mapping[str, bytes], primary: str, trust: TrustAnchors, at: datetime, profile: Profile) -> Claims:
     """Every check of the profile; returns the first statement's claims. Raises Rejected."""
     if primary not in files:
         raise Rejected(Reason.MISSING_INPUT, f"the CSR {primary} is missing")
+    _require_one_request(files, primary)
     request = read_request(files[primary], profile)
     nonce = read_nonce(files)
     claims: list[tuple[str, Claims]] = []
