@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
 from hsmsim.device import Device
-from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, der_tlv, read_tlv, spki_pem
+from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, der_sequence, der_tlv, read_tlv, spki_pem
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
@@ -448,6 +448,24 @@ def test_two_nonces_or_two_requests_are_malformed_in_either_order() -> None:
     for copy in ({"0.nonce": golden.files[nonce_name]}, {"0.csr": golden.files[golden.primary]}):
         ev = Evidence("csr-attestation", {**golden.files, **copy}, golden.primary)
         assert get_format("csr-attestation").verify(ev, trust, at=catalogue.VALIDATION_TIME).accepted
+
+
+@pytest.mark.parametrize(("entry", "reason"), [
+    (der_tlv(0xA3, der_oid("1.2.3.4") + asn1.octets(b"x")), Reason.OK),
+    (der_tlv(0xA3, der_sequence(der_oid("1.2.3.4"), asn1.octets(b"x"))), Reason.MALFORMED),
+    (der_tlv(0xA2, der_sequence(der_sequence(), der_sequence())), Reason.MALFORMED),
+    (der_tlv(0xA0, der_sequence()), Reason.MALFORMED),
+], ids=["other-implicit", "other-explicit", "v2-attribute-cert", "extended-cert"])
+def test_limited_cert_choices(entry: bytes, reason: Reason) -> None:
+    """LimitedCertChoices is certificate or `other [3] IMPLICIT OtherCertificateFormat`: a well-formed `other` no
+    statement needs is ignored; a malformed one and the choices the module excludes are MALFORMED."""
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), catalogue.TCG)
+    bench.draft.certs = [*(bench.draft.certs or []), entry]
+    trust = TrustAnchors({"root": tuple(bench.draft.roots)})
+    for profile in Profile:
+        verdict = get_format("csr-attestation").verify(bench.render(), trust, at=catalogue.VALIDATION_TIME,
+                                                       profile=profile)
+        assert verdict.reason is reason, verdict.summary()
 
 
 # -- vectors ------------------------------------------------------------------------------------

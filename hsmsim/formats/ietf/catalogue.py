@@ -777,6 +777,13 @@ def _public_key_twice(bench: CsrBench, fields: list[bytes]) -> list[bytes]:
     return [*fields[:index], der_tlv(0xA6, der_content(spki_der(other))), *fields[index:]]
 
 
+def _add_cert(tlv: bytes) -> CsrOp:
+    """Append ``tlv`` (a CertificateChoices) to the bundle's certs."""
+    def apply(bench: CsrBench) -> None:
+        bench.draft.certs = [*(bench.draft.certs or []), tlv]
+    return apply
+
+
 def _extra_file(name: str, content: Callable[[CsrBench], bytes]) -> CsrOp:
     def apply(bench: CsrBench) -> None:
         bench.extra_files[name] = content(bench)
@@ -1029,10 +1036,22 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "/attestations", _set_draft(statements=[]), invalid(Reason.MALFORMED))
     add("bundle::empty-certs", "BundleShape", shape, "certs present with SIZE 0", "bundle.certs", "/certs",
         _set_draft(certs=[]), invalid(Reason.MALFORMED), golden=TCG)
-    add("bundle::other-cert-choice", "BundleShape", _csr_note("STRUCTURE", med, "a certs entry that is not an "
-        "X.509 certificate", "the verifier cannot use it"), "certs holds an `other` [3] choice", "bundle.certs",
-        "/certs/1", lambda b: _set_draft(certs=[*(b.draft.certs or []), der_tlv(0xA3, der_sequence(
-            der_oid("1.2.3.4"), asn1.octets(b"x")))])(b), invalid(Reason.UNSUPPORTED), golden=TCG)
+    add("bundle::other-cert-choice", "OtherCertChoice", _csr_note("BASIC", Severity.INFO, "certs holds a "
+        "well-formed `other [3] IMPLICIT OtherCertificateFormat` entry no statement needs",
+        "LimitedCertChoices allows `other`: a verifier that refuses every entry but an X.509 certificate rejects a "
+        "legal bundle", CSR_DRAFT, "RFC 5652 10.2.2"), "certs holds `other` [3] {1.2.3.4, OCTET STRING}",
+        "bundle.certs", "/certs/1", _add_cert(der_tlv(0xA3, der_oid("1.2.3.4") + asn1.octets(b"x"))), valid(),
+        golden=TCG)
+    excluded = _csr_note("STRUCTURE", med, "a certs entry the module excludes or cannot read",
+                         "a verifier that skips what it cannot read lets a bundle break the module unnoticed",
+                         CSR_DRAFT, "RFC 5652 10.2.2")
+    add("bundle::attribute-cert-choice", "BundleShape", excluded, "certs holds a v2AttrCert [2] entry, which "
+        "LimitedCertChoices excludes", "bundle.certs", "/certs/1",
+        _add_cert(der_tlv(0xA2, der_sequence(der_sequence(), der_sequence()))), invalid(Reason.MALFORMED), golden=TCG)
+    add("bundle::other-cert-choice-explicit", "BundleShape", excluded, "certs holds `other` [3] tagged as if "
+        "EXPLICIT ([3] {SEQUENCE {1.2.3.4, OCTET STRING}}): no OtherCertificateFormat", "bundle.certs", "/certs/1",
+        _add_cert(der_tlv(0xA3, der_sequence(der_oid("1.2.3.4"), asn1.octets(b"x")))), invalid(Reason.MALFORMED),
+        golden=TCG)
     unknown = _csr_note("EXTENSIBILITY", high, "a statement of a type the verifier does not know",
                         "skipping it would let the CA certify on the other statements' word alone")
     add("bundle::unknown-type", "UnknownStatement", unknown, "a statement type 1.2.3.4 only", "statement.retype",

@@ -37,7 +37,7 @@ from cryptography.x509.oid import NameOID
 
 from hsmsim.checks import check_csr_signature
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import cert_pem, der_children, der_sequence, pem, spki_der
+from hsmsim.encoding import cert_pem, der_children, der_content, der_sequence, pem, spki_der
 from hsmsim.errors import ParameterError, UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, tcg
@@ -408,7 +408,8 @@ def _read_crmf(der: bytes, profile: Profile) -> Request:
 
 
 def _with_bundle(key_spki: bytes, spki: bytes, bundle_der: bytes, profile: Profile) -> Request:
-    """The request with its parsed bundle: the module's sizes, strict's no trailing elements, X.509 certs."""
+    """The request with its parsed bundle: the module's sizes, strict's no trailing elements, X.509 certs (a
+    well-formed ``other`` entry ignored, any other CertificateChoices MALFORMED)."""
     try:
         bundle = asn1.decode_bundle(bundle_der)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -424,13 +425,29 @@ def _with_bundle(key_spki: bytes, spki: bytes, bundle_der: bytes, profile: Profi
                                                   "(the superseded hint)")
     certs = []
     for index, cert in enumerate(bundle.certs or ()):
+        if cert[:1] == b"\xa3":
+            _check_other_certificate(cert, index)
+            continue
         if cert[:1] != b"\x30":
-            raise Rejected(Reason.UNSUPPORTED, f"bundle cert {index} is not an X.509 certificate choice")
+            raise Rejected(Reason.MALFORMED, f"bundle cert {index} (tag {cert[0]:#04x}) is no LimitedCertChoices: "
+                                             "the module allows certificate and other [3] only")
         try:
             certs.append(x509.load_der_x509_certificate(cert))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"bundle cert {index} does not parse") from None
     return Request(key_spki, spki, bundle, tuple(certs))
+
+
+def _check_other_certificate(tlv: bytes, index: int) -> None:
+    """An ``other [3] IMPLICIT OtherCertificateFormat {otherCertFormat OID, otherCert ANY}`` entry, which the module
+    allows and no statement here uses: a well-formed one is ignored, a malformed one is MALFORMED."""
+    try:
+        parts = der_children(der_content(tlv))
+        if len(parts) != 2:
+            raise ValueError("not {otherCertFormat, otherCert}")
+        asn1.read_oid(parts[0])
+    except ValueError as exc:
+        raise Rejected(Reason.MALFORMED, f"bundle cert {index} is no OtherCertificateFormat: {exc}") from None
 
 
 def _bound(claims: Claims | None, spki: bytes, what: str) -> Claims:
