@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
 from hsmsim.device import Device
-from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, der_sequence, der_tlv, read_tlv, spki_pem
+from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, der_sequence, der_tlv, pem, read_tlv, spki_pem
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
@@ -430,14 +430,17 @@ def test_crmf_template_fields_are_0_to_9_each_once_in_order(edit: object) -> Non
 
 
 def test_two_nonces_or_two_requests_are_malformed_in_either_order() -> None:
-    """A second nonce file naming another nonce, or a second (different) request, is MALFORMED naming both, whichever
-    comes first; an identical copy of either is harmless."""
+    """A second nonce file naming another nonce, or a second (different) request (another key's, with its own
+    PKIX Evidence), is MALFORMED naming both, whichever comes first; an identical copy of either is harmless. (No
+    file vector: from disk, the request is read with its own ``<label>.nonce`` only.)"""
     bench = catalogue.open_csr(catalogue.seeded_kit(SEED), catalogue.PKIX)
     golden = bench.render()
     nonce_name = next(n for n in golden.files if n.endswith(".nonce"))
     trust = TrustAnchors({"root": tuple(bench.draft.roots)})
     other_nonce = bytes(16).hex().encode()
-    another = catalogue._another_keys_request(bench)
+    kit = catalogue.seeded_kit(SEED)
+    request = replace(kit.request(kit.other["ec-p256"]), parameters={"nonce": bench.draft.nonce})
+    another = pem(csr.draft_for(request, ["pkix-evidence"]).build(), "CERTIFICATE REQUEST")
     for extra in ({"0.nonce": other_nonce}, {"z.nonce": other_nonce}, {"0.csr": another}, {"z.csr": another}):
         ev = Evidence("csr-attestation", {**golden.files, **extra}, golden.primary)
         for profile in Profile:

@@ -674,8 +674,6 @@ class CsrBench:
     device_format: str
     draft: csr.CsrDraft
     post: Callable[[bytes], bytes] | None = None
-    extra_files: dict[str, bytes] = field(default_factory=dict)
-    """Files beside the request, nonce and roots (a second nonce or request)."""
 
     def statement_for(self, name: str, key: StoredKey | None = None) -> tuple[Statement, list[bytes]]:
         """A fresh statement ``name`` about ``key`` (default the bench's key), with its bundle certs."""
@@ -688,7 +686,7 @@ class CsrBench:
         der = self.draft.build()
         if self.post is not None:
             der = self.post(der)
-        return Evidence(csr.FORMAT, {**csr.draft_files(self.key.label, self.draft, der), **self.extra_files},
+        return Evidence(csr.FORMAT, csr.draft_files(self.key.label, self.draft, der),
                         csr.request_name(self.key.label, self.draft))
 
 
@@ -782,19 +780,6 @@ def _add_cert(tlv: bytes) -> CsrOp:
     def apply(bench: CsrBench) -> None:
         bench.draft.certs = [*(bench.draft.certs or []), tlv]
     return apply
-
-
-def _extra_file(name: str, content: Callable[[CsrBench], bytes]) -> CsrOp:
-    def apply(bench: CsrBench) -> None:
-        bench.extra_files[name] = content(bench)
-    return apply
-
-
-def _another_keys_request(bench: CsrBench) -> bytes:
-    """The PEM request of another key of the HSM, with its own PKIX Evidence statement (answering the same nonce)."""
-    other = bench.kit.other[bench.key.spec.name]
-    request = replace(bench.kit.request(other, bench.device_format), parameters={"nonce": bench.draft.nonce})
-    return pem(csr.draft_for(request, [csr.PKIX_EVIDENCE]).build(), "CERTIFICATE REQUEST")
 
 
 def _csr_signed_by_other(bench: CsrBench) -> None:
@@ -1081,14 +1066,6 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH))
     add("nonce::tcg-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs from qualifyingData",
         "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=TCG)
-    ambiguous = _csr_note("STRUCTURE", med, "two nonce files (or two requests) that differ",
-                          "a verifier that takes the first (or the last) gives a verdict that flips with file order")
-    add("nonce::second-nonce-file", "AmbiguousInput", ambiguous, "a second nonce file `a.nonce` with another nonce "
-        "beside the request's", "file.add", "a.nonce", _extra_file("a.nonce", lambda _b: bytes(16).hex().encode()
-                                                                      + b"\n"), invalid(Reason.MALFORMED))
-    add("csr::second-request", "AmbiguousInput", ambiguous, "a second request `a.csr`, another key's with its own "
-        "PKIX Evidence, beside the one verified", "file.add", "a.csr", _extra_file("a.csr", _another_keys_request),
-        invalid(Reason.MALFORMED))
     wrapped_nonce = _csr_note("FRESHNESS", high, "a wrapped statement answers its own challenge, not the relying "
                               "party's nonce", "a verifier that checks the challenge the statement carries accepts a "
                               "statement replayed from any earlier ceremony, whatever nonce the CA issued",
