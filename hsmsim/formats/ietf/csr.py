@@ -17,7 +17,10 @@ the key over the CertRequest. Statement types:
   signature and chain; Marvell blob; Luna PKC; Fortanix statement; ...) without their roots, verified
   by that format through the registry; the statement's key must be the CSR's.
 
-A type OID the verifier does not know is reported (UNSUPPORTED), never skipped.
+A type OID the verifier does not know is reported (UNSUPPORTED), never skipped. Every statement that answers a
+challenge answers the relying party's nonce (:data:`NONCE_BINDINGS`); every statement must vouch for the key (a
+self attestation does not); statements whose serial is an HSM's name one HSM; and a wrapped FIDO statement's path
+is pinned to a FIDO attestation certificate, since every inner format gets the merged roots file.
 """
 
 from __future__ import annotations
