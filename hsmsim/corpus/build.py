@@ -224,6 +224,17 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "entropy; new `apple-acme::freshness::token-empty`, `freshness::token-15-bytes`, "
         "`tpm-acme::binding::token-15-bytes`, `android-acme::challenge::token-15-bytes`). No existing vector's "
         "expectation changed.",
+        "csr-attestation: a wrapped WebAuthn statement's challenge is the CSR attestation nonce's bytes and a wrapped "
+        "tpm-acme statement's ACME token base64url(nonce), which the verifier requires (CHALLENGE_MISMATCH), so "
+        "the webauthn and tpm-acme goldens changed bytes; the golden `primus-and-tcg-attest-certify-and-pkix-evidence`"
+        " (one non-extractable key claimed by a TPM and a Primus HSM at once) is replaced by "
+        "`primus-and-pkix-evidence` (a Primus statement and PKIX Evidence from the same HSM), on which "
+        "`binding::second-statement-other-key` (now statement 1) and `primus::signed-by-tpm-ak` (whose roots file "
+        "adds the TcgAttestCertify root a relying party keeps) are now built; no expected verdict changed.",
+        "csr-attestation::bundle::other-cert-choice encoded its `other` entry as if EXPLICIT ([3] {SEQUENCE {OID, "
+        "OCTET STRING}}); it is now `[3] IMPLICIT OtherCertificateFormat` ([3] {OID, OCTET STRING}), as CMS has "
+        "it, and valid (was UNSUPPORTED): LimitedCertChoices allows `other`, and an entry no statement needs is "
+        "ignored. The old encoding is `bundle::other-cert-choice-explicit` (MALFORMED).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

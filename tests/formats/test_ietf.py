@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import subprocess
 import sys
 import zipfile
@@ -15,21 +16,24 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
 from hsmsim.device import Device
-from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, read_tlv, spki_pem
+from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, der_sequence, der_tlv, pem, read_tlv, spki_pem
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
 from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
 from hsmsim.formats.primus.archive import build_zip
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, sign_xml
+from hsmsim.formats.webauthn import standard as webauthn_standard
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
+from hsmsim.pki.builder import reissue
+from hsmsim.pki.seed import derive_key
 from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.tpm.hierarchy import ak_public as hierarchy_ak_area
 from hsmsim.tpm.marshal import TpmAlg, TpmSt
@@ -299,6 +303,172 @@ def test_a_primus_statement_signed_by_the_requests_tpm_ak_is_untrusted(hsm: Hsm,
         csr.check_statement(forged, request, nonce, trust, LATER, profile)
     assert rejected.value.reason is Reason.CHAIN_UNTRUSTED, rejected.value.detail
     assert "1.3.6.1.4.1.44668.4.1.3" in rejected.value.detail
+
+
+def _webauthn_bench(parameters: dict[str, object], nonce: bytes | None = None) -> catalogue.CsrBench:
+    """The WebAuthn CSR golden with its statement made anew with ``parameters`` (the generator's challenge from
+    ``nonce``, default the CSR's), trusting the roots the statement ships."""
+    kit = catalogue.seeded_kit(SEED)
+    bench = catalogue.open_csr(kit, catalogue.WEBAUTHN)
+    request = csr.inner_request(kit.request(bench.key, "webauthn"), "webauthn",
+                                bench.draft.nonce if nonce is None else nonce)
+    inner, roots = csr.split_roots(get_format("webauthn").generate(
+        replace(request, parameters={**request.parameters, **parameters})))
+    bench.draft.statements = [asn1.Statement(csr.PRIVATE_TYPES["webauthn"], csr.encode_native(inner))]
+    bench.draft.roots += [r for r in roots if r not in bench.draft.roots]
+    return bench
+
+
+def _csr_verdicts(bench: catalogue.CsrBench) -> dict[Profile, str]:
+    trust = TrustAnchors({"root": tuple(bench.draft.roots)})
+    return {profile: get_format("csr-attestation").verify(bench.render(), trust, at=catalogue.VALIDATION_TIME,
+                                                          profile=profile).summary() for profile in Profile}
+
+
+@pytest.mark.parametrize("fmt", ["fido-u2f", "packed"])
+def test_a_wrapped_fido_statement_signed_by_the_requests_tpm_ak_is_untrusted(monkeypatch: pytest.MonkeyPatch,
+                                                                            fmt: str) -> None:
+    """The merged roots file holds test-rootCA (for TcgAttestCertify statements): a fido-u2f statement the TPM AK
+    signed (x5c = the AK certificate, P-256) is no security key's (CHAIN_UNTRUSTED); packed's certificate profile
+    already refuses it inside the webauthn verifier (CERT_PROFILE). The genuine security key's statements pass."""
+    genuine = _webauthn_bench({"fmt": fmt})
+    assert all(v == "ACCEPT" for v in _csr_verdicts(genuine).values()), _csr_verdicts(genuine)
+    kit = catalogue.seeded_kit(SEED)
+    ak = pki.tpm_identity(SEED, kit.device.serial, created=kit.device.attestation_created)
+    real_draft_for = webauthn_standard.draft_for
+    monkeypatch.setattr(webauthn_standard, "draft_for", lambda f, r: replace(
+        real_draft_for(f, r), signer=ak.key, certificates=[ak.certificate], roots=(ak.root,)))
+    forged = _webauthn_bench({"fmt": fmt})
+    assert ak.root in forged.draft.roots
+    expected = "CHAIN_UNTRUSTED" if fmt == "fido-u2f" else "CERT_PROFILE"
+    for profile, summary in _csr_verdicts(forged).items():
+        assert summary.startswith(f"REJECT {expected}"), (profile, summary)
+
+
+def test_a_self_attestation_alone_vouches_for_nothing() -> None:
+    """A packed self attestation (only the CSR key signed it; every claim None) is MISSING_INPUT in both profiles."""
+    verdicts = _csr_verdicts(_webauthn_bench({"fmt": "packed", "attestation": "self"}))
+    assert all(v.startswith("REJECT MISSING_INPUT") for v in verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("golden", [catalogue.WEBAUTHN, catalogue.TPM_ACME])
+def test_wrapped_challenges_are_the_csr_nonce(golden: tuple[str, str, tuple[str, ...]]) -> None:
+    """The generator makes the WebAuthn challenge the nonce's bytes and the ACME token base64url(nonce); the
+    verifier requires it: the same statement under another nonce is CHALLENGE_MISMATCH (a replay), without a nonce
+    file it is not checked."""
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), golden)
+    inner = csr.decode_native(bench.draft.statements[0].stmt)
+    document = json.loads(inner.files[inner.primary])
+    carried = document["expectedChallenge"] if golden == catalogue.WEBAUTHN else document["challenge"]["token"]
+    assert carried == base64.urlsafe_b64encode(bench.draft.nonce).rstrip(b"=").decode()
+    assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values())
+    bench.draft.nonce = bytes(range(16))
+    verdicts = _csr_verdicts(bench)
+    assert all(v.startswith("REJECT CHALLENGE_MISMATCH") for v in verdicts.values()), verdicts
+    files = {n: d for n, d in bench.render().files.items() if not n.endswith(".nonce")}
+    ev = Evidence("csr-attestation", files, bench.render().primary)
+    assert get_format("csr-attestation").verify(ev, TrustAnchors({"root": tuple(bench.draft.roots)}),
+                                                at=catalogue.VALIDATION_TIME).accepted
+
+
+def test_statements_about_one_key_name_one_hsm() -> None:
+    """Primus and PKIX Evidence about one key must name one HSM serial (ATTR_CONFLICT otherwise); a TPM's or a
+    Marvell's serial is another scheme and not compared."""
+    kit = catalogue.seeded_kit(SEED)
+    bench = catalogue.open_csr(kit, catalogue.MULTI)
+    assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values())
+    request = kit.request(bench.key, bench.device_format)
+    elsewhere = replace(request, device=replace(request.device, serial="99999999"))
+    bench.draft.statements[1], _certs, _roots = csr.make_statement(elsewhere, "pkix-evidence", bench.draft.nonce)
+    verdicts = _csr_verdicts(bench)
+    assert all(v.startswith("REJECT ATTR_CONFLICT") and "99999999" in v for v in verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("form", [csr.PKCS10, csr.CRMF])
+def test_inner_pkix_evidence_is_judged_for_the_requested_key_in_both_forms(form: str) -> None:
+    """PKIX Evidence reporting another, extractable key before the requested one: both forms hand the evidence
+    verifier the request's (proof-of-possession-checked) key, so only its entity is judged."""
+    golden = catalogue.PKIX if form == csr.PKCS10 else catalogue.CRMF_GOLDENS[0]
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), golden, form)
+    catalogue._pkix_inner(catalogue._extractable_other_key_first)(bench)
+    assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values()), _csr_verdicts(bench)
+
+
+def test_tcg_finds_the_signing_ak_certificate_anywhere_in_certs() -> None:
+    """certs is an unordered bag: another TPM's AK certificate listed first changes nothing; two different
+    certificates of the signing AK key make the statement ambiguous (MALFORMED)."""
+    kit = catalogue.seeded_kit(SEED)
+    bench = catalogue.open_csr(kit, catalogue.TCG)
+    genuine = list(bench.draft.certs or [])
+    other = pki.tpm_identity(SEED, "another-tpm", created=kit.device.attestation_created)
+    for certs in ([other.certificate.public_bytes(Encoding.DER), *genuine],
+                  [*genuine, other.certificate.public_bytes(Encoding.DER)]):
+        bench.draft.certs = certs
+        assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values()), _csr_verdicts(bench)
+    ak = pki.tpm_identity(SEED, kit.device.serial, created=kit.device.attestation_created)
+    root_key = derive_key(SEED, "ietf/tpm/root", KeySpec.parse("ec-p256"))
+    twin = reissue(ak.certificate, root_key, serial=ak.certificate.serial_number + 1)
+    bench.draft.certs = [twin.public_bytes(Encoding.DER), *genuine]
+    verdicts = _csr_verdicts(bench)
+    assert all(v.startswith("REJECT MALFORMED") for v in verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("edit", [
+    catalogue._public_key_twice,
+    lambda _bench, fields: [fields[-1], *fields[:-1]],
+    lambda _bench, fields: [*fields, der_tlv(0x8F, b"\x00")],
+], ids=["public-key-twice", "out-of-order", "undefined-field-15"])
+def test_crmf_template_fields_are_0_to_9_each_once_in_order(edit: object) -> None:
+    """RFC 4211 5: a CertTemplate repeating publicKey (another key first), listing extensions before subject, or
+    carrying a [15] is MALFORMED, though the key signed the CertRequest anew (no field is silently kept or
+    dropped)."""
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), catalogue.CRMF_GOLDENS[0], csr.CRMF)
+    assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values())
+    catalogue._crmf_template(edit)(bench)  # type: ignore[arg-type]
+    verdicts = _csr_verdicts(bench)
+    assert all(v.startswith("REJECT MALFORMED") and "CertTemplate" in v for v in verdicts.values()), verdicts
+
+
+def test_two_nonces_or_two_requests_are_malformed_in_either_order() -> None:
+    """A second nonce file naming another nonce, or a second (different) request (another key's, with its own
+    PKIX Evidence), is MALFORMED naming both, whichever comes first; an identical copy of either is harmless. (No
+    file vector: from disk, the request is read with its own ``<label>.nonce`` only.)"""
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), catalogue.PKIX)
+    golden = bench.render()
+    nonce_name = next(n for n in golden.files if n.endswith(".nonce"))
+    trust = TrustAnchors({"root": tuple(bench.draft.roots)})
+    other_nonce = bytes(16).hex().encode()
+    kit = catalogue.seeded_kit(SEED)
+    request = replace(kit.request(kit.other["ec-p256"]), parameters={"nonce": bench.draft.nonce})
+    another = pem(csr.draft_for(request, ["pkix-evidence"]).build(), "CERTIFICATE REQUEST")
+    for extra in ({"0.nonce": other_nonce}, {"z.nonce": other_nonce}, {"0.csr": another}, {"z.csr": another}):
+        ev = Evidence("csr-attestation", {**golden.files, **extra}, golden.primary)
+        for profile in Profile:
+            verdict = get_format("csr-attestation").verify(ev, trust, at=catalogue.VALIDATION_TIME, profile=profile)
+            name = next(iter(extra))
+            assert verdict.reason is Reason.MALFORMED and name in verdict.detail, (extra, verdict.summary())
+            assert (nonce_name if name.endswith(".nonce") else golden.primary) in verdict.detail
+    for copy in ({"0.nonce": golden.files[nonce_name]}, {"0.csr": golden.files[golden.primary]}):
+        ev = Evidence("csr-attestation", {**golden.files, **copy}, golden.primary)
+        assert get_format("csr-attestation").verify(ev, trust, at=catalogue.VALIDATION_TIME).accepted
+
+
+@pytest.mark.parametrize(("entry", "reason"), [
+    (der_tlv(0xA3, der_oid("1.2.3.4") + asn1.octets(b"x")), Reason.OK),
+    (der_tlv(0xA3, der_sequence(der_oid("1.2.3.4"), asn1.octets(b"x"))), Reason.MALFORMED),
+    (der_tlv(0xA2, der_sequence(der_sequence(), der_sequence())), Reason.MALFORMED),
+    (der_tlv(0xA0, der_sequence()), Reason.MALFORMED),
+], ids=["other-implicit", "other-explicit", "v2-attribute-cert", "extended-cert"])
+def test_limited_cert_choices(entry: bytes, reason: Reason) -> None:
+    """LimitedCertChoices is certificate or `other [3] IMPLICIT OtherCertificateFormat`: a well-formed `other` no
+    statement needs is ignored; a malformed one and the choices the module excludes are MALFORMED."""
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), catalogue.TCG)
+    bench.draft.certs = [*(bench.draft.certs or []), entry]
+    trust = TrustAnchors({"root": tuple(bench.draft.roots)})
+    for profile in Profile:
+        verdict = get_format("csr-attestation").verify(bench.render(), trust, at=catalogue.VALIDATION_TIME,
+                                                       profile=profile)
+        assert verdict.reason is reason, verdict.summary()
 
 
 # -- vectors ------------------------------------------------------------------------------------

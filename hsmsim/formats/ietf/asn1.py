@@ -482,6 +482,12 @@ def encode_cert_req_msg(cert_request: bytes, algorithm: bytes | None, signature:
     return der_sequence(cert_request, der_tlv(0xA1, algorithm + der_tlv(0x03, b"\x00" + signature)))
 
 
+CERT_TEMPLATE_TAGS = (0x80, 0x81, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0x87, 0x88, 0xA9)
+"""The CertTemplate fields of RFC 4211 5 (PKIXCRMF-2009, implicit tags): version [0], serialNumber [1], signingAlg
+[2], issuer [3], validity [4], subject [5], publicKey [6], issuerUID [7], subjectUID [8], extensions [9]; the
+primitive or constructed form each type has."""
+
+
 def decode_cert_req_msg(der: bytes) -> CertReqMsg:
     """Parse a CertReqMsg; raises ValueError."""
     items = _sequence_items(der, "CertReqMsg")
@@ -490,9 +496,13 @@ def decode_cert_req_msg(der: bytes) -> CertReqMsg:
     request = _sequence_items(items[0], "CertRequest")
     if len(request) not in (2, 3) or read_tlv(request[0])[0] != INTEGER:
         raise ValueError("CertRequest is not {certReqId, certTemplate, controls OPTIONAL}")
-    spki, extensions = None, []
+    spki, extensions, last = None, [], -1
     for field in _sequence_items(request[1], "CertTemplate"):
         tag = field[0]
+        if tag not in CERT_TEMPLATE_TAGS or tag & 0x1F <= last:
+            raise ValueError(f"CertTemplate field with tag {tag:#04x} is undefined, repeated or out of order (RFC "
+                             "4211 5: fields [0] to [9], each at most once, in order)")
+        last = tag & 0x1F
         if tag == 0xA6:
             spki = der_sequence(der_content(field))
         elif tag == 0xA9:
@@ -502,8 +512,6 @@ def decode_cert_req_msg(der: bytes) -> CertReqMsg:
                 if len(parts) not in (2, 3) or (len(parts) == 3 and not critical):
                     raise ValueError("Extension is not {extnID, critical DEFAULT FALSE, extnValue}")
                 extensions.append(CrmfExtension(read_oid(parts[0]), critical, read_value(parts[-1], OCTETS)))
-        elif tag & 0xE0 not in (0x80, 0xA0):
-            raise ValueError(f"CertTemplate field with tag {tag:#04x}")
     popo_tag, popo_input, algorithm, signature = None, False, None, None
     rest = items[1:]
     if rest and rest[0][0] & 0xC0 == 0x80:

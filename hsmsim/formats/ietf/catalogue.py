@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,12 +26,24 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
-from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, pem, spki_der, spki_pem
+from hsmsim.encoding import (
+    cert_pem,
+    der_children,
+    der_content,
+    der_oid,
+    der_sequence,
+    der_tlv,
+    indented_json,
+    pem,
+    spki_der,
+    spki_pem,
+)
+from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
@@ -45,7 +59,18 @@ from hsmsim.pki.signing import sign
 from hsmsim.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic
 from hsmsim.verdict import Profile, Reason
+from hsmsim.webauthn.container import (
+    AttestationObject,
+    AuthenticatorData,
+    b64url,
+    cbor_decode,
+    cbor_encode,
+    from_b64url,
+    parse_cose_key,
+)
+from hsmsim.webauthn.cose import cose_sign
 
+ES256 = -7
 EVIDENCE_SPECS = ("ec-p256", "ec-p384", "rsa-3072", "rsa-2048", "ed25519", "aes-256")
 CSR_GOLDENS = (
     ("pkix-evidence", "ec-p256", ("pkix-evidence",)),
@@ -59,9 +84,10 @@ CSR_GOLDENS = (
     ("fortanix", "rsa-3072", ("fortanix",)),
     ("webauthn", "ec-p256", ("webauthn",)),
     ("tpm-acme", "ec-p256", ("tpm-acme",)),
-    ("primus", "ec-p256", ("primus", "tcg-attest-certify", "pkix-evidence")),
+    ("primus", "ec-p256", ("primus", "pkix-evidence")),
 )
-"""``(device format, key spec, statements)`` of each CSR golden; the last one carries three vendors' statements."""
+"""``(device format, key spec, statements)`` of each CSR golden; the last one carries two statements about a key of
+one Primus HSM: its own and PKIX Evidence from the same device (statements about one key apply to one platform)."""
 CRMF_GOLDENS = (
     ("pkix-evidence", "ec-p256", ("pkix-evidence",)),
     ("tcg-attest-certify", "rsa-3072", ("tcg-attest-certify",)),
@@ -684,6 +710,7 @@ CsrOp = Callable[[CsrBench], None]
 PKIX, TCG = ("pkix-evidence", "ec-p256", ("pkix-evidence",)), ("tcg-attest-certify", "ec-p256",
                                                                  ("tcg-attest-certify",))
 PRIMUS, LUNA = ("primus", "rsa-3072", ("primus",)), ("luna-pkc", "rsa-3072", ("luna-pkc",))
+WEBAUTHN, TPM_ACME = ("webauthn", "ec-p256", ("webauthn",)), ("tpm-acme", "ec-p256", ("tpm-acme",))
 MULTI = CSR_GOLDENS[-1]
 
 
@@ -724,6 +751,34 @@ def _append_statement(statement: Statement) -> CsrOp:
 def _csr_post(fn: Callable[[bytes], bytes]) -> CsrOp:
     def apply(bench: CsrBench) -> None:
         bench.post = fn
+    return apply
+
+
+def _crmf_template(edit: Callable[[CsrBench, list[bytes]], list[bytes]]) -> CsrOp:
+    """Edit the CertTemplate's fields (DER TLVs, in order) and sign the CertRequest anew with the key (the
+    POPOSigningKey stays valid)."""
+    def apply(bench: CsrBench) -> None:
+        def post(der: bytes) -> bytes:
+            request = der_children(der_content(der_children(der_content(der))[0]))
+            fields = edit(bench, der_children(der_content(request[1])))
+            cert_request = der_sequence(request[0], der_sequence(*fields))
+            return asn1.encode_cert_req_msg(cert_request, *sign(bench.draft.signer, cert_request))
+        bench.post = post
+    return apply
+
+
+def _public_key_twice(bench: CsrBench, fields: list[bytes]) -> list[bytes]:
+    """``publicKey [6]`` of another key, then the request's own."""
+    other = bench.kit.other[bench.key.spec.name].public_key
+    assert other is not None
+    index = next(i for i, f in enumerate(fields) if f[0] == 0xA6)
+    return [*fields[:index], der_tlv(0xA6, der_content(spki_der(other))), *fields[index:]]
+
+
+def _add_cert(tlv: bytes) -> CsrOp:
+    """Append ``tlv`` (a CertificateChoices) to the bundle's certs."""
+    def apply(bench: CsrBench) -> None:
+        bench.draft.certs = [*(bench.draft.certs or []), tlv]
     return apply
 
 
@@ -794,6 +849,21 @@ def _tcg_foreign_root(bench: CsrBench) -> None:
     bench.draft.certs = [foreign.certificate.public_bytes(Encoding.DER)]
 
 
+def _another_tpms_ak_first(bench: CsrBench) -> None:
+    """certs: another TPM's genuine AK certificate (same root) before the signing AK's."""
+    device = bench.kit.device
+    other = tpm_identity(bench.kit.seed, f"{device.serial}-other", created=device.attestation_created)
+    bench.draft.certs = [other.certificate.public_bytes(Encoding.DER), *(bench.draft.certs or [])]
+
+
+def _ak_certificate_reissued(bench: CsrBench) -> None:
+    """certs: the AK certificate and a second one for the same AK key (another serial), both under the root."""
+    ak = _tcg_ak(bench)
+    root_key = derive_key(bench.kit.seed, "ietf/tpm/root", KeySpec.parse("ec-p256"))
+    twin = reissue(ak.certificate, root_key, serial=ak.certificate.serial_number + 1)
+    bench.draft.certs = [*(bench.draft.certs or []), twin.public_bytes(Encoding.DER)]
+
+
 def _native_edit(fn: Callable[[Evidence], Evidence]) -> CsrOp:
     def apply(bench: CsrBench) -> None:
         statement = bench.draft.statements[0]
@@ -804,9 +874,11 @@ def _native_edit(fn: Callable[[Evidence], Evidence]) -> CsrOp:
 
 def _primus_signed_by_tpm_ak(bench: CsrBench) -> None:
     """The Primus statement (the first) with its XML signed by the request's TPM AK, whose certificate is the whole
-    chain file and whose public key both loose PEMs carry: the AK chains to test-rootCA, which the request's merged
-    roots file carries for its TcgAttestCertify statement. A TPM owner can sign such bytes with the AK."""
+    chain file and whose public key both loose PEMs carry: the AK chains to test-rootCA, which the relying party's
+    merged roots file carries (it accepts TcgAttestCertify statements too). A TPM owner can sign such bytes with
+    the AK."""
     ak = _tcg_ak(bench)
+    bench.draft.roots.append(ak.root)
     key = ak.key
     assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
 
@@ -829,6 +901,48 @@ def _primus_signed_by_tpm_ak(bench: CsrBench) -> None:
     _native_edit(resign)(bench)
 
 
+def _webauthn_statement(parameters: dict[str, object],
+                        edit: Callable[[CsrBench, Evidence], Evidence] | None = None) -> CsrOp:
+    """Replace the first statement by a WebAuthn registration of the bench's key, made with ``parameters`` over
+    the generator's (the CSR nonce as challenge), then ``edit``-ed."""
+    def apply(bench: CsrBench) -> None:
+        request = csr.inner_request(bench.kit.request(bench.key, csr.WEBAUTHN), csr.WEBAUTHN, bench.draft.nonce)
+        made = get_format(csr.WEBAUTHN).generate(replace(request, parameters={**request.parameters, **parameters}))
+        inner, _roots = csr.split_roots(made)
+        if edit is not None:
+            inner = edit(bench, inner)
+        bench.draft.statements[0] = Statement(csr.PRIVATE_TYPES[csr.WEBAUTHN], csr.encode_native(inner))
+    return apply
+
+
+def _u2f_signed_by_tpm_ak(bench: CsrBench, inner: Evidence) -> Evidence:
+    """A fido-u2f registration re-signed by the request's TPM AK (ES256 over the U2F verificationData, WebAuthn
+    8.6), its x5c the AK certificate (EC P-256, under test-rootCA, which the relying party's roots file carries for
+    TcgAttestCertify statements). The webauthn family's signing is spelled here: a family imports no other."""
+    ak = _tcg_ak(bench)
+    bench.draft.roots.append(ak.root)
+    document = json.loads(inner.files[inner.primary])
+    response = document["credential"]["response"]
+    obj = AttestationObject.decode(from_b64url(response["attestationObject"], "attestationObject"))
+    auth = AuthenticatorData.parse(obj.auth_data)
+    assert auth.credential is not None
+    key = parse_cose_key(cbor_decode(auth.credential.public_key_cbor, "credentialPublicKey"))
+    client_data_hash = hashlib.sha256(from_b64url(response["clientDataJSON"], "clientDataJSON")).digest()
+    message = (b"\x00" + auth.rp_id_hash + client_data_hash + auth.credential.credential_id
+               + key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+    att_stmt = {"sig": cose_sign(ak.key, ES256, message), "x5c": [ak.certificate.public_bytes(Encoding.DER)]}
+    response["attestationObject"] = b64url(cbor_encode({"fmt": "fido-u2f", "attStmt": att_stmt,
+                                                         "authData": obj.auth_data}))
+    return replace(inner, files={**inner.files, inner.primary: indented_json(document, 2)})
+
+
+def _pkix_of_another_hsm(bench: CsrBench) -> None:
+    """The PKIX Evidence statement (the second) made by another HSM (hwserial 99999999) about the same key."""
+    request = bench.kit.request(bench.key, bench.device_format)
+    elsewhere = replace(request, device=replace(request.device, serial="99999999"))
+    bench.draft.statements[1], _certs, _roots = csr.make_statement(elsewhere, csr.PKIX_EVIDENCE, bench.draft.nonce)
+
+
 def _flip_primary(inner: Evidence) -> Evidence:
     data = inner.files[inner.primary]
     return replace(inner, files={**inner.files, inner.primary: mutate.flip_bit(data, len(data) * 4)})
@@ -848,6 +962,14 @@ def _pkix_inner(fn: EvidenceOp) -> CsrOp:
         rendered = ebench.render(resign=True)
         bench.draft.statements[0] = Statement(asn1.ID_EVIDENCE, evidence.evidence_der(rendered.files[rendered.primary]))
     return apply
+
+
+def _extractable_other_key_first(bench: EvidenceBench) -> None:
+    """Another key of the HSM, extractable, reported before the requested key."""
+    other = evidence.key_entity(bench.kit.other[bench.key.spec.name])
+    oid = asn1.claim_oid(ELEMENT_KEY, "extractable")
+    other = Entity(ELEMENT_KEY, tuple(Claim(oid, asn1.boolean(True)) if c.type == oid else c for c in other.claims))
+    bench.entities.insert(bench.entity(ELEMENT_KEY), other)
 
 
 def _csr_note(bug: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
@@ -882,8 +1004,8 @@ def _csr_mutations() -> tuple[Mutation, ...]:
     add("binding::luna-other-key", "StatementOtherKey", binding, "Luna PKC of another key",
         "statement.replace", "/attestations/0", _other_key_statement(), invalid(Reason.KEY_MISMATCH), golden=LUNA)
     add("binding::second-statement-other-key", "StatementOtherKey", binding,
-        "three statements, the last (PKIX Evidence) about another key", "statement.replace", "/attestations/2",
-        _other_key_statement(2), invalid(Reason.KEY_MISMATCH), golden=MULTI)
+        "two statements, the last (PKIX Evidence) about another key", "statement.replace", "/attestations/1",
+        _other_key_statement(1), invalid(Reason.KEY_MISMATCH), golden=MULTI)
     shape = _csr_note("STRUCTURE", high, "the attribute or bundle breaks the module's counts",
                       "a verifier that reads only the first one checks evidence the CA does not see whole")
     add("attribute::two-attributes", "AttributeCount", shape, "two id-aa-attestation attributes (COUNTS MAX 1)",
@@ -899,10 +1021,22 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "/attestations", _set_draft(statements=[]), invalid(Reason.MALFORMED))
     add("bundle::empty-certs", "BundleShape", shape, "certs present with SIZE 0", "bundle.certs", "/certs",
         _set_draft(certs=[]), invalid(Reason.MALFORMED), golden=TCG)
-    add("bundle::other-cert-choice", "BundleShape", _csr_note("STRUCTURE", med, "a certs entry that is not an "
-        "X.509 certificate", "the verifier cannot use it"), "certs holds an `other` [3] choice", "bundle.certs",
-        "/certs/1", lambda b: _set_draft(certs=[*(b.draft.certs or []), der_tlv(0xA3, der_sequence(
-            der_oid("1.2.3.4"), asn1.octets(b"x")))])(b), invalid(Reason.UNSUPPORTED), golden=TCG)
+    add("bundle::other-cert-choice", "OtherCertChoice", _csr_note("BASIC", Severity.INFO, "certs holds a "
+        "well-formed `other [3] IMPLICIT OtherCertificateFormat` entry no statement needs",
+        "LimitedCertChoices allows `other`: a verifier that refuses every entry but an X.509 certificate rejects a "
+        "legal bundle", CSR_DRAFT, "RFC 5652 10.2.2"), "certs holds `other` [3] {1.2.3.4, OCTET STRING}",
+        "bundle.certs", "/certs/1", _add_cert(der_tlv(0xA3, der_oid("1.2.3.4") + asn1.octets(b"x"))), valid(),
+        golden=TCG)
+    excluded = _csr_note("STRUCTURE", med, "a certs entry the module excludes or cannot read",
+                         "a verifier that skips what it cannot read lets a bundle break the module unnoticed",
+                         CSR_DRAFT, "RFC 5652 10.2.2")
+    add("bundle::attribute-cert-choice", "BundleShape", excluded, "certs holds a v2AttrCert [2] entry, which "
+        "LimitedCertChoices excludes", "bundle.certs", "/certs/1",
+        _add_cert(der_tlv(0xA2, der_sequence(der_sequence(), der_sequence()))), invalid(Reason.MALFORMED), golden=TCG)
+    add("bundle::other-cert-choice-explicit", "BundleShape", excluded, "certs holds `other` [3] tagged as if "
+        "EXPLICIT ([3] {SEQUENCE {1.2.3.4, OCTET STRING}}): no OtherCertificateFormat", "bundle.certs", "/certs/1",
+        _add_cert(der_tlv(0xA3, der_sequence(der_oid("1.2.3.4"), asn1.octets(b"x")))), invalid(Reason.MALFORMED),
+        golden=TCG)
     unknown = _csr_note("EXTENSIBILITY", high, "a statement of a type the verifier does not know",
                         "skipping it would let the CA certify on the other statements' word alone")
     add("bundle::unknown-type", "UnknownStatement", unknown, "a statement type 1.2.3.4 only", "statement.retype",
@@ -932,6 +1066,16 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH))
     add("nonce::tcg-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs from qualifyingData",
         "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=TCG)
+    wrapped_nonce = _csr_note("FRESHNESS", high, "a wrapped statement answers its own challenge, not the relying "
+                              "party's nonce", "a verifier that checks the challenge the statement carries accepts a "
+                              "statement replayed from any earlier ceremony, whatever nonce the CA issued",
+                              CSR_DRAFT, "docs/formats/ietf.md (nonce bindings)")
+    add("nonce::webauthn-mismatch", "NonceMismatch", wrapped_nonce, "the relying party's nonce differs from the "
+        "WebAuthn challenge", "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)),
+        invalid(Reason.CHALLENGE_MISMATCH), golden=WEBAUTHN)
+    add("nonce::tpm-acme-mismatch", "NonceMismatch", wrapped_nonce, "the relying party's nonce differs from the "
+        "ACME challenge token", "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)),
+        invalid(Reason.CHALLENGE_MISMATCH), golden=TPM_ACME)
     inner = _csr_note("INNER", high, "the inner statement's own format rejects it",
                       "a CSR verifier that only unwraps lets any vendor defect through")
     add("pkix-evidence::version-2", "InnerDefect", inner, "inner PKIX Evidence version 2, re-signed",
@@ -982,6 +1126,16 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "the draft leaves the encoding open (its helpers say TPMT_SIGNATURE, its sample is bare): a verifier that "
         "reads one form rejects the other"), "signature as TPMT_SIGNATURE", "tpm.sign", "/signature",
         _tcg_signature("tpmt"), valid(), golden=TCG)
+    add("variant::tcg-another-tpms-ak-certificate-first", "TcgAkSelection", _csr_note("BASIC", Severity.INFO,
+        "certs lists another TPM's AK certificate (same root) before the signing AK's",
+        "certs is an unordered bag: a verifier that takes the first AK certificate rejects a genuine statement",
+        CSR_DRAFT), "certs = [another TPM's AK certificate, the signing AK's]", "chain.reorder", "/certs",
+        _another_tpms_ak_first, valid(), golden=TCG)
+    add("tcg::two-ak-certificates-verify", "TcgAkSelection", _csr_note("STRUCTURE", med,
+        "certs holds two different AK certificates for the key that signed tpmSAttest",
+        "which certificate vouches for the TPM (its name, its validity) is a matter of order"),
+        "certs = [the AK certificate, a second certificate of the same AK key with another serial]", "chain.add",
+        "/certs/1", _ak_certificate_reissued, invalid(Reason.MALFORMED), golden=TCG)
     add("primus::zip-damaged", "InnerDefect", inner, "one bit of the Primus zip flipped", "bytes.flip_bit",
         "/attestations/0/stmt/files/zip", _native_edit(_flip_primary), invalid(Reason.MALFORMED), golden=PRIMUS,
         resign=False)
@@ -998,6 +1152,27 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "an HsmsimStatement whose format name is not its type's", "a verifier would check it with the wrong format"),
         "Primus type, format name luna-pkc", "statement.rewrite", "/attestations/0/stmt/format",
         _native_edit(lambda e: replace(e, format="luna-pkc")), invalid(Reason.MALFORMED), golden=PRIMUS)
+    add("webauthn::fido-u2f-signed-by-tpm-ak", "InnerCrossVendorKey", _csr_note("CHAIN", crit,
+        "the WebAuthn fido-u2f statement is signed by the request's TPM AK (x5c = its certificate), certified under "
+        "the TcgAttestCertify root that the merged roots file carries",
+        "a CSR verifier that hands the webauthn format the whole roots file, whose fido-u2f path asks only that x5c "
+        "chains to some trusted root, accepts a TPM owner vouching as a security key that any P-256 key was "
+        "generated in it and never leaves", "WebAuthn L3 7.1 step 23, 8.6", CSR_DRAFT),
+        "fido-u2f attStmt: sig by the TPM AK, x5c = the AK certificate", "sig.sign+chain.replace",
+        "/attestations/0/stmt/files/record", _webauthn_statement({"fmt": "fido-u2f"}, _u2f_signed_by_tpm_ak),
+        invalid(Reason.CHAIN_UNTRUSTED), golden=WEBAUTHN, resign=False)
+    add("webauthn::packed-self-attestation", "VouchesForNothing", _csr_note("BINDING", crit,
+        "the only statement is a WebAuthn packed self attestation: the CSR key signs its own registration",
+        "a verifier that only checks each statement's key accepts any software key: nothing says where it was "
+        "generated or that it cannot leave", CSR_DRAFT, "WebAuthn L3 8.2"),
+        "packed attStmt {alg, sig} by the credential key, no x5c", "statement.replace", "/attestations/0",
+        _webauthn_statement({"fmt": "packed", "attestation": "self"}), invalid(Reason.MISSING_INPUT),
+        golden=WEBAUTHN)
+    add("platform::pkix-evidence-of-another-hsm", "TwoPlatforms", _csr_note("BINDING", high,
+        "a Primus statement and PKIX Evidence about one key name two HSMs of the same vendor (hwserial 99999999)",
+        "a verifier that checks each statement alone accepts one non-extractable key held by two devices",
+        CSR_DRAFT), "PKIX Evidence of the same key from hwserial 99999999", "statement.replace", "/attestations/1",
+        _pkix_of_another_hsm, invalid(Reason.ATTR_CONFLICT), golden=MULTI)
     crmf, crmf_tcg, crmf_multi = CRMF_GOLDENS
     pop = _csr_note("BINDING", crit, "the CertReqMsg has no valid proof of possession by the template's key",
                     "a CA certifies a key the requester may not hold", CSR_DRAFT, "RFC 4211 4.1")
@@ -1025,6 +1200,22 @@ def _csr_mutations() -> tuple[Mutation, ...]:
     add("crmf::second-statement-other-key", "StatementOtherKey", binding, "Primus then PKIX Evidence of another "
         "key in a CertReqMsg", "statement.replace", "/attestations/1", _other_key_statement(1),
         invalid(Reason.KEY_MISMATCH), golden=crmf_multi, form=csr.CRMF)
+    add("crmf::variant::pkix-evidence-other-key-first", "EvidenceKeySelection", _csr_note("BINDING", high,
+        "inner PKIX Evidence reports another, extractable key of the HSM before the requested key",
+        "a verifier that judges the Evidence without the request's key (as for a CertReqMsg it once did) applies the "
+        "key policy to every key entity and rejects a genuine request", CSR_DRAFT, EVIDENCE_DRAFT),
+        "key entities: another key (extractable), then the requested key; re-signed by the AK", "statement.replace",
+        "/attestations/0", _pkix_inner(_extractable_other_key_first), valid(), golden=crmf, form=csr.CRMF)
+    template = _csr_note("STRUCTURE", high, "a CertTemplate field repeated or out of order (RFC 4211 5: [0] to [9], "
+                         "each at most once, in order)", "a lenient parser keeps one of two publicKey fields: which "
+                         "key the CA certifies is a matter of the parser", CSR_DRAFT, "RFC 4211 5")
+    add("crmf::template-public-key-twice", "CrmfTemplate", template, "publicKey [6] of another key, then the "
+        "request's own, the CertRequest signed anew by the key", "der.insert", "/certReq/certTemplate/publicKey",
+        _crmf_template(_public_key_twice), invalid(Reason.MALFORMED), golden=crmf, form=csr.CRMF)
+    add("crmf::template-out-of-order", "CrmfTemplate", template, "extensions [9] before subject [5] and publicKey "
+        "[6], the CertRequest signed anew by the key", "der.reorder", "/certReq/certTemplate",
+        _crmf_template(lambda _b, fields: [fields[-1], *fields[:-1]]), invalid(Reason.MALFORMED), golden=crmf,
+        form=csr.CRMF)
     add("crmf::nonce-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs", "file.set",
         "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=crmf_tcg,
         form=csr.CRMF)
@@ -1040,20 +1231,19 @@ def csr_notes() -> dict[str, FlagNote]:
 
 
 def csr_cases(seed: str) -> list[VectorCase]:
-    """Goldens (:data:`CSR_GOLDENS`, :data:`CRMF_GOLDENS`) then every CSR attestation mutation."""
+    """Goldens (:data:`CSR_GOLDENS`, :data:`CRMF_GOLDENS`) then every CSR attestation mutation, each trusting its
+    roots file (a mutation may add the root a relying party keeps for another statement kind)."""
     kit = seeded_kit(seed)
     goldens: dict[str, tuple[tuple[str, str, tuple[str, ...]], str]] = {
         _golden_id(g): (g, csr.PKCS10) for g in CSR_GOLDENS}
     goldens.update({_golden_id(g, csr.CRMF): (g, csr.CRMF) for g in CRMF_GOLDENS})
-    anchors: dict[str, tuple[x509.Certificate, ...]] = {}
     cases = []
     for golden_id, (golden, form) in goldens.items():
         bench = open_csr(kit, golden, form)
-        anchors[golden_id] = tuple(bench.draft.roots)
         what = "CRMF CertReqMsg" if form == csr.CRMF else "CSR"
         cases.append(VectorCase(
             id=golden_id, comment=f"unmutated {what} of a {golden[1]} key with {', '.join(golden[2])}",
-            flags=("Golden",), expected=valid(), evidence=bench.render(), anchors=anchors[golden_id],
+            flags=("Golden",), expected=valid(), evidence=bench.render(), anchors=tuple(bench.draft.roots),
             validation_time=VALIDATION_TIME, provenance=Provenance(seed=seed, signing=Signing.GENUINE)))
     for mutation in csr_mutations():
         bench = open_csr(kit, *goldens[mutation.golden])
@@ -1061,7 +1251,7 @@ def csr_cases(seed: str) -> list[VectorCase]:
         signing = Signing.RESIGNED if mutation.resign else Signing.STALE
         cases.append(VectorCase(
             id=mutation.id, comment=mutation.comment, flags=(mutation.flag, signing.value),
-            expected=mutation.expected, evidence=bench.render(), anchors=anchors[mutation.golden],
+            expected=mutation.expected, evidence=bench.render(), anchors=tuple(bench.draft.roots),
             validation_time=VALIDATION_TIME,
             provenance=Provenance(seed=seed, signing=signing, golden=mutation.golden, operator=mutation.operator,
                                   path=mutation.path)))

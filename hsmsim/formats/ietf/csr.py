@@ -17,13 +17,17 @@ the key over the CertRequest. Statement types:
   signature and chain; Marvell blob; Luna PKC; Fortanix statement; ...) without their roots, verified
   by that format through the registry; the statement's key must be the CSR's.
 
-A type OID the verifier does not know is reported (UNSUPPORTED), never skipped.
+A type OID the verifier does not know is reported (UNSUPPORTED), never skipped. Every statement that answers a
+challenge answers the relying party's nonce (:data:`NONCE_BINDINGS`); every statement must vouch for the key (a
+self attestation does not); statements whose serial is an HSM's name one HSM; and a wrapped FIDO statement's path
+is pinned to a FIDO attestation certificate, since every inner format gets the merged roots file.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,10 +36,11 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
+from cryptography.x509.oid import NameOID
 
 from hsmsim.checks import check_csr_signature
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import cert_pem, der_children, der_sequence, pem, spki_der
+from hsmsim.encoding import cert_pem, der_children, der_content, der_sequence, pem, spki_der
 from hsmsim.errors import ParameterError, UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, tcg
@@ -50,6 +55,7 @@ from hsmsim.pki.chain import CERT_PARSE_ERRORS
 from hsmsim.pki.signing import sign
 from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
+from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, AttestationObject, Registration, b64url
 
 FORMAT = "csr-attestation"
 PKIX_EVIDENCE = "pkix-evidence"
@@ -63,6 +69,23 @@ PRIVATE_TYPES = {
     "tpm-acme": f"{HSMSIM_ARC}.1.7",
 }
 """The private statement type of each hsmsim format carried as an HsmsimStatement."""
+WEBAUTHN, TPM_ACME = "webauthn", "tpm-acme"
+NONCE_BINDINGS = {
+    PKIX_EVIDENCE: "the transaction entity's nonce claim is the nonce",
+    TCG_CERTIFY: "TPMS_ATTEST.extraData (qualifyingData) is the nonce",
+    WEBAUTHN: "the relying party's challenge (the record's expectedChallenge, which clientData.challenge must "
+              "equal) is the nonce's bytes",
+    TPM_ACME: "the ACME challenge token (challenge.token, hashed into keyAuthorization, whose SHA-256 is "
+              "certInfo.extraData) is base64url(nonce), unpadded",
+}
+"""How each statement that answers a challenge is bound to the relying party's nonce (``<label>.nonce``); the
+other formats' evidence answers none (a Primus, Luna, Marvell or Fortanix statement is fresh only as the key is)."""
+HSM_SERIAL_KINDS = (PKIX_EVIDENCE, "primus", "luna-pkc")
+"""The statements whose claimed serial is the HSM's serial number (PKIX Evidence's hwserial, a Primus device
+certificate's, a Luna's): statements about one key name one (:func:`require_one_platform`)."""
+FIDO_ATTESTATION_OU = "Authenticator Attestation"
+"""The subject OU of a FIDO attestation certificate (WebAuthn 8.2.1): what a wrapped ``packed`` or ``fido-u2f``
+statement's certificate must carry (:func:`_require_fido_pki`)."""
 STATEMENT_TYPES = {PKIX_EVIDENCE: ID_EVIDENCE, TCG_CERTIFY: TCG_ATTEST_CERTIFY, **PRIVATE_TYPES}
 STATEMENT_NAMES = {oid: statement_name for statement_name, oid in STATEMENT_TYPES.items()}
 MAX_CSR_BYTES = 16 * 1024 * 1024
@@ -71,6 +94,8 @@ FORMS = (PKCS10, CRMF)
 """The request forms: a PKCS#10 ``<label>.csr`` (PEM) or a CRMF CertReqMsg ``<label>.crmf`` (DER)."""
 SUFFIXES = {PKCS10: ".csr", CRMF: ".crmf"}
 MAX_STATEMENTS = 16
+MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
+"""A wrapped WebAuthn record's bound, as the webauthn format's (which read it first)."""
 MAX_CERTS = 16
 EVIDENCE_PARTS = ("statement.evidence.der", "bundle-certs.pem")
 """How a rejection of a PKIX Evidence statement names the Evidence and the bundle's certificates."""
@@ -199,11 +224,27 @@ class CsrDraft:
         return asn1.encode_cert_req_msg(request, *sign(self.signer, request))
 
 
-def _inner_request(request: AttestationRequest, format_name: str) -> AttestationRequest:
+def inner_parameters(format_name: str, nonce: bytes) -> dict[str, object]:
+    """The parameters a wrapped format's generator gets: a format whose evidence answers a challenge answers the
+    CSR attestation's nonce (:data:`NONCE_BINDINGS`), every other its defaults."""
+    if format_name == PKIX_EVIDENCE:
+        return {"nonce": nonce}
+    if format_name == WEBAUTHN:
+        return {"challenge": nonce}
+    if format_name == TPM_ACME:
+        return {"token": b64url(nonce)}
+    return {}
+
+
+def inner_request(request: AttestationRequest, format_name: str, nonce: bytes) -> AttestationRequest:
+    """The request a wrapped format generates its statement for: the same key and device, attested by the
+    identity that format provisions, with :func:`inner_parameters`; raises UnsupportedKeyError for a key the
+    format cannot attest."""
     fmt = get_format(format_name)
     if request.key.spec.name not in fmt.key_specs:
         raise UnsupportedKeyError(f"{format_name} cannot attest {request.key.spec.name} keys")
-    return replace(request, attesting=fmt.provision(request.device, request.partition), parameters={})
+    return replace(request, attesting=fmt.provision(request.device, request.partition),
+                   parameters=inner_parameters(format_name, nonce))
 
 
 def make_statement(request: AttestationRequest, statement_name: str, nonce: bytes
@@ -218,16 +259,15 @@ def make_statement(request: AttestationRequest, statement_name: str, nonce: byte
                            sig_encoding=str(request.parameters.get("sig_encoding", "bare")))
         return Statement(TCG_ATTEST_CERTIFY, stmt), [ak.certificate.public_bytes(Encoding.DER)], [ak.root]
     if statement_name == PKIX_EVIDENCE:
-        inner = get_format(PKIX_EVIDENCE).generate(
-            replace(_inner_request(request, PKIX_EVIDENCE), parameters={"nonce": nonce}))
+        inner = get_format(PKIX_EVIDENCE).generate(inner_request(request, PKIX_EVIDENCE, nonce))
         inner, roots = split_roots(inner)
         return Statement(ID_EVIDENCE, evidence_der(inner.files[inner.primary])), [], roots
     if statement_name not in PRIVATE_TYPES:
         raise UnsupportedFormatError(f"no CSR attestation statement type for {statement_name!r}; "
                                      f"known: {', '.join(sorted(STATEMENT_TYPES))}")
-    inner_request = _inner_request(request, statement_name)
-    inner, roots = split_roots(get_format(statement_name).generate(inner_request))
-    anchor = inner_request.attesting.root
+    wrapped = inner_request(request, statement_name, nonce)
+    inner, roots = split_roots(get_format(statement_name).generate(wrapped))
+    anchor = wrapped.attesting.root
     return Statement(PRIVATE_TYPES[statement_name], encode_native(inner)), [], [*roots, anchor]
 
 
@@ -292,9 +332,10 @@ def generate(request: AttestationRequest) -> Evidence:
 @dataclass(frozen=True)
 class Request:
     """The request as the verifier reads it: its SPKI (proof of possession checked), the same key as
-    cryptography re-encodes a PKCS#10's (None for CRMF), and its bundle."""
+    cryptography re-encodes it (what an inner PKIX Evidence statement's key entities are matched against, in both
+    forms), and its bundle."""
 
-    pkcs10_spki: bytes | None
+    key_spki: bytes
     spki: bytes
     bundle: Bundle
     certs: tuple[x509.Certificate, ...]
@@ -366,11 +407,12 @@ def _read_crmf(der: bytes, profile: Profile) -> Request:
     if len(found) > 1:
         raise Rejected(Reason.ATTR_CONFLICT, f"{len(found)} id-aa-attestation extensions (an extension appears "
                                              "at most once)")
-    return _with_bundle(None, msg.spki, found[0].value, profile)
+    return _with_bundle(spki_der(public_key), msg.spki, found[0].value, profile)
 
 
-def _with_bundle(pkcs10_spki: bytes | None, spki: bytes, bundle_der: bytes, profile: Profile) -> Request:
-    """The request with its parsed bundle: the module's sizes, strict's no trailing elements, X.509 certs."""
+def _with_bundle(key_spki: bytes, spki: bytes, bundle_der: bytes, profile: Profile) -> Request:
+    """The request with its parsed bundle: the module's sizes, strict's no trailing elements, X.509 certs (a
+    well-formed ``other`` entry ignored, any other CertificateChoices MALFORMED)."""
     try:
         bundle = asn1.decode_bundle(bundle_der)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -386,13 +428,29 @@ def _with_bundle(pkcs10_spki: bytes | None, spki: bytes, bundle_der: bytes, prof
                                                   "(the superseded hint)")
     certs = []
     for index, cert in enumerate(bundle.certs or ()):
+        if cert[:1] == b"\xa3":
+            _check_other_certificate(cert, index)
+            continue
         if cert[:1] != b"\x30":
-            raise Rejected(Reason.UNSUPPORTED, f"bundle cert {index} is not an X.509 certificate choice")
+            raise Rejected(Reason.MALFORMED, f"bundle cert {index} (tag {cert[0]:#04x}) is no LimitedCertChoices: "
+                                             "the module allows certificate and other [3] only")
         try:
             certs.append(x509.load_der_x509_certificate(cert))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"bundle cert {index} does not parse") from None
-    return Request(pkcs10_spki, spki, bundle, tuple(certs))
+    return Request(key_spki, spki, bundle, tuple(certs))
+
+
+def _check_other_certificate(tlv: bytes, index: int) -> None:
+    """An ``other [3] IMPLICIT OtherCertificateFormat {otherCertFormat OID, otherCert ANY}`` entry, which the module
+    allows and no statement here uses: a well-formed one is ignored, a malformed one is MALFORMED."""
+    try:
+        parts = der_children(der_content(tlv))
+        if len(parts) != 2:
+            raise ValueError("not {otherCertFormat, otherCert}")
+        asn1.read_oid(parts[0])
+    except ValueError as exc:
+        raise Rejected(Reason.MALFORMED, f"bundle cert {index} is no OtherCertificateFormat: {exc}") from None
 
 
 def _bound(claims: Claims | None, spki: bytes, what: str) -> Claims:
@@ -403,15 +461,30 @@ def _bound(claims: Claims | None, spki: bytes, what: str) -> Claims:
 
 def check_statement(statement: Statement, request: Request, nonce: bytes | None, trust: TrustAnchors,
                     at: datetime, profile: Profile) -> Claims:
-    """One statement, verified by its own format (through the registry) and bound to the CSR's key."""
+    """One statement, verified by its own format (through the registry) and bound to the CSR's key, answering the
+    relying party's nonce when one is given (:data:`NONCE_BINDINGS`), and vouching for something: a statement
+    whose claims say nothing of where the key was generated or whether it can leave (a WebAuthn ``packed`` self
+    attestation, which only the key itself signed) is MISSING_INPUT in both profiles."""
     kind = STATEMENT_NAMES.get(statement.type)
     if kind is None:
         raise Rejected(Reason.UNSUPPORTED, f"unknown statement type {statement.type}")
+    return _verified(kind, statement, request, nonce, trust, at, profile)
+
+
+def _vouching(claims: Claims) -> Claims:
+    if claims.generated_on_device is None and claims.extractable is None and claims.never_extractable is None:
+        raise Rejected(Reason.MISSING_INPUT, "the statement vouches for nothing about the key (it says neither "
+                                             "where the key was generated nor whether it can leave)")
+    return claims
+
+
+def _verified(kind: str, statement: Statement, request: Request, nonce: bytes | None, trust: TrustAnchors,
+              at: datetime, profile: Profile) -> Claims:
     if kind == TCG_CERTIFY:
-        return tcg.verify_statement(statement.stmt, request.certs, request.spki, trust, at, profile, nonce)
+        return _vouching(tcg.verify_statement(statement.stmt, request.certs, request.spki, trust, at, profile, nonce))
     if kind == PKIX_EVIDENCE:
-        inputs = statement_inputs(statement.stmt, request.certs, nonce, request.pkcs10_spki, EVIDENCE_PARTS)
-        return _bound(check_evidence(inputs, trust, at, profile), request.spki, kind)
+        inputs = statement_inputs(statement.stmt, request.certs, nonce, request.key_spki, EVIDENCE_PARTS)
+        return _vouching(_bound(check_evidence(inputs, trust, at, profile), request.spki, kind))
     try:
         inner = decode_native(statement.stmt)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -421,34 +494,106 @@ def check_statement(statement: Statement, request: Request, nonce: bytes | None,
     verdict = get_format(kind).verify(inner, trust, at=at, profile=profile)
     if not verdict.accepted:
         raise Rejected(verdict.reason, verdict.detail)
-    return _bound(verdict.claims, request.spki, kind)
+    claims = _vouching(_bound(verdict.claims, request.spki, kind))
+    if kind == WEBAUTHN:
+        record = Registration.parse(inner.primary_record(MAX_RECORD_BYTES),
+                                    lenient_base64=profile is Profile.STRUCTURAL)
+        _require_fido_pki(record)
+        if nonce is not None and record.expected_challenge != nonce:
+            raise Rejected(Reason.CHALLENGE_MISMATCH, "the WebAuthn challenge is not the relying party's nonce")
+    if kind == TPM_ACME and nonce is not None and _acme_token(inner) != b64url(nonce):
+        raise Rejected(Reason.CHALLENGE_MISMATCH, "the ACME challenge token is not base64url of the relying "
+                                                  "party's nonce")
+    return claims
+
+
+def _require_fido_pki(record: Registration) -> None:
+    """A wrapped ``packed`` full or ``fido-u2f`` statement's attestation certificate is a FIDO attestation
+    certificate (subject OU :data:`FIDO_ATTESTATION_OU`, WebAuthn 8.2.1). The webauthn verifier chains it to the
+    roots it is given, and here that is the merged roots file, whose TPM, PKIX Evidence or vendor roots are no FIDO
+    attestation roots (WebAuthn 7.1 step 23: trust anchors are per attestation format): a P-256 key certified
+    under any of them (the TcgAttestCertify AK) could otherwise vouch as a security key. CHAIN_UNTRUSTED."""
+    att_obj = AttestationObject.decode(record.attestation_object)
+    x5c = att_obj.att_stmt.get("x5c") if att_obj.fmt in ("packed", "fido-u2f") else None
+    if not isinstance(x5c, list) or not x5c or not isinstance(x5c[0], bytes):
+        return
+    try:
+        subject = x509.load_der_x509_certificate(x5c[0]).subject
+    except CERT_PARSE_ERRORS:
+        raise Rejected(Reason.MALFORMED, "the attestation certificate does not parse") from None
+    units = [str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
+    if units != [FIDO_ATTESTATION_OU]:
+        raise Rejected(Reason.CHAIN_UNTRUSTED, f"the {att_obj.fmt} attestation certificate "
+                                               f"{subject.rfc4514_string()[:80]!r} is no FIDO attestation "
+                                               f"certificate (subject OU {FIDO_ATTESTATION_OU!r}): in a CSR "
+                                               "attestation its path may end at another statement's root")
+
+
+def _acme_token(inner: Evidence) -> str | None:
+    """The challenge token of a tpm-acme record (its verifier has read the record: ``challenge.token``)."""
+    try:
+        document = json.loads(inner.files[inner.primary])
+        token = document["challenge"]["token"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return token if isinstance(token, str) else None
 
 
 def read_nonce(files: Mapping[str, bytes]) -> bytes | None:
-    """The relying party's nonce (``*.nonce``, hex), if one was given; raises Rejected."""
+    """The relying party's nonce (``*.nonce``, hex), if one was given; raises Rejected: MALFORMED for a file that is
+    not hex, and for two nonce files naming different nonces (which one the statements must answer would be a
+    matter of order; identical copies are one nonce)."""
+    found: dict[bytes, str] = {}
     for file_name, data in files.items():
         if file_name.endswith(NONCE_SUFFIX):
             try:
-                return bytes.fromhex(data.decode("ascii").strip())
+                found.setdefault(bytes.fromhex(data.decode("ascii").strip()), file_name)
             except (UnicodeDecodeError, ValueError):
                 raise Rejected(Reason.MALFORMED, f"{file_name} is not a hex nonce") from None
-    return None
+    if len(found) > 1:
+        names = sorted(found.values())
+        raise Rejected(Reason.MALFORMED, f"two nonce files name different nonces: {names[0][:80]!r} and "
+                                         f"{names[1][:80]!r}")
+    return next(iter(found), None)
+
+
+def _require_one_request(files: Mapping[str, bytes], primary: str) -> None:
+    """No second request (``*.csr``, ``*.crmf``) beside the one verified, unless it is a copy: MALFORMED naming
+    both (which request the nonce and the statements belong to would be ambiguous)."""
+    for file_name, data in sorted(files.items()):
+        if file_name != primary and file_name.endswith(tuple(SUFFIXES.values())) and data != files[primary]:
+            raise Rejected(Reason.MALFORMED, f"two requests: {primary[:80]!r} and {file_name[:80]!r}")
 
 
 def check(files: Mapping[str, bytes], primary: str, trust: TrustAnchors, at: datetime, profile: Profile) -> Claims:
     """Every check of the profile; returns the first statement's claims. Raises Rejected."""
     if primary not in files:
         raise Rejected(Reason.MISSING_INPUT, f"the CSR {primary} is missing")
+    _require_one_request(files, primary)
     request = read_request(files[primary], profile)
     nonce = read_nonce(files)
-    claims = []
+    claims: list[tuple[str, Claims]] = []
     for index, statement in enumerate(request.bundle.statements):
         kind = STATEMENT_NAMES.get(statement.type, statement.type)
         try:
-            claims.append(check_statement(statement, request, nonce, trust, at, profile))
+            claims.append((kind, check_statement(statement, request, nonce, trust, at, profile)))
         except Rejected as rejection:
             raise Rejected(rejection.reason, f"statement {index} ({kind}): {rejection.detail}") from None
-    return claims[0]
+    require_one_platform(claims)
+    return claims[0][1]
+
+
+def require_one_platform(claims: Sequence[tuple[str, Claims]]) -> None:
+    """The draft's "all statements apply to the same key and platform", where statements make it comparable: the
+    statements whose serial is an HSM's serial number (:data:`HSM_SERIAL_KINDS`) must name one serial
+    (ATTR_CONFLICT), e.g. a Primus statement beside PKIX Evidence reporting another HSM's hwserial. Other serials
+    are another scheme (a TPM's EK URN, a Marvell partition serial) and are not compared."""
+    serials = [(index, claim.serial) for index, (kind, claim) in enumerate(claims)
+               if kind in HSM_SERIAL_KINDS and claim.serial is not None]
+    for index, serial in serials[1:]:
+        if serial != serials[0][1]:
+            raise Rejected(Reason.ATTR_CONFLICT, f"statements {serials[0][0]} and {index} are about two HSMs: "
+                                                 f"serials {serials[0][1][:40]!r} and {serial[:40]!r}")
 
 
 def verify_csr(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None, profile: Profile) -> Verdict:

@@ -189,12 +189,14 @@ class CsrAttestationFormat:
         (registered formats or ``tcg-attest-certify``), a list or comma-separated; default the device's
         own format (when it has a statement type) and ``pkix-evidence``. Parameter ``form``: ``pkcs10``
         (default) or ``crmf`` (a CertReqMsg carrying the bundle as its template's extension). Parameter
-        ``sig_encoding``: how a TcgAttestCertify carries its signature, ``bare`` (default) or ``tpmt``."""
+        ``sig_encoding``: how a TcgAttestCertify carries its signature, ``bare`` (default) or ``tpmt``. Every
+        statement whose format answers a challenge answers the request's nonce (``csr.NONCE_BINDINGS``)."""
         return csr.generate(request)
 
     def verify(self, evidence_: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
                profile: Profile = Profile.STRUCTURAL) -> Verdict:
-        """One attribute, one bundle, every statement verified by its own format and bound to the CSR's key."""
+        """One attribute, one bundle, every statement verified by its own format, bound to the CSR's key and the
+        nonce, vouching for the key, and the statements' HSM serials one (``csr.check``)."""
         return csr.verify_csr(evidence_, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:

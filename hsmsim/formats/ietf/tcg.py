@@ -107,15 +107,32 @@ def parse(stmt: bytes) -> tuple[bytes, bytes, bytes | None]:
     return values[0], values[1], values[2] if len(values) == 3 else None
 
 
-def _ak_certificate(certs: Sequence[x509.Certificate]) -> x509.Certificate:
+def _ak_certificate(certs: Sequence[x509.Certificate], signature: bytes, attest: bytes) -> x509.Certificate:
+    """The AK certificate (EKU tcg-kp-AIKCertificate) whose key signed ``attest``, wherever it lies in ``certs``
+    (an unordered bag, which may hold other TPMs' AK certificates): MISSING_INPUT when none has the EKU,
+    UNSUPPORTED when no AK key is RSA or ECC, SIGNATURE_INVALID when none verifies, MALFORMED when two different
+    certificates do (which one vouches would be a matter of order)."""
+    candidates = []
     for cert in certs:
         try:
             ekus = {e.dotted_string for e in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value}
         except x509.ExtensionNotFound:
             continue
-        if asn1.TCG_KP_AIK_CERTIFICATE in ekus:
-            return cert
-    raise Rejected(Reason.MISSING_INPUT, "the bundle's certs hold no AK certificate (EKU tcg-kp-AIKCertificate)")
+        if asn1.TCG_KP_AIK_CERTIFICATE in ekus and cert not in candidates:
+            candidates.append(cert)
+    if not candidates:
+        raise Rejected(Reason.MISSING_INPUT, "the bundle's certs hold no AK certificate (EKU tcg-kp-AIKCertificate)")
+    verified = [(cert, _verify(cert.public_key(), signature, attest)) for cert in candidates]
+    signers = [cert for cert, valid in verified if valid]
+    if not signers and all(valid is None for _cert, valid in verified):
+        raise Rejected(Reason.UNSUPPORTED, "the AK is neither RSA nor ECC")
+    if not signers:
+        raise Rejected(Reason.SIGNATURE_INVALID, "the signature over tpmSAttest does not verify with any AK "
+                                                 f"certificate's key ({len(candidates)} in certs)")
+    if len(signers) > 1:
+        raise Rejected(Reason.MALFORMED, f"{len(signers)} different AK certificates in certs verify the signature "
+                                         "over tpmSAttest: which one vouches is ambiguous")
+    return signers[0]
 
 
 _HASHES: dict[int, type[hashes.HashAlgorithm]] = {
@@ -141,7 +158,8 @@ def read_signature(signature: bytes) -> tuple[bytes, hashes.HashAlgorithm]:
     return parsed.signature, algorithm()
 
 
-def _verify(public_key: object, signature: bytes, data: bytes) -> bool:
+def _verify(public_key: object, signature: bytes, data: bytes) -> bool | None:
+    """Whether ``signature`` over ``data`` verifies with ``public_key``; None for a key neither RSA nor ECC."""
     raw, algorithm = read_signature(signature)
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
@@ -149,7 +167,7 @@ def _verify(public_key: object, signature: bytes, data: bytes) -> bool:
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(raw, data, ec.ECDSA(algorithm))
         else:
-            raise Rejected(Reason.UNSUPPORTED, "the AK is neither RSA nor ECC")
+            return None
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -168,9 +186,7 @@ def verify_statement(stmt: bytes, certs: Sequence[x509.Certificate], csr_spki: b
         raise Rejected(Reason.MALFORMED, f"tpmSAttest.magic is 0x{attest.magic:08x}, not TPM_GENERATED_VALUE")
     if attest.type != TpmSt.ATTEST_CERTIFY or not isinstance(attest.attested, CertifyInfo):
         raise Rejected(Reason.MALFORMED, "tpmSAttest is not a TPM_ST_ATTEST_CERTIFY")
-    ak = _ak_certificate(certs)
-    if not _verify(ak.public_key(), signature, attest_bytes):
-        raise Rejected(Reason.SIGNATURE_INVALID, "the signature over tpmSAttest does not verify with the AK")
+    ak = _ak_certificate(certs, signature, attest_bytes)
     validate_chain(ak, [c for c in certs if c != ak], trust.get("root") or trust.all(), at)
     if public is None or public_bytes is None:
         raise Rejected(Reason.MISSING_INPUT, "TcgAttestCertify has no tpmTPublic: the certified Name cannot be "
