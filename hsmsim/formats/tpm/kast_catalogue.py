@@ -19,11 +19,25 @@ from cryptography import x509
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, spki_der
 from hsmsim.formats.tpm import kast as wire
-from hsmsim.formats.tpm.catalogue import ATTEST_TIME, COMMON_NOTES, GOLDEN_SPECS, VALIDATION_TIME, TpmKit
+from hsmsim.formats.tpm.catalogue import (
+    ATTEST_TIME,
+    COMMON_NOTES,
+    GOLDEN_SPECS,
+    TPM_PART1_NAMES,
+    VALIDATION_TIME,
+    TpmKit,
+)
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, public_area, signing_scheme
 from hsmsim.formats.tpm.kast_format import KastDraft, MsKastFormat, ca_exchange, kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmaObject, TpmSt
-from hsmsim.formats.tpm.structures import OpaqueAttested, PcrSelection, QuoteInfo, TpmsAttest, TpmtPublic
+from hsmsim.formats.tpm.structures import (
+    CertifyInfo,
+    OpaqueAttested,
+    PcrSelection,
+    QuoteInfo,
+    TpmsAttest,
+    TpmtPublic,
+)
 from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, PrivateKey, PublicKey, StoredKey
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
@@ -154,6 +168,11 @@ def _twice(oid: str) -> Callable[[list[bytes]], list[bytes]]:
 def _quote(attest: TpmsAttest) -> TpmsAttest:
     return replace(attest, type=TpmSt.ATTEST_QUOTE,
                    attested=QuoteInfo((PcrSelection(0x000B, b"\xff\x00\x00"),), bytes(32)))
+
+
+def _qualified_name_is_name(attest: TpmsAttest) -> TpmsAttest:
+    assert isinstance(attest.attested, CertifyInfo)
+    return replace(attest, attested=replace(attest.attested, qualified_name=attest.attested.name))
 
 
 def _other_aik_key(bench: Bench) -> PrivateKey:
@@ -362,6 +381,13 @@ def mutations() -> list[Mutation]:
               "data the AIK signed outside the TPM passes as TPM-generated"),
         "magic = 0", "tpm.set", "KADS.keyAttest.magic", _set(attest_edit=lambda a: replace(a, magic=0)),
         invalid(Reason.MALFORMED))
+    add("certify::qualified-name-is-name", "CertifyQualifiedNameIsName",
+        _note("TPM_STRUCTURE", med, "certifyInfo.attested.qualifiedName is the key's Name itself, not "
+              "H(QN(parent) ‖ Name)", "a verifier that skips qualifiedName accepts a TPMS_CERTIFY_INFO no TPM "
+              "writes: a certification made outside a TPM by a key that signs anything, which an AIK refuses",
+              WCCE, TPM_PART1_NAMES),
+        "qualifiedName = attested.name", "tpm.set", "KADS.keyAttest.attested.qualifiedName",
+        _set(attest_edit=_qualified_name_is_name), invalid(Reason.MALFORMED))
     add("certify::signature-bit-flip", "CertifySigBitFlip",
         _note("SIGNATURE_BYPASS", crit, "one bit of the AIK's certify signature flipped", forged),
         "last bit of the KADS signature inverted", "bytes.flip_bit", "KADS.signature",
