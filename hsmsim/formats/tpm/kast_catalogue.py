@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, spki_der
@@ -200,6 +201,23 @@ def _aik_certificate_of_other_key(bench: Bench) -> None:
     other = _other_aik_key(bench)
     bench.draft.aik_certificate = tpm_kit.tpm.ak_certificate(
         other.public_key(), created=tpm_kit.device.attestation_created, key_name="aik-windows/other")
+
+
+def _aik_ca_without_ekus(bench: Bench) -> None:
+    """The AIK not recovered (no CA key), and the CMC carrying, under the genuine TPM root, the AIK's CA re-issued by
+    that root with every extension but its extendedKeyUsage (no tcg-kp-AIKCertificate, no 1.3.6.1.4.1.311.21.36)."""
+    pki = bench.draft.tpm.pki
+    ca = pki.intermediate
+    stripped = reissue(ca, pki.root_key, extensions=tuple(
+        e for e in verbatim_extensions(ca) if e.value.oid != ExtensionOID.EXTENDED_KEY_USAGE))
+    bench.draft.include_ca_key = False
+    bench.draft.cmc_certificates = [stripped, pki.root]
+
+
+def _anchor_copy_only(bench: Bench) -> None:
+    """The AIK not recovered (no CA key), and the CMC carrying only a copy of the TPM root: no AIK CA."""
+    bench.draft.include_ca_key = False
+    bench.draft.cmc_certificates = [bench.draft.tpm.pki.root]
 
 
 def _other_ca(bench: Bench) -> None:
@@ -527,6 +545,19 @@ def mutations() -> list[Mutation]:
               "valid under the structural profile with tpm_signature_checked = false"),
         "<label>.ca-exchange.p8 not written", "file.remove", "<label>.ca-exchange.p8",
         _set(include_ca_key=False), strict_only(Reason.MISSING_INPUT))
+    add("aik::unrecovered-anchor-copy-only", "AikCaMissing",
+        _note("CHAIN", crit, "the AIK is not recovered and the CMC carries only a copy of the TPM root, no AIK CA",
+              "a verifier content with any certificate that chains to an anchor (the anchor's own copy) accepts a "
+              "request made entirely in software", WCCE_AIK, SAMPLES),
+        "the exchange key removed; the CMC's certificates = the TPM root alone", "cms.certificates",
+        "CMC.certificates", _anchor_copy_only, invalid(Reason.MISSING_INPUT))
+    add("aik::ca-without-ekus", "AikCaWithoutEkus",
+        _note("CHAIN", crit, "the AIK is not recovered and the CMC's only CA below the TPM root lacks the AIK CA "
+              "extendedKeyUsage (tcg-kp-AIKCertificate 2.23.133.8.3, Microsoft 1.3.6.1.4.1.311.21.36): the request "
+              "carries no AIK CA", "a verifier content with any CA under the TPM root accepts a request made entirely "
+              "in software, vouched for by a CA that issues no AIK certificates", WCCE_AIK, SAMPLES),
+        "the exchange key removed; the CMC's intermediate re-issued by the root without its extendedKeyUsage",
+        "cert.reissue", "CMC.certificates[0].extendedKeyUsage", _aik_ca_without_ekus, invalid(Reason.MISSING_INPUT))
     add("kast::aik-opaque", "KastAikOpaque",
         _note("PROFILE", low, "the KAST carries a 4-byte aikOpaque blob (Windows sends none)",
               "valid under the structural profile; the strict profile allows no unknown content"),

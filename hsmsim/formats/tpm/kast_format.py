@@ -20,7 +20,8 @@ bare PKCS#10 the AIK's issuing CA ``<label>.aik-ca.pem`` (what the CMC would car
 request is accepted, e.g. ``files={"request.cmc": der}`` as the ``purebred`` format hands it over.
 
 The verdict's claims say ``tpm_signature_checked``: False when the AIK could not be recovered (a real request
-enveloped to another CA); only the strict profile rejects that (MISSING_INPUT).
+enveloped to another CA); the structural profile then still requires an AIK CA certificate in the request
+(:func:`check_aik_ca`), the strict profile rejects (MISSING_INPUT).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.genuine import EK_CHAIN_SUFFIX, GenuineTpm, genuine_tpm
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
-from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE, TpmPkiProfile
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA, ROOT_NOT_BEFORE, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     AkFacts,
     area_key_facts,
@@ -80,7 +81,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, name_keys, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
@@ -511,13 +512,58 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
         extra["ksp_name"] = der_content(ksp[0].values[0]).decode("utf-16-be", "replace")
     claims = tpm_claims(area, facts or AkFacts("", NOT_RECOVERED, "", ""), extra=extra)
     if facts is None:
+        aik_ca = check_aik_ca(intermediates, trust, at)
         # The key blob's attributes are the client's word until the AIK's signature over them is checked.
         claims = replace(claims, generated_on_device=None, extractable=None, never_extractable=None, sensitive=None,
                          always_sensitive=None)
         return Verdict(Reason.OK, "Windows key attestation: structure, proof of possession and key binding "
-                                  "checked; the AIK is enveloped to another CA, the TPM signature is not checked",
-                       claims)
+                                  "checked; the AIK is not recovered (enveloped to another CA, or no CA key given): "
+                                  f"the request's AIK CA {aik_ca.subject.rfc4514_string()[:80]} chains to a TPM root "
+                                  "(a public certificate: the TPM's signature is not checked)", claims)
     return Verdict(Reason.OK, f"TPM key certified by a Windows AIK of {facts.vendor} {facts.model}", claims)
+
+
+AIK_CA_EKUS = (EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA)
+"""The extendedKeyUsage of a Microsoft AIK CA (tcg-kp-AIKCertificate and Microsoft's AIK CA purpose), as every
+``EUS-*-KeyId-...`` certificate in the real Surface requests and hsmsim's emulated AIK CA carry it."""
+
+
+def is_aik_ca(cert: x509.Certificate) -> bool:
+    """True for an AIK CA certificate: issued by another CA (not self-issued, so no copy of a root), basicConstraints
+    CA:TRUE and extendedKeyUsage naming both :data:`AIK_CA_EKUS`."""
+    subject, issuer = name_keys(cert)
+    if subject == issuer:
+        return False
+    try:
+        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (x509.ExtensionNotFound, *CERT_PARSE_ERRORS):
+        return False
+    return basic.ca and all(usage in eku for usage in AIK_CA_EKUS)
+
+
+def check_aik_ca(certs: Sequence[x509.Certificate], trust: TrustAnchors, at: datetime) -> x509.Certificate:
+    """When the AIK is not recovered, the request (the CMC's certificates, or ``.aik-ca.pem`` beside a PKCS#10) must
+    still carry an AIK CA certificate (:func:`is_aik_ca`) that chains to a TPM root (the trust anchors of role
+    ``root``), as every real request carries Microsoft's under Microsoft TPM Root Certificate Authority 2014: else a
+    request made entirely in software, carrying a copy of any anchor or another PKI's CA, would pass. Returns that
+    AIK CA. None carried: MISSING_INPUT; none chains: the first one's chain reason. The AIK CAs are public
+    certificates, so this bounds which TPM PKI a request claims its AIK from; it proves no TPM made the key."""
+    aik_cas = [cert for cert in certs if is_aik_ca(cert)]
+    if not aik_cas:
+        raise Rejected(Reason.MISSING_INPUT, "the AIK is not recovered and the request carries no AIK CA "
+                                             "certificate (CA:TRUE, extendedKeyUsage tcg-kp-AIKCertificate and "
+                                             "1.3.6.1.4.1.311.21.36, issued by a TPM root) to chain to a trust anchor")
+    first: Rejected | None = None
+    for aik_ca in aik_cas:
+        try:
+            validate_chain(aik_ca, [c for c in certs if c is not aik_ca], trust.get("root"), at)
+        except Rejected as rejection:
+            first = first or rejection
+        else:
+            return aik_ca
+    assert first is not None
+    raise Rejected(first.reason, f"the request's AIK CA: {first.detail}")
 
 
 def _aik_ca_files(evidence: Evidence) -> list[x509.Certificate]:
