@@ -25,13 +25,14 @@ from hsmsim.errors import ParameterError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME
+from hsmsim.formats.tpm.device import Parent
 from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_cases
 from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, MsKastFormat, pkcs8_pem, request_der
 from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA, tpm_pki
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import Ext, extension_tlvs, reissue, verbatim_extensions
 from hsmsim.tpm.structures import TpmsAttest
-from hsmsim.verdict import Profile, Reason
+from hsmsim.verdict import Profile, Reason, Rejected
 
 FMT = get_format("ms-kast")
 SEED = "mskast-test"
@@ -224,6 +225,26 @@ def test_a_bare_pkcs10_with_an_unrecovered_aik_reads_its_aik_ca_beside_it(kit: K
     bare = Evidence(evidence.format, {k: v for k, v in evidence.files.items() if not k.endswith(".aik-ca.pem")},
                     evidence.primary)
     assert FMT.verify(bare, trust_of(kit), at=VALIDATION_TIME).reason is Reason.MISSING_INPUT
+
+
+def test_an_id_binding_makes_the_aiks_qualified_name_known_and_checked(kit: KastKit) -> None:
+    """The idBinding's creation data names the AIK's parent: QN(AIK) = H(parentQualifiedName ‖ Name(AIK)) must be
+    the qualifiedSigner of its TPM2_CertifyCreation and of the key's certify (ATTESTATION_KEY_MISMATCH otherwise;
+    the code before read neither)."""
+    tpm = kit.tpm_kit.tpm
+    draft = dataclasses.replace(kit.draft("rsa-3072"), id_binding=True)
+    binding = wire.IdBinding.unmarshal(wire.parse_kast(draft.key_attestation()).id_binding)
+    qn_srk = _name(bytes.fromhex("40000001") + _name(tpm.srk_public().marshal()))
+    assert wire.read_parent_qualified_name(binding.creation_data) == qn_srk
+    for cut in (binding.creation_data[:-1], binding.creation_data + b"\x00"):
+        with pytest.raises(Rejected) as caught:
+            wire.read_parent_qualified_name(cut)
+        assert caught.value.reason is Reason.MALFORMED
+    other = tpm.ak_qualified_name(kit.tpm_kit.identity.key.public_key(), Parent.EK)
+    for knob in ("attest_edit", "creation_attest_edit"):
+        edited = dataclasses.replace(draft, **{knob: lambda a: dataclasses.replace(a, qualified_signer=other)})
+        verdict = FMT.verify(edited.evidence(), trust_of(kit), at=VALIDATION_TIME)
+        assert verdict.reason is Reason.ATTESTATION_KEY_MISMATCH and "qualifiedSigner" in verdict.detail, knob
 
 
 def test_trust_files_give_the_ca_key_or_the_aik(kit: KastKit, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from hsmsim.formats.tpm.catalogue import (
     VALIDATION_TIME,
     TpmKit,
 )
-from hsmsim.formats.tpm.device import AK_ATTRIBUTES, public_area, signing_scheme
+from hsmsim.formats.tpm.device import AK_ATTRIBUTES, Parent, public_area, signing_scheme
 from hsmsim.formats.tpm.kast_format import KastDraft, MsKastFormat, ca_exchange, kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.formats.tpm.structures import (
@@ -278,6 +278,14 @@ def _attest_names_other_aik(bench: Bench) -> None:
         _name, digest = wire.read_creation_info(attest.attested.body)
         return replace(attest, attested=wire.creation_info(other, digest))
     _id_binding(creation_attest_edit=edit)(bench)
+
+
+def _certify_signer_under_ek(bench: Bench) -> None:
+    """An idBinding naming the SRK as the AIK's parent, and the key's certify naming as qualifiedSigner the QN the AIK
+    would have under the EK (re-signed by the AIK)."""
+    draft = bench.draft
+    signer = draft.tpm.ak_qualified_name(draft.identity.key.public_key(), Parent.EK)
+    _id_binding(attest_edit=lambda a: replace(a, qualified_signer=signer))(bench)
 
 
 def _unrestricted_aik(bench: Bench) -> None:
@@ -584,6 +592,14 @@ def mutations() -> list[Mutation]:
               "are forged"),
         "creationData.locality = TPM_LOC_ONE (the TPM hashed TPM_LOC_ZERO)", "tpm.set",
         "idBinding.creationData.locality", _id_binding(creation_data_edit=_locality_one), invalid(Reason.ATTR_CONFLICT))
+    add("id-binding::certify-signer-other-parent", "IdBindingCertifySignerOtherParent",
+        _note("BINDING", high, "the key's TPM2_Certify names as qualifiedSigner the AIK's qualified name under the EK, "
+              "where the idBinding's creation data makes the AIK a child of the SRK",
+              "a verifier that does not recompute QN(AIK) = H(parentQualifiedName ‖ Name(AIK)) accepts a "
+              "certification whose signer the TPM would have named otherwise: a structure the TPM did not write",
+              WCCE, TPM_PART1_NAMES),
+        "idBinding present; certifyInfo.qualifiedSigner = H(QN(EK) ‖ Name(AIK)), re-signed", "tpm.set",
+        "KADS.keyAttest.qualifiedSigner", _certify_signer_under_ek, invalid(Reason.ATTESTATION_KEY_MISMATCH))
     add("id-binding::aik-not-restricted", "IdBindingAikUnrestricted",
         _note("KEY_PROTECTION", crit, "the AIK's public area lacks restricted: it is an ordinary signing key",
               "it can sign a forged TPMS_ATTEST with magic TPM_GENERATED", WCCE, "shared/specs/other_formats.md 1.8"),

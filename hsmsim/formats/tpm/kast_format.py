@@ -401,10 +401,12 @@ def recover_aik(csr: wire.Csr, ca_keys: list[rsa.RSAPrivateKey]) -> Aik | None:
     return None
 
 
-def check_id_binding(binding: wire.IdBinding, aik: PublicKey) -> None:
+def check_id_binding(binding: wire.IdBinding, aik: PublicKey, certify_signer: bytes) -> None:
     """The idBinding's public area is the AIK, a restricted signing key bound to its TPM (KEY_PURPOSE), which
     signed TPM2_CertifyCreation of itself (SIGNATURE_INVALID; another object: ATTESTATION_KEY_MISMATCH) over
-    exactly this creation data (ATTR_CONFLICT)."""
+    exactly this creation data (ATTR_CONFLICT). The creation data names the AIK's parent, so its qualified name is
+    known: QN(AIK) = H(parentQualifiedName ‖ Name(AIK)) (TPM 2.0 Part 1, Names) must be the qualifiedSigner of
+    that CertifyCreation and of the key's certify, ``certify_signer`` (ATTESTATION_KEY_MISMATCH)."""
     area = TpmtPublic.unmarshal(binding.aik_public)
     if area.spki() != spki_der(aik):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the idBinding's public area is not the AIK")
@@ -422,6 +424,12 @@ def check_id_binding(binding: wire.IdBinding, aik: PublicKey) -> None:
                                                         "the AIK")
     if creation_hash != hash_bytes(area.name_alg, binding.creation_data):
         raise Rejected(Reason.ATTR_CONFLICT, "the idBinding's creationHash is not the hash of its creation data")
+    aik_qualified_name = qualified_name(wire.read_parent_qualified_name(binding.creation_data), area.name())
+    for signer, what in ((attest.qualified_signer, "the idBinding's TPM2_CertifyCreation"),
+                         (certify_signer, "the key's TPM2_Certify")):
+        if signer != aik_qualified_name:
+            raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, f"{what} names another signer (qualifiedSigner) than the "
+                                                            "AIK under the parent its creation data names")
 
 
 def check_certify_signature(aik: PublicKey, attest: bytes, signature: bytes, what: str = "the KADS signature") -> None:
@@ -473,8 +481,8 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
     area = TpmtPublic.unmarshal(wire.key_blob_public(kast.key_blob))
     if area.spki() != csr.spki:
         raise Rejected(Reason.KEY_MISMATCH, "the key blob's public area is not the requested key")
-    certify = check_attest(TpmsAttest.unmarshal(kast.key_attest), wire.WINDOWS_QUALIFYING_DATA,
-                           "Windows's key attestation qualifying data")
+    key_attest = TpmsAttest.unmarshal(kast.key_attest)
+    certify = check_attest(key_attest, wire.WINDOWS_QUALIFYING_DATA, "Windows's key attestation qualifying data")
     check_attested_name(area, certify)
     check_object_attributes(area)
     binding = wire.IdBinding.unmarshal(kast.id_binding) if kast.id_binding else None
@@ -493,7 +501,7 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
         aik_key = _aik_key(certified_key if certified_key is not None else certificate.public_key())
         check_certify_signature(aik_key, kast.key_attest, kast.signature)
         if binding is not None:
-            check_id_binding(binding, aik_key)
+            check_id_binding(binding, aik_key, key_attest.qualified_signer)
     if profile is Profile.STRICT:
         if facts is None:
             raise Rejected(Reason.MISSING_INPUT, "the AIK could not be recovered (enveloped to another CA, or "
