@@ -36,6 +36,7 @@ ATTRIBUTES = {"webauthn::attributes::no-fixed-tpm", "webauthn::attributes::no-se
               "webauthn::attributes::imported-key", "webauthn::attributes::duplicable-key",
               "webauthn::attributes::restricted", "webauthn::attributes::decrypt-only-key"}
 BOTH = ATTRIBUTES | {"webauthn::attest::trailing-bytes", "webauthn::attest::qualified-signer-oversized",
+                     "webauthn::attest::qualified-name-wrong-size", "webauthn::attest::qualified-name-is-name",
                      "webauthn::akcert::aaguid-mismatch", "webauthn::akcert::aaguid-not-octet-string",
                      "webauthn::akcert::san-not-critical",
                      "webauthn::binding::cross-origin-iframe", "webauthn::binding::top-origin-present"}

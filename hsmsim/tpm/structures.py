@@ -33,6 +33,7 @@ from hsmsim.tpm.marshal import (
     TpmEccCurve,
     TpmSt,
     alg_name,
+    digest_size,
     hash_bytes,
     tpm2b,
     u16,
@@ -463,6 +464,27 @@ def qualified_name(parent_qualified_name: bytes, name: bytes) -> bytes:
     """QN(child) = nameAlg ‖ H_nameAlg(QN(parent) ‖ Name(child)); a hierarchy's QN is its handle (u32)."""
     name_alg = int.from_bytes(name[:2], "big")
     return u16(name_alg) + hash_bytes(name_alg, parent_qualified_name + name)
+
+
+def check_qualified_name(certify: CertifyInfo, what: str = "certInfo") -> None:
+    """``certify.qualifiedName`` is one a TPM can have written for the object named ``certify.name`` (whose nameAlg a
+    caller has already checked, e.g. by matching the Name to a public area): TPM 2.0 Part 1 (Names) defines
+    QN(object) = nameAlg ‖ H_nameAlg(QN(parent) ‖ Name(object)), so it is a TPM2B_NAME of the object's own nameAlg,
+    exactly 2 + that digest's size octets, and never the Name itself (equal only by a hash collision).
+    Raises Rejected(MALFORMED) otherwise (``what`` names the TPMS_ATTEST). Whether the digest is H(QN(parent) ‖
+    Name) is not decided: that needs the QN of the certified object's parent, which no evidence hsmsim reads
+    carries."""
+    name, qualified = certify.name, certify.qualified_name
+    if qualified[:2] != name[:2]:
+        raise Rejected(Reason.MALFORMED, f"{what}: attested.qualifiedName is not a Name of the certified object's "
+                                         f"nameAlg {alg_name(int.from_bytes(name[:2], 'big'))}")
+    expected = 2 + digest_size(int.from_bytes(name[:2], "big"))
+    if len(qualified) != expected:
+        raise Rejected(Reason.MALFORMED, f"{what}: attested.qualifiedName is {len(qualified)} bytes, not the "
+                                         f"{expected} of a TPM2B_NAME of its nameAlg")
+    if qualified == name:
+        raise Rejected(Reason.MALFORMED, f"{what}: attested.qualifiedName is the Name itself, not "
+                                         "H(QN(parent) ‖ Name)")
 
 
 def rsa_public(key: rsa.RSAPublicKey, attributes: TpmaObject, *, name_alg: int = TpmAlg.SHA256,

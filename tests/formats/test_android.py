@@ -727,6 +727,26 @@ def test_each_defect_is_rejected_for_its_stated_reason(android, cases, mutation)
         assert verdict.reason is reason, f"{mutation.id} {profile}: {verdict.summary()}"
 
 
+def test_the_bare_chain_keymaster3_key_usage_vector_changes_only_the_leafs_key_usage(cases):
+    """android-key's own verifier reads the leaf keyUsage under strict only (Keymaster 3 leaves, the Pixel 2's, lack
+    digitalSignature): the vector's leaf differs from its golden's in the keyUsage bits alone, structural accepts,
+    strict says CERT_KEY_USAGE."""
+    case = cases["android-key::chain::leaf-key-usage-keymaster3"]
+    golden = cases["android-key::golden::tee-factory-ec-p256"]
+
+    def leaf(evidence: Evidence) -> x509.Certificate:
+        return x509.load_pem_x509_certificates(evidence.files[evidence.primary])[0]
+
+    ours, theirs = leaf(case.evidence), leaf(golden.evidence)
+    usage = ours.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert (usage.digital_signature, usage.key_encipherment, usage.data_encipherment) == (False, True, True)
+    assert theirs.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    assert [e.oid for e in ours.extensions] == [e.oid for e in theirs.extensions]
+    assert [e.value for e in ours.extensions if e.oid != x509.oid.ExtensionOID.KEY_USAGE] == [
+        e.value for e in theirs.extensions if e.oid != x509.oid.ExtensionOID.KEY_USAGE]
+    assert case.expected == {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.CERT_KEY_USAGE}
+
+
 def test_catalogue_size_and_uniqueness(cases):
     defects = {f for c in cases.values() if c.result.value != "valid" for f in c.flags} - DEFECT_FLAGS_EXCLUDED
     assert len(defects) >= 30

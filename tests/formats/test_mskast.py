@@ -25,13 +25,14 @@ from hsmsim.errors import ParameterError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME
+from hsmsim.formats.tpm.device import Parent
 from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_cases
 from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, MsKastFormat, pkcs8_pem, request_der
-from hsmsim.formats.tpm.pki import tpm_pki
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA, tpm_pki
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.builder import extension_tlvs
+from hsmsim.pki.builder import Ext, extension_tlvs, reissue, verbatim_extensions
 from hsmsim.tpm.structures import TpmsAttest
-from hsmsim.verdict import Profile, Reason
+from hsmsim.verdict import Profile, Reason, Rejected
 
 FMT = get_format("ms-kast")
 SEED = "mskast-test"
@@ -172,6 +173,80 @@ def test_pem_request_and_the_purebred_evidence_shape(kit: KastKit) -> None:
     assert b"PRIVATE KEY" in ca_key
 
 
+def _aik_ca_edited(kit: KastKit, edit: str) -> list[x509.Certificate]:
+    """The CMC's certificates with the AIK CA re-issued by the genuine TPM root with one AIK CA property missing."""
+    pki = kit.draft("rsa-3072").tpm.pki
+    ca = pki.intermediate
+    extensions = verbatim_extensions(ca)
+    if edit == "no-eku":
+        extensions = [e for e in extensions if e.value.oid != ExtensionOID.EXTENDED_KEY_USAGE]
+    elif edit in ("tcg-eku-only", "microsoft-eku-only"):
+        kept = EKU_AIK_CERTIFICATE if edit == "tcg-eku-only" else EKU_MS_AIK_CA
+        extensions = [Ext(x509.ExtendedKeyUsage([kept])) if e.value.oid == ExtensionOID.EXTENDED_KEY_USAGE else e
+                      for e in extensions]
+    elif edit == "not-ca":
+        extensions = [Ext(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                      if e.value.oid == ExtensionOID.BASIC_CONSTRAINTS else e for e in extensions]
+    if edit == "self-issued":
+        return [reissue(ca, pki.intermediate_key, issuer=ca.subject), pki.root]
+    return [reissue(ca, pki.root_key, extensions=tuple(extensions)), pki.root]
+
+
+@pytest.mark.parametrize("edit", ["no-eku", "tcg-eku-only", "microsoft-eku-only", "not-ca", "self-issued"])
+def test_an_unrecovered_aik_needs_an_aik_ca_certificate_under_the_tpm_root(kit: KastKit, edit: str) -> None:
+    """The AIK not recovered, structural accepts only on an AIK CA the request carries (not self-issued, CA:TRUE,
+    both AIK CA EKUs) chaining to a root anchor; each property missing leaves the request with no AIK CA:
+    MISSING_INPUT (the code before accepted any request whose AIK it could not recover)."""
+    draft = kit.draft("rsa-3072")
+    draft.include_ca_key = False
+    assert FMT.verify(draft.evidence(), trust_of(kit), at=VALIDATION_TIME).accepted
+    draft.cmc_certificates = _aik_ca_edited(kit, edit)
+    for profile in Profile:
+        verdict = FMT.verify(draft.evidence(), trust_of(kit), at=VALIDATION_TIME, profile=profile)
+        assert verdict.reason is Reason.MISSING_INPUT, (profile, verdict.summary())
+    assert "no AIK CA" in FMT.verify(draft.evidence(), trust_of(kit), at=VALIDATION_TIME).detail
+
+
+def test_an_unrecovered_aiks_ca_must_chain_to_a_root_anchor(kit: KastKit) -> None:
+    """The AIK CA the request carries under another TPM root (of another seed) chains to no anchor."""
+    draft = kit.draft("rsa-3072")
+    draft.include_ca_key = False
+    other = tpm_pki(f"{SEED}/other-root")
+    draft.cmc_certificates = [other.intermediate, other.root]
+    verdict = FMT.verify(draft.evidence(), trust_of(kit), at=VALIDATION_TIME)
+    assert verdict.reason is Reason.CHAIN_UNTRUSTED and "the request's AIK CA" in verdict.detail, verdict.summary()
+
+
+def test_a_bare_pkcs10_with_an_unrecovered_aik_reads_its_aik_ca_beside_it(kit: KastKit) -> None:
+    """A bare PKCS#10 carries no certificates: the AIK CA is the ``.aik-ca.pem`` beside it, without which the
+    structural profile has no AIK CA (MISSING_INPUT)."""
+    evidence = without_ca_key(kit.draft("rsa-3072", output="pkcs10").evidence())
+    assert FMT.verify(evidence, trust_of(kit), at=VALIDATION_TIME).accepted
+    bare = Evidence(evidence.format, {k: v for k, v in evidence.files.items() if not k.endswith(".aik-ca.pem")},
+                    evidence.primary)
+    assert FMT.verify(bare, trust_of(kit), at=VALIDATION_TIME).reason is Reason.MISSING_INPUT
+
+
+def test_an_id_binding_makes_the_aiks_qualified_name_known_and_checked(kit: KastKit) -> None:
+    """The idBinding's creation data names the AIK's parent: QN(AIK) = H(parentQualifiedName ‖ Name(AIK)) must be
+    the qualifiedSigner of its TPM2_CertifyCreation and of the key's certify (ATTESTATION_KEY_MISMATCH otherwise;
+    the code before read neither)."""
+    tpm = kit.tpm_kit.tpm
+    draft = dataclasses.replace(kit.draft("rsa-3072"), id_binding=True)
+    binding = wire.IdBinding.unmarshal(wire.parse_kast(draft.key_attestation()).id_binding)
+    qn_srk = _name(bytes.fromhex("40000001") + _name(tpm.srk_public().marshal()))
+    assert wire.read_parent_qualified_name(binding.creation_data) == qn_srk
+    for cut in (binding.creation_data[:-1], binding.creation_data + b"\x00"):
+        with pytest.raises(Rejected) as caught:
+            wire.read_parent_qualified_name(cut)
+        assert caught.value.reason is Reason.MALFORMED
+    other = tpm.ak_qualified_name(kit.tpm_kit.identity.key.public_key(), Parent.EK)
+    for knob in ("attest_edit", "creation_attest_edit"):
+        edited = dataclasses.replace(draft, **{knob: lambda a: dataclasses.replace(a, qualified_signer=other)})
+        verdict = FMT.verify(edited.evidence(), trust_of(kit), at=VALIDATION_TIME)
+        assert verdict.reason is Reason.ATTESTATION_KEY_MISMATCH and "qualifiedSigner" in verdict.detail, knob
+
+
 def test_trust_files_give_the_ca_key_or_the_aik(kit: KastKit, tmp_path: Path) -> None:
     draft = kit.draft("ec-p384")
     evidence = without_ca_key(draft.evidence())
@@ -222,15 +297,24 @@ def surface_requests(shared_dir: Path) -> list[tuple[str, bytes, bytes]]:
     return out
 
 
-def test_real_surface_requests_pass_the_structural_checks(shared_dir: Path) -> None:
-    from cryptography import x509
+MICROSOFT_TPM_ROOT = ("interop", "purebred", "TrustAnchors", "SurfacePro", "Roots", "Microsoft", "RootCA",
+                      "Microsoft_TPM_Root_Certificate_Authority_2014.cer")
 
+
+def test_real_surface_requests_pass_the_structural_checks(shared_dir: Path) -> None:
+    """The AIK is enveloped to the Purebred CA: structural accepts on the AIK CA each CMC carries under Microsoft TPM
+    Root Certificate Authority 2014 (an EUS-*-KeyId-... certificate with the AIK CA EKUs), and on nothing without that
+    root trusted."""
     requests = surface_requests(shared_dir)
     assert len(requests) == 15
+    microsoft = x509.load_der_x509_certificate(shared_dir.joinpath(*MICROSOFT_TPM_ROOT).read_bytes())
     for label, der, target in requests:
         evidence = Evidence("ms-kast", {"request.cmc": der}, "request.cmc")
-        verdict = FMT.verify(evidence, TrustAnchors(), at=SAMPLE_TIME)
+        untrusted = FMT.verify(evidence, TrustAnchors(), at=SAMPLE_TIME)
+        assert not untrusted.accepted and "the request's AIK CA" in untrusted.detail, (label, untrusted.summary())
+        verdict = FMT.verify(evidence, TrustAnchors({"root": (microsoft,)}), at=SAMPLE_TIME)
         assert verdict.accepted and verdict.claims is not None, (label, verdict.summary())
+        assert "AIK CA CN=EUS-" in verdict.detail and "the TPM's signature is not checked" in verdict.detail, label
         assert verdict.claims.extra["tpm_signature_checked"] is False
         assert verdict.claims.generated_on_device is None and verdict.claims.sensitive is None, label
         target_spki = spki_der(x509.load_der_x509_certificate(target).public_key())

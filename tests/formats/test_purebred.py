@@ -341,6 +341,26 @@ def test_a_windows_aik_ca_under_another_tpm_root_is_untrusted() -> None:
     assert verdict.reason is Reason.CHAIN_UNTRUSTED and "AIK CA" in verdict.detail, verdict.summary()
 
 
+def test_a_windows_request_whose_only_ca_under_the_tpm_root_lacks_the_aik_ca_ekus_is_rejected() -> None:
+    """Check 5 (ms-kast's, through the registry): the AIK unrecovered, the CMC's CA under the genuine TPM root
+    re-issued by that root without its extendedKeyUsage is no AIK CA: MISSING_INPUT in both profiles."""
+    from cryptography.x509.oid import ExtensionOID
+
+    from hsmsim.pki.builder import reissue, verbatim_extensions
+
+    bench = _windows_bench("::aik::windows-exchange-key-absent")
+    pki = get_format("ms-kast").emulated_tpm(Device.from_seed("ms-kast", bench.kit.seed)).pki  # type: ignore[attr-defined]
+    assert pki.root in bench.anchors
+    stripped = reissue(pki.intermediate, pki.root_key, extensions=tuple(
+        e for e in verbatim_extensions(pki.intermediate) if e.value.oid != ExtensionOID.EXTENDED_KEY_USAGE))
+    bench.parts = replace(bench.parts, content=catalogue._cmc_certificates(
+        bench.parts.content, [c.public_bytes(Encoding.DER) for c in (stripped, pki.root)]))
+    for profile in Profile:
+        verdict = get_format("purebred").verify(bench.render(), TrustAnchors({"root": bench.anchors}),
+                                                at=catalogue.VALIDATION_TIME, profile=profile)
+        assert verdict.reason is Reason.MISSING_INPUT, verdict.summary()
+
+
 def test_an_unrecovered_aik_claims_no_more_than_ms_kast() -> None:
     """The AIK CA is a public certificate: accepting on it, purebred says the TPM signature is unchecked and claims
     none of the key's attributes (the key blob's word), as ms-kast does."""

@@ -44,7 +44,7 @@ from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, Parent, object
 from hsmsim.formats.tpm.format import draft_for, statement_draft_for
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.kast_format import kast_draft_for
-from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
+from hsmsim.formats.tpm.marshal import HASH_NAMES, TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.parsec import MIN_NONCE_BYTES, ParsecTpmFormat, parsec_draft_for, pem_chain
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.parsec_catalogue import parsec_draft
@@ -67,6 +67,7 @@ from hsmsim.formats.tpm.structures import (
     TpmsAttest,
     TpmtPublic,
     TpmtSignature,
+    check_qualified_name,
     ecc_public,
     pcr_selection_list,
     qualified_name,
@@ -271,6 +272,25 @@ def test_names_and_qualified_names(kit):
     assert attest.qualified_signer == kit.tpm.ak_qualified_name(kit.identity.key.public_key())
     parent = b"\x40\x00\x00\x01"
     assert qualified_name(parent, name) == b"\x00\x0b" + hashlib.sha256(parent + name).digest()
+
+
+@pytest.mark.parametrize("name_alg", [TpmAlg.SHA256, TpmAlg.SHA384])
+def test_a_certified_qualified_name_must_be_one_a_tpm_writes(kit, name_alg):
+    """TPMS_CERTIFY_INFO.qualifiedName = nameAlg ‖ H_nameAlg(QN(parent) ‖ Name) (TPM 2.0 Part 1, Names): of the
+    object's nameAlg, 2 + its digest size bytes, never the Name. What the emulated TPM writes passes."""
+    area = replace(kit.draft("ec-p256").area, name_alg=name_alg)
+    certify = kit.tpm.certify_info(area, kit.identity.key.public_key(), b"", kit.device.initialised).attested
+    check_qualified_name(certify)
+    size = 2 + hashlib.new(HASH_NAMES[name_alg]).digest_size
+    other_alg = TpmAlg.SHA384 if name_alg == TpmAlg.SHA256 else TpmAlg.SHA256
+    qn = certify.qualified_name
+    for bad in (qn[:-1], qn + b"\x00", b"", qn[:2], other_alg.to_bytes(2, "big") + qn[2:],
+                other_alg.to_bytes(2, "big") + bytes(size - 2 + (16 if name_alg == TpmAlg.SHA256 else -16)),
+                certify.name):
+        with pytest.raises(Rejected) as caught:
+            check_qualified_name(replace(certify, qualified_name=bad))
+        assert caught.value.reason is Reason.MALFORMED, bad.hex()
+    assert len(qn) == size
 
 
 @pytest.mark.parametrize("profile", ["rsa", "ecdsa-p384"])
@@ -617,6 +637,7 @@ def test_lamps_csr_tcg_attest_certify_parses(shared_dir):
     assert (attest.marshal(), area.marshal()) == (attest_bytes, public_bytes)
     assert area.object_attributes == 0x00060072 and area.parameters.key_bits == 2048
     assert attest.attested.name == area.name()
+    check_qualified_name(attest.attested)
     assert area.public_key().public_numbers().n == info["subject_pk_info"]["public_key"].parsed["modulus"].native
     ak = next(c for c in (x509.load_der_x509_certificate(c.dump()) for c in bundle["certs"])
               if "test-ak" in c.subject.rfc4514_string())
@@ -754,6 +775,19 @@ def test_accepted_parsec_tokens_veraison_refuses_are_flagged(parsec, parsec_case
             flagged.add(case.id)
     assert flagged == {"parsec-tpm::golden::rsa-2048", "parsec-tpm::golden::rsa-3072", "parsec-tpm::variant::rsa-ak"}
     assert "Veraison" in parsec.vector_notes()["VeraisonIncompatible"].effect
+
+
+@pytest.mark.parametrize("family", ["webauthn", "tpm-acme", "parsec-tpm"])
+@pytest.mark.parametrize("defect", ["wrong-size", "is-name"])
+def test_each_statement_verifier_rejects_a_qualified_name_no_tpm_writes(family, defect, webauthn, cases, tpm_acme,
+                                                                          acme_cases, parsec, parsec_cases):
+    """The re-signed certInfo whose qualifiedName no TPM writes is MALFORMED for that reason under every profile
+    (the verifiers never read qualifiedName before)."""
+    fmt, by_id = {"webauthn": (webauthn, cases), "tpm-acme": (tpm_acme, acme_cases),
+                  "parsec-tpm": (parsec, parsec_cases)}[family]
+    for profile in Profile:
+        verdict = _verify(fmt, by_id[f"{family}::attest::qualified-name-{defect}"], profile)
+        assert verdict.reason is Reason.MALFORMED and "qualifiedName" in verdict.detail, verdict.summary()
 
 
 @pytest.mark.parametrize("mutation", parsec_mutations(), ids=lambda m: m.id)

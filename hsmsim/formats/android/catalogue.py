@@ -240,6 +240,8 @@ class Workbench:
     leaf_not_before: datetime | None = None
     status: bytes | None = None
     extra_below: x509.Certificate | None = None
+    leaf_key_usage: tuple[str, ...] = ("digital_signature",)
+    """The leaf's keyUsage bits (KeyMint writes digitalSignature; Keymaster 3 leaves, the Pixel 2's, other bits)."""
 
     @classmethod
     def open(cls, kit: AndroidKit, name: str) -> Workbench:
@@ -291,7 +293,8 @@ class Workbench:
             self.public_key, None if self.omit_description else self.der(), self.identity,
             keymaster=self.golden.level is SOFTWARE, critical=self.critical,
             description_first=self.description_first, not_before=self.leaf_not_before or LEAF_NOT_BEFORE,
-            not_after=SOFTWARE_LEAF_NOT_AFTER if self.golden.level is SOFTWARE else LEAF_NOT_AFTER)
+            not_after=SOFTWARE_LEAF_NOT_AFTER if self.golden.level is SOFTWARE else LEAF_NOT_AFTER,
+            usages=self.leaf_key_usage)
 
     def edit(self, *, software: Callable[[AuthorizationList], AuthorizationList] | None = None,
              hardware: Callable[[AuthorizationList], AuthorizationList] | None = None) -> None:
@@ -907,6 +910,14 @@ def mutations() -> list[Mutation]:
         invalid(Reason.MALFORMED), resign=False)
 
     # valid variants
+    add("chain::leaf-key-usage-keymaster3", "LeafKeyUsageKeymaster3",
+        _note("CERT_PROFILE", low, "the leaf's keyUsage is keyEncipherment|dataEncipherment, without digitalSignature, "
+              "for a key whose purposes are SIGN (as Keymaster 3 leaves, the Pixel 2's, write it)",
+              "structural accepts it, as real Keymaster 3 devices need (the hardwareEnforced purposes decide); a "
+              "strict verifier that does not read keyUsage accepts a leaf certificate that forbids signing"),
+        "leaf keyUsage = keyEncipherment, dataEncipherment, re-signed", "cert.reissue", "chain[0]/extensions/keyUsage",
+        _set(leaf_key_usage=("key_encipherment", "data_encipherment")), strict_only(Reason.CERT_KEY_USAGE),
+        resign=True, golden="tee-factory-ec-p256")
     add("variant::status-list-unrelated-entries", "StatusListUnrelated",
         _note("BASIC", Severity.INFO, "a status list revoking and suspending other serials",
               "none: a correct verifier accepts it"),

@@ -819,6 +819,11 @@ def _tcg_resigned(edit_attest: Callable[[TpmsAttest], TpmsAttest] | None = None,
     return apply
 
 
+def _qualified_name_is_name(attest: TpmsAttest) -> TpmsAttest:
+    assert isinstance(attest.attested, CertifyInfo)
+    return replace(attest, attested=replace(attest.attested, qualified_name=attest.attested.name))
+
+
 def _tcg_signature(sig_encoding: str) -> CsrOp:
     """The AK's signature over the same TPMS_ATTEST, written as ``sig_encoding``."""
     def apply(bench: CsrBench) -> None:
@@ -1106,6 +1111,9 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "/attested/name", _tcg_resigned(lambda a: replace(a, attested=CertifyInfo(b"\x00\x0b" + bytes(32),
                                                                                  b"\x00\x0b" + bytes(32)))),
         invalid(Reason.KEY_MISMATCH), golden=TCG)
+    add("tcg::qualified-name-is-name", "TcgDefect", tpm, "certify info's qualifiedName is the Name itself, not "
+        "H(QN(parent) ‖ Name) as a TPM writes it, re-signed", "tpm.attest", "/attested/qualifiedName",
+        _tcg_resigned(_qualified_name_is_name), invalid(Reason.MALFORMED), golden=TCG)
     add("tcg::duplicable-key", "TcgDefect", tpm, "tpmTPublic without fixedTPM/fixedParent, re-signed",
         "tpm.public", "/tpmTPublic/objectAttributes", _tcg_resigned(edit_public=lambda p: replace(
             p, object_attributes=p.object_attributes & ~(TpmaObject.FIXED_TPM | TpmaObject.FIXED_PARENT))),

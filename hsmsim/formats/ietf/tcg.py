@@ -44,6 +44,7 @@ from hsmsim.tpm.structures import (
     TpmsAttest,
     TpmtPublic,
     TpmtSignature,
+    check_qualified_name,
     object_attributes,
 )
 from hsmsim.verdict import Claims, Profile, Reason, Rejected
@@ -193,6 +194,7 @@ def verify_statement(stmt: bytes, certs: Sequence[x509.Certificate], csr_spki: b
                                              "tied to the CSR's key nor its attributes read")
     if attest.attested.name != public.name():
         raise Rejected(Reason.KEY_MISMATCH, "tpmSAttest names another object than tpmTPublic")
+    check_qualified_name(attest.attested, "tpmSAttest")
     key = public.public_key()
     key_spki = public.spki()
     if key_spki != csr_spki:

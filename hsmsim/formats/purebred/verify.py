@@ -14,9 +14,9 @@ Checks, in order (each raises :class:`Rejected` at the first failure):
    ``yubico-piv`` (the ykman pair and the request) or ``ms-kast`` (the CMC request, with the CA's
    ``.ca-exchange.p8`` and ``.aik-ca.pem`` given beside the request); that format's
    rejection is this verdict's (a format not installed: UNSUPPORTED);
-5. Windows, when ``ms-kast`` could not recover the AIK (claim ``tpm_signature_checked`` false): the CMC request
-   carries an AIK CA certificate (not self-issued, CA:TRUE, the AIK CA EKUs; none: MISSING_INPUT) that chains to
-   a trust anchor of role ``root`` (the chain walk's reasons);
+5. Windows, when ``ms-kast`` could not recover the AIK (claim ``tpm_signature_checked`` false): ``ms-kast`` itself
+   requires the CMC request to carry an AIK CA certificate chaining to a trust anchor of role ``root``
+   (``check_aik_ca`` in the ``tpm`` family), so its acceptance already says so;
 6. the attested key is the request's key and the target certificate's, when one is given (KEY_MISMATCH);
    strict: a pre-enrollment container needs its target certificate (MISSING_INPUT).
 
@@ -54,7 +54,7 @@ from hsmsim.formats.purebred.envelope import (
     unwrap,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, fully_parsed, name_keys, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, fully_parsed, name_keys
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 FORMAT = "purebred"
@@ -247,53 +247,6 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
     return Evidence(kind.inner_format, inner, "slot.attestation.pem")
 
 
-AIK_CA_EKUS = (x509.ObjectIdentifier("2.23.133.8.3"), x509.ObjectIdentifier("1.3.6.1.4.1.311.21.36"))
-"""The extendedKeyUsage of a Microsoft AIK CA (tcg-kp-AIKCertificate and Microsoft's AIK CA purpose), as every
-``EUS-*-KeyId-...`` certificate in the real Surface requests and hsmsim's emulated AIK CA carry it."""
-
-
-def is_aik_ca(cert: x509.Certificate) -> bool:
-    """True for an AIK CA certificate: issued by another CA (not self-issued, so no copy of a root), basicConstraints
-    CA:TRUE and extendedKeyUsage naming both :data:`AIK_CA_EKUS`."""
-    subject, issuer = name_keys(cert)
-    if subject == issuer:
-        return False
-    try:
-        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except (x509.ExtensionNotFound, *CERT_PARSE_ERRORS):
-        return False
-    return basic.ca and all(usage in eku for usage in AIK_CA_EKUS)
-
-
-def check_aik_issuers(cmc: bytes, trust: TrustAnchors, at: datetime) -> x509.Certificate:
-    """When ``ms-kast`` could not recover the AIK (enveloped to another CA), the CMC request must still carry an
-    AIK CA certificate (:func:`is_aik_ca`) that chains to a TPM root (the trust anchors of role ``root``), as the
-    real requests carry Microsoft's under Microsoft TPM Root Certificate Authority 2014: else any root would do.
-    Returns that AIK CA. None carried: MISSING_INPUT; none chains: the first one's chain reason. The AIK CAs are
-    public certificates, so this bounds where a request claims its AIK comes from; it proves no TPM made the key."""
-    try:
-        der_certs = read_signed_data(cmc).certificates or ()
-        certs = [x509.load_der_x509_certificate(der) for der in der_certs[:MAX_CERTS]]
-    except (ValueError, *CERT_PARSE_ERRORS) as exc:
-        raise Rejected(Reason.MALFORMED, f"the CMC request's certificates: {str(exc)[:100]}") from None
-    aik_cas = [cert for cert in certs if is_aik_ca(cert)]
-    if not aik_cas:
-        raise Rejected(Reason.MISSING_INPUT, "the AIK is not recovered and the CMC request carries no AIK CA "
-                                             "certificate (CA:TRUE, extendedKeyUsage tcg-kp-AIKCertificate and "
-                                             "1.3.6.1.4.1.311.21.36, issued by a TPM root) to chain to a trust anchor")
-    first: Rejected | None = None
-    for aik_ca in aik_cas:
-        try:
-            validate_chain(aik_ca, [c for c in certs if c is not aik_ca], trust.get("root"), at)
-        except Rejected as rejection:
-            first = first or rejection
-        else:
-            return aik_ca
-    assert first is not None
-    raise Rejected(first.reason, f"the CMC request's AIK CA: {first.detail}")
-
-
 def read_target(files: Mapping[str, bytes]) -> x509.Certificate | None:
     """The target certificate given beside the request (PEM or DER), if one is."""
     targets = [rel for rel in files if is_target_name(rel)]
@@ -326,9 +279,6 @@ def check(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profil
     if not verdict.accepted:
         raise Rejected(verdict.reason, f"{envelope.kind.inner_format}: {verdict.detail}")
     attested = verdict.claims.spki_der if verdict.claims is not None else None
-    aik_unchecked = envelope.kind is WINDOWS and verdict.claims is not None and verdict.claims.extra.get(
-        "tpm_signature_checked") is False
-    aik_ca = check_aik_issuers(envelope.content, trust, at) if aik_unchecked else None
     if envelope.request_spki is not None and attested != envelope.request_spki:
         raise Rejected(Reason.KEY_MISMATCH, f"the {envelope.kind.name} evidence attests another key than the "
                                             "request's")
@@ -339,9 +289,7 @@ def check(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profil
     container = "request" if envelope.request is not None else "pre-enrollment container"
     bound = "request and target" if target is not None and envelope.request is not None else (
         "target" if target is not None else "request" if envelope.request is not None else "nothing beside it")
-    aik = (f"; the CMC's AIK CA {aik_ca.subject.rfc4514_string()[:80]} chains to a TPM root (a public certificate: "
-           "the TPM's signature is not checked)") if aik_ca is not None else ""
-    detail = (f"{envelope.kind.name} {container}; key bound to the {bound}{aik}; "
+    detail = (f"{envelope.kind.name} {container}; key bound to the {bound}; "
               f"{envelope.kind.inner_format}: {verdict.detail}")
     return Verdict(Reason.OK, detail, verdict.claims)
 

@@ -67,6 +67,7 @@ KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
 WEBAUTHN = "WebAuthn L3 §8.3 (tpm attestation)"
 SPEC = "shared/specs/other_formats.md 1"
 TPM_PART2 = "TPM 2.0 Library Part 2"
+TPM_PART1_NAMES = "TPM 2.0 Library Part 1, Names (Qualified Name)"
 
 
 # -- the seeded world ------------------------------------------------------------------------
@@ -206,6 +207,14 @@ def _quote(attest: TpmsAttest) -> TpmsAttest:
 def _other_name(bench: Workbench) -> None:
     other = bench.kit.tpm.key_public(bench.kit.other_key(), bench.kit.provider.key_template)
     bench.draft.attest_edit = lambda a: replace(a, attested=CertifyInfo(other.name(), a.attested.qualified_name))  # type: ignore[union-attr]
+
+
+def _qualified_name(edit: Callable[[CertifyInfo], bytes]) -> Operator:
+    """certInfo's attested.qualifiedName replaced by ``edit`` of the certify info (re-signed by the AK)."""
+    def change(attest: TpmsAttest) -> TpmsAttest:
+        assert isinstance(attest.attested, CertifyInfo)
+        return replace(attest, attested=replace(attest.attested, qualified_name=edit(attest.attested)))
+    return _attest(change)
 
 
 def _pub_area_trailing_byte(bench: Workbench) -> None:
@@ -435,6 +444,20 @@ def shared_mutations(namespace: str, refs: tuple[str, ...], ak_title: str = "P-2
               "the AK vouches for one key while the credential is another"),
         "attested.name = Name of another key in the TPM, re-signed", "tpm.set", "certInfo.attested.name",
         _other_name, invalid(Reason.KEY_MISMATCH), resign=True)
+    unqualified = ("a verifier that skips qualifiedName accepts a TPMS_CERTIFY_INFO no TPM writes: a certification "
+                   "made outside a TPM by a key that signs anything, which a TPM's restricted AK refuses to sign")
+    add("attest::qualified-name-wrong-size", "QualifiedNameWrongSize",
+        _note("TPM_STRUCTURE", med, "attested.qualifiedName is SHA-256's nameAlg with a 20-byte digest: a TPM "
+              "writes nameAlg ‖ H_nameAlg(QN(parent) ‖ Name), 34 bytes for a SHA-256 object", unqualified,
+              TPM_PART1_NAMES, TPM_PART2 + " 10.12.3"),
+        "qualifiedName = nameAlg ‖ its first 20 digest bytes, re-signed", "tpm.set",
+        "certInfo.attested.qualifiedName", _qualified_name(lambda c: c.qualified_name[:22]),
+        invalid(Reason.MALFORMED), resign=True)
+    add("attest::qualified-name-is-name", "QualifiedNameIsName",
+        _note("TPM_STRUCTURE", med, "attested.qualifiedName is the Name itself, not H(QN(parent) ‖ Name)",
+              unqualified, TPM_PART1_NAMES, TPM_PART2 + " 10.12.3"),
+        "qualifiedName = attested.name, re-signed", "tpm.set", "certInfo.attested.qualifiedName",
+        _qualified_name(lambda c: c.name), invalid(Reason.MALFORMED), resign=True)
     add("pubarea::trailing-bytes", "PubAreaTrailingBytes",
         _note("ENCODING", med, "one byte after TPMT_PUBLIC in pubArea; attested.name is the Name of the bytes as "
               "sent, so only a parser that reads to the end notices", "a lenient parser takes the extra byte as "

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 from hsmsim.keystore.base import PrivateKey, PublicKey
-from hsmsim.tpm.marshal import MAX_DIGEST, MAX_NAME, Reader, TpmAlg, tpm2b, u16, u32
+from hsmsim.tpm.marshal import MAX_DATA, MAX_DIGEST, MAX_NAME, Reader, TpmAlg, tpm2b, u16, u32
 from hsmsim.tpm.oaep import oaep_encrypt
 from hsmsim.tpm.structures import OpaqueAttested, TpmtSignature
 from hsmsim.verdict import Reason, Rejected
@@ -233,6 +233,30 @@ def creation_data(parent_name: bytes, parent_qualified_name: bytes) -> bytes:
     """TPMS_CREATION_DATA of a key created without PCRs at locality 0 under the parent with these Names."""
     return (u32(0) + tpm2b(hashlib.sha256(b"").digest()) + b"\x01" + u16(TpmAlg.SHA256) + tpm2b(parent_name)
             + tpm2b(parent_qualified_name) + tpm2b(b""))
+
+
+MAX_CREATION_PCR_BANKS = 16
+"""Bound on the PCR banks a TPMS_CREATION_DATA's pcrSelect names (a real TPM has a handful)."""
+
+
+def read_parent_qualified_name(data: bytes) -> bytes:
+    """The parentQualifiedName of a TPMS_CREATION_DATA (pcrSelect, pcrDigest, locality, parentNameAlg, parentName,
+    parentQualifiedName, outsideInfo), read strictly: MALFORMED when it does not parse to its end."""
+    reader = Reader(data, "creationData")
+    count = reader.u32("pcrSelect.count")
+    if count > MAX_CREATION_PCR_BANKS:
+        raise Rejected(Reason.MALFORMED, f"creationData: {count} PCR banks (at most {MAX_CREATION_PCR_BANKS})")
+    for index in range(count):
+        reader.u16(f"pcrSelect[{index}].hash")
+        reader.take(reader.u8(f"pcrSelect[{index}].sizeofSelect"), f"pcrSelect[{index}].pcrSelect")
+    reader.tpm2b("pcrDigest", MAX_DIGEST)
+    reader.u8("locality")
+    reader.u16("parentNameAlg")
+    reader.tpm2b("parentName", MAX_NAME)
+    parent = reader.tpm2b("parentQualifiedName", MAX_NAME)
+    reader.tpm2b("outsideInfo", MAX_DATA)
+    reader.finish()
+    return parent
 
 
 def creation_info(object_name: bytes, creation_hash: bytes) -> OpaqueAttested:

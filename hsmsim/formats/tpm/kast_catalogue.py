@@ -15,15 +15,30 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, spki_der
 from hsmsim.formats.tpm import kast as wire
-from hsmsim.formats.tpm.catalogue import ATTEST_TIME, COMMON_NOTES, GOLDEN_SPECS, VALIDATION_TIME, TpmKit
-from hsmsim.formats.tpm.device import AK_ATTRIBUTES, public_area, signing_scheme
+from hsmsim.formats.tpm.catalogue import (
+    ATTEST_TIME,
+    COMMON_NOTES,
+    GOLDEN_SPECS,
+    TPM_PART1_NAMES,
+    VALIDATION_TIME,
+    TpmKit,
+)
+from hsmsim.formats.tpm.device import AK_ATTRIBUTES, Parent, public_area, signing_scheme
 from hsmsim.formats.tpm.kast_format import KastDraft, MsKastFormat, ca_exchange, kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmaObject, TpmSt
-from hsmsim.formats.tpm.structures import OpaqueAttested, PcrSelection, QuoteInfo, TpmsAttest, TpmtPublic
+from hsmsim.formats.tpm.structures import (
+    CertifyInfo,
+    OpaqueAttested,
+    PcrSelection,
+    QuoteInfo,
+    TpmsAttest,
+    TpmtPublic,
+)
 from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, PrivateKey, PublicKey, StoredKey
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence
@@ -156,6 +171,11 @@ def _quote(attest: TpmsAttest) -> TpmsAttest:
                    attested=QuoteInfo((PcrSelection(0x000B, b"\xff\x00\x00"),), bytes(32)))
 
 
+def _qualified_name_is_name(attest: TpmsAttest) -> TpmsAttest:
+    assert isinstance(attest.attested, CertifyInfo)
+    return replace(attest, attested=replace(attest.attested, qualified_name=attest.attested.name))
+
+
 def _other_aik_key(bench: Bench) -> PrivateKey:
     return derive_key(bench.seed, "ms-kast/other-aik", KeySpec.parse("rsa-2048"))
 
@@ -181,6 +201,23 @@ def _aik_certificate_of_other_key(bench: Bench) -> None:
     other = _other_aik_key(bench)
     bench.draft.aik_certificate = tpm_kit.tpm.ak_certificate(
         other.public_key(), created=tpm_kit.device.attestation_created, key_name="aik-windows/other")
+
+
+def _aik_ca_without_ekus(bench: Bench) -> None:
+    """The AIK not recovered (no CA key), and the CMC carrying, under the genuine TPM root, the AIK's CA re-issued by
+    that root with every extension but its extendedKeyUsage (no tcg-kp-AIKCertificate, no 1.3.6.1.4.1.311.21.36)."""
+    pki = bench.draft.tpm.pki
+    ca = pki.intermediate
+    stripped = reissue(ca, pki.root_key, extensions=tuple(
+        e for e in verbatim_extensions(ca) if e.value.oid != ExtensionOID.EXTENDED_KEY_USAGE))
+    bench.draft.include_ca_key = False
+    bench.draft.cmc_certificates = [stripped, pki.root]
+
+
+def _anchor_copy_only(bench: Bench) -> None:
+    """The AIK not recovered (no CA key), and the CMC carrying only a copy of the TPM root: no AIK CA."""
+    bench.draft.include_ca_key = False
+    bench.draft.cmc_certificates = [bench.draft.tpm.pki.root]
 
 
 def _other_ca(bench: Bench) -> None:
@@ -241,6 +278,14 @@ def _attest_names_other_aik(bench: Bench) -> None:
         _name, digest = wire.read_creation_info(attest.attested.body)
         return replace(attest, attested=wire.creation_info(other, digest))
     _id_binding(creation_attest_edit=edit)(bench)
+
+
+def _certify_signer_under_ek(bench: Bench) -> None:
+    """An idBinding naming the SRK as the AIK's parent, and the key's certify naming as qualifiedSigner the QN the AIK
+    would have under the EK (re-signed by the AIK)."""
+    draft = bench.draft
+    signer = draft.tpm.ak_qualified_name(draft.identity.key.public_key(), Parent.EK)
+    _id_binding(attest_edit=lambda a: replace(a, qualified_signer=signer))(bench)
 
 
 def _unrestricted_aik(bench: Bench) -> None:
@@ -362,6 +407,13 @@ def mutations() -> list[Mutation]:
               "data the AIK signed outside the TPM passes as TPM-generated"),
         "magic = 0", "tpm.set", "KADS.keyAttest.magic", _set(attest_edit=lambda a: replace(a, magic=0)),
         invalid(Reason.MALFORMED))
+    add("certify::qualified-name-is-name", "CertifyQualifiedNameIsName",
+        _note("TPM_STRUCTURE", med, "certifyInfo.attested.qualifiedName is the key's Name itself, not "
+              "H(QN(parent) ‖ Name)", "a verifier that skips qualifiedName accepts a TPMS_CERTIFY_INFO no TPM "
+              "writes: a certification made outside a TPM by a key that signs anything, which an AIK refuses",
+              WCCE, TPM_PART1_NAMES),
+        "qualifiedName = attested.name", "tpm.set", "KADS.keyAttest.attested.qualifiedName",
+        _set(attest_edit=_qualified_name_is_name), invalid(Reason.MALFORMED))
     add("certify::signature-bit-flip", "CertifySigBitFlip",
         _note("SIGNATURE_BYPASS", crit, "one bit of the AIK's certify signature flipped", forged),
         "last bit of the KADS signature inverted", "bytes.flip_bit", "KADS.signature",
@@ -501,6 +553,19 @@ def mutations() -> list[Mutation]:
               "valid under the structural profile with tpm_signature_checked = false"),
         "<label>.ca-exchange.p8 not written", "file.remove", "<label>.ca-exchange.p8",
         _set(include_ca_key=False), strict_only(Reason.MISSING_INPUT))
+    add("aik::unrecovered-anchor-copy-only", "AikCaMissing",
+        _note("CHAIN", crit, "the AIK is not recovered and the CMC carries only a copy of the TPM root, no AIK CA",
+              "a verifier content with any certificate that chains to an anchor (the anchor's own copy) accepts a "
+              "request made entirely in software", WCCE_AIK, SAMPLES),
+        "the exchange key removed; the CMC's certificates = the TPM root alone", "cms.certificates",
+        "CMC.certificates", _anchor_copy_only, invalid(Reason.MISSING_INPUT))
+    add("aik::ca-without-ekus", "AikCaWithoutEkus",
+        _note("CHAIN", crit, "the AIK is not recovered and the CMC's only CA below the TPM root lacks the AIK CA "
+              "extendedKeyUsage (tcg-kp-AIKCertificate 2.23.133.8.3, Microsoft 1.3.6.1.4.1.311.21.36): the request "
+              "carries no AIK CA", "a verifier content with any CA under the TPM root accepts a request made entirely "
+              "in software, vouched for by a CA that issues no AIK certificates", WCCE_AIK, SAMPLES),
+        "the exchange key removed; the CMC's intermediate re-issued by the root without its extendedKeyUsage",
+        "cert.reissue", "CMC.certificates[0].extendedKeyUsage", _aik_ca_without_ekus, invalid(Reason.MISSING_INPUT))
     add("kast::aik-opaque", "KastAikOpaque",
         _note("PROFILE", low, "the KAST carries a 4-byte aikOpaque blob (Windows sends none)",
               "valid under the structural profile; the strict profile allows no unknown content"),
@@ -527,6 +592,14 @@ def mutations() -> list[Mutation]:
               "are forged"),
         "creationData.locality = TPM_LOC_ONE (the TPM hashed TPM_LOC_ZERO)", "tpm.set",
         "idBinding.creationData.locality", _id_binding(creation_data_edit=_locality_one), invalid(Reason.ATTR_CONFLICT))
+    add("id-binding::certify-signer-other-parent", "IdBindingCertifySignerOtherParent",
+        _note("BINDING", high, "the key's TPM2_Certify names as qualifiedSigner the AIK's qualified name under the EK, "
+              "where the idBinding's creation data makes the AIK a child of the SRK",
+              "a verifier that does not recompute QN(AIK) = H(parentQualifiedName ‖ Name(AIK)) accepts a "
+              "certification whose signer the TPM would have named otherwise: a structure the TPM did not write",
+              WCCE, TPM_PART1_NAMES),
+        "idBinding present; certifyInfo.qualifiedSigner = H(QN(EK) ‖ Name(AIK)), re-signed", "tpm.set",
+        "KADS.keyAttest.qualifiedSigner", _certify_signer_under_ek, invalid(Reason.ATTESTATION_KEY_MISMATCH))
     add("id-binding::aik-not-restricted", "IdBindingAikUnrestricted",
         _note("KEY_PROTECTION", crit, "the AIK's public area lacks restricted: it is an ordinary signing key",
               "it can sign a forged TPMS_ATTEST with magic TPM_GENERATED", WCCE, "shared/specs/other_formats.md 1.8"),

@@ -20,7 +20,8 @@ bare PKCS#10 the AIK's issuing CA ``<label>.aik-ca.pem`` (what the CMC would car
 request is accepted, e.g. ``files={"request.cmc": der}`` as the ``purebred`` format hands it over.
 
 The verdict's claims say ``tpm_signature_checked``: False when the AIK could not be recovered (a real request
-enveloped to another CA); only the strict profile rejects that (MISSING_INPUT).
+enveloped to another CA); the structural profile then still requires an AIK CA certificate in the request
+(:func:`check_aik_ca`), the strict profile rejects (MISSING_INPUT).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.genuine import EK_CHAIN_SUFFIX, GenuineTpm, genuine_tpm
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
-from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, ROOT_NOT_BEFORE, TpmPkiProfile
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA, ROOT_NOT_BEFORE, TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     AkFacts,
     area_key_facts,
@@ -80,7 +81,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, name_keys, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
@@ -400,10 +401,12 @@ def recover_aik(csr: wire.Csr, ca_keys: list[rsa.RSAPrivateKey]) -> Aik | None:
     return None
 
 
-def check_id_binding(binding: wire.IdBinding, aik: PublicKey) -> None:
+def check_id_binding(binding: wire.IdBinding, aik: PublicKey, certify_signer: bytes) -> None:
     """The idBinding's public area is the AIK, a restricted signing key bound to its TPM (KEY_PURPOSE), which
     signed TPM2_CertifyCreation of itself (SIGNATURE_INVALID; another object: ATTESTATION_KEY_MISMATCH) over
-    exactly this creation data (ATTR_CONFLICT)."""
+    exactly this creation data (ATTR_CONFLICT). The creation data names the AIK's parent, so its qualified name is
+    known: QN(AIK) = H(parentQualifiedName ‖ Name(AIK)) (TPM 2.0 Part 1, Names) must be the qualifiedSigner of
+    that CertifyCreation and of the key's certify, ``certify_signer`` (ATTESTATION_KEY_MISMATCH)."""
     area = TpmtPublic.unmarshal(binding.aik_public)
     if area.spki() != spki_der(aik):
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the idBinding's public area is not the AIK")
@@ -421,6 +424,12 @@ def check_id_binding(binding: wire.IdBinding, aik: PublicKey) -> None:
                                                         "the AIK")
     if creation_hash != hash_bytes(area.name_alg, binding.creation_data):
         raise Rejected(Reason.ATTR_CONFLICT, "the idBinding's creationHash is not the hash of its creation data")
+    aik_qualified_name = qualified_name(wire.read_parent_qualified_name(binding.creation_data), area.name())
+    for signer, what in ((attest.qualified_signer, "the idBinding's TPM2_CertifyCreation"),
+                         (certify_signer, "the key's TPM2_Certify")):
+        if signer != aik_qualified_name:
+            raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, f"{what} names another signer (qualifiedSigner) than the "
+                                                            "AIK under the parent its creation data names")
 
 
 def check_certify_signature(aik: PublicKey, attest: bytes, signature: bytes, what: str = "the KADS signature") -> None:
@@ -472,8 +481,8 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
     area = TpmtPublic.unmarshal(wire.key_blob_public(kast.key_blob))
     if area.spki() != csr.spki:
         raise Rejected(Reason.KEY_MISMATCH, "the key blob's public area is not the requested key")
-    certify = check_attest(TpmsAttest.unmarshal(kast.key_attest), wire.WINDOWS_QUALIFYING_DATA,
-                           "Windows's key attestation qualifying data")
+    key_attest = TpmsAttest.unmarshal(kast.key_attest)
+    certify = check_attest(key_attest, wire.WINDOWS_QUALIFYING_DATA, "Windows's key attestation qualifying data")
     check_attested_name(area, certify)
     check_object_attributes(area)
     binding = wire.IdBinding.unmarshal(kast.id_binding) if kast.id_binding else None
@@ -492,7 +501,7 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
         aik_key = _aik_key(certified_key if certified_key is not None else certificate.public_key())
         check_certify_signature(aik_key, kast.key_attest, kast.signature)
         if binding is not None:
-            check_id_binding(binding, aik_key)
+            check_id_binding(binding, aik_key, key_attest.qualified_signer)
     if profile is Profile.STRICT:
         if facts is None:
             raise Rejected(Reason.MISSING_INPUT, "the AIK could not be recovered (enveloped to another CA, or "
@@ -511,13 +520,58 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
         extra["ksp_name"] = der_content(ksp[0].values[0]).decode("utf-16-be", "replace")
     claims = tpm_claims(area, facts or AkFacts("", NOT_RECOVERED, "", ""), extra=extra)
     if facts is None:
+        aik_ca = check_aik_ca(intermediates, trust, at)
         # The key blob's attributes are the client's word until the AIK's signature over them is checked.
         claims = replace(claims, generated_on_device=None, extractable=None, never_extractable=None, sensitive=None,
                          always_sensitive=None)
         return Verdict(Reason.OK, "Windows key attestation: structure, proof of possession and key binding "
-                                  "checked; the AIK is enveloped to another CA, the TPM signature is not checked",
-                       claims)
+                                  "checked; the AIK is not recovered (enveloped to another CA, or no CA key given): "
+                                  f"the request's AIK CA {aik_ca.subject.rfc4514_string()[:80]} chains to a TPM root "
+                                  "(a public certificate: the TPM's signature is not checked)", claims)
     return Verdict(Reason.OK, f"TPM key certified by a Windows AIK of {facts.vendor} {facts.model}", claims)
+
+
+AIK_CA_EKUS = (EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA)
+"""The extendedKeyUsage of a Microsoft AIK CA (tcg-kp-AIKCertificate and Microsoft's AIK CA purpose), as every
+``EUS-*-KeyId-...`` certificate in the real Surface requests and hsmsim's emulated AIK CA carry it."""
+
+
+def is_aik_ca(cert: x509.Certificate) -> bool:
+    """True for an AIK CA certificate: issued by another CA (not self-issued, so no copy of a root), basicConstraints
+    CA:TRUE and extendedKeyUsage naming both :data:`AIK_CA_EKUS`."""
+    subject, issuer = name_keys(cert)
+    if subject == issuer:
+        return False
+    try:
+        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (x509.ExtensionNotFound, *CERT_PARSE_ERRORS):
+        return False
+    return basic.ca and all(usage in eku for usage in AIK_CA_EKUS)
+
+
+def check_aik_ca(certs: Sequence[x509.Certificate], trust: TrustAnchors, at: datetime) -> x509.Certificate:
+    """When the AIK is not recovered, the request (the CMC's certificates, or ``.aik-ca.pem`` beside a PKCS#10) must
+    still carry an AIK CA certificate (:func:`is_aik_ca`) that chains to a TPM root (the trust anchors of role
+    ``root``), as every real request carries Microsoft's under Microsoft TPM Root Certificate Authority 2014: else a
+    request made entirely in software, carrying a copy of any anchor or another PKI's CA, would pass. Returns that
+    AIK CA. None carried: MISSING_INPUT; none chains: the first one's chain reason. The AIK CAs are public
+    certificates, so this bounds which TPM PKI a request claims its AIK from; it proves no TPM made the key."""
+    aik_cas = [cert for cert in certs if is_aik_ca(cert)]
+    if not aik_cas:
+        raise Rejected(Reason.MISSING_INPUT, "the AIK is not recovered and the request carries no AIK CA "
+                                             "certificate (CA:TRUE, extendedKeyUsage tcg-kp-AIKCertificate and "
+                                             "1.3.6.1.4.1.311.21.36, issued by a TPM root) to chain to a trust anchor")
+    first: Rejected | None = None
+    for aik_ca in aik_cas:
+        try:
+            validate_chain(aik_ca, [c for c in certs if c is not aik_ca], trust.get("root"), at)
+        except Rejected as rejection:
+            first = first or rejection
+        else:
+            return aik_ca
+    assert first is not None
+    raise Rejected(first.reason, f"the request's AIK CA: {first.detail}")
 
 
 def _aik_ca_files(evidence: Evidence) -> list[x509.Certificate]:

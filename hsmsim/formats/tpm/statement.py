@@ -46,6 +46,7 @@ from hsmsim.formats.tpm.structures import (
     TpmsAttest,
     TpmtPublic,
     attest_type_name,
+    check_qualified_name,
 )
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
@@ -179,9 +180,11 @@ def check_attest(attest: TpmsAttest, expected_extra: bytes,
 
 
 def check_attested_name(area: TpmtPublic, certify: CertifyInfo) -> PublicKey:
-    """certInfo certifies pubArea (attested.name = Name(pubArea), KEY_MISMATCH); returns pubArea's key."""
+    """certInfo certifies pubArea (attested.name = Name(pubArea), KEY_MISMATCH) and its qualifiedName is a qualified
+    Name of that object (:func:`check_qualified_name`, MALFORMED); returns pubArea's key."""
     if certify.name != area.name():
         raise Rejected(Reason.KEY_MISMATCH, "certInfo.attested.name is not the Name of pubArea")
+    check_qualified_name(certify)
     return area.public_key()
 
 

@@ -23,6 +23,7 @@ from hsmsim.tpm.structures import (
     TpmtPublic,
     TpmtSignature,
     attest_type_name,
+    check_qualified_name,
     ecc_public,
     name_of,
     object_attributes,
@@ -34,6 +35,6 @@ from hsmsim.tpm.structures import (
 __all__ = [
     "CURVE_IDS", "CURVES", "DEFAULT_RSA_EXPONENT", "NULL_SCHEME", "NULL_SYMMETRIC", "PCR_SELECT_MIN", "Attested",
     "CertifyInfo", "ClockInfo", "EccParms", "EccPoint", "OpaqueAttested", "PcrSelection", "QuoteInfo", "RsaParms",
-    "Scheme", "SymDef", "TpmsAttest", "TpmtPublic", "TpmtSignature", "attest_type_name", "ecc_public", "name_of",
-    "object_attributes", "pcr_selection_list", "qualified_name", "rsa_public",
+    "Scheme", "SymDef", "TpmsAttest", "TpmtPublic", "TpmtSignature", "attest_type_name", "check_qualified_name",
+    "ecc_public", "name_of", "object_attributes", "pcr_selection_list", "qualified_name", "rsa_public",
 ]
