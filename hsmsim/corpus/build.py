@@ -212,6 +212,10 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "(only the EK's holder opens the credential): the notes of `ActivateWrongEk`, `ActivateOtherTpmEk` and "
         "`ActivateMissing` say the defect is caught because the record itself reports the failure, and an accepted "
         "token's claim `ak_residency` is `record-asserted` (or `none`); no expected verdict changed.",
+        "CMS certificate sets are in DER SET OF order (X.690 11.6), as in every real Purebred bag and Windows CMC "
+        "request (was chain order): every purebred Android, YubiKey and Windows vector and every ms-kast CMC "
+        "vector changed bytes (no expected verdict changed); new legal variants `purebred::inner::android-bag-"
+        "chain-order` and `ms-kast::variant::cmc-chain-order` keep chain order.",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

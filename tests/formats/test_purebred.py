@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,19 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 import hsmsim.formats as formats_registry
 from hsmsim.device import Device
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import der_set_of_order, spki_der
 from hsmsim.errors import ParameterError, UnsupportedFormatError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.purebred import catalogue
-from hsmsim.formats.purebred.envelope import ANDROID, YUBIKEY, read_request, read_signed_data, unwrap
+from hsmsim.formats.purebred.envelope import (
+    ANDROID,
+    KINDS_BY_OID,
+    YUBIKEY,
+    is_request,
+    read_request,
+    read_signed_data,
+    unwrap,
+)
 from hsmsim.formats.purebred.verify import leaf_first
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
@@ -263,8 +272,11 @@ def test_files_are_named_by_the_labels_safe_stem(tmp_path: Path, kind: str) -> N
 
 def test_the_bag_is_ordered_leaf_first_whatever_its_order(hsm: Hsm) -> None:
     evidence = hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "container": "preenroll"})
-    certs = [x509.load_der_x509_certificate(c)
-             for c in read_signed_data(evidence.files[evidence.primary]).certificates or ()]
+    sent = [x509.load_der_x509_certificate(c)
+            for c in read_signed_data(evidence.files[evidence.primary]).certificates or ()]
+    certs = [sent[i] for i in leaf_first(sent)]
+    assert all(c.issuer == issuer.subject for c, issuer in pairwise(certs)), "a chain, leaf first"
+    assert certs != sent, "the bag is sent in DER order, not leaf first"
     bag = certs[::-1]
     assert len(certs) > 2 and [bag[i] for i in leaf_first(bag)] == certs
     with pytest.raises(Rejected) as info:
@@ -414,9 +426,41 @@ def test_windows_goldens_attest_a_key_that_signs_and_decrypts_as_the_real_surfac
     assert area_head in case.evidence.files[case.evidence.primary]
 
 
+def _bag(der: bytes) -> tuple[bytes, ...]:
+    """The certificates, as sent, of a request's evidence attribute or of a pre-enrollment container."""
+    if is_request(der):
+        oid, values = next((oid, v) for oid, v in read_request(der).attributes if oid in KINDS_BY_OID)
+        der = unwrap(KINDS_BY_OID[oid], values[0])
+    return read_signed_data(der).certificates or ()
+
+
+@pytest.mark.shared
+def test_goldens_send_their_certificates_in_der_set_of_order_as_the_real_devices(shared_dir):
+    """Every real Purebred bag and CMC (Pixel 1 and 2, YubiKey 4, three Surfaces) holds its certificates in DER SET
+    OF order (X.690 11.6: ascending encodings), Pixel 2's leaf, batch, root, intermediate being that order; every
+    golden does too. ``inner::android-bag-chain-order`` keeps the chain leaf first, ``inner::android-bag-root-first``
+    root first."""
+    real = sorted((shared_dir / "interop" / "purebred").glob("*/*.bin"))
+    assert len(real) == 26
+    for path in real:
+        bag = _bag(path.read_bytes())
+        assert len(bag) >= 2 and list(bag) == der_set_of_order(bag), path
+    cases = {c.id: c for c in get_format("purebred").vector_cases(SEED)}
+    for golden in catalogue.goldens():
+        evidence = cases[catalogue.golden_id(golden)].evidence
+        bag = _bag(evidence.files[evidence.primary])
+        assert len(bag) >= 2 and list(bag) == der_set_of_order(bag), golden
+    for variant, reverse in (("chain-order", False), ("root-first", True)):
+        evidence = cases[f"purebred::inner::android-bag-{variant}"].evidence
+        bag = _bag(evidence.files[evidence.primary])
+        chain = [bag[i] for i in leaf_first([x509.load_der_x509_certificate(c) for c in bag])]
+        assert list(bag) == (chain[::-1] if reverse else chain), variant
+
+
 @pytest.mark.shared
 def test_emulated_yubikey_4_3_3_certificates_are_shaped_as_the_real_ones(shared_dir):
-    """inner::yubikey-firmware-4-3-3 against the real YubiKey 4.3.3 request: the bag's certificates in order, each
+    """inner::yubikey-firmware-4-3-3 against the real YubiKey 4.3.3 request: the bag's certificates (both in DER
+    order, which puts the real RSA-2048 slot certificate after the f9 and the emulated EC one before it), each
     with the real one's subject, serial length, validity, signature hash and extensions (OIDs, order, criticality),
     and the same firmware and PIN/touch policy values; only the device serial and the keys differ."""
     from hsmsim.formats.yubico.extensions import PIV_FIRMWARE, PIV_POLICY, extension_value
@@ -437,4 +481,4 @@ def test_emulated_yubikey_4_3_3_certificates_are_shaped_as_the_real_ones(shared_
     case = next(c for c in get_format("purebred").vector_cases(SEED)
                 if c.id == "purebred::inner::yubikey-firmware-4-3-3")
     real = (shared_dir / "interop" / "purebred" / "Yubikey_4_3_3" / "2_device_scep_request.bin").read_bytes()
-    assert shape(case.evidence.files[case.evidence.primary]) == shape(real)
+    assert sorted(shape(case.evidence.files[case.evidence.primary]), key=str) == sorted(shape(real), key=str)

@@ -146,6 +146,8 @@ class Bench:
     post: Callable[[bytes], bytes] | None = None
     extra_files: dict[str, bytes] = field(default_factory=dict)
     pem_request: bool = False
+    bag_as_given: bool = False
+    """The bag holds ``parts.certs`` in their order, not in DER SET OF order (as the real devices write it)."""
 
     @classmethod
     def open(cls, kit: PurebredKit, golden: Golden) -> Bench:
@@ -176,7 +178,8 @@ class Bench:
             return self.content
         if self.kind is WINDOWS:
             return self.parts.content
-        return certs_only(self.parts.certs, signer_infos=self.signer_infos, econtent=self.econtent)
+        return certs_only(self.parts.certs, signer_infos=self.signer_infos, econtent=self.econtent,
+                          as_given=self.bag_as_given)
 
     def value(self) -> bytes:
         """The evidence attribute's value."""
@@ -289,6 +292,12 @@ def _certs(fn: Callable[[list[bytes]], list[bytes]]) -> Op:
     def apply(bench: Bench) -> None:
         bench.parts = replace(bench.parts, certs=fn(list(bench.parts.certs)))
     return apply
+
+
+def _bag_root_first(bench: Bench) -> None:
+    """The bag in reversed chain order (root first), not DER-sorted."""
+    bench.parts = replace(bench.parts, certs=bench.parts.certs[::-1])
+    bench.bag_as_given = True
 
 
 def _stray_leaf(bench: Bench) -> None:
@@ -521,7 +530,11 @@ def mutations() -> list[Mutation]:
     add("inner::android-bag-root-first", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of the "
         "request", "a verifier that rejects it is too strict"), "the bag lists the chain root first (as the Pixel 1 "
         "pre-enrollment does): a SET OF has no order", "cms.certificates", "/certificates",
-        _certs(lambda c: c[::-1]), valid())
+        _bag_root_first, valid())
+    add("inner::android-bag-chain-order", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of the "
+        "request", "a verifier that rejects it is too strict"), "the bag lists the chain leaf first, not in the DER "
+        "order the real devices write: a SET OF has no order", "cms.certificates", "/certificates",
+        _set(bag_as_given=True), valid())
     add("inner::yubikey-firmware-4-3-3", "YubiKey4", _note("CHAIN", Severity.INFO, "a YubiKey 4 (firmware 4.3.3), "
         "as every published Purebred YubiKey request: its f9 carries no basicConstraints, its slot certificate no "
         "form factor", "genuine evidence: structural takes the f9 as a CA by position; strict follows RFC 5280 "

@@ -67,7 +67,8 @@ class Parts:
 
     kind: Kind
     certs: list[bytes]
-    """The certs-only SignedData's certificates (empty for Windows)."""
+    """The certs-only SignedData's certificates (empty for Windows): the Android chain leaf first, the YubiKey's f9,
+    slot certificate and intermediates. The bag holds them in DER SET OF order, as the real devices write it."""
     content: bytes
     """The ContentInfo the attribute (or the pre-enrollment container) carries."""
     beside: dict[str, bytes]
@@ -106,7 +107,7 @@ def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
     f9 = _pem_certificates(inner.files[inner.primary.replace(".attestation.pem", ".f9.pem")])
     intermediates = [c for rel, data in inner.files.items() if rel.endswith("intermediate.pem")
                      for c in _pem_certificates(data)]
-    certs = [*f9, *slot, *intermediates]  # f9 first, as the real YubiKey requests carry them
+    certs = [*f9, *slot, *intermediates]
     return Parts(kind, certs, certs_only(certs), beside, roots)
 
 
