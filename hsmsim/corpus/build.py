@@ -216,6 +216,10 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "request (was chain order): every purebred Android, YubiKey and Windows vector and every ms-kast CMC "
         "vector changed bytes (no expected verdict changed); new legal variants `purebred::inner::android-bag-"
         "chain-order` and `ms-kast::variant::cmc-chain-order` keep chain order.",
+        "The Luna ECC PKC's subject key identifier is SHA-256 of the DER OCTET STRING holding the EC point (the "
+        "key's PKCS#11 CKA_EC_POINT), as the real leaf's (was SHA-256 of the bare point): the two luna-pkc EC "
+        "goldens, `eku::ecc-hoc-rsa-eku`, `ext::ecc-hoc-cn-mismatch` and `variant::ecc-unpadded-s` changed bytes "
+        "(no expected verdict changed).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes
