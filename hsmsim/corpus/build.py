@@ -220,6 +220,12 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "key's PKCS#11 CKA_EC_POINT), as the real leaf's (was SHA-256 of the bare point): the two luna-pkc EC "
         "goldens, `eku::ecc-hoc-rsa-eku`, `ext::ecc-hoc-cn-mismatch` and `variant::ecc-unpadded-s` changed bytes "
         "(no expected verdict changed).",
+        "android-key leaves of the RKP chains under the legacy root write the KeyDescription before keyUsage, as "
+        "caiman's (sdk36), whose chain they follow (was keyUsage first, akita's order; 2026-root and factory leaves "
+        "keep keyUsage first, as tegu's and the 2022 factory leaf): every android-key, android-acme, purebred "
+        "Android and webauthn `android-key` vector on such a chain changed bytes (no expected verdict changed). "
+        "`android-key::variant::key-description-first` is retired for `android-key::variant::key-usage-first` "
+        "(akita's order, now the variant).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes
