@@ -226,6 +226,9 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "Android and webauthn `android-key` vector on such a chain changed bytes (no expected verdict changed). "
         "`android-key::variant::key-description-first` is retired for `android-key::variant::key-usage-first` "
         "(akita's order, now the variant).",
+        "The YubiHSM 2 key's CSR requests a non-critical keyUsage digitalSignature in an extensionRequest, as the "
+        "published `csr.pem` (was no attribute): every yubihsm2 vector's `.csr` changed bytes (no expected verdict "
+        "changed).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes
