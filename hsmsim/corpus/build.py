@@ -229,6 +229,11 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "The YubiHSM 2 key's CSR requests a non-critical keyUsage digitalSignature in an extensionRequest, as the "
         "published `csr.pem` (was no attribute): every yubihsm2 vector's `.csr` changed bytes (no expected verdict "
         "changed).",
+        "purebred target certificates are shaped as the real ones: a pre-enrollment target is self-signed with a "
+        "subject key identifier, named `O=<model>, OU=<device serial>, CN=<UUID>` (Android) or `CN=<UUID>, C=US` "
+        "(Windows); a request's target is issued by the emulated `DOD PB ID SW CA-46 EMULATED` with the real "
+        "SCEP target's extensions (was one self-signed `CN=<label>` certificate without extensions for both): every "
+        "purebred vector's `_target.der` changed bytes (no expected verdict changed).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import csr as asn1_csr
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -455,6 +457,61 @@ def test_goldens_send_their_certificates_in_der_set_of_order_as_the_real_devices
         bag = _bag(evidence.files[evidence.primary])
         chain = [bag[i] for i in leaf_first([x509.load_der_x509_certificate(c) for c in bag])]
         assert list(bag) == (chain[::-1] if reverse else chain), variant
+
+
+def _target_shape(der: bytes, rsa_key: bool) -> dict[str, object]:
+    """What an emulated target certificate shares with a real one: self-signed or not, the names' attribute and
+    string types (and the DoD names' fixed values, the CA's without its EMULATED mark), serial octets, validity
+    days, the extensions (OID, criticality, in order) and the fixed values: keyUsage (compared for RSA keys, as every
+    real target's), extendedKeyUsage, policies, the SKI method (SHA-1 of the key bits) and the AKI's form."""
+    cert = asn1_x509.Certificate.load(der)
+    tbs = cert["tbs_certificate"]
+
+    def names(field: str, values: bool) -> list[tuple[object, ...]]:
+        out: list[tuple[object, ...]] = []
+        for attribute in (a for rdn in tbs[field].chosen for a in rdn):
+            kept = values and (field == "issuer" or attribute["type"].native != "common_name")
+            value = (str(attribute["value"].native).removesuffix(" EMULATED"),) if kept else ()
+            out.append((attribute["type"].native, attribute["value"].name, *value))
+        return out
+
+    self_signed = tbs["issuer"] == tbs["subject"]
+    extensions = {e["extn_id"].native: e for e in tbs["extensions"]} if tbs["extensions"].native else {}
+    fixed = {oid: extensions[oid]["extn_value"].contents for oid in ("extended_key_usage", "certificate_policies")
+             if oid in extensions}
+    if rsa_key and "key_usage" in extensions:
+        fixed["key_usage"] = extensions["key_usage"]["extn_value"].contents
+    bits = tbs["subject_public_key_info"]["public_key"].contents[1:]
+    ski = extensions.get("key_identifier")
+    aki = extensions.get("authority_key_identifier")
+    validity = tbs["validity"]
+    return {
+        "self_signed": self_signed, "issuer": names("issuer", not self_signed),
+        "subject": names("subject", not self_signed), "serial_octets": len(tbs["serial_number"].contents),
+        "days": (validity["not_after"].native - validity["not_before"].native).days,
+        "extensions": [(e["extn_id"].dotted, e["critical"].native) for e in extensions.values()], "fixed": fixed,
+        "ski_sha1_of_bits": None if ski is None else ski["extn_value"].parsed.native == hashlib.sha1(bits).digest(),
+        "aki_key_id_only": None if aki is None else sorted(k for k, v in aki["extn_value"].parsed.native.items()
+                                                           if v is not None),
+    }
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("golden", "sample"), [
+    (catalogue.ANDROID_PREENROLL, "Pixel2/1_device_preenroll_target.der"),
+    (catalogue.ANDROID_REQUEST, "Pixel2/2_device_scep_target.der"),
+    (("android", "rsa-3072", "request"), "Pixel2/2_device_scep_target.der"),
+    (("windows", "rsa-3072", "preenroll"), "SP3_1803/1_device_preenroll_target.der"),
+    (catalogue.WINDOWS_REQUEST, "SP3_1803/2_device_scep_target.der"),
+    (catalogue.YUBIKEY_REQUEST, "Yubikey_4_3_3/2_device_scep_target.der")], ids=lambda v: str(v))
+def test_target_certificates_are_shaped_as_the_real_ones(shared_dir, golden, sample):
+    """A pre-enrollment target is self-signed (Android O=<model>, OU=<serial>, CN=<UUID> in UTF8Strings; Windows
+    CN=<UUID>, C=US), a SCEP target issued by DOD PB ID SW CA-46 with the real extensions, as the real ones."""
+    case = next(c for c in get_format("purebred").vector_cases(SEED) if c.id == catalogue.golden_id(golden))
+    ours = next(data for name, data in case.evidence.files.items() if name.endswith("_target.der"))
+    real = (shared_dir / "interop" / "purebred" / sample).read_bytes()
+    rsa_key = golden[1].startswith("rsa-")
+    assert _target_shape(ours, rsa_key) == _target_shape(real, rsa_key)
 
 
 @pytest.mark.shared

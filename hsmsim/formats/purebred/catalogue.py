@@ -88,9 +88,10 @@ class PurebredKit:
     windows: dict[str, StoredKey]
     """The Windows goldens' keys: an RSA one may sign and decrypt, as the TPM keys of the three real Surface
     requests (TPMA_OBJECT 0x00060072); the Android and YubiKey goldens' keys sign only."""
-    generated: dict[tuple[str, str], tuple[generate.Parts, RequestDraft, bytes]] = field(
+    generated: dict[tuple[str, str], tuple[generate.Parts, RequestDraft, dict[bool, bytes]]] = field(
         default_factory=dict, compare=False)
-    """What ``purebred`` generates for each (kind, spec), made (and signed) once: every bench starts from a copy."""
+    """What ``purebred`` generates for each (kind, spec), made (and signed) once: every bench starts from a copy
+    (the target by container: pre-enrollment or not)."""
 
     @classmethod
     def build(cls, seed: str) -> PurebredKit:
@@ -156,9 +157,10 @@ class Bench:
         if (kind.name, spec) not in kit.generated:
             request = kit.request(kind, kit.key(kind, spec))
             made = generate.inner_parts(request, kind)
-            kit.generated[kind.name, spec] = (made, generate.draft(request, kind, made.content),
-                                              generate.target_certificate(request))
-        made, template, target = kit.generated[kind.name, spec]
+            kit.generated[kind.name, spec] = (made, generate.draft(request, kind, made.content), {
+                preenroll: generate.target_certificate(request, kind, preenroll) for preenroll in (False, True)})
+        made, template, targets = kit.generated[kind.name, spec]
+        target = targets[container == "preenroll"]
         parts = replace(made, certs=list(made.certs), beside=dict(made.beside), roots=list(made.roots))
         draft = replace(template, attributes=list(template.attributes))
         attributes: list[tuple[str, list[bytes | str]]] = [
@@ -273,7 +275,7 @@ def _yubikey_firmware_4(bench: Bench) -> None:
 
 def _target_of_other_key(bench: Bench) -> None:
     other = bench.kit.other[bench.key.spec.name]
-    bench.target = generate.target_certificate(bench.kit.request(bench.kind, other))
+    bench.target = generate.target_certificate(bench.kit.request(bench.kind, other), bench.kind, bench.preenroll)
 
 
 def _request_signed_by_other(bench: Bench) -> None:
@@ -285,7 +287,7 @@ def _request_of_other_key(bench: Bench) -> None:
     other = bench.kit.other[bench.key.spec.name]
     request = bench.kit.request(bench.kind, other)
     bench.draft = generate.draft(request, bench.kind, b"")
-    bench.target = generate.target_certificate(request)
+    bench.target = generate.target_certificate(request, bench.kind, bench.preenroll)
 
 
 def _certs(fn: Callable[[list[bytes]], list[bytes]]) -> Op:
