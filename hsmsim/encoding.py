@@ -13,7 +13,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from asn1crypto import core
@@ -59,6 +59,13 @@ def der_integer(value: int, tag: int = 0x02) -> bytes:
 def der_sequence(*parts: bytes) -> bytes:
     """A SEQUENCE of already encoded parts."""
     return der_tlv(0x30, b"".join(parts))
+
+
+def der_set_of_order(encodings: Sequence[bytes]) -> list[bytes]:
+    """The element encodings in DER SET OF order (X.690 §11.6): ascending as octet strings, the shorter one
+    padded with trailing zero octets; equal ones keep their given order."""
+    width = max(map(len, encodings), default=0)
+    return sorted(encodings, key=lambda encoding: encoding.ljust(width, b"\x00"))
 
 
 @functools.lru_cache(maxsize=256)

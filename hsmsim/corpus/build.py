@@ -235,6 +235,28 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "OCTET STRING}}); it is now `[3] IMPLICIT OtherCertificateFormat` ([3] {OID, OCTET STRING}), as CMS has "
         "it, and valid (was UNSUPPORTED): LimitedCertChoices allows `other`, and an entry no statement needs is "
         "ignored. The old encoding is `bundle::other-cert-choice-explicit` (MALFORMED).",
+        "CMS certificate sets are in DER SET OF order (X.690 11.6), as in every real Purebred bag and Windows CMC "
+        "request (was chain order): every purebred Android, YubiKey and Windows vector and every ms-kast CMC "
+        "vector changed bytes (no expected verdict changed); new legal variants `purebred::inner::android-bag-"
+        "chain-order` and `ms-kast::variant::cmc-chain-order` keep chain order.",
+        "The Luna ECC PKC's subject key identifier is SHA-256 of the DER OCTET STRING holding the EC point (the "
+        "key's PKCS#11 CKA_EC_POINT), as the real leaf's (was SHA-256 of the bare point): the two luna-pkc EC "
+        "goldens, `eku::ecc-hoc-rsa-eku`, `ext::ecc-hoc-cn-mismatch` and `variant::ecc-unpadded-s` changed bytes "
+        "(no expected verdict changed).",
+        "android-key leaves of the RKP chains under the legacy root write the KeyDescription before keyUsage, as "
+        "caiman's (sdk36), whose chain they follow (was keyUsage first, akita's order; 2026-root and factory leaves "
+        "keep keyUsage first, as tegu's and the 2022 factory leaf): every android-key, android-acme, purebred "
+        "Android and webauthn `android-key` vector on such a chain changed bytes (no expected verdict changed). "
+        "`android-key::variant::key-description-first` is retired for `android-key::variant::key-usage-first` "
+        "(akita's order, now the variant).",
+        "The YubiHSM 2 key's CSR requests a non-critical keyUsage digitalSignature in an extensionRequest, as the "
+        "published `csr.pem` (was no attribute): every yubihsm2 vector's `.csr` changed bytes (no expected verdict "
+        "changed).",
+        "purebred target certificates are shaped as the real ones: a pre-enrollment target is self-signed with a "
+        "subject key identifier, named `O=<model>, OU=<device serial>, CN=<UUID>` (Android) or `CN=<UUID>, C=US` "
+        "(Windows); a request's target is issued by the emulated `DOD PB ID SW CA-46 EMULATED` with the real "
+        "SCEP target's extensions (was one self-signed `CN=<label>` certificate without extensions for both): every "
+        "purebred vector's `_target.der` changed bytes (no expected verdict changed).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

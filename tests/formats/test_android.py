@@ -842,22 +842,44 @@ def test_the_strongbox_version_is_an_option(android, android_hsm, trust):
     assert android.verify(evidence, trust, at=ATTEST_TIME).accepted
 
 
+def _extension_order(cert: x509.Certificate) -> list[tuple[str, bool]]:
+    return [(ext.oid.dotted_string, ext.critical) for ext in cert.extensions]
+
+
+def _real_leaf(shared_dir: Path, name: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificates((shared_dir / "interop" / "android" / name).read_bytes())[0]
+
+
 @pytest.mark.shared
 def test_the_key_description_first_is_an_option_ordered_as_caimans_leaf(shared_dir, android, android_hsm, trust):
-    def order(cert: x509.Certificate) -> list[tuple[str, bool]]:
-        return [(ext.oid.dotted_string, ext.critical) for ext in cert.extensions]
-
-    caiman = x509.load_pem_x509_certificates(
-        (shared_dir / "interop" / "android" / "caiman" / "sdk36" / "TEE_EC_RKP.pem").read_bytes())[0]
-    akita = x509.load_pem_x509_certificates(
-        (shared_dir / "interop" / "android" / "akita" / "sdk34" / "TEE_EC_NONE.pem").read_bytes())[0]
+    caiman = _real_leaf(shared_dir, "caiman/sdk36/TEE_EC_RKP.pem")
+    akita = _real_leaf(shared_dir, "akita/sdk34/TEE_EC_NONE.pem")
     leaves = {}
-    for first in (False, True):
+    for first in (False, True, None):
         evidence = android_hsm.attest("key-ec-p384", "android-key", {
             "attest_time": ATTEST_TIME, "options": AndroidOptions(key_description_first=first)})
         assert android.verify(evidence, trust, at=ATTEST_TIME).accepted
         leaves[first] = x509.load_pem_x509_certificates(evidence.files[evidence.primary])[0]
-    assert order(leaves[True]) == order(caiman) != order(akita) == order(leaves[False])
+    assert _extension_order(leaves[True]) == _extension_order(caiman) != _extension_order(akita) == \
+        _extension_order(leaves[False])
+    assert _extension_order(leaves[None]) == _extension_order(caiman), "the default rkp shape is caiman's"
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("golden", [g.name for g in GOLDENS if g.level is not SecurityLevel.SOFTWARE])
+def test_golden_leaves_order_their_extensions_as_the_real_device_of_their_shape(shared_dir, cases, golden):
+    """The legacy-root RKP chains are shaped as caiman's (sdk36), whose leaves write the KeyDescription then keyUsage
+    (TEE and StrongBox); the 2026-root ones as tegu's and the factory ones as the 2022 factory chain, keyUsage
+    first."""
+    real = {ChainShape.RKP: ("caiman/sdk36/TEE_EC_RKP.pem", "caiman/sdk36/SB_EC_RKP.pem"),
+            ChainShape.RKP_NO_ROOT: ("caiman/sdk36/TEE_EC_RKP.pem", "caiman/sdk36/SB_EC_RKP.pem"),
+            ChainShape.RKP_2026: ("tegu/sdk36/TEE_EC_2026_ROOT.pem", "tegu/sdk36/SB_EC_2026_ROOT.pem"),
+            ChainShape.FACTORY: ("invalid/tags_not_in_ascending_order.pem",)}[GOLDEN_BY_NAME[golden].shape]
+    orders = {tuple(_extension_order(_real_leaf(shared_dir, name))) for name in real}
+    assert len(orders) == 1
+    evidence = cases[f"android-key::golden::{golden}"].evidence
+    leaf = x509.load_pem_x509_certificates(evidence.files[evidence.primary])[0]
+    assert tuple(_extension_order(leaf)) in orders
 
 
 def test_hsm_key_facts_reach_the_description(android, android_hsm, trust):

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
 
 from hsmsim.corpus.build import DEFAULT_SEED
 from hsmsim.device import Device
-from hsmsim.encoding import der_sequence, pem
+from hsmsim.encoding import der_content, der_sequence, der_tlv, pem
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.luna.catalogue import vector_cases
@@ -139,6 +139,29 @@ def test_emulated_chains_have_the_real_shape(pkcs, shared_dir):
     rsa_real = [parse_certificate(d, "real") for d in
                 parse_certs_only((shared_dir / "interop" / "luna" / "rsa-pkc.p7b").read_bytes()).certificates]
     assert [c.subject for c in bag(pkcs["rsa-3072"])[2:4]] == [c.subject for c in rsa_real[2:4]]
+
+
+def _ski_method(der: bytes) -> str:
+    """How a certificate's SKI was computed from its EC point: SHA-256 of the bare point or of the DER OCTET STRING
+    holding it (PKCS#11 CKA_EC_POINT)."""
+    cert = parse_certificate(der, "c")  # not cryptography: it refuses ecdsa-with-SHA384 with NULL parameters
+    point = load_der_public_key(cert.spki).public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    extension = cert.extension("2.5.29.14")
+    assert extension is not None
+    ski = der_content(extension.value)
+    methods = {"point": hashlib.sha256(point).digest(),
+               "CKA_EC_POINT": hashlib.sha256(der_tlv(0x04, point)).digest()}
+    return next(name for name, digest in methods.items() if digest == ski)
+
+
+@pytest.mark.parametrize("spec", ["ec-p256", "ec-p384"])
+def test_ecc_skis_are_computed_as_the_real_ones(pkcs, shared_dir, spec):
+    """The real ECC PKC leaf's SKI is SHA-256 over CKA_EC_POINT (04 41 04||X||Y), its HOC's and root's over the bare
+    point; the emulated chain's are computed the same way, certificate by certificate."""
+    real = parse_certs_only((shared_dir / "interop" / "luna" / "ecc-pkc.p7b").read_bytes()).certificates
+    ours = parse_certs_only(pkcs[spec].files[pkcs[spec].primary]).certificates
+    assert [_ski_method(d) for d in real] == ["CKA_EC_POINT", "point", "point"]
+    assert [_ski_method(d) for d in ours] == [_ski_method(d) for d in real]
 
 
 def test_explicit_false_by_default_and_proper_der_with_strict_der(luna_hsm, pkcs):

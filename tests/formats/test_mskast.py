@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import der_children, der_content, pem, spki_der
+from hsmsim.encoding import der_children, der_content, der_set_of_order, pem, spki_der
 from hsmsim.errors import ParameterError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.tpm import kast as wire
@@ -346,6 +346,27 @@ def test_byte_shape_matches_the_real_request(kit: KastKit, shared_dir: Path) -> 
     real = (shared_dir / "interop" / "purebred" / "SP3_1803" / "1_device_preenroll_attestation.bin").read_bytes()
     evidence = kit.draft("rsa-2048").evidence()
     assert _shape(evidence.files[evidence.primary]) == _shape(real)
+
+
+@pytest.mark.parametrize("spec", GOLDEN_SPECS)
+def test_the_cmc_certificates_are_in_der_set_of_order_as_the_real_requests(kit: KastKit, cases: list,
+                                                                           shared_dir: Path, spec: str) -> None:
+    """Every real Surface CMC holds the AIK CA and root in DER SET OF order (X.690 11.6: ascending encodings); so do
+    the goldens, where chain order (AIK CA, root) is not DER order; ``variant::cmc-chain-order`` keeps chain order."""
+    for device in SURFACES:
+        for name in ("1_device_preenroll_attestation.bin", "2_device_scep_request.bin"):
+            der = (shared_dir / "interop" / "purebred" / device / name).read_bytes()
+            if name.startswith("2_"):
+                der = next(a for a in wire.parse_csr(der).attributes if a.oid == PUREBRED_ATTRIBUTE).values[0]
+            real = wire.parse_cmc(der).certificates
+            assert len(real) == 2 and list(real) == der_set_of_order(real), f"{device}/{name}"
+    identity = kit.tpm_kit.identity
+    chain = [c.public_bytes(Encoding.DER) for c in [*identity.chain[1:], identity.root]]
+    assert chain != der_set_of_order(chain), "chain order is DER order: the test would not tell them apart"
+    evidence = kit.draft(spec).evidence()
+    assert list(wire.parse_cmc(evidence.files[evidence.primary]).certificates) == der_set_of_order(chain)
+    variant = next(c for c in cases if c.id == "ms-kast::variant::cmc-chain-order")
+    assert list(wire.parse_cmc(variant.evidence.files[variant.evidence.primary]).certificates) == chain
 
 
 _CA_OWN = (ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from asn1crypto import csr as asn1_csr
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import hsmsim.formats as formats_registry
 from hsmsim.device import Device
-from hsmsim.encoding import spki_der
+from hsmsim.encoding import der_set_of_order, spki_der
 from hsmsim.errors import ParameterError, UnsupportedFormatError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.purebred import catalogue
-from hsmsim.formats.purebred.envelope import ANDROID, YUBIKEY, read_request, read_signed_data, unwrap
+from hsmsim.formats.purebred.envelope import (
+    ANDROID,
+    KINDS_BY_OID,
+    YUBIKEY,
+    is_request,
+    read_request,
+    read_signed_data,
+    unwrap,
+)
 from hsmsim.formats.purebred.verify import leaf_first
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
@@ -263,8 +274,11 @@ def test_files_are_named_by_the_labels_safe_stem(tmp_path: Path, kind: str) -> N
 
 def test_the_bag_is_ordered_leaf_first_whatever_its_order(hsm: Hsm) -> None:
     evidence = hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "container": "preenroll"})
-    certs = [x509.load_der_x509_certificate(c)
-             for c in read_signed_data(evidence.files[evidence.primary]).certificates or ()]
+    sent = [x509.load_der_x509_certificate(c)
+            for c in read_signed_data(evidence.files[evidence.primary]).certificates or ()]
+    certs = [sent[i] for i in leaf_first(sent)]
+    assert all(c.issuer == issuer.subject for c, issuer in pairwise(certs)), "a chain, leaf first"
+    assert certs != sent, "the bag is sent in DER order, not leaf first"
     bag = certs[::-1]
     assert len(certs) > 2 and [bag[i] for i in leaf_first(bag)] == certs
     with pytest.raises(Rejected) as info:
@@ -434,9 +448,96 @@ def test_windows_goldens_attest_a_key_that_signs_and_decrypts_as_the_real_surfac
     assert area_head in case.evidence.files[case.evidence.primary]
 
 
+def _bag(der: bytes) -> tuple[bytes, ...]:
+    """The certificates, as sent, of a request's evidence attribute or of a pre-enrollment container."""
+    if is_request(der):
+        oid, values = next((oid, v) for oid, v in read_request(der).attributes if oid in KINDS_BY_OID)
+        der = unwrap(KINDS_BY_OID[oid], values[0])
+    return read_signed_data(der).certificates or ()
+
+
+@pytest.mark.shared
+def test_goldens_send_their_certificates_in_der_set_of_order_as_the_real_devices(shared_dir):
+    """Every real Purebred bag and CMC (Pixel 1 and 2, YubiKey 4, three Surfaces) holds its certificates in DER SET
+    OF order (X.690 11.6: ascending encodings), Pixel 2's leaf, batch, root, intermediate being that order; every
+    golden does too. ``inner::android-bag-chain-order`` keeps the chain leaf first, ``inner::android-bag-root-first``
+    root first."""
+    real = sorted((shared_dir / "interop" / "purebred").glob("*/*.bin"))
+    assert len(real) == 26
+    for path in real:
+        bag = _bag(path.read_bytes())
+        assert len(bag) >= 2 and list(bag) == der_set_of_order(bag), path
+    cases = {c.id: c for c in get_format("purebred").vector_cases(SEED)}
+    for golden in catalogue.goldens():
+        evidence = cases[catalogue.golden_id(golden)].evidence
+        bag = _bag(evidence.files[evidence.primary])
+        assert len(bag) >= 2 and list(bag) == der_set_of_order(bag), golden
+    for variant, reverse in (("chain-order", False), ("root-first", True)):
+        evidence = cases[f"purebred::inner::android-bag-{variant}"].evidence
+        bag = _bag(evidence.files[evidence.primary])
+        chain = [bag[i] for i in leaf_first([x509.load_der_x509_certificate(c) for c in bag])]
+        assert list(bag) == (chain[::-1] if reverse else chain), variant
+
+
+def _target_shape(der: bytes, rsa_key: bool) -> dict[str, object]:
+    """What an emulated target certificate shares with a real one: self-signed or not, the names' attribute and
+    string types (and the DoD names' fixed values, the CA's without its EMULATED mark), serial octets, validity
+    days, the extensions (OID, criticality, in order) and the fixed values: keyUsage (compared for RSA keys, as every
+    real target's), extendedKeyUsage, policies, the SKI method (SHA-1 of the key bits) and the AKI's form."""
+    cert = asn1_x509.Certificate.load(der)
+    tbs = cert["tbs_certificate"]
+
+    def names(field: str, values: bool) -> list[tuple[object, ...]]:
+        out: list[tuple[object, ...]] = []
+        for attribute in (a for rdn in tbs[field].chosen for a in rdn):
+            kept = values and (field == "issuer" or attribute["type"].native != "common_name")
+            value = (str(attribute["value"].native).removesuffix(" EMULATED"),) if kept else ()
+            out.append((attribute["type"].native, attribute["value"].name, *value))
+        return out
+
+    self_signed = tbs["issuer"] == tbs["subject"]
+    extensions = {e["extn_id"].native: e for e in tbs["extensions"]} if tbs["extensions"].native else {}
+    fixed = {oid: extensions[oid]["extn_value"].contents for oid in ("extended_key_usage", "certificate_policies")
+             if oid in extensions}
+    if rsa_key and "key_usage" in extensions:
+        fixed["key_usage"] = extensions["key_usage"]["extn_value"].contents
+    bits = tbs["subject_public_key_info"]["public_key"].contents[1:]
+    ski = extensions.get("key_identifier")
+    aki = extensions.get("authority_key_identifier")
+    validity = tbs["validity"]
+    return {
+        "self_signed": self_signed, "issuer": names("issuer", not self_signed),
+        "subject": names("subject", not self_signed), "serial_octets": len(tbs["serial_number"].contents),
+        "days": (validity["not_after"].native - validity["not_before"].native).days,
+        "extensions": [(e["extn_id"].dotted, e["critical"].native) for e in extensions.values()], "fixed": fixed,
+        "ski_sha1_of_bits": None if ski is None else ski["extn_value"].parsed.native == hashlib.sha1(bits).digest(),
+        "aki_key_id_only": None if aki is None else sorted(k for k, v in aki["extn_value"].parsed.native.items()
+                                                           if v is not None),
+    }
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("golden", "sample"), [
+    (catalogue.ANDROID_PREENROLL, "Pixel2/1_device_preenroll_target.der"),
+    (catalogue.ANDROID_REQUEST, "Pixel2/2_device_scep_target.der"),
+    (("android", "rsa-3072", "request"), "Pixel2/2_device_scep_target.der"),
+    (("windows", "rsa-3072", "preenroll"), "SP3_1803/1_device_preenroll_target.der"),
+    (catalogue.WINDOWS_REQUEST, "SP3_1803/2_device_scep_target.der"),
+    (catalogue.YUBIKEY_REQUEST, "Yubikey_4_3_3/2_device_scep_target.der")], ids=lambda v: str(v))
+def test_target_certificates_are_shaped_as_the_real_ones(shared_dir, golden, sample):
+    """A pre-enrollment target is self-signed (Android O=<model>, OU=<serial>, CN=<UUID> in UTF8Strings; Windows
+    CN=<UUID>, C=US), a SCEP target issued by DOD PB ID SW CA-46 with the real extensions, as the real ones."""
+    case = next(c for c in get_format("purebred").vector_cases(SEED) if c.id == catalogue.golden_id(golden))
+    ours = next(data for name, data in case.evidence.files.items() if name.endswith("_target.der"))
+    real = (shared_dir / "interop" / "purebred" / sample).read_bytes()
+    rsa_key = golden[1].startswith("rsa-")
+    assert _target_shape(ours, rsa_key) == _target_shape(real, rsa_key)
+
+
 @pytest.mark.shared
 def test_emulated_yubikey_4_3_3_certificates_are_shaped_as_the_real_ones(shared_dir):
-    """inner::yubikey-firmware-4-3-3 against the real YubiKey 4.3.3 request: the bag's certificates in order, each
+    """inner::yubikey-firmware-4-3-3 against the real YubiKey 4.3.3 request: the bag's certificates (both in DER
+    order, which puts the real RSA-2048 slot certificate after the f9 and the emulated EC one before it), each
     with the real one's subject, serial length, validity, signature hash and extensions (OIDs, order, criticality),
     and the same firmware and PIN/touch policy values; only the device serial and the keys differ."""
     from hsmsim.formats.yubico.extensions import PIV_FIRMWARE, PIV_POLICY, extension_value
@@ -457,4 +558,4 @@ def test_emulated_yubikey_4_3_3_certificates_are_shaped_as_the_real_ones(shared_
     case = next(c for c in get_format("purebred").vector_cases(SEED)
                 if c.id == "purebred::inner::yubikey-firmware-4-3-3")
     real = (shared_dir / "interop" / "purebred" / "Yubikey_4_3_3" / "2_device_scep_request.bin").read_bytes()
-    assert shape(case.evidence.files[case.evidence.primary]) == shape(real)
+    assert sorted(shape(case.evidence.files[case.evidence.primary]), key=str) == sorted(shape(real), key=str)

@@ -452,6 +452,23 @@ def test_emulated_yubihsm2_chain_serials_take_as_many_octets_as_the_published_on
 
 
 @pytest.mark.shared
+def test_emulated_yubihsm2_csrs_request_the_extensions_of_the_published_one(shared_dir):
+    """The published csr.pem requests one extension, a non-critical keyUsage digitalSignature (03 02 07 80); every
+    golden's CSR requests the same, and is the only attribute."""
+    def requested(csr: x509.CertificateSigningRequest) -> list[tuple[str, bool, bytes]]:
+        assert [a.oid.dotted_string for a in csr.attributes] == ["1.2.840.113549.1.9.14"]
+        return [(e.oid.dotted_string, e.critical, e.value.public_bytes()) for e in csr.extensions]
+
+    real = requested(x509.load_pem_x509_csr((shared_dir / "interop" / "yubihsm2" / "csr.pem").read_bytes()))
+    assert real == [("2.5.29.15", False, bytes.fromhex("03020780"))]
+    goldens = [c for c in get_format("yubihsm2").vector_cases(SEED) if c.id.startswith("yubihsm2::golden::")]
+    assert goldens
+    for case in goldens:
+        csr = next(data for name, data in case.evidence.files.items() if name.endswith(".csr"))
+        assert requested(x509.load_pem_x509_csr(csr)) == real, case.id
+
+
+@pytest.mark.shared
 @pytest.mark.parametrize("primary", ["chain.pem", "key_attestation.crt"])
 def test_real_yubihsm2_layout_is_detected_and_its_csr_found(shared_dir, primary):
     """The real sample's files (chain.pem, key_attestation.crt, csr.pem) are YubiHSM 2 evidence without --format;

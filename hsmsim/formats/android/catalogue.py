@@ -236,7 +236,8 @@ class Workbench:
     description_der: bytes | None = None
     omit_description: bool = False
     critical: bool = False
-    description_first: bool = False
+    description_first: bool | None = None
+    """The leaf's KeyDescription before its keyUsage; None: as the golden's chain shape writes it."""
     leaf_not_before: datetime | None = None
     status: bytes | None = None
     extra_below: x509.Certificate | None = None
@@ -292,9 +293,14 @@ class Workbench:
         self.leaf = attestation_leaf(
             self.public_key, None if self.omit_description else self.der(), self.identity,
             keymaster=self.golden.level is SOFTWARE, critical=self.critical,
-            description_first=self.description_first, not_before=self.leaf_not_before or LEAF_NOT_BEFORE,
+            description_first=self.leaf_description_first, not_before=self.leaf_not_before or LEAF_NOT_BEFORE,
             not_after=SOFTWARE_LEAF_NOT_AFTER if self.golden.level is SOFTWARE else LEAF_NOT_AFTER,
             usages=self.leaf_key_usage)
+
+    @property
+    def leaf_description_first(self) -> bool:
+        """Whether the leaf carries its KeyDescription before its keyUsage (:attr:`description_first`)."""
+        return self.golden.shape.key_description_first if self.description_first is None else self.description_first
 
     def edit(self, *, software: Callable[[AuthorizationList], AuthorizationList] | None = None,
              hardware: Callable[[AuthorizationList], AuthorizationList] | None = None) -> None:
@@ -486,7 +492,7 @@ def _fake_leaf_below(bench: Workbench) -> None:
 def _leaf_by_other_key(bench: Workbench) -> None:
     other = derive_key(bench.kit.seed, "android/impostor/attestation-key", KeySpec.parse("ec-p256"))
     forged = AttestationIdentity(other, bench.identity.certificate, (), bench.identity.root)
-    bench.leaf = attestation_leaf(bench.public_key, bench.der(), forged)
+    bench.leaf = attestation_leaf(bench.public_key, bench.der(), forged, description_first=bench.leaf_description_first)
 
 
 def _edit_leaf_after_signing(bench: Workbench) -> None:
@@ -934,11 +940,12 @@ def mutations() -> list[Mutation]:
               "and every RKP golden do", "none: a verifier comparing root bytes rejects it"),
         "root replaced by its older issue", "cert.replace", "chain[-1]", _older_root_reissue, valid(), resign=False,
         golden="tee-factory-ec-p256")
-    add("variant::key-description-first", "ExtensionOrder",
-        _note("BASIC", Severity.INFO, "the KeyDescription written before the leaf's keyUsage, as caiman (sdk 36) "
-              "writes it", "none: a verifier that finds the extension by its OID accepts it"),
-        "leaf issued with the KeyDescription first, re-signed", "cert.reorder", "chain[0]/extensions",
-        _set(description_first=True), valid(), resign=True)
+    add("variant::key-usage-first", "ExtensionOrder",
+        _note("BASIC", Severity.INFO, "the leaf's keyUsage written before the KeyDescription, as akita (sdk 34) "
+              "writes it under the legacy root (caiman, whose RKP chain the golden follows, writes it after)",
+              "none: a verifier that finds the extension by its OID accepts it"),
+        "leaf issued with keyUsage first, re-signed", "cert.reorder", "chain[0]/extensions",
+        _set(description_first=False), valid(), resign=True)
     add("variant::id-attestation", "DeviceIdAttestation",
         _note("BASIC", Severity.INFO, "device ID attestation: serial, IMEI and second IMEI in hardwareEnforced",
               "none: a correct verifier accepts it"),

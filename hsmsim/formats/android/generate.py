@@ -237,7 +237,7 @@ def generate_evidence(request: AttestationRequest, options: AndroidOptions) -> E
                                   facts=facts, challenge=challenge, level=level, version=version, options=options,
                                   shape=shape)
     leaf = attestation_leaf(public_key, encode_key_description(description), identity,
-                            description_first=options.key_description_first)
+                            description_first=options.description_first(shape))
     pem = chain_pem([leaf, *above_leaf(identity, shape)])
     stem = safe_file_stem(key.label)
     files = evidence_files(stem, pem, challenge)

@@ -84,6 +84,13 @@ class ChainShape(enum.StrEnum):
         """Whether the device sends the root as the last certificate."""
         return self is not ChainShape.RKP_NO_ROOT
 
+    @property
+    def key_description_first(self) -> bool:
+        """Whether the leaf carries its KeyDescription before its keyUsage: the RKP chains under the legacy root
+        (shaped as caiman's, sdk36) do; the 2026-root chains (as tegu's) and factory chains (as the 2022 factory
+        leaf) write keyUsage first, as akita (sdk34) does under the legacy root."""
+        return self in (ChainShape.RKP, ChainShape.RKP_NO_ROOT)
+
 
 LEVEL_NAMES = {SecurityLevel.TRUSTED_ENVIRONMENT: "TEE", SecurityLevel.STRONG_BOX: "StrongBox"}
 CERTIFICATES_ISSUED = {SecurityLevel.TRUSTED_ENVIRONMENT: 64, SecurityLevel.STRONG_BOX: 32}
@@ -427,7 +434,8 @@ def attestation_leaf(public_key: CertificatePublicKeyTypes, key_description: byt
     Serial 1, valid 1970-01-01 to 2048-01-01 (KeyMint's defaults; keystore's software Keymaster writes
     :data:`SOFTWARE_LEAF_NOT_AFTER`). KeyMint devices, RKP or factory-provisioned, write a critical
     digitalSignature keyUsage then the KeyDescription (akita, tegu, the 2022 factory chain), or with
-    ``description_first`` the KeyDescription first (caiman); a ``keymaster`` (before KeyMint) writes a
+    ``description_first`` the KeyDescription first (caiman: :attr:`ChainShape.key_description_first`); a
+    ``keymaster`` (before KeyMint) writes a
     non-critical keyUsage, the KeyDescription and an authority key identifier, with a UTF8String CN (the real
     Keymaster 4 factory leaf, AOSP's software Keymaster). ``key_description`` None leaves the extension out (a
     certificate no KeyMint writes). ``usages``: the keyUsage bits (Keymaster 3 leaves, as the Pixel 2's, say

@@ -109,7 +109,8 @@ class AndroidKeyDraft:
         if self.description_edit:
             description = self.description_edit(description)
         leaf = attestation_leaf(self.leaf_public_key or self.public_key, encode_key_description(description),
-                                self.identity, usages=self.leaf_key_usage)
+                                self.identity, description_first=self.options.description_first(self.shape),
+                                usages=self.leaf_key_usage)
         # the root as the relying party pins it (android-key_root_ca.pem): py_webauthn compares x5c[-1]'s bytes
         # with its roots, so the 2019 issue an RKP device appends would need the record to list that issue too
         return [leaf, *above_leaf(self.identity, self.shape, pinned_issue=True)]

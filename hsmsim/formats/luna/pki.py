@@ -122,6 +122,13 @@ def key_identifier(spki: bytes, digest: str = "sha256") -> bytes:
     return hashlib.new(digest, bits).digest()
 
 
+def ec_point_key_identifier(spki: bytes) -> bytes:
+    """SHA-256 of the DER OCTET STRING holding the EC point (``04 41 04‖X‖Y`` for P-256: the key's PKCS#11
+    CKA_EC_POINT), as the real ECC PKC leaf computes its SKI."""
+    point = keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+    return hashlib.sha256(core.OctetString(point).dump()).digest()
+
+
 def _time(moment: datetime) -> bytes:
     moment = moment.astimezone(UTC)
     return bytes((core.UTCTime(moment) if moment.year < 2050 else core.GeneralizedTime(moment)).dump())
@@ -457,7 +464,7 @@ def pkc_spec(pki: LunaPki, public_key: PublicKey, object_id: str, *, pkc_type: i
     if ec_key:
         subject = encode_name((("O", "SafeNet, Inc."), ("OU", "Luna Module"), ("CN", object_id)))
         extensions: tuple[LunaExt, ...] = (
-            eku(EKU_PKC), authority_key_id(issuer.ski), subject_key_id(key_identifier(spki)),
+            eku(EKU_PKC), authority_key_id(issuer.ski), subject_key_id(ec_point_key_identifier(spki)),
             key_usage("digital_signature"), serial_extension(pki.serial))
         return LunaCertSpec(serial, "sha384_ecdsa", issuer.spec.subject, subject, *ECC_VALIDITY, spki, extensions,
                             unpadded_ecdsa_s=unpadded_ecdsa_s)

@@ -88,9 +88,10 @@ class PurebredKit:
     windows: dict[str, StoredKey]
     """The Windows goldens' keys: an RSA one may sign and decrypt, as the TPM keys of the three real Surface
     requests (TPMA_OBJECT 0x00060072); the Android and YubiKey goldens' keys sign only."""
-    generated: dict[tuple[str, str], tuple[generate.Parts, RequestDraft, bytes]] = field(
+    generated: dict[tuple[str, str], tuple[generate.Parts, RequestDraft, dict[bool, bytes]]] = field(
         default_factory=dict, compare=False)
-    """What ``purebred`` generates for each (kind, spec), made (and signed) once: every bench starts from a copy."""
+    """What ``purebred`` generates for each (kind, spec), made (and signed) once: every bench starts from a copy
+    (the target by container: pre-enrollment or not)."""
 
     @classmethod
     def build(cls, seed: str) -> PurebredKit:
@@ -146,6 +147,8 @@ class Bench:
     post: Callable[[bytes], bytes] | None = None
     extra_files: dict[str, bytes] = field(default_factory=dict)
     pem_request: bool = False
+    bag_as_given: bool = False
+    """The bag holds ``parts.certs`` in their order, not in DER SET OF order (as the real devices write it)."""
 
     @classmethod
     def open(cls, kit: PurebredKit, golden: Golden) -> Bench:
@@ -154,9 +157,10 @@ class Bench:
         if (kind.name, spec) not in kit.generated:
             request = kit.request(kind, kit.key(kind, spec))
             made = generate.inner_parts(request, kind)
-            kit.generated[kind.name, spec] = (made, generate.draft(request, kind, made.content),
-                                              generate.target_certificate(request))
-        made, template, target = kit.generated[kind.name, spec]
+            kit.generated[kind.name, spec] = (made, generate.draft(request, kind, made.content), {
+                preenroll: generate.target_certificate(request, kind, preenroll) for preenroll in (False, True)})
+        made, template, targets = kit.generated[kind.name, spec]
+        target = targets[container == "preenroll"]
         parts = replace(made, certs=list(made.certs), beside=dict(made.beside), roots=list(made.roots))
         draft = replace(template, attributes=list(template.attributes))
         attributes: list[tuple[str, list[bytes | str]]] = [
@@ -176,7 +180,8 @@ class Bench:
             return self.content
         if self.kind is WINDOWS:
             return self.parts.content
-        return certs_only(self.parts.certs, signer_infos=self.signer_infos, econtent=self.econtent)
+        return certs_only(self.parts.certs, signer_infos=self.signer_infos, econtent=self.econtent,
+                          as_given=self.bag_as_given)
 
     def value(self) -> bytes:
         """The evidence attribute's value."""
@@ -270,7 +275,7 @@ def _yubikey_firmware_4(bench: Bench) -> None:
 
 def _target_of_other_key(bench: Bench) -> None:
     other = bench.kit.other[bench.key.spec.name]
-    bench.target = generate.target_certificate(bench.kit.request(bench.kind, other))
+    bench.target = generate.target_certificate(bench.kit.request(bench.kind, other), bench.kind, bench.preenroll)
 
 
 def _request_signed_by_other(bench: Bench) -> None:
@@ -282,13 +287,19 @@ def _request_of_other_key(bench: Bench) -> None:
     other = bench.kit.other[bench.key.spec.name]
     request = bench.kit.request(bench.kind, other)
     bench.draft = generate.draft(request, bench.kind, b"")
-    bench.target = generate.target_certificate(request)
+    bench.target = generate.target_certificate(request, bench.kind, bench.preenroll)
 
 
 def _certs(fn: Callable[[list[bytes]], list[bytes]]) -> Op:
     def apply(bench: Bench) -> None:
         bench.parts = replace(bench.parts, certs=fn(list(bench.parts.certs)))
     return apply
+
+
+def _bag_root_first(bench: Bench) -> None:
+    """The bag in reversed chain order (root first), not DER-sorted."""
+    bench.parts = replace(bench.parts, certs=bench.parts.certs[::-1])
+    bench.bag_as_given = True
 
 
 def _stray_leaf(bench: Bench) -> None:
@@ -521,7 +532,11 @@ def mutations() -> list[Mutation]:
     add("inner::android-bag-root-first", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of the "
         "request", "a verifier that rejects it is too strict"), "the bag lists the chain root first (as the Pixel 1 "
         "pre-enrollment does): a SET OF has no order", "cms.certificates", "/certificates",
-        _certs(lambda c: c[::-1]), valid())
+        _bag_root_first, valid())
+    add("inner::android-bag-chain-order", "LegalVariant", _note("BASIC", Severity.INFO, "a legal variant of the "
+        "request", "a verifier that rejects it is too strict"), "the bag lists the chain leaf first, not in the DER "
+        "order the real devices write: a SET OF has no order", "cms.certificates", "/certificates",
+        _set(bag_as_given=True), valid())
     add("inner::yubikey-firmware-4-3-3", "YubiKey4", _note("CHAIN", Severity.INFO, "a YubiKey 4 (firmware 4.3.3), "
         "as every published Purebred YubiKey request: its f9 carries no basicConstraints, its slot certificate no "
         "form factor", "genuine evidence: structural takes the f9 as a CA by position; strict follows RFC 5280 "

@@ -5,7 +5,8 @@ A Purebred device enrolls with a PKCS#10 request (the SCEP inner request) carryi
 one private attribute under DISA's arc ``1.3.6.1.4.1.37623.26`` (``shared/interop`` README §6):
 
 * ``.26.2`` Android: the value is an **OCTET STRING** whose content is a ContentInfo, a certs-only
-  SignedData holding the Android key attestation chain (in no particular order: a SET OF);
+  SignedData holding the Android key attestation chain (a SET OF: the devices write it in DER order, readers
+  take any order);
 * ``.26.3`` Windows: the value is the ContentInfo itself, the CMC Full PKI Request the Windows client
   makes for a TPM key (MS-WCCE key attestation, the ``ms-kast`` format);
 * ``.26.4`` YubiKey: the value is the ContentInfo itself, a certs-only SignedData holding the f9
@@ -24,7 +25,16 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
+from hsmsim.encoding import (
+    der_children,
+    der_content,
+    der_oid,
+    der_sequence,
+    der_set_of_order,
+    der_tlv,
+    oid_dotted,
+    read_tlv,
+)
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.pki.signing import sign
 
@@ -94,12 +104,15 @@ def content_info(content_type: str, content: bytes) -> bytes:
     return der_sequence(der_oid(content_type), der_tlv(0xA0, content))
 
 
-def certs_only(certificates: Sequence[bytes], *, signer_infos: Sequence[bytes] = (), econtent: bytes | None = None
-               ) -> bytes:
-    """A certs-only ("degenerate") SignedData ContentInfo holding ``certificates`` in the given order.
+def certs_only(certificates: Sequence[bytes], *, signer_infos: Sequence[bytes] = (), econtent: bytes | None = None,
+               as_given: bool = False) -> bytes:
+    """A certs-only ("degenerate") SignedData ContentInfo holding ``certificates`` in DER SET OF order (X.690
+    §11.6), as every real Android and YubiKey bag has them, or (``as_given``) in the given order.
 
     ``signer_infos`` and ``econtent`` make the non-degenerate variants a vector needs.
     """
+    if not as_given:
+        certificates = der_set_of_order(certificates)
     encap = [der_oid(ID_DATA)] + ([der_tlv(0xA0, der_tlv(OCTET_STRING, econtent))] if econtent is not None else [])
     signed = der_sequence(der_tlv(0x02, b"\x01"), der_tlv(0x31, b""), der_sequence(*encap),
                           der_tlv(0xA0, b"".join(certificates)), der_tlv(0x31, b"".join(signer_infos)))

@@ -4,8 +4,8 @@ registry, carried the way the real Purebred requests carry it.
 Files: ``<label>_request.bin`` (the DER PKCS#10 with, for Android and Windows, an extensionRequest for the subject
 key identifier, then a SCEP challengePassword and the evidence attribute, as the real requests;
 ``<label>_attestation.bin`` for an Android or Windows pre-enrollment container), ``<label>_target.der`` (the
-certificate issued for the key: self-signed, as the real pre-enrollment targets are; a real SCEP request's is
-issued by the Purebred CA, not emulated), the relying party's
+certificate issued for the key, shaped as the real ones: self-signed for a pre-enrollment, issued by the emulated
+``DOD PB ID SW CA-46 EMULATED`` for a request; :mod:`hsmsim.formats.purebred.pki`), the relying party's
 ``<label>.challenge`` for Android (for Windows the emulated CA's ``<label>.ca-exchange.p8``), and
 ``purebred_roots.pem`` (the inner format's root).
 """
@@ -15,10 +15,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 
 from hsmsim.device import AttestationRequest, Device, ForwardedParameters
 from hsmsim.encoding import cert_pem, spki_der
@@ -38,10 +38,11 @@ from hsmsim.formats.purebred.envelope import (
     printable,
     wrap,
 )
+from hsmsim.formats.purebred.pki import preenroll_target, scep_target
 from hsmsim.formats.purebred.verify import FORMAT, PREENROLL_SUFFIX, REQUEST_SUFFIX, SIBLING_SUFFIXES, request_der
 from hsmsim.model.evidence import Evidence, safe_file_stem
-from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, build_certificate, name
-from hsmsim.pki.seed import derive_serial, drbg
+from hsmsim.pki.builder import PRINTABLE, UTF8, name
+from hsmsim.pki.seed import drbg
 
 ROOTS_FILE = "purebred_roots.pem"
 CONTAINERS = ("request", "preenroll")
@@ -67,7 +68,8 @@ class Parts:
 
     kind: Kind
     certs: list[bytes]
-    """The certs-only SignedData's certificates (empty for Windows)."""
+    """The certs-only SignedData's certificates (empty for Windows): the Android chain leaf first, the YubiKey's f9,
+    slot certificate and intermediates. The bag holds them in DER SET OF order, as the real devices write it."""
     content: bytes
     """The ContentInfo the attribute (or the pre-enrollment container) carries."""
     beside: dict[str, bytes]
@@ -106,7 +108,7 @@ def inner_parts(request: AttestationRequest, kind: Kind) -> Parts:
     f9 = _pem_certificates(inner.files[inner.primary.replace(".attestation.pem", ".f9.pem")])
     intermediates = [c for rel, data in inner.files.items() if rel.endswith("intermediate.pem")
                      for c in _pem_certificates(data)]
-    certs = [*f9, *slot, *intermediates]  # f9 first, as the real YubiKey requests carry them
+    certs = [*f9, *slot, *intermediates]
     return Parts(kind, certs, certs_only(certs), beside, roots)
 
 
@@ -137,15 +139,18 @@ def draft(request: AttestationRequest, kind: Kind, content: bytes) -> RequestDra
                         attributes)
 
 
-def target_certificate(request: AttestationRequest) -> bytes:
-    """The certificate issued for the key, self-signed by it, as the real pre-enrollment targets are (a real SCEP
-    request's target is issued by the Purebred CA, which hsmsim does not emulate)."""
+def target_certificate(request: AttestationRequest, kind: Kind, preenroll: bool) -> bytes:
+    """The certificate issued for the key, shaped as the real ones of ``kind``: for a pre-enrollment self-signed by
+    the key, else issued by the emulated Purebred CA for the request's subject CN
+    (:mod:`hsmsim.formats.purebred.pki`)."""
     assert request.key.public_key is not None and request.key_signer is not None
-    subject = name(("CN", request.key.label, UTF8))
-    spec = CertSpec(subject, subject, request.key.public_key,
-                    derive_serial(request.device.seed, f"purebred/target/{request.key.label}"),
-                    request.at, request.at + timedelta(days=365))
-    return build_certificate(spec, request.key_signer).public_bytes(Encoding.DER)
+    seed, label = request.device.seed, request.key.label
+    if preenroll:
+        return preenroll_target(seed, label, request.key.public_key, request.key_signer, request.at,
+                                windows=kind is WINDOWS, model=request.device.model,
+                                device_serial=request.device.serial)
+    common_name = str(request_subject(request, kind).get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+    return scep_target(seed, label, request.key.public_key, common_name, request.at, yubikey=kind is YUBIKEY)
 
 
 def evidence_files(stem: str, container: bytes, preenroll: bool, target: bytes | None, parts: Parts
@@ -171,6 +176,6 @@ def generate(request: AttestationRequest) -> Evidence:
     preenroll = container == "preenroll" and kind is not YUBIKEY  # a YubiKey pre-enrolls with its request
     parts = inner_parts(request, kind)
     envelope = parts.content if preenroll else draft(request, kind, parts.content).build()
-    files = evidence_files(safe_file_stem(request.key.label), envelope, preenroll, target_certificate(request),
-                           parts)
+    files = evidence_files(safe_file_stem(request.key.label), envelope, preenroll,
+                           target_certificate(request, kind, preenroll), parts)
     return Evidence(FORMAT, files, next(iter(files)))

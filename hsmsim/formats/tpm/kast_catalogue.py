@@ -230,6 +230,10 @@ def _other_key_statement(bench: Bench) -> None:
     bench.draft.blob_area = other
 
 
+def _cmc_chain_order(bench: Bench) -> None:
+    bench.draft.cmc_certificates = [*bench.draft.identity.chain[1:], bench.draft.identity.root]
+
+
 def _cmc_other_signer(bench: Bench) -> None:
     tpm_kit = bench.kit.tpm_kit
     bench.draft.cmc_signer = tpm_kit.store.signer(tpm_kit.keys["rsa-2048"])
@@ -617,6 +621,11 @@ def mutations() -> list[Mutation]:
         _note("BASIC", Severity.INFO, "the bare PKCS#10 without its CMC envelope",
               "none: a correct verifier accepts it", WCCE, "RFC 2986"),
         "output = pkcs10", "envelope.remove", "ContentInfo", _set(output="pkcs10"), valid())
+    add("variant::cmc-chain-order", "CmcChainOrder",
+        _note("BASIC", Severity.INFO, "the CMC's certificates in chain order (AIK CA, root), not in the DER SET OF "
+              "order Windows writes", "none: a SET OF has no order, a correct verifier accepts it", CMC),
+        "certificates = {AIK CA, root} as given", "cms.certificates", "SignedData.certificates", _cmc_chain_order,
+        valid())
     return m
 
 

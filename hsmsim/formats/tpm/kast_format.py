@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest, flag_parameter
-from hsmsim.encoding import cert_pem, der_content, der_sequence, der_tlv, spki_der
+from hsmsim.encoding import cert_pem, der_content, der_sequence, der_set_of_order, der_tlv, spki_der
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.device import EmulatedTpm, Parent, signing_scheme, tpm_sign
@@ -173,6 +173,7 @@ class KastDraft:
     cmc_signer: PrivateKey | None = None
     cmc_ski: bytes | None = None
     cmc_certificates: list[x509.Certificate] | None = None
+    """The CMC's certificates in this order (default: the AIK's CA certificates and root in DER SET OF order)."""
     cmc_attributes: Callable[[bytes], list[bytes]] | None = None
     cmc_edit: Callable[[bytes], bytes] | None = None
     include_ca_key: bool = True
@@ -273,10 +274,12 @@ class KastDraft:
             return csr
         ski = self.cmc_ski or wire.key_identifier(spki_der(self.key_public))
         content = wire.pki_data(csr)
-        certificates = (self.cmc_certificates if self.cmc_certificates is not None
-                        else [*self.identity.chain[1:], self.identity.root])
-        cmc = wire.cmc_request(content, self.cmc_signer or self.key_signer, ski,
-                               [c.public_bytes(Encoding.DER) for c in certificates],
+        # The AIK's CA certificates and root in DER SET OF order, as Windows writes them; cmc_certificates as given.
+        certificates = ([c.public_bytes(Encoding.DER) for c in self.cmc_certificates]
+                        if self.cmc_certificates is not None
+                        else der_set_of_order([c.public_bytes(Encoding.DER)
+                                               for c in [*self.identity.chain[1:], self.identity.root]]))
+        cmc = wire.cmc_request(content, self.cmc_signer or self.key_signer, ski, certificates,
                                self.cmc_attributes(content) if self.cmc_attributes else None)
         return self.cmc_edit(cmc) if self.cmc_edit else cmc
 

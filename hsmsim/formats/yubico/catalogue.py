@@ -34,7 +34,7 @@ from hsmsim.formats.yubico.extensions import (
     capability_mask,
     hsm_key_extensions,
 )
-from hsmsim.formats.yubico.hsm2 import HSM_FORMAT, HsmBundle, assemble_hsm, key_certificate, key_fields
+from hsmsim.formats.yubico.hsm2 import HSM_FORMAT, HsmBundle, assemble_hsm, hsm_csr, key_certificate, key_fields
 from hsmsim.formats.yubico.piv import (
     PIV_FORMAT,
     REQUEST_SUFFIX,
@@ -810,7 +810,7 @@ def _pop_chain(index: int) -> HsmOp:
 
 
 def _hsm_other_csr(bench: HsmBench) -> None:
-    bench.bundle.csr_pem = _csr_for(bench.kit, bench.key.label, "ec-p256")
+    bench.bundle.csr_pem = hsm_csr(bench.key.label, bench.kit.store.signer(bench.kit.keys["ec-p256"]))
 
 
 def _hsm_broken_csr(bench: HsmBench) -> None:

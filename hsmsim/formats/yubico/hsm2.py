@@ -30,7 +30,7 @@ from hsmsim.formats.yubico.piv import public_fingerprint
 from hsmsim.formats.yubico.pki import HsmPki, cn, serial_bytes
 from hsmsim.keystore.base import PrivateKey, StoredKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
-from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, name
+from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name
 from hsmsim.pki.seed import drbg
 
 HSM_FORMAT = "yubihsm2"
@@ -119,12 +119,18 @@ class HsmBundle:
         return Evidence(HSM_FORMAT, files, primary)
 
 
+def hsm_csr(label: str, signer: PrivateKey) -> bytes:
+    """The PEM CSR of a YubiHSM 2 key: ``CN=<label>`` (UTF8String), signed by the key itself, with an
+    extensionRequest for a non-critical keyUsage digitalSignature, as the published ``csr.pem``."""
+    return build_csr(name(("CN", label, UTF8)), signer, extensions=(Ext(key_usage("digital_signature")),)
+                     ).public_bytes(serialization.Encoding.PEM)
+
+
 def assemble_hsm(seed: str, pki: HsmPki, key: StoredKey, signer: PrivateKey) -> HsmBundle:
     """Attest ``key`` on the device of ``pki`` (the generator's pure core)."""
     if key.public_key is None:
         raise UnsupportedKeyError("a YubiHSM 2 attests asymmetric keys only")
     fields = key_fields(seed, pki, key)
     leaf = key_certificate(seed, pki, key, fields)
-    csr = build_csr(name(("CN", key.label, UTF8)), signer).public_bytes(serialization.Encoding.PEM)
     return HsmBundle(safe_file_stem(key.label), [leaf, pki.device.certificate, pki.sub_ca.certificate],
-                     pki.root.certificate, csr, pki.serial)
+                     pki.root.certificate, hsm_csr(key.label, signer), pki.serial)
