@@ -114,6 +114,8 @@ def oid_sequence(oids: Sequence[str]) -> bytes:
 
 def read_value(tlv: bytes, tag: int) -> bytes:
     """The content of a claim value that must be one TLV with ``tag``; raises ValueError."""
+    if len(tlv) > 1 and tlv[0] == tag and tlv[1] == len(tlv) - 2 < 0x80 and tag & 0x1F != 0x1F:
+        return tlv[2:]  # a short-form TLV that fills ``tlv``, as read_tlv reads it
     found, start, end = read_tlv(tlv)
     if found != tag or end != len(tlv):
         raise ValueError(f"claim value has tag 0x{found:02x}, expected 0x{tag:02x}")
