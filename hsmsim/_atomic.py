@@ -31,7 +31,7 @@ def relative_parts(rel: str) -> list[str]:
     or has an empty, ``.`` or ``..`` component, i.e. whenever joining it to a directory could name anything but
     a distinct entry below that directory."""
     parts = rel.split("/")
-    if any(part in ("", ".", "..") for part in parts):
+    if "" in parts or "." in parts or ".." in parts:
         raise ValueError(f"{rel!r} is not a plain relative file name")
     return parts
 
@@ -70,9 +70,11 @@ def create_file(path: str | Path, data: bytes) -> None:
     the thousands of small files of a corpus."""
     fd = os.open(path, _CREATE_NEW, 0o666)
     try:
-        remaining = memoryview(data)
-        while remaining:
-            remaining = remaining[os.write(fd, remaining):]
+        written = os.write(fd, data)  # one call writes a small file whole
+        if written < len(data):
+            remaining = memoryview(data)[written:]
+            while remaining:
+                remaining = remaining[os.write(fd, remaining):]
     finally:
         os.close(fd)
 

@@ -134,7 +134,10 @@ def der_children(content: bytes) -> list[bytes]:
     out: list[bytes] = []
     pos, size = 0, len(content)
     while pos < size:
-        _tag, _start, end = read_tlv(content, pos)
+        # A low tag with a short-form length that fits is read here; any other header as read_tlv reads it.
+        end = pos + 2 + content[pos + 1] if pos + 1 < size else size + 1
+        if end - pos > 0x81 or end > size or content[pos] & 0x1F == 0x1F:
+            end = read_tlv(content, pos)[2]
         out.append(content[pos:end])
         pos = end
     return out

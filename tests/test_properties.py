@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import tracemalloc
 from functools import cache, lru_cache
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from hsmsim.encoding import der_children, read_tlv
 from hsmsim.formats import get_format, names
 from hsmsim.fuzz.campaign import load_model
 from hsmsim.fuzz.engine import CaseBuildError, build_case, plan_case
@@ -86,3 +88,31 @@ def test_hostile_vectors_stay_within_a_memory_bound(vector_id):
         tracemalloc.stop()
     assert not verdict.accepted
     assert peak < 48 * 1024 * 1024, f"peak {peak} bytes"
+
+
+def _children_read_one_by_one(content: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos < len(content):
+        end = read_tlv(content, pos)[2]
+        out.append(content[pos:end])
+        pos = end
+    return out
+
+
+_TLVS = st.lists(st.builds(
+    lambda tag, value, long_form: bytes([tag]) + (bytes([0x81, len(value)]) if long_form or len(value) > 0x7F
+                                                  else bytes([len(value)])) + value,
+    st.integers(0, 255), st.binary(max_size=200), st.booleans()), max_size=6).map(b"".join)
+
+
+@given(content=st.one_of(st.binary(max_size=300), _TLVS, st.builds(lambda tlvs, cut: tlvs[:cut], _TLVS,
+                                                                    st.integers(0, 1300))))
+def test_der_children_splits_content_as_read_tlv_reads_it(content):
+    # der_children reads short headers itself: the children and the errors are read_tlv's all the same.
+    try:
+        expected = _children_read_one_by_one(content)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=f"^{re.escape(str(exc))}$"):
+            der_children(content)
+        return
+    assert der_children(content) == expected

@@ -389,11 +389,12 @@ class _OutputTree:
         if rel in self.digests:
             raise CorpusError(f"{rel} would be written twice")
         try:
-            for depth in range(1, len(parts)):
-                directory = "/".join(parts[:depth])
-                if directory not in self.made:
-                    os.mkdir(f"{self.root}/{directory}")
-                    self.made.add(directory)
+            if rel.rpartition("/")[0] not in self.made:  # its parent was made, and so every directory above
+                for depth in range(1, len(parts)):
+                    directory = "/".join(parts[:depth])
+                    if directory not in self.made:
+                        os.mkdir(f"{self.root}/{directory}")
+                        self.made.add(directory)
             create_file(f"{self.root}/{rel}", data)
         except OSError as exc:  # e.g. one vector's file is another's directory
             raise CorpusError(f"cannot write {escaped(rel)!r} into the corpus: {exc.strerror or exc}") from None

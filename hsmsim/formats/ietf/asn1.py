@@ -114,6 +114,8 @@ def oid_sequence(oids: Sequence[str]) -> bytes:
 
 def read_value(tlv: bytes, tag: int) -> bytes:
     """The content of a claim value that must be one TLV with ``tag``; raises ValueError."""
+    if len(tlv) > 1 and tlv[0] == tag and tlv[1] == len(tlv) - 2 < 0x80 and tag & 0x1F != 0x1F:
+        return tlv[2:]  # a short-form TLV that fills ``tlv``, as read_tlv reads it
     found, start, end = read_tlv(tlv)
     if found != tag or end != len(tlv):
         raise ValueError(f"claim value has tag 0x{found:02x}, expected 0x{tag:02x}")
@@ -293,16 +295,24 @@ def _decode_entity(tlv: bytes) -> Entity:
     items = _sequence_items(tlv, "ReportedElement")
     if len(items) != 2:
         raise ValueError("ReportedElement is not {elementType, claims}")
-    claims = []
-    for claim_tlv in _sequence_items(items[1], "claims"):
-        parts = _sequence_items(claim_tlv, "ReportedClaim")
-        count = len(parts)
-        if count != 1 and count != 2:
-            raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")
-        claims.append(Claim(read_oid(parts[0]), parts[1] if count == 2 else None))
+    claims = [_decode_claim(claim_tlv) for claim_tlv in _sequence_items(items[1], "claims")]
     if not claims:
         raise ValueError("a ReportedElement has no claims (SIZE 1..MAX)")
     return Entity(read_oid(items[0]), tuple(claims))
+
+
+def _decode_claim(tlv: bytes) -> Claim:
+    """One ReportedClaim, ``tlv`` being a child :func:`der_children` returned (one whole TLV, its header read
+    already: only the tag and where the content starts are left to look at)."""
+    if tlv[0] != SEQUENCE:
+        raise ValueError("ReportedClaim is not a SEQUENCE")
+    parts = der_children(tlv[2 if tlv[1] < 0x80 else 2 + (tlv[1] & 0x7F):])
+    count = len(parts)
+    if count != 1 and count != 2:
+        raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")
+    if parts[0][0] != 0x06:  # a child too
+        raise ValueError("not an OBJECT IDENTIFIER")
+    return Claim(oid_dotted(parts[0]), parts[1] if count == 2 else None)
 
 
 def _decode_signature(tlv: bytes) -> SignatureBlock:
