@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.device import Device
-from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, read_tlv, spki_pem
+from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, read_tlv, spki_der, spki_pem
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
@@ -430,6 +430,45 @@ def test_vectors_do_not_depend_on_the_set_made_before() -> None:
     catalogue.seeded_kit.cache_clear()
     assert files(bundle.vector_cases("hsmsim-vectors-v1")) == bundle_second
     assert files(pkix.vector_cases("hsmsim-vectors-v1")) == pkix_first
+
+
+# -- red-team s29: pkix-evidence defects a verifier let through ------------------------------------
+
+def _pkix_verdicts(bench: catalogue.EvidenceBench, resign: bool = True) -> dict[Profile, Reason]:
+    """Both profiles' reasons for the bench's Evidence, against the kit's root."""
+    trust = TrustAnchors({"root": (bench.kit.identity.root,)})
+    return {profile: get_format("pkix-evidence").verify(bench.render(resign), trust, at=catalogue.VALIDATION_TIME,
+                                                        profile=profile).reason for profile in Profile}
+
+
+def _bench(spec: str = "ec-p256") -> catalogue.EvidenceBench:
+    return catalogue.EvidenceBench.open(catalogue.seeded_kit(SEED), spec)
+
+
+def _both(reason: Reason) -> dict[Profile, Reason]:
+    return {Profile.STRUCTURAL: reason, Profile.STRICT: reason}
+
+
+def test_pkix_every_signer_identifier_alternative_names_the_signing_key() -> None:
+    """Draft section 6: a subjectPublicKeyInfo present is the key the signature must verify with; a keyId whose key
+    cannot be obtained is rejected. Beside the genuine AK certificate, a foreign SPKI or a keyId of nothing fails;
+    the AK's own SPKI and SKI are the same key."""
+    kit = catalogue.seeded_kit(SEED)
+    ak_ski = kit.identity.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    foreign_spki = spki_der(kit.foreign.public_key())
+    cases = [({"spki": foreign_spki}, Reason.SIGNATURE_INVALID), ({"keyId": bytes(20)}, Reason.CHAIN_INCOMPLETE),
+             ({"spki": spki_der(kit.identity.key.public_key()), "keyId": ak_ski}, Reason.OK)]
+    for extra, reason in cases:
+        bench = _bench()
+        bench.sid_extra.update(extra)
+        assert _pkix_verdicts(bench) == _both(reason), extra
+    bench = _bench()  # keyId of the AK certificate (in intermediateCertificates), SPKI of another key
+    catalogue._sid("keyId")(bench)
+    bench.sid_extra["spki"] = foreign_spki
+    assert _pkix_verdicts(bench) == _both(Reason.SIGNATURE_INVALID)
+    bench = _bench()
+    bench.sid_extra["spki"] = b"\x30\x03\x02\x01\x00"
+    assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
 
 
 # -- the IETF samples ---------------------------------------------------------------------------

@@ -178,6 +178,8 @@ class EvidenceBench:
     nonce: bytes
     golden: EvidenceGolden
     sid: str = "certificate"
+    sid_extra: dict[str, bytes] = field(default_factory=dict)
+    """Alternatives the SignerIdentifier carries besides ``sid``, as written: ``keyId`` (the SKI) or ``spki``."""
     signing_key: PrivateKey | None = None
     intermediates: list[x509.Certificate] | None = None
     explicit_intermediates: bool = False
@@ -228,9 +230,10 @@ class EvidenceBench:
             ders = self.kit.identity_ders if identity is self.kit.identity else evidence.signer_ders(identity)
             blocks.append(asn1.SignatureBlock(
                 algorithm, value,
-                key_id=(cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-                        if self.sid == "keyId" else None),
-                spki=spki_der((self.signing_key or identity.key).public_key()) if self.sid == "spki" else None,
+                key_id=self.sid_extra.get("keyId", cert.extensions.get_extension_for_class(
+                    x509.SubjectKeyIdentifier).value.digest if self.sid == "keyId" else None),
+                spki=self.sid_extra.get("spki", spki_der((self.signing_key or identity.key).public_key())
+                                        if self.sid == "spki" else None),
                 certificate=ders[0] if self.sid == "certificate" else None))
             chain += ders[1:]
         if self.intermediates is not None:
@@ -329,6 +332,13 @@ def _sid(sid: str, with_intermediates: bool = True) -> EvidenceOp:
         bench.sid = sid
         if with_intermediates:
             bench.intermediates = [*bench.kit.identity.chain[1:], bench.kit.identity.certificate]
+    return apply
+
+
+def _sid_extra(name: str, value: Callable[[IetfKit], bytes]) -> EvidenceOp:
+    """The SignerIdentifier also carries the alternative ``name`` with ``value`` (of the kit)."""
+    def apply(bench: EvidenceBench) -> None:
+        bench.sid_extra[name] = value(bench.kit)
     return apply
 
 
@@ -528,6 +538,17 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "the reference CLI: signer keyId present but no matching certificate found", GO_CLI),
         "sid = keyId, AK certificate nowhere", "signature.sid", "/signatures/0/sid", _sid("keyId", False),
         invalid(Reason.CHAIN_INCOMPLETE))
+    sid_note = _note("SIGNATURE_BYPASS", crit, "a SignerIdentifier alternative beside the certificate names another "
+                     "key or none", "a verifier that reads only the certificate accepts a signer identifier whose "
+                     "public key the signature does not verify with, or whose keyId names no key (draft section 6: "
+                     "the signature MUST be validated with a subjectPublicKeyInfo present; a keyId whose key cannot "
+                     "be obtained MUST be rejected)", f"{EVIDENCE_DRAFT} section 6")
+    add("signature::sid-spki-of-another-key", "SignerAlternatives", sid_note, "sid = the genuine AK certificate and "
+        "a foreign subjectPublicKeyInfo, signed by the genuine AK", "signature.sid", "/signatures/0/sid",
+        _sid_extra("spki", lambda kit: spki_der(kit.foreign.public_key())), invalid(Reason.SIGNATURE_INVALID))
+    add("signature::sid-keyid-of-no-certificate", "SignerAlternatives", sid_note, "sid = the genuine AK certificate "
+        "and a keyId no certificate has", "signature.sid", "/signatures/0/sid",
+        _sid_extra("keyId", lambda kit: bytes(20)), invalid(Reason.CHAIN_INCOMPLETE))
     add("chain::intermediate-missing", "ChainIncomplete", _note("CHAIN", high, "the intermediate CA is not sent",
         "a verifier that trusts the AK certificate alone accepts any self-issued AK"),
         "intermediateCertificates absent", "chain.remove", "/intermediateCertificates", _no_intermediates,

@@ -361,24 +361,55 @@ def _check_fips(platform: Entity, where: str) -> None:
         raise Rejected(Reason.ATTR_CONFLICT, f"{where}: fipslevel {level} claimed but fipsboot is false")
 
 
+def _subject_key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
+
+
 def _signer(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int) -> x509.Certificate:
-    """The certificate that names the signer of ``block``: its own, or one matching keyId / SPKI."""
+    """The certificate of the signer of ``block``, the one key every alternative of its SignerIdentifier names
+    (draft section 6): its ``certificate``; a certificate whose SKI is ``keyId`` (none: CHAIN_INCOMPLETE, the key
+    cannot be obtained); the ``subjectPublicKeyInfo`` the signature must verify with (named alone: a certificate
+    of that key, none: CHAIN_INCOMPLETE). Alternatives naming different keys are SIGNATURE_INVALID: one signature
+    cannot verify with each of them. An alternative that does not parse is MALFORMED."""
+    cert = None
     if block.certificate is not None:
         try:
-            return fully_parsed(x509.load_der_x509_certificate(block.certificate))
+            cert = fully_parsed(x509.load_der_x509_certificate(block.certificate))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"signature {index}: the signer certificate does not parse") from None
-    for cert in pool:
+    key = spki_der(cert.public_key()) if cert is not None else None
+    if block.spki is not None:
         try:
-            ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-        except x509.ExtensionNotFound:
-            ski = None
-        if (block.key_id is not None and block.key_id == ski) or (
-                block.spki is not None and block.spki == spki_der(cert.public_key())):
-            return cert
-    named = "keyId" if block.key_id is not None else "subjectPublicKeyInfo"
+            named = spki_der(load_der_public_key(block.spki))
+        except (ValueError, UnsupportedAlgorithm):
+            raise Rejected(Reason.MALFORMED,
+                           f"signature {index}: the signer subjectPublicKeyInfo is not a public key") from None
+        if key is not None and named != key:
+            raise Rejected(Reason.SIGNATURE_INVALID,
+                           f"signature {index}: the signer subjectPublicKeyInfo is not its certificate's key")
+        key = named
+    if block.key_id is not None:
+        found = [c for c in (*((cert,) if cert is not None else ()), *pool) if _subject_key_id(c) == block.key_id]
+        if not found:
+            raise Rejected(Reason.CHAIN_INCOMPLETE,
+                           f"signature {index}: signer keyId present but no matching certificate found")
+        same = [c for c in found if key is None or spki_der(c.public_key()) == key]
+        if not same:
+            raise Rejected(Reason.SIGNATURE_INVALID,
+                           f"signature {index}: the signer keyId names another key than its "
+                           f"{'certificate' if cert is not None else 'subjectPublicKeyInfo'}")
+        return cert or same[0]
+    if cert is not None:
+        return cert
+    assert key is not None  # the decoder refuses a SignerIdentifier naming nothing
+    for candidate in pool:
+        if spki_der(candidate.public_key()) == key:
+            return candidate
     raise Rejected(Reason.CHAIN_INCOMPLETE,
-                   f"signature {index}: signer {named} present but no matching certificate found")
+                   f"signature {index}: signer subjectPublicKeyInfo present but no matching certificate found")
 
 
 def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], trust: TrustAnchors,
