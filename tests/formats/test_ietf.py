@@ -470,6 +470,15 @@ def test_pkix_every_signer_identifier_alternative_names_the_signing_key() -> Non
     bench.sid_extra["spki"] = b"\x30\x03\x02\x01\x00"
     assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
 
+def test_pkix_strict_judges_every_attested_key_by_the_code_signing_rule() -> None:
+    """Without a CSR every key entity is attested (docs step 4), so strict's CA/B Forum key rule holds for each: an
+    RSA-2048 key beside the P-256 one is KEY_POLICY in either position; structural accepts both."""
+    weak = evidence.key_entity(catalogue.seeded_kit(SEED).other["rsa-2048"])
+    for position in (0, 1):
+        bench = _bench()
+        bench.entities.insert(bench.entity(asn1.ELEMENT_KEY) + position, weak)
+        assert _pkix_verdicts(bench) == {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.KEY_POLICY}, position
+
 
 # -- the IETF samples ---------------------------------------------------------------------------
 

@@ -300,6 +300,10 @@ def _second_key(same_identifier: bool) -> EvidenceOp:
     return apply
 
 
+def _weak_second_key(bench: EvidenceBench) -> None:
+    bench.entities.append(evidence.key_entity(bench.kit.other["rsa-2048"]))
+
+
 def _set_version(version: int) -> EvidenceOp:
     def apply(bench: EvidenceBench) -> None:
         bench.version = version
@@ -610,6 +614,13 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
     add("key::sensitive-false", "KeyNotSensitive", _note("POLICY", med, "the key is not sensitive",
         "strict: its value may leave the HSM in clear"), "sensitive = FALSE, re-signed", "claims.set",
         "/key/sensitive", _set_claim(k, "sensitive", asn1.boolean(False)), strict_only(Reason.ATTR_NOT_SENSITIVE))
+    add("key::second-key-rsa-2048", "StrictKeyPolicyEveryKey", _note("PROFILE", Severity.LOW,
+        "a key entity beside the first whose key is outside the CA/B Forum code-signing rules",
+        "strict: a verifier that judges the first key entity only accepts a weak key attested beside a strong one "
+        "(without a CSR every key entity is attested)", "CA/B Forum Code Signing BR 6.2.7.4", EVIDENCE_DRAFT),
+        "a second key entity, of an RSA-2048 key, "
+        "after the golden's P-256 key, re-signed (no CSR: every key entity is attested)", "entities.add", "/key[1]",
+        _weak_second_key, strict_only(Reason.KEY_POLICY))
     add("key::csr-of-another-key", "CsrKeyMismatch", _note("BINDING", crit,
         "the CSR beside the Evidence asks to certify another key", "a CA certifies a key the HSM never attested",
         CSR_DRAFT), "a CSR of another key beside the Evidence", "file.add", "<label>.csr", _csr_of("other"),

@@ -507,13 +507,20 @@ def check_key(entity: Entity, profile: Profile) -> None:
             raise Rejected(reason, f"key {ident!r}: {name} is {str(value).lower()}")
 
 
+def key_kind(key: Entity) -> tuple[str, int | None]:
+    """``(key_type, size)`` of a key entity's ``spki`` as :func:`describe_key` names them, ``("secret", None)``
+    without one; MALFORMED when it is not such a key."""
+    spki = _key_spki(key)
+    try:
+        return describe_key(spki) if spki is not None else ("secret", None)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise Rejected(Reason.MALFORMED, f"key spki: {exc}") from None
+
+
 def claims_of(ev: asn1.PkixEvidence, key: Entity) -> Claims:
     """The normalised claims of one key entity and the platform entity."""
     spki = _key_spki(key)
-    try:
-        key_type, size = describe_key(spki) if spki is not None else ("secret", None)
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise Rejected(Reason.MALFORMED, f"key spki: {exc}") from None
+    key_type, size = key_kind(key)
     platform = next((e for e in ev.entities if e.type == ELEMENT_PLATFORM), Entity(ELEMENT_PLATFORM, ()))
     model = _typed(platform, "hwmodel", lambda v: asn1.read_value(v, asn1.OCTETS))
     level = _typed(platform, "fipslevel", asn1.read_integer)
@@ -547,6 +554,8 @@ def check(inputs: Inputs, trust: TrustAnchors, at: datetime, profile: Profile) -
     claims = claims_of(ev, keys[0])
     if profile is Profile.STRICT:
         require_code_signing_key(claims.key_type, claims.key_size)
+        for key in keys[1:]:  # every attested key, not only the one the claims describe
+            require_code_signing_key(*key_kind(key))
     return claims
 
 
