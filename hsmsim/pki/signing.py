@@ -48,6 +48,28 @@ def sign(key: PrivateKey, data: bytes) -> tuple[bytes, bytes]:
     return algorithm, key.sign(data)
 
 
+_ABSENT_PARAMETERS = frozenset({ECDSA_SHA256, ECDSA_SHA384, ED25519})
+"""Algorithms whose AlgorithmIdentifier has no parameters: ECDSA (RFC 5758 3.2), Ed25519 (RFC 8410 3)."""
+_NULL_OR_ABSENT_PARAMETERS = frozenset({RSA_SHA256, RSA_SHA384})
+"""PKCS#1 v1.5 with SHA-2: parameters NULL, and absent accepted (RFC 4055 5)."""
+
+
+def check_parameters(algorithm: bytes) -> None:
+    """Raises ValueError unless the AlgorithmIdentifier DER ``algorithm`` is ``SEQUENCE {OID, parameters OPTIONAL}``
+    (nothing after the parameters) with the parameters its algorithm's RFC prescribes for the algorithms
+    :func:`verify` knows: absent for ECDSA and Ed25519, NULL or absent for PKCS#1 v1.5. Another algorithm's
+    parameters are not judged (:func:`verify` says it is not supported)."""
+    parts = der_children(der_content(algorithm))
+    if not 1 <= len(parts) <= 2 or parts[0][:1] != b"\x06":
+        raise ValueError("AlgorithmIdentifier is not {algorithm OID, parameters OPTIONAL}")
+    oid = oid_dotted(parts[0])
+    parameters = parts[1] if len(parts) == 2 else None
+    if oid in _ABSENT_PARAMETERS and parameters is not None:
+        raise ValueError(f"AlgorithmIdentifier {oid} has parameters (they MUST be absent)")
+    if oid in _NULL_OR_ABSENT_PARAMETERS and parameters not in (None, _NULL):
+        raise ValueError(f"AlgorithmIdentifier {oid} has parameters other than NULL")
+
+
 def algorithm_oid(algorithm: bytes) -> str:
     """The OID of an AlgorithmIdentifier DER; raises ValueError."""
     oid = der_children(der_content(algorithm))[0]

@@ -18,7 +18,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.device import Device
-from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, read_tlv, spki_der, spki_pem
+from hsmsim.encoding import (
+    cert_pem,
+    der_children,
+    der_content,
+    der_oid,
+    der_sequence,
+    der_tlv,
+    read_tlv,
+    spki_der,
+    spki_pem,
+)
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
@@ -30,6 +40,7 @@ from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
+from hsmsim.pki import signing
 from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.tpm.hierarchy import ak_public as hierarchy_ak_area
 from hsmsim.tpm.marshal import TpmAlg, TpmSt
@@ -478,6 +489,21 @@ def test_pkix_strict_judges_every_attested_key_by_the_code_signing_rule() -> Non
         bench = _bench()
         bench.entities.insert(bench.entity(asn1.ELEMENT_KEY) + position, weak)
         assert _pkix_verdicts(bench) == {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.KEY_POLICY}, position
+
+def test_pkix_algorithm_identifier_parameters_follow_their_rfc() -> None:
+    """RFC 5758 3.2: ecdsa-with-SHA256's parameters MUST be absent; an AlgorithmIdentifier is {OID, parameters
+    OPTIONAL}, nothing more. Evidence is DER (draft 5.5): MALFORMED in both profiles. PKCS#1 v1.5 takes NULL or
+    nothing (RFC 4055 5)."""
+    ecdsa, rsa_sha256 = der_oid("1.2.840.10045.4.3.2"), der_oid("1.2.840.113549.1.1.11")
+    for algorithm in (der_sequence(ecdsa, b"\x05\x00"), der_sequence(ecdsa, der_tlv(0x04, b"junk")),
+                      der_sequence(ecdsa, der_tlv(0x04, b"x"), der_tlv(0x0C, b"y"))):
+        bench = _bench()
+        bench.algorithm = algorithm
+        assert _pkix_verdicts(bench) == _both(Reason.MALFORMED), algorithm.hex()
+    signing.check_parameters(der_sequence(rsa_sha256, b"\x05\x00"))
+    signing.check_parameters(der_sequence(rsa_sha256))
+    with pytest.raises(ValueError, match="other than NULL"):
+        signing.check_parameters(der_sequence(rsa_sha256, der_tlv(0x04, b"")))
 
 
 # -- the IETF samples ---------------------------------------------------------------------------

@@ -181,6 +181,8 @@ class EvidenceBench:
     sid_extra: dict[str, bytes] = field(default_factory=dict)
     """Alternatives the SignerIdentifier carries besides ``sid``, as written: ``keyId`` (the SKI) or ``spki``."""
     signing_key: PrivateKey | None = None
+    algorithm: bytes | None = None
+    """The AlgorithmIdentifier DER every SignatureBlock names instead of the signer's (the value stays its own)."""
     intermediates: list[x509.Certificate] | None = None
     explicit_intermediates: bool = False
     extra_files: dict[str, bytes] = field(default_factory=dict)
@@ -229,7 +231,7 @@ class EvidenceBench:
             cert = identity.certificate
             ders = self.kit.identity_ders if identity is self.kit.identity else evidence.signer_ders(identity)
             blocks.append(asn1.SignatureBlock(
-                algorithm, value,
+                self.algorithm or algorithm, value,
                 key_id=self.sid_extra.get("keyId", cert.extensions.get_extension_for_class(
                     x509.SubjectKeyIdentifier).value.digest if self.sid == "keyId" else None),
                 spki=self.sid_extra.get("spki", spki_der((self.signing_key or identity.key).public_key())
@@ -343,6 +345,12 @@ def _sid_extra(name: str, value: Callable[[IetfKit], bytes]) -> EvidenceOp:
     """The SignerIdentifier also carries the alternative ``name`` with ``value`` (of the kit)."""
     def apply(bench: EvidenceBench) -> None:
         bench.sid_extra[name] = value(bench.kit)
+    return apply
+
+
+def _algorithm(algorithm: bytes) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.algorithm = algorithm
     return apply
 
 
@@ -553,6 +561,19 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
     add("signature::sid-keyid-of-no-certificate", "SignerAlternatives", sid_note, "sid = the genuine AK certificate "
         "and a keyId no certificate has", "signature.sid", "/signatures/0/sid",
         _sid_extra("keyId", lambda kit: bytes(20)), invalid(Reason.CHAIN_INCOMPLETE))
+    algorithm_note = _note("STRUCTURE", med, "an ECDSA AlgorithmIdentifier with parameters",
+                           "a verifier that reads only the OID accepts an AlgorithmIdentifier RFC 5758 3.2 forbids "
+                           "(ecdsa-with-SHA256: the parameters MUST be absent) in Evidence the draft requires in DER",
+                           "RFC 5758 3.2", f"{EVIDENCE_DRAFT} section 5.5")
+    ecdsa_sha256 = der_oid("1.2.840.10045.4.3.2")
+    add("signature::ecdsa-parameters-null", "AlgorithmParameters", algorithm_note, "ecdsa-with-SHA256 with NULL "
+        "parameters (the signature value is the AK's)", "signature.algorithm", "/signatures/0/signatureAlgorithm",
+        _algorithm(der_sequence(ecdsa_sha256, b"\x05\x00")), invalid(Reason.MALFORMED))
+    add("signature::algorithm-identifier-extra-fields", "AlgorithmParameters", algorithm_note, "ecdsa-with-SHA256 "
+        "followed by two TLVs (an OCTET STRING and a UTF8String)", "signature.algorithm",
+        "/signatures/0/signatureAlgorithm",
+        _algorithm(der_sequence(ecdsa_sha256, der_tlv(0x04, b"junk"), der_tlv(0x0C, b"more"))),
+        invalid(Reason.MALFORMED))
     add("chain::intermediate-missing", "ChainIncomplete", _note("CHAIN", high, "the intermediate CA is not sent",
         "a verifier that trusts the AK certificate alone accepts any self-issued AK"),
         "intermediateCertificates absent", "chain.remove", "/intermediateCertificates", _no_intermediates,

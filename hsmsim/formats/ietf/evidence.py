@@ -45,7 +45,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
-from hsmsim.pki.signing import sign, verify
+from hsmsim.pki.signing import check_parameters, sign, verify
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 FORMAT = "pkix-evidence"
@@ -427,6 +427,10 @@ def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], t
     for index, block in enumerate(ev.signatures):
         cert = _signer(block, pool, index)
         public_key = cert.public_key()
+        try:
+            check_parameters(block.algorithm)
+        except ValueError as exc:
+            raise Rejected(Reason.MALFORMED, f"signature {index}: {exc}") from None
         ok = verify(public_key, block.algorithm, block.value, ev.tbs)
         if ok is None:
             raise Rejected(Reason.UNSUPPORTED, f"signature {index}: algorithm not supported for the signer's key")
