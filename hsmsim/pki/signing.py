@@ -55,11 +55,11 @@ _NULL_OR_ABSENT_PARAMETERS = frozenset({RSA_SHA256, RSA_SHA384})
 
 
 def check_parameters(algorithm: bytes) -> None:
-    """Raises ValueError unless the AlgorithmIdentifier DER ``algorithm`` is ``SEQUENCE {OID, parameters OPTIONAL}``
+    """Raises ValueError unless the AlgorithmIdentifier ``algorithm`` is DER ``SEQUENCE {OID, parameters OPTIONAL}``
     (nothing after the parameters) with the parameters its algorithm's RFC prescribes for the algorithms
     :func:`verify` knows: absent for ECDSA and Ed25519, NULL or absent for PKCS#1 v1.5. Another algorithm's
     parameters are not judged (:func:`verify` says it is not supported)."""
-    parts = der_children(der_content(algorithm))
+    parts = der_children(der_content(algorithm, der=True), der=True)
     if not 1 <= len(parts) <= 2 or parts[0][:1] != b"\x06":
         raise ValueError("AlgorithmIdentifier is not {algorithm OID, parameters OPTIONAL}")
     oid = oid_dotted(parts[0])

@@ -505,6 +505,25 @@ def test_pkix_algorithm_identifier_parameters_follow_their_rfc() -> None:
     with pytest.raises(ValueError, match="other than NULL"):
         signing.check_parameters(der_sequence(rsa_sha256, der_tlv(0x04, b"")))
 
+def test_pkix_lengths_must_be_der() -> None:
+    """Draft 5.5 (Evidence is DER) and 6 (the signature is over the DER TbsEvidence): a length in the long form
+    where the short one fits, or with a leading zero octet, is MALFORMED in the wrapper and in a TbsEvidence the
+    genuine AK signed as it is."""
+    def long_form(tlv: bytes, octets: int = 4) -> bytes:
+        _tag, start, end = read_tlv(tlv)
+        return tlv[:1] + bytes([0x80 | octets]) + (end - start).to_bytes(octets, "big") + tlv[start:end]
+    for post in (long_form, lambda der: long_form(der, 3)):
+        bench = _bench()
+        bench.post = post
+        assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
+        bench = _bench()
+        bench.tbs_post = post
+        assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
+    with pytest.raises(ValueError, match="shortest form"):
+        read_tlv(b"\x04\x81\x01\x00", der=True)
+    assert read_tlv(b"\x04\x81\x01\x00") == (0x04, 3, 4)  # BER: the default reader's
+    assert read_tlv(b"\x04\x81\x80" + bytes(128), der=True) == (0x04, 3, 131)
+
 
 # -- the IETF samples ---------------------------------------------------------------------------
 

@@ -114,7 +114,7 @@ def oid_sequence(oids: Sequence[str]) -> bytes:
 
 def read_value(tlv: bytes, tag: int) -> bytes:
     """The content of a claim value that must be one TLV with ``tag``; raises ValueError."""
-    found, start, end = read_tlv(tlv)
+    found, start, end = read_tlv(tlv, der=True)
     if found != tag or end != len(tlv):
         raise ValueError(f"claim value has tag 0x{found:02x}, expected 0x{tag:02x}")
     return tlv[start:end]
@@ -151,14 +151,14 @@ def read_time(tlv: bytes) -> dt.datetime:
 
 def read_oid(tlv: bytes) -> str:
     """The dotted form of an OBJECT IDENTIFIER TLV."""
-    if read_tlv(tlv)[0] != 0x06:
+    if read_tlv(tlv, der=True)[0] != 0x06:
         raise ValueError("not an OBJECT IDENTIFIER")
     return oid_dotted(tlv)
 
 
 def read_oid_sequence(tlv: bytes) -> list[str]:
     """A SEQUENCE OF OBJECT IDENTIFIER."""
-    return [read_oid(child) for child in der_children(read_value(tlv, SEQUENCE))]
+    return [read_oid(child) for child in der_children(read_value(tlv, SEQUENCE), der=True)]
 
 
 # -- Evidence -----------------------------------------------------------------------------------
@@ -277,16 +277,16 @@ def encode_evidence(tbs: bytes, signatures: Sequence[SignatureBlock], intermedia
 
 
 def _is_certificate(tlv: bytes) -> bool:
-    tag, start, end = read_tlv(tlv)
-    children = der_children(tlv[start:end]) if tag == SEQUENCE else []
+    tag, start, end = read_tlv(tlv, der=True)
+    children = der_children(tlv[start:end], der=True) if tag == SEQUENCE else []
     return [c[0] for c in children] == [SEQUENCE, SEQUENCE, 0x03]
 
 
 def _sequence_items(tlv: bytes, what: str) -> list[bytes]:
-    tag, start, end = read_tlv(tlv)
+    tag, start, end = read_tlv(tlv, der=True)
     if tag != SEQUENCE or end != len(tlv):
         raise ValueError(f"{what} is not a SEQUENCE")
-    return der_children(tlv[start:end])
+    return der_children(tlv[start:end], der=True)
 
 
 def _decode_entity(tlv: bytes) -> Entity:
@@ -314,7 +314,7 @@ def _decode_signature(tlv: bytes) -> SignatureBlock:
         tag = child[0]
         if tag not in (0xA0, 0xA1, 0xA2) or tag & 0x0F in found:
             raise ValueError("SignerIdentifier holds an unknown or repeated alternative")
-        found[tag & 0x0F] = der_content(child)
+        found[tag & 0x0F] = der_content(child, der=True)
     if not found:
         raise ValueError("SignerIdentifier names no signer (keyId, subjectPublicKeyInfo or certificate)")
     _sequence_items(items[1], "signatureAlgorithm")
@@ -339,7 +339,7 @@ def decode_evidence(der: bytes) -> PkixEvidence:
     if len(items) == 3:
         if items[2][0] != 0xA0:
             raise ValueError("the third Evidence field is not intermediateCertificates [0]")
-        content = der_children(der_content(items[2]))
+        content = der_children(der_content(items[2], der=True), der=True)
         explicit = len(content) == 1 and not _is_certificate(content[0])
         intermediates = tuple(_sequence_items(content[0], "intermediateCertificates") if explicit else content)
         if not all(_is_certificate(c) for c in intermediates):

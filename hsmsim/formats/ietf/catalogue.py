@@ -29,7 +29,7 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
-from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, pem, spki_der, spki_pem
+from hsmsim.encoding import cert_pem, der_oid, der_sequence, der_tlv, pem, read_tlv, spki_der, spki_pem
 from hsmsim.formats.ietf import asn1, csr, evidence, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
@@ -187,6 +187,8 @@ class EvidenceBench:
     explicit_intermediates: bool = False
     extra_files: dict[str, bytes] = field(default_factory=dict)
     post: Callable[[bytes], bytes] | None = None
+    tbs_post: Callable[[bytes], bytes] | None = None
+    """Rewrites the TbsEvidence DER before it is signed (a re-signed defect of its encoding)."""
     forged: bool = False
     """Another key than the genuine AK signs the edited TbsEvidence, whose ak-spki names it (Stale all the same)."""
 
@@ -222,7 +224,7 @@ class EvidenceBench:
 
     def render(self, resign: bool) -> Evidence:
         """The evidence files; the signatures cover the edited TbsEvidence when ``resign``, the golden one otherwise."""
-        tbs = self.tbs()
+        tbs = self.tbs() if self.tbs_post is None else self.tbs_post(self.tbs())
         signed = tbs if resign or self.forged else self.golden.tbs
         blocks: list[asn1.SignatureBlock] = []
         chain: list[bytes] = []
@@ -429,6 +431,18 @@ def _post(fn: Callable[[bytes], bytes]) -> EvidenceOp:
     return apply
 
 
+def _long_length(tlv: bytes) -> bytes:
+    """The TLV with its length in the 4-octet long form (``84 00 00 xx xx``): BER, not DER (X.690 10.1)."""
+    _tag, start, end = read_tlv(tlv)
+    return tlv[:1] + b"\x84" + (end - start).to_bytes(4, "big") + tlv[start:end] + tlv[end:]
+
+
+def _tbs_post(fn: Callable[[bytes], bytes]) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.tbs_post = fn
+    return apply
+
+
 def _note(bug: str, severity: Severity, description: str, effect: str, *refs: str) -> FlagNote:
     return FlagNote(bug, severity, description, effect, refs or (EVIDENCE_DRAFT,))
 
@@ -511,6 +525,14 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "a lenient parser reports nothing and a verifier accepts nothing as something"),
         "two bytes after the Evidence SEQUENCE", "bytes.extend", "/", _post(lambda d: mutate.extend(d, b"\x00\x00")),
         invalid(Reason.MALFORMED), resign=False)
+    ber = _note("STRUCTURE", med, "a length in BER's long form where DER's short form is required",
+                "a verifier that reads BER accepts Evidence the draft requires in DER (section 5.5), and a signature "
+                "over a TbsEvidence that is not the DER encoding (section 6: the signature is over the DER)",
+                f"{EVIDENCE_DRAFT} sections 5.5 and 6", "X.690 10.1")
+    add("encoding::ber-length-evidence", "NonDerLength", ber, "the Evidence SEQUENCE's length written 84 00 00 xx "
+        "xx", "der.length", "/", _post(_long_length), invalid(Reason.MALFORMED))
+    add("encoding::ber-length-tbs", "NonDerLength", ber, "the TbsEvidence's length written 84 00 00 xx xx, signed "
+        "so by the genuine AK", "der.length", "/tbs", _tbs_post(_long_length), invalid(Reason.MALFORMED))
     unknown = _note("EXTENSIBILITY", low, "an unknown claim or entity type",
                     "the draft says to ignore it; the strict profile refuses what it cannot judge")
     add("validate::unknown-claim", "UnknownContent", unknown, "a key claim 1.3.6.1.5.5.999.1.2.99", "claims.add",
