@@ -524,6 +524,25 @@ def test_pkix_lengths_must_be_der() -> None:
     assert read_tlv(b"\x04\x81\x01\x00") == (0x04, 3, 4)  # BER: the default reader's
     assert read_tlv(b"\x04\x81\x80" + bytes(128), der=True) == (0x04, 3, 131)
 
+def test_pkix_claims_are_read_with_their_types_reader() -> None:
+    """Docs step 1: every known claim's value is of its declared type in DER, not only of its tag: a timestamp or
+    expiry that names no UTC time, key purposes that are not OIDs, a non-minimal INTEGER are MALFORMED."""
+    t, p, k = asn1.ELEMENT_TRANSACTION, asn1.ELEMENT_PLATFORM, asn1.ELEMENT_KEY
+    edits = [catalogue._set_claim(t, "timestamp", der_tlv(asn1.TIME, value))
+             for value in (b"hello", b"20251103142207", b"20251303142207Z", b"2025110314220.Z", b"20251103142207.5Z")]
+    edits += [catalogue._set_claim(k, "purpose", der_sequence(asn1.integer(5))),
+              catalogue._set_claim(k, "purpose", der_sequence(b"\x06\x02\x80\x01")),
+              catalogue._add_claim(p, evidence.claim(p, "uptime", der_tlv(asn1.INTEGER, b"\x00\x05"))),
+              catalogue._add_claim(k, evidence.claim(k, "expiry", der_tlv(asn1.TIME, b"xyz")))]
+    for edit in edits:
+        bench = _bench()
+        edit(bench)
+        assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
+    bench = _bench()
+    catalogue._add_claim(k, evidence.claim(k, "expiry", asn1.generalized_time(catalogue.VALIDATION_TIME)))(bench)
+    assert _pkix_verdicts(bench) == _both(Reason.OK)
+    assert asn1.read_time(der_tlv(asn1.TIME, b"20240229235959Z")) == datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)
+
 
 # -- the IETF samples ---------------------------------------------------------------------------
 

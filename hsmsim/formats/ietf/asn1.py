@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hsmsim.encoding import der_children, der_content, der_integer, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
@@ -142,23 +142,42 @@ def read_utf8(tlv: bytes) -> str:
 
 
 def read_time(tlv: bytes) -> dt.datetime:
-    """A DER GeneralizedTime ``YYYYMMDDHHMMSSZ``."""
-    text = read_value(tlv, TIME).decode("ascii")
-    if len(text) != 15 or not text.endswith("Z"):
+    """A DER GeneralizedTime ``YYYYMMDDHHMMSSZ`` (X.690 11.7: UTC, seconds, no fraction) naming a real instant."""
+    text = read_value(tlv, TIME)
+    if len(text) != 15 or text[14:] != b"Z" or not text[:14].isdigit():
         raise ValueError("GeneralizedTime is not YYYYMMDDHHMMSSZ")
-    return dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+    return dt.datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
+                       int(text[12:14]), tzinfo=dt.UTC)  # ValueError for a month 13, a 31 April, ...
 
 
 def read_oid(tlv: bytes) -> str:
-    """The dotted form of an OBJECT IDENTIFIER TLV."""
-    if read_tlv(tlv, der=True)[0] != 0x06:
+    """The dotted form of an OBJECT IDENTIFIER TLV in DER: some content, each subidentifier in its fewest octets
+    (none starts 0x80) and complete."""
+    tag, start, end = read_tlv(tlv, der=True)
+    if tag != 0x06 or end != len(tlv):
         raise ValueError("not an OBJECT IDENTIFIER")
+    content = tlv[start:end]
+    if not content or content[-1] & 0x80 or (b"\x80" in content and any(
+            octet == 0x80 and (i == 0 or content[i - 1] < 0x80) for i, octet in enumerate(content))):
+        raise ValueError("OBJECT IDENTIFIER is not DER (empty, padded or truncated subidentifier)")
     return oid_dotted(tlv)
 
 
 def read_oid_sequence(tlv: bytes) -> list[str]:
     """A SEQUENCE OF OBJECT IDENTIFIER."""
     return [read_oid(child) for child in der_children(read_value(tlv, SEQUENCE), der=True)]
+
+
+def read_octets(tlv: bytes) -> bytes:
+    """An OCTET STRING value."""
+    return read_value(tlv, OCTETS)
+
+
+TYPE_READERS: dict[int, Callable[[bytes], object]] = {
+    UTF8: read_utf8, OCTETS: read_octets, BOOLEAN: read_boolean, INTEGER: read_integer, TIME: read_time,
+    SEQUENCE: read_oid_sequence}
+"""The reader of each claim type of the module (by :attr:`ClaimDef.tag`; the one SEQUENCE is KeyPurposes): each
+raises ValueError for a value that is not that type in DER."""
 
 
 # -- Evidence -----------------------------------------------------------------------------------

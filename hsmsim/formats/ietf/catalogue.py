@@ -533,6 +533,22 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "xx", "der.length", "/", _post(_long_length), invalid(Reason.MALFORMED))
     add("encoding::ber-length-tbs", "NonDerLength", ber, "the TbsEvidence's length written 84 00 00 xx xx, signed "
         "so by the genuine AK", "der.length", "/tbs", _tbs_post(_long_length), invalid(Reason.MALFORMED))
+    typed = _note("STRUCTURE", med, "a known claim whose value has its type's tag but is no DER value of that type",
+                  "a verifier that checks the tag only accepts a timestamp that names no time, key purposes that are "
+                  "no OIDs, an INTEGER that is not DER", f"{EVIDENCE_DRAFT} ASN.1 module (each CLAIM's TYPE), "
+                  "section 5.5 (DER)", "X.690 8.3.2, 11.7")
+    add("validate::timestamp-not-a-time", "ClaimType", typed, "transaction timestamp = GeneralizedTime 'hello'",
+        "claims.set", "/transaction/timestamp", _set_claim(t, "timestamp", der_tlv(asn1.TIME, b"hello")),
+        invalid(Reason.MALFORMED))
+    add("validate::timestamp-without-z", "ClaimType", typed, "transaction timestamp = GeneralizedTime "
+        "'20251103142207' (local time: DER ends in Z)", "claims.set", "/transaction/timestamp",
+        _set_claim(t, "timestamp", der_tlv(asn1.TIME, b"20251103142207")), invalid(Reason.MALFORMED))
+    add("validate::purpose-not-oids", "ClaimType", typed, "key purpose = SEQUENCE { INTEGER 5 } (KeyPurposes is a "
+        "SEQUENCE OF OBJECT IDENTIFIER)", "claims.set", "/key/purpose",
+        _set_claim(k, "purpose", der_sequence(asn1.integer(5))), invalid(Reason.MALFORMED))
+    add("validate::uptime-not-minimal", "ClaimType", typed, "a platform uptime claim INTEGER 00 05 (not minimal) "
+        "added", "claims.add", "/platform/uptime",
+        _add_claim(p, _claim(p, "uptime", der_tlv(asn1.INTEGER, b"\x00\x05"))), invalid(Reason.MALFORMED))
     unknown = _note("EXTENSIBILITY", low, "an unknown claim or entity type",
                     "the draft says to ignore it; the strict profile refuses what it cannot judge")
     add("validate::unknown-claim", "UnknownContent", unknown, "a key claim 1.3.6.1.5.5.999.1.2.99", "claims.add",

@@ -326,9 +326,7 @@ def validate_structure(ev: asn1.PkixEvidence, profile: Profile) -> None:
             if item.value is None:
                 raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name} has no value")
             try:
-                content = asn1.read_value(item.value, known.tag)
-                if known.tag == asn1.UTF8:
-                    content.decode("utf-8")
+                asn1.TYPE_READERS[known.tag](item.value)
             except ValueError as exc:  # UnicodeDecodeError included
                 raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name}: {exc}") from None
         if entity.type == ELEMENT_KEY:
