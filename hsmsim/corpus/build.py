@@ -212,6 +212,9 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "(only the EK's holder opens the credential): the notes of `ActivateWrongEk`, `ActivateOtherTpmEk` and "
         "`ActivateMissing` say the defect is caught because the record itself reports the failure, and an accepted "
         "token's claim `ak_residency` is `record-asserted` (or `none`); no expected verdict changed.",
+        "`pkix-evidence::validate::fips-level-without-fips-boot` is valid (was ATTR_CONFLICT), flag "
+        "`FipsLevelWithoutBoot`: the draft (5.1.4) gives fipslevel no meaning when fipsboot is false or absent, so "
+        "it is no conflict and the verifier reports no FIPS level (new `validate::fips-level-fips-boot-absent`).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -543,6 +543,20 @@ def test_pkix_claims_are_read_with_their_types_reader() -> None:
     assert _pkix_verdicts(bench) == _both(Reason.OK)
     assert asn1.read_time(der_tlv(asn1.TIME, b"20240229235959Z")) == datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)
 
+def test_pkix_fips_level_is_reported_only_beside_fips_boot_true() -> None:
+    """Draft 5.1.4: fipslevel has no meaning if fipsboot is absent or false; both are alike: accepted, no level."""
+    p = asn1.ELEMENT_PLATFORM
+    trust = TrustAnchors({"root": (catalogue.seeded_kit(SEED).identity.root,)})
+    for edit, level in ((lambda bench: None, "3"), (catalogue._drop_claim(p, "fipsboot"), None),
+                        (catalogue._set_claim(p, "fipsboot", asn1.boolean(False)), None)):
+        bench = _bench()
+        edit(bench)
+        for profile in Profile:
+            verdict = get_format("pkix-evidence").verify(bench.render(True), trust, at=catalogue.VALIDATION_TIME,
+                                                         profile=profile)
+            assert verdict.reason is Reason.OK and verdict.claims is not None
+            assert verdict.claims.fips_level == level
+
 
 # -- the IETF samples ---------------------------------------------------------------------------
 

@@ -506,9 +506,15 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         _set_claim(p, "fipslevel", asn1.integer(2)), invalid(Reason.ATTR_CONFLICT))
     add("validate::fips-level-not-integer", "FipsLevel", fips, "fipslevel as UTF8String \"3\"", "claims.set",
         "/platform/fipslevel", _set_claim(p, "fipslevel", asn1.utf8("3")), invalid(Reason.MALFORMED))
-    add("validate::fips-level-without-fips-boot", "FipsLevel", fips, "fipsboot false with a fipslevel",
-        "claims.set", "/platform/fipsboot", _set_claim(p, "fipsboot", asn1.boolean(False)),
-        invalid(Reason.ATTR_CONFLICT))
+    # Draft 5.1.4: "fipslevel has no meaning if fipsboot is absent or false": no conflict, nothing to report.
+    meaningless = _note("BASIC", Severity.INFO, "a fipslevel beside fipsboot FALSE or without fipsboot",
+                        "the level has no meaning (draft 5.1.4): a verifier that rejects it reads a conflict the draft "
+                        "does not define; one that reports the level (hsmsim reports none) tells the relying party "
+                        "the module runs at a FIPS level it does not claim", f"{EVIDENCE_DRAFT} section 5.1.4")
+    add("validate::fips-level-without-fips-boot", "FipsLevelWithoutBoot", meaningless, "fipsboot false with a "
+        "fipslevel", "claims.set", "/platform/fipsboot", _set_claim(p, "fipsboot", asn1.boolean(False)), valid())
+    add("validate::fips-level-fips-boot-absent", "FipsLevelWithoutBoot", meaningless, "fipsboot claim removed, "
+        "fipslevel kept", "claims.remove", "/platform/fipsboot", _drop_claim(p, "fipsboot"), valid())
     value_note = _note("STRUCTURE", med, "a known claim with no or a mistyped value",
                        "a verifier reads a default where the HSM said nothing")
     add("validate::claim-without-value", "ClaimValue", value_note, "platform vendor claim without its value",

@@ -345,8 +345,16 @@ def validate_structure(ev: asn1.PkixEvidence, profile: Profile) -> None:
         raise Rejected(Reason.ATTR_CONFLICT, f"key identifier {duplicates[0]!r} names two keys")
 
 
+def fips_level(platform: Entity) -> int | None:
+    """The platform's ``fipslevel`` when it has a meaning: only beside ``fipsboot`` TRUE (draft 5.1.4: it has none
+    when fipsboot is absent or false, so both are alike and the level is not reported)."""
+    if _typed(platform, "fipsboot", asn1.read_boolean) is not True:
+        return None
+    return _typed(platform, "fipslevel", asn1.read_integer)
+
+
 def _check_fips(platform: Entity, where: str) -> None:
-    level = _typed(platform, "fipslevel", asn1.read_integer)
+    level = fips_level(platform)
     if level is None:
         return
     if level not in FIPS_LEVELS:
@@ -355,8 +363,6 @@ def _check_fips(platform: Entity, where: str) -> None:
     stated = _FIPS_VERSION_LEVEL.search(version or "")
     if stated and int(stated.group(1)) != level:
         raise Rejected(Reason.ATTR_CONFLICT, f"{where}: fipslevel {level} but fipsver says {version!r}")
-    if _typed(platform, "fipsboot", asn1.read_boolean) is False:
-        raise Rejected(Reason.ATTR_CONFLICT, f"{where}: fipslevel {level} claimed but fipsboot is false")
 
 
 def _subject_key_id(cert: x509.Certificate) -> bytes | None:
@@ -525,7 +531,7 @@ def claims_of(ev: asn1.PkixEvidence, key: Entity) -> Claims:
     key_type, size = key_kind(key)
     platform = next((e for e in ev.entities if e.type == ELEMENT_PLATFORM), Entity(ELEMENT_PLATFORM, ()))
     model = _typed(platform, "hwmodel", lambda v: asn1.read_value(v, asn1.OCTETS))
-    level = _typed(platform, "fipslevel", asn1.read_integer)
+    level = fips_level(platform)
     return Claims(
         spki_der=spki, key_type=key_type, key_size=size,
         generated_on_device=_typed(key, "local", asn1.read_boolean),
