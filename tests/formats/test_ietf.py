@@ -557,6 +557,28 @@ def test_pkix_fips_level_is_reported_only_beside_fips_boot_true() -> None:
             assert verdict.reason is Reason.OK and verdict.claims is not None
             assert verdict.claims.fips_level == level
 
+def test_pkix_two_nonce_or_csr_files_that_differ_are_ambiguous() -> None:
+    """Two nonces or CSRs beside the Evidence: the verdict must not depend on which is read last (MALFORMED, naming
+    both files, whatever their order); a copy of the same one is fine."""
+    bench = _bench()
+    own = bench.render(True)
+    nonce_name = next(name for name in own.files if name.endswith(".nonce"))
+    wrong = bytes(16).hex().encode()
+    fmt = get_format("pkix-evidence")
+    trust = TrustAnchors({"root": (bench.kit.identity.root,)})
+    for extra in ({"a.nonce": wrong}, {"z.nonce": wrong}):
+        for files in ({**own.files, **extra}, {**extra, **own.files}):
+            verdict = fmt.verify(Evidence(own.format, files, own.primary), trust, at=catalogue.VALIDATION_TIME)
+            assert verdict.reason is Reason.MALFORMED and nonce_name in verdict.detail and next(iter(extra)) in \
+                verdict.detail
+    copy = Evidence(own.format, {**own.files, "copy.nonce": own.files[nonce_name]}, own.primary)
+    assert fmt.verify(copy, trust, at=catalogue.VALIDATION_TIME).reason is Reason.OK
+    catalogue._two_csrs(bench)
+    assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
+    bench.extra_files = {name: data for name, data in bench.extra_files.items() if "-other" not in name}
+    bench.extra_files["copy.csr"] = bench.extra_files[f"{bench.key.label}.csr"]
+    assert _pkix_verdicts(bench) == _both(Reason.OK)
+
 
 # -- the IETF samples ---------------------------------------------------------------------------
 

@@ -425,6 +425,13 @@ def _csr_of(which: str) -> EvidenceOp:
     return apply
 
 
+def _two_csrs(bench: EvidenceBench) -> None:
+    _csr_of("other")(bench)
+    other = bench.extra_files.pop(f"{bench.key.label}.csr")
+    _csr_of("own")(bench)
+    bench.extra_files[f"{bench.key.label}-other.csr"] = other
+
+
 def _post(fn: Callable[[bytes], bytes]) -> EvidenceOp:
     def apply(bench: EvidenceBench) -> None:
         bench.post = fn
@@ -690,6 +697,16 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "the CSR beside the Evidence asks to certify another key", "a CA certifies a key the HSM never attested",
         CSR_DRAFT), "a CSR of another key beside the Evidence", "file.add", "<label>.csr", _csr_of("other"),
         invalid(Reason.KEY_MISMATCH))
+    two = _note("BINDING", high, "two nonce or CSR files beside the Evidence that differ",
+                "a verifier that keeps one of them (the last read, say) gives a verdict that depends on the order of "
+                "the files: it accepts a replayed report beside the right nonce, or certifies the key of whichever "
+                "CSR it read", EVIDENCE_DRAFT, CSR_DRAFT)
+    add("files::two-nonce-files", "AmbiguousInput", two, "a second nonce file (the golden's nonce, one bit "
+        "flipped) beside <label>.nonce", "file.add", "<label>-again.nonce",
+        lambda b: b.extra_files.update({f"{b.key.label}-again.nonce": mutate.flip_bit(b.nonce, 0).hex().encode()
+                                        + b"\n"}), invalid(Reason.MALFORMED))
+    add("files::two-csr-files", "AmbiguousInput", two, "the CSR of the attested key and one of another key beside "
+        "the Evidence", "file.add", "<label>-other.csr", _two_csrs, invalid(Reason.MALFORMED))
     add("key::csr-of-the-key", "LegalVariant", valid_note, "the CSR of the attested key beside the Evidence",
         "file.add", "<label>.csr", _csr_of("own"), valid())
     return tuple(m)

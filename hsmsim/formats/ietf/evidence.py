@@ -218,25 +218,37 @@ def is_evidence_name(name: str) -> bool:
 
 
 def read_inputs(files: Mapping[str, bytes], primary: str) -> Inputs:
-    """The Evidence (``primary``), the nonce, the CSR and loose certificates; raises Rejected."""
+    """The Evidence (``primary``), the nonce, the CSR and loose certificates; raises Rejected. Two ``*.nonce`` (or
+    ``*.csr``) files that say different things are MALFORMED, naming both: which one the relying party meant is
+    ambiguous (copies of one are fine)."""
     if primary not in files:
         raise Rejected(Reason.MISSING_INPUT, f"the evidence file {primary} is missing")
     der = _evidence_of(files[primary], primary)
-    nonce = csr = None
+    nonces: dict[bytes, str] = {}
+    csrs: dict[bytes, str] = {}
     certs: list[x509.Certificate] = []
     for name, data in files.items():
         if name == primary:
             continue
         if name.endswith(NONCE_SUFFIX):
             try:
-                nonce = bytes.fromhex(data.decode("ascii").strip())
+                nonces.setdefault(bytes.fromhex(data.decode("ascii").strip()), name)
             except (UnicodeDecodeError, ValueError):
                 raise Rejected(Reason.MALFORMED, f"{name} is not a hex nonce") from None
         elif name.endswith(".csr"):
-            csr = data
+            csrs.setdefault(data, name)
         elif name.endswith((".crt", ".pem", ".cer")) and (b"CERTIFICATE-----" in data or data[:1] == b"\x30"):
             certs += _certificates_of(data, name)
-    return Inputs(der, nonce, csr, tuple(certs))
+    return Inputs(der, _one_of(nonces, "nonces"), _one_of(csrs, "CSRs"), tuple(certs))
+
+
+def _one_of(found: dict[bytes, str], what: str) -> bytes | None:
+    """The one value of ``found`` (value -> the first file saying it), None for none; two are MALFORMED."""
+    if len(found) > 1:
+        first, second, *_ = sorted(found.values())
+        raise Rejected(Reason.MALFORMED, f"{first} and {second} are two different {what}: which one is meant is "
+                       "ambiguous")
+    return next(iter(found), None)
 
 
 def statement_inputs(stmt: bytes, certs: Sequence[x509.Certificate], nonce: bytes | None, csr_spki: bytes | None,
