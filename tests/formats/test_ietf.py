@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.device import Device
@@ -41,6 +42,7 @@ from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
 from hsmsim.pki import signing
+from hsmsim.pki.seed import derive_key
 from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.tpm.hierarchy import ak_public as hierarchy_ak_area
 from hsmsim.tpm.marshal import TpmAlg, TpmSt
@@ -578,6 +580,47 @@ def test_pkix_two_nonce_or_csr_files_that_differ_are_ambiguous() -> None:
     bench.extra_files = {name: data for name, data in bench.extra_files.items() if "-other" not in name}
     bench.extra_files["copy.csr"] = bench.extra_files[f"{bench.key.label}.csr"]
     assert _pkix_verdicts(bench) == _both(Reason.OK)
+
+def _pss_algorithm(hash_oid: str, mgf_hash_oid: str, salt: int) -> bytes:
+    def digest(oid: str) -> bytes:
+        return der_sequence(der_oid(oid))
+    return der_sequence(der_oid(signing.RSA_PSS), der_sequence(
+        der_tlv(0xA0, digest(hash_oid)), der_tlv(0xA1, der_sequence(der_oid(signing.MGF1), digest(mgf_hash_oid))),
+        der_tlv(0xA2, asn1.integer(salt))))
+
+
+def test_pkix_signature_algorithms_of_the_open_set() -> None:
+    """The module's signatureAlgorithm is AlgorithmIdentifier{SIGNATURE-ALGORITHM, {...}}, an open set: an AK signs
+    with ecdsa-with-SHA512 (RFC 5758), sha512WithRSAEncryption or RSASSA-PSS with SHA-2 (RFC 4055); PSS with SHA-1
+    (its default) or an MGF1 hash other than the message's is UNSUPPORTED, PSS without parameters MALFORMED."""
+    kit = catalogue.seeded_kit(SEED)
+    bench = _bench()
+    catalogue._scheme(catalogue._ecdsa_sha512)(bench)
+    assert _pkix_verdicts(bench) == _both(Reason.OK)
+    rsa_key = derive_key(SEED, "tests/ietf/rsa-ak", KeySpec.parse("rsa-2048"))
+    identity = pki.evidence_identity(SEED, kit.device.serial, "default", created=kit.device.attestation_created,
+                                     key_name="attestation-key-rsa", key=rsa_key)
+    sha256, sha512 = "2.16.840.1.101.3.4.2.1", "2.16.840.1.101.3.4.2.3"
+    cases = [
+        (der_sequence(der_oid(signing.RSA_SHA512), b"\x05\x00"), padding.PKCS1v15(), hashes.SHA512(), Reason.OK),
+        (_pss_algorithm(sha256, sha256, 32), padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256(),
+         Reason.OK),
+        (_pss_algorithm(sha512, sha512, 64), padding.PSS(padding.MGF1(hashes.SHA512()), 64), hashes.SHA512(),
+         Reason.OK),
+        (_pss_algorithm(sha512, sha256, 64), padding.PSS(padding.MGF1(hashes.SHA256()), 64), hashes.SHA512(),
+         Reason.UNSUPPORTED),
+        (der_sequence(der_oid(signing.RSA_PSS), der_sequence()), padding.PSS(padding.MGF1(hashes.SHA1()), 20),
+         hashes.SHA1(), Reason.UNSUPPORTED),
+        (der_sequence(der_oid(signing.RSA_PSS)), padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256(),
+         Reason.MALFORMED),
+    ]
+    for algorithm, pad, hash_, reason in cases:
+        bench = _bench()
+        bench.signers = [identity]
+        catalogue._names_signer(bench, rsa_key.public_key())
+        bench.scheme = lambda key, tbs, algorithm=algorithm, pad=pad, hash_=hash_: (algorithm,
+                                                                                     key.sign(tbs, pad, hash_))
+        assert _pkix_verdicts(bench) == _both(reason), algorithm.hex()
 
 
 # -- the IETF samples ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severit
 from hsmsim.pki.builder import Ext, key_usage, reissue
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key
-from hsmsim.pki.signing import sign
+from hsmsim.pki.signing import ECDSA_SHA512, sign
 from hsmsim.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic
 from hsmsim.verdict import Profile, Reason
@@ -183,6 +183,8 @@ class EvidenceBench:
     signing_key: PrivateKey | None = None
     algorithm: bytes | None = None
     """The AlgorithmIdentifier DER every SignatureBlock names instead of the signer's (the value stays its own)."""
+    scheme: Callable[[PrivateKey, bytes], tuple[bytes, bytes]] | None = None
+    """How a signer signs (``(AlgorithmIdentifier DER, value)``) instead of :func:`~hsmsim.pki.signing.sign`."""
     intermediates: list[x509.Certificate] | None = None
     explicit_intermediates: bool = False
     extra_files: dict[str, bytes] = field(default_factory=dict)
@@ -218,6 +220,8 @@ class EvidenceBench:
     def sign(self, key: PrivateKey, tbs: bytes) -> tuple[bytes, bytes]:
         """:func:`~hsmsim.pki.signing.sign`; the AK's signature over the golden TbsEvidence is the golden's
         (signing is deterministic), which a dozen defects outside the TbsEvidence carry."""
+        if self.scheme is not None:
+            return self.scheme(key, tbs)
         if key is self.kit.identity.key and tbs == self.golden.tbs:
             return self.golden.signature
         return sign(key, tbs)
@@ -347,6 +351,17 @@ def _sid_extra(name: str, value: Callable[[IetfKit], bytes]) -> EvidenceOp:
     """The SignerIdentifier also carries the alternative ``name`` with ``value`` (of the kit)."""
     def apply(bench: EvidenceBench) -> None:
         bench.sid_extra[name] = value(bench.kit)
+    return apply
+
+
+def _ecdsa_sha512(key: PrivateKey, tbs: bytes) -> tuple[bytes, bytes]:
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return der_sequence(der_oid(ECDSA_SHA512)), key.sign(tbs, ec.ECDSA(hashes.SHA512(), deterministic_signing=True))
+
+
+def _scheme(scheme: Callable[[PrivateKey, bytes], tuple[bytes, bytes]]) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.scheme = scheme
     return apply
 
 
@@ -652,6 +667,9 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "intermediateCertificates (resolvable)", "signature.sid", "/signatures/0/sid", _sid("keyId"), valid())
     add("variant::signer-by-spki", "LegalVariant", valid_note, "sid = subjectPublicKeyInfo, AK certificate in "
         "intermediateCertificates", "signature.sid", "/signatures/0/sid", _sid("spki"), valid())
+    add("variant::ecdsa-with-sha512", "LegalVariant", valid_note, "the AK (P-256) signs with ecdsa-with-SHA512 "
+        "(RFC 5758 3.2; the module's signatureAlgorithm is an open set)", "signature.algorithm",
+        "/signatures/0/signatureAlgorithm", _scheme(_ecdsa_sha512), valid())
     add("variant::explicit-intermediates", "LegalVariant", valid_note, "intermediateCertificates [0] EXPLICIT "
         "(the module's tagging; the reference code writes IMPLICIT)", "der.retag", "/intermediateCertificates",
         _explicit, valid())
