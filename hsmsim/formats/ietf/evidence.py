@@ -396,6 +396,8 @@ def _signer(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int)
             cert = fully_parsed(x509.load_der_x509_certificate(block.certificate))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"signature {index}: the signer certificate does not parse") from None
+    if cert is not None and block.spki is None and block.key_id is None:
+        return cert  # the one alternative (encoding its key only to compare it would cost a tenth of a verify)
     key = spki_der(cert.public_key()) if cert is not None else None
     if block.spki is not None:
         try:
