@@ -93,11 +93,12 @@ def _oid_dotted(tlv: bytes) -> str:
 _memo_oid_dotted = functools.lru_cache(maxsize=1024)(_oid_dotted)
 
 
-def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
+def read_tlv(data: bytes, pos: int = 0, der: bool = False) -> tuple[int, int, int]:
     """``(tag, content_start, end)`` of the TLV at ``pos``.
 
     Raises :class:`ValueError` for a truncated header, a high tag number, an indefinite or over-long
-    length, or content running past the end of ``data``.
+    length, or content running past the end of ``data``; with ``der`` also for a length not in its shortest
+    form (X.690 10.1: a long form below 128, or with a leading zero octet), which BER allows.
     """
     size = len(data)
     if pos + 2 > size:
@@ -113,31 +114,35 @@ def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
         count = first & 0x7F
         if count == 0 or count > MAX_LENGTH_OCTETS or start + count > size:
             raise ValueError("bad TLV length")
-        end = start + count + int.from_bytes(data[start:start + count], "big")
+        length = int.from_bytes(data[start:start + count], "big")
+        if der and (length < 0x80 or data[start] == 0):
+            raise ValueError("a length not in its shortest form (BER, not DER)")
+        end = start + count + length
         start += count
     if end > size:
         raise ValueError("TLV runs past the end of its parent")
     return tag, start, end
 
 
-def der_content(tlv: bytes) -> bytes:
-    """The content octets of a single TLV, which must fill ``tlv``; raises :class:`ValueError`."""
-    _tag, start, end = read_tlv(tlv)
+def der_content(tlv: bytes, der: bool = False) -> bytes:
+    """The content octets of a single TLV, which must fill ``tlv``; raises :class:`ValueError` (``der``: as
+    :func:`read_tlv` with ``der``)."""
+    _tag, start, end = read_tlv(tlv, 0, der)
     if end != len(tlv):
         raise ValueError("bytes after the TLV")
     return tlv[start:end]
 
 
-def der_children(content: bytes) -> list[bytes]:
+def der_children(content: bytes, der: bool = False) -> list[bytes]:
     """The TLVs concatenated in ``content``, each as its full encoding; raises :class:`ValueError` as
-    :func:`read_tlv` does."""
+    :func:`read_tlv` (with ``der``) does."""
     out: list[bytes] = []
     pos, size = 0, len(content)
     while pos < size:
         # A low tag with a short-form length that fits is read here; any other header as read_tlv reads it.
         end = pos + 2 + content[pos + 1] if pos + 1 < size else size + 1
         if end - pos > 0x81 or end > size or content[pos] & 0x1F == 0x1F:
-            end = read_tlv(content, pos)[2]
+            end = read_tlv(content, pos, der)[2]
         out.append(content[pos:end])
         pos = end
     return out

@@ -257,6 +257,9 @@ SUITE_CHANGES: dict[str, tuple[str, ...]] = {
         "(Windows); a request's target is issued by the emulated `DOD PB ID SW CA-46 EMULATED` with the real "
         "SCEP target's extensions (was one self-signed `CN=<label>` certificate without extensions for both): every "
         "purebred vector's `_target.der` changed bytes (no expected verdict changed).",
+        "`pkix-evidence::validate::fips-level-without-fips-boot` is valid (was ATTR_CONFLICT), flag "
+        "`FipsLevelWithoutBoot`: the draft (5.1.4) gives fipslevel no meaning when fipsboot is false or absent, so "
+        "it is no conflict and the verifier reports no FIPS level (new `validate::fips-level-fips-boot-absent`).",
     ),
 }
 """What changed in each suite version beyond the ids added and retired (``CHANGELOG.md`` shows both): byte changes

@@ -16,10 +16,22 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
 from hsmsim.device import Device
-from hsmsim.encoding import cert_pem, der_children, der_content, der_oid, der_sequence, der_tlv, pem, read_tlv, spki_pem
+from hsmsim.encoding import (
+    cert_pem,
+    der_children,
+    der_content,
+    der_oid,
+    der_sequence,
+    der_tlv,
+    pem,
+    read_tlv,
+    spki_der,
+    spki_pem,
+)
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
@@ -32,6 +44,7 @@ from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
+from hsmsim.pki import signing
 from hsmsim.pki.builder import reissue
 from hsmsim.pki.seed import derive_key
 from hsmsim.pki.signing import verify as verify_signature
@@ -600,6 +613,184 @@ def test_vectors_do_not_depend_on_the_set_made_before() -> None:
     catalogue.seeded_kit.cache_clear()
     assert files(bundle.vector_cases("hsmsim-vectors-v1")) == bundle_second
     assert files(pkix.vector_cases("hsmsim-vectors-v1")) == pkix_first
+
+
+# -- red-team s29: pkix-evidence defects a verifier let through ------------------------------------
+
+def _pkix_verdicts(bench: catalogue.EvidenceBench, resign: bool = True) -> dict[Profile, Reason]:
+    """Both profiles' reasons for the bench's Evidence, against the kit's root."""
+    trust = TrustAnchors({"root": (bench.kit.identity.root,)})
+    return {profile: get_format("pkix-evidence").verify(bench.render(resign), trust, at=catalogue.VALIDATION_TIME,
+                                                        profile=profile).reason for profile in Profile}
+
+
+def _bench(spec: str = "ec-p256") -> catalogue.EvidenceBench:
+    return catalogue.EvidenceBench.open(catalogue.seeded_kit(SEED), spec)
+
+
+def _both(reason: Reason) -> dict[Profile, Reason]:
+    return {Profile.STRUCTURAL: reason, Profile.STRICT: reason}
+
+
+def test_pkix_every_signer_identifier_alternative_names_the_signing_key() -> None:
+    """Draft section 6: a subjectPublicKeyInfo present is the key the signature must verify with; a keyId whose key
+    cannot be obtained is rejected. Beside the genuine AK certificate, a foreign SPKI or a keyId of nothing fails;
+    the AK's own SPKI and SKI are the same key."""
+    kit = catalogue.seeded_kit(SEED)
+    ak_ski = kit.identity.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    foreign_spki = spki_der(kit.foreign.public_key())
+    cases = [({"spki": foreign_spki}, Reason.SIGNATURE_INVALID), ({"keyId": bytes(20)}, Reason.CHAIN_INCOMPLETE),
+             ({"spki": spki_der(kit.identity.key.public_key()), "keyId": ak_ski}, Reason.OK)]
+    for extra, reason in cases:
+        bench = _bench()
+        bench.sid_extra.update(extra)
+        assert _pkix_verdicts(bench) == _both(reason), extra
+    bench = _bench()  # keyId of the AK certificate (in intermediateCertificates), SPKI of another key
+    catalogue._sid("keyId")(bench)
+    bench.sid_extra["spki"] = foreign_spki
+    assert _pkix_verdicts(bench) == _both(Reason.SIGNATURE_INVALID)
+    bench = _bench()
+    bench.sid_extra["spki"] = b"\x30\x03\x02\x01\x00"
+    assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
+
+def test_pkix_strict_judges_every_attested_key_by_the_code_signing_rule() -> None:
+    """Without a CSR every key entity is attested (docs step 4), so strict's CA/B Forum key rule holds for each: an
+    RSA-2048 key beside the P-256 one is KEY_POLICY in either position; structural accepts both."""
+    weak = evidence.key_entity(catalogue.seeded_kit(SEED).other["rsa-2048"])
+    for position in (0, 1):
+        bench = _bench()
+        bench.entities.insert(bench.entity(asn1.ELEMENT_KEY) + position, weak)
+        assert _pkix_verdicts(bench) == {Profile.STRUCTURAL: Reason.OK, Profile.STRICT: Reason.KEY_POLICY}, position
+
+def test_pkix_algorithm_identifier_parameters_follow_their_rfc() -> None:
+    """RFC 5758 3.2: ecdsa-with-SHA256's parameters MUST be absent; an AlgorithmIdentifier is {OID, parameters
+    OPTIONAL}, nothing more. Evidence is DER (draft 5.5): MALFORMED in both profiles. PKCS#1 v1.5 takes NULL or
+    nothing (RFC 4055 5)."""
+    ecdsa, rsa_sha256 = der_oid("1.2.840.10045.4.3.2"), der_oid("1.2.840.113549.1.1.11")
+    for algorithm in (der_sequence(ecdsa, b"\x05\x00"), der_sequence(ecdsa, der_tlv(0x04, b"junk")),
+                      der_sequence(ecdsa, der_tlv(0x04, b"x"), der_tlv(0x0C, b"y"))):
+        bench = _bench()
+        bench.algorithm = algorithm
+        assert _pkix_verdicts(bench) == _both(Reason.MALFORMED), algorithm.hex()
+    signing.check_parameters(der_sequence(rsa_sha256, b"\x05\x00"))
+    signing.check_parameters(der_sequence(rsa_sha256))
+    with pytest.raises(ValueError, match="other than NULL"):
+        signing.check_parameters(der_sequence(rsa_sha256, der_tlv(0x04, b"")))
+
+def test_pkix_lengths_must_be_der() -> None:
+    """Draft 5.5 (Evidence is DER) and 6 (the signature is over the DER TbsEvidence): a length in the long form
+    where the short one fits, or with a leading zero octet, is MALFORMED in the wrapper and in a TbsEvidence the
+    genuine AK signed as it is."""
+    def long_form(tlv: bytes, octets: int = 4) -> bytes:
+        _tag, start, end = read_tlv(tlv)
+        return tlv[:1] + bytes([0x80 | octets]) + (end - start).to_bytes(octets, "big") + tlv[start:end]
+    for post in (long_form, lambda der: long_form(der, 3)):
+        bench = _bench()
+        bench.post = post
+        assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
+        bench = _bench()
+        bench.tbs_post = post
+        assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
+    with pytest.raises(ValueError, match="shortest form"):
+        read_tlv(b"\x04\x81\x01\x00", der=True)
+    assert read_tlv(b"\x04\x81\x01\x00") == (0x04, 3, 4)  # BER: the default reader's
+    assert read_tlv(b"\x04\x81\x80" + bytes(128), der=True) == (0x04, 3, 131)
+
+def test_pkix_claims_are_read_with_their_types_reader() -> None:
+    """Docs step 1: every known claim's value is of its declared type in DER, not only of its tag: a timestamp or
+    expiry that names no UTC time, key purposes that are not OIDs, a non-minimal INTEGER are MALFORMED."""
+    t, p, k = asn1.ELEMENT_TRANSACTION, asn1.ELEMENT_PLATFORM, asn1.ELEMENT_KEY
+    edits = [catalogue._set_claim(t, "timestamp", der_tlv(asn1.TIME, value))
+             for value in (b"hello", b"20251103142207", b"20251303142207Z", b"2025110314220.Z", b"20251103142207.5Z")]
+    edits += [catalogue._set_claim(k, "purpose", der_sequence(asn1.integer(5))),
+              catalogue._set_claim(k, "purpose", der_sequence(b"\x06\x02\x80\x01")),
+              catalogue._add_claim(p, evidence.claim(p, "uptime", der_tlv(asn1.INTEGER, b"\x00\x05"))),
+              catalogue._add_claim(k, evidence.claim(k, "expiry", der_tlv(asn1.TIME, b"xyz")))]
+    for edit in edits:
+        bench = _bench()
+        edit(bench)
+        assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
+    bench = _bench()
+    catalogue._add_claim(k, evidence.claim(k, "expiry", asn1.generalized_time(catalogue.VALIDATION_TIME)))(bench)
+    assert _pkix_verdicts(bench) == _both(Reason.OK)
+    assert asn1.read_time(der_tlv(asn1.TIME, b"20240229235959Z")) == datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)
+
+def test_pkix_fips_level_is_reported_only_beside_fips_boot_true() -> None:
+    """Draft 5.1.4: fipslevel has no meaning if fipsboot is absent or false; both are alike: accepted, no level."""
+    p = asn1.ELEMENT_PLATFORM
+    trust = TrustAnchors({"root": (catalogue.seeded_kit(SEED).identity.root,)})
+    for edit, level in ((lambda bench: None, "3"), (catalogue._drop_claim(p, "fipsboot"), None),
+                        (catalogue._set_claim(p, "fipsboot", asn1.boolean(False)), None)):
+        bench = _bench()
+        edit(bench)
+        for profile in Profile:
+            verdict = get_format("pkix-evidence").verify(bench.render(True), trust, at=catalogue.VALIDATION_TIME,
+                                                         profile=profile)
+            assert verdict.reason is Reason.OK and verdict.claims is not None
+            assert verdict.claims.fips_level == level
+
+def test_pkix_two_nonce_or_csr_files_that_differ_are_ambiguous() -> None:
+    """Two nonces or CSRs beside the Evidence: the verdict must not depend on which is read last (MALFORMED, naming
+    both files, whatever their order); a copy of the same one is fine."""
+    bench = _bench()
+    own = bench.render(True)
+    nonce_name = next(name for name in own.files if name.endswith(".nonce"))
+    wrong = bytes(16).hex().encode()
+    fmt = get_format("pkix-evidence")
+    trust = TrustAnchors({"root": (bench.kit.identity.root,)})
+    for extra in ({"a.nonce": wrong}, {"z.nonce": wrong}):
+        for files in ({**own.files, **extra}, {**extra, **own.files}):
+            verdict = fmt.verify(Evidence(own.format, files, own.primary), trust, at=catalogue.VALIDATION_TIME)
+            assert verdict.reason is Reason.MALFORMED and nonce_name in verdict.detail and next(iter(extra)) in \
+                verdict.detail
+    copy = Evidence(own.format, {**own.files, "copy.nonce": own.files[nonce_name]}, own.primary)
+    assert fmt.verify(copy, trust, at=catalogue.VALIDATION_TIME).reason is Reason.OK
+    catalogue._two_csrs(bench)
+    assert _pkix_verdicts(bench) == _both(Reason.MALFORMED)
+    bench.extra_files = {name: data for name, data in bench.extra_files.items() if "-other" not in name}
+    bench.extra_files["copy.csr"] = bench.extra_files[f"{bench.key.label}.csr"]
+    assert _pkix_verdicts(bench) == _both(Reason.OK)
+
+def _pss_algorithm(hash_oid: str, mgf_hash_oid: str, salt: int) -> bytes:
+    def digest(oid: str) -> bytes:
+        return der_sequence(der_oid(oid))
+    return der_sequence(der_oid(signing.RSA_PSS), der_sequence(
+        der_tlv(0xA0, digest(hash_oid)), der_tlv(0xA1, der_sequence(der_oid(signing.MGF1), digest(mgf_hash_oid))),
+        der_tlv(0xA2, asn1.integer(salt))))
+
+
+def test_pkix_signature_algorithms_of_the_open_set() -> None:
+    """The module's signatureAlgorithm is AlgorithmIdentifier{SIGNATURE-ALGORITHM, {...}}, an open set: an AK signs
+    with ecdsa-with-SHA512 (RFC 5758), sha512WithRSAEncryption or RSASSA-PSS with SHA-2 (RFC 4055); PSS with SHA-1
+    (its default) or an MGF1 hash other than the message's is UNSUPPORTED, PSS without parameters MALFORMED."""
+    kit = catalogue.seeded_kit(SEED)
+    bench = _bench()
+    catalogue._scheme(catalogue._ecdsa_sha512)(bench)
+    assert _pkix_verdicts(bench) == _both(Reason.OK)
+    rsa_key = derive_key(SEED, "tests/ietf/rsa-ak", KeySpec.parse("rsa-2048"))
+    identity = pki.evidence_identity(SEED, kit.device.serial, "default", created=kit.device.attestation_created,
+                                     key_name="attestation-key-rsa", key=rsa_key)
+    sha256, sha512 = "2.16.840.1.101.3.4.2.1", "2.16.840.1.101.3.4.2.3"
+    cases = [
+        (der_sequence(der_oid(signing.RSA_SHA512), b"\x05\x00"), padding.PKCS1v15(), hashes.SHA512(), Reason.OK),
+        (_pss_algorithm(sha256, sha256, 32), padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256(),
+         Reason.OK),
+        (_pss_algorithm(sha512, sha512, 64), padding.PSS(padding.MGF1(hashes.SHA512()), 64), hashes.SHA512(),
+         Reason.OK),
+        (_pss_algorithm(sha512, sha256, 64), padding.PSS(padding.MGF1(hashes.SHA256()), 64), hashes.SHA512(),
+         Reason.UNSUPPORTED),
+        (der_sequence(der_oid(signing.RSA_PSS), der_sequence()), padding.PSS(padding.MGF1(hashes.SHA1()), 20),
+         hashes.SHA1(), Reason.UNSUPPORTED),
+        (der_sequence(der_oid(signing.RSA_PSS)), padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256(),
+         Reason.MALFORMED),
+    ]
+    for algorithm, pad, hash_, reason in cases:
+        bench = _bench()
+        bench.signers = [identity]
+        catalogue._names_signer(bench, rsa_key.public_key())
+        bench.scheme = lambda key, tbs, algorithm=algorithm, pad=pad, hash_=hash_: (algorithm,
+                                                                                     key.sign(tbs, pad, hash_))
+        assert _pkix_verdicts(bench) == _both(reason), algorithm.hex()
 
 
 # -- the IETF samples ---------------------------------------------------------------------------

@@ -10,15 +10,16 @@
 
 The module leaves ``id-evidence`` as ``1.3.6.1.5.5.TBDMOD3`` and ``id-kp-attestationKey`` as
 ``id-kp TBDMOD2``; like the draft's sample data and reference code we use 999 for both. Claim values
-are kept as their full DER TLV (as the samples carry them); the typed readers check the tag. Every
-decoder raises :class:`ValueError` on a structure the module does not allow (the verifier says MALFORMED).
+are kept as their full DER TLV (as the samples carry them); the typed readers (:data:`TYPE_READERS`) read each
+as DER of its type; the Evidence decoders take DER lengths only. Every decoder raises :class:`ValueError` on a
+structure the module does not allow (the verifier says MALFORMED).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hsmsim.encoding import der_children, der_content, der_integer, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
@@ -116,7 +117,7 @@ def read_value(tlv: bytes, tag: int) -> bytes:
     """The content of a claim value that must be one TLV with ``tag``; raises ValueError."""
     if len(tlv) > 1 and tlv[0] == tag and tlv[1] == len(tlv) - 2 < 0x80 and tag & 0x1F != 0x1F:
         return tlv[2:]  # a short-form TLV that fills ``tlv``, as read_tlv reads it
-    found, start, end = read_tlv(tlv)
+    found, start, end = read_tlv(tlv, der=True)
     if found != tag or end != len(tlv):
         raise ValueError(f"claim value has tag 0x{found:02x}, expected 0x{tag:02x}")
     return tlv[start:end]
@@ -144,23 +145,42 @@ def read_utf8(tlv: bytes) -> str:
 
 
 def read_time(tlv: bytes) -> dt.datetime:
-    """A DER GeneralizedTime ``YYYYMMDDHHMMSSZ``."""
-    text = read_value(tlv, TIME).decode("ascii")
-    if len(text) != 15 or not text.endswith("Z"):
+    """A DER GeneralizedTime ``YYYYMMDDHHMMSSZ`` (X.690 11.7: UTC, seconds, no fraction) naming a real instant."""
+    text = read_value(tlv, TIME)
+    if len(text) != 15 or text[14:] != b"Z" or not text[:14].isdigit():
         raise ValueError("GeneralizedTime is not YYYYMMDDHHMMSSZ")
-    return dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+    return dt.datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
+                       int(text[12:14]), tzinfo=dt.UTC)  # ValueError for a month 13, a 31 April, ...
 
 
 def read_oid(tlv: bytes) -> str:
-    """The dotted form of an OBJECT IDENTIFIER TLV."""
-    if read_tlv(tlv)[0] != 0x06:
+    """The dotted form of an OBJECT IDENTIFIER TLV in DER: some content, each subidentifier in its fewest octets
+    (none starts 0x80) and complete."""
+    tag, start, end = read_tlv(tlv, der=True)
+    if tag != 0x06 or end != len(tlv):
         raise ValueError("not an OBJECT IDENTIFIER")
+    content = tlv[start:end]
+    if not content or content[-1] & 0x80 or (b"\x80" in content and any(
+            octet == 0x80 and (i == 0 or content[i - 1] < 0x80) for i, octet in enumerate(content))):
+        raise ValueError("OBJECT IDENTIFIER is not DER (empty, padded or truncated subidentifier)")
     return oid_dotted(tlv)
 
 
 def read_oid_sequence(tlv: bytes) -> list[str]:
     """A SEQUENCE OF OBJECT IDENTIFIER."""
-    return [read_oid(child) for child in der_children(read_value(tlv, SEQUENCE))]
+    return [read_oid(child) for child in der_children(read_value(tlv, SEQUENCE), der=True)]
+
+
+def read_octets(tlv: bytes) -> bytes:
+    """An OCTET STRING value."""
+    return read_value(tlv, OCTETS)
+
+
+TYPE_READERS: dict[int, Callable[[bytes], object]] = {
+    UTF8: read_utf8, OCTETS: read_octets, BOOLEAN: read_boolean, INTEGER: read_integer, TIME: read_time,
+    SEQUENCE: read_oid_sequence}
+"""The reader of each claim type of the module (by :attr:`ClaimDef.tag`; the one SEQUENCE is KeyPurposes): each
+raises ValueError for a value that is not that type in DER."""
 
 
 # -- Evidence -----------------------------------------------------------------------------------
@@ -279,16 +299,16 @@ def encode_evidence(tbs: bytes, signatures: Sequence[SignatureBlock], intermedia
 
 
 def _is_certificate(tlv: bytes) -> bool:
-    tag, start, end = read_tlv(tlv)
-    children = der_children(tlv[start:end]) if tag == SEQUENCE else []
+    tag, start, end = read_tlv(tlv, der=True)
+    children = der_children(tlv[start:end], der=True) if tag == SEQUENCE else []
     return [c[0] for c in children] == [SEQUENCE, SEQUENCE, 0x03]
 
 
 def _sequence_items(tlv: bytes, what: str) -> list[bytes]:
-    tag, start, end = read_tlv(tlv)
+    tag, start, end = read_tlv(tlv, der=True)
     if tag != SEQUENCE or end != len(tlv):
         raise ValueError(f"{what} is not a SEQUENCE")
-    return der_children(tlv[start:end])
+    return der_children(tlv[start:end], der=True)
 
 
 def _decode_entity(tlv: bytes) -> Entity:
@@ -324,7 +344,7 @@ def _decode_signature(tlv: bytes) -> SignatureBlock:
         tag = child[0]
         if tag not in (0xA0, 0xA1, 0xA2) or tag & 0x0F in found:
             raise ValueError("SignerIdentifier holds an unknown or repeated alternative")
-        found[tag & 0x0F] = der_content(child)
+        found[tag & 0x0F] = der_content(child, der=True)
     if not found:
         raise ValueError("SignerIdentifier names no signer (keyId, subjectPublicKeyInfo or certificate)")
     _sequence_items(items[1], "signatureAlgorithm")
@@ -349,7 +369,7 @@ def decode_evidence(der: bytes) -> PkixEvidence:
     if len(items) == 3:
         if items[2][0] != 0xA0:
             raise ValueError("the third Evidence field is not intermediateCertificates [0]")
-        content = der_children(der_content(items[2]))
+        content = der_children(der_content(items[2], der=True), der=True)
         explicit = len(content) == 1 and not _is_certificate(content[0])
         intermediates = tuple(_sequence_items(content[0], "intermediateCertificates") if explicit else content)
         if not all(_is_certificate(c) for c in intermediates):

@@ -40,6 +40,7 @@ from hsmsim.encoding import (
     der_tlv,
     indented_json,
     pem,
+    read_tlv,
     spki_der,
     spki_pem,
 )
@@ -55,7 +56,7 @@ from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severit
 from hsmsim.pki.builder import Ext, key_usage, reissue
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key
-from hsmsim.pki.signing import sign
+from hsmsim.pki.signing import ECDSA_SHA512, sign
 from hsmsim.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic
 from hsmsim.verdict import Profile, Reason
@@ -204,11 +205,19 @@ class EvidenceBench:
     nonce: bytes
     golden: EvidenceGolden
     sid: str = "certificate"
+    sid_extra: dict[str, bytes] = field(default_factory=dict)
+    """Alternatives the SignerIdentifier carries besides ``sid``, as written: ``keyId`` (the SKI) or ``spki``."""
     signing_key: PrivateKey | None = None
+    algorithm: bytes | None = None
+    """The AlgorithmIdentifier DER every SignatureBlock names instead of the signer's (the value stays its own)."""
+    scheme: Callable[[PrivateKey, bytes], tuple[bytes, bytes]] | None = None
+    """How a signer signs (``(AlgorithmIdentifier DER, value)``) instead of :func:`~hsmsim.pki.signing.sign`."""
     intermediates: list[x509.Certificate] | None = None
     explicit_intermediates: bool = False
     extra_files: dict[str, bytes] = field(default_factory=dict)
     post: Callable[[bytes], bytes] | None = None
+    tbs_post: Callable[[bytes], bytes] | None = None
+    """Rewrites the TbsEvidence DER before it is signed (a re-signed defect of its encoding)."""
     forged: bool = False
     """Another key than the genuine AK signs the edited TbsEvidence, whose ak-spki names it (Stale all the same)."""
 
@@ -238,13 +247,15 @@ class EvidenceBench:
     def sign(self, key: PrivateKey, tbs: bytes) -> tuple[bytes, bytes]:
         """:func:`~hsmsim.pki.signing.sign`; the AK's signature over the golden TbsEvidence is the golden's
         (signing is deterministic), which a dozen defects outside the TbsEvidence carry."""
+        if self.scheme is not None:
+            return self.scheme(key, tbs)
         if key is self.kit.identity.key and tbs == self.golden.tbs:
             return self.golden.signature
         return sign(key, tbs)
 
     def render(self, resign: bool) -> Evidence:
         """The evidence files; the signatures cover the edited TbsEvidence when ``resign``, the golden one otherwise."""
-        tbs = self.tbs()
+        tbs = self.tbs() if self.tbs_post is None else self.tbs_post(self.tbs())
         signed = tbs if resign or self.forged else self.golden.tbs
         blocks: list[asn1.SignatureBlock] = []
         chain: list[bytes] = []
@@ -253,10 +264,11 @@ class EvidenceBench:
             cert = identity.certificate
             ders = self.kit.identity_ders if identity is self.kit.identity else evidence.signer_ders(identity)
             blocks.append(asn1.SignatureBlock(
-                algorithm, value,
-                key_id=(cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-                        if self.sid == "keyId" else None),
-                spki=spki_der((self.signing_key or identity.key).public_key()) if self.sid == "spki" else None,
+                self.algorithm or algorithm, value,
+                key_id=self.sid_extra.get("keyId", cert.extensions.get_extension_for_class(
+                    x509.SubjectKeyIdentifier).value.digest if self.sid == "keyId" else None),
+                spki=self.sid_extra.get("spki", spki_der((self.signing_key or identity.key).public_key())
+                                        if self.sid == "spki" else None),
                 certificate=ders[0] if self.sid == "certificate" else None))
             chain += ders[1:]
         if self.intermediates is not None:
@@ -323,6 +335,10 @@ def _second_key(same_identifier: bool) -> EvidenceOp:
     return apply
 
 
+def _weak_second_key(bench: EvidenceBench) -> None:
+    bench.entities.append(evidence.key_entity(bench.kit.other["rsa-2048"]))
+
+
 def _set_version(version: int) -> EvidenceOp:
     def apply(bench: EvidenceBench) -> None:
         bench.version = version
@@ -355,6 +371,30 @@ def _sid(sid: str, with_intermediates: bool = True) -> EvidenceOp:
         bench.sid = sid
         if with_intermediates:
             bench.intermediates = [*bench.kit.identity.chain[1:], bench.kit.identity.certificate]
+    return apply
+
+
+def _sid_extra(name: str, value: Callable[[IetfKit], bytes]) -> EvidenceOp:
+    """The SignerIdentifier also carries the alternative ``name`` with ``value`` (of the kit)."""
+    def apply(bench: EvidenceBench) -> None:
+        bench.sid_extra[name] = value(bench.kit)
+    return apply
+
+
+def _ecdsa_sha512(key: PrivateKey, tbs: bytes) -> tuple[bytes, bytes]:
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return der_sequence(der_oid(ECDSA_SHA512)), key.sign(tbs, ec.ECDSA(hashes.SHA512(), deterministic_signing=True))
+
+
+def _scheme(scheme: Callable[[PrivateKey, bytes], tuple[bytes, bytes]]) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.scheme = scheme
+    return apply
+
+
+def _algorithm(algorithm: bytes) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.algorithm = algorithm
     return apply
 
 
@@ -427,9 +467,28 @@ def _csr_of(which: str) -> EvidenceOp:
     return apply
 
 
+def _two_csrs(bench: EvidenceBench) -> None:
+    _csr_of("other")(bench)
+    other = bench.extra_files.pop(f"{bench.key.label}.csr")
+    _csr_of("own")(bench)
+    bench.extra_files[f"{bench.key.label}-other.csr"] = other
+
+
 def _post(fn: Callable[[bytes], bytes]) -> EvidenceOp:
     def apply(bench: EvidenceBench) -> None:
         bench.post = fn
+    return apply
+
+
+def _long_length(tlv: bytes) -> bytes:
+    """The TLV with its length in the 4-octet long form (``84 00 00 xx xx``): BER, not DER (X.690 10.1)."""
+    _tag, start, end = read_tlv(tlv)
+    return tlv[:1] + b"\x84" + (end - start).to_bytes(4, "big") + tlv[start:end] + tlv[end:]
+
+
+def _tbs_post(fn: Callable[[bytes], bytes]) -> EvidenceOp:
+    def apply(bench: EvidenceBench) -> None:
+        bench.tbs_post = fn
     return apply
 
 
@@ -496,9 +555,15 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         _set_claim(p, "fipslevel", asn1.integer(2)), invalid(Reason.ATTR_CONFLICT))
     add("validate::fips-level-not-integer", "FipsLevel", fips, "fipslevel as UTF8String \"3\"", "claims.set",
         "/platform/fipslevel", _set_claim(p, "fipslevel", asn1.utf8("3")), invalid(Reason.MALFORMED))
-    add("validate::fips-level-without-fips-boot", "FipsLevel", fips, "fipsboot false with a fipslevel",
-        "claims.set", "/platform/fipsboot", _set_claim(p, "fipsboot", asn1.boolean(False)),
-        invalid(Reason.ATTR_CONFLICT))
+    # Draft 5.1.4: "fipslevel has no meaning if fipsboot is absent or false": no conflict, nothing to report.
+    meaningless = _note("BASIC", Severity.INFO, "a fipslevel beside fipsboot FALSE or without fipsboot",
+                        "the level has no meaning (draft 5.1.4): a verifier that rejects it reads a conflict the draft "
+                        "does not define; one that reports the level (hsmsim reports none) tells the relying party "
+                        "the module runs at a FIPS level it does not claim", f"{EVIDENCE_DRAFT} section 5.1.4")
+    add("validate::fips-level-without-fips-boot", "FipsLevelWithoutBoot", meaningless, "fipsboot false with a "
+        "fipslevel", "claims.set", "/platform/fipsboot", _set_claim(p, "fipsboot", asn1.boolean(False)), valid())
+    add("validate::fips-level-fips-boot-absent", "FipsLevelWithoutBoot", meaningless, "fipsboot claim removed, "
+        "fipslevel kept", "claims.remove", "/platform/fipsboot", _drop_claim(p, "fipsboot"), valid())
     value_note = _note("STRUCTURE", med, "a known claim with no or a mistyped value",
                        "a verifier reads a default where the HSM said nothing")
     add("validate::claim-without-value", "ClaimValue", value_note, "platform vendor claim without its value",
@@ -515,6 +580,30 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "a lenient parser reports nothing and a verifier accepts nothing as something"),
         "two bytes after the Evidence SEQUENCE", "bytes.extend", "/", _post(lambda d: mutate.extend(d, b"\x00\x00")),
         invalid(Reason.MALFORMED), resign=False)
+    ber = _note("STRUCTURE", med, "a length in BER's long form where DER's short form is required",
+                "a verifier that reads BER accepts Evidence the draft requires in DER (section 5.5), and a signature "
+                "over a TbsEvidence that is not the DER encoding (section 6: the signature is over the DER)",
+                f"{EVIDENCE_DRAFT} sections 5.5 and 6", "X.690 10.1")
+    add("encoding::ber-length-evidence", "NonDerLength", ber, "the Evidence SEQUENCE's length written 84 00 00 xx "
+        "xx", "der.length", "/", _post(_long_length), invalid(Reason.MALFORMED))
+    add("encoding::ber-length-tbs", "NonDerLength", ber, "the TbsEvidence's length written 84 00 00 xx xx, signed "
+        "so by the genuine AK", "der.length", "/tbs", _tbs_post(_long_length), invalid(Reason.MALFORMED))
+    typed = _note("STRUCTURE", med, "a known claim whose value has its type's tag but is no DER value of that type",
+                  "a verifier that checks the tag only accepts a timestamp that names no time, key purposes that are "
+                  "no OIDs, an INTEGER that is not DER", f"{EVIDENCE_DRAFT} ASN.1 module (each CLAIM's TYPE), "
+                  "section 5.5 (DER)", "X.690 8.3.2, 11.7")
+    add("validate::timestamp-not-a-time", "ClaimType", typed, "transaction timestamp = GeneralizedTime 'hello'",
+        "claims.set", "/transaction/timestamp", _set_claim(t, "timestamp", der_tlv(asn1.TIME, b"hello")),
+        invalid(Reason.MALFORMED))
+    add("validate::timestamp-without-z", "ClaimType", typed, "transaction timestamp = GeneralizedTime "
+        "'20251103142207' (local time: DER ends in Z)", "claims.set", "/transaction/timestamp",
+        _set_claim(t, "timestamp", der_tlv(asn1.TIME, b"20251103142207")), invalid(Reason.MALFORMED))
+    add("validate::purpose-not-oids", "ClaimType", typed, "key purpose = SEQUENCE { INTEGER 5 } (KeyPurposes is a "
+        "SEQUENCE OF OBJECT IDENTIFIER)", "claims.set", "/key/purpose",
+        _set_claim(k, "purpose", der_sequence(asn1.integer(5))), invalid(Reason.MALFORMED))
+    add("validate::uptime-not-minimal", "ClaimType", typed, "a platform uptime claim INTEGER 00 05 (not minimal) "
+        "added", "claims.add", "/platform/uptime",
+        _add_claim(p, _claim(p, "uptime", der_tlv(asn1.INTEGER, b"\x00\x05"))), invalid(Reason.MALFORMED))
     unknown = _note("EXTENSIBILITY", low, "an unknown claim or entity type",
                     "the draft says to ignore it; the strict profile refuses what it cannot judge")
     add("validate::unknown-claim", "UnknownContent", unknown, "a key claim 1.3.6.1.5.5.999.1.2.99", "claims.add",
@@ -554,6 +643,30 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "the reference CLI: signer keyId present but no matching certificate found", GO_CLI),
         "sid = keyId, AK certificate nowhere", "signature.sid", "/signatures/0/sid", _sid("keyId", False),
         invalid(Reason.CHAIN_INCOMPLETE))
+    sid_note = _note("SIGNATURE_BYPASS", crit, "a SignerIdentifier alternative beside the certificate names another "
+                     "key or none", "a verifier that reads only the certificate accepts a signer identifier whose "
+                     "public key the signature does not verify with, or whose keyId names no key (draft section 6: "
+                     "the signature MUST be validated with a subjectPublicKeyInfo present; a keyId whose key cannot "
+                     "be obtained MUST be rejected)", f"{EVIDENCE_DRAFT} section 6")
+    add("signature::sid-spki-of-another-key", "SignerAlternatives", sid_note, "sid = the genuine AK certificate and "
+        "a foreign subjectPublicKeyInfo, signed by the genuine AK", "signature.sid", "/signatures/0/sid",
+        _sid_extra("spki", lambda kit: spki_der(kit.foreign.public_key())), invalid(Reason.SIGNATURE_INVALID))
+    add("signature::sid-keyid-of-no-certificate", "SignerAlternatives", sid_note, "sid = the genuine AK certificate "
+        "and a keyId no certificate has", "signature.sid", "/signatures/0/sid",
+        _sid_extra("keyId", lambda kit: bytes(20)), invalid(Reason.CHAIN_INCOMPLETE))
+    algorithm_note = _note("STRUCTURE", med, "an ECDSA AlgorithmIdentifier with parameters",
+                           "a verifier that reads only the OID accepts an AlgorithmIdentifier RFC 5758 3.2 forbids "
+                           "(ecdsa-with-SHA256: the parameters MUST be absent) in Evidence the draft requires in DER",
+                           "RFC 5758 3.2", f"{EVIDENCE_DRAFT} section 5.5")
+    ecdsa_sha256 = der_oid("1.2.840.10045.4.3.2")
+    add("signature::ecdsa-parameters-null", "AlgorithmParameters", algorithm_note, "ecdsa-with-SHA256 with NULL "
+        "parameters (the signature value is the AK's)", "signature.algorithm", "/signatures/0/signatureAlgorithm",
+        _algorithm(der_sequence(ecdsa_sha256, b"\x05\x00")), invalid(Reason.MALFORMED))
+    add("signature::algorithm-identifier-extra-fields", "AlgorithmParameters", algorithm_note, "ecdsa-with-SHA256 "
+        "followed by two TLVs (an OCTET STRING and a UTF8String)", "signature.algorithm",
+        "/signatures/0/signatureAlgorithm",
+        _algorithm(der_sequence(ecdsa_sha256, der_tlv(0x04, b"junk"), der_tlv(0x0C, b"more"))),
+        invalid(Reason.MALFORMED))
     add("chain::intermediate-missing", "ChainIncomplete", _note("CHAIN", high, "the intermediate CA is not sent",
         "a verifier that trusts the AK certificate alone accepts any self-issued AK"),
         "intermediateCertificates absent", "chain.remove", "/intermediateCertificates", _no_intermediates,
@@ -581,6 +694,9 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "intermediateCertificates (resolvable)", "signature.sid", "/signatures/0/sid", _sid("keyId"), valid())
     add("variant::signer-by-spki", "LegalVariant", valid_note, "sid = subjectPublicKeyInfo, AK certificate in "
         "intermediateCertificates", "signature.sid", "/signatures/0/sid", _sid("spki"), valid())
+    add("variant::ecdsa-with-sha512", "LegalVariant", valid_note, "the AK (P-256) signs with ecdsa-with-SHA512 "
+        "(RFC 5758 3.2; the module's signatureAlgorithm is an open set)", "signature.algorithm",
+        "/signatures/0/signatureAlgorithm", _scheme(_ecdsa_sha512), valid())
     add("variant::explicit-intermediates", "LegalVariant", valid_note, "intermediateCertificates [0] EXPLICIT "
         "(the module's tagging; the reference code writes IMPLICIT)", "der.retag", "/intermediateCertificates",
         _explicit, valid())
@@ -615,10 +731,27 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
     add("key::sensitive-false", "KeyNotSensitive", _note("POLICY", med, "the key is not sensitive",
         "strict: its value may leave the HSM in clear"), "sensitive = FALSE, re-signed", "claims.set",
         "/key/sensitive", _set_claim(k, "sensitive", asn1.boolean(False)), strict_only(Reason.ATTR_NOT_SENSITIVE))
+    add("key::second-key-rsa-2048", "StrictKeyPolicyEveryKey", _note("PROFILE", Severity.LOW,
+        "a key entity beside the first whose key is outside the CA/B Forum code-signing rules",
+        "strict: a verifier that judges the first key entity only accepts a weak key attested beside a strong one "
+        "(without a CSR every key entity is attested)", "CA/B Forum Code Signing BR 6.2.7.4", EVIDENCE_DRAFT),
+        "a second key entity, of an RSA-2048 key, "
+        "after the golden's P-256 key, re-signed (no CSR: every key entity is attested)", "entities.add", "/key[1]",
+        _weak_second_key, strict_only(Reason.KEY_POLICY))
     add("key::csr-of-another-key", "CsrKeyMismatch", _note("BINDING", crit,
         "the CSR beside the Evidence asks to certify another key", "a CA certifies a key the HSM never attested",
         CSR_DRAFT), "a CSR of another key beside the Evidence", "file.add", "<label>.csr", _csr_of("other"),
         invalid(Reason.KEY_MISMATCH))
+    two = _note("BINDING", high, "two nonce or CSR files beside the Evidence that differ",
+                "a verifier that keeps one of them (the last read, say) gives a verdict that depends on the order of "
+                "the files: it accepts a replayed report beside the right nonce, or certifies the key of whichever "
+                "CSR it read", EVIDENCE_DRAFT, CSR_DRAFT)
+    add("files::two-nonce-files", "AmbiguousInput", two, "a second nonce file (the golden's nonce, one bit "
+        "flipped) beside <label>.nonce", "file.add", "<label>-again.nonce",
+        lambda b: b.extra_files.update({f"{b.key.label}-again.nonce": mutate.flip_bit(b.nonce, 0).hex().encode()
+                                        + b"\n"}), invalid(Reason.MALFORMED))
+    add("files::two-csr-files", "AmbiguousInput", two, "the CSR of the attested key and one of another key beside "
+        "the Evidence", "file.add", "<label>-other.csr", _two_csrs, invalid(Reason.MALFORMED))
     add("key::csr-of-the-key", "LegalVariant", valid_note, "the CSR of the attested key beside the Evidence",
         "file.add", "<label>.csr", _csr_of("own"), valid())
     return tuple(m)

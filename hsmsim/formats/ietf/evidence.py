@@ -45,7 +45,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
-from hsmsim.pki.signing import sign, verify
+from hsmsim.pki.signing import check_parameters, sign, verify
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 FORMAT = "pkix-evidence"
@@ -328,9 +328,7 @@ def validate_structure(ev: asn1.PkixEvidence, profile: Profile) -> None:
             if item.value is None:
                 raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name} has no value")
             try:
-                content = asn1.read_value(item.value, known.tag)
-                if known.tag == asn1.UTF8:
-                    content.decode("utf-8")
+                asn1.TYPE_READERS[known.tag](item.value)
             except ValueError as exc:  # UnicodeDecodeError included
                 raise Rejected(Reason.MALFORMED, f"{where}: claim {known.name}: {exc}") from None
         if entity.type == ELEMENT_KEY:
@@ -349,8 +347,16 @@ def validate_structure(ev: asn1.PkixEvidence, profile: Profile) -> None:
         raise Rejected(Reason.ATTR_CONFLICT, f"key identifier {duplicates[0]!r} names two keys")
 
 
+def fips_level(platform: Entity) -> int | None:
+    """The platform's ``fipslevel`` when it has a meaning: only beside ``fipsboot`` TRUE (draft 5.1.4: it has none
+    when fipsboot is absent or false, so both are alike and the level is not reported)."""
+    if _typed(platform, "fipsboot", asn1.read_boolean) is not True:
+        return None
+    return _typed(platform, "fipslevel", asn1.read_integer)
+
+
 def _check_fips(platform: Entity, where: str) -> None:
-    level = _typed(platform, "fipslevel", asn1.read_integer)
+    level = fips_level(platform)
     if level is None:
         return
     if level not in FIPS_LEVELS:
@@ -359,28 +365,59 @@ def _check_fips(platform: Entity, where: str) -> None:
     stated = _FIPS_VERSION_LEVEL.search(version or "")
     if stated and int(stated.group(1)) != level:
         raise Rejected(Reason.ATTR_CONFLICT, f"{where}: fipslevel {level} but fipsver says {version!r}")
-    if _typed(platform, "fipsboot", asn1.read_boolean) is False:
-        raise Rejected(Reason.ATTR_CONFLICT, f"{where}: fipslevel {level} claimed but fipsboot is false")
+
+
+def _subject_key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
 
 
 def _signer(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int) -> x509.Certificate:
-    """The certificate that names the signer of ``block``: its own, or one matching keyId / SPKI."""
+    """The certificate of the signer of ``block``, the one key every alternative of its SignerIdentifier names
+    (draft section 6): its ``certificate``; a certificate whose SKI is ``keyId`` (none: CHAIN_INCOMPLETE, the key
+    cannot be obtained); the ``subjectPublicKeyInfo`` the signature must verify with (named alone: a certificate
+    of that key, none: CHAIN_INCOMPLETE). Alternatives naming different keys are SIGNATURE_INVALID: one signature
+    cannot verify with each of them. An alternative that does not parse is MALFORMED."""
+    cert = None
     if block.certificate is not None:
         try:
-            return fully_parsed(x509.load_der_x509_certificate(block.certificate))
+            cert = fully_parsed(x509.load_der_x509_certificate(block.certificate))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"signature {index}: the signer certificate does not parse") from None
-    for cert in pool:
+    if cert is not None and block.spki is None and block.key_id is None:
+        return cert  # the one alternative (encoding its key only to compare it would cost a tenth of a verify)
+    key = spki_der(cert.public_key()) if cert is not None else None
+    if block.spki is not None:
         try:
-            ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-        except x509.ExtensionNotFound:
-            ski = None
-        if (block.key_id is not None and block.key_id == ski) or (
-                block.spki is not None and block.spki == spki_der(cert.public_key())):
-            return cert
-    named = "keyId" if block.key_id is not None else "subjectPublicKeyInfo"
+            named = spki_der(load_der_public_key(block.spki))
+        except (ValueError, UnsupportedAlgorithm):
+            raise Rejected(Reason.MALFORMED,
+                           f"signature {index}: the signer subjectPublicKeyInfo is not a public key") from None
+        if key is not None and named != key:
+            raise Rejected(Reason.SIGNATURE_INVALID,
+                           f"signature {index}: the signer subjectPublicKeyInfo is not its certificate's key")
+        key = named
+    if block.key_id is not None:
+        found = [c for c in (*((cert,) if cert is not None else ()), *pool) if _subject_key_id(c) == block.key_id]
+        if not found:
+            raise Rejected(Reason.CHAIN_INCOMPLETE,
+                           f"signature {index}: signer keyId present but no matching certificate found")
+        same = [c for c in found if key is None or spki_der(c.public_key()) == key]
+        if not same:
+            raise Rejected(Reason.SIGNATURE_INVALID,
+                           f"signature {index}: the signer keyId names another key than its "
+                           f"{'certificate' if cert is not None else 'subjectPublicKeyInfo'}")
+        return cert or same[0]
+    if cert is not None:
+        return cert
+    assert key is not None  # the decoder refuses a SignerIdentifier naming nothing
+    for candidate in pool:
+        if spki_der(candidate.public_key()) == key:
+            return candidate
     raise Rejected(Reason.CHAIN_INCOMPLETE,
-                   f"signature {index}: signer {named} present but no matching certificate found")
+                   f"signature {index}: signer subjectPublicKeyInfo present but no matching certificate found")
 
 
 def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], trust: TrustAnchors,
@@ -398,6 +435,10 @@ def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], t
     for index, block in enumerate(ev.signatures):
         cert = _signer(block, pool, index)
         public_key = cert.public_key()
+        try:
+            check_parameters(block.algorithm)
+        except ValueError as exc:
+            raise Rejected(Reason.MALFORMED, f"signature {index}: {exc}") from None
         ok = verify(public_key, block.algorithm, block.value, ev.tbs)
         if ok is None:
             raise Rejected(Reason.UNSUPPORTED, f"signature {index}: algorithm not supported for the signer's key")
@@ -478,16 +519,23 @@ def check_key(entity: Entity, profile: Profile) -> None:
             raise Rejected(reason, f"key {ident!r}: {name} is {str(value).lower()}")
 
 
+def key_kind(key: Entity) -> tuple[str, int | None]:
+    """``(key_type, size)`` of a key entity's ``spki`` as :func:`describe_key` names them, ``("secret", None)``
+    without one; MALFORMED when it is not such a key."""
+    spki = _key_spki(key)
+    try:
+        return describe_key(spki) if spki is not None else ("secret", None)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise Rejected(Reason.MALFORMED, f"key spki: {exc}") from None
+
+
 def claims_of(ev: asn1.PkixEvidence, key: Entity) -> Claims:
     """The normalised claims of one key entity and the platform entity."""
     spki = _key_spki(key)
-    try:
-        key_type, size = describe_key(spki) if spki is not None else ("secret", None)
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise Rejected(Reason.MALFORMED, f"key spki: {exc}") from None
+    key_type, size = key_kind(key)
     platform = next((e for e in ev.entities if e.type == ELEMENT_PLATFORM), Entity(ELEMENT_PLATFORM, ()))
     model = _typed(platform, "hwmodel", lambda v: asn1.read_value(v, asn1.OCTETS))
-    level = _typed(platform, "fipslevel", asn1.read_integer)
+    level = fips_level(platform)
     return Claims(
         spki_der=spki, key_type=key_type, key_size=size,
         generated_on_device=_typed(key, "local", asn1.read_boolean),
@@ -518,6 +566,8 @@ def check(inputs: Inputs, trust: TrustAnchors, at: datetime, profile: Profile) -
     claims = claims_of(ev, keys[0])
     if profile is Profile.STRICT:
         require_code_signing_key(claims.key_type, claims.key_size)
+        for key in keys[1:]:  # every attested key, not only the one the claims describe
+            require_code_signing_key(*key_kind(key))
     return claims
 
 
