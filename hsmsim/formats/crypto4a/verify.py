@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 
@@ -42,7 +42,7 @@ from hsmsim.formats.crypto4a.message import (
 )
 from hsmsim.formats.crypto4a.pki import EKU_ASSERTION_AUTHORITY
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, issued_by, validate_chain
 from hsmsim.pki.hss import hss_verify
 from hsmsim.pki.signing import algorithm_oid, verify
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
@@ -232,14 +232,6 @@ def _hss_public_key(bits: bytes, index: int) -> bytes:
     return bits
 
 
-def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
-
-
 def _check_hss_chain(cert: x509.Certificate, pool: Sequence[x509.Certificate], anchors: list[x509.Certificate],
                      at: datetime, index: int) -> None:
     """The HSS authority certificate (whose key cryptography cannot load) was issued by a CA that validates to an
@@ -250,7 +242,7 @@ def _check_hss_chain(cert: x509.Certificate, pool: Sequence[x509.Certificate], a
         reason = Reason.CHAIN_UNTRUSTED if not anchors else Reason.CHAIN_INCOMPLETE
         raise Rejected(reason, f"signature {index}: issuer {cert.issuer.rfc4514_string()!r} of the HSS "
                                f"authority is not in the chain")
-    signers = [candidate for candidate in candidates if _issued(cert, candidate)]
+    signers = [candidate for candidate in candidates if issued_by(cert, candidate)]
     if not signers:
         raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"signature {index}: HSS authority certificate is not signed "
                                                       f"by its named issuer")
