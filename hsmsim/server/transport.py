@@ -1,6 +1,6 @@
 """Connection-level bounds of ``hsmsim serve``: what a slow or greedy client may hold.
 
-uvicorn alone waits forever for request headers and uses the event loop's 60 s TLS handshake
+uvicorn alone waits forever for request headers and uses asyncio's 60 s TLS handshake
 timeout, so a few hundred half-open connections pin the server (slowloris). Here:
 
 * a TLS handshake must finish within :data:`HANDSHAKE_TIMEOUT` seconds;
@@ -10,17 +10,16 @@ timeout, so a few hundred half-open connections pin the server (slowloris). Here
 * at most :data:`MAX_CONNECTIONS` connections are served at once (uvicorn answers 503 beyond),
   and an idle keep-alive connection is closed after :data:`KEEP_ALIVE_TIMEOUT` seconds;
 * a closing connection waits at most :data:`TLS_CLOSE_TIMEOUT` seconds for the client's close_notify.
-  asyncio and uvloop wait 30 s, and a client's pooled idle connection (urllib3, httpx, the vendors' SDKs) does not
+  asyncio waits 30 s, and a client's pooled idle connection (urllib3, httpx, the vendors' SDKs) does not
   read its socket, so it never answers: every keep-alive close held a connection slot for 30 s, and stopping the
   server waited out its 3 s graceful-shutdown limit whenever such a client was connected;
 * a request's head (its target and header fields) may hold at most :data:`MAX_HEADER_BYTES` (else 400 and the
   connection closes), and an unfinished header line is refused so once over :data:`MAX_HEADER_BYTES` more have
   arrived since the read in which it began.
 
-The HTTP parser is httptools (llhttp, in C) and the loop uvloop (libuv; its TLS layer in Cython): beside an
-attestation's own signatures, the server runs a third fewer instructions per request than with h11 and asyncio's
-Python TLS layer (issue 19: callgrind under concurrent TLS clients). httptools does not bound a request's head,
-hence :class:`BoundedHttpToolsProtocol`.
+The HTTP parser is httptools (llhttp, in C) rather than h11 (Python): beside an attestation's own signatures, the
+server runs a fifth fewer instructions per request (issue 19: callgrind under 40 keep-alive TLS clients).
+httptools does not bound a request's head, hence :class:`BoundedHttpToolsProtocol`.
 
 :class:`HsmsimServer` also says where the server listens, once it does, and which signal stopped it.
 """
@@ -34,7 +33,6 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HANDSHAKE_TIMEOUT = 5.0
@@ -119,11 +117,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             raise HeadTooLargeError
 
 
-class BoundedLoop(uvloop.Loop):
-    """A uvloop event loop whose TLS servers give up on a handshake after :data:`HANDSHAKE_TIMEOUT`, and on the
+class BoundedLoop(asyncio.SelectorEventLoop):
+    """An event loop whose TLS servers give up on a handshake after :data:`HANDSHAKE_TIMEOUT`, and on the
     client's close_notify after :data:`TLS_CLOSE_TIMEOUT`."""
 
-    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.AbstractServer:  # type: ignore[override]
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
         if kwargs.get("ssl") is not None:
             kwargs.setdefault("ssl_handshake_timeout", HANDSHAKE_TIMEOUT)
             kwargs.setdefault("ssl_shutdown_timeout", TLS_CLOSE_TIMEOUT)
