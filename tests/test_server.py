@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import re
+import select
 import signal
 import socket
 import ssl
@@ -475,6 +476,102 @@ def test_slow_clients_are_disconnected(server: Server):
             pytest.fail("the server still holds an idle keep-alive connection it closed at the TLS layer")
     pooled.close()
     assert call(server, "/v1/key", {"label": "after", "algorithm": "ED"})[0] == 200
+
+
+def _answer(sock: ssl.SSLSocket, trickle: bytes = b"") -> bytes:
+    """What the server sends before it closes ``sock`` (within 10 s), sending ``trickle`` after each read."""
+    sock.settimeout(10)
+    received = b""
+    try:
+        while data := sock.recv(65536):
+            received += data
+            if trickle:
+                sock.sendall(trickle)
+    except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
+        pass
+    sock.close()
+    return received
+
+
+def test_a_request_head_over_the_header_limit_is_refused(server: Server):
+    """A head (target and header fields) of MAX_HEADER_BYTES is served, one byte more is a 400 that closes the
+    connection however it is split, and an unfinished header line cannot grow without bound."""
+    from hsmsim.server.transport import MAX_HEADER_BYTES
+
+    context = client_context(server)
+    target = b"/v1/key/attributes"
+    fixed = len(target) + sum(len(name) + len(value) + 4 for name, value in (
+        (b"Host", b"127.0.0.1"), (b"Content-Length", b"0"), (b"Connection", b"close"), (b"X-Pad", b"")))
+
+    def head(size: int) -> bytes:
+        return (b"POST " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n"
+                b"X-Pad: " + b"a" * (size - fixed) + b"\r\n\r\n")
+
+    def send(data: bytes, piece: int) -> bytes:
+        sock = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port)), server_hostname="127.0.0.1")
+        for start in range(0, len(data), piece):
+            sock.sendall(data[start:start + piece])
+        return _answer(sock)
+
+    for piece in (1 << 20, 1000):  # one write (TLS splits it into 16 KiB records), or many small ones
+        assert send(head(MAX_HEADER_BYTES), piece).startswith(b"HTTP/1.1 401")  # reached the TSB: no token
+        refused = send(head(MAX_HEADER_BYTES + 1), piece)
+        assert refused.startswith(b"HTTP/1.1 400") and b"connection: close" in refused.lower(), refused[:200]
+    endless = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port)), server_hostname="127.0.0.1")
+    endless.sendall(b"POST /v1/key HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ")
+    endless.settimeout(0.3)
+    with pytest.raises(TimeoutError):  # reads the TLS 1.3 session tickets, so that select waits for the answer
+        endless.recv(1)
+    sent = 0
+    while sent < 64 * MAX_HEADER_BYTES and not select.select([endless], [], [], 0.02)[0]:  # until it answers
+        endless.sendall(b"a" * 4096)
+        sent += 4096
+    answer = _answer(endless)  # the 400, unless the reset for the bytes still in flight discarded it
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert MAX_HEADER_BYTES < sent < 4 * MAX_HEADER_BYTES
+
+
+def test_connections_beyond_the_limit_are_answered_503():
+    """uvicorn's connection limit holds with the protocol and loop hsmsim serves with (here lowered to 3)."""
+    import uvicorn
+
+    from hsmsim.server.transport import HsmsimServer, uvicorn_options
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    options = uvicorn_options() | {"limit_concurrency": 3}
+    listening: list[int] = []
+    server = HsmsimServer(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off",
+                                         **options))  # type: ignore[arg-type]
+    server.on_listening = listening.append
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not listening and time.monotonic() < deadline:
+            time.sleep(0.05)
+        port = listening[0]
+
+        def status(connection: http.client.HTTPConnection) -> int:
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            response.read()
+            return response.status
+
+        held = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(2)]
+        assert [status(connection) for connection in held] == [200, 200]
+        third = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert status(third) == 503
+        for connection in (*held, third):
+            connection.close()
+        time.sleep(0.3)
+        assert status(http.client.HTTPConnection("127.0.0.1", port, timeout=10)) == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def test_tls_keys_are_random_per_state_and_the_ca_is_loopback_only(tmp_path: Path):
