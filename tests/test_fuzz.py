@@ -480,3 +480,35 @@ def _rejected(model, case: FuzzCase) -> bool:
         return CaseRunner(model, ReferenceTarget("primus")).judge(case)[1].verdict == "REJECT"
     except CaseBuildError:
         return False
+
+
+# -- the in-process bookkeeping ---------------------------------------------------------------------------------------
+
+def _grow(mebibytes: int) -> Verdict:
+    block = bytearray(mebibytes << 20)
+    block[::4096] = b"\x01" * len(block[::4096])  # touched: resident, not only reserved
+    return Verdict(Reason.OK)
+
+
+def _memory_answers() -> tuple[str, str]:
+    return verdict_answer(lambda: _grow(8), 5.0).verdict, verdict_answer(lambda: _grow(96), 5.0).verdict
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="the kernel resets no resident peak here")
+def test_the_memory_budget_holds_per_case_and_in_a_forked_worker():
+    # The /proc descriptors are kept open per process: a forked worker must read its own figures, not its parent's.
+    assert _memory_answers() == ("ACCEPT", "MEMORY")
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, json.dumps(_memory_answers()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        answers = json.loads(pipe.read() or "null")
+    os.waitpid(child, 0)
+    assert answers == ["ACCEPT", "MEMORY"]
+    assert _memory_answers() == ("ACCEPT", "MEMORY")
+
