@@ -512,3 +512,24 @@ def test_the_memory_budget_holds_per_case_and_in_a_forked_worker():
     assert answers == ["ACCEPT", "MEMORY"]
     assert _memory_answers() == ("ACCEPT", "MEMORY")
 
+
+def test_a_catalogue_defect_from_memory_is_the_defect_applied_afresh(model):
+    # Primus remembers each catalogue defect applied to its untouched golden: the cases must be byte for byte those
+    # of the defect applied to a fresh golden, whether alone, first or after another operator.
+    from hsmsim.formats.primus.catalogue import PrimusKit, Workbench, mutations
+
+    kit = PrimusKit.build(SEED)
+    defects = {m.id: m for m in mutations()}
+    catalogue = [op for op in model.operators if op.catalogue][:12]
+    assert catalogue
+    for op in catalogue:
+        golden = op.goldens[0]
+        for _ in range(2):  # the second time from memory
+            built = build_case(model, FuzzCase(0, golden, ((op.name, 1),), False), packed=True)
+            fresh = Workbench.open(kit, golden)
+            defects[op.name].apply(fresh)
+            assert built.evidence.files == fresh.evidence().files, op.name
+            assert built.applied == ((op.name, defects[op.name].path),)
+        stacked = build_case(model, FuzzCase(0, golden, (("xml.swap", 7), (op.name, 1)), False), packed=True)
+        replayed = build_case(model, FuzzCase(0, golden, (("xml.swap", 7), (op.name, 1)), False), packed=True)
+        assert stacked.evidence.files == replayed.evidence.files
