@@ -480,3 +480,56 @@ def _rejected(model, case: FuzzCase) -> bool:
         return CaseRunner(model, ReferenceTarget("primus")).judge(case)[1].verdict == "REJECT"
     except CaseBuildError:
         return False
+
+
+# -- the in-process bookkeeping ---------------------------------------------------------------------------------------
+
+def _grow(mebibytes: int) -> Verdict:
+    block = bytearray(mebibytes << 20)
+    block[::4096] = b"\x01" * len(block[::4096])  # touched: resident, not only reserved
+    return Verdict(Reason.OK)
+
+
+def _memory_answers() -> tuple[str, str]:
+    return verdict_answer(lambda: _grow(8), 5.0).verdict, verdict_answer(lambda: _grow(96), 5.0).verdict
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="the kernel resets no resident peak here")
+def test_the_memory_budget_holds_per_case_and_in_a_forked_worker():
+    # The /proc descriptors are kept open per process: a forked worker must read its own figures, not its parent's.
+    assert _memory_answers() == ("ACCEPT", "MEMORY")
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, json.dumps(_memory_answers()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        answers = json.loads(pipe.read() or "null")
+    os.waitpid(child, 0)
+    assert answers == ["ACCEPT", "MEMORY"]
+    assert _memory_answers() == ("ACCEPT", "MEMORY")
+
+
+def test_a_catalogue_defect_from_memory_is_the_defect_applied_afresh(model):
+    # Primus remembers each catalogue defect applied to its untouched golden: the cases must be byte for byte those
+    # of the defect applied to a fresh golden, whether alone, first or after another operator.
+    from hsmsim.formats.primus.catalogue import PrimusKit, Workbench, mutations
+
+    kit = PrimusKit.build(SEED)
+    defects = {m.id: m for m in mutations()}
+    catalogue = [op for op in model.operators if op.catalogue][:12]
+    assert catalogue
+    for op in catalogue:
+        golden = op.goldens[0]
+        for _ in range(2):  # the second time from memory
+            built = build_case(model, FuzzCase(0, golden, ((op.name, 1),), False), packed=True)
+            fresh = Workbench.open(kit, golden)
+            defects[op.name].apply(fresh)
+            assert built.evidence.files == fresh.evidence().files, op.name
+            assert built.applied == ((op.name, defects[op.name].path),)
+        stacked = build_case(model, FuzzCase(0, golden, (("xml.swap", 7), (op.name, 1)), False), packed=True)
+        replayed = build_case(model, FuzzCase(0, golden, (("xml.swap", 7), (op.name, 1)), False), packed=True)
+        assert stacked.evidence.files == replayed.evidence.files

@@ -135,26 +135,45 @@ _CLEAR_REFS = "/proc/self/clear_refs"
 _STATM = "/proc/self/statm"
 _STATUS = "/proc/self/status"
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-# Read and written with bare os calls: this bookkeeping runs twice per case, and buffered text I/O and a regex
-# cost more than many a verifier's whole answer.
+# Read and written with bare os calls on descriptors opened once per process: this bookkeeping runs twice per
+# case, and opening a /proc path, buffered text I/O and a regex cost more than many a verifier's whole answer. A
+# read at offset 0 makes the kernel write the file afresh, so a kept descriptor reads the values of the moment.
+_proc_fds: dict[str, int] = {}
+"""This process's descriptors of :data:`_CLEAR_REFS`, :data:`_STATM` and :data:`_STATUS`, by path; a forked
+child drops its copies of the parent's (they name the parent's files) and opens its own."""
+
+
+def _proc_fd(path: str, flags: int) -> int:
+    """A descriptor of ``path`` (``/proc/self/...``) kept open for this process; raises OSError."""
+    fd = _proc_fds.get(path)
+    if fd is None:
+        fd = _proc_fds[path] = os.open(path, flags)
+    return fd
+
+
+def _forget_parent_proc_fds() -> None:
+    for fd in _proc_fds.values():
+        os.close(fd)
+    _proc_fds.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_proc_fds)
 
 
 def _reset_resident_peak() -> int | None:
     """Reset this process's peak resident set size to the current one (Linux); return it in bytes, or None."""
     try:
-        fd = os.open(_CLEAR_REFS, os.O_WRONLY)
-        try:
-            os.write(fd, b"5")
-        finally:
-            os.close(fd)
-        return int(_read_proc(_STATM, 256).split()[1]) * _PAGE_BYTES
+        os.write(_proc_fd(_CLEAR_REFS, os.O_WRONLY), b"5")
+        return int(os.pread(_proc_fd(_STATM, os.O_RDONLY), 256, 0).split()[1]) * _PAGE_BYTES
     except (OSError, ValueError, IndexError):
         return None
 
 
 def _resident_peak() -> int:
-    """This process's peak resident set size in bytes since the last reset (``VmHWM``; raises ValueError)."""
-    status = _read_proc(_STATUS, 16384)
+    """This process's peak resident set size in bytes since the last reset (``VmHWM``; raises ValueError, or
+    OSError when ``/proc`` cannot be read)."""
+    status = os.pread(_proc_fd(_STATUS, os.O_RDONLY), 16384, 0)
     start = status.find(b"\nVmHWM:")
     if start < 0:
         raise ValueError(f"no VmHWM in {_STATUS}")
@@ -163,14 +182,6 @@ def _resident_peak() -> int:
     if len(value) != 2 or value[1] != b"kB":
         raise ValueError(f"VmHWM in {_STATUS} is not in kB")
     return int(value[0]) * 1024
-
-
-def _read_proc(path: str, limit: int) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, limit)
-    finally:
-        os.close(fd)
 
 
 def verdict_answer(run: Callable[[], object], timeout: float,

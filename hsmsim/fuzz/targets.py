@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.errors import HsmsimError
@@ -68,7 +69,9 @@ class AdapterTarget:
     _config: AdapterConfig | None = field(default=None, init=False, repr=False)
     _verifier: Verifier | None = field(default=None, init=False, repr=False)
     _call: Callable[..., object] | None = field(default=None, init=False, repr=False)
-    _anchors_pem: dict[tuple[object, ...], tuple[str, ...]] = field(default_factory=dict, init=False, repr=False)
+    _anchors_pem: tuple[tuple[x509.Certificate, ...], tuple[str, ...]] = field(default=((), ()), init=False,
+                                                                               repr=False)
+    """The anchors last written as PEM (the objects) and their PEM: a campaign gives the same objects every case."""
 
     @property
     def config(self) -> AdapterConfig:
@@ -127,10 +130,14 @@ class AdapterTarget:
         return self._verifier
 
     def _pem(self, trust: TrustAnchors) -> tuple[str, ...]:
-        anchors = tuple(trust.all())
-        if anchors not in self._anchors_pem:
-            self._anchors_pem[anchors] = tuple(a.public_bytes(Encoding.PEM).decode() for a in anchors)
-        return self._anchors_pem[anchors]
+        # Compared by identity, not hashed (a certificate hashes its whole DER): the PEM of an (immutable)
+        # certificate object is the same text every time.
+        anchors = trust.all()
+        known, pem = self._anchors_pem
+        if len(known) != len(anchors) or any(a is not b for a, b in zip(known, anchors, strict=True)):
+            pem = tuple(a.public_bytes(Encoding.PEM).decode() for a in anchors)
+            self._anchors_pem = (tuple(anchors), pem)
+        return pem
 
     def verify(self, evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profile, *,
                case_id: str) -> TargetAnswer:

@@ -139,8 +139,8 @@ def _check_link(child: Cert, issuer: Cert, index: int, quirks: set[str]) -> None
     if child.algorithm.oid == SHA1_WITH_RSA and issuer is not child:
         raise Rejected(Reason.UNSUPPORTED, f"certificate {index} ({child.name!r}) is signed with sha1WithRSA; SHA-1 "
                                            "is accepted only on the root's self-signature")
-    if issuer.self_issued:
-        valid, flags = _root_signature(child, issuer, index)
+    if issuer.self_issued or index > 0:
+        valid, flags = _recurring_signature(child, issuer, index)
     else:
         valid, flags = check_signature(child.tbs, child.signature, child.algorithm, issuer.spki,
                                        f"certificate {index}")
@@ -150,12 +150,14 @@ def _check_link(child: Cert, issuer: Cert, index: int, quirks: set[str]) -> None
     quirks.update(flags)
 
 
-@lru_cache(maxsize=64)
-def _root_signature(cert: Cert, root: Cert, index: int) -> tuple[bool, frozenset[str]]:
-    """``check_signature`` of a certificate signed by a self-issued root (its own self-signature included): a
-    pure function of both certificates' bytes. The root every PKC ends at is the trust anchor's copy and the
-    certificate below it is the same in every PKC of a device, so their signatures are checked once per process."""
-    return check_signature(cert.tbs, cert.signature, cert.algorithm, root.spki, f"certificate {index}")
+@lru_cache(maxsize=256)
+def _recurring_signature(cert: Cert, issuer: Cert, index: int) -> tuple[bool, frozenset[str]]:
+    """``check_signature`` of a certificate above the leaf, or of one signed by a self-issued root (the root's own
+    self-signature included): a pure function of both certificates' bytes. The device's and vendor's issuers and
+    the root (the trust anchor's copy) are the same in every PKC of a device, so the signatures between them, and
+    the root's on the certificate below it, are checked once per process; the leaf's, new in every PKC, under a
+    certificate that is not a root is checked afresh."""
+    return check_signature(cert.tbs, cert.signature, cert.algorithm, issuer.spki, f"certificate {index}")
 
 
 def _check_links(chain: list[Cert], quirks: set[str]) -> None:

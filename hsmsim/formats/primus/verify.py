@@ -134,7 +134,7 @@ def _check_signature(public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey, xml: 
 
 def _check_loose_pubkeys(public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey, pubkeys: tuple[bytes, ...]) -> None:
     leaf_spki = spki_der(public)
-    for data in pubkeys:
+    for data in dict.fromkeys(pubkeys):  # TSB writes the key twice, as <label>.pem and under PUBKEY_FILE: read it once
         try:
             loose = serialization.load_pem_public_key(data)
         except (ValueError, UnsupportedAlgorithm):
