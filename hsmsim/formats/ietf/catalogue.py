@@ -439,6 +439,22 @@ def _ak_cert_sign_only(bench: EvidenceBench) -> None:
     _reissue_ak(extensions=_ak_extensions(bench, usage=("key_cert_sign",)))(bench)
 
 
+def _keyid_candidates(other: str) -> EvidenceOp:
+    """sid = keyId, with a second certificate carrying the AK's key identifier listed before the AK's in
+    intermediateCertificates: ``other-key`` a foreign key's (its key does not verify the signature), ``same-key`` a
+    re-issue of the AK certificate (its key, another serial: both verify)."""
+    def apply(bench: EvidenceBench) -> None:
+        identity = bench.kit.identity
+        int_key = derive_key(bench.kit.seed, "ietf/evidence/int", KeySpec.parse("ec-p256"))
+        changes: dict[str, object] = {"serial": identity.certificate.serial_number + 1}
+        if other == "other-key":
+            changes["public_key"] = bench.kit.foreign.public_key()
+        second = reissue(identity.certificate, int_key, **changes)
+        bench.sid = "keyId"
+        bench.intermediates = [*identity.chain[1:], second, identity.certificate]
+    return apply
+
+
 def _ak_expired(bench: EvidenceBench) -> None:
     _reissue_ak(not_after=VALIDATION_TIME - timedelta(days=30))(bench)
 
@@ -667,6 +683,19 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "/signatures/0/signatureAlgorithm",
         _algorithm(der_sequence(ecdsa_sha256, der_tlv(0x04, b"junk"), der_tlv(0x0C, b"more"))),
         invalid(Reason.MALFORMED))
+    add("signature::keyid-two-certificates-verify", "SignerAmbiguous", _note("STRUCTURE", med,
+        "the keyId signer identifier names two different certificates whose key verifies the signature",
+        "a verifier that takes the first certificate carrying the keyId lets whichever comes first (its chain, its "
+        "validity, its EKU) vouch for the Evidence: its verdict depends on the order of intermediateCertificates",
+        f"{EVIDENCE_DRAFT} section 6"), "sid = keyId; a re-issue of the AK certificate (same key and key "
+        "identifier, another serial) listed before the AK certificate in intermediateCertificates: both verify",
+        "signature.sid", "/signatures/0/sid", _keyid_candidates("same-key"), invalid(Reason.MALFORMED))
+    add("variant::keyid-another-keys-certificate-first", "SignerAmbiguous", _note("BASIC", Severity.INFO,
+        "a certificate of another key with the AK's key identifier comes before the AK certificate",
+        "intermediateCertificates is a bag: a verifier that takes the first certificate carrying the keyId "
+        "rejects a genuine report", f"{EVIDENCE_DRAFT} section 6"), "sid = keyId; a certificate of a foreign key "
+        "with the AK's key identifier (issued by the IntCA) listed before the AK certificate: only the AK's key "
+        "verifies", "signature.sid", "/signatures/0/sid", _keyid_candidates("other-key"), valid())
     add("chain::intermediate-missing", "ChainIncomplete", _note("CHAIN", high, "the intermediate CA is not sent",
         "a verifier that trusts the AK certificate alone accepts any self-issued AK"),
         "intermediateCertificates absent", "chain.remove", "/intermediateCertificates", _no_intermediates,
@@ -731,6 +760,16 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
     add("key::sensitive-false", "KeyNotSensitive", _note("POLICY", med, "the key is not sensitive",
         "strict: its value may leave the HSM in clear"), "sensitive = FALSE, re-signed", "claims.set",
         "/key/sensitive", _set_claim(k, "sensitive", asn1.boolean(False)), strict_only(Reason.ATTR_NOT_SENSITIVE))
+    expiry = _note("POLICY", med, "the key's expiry claim is before the validation time",
+                   "a verifier that ignores the claim certifies a key the HSM says is no longer to be used",
+                   EVIDENCE_DRAFT)
+    add("key::expired", "KeyExpired", expiry, "a key expiry claim a day before the validation time, re-signed",
+        "claims.add", "/key/expiry",
+        _add_claim(k, _claim(k, "expiry", asn1.generalized_time(VALIDATION_TIME - timedelta(days=1)))),
+        invalid(Reason.CERT_EXPIRED))
+    add("key::expiry-after-validation", "LegalVariant", valid_note, "a key expiry claim a day after the validation "
+        "time, re-signed", "claims.add", "/key/expiry",
+        _add_claim(k, _claim(k, "expiry", asn1.generalized_time(VALIDATION_TIME + timedelta(days=1)))), valid())
     add("key::second-key-rsa-2048", "StrictKeyPolicyEveryKey", _note("PROFILE", Severity.LOW,
         "a key entity beside the first whose key is outside the CA/B Forum code-signing rules",
         "strict: a verifier that judges the first key entity only accepts a weak key attested beside a strong one "
