@@ -939,6 +939,15 @@ def _crmf_template(edit: Callable[[CsrBench, list[bytes]], list[bytes]]) -> CsrO
     return apply
 
 
+def _crmf_popo_signature_long_length(bench: CsrBench) -> None:
+    """The POPOSigningKey's signature BIT STRING with a 4-octet long-form length (BER); nothing signed anew."""
+    def post(der: bytes) -> bytes:
+        items = der_children(der_content(der))
+        algorithm, signature = der_children(der_content(items[1]))
+        return der_sequence(items[0], der_tlv(0xA1, algorithm + _long_length(signature)), *items[2:])
+    bench.post = post
+
+
 def _public_key_twice(bench: CsrBench, fields: list[bytes]) -> list[bytes]:
     """``publicKey [6]`` of another key, then the request's own."""
     other = bench.kit.other[bench.key.spec.name].public_key
@@ -1238,6 +1247,15 @@ def _csr_mutations() -> tuple[Mutation, ...]:
     add("csr::truncated", "CsrStructure", _csr_note("STRUCTURE", med, "the CSR does not parse",
         "a lenient parser reads a partial request"), "CSR cut after 100 bytes", "bytes.truncate", "/",
         _csr_post(lambda d: mutate.truncate(d, 100)), invalid(Reason.MALFORMED))
+    ber = _csr_note("STRUCTURE", med, "a length in BER's long form where DER requires the shortest",
+                    "a verifier whose request reader takes BER lengths accepts a request that is not DER, which the "
+                    "CA re-encodes or a stricter parser reads otherwise (X.690 10.1)", "RFC 2986 4", "RFC 4211 5",
+                    "X.690 10.1")
+    add("csr::ber-length-attribute-value", "NonDerLength", ber, "a challengePassword attribute whose UTF8String "
+        "value has a 4-octet long-form length (an attribute the verdict does not read), signed anew by the key",
+        "der.length", "/certificationRequestInfo/attributes/1/values/0",
+        _set_draft(extra_attributes=[("1.2.840.113549.1.9.7", [b"\x0c\x84\x00\x00\x00\x03abc"])]),
+        invalid(Reason.MALFORMED))
     nonce = _csr_note("FRESHNESS", high, "a statement answers another nonce", "a replayed statement is accepted")
     add("nonce::pkix-evidence-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs",
         "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH))
@@ -1396,6 +1414,15 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "[6], the CertRequest signed anew by the key", "der.reorder", "/certReq/certTemplate",
         _crmf_template(lambda _b, fields: [fields[-1], *fields[:-1]]), invalid(Reason.MALFORMED), golden=crmf,
         form=csr.CRMF)
+    add("crmf::ber-length-popo-signature", "NonDerLength", ber, "the POPOSigningKey's signature BIT STRING with a "
+        "4-octet long-form length (the signature value unchanged: the proof of possession covers the CertRequest "
+        "only)", "der.length", "/popo/signature", _crmf_popo_signature_long_length, invalid(Reason.MALFORMED),
+        resign=False, golden=crmf, form=csr.CRMF)
+    add("crmf::ber-length-subject", "NonDerLength", ber, "the Name inside the CertTemplate's subject [5] with a "
+        "4-octet long-form length (a field the verdict does not read), the CertRequest signed anew by the key",
+        "der.length", "/certReq/certTemplate/subject",
+        _crmf_template(lambda _b, fields: [der_tlv(0xA5, _long_length(der_content(f))) if f[0] == 0xA5 else f
+                                           for f in fields]), invalid(Reason.MALFORMED), golden=crmf, form=csr.CRMF)
     add("crmf::nonce-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs", "file.set",
         "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=crmf_tcg,
         form=csr.CRMF)
