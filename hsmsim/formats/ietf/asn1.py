@@ -11,8 +11,8 @@
 The module leaves ``id-evidence`` as ``1.3.6.1.5.5.TBDMOD3`` and ``id-kp-attestationKey`` as
 ``id-kp TBDMOD2``; like the draft's sample data and reference code we use 999 for both. Claim values
 are kept as their full DER TLV (as the samples carry them); the typed readers (:data:`TYPE_READERS`) read each
-as DER of its type; the Evidence decoders take DER lengths only. Every decoder raises :class:`ValueError` on a
-structure the module does not allow (the verifier says MALFORMED).
+as DER of its type; the Evidence, PKCS#10 and CRMF decoders take DER lengths only. Every decoder raises
+:class:`ValueError` on a structure the module does not allow (the verifier says MALFORMED).
 """
 
 from __future__ import annotations
