@@ -67,7 +67,8 @@ class Reason(enum.StrEnum):
     CERT_SIGNATURE_INVALID = "CERT_SIGNATURE_INVALID"
     """A certificate names its issuer, but the issuer's key did not sign it."""
     CERT_EXPIRED = "CERT_EXPIRED"
-    """A chain certificate's notAfter is before the validation time."""
+    """A chain certificate's notAfter is before the validation time, or an attested key's stated expiry is (the
+    ``expiry`` claim of a PKIX Evidence key entity: the time after which the key is not to be used)."""
     CERT_NOT_YET_VALID = "CERT_NOT_YET_VALID"
     """A chain certificate's notBefore is after the validation time."""
     CERT_NOT_CA = "CERT_NOT_CA"

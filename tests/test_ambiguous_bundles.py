@@ -15,10 +15,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import FilesByName, by_base_name, one_file, one_that_passes
+from hsmsim.encoding import pem
 from hsmsim.formats import get_format
 from hsmsim.formats.android.status import STATUS_FILE, render_status_list
 from hsmsim.formats.crypto4a.pki import HSS_CHOICES, crypto4a_pki
 from hsmsim.formats.crypto4a.verify import _check_hss_chain
+from hsmsim.formats.ietf import asn1
+from hsmsim.formats.ietf.evidence import evidence_der as pkix_evidence_der
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import reissue
 from hsmsim.verdict import Profile, Reason, Rejected
@@ -240,6 +243,28 @@ def test_crypto4a_hss_issuer_is_any_candidate_that_validates():
         _check_hss_chain(hss, [expired], [pki.root], at, 1)
     assert raised.value.reason is Reason.CERT_EXPIRED
     assert pki.sca.public_bytes(Encoding.DER) != expired.public_bytes(Encoding.DER)
+
+
+def _intermediates_reversed(evidence: Evidence) -> Evidence:
+    """The pkix-evidence bundle with its intermediateCertificates in the reverse order (nothing re-signed: the
+    list is outside the TbsEvidence)."""
+    ev = asn1.decode_evidence(pkix_evidence_der(evidence.files[evidence.primary]))
+    assert ev.intermediates is not None and len(set(ev.intermediates)) > 2
+    der = asn1.encode_evidence(ev.tbs, ev.signatures, ev.intermediates[::-1],
+                               explicit_intermediates=ev.explicit_intermediates)
+    return Evidence(evidence.format, {**evidence.files, evidence.primary: pem(der, "EVIDENCE")}, evidence.primary)
+
+
+@pytest.mark.parametrize(("vector", "expected"), [
+    ("pkix-evidence::variant::keyid-another-keys-certificate-first", Reason.OK),
+    ("pkix-evidence::signature::keyid-two-certificates-verify", Reason.MALFORMED)])
+def test_pkix_evidence_keyid_signer_is_the_certificate_whose_key_verifies_in_any_order(vector, expected):
+    """A signer named by keyId alone, and two certificates with that key identifier: the one whose key verifies
+    the signature signs (OK); two different ones that both verify are ambiguous (MALFORMED). The first listed was
+    taken: SIGNATURE_INVALID with another key's certificate first, OK with the AK's re-issue first."""
+    evidence, trust, at = _vector(vector)
+    for bundle in (evidence, _intermediates_reversed(evidence)):
+        assert _verdicts(bundle, trust, at) == dict.fromkeys(Profile, expected)
 
 
 # -- ACME tokens under 128 bits ------------------------------------------------------------------------------------

@@ -257,3 +257,60 @@ def test_a_malformed_certificate_is_named_by_its_place(position, named):
         validate_chain(certs[0], certs[1:2], certs[2:], AT)
     assert info.value.reason is Reason.MALFORMED
     assert info.value.detail.startswith(f"{named} carries extension ")
+
+
+# -- path building: several certificates of one name and key, the verdict independent of their order -------------
+
+def _orders(certs: list[x509.Certificate]) -> list[list[x509.Certificate]]:
+    return [certs, certs[::-1]]
+
+
+def test_any_candidate_issuer_whose_path_validates_is_taken_in_any_order():
+    """A CA certificate and an expired issue of it (same name and key) both sign the leaf: the path through the
+    valid one is taken whichever comes first (the first that signed was taken: CERT_EXPIRED by order)."""
+    root, root_key = _ca("root")
+    mid, mid_key = _ca("mid", issuer=root, issuer_key=root_key)
+    old_mid = reissue(mid, root_key, serial=77, not_before=AT - timedelta(days=900), not_after=AT - timedelta(days=400))
+    leaf, _ = _ca("leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
+    for bundle in _orders([old_mid, mid]):
+        assert validate_chain(leaf, bundle, [root], AT) == [leaf, mid, root]
+    # the same for two anchors of one name and key, and a dead end above one candidate (its issuer is not there)
+    old_root = reissue(root, root_key, serial=78, not_before=AT - timedelta(days=900),
+                       not_after=AT - timedelta(days=400))
+    for anchors in _orders([old_root, root]):
+        assert validate_chain(leaf, [mid], anchors, AT) == [leaf, mid, root]
+    stray, stray_key = _ca("stray")
+    orphan_mid = reissue(mid, stray_key, serial=79, issuer=stray.subject)
+    for bundle in _orders([orphan_mid, mid]):
+        assert validate_chain(leaf, bundle, [root], AT) == [leaf, mid, root]
+
+
+def test_when_no_candidate_validates_the_reason_is_the_first_by_der():
+    """Two issues of the CA, one expired and one not yet valid: whatever their order, the rejection is that of
+    the path through the one whose DER sorts first."""
+    root, root_key = _ca("root")
+    mid, mid_key = _ca("mid", issuer=root, issuer_key=root_key)
+    expired = reissue(mid, root_key, serial=80, not_before=AT - timedelta(days=900), not_after=AT - timedelta(days=400))
+    future = reissue(mid, root_key, serial=81, not_before=AT + timedelta(days=400), not_after=AT + timedelta(days=900))
+    leaf, _ = _ca("leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
+    first = min((expired, future), key=lambda c: c.public_bytes(Encoding.DER))
+    expected = Reason.CERT_EXPIRED if first is expired else Reason.CERT_NOT_YET_VALID
+    for bundle in _orders([expired, future]):
+        assert _reason(leaf, bundle, [root]) is expected
+
+
+def test_path_building_is_bounded():
+    """Three issues of each of five CAs, the top one's all expired: 3**5 paths, of which the search tries
+    only as many as MAX_ISSUER_TRIES signatures reach (LIMIT_EXCEEDED), in any order."""
+    root, root_key = _ca("root")
+    levels, issuer, issuer_key = [], root, root_key
+    for level in range(5):
+        ca, key = _ca(f"level{level}", issuer=issuer, issuer_key=issuer_key)
+        days = 1 if level == 0 else 3650
+        levels += [reissue(ca, issuer_key, serial=900 + 10 * level + copy, not_before=AT - timedelta(days=3 + copy),
+                           not_after=AT - timedelta(days=3 + copy) + timedelta(days=days)) for copy in range(3)]
+        issuer, issuer_key = ca, key
+    leaf, _ = _ca("leaf", ca=False, issuer=issuer, issuer_key=issuer_key, ku=("digital_signature",))
+    for bundle in _orders(levels):
+        assert _reason(leaf, bundle, [root]) is Reason.LIMIT_EXCEEDED
+    assert chain.MAX_ISSUER_TRIES < 3 ** 5

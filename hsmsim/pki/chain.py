@@ -21,12 +21,18 @@ from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.verdict import Reason, Rejected
 
 MAX_CHAIN_DEPTH = 8
+"""The most certificates a path holds below its trust anchor (LIMIT_EXCEEDED past that)."""
+MAX_ISSUER_TRIES = 32
+"""The most issuer signatures one :func:`validate_chain` verifies while it builds a path: where a bundle carries
+several certificates of one name and key, the search tries each, and a hostile bundle of many could otherwise
+make it try exponentially many paths (LIMIT_EXCEEDED past that, when no path was found)."""
 _KNOWN_EXTENSIONS = {
     ExtensionOID.KEY_USAGE, ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.CERTIFICATE_POLICIES,
     ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
@@ -125,6 +131,10 @@ class _CertFields:
     """The first critical extension the walk does not know."""
     policies: frozenset[x509.ObjectIdentifier]
     """The policy identifiers of its certificatePolicies extension (empty without one)."""
+    key_id: bytes | None
+    """Its subjectKeyIdentifier, if any."""
+    issuer_key_id: bytes | None
+    """The keyIdentifier of its authorityKeyIdentifier, if any."""
 
 
 def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
@@ -218,7 +228,7 @@ def _parsed_fields(cert: x509.Certificate) -> _CertFields:
     subject, issuer = cert.subject, cert.issuer
     _ = (len(subject), len(issuer), cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid,
          cert.serial_number)
-    basic_constraints = key_usage = unknown_critical = None
+    basic_constraints = key_usage = unknown_critical = key_id = issuer_key_id = None
     policies: frozenset[x509.ObjectIdentifier] = frozenset()
     for ext in cert.extensions:  # by OID, each of which cryptography parses to its one class
         oid = ext.oid
@@ -228,11 +238,15 @@ def _parsed_fields(cert: x509.Certificate) -> _CertFields:
             key_usage = ext.value
         elif oid == ExtensionOID.CERTIFICATE_POLICIES:
             policies = frozenset(info.policy_identifier for info in ext.value)
+        elif oid == ExtensionOID.SUBJECT_KEY_IDENTIFIER:
+            key_id = ext.value.digest
+        elif oid == ExtensionOID.AUTHORITY_KEY_IDENTIFIER:
+            issuer_key_id = ext.value.key_identifier
         elif unknown_critical is None and ext.critical and oid not in _KNOWN_EXTENSIONS:
             unknown_critical = oid
     return _CertFields(subject, issuer, name_key(subject), name_key(issuer), cert.not_valid_before_utc,
                       cert.not_valid_after_utc, cert.version is x509.Version.v1, basic_constraints, key_usage,
-                      unknown_critical, policies)
+                      unknown_critical, policies, key_id, issuer_key_id)
 
 
 def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:
@@ -387,6 +401,15 @@ def validate_chain(
     which is what a wrong root gives whether or not the bundle carries its own root copy),
     CERT_EXPIRED / CERT_NOT_YET_VALID, CERT_NOT_CA, CERT_PATH_LENGTH or CERT_UNKNOWN_CRITICAL.
     Issuers are looked up by name as :func:`name_key` describes.
+
+    The verdict never depends on the order of ``untrusted`` or ``anchors`` (RFC 5280 6 path building,
+    as RFC 4158 describes it): where several distinct certificates named as an issuer signed (a CA and
+    its renewal with the same key), each is tried, anchors first, then one whose subjectKeyIdentifier is the
+    child's authorityKeyIdentifier, then by DER, and the path is
+    accepted if any path through them validates. When none does, the rejection is that of the first
+    path tried in that order. The search verifies at most :data:`MAX_ISSUER_TRIES` issuer signatures
+    (LIMIT_EXCEEDED past that, with no path found), and a path holds at most :data:`MAX_CHAIN_DEPTH`
+    certificates below its anchor.
     """
     if not anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
@@ -400,55 +423,112 @@ def validate_chain(
     for index in range(1, len(certs)):
         by_subject.setdefault(fields[index].subject_key, []).append(index)
     received = as_received or {}
+    failures: list[Rejected] = []
+    tries = 0
 
-    path = [0]
-    on_path = {classes[0]}
-    current = 0
-    while True:
+    def signs(child: x509.Certificate, issuer: int) -> bool:
+        nonlocal tries
+        tries += 1
+        if tries > MAX_ISSUER_TRIES:
+            raise Rejected(Reason.LIMIT_EXCEEDED, f"no valid path found in {MAX_ISSUER_TRIES} issuer signatures")
+        return _issuer_signed(child, certs[issuer])
+
+    def accepted(path: list[int]) -> bool:
+        try:
+            _check_path([certs[i] for i in path], [fields[i] for i in path], at, policy)
+        except Rejected as rejection:
+            failures.append(rejection)
+            return False
+        return True
+
+    def extend(path: list[int], on_path: set[int]) -> list[int] | None:
+        """A valid path that continues ``path`` (whose classes are ``on_path``), or None with each dead end's
+        rejection in ``failures``, in the order tried."""
+        current = path[-1]
         if classes[current] in anchor_classes:
-            break
+            return path if accepted(path) else None
         if len(path) > MAX_CHAIN_DEPTH:
-            raise Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates")
+            failures.append(Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates"))
+            return None
         cert = certs[current]
         signed = received.get(cert, cert) if received else cert
         current_fields = fields[current]
         candidates = by_subject.get(current_fields.issuer_key, [])
-        anchor = next((i for i in candidates if i >= first_anchor and _issuer_signed(signed, certs[i])), None)
-        if anchor is not None:
-            path.append(anchor)
-            break
+        ordered = (_preferred(candidates, certs, fields, classes, first_anchor, current_fields.issuer_key_id)
+                   if len(candidates) > 1 else candidates)
+        anchor_signed = False
+        for anchor in ordered:
+            if anchor >= first_anchor and signs(signed, anchor):
+                anchor_signed = True
+                if accepted([*path, anchor]):
+                    return [*path, anchor]
         if current_fields.issuer_key == current_fields.subject_key and issued_by(signed, cert):
-            raise Rejected(Reason.CHAIN_UNTRUSTED,
-                           f"chain ends at self-signed {_describe(cert)!r}, which is not a trust anchor")
-        named = [i for i in candidates if classes[i] not in on_path]
-        if not named:
+            if not anchor_signed:
+                failures.append(Rejected(Reason.CHAIN_UNTRUSTED, f"chain ends at self-signed {_describe(cert)!r}, "
+                                                                 f"which is not a trust anchor"))
+            return None
+        if all(classes[i] in on_path for i in candidates):
             if len(path) > 1 and all(classes[i] in on_path for i in range(1, first_anchor)):
                 # The bundle's intermediates are used up and its top names an issuer no anchor is:
                 # the wrong root is trusted, exactly as when the bundle ends at its own root copy.
-                raise Rejected(Reason.CHAIN_UNTRUSTED,
-                               f"chain ends at {_describe(cert)!r}, whose issuer "
-                               f"{current_fields.issuer.rfc4514_string()!r} is not a trust anchor")
-            raise Rejected(Reason.CHAIN_INCOMPLETE, f"issuer {current_fields.issuer.rfc4514_string()!r} of "
-                                                    f"{_describe(cert)!r} is not in the chain")
-        # the anchors among the candidates were tried above
-        issuer = next((i for i in named if i < first_anchor and _issuer_signed(signed, certs[i])), None)
-        if issuer is None:
-            raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"{_describe(cert)!r} is not signed by its named issuer")
-        path.append(issuer)
-        on_path.add(classes[issuer])
-        current = issuer
-    for depth, index in enumerate(path):
-        what = _Position(depth, certs[index])
-        if depth < len(path) - 1 or policy.check_anchor_validity:
-            _check_time(fields[index], at, what)
-        _check_critical(fields[index], what)
-        if depth > 1 or (depth == 1 and not policy.leaf_issuer_by_position):
-            counted = depth < len(path) - 1 or policy.anchor_path_length
-            _check_issuer(fields[index], depth - 1 if counted else None, policy, what)
+                failures.append(Rejected(Reason.CHAIN_UNTRUSTED,
+                                         f"chain ends at {_describe(cert)!r}, whose issuer "
+                                         f"{current_fields.issuer.rfc4514_string()!r} is not a trust anchor"))
+            else:
+                failures.append(Rejected(Reason.CHAIN_INCOMPLETE,
+                                         f"issuer {current_fields.issuer.rfc4514_string()!r} of "
+                                         f"{_describe(cert)!r} is not in the chain"))
+            return None
+        issuer_signed = anchor_signed
+        for issuer in ordered:  # the anchors, and the bundle's copies of them, were tried above
+            if classes[issuer] in anchor_classes or classes[issuer] in on_path or not signs(signed, issuer):
+                continue
+            issuer_signed = True
+            found = extend([*path, issuer], on_path | {classes[issuer]})
+            if found is not None:
+                return found
+        if not issuer_signed:
+            failures.append(Rejected(Reason.CERT_SIGNATURE_INVALID,
+                                     f"{_describe(cert)!r} is not signed by its named issuer"))
+        return None
+
+    path = extend([0], {classes[0]})
+    if path is None:
+        raise failures[0]
     chain = [certs[i] for i in path]
     for cert in chain[1:]:
         _remember_issuer(cert)
     return chain
+
+
+def _preferred(candidates: list[int], certs: list[x509.Certificate], fields: list[_CertFields], classes: list[int],
+               first_anchor: int, issuer_key_id: bytes | None) -> list[int]:
+    """One position per distinct certificate of ``candidates`` (an anchor's, if it is one), anchors first, then
+    those whose subjectKeyIdentifier is ``issuer_key_id`` (the child's authorityKeyIdentifier: RFC 4158's hint of
+    the issuer that signed, which spares a signature check against another key) and then by DER: the order
+    :func:`validate_chain` tries issuers in, a function of the certificates alone."""
+    distinct: dict[int, int] = {}
+    for index in candidates:  # ascending: a certificate's last position is its anchor's, if it is one
+        distinct[classes[index]] = index
+    if len(distinct) == 1:
+        return list(distinct.values())
+    return sorted(distinct.values(), key=lambda i: (
+        i < first_anchor, issuer_key_id is not None and fields[i].key_id != issuer_key_id,
+        certs[i].public_bytes(Encoding.DER)))
+
+
+def _check_path(path: list[x509.Certificate], fields: list[_CertFields], at: datetime, policy: ChainPolicy) -> None:
+    """Each element of a path (leaf first, anchor last) is valid at ``at``, has no unknown critical extension
+    and, above the leaf, may issue the elements below it; raises :class:`Rejected` for the first that fails."""
+    last = len(path) - 1
+    for depth, cert in enumerate(path):
+        what = _Position(depth, cert)
+        if depth < last or policy.check_anchor_validity:
+            _check_time(fields[depth], at, what)
+        _check_critical(fields[depth], what)
+        if depth > 1 or (depth == 1 and not policy.leaf_issuer_by_position):
+            counted = depth < last or policy.anchor_path_length
+            _check_issuer(fields[depth], depth - 1 if counted else None, policy, what)
 
 
 def require_key_usage(cert: x509.Certificate, *, digital_signature: bool = True) -> None:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -908,3 +908,23 @@ def test_emulated_evidence_certificates_take_as_many_serial_octets_as_the_drafts
         "CN=attestation-key", "CN=IntCA", "CN=RootCA"]
     assert [c.serial_number.bit_length() // 8 + 1 for c in emulated] == \
         [c.serial_number.bit_length() // 8 + 1 for c in real] == [20, 20, 20]
+
+
+def test_a_key_expiry_claim_before_the_validation_time_is_cert_expired() -> None:
+    """The draft's key ``expiry``: the time after which the key is not to be used. Before the validation time the
+    key is expired (CERT_EXPIRED, as an expired certificate's key); at it or after, or absent, it is not judged."""
+    k = asn1.ELEMENT_KEY
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    policy = [evidence.claim(k, "identifier", asn1.utf8("key")),
+              *(evidence.claim(k, name, asn1.boolean(value)) for name, value in
+                (("extractable", False), ("never-extractable", True), ("local", True), ("sensitive", True)))]
+
+    def entity(*expiry: datetime) -> asn1.Entity:
+        return asn1.Entity(k, (*policy, *(evidence.claim(k, "expiry", asn1.generalized_time(e)) for e in expiry)))
+
+    for profile in Profile:
+        evidence.check_key(entity(), profile, at)
+        evidence.check_key(entity(at), profile, at)
+        with pytest.raises(Rejected) as raised:
+            evidence.check_key(entity(at - timedelta(seconds=1)), profile, at)
+        assert raised.value.reason is Reason.CERT_EXPIRED and "expired 2026-03-01T11:59:59Z" in raised.value.detail

@@ -10,7 +10,7 @@ import os
 import struct
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -27,10 +27,30 @@ from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME
 from hsmsim.formats.tpm.device import Parent
 from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_cases
-from hsmsim.formats.tpm.kast_format import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, MsKastFormat, pkcs8_pem, request_der
+from hsmsim.formats.tpm.kast_format import (
+    CA_KEY_SUFFIX,
+    ROLE_AIK,
+    ROLE_CA_KEY,
+    MsKastFormat,
+    check_aik_ca,
+    pkcs8_pem,
+    request_der,
+)
 from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA, tpm_pki
+from hsmsim.keystore.base import KeySpec
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.builder import Ext, extension_tlvs, reissue, verbatim_extensions
+from hsmsim.pki.builder import (
+    PRINTABLE,
+    CertSpec,
+    Ext,
+    build_certificate,
+    extension_tlvs,
+    key_usage,
+    reissue,
+    verbatim_extensions,
+)
+from hsmsim.pki.builder import name as x509_name
+from hsmsim.pki.seed import derive_key
 from hsmsim.tpm.structures import TpmsAttest
 from hsmsim.verdict import Profile, Reason, Rejected
 
@@ -611,3 +631,31 @@ def test_the_generic_fuzz_model_still_replays_the_id_binding_defects_on_their_go
     operators = {op.name: op for op in generic_fuzz_model("ms-kast", SEED).operators}
     for vector in ID_BINDING_PARTS:
         assert operators[f"ms-kast::id-binding::{vector}"].goldens == ("rsa-3072",)
+
+
+def test_the_aik_ca_rejection_is_the_first_by_der_in_any_order() -> None:
+    """Two carried AIK CA certificates, neither of which chains (one expired, one whose issuer is not there): the
+    rejection is the chain reason of the first by DER, whatever their order in the request (was the first
+    carried's)."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    root_key = derive_key("kast-aik-ca-order", "root", KeySpec.parse("ec-p256"))
+    root_name = x509_name(("CN", "AIK order root", PRINTABLE))
+    root = build_certificate(CertSpec(root_name, root_name, root_key.public_key(), 1, at - timedelta(days=10),
+                                      at + timedelta(days=10), (Ext(x509.BasicConstraints(True, None), True),
+                                                                Ext(key_usage("key_cert_sign"), True))), root_key)
+
+    def aik_ca(label: str, issuer: x509.Name, not_after: datetime) -> x509.Certificate:
+        key = derive_key("kast-aik-ca-order", label, KeySpec.parse("ec-p256"))
+        eku = x509.ExtendedKeyUsage([EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA])
+        spec = CertSpec(x509_name(("CN", label, PRINTABLE)), issuer, key.public_key(), 2, at - timedelta(days=5),
+                        not_after, (Ext(x509.BasicConstraints(True, 0), True), Ext(eku, False)))
+        return build_certificate(spec, root_key)
+
+    expired = aik_ca("expired", root_name, at - timedelta(days=1))
+    orphan = aik_ca("orphan", x509_name(("CN", "not carried", PRINTABLE)), at + timedelta(days=5))
+    first = min((expired, orphan), key=lambda c: c.public_bytes(Encoding.DER))
+    expected = Reason.CERT_EXPIRED if first is expired else Reason.CHAIN_INCOMPLETE
+    for order in ([expired, orphan], [orphan, expired]):
+        with pytest.raises(Rejected) as raised:
+            check_aik_ca(order, TrustAnchors({"root": (root,)}), at)
+        assert raised.value.reason is expected

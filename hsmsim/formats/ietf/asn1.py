@@ -11,8 +11,8 @@
 The module leaves ``id-evidence`` as ``1.3.6.1.5.5.TBDMOD3`` and ``id-kp-attestationKey`` as
 ``id-kp TBDMOD2``; like the draft's sample data and reference code we use 999 for both. Claim values
 are kept as their full DER TLV (as the samples carry them); the typed readers (:data:`TYPE_READERS`) read each
-as DER of its type; the Evidence decoders take DER lengths only. Every decoder raises :class:`ValueError` on a
-structure the module does not allow (the verifier says MALFORMED).
+as DER of its type; the Evidence, PKCS#10 and CRMF decoders take DER lengths only. Every decoder raises
+:class:`ValueError` on a structure the module does not allow (the verifier says MALFORMED).
 """
 
 from __future__ import annotations
@@ -459,12 +459,12 @@ def decode_request(der: bytes) -> RequestInfo:
     if len(info) != 4 or info[3][0] != 0xA0:
         raise ValueError("CertificationRequestInfo is not {version, subject, spki, [0] attributes}")
     attributes = []
-    for attr in der_children(der_content(info[3])):
+    for attr in der_children(der_content(info[3], der=True), der=True):
         parts = _sequence_items(attr, "Attribute")
-        tag, start, end = read_tlv(parts[1]) if len(parts) == 2 else (0, 0, 0)
+        tag, start, end = read_tlv(parts[1], der=True) if len(parts) == 2 else (0, 0, 0)
         if len(parts) != 2 or tag != 0x31:
             raise ValueError("Attribute is not {type, SET OF values}")
-        attributes.append((read_oid(parts[0]), tuple(der_children(parts[1][start:end]))))
+        attributes.append((read_oid(parts[0]), tuple(der_children(parts[1][start:end], der=True))))
     return RequestInfo(outer[0], info[2], tuple(attributes))
 
 
@@ -518,13 +518,26 @@ CERT_TEMPLATE_TAGS = (0x80, 0x81, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0x87, 0x88, 0xA9
 primitive or constructed form each type has."""
 
 
+def _der_lengths_only(tlv: bytes) -> None:
+    """Every length in ``tlv`` and in each constructed TLV within it, fields no reader opens included (a
+    CertTemplate's subject, controls), is in its shortest form (X.690 10.1: ``read_tlv`` with ``der``); raises
+    ValueError. Primitive contents (an OCTET STRING's, a BIT STRING's) are not opened."""
+    pending = [tlv]
+    while pending:
+        item = pending.pop()
+        tag, start, end = read_tlv(item, der=True)
+        if tag & 0x20:
+            pending.extend(der_children(item[start:end], der=True))
+
+
 def decode_cert_req_msg(der: bytes) -> CertReqMsg:
-    """Parse a CertReqMsg; raises ValueError."""
+    """Parse a CertReqMsg, DER throughout (every length in its shortest form); raises ValueError."""
     items = _sequence_items(der, "CertReqMsg")
+    _der_lengths_only(der)
     if not 1 <= len(items) <= 3:
         raise ValueError("CertReqMsg is not {certReq, popo OPTIONAL, regInfo OPTIONAL}")
     request = _sequence_items(items[0], "CertRequest")
-    if len(request) not in (2, 3) or read_tlv(request[0])[0] != INTEGER:
+    if len(request) not in (2, 3) or request[0][0] != INTEGER:
         raise ValueError("CertRequest is not {certReqId, certTemplate, controls OPTIONAL}")
     spki, extensions, last = None, [], -1
     for field in _sequence_items(request[1], "CertTemplate"):
@@ -534,9 +547,9 @@ def decode_cert_req_msg(der: bytes) -> CertReqMsg:
                              "4211 5: fields [0] to [9], each at most once, in order)")
         last = tag & 0x1F
         if tag == 0xA6:
-            spki = der_sequence(der_content(field))
+            spki = der_sequence(der_content(field, der=True))
         elif tag == 0xA9:
-            for ext in der_children(der_content(field)):
+            for ext in der_children(der_content(field, der=True), der=True):
                 parts = _sequence_items(ext, "Extension")
                 critical = len(parts) == 3 and read_boolean(parts[1])
                 if len(parts) not in (2, 3) or (len(parts) == 3 and not critical):
@@ -548,13 +561,13 @@ def decode_cert_req_msg(der: bytes) -> CertReqMsg:
         popo = rest.pop(0)
         popo_tag = popo[0] & 0x1F
         if popo_tag == 1:
-            fields = der_children(der_content(popo))
+            fields = der_children(der_content(popo, der=True), der=True)
             popo_input = bool(fields) and fields[0][0] == 0xA0
             fields = fields[1:] if popo_input else fields
-            if len(fields) != 2 or read_tlv(fields[1])[0] != 0x03 or der_content(fields[1])[:1] != b"\x00":
+            if len(fields) != 2 or fields[1][0] != 0x03 or der_content(fields[1], der=True)[:1] != b"\x00":
                 raise ValueError("POPOSigningKey is not {poposkInput OPTIONAL, algorithmIdentifier, signature}")
-            algorithm, signature = fields[0], der_content(fields[1])[1:]
-    if rest and read_tlv(rest[0])[0] != SEQUENCE:
+            algorithm, signature = fields[0], der_content(fields[1], der=True)[1:]
+    if rest and rest[0][0] != SEQUENCE:
         raise ValueError("CertReqMsg.regInfo is not a SEQUENCE")
     return CertReqMsg(items[0], spki, tuple(extensions), popo_tag, popo_input, algorithm, signature)
 

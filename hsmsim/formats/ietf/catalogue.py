@@ -439,6 +439,22 @@ def _ak_cert_sign_only(bench: EvidenceBench) -> None:
     _reissue_ak(extensions=_ak_extensions(bench, usage=("key_cert_sign",)))(bench)
 
 
+def _keyid_candidates(other: str) -> EvidenceOp:
+    """sid = keyId, with a second certificate carrying the AK's key identifier listed before the AK's in
+    intermediateCertificates: ``other-key`` a foreign key's (its key does not verify the signature), ``same-key`` a
+    re-issue of the AK certificate (its key, another serial: both verify)."""
+    def apply(bench: EvidenceBench) -> None:
+        identity = bench.kit.identity
+        int_key = derive_key(bench.kit.seed, "ietf/evidence/int", KeySpec.parse("ec-p256"))
+        changes: dict[str, object] = {"serial": identity.certificate.serial_number + 1}
+        if other == "other-key":
+            changes["public_key"] = bench.kit.foreign.public_key()
+        second = reissue(identity.certificate, int_key, **changes)
+        bench.sid = "keyId"
+        bench.intermediates = [*identity.chain[1:], second, identity.certificate]
+    return apply
+
+
 def _ak_expired(bench: EvidenceBench) -> None:
     _reissue_ak(not_after=VALIDATION_TIME - timedelta(days=30))(bench)
 
@@ -667,6 +683,19 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "/signatures/0/signatureAlgorithm",
         _algorithm(der_sequence(ecdsa_sha256, der_tlv(0x04, b"junk"), der_tlv(0x0C, b"more"))),
         invalid(Reason.MALFORMED))
+    add("signature::keyid-two-certificates-verify", "SignerAmbiguous", _note("STRUCTURE", med,
+        "the keyId signer identifier names two different certificates whose key verifies the signature",
+        "a verifier that takes the first certificate carrying the keyId lets whichever comes first (its chain, its "
+        "validity, its EKU) vouch for the Evidence: its verdict depends on the order of intermediateCertificates",
+        f"{EVIDENCE_DRAFT} section 6"), "sid = keyId; a re-issue of the AK certificate (same key and key "
+        "identifier, another serial) listed before the AK certificate in intermediateCertificates: both verify",
+        "signature.sid", "/signatures/0/sid", _keyid_candidates("same-key"), invalid(Reason.MALFORMED))
+    add("variant::keyid-another-keys-certificate-first", "SignerAmbiguous", _note("BASIC", Severity.INFO,
+        "a certificate of another key with the AK's key identifier comes before the AK certificate",
+        "intermediateCertificates is a bag: a verifier that takes the first certificate carrying the keyId "
+        "rejects a genuine report", f"{EVIDENCE_DRAFT} section 6"), "sid = keyId; a certificate of a foreign key "
+        "with the AK's key identifier (issued by the IntCA) listed before the AK certificate: only the AK's key "
+        "verifies", "signature.sid", "/signatures/0/sid", _keyid_candidates("other-key"), valid())
     add("chain::intermediate-missing", "ChainIncomplete", _note("CHAIN", high, "the intermediate CA is not sent",
         "a verifier that trusts the AK certificate alone accepts any self-issued AK"),
         "intermediateCertificates absent", "chain.remove", "/intermediateCertificates", _no_intermediates,
@@ -731,6 +760,16 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
     add("key::sensitive-false", "KeyNotSensitive", _note("POLICY", med, "the key is not sensitive",
         "strict: its value may leave the HSM in clear"), "sensitive = FALSE, re-signed", "claims.set",
         "/key/sensitive", _set_claim(k, "sensitive", asn1.boolean(False)), strict_only(Reason.ATTR_NOT_SENSITIVE))
+    expiry = _note("POLICY", med, "the key's expiry claim is before the validation time",
+                   "a verifier that ignores the claim certifies a key the HSM says is no longer to be used",
+                   EVIDENCE_DRAFT)
+    add("key::expired", "KeyExpired", expiry, "a key expiry claim a day before the validation time, re-signed",
+        "claims.add", "/key/expiry",
+        _add_claim(k, _claim(k, "expiry", asn1.generalized_time(VALIDATION_TIME - timedelta(days=1)))),
+        invalid(Reason.CERT_EXPIRED))
+    add("key::expiry-after-validation", "LegalVariant", valid_note, "a key expiry claim a day after the validation "
+        "time, re-signed", "claims.add", "/key/expiry",
+        _add_claim(k, _claim(k, "expiry", asn1.generalized_time(VALIDATION_TIME + timedelta(days=1)))), valid())
     add("key::second-key-rsa-2048", "StrictKeyPolicyEveryKey", _note("PROFILE", Severity.LOW,
         "a key entity beside the first whose key is outside the CA/B Forum code-signing rules",
         "strict: a verifier that judges the first key entity only accepts a weak key attested beside a strong one "
@@ -898,6 +937,15 @@ def _crmf_template(edit: Callable[[CsrBench, list[bytes]], list[bytes]]) -> CsrO
             return asn1.encode_cert_req_msg(cert_request, *sign(bench.draft.signer, cert_request))
         bench.post = post
     return apply
+
+
+def _crmf_popo_signature_long_length(bench: CsrBench) -> None:
+    """The POPOSigningKey's signature BIT STRING with a 4-octet long-form length (BER); nothing signed anew."""
+    def post(der: bytes) -> bytes:
+        items = der_children(der_content(der))
+        algorithm, signature = der_children(der_content(items[1]))
+        return der_sequence(items[0], der_tlv(0xA1, algorithm + _long_length(signature)), *items[2:])
+    bench.post = post
 
 
 def _public_key_twice(bench: CsrBench, fields: list[bytes]) -> list[bytes]:
@@ -1199,6 +1247,15 @@ def _csr_mutations() -> tuple[Mutation, ...]:
     add("csr::truncated", "CsrStructure", _csr_note("STRUCTURE", med, "the CSR does not parse",
         "a lenient parser reads a partial request"), "CSR cut after 100 bytes", "bytes.truncate", "/",
         _csr_post(lambda d: mutate.truncate(d, 100)), invalid(Reason.MALFORMED))
+    ber = _csr_note("STRUCTURE", med, "a length in BER's long form where DER requires the shortest",
+                    "a verifier whose request reader takes BER lengths accepts a request that is not DER, which the "
+                    "CA re-encodes or a stricter parser reads otherwise (X.690 10.1)", "RFC 2986 4", "RFC 4211 5",
+                    "X.690 10.1")
+    add("csr::ber-length-attribute-value", "NonDerLength", ber, "a challengePassword attribute whose UTF8String "
+        "value has a 4-octet long-form length (an attribute the verdict does not read), signed anew by the key",
+        "der.length", "/certificationRequestInfo/attributes/1/values/0",
+        _set_draft(extra_attributes=[("1.2.840.113549.1.9.7", [b"\x0c\x84\x00\x00\x00\x03abc"])]),
+        invalid(Reason.MALFORMED))
     nonce = _csr_note("FRESHNESS", high, "a statement answers another nonce", "a replayed statement is accepted")
     add("nonce::pkix-evidence-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs",
         "file.set", "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH))
@@ -1357,6 +1414,15 @@ def _csr_mutations() -> tuple[Mutation, ...]:
         "[6], the CertRequest signed anew by the key", "der.reorder", "/certReq/certTemplate",
         _crmf_template(lambda _b, fields: [fields[-1], *fields[:-1]]), invalid(Reason.MALFORMED), golden=crmf,
         form=csr.CRMF)
+    add("crmf::ber-length-popo-signature", "NonDerLength", ber, "the POPOSigningKey's signature BIT STRING with a "
+        "4-octet long-form length (the signature value unchanged: the proof of possession covers the CertRequest "
+        "only)", "der.length", "/popo/signature", _crmf_popo_signature_long_length, invalid(Reason.MALFORMED),
+        resign=False, golden=crmf, form=csr.CRMF)
+    add("crmf::ber-length-subject", "NonDerLength", ber, "the Name inside the CertTemplate's subject [5] with a "
+        "4-octet long-form length (a field the verdict does not read), the CertRequest signed anew by the key",
+        "der.length", "/certReq/certTemplate/subject",
+        _crmf_template(lambda _b, fields: [der_tlv(0xA5, _long_length(der_content(f))) if f[0] == 0xA5 else f
+                                           for f in fields]), invalid(Reason.MALFORMED), golden=crmf, form=csr.CRMF)
     add("crmf::nonce-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs", "file.set",
         "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=crmf_tcg,
         form=csr.CRMF)

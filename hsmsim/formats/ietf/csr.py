@@ -111,15 +111,15 @@ def encode_native(evidence: Evidence) -> bytes:
 
 def decode_native(stmt: bytes) -> Evidence:
     """The Evidence an HsmsimStatement carries; raises ValueError."""
-    parts = der_children(asn1.read_value(stmt, asn1.SEQUENCE))
+    parts = der_children(asn1.read_value(stmt, asn1.SEQUENCE), der=True)
     if len(parts) != 3:
         raise ValueError("HsmsimStatement is not {format, primary, files}")
     files: dict[str, bytes] = {}
-    items = der_children(asn1.read_value(parts[2], asn1.SEQUENCE))
+    items = der_children(asn1.read_value(parts[2], asn1.SEQUENCE), der=True)
     if len(items) > MAX_BUNDLE_FILES:
         raise ValueError(f"more than {MAX_BUNDLE_FILES} files")
     for item in items:
-        pair = der_children(asn1.read_value(item, asn1.SEQUENCE))
+        pair = der_children(asn1.read_value(item, asn1.SEQUENCE), der=True)
         if len(pair) != 2:
             raise ValueError("a file is not {name, content}")
         file_name = asn1.read_utf8(pair[0])
@@ -445,7 +445,7 @@ def _check_other_certificate(tlv: bytes, index: int) -> None:
     """An ``other [3] IMPLICIT OtherCertificateFormat {otherCertFormat OID, otherCert ANY}`` entry, which the module
     allows and no statement here uses: a well-formed one is ignored, a malformed one is MALFORMED."""
     try:
-        parts = der_children(der_content(tlv))
+        parts = der_children(der_content(tlv, der=True), der=True)
         if len(parts) != 2:
             raise ValueError("not {otherCertFormat, otherCert}")
         asn1.read_oid(parts[0])

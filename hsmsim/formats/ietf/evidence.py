@@ -42,7 +42,7 @@ from hsmsim.formats.ietf.asn1 import (
 )
 from hsmsim.keystore.base import StoredKey
 from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, subject_text, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 from hsmsim.pki.signing import check_parameters, sign, verify
@@ -374,12 +374,13 @@ def _subject_key_id(cert: x509.Certificate) -> bytes | None:
         return None
 
 
-def _signer(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int) -> x509.Certificate:
-    """The certificate of the signer of ``block``, the one key every alternative of its SignerIdentifier names
-    (draft section 6): its ``certificate``; a certificate whose SKI is ``keyId`` (none: CHAIN_INCOMPLETE, the key
-    cannot be obtained); the ``subjectPublicKeyInfo`` the signature must verify with (named alone: a certificate
-    of that key, none: CHAIN_INCOMPLETE). Alternatives naming different keys are SIGNATURE_INVALID: one signature
-    cannot verify with each of them. An alternative that does not parse is MALFORMED."""
+def _signers(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int) -> list[x509.Certificate]:
+    """The certificates that may be the signer of ``block``, the one key every alternative of its SignerIdentifier
+    names (draft section 6): its ``certificate`` alone; else each distinct certificate of ``pool`` whose SKI is
+    ``keyId`` (none: CHAIN_INCOMPLETE, the key cannot be obtained) and, named beside it or alone, whose key is the
+    ``subjectPublicKeyInfo`` the signature must verify with (none: CHAIN_INCOMPLETE), ordered by DER, never by
+    their place in the bundle (copies count once). Alternatives naming different keys are SIGNATURE_INVALID: one
+    signature cannot verify with each of them. An alternative that does not parse is MALFORMED."""
     cert = None
     if block.certificate is not None:
         try:
@@ -387,7 +388,7 @@ def _signer(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int)
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"signature {index}: the signer certificate does not parse") from None
     if cert is not None and block.spki is None and block.key_id is None:
-        return cert  # the one alternative (encoding its key only to compare it would cost a tenth of a verify)
+        return [cert]  # the one alternative (encoding its key only to compare it would cost a tenth of a verify)
     key = spki_der(cert.public_key()) if cert is not None else None
     if block.spki is not None:
         try:
@@ -409,15 +410,40 @@ def _signer(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int)
             raise Rejected(Reason.SIGNATURE_INVALID,
                            f"signature {index}: the signer keyId names another key than its "
                            f"{'certificate' if cert is not None else 'subjectPublicKeyInfo'}")
-        return cert or same[0]
+        return [cert] if cert is not None else _distinct(same)
     if cert is not None:
-        return cert
+        return [cert]
     assert key is not None  # the decoder refuses a SignerIdentifier naming nothing
-    for candidate in pool:
-        if spki_der(candidate.public_key()) == key:
-            return candidate
-    raise Rejected(Reason.CHAIN_INCOMPLETE,
-                   f"signature {index}: signer subjectPublicKeyInfo present but no matching certificate found")
+    same = [candidate for candidate in pool if spki_der(candidate.public_key()) == key]
+    if not same:
+        raise Rejected(Reason.CHAIN_INCOMPLETE,
+                       f"signature {index}: signer subjectPublicKeyInfo present but no matching certificate found")
+    return _distinct(same)
+
+
+def _distinct(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """``certs`` without copies (a Certificate compares by its DER), ordered by DER."""
+    unique = list(dict.fromkeys(certs))
+    return unique if len(unique) == 1 else sorted(unique, key=lambda c: c.public_bytes(Encoding.DER))
+
+
+def _signer(block: SignatureBlock, candidates: list[x509.Certificate], tbs: bytes, index: int) -> x509.Certificate:
+    """The one certificate of ``candidates`` (:func:`_signers`) whose key verifies ``block``'s signature over
+    ``tbs``, whatever their order: UNSUPPORTED when the algorithm fits none of their keys, SIGNATURE_INVALID when
+    it verifies with none, MALFORMED when two different certificates' keys verify (which one signs, and so which
+    chain vouches for the Evidence, is ambiguous: a re-certified key, say)."""
+    outcomes = [verify(cert.public_key(), block.algorithm, block.value, tbs) for cert in candidates]
+    verified = [cert for cert, ok in zip(candidates, outcomes, strict=True) if ok]
+    if len(verified) > 1:
+        first, second = (subject_text(cert) or "<empty subject>" for cert in verified[:2])
+        raise Rejected(Reason.MALFORMED, f"signature {index}: two different certificates the SignerIdentifier names, "
+                                         f"{first[:80]!r} and {second[:80]!r}, verify it: which one signs is "
+                                         "ambiguous")
+    if verified:
+        return verified[0]
+    if all(ok is None for ok in outcomes):
+        raise Rejected(Reason.UNSUPPORTED, f"signature {index}: algorithm not supported for the signer's key")
+    raise Rejected(Reason.SIGNATURE_INVALID, f"signature {index} does not verify with the signer's key")
 
 
 def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], trust: TrustAnchors,
@@ -433,17 +459,13 @@ def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], t
     pool = [*intermediates, *certs]
     signers = []
     for index, block in enumerate(ev.signatures):
-        cert = _signer(block, pool, index)
-        public_key = cert.public_key()
+        candidates = _signers(block, pool, index)
         try:
             check_parameters(block.algorithm)
         except ValueError as exc:
             raise Rejected(Reason.MALFORMED, f"signature {index}: {exc}") from None
-        ok = verify(public_key, block.algorithm, block.value, ev.tbs)
-        if ok is None:
-            raise Rejected(Reason.UNSUPPORTED, f"signature {index}: algorithm not supported for the signer's key")
-        if not ok:
-            raise Rejected(Reason.SIGNATURE_INVALID, f"signature {index} does not verify with the signer's key")
+        cert = _signer(block, candidates, ev.tbs, index)
+        public_key = cert.public_key()
         validate_chain(cert, [c for c in pool if c != cert], trust.get("root") or trust.all(), at)
         try:
             usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -504,8 +526,10 @@ def attested_keys(ev: asn1.PkixEvidence, csr_spki: bytes | None) -> list[Entity]
     return bound
 
 
-def check_key(entity: Entity, profile: Profile) -> None:
-    """The key policy: not extractable, never extractable, generated on the device; sensitive (strict)."""
+def check_key(entity: Entity, profile: Profile, at: datetime) -> None:
+    """The key policy: not extractable, never extractable, generated on the device; sensitive (strict); not
+    expired at ``at`` (an ``expiry`` claim, the time after which the key is not to be used, before it: CERT_EXPIRED,
+    the reason of an expired certificate, whose key is as retired)."""
     ident = _typed(entity, "identifier", asn1.read_utf8)
     for name, wanted, reason in (("extractable", False, Reason.ATTR_EXTRACTABLE),
                                  ("never-extractable", True, Reason.ATTR_NOT_NEVER_EXTRACTABLE),
@@ -517,6 +541,9 @@ def check_key(entity: Entity, profile: Profile) -> None:
                 raise Rejected(Reason.ATTR_MISSING, f"key {ident!r}: no {name} claim")
         elif value != wanted and (name != "sensitive" or profile is Profile.STRICT):
             raise Rejected(reason, f"key {ident!r}: {name} is {str(value).lower()}")
+    expiry = _typed(entity, "expiry", asn1.read_time)
+    if expiry is not None and at > expiry:
+        raise Rejected(Reason.CERT_EXPIRED, f"key {ident!r}: expired {expiry:%Y-%m-%dT%H:%M:%SZ} (its expiry claim)")
 
 
 def key_kind(key: Entity) -> tuple[str, int | None]:
@@ -562,7 +589,7 @@ def check(inputs: Inputs, trust: TrustAnchors, at: datetime, profile: Profile) -
     check_transaction(ev, signers, inputs.nonce)
     keys = attested_keys(ev, check_csr_signature(inputs.csr) if inputs.csr is not None else inputs.csr_spki)
     for key in keys:
-        check_key(key, profile)
+        check_key(key, profile, at)
     claims = claims_of(ev, keys[0])
     if profile is Profile.STRICT:
         require_code_signing_key(claims.key_type, claims.key_size)

@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from hsmsim.checks import require_code_signing_key
+from hsmsim.checks import one_that_passes, require_code_signing_key
 from hsmsim.device import AttestationRequest, flag_parameter
 from hsmsim.encoding import cert_pem, der_content, der_sequence, der_set_of_order, der_tlv, spki_der
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
@@ -558,23 +558,23 @@ def check_aik_ca(certs: Sequence[x509.Certificate], trust: TrustAnchors, at: dat
     still carry an AIK CA certificate (:func:`is_aik_ca`) that chains to a TPM root (the trust anchors of role
     ``root``), as every real request carries Microsoft's under Microsoft TPM Root Certificate Authority 2014: else a
     request made entirely in software, carrying a copy of any anchor or another PKI's CA, would pass. Returns that
-    AIK CA. None carried: MISSING_INPUT; none chains: the first one's chain reason. The AIK CAs are public
-    certificates, so this bounds which TPM PKI a request claims its AIK from; it proves no TPM made the key."""
+    AIK CA. None carried: MISSING_INPUT; none chains: the chain reason of the first by DER, whatever their order.
+    The AIK CAs are public certificates, so this bounds which TPM PKI a request claims its AIK from; it proves no
+    TPM made the key."""
     aik_cas = [cert for cert in certs if is_aik_ca(cert)]
     if not aik_cas:
         raise Rejected(Reason.MISSING_INPUT, "the AIK is not recovered and the request carries no AIK CA "
                                              "certificate (CA:TRUE, extendedKeyUsage tcg-kp-AIKCertificate and "
                                              "1.3.6.1.4.1.311.21.36, issued by a TPM root) to chain to a trust anchor")
-    first: Rejected | None = None
-    for aik_ca in aik_cas:
+
+    def chained(aik_ca: x509.Certificate) -> x509.Certificate:
         try:
             validate_chain(aik_ca, [c for c in certs if c is not aik_ca], trust.get("root"), at)
         except Rejected as rejection:
-            first = first or rejection
-        else:
-            return aik_ca
-    assert first is not None
-    raise Rejected(first.reason, f"the request's AIK CA: {first.detail}")
+            raise Rejected(rejection.reason, f"the request's AIK CA: {rejection.detail}") from None
+        return aik_ca
+
+    return one_that_passes(aik_cas, chained, lambda cert: cert.public_bytes(Encoding.DER))
 
 
 def _aik_ca_files(evidence: Evidence) -> list[x509.Certificate]:
