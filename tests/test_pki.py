@@ -314,3 +314,28 @@ def test_path_building_is_bounded():
     for bundle in _orders(levels):
         assert _reason(leaf, bundle, [root]) is Reason.LIMIT_EXCEEDED
     assert chain.MAX_ISSUER_TRIES < 3 ** 5
+
+def test_a_recurring_leaf_is_remembered_by_its_bytes(monkeypatch):
+    """A leaf the caller says recurs (a device's certificate in every bundle of the device) is signature-checked
+    once its path validated, as the issuers are; its validity period is still checked on every call."""
+    root, root_key = _ca("root")
+    mid, mid_key = _ca("mid", issuer=root, issuer_key=root_key)
+    leaf, _ = _ca("leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
+    checked: list[str] = []
+
+    def counted(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+        checked.append(child.subject.rfc4514_string())
+        return x509.Certificate.verify_directly_issued_by(child, issuer) is None
+
+    monkeypatch.setattr(chain, "issued_by", counted)
+    for memo in ("_recent", "_issuers", "_signatures"):
+        monkeypatch.setattr(chain, memo, {})
+    for _ in range(3):
+        copies = _copies(leaf, mid, root)
+        assert validate_chain(copies[0], [copies[1]], [copies[2]], AT, recurring_leaf=True) == copies
+    assert checked.count("CN=leaf") == 2  # the first look, and once the leaf is remembered too
+    assert chain._remembered(_copies(leaf)[0]) is not None
+    with pytest.raises(Rejected) as info:
+        validate_chain(_copies(leaf)[0], _copies(mid), _copies(root), leaf.not_valid_after_utc + timedelta(days=1),
+                       recurring_leaf=True)
+    assert info.value.reason is Reason.CERT_EXPIRED

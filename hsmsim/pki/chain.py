@@ -158,13 +158,15 @@ are not reused while it lives."""
 _issuers: dict[bytes, tuple[x509.Certificate, _CertFields]] = {}
 """The certificates a validated path used as issuers, intermediates and anchors, which recur in every bundle
 of a device or vendor, by their signature value and then compared whole (equal DER has an equal signature), so
-a new object with their bytes is not parsed again (parsing is a pure function of the bytes). A leaf is never
-remembered by its bytes: every bundle's is parsed afresh."""
+a new object with their bytes is not parsed again (parsing is a pure function of the bytes). A leaf is
+remembered by its bytes only when the caller says it recurs (``recurring_leaf``: a device's certificate in every
+bundle of the device); a per-key leaf is parsed afresh in every bundle."""
 _signatures: dict[tuple[int, int], tuple[x509.Certificate, x509.Certificate, bool]] = {}
 """Whether one remembered issuer signed another, by the identity of the objects :data:`_issuers` holds:
 the signatures between a vendor's or device's intermediates and its anchor are checked once per process.
 A leaf's signature, new in every bundle, is checked afresh, unless the leaf has the bytes of a remembered
-issuer: a CA certificate validated on its own (crypto4a validates the issuer of its HSS authority so)."""
+issuer (a CA certificate validated on its own: crypto4a validates the issuer of its HSS authority so) or of a
+remembered recurring leaf."""
 
 
 def _fields(cert: x509.Certificate) -> _CertFields:
@@ -388,6 +390,7 @@ def validate_chain(
     policy: ChainPolicy = ChainPolicy(),
     *,
     as_received: Mapping[x509.Certificate, x509.Certificate] | None = None,
+    recurring_leaf: bool = False,
 ) -> list[x509.Certificate]:
     """Validate ``leaf`` up to one of ``anchors`` at time ``at``; return the path leaf-first.
 
@@ -410,6 +413,11 @@ def validate_chain(
     path tried in that order. The search verifies at most :data:`MAX_ISSUER_TRIES` issuer signatures
     (LIMIT_EXCEEDED past that, with no path found), and a path holds at most :data:`MAX_CHAIN_DEPTH`
     certificates below its anchor.
+
+    ``recurring_leaf`` says the leaf is a device's certificate that every bundle of the device carries (a Marvell
+    partition certificate, a Windows AIK certificate), not a per-key one: once its path validates, it is remembered
+    by its bytes as the issuers are, so a later bundle with those bytes neither parses it nor checks its signature
+    again (both are pure functions of the bytes). A per-key leaf is never remembered.
     """
     if not anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor given")
@@ -496,7 +504,7 @@ def validate_chain(
     if path is None:
         raise failures[0]
     chain = [certs[i] for i in path]
-    for cert in chain[1:]:
+    for cert in chain if recurring_leaf else chain[1:]:
         _remember_issuer(cert)
     return chain
 

@@ -389,3 +389,30 @@ def test_a_fifo_named_as_a_request_is_refused_at_once(tmp_path, fmt, deadline):
     assert not fmt.detect(path) and not fmt.detect(tmp_path)
     with pytest.raises(BundleError):
         fmt.load(path)
+
+
+def test_a_card_chain_is_checked_once_per_process_and_its_days_on_every_call(fmt, monkeypatch):
+    """EF.C_DevAut recurs in every bundle of a card: a copy of the same bytes is neither parsed nor signature-checked
+    again (the request's signatures are, in every bundle), while the validity days are checked on every call."""
+    from functools import lru_cache
+
+    from hsmsim.formats.cardcontact import verify as cv_verify
+
+    # an empty cache of the same size: what earlier tests left remembered does not count
+    monkeypatch.setattr(cv_verify, "_device_chain", lru_cache(maxsize=64)(cv_verify._device_chain.__wrapped__))
+    checked: list[bytes] = []
+    real = cvc.verifies
+
+    def counted(key: object, signature: bytes, data: bytes) -> bool:
+        checked.append(data)
+        return real(key, signature, data)
+
+    monkeypatch.setattr(cvc, "verifies", counted)
+    trust = fmt.trust_anchors_from_files([REAL_ROOT])
+    for _ in range(3):
+        device = check_device_chain(bytes(REAL_DEVAUT.read_bytes()), trust, REAL_READ)[2]
+    assert checked.count(device.body) == 1
+    with pytest.raises(Rejected) as expired:
+        check_device_chain(REAL_DEVAUT.read_bytes(), trust, datetime(2031, 5, 28, tzinfo=UTC))
+    assert expired.value.reason is Reason.CERT_EXPIRED
+    assert checked.count(device.body) == 1

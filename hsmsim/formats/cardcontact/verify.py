@@ -78,8 +78,8 @@ def _self_signed_root(cv: bytes) -> tuple[cvc.CvCertificate, ec.EllipticCurvePub
 def _signed_by_root(root: bytes, signature: bytes, body: bytes) -> bool:
     """Whether the trusted SRCA whose CV bytes are ``root`` made ``signature`` over ``body`` (a DICA's). A pure
     function of the bytes: a DICA recurs in every bundle of its batch, so its signature is checked once per
-    process, as the X.509 walk remembers the signatures between intermediates and anchors. A device
-    certificate's and a request's signatures are checked afresh on every call."""
+    process, as the X.509 walk remembers the signatures between intermediates and anchors. A request's signatures
+    are checked afresh on every call."""
     trusted = _self_signed_root(root)
     return trusted is not None and cvc.verifies(trusted[1], signature, body)
 
@@ -105,13 +105,25 @@ def _check_role(cert: cvc.CvCertificate, what: str, role: int) -> None:
 def check_device_chain(c_devaut: bytes, trust: TrustAnchors, at: datetime) -> DeviceChain:
     """``(srca, dica, device, device key)`` once EF.C_DevAut chains to a trusted SRCA at ``at``; raises
     :class:`Rejected`."""
+    chain = _device_chain(c_devaut, tuple(root.raw for root, _key in trusted_roots(trust)))
+    for cert, what in zip(chain[:3], ("the SRCA", "the DICA", "the device certificate"), strict=True):
+        _check_days(cert, what, at)
+    return chain
+
+
+@lru_cache(maxsize=64)
+def _device_chain(c_devaut: bytes, roots: tuple[bytes, ...]) -> DeviceChain:
+    """Everything :func:`check_device_chain` checks but the days, against the trusted SRCAs whose CV bytes are
+    ``roots``. A pure function of the bytes: EF.C_DevAut is the same file in every bundle a card emits, so its
+    parsing and the device certificate's signature are checked once per process, as the X.509 walk remembers a
+    device's certificates. A chain that fails raises and is not remembered; the request, new in every bundle, is
+    parsed and its signatures checked on every call."""
     with _reading("EF.C_DevAut"):
         device, dica = cvc.parse_certificate_file(c_devaut, 2, "EF.C_DevAut")
-    roots = trusted_roots(trust)
     if not roots:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no SmartCard-HSM root CA (a self-signed SRCA CV certificate in "
                                                "its X.509 carrier) among the trust anchors")
-    named = [root for root, _key in roots if root.chr == dica.car]
+    named = [root for root, _key in (_trusted_root(raw) for raw in roots) if root.chr == dica.car]
     if not named:
         raise Rejected(Reason.CHAIN_UNTRUSTED, f"the DICA {dica.chr} names {dica.car}, which is no trusted SRCA")
     if dica.public_key.has_domain or device.public_key.has_domain or not dica.public_key.is_ec \
@@ -131,9 +143,13 @@ def check_device_chain(c_devaut: bytes, trust: TrustAnchors, at: datetime) -> De
         raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"the DICA {dica.chr} did not sign the device certificate")
     _check_role(dica, "the DICA", cvc.ROLE_ISSUER)
     _check_role(device, "the device certificate", cvc.ROLE_DEVICE)
-    for cert, what in ((srca, "the SRCA"), (dica, "the DICA"), (device, "the device certificate")):
-        _check_days(cert, what, at)
     return srca, dica, device, device_key
+
+
+def _trusted_root(cv: bytes) -> tuple[cvc.CvCertificate, ec.EllipticCurvePublicKey]:
+    root = _self_signed_root(cv)
+    assert root is not None  # the bytes of a root trusted_roots returned
+    return root
 
 
 def attested_key(request: cvc.AuthenticatedRequest) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey:

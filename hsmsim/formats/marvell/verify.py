@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -28,7 +28,7 @@ from hsmsim.formats.marvell.envelopes import EnvelopeContents, jwk_spki, loaded_
 from hsmsim.formats.marvell.options import Cloud
 from hsmsim.formats.marvell.pki import AZURE_PARTITION_ROOT_CN, marvell_root_names
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import ChainPolicy, NameKey, name_key, require_key_usage, subject_text, validate_chain
+from hsmsim.pki.chain import ChainPolicy, NameKey, name_key, name_keys, require_key_usage, subject_text, validate_chain
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 _MANUFACTURER_POLICY = ChainPolicy(allow_v1_ca=True)
@@ -114,11 +114,21 @@ def _root_name_keys() -> frozenset[NameKey]:
     return frozenset(name_key(root) for root in marvell_root_names())
 
 
-@lru_cache(maxsize=64)
+_FACTS_LIMIT = 64
+_facts_memo: dict[int, tuple[x509.Certificate, tuple[NameKey, NameKey, bool, bytes]]] = {}
+""":func:`_facts` of the certificate objects most recently seen, by identity; each entry holds its object, so the id
+is not reused while the entry lives. The bundle's certificates come from the envelope reader's cache of parsed PEM
+(by the bytes), so a device's certificates are the same objects in every bundle it emits."""
+
+
 def _facts(cert: x509.Certificate) -> tuple[NameKey, NameKey, bool, bytes]:
-    """(subject, issuer, self-signed, SPKI) of a certificate, by its DER (a Certificate hashes and compares by
-    it; a pure function of the bytes): the partition, card and owner certificates and the root copies recur in
-    every bundle of a device."""
+    """(subject, issuer, self-signed, SPKI) of a certificate: a pure function of its DER, remembered per object
+    (:data:`_facts_memo`; a Certificate hashes and compares by re-reading its whole structure, which costs more than
+    the look-up saves): the partition, card and owner certificates and the root copies recur in every bundle of a
+    device."""
+    entry = _facts_memo.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
     subject, issuer = name_key(cert.subject), name_key(cert.issuer)
     self_signed = subject == issuer
     if self_signed:
@@ -126,7 +136,11 @@ def _facts(cert: x509.Certificate) -> tuple[NameKey, NameKey, bool, bytes]:
             cert.verify_directly_issued_by(cert)
         except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
             self_signed = False
-    return subject, issuer, self_signed, loaded_key_spki(cert.public_key())
+    facts = subject, issuer, self_signed, loaded_key_spki(cert.public_key())
+    if len(_facts_memo) >= _FACTS_LIMIT:
+        _facts_memo.clear()
+    _facts_memo[id(cert)] = (cert, facts)
+    return facts
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,12 +160,21 @@ class _Held:
 
 
 def _distinct(certs: tuple[x509.Certificate, ...]) -> tuple[list[_Held], list[_Held]]:
-    """The bundle's distinct certificates (first copy kept) and, per certificate of ``certs``, its entry."""
-    distinct: dict[x509.Certificate, _Held] = {}  # a Certificate hashes and compares by its DER
+    """The bundle's distinct certificates by DER (first copy kept) and, per certificate of ``certs``, its entry.
+    Equal DER has an equal signature value: a certificate is compared whole only with those of its signature value
+    (hashing a Certificate re-reads its whole structure)."""
+    distinct: list[_Held] = []
+    by_signature: dict[bytes, list[_Held]] = {}
+    each = []
     for cert in certs:
-        if cert not in distinct:
-            distinct[cert] = _Held.of(cert)
-    return list(distinct.values()), [distinct[cert] for cert in certs]
+        same = by_signature.setdefault(cert.signature, [])
+        entry = next((h for h in same if h.cert is cert or h.cert == cert), None)
+        if entry is None:
+            entry = _Held.of(cert)
+            same.append(entry)
+            distinct.append(entry)
+        each.append(entry)
+    return distinct, each
 
 
 def _owner_copy(of: _Held, held: list[_Held], what: str) -> _Held:
@@ -172,7 +195,7 @@ def _pins_azure_owner_root(anchor: x509.Certificate, owner_partition: _Held) -> 
     impostor root of that name included), or named as an Azure partition root (``CN=Azure Managed HSM Partition
     Root``, hsmsim's emulated one included: the real DN is not published), such as another pool's. Any other anchor,
     another vendor's root in a trust store shared across formats, plays no part in the owner chain."""
-    if name_key(anchor.subject) == owner_partition.issuer:
+    if name_keys(anchor)[0] == owner_partition.issuer:
         return True
     names = anchor.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return any(isinstance(cn.value, str) and cn.value.startswith(AZURE_PARTITION_ROOT_CN) for cn in names)
@@ -191,7 +214,7 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
                                          "certificates")
     partition = partitions[0]
     root_names = _root_name_keys()
-    manufacturer_anchors = [a for a in anchors if name_key(a.subject) in root_names]
+    manufacturer_anchors = [a for a in anchors if name_keys(a)[0] in root_names]
     if not manufacturer_anchors:
         raise Rejected(Reason.CHAIN_UNTRUSTED, "no trust anchor carries a LiquidSecurity root DN (LS1 or LS2)")
     # Owner certificates reuse the card's name and key: keep them out of the manufacturer path.
@@ -200,27 +223,27 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the card certificate that issued the partition certificate is "
                                                 "not in the bundle")
     path = validate_chain(partition.cert, [h.cert for h in manufacturer_pool], manufacturer_anchors, at,
-                          _MANUFACTURER_POLICY)
+                          _MANUFACTURER_POLICY, recurring_leaf=True)
     if len(path) != 3:
         raise Rejected(Reason.CHAIN_UNTRUSTED, f"the manufacturer chain has {len(path)} certificates, "
                                                "not partition -> card -> root")
-    card = next(h for h in manufacturer_pool if h.cert == path[1])  # the path's card comes from the pool
+    card = next(h for h in manufacturer_pool if h.cert is path[1] or h.cert == path[1])  # from the pool
     owner_partition = _owner_copy(partition, held, "partition")
-    owner_anchors = [a for a in anchors if a != path[2]]
+    owner_anchors = [a for a in anchors if a is not path[2] and a != path[2]]
     if cloud is Cloud.AZURE:
         owner_anchors = [a for a in owner_anchors if _pins_azure_owner_root(a, owner_partition)]
     used = [partition, card, owner_partition]
     if cloud is Cloud.GOOGLE:
         # Google's owner root issues both owner certificates directly: an issuer that is no owner
         # anchor is the wrong root, not a missing certificate.
-        if not any(name_key(a.subject) == owner_partition.issuer for a in owner_anchors):
+        if not any(name_keys(a)[0] == owner_partition.issuer for a in owner_anchors):
             raise Rejected(Reason.CHAIN_UNTRUSTED, f"no owner trust anchor is the owner partition certificate's "
                                                    f"issuer {owner_partition.cert.issuer.rfc4514_string()!r} "
                                                    "(the Hawksbill root)")
-        owner_path = validate_chain(owner_partition.cert, [], owner_anchors, at)
+        owner_path = validate_chain(owner_partition.cert, [], owner_anchors, at, recurring_leaf=True)
         owner_card = _owner_copy(card, held, "card")
-        card_path = validate_chain(owner_card.cert, [], owner_anchors, at)
-        if card_path[-1] != owner_path[-1]:
+        card_path = validate_chain(owner_card.cert, [], owner_anchors, at, recurring_leaf=True)
+        if card_path[-1] is not owner_path[-1] and card_path[-1] != owner_path[-1]:
             raise Rejected(Reason.CHAIN_UNTRUSTED, "owner card and owner partition certificates chain to "
                                                    "different owner roots")
         require_key_usage(owner_card.cert)
@@ -228,14 +251,15 @@ def _check_chains(cloud: Cloud, certs: tuple[x509.Certificate, ...], anchors: li
     else:
         bundle_roots = [h for h in held if h.self_signed]
         if owner_anchors:
-            owner_path = validate_chain(owner_partition.cert, [h.cert for h in bundle_roots], owner_anchors, at)
+            owner_path = validate_chain(owner_partition.cert, [h.cert for h in bundle_roots], owner_anchors, at,
+                                        recurring_leaf=True)
         else:
             issuers = [h.cert for h in bundle_roots if h.subject == owner_partition.issuer]
             if not issuers:
                 raise Rejected(Reason.CHAIN_INCOMPLETE, "no self-signed partition root in the bundle issues the "
                                                         "owner partition certificate")
-            owner_path = validate_chain(owner_partition.cert, [], issuers, at)
-        used += [h for h in bundle_roots if h.cert == owner_path[-1]]
+            owner_path = validate_chain(owner_partition.cert, [], issuers, at, recurring_leaf=True)
+        used += [h for h in bundle_roots if h.cert is owner_path[-1] or h.cert == owner_path[-1]]
     require_key_usage(owner_partition.cert)
     seen: set[_Held] = set()
     unused = []

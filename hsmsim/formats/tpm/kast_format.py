@@ -499,7 +499,8 @@ def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, 
     if certificate is None:
         certificate = next((c for c in trust.get(ROLE_AIK) if _signs(c, kast)), None)
     if certificate is not None:
-        validate_chain(certificate, intermediates, trust.get("root"), at)
+        # The AIK is the machine's: its certificate recurs in every request the machine makes.
+        validate_chain(certificate, intermediates, trust.get("root"), at, recurring_leaf=True)
         facts = check_ak_certificate(certificate, None)
         aik_key = _aik_key(certified_key if certified_key is not None else certificate.public_key())
         check_certify_signature(aik_key, kast.key_attest, kast.signature)
@@ -569,7 +570,7 @@ def check_aik_ca(certs: Sequence[x509.Certificate], trust: TrustAnchors, at: dat
 
     def chained(aik_ca: x509.Certificate) -> x509.Certificate:
         try:
-            validate_chain(aik_ca, [c for c in certs if c is not aik_ca], trust.get("root"), at)
+            validate_chain(aik_ca, [c for c in certs if c is not aik_ca], trust.get("root"), at, recurring_leaf=True)
         except Rejected as rejection:
             raise Rejected(rejection.reason, f"the request's AIK CA: {rejection.detail}") from None
         return aik_ca
