@@ -326,7 +326,7 @@ def _decode_claim(tlv: bytes) -> Claim:
     already: only the tag and where the content starts are left to look at)."""
     if tlv[0] != SEQUENCE:
         raise ValueError("ReportedClaim is not a SEQUENCE")
-    parts = der_children(tlv[2 if tlv[1] < 0x80 else 2 + (tlv[1] & 0x7F):])
+    parts = der_children(tlv[2 if tlv[1] < 0x80 else 2 + (tlv[1] & 0x7F):], der=True)
     count = len(parts)
     if count != 1 and count != 2:
         raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")

@@ -604,6 +604,10 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "xx", "der.length", "/", _post(_long_length), invalid(Reason.MALFORMED))
     add("encoding::ber-length-tbs", "NonDerLength", ber, "the TbsEvidence's length written 84 00 00 xx xx, signed "
         "so by the genuine AK", "der.length", "/tbs", _tbs_post(_long_length), invalid(Reason.MALFORMED))
+    add("encoding::ber-length-unknown-claim", "NonDerLength", ber, "an unknown key claim 1.3.6.1.5.5.999.1.2.99 "
+        "whose UTF8String value has a 4-octet long-form length, signed so by the genuine AK", "der.length",
+        "/key", _add_claim(k, Claim(f"{asn1.ID_EVIDENCE}.1.2.99", _long_length(asn1.utf8("x")))),
+        invalid(Reason.MALFORMED))
     typed = _note("STRUCTURE", med, "a known claim whose value has its type's tag but is no DER value of that type",
                   "a verifier that checks the tag only accepts a timestamp that names no time, key purposes that are "
                   "no OIDs, an INTEGER that is not DER", f"{EVIDENCE_DRAFT} ASN.1 module (each CLAIM's TYPE), "
