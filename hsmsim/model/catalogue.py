@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from hsmsim.model.evidence import Evidence
-from hsmsim.model.vectors import FlagNote, Provenance, Signing, VectorCase
+from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.verdict import Profile, Reason
 
 if TYPE_CHECKING:
@@ -48,6 +48,15 @@ class Mutation:
     resign: bool
     golden: str = "rsa-3072"
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def second_csr_note(bug_type: str, whose_key: str, refs: tuple[str, ...], *,
+                    description: str = "a second CSR, for another key, beside the key's own") -> FlagNote:
+    """The note of a bundle carrying another key's CSR beside the one that binds ``whose_key``: which CSR binds it
+    is ambiguous, and every format rejects an ambiguous bundle (MALFORMED) rather than let file order decide."""
+    return FlagNote(bug_type, Severity.HIGH, description,
+                    f"which CSR binds {whose_key} is ambiguous: a verifier that reads one of them by file order "
+                    "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)", refs)
 
 
 def flag_notes(common: Mapping[str, FlagNote], mutations: Iterable[Mutation]) -> dict[str, FlagNote]:

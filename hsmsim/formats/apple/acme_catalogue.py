@@ -38,7 +38,7 @@ from hsmsim.formats.apple.vectors import (
     note,
 )
 from hsmsim.keystore.base import KeySpec, PrivateKey
-from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, second_csr_note, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Severity, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, map_extensions, name, reissue, resign_tbs
@@ -481,9 +481,8 @@ def mutations() -> list[Mutation]:
         "CSR signature bit flipped (PEM kept)", "bytes.flip_bit", "<golden>.csr", _csr_bad_signature,
         invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
     add("key::second-csr", "SecondCsr",
-        _note("BINDING", high, "a second finalize CSR, for another key, beside the attested key's own",
-              "which CSR binds the attested key is ambiguous: a verifier that reads one of them by file order "
-              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)"),
+        second_csr_note("BINDING", "the attested key", REFS,
+                        description="a second finalize CSR, for another key, beside the attested key's own"),
         "other.csr for another key added", "file.add", "other.csr", _second_csr, invalid(Reason.MALFORMED),
         resign=False)
     add("key::rsa", "AttestedKeyRsa",

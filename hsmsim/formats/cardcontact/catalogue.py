@@ -42,7 +42,16 @@ from hsmsim.formats.cardcontact.pki import (
 )
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import (
+    Mutation,
+    flag_notes,
+    invalid,
+    mutation_case,
+    second_csr_note,
+    seeded_faker,
+    strict_only,
+    valid,
+)
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, build_csr, name
@@ -411,10 +420,7 @@ def mutations() -> list[Mutation]:
         "last byte of the CSR's signature flipped", "bytes.flip", "<label>.csr", _break_csr,
         invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
     add("csr::second-csr", "SecondCsr",
-        _note("KEY_BINDING", Severity.HIGH, "a second CSR, for another key, beside the key's own",
-              "which CSR binds the request's key is ambiguous: a verifier that reads one of them by file order "
-              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)",
-              CSBR),
+        second_csr_note("KEY_BINDING", "the request's key", (CSBR,)),
         "other.csr made by another key added", "file.add", "other.csr", _second_csr, invalid(Reason.MALFORMED),
         resign=False)
     add("key::wrong-curve-b", "WrongCurveParameters",

@@ -35,7 +35,7 @@ from hsmsim.formats.crypto4a.message import ARC, Claim, SignatureBlock, Value, c
 from hsmsim.formats.crypto4a.pki import HSS_CHOICES, Crypto4aPki, crypto4a_pki, with_spki
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, second_csr_note, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name, reissue
@@ -273,10 +273,7 @@ def mutations() -> list[Mutation]:
                              "the key may have been generated outside or extracted", (PAGE,))
     key_mismatch = FlagNote("BINDING", Severity.CRITICAL, "key-spki is not the CSR's key",
                             "the attestation vouches for another key than the one to be certified", (PAGE,))
-    second_csr = FlagNote("BINDING", Severity.HIGH, "a second CSR, for another key, beside the key's own",
-                          "which CSR binds the attested key is ambiguous: a verifier that reads one of them by file "
-                          "order accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)",
-                          (PAGE,))
+    second_csr = second_csr_note("BINDING", "the attested key", (PAGE,))
     time = FlagNote("TIME", Severity.MEDIUM, "the attestation time is before the authorities' certificates",
                     "a message dated outside its signer's validity", (PAGE,))
     version = FlagNote("STRUCTURE", Severity.MEDIUM, "message version 2, a structure this verifier does not know",

@@ -46,7 +46,7 @@ from hsmsim.formats.fortanix.statement import (
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
-from hsmsim.model.catalogue import Mutation, flag_notes, invalid, seeded_faker, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, second_csr_note, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, map_extensions, name, reissue, resign_tbs
@@ -603,9 +603,7 @@ def mutations() -> list[Mutation]:
         "one bit of the CSR signature flipped", "bytes.flip_bit", "<label>.csr", _break_csr_signature,
         invalid(Reason.CSR_SIGNATURE_INVALID), resign=False)
     add("binding::second-csr", "SecondCsr",
-        _note("KEY_BINDING", high, "a second CSR, for another key, beside the key's own",
-              "which CSR binds the statement's key is ambiguous: a verifier that reads one of them by file order "
-              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)"),
+        second_csr_note("KEY_BINDING", "the statement's key", (SPEC,)),
         "other.csr for the RSA-4096 key added", "file.add", "other.csr", _second_csr, invalid(Reason.MALFORMED),
         resign=False)
 

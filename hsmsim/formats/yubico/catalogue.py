@@ -56,7 +56,7 @@ from hsmsim.formats.yubico.pki import (
 )
 from hsmsim.keystore.base import KeyPolicy, KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore, spec_of
-from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
+from hsmsim.model.catalogue import Mutation, flag_notes, invalid, second_csr_note, strict_only, valid
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, VectorCase
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name, reissue
@@ -550,9 +550,7 @@ def piv_mutations() -> list[Mutation]:
               "the attestation verifies; nothing binds it to a request, which the strict profile requires", CSBR),
         "CSR removed", "file.remove", "<stem>.csr", _no_csr, strict_only(Reason.MISSING_INPUT), resign=False)
     add("binding::second-csr", "SecondCsr",
-        _note("KEY_BINDING", high, "a second CSR, for another key, beside the key's own",
-              "which CSR binds the attested key is ambiguous: a verifier that reads one of them by file order "
-              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)"),
+        second_csr_note("KEY_BINDING", "the attested key", (SPEC,)),
         "other.csr for another key added", "file.add", "other.csr", _second_csr, invalid(Reason.MALFORMED),
         resign=False)
     # request and policy
@@ -1008,9 +1006,7 @@ def hsm_mutations() -> list[Mutation]:
         "CSR removed", "file.remove", "<stem>.csr", lambda b: setattr(b.bundle, "csr_pem", None),
         strict_only(Reason.MISSING_INPUT), resign=False)
     add("binding::second-csr", "HsmSecondCsr",
-        _note("KEY_BINDING", high, "a second CSR, for another key, beside the key's own",
-              "which CSR binds the attested key is ambiguous: a verifier that reads one of them by file order "
-              "accepts or rejects by that order (MALFORMED: an ambiguous bundle is rejected)"),
+        second_csr_note("KEY_BINDING", "the attested key", (SPEC,)),
         "other.csr for the P-256 key added", "file.add", "other.csr",
         lambda b: b.extra.update({"other.csr": _csr_for(b.kit, b.key.label, "ec-p256")}), invalid(Reason.MALFORMED),
         resign=False)
