@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import signal
 import struct
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from hsmsim.fuzz.engine import (
     build_case,
     plan_case,
     shard_indices,
+    time_bound,
     verdict_answer,
 )
 from hsmsim.fuzz.findings import parse_expectation, promote, write_finding
@@ -533,3 +535,27 @@ def test_a_catalogue_defect_from_memory_is_the_defect_applied_afresh(model):
         stacked = build_case(model, FuzzCase(0, golden, (("xml.swap", 7), (op.name, 1)), False), packed=True)
         replayed = build_case(model, FuzzCase(0, golden, (("xml.swap", 7), (op.name, 1)), False), packed=True)
         assert stacked.evidence.files == replayed.evidence.files
+
+
+def test_an_alarm_due_as_the_time_bound_ends_is_ignored_and_the_handler_restored(monkeypatch):
+    """The alarm comes due between the block's end and the timer's disarm: the clean-up neither raises nor leaves
+    the bound's handler installed."""
+    def before(_signum, _frame):
+        raise AssertionError("the previous handler must not run for the bound's own alarm")
+
+    disarm = signal.setitimer
+
+    def due_then_disarm(which, seconds, interval=0.0):
+        if seconds == 0:
+            signal.raise_signal(signal.SIGALRM)  # handled at the next bytecode, inside the bound's clean-up
+        return disarm(which, seconds, interval)
+
+    previous = signal.signal(signal.SIGALRM, before)
+    try:
+        monkeypatch.setattr(signal, "setitimer", due_then_disarm)
+        with time_bound(5.0):
+            pass
+        monkeypatch.undo()
+        assert signal.getsignal(signal.SIGALRM) is before
+    finally:
+        signal.signal(signal.SIGALRM, previous)

@@ -114,9 +114,16 @@ class _Hang(Exception):  # noqa: N818 - internal control flow for the in-process
 
 @contextmanager
 def time_bound(seconds: float) -> Iterator[None]:
-    """Raise :class:`_Hang` in the main thread after ``seconds`` (no-op outside the main thread)."""
+    """Raise :class:`_Hang` in the main thread after ``seconds`` (no-op outside the main thread).
+
+    On leaving, the timer is disarmed and the previous SIGALRM handler restored, even when the alarm comes due
+    while the block is ending: from then on it is ignored instead of raising out of the clean-up.
+    """
+    armed = True
+
     def on_alarm(_signum: int, _frame: object) -> None:
-        raise _Hang
+        if armed:
+            raise _Hang
 
     try:
         previous = signal.signal(signal.SIGALRM, on_alarm)
@@ -127,8 +134,11 @@ def time_bound(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        try:
+            armed = False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 _CLEAR_REFS = "/proc/self/clear_refs"
