@@ -4,6 +4,7 @@ reaches Python killed after its stall timeout, fork only when it is safe."""
 from __future__ import annotations
 
 import collections
+import gc
 import itertools
 import os
 import signal
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hsmsim.harness.workers import WorkerDied, WorkerPool, mark_progress, mark_unwatched
+from hsmsim.harness.workers import WorkerDied, WorkerPool, frozen_heap, mark_progress, mark_unwatched
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -212,3 +213,26 @@ def test_one_selected_case_of_an_in_process_verifier_still_runs_in_a_worker(tmp_
     assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
     assert "CRASH primus::attr::sensitive-false" in done.stdout and "status 3" in done.stdout, done.stdout
     assert (tmp_path / "report" / "results" / "hostile.json").is_file()
+
+
+def _freeze_count(_task):
+    return gc.get_freeze_count()
+
+
+def test_a_worker_leaves_what_it_loaded_out_of_full_collections_and_a_run_hands_its_heap_back():
+    """A worker freezes its heap once its initializer ran; a run in this process freezes it for the run only,
+    and inside a caller's own freeze it neither adds nor undoes one."""
+    with WorkerPool(1, _freeze_count, _nothing, (), start_method="fork") as pool:
+        assert [count > 0 for _, count in pool.run([0, 1])] == [True, True]
+    assert gc.get_freeze_count() == 0
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        held = gc.get_freeze_count()
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() == held
+    finally:
+        gc.unfreeze()

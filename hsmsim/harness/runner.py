@@ -39,6 +39,7 @@ from hsmsim.harness.workers import (
     StartMethod,
     WorkerDied,
     WorkerPool,
+    frozen_heap,
     mark_progress,
     mark_unwatched,
     stall_timeout,
@@ -446,8 +447,16 @@ def run_conformance(configs: list[AdapterConfig], corpus: Corpus, options: RunOp
     """Run every verifier over the selected vectors; see the module docstring for the order.
 
     Raises :class:`hsmsim.errors.HsmsimError` subclasses, before any verifier starts, when two adapters share a
-    name or a results file name, and when a verifier cannot be started.
+    name or a results file name, and when a verifier cannot be started. The corpus, and whatever else is alive
+    when the run starts, is left out of the garbage collector's full collections while it runs
+    (:func:`~hsmsim.harness.workers.frozen_heap`).
     """
+    with frozen_heap():
+        return _run(configs, corpus, options, progress)
+
+
+def _run(configs: list[AdapterConfig], corpus: Corpus, options: RunOptions,
+         progress: ProgressFn | None) -> ConformanceRun:
     from hsmsim.harness.config import AdapterConfigError
     from hsmsim.harness.report import file_name_clash  # the report imports this module
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import os
 import signal
 from collections import deque
@@ -187,6 +188,25 @@ def mark_unwatched() -> None:
         _clock.stop()
 
 
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """For the block, the cyclic garbage collector leaves alone every object alive on entry (``gc.freeze``); on
+    leaving they are its again (``gc.unfreeze``). Nothing is freed or kept that would not be otherwise; a nested
+    use, or one inside a caller's own freeze, does nothing.
+
+    A run holds the corpus and the verifiers' caches (some 100,000 objects) for its whole length, and each full
+    collection would walk them all again: 60-70 ms of a 1.2 s conformance run over the corpus.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initargs: tuple[Any, ...],
            handler: Callable[[Any], Any], parent: int, shared: ctypes.c_double, watched: bool) -> None:
     global _clock
@@ -199,6 +219,7 @@ def _serve(conn: Connection, tag: str, initializer: Callable[..., None], initarg
     _clock = clock = _Clock(shared, death_signal if watched else None)
     try:
         initializer(*initargs)
+        gc.freeze()  # what the worker inherited and loaded lives as long as it does: no full collection walks it
         conn.send(_READY)
         while (batch := conn.recv()) is not None:
             for task in batch:
