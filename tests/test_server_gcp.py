@@ -6,12 +6,12 @@ import base64
 import gzip
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.cli_process import run_hsmsim
 from tests.test_server import TOKEN, Server, _asgi, call, kill_during_creations, start_server
 
 kms_v1 = pytest.importorskip("google.cloud.kms_v1", reason="google-cloud-kms is in the test extra")
@@ -43,7 +43,7 @@ def kms_client(server: Server, monkeypatch: pytest.MonkeyPatch, *, token: str | 
 
 
 def _hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120)
+    return run_hsmsim(list(args), timeout=120)
 
 
 def _create_key(client, ring: str, key_id: str, algorithm, protection=kms_v1.ProtectionLevel.HSM,
