@@ -246,6 +246,7 @@ def test_a_hostile_registry_or_promoted_file_is_one_line_and_exit_2(tmp_path, na
     assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
 
 
+@pytest.mark.long  # the whole corpus regenerated (19 s under load), collected near the end: started first instead
 def test_regeneration_is_byte_identical():
     result = run_hsmsim(["vectors", "check", "--vectors", str(VECTORS)], timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
