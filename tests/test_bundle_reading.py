@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 
 from hsmsim.corpus.build import MANIFEST_FILE
-from hsmsim.corpus.check import check_corpus, extract_vector
+from hsmsim.corpus.check import check_corpus
 from hsmsim.errors import BundleError, HsmsimError
 from hsmsim.formats import all_formats, get_format
-from hsmsim.harness.vectors import load_corpus
 from hsmsim.model.evidence import (
     MAX_BUNDLE_ENTRIES,
     BundleLayout,
@@ -34,6 +33,7 @@ from hsmsim.model.evidence import (
 from hsmsim.safeio import ReadBudget
 from hsmsim.verdict import Reason
 from tests.cli_process import run_hsmsim
+from tests.repo_corpus import repo_corpus, write_vector
 from tests.test_cli import ROOT
 
 CORPUS = ROOT / "vectors"
@@ -43,9 +43,9 @@ DEEP = 1000
 def _golden(tmp_path: Path, format_name: str, name: str = "bundle") -> tuple[Path, Path, str]:
     """The first golden vector of ``format_name`` extracted into ``tmp_path/name``: its directory, primary file and
     validation time."""
-    vector = next(v for v in load_corpus(CORPUS).select(formats=[format_name]) if v.golden)
+    vector = next(v for v in repo_corpus().select(formats=[format_name]) if v.golden)
     directory = tmp_path / name
-    extract_vector(CORPUS, vector.id, directory)
+    write_vector(vector, directory)
     return directory, directory / vector.inputs.primary, vector.at.isoformat()
 
 
@@ -418,7 +418,7 @@ def test_a_sibling_named_for_another_record_is_not_a_candidate(tmp_path: Path) -
 
 def test_every_format_declares_a_layout_whose_patterns_name_its_vectors_records() -> None:
     """The layout's patterns are the names the generator writes: every corpus vector's record matches one."""
-    corpus = load_corpus(CORPUS)
+    corpus = repo_corpus()
     for fmt in all_formats():
         assert isinstance(fmt.layout, BundleLayout)
         records = {vector.inputs.primary for vector in corpus.select(formats=[fmt.name])}

@@ -12,16 +12,16 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim import api
-from hsmsim.corpus.check import extract_vector
 from hsmsim.device import Device
 from hsmsim.formats import names
-from hsmsim.harness.vectors import Vector, load_corpus
+from hsmsim.harness.vectors import Vector
 from hsmsim.hsm import pki_exports
 from hsmsim.model.vectors import Expected
 from hsmsim.pki.chain import issued_by
 from hsmsim.pki.identity import PkiExport
 from hsmsim.verdict import Profile, Reason
 from hsmsim.webauthn.statements import statement_names
+from tests.repo_corpus import repo_corpus, write_vector
 from tests.test_cli import ROOT, hsmsim
 
 CORPUS = ROOT / "vectors"
@@ -30,7 +30,7 @@ NO_ROOT_HINT = "(hint: no --root was given: pass the vendor root, e.g. from `hsm
 
 def _extracted(tmp_path: Path, vector: Vector) -> Path:
     """The vector's primary file, extracted with its trust anchors (which the tests here do not pass)."""
-    extract_vector(CORPUS, vector.id, tmp_path / "v")
+    write_vector(vector, tmp_path / "v")
     return tmp_path / "v" / vector.inputs.primary
 
 
@@ -43,7 +43,7 @@ def _one_line(result_stdout: str) -> str:
 # -- verify without --root ------------------------------------------------------------------------------------------
 
 def _self_attestation_goldens() -> list[Vector]:
-    return [v for v in load_corpus(CORPUS).select(formats=["webauthn"]) if v.golden and "SelfAttestation" in v.flags]
+    return [v for v in repo_corpus().select(formats=["webauthn"]) if v.golden and "SelfAttestation" in v.flags]
 
 
 def test_the_catalogue_has_self_attestation_goldens() -> None:
@@ -67,7 +67,7 @@ def test_packed_self_attestation_goldens_verify_without_a_root(tmp_path: Path, p
 
 
 def test_fmt_none_without_a_root_is_its_expected_rejection_without_the_hint(tmp_path: Path) -> None:
-    vector = next(v for v in load_corpus(CORPUS).select(formats=["webauthn"]) if "FmtNone" in v.flags)
+    vector = next(v for v in repo_corpus().select(formats=["webauthn"]) if "FmtNone" in v.flags)
     expected, reason = vector.expectation("structural")
     assert expected is Expected.INVALID
     result = hsmsim("verify", str(_extracted(tmp_path, vector)), "--at", vector.at.isoformat())
@@ -79,7 +79,7 @@ def _chain_goldens() -> list[Vector]:
     """The first golden of every format whose verifier needs an anchor (its vector carries one) and that is not
     a self attestation."""
     firsts: dict[str, Vector] = {}
-    for vector in load_corpus(CORPUS).vectors:
+    for vector in repo_corpus().vectors:
         if vector.golden and vector.anchors_pem and "SelfAttestation" not in vector.flags:
             firsts.setdefault(vector.format, vector)
     return list(firsts.values())
@@ -264,7 +264,7 @@ def test_a_root_whose_name_cryptography_warns_about_leaves_standard_error_empty(
             .serial_number(5).not_valid_before(start).not_valid_after(start + timedelta(days=3650))
             .sign(key, hashes.SHA256()))
     (tmp_path / "odd.pem").write_bytes(root.public_bytes(Encoding.PEM))
-    vector = load_corpus(CORPUS).get("yubihsm2::golden::rsa-2048")
+    vector = repo_corpus().get("yubihsm2::golden::rsa-2048")
     done = hsmsim("verify", str(_extracted(tmp_path, vector)), "--root", str(tmp_path / "odd.pem"))
     assert done.returncode == 1 and _one_line(done.stdout).startswith("REJECT CHAIN_UNTRUSTED"), done
     assert done.stderr == ""
@@ -273,7 +273,7 @@ def test_a_root_whose_name_cryptography_warns_about_leaves_standard_error_empty(
 def test_a_root_file_that_cannot_be_used_is_one_line_naming_the_root_option(tmp_path):
     """A ``--root`` that is a directory, missing, or no certificate is the command's error, and says it is the
     ``--root`` (not the evidence) that is wrong; a certificate cryptography refuses says cryptography's reason."""
-    vector = load_corpus(CORPUS).get("yubihsm2::golden::rsa-2048")
+    vector = repo_corpus().get("yubihsm2::golden::rsa-2048")
     bundle = str(_extracted(tmp_path, vector))
     (tmp_path / "junk.der").write_bytes(b"\x30\x03\x02\x01")
     for root, message in ((tmp_path, f"--root: {tmp_path} is not a regular file"),
@@ -289,6 +289,6 @@ def test_a_real_root_whose_names_are_not_der_sorted_is_refused_with_cryptography
     """Nuvoton's EK root (a Purebred trust anchor) encodes a SET OF unsorted: openssl reads it, cryptography does
     not, and the error says so rather than that the file is no certificate."""
     root = shared_dir / "interop/purebred/TrustAnchors/SurfacePro/Roots/Nuvoton/RootCA/NTC_TPM_EK_Root_CA_ARSUF_01.cer"
-    vector = load_corpus(CORPUS).get("yubihsm2::golden::rsa-2048")
+    vector = repo_corpus().get("yubihsm2::golden::rsa-2048")
     done = hsmsim("verify", str(_extracted(tmp_path, vector)), "--root", str(root))
     assert done.returncode == 2 and "cryptography reads: " in done.stderr and "InvalidSetOrdering" in done.stderr

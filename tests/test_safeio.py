@@ -8,8 +8,6 @@ from __future__ import annotations
 import bz2
 import os
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from hsmsim.formats import all_formats, get_format
 from hsmsim.formats.primus.archive import build_zip
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
+from tests.cli_process import run_hsmsim
 from tests.conftest import ATTEST_TIME, VALIDATION_TIME
 
 STORED, DEFLATED, BZIP2, LZMA = 0, 8, 12, 14
@@ -278,8 +277,7 @@ def test_one_verify_command_reads_at_most_one_budget_in_all(tmp_path, primus_bun
         root = tmp_path / f"root{index}.pem"
         root.write_bytes(root_pem.ljust(1024 * 1024, b"\n"))
         roots += ["--root", str(root)]
-    done = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(primary), *roots, "--format", "primus"],
-                          capture_output=True, text=True, timeout=120)
+    done = run_hsmsim(["verify", str(primary), *roots, "--format", "primus"], timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "read budget of this call" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 

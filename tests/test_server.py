@@ -80,6 +80,26 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running.process.wait(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def _servers_by_test() -> Iterator[dict[str, Server]]:
+    started: dict[str, Server] = {}
+    yield started
+    for running in started.values():
+        running.process.terminate()
+        running.process.wait(timeout=10)
+
+
+@pytest.fixture
+def case_server(request: pytest.FixtureRequest, _servers_by_test: dict[str, Server],
+                tmp_path_factory: pytest.TempPathFactory) -> Server:
+    """One server for all the cases of one parametrised test (each start of ``hsmsim serve`` is a new interpreter,
+    about a second of CPU): for cases that each leave the state as they found it, or touch only their own label."""
+    name = request.node.originalname
+    if name not in _servers_by_test:
+        _servers_by_test[name] = start_server(tmp_path_factory.mktemp(name) / "state")
+    return _servers_by_test[name]
+
+
 def client_context(server: Server) -> ssl.SSLContext:
     """A client's context trusting the server's CA, verifying as strictly as Python 3.13's default context does
     (which, among other things, refuses a server certificate without an authority key identifier)."""
@@ -402,20 +422,21 @@ def test_a_crash_between_writes_never_shows_a_key_without_its_password(tmp_path:
 
 
 @pytest.mark.parametrize("label", ["a" * 65, "a" * 256, "x\ud800y", "a\r\nX-Injected: 1", "tab\there", "\x85"])
-def test_tsb_labels_are_validated_before_the_key_is_stored(server: Server, label: str):
+def test_tsb_labels_are_validated_before_the_key_is_stored(case_server: Server, label: str):
     body = json.dumps({"label": label, "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"}).encode()
-    status, _, answer = call(server, "/v1/key", raw=body)
+    status, _, answer = call(case_server, "/v1/key", raw=body)
     assert status == 400, answer
-    assert call(server, "/v1/key", raw=body)[0] == 400  # not 409: nothing was stored
-    assert not list((server.state / "primus" / "soft").glob("*.json"))
+    assert call(case_server, "/v1/key", raw=body)[0] == 400  # not 409: nothing was stored
+    assert not list((case_server.state / "primus" / "soft").glob("*.json"))
 
 
 @pytest.mark.parametrize("label", ['a"; filename="evil.sh', "../../etc/passwd", "caf\u00e9 \u4e2d", "a;b=c"])
-def test_download_names_are_rfc_6266(server: Server, label: str):
-    assert call(server, "/v1/key", {"label": label, "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"})[0] == 200
+def test_download_names_are_rfc_6266(case_server: Server, label: str):
+    created = call(case_server, "/v1/key", {"label": label, "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"})
+    assert created[0] == 200
     for path, body, suffix in (("/v1/certificate/request", {"signKeyName": label, "commonName": "cn"}, ".csr"),
                                ("/v1/key/keyAttestation", {"label": label}, "_attestation.zip")):
-        status, headers, _ = call(server, path, body)
+        status, headers, _ = call(case_server, path, body)
         assert status == 200
         parts = re.fullmatch(r"""attachment; filename="([A-Za-z0-9._-]+)"(?:; filename\*=UTF-8''([^\s;"]+))?""",
                              headers["content-disposition"])

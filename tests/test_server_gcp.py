@@ -6,13 +6,22 @@ import base64
 import gzip
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_server import TOKEN, Server, _asgi, call, kill_during_creations, start_server
+from tests.cli_process import run_hsmsim
+from tests.test_server import (  # noqa: F401 - _servers_by_test and case_server: fixtures, found by their names
+    TOKEN,
+    Server,
+    _asgi,
+    _servers_by_test,
+    call,
+    case_server,
+    kill_during_creations,
+    start_server,
+)
 
 kms_v1 = pytest.importorskip("google.cloud.kms_v1", reason="google-cloud-kms is in the test extra")
 exceptions = pytest.importorskip("google.api_core.exceptions")
@@ -43,7 +52,7 @@ def kms_client(server: Server, monkeypatch: pytest.MonkeyPatch, *, token: str | 
 
 
 def _hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120)
+    return run_hsmsim(list(args), timeout=120)
 
 
 def _create_key(client, ring: str, key_id: str, algorithm, protection=kms_v1.ProtectionLevel.HSM,
@@ -224,11 +233,15 @@ def test_client_errors_are_googles(server: Server, monkeypatch: pytest.MonkeyPat
     ("DELETE", f"/v1/{LOCATION}/keyRings/r", None, 404, "NOT_FOUND"),
     ("GET", "/v1/projects/p", None, 404, "NOT_FOUND"),
 ])
-def test_refusals_have_googles_error_shape(server: Server, method: str, path: str, body: object, status: int,
-                                           code: str):
-    assert call(server, f"/v1/{LOCATION}/keyRings?keyRingId=r", {})[0] == 200
-    status_k0 = call(server, f"/v1/{LOCATION}/keyRings/r/cryptoKeys?cryptoKeyId=k0", {"purpose": "ENCRYPT_DECRYPT"})[0]
-    assert status_k0 == 200
+def test_refusals_have_googles_error_shape(case_server: Server, method: str,  # noqa: F811 - the fixture
+                                           path: str, body: object, status: int, code: str):
+    server = case_server  # shared by the cases: each refusal stores nothing, as its last line checks
+    if call(server, f"/v1/{LOCATION}/keyRings/r")[0] == 404:  # the first case on this server
+        assert call(server, f"/v1/{LOCATION}/keyRings?keyRingId=r", {})[0] == 200
+        status_k0 = call(server, f"/v1/{LOCATION}/keyRings/r/cryptoKeys?cryptoKeyId=k0",
+                         {"purpose": "ENCRYPT_DECRYPT"})[0]
+        assert status_k0 == 200
+    assert call(server, f"/v1/{LOCATION}/keyRings/r/cryptoKeys/k0")[0] == 200
     request_token = None if status == 401 else TOKEN
     if method == "DELETE":
         import urllib.error

@@ -40,6 +40,7 @@ from hsmsim.model.vectors import Severity
 from hsmsim.pki.chain import issued_by
 from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.verdict import Profile
+from tests.cli_process import run_hsmsim
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "vectors"
@@ -240,36 +241,34 @@ def test_a_hostile_registry_or_promoted_file_is_one_line_and_exit_2(tmp_path, na
     corpus.mkdir()
     (corpus / "manifest.json").write_text('{"masterSeed": "hsmsim-corpus-v1", "generator": {"name": "hsmsim"}}')
     _hostile_corpus_file(corpus / name, kind)
-    result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "check", "--vectors", str(corpus)],
-                            capture_output=True, text=True, timeout=120)
+    result = run_hsmsim(["vectors", "check", "--vectors", str(corpus)], timeout=120)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
 
 
+@pytest.mark.long  # the whole corpus regenerated (19 s under load), collected near the end: started first instead
 def test_regeneration_is_byte_identical():
-    result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "check", "--vectors", str(VECTORS)],
-                            capture_output=True, text=True, timeout=600)
+    result = run_hsmsim(["vectors", "check", "--vectors", str(VECTORS)], timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("OK: ")
 
 
 def test_extract(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "extract", "primus::golden::rsa-3072",
-                             str(tmp_path / "g"), "--unzip", "--vectors", str(VECTORS)], capture_output=True, text=True)
+    result = run_hsmsim(["vectors", "extract", "primus::golden::rsa-3072",
+                         str(tmp_path / "g"), "--unzip", "--vectors", str(VECTORS)])
     assert result.returncode == 0, result.stderr
     names = {p.name for p in (tmp_path / "g").iterdir()}
     assert {"PrimusHSM_Attestation.crt", "hsm_rsa_root.crt", "trust-anchor-1.pem"} <= names
     assert any(n.endswith(".xml") for n in names) and any(n.endswith(".csr") for n in names)
-    bomb = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "extract", "primus::encoding::zip-bomb",
-                           str(tmp_path / "b"), "--unzip", "--vectors", str(VECTORS)], capture_output=True, text=True)
+    bomb = run_hsmsim(["vectors", "extract", "primus::encoding::zip-bomb",
+                       str(tmp_path / "b"), "--unzip", "--vectors", str(VECTORS)])
     assert bomb.returncode == 2 and "LIMIT_EXCEEDED" in bomb.stderr
     assert not (tmp_path / "b" / "padding.bin").exists()
 
 
 def test_generate_refuses_to_overwrite_a_foreign_directory(tmp_path):
     (tmp_path / "precious.txt").write_text("keep me")
-    result = subprocess.run([sys.executable, "-m", "hsmsim", "vectors", "generate", "--out", str(tmp_path)],
-                            capture_output=True, text=True)
+    result = run_hsmsim(["vectors", "generate", "--out", str(tmp_path)])
     assert result.returncode == 2 and "refusing to overwrite" in result.stderr
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 

@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 import hsmsim
 from hsmsim._cli import cli
-from hsmsim.corpus.check import extract_vector
 from hsmsim.formats import names
-from hsmsim.harness.vectors import Vector, load_corpus
+from hsmsim.harness.vectors import Vector
 from hsmsim.verdict import Reason
+from tests.repo_corpus import repo_corpus, write_vector
 from tests.test_cli import ROOT
 from tests.test_cli import hsmsim as run_hsmsim
 
@@ -23,7 +23,7 @@ CORPUS = ROOT / "vectors"
 
 
 def _first_golden(format_name: str) -> tuple[str, str]:
-    vector = next(v for v in load_corpus(CORPUS).select(formats=[format_name]) if v.golden)
+    vector = next(v for v in repo_corpus().select(formats=[format_name]) if v.golden)
     return vector.id, vector.at.isoformat()
 
 
@@ -39,13 +39,10 @@ def _verify(*args: str) -> tuple[int, str, str]:
 
 
 def _extracted(vector: Vector, directory: Path) -> list[str]:
-    """The vector's files and its anchors (``trust-anchor-N.pem``) in ``directory``, as ``hsmsim vectors extract``
-    writes them (without reloading the corpus for each vector); the ``--root`` arguments naming those anchors."""
+    """The vector's files and its anchors in a new ``directory`` (:func:`write_vector`); the ``--root`` arguments
+    naming those anchors."""
     directory.mkdir()
-    for entry in vector.inputs.files:
-        (directory / entry.path).write_bytes(entry.data())
-    for index, pem in enumerate(vector.anchors_pem, 1):
-        (directory / f"trust-anchor-{index}.pem").write_text(pem)
+    write_vector(vector, directory)
     return _roots(directory)
 
 
@@ -53,7 +50,7 @@ def _extracted(vector: Vector, directory: Path) -> list[str]:
 def test_verify_takes_the_directory_of_a_golden(tmp_path: Path, format_name: str) -> None:
     vector_id, at = _first_golden(format_name)
     directory = tmp_path / "bundle"
-    extract_vector(CORPUS, vector_id, directory)
+    write_vector(repo_corpus().get(vector_id), directory)
     result = run_hsmsim("verify", "--at", at, *_roots(directory), str(directory))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "ACCEPT"
@@ -63,7 +60,7 @@ def test_verify_takes_the_directory_of_a_golden(tmp_path: Path, format_name: str
 def test_every_vector_verifies_from_its_directory_as_from_its_record(tmp_path: Path, format_name: str) -> None:
     """A directory holding one bundle gives the verdict its record file gives, also when the record is damaged
     beyond recognition (found by the name the format writes) and the anchors given as --root sit beside it."""
-    for index, vector in enumerate(load_corpus(CORPUS).select(formats=[format_name])):
+    for index, vector in enumerate(repo_corpus().select(formats=[format_name])):
         directory = tmp_path / str(index)
         roots = _extracted(vector, directory)
         options = ["--format", format_name, "--at", vector.at.isoformat(), *roots]
@@ -94,7 +91,7 @@ def test_an_empty_directory_of_no_told_format_is_one_line_and_exit_2(tmp_path: P
 def test_a_directory_with_two_records_is_one_line_and_exit_2(tmp_path: Path, format_name: str) -> None:
     vector_id, at = _first_golden(format_name)
     directory = tmp_path / "bundle"
-    extract_vector(CORPUS, vector_id, directory)
+    write_vector(repo_corpus().get(vector_id), directory)
     primary = next(p for p in sorted(directory.iterdir()) if not p.name.startswith("trust-anchor-")
                    and run_hsmsim("verify", "--at", at, *_roots(directory), str(p)).returncode == 0)
     (directory / f"copy-{primary.name}").write_bytes(primary.read_bytes())
@@ -109,7 +106,7 @@ def test_a_root_given_from_inside_the_directory_is_never_the_record(tmp_path: Pa
     found by its name, ``*.pem``, as the trust anchor beside it is named too. Given as --root, the anchor is no
     candidate; given from elsewhere, the two ``.pem`` files are ambiguous."""
     directory = tmp_path / "v1"
-    extract_vector(CORPUS, "android-key::chain::extension-missing", directory)
+    write_vector(repo_corpus().get("android-key::chain::extension-missing"), directory)
     options = ["--format", "android-key", "--at", "2026-01-01T00:00:00Z"]
     code, line, _stderr = _verify(str(directory), *options, *_roots(directory))
     assert code == 1 and line.startswith("REJECT ATTR_MISSING: "), line

@@ -32,6 +32,11 @@ def _run(*args: str | Path, cwd: Path, env: dict[str, str], timeout: float = 120
     return subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def _pip_into(bin_dir: Path, *args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """This interpreter's pip, run for the environment of ``bin_dir``'s python (``pip --python``)."""
+    return _run(sys.executable, "-m", "pip", "--python", bin_dir / "python", *args, cwd=cwd, env=env, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``bin`` directory of a fresh venv holding the wheel built from this checkout."""
@@ -43,12 +48,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
                  cwd=base, env=env)
     assert built.returncode == 0, built.stderr
     venv = base / "venv"
-    created = _run(sys.executable, "-m", "venv", venv, cwd=base, env=env)
+    # without pip of its own (ensurepip writes and compiles a whole pip, several seconds): this pip installs into it
+    created = _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=base, env=env)
     if created.returncode != 0:
         pytest.skip(f"cannot create a venv here (python -m venv: {created.stderr.strip().splitlines()[-1:]})")
     wheels = sorted((base / "dist").glob("hsmsim-*.whl"))
     assert len(wheels) == 1
-    pip = _run(venv / "bin" / "python", "-m", "pip", "install", "-q", wheels[0], cwd=base, env=env, timeout=300)
+    pip = _pip_into(venv / "bin", "install", "-q", wheels[0], cwd=base, env=env)
     assert pip.returncode == 0, pip.stderr
     return venv / "bin"
 
@@ -115,7 +121,7 @@ def test_the_installed_plugin_prints_case_ids_that_rerun_that_case(installed: Pa
     # An installed hsmsim lies outside pytest's rootdir, so the path pytest prints before ::test_vector[...] is not
     # the module's: the plugin reads a printed id back as the case in hsmsim.conformance.
     env = _outside_env()
-    pip = _run(installed / "python", "-m", "pip", "install", "-q", "pytest>=8.0", cwd=tmp_path, env=env, timeout=300)
+    pip = _pip_into(installed, "install", "-q", "pytest>=8.0", cwd=tmp_path, env=env)
     assert pip.returncode == 0, pip.stderr
     (tmp_path / "accept_all.py").write_text(ACCEPT_ALL)
     (tmp_path / "accept-all.toml").write_text('entry = "accept_all.py:verify"\nformats = ["*"]\n')

@@ -78,6 +78,7 @@ from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.container import cbor_decode
+from tests.cli_process import run_hsmsim
 from tests.conftest import KEY_CREATED, SEED
 from tests.hostile_files import DEEP_JSON, make_hostile
 
@@ -954,8 +955,7 @@ def test_roots_json_is_read_with_the_bounds_of_pem_roots(tmp_path, kind, message
 
 def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--state", str(state)] if state is not None else []
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    return run_hsmsim([*args, *extra], timeout=120, cwd=ROOT)
 
 
 def test_cli_attest_export_and_verify(tmp_path):

@@ -9,7 +9,6 @@ import hashlib
 import json
 import re
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +64,7 @@ from hsmsim.pki.chain import issued_by
 from hsmsim.verdict import Profile, Reason
 from hsmsim.webauthn.container import AuthenticatorData, Registration, cbor_decode, cbor_encode
 from hsmsim.webauthn.statements import SignedData, statement_format
+from tests.cli_process import run_hsmsim
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "apple-test"
@@ -781,8 +781,7 @@ def test_generators_refuse_keys_the_secure_enclave_cannot_hold():
 
 def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--state", str(state)] if state is not None else []
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    return run_hsmsim([*args, *extra], timeout=120, cwd=ROOT)
 
 
 @pytest.mark.parametrize(("format_name", "record"), [("apple-acme", "mdm.acme-apple.json"),

@@ -8,7 +8,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
+from tests.cli_process import run_hsmsim
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED
 from tests.formats import check_catalogue_verdicts
 
@@ -357,8 +357,7 @@ def test_the_defects_are_what_their_names_say(fmt):
 
 def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--state", str(state)] if state is not None else []
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    return run_hsmsim([*args, *extra], timeout=120, cwd=ROOT)
 
 
 def test_cli_round_trip_with_detection_and_pki_export(tmp_path):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki import hss
 from hsmsim.verdict import Profile, Reason
+from tests.cli_process import run_hsmsim
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -312,8 +312,7 @@ def test_claims_are_under_the_arc_the_real_message_uses():
 # -- CLI ------------------------------------------------------------------------------------------------------
 
 def hsmsim(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args, "--state", str(state)], capture_output=True,
-                          text=True, timeout=120, cwd=ROOT)
+    return run_hsmsim([*args, "--state", str(state)], timeout=120, cwd=ROOT)
 
 
 def test_cli_attest_verify_and_detect(tmp_path):
@@ -324,21 +323,18 @@ def test_cli_attest_verify_and_detect(tmp_path):
     attested = hsmsim("attest", "--key", "tls", "--out", f"{out}/", state=state)
     assert attested.returncode == 0, attested.stderr
     assert sorted(p.name for p in out.iterdir()) == ["c4a_rca_root.pem", "tls.csr", "tls_attestation.pem"]
-    verified = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(out), "--root",
-                               str(out / "c4a_rca_root.pem"), "--profile", "strict", "--json"],
-                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+    verified = run_hsmsim(["verify", str(out), "--root",
+                           str(out / "c4a_rca_root.pem"), "--profile", "strict", "--json"], timeout=120, cwd=ROOT)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert json.loads(verified.stdout)["claims"]["vendor"] == "Crypto4A"
     assert detect(out / "tls_attestation.pem").name == "crypto4a" and detect(DATA / "attestation.pem").name == \
         "crypto4a"
-    real = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(DATA / "attestation.pem"), "--root",
-                           str(DATA / "c4a_rca.pem"), "--at", "2024-06-12T15:00:00Z"], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    real = run_hsmsim(["verify", str(DATA / "attestation.pem"), "--root",
+                       str(DATA / "c4a_rca.pem"), "--at", "2024-06-12T15:00:00Z"], timeout=120, cwd=ROOT)
     assert (real.returncode, real.stdout.strip(), real.stderr) == (0, "ACCEPT", "")
     bad = hsmsim("attest", "--key", "tls", "--out", f"{tmp_path}/bad/", "--param", "hss=H7", state=state)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     (out / "tls_attestation.pem").write_bytes((out / "tls_attestation.pem").read_bytes().replace(b"MII", b"MIJ", 1))
-    rejected = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(out / "tls_attestation.pem"),
-                               "--root", str(out / "c4a_rca_root.pem")], capture_output=True, text=True, timeout=120,
-                              cwd=ROOT)
+    rejected = run_hsmsim(["verify", str(out / "tls_attestation.pem"),
+                           "--root", str(out / "c4a_rca_root.pem")], timeout=120, cwd=ROOT)
     assert rejected.returncode == 1 and rejected.stdout.startswith("REJECT ")

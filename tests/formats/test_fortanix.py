@@ -43,6 +43,7 @@ from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8, extension_tlvs
 from hsmsim.verdict import Profile, Reason, Rejected
+from tests.cli_process import run_hsmsim
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED
 from tests.formats import check_catalogue_verdicts
 
@@ -456,8 +457,7 @@ def test_catalogue_is_deterministic_and_ids_are_unique(fortanix):
 
 def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--state", str(state)] if state is not None else []
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    return run_hsmsim([*args, *extra], timeout=120, cwd=ROOT)
 
 
 def walk(response_path: Path, csr: Path, root: Path, at: datetime = AT) -> list[str]:

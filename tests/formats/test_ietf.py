@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import subprocess
-import sys
 import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -52,6 +51,7 @@ from hsmsim.tpm.hierarchy import ak_public as hierarchy_ak_area
 from hsmsim.tpm.marshal import TpmAlg, TpmSt
 from hsmsim.tpm.structures import CertifyInfo, TpmsAttest, TpmtPublic, TpmtSignature
 from hsmsim.verdict import Profile, Reason, Rejected
+from tests.cli_process import run_hsmsim
 
 SEED = "hsmsim-tests"
 AT = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
@@ -871,7 +871,7 @@ def test_tcg_attest_certify_sample(shared_dir: Path) -> None:
 # -- the CLI ------------------------------------------------------------------------------------
 
 def _hsmsim(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=300)
+    return run_hsmsim(list(args), timeout=300)
 
 
 def test_cli_csr_wrapping_primus_luna_and_tpm(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
+from tests.cli_process import run_hsmsim
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -499,8 +500,7 @@ def test_openssl_walk_accepts_every_valid_corpus_golden(tmp_path, openssl):
 
 def hsmsim(*args: str, state: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--state", str(state)] if state is not None else []
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args, *extra], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    return run_hsmsim([*args, *extra], timeout=120, cwd=ROOT)
 
 
 def test_cli_attest_and_verify_with_detection(tmp_path):

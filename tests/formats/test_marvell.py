@@ -45,6 +45,7 @@ from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material, spki_der
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason
+from tests.cli_process import run_hsmsim
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME
 
 SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384", "aes-256")
@@ -831,7 +832,7 @@ def test_pkcs11_key_attests_and_verifies(tmp_path):
 # -- the CLI --------------------------------------------------------------------------------------------
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120)
+    return run_hsmsim(list(args), timeout=120)
 
 
 def test_cli_attest_and_verify(tmp_path):

@@ -9,7 +9,6 @@ import json
 import os
 import struct
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -53,6 +52,7 @@ from hsmsim.pki.builder import name as x509_name
 from hsmsim.pki.seed import derive_key
 from hsmsim.tpm.structures import TpmsAttest
 from hsmsim.verdict import Profile, Reason, Rejected
+from tests.cli_process import run_hsmsim
 
 FMT = get_format("ms-kast")
 SEED = "mskast-test"
@@ -528,7 +528,7 @@ def test_detect_real_requests_but_not_the_purebred_envelope(shared_dir: Path) ->
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120)
+    return run_hsmsim(list(args), timeout=120)
 
 
 def test_cli_key_create_attest_verify(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import Ext, key_usage, reissue
 from hsmsim.verdict import Profile, Reason
 from tests.conftest import ATTEST_TIME, KEY_CREATED, SEED, VALIDATION_TIME, make_hsm
+from tests.repo_corpus import write_vector
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 
@@ -632,7 +633,7 @@ PRIMUS_VECTORS = [t["id"] for t in json.loads((VECTORS / "primus_verify.json").r
 
 @pytest.mark.parametrize("vector_id", PRIMUS_VECTORS)
 def test_every_primus_vector_is_detected_as_primus(vector_id, tmp_path):
-    extract_vector(VECTORS, vector_id, tmp_path)
+    write_vector(_vector(vector_id), tmp_path)
     primary = _vector(vector_id).inputs.primary
     assert detect(tmp_path / primary).name == "primus"
     assert detect(tmp_path).name == "primus"
@@ -647,7 +648,7 @@ def test_an_unzipped_bundle_is_verified_from_its_xml(primus, tmp_path):
     """The key description of an unzipped TSB export names its bundle: the .sig, chain, public keys and CSR beside it
     are read with it (they were ignored, and the verdict said the .sig was missing)."""
     vector = _vector("primus::golden::rsa-3072")
-    extract_vector(VECTORS, "primus::golden::rsa-3072", tmp_path)
+    write_vector(_vector("primus::golden::rsa-3072"), tmp_path)
     with zipfile.ZipFile(tmp_path / vector.inputs.primary) as archive:
         archive.extractall(tmp_path / "loose")
     (tmp_path / vector.inputs.primary).unlink()
@@ -671,7 +672,7 @@ def test_the_real_export_is_verified_from_its_xml(primus, shared_dir):
 
 
 def test_a_directory_of_two_bundles_is_refused(primus, tmp_path):
-    extract_vector(VECTORS, "primus::golden::rsa-3072", tmp_path)
+    write_vector(_vector("primus::golden::rsa-3072"), tmp_path)
     zip_path = next(tmp_path.glob("*.zip"))
     shutil.copy(zip_path, tmp_path / "other_attestation.zip")
     with pytest.raises(BundleError, match=r"holds 2 evidence records .*; name the one to verify"):

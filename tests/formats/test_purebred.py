@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -38,6 +36,7 @@ from hsmsim.keystore.base import KeySpec
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Profile, Reason, Rejected
+from tests.cli_process import run_hsmsim
 
 SEED = "hsmsim-tests"
 AT = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
@@ -233,9 +232,8 @@ def test_a_kind_that_is_not_known_is_refused(hsm: Hsm) -> None:
 def test_cli_verify_detects_a_generated_request(hsm: Hsm, tmp_path: Path) -> None:
     evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT})
     written = evidence.write(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(written[0]), "--root",
-                             str(tmp_path / "purebred_roots.pem"), "--at", "2025-11-03T12:00:00Z"],
-                            capture_output=True, text=True, check=False)
+    result = run_hsmsim(["verify", str(written[0]), "--root",
+                         str(tmp_path / "purebred_roots.pem"), "--at", "2025-11-03T12:00:00Z"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ACCEPT" in result.stdout
 
@@ -248,9 +246,8 @@ def test_the_directory_of_a_pre_enrollment_container_verifies(hsm: Hsm, tmp_path
     assert evidence.primary.endswith("_attestation.bin")
     evidence.write(tmp_path)
     assert detect(tmp_path).name == "purebred"
-    result = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(tmp_path), "--root",
-                             str(tmp_path / "purebred_roots.pem"), "--at", "2025-11-03T12:00:00Z"],
-                            capture_output=True, text=True, check=False)
+    result = run_hsmsim(["verify", str(tmp_path), "--root",
+                         str(tmp_path / "purebred_roots.pem"), "--at", "2025-11-03T12:00:00Z"])
     assert result.returncode == 0 and result.stdout.splitlines()[-1] == "ACCEPT", result.stdout + result.stderr
 
 

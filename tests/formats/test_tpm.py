@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import subprocess
-import sys
 import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -91,6 +90,7 @@ from hsmsim.webauthn.container import (
     from_base64_lenient,
     parse_cose_key,
 )
+from tests.cli_process import run_hsmsim
 
 SEED = "hsmsim-tests"
 LAMPS_SAMPLE = ("interop", "ietf-csr-attestation", "tcgAttestTpmCertify.pem")
@@ -1224,7 +1224,7 @@ def test_the_pki_profile_parameter_gives_the_ak_a_provider_of_that_profile_provi
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args], capture_output=True, text=True, timeout=120)
+    return run_hsmsim(list(args), timeout=120)
 
 
 @pytest.mark.parametrize(("format_name", "primary"), [

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +43,7 @@ from hsmsim.webauthn.container import (
 )
 from hsmsim.webauthn.cose import alg_fits, check_alg
 from hsmsim.webauthn.statements import statement_format, statement_names
+from tests.cli_process import run_hsmsim
 
 SEED = "hsmsim-tests"
 ROOT = Path(__file__).resolve().parents[2]
@@ -370,8 +370,7 @@ def test_generate_refuses_what_the_statement_cannot_hold():
 
 
 def _hsmsim(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args, "--state", str(state)], capture_output=True,
-                          text=True, timeout=120, cwd=ROOT)
+    return run_hsmsim([*args, "--state", str(state)], timeout=120, cwd=ROOT)
 
 
 def test_cli_round_trip_packed(tmp_path):
@@ -385,9 +384,8 @@ def test_cli_round_trip_packed(tmp_path):
                        state=state)
     assert attested.returncode == 0, attested.stderr
     root = out.parent / "packed_root_ca.pem"
-    verified = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(out), "--root", str(root),
-                               "--at", "2026-01-01T00:00:00Z", "--profile", "strict", "--json"],
-                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+    verified = run_hsmsim(["verify", str(out), "--root", str(root),
+                           "--at", "2026-01-01T00:00:00Z", "--profile", "strict", "--json"], timeout=120, cwd=ROOT)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     document = json.loads(verified.stdout)
     assert document["format"] == "webauthn" and document["claims"]["vendor"] == "Yubico AB"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +51,7 @@ from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8, Ext, build_csr, name, reissue
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
+from tests.cli_process import run_hsmsim
 from tests.conftest import KEY_CREATED, SEED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -532,8 +532,7 @@ def test_python_yubihsm_parses_what_the_emulator_writes(kit):
 # -- CLI and the openssl walk -----------------------------------------------------------------------
 
 def hsmsim(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hsmsim", *args, "--state", str(state)], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT)
+    return run_hsmsim([*args, "--state", str(state)], timeout=300, cwd=ROOT)
 
 
 def test_cli_attest_and_verify(tmp_path):
@@ -546,9 +545,8 @@ def test_cli_attest_and_verify(tmp_path):
                           "--param", "touch_policy=cached", state=state)
         assert attested.returncode == 0, attested.stderr
         assert detect(out).name == "yubico-piv"
-        verified = subprocess.run([sys.executable, "-m", "hsmsim", "verify", str(out), "--root",
-                                   str(out / "piv-attestation-ca.pem"), "--json"], capture_output=True, text=True,
-                                  timeout=120, cwd=ROOT)
+        verified = run_hsmsim(["verify", str(out), "--root",
+                               str(out / "piv-attestation-ca.pem"), "--json"], timeout=120, cwd=ROOT)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert json.loads(verified.stdout)["claims"]["label"] == "9a"
 
