@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -27,6 +28,7 @@ from hsmsim.encoding import (
     der_oid,
     der_sequence,
     der_tlv,
+    oid_dotted,
     pem,
     read_tlv,
     spki_der,
@@ -980,3 +982,33 @@ def test_an_ak_certificate_is_checked_once_per_process_and_its_days_on_every_cal
     expired = fmt.verify(ev, _anchors(ev, csr.ROOTS_FILE), at=ak.not_valid_after_utc + timedelta(days=1))
     assert expired.reason is Reason.CERT_EXPIRED and "expired" in expired.detail
     assert len(statement_checks) == 6 and sum(child == ak for child in issuer_checks) == 2
+
+
+def _claim_read_by_children(tlv: bytes) -> asn1.Claim:
+    parts = der_children(der_content(tlv, der=True), der=True)
+    if len(parts) not in (1, 2):
+        raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")
+    if parts[0][0] != 0x06:
+        raise ValueError("not an OBJECT IDENTIFIER")
+    return asn1.Claim(oid_dotted(parts[0]), parts[1] if len(parts) == 2 else None)
+
+
+_OID = der_oid("1.3.6.1.5.5.999.2.1")
+
+
+@pytest.mark.parametrize("content", [
+    _OID, _OID + der_tlv(0x0C, b"v"), _OID + der_tlv(0x04, b"x" * 127), _OID + der_tlv(0x04, b"x" * 128),
+    _OID + der_tlv(0x04, b"x" * 300), _OID + b"\x04\x81\x05abcde", _OID + b"\x1f\x01\x00", _OID + b"\x04\x05abc",
+    _OID + der_tlv(0x01, b"\xff") + der_tlv(0x05, b""), _OID + b"\x04", der_tlv(0x0C, b"v") + _OID,
+    b"\x06\x85" + _OID[1:], _OID[:-1], b""])
+def test_pkix_claim_reader_reads_as_its_children_are_read(content: bytes) -> None:
+    """A ReportedClaim's usual shape (a short OID, then one value with a short-form length) is read without
+    splitting its content into children; what it reads, and every other claim's error, is the children's."""
+    tlv = der_sequence(content)
+    try:
+        expected = _claim_read_by_children(tlv)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=f"^{re.escape(str(exc))}$"):
+            asn1._decode_claim(tlv)
+        return
+    assert asn1._decode_claim(tlv) == expected
