@@ -139,9 +139,18 @@ def der_children(content: bytes, der: bool = False) -> list[bytes]:
     out: list[bytes] = []
     pos, size = 0, len(content)
     while pos < size:
-        # A low tag with a short-form length that fits is read here; any other header as read_tlv reads it.
-        end = pos + 2 + content[pos + 1] if pos + 1 < size else size + 1
-        if end - pos > 0x81 or end > size or content[pos] & 0x1F == 0x1F:
+        # A low tag with a length in the short form, or in one or two octets in their shortest form (what DER
+        # writes for contents below 64 KiB), that fits is read here; any other header as read_tlv reads it.
+        first = content[pos + 1] if pos + 1 < size else 0xFF
+        if first < 0x80:
+            end = pos + 2 + first
+        elif first == 0x81 and pos + 2 < size and content[pos + 2] >= 0x80:
+            end = pos + 3 + content[pos + 2]
+        elif first == 0x82 and pos + 3 < size and content[pos + 2]:
+            end = pos + 4 + (content[pos + 2] << 8 | content[pos + 3])
+        else:
+            end = size + 1
+        if end > size or content[pos] & 0x1F == 0x1F:
             end = read_tlv(content, pos, der)[2]
         out.append(content[pos:end])
         pos = end

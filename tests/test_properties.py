@@ -90,29 +90,38 @@ def test_hostile_vectors_stay_within_a_memory_bound(vector_id):
     assert peak < 48 * 1024 * 1024, f"peak {peak} bytes"
 
 
-def _children_read_one_by_one(content: bytes) -> list[bytes]:
+def _children_read_one_by_one(content: bytes, der: bool) -> list[bytes]:
     out, pos = [], 0
     while pos < len(content):
-        end = read_tlv(content, pos)[2]
+        end = read_tlv(content, pos, der)[2]
         out.append(content[pos:end])
         pos = end
     return out
 
 
+def _header(size: int, octets: int) -> bytes:
+    """A length in the short form (``octets`` 0, where it fits) or in ``octets`` octets, shortest or not."""
+    if octets == 0 and size <= 0x7F:
+        return bytes([size])
+    octets = max(octets, 1, (size.bit_length() + 7) // 8)
+    return bytes([0x80 | octets]) + size.to_bytes(octets, "big")
+
+
 _TLVS = st.lists(st.builds(
-    lambda tag, value, long_form: bytes([tag]) + (bytes([0x81, len(value)]) if long_form or len(value) > 0x7F
-                                                  else bytes([len(value)])) + value,
-    st.integers(0, 255), st.binary(max_size=200), st.booleans()), max_size=6).map(b"".join)
+    lambda tag, value, octets: bytes([tag]) + _header(len(value), octets) + value,
+    st.integers(0, 255), st.binary(max_size=300), st.integers(0, 3)), max_size=6).map(b"".join)
 
 
 @given(content=st.one_of(st.binary(max_size=300), _TLVS, st.builds(lambda tlvs, cut: tlvs[:cut], _TLVS,
-                                                                    st.integers(0, 1300))))
-def test_der_children_splits_content_as_read_tlv_reads_it(content):
-    # der_children reads short headers itself: the children and the errors are read_tlv's all the same.
+                                                                    st.integers(0, 2000))),
+       der=st.booleans())
+def test_der_children_splits_content_as_read_tlv_reads_it(content, der):
+    # der_children reads short-form and one- or two-octet shortest lengths itself: the children and the errors are
+    # read_tlv's all the same, with or without ``der``.
     try:
-        expected = _children_read_one_by_one(content)
+        expected = _children_read_one_by_one(content, der)
     except ValueError as exc:
         with pytest.raises(ValueError, match=f"^{re.escape(str(exc))}$"):
-            der_children(content)
+            der_children(content, der)
         return
-    assert der_children(content) == expected
+    assert der_children(content, der) == expected

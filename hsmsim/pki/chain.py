@@ -147,6 +147,15 @@ def fully_parsed(cert: x509.Certificate) -> x509.Certificate:
     return cert
 
 
+@lru_cache(maxsize=256)
+def certificate_from_der(der: bytes) -> x509.Certificate:
+    """``x509.load_der_x509_certificate(der)``, one object per DER (bounded): loading is a pure function of the
+    bytes, and the object keeps what its lazily parsed fields parse to, so the certificates that recur in every
+    bundle of a device (its attestation key's, its intermediates) are loaded and read once. Raises what loading
+    raises (nothing is remembered then); a field that does not parse raises on each access, as on a new object."""
+    return x509.load_der_x509_certificate(der)
+
+
 _MEMO_LIMIT = 256
 _K = TypeVar("_K")
 _V = TypeVar("_V")

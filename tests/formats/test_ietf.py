@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import subprocess
 import zipfile
 from dataclasses import replace
@@ -26,6 +27,7 @@ from hsmsim.encoding import (
     der_oid,
     der_sequence,
     der_tlv,
+    oid_dotted,
     pem,
     read_tlv,
     spki_der,
@@ -928,3 +930,85 @@ def test_a_key_expiry_claim_before_the_validation_time_is_cert_expired() -> None
         with pytest.raises(Rejected) as raised:
             evidence.check_key(entity(at - timedelta(seconds=1)), profile, at)
         assert raised.value.reason is Reason.CERT_EXPIRED and "expired 2026-03-01T11:59:59Z" in raised.value.detail
+
+
+# -- issue 19: what recurs is checked once, what is new on every call --------------------------------
+
+@pytest.mark.parametrize("statement", [catalogue.PKIX, catalogue.TCG])
+def test_an_ak_certificate_is_checked_once_per_process_and_its_days_on_every_call(
+        monkeypatch: pytest.MonkeyPatch, statement: tuple[str, str, tuple[str, ...]]) -> None:
+    """A PKIX Evidence or TcgAttestCertify AK certificate recurs in every statement its device makes: a copy of the
+    same bytes is not signature-checked again, while the statement's own signature and the request's
+    self-signature are checked in every bundle, and the AK's validity at every call's time."""
+    from hsmsim.pki import chain
+
+    for memo in ("_recent", "_issuers", "_signatures"):  # what earlier tests left remembered does not count
+        monkeypatch.setattr(chain, memo, {})
+    kit = catalogue.seeded_kit(SEED)
+    bench = catalogue.open_csr(kit, statement)
+    identity = (kit.identity if statement is catalogue.PKIX
+                else pki.tpm_identity(SEED, kit.device.serial, created=kit.device.attestation_created))
+    ak = identity.certificate
+    issuer_checks: list[x509.Certificate] = []
+    real_issued_by = chain.issued_by
+
+    def counted_issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+        issuer_checks.append(child)
+        return real_issued_by(child, issuer)
+
+    statement_checks: list[bytes] = []
+    module, name = (evidence, "verify") if statement is catalogue.PKIX else (tcg, "_verify")
+    real_verify = getattr(module, name)
+
+    def counted_verify(*args: object) -> object:
+        statement_checks.append(b"")
+        return real_verify(*args)
+
+    monkeypatch.setattr(chain, "issued_by", counted_issued_by)
+    monkeypatch.setattr(module, name, counted_verify)
+    csr_checks: list[bool] = []
+    real_csr_check = csr.check_csr_signature
+    monkeypatch.setattr(csr, "check_csr_signature", lambda der: csr_checks.append(True) or real_csr_check(der))
+    fmt = get_format("csr-attestation")
+    ak_checks = []
+    for _ in range(5):
+        ev = bench.render()  # a new object each time, with the same bytes
+        verdict = fmt.verify(ev, _anchors(ev, csr.ROOTS_FILE), at=catalogue.VALIDATION_TIME)
+        assert verdict.accepted, verdict.summary()
+        ak_checks.append(sum(child == ak for child in issuer_checks))
+    # checked before the AK is remembered, and once more as the remembered issuer's signature over it; then never
+    assert ak_checks[0] == 1 and ak_checks[1:] == [2] * 4
+    assert len(statement_checks) == 5 and len(csr_checks) == 5
+    expired = fmt.verify(ev, _anchors(ev, csr.ROOTS_FILE), at=ak.not_valid_after_utc + timedelta(days=1))
+    assert expired.reason is Reason.CERT_EXPIRED and "expired" in expired.detail
+    assert len(statement_checks) == 6 and sum(child == ak for child in issuer_checks) == 2
+
+
+def _claim_read_by_children(tlv: bytes) -> asn1.Claim:
+    parts = der_children(der_content(tlv, der=True), der=True)
+    if len(parts) not in (1, 2):
+        raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")
+    if parts[0][0] != 0x06:
+        raise ValueError("not an OBJECT IDENTIFIER")
+    return asn1.Claim(oid_dotted(parts[0]), parts[1] if len(parts) == 2 else None)
+
+
+_OID = der_oid("1.3.6.1.5.5.999.2.1")
+
+
+@pytest.mark.parametrize("content", [
+    _OID, _OID + der_tlv(0x0C, b"v"), _OID + der_tlv(0x04, b"x" * 127), _OID + der_tlv(0x04, b"x" * 128),
+    _OID + der_tlv(0x04, b"x" * 300), _OID + b"\x04\x81\x05abcde", _OID + b"\x1f\x01\x00", _OID + b"\x04\x05abc",
+    _OID + der_tlv(0x01, b"\xff") + der_tlv(0x05, b""), _OID + b"\x04", der_tlv(0x0C, b"v") + _OID,
+    b"\x06\x85" + _OID[1:], _OID[:-1], b""])
+def test_pkix_claim_reader_reads_as_its_children_are_read(content: bytes) -> None:
+    """A ReportedClaim's usual shape (a short OID, then one value with a short-form length) is read without
+    splitting its content into children; what it reads, and every other claim's error, is the children's."""
+    tlv = der_sequence(content)
+    try:
+        expected = _claim_read_by_children(tlv)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=f"^{re.escape(str(exc))}$"):
+            asn1._decode_claim(tlv)
+        return
+    assert asn1._decode_claim(tlv) == expected

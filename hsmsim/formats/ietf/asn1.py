@@ -326,7 +326,18 @@ def _decode_claim(tlv: bytes) -> Claim:
     already: only the tag and where the content starts are left to look at)."""
     if tlv[0] != SEQUENCE:
         raise ValueError("ReportedClaim is not a SEQUENCE")
-    parts = der_children(tlv[2 if tlv[1] < 0x80 else 2 + (tlv[1] & 0x7F):], der=True)
+    content = tlv[2 if tlv[1] < 0x80 else 2 + (tlv[1] & 0x7F):]
+    size = len(content)
+    if size > 1 and content[0] == 0x06 and content[1] < 0x80:
+        # The usual claim: a short OID alone, or followed by one value with a short-form length that ends the
+        # claim; anything else is read below, as der_children reads it (and fails).
+        oid_end = 2 + content[1]
+        if oid_end == size:
+            return Claim(oid_dotted(content), None)
+        if oid_end + 1 < size and content[oid_end + 1] < 0x80 and content[oid_end] & 0x1F != 0x1F and \
+                oid_end + 2 + content[oid_end + 1] == size:
+            return Claim(oid_dotted(content[:oid_end]), content[oid_end:])
+    parts = der_children(content, der=True)
     count = len(parts)
     if count != 1 and count != 2:
         raise ValueError("ReportedClaim is not {claimType, value OPTIONAL}")

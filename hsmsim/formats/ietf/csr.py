@@ -51,7 +51,7 @@ from hsmsim.formats.ietf.pki import tpm_identity
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import MAX_BUNDLE_FILES, Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.builder import UTF8, name
-from hsmsim.pki.chain import CERT_PARSE_ERRORS
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, certificate_from_der
 from hsmsim.pki.signing import sign
 from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
@@ -435,7 +435,7 @@ def _with_bundle(key_spki: bytes, spki: bytes, bundle_der: bytes, profile: Profi
             raise Rejected(Reason.MALFORMED, f"bundle cert {index} (tag {cert[0]:#04x}) is no LimitedCertChoices: "
                                              "the module allows certificate and other [3] only")
         try:
-            certs.append(x509.load_der_x509_certificate(cert))
+            certs.append(certificate_from_der(cert))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"bundle cert {index} does not parse") from None
     return Request(key_spki, spki, bundle, tuple(certs))

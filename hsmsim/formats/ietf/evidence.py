@@ -42,7 +42,7 @@ from hsmsim.formats.ietf.asn1 import (
 )
 from hsmsim.keystore.base import StoredKey
 from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, subject_text, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, certificate_from_der, fully_parsed, subject_text, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 from hsmsim.pki.signing import check_parameters, sign, verify
@@ -384,7 +384,7 @@ def _signers(block: SignatureBlock, pool: Sequence[x509.Certificate], index: int
     cert = None
     if block.certificate is not None:
         try:
-            cert = fully_parsed(x509.load_der_x509_certificate(block.certificate))
+            cert = fully_parsed(certificate_from_der(block.certificate))
         except CERT_PARSE_ERRORS:
             raise Rejected(Reason.MALFORMED, f"signature {index}: the signer certificate does not parse") from None
     if cert is not None and block.spki is None and block.key_id is None:
@@ -453,7 +453,7 @@ def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], t
     if not ev.signatures:
         raise Rejected(Reason.MISSING_INPUT, "no SignatureBlock: unsigned Evidence proves nothing")
     try:
-        intermediates = [fully_parsed(x509.load_der_x509_certificate(c)) for c in ev.intermediates or ()]
+        intermediates = [fully_parsed(certificate_from_der(c)) for c in ev.intermediates or ()]
     except CERT_PARSE_ERRORS:
         raise Rejected(Reason.MALFORMED, "an intermediate certificate does not parse") from None
     pool = [*intermediates, *certs]
@@ -466,7 +466,10 @@ def check_signatures(ev: asn1.PkixEvidence, certs: Sequence[x509.Certificate], t
             raise Rejected(Reason.MALFORMED, f"signature {index}: {exc}") from None
         cert = _signer(block, candidates, ev.tbs, index)
         public_key = cert.public_key()
-        validate_chain(cert, [c for c in pool if c != cert], trust.get("root") or trust.all(), at)
+        # The AK is the device's attestation key (or a user's attesting key): its certificate recurs in every
+        # Evidence it signs, so its path is remembered by its bytes; the Evidence's signature is checked above.
+        validate_chain(cert, [c for c in pool if c != cert], trust.get("root") or trust.all(), at,
+                       recurring_leaf=True)
         try:
             usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
             if not usage.digital_signature:

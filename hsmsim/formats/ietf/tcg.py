@@ -188,7 +188,9 @@ def verify_statement(stmt: bytes, certs: Sequence[x509.Certificate], csr_spki: b
     if attest.type != TpmSt.ATTEST_CERTIFY or not isinstance(attest.attested, CertifyInfo):
         raise Rejected(Reason.MALFORMED, "tpmSAttest is not a TPM_ST_ATTEST_CERTIFY")
     ak = _ak_certificate(certs, signature, attest_bytes)
-    validate_chain(ak, [c for c in certs if c != ak], trust.get("root") or trust.all(), at)
+    # The TPM's AK certificate recurs in every statement the TPM makes (the signature over tpmSAttest is checked
+    # above, on every call).
+    validate_chain(ak, [c for c in certs if c != ak], trust.get("root") or trust.all(), at, recurring_leaf=True)
     if public is None or public_bytes is None:
         raise Rejected(Reason.MISSING_INPUT, "TcgAttestCertify has no tpmTPublic: the certified Name cannot be "
                                              "tied to the CSR's key nor its attributes read")
