@@ -20,22 +20,20 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from hsmsim import __version__
-from hsmsim._atomic import write_new_files
 from hsmsim.cli_params import GivenPath, ReportedInterrupt, given_text, pkcs11_options, user_pin
 from hsmsim.errors import HsmsimError
-from hsmsim.formats import Format, detect, get_format, load_evidence, names, verify_guarded
-from hsmsim.hsm import GENERIC_MECHANISMS, pki_exports
 from hsmsim.keystore import BACKENDS
-from hsmsim.keystore.base import KeyPolicy, KeySpec, label_problem
-from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.vectors import Severity
-from hsmsim.pki.chain import quiet_certificate_warnings
-from hsmsim.safeio import call_budget
-from hsmsim.state import HsmState
+from hsmsim.pki.parse_warnings import quiet_certificate_warnings
 from hsmsim.verdict import Profile, Reason, escaped
 
+# Each command imports what it uses in its body: `hsmsim --help` and one `hsmsim verify` need neither the HSM
+# model, its state and key stores, nor the formats a command does not reach.
 if TYPE_CHECKING:
+    from hsmsim.formats import Format
+    from hsmsim.keystore.base import KeySpec
     from hsmsim.keystore.pkcs11 import ExistingToken
+    from hsmsim.model.evidence import TrustAnchors
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -181,6 +179,10 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
                seed: str | None, extractable: bool, not_sensitive: bool, imported: bool, created_text: str | None,
                pkcs11_module: Path | None, token_label: str | None, pin_file: Path | None, state_dir: Path) -> None:
     """Generate (or import) a key and print its attributes and creation time."""
+    from hsmsim.formats import get_format
+    from hsmsim.keystore.base import KeyPolicy, KeySpec, label_problem
+    from hsmsim.state import HsmState
+
     if deprecated_vendor is not None:
         click.echo("hsmsim: warning: --vendor is deprecated; use --format", err=True)
         if format_name not in (None, deprecated_vendor):
@@ -218,6 +220,7 @@ def key_create(label: str, spec_text: str, backend: str, format_name: str | None
 def _note_unattestable(format_name: str, spec: KeySpec) -> None:
     """A note on stderr when the device's own format cannot attest ``spec`` keys (the key is kept: a generic
     format may attest it), naming what can."""
+    from hsmsim.formats import get_format
     from hsmsim.hsm import GENERIC_MECHANISMS
 
     own = get_format(format_name)
@@ -238,6 +241,8 @@ def key_list(pkcs11_module: Path | None, token_label: str | None, pin_file: Path
 
     A backend that cannot be opened or read does not hide the others' keys: they are listed, and the command
     then names what was not listed on one line and exits 2."""
+    from hsmsim.state import HsmState
+
     token, pin = _pkcs11_token(pkcs11_module, token_label, pin_file)
     state = HsmState.open(state_dir, create=False, pkcs11_token=token, pkcs11_pin=pin)
     lines: list[str] = []
@@ -285,6 +290,11 @@ def attest(format_name: str | None, label: str, out_text: str, attesting_key: st
            at_text: str | None, raw_params: tuple[str, ...], pkcs11_module: Path | None, token_label: str | None,
            pin_file: Path | None, state_dir: Path) -> None:
     """Write a key's attestation evidence in the device's format (like Parsec's AttestKey)."""
+    from hsmsim._atomic import write_new_files
+    from hsmsim.formats import get_format
+    from hsmsim.hsm import GENERIC_MECHANISMS
+    from hsmsim.state import HsmState
+
     if format_name is not None:
         get_format(format_name)
     token, pin = _pkcs11_token(pkcs11_module, token_label, pin_file)
@@ -340,6 +350,9 @@ def verify(bundle: Path, roots: tuple[Path, ...], format_name: str | None, at_te
            profile: str, as_json: bool) -> None:
     """Verify an attestation bundle with hsmsim's reference verifier, trusting the --root certificates (exit 0
     accept, 1 reject)."""
+    from hsmsim.formats import detect, get_format, load_evidence, verify_guarded
+    from hsmsim.safeio import call_budget
+
     with call_budget():  # the evidence, its siblings, the anchors and what verifying inflates: one total
         try:
             try:
@@ -410,6 +423,10 @@ def pki_export(directory: Path, state_dir: Path) -> None:
     """
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from hsmsim._atomic import write_new_files
+    from hsmsim.hsm import pki_exports
+    from hsmsim.state import HsmState
+
     state = HsmState.open(state_dir, create=False)
     outputs = {name: cert for export in pki_exports(state.device) for name, cert in export.files().items()}
     state.close()
@@ -446,6 +463,7 @@ def vectors_generate(seed: str | None, out: Path) -> None:
     from rich.progress import Progress
 
     from hsmsim.corpus.build import DEFAULT_SEED, build_corpus, committed_seed
+    from hsmsim.formats import names
 
     seed = seed or committed_seed(out)  # also refuses an --out that is no directory, before the long work
     todo = names()
@@ -547,6 +565,8 @@ def vectors_promote(finding: Path, corpus: Path, expect: str | None) -> None:
 @cli.command("formats")
 def formats_command() -> None:
     """List the registered attestation formats."""
+    from hsmsim.formats import get_format, names
+
     for format_name in names():
         click.echo(f"{format_name}\t{get_format(format_name).title}")
 

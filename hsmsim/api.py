@@ -25,7 +25,7 @@ from hsmsim.keystore import BACKENDS
 from hsmsim.keystore.base import KeyPolicy, KeySpec, StoredKey, label_problem
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import Severity
-from hsmsim.pki.chain import certificate_warnings_ignored
+from hsmsim.pki.parse_warnings import certificate_warnings_ignored
 from hsmsim.state import HsmState
 from hsmsim.verdict import Claims, Profile, Reason, Verdict, escaped
 

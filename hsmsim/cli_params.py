@@ -19,7 +19,6 @@ from typing import TypeVar
 import click
 
 from hsmsim.errors import BundleError, HsmsimError
-from hsmsim.safeio import read_local_file
 from hsmsim.verdict import escaped
 
 
@@ -93,6 +92,8 @@ def user_pin(pin_file: Path | None) -> str | None:
         if value == "":
             raise HsmsimError(f"{PIN_ENV} is set but empty: unset it or set it to the token's user PIN")
         return value
+    from hsmsim.safeio import read_local_file  # here: the command line's parsing never needs lxml and cryptography
+
     try:
         data = read_local_file(pin_file, PIN_FILE_LIMIT)
     except BundleError as exc:

@@ -390,7 +390,7 @@ def main() -> None:
     }
     # Vectors with a zero or negative serial, and Crypto4A's six-letter country, make cryptography warn on every
     # parse; the tables stay readable, as the CLI's standard error does.
-    from hsmsim.pki.chain import quiet_certificate_warnings
+    from hsmsim.pki.parse_warnings import quiet_certificate_warnings
 
     quiet_certificate_warnings()
     console = Console(width=180)

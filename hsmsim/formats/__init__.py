@@ -3,7 +3,9 @@
 Each format family is a package of this one (``hsmsim/formats/<family>/``) whose ``__init__``
 registers one object per format it provides with :func:`register`; the contract every format
 object meets is :class:`hsmsim.formats.contract.Format`. Families are imported on first lookup,
-so a new family needs no edit here.
+so a new family needs no edit here. Looking a format up by name imports only the family the name
+names (``primus``, ``marvell`` for ``marvell-azure``, ``tpm`` for ``parsec-tpm``) when one does and no
+plugin is installed; any other lookup, and a name no family is named in, imports every family.
 
 Formats distributed outside hsmsim are plugins: a distribution advertises each format object under
 the entry-point group ``hsmsim.formats``, the entry point's name being the format's name, e.g. in its
@@ -18,6 +20,7 @@ call :func:`register` itself.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import pkgutil
@@ -29,7 +32,7 @@ from pathlib import Path
 from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats.contract import Format
 from hsmsim.model.evidence import Evidence, TrustAnchors, bundle_entries
-from hsmsim.pki.chain import certificate_warnings_ignored
+from hsmsim.pki.parse_warnings import certificate_warnings_ignored
 from hsmsim.verdict import Profile, Reason, Verdict, escaped
 
 __all__ = ["PLUGIN_GROUP", "Format", "all_formats", "detect", "get_format", "load_evidence", "names", "register",
@@ -94,18 +97,44 @@ def _load_formats() -> None:
             return
         _loading = True
         try:
-            for info in pkgutil.iter_modules(__path__):
-                if info.ispkg:
-                    importlib.import_module(f"{__name__}.{info.name}")
+            for family in _families():
+                importlib.import_module(f"{__name__}.{family}")
             _load_plugins()
             _loaded = True  # only when complete: after a failure the next lookup reports it again
         finally:
             _loading = False
 
 
+@functools.cache
+def _families() -> tuple[str, ...]:
+    return tuple(info.name for info in pkgutil.iter_modules(__path__) if info.ispkg)
+
+
+@functools.cache
+def _plugins_installed() -> bool:
+    return bool(importlib.metadata.entry_points(group=PLUGIN_GROUP))
+
+
+def _load_format(name: str) -> None:
+    """Import what registers ``name``: the families named by a part of it (``marvell`` for ``marvell-azure``), if
+    that registers it and no plugin is installed (a plugin may clash with any built-in name, which only the whole
+    registry tells), else every family and plugin (:func:`_load_formats`). A verifier looked up by name so costs
+    the import of its own family alone."""
+    if _loaded:
+        return
+    if not _plugins_installed():
+        with _load_lock:
+            for family in _families():
+                if family in name.split("-"):
+                    importlib.import_module(f"{__name__}.{family}")
+        if name in _REGISTRY:
+            return
+    _load_formats()
+
+
 def get_format(name: str) -> Format:
     """The registered format called ``name``; raises :class:`UnsupportedFormatError`."""
-    _load_formats()
+    _load_format(name)
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -9,18 +9,22 @@ declared absent by the format itself (``fuzz_model`` returning ``None``), never 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from hsmsim.device import AttestationRequest, Device
-from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
-from hsmsim.verdict import Profile, Verdict
+from hsmsim.verdict import Profile
+
+if TYPE_CHECKING:  # the hooks' types only: a format's module imports what it uses, its registry no more
+    from collections.abc import Sequence
+    from datetime import datetime
+    from pathlib import Path
+
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
+    from hsmsim.verdict import Verdict
 
 
 class Format(Protocol):

@@ -166,7 +166,7 @@ def _ignore_certificate_warnings(config: pytest.Config) -> None:
     entry) over evidence that is malformed on purpose leaves no warnings summary, as the CLI's stderr has none.
     pytest applies ``-W`` options after these, so a user's ``-W error::UserWarning`` still reaches their verifier
     (hsmsim's reference verifier ignores these warnings whatever the filters)."""
-    from hsmsim.pki.chain import CERTIFICATE_WARNINGS
+    from hsmsim.pki.parse_warnings import CERTIFICATE_WARNINGS
 
     for message, category in CERTIFICATE_WARNINGS:
         config.addinivalue_line("filterwarnings", f"ignore:{message}:{category.__module__}.{category.__qualname__}")

@@ -38,7 +38,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from hsmsim.errors import HsmsimError
 from hsmsim.harness.processes import WORKER_ENV, kill_tagged, new_tag
-from hsmsim.pki.chain import quiet_certificate_warnings
+from hsmsim.pki.parse_warnings import quiet_certificate_warnings
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")

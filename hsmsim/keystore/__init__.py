@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hsmsim.errors import KeystoreError
-from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyStore
+
+if TYPE_CHECKING:  # the command line reads BACKENDS without cryptography, which the key types import
+    from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyStore
 
 BACKENDS = ("soft", "pkcs11", "swtpm")
 

@@ -11,11 +11,14 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-
-from hsmsim.model.evidence import Evidence
 from hsmsim.verdict import Profile, Reason
+
+if TYPE_CHECKING:  # annotations only: the command line reads Severity without cryptography and the bundle readers
+    from cryptography import x509
+
+    from hsmsim.model.evidence import Evidence
 
 
 class Expected(enum.StrEnum):

@@ -10,9 +10,7 @@ Failures raise :class:`hsmsim.verdict.Rejected`.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -22,7 +20,6 @@ from typing import TypeVar
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.verdict import Reason, Rejected
@@ -63,31 +60,6 @@ CERT_PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVe
 """What cryptography raises on a malformed certificate, eagerly or on first field access: its lazy
 accessors (extensions, names, public_key, signature algorithm, validity) raise these, and
 ``DuplicateExtension`` / ``UnsupportedGeneralNameType`` are not ``ValueError`` subclasses."""
-
-
-CERTIFICATE_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
-    ("", CryptographyDeprecationWarning), ("Attribute's length must be", UserWarning))
-"""The warnings cryptography gives while it parses a malformed certificate, as (message pattern, category): a
-deprecated encoding (a non-positive serial, say) or a name attribute of the wrong length (a country name of nine
-characters, or the real Crypto4A root's ``C=Canada``). Evidence is often broken on purpose, and verifiers report
-its defects in verdicts, so hsmsim's entry points (the CLI, its worker processes, the pytest plugin) ignore them."""
-
-
-def quiet_certificate_warnings() -> None:
-    """Ignore :data:`CERTIFICATE_WARNINGS` process-wide, so the CLI's standard error keeps its one line. A spawned
-    worker process inherits no filter, so each calls this too."""
-    for message, category in CERTIFICATE_WARNINGS:
-        warnings.filterwarnings("ignore", message=message, category=category)
-
-
-@contextmanager
-def certificate_warnings_ignored() -> Iterator[None]:
-    """Within, :data:`CERTIFICATE_WARNINGS` are ignored whatever the process's filters say (a caller's ``-W error``
-    included), so a reference verdict never depends on them; the filters are restored on exit. The block is a
-    :class:`warnings.catch_warnings`: threads that enter it at once may leave these two filters in place after."""
-    with warnings.catch_warnings():
-        quiet_certificate_warnings()
-        yield
 
 
 NameKey = tuple[frozenset[tuple[x509.ObjectIdentifier, str | bytes]], ...]

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import mldsa
@@ -44,7 +45,6 @@ from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import ChainShape, android_identity, android_pki_exports, attestation_leaf
 from hsmsim.formats.android.verify import MAX_CHAIN_CERTIFICATES, check_webauthn_chain
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
-from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid
 from hsmsim.model.evidence import TrustAnchors
 from hsmsim.model.vectors import PROVENANCE_NOTES, FlagNote, Provenance, Severity, Signing, VectorCase
@@ -57,6 +57,9 @@ from hsmsim.webauthn.ceremony import ceremony_for, set_draft
 from hsmsim.webauthn.container import cose_alg_for
 from hsmsim.webauthn.cose import cose_sign, verify_cose_signature
 from hsmsim.webauthn.statements import ProducedStatement, SignedData
+
+if TYPE_CHECKING:
+    from hsmsim.keystore.soft import SoftKeyStore
 
 ANDROID_KEY_AAGUID = uuid.UUID("b93fd961-f2e6-462f-b122-82002247de78")
 """The AAGUID Android's FIDO2 stack writes for android-key attestation."""
@@ -237,6 +240,8 @@ class AndroidWebAuthnKit:
     @classmethod
     def build(cls, seed: str) -> AndroidWebAuthnKit:
         """Seed -> Faker relying party, a device, one credential key per spec."""
+        from hsmsim.keystore.soft import SoftKeyStore  # the vectors' keys: registering the statement never needs it
+
         fake = seeded_faker(seed, ["en_US"], "webauthn-android-key", providers=("company", "internet", "person"))
         rp_id = f"{fake.domain_word()}.example"
         device = Device(format="webauthn", serial=fake.numerify("PIXEL-########"), seed=seed)

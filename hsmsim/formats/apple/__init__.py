@@ -6,13 +6,29 @@ Importing this package registers its formats, and the ``apple`` statement with i
 
 from hsmsim.formats import register
 from hsmsim.formats.apple.format import AppAttestFormat, AppleAcmeFormat
-from hsmsim.formats.apple.webauthn_catalogue import notes, vector_cases
 from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation
+from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.webauthn.statements import CatalogueVectors, register_statement
 
 __all__ = ["APPLE_ACME", "APPLE_APPATTEST", "APPLE_ATTESTATION", "AppAttestFormat", "AppleAcmeFormat"]
 
+
+
+def _webauthn_vector_cases(seed: str) -> list[VectorCase]:
+    from hsmsim.formats.apple.webauthn_catalogue import (
+        vector_cases,  # only when vectors are built: verifying never needs it
+    )
+
+    return vector_cases(seed)
+
+
+def _webauthn_notes() -> dict[str, FlagNote]:
+    from hsmsim.formats.apple.webauthn_catalogue import notes
+
+    return notes()
+
+
 APPLE_ACME = register(AppleAcmeFormat())
 APPLE_APPATTEST = register(AppAttestFormat())
 APPLE_ATTESTATION = AppleAnonymousAttestation()
-register_statement(APPLE_ATTESTATION, vectors=CatalogueVectors(vector_cases, notes))
+register_statement(APPLE_ATTESTATION, vectors=CatalogueVectors(_webauthn_vector_cases, _webauthn_notes))

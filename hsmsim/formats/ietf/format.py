@@ -18,7 +18,7 @@ from hsmsim.device import AttestationRequest, Device, text_parameter
 from hsmsim.encoding import der_oid
 from hsmsim.errors import BundleError, UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
-from hsmsim.formats.ietf import catalogue, csr, evidence
+from hsmsim.formats.ietf import csr, evidence
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
 from hsmsim.keystore.base import PrivateKey
@@ -146,10 +146,14 @@ class PkixEvidenceFormat:
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Goldens for several key types and the named defects."""
+        from hsmsim.formats.ietf import catalogue  # only when vectors are built: verifying never needs it
+
         return catalogue.evidence_cases(seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the PKIX Evidence vectors."""
+        from hsmsim.formats.ietf import catalogue
+
         return catalogue.evidence_notes()
 
     def fuzz_model(self, seed: str) -> FuzzModel | None:
@@ -222,10 +226,14 @@ class CsrAttestationFormat:
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """A golden per statement kind and the named defects."""
+        from hsmsim.formats.ietf import catalogue
+
         return catalogue.csr_cases(seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the CSR attestation vectors."""
+        from hsmsim.formats.ietf import catalogue
+
         return catalogue.csr_notes()
 
     def fuzz_model(self, seed: str) -> FuzzModel | None:

@@ -15,10 +15,8 @@ from pathlib import Path
 
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import parse_json
-from hsmsim.formats.marvell import generate, verify
 from hsmsim.formats.marvell.envelopes import MAX_JSON_BYTES, document_cloud
 from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, Cloud, MarvellOptions
-from hsmsim.formats.marvell.pki import google_owner_pki, marvell_pki
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
@@ -85,6 +83,8 @@ class MarvellFormat:
 
         A user attesting key must be RSA-2048 (the blob signature is 256 bytes).
         """
+        from hsmsim.formats.marvell.pki import marvell_pki  # the PKI, generator and verifier: when a hook runs
+
         if attesting is None:
             return marvell_pki(device.seed, device.serial, partition, initialised=device.initialised,
                                created=device.attestation_created, legacy_root=self.options.legacy_root).identity()
@@ -97,6 +97,8 @@ class MarvellFormat:
         """The manufacturer PKI (partition and card certificates under the LiquidSecurity root); for Google also
         the owner's (``owner``: the owner partition certificate under the Hawksbill root), which its bundles carry
         as the second chain."""
+        from hsmsim.formats.marvell.pki import google_owner_pki
+
         identity = self.provision(device, "default")
         if self.cloud is Cloud.AZURE:  # Azure's owner root is per key pool and travels inside the bundle
             return (PkiExport.of(identity),)
@@ -105,6 +107,8 @@ class MarvellFormat:
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The cloud's evidence for the request's key (see :func:`hsmsim.formats.marvell.generate.generate`)."""
+        from hsmsim.formats.marvell import generate
+
         return generate.generate(self.cloud, request, self.options)
 
     def verify(
@@ -113,6 +117,8 @@ class MarvellFormat:
     ) -> Verdict:
         """Check envelope, chains, signatures, objects, binding and attributes (see
         :mod:`hsmsim.formats.marvell.verify` for the order); never raises on bad evidence."""
+        from hsmsim.formats.marvell import verify
+
         return verify.verify(self.cloud, evidence, trust, at or datetime.now(UTC), Profile(profile))
 
     def load(self, path: Path) -> Evidence:

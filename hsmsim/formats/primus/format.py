@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsmsim.device import AttestationRequest, Device, flag_parameter, text_parameter
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.primus import catalogue, fuzz
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, assemble
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.pki import primus_attestation_identity
@@ -165,14 +164,20 @@ class PrimusFormat:
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
         """Golden bundles for every key type and the one-defect mutations of the catalogue."""
+        from hsmsim.formats.primus import catalogue  # only when vectors are built: verifying never needs it
+
         return catalogue.vector_cases(seed)
 
     def vector_notes(self) -> dict[str, FlagNote]:
         """Flag definitions of the Primus vectors."""
+        from hsmsim.formats.primus import catalogue
+
         return catalogue.notes()
 
     def fuzz_model(self, seed: str) -> FuzzModel:
         """Structure-aware fuzzing: the vector catalogue's operators plus random field-level ones."""
+        from hsmsim.formats.primus import fuzz
+
         return fuzz.fuzz_model(seed)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
