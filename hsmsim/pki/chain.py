@@ -228,6 +228,14 @@ def _remember_issuer(cert: x509.Certificate) -> None:
         _recent[id(cert)] = (cert, entry[1], cert)
 
 
+def remember_recurring(cert: x509.Certificate) -> None:
+    """Remember ``cert`` by its bytes as :func:`validate_chain` remembers a validated path's issuers, so a new object
+    with its bytes is not parsed again: for a vendor's certificate that its bundles carry beside the path (Android's
+    copy of the root, which the caller has matched to the anchor its path validated to by name and key). A
+    certificate :func:`fully_parsed` did not accept, or no longer remembers, is left alone."""
+    _remember_issuer(cert)
+
+
 def _parsed_fields(cert: x509.Certificate) -> _CertFields:
     subject, issuer = cert.subject, cert.issuer
     _ = (len(subject), len(issuer), cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid,

@@ -65,6 +65,7 @@ from hsmsim.pki.chain import (
     ChainPolicy,
     fully_parsed,
     name_keys,
+    remember_recurring,
     require_key_usage,
     shared_certificate,
     subject_text,
@@ -212,6 +213,8 @@ def _check_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], 
         raise Rejected(Reason.CHAIN_UNTRUSTED,
                        f"the chain ends at {tail[-1].subject.rfc4514_string()!r}, which is not the pinned root "
                        f"{path[-1].subject.rfc4514_string()!r}")
+    if tail:
+        remember_recurring(tail[0])  # the root copy: the anchor's name and key, in every chain of the vendor
     return path
 
 
