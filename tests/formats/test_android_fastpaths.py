@@ -184,7 +184,7 @@ def test_a_second_key_description_is_found_from_the_der(benches):
     assert all(android_verify.key_description_der(x509.load_der_x509_certificate(der)) is None for der in ders[1:])
 
 
-def test_the_root_copy_a_chain_carries_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_root_copy_a_chain_carries_is_parsed_once(parsed_certificates: list[bytes]) -> None:
     """A chain's copy of the root (the anchor's name and key, other bytes) is remembered by its bytes once a path
     validated, as the intermediates are: the next chain of the vendor does not parse it again; the leaf is parsed in
     every verification."""
@@ -193,7 +193,6 @@ def test_the_root_copy_a_chain_carries_is_parsed_once(monkeypatch: pytest.Monkey
     from hsmsim.formats import get_format
     from hsmsim.harness.vectors import load_corpus
     from hsmsim.model.evidence import TrustAnchors
-    from hsmsim.pki import chain
 
     corpus = load_corpus(Path(__file__).resolve().parents[2] / "vectors")
     goldens = [v for v in corpus.select(formats=["android-key"]) if v.golden]
@@ -202,12 +201,7 @@ def test_the_root_copy_a_chain_carries_is_parsed_once(monkeypatch: pytest.Monkey
     copies = {chain_ders[-1] for chain_ders, pems in zip(ders, anchors, strict=True)
               if x509.load_der_x509_certificate(chain_ders[-1]).public_bytes(Encoding.PEM) not in pems}
     assert copies  # some golden chain ends at a root copy that is not the anchor's bytes
-    parsed: list[bytes] = []
-    parse = chain._parsed_fields
-    monkeypatch.setattr(chain, "_parsed_fields", lambda cert: parsed.append(cert.public_bytes(Encoding.DER))
-                        or parse(cert))
-    for memo in ("_recent", "_issuers", "_signatures"):
-        monkeypatch.setattr(chain, memo, {})
+    parsed = parsed_certificates
     for _ in range(3):
         for vector in goldens:
             roots = tuple(x509.load_pem_x509_certificate(pem.encode()) for pem in vector.anchors_pem)

@@ -210,7 +210,7 @@ def test_a_yubikey_request_is_checked_once_per_verification(hsm: Hsm, monkeypatc
 
 
 @pytest.mark.parametrize("kind", ["android", "yubikey"])
-def test_the_inner_format_reads_the_certificates_purebred_parsed(hsm: Hsm, monkeypatch: pytest.MonkeyPatch,
+def test_the_inner_format_reads_the_certificates_purebred_parsed(hsm: Hsm, parsed_certificates: list[bytes],
                                                                    kind: str) -> None:
     """No certificate is parsed twice in one verification: the inner format is given the objects purebred loaded from
     the bag. The per-key leaf is still parsed afresh by the next verification."""
@@ -218,12 +218,7 @@ def test_the_inner_format_reads_the_certificates_purebred_parsed(hsm: Hsm, monke
 
     evidence = hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "kind": kind})
     key = spki_der(hsm.keystore.get("key-ec-p256").public_key)  # type: ignore[arg-type]
-    parsed: list[bytes] = []
-    parse = chain._parsed_fields
-    monkeypatch.setattr(chain, "_parsed_fields", lambda cert: parsed.append(cert.public_bytes(Encoding.DER))
-                        or parse(cert))
-    for memo in ("_recent", "_issuers", "_signatures"):
-        monkeypatch.setattr(chain, memo, {})
+    parsed = parsed_certificates
     for _ in range(2):
         parsed.clear()
         assert get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1)).accepted
