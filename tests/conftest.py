@@ -88,6 +88,23 @@ class Blocked(BaseException):
 
 
 @pytest.fixture
+def parsed_certificates(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The DER of each certificate the chain walk parses (:func:`hsmsim.pki.chain.fully_parsed`), in order, from a
+    start with nothing remembered."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from hsmsim.pki import chain
+
+    parsed: list[bytes] = []
+    parse = chain._parsed_fields
+    monkeypatch.setattr(chain, "_parsed_fields", lambda cert: parsed.append(cert.public_bytes(Encoding.DER))
+                        or parse(cert))
+    for memo in ("_recent", "_issuers", "_signatures"):
+        monkeypatch.setattr(chain, memo, {})
+    return parsed
+
+
+@pytest.fixture
 def deadline() -> Iterator[None]:
     """Fail a test that blocks (opening or reading a FIFO) or crawls (a full listing of a huge directory) instead
     of hanging the suite."""

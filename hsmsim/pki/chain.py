@@ -10,7 +10,9 @@ Failures raise :class:`hsmsim.verdict.Rejected`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -22,6 +24,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
+from hsmsim.encoding import canonical_pem_ders
 from hsmsim.verdict import Reason, Rejected
 
 MAX_CHAIN_DEPTH = 8
@@ -207,6 +210,14 @@ def _remember_issuer(cert: x509.Certificate) -> None:
         _recent[id(cert)] = (cert, entry[1], cert)
 
 
+def remember_recurring(cert: x509.Certificate) -> None:
+    """Remember ``cert`` by its bytes as :func:`validate_chain` remembers a validated path's issuers, so a new object
+    with its bytes is not parsed again: for a vendor's certificate that its bundles carry beside the path (Android's
+    copy of the root, which the caller has matched to the anchor its path validated to by name and key). A
+    certificate :func:`fully_parsed` did not accept, or no longer remembers, is left alone."""
+    _remember_issuer(cert)
+
+
 def _parsed_fields(cert: x509.Certificate) -> _CertFields:
     subject, issuer = cert.subject, cert.issuer
     _ = (len(subject), len(issuer), cert.public_key(), cert.signature_hash_algorithm, cert.signature_algorithm_oid,
@@ -230,6 +241,40 @@ def _parsed_fields(cert: x509.Certificate) -> _CertFields:
     return _CertFields(subject, issuer, name_key(subject), name_key(issuer), cert.not_valid_before_utc,
                       cert.not_valid_after_utc, cert.version is x509.Version.v1, basic_constraints, key_usage,
                       unknown_critical, policies, key_id, issuer_key_id)
+
+
+_SHARED: ContextVar[Mapping[bytes, x509.Certificate] | None] = ContextVar("hsmsim_shared_certificates", default=None)
+
+
+@contextmanager
+def certificates_shared(certs: Mapping[bytes, x509.Certificate]) -> Iterator[None]:
+    """Within the block (an outer format's call of its inner format, on evidence it made from these DER bytes),
+    :func:`shared_certificate` and :func:`shared_pem_certificates` give these certificates, each loaded from its DER
+    and accepted by :func:`fully_parsed`, so the inner format's reader does not parse them again (the walk reads
+    an object once). They are forgotten when the block ends: a later bundle's certificates are parsed afresh."""
+    token = _SHARED.set(certs)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def shared_certificate(der: bytes) -> x509.Certificate | None:
+    """The certificate an enclosing :func:`certificates_shared` block gives for ``der``, if any: what
+    ``fully_parsed(x509.load_der_x509_certificate(der))`` returns an equal object of."""
+    shared = _SHARED.get()
+    return shared.get(der) if shared else None
+
+
+def shared_pem_certificates(pem_text: bytes) -> list[x509.Certificate] | None:
+    """The certificates of ``pem_text`` when it is canonical PEM (:func:`~hsmsim.encoding.canonical_pem_ders`) and an
+    enclosing :func:`certificates_shared` block gives every one of them; None otherwise."""
+    shared = _SHARED.get()
+    ders = canonical_pem_ders(pem_text) if shared else None
+    if not shared or ders is None:
+        return None
+    certs = [shared[der] for der in ders if der in shared]
+    return certs if len(certs) == len(ders) else None
 
 
 def subject_and_issuer(cert: x509.Certificate) -> tuple[x509.Name, x509.Name]:

@@ -164,10 +164,10 @@ def test_canonical_pem_loads_what_cryptography_loads(benches, monkeypatch):
         return ("read", [cert.public_bytes(Encoding.DER) for cert in chain])
 
     pems = [variant for bench in benches for variant in _pem_variants(bench.evidence().files[bench.evidence().primary])]
-    assert all(android_verify._canonical_pem_ders(bench.evidence().files[bench.evidence().primary]) is not None
+    assert all(android_verify.canonical_pem_ders(bench.evidence().files[bench.evidence().primary]) is not None
                for bench in benches)
     fast = [outcome(pem) for pem in pems]
-    monkeypatch.setattr(android_verify, "_canonical_pem_ders", lambda _pem: None)
+    monkeypatch.setattr(android_verify, "canonical_pem_ders", lambda _pem: None)
     assert fast == [outcome(pem) for pem in pems]
 
 
@@ -182,3 +182,30 @@ def test_a_second_key_description_is_found_from_the_der(benches):
     assert android_verify._check_extension_position(chain, ders) == android_verify._check_extension_position(
         chain, None)
     assert all(android_verify.key_description_der(x509.load_der_x509_certificate(der)) is None for der in ders[1:])
+
+
+def test_the_root_copy_a_chain_carries_is_parsed_once(parsed_certificates: list[bytes]) -> None:
+    """A chain's copy of the root (the anchor's name and key, other bytes) is remembered by its bytes once a path
+    validated, as the intermediates are: the next chain of the vendor does not parse it again; the leaf is parsed in
+    every verification."""
+    from pathlib import Path
+
+    from hsmsim.formats import get_format
+    from hsmsim.harness.vectors import load_corpus
+    from hsmsim.model.evidence import TrustAnchors
+
+    corpus = load_corpus(Path(__file__).resolve().parents[2] / "vectors")
+    goldens = [v for v in corpus.select(formats=["android-key"]) if v.golden]
+    ders = [android_verify.canonical_pem_ders(v.evidence.files[v.evidence.primary]) or [] for v in goldens]
+    anchors = [{p.encode() for p in v.anchors_pem} for v in goldens]
+    copies = {chain_ders[-1] for chain_ders, pems in zip(ders, anchors, strict=True)
+              if x509.load_der_x509_certificate(chain_ders[-1]).public_bytes(Encoding.PEM) not in pems}
+    assert copies  # some golden chain ends at a root copy that is not the anchor's bytes
+    parsed = parsed_certificates
+    for _ in range(3):
+        for vector in goldens:
+            roots = tuple(x509.load_pem_x509_certificate(pem.encode()) for pem in vector.anchors_pem)
+            trust = TrustAnchors({"root": roots})
+            assert get_format("android-key").verify(vector.evidence, trust, at=vector.at).accepted
+    assert all(parsed.count(copy) == 1 for copy in copies)
+    assert all(parsed.count(chain_ders[0]) >= 3 for chain_ders in ders)

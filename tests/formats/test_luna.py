@@ -11,10 +11,11 @@ import shutil
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
 
@@ -24,7 +25,15 @@ from hsmsim.encoding import der_content, der_sequence, der_tlv, pem
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.luna.catalogue import vector_cases
-from hsmsim.formats.luna.der_reader import Cert, children, parse_certificate, parse_certs_only, parse_document
+from hsmsim.formats.luna.der_reader import (
+    Cert,
+    children,
+    parse_certificate,
+    parse_certs_only,
+    parse_document,
+    read_tlv,
+    time_of,
+)
 from hsmsim.formats.luna.generate import certs_only_pkcs7
 from hsmsim.formats.luna.options import LunaOptions
 from hsmsim.formats.luna.pki import FAITHFUL, CertEncoding, LunaCertSpec, LunaExt, tbs_certificate
@@ -575,3 +584,35 @@ def test_pkcs11_key_attests_and_verifies(tmp_path, luna):
                                                                              PublicFormat.SubjectPublicKeyInfo)
     finally:
         store.close()
+
+
+def _time_node(tag: int, text: str):
+    raw = der_tlv(tag, text.encode())
+    return read_tlv(raw, 0, len(raw), "time"), raw
+
+
+def test_times_read_as_asn1crypto_reads_them():
+    """The reader's own path for plain times (``YYMMDDHHMMSSZ``, ``YYYYMMDDHHMMSSZ``) gives asn1crypto's datetime, and
+    every other time (a zone offset, no seconds, year 0, an invalid date) is asn1crypto's to read or refuse."""
+    rng = random.Random(19)
+    texts = [(0x17, (datetime(1950, 1, 1) + timedelta(seconds=rng.randrange(100 * 365 * 86400))).strftime(
+        "%y%m%d%H%M%SZ")) for _ in range(300)]
+    texts += [(0x18, f"{moment.year:04d}{moment:%m%d%H%M%S}Z") for moment in (
+        datetime(1, 1, 1) + timedelta(seconds=rng.randrange(9998 * 365 * 86400)) for _ in range(300))]
+    texts += [(0x17, text) for text in ("491231235959Z", "500101000000Z", "000229000000Z", "010229000000Z",
+                                        "991301000000Z", "991231240000Z", "991231235960Z", "9912312359Z",
+                                        "991231235959+0100", "991231235959z")]
+    texts += [(0x18, text) for text in ("00001231235959Z", "20491231235959Z", "21000229000000Z", "2049123123Z",
+                                        "20491231235959.5Z", "20491231235959")]
+    for tag, text in texts:
+        node, raw = _time_node(tag, text)
+        try:
+            expected = (core.UTCTime if tag == 0x17 else core.GeneralizedTime).load(raw, strict=True).native
+        except ValueError:
+            expected = None
+        try:
+            moment = time_of(node, "time")
+        except Rejected as rejection:
+            assert not isinstance(expected, datetime) or expected.tzinfo is None, (text, rejection)
+            continue
+        assert moment == expected and type(moment) is type(expected) and moment.tzinfo is expected.tzinfo, text

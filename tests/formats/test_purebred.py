@@ -208,6 +208,25 @@ def test_a_yubikey_request_is_checked_once_per_verification(hsm: Hsm, monkeypatc
     assert hsmsim.checks._VERIFIED_CSRS.get() is None
 
 
+@pytest.mark.parametrize("kind", ["android", "yubikey"])
+def test_the_inner_format_reads_the_certificates_purebred_parsed(hsm: Hsm, parsed_certificates: list[bytes],
+                                                                   kind: str) -> None:
+    """No certificate is parsed twice in one verification: the inner format is given the objects purebred loaded from
+    the bag. The per-key leaf is still parsed afresh by the next verification."""
+    from hsmsim.pki import chain
+
+    evidence = hsm.attest("key-ec-p256", "purebred", {"attest_time": AT, "kind": kind})
+    key = spki_der(hsm.keystore.get("key-ec-p256").public_key)  # type: ignore[arg-type]
+    parsed = parsed_certificates
+    for _ in range(2):
+        parsed.clear()
+        assert get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1)).accepted
+        assert len(parsed) == len(set(parsed))
+        attesting = [der for der in parsed if spki_der(x509.load_der_x509_certificate(der).public_key()) == key]
+        assert len(attesting) == 2  # the leaf and the target certificate
+    assert chain._SHARED.get() is None
+
+
 def test_generated_windows_request_verifies_with_the_tpm_signature(hsm: Hsm) -> None:
     evidence = hsm.attest("key-rsa-3072", "purebred", {"attest_time": AT, "kind": "windows"})
     verdict = get_format("purebred").verify(evidence, _roots(evidence), at=AT + timedelta(hours=1))

@@ -29,7 +29,6 @@ patch levels, the calling app. The claims' ``extra`` ``security_level`` is the l
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
@@ -42,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import mldsa
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.checks import one_file, require_code_signing_key
-from hsmsim.encoding import der_content, der_oid, key_facts, spki_der
+from hsmsim.encoding import canonical_pem_ders, der_content, der_oid, key_facts, spki_der
 from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, MAX_CHALLENGE_BYTES
 from hsmsim.formats.android.keydescription import (
     KNOWN_ATTESTATION_VERSIONS,
@@ -66,7 +65,9 @@ from hsmsim.pki.chain import (
     ChainPolicy,
     fully_parsed,
     name_keys,
+    remember_recurring,
     require_key_usage,
+    shared_certificate,
     subject_text,
     validate_chain,
 )
@@ -144,46 +145,16 @@ def gather(evidence: Evidence) -> ChainInputs:
     return ChainInputs(files[chain_name], challenge, status)
 
 
-_BEGIN_CERTIFICATE = b"-----BEGIN CERTIFICATE-----\n"
-_END_CERTIFICATE = b"-----END CERTIFICATE-----\n"
-
-
-def _canonical_pem_ders(chain_pem: bytes) -> list[bytes] | None:
-    """The DER of each certificate when ``chain_pem`` is nothing but certificates armoured exactly as
-    :func:`~hsmsim.encoding.pem` writes them (as cryptography and OpenSSL do), which cryptography's PEM reader
-    decodes to the same DER; None for any other text, which is left to that reader (it costs several times
-    more than decoding this form)."""
-    blocks = chain_pem.split(_END_CERTIFICATE)
-    if len(blocks) < 2 or blocks[-1]:
-        return None
-    ders = []
-    for block in blocks[:-1]:
-        if not block.startswith(_BEGIN_CERTIFICATE):
-            return None
-        body = block[len(_BEGIN_CERTIFICATE):]
-        try:
-            der = binascii.a2b_base64(body)
-        except binascii.Error:
-            return None
-        # The canonical body: the base64 of the DER in lines of 64 characters, each ended by a newline.
-        text = binascii.b2a_base64(der, newline=False)
-        if (len(body) != len(text) - (-len(text) // 64) or body[-1:] != b"\n"
-                or body[64::65] != b"\n" * (len(text) // 64) or body.replace(b"\n", b"") != text):
-            return None
-        ders.append(der)
-    return ders
-
-
 def load_chain(chain_pem: bytes) -> tuple[list[x509.Certificate], list[bytes] | None]:
     """The PEM certificates, fully parsed, and their DER when the text is in the canonical form (else None);
     MISSING_INPUT when there are none."""
-    ders = _canonical_pem_ders(chain_pem)
+    ders = canonical_pem_ders(chain_pem)
     # canonical text holds one "-----BEGIN" per certificate, and no other
     if (chain_pem.count(b"-----BEGIN") if ders is None else len(ders)) > MAX_CHAIN_CERTIFICATES:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"the chain holds more than {MAX_CHAIN_CERTIFICATES} certificates")
     try:
         loaded = (x509.load_pem_x509_certificates(chain_pem) if ders is None
-                  else [x509.load_der_x509_certificate(der) for der in ders])
+                  else [shared_certificate(der) or x509.load_der_x509_certificate(der) for der in ders])
         chain = [fully_parsed(cert) for cert in loaded]
     except (*CERT_PARSE_ERRORS, x509.DuplicateExtension) as exc:
         raise Rejected(Reason.MALFORMED, f"the chain is not PEM certificates: {str(exc)[:120]}") from None
@@ -242,6 +213,8 @@ def _check_path(chain: list[x509.Certificate], anchors: list[x509.Certificate], 
         raise Rejected(Reason.CHAIN_UNTRUSTED,
                        f"the chain ends at {tail[-1].subject.rfc4514_string()!r}, which is not the pinned root "
                        f"{path[-1].subject.rfc4514_string()!r}")
+    if tail:
+        remember_recurring(tail[0])  # the root copy: the anchor's name and key, in every chain of the vendor
     return path
 
 

@@ -15,7 +15,7 @@ import binascii
 import functools
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -90,6 +90,10 @@ def read_tlv(buf: bytes, pos: int, end: int, what: str) -> Tlv:
     return Tlv(tag, pos, header, length, buf)
 
 
+_new_tlv = tuple.__new__
+"""``Tlv(...)`` without the keyword-handling constructor NamedTuple gives it (a certificate holds a hundred TLVs)."""
+
+
 def children(node: Tlv, what: str, limit: int = 4096) -> list[Tlv]:
     """The TLVs making up the content of a constructed ``node``."""
     if not node.constructed:
@@ -101,21 +105,16 @@ def children(node: Tlv, what: str, limit: int = 4096) -> list[Tlv]:
     while pos < end:
         if len(out) >= limit:
             raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {limit} elements")
-        child = _short_tlv(buf, pos, end) or read_tlv(buf, pos, end, what)
+        if pos + 2 <= end:  # a short-form TLV (most are) read inline; read_tlv reads or names any other
+            tag, length = buf[pos], buf[pos + 1]
+            if length < 0x80 and tag & 0x1F != 0x1F and pos + 2 + length <= end:
+                out.append(_new_tlv(Tlv, (tag, pos, 2, length, buf)))
+                pos += 2 + length
+                continue
+        child = read_tlv(buf, pos, end, what)
         out.append(child)
         pos = child.start + child.header + child.length
     return out
-
-
-def _short_tlv(buf: bytes, pos: int, end: int) -> Tlv | None:
-    """The TLV at ``pos`` when it has a low tag number and a short-form length that fits (most do);
-    None otherwise, for :func:`read_tlv` to read or to name the defect."""
-    if pos + 2 > end:
-        return None
-    tag, length = buf[pos], buf[pos + 1]
-    if length >= 0x80 or tag & 0x1F == 0x1F or pos + 2 + length > end:
-        return None
-    return Tlv(tag, pos, 2, length, buf)
 
 
 def parse_document(data: bytes, what: str, *, walked: bool = False) -> Tlv:
@@ -183,7 +182,7 @@ def _walk(root: Tlv, what: str) -> tuple[int, int]:
         while pos < end:
             if len(found) >= MAX_NODES:
                 raise Rejected(Reason.LIMIT_EXCEEDED, f"{what}: more than {MAX_NODES} elements")
-            if pos + 2 <= end:  # _short_tlv inline: this loop reads every TLV of the document
+            if pos + 2 <= end:  # a short-form TLV (most are) read inline: this loop reads every TLV of the document
                 child_tag, length = buf[pos], buf[pos + 1]
                 if length < 0x80 and child_tag & 0x1F != 0x1F and pos + 2 + length <= end:
                     found.append((child_tag, pos + 2, pos + 2 + length, depth + 1))
@@ -238,6 +237,9 @@ def int_of(node: Tlv, what: str) -> int:
 
 def time_of(node: Tlv, what: str) -> datetime:
     """A UTCTime or GeneralizedTime."""
+    plain = _plain_time(node)
+    if plain is not None:
+        return plain
     if node.tag == 0x17:
         moment = _decode(core.UTCTime, node, what)
     elif node.tag == 0x18:
@@ -247,6 +249,26 @@ def time_of(node: Tlv, what: str) -> datetime:
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise Rejected(Reason.MALFORMED, f"{what}: time without a UTC zone")
     return moment
+
+
+def _plain_time(node: Tlv) -> datetime | None:
+    """The time at ``node`` when it is in the form certificates use (UTCTime ``YYMMDDHHMMSSZ``, GeneralizedTime
+    ``YYYYMMDDHHMMSSZ``) and a valid date, read as asn1crypto reads it (a UTCTime year below 50 is 20YY); None for
+    anything else, which asn1crypto decodes (or names the defect of)."""
+    value = node.value
+    if value[-1:] != b"Z" or not value[:-1].isdigit():
+        return None
+    if node.tag == 0x17 and len(value) == 13:
+        short = int(value[:2])
+        year, rest = short + (2000 if short < 50 else 1900), value[2:12]
+    elif node.tag == 0x18 and len(value) == 15 and value[:4] != b"0000":  # year 0: asn1crypto's extended_datetime
+        year, rest = int(value[:4]), value[4:14]
+    else:
+        return None
+    try:
+        return datetime(year, int(rest[:2]), int(rest[2:4]), int(rest[4:6]), int(rest[6:8]), int(rest[8:]), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 _SHORT_NAMES = {"2.5.4.6": "C", "2.5.4.8": "ST", "2.5.4.7": "L", "2.5.4.10": "O", "2.5.4.11": "OU",
@@ -414,6 +436,7 @@ def _extensions(node: Tlv, what: str) -> tuple[Extension, ...]:
     if len(wrapper) != 1:
         raise Rejected(Reason.MALFORMED, f"{what}: extensions [3] must hold one SEQUENCE")
     out: list[Extension] = []
+    seen: set[str] = set()
     for ext in children(expect(wrapper[0], 0x30, what), what, 64):
         parts = children(expect(ext, 0x30, f"{what} extension"), f"{what} extension")
         if len(parts) not in (2, 3):
@@ -426,8 +449,9 @@ def _extensions(node: Tlv, what: str) -> tuple[Extension, ...]:
                 raise Rejected(Reason.MALFORMED, f"{what} {oid}: critical is not a DER/BER BOOLEAN")
             critical, explicit_false = flag.value == b"\xff", flag.value == b"\x00"
         value = expect(parts[-1], 0x04, f"{what} {oid} extnValue").value
-        if any(e.oid == oid for e in out):
+        if oid in seen:
             raise Rejected(Reason.MALFORMED, f"{what}: extension {oid} appears twice")
+        seen.add(oid)
         out.append(Extension(oid, critical, explicit_false, value))
     return tuple(out)
 

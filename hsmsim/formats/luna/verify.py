@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.checks import one_file, require_code_signing_key
@@ -191,9 +192,22 @@ def _issuer_text(cert: Cert) -> str:
     return name_text(cert.issuer)
 
 
+_anchor_objects: dict[int, tuple[x509.Certificate, Cert | None]] = {}
+""":func:`_anchor_cert` of the trust anchor objects most recently given, by identity (an entry holds its object, so
+its id is not reused while it lives): a verifier passes the same anchors to every call."""
+
+
 def _anchors(trust: TrustAnchors) -> list[Cert]:
-    parsed = (_anchor_cert(anchor.public_bytes(Encoding.DER)) for anchor in trust.all())
-    return [anchor for anchor in parsed if anchor is not None]
+    parsed = []
+    for anchor in trust.all():
+        entry = _anchor_objects.get(id(anchor))
+        if entry is None or entry[0] is not anchor:
+            if len(_anchor_objects) >= 64:
+                _anchor_objects.clear()
+            entry = _anchor_objects[id(anchor)] = (anchor, _anchor_cert(anchor.public_bytes(Encoding.DER)))
+        if entry[1] is not None:
+            parsed.append(entry[1])
+    return parsed
 
 
 @lru_cache(maxsize=64)

@@ -292,7 +292,8 @@ def _verify(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Prof
     chain = _load_chain(inputs.chain_pem)
     if not chain:
         raise Rejected(Reason.MISSING_INPUT, f"{CHAIN_FILE} holds no certificate")
-    path = validate_chain(chain[0], chain[1:], trust.get("root"), at)
+    # chain[0] certifies the HSM's attestation key, which signs every key attestation of the HSM
+    path = validate_chain(chain[0], chain[1:], trust.get("root"), at, recurring_leaf=True)
     _require_device_issuer(path)
     require_key_usage(chain[0])
     if len(inputs.xml) > MAX_XML_BYTES:

@@ -54,7 +54,7 @@ from hsmsim.formats.purebred.envelope import (
     unwrap,
 )
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, fully_parsed, name_keys
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, certificates_shared, fully_parsed, name_keys
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
 FORMAT = "purebred"
@@ -225,18 +225,21 @@ def _beside(kind: Kind, files: Mapping[str, bytes], stem: str) -> dict[str, byte
     return found
 
 
-def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Profile) -> Evidence:
-    """The evidence the inner format reads, made from the ContentInfo and the files given beside the request."""
+def inner_evidence(envelope: Envelope, files: Mapping[str, bytes],
+                   profile: Profile) -> tuple[Evidence, dict[bytes, x509.Certificate]]:
+    """The evidence the inner format reads, made from the ContentInfo and the files given beside the request, and
+    the certificates it carries that this check has loaded and fully parsed, by their DER."""
     kind = envelope.kind
     if kind is WINDOWS:
         return Evidence(kind.inner_format, {"request.cmc": envelope.content, **_beside(kind, files, "request")},
-                        "request.cmc")
+                        "request.cmc"), {}
     ders, certs = _certificates(envelope, profile)
+    loaded = dict(zip(ders, certs, strict=True))
     # PEM of each DER as received: the bytes cert_pem would write of the loaded certificate, not re-encoded.
     chain = [pem(ders[i]) for i in leaf_first(certs)]
     if kind is ANDROID:
         inner = {"attested.pem": b"".join(chain), **_beside(kind, files, "attested")}
-        return Evidence(kind.inner_format, inner, "attested.pem")
+        return Evidence(kind.inner_format, inner, "attested.pem"), loaded
     assert kind is YUBIKEY
     if len(chain) < 2:
         raise Rejected(Reason.CHAIN_INCOMPLETE, "the YubiKey SignedData holds the attestation certificate without "
@@ -244,7 +247,7 @@ def inner_evidence(envelope: Envelope, files: Mapping[str, bytes], profile: Prof
     inner = {"slot.attestation.pem": chain[0], "slot.f9.pem": b"".join(chain[1:])}
     if envelope.request is not None:
         inner["slot.csr"] = envelope.request
-    return Evidence(kind.inner_format, inner, "slot.attestation.pem")
+    return Evidence(kind.inner_format, inner, "slot.attestation.pem"), loaded
 
 
 def read_target(files: Mapping[str, bytes]) -> x509.Certificate | None:
@@ -270,12 +273,13 @@ def check(evidence: Evidence, trust: TrustAnchors, at: datetime, profile: Profil
         raise Rejected(Reason.MISSING_INPUT, f"the request {evidence.primary} is missing")
     envelope = read_envelope(files[evidence.primary])
     target = read_target(files)
-    inner = inner_evidence(envelope, files, profile)
+    inner, loaded = inner_evidence(envelope, files, profile)
     try:
         fmt = get_format(envelope.kind.inner_format)
     except UnsupportedFormatError:
         raise Rejected(Reason.UNSUPPORTED, f"{envelope.kind.inner_format} format not available") from None
-    verdict = fmt.verify(inner, trust, at=at, profile=profile)
+    with certificates_shared(loaded):  # the inner format's reader parses none of them again
+        verdict = fmt.verify(inner, trust, at=at, profile=profile)
     if not verdict.accepted:
         raise Rejected(verdict.reason, f"{envelope.kind.inner_format}: {verdict.detail}")
     attested = verdict.claims.spki_der if verdict.claims is not None else None

@@ -505,7 +505,7 @@ def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certi
         ek_cert = fully_parsed(x509.load_der_x509_certificate(values["ekCertificate"]))
     except CERT_PARSE_ERRORS:
         raise Rejected(Reason.MALFORMED, "ekCertificate is not a DER certificate") from None
-    validate_chain(ek_cert, intermediates, anchors, at)
+    validate_chain(ek_cert, intermediates, anchors, at, recurring_leaf=True)  # the TPM's, in each of its records
     try:
         eku = ek_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
@@ -543,7 +543,7 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
     chain = load_chain(evidence.files.get(f"{stem}{AK_CHAIN_SUFFIX}"))
     if not chain:
         raise Rejected(Reason.MISSING_INPUT, "the AK chain file holds no certificate")
-    check_chain(chain, trust.get("root"), at)
+    check_chain(chain, trust.get("root"), at, recurring_leaf=True)  # the AK certifies each key of its TPM
     facts = check_ak_certificate(chain[0], None)
     ak_key = chain[0].public_key()
     ak_spki = spki_der(ak_key)

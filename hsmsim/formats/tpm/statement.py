@@ -134,9 +134,11 @@ def load_x5c(x5c: tuple[bytes, ...]) -> list[x509.Certificate]:
         raise Rejected(Reason.MALFORMED, f"an x5c entry is not a DER certificate: {str(exc)[:80]}") from None
 
 
-def check_chain(x5c: list[x509.Certificate], anchors: list[x509.Certificate], at: datetime) -> None:
-    """x5c[0] (the AK certificate) chains through x5c[1:] to one of ``anchors`` at ``at``."""
-    validate_chain(x5c[0], x5c[1:], anchors, at)
+def check_chain(x5c: list[x509.Certificate], anchors: list[x509.Certificate], at: datetime, *,
+                recurring_leaf: bool = False) -> None:
+    """x5c[0] (the AK certificate) chains through x5c[1:] to one of ``anchors`` at ``at``. ``recurring_leaf``: the AK
+    certificate is the device's, in every bundle of the device (see :func:`~hsmsim.pki.chain.validate_chain`)."""
+    validate_chain(x5c[0], x5c[1:], anchors, at, recurring_leaf=recurring_leaf)
 
 
 def check_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: bytes, signed: str = "certInfo", *,

@@ -67,6 +67,7 @@ from hsmsim.pki.chain import (
     ChainPolicy,
     fully_parsed,
     name_keys,
+    shared_pem_certificates,
     subject_and_issuer,
     subject_text,
     validate_chain,
@@ -100,13 +101,15 @@ class PivInputs:
 
 
 def load_certs(data: bytes, what: str) -> list[x509.Certificate]:
-    try:
-        certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
-                 else [x509.load_der_x509_certificate(data)])
-        for cert in certs:
-            fully_parsed(cert)
-    except CERT_PARSE_ERRORS as exc:
-        raise Rejected(Reason.MALFORMED, f"{what} does not parse as certificates: {str(exc)[:100]}") from None
+    certs = shared_pem_certificates(data)
+    if certs is None:
+        try:
+            certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
+                     else [x509.load_der_x509_certificate(data)])
+            for cert in certs:
+                fully_parsed(cert)
+        except CERT_PARSE_ERRORS as exc:
+            raise Rejected(Reason.MALFORMED, f"{what} does not parse as certificates: {str(exc)[:100]}") from None
     if len(certs) > MAX_CERTS:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"{what} holds more than {MAX_CERTS} certificates")
     return certs
