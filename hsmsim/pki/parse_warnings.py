@@ -1,6 +1,6 @@
 """The warnings cryptography gives while it parses a malformed certificate, and the filters that silence them.
 
-Apart from :mod:`hsmsim.pki.chain` (which re-exports them) so that a command installs the filters before it knows
+A module of their own, apart from :mod:`hsmsim.pki.chain`, so that a command installs the filters before it knows
 whether it will parse a certificate at all, without importing cryptography's X.509 machinery.
 """
 
