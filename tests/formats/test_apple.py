@@ -841,3 +841,23 @@ def test_from_b64_accepts_exactly_canonical_padded_base64():
             from_b64(text, "x")
         assert raised.value.reason is Reason.MALFORMED
     assert from_b64("AP8=", "x") == b"\x00\xff" and from_b64("AA==", "x") == b"\x00"
+
+
+def test_receipt_certificates_are_read_once_per_bytes(cases):
+    """The receipt PKI's certificates recur in every receipt of a year: a second receipt with them reads them from
+    memory, and what it gives is what reading them afresh gives; other bytes in their place are read afresh."""
+    from hsmsim.formats.apple import receipt as receipt_module
+
+    first, second = (_receipt(cases["apple-appattest"][f"apple-appattest::golden::{environment}"])
+                     for environment in ("development", "production"))
+    parse_receipt(first)
+    hits = receipt_module._read_recurring.cache_info().hits
+    parsed = parse_receipt(second)
+    assert receipt_module._read_recurring.cache_info().hits - hits >= 3
+    fresh = read_ber(second, 6).children[1].children[0].children[3].children
+    assert tuple(cert.encoding for cert in fresh) == parsed.certificates
+    signer = parsed.certificates[0]
+    flipped = second.replace(signer, signer[:40] + bytes([signer[40] ^ 0x20]) + signer[41:])
+    assert flipped != second
+    with contextlib.suppress(ValueError):
+        assert parse_receipt(flipped).certificates[0] != signer
