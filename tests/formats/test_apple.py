@@ -51,7 +51,7 @@ from hsmsim.formats.apple.receipt import (
     receipt_binding,
     receipt_pki,
 )
-from hsmsim.formats.apple.record import b64
+from hsmsim.formats.apple.record import b64, from_b64
 from hsmsim.formats.apple.vectors import ATTEST_TIME
 from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation, draft_for
 from hsmsim.hsm import Hsm
@@ -61,7 +61,7 @@ from hsmsim.model.catalogue import Mutation
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.model.vectors import VectorCase
 from hsmsim.pki.chain import issued_by
-from hsmsim.verdict import Profile, Reason
+from hsmsim.verdict import Profile, Reason, Rejected
 from hsmsim.webauthn.container import AuthenticatorData, Registration, cbor_decode, cbor_encode
 from hsmsim.webauthn.statements import SignedData, statement_format
 from tests.cli_process import run_hsmsim
@@ -828,3 +828,36 @@ def test_the_webauthn_pki_is_dated_and_numbered_as_apples():
     app_attest = apple_pki(SEED, APP_ATTEST)  # Apple's App Attestation Root CA ends 2045-03-15 00:00:00 as well
     assert app_attest.root.certificate.not_valid_after_utc == datetime(2045, 3, 15, tzinfo=UTC)
     assert app_attest.intermediate.certificate.not_valid_after_utc == datetime(2030, 3, 13, tzinfo=UTC)
+
+
+def test_from_b64_accepts_exactly_canonical_padded_base64():
+    """What re-encodes to itself decodes; set unused bits before the padding are MALFORMED (not canonical), and so
+    are a missing pad, the URL-safe alphabet and a stray character."""
+    for data in (b"", b"\x00", b"\xff\xfe", b"\x01\x02\x03", bytes(range(256))):
+        assert from_b64(b64(data), "x") == data
+    for text, why in (("AB==", "not canonical"), ("AAB=", "not canonical"), ("//9=", "not canonical"),
+                      ("AA", "not padded"), ("-_8=", "not padded"), ("AA=A", "not padded"), ("AAA ", "not padded")):
+        with pytest.raises(Rejected, match=why) as raised:
+            from_b64(text, "x")
+        assert raised.value.reason is Reason.MALFORMED
+    assert from_b64("AP8=", "x") == b"\x00\xff" and from_b64("AA==", "x") == b"\x00"
+
+
+def test_receipt_certificates_are_read_once_per_bytes(cases):
+    """The receipt PKI's certificates recur in every receipt of a year: a second receipt with them reads them from
+    memory, and what it gives is what reading them afresh gives; other bytes in their place are read afresh."""
+    from hsmsim.formats.apple import receipt as receipt_module
+
+    first, second = (_receipt(cases["apple-appattest"][f"apple-appattest::golden::{environment}"])
+                     for environment in ("development", "production"))
+    parse_receipt(first)
+    hits = receipt_module._read_recurring.cache_info().hits
+    parsed = parse_receipt(second)
+    assert receipt_module._read_recurring.cache_info().hits - hits >= 3
+    fresh = read_ber(second, 6).children[1].children[0].children[3].children
+    assert tuple(cert.encoding for cert in fresh) == parsed.certificates
+    signer = parsed.certificates[0]
+    flipped = second.replace(signer, signer[:40] + bytes([signer[40] ^ 0x20]) + signer[41:])
+    assert flipped != second
+    with contextlib.suppress(ValueError):
+        assert parse_receipt(flipped).certificates[0] != signer

@@ -203,7 +203,7 @@ def verify_record(record: AppAttestRecord, trust: TrustAnchors, at: datetime, pr
         raise Rejected(Reason.KEY_MISMATCH, "authData credentialId is not the key identifier")
     if parse_cose_key(cbor_decode(credential.public_key_cbor, "credentialPublicKey")) != key:
         raise Rejected(Reason.KEY_MISMATCH, "authData's credential public key is not credCert's key")
-    binding = receipt_binding(receipt)
+    binding = receipt_binding(receipt, (stmt["x5c"][0], key))
     if binding is None:
         if profile is Profile.STRICT:
             raise Rejected(Reason.MALFORMED, "the receipt is not an App Attest receipt (CMS SignedData whose content "

@@ -43,6 +43,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -247,10 +248,9 @@ def attest_receipt(seed: str, receipt: AttestReceipt) -> bytes:
 
 # -- reading --------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Ber:
+class Ber(NamedTuple):
     """One BER element: its tag, whether its length was indefinite, its primitive content or its children, and
-    the bytes that encode it."""
+    the bytes that encode it. A named tuple: a receipt has about a hundred elements, read in every verification."""
 
     tag: int
     indefinite: bool
@@ -260,18 +260,36 @@ class Ber:
     encoding: bytes
 
 
+_new_ber = tuple.__new__
+
+
 def read_ber(data: bytes, expand: int = MAX_DEPTH) -> Ber:
     """The single BER element ``data`` holds, with low tag numbers, lengths of at most four octets, at most
     :data:`MAX_DEPTH` levels, and nothing after it; raises :class:`ValueError` on anything else. A constructed
     element of definite length ``expand`` levels down or deeper keeps its encoding but no children (its content is
     not read: a verifier that needs only the receipt's top levels skips the certificates' insides)."""
-    element, end = _read(data, 0, len(data), 0, expand)
+    return _read_whole(data, expand, -1)
+
+
+def _read_whole(data: bytes, expand: int, recurring: int) -> Ber:
+    element, end = _read(data, 0, len(data), 0, expand, recurring)
     if end != len(data):
         raise ValueError("bytes after the element")
     return element
 
 
-def _read(data: bytes, pos: int, limit: int, depth: int, expand: int) -> tuple[Ber, int]:
+@functools.lru_cache(maxsize=32)
+def _read_recurring(encoding: bytes, depth: int, expand: int) -> Ber:
+    """:func:`_read` of the definite-length constructed element ``encoding`` at ``depth``: a pure function of its
+    bytes, remembered (bounded) for the elements that recur in every receipt (its certificates, Apple's receipt
+    PKI). Raises what reading raises (nothing is remembered then)."""
+    element, _end = _read(encoding, 0, len(encoding), depth, expand, -1)
+    return element
+
+
+def _read(data: bytes, pos: int, limit: int, depth: int, expand: int, recurring: int) -> tuple[Ber, int]:
+    """The element at ``pos`` (ending by ``limit``) and where it ends; a definite-length constructed element at
+    depth ``recurring`` is read by :func:`_read_recurring`."""
     if depth > MAX_DEPTH:
         raise ValueError("nested too deeply")
     if pos + 2 > limit:
@@ -279,15 +297,15 @@ def _read(data: bytes, pos: int, limit: int, depth: int, expand: int) -> tuple[B
     tag, first, start = data[pos], data[pos + 1], pos + 2
     if tag == 0 or tag & 0x1F == 0x1F:
         raise ValueError(f"tag {tag:#04x} where an element was expected")
-    constructed = bool(tag & 0x20)
+    constructed = tag & 0x20
     if first == 0x80:
         if not constructed:
             raise ValueError("a primitive element with an indefinite length")
         children, at = [], start
-        while not (at + 2 <= limit and data[at:at + 2] == b"\x00\x00"):
-            child, at = _read(data, at, limit, depth + 1, expand)
+        while not (at + 2 <= limit and data[at] == 0 and data[at + 1] == 0):
+            child, at = _read(data, at, limit, depth + 1, expand, recurring)
             children.append(child)
-        return Ber(tag, True, b"", tuple(children), data[pos:at + 2]), at + 2
+        return _new_ber(Ber, (tag, True, b"", tuple(children), data[pos:at + 2])), at + 2
     if first > 0x80:
         count = first & 0x7F
         if count > 4 or start + count > limit:
@@ -299,14 +317,16 @@ def _read(data: bytes, pos: int, limit: int, depth: int, expand: int) -> tuple[B
     if end > limit:
         raise ValueError("the element runs past its parent")
     if not constructed:
-        return Ber(tag, False, data[start:end], (), data[pos:end]), end
+        return _new_ber(Ber, (tag, False, data[start:end], (), data[pos:end])), end
     if depth >= expand:
-        return Ber(tag, False, b"", (), data[pos:end]), end
+        return _new_ber(Ber, (tag, False, b"", (), data[pos:end])), end
+    if depth == recurring:
+        return _read_recurring(data[pos:end], depth, expand), end
     children, at = [], start
     while at < end:
-        child, at = _read(data, at, end, depth + 1, expand)
+        child, at = _read(data, at, end, depth + 1, expand, recurring)
         children.append(child)
-    return Ber(tag, False, b"", tuple(children), data[pos:end]), end
+    return _new_ber(Ber, (tag, False, b"", tuple(children), data[pos:end])), end
 
 
 def _expect(element: Ber, tag: int, what: str, count: int | None = None) -> tuple[Ber, ...]:
@@ -355,6 +375,10 @@ def _econtent(encap: Ber) -> bytes:
 _RECEIPT_LEVELS = 6
 """The levels of a receipt :func:`parse_receipt` reads into: down to the eContent's pieces (ContentInfo, [0],
 SignedData, encapContentInfo, [0], OCTET STRING, its pieces)."""
+_CERTIFICATE_LEVEL = 4
+"""The level of SignedData's certificates (ContentInfo, [0], SignedData, certificates [0], a certificate): the
+definite-length constructed elements there are read once per bytes (:func:`_read_recurring`), as every receipt of
+a year carries the same three certificates."""
 
 
 def parse_receipt(data: bytes) -> ParsedReceipt:
@@ -362,7 +386,7 @@ def parse_receipt(data: bytes) -> ParsedReceipt:
     content, one SignerInfo, and an eContent that is a SET of ``SEQUENCE {INTEGER, INTEGER, OCTET STRING}``
     with no type repeated. Raises :class:`ValueError` when it is not one. Elements below the eContent's level are
     not read into (the certificates and SignerInfo are returned as their encodings' elements)."""
-    oid, explicit = _expect(read_ber(data, _RECEIPT_LEVELS), 0x30, "ContentInfo", 2)
+    oid, explicit = _expect(_read_whole(data, _RECEIPT_LEVELS, _CERTIFICATE_LEVEL), 0x30, "ContentInfo", 2)
     _oid(oid, OID_SIGNED_DATA, "contentType")
     (signed_data,) = _expect(explicit, 0xA0, "content [0]", 1)
     fields = _expect(signed_data, 0x30, "SignedData")
@@ -385,15 +409,19 @@ def parse_receipt(data: bytes) -> ParsedReceipt:
     return ParsedReceipt(tuple(attributes), tuple(cert.encoding for cert in certificates), signer_info)
 
 
-def receipt_binding(data: bytes) -> tuple[bytes, PublicKeyTypes] | None:
+def receipt_binding(data: bytes, known: tuple[bytes, PublicKeyTypes] | None = None
+                    ) -> tuple[bytes, PublicKeyTypes] | None:
     """The App ID (field 2) and attested key (field 3's certificate) of an App Attest receipt; None when
-    ``data`` is not one (does not parse, lacks either field, or field 3 is no certificate). Never raises."""
+    ``data`` is not one (does not parse, lacks either field, or field 3 is no certificate). Never raises.
+    ``known``: a certificate's DER and its public key, already read (credCert), which field 3 with those bytes
+    gives without being parsed again."""
     try:
         receipt = parse_receipt(data)
         app_id, cred_cert = receipt.value(APP_ID), receipt.value(ATTESTED_KEY)
         if app_id is None or cred_cert is None:
             return None
+        if known is not None and cred_cert == known[0]:
+            return app_id, known[1]
         return app_id, x509.load_der_x509_certificate(cred_cert).public_key()
     except CERT_PARSE_ERRORS:
         return None
-
