@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pydantic import ValidationError
 
 from hsmsim.corpus.build import CorpusError, IdRegistry, build_corpus
 from hsmsim.encoding import der_children, der_content, indented_json, read_tlv
@@ -29,6 +30,7 @@ from hsmsim.formats.ietf import asn1, csr, tcg
 from hsmsim.harness.vectors import CorpusLoadError, load_corpus
 from hsmsim.model.corpus_schema import (
     GeneratorRecord,
+    TrustRecord,
     VectorDraft,
     VectorFile,
     VectorRecord,
@@ -531,3 +533,18 @@ def test_an_id_registry_whose_versions_are_not_versions_is_refused(tmp_path):
     registry.write_text(json.dumps({"ids": {"a::b": {"tcId": 1, "added": "one", "retired": None}}}))
     with pytest.raises(CorpusError, match="corrupt id registry"):
         IdRegistry.load(registry)
+
+
+@pytest.mark.parametrize("written", ["2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z",
+                                     "2026-01-01T00:00:60Z", "2026-01-01T00:00:00+00:00", "2026-01-01 00:00:00Z",
+                                     "2026-01-01T00:00:00.5Z"])
+def test_a_validation_time_not_written_as_the_corpus_writes_it_is_refused(written):
+    with pytest.raises(ValidationError):
+        TrustRecord.model_validate({"anchors": (), "validationTime": written})
+
+
+def test_a_validation_time_reads_back_as_the_utc_second_written():
+    record = TrustRecord.model_validate({"anchors": (), "validationTime": "2026-02-28T23:59:59Z"})
+    assert record.validation_time == datetime(2026, 2, 28, 23, 59, 59, tzinfo=UTC)
+    assert record.validation_time.tzinfo is UTC
+    assert record.wire()["validationTime"] == "2026-02-28T23:59:59Z"

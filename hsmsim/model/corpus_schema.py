@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from base64 import b64decode, b64encode
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Final, Literal
 
@@ -51,7 +51,7 @@ def _utc_second(value: object) -> object:
     if isinstance(value, str):
         if not re.fullmatch(_TIME_PATTERN, value):
             raise ValueError(f"{value!r} is not a UTC time of the form YYYY-MM-DDTHH:MM:SSZ")
-        return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC)
+        return datetime.fromisoformat(value)  # strptime's result for this one form, without its locale look-ups
     return value
 
 
