@@ -66,6 +66,7 @@ def test_verify_of_a_named_format_imports_its_family_alone() -> None:
 _DETECTION_ONLY = {
     "android": {"acme", "cbor", "generate", "keydescription", "options", "pki", "status", "verify", "webauthn"},
     "apple": {"acme", "appattest", "extensions", "pki", "receipt", "record", "webauthn_statement"},
+    "crypto4a": {"generate", "message", "pki", "verify"},
     "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
 }
 """Per family whose detection is light: the modules of its codecs, verifiers, generators and PKIs, which detecting
