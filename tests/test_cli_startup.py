@@ -63,6 +63,23 @@ def test_verify_of_a_named_format_imports_its_family_alone() -> None:
     assert _families(modules) == {"primus"}
 
 
+_DETECTION_ONLY = {
+    "android": {"acme", "cbor", "generate", "keydescription", "options", "pki", "status", "verify", "webauthn"},
+    "apple": {"acme", "appattest", "extensions", "pki", "receipt", "record", "webauthn_statement"},
+    "crypto4a": {"generate", "message", "pki", "verify"},
+    "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
+}
+"""Per family whose detection is light: the modules of its codecs, verifiers, generators and PKIs, which detecting
+(and verifying another family's evidence) must not import."""
+
+
+def test_detected_verify_imports_no_codec_or_verifier_of_another_family() -> None:
+    code, modules = _imported_by("verify", str(BUNDLE), "--root", str(ROOT), "--at", "2026-01-01T00:00:00Z")
+    assert code == 0
+    heavy = {f"hsmsim.formats.{family}.{module}" for family, names in _DETECTION_ONLY.items() for module in names}
+    assert sorted(heavy & modules) == []
+
+
 def test_help_imports_no_format_and_no_certificate_parser() -> None:
     code, modules = _imported_by("--help")
     assert code == 0

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hsmsim.encoding import indented_json, load_json, unique_json_members
 from hsmsim.keystore.base import PublicKey
 from hsmsim.verdict import Reason, Rejected
+from hsmsim.webauthn.limits import MAX_ATTESTATION_OBJECT as MAX_ATTESTATION_OBJECT  # re-exported: the codec's bound
 
 FLAG_UP = 0x01
 FLAG_UV = 0x04
@@ -46,7 +47,6 @@ FLAG_ED = 0x80
 FLAG_RESERVED = 0x22
 
 MAX_CBOR_DEPTH = 8
-MAX_ATTESTATION_OBJECT = 64 * 1024
 MAX_CLIENT_DATA = 16 * 1024
 MAX_RSA_MODULUS_BYTES = 512
 MAX_CREDENTIAL_ID = 1023

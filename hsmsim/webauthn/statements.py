@@ -4,7 +4,8 @@ family that owns it.
 
 The ``webauthn`` format (and ACME ``device-attest-01``, whose attestation object carries the same
 ``fmt``/``attStmt``) runs the relying-party checks itself and hands the statement to
-``statement_format(obj.fmt)``. A family registers its statements from its ``__init__``; the format
+``statement_format(obj.fmt)``. A family registers its statements from its ``__init__`` (deferred, so that
+importing the family imports no statement verifier: :func:`register_deferred_statement`); the format
 registry imports every family before it answers a lookup, so a caller reached through
 :func:`hsmsim.formats.get_format` finds every statement here.
 
@@ -144,6 +145,7 @@ AuthenticatorSource = Callable[[str], FidoAuthenticator]
 
 
 _STATEMENTS: dict[str, StatementFormat] = {}
+_DEFERRED: dict[str, Callable[[], StatementFormat]] = {}
 _AUTHENTICATORS: dict[str, AuthenticatorSource] = {}
 _PROVISIONERS: dict[str, Provisioner] = {}
 _VECTORS: dict[str, StatementVectors] = {}
@@ -156,7 +158,7 @@ def register_statement(fmt: StatementFormat, *, provision: Provisioner | None = 
     ``provision`` gives the identity ``AttestationRequest.attesting`` carries when this statement is the
     ``webauthn`` format's default; ``vectors`` adds the family's vectors to the ``webauthn`` catalogue.
     """
-    if fmt.name in _STATEMENTS and _STATEMENTS[fmt.name] is not fmt:
+    if fmt.name in _DEFERRED or (fmt.name in _STATEMENTS and _STATEMENTS[fmt.name] is not fmt):
         raise ValueError(f"attestation statement format {fmt.name!r} is already registered")
     _STATEMENTS[fmt.name] = fmt
     if provision is not None:
@@ -165,8 +167,29 @@ def register_statement(fmt: StatementFormat, *, provision: Provisioner | None = 
         _VECTORS[fmt.name] = vectors
 
 
+def register_deferred_statement(name: str, load: Callable[[], StatementFormat], *,
+                                provision: Provisioner | None = None,
+                                vectors: StatementVectors | None = None) -> None:
+    """Add the statement ``name``, whose format ``load()`` gives on its first lookup: a family's ``__init__``
+    registers its statement so without importing its generator and verifier (which ``load`` imports). As
+    :func:`register_statement` otherwise; ``load()`` must give a format named ``name``."""
+    if name in _STATEMENTS or _DEFERRED.get(name, load) is not load:
+        raise ValueError(f"attestation statement format {name!r} is already registered")
+    _DEFERRED[name] = load
+    if provision is not None:
+        _PROVISIONERS[name] = provision
+    if vectors is not None:
+        _VECTORS[name] = vectors
+
+
 def statement_format(name: str) -> StatementFormat:
-    """The registered statement format ``name``; raises Rejected(UNSUPPORTED) for an unknown fmt."""
+    """The registered statement format ``name`` (a deferred one imported now); raises Rejected(UNSUPPORTED) for an
+    unknown fmt."""
+    if name not in _STATEMENTS and name in _DEFERRED:
+        fmt = _DEFERRED[name]()
+        if fmt.name != name:
+            raise ValueError(f"the statement format registered as {name!r} is named {fmt.name!r}")
+        _STATEMENTS[name] = fmt
     try:
         return _STATEMENTS[name]
     except KeyError:
@@ -174,8 +197,8 @@ def statement_format(name: str) -> StatementFormat:
 
 
 def statement_names() -> tuple[str, ...]:
-    """Every registered ``fmt``, sorted."""
-    return tuple(sorted(_STATEMENTS))
+    """Every registered ``fmt`` (deferred ones too), sorted."""
+    return tuple(sorted({*_STATEMENTS, *_DEFERRED}))
 
 
 def statement_provisioner(name: str) -> Provisioner:

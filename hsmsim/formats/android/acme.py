@@ -41,7 +41,7 @@ from hsmsim.checks import check_csr_binding, one_file
 from hsmsim.device import AttestationRequest, ForwardedParameters
 from hsmsim.encoding import spki_der
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.android import cbor
+from hsmsim.formats.android import cbor, layout
 from hsmsim.formats.android.generate import ROOTS_FILE, generate_evidence
 from hsmsim.formats.android.keydescription import KeyDescription
 from hsmsim.formats.android.options import AndroidOptions
@@ -57,10 +57,10 @@ from hsmsim.webauthn.acme import MIN_TOKEN_BYTES, check_token
 from hsmsim.webauthn.container import cbor_decode
 
 FORMAT = "android-acme"
-ATTOBJ_SUFFIX = ".attobj"
-KEYAUTH_SUFFIX = ".keyauth"
-IDENTIFIER_SUFFIX = ".identifier"
-CSR_SUFFIX = ".csr"
+ATTOBJ_SUFFIX = layout.ATTOBJ_SUFFIX
+KEYAUTH_SUFFIX = layout.KEYAUTH_SUFFIX
+IDENTIFIER_SUFFIX = layout.IDENTIFIER_SUFFIX
+CSR_SUFFIX = layout.CSR_SUFFIX
 COSE_ES256 = -7
 COSE_RS256 = -257
 MAX_ATTOBJ_BYTES = 256 * 1024

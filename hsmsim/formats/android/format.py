@@ -10,30 +10,27 @@ the vectors :mod:`~hsmsim.formats.android.catalogue`; the ACME statement :mod:`~
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import JsonDepthError, parse_json
 from hsmsim.errors import BundleError, ParameterError
-from hsmsim.formats.android.acme import (
+from hsmsim.formats.android.layout import (
     ATTOBJ_SUFFIX,
+    CHAIN_SUFFIXES,
+    CHALLENGE_SUFFIX,
     CSR_SUFFIX,
     IDENTIFIER_SUFFIX,
     KEYAUTH_SUFFIX,
-    generate_acme_evidence,
-    read_statement,
-    verify_acme_evidence,
+    MAX_CHAIN_FILE_BYTES,
+    ROOTS_FILE,
+    STATUS_FILE,
+    key_description_der,
 )
-from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, ROOTS_FILE, generate_evidence
-from hsmsim.formats.android.options import AndroidOptions
-from hsmsim.formats.android.pki import android_identity, android_pki_exports
-from hsmsim.formats.android.status import STATUS_FILE
-from hsmsim.formats.android.verify import CHAIN_SUFFIXES, key_description_der, verify_evidence
-from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_TRUST_ANCHOR_BYTES,
@@ -43,15 +40,17 @@ from hsmsim.model.evidence import (
     files_beside,
     read_optional_sibling,
 )
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Rejected, Verdict, escaped
 
-MAX_CHAIN_FILE_BYTES = 256 * 1024
-DEFAULT_OPTIONS = AndroidOptions()
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.formats.android.options import AndroidOptions
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 
 def _first_certificate(path: Path) -> x509.Certificate | None:
@@ -77,6 +76,8 @@ def _is_attestation_object(path: Path) -> bool:
     data = peek_regular_file(path, MAX_CHAIN_FILE_BYTES) if path.suffix == ATTOBJ_SUFFIX else None
     if data is None:
         return False
+    from hsmsim.formats.android.acme import read_statement  # only for an .attobj file
+
     try:
         read_statement(data)
     except Rejected:
@@ -116,8 +117,17 @@ class AndroidKeyFormat:
     """The chain ``<label>.pem`` (a ``.pem``/``.crt`` whose first certificate carries the KeyDescription), with
     ``<label>.challenge``, ``attestation-status.json`` and the pinned roots ``attestation_roots.pem`` beside it."""
 
-    def __init__(self, options: AndroidOptions = DEFAULT_OPTIONS) -> None:
-        self.options = options
+    def __init__(self, options: AndroidOptions | None = None) -> None:
+        self._options = options
+
+    @property
+    def options(self) -> AndroidOptions:
+        """The options this format generates and provisions with (default: ``AndroidOptions()``)."""
+        if self._options is None:
+            from hsmsim.formats.android.options import AndroidOptions
+
+            self._options = AndroidOptions()
+        return self._options
 
     def provision(
         self, device: Device, partition: str,
@@ -129,6 +139,8 @@ class AndroidKeyFormat:
         attestation key; :meth:`generate` re-certifies it for the chain period holding the attestation time.
         """
         at = device.attestation_created
+        from hsmsim.formats.android.pki import android_identity
+
         key = None
         if attesting is not None:
             _label, key, created = attesting
@@ -138,11 +150,22 @@ class AndroidKeyFormat:
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The default shape's chain, then each other root a ``shape`` parameter reaches (``rkp-2026``)."""
+        from hsmsim.formats.android.pki import android_pki_exports
+
         return android_pki_exports(device.seed, device.serial, self.options.security_level, self.options.shape,
                                    device.attestation_created)
 
-    _generator: Callable[[AttestationRequest, AndroidOptions], Evidence] = staticmethod(generate_evidence)
-    _verifier: Callable[..., Verdict] = staticmethod(verify_evidence)
+    @staticmethod
+    def _generator(request: AttestationRequest, options: AndroidOptions) -> Evidence:
+        from hsmsim.formats.android.generate import generate_evidence
+
+        return generate_evidence(request, options)
+
+    @staticmethod
+    def _verifier(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None, profile: Profile) -> Verdict:
+        from hsmsim.formats.android.verify import verify_evidence
+
+        return verify_evidence(evidence, trust, at=at, profile=profile)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The evidence for the request's key: ``<label>.pem`` (the chain, leaf first) and ``<label>.challenge``
@@ -151,6 +174,8 @@ class AndroidKeyFormat:
         Parameters: ``challenge`` (text), ``security_level``, ``shape``, ``options`` (an :class:`AndroidOptions`);
         ``android-acme`` also ``key_authorization`` and ``identifier`` (text).
         """
+        from hsmsim.formats.android.options import AndroidOptions
+
         options = request.parameters.get("options", self.options)
         if not isinstance(options, AndroidOptions):
             raise ParameterError.invalid("options", "an AndroidOptions", options)
@@ -229,8 +254,18 @@ class AndroidAcmeFormat(AndroidKeyFormat):
     layout = BundleLayout((f"*{ATTOBJ_SUFFIX}",), _is_attestation_object)
     """The statement ``<label>.attobj``, with ``<label>.keyauth``, ``<label>.identifier``, the finalize CSR
     ``<label>.csr`` and ``attestation-status.json`` beside it."""
-    _generator = staticmethod(generate_acme_evidence)
-    _verifier = staticmethod(verify_acme_evidence)
+
+    @staticmethod
+    def _generator(request: AttestationRequest, options: AndroidOptions) -> Evidence:
+        from hsmsim.formats.android.acme import generate_acme_evidence
+
+        return generate_acme_evidence(request, options)
+
+    @staticmethod
+    def _verifier(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None, profile: Profile) -> Verdict:
+        from hsmsim.formats.android.acme import verify_acme_evidence
+
+        return verify_acme_evidence(evidence, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
         """An ``.attobj`` file with its ``.keyauth``, ``.identifier`` and ``.csr`` (each: same stem, else the only

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.errors import HsmsimError, ParameterError, UnsupportedKeyError
+from hsmsim.formats.android import layout
 from hsmsim.formats.android.keydescription import (
     Algorithm,
     ApplicationId,
@@ -46,7 +47,7 @@ from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 
-CHALLENGE_SUFFIX = ".challenge"
+CHALLENGE_SUFFIX = layout.CHALLENGE_SUFFIX
 MAX_CHALLENGE_BYTES = 4096
 """The largest challenge the verifier reads (``LIMIT_EXCEEDED`` past it), so the largest ``attest`` writes."""
 FACTORY_ATTESTATION_VERSION = 300
@@ -167,10 +168,8 @@ def evidence_files(stem: str, pem: bytes, challenge: bytes | None) -> dict[str, 
     return files
 
 
-ROOTS_FILE = "attestation_roots.pem"
-"""Written beside what ``attest`` produces (not part of what the device sends): the emulated roots a relying party
-pins, PEM, as Google's ``roots.json`` lists them: the legacy RSA root and the 2026 P-384 root. ``verify --root``
-takes it; a chain of any shape ends at one of them."""
+ROOTS_FILE = layout.ROOTS_FILE
+"""The emulated roots written beside what ``attest`` produces (:data:`hsmsim.formats.android.layout.ROOTS_FILE`)."""
 
 
 def pinned_roots_pem(seed: str) -> bytes:

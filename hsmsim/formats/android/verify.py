@@ -38,7 +38,6 @@ from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import mldsa
-from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.checks import one_file, require_code_signing_key
 from hsmsim.encoding import canonical_pem_ders, der_content, der_oid, key_facts, spki_der
@@ -58,6 +57,7 @@ from hsmsim.formats.android.keydescription import (
     parse_key_description,
     patch_level_text,
 )
+from hsmsim.formats.android.layout import CHAIN_SUFFIXES, key_description_der
 from hsmsim.formats.android.status import STATUS_FILE, check_revocation, read_status_list
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import (
@@ -75,8 +75,6 @@ from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
 MAX_CHAIN_BYTES = 256 * 1024
 MAX_CHAIN_CERTIFICATES = 8
-CHAIN_SUFFIXES = (".pem", ".crt")
-_OID = ObjectIdentifier(OID_KEY_DESCRIPTION)
 _HARDWARE = (SecurityLevel.TRUSTED_ENVIRONMENT, SecurityLevel.STRONG_BOX)
 _STRICT_PURPOSES = {Purpose.SIGN, Purpose.VERIFY}
 _TRUSTED_BOOT = (VerifiedBootState.VERIFIED, VerifiedBootState.SELF_SIGNED)
@@ -161,17 +159,6 @@ def load_chain(chain_pem: bytes) -> tuple[list[x509.Certificate], list[bytes] | 
     if not chain:
         raise Rejected(Reason.MISSING_INPUT, "the chain holds no certificate")
     return chain, ders
-
-
-def key_description_der(cert: x509.Certificate) -> bytes | None:
-    """The KeyDescription extension value of ``cert``, or None."""
-    try:
-        ext = cert.extensions.get_extension_for_oid(_OID)
-    except x509.ExtensionNotFound:
-        return None
-    value = ext.value
-    assert isinstance(value, x509.UnrecognizedExtension)
-    return value.value
 
 
 _OID_CONTENT = der_content(der_oid(OID_KEY_DESCRIPTION))

@@ -6,11 +6,16 @@ Importing this package registers its formats, and the ``apple`` statement with i
 
 from hsmsim.formats import register
 from hsmsim.formats.apple.format import AppAttestFormat, AppleAcmeFormat
-from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.webauthn.statements import CatalogueVectors, register_statement
+from hsmsim.webauthn.statements import CatalogueVectors, StatementFormat, register_deferred_statement
 
-__all__ = ["APPLE_ACME", "APPLE_APPATTEST", "APPLE_ATTESTATION", "AppAttestFormat", "AppleAcmeFormat"]
+__all__ = ["APPLE_ACME", "APPLE_APPATTEST", "AppAttestFormat", "AppleAcmeFormat"]
+
+
+def _statement() -> StatementFormat:
+    from hsmsim.formats.apple.webauthn_statement import AppleAnonymousAttestation  # on the statement's first use
+
+    return AppleAnonymousAttestation()
 
 
 
@@ -30,5 +35,4 @@ def _webauthn_notes() -> dict[str, FlagNote]:
 
 APPLE_ACME = register(AppleAcmeFormat())
 APPLE_APPATTEST = register(AppAttestFormat())
-APPLE_ATTESTATION = AppleAnonymousAttestation()
-register_statement(APPLE_ATTESTATION, vectors=CatalogueVectors(_webauthn_vector_cases, _webauthn_notes))
+register_deferred_statement("apple", _statement, vectors=CatalogueVectors(_webauthn_vector_cases, _webauthn_notes))

@@ -37,6 +37,7 @@ from hsmsim.checks import check_csr_binding
 from hsmsim.device import AttestationRequest, text_parameter
 from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import ParameterError, UnsupportedKeyError
+from hsmsim.formats.apple import layout
 from hsmsim.formats.apple.extensions import (
     OID_FRESHNESS,
     OID_OS_VERSION,
@@ -55,13 +56,13 @@ from hsmsim.pki.builder import UTF8, Ext, build_csr, name
 from hsmsim.pki.seed import drbg
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.acme import check_token, decode_att_obj, token_parameter
-from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, b64url, cbor_encode, from_b64url, parse_json_object
+from hsmsim.webauthn.container import b64url, cbor_encode, from_b64url, parse_json_object
 
-FORMAT = "apple-acme"
-RECORD_SUFFIX = ".acme-apple.json"
+FORMAT = layout.ACME_FORMAT
+RECORD_SUFFIX = layout.ACME_RECORD_SUFFIX
 CHALLENGE_TYPE = "device-attest-01"
 IDENTIFIER_TYPES = ("permanent-identifier", "hardware-module")
-MAX_RECORD = 2 * MAX_ATTESTATION_OBJECT
+MAX_RECORD = layout.ACME_MAX_RECORD
 SECURE_ENCLAVE_CURVES = ("secp256r1", "secp384r1")
 _SERIAL_ALPHABET = "0123456789CDFGHJKLMNPQRTVWXY"
 

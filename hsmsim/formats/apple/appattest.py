@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import indented_json
 from hsmsim.errors import ParameterError, UnsupportedKeyError
+from hsmsim.formats.apple import layout
 from hsmsim.formats.apple.acme import apple_claims
 from hsmsim.formats.apple.extensions import (
     OID_APP_ATTEST_DEVICE,
@@ -88,11 +89,11 @@ from hsmsim.webauthn.container import (
     parse_json_object,
 )
 
-FORMAT = "apple-appattest"
-RECORD_SUFFIX = ".appattest.json"
+FORMAT = layout.APPATTEST_FORMAT
+RECORD_SUFFIX = layout.APPATTEST_RECORD_SUFFIX
 AAGUID = {"development": b"appattestdevelop", "production": b"appattest" + bytes(7)}
-MAX_ATTESTATION = 64 * 1024
-MAX_RECORD = 2 * MAX_ATTESTATION
+MAX_ATTESTATION = layout.APPATTEST_MAX_ATTESTATION
+MAX_RECORD = layout.APPATTEST_MAX_RECORD
 OS_VERSION = "15.5"
 """The OS version credCert's extension 8.7 names (the published sample's)."""
 _TEAM_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"

@@ -11,19 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hsmsim.checks import one_file
-from hsmsim.device import AttestationRequest, Device, record_within
 from hsmsim.errors import BundleError
-from hsmsim.formats.apple import acme, appattest
-from hsmsim.formats.apple.pki import APP_ATTEST, ENTERPRISE, PkiSpec, apple_pki
-from hsmsim.keystore.base import PrivateKey
+from hsmsim.formats.apple import layout as on_disk
 from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors, read_optional_sibling
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, read_regular_file
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict, escaped
+
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.formats.apple.pki import PkiSpec
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 
 def _named(suffix: str) -> Callable[[Path], bool]:
@@ -37,7 +39,6 @@ class _AppleFormat:
     name: str
     title: str
     key_specs: tuple[str, ...]
-    pki_spec: PkiSpec
     record_suffix: str
     record_limit: int
     layout: BundleLayout
@@ -54,12 +55,17 @@ class _AppleFormat:
         Apple devices have no partitions and no user-chosen attestation keys: ``partition`` and ``attesting``
         are ignored.
         """
-        pki = apple_pki(device.seed, self.pki_spec)
+        from hsmsim.formats.apple.pki import apple_pki
+        from hsmsim.pki.identity import AttestationIdentity
+
+        pki = apple_pki(device.seed, self._pki_spec())
         return AttestationIdentity(key=pki.intermediate.key, certificate=pki.intermediate.certificate,
                                    chain=(pki.intermediate.certificate,), root=pki.root.certificate)
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """This format's intermediate under its root (each Apple format has its own PKI)."""
+        from hsmsim.pki.identity import PkiExport
+
         return (PkiExport.of(self.provision(device, "default")),)
 
     def verify(
@@ -80,6 +86,8 @@ class _AppleFormat:
             return Verdict(rejection.reason, rejection.detail)
 
     _check: Callable[..., Verdict]
+    _pki_spec: Callable[[], PkiSpec]
+    """The emulated Apple PKI that issues this format's leaves."""
 
     def load(self, path: Path) -> Evidence:
         """The record (bounded) and its sibling files; or a directory's record (:attr:`layout`). Raises BundleError,
@@ -116,21 +124,32 @@ class _AppleFormat:
 class AppleAcmeFormat(_AppleFormat):
     """The ``apple-acme`` format: ACME device-attest-01 with Apple Managed Device Attestation."""
 
-    name = acme.FORMAT
+    name = on_disk.ACME_FORMAT
     title = "ACME device-attest-01 with Apple Managed Device Attestation"
     key_specs: tuple[str, ...] = ("ec-p256", "ec-p384")
-    pki_spec = ENTERPRISE
-    record_suffix = acme.RECORD_SUFFIX
-    record_limit = acme.MAX_RECORD
-    layout = BundleLayout((f"*{acme.RECORD_SUFFIX}",), _named(acme.RECORD_SUFFIX))
+    record_suffix = on_disk.ACME_RECORD_SUFFIX
+    record_limit = on_disk.ACME_MAX_RECORD
+    layout = BundleLayout((f"*{on_disk.ACME_RECORD_SUFFIX}",), _named(on_disk.ACME_RECORD_SUFFIX))
     sibling_suffixes = (".csr",)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The ACME server's record of the device's answer for the request's key, with the finalize CSR."""
+        from hsmsim.device import record_within
+        from hsmsim.formats.apple import acme
+
         return record_within(acme.acme_draft_for(request).evidence(), self.record_limit)
 
     @staticmethod
+    def _pki_spec() -> PkiSpec:
+        from hsmsim.formats.apple.pki import ENTERPRISE
+
+        return ENTERPRISE
+
+    @staticmethod
     def _check(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+        from hsmsim.checks import one_file
+        from hsmsim.formats.apple import acme
+
         csr = one_file(evidence.files, [rel for rel in evidence.files if rel.endswith(".csr")], "the finalize CSR")
         return acme.verify_record(acme.AcmeRecord.parse(record), csr, trust, at, profile)
 
@@ -150,20 +169,30 @@ class AppleAcmeFormat(_AppleFormat):
 class AppAttestFormat(_AppleFormat):
     """The ``apple-appattest`` format: an App Attest attestation object as the app's server checks it."""
 
-    name = appattest.FORMAT
+    name = on_disk.APPATTEST_FORMAT
     title = "Apple App Attest (DeviceCheck) key attestation"
     key_specs: tuple[str, ...] = ("ec-p256",)
-    pki_spec = APP_ATTEST
-    record_suffix = appattest.RECORD_SUFFIX
-    record_limit = appattest.MAX_RECORD
-    layout = BundleLayout((f"*{appattest.RECORD_SUFFIX}",), _named(appattest.RECORD_SUFFIX))
+    record_suffix = on_disk.APPATTEST_RECORD_SUFFIX
+    record_limit = on_disk.APPATTEST_MAX_RECORD
+    layout = BundleLayout((f"*{on_disk.APPATTEST_RECORD_SUFFIX}",), _named(on_disk.APPATTEST_RECORD_SUFFIX))
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The server's record of the app's attestation of the request's key."""
+        from hsmsim.device import record_within
+        from hsmsim.formats.apple import appattest
+
         return record_within(appattest.app_attest_draft_for(request).evidence(), self.record_limit)
 
     @staticmethod
+    def _pki_spec() -> PkiSpec:
+        from hsmsim.formats.apple.pki import APP_ATTEST
+
+        return APP_ATTEST
+
+    @staticmethod
     def _check(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+        from hsmsim.formats.apple import appattest
+
         return appattest.verify_record(appattest.AppAttestRecord.parse(record), trust, at, profile)
 
     def vector_cases(self, seed: str) -> list[VectorCase]:

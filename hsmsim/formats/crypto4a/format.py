@@ -11,21 +11,23 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError
-from hsmsim.formats.crypto4a import generate, message
-from hsmsim.formats.crypto4a.pki import DEFAULT_HSS, HSS_CHOICES, Crypto4aPki, crypto4a_pki, uuid_bytes
-from hsmsim.formats.crypto4a.verify import MAX_MESSAGE_BYTES, verify_message
-from hsmsim.keystore.base import PrivateKey
+from hsmsim.formats.crypto4a.layout import FORMAT, MAX_MESSAGE_BYTES, MESSAGE_SUFFIX, PEM_LABEL, ROOT_FILE
 from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors, read_siblings
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict, escaped
 
-_BEGIN = f"-----BEGIN {message.PEM_LABEL}-----".encode()
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.formats.crypto4a.pki import Crypto4aPki
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
+
+_BEGIN = f"-----BEGIN {PEM_LABEL}-----".encode()
 
 
 def _is_message(path: Path) -> bool:
@@ -34,10 +36,14 @@ def _is_message(path: Path) -> bool:
     return data is not None and _BEGIN in data
 
 
-def device_pki(device: Device, hss: str = DEFAULT_HSS,
+def device_pki(device: Device, hss: str | None = None,
                attesting: tuple[str, PrivateKey, datetime] | None = None) -> Crypto4aPki:
     """The device's AKI and assertion authorities (``attesting``'s key as the ECDSA one, certified at its
-    creation, when given)."""
+    creation, when given); ``hss`` names an :data:`~hsmsim.formats.crypto4a.pki.HSS_CHOICES` entry, by default
+    :data:`~hsmsim.formats.crypto4a.pki.DEFAULT_HSS`."""
+    from hsmsim.formats.crypto4a.pki import DEFAULT_HSS, HSS_CHOICES, crypto4a_pki
+
+    hss = DEFAULT_HSS if hss is None else hss
     if attesting is None:
         return crypto4a_pki(device.seed, device.serial, device.attestation_created, HSS_CHOICES[hss])
     label, key, created = attesting
@@ -48,11 +54,11 @@ def device_pki(device: Device, hss: str = DEFAULT_HSS,
 class Crypto4aFormat:
     """``crypto4a``: a Crypto4A QASM attestation message about a private key, with its CSR."""
 
-    name = generate.FORMAT
+    name = FORMAT
     title = "Crypto4A QASM attestation message"
     key_specs: tuple[str, ...] = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
-    layout = BundleLayout((f"*{generate.MESSAGE_SUFFIX}", "attestation*.pem"), _is_message,
-                          companions=(generate.ROOT_FILE,))
+    layout = BundleLayout((f"*{MESSAGE_SUFFIX}", "attestation*.pem"), _is_message,
+                          companions=(ROOT_FILE,))
     """The message ``<label>_attestation.pem`` (or ``attestation*.pem``, as Crypto4A's example names it), with
     ``<label>.csr`` and the root copy beside it."""
 
@@ -65,11 +71,16 @@ class Crypto4aFormat:
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The AKI with the ECDSA authority (the HSS authority's certificate travels in every message)."""
+        from hsmsim.pki.identity import PkiExport
+
         return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The message, CSR and root. Parameter ``hss``: ``H5`` (default; L=3 of LMS_SHA256_M32_H5 with
         LMOTS_SHA256_N32_W8) or ``H10`` (the real QASM's L=3 of H10 trees; a minute to derive once, then cached)."""
+        from hsmsim.formats.crypto4a import generate
+        from hsmsim.formats.crypto4a.pki import uuid_bytes
+
         choice = generate.hss_choice(request.parameters)
         device = request.device
         base = device_pki(device, choice.name)
@@ -81,6 +92,8 @@ class Crypto4aFormat:
     def verify(self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
                profile: Profile = Profile.STRUCTURAL) -> Verdict:
         """Signatures, chains, claims, CSR binding and key policy; see :mod:`hsmsim.formats.crypto4a.verify`."""
+        from hsmsim.formats.crypto4a.verify import verify_message
+
         return verify_message(evidence, trust, at, Profile(profile))
 
     def load(self, path: Path) -> Evidence:

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 
 from hsmsim.encoding import der_children, der_content, der_integer, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 
-ID_EVIDENCE = "1.3.6.1.5.5.999"
-"""``id-evidence`` with TBDMOD3 = 999, the arc of the draft's sample data and reference code."""
+# The codec names every OID it reads; the two detection recognises a file by are defined beside the detector.
+from hsmsim.formats.ietf.layout import ID_AA_ATTESTATION as ID_AA_ATTESTATION
+from hsmsim.formats.ietf.layout import ID_EVIDENCE as ID_EVIDENCE
+
 ELEMENT_TRANSACTION = f"{ID_EVIDENCE}.0.0"
 ELEMENT_PLATFORM = f"{ID_EVIDENCE}.0.1"
 ELEMENT_KEY = f"{ID_EVIDENCE}.0.2"
@@ -36,8 +38,6 @@ CAPABILITY_ARC = f"{ID_EVIDENCE}.2"
 CAPABILITIES = ("encrypt", "decrypt", "wrap", "unwrap", "sign", "sign-recover", "verify", "verify-recover", "derive")
 """``id-evidence-key-capability-<name>`` is ``CAPABILITY_ARC.<index>``."""
 
-ID_AA_ATTESTATION = "1.2.840.113549.1.9.16.2.59"
-"""``id-aa-attestation`` ({id-aa 59}): the PKCS#10 attribute and the CRMF extension."""
 TCG_ATTEST_CERTIFY = "2.23.133.20.1"
 """``tcg-attest-certify``: a TcgAttestCertify statement (TPMS_ATTEST, signature, TPMT_PUBLIC)."""
 TCG_KP_AIK_CERTIFICATE = "2.23.133.8.3"

@@ -45,7 +45,7 @@ from hsmsim.encoding import (
     spki_pem,
 )
 from hsmsim.formats import get_format
-from hsmsim.formats.ietf import asn1, csr, evidence, tcg
+from hsmsim.formats.ietf import asn1, csr, evidence, layout, tcg
 from hsmsim.formats.ietf.asn1 import ELEMENT_KEY, ELEMENT_PLATFORM, ELEMENT_TRANSACTION, Claim, Entity, Statement
 from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey, StoredKey
@@ -278,7 +278,7 @@ class EvidenceBench:
             der = self.post(der)
         files = evidence.evidence_files(self.key.label, der, self.nonce, self.kit.root_pem)
         files.update(self.extra_files)
-        return Evidence(evidence.FORMAT, files, f"{self.key.label}{evidence.EVIDENCE_SUFFIX}")
+        return Evidence(evidence.FORMAT, files, f"{self.key.label}{layout.EVIDENCE_SUFFIX}")
 
 
 EvidenceOp = Callable[[EvidenceBench], None]
@@ -869,7 +869,7 @@ class CsrBench:
 _GOLDEN_DRAFTS: dict[tuple[str, str, str, tuple[str, ...], str], csr.CsrDraft] = {}
 
 
-def open_csr(kit: IetfKit, golden: tuple[str, str, tuple[str, ...]], form: str = csr.PKCS10) -> CsrBench:
+def open_csr(kit: IetfKit, golden: tuple[str, str, tuple[str, ...]], form: str = layout.PKCS10) -> CsrBench:
     """The golden CSR attestation ``(device format, spec, statements)`` in ``form`` as a bench."""
     device_format, spec, statements = golden
     cache_key = (kit.seed, device_format, spec, statements, form)
@@ -890,9 +890,9 @@ WEBAUTHN, TPM_ACME = ("webauthn", "ec-p256", ("webauthn",)), ("tpm-acme", "ec-p2
 MULTI = CSR_GOLDENS[-1]
 
 
-def _golden_id(golden: tuple[str, str, tuple[str, ...]], form: str = csr.PKCS10) -> str:
+def _golden_id(golden: tuple[str, str, tuple[str, ...]], form: str = layout.PKCS10) -> str:
     device_format, spec, statements = golden
-    crmf = "crmf::" if form == csr.CRMF else ""
+    crmf = "crmf::" if form == layout.CRMF else ""
     return f"csr-attestation::golden::{crmf}{'-and-'.join(statements)}::{spec}" + (
         f"::on-{device_format}" if device_format not in statements else "")
 
@@ -1130,7 +1130,7 @@ def _pkix_of_another_hsm(bench: CsrBench) -> None:
     """The PKIX Evidence statement (the second) made by another HSM (hwserial 99999999) about the same key."""
     request = bench.kit.request(bench.key, bench.device_format)
     elsewhere = replace(request, device=replace(request.device, serial="99999999"))
-    bench.draft.statements[1], _certs, _roots = csr.make_statement(elsewhere, csr.PKIX_EVIDENCE, bench.draft.nonce)
+    bench.draft.statements[1], _certs, _roots = csr.make_statement(elsewhere, layout.PKIX_EVIDENCE, bench.draft.nonce)
 
 
 def _flip_primary(inner: Evidence) -> Evidence:
@@ -1150,7 +1150,7 @@ def _pkix_inner(fn: EvidenceOp) -> CsrOp:
             evidence.request_platform(request, "PKIX Evidence (draft-ietf-rats-pkix-key-attestation)"))
         fn(ebench)
         rendered = ebench.render(resign=True)
-        bench.draft.statements[0] = Statement(asn1.ID_EVIDENCE, evidence.evidence_der(rendered.files[rendered.primary]))
+        bench.draft.statements[0] = Statement(asn1.ID_EVIDENCE, layout.evidence_der(rendered.files[rendered.primary]))
     return apply
 
 
@@ -1178,7 +1178,7 @@ def _csr_mutations() -> tuple[Mutation, ...]:
 
     def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: CsrOp,
             expected: dict[Profile, Reason], *, resign: bool = True,
-            golden: tuple[str, str, tuple[str, ...]] = PKIX, form: str = csr.PKCS10) -> None:
+            golden: tuple[str, str, tuple[str, ...]] = PKIX, form: str = layout.PKCS10) -> None:
         m.append(Mutation(f"csr-attestation::{id_}", flag, note, comment, operator, path, apply, expected, resign,
                           _golden_id(golden, form)))
 
@@ -1379,60 +1379,60 @@ def _csr_mutations() -> tuple[Mutation, ...]:
     pop = _csr_note("BINDING", crit, "the CertReqMsg has no valid proof of possession by the template's key",
                     "a CA certifies a key the requester may not hold", CSR_DRAFT, "RFC 4211 4.1")
     add("crmf::pop-signed-by-other-key", "CrmfProofOfPossession", pop, "POPOSigningKey by another key", "crmf.sign",
-        "/popo/signature", _csr_signed_by_other, invalid(Reason.CSR_SIGNATURE_INVALID), golden=crmf, form=csr.CRMF)
+        "/popo/signature", _csr_signed_by_other, invalid(Reason.CSR_SIGNATURE_INVALID), golden=crmf, form=layout.CRMF)
     add("crmf::pop-bit-flip", "CrmfProofOfPossession", pop, "last bit of the POPOSigningKey signature flipped",
         "bytes.flip_bit", "/popo/signature", _csr_post(lambda d: mutate.flip_bit(d, len(d) * 8 - 1)),
-        invalid(Reason.CSR_SIGNATURE_INVALID), golden=crmf, form=csr.CRMF)
+        invalid(Reason.CSR_SIGNATURE_INVALID), golden=crmf, form=layout.CRMF)
     add("crmf::pop-ra-verified", "CrmfProofOfPossession", pop, "ProofOfPossession raVerified: no signature",
         "crmf.popo", "/popo", _set_draft(popo_signed=False), invalid(Reason.CSR_SIGNATURE_INVALID), golden=crmf,
-        form=csr.CRMF)
+        form=layout.CRMF)
     add("crmf::two-extensions", "AttributeCount", shape, "the id-aa-attestation extension twice in the template",
         "crmf.extensions", "/certReq/certTemplate/extensions", _set_draft(attributes=2),
-        invalid(Reason.ATTR_CONFLICT), golden=crmf, form=csr.CRMF)
+        invalid(Reason.ATTR_CONFLICT), golden=crmf, form=layout.CRMF)
     add("crmf::extension-absent", "AttributeMissing", _csr_note("STRUCTURE", high, "no attestation attribute",
         "the CA has nothing to check"), "the template carries no id-aa-attestation extension", "crmf.extensions",
         "/certReq/certTemplate/extensions", _set_draft(attributes=0), invalid(Reason.ATTR_MISSING), golden=crmf,
-        form=csr.CRMF)
+        form=layout.CRMF)
     add("crmf::pkix-evidence-other-key", "StatementOtherKey", binding, "PKIX Evidence of another key in a "
         "CertReqMsg", "statement.replace", "/attestations/0", _other_key_statement(), invalid(Reason.KEY_MISMATCH),
-        golden=crmf, form=csr.CRMF)
+        golden=crmf, form=layout.CRMF)
     add("crmf::tcg-other-key", "StatementOtherKey", binding, "TcgAttestCertify of another key in a CertReqMsg",
         "statement.replace", "/attestations/0", _other_key_statement(), invalid(Reason.KEY_MISMATCH),
-        golden=crmf_tcg, form=csr.CRMF)
+        golden=crmf_tcg, form=layout.CRMF)
     add("crmf::second-statement-other-key", "StatementOtherKey", binding, "Primus then PKIX Evidence of another "
         "key in a CertReqMsg", "statement.replace", "/attestations/1", _other_key_statement(1),
-        invalid(Reason.KEY_MISMATCH), golden=crmf_multi, form=csr.CRMF)
+        invalid(Reason.KEY_MISMATCH), golden=crmf_multi, form=layout.CRMF)
     add("crmf::variant::pkix-evidence-other-key-first", "EvidenceKeySelection", _csr_note("BINDING", high,
         "inner PKIX Evidence reports another, extractable key of the HSM before the requested key",
         "a verifier that judges the Evidence without the request's key (as for a CertReqMsg it once did) applies the "
         "key policy to every key entity and rejects a genuine request", CSR_DRAFT, EVIDENCE_DRAFT),
         "key entities: another key (extractable), then the requested key; re-signed by the AK", "statement.replace",
-        "/attestations/0", _pkix_inner(_extractable_other_key_first), valid(), golden=crmf, form=csr.CRMF)
+        "/attestations/0", _pkix_inner(_extractable_other_key_first), valid(), golden=crmf, form=layout.CRMF)
     template = _csr_note("STRUCTURE", high, "a CertTemplate field repeated or out of order (RFC 4211 5: [0] to [9], "
                          "each at most once, in order)", "a lenient parser keeps one of two publicKey fields: which "
                          "key the CA certifies is a matter of the parser", CSR_DRAFT, "RFC 4211 5")
     add("crmf::template-public-key-twice", "CrmfTemplate", template, "publicKey [6] of another key, then the "
         "request's own, the CertRequest signed anew by the key", "der.insert", "/certReq/certTemplate/publicKey",
-        _crmf_template(_public_key_twice), invalid(Reason.MALFORMED), golden=crmf, form=csr.CRMF)
+        _crmf_template(_public_key_twice), invalid(Reason.MALFORMED), golden=crmf, form=layout.CRMF)
     add("crmf::template-out-of-order", "CrmfTemplate", template, "extensions [9] before subject [5] and publicKey "
         "[6], the CertRequest signed anew by the key", "der.reorder", "/certReq/certTemplate",
         _crmf_template(lambda _b, fields: [fields[-1], *fields[:-1]]), invalid(Reason.MALFORMED), golden=crmf,
-        form=csr.CRMF)
+        form=layout.CRMF)
     add("crmf::ber-length-popo-signature", "NonDerLength", ber, "the POPOSigningKey's signature BIT STRING with a "
         "4-octet long-form length (the signature value unchanged: the proof of possession covers the CertRequest "
         "only)", "der.length", "/popo/signature", _crmf_popo_signature_long_length, invalid(Reason.MALFORMED),
-        resign=False, golden=crmf, form=csr.CRMF)
+        resign=False, golden=crmf, form=layout.CRMF)
     add("crmf::ber-length-subject", "NonDerLength", ber, "the Name inside the CertTemplate's subject [5] with a "
         "4-octet long-form length (a field the verdict does not read), the CertRequest signed anew by the key",
         "der.length", "/certReq/certTemplate/subject",
         _crmf_template(lambda _b, fields: [der_tlv(0xA5, _long_length(der_content(f))) if f[0] == 0xA5 else f
-                                           for f in fields]), invalid(Reason.MALFORMED), golden=crmf, form=csr.CRMF)
+                                           for f in fields]), invalid(Reason.MALFORMED), golden=crmf, form=layout.CRMF)
     add("crmf::nonce-mismatch", "NonceMismatch", nonce, "the relying party's nonce differs", "file.set",
         "<label>.nonce", _set_draft(nonce=bytes(16)), invalid(Reason.CHALLENGE_MISMATCH), golden=crmf_tcg,
-        form=csr.CRMF)
+        form=layout.CRMF)
     add("crmf::truncated", "CsrStructure", _csr_note("STRUCTURE", med, "the CSR does not parse",
         "a lenient parser reads a partial request"), "CertReqMsg cut after 100 bytes", "bytes.truncate", "/",
-        _csr_post(lambda d: mutate.truncate(d, 100)), invalid(Reason.MALFORMED), golden=crmf, form=csr.CRMF)
+        _csr_post(lambda d: mutate.truncate(d, 100)), invalid(Reason.MALFORMED), golden=crmf, form=layout.CRMF)
     return tuple(m)
 
 
@@ -1446,12 +1446,12 @@ def csr_cases(seed: str) -> list[VectorCase]:
     roots file (a mutation may add the root a relying party keeps for another statement kind)."""
     kit = seeded_kit(seed)
     goldens: dict[str, tuple[tuple[str, str, tuple[str, ...]], str]] = {
-        _golden_id(g): (g, csr.PKCS10) for g in CSR_GOLDENS}
-    goldens.update({_golden_id(g, csr.CRMF): (g, csr.CRMF) for g in CRMF_GOLDENS})
+        _golden_id(g): (g, layout.PKCS10) for g in CSR_GOLDENS}
+    goldens.update({_golden_id(g, layout.CRMF): (g, layout.CRMF) for g in CRMF_GOLDENS})
     cases = []
     for golden_id, (golden, form) in goldens.items():
         bench = open_csr(kit, golden, form)
-        what = "CRMF CertReqMsg" if form == csr.CRMF else "CSR"
+        what = "CRMF CertReqMsg" if form == layout.CRMF else "CSR"
         cases.append(VectorCase(
             id=golden_id, comment=f"unmutated {what} of a {golden[1]} key with {', '.join(golden[2])}",
             flags=("Golden",), expected=valid(), evidence=bench.render(), anchors=tuple(bench.draft.roots),

@@ -45,8 +45,18 @@ from hsmsim.errors import ParameterError, UnsupportedFormatError, UnsupportedKey
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, tcg
 from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE, TCG_ATTEST_CERTIFY, Bundle, Statement
-from hsmsim.formats.ietf.evidence import NONCE_SUFFIX, evidence_der, request_nonce, statement_inputs
 from hsmsim.formats.ietf.evidence import check as check_evidence
+from hsmsim.formats.ietf.evidence import request_nonce, statement_inputs
+from hsmsim.formats.ietf.layout import (
+    CRMF,
+    CSR_ATTESTATION,
+    NONCE_SUFFIX,
+    PKCS10,
+    PKIX_EVIDENCE,
+    SUFFIXES,
+    csr_der,
+    evidence_der,
+)
 from hsmsim.formats.ietf.pki import tpm_identity
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import MAX_BUNDLE_FILES, Evidence, TrustAnchors, safe_file_stem
@@ -57,8 +67,7 @@ from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, AttestationObject, Registration, b64url
 
-FORMAT = "csr-attestation"
-PKIX_EVIDENCE = "pkix-evidence"
+FORMAT = CSR_ATTESTATION
 TCG_CERTIFY = "tcg-attest-certify"
 """The statement name of a TcgAttestCertify (not a registered format: this family makes and checks it)."""
 ROOTS_FILE = "csr_attestation_roots.pem"
@@ -88,11 +97,8 @@ FIDO_ATTESTATION_OU = "Authenticator Attestation"
 statement's certificate must carry (:func:`_require_fido_pki`)."""
 STATEMENT_TYPES = {PKIX_EVIDENCE: ID_EVIDENCE, TCG_CERTIFY: TCG_ATTEST_CERTIFY, **PRIVATE_TYPES}
 STATEMENT_NAMES = {oid: statement_name for statement_name, oid in STATEMENT_TYPES.items()}
-MAX_CSR_BYTES = 16 * 1024 * 1024
-PKCS10, CRMF = "pkcs10", "crmf"
 FORMS = (PKCS10, CRMF)
 """The request forms: a PKCS#10 ``<label>.csr`` (PEM) or a CRMF CertReqMsg ``<label>.crmf`` (DER)."""
-SUFFIXES = {PKCS10: ".csr", CRMF: ".crmf"}
 MAX_STATEMENTS = 16
 MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
 """A wrapped WebAuthn record's bound, as the webauthn format's (which read it first)."""
@@ -339,17 +345,6 @@ class Request:
     spki: bytes
     bundle: Bundle
     certs: tuple[x509.Certificate, ...]
-
-
-def csr_der(data: bytes) -> bytes:
-    """DER of a PEM or DER CSR; raises ValueError."""
-    stripped = data.strip()
-    if stripped.startswith(b"-----BEGIN"):
-        lines = stripped.splitlines()
-        if b"CERTIFICATE REQUEST" not in lines[0]:
-            raise ValueError("not a PEM CERTIFICATE REQUEST")
-        return base64.b64decode(b"".join(lines[1:-1]), validate=True)
-    return data
 
 
 def read_request(data: bytes, profile: Profile) -> Request:

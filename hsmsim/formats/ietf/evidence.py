@@ -13,7 +13,6 @@ or certificate PEMs, for a signer named only by keyId).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from collections import Counter
@@ -40,6 +39,7 @@ from hsmsim.formats.ietf.asn1 import (
     Entity,
     SignatureBlock,
 )
+from hsmsim.formats.ietf.layout import EVIDENCE_SUFFIX, NONCE_SUFFIX, PKIX_EVIDENCE, evidence_der
 from hsmsim.keystore.base import StoredKey
 from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, certificate_from_der, fully_parsed, subject_text, validate_chain
@@ -48,12 +48,9 @@ from hsmsim.pki.seed import drbg
 from hsmsim.pki.signing import check_parameters, sign, verify
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
-FORMAT = "pkix-evidence"
+FORMAT = PKIX_EVIDENCE
 PEM_LABEL = "EVIDENCE"
-EVIDENCE_SUFFIX = ".evidence.pem"
-NONCE_SUFFIX = ".nonce"
 ROOT_FILE = "pkix_evidence_root.pem"
-MAX_EVIDENCE_BYTES = 1024 * 1024
 FIPS_LEVELS = range(1, 5)
 T = TypeVar("T")
 _FIPS_VERSION_LEVEL = re.compile(r"level\s*([0-9]+)", re.IGNORECASE)
@@ -196,25 +193,6 @@ class Inputs:
     csr_spki: bytes | None = None
     """Without ``csr``: the key of a request the caller has already parsed and whose self-signature it has
     verified, as :func:`~hsmsim.checks.check_csr_signature` returns it (the CSR attestation's own PKCS#10)."""
-
-
-def evidence_der(data: bytes) -> bytes:
-    """DER from a PEM ``EVIDENCE``, base64 text or DER file; raises ValueError."""
-    stripped = data.strip()
-    if stripped.startswith(b"-----BEGIN"):
-        lines = stripped.splitlines()
-        if lines[0].strip() != b"-----BEGIN EVIDENCE-----" or lines[-1].strip() != b"-----END EVIDENCE-----":
-            raise ValueError("not a PEM EVIDENCE block")
-        return base64.b64decode(b"".join(lines[1:-1]), validate=True)
-    if stripped[:1] == b"\x30":
-        return data
-    return base64.b64decode(b"".join(stripped.split()), validate=True)
-
-
-def is_evidence_name(name: str) -> bool:
-    """Files the loader reads as the Evidence itself."""
-    return name.endswith((EVIDENCE_SUFFIX, ".evidence.der", ".evidence")) or (
-        name.startswith("evidence") and name.endswith((".pem", ".b64", ".der")))
 
 
 def read_inputs(files: Mapping[str, bytes], primary: str) -> Inputs:

@@ -11,17 +11,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-from hsmsim.device import AttestationRequest, Device, text_parameter
 from hsmsim.encoding import der_oid
-from hsmsim.errors import BundleError, UnsupportedFormatError, UnsupportedKeyError
-from hsmsim.formats import get_format
-from hsmsim.formats.ietf import csr, evidence
-from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE
-from hsmsim.formats.ietf.pki import evidence_identity, tpm_identity
-from hsmsim.keystore.base import PrivateKey
+from hsmsim.errors import BundleError
+from hsmsim.formats.ietf.layout import (
+    CSR_ATTESTATION,
+    EVIDENCE_SUFFIX,
+    ID_AA_ATTESTATION,
+    ID_EVIDENCE,
+    MAX_CSR_BYTES,
+    MAX_EVIDENCE_BYTES,
+    NONCE_SUFFIX,
+    PKIX_EVIDENCE,
+    SUFFIXES,
+    csr_der,
+    evidence_der,
+    is_evidence_name,
+)
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     BundleLayout,
@@ -29,11 +36,15 @@ from hsmsim.model.evidence import (
     TrustAnchors,
     read_siblings,
 )
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict, escaped
+
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 ALL_SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256")
 _EVIDENCE_ARC = der_oid(ID_EVIDENCE)[2:]
@@ -52,6 +63,11 @@ def _read_with_siblings(path: Path, label: str, suffixes: tuple[str, ...]) -> di
 
 def _provision(device: Device, partition: str, attesting: tuple[str, PrivateKey, datetime] | None
                ) -> AttestationIdentity:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    from hsmsim.errors import UnsupportedKeyError
+    from hsmsim.formats.ietf.pki import evidence_identity
+
     if attesting is None:
         return evidence_identity(device.seed, device.serial, partition, created=device.attestation_created)
     label, key, created = attesting
@@ -62,26 +78,26 @@ def _provision(device: Device, partition: str, attesting: tuple[str, PrivateKey,
 
 def _is_evidence(path: Path) -> bool:
     """A PEM ``EVIDENCE`` file, or an Evidence-named file holding the id-evidence arc (never raises)."""
-    data = peek_regular_file(path, evidence.MAX_EVIDENCE_BYTES)
+    data = peek_regular_file(path, MAX_EVIDENCE_BYTES)
     if data is None:
         return False
     if b"-----BEGIN EVIDENCE-----" in data:
         return True
-    if not evidence.is_evidence_name(path.name):
+    if not is_evidence_name(path.name):
         return False
     try:
-        return _EVIDENCE_ARC in evidence.evidence_der(data)
+        return _EVIDENCE_ARC in evidence_der(data)
     except ValueError:
         return False
 
 
 def _is_attestation_request(path: Path) -> bool:
     """A CSR (PEM or DER) or CertReqMsg file that carries the id-aa-attestation OID (never raises)."""
-    data = peek_regular_file(path, csr.MAX_CSR_BYTES)
+    data = peek_regular_file(path, MAX_CSR_BYTES)
     if data is None:
         return False
     try:
-        return _ATTESTATION_OID in csr.csr_der(data)
+        return _ATTESTATION_OID in csr_der(data)
     except ValueError:
         return False
 
@@ -89,10 +105,10 @@ def _is_attestation_request(path: Path) -> bool:
 class PkixEvidenceFormat:
     """``pkix-evidence``: PKIX Evidence of any emulated device (the generic profile)."""
 
-    name = evidence.FORMAT
+    name = PKIX_EVIDENCE
     title = "PKIX Evidence (draft-ietf-rats-pkix-key-attestation)"
     key_specs: tuple[str, ...] = ALL_SPECS
-    layout = BundleLayout((f"*{evidence.EVIDENCE_SUFFIX}", "*.evidence.der", "*.evidence", "evidence*.pem",
+    layout = BundleLayout((f"*{EVIDENCE_SUFFIX}", "*.evidence.der", "*.evidence", "evidence*.pem",
                            "evidence*.b64", "evidence*.der"), _is_evidence)
     """The Evidence ``<label>.evidence.pem`` (or a file named as the draft's samples are, ``evidence*.pem``), with
     ``<label>.nonce`` and, when a CA binds a request, ``<label>.csr`` beside it."""
@@ -104,11 +120,18 @@ class PkixEvidenceFormat:
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The PKIX Evidence AK's chain under the emulated RootCA."""
+        from hsmsim.pki.identity import PkiExport
+
         return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The Evidence PEM, nonce and root. Parameters: ``nonce`` (bytes or hex), ``fips_level`` (int),
         ``vendor`` (str; default the title of the device's own format)."""
+        from hsmsim.device import text_parameter
+        from hsmsim.errors import UnsupportedFormatError
+        from hsmsim.formats import get_format
+        from hsmsim.formats.ietf import evidence
+
         vendor = text_parameter(request.parameters, "vendor")
         if vendor is None:
             try:
@@ -120,6 +143,8 @@ class PkixEvidenceFormat:
     def verify(self, evidence_: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
                profile: Profile = Profile.STRUCTURAL) -> Verdict:
         """Validate (the reference CLI's checks), then signatures, chain, nonce, CSR binding and key policy."""
+        from hsmsim.formats.ietf import evidence
+
         return evidence.verify_evidence(evidence_, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
@@ -128,9 +153,9 @@ class PkixEvidenceFormat:
         return self.layout.load(path, self._read, self.name)
 
     def _read(self, path: Path) -> Evidence:
-        label = path.name.removesuffix(evidence.EVIDENCE_SUFFIX)
+        label = path.name.removesuffix(EVIDENCE_SUFFIX)
         try:
-            files = _read_with_siblings(path, label, (evidence.NONCE_SUFFIX, ".csr"))
+            files = _read_with_siblings(path, label, (NONCE_SUFFIX, ".csr"))
         except OSError as exc:
             raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)
@@ -164,10 +189,10 @@ class PkixEvidenceFormat:
 class CsrAttestationFormat:
     """``csr-attestation``: a PKCS#10 request (or CRMF CertReqMsg) carrying one AttestationBundle about its key."""
 
-    name = csr.FORMAT
+    name = CSR_ATTESTATION
     title = "CSR attestation bundle (draft-ietf-lamps-csr-attestation)"
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
-    layout = BundleLayout(tuple(f"*{suffix}" for suffix in csr.SUFFIXES.values()), _is_attestation_request)
+    layout = BundleLayout(tuple(f"*{suffix}" for suffix in SUFFIXES.values()), _is_attestation_request)
     """The request ``<label>.csr`` (or CertReqMsg ``<label>.crmf``) with ``<label>.nonce`` beside it."""
 
     def provision(self, device: Device, partition: str,
@@ -181,6 +206,11 @@ class CsrAttestationFormat:
         statement can carry, as that format exports them, named after it (``primus``, ``marvell-google-owner``;
         a superset: a statement is made with the format's default identity). A vendor's device carries its own
         format's statement, whose PKIs head its export, and leaves other vendors' roots out of its trust."""
+        from hsmsim.formats import get_format
+        from hsmsim.formats.ietf import csr
+        from hsmsim.formats.ietf.pki import tpm_identity
+        from hsmsim.pki.identity import PkiExport
+
         tcg_ak = tpm_identity(device.seed, device.serial, created=device.attestation_created)
         own = PkiExport.of(_provision(device, "default", None)), PkiExport.of(tcg_ak, csr.TCG_CERTIFY)
         if device.format != csr.FORMAT:
@@ -195,12 +225,16 @@ class CsrAttestationFormat:
         (default) or ``crmf`` (a CertReqMsg carrying the bundle as its template's extension). Parameter
         ``sig_encoding``: how a TcgAttestCertify carries its signature, ``bare`` (default) or ``tpmt``. Every
         statement whose format answers a challenge answers the request's nonce (``csr.NONCE_BINDINGS``)."""
+        from hsmsim.formats.ietf import csr
+
         return csr.generate(request)
 
     def verify(self, evidence_: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
                profile: Profile = Profile.STRUCTURAL) -> Verdict:
         """One attribute, one bundle, every statement verified by its own format, bound to the CSR's key and the
         nonce, vouching for the key, and the statements' HSM serials one (``csr.check``)."""
+        from hsmsim.formats.ietf import csr
+
         return csr.verify_csr(evidence_, trust, at=at, profile=profile)
 
     def load(self, path: Path) -> Evidence:
@@ -210,7 +244,7 @@ class CsrAttestationFormat:
 
     def _read(self, path: Path) -> Evidence:
         try:
-            files = _read_with_siblings(path, path.stem, (evidence.NONCE_SUFFIX,))
+            files = _read_with_siblings(path, path.stem, (NONCE_SUFFIX,))
         except OSError as exc:
             raise BundleError(f"cannot read {escaped(str(path))}: {exc.strerror}") from exc
         return Evidence(self.name, files, path.name)
