@@ -49,7 +49,7 @@ from hsmsim.formats.tpm.structures import (
     check_qualified_name,
 )
 from hsmsim.keystore.base import PrivateKey, PublicKey
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, certificate_from_der, fully_parsed, validate_chain
 from hsmsim.pki.signing import HASH_ALGORITHMS
 from hsmsim.verdict import Claims, Reason, Rejected
 from hsmsim.webauthn.container import COSE_ALGS
@@ -127,9 +127,11 @@ def read_statement(att_stmt: dict[Any, Any]) -> TpmStatement:
 
 
 def load_x5c(x5c: tuple[bytes, ...]) -> list[x509.Certificate]:
-    """Parse every x5c entry (DER) and every field the checks read; MALFORMED on failure."""
+    """Parse every x5c entry (DER) and every field the checks read; MALFORMED on failure. An entry is loaded once per
+    DER (:func:`~hsmsim.pki.chain.certificate_from_der`): the AK certificate and its CAs recur in every statement of
+    a TPM."""
     try:
-        return [fully_parsed(x509.load_der_x509_certificate(der)) for der in x5c]
+        return [fully_parsed(certificate_from_der(der)) for der in x5c]
     except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"an x5c entry is not a DER certificate: {str(exc)[:80]}") from None
 
