@@ -151,6 +151,11 @@ the signatures between a vendor's or device's intermediates and its anchor are c
 A leaf's signature, new in every bundle, is checked afresh, unless the leaf has the bytes of a remembered
 issuer (a CA certificate validated on its own: crypto4a validates the issuer of its HSS authority so) or of a
 remembered recurring leaf."""
+_received_copies: dict[bytes, x509.Certificate] = {}
+"""The certificates as received (``as_received``) of the remembered certificates of a validated path that a lenient
+reader re-encoded, by their signature value and then compared whole: the signatures on them are remembered in
+:data:`_signatures` as those on the remembered certificates are (Fortanix's authority, which recurs in every
+response of a cluster, carries non-DER extension values)."""
 
 
 def _fields(cert: x509.Certificate) -> _CertFields:
@@ -334,6 +339,8 @@ def _issuer_signed(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     """:func:`issued_by`, remembered when ``child`` and ``issuer`` are both remembered issuers (by the bytes of
     both: a pure function of them); otherwise checked afresh, as every leaf's signature is."""
     known_child, known_issuer = _remembered(child), _remembered(issuer)
+    if known_child is None and _received_copies:
+        known_child = _received_copy(child)
     if known_child is None or known_issuer is None:
         return issued_by(child, issuer)
     key = (id(known_child), id(known_issuer))
@@ -343,6 +350,12 @@ def _issuer_signed(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     signed = issued_by(child, issuer)
     _remember(_signatures, key, (known_child, known_issuer, signed))
     return signed
+
+
+def _received_copy(cert: x509.Certificate) -> x509.Certificate | None:
+    """The object :data:`_received_copies` holds for ``cert``'s bytes, if any."""
+    known = _received_copies.get(cert.signature)
+    return known if known is not None and (known is cert or known == cert) else None
 
 
 def _check_time(cert: _CertFields, at: datetime, what: object) -> None:
@@ -532,6 +545,9 @@ def validate_chain(
     chain = [certs[i] for i in path]
     for cert in chain if recurring_leaf else chain[1:]:
         _remember_issuer(cert)
+        copy = received.get(cert, cert) if received else cert
+        if copy is not cert:
+            _remember(_received_copies, copy.signature, copy)
     return chain
 
 
