@@ -256,13 +256,33 @@ def _san_attributes(san: x509.SubjectAlternativeName) -> tuple[dict[str, str], l
     return out, permanent_ids
 
 
+_AK_FACTS_LIMIT = 64
+_ak_facts: dict[int, tuple[x509.Certificate, bytes | None, AkFacts]] = {}
+"""What :func:`check_ak_certificate` accepted, by the identity of the certificate object and with the ``aaguid`` it
+was asked about; each entry holds its certificate, so the id is not reused while it lives. An AK certificate recurs
+in every statement of its TPM, loaded once per DER (:func:`load_x5c`), and its profile is a pure function of its
+bytes."""
+
+
 def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFacts:
     """The AK certificate profile of WebAuthn §8.3.1 (CERT_PROFILE, also for a critical AAGUID extension; CERT_EKU;
     MALFORMED for an AAGUID extension that is not an OCTET STRING of 16 bytes, ATTR_CONFLICT for one naming another
     AAGUID than authData's).
 
-    ``aaguid`` is authData's (WebAuthn); None skips the AAGUID extension check (ACME has no authData).
+    ``aaguid`` is authData's (WebAuthn); None skips the AAGUID extension check (ACME has no authData). What is
+    accepted is remembered per certificate object and ``aaguid`` (:data:`_ak_facts`); a rejection is not.
     """
+    entry = _ak_facts.get(id(cert))
+    if entry is not None and entry[0] is cert and entry[1] == aaguid:
+        return entry[2]
+    facts = _ak_facts_of(cert, aaguid)
+    if len(_ak_facts) >= _AK_FACTS_LIMIT:
+        _ak_facts.clear()
+    _ak_facts[id(cert)] = (cert, aaguid, facts)
+    return facts
+
+
+def _ak_facts_of(cert: x509.Certificate, aaguid: bytes | None) -> AkFacts:
     if cert.version is not x509.Version.v3:
         raise Rejected(Reason.CERT_PROFILE, "AK certificate is not X.509 v3")
     if len(cert.subject) != 0:
