@@ -151,6 +151,11 @@ the signatures between a vendor's or device's intermediates and its anchor are c
 A leaf's signature, new in every bundle, is checked afresh, unless the leaf has the bytes of a remembered
 issuer (a CA certificate validated on its own: crypto4a validates the issuer of its HSS authority so) or of a
 remembered recurring leaf."""
+_received_copies: dict[bytes, x509.Certificate] = {}
+"""The certificates as received (``as_received``) of the remembered certificates of a validated path that a lenient
+reader re-encoded, by their signature value and then compared whole: the signatures on them are remembered in
+:data:`_signatures` as those on the remembered certificates are (Fortanix's authority, which recurs in every
+response of a cluster, carries non-DER extension values)."""
 
 
 def _fields(cert: x509.Certificate) -> _CertFields:
@@ -292,11 +297,26 @@ def certificate_policies(cert: x509.Certificate) -> frozenset[x509.ObjectIdentif
     return _fields(cert).policies
 
 
-@lru_cache(maxsize=256)
+_subject_texts: dict[int, tuple[x509.Certificate, str]] = {}
+""":func:`subject_text` of the certificate objects most recently asked about, by identity (an entry holds its
+object, so the id is not reused while it lives)."""
+
+
 def subject_text(cert: x509.Certificate) -> str:
-    """``cert.subject.rfc4514_string()``, written once per DER (a Certificate hashes and compares by its DER;
-    the text is a pure function of it): verdicts name a device's or vendor's certificates, which recur in every
-    bundle, and writing a DN costs 50-90 us. Raises what ``cert.subject`` raises."""
+    """``cert.subject.rfc4514_string()``, written once per DER (the text is a pure function of it): verdicts name a
+    device's or vendor's certificates, which recur in every bundle, and writing a DN costs 50-90 us. Looked up by
+    the object first (hashing a Certificate re-reads its whole structure, about 15 us), then by its DER. Raises what
+    ``cert.subject`` raises."""
+    entry = _subject_texts.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    text = _subject_text_by_der(cert)
+    _remember(_subject_texts, id(cert), (cert, text))
+    return text
+
+
+@lru_cache(maxsize=256)
+def _subject_text_by_der(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
 
 
@@ -334,6 +354,8 @@ def _issuer_signed(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     """:func:`issued_by`, remembered when ``child`` and ``issuer`` are both remembered issuers (by the bytes of
     both: a pure function of them); otherwise checked afresh, as every leaf's signature is."""
     known_child, known_issuer = _remembered(child), _remembered(issuer)
+    if known_child is None and _received_copies:
+        known_child = _received_copy(child)
     if known_child is None or known_issuer is None:
         return issued_by(child, issuer)
     key = (id(known_child), id(known_issuer))
@@ -343,6 +365,12 @@ def _issuer_signed(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     signed = issued_by(child, issuer)
     _remember(_signatures, key, (known_child, known_issuer, signed))
     return signed
+
+
+def _received_copy(cert: x509.Certificate) -> x509.Certificate | None:
+    """The object :data:`_received_copies` holds for ``cert``'s bytes, if any."""
+    known = _received_copies.get(cert.signature)
+    return known if known is not None and (known is cert or known == cert) else None
 
 
 def _check_time(cert: _CertFields, at: datetime, what: object) -> None:
@@ -457,6 +485,7 @@ def validate_chain(
     for index in range(1, len(certs)):
         by_subject.setdefault(fields[index].subject_key, []).append(index)
     received = as_received or {}
+    signed_as: dict[int, x509.Certificate] = {}  # the received copy a position's signature was checked on
     failures: list[Rejected] = []
     tries = 0
 
@@ -485,7 +514,9 @@ def validate_chain(
             failures.append(Rejected(Reason.LIMIT_EXCEEDED, f"chain longer than {MAX_CHAIN_DEPTH} certificates"))
             return None
         cert = certs[current]
-        signed = received.get(cert, cert) if received else cert
+        signed = cert
+        if received:
+            signed = signed_as[current] = received.get(cert, cert)
         current_fields = fields[current]
         candidates = by_subject.get(current_fields.issuer_key, [])
         ordered = (_preferred(candidates, certs, fields, classes, first_anchor, current_fields.issuer_key_id)
@@ -530,8 +561,11 @@ def validate_chain(
     if path is None:
         raise failures[0]
     chain = [certs[i] for i in path]
-    for cert in chain if recurring_leaf else chain[1:]:
-        _remember_issuer(cert)
+    for index in path if recurring_leaf else path[1:]:
+        _remember_issuer(certs[index])
+        copy = signed_as.get(index, certs[index])
+        if copy is not certs[index] and _received_copy(copy) is not copy:
+            _remember(_received_copies, copy.signature, copy)
     return chain
 
 

@@ -231,10 +231,14 @@ BRAINPOOL_P256 = CURVES[0]
 CURVE_OF_KEY = {c.curve.name: c for c in CURVES}
 
 
+_CURVE_ELEMENTS = tuple((curve, tuple(curve.elements().items())) for curve in CURVES)
+"""Each of :data:`CURVES` with its elements, encoded once."""
+
+
 def curve_of(elements: dict[int, bytes]) -> Curve:
     """The named curve whose parameters ``elements`` (81..85, 87) are; raises :class:`CvcError` for any other set."""
-    for curve in CURVES:
-        if all(elements.get(tag) == value for tag, value in curve.elements().items()):
+    for curve, encoded in _CURVE_ELEMENTS:
+        if all(elements.get(tag) == value for tag, value in encoded):
             return curve
     raise CvcError("the public key's domain parameters are no curve the SmartCard-HSM generates on")
 

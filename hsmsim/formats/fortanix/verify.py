@@ -13,6 +13,7 @@ leaf: the walk verifies the authority under the policy and the statement's signa
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -84,6 +85,36 @@ def _authority_candidates(statement: ReadCertificate, chain: list[ReadCertificat
     return signed
 
 
+class _AsReceived(Mapping[x509.Certificate, x509.Certificate]):
+    """The chain's certificates mapped to their certificates as received, as ``{c.cert: c.received for c in chain}``
+    maps them (a key's value is that of the last entry equal to it), found without hashing a certificate (which
+    re-reads its whole structure, tens of microseconds): by identity, else by signature value and then equality."""
+
+    __slots__ = ("_chain",)
+
+    def __init__(self, chain: list[ReadCertificate]) -> None:
+        self._chain = chain
+
+    def __getitem__(self, cert: x509.Certificate) -> x509.Certificate:
+        for entry in reversed(self._chain):
+            if entry.cert is cert or (entry.cert.signature == cert.signature and entry.cert == cert):
+                return entry.received
+        raise KeyError(cert)
+
+    def __iter__(self) -> Iterator[x509.Certificate]:
+        seen: list[x509.Certificate] = []
+        for entry in self._chain:
+            if not any(entry.cert is other or entry.cert == other for other in seen):
+                seen.append(entry.cert)
+                yield entry.cert
+
+    def __len__(self) -> int:
+        return sum(1 for _cert in self)
+
+    def __bool__(self) -> bool:
+        return bool(self._chain)
+
+
 def _find_authority(statement: ReadCertificate, chain: list[ReadCertificate], trust: TrustAnchors, when: datetime,
                     options: FortanixOptions) -> tuple[ReadCertificate, list[x509.Certificate]]:
     """The authority (:func:`_authority_candidates`) and its path to an anchor at ``when``, with the path's key
@@ -94,13 +125,12 @@ def _find_authority(statement: ReadCertificate, chain: list[ReadCertificate], tr
     def path_of(authority: ReadCertificate) -> tuple[ReadCertificate, list[x509.Certificate]]:
         try:
             path = validate_chain(authority.cert, [c.cert for c in chain if c is not authority], trust.get("root"),
-                                  when, as_received={c.cert: c.received for c in chain})
+                                  when, as_received=_AsReceived(chain),
+                                  recurring_leaf=True)  # the cluster's authority, in each of its responses
         except Rejected as rejection:
             detail = f"authority chain at {when:%Y-%m-%dT%H:%M:%SZ}: {rejection.detail}"
             raise Rejected(rejection.reason, detail) from None
-        _check_key_identifiers(statement.cert, path)
-        _check_policies(path)
-        _check_authority(authority.cert, options)
+        _check_authority_path(statement.cert, path, options)
         return authority, path
 
     return one_that_passes(_authority_candidates(statement, chain), path_of,
@@ -155,12 +185,34 @@ def _check_issuer_id(cert: x509.Certificate, issuer_id: bytes, what: object) -> 
         raise Rejected(Reason.CHAIN_INCOMPLETE, f"{what} authorityKeyIdentifier does not match its issuer's key")
 
 
-def _check_key_identifiers(statement: x509.Certificate, path: list[x509.Certificate]) -> None:
-    """SKI = SHA-1 of the DER SubjectPublicKeyInfo on the authority and every CA; each AKI = its issuer's SKI."""
+_PATHS_LIMIT = 64
+_accepted_paths: dict[tuple[int | str, ...], tuple[tuple[x509.Certificate, ...], bytes]] = {}
+"""The authority paths :func:`_check_authority_path` accepted, by the identity of their certificates and the
+protection profile asked for, with the authority's SKI; each entry holds its certificates, so their ids are not
+reused while it lives. The authority and its CA are the same objects in every response of a cluster
+(:func:`read_chain_certificate`, and the walk's remembered issuers), and what is checked of them alone is a pure
+function of their bytes."""
+
+
+def _check_authority_path(statement: x509.Certificate, path: list[x509.Certificate], options: FortanixOptions) -> None:
+    """SKI = SHA-1 of the DER SubjectPublicKeyInfo on the authority and every CA; each AKI (the statement's too) =
+    its issuer's SKI; the key attestation policy (:func:`_check_policies`); the authority's role
+    (:func:`_check_authority`). The statement's AKI is checked on every call, the path's own checks once per path
+    of the same objects."""
+    key: tuple[int | str, ...] = (*map(id, path), options.protection_profile)
+    entry = _accepted_paths.get(key)
+    if entry is not None and all(known is cert for known, cert in zip(entry[0], path, strict=True)):
+        _check_issuer_id(statement, entry[1], "statement")
+        return
     ids = [_key_identifier(cert, _Quoted(cert)) for cert in path]
     _check_issuer_id(statement, ids[0], "statement")
     for cert, issuer_id in zip(path[:-1], ids[1:], strict=True):
         _check_issuer_id(cert, issuer_id, _Quoted(cert))
+    _check_policies(path)
+    _check_authority(path[0], options)
+    if len(_accepted_paths) >= _PATHS_LIMIT:
+        _accepted_paths.clear()
+    _accepted_paths[key] = (tuple(path), ids[0])
 
 
 def _check_policies(path: list[x509.Certificate]) -> None:

@@ -168,7 +168,7 @@ def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, a
     if stmt.ver != "2.0":
         raise Rejected(Reason.UNSUPPORTED, f"tpm attStmt.ver is {stmt.ver[:10]!r}, not '2.0'")
     x5c = load_x5c(stmt.x5c)
-    check_chain(x5c, trust.get("root"), at)
+    check_chain(x5c, trust.get("root"), at, recurring_leaf=True)  # the AK certifies each key of its TPM
     facts = check_ak_certificate(x5c[0], None)
     check_tpmt_signature(x5c[0].public_key(), stmt.alg, stmt.cert_info, stmt.sig)
     expected = hashlib.sha256(key_authorization(record.token, record.thumbprint)).digest()

@@ -81,7 +81,7 @@ from hsmsim.model.evidence import (
 )
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, name_keys, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, certificate_from_der, fully_parsed, name_keys, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
@@ -397,7 +397,7 @@ def recover_aik(csr: wire.Csr, ca_keys: list[rsa.RSAPrivateKey]) -> Aik | None:
             cert = None
             if cert_der is not None:
                 try:
-                    cert = fully_parsed(x509.load_der_x509_certificate(cert_der))
+                    cert = fully_parsed(certificate_from_der(cert_der))  # the machine's, in each of its requests
                 except CERT_PARSE_ERRORS:
                     raise Rejected(Reason.MALFORMED, "the AIK certificate in the AIK info does not parse") from None
             return Aik(spki, cert)
@@ -452,7 +452,7 @@ def check_certify_signature(aik: PublicKey, attest: bytes, signature: bytes, wha
 
 def _certificates(ders: Sequence[bytes]) -> list[x509.Certificate]:
     try:
-        return [fully_parsed(x509.load_der_x509_certificate(der)) for der in ders]
+        return [fully_parsed(certificate_from_der(der)) for der in ders]  # the AIK's CAs recur in every request
     except CERT_PARSE_ERRORS:
         raise Rejected(Reason.MALFORMED, "a CMC certificate does not parse") from None
 

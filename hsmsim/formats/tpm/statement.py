@@ -49,7 +49,7 @@ from hsmsim.formats.tpm.structures import (
     check_qualified_name,
 )
 from hsmsim.keystore.base import PrivateKey, PublicKey
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
+from hsmsim.pki.chain import CERT_PARSE_ERRORS, certificate_from_der, fully_parsed, validate_chain
 from hsmsim.pki.signing import HASH_ALGORITHMS
 from hsmsim.verdict import Claims, Reason, Rejected
 from hsmsim.webauthn.container import COSE_ALGS
@@ -127,9 +127,11 @@ def read_statement(att_stmt: dict[Any, Any]) -> TpmStatement:
 
 
 def load_x5c(x5c: tuple[bytes, ...]) -> list[x509.Certificate]:
-    """Parse every x5c entry (DER) and every field the checks read; MALFORMED on failure."""
+    """Parse every x5c entry (DER) and every field the checks read; MALFORMED on failure. An entry is loaded once per
+    DER (:func:`~hsmsim.pki.chain.certificate_from_der`): the AK certificate and its CAs recur in every statement of
+    a TPM."""
     try:
-        return [fully_parsed(x509.load_der_x509_certificate(der)) for der in x5c]
+        return [fully_parsed(certificate_from_der(der)) for der in x5c]
     except CERT_PARSE_ERRORS as exc:
         raise Rejected(Reason.MALFORMED, f"an x5c entry is not a DER certificate: {str(exc)[:80]}") from None
 
@@ -254,13 +256,33 @@ def _san_attributes(san: x509.SubjectAlternativeName) -> tuple[dict[str, str], l
     return out, permanent_ids
 
 
+_AK_FACTS_LIMIT = 64
+_ak_facts: dict[int, tuple[x509.Certificate, bytes | None, AkFacts]] = {}
+"""What :func:`check_ak_certificate` accepted, by the identity of the certificate object and with the ``aaguid`` it
+was asked about; each entry holds its certificate, so the id is not reused while it lives. An AK certificate recurs
+in every statement of its TPM, loaded once per DER (:func:`load_x5c`), and its profile is a pure function of its
+bytes."""
+
+
 def check_ak_certificate(cert: x509.Certificate, aaguid: bytes | None) -> AkFacts:
     """The AK certificate profile of WebAuthn §8.3.1 (CERT_PROFILE, also for a critical AAGUID extension; CERT_EKU;
     MALFORMED for an AAGUID extension that is not an OCTET STRING of 16 bytes, ATTR_CONFLICT for one naming another
     AAGUID than authData's).
 
-    ``aaguid`` is authData's (WebAuthn); None skips the AAGUID extension check (ACME has no authData).
+    ``aaguid`` is authData's (WebAuthn); None skips the AAGUID extension check (ACME has no authData). What is
+    accepted is remembered per certificate object and ``aaguid`` (:data:`_ak_facts`); a rejection is not.
     """
+    entry = _ak_facts.get(id(cert))
+    if entry is not None and entry[0] is cert and entry[1] == aaguid:
+        return entry[2]
+    facts = _ak_facts_of(cert, aaguid)
+    if len(_ak_facts) >= _AK_FACTS_LIMIT:
+        _ak_facts.clear()
+    _ak_facts[id(cert)] = (cert, aaguid, facts)
+    return facts
+
+
+def _ak_facts_of(cert: x509.Certificate, aaguid: bytes | None) -> AkFacts:
     if cert.version is not x509.Version.v3:
         raise Rejected(Reason.CERT_PROFILE, "AK certificate is not X.509 v3")
     if len(cert.subject) != 0:
