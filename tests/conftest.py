@@ -88,7 +88,17 @@ class Blocked(BaseException):
 
 
 @pytest.fixture
-def parsed_certificates(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+def chain_memory_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain walk (:mod:`hsmsim.pki.chain`) starts the test with nothing remembered, whatever earlier tests
+    left, and what the test makes it remember is forgotten after."""
+    from hsmsim.pki import chain
+
+    for memo in ("_recent", "_issuers", "_signatures"):
+        monkeypatch.setattr(chain, memo, {})
+
+
+@pytest.fixture
+def parsed_certificates(monkeypatch: pytest.MonkeyPatch, chain_memory_forgotten: None) -> list[bytes]:
     """The DER of each certificate the chain walk parses (:func:`hsmsim.pki.chain.fully_parsed`), in order, from a
     start with nothing remembered."""
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -99,9 +109,24 @@ def parsed_certificates(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     parse = chain._parsed_fields
     monkeypatch.setattr(chain, "_parsed_fields", lambda cert: parsed.append(cert.public_bytes(Encoding.DER))
                         or parse(cert))
-    for memo in ("_recent", "_issuers", "_signatures"):
-        monkeypatch.setattr(chain, memo, {})
     return parsed
+
+
+@pytest.fixture
+def issuer_checks(monkeypatch: pytest.MonkeyPatch, chain_memory_forgotten: None) -> list[x509.Certificate]:
+    """Each certificate whose issuer's signature the chain walk checks (:func:`hsmsim.pki.chain.issued_by`), in
+    order, from a start with nothing remembered."""
+    from hsmsim.pki import chain
+
+    checked: list[x509.Certificate] = []
+    issued_by = chain.issued_by
+
+    def counted(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+        checked.append(child)
+        return issued_by(child, issuer)
+
+    monkeypatch.setattr(chain, "issued_by", counted)
+    return checked
 
 
 @pytest.fixture

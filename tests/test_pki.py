@@ -172,7 +172,7 @@ def test_name_key_is_name_equality():
             assert (name_key(first) == name_key(second)) == (first == second)
 
 
-def test_only_issuers_are_remembered_by_their_bytes(monkeypatch):
+def test_only_issuers_are_remembered_by_their_bytes(issuer_checks):
     """New objects with a validated path's intermediate or anchor bytes are not parsed or signature-checked
     again; a leaf always is, also right under the anchor (the bench's repeated goldens must cost what a first
     look at a new bundle costs)."""
@@ -180,19 +180,11 @@ def test_only_issuers_are_remembered_by_their_bytes(monkeypatch):
     mid, mid_key = _ca("mid", issuer=root, issuer_key=root_key)
     leaf, _ = _ca("leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
     direct, _ = _ca("direct", ca=False, issuer=root, issuer_key=root_key, ku=("digital_signature",))
-    checked: list[str] = []
-
-    def counted(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-        checked.append(child.subject.rfc4514_string())
-        return x509.Certificate.verify_directly_issued_by(child, issuer) is None
-
-    monkeypatch.setattr(chain, "issued_by", counted)
-    for memo in ("_recent", "_issuers", "_signatures"):  # what earlier tests left remembered
-        monkeypatch.setattr(chain, memo, {})
     for _ in range(3):
         copies = [x509.load_der_x509_certificate(c.public_bytes(Encoding.DER)) for c in (leaf, mid, root, direct)]
         assert validate_chain(copies[0], [copies[1]], [copies[2]], AT) == copies[:3]
         assert validate_chain(copies[3], [], [copies[2]], AT) == [copies[3], copies[2]]
+    checked = [child.subject.rfc4514_string() for child in issuer_checks]
     assert checked.count("CN=leaf") == checked.count("CN=direct") == 3
     assert checked.count("CN=mid") == 2  # the first look, and once both are remembered
     assert chain._remembered(x509.load_der_x509_certificate(mid.public_bytes(Encoding.DER))) is not None
@@ -203,13 +195,11 @@ def _copies(*certs: x509.Certificate) -> list[x509.Certificate]:
     return [x509.load_der_x509_certificate(c.public_bytes(Encoding.DER)) for c in certs]
 
 
-def test_a_leaf_with_the_bytes_of_a_pool_certificate_is_that_certificate(monkeypatch):
+def test_a_leaf_with_the_bytes_of_a_pool_certificate_is_that_certificate(chain_memory_forgotten):
     """A leaf that is an anchor is its own path; a leaf that is an untrusted certificate is not its own
     issuer, on the first look and once its bytes are remembered."""
     root, root_key = _ca("root")
     mid, _ = _ca("mid", issuer=root, issuer_key=root_key)
-    for memo in ("_recent", "_issuers", "_signatures"):
-        monkeypatch.setattr(chain, memo, {})
     for _ in range(3):
         copies = _copies(root, mid, mid, root)
         assert validate_chain(copies[0], [], copies[3:], AT) == [copies[0]]
@@ -231,11 +221,9 @@ def test_certificates_are_told_apart_by_their_bytes_not_their_signature_value():
     assert chain._der_classes([root, *certs]) == [0, 1, 0, 0, 1]
 
 
-def test_name_keys_of_a_remembered_issuer_are_its_names_keys(monkeypatch):
+def test_name_keys_of_a_remembered_issuer_are_its_names_keys(chain_memory_forgotten):
     root, root_key = _ca("root")
     mid, _ = _ca("mid", issuer=root, issuer_key=root_key)
-    for memo in ("_recent", "_issuers", "_signatures"):
-        monkeypatch.setattr(chain, memo, {})
     expected = [(name_key(c.subject), name_key(c.issuer)) for c in (root, mid)]
     assert [chain.name_keys(c) for c in _copies(root, mid)] == expected
     validate_chain(_copies(mid)[0], [], _copies(root), AT)  # remembers the root
@@ -315,24 +303,16 @@ def test_path_building_is_bounded():
         assert _reason(leaf, bundle, [root]) is Reason.LIMIT_EXCEEDED
     assert chain.MAX_ISSUER_TRIES < 3 ** 5
 
-def test_a_recurring_leaf_is_remembered_by_its_bytes(monkeypatch):
+def test_a_recurring_leaf_is_remembered_by_its_bytes(issuer_checks):
     """A leaf the caller says recurs (a device's certificate in every bundle of the device) is signature-checked
     once its path validated, as the issuers are; its validity period is still checked on every call."""
     root, root_key = _ca("root")
     mid, mid_key = _ca("mid", issuer=root, issuer_key=root_key)
     leaf, _ = _ca("leaf", ca=False, issuer=mid, issuer_key=mid_key, ku=("digital_signature",))
-    checked: list[str] = []
-
-    def counted(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-        checked.append(child.subject.rfc4514_string())
-        return x509.Certificate.verify_directly_issued_by(child, issuer) is None
-
-    monkeypatch.setattr(chain, "issued_by", counted)
-    for memo in ("_recent", "_issuers", "_signatures"):
-        monkeypatch.setattr(chain, memo, {})
     for _ in range(3):
         copies = _copies(leaf, mid, root)
         assert validate_chain(copies[0], [copies[1]], [copies[2]], AT, recurring_leaf=True) == copies
+    checked = [child.subject.rfc4514_string() for child in issuer_checks]
     assert checked.count("CN=leaf") == 2  # the first look, and once the leaf is remembered too
     assert chain._remembered(_copies(leaf)[0]) is not None
     with pytest.raises(Rejected) as info:

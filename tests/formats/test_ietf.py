@@ -936,26 +936,16 @@ def test_a_key_expiry_claim_before_the_validation_time_is_cert_expired() -> None
 
 @pytest.mark.parametrize("statement", [catalogue.PKIX, catalogue.TCG])
 def test_an_ak_certificate_is_checked_once_per_process_and_its_days_on_every_call(
-        monkeypatch: pytest.MonkeyPatch, statement: tuple[str, str, tuple[str, ...]]) -> None:
+        monkeypatch: pytest.MonkeyPatch, issuer_checks: list[x509.Certificate],
+        statement: tuple[str, str, tuple[str, ...]]) -> None:
     """A PKIX Evidence or TcgAttestCertify AK certificate recurs in every statement its device makes: a copy of the
     same bytes is not signature-checked again, while the statement's own signature and the request's
     self-signature are checked in every bundle, and the AK's validity at every call's time."""
-    from hsmsim.pki import chain
-
-    for memo in ("_recent", "_issuers", "_signatures"):  # what earlier tests left remembered does not count
-        monkeypatch.setattr(chain, memo, {})
     kit = catalogue.seeded_kit(SEED)
     bench = catalogue.open_csr(kit, statement)
     identity = (kit.identity if statement is catalogue.PKIX
                 else pki.tpm_identity(SEED, kit.device.serial, created=kit.device.attestation_created))
     ak = identity.certificate
-    issuer_checks: list[x509.Certificate] = []
-    real_issued_by = chain.issued_by
-
-    def counted_issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-        issuer_checks.append(child)
-        return real_issued_by(child, issuer)
-
     statement_checks: list[bytes] = []
     module, name = (evidence, "verify") if statement is catalogue.PKIX else (tcg, "_verify")
     real_verify = getattr(module, name)
@@ -964,7 +954,6 @@ def test_an_ak_certificate_is_checked_once_per_process_and_its_days_on_every_cal
         statement_checks.append(b"")
         return real_verify(*args)
 
-    monkeypatch.setattr(chain, "issued_by", counted_issued_by)
     monkeypatch.setattr(module, name, counted_verify)
     csr_checks: list[bool] = []
     real_csr_check = csr.check_csr_signature

@@ -195,22 +195,12 @@ def test_golden_bundles_verify(primus, primus_bundles, primus_trust, spec, hsm):
     assert claims.serial == hsm.device.serial and claims.vendor == "Securosys"
 
 
-def test_the_attestation_certificate_is_signature_checked_once(primus, primus_bundles, primus_trust, monkeypatch):
+def test_the_attestation_certificate_is_signature_checked_once(primus, primus_bundles, primus_trust, issuer_checks):
     """The attestation key's certificate is the HSM's, in each of its bundles: once its path validated, a bundle of
     the same HSM checks its signature once more (both certificates remembered), then never again."""
-    from hsmsim.pki import chain
-
-    checked: list[str] = []
-
-    def counted(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-        checked.append(child.subject.rfc4514_string())
-        return x509.Certificate.verify_directly_issued_by(child, issuer) is None
-
-    monkeypatch.setattr(chain, "issued_by", counted)
-    for memo in ("_recent", "_issuers", "_signatures"):
-        monkeypatch.setattr(chain, memo, {})
     for spec in ("rsa-3072", "ec-p256", "ec-p384", "rsa-3072"):
         assert primus.verify(primus_bundles[spec], primus_trust, at=VALIDATION_TIME).accepted
+    checked = [child.subject.rfc4514_string() for child in issuer_checks]
     assert checked.count("ST=ZH,O=Securosys,L=Zurich,C=CH,CN=attestation-key") == 2  # first look, then remembered
 
 

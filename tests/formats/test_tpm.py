@@ -743,24 +743,14 @@ def test_parsec_catalogue_names_at_least_thirty_defects():
     assert not any(i.startswith("parsec-tpm::cbor::") for i in ids)
 
 
-def test_parsec_device_certificates_are_signature_checked_once(parsec, parsec_cases, monkeypatch):
+def test_parsec_device_certificates_are_signature_checked_once(parsec, parsec_cases, issuer_checks):
     """The AK and EK certificates are the TPM's, in each of its records: once a path validated, a record of the same
     TPM checks their signatures once more (then both certificates are remembered) and never again, and still checks
     their validity at its time."""
-    from hsmsim.pki import chain
-
-    checked: list[str] = []
-
-    def counted(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-        checked.append(child.public_bytes(Encoding.DER).hex())
-        return x509.Certificate.verify_directly_issued_by(child, issuer) is None
-
-    monkeypatch.setattr(chain, "issued_by", counted)
-    for memo in ("_recent", "_issuers", "_signatures"):
-        monkeypatch.setattr(chain, memo, {})
     for _ in range(3):
         for spec in GOLDEN_SPECS:
             assert _verify(parsec, parsec_cases[f"parsec-tpm::golden::{spec}"], Profile.STRUCTURAL).accepted
+    checked = [child.public_bytes(Encoding.DER) for child in issuer_checks]
     assert checked and max(map(checked.count, checked)) == 2  # the first look, then once both are remembered
     case = parsec_cases[f"parsec-tpm::golden::{GOLDEN_SPECS[0]}"]
     late = parsec.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=datetime(2200, 1, 1, tzinfo=UTC))
