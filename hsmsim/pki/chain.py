@@ -350,6 +350,22 @@ def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+_recurring_signatures: dict[tuple[bytes, bytes], bool] = {}
+"""Whether one certificate's issuer signed it, by the DER of both, for :func:`recurring_issued_by`."""
+
+
+def recurring_issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """:func:`issued_by`, checked once per pair of DER encodings (the answer is a pure function of them): for a
+    device's certificate that every bundle of the device carries and that the walk cannot remember because
+    cryptography cannot load its key (Crypto4A's HSS assertion authority). Never raises."""
+    key = (child.public_bytes(Encoding.DER), issuer.public_bytes(Encoding.DER))
+    signed = _recurring_signatures.get(key)
+    if signed is None:
+        signed = issued_by(child, issuer)
+        _remember(_recurring_signatures, key, signed)
+    return signed
+
+
 def _issuer_signed(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     """:func:`issued_by`, remembered when ``child`` and ``issuer`` are both remembered issuers (by the bytes of
     both: a pure function of them); otherwise checked afresh, as every leaf's signature is."""

@@ -296,6 +296,29 @@ def test_every_vector_gets_the_verdict_its_defect_defines():
             assert verdict.reason is expected, (case.id, profile, verdict.detail)
 
 
+def test_a_qasms_certificates_are_signature_checked_only_until_remembered(issuer_checks):
+    """The QASM's two assertion authority certificates, its sub-CA and root are in every message it signs: once their
+    paths validated, later messages check none of their signatures (the HSS authority's is remembered by the DER of
+    it and its issuer, since the walk cannot load its key), and still check the paths' validity at their own time."""
+    goldens = [c for c in FORMAT.vector_cases(SEED) if "Golden" in c.flags]
+
+    def verify_all() -> None:
+        for case in goldens:
+            verdict = FORMAT.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time)
+            assert verdict.accepted, (case.id, verdict.detail)
+
+    verify_all()
+    checked = {c.subject.rfc4514_string() for c in issuer_checks}
+    assert {s.rsplit(" ", 1)[-1] for s in checked if " Assertion Authority " in s} == {"EC", "HSS"}
+    verify_all()
+    issuer_checks.clear()
+    verify_all()
+    assert issuer_checks == []
+    case = goldens[0]
+    late = FORMAT.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=datetime(2100, 1, 1, tzinfo=UTC))
+    assert late.reason is Reason.CERT_EXPIRED, late.detail
+
+
 def test_the_catalogue_is_a_pure_function_of_the_seed():
     first, second = FORMAT.vector_cases(SEED), FORMAT.vector_cases(SEED)
     assert [(c.id, c.evidence.files) for c in first] == [(c.id, c.evidence.files) for c in second]

@@ -43,7 +43,13 @@ from hsmsim.formats.crypto4a.message import (
 )
 from hsmsim.formats.crypto4a.pki import EKU_ASSERTION_AUTHORITY
 from hsmsim.model.evidence import Evidence, TrustAnchors
-from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, issued_by, validate_chain
+from hsmsim.pki.chain import (
+    CERT_PARSE_ERRORS,
+    fully_parsed,
+    recurring_issued_by,
+    subject_and_issuer,
+    validate_chain,
+)
 from hsmsim.pki.hss import hss_verify
 from hsmsim.pki.signing import algorithm_oid, verify
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
@@ -233,17 +239,27 @@ def _hss_public_key(bits: bytes, index: int) -> bytes:
     return bits
 
 
+def _subject(cert: x509.Certificate) -> x509.Name:
+    """``cert.subject``, parsed once per object where the chain walk can read the whole certificate."""
+    try:
+        return subject_and_issuer(cert)[0]
+    except CERT_PARSE_ERRORS:
+        return cert.subject
+
+
 def _check_hss_chain(cert: x509.Certificate, pool: Sequence[x509.Certificate], anchors: list[x509.Certificate],
                      at: datetime, index: int) -> None:
     """The HSS authority certificate (whose key cryptography cannot load) was issued by a CA that validates to an
     anchor, and is valid at ``at``. Of several certificates named as its issuer that signed it, any one that
     validates will do; the chain's order never decides (when none does, the reason is the first's by DER)."""
-    candidates = [c for c in [*pool, *anchors] if c.subject == cert.issuer]
+    issuer = cert.issuer
+    candidates = list(dict.fromkeys(c for c in [*pool, *anchors] if _subject(c) == issuer))  # once each
     if not candidates:
         reason = Reason.CHAIN_UNTRUSTED if not anchors else Reason.CHAIN_INCOMPLETE
         raise Rejected(reason, f"signature {index}: issuer {cert.issuer.rfc4514_string()!r} of the HSS "
                                f"authority is not in the chain")
-    signers = [candidate for candidate in candidates if issued_by(cert, candidate)]
+    # the QASM's authority certificates recur in every message it signs
+    signers = [candidate for candidate in candidates if recurring_issued_by(cert, candidate)]
     if not signers:
         raise Rejected(Reason.CERT_SIGNATURE_INVALID, f"signature {index}: HSS authority certificate is not signed "
                                                       f"by its named issuer")
@@ -301,7 +317,7 @@ def check_signature(block: SignatureBlock, message: Message, pool: list[x509.Cer
     if not ok:
         raise Rejected(Reason.SIGNATURE_INVALID, f"signature {index} does not verify with the signer's key")
     _authority_profile(cert, index)
-    validate_chain(cert, [c for c in pool if c != cert], anchors, at)
+    validate_chain(cert, [c for c in pool if c != cert], anchors, at, recurring_leaf=True)  # the QASM's authority
     kind = "ecdsa" if isinstance(public_key, ec.EllipticCurvePublicKey) else "rsa"
     return Signer(kind, cert)
 
