@@ -39,13 +39,16 @@ def extend(data: bytes, suffix: bytes) -> bytes:
 
 # -- line-structured XML -------------------------------------------------------------------
 
+_ELEMENT_START = re.compile(rb"(?m)^[ \t\r\f\v]*<([^ \t\r\f\v>\n]+)(?:[ \t\r\f\v][^>\n]*)?>")
+"""A line that starts (after blanks) with a start tag, its name the group. No part crosses a newline, and the name
+runs to the first blank or ``>``, so ``<label>`` and ``<label lang="en">`` are named ``label``; ``<labels>`` and
+``<label/>`` are not. One pattern for every tag: none is compiled per tag."""
+
+
 def _element_lines(xml: bytes, tag: str) -> list[int]:
-    # One search over the document (not one match per line: a vector's XML may be 50 MB); no part of the
-    # pattern crosses a newline, so it finds exactly the lines that start (after blanks) with <tag>.
-    blank, not_newline = rb"[ \t\r\f\v]", rb"[^>\n]"
-    pattern = re.compile(rb"(?m)^" + blank + rb"*<" + re.escape(tag.encode()) + rb"(?:" + blank + not_newline
-                         + rb"*)?>")
-    return [xml.count(b"\n", 0, match.start()) for match in pattern.finditer(xml)]
+    # One search over the document (not one match per line: a vector's XML may be 50 MB).
+    name = tag.encode()
+    return [xml.count(b"\n", 0, match.start()) for match in _ELEMENT_START.finditer(xml) if match[1] == name]
 
 
 def _line(xml: bytes, tag: str, occurrence: int) -> tuple[list[bytes], int]:

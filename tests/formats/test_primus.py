@@ -620,6 +620,16 @@ def test_set_element_writes_a_value_repeated():
         == b"<a>\n  <label>ababab</label>\n</a>\n"
 
 
+def test_element_edits_find_only_lines_starting_with_the_named_start_tag():
+    xml = (b"<a>\n\t<labels>s</labels>\n<label/>\n <x:label>x</x:label>\nq<label>q</label>\n"
+           b"\t<label lang=\"en\">one</label>\n\t<label>two</label>\n</a>\n")
+    assert mutate.set_element(xml, "label", b"1") == xml.replace(b'<label lang="en">one', b"<label>1")
+    assert mutate.set_element(xml, "label", b"2", occurrence=1) == xml.replace(b"<label>two", b"<label>2")
+    with pytest.raises(mutate.MutationError):
+        mutate.set_element(xml, "label", b"3", occurrence=2)
+    assert mutate.remove_element(xml, "labels") == xml.replace(b"\t<labels>s</labels>\n", b"")
+
+
 def test_zip_is_byte_identical_to_javas(tmp_path):
     java = shutil.which("java")
     if java is None:

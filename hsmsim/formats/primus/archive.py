@@ -122,15 +122,17 @@ def _deflate_in_pieces(content: bytes, level: int, repeat: int) -> tuple[int, by
     else:
         runs = [(content, repeat)]
     crc, parts = 0, []
-    piece = b""
+    piece: bytes | memoryview = b""
     piece_crc, stream = 0, b""
     for source, times in runs:
+        whole = memoryview(source)
         for _ in range(times):
             for at in range(0, len(source), step):
                 end = min(at + step, len(source))
-                # A piece equal to the one before (a memcmp in place, no copy) reuses its stream and checksum.
-                if not (end - at == len(piece) and (piece is source or source.startswith(piece, at))):
-                    piece = source if end - at == len(source) else source[at:end]
+                # A piece equal to the one before (a memcmp in place, no copy) reuses its stream and checksum; a
+                # new one is read through a view, never copied (the content may be 50 MB).
+                if not (end - at == len(piece) and (piece is whole or source.startswith(piece, at))):
+                    piece = whole if end - at == len(source) else whole[at:end]
                     compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_RLE)
                     piece_crc = zlib.crc32(piece)
                     stream = compressor.compress(piece) + compressor.flush(zlib.Z_FULL_FLUSH)
@@ -155,14 +157,15 @@ def _times_modulo_polynomial(a: int, b: int) -> int:
         b = (b >> 1) ^ _CRC32_POLYNOMIAL if b & 1 else b >> 1
 
 
-def _x_to_the_power_of_two(n: int) -> int:
-    power = 1 << 30  # x^1
-    for _ in range(n):
-        power = _times_modulo_polynomial(power, power)
-    return power
+def _squarings(count: int) -> tuple[int, ...]:
+    """x^(2^n) modulo the polynomial for n below ``count``: each the square of the one before."""
+    powers = [1 << 30]  # x^1
+    while len(powers) < count:
+        powers.append(_times_modulo_polynomial(powers[-1], powers[-1]))
+    return tuple(powers)
 
 
-_X_POWERS = tuple(_x_to_the_power_of_two(n) for n in range(32))
+_X_POWERS = _squarings(32)
 """x^(2^n) modulo the polynomial: multiplying by x^(8 * length) appends ``length`` zero bytes to a CRC."""
 
 

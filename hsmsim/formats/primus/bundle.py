@@ -96,21 +96,32 @@ class PrimusBundle:
     root_pem: bytes
     zip_layout: ZipLayout = "java"
 
-    def evidence(self, when: datetime) -> Evidence:
-        """The files a QTSP receives: the TSB zip, the CSR (asymmetric keys) and the root."""
-        zipped = build_zip([
+    @property
+    def zip_name(self) -> str:
+        """The zip's file name, ``<label>_attestation.zip`` as TSB names it (the evidence's primary file)."""
+        return f"{self.stem}_attestation.zip"
+
+    def members(self) -> list[tuple[str, bytes]]:
+        """The zip's members (name, content) in the order they are written."""
+        return [
             (f"{self.stem}.sig", self.signature),
             (f"{self.stem}.xml", self.xml),
             (f"{self.stem}.pem", self.attestation_pubkey_pem),
             (CHAIN_FILE, self.chain_pem),
             (PUBKEY_FILE, self.attestation_pubkey_pem),
             (README_FILE, readme_text(self.stem)),
-        ], when, layout=self.zip_layout)
-        files = {f"{self.stem}_attestation.zip": zipped}
-        if self.csr_pem is not None:
-            files[f"{self.stem}.csr"] = self.csr_pem
+        ]
+
+    def beside_zip(self) -> dict[str, bytes]:
+        """The files a QTSP receives beside the zip, in order: the CSR (asymmetric keys) and the root."""
+        files = {} if self.csr_pem is None else {f"{self.stem}.csr": self.csr_pem}
         files[ROOT_FILE] = self.root_pem
-        return Evidence(format="primus", files=files, primary=f"{self.stem}_attestation.zip")
+        return files
+
+    def evidence(self, when: datetime) -> Evidence:
+        """The files a QTSP receives: the TSB zip of :meth:`members`, then the files :meth:`beside_zip`."""
+        zipped = build_zip(self.members(), when, layout=self.zip_layout)
+        return Evidence(format="primus", files={self.zip_name: zipped, **self.beside_zip()}, primary=self.zip_name)
 
 
 def assemble(

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import bz2
-import io
 import re
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -123,11 +121,7 @@ class Workbench:
         if spec not in kit.goldens:
             signer = kit.store.signer(key) if key.public_key is not None else None
             bundle = assemble(key, signer, kit.identity, ATTEST_TIME)
-            evidence = bundle.evidence(ATTEST_TIME)
-            with zipfile.ZipFile(io.BytesIO(evidence.files[evidence.primary])) as archive:
-                members = {info.filename: archive.read(info) for info in archive.infolist()}
-            outer = {k: v for k, v in evidence.files.items() if k != evidence.primary}
-            kit.goldens[spec] = (bundle.stem, members, outer)
+            kit.goldens[spec] = (bundle.stem, dict(bundle.members()), bundle.beside_zip())
         stem, members, outer = kit.goldens[spec]
         return cls(kit, key, stem, dict(members), dict(outer))
 
@@ -437,11 +431,9 @@ def _relabel(suffix: str) -> Operator:
     def apply(bench: Workbench) -> None:
         signer = bench.kit.store.signer(bench.key)
         key = replace(bench.key, attributes=replace(bench.key.attributes, label=bench.key.label + suffix))
-        evidence = assemble(key, signer, bench.kit.identity, ATTEST_TIME).evidence(ATTEST_TIME)
-        with zipfile.ZipFile(io.BytesIO(evidence.files[evidence.primary])) as archive:
-            bench.members = {info.filename: archive.read(info) for info in archive.infolist()}
-        bench.outer = {k: v for k, v in evidence.files.items() if k != evidence.primary}
-        bench.key, bench.stem = key, evidence.primary.removesuffix("_attestation.zip")
+        bundle = assemble(key, signer, bench.kit.identity, ATTEST_TIME)
+        bench.members, bench.outer = dict(bundle.members()), bundle.beside_zip()
+        bench.key, bench.stem = key, bundle.stem
     return apply
 
 

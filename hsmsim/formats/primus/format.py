@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -21,7 +22,6 @@ from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, assemble
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.pki import primus_attestation_identity
-from hsmsim.formats.primus.verify import verify_evidence
 from hsmsim.keystore.base import PrivateKey, label_problem
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
@@ -32,11 +32,13 @@ from hsmsim.model.evidence import (
     files_beside,
     read_siblings,
 )
-from hsmsim.model.fuzz import FuzzModel
 from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
+
+if TYPE_CHECKING:  # generating imports neither the verifier nor the fuzz model; their hooks import them
+    from hsmsim.model.fuzz import FuzzModel
 
 _DETECT_WINDOW = 64 * 1024
 
@@ -118,7 +120,10 @@ class PrimusFormat:
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
         profile: Profile = Profile.STRUCTURAL,
     ) -> Verdict:
-        """Check chain, signature, key binding and attributes; see :func:`verify_evidence`."""
+        """Check chain, signature, key binding and attributes; see
+        :func:`~hsmsim.formats.primus.verify.verify_evidence`."""
+        from hsmsim.formats.primus.verify import verify_evidence
+
         return verify_evidence(evidence, trust, at=at, profile=profile, options=self.options)
 
     def load(self, path: Path) -> Evidence:
