@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import mldsa
@@ -94,8 +94,7 @@ SOFTWARE_ATTEST_TIME = datetime(2018, 7, 24, 16, 33, 2, tzinfo=UTC)
 AOSP software chains (the EC intermediate's ends on 2026-01-08)."""
 
 
-@dataclass(frozen=True)
-class Golden:
+class Golden(NamedTuple):
     """One golden: key spec (a KeySpec name or ``ml-dsa-65``/``ml-dsa-87``), security level, chain shape.
 
     Level SOFTWARE is a software attestation under the software chain of the key's algorithm, made at
