@@ -26,8 +26,8 @@ from hsmsim.errors import BundleError, HsmsimError, ParameterError, UnsupportedK
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.android import cbor, keydescription
 from hsmsim.formats.android import verify as android_verify
-from hsmsim.formats.android.acme import read_statement
 from hsmsim.formats.android.acme_catalogue import mutations as acme_mutations
+from hsmsim.formats.android.acme_verify import read_statement
 from hsmsim.formats.android.catalogue import (
     ATTEST_TIME,
     GOLDEN_BY_NAME,

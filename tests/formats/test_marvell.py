@@ -29,7 +29,7 @@ from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell import envelopes
-from hsmsim.formats.marvell.catalogue import mutations, vector_cases
+from hsmsim.formats.marvell.catalogue import GZIP_BOMB, mutations, vector_cases
 from hsmsim.formats.marvell.envelopes import package
 from hsmsim.formats.marvell.generate import assemble, owner_pki
 from hsmsim.formats.marvell.options import (
@@ -258,6 +258,16 @@ def test_gzip_writer_reproduces_the_real_compressed_blobs(shared_dir):
     default_mem_level = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS, 8)
     assert default_mem_level.compress(raw) + default_mem_level.flush() != envelopes.gzip_deterministic(raw)[10:-8]
 
+
+
+def test_gzip_bomb_is_zlibs_run_length_deflate_of_4_mib_of_zeros():
+    """The catalogue's written-out bomb is what zlib gives for 4 MiB of zeros (level 6, memLevel 9, Z_RLE)."""
+    zeros = bytes(4 << 20)
+    compressor = zlib.compressobj(envelopes.GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, envelopes.GZIP_MEM_LEVEL,
+                                  zlib.Z_RLE)
+    deflated = compressor.compress(zeros) + compressor.flush()
+    assert envelopes.gzip_member(deflated, zlib.crc32(zeros), len(zeros)) == GZIP_BOMB
+    assert gzip.decompress(GZIP_BOMB) == zeros
 
 def _differing(ours: mb.KeyObject, real: mb.KeyObject) -> set[int]:
     assert ours.types == real.types

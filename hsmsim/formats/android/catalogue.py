@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import mldsa
@@ -49,6 +49,7 @@ from hsmsim.formats.android.keydescription import (
     Purpose,
     SecurityLevel,
     VerifiedBootState,
+    authorization_list_der,
     encode_key_description,
     encode_root_of_trust,
     read_children,
@@ -93,8 +94,7 @@ SOFTWARE_ATTEST_TIME = datetime(2018, 7, 24, 16, 33, 2, tzinfo=UTC)
 AOSP software chains (the EC intermediate's ends on 2026-01-08)."""
 
 
-@dataclass(frozen=True)
-class Golden:
+class Golden(NamedTuple):
     """One golden: key spec (a KeySpec name or ``ml-dsa-65``/``ml-dsa-87``), security level, chain shape.
 
     Level SOFTWARE is a software attestation under the software chain of the key's algorithm, made at
@@ -170,7 +170,9 @@ class AndroidKit:
         default_factory=dict, compare=False)
     """The attested key of each golden key spec made so far, with its creation time (see :meth:`key`)."""
     encodings: dict[x509.Certificate, tuple[bytes, bytes]] = field(default_factory=dict, compare=False)
-    """The DER and PEM of each certificate above a leaf (see :meth:`encoding`)."""
+    """The DER and PEM of each certificate a workbench sent (see :meth:`encoding`)."""
+    list_ders: dict[int, tuple[AuthorizationList, bytes]] = field(default_factory=dict, compare=False)
+    """The DER of each AuthorizationList encoded, by identity (see :meth:`list_der`)."""
 
     @classmethod
     def build(cls, seed: str) -> AndroidKit:
@@ -196,11 +198,21 @@ class AndroidKit:
 
     def encoding(self, cert: x509.Certificate) -> tuple[bytes, bytes]:
         """``cert``'s DER and PEM, encoded once per catalogue (found by the certificate, equal exactly when the DER
-        is): the certificates above a golden's leaf recur in every vector made from it."""
+        is): the certificates above a golden's leaf recur in every vector made from it, and the golden's leaf in
+        every vector that does not re-sign it."""
         encoded = self.encodings.get(cert)
         if encoded is None:
             encoded = self.encodings[cert] = _encoded(cert)
         return encoded
+
+    def list_der(self, auth: AuthorizationList) -> bytes:
+        """``auth``'s DER (:func:`authorization_list_der`), encoded once per list object: a mutation's description
+        keeps one or both of its golden's lists, the same objects. Found by identity, not by equality (``False`` and
+        ``0`` are equal, and only one is written); the entry holds the list, so no other object takes its id."""
+        known = self.list_ders.get(id(auth))
+        if known is None:
+            known = self.list_ders[id(auth)] = (auth, authorization_list_der(auth))
+        return known[1]
 
     @property
     def anchors(self) -> tuple[x509.Certificate, ...]:
@@ -286,7 +298,9 @@ class Workbench:
 
     def der(self) -> bytes:
         """The KeyDescription bytes the leaf carries."""
-        return self.description_der if self.description_der is not None else encode_key_description(self.description)
+        if self.description_der is not None:
+            return self.description_der
+        return encode_key_description(self.description, self.kit.list_der)
 
     def resign(self) -> None:
         """Issue the leaf for the current description with the genuine attestation key."""
@@ -308,11 +322,11 @@ class Workbench:
         self.description = with_lists(self.description, software=software, hardware=hardware)
 
     def encodings(self) -> list[tuple[bytes, bytes]]:
-        """The DER and PEM of the certificates the device sends, in order: ``extra_below``, the leaf, ``above`` (those
-        from :meth:`AndroidKit.encoding`)."""
+        """The DER and PEM of the certificates the device sends, in order: ``extra_below``, the leaf, ``above`` (from
+        :meth:`AndroidKit.encoding`)."""
         assert self.leaf is not None
         below = [self.extra_below] if self.extra_below is not None else []
-        return [*map(_encoded, [*below, self.leaf]), *map(self.kit.encoding, self.above)]
+        return [*map(self.kit.encoding, [*below, self.leaf, *self.above])]
 
     def evidence(self) -> Evidence:
         stem = self.golden.name

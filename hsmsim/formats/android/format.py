@@ -76,7 +76,7 @@ def _is_attestation_object(path: Path) -> bool:
     data = peek_regular_file(path, MAX_CHAIN_FILE_BYTES) if path.suffix == ATTOBJ_SUFFIX else None
     if data is None:
         return False
-    from hsmsim.formats.android.acme import read_statement  # only for an .attobj file
+    from hsmsim.formats.android.acme_verify import read_statement  # only for an .attobj file
 
     try:
         read_statement(data)
@@ -263,7 +263,7 @@ class AndroidAcmeFormat(AndroidKeyFormat):
 
     @staticmethod
     def _verifier(evidence: Evidence, trust: TrustAnchors, *, at: datetime | None, profile: Profile) -> Verdict:
-        from hsmsim.formats.android.acme import verify_acme_evidence
+        from hsmsim.formats.android.acme_verify import verify_acme_evidence
 
         return verify_acme_evidence(evidence, trust, at=at, profile=profile)
 

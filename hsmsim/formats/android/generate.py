@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
@@ -98,16 +99,25 @@ def default_attestation_version(public_key: AttestedPublicKey, shape: ChainShape
     return options.attestation_version
 
 
+@lru_cache(maxsize=64)
 def device_root_of_trust(seed: str, serial: str, version: int) -> RootOfTrust:
-    """A locked device with verified boot: the boot key and hash are derived from the seed."""
+    """A locked device with verified boot: the boot key and hash are derived from the seed (once per process: every
+    key the device attests carries it)."""
     rng = drbg(seed, f"android/device/{serial}/boot")
     return RootOfTrust(rng.read(32), True, VerifiedBootState.VERIFIED, rng.read(32) if version >= 3 else None)
 
 
+@lru_cache(maxsize=64)
 def application_id(seed: str, package: str) -> ApplicationId:
-    """The calling app: one package, version 1, one signing-certificate digest derived from the seed."""
+    """The calling app: one package, version 1, one signing-certificate digest derived from the seed (once per
+    process)."""
     digest = hashlib.sha256(drbg(seed, f"android/app/{package}").read(32)).digest()
     return ApplicationId((PackageInfo(package.encode(), 1),), (digest,))
+
+
+@lru_cache(maxsize=64)
+def _module_hash(seed: str) -> bytes:
+    return drbg(seed, "android/module-hash").read(32)
 
 
 def key_description(*, seed: str, serial: str, public_key: AttestedPublicKey, facts: KeyFacts, challenge: bytes,
@@ -134,7 +144,7 @@ def key_description(*, seed: str, serial: str, public_key: AttestedPublicKey, fa
     software = AuthorizationList(
         creation_date_time=int(facts.created.timestamp() * 1000),
         attestation_application_id=application_id(seed, options.package),
-        module_hash=drbg(seed, "android/module-hash").read(32) if version >= 400 else None,
+        module_hash=_module_hash(seed) if version >= 400 else None,
     )
     return KeyDescription(version, level, keymint, level, challenge, b"", software, hardware)
 

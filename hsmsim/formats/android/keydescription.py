@@ -286,9 +286,9 @@ _KIND_CLASS: dict[Kind, type] = {
 }
 
 
-@dataclass(frozen=True)
-class TagSpec:
-    """One AuthorizationList tag: number, model attribute, name in the AOSP schema, value kind."""
+class TagSpec(NamedTuple):
+    """One AuthorizationList tag: number, model attribute, name in the AOSP schema, value kind (a table row: a
+    named tuple costs a third of a frozen dataclass to define)."""
 
     number: int
     attr: str
@@ -422,7 +422,8 @@ _TAG_WRITERS = tuple((spec.attr, der_explicit(spec.number, b"")[:-1], _VALUE_WRI
 writer of its value."""
 
 
-def _list_der(auth: AuthorizationList) -> bytes:
+def authorization_list_der(auth: AuthorizationList) -> bytes:
+    """The DER AuthorizationList: its tags in ascending order (``unknown`` tags never written)."""
     parts = []
     for attr, identifier, write in _TAG_WRITERS:
         value = getattr(auth, attr)
@@ -433,13 +434,15 @@ def _list_der(auth: AuthorizationList) -> bytes:
     return der_sequence(*parts)
 
 
-def encode_key_description(kd: KeyDescription) -> bytes:
-    """The DER KeyDescription: what the extension value holds."""
+def encode_key_description(kd: KeyDescription,
+                           list_der: Callable[[AuthorizationList], bytes] = authorization_list_der) -> bytes:
+    """The DER KeyDescription: what the extension value holds; ``list_der`` gives each AuthorizationList's DER (as
+    :func:`authorization_list_der` does; a caller may remember those it encoded)."""
     return der_sequence(
         der_integer(kd.attestation_version), der_integer(kd.attestation_security_level, 0x0A),
         der_integer(kd.keymint_version), der_integer(kd.keymint_security_level, 0x0A),
         _octets(kd.attestation_challenge), _octets(kd.unique_id),
-        _list_der(kd.software_enforced), _list_der(kd.hardware_enforced))
+        list_der(kd.software_enforced), list_der(kd.hardware_enforced))
 
 
 # -- reader ---------------------------------------------------------------------------------

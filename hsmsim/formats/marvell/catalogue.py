@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,7 +21,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hsmsim import mutate
 from hsmsim.encoding import spki_pem
 from hsmsim.formats.marvell import blob as mb
-from hsmsim.formats.marvell.envelopes import MarvellAttestation, b64_decode, gzip_deterministic, jwk_uint
+from hsmsim.formats.marvell.envelopes import (
+    MarvellAttestation,
+    b64_decode,
+    gzip_deterministic,
+    gzip_member,
+    jwk_uint,
+)
 from hsmsim.formats.marvell.generate import assemble
 from hsmsim.formats.marvell.options import AzureEnvelope, Cloud, GoogleEnvelope
 from hsmsim.formats.marvell.pki import build_v1_certificate, marvell_pki, reissue_v1
@@ -352,8 +357,12 @@ def _id_not_utf8(obj: mb.KeyObject) -> mb.KeyObject:
     return obj.replace(mb.ID, b"\xff" + identifier[1:])
 
 
-def _gzip_bomb(_data: bytes) -> bytes:
-    return gzip_deterministic(b"\x00" * (4 << 20), strategy=zlib.Z_RLE)
+GZIP_BOMB = gzip_member(bytes.fromhex("edc1010100000082a0feaf7648c0") + bytes(4064) + bytes.fromhex("ce05"),
+                        0x1147406A, 4 << 20)
+"""gzip of 4 MiB of zeros as zlib 1.2 deflates them at level 6, memLevel 9, with the run-length strategy: one
+dynamic Huffman block, a literal zero, then (length 258, distance 1) pairs coded in two zero bits each, four to a
+byte, before the last pair and the end of the block. Written out, as deflating the 4 MiB would take 9 ms of every
+marvell-google catalogue."""
 
 
 def _raw_blob(bench: Workbench) -> None:
@@ -802,7 +811,7 @@ def _google_mutations(add: Adder) -> None:
         _note("ROBUSTNESS", high, "attestation.dat inflates to 4 MiB of zeros",
               "unbounded decompression exhausts memory", "CWE-409"),
         "gzip of 4 MiB of zeros", "bytes.replace", "attestation.dat",
-        compressed_op(_gzip_bomb), invalid(Reason.LIMIT_EXCEEDED), resign=False)
+        compressed_op(lambda _data: GZIP_BOMB), invalid(Reason.LIMIT_EXCEEDED), resign=False)
     add("encoding::gzip-truncated", "GzipTruncated",
         _note("ENCODING", low, "attestation.dat cut before the gzip trailer", "a partial blob is parsed"),
         "last 9 bytes of attestation.dat removed", "bytes.truncate", "attestation.dat",

@@ -244,19 +244,21 @@ GZIP_MEM_LEVEL = 9
 1.2.x (the RSA-4096 blob's stream differs under zlib's default memLevel 8)."""
 
 
-def gzip_deterministic(data: bytes, *, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> bytes:
-    """gzip as Google's samples are: header ``1f8b 0800 0000 0000 0000`` (no name, mtime 0, XFL 0,
-    OS 0), a raw deflate stream at level 6 with memLevel 9 and a 32 KiB window, CRC-32 and length.
+def gzip_member(deflated: bytes, crc: int, size: int) -> bytes:
+    """The gzip member around the raw deflate stream ``deflated`` of ``size`` bytes whose CRC-32 is ``crc``, with
+    Google's samples' header ``1f8b 0800 0000 0000 0000`` (no name, mtime 0, XFL 0, OS 0)."""
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00" + deflated + struct.pack("<II", crc, size & 0xFFFFFFFF)
+
+
+def gzip_deterministic(data: bytes) -> bytes:
+    """gzip as Google's samples are (:func:`gzip_member`): a raw deflate stream at level 6 with memLevel 9 and a
+    32 KiB window, CRC-32 and length.
 
     With zlib 1.2.x (CPython's usual build) this reproduces both real blobs byte for byte; another
     deflate implementation (zlib-ng) may choose other matches, which changes no decompressed byte.
-    ``strategy`` ``zlib.Z_RLE`` is for synthetic payloads that need not look like Google's (a bomb of
-    zeros: the same size as the default strategy gives, in under half the time).
     """
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, GZIP_MEM_LEVEL, strategy)
-    deflated = compressor.compress(data) + compressor.flush()
-    trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
-    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00" + deflated + trailer
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, GZIP_MEM_LEVEL)
+    return gzip_member(compressor.compress(data) + compressor.flush(), zlib.crc32(data), len(data))
 
 
 _gzipped = lru_cache(maxsize=64)(gzip_deterministic)
