@@ -68,6 +68,8 @@ _DETECTION_ONLY = {
     "apple": {"acme", "appattest", "extensions", "pki", "receipt", "record", "webauthn_statement"},
     "crypto4a": {"generate", "message", "pki", "verify"},
     "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
+    "tpm": {"acme", "credential", "device", "generate", "genuine", "kast", "kast_format", "marshal", "parsec", "pki",
+            "statement", "structures", "webauthn"},
 }
 """Per family whose detection is light: the modules of its codecs, verifiers, generators and PKIs, which detecting
 (and verifying another family's evidence) must not import."""
