@@ -66,6 +66,7 @@ def test_verify_of_a_named_format_imports_its_family_alone() -> None:
 _DETECTION_ONLY = {
     "android": {"acme", "cbor", "generate", "keydescription", "options", "pki", "status", "verify", "webauthn"},
     "apple": {"acme", "appattest", "extensions", "pki", "receipt", "record", "webauthn_statement"},
+    "cardcontact": {"cvc", "generate", "pki", "verify"},
     "crypto4a": {"generate", "message", "pki", "verify"},
     "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
     "tpm": {"acme", "credential", "device", "generate", "genuine", "kast", "kast_format", "marshal", "parsec", "pki",
