@@ -68,6 +68,7 @@ _DETECTION_ONLY = {
     "apple": {"acme", "appattest", "extensions", "pki", "receipt", "record", "webauthn_statement"},
     "cardcontact": {"cvc", "generate", "pki", "verify"},
     "crypto4a": {"generate", "message", "pki", "verify"},
+    "fortanix": {"captured_encoding", "certificates", "generate", "pki", "statement", "verify"},
     "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
     "tpm": {"acme", "credential", "device", "generate", "genuine", "kast", "kast_format", "marshal", "parsec", "pki",
             "statement", "structures", "webauthn"},
