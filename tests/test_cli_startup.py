@@ -66,8 +66,12 @@ def test_verify_of_a_named_format_imports_its_family_alone() -> None:
 _DETECTION_ONLY = {
     "android": {"acme", "cbor", "generate", "keydescription", "options", "pki", "status", "verify", "webauthn"},
     "apple": {"acme", "appattest", "extensions", "pki", "receipt", "record", "webauthn_statement"},
+    "cardcontact": {"cvc", "generate", "pki", "verify"},
     "crypto4a": {"generate", "message", "pki", "verify"},
+    "fortanix": {"captured_encoding", "certificates", "generate", "pki", "statement", "verify"},
     "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
+    "tpm": {"acme", "credential", "device", "generate", "genuine", "kast", "kast_format", "marshal", "parsec", "pki",
+            "statement", "structures", "webauthn"},
 }
 """Per family whose detection is light: the modules of its codecs, verifiers, generators and PKIs, which detecting
 (and verifying another family's evidence) must not import."""

@@ -25,16 +25,18 @@ from hsmsim.formats import detect, get_format
 from hsmsim.formats.tpm import kast as wire
 from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME
 from hsmsim.formats.tpm.device import Parent
+from hsmsim.formats.tpm.format import MsKastFormat
 from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_cases
 from hsmsim.formats.tpm.kast_format import (
     CA_KEY_SUFFIX,
     ROLE_AIK,
     ROLE_CA_KEY,
-    MsKastFormat,
     check_aik_ca,
+    looks_like_request,
     pkcs8_pem,
     request_der,
 )
+from hsmsim.formats.tpm.layout import may_be_request
 from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA, tpm_pki
 from hsmsim.keystore.base import KeySpec
 from hsmsim.model.evidence import Evidence, TrustAnchors
@@ -479,6 +481,17 @@ def test_detect_claims_requests_only(kit: KastKit, tmp_path: Path) -> None:
         assert detect(tmp_path / output).name == "ms-kast"
         assert FMT.load(tmp_path / output).files == FMT.load(primary).files
     assert not FMT.detect(tmp_path)
+
+
+def test_detection_reads_with_the_codec_only_what_may_be_a_request(kit: KastKit, tmp_path: Path) -> None:
+    """layout.may_be_request passes every request form the reader takes (DER, PEM, PEM after whitespace) and
+    turns away the rest before the KAST codec is imported."""
+    der = kit.draft("ec-p256").evidence().files[kit.draft("ec-p256").evidence().primary]
+    for name, body in (("der", der), ("pem", pem(der, "CMS")), ("indented", b"\n  " + pem(der, "CMS")),
+                       ("zip", b"PK\x03\x04" + der), ("octets", b"\x04\x01\x00")):
+        path = tmp_path / name
+        path.write_bytes(body)
+        assert may_be_request(body) == looks_like_request(body) == FMT.detect(path) == (name not in ("zip", "octets"))
 
 
 def test_request_file_names_in_a_directory(kit: KastKit, tmp_path: Path) -> None:

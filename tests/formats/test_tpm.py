@@ -40,11 +40,11 @@ from hsmsim.formats.tpm.catalogue import (
 )
 from hsmsim.formats.tpm.credential import _made_credential, _secret, activate_credential, make_credential
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, Parent, object_attributes, tpm_sign
-from hsmsim.formats.tpm.format import draft_for, statement_draft_for
+from hsmsim.formats.tpm.format import ParsecTpmFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.kast_format import kast_draft_for
 from hsmsim.formats.tpm.marshal import HASH_NAMES, TpmAlg, TpmaObject, TpmSt
-from hsmsim.formats.tpm.parsec import MIN_NONCE_BYTES, ParsecTpmFormat, parsec_draft_for, pem_chain
+from hsmsim.formats.tpm.parsec import MIN_NONCE_BYTES, parsec_draft_for, pem_chain
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.parsec_catalogue import parsec_draft
 from hsmsim.formats.tpm.pki import (
@@ -71,7 +71,7 @@ from hsmsim.formats.tpm.structures import (
     pcr_selection_list,
     qualified_name,
 )
-from hsmsim.formats.tpm.webauthn import TpmAttestation
+from hsmsim.formats.tpm.webauthn import TpmAttestation, draft_for, statement_draft_for
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore

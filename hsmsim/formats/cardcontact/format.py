@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-
-from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import BundleError, UnsupportedKeyError
-from hsmsim.formats.cardcontact import cvc
-from hsmsim.formats.cardcontact.generate import C_DEVAUT_FILE, FORMAT, REQUEST_SUFFIX, ROOT_FILE, generate_evidence
-from hsmsim.formats.cardcontact.pki import CARRIER_ORG, brainpool_key, cardcontact_pki, carrier
-from hsmsim.formats.cardcontact.verify import verify_evidence
-from hsmsim.keystore.base import PrivateKey
+from hsmsim.formats.cardcontact.layout import (
+    C_DEVAUT_FILE,
+    CV_CERTIFICATE_TAG,
+    FORMAT,
+    REQUEST_SUFFIX,
+    ROOT_FILE,
+    starts_as_request,
+)
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     BundleLayout,
@@ -28,11 +29,17 @@ from hsmsim.model.evidence import (
     TrustAnchors,
     read_siblings,
 )
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict, escaped
+
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from cryptography import x509
+
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 MAX_ANCHOR_BYTES = 64 * 1024
 
@@ -41,6 +48,9 @@ def cvc_root_anchor(data: bytes, shown: str) -> x509.Certificate:
     """The X.509 carrier of a root CV certificate file (as OpenSC keeps ``DESRCACC100001``); raises
     :class:`BundleError` when ``data`` is not one self-signed CV certificate. The carrier is signed by a fixed
     hsmsim key: only the CV certificate inside is trusted, after the verifier checks its self-signature."""
+    from hsmsim.formats.cardcontact import cvc
+    from hsmsim.formats.cardcontact.pki import CARRIER_ORG, brainpool_key, carrier
+
     try:
         root = cvc.parse_certificate_file(data, 1, "root")[0]
         root.public_key.ec_key(None)
@@ -71,21 +81,30 @@ class SmartCardHsmFormat:
         if attesting is not None:
             raise UnsupportedKeyError("a SmartCard-HSM authenticates requests with its Device Authentication key "
                                       "only; it has no other attesting key")
+        from hsmsim.formats.cardcontact.pki import cardcontact_pki
+
         return cardcontact_pki(device.seed, device.serial, device.initialised).identity()
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The emulated SRCA (``root.crt``, a carrier), the DICA and the device certificate carriers."""
+        from hsmsim.pki.identity import PkiExport
+
         return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The authenticated request, EF.C_DevAut, the key's CSR and the SRCA carrier for the request's key."""
+        from hsmsim.formats.cardcontact.generate import generate_evidence
+
         return generate_evidence(request)
 
     def verify(
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
         profile: Profile = Profile.STRUCTURAL,
     ) -> Verdict:
-        """Check the request against the trusted SRCA at ``at`` (default now); see :func:`verify_evidence`."""
+        """Check the request against the trusted SRCA at ``at`` (default now); see
+        :func:`~hsmsim.formats.cardcontact.verify.verify_evidence`."""
+        from hsmsim.formats.cardcontact.verify import verify_evidence
+
         return verify_evidence(evidence, trust, at or datetime.now(UTC), Profile(profile))
 
     def load(self, path: Path) -> Evidence:
@@ -106,10 +125,7 @@ class SmartCardHsmFormat:
 
     def _is_request(self, path: Path) -> bool:
         head = peek_regular_file(path, 8)
-        if head is None or head[:1] != b"\x67" or len(head) < 4:
-            return False
-        offset = {0x81: 3, 0x82: 4}.get(head[1], 2)
-        return head[offset:offset + 2] == b"\x7f\x21"
+        return head is not None and starts_as_request(head)
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """Each file a PEM or DER X.509 carrier (``hsmsim pki export``'s ``root.crt``) or a binary root CV
@@ -118,7 +134,7 @@ class SmartCardHsmFormat:
         certs: list[x509.Certificate] = []
         for path in paths:
             data = read_regular_file(path, MAX_ANCHOR_BYTES, budget)
-            if data[:2] == b"\x7f\x21":
+            if data[:2] == CV_CERTIFICATE_TAG:
                 certs.append(cvc_root_anchor(data, str(path)))
             else:
                 certs += TrustAnchors.from_pem_files([path], budget=budget).get()

@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import spki_der
 from hsmsim.errors import ParameterError
-from hsmsim.formats.fortanix.generate import JSON_PREFIX, generate_evidence
+from hsmsim.formats.fortanix.layout import FORMAT, JSON_PREFIX, TOP_LEVEL_MEMBERS, JsonLimits
 from hsmsim.formats.fortanix.options import FortanixOptions
-from hsmsim.formats.fortanix.pki import fortanix_pki
-from hsmsim.formats.fortanix.statement import TOP_LEVEL_MEMBERS, JsonLimits, parse_json, read_response
-from hsmsim.formats.fortanix.verify import verify_evidence
-from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
@@ -32,12 +28,16 @@ from hsmsim.model.evidence import (
     files_beside,
     read_siblings,
 )
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.chain import CERT_PARSE_ERRORS
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Rejected, Verdict
+
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 _MAX_SIBLING_CSRS = 8
 """CSRs read beside a response when none is the attested key's: enough for the verifier to call them ambiguous."""
@@ -48,7 +48,9 @@ _CSR_PEEK_BYTES = 64 * 1024
 
 def _attested_spki(response: bytes, limits: JsonLimits) -> bytes | None:
     """The SPKI DER of the key ``response`` attests, or None when the response or its statement does not read (the
-    verifier says why)."""
+    verifier says why; only when several CSRs lie beside it)."""
+    from hsmsim.formats.fortanix.statement import parse_json, read_response
+
     try:
         statement = read_response(parse_json(response, limits), limits, Profile.STRUCTURAL).statement
         return spki_der(x509.load_der_x509_certificate(statement).public_key())
@@ -70,7 +72,7 @@ def _csr_spki(data: bytes | None) -> bytes | None:
 class FortanixFormat:
     """The ``fortanix`` format: Fortanix DSM key attestation statements (JSON + X.509)."""
 
-    name = "fortanix"
+    name = FORMAT
     title = "Fortanix DSM"
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519")
 
@@ -91,6 +93,8 @@ class FortanixFormat:
         (RSA or EC) as the authority. :meth:`generate` re-certifies the same key for the
         30-day period holding the attestation time.
         """
+        from hsmsim.formats.fortanix.pki import fortanix_pki
+
         at, captured = device.attestation_created, self.options.captured_encoding
         if attesting is None:
             return fortanix_pki(device.seed, device.serial, at, captured_encoding=captured).identity()
@@ -100,6 +104,8 @@ class FortanixFormat:
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The cluster's authority PKI (re-certified per period under the same root)."""
+        from hsmsim.pki.identity import PkiExport
+
         return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
@@ -107,6 +113,8 @@ class FortanixFormat:
 
         Parameters: ``options`` (a :class:`FortanixOptions`).
         """
+        from hsmsim.formats.fortanix.generate import generate_evidence
+
         options = request.parameters.get("options", self.options)
         if not isinstance(options, FortanixOptions):
             raise ParameterError.invalid("options", "a FortanixOptions", options)
@@ -116,7 +124,10 @@ class FortanixFormat:
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
         profile: Profile = Profile.STRUCTURAL,
     ) -> Verdict:
-        """Check the response against the root at ``at`` (default now); see :func:`verify_evidence`."""
+        """Check the response against the root at ``at`` (default now); see
+        :func:`~hsmsim.formats.fortanix.verify.verify_evidence`."""
+        from hsmsim.formats.fortanix.verify import verify_evidence
+
         return verify_evidence(evidence, trust, at or datetime.now(UTC), Profile(profile), self.options, self.limits)
 
     def load(self, path: Path) -> Evidence:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from hsmsim.formats.fortanix.pki import PROFILE_FX2200
-from hsmsim.formats.fortanix.statement import JSON_INDENT
+from hsmsim.formats.fortanix.layout import JSON_INDENT, PROFILE_FX2200
 
 
 @dataclass(frozen=True)

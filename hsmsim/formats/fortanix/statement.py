@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.encoding import indented_json, load_json, unique_json_members
+from hsmsim.formats.fortanix import layout
+from hsmsim.formats.fortanix.layout import JsonLimits as JsonLimits  # re-exported: the codec's bounds
 from hsmsim.keystore.base import KeyType
 from hsmsim.verdict import Profile, Reason, Rejected
 
@@ -48,19 +50,10 @@ USAGES_BY_KEY_TYPE = {
 }
 """The keyUsage bits a key of each type can be granted."""
 
-TOP_LEVEL_MEMBERS = ("authority_chain", "attestation_statement")
+TOP_LEVEL_MEMBERS = layout.TOP_LEVEL_MEMBERS
 STATEMENT_MEMBERS = ("format", "statement")
-JSON_INDENT = 4
+JSON_INDENT = layout.JSON_INDENT
 """Indentation of the published example response."""
-
-
-@dataclass(frozen=True)
-class JsonLimits:
-    """Bounds on the response JSON: bytes, nesting depth and authority_chain entries."""
-
-    max_bytes: int = 128 * 1024
-    max_depth: int = 8
-    max_chain: int = 8
 
 
 # -- writing ---------------------------------------------------------------------------

@@ -27,7 +27,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -37,8 +36,9 @@ from hsmsim.checks import check_csr_binding, one_file
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import indented_json
 from hsmsim.errors import ParameterError, UnsupportedKeyError
+from hsmsim.formats.tpm import layout
 from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
-from hsmsim.formats.tpm.format import TpmStatementFormat
+from hsmsim.formats.tpm.format import TpmAcmeFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import HASH_ALGS, TpmAlg
@@ -57,26 +57,19 @@ from hsmsim.formats.tpm.statement import (
 )
 from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic, TpmtSignature
 from hsmsim.keystore.base import KeySpec, PublicKey
-from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors, safe_file_stem
-from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.acme import check_token, decode_att_obj, token_parameter
-from hsmsim.webauthn.container import (
-    COSE_ALGS,
-    MAX_ATTESTATION_OBJECT,
-    b64url,
-    from_b64url,
-    parse_json_object,
-)
+from hsmsim.webauthn.container import COSE_ALGS, b64url, from_b64url, parse_json_object
 
-RECORD_SUFFIX = ".acme-tpm.json"
+RECORD_SUFFIX = layout.ACME_RECORD_SUFFIX
 CHALLENGE_TYPE = "device-attest-01"
 IDENTIFIER_TYPE = "permanent-identifier"
 ACME_ALGS = {-7: TpmAlg.ECDSA, -257: TpmAlg.RSASSA, -65535: TpmAlg.RSASSA}
 """The COSE algorithms step-ca accepts for a ``tpm`` statement, with the TPMT_SIGNATURE sigAlg they need."""
-MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
+MAX_RECORD_BYTES = layout.MAX_STATEMENT_RECORD_BYTES
 ACCOUNT_KEY_SPEC = KeySpec.parse("ec-p256")
 
 
@@ -159,6 +152,14 @@ def check_tpmt_signature(ak: PublicKeyTypes, alg: int, cert_info: bytes, sig: by
     check_signature(ak, alg, cert_info, signature.bare())
 
 
+def verify_acme_files(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                      profile: Profile) -> Verdict:
+    """The record (already bounded) with the finalize CSR beside it: the step-ca ``tpm`` checks, the permanent
+    identifier, the CSR binding and the key's TPM attributes; raises Rejected."""
+    csr = one_file(evidence.files, [k for k in evidence.files if k.endswith(".csr")], "the finalize CSR")
+    return _verify_record(AcmeRecord.parse(record), csr, trust, at, profile)
+
+
 def _verify_record(record: AcmeRecord, csr: bytes | None, trust: TrustAnchors, at: datetime,
                    profile: Profile) -> Verdict:
     fmt, att_stmt = decode_att_obj(record.att_obj)
@@ -217,7 +218,7 @@ class AcmeDraft(StatementDraft):
         if self.csr_pem:
             files[f"{stem}.csr"] = self.csr_pem
         files.update(self.beside())
-        return Evidence("tpm-acme", files, f"{stem}{RECORD_SUFFIX}")
+        return Evidence(layout.ACME_FORMAT, files, f"{stem}{RECORD_SUFFIX}")
 
 
 def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> AcmeDraft:
@@ -246,46 +247,3 @@ def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> A
         tpm=tpm, identity=request.attesting, area=area, at=request.at, label=label, genuine=genuine,
         token=token, thumbprint=jwk_thumbprint(account),
         identifier=str(params.get("identifier") or device_urn), csr_pem=csr.public_bytes(Encoding.PEM))
-
-
-class TpmAcmeFormat(TpmStatementFormat):
-    """The ``tpm-acme`` format: ACME device-attest-01 with a TPM 2.0 attestation (step-ca flavour)."""
-
-    name = "tpm-acme"
-    title = "ACME device-attest-01 with TPM 2.0 attestation"
-    layout = BundleLayout((f"*{RECORD_SUFFIX}",), lambda path: path.is_file() and path.name.endswith(RECORD_SUFFIX))
-    """The record ``<label>.acme-tpm.json``, known by its name (the CSR ``<label>.csr`` beside it)."""
-    ak_name = "ak-acme"
-    names_device = True
-
-    def generate(self, request: AttestationRequest) -> Evidence:
-        """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR, by a TPM of
-        the hierarchy of parameter ``pki_profile`` (:meth:`profiled`)."""
-        return acme_draft_for(*self.profiled(request)).evidence()
-
-    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
-                     profile: Profile) -> Verdict:
-        """The step-ca ``tpm`` checks, the permanent identifier, the CSR binding and the key's TPM attributes."""
-        csr = one_file(evidence.files, [k for k in evidence.files if k.endswith(".csr")], "the finalize CSR")
-        return _verify_record(AcmeRecord.parse(record), csr, trust, at, profile)
-
-    def load(self, path: Path) -> Evidence:
-        """Read ``<label>.acme-tpm.json`` (or a directory's, :attr:`layout`) and the ``<label>.csr`` beside it."""
-        return self.layout.load(path, lambda record: self.read_record(
-            record, [record.with_name(record.name.removesuffix(RECORD_SUFFIX) + ".csr")]), self.name)
-
-    def detect(self, path: Path) -> bool:
-        """A ``*.acme-tpm.json`` file, or a directory holding one."""
-        return self.layout.detect(path)
-
-    def vector_cases(self, seed: str) -> list[VectorCase]:
-        """Golden answers for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
-        from hsmsim.formats.tpm.acme_catalogue import vector_cases
-
-        return vector_cases(seed, self)
-
-    def vector_notes(self) -> dict[str, FlagNote]:
-        """Flag definitions of the tpm-acme vectors."""
-        from hsmsim.formats.tpm.acme_catalogue import notes
-
-        return notes()

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
 from hsmsim.device import AttestationRequest
-from hsmsim.formats.tpm.acme import AcmeDraft, TpmAcmeFormat, acme_draft_for, jwk_thumbprint, key_authorization
+from hsmsim.formats.tpm.acme import AcmeDraft, acme_draft_for, jwk_thumbprint, key_authorization
 from hsmsim.formats.tpm.catalogue import (
     ATTEST_TIME,
     COMMON_NOTES,
@@ -32,6 +32,7 @@ from hsmsim.formats.tpm.catalogue import (
     provided_rsa_ak,
     shared_mutations,
 )
+from hsmsim.formats.tpm.format import TpmAcmeFormat
 from hsmsim.formats.tpm.marshal import TpmAlg
 from hsmsim.formats.tpm.pki import tpm_san
 from hsmsim.formats.tpm.structures import Scheme

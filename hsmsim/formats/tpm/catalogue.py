@@ -23,7 +23,7 @@ from cryptography.x509.oid import ExtensionOID
 from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
 from hsmsim.formats.tpm.device import EmulatedTpm
-from hsmsim.formats.tpm.format import TpmAkProvider, draft_for
+from hsmsim.formats.tpm.format import TpmAkProvider
 from hsmsim.formats.tpm.generate import Draft, StatementDraft, chain_der
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.pki import (
@@ -46,6 +46,7 @@ from hsmsim.formats.tpm.structures import (
     TpmtPublic,
     name_of,
 )
+from hsmsim.formats.tpm.webauthn import draft_for
 from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid

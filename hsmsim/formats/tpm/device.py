@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hsmsim.device import Device
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.tpm import layout
 from hsmsim.formats.tpm.pki import (
     AK_LIFETIME,
     DEFAULT_MODEL,
@@ -85,8 +86,8 @@ __all__ = [
     "KeyTemplate", "Parent", "ek_urn", "object_attributes", "public_area", "signing_scheme", "tpm_sign",
 ]
 
-TPM_KEY_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384")
-"""What the emulated TPM can create or import (TPM 2.0 PC Client: RSA-2048/3072, NIST P-256/P-384)."""
+TPM_KEY_SPECS = layout.TPM_KEY_SPECS
+"""What the emulated TPM can create or import (:data:`hsmsim.formats.tpm.layout.TPM_KEY_SPECS`)."""
 
 
 NO_ATTRIBUTES = TpmaObject(0)

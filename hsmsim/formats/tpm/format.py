@@ -1,138 +1,61 @@
-"""The TPM family's shared format base, and the WebAuthn ``tpm`` attestation statement.
+"""The TPM family's formats: ``tpm-acme``, ``parsec-tpm`` and ``ms-kast``, and the base they share.
 
 :class:`TpmAkProvider` is where every consumer of the emulated TPM (``tpm-acme``, ``parsec-tpm``, ``ms-kast``
-and the WebAuthn ``tpm`` statement) gets its TPM and AK; :class:`TpmStatementFormat` is what the formats share
-besides (key specs, the bounded record read, anchors). The ``webauthn`` format itself lives in the ``webauthn``
-family; this module gives it the ``tpm`` statement: TPM2_Certify by the AK over the credential key with qualifyingData =
-H_alg(authData ‖ clientDataHash) (:func:`draft_for`, :func:`statement_draft_for`), and the verification
-procedure of WebAuthn §8.3 (ver, pubArea key = credential key with symmetric/scheme NULL, magic, type,
-extraData, attested name, AK signature, AK certificate profile, chain to the root), then what a CA needs
-from a key attestation: generated in the TPM (sensitiveDataOrigin), not duplicable (fixedTPM +
-fixedParent), not restricted, and under the strict profile the CA/B Forum code-signing key rule
-(:func:`verify_tpm_statement`).
+and the WebAuthn ``tpm`` statement, :mod:`hsmsim.formats.tpm.webauthn`) gets its TPM and AK;
+:class:`TpmStatementFormat` is what the formats share besides (key specs, the bounded record read, anchors).
+
+Detecting and reading a record import :mod:`~hsmsim.formats.tpm.layout` alone; each hook imports what it runs: the
+drafts and verifiers (:mod:`~hsmsim.formats.tpm.acme`, :mod:`~hsmsim.formats.tpm.parsec`,
+:mod:`~hsmsim.formats.tpm.kast_format`), the emulated TPM and its PKI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.tpm.device import (
-    PLAIN_KEY_TEMPLATE,
+from hsmsim.formats.tpm.layout import (
+    ACME_FORMAT,
+    ACME_RECORD_SUFFIX,
+    ACTIVATION_SUFFIX,
+    AIK_CA_SUFFIX,
+    AIK_NAME,
+    AK_CHAIN_SUFFIX,
+    CA_KEY_SUFFIX,
+    CMC_SUFFIX,
+    DEFAULT_PKI_PROFILE,
+    KAST_FORMAT,
+    MAX_REQUEST_BYTES,
+    MAX_STATEMENT_RECORD_BYTES,
+    MIN_NONCE_BYTES,
+    PARSEC_FORMAT,
+    PARSEC_MAX_RECORD_BYTES,
+    PARSEC_RECORD_SUFFIX,
+    PKCS10_SUFFIX,
     TPM_KEY_SPECS,
-    WINDOWS_HELLO_KEY_TEMPLATE,
-    EmulatedTpm,
-    KeyTemplate,
-    Parent,
+    TpmPkiProfile,
+    may_be_request,
+    request_stem,
 )
-from hsmsim.formats.tpm.generate import SIGNATURE_ENCODINGS, Draft, StatementDraft
-from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE, EMULATED_AAGUID, PKI_PROFILES, TpmPkiProfile
-from hsmsim.formats.tpm.statement import (
-    check_ak_certificate,
-    check_attest,
-    check_chain,
-    check_object_attributes,
-    check_pub_area,
-    check_signature,
-    check_strict_policy,
-    extra_data_for,
-    load_x5c,
-    read_statement,
-    tpm_claims,
-)
-from hsmsim.formats.tpm.structures import TpmsAttest, TpmtPublic
-from hsmsim.keystore.base import PrivateKey
-from hsmsim.model.evidence import Evidence, TrustAnchors, read_optional_sibling
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
-from hsmsim.safeio import ReadBudget, read_regular_file
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
-from hsmsim.webauthn.ceremony import ceremony_for
-from hsmsim.webauthn.container import (
-    MAX_ATTESTATION_OBJECT,
-)
-from hsmsim.webauthn.statements import SignedData
+from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors, read_optional_sibling
+from hsmsim.safeio import ReadBudget, is_json_record, peek_regular_file, read_regular_file
+from hsmsim.verdict import Profile, Rejected, Verdict
 
-MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.formats.tpm.device import EmulatedTpm, KeyTemplate
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
+
+MAX_RECORD_BYTES = MAX_STATEMENT_RECORD_BYTES
 WEBAUTHN_AK = "ak"
 """Derivation role of the WebAuthn AK (a TPM holds one AK per use)."""
-WEBAUTHN_AK_SPEC = "rsa-2048"
-"""Key spec of the WebAuthn AK: Windows Hello's AIK is RSA-2048 whatever the credential's key type."""
-WEBAUTHN_AK_PARENT = Parent.SRK
-"""Windows creates its AIKs in the storage hierarchy, so the TPM obfuscates resetCount, restartCount and
-firmwareVersion in their certInfo."""
-WEBAUTHN_KEY_TEMPLATE = WINDOWS_HELLO_KEY_TEMPLATE
-"""The WebAuthn credential key is created as Windows Hello creates it: its authPolicy, noDA on RSA keys."""
-
-
-def _tpm_inputs(request: AttestationRequest, tpm: EmulatedTpm) -> tuple[GenuineTpm | None, TpmtPublic, str]:
-    """The real TPM when the key lives in one, the key's pubArea (from it as the key store created it, or from
-    ``tpm`` with :data:`WEBAUTHN_KEY_TEMPLATE`), and the ``signature_encoding``."""
-    encoding = str(request.parameters.get("signature_encoding", "bare"))
-    if encoding not in SIGNATURE_ENCODINGS:
-        raise ParameterError.invalid("signature_encoding", f"one of {', '.join(SIGNATURE_ENCODINGS)}",
-                                     request.parameters.get("signature_encoding"))
-    genuine = genuine_tpm(request, tpm, key_name=WEBAUTHN_AK, names_device=False)
-    area = genuine.key_public() if genuine is not None else tpm.key_public(request.key, WEBAUTHN_KEY_TEMPLATE)
-    return genuine, area, encoding
-
-
-def statement_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> StatementDraft:
-    """The ``tpm`` statement of the request's key (created with :data:`WEBAUTHN_KEY_TEMPLATE`) by
-    ``request.attesting`` (the AK, a child of :data:`WEBAUTHN_AK_PARENT`) in the request's device's emulated TPM of
-    the hierarchy ``pki_profile`` (its EK); parameter ``signature_encoding`` (bare | tpmt). The AK certificate, its
-    chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
-    :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
-    AKs."""
-    tpm = EmulatedTpm.for_device(request.device, pki_profile)
-    genuine, area, encoding = _tpm_inputs(request, tpm)
-    return StatementDraft(tpm=tpm, identity=request.attesting, area=area, at=request.at, label=request.key.label,
-                          genuine=genuine, signature_encoding=encoding, ak_parent=WEBAUTHN_AK_PARENT)
-
-
-def draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> Draft:
-    """The registration draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile``
-    (its EK), the key created with :data:`WEBAUTHN_KEY_TEMPLATE`, the AK a child of :data:`WEBAUTHN_AK_PARENT`:
-    exactly what the ``webauthn`` format generates with fmt ``tpm`` (parameters:
-    :func:`hsmsim.webauthn.ceremony.ceremony_for`'s and ``signature_encoding``). The AK certificate, its chain and
-    root come from ``request.attesting``, which must be an AK of that hierarchy (what
-    :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign
-    AKs."""
-    tpm = EmulatedTpm.for_device(request.device, pki_profile)
-    genuine, area, encoding = _tpm_inputs(request, tpm)
-    ceremony = ceremony_for(request, "tpm", EMULATED_AAGUID.bytes, area.public_key())
-    return Draft(
-        tpm=tpm, identity=request.attesting, at=request.at, label=ceremony.label, genuine=genuine, area=area,
-        challenge=ceremony.challenge, credential_id=ceremony.credential_id, rp_id=ceremony.rp_id,
-        origin=ceremony.genuine_origin, flags=ceremony.flags, signature_encoding=encoding, ak_parent=WEBAUTHN_AK_PARENT)
-
-
-def verify_tpm_statement(att_stmt: Mapping[str, object], signed: SignedData, trust: TrustAnchors, at: datetime,
-                         profile: Profile) -> tuple[Claims, str]:
-    """WebAuthn §8.3 (ver, chain, AK certificate profile, signature, certInfo, pubArea = credential key), then
-    the key's TPM attributes and, under the strict profile, the CA/B Forum key rule; raises Rejected."""
-    stmt = read_statement(dict(att_stmt))
-    if stmt.ver != "2.0":
-        raise Rejected(Reason.UNSUPPORTED, f"tpm attStmt.ver is {stmt.ver[:10]!r}, not '2.0'")
-    x5c = load_x5c(stmt.x5c)
-    check_chain(x5c, trust.get("root"), at)
-    facts = check_ak_certificate(x5c[0], signed.aaguid)
-    check_signature(x5c[0].public_key(), stmt.alg, stmt.cert_info, stmt.sig)
-    certify = check_attest(TpmsAttest.unmarshal(stmt.cert_info),
-                           extra_data_for(stmt.alg, signed.auth_data, signed.client_data_hash))
-    area = TpmtPublic.unmarshal(stmt.pub_area)
-    check_pub_area(area, certify, signed.credential_key)
-    check_object_attributes(area)
-    if profile is Profile.STRICT:
-        check_strict_policy(stmt, area)
-    return tpm_claims(area, facts), f"TPM key certified by an AK of {facts.vendor} {facts.model}"
 
 
 class TpmAkProvider:
@@ -149,17 +72,29 @@ class TpmAkProvider:
     """The AK certificate names the TPM by its EK URN (permanentIdentifier), as ACME needs."""
     pki_profile: TpmPkiProfile = DEFAULT_PKI_PROFILE
     """The hierarchy that certifies the TPM (its EK and AK certificates)."""
-    key_template: KeyTemplate = PLAIN_KEY_TEMPLATE
-    """How the keys this consumer certifies are created (authPolicy, attributes beyond the key's own)."""
+
+    @property
+    def key_template(self) -> KeyTemplate:
+        """How the keys this consumer certifies are created (authPolicy, attributes beyond the key's own):
+        :data:`~hsmsim.formats.tpm.device.PLAIN_KEY_TEMPLATE`."""
+        from hsmsim.formats.tpm.device import PLAIN_KEY_TEMPLATE
+
+        return PLAIN_KEY_TEMPLATE
 
     def emulated_tpm(self, device: Device) -> EmulatedTpm:
         """The emulated TPM of ``device``, certified by the hierarchy of :attr:`pki_profile`."""
+        from hsmsim.formats.tpm.device import EmulatedTpm
+
         return EmulatedTpm.for_device(device, self.pki_profile)
 
     def profiled(self, request: AttestationRequest) -> tuple[AttestationRequest, TpmPkiProfile]:
         """``request`` with its AK certified by the hierarchy it asks for (parameter ``pki_profile``, one of
-        :data:`PKI_PROFILES`; default :attr:`pki_profile`), and that hierarchy (:meth:`EmulatedTpm.recertify`:
-        what :meth:`provision_ak` gives a provider of that profile). Raises ParameterError for another name."""
+        :data:`~hsmsim.formats.tpm.pki.PKI_PROFILES`; default :attr:`pki_profile`), and that hierarchy
+        (:meth:`EmulatedTpm.recertify`: what :meth:`provision_ak` gives a provider of that profile). Raises
+        ParameterError for another name."""
+        from hsmsim.formats.tpm.device import EmulatedTpm
+        from hsmsim.formats.tpm.pki import PKI_PROFILES
+
         requested = request.parameters.get("pki_profile", self.pki_profile)
         profile = next((known for known in PKI_PROFILES if known == requested), None)
         if profile is None:
@@ -173,6 +108,8 @@ class TpmAkProvider:
                      attesting: tuple[str, PrivateKey, datetime] | None = None) -> AttestationIdentity:
         """The AK :attr:`ak_name` of :meth:`emulated_tpm` (key spec :attr:`ak_spec`, or the user key ``attesting``
         as AK) with its AK certificate; with :attr:`names_device` the certificate names the TPM by its EK URN."""
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
         tpm = self.emulated_tpm(device)
         permanent_id = tpm.ek_urn() if self.names_device else None
         if attesting is None:
@@ -187,8 +124,12 @@ class TpmAkProvider:
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The default AK's chain in the hierarchy of :attr:`pki_profile` (named ``""``), then the same AK certified
-        by each other hierarchy (:data:`PKI_PROFILES`), named after it (``ecdsa-p384``): what the parameter
-        ``pki_profile`` chooses."""
+        by each other hierarchy (:data:`~hsmsim.formats.tpm.pki.PKI_PROFILES`), named after it (``ecdsa-p384``): what
+        the parameter ``pki_profile`` chooses."""
+        from hsmsim.formats.tpm.device import EmulatedTpm
+        from hsmsim.formats.tpm.pki import PKI_PROFILES
+        from hsmsim.pki.identity import PkiExport
+
         identity = self.provision_ak(device)
         others = (PkiExport.of(EmulatedTpm.for_device(device, profile).recertify(identity), profile)
                   for profile in PKI_PROFILES if profile != self.pki_profile)
@@ -248,3 +189,194 @@ class TpmStatementFormat(TpmAkProvider):
     def fuzz_model(self, seed: str) -> FuzzModel | None:
         """None: the fuzzer builds its generic model from the vector catalogue."""
         return None
+
+
+class TpmAcmeFormat(TpmStatementFormat):
+    """The ``tpm-acme`` format: ACME device-attest-01 with a TPM 2.0 attestation (step-ca flavour,
+    :mod:`hsmsim.formats.tpm.acme`)."""
+
+    name = ACME_FORMAT
+    title = "ACME device-attest-01 with TPM 2.0 attestation"
+    layout = BundleLayout((f"*{ACME_RECORD_SUFFIX}",),
+                          lambda path: path.is_file() and path.name.endswith(ACME_RECORD_SUFFIX))
+    """The record ``<label>.acme-tpm.json``, known by its name (the CSR ``<label>.csr`` beside it)."""
+    ak_name = "ak-acme"
+    names_device = True
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The ACME server's record of the device-attest-01 answer for the request's key, with its CSR, by a TPM of
+        the hierarchy of parameter ``pki_profile`` (:meth:`profiled`)."""
+        from hsmsim.formats.tpm.acme import acme_draft_for
+
+        return acme_draft_for(*self.profiled(request)).evidence()
+
+    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                     profile: Profile) -> Verdict:
+        """The step-ca ``tpm`` checks, the permanent identifier, the CSR binding and the key's TPM attributes."""
+        from hsmsim.formats.tpm.acme import verify_acme_files
+
+        return verify_acme_files(evidence, record, trust, at, profile)
+
+    def load(self, path: Path) -> Evidence:
+        """Read ``<label>.acme-tpm.json`` (or a directory's, :attr:`layout`) and the ``<label>.csr`` beside it."""
+        return self.layout.load(path, lambda record: self.read_record(
+            record, [record.with_name(record.name.removesuffix(ACME_RECORD_SUFFIX) + ".csr")]), self.name)
+
+    def detect(self, path: Path) -> bool:
+        """A ``*.acme-tpm.json`` file, or a directory holding one."""
+        return self.layout.detect(path)
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Golden answers for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
+        from hsmsim.formats.tpm.acme_catalogue import vector_cases
+
+        return vector_cases(seed, self)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the tpm-acme vectors."""
+        from hsmsim.formats.tpm.acme_catalogue import notes
+
+        return notes()
+
+
+class ParsecTpmFormat(TpmStatementFormat):
+    """The ``parsec-tpm`` format: Parsec AttestKey on a TPM (key attestation token + ActivateCredential,
+    :mod:`hsmsim.formats.tpm.parsec`)."""
+
+    name = PARSEC_FORMAT
+    title = "Parsec TPM key attestation token with ActivateCredential"
+    ak_name = "ak-parsec"
+    record_limit = PARSEC_MAX_RECORD_BYTES
+    min_nonce_bytes = MIN_NONCE_BYTES
+    """The shortest expectedNonce the verifier takes (shorter: CHALLENGE_MISMATCH under every profile)."""
+    layout = BundleLayout((f"*{PARSEC_RECORD_SUFFIX}",), lambda path: is_json_record(
+        path, PARSEC_RECORD_SUFFIX, (b'"kat"', b'"expectedNonce"'), PARSEC_MAX_RECORD_BYTES))
+    """The token ``<label>.parsec-tpm.json`` (or a ``.json`` record naming ``kat`` and ``expectedNonce``), with
+    ``<label>.ak-chain.pem`` and ``<label>.activate-credential.json`` beside it."""
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The token of the request's key by the default attesting key (the AK), see
+        :func:`~hsmsim.formats.tpm.parsec.parsec_draft_for`, by a TPM of the hierarchy of parameter ``pki_profile``
+        (:meth:`profiled`)."""
+        from hsmsim.formats.tpm.parsec import parsec_draft_for
+
+        return parsec_draft_for(*self.profiled(request)).evidence()
+
+    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                     profile: Profile) -> Verdict:
+        """Chain, kid, TPMT_SIGNATURE, certInfo, pubArea, the platform token, then the ActivateCredential
+        exchange. An expectedNonce shorter than :attr:`min_nonce_bytes` is CHALLENGE_MISMATCH."""
+        from hsmsim.formats.tpm.parsec import verify_parsec_files
+
+        return verify_parsec_files(evidence, record, trust, at, profile, self.min_nonce_bytes)
+
+    def load(self, path: Path) -> Evidence:
+        """Read ``<label>.parsec-tpm.json`` (or a directory's, :attr:`layout`) with its AK chain and
+        ActivateCredential record beside it."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
+        stem = path.name.removesuffix(PARSEC_RECORD_SUFFIX)
+        return self.read_record(path, [path.parent / f"{stem}{AK_CHAIN_SUFFIX}",
+                                       path.parent / f"{stem}{ACTIVATION_SUFFIX}"])
+
+    def detect(self, path: Path) -> bool:
+        """A ``*.parsec-tpm.json`` file, or a ``.json`` record naming both ``kat`` and ``expectedNonce``; a
+        directory holding one."""
+        return self.layout.detect(path)
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
+        from hsmsim.formats.tpm.parsec_catalogue import vector_cases
+
+        return vector_cases(seed, self)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the parsec-tpm vectors."""
+        from hsmsim.formats.tpm.parsec_catalogue import notes
+
+        return notes()
+
+
+def _is_request(path: Path) -> bool:
+    """A regular file holding (DER or PEM) a CMC request or PKCS#10 with szOID_ENROLL_ATTESTATION_STATEMENT; the
+    KAST codec reads only what :func:`~hsmsim.formats.tpm.layout.may_be_request` lets through."""
+    head = peek_regular_file(path, MAX_REQUEST_BYTES)
+    if head is None or not may_be_request(head):
+        return False
+    from hsmsim.formats.tpm.kast_format import looks_like_request
+
+    return looks_like_request(head)
+
+
+def _is_request_file(path: Path) -> bool:
+    """A request as a directory holds it: named ``<stem>.kast.cmc`` or ``<stem>.kast.p10`` (as ``hsmsim attest``
+    writes it, any stem) and holding a request. A CMC request named otherwise (Purebred's
+    ``<stem>_attestation.bin``) is another format's record in a directory, though ``verify`` of the file is this
+    format's."""
+    return request_stem(path.name) is not None and _is_request(path)
+
+
+class MsKastFormat(TpmStatementFormat):
+    """The ``ms-kast`` format: Windows TPM key attestation (KAST) in a CMC or PKCS#10 certificate request
+    (:mod:`hsmsim.formats.tpm.kast_format`)."""
+
+    name = KAST_FORMAT
+    title = "Windows TPM key attestation in a certificate request (MS-WCCE KAST)"
+    record_limit = MAX_REQUEST_BYTES
+    ak_name = AIK_NAME
+    ak_spec = "rsa-2048"
+    layout = BundleLayout((f"*{CMC_SUFFIX}", f"*{PKCS10_SUFFIX}"), lambda path: _is_request_file(path))
+    """The request ``<stem>.kast.cmc`` or ``<stem>.kast.p10`` (:func:`_is_request_file`), with
+    ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it."""
+
+    def generate(self, request: AttestationRequest) -> Evidence:
+        """The Windows client's request for the key (see :func:`~hsmsim.formats.tpm.kast_format.kast_draft_for`), by
+        a TPM of the hierarchy of parameter ``pki_profile`` (:meth:`profiled`)."""
+        from hsmsim.formats.tpm.kast_format import kast_draft_for
+
+        return kast_draft_for(*self.profiled(request)).evidence()
+
+    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
+                     profile: Profile) -> Verdict:
+        """CMC and CSR signatures, KAST/KADS structure, key binding, then the AIK (when recovered) and its chain."""
+        from hsmsim.formats.tpm.kast_format import verify_request
+
+        return verify_request(evidence, record, trust, at, profile)
+
+    def load(self, path: Path) -> Evidence:
+        """Read the request file, with ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it when present
+        (``<stem>`` is the name without its one ``.kast.cmc`` or ``.kast.p10`` suffix; a file named otherwise has
+        no siblings); a directory is read through its request file (:attr:`layout`)."""
+        return self.layout.load(path, self._read, self.name)
+
+    def _read(self, path: Path) -> Evidence:
+        stem = request_stem(path.name)
+        siblings = [path.parent / f"{stem}{suffix}" for suffix in (CA_KEY_SUFFIX, AIK_CA_SUFFIX)]
+        return self.read_record(path, siblings if stem is not None else [])
+
+    def detect(self, path: Path) -> bool:
+        """A regular file holding (DER or PEM) a CMC request or PKCS#10 with szOID_ENROLL_ATTESTATION_STATEMENT, or
+        a directory holding such a request under a request name (:attr:`layout`)."""
+        if path.is_dir():
+            return self.layout.holds_record(path)
+        return _is_request(path)
+
+    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
+        """Certificates (PEM or DER): AIK certificates (EKU tcg-kp-AIKCertificate, CA:FALSE) under ``aik``, the
+        rest under ``root``; PKCS#8 private keys (PEM or DER) under ``ca-exchange``."""
+        from hsmsim.formats.tpm.kast_format import trust_anchors_from_files
+
+        return trust_anchors_from_files(paths)
+
+    def vector_cases(self, seed: str) -> list[VectorCase]:
+        """Goldens for RSA-2048/3072 and EC P-256/P-384 (CMC), a bare PKCS#10, and the one-defect mutations."""
+        from hsmsim.formats.tpm.kast_catalogue import vector_cases
+
+        return vector_cases(seed, self)
+
+    def vector_notes(self) -> dict[str, FlagNote]:
+        """Flag definitions of the ms-kast vectors."""
+        from hsmsim.formats.tpm.kast_catalogue import notes
+
+        return notes()

@@ -29,7 +29,8 @@ from hsmsim.formats.tpm.catalogue import (
     TpmKit,
 )
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, Parent, public_area, signing_scheme
-from hsmsim.formats.tpm.kast_format import KastDraft, MsKastFormat, ca_exchange, kast_draft_for
+from hsmsim.formats.tpm.format import MsKastFormat
+from hsmsim.formats.tpm.kast_format import KastDraft, ca_exchange, kast_draft_for
 from hsmsim.formats.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.formats.tpm.structures import (
     CertifyInfo,

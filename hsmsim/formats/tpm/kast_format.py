@@ -54,8 +54,8 @@ from hsmsim.device import AttestationRequest, flag_parameter
 from hsmsim.encoding import cert_pem, der_content, der_sequence, der_set_of_order, der_tlv, spki_der
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
 from hsmsim.formats.tpm import kast as wire
+from hsmsim.formats.tpm import layout
 from hsmsim.formats.tpm.device import EmulatedTpm, Parent, signing_scheme, tpm_sign
-from hsmsim.formats.tpm.format import TpmStatementFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.genuine import EK_CHAIN_SUFFIX, GenuineTpm, genuine_tpm
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
@@ -74,27 +74,25 @@ from hsmsim.formats.tpm.structures import OpaqueAttested, TpmsAttest, TpmtPublic
 from hsmsim.keystore.base import AkTemplate, KeySpec, PrivateKey, PublicKey
 from hsmsim.model.evidence import (
     MAX_TRUST_ANCHOR_BYTES,
-    BundleLayout,
     Evidence,
     TrustAnchors,
     safe_file_stem,
 )
-from hsmsim.model.vectors import FlagNote, VectorCase
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, certificate_from_der, fully_parsed, name_keys, validate_chain
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
-from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
+from hsmsim.safeio import ReadBudget, read_regular_file
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict, escaped
 
-FORMAT_NAME = "ms-kast"
-CMC_SUFFIX = ".kast.cmc"
-PKCS10_SUFFIX = ".kast.p10"
-CA_KEY_SUFFIX = ".ca-exchange.p8"
-AIK_CA_SUFFIX = ".aik-ca.pem"
-ROLE_CA_KEY = "ca-exchange"
-ROLE_AIK = "aik"
-AIK_NAME = "aik-windows"
+FORMAT_NAME = layout.KAST_FORMAT
+CMC_SUFFIX = layout.CMC_SUFFIX
+PKCS10_SUFFIX = layout.PKCS10_SUFFIX
+CA_KEY_SUFFIX = layout.CA_KEY_SUFFIX
+AIK_CA_SUFFIX = layout.AIK_CA_SUFFIX
+ROLE_CA_KEY = layout.ROLE_CA_KEY
+ROLE_AIK = layout.ROLE_AIK
+AIK_NAME = layout.AIK_NAME
 DEFAULT_KSP = "Microsoft Smart Card Key Storage Provider"
 """What every real Surface request names (the TPM virtual smart card KSP over the Platform Crypto Provider)."""
 OUTPUTS = ("cmc", "pkcs10")
@@ -469,7 +467,9 @@ def _statement(csr: wire.Csr) -> bytes:
     return der_content(statements[0].values[0])
 
 
-def _verify(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+def verify_request(evidence: Evidence, data: bytes, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
+    """The request ``data`` (already bounded) with the files beside it: CMC and CSR signatures, KAST/KADS structure,
+    key binding, then the AIK (when recovered) and its chain; raises Rejected."""
     der = request_der(data)
     cmc = wire.parse_cmc(der) if wire.is_content_info(der) else None
     csr = wire.parse_csr(cmc.request if cmc else der)
@@ -606,7 +606,7 @@ def _signs(cert: x509.Certificate, kast: wire.Kast) -> bool:
     return True
 
 
-def _looks_like_request(head: bytes) -> bool:
+def looks_like_request(head: bytes) -> bool:
     """A CMC Full PKI Request whose request, or a PKCS#10 whose own attributes, carry the KAST attribute."""
     try:
         der = request_der(head)
@@ -616,95 +616,22 @@ def _looks_like_request(head: bytes) -> bool:
     return bool(csr.attribute(wire.OID_STATEMENT))
 
 
-class MsKastFormat(TpmStatementFormat):
-    """The ``ms-kast`` format: Windows TPM key attestation (KAST) in a CMC or PKCS#10 certificate request."""
-
-    name = FORMAT_NAME
-    title = "Windows TPM key attestation in a certificate request (MS-WCCE KAST)"
-    record_limit = wire.MAX_REQUEST_BYTES
-    ak_name = AIK_NAME
-    ak_spec = "rsa-2048"
-    layout = BundleLayout((f"*{CMC_SUFFIX}", f"*{PKCS10_SUFFIX}"), lambda path: _is_request_file(path))
-    """The request ``<stem>.kast.cmc`` or ``<stem>.kast.p10`` (:func:`_is_request_file`), with
-    ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it."""
-
-    def generate(self, request: AttestationRequest) -> Evidence:
-        """The Windows client's request for the key (see :func:`kast_draft_for`), by a TPM of the hierarchy of
-        parameter ``pki_profile`` (:meth:`profiled`)."""
-        return kast_draft_for(*self.profiled(request)).evidence()
-
-    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
-                     profile: Profile) -> Verdict:
-        """CMC and CSR signatures, KAST/KADS structure, key binding, then the AIK (when recovered) and its chain."""
-        return _verify(evidence, record, trust, at, profile)
-
-    def load(self, path: Path) -> Evidence:
-        """Read the request file, with ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it when present
-        (``<stem>`` is the name without its one ``.kast.cmc`` or ``.kast.p10`` suffix; a file named otherwise has
-        no siblings); a directory is read through its request file (:attr:`layout`)."""
-        return self.layout.load(path, self._read, self.name)
-
-    def _read(self, path: Path) -> Evidence:
-        stem = _stem(path.name)
-        siblings = [path.parent / f"{stem}{suffix}" for suffix in (CA_KEY_SUFFIX, AIK_CA_SUFFIX)]
-        return self.read_record(path, siblings if stem is not None else [])
-
-    def detect(self, path: Path) -> bool:
-        """A regular file holding (DER or PEM) a CMC request or PKCS#10 with szOID_ENROLL_ATTESTATION_STATEMENT, or
-        a directory holding such a request under a request name (:attr:`layout`)."""
-        if path.is_dir():
-            return self.layout.holds_record(path)
-        return _is_request(path)
-
-    def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
-        """Certificates (PEM or DER): AIK certificates (EKU tcg-kp-AIKCertificate, CA:FALSE) under ``aik``, the
-        rest under ``root``; PKCS#8 private keys (PEM or DER) under ``ca-exchange``."""
-        budget = ReadBudget()
-        roots: list[x509.Certificate] = []
-        aiks: list[x509.Certificate] = []
-        keys: list[PrivateKeyTypes] = []
-        for path in paths:
-            data = read_regular_file(path, MAX_TRUST_ANCHOR_BYTES, budget)
-            key = _private_key(data, path)
-            if key is not None:
-                keys.append(key)
-                continue
-            for cert in TrustAnchors.from_pem_files([path], budget=budget).get():
-                (aiks if _is_aik_certificate(cert) else roots).append(cert)
-        return TrustAnchors({"root": tuple(roots), ROLE_AIK: tuple(aiks)}, {ROLE_CA_KEY: tuple(keys)})
-
-    def vector_cases(self, seed: str) -> list[VectorCase]:
-        """Goldens for RSA-2048/3072 and EC P-256/P-384 (CMC), a bare PKCS#10, and the one-defect mutations."""
-        from hsmsim.formats.tpm.kast_catalogue import vector_cases
-
-        return vector_cases(seed, self)
-
-    def vector_notes(self) -> dict[str, FlagNote]:
-        """Flag definitions of the ms-kast vectors."""
-        from hsmsim.formats.tpm.kast_catalogue import notes
-
-        return notes()
-
-
-def _is_request(path: Path) -> bool:
-    head = peek_regular_file(path, wire.MAX_REQUEST_BYTES)
-    return head is not None and _looks_like_request(head)
-
-
-def _is_request_file(path: Path) -> bool:
-    """A request as a directory holds it: named ``<stem>.kast.cmc`` or ``<stem>.kast.p10`` (as ``hsmsim attest``
-    writes it, any stem) and holding a request. A CMC request named otherwise (Purebred's
-    ``<stem>_attestation.bin``) is another format's record in a directory, though ``verify`` of the file is this
-    format's."""
-    return _stem(path.name) is not None and _is_request(path)
-
-
-def _stem(name: str) -> str | None:
-    """``name`` without its one request suffix (``a.kast.p10.kast.cmc`` -> ``a.kast.p10``), or None without one."""
-    for suffix in (CMC_SUFFIX, PKCS10_SUFFIX):
-        if name.endswith(suffix):
-            return name.removesuffix(suffix)
-    return None
+def trust_anchors_from_files(paths: Sequence[Path]) -> TrustAnchors:
+    """Certificates (PEM or DER): AIK certificates (EKU tcg-kp-AIKCertificate, CA:FALSE) under ``aik``, the rest
+    under ``root``; PKCS#8 private keys (PEM or DER) under ``ca-exchange``. Raises BundleError."""
+    budget = ReadBudget()
+    roots: list[x509.Certificate] = []
+    aiks: list[x509.Certificate] = []
+    keys: list[PrivateKeyTypes] = []
+    for path in paths:
+        data = read_regular_file(path, MAX_TRUST_ANCHOR_BYTES, budget)
+        key = _private_key(data, path)
+        if key is not None:
+            keys.append(key)
+            continue
+        for cert in TrustAnchors.from_pem_files([path], budget=budget).get():
+            (aiks if _is_aik_certificate(cert) else roots).append(cert)
+    return TrustAnchors({"root": tuple(roots), ROLE_AIK: tuple(aiks)}, {ROLE_CA_KEY: tuple(keys)})
 
 
 def _private_key(data: bytes, path: Path) -> PrivateKeyTypes | None:

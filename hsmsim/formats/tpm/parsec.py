@@ -27,7 +27,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -39,9 +38,10 @@ from hsmsim.checks import require_code_signing_key
 from hsmsim.device import AttestationRequest, bytes_parameter, flag_parameter
 from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import ParameterError
+from hsmsim.formats.tpm import layout
 from hsmsim.formats.tpm.credential import make_credential, release_credential
 from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
-from hsmsim.formats.tpm.format import TpmStatementFormat
+from hsmsim.formats.tpm.format import ParsecTpmFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
 from hsmsim.formats.tpm.marshal import HASH_NAMES, TPM_GENERATED_VALUE, TpmAlg, TpmSt, alg_name, digest_size
@@ -66,23 +66,21 @@ from hsmsim.formats.tpm.structures import (
     attest_type_name,
 )
 from hsmsim.keystore.base import PrivateKey, PublicKey
-from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors, safe_file_stem
-from hsmsim.model.vectors import FlagNote, VectorCase
+from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed, validate_chain
 from hsmsim.pki.seed import drbg
-from hsmsim.safeio import is_json_record
 from hsmsim.tpm.hierarchy import key_spki
 from hsmsim.tpm.pcr import BOOT_PCRS
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import parse_json_object
 
-RECORD_SUFFIX = ".parsec-tpm.json"
-AK_CHAIN_SUFFIX = ".ak-chain.pem"
-ACTIVATION_SUFFIX = ".activate-credential.json"
+RECORD_SUFFIX = layout.PARSEC_RECORD_SUFFIX
+AK_CHAIN_SUFFIX = layout.AK_CHAIN_SUFFIX
+ACTIVATION_SUFFIX = layout.ACTIVATION_SUFFIX
 KAT_MEMBERS = ("tpmVer", "kid", "sig", "pubArea", "certInfo")
 PAT_MEMBERS = ("tpmVer", "kid", "sig", "attestInfo")
 ACTIVATION_MEMBERS = ("ekCertificate", "akPublic", "objectName", "credential", "credentialBlob", "secret")
-MAX_RECORD_BYTES = 16 * 1024
+MAX_RECORD_BYTES = layout.PARSEC_MAX_RECORD_BYTES
 MAX_CHAIN_CERTS = 4
 KID_TYPE = b"\x01"
 """kid = 0x01 ‖ SHA-256(the AK's SubjectPublicKeyInfo): the shape of a Veraison instance id (a CHOICE)."""
@@ -94,11 +92,8 @@ QUOTE_PCRS = BOOT_PCRS
 PCRs its ``root_of_trust`` configuration lists; a boot-state quote typically takes these)."""
 PCR_COUNT = 24
 """A PC Client TPM's PCRs per bank (TCG PC Client Platform TPM Profile): what parameter ``pcrs`` may select."""
-MIN_NONCE_BYTES = 16
-"""The shortest nonce (expectedNonce, and so certInfo's and the quote's extraData) the verifier takes as a challenge:
-a CHOICE, the floor TPM 2.0 sets for its own session nonces (Part 3 §11.1, TPM2_StartAuthSession: nonceCaller of at
-least 16 octets) and 128 bits of freshness. The emulator sends 32 bytes. Parsec and the CCC procedure name no
-minimum; :attr:`ParsecTpmFormat.min_nonce_bytes` changes it per format instance."""
+MIN_NONCE_BYTES = layout.MIN_NONCE_BYTES
+"""The shortest nonce the verifier takes as a challenge (:data:`hsmsim.formats.tpm.layout.MIN_NONCE_BYTES`)."""
 AK_RESIDENCY_ASSERTED = "record-asserted"
 """Claim ``ak_residency`` of a token with an ActivateCredential record: the record says the TPM released the
 credential, which no offline check can confirm (``none`` without a record)."""
@@ -259,7 +254,7 @@ class ParsecDraft(StatementDraft):
         if self.activation and self.genuine is None:
             files[f"{stem}{ACTIVATION_SUFFIX}"] = indented_json(self.exchange(), 2)
         files.update(self.beside())
-        return Evidence("parsec-tpm", files, f"{stem}{RECORD_SUFFIX}")
+        return Evidence(layout.PARSEC_FORMAT, files, f"{stem}{RECORD_SUFFIX}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -533,8 +528,11 @@ def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certi
         raise Rejected(Reason.CHALLENGE_MISMATCH, "the TPM released another credential than the one sealed")
 
 
-def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile,
-            min_nonce: int) -> Verdict:
+def verify_parsec_files(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime, profile: Profile,
+                        min_nonce: int) -> Verdict:
+    """The token (already bounded) with the AK chain and ActivateCredential record beside it: chain, kid,
+    TPMT_SIGNATURE, certInfo, pubArea, the platform token, then the exchange; an expectedNonce shorter than
+    ``min_nonce`` bytes is CHALLENGE_MISMATCH. Raises Rejected."""
     parsed = read_record(record)
     kat, pat = parsed.kat, parsed.pat
     if kat.tpm_ver != "2.0":
@@ -577,56 +575,3 @@ def _verify(evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime
     claims = {**quote_claims(quote), "ak_residency": AK_RESIDENCY_ASSERTED if activation is not None else "none"}
     return Verdict(Reason.OK, f"TPM key certified by an AK of {facts.vendor} {facts.model} ({proof}); PCRs "
                               f"{claims['pcr_selection']} quoted, not appraised", tpm_claims(area, facts, extra=claims))
-
-
-class ParsecTpmFormat(TpmStatementFormat):
-    """The ``parsec-tpm`` format: Parsec AttestKey on a TPM (key attestation token + ActivateCredential)."""
-
-    name = "parsec-tpm"
-    title = "Parsec TPM key attestation token with ActivateCredential"
-    ak_name = "ak-parsec"
-    record_limit = MAX_RECORD_BYTES
-    min_nonce_bytes = MIN_NONCE_BYTES
-    """The shortest expectedNonce the verifier takes (shorter: CHALLENGE_MISMATCH under every profile)."""
-    layout = BundleLayout((f"*{RECORD_SUFFIX}",), lambda path: is_json_record(
-        path, RECORD_SUFFIX, (b'"kat"', b'"expectedNonce"'), MAX_RECORD_BYTES))
-    """The token ``<label>.parsec-tpm.json`` (or a ``.json`` record naming ``kat`` and ``expectedNonce``), with
-    ``<label>.ak-chain.pem`` and ``<label>.activate-credential.json`` beside it."""
-
-    def generate(self, request: AttestationRequest) -> Evidence:
-        """The token of the request's key by the default attesting key (the AK), see :func:`parsec_draft_for`, by a
-        TPM of the hierarchy of parameter ``pki_profile`` (:meth:`profiled`)."""
-        return parsec_draft_for(*self.profiled(request)).evidence()
-
-    def verify_files(self, evidence: Evidence, record: bytes, trust: TrustAnchors, at: datetime,
-                     profile: Profile) -> Verdict:
-        """Chain, kid, TPMT_SIGNATURE, certInfo, pubArea, the platform token, then the ActivateCredential
-        exchange. An expectedNonce shorter than :attr:`min_nonce_bytes` is CHALLENGE_MISMATCH."""
-        return _verify(evidence, record, trust, at, profile, self.min_nonce_bytes)
-
-    def load(self, path: Path) -> Evidence:
-        """Read ``<label>.parsec-tpm.json`` (or a directory's, :attr:`layout`) with its AK chain and
-        ActivateCredential record beside it."""
-        return self.layout.load(path, self._read, self.name)
-
-    def _read(self, path: Path) -> Evidence:
-        stem = path.name.removesuffix(RECORD_SUFFIX)
-        return self.read_record(path, [path.parent / f"{stem}{AK_CHAIN_SUFFIX}",
-                                       path.parent / f"{stem}{ACTIVATION_SUFFIX}"])
-
-    def detect(self, path: Path) -> bool:
-        """A ``*.parsec-tpm.json`` file, or a ``.json`` record naming both ``kat`` and ``expectedNonce``; a
-        directory holding one."""
-        return self.layout.detect(path)
-
-    def vector_cases(self, seed: str) -> list[VectorCase]:
-        """Goldens for RSA-2048/3072 and EC P-256/P-384 and the one-defect mutations."""
-        from hsmsim.formats.tpm.parsec_catalogue import vector_cases
-
-        return vector_cases(seed, self)
-
-    def vector_notes(self) -> dict[str, FlagNote]:
-        """Flag definitions of the parsec-tpm vectors."""
-        from hsmsim.formats.tpm.parsec_catalogue import notes
-
-        return notes()

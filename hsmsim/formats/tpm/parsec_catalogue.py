@@ -31,8 +31,9 @@ from hsmsim.formats.tpm.catalogue import (
     shared_mutations,
 )
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, public_area, signing_scheme
+from hsmsim.formats.tpm.format import ParsecTpmFormat
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject
-from hsmsim.formats.tpm.parsec import ParsecDraft, ParsecTpmFormat, key_id, parsec_draft_for
+from hsmsim.formats.tpm.parsec import ParsecDraft, key_id, parsec_draft_for
 from hsmsim.formats.tpm.pki import ek_certificate
 from hsmsim.formats.tpm.structures import TpmtPublic, TpmtSignature
 from hsmsim.keystore.base import KeySpec

@@ -46,12 +46,12 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, ObjectIdentifier
 
 from hsmsim.encoding import der_oid, der_sequence, der_tlv
+from hsmsim.formats.tpm import layout
 from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey, PublicKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.seed import derive_key, derive_serial
@@ -196,12 +196,11 @@ def aaguid_extension(aaguid: uuid.UUID) -> x509.UnrecognizedExtension:
     return x509.UnrecognizedExtension(FIDO_AAGUID_EXTENSION, der_tlv(0x04, aaguid.bytes))
 
 
-TpmPkiProfile = Literal["rsa", "ecdsa-p384"]
-"""The emulated CAs' algorithms: ``rsa`` (the default, as Microsoft's TPM root and AIK CAs) or
-``ecdsa-p384`` (hsmsim's earlier hierarchy, as the ECC EK roots); see the module docstring. A property of
-the emulated TPM (``EmulatedTpm.pki_profile``): its EK and AK certificates all come from one hierarchy."""
+TpmPkiProfile = layout.TpmPkiProfile
+"""The emulated CAs' algorithms (:data:`hsmsim.formats.tpm.layout.TpmPkiProfile`): ``rsa`` (the default) or
+``ecdsa-p384``."""
 
-DEFAULT_PKI_PROFILE: TpmPkiProfile = "rsa"
+DEFAULT_PKI_PROFILE: TpmPkiProfile = layout.DEFAULT_PKI_PROFILE
 
 
 @dataclass(frozen=True)
