@@ -19,8 +19,9 @@ Sections (issue 19), each figure printed beside its goal and whether it is met:
   in a separate, profiled process, so the profiler does not slow the timed one). Goal <= 3x floor. The note
   also gives the CPU time of writing the files, records and JSON (per file and per vector, whatever the
   signatures cost).
-  The imports every format's generation shares (Faker, the device model, the keystore and the seeded PKI
-  builder), which the first format generated would pay for all, are a row of their own, in the total.
+  What a generation does once per process, which the first format generated would pay for all (the imports
+  every format shares, the format registry, Faker's English data, the corpus's JSON Schema, the first full
+  garbage collection), is a row of its own, in the total.
 * ``keys``: seeded key derivation (cold, and loaded from the disk cache).
 * ``extra``: the rows of every ``scripts/bench_<topic>.py`` beside this file (``rows(repeat)`` returns
   :class:`benchlib.Row`): openssl walks, conformance, fuzz, server. A row measured fewer times than
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import importlib.util
 import itertools
 import json
@@ -115,9 +117,9 @@ def verify_rows(repeat: int) -> list[Row]:
     rounds = VERIFY_ROUNDS_PER_REPEAT * repeat
     samples = measure_interleaved(passes, rounds, counts)
     out = []
-    for name, run in passes.items():
+    for name, one_pass in passes.items():
         with CCallTimer(is_checking_call, PYTHON_CHECKING) as crypto, CsrSelfChecks() as csrs:
-            run()
+            one_pass()
         count = counts[name]
         checks = crypto.count + len(csrs.loaded)
         out.append(Row(f"verify {name} ({count} goldens, per bundle)", samples[name].wall, samples[name].cpu,
@@ -184,14 +186,15 @@ def attest_rows(repeat: int) -> list[Row]:
 
 
 def corpus_child(mode: str, out: Path) -> None:
-    """In a fresh process: import what every catalogue shares (:data:`SHARED_IMPORTS`), then generate every
-    format's vectors into ``out`` (a new directory), one format after the other in one process (as ``vectors
-    generate`` does), and print the wall and CPU seconds of the shared imports and, per format, of its generation
-    (``mode`` ``time``), or also the seconds spent inside signing calls and their count (``mode`` ``floor``), as
-    JSON on stdout."""
+    """In a fresh process: set up what every catalogue shares (:func:`_shared_setup`), then generate every format's
+    vectors into ``out`` (a new directory), one format after the other in one process (as ``vectors generate``
+    does), and print the wall and CPU seconds of the set-up and, per format, of its generation (``mode`` ``time``),
+    or also the seconds spent inside signing calls and their count (``mode`` ``floor``), as JSON on stdout."""
+    cpu, start = time.process_time(), time.perf_counter()
+    formats = _shared_setup()
+    shared = {"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}
     from hsmsim.corpus import build
     from hsmsim.corpus.build import build_corpus
-    from hsmsim.formats import names
 
     # The share of writing the vector files, records, JSON and manifest (the rest is the format's catalogue): a
     # cost per file and per vector that does not shrink with the signatures.
@@ -207,18 +210,10 @@ def corpus_child(mode: str, out: Path) -> None:
         writing["files"] += files
         return files
 
-    build._write_corpus = timed_write  # type: ignore[assignment]
-
-    # Faker's import scans the locale folders of all its providers (0.1-0.25 s here). Whichever format is generated
-    # first would pay it and the other shared imports for every format, so they have their own row and are added to
-    # the total only.
-    cpu, start = time.process_time(), time.perf_counter()
-    for module in SHARED_IMPORTS:
-        importlib.import_module(module)
-    shared = {"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}
+    build._write_corpus = timed_write
     timer = CCallTimer(is_signing_call, PYTHON_SIGNING)
     result: dict[str, dict[str, float]] = {}
-    for name in names():
+    for name in formats:
         timer.reset()
         writing.update(cpu=0.0, files=0)
         cpu, start = time.process_time(), time.perf_counter()
@@ -231,6 +226,25 @@ def corpus_child(mode: str, out: Path) -> None:
                         "signing": timer.wall, "signing_cpu": timer.cpu, "signatures": timer.count,
                         "writing_cpu": writing["cpu"], "files": writing["files"]}
     print(json.dumps({"shared_imports": shared, "formats": result}))
+
+
+def _shared_setup() -> list[str]:
+    """What a corpus generation does once per process, whichever format comes first, and return the formats' names:
+    import the corpus builder, :data:`SHARED_IMPORTS` and every format family (the registry), load Faker's English
+    data (Faker's import scans the locale folders of all its providers, 0.1-0.25 s here), write the corpus's JSON
+    Schema (one file per corpus) and run the first full garbage collection, which the imports' objects trigger.
+    The first format generated would pay all of it for every format, so it has its own row, added to the total."""
+    from hsmsim.corpus.build import _schema_bytes
+    from hsmsim.formats import names
+    from hsmsim.model.catalogue import seeded_faker
+
+    for module in SHARED_IMPORTS:
+        importlib.import_module(module)
+    formats = names()
+    seeded_faker("bench", ["en_US"])
+    _schema_bytes()
+    gc.collect()
+    return formats
 
 
 def _child(mode: str, out: Path) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -270,8 +284,9 @@ def corpus_rows(repeat: int, scratch: Path | None) -> list[Row]:
     floors = [pair[1][1] for pair in pairs]
     imports_wall = statistics.median(run["wall"] for run in imports)
     imports_cpu = statistics.median(run["cpu"] for run in imports)
-    out = [Row("generate: shared imports (Faker, device, keystore, PKI builder), once per process", imports_wall,
-               imports_cpu, note="what every format's generation imports; in the total, not in a format's row")]
+    out = [Row("generate: shared set-up (imports, Faker's English data, the schema), once per process", imports_wall,
+               imports_cpu, note="what every format's generation does once per process: in the total, not in a "
+               "format's row")]
     floor_sum = floor_cpu_sum = 0.0
     for name in timed[0]:
         wall = statistics.median(run[name]["wall"] for run in timed)
