@@ -68,6 +68,7 @@ _DETECTION_ONLY = {
     "apple": {"acme", "appattest", "extensions", "pki", "receipt", "record", "webauthn_statement"},
     "crypto4a": {"generate", "message", "pki", "verify"},
     "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
+    "luna": {"der_reader", "generate", "options", "pki", "signatures", "trust_anchor", "verify"},
 }
 """Per family whose detection is light: the modules of its codecs, verifiers, generators and PKIs, which detecting
 (and verifying another family's evidence) must not import."""
