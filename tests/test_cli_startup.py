@@ -69,6 +69,7 @@ _DETECTION_ONLY = {
     "crypto4a": {"generate", "message", "pki", "verify"},
     "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
     "luna": {"der_reader", "generate", "options", "pki", "signatures", "trust_anchor", "verify"},
+    "purebred": {"envelope", "generate", "pki", "verify"},
     "webauthn": {"standard", "verify"},
     "yubico": {"extensions", "fido", "hsm2", "piv", "pki", "verify_hsm2", "verify_piv"},
 }
