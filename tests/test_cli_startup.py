@@ -70,8 +70,12 @@ _DETECTION_ONLY = {
     "crypto4a": {"generate", "message", "pki", "verify"},
     "fortanix": {"captured_encoding", "certificates", "generate", "pki", "statement", "verify"},
     "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
+    "luna": {"der_reader", "generate", "options", "pki", "signatures", "trust_anchor", "verify"},
+    "purebred": {"envelope", "generate", "pki", "verify"},
     "tpm": {"acme", "credential", "device", "generate", "genuine", "kast", "kast_format", "marshal", "parsec", "pki",
             "statement", "structures", "webauthn"},
+    "webauthn": {"standard", "verify"},
+    "yubico": {"extensions", "fido", "hsm2", "piv", "pki", "verify_hsm2", "verify_piv"},
 }
 """Per family whose detection is light: the modules of its codecs, verifiers, generators and PKIs, which detecting
 (and verifying another family's evidence) must not import."""

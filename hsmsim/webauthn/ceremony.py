@@ -39,9 +39,9 @@ from hsmsim.webauthn.container import (
     from_b64url,
     rp_id_hash,
 )
+from hsmsim.webauthn.limits import RECORD_SUFFIX as RECORD_SUFFIX  # re-exported: the record's name
 from hsmsim.webauthn.statements import ProducedStatement
 
-RECORD_SUFFIX = ".webauthn.json"
 DEFAULT_RP_ID = "hsmsim.example"
 FORMAT_NAME = "webauthn"
 

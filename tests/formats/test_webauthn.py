@@ -24,8 +24,8 @@ from hsmsim.formats import get_format
 from hsmsim.formats.android.webauthn import ANDROID_KEY_AAGUID
 from hsmsim.formats.android.webauthn import mutations as android_mutations
 from hsmsim.formats.webauthn.catalogue import GOLDENS, mutations
-from hsmsim.formats.webauthn.format import signed_data
 from hsmsim.formats.webauthn.standard import OID_FIDO_AAGUID, u2f_signed_bytes
+from hsmsim.formats.webauthn.verify import signed_data
 from hsmsim.formats.yubico.fido import YUBIKEY_5_NFC_AAGUID
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec

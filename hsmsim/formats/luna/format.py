@@ -11,18 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import der_oid
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.luna.der_reader import MAX_CSR_BYTES, MAX_PKC_BYTES, OID_SIGNED_DATA
-from hsmsim.formats.luna.files import FORMAT_NAME, PKC_SUFFIXES, names_the_pkc, pkc_stem
-from hsmsim.formats.luna.generate import device_serial, generate_pkc
-from hsmsim.formats.luna.options import LunaOptions
-from hsmsim.formats.luna.pki import luna_attestation_identity, luna_pki_exports
-from hsmsim.formats.luna.trust_anchor import load_trust_anchor
-from hsmsim.formats.luna.verify import verify_pkc
-from hsmsim.keystore.base import PrivateKey
+from hsmsim.formats.luna.layout import (
+    FORMAT_NAME,
+    MAX_CSR_BYTES,
+    MAX_PKC_BYTES,
+    OID_SIGNED_DATA,
+    PKC_SUFFIXES,
+    names_the_pkc,
+    pkc_stem,
+)
 from hsmsim.model.evidence import (
     MAX_TRUST_ANCHOR_BYTES,
     BundleLayout,
@@ -31,11 +32,16 @@ from hsmsim.model.evidence import (
     files_beside,
     read_optional_sibling,
 )
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
+
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.formats.luna.options import LunaOptions
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 _PKCS7_CONTENT_TYPE_ARC = der_oid(OID_SIGNED_DATA)[:-1]
 """The DER OBJECT IDENTIFIER of 1.2.840.113549.1.7.2 without its last arc: any PKCS#7 content type."""
@@ -59,10 +65,21 @@ class LunaFormat:
     """The PKC ``<stem>-pkc.p7b`` with the key's ``<stem>.csr`` and the root file beside it."""
 
     def __init__(self, options: LunaOptions | None = None) -> None:
-        self.options = options or LunaOptions()
+        self._options = options
+
+    @property
+    def options(self) -> LunaOptions:
+        """The options this format generates and provisions with (default: ``LunaOptions()``)."""
+        if self._options is None:
+            from hsmsim.formats.luna.options import LunaOptions
+
+            self._options = LunaOptions()
+        return self._options
 
     def trust_anchors_from_files(self, paths: Sequence[Path]) -> TrustAnchors:
         """Trust anchors from PEM/DER files, including Luna roots cryptography cannot load."""
+        from hsmsim.formats.luna.trust_anchor import load_trust_anchor
+
         budget = ReadBudget()
         anchors = [load_trust_anchor(read_regular_file(path, MAX_TRUST_ANCHOR_BYTES, budget)) for path in paths]
         return TrustAnchors({"root": tuple(anchors)})
@@ -74,11 +91,17 @@ class LunaFormat:
         """The partition's identity: the DAC key with DAC -> HOC -> MIC and the RSA root (strict DER)."""
         if attesting is not None:
             raise UnsupportedKeyError("a Luna PKC is issued by the HSM's DAC (or HOC); no user key can attest")
+        from hsmsim.formats.luna.generate import device_serial
+        from hsmsim.formats.luna.pki import luna_attestation_identity
+
         return luna_attestation_identity(device.seed, device_serial(device), model=self.options.model,
                                          firmware=self.options.firmware, ca_extensions=self.options.ca_extensions)
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The RSA hierarchy (DAC -> HOC -> MIC -> root), the ECC one (``ecc``) and pkctype 1's (``pkc-type-1``)."""
+        from hsmsim.formats.luna.generate import device_serial
+        from hsmsim.formats.luna.pki import luna_pki_exports
+
         return luna_pki_exports(device.seed, device_serial(device), model=self.options.model,
                                 firmware=self.options.firmware, ca_extensions=self.options.ca_extensions)
 
@@ -87,6 +110,8 @@ class LunaFormat:
 
         Parameters: ``pkc_type`` (1 or 2, as ``cmu getpkc -pkctype``), ``options`` (a :class:`LunaOptions`).
         """
+        from hsmsim.formats.luna.generate import generate_pkc
+
         return generate_pkc(request, self.options)
 
     def verify(
@@ -94,11 +119,13 @@ class LunaFormat:
         profile: Profile = Profile.STRUCTURAL,
     ) -> Verdict:
         """Check the PKC at ``at`` (default now); see :func:`hsmsim.formats.luna.verify.verify_pkc`."""
+        from hsmsim.formats.luna.verify import verify_pkc
+
         return verify_pkc(evidence, trust, at=at or datetime.now(UTC), profile=Profile(profile))
 
     def load(self, path: Path) -> Evidence:
         """Read a PKC file with its CSR: ``<stem>.csr`` beside it, else the one CSR there named for it
-        (:func:`~hsmsim.formats.luna.files.names_the_pkc`, as the published ``rsa-test.csr``), else the only one,
+        (:func:`~hsmsim.formats.luna.layout.names_the_pkc`, as the published ``rsa-test.csr``), else the only one,
         never a CSR another PKC there is named for; or a directory's PKC (:attr:`layout`). Regular files only,
         within one :class:`~hsmsim.safeio.ReadBudget`; raises :class:`BundleError`."""
         return self.layout.load(path, self._read, self.name)

@@ -34,7 +34,7 @@ from hsmsim.formats.luna.der_reader import (
     parse_recurring_certificate,
     remember_issuer,
 )
-from hsmsim.formats.luna.files import PKC_SUFFIXES, names_the_pkc, pkc_stem
+from hsmsim.formats.luna.layout import PKC_SUFFIXES, names_the_pkc, pkc_stem
 from hsmsim.formats.luna.pki import (
     EKU_DAC,
     EKU_ECC_HOC,

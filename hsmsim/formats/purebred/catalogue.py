@@ -35,7 +35,7 @@ from hsmsim.formats.purebred.envelope import (
     content_info,
     wrap,
 )
-from hsmsim.formats.purebred.verify import FORMAT
+from hsmsim.formats.purebred.layout import FORMAT
 from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore, spec_of
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid

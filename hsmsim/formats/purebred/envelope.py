@@ -35,17 +35,17 @@ from hsmsim.encoding import (
     oid_dotted,
     read_tlv,
 )
+from hsmsim.formats.purebred import layout
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.pki.signing import sign
 
-PUREBRED_ARC = "1.3.6.1.4.1.37623.26"
+PUREBRED_ARC = layout.PUREBRED_ARC
 ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 ID_DATA = "1.2.840.113549.1.7.1"
 ID_CCT_PKI_DATA = "1.3.6.1.5.5.7.12.2"
 """eContentType of a CMC Full PKI Request (RFC 5272)."""
 CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7"
 EXTENSION_REQUEST = "1.2.840.113549.1.9.14"
-ANDROID_KEY_DESCRIPTION = "1.3.6.1.4.1.11129.2.1.17"
 OCTET_STRING, SEQUENCE = 0x04, 0x30
 
 
@@ -64,11 +64,11 @@ class Kind:
     real Android and Windows requests do and the YubiKey ones do not."""
 
 
-ANDROID = Kind("android", f"{PUREBRED_ARC}.2", "android-key", octet_wrapped=True, certs_only=True,
+ANDROID = Kind("android", layout.ATTRIBUTE_OIDS["android"], "android-key", octet_wrapped=True, certs_only=True,
                requests_key_identifier=True)
-WINDOWS = Kind("windows", f"{PUREBRED_ARC}.3", "ms-kast", octet_wrapped=False, certs_only=False,
+WINDOWS = Kind("windows", layout.ATTRIBUTE_OIDS["windows"], "ms-kast", octet_wrapped=False, certs_only=False,
                requests_key_identifier=True)
-YUBIKEY = Kind("yubikey", f"{PUREBRED_ARC}.4", "yubico-piv", octet_wrapped=False, certs_only=True,
+YUBIKEY = Kind("yubikey", layout.ATTRIBUTE_OIDS["yubikey"], "yubico-piv", octet_wrapped=False, certs_only=True,
                requests_key_identifier=False)
 KINDS = {kind.name: kind for kind in (ANDROID, WINDOWS, YUBIKEY)}
 KINDS_BY_OID = {kind.oid: kind for kind in KINDS.values()}

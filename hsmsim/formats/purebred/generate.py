@@ -38,8 +38,8 @@ from hsmsim.formats.purebred.envelope import (
     printable,
     wrap,
 )
+from hsmsim.formats.purebred.layout import FORMAT, PREENROLL_SUFFIX, REQUEST_SUFFIX, SIBLING_SUFFIXES, request_der
 from hsmsim.formats.purebred.pki import preenroll_target, scep_target
-from hsmsim.formats.purebred.verify import FORMAT, PREENROLL_SUFFIX, REQUEST_SUFFIX, SIBLING_SUFFIXES, request_der
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import PRINTABLE, UTF8, name
 from hsmsim.pki.seed import drbg

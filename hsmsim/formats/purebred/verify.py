@@ -25,8 +25,6 @@ The accepting verdict carries the inner format's claims.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,11 +38,9 @@ from hsmsim.errors import UnsupportedFormatError
 from hsmsim.formats import get_format
 from hsmsim.formats.purebred.envelope import (
     ANDROID,
-    ANDROID_KEY_DESCRIPTION,
     ID_CCT_PKI_DATA,
     ID_DATA,
     KINDS_BY_OID,
-    PUREBRED_ARC,
     WINDOWS,
     YUBIKEY,
     Kind,
@@ -53,49 +49,22 @@ from hsmsim.formats.purebred.envelope import (
     read_signed_data,
     unwrap,
 )
+from hsmsim.formats.purebred.layout import (
+    ANDROID_KEY_DESCRIPTION,
+    MAX_REQUEST_BYTES,
+    PUREBRED_ARC,
+    SIBLING_SUFFIXES,
+    STATUS_FILE,
+    basename,
+    is_target_name,
+    request_der,
+)
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, NameKey, certificates_shared, fully_parsed, name_keys
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 
-FORMAT = "purebred"
-MAX_REQUEST_BYTES = 1024 * 1024
 MAX_CERTS = 16
-CHALLENGE_SUFFIX = ".challenge"
-STATUS_FILE = "attestation-status.json"
-SIBLING_SUFFIXES = {"android": (CHALLENGE_SUFFIX, STATUS_FILE), "windows": (".ca-exchange.p8", ".aik-ca.pem"),
-                    "yubikey": ()}
-"""The files beside a request that its inner format reads: Android's issued challenge and Google's status list;
-the Windows CA's exchange key (which opens the enveloped AIK information) and the AIK's CA certificates."""
-TARGET_SUFFIXES = ("_target.der", ".target.der", "_target.pem", ".target.pem")
-REQUEST_SUFFIX = "_request.bin"
-PREENROLL_SUFFIX = "_attestation.bin"
-"""How the generator names a pre-enrollment container (a request otherwise)."""
-REQUEST_SUFFIXES = (REQUEST_SUFFIX, PREENROLL_SUFFIX)
 _KEY_DESCRIPTION_OID = x509.ObjectIdentifier(ANDROID_KEY_DESCRIPTION)
-
-
-def basename(rel: str) -> str:
-    """The file name of a relative path."""
-    return rel.rsplit("/", 1)[-1]
-
-
-def is_target_name(rel: str) -> bool:
-    """True for a target certificate's file name (``X_target.der``, ``X.target.pem``, ...)."""
-    return basename(rel).endswith(TARGET_SUFFIXES)
-
-
-def request_der(data: bytes) -> bytes:
-    """DER of a DER or PEM ``CERTIFICATE REQUEST`` file; raises ValueError."""
-    stripped = data.strip()
-    if not stripped.startswith(b"-----BEGIN"):
-        return data
-    lines = stripped.splitlines()
-    if b"CERTIFICATE REQUEST" not in lines[0]:
-        raise ValueError("not a PEM CERTIFICATE REQUEST")
-    try:
-        return base64.b64decode(b"".join(lines[1:-1]), validate=True)
-    except binascii.Error as exc:
-        raise ValueError(f"bad base64: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,28 @@ Importing this package registers the ``webauthn`` format and those statements.
 
 from hsmsim.formats import register
 from hsmsim.formats.webauthn.format import WebAuthnFormat
-from hsmsim.formats.webauthn.standard import FidoU2fAttestation, NoneAttestation, PackedAttestation
 from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.webauthn.statements import CatalogueVectors, register_statement
+from hsmsim.webauthn.statements import CatalogueVectors, StatementFormat, register_deferred_statement
+
+# Each statement's module is imported on the statement's first lookup, not when the family is.
+
+
+def _none() -> StatementFormat:
+    from hsmsim.formats.webauthn.standard import NoneAttestation
+
+    return NoneAttestation()
+
+
+def _packed() -> StatementFormat:
+    from hsmsim.formats.webauthn.standard import PackedAttestation
+
+    return PackedAttestation()
+
+
+def _fido_u2f() -> StatementFormat:
+    from hsmsim.formats.webauthn.standard import FidoU2fAttestation
+
+    return FidoU2fAttestation()
 
 
 def _vector_cases(seed: str) -> list[VectorCase]:
@@ -24,6 +43,6 @@ def _notes() -> dict[str, FlagNote]:
 
 
 WEBAUTHN = register(WebAuthnFormat())
-register_statement(NoneAttestation())
-register_statement(PackedAttestation(), vectors=CatalogueVectors(_vector_cases, _notes))
-register_statement(FidoU2fAttestation())
+register_deferred_statement("none", _none)
+register_deferred_statement("packed", _packed, vectors=CatalogueVectors(_vector_cases, _notes))
+register_deferred_statement("fido-u2f", _fido_u2f)

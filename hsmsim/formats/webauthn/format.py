@@ -6,7 +6,7 @@ On disk (``docs/formats/webauthn.md``) a registration is the relying party's rec
 PublicKeyCredential JSON with base64url ``clientDataJSON`` and ``attestationObject``; the statement's
 emulated roots come beside it as ``<fmt>_root_ca.pem``.
 
-The reference verifier runs the relying-party steps of WebAuthn §7.1 (clientData type, challenge,
+The reference verifier (:mod:`.verify`) runs the relying-party steps of WebAuthn §7.1 (clientData type, challenge,
 origin; rpIdHash; UP; BS without BE; attested credential data; credential id), then hands the attStmt
 to the statement format named by ``fmt`` (:mod:`hsmsim.webauthn.statements`), whose procedure chains to
 the roots given. ``none`` is rejected: nothing vouches for the key.
@@ -14,37 +14,18 @@ the roots given. ``none`` is rejected: nothing vouches for the key.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hsmsim.device import AttestationRequest, Device, record_within
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import names
-from hsmsim.keystore.base import PrivateKey
+from hsmsim.formats.webauthn.layout import FORMAT, MAX_RECORD_BYTES, RECORD_MEMBERS, RECORD_SUFFIX
 from hsmsim.model.evidence import BundleLayout, Evidence, TrustAnchors
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, is_json_record, read_regular_file
-from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
-from hsmsim.webauthn.ceremony import RECORD_SUFFIX, ceremony_for
-from hsmsim.webauthn.container import (
-    FLAG_BE,
-    FLAG_BS,
-    FLAG_UP,
-    MAX_ATTESTATION_OBJECT,
-    AttestationObject,
-    AuthenticatorData,
-    Registration,
-    cbor_decode,
-    parse_client_data,
-    parse_cose_key,
-    rp_id_hash,
-)
-from hsmsim.webauthn.statements import (
-    SignedData,
+from hsmsim.verdict import Profile, Rejected, Verdict
+from hsmsim.webauthn.statements import (  # the family's __init__ imports the registry to register its statements
     StatementVectors,
     statement_format,
     statement_names,
@@ -52,71 +33,28 @@ from hsmsim.webauthn.statements import (
     statement_vectors,
 )
 
-MAX_RECORD_BYTES = 2 * MAX_ATTESTATION_OBJECT
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
+
 DEFAULT_STATEMENT = "tpm"
 """The statement ``generate`` emits without a ``fmt`` parameter, and whose identity ``provision`` gives."""
 KEY_SPECS = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384", "ed25519")
 """The union of what the statements attest (each statement refuses what its authenticator cannot hold)."""
 
 
-def signed_data(record: Registration) -> tuple[AttestationObject, SignedData]:
-    """WebAuthn §7.1 relying-party steps 5-21 over ``record`` (steps 10-11: no crossOrigin true, no topOrigin, as the
-    record expects no framing); the attestation object and what its statement signs. Raises Rejected (MALFORMED,
-    CHALLENGE_MISMATCH, RELYING_PARTY_MISMATCH, ATTR_MISSING, ATTR_CONFLICT)."""
-    client = parse_client_data(record.client_data_json)
-    if client.type != "webauthn.create":
-        raise Rejected(Reason.MALFORMED, f"clientData.type is {client.type[:30]!r}, not 'webauthn.create'")
-    if client.challenge != record.expected_challenge:
-        raise Rejected(Reason.CHALLENGE_MISMATCH, "clientData.challenge is not the challenge the relying party sent")
-    if client.origin != record.expected_origin:
-        raise Rejected(Reason.RELYING_PARTY_MISMATCH, f"clientData.origin {client.origin[:60]!r} is not "
-                                                      f"{record.expected_origin[:60]!r}")
-    # §7.1 steps 10-11: the record names the one origin the relying party serves and no page it expects to be framed
-    # in, so a registration made in a cross-origin iframe is not one it expected.
-    if client.cross_origin:
-        raise Rejected(Reason.RELYING_PARTY_MISMATCH, "clientData.crossOrigin is true: the relying party does not "
-                                                      "expect to be framed by another origin")
-    if client.top_origin is not None:
-        raise Rejected(Reason.RELYING_PARTY_MISMATCH, f"clientData.topOrigin {client.top_origin[:60]!r} is present: "
-                                                      "the relying party expects no top origin")
-    obj = AttestationObject.decode(record.attestation_object)
-    auth = AuthenticatorData.parse(obj.auth_data)
-    if auth.rp_id_hash != rp_id_hash(record.expected_rp_id):
-        raise Rejected(Reason.RELYING_PARTY_MISMATCH, f"authData.rpIdHash is not SHA-256({record.expected_rp_id!r})")
-    if not auth.flags & FLAG_UP:
-        raise Rejected(Reason.ATTR_MISSING, "authData flags lack UP (user present)")
-    if auth.flags & FLAG_BS and not auth.flags & FLAG_BE:
-        raise Rejected(Reason.MALFORMED, "authData flags set BS (backed up) without BE (backup eligible)")
-    if auth.credential is None:
-        raise Rejected(Reason.MALFORMED, "authData carries no attested credential data (AT flag clear)")
-    if auth.credential.credential_id != record.credential_id or record.raw_id not in (None, record.credential_id):
-        raise Rejected(Reason.ATTR_CONFLICT, "credential id and rawId differ from authData's credentialId")
-    cose = cbor_decode(auth.credential.public_key_cbor, "credentialPublicKey")
-    credential_key = parse_cose_key(cose)
-    return obj, SignedData(
-        auth_data=obj.auth_data, client_data_hash=hashlib.sha256(record.client_data_json).digest(),
-        credential_key=credential_key, aaguid=auth.credential.aaguid, credential_id=auth.credential.credential_id,
-        rp_id_hash=auth.rp_id_hash, credential_alg=cose[3])
-
-
-def verify_registration(record: Registration, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
-    """The relying-party checks, then the statement of ``fmt``; raises Rejected."""
-    obj, signed = signed_data(record)
-    names()  # the format registry imports every family, so every statement is registered
-    claims = dict(statement_format(obj.fmt).verify(obj.att_stmt, signed, trust, at=at, profile=profile))
-    detail = str(claims.pop("detail", f"{obj.fmt} attestation verified"))
-    return Verdict(Reason.OK, detail, Claims(**claims))  # type: ignore[arg-type]
-
-
 def _is_record(path: Path) -> bool:
     """A ``*.webauthn.json`` file, or a ``.json`` record whose credential response holds an attestationObject."""
-    return is_json_record(path, RECORD_SUFFIX, (b'"attestationObject"', b'"expectedRpId"'), MAX_RECORD_BYTES)
+    return is_json_record(path, RECORD_SUFFIX, RECORD_MEMBERS, MAX_RECORD_BYTES)
 
 
 class WebAuthnFormat:
     """The ``webauthn`` format: a WebAuthn registration with any registered attestation statement."""
 
-    name = "webauthn"
+    name = FORMAT
     title = "WebAuthn registration"
     key_specs: tuple[str, ...] = KEY_SPECS
     layout = BundleLayout((f"*{RECORD_SUFFIX}",), _is_record)
@@ -143,6 +81,9 @@ class WebAuthnFormat:
     def generate(self, request: AttestationRequest) -> Evidence:
         """The relying party's record of a registration of the request's key. Parameters: ``fmt`` (default
         ``tpm``), the ceremony's (:func:`hsmsim.webauthn.ceremony.ceremony_for`) and the statement's own."""
+        from hsmsim.device import record_within
+        from hsmsim.webauthn.ceremony import ceremony_for
+
         fmt = str(request.parameters.get("fmt", DEFAULT_STATEMENT))
         names()
         try:
@@ -160,14 +101,11 @@ class WebAuthnFormat:
         self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
         profile: Profile = Profile.STRUCTURAL,
     ) -> Verdict:
-        """The relying-party and statement checks; bad evidence becomes a Verdict, never an exception."""
-        try:
-            profile = Profile(profile)
-            record = Registration.parse(evidence.primary_record(MAX_RECORD_BYTES),
-                                        lenient_base64=profile is Profile.STRUCTURAL)
-            return verify_registration(record, trust, at or datetime.now(UTC), profile)
-        except Rejected as rejection:
-            return Verdict(rejection.reason, rejection.detail)
+        """The relying-party and statement checks (:func:`hsmsim.formats.webauthn.verify.verify_record`); bad evidence
+        becomes a Verdict, never an exception."""
+        from hsmsim.formats.webauthn.verify import verify_record
+
+        return verify_record(evidence, trust, at or datetime.now(UTC), profile)
 
     def load(self, path: Path) -> Evidence:
         """Read a ``.webauthn.json`` record, or a directory's (:attr:`layout`), bounded (the roots are given

@@ -12,27 +12,26 @@ import enum
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from hsmsim.device import AttestationRequest, Device, flag_parameter
 from hsmsim.errors import BundleError, ParameterError, UnsupportedKeyError
-from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy
-from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_FORMAT, HSM_ROOT_FILE, assemble_hsm, is_key_attestation
-from hsmsim.formats.yubico.piv import (
+from hsmsim.formats.yubico.layout import (
+    CHAIN_SUFFIX,
+    GENERATIONS,
+    HSM_FORMAT,
+    HSM_ROOT_FILE,
     INTERMEDIATES_FILE,
+    LEGACY,
+    NEW,
     PIV_FORMAT,
     REQUEST_SUFFIX,
     ROOT_FILES,
     SECTIGO_SUFFIX,
     STEP_SUFFIX,
-    PivRequest,
-    assemble,
+    is_key_attestation,
 )
-from hsmsim.formats.yubico.pki import GENERATIONS, LEGACY, NEW, YubiKeyDevice, f9_certificate, f9_key, hsm_pki, piv_pki
-from hsmsim.formats.yubico.verify_hsm2 import verify_hsm2
-from hsmsim.formats.yubico.verify_piv import verify_piv
-from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
@@ -42,12 +41,16 @@ from hsmsim.model.evidence import (
     bundle_entries,
     read_siblings,
 )
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
-from hsmsim.pki.seed import drbg
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict, escaped
+
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.formats.yubico.pki import YubiKeyDevice
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 _PIV_PRIMARY = (".attestation.pem", SECTIGO_SUFFIX, STEP_SUFFIX)
 _PIV_SIBLINGS = ("{stem}.f9.pem", "{stem}.csr", f"{{stem}}{REQUEST_SUFFIX}", *ROOT_FILES.values(), INTERMEDIATES_FILE)
@@ -63,6 +66,8 @@ _PEEK_BYTES = 8192
 
 def device_serial(device: Device) -> int:
     """The device serial as an integer: the decimal serial, or one derived from the seed."""
+    from hsmsim.pki.seed import drbg
+
     if device.serial.isdigit() and int(device.serial) < 1 << 32:
         return int(device.serial)
     return 10_000_000 + int.from_bytes(drbg(device.seed, "yubico/serial").read(4), "big") % 30_000_000
@@ -101,6 +106,8 @@ def yubikey(device: Device, generation: str | None = None, *, fips: bool = False
     firmware does not belong to."""
     if generation is not None and generation not in GENERATIONS:
         raise ParameterError.invalid("generation", f"one of {', '.join(GENERATIONS)}", generation)
+    from hsmsim.formats.yubico.pki import YubiKeyDevice
+
     if firmware is None:
         firmware = DEFAULT_FIRMWARE[generation or LEGACY]
     own = NEW if firmware >= FIRST_NEW_PKI_FIRMWARE else LEGACY
@@ -113,6 +120,9 @@ def yubikey(device: Device, generation: str | None = None, *, fips: bool = False
 
 def _f9_identity(device: Device, generation: str) -> AttestationIdentity:
     """The f9 key and certificate of the device's YubiKey of ``generation``, under that generation's PKI."""
+    from hsmsim.formats.yubico.pki import f9_certificate, f9_key, piv_pki
+    from hsmsim.pki.identity import AttestationIdentity
+
     key = yubikey(device, generation)
     pki = piv_pki(device.seed, key.generation)
     return AttestationIdentity(f9_key(device.seed, key), f9_certificate(device.seed, key),
@@ -196,6 +206,8 @@ class YubicoPivFormat(_YubicoFormat):
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The f9 certificate of each PKI generation (parameter ``generation``): ``legacy`` (named ``""``) and the
         others by name (``2024``)."""
+        from hsmsim.pki.identity import PkiExport
+
         return tuple(PkiExport.of(_f9_identity(device, generation), "" if generation == LEGACY else generation)
                      for generation in (LEGACY, *(g for g in GENERATIONS if g != LEGACY)))
 
@@ -203,6 +215,10 @@ class YubicoPivFormat(_YubicoFormat):
         """The evidence for the request's key. Parameters: ``profile`` (ykman, sectigo, step), ``generation``
         (legacy, 2024), ``firmware`` (e.g. 4.3.3: the certificates' shape follows it, :func:`yubikey`), ``slot``
         (9a...), ``pin_policy`` and ``touch_policy`` (ykman names), ``fips`` (true/false)."""
+        from hsmsim.device import flag_parameter
+        from hsmsim.formats.yubico.extensions import PinPolicy, TouchPolicy
+        from hsmsim.formats.yubico.piv import PivRequest, assemble
+
         params = request.parameters
         if request.key_signer is None:
             raise UnsupportedKeyError("PIV attests asymmetric keys only")
@@ -231,6 +247,8 @@ class YubicoPivFormat(_YubicoFormat):
     def verify(self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
                profile: Profile = Profile.STRUCTURAL) -> Verdict:
         """See :func:`hsmsim.formats.yubico.verify_piv.verify_piv`."""
+        from hsmsim.formats.yubico.verify_piv import verify_piv
+
         return verify_piv(evidence, trust, at or datetime.now(UTC), Profile(profile))
 
     def vector_cases(self, seed: str) -> list[VectorCase]:
@@ -292,24 +310,34 @@ class YubiHsm2Format(_YubicoFormat):
         """The built-in attestation key 0 with its chain (``partition`` is ignored)."""
         if attesting is not None:
             raise UnsupportedKeyError("hsmsim emulates the built-in attestation key 0 only")
+        from hsmsim.formats.yubico.pki import hsm_pki
+        from hsmsim.pki.identity import AttestationIdentity
+
         pki = hsm_pki(device.seed, device_serial(device))
         return AttestationIdentity(pki.device.key, pki.device.certificate,
                                    (pki.device.certificate, pki.sub_ca.certificate), pki.root.certificate)
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The attestation key 0's chain under the root."""
+        from hsmsim.pki.identity import PkiExport
+
         return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The chain file, CSR, request and root for the request's key (no parameters)."""
         if request.key_signer is None:
             raise UnsupportedKeyError("a YubiHSM 2 attests asymmetric keys only")
+        from hsmsim.formats.yubico.hsm2 import assemble_hsm
+        from hsmsim.formats.yubico.pki import hsm_pki
+
         pki = hsm_pki(request.device.seed, device_serial(request.device))
         return assemble_hsm(request.device.seed, pki, request.key, request.key_signer).evidence()
 
     def verify(self, evidence: Evidence, trust: TrustAnchors, *, at: datetime | None = None,
                profile: Profile = Profile.STRUCTURAL) -> Verdict:
         """See :func:`hsmsim.formats.yubico.verify_hsm2.verify_hsm2`."""
+        from hsmsim.formats.yubico.verify_hsm2 import verify_hsm2
+
         return verify_hsm2(evidence, trust, at or datetime.now(UTC), Profile(profile))
 
     def vector_cases(self, seed: str) -> list[VectorCase]:

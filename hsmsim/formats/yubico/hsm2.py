@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hsmsim.encoding import cert_pem
 from hsmsim.errors import UnsupportedKeyError
+from hsmsim.formats.yubico import layout
 from hsmsim.formats.yubico.extensions import HsmKeyExtensions, Origin, capability_mask, hsm_key_extensions
 from hsmsim.formats.yubico.piv import public_fingerprint
 from hsmsim.formats.yubico.pki import HsmPki, cn, serial_bytes
@@ -33,21 +34,9 @@ from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name
 from hsmsim.pki.seed import drbg
 
-HSM_FORMAT = "yubihsm2"
-HSM_ROOT_FILE = "yubihsm2_attest_root.crt"
-CHAIN_SUFFIX = "_chain.pem"
-KEY_SUBJECT_PREFIX = "YubiHSM Attestation id:0x"
-"""The common name of every key attestation certificate (``YubiHSM Attestation id:0x<object id>``)."""
-
-
-def is_key_attestation(cert: x509.Certificate) -> bool:
-    """Whether ``cert`` is named as a YubiHSM 2 key attestation certificate (subject CN
-    ``YubiHSM Attestation id:0x...``)."""
-    try:
-        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    except ValueError:
-        return False
-    return any(str(a.value).startswith(KEY_SUBJECT_PREFIX) for a in names)
+HSM_FORMAT = layout.HSM_FORMAT
+HSM_ROOT_FILE = layout.HSM_ROOT_FILE
+CHAIN_SUFFIX = layout.CHAIN_SUFFIX
 
 
 def capabilities_of(key: StoredKey) -> int:

@@ -37,6 +37,7 @@ from functools import lru_cache
 from cryptography import x509
 
 from hsmsim.encoding import der_integer
+from hsmsim.formats.yubico import layout
 from hsmsim.formats.yubico.extensions import (
     FORM_FACTORS,
     HSM_FIPS_CERTIFICATE,
@@ -64,9 +65,9 @@ NO_EXPIRY = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 HSM_NOT_BEFORE = datetime(2017, 1, 1, tzinfo=UTC)
 HSM_NOT_AFTER = datetime(2071, 10, 5, tzinfo=UTC)
 
-LEGACY = "legacy"
-NEW = "2024"
-GENERATIONS = (LEGACY, NEW)
+LEGACY = layout.LEGACY
+NEW = layout.NEW
+GENERATIONS = layout.GENERATIONS
 """The two PIV PKI generations: ``legacy`` (PIV Root CA 263751) and ``2024`` (Attestation Root 1)."""
 
 _RSA2048 = KeySpec.parse("rsa-2048")

@@ -29,7 +29,7 @@ from hsmsim.formats.yubico.extensions import (
     read_der_integer,
     read_hsm_key_extensions,
 )
-from hsmsim.formats.yubico.hsm2 import CHAIN_SUFFIX, HSM_ROOT_FILE, is_key_attestation
+from hsmsim.formats.yubico.layout import CHAIN_SUFFIX, HSM_ROOT_FILE, is_key_attestation
 from hsmsim.formats.yubico.verify_piv import (
     bundle_files,
     common_names,

@@ -1,7 +1,9 @@
-"""The files of Luna PKC evidence: what ``cmu getpkc`` and ``cmu requestcertificate`` name them.
+"""The files of Luna PKC evidence: what ``cmu getpkc`` and ``cmu requestcertificate`` name them, importable
+without the DER reader, verifier, generator or PKI.
 
 One PKC is ``<stem>-pkc.p7b`` (``.p7c`` and ``.p7`` are read too) beside the key's ``<stem>.csr``
-and the root file to trust, named as Thales publishes the real roots.
+and the root file to trust, named as Thales publishes the real roots. The bounds and the PKCS#7 content type
+here are the ones :mod:`~hsmsim.formats.luna.der_reader` enforces and :mod:`~hsmsim.formats.luna.generate` writes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ RSA_ROOT_FILE = "luna-rsa-root-certificate.pem"
 ECC_ROOT_FILE = "luna-ecc-root-certificate.pem"
 TC_ROOT_FILE = "luna-tc-root-certificate.pem"
 PKC_SUFFIXES = (".p7b", ".p7c", ".p7")
+MAX_PKC_BYTES = 1024 * 1024
+MAX_CSR_BYTES = 64 * 1024
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 
 
 def pkc_stem(name: str) -> str:
