@@ -71,6 +71,8 @@ _DETECTION_ONLY = {
     "fortanix": {"captured_encoding", "certificates", "generate", "pki", "statement", "verify"},
     "ietf": {"asn1", "csr", "evidence", "pki", "tcg"},
     "luna": {"der_reader", "generate", "options", "pki", "signatures", "trust_anchor", "verify"},
+    "marvell": {"blob", "envelopes", "generate", "options", "pki", "verify", "workbench"},
+    "primus": {"archive", "bundle", "pki"},  # its verify, xml and options: the evidence verified here is primus's
     "purebred": {"envelope", "generate", "pki", "verify"},
     "tpm": {"acme", "credential", "device", "generate", "genuine", "kast", "kast_format", "marshal", "parsec", "pki",
             "statement", "structures", "webauthn"},

@@ -20,7 +20,7 @@ from hsmsim.encoding import pem
 from hsmsim.formats import get_format, register, unregister, verify_guarded
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell import envelopes
-from hsmsim.formats.marvell.options import Cloud
+from hsmsim.formats.marvell.layout import Cloud
 from hsmsim.formats.primus.catalogue import PrimusKit, Workbench
 from hsmsim.fuzz.engine import ReferenceTarget
 from hsmsim.model.evidence import Evidence, TrustAnchors

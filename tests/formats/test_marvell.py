@@ -32,9 +32,9 @@ from hsmsim.formats.marvell import envelopes
 from hsmsim.formats.marvell.catalogue import GZIP_BOMB, mutations, vector_cases
 from hsmsim.formats.marvell.envelopes import package
 from hsmsim.formats.marvell.generate import assemble, owner_pki
+from hsmsim.formats.marvell.layout import Cloud
 from hsmsim.formats.marvell.options import (
     AzureEnvelope,
-    Cloud,
     GoogleEnvelope,
     GoogleTemplate,
     KeyNames,
@@ -660,7 +660,7 @@ def test_same_seed_gives_the_same_bytes(world):
         "import hashlib, sys\n"
         "sys.path.insert(0, '.')\n"
         "from tests.formats.test_marvell import World\n"
-        "from hsmsim.formats.marvell.options import Cloud\n"
+        "from hsmsim.formats.marvell.layout import Cloud\n"
         "ev = World().attest(Cloud.GOOGLE, 'ec-p256')\n"
         "print(''.join(hashlib.sha256(ev.files[k]).hexdigest() for k in sorted(ev.files)))\n"
     )

@@ -30,9 +30,10 @@ from hsmsim.formats import detect
 from hsmsim.formats.ietf.pki import tpm_identity
 from hsmsim.formats.primus import PrimusOptions
 from hsmsim.formats.primus.archive import build_zip, crc32_combine, deflated
-from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE, assemble, csr_for, sign_xml
+from hsmsim.formats.primus.bundle import assemble, csr_for, sign_xml
 from hsmsim.formats.primus.format import PrimusFormat
-from hsmsim.formats.primus.pki import PRIMUS_POLICY_ROOT, primus_pki
+from hsmsim.formats.primus.layout import CHAIN_FILE, PRIMUS_POLICY_ROOT, PUBKEY_FILE, README_FILE
+from hsmsim.formats.primus.pki import primus_pki
 from hsmsim.formats.primus.xml import ATTRIBUTE_ORDER, render_xml
 from hsmsim.harness.vectors import Corpus, Vector, load_corpus
 from hsmsim.keystore.base import KeyPolicy, KeySpec

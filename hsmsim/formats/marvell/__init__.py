@@ -5,7 +5,7 @@ Importing this package registers its formats."""
 
 from hsmsim.formats import register
 from hsmsim.formats.marvell.format import MarvellFormat
-from hsmsim.formats.marvell.options import Cloud
+from hsmsim.formats.marvell.layout import Cloud
 
 MARVELL_AZURE = register(MarvellFormat(Cloud.AZURE))
 MARVELL_GOOGLE = register(MarvellFormat(Cloud.GOOGLE))

@@ -29,7 +29,8 @@ from hsmsim.formats.marvell.envelopes import (
     jwk_uint,
 )
 from hsmsim.formats.marvell.generate import assemble
-from hsmsim.formats.marvell.options import AzureEnvelope, Cloud, GoogleEnvelope
+from hsmsim.formats.marvell.layout import Cloud
+from hsmsim.formats.marvell.options import AzureEnvelope, GoogleEnvelope
 from hsmsim.formats.marvell.pki import build_v1_certificate, marvell_pki, reissue_v1
 from hsmsim.formats.marvell.workbench import GOLDEN_SPECS, RSA_2048, MarvellKit, Operator, Workbench
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid

@@ -45,12 +45,10 @@ from hsmsim.encoding import (
     unique_json_members,
 )
 from hsmsim.formats.marvell import blob as mb
+from hsmsim.formats.marvell.layout import AZURE_FORMAT_NAME, GOOGLE_FORMAT_NAME, MAX_JSON_BYTES, Cloud
 from hsmsim.formats.marvell.options import (
-    AZURE_FORMAT_NAME,
     DEFAULT_OPTIONS,
-    GOOGLE_FORMAT_NAME,
     AzureEnvelope,
-    Cloud,
     GoogleEnvelope,
     KeyNames,
     MarvellOptions,
@@ -64,7 +62,6 @@ MARVELL_ROOT_FILE = "liquid_security_certificate.crt"  # the name of Marvell's o
 HAWKSBILL_ROOT_FILE = "hawksbill_root_v1_prod.crt"
 AZURE_VERSION = "MRVL-1"
 GOOGLE_FORMAT = "CAVIUM_V2_COMPRESSED"
-MAX_JSON_BYTES = 1024 * 1024
 MAX_PEM_BYTES = 64 * 1024
 MAX_BUNDLE_CERTS = 8
 MAX_GZIP_INPUT = 1024 * 1024
@@ -552,24 +549,4 @@ def jwk_spki(jwk: dict[str, object]) -> bytes | None:
         raise Rejected(Reason.MALFORMED, f"the JWK is not a valid public key: {exc}") from None
     if kty != "oct":
         raise Rejected(Reason.MALFORMED, f"key.kty {jwk.get('kty')!r} is not RSA, EC or oct")
-    return None
-
-
-def document_cloud(document: object) -> Cloud | None:
-    """Which cloud's JSON envelope ``document`` is: an Azure attestation (bare or in a KeyBundle) or a
-    Google KeyOperationAttestation (bare or in a CryptoKeyVersion); None for anything else.
-
-    Tolerant of a defect inside: one Azure attestation field or an ``MRVL-*`` version is enough, so
-    an attestation missing its private blob is still Azure's (and rejected by the verifier).
-    """
-    if not isinstance(document, dict):
-        return None
-    node = document.get("attributes", document)
-    node = node.get("attestation", node) if isinstance(node, dict) else node
-    if isinstance(node, dict) and (set(node) & {"certificatePemFile", "privateKeyAttestation", "publicKeyAttestation"}
-                                   or str(node.get("version", "")).startswith("MRVL-")):
-        return Cloud.AZURE
-    node = document.get("attestation", document)
-    if isinstance(node, dict) and str(node.get("format", "")).startswith("CAVIUM_"):
-        return Cloud.GOOGLE
     return None

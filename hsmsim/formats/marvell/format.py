@@ -1,7 +1,8 @@
 """Marvell LiquidSecurity key attestation, as Azure Managed HSM (``MRVL-1``) and Google Cloud HSM
 (``CAVIUM_V2_COMPRESSED``) ship it: the format contract's hooks, and reading evidence from disk.
 
-The pieces live beside this module: the blob codec (:mod:`.blob`), the envelopes (:mod:`.envelopes`),
+What detection reads is :mod:`.layout`, the one module of the family this one imports. The pieces its hooks
+import live beside it: the blob codec (:mod:`.blob`), the envelopes (:mod:`.envelopes`),
 the generator (:mod:`.generate`, its switches in :mod:`.options`), the reference verifier
 (:mod:`.verify`), the PKIs (:mod:`.pki`), the vectors (:mod:`.catalogue`) and the fuzz model
 (:mod:`.fuzz`).
@@ -12,12 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import parse_json
-from hsmsim.formats.marvell.envelopes import MAX_JSON_BYTES, document_cloud
-from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, Cloud, MarvellOptions
-from hsmsim.keystore.base import PrivateKey
+from hsmsim.formats.marvell.layout import MAX_JSON_BYTES, Cloud, document_cloud
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
@@ -28,11 +27,16 @@ from hsmsim.model.evidence import (
     peek_entries,
     read_siblings,
 )
-from hsmsim.model.fuzz import FuzzModel
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
+
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.formats.marvell.options import MarvellOptions
+    from hsmsim.keystore.base import PrivateKey
+    from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 
 def _is_gcloud_attestation(path: Path) -> bool:
@@ -63,9 +67,9 @@ class MarvellFormat:
 
     key_specs: tuple[str, ...] = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "aes-128", "aes-256")
 
-    def __init__(self, cloud: Cloud, options: MarvellOptions = DEFAULT_OPTIONS) -> None:
+    def __init__(self, cloud: Cloud, options: MarvellOptions | None = None) -> None:
         self.cloud = cloud
-        self.options = options
+        self._options = options
         self.name = cloud.format_name
         self.title = ("Marvell LiquidSecurity via Azure Managed HSM (MRVL-1)" if cloud is Cloud.AZURE
                       else "Marvell LiquidSecurity via Google Cloud HSM (CAVIUM_V2_COMPRESSED)")
@@ -74,6 +78,16 @@ class MarvellFormat:
         self.layout = BundleLayout(records, self._claims)
         """Azure's ``<stem>.attestation.json``; Google's ``<stem>.attestation.dat`` with ``<stem>.certs.pem``, or its
         ``<stem>.json``; either with ``<stem>.pub.pem`` and ``<stem>.csr`` beside it."""
+
+    @property
+    def options(self) -> MarvellOptions:
+        """The options this format generates and provisions with (default:
+        :data:`~hsmsim.formats.marvell.options.DEFAULT_OPTIONS`)."""
+        if self._options is None:
+            from hsmsim.formats.marvell.options import DEFAULT_OPTIONS  # imports the blob codec: on first use
+
+            self._options = DEFAULT_OPTIONS
+        return self._options
 
     def provision(
         self, device: Device, partition: str,
@@ -98,6 +112,7 @@ class MarvellFormat:
         the owner's (``owner``: the owner partition certificate under the Hawksbill root), which its bundles carry
         as the second chain."""
         from hsmsim.formats.marvell.pki import google_owner_pki
+        from hsmsim.pki.identity import PkiExport
 
         identity = self.provision(device, "default")
         if self.cloud is Cloud.AZURE:  # Azure's owner root is per key pool and travels inside the bundle

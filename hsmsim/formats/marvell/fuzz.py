@@ -10,7 +10,7 @@ from collections.abc import Callable
 from hsmsim import mutate
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.catalogue import VALIDATION_TIME, mutations
-from hsmsim.formats.marvell.options import Cloud
+from hsmsim.formats.marvell.layout import Cloud
 from hsmsim.formats.marvell.workbench import GOLDEN_SPECS, MarvellKit, Workbench
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.fuzz import FuzzModel, FuzzOperator, catalogue_operator

@@ -22,11 +22,11 @@ from hsmsim.device import AttestationRequest, Device
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.envelopes import MarvellAttestation, package
+from hsmsim.formats.marvell.layout import Cloud
 from hsmsim.formats.marvell.options import (
     DEFAULT_OPTIONS,
     GOOGLE_LABEL,
     GOOGLE_USAGES,
-    Cloud,
     GoogleTemplate,
     KeyNames,
     MarvellOptions,

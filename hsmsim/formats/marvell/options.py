@@ -1,5 +1,5 @@
-"""What the Marvell generator takes besides the key: the cloud, the envelope shapes, the GUESS switches
-(``docs/formats/marvell.md`` lists them) and the cloud's names for a key."""
+"""What the Marvell generator takes besides the key and its cloud (:class:`~hsmsim.formats.marvell.layout.Cloud`):
+the envelope shapes, the GUESS switches (``docs/formats/marvell.md`` lists them) and the cloud's names for a key."""
 
 from __future__ import annotations
 
@@ -11,21 +11,6 @@ from dataclasses import dataclass
 from hsmsim.device import Device
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.pki.seed import drbg
-
-AZURE_FORMAT_NAME = "marvell-azure"
-GOOGLE_FORMAT_NAME = "marvell-google"
-
-
-class Cloud(enum.StrEnum):
-    """Which cloud's envelope wraps the blob."""
-
-    AZURE = "azure"
-    GOOGLE = "google"
-
-    @property
-    def format_name(self) -> str:
-        """The registry name of the format that ships this cloud's envelope."""
-        return AZURE_FORMAT_NAME if self is Cloud.AZURE else GOOGLE_FORMAT_NAME
 
 
 class AzureEnvelope(enum.StrEnum):

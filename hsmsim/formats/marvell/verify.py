@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from hsmsim.checks import check_csr_binding, require_code_signing_key
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.envelopes import EnvelopeContents, jwk_spki, loaded_key_spki, read_envelope
-from hsmsim.formats.marvell.options import Cloud
+from hsmsim.formats.marvell.layout import Cloud
 from hsmsim.formats.marvell.pki import AZURE_PARTITION_ROOT_CN, marvell_root_names
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import ChainPolicy, NameKey, name_key, name_keys, require_key_usage, subject_text, validate_chain

@@ -21,7 +21,8 @@ from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.formats.marvell import blob as mb
 from hsmsim.formats.marvell.envelopes import MarvellAttestation, dump_document, package
 from hsmsim.formats.marvell.generate import assemble, owner_pki
-from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, Cloud, KeyNames, MarvellOptions
+from hsmsim.formats.marvell.layout import Cloud
+from hsmsim.formats.marvell.options import DEFAULT_OPTIONS, KeyNames, MarvellOptions
 from hsmsim.formats.marvell.pki import MarvellPki, OwnerPki, marvell_pki
 from hsmsim.keystore.base import KeySpec, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore

@@ -25,17 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hsmsim.errors import UnsupportedKeyError
 from hsmsim.formats.primus.archive import ZipLayout, build_zip
+from hsmsim.formats.primus.layout import CHAIN_FILE, PUBKEY_FILE, README_FILE, ROOT_FILE
 from hsmsim.formats.primus.options import PrimusOptions
 from hsmsim.formats.primus.xml import render_xml
 from hsmsim.keystore.base import PrivateKey, StoredKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, Ext, build_csr, key_usage, name
 from hsmsim.pki.identity import AttestationIdentity
-
-CHAIN_FILE = "PrimusHSM_Attestation.crt"
-PUBKEY_FILE = "PrimusHSM_Attestation_PublicKey.pem"
-README_FILE = "README_PrimusHSM_AuditAndAttestation_AN-E01.md"
-ROOT_FILE = "hsm_rsa_root.crt"
 
 
 def sign_xml(xml: bytes, key: PrivateKey) -> bytes:

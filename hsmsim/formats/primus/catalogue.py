@@ -25,13 +25,8 @@ from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.encoding import cert_pem, pem, spki_der, spki_pem
 from hsmsim.formats.primus.archive import STORED, ZipEntry, build_zip, deflated, java_zip
-from hsmsim.formats.primus.bundle import (
-    CHAIN_FILE,
-    PUBKEY_FILE,
-    assemble,
-    csr_for,
-    sign_xml,
-)
+from hsmsim.formats.primus.bundle import assemble, csr_for, sign_xml
+from hsmsim.formats.primus.layout import CHAIN_FILE, PUBKEY_FILE
 from hsmsim.formats.primus.pki import PrimusPki, primus_attestation_identity, primus_pki
 from hsmsim.keystore.base import KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore

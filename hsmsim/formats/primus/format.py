@@ -1,10 +1,10 @@
 """The ``primus`` format: the contract's hooks (:mod:`hsmsim.formats.contract`) over this family's modules.
 
-Generation is :mod:`~hsmsim.formats.primus.bundle` (over :mod:`~hsmsim.formats.primus.xml`),
-the reference verifier :mod:`~hsmsim.formats.primus.verify`, the vectors
-:mod:`~hsmsim.formats.primus.catalogue`, the fuzz model :mod:`~hsmsim.formats.primus.fuzz` and
-the emulated manufacturer PKI :mod:`~hsmsim.formats.primus.pki`. Reading evidence from disk
-(``load``, ``detect``) lives here.
+What detection reads is :mod:`~hsmsim.formats.primus.layout`. The hooks import the rest: generation
+:mod:`~hsmsim.formats.primus.bundle` (over :mod:`~hsmsim.formats.primus.xml`), the reference verifier
+:mod:`~hsmsim.formats.primus.verify`, the vectors :mod:`~hsmsim.formats.primus.catalogue`, the fuzz model
+:mod:`~hsmsim.formats.primus.fuzz` and the emulated manufacturer PKI :mod:`~hsmsim.formats.primus.pki`. Reading
+evidence from disk (``load``, ``detect``) lives here.
 """
 
 from __future__ import annotations
@@ -15,14 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from hsmsim.device import AttestationRequest, Device, flag_parameter, text_parameter
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, assemble
-from hsmsim.formats.primus.options import PrimusOptions
-from hsmsim.formats.primus.pki import primus_attestation_identity
-from hsmsim.keystore.base import PrivateKey, label_problem
+from hsmsim.formats.primus.layout import CHAIN_FILE, FORMAT_NAME, PUBKEY_FILE
 from hsmsim.model.evidence import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_SIBLING_BYTES,
@@ -32,13 +26,16 @@ from hsmsim.model.evidence import (
     files_beside,
     read_siblings,
 )
-from hsmsim.model.vectors import FlagNote, VectorCase
-from hsmsim.pki.identity import AttestationIdentity, PkiExport
 from hsmsim.safeio import ReadBudget, peek_regular_file, read_regular_file
 from hsmsim.verdict import Profile, Verdict
 
-if TYPE_CHECKING:  # generating imports neither the verifier nor the fuzz model; their hooks import them
+if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook imports what it runs
+    from hsmsim.device import AttestationRequest, Device
+    from hsmsim.formats.primus.options import PrimusOptions
+    from hsmsim.keystore.base import PrivateKey
     from hsmsim.model.fuzz import FuzzModel
+    from hsmsim.model.vectors import FlagNote, VectorCase
+    from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
 _DETECT_WINDOW = 64 * 1024
 
@@ -57,7 +54,7 @@ def _is_bundle(path: Path) -> bool:
 class PrimusFormat:
     """The ``primus`` format: Securosys Primus HSM key attestation (TSB REST zip)."""
 
-    name = "primus"
+    name = FORMAT_NAME
     title = "Securosys Primus HSM"
     key_specs: tuple[str, ...] = (
         "rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384", "ed25519", "aes-128", "aes-256",
@@ -67,14 +64,27 @@ class PrimusFormat:
     """The TSB zip ``<label>_attestation.zip`` (or an unzipped export's ``<label>.xml``, the zip preferred when
     both are there), with ``<label>.csr`` and the root copy beside it."""
 
-    def __init__(self, options: PrimusOptions = PrimusOptions()) -> None:
-        self.options = options
+    def __init__(self, options: PrimusOptions | None = None) -> None:
+        self._options = options
+
+    @property
+    def options(self) -> PrimusOptions:
+        """The options this format generates and verifies with (default: ``PrimusOptions()``)."""
+        if self._options is None:
+            from hsmsim.formats.primus.options import PrimusOptions  # a frozen dataclass: ~1 ms to define
+
+            self._options = PrimusOptions()
+        return self._options
 
     def provision(
         self, device: Device, partition: str,
         attesting: tuple[str, PrivateKey, datetime] | None = None,
     ) -> AttestationIdentity:
         """The partition's ``attestation-key`` (or a user attesting key) certified by the device."""
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+        from hsmsim.formats.primus.pki import primus_attestation_identity
+
         if attesting is None:
             return primus_attestation_identity(
                 device.seed, device.serial, partition,
@@ -88,6 +98,8 @@ class PrimusFormat:
 
     def pki_exports(self, device: Device) -> tuple[PkiExport, ...]:
         """The default partition's PKI: every partition's attestation key chains to the same device and root."""
+        from hsmsim.pki.identity import PkiExport
+
         return (PkiExport.of(self.provision(device, "default")),)
 
     def generate(self, request: AttestationRequest) -> Evidence:
@@ -97,6 +109,11 @@ class PrimusFormat:
         ``csr_common_name`` (str, the CSR's CN; default the key's label), ``csr`` (default true; false leaves the
         CSR out: the zip and root alone, as TSB's keyAttestation endpoint returns the zip alone).
         """
+        from hsmsim.device import flag_parameter, text_parameter
+        from hsmsim.formats.primus.bundle import assemble
+        from hsmsim.formats.primus.options import PrimusOptions
+        from hsmsim.keystore.base import label_problem
+
         options = request.parameters.get("options", self.options)
         if not isinstance(options, PrimusOptions):
             raise ParameterError.invalid("options", "a PrimusOptions", options)

@@ -15,8 +15,9 @@ from typing import Any
 
 from hsmsim import mutate
 from hsmsim.formats.primus.archive import build_zip
-from hsmsim.formats.primus.bundle import CHAIN_FILE, sign_xml
+from hsmsim.formats.primus.bundle import sign_xml
 from hsmsim.formats.primus.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_TIME, PrimusKit, Workbench, mutations
+from hsmsim.formats.primus.layout import CHAIN_FILE
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import Evidence
 from hsmsim.model.fuzz import FuzzModel, FuzzOperator, catalogue_operator

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hsmsim.formats.primus.archive import ZipLayout
+if TYPE_CHECKING:  # the zip writer is imported by what writes zips, not by what reads options
+    from hsmsim.formats.primus.archive import ZipLayout
 
 
 @dataclass(frozen=True)

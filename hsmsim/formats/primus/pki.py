@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.x509.oid import ObjectIdentifier
 
+from hsmsim.formats.primus.layout import PRIMUS_POLICY_DEVICE, PRIMUS_POLICY_ROOT
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.identity import AttestationIdentity
@@ -23,11 +23,6 @@ from hsmsim.pki.seed import derive_key, derive_serial
 PRIMUS_ROOT_CN = "PRIMUS_HSM_ROOTKEY_EMULATED"
 PRIMUS_ROOT_NOT_BEFORE = datetime(2024, 6, 3, 8, 0, 0, tzinfo=UTC)
 PRIMUS_ROOT_LIFETIME = timedelta(days=10950)  # the real root: 2024-08-21 .. 2054-08-14
-PRIMUS_POLICY_ROOT = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.1")
-"""The certificate policy ``PRIMUS_HSM_ROOTKEY`` asserts (``primus.md`` 1.5)."""
-PRIMUS_POLICY_DEVICE = ObjectIdentifier("1.3.6.1.4.1.44668.4.1.3")
-"""The certificate policy a device certificate ``PRIMUS HSM KEY (SN: ...)`` asserts: the verifier requires it of
-the attestation certificate's issuer (``primus.md`` 1.5)."""
 
 
 def _primus_name(cn: str, *, cn_utf8: bool = False) -> x509.Name:
@@ -41,7 +36,7 @@ def _primus_name(cn: str, *, cn_utf8: bool = False) -> x509.Name:
     )
 
 
-def _policies(oid: ObjectIdentifier) -> Ext:
+def _policies(oid: x509.ObjectIdentifier) -> Ext:
     return Ext(x509.CertificatePolicies([x509.PolicyInformation(oid, None)]))
 
 

@@ -21,9 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from hsmsim.checks import FilesByName, check_csr_binding, one_file, require_code_signing_key
 from hsmsim.encoding import key_facts, spki_der
-from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, README_FILE
+from hsmsim.formats.primus.layout import CHAIN_FILE, PRIMUS_POLICY_DEVICE, PUBKEY_FILE, README_FILE
 from hsmsim.formats.primus.options import PrimusOptions
-from hsmsim.formats.primus.pki import PRIMUS_POLICY_DEVICE
 from hsmsim.formats.primus.xml import MAX_XML_BYTES, SPKI_ALGORITHM_OIDS, Document, read_document
 from hsmsim.model.evidence import MAX_BUNDLE_FILE_BYTES, Evidence, TrustAnchors
 from hsmsim.pki.chain import (
