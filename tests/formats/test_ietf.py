@@ -38,7 +38,8 @@ from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
 from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
 from hsmsim.formats.primus.archive import build_zip
-from hsmsim.formats.primus.bundle import CHAIN_FILE, PUBKEY_FILE, sign_xml
+from hsmsim.formats.primus.bundle import sign_xml
+from hsmsim.formats.primus.layout import CHAIN_FILE, PUBKEY_FILE
 from hsmsim.formats.webauthn import standard as webauthn_standard
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec
