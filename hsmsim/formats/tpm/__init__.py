@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hsmsim.model.vectors import FlagNote, VectorCase
     from hsmsim.pki.identity import AttestationIdentity
 
+
 @functools.cache
 def _statement() -> TpmAttestation:
     from hsmsim.formats.tpm.webauthn import TpmAttestation  # on the statement's first use

@@ -69,7 +69,6 @@ CHALLENGE_TYPE = "device-attest-01"
 IDENTIFIER_TYPE = "permanent-identifier"
 ACME_ALGS = {-7: TpmAlg.ECDSA, -257: TpmAlg.RSASSA, -65535: TpmAlg.RSASSA}
 """The COSE algorithms step-ca accepts for a ``tpm`` statement, with the TPMT_SIGNATURE sigAlg they need."""
-MAX_RECORD_BYTES = layout.MAX_STATEMENT_RECORD_BYTES
 ACCOUNT_KEY_SPEC = KeySpec.parse("ec-p256")
 
 
@@ -115,7 +114,7 @@ class AcmeRecord:
     @classmethod
     def parse(cls, data: bytes) -> AcmeRecord:
         """Read a record (bounded); Rejected MALFORMED / MISSING_INPUT / UNSUPPORTED / LIMIT_EXCEEDED."""
-        doc = parse_json_object(data, "ACME record", MAX_RECORD_BYTES)
+        doc = parse_json_object(data, "ACME record", layout.MAX_STATEMENT_RECORD_BYTES)
         parts = {}
         for member in ("identifier", "challenge", "payload"):
             value = doc.get(member)

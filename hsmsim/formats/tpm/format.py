@@ -53,7 +53,6 @@ if TYPE_CHECKING:  # detecting and reading import the layout alone; each hook im
     from hsmsim.model.vectors import FlagNote, VectorCase
     from hsmsim.pki.identity import AttestationIdentity, PkiExport
 
-MAX_RECORD_BYTES = MAX_STATEMENT_RECORD_BYTES
 WEBAUTHN_AK = "ak"
 """Derivation role of the WebAuthn AK (a TPM holds one AK per use)."""
 
@@ -145,7 +144,7 @@ class TpmStatementFormat(TpmAkProvider):
     name: str
     title: str
     key_specs: tuple[str, ...] = TPM_KEY_SPECS
-    record_limit: int = MAX_RECORD_BYTES
+    record_limit: int = MAX_STATEMENT_RECORD_BYTES
 
     def provision(
         self, device: Device, partition: str,
