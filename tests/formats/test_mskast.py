@@ -27,16 +27,8 @@ from hsmsim.formats.tpm.catalogue import ATTEST_TIME, GOLDEN_SPECS, VALIDATION_T
 from hsmsim.formats.tpm.device import Parent
 from hsmsim.formats.tpm.format import MsKastFormat
 from hsmsim.formats.tpm.kast_catalogue import KastKit, mutations, notes, vector_cases
-from hsmsim.formats.tpm.kast_format import (
-    CA_KEY_SUFFIX,
-    ROLE_AIK,
-    ROLE_CA_KEY,
-    check_aik_ca,
-    looks_like_request,
-    pkcs8_pem,
-    request_der,
-)
-from hsmsim.formats.tpm.layout import may_be_request
+from hsmsim.formats.tpm.kast_format import check_aik_ca, looks_like_request, pkcs8_pem, request_der
+from hsmsim.formats.tpm.layout import CA_KEY_SUFFIX, ROLE_AIK, ROLE_CA_KEY, may_be_request
 from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA, tpm_pki
 from hsmsim.keystore.base import KeySpec
 from hsmsim.model.evidence import Evidence, TrustAnchors

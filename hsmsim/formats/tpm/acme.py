@@ -64,7 +64,6 @@ from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.acme import check_token, decode_att_obj, token_parameter
 from hsmsim.webauthn.container import COSE_ALGS, b64url, from_b64url, parse_json_object
 
-RECORD_SUFFIX = layout.ACME_RECORD_SUFFIX
 CHALLENGE_TYPE = "device-attest-01"
 IDENTIFIER_TYPE = "permanent-identifier"
 ACME_ALGS = {-7: TpmAlg.ECDSA, -257: TpmAlg.RSASSA, -65535: TpmAlg.RSASSA}
@@ -213,11 +212,11 @@ class AcmeDraft(StatementDraft):
     def evidence(self) -> Evidence:
         """``<label>.acme-tpm.json``, the finalize CSR ``<label>.csr`` and ``tpm_root_ca.pem``."""
         stem = safe_file_stem(self.label)
-        files = {f"{stem}{RECORD_SUFFIX}": self.record().to_json()}
+        files = {f"{stem}{layout.ACME_RECORD_SUFFIX}": self.record().to_json()}
         if self.csr_pem:
             files[f"{stem}.csr"] = self.csr_pem
         files.update(self.beside())
-        return Evidence(layout.ACME_FORMAT, files, f"{stem}{RECORD_SUFFIX}")
+        return Evidence(layout.ACME_FORMAT, files, f"{stem}{layout.ACME_RECORD_SUFFIX}")
 
 
 def acme_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> AcmeDraft:

@@ -37,7 +37,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hsmsim.encoding import der_children, der_content, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
-from hsmsim.formats.tpm import layout
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.tpm.marshal import MAX_DATA, MAX_DIGEST, MAX_NAME, Reader, TpmAlg, tpm2b, u16, u32
 from hsmsim.tpm.oaep import oaep_encrypt
@@ -87,7 +86,6 @@ KNOWN_ATTRIBUTES = (OID_EXTENSION_REQUEST, OID_KSP_NAME, OID_STATEMENT, OID_AIK_
 
 SEQUENCE, SET, OCTETS, INTEGER, NULL, BMP, BIT_STRING = 0x30, 0x31, 0x04, 0x02, 0x05, 0x1E, 0x03
 CTX0, CTX0_PRIM = 0xA0, 0x80
-MAX_REQUEST_BYTES = layout.MAX_REQUEST_BYTES
 MAX_CMC_CERTIFICATES = 8
 
 _SIG_HASHES = {OID_SHA256_RSA: hashes.SHA256, OID_ECDSA_SHA256: hashes.SHA256, OID_ECDSA_SHA384: hashes.SHA384}

@@ -85,14 +85,6 @@ from hsmsim.pki.seed import derive_key, derive_serial, drbg
 from hsmsim.safeio import ReadBudget, read_regular_file
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict, escaped
 
-FORMAT_NAME = layout.KAST_FORMAT
-CMC_SUFFIX = layout.CMC_SUFFIX
-PKCS10_SUFFIX = layout.PKCS10_SUFFIX
-CA_KEY_SUFFIX = layout.CA_KEY_SUFFIX
-AIK_CA_SUFFIX = layout.AIK_CA_SUFFIX
-ROLE_CA_KEY = layout.ROLE_CA_KEY
-ROLE_AIK = layout.ROLE_AIK
-AIK_NAME = layout.AIK_NAME
 DEFAULT_KSP = "Microsoft Smart Card Key Storage Provider"
 """What every real Surface request names (the TPM virtual smart card KSP over the Platform Crypto Provider)."""
 OUTPUTS = ("cmc", "pkcs10")
@@ -285,16 +277,16 @@ class KastDraft:
         """``<label>.kast.cmc`` (or ``.kast.p10``), the CA's exchange key, the emulated root, and a real TPM's EK
         chain (``<label>.ek-chain.pem``)."""
         stem = safe_file_stem(self.label)
-        primary = f"{stem}{PKCS10_SUFFIX if self.output == 'pkcs10' else CMC_SUFFIX}"
+        primary = f"{stem}{layout.PKCS10_SUFFIX if self.output == 'pkcs10' else layout.CMC_SUFFIX}"
         files = {primary: self.rendered()}
         if self.include_ca_key:
-            files[f"{stem}{CA_KEY_SUFFIX}"] = pkcs8_pem(self.ca_key)
+            files[f"{stem}{layout.CA_KEY_SUFFIX}"] = pkcs8_pem(self.ca_key)
         if self.output == "pkcs10":
-            files[f"{stem}{AIK_CA_SUFFIX}"] = b"".join(cert_pem(c) for c in self.identity.chain[1:])
+            files[f"{stem}{layout.AIK_CA_SUFFIX}"] = b"".join(cert_pem(c) for c in self.identity.chain[1:])
         files[ROOT_FILE] = (self.trusted_root or self.identity.root).public_bytes(Encoding.PEM)
         if self.genuine is not None:
             files[f"{stem}{EK_CHAIN_SUFFIX}"] = self.genuine.ek_chain_pem()
-        return Evidence(FORMAT_NAME, files, primary)
+        return Evidence(layout.KAST_FORMAT, files, primary)
 
 
 def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> KastDraft:
@@ -316,7 +308,7 @@ def kast_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) -> K
     policy = rng.read(32)
     tpm = EmulatedTpm.for_device(request.device, pki_profile)
     id_binding = flag_parameter(params, "id_binding", False)
-    genuine = genuine_tpm(request, tpm, key_name=AIK_NAME, names_device=False, ak_template=AkTemplate.WINDOWS)
+    genuine = genuine_tpm(request, tpm, key_name=layout.AIK_NAME, names_device=False, ak_template=AkTemplate.WINDOWS)
     if genuine is not None and id_binding:
         raise ParameterError("id_binding=true cannot be written for a key in a real TPM: TPM2_CertifyCreation of "
                              "its AIK needs the AIK's creation ticket, which the key store does not keep")
@@ -366,9 +358,9 @@ def _loaded_ca_key(data: bytes) -> PrivateKeyTypes:
 
 
 def _ca_keys(evidence: Evidence, trust: TrustAnchors) -> list[rsa.RSAPrivateKey]:
-    keys: list[PrivateKeyTypes] = trust.private_keys(ROLE_CA_KEY)
+    keys: list[PrivateKeyTypes] = trust.private_keys(layout.ROLE_CA_KEY)
     for file_name, data in sorted(evidence.files.items()):
-        if file_name.endswith(CA_KEY_SUFFIX):
+        if file_name.endswith(layout.CA_KEY_SUFFIX):
             try:
                 keys.append(_loaded_ca_key(data))
             except (ValueError, TypeError, UnsupportedAlgorithm):
@@ -497,7 +489,7 @@ def verify_request(evidence: Evidence, data: bytes, trust: TrustAnchors, at: dat
     if aik is not None and certified_key is not None and spki_der(certified_key) != aik.spki:
         raise Rejected(Reason.ATTESTATION_KEY_MISMATCH, "the AIK info's public key is not its certificate's")
     if certificate is None:
-        certificate = next((c for c in trust.get(ROLE_AIK) if _signs(c, kast)), None)
+        certificate = next((c for c in trust.get(layout.ROLE_AIK) if _signs(c, kast)), None)
     if certificate is not None:
         # The AIK is the machine's: its certificate recurs in every request the machine makes.
         validate_chain(certificate, intermediates, trust.get("root"), at, recurring_leaf=True)
@@ -582,7 +574,7 @@ def _aik_ca_files(evidence: Evidence) -> list[x509.Certificate]:
     """The AIK's issuing CAs written beside a bare PKCS#10 (``<label>.aik-ca.pem``)."""
     certs: list[x509.Certificate] = []
     for file_name, data in sorted(evidence.files.items()):
-        if file_name.endswith(AIK_CA_SUFFIX):
+        if file_name.endswith(layout.AIK_CA_SUFFIX):
             if data.count(b"-----BEGIN") > wire.MAX_CMC_CERTIFICATES:
                 raise Rejected(Reason.LIMIT_EXCEEDED, f"{file_name} holds too many certificates")
             try:
@@ -631,7 +623,7 @@ def trust_anchors_from_files(paths: Sequence[Path]) -> TrustAnchors:
             continue
         for cert in TrustAnchors.from_pem_files([path], budget=budget).get():
             (aiks if _is_aik_certificate(cert) else roots).append(cert)
-    return TrustAnchors({"root": tuple(roots), ROLE_AIK: tuple(aiks)}, {ROLE_CA_KEY: tuple(keys)})
+    return TrustAnchors({"root": tuple(roots), layout.ROLE_AIK: tuple(aiks)}, {layout.ROLE_CA_KEY: tuple(keys)})
 
 
 def _private_key(data: bytes, path: Path) -> PrivateKeyTypes | None:

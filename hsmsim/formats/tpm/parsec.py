@@ -74,13 +74,9 @@ from hsmsim.tpm.pcr import BOOT_PCRS
 from hsmsim.verdict import Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import parse_json_object
 
-RECORD_SUFFIX = layout.PARSEC_RECORD_SUFFIX
-AK_CHAIN_SUFFIX = layout.AK_CHAIN_SUFFIX
-ACTIVATION_SUFFIX = layout.ACTIVATION_SUFFIX
 KAT_MEMBERS = ("tpmVer", "kid", "sig", "pubArea", "certInfo")
 PAT_MEMBERS = ("tpmVer", "kid", "sig", "attestInfo")
 ACTIVATION_MEMBERS = ("ekCertificate", "akPublic", "objectName", "credential", "credentialBlob", "secret")
-MAX_RECORD_BYTES = layout.PARSEC_MAX_RECORD_BYTES
 MAX_CHAIN_CERTS = 4
 KID_TYPE = b"\x01"
 """kid = 0x01 ‖ SHA-256(the AK's SubjectPublicKeyInfo): the shape of a Veraison instance id (a CHOICE)."""
@@ -92,8 +88,6 @@ QUOTE_PCRS = BOOT_PCRS
 PCRs its ``root_of_trust`` configuration lists; a boot-state quote typically takes these)."""
 PCR_COUNT = 24
 """A PC Client TPM's PCRs per bank (TCG PC Client Platform TPM Profile): what parameter ``pcrs`` may select."""
-MIN_NONCE_BYTES = layout.MIN_NONCE_BYTES
-"""The shortest nonce the verifier takes as a challenge (:data:`hsmsim.formats.tpm.layout.MIN_NONCE_BYTES`)."""
 AK_RESIDENCY_ASSERTED = "record-asserted"
 """Claim ``ak_residency`` of a token with an ActivateCredential record: the record says the TPM released the
 credential, which no offline check can confirm (``none`` without a record)."""
@@ -248,13 +242,13 @@ class ParsecDraft(StatementDraft):
             record["pat"] = self.platform()
         if self.record_edit:
             self.record_edit(record)
-        files = {f"{stem}{RECORD_SUFFIX}": indented_json(record, 2)}
+        files = {f"{stem}{layout.PARSEC_RECORD_SUFFIX}": indented_json(record, 2)}
         if self.chain_file:
-            files[f"{stem}{AK_CHAIN_SUFFIX}"] = pem_chain(chain)
+            files[f"{stem}{layout.AK_CHAIN_SUFFIX}"] = pem_chain(chain)
         if self.activation and self.genuine is None:
-            files[f"{stem}{ACTIVATION_SUFFIX}"] = indented_json(self.exchange(), 2)
+            files[f"{stem}{layout.ACTIVATION_SUFFIX}"] = indented_json(self.exchange(), 2)
         files.update(self.beside())
-        return Evidence(layout.PARSEC_FORMAT, files, f"{stem}{RECORD_SUFFIX}")
+        return Evidence(layout.PARSEC_FORMAT, files, f"{stem}{layout.PARSEC_RECORD_SUFFIX}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -317,14 +311,15 @@ def parsec_draft_for(request: AttestationRequest, pki_profile: TpmPkiProfile) ->
     """The draft of ``request`` by the request's device's emulated TPM of the hierarchy ``pki_profile`` (its EK). The AK
     certificate, its chain and root come from ``request.attesting``, which must be an AK of that hierarchy (what
     :meth:`TpmAkProvider.profiled` returns); nothing checks it, as the catalogues make defect drafts with foreign AKs.
-    Parameters: ``nonce`` (bytes or base64, :data:`MIN_NONCE_BYTES` to 64 bytes; default derived, 32 bytes),
+    Parameters: ``nonce`` (bytes or base64, :data:`layout.MIN_NONCE_BYTES` to 64 bytes; default derived, 32 bytes),
     ``platform_token`` (default true: the pat), ``pcrs`` (what the pat quotes, :func:`pcr_indices_parameter`;
     default :data:`QUOTE_PCRS`), ``activate_credential`` (default true),
     ``credential`` (the third party's, bytes or base64)."""
     params = request.parameters
     seed, label = request.device.seed, request.key.label
     moment = f"{label}/{request.at:%Y%m%dT%H%M%S}"
-    nonce = _bytes_parameter(params, "nonce", MIN_NONCE_BYTES) or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32)
+    nonce = (_bytes_parameter(params, "nonce", layout.MIN_NONCE_BYTES)
+             or drbg(seed, f"parsec-tpm/nonce/{moment}").read(32))
     credential = (_bytes_parameter(params, "credential")
                   or drbg(seed, f"parsec-tpm/credential/{moment}").read(32))
     exchange = drbg(seed, f"parsec-tpm/make-credential/{moment}")
@@ -391,7 +386,7 @@ def _token(doc: dict[str, Any], name: str, members: tuple[str, ...]) -> tuple[st
 def read_record(data: bytes) -> ParsecRecord:
     """The record's nonce, kat and pat (MISSING_INPUT for an absent member but pat, MALFORMED, ATTR_CONFLICT,
     LIMIT_EXCEEDED); whether a pat is required is the verifier's to say."""
-    doc = parse_json_object(data, "Parsec record", MAX_RECORD_BYTES)
+    doc = parse_json_object(data, "Parsec record", layout.PARSEC_MAX_RECORD_BYTES)
     if "expectedNonce" not in doc:
         raise Rejected(Reason.MISSING_INPUT, "the record has no expectedNonce")
     nonce = _from_b64(doc["expectedNonce"], "expectedNonce")
@@ -409,7 +404,7 @@ def read_record(data: bytes) -> ParsecRecord:
 def load_chain(data: bytes | None) -> list[x509.Certificate]:
     """The AK chain file's certificates (MISSING_INPUT when absent, MALFORMED, LIMIT_EXCEEDED)."""
     if data is None:
-        raise Rejected(Reason.MISSING_INPUT, f"no AK chain (<label>{AK_CHAIN_SUFFIX}) beside the record")
+        raise Rejected(Reason.MISSING_INPUT, f"no AK chain (<label>{layout.AK_CHAIN_SUFFIX}) beside the record")
     if data.count(b"-----BEGIN") > MAX_CHAIN_CERTS:
         raise Rejected(Reason.LIMIT_EXCEEDED, f"the AK chain holds more than {MAX_CHAIN_CERTS} certificates")
     try:
@@ -491,7 +486,7 @@ def check_activation(data: bytes, ak_spki: bytes, intermediates: list[x509.Certi
     key bound to its TPM whose key is the AK certificate's (SPKI ``ak_spki``); the credential was sealed for
     akPublic's Name; the TPM released exactly the credential (compared in constant time).
     """
-    doc = parse_json_object(data, "ActivateCredential record", MAX_RECORD_BYTES)
+    doc = parse_json_object(data, "ActivateCredential record", layout.PARSEC_MAX_RECORD_BYTES)
     for member in ACTIVATION_MEMBERS:
         if member not in doc:
             raise Rejected(Reason.MISSING_INPUT, f"the ActivateCredential record has no {member}")
@@ -537,8 +532,8 @@ def verify_parsec_files(evidence: Evidence, record: bytes, trust: TrustAnchors, 
     kat, pat = parsed.kat, parsed.pat
     if kat.tpm_ver != "2.0":
         raise Rejected(Reason.UNSUPPORTED, f"kat.tpmVer is {kat.tpm_ver[:10]!r}, not '2.0'")
-    stem = evidence.primary.removesuffix(RECORD_SUFFIX)
-    chain = load_chain(evidence.files.get(f"{stem}{AK_CHAIN_SUFFIX}"))
+    stem = evidence.primary.removesuffix(layout.PARSEC_RECORD_SUFFIX)
+    chain = load_chain(evidence.files.get(f"{stem}{layout.AK_CHAIN_SUFFIX}"))
     if not chain:
         raise Rejected(Reason.MISSING_INPUT, "the AK chain file holds no certificate")
     check_chain(chain, trust.get("root"), at, recurring_leaf=True)  # the AK certifies each key of its TPM
@@ -559,7 +554,7 @@ def verify_parsec_files(evidence: Evidence, record: bytes, trust: TrustAnchors, 
         raise Rejected(Reason.MISSING_INPUT, "the record has no pat: Parsec's evidence carries a platform "
                                              "attestation token beside the kat")
     quote = check_platform_token(pat, kat.kid, ak_key, parsed.expected_nonce)
-    activation = evidence.files.get(f"{stem}{ACTIVATION_SUFFIX}")
+    activation = evidence.files.get(f"{stem}{layout.ACTIVATION_SUFFIX}")
     if activation is not None:
         check_activation(activation, ak_spki, chain[1:], trust.get("root"), at)
     if profile is Profile.STRICT:
