@@ -325,7 +325,7 @@ class MsKastFormat(TpmStatementFormat):
     record_limit = MAX_REQUEST_BYTES
     ak_name = AIK_NAME
     ak_spec = "rsa-2048"
-    layout = BundleLayout((f"*{CMC_SUFFIX}", f"*{PKCS10_SUFFIX}"), lambda path: _is_request_file(path))
+    layout = BundleLayout((f"*{CMC_SUFFIX}", f"*{PKCS10_SUFFIX}"), _is_request_file)
     """The request ``<stem>.kast.cmc`` or ``<stem>.kast.p10`` (:func:`_is_request_file`), with
     ``<stem>.ca-exchange.p8`` and ``<stem>.aik-ca.pem`` beside it."""
 
