@@ -72,9 +72,13 @@ _STEPS = tuple(bytes((j,)) for j in range(256))
 
 def _chain(prefix: bytes, start: int, stop: int, value: bytes) -> bytes:
     """``value`` hashed from step ``start`` up to ``stop`` (exclusive) of chain ``prefix`` (= I || q || i)."""
-    sha256, steps = hashlib.sha256, _STEPS  # local names: this loop is the whole cost of an HSS verification
+    # This loop is the whole cost of an HSS verification: copying a hash already fed the prefix is cheaper than
+    # making a new one (a tenth of each step, where the 55-byte input is one SHA-256 block either way).
+    fresh, steps = hashlib.sha256(prefix).copy, _STEPS
     for j in range(start, stop):
-        value = sha256(prefix + steps[j] + value).digest()
+        step = fresh()
+        step.update(steps[j] + value)
+        value = step.digest()
     return value
 
 
