@@ -32,7 +32,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hsmsim.encoding import der_children, der_content, der_integer, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
+from hsmsim.encoding import der_children, der_content, der_integer, der_oid, der_sequence, der_tlv, oid_dotted
 from hsmsim.formats.crypto4a import layout
 
 PEM_LABEL = layout.PEM_LABEL
@@ -215,13 +215,8 @@ def unarmour(data: bytes) -> bytes:
 
 
 def _tlvs(content: bytes) -> list[bytes]:
-    """The TLVs of ``content``, each minimally encoded (DER); raises ValueError."""
-    children = der_children(content)
-    for tlv in children:
-        tag, start, _end = read_tlv(tlv)
-        if der_tlv(tag, tlv[start:]) != tlv:
-            raise ValueError("a length is not minimally encoded (not DER)")
-    return children
+    """The TLVs of ``content``, each length in its shortest form (DER); raises ValueError."""
+    return der_children(content, der=True)
 
 
 def _one(tlv: bytes, tag: int, what: str) -> bytes:
