@@ -66,6 +66,7 @@ from benchlib import (  # noqa: E402
     CsrSelfChecks,
     Row,
     bench_attestation,
+    installed_environment,
     is_checking_call,
     is_signing_call,
     measure,
@@ -249,10 +250,8 @@ def _shared_setup() -> list[str]:
 
 def _child(mode: str, out: Path) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """The shared imports' and each format's figures of one :func:`corpus_child` process."""
-    # With bytecode cached, as an installed package has it: where PYTHONDONTWRITEBYTECODE is set, every fresh
-    # process would compile the catalogue modules it imports on first use inside the timed generation.
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env |= {"PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(ROOT / "build" / "bench-pycache")}
+    # Else every fresh process would compile the catalogue modules it imports inside the timed generation.
+    env = installed_environment() | {"PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, __file__, "--corpus-child", mode, "--corpus-out", str(out)], cwd=ROOT,
                           env=env, capture_output=True, text=True, check=True)
     printed = json.loads(done.stdout.splitlines()[-1])

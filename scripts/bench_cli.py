@@ -10,6 +10,7 @@ issue 19 sets none for start-up; the rows show where a command's time goes befor
 from __future__ import annotations
 
 import argparse
+import functools
 import subprocess
 import sys
 import tempfile
@@ -18,14 +19,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import Row, bench_attestation, cpu_with_children, measure, runs_note  # noqa: E402
+from benchlib import Row, bench_attestation, cpu_with_children, installed_environment, measure, runs_note  # noqa: E402
 
 
 def _command_rows(commands: list[tuple[str, list[str]]], times: int) -> list[Row]:
     out = []
+    env = installed_environment()
     for label, argv in commands:
-        sample = measure(lambda a=argv: subprocess.run(a, capture_output=True, check=True, cwd=ROOT), times,
-                         clock=cpu_with_children)
+        sample = measure(functools.partial(subprocess.run, argv, capture_output=True, check=True, cwd=ROOT, env=env),
+                         times, clock=cpu_with_children)
         out.append(Row(label, sample.wall, sample.cpu, note=runs_note(times)))
     return out
 

@@ -15,7 +15,6 @@ of both cores together may be twice that.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import Row, cpu_with_children, measure, runs_note  # noqa: E402
+from benchlib import Row, cpu_with_children, installed_environment, measure, runs_note  # noqa: E402
 
 from hsmsim.harness.config import load_adapter  # noqa: E402
 from hsmsim.harness.runner import RunOptions, run_conformance  # noqa: E402
@@ -36,7 +35,7 @@ CORES = 2
 
 
 def _pytest(*args: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env = {k: v for k, v in installed_environment().items() if not k.startswith("PYTEST_")}
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "hsmsim",
                     "--hsmsim-verifier", str(EXAMPLES / "reference.toml"), "--hsmsim-vectors", str(ROOT / "vectors"),
                     *args],
