@@ -319,6 +319,29 @@ def test_a_qasms_certificates_are_signature_checked_only_until_remembered(issuer
     assert late.reason is Reason.CERT_EXPIRED, late.detail
 
 
+
+def test_the_hss_signature_is_verified_last_and_only_for_evidence_that_passes_everything_else(monkeypatch):
+    """The HSS verification (three quarters of a verification's cost) runs after every other check: a message
+    rejected for its key binding is rejected without it, a golden and a broken HSS signature get it once."""
+    from hsmsim.formats.crypto4a import verify as crypto4a_verify
+
+    calls: list[bytes] = []
+
+    def counted(public_key: bytes, message: bytes, signature: bytes) -> bool:
+        calls.append(signature)
+        return hss.hss_verify(public_key, message, signature)
+
+    monkeypatch.setattr(crypto4a_verify, "hss_verify", counted)
+    cases = {c.id: c for c in FORMAT.vector_cases(SEED)}
+    for case_id, reason, hss_calls in (("crypto4a::binding::key-spki-not-csr", Reason.KEY_MISMATCH, 0),
+                                       ("crypto4a::attr::object-class-public-key", Reason.KEY_POLICY, 0),
+                                       ("crypto4a::golden::ec-p256", Reason.OK, 1),
+                                       ("crypto4a::signature::hss-broken", Reason.SIGNATURE_INVALID, 1)):
+        case = cases[case_id]
+        calls.clear()
+        verdict = FORMAT.verify(case.evidence, TrustAnchors({"root": case.anchors}), at=case.validation_time)
+        assert (verdict.reason, len(calls)) == (reason, hss_calls), (case_id, verdict.detail)
+
 def test_the_catalogue_is_a_pure_function_of_the_seed():
     first, second = FORMAT.vector_cases(SEED), FORMAT.vector_cases(SEED)
     assert [(c.id, c.evidence.files) for c in first] == [(c.id, c.evidence.files) for c in second]
