@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsmsim.checks import FilesByName, by_base_name, one_file, one_that_passes
 from hsmsim.encoding import pem
 from hsmsim.formats import get_format
-from hsmsim.formats.android.status import STATUS_FILE, render_status_list
+from hsmsim.formats.android.layout import STATUS_FILE
+from hsmsim.formats.android.status import render_status_list
 from hsmsim.formats.crypto4a.pki import HSS_CHOICES, crypto4a_pki
 from hsmsim.formats.crypto4a.verify import _check_hss_chain
 from hsmsim.formats.ietf import asn1

@@ -57,6 +57,7 @@ from hsmsim.formats.android.keydescription import (
     read_authorization_list,
     read_children,
 )
+from hsmsim.formats.android.layout import STATUS_FILE
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import (
     LEGACY_ROOT_CN,
@@ -70,7 +71,7 @@ from hsmsim.formats.android.pki import (
     software_roots,
     trust_roots,
 )
-from hsmsim.formats.android.status import STATUS_FILE, render_status_list, serial_key
+from hsmsim.formats.android.status import render_status_list, serial_key
 from hsmsim.formats.android.verify import key_description_der
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec

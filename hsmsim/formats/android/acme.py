@@ -32,8 +32,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsmsim.device import AttestationRequest, ForwardedParameters
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.android import cbor, layout
-from hsmsim.formats.android.generate import ROOTS_FILE, generate_evidence
+from hsmsim.formats.android import cbor
+from hsmsim.formats.android.generate import generate_evidence
+from hsmsim.formats.android.layout import ATTOBJ_SUFFIX, CSR_SUFFIX, IDENTIFIER_SUFFIX, KEYAUTH_SUFFIX, ROOTS_FILE
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.keystore.base import PrivateKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
@@ -43,10 +44,6 @@ from hsmsim.verdict import Reason, Rejected
 from hsmsim.webauthn.acme import MIN_TOKEN_BYTES, check_token
 
 FORMAT = "android-acme"
-ATTOBJ_SUFFIX = layout.ATTOBJ_SUFFIX
-KEYAUTH_SUFFIX = layout.KEYAUTH_SUFFIX
-IDENTIFIER_SUFFIX = layout.IDENTIFIER_SUFFIX
-CSR_SUFFIX = layout.CSR_SUFFIX
 COSE_ES256 = -7
 COSE_RS256 = -257
 

@@ -18,12 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hsmsim import mutate
 from hsmsim.formats.android import cbor
 from hsmsim.formats.android.acme import (
-    ATTOBJ_SUFFIX,
     COSE_RS256,
-    CSR_SUFFIX,
     FORMAT,
-    IDENTIFIER_SUFFIX,
-    KEYAUTH_SUFFIX,
     attestation_object,
     finalize_csr,
     key_authorization,
@@ -31,6 +27,7 @@ from hsmsim.formats.android.acme import (
 )
 from hsmsim.formats.android.catalogue import ATTEST_TIME, AndroidKit, Workbench, golden_case, mutation_cases
 from hsmsim.formats.android.keydescription import SecurityLevel
+from hsmsim.formats.android.layout import ATTOBJ_SUFFIX, CSR_SUFFIX, IDENTIFIER_SUFFIX, KEYAUTH_SUFFIX
 from hsmsim.keystore.base import KeySpec
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid
 from hsmsim.model.evidence import Evidence

@@ -22,17 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hsmsim.checks import check_csr_binding, one_file
 from hsmsim.encoding import spki_der
-from hsmsim.formats.android.acme import (
-    ATTOBJ_SUFFIX,
-    COSE_ES256,
-    COSE_RS256,
-    CSR_SUFFIX,
-    IDENTIFIER_SUFFIX,
-    KEYAUTH_SUFFIX,
-    check_key_authorization_token,
-)
+from hsmsim.formats.android.acme import COSE_ES256, COSE_RS256, check_key_authorization_token
 from hsmsim.formats.android.keydescription import KeyDescription
-from hsmsim.formats.android.status import STATUS_FILE
+from hsmsim.formats.android.layout import ATTOBJ_SUFFIX, CSR_SUFFIX, IDENTIFIER_SUFFIX, KEYAUTH_SUFFIX, STATUS_FILE
 from hsmsim.formats.android.verify import MAX_CHAIN_CERTIFICATES, check_chain
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import CERT_PARSE_ERRORS, fully_parsed

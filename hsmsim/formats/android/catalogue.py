@@ -55,6 +55,7 @@ from hsmsim.formats.android.keydescription import (
     read_children,
     with_lists,
 )
+from hsmsim.formats.android.layout import STATUS_FILE
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import (
     LEAF_NOT_AFTER,
@@ -72,7 +73,7 @@ from hsmsim.formats.android.pki import (
     software_roots,
     trust_roots,
 )
-from hsmsim.formats.android.status import STATUS_FILE, render_status_list, serial_key
+from hsmsim.formats.android.status import render_status_list, serial_key
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.keystore.soft import SoftKeyStore
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, mutation_case, seeded_faker, strict_only, valid

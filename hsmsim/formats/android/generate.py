@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem, spki_der
 from hsmsim.errors import HsmsimError, ParameterError, UnsupportedKeyError
-from hsmsim.formats.android import layout
 from hsmsim.formats.android.keydescription import (
     Algorithm,
     ApplicationId,
@@ -34,6 +33,7 @@ from hsmsim.formats.android.keydescription import (
     VerifiedBootState,
     encode_key_description,
 )
+from hsmsim.formats.android.layout import CHALLENGE_SUFFIX, ROOTS_FILE
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import (
     AndroidIdentity,
@@ -48,7 +48,6 @@ from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.identity import AttestationIdentity
 from hsmsim.pki.seed import drbg
 
-CHALLENGE_SUFFIX = layout.CHALLENGE_SUFFIX
 MAX_CHALLENGE_BYTES = 4096
 """The largest challenge the verifier reads (``LIMIT_EXCEEDED`` past it), so the largest ``attest`` writes."""
 FACTORY_ATTESTATION_VERSION = 300
@@ -176,10 +175,6 @@ def evidence_files(stem: str, pem: bytes, challenge: bytes | None) -> dict[str, 
     if challenge is not None:
         files[f"{stem}{CHALLENGE_SUFFIX}"] = challenge
     return files
-
-
-ROOTS_FILE = layout.ROOTS_FILE
-"""The emulated roots written beside what ``attest`` produces (:data:`hsmsim.formats.android.layout.ROOTS_FILE`)."""
 
 
 def pinned_roots_pem(seed: str) -> bytes:

@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping
 from cryptography import x509
 
 from hsmsim.encoding import indented_json, parse_json
-from hsmsim.formats.android import layout
+from hsmsim.formats.android.layout import STATUS_FILE
 from hsmsim.verdict import Reason, Rejected
 
-STATUS_FILE = layout.STATUS_FILE
 MAX_STATUS_BYTES = 4 * 1024 * 1024
 MAX_STATUS_ENTRIES = 100_000
 REVOKING_STATUSES = ("REVOKED", "SUSPENDED")

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import mldsa
 
 from hsmsim.checks import one_file, require_code_signing_key
 from hsmsim.encoding import canonical_pem_ders, der_content, der_oid, key_facts, spki_der
-from hsmsim.formats.android.generate import CHALLENGE_SUFFIX, MAX_CHALLENGE_BYTES
+from hsmsim.formats.android.generate import MAX_CHALLENGE_BYTES
 from hsmsim.formats.android.keydescription import (
     KNOWN_ATTESTATION_VERSIONS,
     OID_KEY_DESCRIPTION,
@@ -57,8 +57,8 @@ from hsmsim.formats.android.keydescription import (
     parse_key_description,
     patch_level_text,
 )
-from hsmsim.formats.android.layout import CHAIN_SUFFIXES, key_description_der
-from hsmsim.formats.android.status import STATUS_FILE, check_revocation, read_status_list
+from hsmsim.formats.android.layout import CHAIN_SUFFIXES, CHALLENGE_SUFFIX, STATUS_FILE, key_description_der
+from hsmsim.formats.android.status import check_revocation, read_status_list
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import (
     CERT_PARSE_ERRORS,
