@@ -104,7 +104,8 @@ class Value:
         if self.tag != TIME or len(self.content) != 15 or not self.content.endswith(b"Z") \
                 or not self.content[:14].isdigit():
             raise ValueError("not a GeneralizedTime YYYYMMDDHHMMSSZ")
-        return datetime.strptime(self.content.decode("ascii"), "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+        c = self.content
+        return datetime(int(c[:4]), int(c[4:6]), int(c[6:8]), int(c[8:10]), int(c[10:12]), int(c[12:14]), tzinfo=UTC)
 
     def read_number(self) -> int:
         """The integer of a NUMBER value (minimal two's complement); ValueError otherwise."""
