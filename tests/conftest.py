@@ -93,7 +93,7 @@ def chain_memory_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
     left, and what the test makes it remember is forgotten after."""
     from hsmsim.pki import chain
 
-    for memo in ("_recent", "_issuers", "_signatures", "_received_copies", "_recurring_signatures"):
+    for memo in ("_recent", "_issuers", "_signatures", "_received_copies", "_recurring_signatures", "_subject_ders"):
         monkeypatch.setattr(chain, memo, {})
 
 

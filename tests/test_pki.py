@@ -160,6 +160,42 @@ def test_issuer_names_match_as_names_and_are_proven_byte_exact():
     assert validate_chain(same, [], [root], AT) == [same, root]
 
 
+def _reencoded(cert: x509.Certificate, old: bytes, new: bytes) -> x509.Certificate:
+    """``cert`` with the first ``old`` of its DER (outside the TBSCertificate, when it occurs there only once more)
+    replaced by ``new`` of the same length."""
+    der = cert.public_bytes(Encoding.DER)
+    assert len(old) == len(new) and old in der
+    at = der.rindex(old)
+    return x509.load_der_x509_certificate(der[:at] + new + der[at + len(old):])
+
+
+def test_ecdsa_signatures_checked_with_the_loaded_key_decide_as_cryptography_does(chain_memory_forgotten):
+    """issued_by checks an ECDSA signature with the issuer's loaded key only where verify_directly_issued_by would
+    check the same signature: every certificate here gets the answer cryptography gives."""
+    root, root_key = _ca("root")
+    sha256 = bytes.fromhex("300a06082a8648ce3d040302")
+    sha384 = bytes.fromhex("300a06082a8648ce3d040303")
+    good = _signed_by_root(root_key, root.subject, "ecdsa-good")
+    other_type = _signed_by_root(root_key, name(("CN", "root", UTF8)), "ecdsa-utf8-issuer")
+    outer_differs = _reencoded(good, sha256, sha384)  # the outer signatureAlgorithm only: inner and outer differ
+    tampered = _reencoded(good, good.signature[-4:], bytes(4)) if good.signature[-4:] != bytes(4) else good
+    rsa_root = build_certificate(CertSpec(
+        subject=root.subject, issuer=root.subject, public_key=derive_key("chain-tests", "rsa-root",
+                                                                         KeySpec.parse("rsa-2048")).public_key(),
+        serial=5, not_before=AT - timedelta(days=1), not_after=AT + timedelta(days=1), extensions=()), root_key)
+    for child in (good, other_type, outer_differs, tampered, root):
+        for issuer in (root, rsa_root):
+            try:
+                child.verify_directly_issued_by(issuer)
+                expected = True
+            except Exception:  # noqa: BLE001 - whatever cryptography raises is a refusal
+                expected = False
+            assert chain.issued_by(child, issuer) is expected, (child.subject, issuer.public_key())
+    assert chain.issued_by(good, root) and not chain.issued_by(outer_differs, root)
+    assert chain._ecdsa_signed(good, root) is not None
+    assert chain._ecdsa_signed(outer_differs, root) is None and chain._ecdsa_signed(other_type, root) is None
+
+
 def test_name_key_is_name_equality():
     cn, org = ("CN", "a", PRINTABLE), ("O", "b", UTF8)
     assert name_key(name([cn, org])) == name_key(name([org, cn]))  # an RDN is a set

@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsmsim.device import AttestationRequest
-from hsmsim.encoding import indented_json
+from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats.apple import layout
 from hsmsim.formats.apple.acme import apple_claims
@@ -104,6 +104,10 @@ def default_app_id(seed: str) -> str:
     rng = drbg(seed, f"{FORMAT}/app-id")
     team = "".join(_TEAM_ALPHABET[byte % len(_TEAM_ALPHABET)] for byte in rng.read(10))
     return f"{team}.com.example.app{rng.read(2).hex()}"
+
+
+P256_POINT_BYTES = 65
+"""An uncompressed X9.62 P-256 point: 04, X and Y."""
 
 
 def key_id(public_key: ec.EllipticCurvePublicKey) -> bytes:
@@ -192,7 +196,10 @@ def verify_record(record: AppAttestRecord, trust: TrustAnchors, at: datetime, pr
     key = cred_cert.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
         raise Rejected(Reason.KEY_POLICY, "credCert does not certify a P-256 key (App Attest keys are P-256)")
-    if key_id(key) != record.key_id:
+    spki = spki_der(key)
+    # A P-256 SubjectPublicKeyInfo ends with the key's uncompressed point: its key identifier is read from the SPKI the
+    # claims report, so the point is encoded once.
+    if hashlib.sha256(spki[-P256_POINT_BYTES:]).digest() != record.key_id:
         raise Rejected(Reason.KEY_MISMATCH, "SHA-256 of credCert's public key is not the app's key identifier")
     if parsed.rp_id_hash != hashlib.sha256(record.app_id.encode()).digest():
         raise Rejected(Reason.RELYING_PARTY_MISMATCH, f"rpIdHash is not SHA-256 of the App ID {record.app_id[:60]!r}")
@@ -219,7 +226,7 @@ def verify_record(record: AppAttestRecord, trust: TrustAnchors, at: datetime, pr
         if unknown:
             raise Rejected(Reason.UNEXPECTED_CONTENT, f"attStmt carries members beyond x5c and receipt: {unknown[:4]}")
     claims = apple_claims(key, serial=None, firmware=None, model=f"App Attest ({record.environment})",
-                          label=record.app_id)
+                          label=record.app_id, spki=spki)
     return Verdict(Reason.OK, f"App Attest key {record.key_id.hex()[:16]}... of {record.app_id[:60]} "
                               f"({record.environment})",
                    replace(claims, extra={"receipt_parsed": binding is not None}))
