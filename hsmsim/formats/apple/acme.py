@@ -37,7 +37,6 @@ from hsmsim.checks import check_csr_binding
 from hsmsim.device import AttestationRequest, text_parameter
 from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.apple import layout
 from hsmsim.formats.apple.extensions import (
     OID_FRESHNESS,
     OID_OS_VERSION,
@@ -49,6 +48,7 @@ from hsmsim.formats.apple.extensions import (
     extension_value,
     load_x5c,
 )
+from hsmsim.formats.apple.layout import ACME_FORMAT, ACME_MAX_RECORD, ACME_RECORD_SUFFIX
 from hsmsim.formats.apple.pki import ENTERPRISE, ApplePki, apple_pki, leaf_name, raw_extension
 from hsmsim.formats.apple.record import text_member
 from hsmsim.model.evidence import Evidence, TrustAnchors, safe_file_stem
@@ -58,11 +58,8 @@ from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.acme import check_token, decode_att_obj, token_parameter
 from hsmsim.webauthn.container import b64url, cbor_encode, from_b64url, parse_json_object
 
-FORMAT = layout.ACME_FORMAT
-RECORD_SUFFIX = layout.ACME_RECORD_SUFFIX
 CHALLENGE_TYPE = "device-attest-01"
 IDENTIFIER_TYPES = ("permanent-identifier", "hardware-module")
-MAX_RECORD = layout.ACME_MAX_RECORD
 SECURE_ENCLAVE_CURVES = ("secp256r1", "secp384r1")
 _SERIAL_ALPHABET = "0123456789CDFGHJKLMNPQRTVWXY"
 
@@ -102,7 +99,7 @@ def mda_leaf(pki: ApplePki, public_key: ec.EllipticCurvePublicKey, extensions: l
              label: str) -> x509.Certificate:
     """The Managed Device Attestation leaf for ``public_key``, named ``CN=<64 hex digits>, OU=AAA Certification,
     O=Apple Inc.``."""
-    return pki.leaf(public_key, leaf_name(pki.seed, f"{FORMAT}/{label}/{at.isoformat()}"), extensions, at)
+    return pki.leaf(public_key, leaf_name(pki.seed, f"{ACME_FORMAT}/{label}/{at.isoformat()}"), extensions, at)
 
 
 def attestation_object(certificates: list[x509.Certificate], extra: Mapping[str, object] | None = None) -> bytes:
@@ -131,7 +128,7 @@ class AcmeRecord:
     @classmethod
     def parse(cls, data: bytes) -> AcmeRecord:
         """Read a record (bounded); Rejected MALFORMED / MISSING_INPUT / UNSUPPORTED / LIMIT_EXCEEDED."""
-        doc = parse_json_object(data, "ACME record", MAX_RECORD)
+        doc = parse_json_object(data, "ACME record", ACME_MAX_RECORD)
         parts: dict[str, dict[str, Any]] = {}
         for member in ("identifier", "challenge", "payload"):
             value = doc.get(member)
@@ -242,10 +239,10 @@ class AcmeDraft:
             [self.leaf(), self.pki.intermediate.certificate])
         record = AcmeRecord(self.identifier_type, self.identifier, self.token, body)
         stem = safe_file_stem(self.label)
-        files = {f"{stem}{RECORD_SUFFIX}": record.to_json()}
+        files = {f"{stem}{ACME_RECORD_SUFFIX}": record.to_json()}
         if self.csr_pem is not None:
             files[f"{stem}.csr"] = self.csr_pem
-        return Evidence(FORMAT, files, f"{stem}{RECORD_SUFFIX}")
+        return Evidence(ACME_FORMAT, files, f"{stem}{ACME_RECORD_SUFFIX}")
 
 
 def acme_draft_for(request: AttestationRequest) -> AcmeDraft:
@@ -260,7 +257,7 @@ def acme_draft_for(request: AttestationRequest) -> AcmeDraft:
                                   "Enclave keys, generated there and never extractable")
     seed, label, params = request.device.seed, request.key.label, request.parameters
     facts = DeviceFacts.derive(seed, request.device.serial)
-    token = token_parameter(params) or b64url(drbg(seed, f"{FORMAT}/token/{label}/{request.at:%Y%m%dT%H%M%S}")
+    token = token_parameter(params) or b64url(drbg(seed, f"{ACME_FORMAT}/token/{label}/{request.at:%Y%m%dT%H%M%S}")
                                               .read(32))
     identifier_type = text_parameter(params, "identifier_type") or IDENTIFIER_TYPES[0]
     if identifier_type not in IDENTIFIER_TYPES:

@@ -21,7 +21,6 @@ from hsmsim import mutate
 from hsmsim.device import Device
 from hsmsim.encoding import der_children, der_content, der_oid, der_tlv, pem
 from hsmsim.formats.apple.acme import (
-    FORMAT,
     AcmeDraft,
     DeviceFacts,
     attestation_object,
@@ -29,6 +28,7 @@ from hsmsim.formats.apple.acme import (
     mda_leaf,
 )
 from hsmsim.formats.apple.extensions import OID_FRESHNESS, OID_OS_VERSION, OID_SERIAL, OID_UDID
+from hsmsim.formats.apple.layout import ACME_FORMAT
 from hsmsim.formats.apple.pki import ENTERPRISE, PkiSpec, apple_pki, raw_extension
 from hsmsim.formats.apple.vectors import (
     ATTEST_TIME,
@@ -70,7 +70,7 @@ GOLDEN_BY_NAME = {g.name: g for g in GOLDENS}
 
 
 def _token_text(seed: str, role: str, size: int = 32) -> str:
-    return b64url(drbg(seed, f"{FORMAT}/token/{role}").read(size))
+    return b64url(drbg(seed, f"{ACME_FORMAT}/token/{role}").read(size))
 
 
 def _csr(key: PrivateKey, label: str) -> bytes:
@@ -103,9 +103,9 @@ class AcmeBench:
     def open(cls, seed: str, name: str) -> AcmeBench:
         """The golden ``name`` with its leaf issued."""
         golden = GOLDEN_BY_NAME[name]
-        key = attested_key(seed, FORMAT, golden.spec)
+        key = attested_key(seed, ACME_FORMAT, golden.spec)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
-        facts = DeviceFacts.derive(seed, Device.from_seed(FORMAT, seed).serial)
+        facts = DeviceFacts.derive(seed, Device.from_seed(ACME_FORMAT, seed).serial)
         identifier = facts.serial if golden.names == "serial" else facts.udid
         assert identifier is not None
         pki = apple_pki(seed, ENTERPRISE)
@@ -246,7 +246,7 @@ def _validity(start: timedelta, length: timedelta) -> Operator:
 
 
 def _signed_by_attested_key(bench: AcmeBench) -> None:
-    bench.leaf_signer = attested_key(bench.seed, FORMAT, bench.golden.spec)
+    bench.leaf_signer = attested_key(bench.seed, ACME_FORMAT, bench.golden.spec)
     bench.resign()  # the attested key, not the Sub CA's, signs the leaf: Stale
 
 
@@ -262,13 +262,13 @@ def _duplicate_freshness(bench: AcmeBench) -> None:
 
 
 def _rsa_key(bench: AcmeBench) -> None:
-    rsa_key = derive_key(bench.seed, f"{FORMAT}/keys/rsa-2048", KeySpec.parse("rsa-2048"))
+    rsa_key = derive_key(bench.seed, f"{ACME_FORMAT}/keys/rsa-2048", KeySpec.parse("rsa-2048"))
     bench.draft.public_key = rsa_key.public_key()  # type: ignore[assignment]
     bench.draft.csr_pem = _csr(rsa_key, bench.draft.label)
 
 
 def _csr_other_key(bench: AcmeBench) -> None:
-    bench.draft.csr_pem = _csr(attested_key(bench.seed, FORMAT, "ec-p384"), bench.draft.label)
+    bench.draft.csr_pem = _csr(attested_key(bench.seed, ACME_FORMAT, "ec-p384"), bench.draft.label)
 
 
 def _token(token: Callable[[AcmeBench], str]) -> Operator:
@@ -281,7 +281,7 @@ def _token(token: Callable[[AcmeBench], str]) -> Operator:
 
 
 def _second_csr(bench: AcmeBench) -> None:
-    bench.extra["other.csr"] = _csr(attested_key(bench.seed, FORMAT, "ec-p384"), bench.draft.label)
+    bench.extra["other.csr"] = _csr(attested_key(bench.seed, ACME_FORMAT, "ec-p384"), bench.draft.label)
 
 
 def _csr_bad_signature(bench: AcmeBench) -> None:
@@ -323,7 +323,8 @@ def mutations() -> list[Mutation]:
 
     def add(id_: str, flag: str, note_: FlagNote, comment: str, operator: str, path: str, apply: Operator,
             expected: dict, *, resign: bool, golden: str = "ec-p256-serial") -> None:  # type: ignore[type-arg]
-        m.append(Mutation(f"{FORMAT}::{id_}", flag, note_, comment, operator, path, apply, expected, resign, golden))
+        m.append(Mutation(f"{ACME_FORMAT}::{id_}", flag, note_, comment, operator, path, apply, expected, resign,
+                          golden))
 
     leaf_ext = "/attStmt/x5c[0]/extensions"
     # -- freshness (8.11.1) --
@@ -563,7 +564,7 @@ def notes() -> dict[str, FlagNote]:
 def vector_cases(seed: str) -> list[VectorCase]:
     """The apple-acme vectors for ``seed``: goldens, then every mutation."""
     anchors = (apple_pki(seed, ENTERPRISE).root.certificate,)
-    goldens = [golden_case(seed, anchors, f"{FORMAT}::golden::{g.name}",
+    goldens = [golden_case(seed, anchors, f"{ACME_FORMAT}::golden::{g.name}",
                            f"unmutated device-attest-01 apple answer, {g.spec} key, order names the {g.names} as "
                            f"{g.identifier_type}", valid(), AcmeBench.open(seed, g.name).evidence())
                for g in GOLDENS]

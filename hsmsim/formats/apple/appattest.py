@@ -50,7 +50,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import indented_json, spki_der
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.apple import layout
 from hsmsim.formats.apple.acme import apple_claims
 from hsmsim.formats.apple.extensions import (
     OID_APP_ATTEST_DEVICE,
@@ -62,6 +61,12 @@ from hsmsim.formats.apple.extensions import (
     load_x5c,
     nonce_extension_value,
     read_nonce,
+)
+from hsmsim.formats.apple.layout import (
+    APPATTEST_FORMAT,
+    APPATTEST_MAX_ATTESTATION,
+    APPATTEST_MAX_RECORD,
+    APPATTEST_RECORD_SUFFIX,
 )
 from hsmsim.formats.apple.pki import APP_ATTEST, ApplePki, apple_pki, raw_extension
 from hsmsim.formats.apple.receipt import (
@@ -89,11 +94,7 @@ from hsmsim.webauthn.container import (
     parse_json_object,
 )
 
-FORMAT = layout.APPATTEST_FORMAT
-RECORD_SUFFIX = layout.APPATTEST_RECORD_SUFFIX
 AAGUID = {"development": b"appattestdevelop", "production": b"appattest" + bytes(7)}
-MAX_ATTESTATION = layout.APPATTEST_MAX_ATTESTATION
-MAX_RECORD = layout.APPATTEST_MAX_RECORD
 OS_VERSION = "15.5"
 """The OS version credCert's extension 8.7 names (the published sample's)."""
 _TEAM_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -101,7 +102,7 @@ _TEAM_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 def default_app_id(seed: str) -> str:
     """A ``TEAMID.bundle.id`` App ID derived from the seed (a 10-character team id)."""
-    rng = drbg(seed, f"{FORMAT}/app-id")
+    rng = drbg(seed, f"{APPATTEST_FORMAT}/app-id")
     team = "".join(_TEAM_ALPHABET[byte % len(_TEAM_ALPHABET)] for byte in rng.read(10))
     return f"{team}.com.example.app{rng.read(2).hex()}"
 
@@ -149,7 +150,7 @@ class AppAttestRecord:
     @classmethod
     def parse(cls, data: bytes) -> AppAttestRecord:
         """Read a record (bounded); Rejected MALFORMED / MISSING_INPUT / LIMIT_EXCEEDED."""
-        doc = parse_json_object(data, "App Attest record", MAX_RECORD)
+        doc = parse_json_object(data, "App Attest record", APPATTEST_MAX_RECORD)
         environment = text_member(doc, "environment", "the record")
         if environment not in AAGUID:
             raise Rejected(Reason.MALFORMED, f"environment {environment[:20]!r} is neither development nor production")
@@ -161,8 +162,9 @@ class AppAttestRecord:
 
 def decode_attestation(data: bytes) -> tuple[str, dict[Any, Any], bytes]:
     """(fmt, attStmt, authData) of an attestation object (MALFORMED / MISSING_INPUT / LIMIT_EXCEEDED)."""
-    if len(data) > MAX_ATTESTATION:
-        raise Rejected(Reason.LIMIT_EXCEEDED, f"the attestation object is {len(data)} bytes (limit {MAX_ATTESTATION})")
+    if len(data) > APPATTEST_MAX_ATTESTATION:
+        raise Rejected(Reason.LIMIT_EXCEEDED,
+                       f"the attestation object is {len(data)} bytes (limit {APPATTEST_MAX_ATTESTATION})")
     value = cbor_decode(data, "the attestation object")
     if not isinstance(value, dict):
         raise Rejected(Reason.MALFORMED, "the attestation object is not a CBOR map")
@@ -178,8 +180,8 @@ def decode_attestation(data: bytes) -> tuple[str, dict[Any, Any], bytes]:
 def verify_record(record: AppAttestRecord, trust: TrustAnchors, at: datetime, profile: Profile) -> Verdict:
     """Apple's nine steps and this verifier's additions (module notes); raises :class:`Rejected`."""
     fmt, stmt, auth_data = decode_attestation(record.attestation)
-    if fmt != FORMAT:
-        raise Rejected(Reason.UNSUPPORTED, f"attestation format {fmt[:30]!r} is not {FORMAT}")
+    if fmt != APPATTEST_FORMAT:
+        raise Rejected(Reason.UNSUPPORTED, f"attestation format {fmt[:30]!r} is not {APPATTEST_FORMAT}")
     if "x5c" not in stmt:
         raise Rejected(Reason.MALFORMED, "attStmt has no x5c")
     receipt = stmt.get("receipt")
@@ -247,7 +249,7 @@ class AppAttestDraft:
     """Field 7 of the receipt (:func:`receipt_environment`); None: absent."""
     receipt: bytes | None = None
     """attStmt.receipt; None: the genuine receipt over the draft's credCert."""
-    fmt: str = FORMAT
+    fmt: str = APPATTEST_FORMAT
     flags: int = FLAG_AT
     sign_count: int = 0
     rp_id: str | None = None
@@ -309,7 +311,8 @@ class AppAttestDraft:
                                  self.record_key_id if self.record_key_id is not None else self.key_id,
                                  attestation if attestation is not None else self.attestation())
         stem = safe_file_stem(self.label)
-        return Evidence(FORMAT, {f"{stem}{RECORD_SUFFIX}": record.to_json()}, f"{stem}{RECORD_SUFFIX}")
+        primary = f"{stem}{APPATTEST_RECORD_SUFFIX}"
+        return Evidence(APPATTEST_FORMAT, {primary: record.to_json()}, primary)
 
 
 def receipt_environment(environment: str, choice: str | None = None) -> bytes | None:
@@ -339,7 +342,7 @@ def app_attest_draft_for(request: AttestationRequest) -> AppAttestDraft:
         raise ParameterError.invalid("receipt_environment", f"one of {', '.join(RECEIPT_ENVIRONMENTS)}", given_field7)
     given = params.get("challenge")
     challenge = str(given).encode() if given is not None else drbg(
-        seed, f"{FORMAT}/challenge/{label}/{request.at:%Y%m%dT%H%M%S}").read(32)
+        seed, f"{APPATTEST_FORMAT}/challenge/{label}/{request.at:%Y%m%dT%H%M%S}").read(32)
     app_id = str(params.get("app_id") or default_app_id(seed))
     if not re.fullmatch(r"[A-Z0-9]{10}\.[A-Za-z0-9.-]+", app_id):
         raise ParameterError.invalid("app_id", "TEAMID.bundle.id (a 10-character team id)", params.get("app_id"))

@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hsmsim import mutate
 from hsmsim.formats.apple.appattest import (
     AAGUID,
-    FORMAT,
     AppAttestDraft,
     attestation_nonce,
     cose_ec2,
@@ -29,6 +28,7 @@ from hsmsim.formats.apple.appattest import (
     receipt_environment,
 )
 from hsmsim.formats.apple.extensions import nonce_extension_value
+from hsmsim.formats.apple.layout import APPATTEST_FORMAT
 from hsmsim.formats.apple.pki import APP_ATTEST, WEBAUTHN, PkiSpec, apple_pki
 from hsmsim.formats.apple.receipt import attest_receipt
 from hsmsim.formats.apple.record import b64
@@ -49,7 +49,7 @@ FOREIGN = replace(APP_ATTEST, role="apple/foreign-app-attest", root_cn="App Atte
 
 
 def _challenge(seed: str, role: str) -> bytes:
-    return drbg(seed, f"{FORMAT}/challenge/{role}").read(32)
+    return drbg(seed, f"{APPATTEST_FORMAT}/challenge/{role}").read(32)
 
 
 @dataclass
@@ -67,7 +67,7 @@ class AppBench:
     @classmethod
     def open(cls, seed: str, environment: str) -> AppBench:
         """The golden for ``environment`` with credCert issued."""
-        key = attested_key(seed, FORMAT, "ec-p256")
+        key = attested_key(seed, APPATTEST_FORMAT, "ec-p256")
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         label = f"app-{environment}"
         draft = AppAttestDraft(pki=apple_pki(seed, APP_ATTEST), label=label, at=ATTEST_TIME,
@@ -114,7 +114,7 @@ def _derived(attr: str, value: Callable[[AppBench], object]) -> Operator:
 
 
 def _other_key(bench: AppBench) -> ec.EllipticCurvePublicKey:
-    key = attested_key(bench.seed, f"{FORMAT}/other", "ec-p256")
+    key = attested_key(bench.seed, f"{APPATTEST_FORMAT}/other", "ec-p256")
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key.public_key()
 
@@ -159,12 +159,12 @@ def _cred_cert_validity(start: timedelta, length: timedelta) -> Operator:
 
 
 def _cred_cert_forged(bench: AppBench) -> None:
-    signer = attested_key(bench.seed, FORMAT, "ec-p256")
+    signer = attested_key(bench.seed, APPATTEST_FORMAT, "ec-p256")
     bench.draft.cred_cert_override = reissue(bench.draft.cred_cert(), signer)
 
 
 def _p384(bench: AppBench) -> None:
-    key = attested_key(bench.seed, FORMAT, "ec-p384")
+    key = attested_key(bench.seed, APPATTEST_FORMAT, "ec-p384")
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     bench.serial = bench.draft.cred_cert().serial_number  # the key changes, not the issuance (the serial)
     bench.draft.public_key = key.public_key()
@@ -213,7 +213,8 @@ def _receipt_naming(app_id: str) -> Operator:
 
 def _stand_in_receipt(bench: AppBench) -> None:
     """What hsmsim wrote before it made Apple's CMS receipt: a DER SEQUENCE header over 180 seeded bytes."""
-    bench.draft.receipt = b"\x30\x81\xb4" + drbg(bench.seed, f"{FORMAT}/receipt/{bench.draft.label}").read(180)
+    stand_in = drbg(bench.seed, f"{APPATTEST_FORMAT}/receipt/{bench.draft.label}").read(180)
+    bench.draft.receipt = b"\x30\x81\xb4" + stand_in
 
 
 def _record_text(old: Callable[[AppBench], str], new: Callable[[AppBench], str]) -> Operator:
@@ -229,7 +230,8 @@ def mutations() -> list[Mutation]:
 
     def add(id_: str, flag: str, note_: FlagNote, comment: str, operator: str, path: str, apply: Operator,
             expected: dict[Profile, Reason], *, resign: bool, golden: str = "production") -> None:
-        m.append(Mutation(f"{FORMAT}::{id_}", flag, note_, comment, operator, path, apply, expected, resign, golden))
+        m.append(Mutation(f"{APPATTEST_FORMAT}::{id_}", flag, note_, comment, operator, path, apply, expected, resign,
+                          golden))
 
     nonce_path = "/attStmt/x5c[0]/extensions/1.2.840.113635.100.8.2"
     # -- step 2-4: the nonce --
@@ -460,7 +462,7 @@ def notes() -> dict[str, FlagNote]:
 def vector_cases(seed: str) -> list[VectorCase]:
     """The apple-appattest vectors for ``seed``: a golden per environment, then every mutation."""
     anchors = (apple_pki(seed, APP_ATTEST).root.certificate,)
-    goldens = [golden_case(seed, anchors, f"{FORMAT}::golden::{environment}",
+    goldens = [golden_case(seed, anchors, f"{APPATTEST_FORMAT}::golden::{environment}",
                            f"unmutated App Attest attestation of a P-256 key, {environment} environment", valid(),
                            AppBench.open(seed, environment).evidence()) for environment in GOLDENS]
     return goldens + mutation_cases(seed, anchors, mutations(), lambda name: AppBench.open(seed, name))
