@@ -40,7 +40,6 @@ from hsmsim.formats.android.catalogue import (
 from hsmsim.formats.android.format import AndroidKeyFormat
 from hsmsim.formats.android.generate import pinned_roots_pem
 from hsmsim.formats.android.keydescription import (
-    OID_KEY_DESCRIPTION,
     TAGS,
     Algorithm,
     ApplicationId,
@@ -57,7 +56,7 @@ from hsmsim.formats.android.keydescription import (
     read_authorization_list,
     read_children,
 )
-from hsmsim.formats.android.layout import STATUS_FILE
+from hsmsim.formats.android.layout import OID_KEY_DESCRIPTION, STATUS_FILE
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import (
     LEGACY_ROOT_CN,

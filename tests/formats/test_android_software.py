@@ -32,13 +32,13 @@ from hsmsim.formats.android.catalogue import (
 )
 from hsmsim.formats.android.generate import chain_pem, evidence_files
 from hsmsim.formats.android.keydescription import (
-    OID_KEY_DESCRIPTION,
     Algorithm,
     KeyDescription,
     SecurityLevel,
     encode_key_description,
     parse_key_description,
 )
+from hsmsim.formats.android.layout import OID_KEY_DESCRIPTION
 from hsmsim.formats.android.pki import (
     SOFTWARE_LEAF_NOT_AFTER,
     attestation_leaf,
