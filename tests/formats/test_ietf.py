@@ -37,6 +37,7 @@ from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
 from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
+from hsmsim.formats.ietf.layout import ID_AA_ATTESTATION
 from hsmsim.formats.primus.archive import build_zip
 from hsmsim.formats.primus.bundle import sign_xml
 from hsmsim.formats.primus.layout import CHAIN_FILE, PUBKEY_FILE
@@ -149,7 +150,7 @@ def test_other_formats_still_need_their_own_device(hsm: Hsm) -> None:
 def test_csr_bundle_verifies(hsm: Hsm, statements: list[str]) -> None:
     ev = hsm.attest("key-rsa-3072", "csr-attestation", {"attest_time": AT, "statements": statements})
     request = asn1.decode_request(csr.csr_der(ev.files["key-rsa-3072.csr"]))
-    assert [oid for oid, _ in request.attributes] == [asn1.ID_AA_ATTESTATION]
+    assert [oid for oid, _ in request.attributes] == [ID_AA_ATTESTATION]
     bundle = asn1.decode_bundle(request.attributes[0][1][0])
     assert [csr.STATEMENT_NAMES[s.type] for s in bundle.statements] == statements
     verdict = get_format("csr-attestation").verify(ev, _anchors(ev, csr.ROOTS_FILE), at=LATER)
@@ -168,7 +169,7 @@ def test_crmf_cert_req_msg_verifies(hsm: Hsm, tmp_path: Path, statements: list[s
     ev = hsm.attest("key-rsa-3072", "csr-attestation", {"attest_time": AT, "statements": statements, "form": "crmf"})
     assert ev.primary == "key-rsa-3072.crmf"
     msg = asn1.decode_cert_req_msg(ev.files[ev.primary])
-    assert [e.oid for e in msg.extensions] == [asn1.ID_AA_ATTESTATION] and msg.popo_tag == 1
+    assert [e.oid for e in msg.extensions] == [ID_AA_ATTESTATION] and msg.popo_tag == 1
     bundle = asn1.decode_bundle(msg.extensions[0].value)
     assert [csr.STATEMENT_NAMES[s.type] for s in bundle.statements] == statements
     verdict = get_format("csr-attestation").verify(ev, _anchors(ev, csr.ROOTS_FILE), at=LATER)
@@ -251,7 +252,7 @@ def test_crmf_matches_an_independent_rfc4211_codec(hsm: Hsm) -> None:
     msg, rest = decoder.decode(der, asn1Spec=rfc4211.CertReqMsg())
     assert rest == b"" and encoder.encode(msg) == der
     template = msg["certReq"]["certTemplate"]
-    assert [str(e["extnID"]) for e in template["extensions"]] == [asn1.ID_AA_ATTESTATION]
+    assert [str(e["extnID"]) for e in template["extensions"]] == [ID_AA_ATTESTATION]
     assert msg["popo"].getName() == "signature" and not msg["popo"]["signature"]["poposkInput"].isValue
     assert not asn1.is_cert_req_msg(csr.csr_der(hsm.attest("key-ec-p256", "csr-attestation",
                                                            {"attest_time": AT}).files["key-ec-p256.csr"]))

@@ -44,12 +44,14 @@ from hsmsim.encoding import cert_pem, der_children, der_content, der_sequence, p
 from hsmsim.errors import ParameterError, UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, tcg
-from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE, TCG_ATTEST_CERTIFY, Bundle, Statement
+from hsmsim.formats.ietf.asn1 import TCG_ATTEST_CERTIFY, Bundle, Statement
 from hsmsim.formats.ietf.evidence import check as check_evidence
 from hsmsim.formats.ietf.evidence import request_nonce, statement_inputs
 from hsmsim.formats.ietf.layout import (
     CRMF,
     CSR_ATTESTATION,
+    ID_AA_ATTESTATION,
+    ID_EVIDENCE,
     NONCE_SUFFIX,
     PKCS10,
     PKIX_EVIDENCE,
