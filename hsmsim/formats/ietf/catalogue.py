@@ -278,7 +278,7 @@ class EvidenceBench:
             der = self.post(der)
         files = evidence.evidence_files(self.key.label, der, self.nonce, self.kit.root_pem)
         files.update(self.extra_files)
-        return Evidence(evidence.FORMAT, files, f"{self.key.label}{layout.EVIDENCE_SUFFIX}")
+        return Evidence(layout.PKIX_EVIDENCE, files, f"{self.key.label}{layout.EVIDENCE_SUFFIX}")
 
 
 EvidenceOp = Callable[[EvidenceBench], None]
@@ -862,7 +862,7 @@ class CsrBench:
         der = self.draft.build()
         if self.post is not None:
             der = self.post(der)
-        return Evidence(csr.FORMAT, csr.draft_files(self.key.label, self.draft, der),
+        return Evidence(layout.CSR_ATTESTATION, csr.draft_files(self.key.label, self.draft, der),
                         csr.request_name(self.key.label, self.draft))
 
 

@@ -69,7 +69,6 @@ from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, AttestationObject, Registration, b64url
 
-FORMAT = CSR_ATTESTATION
 TCG_CERTIFY = "tcg-attest-certify"
 """The statement name of a TcgAttestCertify (not a registered format: this family makes and checks it)."""
 ROOTS_FILE = "csr_attestation_roots.pem"
@@ -332,7 +331,7 @@ def generate(request: AttestationRequest) -> Evidence:
     key label's :func:`~hsmsim.model.evidence.safe_file_stem`, so they all lie in the bundle directory."""
     draft = draft_for(request, default_statements(request), str(request.parameters.get("form", PKCS10)))
     stem = safe_file_stem(request.key.label)
-    return Evidence(FORMAT, draft_files(stem, draft), request_name(stem, draft))
+    return Evidence(CSR_ATTESTATION, draft_files(stem, draft), request_name(stem, draft))
 
 
 # -- verification -------------------------------------------------------------------------------
