@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import BENCH_TIME, Row, bench_attestation, median_seconds, runs_note  # noqa: E402
 
-from hsmsim.formats.fortanix.generate import ROOT_FILE  # noqa: E402
+from hsmsim.formats.fortanix.layout import ROOT_FILE  # noqa: E402
 
 SCRIPTS = ROOT / "scripts"
 

@@ -22,7 +22,7 @@ from hsmsim.formats.android.status import render_status_list
 from hsmsim.formats.crypto4a.pki import HSS_CHOICES, crypto4a_pki
 from hsmsim.formats.crypto4a.verify import _check_hss_chain
 from hsmsim.formats.ietf import asn1
-from hsmsim.formats.ietf.evidence import evidence_der as pkix_evidence_der
+from hsmsim.formats.ietf.layout import evidence_der as pkix_evidence_der
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import reissue
 from hsmsim.verdict import Profile, Reason, Rejected

@@ -37,6 +37,7 @@ from hsmsim.formats.tpm.device import (
     object_attributes,
     public_area,
 )
+from hsmsim.formats.tpm.layout import DEFAULT_PKI_PROFILE
 from hsmsim.formats.tpm.marshal import (
     TPM_GENERATED_VALUE,
     TPM_RH_ENDORSEMENT,
@@ -46,7 +47,6 @@ from hsmsim.formats.tpm.marshal import (
     TpmSt,
     u32,
 )
-from hsmsim.formats.tpm.pki import DEFAULT_PKI_PROFILE
 from hsmsim.formats.tpm.structures import (
     NULL_SCHEME,
     NULL_SYMMETRIC,

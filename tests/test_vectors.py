@@ -26,7 +26,8 @@ from pydantic import ValidationError
 from hsmsim.corpus.build import CorpusError, IdRegistry, build_corpus
 from hsmsim.encoding import der_children, der_content, indented_json, read_tlv
 from hsmsim.formats import detect, get_format, register, unregister
-from hsmsim.formats.ietf import asn1, csr, tcg
+from hsmsim.formats.ietf import asn1, tcg
+from hsmsim.formats.ietf.layout import csr_der
 from hsmsim.harness.vectors import CorpusLoadError, load_corpus
 from hsmsim.model.corpus_schema import (
     GeneratorRecord,
@@ -452,7 +453,7 @@ def _statement_signature(test: dict) -> tuple[bytes, bytes, hashes.HashAlgorithm
     hash, or a PKIX Evidence signature block's AlgorithmIdentifier DER."""
     files = {f["path"]: base64.b64decode(f["base64"]) for f in test["inputs"]["files"]}
     data = files[test["inputs"]["primary"]]
-    request = asn1.decode_request(csr.csr_der(data))
+    request = asn1.decode_request(csr_der(data))
     statement = asn1.decode_bundle(request.attributes[0][1][0]).statements[0]
     if statement.type == asn1.TCG_ATTEST_CERTIFY:
         attest, signature, _public = tcg.parse(statement.stmt)

@@ -40,7 +40,6 @@ from hsmsim.formats.android.catalogue import (
 from hsmsim.formats.android.format import AndroidKeyFormat
 from hsmsim.formats.android.generate import pinned_roots_pem
 from hsmsim.formats.android.keydescription import (
-    OID_KEY_DESCRIPTION,
     TAGS,
     Algorithm,
     ApplicationId,
@@ -57,7 +56,7 @@ from hsmsim.formats.android.keydescription import (
     read_authorization_list,
     read_children,
 )
-from hsmsim.formats.android.layout import STATUS_FILE
+from hsmsim.formats.android.layout import OID_KEY_DESCRIPTION, STATUS_FILE, key_description_der
 from hsmsim.formats.android.options import AndroidOptions
 from hsmsim.formats.android.pki import (
     LEGACY_ROOT_CN,
@@ -72,7 +71,6 @@ from hsmsim.formats.android.pki import (
     trust_roots,
 )
 from hsmsim.formats.android.status import render_status_list, serial_key
-from hsmsim.formats.android.verify import key_description_der
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material

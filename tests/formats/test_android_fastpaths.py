@@ -21,6 +21,7 @@ from hsmsim.formats.android.keydescription import (
     read_authorization_list,
     read_children,
 )
+from hsmsim.formats.android.layout import key_description_der
 from hsmsim.verdict import Rejected
 from tests.conftest import SEED
 
@@ -181,7 +182,7 @@ def test_a_second_key_description_is_found_from_the_der(benches):
     assert caught.value.reason.name == "ATTR_CONFLICT"
     assert android_verify._check_extension_position(chain, ders) == android_verify._check_extension_position(
         chain, None)
-    assert all(android_verify.key_description_der(x509.load_der_x509_certificate(der)) is None for der in ders[1:])
+    assert all(key_description_der(x509.load_der_x509_certificate(der)) is None for der in ders[1:])
 
 
 def test_the_root_copy_a_chain_carries_is_parsed_once(parsed_certificates: list[bytes]) -> None:

@@ -32,20 +32,20 @@ from hsmsim.formats.android.catalogue import (
 )
 from hsmsim.formats.android.generate import chain_pem, evidence_files
 from hsmsim.formats.android.keydescription import (
-    OID_KEY_DESCRIPTION,
     Algorithm,
     KeyDescription,
     SecurityLevel,
     encode_key_description,
     parse_key_description,
 )
+from hsmsim.formats.android.layout import OID_KEY_DESCRIPTION, key_description_der
 from hsmsim.formats.android.pki import (
     SOFTWARE_LEAF_NOT_AFTER,
     attestation_leaf,
     software_identity,
     software_root,
 )
-from hsmsim.formats.android.verify import key_description_der, verify_evidence
+from hsmsim.formats.android.verify import verify_evidence
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.builder import UTF8
 from hsmsim.pki.identity import AttestationIdentity

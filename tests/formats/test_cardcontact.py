@@ -23,7 +23,8 @@ from hsmsim.formats import detect, get_format
 from hsmsim.formats.cardcontact import cvc
 from hsmsim.formats.cardcontact.catalogue import GOLDEN_SPECS, mutations
 from hsmsim.formats.cardcontact.format import SmartCardHsmFormat
-from hsmsim.formats.cardcontact.generate import C_DEVAUT_FILE, ROOT_FILE, authenticate
+from hsmsim.formats.cardcontact.generate import authenticate
+from hsmsim.formats.cardcontact.layout import C_DEVAUT_FILE, ROOT_FILE
 from hsmsim.formats.cardcontact.pki import SRCA_CHR, cardcontact_pki, carried_cvc
 from hsmsim.formats.cardcontact.verify import check_device_chain
 from hsmsim.hsm import Hsm

@@ -27,16 +27,11 @@ from hsmsim.formats import detect, get_format
 from hsmsim.formats.fortanix.catalogue import mutations
 from hsmsim.formats.fortanix.certificates import read_certificate
 from hsmsim.formats.fortanix.format import FortanixFormat
-from hsmsim.formats.fortanix.generate import ROOT_FILE, statement_usages
+from hsmsim.formats.fortanix.generate import statement_usages
+from hsmsim.formats.fortanix.layout import ROOT_FILE, JsonLimits
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import AUTHORITY_CN, CA_CN, ENROLLMENT_POLICY, ROOT_CN, fortanix_pki, ski
-from hsmsim.formats.fortanix.statement import (
-    CLAIM_GENERATED,
-    CLAIM_NEVER_EXPORTABLE,
-    KEY_ID_OID,
-    JsonLimits,
-    parse_json,
-)
+from hsmsim.formats.fortanix.statement import CLAIM_GENERATED, CLAIM_NEVER_EXPORTABLE, KEY_ID_OID, parse_json
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeyPolicy, KeySpec
 from hsmsim.keystore.soft import SoftKeyStore, new_key_material

@@ -37,6 +37,7 @@ from hsmsim.errors import ParameterError, UnsupportedKeyError
 from hsmsim.formats import detect, get_format
 from hsmsim.formats.ietf import asn1, catalogue, csr, evidence, pki, tcg
 from hsmsim.formats.ietf.catalogue import CSR_GOLDENS, csr_mutations, evidence_mutations
+from hsmsim.formats.ietf.layout import CRMF, ID_AA_ATTESTATION, PKCS10, csr_der, evidence_der
 from hsmsim.formats.primus.archive import build_zip
 from hsmsim.formats.primus.bundle import sign_xml
 from hsmsim.formats.primus.layout import CHAIN_FILE, PUBKEY_FILE
@@ -112,7 +113,7 @@ def test_an_ed25519_key_has_one_size_in_every_format() -> None:
 
 def test_evidence_structure(hsm: Hsm) -> None:
     ev = hsm.attest("key-rsa-3072", "pkix-evidence", {"attest_time": AT, "nonce": "00112233"})
-    decoded = asn1.decode_evidence(evidence.evidence_der(ev.files[ev.primary]))
+    decoded = asn1.decode_evidence(evidence_der(ev.files[ev.primary]))
     assert decoded.version == 1
     assert [asn1.ELEMENT_NAMES[e.type] for e in decoded.entities] == ["transaction", "platform", "key"]
     transaction, platform, key = decoded.entities
@@ -148,8 +149,8 @@ def test_other_formats_still_need_their_own_device(hsm: Hsm) -> None:
                                         ["primus", "luna-pkc", "tcg-attest-certify", "pkix-evidence"]])
 def test_csr_bundle_verifies(hsm: Hsm, statements: list[str]) -> None:
     ev = hsm.attest("key-rsa-3072", "csr-attestation", {"attest_time": AT, "statements": statements})
-    request = asn1.decode_request(csr.csr_der(ev.files["key-rsa-3072.csr"]))
-    assert [oid for oid, _ in request.attributes] == [asn1.ID_AA_ATTESTATION]
+    request = asn1.decode_request(csr_der(ev.files["key-rsa-3072.csr"]))
+    assert [oid for oid, _ in request.attributes] == [ID_AA_ATTESTATION]
     bundle = asn1.decode_bundle(request.attributes[0][1][0])
     assert [csr.STATEMENT_NAMES[s.type] for s in bundle.statements] == statements
     verdict = get_format("csr-attestation").verify(ev, _anchors(ev, csr.ROOTS_FILE), at=LATER)
@@ -158,7 +159,7 @@ def test_csr_bundle_verifies(hsm: Hsm, statements: list[str]) -> None:
 
 def test_csr_default_statements(hsm: Hsm) -> None:
     ev = hsm.attest("key-ec-p256", "csr-attestation", {"attest_time": AT})
-    request = asn1.decode_request(csr.csr_der(ev.files["key-ec-p256.csr"]))
+    request = asn1.decode_request(csr_der(ev.files["key-ec-p256.csr"]))
     bundle = asn1.decode_bundle(request.attributes[0][1][0])
     assert [csr.STATEMENT_NAMES[s.type] for s in bundle.statements] == ["primus", "pkix-evidence"]
 
@@ -168,7 +169,7 @@ def test_crmf_cert_req_msg_verifies(hsm: Hsm, tmp_path: Path, statements: list[s
     ev = hsm.attest("key-rsa-3072", "csr-attestation", {"attest_time": AT, "statements": statements, "form": "crmf"})
     assert ev.primary == "key-rsa-3072.crmf"
     msg = asn1.decode_cert_req_msg(ev.files[ev.primary])
-    assert [e.oid for e in msg.extensions] == [asn1.ID_AA_ATTESTATION] and msg.popo_tag == 1
+    assert [e.oid for e in msg.extensions] == [ID_AA_ATTESTATION] and msg.popo_tag == 1
     bundle = asn1.decode_bundle(msg.extensions[0].value)
     assert [csr.STATEMENT_NAMES[s.type] for s in bundle.statements] == statements
     verdict = get_format("csr-attestation").verify(ev, _anchors(ev, csr.ROOTS_FILE), at=LATER)
@@ -179,7 +180,7 @@ def test_crmf_cert_req_msg_verifies(hsm: Hsm, tmp_path: Path, statements: list[s
 
 def _tcg_statement(hsm: Hsm, key: str, **parameters: object) -> tuple[Evidence, bytes]:
     ev = hsm.attest(key, "csr-attestation", {"attest_time": AT, "statements": ["tcg-attest-certify"], **parameters})
-    bundle = asn1.decode_bundle(asn1.decode_request(csr.csr_der(ev.files[f"{key}.csr"])).attributes[0][1][0])
+    bundle = asn1.decode_bundle(asn1.decode_request(csr_der(ev.files[f"{key}.csr"])).attributes[0][1][0])
     return ev, bundle.statements[0].stmt
 
 
@@ -234,7 +235,7 @@ def test_tcg_without_tpm_public_parses_and_is_missing_input(hsm: Hsm) -> None:
     attest, signature, _public = tcg.parse(stmt)
     short = tcg.statement(attest, signature, None)
     assert tcg.parse(short) == (attest, signature, None)
-    request = asn1.decode_request(csr.csr_der(ev.files["key-ec-p256.csr"]))
+    request = asn1.decode_request(csr_der(ev.files["key-ec-p256.csr"]))
     bundle = asn1.decode_bundle(request.attributes[0][1][0])
     certs = [x509.load_der_x509_certificate(c) for c in bundle.certs or ()]
     with pytest.raises(Rejected) as caught:
@@ -251,9 +252,9 @@ def test_crmf_matches_an_independent_rfc4211_codec(hsm: Hsm) -> None:
     msg, rest = decoder.decode(der, asn1Spec=rfc4211.CertReqMsg())
     assert rest == b"" and encoder.encode(msg) == der
     template = msg["certReq"]["certTemplate"]
-    assert [str(e["extnID"]) for e in template["extensions"]] == [asn1.ID_AA_ATTESTATION]
+    assert [str(e["extnID"]) for e in template["extensions"]] == [ID_AA_ATTESTATION]
     assert msg["popo"].getName() == "signature" and not msg["popo"]["signature"]["poposkInput"].isValue
-    assert not asn1.is_cert_req_msg(csr.csr_der(hsm.attest("key-ec-p256", "csr-attestation",
+    assert not asn1.is_cert_req_msg(csr_der(hsm.attest("key-ec-p256", "csr-attestation",
                                                            {"attest_time": AT}).files["key-ec-p256.csr"]))
 
 
@@ -400,11 +401,11 @@ def test_statements_about_one_key_name_one_hsm() -> None:
     assert all(v.startswith("REJECT ATTR_CONFLICT") and "99999999" in v for v in verdicts.values()), verdicts
 
 
-@pytest.mark.parametrize("form", [csr.PKCS10, csr.CRMF])
+@pytest.mark.parametrize("form", [PKCS10, CRMF])
 def test_inner_pkix_evidence_is_judged_for_the_requested_key_in_both_forms(form: str) -> None:
     """PKIX Evidence reporting another, extractable key before the requested one: both forms hand the evidence
     verifier the request's (proof-of-possession-checked) key, so only its entity is judged."""
-    golden = catalogue.PKIX if form == csr.PKCS10 else catalogue.CRMF_GOLDENS[0]
+    golden = catalogue.PKIX if form == PKCS10 else catalogue.CRMF_GOLDENS[0]
     bench = catalogue.open_csr(catalogue.seeded_kit(SEED), golden, form)
     catalogue._pkix_inner(catalogue._extractable_other_key_first)(bench)
     assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values()), _csr_verdicts(bench)
@@ -438,7 +439,7 @@ def test_crmf_template_fields_are_0_to_9_each_once_in_order(edit: object) -> Non
     """RFC 4211 5: a CertTemplate repeating publicKey (another key first), listing extensions before subject, or
     carrying a [15] is MALFORMED, though the key signed the CertRequest anew (no field is silently kept or
     dropped)."""
-    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), catalogue.CRMF_GOLDENS[0], csr.CRMF)
+    bench = catalogue.open_csr(catalogue.seeded_kit(SEED), catalogue.CRMF_GOLDENS[0], CRMF)
     assert all(v == "ACCEPT" for v in _csr_verdicts(bench).values())
     catalogue._crmf_template(edit)(bench)  # type: ignore[arg-type]
     verdicts = _csr_verdicts(bench)
@@ -809,7 +810,7 @@ def test_pkix_evidence_samples(evidence_dir: Path, number: int, reason: Reason) 
     for suffix in ("pem", "b64"):
         path = evidence_dir / f"evidence{number}.{suffix}"
         assert detect(path) is fmt
-        der = evidence.evidence_der(path.read_bytes())
+        der = evidence_der(path.read_bytes())
         decoded = asn1.decode_evidence(der)
         assert asn1.encode_evidence(decoded.tbs, decoded.signatures, decoded.intermediates) == der
         assert fmt.verify(fmt.load(path), trust, at=SAMPLE_AT).reason is reason
@@ -823,7 +824,7 @@ def test_pkix_evidence_samples_with_loose_certificates(evidence_dir: Path) -> No
                                           "int.crt": (evidence_dir / "int.crt").read_bytes()}, loaded.primary)
     # the keyId now resolves; signature and chain verify, but evidence1 reports no key
     assert fmt.verify(with_certs, trust, at=SAMPLE_AT).reason is Reason.ATTR_MISSING
-    decoded = asn1.decode_evidence(evidence.evidence_der((evidence_dir / "evidence3.pem").read_bytes()))
+    decoded = asn1.decode_evidence(evidence_der((evidence_dir / "evidence3.pem").read_bytes()))
     with pytest.raises(Rejected) as caught:  # both signatures verify; the published CA did not sign IntCA
         evidence.check_signatures(decoded, [], trust, SAMPLE_AT)
     assert caught.value.reason is Reason.CERT_SIGNATURE_INVALID
@@ -849,7 +850,7 @@ def test_tcg_attest_certify_sample(shared_dir: Path) -> None:
     path = shared_dir / "interop" / "ietf-csr-attestation" / "tcgAttestTpmCertify.pem"
     fmt = get_format("csr-attestation")
     assert detect(path) is fmt
-    info = asn1.decode_request(csr.csr_der(path.read_bytes()))
+    info = asn1.decode_request(csr_der(path.read_bytes()))
     bundle = asn1.decode_bundle(info.attributes[0][1][0])
     (statement,) = bundle.statements
     assert statement.type == asn1.TCG_ATTEST_CERTIFY

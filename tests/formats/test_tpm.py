@@ -43,13 +43,12 @@ from hsmsim.formats.tpm.device import AK_ATTRIBUTES, EmulatedTpm, Parent, object
 from hsmsim.formats.tpm.format import ParsecTpmFormat
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.kast_format import kast_draft_for
-from hsmsim.formats.tpm.layout import MIN_NONCE_BYTES
+from hsmsim.formats.tpm.layout import DEFAULT_PKI_PROFILE, MIN_NONCE_BYTES
 from hsmsim.formats.tpm.marshal import HASH_NAMES, TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.parsec import parsec_draft_for, pem_chain
 from hsmsim.formats.tpm.parsec_catalogue import mutations as parsec_mutations
 from hsmsim.formats.tpm.parsec_catalogue import parsec_draft
 from hsmsim.formats.tpm.pki import (
-    DEFAULT_PKI_PROFILE,
     EKU_EK_CERTIFICATE,
     EMULATED_AAGUID,
     FIDO_AAGUID_EXTENSION,

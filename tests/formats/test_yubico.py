@@ -41,8 +41,9 @@ from hsmsim.formats.yubico.extensions import (
     extension_value,
 )
 from hsmsim.formats.yubico.hsm2 import assemble_hsm
-from hsmsim.formats.yubico.piv import ROOT_FILES, SECTIGO_SUFFIX, STEP_SUFFIX, assemble
-from hsmsim.formats.yubico.pki import LEGACY, NEW, piv_pki
+from hsmsim.formats.yubico.layout import LEGACY, NEW, ROOT_FILES, SECTIGO_SUFFIX, STEP_SUFFIX
+from hsmsim.formats.yubico.piv import assemble
+from hsmsim.formats.yubico.pki import piv_pki
 from hsmsim.formats.yubico.verify_piv import common_names
 from hsmsim.hsm import Hsm
 from hsmsim.keystore.base import KeySpec

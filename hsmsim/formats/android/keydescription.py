@@ -26,11 +26,8 @@ from typing import Any, ClassVar, NamedTuple
 from asn1crypto import core, parser
 
 from hsmsim.encoding import der_explicit, der_integer, der_sequence, der_tlv
-from hsmsim.formats.android import layout
 from hsmsim.verdict import Reason, Rejected
 
-OID_KEY_DESCRIPTION = layout.OID_KEY_DESCRIPTION
-"""The attestation extension carried by the leaf certificate."""
 OID_PROVISIONING_INFO = "1.3.6.1.4.1.11129.2.1.30"
 """The RKP provisioning-information extension of the remotely provisioned attestation certificate."""
 

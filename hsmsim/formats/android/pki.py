@@ -47,7 +47,8 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, ObjectIdentifier
 
-from hsmsim.formats.android.keydescription import OID_KEY_DESCRIPTION, OID_PROVISIONING_INFO, Algorithm, SecurityLevel
+from hsmsim.formats.android.keydescription import OID_PROVISIONING_INFO, Algorithm, SecurityLevel
+from hsmsim.formats.android.layout import OID_KEY_DESCRIPTION
 from hsmsim.keystore.base import KeySpec, PrivateKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, Issuer, key_usage, sign_args
 from hsmsim.pki.identity import AttestationIdentity, PkiExport

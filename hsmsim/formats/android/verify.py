@@ -44,7 +44,6 @@ from hsmsim.encoding import canonical_pem_ders, der_content, der_oid, key_facts,
 from hsmsim.formats.android.generate import MAX_CHALLENGE_BYTES
 from hsmsim.formats.android.keydescription import (
     KNOWN_ATTESTATION_VERSIONS,
-    OID_KEY_DESCRIPTION,
     Algorithm,
     AuthorizationList,
     EcCurve,
@@ -57,7 +56,13 @@ from hsmsim.formats.android.keydescription import (
     parse_key_description,
     patch_level_text,
 )
-from hsmsim.formats.android.layout import CHAIN_SUFFIXES, CHALLENGE_SUFFIX, STATUS_FILE, key_description_der
+from hsmsim.formats.android.layout import (
+    CHAIN_SUFFIXES,
+    CHALLENGE_SUFFIX,
+    OID_KEY_DESCRIPTION,
+    STATUS_FILE,
+    key_description_der,
+)
 from hsmsim.formats.android.status import check_revocation, read_status_list
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import (

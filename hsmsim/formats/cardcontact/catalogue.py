@@ -19,14 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.encoding import cert_pem, pem
 from hsmsim.formats.cardcontact import cvc
-from hsmsim.formats.cardcontact.generate import (
-    C_DEVAUT_FILE,
-    FORMAT,
-    REQUEST_SUFFIX,
-    ROOT_FILE,
-    authenticate,
-    request_body,
-)
+from hsmsim.formats.cardcontact.generate import authenticate, request_body
+from hsmsim.formats.cardcontact.layout import C_DEVAUT_FILE, FORMAT, REQUEST_SUFFIX, ROOT_FILE
 from hsmsim.formats.cardcontact.pki import (
     DICA_CHR,
     DICA_DAYS,

@@ -18,16 +18,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.cardcontact import cvc, layout
+from hsmsim.formats.cardcontact import cvc
+from hsmsim.formats.cardcontact.layout import C_DEVAUT_FILE, FORMAT, REQUEST_SUFFIX, ROOT_FILE
 from hsmsim.formats.cardcontact.pki import INNER_CAR, CardContactPki, cardcontact_pki, key_chr
 from hsmsim.keystore.base import PrivateKey, StoredKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, build_csr, name
-
-FORMAT = layout.FORMAT
-REQUEST_SUFFIX = layout.REQUEST_SUFFIX
-C_DEVAUT_FILE = layout.C_DEVAUT_FILE
-ROOT_FILE = layout.ROOT_FILE
 
 
 def request_body(public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, chr_: str, car: str | None = INNER_CAR,

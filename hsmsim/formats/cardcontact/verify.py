@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hsmsim.checks import check_csr_binding, one_file, require_code_signing_key
 from hsmsim.encoding import key_facts, spki_der
 from hsmsim.formats.cardcontact import cvc
-from hsmsim.formats.cardcontact.generate import C_DEVAUT_FILE, FORMAT
+from hsmsim.formats.cardcontact.layout import C_DEVAUT_FILE, FORMAT
 from hsmsim.formats.cardcontact.pki import carried_cvc
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict, escaped

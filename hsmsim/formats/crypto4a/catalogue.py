@@ -22,8 +22,6 @@ from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.encoding import cert_pem, der_children, der_content, spki_der
 from hsmsim.formats.crypto4a.generate import (
     DEFAULT_FIRMWARE,
-    FORMAT,
-    MESSAGE_SUFFIX,
     attached,
     device_claims,
     files,
@@ -31,6 +29,7 @@ from hsmsim.formats.crypto4a.generate import (
     key_uuid,
     signature_blocks,
 )
+from hsmsim.formats.crypto4a.layout import FORMAT, MESSAGE_SUFFIX
 from hsmsim.formats.crypto4a.message import ARC, Claim, SignatureBlock, Value, claim_oid, encode_message, encode_tbs
 from hsmsim.formats.crypto4a.pki import HSS_CHOICES, Crypto4aPki, crypto4a_pki, with_spki
 from hsmsim.keystore.base import KeySpec, StoredKey

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from hsmsim.device import AttestationRequest, text_parameter
 from hsmsim.encoding import cert_pem, der_oid, der_sequence, spki_der
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.crypto4a import layout
+from hsmsim.formats.crypto4a.layout import FORMAT, MESSAGE_SUFFIX, ROOT_FILE
 from hsmsim.formats.crypto4a.message import (
     HSS_LMS_HASHSIG,
     Claim,
@@ -36,9 +36,6 @@ from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, build_csr, name
 from hsmsim.pki.signing import sign
 
-FORMAT = layout.FORMAT
-MESSAGE_SUFFIX = layout.MESSAGE_SUFFIX
-ROOT_FILE = layout.ROOT_FILE
 DEFAULT_FIRMWARE = "4.0.2.493"
 OBJECT_CLASS_PRIVATE_KEY = 4
 OBJECT_TYPES = {KeyType.EC: 2, KeyType.RSA: 1}

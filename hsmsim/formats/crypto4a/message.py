@@ -33,9 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hsmsim.encoding import der_children, der_content, der_integer, der_oid, der_sequence, der_tlv, oid_dotted
-from hsmsim.formats.crypto4a import layout
+from hsmsim.formats.crypto4a.layout import PEM_LABEL
 
-PEM_LABEL = layout.PEM_LABEL
 ARC = "1.3.6.1.4.1.39901.6"
 """The claims' arc as the real message encodes it (Crypto4A's page lists them one ``.1`` deeper, see the docs)."""
 CLAIM_NAMES: dict[str, str] = {

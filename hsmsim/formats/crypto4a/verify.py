@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_der_publ
 
 from hsmsim.checks import check_csr_signature, one_file, one_that_passes, require_code_signing_key
 from hsmsim.encoding import der_children, der_content, key_facts, read_tlv
-from hsmsim.formats.crypto4a import layout
 from hsmsim.formats.crypto4a.generate import OBJECT_CLASS_PRIVATE_KEY
+from hsmsim.formats.crypto4a.layout import MAX_MESSAGE_BYTES
 from hsmsim.formats.crypto4a.message import (
     HSS_LMS_HASHSIG,
     NUMBER,
@@ -56,7 +56,6 @@ from hsmsim.pki.hss import hss_verify
 from hsmsim.pki.signing import algorithm_oid, verify
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
-MAX_MESSAGE_BYTES = layout.MAX_MESSAGE_BYTES
 MAX_CLAIMS = 256
 MAX_SIGNATURES = 8
 MAX_ATTACHED = 16

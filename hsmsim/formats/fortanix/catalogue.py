@@ -24,7 +24,8 @@ from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH, Device
 from hsmsim.encoding import der_children, der_content, der_oid, der_tlv
 from hsmsim.formats.fortanix.captured_encoding import with_captured_encoding
-from hsmsim.formats.fortanix.generate import JSON_PREFIX, assemble, build_statement, key_id
+from hsmsim.formats.fortanix.generate import assemble, build_statement, key_id
+from hsmsim.formats.fortanix.layout import JSON_INDENT, JSON_PREFIX
 from hsmsim.formats.fortanix.pki import (
     AUTHORITY_LIFETIME,
     ENROLLMENT_POLICY,
@@ -38,7 +39,6 @@ from hsmsim.formats.fortanix.pki import (
 from hsmsim.formats.fortanix.statement import (
     CLAIM_GENERATED,
     CLAIM_NEVER_EXPORTABLE,
-    JSON_INDENT,
     KEY_ID_OID,
     b64_der,
     dump_response,

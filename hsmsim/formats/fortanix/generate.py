@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 from hsmsim.device import AttestationRequest
 from hsmsim.encoding import cert_pem
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.fortanix import layout
+from hsmsim.formats.fortanix.layout import JSON_PREFIX, ROOT_FILE
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import FortanixPki, aki, fortanix_pki, serial20
 from hsmsim.formats.fortanix.statement import (
@@ -39,9 +39,6 @@ from hsmsim.keystore.base import PrivateKey, StoredKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name
 from hsmsim.pki.seed import drbg
-
-ROOT_FILE = layout.ROOT_FILE
-JSON_PREFIX = layout.JSON_PREFIX
 
 
 def key_id(seed: str, key: StoredKey) -> str:

@@ -40,8 +40,8 @@ from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.encoding import der_oid, der_tlv, spki_der
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.fortanix import layout
 from hsmsim.formats.fortanix.captured_encoding import with_captured_encoding
+from hsmsim.formats.fortanix.layout import PROFILE_FX2200
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.identity import AttestationIdentity
@@ -58,7 +58,6 @@ KEY_ATTESTATION_POLICY = ObjectIdentifier("1.3.6.1.4.1.49690.6.1.2")
 KEY_ATTESTATION_EKU = ObjectIdentifier("1.3.6.1.4.1.49690.8.1")
 ENROLLMENT_POLICY = ObjectIdentifier("1.3.6.1.4.1.49690.2.5")
 ITEM_MIN_PROTECTION_PROFILE = "1.3.6.1.4.1.49690.2.5.1"
-PROFILE_FX2200 = layout.PROFILE_FX2200
 PROFILE_NAMES = {PROFILE_FX2200: "Fortanix FX2200"}
 """Well-known protection profiles by OID (the vendor's verifier names the FX2200 one so)."""
 ITEM_SITE_OPERATOR_APPROVAL = "1.3.6.1.4.1.49690.2.5.2"

@@ -28,8 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ObjectIdentifier
 
 from hsmsim.encoding import indented_json, load_json, unique_json_members
-from hsmsim.formats.fortanix import layout
-from hsmsim.formats.fortanix.layout import JsonLimits as JsonLimits  # re-exported: the codec's bounds
+from hsmsim.formats.fortanix.layout import JSON_INDENT, TOP_LEVEL_MEMBERS, JsonLimits
 from hsmsim.keystore.base import KeyType
 from hsmsim.verdict import Profile, Reason, Rejected
 
@@ -50,10 +49,7 @@ USAGES_BY_KEY_TYPE = {
 }
 """The keyUsage bits a key of each type can be granted."""
 
-TOP_LEVEL_MEMBERS = layout.TOP_LEVEL_MEMBERS
 STATEMENT_MEMBERS = ("format", "statement")
-JSON_INDENT = layout.JSON_INDENT
-"""Indentation of the published example response."""
 
 
 # -- writing ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID, ObjectIdentifier
 from hsmsim.checks import by_base_name, check_csr_binding, one_file, one_that_passes, require_code_signing_key
 from hsmsim.encoding import der_children, der_content, der_oid, key_facts, spki_der
 from hsmsim.formats.fortanix.certificates import ReadCertificate, read_certificate, read_chain_certificate
+from hsmsim.formats.fortanix.layout import JsonLimits
 from hsmsim.formats.fortanix.options import FortanixOptions
 from hsmsim.formats.fortanix.pki import (
     ENROLLMENT_POLICY,
@@ -46,7 +47,6 @@ from hsmsim.formats.fortanix.statement import (
     STATEMENT_CN,
     STATEMENT_USAGES,
     USAGES_BY_KEY_TYPE,
-    JsonLimits,
     parse_json,
     read_response,
 )

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 
 from hsmsim.encoding import der_children, der_content, der_integer, der_oid, der_sequence, der_tlv, oid_dotted, read_tlv
 
-# The codec names every OID it reads; the two detection recognises a file by are defined beside the detector.
-from hsmsim.formats.ietf.layout import ID_AA_ATTESTATION as ID_AA_ATTESTATION
-from hsmsim.formats.ietf.layout import ID_EVIDENCE as ID_EVIDENCE
+# id-evidence, which detection recognises a file by, is defined beside the detector.
+from hsmsim.formats.ietf.layout import ID_EVIDENCE
 
 ELEMENT_TRANSACTION = f"{ID_EVIDENCE}.0.0"
 ELEMENT_PLATFORM = f"{ID_EVIDENCE}.0.1"

@@ -278,7 +278,7 @@ class EvidenceBench:
             der = self.post(der)
         files = evidence.evidence_files(self.key.label, der, self.nonce, self.kit.root_pem)
         files.update(self.extra_files)
-        return Evidence(evidence.FORMAT, files, f"{self.key.label}{layout.EVIDENCE_SUFFIX}")
+        return Evidence(layout.PKIX_EVIDENCE, files, f"{self.key.label}{layout.EVIDENCE_SUFFIX}")
 
 
 EvidenceOp = Callable[[EvidenceBench], None]
@@ -606,7 +606,7 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
         "so by the genuine AK", "der.length", "/tbs", _tbs_post(_long_length), invalid(Reason.MALFORMED))
     add("encoding::ber-length-unknown-claim", "NonDerLength", ber, "an unknown key claim 1.3.6.1.5.5.999.1.2.99 "
         "whose UTF8String value has a 4-octet long-form length, signed so by the genuine AK", "der.length",
-        "/key", _add_claim(k, Claim(f"{asn1.ID_EVIDENCE}.1.2.99", _long_length(asn1.utf8("x")))),
+        "/key", _add_claim(k, Claim(f"{layout.ID_EVIDENCE}.1.2.99", _long_length(asn1.utf8("x")))),
         invalid(Reason.MALFORMED))
     typed = _note("STRUCTURE", med, "a known claim whose value has its type's tag but is no DER value of that type",
                   "a verifier that checks the tag only accepts a timestamp that names no time, key purposes that are "
@@ -627,11 +627,11 @@ def _evidence_mutations() -> tuple[Mutation, ...]:
     unknown = _note("EXTENSIBILITY", low, "an unknown claim or entity type",
                     "the draft says to ignore it; the strict profile refuses what it cannot judge")
     add("validate::unknown-claim", "UnknownContent", unknown, "a key claim 1.3.6.1.5.5.999.1.2.99", "claims.add",
-        "/key", _add_claim(k, Claim(f"{asn1.ID_EVIDENCE}.1.2.99", asn1.utf8("x"))),
+        "/key", _add_claim(k, Claim(f"{layout.ID_EVIDENCE}.1.2.99", asn1.utf8("x"))),
         strict_only(Reason.UNEXPECTED_CONTENT))
     add("validate::unknown-entity", "UnknownContent", unknown, "an entity of type 1.3.6.1.5.5.999.0.9",
         "entities.add", "/tbs/reportedEntities", lambda b: b.entities.append(
-            Entity(f"{asn1.ID_EVIDENCE}.0.9", (Claim(f"{asn1.ID_EVIDENCE}.1.9.0", asn1.utf8("x")),))),
+            Entity(f"{layout.ID_EVIDENCE}.0.9", (Claim(f"{layout.ID_EVIDENCE}.1.9.0", asn1.utf8("x")),))),
         strict_only(Reason.UNEXPECTED_CONTENT))
     # signatures and chain
     add("signature::none", "Unsigned", _note("SIGNATURE_BYPASS", crit, "no SignatureBlock at all",
@@ -862,7 +862,7 @@ class CsrBench:
         der = self.draft.build()
         if self.post is not None:
             der = self.post(der)
-        return Evidence(csr.FORMAT, csr.draft_files(self.key.label, self.draft, der),
+        return Evidence(layout.CSR_ATTESTATION, csr.draft_files(self.key.label, self.draft, der),
                         csr.request_name(self.key.label, self.draft))
 
 
@@ -1150,7 +1150,7 @@ def _pkix_inner(fn: EvidenceOp) -> CsrOp:
             evidence.request_platform(request, "PKIX Evidence (draft-ietf-rats-pkix-key-attestation)"))
         fn(ebench)
         rendered = ebench.render(resign=True)
-        bench.draft.statements[0] = Statement(asn1.ID_EVIDENCE, layout.evidence_der(rendered.files[rendered.primary]))
+        bench.draft.statements[0] = Statement(layout.ID_EVIDENCE, layout.evidence_der(rendered.files[rendered.primary]))
     return apply
 
 

@@ -44,12 +44,14 @@ from hsmsim.encoding import cert_pem, der_children, der_content, der_sequence, p
 from hsmsim.errors import ParameterError, UnsupportedFormatError, UnsupportedKeyError
 from hsmsim.formats import get_format
 from hsmsim.formats.ietf import asn1, tcg
-from hsmsim.formats.ietf.asn1 import ID_AA_ATTESTATION, ID_EVIDENCE, TCG_ATTEST_CERTIFY, Bundle, Statement
+from hsmsim.formats.ietf.asn1 import TCG_ATTEST_CERTIFY, Bundle, Statement
 from hsmsim.formats.ietf.evidence import check as check_evidence
 from hsmsim.formats.ietf.evidence import request_nonce, statement_inputs
 from hsmsim.formats.ietf.layout import (
     CRMF,
     CSR_ATTESTATION,
+    ID_AA_ATTESTATION,
+    ID_EVIDENCE,
     NONCE_SUFFIX,
     PKCS10,
     PKIX_EVIDENCE,
@@ -67,7 +69,6 @@ from hsmsim.pki.signing import verify as verify_signature
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 from hsmsim.webauthn.container import MAX_ATTESTATION_OBJECT, AttestationObject, Registration, b64url
 
-FORMAT = CSR_ATTESTATION
 TCG_CERTIFY = "tcg-attest-certify"
 """The statement name of a TcgAttestCertify (not a registered format: this family makes and checks it)."""
 ROOTS_FILE = "csr_attestation_roots.pem"
@@ -330,7 +331,7 @@ def generate(request: AttestationRequest) -> Evidence:
     key label's :func:`~hsmsim.model.evidence.safe_file_stem`, so they all lie in the bundle directory."""
     draft = draft_for(request, default_statements(request), str(request.parameters.get("form", PKCS10)))
     stem = safe_file_stem(request.key.label)
-    return Evidence(FORMAT, draft_files(stem, draft), request_name(stem, draft))
+    return Evidence(CSR_ATTESTATION, draft_files(stem, draft), request_name(stem, draft))
 
 
 # -- verification -------------------------------------------------------------------------------

@@ -48,7 +48,6 @@ from hsmsim.pki.seed import drbg
 from hsmsim.pki.signing import check_parameters, sign, verify
 from hsmsim.verdict import Claims, Profile, Reason, Rejected, Verdict
 
-FORMAT = PKIX_EVIDENCE
 PEM_LABEL = "EVIDENCE"
 ROOT_FILE = "pkix_evidence_root.pem"
 FIPS_LEVELS = range(1, 5)
@@ -177,7 +176,7 @@ def generate(request: AttestationRequest, vendor: str) -> Evidence:
     der = sign_evidence(asn1.encode_tbs(1, golden_entities(request, vendor, nonce)), [request.attesting])
     stem = safe_file_stem(request.key.label)
     files = evidence_files(stem, der, nonce, cert_pem(request.attesting.root))
-    return Evidence(FORMAT, files, f"{stem}{EVIDENCE_SUFFIX}")
+    return Evidence(PKIX_EVIDENCE, files, f"{stem}{EVIDENCE_SUFFIX}")
 
 
 # -- reading ------------------------------------------------------------------------------------

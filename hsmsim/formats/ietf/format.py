@@ -213,7 +213,7 @@ class CsrAttestationFormat:
 
         tcg_ak = tpm_identity(device.seed, device.serial, created=device.attestation_created)
         own = PkiExport.of(_provision(device, "default", None)), PkiExport.of(tcg_ak, csr.TCG_CERTIFY)
-        if device.format != csr.FORMAT:
+        if device.format != CSR_ATTESTATION:
             return own
         return own + tuple(export.within(name) for name in sorted(csr.PRIVATE_TYPES)
                            for export in get_format(name).pki_exports(device))

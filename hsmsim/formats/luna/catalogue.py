@@ -23,6 +23,7 @@ from hsmsim import mutate
 from hsmsim.device import DEVICE_EPOCH
 from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem, spki_der
 from hsmsim.formats.luna.generate import LunaBundle, anchor_der, assemble, build_csr, certs_only_pkcs7
+from hsmsim.formats.luna.layout import FORMAT_NAME
 from hsmsim.formats.luna.options import LunaOptions
 from hsmsim.formats.luna.pki import (
     EKU_DAC,
@@ -55,7 +56,6 @@ from hsmsim.model.vectors import FlagNote, Provenance, Severity, Signing, Vector
 from hsmsim.pki.seed import derive_key
 from hsmsim.verdict import Profile, Reason
 
-FORMAT = "luna-pkc"
 GOLDEN_SPECS = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
 VALIDATION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 KEYS_CREATED = DEVICE_EPOCH + timedelta(days=90)
@@ -161,7 +161,7 @@ class Workbench:
             files.pop(csr_name)
         else:
             files[csr_name] = self.csr
-        return Evidence(FORMAT, files, evidence.primary)
+        return Evidence(FORMAT_NAME, files, evidence.primary)
 
 
 Operator = Callable[[Workbench], None]
@@ -380,7 +380,8 @@ def mutations() -> list[Mutation]:
 
     def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
             expected: dict[Profile, Reason], *, resign: bool, golden: str = "rsa-3072") -> None:
-        m.append(Mutation(f"{FORMAT}::{id_}", flag, note, comment, operator, path, apply, expected, resign, golden))
+        m.append(Mutation(f"{FORMAT_NAME}::{id_}", flag, note, comment, operator, path, apply, expected, resign,
+                          golden))
 
     crit, high, med, low, info = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO
     forged = "a verifier would accept a key the HSM never confirmed"
@@ -634,9 +635,9 @@ def mutations() -> list[Mutation]:
 
 
 _VARIANT_OPTIONS: dict[str, dict[str, object]] = {
-    f"{FORMAT}::variant::strict-der": {"strict_der": True},
-    f"{FORMAT}::variant::ecc-unpadded-s": {"unpadded_ecdsa_s": True},
-    f"{FORMAT}::variant::root-ca-extensions": {"ca_extensions": True},
+    f"{FORMAT_NAME}::variant::strict-der": {"strict_der": True},
+    f"{FORMAT_NAME}::variant::ecc-unpadded-s": {"unpadded_ecdsa_s": True},
+    f"{FORMAT_NAME}::variant::root-ca-extensions": {"ca_extensions": True},
 }
 
 COMMON_NOTES = {
@@ -685,7 +686,7 @@ def vector_cases(seed: str) -> list[VectorCase]:
         flags = ("Golden", *(("StrictKeyPolicy",) if weak else ()), *(("PkcType1",) if overrides else ()))
         expected = (strict_only(Reason.KEY_POLICY) if weak else strict_only(Reason.UNSUPPORTED) if overrides
                     else valid())
-        cases.append(_case(bench, f"{FORMAT}::golden::{name}",
+        cases.append(_case(bench, f"{FORMAT_NAME}::golden::{name}",
                            f"unmutated PKC (pkctype {bench.options.pkc_type}) of a generated {spec} key", flags,
                            expected, Provenance(seed=seed, signing=Signing.GENUINE)))
     for mutation in mutations():
@@ -694,6 +695,6 @@ def vector_cases(seed: str) -> list[VectorCase]:
         signing = Signing.RESIGNED if mutation.resign else Signing.STALE
         cases.append(_case(bench, mutation.id, mutation.comment, (mutation.flag, signing.value),
                            mutation.expected,
-                           Provenance(seed=seed, signing=signing, golden=f"{FORMAT}::golden::{mutation.golden}",
+                           Provenance(seed=seed, signing=signing, golden=f"{FORMAT_NAME}::golden::{mutation.golden}",
                                       operator=mutation.operator, path=mutation.path)))
     return cases

@@ -22,16 +22,13 @@ from typing import NamedTuple
 from asn1crypto import core
 from asn1crypto import x509 as ax509
 
-from hsmsim.formats.luna import layout
+from hsmsim.formats.luna.layout import MAX_CSR_BYTES, MAX_PKC_BYTES, OID_SIGNED_DATA
 from hsmsim.verdict import Reason, Rejected, shown_int
 
-MAX_PKC_BYTES = layout.MAX_PKC_BYTES
-MAX_CSR_BYTES = layout.MAX_CSR_BYTES
 MAX_DEPTH = 24
 MAX_NODES = 20_000
 MAX_CERTIFICATES = 8
 
-OID_SIGNED_DATA = layout.OID_SIGNED_DATA
 OID_DATA = "1.2.840.113549.1.7.1"
 
 

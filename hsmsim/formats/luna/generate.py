@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hsmsim.device import AttestationRequest, Device
 from hsmsim.encoding import der_oid, der_sequence, der_tlv, pem, spki_der
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.luna.der_reader import OID_DATA, OID_SIGNED_DATA
-from hsmsim.formats.luna.layout import FORMAT_NAME, root_file_for
+from hsmsim.formats.luna.der_reader import OID_DATA
+from hsmsim.formats.luna.layout import FORMAT_NAME, OID_SIGNED_DATA, root_file_for
 from hsmsim.formats.luna.options import LunaOptions
 from hsmsim.formats.luna.pki import (
     PARSEABLE,

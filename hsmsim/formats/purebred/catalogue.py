@@ -26,7 +26,6 @@ from hsmsim.formats.purebred.envelope import (
     CHALLENGE_PASSWORD,
     ID_CCT_PKI_DATA,
     KINDS,
-    PUREBRED_ARC,
     WINDOWS,
     YUBIKEY,
     Kind,
@@ -35,7 +34,7 @@ from hsmsim.formats.purebred.envelope import (
     content_info,
     wrap,
 )
-from hsmsim.formats.purebred.layout import FORMAT
+from hsmsim.formats.purebred.layout import FORMAT, PUREBRED_ARC
 from hsmsim.keystore.base import KeyPolicy, KeySpec, KeyType, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore, spec_of
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, strict_only, valid

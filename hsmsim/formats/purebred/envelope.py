@@ -39,7 +39,6 @@ from hsmsim.formats.purebred import layout
 from hsmsim.keystore.base import PrivateKey, PublicKey
 from hsmsim.pki.signing import sign
 
-PUREBRED_ARC = layout.PUREBRED_ARC
 ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 ID_DATA = "1.2.840.113549.1.7.1"
 ID_CCT_PKI_DATA = "1.3.6.1.5.5.7.12.2"

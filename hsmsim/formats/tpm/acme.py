@@ -41,8 +41,8 @@ from hsmsim.formats.tpm.device import EmulatedTpm, ek_urn
 from hsmsim.formats.tpm.format import TpmAcmeFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
+from hsmsim.formats.tpm.layout import TpmPkiProfile
 from hsmsim.formats.tpm.marshal import HASH_ALGS, TpmAlg
-from hsmsim.formats.tpm.pki import TpmPkiProfile
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,

@@ -25,13 +25,12 @@ from hsmsim.device import DEVICE_EPOCH, AttestationRequest, Device
 from hsmsim.formats.tpm.device import EmulatedTpm
 from hsmsim.formats.tpm.format import TpmAkProvider
 from hsmsim.formats.tpm.generate import Draft, StatementDraft, chain_der
+from hsmsim.formats.tpm.layout import DEFAULT_PKI_PROFILE, TpmPkiProfile
 from hsmsim.formats.tpm.marshal import TpmAlg, TpmaObject, TpmSt
 from hsmsim.formats.tpm.pki import (
-    DEFAULT_PKI_PROFILE,
     EMULATED_AAGUID,
     FIDO_AAGUID_EXTENSION,
     TpmPki,
-    TpmPkiProfile,
     aaguid_extension,
     ca_algorithms,
     tpm_san,

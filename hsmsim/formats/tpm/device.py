@@ -35,14 +35,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hsmsim.device import Device
 from hsmsim.encoding import spki_der
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.tpm import layout
+from hsmsim.formats.tpm.layout import TPM_KEY_SPECS, TpmPkiProfile
 from hsmsim.formats.tpm.pki import (
     AK_LIFETIME,
     DEFAULT_MODEL,
     EMULATED_AAGUID,
     TpmModel,
     TpmPki,
-    TpmPkiProfile,
     ak_certificate_extensions,
     authority_key_identifier,
     tpm_pki,
@@ -82,13 +81,9 @@ from hsmsim.tpm.structures import (
 
 __all__ = [
     "AES_128_CFB", "AK_ATTRIBUTES", "EK_ATTRIBUTES", "EK_POLICY", "PLAIN_KEY_TEMPLATE", "SRK_ATTRIBUTES",
-    "TPM_KEY_SPECS", "WINDOWS_HELLO_AUTH_POLICY", "WINDOWS_HELLO_KEY_TEMPLATE", "Certification", "EmulatedTpm",
-    "KeyTemplate", "Parent", "ek_urn", "object_attributes", "public_area", "signing_scheme", "tpm_sign",
+    "WINDOWS_HELLO_AUTH_POLICY", "WINDOWS_HELLO_KEY_TEMPLATE", "Certification", "EmulatedTpm", "KeyTemplate", "Parent",
+    "ek_urn", "object_attributes", "public_area", "signing_scheme", "tpm_sign",
 ]
-
-TPM_KEY_SPECS = layout.TPM_KEY_SPECS
-"""What the emulated TPM can create or import (:data:`hsmsim.formats.tpm.layout.TPM_KEY_SPECS`)."""
-
 
 NO_ATTRIBUTES = TpmaObject(0)
 

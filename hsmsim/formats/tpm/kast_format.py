@@ -58,8 +58,9 @@ from hsmsim.formats.tpm import layout
 from hsmsim.formats.tpm.device import EmulatedTpm, Parent, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.generate import ROOT_FILE
 from hsmsim.formats.tpm.genuine import EK_CHAIN_SUFFIX, GenuineTpm, genuine_tpm
+from hsmsim.formats.tpm.layout import TpmPkiProfile
 from hsmsim.formats.tpm.marshal import TPM_GENERATED_VALUE, TPM_RH_OWNER, TpmSt, hash_bytes, tpm2b, u32
-from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA, ROOT_NOT_BEFORE, TpmPkiProfile
+from hsmsim.formats.tpm.pki import EKU_AIK_CERTIFICATE, EKU_MS_AIK_CA, ROOT_NOT_BEFORE
 from hsmsim.formats.tpm.statement import (
     AkFacts,
     area_key_facts,

@@ -44,8 +44,9 @@ from hsmsim.formats.tpm.device import EmulatedTpm, signing_scheme, tpm_sign
 from hsmsim.formats.tpm.format import ParsecTpmFormat
 from hsmsim.formats.tpm.generate import StatementDraft
 from hsmsim.formats.tpm.genuine import genuine_tpm
+from hsmsim.formats.tpm.layout import TpmPkiProfile
 from hsmsim.formats.tpm.marshal import HASH_NAMES, TPM_GENERATED_VALUE, TpmAlg, TpmSt, alg_name, digest_size
-from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, TpmPkiProfile, ek_certificate
+from hsmsim.formats.tpm.pki import EKU_EK_CERTIFICATE, ek_certificate
 from hsmsim.formats.tpm.statement import (
     area_key_facts,
     check_ak_certificate,

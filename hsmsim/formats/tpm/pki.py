@@ -51,7 +51,7 @@ from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, ObjectIdentifier
 
 from hsmsim.encoding import der_oid, der_sequence, der_tlv
-from hsmsim.formats.tpm import layout
+from hsmsim.formats.tpm.layout import DEFAULT_PKI_PROFILE, TpmPkiProfile
 from hsmsim.keystore.base import KeySpec, KeyType, PrivateKey, PublicKey
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.seed import derive_key, derive_serial
@@ -194,13 +194,6 @@ def tpm_specification_extension(family: str = "2.0", level: int = 0, revision: i
 def aaguid_extension(aaguid: uuid.UUID) -> x509.UnrecognizedExtension:
     """id-fido-gen-ce-aaguid: an OCTET STRING holding the 16-byte AAGUID."""
     return x509.UnrecognizedExtension(FIDO_AAGUID_EXTENSION, der_tlv(0x04, aaguid.bytes))
-
-
-TpmPkiProfile = layout.TpmPkiProfile
-"""The emulated CAs' algorithms (:data:`hsmsim.formats.tpm.layout.TpmPkiProfile`): ``rsa`` (the default) or
-``ecdsa-p384``."""
-
-DEFAULT_PKI_PROFILE: TpmPkiProfile = layout.DEFAULT_PKI_PROFILE
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from hsmsim.formats.tpm.device import WINDOWS_HELLO_KEY_TEMPLATE, EmulatedTpm, P
 from hsmsim.formats.tpm.format import WEBAUTHN_AK, TpmAkProvider
 from hsmsim.formats.tpm.generate import ROOT_FILE, SIGNATURE_ENCODINGS, Draft, StatementDraft
 from hsmsim.formats.tpm.genuine import GenuineTpm, genuine_tpm
-from hsmsim.formats.tpm.pki import EMULATED_AAGUID, TpmPkiProfile
+from hsmsim.formats.tpm.layout import TpmPkiProfile
+from hsmsim.formats.tpm.pki import EMULATED_AAGUID
 from hsmsim.formats.tpm.statement import (
     check_ak_certificate,
     check_attest,

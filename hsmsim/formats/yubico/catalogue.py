@@ -34,26 +34,10 @@ from hsmsim.formats.yubico.extensions import (
     capability_mask,
     hsm_key_extensions,
 )
-from hsmsim.formats.yubico.hsm2 import HSM_FORMAT, HsmBundle, assemble_hsm, hsm_csr, key_certificate, key_fields
-from hsmsim.formats.yubico.piv import (
-    PIV_FORMAT,
-    REQUEST_SUFFIX,
-    AcmeChallenge,
-    PivBundle,
-    assemble,
-    att_obj,
-    step_signature,
-)
-from hsmsim.formats.yubico.pki import (
-    LEGACY,
-    NEW,
-    HsmPki,
-    YubiKeyDevice,
-    cn,
-    f9_key,
-    hsm_pki,
-    piv_pki,
-)
+from hsmsim.formats.yubico.hsm2 import HsmBundle, assemble_hsm, hsm_csr, key_certificate, key_fields
+from hsmsim.formats.yubico.layout import HSM_FORMAT, LEGACY, NEW, PIV_FORMAT, REQUEST_SUFFIX
+from hsmsim.formats.yubico.piv import AcmeChallenge, PivBundle, assemble, att_obj, step_signature
+from hsmsim.formats.yubico.pki import HsmPki, YubiKeyDevice, cn, f9_key, hsm_pki, piv_pki
 from hsmsim.keystore.base import KeyPolicy, KeySpec, PrivateKey, StoredKey
 from hsmsim.keystore.soft import SoftKeyStore, spec_of
 from hsmsim.model.catalogue import Mutation, flag_notes, invalid, second_csr_note, strict_only, valid

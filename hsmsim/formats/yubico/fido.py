@@ -23,14 +23,12 @@ from functools import lru_cache
 
 from cryptography import x509
 
-from hsmsim.formats.yubico import layout
 from hsmsim.formats.yubico.pki import ski
 from hsmsim.keystore.base import KeySpec
 from hsmsim.pki.builder import PRINTABLE, UTF8, CertSpec, Ext, build_certificate, key_usage, name
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.webauthn.statements import FidoAuthenticator
 
-YUBIKEY_5 = layout.YUBIKEY_5
 YUBIKEY_5_NFC_AAGUID = uuid.UUID("ee882879-721c-4913-9775-3dfcce97072a")
 """The AAGUID of the YubiKey 5 Series with NFC (firmware 5.2 / 5.4), as the FIDO MDS lists it."""
 U2F_ROOT_SERIAL = 457200631

@@ -25,18 +25,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hsmsim.encoding import cert_pem
 from hsmsim.errors import UnsupportedKeyError
-from hsmsim.formats.yubico import layout
 from hsmsim.formats.yubico.extensions import HsmKeyExtensions, Origin, capability_mask, hsm_key_extensions
+from hsmsim.formats.yubico.layout import CHAIN_SUFFIX, HSM_FORMAT, HSM_ROOT_FILE
 from hsmsim.formats.yubico.piv import public_fingerprint
 from hsmsim.formats.yubico.pki import HsmPki, cn, serial_bytes
 from hsmsim.keystore.base import PrivateKey, StoredKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, key_usage, name
 from hsmsim.pki.seed import drbg
-
-HSM_FORMAT = layout.HSM_FORMAT
-HSM_ROOT_FILE = layout.HSM_ROOT_FILE
-CHAIN_SUFFIX = layout.CHAIN_SUFFIX
 
 
 def capabilities_of(key: StoredKey) -> int:

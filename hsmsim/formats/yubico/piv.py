@@ -38,22 +38,22 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from hsmsim.encoding import cert_pem, indented_json
 from hsmsim.errors import ParameterError, UnsupportedKeyError
-from hsmsim.formats.yubico import layout
 from hsmsim.formats.yubico.extensions import FORM_FACTOR_FIPS, PinPolicy, TouchPolicy, piv_extensions
+from hsmsim.formats.yubico.layout import (
+    INTERMEDIATES_FILE,
+    PIV_FORMAT,
+    REQUEST_SUFFIX,
+    ROOT_FILES,
+    SECTIGO_SUFFIX,
+    STEP_SUFFIX,
+)
 from hsmsim.formats.yubico.pki import YubiKeyDevice, f9_certificate, f9_key, piv_pki
 from hsmsim.keystore.base import PrivateKey, PublicKey, StoredKey
 from hsmsim.model.evidence import Evidence, safe_file_stem
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, build_certificate, build_csr, name
 from hsmsim.pki.seed import drbg
 
-PIV_FORMAT = layout.PIV_FORMAT
 PROFILES = ("ykman", "sectigo", "step")
-ROOT_FILES = layout.ROOT_FILES
-"""The names Yubico publishes its roots under (the files here hold the EMULATED roots)."""
-INTERMEDIATES_FILE = layout.INTERMEDIATES_FILE
-STEP_SUFFIX = layout.STEP_SUFFIX
-SECTIGO_SUFFIX = layout.SECTIGO_SUFFIX
-REQUEST_SUFFIX = layout.REQUEST_SUFFIX
 COSE_ES256, COSE_EDDSA, COSE_RS256 = -7, -8, -257
 LEGACY_SPECS = ("rsa-2048", "ec-p256", "ec-p384")
 """What firmware before 5.7 generates; 5.7 adds RSA-3072/4096 and Ed25519."""

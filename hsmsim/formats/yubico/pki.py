@@ -37,7 +37,6 @@ from functools import lru_cache
 from cryptography import x509
 
 from hsmsim.encoding import der_integer
-from hsmsim.formats.yubico import layout
 from hsmsim.formats.yubico.extensions import (
     FORM_FACTORS,
     HSM_FIPS_CERTIFICATE,
@@ -45,6 +44,7 @@ from hsmsim.formats.yubico.extensions import (
     HSM_SERIAL,
     piv_extensions,
 )
+from hsmsim.formats.yubico.layout import LEGACY, NEW
 from hsmsim.keystore.base import KeySpec, PrivateKey, PublicKey
 from hsmsim.pki.builder import UTF8, CertSpec, Ext, Issuer, build_certificate, key_usage, name
 from hsmsim.pki.seed import derive_key, derive_serial, drbg
@@ -64,11 +64,6 @@ NEW_NOT_BEFORE = datetime(2024, 12, 1, tzinfo=UTC)
 NO_EXPIRY = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 HSM_NOT_BEFORE = datetime(2017, 1, 1, tzinfo=UTC)
 HSM_NOT_AFTER = datetime(2071, 10, 5, tzinfo=UTC)
-
-LEGACY = layout.LEGACY
-NEW = layout.NEW
-GENERATIONS = layout.GENERATIONS
-"""The two PIV PKI generations: ``legacy`` (PIV Root CA 263751) and ``2024`` (Attestation Root 1)."""
 
 _RSA2048 = KeySpec.parse("rsa-2048")
 _CA_KU = ("key_cert_sign", "crl_sign")

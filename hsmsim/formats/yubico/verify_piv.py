@@ -50,17 +50,8 @@ from hsmsim.formats.yubico.extensions import (
     resolved_pin,
     resolved_touch,
 )
-from hsmsim.formats.yubico.piv import (
-    COSE_EDDSA,
-    COSE_ES256,
-    COSE_RS256,
-    INTERMEDIATES_FILE,
-    REQUEST_SUFFIX,
-    ROOT_FILES,
-    SECTIGO_SUFFIX,
-    STEP_SUFFIX,
-    AcmeChallenge,
-)
+from hsmsim.formats.yubico.layout import INTERMEDIATES_FILE, REQUEST_SUFFIX, ROOT_FILES, SECTIGO_SUFFIX, STEP_SUFFIX
+from hsmsim.formats.yubico.piv import COSE_EDDSA, COSE_ES256, COSE_RS256, AcmeChallenge
 from hsmsim.model.evidence import Evidence, TrustAnchors
 from hsmsim.pki.chain import (
     CERT_PARSE_ERRORS,
