@@ -31,6 +31,7 @@ from hsmsim.formats.tpm.catalogue import (
 from hsmsim.formats.tpm.device import AK_ATTRIBUTES, Parent, public_area, signing_scheme
 from hsmsim.formats.tpm.format import MsKastFormat
 from hsmsim.formats.tpm.kast_format import KastDraft, ca_exchange, kast_draft_for
+from hsmsim.formats.tpm.layout import KAST_FORMAT
 from hsmsim.formats.tpm.marshal import TpmaObject, TpmSt
 from hsmsim.formats.tpm.structures import (
     CertifyInfo,
@@ -48,7 +49,6 @@ from hsmsim.pki.builder import reissue, verbatim_extensions
 from hsmsim.pki.seed import derive_key, drbg
 from hsmsim.verdict import Profile, Reason
 
-NAMESPACE = "ms-kast"
 MUTATED_GOLDEN = "rsa-3072"
 WCCE = "MS-WCCE 2.2.2.5 (KeyAttestationStatement)"
 WCCE_AIK = "MS-WCCE 2.2.2.7.15 (szOID_ENROLL_AIK_INFO)"
@@ -313,7 +313,7 @@ def mutations() -> list[Mutation]:
 
     def add(id_: str, flag: str, note: FlagNote, comment: str, operator: str, path: str, apply: Operator,
             expected: dict[Profile, Reason], *, resign: bool = True) -> None:
-        m.append(Mutation(f"{NAMESPACE}::{id_}", flag, note, comment, operator, path, apply, expected, resign,
+        m.append(Mutation(f"{KAST_FORMAT}::{id_}", flag, note, comment, operator, path, apply, expected, resign,
                           MUTATED_GOLDEN))
 
     crit, high, med, low = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
@@ -643,7 +643,7 @@ def vector_cases(seed: str, fmt: MsKastFormat) -> list[VectorCase]:
     cases = []
     for spec in GOLDEN_SPECS:
         weak = spec == "rsa-2048"
-        cases.append(_case(f"{NAMESPACE}::golden::{spec}", f"unmutated Windows key attestation request of a "
+        cases.append(_case(f"{KAST_FORMAT}::golden::{spec}", f"unmutated Windows key attestation request of a "
                            f"generated {spec} key", ("Golden", *(("StrictKeyPolicy",) if weak else ())),
                            strict_only(Reason.KEY_POLICY) if weak else valid(), kit.draft(spec).evidence(),
                            anchors, Provenance(seed=seed, signing=Signing.GENUINE)))
@@ -661,9 +661,9 @@ def vector_cases(seed: str, fmt: MsKastFormat) -> list[VectorCase]:
 def _base_of(mutation: Mutation) -> str:
     """The vector ``mutation`` differs from by its one defect: an idBinding defect edits the idBinding that only
     ``variant::id-binding`` carries (the goldens, as real requests, leave it empty), else its golden."""
-    if mutation.id.startswith(f"{NAMESPACE}::id-binding::"):
-        return f"{NAMESPACE}::variant::id-binding"
-    return f"{NAMESPACE}::golden::{mutation.golden}"
+    if mutation.id.startswith(f"{KAST_FORMAT}::id-binding::"):
+        return f"{KAST_FORMAT}::variant::id-binding"
+    return f"{KAST_FORMAT}::golden::{mutation.golden}"
 
 
 def _locality_one(data: bytes) -> bytes:
