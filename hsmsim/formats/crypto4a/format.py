@@ -77,7 +77,7 @@ class Crypto4aFormat:
 
     def generate(self, request: AttestationRequest) -> Evidence:
         """The message, CSR and root. Parameter ``hss``: ``H5`` (default; L=3 of LMS_SHA256_M32_H5 with
-        LMOTS_SHA256_N32_W8) or ``H10`` (the real QASM's L=3 of H10 trees; a minute to derive once, then cached)."""
+        LMOTS_SHA256_N32_W8) or ``H10`` (the real QASM's L=3 of H10 trees; seconds to derive once, then cached)."""
         from hsmsim.formats.crypto4a import generate
         from hsmsim.formats.crypto4a.pki import uuid_bytes
 

@@ -64,7 +64,7 @@ HSS_CHOICES = {
     "H10": HssChoice("H10", 3, 6, 4),
 }
 """``H5`` (default): L=3 of LMS_SHA256_M32_H5 / LMOTS_SHA256_N32_W8, fast to derive (about 2 s, then cached).
-``H10``: the real QASM's L=3 of LMS_SHA256_M32_H10 / LMOTS_SHA256_N32_W8 (about a minute, then cached)."""
+``H10``: the real QASM's L=3 of LMS_SHA256_M32_H10 / LMOTS_SHA256_N32_W8 (seconds to derive, then cached)."""
 DEFAULT_HSS = "H5"
 
 
