@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
-from hsmsim.encoding import canonical_pem_ders, read_tlv
+from hsmsim.encoding import canonical_pem_ders, der_children, der_content
 from hsmsim.verdict import Reason, Rejected
 
 MAX_CHAIN_DEPTH = 8
@@ -384,7 +384,7 @@ def _ecdsa_signed(child: x509.Certificate, issuer: x509.Certificate,
     (``public_bytes``), whose parts compare equal exactly when the parsed values it compares do."""
     try:
         tbs, algorithm, outer, issuer_name, _ = _tbs_parts(child.public_bytes(Encoding.DER))
-    except ValueError:
+    except (ValueError, IndexError):
         return None
     hash_type = _ECDSA_ALGORITHMS.get(algorithm)
     if hash_type is None or outer != algorithm:
@@ -393,7 +393,7 @@ def _ecdsa_signed(child: x509.Certificate, issuer: x509.Certificate,
     if entry is None or entry[0] is not issuer:
         try:
             entry = (issuer, _tbs_parts(issuer.public_bytes(Encoding.DER))[4])
-        except ValueError:
+        except (ValueError, IndexError):
             return None
         _remember(_subject_ders, id(issuer), entry)
     if issuer_name != entry[1]:
@@ -404,20 +404,12 @@ def _ecdsa_signed(child: x509.Certificate, issuer: x509.Certificate,
 
 def _tbs_parts(der: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes]:
     """``(TBSCertificate, its signature AlgorithmIdentifier, the outer one, issuer, subject)`` of a certificate as
-    cryptography encodes it (well-formed DER: each TLV as :func:`~hsmsim.encoding.read_tlv` reads it)."""
-    _tag, tbs_start, _end = read_tlv(der)
-    _tag, start, tbs_end = read_tlv(der, tbs_start)
-    outer_end = read_tlv(der, tbs_end)[2]
-    position = start
-    tag, _start, end = read_tlv(der, position)
-    if tag == 0xA0:  # [0] version, absent in a v1 certificate
-        position = end
-    fields = []
-    for _ in range(5):  # serialNumber, signature, issuer, validity, subject
-        end = read_tlv(der, position)[2]
-        fields.append(der[position:end])
-        position = end
-    return der[tbs_start:tbs_end], fields[1], der[tbs_end:outer_end], fields[2], fields[4]
+    cryptography encodes it; raises ValueError or IndexError for anything else."""
+    tbs, outer, _signature = der_children(der_content(der))
+    fields = der_children(der_content(tbs))
+    if fields[0][:1] == b"\xa0":  # [0] version, absent in a v1 certificate
+        fields = fields[1:]
+    return tbs, fields[1], outer, fields[2], fields[4]
 
 
 _recurring_signatures: dict[tuple[bytes, bytes], bool] = {}
